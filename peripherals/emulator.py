@@ -1,0 +1,479 @@
+"""Replica firmware in Python, behind a real pseudo-terminal.
+
+An emulator runs the device side of the protocol: the state machine of a TASER or a pistol, and
+the frames it sends. Its port is a real tty (`os.openpty`), so the host opens it with pyserial
+exactly as it opens /dev/ttyACM0. The emulator is scriptable (`press_trigger()` and friends) and its
+time-driven behaviour (STATE snapshots, the end of a 5 s cycle) advances when its owner calls
+`service()`: each frame of a lock-step simulation, or a timer in free-running mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import threading
+import tty
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+
+from peripherals.clock import Clock
+from peripherals.messages import (
+    Ack,
+    CartridgeCode,
+    Event,
+    EventKind,
+    Hello,
+    Identify,
+    Laser,
+    MalformedPayloadError,
+    Message,
+    MessageType,
+    Model,
+    Nack,
+    NackReason,
+    Ping,
+    Pong,
+    Reset,
+    SetCartridge,
+    SetMagazine,
+    State,
+    StateFlags,
+    UnknownMessageTypeError,
+    decode_message,
+)
+from peripherals.wire import FrameDecoder, encode_frame
+
+# facts.md §1: a TASER cycle lasts 5 s per trigger pull; safety down stops it.
+TASER_CYCLE_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceClock:
+    """The device's own microsecond clock: it boots at `boot_s` on the host timeline, may start at
+    an offset, and runs fast or slow by `drift_ppm`."""
+
+    host: Clock
+    boot_s: float = 0.0
+    offset_s: float = 0.0
+    drift_ppm: float = 0.0
+
+    def now_us(self) -> int:
+        elapsed = self.host.now_s() - self.boot_s
+        return max(0, round((elapsed * (1 + self.drift_ppm * 1e-6) + self.offset_s) * 1e6))
+
+
+class ReplicaEmulator(ABC):
+    """The device side of one replica. Start it to get a port path; stop it to unplug."""
+
+    model: Model
+
+    def __init__(
+        self,
+        serial: str,
+        clock: Clock,
+        *,
+        firmware: str = "openrange-emulator 0.1",
+        clock_offset_s: float = 0.0,
+        drift_ppm: float = 0.0,
+        state_period_s: float = 0.1,
+    ) -> None:
+        self.serial = serial
+        self.firmware = firmware
+        self.clock = DeviceClock(clock, clock.now_s(), clock_offset_s, drift_ppm)
+        self.state_period_s = state_period_s
+        self.safety_on = True
+        self.holstered = True
+        self.trigger_down = False
+        self.laser_on = False
+        self.battery_pct = 100
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._host_seen = False
+        self._last_state_us: int | None = None
+        self._decoder = FrameDecoder()
+        self.port: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Plug the device in: open a pty and serve it. Returns the tty path for the host."""
+        master, slave = os.openpty()
+        # Raw mode at once: a pty starts cooked, and echo or \n -> \r\n would mangle frames
+        # (stack-notes.md, "pyserial over pseudo-terminals").
+        tty.setraw(slave)
+        self._master, self._slave = master, slave
+        self.port = os.ttyname(slave)
+        self._stop.clear()
+        self._host_seen = False
+        self._thread = threading.Thread(
+            target=self._serve, name=f"emulator-{self.serial}", daemon=True
+        )
+        self._thread.start()
+        return self.port
+
+    def stop(self) -> None:
+        """Unplug: the host's next read or write on the port fails."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = None
+
+    def __enter__(self) -> ReplicaEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- the wire --------------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        master = self._master
+        assert master is not None
+        while not self._stop.is_set():
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            for frame in self._decoder.feed(data):
+                with self._lock:
+                    self._host_seen = True
+                    self._on_frame(frame.msg_type, frame.seq, frame.payload)
+
+    def _on_frame(self, msg_type: int, seq: int, payload: bytes) -> None:
+        try:
+            message = decode_message(msg_type, payload)
+        except UnknownMessageTypeError:
+            self.send(Nack(seq, NackReason.UNKNOWN_COMMAND))
+            return
+        except MalformedPayloadError:
+            self.send(Nack(seq, NackReason.BAD_PAYLOAD))
+            return
+        if isinstance(message, Ping):
+            self.send(Pong(message.token))
+        elif isinstance(message, Identify):
+            self.send(self.hello())
+        elif isinstance(message, Reset):
+            self._reset()
+            self.send(Ack(seq))
+            self.send(self.hello())
+        elif isinstance(message, Laser):
+            self.laser_on = message.on
+            self.send(Ack(seq))
+        elif message.TYPE in (MessageType.RECOIL, MessageType.HAPTIC, MessageType.LED):
+            self.send(Ack(seq))  # felt or seen by the officer; nothing to model
+        elif self._on_command(message):
+            self.send(Ack(seq))
+        else:
+            self.send(Nack(seq, NackReason.NOT_POSSIBLE))
+
+    def send(self, message: Message) -> None:
+        """Write one frame, stamped with the device clock. Quiet until the host first speaks:
+        a pty keeps what nobody reads, and stale frames from before the host opened the port
+        would only confuse it."""
+        with self._lock:
+            if self._master is None or not self._host_seen:
+                return
+            self._seq = (self._seq + 1) & 0xFFFF
+            frame = encode_frame(message.TYPE, self._seq, self.clock.now_us(), message.pack())
+            self.write_raw(frame)
+
+    def write_raw(self, data: bytes) -> None:
+        """Put bytes on the line as they are: frames, or noise for fault tests."""
+        with self._lock:
+            if self._master is None:
+                return
+            try:
+                os.write(self._master, data)
+            except OSError:
+                self._stop.set()
+
+    def event(self, kind: EventKind, bay: int = 0, probe: int = 0, value: int = 0) -> None:
+        self.send(Event(kind, bay, probe, value))
+
+    # -- the device ------------------------------------------------------------------------------
+
+    def service(self) -> None:
+        """Run the time-driven part of the firmware: STATE snapshots and timers."""
+        with self._lock:
+            now = self.clock.now_us()
+            self._on_service(now)
+            due = (
+                self._last_state_us is None
+                or now - self._last_state_us >= self.state_period_s * 1e6
+            )
+            if due and self._host_seen:
+                self._last_state_us = now
+                self.send(self.state())
+
+    def draw(self) -> None:
+        with self._lock:
+            if self.holstered:
+                self.holstered = False
+                self.event(EventKind.HOLSTER_OUT)
+
+    def holster(self) -> None:
+        with self._lock:
+            if not self.holstered:
+                self.holstered = True
+                self.event(EventKind.HOLSTER_IN)
+
+    def set_safety(self, on: bool) -> None:
+        with self._lock:
+            if self.safety_on != on:
+                self.safety_on = on
+                self.event(EventKind.SAFETY_ON if on else EventKind.SAFETY_OFF)
+                self._on_safety(on)
+
+    def press_trigger(self) -> None:
+        with self._lock:
+            self.trigger_down = True
+            self.event(EventKind.TRIGGER_PRESSED)
+            self._on_trigger()
+
+    def release_trigger(self) -> None:
+        with self._lock:
+            if self.trigger_down:
+                self.trigger_down = False
+                self.event(EventKind.TRIGGER_RELEASED)
+
+    def flags(self) -> StateFlags:
+        flags = StateFlags(0)
+        for on, flag in (
+            (self.safety_on, StateFlags.SAFETY_ON),
+            (self.trigger_down, StateFlags.TRIGGER_DOWN),
+            (self.holstered, StateFlags.HOLSTERED),
+            (self.laser_on, StateFlags.LASER_ON),
+        ):
+            if on:
+                flags |= flag
+        return flags
+
+    @abstractmethod
+    def hello(self) -> Hello: ...
+
+    @abstractmethod
+    def state(self) -> State: ...
+
+    @abstractmethod
+    def _on_trigger(self) -> None: ...
+
+    def _on_safety(self, on: bool) -> None:
+        return None
+
+    def _on_service(self, now_us: int) -> None:
+        return None
+
+    def _on_command(self, message: Message) -> bool:
+        return False
+
+    def _reset(self) -> None:
+        self.safety_on, self.holstered, self.trigger_down, self.laser_on = True, True, False, False
+
+
+@dataclass(frozen=True, slots=True)
+class TaserSpec:
+    bays: int
+    probes_per_bay: int
+    loads: tuple[CartridgeCode, ...]
+
+
+# facts.md §1: the X26P takes one cartridge; the X2 and TASER 7 two bays; TASER 10 ten probes.
+TASER_SPECS = {
+    Model.TASER_X26P: TaserSpec(1, 2, (CartridgeCode.X26P_25FT,)),
+    Model.TASER_X2: TaserSpec(2, 2, (CartridgeCode.X2_25FT, CartridgeCode.X2_25FT)),
+    Model.TASER_7: TaserSpec(2, 2, (CartridgeCode.TASER7_STANDOFF, CartridgeCode.TASER7_CQ)),
+    Model.TASER_10: TaserSpec(1, 10, (CartridgeCode.TASER10,)),
+}
+
+
+class TaserEmulator(ReplicaEmulator):
+    """A TASER replica: bays of cartridges, one bay (or one TASER 10 probe) per trigger pull, and
+    a 5 s cycle that the safety stops."""
+
+    def __init__(
+        self,
+        model: Model,
+        serial: str,
+        clock: Clock,
+        *,
+        loads: tuple[CartridgeCode, ...] | None = None,
+        **kwargs: float | str,
+    ) -> None:
+        if not model.is_taser:
+            raise ValueError(f"{model.slug} is not a TASER")
+        super().__init__(serial, clock, **kwargs)  # type: ignore[arg-type]
+        self.model = model
+        self.spec = TASER_SPECS[model]
+        chosen = loads if loads is not None else self.spec.loads
+        if len(chosen) != self.spec.bays:
+            raise ValueError(f"{model.slug} has {self.spec.bays} bay(s), got {len(chosen)} loads")
+        self.bays: list[tuple[CartridgeCode, int]] = [
+            (code, self.spec.probes_per_bay if code else 0) for code in chosen
+        ]
+        self.cycle_ends_us: int | None = None
+
+    def hello(self) -> Hello:
+        return Hello(
+            self.model, self.serial, self.firmware, self.spec.bays, self.spec.probes_per_bay
+        )
+
+    def state(self) -> State:
+        flags = self.flags()
+        if self.cycle_ends_us is not None:
+            flags |= StateFlags.ARCING
+        return State(flags, self.battery_pct, tuple((int(c), n) for c, n in self.bays))
+
+    def _on_trigger(self) -> None:
+        if self.safety_on:
+            return
+        for bay, (code, left) in enumerate(self.bays):
+            if code and left:
+                fired = 1 if self.model is Model.TASER_10 else left
+                first = self.spec.probes_per_bay - left
+                for probe in range(first, first + fired):
+                    self.event(EventKind.PROBES_FIRED, bay=bay, probe=probe, value=int(code))
+                self.bays[bay] = (code, left - fired)
+                if left - fired == 0:
+                    self.event(EventKind.CARTRIDGE_EMPTY, bay=bay)
+                break
+        else:
+            self.event(EventKind.ARC_SWITCH)  # no live cartridge: the device arcs at the front
+        self.cycle_ends_us = self.clock.now_us() + round(TASER_CYCLE_S * 1e6)
+
+    def _on_safety(self, on: bool) -> None:
+        if on and self.cycle_ends_us is not None:
+            self.cycle_ends_us = None
+            self.event(EventKind.CYCLE_ENDED, value=1)  # value 1: stopped by the safety
+
+    def _on_service(self, now_us: int) -> None:
+        if self.cycle_ends_us is not None and now_us >= self.cycle_ends_us:
+            self.cycle_ends_us = None
+            self.event(EventKind.CYCLE_ENDED)
+
+    def _on_command(self, message: Message) -> bool:
+        if isinstance(message, SetCartridge):
+            if message.bay >= self.spec.bays or message.probes > self.spec.probes_per_bay:
+                return False
+            old = self.bays[message.bay][0]
+            self.bays[message.bay] = (message.cartridge, message.probes)
+            if old:
+                self.event(EventKind.CARTRIDGE_REMOVED, bay=message.bay, value=int(old))
+            if message.cartridge:
+                self.event(
+                    EventKind.CARTRIDGE_INSERTED, bay=message.bay, value=int(message.cartridge)
+                )
+            return True
+        return False
+
+
+class PistolEmulator(ReplicaEmulator):
+    """A 9 mm pistol replica: a magazine, a chamber, slide lock on empty, stoppages."""
+
+    model = Model.PISTOL
+
+    def __init__(
+        self, serial: str, clock: Clock, *, capacity: int = 17, **kwargs: float | str
+    ) -> None:
+        super().__init__(serial, clock, **kwargs)  # type: ignore[arg-type]
+        self.safety_on = False  # a striker-fired duty pistol has no manual safety
+        self.capacity = capacity
+        self.magazine_in = True
+        self.rounds = capacity - 1
+        self.chambered = True
+        self.slide_locked = False
+        self.stoppage = False
+
+    def hello(self) -> Hello:
+        return Hello(self.model, self.serial, self.firmware, magazine_capacity=self.capacity)
+
+    def state(self) -> State:
+        flags = self.flags()
+        for on, flag in (
+            (self.magazine_in, StateFlags.MAGAZINE_IN),
+            (self.chambered, StateFlags.CHAMBERED),
+            (self.slide_locked, StateFlags.SLIDE_LOCKED),
+            (self.stoppage, StateFlags.STOPPAGE),
+        ):
+            if on:
+                flags |= flag
+        return State(flags, self.battery_pct, ((0, self.rounds if self.magazine_in else 0),))
+
+    def _on_trigger(self) -> None:
+        if self.stoppage or not self.chambered:
+            return  # a click
+        self.chambered = False
+        left = self.rounds if self.magazine_in else 0
+        self.event(EventKind.SHOT_FIRED, value=left)
+        if self.magazine_in and self.rounds > 0:
+            self.rounds -= 1
+            self.chambered = True
+        else:
+            self.slide_locked = True
+            self.event(EventKind.SLIDE_LOCKED)
+            if self.magazine_in:
+                self.event(EventKind.MAGAZINE_EMPTY)
+
+    def reload(self, rounds: int | None = None) -> None:
+        """Drop the magazine, seat a fresh one, and run the slide if it was locked back."""
+        with self._lock:
+            if self.magazine_in:
+                self.magazine_in = False
+                self.event(EventKind.MAGAZINE_REMOVED)
+            self.magazine_in = True
+            self.rounds = self.capacity if rounds is None else rounds
+            self.event(EventKind.MAGAZINE_INSERTED, value=self.rounds)
+            if self.slide_locked or not self.chambered:
+                self.slide_locked = False
+                self.event(EventKind.SLIDE_RELEASED)
+                if self.rounds:
+                    self.rounds -= 1
+                    self.chambered = True
+
+    def clear_stoppage(self) -> None:
+        with self._lock:
+            if self.stoppage:
+                self.stoppage = False
+                self.event(EventKind.STOPPAGE_CLEARED)
+
+    def _on_command(self, message: Message) -> bool:
+        if isinstance(message, SetMagazine):
+            if message.rounds > self.capacity:
+                return False
+            self.magazine_in = message.inserted
+            self.rounds = message.rounds
+            self.chambered = message.chambered
+            if message.stoppage and not self.stoppage:
+                self.stoppage = True
+                self.event(EventKind.STOPPAGE)
+            return True
+        return False
+
+    def _reset(self) -> None:
+        super()._reset()
+        self.safety_on = False
+
+
+def emulator_for(model: Model, serial: str, clock: Clock) -> ReplicaEmulator:
+    if model is Model.PISTOL:
+        return PistolEmulator(serial, clock)
+    return TaserEmulator(model, serial, clock)

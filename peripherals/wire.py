@@ -1,0 +1,149 @@
+"""The framing layer of the OpenRange replica protocol (docs/protocol.md), sans I/O.
+
+A frame on the wire is COBS(header | payload | crc16) followed by one 0x00 byte. The header is
+`<BBHQ`: protocol version, message type, sequence number, device time in microseconds. The CRC is
+CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over header and payload, big-endian.
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct("<BBHQ")
+CRC_SIZE = 2
+MAX_FRAME = 256  # decoded bytes; a longer run without a delimiter is garbage
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE: binascii's CRC-CCITT started from 0xFFFF."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+def cobs_encode(data: bytes) -> bytes:
+    out = bytearray()
+    for block in data.split(b"\x00"):
+        # A COBS code byte covers at most 254 data bytes.
+        while len(block) >= 254:
+            out.append(255)
+            out += block[:254]
+            block = block[254:]
+        out.append(len(block) + 1)
+        out += block
+    return bytes(out)
+
+
+class CobsError(ValueError):
+    pass
+
+
+def cobs_decode(data: bytes) -> bytes:
+    out = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise CobsError("zero byte inside a COBS frame")
+        end = i + code
+        if end > n:
+            raise CobsError("COBS block runs past the end of the frame")
+        block = data[i + 1 : end]
+        if 0 in block:
+            raise CobsError("zero byte inside a COBS block")
+        out += block
+        i = end
+        if code < 255 and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    version: int
+    msg_type: int
+    seq: int
+    device_time_us: int
+    payload: bytes
+
+
+def encode_frame(
+    msg_type: int, seq: int, device_time_us: int, payload: bytes, version: int = PROTOCOL_VERSION
+) -> bytes:
+    body = HEADER.pack(version, msg_type, seq & 0xFFFF, device_time_us) + payload
+    return cobs_encode(body + crc16(body).to_bytes(2, "big")) + b"\x00"
+
+
+@dataclass(slots=True)
+class DecoderStats:
+    """Counted, never raised: a noisy line must not stop the frame loop."""
+
+    frames: int = 0
+    crc_errors: int = 0
+    framing_errors: int = 0
+    oversize: int = 0
+    bytes_discarded: int = 0
+    sequence_gaps: int = 0
+    frames_lost: int = 0
+
+
+@dataclass(slots=True)
+class FrameDecoder:
+    """Incremental decoder: feed it bytes as they arrive, get whole frames back.
+
+    After garbage it resynchronises at the next 0x00 delimiter, so every valid frame surrounded by
+    noise is recovered. Sequence gaps are counted per direction of one link.
+    """
+
+    stats: DecoderStats = field(default_factory=DecoderStats)
+    _buffer: bytearray = field(default_factory=bytearray)
+    _last_seq: int | None = None
+
+    def feed(self, data: bytes) -> list[RawFrame]:
+        self._buffer += data
+        if 0 not in data:
+            if len(self._buffer) > 2 * MAX_FRAME:
+                self.stats.oversize += 1
+                self.stats.bytes_discarded += len(self._buffer)
+                self._buffer.clear()
+            return []
+        *chunks, rest = bytes(self._buffer).split(b"\x00")
+        self._buffer = bytearray(rest)
+        frames = []
+        for chunk in chunks:
+            frame = self._decode(chunk)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def _decode(self, chunk: bytes) -> RawFrame | None:
+        if not chunk:
+            return None  # back-to-back delimiters are a legal way to resynchronise
+        if len(chunk) > MAX_FRAME + 2:
+            self.stats.oversize += 1
+            self.stats.bytes_discarded += len(chunk)
+            return None
+        try:
+            body = cobs_decode(chunk)
+        except CobsError:
+            self.stats.framing_errors += 1
+            self.stats.bytes_discarded += len(chunk)
+            return None
+        if len(body) < HEADER.size + CRC_SIZE:
+            self.stats.framing_errors += 1
+            self.stats.bytes_discarded += len(chunk)
+            return None
+        if crc16(body[:-CRC_SIZE]) != int.from_bytes(body[-CRC_SIZE:], "big"):
+            self.stats.crc_errors += 1
+            self.stats.bytes_discarded += len(chunk)
+            return None
+        version, msg_type, seq, device_time_us = HEADER.unpack_from(body)
+        if self._last_seq is not None:
+            missing = (seq - self._last_seq - 1) & 0xFFFF
+            if missing and missing < 0x8000:
+                self.stats.sequence_gaps += 1
+                self.stats.frames_lost += missing
+        self._last_seq = seq
+        self.stats.frames += 1
+        return RawFrame(version, msg_type, seq, device_time_us, body[HEADER.size : -CRC_SIZE])

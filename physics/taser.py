@@ -1,0 +1,193 @@
+"""TASER probe flight against the range world, and the documented incapacitation model."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib.resources import files
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import Field
+
+from physics.body import TASER_ZONE, Region, TaserZone
+from physics.datafiles import StrictModel, parse_model
+from physics.flight import angular_scatter, first_hits, integrate
+from physics.pose import Pose
+from physics.units import FT_M, IN_M, m_to_in
+from physics.world import RangeWorld
+
+AIR_DENSITY_KGM3 = 1.225  # ISA sea level (facts.md §2)
+# facts.md §1: a probe more than 2 in from the skin does not connect.
+MAX_CONNECT_GAP_IN = 2.0
+# facts.md §1: spreads under 12 in may reduce effectiveness.
+EFFECTIVE_SPREAD_IN = 12.0
+
+TaserModel = Literal["taser-x26p", "taser-x2", "taser-7", "taser-10"]
+
+
+class Cartridge(StrictModel):
+    id: str
+    model: TaserModel
+    name: str
+    spread_deg: float = Field(ge=0.0, lt=45.0)
+    bore_separation_in: float = Field(ge=0.0, le=3.0)
+    wire_length_ft: float = Field(gt=0.0, le=60.0)
+    probes_per_pull: Literal[1, 2] = 2
+    muzzle_velocity_mps: float = Field(default=55.0, gt=0.0)
+    probe_mass_g: float = Field(default=3.0, gt=0.0)
+    probe_drag_area_cm2: float = Field(default=0.25, ge=0.0)
+    dispersion_deg: float = Field(default=0.5, ge=0.0)
+
+    @property
+    def reach_m(self) -> float:
+        return self.wire_length_ft * FT_M
+
+    def drag_k(self) -> float:
+        """k in a = -k |v| v, per metre."""
+        return 0.5 * AIR_DENSITY_KGM3 * self.probe_drag_area_cm2 * 1e-4 / (self.probe_mass_g * 1e-3)
+
+
+class CartridgeFile(StrictModel):
+    version: Literal[1]
+    cartridge: list[Cartridge]
+
+
+@cache
+def builtin_cartridges() -> dict[str, Cartridge]:
+    path = files("physics") / "data" / "cartridges.toml"
+    parsed = parse_model(path.read_text(encoding="utf-8"), CartridgeFile, str(path))
+    return {c.id: c for c in parsed.cartridge}
+
+
+def cartridge(cartridge_id: str) -> Cartridge:
+    known = builtin_cartridges()
+    if cartridge_id not in known:
+        raise KeyError(f"unknown cartridge {cartridge_id!r}; known: {', '.join(sorted(known))}")
+    return known[cartridge_id]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeImpact:
+    """Where one probe ended: on a subject's region, the floor, the backstop, or in the air when
+    its wire ran out. `connected` is whether it closes a circuit through the subject's skin."""
+
+    probe: int
+    target: str | None
+    region: Region | None
+    point: tuple[float, float, float]
+    time_of_flight_s: float
+    clothing_gap_in: float | None
+
+    @property
+    def on_subject(self) -> bool:
+        return self.region is not None
+
+    @property
+    def connected(self) -> bool:
+        return self.clothing_gap_in is not None and self.clothing_gap_in <= MAX_CONNECT_GAP_IN
+
+    @property
+    def zone(self) -> TaserZone | None:
+        return TASER_ZONE[self.region] if self.region is not None else None
+
+
+def probe_launch(
+    cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Origins and velocities of the probes of one trigger pull.
+
+    The top probe flies along the bore (the laser line); the bottom one leaves its own bore,
+    `bore_separation_in` lower, angled `spread_deg` further down (facts.md §1, X26 manual p.16).
+    """
+    rot = muzzle.rotation()
+    forward, up = rot[:, 0], rot[:, 2]
+    origin = np.asarray(muzzle.position_m, dtype=float)
+    spread = math.radians(cartridge.spread_deg)
+    dirs = [forward]
+    origins = [origin]
+    if cartridge.probes_per_pull == 2:
+        dirs.append(forward * math.cos(spread) - up * math.sin(spread))
+        origins.append(origin - up * cartridge.bore_separation_in * IN_M)
+    directions = angular_scatter(np.array(dirs), math.radians(cartridge.dispersion_deg), rng)
+    return np.array(origins), directions * cartridge.muzzle_velocity_mps
+
+
+def fly_probes(
+    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
+) -> list[ProbeImpact]:
+    origins, velocities = probe_launch(cartridge, muzzle, rng)
+    k = cartridge.drag_k()
+    duration = 1.5 * cartridge.reach_m / cartridge.muzzle_velocity_mps
+    paths = integrate(origins, velocities, lambda s: np.full_like(s, k), 0.01, duration)
+    impacts = []
+    for i, end in enumerate(first_hits(world, paths, cartridge.reach_m)):
+        hit = end.hit
+        region = hit.region if hit is not None else None
+        gap = world.body(hit.target).clothing_gap_in[region] if hit and region else None
+        impacts.append(
+            ProbeImpact(
+                probe=i,
+                target=hit.target if hit else None,
+                region=region,
+                point=end.point,
+                time_of_flight_s=end.time_s,
+                clothing_gap_in=gap,
+            )
+        )
+    return impacts
+
+
+class Effect(StrEnum):
+    FULL = "full_incapacitation"
+    REDUCED = "reduced_effect"
+    NONE = "no_effect"
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    effect: Effect
+    spread_in: float | None
+    connected: tuple[int, ...]
+    avoid_zone: tuple[int, ...]
+    reason: str
+
+
+def assess(impacts: list[ProbeImpact], subject_id: str) -> Assessment:
+    """The documented incapacitation model (docs/physics.md).
+
+    Full neuro-muscular incapacitation when at least two probes connect on the subject (clothing
+    gap <= 2 in) with a spread >= 12 in; a reduced effect with a smaller spread; none when fewer
+    than two probes connect (open circuit). TASER 10 energises the best pair of its connections.
+    """
+    on = [i for i in impacts if i.target == subject_id]
+    connected = [i for i in on if i.connected]
+    avoid = tuple(i.probe for i in on if i.zone is TaserZone.AVOID)
+    if len(connected) < 2:
+        missed = len(impacts) - len(on)
+        why = (
+            f"{missed} probe(s) missed the subject"
+            if missed
+            else "a probe stopped in clothing more than 2 in from the skin"
+        )
+        if not impacts:
+            why = "no probes"
+        return Assessment(Effect.NONE, None, tuple(i.probe for i in connected), avoid, why)
+    spread_m = max(
+        float(np.linalg.norm(np.subtract(a.point, b.point))) for a, b in combinations(connected, 2)
+    )
+    spread_in = m_to_in(spread_m)
+    ids = tuple(i.probe for i in connected)
+    if spread_in >= EFFECTIVE_SPREAD_IN:
+        return Assessment(Effect.FULL, spread_in, ids, avoid, f"spread {spread_in:.1f} in >= 12 in")
+    return Assessment(
+        Effect.REDUCED,
+        spread_in,
+        ids,
+        avoid,
+        f"spread {spread_in:.1f} in < 12 in: pain, no lock-up",
+    )
