@@ -25,7 +25,7 @@ class PeripheralEvent:
         return {
             "serial": self.serial,
             "model": self.model.slug,
-            "kind": self.kind.name.lower(),
+            "event": self.kind.name.lower(),
             "host_time_s": round(self.host_time_s, 6),
             "device_time_us": self.device_time_us,
             "bay": self.bay,

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
-import pybullet as p
 from numpy.typing import NDArray
 
 from physics.body import Part, Region, SubjectBody
+from physics.bullet import p
 from physics.pose import Vec3, yaw_quat
 
 # rayTestBatch silently drops the last of exactly 16384 rays (stack-notes.md): cast in chunks.

@@ -1,0 +1,418 @@
+"""The drill engine: a fixed-step state machine that plays a drill and logs every fact.
+
+Inputs are officer actions (from replicas and poses, or from the scripted officer), physics
+outcomes (probe deployments, bullet impacts) and instructor buttons; the output is the event log.
+Given the same inputs and seed, two runs write the same log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from drills.log import LOG_FORMAT, MemoryLog
+from drills.schema import Drill, OfficerCue, Phase
+from drills.threat import THREAT_OF, Behaviour, HeldObject, Threat
+from physics.ballistics import BulletImpact
+from physics.taser import Assessment, Effect, ProbeImpact
+from physics.units import FT_M, m_to_ft
+
+# facts.md §1: a cycle lasts 5 s per trigger pull; motor control returns 1.27 s after a 5 s
+# exposure (Criscione & Kroll 2014).
+TASER_CYCLE_S = 5.0
+RECOVERY_S = 1.27
+CONTACT_DISTANCE_M = 0.6
+POSITION_LOG_PERIOD_S = 0.1
+
+
+class RunState(StrEnum):
+    READY = "ready"
+    RUNNING = "running"
+    SUSPENDED = "suspended"  # a device fault: outputs safe, the drill clock frozen
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    FAULTED = "faulted"
+
+
+class OfficerAction(StrEnum):
+    VERBAL_COMMAND = "verbal_command"
+    TASER_DRAWN = "taser_drawn"
+    FIREARM_DRAWN = "firearm_drawn"
+    TASER_HOLSTERED = "taser_holstered"
+    FIREARM_HOLSTERED = "firearm_holstered"
+    TASER_FIRED = "taser_fired"
+    FIREARM_FIRED = "firearm_fired"
+
+
+class DrillStateError(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class SubjectState:
+    id: str
+    held_object: HeldObject
+    position_m: tuple[float, float]
+    yaw_rad: float
+    phase: Phase
+    phase_since_s: float
+    incapacitated_until_s: float | None = None
+    spent: set[int] = field(default_factory=set)
+
+    @property
+    def behaviour(self) -> Behaviour:
+        if self.incapacitated_until_s is not None:
+            return Behaviour.INCAPACITATED
+        return self.phase.behaviour
+
+    @property
+    def threat(self) -> Threat:
+        return THREAT_OF[self.behaviour]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    id: str
+    phase: str
+    behaviour: Behaviour
+    threat: Threat
+    held_object: HeldObject
+    position_m: tuple[float, float]
+    yaw_rad: float
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the scripted officer and the wiring may know of the scene at time t."""
+
+    t: float
+    state: RunState
+    subjects: tuple[SubjectView, ...]
+
+    def subject(self, subject_id: str | None = None) -> SubjectView:
+        if subject_id is None:
+            return self.subjects[0]
+        return next(s for s in self.subjects if s.id == subject_id)
+
+
+class DrillEngine:
+    def __init__(
+        self,
+        drill: Drill,
+        rng: np.random.Generator,
+        log: MemoryLog,
+        *,
+        dt_s: float = 1 / 90,
+        officer_position_m: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        self.drill = drill
+        self.rng = rng
+        self.log = log
+        self.dt_s = dt_s
+        self.steps = 0
+        self.state = RunState.READY
+        self.end_reason = ""
+        self.officer_position_m = officer_position_m
+        self._last_positions_s = -math.inf
+        self.subjects: dict[str, SubjectState] = {}
+        for spec in drill.subjects:
+            position = (spec.start_distance_ft * FT_M, spec.lateral_ft * FT_M)
+            yaw = self._yaw_toward(position, officer_position_m)
+            if spec.facing == "away":
+                yaw += math.pi
+            self.subjects[spec.id] = SubjectState(
+                spec.id, spec.held_object, position, yaw, drill.phase(spec.start_phase), 0.0
+            )
+
+    @property
+    def t(self) -> float:
+        return self.steps * self.dt_s
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self, **meta: Any) -> None:
+        if self.state is not RunState.READY:
+            raise DrillStateError(f"cannot start a run that is {self.state}")
+        self.state = RunState.RUNNING
+        self.log.emit(
+            0.0,
+            "run_started",
+            log_format=LOG_FORMAT,
+            drill=self.drill.id,
+            dt_s=self.dt_s,
+            subjects={
+                s.id: {"held_object": s.held_object.value, "start_m": list(s.position_m)}
+                for s in self.subjects.values()
+            },
+            **meta,
+        )
+        for subject in self.subjects.values():
+            self._log_phase(subject)
+        self._log_positions(force=True)
+
+    def suspend(self, reason: str) -> None:
+        if self.state is RunState.RUNNING:
+            self.state = RunState.SUSPENDED
+            self.log.emit(self.t, "run_suspended", reason=reason)
+
+    def resume(self) -> None:
+        if self.state is RunState.SUSPENDED:
+            self.state = RunState.RUNNING
+            self.log.emit(self.t, "run_resumed")
+
+    def abort(self, reason: str) -> None:
+        self._end(RunState.ABORTED, reason)
+
+    def fault(self, reason: str) -> None:
+        self._end(RunState.FAULTED, reason)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (RunState.COMPLETED, RunState.ABORTED, RunState.FAULTED)
+
+    def _end(self, state: RunState, reason: str) -> None:
+        if self.finished:
+            return
+        self.state = state
+        self.end_reason = reason
+        self._log_positions(force=True)
+        self.log.emit(self.t, "run_ended", state=state.value, reason=reason)
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def officer_action(self, action: OfficerAction, t: float | None = None, **data: Any) -> None:
+        """Record what the officer did at `t` (host-stamped; defaults to now)."""
+        self._require_running()
+        self.log.emit(self.t if t is None else t, "officer_action", action=action.value, **data)
+        cue: OfficerCue | None = {
+            OfficerAction.VERBAL_COMMAND: "verbal_command",
+            OfficerAction.TASER_DRAWN: "taser_drawn",
+            OfficerAction.FIREARM_DRAWN: "firearm_drawn",
+            OfficerAction.TASER_FIRED: "taser_fired",
+            OfficerAction.FIREARM_FIRED: "firearm_fired",
+        }.get(action)  # type: ignore[assignment]
+        if cue is not None:
+            for subject in self.subjects.values():
+                self._cue(subject, cue)
+
+    def probes(
+        self,
+        impacts: list[ProbeImpact],
+        outcome: Assessment,
+        subject_id: str | None,
+        t: float | None = None,
+        **data: Any,
+    ) -> None:
+        """A TASER deployment's physics outcome against `subject_id` (None: nobody was hit)."""
+        self._require_running()
+        when = self.t if t is None else t
+        self.log.emit(
+            when,
+            "probe_impacts",
+            subject=subject_id,
+            impacts=[_impact_record(i) for i in impacts],
+            effect=outcome.effect.value,
+            spread_in=None if outcome.spread_in is None else round(outcome.spread_in, 3),
+            connected=list(outcome.connected),
+            avoid_zone=list(outcome.avoid_zone),
+            reason=outcome.reason,
+            **data,
+        )
+        if subject_id is None or outcome.effect is not Effect.FULL:
+            return
+        subject = self.subjects[subject_id]
+        if subject.incapacitated_until_s is None:
+            subject.incapacitated_until_s = when + TASER_CYCLE_S + RECOVERY_S
+            self.log.emit(
+                when,
+                "incapacitation_started",
+                subject=subject.id,
+                until_s=round(subject.incapacitated_until_s, 6),
+            )
+        self._cue(subject, "probes_connected")
+
+    def bullet(self, impact: BulletImpact, t: float | None = None, **data: Any) -> None:
+        self._require_running()
+        self.log.emit(
+            self.t if t is None else t,
+            "bullet_impact",
+            target=impact.target,
+            region=None if impact.region is None else impact.region.value,
+            point=[round(c, 4) for c in impact.point],
+            velocity_mps=round(impact.velocity_mps, 2),
+            **data,
+        )
+        if impact.target in self.subjects:
+            self._cue(self.subjects[impact.target], "hit")
+
+    def cycle_ended(self, t: float | None = None, **data: Any) -> None:
+        """The device's cycle ended (or the safety stopped it): recovery starts now."""
+        self._require_running()
+        when = self.t if t is None else t
+        self.log.emit(when, "taser_cycle_ended", **data)
+        for subject in self.subjects.values():
+            until = subject.incapacitated_until_s
+            if until is not None and until > when + RECOVERY_S:
+                subject.incapacitated_until_s = when + RECOVERY_S
+
+    def instructor(self, button: str) -> None:
+        self._require_running()
+        self.log.emit(self.t, "instructor", button=button)
+        for subject in self.subjects.values():
+            for i, transition in enumerate(subject.phase.transitions):
+                if transition.instructor == button and self._take(subject, i):
+                    break
+
+    def _require_running(self) -> None:
+        if self.state is not RunState.RUNNING:
+            raise DrillStateError(f"the run is {self.state}, not running")
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def step(self, officer_position_m: tuple[float, float] | None = None) -> None:
+        """Advance one fixed step. A suspended run keeps its clock frozen."""
+        if self.state is not RunState.RUNNING:
+            return
+        if officer_position_m is not None:
+            self.officer_position_m = officer_position_m
+        self.steps += 1
+        now = self.t
+        for subject in self.subjects.values():
+            until = subject.incapacitated_until_s
+            if until is not None and now >= until:
+                subject.incapacitated_until_s = None
+                self.log.emit(
+                    now,
+                    "incapacitation_ended",
+                    subject=subject.id,
+                    behaviour=subject.behaviour.value,
+                    threat=subject.threat.name.lower(),
+                )
+            self._move(subject)
+            self._timed_transitions(subject, now)
+        self._log_positions()
+        ending = next((s for s in self.subjects.values() if s.phase.ends_drill), None)
+        if ending is not None:
+            self._end(RunState.COMPLETED, f"{ending.id} reached {ending.phase.id}")
+        elif now >= self.drill.time_limit_s - 1e-9:
+            self._end(RunState.COMPLETED, "time limit")
+
+    def _move(self, subject: SubjectState) -> None:
+        if subject.incapacitated_until_s is not None or subject.phase.movement == "hold":
+            return
+        ox, oy = self.officer_position_m
+        x, y = subject.position_m
+        dx, dy = ox - x, oy - y
+        distance = math.hypot(dx, dy)
+        step = subject.phase.speed_mps * self.dt_s
+        if subject.phase.movement == "advance":
+            step = min(step, max(0.0, distance - CONTACT_DISTANCE_M))
+            sign = 1.0
+        else:
+            sign = -1.0
+        if distance > 0:
+            subject.position_m = (x + sign * dx / distance * step, y + sign * dy / distance * step)
+        subject.yaw_rad = self._yaw_toward(subject.position_m, self.officer_position_m)
+        if sign < 0:
+            subject.yaw_rad += math.pi
+
+    def _timed_transitions(self, subject: SubjectState, now: float) -> None:
+        distance_ft = m_to_ft(self.distance_m(subject))
+        in_phase = now - subject.phase_since_s
+        for i, tr in enumerate(subject.phase.transitions):
+            due = (
+                (tr.after_s is not None and in_phase >= tr.after_s - 1e-9)
+                or (tr.within_ft is not None and distance_ft <= tr.within_ft)
+                or (tr.beyond_ft is not None and distance_ft >= tr.beyond_ft)
+            )
+            if due and self._take(subject, i):
+                return
+
+    def _cue(self, subject: SubjectState, cue: OfficerCue) -> None:
+        for i, tr in enumerate(subject.phase.transitions):
+            if tr.on == cue and self._take(subject, i):
+                return
+
+    def _take(self, subject: SubjectState, index: int) -> bool:
+        """Fire transition `index` once per visit to the phase; a `chance` draws from the seed."""
+        if index in subject.spent:
+            return False
+        subject.spent.add(index)
+        transition = subject.phase.transitions[index]
+        if transition.chance < 1.0 and self.rng.random() >= transition.chance:
+            self.log.emit(self.t, "branch_not_taken", subject=subject.id, to=transition.to)
+            return False
+        subject.phase = self.drill.phase(transition.to)
+        subject.phase_since_s = self.t
+        subject.spent = set()
+        self._log_phase(subject)
+        return True
+
+    # -- views -----------------------------------------------------------------------------------
+
+    def distance_m(self, subject: SubjectState) -> float:
+        return math.dist(subject.position_m, self.officer_position_m)
+
+    def observe(self) -> Observation:
+        return Observation(
+            self.t,
+            self.state,
+            tuple(
+                SubjectView(
+                    s.id,
+                    s.phase.id,
+                    s.behaviour,
+                    s.threat,
+                    s.held_object,
+                    s.position_m,
+                    s.yaw_rad,
+                    self.distance_m(s),
+                )
+                for s in self.subjects.values()
+            ),
+        )
+
+    def _log_phase(self, subject: SubjectState) -> None:
+        self.log.emit(
+            self.t,
+            "phase_entered",
+            subject=subject.id,
+            phase=subject.phase.id,
+            behaviour=subject.behaviour.value,
+            threat=subject.threat.name.lower(),
+            held_object=subject.held_object.value,
+            distance_ft=round(m_to_ft(self.distance_m(subject)), 3),
+        )
+
+    def _log_positions(self, force: bool = False) -> None:
+        if not force and self.t - self._last_positions_s < POSITION_LOG_PERIOD_S - 1e-9:
+            return
+        self._last_positions_s = self.t
+        self.log.emit(
+            self.t,
+            "positions",
+            officer=[round(c, 4) for c in self.officer_position_m],
+            subjects={s.id: [round(c, 4) for c in s.position_m] for s in self.subjects.values()},
+        )
+
+    @staticmethod
+    def _yaw_toward(frm: tuple[float, float], to: tuple[float, float]) -> float:
+        return math.atan2(to[1] - frm[1], to[0] - frm[0])
+
+
+def _impact_record(impact: ProbeImpact) -> dict[str, Any]:
+    return {
+        "probe": impact.probe,
+        "target": impact.target,
+        "region": None if impact.region is None else impact.region.value,
+        "zone": None if impact.zone is None else impact.zone.value,
+        "point": [round(c, 4) for c in impact.point],
+        "time_of_flight_s": round(impact.time_of_flight_s, 5),
+        "clothing_gap_in": impact.clothing_gap_in,
+        "connected": impact.connected,
+    }

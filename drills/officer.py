@@ -1,0 +1,137 @@
+"""The scripted officer: a data file of actions on cues, with aim error.
+
+It plays the officer for the demo, the tests and the benchmarks. It decides *what* to do; the
+wiring in `range` turns each intent into what a real officer's hands would do to the replicas
+(draw, safety off, trigger) and into the weapon pose, so the rest of the path is the real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from drills.engine import Observation
+from drills.threat import Behaviour
+from physics.body import Region
+from physics.datafiles import StrictModel, load_model, parse_model
+from physics.units import m_to_ft
+
+
+class Act(StrEnum):
+    VERBAL_COMMAND = "verbal_command"
+    DRAW_TASER = "draw_taser"
+    DRAW_FIREARM = "draw_firearm"
+    HOLSTER = "holster"
+    AIM = "aim"
+    FIRE = "fire"
+
+
+class Step(StrictModel):
+    """One action, taken once its cue is met: `at_s` run time, `after_s` since the previous step,
+    `within_ft` of the subject. `only_if` skips the step when the subject is not in that state."""
+
+    do: Act
+    at_s: float | None = Field(default=None, ge=0.0)
+    after_s: float | None = Field(default=None, ge=0.0)
+    within_ft: float | None = Field(default=None, gt=0.0)
+    only_if: Literal["subject_active", "subject_incapacitated"] | None = None
+    region: Region | None = None
+    subject: str | None = None
+    say: str = ""
+
+    @model_validator(mode="after")
+    def _aim_needs_region(self) -> Step:
+        if self.do is Act.AIM and self.region is None:
+            raise ValueError("an aim step needs region")
+        if self.do is not Act.AIM and self.region is not None:
+            raise ValueError("region belongs to aim steps only")
+        return self
+
+
+class OfficerScript(StrictModel):
+    id: str
+    version: Literal[1]
+    description: str
+    aim_error_mrad: float = Field(default=8.0, ge=0.0)
+    steps: list[Step] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    act: Act
+    t: float
+    subject: str | None = None
+    region: Region | None = None
+    aim_error_rad: tuple[float, float] = (0.0, 0.0)
+    say: str = ""
+
+
+_PASSIVE = (Behaviour.INCAPACITATED, Behaviour.SURRENDERED, Behaviour.COMPLIANT)
+
+
+class ScriptedOfficer:
+    """Walks the script one step at a time against the engine's observations."""
+
+    def __init__(self, script: OfficerScript, rng: np.random.Generator) -> None:
+        self.script = script
+        self.rng = rng
+        self._next = 0
+        self._last_step_s = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self._next >= len(self.script.steps)
+
+    def decide(self, seen: Observation) -> list[Intent]:
+        intents: list[Intent] = []
+        while not self.done:
+            step = self.script.steps[self._next]
+            subject = seen.subject(step.subject)
+            if step.at_s is not None and seen.t < step.at_s - 1e-9:
+                break
+            if step.after_s is not None and seen.t - self._last_step_s < step.after_s - 1e-9:
+                break
+            if step.within_ft is not None and m_to_ft(subject.distance_m) > step.within_ft:
+                break
+            self._next += 1
+            self._last_step_s = seen.t
+            active = subject.behaviour not in _PASSIVE
+            if (step.only_if == "subject_active" and not active) or (
+                step.only_if == "subject_incapacitated"
+                and subject.behaviour is not Behaviour.INCAPACITATED
+            ):
+                continue
+            error = (0.0, 0.0)
+            if step.do is Act.AIM:
+                sigma = self.script.aim_error_mrad * 1e-3
+                yaw, pitch = self.rng.normal(0.0, sigma, size=2)
+                error = (float(yaw), float(pitch))
+            intents.append(Intent(step.do, seen.t, subject.id, step.region, error, step.say))
+        return intents
+
+
+def builtin_officer_dir() -> Path:
+    return Path(str(files("drills") / "data" / "officers"))
+
+
+@cache
+def builtin_officers() -> dict[str, OfficerScript]:
+    scripts = [load_model(p, OfficerScript) for p in sorted(builtin_officer_dir().glob("*.toml"))]
+    return {s.id: s for s in scripts}
+
+
+def find_officer(name: str) -> OfficerScript:
+    known = builtin_officers()
+    if name in known:
+        return known[name]
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        return parse_model(path.read_text(encoding="utf-8"), OfficerScript, path)
+    raise KeyError(f"no officer script {name!r}; built-in scripts: {', '.join(sorted(known))}")

@@ -1,0 +1,170 @@
+"""Drill files: TOML, versioned ids (`knife-approach-v1`), documented in docs/drills.md."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from drills.threat import Behaviour, HeldObject
+from physics.body import BODY_SIZES
+from physics.datafiles import DataFileError, Problem, StrictModel, key_lines, locate, parse_model
+
+DRILL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+$"
+
+OfficerCue = Literal[
+    "verbal_command",
+    "taser_drawn",
+    "firearm_drawn",
+    "taser_fired",
+    "firearm_fired",
+    "probes_connected",
+    "hit",
+]
+
+
+class Scene(StrictModel):
+    lane_length_ft: float = Field(default=75.0, gt=0.0)
+    lane_width_ft: float = Field(default=26.0, gt=0.0)
+    lighting: Literal["day", "dusk", "night"] = "day"
+
+
+class Subject(StrictModel):
+    id: str
+    start_distance_ft: float = Field(gt=0.0)
+    lateral_ft: float = 0.0
+    facing: Literal["officer", "away"] = "officer"
+    held_object: HeldObject = HeldObject.NONE
+    size: str = "medium"
+    clothing_gap_in: float = Field(default=0.25, ge=0.0)
+    start_phase: str
+
+    @model_validator(mode="after")
+    def _known_size(self) -> Subject:
+        if self.size not in BODY_SIZES:
+            raise ValueError(f"size must be one of {', '.join(BODY_SIZES)}")
+        return self
+
+
+class Transition(StrictModel):
+    """Leave the phase for `to` when its trigger fires; with `chance`, only that often (drawn
+    from the run's seed). Exactly one trigger: after_s, within_ft, beyond_ft, on, instructor."""
+
+    to: str
+    after_s: float | None = Field(default=None, ge=0.0)
+    within_ft: float | None = Field(default=None, gt=0.0)
+    beyond_ft: float | None = Field(default=None, gt=0.0)
+    on: OfficerCue | None = None
+    instructor: str | None = None
+    chance: float = Field(default=1.0, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Transition:
+        triggers = [self.after_s, self.within_ft, self.beyond_ft, self.on, self.instructor]
+        if sum(t is not None for t in triggers) != 1:
+            raise ValueError("needs exactly one of after_s, within_ft, beyond_ft, on, instructor")
+        return self
+
+
+class Phase(StrictModel):
+    id: str
+    subject: str
+    behaviour: Behaviour
+    speed_mps: float = Field(default=0.0, ge=0.0, le=9.0)
+    movement: Literal["hold", "advance", "flee"] = "hold"
+    ends_drill: bool = False
+    transitions: list[Transition] = Field(default_factory=list)
+
+
+class Drill(StrictModel):
+    id: str = Field(pattern=DRILL_ID)
+    version: Literal[1]
+    title: str
+    rationale: str
+    expected_response: str
+    time_limit_s: float = Field(default=60.0, gt=0.0)
+    scene: Scene = Scene()
+    subjects: list[Subject] = Field(min_length=1)
+    phases: list[Phase] = Field(min_length=1)
+
+    def phase(self, phase_id: str) -> Phase:
+        return next(p for p in self.phases if p.id == phase_id)
+
+
+def check_graph(drill: Drill, text: str, path: Path | str) -> None:
+    """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
+    lines = key_lines(text)
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[str | int, ...], message: str) -> None:
+        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+        problems.append(Problem(locate(lines, loc), field, message))
+
+    subjects = {s.id for s in drill.subjects}
+    phase_ids: dict[str, int] = {}
+    for i, phase in enumerate(drill.phases):
+        if phase.id in phase_ids:
+            problem(("phases", i, "id"), f"phase id {phase.id!r} is used twice")
+        phase_ids[phase.id] = i
+        if phase.subject not in subjects:
+            problem(("phases", i, "subject"), f"no subject {phase.subject!r} in this drill")
+    for i, phase in enumerate(drill.phases):
+        for j, transition in enumerate(phase.transitions):
+            if transition.to not in phase_ids:
+                problem(("phases", i, "transitions", j, "to"), f"no phase {transition.to!r}")
+            elif drill.phases[phase_ids[transition.to]].subject != phase.subject:
+                problem(
+                    ("phases", i, "transitions", j, "to"),
+                    f"phase {transition.to!r} belongs to another subject",
+                )
+    reachable: set[str] = set()
+    for k, subject in enumerate(drill.subjects):
+        if subject.start_phase not in phase_ids:
+            problem(("subjects", k, "start_phase"), f"no phase {subject.start_phase!r}")
+            continue
+        todo = [subject.start_phase]
+        while todo:
+            current = todo.pop()
+            if current in reachable or current not in phase_ids:
+                continue
+            reachable.add(current)
+            todo.extend(t.to for t in drill.phases[phase_ids[current]].transitions)
+    for i, phase in enumerate(drill.phases):
+        if phase.id not in reachable and phase.subject in subjects:
+            problem(("phases", i, "id"), f"phase {phase.id!r} cannot be reached from a start phase")
+    if problems:
+        raise DataFileError(path, problems)
+
+
+def parse_drill(text: str, path: Path | str) -> Drill:
+    drill = parse_model(text, Drill, path)
+    check_graph(drill, text, path)
+    return drill
+
+
+def load_drill(path: Path) -> Drill:
+    return parse_drill(path.read_text(encoding="utf-8"), path)
+
+
+def builtin_drill_dir() -> Path:
+    return Path(str(files("drills") / "data" / "drills"))
+
+
+@cache
+def builtin_drills() -> dict[str, Drill]:
+    drills = [load_drill(p) for p in sorted(builtin_drill_dir().glob("*.toml"))]
+    return {d.id: d for d in drills}
+
+
+def find_drill(name: str) -> Drill:
+    """A built-in drill by id, or a drill file by path."""
+    known = builtin_drills()
+    if name in known:
+        return known[name]
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        return load_drill(path)
+    raise KeyError(f"no drill {name!r}; built-in drills: {', '.join(sorted(known))}")

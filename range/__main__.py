@@ -1,0 +1,3 @@
+from range.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""The `openrange` command (also `python -m range`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from range import __version__
+from range.deps import MissingDependencyError, require
+
+DESCRIPTION = """\
+OpenRange: an open VR use-of-force training range.
+
+Officers run drills with replica TASERs and pistols; PyBullet flies every probe and round;
+the drill engine scores decisions, less-lethal first, reaction time and hit placement.
+Range masters keep the records; armorers calibrate the replicas.
+"""
+
+EPILOG = """\
+examples:
+  openrange demo                     run the built-in knife drill, no hardware needed
+  openrange demo --seed 7 --json     the same run, reproducible, as JSON for scripts
+  openrange score runs/<run>/        rescore a saved run from its event log
+
+Every command has its own --help.
+"""
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run a complete simulated drill end to end (no hardware)",
+        description=(
+            "Run one built-in drill end to end through the path real hardware takes: emulated "
+            "TASER 7 and pistol replicas behind real pseudo-terminals, read through pyserial; a "
+            "scripted officer who commands, draws, aims and fires; PyBullet probe and bullet "
+            "flight against the subject's body; the drill engine and the scorer. Prints a scored "
+            "summary and saves the run's event log (events.jsonl) and result (result.json) under "
+            "RUNS_DIR/<time>-<drill>/."
+        ),
+        epilog=(
+            "examples:\n"
+            "  openrange demo --seed 7          the same seed replays the same run exactly\n"
+            "  openrange demo --json | jq .score.decision\n"
+            "  openrange demo --no-save         do not write a run directory\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="run seed (default: a new one, printed with the result); the same seed"
+        " gives an identical event log",
+    )
+    p.add_argument(
+        "--drill",
+        default="knife-approach-v1",
+        help="built-in drill id or path to a drill file (default: %(default)s)",
+    )
+    p.add_argument(
+        "--officer",
+        default="taser-first-v1",
+        help="scripted officer id or file (default: %(default)s)",
+    )
+    p.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="where runs are saved (default: ./runs)"
+    )
+    p.add_argument("--no-save", action="store_true", help="do not write the run to disk")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bar on stderr: auto shows it on a terminal (default: auto)",
+    )
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "score",
+        help="rescore a saved run from its event log",
+        description=(
+            "Read RUN_DIR/events.jsonl and score it again, with the default policy or an agency"
+            " policy file. The score depends on the log alone, so the same log and policy always"
+            " give the same score."
+        ),
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory under runs/")
+    p.add_argument("--policy", type=Path, default=None, help="agency policy TOML (docs/scoring.md)")
+    p.add_argument("--json", action="store_true", help="print the score as JSON")
+    p.set_defaults(handler=_cmd_score)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openrange",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"openrange {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _demo_parser(sub)
+    _score_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except MissingDependencyError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 3
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"openrange: {message}", file=sys.stderr)
+        return 2
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "serial", "pybullet")
+    import secrets
+
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.progress import ProgressBar
+    from range.runner import RunConfig, run_drill
+    from range.summary import format_summary
+
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    config = RunConfig(
+        drill=find_drill(args.drill),
+        officer=find_officer(args.officer),
+        seed=seed,
+        runs_dir=None if args.no_save else args.runs_dir,
+    )
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
+    try:
+        result = run_drill(config, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
+    else:
+        print(format_summary(result))
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic")
+    from range.runlog import read_events
+    from range.summary import format_score
+    from scoring.policy import load_policy
+    from scoring.score import score_run
+
+    score = score_run(read_events(args.run_dir), load_policy(args.policy))
+    if args.json:
+        print(json.dumps(score.as_json(), indent=2, sort_keys=True))
+    else:
+        print(format_score(score))
+    return 0

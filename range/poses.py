@@ -1,0 +1,123 @@
+"""Pose sources behind one interface, and the history that answers "where was it at t?".
+
+A trigger event is stamped at host time t; the weapon pose at t, not at the frame that read the
+event, is where the shot came from. `PoseHistory` keeps recent poses per tracked device and
+interpolates (lerp for position, slerp for orientation).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+
+from physics.body import Region, SubjectBody
+from physics.pose import Pose, Quat, look_rotation, quat_to_matrix
+
+
+class PoseSource(Protocol):
+    def pose(self, device: str, t: float) -> Pose:
+        """The pose of `device` ("head", "taser", "firearm") at host time t."""
+        ...
+
+
+def slerp(a: Quat, b: Quat, f: float) -> Quat:
+    qa, qb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    dot = float(qa @ qb)
+    if dot < 0:
+        qb, dot = -qb, -dot
+    if dot > 0.9995:
+        q = qa + f * (qb - qa)
+    else:
+        theta = math.acos(dot)
+        q = (math.sin((1 - f) * theta) * qa + math.sin(f * theta) * qb) / math.sin(theta)
+    q /= np.linalg.norm(q)
+    return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+
+
+class PoseHistory:
+    """A ring buffer of one device's poses, in time order."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self._times: deque[float] = deque(maxlen=capacity)
+        self._poses: deque[Pose] = deque(maxlen=capacity)
+
+    def add(self, pose: Pose) -> None:
+        if self._times and pose.time_s < self._times[-1]:
+            raise ValueError("poses must arrive in time order")
+        self._times.append(pose.time_s)
+        self._poses.append(pose)
+
+    def at(self, t: float) -> Pose:
+        """Interpolated pose at t; outside the buffer, the nearest end, marked not tracked."""
+        if not self._poses:
+            return Pose((0.0, 0.0, 0.0), time_s=t, valid=False, tracked=False)
+        i = bisect.bisect_right(self._times, t)
+        if i == 0 or i == len(self._times):
+            nearest = self._poses[0 if i == 0 else -1]
+            exact = nearest.time_s == t
+            return Pose(
+                nearest.position_m, nearest.orientation, t, nearest.valid, nearest.tracked and exact
+            )
+        a, b = self._poses[i - 1], self._poses[i]
+        span = b.time_s - a.time_s
+        f = 0.0 if span == 0 else (t - a.time_s) / span
+        position = tuple(
+            pa + f * (pb - pa) for pa, pb in zip(a.position_m, b.position_m, strict=True)
+        )
+        return Pose(
+            (position[0], position[1], position[2]),
+            slerp(a.orientation, b.orientation, f),
+            t,
+            a.valid and b.valid,
+            a.tracked and b.tracked,
+        )
+
+
+# Where a scripted officer holds a weapon relative to the head: arms out, at chest height.
+HEAD_HEIGHT_M = 1.70
+MUZZLE_FROM_HEAD_M = (0.55, -0.05, -0.30)
+
+
+class ScriptedPoses:
+    """The simulated officer's head and weapon: the weapon aims at a subject's region, with the
+    script's aim error, and follows the subject as it moves."""
+
+    def __init__(self, officer_xy: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.officer_xy = officer_xy
+        self.history: dict[str, PoseHistory] = {"head": PoseHistory(), "weapon": PoseHistory()}
+        self._aim: tuple[Region, tuple[float, float]] | None = None
+
+    def aim(self, region: Region, error_rad: tuple[float, float]) -> None:
+        self._aim = (region, error_rad)
+
+    def update(
+        self, t: float, subject_xy: tuple[float, float], subject_yaw: float, body: SubjectBody
+    ) -> None:
+        head = (self.officer_xy[0], self.officer_xy[1], HEAD_HEIGHT_M)
+        muzzle = np.add(head, MUZZLE_FROM_HEAD_M)
+        if self._aim is None:
+            direction = np.array([1.0, 0.0, -0.6])  # low ready
+        else:
+            region, (yaw_err, pitch_err) = self._aim
+            lx, ly, lz = body.aim_point(region)
+            c, s = math.cos(subject_yaw), math.sin(subject_yaw)
+            target = np.array(
+                [subject_xy[0] + c * lx - s * ly, subject_xy[1] + s * lx + c * ly, lz]
+            )
+            direction = target - muzzle
+            rot = quat_to_matrix(look_rotation(direction))
+            direction = rot @ np.array([1.0, math.tan(yaw_err), math.tan(pitch_err)])
+        head_pose = Pose(head, look_rotation((1.0, 0.0, 0.0)), t)
+        self.history["head"].add(head_pose)
+        self.history["weapon"].add(
+            Pose(
+                (float(muzzle[0]), float(muzzle[1]), float(muzzle[2])), look_rotation(direction), t
+            )
+        )
+
+    def pose(self, device: str, t: float) -> Pose:
+        return self.history["head" if device == "head" else "weapon"].at(t)

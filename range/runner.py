@@ -1,0 +1,333 @@
+"""The frame loop: one drill run, wired through the same path real hardware takes.
+
+Replicas (emulated behind real ptys, or real ones) -> pyserial -> host link -> peripheral events
+stamped in host time -> weapon pose at that time -> PyBullet probe or bullet flight -> drill
+engine -> event log -> scorer. A simulated run is lock-step: time is steps x dt on a manual clock,
+and each frame ends with a PING barrier on every link, so the run is deterministic from its seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drills.engine import DrillEngine, OfficerAction, RunState
+from drills.log import LogRecord, MemoryLog
+from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
+from drills.schema import Drill
+from peripherals.clock import ManualClock
+from peripherals.driver import DeviceInfo, ReplicaLink
+from peripherals.emulator import PistolEmulator, ReplicaEmulator, TaserEmulator
+from peripherals.events import PeripheralEvent
+from peripherals.messages import CartridgeCode, EventKind, Model
+from physics.ballistics import fly_bullet, load
+from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
+from physics.pose import Pose
+from physics.taser import ProbeImpact, assess, cartridge, fly_probes
+from physics.units import FT_M
+from physics.world import RangeWorld
+from range import __version__
+from range.poses import ScriptedPoses
+from range.runlog import RunWriter
+from range.seeding import RunRandom
+from scoring.policy import Policy, default_policy
+from scoring.score import Score, score_run
+
+Progress = Callable[[float, float, str], None]
+# How long a lock-step frame waits for a replica before the drill is suspended.
+BARRIER_TIMEOUT_S = 0.5
+# How long a suspended drill waits for its replica to come back before it is faulted.
+FAULT_AFTER_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    drill: Drill
+    officer: OfficerScript
+    seed: int
+    policy: Policy = field(default_factory=default_policy)
+    dt_s: float = 1 / 90
+    taser_model: Model = Model.TASER_7
+    pistol_load: str = "9mm-124"
+    runs_dir: Path | None = None
+
+
+@dataclass(slots=True)
+class RunResult:
+    config: RunConfig
+    state: RunState
+    end_reason: str
+    duration_s: float
+    records: list[LogRecord]
+    score: Score
+    devices: list[DeviceInfo]
+    run_dir: Path | None
+    frame_times_s: list[float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "openrange_version": __version__,
+            "drill": self.config.drill.id,
+            "officer": self.config.officer.id,
+            "seed": self.config.seed,
+            "dt_s": self.config.dt_s,
+            "state": self.state.value,
+            "end_reason": self.end_reason,
+            "duration_s": round(self.duration_s, 6),
+            "devices": [
+                {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
+                for d in self.devices
+            ],
+            "score": self.score.as_json(),
+            "run_dir": None if self.run_dir is None else str(self.run_dir),
+        }
+
+
+class _Replica:
+    """One emulated replica with its host link, and what the officer is doing with it."""
+
+    def __init__(self, emulator: ReplicaEmulator, weapon: str) -> None:
+        self.emulator = emulator
+        self.weapon = weapon
+        self.link: ReplicaLink | None = None
+        self.release_next_frame = False
+
+
+class Session:
+    """One run of one drill. Build it, `run()` it; it cleans up its ports and world."""
+
+    def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.progress = progress
+        self.clock = ManualClock()
+        self.random = RunRandom(config.seed)
+        self.physics_rng = self.random.stream("physics")
+        self.poses = ScriptedPoses()
+        self.drawn: _Replica | None = None
+        self.aimed_subject: str | None = None
+        self.frame_times_s: list[float] = []
+        self._suspended_since: float | None = None
+
+    def run(self) -> RunResult:
+        config = self.config
+        drill = config.drill
+        with ExitStack() as stack:
+            world = stack.enter_context(
+                RangeWorld(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
+            )
+            self.world = world
+            self.bodies = {}
+            for spec in drill.subjects:
+                gap = dict(DEFAULT_CLOTHING_GAP_IN)
+                gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
+                self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
+            taser = _Replica(
+                TaserEmulator(config.taser_model, "SIM-TASER-0001", self.clock), "taser"
+            )
+            pistol = _Replica(PistolEmulator("SIM-PISTOL-0001", self.clock), "firearm")
+            self.replicas = [taser, pistol]
+            for replica in self.replicas:
+                port = replica.emulator.start()
+                stack.callback(replica.emulator.stop)
+                replica.link = ReplicaLink(port, self.clock)
+                replica.link.open()
+                stack.callback(replica.link.close)
+            writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
+            if writer is not None:
+                stack.callback(writer.close)
+            log = MemoryLog(writer) if writer is not None else MemoryLog()
+            engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
+            self.engine = engine
+            for subject in engine.subjects.values():
+                world.add_subject(
+                    subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
+                )
+            officer = ScriptedOfficer(config.officer, self.random.stream("officer"))
+            devices = [r.link.info for r in self.replicas if r.link and r.link.info]
+            engine.start(
+                seed=config.seed,
+                officer=config.officer.id,
+                policy=config.policy.id,
+                weapons=[r.weapon for r in self.replicas],
+                devices=[
+                    {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
+                    for d in devices
+                ],
+                openrange_version=__version__,
+            )
+            self._update_poses()
+            while not engine.finished:
+                started = time.perf_counter()
+                self._frame(officer)
+                self.frame_times_s.append(time.perf_counter() - started)
+                if self.progress is not None:
+                    seen = engine.observe()
+                    self.progress(engine.t, drill.time_limit_s, seen.subjects[0].phase)
+            score = score_run(log.records, config.policy)
+            result = RunResult(
+                config,
+                engine.state,
+                engine.end_reason,
+                engine.t,
+                log.records,
+                score,
+                devices,
+                writer.path if writer else None,
+                self.frame_times_s,
+            )
+            if writer is not None:
+                writer.finish(result.as_json())
+            return result
+
+    # -- one frame -------------------------------------------------------------------------------
+
+    def _frame(self, officer: ScriptedOfficer) -> None:
+        engine = self.engine
+        self.clock.set(engine.t)
+        for replica in self.replicas:
+            if replica.release_next_frame:
+                replica.emulator.release_trigger()
+                replica.release_next_frame = False
+        if engine.state is RunState.RUNNING:
+            for intent in officer.decide(engine.observe()):
+                self._act(intent)
+        for replica in self.replicas:
+            replica.emulator.service()
+        if not self._barrier():
+            return
+        events: list[PeripheralEvent] = []
+        for replica in self.replicas:
+            assert replica.link is not None
+            events.extend(replica.link.poll())
+        events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
+        self._handle(events)
+        engine.step()
+        for subject in engine.subjects.values():
+            self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
+        self._update_poses()
+
+    def _barrier(self) -> bool:
+        """Wait until every replica has delivered what it sent this frame; suspend the drill
+        (timer frozen) while one does not answer, and fault it if it never comes back."""
+        engine = self.engine
+        silent = [r for r in self.replicas if r.link is None or not r.link.ping(BARRIER_TIMEOUT_S)]
+        if not silent:
+            engine.resume()
+            self._suspended_since = None
+            return True
+        names = ", ".join(f"{r.weapon} {r.emulator.serial}" for r in silent)
+        engine.suspend(f"no answer from {names}")
+        if self._suspended_since is None:
+            self._suspended_since = time.monotonic()
+        if time.monotonic() - self._suspended_since > FAULT_AFTER_S:
+            engine.fault(f"{names} did not come back within {FAULT_AFTER_S:.0f} s")
+        return False
+
+    def _update_poses(self) -> None:
+        subject = next(iter(self.engine.subjects.values()))
+        if self.aimed_subject is not None:
+            subject = self.engine.subjects[self.aimed_subject]
+        self.poses.update(
+            self.engine.t, subject.position_m, subject.yaw_rad, self.bodies[subject.id]
+        )
+
+    def _act(self, intent: Intent) -> None:
+        """Turn the scripted officer's intent into what hands do to the replicas."""
+        taser, pistol = self.replicas
+        if intent.act is Act.VERBAL_COMMAND:
+            self.engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
+        elif intent.act in (Act.DRAW_TASER, Act.DRAW_FIREARM):
+            wanted = taser if intent.act is Act.DRAW_TASER else pistol
+            if self.drawn is not None and self.drawn is not wanted:
+                self._holster(self.drawn)
+            wanted.emulator.draw()
+            if wanted is taser:
+                wanted.emulator.set_safety(False)
+            self.drawn = wanted
+        elif intent.act is Act.HOLSTER and self.drawn is not None:
+            self._holster(self.drawn)
+            self.drawn = None
+        elif intent.act is Act.AIM and intent.region is not None:
+            self.aimed_subject = intent.subject
+            self.poses.aim(intent.region, intent.aim_error_rad)
+        elif intent.act is Act.FIRE and self.drawn is not None:
+            self.drawn.emulator.press_trigger()
+            self.drawn.release_next_frame = True
+
+    def _holster(self, replica: _Replica) -> None:
+        if isinstance(replica.emulator, TaserEmulator):
+            replica.emulator.set_safety(True)
+        replica.emulator.holster()
+
+    def _handle(self, events: list[PeripheralEvent]) -> None:
+        engine = self.engine
+        fired: dict[tuple[str, int, float], list[PeripheralEvent]] = {}
+        for event in events:
+            engine.log.emit(event.host_time_s, "device_event", **event.as_record())
+            weapon = "taser" if event.model.is_taser else "firearm"
+            t = event.host_time_s
+            if event.kind is EventKind.HOLSTER_OUT:
+                engine.officer_action(OfficerAction(f"{weapon}_drawn"), t, serial=event.serial)
+            elif event.kind is EventKind.HOLSTER_IN:
+                engine.officer_action(OfficerAction(f"{weapon}_holstered"), t, serial=event.serial)
+            elif event.kind is EventKind.PROBES_FIRED:
+                fired.setdefault((event.serial, event.bay, t), []).append(event)
+            elif event.kind is EventKind.SHOT_FIRED:
+                self._shot(event)
+            elif event.kind is EventKind.CYCLE_ENDED:
+                engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
+        for (serial, bay, t), probes in fired.items():
+            self._deployment(serial, bay, t, probes)
+
+    def _muzzle(self, t: float) -> tuple[Pose, dict[str, Any]]:
+        pose = self.poses.pose("weapon", t)
+        record = {
+            "position_m": [round(c, 6) for c in pose.position_m],
+            "orientation": [round(c, 8) for c in pose.orientation],
+            "tracked": pose.usable,
+        }
+        return pose, record
+
+    def _deployment(self, serial: str, bay: int, t: float, probes: list[PeripheralEvent]) -> None:
+        code = CartridgeCode(probes[0].value)
+        cartridge_id = code.cartridge_id
+        if cartridge_id is None:
+            return
+        muzzle, record = self._muzzle(t)
+        self.engine.officer_action(
+            OfficerAction.TASER_FIRED,
+            t,
+            serial=serial,
+            bay=bay,
+            cartridge=cartridge_id,
+            subject=self.aimed_subject,
+            muzzle=record,
+        )
+        impacts: list[ProbeImpact] = fly_probes(
+            self.world, cartridge(cartridge_id), muzzle, self.physics_rng
+        )
+        targets = [i.target for i in impacts if i.target in self.engine.subjects]
+        subject = max(set(targets), key=targets.count) if targets else None
+        outcome = assess(impacts, subject or "")
+        self.engine.probes(impacts, outcome, subject, t, serial=serial, bay=bay)
+
+    def _shot(self, event: PeripheralEvent) -> None:
+        muzzle, record = self._muzzle(event.host_time_s)
+        self.engine.officer_action(
+            OfficerAction.FIREARM_FIRED,
+            event.host_time_s,
+            serial=event.serial,
+            rounds_left=event.value,
+            subject=self.aimed_subject,
+            muzzle=record,
+        )
+        impact = fly_bullet(self.world, load(self.config.pistol_load), muzzle, self.physics_rng)
+        self.engine.bullet(impact, event.host_time_s, serial=event.serial)
+
+
+def run_drill(config: RunConfig, progress: Progress | None = None) -> RunResult:
+    return Session(config, progress).run()

@@ -1,0 +1,66 @@
+"""The scored summary an officer and a range master read after a run."""
+
+from __future__ import annotations
+
+from range.runner import RunResult
+from scoring.score import Kind, Score
+
+_MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
+
+
+def _yes_no(value: bool | None) -> str:
+    return "n/a (no force used)" if value is None else ("yes" if value else "NO")
+
+
+def format_score(score: Score) -> str:
+    verdict = "PASS" if score.passed else "FAIL"
+    lines = [
+        f"Decision:          {score.decision}",
+        f"Score:             {score.score:.0f}/100  {verdict}  (policy {score.policy})",
+        f"Less-lethal first: {_yes_no(score.less_lethal_first)}",
+        "Reaction time:     "
+        + (
+            "n/a"
+            if score.reaction_time_s is None
+            else f"{score.reaction_time_s:.2f} s"
+            " from threat onset to the first appropriate response"
+        ),
+    ]
+    if score.transition_time_s is not None:
+        lines.append(f"TASER to firearm:  {score.transition_time_s:.2f} s")
+    if score.deployments:
+        lines.append("Probe deployments:")
+        for d in score.deployments:
+            spread = "n/a" if d["spread_in"] is None else f"{d['spread_in']:.1f} in"
+            lines.append(f"  {d['t']:6.2f} s  spread {spread:>8}  {d['effect']}: {d['reason']}")
+    if score.hits:
+        lines.append("Hits:")
+        for h in score.hits:
+            zone = f" ({h.zone} zone)" if h.zone else ""
+            lines.append(f"  {h.t:6.2f} s  {h.weapon:<8} {h.subject}: {h.region}{zone}")
+    lines.append(
+        f"Rounds fired:      {score.rounds_fired} ({score.rounds_on_target} on target,"
+        f" {score.rounds_after_threat} after the threat ended)"
+    )
+    lines.append("Findings:")
+    for f in score.findings:
+        points = f"{f.points:+.0f}" if f.points else ""
+        lines.append(f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}")
+    return "\n".join(lines)
+
+
+def format_summary(result: RunResult) -> str:
+    config = result.config
+    head = (
+        f"{config.drill.title} [{config.drill.id}], officer {config.officer.id}, seed {config.seed}"
+    )
+    lines = [
+        head,
+        f"Run:               {result.state.value} at {result.duration_s:.2f} s"
+        f" ({result.end_reason})",
+        format_score(result.score),
+    ]
+    if result.run_dir is not None:
+        lines.append(f"Saved:             {result.run_dir}/ (events.jsonl, result.json)")
+        lines.append(f"Rescore with:      openrange score {result.run_dir}")
+    return "\n".join(lines)

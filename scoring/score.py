@@ -1,0 +1,285 @@
+"""Judge one run from its event log: decisions, less-lethal first, reaction, placement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from drills.log import LogRecord
+from drills.threat import HeldObject, Threat
+from scoring.policy import ForceOption, Judgement, Policy
+
+
+class Kind(StrEnum):
+    CREDIT = "credit"
+    INFO = "info"
+    FINDING = "finding"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    t: float
+    kind: Kind
+    points: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    weapon: str
+    t: float
+    subject: str | None
+    region: str | None
+    zone: str | None = None
+
+
+@dataclass(slots=True)
+class Score:
+    decision: str
+    score: float
+    passed: bool
+    less_lethal_first: bool | None
+    reaction_time_s: float | None
+    transition_time_s: float | None
+    rounds_fired: int
+    rounds_on_target: int
+    rounds_after_threat: int
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    policy: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["findings"] = [asdict(f) | {"kind": f.kind.value} for f in self.findings]
+        return out
+
+
+@dataclass(slots=True)
+class _Subject:
+    threat: Threat = Threat.NONE
+    behaviour: str = "compliant"
+    held: HeldObject = HeldObject.NONE
+    peak: Threat = Threat.NONE
+
+
+_FORCE = {"taser_fired": ForceOption.TASER, "firearm_fired": ForceOption.FIREARM}
+
+
+def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
+    """The score of one run. Reads the log in order, so every use of force is judged against the
+    threat as the officer faced it at that moment, before its own effect was known."""
+    subjects: dict[str, _Subject] = {}
+    findings: list[Finding] = []
+    at_hand: set[str] = set()
+    verbal_at: float | None = None
+    first_force: tuple[float, ForceOption] | None = None
+    onset: float | None = None
+    response: float | None = None
+    last_taser: float | None = None
+    first_firearm: float | None = None
+    threat_ended: dict[str, float] = {}
+    rounds = on_target = after = 0
+    deployments: list[dict[str, Any]] = []
+    hits: list[Hit] = []
+    contact = False
+    end_t = 0.0
+
+    def add(rule: str, t: float, kind: Kind, message: str) -> None:
+        points = policy.points[rule] if kind in (Kind.FINDING, Kind.CRITICAL) else 0.0
+        findings.append(Finding(rule, round(t, 4), kind, points, message))
+
+    for rec in records:
+        d, t = rec.data, rec.t
+        end_t = max(end_t, t)
+        if rec.kind == "run_started":
+            at_hand = set(d.get("weapons", []))
+        elif rec.kind in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
+            s = subjects.setdefault(d["subject"], _Subject())
+            if rec.kind == "incapacitation_started":
+                s.threat, s.behaviour = Threat.NONE, "incapacitated"
+            else:
+                s.threat, s.behaviour = Threat[d["threat"].upper()], d["behaviour"]
+            if "held_object" in d:
+                s.held = HeldObject(d["held_object"])
+            s.peak = max(s.peak, s.threat)
+            if s.threat >= Threat.ASSAULTIVE and onset is None:
+                onset = t
+            if s.threat == Threat.NONE and s.peak >= Threat.ACTIVE:
+                threat_ended.setdefault(d["subject"], t)
+        elif rec.kind == "officer_action" and d["action"] == "verbal_command":
+            verbal_at = t if verbal_at is None else verbal_at
+        elif rec.kind == "officer_action" and d["action"] in _FORCE:
+            option = _FORCE[d["action"]]
+            name = d.get("subject")
+            s = subjects.get(name or "", _Subject())
+            judgement = policy.judge(s.threat, option)
+            if option is ForceOption.FIREARM:
+                rounds += 1
+                first_firearm = t if first_firearm is None else first_firearm
+            else:
+                last_taser = t
+            if first_force is None:
+                first_force = (t, option)
+                _first_force_rules(add, t, option, s, policy, at_hand, verbal_at)
+            no_threat_ever = s.peak < Threat.ACTIVE and not s.held.is_weapon
+            if s.threat == Threat.NONE and (s.behaviour == "surrendered" or no_threat_ever):
+                add(
+                    "DECISION-01",
+                    t,
+                    Kind.CRITICAL,
+                    f"{option} fired at {name}, who posed no threat ({s.behaviour},"
+                    f" holding {s.held})",
+                )
+            elif s.threat == Threat.NONE and name in threat_ended:
+                after += 1
+                add(
+                    "STOP-01",
+                    t,
+                    Kind.FINDING,
+                    f"{option} fired {t - threat_ended[name]:.2f} s after {name}'s threat ended",
+                )
+            elif judgement is Judgement.EXCESSIVE:
+                add(
+                    "FORCE-01",
+                    t,
+                    Kind.FINDING,
+                    f"{option} against threat level {s.threat.name.lower()} is excessive under"
+                    f" {policy.id}",
+                )
+            elif judgement is Judgement.JUSTIFIED:
+                add(
+                    "FORCE-01",
+                    t,
+                    Kind.INFO,
+                    f"{option} against threat level {s.threat.name.lower()}: justified",
+                )
+                if onset is not None and response is None and t >= onset:
+                    response = t
+        elif rec.kind == "probe_impacts":
+            deployments.append(
+                {
+                    "t": t,
+                    "subject": d["subject"],
+                    "effect": d["effect"],
+                    "spread_in": d["spread_in"],
+                    "reason": d["reason"],
+                }
+            )
+            for probe in d["impacts"]:
+                if probe["region"] is not None:
+                    hits.append(Hit("taser", t, probe["target"], probe["region"], probe["zone"]))
+                if probe["zone"] == "avoid":
+                    add(
+                        "PLACE-01",
+                        t,
+                        Kind.FINDING,
+                        f"probe {probe['probe']} in a zone to avoid ({probe['region']})",
+                    )
+                elif probe["zone"] == "preferred":
+                    add(
+                        "PLACE-01",
+                        t,
+                        Kind.CREDIT,
+                        f"probe {probe['probe']} in a preferred zone ({probe['region']})",
+                    )
+            if d["effect"] == "reduced_effect":
+                add("PLACE-02", t, Kind.FINDING, f"probe spread {d['spread_in']:.1f} in < 12 in")
+            elif d["effect"] == "full_incapacitation":
+                add("PLACE-02", t, Kind.CREDIT, f"probe spread {d['spread_in']:.1f} in: effective")
+            else:
+                add("PLACE-02", t, Kind.INFO, f"no incapacitation: {d['reason']}")
+        elif rec.kind == "bullet_impact":
+            if d["target"] in subjects:
+                on_target += 1
+                hits.append(Hit("firearm", t, d["target"], d["region"]))
+            else:
+                add("HIT-01", t, Kind.FINDING, f"round missed, stopped by the {d['target']}")
+        elif rec.kind == "positions":
+            ox, oy = d["officer"]
+            for name, (x, y) in d["subjects"].items():
+                s = subjects.get(name, _Subject())
+                near = ((x - ox) ** 2 + (y - oy) ** 2) ** 0.5 <= 0.9
+                if near and s.threat >= Threat.ASSAULTIVE and not contact:
+                    contact = True
+                    add("DIST-01", t, Kind.FINDING, f"{name} reached the officer")
+
+    reaction = None if onset is None or response is None else response - onset
+    if onset is not None and response is None:
+        add("REACT-02", onset, Kind.FINDING, "no appropriate use of force answered the threat")
+    elif reaction is not None and onset is not None:
+        kind = Kind.FINDING if reaction > policy.max_reaction_s else Kind.INFO
+        add(
+            "REACT-01",
+            onset,
+            kind,
+            f"{reaction:.2f} s from threat onset to the first"
+            f" appropriate response (policy {policy.max_reaction_s:.1f} s)",
+        )
+    transition = None
+    if last_taser is not None and first_firearm is not None and first_firearm > last_taser:
+        transition = first_firearm - last_taser
+    llf = None if first_force is None else first_force[1] is ForceOption.TASER
+    total = max(0.0, 100.0 + sum(f.points for f in findings))
+    critical = any(f.kind is Kind.CRITICAL for f in findings)
+    excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
+    if critical:
+        decision = "critical failure: force on a subject who posed no threat"
+    elif excessive:
+        decision = "excessive force"
+    elif any(f.rule == "REACT-02" for f in findings):
+        decision = "insufficient response"
+    elif first_force is None:
+        decision = "no force used"
+    else:
+        decision = "appropriate"
+    findings.sort(key=lambda f: f.t)
+    return Score(
+        decision=decision,
+        score=round(total, 2),
+        passed=not critical and total >= policy.pass_score,
+        less_lethal_first=llf,
+        reaction_time_s=None if reaction is None else round(reaction, 4),
+        transition_time_s=None if transition is None else round(transition, 4),
+        rounds_fired=rounds,
+        rounds_on_target=on_target,
+        rounds_after_threat=after,
+        deployments=deployments,
+        hits=hits,
+        findings=findings,
+        policy=policy.id,
+    )
+
+
+def _first_force_rules(
+    add: Callable[[str, float, Kind, str], None],
+    t: float,
+    option: ForceOption,
+    s: _Subject,
+    policy: Policy,
+    at_hand: set[str],
+    verbal_at: float | None,
+) -> None:
+    taser_fits = policy.judge(s.threat, ForceOption.TASER) is Judgement.JUSTIFIED
+    if option is ForceOption.TASER and taser_fits:
+        add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
+    elif (
+        option is ForceOption.FIREARM
+        and taser_fits
+        and "taser" in at_hand
+        and (s.threat < Threat.DEADLY)
+    ):
+        add(
+            "LLF-02",
+            t,
+            Kind.FINDING,
+            "firearm first while the TASER was at hand and fit the threat",
+        )
+    if verbal_at is None and s.threat < Threat.DEADLY:
+        add("VERBAL-01", t, Kind.FINDING, "force with no verbal command first")
+    elif verbal_at is not None:
+        add("VERBAL-01", t, Kind.CREDIT, f"verbal command {t - verbal_at:.1f} s before force")

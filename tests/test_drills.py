@@ -1,0 +1,168 @@
+"""Drill files and the engine: errors that point at the line, transitions, explicit states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drills.engine import DrillEngine, OfficerAction, RunState
+from drills.log import MemoryLog
+from drills.schema import builtin_drills, parse_drill
+from drills.threat import Behaviour
+from physics.datafiles import DataFileError
+
+GOOD = """\
+id = "test-walk-v1"
+version = 1
+title = "t"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 10.0
+
+[[subjects]]
+id = "s"
+start_distance_ft = 30.0
+start_phase = "wait"
+
+[[phases]]
+id = "wait"
+subject = "s"
+behaviour = "passive_resistance"
+[[phases.transitions]]
+to = "walk"
+after_s = 1.0
+
+[[phases]]
+id = "walk"
+subject = "s"
+behaviour = "assaultive"
+movement = "advance"
+speed_mps = 2.0
+[[phases.transitions]]
+to = "stop"
+within_ft = 20.0
+[[phases.transitions]]
+to = "give_up"
+on = "verbal_command"
+
+[[phases]]
+id = "stop"
+subject = "s"
+behaviour = "surrendered"
+ends_drill = true
+
+[[phases]]
+id = "give_up"
+subject = "s"
+behaviour = "compliant"
+ends_drill = true
+"""
+
+
+def test_builtin_drills_load() -> None:
+    assert "knife-approach-v1" in builtin_drills()
+
+
+def test_unknown_key_names_file_line_and_field() -> None:
+    text = GOOD.replace('behaviour = "assaultive"', 'behaviour = "assaultive"\nspeeed_mps = 3.0')
+    with pytest.raises(DataFileError) as caught:
+        parse_drill(text, Path("drills/bad.toml"))
+    line = text.splitlines().index("speeed_mps = 3.0") + 1
+    assert str(caught.value) == (
+        f"drills/bad.toml:{line}: phases[1].speeed_mps: unknown key (check the spelling against"
+        " the documentation)"
+    )
+
+
+def test_transition_to_a_missing_phase_is_named() -> None:
+    text = GOOD.replace('to = "stop"', 'to = "stpo"')
+    with pytest.raises(DataFileError) as caught:
+        parse_drill(text, "x.toml")
+    line = text.splitlines().index('to = "stpo"') + 1
+    assert f"x.toml:{line}: phases[1].transitions[0].to: no phase 'stpo'" in str(caught.value)
+
+
+def test_unreachable_phase_is_named() -> None:
+    text = GOOD + '\n[[phases]]\nid = "orphan"\nsubject = "s"\nbehaviour = "fleeing"\n'
+    with pytest.raises(DataFileError) as caught:
+        parse_drill(text, "x.toml")
+    line = text.splitlines().index('id = "orphan"') + 1
+    assert f"x.toml:{line}: phases[4].id: phase 'orphan' cannot be reached" in str(caught.value)
+
+
+def test_a_bad_value_is_named_with_its_line() -> None:
+    text = GOOD.replace('behaviour = "surrendered"', 'behaviour = "sleepy"')
+    with pytest.raises(DataFileError) as caught:
+        parse_drill(text, "x.toml")
+    line = text.splitlines().index('behaviour = "sleepy"') + 1
+    assert str(caught.value).startswith(f"x.toml:{line}: phases[2].behaviour: Input should be")
+
+
+def test_broken_toml_names_the_line() -> None:
+    with pytest.raises(DataFileError, match=r"^x.toml:3: not valid TOML"):
+        parse_drill('id = "a"\nversion = 1\ntitle = \n', "x.toml")
+
+
+def engine(text: str = GOOD) -> DrillEngine:
+    e = DrillEngine(parse_drill(text, "t.toml"), np.random.default_rng(0), MemoryLog(), dt_s=0.1)
+    e.start(seed=0)
+    return e
+
+
+def test_time_and_distance_transitions_move_the_subject() -> None:
+    e = engine()
+    while not e.finished:
+        e.step()
+    phases = [r.data["phase"] for r in e.log.records if r.kind == "phase_entered"]
+    assert phases == ["wait", "walk", "stop"]
+    assert e.state is RunState.COMPLETED
+    # 1 s waiting, then 10 ft at 2 m/s = 1.524 s, rounded up to the 0.1 s step.
+    assert e.t == pytest.approx(2.6)
+    assert e.observe().subject().behaviour is Behaviour.SURRENDERED
+
+
+def test_an_officer_cue_takes_its_transition() -> None:
+    e = engine()
+    for _ in range(12):
+        e.step()
+    e.officer_action(OfficerAction.VERBAL_COMMAND)
+    e.step()
+    assert e.observe().subject().phase == "give_up" and e.finished
+
+
+def test_a_suspended_drill_freezes_its_clock_and_keeps_its_log() -> None:
+    e = engine()
+    e.step()
+    e.suspend("taser unplugged")
+    before = (e.t, len(e.log.records))
+    for _ in range(5):
+        e.step()
+    assert (e.t, len(e.log.records)) == before
+    e.resume()
+    e.step()
+    assert e.t > before[0]
+    kinds = [r.kind for r in e.log.records]
+    assert kinds.index("run_suspended") < kinds.index("run_resumed")
+
+
+def test_a_chance_branch_draws_from_the_seed() -> None:
+    text = GOOD.replace('to = "walk"\nafter_s = 1.0', 'to = "walk"\nafter_s = 1.0\nchance = 0.5')
+    outcomes = set()
+    for seed in range(12):
+        e = DrillEngine(
+            parse_drill(text, "t.toml"), np.random.default_rng(seed), MemoryLog(), dt_s=0.1
+        )
+        e.start()
+        for _ in range(15):
+            e.step()
+        again = DrillEngine(
+            parse_drill(text, "t.toml"), np.random.default_rng(seed), MemoryLog(), dt_s=0.1
+        )
+        again.start()
+        for _ in range(15):
+            again.step()
+        assert e.observe().subject().phase == again.observe().subject().phase
+        outcomes.add(e.observe().subject().phase)
+    assert outcomes == {"wait", "walk"}
