@@ -200,11 +200,18 @@ class ReplicaLink:
         """One clock-sync round trip. Because a device answers in order, every frame it sent
         before the PONG has been handled when this returns True: a lock-step simulation uses it
         as a barrier each frame."""
+        return self.await_pong(self.send_ping(), timeout_s)
+
+    def send_ping(self) -> int:
+        """Send a PING and return its token, to await later (several links ping in parallel)."""
         with self._cond:
             self._token = (self._token + 1) & 0xFFFFFFFF
             token = self._token
             self._sent[token] = self.clock.now_s()
         self.send(Ping(token))
+        return token
+
+    def await_pong(self, token: int, timeout_s: float = 0.5) -> bool:
         with self._cond:
             answered = self._cond.wait_for(
                 lambda: token in self._pongs or self.failure is not None, timeout_s

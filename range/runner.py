@@ -22,6 +22,7 @@ from drills.schema import Drill
 from peripherals.clock import ManualClock
 from peripherals.driver import DeviceInfo, ReplicaLink
 from peripherals.emulator import PistolEmulator, ReplicaEmulator, TaserEmulator
+from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model
 from physics.ballistics import fly_bullet, load
@@ -214,7 +215,20 @@ class Session:
         """Wait until every replica has delivered what it sent this frame; suspend the drill
         (timer frozen) while one does not answer, and fault it if it never comes back."""
         engine = self.engine
-        silent = [r for r in self.replicas if r.link is None or not r.link.ping(BARRIER_TIMEOUT_S)]
+        tokens: list[int | None] = []
+        for replica in self.replicas:
+            assert replica.link is not None
+            try:
+                tokens.append(replica.link.send_ping())
+            except PeripheralError:
+                tokens.append(None)
+        silent = [
+            replica
+            for replica, token in zip(self.replicas, tokens, strict=True)
+            if token is None
+            or replica.link is None
+            or not replica.link.await_pong(token, BARRIER_TIMEOUT_S)
+        ]
         if not silent:
             engine.resume()
             self._suspended_since = None

@@ -166,3 +166,15 @@ def test_a_chance_branch_draws_from_the_seed() -> None:
         assert e.observe().subject().phase == again.observe().subject().phase
         outcomes.add(e.observe().subject().phase)
     assert outcomes == {"wait", "walk"}
+
+
+def test_the_documented_examples_are_valid_files(repo_root: Path) -> None:
+    """docs/drills.md shows every key; its examples must load as they are."""
+    from drills.officer import OfficerScript
+    from physics.datafiles import parse_model
+
+    text = (repo_root / "docs" / "drills.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+    drill_text, officer_text = blocks
+    assert parse_drill(drill_text, "docs/drills.md").id == "example-walk-v1"
+    assert parse_model(officer_text, OfficerScript, "docs/drills.md").steps[-1].only_if
