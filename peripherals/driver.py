@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -73,7 +75,6 @@ class LinkStats:
     malformed_payloads: int = 0
     newer_version_frames: int = 0
     faults: int = 0
-    last_problem: str = ""
 
 
 class ReplicaLink:
@@ -88,6 +89,8 @@ class ReplicaLink:
         self.sync = ClockSync()
         self.decoder = FrameDecoder()
         self.stats = LinkStats()
+        # What went wrong on the line, in words an armorer can act on; never raised.
+        self.problems: deque[str] = deque(maxlen=100)
         self._port: serial.SerialBase | None = None
         self._seq = 0
         self._events: queue.SimpleQueue[PeripheralEvent] = queue.SimpleQueue()
@@ -101,12 +104,18 @@ class ReplicaLink:
         self._running = threading.Event()
         self._write_lock = threading.Lock()
         self.failure: PeripheralError | None = None
+        self.states_received = 0
+        self.last_device_time_us: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def open(self) -> DeviceInfo:
         try:
-            self._port = serial.serial_for_url(self.url, baudrate=115200, timeout=0.05)
+            # Exclusive: a scan must never open a port another link is using, and two programs
+            # sharing a replica would each see half its frames.
+            self._port = serial.serial_for_url(
+                self.url, baudrate=115200, timeout=0.05, exclusive=True
+            )
         except (serial.SerialException, OSError) as exc:
             raise PeripheralNotFoundError(f"cannot open {self.url}: {exc}") from exc
         self._running.set()
@@ -131,7 +140,8 @@ class ReplicaLink:
             self._port = None
 
     def __enter__(self) -> ReplicaLink:
-        self.open()
+        if self._port is None:  # a link found by a scan arrives open
+            self.open()
         return self
 
     def __exit__(
@@ -143,13 +153,19 @@ class ReplicaLink:
         self.close()
 
     def _handshake(self) -> DeviceInfo:
+        # IDENTIFY again every 200 ms: on a noisy line one HELLO may be lost.
         with self._cond:
             self._hello = None
-        self.send(Identify())
-        with self._cond:
-            got = self._cond.wait_for(lambda: self._hello is not None, self.handshake_timeout_s)
-            hello = self._hello
-        if not got or hello is None:
+        waited = 0.0
+        hello = None
+        while waited < self.handshake_timeout_s and hello is None:
+            self.send(Identify())
+            step = min(0.2, self.handshake_timeout_s - waited)
+            with self._cond:
+                self._cond.wait_for(lambda: self._hello is not None, step)
+                hello = self._hello
+            waited += step
+        if hello is None:
             raise PeripheralInitError(
                 f"{self.url}: no HELLO within {self.handshake_timeout_s:.1f} s; is it an OpenRange"
                 " replica (docs/protocol.md)?"
@@ -167,8 +183,9 @@ class ReplicaLink:
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def send(self, message: Message) -> int:
-        """Write one frame; returns its sequence number."""
+    def send(self, message: Message, on_write: Callable[[], None] | None = None) -> int:
+        """Write one frame; returns its sequence number. `on_write` runs just before the bytes
+        go out (clock sync stamps its send time there, after the encoding)."""
         port = self._port
         if port is None:
             raise PeripheralIOError(f"{self.url} is not open")
@@ -176,39 +193,66 @@ class ReplicaLink:
             self._seq = (self._seq + 1) & 0xFFFF
             seq = self._seq
             frame = encode_frame(message.TYPE, seq, 0, message.pack())
+            if on_write is not None:
+                on_write()
             try:
                 port.write(frame)
             except (serial.SerialException, OSError) as exc:
-                raise PeripheralIOError(f"{self.url}: write failed: {exc}") from exc
+                raise PeripheralIOError(f"{self.url}: {exc}") from exc
         return seq
+
+    def send_raw(self, data: bytes) -> None:
+        """Put bytes on the line as they are (conformance checks send garbage on purpose)."""
+        port = self._port
+        if port is None:
+            raise PeripheralIOError(f"{self.url} is not open")
+        with self._write_lock:
+            try:
+                port.write(data)
+            except (serial.SerialException, OSError) as exc:
+                raise PeripheralIOError(f"{self.url}: {exc}") from exc
 
     def command(self, message: Message, *, timeout_s: float = 0.25, retries: int = 3) -> None:
         """Send a command and wait for its ACK, sending it again until `retries` run out."""
         for _ in range(retries):
-            seq = self.send(message)
-            with self._cond:
-                if self._cond.wait_for(lambda s=seq: s in self._answers, timeout_s):  # type: ignore[misc]
-                    answer = self._answers.pop(seq)
-                    if isinstance(answer, Nack):
-                        raise PeripheralError(
-                            f"{self._name()} refused {message.TYPE.name} (reason {answer.reason})"
-                        )
-                    return
+            answer = self.wait_answer(self.send(message), timeout_s)
+            if isinstance(answer, Nack):
+                raise PeripheralError(
+                    f"{self._name()} refused {message.TYPE.name} (reason {answer.reason})"
+                )
+            if answer is not None:
+                return
         raise PeripheralTimeoutError(f"{self._name()}: no ACK for {message.TYPE.name}")
+
+    def wait_answer(self, seq: int, timeout_s: float) -> Ack | Nack | None:
+        """The ACK or NACK for the frame sent with `seq`, or None after `timeout_s`."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: seq in self._answers, timeout_s):
+                return None
+            return self._answers.pop(seq)
 
     def ping(self, timeout_s: float = 0.5) -> bool:
         """One clock-sync round trip. Because a device answers in order, every frame it sent
         before the PONG has been handled when this returns True: a lock-step simulation uses it
         as a barrier each frame."""
-        return self.await_pong(self.send_ping(), timeout_s)
+        try:
+            token = self.send_ping()
+        except PeripheralIOError as exc:
+            self.failure = exc
+            return False
+        return self.await_pong(token, timeout_s)
 
     def send_ping(self) -> int:
         """Send a PING and return its token, to await later (several links ping in parallel)."""
         with self._cond:
             self._token = (self._token + 1) & 0xFFFFFFFF
             token = self._token
-            self._sent[token] = self.clock.now_s()
-        self.send(Ping(token))
+
+        def stamp() -> None:
+            with self._cond:
+                self._sent[token] = self.clock.now_s()
+
+        self.send(Ping(token), on_write=stamp)
         return token
 
     def await_pong(self, token: int, timeout_s: float = 0.5) -> bool:
@@ -220,6 +264,13 @@ class ReplicaLink:
             return answered and self._pongs.pop(token, None) is not None
 
     # -- receiving -------------------------------------------------------------------------------
+
+    def wait_event(self, timeout_s: float) -> PeripheralEvent | None:
+        """Block until the next event arrives, or None after `timeout_s`."""
+        try:
+            return self._events.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
 
     def poll(self) -> list[PeripheralEvent]:
         """The events received since the last poll, oldest first."""
@@ -235,58 +286,68 @@ class ReplicaLink:
         assert port is not None
         while self._running.is_set():
             try:
-                data = port.read(max(1, port.in_waiting))
+                data = port.read(1)
+                # Stamped on the first byte: the closest this thread gets to the wire.
+                arrived = self.clock.now_s()
+                if data and port.in_waiting:
+                    data += port.read(port.in_waiting)
             except (serial.SerialException, OSError, TypeError) as exc:
-                self.failure = PeripheralIOError(f"{self._name()}: read failed: {exc}")
+                self.failure = PeripheralIOError(f"{self._name()}: {exc}")
                 with self._cond:
                     self._cond.notify_all()
                 return
             if data:
                 for frame in self.decoder.feed(data):
-                    self._handle(frame)
+                    self._handle(frame, arrived)
 
-    def _handle(self, frame: RawFrame) -> None:
+    def _handle(self, frame: RawFrame, received: float) -> None:
         if frame.version > PROTOCOL_VERSION:
             self.stats.newer_version_frames += 1
-            self.stats.last_problem = (
-                f"{self._name()} sent protocol version {frame.version}; this host speaks up to"
-                f" {PROTOCOL_VERSION}"
+            self._problem(
+                f"sent a frame in protocol version {frame.version}; this OpenRange speaks"
+                f" version {PROTOCOL_VERSION}: update OpenRange"
             )
             if frame.msg_type != Hello.TYPE:
                 return
         try:
             message = decode_message(frame.msg_type, frame.payload)
-        except (UnknownMessageTypeError, MalformedPayloadError) as exc:
-            if isinstance(exc, UnknownMessageTypeError):
-                self.stats.unknown_messages += 1
-            else:
-                self.stats.malformed_payloads += 1
-            self.stats.last_problem = f"{self._name()}: {exc}"
+        except UnknownMessageTypeError as exc:
+            self.stats.unknown_messages += 1
+            self._problem(
+                f"sent {exc} (protocol version {frame.version}; this OpenRange speaks version"
+                f" {PROTOCOL_VERSION})"
+            )
             return
-        received = self.clock.now_s()
+        except MalformedPayloadError as exc:
+            self.stats.malformed_payloads += 1
+            self._problem(f"sent a malformed message: {exc}")
+            return
+        self.last_device_time_us = frame.device_time_us
         if isinstance(message, Event):
             model = self.info.model if self.info else Model.PISTOL
             serial_number = self.info.serial if self.info else "?"
             self._events.put(
                 PeripheralEvent(
-                    serial_number,
-                    model,
-                    message.kind,
-                    self._host_time(frame, received),
-                    frame.device_time_us,
-                    message.bay,
-                    message.probe,
-                    message.value,
+                    serial=serial_number,
+                    model=model,
+                    kind=message.kind,
+                    host_time_s=self._host_time(frame, received),
+                    device_time_us=frame.device_time_us,
+                    bay=message.bay,
+                    probe=message.probe,
+                    value=message.value,
+                    received_s=received,
                 )
             )
         elif isinstance(message, State):
             self.state = message
+            self.states_received += 1
         elif isinstance(message, Pong):
             with self._cond:
                 self._pongs[message.token] = received
                 sent = self._sent.get(message.token)
                 if sent is not None:
-                    self.sync.add(sent, received, frame.device_time_us)
+                    self.sync.add(sent, received, message.rx_time_us, frame.device_time_us)
                 self._cond.notify_all()
         elif isinstance(message, Ack | Nack):
             with self._cond:
@@ -298,9 +359,10 @@ class ReplicaLink:
                 self._cond.notify_all()
         elif isinstance(message, Fault):
             self.stats.faults += 1
-            self.stats.last_problem = (
-                f"{self._name()} reported fault {message.code}: {message.text}"
-            )
+            self._problem(f"reported fault {message.code}: {message.text}")
+
+    def _problem(self, what: str) -> None:
+        self.problems.append(f"{self._name()} {what}")
 
     def _host_time(self, frame: RawFrame, received_s: float) -> float:
         if self.sync.samples == 0:
@@ -308,6 +370,8 @@ class ReplicaLink:
         return self.sync.to_host(frame.device_time_us)
 
     def _name(self) -> str:
-        if self.info is None:
-            return self.url
-        return f"{self.info.model.slug} serial {self.info.serial}"
+        if self.info is not None:
+            return f"{self.info.model.slug} serial {self.info.serial} on {self.url}"
+        if self._hello is not None:
+            return f"{self._hello[0].model.slug} serial {self._hello[0].serial} on {self.url}"
+        return self.url

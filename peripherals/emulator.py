@@ -15,8 +15,13 @@ import select
 import threading
 import tty
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+import numpy as np
 
 from peripherals.clock import Clock
 from peripherals.messages import (
@@ -43,7 +48,8 @@ from peripherals.messages import (
     UnknownMessageTypeError,
     decode_message,
 )
-from peripherals.wire import FrameDecoder, encode_frame
+from peripherals.ports import PortDirectory
+from peripherals.wire import KNOWN_TYPES, PROTOCOL_VERSION, FrameDecoder, encode_frame
 
 # facts.md §1: a TASER cycle lasts 5 s per trigger pull; safety down stops it.
 TASER_CYCLE_S = 5.0
@@ -64,6 +70,32 @@ class DeviceClock:
         return max(0, round((elapsed * (1 + self.drift_ppm * 1e-6) + self.offset_s) * 1e6))
 
 
+@dataclass(frozen=True, slots=True)
+class LineFaults:
+    """What a bad cable or a noisy USB hub does to the device's frames, per frame sent."""
+
+    noise_rate: float = 0.0  # chance of a burst of random bytes before the frame
+    drop_rate: float = 0.0  # chance that one byte of the frame is lost
+    corrupt_rate: float = 0.0  # chance that the frame's CRC is wrong
+    seed: int = 0
+
+    @property
+    def any(self) -> bool:
+        return self.noise_rate > 0 or self.drop_rate > 0 or self.corrupt_rate > 0
+
+
+ACTIONS = (
+    "press_trigger",
+    "release_trigger",
+    "draw",
+    "holster",
+    "safety_on",
+    "safety_off",
+    "reload",
+    "clear_stoppage",
+)
+
+
 class ReplicaEmulator(ABC):
     """The device side of one replica. Start it to get a port path; stop it to unplug."""
 
@@ -77,7 +109,10 @@ class ReplicaEmulator(ABC):
         firmware: str = "openrange-emulator 0.1",
         clock_offset_s: float = 0.0,
         drift_ppm: float = 0.0,
-        state_period_s: float = 0.1,
+        state_period_s: float = 0.05,  # 20 Hz: margin over the protocol's 10 Hz minimum
+        faults: LineFaults = LineFaults(),
+        directory: Path | None = None,
+        protocol_version: int = PROTOCOL_VERSION,
     ) -> None:
         self.serial = serial
         self.firmware = firmware
@@ -95,30 +130,50 @@ class ReplicaEmulator(ABC):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._host_seen = False
-        self._last_state_us: int | None = None
+        self._next_state_us: int | None = None
         self._decoder = FrameDecoder()
         self.port: str | None = None
+        self.faults = faults
+        self.protocol_version = protocol_version
+        self.commands_received: Counter[str] = Counter()
+        self._fault_rng = np.random.default_rng(faults.seed)
+        self.directory = PortDirectory(directory) if directory is not None else None
+        self._schedule: list[tuple[float, str]] = []
+        self._free: threading.Thread | None = None
+        self._free_stop = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
         """Plug the device in: open a pty and serve it. Returns the tty path for the host."""
+        if self._master is not None:
+            raise RuntimeError(f"emulator {self.serial} is already plugged in at {self.port}")
         master, slave = os.openpty()
         # Raw mode at once: a pty starts cooked, and echo or \n -> \r\n would mangle frames
         # (stack-notes.md, "pyserial over pseudo-terminals").
         tty.setraw(slave)
         self._master, self._slave = master, slave
         self.port = os.ttyname(slave)
+        self._decoder = FrameDecoder()
         self._stop.clear()
         self._host_seen = False
         self._thread = threading.Thread(
             target=self._serve, name=f"emulator-{self.serial}", daemon=True
         )
         self._thread.start()
+        if self.directory is not None:
+            self.directory.register(self.model, self.serial, self.port)
         return self.port
 
     def stop(self) -> None:
-        """Unplug: the host's next read or write on the port fails."""
+        """Power off: stop the firmware loop and unplug."""
+        self.stop_free_running()
+        self.unplug()
+
+    def unplug(self) -> None:
+        """Pull the cable: the host's next read or write on the port fails."""
+        if self.directory is not None:
+            self.directory.unregister(self.model, self.serial)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
@@ -128,6 +183,38 @@ class ReplicaEmulator(ABC):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._master = self._slave = None
+
+    def replug(self) -> str:
+        """Plug the cable back in: a new port path, the same serial number and state."""
+        self.unplug()
+        return self.start()
+
+    def run_free(self, period_s: float = 0.005) -> None:
+        """Run the firmware's main loop on its own thread (for a clock that moves by itself)."""
+        if self._free is not None:
+            return
+        self._free_stop.clear()
+
+        def loop() -> None:
+            while not self._free_stop.wait(period_s):
+                self.service()
+
+        self._free = threading.Thread(target=loop, name=f"firmware-{self.serial}", daemon=True)
+        self._free.start()
+
+    def stop_free_running(self) -> None:
+        self._free_stop.set()
+        if self._free is not None:
+            self._free.join(timeout=2.0)
+            self._free = None
+
+    def schedule(self, at_s: float, action: str) -> None:
+        """Script the officer's hands: do `action` once the host clock reaches `at_s`."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown emulator action {action!r}; known: {', '.join(ACTIONS)}")
+        with self._lock:
+            self._schedule.append((at_s, action))
+            self._schedule.sort()
 
     def __enter__(self) -> ReplicaEmulator:
         self.start()
@@ -154,12 +241,15 @@ class ReplicaEmulator(ABC):
                 data = os.read(master, 4096)
             except OSError:
                 return
+            # Stamped on arrival, as firmware stamps in its receive interrupt.
+            rx_us = self.clock.now_us()
             for frame in self._decoder.feed(data):
                 with self._lock:
                     self._host_seen = True
-                    self._on_frame(frame.msg_type, frame.seq, frame.payload)
+                    self._on_frame(frame.msg_type, frame.seq, frame.payload, rx_us)
 
-    def _on_frame(self, msg_type: int, seq: int, payload: bytes) -> None:
+    def _on_frame(self, msg_type: int, seq: int, payload: bytes, rx_us: int) -> None:
+        self.commands_received[MessageType(msg_type).name if msg_type in KNOWN_TYPES else "?"] += 1
         try:
             message = decode_message(msg_type, payload)
         except UnknownMessageTypeError:
@@ -169,7 +259,7 @@ class ReplicaEmulator(ABC):
             self.send(Nack(seq, NackReason.BAD_PAYLOAD))
             return
         if isinstance(message, Ping):
-            self.send(Pong(message.token))
+            self.send(Pong(message.token, rx_us))
         elif isinstance(message, Identify):
             self.send(self.hello())
         elif isinstance(message, Reset):
@@ -194,8 +284,27 @@ class ReplicaEmulator(ABC):
             if self._master is None or not self._host_seen:
                 return
             self._seq = (self._seq + 1) & 0xFFFF
-            frame = encode_frame(message.TYPE, self._seq, self.clock.now_us(), message.pack())
+            corrupt = self.faults.any and self._fault_rng.random() < self.faults.corrupt_rate
+            frame = encode_frame(
+                message.TYPE,
+                self._seq,
+                self.clock.now_us(),
+                message.pack(),
+                version=self.protocol_version,
+                crc_xor=0x0101 if corrupt else 0,
+            )
+            if self.faults.any:
+                frame = self._spoil(frame)
             self.write_raw(frame)
+
+    def _spoil(self, frame: bytes) -> bytes:
+        rng, faults = self._fault_rng, self.faults
+        if rng.random() < faults.drop_rate:
+            lost = int(rng.integers(0, len(frame)))
+            frame = frame[:lost] + frame[lost + 1 :]
+        if rng.random() < faults.noise_rate:
+            frame = rng.bytes(int(rng.integers(1, 24))) + frame
+        return frame
 
     def write_raw(self, data: bytes) -> None:
         """Put bytes on the line as they are: frames, or noise for fault tests."""
@@ -215,15 +324,25 @@ class ReplicaEmulator(ABC):
     def service(self) -> None:
         """Run the time-driven part of the firmware: STATE snapshots and timers."""
         with self._lock:
+            host_now = self.clock.host.now_s()
+            while self._schedule and self._schedule[0][0] <= host_now:
+                _, action = self._schedule.pop(0)
+                self._do(action)
             now = self.clock.now_us()
             self._on_service(now)
-            due = (
-                self._last_state_us is None
-                or now - self._last_state_us >= self.state_period_s * 1e6
-            )
+            # On a fixed grid, so a late firmware loop does not stretch every period.
+            due = self._next_state_us is None or now >= self._next_state_us
             if due and self._host_seen:
-                self._last_state_us = now
+                period = round(self.state_period_s * 1e6)
+                grid = self._next_state_us if self._next_state_us is not None else now
+                self._next_state_us = max(grid + period, now - period)
                 self.send(self.state())
+
+    def _do(self, action: str) -> None:
+        if action in ("safety_on", "safety_off"):
+            self.set_safety(action == "safety_on")
+        elif hasattr(self, action):
+            getattr(self, action)()
 
     def draw(self) -> None:
         with self._lock:
@@ -317,11 +436,11 @@ class TaserEmulator(ReplicaEmulator):
         clock: Clock,
         *,
         loads: tuple[CartridgeCode, ...] | None = None,
-        **kwargs: float | str,
+        **kwargs: Any,
     ) -> None:
         if not model.is_taser:
             raise ValueError(f"{model.slug} is not a TASER")
-        super().__init__(serial, clock, **kwargs)  # type: ignore[arg-type]
+        super().__init__(serial, clock, **kwargs)
         self.model = model
         self.spec = TASER_SPECS[model]
         chosen = loads if loads is not None else self.spec.loads
@@ -391,10 +510,8 @@ class PistolEmulator(ReplicaEmulator):
 
     model = Model.PISTOL
 
-    def __init__(
-        self, serial: str, clock: Clock, *, capacity: int = 17, **kwargs: float | str
-    ) -> None:
-        super().__init__(serial, clock, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, serial: str, clock: Clock, *, capacity: int = 17, **kwargs: Any) -> None:
+        super().__init__(serial, clock, **kwargs)
         self.safety_on = False  # a striker-fired duty pistol has no manual safety
         self.capacity = capacity
         self.magazine_in = True
@@ -473,7 +590,8 @@ class PistolEmulator(ReplicaEmulator):
         self.safety_on = False
 
 
-def emulator_for(model: Model, serial: str, clock: Clock) -> ReplicaEmulator:
+def emulator_for(model: Model, serial: str, clock: Clock, **kwargs: Any) -> ReplicaEmulator:
+    """An emulator of any model; keyword options as for `ReplicaEmulator`."""
     if model is Model.PISTOL:
-        return PistolEmulator(serial, clock)
-    return TaserEmulator(model, serial, clock)
+        return PistolEmulator(serial, clock, **kwargs)
+    return TaserEmulator(model, serial, clock, **kwargs)

@@ -20,6 +20,9 @@ class PeripheralEvent:
     bay: int = 0
     probe: int = 0
     value: int = 0
+    # When the host read it (host seconds): transport latency, kept out of the event log
+    # because it depends on the machine's scheduling, not on what happened.
+    received_s: float = 0.0
 
     def as_record(self) -> dict[str, object]:
         return {

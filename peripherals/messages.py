@@ -251,17 +251,25 @@ class Ping:
         return cls(*_unpack(_TOKEN, payload, "PING"))
 
 
+_PONG = struct.Struct("<IQ")
+
+
 @dataclass(frozen=True, slots=True)
 class Pong:
+    """The answer to PING. `rx_time_us` is when the PING arrived; the header's device time is
+    when the PONG left. With the host's send and receive times these are NTP's four timestamps,
+    so the device's processing time does not bias clock sync."""
+
     TYPE: ClassVar[MessageType] = MessageType.PONG
     token: int
+    rx_time_us: int
 
     def pack(self) -> bytes:
-        return _TOKEN.pack(self.token)
+        return _PONG.pack(self.token, self.rx_time_us)
 
     @classmethod
     def unpack(cls, payload: bytes) -> Self:
-        return cls(*_unpack(_TOKEN, payload, "PONG"))
+        return cls(*_unpack(_PONG, payload, "PONG"))
 
 
 _ACK = struct.Struct("<HB")

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from range import __version__
+from peripherals.errors import PeripheralError
+from range import __version__, cli_peripherals
 from range.deps import MissingDependencyError, require
 
 DESCRIPTION = """\
@@ -24,6 +25,8 @@ examples:
   openrange demo                     run the built-in knife drill, no hardware needed
   openrange demo --seed 7 --json     the same run, reproducible, as JSON for scripts
   openrange score runs/<run>/        rescore a saved run from its event log
+  openrange peripherals emulate taser-7
+                                     an emulated replica on a real tty, for trying the stack
 
 Every command has its own --help.
 """
@@ -46,6 +49,7 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             "  openrange demo --seed 7          the same seed replays the same run exactly\n"
             "  openrange demo --json | jq .score.decision\n"
             "  openrange demo --no-save         do not write a run directory\n"
+            "  openrange demo --unplug-at 1.0   pull the TASER's cable mid-drill\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -71,6 +75,14 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     p.add_argument("--no-save", action="store_true", help="do not write the run to disk")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument(
+        "--unplug-at",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fault drill: unplug the TASER replica at this drill time and plug it back in"
+        " 0.3 s later; the drill suspends, finds it again and resumes",
+    )
     p.add_argument(
         "--progress",
         choices=["auto", "always", "never"],
@@ -107,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _demo_parser(sub)
     _score_parser(sub)
+    cli_peripherals.register(sub)
     return parser
 
 
@@ -121,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependencyError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 3
+    except PeripheralError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 4
     except (KeyError, ValueError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"openrange: {message}", file=sys.stderr)
@@ -143,6 +159,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         officer=find_officer(args.officer),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
+        unplug_taser_at_s=args.unplug_at,
     )
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None

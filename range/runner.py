@@ -8,6 +8,8 @@ and each frame ends with a PING barrier on every link, so the run is determinist
 
 from __future__ import annotations
 
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -25,6 +27,7 @@ from peripherals.emulator import PistolEmulator, ReplicaEmulator, TaserEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model
+from peripherals.ports import PortDirectory, find_by_serial
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
@@ -55,6 +58,10 @@ class RunConfig:
     taser_model: Model = Model.TASER_7
     pistol_load: str = "9mm-124"
     runs_dir: Path | None = None
+    # Fault drill: pull the TASER's cable at this drill time and plug it back in after
+    # `replug_after_s` of real time. The drill suspends meanwhile and resumes when it is back.
+    unplug_taser_at_s: float | None = None
+    replug_after_s: float = 0.3
 
 
 @dataclass(slots=True)
@@ -112,6 +119,8 @@ class Session:
         self.aimed_subject: str | None = None
         self.frame_times_s: list[float] = []
         self._suspended_since: float | None = None
+        self._unplugged = False
+        self._timers: list[threading.Timer] = []
 
     def run(self) -> RunResult:
         config = self.config
@@ -126,17 +135,20 @@ class Session:
                 gap = dict(DEFAULT_CLOTHING_GAP_IN)
                 gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
                 self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
-            taser = _Replica(
-                TaserEmulator(config.taser_model, "SIM-TASER-0001", self.clock), "taser"
+            # The session's emulators register here, as USB replicas do under /dev/serial/by-id,
+            # so one that is unplugged and comes back on a new port is found by serial number.
+            self.port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
+            taser = TaserEmulator(
+                config.taser_model, "SIM-TASER-0001", self.clock, directory=self.port_dir
             )
-            pistol = _Replica(PistolEmulator("SIM-PISTOL-0001", self.clock), "firearm")
-            self.replicas = [taser, pistol]
+            pistol = PistolEmulator("SIM-PISTOL-0001", self.clock, directory=self.port_dir)
+            self.replicas = [_Replica(taser, "taser"), _Replica(pistol, "firearm")]
             for replica in self.replicas:
                 port = replica.emulator.start()
                 stack.callback(replica.emulator.stop)
                 replica.link = ReplicaLink(port, self.clock)
                 replica.link.open()
-                stack.callback(replica.link.close)
+            stack.callback(self._close_links)
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
                 stack.callback(writer.close)
@@ -186,9 +198,25 @@ class Session:
 
     # -- one frame -------------------------------------------------------------------------------
 
+    def _close_links(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+            timer.join()
+        for replica in self.replicas:
+            if replica.link is not None:
+                replica.link.close()
+
     def _frame(self, officer: ScriptedOfficer) -> None:
         engine = self.engine
         self.clock.set(engine.t)
+        unplug_at = self.config.unplug_taser_at_s
+        if unplug_at is not None and not self._unplugged and engine.t >= unplug_at:
+            self._unplugged = True
+            taser = self.replicas[0].emulator
+            taser.unplug()
+            timer = threading.Timer(self.config.replug_after_s, taser.replug)
+            timer.start()
+            self._timers.append(timer)
         for replica in self.replicas:
             if replica.release_next_frame:
                 replica.emulator.release_trigger()
@@ -202,8 +230,8 @@ class Session:
             return
         events: list[PeripheralEvent] = []
         for replica in self.replicas:
-            assert replica.link is not None
-            events.extend(replica.link.poll())
+            if replica.link is not None:
+                events.extend(replica.link.poll())
         events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
         self._handle(events)
         engine.step()
@@ -217,9 +245,8 @@ class Session:
         engine = self.engine
         tokens: list[int | None] = []
         for replica in self.replicas:
-            assert replica.link is not None
             try:
-                tokens.append(replica.link.send_ping())
+                tokens.append(None if replica.link is None else replica.link.send_ping())
             except PeripheralError:
                 tokens.append(None)
         silent = [
@@ -237,9 +264,26 @@ class Session:
         engine.suspend(f"no answer from {names}")
         if self._suspended_since is None:
             self._suspended_since = time.monotonic()
+        for replica in silent:
+            self._reattach(replica)
         if time.monotonic() - self._suspended_since > FAULT_AFTER_S:
             engine.fault(f"{names} did not come back within {FAULT_AFTER_S:.0f} s")
         return False
+
+    def _reattach(self, replica: _Replica) -> None:
+        """Look for the replica by serial number on whatever port it is on now."""
+        serial = replica.emulator.serial
+        if replica.link is not None:
+            replica.link.close()
+            replica.link = None
+        found = find_by_serial(serial, self.clock, PortDirectory(self.port_dir).ports(), 0.2)
+        if found is None:
+            time.sleep(0.02)  # real time passes while the cable is out; do not spin
+            return
+        replica.link = found
+        self.engine.log.emit(
+            self.engine.t, "device_reattached", serial=serial, weapon=replica.weapon
+        )
 
     def _update_poses(self) -> None:
         subject = next(iter(self.engine.subjects.values()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 from range.cli import main
 
-COMMANDS = ["demo", "score"]
+COMMANDS = ["demo", "score", "peripherals"]
+PERIPHERAL_VERBS = ["scan", "monitor", "emulate", "check"]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,7 +32,18 @@ def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixtu
         main([command, "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert len(out.splitlines()) > 6 and "--json" in out
+    assert len(out.splitlines()) > 6
+    assert "--json" in out or "examples:" in out
+
+
+@pytest.mark.parametrize("verb", PERIPHERAL_VERBS)
+def test_every_peripherals_verb_explains_itself(
+    verb: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["peripherals", verb, "--help"])
+    assert exit_.value.code == 0
+    assert len(capsys.readouterr().out.splitlines()) > 5
 
 
 def test_python_dash_m_range_runs_the_cli() -> None:
@@ -60,3 +73,58 @@ def test_a_broken_dependency_is_one_line_that_says_what_to_install(tmp_path: Pat
 def test_an_unknown_drill_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--drill", "no-such-drill-v1", "--no-save"]) == 2
     assert "knife-approach-v1" in capsys.readouterr().err
+
+
+def test_emulate_scan_monitor_and_check_work_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An armorer's session with no hardware: start an emulator in another process, find it,
+    watch its trigger pull, and run the conformance suite on it."""
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "range",
+            "peripherals",
+            "emulate",
+            "taser-x2",
+            "--serial",
+            "X2-CLI",
+            "--trigger-at",
+            "1.5",
+            "--duration",
+            "20",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        port = emulator.stdout.readline().strip()
+        assert port.startswith("/dev/pts/")
+        assert main(["peripherals", "scan", "--port", port, "--json"]) == 0
+        found = json.loads(capsys.readouterr().out)
+        assert {"model": "taser-x2", "serial": "X2-CLI"}.items() <= found[0].items()
+        assert main(["peripherals", "monitor", port, "--json", "--duration", "2.5"]) == 0
+        events = [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines()]
+        assert events[events.index("trigger_pressed") + 1] == "probes_fired"
+        assert main(["peripherals", "check", port]) == 0
+        report = capsys.readouterr().out
+        assert report.count("PASS") == 9 and "FAIL" not in report
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        assert emulator.stdout is not None and emulator.stderr is not None
+        emulator.stdout.close()
+        emulator.stderr.close()
+    assert list(tmp_path.iterdir()) == [], "the emulator left its by-id link behind"
+
+
+def test_check_on_a_port_with_no_replica_fails_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["peripherals", "check", "/dev/no-such-replica"]) == 1
+    assert "FAIL  handshake" in capsys.readouterr().out

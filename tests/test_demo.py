@@ -133,3 +133,32 @@ def test_a_crash_cut_last_line_is_dropped_not_fatal(
     lines = (run_dir / "events.jsonl").read_text().splitlines()
     (tmp_path / "events.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
     assert len(read_events(tmp_path)) == len(lines) - 1
+
+
+FAULT_KINDS = ("run_suspended", "run_resumed", "device_reattached")
+
+
+def test_an_unplugged_taser_suspends_the_drill_and_loses_nothing(
+    runs: dict[int, RunResult], tmp_path: Path
+) -> None:
+    """Pull the TASER's cable 1 s into the drill and plug it back in: the drill suspends with its
+    clock frozen, finds the replica again by serial number, resumes, and ends with the very log
+    of the run that was never interrupted, plus the records of the fault."""
+    config = RunConfig(
+        find_drill("knife-approach-v1"),
+        find_officer("taser-first-v1"),
+        SEEDS[1],
+        runs_dir=tmp_path,
+        unplug_taser_at_s=1.0,
+        replug_after_s=0.3,
+    )
+    faulted = run_drill(config)
+    kinds = [r.kind for r in faulted.records]
+    assert (
+        kinds.index("run_suspended") < kinds.index("device_reattached") < kinds.index("run_resumed")
+    )
+    suspended = next(r for r in faulted.records if r.kind == "run_suspended")
+    assert suspended.t == 1.0 and "SIM-TASER-0001" in suspended.data["reason"]
+    clean = [r for r in faulted.records if r.kind not in FAULT_KINDS]
+    assert clean == runs[SEEDS[1]].records
+    assert faulted.score.as_json() == runs[SEEDS[1]].score.as_json()

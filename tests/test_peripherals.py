@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from peripherals.clock import ManualClock
+from peripherals.conformance import check_peripheral
 from peripherals.driver import ReplicaLink
-from peripherals.emulator import PistolEmulator, TaserEmulator
-from peripherals.errors import PeripheralNotFoundError
+from peripherals.emulator import (
+    LineFaults,
+    PistolEmulator,
+    ReplicaEmulator,
+    TaserEmulator,
+    emulator_for,
+)
+from peripherals.errors import PeripheralNotFoundError, PeripheralTimeoutError, ProtocolVersionError
 from peripherals.messages import (
     CartridgeCode,
     Event,
     EventKind,
     Model,
     SetCartridge,
+    SetMagazine,
     decode_message,
 )
+from peripherals.ports import PortDirectory, find_by_serial
 from peripherals.wire import HEADER, FrameDecoder, cobs_decode, cobs_encode, crc16, encode_frame
+from range.clock import MonotonicClock
 
 
 def test_crc_is_ccitt_false() -> None:
@@ -32,12 +47,15 @@ def test_cobs_round_trips_and_never_contains_zero(data: bytes) -> None:
     assert cobs_decode(encoded) == data
 
 
-@given(st.binary(max_size=2000), st.binary(max_size=200))
-def test_garbage_never_crashes_and_a_framed_message_survives_it(noise: bytes, tail: bytes) -> None:
+@given(st.binary(max_size=2000), st.binary(max_size=200), st.booleans())
+def test_garbage_never_crashes_and_a_framed_message_survives_it(
+    noise: bytes, tail: bytes, delimited: bool
+) -> None:
+    """Noise before a frame, with or without a delimiter between them, and noise after it."""
     frame = encode_frame(Event.TYPE, 7, 123456, Event(EventKind.SHOT_FIRED, value=9).pack())
     decoder = FrameDecoder()
     decoder.feed(noise)
-    frames = decoder.feed(b"\x00" + frame + tail)
+    frames = decoder.feed((b"\x00" if delimited else b"") + frame + tail)
     ours = [f for f in frames if f.seq == 7 and f.device_time_us == 123456]
     assert ours, "the valid frame after the noise was lost"
     assert decode_message(ours[0].msg_type, ours[0].payload) == Event(EventKind.SHOT_FIRED, value=9)
@@ -140,3 +158,136 @@ def test_clock_sync_recovers_offset_and_drift() -> None:
 def test_a_missing_port_is_a_not_found_error() -> None:
     with pytest.raises(PeripheralNotFoundError, match="/dev/does-not-exist"):
         ReplicaLink("/dev/does-not-exist", ManualClock()).open()
+
+
+@contextmanager
+def free_running(
+    model: Model, serial: str, clock: MonotonicClock, **kwargs: Any
+) -> Iterator[ReplicaEmulator]:
+    with emulator_for(model, serial, clock, **kwargs) as emulator:
+        emulator.run_free()
+        yield emulator
+
+
+@pytest.mark.parametrize("model", list(Model))
+def test_every_emulator_passes_the_conformance_suite(model: Model) -> None:
+    clock = MonotonicClock()
+    with free_running(model, f"CONF-{model.slug}", clock) as emulator:
+        checks = check_peripheral(emulator.port or "", clock)
+    failed = [c for c in checks if not c.passed]
+    assert not failed
+    assert [c.name for c in checks][:3] == ["handshake", "capabilities", "ping"]
+
+
+def test_the_conformance_suite_fails_a_replica_that_breaks_the_protocol() -> None:
+    clock = MonotonicClock()
+    # STATE once a second: the protocol asks for at least 10 Hz.
+    with free_running(Model.PISTOL, "SLOW-1", clock, state_period_s=1.0) as emulator:
+        checks = {c.name: c for c in check_peripheral(emulator.port or "", clock)}
+    assert not checks["state rate"].passed
+    assert "STATE/s" in checks["state rate"].detail
+    assert checks["handshake"].passed
+
+
+def test_noise_drops_and_bad_crcs_are_counted_never_raised() -> None:
+    clock = ManualClock()
+    faults = LineFaults(noise_rate=0.3, drop_rate=0.1, corrupt_rate=0.1, seed=3)
+    with TaserEmulator(Model.TASER_7, "NOISY-1", clock, faults=faults) as emu:
+        with ReplicaLink(emu.port or "", clock) as link:
+            for _ in range(300):
+                emu.event(EventKind.BATTERY_LEVEL, value=80)
+            emu.write_raw(b"\x00")
+            for _ in range(20):
+                if link.ping(0.2):
+                    break
+            got = [e for e in link.poll() if e.kind is EventKind.BATTERY_LEVEL]
+            stats = link.decoder.stats
+    assert stats.crc_errors + stats.framing_errors > 0
+    assert stats.recovered > 0, "noise glued to frames should be cut off, not cost the frame"
+    assert stats.frames_lost > 0
+    assert 150 < len(got) < 300
+
+
+def test_an_unplugged_replica_is_found_again_by_serial_on_a_new_port(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with TaserEmulator(Model.TASER_X2, "X2-REPLUG", clock, directory=tmp_path) as emu:
+        first_port = emu.port
+        link = ReplicaLink(PortDirectory(tmp_path).ports()[0], clock)
+        link.open()
+        try:
+            emu.unplug()
+            assert not link.ping(0.2)
+            assert PortDirectory(tmp_path).ports() == []
+            emu.replug()
+            assert emu.port != first_port
+        finally:
+            link.close()
+        again = find_by_serial("X2-REPLUG", clock, PortDirectory(tmp_path).ports())
+        assert again is not None and again.info is not None
+        with again:
+            assert again.info.serial == "X2-REPLUG"
+            emu.press_trigger()
+            assert again.ping()
+            assert [e.kind for e in again.poll()] == [EventKind.TRIGGER_PRESSED]
+
+
+def test_an_unknown_message_type_is_reported_with_device_serial_and_versions() -> None:
+    clock = ManualClock()
+    with TaserEmulator(Model.TASER_10, "T10-ODD", clock) as emu:
+        with ReplicaLink(emu.port or "", clock) as link:
+            emu.write_raw(encode_frame(0x42, 99, 0, b"\x01"))
+            assert link.ping()
+            (problem,) = link.problems
+    assert problem.startswith("taser-10 serial T10-ODD on /dev/pts/")
+    assert "unknown message type 0x42" in problem and "version 1" in problem
+
+
+def test_a_newer_protocol_version_is_refused_with_a_clear_message() -> None:
+    clock = ManualClock()
+    with PistolEmulator("P-FUTURE", clock, protocol_version=2) as emu:
+        with pytest.raises(ProtocolVersionError) as caught:
+            ReplicaLink(emu.port or "", clock).open()
+    message = str(caught.value)
+    assert "pistol serial P-FUTURE" in message
+    assert "version 2" in message and "up to 1" in message
+
+
+def test_commands_are_retried_until_acknowledged() -> None:
+    clock = ManualClock()
+    # Half the device's frames arrive with a bad CRC, so some ACKs are lost on the way back.
+    faults = LineFaults(corrupt_rate=0.5, seed=11)
+    with PistolEmulator("P-RETRY", clock, faults=faults) as emu:
+        with ReplicaLink(emu.port or "", clock, handshake_timeout_s=2.0) as link:
+            for _ in range(6):
+                link.command(SetMagazine(True, 10, True), timeout_s=0.05, retries=20)
+    assert emu.commands_received["SET_MAGAZINE"] > 6
+
+
+def test_a_device_that_never_acknowledges_times_out() -> None:
+    clock = ManualClock()
+    with PistolEmulator("P-DEAF", clock) as emu:
+        with ReplicaLink(emu.port or "", clock) as link:
+            emu.faults = LineFaults(corrupt_rate=1.0)
+            with pytest.raises(PeripheralTimeoutError, match="no ACK for SET_MAGAZINE"):
+                link.command(SetMagazine(True, 10, True), timeout_s=0.05, retries=3)
+    assert emu.commands_received["SET_MAGAZINE"] == 3
+
+
+def test_scheduled_actions_play_on_the_device_clock() -> None:
+    clock = ManualClock()
+    with TaserEmulator(Model.TASER_X26P, "X26-SCRIPT", clock) as emu:
+        with ReplicaLink(emu.port or "", clock) as link:
+            emu.schedule(1.0, "draw")
+            emu.schedule(1.0, "safety_off")
+            emu.schedule(2.0, "press_trigger")
+            for t in (0.5, 1.0, 1.5, 2.0):
+                clock.set(t)
+                emu.service()
+            assert link.ping()
+            events = [(e.kind, e.host_time_s) for e in link.poll()]
+    assert events[:4] == [
+        (EventKind.HOLSTER_OUT, 1.0),
+        (EventKind.SAFETY_OFF, 1.0),
+        (EventKind.TRIGGER_PRESSED, 2.0),
+        (EventKind.PROBES_FIRED, 2.0),
+    ]

@@ -1,0 +1,152 @@
+"""`check_peripheral(port)`: does a replica speak the protocol as docs/protocol.md says?
+
+CI runs it against every emulator; an armorer runs it against a real replica at the bench with
+`openrange peripherals check PORT`. Each check says what it saw, so a failure points at the fix.
+The device must be powered and left alone (no trigger pulls) for the few seconds it takes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from peripherals.clock import Clock
+from peripherals.driver import ReplicaLink
+from peripherals.errors import PeripheralError
+from peripherals.messages import Laser, Led, MessageType, Model, Nack, NackReason
+from peripherals.wire import PROTOCOL_VERSION, encode_frame
+
+# A replica on USB full speed answers a PING well inside this; a slower one delays every event.
+MAX_PING_P99_S = 0.010
+STATE_MIN_HZ = 10.0
+UNUSED_TYPE = 0xFE
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+class _Run:
+    def __init__(self, link: ReplicaLink, clock: Clock) -> None:
+        self.link = link
+        self.clock = clock
+        self.checks: list[Check] = []
+
+    def check(self, name: str, fn: Callable[[], tuple[bool, str]]) -> None:
+        try:
+            passed, detail = fn()
+        except PeripheralError as exc:
+            passed, detail = False, str(exc)
+        self.checks.append(Check(name, passed, detail))
+
+    def wait(self, seconds: float) -> None:
+        """Wait on the injected clock (it moves by itself at a bench)."""
+        end = self.clock.now_s() + seconds
+        while self.clock.now_s() < end:
+            self.link.ping(0.05)
+
+
+def check_peripheral(url: str, clock: Clock, *, timeout_s: float = 1.0) -> list[Check]:
+    """Run every check against the replica at `url`; the first failed handshake stops the rest."""
+    link = ReplicaLink(url, clock, handshake_timeout_s=timeout_s)
+    try:
+        info = link.open()
+    except PeripheralError as exc:
+        return [Check("handshake", False, str(exc))]
+    try:
+        run = _Run(link, clock)
+        run.checks.append(
+            Check(
+                "handshake",
+                True,
+                f"{info.model.slug} serial {info.serial}, firmware {info.firmware},"
+                f" protocol {info.protocol_version}",
+            )
+        )
+        run.check("capabilities", lambda: _capabilities(link))
+        run.check("ping", lambda: _ping(link, clock))
+        run.check("state rate", lambda: _state_rate(run))
+        run.check("device clock", lambda: _device_clock(run))
+        run.check("commands acknowledged", lambda: _acks(link))
+        run.check("unknown command refused", lambda: _nack(link))
+        run.check("resynchronises after garbage", lambda: _garbage(link))
+        run.check("clean line", lambda: _clean(link))
+        return run.checks
+    finally:
+        link.close()
+
+
+def _capabilities(link: ReplicaLink) -> tuple[bool, str]:
+    info = link.info
+    assert info is not None
+    if info.model is Model.PISTOL:
+        ok = info.magazine_capacity > 0
+        return ok, f"magazine capacity {info.magazine_capacity}"
+    ok = info.bays > 0 and info.probes_per_bay > 0
+    return ok, f"{info.bays} bay(s), {info.probes_per_bay} probe(s) per bay"
+
+
+def _ping(link: ReplicaLink, clock: Clock) -> tuple[bool, str]:
+    rtts = []
+    for _ in range(30):
+        sent = clock.now_s()
+        if not link.ping(0.5):
+            return False, "a PING went unanswered for 0.5 s"
+        rtts.append(clock.now_s() - sent)
+    rtts.sort()
+    p99 = rtts[min(len(rtts) - 1, int(0.99 * len(rtts)))]
+    median = statistics.median(rtts)
+    detail = f"round trip median {median * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms"
+    return p99 <= MAX_PING_P99_S, detail + f" (limit {MAX_PING_P99_S * 1e3:.0f} ms)"
+
+
+def _state_rate(run: _Run) -> tuple[bool, str]:
+    before = run.link.states_received
+    start = run.clock.now_s()
+    run.wait(0.6)
+    rate = (run.link.states_received - before) / (run.clock.now_s() - start)
+    return rate >= STATE_MIN_HZ * 0.9, f"{rate:.1f} STATE/s (protocol: at least {STATE_MIN_HZ:.0f})"
+
+
+def _device_clock(run: _Run) -> tuple[bool, str]:
+    first = run.link.last_device_time_us
+    run.wait(0.2)
+    second = run.link.last_device_time_us
+    if first is None or second is None:
+        return False, "no timestamped frame arrived"
+    ok = second > first
+    return ok, f"advanced {(second - first) / 1e3:.1f} ms in 200 ms of host time"
+
+
+def _acks(link: ReplicaLink) -> tuple[bool, str]:
+    for message in (Laser(True), Laser(False), Led(0, 255, 0)):
+        link.command(message)
+    return True, "LASER on, LASER off and LED acknowledged"
+
+
+def _nack(link: ReplicaLink) -> tuple[bool, str]:
+    link.send_raw(encode_frame(UNUSED_TYPE, 0xFFF0, 0, b"", PROTOCOL_VERSION))
+    answer = link.wait_answer(0xFFF0, 0.5)
+    if isinstance(answer, Nack) and answer.reason == NackReason.UNKNOWN_COMMAND:
+        return True, "NACK, reason unknown command"
+    return False, f"expected NACK (unknown command) for type 0x{UNUSED_TYPE:02x}, got {answer}"
+
+
+def _garbage(link: ReplicaLink) -> tuple[bool, str]:
+    half = encode_frame(MessageType.PING, 1, 0, b"\x01\x02")[:5]
+    link.send_raw(b"\x13\x37\xff" * 20 + half + b"\x00")
+    return link.ping(0.5), "answered a PING sent after 65 bytes of garbage"
+
+
+def _clean(link: ReplicaLink) -> tuple[bool, str]:
+    stats = link.decoder.stats
+    bad = stats.crc_errors + stats.framing_errors + stats.sequence_gaps
+    detail = (
+        f"{stats.frames} frames, {stats.crc_errors} CRC errors, {stats.framing_errors}"
+        f" framing errors, {stats.frames_lost} lost"
+    )
+    return bad == 0 and not link.problems, detail + "".join(f"; {p}" for p in link.problems)

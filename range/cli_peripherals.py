@@ -1,0 +1,248 @@
+"""`openrange peripherals ...`: find, watch, emulate and check replicas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from range.deps import require
+
+EPILOG = """\
+examples:
+  openrange peripherals emulate taser-7            start an emulated TASER 7, print its port
+  openrange peripherals scan                       list every replica that answers
+  openrange peripherals monitor /dev/ttyACM0       watch its events live (--json for scripts)
+  openrange peripherals check /dev/ttyACM0         run the protocol conformance suite
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "peripherals",
+        help="find, watch, emulate and check replica TASERs and pistols",
+        description=(
+            "Replicas speak the open OpenRange protocol (docs/protocol.md) over USB serial. "
+            "These commands find them, show what they send, emulate them with no hardware, and "
+            "check that a replica (real or emulated) follows the protocol."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="peripherals commands", metavar="VERB")
+
+    scan = verbs.add_parser(
+        "scan",
+        help="list the replicas that answer",
+        description="Handshake every candidate port (USB serial ports, /dev/serial/by-id, "
+        "running emulators) and list the replicas that answer, with model, serial "
+        "number and firmware.",
+    )
+    scan.add_argument("--port", action="append", default=[], help="also try this port (repeat)")
+    scan.add_argument("--json", action="store_true", help="print the list as JSON")
+    scan.set_defaults(handler=_scan)
+
+    monitor = verbs.add_parser(
+        "monitor",
+        help="show a replica's events live",
+        description="Open PORT, handshake, and print every event as it arrives, stamped in host "
+        "time through clock sync. Line problems (CRC errors, lost frames, unknown "
+        "messages) go to stderr. Stop with Ctrl-C.",
+    )
+    monitor.add_argument("port", metavar="PORT", help="a tty path or a pySerial URL")
+    monitor.add_argument("--json", action="store_true", help="one JSON object per event")
+    monitor.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    monitor.set_defaults(handler=_monitor)
+
+    emulate = verbs.add_parser(
+        "emulate",
+        help="run an emulated replica and print its port",
+        description="Start an emulated replica behind a real pseudo-terminal and print its port "
+        "path, so the whole stack can be tried with no hardware. The emulator "
+        "registers itself where `scan` looks. Stop with Ctrl-C.",
+        epilog="examples:\n"
+        "  openrange peripherals emulate pistol --trigger-at 2 --trigger-at 3\n"
+        "  openrange peripherals emulate taser-7 --noise 0.05 --drift-ppm 100\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    emulate.add_argument(
+        "model", metavar="MODEL", help="taser-x26p, taser-x2, taser-7, taser-10 or pistol"
+    )
+    emulate.add_argument("--serial", default=None, help="serial number (default: EMU-<model>)")
+    emulate.add_argument(
+        "--trigger-at",
+        type=float,
+        action="append",
+        default=[],
+        metavar="SECONDS",
+        help="draw, arm and pull the trigger at this time",
+    )
+    emulate.add_argument("--noise", type=float, default=0.0, help="chance of noise per frame")
+    emulate.add_argument("--drop", type=float, default=0.0, help="chance of a lost byte per frame")
+    emulate.add_argument("--corrupt", type=float, default=0.0, help="chance of a bad CRC per frame")
+    emulate.add_argument("--drift-ppm", type=float, default=0.0, help="device clock drift")
+    emulate.add_argument("--offset-s", type=float, default=0.0, help="device clock offset")
+    emulate.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    emulate.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="where to register the port (default: the user's runtime dir)",
+    )
+    emulate.set_defaults(handler=_emulate)
+
+    check = verbs.add_parser(
+        "check",
+        help="run the protocol conformance suite on a replica",
+        description="Check that the replica at PORT follows docs/protocol.md: handshake, "
+        "capabilities, PING round trip, STATE rate, device clock, ACK and NACK, "
+        "resynchronisation after garbage, a clean line. Leave the replica alone "
+        "while it runs (about 3 s). Exit status 1 if any check fails.",
+    )
+    check.add_argument("port", metavar="PORT", help="a tty path or a pySerial URL")
+    check.add_argument("--json", action="store_true", help="print the checks as JSON")
+    check.set_defaults(handler=_check)
+
+    group.set_defaults(handler=lambda _args: _help(group))
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _scan(args: argparse.Namespace) -> int:
+    require("serial")
+    from peripherals.ports import candidate_ports, default_emulator_dir, scan
+    from range.clock import MonotonicClock
+
+    ports = sorted(set(candidate_ports([default_emulator_dir()]) + args.port))
+    links = scan(MonotonicClock(), ports)
+    rows = []
+    for link in links:
+        assert link.info is not None
+        rows.append(
+            {
+                "port": link.url,
+                "model": link.info.model.slug,
+                "serial": link.info.serial,
+                "firmware": link.info.firmware,
+                "protocol_version": link.info.protocol_version,
+            }
+        )
+        link.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"no replica answered on {len(ports)} candidate port(s)")
+    else:
+        for row in rows:
+            print(
+                f"{row['model']:<11} serial {row['serial']:<18} firmware {row['firmware']:<24}"
+                f" {row['port']}"
+            )
+    return 0
+
+
+def _stop_event(duration: float | None) -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if duration is not None:
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True  # Ctrl-C must not wait for it
+        timer.start()
+    return stop
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    require("serial")
+    from peripherals.driver import ReplicaLink
+    from range.clock import MonotonicClock
+
+    link = ReplicaLink(args.port, MonotonicClock())
+    info = link.open()
+    print(f"{info.model.slug} serial {info.serial}, firmware {info.firmware}", file=sys.stderr)
+    stop = _stop_event(args.duration)
+    reported = 0
+    try:
+        while not stop.wait(0.02):
+            link.ping(0.2)  # keeps clock sync fresh
+            for event in link.poll():
+                record: dict[str, Any] = event.as_record()
+                if args.json:
+                    print(json.dumps(record), flush=True)
+                else:
+                    print(
+                        f"{event.host_time_s:12.6f} s  {event.kind.name.lower():<18} bay"
+                        f" {event.bay} probe {event.probe} value {event.value}",
+                        flush=True,
+                    )
+            problems = list(link.problems)
+            for problem in problems[reported:]:
+                print(f"openrange: {problem}", file=sys.stderr)
+            reported = len(problems)
+            if link.failure is not None:
+                print(f"openrange: {link.failure}", file=sys.stderr)
+                return 1
+    finally:
+        link.close()
+    return 0
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    require("serial", "numpy")
+    from peripherals.emulator import LineFaults, emulator_for
+    from peripherals.messages import Model
+    from peripherals.ports import default_emulator_dir
+    from range.clock import MonotonicClock
+
+    model = Model.from_slug(args.model)
+    clock = MonotonicClock()
+    emulator = emulator_for(
+        model,
+        args.serial or f"EMU-{model.slug}",
+        clock,
+        faults=LineFaults(args.noise, args.drop, args.corrupt),
+        drift_ppm=args.drift_ppm,
+        clock_offset_s=args.offset_s,
+        directory=args.dir or default_emulator_dir(),
+    )
+    for at in args.trigger_at:
+        if model is not Model.PISTOL:
+            emulator.schedule(max(0.0, at - 0.2), "safety_off")
+        emulator.schedule(max(0.0, at - 0.3), "draw")
+        emulator.schedule(at, "press_trigger")
+        emulator.schedule(at + 0.1, "release_trigger")
+    port = emulator.start()
+    emulator.run_free()
+    print(port, flush=True)
+    print(f"{model.slug} serial {emulator.serial} on {port}; Ctrl-C to unplug", file=sys.stderr)
+    stop = _stop_event(args.duration)
+    try:
+        stop.wait()
+    finally:
+        emulator.stop()
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    require("serial")
+    from peripherals.conformance import check_peripheral
+    from range.clock import MonotonicClock
+
+    checks = check_peripheral(args.port, MonotonicClock())
+    if args.json:
+        print(
+            json.dumps(
+                [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks], indent=2
+            )
+        )
+    else:
+        for c in checks:
+            print(f"{'PASS' if c.passed else 'FAIL'}  {c.name:<30} {c.detail}")
+    return 0 if all(c.passed for c in checks) else 1
