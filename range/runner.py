@@ -8,6 +8,7 @@ and each frame ends with a PING barrier on every link, so the run is determinist
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 import time
@@ -26,7 +27,7 @@ from peripherals.driver import DeviceInfo, ReplicaLink
 from peripherals.emulator import PistolEmulator, ReplicaEmulator, TaserEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
-from peripherals.messages import CartridgeCode, EventKind, Model
+from peripherals.messages import CartridgeCode, EventKind, Laser, Model
 from peripherals.ports import PortDirectory, find_by_serial
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
@@ -261,6 +262,8 @@ class Session:
             self._suspended_since = None
             return True
         names = ", ".join(f"{r.weapon} {r.emulator.serial}" for r in silent)
+        if engine.state is RunState.RUNNING:
+            self._make_safe(silent)
         engine.suspend(f"no answer from {names}")
         if self._suspended_since is None:
             self._suspended_since = time.monotonic()
@@ -269,6 +272,14 @@ class Session:
         if time.monotonic() - self._suspended_since > FAULT_AFTER_S:
             engine.fault(f"{names} did not come back within {FAULT_AFTER_S:.0f} s")
         return False
+
+    def _make_safe(self, silent: list[_Replica]) -> None:
+        """Outputs safe while the drill is suspended: lasers off on every replica still here."""
+        for replica in self.replicas:
+            if replica in silent or replica.link is None:
+                continue
+            with contextlib.suppress(PeripheralError):  # failing too: the next barrier says so
+                replica.link.command(Laser(False))
 
     def _reattach(self, replica: _Replica) -> None:
         """Look for the replica by serial number on whatever port it is on now."""

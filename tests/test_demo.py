@@ -13,7 +13,7 @@ from physics.body import Region
 from physics.taser import ProbeImpact, assess
 from range.cli import main
 from range.runlog import read_events
-from range.runner import RunConfig, RunResult, run_drill
+from range.runner import RunConfig, RunResult, Session, run_drill
 from scoring.policy import default_policy
 from scoring.score import score_run
 
@@ -152,13 +152,16 @@ def test_an_unplugged_taser_suspends_the_drill_and_loses_nothing(
         unplug_taser_at_s=1.0,
         replug_after_s=0.3,
     )
-    faulted = run_drill(config)
+    session = Session(config)
+    faulted = session.run()
     kinds = [r.kind for r in faulted.records]
     assert (
         kinds.index("run_suspended") < kinds.index("device_reattached") < kinds.index("run_resumed")
     )
     suspended = next(r for r in faulted.records if r.kind == "run_suspended")
     assert suspended.t == 1.0 and "SIM-TASER-0001" in suspended.data["reason"]
+    # Outputs safe while suspended: the replica still connected was told to turn its laser off.
+    assert session.replicas[1].emulator.commands_received["LASER"] == 1
     clean = [r for r in faulted.records if r.kind not in FAULT_KINDS]
     assert clean == runs[SEEDS[1]].records
     assert faulted.score.as_json() == runs[SEEDS[1]].score.as_json()

@@ -291,3 +291,56 @@ def test_scheduled_actions_play_on_the_device_clock() -> None:
         (EventKind.TRIGGER_PRESSED, 2.0),
         (EventKind.PROBES_FIRED, 2.0),
     ]
+
+
+def _kinds_after(emu: ReplicaEmulator, link: ReplicaLink) -> list[tuple[EventKind, int, int]]:
+    assert link.ping()
+    return [(e.kind, e.bay, e.probe) for e in link.poll()]
+
+
+def test_taser_10_fires_one_probe_per_pull_then_arcs() -> None:
+    clock = ManualClock()
+    with TaserEmulator(Model.TASER_10, "T10-SEQ", clock) as emu:
+        with ReplicaLink(emu.port or "", clock) as link:
+            emu.draw()
+            emu.set_safety(False)
+            for _ in range(11):
+                emu.press_trigger()
+                emu.release_trigger()
+            events = _kinds_after(emu, link)
+    fired = [probe for kind, _, probe in events if kind is EventKind.PROBES_FIRED]
+    assert fired == list(range(10))
+    empty = events.index((EventKind.CARTRIDGE_EMPTY, 0, 0))
+    assert events[empty - 1] == (EventKind.PROBES_FIRED, 0, 9)
+    assert events[-2:] == [(EventKind.ARC_SWITCH, 0, 0), (EventKind.TRIGGER_RELEASED, 0, 0)]
+
+
+def test_x26p_has_one_cartridge_and_the_safety_stops_its_cycle() -> None:
+    clock = ManualClock()
+    with TaserEmulator(Model.TASER_X26P, "X26-SEQ", clock) as emu:
+        with ReplicaLink(emu.port or "", clock) as link:
+            emu.press_trigger()  # safety on: nothing fires
+            emu.set_safety(False)
+            emu.press_trigger()
+            clock.advance(2.0)
+            emu.set_safety(True)  # stops the 5 s cycle early
+            clock.advance(4.0)
+            emu.service()
+            assert link.ping()
+            events = [(e.kind, e.value, e.host_time_s) for e in link.poll()]
+    kinds = [k for k, _, _ in events]
+    assert kinds.count(EventKind.PROBES_FIRED) == 2
+    assert kinds.index(EventKind.SAFETY_OFF) < kinds.index(EventKind.PROBES_FIRED)
+    cycle_ends = [(value, t) for k, value, t in events if k is EventKind.CYCLE_ENDED]
+    assert cycle_ends == [(1, 2.0)], "one cycle end, by the safety, at 2 s"
+
+
+def test_an_induced_stoppage_blocks_the_shot_until_cleared() -> None:
+    clock = ManualClock()
+    with PistolEmulator("P-STOP", clock) as emu, ReplicaLink(emu.port or "", clock) as link:
+        link.command(SetMagazine(True, 5, True, stoppage=True))
+        emu.press_trigger()
+        emu.clear_stoppage()
+        emu.press_trigger()
+        events = [k for k, _, _ in _kinds_after(emu, link) if k is not EventKind.TRIGGER_PRESSED]
+    assert events == [EventKind.STOPPAGE, EventKind.STOPPAGE_CLEARED, EventKind.SHOT_FIRED]
