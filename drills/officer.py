@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from drills.engine import Observation
 from drills.threat import Behaviour
 from physics.body import Region
-from physics.datafiles import StrictModel, load_model, parse_model
+from physics.datafiles import StrictModel, builtin_or_file, load_model
 from physics.units import m_to_ft
 
 
@@ -128,10 +128,7 @@ def builtin_officers() -> dict[str, OfficerScript]:
 
 
 def find_officer(name: str) -> OfficerScript:
-    known = builtin_officers()
-    if name in known:
-        return known[name]
-    path = Path(name)
-    if path.suffix == ".toml" and path.exists():
-        return parse_model(path.read_text(encoding="utf-8"), OfficerScript, path)
-    raise KeyError(f"no officer script {name!r}; built-in scripts: {', '.join(sorted(known))}")
+    """A built-in officer script by id, or a script file by path."""
+    return builtin_or_file(
+        name, builtin_officers(), lambda p: load_model(p, OfficerScript), "officer script"
+    )

@@ -11,7 +11,15 @@ from pydantic import Field, model_validator
 
 from drills.threat import Behaviour, HeldObject
 from physics.body import BODY_SIZES
-from physics.datafiles import DataFileError, Problem, StrictModel, key_lines, locate, parse_model
+from physics.datafiles import (
+    DataFileError,
+    Problem,
+    StrictModel,
+    builtin_or_file,
+    key_lines,
+    locate,
+    parse_model,
+)
 
 DRILL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+$"
 
@@ -161,10 +169,4 @@ def builtin_drills() -> dict[str, Drill]:
 
 def find_drill(name: str) -> Drill:
     """A built-in drill by id, or a drill file by path."""
-    known = builtin_drills()
-    if name in known:
-        return known[name]
-    path = Path(name)
-    if path.suffix == ".toml" and path.exists():
-        return load_drill(path)
-    raise KeyError(f"no drill {name!r}; built-in drills: {', '.join(sorted(known))}")
+    return builtin_or_file(name, builtin_drills(), load_drill, "drill")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,3 +145,14 @@ def parse_model(text: str, model: type[M], path: Path | str) -> M:
 
 def load_model(path: Path, model: type[M]) -> M:
     return parse_model(path.read_text(encoding="utf-8"), model, path)
+
+
+def builtin_or_file(name: str, builtin: Mapping[str, M], load: Callable[[Path], M], what: str) -> M:
+    """A built-in data file by its id, or a data file by its path: the one lookup rule of every
+    `--drill`, `--officer`, `--course` style option."""
+    if name in builtin:
+        return builtin[name]
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        return load(path)
+    raise KeyError(f"no {what} {name!r}; built-in: {', '.join(sorted(builtin))}")
