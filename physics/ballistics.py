@@ -14,10 +14,10 @@ from pydantic import Field
 
 from physics.body import Region
 from physics.datafiles import StrictModel, parse_model
-from physics.flight import DragLaw, angular_scatter, first_hits, integrate
+from physics.flight import DragLaw, SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FPS_MPS
-from physics.world import RangeWorld
+from physics.world import REGIONS, PathEnds, RangeWorld
 
 # The public G1 drag function (Mach -> Cd), as tabulated in py-ballisticcalc's drag_tables.py
 # (facts.md §2).
@@ -259,6 +259,46 @@ class BulletImpact:
     velocity_mps: float
 
 
+@cache
+def _table(load: Load, atmosphere: Atmosphere) -> TrajectoryTable:
+    # 0.35 s: past 100 m for every 9 mm load, far beyond any lane's backstop.
+    return TrajectoryTable(g1_drag(load.g1_bc, atmosphere), load.muzzle_velocity_mps, 0.35)
+
+
+@cache
+def _plan(load: Load, atmosphere: Atmosphere, reach_m: float) -> SampledFlights:
+    duration = 1.3 * reach_m / load.muzzle_velocity_mps
+    return chord_plan(_table(load, atmosphere), duration, BULLET_CHORDS)
+
+
+def trajectory_table(load: Load, atmosphere: Atmosphere = STANDARD_METRO) -> TrajectoryTable:
+    return _table(load, atmosphere)
+
+
+BULLET_CHORDS = 12
+
+
+def fly_rounds(
+    world: RangeWorld,
+    load: Load,
+    origins: NDArray[np.float64],
+    rotations: NDArray[np.float64],
+    rng: np.random.Generator,
+    atmosphere: Atmosphere = STANDARD_METRO,
+) -> PathEnds:
+    """N rounds at once from muzzles with `rotations` (N, 3, 3), each followed until it hits
+    something or leaves the lane."""
+    directions = angular_scatter(
+        rotations[:, :, 0],
+        math.radians(load.dispersion_moa / 60.0) / 2.0,
+        rng,
+        (rotations[:, :, 1], rotations[:, :, 2]),
+    )
+    plan = _plan(load, atmosphere, world.lane_length_m + 5.0)
+    points, speeds = plan.flights(origins, directions)
+    return world.cast_paths(points, plan.times_s, speeds)
+
+
 def fly_bullet(
     world: RangeWorld,
     load: Load,
@@ -266,24 +306,14 @@ def fly_bullet(
     rng: np.random.Generator,
     atmosphere: Atmosphere = STANDARD_METRO,
 ) -> BulletImpact:
-    direction = angular_scatter(
-        muzzle.forward()[None, :], math.radians(load.dispersion_moa / 60.0) / 2.0, rng
+    ends = fly_rounds(
+        world, load, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, atmosphere
     )
-    origin = np.asarray(muzzle.position_m, dtype=float)[None, :]
-    reach = world.lane_length_m + 5.0
-    paths = integrate(
-        origin,
-        direction * load.muzzle_velocity_mps,
-        g1_drag(load.g1_bc, atmosphere),
-        0.002,
-        1.3 * reach / load.muzzle_velocity_mps,
-    )
-    end = first_hits(world, paths)[0]
-    hit = end.hit
+    target = world.targets[ends.target[0]] if ends.target[0] >= 0 else None
     return BulletImpact(
-        target=hit.target if hit else None,
-        region=hit.region if hit else None,
-        point=end.point,
-        time_of_flight_s=end.time_s,
-        velocity_mps=end.speed_mps,
+        target=target,
+        region=REGIONS[ends.region[0]] if ends.region[0] >= 0 else None,
+        point=(float(ends.point[0, 0]), float(ends.point[0, 1]), float(ends.point[0, 2])),
+        time_of_flight_s=float(ends.time_s[0]),
+        velocity_mps=float(ends.speed_mps[0]),
     )

@@ -1,8 +1,10 @@
-"""Point-mass flight of many projectiles at once, and where each path first meets the world.
+"""Point-mass flight of many projectiles at once.
 
-Paths are integrated in numpy (midpoint RK2, fixed step) and cut into chords that are cast with
-one `rayTestBatch`; a chord spans one step, so nothing thinner than a step can be skipped over
-the way a dynamic body tunnels (stack-notes.md, "PyBullet for projectiles").
+Flights are integrated once per projectile, speed and atmosphere, over a fan of elevation angles
+(`TrajectoryTable`); any flight after that is a table lookup, a rotation about the vertical and a
+translation, vectorised over thousands of flights. `RangeWorld.cast_paths` then casts each
+flight's chords against the PyBullet world; a chord is one piece of the path, so nothing is
+skipped over the way a dynamic body tunnels (stack-notes.md, "PyBullet for projectiles").
 """
 
 from __future__ import annotations
@@ -13,30 +15,26 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from physics.world import RangeWorld, RayHit
-
 GRAVITY_MPS2 = 9.80665
 
 # k(speed) in a = -k |v| v: the drag of each projectile as a function of its speed (N,) -> (N,).
 DragLaw = Callable[[NDArray[np.float64]], NDArray[np.float64]]
+F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class Paths:
     """Sampled trajectories: points[i, n] is projectile n at times[i]."""
 
-    times_s: NDArray[np.float64]
-    points: NDArray[np.float64]
-    velocities: NDArray[np.float64]
+    times_s: F64
+    points: F64
+    velocities: F64
 
 
 def integrate(
-    origins: NDArray[np.float64],
-    velocities: NDArray[np.float64],
-    drag: DragLaw,
-    step_s: float,
-    duration_s: float,
+    origins: F64, velocities: F64, drag: DragLaw, step_s: float, duration_s: float
 ) -> Paths:
+    """Midpoint RK2 at a fixed step: the reference integrator, and the one tables are built with."""
     steps = int(np.ceil(duration_s / step_s))
     n = len(origins)
     points = np.empty((steps + 1, n, 3))
@@ -44,7 +42,7 @@ def integrate(
     points[0], vels[0] = origins, velocities
     gravity = np.array([0.0, 0.0, -GRAVITY_MPS2])
 
-    def accel(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    def accel(v: F64) -> F64:
         speed = np.linalg.norm(v, axis=1)
         return np.asarray(gravity - (drag(speed) * speed)[:, None] * v, dtype=np.float64)
 
@@ -57,85 +55,133 @@ def integrate(
     return Paths(np.arange(steps + 1, dtype=np.float64) * step_s, points, vels)
 
 
-@dataclass(frozen=True, slots=True)
-class PathEnd:
-    """Where one projectile's path ended: its first hit, or where its reach ran out."""
+class TrajectoryTable:
+    """Every flight of one projectile at one muzzle speed, for elevations from -89 to +89 degrees
+    every 0.25 degree, sampled every `step_s`. Interpolating between two neighbouring elevations
+    errs by about 0.1 mm at 50 m."""
 
-    hit: RayHit | None
-    point: tuple[float, float, float]
-    time_s: float
-    speed_mps: float
-    path_length_m: float
-
-
-def first_hits(world: RangeWorld, paths: Paths, reach_m: float = np.inf) -> list[PathEnd]:
-    """Cast every chord of every path; each projectile stops at its first hit or after `reach_m`
-    of path (a TASER wire runs out; a bullet is followed to the backstop)."""
-    pts = paths.points
-    chords = np.linalg.norm(np.diff(pts, axis=0), axis=2)  # (steps, n)
-    before = np.vstack([np.zeros((1, pts.shape[1])), np.cumsum(chords, axis=0)])  # path at sample
-    starts = pts[:-1].copy()
-    ends = pts[1:].copy()
-    # Shorten the chord in which the reach runs out, and drop the chords after it.
-    over = before[1:] > reach_m
-    inside = before[:-1] < reach_m
-    cut = over & inside
-    frac = np.where(cut, (reach_m - before[:-1]) / np.maximum(chords, 1e-12), 1.0)
-    ends = starts + (ends - starts) * frac[..., None]
-    live = inside
-    n = live.shape[1]
-    idx_step, idx_proj = np.nonzero(live)
-    hits = world.cast(starts[idx_step, idx_proj], ends[idx_step, idx_proj])
-    first: dict[int, tuple[int, RayHit]] = {}
-    for k, hit in enumerate(hits):
-        if hit is None:
-            continue
-        s, proj = int(idx_step[k]), int(idx_proj[k])
-        if proj not in first or s < first[proj][0]:
-            first[proj] = (s, hit)
-    out: list[PathEnd] = []
-    dt = float(paths.times_s[1] - paths.times_s[0]) if len(paths.times_s) > 1 else 0.0
-    for proj in range(n):
-        if proj in first:
-            s, hit = first[proj]
-            f = hit.fraction * float(frac[s, proj])
-            t = float(paths.times_s[s]) + f * dt
-            v = (
-                paths.velocities[s, proj]
-                + (paths.velocities[s + 1, proj] - paths.velocities[s, proj]) * f
-            )
-            length = float(before[s, proj] + f * chords[s, proj])
-            out.append(PathEnd(hit, hit.point, t, float(np.linalg.norm(v)), length))
-            continue
-        last = int(np.max(np.nonzero(live[:, proj])[0])) if live[:, proj].any() else 0
-        f = float(frac[last, proj])
-        end = ends[last, proj]
-        v = paths.velocities[last + 1, proj]
-        out.append(
-            PathEnd(
-                None,
-                (float(end[0]), float(end[1]), float(end[2])),
-                float(paths.times_s[last]) + f * dt,
-                float(np.linalg.norm(v)),
-                float(min(before[last + 1, proj], reach_m)),
-            )
+    def __init__(
+        self,
+        drag: DragLaw,
+        speed_mps: float,
+        duration_s: float,
+        step_s: float = 0.0005,
+        elevation_step_deg: float = 0.25,
+    ) -> None:
+        self.speed_mps = speed_mps
+        self.step_s = step_s
+        self.elevations = np.radians(np.arange(-89.0, 89.0 + 1e-9, elevation_step_deg))
+        self._e0 = float(self.elevations[0])
+        self._de = float(self.elevations[1] - self.elevations[0])
+        launch = speed_mps * np.column_stack(
+            (np.cos(self.elevations), np.zeros_like(self.elevations), np.sin(self.elevations))
         )
-    return out
+        paths = integrate(np.zeros_like(launch), launch, drag, step_s, duration_s)
+        # Elevation-major, so one flight's row is contiguous.
+        self.forward = np.ascontiguousarray(paths.points[:, :, 0].T)
+        self.up = np.ascontiguousarray(paths.points[:, :, 2].T)
+        self.speed = np.ascontiguousarray(np.linalg.norm(paths.velocities, axis=2).T)
+        self.duration_s = float(paths.times_s[-1])
+
+    def at(self, times_s: F64) -> SampledFlights:
+        """The table at fixed times (multiples of the step): what each flight is read from."""
+        idx = np.clip(np.rint(times_s / self.step_s).astype(np.int64), 0, self.forward.shape[1] - 1)
+        return SampledFlights(
+            self.elevations,
+            (idx * self.step_s).astype(np.float64),
+            np.ascontiguousarray(self.forward[:, idx]),
+            np.ascontiguousarray(self.up[:, idx]),
+            np.ascontiguousarray(self.speed[:, idx]),
+        )
+
+    def level(self, distance_m: float) -> tuple[float, float, float]:
+        """Fired level: (height change, speed, time of flight) at `distance_m` downrange."""
+        row = int(np.argmin(np.abs(self.elevations)))
+        forward = self.forward[row]
+        if distance_m > forward[-1]:
+            raise ValueError(f"the table reaches {forward[-1]:.1f} m, not {distance_m:.1f} m")
+        t = np.arange(len(forward)) * self.step_s
+        return (
+            float(np.interp(distance_m, forward, self.up[row])),
+            float(np.interp(distance_m, forward, self.speed[row])),
+            float(np.interp(distance_m, forward, t)),
+        )
+
+
+def _cross(a: F64, b: F64) -> F64:
+    # Column arithmetic: numpy.cross costs ~25 us a call, and every trigger pull makes two.
+    return np.column_stack(
+        (
+            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SampledFlights:
+    """A trajectory table read at K fixed times: N flights are a row gather, a rotation about
+    the vertical and a translation."""
+
+    elevations: F64
+    times_s: F64
+    forward: F64  # (E, K)
+    up: F64
+    speed: F64
+
+    def flights(self, origins: F64, directions: F64) -> tuple[F64, F64]:
+        """Points (K, N, 3) and speeds (K, N) of N flights from `origins` along `directions`."""
+        horizontal = np.hypot(directions[:, 0], directions[:, 1])
+        flat = horizontal < 1e-12
+        safe = np.where(flat, 1.0, horizontal)
+        az_x = np.where(flat, 1.0, directions[:, 0] / safe)
+        az_y = np.where(flat, 0.0, directions[:, 1] / safe)
+        e0, de = self.elevations[0], self.elevations[1] - self.elevations[0]
+        at = (np.arctan2(directions[:, 2], horizontal) - e0) / de
+        at = np.minimum(np.maximum(at, 0.0), len(self.elevations) - 1.000001)
+        row = at.astype(np.int64)
+        f = (at - row)[:, None]
+        g = 1.0 - f
+        forward = (self.forward[row] * g + self.forward[row + 1] * f).T
+        up = (self.up[row] * g + self.up[row + 1] * f).T
+        speed = (self.speed[row] * g + self.speed[row + 1] * f).T
+        points = np.empty((len(self.times_s), len(origins), 3))
+        points[..., 0] = origins[:, 0] + forward * az_x
+        points[..., 1] = origins[:, 1] + forward * az_y
+        points[..., 2] = origins[:, 2] + up
+        return points, np.ascontiguousarray(speed)
 
 
 def angular_scatter(
-    directions: NDArray[np.float64], sigma_rad: float, rng: np.random.Generator
-) -> NDArray[np.float64]:
-    """Tilt each unit direction by a normal angle of `sigma_rad` on two perpendicular axes."""
+    directions: F64,
+    sigma_rad: float,
+    rng: np.random.Generator,
+    basis: tuple[F64, F64] | None = None,
+) -> F64:
+    """Tilt each unit direction by a normal angle of `sigma_rad` on two perpendicular axes.
+
+    `basis` gives those axes (each (N, 3), perpendicular to the directions), as a muzzle's
+    rotation already does; without it they are constructed.
+    """
     if sigma_rad == 0.0:
         return directions
-    out = np.empty_like(directions)
-    for i, d in enumerate(directions):
-        helper = np.array([0.0, 0.0, 1.0]) if abs(d[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-        a = np.cross(d, helper)
-        a /= np.linalg.norm(a)
-        b = np.cross(d, a)
-        ya, pb = rng.normal(0.0, sigma_rad, size=2)
-        v = d + a * np.tan(ya) + b * np.tan(pb)
-        out[i] = v / np.linalg.norm(v)
-    return out
+    if basis is None:
+        helper = np.zeros_like(directions)
+        steep = np.abs(directions[:, 2]) >= 0.9
+        helper[~steep, 2] = 1.0
+        helper[steep, 0] = 1.0
+        a = _cross(directions, helper)
+        a /= np.sqrt(np.einsum("ij,ij->i", a, a))[:, None]
+        b = _cross(directions, a)
+    else:
+        a, b = basis
+    tilt = np.tan(rng.normal(0.0, sigma_rad, size=(len(directions), 2)))
+    out = directions + a * tilt[:, :1] + b * tilt[:, 1:]
+    return np.asarray(out / np.sqrt(np.einsum("ij,ij->i", out, out))[:, None], dtype=np.float64)
+
+
+def chord_plan(table: TrajectoryTable, duration_s: float, chords: int) -> SampledFlights:
+    """The table read at `chords` + 1 evenly spaced times over `duration_s`."""
+    duration = min(duration_s, table.duration_s)
+    return table.at(np.linspace(0.0, duration, chords + 1))

@@ -16,10 +16,10 @@ from pydantic import Field
 
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import StrictModel, parse_model
-from physics.flight import angular_scatter, first_hits, integrate
+from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
-from physics.world import RangeWorld
+from physics.world import REGIONS, PathEnds, RangeWorld
 
 AIR_DENSITY_KGM3 = 1.225  # ISA sea level (facts.md §2)
 # facts.md §1: a probe more than 2 in from the skin does not connect.
@@ -97,45 +97,99 @@ class ProbeImpact:
 
 
 def probe_launch(
-    cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
+    cartridge: Cartridge,
+    origins: NDArray[np.float64],
+    rotations: NDArray[np.float64],
+    rng: np.random.Generator,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Origins and velocities of the probes of one trigger pull.
+    """Origins and unit directions of the probes of N trigger pulls, probe-major: (P*N, 3).
 
-    The top probe flies along the bore (the laser line); the bottom one leaves its own bore,
-    `bore_separation_in` lower, angled `spread_deg` further down (facts.md §1, X26 manual p.16).
+    `rotations` (N, 3, 3) are muzzle orientations (columns: bore, left, top). The top probe flies
+    along the bore (the laser line); the bottom one leaves its own bore, `bore_separation_in`
+    lower, angled `spread_deg` further down (facts.md §1, X26 manual p.16).
     """
-    rot = muzzle.rotation()
-    forward, up = rot[:, 0], rot[:, 2]
-    origin = np.asarray(muzzle.position_m, dtype=float)
-    spread = math.radians(cartridge.spread_deg)
-    dirs = [forward]
-    origins = [origin]
+    forward, left, up = rotations[:, :, 0], rotations[:, :, 1], rotations[:, :, 2]
+    dirs, starts, lefts, ups = [forward], [origins], [left], [up]
     if cartridge.probes_per_pull == 2:
-        dirs.append(forward * math.cos(spread) - up * math.sin(spread))
-        origins.append(origin - up * cartridge.bore_separation_in * IN_M)
-    directions = angular_scatter(np.array(dirs), math.radians(cartridge.dispersion_deg), rng)
-    return np.array(origins), directions * cartridge.muzzle_velocity_mps
+        cos, sin = (
+            math.cos(math.radians(cartridge.spread_deg)),
+            math.sin(math.radians(cartridge.spread_deg)),
+        )
+        dirs.append(forward * cos - up * sin)
+        starts.append(origins - up * cartridge.bore_separation_in * IN_M)
+        lefts.append(left)
+        ups.append(up * cos + forward * sin)  # the bottom bore's own top, turned with it
+    directions = angular_scatter(
+        np.vstack(dirs),
+        math.radians(cartridge.dispersion_deg),
+        rng,
+        (np.vstack(lefts), np.vstack(ups)),
+    )
+    return np.vstack(starts), directions
+
+
+@cache
+def flight_plan(cartridge: Cartridge) -> SampledFlights:
+    """The cartridge's flights, sampled at its chord times; built on first use."""
+    duration = 1.3 * cartridge.reach_m / cartridge.muzzle_velocity_mps
+    k = cartridge.drag_k()
+    table = TrajectoryTable(lambda s: np.full_like(s, k), cartridge.muzzle_velocity_mps, duration)
+    return chord_plan(table, duration, CHORDS)
+
+
+CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path
+
+
+@dataclass(frozen=True, slots=True)
+class Volley:
+    """N trigger pulls' probes as arrays, probe-major: probe p of pull n is row p * N + n."""
+
+    pulls: int
+    ends: PathEnds
+
+    def probe(self, pull: int, probe: int) -> int:
+        return probe * self.pulls + pull
+
+
+def fly_volley(
+    world: RangeWorld,
+    cartridge: Cartridge,
+    origins: NDArray[np.float64],
+    rotations: NDArray[np.float64],
+    rng: np.random.Generator,
+) -> Volley:
+    """Fly the probes of N trigger pulls at once (the Monte Carlo path)."""
+    starts, directions = probe_launch(cartridge, origins, rotations, rng)
+    plan = flight_plan(cartridge)
+    points, speeds = plan.flights(starts, directions)
+    return Volley(len(origins), world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m))
 
 
 def fly_probes(
     world: RangeWorld, cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
 ) -> list[ProbeImpact]:
-    origins, velocities = probe_launch(cartridge, muzzle, rng)
-    k = cartridge.drag_k()
-    duration = 1.5 * cartridge.reach_m / cartridge.muzzle_velocity_mps
-    paths = integrate(origins, velocities, lambda s: np.full_like(s, k), 0.01, duration)
+    volley = fly_volley(
+        world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng
+    )
+    names = world.targets
     impacts = []
-    for i, end in enumerate(first_hits(world, paths, cartridge.reach_m)):
-        hit = end.hit
-        region = hit.region if hit is not None else None
-        gap = world.body(hit.target).clothing_gap_in[region] if hit and region else None
+    for i in range(cartridge.probes_per_pull):
+        row = volley.probe(0, i)
+        ends = volley.ends
+        target = names[ends.target[row]] if ends.target[row] >= 0 else None
+        region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
+        gap = world.body(target).clothing_gap_in[region] if target and region else None
         impacts.append(
             ProbeImpact(
                 probe=i,
-                target=hit.target if hit else None,
+                target=target,
                 region=region,
-                point=end.point,
-                time_of_flight_s=end.time_s,
+                point=(
+                    float(ends.point[row, 0]),
+                    float(ends.point[row, 1]),
+                    float(ends.point[row, 2]),
+                ),
+                time_of_flight_s=float(ends.time_s[row]),
                 clothing_gap_in=gap,
             )
         )

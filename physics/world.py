@@ -22,16 +22,23 @@ from physics.pose import Vec3, yaw_quat
 _RAY_CHUNK = 16383
 
 
-@dataclass(frozen=True, slots=True)
-class RayHit:
-    """What a chord touched: a subject's region, the floor, the backstop, or nothing."""
+REGIONS = list(Region)
 
-    ray: int
-    target: str  # subject id, "floor", "backstop", "left_wall", "right_wall"
-    region: Region | None
-    fraction: float
-    point: Vec3
-    normal: Vec3
+
+@dataclass(frozen=True, slots=True)
+class PathEnds:
+    """Where each of N flights ended, as arrays: its first hit, or the end of its reach.
+
+    `target` indexes `RangeWorld.targets` (-1: nothing was hit); `region` indexes `REGIONS`
+    (-1: not a body region).
+    """
+
+    target: NDArray[np.int64]
+    region: NDArray[np.int64]
+    point: NDArray[np.float64]
+    time_s: NDArray[np.float64]
+    speed_mps: NDArray[np.float64]
+    path_m: NDArray[np.float64]
 
 
 class RangeWorld:
@@ -50,6 +57,9 @@ class RangeWorld:
             0, backstop, basePosition=[lane_length_m + 0.5, 0.0, 2.5], physicsClientId=c
         )
         self._names: dict[int, str] = {self._floor: "floor", self._backstop: "backstop"}
+        self._aabbs: dict[int, NDArray[np.float64]] = {}
+        self._boxes: NDArray[np.float64] | None = None
+        self._region_table: NDArray[np.int64] | None = None
         # Side walls, so that every round downrange ends somewhere accounted for.
         wall = p.createCollisionShape(
             p.GEOM_BOX, halfExtents=[lane_length_m / 2 + 1.0, 0.25, 2.5], physicsClientId=c
@@ -109,6 +119,7 @@ class RangeWorld:
         self._subjects[subject_id] = uid
         self._bodies[subject_id] = body
         self._base_offsets[subject_id] = base_centre
+        self._region_table = None
         self.place_subject(subject_id, position, yaw_rad)
 
     def body(self, subject_id: str) -> SubjectBody:
@@ -126,33 +137,115 @@ class RangeWorld:
             position[2] + oz,
         )
         p.resetBasePositionAndOrientation(uid, base, yaw_quat(yaw_rad), physicsClientId=c)
+        self._aabbs.pop(uid, None)
+        self._boxes = None
 
-    def cast(self, starts: NDArray[np.float64], ends: NDArray[np.float64]) -> list[RayHit | None]:
-        """Cast the chords starts[i] -> ends[i]; one answer per chord, None where nothing is hit."""
-        c = self._require()
-        out: list[RayHit | None] = []
-        for lo in range(0, len(starts), _RAY_CHUNK):
-            results = p.rayTestBatch(
-                starts[lo : lo + _RAY_CHUNK].tolist(),
-                ends[lo : lo + _RAY_CHUNK].tolist(),
-                physicsClientId=c,
-            )
-            for i, (uid, link, fraction, point, normal) in enumerate(results):
-                if uid < 0:
-                    out.append(None)
-                    continue
-                regions = self._regions.get(uid)
-                out.append(
-                    RayHit(
-                        ray=lo + i,
-                        target=self._names[uid],
-                        region=regions[link] if regions is not None else None,
-                        fraction=float(fraction),
-                        point=(float(point[0]), float(point[1]), float(point[2])),
-                        normal=(float(normal[0]), float(normal[1]), float(normal[2])),
-                    )
-                )
+    @property
+    def targets(self) -> list[str]:
+        """Names by body id: what `PathEnds.target` indexes."""
+        out = [""] * (max(self._names) + 1)
+        for uid, name in self._names.items():
+            out[uid] = name
         return out
+
+    def _regions_by_link(self) -> NDArray[np.int64]:
+        if self._region_table is None:
+            links = max((len(r) for r in self._regions.values()), default=0)
+            table = np.full((max(self._names) + 1, links + 1), -1, dtype=np.int64)
+            for uid, regions in self._regions.items():
+                # rayTest reports link -1 for the base: stored last, read at index -1 + 1 = 0.
+                table[uid, 0] = REGIONS.index(regions[-1])
+                for link, region in enumerate(regions[:-1]):
+                    table[uid, link + 1] = REGIONS.index(region)
+            self._region_table = table
+        return self._region_table
+
+    def _body_boxes(self) -> NDArray[np.float64]:
+        """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
+        if self._boxes is not None:
+            return self._boxes
+        c = self._require()
+        for uid in self._names:
+            if uid == self._floor or uid in self._aabbs:
+                continue
+            links = range(-1, p.getNumJoints(uid, physicsClientId=c))
+            boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
+            self._aabbs[uid] = np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+        self._boxes = np.array(list(self._aabbs.values()))
+        return self._boxes
+
+    def cast_paths(
+        self,
+        points: NDArray[np.float64],
+        times_s: NDArray[np.float64],
+        speeds: NDArray[np.float64],
+        reach_m: float = np.inf,
+    ) -> PathEnds:
+        """First hit of each of N flights sampled at K+1 points, (K+1, N, 3), stopping after
+        `reach_m` of path (a TASER wire runs out; a round is followed to the backstop).
+
+        Every hit is PyBullet's. Only chords that can touch something are cast: those whose box
+        overlaps a body's box, and those that reach the floor; the rest provably hit nothing.
+        """
+        c = self._require()
+        starts, ends = points[:-1], points[1:]
+        k_chords, n = starts.shape[0], starts.shape[1]
+        chord = np.sqrt(((ends - starts) ** 2).sum(axis=2))  # (K, N)
+        before = np.zeros((k_chords + 1, n))
+        np.cumsum(chord, axis=0, out=before[1:])
+        if np.isfinite(reach_m):
+            live = before[:-1] < reach_m
+            # minimum/maximum, not clip: clip costs several times more on arrays this small
+            cut = np.minimum(
+                np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0
+            )
+            ends = starts + (ends - starts) * cut[..., None]
+        else:
+            live = np.ones((k_chords, n), dtype=bool)
+            cut = np.ones((k_chords, n))
+        lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
+        boxes = self._body_boxes()
+        near = (
+            (lo[..., None, :] <= boxes[:, 1]).all(-1) & (hi[..., None, :] >= boxes[:, 0]).all(-1)
+        ).any(-1)
+        near |= lo[..., 2] <= 1e-6  # the floor plane
+        # Flight-major, chords in order within a flight: a flight's first hit comes first.
+        ns, ks = np.nonzero((live & near).T)
+        a, b = starts[ks, ns], ends[ks, ns]
+        uid = np.empty(len(ks), dtype=np.int64)
+        link = np.empty(len(ks), dtype=np.int64)
+        frac = np.empty(len(ks))
+        hit_at = np.empty((len(ks), 3))
+        for lo_i in range(0, len(ks), _RAY_CHUNK):
+            hi_i = lo_i + _RAY_CHUNK
+            results = p.rayTestBatch(
+                a[lo_i:hi_i].tolist(), b[lo_i:hi_i].tolist(), physicsClientId=c
+            )
+            uid[lo_i:hi_i], link[lo_i:hi_i], frac[lo_i:hi_i], hit_at[lo_i:hi_i], _ = zip(
+                *results, strict=True
+            )
+        hits = np.nonzero(uid >= 0)[0]
+        hit_flights = ns[hits]  # sorted: flight-major
+        first = np.ones(len(hits), dtype=bool)
+        first[1:] = hit_flights[1:] != hit_flights[:-1]
+        picked, flights = hits[first], hit_flights[first]
+
+        # Flights that hit nothing end where their reach (or their samples) ran out.
+        end_k = np.maximum(live.sum(axis=0) - 1, 0)
+        cols = np.arange(n)
+        end_f = cut[end_k, cols]
+        point = ends[end_k, cols]
+        target = np.full(n, -1, dtype=np.int64)
+        region = np.full(n, -1, dtype=np.int64)
+        target[flights] = uid[picked]
+        region[flights] = self._regions_by_link()[uid[picked], link[picked] + 1]
+        point[flights] = hit_at[picked]
+        end_k[flights] = ks[picked]
+        end_f[flights] = frac[picked] * cut[ks[picked], flights]
+        time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
+        speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
+        path = before[end_k, cols] + end_f * chord[end_k, cols]
+        return PathEnds(target, region, point, time, speed, path)
 
     def close(self) -> None:
         if self.client is not None:

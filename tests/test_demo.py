@@ -17,10 +17,6 @@ from range.runner import RunConfig, RunResult, Session, run_drill
 from scoring.policy import default_policy
 from scoring.score import score_run
 
-# Two seeds whose probes land differently (found by running the demo; the assertions below do not
-# depend on which outcome each seed gives, only on what its physics produced).
-SEEDS = (1, 2)
-
 
 def demo(seed: int, runs_dir: Path) -> RunResult:
     config = RunConfig(
@@ -29,10 +25,22 @@ def demo(seed: int, runs_dir: Path) -> RunResult:
     return run_drill(config)
 
 
+def _incapacitated(result: RunResult) -> bool:
+    return any(r.kind == "incapacitation_started" for r in result.records)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, RunResult]:
+    """The first seed whose TASER incapacitates and the first whose TASER fails: the demo for
+    both branches, whatever physics changes move each seed's probes."""
     root = tmp_path_factory.mktemp("runs")
-    return {seed: demo(seed, root) for seed in SEEDS}
+    found: dict[bool, RunResult] = {}
+    for seed in range(1, 30):
+        result = demo(seed, root)
+        found.setdefault(_incapacitated(result), result)
+        if len(found) == 2:
+            return {r.config.seed: r for r in found.values()}
+    raise AssertionError(f"30 seeds all ended the same way: incapacitated={list(found)}")
 
 
 def probe_impact(record: dict) -> ProbeImpact:
@@ -46,9 +54,9 @@ def probe_impact(record: dict) -> ProbeImpact:
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_outcome_follows_from_the_physics(runs: dict[int, RunResult], seed: int) -> None:
-    result = runs[seed]
+@pytest.mark.parametrize("branch", [0, 1])
+def test_outcome_follows_from_the_physics(runs: dict[int, RunResult], branch: int) -> None:
+    result = list(runs.values())[branch]
     records = result.records
     deployments = [r for r in records if r.kind == "probe_impacts"]
     assert deployments, "the officer fired no TASER"
@@ -82,27 +90,22 @@ def test_outcome_follows_from_the_physics(runs: dict[int, RunResult], seed: int)
     assert hit_regions == logged
 
 
-def test_the_two_seeds_exercise_both_branches(runs: dict[int, RunResult]) -> None:
-    ends = {runs[s].records[-1].data["reason"] for s in SEEDS}
-    assert len(ends) == 2, f"both seeds ended the same way: {ends}"
-
-
 def test_the_same_seed_writes_an_identical_event_log(
     runs: dict[int, RunResult], tmp_path: Path
 ) -> None:
-    again = demo(SEEDS[0], tmp_path)
-    first = runs[SEEDS[0]]
+    first = next(iter(runs.values()))
+    again = demo(first.config.seed, tmp_path)
     assert first.run_dir is not None and again.run_dir is not None
     assert (again.run_dir / "events.jsonl").read_bytes() == (
         first.run_dir / "events.jsonl"
     ).read_bytes()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("branch", [0, 1])
 def test_rescoring_the_saved_log_reproduces_the_score(
-    runs: dict[int, RunResult], seed: int
+    runs: dict[int, RunResult], branch: int
 ) -> None:
-    run_dir = runs[seed].run_dir
+    run_dir = list(runs.values())[branch].run_dir
     assert run_dir is not None
     saved = json.loads((run_dir / "result.json").read_text())
     rescored = score_run(read_events(run_dir), default_policy())
@@ -128,7 +131,7 @@ def test_cli_demo_prints_a_scored_summary_and_json(
 def test_a_crash_cut_last_line_is_dropped_not_fatal(
     runs: dict[int, RunResult], tmp_path: Path
 ) -> None:
-    run_dir = runs[SEEDS[0]].run_dir
+    run_dir = next(iter(runs.values())).run_dir
     assert run_dir is not None
     lines = (run_dir / "events.jsonl").read_text().splitlines()
     (tmp_path / "events.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
@@ -144,10 +147,11 @@ def test_an_unplugged_taser_suspends_the_drill_and_loses_nothing(
     """Pull the TASER's cable 1 s into the drill and plug it back in: the drill suspends with its
     clock frozen, finds the replica again by serial number, resumes, and ends with the very log
     of the run that was never interrupted, plus the records of the fault."""
+    reference = next(r for r in runs.values() if _incapacitated(r))
     config = RunConfig(
         find_drill("knife-approach-v1"),
         find_officer("taser-first-v1"),
-        SEEDS[1],
+        reference.config.seed,
         runs_dir=tmp_path,
         unplug_taser_at_s=1.0,
         replug_after_s=0.3,
@@ -163,5 +167,5 @@ def test_an_unplugged_taser_suspends_the_drill_and_loses_nothing(
     # Outputs safe while suspended: the replica still connected was told to turn its laser off.
     assert session.replicas[1].emulator.commands_received["LASER"] == 1
     clean = [r for r in faulted.records if r.kind not in FAULT_KINDS]
-    assert clean == runs[SEEDS[1]].records
-    assert faulted.score.as_json() == runs[SEEDS[1]].score.as_json()
+    assert clean == reference.records
+    assert faulted.score.as_json() == reference.score.as_json()
