@@ -69,6 +69,12 @@ class Part:
         )
 
 
+class Stance(StrEnum):
+    STANDING = "standing"
+    ARMS_RAISED = "arms_raised"
+    KNEELING = "kneeling"
+
+
 def _standing_medium() -> tuple[Part, ...]:
     r = Region
     parts = [
@@ -93,6 +99,36 @@ def _standing_medium() -> tuple[Part, ...]:
 
 
 STANDING_MEDIUM = _standing_medium()
+KNEEL_DROP_M = 0.40  # a kneeling adult's hips sit about a shin's length lower
+
+
+def _posed(stance: Stance) -> tuple[Part, ...]:
+    """The medium adult in a stance. Facing (toward the officer, away, side-on) is not a stance:
+    it is the subject's yaw in the world."""
+    if stance is Stance.STANDING:
+        return STANDING_MEDIUM
+    parts = []
+    for part in STANDING_MEDIUM:
+        if stance is Stance.ARMS_RAISED and part.region is Region.ARM:
+            # Upper arm and forearm straight up beside the head, hands open.
+            parts.append(Part(part.region, part.x, part.y, (1.40, 2.06)))
+        elif stance is Stance.KNEELING and part.region is Region.LEG:
+            if part.z[0] > 0.0:  # thigh: upright, knee on the floor
+                parts.append(Part(part.region, part.x, part.y, (0.04, 0.44)))
+            else:  # shin: flat on the floor behind the knee
+                parts.append(Part(part.region, (-0.46, -0.04), part.y, (0.0, 0.11)))
+        elif stance is Stance.KNEELING:
+            parts.append(
+                Part(
+                    part.region,
+                    part.x,
+                    part.y,
+                    (part.z[0] - KNEEL_DROP_M, part.z[1] - KNEEL_DROP_M),
+                )
+            )
+        else:
+            parts.append(part)
+    return tuple(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +160,7 @@ class SubjectBody:
     clothing_gap_in: dict[Region, float] = field(
         default_factory=lambda: dict(DEFAULT_CLOTHING_GAP_IN)
     )
+    stance: Stance = Stance.STANDING
 
     def parts(self) -> tuple[Part, ...]:
         h, g = self.size.height, self.size.girth
@@ -134,8 +171,11 @@ class SubjectBody:
                 (p.y[0] * g, p.y[1] * g),
                 (p.z[0] * h, p.z[1] * h),
             )
-            for p in STANDING_MEDIUM
+            for p in _posed(self.stance)
         )
+
+    def in_stance(self, stance: Stance) -> SubjectBody:
+        return SubjectBody(self.size, self.clothing_gap_in, stance)
 
     def aim_point(self, region: Region) -> tuple[float, float, float]:
         """Centre of the front face of the first part of `region`, in the subject frame."""

@@ -94,29 +94,30 @@ class TrajectoryTable:
             np.ascontiguousarray(self.speed[:, idx]),
         )
 
+    def along(self, elevation_rad: float, distance_m: float) -> tuple[float, float, float]:
+        """Fired at `elevation_rad`: (height change, speed, time) `distance_m` downrange."""
+        at = (elevation_rad - self._e0) / self._de
+        row = int(np.clip(np.floor(at), 0, len(self.elevations) - 2))
+        f = at - row
+        out = []
+        for r in (row, row + 1):
+            forward = self.forward[r]
+            if distance_m > forward[-1]:
+                raise ValueError(f"the table reaches {forward[-1]:.1f} m, not {distance_m:.1f} m")
+            t = np.arange(len(forward)) * self.step_s
+            out.append(
+                (
+                    np.interp(distance_m, forward, self.up[r]),
+                    np.interp(distance_m, forward, self.speed[r]),
+                    np.interp(distance_m, forward, t),
+                )
+            )
+        (u0, s0, t0), (u1, s1, t1) = out
+        return (float(u0 + f * (u1 - u0)), float(s0 + f * (s1 - s0)), float(t0 + f * (t1 - t0)))
+
     def level(self, distance_m: float) -> tuple[float, float, float]:
         """Fired level: (height change, speed, time of flight) at `distance_m` downrange."""
-        row = int(np.argmin(np.abs(self.elevations)))
-        forward = self.forward[row]
-        if distance_m > forward[-1]:
-            raise ValueError(f"the table reaches {forward[-1]:.1f} m, not {distance_m:.1f} m")
-        t = np.arange(len(forward)) * self.step_s
-        return (
-            float(np.interp(distance_m, forward, self.up[row])),
-            float(np.interp(distance_m, forward, self.speed[row])),
-            float(np.interp(distance_m, forward, t)),
-        )
-
-
-def _cross(a: F64, b: F64) -> F64:
-    # Column arithmetic: numpy.cross costs ~25 us a call, and every trigger pull makes two.
-    return np.column_stack(
-        (
-            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
-            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
-            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
-        )
-    )
+        return self.along(0.0, distance_m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,17 @@ class SampledFlights:
         points[..., 1] = origins[:, 1] + forward * az_y
         points[..., 2] = origins[:, 2] + up
         return points, np.ascontiguousarray(speed)
+
+
+def _cross(a: F64, b: F64) -> F64:
+    # Column arithmetic: numpy.cross costs ~25 us a call, and every trigger pull makes two.
+    return np.column_stack(
+        (
+            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+        )
+    )
 
 
 def angular_scatter(

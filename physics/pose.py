@@ -122,6 +122,22 @@ def look_rotation(direction: Vec3 | NDArray[np.float64], up: Vec3 = (0.0, 0.0, 1
     return matrix_to_quat(np.array([f, left, top]).T)
 
 
+def look_rotations(directions: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(N, 3, 3) rotations whose +X columns point along each direction, +Z leaning up: the
+    vectorised `look_rotation` for a Monte Carlo batch of muzzles (never straight up)."""
+    f = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    left = np.column_stack((-f[:, 1], f[:, 0], np.zeros(len(f))))  # up x f, with up = +Z
+    left /= np.linalg.norm(left, axis=1, keepdims=True)
+    top = np.column_stack(
+        (
+            f[:, 1] * left[:, 2] - f[:, 2] * left[:, 1],
+            f[:, 2] * left[:, 0] - f[:, 0] * left[:, 2],
+            f[:, 0] * left[:, 1] - f[:, 1] * left[:, 0],
+        )
+    )
+    return np.stack((f, left, top), axis=2)
+
+
 # OpenXR: right-handed, Y up, -Z forward, X right. Physics: Z up, X forward, Y left.
 # Each physics axis is an OpenXR axis: x_p = -z_xr, y_p = -x_xr, z_p = y_xr.
 _XR_TO_PHYSICS = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])

@@ -128,13 +128,23 @@ def probe_launch(
     return np.vstack(starts), directions
 
 
+def _flight_s(cartridge: Cartridge) -> float:
+    return 1.3 * cartridge.reach_m / cartridge.muzzle_velocity_mps
+
+
+@cache
+def flight_table(cartridge: Cartridge) -> TrajectoryTable:
+    """Every flight of the cartridge's probes; built on first use."""
+    k = cartridge.drag_k()
+    return TrajectoryTable(
+        lambda s: np.full_like(s, k), cartridge.muzzle_velocity_mps, _flight_s(cartridge)
+    )
+
+
 @cache
 def flight_plan(cartridge: Cartridge) -> SampledFlights:
-    """The cartridge's flights, sampled at its chord times; built on first use."""
-    duration = 1.3 * cartridge.reach_m / cartridge.muzzle_velocity_mps
-    k = cartridge.drag_k()
-    table = TrajectoryTable(lambda s: np.full_like(s, k), cartridge.muzzle_velocity_mps, duration)
-    return chord_plan(table, duration, CHORDS)
+    """The cartridge's flights, sampled at its chord times."""
+    return chord_plan(flight_table(cartridge), _flight_s(cartridge), CHORDS)
 
 
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path

@@ -14,12 +14,16 @@ from types import TracebackType
 import numpy as np
 from numpy.typing import NDArray
 
-from physics.body import Part, Region, SubjectBody
+from physics.body import Part, Region, Stance, SubjectBody
 from physics.bullet import p
 from physics.pose import Vec3, yaw_quat
+from physics.targets import PaperTarget
+from physics.units import IN_M
 
 # rayTestBatch silently drops the last of exactly 16384 rays (stack-notes.md): cast in chunks.
 _RAY_CHUNK = 16383
+_ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
+BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 
 
 REGIONS = list(Region)
@@ -75,6 +79,7 @@ class RangeWorld:
         self._regions: dict[int, list[Region]] = {}
         self._subjects: dict[str, int] = {}
         self._bodies: dict[str, SubjectBody] = {}
+        self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
         self._base_offsets: dict[str, NDArray[np.float64]] = {}
 
     def _require(self) -> int:
@@ -121,6 +126,53 @@ class RangeWorld:
         self._base_offsets[subject_id] = base_centre
         self._region_table = None
         self.place_subject(subject_id, position, yaw_rad)
+
+    def add_target(
+        self,
+        target_id: str,
+        target: PaperTarget,
+        distance_m: float,
+        centre_height_m: float = 1.3,
+        lateral_m: float = 0.0,
+    ) -> None:
+        """A paper target facing the firing line, on a 5 mm backer board."""
+        c = self._require()
+        half = [BACKER_M / 2, target.width_in * IN_M / 2, target.height_in * IN_M / 2]
+        shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
+        centre = (distance_m + BACKER_M / 2, lateral_m, centre_height_m)
+        uid = p.createMultiBody(0, shape, basePosition=list(centre), physicsClientId=c)
+        self._names[uid] = target_id
+        self._targets[target_id] = (target, centre)
+        self._region_table = None
+        self._boxes = None
+
+    def target_score(self, target_id: str, point: Vec3) -> tuple[str, int]:
+        """Zone and points of a hit at a world point on target `target_id`."""
+        target, (_, y, z) = self._targets[target_id]
+        # Facing the shooter (-X): the shooter's right is world -Y.
+        return target.score((y - point[1]) / IN_M, (point[2] - z) / IN_M)
+
+    def set_stance(self, subject_id: str, stance: Stance) -> None:
+        """Kneel, raise the arms, stand: the subject's collision shapes are rebuilt in place."""
+        c = self._require()
+        body = self._bodies[subject_id]
+        if body.stance is stance:
+            return
+        uid = self._subjects.pop(subject_id)
+        position, orientation = p.getBasePositionAndOrientation(uid, physicsClientId=c)
+        yaw = p.getEulerFromQuaternion(orientation)[2]
+        offset = self._base_offsets[subject_id]
+        cos, sin = math.cos(yaw), math.sin(yaw)
+        feet = (
+            position[0] - (cos * offset[0] - sin * offset[1]),
+            position[1] - (sin * offset[0] + cos * offset[1]),
+            position[2] - offset[2],
+        )
+        p.removeBody(uid, physicsClientId=c)
+        del self._names[uid], self._regions[uid]
+        self._aabbs.pop(uid, None)
+        self._boxes = None
+        self.add_subject(subject_id, body.in_stance(stance), feet, yaw)
 
     def body(self, subject_id: str) -> SubjectBody:
         return self._bodies[subject_id]
@@ -187,7 +239,7 @@ class RangeWorld:
         Every hit is PyBullet's. Only chords that can touch something are cast: those whose box
         overlaps a body's box, and those that reach the floor; the rest provably hit nothing.
         """
-        c = self._require()
+        self._require()
         starts, ends = points[:-1], points[1:]
         k_chords, n = starts.shape[0], starts.shape[1]
         chord = np.sqrt(((ends - starts) ** 2).sum(axis=2))  # (K, N)
@@ -210,20 +262,27 @@ class RangeWorld:
         ).any(-1)
         near |= lo[..., 2] <= 1e-6  # the floor plane
         # Flight-major, chords in order within a flight: a flight's first hit comes first.
-        ns, ks = np.nonzero((live & near).T)
+        candidates = (live & near).T
+        ns, ks = np.nonzero(candidates)
+        uid = np.full(len(ks), -1, dtype=np.int64)
+        link = np.full(len(ks), -1, dtype=np.int64)
+        frac = np.ones(len(ks))
+        if len(ks) <= _ONE_ROUND:
+            self._cast(starts, ends, ks, ns, np.arange(len(ks)), uid, link, frac)
+        else:
+            # In rounds: each flight's next candidate chord, for the flights still flying. Most
+            # stop at their first, so a big batch casts about half the rays it would at once.
+            rank = np.cumsum(candidates, axis=1)[ns, ks] - 1
+            flying = np.ones(n, dtype=bool)
+            for r in range(int(rank.max()) + 1):
+                todo = np.nonzero((rank == r) & flying[ns])[0]
+                if not len(todo):
+                    break
+                self._cast(starts, ends, ks, ns, todo, uid, link, frac)
+                flying[ns[todo[uid[todo] >= 0]]] = False
         a, b = starts[ks, ns], ends[ks, ns]
-        uid = np.empty(len(ks), dtype=np.int64)
-        link = np.empty(len(ks), dtype=np.int64)
-        frac = np.empty(len(ks))
-        hit_at = np.empty((len(ks), 3))
-        for lo_i in range(0, len(ks), _RAY_CHUNK):
-            hi_i = lo_i + _RAY_CHUNK
-            results = p.rayTestBatch(
-                a[lo_i:hi_i].tolist(), b[lo_i:hi_i].tolist(), physicsClientId=c
-            )
-            uid[lo_i:hi_i], link[lo_i:hi_i], frac[lo_i:hi_i], hit_at[lo_i:hi_i], _ = zip(
-                *results, strict=True
-            )
+        # PyBullet's hit position is exactly start + fraction * (end - start).
+        hit_at = a + (b - a) * frac[:, None]
         hits = np.nonzero(uid >= 0)[0]
         hit_flights = ns[hits]  # sorted: flight-major
         first = np.ones(len(hits), dtype=bool)
@@ -246,6 +305,30 @@ class RangeWorld:
         speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
         path = before[end_k, cols] + end_f * chord[end_k, cols]
         return PathEnds(target, region, point, time, speed, path)
+
+    def _cast(
+        self,
+        starts: NDArray[np.float64],
+        ends: NDArray[np.float64],
+        ks: NDArray[np.int64],
+        ns: NDArray[np.int64],
+        which: NDArray[np.int64],
+        uid: NDArray[np.int64],
+        link: NDArray[np.int64],
+        frac: NDArray[np.float64],
+    ) -> None:
+        """Cast chords `which` of the candidate list; fill in what each one hit."""
+        c = self._require()
+        a, b = starts[ks[which], ns[which]], ends[ks[which], ns[which]]
+        for lo in range(0, len(which), _RAY_CHUNK):
+            rows = which[lo : lo + _RAY_CHUNK]
+            # numpy arrays straight in: half the cost of lists (stack-notes: chunks of 16383).
+            results = p.rayTestBatch(
+                a[lo : lo + _RAY_CHUNK], b[lo : lo + _RAY_CHUNK], physicsClientId=c
+            )
+            uid[rows] = [r[0] for r in results]
+            link[rows] = [r[1] for r in results]
+            frac[rows] = [r[2] for r in results]
 
     def close(self) -> None:
         if self.client is not None:

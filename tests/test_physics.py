@@ -7,12 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from physics.ballistics import fly_bullet, load
-from physics.body import Region, SubjectBody
+from physics.ballistics import fly_bullet, fly_rounds, load, trajectory_table
+from physics.body import KNEEL_DROP_M, Region, Stance, SubjectBody
+from physics.bullet import p
 from physics.pose import Pose, look_rotation, pose_from_openxr, quat_to_matrix, yaw_quat
-from physics.taser import Effect, ProbeImpact, assess, cartridge, fly_probes
-from physics.units import FT_M, m_to_in
-from physics.world import RangeWorld
+from physics.targets import TARGETS, TargetKind
+from physics.taser import Effect, ProbeImpact, assess, cartridge, flight_table, fly_probes
+from physics.units import FT_M, IN_M, YD_M, m_to_in
+from physics.world import REGIONS, RangeWorld
 
 MUZZLE = np.array([0.0, 0.0, 1.3])
 
@@ -121,3 +123,115 @@ def test_look_rotation_and_yaw_agree() -> None:
     assert quat_to_matrix(look_rotation((0.0, 1.0, 0.0))) == pytest.approx(
         quat_to_matrix(yaw_quat(math.pi / 2)), abs=1e-9
     )
+
+
+FACINGS = {"toward": math.pi, "away": 0.0, "side-on": math.pi / 2}
+REGION_TEST_FT = 10.0
+
+
+@pytest.mark.parametrize("stance", list(Stance))
+@pytest.mark.parametrize("facing", list(FACINGS))
+def test_a_probe_aimed_at_each_visible_region_lands_in_it(stance: Stance, facing: str) -> None:
+    """Dispersion off, aim corrected for the probe's drop: every region the officer can see
+    (a straight line to its centre meets it first) is where the probe lands."""
+    cart = cartridge("taser10").model_copy(update={"dispersion_deg": 0.0})
+    distance_m = REGION_TEST_FT * FT_M
+    muzzle = np.array([0.0, 0.0, 1.3])
+    drop_m = -flight_table(cart).level(distance_m)[0]
+    yaw = FACINGS[facing]
+    body = SubjectBody(stance=stance)
+    checked = set()
+    with RangeWorld() as world:
+        world.add_subject("s", body, (distance_m, 0.0, 0.0), yaw)
+        rot = quat_to_matrix(yaw_quat(yaw))
+        for part in body.parts():
+            centre = np.array([distance_m, 0.0, 0.0]) + rot @ np.array(part.centre)
+            sight = p.rayTest(
+                muzzle.tolist(),
+                (muzzle + 1.2 * (centre - muzzle)).tolist(),
+                physicsClientId=world.client,
+            )[0]
+            visible = world._regions_by_link()[sight[0], sight[1] + 1] if sight[0] >= 0 else -1
+            if visible != REGIONS.index(part.region):
+                continue  # hidden behind another part from here
+            aim = centre + np.array([0.0, 0.0, drop_m])
+            impact = fly_probes(
+                world,
+                cart,
+                Pose(tuple(muzzle), look_rotation(aim - muzzle)),
+                np.random.default_rng(0),
+            )[0]
+            assert impact.region is part.region, f"aimed at {part.region}, hit {impact.region}"
+            checked.add(part.region)
+    expected_front = {Region.FACE, Region.UPPER_CHEST, Region.ABDOMEN, Region.LEG}
+    expected_back = {Region.HEAD, Region.UPPER_BACK, Region.LOWER_BACK, Region.LEG}
+    assert (
+        checked
+        >= {"toward": expected_front, "away": expected_back, "side-on": {Region.ARM}}[facing]
+    )
+
+
+def test_a_subject_kneels_and_stands_again() -> None:
+    with RangeWorld() as world:
+        world.add_subject("s", SubjectBody(), (5.0, 0.0, 0.0), math.pi)
+        head_height = world._body_boxes()[-1][1][2]
+        world.set_stance("s", Stance.KNEELING)
+        assert world._body_boxes()[-1][1][2] == pytest.approx(head_height - KNEEL_DROP_M)
+        world.set_stance("s", Stance.STANDING)
+        assert world._body_boxes()[-1][1][2] == pytest.approx(head_height)
+
+
+@pytest.mark.parametrize("kind", list(TargetKind))
+def test_a_round_aimed_at_each_zone_scores_that_zone(kind: TargetKind) -> None:
+    target = TARGETS[kind]
+    ball = load("9mm-124").model_copy(update={"dispersion_moa": 0.0})
+    distance_m = 7 * YD_M
+    drop_m = -trajectory_table(ball).level(distance_m)[0]
+    muzzle = np.array([0.0, 0.0, 1.3])
+    with RangeWorld() as world:
+        world.add_target("t", target, distance_m)
+        for zone in target.zones:
+            u, v = target.aim_point(zone.name, margin_in=0.5)
+            aim = np.array([distance_m, -u * IN_M, 1.3 + v * IN_M + drop_m])
+            impact = fly_bullet(
+                world,
+                ball,
+                Pose(tuple(muzzle), look_rotation(aim - muzzle)),
+                np.random.default_rng(0),
+            )
+            assert impact.target == "t"
+            assert world.target_score("t", impact.point) == (zone.name, zone.points)
+
+
+def test_the_qit99_approximation_keeps_the_published_scoring_area() -> None:
+    bottle = TARGETS[TargetKind.QIT99].zone("bottle")
+    assert sum(s.area for s in bottle.shapes) == pytest.approx(192.0, rel=0.03)  # facts.md §3
+
+
+def test_a_400_mps_round_never_tunnels_through_a_5_mm_board() -> None:
+    """1,000 rounds at 400 m/s aimed over and past the edges of a target's 5 mm backer: every
+    one whose straight line crosses the board hits it; none of the others do."""
+    fast = load("9mm-124").model_copy(
+        update={"muzzle_velocity_fps": 400 / 0.3048, "dispersion_moa": 0.0}
+    )
+    target = TARGETS[TargetKind.USPSA]
+    distance_m = 20.0
+    half_w, half_h = target.width_in * IN_M / 2, target.height_in * IN_M / 2
+    rng = np.random.default_rng(5)
+    u = rng.uniform(-1.3 * half_w, 1.3 * half_w, 1000)
+    v = rng.uniform(-1.3 * half_h, 1.3 * half_h, 1000)
+    muzzle = np.array([0.0, 0.0, 1.3])
+    drop_m = -trajectory_table(fast).level(distance_m)[0]
+    aims = np.column_stack([np.full(1000, distance_m), u, 1.3 + v + drop_m])
+    rotations = np.array([quat_to_matrix(look_rotation(a - muzzle)) for a in aims])
+    with RangeWorld() as world:
+        world.add_target("t", target, distance_m)
+        ends = fly_rounds(world, fast, np.tile(muzzle, (1000, 1)), rotations, rng)
+        names = world.targets
+    hit = np.array([names[i] == "t" if i >= 0 else False for i in ends.target])
+    # 1 mm inside the edges must hit, 1 mm outside must not (the drop correction is exact only
+    # at the centre line).
+    inside = (np.abs(u) < half_w - 1e-3) & (np.abs(v) < half_h - 1e-3)
+    outside = (np.abs(u) > half_w + 1e-3) | (np.abs(v) > half_h + 1e-3)
+    assert hit[inside].all() and inside.sum() > 400
+    assert not hit[outside].any()

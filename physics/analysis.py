@@ -1,0 +1,143 @@
+"""The range master's analyses: Monte Carlo probe spread, and bullet trajectories.
+
+Both run on the same flight code as a drill (trajectory tables, chords cast in PyBullet), so what
+the analysis says of a cartridge is what a drill will do with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from physics.ballistics import STANDARD_METRO, Atmosphere, Load, trajectory_table
+from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
+from physics.pose import look_rotations
+from physics.taser import EFFECTIVE_SPREAD_IN, MAX_CONNECT_GAP_IN, Cartridge, fly_volley
+from physics.units import FPS_MPS, FT_M, IN_M, YD_M
+from physics.world import REGIONS, RangeWorld
+
+MUZZLE_HEIGHT_M = 1.4  # an officer's arms-out aim at chest height
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadRow:
+    distance_ft: float
+    trials: int
+    p_both_hit: float  # both probes of a deployment on the subject
+    median_spread_in: float | None  # of the deployments with both probes on the subject
+    p_effective: float  # both connect (clothing gap <= 2 in) and spread >= 12 in
+    p_avoid_zone: float  # at least one probe in a zone to avoid
+
+
+def spread_study(
+    cartridge: Cartridge,
+    distances_ft: Sequence[float],
+    trials: int,
+    rng: np.random.Generator,
+    *,
+    aim_region: Region = Region.ABDOMEN,
+    aim_error_mrad: float = 0.0,
+    body: SubjectBody | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[SpreadRow]:
+    """Deploy `trials` times at a subject facing the officer at each distance, aiming at
+    `aim_region` with a normal aim error (1 sigma per axis). A one-probe-per-pull cartridge
+    (TASER 10) fires two pulls at the same aim point per deployment."""
+    body = body or SubjectBody()
+    zone_of = np.array([TASER_ZONE[r] is TaserZone.AVOID for r in REGIONS])
+    gap_of = np.array([body.clothing_gap_in[r] for r in REGIONS])
+    pulls = 2 if cartridge.probes_per_pull == 1 else 1
+    rows = []
+    for i, distance_ft in enumerate(distances_ft):
+        distance_m = distance_ft * FT_M
+        with RangeWorld(lane_length_m=max(distance_m + 3.0, 10.0)) as world:
+            world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
+            lx, ly, lz = body.aim_point(aim_region)
+            aim = np.array([distance_m - lx, -ly, lz])
+            muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
+            base = look_rotations((aim - muzzle)[None, :])[0]
+            error = np.tan(rng.normal(0.0, aim_error_mrad * 1e-3, size=(trials, 2)))
+            forward = base[:, 0] + error[:, :1] * base[:, 1] + error[:, 1:] * base[:, 2]
+            rotations = np.repeat(look_rotations(forward), pulls, axis=0)
+            volley = fly_volley(
+                world, cartridge, np.tile(muzzle, (trials * pulls, 1)), rotations, rng
+            )
+            subject_uid = world.targets.index("subject")
+        ends = volley.ends
+        # Two probes per deployment: rows [a, b] of each.
+        if pulls == 2:
+            a = np.arange(0, 2 * trials, 2)
+            b = a + 1
+        else:
+            a = np.arange(trials)
+            b = a + trials
+        on = (ends.target[a] == subject_uid) & (ends.target[b] == subject_uid)
+        region_a, region_b = ends.region[a], ends.region[b]
+        connected = (
+            on & (gap_of[region_a] <= MAX_CONNECT_GAP_IN) & (gap_of[region_b] <= MAX_CONNECT_GAP_IN)
+        )
+        spread_in = np.linalg.norm(ends.point[a] - ends.point[b], axis=1) / IN_M
+        avoid = ((ends.target[a] == subject_uid) & zone_of[region_a]) | (
+            (ends.target[b] == subject_uid) & zone_of[region_b]
+        )
+        rows.append(
+            SpreadRow(
+                distance_ft=float(distance_ft),
+                trials=trials,
+                p_both_hit=float(on.mean()),
+                median_spread_in=float(np.median(spread_in[on])) if on.any() else None,
+                p_effective=float((connected & (spread_in >= EFFECTIVE_SPREAD_IN)).mean()),
+                p_avoid_zone=float(avoid.mean()),
+            )
+        )
+        if progress is not None:
+            progress(i + 1, len(distances_ft))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class TrajectoryRow:
+    distance_yd: float
+    path_in: float  # relative to the line of sight; negative is below it
+    velocity_fps: float
+    time_s: float
+
+
+def zero_elevation(
+    load: Load, zero_m: float, sight_height_in: float, atmosphere: Atmosphere = STANDARD_METRO
+) -> float:
+    """The bore's elevation that puts the round on a level line of sight at `zero_m`."""
+    table = trajectory_table(load, atmosphere)
+    want = sight_height_in * IN_M
+    lo, hi = -0.02, 0.02  # radians: +-1.1 degrees brackets any pistol zero
+    for _ in range(60):  # bisection: the rise at the zero grows with the elevation
+        mid = (lo + hi) / 2
+        if table.along(mid, zero_m)[0] < want:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def trajectory(
+    load: Load,
+    zero_m: float,
+    to_m: float,
+    *,
+    sight_height_in: float = 0.8,
+    step_yd: float = 1.0,
+    atmosphere: Atmosphere = STANDARD_METRO,
+) -> list[TrajectoryRow]:
+    """Path, velocity and time of flight per `step_yd`, sighted in at `zero_m`."""
+    table = trajectory_table(load, atmosphere)
+    elevation = zero_elevation(load, zero_m, sight_height_in, atmosphere)
+    rows = [TrajectoryRow(0.0, -sight_height_in, load.muzzle_velocity_fps, 0.0)]
+    yards = step_yd
+    while yards <= to_m / YD_M + 1e-9:
+        up, speed, time = table.along(elevation, yards * YD_M)
+        rows.append(TrajectoryRow(yards, up / IN_M - sight_height_in, speed / FPS_MPS, time))
+        yards += step_yd
+    return rows
