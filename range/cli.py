@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from peripherals.errors import PeripheralError
-from range import __version__, cli_peripherals
+from range import __version__, cli_analyze, cli_peripherals
 from range.deps import MissingDependencyError, require
 
 DESCRIPTION = """\
@@ -25,6 +25,8 @@ examples:
   openrange demo                     run the built-in knife drill, no hardware needed
   openrange demo --seed 7 --json     the same run, reproducible, as JSON for scripts
   openrange score runs/<run>/        rescore a saved run from its event log
+  openrange analyze spread --cartridge taser7-cq --distance 5..25ft
+                                     probe spread odds per distance (--plot for a chart)
   openrange peripherals emulate taser-7
                                      an emulated replica on a real tty, for trying the stack
 
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     _score_parser(sub)
     cli_peripherals.register(sub)
+    cli_analyze.register(sub)
     return parser
 
 

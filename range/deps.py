@@ -23,6 +23,7 @@ DEPENDENCIES: dict[str, tuple[str, str]] = {
         "pip install moderngl; headless rendering also needs: apt-get install libegl1 libgl1",
     ),
     "xr": ("OpenXR tracking", "pip install pyopenxr"),
+    "matplotlib": ("plots", "pip install matplotlib"),
 }
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from range.cli import main
+from range.cli_analyze import distances_ft
 
-COMMANDS = ["demo", "score", "peripherals"]
+COMMANDS = ["demo", "score", "peripherals", "analyze"]
 PERIPHERAL_VERBS = ["scan", "monitor", "emulate", "check"]
 
 
@@ -128,3 +129,73 @@ def test_check_on_a_port_with_no_replica_fails_in_one_line(
 ) -> None:
     assert main(["peripherals", "check", "/dev/no-such-replica"]) == 1
     assert "FAIL  handshake" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verb", ["spread", "trajectory"])
+def test_every_analyze_verb_explains_itself(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["analyze", verb, "--help"])
+    assert exit_.value.code == 0
+    assert len(capsys.readouterr().out.splitlines()) > 5
+
+
+def test_distances_are_read_as_a_trainer_writes_them() -> None:
+    assert distances_ft("5..8ft") == [5.0, 6.0, 7.0, 8.0]
+    assert distances_ft("7,15,21") == [7.0, 15.0, 21.0]
+    assert distances_ft("3..5yd") == [9.0, 12.0, 15.0]
+    assert distances_ft("5..25ft", step=10) == [5.0, 15.0, 25.0]
+    with pytest.raises(ValueError, match=r"write 5\.\.25ft"):
+        distances_ft("far")
+
+
+def test_analyze_spread_reports_and_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plot = tmp_path / "spread.png"
+    args = [
+        "analyze",
+        "spread",
+        "--cartridge",
+        "x26p-25ft",
+        "--distance",
+        "4,12ft",
+        "--trials",
+        "400",
+        "--json",
+        "--plot",
+        str(plot),
+    ]
+    assert main(args) == 0
+    near, far = json.loads(capsys.readouterr().out)
+    # 8 degrees: under 12 in of spread at 4 ft, well over it at 12 ft (facts.md §1: 7.1 ft).
+    assert near["p_effective"] < 0.2 < 0.6 < far["p_effective"]
+    assert near["median_spread_in"] < 12.0 < far["median_spread_in"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+
+
+def test_analyze_trajectory_prints_every_yard(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "analyze",
+                "trajectory",
+                "--load",
+                "9mm-124",
+                "--zero",
+                "25yd",
+                "--to",
+                "50yd",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["distance_yd"] for r in rows] == list(range(51))
+    assert abs(rows[25]["path_in"]) < 0.01  # on the line of sight at the zero
+    assert rows[0]["path_in"] == -0.8  # the bore sits 0.8 in under the sights
+
+
+def test_a_bad_analysis_request_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "spread", "--cartridge", "taser99", "--distance", "7ft"]) == 2
+    assert "taser7-cq" in capsys.readouterr().err

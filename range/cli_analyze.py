@@ -1,0 +1,236 @@
+"""`openrange analyze ...`: what a cartridge or a load does, before anyone fires it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from range.deps import require
+
+_UNITS = {"ft": 1.0, "yd": 3.0, "m": 1 / 0.3048, "in": 1 / 12}
+_RANGE = re.compile(r"^\s*([0-9.]+)\s*\.\.\s*([0-9.]+)\s*(ft|yd|m)?\s*$")
+_LIST = re.compile(r"^\s*([0-9.]+(?:\s*,\s*[0-9.]+)*)\s*(ft|yd|m)?\s*$")
+_ONE = re.compile(r"^\s*([0-9.]+)\s*(ft|yd|m|in)?\s*$")
+
+
+def distances_ft(text: str, step: float = 1.0) -> list[float]:
+    """'5..25ft' (every `step` units), '7,15,21ft' or '10yd', in feet."""
+    if match := _RANGE.match(text):
+        lo, hi, unit = float(match[1]), float(match[2]), match[3] or "ft"
+        if hi < lo or step <= 0:
+            raise ValueError(f"distance range {text!r} must run from low to high")
+        count = round((hi - lo) / step) + 1
+        return [(lo + i * step) * _UNITS[unit] for i in range(count)]
+    if match := _LIST.match(text):
+        unit = match[2] or "ft"
+        return [float(x) * _UNITS[unit] for x in match[1].split(",")]
+    raise ValueError(f"distance {text!r}: write 5..25ft, 7,15,21ft or 10yd")
+
+
+def length_ft(text: str, default_unit: str = "yd") -> float:
+    match = _ONE.match(text)
+    if not match:
+        raise ValueError(f"length {text!r}: write a number and a unit, such as 25yd or 0.8in")
+    return float(match[1]) * _UNITS[match[2] or default_unit]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "analyze",
+        help="probe spread and bullet trajectories, computed with the drills' own physics",
+        description="Answer a range master's questions about a cartridge or a load with the "
+        "same flight code a drill uses: how often both probes land and spread enough "
+        "at each distance, and where a round goes when zeroed.",
+        epilog="examples:\n"
+        "  openrange analyze spread --cartridge taser7-cq --distance 5..25ft --trials 10000\n"
+        "  openrange analyze spread --cartridge x26p-25ft --distance 7,15,21ft --plot s.png\n"
+        "  openrange analyze trajectory --load 9mm-124 --zero 25yd --to 50yd\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="analyses", metavar="ANALYSIS")
+
+    spread = verbs.add_parser(
+        "spread",
+        help="Monte Carlo probe spread against a subject, per distance",
+        description="Fire the cartridge TRIALS times at a subject facing the officer at each "
+        "distance, aiming at a region with a normal aim error, and report the "
+        "probability that both probes hit, the median spread, the probability of an "
+        "effective deployment (both connect, spread >= 12 in) and the probability of "
+        "a probe in a zone to avoid (facts.md §1).",
+    )
+    spread.add_argument("--cartridge", required=True, help="cartridge id (docs/physics.md)")
+    spread.add_argument(
+        "--distance", required=True, help="5..25ft (every --step), 7,15,21ft, or one distance"
+    )
+    spread.add_argument("--step", type=float, default=1.0, help="step of a distance range")
+    spread.add_argument("--trials", type=int, default=10_000, help="deployments per distance")
+    spread.add_argument("--aim", default="abdomen", help="region aimed at (default abdomen)")
+    spread.add_argument(
+        "--aim-error-mrad",
+        type=float,
+        default=0.0,
+        help="1-sigma aim error per axis, milliradians (default 0)",
+    )
+    spread.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    spread.add_argument("--json", action="store_true", help="print the rows as JSON")
+    spread.add_argument("--plot", type=Path, default=None, help="also draw the result to a PNG")
+    spread.set_defaults(handler=_spread)
+
+    trajectory = verbs.add_parser(
+        "trajectory",
+        help="path, velocity and time of flight per yard",
+        description="Zero the load at --zero with the sights --sight-height above the bore and "
+        "print, per yard, the path relative to the line of sight, the velocity and "
+        "the time of flight (point mass, G1 drag, Army Standard Metro atmosphere).",
+    )
+    trajectory.add_argument("--load", required=True, help="load id (docs/physics.md)")
+    trajectory.add_argument("--zero", default="25yd", help="zero distance (default 25yd)")
+    trajectory.add_argument("--to", default="50yd", help="last distance (default 50yd)")
+    trajectory.add_argument("--sight-height", default="0.8in", help="default 0.8in")
+    trajectory.add_argument("--step", type=float, default=1.0, help="yards between rows")
+    trajectory.add_argument("--json", action="store_true", help="print the rows as JSON")
+    trajectory.set_defaults(handler=_trajectory)
+
+    group.set_defaults(handler=lambda _args: _help(group))
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _spread(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "pybullet")
+    import numpy as np
+
+    from physics.analysis import spread_study
+    from physics.body import Region
+    from physics.taser import cartridge
+    from range.progress import ProgressBar
+
+    if args.trials < 1:
+        raise ValueError("--trials must be at least 1")
+    try:
+        region = Region(args.aim)
+    except ValueError:
+        raise ValueError(
+            f"--aim {args.aim!r}: one of {', '.join(r.value for r in Region)}"
+        ) from None
+    cart = cartridge(args.cartridge)
+    distances = distances_ft(args.distance, args.step)
+    beyond = [d for d in distances if d > cart.wire_length_ft]
+    if beyond:
+        print(
+            f"openrange: {cart.id} reaches {cart.wire_length_ft:.0f} ft; probes fired at "
+            f"{', '.join(f'{d:g}' for d in beyond)} ft stop short",
+            file=sys.stderr,
+        )
+    bar = ProgressBar(f"{cart.id} x {args.trials}") if sys.stderr.isatty() else None
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar(done, total, "distances")
+
+    try:
+        rows = spread_study(
+            cart,
+            distances,
+            args.trials,
+            np.random.default_rng(args.seed),
+            aim_region=region,
+            aim_error_mrad=args.aim_error_mrad,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.plot is not None:
+        _plot_spread(rows, cart.name, args.plot)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    print(
+        f"{cart.name}: {args.trials} deployments per distance, aimed at {region.value},"
+        f" aim error {args.aim_error_mrad:g} mrad"
+    )
+    header = ("distance", "both hit", "median spread", "effective", "avoid zone")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 14, 10, 11), strict=True)))
+    for r in rows:
+        spread = "-" if r.median_spread_in is None else f"{r.median_spread_in:.1f} in"
+        print(
+            f"{r.distance_ft:7.1f} ft {r.p_both_hit:9.1%} {spread:>14} {r.p_effective:10.1%}"
+            f" {r.p_avoid_zone:11.1%}"
+        )
+    if args.plot is not None:
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _plot_spread(rows: list, title: str, path: Path) -> None:  # type: ignore[type-arg]
+    require("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = [r.distance_ft for r in rows]
+    fig, left = plt.subplots(figsize=(8, 4.5), dpi=110)
+    left.plot(d, [100 * r.p_both_hit for r in rows], "o-", label="both probes hit")
+    left.plot(d, [100 * r.p_effective for r in rows], "s-", label="effective (spread >= 12 in)")
+    left.plot(d, [100 * r.p_avoid_zone for r in rows], "^-", label="a probe in a zone to avoid")
+    left.set_xlabel("distance (ft)")
+    left.set_ylabel("deployments (%)")
+    left.set_ylim(0, 100)
+    right = left.twinx()
+    right.plot(
+        d,
+        [r.median_spread_in if r.median_spread_in is not None else float("nan") for r in rows],
+        "k--",
+        label="median spread",
+    )
+    right.axhline(12.0, color="grey", lw=0.8, ls=":", label="12 in: effective spread")
+    spreads = [r.median_spread_in for r in rows if r.median_spread_in is not None]
+    right.set_ylim(0, 1.15 * max([12.0, *spreads]))
+    right.set_ylabel("median spread (in)")
+    lines = left.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    left.legend(
+        lines[0] + more[0],
+        lines[1] + more[1],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    left.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _trajectory(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic")
+    from physics.analysis import trajectory
+    from physics.ballistics import load
+    from physics.units import FT_M
+
+    rows = trajectory(
+        load(args.load),
+        length_ft(args.zero) * FT_M,
+        length_ft(args.to) * FT_M,
+        sight_height_in=length_ft(args.sight_height, "in") * 12,
+        step_yd=args.step,
+    )
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    print(f"{args.load} zeroed at {args.zero}, sights {args.sight_height} above the bore")
+    print(f"{'yards':>6} {'path (in)':>10} {'velocity (ft/s)':>16} {'time (s)':>9}")
+    for r in rows:
+        print(f"{r.distance_yd:6.0f} {r.path_in:10.2f} {r.velocity_fps:16.0f} {r.time_s:9.4f}")
+    return 0
