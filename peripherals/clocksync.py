@@ -71,24 +71,24 @@ class ClockSync:
     def _fit(self) -> None:
         samples = list(self._samples)
         wire = np.array([s.half_rtt_s for s in samples])
-        # The quarter of round trips that spent least time on the wire: the scheduler delayed
-        # the others. A quantile, not a fixed margin over the best, so a lucky outlier cannot
-        # leave two samples to fit a slope through.
-        tight = [s for s, w in zip(samples, wire, strict=True) if w <= np.quantile(wire, 0.25)]
-        host = np.array([s.host_mid_s for s in tight])
-        device = np.array([s.device_s for s in tight])
-        if len(tight) >= 8 and host.max() - host.min() > 0.5:
-            h0 = host.mean()
-            slope, _ = np.polyfit(host - h0, device, 1)
+        host = np.array([s.host_mid_s for s in samples])
+        device = np.array([s.device_s for s in samples])
+        # The round trips that spent least time on the wire: the scheduler delayed the others,
+        # and more on the way out than back. A quarter of them fix the slope; the tightest
+        # twentieth, least skewed, fix the offset. Quantiles, not a margin over the best, so a
+        # lucky outlier cannot leave two samples to fit a slope through.
+        tight = wire <= np.quantile(wire, 0.25)
+        tightest = wire <= np.quantile(wire, 0.05)
+        slope = 1.0
+        if tight.sum() >= 8 and np.ptp(host[tight]) > 0.5:
+            h0 = host[tight].mean()
+            slope = float(np.polyfit(host[tight] - h0, device[tight], 1)[0])
             # A crystal is never off by more than a few hundred ppm; a wilder fit is noise.
             slope = float(np.clip(slope, 1 - MAX_DRIFT, 1 + MAX_DRIFT))
-            self._slope = slope
-            self._offset_s = float(np.mean(device - slope * host))
-        else:
-            self._slope = 1.0
-            self._offset_s = float(np.mean(device - host))
-        residual = float(np.max(np.abs(device - (self._offset_s + self._slope * host))))
-        self._bound_s = float(max(s.half_rtt_s for s in tight)) + residual
+        self._slope = slope
+        self._offset_s = float(np.mean(device[tightest] - slope * host[tightest]))
+        residual = np.abs(device[tight] - (self._offset_s + slope * host[tight]))
+        self._bound_s = float(wire[tight].max() + residual.max())
 
     def to_host(self, device_us: int) -> float:
         self._refresh()

@@ -66,7 +66,11 @@ class DeviceClock:
     drift_ppm: float = 0.0
 
     def now_us(self) -> int:
-        elapsed = self.host.now_s() - self.boot_s
+        return self.at_us(self.host.now_s())
+
+    def at_us(self, host_s: float) -> int:
+        """The device's reading at host time `host_s`: what clock sync must recover."""
+        elapsed = host_s - self.boot_s
         return max(0, round((elapsed * (1 + self.drift_ppm * 1e-6) + self.offset_s) * 1e6))
 
 

@@ -44,19 +44,35 @@ class CobsError(ValueError):
 
 
 def cobs_decode(data: bytes) -> bytes:
+    if 0 in data:
+        raise CobsError("zero byte inside a COBS frame")
+    # Each code byte says where the next zero goes back: write the zeros into a copy rather than
+    # rebuilding the output block by block (half the cost on a header full of zero bytes).
+    out = bytearray(data)
+    n = len(data)
+    i = 0
+    while i < n:
+        code = data[i]
+        if code == 255:
+            return _cobs_decode_blocks(data)  # runs of 254 bytes: never in a frame this short
+        i += code
+        if i < n:
+            out[i] = 0
+        elif i > n:
+            raise CobsError("COBS block runs past the end of the frame")
+    del out[0]
+    return bytes(out)
+
+
+def _cobs_decode_blocks(data: bytes) -> bytes:
     out = bytearray()
     i, n = 0, len(data)
     while i < n:
         code = data[i]
-        if code == 0:
-            raise CobsError("zero byte inside a COBS frame")
         end = i + code
         if end > n:
             raise CobsError("COBS block runs past the end of the frame")
-        block = data[i + 1 : end]
-        if 0 in block:
-            raise CobsError("zero byte inside a COBS block")
-        out += block
+        out += data[i + 1 : end]
         i = end
         if code < 255 and i < n:
             out.append(0)
