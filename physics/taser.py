@@ -30,6 +30,14 @@ EFFECTIVE_SPREAD_IN = 12.0
 TaserModel = Literal["taser-x26p", "taser-x2", "taser-7", "taser-10"]
 
 
+class Laser(StrictModel):
+    """A laser beside probe `probe`'s bore, aimed where that probe lands at `converges_at_ft`
+    (the path's drop included), or along the bore when that is not given."""
+
+    probe: Literal[0, 1] = 0
+    converges_at_ft: float | None = Field(default=None, gt=0.0)
+
+
 class Cartridge(StrictModel):
     id: str
     model: TaserModel
@@ -42,6 +50,7 @@ class Cartridge(StrictModel):
     probe_mass_g: float = Field(default=3.0, gt=0.0)
     probe_drag_area_cm2: float = Field(default=0.25, ge=0.0)
     dispersion_deg: float = Field(default=0.5, ge=0.0)
+    lasers: tuple[Laser, ...] = (Laser(),)
 
     @property
     def reach_m(self) -> float:
@@ -101,6 +110,7 @@ def probe_launch(
     origins: NDArray[np.float64],
     rotations: NDArray[np.float64],
     rng: np.random.Generator,
+    dispersion: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Origins and unit directions of the probes of N trigger pulls, probe-major: (P*N, 3).
 
@@ -121,7 +131,7 @@ def probe_launch(
         ups.append(up * cos + forward * sin)  # the bottom bore's own top, turned with it
     directions = angular_scatter(
         np.vstack(dirs),
-        math.radians(cartridge.dispersion_deg),
+        math.radians(cartridge.dispersion_deg) if dispersion else 0.0,
         rng,
         (np.vstack(lefts), np.vstack(ups)),
     )
@@ -204,6 +214,41 @@ def fly_probes(
             )
         )
     return impacts
+
+
+def laser_dots(
+    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, reach_m: float = 30.0
+) -> list[tuple[str | None, tuple[float, float, float] | None]]:
+    """Where each laser of the cartridge falls: (what it lights, the point), or (None, None)."""
+    origins, directions = probe_launch(
+        cartridge,
+        np.array([muzzle.position_m]),
+        muzzle.rotation()[None],
+        np.random.default_rng(0),
+        dispersion=False,
+    )
+    names = world.targets
+    dots: list[tuple[str | None, tuple[float, float, float] | None]] = []
+    for laser in cartridge.lasers:
+        origin, direction = origins[laser.probe], directions[laser.probe]
+        if laser.converges_at_ft is not None:
+            # Aim at the probe's own point at the convergence distance, drop included.
+            horizontal = laser.converges_at_ft * FT_M
+            elevation = math.asin(max(-1.0, min(1.0, float(direction[2]))))
+            up, _, _ = flight_table(cartridge).along(elevation, horizontal)
+            flat = np.array([direction[0], direction[1], 0.0])
+            flat /= np.linalg.norm(flat)
+            target = origin + flat * horizontal + np.array([0.0, 0.0, up])
+            direction = (target - origin) / np.linalg.norm(target - origin)
+        end = origin + direction * reach_m
+        points = np.array([origin, end])[:, None, :]
+        ends = world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
+        if ends.target[0] < 0:
+            dots.append((None, None))
+        else:
+            x, y, z = (float(v) for v in ends.point[0])
+            dots.append((names[ends.target[0]], (x, y, z)))
+    return dots
 
 
 class Effect(StrEnum):

@@ -29,6 +29,7 @@ from physics.taser import (
     flight_table,
     fly_probes,
     fly_volley,
+    laser_dots,
 )
 from physics.units import FT_M, IN_M, YD_M, m_to_in
 from physics.world import REGIONS, RangeWorld
@@ -324,3 +325,29 @@ def test_bullet_flight_agrees_with_py_ballisticcalc(load_id: str) -> None:
         assert up == pytest.approx(ref.height >> Unit.Meter, rel=0.005)
         assert speed == pytest.approx(ref.velocity >> Unit.MPS, rel=0.005)
         assert time == pytest.approx(ref.time, rel=0.005)
+
+
+def test_x2_lasers_meet_their_probes_at_15_ft_and_not_before() -> None:
+    """X2 manual p.40: two lasers that coincide with the probes at 15 ft (facts.md §1)."""
+    cart = cartridge("x2-25ft").model_copy(update={"dispersion_deg": 0.0})
+    muzzle = Pose((0.0, 0.0, 2.0))
+    for distance_ft, close in ((15.0, True), (7.0, False)):
+        with RangeWorld(lane_length_m=distance_ft * FT_M) as wall:
+            dots = laser_dots(wall, cart, muzzle)
+            impacts = fly_probes(wall, cart, muzzle, np.random.default_rng(0))
+        for (lit, dot), impact in zip(dots, impacts, strict=True):
+            assert lit == "backstop" and dot is not None
+            apart_in = math.dist(dot, impact.point) / IN_M
+            assert (apart_in < 0.25) is close, f"{distance_ft} ft: {apart_in:.2f} in apart"
+
+
+def test_a_bore_line_laser_sits_above_the_probe_by_its_drop() -> None:
+    cart = cartridge("taser7-standoff").model_copy(update={"dispersion_deg": 0.0})
+    muzzle = Pose((0.0, 0.0, 2.0))
+    with RangeWorld(lane_length_m=21 * FT_M) as wall:
+        ((lit, dot),) = laser_dots(wall, cart, muzzle)
+        top = fly_probes(wall, cart, muzzle, np.random.default_rng(0))[0]
+    assert lit == "backstop" and dot is not None
+    drop_in = (dot[2] - top.point[2]) / IN_M
+    # facts.md §1 [D]: gravity alone drops a 55 m/s probe 2.6 in at 21 ft; drag adds a little.
+    assert 2.6 <= drop_in < 3.2
