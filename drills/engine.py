@@ -18,6 +18,7 @@ from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
 from drills.threat import THREAT_OF, Behaviour, HeldObject, Threat
 from physics.ballistics import BulletImpact
+from physics.body import Stance
 from physics.taser import Assessment, Effect, ProbeImpact
 from physics.units import FT_M, m_to_ft
 
@@ -55,6 +56,7 @@ class DrillStateError(RuntimeError):
 @dataclass(slots=True)
 class SubjectState:
     id: str
+    role: str
     held_object: HeldObject
     position_m: tuple[float, float]
     yaw_rad: float
@@ -62,6 +64,7 @@ class SubjectState:
     phase_since_s: float
     incapacitated_until_s: float | None = None
     spent: set[int] = field(default_factory=set)
+    stance: Stance = Stance.STANDING
 
     @property
     def behaviour(self) -> Behaviour:
@@ -77,6 +80,8 @@ class SubjectState:
 @dataclass(frozen=True, slots=True)
 class SubjectView:
     id: str
+    role: str
+    stance: Stance
     phase: str
     behaviour: Behaviour
     threat: Threat
@@ -126,8 +131,15 @@ class DrillEngine:
             if spec.facing == "away":
                 yaw += math.pi
             self.subjects[spec.id] = SubjectState(
-                spec.id, spec.held_object, position, yaw, drill.phase(spec.start_phase), 0.0
+                spec.id,
+                spec.role,
+                spec.held_object,
+                position,
+                yaw,
+                drill.phase(spec.start_phase),
+                0.0,
             )
+            self._apply_phase(self.subjects[spec.id])
 
     @property
     def t(self) -> float:
@@ -146,9 +158,23 @@ class DrillEngine:
             drill=self.drill.id,
             dt_s=self.dt_s,
             subjects={
-                s.id: {"held_object": s.held_object.value, "start_m": list(s.position_m)}
+                s.id: {
+                    "role": s.role,
+                    "held_object": s.held_object.value,
+                    "start_m": list(s.position_m),
+                }
                 for s in self.subjects.values()
             },
+            cover=[
+                {
+                    "name": c.name,
+                    "x_m": c.x_ft * FT_M,
+                    "y_m": c.y_ft * FT_M,
+                    "width_m": c.width_ft * FT_M,
+                    "depth_m": c.depth_ft * FT_M,
+                }
+                for c in self.drill.scene.cover
+            ],
             **meta,
         )
         for subject in self.subjects.values():
@@ -350,8 +376,16 @@ class DrillEngine:
         subject.phase = self.drill.phase(transition.to)
         subject.phase_since_s = self.t
         subject.spent = set()
+        self._apply_phase(subject)
         self._log_phase(subject)
         return True
+
+    @staticmethod
+    def _apply_phase(subject: SubjectState) -> None:
+        if subject.phase.held_object is not None:
+            subject.held_object = subject.phase.held_object
+        if subject.phase.stance is not None:
+            subject.stance = subject.phase.stance
 
     # -- views -----------------------------------------------------------------------------------
 
@@ -365,6 +399,8 @@ class DrillEngine:
             tuple(
                 SubjectView(
                     s.id,
+                    s.role,
+                    s.stance,
                     s.phase.id,
                     s.behaviour,
                     s.threat,
@@ -386,6 +422,8 @@ class DrillEngine:
             behaviour=subject.behaviour.value,
             threat=subject.threat.name.lower(),
             held_object=subject.held_object.value,
+            stance=subject.stance.value,
+            role=subject.role,
             distance_ft=round(m_to_ft(self.distance_m(subject)), 3),
         )
 

@@ -21,7 +21,7 @@ from drills.engine import Observation
 from drills.threat import Behaviour
 from physics.body import Region
 from physics.datafiles import StrictModel, builtin_or_file, load_model
-from physics.units import m_to_ft
+from physics.units import FT_M, m_to_ft
 
 
 class Act(StrEnum):
@@ -31,16 +31,21 @@ class Act(StrEnum):
     HOLSTER = "holster"
     AIM = "aim"
     FIRE = "fire"
+    MOVE_TO = "move_to"
 
 
 class Step(StrictModel):
-    """One action, taken once its cue is met: `at_s` run time, `after_s` since the previous step,
-    `within_ft` of the subject. `only_if` skips the step when the subject is not in that state."""
+    """One action, taken once its cues are met: `at_s` run time, `after_s` since the previous
+    step, `within_ft` of the subject, `on_phase` the subject entered that phase. `only_if` skips
+    the step when the subject is not in that state."""
 
     do: Act
     at_s: float | None = Field(default=None, ge=0.0)
     after_s: float | None = Field(default=None, ge=0.0)
     within_ft: float | None = Field(default=None, gt=0.0)
+    on_phase: str | None = None
+    x_ft: float | None = None  # move_to: where the officer goes (downrange, to the left)
+    y_ft: float | None = None
     only_if: Literal["subject_active", "subject_incapacitated"] | None = None
     region: Region | None = None
     subject: str | None = None
@@ -52,6 +57,8 @@ class Step(StrictModel):
             raise ValueError("an aim step needs region")
         if self.do is not Act.AIM and self.region is not None:
             raise ValueError("region belongs to aim steps only")
+        if (self.do is Act.MOVE_TO) != (self.x_ft is not None and self.y_ft is not None):
+            raise ValueError("a move_to step needs x_ft and y_ft, and only it takes them")
         return self
 
 
@@ -71,6 +78,7 @@ class Intent:
     region: Region | None = None
     aim_error_rad: tuple[float, float] = (0.0, 0.0)
     say: str = ""
+    destination_m: tuple[float, float] | None = None
 
 
 _PASSIVE = (Behaviour.INCAPACITATED, Behaviour.SURRENDERED, Behaviour.COMPLIANT)
@@ -100,6 +108,8 @@ class ScriptedOfficer:
                 break
             if step.within_ft is not None and m_to_ft(subject.distance_m) > step.within_ft:
                 break
+            if step.on_phase is not None and subject.phase != step.on_phase:
+                break
             self._next += 1
             self._last_step_s = seen.t
             active = subject.behaviour not in _PASSIVE
@@ -113,7 +123,12 @@ class ScriptedOfficer:
                 sigma = self.script.aim_error_mrad * 1e-3
                 yaw, pitch = self.rng.normal(0.0, sigma, size=2)
                 error = (float(yaw), float(pitch))
-            intents.append(Intent(step.do, seen.t, subject.id, step.region, error, step.say))
+            destination = None
+            if step.x_ft is not None and step.y_ft is not None:
+                destination = (step.x_ft * FT_M, step.y_ft * FT_M)
+            intents.append(
+                Intent(step.do, seen.t, subject.id, step.region, error, step.say, destination)
+            )
         return intents
 
 

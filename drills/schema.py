@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drills.threat import Behaviour, HeldObject
-from physics.body import BODY_SIZES
+from physics.body import BODY_SIZES, Stance
 from physics.datafiles import (
     DataFileError,
     Problem,
@@ -34,14 +34,27 @@ OfficerCue = Literal[
 ]
 
 
+class Cover(StrictModel):
+    """A solid object rounds do not pass: a car's engine block, a wall, a concrete planter."""
+
+    name: str
+    x_ft: float = Field(gt=0.0)  # centre, downrange of the officer's start
+    y_ft: float = 0.0  # centre, to the officer's left
+    width_ft: float = Field(gt=0.0)  # across the lane
+    depth_ft: float = Field(gt=0.0)  # along the lane
+    height_ft: float = Field(gt=0.0)
+
+
 class Scene(StrictModel):
     lane_length_ft: float = Field(default=75.0, gt=0.0)
     lane_width_ft: float = Field(default=26.0, gt=0.0)
     lighting: Literal["day", "dusk", "night"] = "day"
+    cover: list[Cover] = Field(default_factory=list)
 
 
 class Subject(StrictModel):
     id: str
+    role: Literal["subject", "bystander"] = "subject"  # a bystander is never a target
     start_distance_ft: float = Field(gt=0.0)
     lateral_ft: float = 0.0
     facing: Literal["officer", "away"] = "officer"
@@ -83,6 +96,8 @@ class Phase(StrictModel):
     behaviour: Behaviour
     speed_mps: float = Field(default=0.0, ge=0.0, le=9.0)
     movement: Literal["hold", "advance", "flee"] = "hold"
+    held_object: HeldObject | None = None  # what the subject holds from now on (None: no change)
+    stance: Stance | None = None  # standing, arms_raised or kneeling from now on
     ends_drill: bool = False
     transitions: list[Transition] = Field(default_factory=list)
 
@@ -93,6 +108,8 @@ class Drill(StrictModel):
     title: str
     rationale: str
     expected_response: str
+    # The built-in officer script that plays the expected response (`openrange drill run`).
+    expected_officer: str | None = None
     time_limit_s: float = Field(default=60.0, gt=0.0)
     scene: Scene = Scene()
     subjects: list[Subject] = Field(min_length=1)

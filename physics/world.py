@@ -146,6 +146,19 @@ class RangeWorld:
         self._region_table = None
         self._boxes = None
 
+    def add_cover(self, name: str, centre: Vec3, size: Vec3) -> None:
+        """A solid box on the floor that stops rounds and probes: `centre` is its footprint's
+        centre, `size` its extent along X, Y and Z (metres)."""
+        c = self._require()
+        half = [size[0] / 2, size[1] / 2, size[2] / 2]
+        shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
+        uid = p.createMultiBody(
+            0, shape, basePosition=[centre[0], centre[1], size[2] / 2], physicsClientId=c
+        )
+        self._names[uid] = f"cover:{name}"
+        self._region_table = None
+        self._boxes = None
+
     def target_score(self, target_id: str, point: Vec3) -> tuple[str, int]:
         """Zone and points of a hit at a world point on target `target_id`."""
         target, (_, y, z) = self._targets[target_id]

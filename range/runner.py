@@ -9,6 +9,7 @@ and each frame ends with a PING barrier on every link, so the run is determinist
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
 import threading
 import time
@@ -45,6 +46,8 @@ from scoring.score import Score, score_run
 Progress = Callable[[float, float, str], None]
 # How long a lock-step frame waits for a replica before the drill is suspended.
 BARRIER_TIMEOUT_S = 0.5
+# A brisk tactical walk to cover.
+OFFICER_WALK_MPS = 1.5
 # How long a suspended drill waits for its replica to come back before it is faulted.
 FAULT_AFTER_S = 10.0
 
@@ -63,6 +66,10 @@ class RunConfig:
     # `replug_after_s` of real time. The drill suspends meanwhile and resumes when it is back.
     unplug_taser_at_s: float | None = None
     replug_after_s: float = 0.3
+    # The instructor's branch buttons: (drill time, button name), pressed in order.
+    instructor: tuple[tuple[float, str], ...] = ()
+    # Who the officer is, for the records and for hit / false-alarm rates across runs.
+    officer_name: str = "scripted"
 
 
 @dataclass(slots=True)
@@ -122,6 +129,9 @@ class Session:
         self._suspended_since: float | None = None
         self._unplugged = False
         self._timers: list[threading.Timer] = []
+        self.officer_xy: tuple[float, float] = (0.0, 0.0)
+        self.destination: tuple[float, float] | None = None
+        self._buttons = list(config.instructor)
 
     def run(self) -> RunResult:
         config = self.config
@@ -136,6 +146,12 @@ class Session:
                 gap = dict(DEFAULT_CLOTHING_GAP_IN)
                 gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
                 self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
+            for cover in drill.scene.cover:
+                world.add_cover(
+                    cover.name,
+                    (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
+                    (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
+                )
             # The session's emulators register here, as USB replicas do under /dev/serial/by-id,
             # so one that is unplugged and comes back on a new port is found by serial number.
             self.port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
@@ -157,6 +173,7 @@ class Session:
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
             self.engine = engine
             for subject in engine.subjects.values():
+                self.bodies[subject.id] = self.bodies[subject.id].in_stance(subject.stance)
                 world.add_subject(
                     subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
                 )
@@ -166,6 +183,7 @@ class Session:
                 seed=config.seed,
                 officer=config.officer.id,
                 policy=config.policy.id,
+                officer_name=config.officer_name,
                 weapons=[r.weapon for r in self.replicas],
                 devices=[
                     {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
@@ -223,6 +241,8 @@ class Session:
                 replica.emulator.release_trigger()
                 replica.release_next_frame = False
         if engine.state is RunState.RUNNING:
+            while self._buttons and self._buttons[0][0] <= engine.t + 1e-9:
+                engine.instructor(self._buttons.pop(0)[1])
             for intent in officer.decide(engine.observe()):
                 self._act(intent)
         for replica in self.replicas:
@@ -235,8 +255,12 @@ class Session:
                 events.extend(replica.link.poll())
         events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
         self._handle(events)
-        engine.step()
+        self._walk()
+        engine.step(self.officer_xy)
         for subject in engine.subjects.values():
+            if subject.stance is not self.world.body(subject.id).stance:
+                self.world.set_stance(subject.id, subject.stance)
+                self.bodies[subject.id] = self.world.body(subject.id)
             self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
         self._update_poses()
 
@@ -296,6 +320,20 @@ class Session:
             self.engine.t, "device_reattached", serial=serial, weapon=replica.weapon
         )
 
+    def _walk(self) -> None:
+        """The officer walks toward the script's destination (to cover, say)."""
+        if self.destination is None:
+            return
+        x, y = self.officer_xy
+        dx, dy = self.destination[0] - x, self.destination[1] - y
+        distance = math.hypot(dx, dy)
+        step = OFFICER_WALK_MPS * self.config.dt_s
+        if distance <= step:
+            self.officer_xy, self.destination = self.destination, None
+        else:
+            self.officer_xy = (x + dx / distance * step, y + dy / distance * step)
+        self.poses.officer_xy = self.officer_xy
+
     def _update_poses(self) -> None:
         subject = next(iter(self.engine.subjects.values()))
         if self.aimed_subject is not None:
@@ -323,6 +361,8 @@ class Session:
         elif intent.act is Act.AIM and intent.region is not None:
             self.aimed_subject = intent.subject
             self.poses.aim(intent.region, intent.aim_error_rad)
+        elif intent.act is Act.MOVE_TO and intent.destination_m is not None:
+            self.destination = intent.destination_m
         elif intent.act is Act.FIRE and self.drawn is not None:
             self.drawn.emulator.press_trigger()
             self.drawn.release_next_frame = True

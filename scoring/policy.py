@@ -30,6 +30,7 @@ class Judgement(StrEnum):
 RULES = (
     "FORCE-01",
     "DECISION-01",
+    "DECISION-02",
     "LLF-01",
     "LLF-02",
     "REACT-01",
@@ -37,6 +38,7 @@ RULES = (
     "STOP-01",
     "VERBAL-01",
     "DIST-01",
+    "COVER-01",
     "PLACE-01",
     "PLACE-02",
     "HIT-01",
@@ -64,6 +66,7 @@ class Policy(StrictModel):
     description: str
     pass_score: float = Field(ge=0.0, le=100.0)
     max_reaction_s: float = Field(gt=0.0)
+    critical_reaction_s: float = Field(gt=0.0)
     matrix: Matrix
     points: dict[str, float]
 

@@ -65,6 +65,30 @@ class _Subject:
     behaviour: str = "compliant"
     held: HeldObject = HeldObject.NONE
     peak: Threat = Threat.NONE
+    role: str = "subject"
+
+
+GUNS = (HeldObject.HANDGUN, HeldObject.RIFLE)
+# Within an arm's length plus a blade of the officer: the subject has reached him.
+CONTACT_M = 1.0
+
+
+def _segment_hits_box(
+    a: tuple[float, float], b: tuple[float, float], box: dict[str, float]
+) -> bool:
+    """Does the line of fire from a to b (plan view) pass through a cover box?"""
+    lo = (box["x_m"] - box["depth_m"] / 2, box["y_m"] - box["width_m"] / 2)
+    hi = (box["x_m"] + box["depth_m"] / 2, box["y_m"] + box["width_m"] / 2)
+    t0, t1 = 0.0, 1.0
+    for axis in (0, 1):
+        d = b[axis] - a[axis]
+        if abs(d) < 1e-12:
+            if not lo[axis] <= a[axis] <= hi[axis]:
+                return False
+            continue
+        u0, u1 = (lo[axis] - a[axis]) / d, (hi[axis] - a[axis]) / d
+        t0, t1 = max(t0, min(u0, u1)), min(t1, max(u0, u1))
+    return t0 <= t1
 
 
 _FORCE = {"taser_fired": ForceOption.TASER, "firearm_fired": ForceOption.FIREARM}
@@ -87,6 +111,9 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     deployments: list[dict[str, Any]] = []
     hits: list[Hit] = []
     contact = False
+    cover: list[dict[str, float]] = []
+    gun_moments = covered_moments = 0
+    first_gun_t: float | None = None
     end_t = 0.0
 
     def add(rule: str, t: float, kind: Kind, message: str) -> None:
@@ -98,6 +125,9 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         end_t = max(end_t, t)
         if rec.kind == "run_started":
             at_hand = set(d.get("weapons", []))
+            cover = list(d.get("cover", []))
+            for name, spec in d.get("subjects", {}).items():
+                subjects.setdefault(name, _Subject()).role = spec.get("role", "subject")
         elif rec.kind in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
             s = subjects.setdefault(d["subject"], _Subject())
             if rec.kind == "incapacitation_started":
@@ -126,14 +156,13 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
             if first_force is None:
                 first_force = (t, option)
                 _first_force_rules(add, t, option, s, policy, at_hand, verbal_at)
-            no_threat_ever = s.peak < Threat.ACTIVE and not s.held.is_weapon
-            if s.threat == Threat.NONE and (s.behaviour == "surrendered" or no_threat_ever):
+            if _no_shoot(option, s):
                 add(
                     "DECISION-01",
                     t,
                     Kind.CRITICAL,
-                    f"{option} fired at {name}, who posed no threat ({s.behaviour},"
-                    f" holding {s.held})",
+                    f"{option} fired at {name}, who posed no threat that called for it"
+                    f" ({s.behaviour}, holding {s.held})",
                 )
             elif s.threat == Threat.NONE and name in threat_ended:
                 after += 1
@@ -160,7 +189,11 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
                 )
                 if onset is not None and response is None and t >= onset:
                     response = t
-        elif rec.kind == "probe_impacts":
+        elif rec.kind == "probe_impacts" and any(
+            subjects.get(i["target"] or "", _Subject()).role == "bystander" for i in d["impacts"]
+        ):
+            add("DECISION-02", t, Kind.CRITICAL, "a TASER probe struck a bystander")
+        if rec.kind == "probe_impacts":
             deployments.append(
                 {
                     "t": t,
@@ -194,7 +227,9 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
             else:
                 add("PLACE-02", t, Kind.INFO, f"no incapacitation: {d['reason']}")
         elif rec.kind == "bullet_impact":
-            if d["target"] in subjects:
+            if subjects.get(d["target"] or "", _Subject()).role == "bystander":
+                add("DECISION-02", t, Kind.CRITICAL, f"a round struck bystander {d['target']}")
+            elif d["target"] in subjects:
                 on_target += 1
                 hits.append(Hit("firearm", t, d["target"], d["region"]))
             else:
@@ -203,22 +238,47 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
             ox, oy = d["officer"]
             for name, (x, y) in d["subjects"].items():
                 s = subjects.get(name, _Subject())
-                near = ((x - ox) ** 2 + (y - oy) ** 2) ** 0.5 <= 0.9
+                if s.threat is Threat.DEADLY and s.held in GUNS:
+                    gun_moments += 1
+                    first_gun_t = t if first_gun_t is None else first_gun_t
+                    if any(_segment_hits_box((ox, oy), (x, y), box) for box in cover):
+                        covered_moments += 1
+                near = ((x - ox) ** 2 + (y - oy) ** 2) ** 0.5 <= CONTACT_M
                 if near and s.threat >= Threat.ASSAULTIVE and not contact:
                     contact = True
-                    add("DIST-01", t, Kind.FINDING, f"{name} reached the officer")
+                    add("DIST-01", t, Kind.CRITICAL, f"{name} reached the officer")
 
+    if cover and gun_moments and first_gun_t is not None:
+        share = covered_moments / gun_moments
+        if covered_moments:
+            add(
+                "COVER-01",
+                first_gun_t,
+                Kind.CREDIT,
+                f"behind cover for {share:.0%} of the time a gun was pointed at the officer",
+            )
+        else:
+            add(
+                "COVER-01",
+                first_gun_t,
+                Kind.FINDING,
+                "cover was at hand and unused while a gun was pointed at the officer",
+            )
     reaction = None if onset is None or response is None else response - onset
     if onset is not None and response is None:
-        add("REACT-02", onset, Kind.FINDING, "no appropriate use of force answered the threat")
+        add("REACT-02", onset, Kind.CRITICAL, "no appropriate use of force answered the threat")
     elif reaction is not None and onset is not None:
-        kind = Kind.FINDING if reaction > policy.max_reaction_s else Kind.INFO
+        kind = Kind.INFO
+        if reaction > policy.critical_reaction_s:
+            kind = Kind.CRITICAL
+        elif reaction > policy.max_reaction_s:
+            kind = Kind.FINDING
         add(
             "REACT-01",
             onset,
             kind,
-            f"{reaction:.2f} s from threat onset to the first"
-            f" appropriate response (policy {policy.max_reaction_s:.1f} s)",
+            f"{reaction:.2f} s from threat onset to the first appropriate response (policy"
+            f" {policy.max_reaction_s:.1f} s, critical past {policy.critical_reaction_s:.1f} s)",
         )
     transition = None
     if last_taser is not None and first_firearm is not None and first_firearm > last_taser:
@@ -227,12 +287,18 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     total = max(0.0, 100.0 + sum(f.points for f in findings))
     critical = any(f.kind is Kind.CRITICAL for f in findings)
     excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
-    if critical:
+    if any(f.rule == "DECISION-02" for f in findings):
+        decision = "critical failure: a bystander was struck"
+    elif any(f.rule == "DECISION-01" and f.kind is Kind.CRITICAL for f in findings):
         decision = "critical failure: force on a subject who posed no threat"
+    elif any(f.rule == "DIST-01" for f in findings):
+        decision = "critical failure: the subject reached the officer"
+    elif any(f.rule == "REACT-02" for f in findings):
+        decision = "critical failure: the threat went unanswered"
+    elif any(f.rule == "REACT-01" and f.kind is Kind.CRITICAL for f in findings):
+        decision = "critical failure: too slow against the threat"
     elif excessive:
         decision = "excessive force"
-    elif any(f.rule == "REACT-02" for f in findings):
-        decision = "insufficient response"
     elif first_force is None:
         decision = "no force used"
     else:
@@ -241,7 +307,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     return Score(
         decision=decision,
         score=round(total, 2),
-        passed=not critical and total >= policy.pass_score,
+        passed=not critical and not excessive and total >= policy.pass_score,
         less_lethal_first=llf,
         reaction_time_s=None if reaction is None else round(reaction, 4),
         transition_time_s=None if transition is None else round(transition, 4),
@@ -253,6 +319,17 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         findings=findings,
         policy=policy.id,
     )
+
+
+def _no_shoot(option: ForceOption, s: _Subject) -> bool:
+    """Shoot / don't-shoot (facts.md §4, Graham; Garner for the fleeing): a firearm against
+    anyone short of a deadly threat who holds no weapon, or who surrendered; a TASER against
+    someone who poses no threat at all and holds no weapon, or who surrendered."""
+    if s.behaviour == "surrendered":
+        return True
+    if option is ForceOption.FIREARM:
+        return s.threat < Threat.DEADLY and not s.held.is_weapon
+    return s.threat == Threat.NONE and s.peak < Threat.ACTIVE and not s.held.is_weapon
 
 
 def _first_force_rules(
