@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from peripherals.errors import PeripheralError
-from range import __version__, cli_analyze, cli_peripherals
+from range import __version__, cli_analyze, cli_drill, cli_peripherals
 from range.deps import MissingDependencyError, require
 
 DESCRIPTION = """\
@@ -24,6 +24,7 @@ EPILOG = """\
 examples:
   openrange demo                     run the built-in knife drill, no hardware needed
   openrange demo --seed 7 --json     the same run, reproducible, as JSON for scripts
+  openrange drill list               the drill library; `drill run ID` plays one
   openrange score runs/<run>/        rescore a saved run from its event log
   openrange analyze spread --cartridge taser7-cq --distance 5..25ft
                                      probe spread odds per distance (--plot for a chart)
@@ -56,13 +57,6 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="run seed (default: a new one, printed with the result); the same seed"
-        " gives an identical event log",
-    )
-    p.add_argument(
         "--drill",
         default="knife-approach-v1",
         help="built-in drill id or path to a drill file (default: %(default)s)",
@@ -72,41 +66,30 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default="taser-first-v1",
         help="scripted officer id or file (default: %(default)s)",
     )
-    p.add_argument(
-        "--runs-dir", type=Path, default=Path("runs"), help="where runs are saved (default: ./runs)"
-    )
-    p.add_argument("--no-save", action="store_true", help="do not write the run to disk")
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    p.add_argument(
-        "--unplug-at",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="fault drill: unplug the TASER replica at this drill time and plug it back in"
-        " 0.3 s later; the drill suspends, finds it again and resumes",
-    )
-    p.add_argument(
-        "--progress",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="progress bar on stderr: auto shows it on a terminal (default: auto)",
-    )
+    cli_drill.add_run_options(p)
     p.set_defaults(handler=_cmd_demo)
 
 
 def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "score",
-        help="rescore a saved run from its event log",
+        help="rescore saved runs; across runs, hit and false-alarm rates per officer",
         description=(
-            "Read RUN_DIR/events.jsonl and score it again, with the default policy or an agency"
-            " policy file. The score depends on the log alone, so the same log and policy always"
-            " give the same score."
+            "Read each RUN_DIR/events.jsonl and score it again, with the default policy or an "
+            "agency policy file. The score depends on the log alone, so the same log and policy "
+            "always give the same score. With several runs, also report per officer the hit "
+            "rate (fired the firearm when a subject posed a deadly threat), the false-alarm rate "
+            "(fired when none did) and d-prime."
         ),
+        epilog="examples:\n  openrange score runs/20261121-101500-phone-draw-v1\n"
+        "  openrange score runs/* --json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory under runs/")
+    p.add_argument(
+        "run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="directories under runs/"
+    )
     p.add_argument("--policy", type=Path, default=None, help="agency policy TOML (docs/scoring.md)")
-    p.add_argument("--json", action="store_true", help="print the score as JSON")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(handler=_cmd_score)
 
 
@@ -120,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"openrange {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _demo_parser(sub)
+    cli_drill.register(sub)
     _score_parser(sub)
-    cli_peripherals.register(sub)
     cli_analyze.register(sub)
+    cli_peripherals.register(sub)
     return parser
 
 
@@ -148,46 +132,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
-    import secrets
-
-    from drills.officer import find_officer
-    from drills.schema import find_drill
-    from range.progress import ProgressBar
-    from range.runner import RunConfig, run_drill
-    from range.summary import format_summary
-
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    config = RunConfig(
-        drill=find_drill(args.drill),
-        officer=find_officer(args.officer),
-        seed=seed,
-        runs_dir=None if args.no_save else args.runs_dir,
-        unplug_taser_at_s=args.unplug_at,
-    )
-    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
-    try:
-        result = run_drill(config, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    if args.json:
-        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
-    else:
-        print(format_summary(result))
-    return 0
+    return cli_drill.play(args, args.drill, args.officer, "scripted")
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
     from range.runlog import read_events
-    from range.summary import format_score
+    from range.summary import format_detection, format_score
+    from scoring.detection import detection
     from scoring.policy import load_policy
     from scoring.score import score_run
 
-    score = score_run(read_events(args.run_dir), load_policy(args.policy))
+    policy = load_policy(args.policy)
+    scores = [score_run(read_events(run_dir), policy) for run_dir in args.run_dirs]
+    if len(scores) == 1:
+        if args.json:
+            print(json.dumps(scores[0].as_json(), indent=2, sort_keys=True))
+        else:
+            print(format_score(scores[0]))
+        return 0
+    rows = detection(scores)
     if args.json:
-        print(json.dumps(score.as_json(), indent=2, sort_keys=True))
-    else:
-        print(format_score(score))
+        out = {"runs": [s.as_json() for s in scores], "officers": [r.as_json() for r in rows]}
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 0
+    for run_dir, score in zip(args.run_dirs, scores, strict=True):
+        verdict = "PASS" if score.passed else "FAIL"
+        print(f"{verdict}  {score.score:5.0f}  {score.decision:<48} {run_dir}")
+    print()
+    print(format_detection(rows))
     return 0

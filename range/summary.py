@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from range.runner import RunResult
+from scoring.detection import Detection
 from scoring.score import Kind, Score
 
 _MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
@@ -63,4 +64,37 @@ def format_summary(result: RunResult) -> str:
     if result.run_dir is not None:
         lines.append(f"Saved:             {result.run_dir}/ (events.jsonl, result.json)")
         lines.append(f"Rescore with:      openrange score {result.run_dir}")
+    return "\n".join(lines)
+
+
+def format_detection(rows: list[Detection]) -> str:
+    """Per officer: shoot / don't-shoot as signal detection."""
+
+    def rate(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    header = ("officer", "shoot runs", "hit rate", "no-shoot", "false alarms", "d-prime")
+    widths = (24, 10, 9, 9, 13, 8)
+    lines = [
+        " ".join(
+            f"{h:<{w}}" if i == 0 else f"{h:>{w}}"
+            for i, (h, w) in enumerate(zip(header, widths, strict=True))
+        )
+    ]
+    for r in rows:
+        d = "n/a" if r.d_prime is None else f"{r.d_prime:.2f}"
+        cells = (
+            r.officer,
+            r.shoot_runs,
+            rate(r.hit_rate),
+            r.no_shoot_runs,
+            rate(r.false_alarm_rate),
+            d,
+        )
+        lines.append(
+            " ".join(
+                f"{c!s:<{w}}" if i == 0 else f"{c!s:>{w}}"
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
     return "\n".join(lines)

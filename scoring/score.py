@@ -52,6 +52,8 @@ class Score:
     hits: list[Hit] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     policy: str = ""
+    officer: str = ""
+    shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -111,6 +113,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     deployments: list[dict[str, Any]] = []
     hits: list[Hit] = []
     contact = False
+    officer = ""
     cover: list[dict[str, float]] = []
     gun_moments = covered_moments = 0
     first_gun_t: float | None = None
@@ -125,6 +128,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         end_t = max(end_t, t)
         if rec.kind == "run_started":
             at_hand = set(d.get("weapons", []))
+            officer = str(d.get("officer_name", d.get("officer", "")))
             cover = list(d.get("cover", []))
             for name, spec in d.get("subjects", {}).items():
                 subjects.setdefault(name, _Subject()).role = spec.get("role", "subject")
@@ -318,6 +322,8 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         hits=hits,
         findings=findings,
         policy=policy.id,
+        officer=officer,
+        shoot_scenario=any(s.peak is Threat.DEADLY for s in subjects.values()),
     )
 
 

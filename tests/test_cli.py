@@ -13,7 +13,7 @@ import pytest
 from range.cli import main
 from range.cli_analyze import distances_ft
 
-COMMANDS = ["demo", "score", "peripherals", "analyze"]
+COMMANDS = ["demo", "drill", "score", "peripherals", "analyze"]
 PERIPHERAL_VERBS = ["scan", "monitor", "emulate", "check"]
 
 
@@ -199,3 +199,51 @@ def test_analyze_trajectory_prints_every_yard(capsys: pytest.CaptureFixture[str]
 def test_a_bad_analysis_request_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", "spread", "--cartridge", "taser99", "--distance", "7ft"]) == 2
     assert "taser7-cq" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["list", "show", "validate", "run"])
+def test_every_drill_verb_explains_itself(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["drill", verb, "--help"])
+    assert exit_.value.code == 0
+    assert len(capsys.readouterr().out.splitlines()) > 3
+
+
+def test_drill_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "list", "--json"]) == 0
+    ids = [d["id"] for d in json.loads(capsys.readouterr().out)]
+    assert "phone-draw-v1" in ids and len(ids) >= 12
+    assert main(["drill", "show", "phone-draw-v1"]) == 0
+    shown = capsys.readouterr().out
+    assert "Expected response:" in shown and "-> draws_phone on after_s 2.0" in shown
+
+
+def test_drill_validate_names_file_line_and_field(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = repo_root / "drills" / "data" / "drills" / "phone-draw-v1.toml"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text().replace('to = "films"', 'to = "flims"'))
+    assert main(["drill", "validate", str(good), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{good}: ok" in out
+    line = bad.read_text().splitlines().index('to = "flims"') + 1
+    assert f"{bad}:{line}: phases[1].transitions[0].to: no phase 'flims'" in err
+
+
+def test_score_across_runs_reports_hit_and_false_alarm_rates(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = repo_root / "tests" / "data" / "officers" / "phone-draw-error-v1.toml"
+    runs = [
+        ["drill", "run", "phone-draw-v1", "--officer", "A"],
+        ["drill", "run", "active-shooter-v1", "--officer", "A"],
+        ["drill", "run", "phone-draw-v1", "--sim", str(error), "--officer", "B"],
+    ]
+    for args in runs:
+        assert main([*args, "--seed", "1", "--runs-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["score", *sorted(str(p) for p in tmp_path.iterdir()), "--json"]) == 0
+    officers = {o["officer"]: o for o in json.loads(capsys.readouterr().out)["officers"]}
+    assert (officers["A"]["hit_rate"], officers["A"]["false_alarm_rate"]) == (1.0, 0.0)
+    assert officers["B"]["false_alarm_rate"] == 1.0 and officers["B"]["hit_rate"] is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from drills.log import LogRecord
 from scoring.policy import default_policy
 from scoring.score import Kind, score_run
@@ -106,3 +108,14 @@ def test_taser_first_with_commands_earns_credit_and_a_reaction_time() -> None:
     assert score.less_lethal_first is True
     assert score.reaction_time_s == 0.8
     assert score.passed and score.score == 100.0
+
+
+def test_d_prime_follows_hit_and_false_alarm_rates() -> None:
+    from scoring.detection import Detection
+
+    sharp = Detection("sharp", shoot_runs=10, hits=10, no_shoot_runs=10, false_alarms=0)
+    # Log-linear correction: (10.5 / 11) and (0.5 / 11), z-scored.
+    assert sharp.d_prime == pytest.approx(1.6906 * 2, abs=1e-3)
+    trigger_happy = Detection("th", shoot_runs=10, hits=10, no_shoot_runs=10, false_alarms=10)
+    assert trigger_happy.d_prime == pytest.approx(0.0)
+    assert Detection("new", 0, 0, 3, 0).d_prime is None

@@ -1,0 +1,247 @@
+"""`openrange drill ...`: the drill library for range masters, and running one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from pathlib import Path
+
+from range.deps import require
+
+EPILOG = """\
+examples:
+  openrange drill list
+  openrange drill show phone-draw-v1
+  openrange drill validate my-drills/*.toml
+  openrange drill run domestic-knife-20ft-v1 --seed 3
+  openrange drill run phone-draw-v1 --sim my-officer.toml --officer "Ofc. Rivera #4411"
+"""
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that plays a drill takes (`demo`, `drill run`)."""
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="run seed (default: a new one, printed with the result); the same seed"
+        " gives an identical event log",
+    )
+    p.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="where runs are saved (default: ./runs)"
+    )
+    p.add_argument("--no-save", action="store_true", help="do not write the run to disk")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument(
+        "--instructor",
+        action="append",
+        default=[],
+        metavar="SECONDS:BUTTON",
+        help="press an instructor branch button at a drill time (repeat)",
+    )
+    p.add_argument(
+        "--unplug-at",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fault drill: unplug the TASER replica at this drill time and plug it"
+        " back in 0.3 s later; the drill suspends, finds it again and resumes",
+    )
+    p.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bar on stderr: auto shows it on a terminal (default: auto)",
+    )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "drill",
+        help="list, show, validate and run drills",
+        description="Drills are versioned TOML files (docs/drills.md): subjects, a phase graph "
+        "of their behaviour, and the expected response. The built-in library covers "
+        "traffic stops, edged weapons, crises, shoot / don't-shoot, active shooters, "
+        "surrender, flight, TASER failure and bystanders.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="drill commands", metavar="VERB")
+    listing = verbs.add_parser(
+        "list",
+        help="the built-in drills",
+        description="List the built-in drills with their titles.",
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_list)
+
+    show = verbs.add_parser(
+        "show",
+        help="one drill: rationale, expected response, phases",
+        description="Show a drill (built-in id or file): why it exists, what "
+        "a correct officer does, and its phase graph.",
+    )
+    show.add_argument("drill", metavar="DRILL", help="built-in id or path to a .toml file")
+    show.add_argument("--json", action="store_true", help="print the drill as JSON")
+    show.set_defaults(handler=_show)
+
+    validate = verbs.add_parser(
+        "validate",
+        help="check drill files",
+        description="Check drill files against the schema and the phase graph rules; every "
+        "problem is named by file, line and field. Exit status 1 if any file fails.",
+    )
+    validate.add_argument("files", metavar="FILE", nargs="+", type=Path)
+    validate.set_defaults(handler=_validate)
+
+    run = verbs.add_parser(
+        "run",
+        help="run a drill with a scripted officer",
+        description="Run a drill end to end on emulated replicas with a scripted officer (the "
+        "drill's expected response unless --sim names another script), score it and "
+        "save its event log and result.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("drill", metavar="DRILL", help="built-in id or path to a .toml file")
+    run.add_argument(
+        "--sim",
+        default=None,
+        metavar="SCRIPT",
+        help="officer script id or file (default: the drill's expected response)",
+    )
+    run.add_argument(
+        "--officer",
+        default="scripted",
+        metavar="NAME",
+        help="who the officer is, for the records (default: scripted)",
+    )
+    add_run_options(run)
+    run.set_defaults(handler=_run)
+    group.set_defaults(handler=lambda _args: _help(group))
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _list(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from drills.schema import builtin_drills
+
+    drills = builtin_drills()
+    if args.json:
+        print(json.dumps([{"id": d.id, "title": d.title} for d in drills.values()], indent=2))
+    else:
+        width = max(len(i) for i in drills)
+        for drill in drills.values():
+            print(f"{drill.id:<{width}}  {drill.title}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from drills.schema import find_drill
+
+    drill = find_drill(args.drill)
+    if args.json:
+        print(json.dumps(drill.model_dump(mode="json"), indent=2))
+        return 0
+    print(f"{drill.title} [{drill.id}]\n")
+    print("Why:\n  " + " ".join(drill.rationale.split()))
+    print("Expected response:\n  " + " ".join(drill.expected_response.split()))
+    if drill.expected_officer:
+        print(f"  (played by the officer script {drill.expected_officer})")
+    print("Subjects:")
+    for s in drill.subjects:
+        print(
+            f"  {s.id}: {s.role}, {s.start_distance_ft:g} ft, holding {s.held_object},"
+            f" facing {s.facing}, starts in {s.start_phase}"
+        )
+    print("Phases:")
+    for phase in drill.phases:
+        end = "  [ends the drill]" if phase.ends_drill else ""
+        print(f"  {phase.subject}.{phase.id}: {phase.behaviour}, {phase.movement}{end}")
+        for t in phase.transitions:
+            trigger = next(
+                f"{k} {v}"
+                for k, v in t.model_dump().items()
+                if k not in ("to", "chance") and v is not None
+            )
+            chance = f" ({t.chance:.0%})" if t.chance < 1 else ""
+            print(f"      -> {t.to} on {trigger}{chance}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from drills.schema import load_drill
+    from physics.datafiles import DataFileError
+
+    failed = 0
+    for path in args.files:
+        try:
+            drill = load_drill(path)
+        except DataFileError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+        except OSError as exc:
+            failed += 1
+            print(f"{path}: {exc.strerror}", file=sys.stderr)
+        else:
+            print(f"{path}: ok ({drill.id}, {len(drill.phases)} phases)")
+    return 1 if failed else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "serial", "pybullet")
+    from drills.schema import find_drill
+
+    drill = find_drill(args.drill)
+    script = args.sim or drill.expected_officer
+    if script is None:
+        raise ValueError(f"{drill.id} names no expected response: give --sim SCRIPT")
+    return play(args, drill.id, script, args.officer)
+
+
+def play(args: argparse.Namespace, drill_name: str, script: str, officer_name: str) -> int:
+    """Run a drill as the command line asked and print the result."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.progress import ProgressBar
+    from range.runner import RunConfig, run_drill
+    from range.summary import format_summary
+
+    buttons = []
+    for press in args.instructor:
+        at, _, button = press.partition(":")
+        try:
+            buttons.append((float(at), button))
+        except ValueError:
+            raise ValueError(
+                f"--instructor {press!r}: write SECONDS:BUTTON, like 4.5:comply"
+            ) from None
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    config = RunConfig(
+        drill=find_drill(drill_name),
+        officer=find_officer(script),
+        seed=seed,
+        runs_dir=None if args.no_save else args.runs_dir,
+        unplug_taser_at_s=args.unplug_at,
+        instructor=tuple(sorted(buttons)),
+        officer_name=officer_name,
+    )
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
+    try:
+        result = run_drill(config, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
+    else:
+        print(format_summary(result))
+    return 0

@@ -1,0 +1,67 @@
+"""Shoot / don't-shoot across runs, as signal detection (facts.md §4, Blacker et al. 2021).
+
+A run is a shoot scenario when a subject posed a deadly threat; firing the firearm is a "yes".
+The hit rate (yes in shoot scenarios) and the false-alarm rate (yes in the others) are kept
+apart, and d' = z(hit rate) - z(false-alarm rate) measures discrimination. Rates of 0 or 1 are
+corrected log-linearly (Hautus 1995): (count + 0.5) / (trials + 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import NormalDist
+
+from scoring.score import Score
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    officer: str
+    shoot_runs: int
+    hits: int
+    no_shoot_runs: int
+    false_alarms: int
+
+    @property
+    def hit_rate(self) -> float | None:
+        return self.hits / self.shoot_runs if self.shoot_runs else None
+
+    @property
+    def false_alarm_rate(self) -> float | None:
+        return self.false_alarms / self.no_shoot_runs if self.no_shoot_runs else None
+
+    @property
+    def d_prime(self) -> float | None:
+        if not self.shoot_runs or not self.no_shoot_runs:
+            return None
+        z = NormalDist().inv_cdf
+        hit = (self.hits + 0.5) / (self.shoot_runs + 1)
+        fa = (self.false_alarms + 0.5) / (self.no_shoot_runs + 1)
+        return z(hit) - z(fa)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "officer": self.officer,
+            "shoot_runs": self.shoot_runs,
+            "hits": self.hits,
+            "no_shoot_runs": self.no_shoot_runs,
+            "false_alarms": self.false_alarms,
+            "hit_rate": self.hit_rate,
+            "false_alarm_rate": self.false_alarm_rate,
+            "d_prime": self.d_prime,
+        }
+
+
+def detection(scores: Iterable[Score]) -> list[Detection]:
+    """One row per officer, in the order officers first appear."""
+    tally: dict[str, list[int]] = {}
+    for score in scores:
+        row = tally.setdefault(score.officer, [0, 0, 0, 0])
+        if score.shoot_scenario:
+            row[0] += 1
+            row[1] += score.rounds_fired > 0
+        else:
+            row[2] += 1
+            row[3] += score.rounds_fired > 0
+    return [Detection(officer, *row) for officer, row in tally.items()]
