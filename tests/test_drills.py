@@ -177,4 +177,6 @@ def test_the_documented_examples_are_valid_files(repo_root: Path) -> None:
     blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
     drill_text, officer_text = blocks
     assert parse_drill(drill_text, "docs/drills.md").id == "example-walk-v1"
-    assert parse_model(officer_text, OfficerScript, "docs/drills.md").steps[-1].only_if
+    steps = parse_model(officer_text, OfficerScript, "docs/drills.md").steps
+    assert steps[-2].only_if == "subject_active"
+    assert (steps[-1].do, steps[-1].on_phase) == ("move_to", "stop")
