@@ -47,6 +47,7 @@ class OfficerAction(StrEnum):
     FIREARM_HOLSTERED = "firearm_holstered"
     TASER_FIRED = "taser_fired"
     FIREARM_FIRED = "firearm_fired"
+    WEAPON_POINTED = "weapon_pointed"
 
 
 class DrillStateError(RuntimeError):
@@ -221,6 +222,7 @@ class DrillEngine:
             OfficerAction.FIREARM_DRAWN: "firearm_drawn",
             OfficerAction.TASER_FIRED: "taser_fired",
             OfficerAction.FIREARM_FIRED: "firearm_fired",
+            OfficerAction.WEAPON_POINTED: "weapon_pointed",
         }.get(action)  # type: ignore[assignment]
         if cue is not None:
             for subject in self.subjects.values():

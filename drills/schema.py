@@ -27,6 +27,7 @@ OfficerCue = Literal[
     "verbal_command",
     "taser_drawn",
     "firearm_drawn",
+    "weapon_pointed",
     "taser_fired",
     "firearm_fired",
     "probes_connected",

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from drills.engine import DrillEngine, OfficerAction, RunState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
@@ -46,6 +48,8 @@ from scoring.score import Score, score_run
 Progress = Callable[[float, float, str], None]
 # How long a lock-step frame waits for a replica before the drill is suspended.
 BARRIER_TIMEOUT_S = 0.5
+# How far down the bore a weapon counts as pointed at someone.
+POINTING_RANGE_M = 30.0
 # A brisk tactical walk to cover.
 OFFICER_WALK_MPS = 1.5
 # How long a suspended drill waits for its replica to come back before it is faulted.
@@ -132,6 +136,7 @@ class Session:
         self.officer_xy: tuple[float, float] = (0.0, 0.0)
         self.destination: tuple[float, float] | None = None
         self._buttons = list(config.instructor)
+        self._pointed_at: str | None = None
 
     def run(self) -> RunResult:
         config = self.config
@@ -255,6 +260,7 @@ class Session:
                 events.extend(replica.link.poll())
         events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
         self._handle(events)
+        self._check_pointing()
         self._walk()
         engine.step(self.officer_xy)
         for subject in engine.subjects.values():
@@ -319,6 +325,24 @@ class Session:
         self.engine.log.emit(
             self.engine.t, "device_reattached", serial=serial, weapon=replica.weapon
         )
+
+    def _check_pointing(self) -> None:
+        """Which subject the drawn weapon's bore covers, from its pose (as with hardware): a new
+        one is an officer action the drill can branch on."""
+        if self.drawn is None:
+            self._pointed_at = None
+            return
+        muzzle = self.poses.pose("weapon", self.engine.t)
+        start = np.asarray(muzzle.position_m)
+        points = np.array([start, start + muzzle.forward() * POINTING_RANGE_M])[:, None, :]
+        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
+        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
+        covered = target if target in self.engine.subjects else None
+        if covered is not None and covered != self._pointed_at:
+            self.engine.officer_action(
+                OfficerAction.WEAPON_POINTED, subject=covered, weapon=self.drawn.weapon
+            )
+        self._pointed_at = covered
 
     def _walk(self) -> None:
         """The officer walks toward the script's destination (to cover, say)."""

@@ -38,6 +38,7 @@ RULES = (
     "STOP-01",
     "VERBAL-01",
     "DIST-01",
+    "DIST-02",
     "COVER-01",
     "PLACE-01",
     "PLACE-02",

@@ -9,6 +9,7 @@ from typing import Any
 
 from drills.log import LogRecord
 from drills.threat import HeldObject, Threat
+from physics.units import m_to_ft
 from scoring.policy import ForceOption, Judgement, Policy
 
 
@@ -113,6 +114,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     deployments: list[dict[str, Any]] = []
     hits: list[Hit] = []
     contact = False
+    closest: tuple[float, float, str] | None = None  # (metres, time, subject)
     officer = ""
     cover: list[dict[str, float]] = []
     gun_moments = covered_moments = 0
@@ -247,11 +249,22 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
                     first_gun_t = t if first_gun_t is None else first_gun_t
                     if any(_segment_hits_box((ox, oy), (x, y), box) for box in cover):
                         covered_moments += 1
-                near = ((x - ox) ** 2 + (y - oy) ** 2) ** 0.5 <= CONTACT_M
+                gap = ((x - ox) ** 2 + (y - oy) ** 2) ** 0.5
+                if s.threat >= Threat.ASSAULTIVE and (closest is None or gap < closest[0]):
+                    closest = (gap, t, name)
+                near = gap <= CONTACT_M
                 if near and s.threat >= Threat.ASSAULTIVE and not contact:
                     contact = True
                     add("DIST-01", t, Kind.CRITICAL, f"{name} reached the officer")
 
+    if closest is not None:
+        add(
+            "DIST-02",
+            closest[1],
+            Kind.INFO,
+            f"closest approach of a threatening subject: {m_to_ft(closest[0]):.1f} ft"
+            f" ({closest[2]})",
+        )
     if cover and gun_moments and first_gun_t is not None:
         share = covered_moments / gun_moments
         if covered_moments:

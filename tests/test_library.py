@@ -79,3 +79,27 @@ def test_a_surrender_changes_the_subject_s_stance_in_the_world() -> None:
     stances = [r.data["stance"] for r in result.records if r.kind == "phase_entered"]
     assert stances[-2:] == ["arms_raised", "kneeling"]
     assert session.bodies["gunman"].stance is Stance.KNEELING  # the collision shapes knelt too
+
+
+def test_a_drawn_weapon_pointed_at_a_subject_is_an_officer_action() -> None:
+    """Pointing comes from the weapon's pose, as it would from a tracked replica."""
+    result = play("phone-draw-v1", "phone-draw-correct-v1")
+    pointed = [
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "weapon_pointed"
+    ]
+    drawn = next(
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "firearm_drawn"
+    )
+    assert not pointed, "the correct response draws but never aims at the man"
+    aimed = play("phone-draw-v1", str(ERRORS / "phone-draw-error-v1.toml"))
+    pointed = [
+        r
+        for r in aimed.records
+        if r.kind == "officer_action" and r.data["action"] == "weapon_pointed"
+    ]
+    assert [r.data["subject"] for r in pointed] == ["man"]
+    assert pointed[0].t > drawn.t
