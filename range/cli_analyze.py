@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from range.cliutil import help_when_bare
 from range.deps import require
 
 _UNITS = {"ft": 1.0, "yd": 3.0, "m": 1 / 0.3048, "in": 1 / 12}
@@ -95,12 +96,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     trajectory.add_argument("--json", action="store_true", help="print the rows as JSON")
     trajectory.set_defaults(handler=_trajectory)
 
-    group.set_defaults(handler=lambda _args: _help(group))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    help_when_bare(group)
 
 
 def _spread(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from range.cliutil import help_when_bare
 from range.deps import require
 
 EPILOG = """\
@@ -119,12 +120,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_run_options(run)
     run.set_defaults(handler=_run)
-    group.set_defaults(handler=lambda _args: _help(group))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    help_when_bare(group)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from range.cliutil import help_when_bare
 from range.deps import require
 
 EPILOG = """\
@@ -107,12 +108,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--json", action="store_true", help="print the checks as JSON")
     check.set_defaults(handler=_check)
 
-    group.set_defaults(handler=lambda _args: _help(group))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    help_when_bare(group)
 
 
 def _scan(args: argparse.Namespace) -> int:
