@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from peripherals.errors import PeripheralError
-from range import __version__, cli_analyze, cli_drill, cli_peripherals
+from range import __version__, cli_analyze, cli_course, cli_drill, cli_peripherals
 from range.deps import MissingDependencyError, require
 
 DESCRIPTION = """\
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _demo_parser(sub)
     cli_drill.register(sub)
+    cli_course.register(sub)
     _score_parser(sub)
     cli_analyze.register(sub)
     cli_peripherals.register(sub)

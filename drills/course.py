@@ -1,0 +1,196 @@
+"""Qualification courses of fire: TOML files with versioned ids (`fbi-pistol-2019-v1`),
+documented in docs/courses.md. A course is stages of strings; each string says the weapon, the
+distance, where the shooter starts, how many rounds or cartridges, the par time and the target.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from drills.schema import DRILL_ID
+from physics.datafiles import (
+    DataFileError,
+    Problem,
+    StrictModel,
+    builtin_or_file,
+    key_lines,
+    locate,
+    parse_model,
+)
+from physics.targets import TARGETS, TargetKind
+from physics.taser import TaserModel, builtin_cartridges
+
+Weapon = Literal["pistol"] | TaserModel
+
+
+class CourseString(StrictModel):
+    """One string of fire: from the start signal, `rounds` (or TASER `cartridges`) within
+    `par_time_s`."""
+
+    weapon: Weapon = "pistol"
+    distance_yd: float | None = Field(default=None, gt=0.0)
+    distance_ft: float | None = Field(default=None, gt=0.0)
+    start: Literal["holster", "low_ready", "ready"] = "holster"
+    hand: Literal["both", "strong", "support"] = "both"
+    rounds: int = Field(default=0, ge=0, le=50)
+    cartridges: int = Field(default=0, ge=0, le=2)
+    cartridge: str | None = None  # TASER strings: the cartridge id (docs/physics.md)
+    par_time_s: float = Field(gt=0.0)
+    reload: bool = False  # a magazine change (or a second cartridge) inside the string
+    stoppage: bool = False  # the instructor induces a stoppage to clear
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CourseString:
+        if (self.distance_yd is None) == (self.distance_ft is None):
+            raise ValueError("give exactly one of distance_yd and distance_ft")
+        if self.weapon == "pistol":
+            if self.rounds < 1 or self.cartridges or self.cartridge:
+                raise ValueError("a pistol string fires rounds (at least 1), not cartridges")
+        elif self.cartridges < 1 or self.rounds or self.cartridge is None:
+            raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
+        return self
+
+    @property
+    def distance_ft_value(self) -> float:
+        return self.distance_ft if self.distance_ft is not None else 3.0 * (self.distance_yd or 0)
+
+    @property
+    def shots(self) -> int:
+        return self.rounds or self.cartridges
+
+
+class Stage(StrictModel):
+    name: str
+    strings: list[CourseString] = Field(min_length=1)
+    min_points: int = Field(default=0, ge=0)  # a per-stage minimum, where the course sets one
+
+
+class TaserCriteria(StrictModel):
+    """What a TASER deployment must do to count (facts.md §3, TASER qualification)."""
+
+    both_probes_preferred: bool = True
+    min_spread_in: float = Field(default=12.0, ge=0.0)
+    laser_on_target: bool = True  # the laser was on the target before the trigger
+
+
+class PassMark(StrictModel):
+    points: int | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, gt=0.0, le=100.0)
+    hits: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> PassMark:
+        if sum(v is not None for v in (self.points, self.percent, self.hits)) != 1:
+            raise ValueError("the pass mark is exactly one of points, percent or hits")
+        return self
+
+
+class Course(StrictModel):
+    id: str = Field(pattern=DRILL_ID)
+    version: Literal[1]
+    title: str
+    source: str  # where the course comes from, and what was approximated
+    target: TargetKind = TargetKind.QIT99
+    # After the par time a shot is a "miss" (scored zero) or "void" (not fired at all).
+    late_shots: Literal["miss", "void"] = "miss"
+    pass_mark: PassMark
+    taser: TaserCriteria = TaserCriteria()
+    stages: list[Stage] = Field(min_length=1)
+
+    @property
+    def rounds(self) -> int:
+        return sum(s.rounds for stage in self.stages for s in stage.strings)
+
+    @property
+    def max_points(self) -> int:
+        best = max(zone.points for zone in TARGETS[self.target].zones)
+        pistol = self.rounds * best
+        deployments = sum(s.cartridges for stage in self.stages for s in stage.strings)
+        return pistol + deployments
+
+    def passing_points(self) -> int | None:
+        if self.pass_mark.points is not None:
+            return self.pass_mark.points
+        if self.pass_mark.percent is not None:
+            return round(self.max_points * self.pass_mark.percent / 100.0)
+        return None
+
+
+def check_course(course: Course, text: str, path: Path | str) -> None:
+    """What the schema cannot see: a TASER string beyond its cartridge's reach, an unknown
+    cartridge, a pass mark above what the course can score."""
+    lines = key_lines(text)
+    problems = []
+    known = builtin_cartridges()
+    for i, stage in enumerate(course.stages):
+        for j, string in enumerate(stage.strings):
+            loc: tuple[str | int, ...] = ("stages", i, "strings", j)
+            if string.cartridge is None:
+                continue
+            cart = known.get(string.cartridge)
+            if cart is None:
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, "cartridge")),
+                        f"stages[{i}].strings[{j}].cartridge",
+                        f"no cartridge {string.cartridge!r}; known: " + ", ".join(sorted(known)),
+                    )
+                )
+                continue
+            if cart.model != string.weapon:
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, "cartridge")),
+                        f"stages[{i}].strings[{j}].cartridge",
+                        f"{cart.id} does not fit a {string.weapon}",
+                    )
+                )
+            if string.distance_ft_value > cart.wire_length_ft:
+                field = "distance_ft" if string.distance_ft is not None else "distance_yd"
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, field)),
+                        f"stages[{i}].strings[{j}].{field}",
+                        f"{string.distance_ft_value:g} ft is beyond the {cart.id} cartridge's"
+                        f" {cart.wire_length_ft:g} ft of wire",
+                    )
+                )
+    points = course.pass_mark.points
+    if points is not None and points > course.max_points:
+        problems.append(
+            Problem(
+                locate(lines, ("pass_mark", "points")),
+                "pass_mark.points",
+                f"{points} is more than the {course.max_points} points possible",
+            )
+        )
+    if problems:
+        raise DataFileError(path, problems)
+
+
+def parse_course(text: str, path: Path | str) -> Course:
+    course = parse_model(text, Course, path)
+    check_course(course, text, path)
+    return course
+
+
+def load_course(path: Path) -> Course:
+    return parse_course(path.read_text(encoding="utf-8"), path)
+
+
+@cache
+def builtin_courses() -> dict[str, Course]:
+    folder = Path(str(files("drills") / "data" / "courses"))
+    courses = [load_course(p) for p in sorted(folder.glob("*.toml"))]
+    return {c.id: c for c in courses}
+
+
+def find_course(name: str) -> Course:
+    """A built-in course by id, or a course file by path."""
+    return builtin_or_file(name, builtin_courses(), load_course, "course")

@@ -1,0 +1,150 @@
+"""`openrange course ...`: qualification courses of fire for range masters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from range.cliutil import help_when_bare
+from range.deps import require
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "course",
+        help="list, show and validate qualification courses of fire",
+        description="Courses are versioned TOML files (docs/courses.md): stages of strings with "
+        "distance, start position, rounds or TASER cartridges, par time and target, "
+        "and a pass mark. Built in: the FBI 2019 pistol course, the Texas LTC "
+        "course on a B-27, a Kansas-style 70 % course and a TASER 7 practical.",
+        epilog="examples:\n  openrange course list\n  openrange course show fbi-pistol-2019-v1\n"
+        "  openrange course validate my-agency-course.toml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="course commands", metavar="VERB")
+    listing = verbs.add_parser(
+        "list",
+        help="the built-in courses",
+        description="List the built-in courses: rounds, points, pass mark.",
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_list)
+    show = verbs.add_parser(
+        "show",
+        help="one course, string by string",
+        description="Show a course (built-in id or file): its source, what "
+        "was approximated, and every string.",
+    )
+    show.add_argument("course", metavar="COURSE", help="built-in id or path to a .toml file")
+    show.add_argument("--json", action="store_true", help="print the course as JSON")
+    show.set_defaults(handler=_show)
+    validate = verbs.add_parser(
+        "validate",
+        help="check course files",
+        description="Check course files: the schema, negative or missing par times, TASER "
+        "strings beyond their cartridge's reach, pass marks above the maximum. Every "
+        "problem is named by file, line and field; exit status 1 if any file fails.",
+    )
+    validate.add_argument("files", metavar="FILE", nargs="+", type=Path)
+    validate.set_defaults(handler=_validate)
+    help_when_bare(group)
+
+
+def _pass_mark(course: object) -> str:
+    from drills.course import Course
+
+    assert isinstance(course, Course)
+    mark = course.pass_mark
+    if mark.hits is not None:
+        return f"{mark.hits} hits"
+    if mark.percent is not None:
+        return f"{mark.percent:g} % ({course.passing_points()} points)"
+    return f"{mark.points} points"
+
+
+def _list(args: argparse.Namespace) -> int:
+    require("pydantic", "pybullet")
+    from drills.course import builtin_courses
+
+    courses = builtin_courses()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": c.id,
+                        "title": c.title,
+                        "rounds": c.rounds,
+                        "max_points": c.max_points,
+                        "pass": _pass_mark(c),
+                    }
+                    for c in courses.values()
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    width = max(len(i) for i in courses)
+    for c in courses.values():
+        print(f"{c.id:<{width}}  {c.title}  ({c.target}, max {c.max_points}, pass {_pass_mark(c)})")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    require("pydantic", "pybullet")
+    from drills.course import find_course
+
+    course = find_course(args.course)
+    if args.json:
+        print(json.dumps(course.model_dump(mode="json"), indent=2))
+        return 0
+    print(f"{course.title} [{course.id}]")
+    print(
+        f"Target {course.target}, {course.max_points} points possible, pass {_pass_mark(course)};"
+        f" late shots are {'misses' if course.late_shots == 'miss' else 'not scored'}."
+    )
+    print("Source:\n  " + " ".join(course.source.split()))
+    for stage in course.stages:
+        print(f"Stage {stage.name}")
+        for s in stage.strings:
+            what = f"{s.rounds} rd" if s.weapon == "pistol" else f"{s.cartridges} x {s.cartridge}"
+            distance = (
+                f"{s.distance_yd:g} yd" if s.distance_yd is not None else f"{s.distance_ft:g} ft"
+            )
+            extras = ", ".join(
+                x
+                for x in (
+                    "reload" if s.reload else "",
+                    "stoppage" if s.stoppage else "",
+                    f"{s.hand} hand" if s.hand != "both" else "",
+                    s.note,
+                )
+                if x
+            )
+            print(
+                f"  {distance:>6}  from {s.start:<9} {what:<22} par {s.par_time_s:g} s"
+                + (f"  ({extras})" if extras else "")
+            )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    require("pydantic", "pybullet")
+    from drills.course import load_course
+    from physics.datafiles import DataFileError
+
+    failed = 0
+    for path in args.files:
+        try:
+            course = load_course(path)
+        except DataFileError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+        except OSError as exc:
+            failed += 1
+            print(f"{path}: {exc.strerror}", file=sys.stderr)
+        else:
+            print(f"{path}: ok ({course.id}, {course.rounds} rounds, {course.max_points} points)")
+    return 1 if failed else 0

@@ -1,0 +1,141 @@
+"""Courses of fire: the built-in courses, their validation, and scoring an attempt."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.course import builtin_courses, find_course, parse_course
+from physics.datafiles import DataFileError
+from range.cli import main
+from scoring.course import Deployment, Shot, score_attempt
+
+MINIMAL = """\
+id = "agency-test-v1"
+version = 1
+title = "t"
+source = "s"
+pass_mark = { points = 8 }
+
+[[stages]]
+name = "7 yd"
+[[stages.strings]]
+distance_yd = 7.0
+rounds = 5
+par_time_s = 5.0
+"""
+
+
+def test_the_built_in_courses_keep_their_published_totals() -> None:
+    courses = builtin_courses()
+    fbi, texas = courses["fbi-pistol-2019-v1"], courses["texas-ltc-b27-v1"]
+    kansas, taser = courses["kansas-style-70-v1"], courses["taser7-practical-v1"]
+    # facts.md §3: 50 rounds and 100 points (FBI); 50 rounds, 250 possible, 175 to pass (Texas);
+    # 50 rounds, 35 hits (Kansas).
+    assert (fbi.rounds, fbi.max_points, fbi.passing_points()) == (50, 100, 90)
+    assert (texas.rounds, texas.max_points, texas.passing_points()) == (50, 250, 175)
+    assert (kansas.rounds, kansas.pass_mark.hits) == (50, 35)
+    distances = {s.distance_ft for stage in taser.stages for s in stage.strings}
+    assert min(distances) == 7.0 and max(distances) == 21.0  # type: ignore[type-var]
+    assert any(s.reload for stage in taser.stages for s in stage.strings)
+    for course in courses.values():
+        assert course.source.strip(), f"{course.id} must say where it comes from"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (
+            ("par_time_s = 5.0", "par_time_s = -5.0"),
+            "stages[0].strings[0].par_time_s",
+            "greater than 0",
+        ),
+        (("rounds = 5", "rounds = 5\nbullets = 5"), "stages[0].strings[0].bullets", "unknown key"),
+        (
+            (
+                "distance_yd = 7.0\nrounds = 5",
+                'distance_ft = 30.0\nweapon = "taser-7"\ncartridge = "taser7-cq"\ncartridges = 1',
+            ),
+            "stages[0].strings[0].distance_ft",
+            "beyond the taser7-cq cartridge's 25 ft",
+        ),
+    ],
+)
+def test_a_bad_course_names_file_line_and_field(
+    change: tuple[str, str], field: str, message: str
+) -> None:
+    text = MINIMAL.replace(*change)
+    if "taser" in change[1]:
+        text = text.replace("pass_mark = { points = 8 }", "pass_mark = { hits = 1 }")
+    with pytest.raises(DataFileError) as caught:
+        parse_course(text, "agency.toml")
+    problem = caught.value.problems[0]
+    assert problem.field == field and message in problem.message
+    key = field.rsplit(".", 1)[1]
+    expected_line = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(key))
+    assert problem.line == expected_line
+    assert str(caught.value).startswith(f"agency.toml:{expected_line}: {field}")
+
+
+def test_an_attempt_is_scored_string_by_string() -> None:
+    course = find_course("fbi-pistol-2019-v1")
+    shots = []
+    for i, stage in enumerate(course.stages):
+        for j, string in enumerate(stage.strings):
+            for k in range(string.rounds):
+                shots.append(Shot(i, j, 0.5 + 0.3 * k, "bottle", 2))
+    clean = score_attempt(course, shots)
+    assert (clean.points, clean.hits, clean.passed) == (100, 50, True)
+    # Stage 2's last string (6 rounds, 4 s), 3 s slower: rounds at 4.1 to 5.0 s are misses.
+    slow = [
+        Shot(
+            s.stage,
+            s.string,
+            s.t_s + (3.0 if (s.stage, s.string) == (1, 2) else 0.0),
+            s.zone,
+            s.points,
+        )
+        for s in shots
+    ]
+    late = score_attempt(course, slow)
+    assert late.late == 4 and late.points == 92 and late.passed
+    # Six misses fail it: 88 < 90.
+    missed = score_attempt(
+        course, [*shots[6:], *[Shot(0, 0, 0.5, "miss", 0)] * 3, *[Shot(0, 1, 0.5, "miss", 0)] * 3]
+    )
+    assert (missed.points, missed.passed) == (
+        88,
+        False,
+    ) and "88 points, 90 needed" in missed.reasons
+
+
+def test_a_device_fault_means_a_reshoot_not_a_failure() -> None:
+    course = find_course("fbi-pistol-2019-v1")
+    shots = [Shot(0, 0, 0.5, "bottle", 2)]
+    attempt = score_attempt(course, shots, faulted=[(0, 0)])
+    assert attempt.reshoot == [(0, 0)] and not attempt.complete
+    assert attempt.points == 0 and not attempt.passed
+    assert any("reshoot" in r for r in attempt.reasons)
+
+
+def test_taser_deployments_count_when_effective_and_in_time() -> None:
+    course = find_course("taser7-practical-v1")
+    deployments = [
+        Deployment(0, 0, 3.0, True),
+        Deployment(1, 0, 3.5, True),
+        Deployment(2, 0, 4.0, False, "spread 9 in < 12 in"),
+        Deployment(2, 0, 12.0, True),  # after the 10 s par: not scored ("void")
+    ]
+    attempt = score_attempt(course, deployments=deployments)
+    assert (attempt.hits, attempt.late, attempt.passed) == (2, 1, False)
+
+
+def test_course_commands(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["course", "list"]) == 0
+    assert "texas-ltc-b27-v1" in capsys.readouterr().out
+    assert main(["course", "show", "fbi-pistol-2019-v1"]) == 0
+    shown = capsys.readouterr().out
+    assert "slide-lock reload" in shown and "par 8 s" in shown
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINIMAL.replace("par_time_s = 5.0", "par_time_s = -1.0"))
+    assert main(["course", "validate", str(bad)]) == 1
+    assert f"{bad}:" in capsys.readouterr().err
