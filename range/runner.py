@@ -8,7 +8,6 @@ and each frame ends with a PING barrier on every link, so the run is determinist
 
 from __future__ import annotations
 
-import contextlib
 import math
 import tempfile
 import threading
@@ -26,12 +25,10 @@ from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill
 from peripherals.clock import ManualClock
-from peripherals.driver import DeviceInfo, ReplicaLink
-from peripherals.emulator import PistolEmulator, ReplicaEmulator, TaserEmulator
-from peripherals.errors import PeripheralError
+from peripherals.driver import DeviceInfo
+from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
-from peripherals.messages import CartridgeCode, EventKind, Laser, Model
-from peripherals.ports import PortDirectory, find_by_serial
+from peripherals.messages import CartridgeCode, EventKind, Model
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
@@ -39,6 +36,7 @@ from physics.taser import ProbeImpact, assess, cartridge, fly_probes
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
+from range.lane import Lane, Replica
 from range.poses import ScriptedPoses
 from range.runlog import RunWriter
 from range.seeding import RunRandom
@@ -46,8 +44,6 @@ from scoring.policy import Policy, default_policy
 from scoring.score import Score, score_run
 
 Progress = Callable[[float, float, str], None]
-# How long a lock-step frame waits for a replica before the drill is suspended.
-BARRIER_TIMEOUT_S = 0.5
 # How far down the bore a weapon counts as pointed at someone.
 POINTING_RANGE_M = 30.0
 # A brisk tactical walk to cover.
@@ -107,16 +103,6 @@ class RunResult:
         }
 
 
-class _Replica:
-    """One emulated replica with its host link, and what the officer is doing with it."""
-
-    def __init__(self, emulator: ReplicaEmulator, weapon: str) -> None:
-        self.emulator = emulator
-        self.weapon = weapon
-        self.link: ReplicaLink | None = None
-        self.release_next_frame = False
-
-
 class Session:
     """One run of one drill. Build it, `run()` it; it cleans up its ports and world."""
 
@@ -127,7 +113,7 @@ class Session:
         self.random = RunRandom(config.seed)
         self.physics_rng = self.random.stream("physics")
         self.poses = ScriptedPoses()
-        self.drawn: _Replica | None = None
+        self.drawn: Replica | None = None
         self.aimed_subject: str | None = None
         self.frame_times_s: list[float] = []
         self._suspended_since: float | None = None
@@ -157,20 +143,17 @@ class Session:
                     (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
                     (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
                 )
-            # The session's emulators register here, as USB replicas do under /dev/serial/by-id,
-            # so one that is unplugged and comes back on a new port is found by serial number.
-            self.port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
-            taser = TaserEmulator(
-                config.taser_model, "SIM-TASER-0001", self.clock, directory=self.port_dir
+            port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
+            self.lane = Lane(self.clock, port_dir)
+            stack.callback(self._close)
+            self.lane.add(
+                TaserEmulator(config.taser_model, "SIM-TASER-0001", self.clock, directory=port_dir),
+                "taser",
             )
-            pistol = PistolEmulator("SIM-PISTOL-0001", self.clock, directory=self.port_dir)
-            self.replicas = [_Replica(taser, "taser"), _Replica(pistol, "firearm")]
-            for replica in self.replicas:
-                port = replica.emulator.start()
-                stack.callback(replica.emulator.stop)
-                replica.link = ReplicaLink(port, self.clock)
-                replica.link.open()
-            stack.callback(self._close_links)
+            self.lane.add(
+                PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir), "firearm"
+            )
+            self.replicas = self.lane.replicas
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
                 stack.callback(writer.close)
@@ -183,7 +166,7 @@ class Session:
                     subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
                 )
             officer = ScriptedOfficer(config.officer, self.random.stream("officer"))
-            devices = [r.link.info for r in self.replicas if r.link and r.link.info]
+            devices = self.lane.devices()
             engine.start(
                 seed=config.seed,
                 officer=config.officer.id,
@@ -222,13 +205,11 @@ class Session:
 
     # -- one frame -------------------------------------------------------------------------------
 
-    def _close_links(self) -> None:
+    def _close(self) -> None:
         for timer in self._timers:
             timer.cancel()
             timer.join()
-        for replica in self.replicas:
-            if replica.link is not None:
-                replica.link.close()
+        self.lane.close()
 
     def _frame(self, officer: ScriptedOfficer) -> None:
         engine = self.engine
@@ -241,25 +222,16 @@ class Session:
             timer = threading.Timer(self.config.replug_after_s, taser.replug)
             timer.start()
             self._timers.append(timer)
-        for replica in self.replicas:
-            if replica.release_next_frame:
-                replica.emulator.release_trigger()
-                replica.release_next_frame = False
+        self.lane.release_triggers()
         if engine.state is RunState.RUNNING:
             while self._buttons and self._buttons[0][0] <= engine.t + 1e-9:
                 engine.instructor(self._buttons.pop(0)[1])
             for intent in officer.decide(engine.observe()):
                 self._act(intent)
-        for replica in self.replicas:
-            replica.emulator.service()
+        self.lane.service()
         if not self._barrier():
             return
-        events: list[PeripheralEvent] = []
-        for replica in self.replicas:
-            if replica.link is not None:
-                events.extend(replica.link.poll())
-        events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
-        self._handle(events)
+        self._handle(self.lane.poll())
         self._check_pointing()
         self._walk()
         engine.step(self.officer_xy)
@@ -272,59 +244,31 @@ class Session:
 
     def _barrier(self) -> bool:
         """Wait until every replica has delivered what it sent this frame; suspend the drill
-        (timer frozen) while one does not answer, and fault it if it never comes back."""
+        (timer frozen, outputs safe) while one does not answer, re-attach it by serial number
+        when it comes back, and fault the drill if it never does."""
         engine = self.engine
-        tokens: list[int | None] = []
-        for replica in self.replicas:
-            try:
-                tokens.append(None if replica.link is None else replica.link.send_ping())
-            except PeripheralError:
-                tokens.append(None)
-        silent = [
-            replica
-            for replica, token in zip(self.replicas, tokens, strict=True)
-            if token is None
-            or replica.link is None
-            or not replica.link.await_pong(token, BARRIER_TIMEOUT_S)
-        ]
+        silent = self.lane.barrier()
         if not silent:
             engine.resume()
             self._suspended_since = None
             return True
         names = ", ".join(f"{r.weapon} {r.emulator.serial}" for r in silent)
         if engine.state is RunState.RUNNING:
-            self._make_safe(silent)
+            self.lane.make_safe(silent)
         engine.suspend(f"no answer from {names}")
         if self._suspended_since is None:
             self._suspended_since = time.monotonic()
         for replica in silent:
-            self._reattach(replica)
+            if self.lane.reattach(replica):
+                engine.log.emit(
+                    engine.t,
+                    "device_reattached",
+                    serial=replica.emulator.serial,
+                    weapon=replica.weapon,
+                )
         if time.monotonic() - self._suspended_since > FAULT_AFTER_S:
             engine.fault(f"{names} did not come back within {FAULT_AFTER_S:.0f} s")
         return False
-
-    def _make_safe(self, silent: list[_Replica]) -> None:
-        """Outputs safe while the drill is suspended: lasers off on every replica still here."""
-        for replica in self.replicas:
-            if replica in silent or replica.link is None:
-                continue
-            with contextlib.suppress(PeripheralError):  # failing too: the next barrier says so
-                replica.link.command(Laser(False))
-
-    def _reattach(self, replica: _Replica) -> None:
-        """Look for the replica by serial number on whatever port it is on now."""
-        serial = replica.emulator.serial
-        if replica.link is not None:
-            replica.link.close()
-            replica.link = None
-        found = find_by_serial(serial, self.clock, PortDirectory(self.port_dir).ports(), 0.2)
-        if found is None:
-            time.sleep(0.02)  # real time passes while the cable is out; do not spin
-            return
-        replica.link = found
-        self.engine.log.emit(
-            self.engine.t, "device_reattached", serial=serial, weapon=replica.weapon
-        )
 
     def _check_pointing(self) -> None:
         """Which subject the drawn weapon's bore covers, from its pose (as with hardware): a new
@@ -391,7 +335,7 @@ class Session:
             self.drawn.emulator.press_trigger()
             self.drawn.release_next_frame = True
 
-    def _holster(self, replica: _Replica) -> None:
+    def _holster(self, replica: Replica) -> None:
         if isinstance(replica.emulator, TaserEmulator):
             replica.emulator.set_safety(True)
         replica.emulator.holster()
