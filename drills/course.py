@@ -194,3 +194,41 @@ def builtin_courses() -> dict[str, Course]:
 def find_course(name: str) -> Course:
     """A built-in course by id, or a course file by path."""
     return builtin_or_file(name, builtin_courses(), load_course, "course")
+
+
+class DrawTimes(StrictModel):
+    holster: float = Field(gt=0.0)
+    low_ready: float = Field(gt=0.0)
+    ready: float = Field(gt=0.0)
+
+
+class Shooter(StrictModel):
+    """A scripted shooter for courses: how fast, how accurate."""
+
+    id: str
+    description: str
+    reaction_s: float = Field(gt=0.0)  # start signal to first movement
+    draw_s: DrawTimes  # from each start position to the first round
+    split_s: float = Field(gt=0.0)  # between rounds
+    reload_s: float = Field(gt=0.0)
+    aim_error_mrad: float = Field(ge=0.0)  # 1 sigma per axis
+    support_hand_factor: float = Field(default=1.5, ge=1.0)  # aim error, support hand only
+
+
+class ShooterFile(StrictModel):
+    version: Literal[1]
+    shooter: list[Shooter]
+
+
+@cache
+def builtin_shooters() -> dict[str, Shooter]:
+    path = files("drills") / "data" / "shooters.toml"
+    parsed = parse_model(path.read_text(encoding="utf-8"), ShooterFile, str(path))
+    return {s.id: s for s in parsed.shooter}
+
+
+def find_shooter(name: str) -> Shooter:
+    def load(path: Path) -> Shooter:
+        return parse_model(path.read_text(encoding="utf-8"), Shooter, path)
+
+    return builtin_or_file(name, builtin_shooters(), load, "shooter")

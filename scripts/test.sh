@@ -16,6 +16,17 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
+# The records tests run against a throwaway PostgreSQL cluster as well as SQLite.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "== installing Debian's postgresql for the records tests"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "scripts/test.sh: PostgreSQL is missing; the PostgreSQL records tests will be skipped" \
+            "(run as root, or apt-get install postgresql)" >&2
+    fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,0 +1,367 @@
+"""Run a qualification attempt: every string of a course, fired on a lane.
+
+The range timer gives each string a start signal; the shooter (a scripted profile here, an
+officer with real replicas on the range) draws and fires; each round or cartridge goes through
+the replica, the serial link and PyBullet like a drill's. Shots after the par time are handled
+as the course says. A string that a device fault interrupts is reshot once the device is back:
+a peripheral fault is never scored as a failure.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drills.course import Course, CourseString, Shooter
+from drills.log import MemoryLog
+from peripherals.clock import ManualClock
+from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
+from physics.ballistics import fly_bullet, load
+from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
+from physics.pose import Pose, look_rotation, quat_to_matrix
+from physics.targets import TARGETS
+from physics.taser import assess, cartridge, fly_probes, laser_dots
+from physics.units import FT_M, IN_M
+from physics.world import RangeWorld
+from range import __version__
+from range.lane import Lane
+from range.runlog import RunWriter
+from range.seeding import RunRandom
+from scoring.course import AttemptScore, Deployment, Shot, score_attempt
+
+DT_S = 1 / 90
+MUZZLE_HEIGHT_M = 1.4
+# A string stops this long after its par time, or when its last round is fired.
+OVERTIME_S = 2.0
+# After a device fault, how long to wait for the replica to come back before giving up.
+REATTACH_WAIT_S = 10.0
+REPLUG_AFTER_S = 0.3  # the fault drill's cable is out this long
+
+
+@dataclass(frozen=True, slots=True)
+class CourseConfig:
+    course: Course
+    shooter: Shooter
+    seed: int
+    officer_name: str = "scripted"
+    pistol_load: str = "9mm-124"
+    runs_dir: Path | None = None
+    # Fault drill: unplug the replica during this (stage, string) and plug it back in.
+    unplug_during: tuple[int, int] | None = None
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    config: CourseConfig
+    score: AttemptScore
+    shots: list[Shot] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    reshot: list[tuple[int, int]] = field(default_factory=list)
+    devices: list[dict[str, str]] = field(default_factory=list)
+    run_dir: Path | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "openrange_version": __version__,
+            "course": self.config.course.id,
+            "shooter": self.config.shooter.id,
+            "officer_name": self.config.officer_name,
+            "seed": self.config.seed,
+            "devices": self.devices,
+            "reshot": [list(k) for k in self.reshot],
+            "score": self.score.as_json(),
+            "run_dir": None if self.run_dir is None else str(self.run_dir),
+        }
+
+
+STOPPAGE_CLEAR_S = 1.5  # tap, rack, back on target
+
+
+def shooter_plan(string: CourseString, shooter: Shooter) -> list[tuple[float, str]]:
+    """What the shooter does, and when, from the string's start signal: draw, press (the
+    trigger), reload, induce (the instructor's stoppage) and clear."""
+    plan = [(shooter.reaction_s, "draw")]
+    t = shooter.reaction_s + getattr(shooter.draw_s, string.start)
+    half = string.shots // 2 if string.reload else string.shots
+    for i in range(string.shots):
+        if string.reload and i == half:
+            plan.append((t - shooter.split_s, "reload"))
+            t += shooter.reload_s
+        if string.stoppage and i == 1:
+            plan.append((t - shooter.split_s / 2, "induce"))
+            plan.append((t, "press"))  # a click: the stoppage
+            t += STOPPAGE_CLEAR_S
+            plan.append((t - shooter.split_s, "clear"))
+        plan.append((t, "press"))
+        t += shooter.split_s
+    return plan
+
+
+def run_course(
+    config: CourseConfig, progress: Callable[[int, int], None] | None = None
+) -> AttemptResult:
+    course = config.course
+    random = RunRandom(config.seed)
+    aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
+    clock = ManualClock()
+    strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
+    result = AttemptResult(config, score_attempt(course))
+    with ExitStack() as stack:
+        writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
+        if writer is not None:
+            stack.callback(writer.close)
+        log = MemoryLog(writer) if writer is not None else MemoryLog()
+        port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
+        lane = Lane(clock, port_dir)
+        stack.callback(lane.close)
+        pistol = lane.add(PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), "firearm")
+        taser = lane.add(
+            TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir), "taser"
+        )
+        result.devices = [
+            {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
+            for d in lane.devices()
+        ]
+        log.emit(
+            0.0,
+            "attempt_started",
+            course=course.id,
+            shooter=config.shooter.id,
+            officer_name=config.officer_name,
+            seed=config.seed,
+            devices=result.devices,
+            openrange_version=__version__,
+        )
+        t0 = 0.0
+        faulted: list[tuple[int, int]] = []
+        for n, (i, j) in enumerate(strings):
+            string = course.stages[i].strings[j]
+            unplug = config.unplug_during == (i, j)
+            for attempt in range(2):  # a faulted string is fired once more
+                clock.set(t0)
+                ok, t0 = _fire_string(
+                    course,
+                    config,
+                    i,
+                    j,
+                    string,
+                    lane,
+                    pistol if string.weapon == "pistol" else taser,
+                    clock,
+                    t0,
+                    log,
+                    result,
+                    aim_rng,
+                    physics_rng,
+                    unplug=unplug and attempt == 0,
+                )
+                if ok:
+                    break
+                log.emit(t0, "string_faulted", stage=i, string=j, reshoot=attempt == 0)
+                result.reshot.append((i, j))
+                result.shots = [s for s in result.shots if (s.stage, s.string) != (i, j)]
+                result.deployments = [
+                    d for d in result.deployments if (d.stage, d.string) != (i, j)
+                ]
+            else:
+                faulted.append((i, j))
+            if progress is not None:
+                progress(n + 1, len(strings))
+        result.score = score_attempt(course, result.shots, result.deployments, faulted)
+        log.emit(
+            t0,
+            "attempt_ended",
+            points=result.score.points,
+            hits=result.score.hits,
+            passed=result.score.passed,
+            complete=result.score.complete,
+        )
+        if writer is not None:
+            result.run_dir = writer.path
+            writer.finish(result.as_json())
+    return result
+
+
+def _fire_string(
+    course: Course,
+    config: CourseConfig,
+    i: int,
+    j: int,
+    string: CourseString,
+    lane: Lane,
+    replica: Any,
+    clock: ManualClock,
+    t0: float,
+    log: MemoryLog,
+    result: AttemptResult,
+    aim_rng: np.random.Generator,
+    physics_rng: np.random.Generator,
+    *,
+    unplug: bool,
+) -> tuple[bool, float]:
+    """Fire one string from its start signal at host time t0. False if a device fault cut it."""
+    distance_m = string.distance_ft_value * FT_M
+    shooter = config.shooter
+    plan = shooter_plan(string, shooter)
+    last_press = max(at for at, act in plan if act == "press")
+    emulator = replica.emulator
+    with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
+        aim, body = _set_up_target(world, course, string, distance_m)
+        if isinstance(emulator, PistolEmulator):
+            per_magazine = (string.rounds + 1) // 2 if string.reload else string.rounds
+            # The range officer hands over a loaded pistol: a round chambered, the rest in the
+            # magazine (the instructor's SET_MAGAZINE on a real replica).
+            emulator.magazine_in, emulator.rounds, emulator.chambered = True, per_magazine - 1, True
+            emulator.slide_locked = emulator.stoppage = False
+        else:
+            code = CartridgeCode[str(string.cartridge).upper().replace("-", "_")]
+            emulator.bays = [(code, 2)] * emulator.spec.bays
+        log.emit(
+            t0,
+            "string_started",
+            stage=i,
+            string=j,
+            distance_ft=string.distance_ft_value,
+            start=string.start,
+            par_time_s=string.par_time_s,
+        )
+        sigma = shooter.aim_error_mrad * 1e-3
+        if string.hand == "support":
+            sigma *= shooter.support_hand_factor
+        end = t0 + max(last_press, string.par_time_s) + OVERTIME_S
+        step = 0
+        pulled = 0
+        t = t0
+        while t <= end:
+            clock.set(t)
+            lane.release_triggers()
+            while step < len(plan) and t - t0 >= plan[step][0] - 1e-9:
+                act = plan[step][1]
+                step += 1
+                if act == "draw":
+                    emulator.draw()
+                    if isinstance(emulator, TaserEmulator):
+                        emulator.set_safety(False)
+                elif act == "press":
+                    emulator.press_trigger()
+                    replica.release_next_frame = True
+                    pulled += 1
+                elif act == "reload" and isinstance(emulator, PistolEmulator):
+                    emulator.reload(string.rounds // 2)
+                elif act == "induce" and replica.link is not None:
+                    replica.link.command(SetMagazine(True, emulator.rounds, True, stoppage=True))
+                elif act == "clear" and isinstance(emulator, PistolEmulator):
+                    emulator.clear_stoppage()
+            if unplug and pulled == 1:
+                unplug = False
+                emulator.unplug()
+                timer = threading.Timer(REPLUG_AFTER_S, emulator.replug)
+                timer.start()
+            lane.service()
+            if lane.barrier():
+                deadline = time.monotonic() + REATTACH_WAIT_S
+                while not lane.reattach(replica) and time.monotonic() < deadline:
+                    pass
+                return False, t + 1.0
+            for event in lane.poll():
+                local_event = event.host_time_s - t0
+                if event.kind is EventKind.SHOT_FIRED:
+                    muzzle = _aimed(aim, sigma, aim_rng)
+                    impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
+                    zone, points = ("miss", 0)
+                    if impact.target == "target":
+                        zone, points = world.target_score("target", impact.point)
+                    shot = Shot(i, j, round(local_event, 6), zone, points)
+                    result.shots.append(shot)
+                    log.emit(
+                        event.host_time_s,
+                        "shot",
+                        stage=i,
+                        string=j,
+                        t_s=shot.t_s,
+                        zone=zone,
+                        points=points,
+                        stopped_by=impact.target,
+                    )
+                elif event.kind is EventKind.PROBES_FIRED and event.probe == 0:
+                    muzzle = _aimed(aim, sigma, aim_rng)
+                    dep = _deployment(course, string, world, body, muzzle, physics_rng)
+                    deployment = Deployment(i, j, round(local_event, 6), *dep)
+                    result.deployments.append(deployment)
+                    log.emit(
+                        event.host_time_s,
+                        "deployment",
+                        stage=i,
+                        string=j,
+                        t_s=deployment.t_s,
+                        effective=deployment.effective,
+                        reason=deployment.reason,
+                    )
+            if step == len(plan) and t - t0 > last_press + 0.2:
+                break
+            t = round(t + DT_S, 9)
+        if isinstance(emulator, TaserEmulator):
+            emulator.set_safety(True)
+        emulator.holster()
+    return True, t + 1.0  # a second between strings
+
+
+def _set_up_target(
+    world: RangeWorld, course: Course, string: CourseString, distance_m: float
+) -> tuple[np.ndarray, SubjectBody | None]:
+    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
+    if string.weapon == "pistol":
+        target = TARGETS[course.target]
+        world.add_target("target", target, distance_m, centre_height_m=MUZZLE_HEIGHT_M)
+        best = max(target.zones, key=lambda z: z.points)
+        u, v = target.aim_point(best.name)
+        point = np.array([distance_m, -u * IN_M, MUZZLE_HEIGHT_M + v * IN_M])
+        return point - muzzle, None
+    body = SubjectBody()
+    world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
+    lx, ly, lz = body.aim_point(Region.ABDOMEN)
+    return np.array([distance_m - lx, -ly, lz]) - muzzle, body
+
+
+def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) -> Pose:
+    rot = quat_to_matrix(look_rotation(direction))
+    yaw, pitch = np.tan(rng.normal(0.0, sigma_rad, size=2))
+    aimed = rot @ np.array([1.0, yaw, pitch])
+    return Pose((0.0, 0.0, MUZZLE_HEIGHT_M), look_rotation(aimed))
+
+
+def _deployment(
+    course: Course,
+    string: CourseString,
+    world: RangeWorld,
+    body: SubjectBody | None,
+    muzzle: Pose,
+    rng: np.random.Generator,
+) -> tuple[bool, str]:
+    """Whether one cartridge met the course's TASER criteria, and why not."""
+    cart = cartridge(str(string.cartridge))
+    criteria = course.taser
+    if criteria.laser_on_target and laser_dots(world, cart, muzzle)[0][0] != "subject":
+        return False, "the laser was not on the subject when the trigger was pulled"
+    impacts = fly_probes(world, cart, muzzle, rng)
+    outcome = assess(impacts, "subject")
+    if len(outcome.connected) < 2:
+        return False, outcome.reason
+    if criteria.both_probes_preferred and any(
+        i.region is None or TASER_ZONE[i.region] is not TaserZone.PREFERRED for i in impacts
+    ):
+        regions = ", ".join(str(i.region) for i in impacts)
+        return False, f"not both probes in a preferred zone ({regions})"
+    if outcome.spread_in is None or outcome.spread_in < criteria.min_spread_in:
+        return False, f"spread {outcome.spread_in or 0:.1f} in < {criteria.min_spread_in:g} in"
+    return True, f"spread {outcome.spread_in:.1f} in, both probes in preferred zones"

@@ -1,0 +1,164 @@
+"""Records on SQLite and on a real PostgreSQL: the audit chain, crashes, two lanes at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from range.records import Records, RecordsError
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'records.sqlite'}"
+        return
+    import psycopg
+
+    server = request.getfixturevalue("postgres_url")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def qualify(records: Records, badge: str, points: int = 96) -> int:
+    attempt = records.begin_attempt(
+        badge, "fbi-pistol-2019-v1", 7, "0.1.0", [{"model": "pistol", "serial": "P-1"}], []
+    )
+    records.record_shot(attempt, {"stage": 0, "string": 0, "zone": "bottle", "points": 2})
+    score = {"points": points, "max_points": 100, "hits": points // 2, "passed": points >= 90}
+    return records.finish_attempt(attempt, score)
+
+
+def test_officers_attempts_and_history(url: str) -> None:
+    with Records.open(url) as records:
+        assert records.schema_version == 1
+        records.add_officer("4411", "J. Rivera", "Metro PD", "Patrol")
+        first, second = qualify(records, "4411", 96), qualify(records, "4411", 80)
+        history = records.qualifications("4411")
+        assert [r["id"] for r in history] == [first, second]
+        assert [bool(r["passed"]) for r in history] == [True, False]
+        assert records.verify() == []
+        with pytest.raises(RecordsError, match="no officer with badge"):
+            records.begin_attempt("9999", "c", 1, "v", [], [])
+
+
+def _raw(url: str, sql: str) -> None:
+    if url.startswith("sqlite"):
+        db = sqlite3.connect(url.removeprefix("sqlite:///"))
+        db.execute(sql)
+        db.commit()
+        db.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(sql)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "finding"),
+    [
+        ("UPDATE qualifications SET points = 100 WHERE id = 2", "edited"),
+        ("DELETE FROM qualifications WHERE id = 2", "deleted"),
+        ("DELETE FROM qualifications WHERE id = 3", "newest record is missing"),
+    ],
+)
+def test_verify_finds_an_edited_or_deleted_record(url: str, tamper: str, finding: str) -> None:
+    with Records.open(url) as records:
+        records.add_officer("7", "A. Officer", "Metro PD")
+        for points in (92, 84, 98):
+            qualify(records, "7", points)
+        assert records.verify() == []
+    _raw(url, tamper)
+    with Records.open(url) as records:
+        problems = records.verify()
+    assert problems and any(finding in p.what for p in problems)
+
+
+CRASHING_LANE = """
+import os, sys
+from range.records import Records
+records = Records.open(sys.argv[1])
+records.add_officer("12", "B. Officer", "Metro PD")
+attempt = records.begin_attempt("12", "fbi-pistol-2019-v1", 3, "0.1.0", [], [])
+for n in range(5):
+    records.record_shot(attempt, {"shot": n, "points": 2})
+print(attempt, flush=True)
+os.kill(os.getpid(), 9)  # the process dies mid-attempt
+"""
+
+
+def test_a_crash_mid_attempt_leaves_it_incomplete_and_recoverable(url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHING_LANE, url], capture_output=True, text=True
+    )
+    assert done.returncode == -signal.SIGKILL
+    attempt = int(done.stdout.split()[0])
+    with Records.open(url) as records:
+        assert records.qualifications() == [], "no half-written qualification record"
+        (incomplete,) = records.incomplete()
+        assert (incomplete["id"], incomplete["shots"]) == (attempt, 5)
+        # Recoverable: the range master finishes (or scores) it from what was kept.
+        finished = records.finish_attempt(
+            attempt, {"points": 10, "max_points": 100, "hits": 5, "passed": False}
+        )
+        assert records.qualification(finished)["badge"] == "12"
+        assert records.incomplete() == [] and records.verify() == []
+
+
+def _lane(url: str, lane: int, attempts: int) -> None:
+    with Records.open(url) as records:
+        for _ in range(attempts):
+            qualify(records, f"lane-{lane}")
+
+
+def test_two_lanes_writing_at_once_lose_nothing(url: str) -> None:
+    with Records.open(url) as records:
+        for lane in (1, 2):
+            records.add_officer(f"lane-{lane}", f"Officer {lane}", "Metro PD")
+    context = multiprocessing.get_context("spawn")
+    lanes = [context.Process(target=_lane, args=(url, lane, 25)) for lane in (1, 2)]
+    for process in lanes:
+        process.start()
+    for process in lanes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    with Records.open(url) as records:
+        rows = records.qualifications()
+        assert len(rows) == 50
+        assert {r["badge"] for r in rows} == {"lane-1", "lane-2"}
+        assert records.verify() == [], "the chain survived two writers"
+
+
+def test_migrations_run_once(url: str) -> None:
+    with Records.open(url) as records:
+        records.add_officer("1", "C. Officer", "Metro PD")
+    with Records.open(url) as records:
+        assert records.schema_version == 1 and len(records.officers()) == 1
+
+
+def test_a_bad_url_is_one_line() -> None:
+    with pytest.raises(RecordsError, match="sqlite:///PATH or postgresql"):
+        Records.open("mysql://x")
+
+
+def test_the_default_database_lives_in_the_user_data_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OPENRANGE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    with Records.open() as records:
+        records.add_officer("1", "D. Officer", "Metro PD")
+    assert (tmp_path / "openrange" / "records.sqlite").exists()
+    assert os.environ.get("OPENRANGE_DATABASE_URL") is None
