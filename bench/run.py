@@ -429,6 +429,44 @@ def engine_tick() -> list[Figure]:
     ]
 
 
+def records_figures(attempts: int = 10_000) -> list[Figure]:
+    """SQLite in WAL mode, as a range PC runs it: one chained qualification write, and a CSV
+    export of `attempts` of them."""
+    import tempfile
+
+    from range.exports import export_csv
+    from range.records import Records
+
+    score = {
+        "points": 96,
+        "max_points": 100,
+        "hits": 48,
+        "passed": True,
+        "stages": [{"name": "7 yd", "points": 36, "hits": 18}],
+    }
+    writes = []
+    with tempfile.TemporaryDirectory() as tmp, Records.open(f"sqlite:///{tmp}/r.sqlite") as db:
+        db.add_officer("4411", "J. Rivera", "Metro PD")
+        for _ in range(attempts):
+            attempt = db.begin_attempt("4411", "fbi-pistol-2019-v1", 1, "0.1.0", [], [])
+            start = time.perf_counter()
+            db.finish_attempt(attempt, score)
+            writes.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        export_csv(db, None, None)
+        export_s = time.perf_counter() - start
+    return [
+        Figure(
+            "records: one qualification write (SQLite WAL), median",
+            statistics.median(writes) * 1e3,
+            "ms",
+            5.0,
+            "lower",
+        ),
+        Figure(f"records: CSV export of {attempts:,} attempts", export_s, "s", 2.0, "lower"),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -446,6 +484,7 @@ def main() -> int:
         monte_carlo_rate(),
         *ccd_comparison(),
         *ballistics_vs_reference(),
+        *records_figures(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

@@ -8,6 +8,7 @@ run can be replayed. Records are plain JSON-able dicts; keys are part of the log
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +39,11 @@ class MemoryLog:
 
     def __init__(self, *sinks: EventSink) -> None:
         self.records: list[LogRecord] = []
-        self._sinks = sinks
+        self._sinks: list[EventSink | Callable[[LogRecord], None]] = list(sinks)
+
+    def attach(self, sink: Callable[[LogRecord], None]) -> None:
+        """Also hand every record from now on to `sink` (the records database, say)."""
+        self._sinks.append(sink)
 
     def append(self, record: LogRecord) -> None:
         # Keep exactly what a file would hold (rounded times, lists not tuples), so scoring the
@@ -46,7 +51,10 @@ class MemoryLog:
         record = LogRecord.from_json(json.loads(json.dumps(record.as_json())))
         self.records.append(record)
         for sink in self._sinks:
-            sink.append(record)
+            if callable(sink):
+                sink(record)
+            else:
+                sink.append(record)
 
     def emit(self, t: float, kind: str, **data: Any) -> None:
         self.append(LogRecord(t, kind, data))

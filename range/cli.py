@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from peripherals.errors import PeripheralError
-from range import __version__, cli_analyze, cli_course, cli_drill, cli_peripherals
+from range import (
+    __version__,
+    cli_analyze,
+    cli_course,
+    cli_drill,
+    cli_peripherals,
+    cli_records,
+)
 from range.deps import MissingDependencyError, require
+from range.records import RecordsError
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -105,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub)
     cli_drill.register(sub)
     cli_course.register(sub)
+    cli_records.register(sub)
     _score_parser(sub)
     cli_analyze.register(sub)
     cli_peripherals.register(sub)
@@ -119,12 +129,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        # `openrange ... | head`: the reader has gone; leave quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MissingDependencyError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 3
     except PeripheralError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 4
+    except RecordsError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 5
     except (KeyError, ValueError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"openrange: {message}", file=sys.stderr)

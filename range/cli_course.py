@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from range import cli_records
 from range.cliutil import help_when_bare
 from range.deps import require
 
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "and a pass mark. Built in: the FBI 2019 pistol course, the Texas LTC "
         "course on a B-27, a Kansas-style 70 % course and a TASER 7 practical.",
         epilog="examples:\n  openrange course list\n  openrange course show fbi-pistol-2019-v1\n"
-        "  openrange course validate my-agency-course.toml\n",
+        "  openrange course validate my-agency-course.toml\n"
+        "  openrange course run fbi-pistol-2019-v1 --badge 4411\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = group.add_subparsers(title="course commands", metavar="VERB")
@@ -49,6 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     validate.add_argument("files", metavar="FILE", nargs="+", type=Path)
     validate.set_defaults(handler=_validate)
+    cli_records.register_course_run(verbs)
     help_when_bare(group)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from drills.course import Course, CourseString, Shooter
-from drills.log import MemoryLog
+from drills.log import LogRecord, MemoryLog
 from peripherals.clock import ManualClock
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
@@ -35,6 +35,7 @@ from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
 from range.lane import Lane
+from range.records import Records
 from range.runlog import RunWriter
 from range.seeding import RunRandom
 from scoring.course import AttemptScore, Deployment, Shot, score_attempt
@@ -69,6 +70,7 @@ class AttemptResult:
     reshot: list[tuple[int, int]] = field(default_factory=list)
     devices: list[dict[str, str]] = field(default_factory=list)
     run_dir: Path | None = None
+    qualification: int | None = None  # the record's id, when the attempt was recorded
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -81,7 +83,13 @@ class AttemptResult:
             "reshot": [list(k) for k in self.reshot],
             "score": self.score.as_json(),
             "run_dir": None if self.run_dir is None else str(self.run_dir),
+            "qualification": self.qualification,
         }
+
+
+def _keep_shot(records: Records, attempt: int, record: LogRecord) -> None:
+    if record.kind in ("shot", "deployment", "string_faulted"):
+        records.record_shot(attempt, {"kind": record.kind, **record.data})
 
 
 STOPPAGE_CLEAR_S = 1.5  # tap, rack, back on target
@@ -108,8 +116,13 @@ def shooter_plan(string: CourseString, shooter: Shooter) -> list[tuple[float, st
 
 
 def run_course(
-    config: CourseConfig, progress: Callable[[int, int], None] | None = None
+    config: CourseConfig,
+    progress: Callable[[int, int], None] | None = None,
+    records: Records | None = None,
+    badge: str | None = None,
 ) -> AttemptResult:
+    """Fire the whole course. With `records` and `badge`, the attempt is recorded as it goes:
+    every shot is kept when it is fired, and the finished attempt joins the audit chain."""
     course = config.course
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
@@ -142,12 +155,20 @@ def run_course(
             devices=result.devices,
             openrange_version=__version__,
         )
+        record_id = None
+        if records is not None and badge is not None:
+            # Calibration profiles join the record once armorers keep them (tracking issue).
+            started = records.begin_attempt(
+                badge, course.id, config.seed, __version__, result.devices, calibration=[]
+            )
+            record_id = started
+            log.attach(lambda record: _keep_shot(records, started, record))
         t0 = 0.0
         faulted: list[tuple[int, int]] = []
         for n, (i, j) in enumerate(strings):
             string = course.stages[i].strings[j]
             unplug = config.unplug_during == (i, j)
-            for attempt in range(2):  # a faulted string is fired once more
+            for try_no in range(2):  # a faulted string is fired once more
                 clock.set(t0)
                 ok, t0 = _fire_string(
                     course,
@@ -163,11 +184,11 @@ def run_course(
                     result,
                     aim_rng,
                     physics_rng,
-                    unplug=unplug and attempt == 0,
+                    unplug=unplug and try_no == 0,
                 )
                 if ok:
                     break
-                log.emit(t0, "string_faulted", stage=i, string=j, reshoot=attempt == 0)
+                log.emit(t0, "string_faulted", stage=i, string=j, reshoot=try_no == 0)
                 result.reshot.append((i, j))
                 result.shots = [s for s in result.shots if (s.stage, s.string) != (i, j)]
                 result.deployments = [
@@ -178,6 +199,8 @@ def run_course(
             if progress is not None:
                 progress(n + 1, len(strings))
         result.score = score_attempt(course, result.shots, result.deployments, faulted)
+        if records is not None and record_id is not None:
+            result.qualification = records.finish_attempt(record_id, result.score.as_json())
         log.emit(
             t0,
             "attempt_ended",

@@ -139,3 +139,109 @@ def test_course_commands(capsys: pytest.CaptureFixture[str], tmp_path) -> None: 
     bad.write_text(MINIMAL.replace("par_time_s = 5.0", "par_time_s = -1.0"))
     assert main(["course", "validate", str(bad)]) == 1
     assert f"{bad}:" in capsys.readouterr().err
+
+
+def test_shooters_of_different_skill_qualify_as_expected() -> None:
+    from drills.course import find_shooter
+    from range.course_runner import CourseConfig, run_course
+
+    course = find_course("fbi-pistol-2019-v1")
+    expert = run_course(CourseConfig(course, find_shooter("expert"), 1)).score
+    recruit = run_course(CourseConfig(course, find_shooter("struggling"), 1)).score
+    assert expert.passed
+    assert not recruit.passed and recruit.points < expert.points
+    assert recruit.late > 0, "the slow recruit fires after the par time somewhere"
+    assert sum(s.hits for s in expert.stages) == expert.hits <= 50
+
+
+def test_a_device_fault_during_a_string_is_reshot_not_failed() -> None:
+    from drills.course import find_shooter
+    from range.course_runner import CourseConfig, run_course
+
+    course = find_course("kansas-style-70-v1")
+    config = CourseConfig(course, find_shooter("expert"), 2, unplug_during=(1, 0))
+    result = run_course(config)
+    assert result.reshot == [(1, 0)]
+    assert result.score.complete and result.score.passed
+    fired = [s for s in result.shots if (s.stage, s.string) == (1, 0)]
+    assert len(fired) == course.stages[1].strings[0].rounds  # the reshoot, not the cut string
+
+
+def test_course_run_records_the_attempt_and_the_records_commands(
+    tmp_path,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    import json
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    assert (
+        main(
+            [
+                "records",
+                "officers",
+                "--db",
+                db,
+                "--add",
+                "4411",
+                "--name",
+                "J. Rivera",
+                "--agency",
+                "Metro PD",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()  # the officer list it printed
+    assert (
+        main(
+            [
+                "course",
+                "run",
+                "taser7-practical-v1",
+                "--badge",
+                "4411",
+                "--shooter",
+                "expert",
+                "--db",
+                db,
+                "--no-save",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["qualification"] is not None and result["score"]["complete"]
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["course"] == "taser7-practical-v1"
+    assert main(["records", "show", str(record["id"]), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [s["kind"] for s in shown["detail"]["shots"]].count("deployment") == 4
+    assert main(["records", "verify", "--db", db]) == 0
+    assert "chain intact" in capsys.readouterr().out
+    out = tmp_path / "cert.pdf"
+    assert (
+        main(
+            [
+                "records",
+                "export",
+                "--db",
+                db,
+                "--format",
+                "pdf",
+                "--attempt",
+                str(record["id"]),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes()[:5] == b"%PDF-"
+    roster = tmp_path / "roster.html"
+    assert main(["records", "export", "--db", db, "--format", "html", "--out", str(roster)]) == 0
+    assert "J. Rivera" in roster.read_text()
+    assert main(["records", "export", "--db", db, "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("id,badge,name") and len(lines) == 2

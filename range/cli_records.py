@@ -1,0 +1,308 @@
+"""`openrange records ...` and `openrange course run`: qualification records for range masters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from range.cliutil import help_when_bare
+from range.deps import require
+
+
+def _db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="records database: sqlite:///PATH or postgresql://... (default:"
+        " $OPENRANGE_DATABASE_URL, else a file in the user's data directory)",
+    )
+
+
+def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = verbs.add_parser(
+        "run",
+        help="fire a course on emulated replicas and record the attempt",
+        description="Run a qualification attempt: every string from its start signal, through "
+        "the replicas, the serial link and PyBullet, scored stage by stage. With "
+        "--badge, the attempt is recorded shot by shot and joins the audit chain.",
+        epilog="examples:\n  openrange course run fbi-pistol-2019-v1 --shooter qualified\n"
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --seed 3\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("course", metavar="COURSE", help="built-in id or path to a .toml file")
+    run.add_argument(
+        "--shooter",
+        default="qualified",
+        help="scripted shooter: expert, qualified, struggling, or a file",
+    )
+    run.add_argument("--badge", default=None, help="record the attempt for this officer")
+    run.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
+    run.add_argument("--no-save", action="store_true", help="do not write a run directory")
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    _db_option(run)
+    run.set_defaults(handler=_course_run)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "records",
+        help="officers, qualification history, certificates, rosters and the audit check",
+        description="Qualification records live in SQLite by default, or PostgreSQL when "
+        "OPENRANGE_DATABASE_URL names one. Each record carries the hash of the one "
+        "before it; `verify` finds an edited or deleted record.",
+        epilog="examples:\n  openrange records officers --add 4411 --name 'J. Rivera' "
+        "--agency 'Metro PD'\n  openrange records history 4411\n"
+        "  openrange records export --format pdf --attempt 12 --out cert.pdf\n"
+        "  openrange records export --format html --out roster.html\n"
+        "  openrange records verify\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="records commands", metavar="VERB")
+    officers = verbs.add_parser(
+        "officers",
+        help="list officers, or add one",
+        description="List the officers, or add (or update) one.",
+    )
+    officers.add_argument("--add", metavar="BADGE", help="add or update this badge number")
+    officers.add_argument("--name", help="with --add: the officer's name")
+    officers.add_argument("--agency", help="with --add: the agency")
+    officers.add_argument("--unit", default="", help="with --add: the unit")
+    officers.add_argument("--json", action="store_true", help="print as JSON")
+    _db_option(officers)
+    officers.set_defaults(handler=_officers)
+    history = verbs.add_parser(
+        "history",
+        help="one officer's qualifications and drill runs",
+        description="Every qualification attempt of one officer.",
+    )
+    history.add_argument("badge", metavar="BADGE")
+    history.add_argument("--json", action="store_true", help="print as JSON")
+    _db_option(history)
+    history.set_defaults(handler=_history)
+    show = verbs.add_parser(
+        "show",
+        help="one qualification record, shot by shot",
+        description="One finished attempt: score, stages, every shot.",
+    )
+    show.add_argument("attempt", metavar="ATTEMPT", type=int, help="the record's number")
+    show.add_argument("--json", action="store_true", help="print as JSON")
+    _db_option(show)
+    show.set_defaults(handler=_show)
+    verify = verbs.add_parser(
+        "verify",
+        help="check the audit chain",
+        description="Walk the hash chain of qualification records and "
+        "report every edited or deleted record; exit 1 if any.",
+    )
+    _db_option(verify)
+    verify.set_defaults(handler=_verify)
+    export = verbs.add_parser(
+        "export",
+        help="CSV, or a roster or certificate as HTML or PDF",
+        description="csv: every qualification record (from/to by date). html or pdf: a roster "
+        "with each officer's qualification status and expiry (a POST compliance "
+        "report), or with --attempt, that attempt's certificate.",
+    )
+    export.add_argument("--format", choices=["csv", "html", "pdf"], required=True)
+    export.add_argument("--from", dest="since", default=None, metavar="DATE", help="YYYY-MM-DD")
+    export.add_argument("--to", dest="until", default=None, metavar="DATE", help="YYYY-MM-DD")
+    export.add_argument("--attempt", type=int, default=None, help="a certificate for this record")
+    export.add_argument(
+        "--valid-days",
+        type=int,
+        default=365,
+        help="how long a qualification stays valid (default 365)",
+    )
+    export.add_argument(
+        "--out", type=Path, default=None, help="output file (default: stdout for csv and html)"
+    )
+    _db_option(export)
+    export.set_defaults(handler=_export)
+    help_when_bare(group)
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from range.records import Records
+
+    return Records.open(args.db)
+
+
+def _course_run(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "serial", "pybullet")
+    from drills.course import find_course, find_shooter
+    from range.course_runner import CourseConfig, run_course
+
+    config = CourseConfig(
+        find_course(args.course),
+        find_shooter(args.shooter),
+        args.seed,
+        officer_name=args.badge or "scripted",
+        runs_dir=None if args.no_save else args.runs_dir,
+    )
+    records = _open(args) if args.badge else None
+    try:
+        result = run_course(config, records=records, badge=args.badge)
+    finally:
+        if records is not None:
+            records.close()
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
+        return 0
+    score = result.score
+    course = config.course
+    print(f"{course.title} [{course.id}], shooter {config.shooter.id}, seed {config.seed}")
+    for stage in score.stages:
+        print(
+            f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
+            + (f"  {stage.late} late" if stage.late else "")
+        )
+    verdict = "QUALIFIED" if score.passed else "NOT QUALIFIED"
+    print(
+        f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"
+        + (f" ({'; '.join(score.reasons)})" if score.reasons else "")
+    )
+    if result.qualification is not None:
+        print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
+    return 0
+
+
+def _officers(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        if args.add:
+            if not args.name or not args.agency:
+                raise ValueError("--add needs --name and --agency")
+            records.add_officer(args.add, args.name, args.agency, args.unit)
+        rows = records.officers()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for o in rows:
+            print(f"{o['badge']:<10} {o['name']:<28} {o['agency']:<24} {o['unit']}")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        officer = records.officer(args.badge)
+        rows = records.qualifications(args.badge)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        k: r[k]
+                        for k in (
+                            "id",
+                            "course",
+                            "finished",
+                            "points",
+                            "max_points",
+                            "hits",
+                            "passed",
+                        )
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
+    for r in rows:
+        verdict = "QUALIFIED" if r["passed"] else "not qualified"
+        print(
+            f"  #{r['id']:<5} {r['finished']}  {r['course']:<24} {r['points']:>4}/"
+            f"{r['max_points']:<4} {verdict}"
+        )
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        row = records.qualification(args.attempt)
+    detail = json.loads(row["detail"])
+    if args.json:
+        print(json.dumps({**row, "detail": detail}, indent=2, default=str))
+        return 0
+    print(f"Qualification {row['id']}: badge {row['badge']}, {row['course']}, {row['finished']}")
+    print(
+        f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
+        f" {'QUALIFIED' if row['passed'] else 'not qualified'}; seed {row['seed']},"
+        f" OpenRange {row['software_version']}"
+    )
+    for shot in detail["shots"]:
+        where = shot.get("zone") or shot.get("reason", "")
+        print(
+            f"  {shot['kind']:<14} stage {shot.get('stage')} string {shot.get('string')}"
+            f"  {shot.get('t_s', 0):6.2f} s  {where}  {shot.get('points', '')}"
+        )
+    print(f"  hash {row['hash']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        problems = records.verify()
+        count = len(records.qualifications())
+    if not problems:
+        print(f"{count} qualification records, chain intact")
+        return 0
+    for problem in problems:
+        print(f"record {problem.qualification}: {problem.what}", file=sys.stderr)
+    return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from range import exports
+
+    with _open(args) as records:
+        if args.format == "csv":
+            text = exports.export_csv(records, args.since, args.until)
+            return _emit(args, text)
+        if args.attempt is not None:
+            fields = exports.certificate_fields(records, args.attempt)
+            if args.format == "html":
+                return _emit(args, exports.certificate_html(fields))
+            lines = [
+                f"{fields['officer']}, badge {fields['badge']}, {fields['agency']}",
+                f"Course {fields['course']}, {fields['date']}",
+                f"{fields['result']}: {fields['score']}",
+                "",
+            ]
+            lines += [f"  stage {n}: {p} points, {h} hits" for n, p, h in fields["stages"]]
+            lines += ["", f"Record {fields['record']}, audit hash:", f"  {fields['hash']}"]
+            return _pdf(args, "Qualification certificate", lines)
+        today = datetime.now(UTC).date() if args.until is None else date.fromisoformat(args.until)
+        lines_ = exports.roster(records, today, args.valid_days)
+    if args.format == "html":
+        return _emit(args, exports.roster_html(lines_, today, args.valid_days))
+    page = [f"As of {today}; valid {args.valid_days} days.", ""]
+    page += [
+        f"{r.badge:<8} {r.name:<24} {r.status:<14} last {r.last_pass or '-':<10}"
+        f" expires {r.expires or '-'}"
+        for r in lines_
+    ]
+    return _pdf(args, "Qualification roster", page)
+
+
+def _emit(args: argparse.Namespace, text: str) -> int:
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _pdf(args: argparse.Namespace, title: str, lines: list[str]) -> int:
+    require("matplotlib")
+    from range.exports import write_pdf
+
+    if args.out is None:
+        raise ValueError("a PDF needs --out FILE")
+    write_pdf(args.out, title, lines)
+    return 0
