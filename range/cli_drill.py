@@ -118,6 +118,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="NAME",
         help="who the officer is, for the records (default: scripted)",
     )
+    run.add_argument(
+        "--badge", default=None, help="also keep the run in the records under this badge number"
+    )
+    run.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="records database (default: $OPENRANGE_DATABASE_URL or the user's)",
+    )
     add_run_options(run)
     run.set_defaults(handler=_run)
     help_when_bare(group)
@@ -199,10 +208,16 @@ def _run(args: argparse.Namespace) -> int:
     script = args.sim or drill.expected_officer
     if script is None:
         raise ValueError(f"{drill.id} names no expected response: give --sim SCRIPT")
-    return play(args, drill.id, script, args.officer)
+    return play(args, drill.id, script, args.officer, badge=args.badge)
 
 
-def play(args: argparse.Namespace, drill_name: str, script: str, officer_name: str) -> int:
+def play(
+    args: argparse.Namespace,
+    drill_name: str,
+    script: str,
+    officer_name: str,
+    badge: str | None = None,
+) -> int:
     """Run a drill as the command line asked and print the result."""
     from drills.officer import find_officer
     from drills.schema import find_drill
@@ -236,8 +251,17 @@ def play(args: argparse.Namespace, drill_name: str, script: str, officer_name: s
     finally:
         if bar is not None:
             bar.close()
+    record = result.as_json()
+    if badge is not None:
+        from range.records import Records
+
+        with Records.open(args.db) as records:
+            records.officer(badge)  # a clear error for an unknown badge
+            record["record"] = records.add_drill_run(badge, record)
     if args.json:
-        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
+        print(json.dumps(record, indent=2, sort_keys=True))
     else:
         print(format_summary(result))
+        if badge is not None:
+            print(f"Recorded as drill run {record['record']} for badge {badge}.")
     return 0

@@ -190,27 +190,11 @@ def _history(args: argparse.Namespace) -> int:
     with _open(args) as records:
         officer = records.officer(args.badge)
         rows = records.qualifications(args.badge)
+        drills = records.drill_runs(args.badge)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        k: r[k]
-                        for k in (
-                            "id",
-                            "course",
-                            "finished",
-                            "points",
-                            "max_points",
-                            "hits",
-                            "passed",
-                        )
-                    }
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
+        fields = ("id", "course", "finished", "points", "max_points", "hits", "passed")
+        out = {"qualifications": [{k: r[k] for k in fields} for r in rows], "drill_runs": drills}
+        print(json.dumps(out, indent=2))
         return 0
     print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
     for r in rows:
@@ -219,6 +203,9 @@ def _history(args: argparse.Namespace) -> int:
             f"  #{r['id']:<5} {r['finished']}  {r['course']:<24} {r['points']:>4}/"
             f"{r['max_points']:<4} {verdict}"
         )
+    for d in drills:
+        verdict = "PASS" if d["passed"] else "FAIL"
+        print(f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {verdict}  {d['decision']}")
     return 0
 
 

@@ -212,8 +212,28 @@ def test_course_run_records_the_attempt_and_the_records_commands(
     )
     result = json.loads(capsys.readouterr().out)
     assert result["qualification"] is not None and result["score"]["complete"]
+    assert (
+        main(
+            [
+                "drill",
+                "run",
+                "phone-draw-v1",
+                "--badge",
+                "4411",
+                "--db",
+                db,
+                "--seed",
+                "1",
+                "--no-save",
+            ]
+        )
+        == 0
+    )
+    assert "Recorded as drill run 1 for badge 4411" in capsys.readouterr().out
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
-    (record,) = json.loads(capsys.readouterr().out)
+    history = json.loads(capsys.readouterr().out)
+    (record,) = history["qualifications"]
+    assert [d["drill"] for d in history["drill_runs"]] == ["phone-draw-v1"]
     assert record["course"] == "taser7-practical-v1"
     assert main(["records", "show", str(record["id"]), "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
