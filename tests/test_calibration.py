@@ -1,0 +1,76 @@
+"""The armorer's calibration: the solver finds a hidden mount, and refuses bad sessions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from range.calibration import (
+    BenchEmulator,
+    CalibrationError,
+    angle_mrad,
+    check_devices,
+    estimate_latency,
+    load_profile,
+    new_profile,
+    save_profile,
+    solve_boresight,
+)
+
+
+def test_the_solver_recovers_a_hidden_mount_offset() -> None:
+    bench = BenchEmulator(np.random.default_rng(1))
+    bore = solve_boresight(bench.session())
+    assert angle_mrad(bore.direction, bench.direction) < 1.0
+    # The muzzle along the bore is where the line passes nearest the tracker; compare the line.
+    offset = np.asarray(bore.origin_m) - bench.origin_m
+    across = offset - (offset @ bench.direction) * bench.direction
+    assert np.linalg.norm(across) < 0.003  # metres off the true bore line
+    assert bore.residual_mrad < 1.0 and bore.used == 8
+    assert bore.residual_in_at_7yd == pytest.approx(bore.residual_in_at_21ft)
+
+
+def test_a_jerked_trigger_is_rejected_as_an_outlier() -> None:
+    bench = BenchEmulator(np.random.default_rng(2))
+    bore = solve_boresight(bench.session(jerks={5: 25.0}))
+    assert bore.rejected == (5,) and bore.used == 7
+    assert angle_mrad(bore.direction, bench.direction) < 1.0
+
+
+def test_a_bad_session_is_refused_with_a_reason() -> None:
+    bench = BenchEmulator(np.random.default_rng(3))
+    with pytest.raises(CalibrationError, match="at least 4"):
+        solve_boresight(bench.session()[:3])
+    near = [bench.aim((3.0, y, z)) for y, z in ((-0.3, 1.2), (0.3, 1.2), (0, 1.6), (0.2, 1.4))]
+    with pytest.raises(CalibrationError, match="two distances"):
+        solve_boresight(near)
+    noisy = BenchEmulator(np.random.default_rng(4), aim_noise_mrad=6.0)
+    with pytest.raises(CalibrationError, match="over the 2 mrad tolerance"):
+        solve_boresight(noisy.session())
+
+
+def test_latency_between_trigger_and_pose_stream_is_recovered() -> None:
+    bench = BenchEmulator(np.random.default_rng(5))
+    triggers, poses = bench.snaps(6, latency_s=0.032)
+    latency, spread = estimate_latency(triggers, poses)
+    assert latency == pytest.approx(0.032, abs=0.003) and spread < 0.01
+
+
+def test_profiles_gate_devices_and_overrides_are_said(tmp_path: Path) -> None:
+    bore = solve_boresight(BenchEmulator(np.random.default_rng(6)).session())
+    save_profile(
+        tmp_path,
+        new_profile("P-1", "pistol", "Sgt. Ortiz", bore, 2.0, date(2026, 11, 1), valid_days=30),
+    )
+    assert load_profile(tmp_path, "P-1") is not None
+    ok, expired, unknown = check_devices(tmp_path, ["P-1", "P-1", "T7-9"], date(2026, 11, 21))
+    assert ok.allowed and "calibrated until 2026-12-01" in ok.reason
+    late = check_devices(tmp_path, ["P-1"], date(2027, 1, 5))[0]
+    assert not late.allowed and "expired 2026-12-01" in late.reason
+    assert not unknown.allowed and "never calibrated" in unknown.reason
+    overridden = check_devices(tmp_path, ["T7-9"], date(2026, 11, 21), override_by="Lt. Hale")
+    assert overridden[0].allowed and "override of Lt. Hale" in overridden[0].reason
+    del expired
