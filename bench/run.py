@@ -467,6 +467,26 @@ def records_figures(attempts: int = 10_000) -> list[Figure]:
     ]
 
 
+def pose_lookup() -> Figure:
+    """A trigger event's weapon pose: a 512-pose history, interpolated at the event's time."""
+    from physics.pose import yaw_quat
+    from range.poses import PoseHistory
+
+    history = PoseHistory()
+    for i in range(512):
+        history.add(Pose((i * 0.01, 0.0, 1.4), yaw_quat(i * 0.001), i / 90))
+    times = np.random.default_rng(0).uniform(0.0, 511 / 90, 2000)
+    best = float("inf")
+    for _ in range(5):
+        samples = []
+        for t in times:
+            start = time.perf_counter()
+            history.at(float(t))
+            samples.append(time.perf_counter() - start)
+        best = min(best, statistics.median(samples))
+    return Figure("pose lookup with interpolation, median", best * 1e6, "us", 5.0, "lower")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -485,6 +505,7 @@ def main() -> int:
         *ccd_comparison(),
         *ballistics_vs_reference(),
         *records_figures(),
+        pose_lookup(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

@@ -298,7 +298,9 @@ def check_devices(
     return out
 
 
-def angle_mrad(a: Sequence[float], b: Sequence[float]) -> float:
+def angle_mrad(
+    a: Sequence[float] | NDArray[np.float64], b: Sequence[float] | NDArray[np.float64]
+) -> float:
     va, vb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     c = float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
     return math.acos(max(-1.0, min(1.0, c))) * 1e3

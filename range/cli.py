@@ -13,6 +13,7 @@ from peripherals.errors import PeripheralError
 from range import (
     __version__,
     cli_analyze,
+    cli_calibrate,
     cli_course,
     cli_drill,
     cli_peripherals,
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_records.register(sub)
     _score_parser(sub)
     cli_analyze.register(sub)
+    cli_calibrate.register(sub)
     cli_peripherals.register(sub)
     return parser
 

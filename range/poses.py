@@ -25,17 +25,22 @@ class PoseSource(Protocol):
 
 
 def slerp(a: Quat, b: Quat, f: float) -> Quat:
-    qa, qb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    dot = float(qa @ qb)
-    if dot < 0:
-        qb, dot = -qb, -dot
+    """Spherical interpolation, in plain floats: numpy's per-call cost on 4-vectors would be
+    most of a pose lookup, which the frame loop makes for every trigger event."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    dot = ax * bx + ay * by + az * bz + aw * bw
+    if dot < 0.0:
+        bx, by, bz, bw, dot = -bx, -by, -bz, -bw, -dot
     if dot > 0.9995:
-        q = qa + f * (qb - qa)
+        wa, wb = 1.0 - f, f
     else:
         theta = math.acos(dot)
-        q = (math.sin((1 - f) * theta) * qa + math.sin(f * theta) * qb) / math.sin(theta)
-    q /= np.linalg.norm(q)
-    return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+        s = math.sin(theta)
+        wa, wb = math.sin((1.0 - f) * theta) / s, math.sin(f * theta) / s
+    x, y, z, w = wa * ax + wb * bx, wa * ay + wb * by, wa * az + wb * bz, wa * aw + wb * bw
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    return (x / n, y / n, z / n, w / n)
 
 
 class PoseHistory:
@@ -65,11 +70,9 @@ class PoseHistory:
         a, b = self._poses[i - 1], self._poses[i]
         span = b.time_s - a.time_s
         f = 0.0 if span == 0 else (t - a.time_s) / span
-        position = tuple(
-            pa + f * (pb - pa) for pa, pb in zip(a.position_m, b.position_m, strict=True)
-        )
+        (ax, ay, az), (bx, by, bz) = a.position_m, b.position_m
         return Pose(
-            (position[0], position[1], position[2]),
+            (ax + f * (bx - ax), ay + f * (by - ay), az + f * (bz - az)),
             slerp(a.orientation, b.orientation, f),
             t,
             a.valid and b.valid,
@@ -86,8 +89,14 @@ class ScriptedPoses:
     """The simulated officer's head and weapon: the weapon aims at a subject's region, with the
     script's aim error, and follows the subject as it moves."""
 
-    def __init__(self, officer_xy: tuple[float, float] = (0.0, 0.0)) -> None:
+    def __init__(
+        self,
+        officer_xy: tuple[float, float] = (0.0, 0.0),
+        tracking_lost: tuple[float, float] | None = None,
+    ) -> None:
         self.officer_xy = officer_xy
+        # A window of run time in which the weapon's tracker is occluded (a fault drill).
+        self.tracking_lost = tracking_lost
         self.history: dict[str, PoseHistory] = {"head": PoseHistory(), "weapon": PoseHistory()}
         self._aim: tuple[Region, tuple[float, float]] | None = None
 
@@ -113,9 +122,15 @@ class ScriptedPoses:
             direction = rot @ np.array([1.0, math.tan(yaw_err), math.tan(pitch_err)])
         head_pose = Pose(head, look_rotation((1.0, 0.0, 0.0)), t)
         self.history["head"].add(head_pose)
+        lost = self.tracking_lost is not None and (
+            self.tracking_lost[0] <= t <= self.tracking_lost[1]
+        )
         self.history["weapon"].add(
             Pose(
-                (float(muzzle[0]), float(muzzle[1]), float(muzzle[2])), look_rotation(direction), t
+                (float(muzzle[0]), float(muzzle[1]), float(muzzle[2])),
+                look_rotation(direction),
+                t,
+                tracked=not lost,
             )
         )
 

@@ -70,6 +70,8 @@ class RunConfig:
     instructor: tuple[tuple[float, str], ...] = ()
     # Who the officer is, for the records and for hit / false-alarm rates across runs.
     officer_name: str = "scripted"
+    # Fault drill: the weapon's tracker is occluded over this span of drill time.
+    tracking_lost: tuple[float, float] | None = None
 
 
 @dataclass(slots=True)
@@ -112,7 +114,7 @@ class Session:
         self.clock = ManualClock()
         self.random = RunRandom(config.seed)
         self.physics_rng = self.random.stream("physics")
-        self.poses = ScriptedPoses()
+        self.poses = ScriptedPoses(tracking_lost=config.tracking_lost)
         self.drawn: Replica | None = None
         self.aimed_subject: str | None = None
         self.frame_times_s: list[float] = []
@@ -384,6 +386,9 @@ class Session:
             subject=self.aimed_subject,
             muzzle=record,
         )
+        if not muzzle.usable:
+            self._untracked("taser", serial, t)
+            return
         impacts: list[ProbeImpact] = fly_probes(
             self.world, cartridge(cartridge_id), muzzle, self.physics_rng
         )
@@ -391,6 +396,11 @@ class Session:
         subject = max(set(targets), key=targets.count) if targets else None
         outcome = assess(impacts, subject or "")
         self.engine.probes(impacts, outcome, subject, t, serial=serial, bay=bay)
+
+    def _untracked(self, weapon: str, serial: str, t: float) -> None:
+        """Fired while tracking was lost: where it went is unknown, so it is recorded as
+        untracked and neither flown nor scored as a miss."""
+        self.engine.log.emit(t, "untracked_shot", weapon=weapon, serial=serial)
 
     def _shot(self, event: PeripheralEvent) -> None:
         muzzle, record = self._muzzle(event.host_time_s)
@@ -402,6 +412,9 @@ class Session:
             subject=self.aimed_subject,
             muzzle=record,
         )
+        if not muzzle.usable:
+            self._untracked("firearm", event.serial, event.host_time_s)
+            return
         impact = fly_bullet(self.world, load(self.config.pistol_load), muzzle, self.physics_rng)
         self.engine.bullet(impact, event.host_time_s, serial=event.serial)
 

@@ -74,3 +74,39 @@ def test_profiles_gate_devices_and_overrides_are_said(tmp_path: Path) -> None:
     overridden = check_devices(tmp_path, ["T7-9"], date(2026, 11, 21), override_by="Lt. Hale")
     assert overridden[0].allowed and "override of Lt. Hale" in overridden[0].reason
     del expired
+
+
+def test_the_armorer_s_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from range.cli import main
+
+    folder = ["--profiles", str(tmp_path)]
+    assert (
+        main(
+            [
+                "calibrate",
+                "boresight",
+                "--device",
+                "P-42",
+                "--armorer",
+                "Sgt. Ortiz",
+                "--emulate",
+                *folder,
+            ]
+        )
+        == 0
+    )
+    assert "profile saved" in capsys.readouterr().out
+    assert main(["calibrate", "latency", "--device", "P-42", "--emulate", *folder]) == 0
+    assert (
+        main(["calibrate", "verify", "--device", "P-42", "--emulate", "--seed", "7", *folder]) == 0
+    )
+    assert "PASS" in capsys.readouterr().out
+    profile = load_profile(tmp_path, "P-42")
+    assert profile is not None and profile.armorer == "Sgt. Ortiz"
+    assert profile.trigger_latency_s > 0.0
+    cert = tmp_path / "p42.html"
+    assert main(["calibrate", "certificate", "--device", "P-42", "--out", str(cert), *folder]) == 0
+    assert "Sgt. Ortiz" in cert.read_text()
+    # No tracker here: a real replica's calibration says so in one line.
+    assert main(["calibrate", "boresight", "--device", "P-43", "--armorer", "x", *folder]) == 2
+    assert "needs its tracker through OpenXR" in capsys.readouterr().err

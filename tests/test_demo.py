@@ -169,3 +169,25 @@ def test_an_unplugged_taser_suspends_the_drill_and_loses_nothing(
     clean = [r for r in faulted.records if r.kind not in FAULT_KINDS]
     assert clean == reference.records
     assert faulted.score.as_json() == reference.score.as_json()
+
+
+def test_a_shot_fired_while_tracking_is_lost_is_untracked_not_a_miss(tmp_path: Path) -> None:
+    """The weapon's tracker is occluded for the whole drill: every trigger pull is recorded,
+    none is flown, and none is scored as a miss or a hit."""
+    config = RunConfig(
+        find_drill("active-shooter-v1"),
+        find_officer("active-shooter-correct-v1"),
+        1,
+        tracking_lost=(0.0, 60.0),
+    )
+    result = run_drill(config)
+    fired = [
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "firearm_fired"
+    ]
+    untracked = [r for r in result.records if r.kind == "untracked_shot"]
+    assert fired and len(untracked) == len(fired)
+    assert all(not r.data["muzzle"]["tracked"] for r in fired)
+    assert not any(r.kind == "bullet_impact" for r in result.records)
+    assert not any(f.rule == "HIT-01" for f in result.score.findings)

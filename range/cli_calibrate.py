@@ -1,0 +1,243 @@
+"""`openrange calibrate ...`: the armorer's workflow, one profile per device serial."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from range.cliutil import help_when_bare
+from range.deps import require
+
+
+def default_profiles_dir() -> Path:
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "openrange" / "calibration"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", required=True, metavar="SERIAL", help="the replica's serial")
+    p.add_argument(
+        "--profiles",
+        type=Path,
+        default=None,
+        help="profile folder (default: the user's data directory)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _source(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--emulate",
+        action="store_true",
+        help="a bench emulator with a hidden mount offset instead of a tracked"
+        " replica (to learn the workflow, or with no hardware)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the emulator's seed")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "calibrate",
+        help="boresight, trigger latency and profiles per device serial (armorers)",
+        description="Calibrate a tracked replica: aim it at four or more measured points at two "
+        "distances and pull the trigger at each; OpenRange solves where the bore "
+        "sits relative to the tracker, refuses a calibration over tolerance, and "
+        "keeps a profile per serial number with the date, the armorer, the "
+        "residuals and an expiry. Drills refuse uncalibrated or expired devices "
+        "unless a range master overrides.",
+        epilog="examples:\n"
+        "  openrange calibrate boresight --device P-0042 --armorer 'Sgt. Ortiz' --emulate\n"
+        "  openrange calibrate latency --device P-0042 --emulate\n"
+        "  openrange calibrate verify --device P-0042 --emulate\n"
+        "  openrange calibrate certificate --device P-0042 --out p0042.html\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="calibration commands", metavar="VERB")
+    bore = verbs.add_parser(
+        "boresight",
+        help="solve the bore from aimed points",
+        description="Aim at each measured point and pull the trigger; solve "
+        "the tracker-to-bore transform; save the profile.",
+    )
+    _common(bore)
+    _source(bore)
+    bore.add_argument("--armorer", required=True, help="who calibrated it")
+    bore.add_argument("--model", default="pistol", help="the replica's model (default pistol)")
+    bore.add_argument(
+        "--tolerance-mrad",
+        type=float,
+        default=2.0,
+        help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
+    )
+    bore.add_argument("--valid-days", type=int, default=180, help="profile lifetime (180)")
+    bore.set_defaults(handler=_boresight)
+    latency = verbs.add_parser(
+        "latency",
+        help="trigger-to-pose latency from a snap drill",
+        description="Pull the trigger while snapping the replica up, "
+        "six times; the delay between the serial trigger "
+        "and the pose stream is stored in the profile.",
+    )
+    _common(latency)
+    _source(latency)
+    latency.set_defaults(handler=_latency)
+    verify = verbs.add_parser(
+        "verify",
+        help="check a profile against fresh samples",
+        description="Aim at the points again; the stored boresight must "
+        "still agree within the profile's tolerance.",
+    )
+    _common(verify)
+    _source(verify)
+    verify.set_defaults(handler=_verify)
+    show = verbs.add_parser(
+        "show", help="a device's profile", description="Print a device's calibration profile."
+    )
+    _common(show)
+    show.set_defaults(handler=_show)
+    cert = verbs.add_parser(
+        "certificate",
+        help="a calibration certificate (HTML)",
+        description="Write a device's calibration certificate as HTML.",
+    )
+    _common(cert)
+    cert.add_argument("--out", type=Path, required=True, help="output HTML file")
+    cert.set_defaults(handler=_certificate)
+    help_when_bare(group)
+
+
+def _folder(args: argparse.Namespace) -> Path:
+    return args.profiles or default_profiles_dir()
+
+
+def _samples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if not args.emulate:
+        raise ValueError(
+            "calibrating a real replica needs its tracker through OpenXR, which"
+            " this build cannot reach yet (`openrange xr check`); use --emulate to"
+            " run the workflow on the bench emulator"
+        )
+    import numpy as np
+
+    from range.calibration import BenchEmulator
+
+    return BenchEmulator(np.random.default_rng(args.seed))
+
+
+def _boresight(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic")
+    from range.calibration import new_profile, save_profile, solve_boresight
+
+    bench = _samples(args)
+    bore = solve_boresight(bench.session(), args.tolerance_mrad)
+    profile = new_profile(
+        args.device,
+        args.model,
+        args.armorer,
+        bore,
+        args.tolerance_mrad,
+        datetime.now(UTC).date(),
+        args.valid_days,
+    )
+    path = save_profile(_folder(args), profile)
+    if args.json:
+        print(json.dumps(profile.model_dump(mode="json") | {"path": str(path)}, indent=2))
+        return 0
+    print(
+        f"{args.device}: bore solved from {bore.used} samples"
+        + (f" ({len(bore.rejected)} rejected)" if bore.rejected else "")
+    )
+    print(
+        f"  residual {bore.residual_mrad:.2f} mrad: {bore.residual_in_at_7yd:.2f} in at 7 yd,"
+        f" {bore.residual_in_at_21ft:.2f} in at 21 ft (tolerance {args.tolerance_mrad:g} mrad)"
+    )
+    print(f"  profile saved: {path} (expires {profile.expires})")
+    return 0
+
+
+def _latency(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic")
+    from range.calibration import estimate_latency, load_profile, save_profile
+
+    profile = load_profile(_folder(args), args.device)
+    if profile is None:
+        raise ValueError(f"{args.device} has no profile: run `calibrate boresight` first")
+    bench = _samples(args)
+    triggers, poses = bench.snaps(6, latency_s=0.028)
+    latency, spread = estimate_latency(triggers, poses)
+    save_profile(_folder(args), profile.model_copy(update={"trigger_latency_s": latency}))
+    if args.json:
+        print(json.dumps({"latency_s": latency, "spread_s": spread}))
+    else:
+        print(
+            f"{args.device}: the pose stream runs {latency * 1e3:.1f} ms behind the trigger"
+            f" (spread {spread * 1e3:.1f} ms over 6 pulls); saved to the profile"
+        )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic")
+    import numpy as np
+
+    from range.calibration import angle_mrad, load_profile
+
+    profile = load_profile(_folder(args), args.device)
+    if profile is None:
+        raise ValueError(f"{args.device} has no profile: run `calibrate boresight` first")
+    bench = _samples(args)
+    errors = []
+    for sample in bench.session():
+        muzzle = profile.boresight.muzzle(sample.tracker)
+        to_target = np.asarray(sample.target_m) - np.asarray(muzzle.position_m)
+        errors.append(angle_mrad(muzzle.forward(), to_target))
+    rms = float(np.sqrt(np.mean(np.square(errors))))
+    ok = rms <= profile.tolerance_mrad
+    if args.json:
+        print(json.dumps({"residual_mrad": rms, "passed": ok}))
+    else:
+        print(
+            f"{args.device}: fresh samples sit {rms:.2f} mrad off the stored bore"
+            f" ({'PASS' if ok else 'FAIL'}, tolerance {profile.tolerance_mrad:g} mrad)"
+        )
+    return 0 if ok else 1
+
+
+def _show(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from range.calibration import load_profile
+
+    profile = load_profile(_folder(args), args.device)
+    if profile is None:
+        raise ValueError(f"{args.device} has never been calibrated")
+    print(json.dumps(profile.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def _certificate(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from range.calibration import load_profile
+
+    p = load_profile(_folder(args), args.device)
+    if p is None:
+        raise ValueError(f"{args.device} has never been calibrated")
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in p.model_dump(mode="json").items()
+    )
+    args.out.write_text(
+        "<!doctype html><meta charset='utf-8'><title>Calibration certificate</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #999;"
+        "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
+        f"<h1>Calibration certificate: {html.escape(p.serial)}</h1>"
+        f"<p>{html.escape(p.model)} calibrated by {html.escape(p.armorer)} on {p.calibrated},"
+        f" valid until {p.expires}; residual {p.residual_mrad:.2f} mrad"
+        f" (tolerance {p.tolerance_mrad:g} mrad).</p><table>{rows}</table>\n",
+        encoding="utf-8",
+    )
+    print(f"certificate: {args.out}")
+    return 0
