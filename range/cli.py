@@ -18,9 +18,11 @@ from range import (
     cli_drill,
     cli_peripherals,
     cli_records,
+    cli_xr,
 )
 from range.deps import MissingDependencyError, require
 from range.records import RecordsError
+from range.xr import XRUnavailableError
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_analyze.register(sub)
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
+    cli_xr.register(sub)
     return parser
 
 
@@ -141,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeripheralError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 4
+    except XRUnavailableError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 6
     except RecordsError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 5

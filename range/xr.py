@@ -1,0 +1,333 @@
+"""OpenXR through pyopenxr: the runtime report of `openrange xr check`, and the pose source
+that reads a headset, controllers and replica trackers.
+
+OpenXR is Y up; every pose leaves here in the physics frame (`physics.pose.pose_from_openxr`).
+A headless session (`XR_MND_headless`) serves when nothing is rendered; there, spaces are
+located at a time converted from the monotonic clock (`XR_KHR_convert_timespec_time`) rather
+than at a frame's predicted display time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from physics.pose import Pose, pose_from_openxr
+
+# Interaction profiles and the paths of their aim pose, grip pose and trigger.
+PROFILES: dict[str, dict[str, str]] = {
+    "/interaction_profiles/khr/simple_controller": {
+        "aim": "input/aim/pose",
+        "grip": "input/grip/pose",
+        "trigger": "input/select/click",
+    },
+    "/interaction_profiles/valve/index_controller": {
+        "aim": "input/aim/pose",
+        "grip": "input/grip/pose",
+        "trigger": "input/trigger/value",
+    },
+    "/interaction_profiles/oculus/touch_controller": {
+        "aim": "input/aim/pose",
+        "grip": "input/grip/pose",
+        "trigger": "input/trigger/value",
+    },
+}
+# Trackers fixed to replicas: only where the runtime offers the extension (Monado does not).
+TRACKER_PROFILE = "/interaction_profiles/htc/vive_tracker_htcx"
+TRACKER_EXTENSION = "XR_HTCX_vive_tracker_interaction"
+HANDS = ("left", "right")
+
+
+class XRUnavailableError(RuntimeError):
+    """No OpenXR runtime, or it refused us: said in one line."""
+
+
+def _xr() -> Any:
+    os.environ.setdefault("XR_LOADER_DEBUG", "none")  # the loader's own stderr chatter
+    import xr
+
+    return xr
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeReport:
+    runtime: str
+    runtime_version: str
+    system: str
+    extensions: tuple[str, ...]
+    profiles: tuple[str, ...]
+    headless: bool
+
+
+def check() -> RuntimeReport:
+    """What the installed runtime offers; XRUnavailableError, in words, when there is none."""
+    xr = _xr()
+    try:
+        extensions = tuple(
+            e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()
+        )
+    except xr.exception.RuntimeUnavailableError:
+        raise XRUnavailableError(
+            "no OpenXR runtime is installed or active: install one (Monado, SteamVR) and make"
+            " it the active runtime"
+        ) from None
+    with PoseSource(extensions_wanted=()) as source:
+        return RuntimeReport(
+            source.runtime_name,
+            source.runtime_version,
+            source.system_name,
+            extensions,
+            tuple(source.profiles),
+            source.headless,
+        )
+
+
+@dataclass(slots=True)
+class PoseSource:
+    """Poses of the head (VIEW space) and of each hand's aim and grip, in the physics frame,
+    stamped on the host's monotonic clock, with their validity and tracking flags."""
+
+    extensions_wanted: tuple[str, ...] = ()
+    hand: str = "right"
+    runtime_name: str = ""
+    runtime_version: str = ""
+    system_name: str = ""
+    headless: bool = True
+    profiles: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    _h: dict[str, Any] = field(default_factory=dict)
+
+    def open(self) -> PoseSource:
+        xr = _xr()
+        available = {
+            e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()
+        }
+        wanted = ["XR_MND_headless", "XR_KHR_convert_timespec_time"]
+        if TRACKER_EXTENSION in available:
+            wanted.append(TRACKER_EXTENSION)
+        missing = [e for e in wanted[:2] if e not in available]
+        if missing:
+            raise XRUnavailableError(f"the OpenXR runtime lacks {', '.join(missing)}")
+        h = self._h
+        try:
+            h["instance"] = xr.create_instance(
+                xr.InstanceCreateInfo(
+                    application_info=xr.ApplicationInfo(
+                        application_name="OpenRange",
+                        application_version=1,
+                        engine_name="openrange",
+                        engine_version=1,
+                        api_version=xr.Version(1, 0, 0),
+                    ),
+                    enabled_extension_names=wanted,
+                )
+            )
+        except xr.exception.RuntimeUnavailableError:
+            raise XRUnavailableError("no OpenXR runtime is installed or active") from None
+        instance = h["instance"]
+        props = xr.get_instance_properties(instance)
+        self.runtime_name = props.runtime_name.decode()
+        v = props.runtime_version
+        self.runtime_version = f"{xr.Version(v).major}.{xr.Version(v).minor}.{xr.Version(v).patch}"
+        try:
+            h["system"] = xr.get_system(
+                instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY)
+            )
+        except xr.exception.FormFactorUnavailableError:
+            raise XRUnavailableError("the OpenXR runtime sees no headset") from None
+        self.system_name = xr.get_system_properties(instance, h["system"]).system_name.decode()
+        h["session"] = xr.create_session(instance, xr.SessionCreateInfo(system_id=h["system"]))
+        self._actions()
+        self._spaces()
+        pfn = ctypes.cast(
+            xr.get_instance_proc_addr(instance, "xrConvertTimespecTimeToTimeKHR"),
+            xr.PFN_xrConvertTimespecTimeToTimeKHR,
+        )
+        h["convert"] = pfn
+        return self
+
+    def _actions(self) -> None:
+        xr = _xr()
+        h = self._h
+        instance = h["instance"]
+        h["action_set"] = xr.create_action_set(
+            instance,
+            xr.ActionSetCreateInfo(
+                action_set_name="openrange", localized_action_set_name="OpenRange", priority=0
+            ),
+        )
+        h["hands"] = {hand: xr.string_to_path(instance, f"/user/hand/{hand}") for hand in HANDS}
+        subpaths = list(h["hands"].values())
+
+        def action(name: str, kind: Any) -> Any:
+            return xr.create_action(
+                h["action_set"],
+                xr.ActionCreateInfo(
+                    action_type=kind,
+                    action_name=name,
+                    localized_action_name=name.title(),
+                    subaction_paths=subpaths,
+                ),
+            )
+
+        h["aim"] = action("aim", xr.ActionType.POSE_INPUT)
+        h["grip"] = action("grip", xr.ActionType.POSE_INPUT)
+        h["trigger"] = action("trigger", xr.ActionType.FLOAT_INPUT)
+        for profile, paths in PROFILES.items():
+            bindings = [
+                xr.ActionSuggestedBinding(
+                    h[name], xr.string_to_path(instance, f"/user/hand/{hand}/{paths[name]}")
+                )
+                for name in ("aim", "grip", "trigger")
+                for hand in HANDS
+            ]
+            xr.suggest_interaction_profile_bindings(
+                instance,
+                xr.InteractionProfileSuggestedBinding(
+                    interaction_profile=xr.string_to_path(instance, profile),
+                    suggested_bindings=bindings,
+                ),
+            )
+            self.profiles.append(profile)
+        xr.attach_session_action_sets(
+            h["session"], xr.SessionActionSetsAttachInfo(action_sets=[h["action_set"]])
+        )
+
+    def _spaces(self) -> None:
+        xr = _xr()
+        h = self._h
+        session = h["session"]
+        h["stage"] = xr.create_reference_space(
+            session,
+            xr.ReferenceSpaceCreateInfo(
+                reference_space_type=xr.ReferenceSpaceType.STAGE, pose_in_reference_space=xr.Posef()
+            ),
+        )
+        h["view"] = xr.create_reference_space(
+            session,
+            xr.ReferenceSpaceCreateInfo(
+                reference_space_type=xr.ReferenceSpaceType.VIEW, pose_in_reference_space=xr.Posef()
+            ),
+        )
+        for name in ("aim", "grip"):
+            h[f"{name}_space"] = xr.create_action_space(
+                session,
+                xr.ActionSpaceCreateInfo(
+                    action=h[name],
+                    subaction_path=h["hands"][self.hand],
+                    pose_in_action_space=xr.Posef(),
+                ),
+            )
+
+    def pump(self, timeout_s: float = 0.0) -> str:
+        """Handle the runtime's events (session state changes) for up to `timeout_s`; returns
+        the session state."""
+        xr = _xr()
+        h = self._h
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                event = xr.poll_event(h["instance"])
+            except xr.exception.EventUnavailable:
+                if time.monotonic() >= deadline:
+                    return self.states[-1] if self.states else "UNKNOWN"
+                time.sleep(0.005)
+                continue
+            if xr.StructureType(event.type) == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
+                changed = ctypes.cast(
+                    ctypes.byref(event), ctypes.POINTER(xr.EventDataSessionStateChanged)
+                ).contents
+                state = xr.SessionState(changed.state)
+                self.states.append(state.name)
+                if state == xr.SessionState.READY:
+                    xr.begin_session(
+                        h["session"],
+                        xr.SessionBeginInfo(
+                            primary_view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO
+                        ),
+                    )
+                elif state == xr.SessionState.STOPPING:
+                    xr.end_session(h["session"])
+
+    def wait_for(self, state: str, timeout_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while state not in self.states and time.monotonic() < deadline:
+            self.pump(0.05)
+        return state in self.states
+
+    def _now_xr(self) -> Any:
+        xr = _xr()
+        h = self._h
+        ts = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        spec = xr.timespec(tv_sec=ts // 1_000_000_000, tv_nsec=ts % 1_000_000_000)
+        out = xr.Time()
+        result = h["convert"](h["instance"], ctypes.pointer(spec), ctypes.byref(out))
+        if result != 0:
+            raise XRUnavailableError(f"xrConvertTimespecTimeToTimeKHR failed ({result})")
+        return out, ts * 1e-9
+
+    def poses(self) -> dict[str, Pose]:
+        """The head, aim and grip poses now, in the physics frame, on the monotonic clock."""
+        xr = _xr()
+        h = self._h
+        xr.sync_actions(
+            h["session"],
+            xr.ActionsSyncInfo(
+                active_action_sets=[
+                    xr.ActiveActionSet(action_set=h["action_set"], subaction_path=xr.NULL_PATH)
+                ]
+            ),
+        )
+        at, host_s = self._now_xr()
+        out = {}
+        for name, space in (
+            ("head", h["view"]),
+            ("aim", h["aim_space"]),
+            ("grip", h["grip_space"]),
+        ):
+            loc = xr.locate_space(space, h["stage"], at)
+            flags = loc.location_flags
+            valid = bool(flags & xr.SPACE_LOCATION_POSITION_VALID_BIT) and bool(
+                flags & xr.SPACE_LOCATION_ORIENTATION_VALID_BIT
+            )
+            tracked = bool(flags & xr.SPACE_LOCATION_POSITION_TRACKED_BIT) and bool(
+                flags & xr.SPACE_LOCATION_ORIENTATION_TRACKED_BIT
+            )
+            p, q = loc.pose.position, loc.pose.orientation
+            out[name] = pose_from_openxr(
+                (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), host_s, valid=valid, tracked=tracked
+            )
+        return out
+
+    def trigger(self) -> float:
+        xr = _xr()
+        h = self._h
+        state = xr.get_action_state_float(
+            h["session"],
+            xr.ActionStateGetInfo(action=h["trigger"], subaction_path=h["hands"][self.hand]),
+        )
+        return float(state.current_state)
+
+    def close(self) -> None:
+        xr = _xr()
+        h = self._h
+        if "session" in h:
+            xr.destroy_session(h["session"])
+        if "instance" in h:
+            xr.destroy_instance(h["instance"])
+        h.clear()
+
+    def __enter__(self) -> PoseSource:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
