@@ -487,6 +487,61 @@ def pose_lookup() -> Figure:
     return Figure("pose lookup with interpolation, median", best * 1e6, "us", 5.0, "lower")
 
 
+XR_FRAME = """
+import json, statistics, time
+from range.xr import OpenXRPoses
+with OpenXRPoses() as source:
+    source.wait_for("FOCUSED", 10.0)
+    samples = []
+    for _ in range(500):
+        start = time.perf_counter()
+        source.update()
+        samples.append(time.perf_counter() - start)
+samples.sort()
+print(json.dumps([statistics.median(samples), samples[int(0.99 * len(samples))]]))
+"""
+
+
+def xr_frame_cost() -> list[Figure]:
+    """xrSyncActions and three xrLocateSpace calls a frame, against Monado in its sandbox (root
+    only: the sandbox mounts a chroot). Reported; the issue sets no target yet."""
+    import json as _json
+    import os
+    from pathlib import Path
+
+    from range.xr_sandbox import MonadoSandbox, SandboxUnavailableError, default_root
+
+    project = Path(__file__).resolve().parent.parent
+    if os.geteuid() != 0:
+        return [
+            Figure(
+                "OpenXR sync + locate per frame: needs root for the sandbox (info)",
+                0.0,
+                "",
+                0.0,
+                "lower",
+            )
+        ]
+    try:
+        with MonadoSandbox(default_root(project), project) as sandbox:
+            done = sandbox.python(XR_FRAME)
+    except SandboxUnavailableError as exc:
+        return [Figure(f"OpenXR sync + locate per frame: {exc} (info)", 0.0, "", 0.0, "lower")]
+    median, p99 = _json.loads(done.stdout)
+    return [
+        Figure(
+            "OpenXR sync + locate per frame vs Monado, median (info)",
+            median * 1e3,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "OpenXR sync + locate per frame vs Monado, p99 (info)", p99 * 1e3, "ms", 0.0, "lower"
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -506,6 +561,7 @@ def main() -> int:
         *ballistics_vs_reference(),
         *records_figures(),
         pose_lookup(),
+        *xr_frame_cost(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

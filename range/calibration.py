@@ -32,6 +32,14 @@ MIN_RANGE_SPREAD_M = 1.0  # aim points must differ this much in range to fix the
 OUTLIER_FACTOR = 4.0  # x the median residual, and over tolerance: a jerked trigger
 
 
+def default_profiles_dir() -> Path:
+    """Where profiles live: the user's data directory, one TOML file per serial."""
+    import os
+
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "openrange" / "calibration"
+
+
 class CalibrationError(ValueError):
     """A calibration refused, and why."""
 

@@ -20,6 +20,7 @@ from range import (
     cli_records,
     cli_xr,
 )
+from range.calibration import CalibrationError
 from range.deps import MissingDependencyError, require
 from range.records import RecordsError
 from range.xr import XRUnavailableError
@@ -144,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeripheralError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 4
+    except CalibrationError as exc:
+        print(f"openrange: refused: {exc}", file=sys.stderr)
+        return 7
     except XRUnavailableError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 6

@@ -5,17 +5,11 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 from range.cliutil import help_when_bare
 from range.deps import require
-
-
-def default_profiles_dir() -> Path:
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "openrange" / "calibration"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -111,7 +105,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _folder(args: argparse.Namespace) -> Path:
-    return args.profiles or default_profiles_dir()
+    from range.calibration import default_profiles_dir
+
+    return Path(args.profiles or default_profiles_dir())
 
 
 def _samples(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -8,8 +8,10 @@ interpolates (lerp for position, slerp for orientation).
 from __future__ import annotations
 
 import bisect
+import json
 import math
 from collections import deque
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -136,3 +138,55 @@ class ScriptedPoses:
 
     def pose(self, device: str, t: float) -> Pose:
         return self.history["head" if device == "head" else "weapon"].at(t)
+
+
+class PoseRecorder:
+    """Appends every pose a source produces to a JSONL file, flushed as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", encoding="utf-8")
+
+    def record(self, device: str, pose: Pose) -> None:
+        self._file.write(
+            json.dumps(
+                {
+                    "device": device,
+                    "t": pose.time_s,
+                    "position_m": list(pose.position_m),
+                    "orientation": list(pose.orientation),
+                    "valid": pose.valid,
+                    "tracked": pose.tracked,
+                }
+            )
+            + "\n"
+        )
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ReplayPoses:
+    """A recorded pose stream played back: the same answers, at the same times, as when it was
+    recorded (a disputed shot is re-flown from the pose it was fired from)."""
+
+    def __init__(self, path: Path) -> None:
+        self.history: dict[str, PoseHistory] = {}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                r = json.loads(line)
+                pose = Pose(
+                    tuple(r["position_m"]),
+                    tuple(r["orientation"]),
+                    float(r["t"]),
+                    bool(r["valid"]),
+                    bool(r["tracked"]),
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a pose record: {exc}") from None
+            self.history.setdefault(r["device"], PoseHistory(capacity=1_000_000)).add(pose)
+
+    def pose(self, device: str, t: float) -> Pose:
+        if device not in self.history:
+            return Pose((0.0, 0.0, 0.0), time_s=t, valid=False, tracked=False)
+        return self.history[device].at(t)

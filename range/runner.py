@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from physics.taser import ProbeImpact, assess, cartridge, fly_probes
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
+from range.calibration import CalibrationError, check_devices, default_profiles_dir
 from range.lane import Lane, Replica
 from range.poses import ScriptedPoses
 from range.runlog import RunWriter
@@ -72,6 +74,11 @@ class RunConfig:
     officer_name: str = "scripted"
     # Fault drill: the weapon's tracker is occluded over this span of drill time.
     tracking_lost: tuple[float, float] | None = None
+    # Refuse replicas without a valid calibration profile (real hardware); a range master's
+    # override lets them through and is recorded in the run's log.
+    require_calibration: bool = False
+    calibration_dir: Path | None = None
+    override_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -169,6 +176,7 @@ class Session:
                 )
             officer = ScriptedOfficer(config.officer, self.random.stream("officer"))
             devices = self.lane.devices()
+            calibration = self._check_calibration(devices)
             engine.start(
                 seed=config.seed,
                 officer=config.officer.id,
@@ -180,6 +188,8 @@ class Session:
                     for d in devices
                 ],
                 openrange_version=__version__,
+                calibration=calibration,
+                calibration_override_by=config.override_by if config.require_calibration else None,
             )
             self._update_poses()
             while not engine.finished:
@@ -206,6 +216,28 @@ class Session:
             return result
 
     # -- one frame -------------------------------------------------------------------------------
+
+    def _check_calibration(self, devices: list[DeviceInfo]) -> list[dict[str, Any]]:
+        config = self.config
+        if not config.require_calibration:
+            return [
+                {
+                    "serial": d.serial,
+                    "allowed": True,
+                    "reason": "calibration not required (emulated replica)",
+                }
+                for d in devices
+            ]
+        checks = check_devices(
+            config.calibration_dir or default_profiles_dir(),
+            [d.serial for d in devices],
+            date.today(),
+            override_by=config.override_by,
+        )
+        refused = [c for c in checks if not c.allowed]
+        if refused:
+            raise CalibrationError("; ".join(f"{c.serial}: {c.reason}" for c in refused))
+        return [{"serial": c.serial, "allowed": c.allowed, "reason": c.reason} for c in checks]
 
     def _close(self) -> None:
         for timer in self._timers:

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from physics.pose import Pose, pose_from_openxr
+from range.poses import PoseHistory
 
 # Interaction profiles and the paths of their aim pose, grip pose and trigger.
 PROFILES: dict[str, dict[str, str]] = {
@@ -75,7 +76,7 @@ def check() -> RuntimeReport:
             "no OpenXR runtime is installed or active: install one (Monado, SteamVR) and make"
             " it the active runtime"
         ) from None
-    with PoseSource(extensions_wanted=()) as source:
+    with OpenXRPoses() as source:
         return RuntimeReport(
             source.runtime_name,
             source.runtime_version,
@@ -87,11 +88,12 @@ def check() -> RuntimeReport:
 
 
 @dataclass(slots=True)
-class PoseSource:
+class OpenXRPoses:
     """Poses of the head (VIEW space) and of each hand's aim and grip, in the physics frame,
-    stamped on the host's monotonic clock, with their validity and tracking flags."""
+    stamped on the host's monotonic clock, with their validity and tracking flags. `update()`
+    reads the runtime once (a frame); `pose(device, t)` answers from the history, like every
+    other pose source (`range.poses.PoseSource`)."""
 
-    extensions_wanted: tuple[str, ...] = ()
     hand: str = "right"
     runtime_name: str = ""
     runtime_version: str = ""
@@ -100,8 +102,9 @@ class PoseSource:
     profiles: list[str] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     _h: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, PoseHistory] = field(default_factory=dict)
 
-    def open(self) -> PoseSource:
+    def open(self) -> OpenXRPoses:
         xr = _xr()
         available = {
             e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()
@@ -303,6 +306,19 @@ class PoseSource:
             )
         return out
 
+    def update(self) -> dict[str, Pose]:
+        """Read the runtime now and keep the poses: the weapon is the aim pose."""
+        poses = self.poses()
+        for name, pose in poses.items():
+            self.history.setdefault(name, PoseHistory()).add(pose)
+        return poses
+
+    def pose(self, device: str, t: float) -> Pose:
+        name = "aim" if device == "weapon" else device
+        if name not in self.history:
+            return Pose((0.0, 0.0, 0.0), time_s=t, valid=False, tracked=False)
+        return self.history[name].at(t)
+
     def trigger(self) -> float:
         xr = _xr()
         h = self._h
@@ -321,7 +337,7 @@ class PoseSource:
             xr.destroy_instance(h["instance"])
         h.clear()
 
-    def __enter__(self) -> PoseSource:
+    def __enter__(self) -> OpenXRPoses:
         return self.open()
 
     def __exit__(

@@ -110,3 +110,37 @@ def test_the_armorer_s_commands(tmp_path: Path, capsys: pytest.CaptureFixture[st
     # No tracker here: a real replica's calibration says so in one line.
     assert main(["calibrate", "boresight", "--device", "P-43", "--armorer", "x", *folder]) == 2
     assert "needs its tracker through OpenXR" in capsys.readouterr().err
+
+
+def test_a_drill_refuses_uncalibrated_replicas_unless_overridden(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from range.cli import main
+
+    base = [
+        "drill",
+        "run",
+        "phone-draw-v1",
+        "--seed",
+        "1",
+        "--require-calibration",
+        "--profiles",
+        str(tmp_path),
+    ]
+    assert main([*base, "--no-save"]) == 7
+    err = capsys.readouterr().err
+    assert "refused" in err and "SIM-TASER-0001: never calibrated" in err
+    assert main([*base, "--override", "Lt. Hale", "--runs-dir", str(tmp_path / "runs")]) == 0
+    capsys.readouterr()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    started = json.loads((run_dir / "events.jsonl").read_text().splitlines()[0])
+    assert started["calibration_override_by"] == "Lt. Hale"
+    assert all("override of Lt. Hale" in c["reason"] for c in started["calibration"])
+    bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
+    for serial in ("SIM-TASER-0001", "SIM-PISTOL-0001"):
+        save_profile(
+            tmp_path, new_profile(serial, "emulated", "Sgt. Ortiz", bore, 2.0, date.today())
+        )
+    assert main([*base, "--no-save"]) == 0

@@ -67,3 +67,22 @@ def test_a_pose_lost_in_the_span_is_untracked() -> None:
 def test_pose_forward_follows_orientation() -> None:
     pose = Pose((0.0, 0.0, 0.0), yaw_quat(math.pi / 2))
     assert pose.forward() == pytest.approx(np.array([0.0, 1.0, 0.0]), abs=1e-12)
+
+
+def test_a_recorded_pose_stream_replays_the_same_poses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from physics.body import Region, SubjectBody
+    from range.poses import PoseRecorder, ReplayPoses, ScriptedPoses
+
+    live = ScriptedPoses()
+    live.aim(Region.ABDOMEN, (0.01, -0.02))
+    recorder = PoseRecorder(tmp_path / "poses.jsonl")
+    for k in range(20):
+        t = k / 90
+        live.update(t, (6.0 - 0.02 * k, 0.0), math.pi, SubjectBody())
+        for device in ("head", "weapon"):
+            recorder.record(device, live.pose(device, t))
+    recorder.close()
+    replay = ReplayPoses(tmp_path / "poses.jsonl")
+    for t in (0.0, 0.0555, 0.2):
+        assert replay.pose("weapon", t) == live.pose("weapon", t)
+    assert not replay.pose("tracker", 0.1).valid

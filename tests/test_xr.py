@@ -21,10 +21,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 POSE_SOURCE = """
 import json
-from range.xr import PoseSource
-with PoseSource() as source:
+from range.xr import OpenXRPoses
+with OpenXRPoses() as source:
     focused = source.wait_for("FOCUSED", 10.0)
-    poses = source.poses()
+    poses = source.update()
+    weapon = source.pose("weapon", poses["aim"].time_s)
+    assert weapon.position_m == poses["aim"].position_m
     out = {
         "runtime": source.runtime_name, "system": source.system_name, "states": source.states,
         "focused": focused, "trigger": source.trigger(),
