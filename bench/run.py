@@ -542,6 +542,40 @@ def xr_frame_cost() -> list[Figure]:
     ]
 
 
+def stereo_frame() -> list[Figure]:
+    """Two 1440x1600 views of a drill scene (lane, subject, markers) on this machine's OpenGL:
+    Mesa llvmpipe here. The 11.1 ms (90 Hz) goal is for a GPU; this figure is information."""
+    from range.render import COLOURS, Renderer, RenderUnavailableError, Scene
+
+    scene = Scene()
+    scene.lane(22.9, 7.9)
+    scene.subject(SubjectBody(), (6.4, 0.0, 0.0), np.pi)
+    for k in range(8):
+        scene.marker((6.28, 0.02 * k, 1.0 + 0.02 * k), COLOURS["probe"], 0.02)
+    head = Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, -0.1)))
+    try:
+        with Renderer(1440, 1600) as renderer:
+            renderer.load(scene)
+            renderer.render_stereo(head)
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                renderer.render_stereo(head)
+                times.append(time.perf_counter() - start)
+            name = renderer.ctx.info["GL_RENDERER"]
+    except RenderUnavailableError as exc:
+        return [Figure(f"stereo frame: {exc} (info)", 0.0, "", 0.0, "lower")]
+    return [
+        Figure(
+            f"stereo frame 2x1440x1600 on {name.split('(')[0].strip()}, median (info)",
+            statistics.median(times) * 1e3,
+            "ms",
+            0.0,
+            "lower",
+        )
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -562,6 +596,7 @@ def main() -> int:
         *records_figures(),
         pose_lookup(),
         *xr_frame_cost(),
+        *stereo_frame(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

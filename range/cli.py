@@ -23,6 +23,7 @@ from range import (
 from range.calibration import CalibrationError
 from range.deps import MissingDependencyError, require
 from range.records import RecordsError
+from range.render import RenderUnavailableError
 from range.xr import XRUnavailableError
 
 DESCRIPTION = """\
@@ -106,6 +107,31 @@ def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(handler=_cmd_score)
 
 
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="an after-action review of a saved run, as one HTML file",
+        description="Write a self-contained HTML after-action review of RUN_DIR: the threat "
+        "over time with the officer's actions, a top-down map, for each shot a "
+        "rendered image from the officer's viewpoint and one from the subject's, "
+        "the score with every finding, and the timeline. Rendering needs OpenGL "
+        "(EGL on a machine with no display).",
+        epilog="examples:\n  openrange report runs/20261121-101500-knife-approach-v1\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory under runs/")
+    p.add_argument("--out", type=Path, default=None, help="default: RUN_DIR/report.html")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "moderngl", "matplotlib")
+    from range.report import write_report
+
+    print(write_report(args.run_dir, args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openrange",
@@ -120,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_course.register(sub)
     cli_records.register(sub)
     _score_parser(sub)
+    _report_parser(sub)
     cli_analyze.register(sub)
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
@@ -145,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeripheralError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return 4
+    except RenderUnavailableError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 8
     except CalibrationError as exc:
         print(f"openrange: refused: {exc}", file=sys.stderr)
         return 7

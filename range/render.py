@@ -1,0 +1,286 @@
+"""One moderngl renderer for the range: headless review images now (EGL; Mesa llvmpipe on a
+machine with no GPU), the instructor's mirror and the headset's stereo views from the same
+scene and the same code.
+
+The scene is built from the physics geometry: subjects from the same boxes as their collision
+bodies, posed the same way; paper targets; impact markers; bullet paths. Cameras are poses in
+the physics frame (+X forward, +Z up), like every other pose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physics.body import SubjectBody
+from physics.pose import Pose, quat_to_matrix, yaw_quat
+
+F32 = NDArray[np.float32]
+
+SKY = (0.62, 0.70, 0.78)
+COLOURS = {
+    "floor": (0.42, 0.40, 0.36),
+    "wall": (0.55, 0.53, 0.50),
+    "backstop": (0.35, 0.28, 0.22),
+    "subject": (0.20, 0.30, 0.60),
+    "bystander": (0.30, 0.55, 0.35),
+    "officer": (0.12, 0.12, 0.16),
+    "target": (0.93, 0.90, 0.80),
+    "cover": (0.45, 0.45, 0.48),
+    "probe": (1.0, 0.85, 0.0),
+    "bullet": (0.9, 0.1, 0.1),
+}
+
+
+class RenderUnavailableError(RuntimeError):
+    """No OpenGL: said in one line, with the package to install."""
+
+
+def headless_context(libegl: str | None = None) -> Any:
+    """A standalone OpenGL 3.3+ context through EGL, no display needed (`libegl`: a specific
+    libEGL, where Mesa lives somewhere unusual)."""
+    try:
+        import moderngl
+    except ImportError as exc:
+        raise RenderUnavailableError(f"moderngl is missing ({exc}): pip install moderngl") from None
+    try:
+        settings = {"backend": "egl"} | ({"libegl": libegl} if libegl else {})
+        # moderngl's stubs type **settings as dicts; they are glcontext's string options.
+        return moderngl.create_standalone_context(require=330, **settings)  # type: ignore[arg-type]
+    except Exception as exc:  # glcontext raises plain Exceptions when EGL is absent
+        raise RenderUnavailableError(
+            f"no headless OpenGL ({str(exc).splitlines()[0]}): apt-get install libegl1 libgl1"
+            " (Mesa's EGL and drivers)"
+        ) from None
+
+
+_VERTEX = """
+#version 330
+uniform mat4 mvp;
+in vec3 in_position;
+in vec3 in_normal;
+in vec3 in_colour;
+out vec3 colour;
+void main() {
+    gl_Position = mvp * vec4(in_position, 1.0);
+    vec3 light = normalize(vec3(-0.4, 0.3, 0.85));
+    float lambert = 0.55 + 0.45 * max(dot(normalize(in_normal), light), 0.0);
+    colour = in_colour * lambert;
+}
+"""
+_FRAGMENT = """
+#version 330
+in vec3 colour;
+out vec4 frag;
+void main() { frag = vec4(colour, 1.0); }
+"""
+
+# The 6 faces of a unit box: outward normal and 4 corners (counter-clockwise seen from outside).
+_FACES = [
+    ((1, 0, 0), [(1, -1, -1), (1, 1, -1), (1, 1, 1), (1, -1, 1)]),
+    ((-1, 0, 0), [(-1, 1, -1), (-1, -1, -1), (-1, -1, 1), (-1, 1, 1)]),
+    ((0, 1, 0), [(1, 1, -1), (-1, 1, -1), (-1, 1, 1), (1, 1, 1)]),
+    ((0, -1, 0), [(-1, -1, -1), (1, -1, -1), (1, -1, 1), (-1, -1, 1)]),
+    ((0, 0, 1), [(-1, -1, 1), (1, -1, 1), (1, 1, 1), (-1, 1, 1)]),
+    ((0, 0, -1), [(-1, 1, -1), (1, 1, -1), (1, -1, -1), (-1, -1, -1)]),
+]
+
+
+@dataclass
+class Scene:
+    """Triangles with a normal and a colour each, in the physics frame."""
+
+    _vertices: list[F32] = field(default_factory=list)
+
+    def box(
+        self,
+        centre: NDArray[np.float64] | tuple[float, float, float],
+        half: tuple[float, float, float],
+        colour: tuple[float, float, float],
+        rotation: NDArray[np.float64] | None = None,
+    ) -> None:
+        rot = np.eye(3) if rotation is None else rotation
+        c, h = np.asarray(centre, dtype=float), np.asarray(half, dtype=float)
+        rows = []
+        for normal, corners in _FACES:
+            n = rot @ np.asarray(normal, dtype=float)
+            pts = [c + rot @ (np.asarray(k, dtype=float) * h) for k in corners]
+            for i in (0, 1, 2, 0, 2, 3):
+                rows.append([*pts[i], *n, *colour])
+        self._vertices.append(np.asarray(rows, dtype=np.float32))
+
+    def subject(
+        self,
+        body: SubjectBody,
+        feet: tuple[float, float, float],
+        yaw_rad: float,
+        colour: tuple[float, float, float] = COLOURS["subject"],
+    ) -> None:
+        """The subject's collision boxes, posed as in the physics world."""
+        rot = quat_to_matrix(yaw_quat(yaw_rad))
+        for part in body.parts():
+            centre = np.asarray(feet) + rot @ np.asarray(part.centre)
+            self.box(centre, part.half_extents, colour, rot)
+
+    def lane(self, length_m: float, width_m: float) -> None:
+        self.box(
+            (length_m / 2, 0.0, -0.05),
+            (length_m / 2 + 2.0, width_m / 2 + 1.0, 0.05),
+            COLOURS["floor"],
+        )
+        self.box((length_m + 0.5, 0.0, 2.5), (0.5, width_m / 2, 2.5), COLOURS["backstop"])
+        for side in (-1.0, 1.0):
+            self.box(
+                (length_m / 2, side * (width_m / 2 + 0.25), 2.5),
+                (length_m / 2 + 1.0, 0.25, 2.5),
+                COLOURS["wall"],
+            )
+
+    def marker(
+        self,
+        point: tuple[float, float, float],
+        colour: tuple[float, float, float],
+        size_m: float = 0.02,
+    ) -> None:
+        self.box(point, (size_m, size_m, size_m), colour)
+
+    def path(
+        self,
+        start: tuple[float, float, float],
+        end: tuple[float, float, float],
+        colour: tuple[float, float, float],
+        width_m: float = 0.006,
+    ) -> None:
+        """A thin bar from start to end: a bullet's path or a probe's wire."""
+        a, b = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+        length = float(np.linalg.norm(b - a))
+        if length == 0:
+            return
+        from physics.pose import look_rotation
+
+        rot = quat_to_matrix(look_rotation(b - a))
+        self.box((a + b) / 2, (length / 2, width_m, width_m), colour, rot)
+
+    def vertices(self) -> F32:
+        if not self._vertices:
+            return np.zeros((0, 9), dtype=np.float32)
+        return np.concatenate(self._vertices)
+
+
+def view_projection(
+    camera: Pose, fov_deg: float, aspect: float, near: float = 0.05, far: float = 200.0
+) -> NDArray[np.float64]:
+    """World (physics frame) to clip space for a camera looking along its +X, +Z up."""
+    rot = camera.rotation()
+    forward, left, up = rot[:, 0], rot[:, 1], rot[:, 2]
+    # OpenGL's eye space: x right (= -left), y up, z backward (= -forward).
+    basis = np.stack([-left, up, -forward])
+    view = np.eye(4)
+    view[:3, :3] = basis
+    view[:3, 3] = -basis @ np.asarray(camera.position_m)
+    f = 1.0 / math.tan(math.radians(fov_deg) / 2)
+    proj = np.array(
+        [
+            [f / aspect, 0, 0, 0],
+            [0, f, 0, 0],
+            [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+            [0, 0, -1, 0],
+        ]
+    )
+    return np.asarray(proj @ view)
+
+
+def eye_poses(head: Pose, ipd_m: float) -> tuple[Pose, Pose]:
+    """Left and right eyes: the head pose moved half the IPD along its left axis each way."""
+    offset = head.rotation()[:, 1] * (ipd_m / 2)
+    eyes = []
+    for sign in (1.0, -1.0):
+        x, y, z = (float(v) for v in np.asarray(head.position_m) + sign * offset)
+        eyes.append(Pose((x, y, z), head.orientation, head.time_s, head.valid, head.tracked))
+    return eyes[0], eyes[1]
+
+
+class Renderer:
+    """Render scenes to RGB images with one context; close it (or use `with`)."""
+
+    def __init__(self, width: int, height: int, *, context: Any = None, samples: int = 0) -> None:
+        self.width, self.height = width, height
+        self.ctx = context if context is not None else headless_context()
+        self._own = context is None
+        self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        self.fbo = self.ctx.simple_framebuffer((width, height), samples=samples)
+        self.resolve = self.ctx.simple_framebuffer((width, height)) if samples else self.fbo
+        self._vao: Any = None
+        self._vbo: Any = None
+        self._count = 0
+
+    def load(self, scene: Scene) -> None:
+        """Upload a scene once; render it from as many cameras as needed."""
+        data = scene.vertices()
+        if self._vbo is not None:
+            self._vao.release()
+            self._vbo.release()
+        self._vbo = self.ctx.buffer(data.tobytes())
+        self._vao = self.ctx.vertex_array(
+            self.program, [(self._vbo, "3f 3f 3f", "in_position", "in_normal", "in_colour")]
+        )
+        self._count = len(data)
+
+    def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
+        """An RGB image (height, width, 3), row 0 at the top."""
+        import moderngl
+
+        mvp = view_projection(camera, fov_deg, self.width / self.height)
+        self.fbo.use()
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self.fbo.clear(*SKY, 1.0, depth=1.0)
+        self.program["mvp"].write(mvp.T.astype("f4").tobytes())
+        if self._vao is not None and self._count:
+            self._vao.render(vertices=self._count)
+        if self.resolve is not self.fbo:
+            self.ctx.copy_framebuffer(self.resolve, self.fbo)
+        raw = self.resolve.read(components=3)
+        image = np.frombuffer(raw, dtype=np.uint8).reshape(self.height, self.width, 3)
+        return np.ascontiguousarray(image[::-1])
+
+    def render_stereo(
+        self, head: Pose, ipd_m: float = 0.063, fov_deg: float = 90.0
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+        """The left and right eye views of a head pose: the headset's two images."""
+        left, right = eye_poses(head, ipd_m)
+        return self.render(left, fov_deg), self.render(right, fov_deg)
+
+    def project(
+        self, camera: Pose, point: tuple[float, float, float], fov_deg: float = 70.0
+    ) -> tuple[float, float] | None:
+        """Pixel (x right, y down) where a world point appears, or None behind the camera."""
+        clip = view_projection(camera, fov_deg, self.width / self.height) @ np.array([*point, 1.0])
+        if clip[3] <= 0:
+            return None
+        ndc = clip[:3] / clip[3]
+        return ((ndc[0] + 1) / 2 * self.width, (1 - ndc[1]) / 2 * self.height)
+
+    def close(self) -> None:
+        for obj in (self._vao, self._vbo, self.fbo, self.program):
+            if obj is not None:
+                obj.release()
+        if self.resolve is not self.fbo:
+            self.resolve.release()
+        if self._own:
+            self.ctx.release()
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

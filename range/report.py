@@ -1,0 +1,252 @@
+"""`openrange report RUN_DIR`: a self-contained HTML after-action review of one run.
+
+Everything comes from the run's event log (and the drill it names): the timeline of phases and
+officer actions, a chart of the threat over time, a top-down map of where everyone was, and for
+each shot two rendered images, from the officer's viewpoint and from the subject's, with the
+impacts marked; then the score with every finding.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drills.log import LogRecord
+from drills.schema import find_drill
+from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.pose import Pose, look_rotation
+from physics.units import FT_M
+from range.render import COLOURS, Renderer, Scene
+from range.runlog import read_events
+from scoring.policy import default_policy
+from scoring.score import score_run
+
+THREAT_LEVEL = {"none": 0, "passive": 1, "active": 2, "assaultive": 3, "deadly": 4}
+IMAGE_W, IMAGE_H, FOV = 480, 320, 60.0
+
+
+def _png(figure_or_image: Any) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    if isinstance(figure_or_image, np.ndarray):
+        plt.imsave(buffer, figure_or_image, format="png")
+    else:
+        figure_or_image.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        plt.close(figure_or_image)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _threat_chart(records: list[LogRecord]) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    by_subject: dict[str, list[tuple[float, int]]] = {}
+    end = max(r.t for r in records)
+    for r in records:
+        if r.kind in ("phase_entered", "incapacitation_ended"):
+            by_subject.setdefault(r.data["subject"], []).append(
+                (r.t, THREAT_LEVEL[r.data["threat"]])
+            )
+        elif r.kind == "incapacitation_started":
+            by_subject.setdefault(r.data["subject"], []).append((r.t, 0))
+    for name, steps in by_subject.items():
+        times = [t for t, _ in steps] + [end]
+        levels = [lv for _, lv in steps] + [steps[-1][1]]
+        ax.step(times, levels, where="post", label=name)
+    for r in records:
+        if r.kind == "officer_action":
+            colour = {"taser_fired": "orange", "firearm_fired": "red"}.get(r.data["action"], "grey")
+            ax.axvline(r.t, color=colour, lw=1, alpha=0.7)
+    ax.set_yticks(range(5), list(THREAT_LEVEL))
+    ax.set_xlabel("drill time (s); grey: commands and draws, orange: TASER, red: firearm")
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(fig)
+
+
+def _map(records: list[LogRecord], cover: list[dict[str, float]]) -> str:
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    positions = [r for r in records if r.kind == "positions"]
+    officer = np.array([r.data["officer"] for r in positions])
+    ax.plot(officer[:, 0], officer[:, 1], "k-", lw=2, label="officer")
+    for name in positions[0].data["subjects"]:
+        track = np.array([r.data["subjects"][name] for r in positions])
+        ax.plot(track[:, 0], track[:, 1], "-", lw=2, label=name)
+        ax.plot(*track[-1], "o")
+    for box in cover:
+        ax.add_patch(
+            Rectangle(
+                (box["x_m"] - box["depth_m"] / 2, box["y_m"] - box["width_m"] / 2),
+                box["depth_m"],
+                box["width_m"],
+                color="grey",
+                alpha=0.6,
+            )
+        )
+    for r in records:
+        if r.kind == "probe_impacts":
+            for i in r.data["impacts"]:
+                ax.plot(i["point"][0], i["point"][1], "x", color="orange")
+        elif r.kind == "bullet_impact":
+            ax.plot(r.data["point"][0], r.data["point"][1], "x", color="red")
+    ax.set_aspect("equal")
+    ax.set_ylim(-4.0, 4.0)
+    ax.set_xlabel("downrange (m)")
+    ax.set_ylabel("left (m)")
+    ax.legend(fontsize=8, loc="upper right")
+    return _png(fig)
+
+
+def _state_at(records: list[LogRecord], t: float) -> tuple[dict[str, Any], dict[str, str]]:
+    """Positions (the latest record at or before t) and stances of every subject at t."""
+    positions = next(r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9)
+    stances = {}
+    for r in records:
+        if r.kind == "phase_entered" and r.t <= t + 1e-9:
+            stances[r.data["subject"]] = r.data["stance"]
+    return positions.data, stances
+
+
+def _shot_images(
+    records: list[LogRecord], shot: LogRecord, drill_id: str, renderer: Renderer
+) -> tuple[str, str]:
+    drill = find_drill(drill_id)
+    where, stances = _state_at(records, shot.t)
+    scene = Scene()
+    scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
+    for c in drill.scene.cover:
+        scene.box(
+            (c.x_ft * FT_M, c.y_ft * FT_M, c.height_ft * FT_M / 2),
+            (c.depth_ft * FT_M / 2, c.width_ft * FT_M / 2, c.height_ft * FT_M / 2),
+            COLOURS["cover"],
+        )
+    ox, oy = where["officer"]
+    first = where["subjects"][drill.subjects[0].id]
+    scene.subject(
+        SubjectBody(), (ox, oy, 0.0), math.atan2(first[1] - oy, first[0] - ox), COLOURS["officer"]
+    )
+    for spec in drill.subjects:
+        x, y = where["subjects"][spec.id]
+        yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
+        body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stances.get(spec.id, "standing")))
+        scene.subject(
+            body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
+        )
+    muzzle = shot.data["muzzle"]
+    origin = tuple(muzzle["position_m"])
+    after = [
+        r for r in records if r.t >= shot.t - 1e-9 and r.kind in ("probe_impacts", "bullet_impact")
+    ]
+    impacts = []
+    if after:
+        hit = after[0]
+        impacts = (
+            [tuple(i["point"]) for i in hit.data["impacts"]]
+            if hit.kind == "probe_impacts"
+            else [tuple(hit.data["point"])]
+        )
+        colour = COLOURS["probe" if hit.kind == "probe_impacts" else "bullet"]
+        for point in impacts:
+            scene.marker(point, colour, 0.03)
+            scene.path(origin, point, colour, 0.004)
+    renderer.load(scene)
+    officer_view = Pose(
+        (origin[0] - 0.3, origin[1], origin[2] + 0.15),
+        look_rotation(np.asarray(impacts[0] if impacts else (10.0, 0.0, 1.2)) - np.asarray(origin)),
+    )
+    subject_id = shot.data.get("subject") or drill.subjects[0].id
+    sx, sy = where["subjects"][subject_id]
+    eye = (sx + 0.3 * math.copysign(1, ox - sx), sy, 1.62)
+    subject_view = Pose(eye, look_rotation(np.asarray(origin) - np.asarray(eye)))
+    return (_png(renderer.render(officer_view, FOV)), _png(renderer.render(subject_view, FOV)))
+
+
+def write_report(run_dir: Path, out: Path | None = None) -> Path:
+    records = read_events(run_dir)
+    started = records[0].data
+    drill = find_drill(started["drill"])
+    score = score_run(records, default_policy())
+    shots = [
+        r
+        for r in records
+        if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
+    ]
+    timeline = [
+        r
+        for r in records
+        if r.kind
+        in (
+            "phase_entered",
+            "officer_action",
+            "incapacitation_started",
+            "run_suspended",
+            "run_resumed",
+            "untracked_shot",
+            "run_ended",
+        )
+    ]
+    rows = "".join(
+        f"<tr><td>{r.t:.2f} s</td><td>{html.escape(r.kind)}</td><td>"
+        + html.escape(
+            ", ".join(
+                f"{k}={v}"
+                for k, v in r.data.items()
+                if k
+                in ("subject", "phase", "behaviour", "threat", "action", "say", "state", "reason")
+            )
+        )
+        + "</td></tr>"
+        for r in timeline
+    )
+    shot_html = []
+    with Renderer(IMAGE_W, IMAGE_H) as renderer:
+        for n, shot in enumerate(shots, 1):
+            mine, theirs = _shot_images(records, shot, drill.id, renderer)
+            shot_html.append(
+                f"<h3>Shot {n}: {html.escape(shot.data['action'])} at {shot.t:.2f} s</h3>"
+                f"<figure><img alt='officer view, shot {n}' src='{mine}'><figcaption>The officer's"
+                " view</figcaption></figure>"
+                f"<figure><img alt='subject view, shot {n}' src='{theirs}'><figcaption>The"
+                " subject's view</figcaption></figure>"
+            )
+    findings = "".join(
+        f"<tr class='{f.kind}'><td>{f.t:.2f} s</td><td>{f.rule}</td><td>{f.kind}</td>"
+        f"<td>{f.points:+.0f}</td><td>{html.escape(f.message)}</td></tr>"
+        for f in score.findings
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>After-action review: {html.escape(drill.title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #bbb;padding:3px 8px;text-align:left;font-size:90%}}
+figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding{{color:#a60}}
+.credit{{color:#060}}</style></head><body>
+<h1>After-action review: {html.escape(drill.title)}</h1>
+<p>Drill {html.escape(drill.id)}, seed {started.get("seed")}, officer
+{html.escape(str(started.get("officer_name", started.get("officer"))))}.
+<b>{html.escape(score.decision)}</b>: {score.score:.0f}/100,
+{"PASS" if score.passed else "FAIL"}.</p>
+<h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
+<h2>Where everyone was</h2><img alt="top-down map" src="{_map(records, started.get("cover", []))}">
+<h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
+<h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
+{findings}</table>
+<h2>Timeline</h2><table><tr><th>time</th><th>event</th><th>detail</th></tr>{rows}</table>
+<p>Expected response: {html.escape(" ".join(drill.expected_response.split()))}</p>
+</body></html>
+"""
+    out = out or run_dir / "report.html"
+    out.write_text(page, encoding="utf-8")
+    return out

@@ -1,0 +1,152 @@
+"""Rendering on Mesa's headless EGL: what a person would see, checked in pixels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from physics.body import Region, SubjectBody
+from physics.pose import Pose, look_rotation
+from range.render import COLOURS, Renderer, RenderUnavailableError, Scene, headless_context
+
+W, H, FOV = 320, 240, 60.0
+
+
+def pinhole(
+    camera_xyz: tuple[float, float, float], point: tuple[float, float, float]
+) -> tuple[float, float]:
+    """An independent projection for a camera looking straight down +X: x right is -Y."""
+    f = (H / 2) / math.tan(math.radians(FOV) / 2)
+    dx, dy, dz = (p - c for p, c in zip(point, camera_xyz, strict=True))
+    return (W / 2 - f * dy / dx, H / 2 - f * dz / dx)
+
+
+def is_colour(pixel: np.ndarray, colour: tuple[float, float, float]) -> bool:
+    """Shaded by Lambert between 55 % and 100 % of the base colour."""
+    base = np.asarray(colour) * 255
+    ratio = pixel.astype(float) / np.maximum(base, 1.0)
+    bright = base > 40
+    return bool(
+        np.all((ratio[bright] > 0.5) & (ratio[bright] < 1.05))
+        and np.allclose(ratio[bright], ratio[bright].mean(), atol=0.08)
+    )
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    with Renderer(W, H) as r:
+        yield r
+
+
+CAMERA_XYZ = (0.0, 0.0, 1.2)
+CAMERA = Pose(CAMERA_XYZ, look_rotation((1.0, 0.0, 0.0)))
+
+
+def test_the_subject_covers_the_pixels_its_body_projects_to(renderer: Renderer) -> None:
+    body = SubjectBody()
+    scene = Scene()
+    scene.lane(20.0, 8.0)
+    scene.subject(body, (5.0, 0.0, 0.0), math.pi)
+    renderer.load(scene)
+    image = renderer.render(CAMERA, FOV)
+    subject = np.array([[is_colour(px, COLOURS["subject"]) for px in row] for row in image])
+    # Every body part's front face centre is subject-coloured where it projects ...
+    for part in body.parts():
+        lx, ly, lz = part.x[1], sum(part.y) / 2, sum(part.z) / 2
+        u, v = pinhole(CAMERA_XYZ, (5.0 - lx, -ly, lz))
+        assert subject[round(v), round(u)], f"{part.region} not drawn at ({u:.0f}, {v:.0f})"
+    # ... and the silhouette's extent matches the body's projected extent.
+    rows, cols = np.nonzero(subject)
+    top = pinhole(CAMERA_XYZ, (4.9, 0.0, body.parts()[-1].z[1]))[1]
+    head_top = min(pinhole(CAMERA_XYZ, (5.0 - p.x[1], 0.0, p.z[1]))[1] for p in body.parts())
+    assert rows.min() == pytest.approx(head_top, abs=2.0) and top >= head_top - 1
+    half_width = max(
+        abs(pinhole(CAMERA_XYZ, (5.0 - p.x[1], y, 1.0))[0] - W / 2)
+        for p in body.parts()
+        for y in p.y
+    )
+    assert (cols.max() - cols.min()) / 2 == pytest.approx(half_width, abs=2.0)
+    # Beside the subject: the backstop, not the subject.
+    u, v = pinhole(CAMERA_XYZ, (5.0, 1.5, 1.2))
+    assert not subject[round(v), round(u)]
+
+
+def test_an_impact_marker_appears_within_2_px_of_its_projection(renderer: Renderer) -> None:
+    body = SubjectBody()
+    point = (5.0 - body.aim_point(Region.ABDOMEN)[0], 0.06, 1.05)
+    scene = Scene()
+    scene.lane(20.0, 8.0)
+    scene.subject(body, (5.0, 0.0, 0.0), math.pi)
+    scene.marker((point[0] - 0.04, point[1], point[2]), COLOURS["probe"], 0.04)
+    renderer.load(scene)
+    image = renderer.render(CAMERA, FOV)
+    r, g, b = (image[..., k].astype(int) for k in range(3))
+    yellow = (r > 120) & (g > 100) & (b < 40) & (r - b > 100)
+    rows, cols = np.nonzero(yellow)
+    assert len(rows) >= 4  # a 3x3 block at 5 m
+    u, v = pinhole(CAMERA_XYZ, (point[0] - 0.08, point[1], point[2]))  # the marker's front
+    assert abs(cols.mean() + 0.5 - u) <= 2.0 and abs(rows.mean() + 0.5 - v) <= 2.0
+    front = (point[0] - 0.08, point[1], point[2])
+    assert renderer.project(CAMERA, front, FOV) == pytest.approx((u, v), abs=1e-6)
+
+
+def test_no_egl_is_one_line_that_says_what_to_install() -> None:
+    with pytest.raises(RenderUnavailableError) as caught:
+        headless_context(libegl="/nonexistent/libEGL.so.1")
+    message = str(caught.value)
+    assert "\n" not in message and "apt-get install libegl1 libgl1" in message
+
+
+def test_stereo_eyes_see_the_disparity_their_separation_makes(renderer: Renderer) -> None:
+    scene = Scene()
+    scene.lane(20.0, 8.0)
+    point = (2.0, 0.0, 1.2)
+    scene.marker(point, COLOURS["probe"], 0.05)
+    renderer.load(scene)
+    ipd = 0.064
+    left, right = renderer.render_stereo(CAMERA, ipd, FOV)
+
+    def centre_col(image: np.ndarray) -> float:
+        r, g, b = (image[..., k].astype(int) for k in range(3))
+        return float(np.nonzero((r > 120) & (g > 100) & (b < 40))[1].mean())
+
+    f = (H / 2) / math.tan(math.radians(FOV) / 2)
+    disparity = centre_col(right) - centre_col(left)  # the left eye sees it further right
+    assert -disparity == pytest.approx(f * ipd / (point[0] - 0.05), abs=1.0)
+
+
+def test_the_after_action_report_shows_every_shot_from_both_sides(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import io
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.report import write_report
+    from range.runner import RunConfig, run_drill
+
+    result = run_drill(
+        RunConfig(
+            find_drill("knife-approach-v1"), find_officer("taser-first-v1"), 3, runs_dir=tmp_path
+        )
+    )
+    assert result.run_dir is not None
+    shots = [
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
+    ]
+    page = write_report(result.run_dir).read_text()
+    images = dict(re.findall(r"<img alt=.([^'\"]+). src=.data:image/png;base64,([^'\"]+)", page))
+    assert {"threat over time", "top-down map"} <= set(images)
+    for n in range(1, len(shots) + 1):
+        assert f"officer view, shot {n}" in images and f"subject view, shot {n}" in images
+    first = plt.imread(io.BytesIO(base64.b64decode(images["officer view, shot 1"])))[..., :3]
+    blue = first[..., 2] > first[..., 0] + 0.2  # the subject, seen down the bore
+    assert blue.sum() > 100
+    for finding in result.score.findings:
+        assert finding.rule in page
