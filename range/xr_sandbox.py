@@ -36,6 +36,10 @@ class SandboxUnavailableError(RuntimeError):
     pass
 
 
+class SandboxBuildError(SandboxUnavailableError):
+    """The chroot could not be built (the package mirror did not answer)."""
+
+
 def default_root(project: Path) -> Path:
     return project / ".cache" / "monado-trixie"
 
@@ -49,20 +53,24 @@ def build(root: Path) -> None:
     if shutil.which("debootstrap") is None:
         raise SandboxUnavailableError("debootstrap is missing: apt-get install debootstrap")
     partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={PACKAGES}",
-            "trixie",
-            str(partial),
-            MIRROR,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    command = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={PACKAGES}",
+        "trixie",
+        str(partial),
+        MIRROR,
+    ]
+    for attempt in range(3):  # the mirror can hiccup; three tries before giving up
+        shutil.rmtree(partial, ignore_errors=True)
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+        time.sleep(5 * (attempt + 1))
+    else:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+        raise SandboxBuildError(f"debootstrap of the Monado chroot failed 3 times: {tail}")
     # pip inside the chroot reaches the registry through the host's certificates.
     shutil.copy("/etc/ssl/certs/ca-certificates.crt", partial / "etc/ssl/certs/")
     partial.rename(root)

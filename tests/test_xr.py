@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from range.xr_sandbox import MonadoSandbox, SandboxUnavailableError, default_root
+from range.xr_sandbox import (
+    MonadoSandbox,
+    SandboxBuildError,
+    SandboxUnavailableError,
+    default_root,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +49,9 @@ def monado() -> Iterator[MonadoSandbox]:
     sandbox = MonadoSandbox(default_root(PROJECT), PROJECT)
     try:
         sandbox.start()
+    except SandboxBuildError as exc:
+        # Only a mirror that stays unreachable skips: a runtime that is there must work.
+        pytest.skip(f"could not build the Monado chroot: {exc}")
     except SandboxUnavailableError as exc:
         pytest.fail(f"the Monado sandbox did not start: {exc}")
     yield sandbox
