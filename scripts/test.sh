@@ -33,6 +33,12 @@ if [ "$(id -u)" = 0 ] && ! ldconfig -p | grep -q "libEGL.so.1"; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1 libgl1-mesa-dri >/dev/null
 fi
 
+# The after-action report is checked in headless Chromium.
+if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing Chromium for the report tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # The OpenXR tests run the project's pose source against Monado in a Debian trixie chroot
 # (range/xr_sandbox.py builds it once into .cache/, about 80 s and 1 GB).
 if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then

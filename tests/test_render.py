@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation
-from range.render import COLOURS, Renderer, RenderUnavailableError, Scene, headless_context
+from range.render import (
+    COLOURS,
+    SKY,
+    Renderer,
+    RenderUnavailableError,
+    Scene,
+    headless_context,
+)
 
 W, H, FOV = 320, 240, 60.0
+SKY_RGB = tuple(round(c * 255) for c in SKY)
 
 
 def pinhole(
@@ -150,3 +159,75 @@ def test_the_after_action_report_shows_every_shot_from_both_sides(tmp_path) -> N
     assert blue.sum() > 100
     for finding in result.score.findings:
         assert finding.rule in page
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1100,2600",
+]
+
+
+def open_in_chromium(page: Path, screenshot: Path, profile: Path) -> str:
+    """Load a page in headless Chromium, screenshot it; returns its console's complaints."""
+    import shutil
+    import subprocess
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("Chromium is not installed (scripts/test.sh installs it as root)")
+    done = subprocess.run(
+        [
+            binary,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={screenshot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return "\n".join(
+        line
+        for line in done.stderr.splitlines()
+        if "CONSOLE" in line and ("rror" in line or "Uncaught" in line)
+    )
+
+
+def test_the_report_opens_in_chromium_and_shows_the_shots(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.report import write_report
+    from range.runner import RunConfig, run_drill
+
+    # The check can fail: a page that throws is caught.
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!doctype html><script>throw new Error('broken on purpose')</script>")
+    assert "broken on purpose" in open_in_chromium(broken, tmp_path / "b.png", tmp_path / "p1")
+
+    result = run_drill(
+        RunConfig(
+            find_drill("knife-approach-v1"),
+            find_officer("taser-first-v1"),
+            3,
+            runs_dir=tmp_path / "runs",
+        )
+    )
+    assert result.run_dir is not None
+    page = write_report(result.run_dir)
+    shot = tmp_path / "report.png"
+    assert open_in_chromium(page, shot, tmp_path / "p2") == ""
+    pixels = (plt.imread(shot)[..., :3] * 255).astype(int)
+    sky = np.abs(pixels - np.array(SKY_RGB)).max(axis=2) <= 3
+    assert sky.sum() > 20_000, "the rendered shot images are not on the page"
