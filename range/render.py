@@ -172,10 +172,8 @@ class Scene:
         return np.concatenate(self._vertices)
 
 
-def view_projection(
-    camera: Pose, fov_deg: float, aspect: float, near: float = 0.05, far: float = 200.0
-) -> NDArray[np.float64]:
-    """World (physics frame) to clip space for a camera looking along its +X, +Z up."""
+def view_matrix(camera: Pose) -> NDArray[np.float64]:
+    """World (physics frame) to OpenGL eye space for a camera looking along its +X, +Z up."""
     rot = camera.rotation()
     forward, left, up = rot[:, 0], rot[:, 1], rot[:, 2]
     # OpenGL's eye space: x right (= -left), y up, z backward (= -forward).
@@ -183,16 +181,36 @@ def view_projection(
     view = np.eye(4)
     view[:3, :3] = basis
     view[:3, 3] = -basis @ np.asarray(camera.position_m)
-    f = 1.0 / math.tan(math.radians(fov_deg) / 2)
-    proj = np.array(
+    return view
+
+
+def frustum(
+    tan_left: float,
+    tan_right: float,
+    tan_up: float,
+    tan_down: float,
+    near: float = 0.05,
+    far: float = 200.0,
+) -> NDArray[np.float64]:
+    """An off-axis projection from the tangents of a view's four half-angles (left and down
+    negative), as OpenXR gives a headset eye's field of view."""
+    w, h = tan_right - tan_left, tan_up - tan_down
+    return np.array(
         [
-            [f / aspect, 0, 0, 0],
-            [0, f, 0, 0],
+            [2 / w, 0, (tan_right + tan_left) / w, 0],
+            [0, 2 / h, (tan_up + tan_down) / h, 0],
             [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
             [0, 0, -1, 0],
         ]
     )
-    return np.asarray(proj @ view)
+
+
+def view_projection(
+    camera: Pose, fov_deg: float, aspect: float, near: float = 0.05, far: float = 200.0
+) -> NDArray[np.float64]:
+    """World to clip space for a symmetric field of view `fov_deg` high."""
+    t = math.tan(math.radians(fov_deg) / 2)
+    return np.asarray(frustum(-t * aspect, t * aspect, t, -t, near, far) @ view_matrix(camera))
 
 
 def eye_poses(head: Pose, ipd_m: float) -> tuple[Pose, Pose]:
@@ -231,17 +249,21 @@ class Renderer:
         )
         self._count = len(data)
 
-    def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
-        """An RGB image (height, width, 3), row 0 at the top."""
+    def draw(self, framebuffer: Any, mvp: NDArray[np.float64]) -> None:
+        """Draw the loaded scene into any framebuffer: this renderer's own, or a headset
+        swapchain image's."""
         import moderngl
 
-        mvp = view_projection(camera, fov_deg, self.width / self.height)
-        self.fbo.use()
+        framebuffer.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
-        self.fbo.clear(*SKY, 1.0, depth=1.0)
+        framebuffer.clear(*SKY, 1.0, depth=1.0)
         self.program["mvp"].write(mvp.T.astype("f4").tobytes())
         if self._vao is not None and self._count:
             self._vao.render(vertices=self._count)
+
+    def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
+        """An RGB image (height, width, 3), row 0 at the top."""
+        self.draw(self.fbo, view_projection(camera, fov_deg, self.width / self.height))
         if self.resolve is not self.fbo:
             self.ctx.copy_framebuffer(self.resolve, self.fbo)
         raw = self.resolve.read(components=3)

@@ -45,8 +45,21 @@ def default_root(project: Path) -> Path:
 
 
 def build(root: Path) -> None:
-    """debootstrap the chroot if it is not there yet."""
+    """debootstrap the chroot if it is not there yet (or if it predates EGL in it)."""
     if (root / "usr" / "bin" / "monado-service").exists():
+        if not list((root / "usr" / "lib").glob("*/libEGL.so.1")):
+            subprocess.run(
+                [
+                    "chroot",
+                    str(root),
+                    "sh",
+                    "-c",
+                    "DEBIAN_FRONTEND=noninteractive"
+                    " apt-get install -y -qq libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri",
+                ],
+                check=True,
+                capture_output=True,
+            )
         return
     if os.geteuid() != 0:
         raise SandboxUnavailableError("building the Monado chroot needs root")
@@ -127,7 +140,8 @@ class MonadoSandbox:
         venv_python = self.project / ".venv" / "bin" / "python"
         command = (
             f"cd {self.project} && exec env XDG_RUNTIME_DIR={RUNTIME_DIR}"
-            f' XR_LOADER_DEBUG=none {venv_python} "$@"'
+            " XR_LOADER_DEBUG=none PYOPENGL_PLATFORM=egl EGL_PLATFORM=surfaceless"
+            f' {venv_python} "$@"'
         )
         return subprocess.run(
             ["chroot", str(self.root), "sh", "-c", command, "sh", "-c", code, *args],

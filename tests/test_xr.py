@@ -103,3 +103,45 @@ def test_with_no_runtime_xr_check_says_so_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 6
     assert done.stderr.count("\n") == 1 and "no OpenXR runtime" in done.stderr
+
+
+HEADSET = """
+import json, math
+import numpy as np
+from physics.body import SubjectBody
+from range.headset import run_headset
+from range.render import SKY, Scene
+
+scene = Scene()
+scene.lane(20.0, 8.0)
+scene.subject(SubjectBody(), (3.0, 0.0, 0.0), math.pi)
+pixels = []
+
+def look(eye, framebuffer, renderer):
+    w, h = framebuffer.size
+    image = np.frombuffer(framebuffer.read(components=3), dtype=np.uint8).reshape(h, w, 3)[::-1]
+    pixels.append({"eye": eye, "top": image[2, w // 2].tolist(),
+                   "bottom": image[h - 3, w // 2].tolist()})
+
+run = run_headset(scene, 8, look)
+print(json.dumps({"frames": run.frames, "views": run.views, "sizes": run.image_sizes,
+                  "recommended": run.recommended_sizes, "pixels": pixels[-2:],
+                  "sky": [round(c * 255) for c in SKY],
+                  "eye_x": [e.position_m[1] for e in run.eyes[-2:]]}))
+"""
+
+
+def test_the_headset_gets_both_eyes_in_its_swapchain_images(monado: MonadoSandbox) -> None:
+    """A graphics-bound session (OpenGL through EGL): the scene lands in each eye's swapchain
+    image, at the runtime's recommended size, sky above and floor below."""
+    done = monado.python(HEADSET)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["frames"] == 8 and out["views"] >= 2 * 6
+    # Every eye's image is the size the runtime recommends for it.
+    assert {tuple(s) for s in out["sizes"]} == {tuple(s) for s in out["recommended"]}
+    for eye in out["pixels"]:
+        assert max(abs(a - b) for a, b in zip(eye["top"], out["sky"], strict=True)) <= 2
+        assert eye["bottom"] != eye["top"]  # the floor, not the sky
+    left, right = out["eye_x"]
+    assert left > right  # the left eye sits to the left (+Y in the physics frame)
