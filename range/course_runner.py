@@ -315,6 +315,8 @@ def _fire_string(
                         zone=zone,
                         points=points,
                         stopped_by=impact.target,
+                        point=[round(v, 5) for v in impact.point],
+                        distance_m=round(distance_m, 4),
                     )
                 elif event.kind is EventKind.PROBES_FIRED and event.probe == 0:
                     muzzle = _aimed(aim, sigma, aim_rng)

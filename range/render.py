@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 
 from physics.body import SubjectBody
 from physics.pose import Pose, quat_to_matrix, yaw_quat
+from physics.targets import Ellipse, PaperTarget, Rect
+from physics.units import IN_M
 
 F32 = NDArray[np.float32]
 
@@ -33,6 +35,12 @@ COLOURS = {
     "target": (0.93, 0.90, 0.80),
     "cover": (0.45, 0.45, 0.48),
     "probe": (1.0, 0.85, 0.0),
+    "weapon": (0.08, 0.08, 0.08),
+    "taser": (0.95, 0.80, 0.10),
+    "knife": (0.80, 0.82, 0.85),
+    "gun": (0.10, 0.10, 0.10),
+    "phone": (0.15, 0.15, 0.35),
+    "zone": (0.15, 0.15, 0.15),
     "bullet": (0.9, 0.1, 0.1),
 }
 
@@ -126,6 +134,71 @@ class Scene:
         for part in body.parts():
             centre = np.asarray(feet) + rot @ np.asarray(part.centre)
             self.box(centre, part.half_extents, colour, rot)
+
+    def held(
+        self, body: SubjectBody, feet: tuple[float, float, float], yaw_rad: float, held_object: str
+    ) -> None:
+        """What the subject holds, in the right hand: a knife, a gun, a phone, a bat."""
+        sizes = {
+            "knife": ((0.12, 0.012, 0.02), "knife"),
+            "handgun": ((0.10, 0.02, 0.07), "gun"),
+            "toy_gun": ((0.10, 0.02, 0.07), "taser"),
+            "rifle": ((0.45, 0.03, 0.06), "gun"),
+            "phone": ((0.04, 0.01, 0.075), "phone"),
+            "wallet": ((0.05, 0.012, 0.04), "phone"),
+            "bat": ((0.40, 0.03, 0.03), "cover"),
+        }
+        if held_object not in sizes:
+            return
+        half, colour = sizes[held_object]
+        rot = quat_to_matrix(yaw_quat(yaw_rad))
+        arms = [p for p in body.parts() if p.region.value == "arm"]
+        hand = min(arms, key=lambda p: p.y[0])  # the subject's right arm (-Y side)
+        local = np.array([hand.x[1] + half[0], sum(hand.y) / 2, hand.z[0] + 0.05])
+        self.box(np.asarray(feet) + rot @ local, half, COLOURS[colour], rot)
+
+    def weapon(self, muzzle: Pose, kind: str) -> None:
+        """A simple pistol or TASER shape behind the muzzle, along the bore."""
+        rot = muzzle.rotation()
+        colour = COLOURS["taser" if kind == "taser" else "weapon"]
+        slide = np.asarray(muzzle.position_m) - rot[:, 0] * 0.09
+        self.box(slide, (0.09, 0.014, 0.02), colour, rot)
+        grip = slide - rot[:, 0] * 0.05 - rot[:, 2] * 0.06
+        self.box(grip, (0.025, 0.013, 0.05), colour, rot)
+
+    def paper_target(self, target: PaperTarget, centre: tuple[float, float, float]) -> None:
+        """A paper target facing the firing line, with its scoring zones outlined."""
+        w, h = target.width_in * IN_M, target.height_in * IN_M
+        self.box(
+            (centre[0] + 0.0025, centre[1], centre[2]), (0.0025, w / 2, h / 2), COLOURS["target"]
+        )
+        for zone in target.zones:
+            for shape in zone.shapes:
+                self._outline(shape, centre)
+
+    def _outline(self, shape: Ellipse | Rect, centre: tuple[float, float, float]) -> None:
+        # 48 short bars round the shape, a hair in front of the paper.
+        if isinstance(shape, Rect):
+            hw, hh = shape.width / 2, shape.height / 2
+            corners = [(-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh)]
+            points = []
+            for (u0, v0), (u1, v1) in zip(corners, corners[1:] + corners[:1], strict=True):
+                points += [(u0 + (u1 - u0) * k / 12, v0 + (v1 - v0) * k / 12) for k in range(12)]
+        else:
+            points = [
+                (shape.ru * math.cos(a), shape.rv * math.sin(a))
+                for a in np.linspace(0, 2 * math.pi, 48, endpoint=False)
+            ]
+
+        def world(u: float, v: float) -> tuple[float, float, float]:
+            return (
+                centre[0] - 0.001,
+                centre[1] - (shape.cu + u) * IN_M,
+                centre[2] + (shape.cv + v) * IN_M,
+            )
+
+        for a, b in zip(points, points[1:] + points[:1], strict=True):
+            self.path(world(*a), world(*b), COLOURS["zone"], 0.0015)
 
     def lane(self, length_m: float, width_m: float) -> None:
         self.box(

@@ -109,21 +109,24 @@ def _map(records: list[LogRecord], cover: list[dict[str, float]]) -> str:
     return _png(fig)
 
 
-def _state_at(records: list[LogRecord], t: float) -> tuple[dict[str, Any], dict[str, str]]:
+def _state_at(
+    records: list[LogRecord], t: float
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """Positions (the latest record at or before t) and stances of every subject at t."""
     positions = next(r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9)
-    stances = {}
+    stances, held = {}, {}
     for r in records:
         if r.kind == "phase_entered" and r.t <= t + 1e-9:
             stances[r.data["subject"]] = r.data["stance"]
-    return positions.data, stances
+            held[r.data["subject"]] = r.data["held_object"]
+    return positions.data, stances, held
 
 
 def _shot_images(
     records: list[LogRecord], shot: LogRecord, drill_id: str, renderer: Renderer
 ) -> tuple[str, str]:
     drill = find_drill(drill_id)
-    where, stances = _state_at(records, shot.t)
+    where, stances, held = _state_at(records, shot.t)
     scene = Scene()
     scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
     for c in drill.scene.cover:
@@ -141,11 +144,16 @@ def _shot_images(
         x, y = where["subjects"][spec.id]
         yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
         body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stances.get(spec.id, "standing")))
+        scene.held(body, (x, y, 0.0), yaw, held.get(spec.id, spec.held_object.value))
         scene.subject(
             body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
         )
     muzzle = shot.data["muzzle"]
     origin = tuple(muzzle["position_m"])
+    scene.weapon(
+        Pose(origin, tuple(muzzle["orientation"])),
+        "taser" if shot.data["action"] == "taser_fired" else "firearm",
+    )
     after = [
         r for r in records if r.t >= shot.t - 1e-9 and r.kind in ("probe_impacts", "bullet_impact")
     ]
@@ -173,8 +181,69 @@ def _shot_images(
     return (_png(renderer.render(officer_view, FOV)), _png(renderer.render(subject_view, FOV)))
 
 
+def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) -> Path:
+    """A qualification attempt: each stage's target, face on, with its hits."""
+    from drills.course import find_course
+    from physics.targets import TARGETS
+
+    started = records[0].data
+    course = find_course(started["course"])
+    target = TARGETS[course.target]
+    shots = [r for r in records if r.kind == "shot"]
+    ended = next((r for r in records if r.kind == "attempt_ended"), None)
+    sections = []
+    with Renderer(360, 480) as renderer:
+        for i, stage in enumerate(course.stages):
+            hits = [s for s in shots if s.data["stage"] == i]
+            if not hits:
+                continue
+            distance = hits[0].data["distance_m"]
+            centre = (distance, 0.0, 1.4)
+            scene = Scene()
+            scene.paper_target(target, centre)
+            for s in hits:
+                x, y, z = s.data["point"]
+                if x > distance:  # stopped beyond the paper: where it crossed the target's plane
+                    k = distance / x
+                    y, z = y * k, 1.4 + (z - 1.4) * k
+                scene.marker((distance - 0.004, y, z), COLOURS["bullet"], 0.012)
+            renderer.load(scene)
+            # Face on, framing the whole target.
+            back = (target.height_in * 0.0254) / (2 * math.tan(math.radians(FOV) / 2)) * 1.15
+            image = renderer.render(
+                Pose((distance - back, 0.0, 1.4), look_rotation((1, 0, 0))), FOV
+            )
+            points = sum(s.data["points"] for s in hits)
+            sections.append(
+                f"<figure><img alt='target, stage {html.escape(stage.name)}' src='{_png(image)}'>"
+                f"<figcaption>Stage {html.escape(stage.name)}: {len(hits)} rounds,"
+                f" {points} points</figcaption></figure>"
+            )
+    verdict = (
+        ""
+        if ended is None
+        else (
+            f"<b>{'QUALIFIED' if ended.data['passed'] else 'NOT QUALIFIED'}</b>:"
+            f" {ended.data['points']} points, {ended.data['hits']} hits"
+        )
+    )
+    page = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
+        f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "figure{display:inline-block;margin:0 1em 1em 0}</style></head><body>"
+        f"<h1>Qualification: {html.escape(course.title)}</h1><p>Course {course.id}, seed"
+        f" {started['seed']}, officer {html.escape(str(started['officer_name']))}. {verdict}</p>"
+        f"<h2>Targets</h2>{''.join(sections)}</body></html>\n"
+    )
+    out = out or run_dir / "report.html"
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     records = read_events(run_dir)
+    if records[0].kind == "attempt_started":
+        return _course_report(run_dir, records, out)
     started = records[0].data
     drill = find_drill(started["drill"])
     score = score_run(records, default_policy())

@@ -231,3 +231,29 @@ def test_the_report_opens_in_chromium_and_shows_the_shots(tmp_path: Path) -> Non
     pixels = (plt.imread(shot)[..., :3] * 255).astype(int)
     sky = np.abs(pixels - np.array(SKY_RGB)).max(axis=2) <= 3
     assert sky.sum() > 20_000, "the rendered shot images are not on the page"
+
+
+def test_a_qualification_report_shows_each_stage_s_target_with_its_hits(tmp_path: Path) -> None:
+    import base64
+    import io
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from drills.course import find_course, find_shooter
+    from range.course_runner import CourseConfig, run_course
+    from range.report import write_report
+
+    course = find_course("fbi-pistol-2019-v1")
+    result = run_course(CourseConfig(course, find_shooter("qualified"), 1, runs_dir=tmp_path))
+    assert result.run_dir is not None
+    page = write_report(result.run_dir).read_text()
+    images = dict(re.findall(r"<img alt=.([^'\"]+). src=.data:image/png;base64,([^'\"]+)", page))
+    assert len(images) == len(course.stages)
+    for stage, score in zip(course.stages, result.score.stages, strict=True):
+        assert f"Stage {stage.name}: " in page and f"{score.points} points" in page
+    image = plt.imread(
+        io.BytesIO(base64.b64decode(images[f"target, stage {course.stages[2].name}"]))
+    )
+    red = (image[..., 0] > 0.6) & (image[..., 1] < 0.3) & (image[..., 2] < 0.3)
+    assert red.sum() > 20  # the stage's hits are marked on the target
