@@ -132,6 +132,40 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mirror_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "mirror",
+        help="the instructor's window: play a run back from the officer's eyes",
+        description="Open a window on this machine's display and play RUN_DIR back as the "
+        "officer saw it: the subjects moving, their stances and what they held, "
+        "every impact as it lands. Needs a display; for a review without one, use "
+        "`openrange report`.",
+        epilog="examples:\n  openrange mirror runs/20261121-101500-knife-approach-v1 --speed 0.5\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory under runs/")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="show this many frames spread over the run, then close",
+    )
+    p.add_argument(
+        "--screenshot", type=Path, default=None, help="with --frames: save the last frame as a PNG"
+    )
+    p.set_defaults(handler=_cmd_mirror)
+
+
+def _cmd_mirror(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "moderngl", "glfw")
+    from range.mirror import play
+
+    shown = play(args.run_dir, speed=args.speed, frames=args.frames, screenshot=args.screenshot)
+    print(f"{shown} frames shown")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openrange",
@@ -147,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_records.register(sub)
     _score_parser(sub)
     _report_parser(sub)
+    _mirror_parser(sub)
     cli_analyze.register(sub)
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)

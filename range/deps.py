@@ -24,6 +24,7 @@ DEPENDENCIES: dict[str, tuple[str, str]] = {
     ),
     "xr": ("OpenXR tracking", "pip install pyopenxr"),
     "matplotlib": ("plots", "pip install matplotlib"),
+    "glfw": ("the instructor's mirror window", "pip install glfw"),
 }
 
 

@@ -33,6 +33,12 @@ if [ "$(id -u)" = 0 ] && ! ldconfig -p | grep -q "libEGL.so.1"; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1 libgl1-mesa-dri >/dev/null
 fi
 
+# The instructor's mirror window is tested on a virtual X display.
+if [ "$(id -u)" = 0 ] && ! command -v Xvfb >/dev/null 2>&1; then
+    echo "== installing Xvfb for the mirror window tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb >/dev/null
+fi
+
 # The after-action report is checked in headless Chromium.
 if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then
     echo "== installing Chromium for the report tests"

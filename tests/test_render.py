@@ -257,3 +257,57 @@ def test_a_qualification_report_shows_each_stage_s_target_with_its_hits(tmp_path
     )
     red = (image[..., 0] > 0.6) & (image[..., 1] < 0.3) & (image[..., 2] < 0.3)
     assert red.sum() > 20  # the stage's hits are marked on the target
+
+
+def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
+    """A real window on a real (virtual) X display, in a process of its own."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import matplotlib.pyplot as plt
+
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runner import RunConfig, run_drill
+
+    result = run_drill(
+        RunConfig(
+            find_drill("knife-approach-v1"), find_officer("taser-first-v1"), 3, runs_dir=tmp_path
+        )
+    )
+    assert result.run_dir is not None
+    command = [sys.executable, "-m", "range", "mirror", str(result.run_dir), "--frames", "12"]
+    headless = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    refused = subprocess.run(command, capture_output=True, text=True, env=headless)
+    assert refused.returncode == 8 and refused.stderr.count("\n") == 1
+    assert "needs a display" in refused.stderr
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
+    display = ":93"
+    server = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)
+        shot = tmp_path / "mirror.png"
+        done = subprocess.run(
+            [*command, "--screenshot", str(shot)],
+            capture_output=True,
+            text=True,
+            env=dict(headless, DISPLAY=display),
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "12 frames shown"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    image = (plt.imread(shot)[..., :3] * 255).astype(int)
+    assert np.abs(image[3, image.shape[1] // 2] - np.array(SKY_RGB)).max() <= 3  # sky above
+    blue = image[..., 2] > image[..., 0] + 50
+    assert blue.sum() > 2000  # the subject, close after his charge
