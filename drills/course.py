@@ -175,9 +175,7 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
 
 
 def parse_course(text: str, path: Path | str) -> Course:
-    course = parse_model(text, Course, path)
-    check_course(course, text, path)
-    return course
+    return parse_model(text, Course, path, check_course)
 
 
 def load_course(path: Path) -> Course:

@@ -166,9 +166,7 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
 
 
 def parse_drill(text: str, path: Path | str) -> Drill:
-    drill = parse_model(text, Drill, path)
-    check_graph(drill, text, path)
-    return drill
+    return parse_model(text, Drill, path, check_graph)
 
 
 def load_drill(path: Path) -> Drill:

@@ -117,8 +117,15 @@ def field_name(loc: Sequence[str | int]) -> str:
     return out
 
 
-def parse_model(text: str, model: type[M], path: Path | str) -> M:
-    """Validate TOML `text` (read from `path`) as `model`, or raise DataFileError."""
+def parse_model(
+    text: str,
+    model: type[M],
+    path: Path | str,
+    check: Callable[[M, str, Path | str], None] | None = None,
+) -> M:
+    """Validate TOML `text` (read from `path`) as `model`, or raise DataFileError. `check`
+    looks for what a schema cannot see (a phase graph's dangling links, a string beyond its
+    cartridge's reach) and raises DataFileError itself."""
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -128,7 +135,7 @@ def parse_model(text: str, model: type[M], path: Path | str) -> M:
             path, [Problem(int(at.group(1)) if at else None, "", f"not valid TOML: {message}")]
         ) from None
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         lines = key_lines(text)
         problems = []
@@ -141,6 +148,9 @@ def parse_model(text: str, model: type[M], path: Path | str) -> M:
                 message = "required key is missing"
             problems.append(Problem(locate(lines, loc), field_name(loc), message))
         raise DataFileError(path, problems) from None
+    if check is not None:
+        check(parsed, text, path)
+    return parsed
 
 
 def load_model(path: Path, model: type[M]) -> M:

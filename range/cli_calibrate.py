@@ -7,8 +7,12 @@ import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from range.cliutil import help_when_bare
+
+if TYPE_CHECKING:
+    from range.calibration import CalibrationProfile
 from range.deps import require
 
 
@@ -110,6 +114,15 @@ def _folder(args: argparse.Namespace) -> Path:
     return Path(args.profiles or default_profiles_dir())
 
 
+def _profile(args: argparse.Namespace) -> CalibrationProfile:
+    from range.calibration import load_profile
+
+    profile = load_profile(_folder(args), args.device)
+    if profile is None:
+        raise ValueError(f"{args.device} has never been calibrated: run `calibrate boresight`")
+    return profile
+
+
 def _samples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not args.emulate:
         raise ValueError(
@@ -157,11 +170,9 @@ def _boresight(args: argparse.Namespace) -> int:
 
 def _latency(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration import estimate_latency, load_profile, save_profile
+    from range.calibration import estimate_latency, save_profile
 
-    profile = load_profile(_folder(args), args.device)
-    if profile is None:
-        raise ValueError(f"{args.device} has no profile: run `calibrate boresight` first")
+    profile = _profile(args)
     bench = _samples(args)
     triggers, poses = bench.snaps(6, latency_s=0.028)
     latency, spread = estimate_latency(triggers, poses)
@@ -180,11 +191,9 @@ def _verify(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
     import numpy as np
 
-    from range.calibration import angle_mrad, load_profile
+    from range.calibration import angle_mrad
 
-    profile = load_profile(_folder(args), args.device)
-    if profile is None:
-        raise ValueError(f"{args.device} has no profile: run `calibrate boresight` first")
+    profile = _profile(args)
     bench = _samples(args)
     errors = []
     for sample in bench.session():
@@ -205,22 +214,16 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
-    from range.calibration import load_profile
 
-    profile = load_profile(_folder(args), args.device)
-    if profile is None:
-        raise ValueError(f"{args.device} has never been calibrated")
+    profile = _profile(args)
     print(json.dumps(profile.model_dump(mode="json"), indent=2))
     return 0
 
 
 def _certificate(args: argparse.Namespace) -> int:
     require("pydantic")
-    from range.calibration import load_profile
 
-    p = load_profile(_folder(args), args.device)
-    if p is None:
-        raise ValueError(f"{args.device} has never been calibrated")
+    p = _profile(args)
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in p.model_dump(mode="json").items()

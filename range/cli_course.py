@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from range import cli_records
-from range.cliutil import help_when_bare
+from range.cliutil import help_when_bare, validate_files
 from range.deps import require
 
 
@@ -136,18 +135,7 @@ def _show(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
     from drills.course import load_course
-    from physics.datafiles import DataFileError
 
-    failed = 0
-    for path in args.files:
-        try:
-            course = load_course(path)
-        except DataFileError as exc:
-            failed += 1
-            print(exc, file=sys.stderr)
-        except OSError as exc:
-            failed += 1
-            print(f"{path}: {exc.strerror}", file=sys.stderr)
-        else:
-            print(f"{path}: ok ({course.id}, {course.rounds} rounds, {course.max_points} points)")
-    return 1 if failed else 0
+    return validate_files(
+        args.files, load_course, lambda c: f"{c.id}, {c.rounds} rounds, {c.max_points} points"
+    )

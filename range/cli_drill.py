@@ -8,7 +8,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from range.cliutil import help_when_bare
+from range.cliutil import help_when_bare, validate_files
 from range.deps import require
 
 EPILOG = """\
@@ -199,23 +199,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    require("pydantic")
+    require("pydantic", "pybullet")
     from drills.schema import load_drill
-    from physics.datafiles import DataFileError
 
-    failed = 0
-    for path in args.files:
-        try:
-            drill = load_drill(path)
-        except DataFileError as exc:
-            failed += 1
-            print(exc, file=sys.stderr)
-        except OSError as exc:
-            failed += 1
-            print(f"{path}: {exc.strerror}", file=sys.stderr)
-        else:
-            print(f"{path}: ok ({drill.id}, {len(drill.phases)} phases)")
-    return 1 if failed else 0
+    return validate_files(args.files, load_drill, lambda d: f"{d.id}, {len(d.phases)} phases")
 
 
 def _run(args: argparse.Namespace) -> int:
