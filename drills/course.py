@@ -21,6 +21,7 @@ from physics.datafiles import (
     key_lines,
     locate,
     parse_model,
+    read_packaged,
 )
 from physics.targets import TARGETS, TargetKind
 from physics.taser import TaserModel, builtin_cartridges
@@ -220,8 +221,7 @@ class ShooterFile(StrictModel):
 
 @cache
 def builtin_shooters() -> dict[str, Shooter]:
-    path = files("drills") / "data" / "shooters.toml"
-    parsed = parse_model(path.read_text(encoding="utf-8"), ShooterFile, str(path))
+    parsed = read_packaged("drills", "data/shooters.toml", ShooterFile)
     return {s.id: s for s in parsed.shooter}
 
 

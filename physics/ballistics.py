@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from typing import Literal
 
 import numpy as np
@@ -13,7 +12,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import Region
-from physics.datafiles import StrictModel, parse_model
+from physics.datafiles import StrictModel, read_packaged
 from physics.flight import DragLaw, SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FPS_MPS
@@ -225,8 +224,7 @@ class LoadFile(StrictModel):
 
 @cache
 def builtin_loads() -> dict[str, Load]:
-    path = files("physics") / "data" / "loads.toml"
-    parsed = parse_model(path.read_text(encoding="utf-8"), LoadFile, str(path))
+    parsed = read_packaged("physics", "data/loads.toml", LoadFile)
     return {entry.id: entry for entry in parsed.load}
 
 

@@ -166,3 +166,11 @@ def builtin_or_file(name: str, builtin: Mapping[str, M], load: Callable[[Path], 
     if path.suffix == ".toml" and path.exists():
         return load(path)
     raise KeyError(f"no {what} {name!r}; built-in: {', '.join(sorted(builtin))}")
+
+
+def read_packaged(package: str, relative: str, model: type[M]) -> M:
+    """A data file shipped inside a package (`files(package) / relative`), validated."""
+    from importlib.resources import files
+
+    resource = files(package) / relative
+    return parse_model(resource.read_text(encoding="utf-8"), model, str(resource))

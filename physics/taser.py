@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib.resources import files
 from itertools import combinations
 from typing import Literal
 
@@ -15,7 +14,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import TASER_ZONE, Region, TaserZone
-from physics.datafiles import StrictModel, parse_model
+from physics.datafiles import StrictModel, read_packaged
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
@@ -68,8 +67,7 @@ class CartridgeFile(StrictModel):
 
 @cache
 def builtin_cartridges() -> dict[str, Cartridge]:
-    path = files("physics") / "data" / "cartridges.toml"
-    parsed = parse_model(path.read_text(encoding="utf-8"), CartridgeFile, str(path))
+    parsed = read_packaged("physics", "data/cartridges.toml", CartridgeFile)
     return {c.id: c for c in parsed.cartridge}
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from drills.threat import Threat
-from physics.datafiles import StrictModel, load_model, parse_model
+from physics.datafiles import StrictModel, load_model, read_packaged
 
 
 class ForceOption(StrEnum):
@@ -88,8 +87,7 @@ class Policy(StrictModel):
 
 @cache
 def default_policy() -> Policy:
-    path = files("scoring") / "data" / "policy-default.toml"
-    return parse_model(path.read_text(encoding="utf-8"), Policy, str(path))
+    return read_packaged("scoring", "data/policy-default.toml", Policy)
 
 
 def load_policy(path: Path | None) -> Policy:
