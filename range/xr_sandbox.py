@@ -20,6 +20,9 @@ from types import TracebackType
 PACKAGES = (
     "libopenxr1-monado,monado-service,python3,python3-pip,mesa-vulkan-drivers,ca-certificates"
 )
+# The headset test renders into the runtime's swapchains through EGL (PyOpenGL loads libEGL and
+# libGL by name), so Mesa's GL stack must be in the chroot too.
+GL_PACKAGES = ("libegl1", "libgl1", "libegl-mesa0", "libgl1-mesa-dri")
 MIRROR = "http://deb.debian.org/debian"
 RUNTIME_DIR = "/tmp/openrange-xr"  # inside the chroot: shared by the service and its clients
 SERVICE_ENV = {
@@ -47,15 +50,15 @@ def default_root(project: Path) -> Path:
 def build(root: Path) -> None:
     """debootstrap the chroot if it is not there yet (or if it predates EGL in it)."""
     if (root / "usr" / "bin" / "monado-service").exists():
-        if not list((root / "usr" / "lib").glob("*/libEGL.so.1")):
+        if not _has_egl(root):
             subprocess.run(
                 [
                     "chroot",
                     str(root),
                     "sh",
                     "-c",
-                    "DEBIAN_FRONTEND=noninteractive"
-                    " apt-get install -y -qq libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri",
+                    "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                    + " ".join(GL_PACKAGES),
                 ],
                 check=True,
                 capture_output=True,
@@ -70,7 +73,7 @@ def build(root: Path) -> None:
     command = [
         "debootstrap",
         "--variant=minbase",
-        f"--include={PACKAGES}",
+        f"--include={PACKAGES},{','.join(GL_PACKAGES)}",
         "trixie",
         str(partial),
         MIRROR,
@@ -86,7 +89,13 @@ def build(root: Path) -> None:
         raise SandboxBuildError(f"debootstrap of the Monado chroot failed 3 times: {tail}")
     # pip inside the chroot reaches the registry through the host's certificates.
     shutil.copy("/etc/ssl/certs/ca-certificates.crt", partial / "etc/ssl/certs/")
+    if not _has_egl(partial):
+        raise SandboxBuildError(f"debootstrap left no libEGL.so.1 in {partial}")
     partial.rename(root)
+
+
+def _has_egl(root: Path) -> bool:
+    return bool(list((root / "usr" / "lib").glob("*/libEGL.so.1")))
 
 
 class MonadoSandbox:
