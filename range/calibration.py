@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -303,6 +303,49 @@ def check_devices(
                     " override",
                 )
             )
+    return out
+
+
+def calibration_for_run(
+    serials: Sequence[str],
+    *,
+    required: bool,
+    folder: Path | None = None,
+    today: date | None = None,
+    override_by: str | None = None,
+) -> list[dict[str, Any]]:
+    """What a drill or course attempt records about its devices' calibration: for each serial,
+    whether it was allowed, why, and the profile it was used with (armorer, dates, residual,
+    trigger latency). Raises CalibrationError naming every refused device."""
+    if not required:
+        return [
+            {"serial": s, "allowed": True, "reason": "calibration not required (emulated replica)"}
+            for s in serials
+        ]
+    folder = folder or default_profiles_dir()
+    checks = check_devices(folder, serials, today or date.today(), override_by=override_by)
+    refused = [c for c in checks if not c.allowed]
+    if refused:
+        raise CalibrationError("; ".join(f"{c.serial}: {c.reason}" for c in refused))
+    out: list[dict[str, Any]] = []
+    for c in checks:
+        entry: dict[str, Any] = {"serial": c.serial, "allowed": c.allowed, "reason": c.reason}
+        profile = load_profile(folder, c.serial)
+        if profile is not None:
+            entry["profile"] = {
+                key: getattr(profile, key)
+                for key in (
+                    "armorer",
+                    "calibrated",
+                    "expires",
+                    "residual_mrad",
+                    "tolerance_mrad",
+                    "trigger_latency_s",
+                )
+            }
+            entry["profile"]["calibrated"] = profile.calibrated.isoformat()
+            entry["profile"]["expires"] = profile.expires.isoformat()
+        out.append(entry)
     return out
 
 

@@ -8,7 +8,12 @@ import secrets
 import sys
 from pathlib import Path
 
-from range.cliutil import help_when_bare, validate_files
+from range.cliutil import (
+    add_calibration_options,
+    calibration_options,
+    help_when_bare,
+    validate_files,
+)
 from range.deps import require
 
 EPILOG = """\
@@ -127,24 +132,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="URL",
         help="records database (default: $OPENRANGE_DATABASE_URL or the user's)",
     )
-    run.add_argument(
-        "--require-calibration",
-        action="store_true",
-        help="refuse replicas without a valid calibration profile",
-    )
-    run.add_argument(
-        "--override",
-        default=None,
-        metavar="RANGE_MASTER",
-        help="with --require-calibration: let uncalibrated replicas through on this"
-        " range master's authority (recorded in the run)",
-    )
-    run.add_argument(
-        "--profiles",
-        type=Path,
-        default=None,
-        help="calibration profile folder (default: the user's data directory)",
-    )
+    add_calibration_options(run)
     add_run_options(run)
     run.set_defaults(handler=_run)
     help_when_bare(group)
@@ -216,14 +204,6 @@ def _run(args: argparse.Namespace) -> int:
     return play(args, drill.id, script, args.officer, badge=args.badge)
 
 
-def _calibration_options(args: argparse.Namespace) -> dict[str, object]:
-    return {
-        "require_calibration": bool(getattr(args, "require_calibration", False)),
-        "override_by": getattr(args, "override", None),
-        "calibration_dir": getattr(args, "profiles", None),
-    }
-
-
 def play(
     args: argparse.Namespace,
     drill_name: str,
@@ -256,7 +236,7 @@ def play(
         unplug_taser_at_s=args.unplug_at,
         instructor=tuple(sorted(buttons)),
         officer_name=officer_name,
-        **_calibration_options(args),  # type: ignore[arg-type]
+        **calibration_options(args),  # type: ignore[arg-type]
     )
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None

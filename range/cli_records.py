@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from range.cliutil import help_when_bare
+from range.cliutil import add_calibration_options, calibration_options, help_when_bare
 from range.deps import require
 
 
@@ -44,6 +44,7 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
     run.add_argument("--no-save", action="store_true", help="do not write a run directory")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_calibration_options(run)
     _db_option(run)
     run.set_defaults(handler=_course_run)
 
@@ -143,6 +144,7 @@ def _course_run(args: argparse.Namespace) -> int:
         args.seed,
         officer_name=args.badge or "scripted",
         runs_dir=None if args.no_save else args.runs_dir,
+        **calibration_options(args),  # type: ignore[arg-type]
     )
     records = _open(args) if args.badge else None
     try:
@@ -213,8 +215,10 @@ def _show(args: argparse.Namespace) -> int:
     with _open(args) as records:
         row = records.qualification(args.attempt)
     detail = json.loads(row["detail"])
+    calibration = json.loads(row["calibration"])
     if args.json:
-        print(json.dumps({**row, "detail": detail}, indent=2, default=str))
+        shown = {**row, "detail": detail, "devices": json.loads(row["devices"])}
+        print(json.dumps({**shown, "calibration": calibration}, indent=2, default=str))
         return 0
     print(f"Qualification {row['id']}: badge {row['badge']}, {row['course']}, {row['finished']}")
     print(
@@ -222,6 +226,10 @@ def _show(args: argparse.Namespace) -> int:
         f" {'QUALIFIED' if row['passed'] else 'not qualified'}; seed {row['seed']},"
         f" OpenRange {row['software_version']}"
     )
+    for device in calibration:
+        profile = device.get("profile")
+        by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
+        print(f"  device {device['serial']}: {device['reason']}{by}")
     for shot in detail["shots"]:
         where = shot.get("zone") or shot.get("reason", "")
         print(

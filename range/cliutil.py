@@ -41,3 +41,33 @@ def validate_files(
         else:
             print(f"{path}: ok ({describe(loaded)})")
     return 1 if failed else 0
+
+
+def add_calibration_options(run: argparse.ArgumentParser) -> None:
+    """The range master's calibration gate, the same for drills and courses."""
+    run.add_argument(
+        "--require-calibration",
+        action="store_true",
+        help="refuse replicas without a valid calibration profile",
+    )
+    run.add_argument(
+        "--override",
+        default=None,
+        metavar="RANGE_MASTER",
+        help="with --require-calibration: let uncalibrated replicas through on this"
+        " range master's authority (recorded in the run)",
+    )
+    run.add_argument(
+        "--profiles",
+        type=Path,
+        default=None,
+        help="calibration profile folder (default: the user's data directory)",
+    )
+
+
+def calibration_options(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "require_calibration": bool(getattr(args, "require_calibration", False)),
+        "override_by": getattr(args, "override", None),
+        "calibration_dir": getattr(args, "profiles", None),
+    }

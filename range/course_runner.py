@@ -34,6 +34,7 @@ from physics.taser import assess, cartridge, fly_probes, laser_dots
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
+from range.calibration import calibration_for_run
 from range.lane import Lane
 from range.records import Records
 from range.runlog import RunWriter
@@ -59,6 +60,11 @@ class CourseConfig:
     runs_dir: Path | None = None
     # Fault drill: unplug the replica during this (stage, string) and plug it back in.
     unplug_during: tuple[int, int] | None = None
+    # As for drills: refuse replicas without a valid calibration profile unless a range master
+    # overrides; what was used is recorded with the attempt.
+    require_calibration: bool = False
+    calibration_dir: Path | None = None
+    override_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -69,6 +75,7 @@ class AttemptResult:
     deployments: list[Deployment] = field(default_factory=list)
     reshot: list[tuple[int, int]] = field(default_factory=list)
     devices: list[dict[str, str]] = field(default_factory=list)
+    calibration: list[dict[str, Any]] = field(default_factory=list)
     run_dir: Path | None = None
     qualification: int | None = None  # the record's id, when the attempt was recorded
 
@@ -80,6 +87,7 @@ class AttemptResult:
             "officer_name": self.config.officer_name,
             "seed": self.config.seed,
             "devices": self.devices,
+            "calibration": self.calibration,
             "reshot": [list(k) for k in self.reshot],
             "score": self.score.as_json(),
             "run_dir": None if self.run_dir is None else str(self.run_dir),
@@ -145,6 +153,12 @@ def run_course(
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
         ]
+        result.calibration = calibration_for_run(
+            [d["serial"] for d in result.devices],
+            required=config.require_calibration,
+            folder=config.calibration_dir,
+            override_by=config.override_by,
+        )
         log.emit(
             0.0,
             "attempt_started",
@@ -153,13 +167,19 @@ def run_course(
             officer_name=config.officer_name,
             seed=config.seed,
             devices=result.devices,
+            calibration=result.calibration,
+            calibration_override_by=config.override_by if config.require_calibration else None,
             openrange_version=__version__,
         )
         record_id = None
         if records is not None and badge is not None:
-            # Calibration profiles join the record once armorers keep them (tracking issue).
             started = records.begin_attempt(
-                badge, course.id, config.seed, __version__, result.devices, calibration=[]
+                badge,
+                course.id,
+                config.seed,
+                __version__,
+                result.devices,
+                calibration=result.calibration,
             )
             record_id = started
             log.attach(lambda record: _keep_shot(records, started, record))

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from physics.taser import ProbeImpact, assess, cartridge, fly_probes
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
-from range.calibration import CalibrationError, check_devices, default_profiles_dir
+from range.calibration import calibration_for_run
 from range.lane import Lane, Replica
 from range.poses import ScriptedPoses
 from range.runlog import RunWriter
@@ -219,25 +218,12 @@ class Session:
 
     def _check_calibration(self, devices: list[DeviceInfo]) -> list[dict[str, Any]]:
         config = self.config
-        if not config.require_calibration:
-            return [
-                {
-                    "serial": d.serial,
-                    "allowed": True,
-                    "reason": "calibration not required (emulated replica)",
-                }
-                for d in devices
-            ]
-        checks = check_devices(
-            config.calibration_dir or default_profiles_dir(),
+        return calibration_for_run(
             [d.serial for d in devices],
-            date.today(),
+            required=config.require_calibration,
+            folder=config.calibration_dir,
             override_by=config.override_by,
         )
-        refused = [c for c in checks if not c.allowed]
-        if refused:
-            raise CalibrationError("; ".join(f"{c.serial}: {c.reason}" for c in refused))
-        return [{"serial": c.serial, "allowed": c.allowed, "reason": c.reason} for c in checks]
 
     def _close(self) -> None:
         for timer in self._timers:

@@ -144,3 +144,44 @@ def test_a_drill_refuses_uncalibrated_replicas_unless_overridden(
             tmp_path, new_profile(serial, "emulated", "Sgt. Ortiz", bore, 2.0, date.today())
         )
     assert main([*base, "--no-save"]) == 0
+
+
+def test_a_course_attempt_records_the_calibration_it_was_fired_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import sqlite3
+
+    from range.cli import main
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    profiles = tmp_path / "profiles"
+    assert main(["records", "officers", "--add", "4411", "--name", "J. Rivera",
+                 "--agency", "Metro PD", "--db", db]) == 0  # fmt: skip
+    run = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", db, "--no-save",
+           "--require-calibration", "--profiles", str(profiles), "--json"]  # fmt: skip
+    capsys.readouterr()
+    assert main(run) == 7
+    assert "SIM-PISTOL-0001: never calibrated" in capsys.readouterr().err
+    bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
+    for serial in ("SIM-TASER-0001", "SIM-PISTOL-0001"):
+        save_profile(
+            profiles, new_profile(serial, "emulated", "Sgt. Ortiz", bore, 2.0, date.today())
+        )
+    assert main(run) == 0
+    attempt = json.loads(capsys.readouterr().out)
+    assert main(["records", "show", str(attempt["qualification"]), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    by_serial = {c["serial"]: c for c in shown["calibration"]}
+    assert set(by_serial) == {"SIM-TASER-0001", "SIM-PISTOL-0001"}
+    for entry in by_serial.values():
+        assert entry["reason"].startswith("calibrated until")
+        assert entry["profile"]["armorer"] == "Sgt. Ortiz"
+        assert entry["profile"]["residual_mrad"] == pytest.approx(bore.residual_mrad, abs=1e-4)
+    assert main(["records", "show", str(attempt["qualification"]), "--db", db]) == 0
+    assert "device SIM-PISTOL-0001: calibrated until" in capsys.readouterr().out
+    # The calibration is part of the hashed record: editing it breaks the chain.
+    assert main(["records", "verify", "--db", db]) == 0
+    with sqlite3.connect(tmp_path / "records.sqlite") as edit:
+        edit.execute("UPDATE qualifications SET calibration = '[]'")
+    assert main(["records", "verify", "--db", db]) != 0
