@@ -27,13 +27,19 @@ class HeadsetRun:
     recommended_sizes: list[tuple[int, int]] = field(default_factory=list)
     frame_times_s: list[float] = field(default_factory=list)
     eyes: list[Pose] = field(default_factory=list)
+    # The replica hand's aim pose at each frame's predicted display time.
+    aims: list[Pose] = field(default_factory=list)
 
 
 def run_headset(
-    scene: Scene, frames: int, on_view: Callable[[int, Any, Renderer], None] | None = None
+    scene: Scene,
+    frames: int,
+    on_view: Callable[[int, Any, Renderer], None] | None = None,
+    hand: str = "right",
 ) -> HeadsetRun:
     """Render `scene` to the headset for `frames` frames; `on_view(eye, framebuffer, renderer)`
-    is called after each eye is drawn (tests read the image back there)."""
+    is called after each eye is drawn (tests read the image back there). The session carries
+    the same action set as the headless pose source, and locates `hand`'s aim pose each frame."""
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     os.environ.setdefault("EGL_PLATFORM", "surfaceless")
     import moderngl
@@ -41,7 +47,13 @@ def run_headset(
     from xr.utils.gl.context_object import ContextObject
     from xr.utils.gl.egl_util import EGLOffscreenContextProvider
 
-    from range.xr import XRUnavailableError
+    from range.xr import (
+        XRUnavailableError,
+        create_hand_spaces,
+        create_weapon_actions,
+        locate,
+        sync_actions,
+    )
 
     available = {e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()}
     binding = "XR_MNDX_egl_enable" if "XR_MNDX_egl_enable" in available else None
@@ -63,8 +75,21 @@ def run_headset(
         ]
         renderer = Renderer(1, 1, context=ctx)
         renderer.load(scene)
+        # Bindings are suggested before the frame loop attaches the action sets.
+        actions = create_weapon_actions(context.instance)
+        context.action_sets.append(actions["action_set"])
+        spaces = create_hand_spaces(context.session, actions, hand)
         started = time.perf_counter()
         for frame_state in context.frame_loop():
+            sync_actions(context.session, actions["action_set"])
+            run.aims.append(
+                locate(
+                    spaces["aim_space"],
+                    context.space,
+                    frame_state.predicted_display_time,
+                    time.monotonic(),
+                )
+            )
             for eye, view in enumerate(context.view_loop(frame_state)):
                 framebuffer = ctx.detect_framebuffer()
                 p, q = view.pose.position, view.pose.orientation

@@ -87,6 +87,105 @@ def check() -> RuntimeReport:
         )
 
 
+def create_weapon_actions(instance: Any) -> dict[str, Any]:
+    """The action set every OpenXR session of ours uses: aim and grip poses and the trigger of
+    each hand, with suggested bindings for every profile in PROFILES. The caller attaches it
+    (a headless pose source at once; the headset's frame loop with its own)."""
+    xr = _xr()
+    h: dict[str, Any] = {}
+    h["action_set"] = xr.create_action_set(
+        instance,
+        xr.ActionSetCreateInfo(
+            action_set_name="openrange", localized_action_set_name="OpenRange", priority=0
+        ),
+    )
+    h["hands"] = {hand: xr.string_to_path(instance, f"/user/hand/{hand}") for hand in HANDS}
+    subpaths = list(h["hands"].values())
+
+    def action(name: str, kind: Any) -> Any:
+        return xr.create_action(
+            h["action_set"],
+            xr.ActionCreateInfo(
+                action_type=kind,
+                action_name=name,
+                localized_action_name=name.title(),
+                subaction_paths=subpaths,
+            ),
+        )
+
+    h["aim"] = action("aim", xr.ActionType.POSE_INPUT)
+    h["grip"] = action("grip", xr.ActionType.POSE_INPUT)
+    h["trigger"] = action("trigger", xr.ActionType.FLOAT_INPUT)
+    for profile, paths in PROFILES.items():
+        bindings = [
+            xr.ActionSuggestedBinding(
+                h[name], xr.string_to_path(instance, f"/user/hand/{hand}/{paths[name]}")
+            )
+            for name in ("aim", "grip", "trigger")
+            for hand in HANDS
+        ]
+        xr.suggest_interaction_profile_bindings(
+            instance,
+            xr.InteractionProfileSuggestedBinding(
+                interaction_profile=xr.string_to_path(instance, profile),
+                suggested_bindings=bindings,
+            ),
+        )
+    return h
+
+
+def create_hand_spaces(session: Any, actions: dict[str, Any], hand: str) -> dict[str, Any]:
+    """The aim and grip spaces of one hand (the one holding the replica)."""
+    xr = _xr()
+    return {
+        f"{name}_space": xr.create_action_space(
+            session,
+            xr.ActionSpaceCreateInfo(
+                action=actions[name],
+                subaction_path=actions["hands"][hand],
+                pose_in_action_space=xr.Posef(),
+            ),
+        )
+        for name in ("aim", "grip")
+    }
+
+
+def sync_actions(session: Any, action_set: Any) -> bool:
+    """Read the controllers' input for this frame. False while the session is not focused:
+    OpenXR then gives no input, and poses located from the actions come back invalid."""
+    xr = _xr()
+    try:
+        xr.sync_actions(
+            session,
+            xr.ActionsSyncInfo(
+                active_action_sets=[
+                    xr.ActiveActionSet(action_set=action_set, subaction_path=xr.NULL_PATH)
+                ]
+            ),
+        )
+    except xr.exception.SessionNotFocused:  # a success code, which pyopenxr raises
+        return False
+    return True
+
+
+def locate(space: Any, base: Any, at: Any, host_s: float) -> Pose:
+    """`space` in `base` at OpenXR time `at`, in the physics frame, stamped `host_s`, with the
+    runtime's validity and tracking bits."""
+    xr = _xr()
+    loc = xr.locate_space(space, base, at)
+    flags = loc.location_flags
+    valid = bool(flags & xr.SPACE_LOCATION_POSITION_VALID_BIT) and bool(
+        flags & xr.SPACE_LOCATION_ORIENTATION_VALID_BIT
+    )
+    tracked = bool(flags & xr.SPACE_LOCATION_POSITION_TRACKED_BIT) and bool(
+        flags & xr.SPACE_LOCATION_ORIENTATION_TRACKED_BIT
+    )
+    p, q = loc.pose.position, loc.pose.orientation
+    return pose_from_openxr(
+        (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), host_s, valid=valid, tracked=tracked
+    )
+
+
 @dataclass(slots=True)
 class OpenXRPoses:
     """Poses of the head (VIEW space) and of each hand's aim and grip, in the physics frame,
@@ -156,46 +255,8 @@ class OpenXRPoses:
     def _actions(self) -> None:
         xr = _xr()
         h = self._h
-        instance = h["instance"]
-        h["action_set"] = xr.create_action_set(
-            instance,
-            xr.ActionSetCreateInfo(
-                action_set_name="openrange", localized_action_set_name="OpenRange", priority=0
-            ),
-        )
-        h["hands"] = {hand: xr.string_to_path(instance, f"/user/hand/{hand}") for hand in HANDS}
-        subpaths = list(h["hands"].values())
-
-        def action(name: str, kind: Any) -> Any:
-            return xr.create_action(
-                h["action_set"],
-                xr.ActionCreateInfo(
-                    action_type=kind,
-                    action_name=name,
-                    localized_action_name=name.title(),
-                    subaction_paths=subpaths,
-                ),
-            )
-
-        h["aim"] = action("aim", xr.ActionType.POSE_INPUT)
-        h["grip"] = action("grip", xr.ActionType.POSE_INPUT)
-        h["trigger"] = action("trigger", xr.ActionType.FLOAT_INPUT)
-        for profile, paths in PROFILES.items():
-            bindings = [
-                xr.ActionSuggestedBinding(
-                    h[name], xr.string_to_path(instance, f"/user/hand/{hand}/{paths[name]}")
-                )
-                for name in ("aim", "grip", "trigger")
-                for hand in HANDS
-            ]
-            xr.suggest_interaction_profile_bindings(
-                instance,
-                xr.InteractionProfileSuggestedBinding(
-                    interaction_profile=xr.string_to_path(instance, profile),
-                    suggested_bindings=bindings,
-                ),
-            )
-            self.profiles.append(profile)
+        h.update(create_weapon_actions(h["instance"]))
+        self.profiles.extend(PROFILES)
         xr.attach_session_action_sets(
             h["session"], xr.SessionActionSetsAttachInfo(action_sets=[h["action_set"]])
         )
@@ -216,15 +277,7 @@ class OpenXRPoses:
                 reference_space_type=xr.ReferenceSpaceType.VIEW, pose_in_reference_space=xr.Posef()
             ),
         )
-        for name in ("aim", "grip"):
-            h[f"{name}_space"] = xr.create_action_space(
-                session,
-                xr.ActionSpaceCreateInfo(
-                    action=h[name],
-                    subaction_path=h["hands"][self.hand],
-                    pose_in_action_space=xr.Posef(),
-                ),
-            )
+        h.update(create_hand_spaces(session, h, self.hand))
 
     def pump(self, timeout_s: float = 0.0) -> str:
         """Handle the runtime's events (session state changes) for up to `timeout_s`; returns
@@ -275,36 +328,17 @@ class OpenXRPoses:
 
     def poses(self) -> dict[str, Pose]:
         """The head, aim and grip poses now, in the physics frame, on the monotonic clock."""
-        xr = _xr()
         h = self._h
-        xr.sync_actions(
-            h["session"],
-            xr.ActionsSyncInfo(
-                active_action_sets=[
-                    xr.ActiveActionSet(action_set=h["action_set"], subaction_path=xr.NULL_PATH)
-                ]
-            ),
-        )
+        sync_actions(h["session"], h["action_set"])
         at, host_s = self._now_xr()
-        out = {}
-        for name, space in (
-            ("head", h["view"]),
-            ("aim", h["aim_space"]),
-            ("grip", h["grip_space"]),
-        ):
-            loc = xr.locate_space(space, h["stage"], at)
-            flags = loc.location_flags
-            valid = bool(flags & xr.SPACE_LOCATION_POSITION_VALID_BIT) and bool(
-                flags & xr.SPACE_LOCATION_ORIENTATION_VALID_BIT
+        return {
+            name: locate(space, h["stage"], at, host_s)
+            for name, space in (
+                ("head", h["view"]),
+                ("aim", h["aim_space"]),
+                ("grip", h["grip_space"]),
             )
-            tracked = bool(flags & xr.SPACE_LOCATION_POSITION_TRACKED_BIT) and bool(
-                flags & xr.SPACE_LOCATION_ORIENTATION_TRACKED_BIT
-            )
-            p, q = loc.pose.position, loc.pose.orientation
-            out[name] = pose_from_openxr(
-                (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), host_s, valid=valid, tracked=tracked
-            )
-        return out
+        }
 
     def update(self) -> dict[str, Pose]:
         """Read the runtime now and keep the poses: the weapon is the aim pose."""

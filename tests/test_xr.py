@@ -127,13 +127,16 @@ run = run_headset(scene, 8, look)
 print(json.dumps({"frames": run.frames, "views": run.views, "sizes": run.image_sizes,
                   "recommended": run.recommended_sizes, "pixels": pixels[-2:],
                   "sky": [round(c * 255) for c in SKY],
-                  "eye_x": [e.position_m[1] for e in run.eyes[-2:]]}))
+                  "eye_x": [e.position_m[1] for e in run.eyes[-2:]],
+                  "aims": len(run.aims), "aim_valid": run.aims[-1].valid,
+                  "aim_tracked": run.aims[-1].tracked, "aim_at": run.aims[-1].position_m}))
 """
 
 
 def test_the_headset_gets_both_eyes_in_its_swapchain_images(monado: MonadoSandbox) -> None:
     """A graphics-bound session (OpenGL through EGL): the scene lands in each eye's swapchain
-    image, at the runtime's recommended size, sky above and floor below."""
+    image, at the runtime's recommended size, sky above and floor below; the same session
+    locates the replica hand's aim pose through our action set."""
     done = monado.python(HEADSET)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -145,3 +148,6 @@ def test_the_headset_gets_both_eyes_in_its_swapchain_images(monado: MonadoSandbo
         assert eye["bottom"] != eye["top"]  # the floor, not the sky
     left, right = out["eye_x"]
     assert left > right  # the left eye sits to the left (+Y in the physics frame)
+    assert out["aims"] == out["frames"]
+    assert out["aim_valid"] and out["aim_tracked"]
+    assert out["aim_at"] != [0.0, 0.0, 0.0]
