@@ -277,6 +277,7 @@ class DeviceCheck:
     serial: str
     allowed: bool
     reason: str
+    profile: CalibrationProfile | None = None
 
 
 def check_devices(
@@ -288,11 +289,12 @@ def check_devices(
     for serial in serials:
         profile = load_profile(folder, serial)
         if profile is not None and profile.valid_on(today):
-            out.append(DeviceCheck(serial, True, f"calibrated until {profile.expires}"))
+            out.append(DeviceCheck(serial, True, f"calibrated until {profile.expires}", profile))
             continue
         why = "never calibrated" if profile is None else f"calibration expired {profile.expires}"
         if override_by:
-            out.append(DeviceCheck(serial, True, f"{why}; used on the override of {override_by}"))
+            used = f"{why}; used on the override of {override_by}"
+            out.append(DeviceCheck(serial, True, used, profile))
         else:
             out.append(
                 DeviceCheck(
@@ -304,6 +306,17 @@ def check_devices(
                 )
             )
     return out
+
+
+# What a run's record keeps of each device's profile.
+RECORDED_PROFILE_FIELDS = {
+    "armorer",
+    "calibrated",
+    "expires",
+    "residual_mrad",
+    "tolerance_mrad",
+    "trigger_latency_s",
+}
 
 
 def calibration_for_run(
@@ -322,29 +335,17 @@ def calibration_for_run(
             {"serial": s, "allowed": True, "reason": "calibration not required (emulated replica)"}
             for s in serials
         ]
-    folder = folder or default_profiles_dir()
-    checks = check_devices(folder, serials, today or date.today(), override_by=override_by)
+    checks = check_devices(
+        folder or default_profiles_dir(), serials, today or date.today(), override_by=override_by
+    )
     refused = [c for c in checks if not c.allowed]
     if refused:
         raise CalibrationError("; ".join(f"{c.serial}: {c.reason}" for c in refused))
     out: list[dict[str, Any]] = []
     for c in checks:
         entry: dict[str, Any] = {"serial": c.serial, "allowed": c.allowed, "reason": c.reason}
-        profile = load_profile(folder, c.serial)
-        if profile is not None:
-            entry["profile"] = {
-                key: getattr(profile, key)
-                for key in (
-                    "armorer",
-                    "calibrated",
-                    "expires",
-                    "residual_mrad",
-                    "tolerance_mrad",
-                    "trigger_latency_s",
-                )
-            }
-            entry["profile"]["calibrated"] = profile.calibrated.isoformat()
-            entry["profile"]["expires"] = profile.expires.isoformat()
+        if c.profile is not None:
+            entry["profile"] = c.profile.model_dump(mode="json", include=RECORDED_PROFILE_FIELDS)
         out.append(entry)
     return out
 

@@ -217,8 +217,9 @@ def _show(args: argparse.Namespace) -> int:
     detail = json.loads(row["detail"])
     calibration = json.loads(row["calibration"])
     if args.json:
-        shown = {**row, "detail": detail, "devices": json.loads(row["devices"])}
-        print(json.dumps({**shown, "calibration": calibration}, indent=2, default=str))
+        shown = {**row, "detail": detail, "calibration": calibration}
+        shown["devices"] = json.loads(row["devices"])
+        print(json.dumps(shown, indent=2, default=str))
         return 0
     print(f"Qualification {row['id']}: badge {row['badge']}, {row['course']}, {row['finished']}")
     print(

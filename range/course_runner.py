@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -307,9 +306,7 @@ def _fire_string(
                     emulator.clear_stoppage()
             if unplug and pulled == 1:
                 unplug = False
-                emulator.unplug()
-                timer = threading.Timer(REPLUG_AFTER_S, emulator.replug)
-                timer.start()
+                lane.pull_cable(replica, REPLUG_AFTER_S)
             lane.service()
             if lane.barrier():
                 deadline = time.monotonic() + REATTACH_WAIT_S

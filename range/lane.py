@@ -7,6 +7,7 @@ Drills (`range.runner`) and courses of fire (`range.course_runner`) both play on
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Lane:
         self.clock = clock
         self.port_dir = port_dir
         self.replicas: list[Replica] = []
+        self._replugs: list[threading.Timer] = []
 
     def add(self, emulator: ReplicaEmulator, weapon: str) -> Replica:
         replica = Replica(emulator, weapon)
@@ -110,7 +112,18 @@ class Lane:
         replica.link = found
         return True
 
+    def pull_cable(self, replica: Replica, replug_after_s: float) -> None:
+        """The fault drill: unplug the replica now and plug it back in after `replug_after_s`
+        of real time, as an officer's cable would be."""
+        replica.emulator.unplug()
+        timer = threading.Timer(replug_after_s, replica.emulator.replug)
+        timer.start()
+        self._replugs.append(timer)
+
     def close(self) -> None:
+        for timer in self._replugs:
+            timer.cancel()
+            timer.join()
         for replica in self.replicas:
             if replica.link is not None:
                 replica.link.close()

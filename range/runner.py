@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -126,7 +125,6 @@ class Session:
         self.frame_times_s: list[float] = []
         self._suspended_since: float | None = None
         self._unplugged = False
-        self._timers: list[threading.Timer] = []
         self.officer_xy: tuple[float, float] = (0.0, 0.0)
         self.destination: tuple[float, float] | None = None
         self._buttons = list(config.instructor)
@@ -226,9 +224,6 @@ class Session:
         )
 
     def _close(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-            timer.join()
         self.lane.close()
 
     def _frame(self, officer: ScriptedOfficer) -> None:
@@ -237,11 +232,7 @@ class Session:
         unplug_at = self.config.unplug_taser_at_s
         if unplug_at is not None and not self._unplugged and engine.t >= unplug_at:
             self._unplugged = True
-            taser = self.replicas[0].emulator
-            taser.unplug()
-            timer = threading.Timer(self.config.replug_after_s, taser.replug)
-            timer.start()
-            self._timers.append(timer)
+            self.lane.pull_cable(self.replicas[0], self.config.replug_after_s)
         self.lane.release_triggers()
         if engine.state is RunState.RUNNING:
             while self._buttons and self._buttons[0][0] <= engine.t + 1e-9:

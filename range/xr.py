@@ -9,6 +9,7 @@ than at a frame's predicted display time.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import time
@@ -150,11 +151,12 @@ def create_hand_spaces(session: Any, actions: dict[str, Any], hand: str) -> dict
     }
 
 
-def sync_actions(session: Any, action_set: Any) -> bool:
-    """Read the controllers' input for this frame. False while the session is not focused:
-    OpenXR then gives no input, and poses located from the actions come back invalid."""
+def sync_actions(session: Any, action_set: Any) -> None:
+    """Read the controllers' input for this frame. While the session is not focused OpenXR
+    gives no input, and poses located from the actions come back invalid (their flags say so)."""
     xr = _xr()
-    try:
+    # Not focused is a success code, which pyopenxr raises.
+    with contextlib.suppress(xr.exception.SessionNotFocused):
         xr.sync_actions(
             session,
             xr.ActionsSyncInfo(
@@ -163,9 +165,6 @@ def sync_actions(session: Any, action_set: Any) -> bool:
                 ]
             ),
         )
-    except xr.exception.SessionNotFocused:  # a success code, which pyopenxr raises
-        return False
-    return True
 
 
 def locate(space: Any, base: Any, at: Any, host_s: float) -> Pose:

@@ -156,10 +156,10 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
 
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     profiles = tmp_path / "profiles"
-    assert main(["records", "officers", "--add", "4411", "--name", "J. Rivera",
-                 "--agency", "Metro PD", "--db", db]) == 0  # fmt: skip
-    run = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", db, "--no-save",
-           "--require-calibration", "--profiles", str(profiles), "--json"]  # fmt: skip
+    officer = ["--add", "4411", "--name", "J. Rivera", "--agency", "Metro PD", "--db", db]
+    assert main(["records", "officers", *officer]) == 0
+    run = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", db, "--no-save"]
+    run += ["--require-calibration", "--profiles", str(profiles), "--json"]
     capsys.readouterr()
     assert main(run) == 7
     assert "SIM-PISTOL-0001: never calibrated" in capsys.readouterr().err
