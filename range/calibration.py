@@ -162,6 +162,14 @@ def solve_boresight(
     )
 
 
+def verify_boresight(bore: Boresight, samples: Sequence[AimSample]) -> float:
+    """How far fresh samples sit off a stored bore line: their RMS residual, in mrad."""
+    residual = _residuals_mrad(
+        _in_tracker_frame(samples), np.asarray(bore.origin_m), np.asarray(bore.direction)
+    )
+    return float(np.sqrt(np.mean(residual**2)))
+
+
 def estimate_latency(
     trigger_times_s: Sequence[float], poses: Sequence[Pose], window_s: float = 0.25
 ) -> tuple[float, float]:

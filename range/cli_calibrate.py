@@ -189,18 +189,10 @@ def _latency(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    import numpy as np
-
-    from range.calibration import angle_mrad
+    from range.calibration import verify_boresight
 
     profile = _profile(args)
-    bench = _samples(args)
-    errors = []
-    for sample in bench.session():
-        muzzle = profile.boresight.muzzle(sample.tracker)
-        to_target = np.asarray(sample.target_m) - np.asarray(muzzle.position_m)
-        errors.append(angle_mrad(muzzle.forward(), to_target))
-    rms = float(np.sqrt(np.mean(np.square(errors))))
+    rms = verify_boresight(profile.boresight, _samples(args).session())
     ok = rms <= profile.tolerance_mrad
     if args.json:
         print(json.dumps({"residual_mrad": rms, "passed": ok}))
