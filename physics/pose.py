@@ -163,3 +163,12 @@ def pose_from_openxr(
         valid=valid,
         tracked=tracked,
     )
+
+
+def pose_to_openxr(pose: Pose) -> tuple[Vec3, Quat]:
+    """The inverse of `pose_from_openxr`: a physics-frame pose as OpenXR stage position and
+    orientation (what a runtime's driver is fed to put a controller there)."""
+    c = _XR_TO_PHYSICS
+    position = c.T @ np.asarray(pose.position_m, dtype=float)
+    rotation = c.T @ quat_to_matrix(pose.orientation) @ c
+    return (float(position[0]), float(position[1]), float(position[2])), matrix_to_quat(rotation)

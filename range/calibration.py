@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from physics.datafiles import StrictModel, load_model
+from peripherals.clock import Clock
+from peripherals.events import PeripheralEvent
+from peripherals.messages import EventKind
+from physics.datafiles import StrictModel, load_model, read_packaged
 from physics.pose import Pose, quat_to_matrix
 from physics.units import FT_M, YD_M, m_to_in
 
@@ -42,6 +46,26 @@ def default_profiles_dir() -> Path:
 
 class CalibrationError(ValueError):
     """A calibration refused, and why."""
+
+
+class BenchPoint(StrictModel):
+    name: str
+    position_m: tuple[float, float, float]
+
+
+class BenchTargets(StrictModel):
+    """The armorer's bench: points at measured positions in the tracking space's physics frame
+    (docs/tracking.md). The built-in one is `range/data/bench-targets.toml`."""
+
+    version: Literal[1]
+    description: str = ""
+    points: list[BenchPoint] = Field(min_length=MIN_SAMPLES)
+
+
+def bench_targets(path: Path | None = None) -> BenchTargets:
+    if path is not None:
+        return load_model(path, BenchTargets)
+    return read_packaged("range", "data/bench-targets.toml", BenchTargets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +187,15 @@ def solve_boresight(
 
 
 def verify_boresight(bore: Boresight, samples: Sequence[AimSample]) -> float:
-    """How far fresh samples sit off a stored bore line: their RMS residual, in mrad."""
+    """How far fresh samples sit off a stored bore line: their RMS residual, in mrad. Samples
+    taken while tracking was lost do not count."""
+    usable = [s for s in samples if s.tracker.usable]
+    if len(usable) < MIN_SAMPLES:
+        raise CalibrationError(
+            f"{len(usable)} tracked samples; at least {MIN_SAMPLES} are needed to verify"
+        )
     residual = _residuals_mrad(
-        _in_tracker_frame(samples), np.asarray(bore.origin_m), np.asarray(bore.direction)
+        _in_tracker_frame(usable), np.asarray(bore.origin_m), np.asarray(bore.direction)
     )
     return float(np.sqrt(np.mean(residual**2)))
 
@@ -195,7 +225,7 @@ _SERIAL = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 class CalibrationProfile(StrictModel):
-    """One device's calibration, stored per serial number (docs/calibration.md)."""
+    """One device's calibration, stored per serial number (docs/tracking.md)."""
 
     version: Literal[1]
     serial: str
@@ -239,7 +269,7 @@ def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
         return str(v)
 
     lines = [
-        "# OpenRange calibration profile (docs/calibration.md). Written by"
+        "# OpenRange calibration profile (docs/tracking.md). Written by"
         " `openrange calibrate`; edit only to correct the armorer's name."
     ]
     lines += [f"{key} = {value(getattr(profile, key))}" for key in CalibrationProfile.model_fields]
@@ -396,15 +426,6 @@ class BenchEmulator:
         self.angle_noise = angle_noise_mrad * 1e-3
         self.aim_noise = aim_noise_mrad * 1e-3
 
-    @staticmethod
-    def bench_targets() -> list[tuple[float, float, float]]:
-        """A printed target at 3 m and a second at 7 m, four measured points each."""
-        points = []
-        for x in (3.0, 7.0):
-            for y, z in ((-0.3, 1.2), (0.3, 1.2), (-0.3, 1.6), (0.3, 1.6)):
-                points.append((x, y, z))
-        return points
-
     def aim(
         self, target: tuple[float, float, float], time_s: float = 0.0, jerk_mrad: float = 0.0
     ) -> AimSample:
@@ -435,14 +456,15 @@ class BenchEmulator:
             target,
         )
 
-    def session(self, jerks: dict[int, float] | None = None) -> list[AimSample]:
+    def session(
+        self, targets: BenchTargets | None = None, jerks: dict[int, float] | None = None
+    ) -> list[AimSample]:
         jerks = jerks or {}
-        return [
-            self.aim(t, float(i), jerks.get(i, 0.0)) for i, t in enumerate(self.bench_targets())
-        ]
+        points = (targets or bench_targets()).points
+        return [self.aim(p.position_m, float(i), jerks.get(i, 0.0)) for i, p in enumerate(points)]
 
     def snaps(
-        self, pulls: int, latency_s: float, rate_hz: float = 500.0
+        self, pulls: int, latency_s: float = 0.028, rate_hz: float = 500.0
     ) -> tuple[list[float], list[Pose]]:
         """The latency drill: a trigger pull with a snap upward, `pulls` times; the pose stream
         runs `latency_s` behind the trigger's clock."""
@@ -456,3 +478,100 @@ class BenchEmulator:
             direction = (1.0, 0.0, math.tan(lift + self.rng.normal(0.0, self.angle_noise)))
             poses.append(Pose((0.0, 0.0, 1.4), look_rotation(direction), t))
         return triggers, poses
+
+
+class TrackedPoses(Protocol):
+    """A live pose source (`range.xr.OpenXRPoses`): read it each frame, ask it for time t."""
+
+    def update(self) -> dict[str, Pose]: ...
+
+    def pose(self, device: str, t: float) -> Pose: ...
+
+
+class TriggerLink(Protocol):
+    """The replica's serial link (`peripherals.driver.ReplicaLink`)."""
+
+    def poll(self) -> list[PeripheralEvent]: ...
+
+    def send_ping(self) -> int: ...
+
+
+Say = Callable[[str], None]
+SETTLE_S = 0.3  # after the last snap, how long the pose stream is still read
+SYNC_EVERY_S = 0.25  # clock-sync pings while waiting, so pulls map onto the host clock
+
+
+@dataclass(slots=True)
+class LiveBench:
+    """A tracked replica at the armorer's bench: each trigger pull comes from its serial link,
+    stamped in host time; the tracker's pose at that time comes from the pose source's history,
+    both on one host clock. `latency_s` (from a profile) is how far the pose stream lags."""
+
+    link: TriggerLink
+    poses: TrackedPoses
+    clock: Clock
+    say: Say
+    latency_s: float = 0.0
+    timeout_s: float = 60.0
+    frame_s: float = 0.002
+    _pulls: list[float] = field(default_factory=list)
+    _stream: list[Pose] = field(default_factory=list)
+    _synced_s: float = -math.inf
+
+    def _frame(self) -> None:
+        now = self.clock.now_s()
+        if now - self._synced_s > SYNC_EVERY_S:
+            self.link.send_ping()
+            self._synced_s = now
+        self._stream.append(self.poses.update()["aim"])
+        self._pulls += [
+            e.host_time_s for e in self.link.poll() if e.kind is EventKind.TRIGGER_PRESSED
+        ]
+        time.sleep(self.frame_s)
+
+    def _next_pull(self) -> float:
+        deadline = self.clock.now_s() + self.timeout_s
+        while not self._pulls:
+            if self.clock.now_s() > deadline:
+                raise CalibrationError(
+                    f"no trigger pull within {self.timeout_s:g} s: is the replica on this port?"
+                )
+            self._frame()
+        return self._pulls.pop(0)
+
+    def _tracker_at(self, t: float) -> Pose:
+        want = t + self.latency_s
+        while not self._stream or self._stream[-1].time_s < want + self.frame_s:
+            self._frame()
+        return self.poses.pose("weapon", want)
+
+    def session(self, targets: BenchTargets | None = None) -> list[AimSample]:
+        """Prompt for each point in turn; the next trigger pull is the sample for it."""
+        points = (targets or bench_targets()).points
+        self._pulls.clear()
+        samples = []
+        for k, point in enumerate(points, 1):
+            x, y, z = point.position_m
+            self.say(
+                f"{k}/{len(points)}: aim at {point.name} ({x:.2f}, {y:.2f}, {z:.2f}) m"
+                " and squeeze the trigger"
+            )
+            tracker = self._tracker_at(self._next_pull())
+            samples.append(AimSample(tracker, point.position_m))
+            self._stream.clear()
+            if not tracker.usable:
+                self.say(f"   {point.name}: tracking was lost at the pull; it will not count")
+        return samples
+
+    def snaps(self, pulls: int) -> tuple[list[float], list[Pose]]:
+        """The latency drill: `pulls` trigger pulls, each with a snap of the muzzle upward."""
+        self._pulls.clear()
+        self._stream.clear()
+        triggers = []
+        for k in range(1, pulls + 1):
+            self.say(f"{k}/{pulls}: hold still, then pull the trigger and snap the muzzle up")
+            triggers.append(self._next_pull())
+        end = triggers[-1] + SETTLE_S
+        while not self._stream or self._stream[-1].time_s < end:
+            self._frame()
+        return triggers, list(self._stream)

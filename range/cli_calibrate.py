@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +15,7 @@ from typing import TYPE_CHECKING
 from range.cliutil import help_when_bare
 
 if TYPE_CHECKING:
-    from range.calibration import CalibrationProfile
+    from range.calibration import BenchEmulator, CalibrationProfile, LiveBench
 from range.deps import require
 
 
@@ -27,12 +30,40 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _source(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def _source(p: argparse.ArgumentParser, targets: bool = True) -> None:
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--port",
+        help="the replica's serial port (a tty path or a pySerial URL); its tracker's pose"
+        " is read through OpenXR at each trigger pull",
+    )
+    where.add_argument(
         "--emulate",
         action="store_true",
         help="a bench emulator with a hidden mount offset instead of a tracked"
         " replica (to learn the workflow, or with no hardware)",
+    )
+    p.add_argument(
+        "--hand",
+        choices=("left", "right"),
+        default="right",
+        help="which OpenXR hand carries the replica's tracker or controller (default right)",
+    )
+    if targets:
+        p.add_argument(
+            "--targets",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="the bench's measured points (TOML, docs/tracking.md); default: the built-in"
+            " 3 m and 7 m targets",
+        )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for each trigger pull (default 60)",
     )
     p.add_argument("--seed", type=int, default=0, help="the emulator's seed")
 
@@ -48,6 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "residuals and an expiry. Drills refuse uncalibrated or expired devices "
         "unless a range master overrides.",
         epilog="examples:\n"
+        "  openrange calibrate boresight --device P-0042 --armorer Ortiz --port /dev/ttyACM0\n"
         "  openrange calibrate boresight --device P-0042 --armorer 'Sgt. Ortiz' --emulate\n"
         "  openrange calibrate latency --device P-0042 --emulate\n"
         "  openrange calibrate verify --device P-0042 --emulate\n"
@@ -81,7 +113,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "and the pose stream is stored in the profile.",
     )
     _common(latency)
-    _source(latency)
+    _source(latency, targets=False)
     latency.set_defaults(handler=_latency)
     verify = verbs.add_parser(
         "verify",
@@ -123,26 +155,58 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
     return profile
 
 
-def _samples(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    if not args.emulate:
-        raise ValueError(
-            "calibrating a real replica needs its tracker through OpenXR, which"
-            " this build cannot reach yet (`openrange xr check`); use --emulate to"
-            " run the workflow on the bench emulator"
-        )
+def _say(line: str) -> None:
+    # Prompts go to stderr: with --json, stdout carries only the result.
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEmulator | LiveBench]:
+    """The emulator, or the replica on --port with its tracker read through OpenXR."""
     import numpy as np
 
-    from range.calibration import BenchEmulator
+    from range.calibration import BenchEmulator, LiveBench
 
-    return BenchEmulator(np.random.default_rng(args.seed))
+    if args.emulate:
+        yield BenchEmulator(np.random.default_rng(args.seed))
+        return
+    require("serial", "xr")
+    from peripherals.driver import ReplicaLink
+    from range.clock import MonotonicClock
+    from range.xr import OpenXRPoses
+
+    clock = MonotonicClock()
+    with ReplicaLink(args.port, clock) as link:
+        assert link.info is not None
+        if link.info.serial != args.device:
+            raise ValueError(
+                f"{args.port} answers as {link.info.model.slug} {link.info.serial}, not"
+                f" {args.device}: check the port, or the serial on the replica"
+            )
+        with OpenXRPoses(hand=args.hand, clock=clock) as source:
+            if not source.wait_for("FOCUSED", 10.0):
+                raise ValueError(
+                    f"the OpenXR session did not get focus (states: {', '.join(source.states)});"
+                    " is another application holding the runtime?"
+                )
+            _say(f"{link.info.serial} on {args.port}; tracker: {source.system_name}, {args.hand}")
+            yield LiveBench(link, source, clock, _say, latency_s, args.timeout)
+
+
+def _targets(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from range.calibration import bench_targets
+
+    return bench_targets(args.targets)
 
 
 def _boresight(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
     from range.calibration import new_profile, save_profile, solve_boresight
 
-    bench = _samples(args)
-    bore = solve_boresight(bench.session(), args.tolerance_mrad)
+    targets = _targets(args)
+    with _bench(args) as bench:
+        samples = bench.session(targets)
+    bore = solve_boresight(samples, args.tolerance_mrad)
     profile = new_profile(
         args.device,
         args.model,
@@ -173,8 +237,8 @@ def _latency(args: argparse.Namespace) -> int:
     from range.calibration import estimate_latency, save_profile
 
     profile = _profile(args)
-    bench = _samples(args)
-    triggers, poses = bench.snaps(6, latency_s=0.028)
+    with _bench(args) as bench:
+        triggers, poses = bench.snaps(6)
     latency, spread = estimate_latency(triggers, poses)
     save_profile(_folder(args), profile.model_copy(update={"trigger_latency_s": latency}))
     if args.json:
@@ -192,7 +256,10 @@ def _verify(args: argparse.Namespace) -> int:
     from range.calibration import verify_boresight
 
     profile = _profile(args)
-    rms = verify_boresight(profile.boresight, _samples(args).session())
+    targets = _targets(args)
+    with _bench(args, profile.trigger_latency_s) as bench:
+        samples = bench.session(targets)
+    rms = verify_boresight(profile.boresight, samples)
     ok = rms <= profile.tolerance_mrad
     if args.json:
         print(json.dumps({"residual_mrad": rms, "passed": ok}))

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from physics.pose import Pose, pose_from_openxr
+from range.clock import MonotonicClock
 from range.poses import PoseHistory
 
 # Interaction profiles and the paths of their aim pose, grip pose and trigger.
@@ -42,6 +43,12 @@ PROFILES: dict[str, dict[str, str]] = {
 TRACKER_PROFILE = "/interaction_profiles/htc/vive_tracker_htcx"
 TRACKER_EXTENSION = "XR_HTCX_vive_tracker_interaction"
 HANDS = ("left", "right")
+
+
+NO_RUNTIME = (
+    "no OpenXR runtime is installed or active: install one (Monado, SteamVR) and make it the"
+    " active runtime"
+)
 
 
 class XRUnavailableError(RuntimeError):
@@ -73,10 +80,7 @@ def check() -> RuntimeReport:
             e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()
         )
     except xr.exception.RuntimeUnavailableError:
-        raise XRUnavailableError(
-            "no OpenXR runtime is installed or active: install one (Monado, SteamVR) and make"
-            " it the active runtime"
-        ) from None
+        raise XRUnavailableError(NO_RUNTIME) from None
     with OpenXRPoses() as source:
         return RuntimeReport(
             source.runtime_name,
@@ -193,6 +197,8 @@ class OpenXRPoses:
     other pose source (`range.poses.PoseSource`)."""
 
     hand: str = "right"
+    # The host timeline the poses are stamped on: the one the serial links stamp events on.
+    clock: MonotonicClock = field(default_factory=lambda: MonotonicClock(origin_ns=0))
     runtime_name: str = ""
     runtime_version: str = ""
     system_name: str = ""
@@ -204,9 +210,12 @@ class OpenXRPoses:
 
     def open(self) -> OpenXRPoses:
         xr = _xr()
-        available = {
-            e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()
-        }
+        try:
+            available = {
+                e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()
+            }
+        except xr.exception.RuntimeUnavailableError:
+            raise XRUnavailableError(NO_RUNTIME) from None
         wanted = ["XR_MND_headless", "XR_KHR_convert_timespec_time"]
         if TRACKER_EXTENSION in available:
             wanted.append(TRACKER_EXTENSION)
@@ -228,7 +237,7 @@ class OpenXRPoses:
                 )
             )
         except xr.exception.RuntimeUnavailableError:
-            raise XRUnavailableError("no OpenXR runtime is installed or active") from None
+            raise XRUnavailableError(NO_RUNTIME) from None
         instance = h["instance"]
         props = xr.get_instance_properties(instance)
         self.runtime_name = props.runtime_name.decode()
@@ -317,13 +326,14 @@ class OpenXRPoses:
     def _now_xr(self) -> Any:
         xr = _xr()
         h = self._h
-        ts = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        host_s = self.clock.now_s()
+        ts = self.clock.monotonic_ns(host_s)
         spec = xr.timespec(tv_sec=ts // 1_000_000_000, tv_nsec=ts % 1_000_000_000)
         out = xr.Time()
         result = h["convert"](h["instance"], ctypes.pointer(spec), ctypes.byref(out))
         if result != 0:
             raise XRUnavailableError(f"xrConvertTimespecTimeToTimeKHR failed ({result})")
-        return out, ts * 1e-9
+        return out, host_s
 
     def poses(self) -> dict[str, Pose]:
         """The head, aim and grip poses now, in the physics frame, on the monotonic clock."""

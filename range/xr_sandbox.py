@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+from physics.pose import Pose, pose_to_openxr
 
 PACKAGES = (
     "libopenxr1-monado,monado-service,python3,python3-pip,mesa-vulkan-drivers,ca-certificates"
@@ -27,12 +31,16 @@ MIRROR = "http://deb.debian.org/debian"
 RUNTIME_DIR = "/tmp/openrange-xr"  # inside the chroot: shared by the service and its clients
 SERVICE_ENV = {
     "XRT_COMPOSITOR_NULL": "1",  # no display; still needs Vulkan (mesa-vulkan-drivers)
-    "SIMULATED_ENABLE": "1",
-    "SIMULATED_LEFT": "simple",
-    "SIMULATED_RIGHT": "simple",
     "XRT_NO_STDIN": "1",
     "XDG_RUNTIME_DIR": RUNTIME_DIR,
 }
+# Which devices the runtime sees: still simulated controllers, or Monado's remote driver, whose
+# HMD and two Index controllers go wherever a TCP client (`RemoteRig`) puts them.
+DRIVERS = {
+    "simulated": {"SIMULATED_ENABLE": "1", "SIMULATED_LEFT": "simple", "SIMULATED_RIGHT": "simple"},
+    "remote": {"P_OVERRIDE_ACTIVE_CONFIG": "remote"},
+}
+REMOTE_PORT = 4242  # Monado's remote driver listens here
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -101,7 +109,10 @@ def _has_egl(root: Path) -> bool:
 class MonadoSandbox:
     """Mount the chroot, start monado-service in it, run the project's Python inside it."""
 
-    def __init__(self, root: Path, project: Path) -> None:
+    def __init__(self, root: Path, project: Path, driver: str = "simulated") -> None:
+        if driver not in DRIVERS:
+            raise ValueError(f"unknown driver {driver!r}; known: {', '.join(DRIVERS)}")
+        self.driver = driver
         self.root = root
         self.project = project.resolve()
         # The interpreter the venv links to, and the venv itself inside the project.
@@ -119,12 +130,13 @@ class MonadoSandbox:
         if os.geteuid() != 0:
             raise SandboxUnavailableError("the Monado sandbox needs root to mount its chroot")
         build(self.root)
-        for source in (Path("/proc"), Path("/dev"), self.prefix, self.project):
+        # /dev/pts too: the ptys of emulated replicas, which tests open from inside.
+        for source in (Path("/proc"), Path("/dev"), Path("/dev/pts"), self.prefix, self.project):
             self._bind(source)
         runtime = self.root / RUNTIME_DIR.lstrip("/")
         shutil.rmtree(runtime, ignore_errors=True)
         runtime.mkdir(mode=0o700, parents=True)
-        env = " ".join(f"{k}={v}" for k, v in SERVICE_ENV.items())
+        env = " ".join(f"{k}={v}" for k, v in (SERVICE_ENV | DRIVERS[self.driver]).items())
         self._service = subprocess.Popen(
             ["chroot", str(self.root), "sh", "-c", f"exec env {env} monado-service"],
             stdout=subprocess.PIPE,
@@ -142,21 +154,34 @@ class MonadoSandbox:
         self.stop()
         raise SandboxUnavailableError("monado-service did not open its socket in time")
 
-    def python(
-        self, code: str, *args: str, timeout_s: float = 60.0
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the project's own Python (its venv) inside the chroot, next to the runtime."""
+    def _in_chroot(self, *args: str) -> list[str]:
+        """The command line that runs the project's own Python (its venv) with `args` inside
+        the chroot, next to the runtime."""
         venv_python = self.project / ".venv" / "bin" / "python"
         command = (
             f"cd {self.project} && exec env XDG_RUNTIME_DIR={RUNTIME_DIR}"
             " XR_LOADER_DEBUG=none PYOPENGL_PLATFORM=egl EGL_PLATFORM=surfaceless"
             f' {venv_python} "$@"'
         )
+        return ["chroot", str(self.root), "sh", "-c", command, "sh", *args]
+
+    def python(
+        self, code: str, *args: str, timeout_s: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a Python snippet inside the chroot and wait for it."""
         return subprocess.run(
-            ["chroot", str(self.root), "sh", "-c", command, "sh", "-c", code, *args],
-            capture_output=True,
+            self._in_chroot("-c", code, *args), capture_output=True, text=True, timeout=timeout_s
+        )
+
+    def openrange(self, *args: str) -> subprocess.Popen[str]:
+        """Start `openrange ARGS` inside the chroot (stdout and stderr piped, line by line):
+        a command an armorer or range master would type, against the runtime."""
+        return subprocess.Popen(
+            self._in_chroot("-m", "range", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout_s,
+            bufsize=1,
         )
 
     def stop(self) -> None:
@@ -184,3 +209,103 @@ class MonadoSandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# Monado's remote driver packet (`struct r_remote_data`, header "mndrmt3", Monado 23 to 25):
+# the head (two views and a centre pose) and two controllers, each a pose, velocities, finger
+# curls, analogue inputs and sixteen bools. Poses are orientation (x, y, z, w) then position.
+_VIEW = "4f7fI"
+_CONTROLLER = "7f3f3f5f" + "fff2ff2f" + "16?"
+_PACKET = struct.Struct("<8s" + _VIEW * 2 + "7f?3x" + _CONTROLLER * 2)
+_HEADER = b"mndrmt3\0"
+_HEAD_CENTRE = slice(1 + 24, 1 + 24 + 7)  # after the header and the two views
+_LEFT = 1 + 24 + 8
+_RIGHT = _LEFT + 42
+_TRIGGER = 7 + 3 + 3 + 5  # the trigger value's place in a controller
+_ACTIVE, _TRIGGER_CLICK = 26 + 1, 26 + 8  # hand_tracking_active comes first among the bools
+
+
+class RemoteRigError(RuntimeError):
+    pass
+
+
+class RemoteRig:
+    """Puts Monado's remote-driver controllers where a test wants them: the officer's hands for
+    a replica's tracker, moved to aim poses in the physics frame, with the trigger's value.
+
+    On connecting, the driver sends its reset and current state; they are read back and checked
+    against the known reset values, so a Monado whose packet layout changed fails here, by name,
+    rather than as controllers that never move."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = REMOTE_PORT) -> None:
+        self.host, self.port = host, port
+        self._sock: socket.socket | None = None
+        self._state: list[object] = []
+
+    def connect(self, timeout_s: float = 10.0) -> RemoteRig:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._sock = socket.create_connection((self.host, self.port), timeout=2.0)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RemoteRigError(
+                        f"Monado's remote driver does not answer on port {self.port}"
+                    ) from None
+                time.sleep(0.1)
+        greeting = self._read(2 * _PACKET.size)
+        self._sock.settimeout(0.2)
+        try:
+            extra = self._sock.recv(4096)
+        except TimeoutError:
+            extra = b""
+        reset = list(_PACKET.unpack(greeting[: _PACKET.size]))
+        left = reset[_LEFT + 4 : _LEFT + 7]
+        centre_y = reset[_HEAD_CENTRE][5]
+        if extra or [round(v, 3) for v in left] != [-0.2, 1.3, -0.5] or round(centre_y, 3) != 1.6:
+            raise RemoteRigError(
+                "Monado's remote driver speaks another packet layout than mndrmt3"
+                f" ({len(greeting) + len(extra)} bytes of greeting)"
+            )
+        reset[0] = _HEADER
+        self._state = reset
+        self._sock.settimeout(2.0)
+        return self
+
+    def _read(self, size: int) -> bytes:
+        assert self._sock is not None
+        data = b""
+        while len(data) < size:
+            chunk = self._sock.recv(size - len(data))
+            if not chunk:
+                raise RemoteRigError("Monado's remote driver closed the connection")
+            data += chunk
+        return data
+
+    def move(self, hand: str, pose: Pose, trigger: float = 0.0, tracked: bool = True) -> None:
+        """Put `hand`'s controller (its aim pose) at `pose` in the physics frame."""
+        base = _LEFT if hand == "left" else _RIGHT
+        position, orientation = pose_to_openxr(pose)
+        self._state[base : base + 7] = [*orientation, *position]
+        self._state[base + _TRIGGER] = trigger
+        self._state[base + _ACTIVE] = tracked
+        self._state[base + _TRIGGER_CLICK] = trigger > 0.5
+        assert self._sock is not None
+        self._sock.sendall(_PACKET.pack(*self._state))
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> RemoteRig:
+        return self.connect()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

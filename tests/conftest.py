@@ -15,6 +15,15 @@ from pathlib import Path
 import pybullet as p
 import pytest
 
+from range.xr_sandbox import (
+    MonadoSandbox,
+    SandboxBuildError,
+    SandboxUnavailableError,
+    default_root,
+)
+
+PROJECT = Path(__file__).resolve().parent.parent
+
 
 def _open_fds() -> set[int]:
     return {int(fd) for fd in os.listdir("/proc/self/fd")}
@@ -110,3 +119,32 @@ def postgres_url() -> Iterator[str]:
             [*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _monado(driver: str) -> Iterator[MonadoSandbox]:
+    # One Monado at a time (they share the runtime's socket and the remote port): module
+    # scope, and each module uses one of the two.
+    if os.geteuid() != 0:
+        pytest.skip("the Monado sandbox mounts a chroot: root only (CI runs as root)")
+    sandbox = MonadoSandbox(default_root(PROJECT), PROJECT, driver)
+    try:
+        sandbox.start()
+    except SandboxBuildError as exc:
+        # Only a mirror that stays unreachable skips: a runtime that is there must work.
+        pytest.skip(f"could not build the Monado chroot: {exc}")
+    except SandboxUnavailableError as exc:
+        pytest.fail(f"the Monado sandbox did not start: {exc}")
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def monado() -> Iterator[MonadoSandbox]:
+    """Monado with two still, simulated controllers."""
+    yield from _monado("simulated")
+
+
+@pytest.fixture(scope="module")
+def monado_remote() -> Iterator[MonadoSandbox]:
+    """Monado with its remote driver: `RemoteRig` moves the controllers."""
+    yield from _monado("remote")

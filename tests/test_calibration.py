@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from peripherals.emulator import PistolEmulator
 from range.calibration import (
     BenchEmulator,
     CalibrationError,
@@ -19,6 +20,7 @@ from range.calibration import (
     save_profile,
     solve_boresight,
 )
+from range.clock import MonotonicClock
 
 
 def test_the_solver_recovers_a_hidden_mount_offset() -> None:
@@ -107,9 +109,32 @@ def test_the_armorer_s_commands(tmp_path: Path, capsys: pytest.CaptureFixture[st
     cert = tmp_path / "p42.html"
     assert main(["calibrate", "certificate", "--device", "P-42", "--out", str(cert), *folder]) == 0
     assert "Sgt. Ortiz" in cert.read_text()
-    # No tracker here: a real replica's calibration says so in one line.
-    assert main(["calibrate", "boresight", "--device", "P-43", "--armorer", "x", *folder]) == 2
-    assert "needs its tracker through OpenXR" in capsys.readouterr().err
+
+
+def test_a_real_replica_s_calibration_checks_the_serial_and_the_runtime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The replica on --port is a real pty; the OpenXR runtime is absent on this host (it runs
+    in the chroot: tests/test_xr.py calibrates against it)."""
+    from range.cli import main
+
+    emulator = PistolEmulator("P-44", MonotonicClock(), directory=tmp_path / "ports")
+    port = emulator.start()
+    emulator.run_free()
+    try:
+        base = ["calibrate", "boresight", "--armorer", "x", "--port", port]
+        assert main([*base, "--device", "P-43", "--profiles", str(tmp_path)]) == 2
+        assert "answers as pistol P-44, not P-43" in capsys.readouterr().err
+        assert main([*base, "--device", "P-44", "--profiles", str(tmp_path)]) == 6
+        err = capsys.readouterr().err.strip()
+        assert "OpenXR runtime" in err and len(err.splitlines()) == 1
+    finally:
+        emulator.stop_free_running()
+        emulator.stop()
+    with pytest.raises(SystemExit) as refused:  # neither --port nor --emulate
+        main(["calibrate", "boresight", "--device", "P-44", "--armorer", "x"])
+    assert refused.value.code == 2
+    assert "one of the arguments --port --emulate is required" in capsys.readouterr().err
 
 
 def test_a_drill_refuses_uncalibrated_replicas_unless_overridden(

@@ -19,7 +19,14 @@ from physics.ballistics import (
 from physics.body import KNEEL_DROP_M, Region, Stance, SubjectBody
 from physics.bullet import p
 from physics.flight import TrajectoryTable
-from physics.pose import Pose, look_rotation, pose_from_openxr, quat_to_matrix, yaw_quat
+from physics.pose import (
+    Pose,
+    look_rotation,
+    pose_from_openxr,
+    pose_to_openxr,
+    quat_to_matrix,
+    yaw_quat,
+)
 from physics.targets import TARGETS, TargetKind
 from physics.taser import (
     Effect,
@@ -152,6 +159,22 @@ def test_openxr_aim_forward_becomes_physics_forward() -> None:
         (0, 0, 0), (0.0, math.sin(half), 0.0, math.cos(half)), 1.0, valid=True, tracked=True
     )
     assert turned.forward() == pytest.approx((0.0, 1.0, 0.0), abs=1e-9)
+
+
+def test_a_physics_pose_goes_to_openxr_and_back() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        direction = rng.normal(size=3)
+        pose = Pose(tuple(rng.normal(size=3)), look_rotation(direction), 2.0)
+        position, orientation = pose_to_openxr(pose)
+        back = pose_from_openxr(position, orientation, 2.0, valid=True, tracked=True)
+        assert back.position_m == pytest.approx(pose.position_m)
+        assert quat_to_matrix(back.orientation) == pytest.approx(
+            quat_to_matrix(pose.orientation), abs=1e-9
+        )
+    # A bore along physics +X is an OpenXR aim along -Z.
+    _, q = pose_to_openxr(Pose((0.0, 0.0, 1.4)))
+    assert quat_to_matrix(q) @ np.array([0.0, 0.0, -1.0]) == pytest.approx((0.0, 0.0, -1.0))
 
 
 def test_look_rotation_and_yaw_agree() -> None:
