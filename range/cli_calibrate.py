@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from range.cliutil import help_when_bare
+from range.cliutil import help_when_bare, say
 
 if TYPE_CHECKING:
     from range.calibration import BenchEmulator, CalibrationProfile, LiveBench
@@ -155,11 +154,6 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
     return profile
 
 
-def _say(line: str) -> None:
-    # Prompts go to stderr: with --json, stdout carries only the result.
-    print(line, file=sys.stderr, flush=True)
-
-
 @contextmanager
 def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEmulator | LiveBench]:
     """The emulator, or the replica on --port with its tracker read through OpenXR."""
@@ -184,13 +178,9 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
                 f" {args.device}: check the port, or the serial on the replica"
             )
         with OpenXRPoses(hand=args.hand, clock=clock) as source:
-            if not source.wait_for("FOCUSED", 10.0):
-                raise ValueError(
-                    f"the OpenXR session did not get focus (states: {', '.join(source.states)});"
-                    " is another application holding the runtime?"
-                )
-            _say(f"{link.info.serial} on {args.port}; tracker: {source.system_name}, {args.hand}")
-            yield LiveBench(link, source, clock, _say, latency_s, args.timeout)
+            source.focused()
+            say(f"{link.info.serial} on {args.port}; tracker: {source.system_name}, {args.hand}")
+            yield LiveBench(link, source, clock, say, latency_s, args.timeout)
 
 
 def _targets(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -7,9 +7,14 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from range.cliutil import add_calibration_options, calibration_options, help_when_bare
+from range.cliutil import add_calibration_options, calibration_options, help_when_bare, say
 from range.deps import require
+
+if TYPE_CHECKING:
+    from range.course_runner import AttemptResult, CourseConfig
+    from range.records import Records
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
@@ -25,12 +30,13 @@ def _db_option(p: argparse.ArgumentParser) -> None:
 def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = verbs.add_parser(
         "run",
-        help="fire a course on emulated replicas and record the attempt",
+        help="fire a course (scripted shooter or an officer on real replicas), record it",
         description="Run a qualification attempt: every string from its start signal, through "
         "the replicas, the serial link and PyBullet, scored stage by stage. With "
         "--badge, the attempt is recorded shot by shot and joins the audit chain.",
         epilog="examples:\n  openrange course run fbi-pistol-2019-v1 --shooter qualified\n"
-        "  openrange course run texas-ltc-b27-v1 --badge 4411 --seed 3\n",
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --seed 3\n"
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --port /dev/ttyACM0\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("course", metavar="COURSE", help="built-in id or path to a .toml file")
@@ -44,6 +50,21 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
     run.add_argument("--no-save", action="store_true", help="do not write a run directory")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="an officer's real replica on this serial port (repeat for a pistol and a TASER):"
+        " the attempt is fired live, the range timer calls each string on stderr, and each"
+        " shot flies from the replica's tracked bore (OpenXR and its calibration profile)",
+    )
+    run.add_argument(
+        "--hand",
+        choices=("left", "right"),
+        default="right",
+        help="with --port: the OpenXR hand that tracks the replica (default right)",
+    )
     add_calibration_options(run)
     _db_option(run)
     run.set_defaults(handler=_course_run)
@@ -148,7 +169,10 @@ def _course_run(args: argparse.Namespace) -> int:
     )
     records = _open(args) if args.badge else None
     try:
-        result = run_course(config, records=records, badge=args.badge)
+        if args.port:
+            result = _live(args, config, records)
+        else:
+            result = run_course(config, records=records, badge=args.badge)
     finally:
         if records is not None:
             records.close()
@@ -171,6 +195,23 @@ def _course_run(args: argparse.Namespace) -> int:
     if result.qualification is not None:
         print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
     return 0
+
+
+def _live(args: argparse.Namespace, config: CourseConfig, records: Records | None) -> AttemptResult:
+    """The attempt fired by an officer on real replicas, tracked through OpenXR."""
+    require("xr")
+    import numpy as np
+
+    from range.clock import MonotonicClock
+    from range.course_runner import LiveRange, run_course
+    from range.xr import OpenXRPoses
+
+    clock = MonotonicClock()
+    with OpenXRPoses(hand=args.hand, clock=clock) as source:
+        source.focused()
+        timer = np.random.default_rng(args.seed)
+        live = LiveRange(args.port, source, clock, say, timer)
+        return run_course(config, records=records, badge=args.badge, live=live)
 
 
 def _officers(args: argparse.Namespace) -> int:

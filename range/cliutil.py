@@ -71,3 +71,9 @@ def calibration_options(args: argparse.Namespace) -> dict[str, object]:
         "override_by": getattr(args, "override", None),
         "calibration_dir": getattr(args, "profiles", None),
     }
+
+
+def say(line: str) -> None:
+    """A prompt or a call to the person at the range (the armorer, the officer): on stderr, so
+    with --json stdout carries only the result."""
+    print(line, file=sys.stderr, flush=True)

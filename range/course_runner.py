@@ -22,8 +22,9 @@ import numpy as np
 
 from drills.course import Course, CourseString, Shooter
 from drills.log import LogRecord, MemoryLog
-from peripherals.clock import ManualClock
+from peripherals.clock import Clock, ManualClock
 from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.ballistics import fly_bullet, load
 from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
@@ -33,8 +34,14 @@ from physics.taser import assess, cartridge, fly_probes, laser_dots
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
-from range.calibration import calibration_for_run
-from range.lane import Lane
+from range.calibration import (
+    CalibrationProfile,
+    TrackedPoses,
+    calibration_for_run,
+    default_profiles_dir,
+    load_profile,
+)
+from range.lane import Lane, LiveLane, Replica
 from range.records import Records
 from range.runlog import RunWriter
 from range.seeding import RunRandom
@@ -122,18 +129,32 @@ def shooter_plan(string: CourseString, shooter: Shooter) -> list[tuple[float, st
     return plan
 
 
+@dataclass(slots=True)
+class LiveRange:
+    """An officer on the range with real replicas: their serial ports, the pose source that
+    tracks them (OpenXR), the host clock both stamp on, and the range timer's voice."""
+
+    ports: list[str]
+    poses: TrackedPoses
+    clock: Clock
+    say: Callable[[str], None]
+    rng: np.random.Generator
+    standby_s: tuple[float, float] = (1.0, 3.0)  # a range timer's random start delay
+
+
 def run_course(
     config: CourseConfig,
     progress: Callable[[int, int], None] | None = None,
     records: Records | None = None,
     badge: str | None = None,
+    live: LiveRange | None = None,
 ) -> AttemptResult:
-    """Fire the whole course. With `records` and `badge`, the attempt is recorded as it goes:
+    """Fire the whole course: the scripted shooter on emulated replicas, or with `live` an
+    officer on real ones. With `records` and `badge`, the attempt is recorded as it goes:
     every shot is kept when it is fired, and the finished attempt joins the audit chain."""
     course = config.course
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
-    clock = ManualClock()
     strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
     result = AttemptResult(config, score_attempt(course))
     with ExitStack() as stack:
@@ -141,28 +162,40 @@ def run_course(
         if writer is not None:
             stack.callback(writer.close)
         log = MemoryLog(writer) if writer is not None else MemoryLog()
-        port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
-        lane = Lane(clock, port_dir)
-        stack.callback(lane.close)
-        pistol = lane.add(PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), "firearm")
-        taser = lane.add(
-            TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir), "taser"
-        )
+        lane: Lane | LiveLane
+        if live is None:
+            port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
+            clock = ManualClock()
+            lane = Lane(clock, port_dir)
+            stack.callback(lane.close)
+            scripted = {
+                "firearm": lane.add(
+                    PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), "firearm"
+                ),
+                "taser": lane.add(
+                    TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir),
+                    "taser",
+                ),
+            }
+        else:
+            lane = LiveLane(live.clock, live.ports).open()
+            stack.callback(lane.close)
+            _check_weapons(course, lane)
         result.devices = [
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
         ]
         result.calibration = calibration_for_run(
             [d["serial"] for d in result.devices],
-            required=config.require_calibration,
+            required=config.require_calibration or live is not None,
             folder=config.calibration_dir,
             override_by=config.override_by,
         )
         log.emit(
-            0.0,
+            0.0 if live is None else live.clock.now_s(),
             "attempt_started",
             course=course.id,
-            shooter=config.shooter.id,
+            shooter=config.shooter.id if live is None else "officer",
             officer_name=config.officer_name,
             seed=config.seed,
             devices=result.devices,
@@ -182,28 +215,28 @@ def run_course(
             )
             record_id = started
             log.attach(lambda record: _keep_shot(records, started, record))
-        t0 = 0.0
+        t0 = 0.0 if live is None else live.clock.now_s()
         faulted: list[tuple[int, int]] = []
         for n, (i, j) in enumerate(strings):
             string = course.stages[i].strings[j]
+            weapon = "firearm" if string.weapon == "pistol" else "taser"
             unplug = config.unplug_during == (i, j)
             for try_no in range(2):  # a faulted string is fired once more
-                clock.set(t0)
+                hands: ScriptedHands | LiveHands
+                if isinstance(lane, Lane):
+                    hands = ScriptedHands(
+                        config, string, scripted[weapon], lane, aim_rng, unplug and try_no == 0
+                    )
+                else:
+                    assert live is not None
+                    replica = lane.replica(weapon)
+                    assert replica is not None  # _check_weapons
+                    profile = load_profile(
+                        config.calibration_dir or default_profiles_dir(), replica.serial
+                    )
+                    hands = LiveHands(string, live.poses, profile)
                 ok, t0 = _fire_string(
-                    course,
-                    config,
-                    i,
-                    j,
-                    string,
-                    lane,
-                    pistol if string.weapon == "pistol" else taser,
-                    clock,
-                    t0,
-                    log,
-                    result,
-                    aim_rng,
-                    physics_rng,
-                    unplug=unplug and try_no == 0,
+                    course, config, i, j, string, lane, hands, t0, log, result, physics_rng, live
                 )
                 if ok:
                     break
@@ -234,40 +267,176 @@ def run_course(
     return result
 
 
-def _fire_string(
-    course: Course,
-    config: CourseConfig,
-    i: int,
-    j: int,
-    string: CourseString,
-    lane: Lane,
-    replica: Any,
-    clock: ManualClock,
-    t0: float,
-    log: MemoryLog,
-    result: AttemptResult,
-    aim_rng: np.random.Generator,
-    physics_rng: np.random.Generator,
-    *,
-    unplug: bool,
-) -> tuple[bool, float]:
-    """Fire one string from its start signal at host time t0. False if a device fault cut it."""
-    distance_m = string.distance_ft_value * FT_M
-    shooter = config.shooter
-    plan = shooter_plan(string, shooter)
-    last_press = max(at for at, act in plan if act == "press")
-    emulator = replica.emulator
-    with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
-        aim, body = _set_up_target(world, course, string, distance_m)
+def _check_weapons(course: Course, lane: LiveLane) -> None:
+    """Every weapon the course fires must be on the lane before the first string."""
+    for weapon, name in (("pistol", "firearm"), ("taser", "taser")):
+        needed = any(s.weapon == weapon for stage in course.stages for s in stage.strings)
+        if needed and lane.replica(name) is None:
+            found = ", ".join(f"{r.model.slug} {r.serial}" for r in lane.replicas) or "none"
+            raise ValueError(
+                f"{course.id} has {weapon} strings but no {weapon} replica is on the given"
+                f" ports (found: {found}): add its --port"
+            )
+
+
+class ScriptedHands:
+    """The scripted shooter profile on emulated replicas: loads them as the range officer
+    would, draws, presses and reloads on its plan, and aims with its profile's error."""
+
+    def __init__(
+        self,
+        config: CourseConfig,
+        string: CourseString,
+        replica: Replica,
+        lane: Lane,
+        aim_rng: np.random.Generator,
+        unplug: bool,
+    ) -> None:
+        self.string, self.replica, self.lane = string, replica, lane
+        self.emulator = replica.emulator
+        self.plan = shooter_plan(string, config.shooter)
+        self.last_press = max(at for at, act in self.plan if act == "press")
+        self.end_s = max(self.last_press, string.par_time_s) + OVERTIME_S
+        self.sigma = config.shooter.aim_error_mrad * 1e-3
+        if string.hand == "support":
+            self.sigma *= config.shooter.support_hand_factor
+        self.aim_rng = aim_rng
+        self.unplug = unplug
+        self.step = 0
+        self.pulled = 0
+        self.aim = np.zeros(3)
+
+    def ready(self, aim: np.ndarray) -> None:
+        self.aim = aim
+        emulator, string = self.emulator, self.string
         if isinstance(emulator, PistolEmulator):
             per_magazine = (string.rounds + 1) // 2 if string.reload else string.rounds
             # The range officer hands over a loaded pistol: a round chambered, the rest in the
             # magazine (the instructor's SET_MAGAZINE on a real replica).
             emulator.magazine_in, emulator.rounds, emulator.chambered = True, per_magazine - 1, True
             emulator.slide_locked = emulator.stoppage = False
-        else:
+        elif isinstance(emulator, TaserEmulator):
             code = CartridgeCode[str(string.cartridge).upper().replace("-", "_")]
             emulator.bays = [(code, 2)] * emulator.spec.bays
+
+    def frame(self, t_rel: float) -> None:
+        emulator, plan = self.emulator, self.plan
+        while self.step < len(plan) and t_rel >= plan[self.step][0] - 1e-9:
+            act = plan[self.step][1]
+            self.step += 1
+            if act == "draw":
+                emulator.draw()
+                if isinstance(emulator, TaserEmulator):
+                    emulator.set_safety(False)
+            elif act == "press":
+                emulator.press_trigger()
+                self.replica.release_next_frame = True
+                self.pulled += 1
+            elif act == "reload" and isinstance(emulator, PistolEmulator):
+                emulator.reload(self.string.rounds // 2)
+            elif act == "induce" and self.replica.link is not None:
+                self.replica.link.command(
+                    SetMagazine(True, getattr(emulator, "rounds", 0), True, stoppage=True)
+                )
+            elif act == "clear" and isinstance(emulator, PistolEmulator):
+                emulator.clear_stoppage()
+        if self.unplug and self.pulled == 1:
+            self.unplug = False
+            self.lane.pull_cable(self.replica, REPLUG_AFTER_S)
+
+    def muzzle(self, event: PeripheralEvent) -> Pose:
+        return _aimed(self.aim, self.sigma, self.aim_rng)
+
+    def done(self, t_rel: float, fired: int) -> bool:
+        return self.step == len(self.plan) and t_rel > self.last_press + 0.2
+
+    def finish(self) -> None:
+        if isinstance(self.emulator, TaserEmulator):
+            self.emulator.set_safety(True)
+        self.emulator.holster()
+
+
+class LiveHands:
+    """An officer with a real replica: nothing is scripted; each round or cartridge flies from
+    the replica's bore at the trigger's time, from its tracker's pose (OpenXR) through its
+    calibration profile (boresight and trigger latency)."""
+
+    def __init__(
+        self, string: CourseString, poses: TrackedPoses, profile: CalibrationProfile | None
+    ) -> None:
+        self.string, self.poses = string, poses
+        self.bore = profile.boresight if profile is not None else None
+        self.latency_s = profile.trigger_latency_s if profile is not None else 0.0
+        self.end_s = string.par_time_s + OVERTIME_S
+        self.last_fired: float | None = None
+
+    def ready(self, aim: np.ndarray) -> None:
+        self.poses.update()
+
+    def frame(self, t_rel: float) -> None:
+        self.poses.update()
+
+    def muzzle(self, event: PeripheralEvent) -> Pose:
+        want = event.host_time_s + self.latency_s
+        # The pose stream must reach the shot's moment before the history can answer for it.
+        while self.poses.update()["aim"].time_s < want:
+            time.sleep(0.001)
+        tracker = self.poses.pose("weapon", want)
+        return self.bore.muzzle(tracker) if self.bore is not None else tracker
+
+    def done(self, t_rel: float, fired: int) -> bool:
+        if fired >= self.string.shots and self.last_fired is None:
+            self.last_fired = t_rel
+        return self.last_fired is not None and t_rel > self.last_fired + 0.5
+
+    def finish(self) -> None:
+        pass
+
+
+def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: CourseString) -> float:
+    """Call the string, STANDBY for a random moment, then the start signal. Shots before it
+    are not the string's: they are drained and said."""
+    what = f"{string.rounds} rounds" if string.weapon == "pistol" else f"{string.cartridges} x"
+    what += "" if string.weapon == "pistol" else f" {string.cartridge}"
+    live.say(
+        f"stage {i + 1} string {j + 1}: {string.weapon}, {string.distance_ft_value:g} ft, from"
+        f" {string.start.replace('_', ' ')}, {string.hand} hands, {what}, par"
+        f" {string.par_time_s:g} s"
+    )
+    live.say("STANDBY")
+    t0 = live.clock.now_s() + float(live.rng.uniform(*live.standby_s))
+    while live.clock.now_s() < t0:
+        early = [e for e in lane.poll() if e.kind in (EventKind.SHOT_FIRED, EventKind.PROBES_FIRED)]
+        if early:
+            live.say("shot before the start signal: not counted")
+        lane.service()
+        lane.advance_to(min(t0, live.clock.now_s() + DT_S))
+    live.say("BEEP")
+    return t0
+
+
+def _fire_string(
+    course: Course,
+    config: CourseConfig,
+    i: int,
+    j: int,
+    string: CourseString,
+    lane: Lane | LiveLane,
+    hands: ScriptedHands | LiveHands,
+    t0: float,
+    log: MemoryLog,
+    result: AttemptResult,
+    physics_rng: np.random.Generator,
+    live: LiveRange | None,
+) -> tuple[bool, float]:
+    """Fire one string from its start signal at host time t0 (on a live range, the range
+    timer's). False if a device fault (a pulled cable, lost tracking) cut it."""
+    distance_m = string.distance_ft_value * FT_M
+    with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
+        aim, body = _set_up_target(world, course, string, distance_m)
+        hands.ready(aim)
+        if live is not None and isinstance(lane, LiveLane):
+            t0 = _range_timer(live, lane, i, j, string)
         log.emit(
             t0,
             "string_started",
@@ -277,102 +446,133 @@ def _fire_string(
             start=string.start,
             par_time_s=string.par_time_s,
         )
-        sigma = shooter.aim_error_mrad * 1e-3
-        if string.hand == "support":
-            sigma *= shooter.support_hand_factor
-        end = t0 + max(last_press, string.par_time_s) + OVERTIME_S
-        step = 0
-        pulled = 0
+        end = t0 + hands.end_s
+        fired = 0
         t = t0
         while t <= end:
-            clock.set(t)
+            lane.advance_to(t)
             lane.release_triggers()
-            while step < len(plan) and t - t0 >= plan[step][0] - 1e-9:
-                act = plan[step][1]
-                step += 1
-                if act == "draw":
-                    emulator.draw()
-                    if isinstance(emulator, TaserEmulator):
-                        emulator.set_safety(False)
-                elif act == "press":
-                    emulator.press_trigger()
-                    replica.release_next_frame = True
-                    pulled += 1
-                elif act == "reload" and isinstance(emulator, PistolEmulator):
-                    emulator.reload(string.rounds // 2)
-                elif act == "induce" and replica.link is not None:
-                    replica.link.command(SetMagazine(True, emulator.rounds, True, stoppage=True))
-                elif act == "clear" and isinstance(emulator, PistolEmulator):
-                    emulator.clear_stoppage()
-            if unplug and pulled == 1:
-                unplug = False
-                lane.pull_cable(replica, REPLUG_AFTER_S)
+            hands.frame(t - t0)
             lane.service()
-            if lane.barrier():
+            silent = lane.barrier()
+            if silent:
+                names = ", ".join(r.serial for r in silent)
+                if live is not None:
+                    live.say(f"device fault ({names}): the string will be reshot")
                 deadline = time.monotonic() + REATTACH_WAIT_S
-                while not lane.reattach(replica) and time.monotonic() < deadline:
+                while time.monotonic() < deadline and not all(lane.reattach(r) for r in silent):
                     pass
                 return False, t + 1.0
             for event in lane.poll():
-                local_event = event.host_time_s - t0
-                if event.kind is EventKind.SHOT_FIRED:
-                    muzzle = _aimed(aim, sigma, aim_rng)
-                    impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
-                    zone, points = ("miss", 0)
-                    if impact.target == "target":
-                        zone, points = world.target_score("target", impact.point)
-                    shot = Shot(i, j, round(local_event, 6), zone, points)
-                    result.shots.append(shot)
-                    log.emit(
-                        event.host_time_s,
-                        "shot",
-                        stage=i,
-                        string=j,
-                        t_s=shot.t_s,
-                        zone=zone,
-                        points=points,
-                        stopped_by=impact.target,
-                        point=[round(v, 5) for v in impact.point],
-                        distance_m=round(distance_m, 4),
+                if event.kind is EventKind.SHOT_FIRED or (
+                    event.kind is EventKind.PROBES_FIRED and event.probe == 0
+                ):
+                    fired += 1
+                    muzzle = hands.muzzle(event)
+                    if not muzzle.usable:
+                        log.emit(event.host_time_s, "untracked_shot", stage=i, string=j)
+                        if live is not None:
+                            live.say("tracking lost at the shot: the string will be reshot")
+                        return False, t + 1.0
+                    _score_event(
+                        course,
+                        config,
+                        i,
+                        j,
+                        string,
+                        event,
+                        t0,
+                        muzzle,
+                        world,
+                        body,
+                        log,
+                        result,
+                        physics_rng,
+                        distance_m,
                     )
-                elif event.kind is EventKind.PROBES_FIRED and event.probe == 0:
-                    muzzle = _aimed(aim, sigma, aim_rng)
-                    dep = _deployment(course, string, world, body, muzzle, physics_rng)
-                    deployment = Deployment(i, j, round(local_event, 6), *dep)
-                    result.deployments.append(deployment)
-                    log.emit(
-                        event.host_time_s,
-                        "deployment",
-                        stage=i,
-                        string=j,
-                        t_s=deployment.t_s,
-                        effective=deployment.effective,
-                        reason=deployment.reason,
-                    )
-            if step == len(plan) and t - t0 > last_press + 0.2:
+            if hands.done(t - t0, fired):
                 break
             t = round(t + DT_S, 9)
-        if isinstance(emulator, TaserEmulator):
-            emulator.set_safety(True)
-        emulator.holster()
+        hands.finish()
     return True, t + 1.0  # a second between strings
+
+
+def _score_event(
+    course: Course,
+    config: CourseConfig,
+    i: int,
+    j: int,
+    string: CourseString,
+    event: PeripheralEvent,
+    t0: float,
+    muzzle: Pose,
+    world: RangeWorld,
+    body: SubjectBody | None,
+    log: MemoryLog,
+    result: AttemptResult,
+    physics_rng: np.random.Generator,
+    distance_m: float,
+) -> None:
+    """Fly one round or cartridge from `muzzle` and score it."""
+    local_event = event.host_time_s - t0
+    if event.kind is EventKind.SHOT_FIRED:
+        impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
+        zone, points = ("miss", 0)
+        if impact.target == "target":
+            zone, points = world.target_score("target", impact.point)
+        shot = Shot(i, j, round(local_event, 6), zone, points)
+        result.shots.append(shot)
+        log.emit(
+            event.host_time_s,
+            "shot",
+            stage=i,
+            string=j,
+            t_s=shot.t_s,
+            zone=zone,
+            points=points,
+            stopped_by=impact.target,
+            point=[round(v, 5) for v in impact.point],
+            distance_m=round(distance_m, 4),
+        )
+        return
+    dep = _deployment(course, string, world, body, muzzle, physics_rng)
+    deployment = Deployment(i, j, round(local_event, 6), *dep)
+    result.deployments.append(deployment)
+    log.emit(
+        event.host_time_s,
+        "deployment",
+        stage=i,
+        string=j,
+        t_s=deployment.t_s,
+        effective=deployment.effective,
+        reason=deployment.reason,
+    )
+
+
+def target_point(course: Course, string: CourseString) -> tuple[float, float, float]:
+    """Where a string's shooter aims, in the lane's physics frame (the firing line at the
+    origin): the best zone of the course's target, or a subject's abdomen for a TASER."""
+    distance_m = string.distance_ft_value * FT_M
+    if string.weapon == "pistol":
+        target = TARGETS[course.target]
+        best = max(target.zones, key=lambda z: z.points)
+        u, v = target.aim_point(best.name)
+        return (distance_m, -u * IN_M, MUZZLE_HEIGHT_M + v * IN_M)
+    lx, ly, lz = SubjectBody().aim_point(Region.ABDOMEN)
+    return (distance_m - lx, -ly, lz)
 
 
 def _set_up_target(
     world: RangeWorld, course: Course, string: CourseString, distance_m: float
 ) -> tuple[np.ndarray, SubjectBody | None]:
     muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
+    point = np.asarray(target_point(course, string))
     if string.weapon == "pistol":
-        target = TARGETS[course.target]
-        world.add_target("target", target, distance_m, centre_height_m=MUZZLE_HEIGHT_M)
-        best = max(target.zones, key=lambda z: z.points)
-        u, v = target.aim_point(best.name)
-        point = np.array([distance_m, -u * IN_M, MUZZLE_HEIGHT_M + v * IN_M])
+        world.add_target("target", TARGETS[course.target], distance_m, MUZZLE_HEIGHT_M)
         return point - muzzle, None
     body = SubjectBody()
     world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
-    lx, ly, lz = body.aim_point(Region.ABDOMEN)
-    return np.array([distance_m - lx, -ly, lz]) - muzzle, body
+    return point - muzzle, body
 
 
 def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) -> Pose:

@@ -1,5 +1,6 @@
-"""One firing lane's replicas on a lock-step clock: emulated devices behind ptys, their host
-links, and the per-frame barrier that makes a simulated run deterministic.
+"""One firing lane's replicas. `Lane`: emulated devices behind ptys on a lock-step clock, with
+the per-frame barrier that makes a simulated run deterministic. `LiveLane`: an officer's real
+replicas on their serial ports, on the real clock.
 
 Drills (`range.runner`) and courses of fire (`range.course_runner`) both play on a lane.
 """
@@ -9,18 +10,31 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
-from peripherals.clock import ManualClock
+from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo, ReplicaLink
 from peripherals.emulator import ReplicaEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
-from peripherals.messages import Laser
-from peripherals.ports import PortDirectory, find_by_serial
+from peripherals.messages import Laser, Model
+from peripherals.ports import PortDirectory, candidate_ports, find_by_serial
 
 # How long a lock-step frame waits for a replica before it counts as silent.
 BARRIER_TIMEOUT_S = 0.5
+# A live lane's clock-sync pings, so trigger times map onto the host clock as devices drift.
+SYNC_EVERY_S = 0.25
+
+
+class Attached(Protocol):
+    """A replica as the lane sees it: a serial number and, while plugged in, a link."""
+
+    link: ReplicaLink | None
+
+    @property
+    def serial(self) -> str: ...
 
 
 class Replica:
@@ -31,6 +45,31 @@ class Replica:
         self.weapon = weapon
         self.link: ReplicaLink | None = None
         self.release_next_frame = False
+
+    @property
+    def serial(self) -> str:
+        return self.emulator.serial
+
+
+class LiveReplica:
+    """A real replica: its serial number, its host link, and which weapon it is."""
+
+    def __init__(self, link: ReplicaLink) -> None:
+        assert link.info is not None
+        self.serial = link.info.serial
+        self.model = link.info.model
+        self.weapon = "firearm" if link.info.model is Model.PISTOL else "taser"
+        self.link: ReplicaLink | None = link
+
+
+def poll_links(replicas: Sequence[Attached]) -> list[PeripheralEvent]:
+    """Every replica's new events, in host time order."""
+    events: list[PeripheralEvent] = []
+    for replica in replicas:
+        if replica.link is not None:
+            events.extend(replica.link.poll())
+    events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
+    return events
 
 
 class Lane:
@@ -83,13 +122,10 @@ class Lane:
         ]
 
     def poll(self) -> list[PeripheralEvent]:
-        """Every replica's new events, in host time order."""
-        events: list[PeripheralEvent] = []
-        for replica in self.replicas:
-            if replica.link is not None:
-                events.extend(replica.link.poll())
-        events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
-        return events
+        return poll_links(self.replicas)
+
+    def advance_to(self, t: float) -> None:
+        self.clock.set(t)
 
     def make_safe(self, silent: list[Replica]) -> None:
         """Outputs safe while a run is suspended: lasers off on every replica still here."""
@@ -99,13 +135,13 @@ class Lane:
             with contextlib.suppress(PeripheralError):  # failing too: the next barrier says so
                 replica.link.command(Laser(False))
 
-    def reattach(self, replica: Replica) -> bool:
+    def reattach(self, replica: Attached) -> bool:
         """Look for the replica by serial number on whatever port it is on now."""
         if replica.link is not None:
             replica.link.close()
             replica.link = None
         ports = PortDirectory(self.port_dir).ports()
-        found = find_by_serial(replica.emulator.serial, self.clock, ports, 0.2)
+        found = find_by_serial(replica.serial, self.clock, ports, 0.2)
         if found is None:
             time.sleep(0.02)  # real time passes while the cable is out; do not spin
             return False
@@ -129,3 +165,74 @@ class Lane:
                 replica.link.close()
                 replica.link = None
             replica.emulator.stop()
+
+
+class LiveLane:
+    """An officer's real replicas, opened on `ports`, on the real clock. A replica whose link
+    fails (a pulled cable) is found again by serial number on whatever port it comes back."""
+
+    def __init__(self, clock: Clock, ports: list[str]) -> None:
+        self.clock = clock
+        self.ports = ports
+        self.replicas: list[LiveReplica] = []
+        self._synced_s = -1e9
+
+    def open(self) -> LiveLane:
+        for port in self.ports:
+            link = ReplicaLink(port, self.clock)
+            try:
+                link.open()
+            except PeripheralError:
+                self.close()
+                raise
+            self.replicas.append(LiveReplica(link))
+        return self
+
+    def replica(self, weapon: str) -> LiveReplica | None:
+        return next((r for r in self.replicas if r.weapon == weapon), None)
+
+    def devices(self) -> list[DeviceInfo]:
+        return [r.link.info for r in self.replicas if r.link and r.link.info]
+
+    def release_triggers(self) -> None:
+        """The officer's finger does that on a real replica."""
+
+    def service(self) -> None:
+        now = self.clock.now_s()
+        if now - self._synced_s < SYNC_EVERY_S:
+            return
+        self._synced_s = now
+        for replica in self.replicas:
+            if replica.link is not None:
+                with contextlib.suppress(PeripheralError):  # failing: barrier() says so
+                    replica.link.send_ping()
+
+    def barrier(self) -> list[LiveReplica]:
+        """The replicas whose link has failed (the live lane waits for no one)."""
+        return [r for r in self.replicas if r.link is None or r.link.failure is not None]
+
+    def poll(self) -> list[PeripheralEvent]:
+        return poll_links(self.replicas)
+
+    def advance_to(self, t: float) -> None:
+        """Wait for the real clock to reach `t`."""
+        wait = t - self.clock.now_s()
+        if wait > 0:
+            time.sleep(wait)
+
+    def reattach(self, replica: Attached) -> bool:
+        if replica.link is not None:
+            replica.link.close()
+            replica.link = None
+        found = find_by_serial(replica.serial, self.clock, candidate_ports() + self.ports, 0.2)
+        if found is None:
+            time.sleep(0.05)
+            return False
+        replica.link = found
+        return True
+
+    def close(self) -> None:
+        for replica in self.replicas:
+            if replica.link is not None:
+                replica.link.close()
+                replica.link = None

@@ -317,6 +317,15 @@ class OpenXRPoses:
                 elif state == xr.SessionState.STOPPING:
                     xr.end_session(h["session"])
 
+    def focused(self, timeout_s: float = 10.0) -> OpenXRPoses:
+        """Wait for input focus (controllers are read only then), or say why not."""
+        if not self.wait_for("FOCUSED", timeout_s):
+            raise XRUnavailableError(
+                f"the OpenXR session did not get focus (states: {', '.join(self.states)}):"
+                " is another application holding the runtime?"
+            )
+        return self
+
     def wait_for(self, state: str, timeout_s: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout_s
         while state not in self.states and time.monotonic() < deadline:
