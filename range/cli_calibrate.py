@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from range.cliutil import help_when_bare, say
+from range.cliutil import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
     from range.calibration import BenchEmulator, CalibrationProfile, LiveBench
@@ -42,12 +42,7 @@ def _source(p: argparse.ArgumentParser, targets: bool = True) -> None:
         help="a bench emulator with a hidden mount offset instead of a tracked"
         " replica (to learn the workflow, or with no hardware)",
     )
-    p.add_argument(
-        "--hand",
-        choices=("left", "right"),
-        default="right",
-        help="which OpenXR hand carries the replica's tracker or controller (default right)",
-    )
+    add_hand_option(p)
     if targets:
         p.add_argument(
             "--targets",

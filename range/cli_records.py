@@ -9,7 +9,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from range.cliutil import add_calibration_options, calibration_options, help_when_bare, say
+from range.cliutil import (
+    add_calibration_options,
+    add_hand_option,
+    calibration_options,
+    help_when_bare,
+    say,
+)
 from range.deps import require
 
 if TYPE_CHECKING:
@@ -59,12 +65,7 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         " the attempt is fired live, the range timer calls each string on stderr, and each"
         " shot flies from the replica's tracked bore (OpenXR and its calibration profile)",
     )
-    run.add_argument(
-        "--hand",
-        choices=("left", "right"),
-        default="right",
-        help="with --port: the OpenXR hand that tracks the replica (default right)",
-    )
+    add_hand_option(run)
     add_calibration_options(run)
     _db_option(run)
     run.set_defaults(handler=_course_run)

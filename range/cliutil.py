@@ -77,3 +77,15 @@ def say(line: str) -> None:
     """A prompt or a call to the person at the range (the armorer, the officer): on stderr, so
     with --json stdout carries only the result."""
     print(line, file=sys.stderr, flush=True)
+
+
+def add_hand_option(p: argparse.ArgumentParser) -> None:
+    """What tracks the replica in OpenXR, the same for calibration and live courses."""
+    p.add_argument(
+        "--hand",
+        choices=("left", "right", "tracker"),
+        default="right",
+        help="with --port: what tracks the replica in OpenXR: the left or right controller's"
+        " aim pose (default right), or a Vive tracker in the handheld-object role where the"
+        " runtime offers XR_HTCX_vive_tracker_interaction",
+    )

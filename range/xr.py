@@ -39,9 +39,14 @@ PROFILES: dict[str, dict[str, str]] = {
         "trigger": "input/trigger/value",
     },
 }
-# Trackers fixed to replicas: only where the runtime offers the extension (Monado does not).
+# Trackers fixed to replicas: only where the runtime offers the extension (Monado does not, so
+# this path is written to the extension's specification and has not run against a runtime).
+# A tracker has no aim pose; its grip pose is the puck's, and the armorer's boresight is solved
+# relative to it. Its trigger is the replica's, over serial.
 TRACKER_PROFILE = "/interaction_profiles/htc/vive_tracker_htcx"
 TRACKER_EXTENSION = "XR_HTCX_vive_tracker_interaction"
+TRACKER = "tracker"
+TRACKER_ROLE = "/user/vive_tracker_htcx/role/handheld_object"
 HANDS = ("left", "right")
 
 
@@ -92,10 +97,12 @@ def check() -> RuntimeReport:
         )
 
 
-def create_weapon_actions(instance: Any) -> dict[str, Any]:
+def create_weapon_actions(instance: Any, tracker: bool = False) -> dict[str, Any]:
     """The action set every OpenXR session of ours uses: aim and grip poses and the trigger of
-    each hand, with suggested bindings for every profile in PROFILES. The caller attaches it
-    (a headless pose source at once; the headset's frame loop with its own)."""
+    each hand, with suggested bindings for every profile in PROFILES, and with `tracker` (the
+    runtime offers XR_HTCX_vive_tracker_interaction) the pose of a tracker in the handheld-object
+    role. The caller attaches it (a headless pose source at once; the headset's frame loop with
+    its own)."""
     xr = _xr()
     h: dict[str, Any] = {}
     h["action_set"] = xr.create_action_set(
@@ -105,6 +112,8 @@ def create_weapon_actions(instance: Any) -> dict[str, Any]:
         ),
     )
     h["hands"] = {hand: xr.string_to_path(instance, f"/user/hand/{hand}") for hand in HANDS}
+    if tracker:
+        h["hands"][TRACKER] = xr.string_to_path(instance, TRACKER_ROLE)
     subpaths = list(h["hands"].values())
 
     def action(name: str, kind: Any) -> Any:
@@ -134,6 +143,18 @@ def create_weapon_actions(instance: Any) -> dict[str, Any]:
             xr.InteractionProfileSuggestedBinding(
                 interaction_profile=xr.string_to_path(instance, profile),
                 suggested_bindings=bindings,
+            ),
+        )
+    if tracker:
+        puck = xr.string_to_path(instance, f"{TRACKER_ROLE}/input/grip/pose")
+        xr.suggest_interaction_profile_bindings(
+            instance,
+            xr.InteractionProfileSuggestedBinding(
+                interaction_profile=xr.string_to_path(instance, TRACKER_PROFILE),
+                suggested_bindings=[
+                    xr.ActionSuggestedBinding(h["aim"], puck),
+                    xr.ActionSuggestedBinding(h["grip"], puck),
+                ],
             ),
         )
     return h
@@ -196,7 +217,7 @@ class OpenXRPoses:
     reads the runtime once (a frame); `pose(device, t)` answers from the history, like every
     other pose source (`range.poses.PoseSource`)."""
 
-    hand: str = "right"
+    hand: str = "right"  # "left", "right", or "tracker" (a Vive tracker on the replica)
     # The host timeline the poses are stamped on: the one the serial links stamp events on.
     clock: MonotonicClock = field(default_factory=lambda: MonotonicClock(origin_ns=0))
     runtime_name: str = ""
@@ -222,6 +243,11 @@ class OpenXRPoses:
         missing = [e for e in wanted[:2] if e not in available]
         if missing:
             raise XRUnavailableError(f"the OpenXR runtime lacks {', '.join(missing)}")
+        if self.hand == TRACKER and TRACKER_EXTENSION not in available:
+            raise XRUnavailableError(
+                f"this OpenXR runtime does not offer {TRACKER_EXTENSION} (Monado does not):"
+                " track the replica with a controller (--hand left or right)"
+            )
         h = self._h
         try:
             h["instance"] = xr.create_instance(
@@ -263,8 +289,10 @@ class OpenXRPoses:
     def _actions(self) -> None:
         xr = _xr()
         h = self._h
-        h.update(create_weapon_actions(h["instance"]))
+        h.update(create_weapon_actions(h["instance"], tracker=self.hand == TRACKER))
         self.profiles.extend(PROFILES)
+        if self.hand == TRACKER:
+            self.profiles.append(TRACKER_PROFILE)
         xr.attach_session_action_sets(
             h["session"], xr.SessionActionSetsAttachInfo(action_sets=[h["action_set"]])
         )

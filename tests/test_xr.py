@@ -64,6 +64,26 @@ def test_the_pose_source_walks_the_session_and_locates_poses(monado: MonadoSandb
     assert out["trigger"] == 0.0  # simulated controllers never press anything
 
 
+TRACKER = """
+from range.xr import OpenXRPoses, XRUnavailableError
+try:
+    OpenXRPoses(hand="tracker").open()
+except XRUnavailableError as exc:
+    print(exc)
+"""
+
+
+def test_a_tracker_on_a_runtime_without_the_extension_is_refused_by_name(
+    monado: MonadoSandbox,
+) -> None:
+    """Monado does not offer XR_HTCX_vive_tracker_interaction: the tracker path cannot run
+    here, and asking for it says so and what to do instead."""
+    done = monado.python(TRACKER)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "does not offer XR_HTCX_vive_tracker_interaction" in done.stdout
+    assert "--hand left or right" in done.stdout
+
+
 def test_with_no_runtime_xr_check_says_so_in_one_line(tmp_path: Path) -> None:
     env = dict(
         os.environ,
