@@ -140,6 +140,7 @@ class LiveRange:
     say: Callable[[str], None]
     rng: np.random.Generator
     standby_s: tuple[float, float] = (1.0, 3.0)  # a range timer's random start delay
+    search: list[Path] = field(default_factory=list)  # where replugged replicas may register
 
 
 def run_course(
@@ -178,7 +179,7 @@ def run_course(
                 ),
             }
         else:
-            lane = LiveLane(live.clock, live.ports).open()
+            lane = LiveLane(live.clock, live.ports, live.search).open()
             stack.callback(lane.close)
             _check_weapons(course, lane)
         result.devices = [

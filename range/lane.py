@@ -20,7 +20,7 @@ from peripherals.emulator import ReplicaEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import Laser, Model
-from peripherals.ports import PortDirectory, candidate_ports, find_by_serial
+from peripherals.ports import PortDirectory, candidate_ports, default_emulator_dir, find_by_serial
 
 # How long a lock-step frame waits for a replica before it counts as silent.
 BARRIER_TIMEOUT_S = 0.5
@@ -171,9 +171,11 @@ class LiveLane:
     """An officer's real replicas, opened on `ports`, on the real clock. A replica whose link
     fails (a pulled cable) is found again by serial number on whatever port it comes back."""
 
-    def __init__(self, clock: Clock, ports: list[str]) -> None:
+    def __init__(self, clock: Clock, ports: list[str], search: list[Path] | None = None) -> None:
         self.clock = clock
         self.ports = ports
+        # Where a replica that comes back may register, besides the system's serial ports.
+        self.search = [default_emulator_dir(), *(search or [])]
         self.replicas: list[LiveReplica] = []
         self._synced_s = -1e9
 
@@ -224,7 +226,8 @@ class LiveLane:
         if replica.link is not None:
             replica.link.close()
             replica.link = None
-        found = find_by_serial(replica.serial, self.clock, candidate_ports() + self.ports, 0.2)
+        ports = candidate_ports(self.search) + self.ports
+        found = find_by_serial(replica.serial, self.clock, ports, 0.2)
         if found is None:
             time.sleep(0.05)
             return False

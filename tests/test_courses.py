@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from drills.course import builtin_courses, find_course, parse_course
+from drills.course import builtin_courses, find_course, find_shooter, parse_course
+from peripherals.emulator import PistolEmulator
 from physics.datafiles import DataFileError
+from physics.pose import Pose, look_rotation
+from physics.targets import TARGETS
 from range.cli import main
+from range.clock import MonotonicClock
+from range.course_runner import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
 from scoring.course import Deployment, Shot, score_attempt
 
 MINIMAL = """\
@@ -265,3 +276,89 @@ def test_course_run_records_the_attempt_and_the_records_commands(
     assert main(["records", "export", "--db", db, "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("id,badge,name") and len(lines) == 2
+
+
+LIVE_COURSE = """
+id = "live-fault-v1"
+version = 1
+title = "Live fault check"
+source = "tests/test_courses.py"
+target = "qit99"
+pass_mark = { hits = 3 }
+
+[[stages]]
+name = "5 yd"
+strings = [{ distance_yd = 5.0, start = "ready", rounds = 3, par_time_s = 5.0 }]
+"""
+
+
+class HeldStill:
+    """A pose source holding the replica's bore on one aim (the live runner's pose interface;
+    tests/test_xr_course.py drives the same runner from a real OpenXR runtime)."""
+
+    def __init__(self, clock: MonotonicClock, aim: Pose) -> None:
+        self.clock, self.aim = clock, aim
+
+    def update(self) -> dict[str, Pose]:
+        return {"aim": self.pose("weapon", self.clock.now_s())}
+
+    def pose(self, device: str, t: float) -> Pose:
+        return Pose(self.aim.position_m, self.aim.orientation, t)
+
+
+def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
+    """An officer's replica on a real pty, the live lane and range timer on the real clock: the
+    cable comes out after the first round; the string is reshot once the replica is back on a
+    new port (found by serial), and only the reshoot's rounds are scored."""
+    path = tmp_path / "live-fault-v1.toml"
+    path.write_text(LIVE_COURSE)
+    course = find_course(str(path))
+    string = course.stages[0].strings[0]
+    clock = MonotonicClock()
+    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
+    aim = Pose(tuple(muzzle), look_rotation(np.asarray(target_point(course, string)) - muzzle))
+    pistol = PistolEmulator("P-0042", clock, directory=tmp_path)
+    pistol.magazine_in, pistol.rounds, pistol.chambered = True, 9, True
+    port = pistol.start()
+    pistol.run_free()
+    calls: queue.Queue[str] = queue.Queue()
+
+    def officer() -> None:
+        for attempt in range(2):
+            while calls.get(timeout=20) != "BEEP":
+                pass
+            for _ in range(1 if attempt == 0 else 3):
+                pistol.press_trigger()
+                time.sleep(0.05)
+                pistol.release_trigger()
+                time.sleep(0.1)
+            if attempt == 0:
+                pistol.unplug()
+                time.sleep(0.3)
+                pistol.replug()
+
+    hands = threading.Thread(target=officer)
+    hands.start()
+    said: list[str] = []
+
+    def say(line: str) -> None:
+        said.append(line)
+        calls.put(line)
+
+    live = LiveRange(
+        [port], HeldStill(clock, aim), clock, say, np.random.default_rng(0), (0.1, 0.2),
+        search=[tmp_path],
+    )  # fmt: skip
+    try:
+        config = CourseConfig(course, find_shooter("qualified"), 0, override_by="Lt. Hale")
+        result = run_course(config, live=live)
+    finally:
+        hands.join(timeout=30)
+        pistol.stop_free_running()
+        pistol.stop()
+    assert result.reshot == [(0, 0)]
+    assert any("device fault (P-0042)" in line for line in said)
+    best = max(TARGETS[course.target].zones, key=lambda z: z.points).name
+    assert [s.zone for s in result.shots] == [best] * 3  # the reshoot's, not the cut string's
+    assert result.score.hits == 3 and result.score.passed
+    assert result.calibration[0]["reason"].endswith("used on the override of Lt. Hale")
