@@ -154,7 +154,10 @@ class Records:
     def _transaction(self, exclusive: bool = False) -> Iterator[None]:
         """One transaction; `exclusive` serialises writers (the hash chain needs it)."""
         if self.dialect == "sqlite":
-            self._db.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+            # Always IMMEDIATE: a deferred transaction that reads and then writes must upgrade
+            # its lock, and in WAL mode that fails at once ("database is locked") when another
+            # lane committed meanwhile; the busy timeout only covers waiting for the lock.
+            self._db.execute("BEGIN IMMEDIATE")
         else:
             self._db.execute("BEGIN")
             if exclusive:
