@@ -29,6 +29,8 @@ from peripherals.messages import EventKind
 from physics.datafiles import StrictModel, load_model, read_packaged
 from physics.pose import Pose, quat_to_matrix
 from physics.units import FT_M, YD_M, m_to_in
+from range.lane import SYNC_EVERY_S
+from range.poses import TrackedPoses, weapon_pose_at
 
 DEFAULT_TOLERANCE_MRAD = 2.0  # about half an inch at 7 yd
 MIN_SAMPLES = 4
@@ -480,14 +482,6 @@ class BenchEmulator:
         return triggers, poses
 
 
-class TrackedPoses(Protocol):
-    """A live pose source (`range.xr.OpenXRPoses`): read it each frame, ask it for time t."""
-
-    def update(self) -> dict[str, Pose]: ...
-
-    def pose(self, device: str, t: float) -> Pose: ...
-
-
 class TriggerLink(Protocol):
     """The replica's serial link (`peripherals.driver.ReplicaLink`)."""
 
@@ -498,7 +492,6 @@ class TriggerLink(Protocol):
 
 Say = Callable[[str], None]
 SETTLE_S = 0.3  # after the last snap, how long the pose stream is still read
-SYNC_EVERY_S = 0.25  # clock-sync pings while waiting, so pulls map onto the host clock
 
 
 @dataclass(slots=True)
@@ -539,12 +532,6 @@ class LiveBench:
             self._frame()
         return self._pulls.pop(0)
 
-    def _tracker_at(self, t: float) -> Pose:
-        want = t + self.latency_s
-        while not self._stream or self._stream[-1].time_s < want + self.frame_s:
-            self._frame()
-        return self.poses.pose("weapon", want)
-
     def session(self, targets: BenchTargets | None = None) -> list[AimSample]:
         """Prompt for each point in turn; the next trigger pull is the sample for it."""
         points = (targets or bench_targets()).points
@@ -556,7 +543,7 @@ class LiveBench:
                 f"{k}/{len(points)}: aim at {point.name} ({x:.2f}, {y:.2f}, {z:.2f}) m"
                 " and squeeze the trigger"
             )
-            tracker = self._tracker_at(self._next_pull())
+            tracker = weapon_pose_at(self.poses, self._next_pull() + self.latency_s)
             samples.append(AimSample(tracker, point.position_m))
             self._stream.clear()
             if not tracker.usable:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from range.cliutil import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
-    from range.calibration import BenchEmulator, CalibrationProfile, LiveBench
+    from range.calibration import BenchEmulator, BenchTargets, CalibrationProfile, LiveBench
 from range.deps import require
 
 
@@ -178,7 +178,7 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
             yield LiveBench(link, source, clock, say, latency_s, args.timeout)
 
 
-def _targets(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _targets(args: argparse.Namespace) -> BenchTargets:
     from range.calibration import bench_targets
 
     return bench_targets(args.targets)

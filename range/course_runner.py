@@ -36,12 +36,12 @@ from physics.world import RangeWorld
 from range import __version__
 from range.calibration import (
     CalibrationProfile,
-    TrackedPoses,
     calibration_for_run,
     default_profiles_dir,
     load_profile,
 )
-from range.lane import Lane, LiveLane, Replica
+from range.lane import Attached, Lane, LiveLane, Replica
+from range.poses import TrackedPoses, weapon_pose_at
 from range.records import Records
 from range.runlog import RunWriter
 from range.seeding import RunRandom
@@ -182,6 +182,8 @@ def run_course(
             lane = LiveLane(live.clock, live.ports, live.search).open()
             stack.callback(lane.close)
             _check_weapons(course, lane)
+            folder = config.calibration_dir or default_profiles_dir()
+            profiles = {r.weapon: load_profile(folder, r.serial) for r in lane.replicas}
         result.devices = [
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
@@ -220,7 +222,7 @@ def run_course(
         faulted: list[tuple[int, int]] = []
         for n, (i, j) in enumerate(strings):
             string = course.stages[i].strings[j]
-            weapon = "firearm" if string.weapon == "pistol" else "taser"
+            weapon = _lane_weapon(string)
             unplug = config.unplug_during == (i, j)
             for try_no in range(2):  # a faulted string is fired once more
                 hands: ScriptedHands | LiveHands
@@ -230,12 +232,7 @@ def run_course(
                     )
                 else:
                     assert live is not None
-                    replica = lane.replica(weapon)
-                    assert replica is not None  # _check_weapons
-                    profile = load_profile(
-                        config.calibration_dir or default_profiles_dir(), replica.serial
-                    )
-                    hands = LiveHands(string, live.poses, profile)
+                    hands = LiveHands(string, live.poses, profiles[weapon])
                 ok, t0 = _fire_string(
                     course, config, i, j, string, lane, hands, t0, log, result, physics_rng, live
                 )
@@ -268,15 +265,20 @@ def run_course(
     return result
 
 
+def _lane_weapon(string: CourseString) -> str:
+    """Which of the lane's replicas fires a string: the pistol, or the TASER."""
+    return "firearm" if string.weapon == "pistol" else "taser"
+
+
 def _check_weapons(course: Course, lane: LiveLane) -> None:
     """Every weapon the course fires must be on the lane before the first string."""
-    for weapon, name in (("pistol", "firearm"), ("taser", "taser")):
-        needed = any(s.weapon == weapon for stage in course.stages for s in stage.strings)
-        if needed and lane.replica(name) is None:
+    needed = {_lane_weapon(s): s.weapon for stage in course.stages for s in stage.strings}
+    for weapon, named in sorted(needed.items()):
+        if lane.replica(weapon) is None:
             found = ", ".join(f"{r.model.slug} {r.serial}" for r in lane.replicas) or "none"
             raise ValueError(
-                f"{course.id} has {weapon} strings but no {weapon} replica is on the given"
-                f" ports (found: {found}): add its --port"
+                f"{course.id} has {named} strings but no such replica is on the given ports"
+                f" (found: {found}): add its --port"
             )
 
 
@@ -335,10 +337,12 @@ class ScriptedHands:
                 self.pulled += 1
             elif act == "reload" and isinstance(emulator, PistolEmulator):
                 emulator.reload(self.string.rounds // 2)
-            elif act == "induce" and self.replica.link is not None:
-                self.replica.link.command(
-                    SetMagazine(True, getattr(emulator, "rounds", 0), True, stoppage=True)
-                )
+            elif (
+                act == "induce"
+                and isinstance(emulator, PistolEmulator)
+                and self.replica.link is not None
+            ):
+                self.replica.link.command(SetMagazine(True, emulator.rounds, True, stoppage=True))
             elif act == "clear" and isinstance(emulator, PistolEmulator):
                 emulator.clear_stoppage()
         if self.unplug and self.pulled == 1:
@@ -378,11 +382,7 @@ class LiveHands:
         self.poses.update()
 
     def muzzle(self, event: PeripheralEvent) -> Pose:
-        want = event.host_time_s + self.latency_s
-        # The pose stream must reach the shot's moment before the history can answer for it.
-        while self.poses.update()["aim"].time_s < want:
-            time.sleep(0.001)
-        tracker = self.poses.pose("weapon", want)
+        tracker = weapon_pose_at(self.poses, event.host_time_s + self.latency_s)
         return self.bore.muzzle(tracker) if self.bore is not None else tracker
 
     def done(self, t_rel: float, fired: int) -> bool:
@@ -397,8 +397,8 @@ class LiveHands:
 def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: CourseString) -> float:
     """Call the string, STANDBY for a random moment, then the start signal. Shots before it
     are not the string's: they are drained and said."""
-    what = f"{string.rounds} rounds" if string.weapon == "pistol" else f"{string.cartridges} x"
-    what += "" if string.weapon == "pistol" else f" {string.cartridge}"
+    pistol = string.weapon == "pistol"
+    what = f"{string.rounds} rounds" if pistol else f"{string.cartridges} x {string.cartridge}"
     live.say(
         f"stage {i + 1} string {j + 1}: {string.weapon}, {string.distance_ft_value:g} ft, from"
         f" {string.start.replace('_', ' ')}, {string.hand} hands, {what}, par"
@@ -447,6 +447,43 @@ def _fire_string(
             start=string.start,
             par_time_s=string.par_time_s,
         )
+
+        def score(event: PeripheralEvent, muzzle: Pose) -> None:
+            """Fly one round or cartridge from `muzzle` and score it."""
+            local_event = event.host_time_s - t0
+            if event.kind is EventKind.SHOT_FIRED:
+                impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
+                zone, points = ("miss", 0)
+                if impact.target == "target":
+                    zone, points = world.target_score("target", impact.point)
+                shot = Shot(i, j, round(local_event, 6), zone, points)
+                result.shots.append(shot)
+                log.emit(
+                    event.host_time_s,
+                    "shot",
+                    stage=i,
+                    string=j,
+                    t_s=shot.t_s,
+                    zone=zone,
+                    points=points,
+                    stopped_by=impact.target,
+                    point=[round(v, 5) for v in impact.point],
+                    distance_m=round(distance_m, 4),
+                )
+                return
+            dep = _deployment(course, string, world, body, muzzle, physics_rng)
+            deployment = Deployment(i, j, round(local_event, 6), *dep)
+            result.deployments.append(deployment)
+            log.emit(
+                event.host_time_s,
+                "deployment",
+                stage=i,
+                string=j,
+                t_s=deployment.t_s,
+                effective=deployment.effective,
+                reason=deployment.reason,
+            )
+
         end = t0 + hands.end_s
         fired = 0
         t = t0
@@ -461,8 +498,9 @@ def _fire_string(
                 if live is not None:
                     live.say(f"device fault ({names}): the string will be reshot")
                 deadline = time.monotonic() + REATTACH_WAIT_S
-                while time.monotonic() < deadline and not all(lane.reattach(r) for r in silent):
-                    pass
+                missing: list[Attached] = list(silent)
+                while missing and time.monotonic() < deadline:
+                    missing = [r for r in missing if not lane.reattach(r)]
                 return False, t + 1.0
             for event in lane.poll():
                 if event.kind is EventKind.SHOT_FIRED or (
@@ -475,79 +513,12 @@ def _fire_string(
                         if live is not None:
                             live.say("tracking lost at the shot: the string will be reshot")
                         return False, t + 1.0
-                    _score_event(
-                        course,
-                        config,
-                        i,
-                        j,
-                        string,
-                        event,
-                        t0,
-                        muzzle,
-                        world,
-                        body,
-                        log,
-                        result,
-                        physics_rng,
-                        distance_m,
-                    )
+                    score(event, muzzle)
             if hands.done(t - t0, fired):
                 break
             t = round(t + DT_S, 9)
         hands.finish()
     return True, t + 1.0  # a second between strings
-
-
-def _score_event(
-    course: Course,
-    config: CourseConfig,
-    i: int,
-    j: int,
-    string: CourseString,
-    event: PeripheralEvent,
-    t0: float,
-    muzzle: Pose,
-    world: RangeWorld,
-    body: SubjectBody | None,
-    log: MemoryLog,
-    result: AttemptResult,
-    physics_rng: np.random.Generator,
-    distance_m: float,
-) -> None:
-    """Fly one round or cartridge from `muzzle` and score it."""
-    local_event = event.host_time_s - t0
-    if event.kind is EventKind.SHOT_FIRED:
-        impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
-        zone, points = ("miss", 0)
-        if impact.target == "target":
-            zone, points = world.target_score("target", impact.point)
-        shot = Shot(i, j, round(local_event, 6), zone, points)
-        result.shots.append(shot)
-        log.emit(
-            event.host_time_s,
-            "shot",
-            stage=i,
-            string=j,
-            t_s=shot.t_s,
-            zone=zone,
-            points=points,
-            stopped_by=impact.target,
-            point=[round(v, 5) for v in impact.point],
-            distance_m=round(distance_m, 4),
-        )
-        return
-    dep = _deployment(course, string, world, body, muzzle, physics_rng)
-    deployment = Deployment(i, j, round(local_event, 6), *dep)
-    result.deployments.append(deployment)
-    log.emit(
-        event.host_time_s,
-        "deployment",
-        stage=i,
-        string=j,
-        t_s=deployment.t_s,
-        effective=deployment.effective,
-        reason=deployment.reason,
-    )
 
 
 def target_point(course: Course, string: CourseString) -> tuple[float, float, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import time
 from collections import deque
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,20 @@ class PoseSource(Protocol):
     def pose(self, device: str, t: float) -> Pose:
         """The pose of `device` ("head", "taser", "firearm") at host time t."""
         ...
+
+
+class TrackedPoses(PoseSource, Protocol):
+    """A live pose source (`range.xr.OpenXRPoses`): read it each frame, ask it for time t."""
+
+    def update(self) -> dict[str, Pose]: ...
+
+
+def weapon_pose_at(poses: TrackedPoses, t: float) -> Pose:
+    """The weapon's pose at host time t from a live source, reading it until its stream has
+    reached t (a trigger's time plus the pose stream's latency may lie just ahead of it)."""
+    while poses.update()["aim"].time_s < t:
+        time.sleep(0.001)
+    return poses.pose("weapon", t)
 
 
 def slerp(a: Quat, b: Quat, f: float) -> Quat:

@@ -362,3 +362,21 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
     assert [s.zone for s in result.shots] == [best] * 3  # the reshoot's, not the cut string's
     assert result.score.hits == 3 and result.score.passed
     assert result.calibration[0]["reason"].endswith("used on the override of Lt. Hale")
+
+
+def test_a_live_course_needing_a_taser_is_refused_without_one(tmp_path: Path) -> None:
+    course = find_course("taser7-practical-v1")
+    clock = MonotonicClock()
+    pistol = PistolEmulator("P-0042", clock, directory=tmp_path)
+    port = pistol.start()
+    pistol.run_free()
+    live = LiveRange([port], HeldStill(clock, Pose((0.0, 0.0, 1.4))), clock, print,
+                     np.random.default_rng(0))  # fmt: skip
+    try:
+        config = CourseConfig(course, find_shooter("qualified"), 0, override_by="Lt. Hale")
+        with pytest.raises(ValueError, match="taser-7 strings but no such replica") as refused:
+            run_course(config, live=live)
+        assert "found: pistol P-0042" in str(refused.value)
+    finally:
+        pistol.stop_free_running()
+        pistol.stop()
