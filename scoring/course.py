@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from drills.course import Course
+from physics.pose import DEVICE_TIME_TOLERANCE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,12 @@ class AttemptScore:
         return out
 
 
+def _late(t_s: float, par_time_s: float) -> bool:
+    """After the par time by more than a device clock's tolerance: a round stamped in whole
+    device microseconds on the par time itself is in time (physics.pose)."""
+    return t_s > par_time_s + DEVICE_TIME_TOLERANCE_S
+
+
 def score_attempt(
     course: Course,
     shots: Iterable[Shot] = (),
@@ -90,7 +97,7 @@ def score_attempt(
         if fired.get(key, 0) >= spec.rounds:
             continue  # rounds beyond the string's count are not scored
         stage = stages[shot.stage]
-        if shot.t_s > spec.par_time_s:
+        if _late(shot.t_s, spec.par_time_s):
             stage.late += 1
             if course.late_shots == "void":
                 continue
@@ -105,7 +112,7 @@ def score_attempt(
         if key in skip or fired.get(key, 0) >= spec.cartridges:
             continue
         stage = stages[dep.stage]
-        if dep.t_s > spec.par_time_s:
+        if _late(dep.t_s, spec.par_time_s):
             stage.late += 1
             if course.late_shots == "void":
                 continue
