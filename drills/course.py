@@ -6,7 +6,6 @@ distance, where the shooter starts, how many rounds or cartridges, the par time 
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -21,10 +20,13 @@ from physics.datafiles import (
     key_lines,
     locate,
     parse_model,
-    read_packaged,
 )
 from physics.targets import TARGETS, TargetKind
 from physics.taser import TaserModel, builtin_cartridges
+
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `drills/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 Weapon = Literal["pistol"] | TaserModel
 
@@ -185,7 +187,7 @@ def load_course(path: Path) -> Course:
 
 @cache
 def builtin_courses() -> dict[str, Course]:
-    folder = Path(str(files("drills") / "data" / "courses"))
+    folder = DATA_DIR / "courses"
     courses = [load_course(p) for p in sorted(folder.glob("*.toml"))]
     return {c.id: c for c in courses}
 
@@ -221,7 +223,11 @@ class ShooterFile(StrictModel):
 
 @cache
 def builtin_shooters() -> dict[str, Shooter]:
-    parsed = read_packaged("drills", "data/shooters.toml", ShooterFile)
+    parsed = parse_model(
+        (DATA_DIR / "shooters.toml").read_text(encoding="utf-8"),
+        ShooterFile,
+        DATA_DIR / "shooters.toml",
+    )
     return {s.id: s for s in parsed.shooter}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +19,10 @@ from physics.datafiles import (
     locate,
     parse_model,
 )
+
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `drills/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 DRILL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+$"
 
@@ -174,7 +177,7 @@ def load_drill(path: Path) -> Drill:
 
 
 def builtin_drill_dir() -> Path:
-    return Path(str(files("drills") / "data" / "drills"))
+    return DATA_DIR / "drills"
 
 
 @cache
