@@ -252,8 +252,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
     for run_dir, score in zip(args.run_dirs, scores, strict=True):
-        verdict = "PASS" if score.passed else "FAIL"
-        print(f"{verdict}  {score.score:5.0f}  {score.decision:<48} {run_dir}")
+        points = "    -" if score.incomplete else f"{score.score:5.0f}"
+        print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}")
     print()
     print(format_detection(rows))
     return 0

@@ -24,8 +24,9 @@ from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.render import COLOURS, Renderer, Scene
 from range.runlog import read_events
+from range.summary import verdict_line
 from scoring.policy import default_policy
-from scoring.score import score_run
+from scoring.score import Outcome, score_run
 
 THREAT_LEVEL = {"none": 0, "passive": 1, "active": 2, "assaultive": 3, "deadly": 4}
 IMAGE_W, IMAGE_H, FOV = 480, 320, 60.0
@@ -219,14 +220,22 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
                 f"<figcaption>Stage {html.escape(stage.name)}: {len(hits)} rounds,"
                 f" {points} points</figcaption></figure>"
             )
-    verdict = (
-        ""
-        if ended is None
-        else (
+    if ended is None:
+        last = records[-1].t - records[0].t
+        verdict = (
+            f"<b>{Outcome.INCOMPLETE}</b>: the log stops {last:.1f} s in with no attempt_ended;"
+            " the attempt was cut short and is not graded."
+        )
+    elif not ended.data.get("complete", True):
+        verdict = (
+            f"<b>{Outcome.INCOMPLETE}</b>: a string cut by a device fault is still to be"
+            f" reshot ({ended.data['points']} points, {ended.data['hits']} hits so far)."
+        )
+    else:
+        verdict = (
             f"<b>{'QUALIFIED' if ended.data['passed'] else 'NOT QUALIFIED'}</b>:"
             f" {ended.data['points']} points, {ended.data['hits']} hits"
         )
-    )
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
@@ -305,8 +314,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h1>After-action review: {html.escape(drill.title)}</h1>
 <p>Drill {html.escape(drill.id)}, seed {started.get("seed")}, officer
 {html.escape(str(started.get("officer_name", started.get("officer"))))}.
-<b>{html.escape(score.decision)}</b>: {score.score:.0f}/100,
-{"PASS" if score.passed else "FAIL"}.</p>
+<b>{html.escape(score.decision)}</b>: {html.escape(verdict_line(score))}.</p>
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
 <h2>Where everyone was</h2><img alt="top-down map" src="{_map(records, started.get("cover", []))}">
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}

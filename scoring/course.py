@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from drills.course import Course
 from physics.pose import DEVICE_TIME_TOLERANCE_S
+from scoring.score import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,17 @@ class AttemptScore:
     def complete(self) -> bool:
         return not self.reshoot
 
+    @property
+    def outcome(self) -> Outcome:
+        """INCOMPLETE while a string is still to be reshot: a device fault is never a failure."""
+        if not self.complete:
+            return Outcome.INCOMPLETE
+        return Outcome.PASS if self.passed else Outcome.FAIL
+
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
         out["complete"] = self.complete
+        out["outcome"] = self.outcome.value
         return out
 
 

@@ -20,6 +20,16 @@ class Kind(StrEnum):
     CRITICAL = "critical"
 
 
+class Outcome(StrEnum):
+    """What a run (or an attempt) came to. INCOMPLETE is its own outcome, never a pass or a
+    fail: the log never reached its end (a crash, a kill, a power cut: no `run_ended`), or the
+    run ended faulted or aborted. Records and exports use the same words."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCOMPLETE = "INCOMPLETE"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
@@ -55,10 +65,25 @@ class Score:
     policy: str = ""
     officer: str = ""
     shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
+    # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
+    # add up to, not a grade, and `passed` is False.
+    incomplete: str = ""
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.incomplete:
+            return Outcome.INCOMPLETE
+        return Outcome.PASS if self.passed else Outcome.FAIL
+
+    @property
+    def overridden_by(self) -> list[Finding]:
+        """The critical findings that fail the run whatever its points add up to."""
+        return [f for f in self.findings if f.kind is Kind.CRITICAL]
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["findings"] = [asdict(f) | {"kind": f.kind.value} for f in self.findings]
+        out["outcome"] = self.outcome.value
         return out
 
 
@@ -120,6 +145,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     gun_moments = covered_moments = 0
     first_gun_t: float | None = None
     end_t = 0.0
+    ended: dict[str, Any] | None = None
 
     def add(rule: str, t: float, kind: Kind, message: str) -> None:
         points = policy.points[rule] if kind in (Kind.FINDING, Kind.CRITICAL) else 0.0
@@ -128,7 +154,9 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     for rec in records:
         d, t = rec.data, rec.t
         end_t = max(end_t, t)
-        if rec.kind == "run_started":
+        if rec.kind == "run_ended":
+            ended = d
+        elif rec.kind == "run_started":
             at_hand = set(d.get("weapons", []))
             officer = str(d.get("officer_name", d.get("officer", "")))
             cover = list(d.get("cover", []))
@@ -320,11 +348,12 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         decision = "no force used"
     else:
         decision = "appropriate"
+    incomplete = _incomplete(ended, end_t)
     findings.sort(key=lambda f: f.t)
     return Score(
         decision=decision,
         score=round(total, 2),
-        passed=not critical and not excessive and total >= policy.pass_score,
+        passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
         less_lethal_first=llf,
         reaction_time_s=None if reaction is None else round(reaction, 4),
         transition_time_s=None if transition is None else round(transition, 4),
@@ -337,7 +366,17 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         policy=policy.id,
         officer=officer,
         shoot_scenario=any(s.peak is Threat.DEADLY for s in subjects.values()),
+        incomplete=incomplete,
     )
+
+
+def _incomplete(ended: dict[str, Any] | None, end_t: float) -> str:
+    """Why a log is not a finished run, or "" when it is one."""
+    if ended is None:
+        return f"the log stops at {end_t:.2f} s with no run_ended: the run was cut short"
+    if ended.get("state") != "completed":
+        return f"the run {ended.get('state')} ({ended.get('reason')})"
+    return ""
 
 
 def _no_shoot(option: ForceOption, s: _Subject) -> bool:
