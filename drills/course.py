@@ -192,6 +192,12 @@ def builtin_courses() -> dict[str, Course]:
     return {c.id: c for c in courses}
 
 
+@cache
+def builtin_course_files() -> dict[str, Path]:
+    """Each built-in course's file, by the course's id."""
+    return {load_course(p).id: p for p in sorted((DATA_DIR / "courses").glob("*.toml"))}
+
+
 def find_course(name: str) -> Course:
     """A built-in course by id, or a course file by path."""
     return builtin_or_file(name, builtin_courses(), load_course, "course")

@@ -227,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
-    return cli_drill.play(args, args.drill, args.officer, "scripted")
+    from drills.schema import read_drill_file
+
+    return cli_drill.play(args, read_drill_file(args.drill), args.officer, "scripted")
 
 
 def _cmd_score(args: argparse.Namespace) -> int:

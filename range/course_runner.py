@@ -44,6 +44,7 @@ from range.lane import Attached, Lane, LiveLane, Replica
 from range.poses import TrackedPoses, weapon_pose_at
 from range.records import Records
 from range.runlog import RunWriter
+from range.saved import course_source, sha256
 from range.seeding import RunRandom
 from scoring.course import AttemptScore, Deployment, Shot, score_attempt
 
@@ -159,9 +160,11 @@ def run_course(
     strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
     result = AttemptResult(config, score_attempt(course))
     with ExitStack() as stack:
+        copy_name, copy = course_source(course)
         writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
         if writer is not None:
             stack.callback(writer.close)
+            (writer.path / copy_name).write_bytes(copy)
         log = MemoryLog(writer) if writer is not None else MemoryLog()
         lane: Lane | LiveLane
         if live is None:
@@ -198,6 +201,7 @@ def run_course(
             0.0 if live is None else live.clock.now_s(),
             "attempt_started",
             course=course.id,
+            course_sha256=sha256(copy),
             shooter=config.shooter.id if live is None else "officer",
             officer_name=config.officer_name,
             seed=config.seed,

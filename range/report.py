@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from drills.log import LogRecord
-from drills.schema import find_drill
+from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.render import COLOURS, Renderer, Scene
 from range.runlog import read_events
+from range.saved import saved_drill
 from range.summary import verdict_line
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
@@ -124,9 +125,8 @@ def _state_at(
 
 
 def _shot_images(
-    records: list[LogRecord], shot: LogRecord, drill_id: str, renderer: Renderer
+    records: list[LogRecord], shot: LogRecord, drill: Drill, renderer: Renderer
 ) -> tuple[str, str]:
-    drill = find_drill(drill_id)
     where, stances, held = _state_at(records, shot.t)
     scene = Scene()
     scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
@@ -184,11 +184,11 @@ def _shot_images(
 
 def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) -> Path:
     """A qualification attempt: each stage's target, face on, with its hits."""
-    from drills.course import find_course
     from physics.targets import TARGETS
+    from range.saved import saved_course
 
     started = records[0].data
-    course = find_course(started["course"])
+    course = saved_course(run_dir, started)
     target = TARGETS[course.target]
     shots = [r for r in records if r.kind == "shot"]
     ended = next((r for r in records if r.kind == "attempt_ended"), None)
@@ -254,7 +254,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     if records[0].kind == "attempt_started":
         return _course_report(run_dir, records, out)
     started = records[0].data
-    drill = find_drill(started["drill"])
+    drill = saved_drill(run_dir, started)
     score = score_run(records, default_policy())
     shots = [
         r
@@ -291,7 +291,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     shot_html = []
     with Renderer(IMAGE_W, IMAGE_H) as renderer:
         for n, shot in enumerate(shots, 1):
-            mine, theirs = _shot_images(records, shot, drill.id, renderer)
+            mine, theirs = _shot_images(records, shot, drill, renderer)
             shot_html.append(
                 f"<h3>Shot {n}: {html.escape(shot.data['action'])} at {shot.t:.2f} s</h3>"
                 f"<figure><img alt='officer view, shot {n}' src='{mine}'><figcaption>The officer's"
