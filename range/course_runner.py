@@ -456,10 +456,13 @@ def _fire_string(
             """Fly one round or cartridge from `muzzle` and score it."""
             local_event = event.host_time_s - t0
             if event.kind is EventKind.SHOT_FIRED:
-                impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
+                cartridge_load = load(config.pistol_load)
+                impact = fly_bullet(world, cartridge_load, muzzle, physics_rng)
                 zone, points = ("miss", 0)
                 if impact.target == "target":
-                    zone, points = world.target_score("target", impact.point)
+                    zone, points = world.target_score(
+                        "target", impact.point, cartridge_load.bullet_diameter_in
+                    )
                 shot = Shot(i, j, round(local_event, 6), zone, points)
                 result.shots.append(shot)
                 log.emit(

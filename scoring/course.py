@@ -142,7 +142,9 @@ def score_attempt(
         f"stage {s.name}: {s.points} points, {s.min_points} needed" for s in stages if not s.met
     ]
     if reshoot:
-        reasons.append(f"{len(reshoot)} string(s) to reshoot after a device fault")
+        # Numbered from 1, as a range master counts them (the (stage, string) pairs are indices).
+        which = ", ".join(f"stage {i + 1} string {j + 1}" for i, j in reshoot)
+        reasons.append(f"to reshoot after a device fault: {which}")
     return AttemptScore(
         course=course.id,
         points=points,

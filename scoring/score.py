@@ -53,7 +53,7 @@ class Score:
     decision: str
     score: float
     passed: bool
-    less_lethal_first: bool | None
+    less_lethal_first: bool | None  # None: it did not apply (see less_lethal_na)
     reaction_time_s: float | None
     transition_time_s: float | None
     rounds_fired: int
@@ -68,6 +68,8 @@ class Score:
     # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
     # add up to, not a grade, and `passed` is False.
     incomplete: str = ""
+    # Why less-lethal first did not apply, when it did not ("" when it did).
+    less_lethal_na: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -77,8 +79,13 @@ class Score:
 
     @property
     def overridden_by(self) -> list[Finding]:
-        """The critical findings that fail the run whatever its points add up to."""
-        return [f for f in self.findings if f.kind is Kind.CRITICAL]
+        """The findings that fail the run whatever its points add up to: every critical one,
+        and excessive force."""
+        return [
+            f
+            for f in self.findings
+            if f.kind is Kind.CRITICAL or (f.rule == "FORCE-01" and f.kind is Kind.FINDING)
+        ]
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -130,6 +137,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     at_hand: set[str] = set()
     verbal_at: float | None = None
     first_force: tuple[float, ForceOption] | None = None
+    first_threat = Threat.NONE  # the threat the first use of force met
     onset: float | None = None
     response: float | None = None
     last_taser: float | None = None
@@ -189,7 +197,10 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
                 last_taser = t
             if first_force is None:
                 first_force = (t, option)
+                first_threat = s.threat
                 _first_force_rules(add, t, option, s, policy, at_hand, verbal_at)
+            if s.threat == Threat.NONE and name in threat_ended:
+                after += 1  # counted whichever finding the round draws below
             if _no_shoot(option, s):
                 add(
                     "DECISION-01",
@@ -199,7 +210,6 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
                     f" ({s.behaviour}, holding {s.held})",
                 )
             elif s.threat == Threat.NONE and name in threat_ended:
-                after += 1
                 add(
                     "STOP-01",
                     t,
@@ -328,7 +338,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     transition = None
     if last_taser is not None and first_firearm is not None and first_firearm > last_taser:
         transition = first_firearm - last_taser
-    llf = None if first_force is None else first_force[1] is ForceOption.TASER
+    llf, llf_na = _less_lethal_first(first_force, first_threat, at_hand)
     total = max(0.0, 100.0 + sum(f.points for f in findings))
     critical = any(f.kind is Kind.CRITICAL for f in findings)
     excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
@@ -367,7 +377,25 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         officer=officer,
         shoot_scenario=any(s.peak is Threat.DEADLY for s in subjects.values()),
         incomplete=incomplete,
+        less_lethal_na=llf_na,
     )
+
+
+def _less_lethal_first(
+    first: tuple[float, ForceOption] | None, threat: Threat, at_hand: set[str]
+) -> tuple[bool | None, str]:
+    """Whether the less-lethal option came first, or (None, why) where the question did not
+    arise: no force, a deadly threat met with the firearm (LLF-02 asks it only short of deadly),
+    or no TASER at hand."""
+    if first is None:
+        return None, "no force used"
+    if first[1] is ForceOption.TASER:
+        return True, ""
+    if threat >= Threat.DEADLY:
+        return None, "deadly threat: the firearm was the option that fit"
+    if "taser" not in at_hand:
+        return None, "no TASER at hand"
+    return False, ""
 
 
 def _incomplete(ended: dict[str, Any] | None, end_t: float) -> str:
