@@ -6,7 +6,6 @@ distance, where the shooter starts, how many rounds or cartridges, the par time 
 from __future__ import annotations
 
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -21,12 +20,17 @@ from physics.datafiles import (
     key_lines,
     locate,
     parse_model,
-    read_packaged,
 )
 from physics.targets import TARGETS, TargetKind
 from physics.taser import TaserModel, builtin_cartridges
 
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `drills/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
 Weapon = Literal["pistol"] | TaserModel
+Hand = Literal["both", "strong", "support"]
+OTHER_HAND: dict[str, Hand] = {"strong": "support", "support": "strong"}
 
 
 class CourseString(StrictModel):
@@ -37,7 +41,10 @@ class CourseString(StrictModel):
     distance_yd: float | None = Field(default=None, gt=0.0)
     distance_ft: float | None = Field(default=None, gt=0.0)
     start: Literal["holster", "low_ready", "ready"] = "holster"
-    hand: Literal["both", "strong", "support"] = "both"
+    hand: Hand = "both"
+    # A hand switch inside the string (facts.md §3, FBI 2019 stage 1): after this many rounds
+    # with `hand`, the rest are fired with the other hand, on the same clock and par time.
+    switch_hand_after: int | None = Field(default=None, ge=1)
     rounds: int = Field(default=0, ge=0, le=50)
     cartridges: int = Field(default=0, ge=0, le=2)
     cartridge: str | None = None  # TASER strings: the cartridge id (docs/physics.md)
@@ -55,7 +62,36 @@ class CourseString(StrictModel):
                 raise ValueError("a pistol string fires rounds (at least 1), not cartridges")
         elif self.cartridges < 1 or self.rounds or self.cartridge is None:
             raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
+        if self.switch_hand_after is not None:
+            if self.weapon != "pistol" or self.hand == "both":
+                raise ValueError(
+                    "switch_hand_after needs a pistol string fired one-handed: hand = 'strong'"
+                    " or 'support'"
+                )
+            if self.switch_hand_after >= self.rounds:
+                raise ValueError(
+                    f"switch_hand_after = {self.switch_hand_after} leaves no round for the"
+                    f" other hand: it must be less than rounds ({self.rounds})"
+                )
         return self
+
+    def hand_for(self, round_index: int) -> Hand:
+        """The hand that fires round `round_index` (from 0) of the string."""
+        after = self.switch_hand_after
+        if after is not None and round_index >= after:
+            return OTHER_HAND[self.hand]
+        return self.hand
+
+    @property
+    def hands_text(self) -> str:
+        """How a range officer calls the string's hands: "both hands", "strong hand only",
+        "3 strong hand, then 3 support hand"."""
+        if self.hand == "both":
+            return "both hands"
+        after = self.switch_hand_after
+        if after is None:
+            return f"{self.hand} hand only"
+        return f"{after} {self.hand} hand, then {self.rounds - after} {OTHER_HAND[self.hand]} hand"
 
     @property
     def distance_ft_value(self) -> float:
@@ -185,9 +221,15 @@ def load_course(path: Path) -> Course:
 
 @cache
 def builtin_courses() -> dict[str, Course]:
-    folder = Path(str(files("drills") / "data" / "courses"))
+    folder = DATA_DIR / "courses"
     courses = [load_course(p) for p in sorted(folder.glob("*.toml"))]
     return {c.id: c for c in courses}
+
+
+@cache
+def builtin_course_files() -> dict[str, Path]:
+    """Each built-in course's file, by the course's id."""
+    return {load_course(p).id: p for p in sorted((DATA_DIR / "courses").glob("*.toml"))}
 
 
 def find_course(name: str) -> Course:
@@ -212,6 +254,9 @@ class Shooter(StrictModel):
     reload_s: float = Field(gt=0.0)
     aim_error_mrad: float = Field(ge=0.0)  # 1 sigma per axis
     support_hand_factor: float = Field(default=1.5, ge=1.0)  # aim error, support hand only
+    # A hand switch inside a string: hand the pistol over and find the sights again. Chosen, not
+    # measured (docs/courses.md).
+    hand_switch_s: float = Field(default=1.0, gt=0.0)
 
 
 class ShooterFile(StrictModel):
@@ -221,7 +266,11 @@ class ShooterFile(StrictModel):
 
 @cache
 def builtin_shooters() -> dict[str, Shooter]:
-    parsed = read_packaged("drills", "data/shooters.toml", ShooterFile)
+    parsed = parse_model(
+        (DATA_DIR / "shooters.toml").read_text(encoding="utf-8"),
+        ShooterFile,
+        DATA_DIR / "shooters.toml",
+    )
     return {s.id: s for s in parsed.shooter}
 
 

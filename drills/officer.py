@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +21,10 @@ from drills.threat import Behaviour
 from physics.body import Region
 from physics.datafiles import StrictModel, builtin_or_file, load_model
 from physics.units import FT_M, m_to_ft
+
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `drills/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 class Act(StrEnum):
@@ -133,7 +136,7 @@ class ScriptedOfficer:
 
 
 def builtin_officer_dir() -> Path:
-    return Path(str(files("drills") / "data" / "officers"))
+    return DATA_DIR / "officers"
 
 
 @cache

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,10 @@ from physics.datafiles import (
     locate,
     parse_model,
 )
+
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `drills/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 DRILL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+$"
 
@@ -174,7 +179,7 @@ def load_drill(path: Path) -> Drill:
 
 
 def builtin_drill_dir() -> Path:
-    return Path(str(files("drills") / "data" / "drills"))
+    return DATA_DIR / "drills"
 
 
 @cache
@@ -186,3 +191,44 @@ def builtin_drills() -> dict[str, Drill]:
 def find_drill(name: str) -> Drill:
     """A built-in drill by id, or a drill file by path."""
     return builtin_or_file(name, builtin_drills(), load_drill, "drill")
+
+
+@cache
+def builtin_drill_files() -> dict[str, Path]:
+    """Each built-in drill's file, by the drill's id."""
+    return {load_drill(p).id: p for p in sorted(builtin_drill_dir().glob("*.toml"))}
+
+
+@dataclass(frozen=True, slots=True)
+class DrillFile:
+    """A drill as read from its file: the validated drill, the file's exact bytes (kept with a
+    run, so the run can be reviewed and rescored after the file changes) and where it was."""
+
+    drill: Drill
+    content: bytes
+    path: Path
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def parse_drill_bytes(content: bytes, path: Path | str) -> Drill:
+    """A drill from a file's bytes. Raises ValueError naming the file if they are not UTF-8,
+    DataFileError (file, line, field) if the drill is not valid."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: byte {exc.start} is not UTF-8 text") from None
+    return parse_drill(text, path)
+
+
+def read_drill_file(name: str) -> DrillFile:
+    """A built-in drill by id, or a drill file by path, with the bytes it was read from (read
+    once: the drill that runs is the one hashed). Raises KeyError for neither."""
+    path = builtin_drill_files().get(name) or Path(name)
+    if name not in builtin_drill_files() and not (path.suffix == ".toml" and path.is_file()):
+        known = ", ".join(sorted(builtin_drill_files()))
+        raise KeyError(f"no drill {name!r}; built-in: {known}")
+    content = path.read_bytes()
+    return DrillFile(parse_drill_bytes(content, path), content, path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -12,11 +13,15 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import Region
-from physics.datafiles import StrictModel, read_packaged
+from physics.datafiles import StrictModel, load_model
 from physics.flight import DragLaw, SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FPS_MPS
 from physics.world import REGIONS, PathEnds, RangeWorld
+
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `physics/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # The public G1 drag function (Mach -> Cd), as tabulated in py-ballisticcalc's drag_tables.py
 # (facts.md §2).
@@ -224,7 +229,7 @@ class LoadFile(StrictModel):
 
 @cache
 def builtin_loads() -> dict[str, Load]:
-    parsed = read_packaged("physics", "data/loads.toml", LoadFile)
+    parsed = load_model(DATA_DIR / "loads.toml", LoadFile)
     return {entry.id: entry for entry in parsed.load}
 
 

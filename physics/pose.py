@@ -18,6 +18,14 @@ Quat = tuple[float, float, float, float]
 
 IDENTITY: Quat = (0.0, 0.0, 0.0, 1.0)
 
+# How far apart two host times may be and still name the same instant, when one of them came
+# from a replica's clock. Replicas stamp events in whole microseconds (docs/protocol.md) and the
+# link maps that onto the host clock, so a trigger pulled in the frame of the newest pose can
+# land up to about a microsecond after it (or before the oldest). 20 us covers that with room,
+# is under 0.2 % of a 90 Hz frame, and holding a pose that long moves a bore swung at a brisk
+# 10 rad/s by 0.2 mrad. Past it, a pose stream has really stopped (docs/tracking.md).
+DEVICE_TIME_TOLERANCE_S = 20e-6
+
 
 @dataclass(frozen=True, slots=True)
 class Pose:

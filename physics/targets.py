@@ -4,6 +4,10 @@ A target is a thin board in the PyBullet world; where a round meets it, the zone
 target's own inches, origin at its centre, u to the shooter's right, v up) says what it scored.
 Published dimensions are in facts.md §3; where they are missing the shapes below are documented
 approximations (docs/physics.md), each marked so.
+
+A hole whose edge touches a scoring line takes the higher value (facts.md §5: NRA Precision
+Pistol Rules 14.3, USPSA 9.5.2): a hit scores the best zone that comes within the bullet's radius
+of its centre, on every target, the outermost outline included.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+
+# facts.md §5: the scoring gauge's plug is the bullet's diameter; 9 mm flange 0.355-0.359 in.
+GAUGE_9MM_IN = 0.355
 
 
 class TargetKind(StrEnum):
@@ -29,6 +36,25 @@ class Ellipse:
     def contains(self, u: float, v: float) -> bool:
         return ((u - self.cu) / self.ru) ** 2 + ((v - self.cv) / self.rv) ** 2 <= 1.0
 
+    def distance(self, u: float, v: float) -> float:
+        """Inches from (u, v) to the outline; 0 inside. The closest point is
+        (a^2 x / (t + a^2), b^2 y / (t + b^2)) for the root t > 0 of
+        (a x / (t + a^2))^2 + (b y / (t + b^2))^2 = 1 (Eberly, "Distance from a point to an
+        ellipse"), found by bisection: a larger ellipse would be wrong off the axes."""
+        if self.contains(u, v):
+            return 0.0
+        a, b = self.ru, self.rv
+        x, y = abs(u - self.cu), abs(v - self.cv)
+        lo, hi = 0.0, max(a, b) * math.hypot(x, y)
+        for _ in range(100):
+            t = (lo + hi) / 2
+            if (a * x / (t + a * a)) ** 2 + (b * y / (t + b * b)) ** 2 > 1.0:
+                lo = t
+            else:
+                hi = t
+        t = (lo + hi) / 2
+        return math.hypot(x - a * a * x / (t + a * a), y - b * b * y / (t + b * b))
+
     @property
     def area(self) -> float:
         return math.pi * self.ru * self.rv
@@ -44,6 +70,12 @@ class Rect:
     def contains(self, u: float, v: float) -> bool:
         return abs(u - self.cu) <= self.width / 2 and abs(v - self.cv) <= self.height / 2
 
+    def distance(self, u: float, v: float) -> float:
+        """Inches from (u, v) to the outline; 0 inside."""
+        du = max(abs(u - self.cu) - self.width / 2, 0.0)
+        dv = max(abs(v - self.cv) - self.height / 2, 0.0)
+        return math.hypot(du, dv)
+
     @property
     def area(self) -> float:
         return self.width * self.height
@@ -58,8 +90,11 @@ class Zone:
     points: int
     shapes: tuple[Shape, ...]
 
-    def contains(self, u: float, v: float) -> bool:
-        return any(s.contains(u, v) for s in self.shapes)
+    def contains(self, u: float, v: float, radius_in: float = 0.0) -> bool:
+        """Does a hole of `radius_in` centred at (u, v) touch the zone?"""
+        if radius_in <= 0.0:
+            return any(s.contains(u, v) for s in self.shapes)
+        return any(s.distance(u, v) <= radius_in for s in self.shapes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +105,13 @@ class PaperTarget:
     zones: tuple[Zone, ...]  # best first: a point scores the first zone that contains it
     source: str
 
-    def score(self, u_in: float, v_in: float) -> tuple[str, int]:
-        """(zone, points) of a hit at (u, v) inches from the target's centre."""
+    def score(
+        self, u_in: float, v_in: float, bullet_diameter_in: float = GAUGE_9MM_IN
+    ) -> tuple[str, int]:
+        """(zone, points) of a hole centred (u, v) inches from the target's centre: the best
+        zone its edge touches (a hole cutting a line scores the higher zone; facts.md §5)."""
         for zone in self.zones:
-            if zone.contains(u_in, v_in):
+            if zone.contains(u_in, v_in, bullet_diameter_in / 2):
                 return zone.name, zone.points
         return "miss", 0
 
@@ -94,7 +132,7 @@ class PaperTarget:
                     for du in (-margin_in, 0, margin_in)
                     for dv in (-margin_in, 0, margin_in)
                 ]
-                if all(self.score(a, b)[0] == zone_name for a, b in around):
+                if all(self.score(a, b, 0.0)[0] == zone_name for a, b in around):
                     d = u * u + v * v
                     if best is None or d < best[0]:
                         best = (d, u, v)

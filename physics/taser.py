@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from itertools import combinations
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -14,11 +15,15 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import TASER_ZONE, Region, TaserZone
-from physics.datafiles import StrictModel, read_packaged
+from physics.datafiles import StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
 from physics.world import REGIONS, PathEnds, RangeWorld
+
+# The package's own data, found beside this module and never through the import path: under
+# `python -m`, a `physics/` folder in the current directory shadows the package's name.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 AIR_DENSITY_KGM3 = 1.225  # ISA sea level (facts.md §2)
 # facts.md §1: a probe more than 2 in from the skin does not connect.
@@ -67,7 +72,7 @@ class CartridgeFile(StrictModel):
 
 @cache
 def builtin_cartridges() -> dict[str, Cartridge]:
-    parsed = read_packaged("physics", "data/cartridges.toml", CartridgeFile)
+    parsed = load_model(DATA_DIR / "cartridges.toml", CartridgeFile)
     return {c.id: c for c in parsed.cartridge}
 
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from physics.body import Part, Region, Stance, SubjectBody
 from physics.bullet import p
 from physics.pose import Vec3, yaw_quat
-from physics.targets import PaperTarget
+from physics.targets import GAUGE_9MM_IN, PaperTarget
 from physics.units import IN_M
 
 # rayTestBatch silently drops the last of exactly 16384 rays (stack-notes.md): cast in chunks.
@@ -159,11 +159,14 @@ class RangeWorld:
         self._region_table = None
         self._boxes = None
 
-    def target_score(self, target_id: str, point: Vec3) -> tuple[str, int]:
-        """Zone and points of a hit at a world point on target `target_id`."""
+    def target_score(
+        self, target_id: str, point: Vec3, bullet_diameter_in: float = GAUGE_9MM_IN
+    ) -> tuple[str, int]:
+        """Zone and points of a hole of `bullet_diameter_in` centred at a world point on target
+        `target_id` (a hole cutting a line scores the higher zone)."""
         target, (_, y, z) = self._targets[target_id]
         # Facing the shooter (-X): the shooter's right is world -Y.
-        return target.score((y - point[1]) / IN_M, (point[2] - z) / IN_M)
+        return target.score((y - point[1]) / IN_M, (point[2] - z) / IN_M, bullet_diameter_in)
 
     def set_stance(self, subject_id: str, stance: Stance) -> None:
         """Kneel, raise the arms, stand: the subject's collision shapes are rebuilt in place."""

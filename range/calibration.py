@@ -26,7 +26,7 @@ from pydantic import Field
 from peripherals.clock import Clock
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
-from physics.datafiles import StrictModel, load_model, read_packaged
+from physics.datafiles import StrictModel, load_model
 from physics.pose import Pose, quat_to_matrix
 from physics.units import FT_M, YD_M, m_to_in
 from range.lane import SYNC_EVERY_S
@@ -67,7 +67,7 @@ class BenchTargets(StrictModel):
 def bench_targets(path: Path | None = None) -> BenchTargets:
     if path is not None:
         return load_model(path, BenchTargets)
-    return read_packaged("range", "data/bench-targets.toml", BenchTargets)
+    return load_model(Path(__file__).resolve().parent / "data" / "bench-targets.toml", BenchTargets)
 
 
 @dataclass(frozen=True, slots=True)

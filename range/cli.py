@@ -227,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
-    return cli_drill.play(args, args.drill, args.officer, "scripted")
+    from drills.schema import read_drill_file
+
+    return cli_drill.play(args, read_drill_file(args.drill), args.officer, "scripted")
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -252,8 +254,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
     for run_dir, score in zip(args.run_dirs, scores, strict=True):
-        verdict = "PASS" if score.passed else "FAIL"
-        print(f"{verdict}  {score.score:5.0f}  {score.decision:<48} {run_dir}")
+        points = "    -" if score.incomplete else f"{score.score:5.0f}"
+        print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}")
     print()
     print(format_detection(rows))
     return 0

@@ -120,7 +120,7 @@ def _show(args: argparse.Namespace) -> int:
                 for x in (
                     "reload" if s.reload else "",
                     "stoppage" if s.stoppage else "",
-                    f"{s.hand} hand" if s.hand != "both" else "",
+                    s.hands_text if s.hand != "both" else "",
                     s.note,
                 )
                 if x

@@ -7,6 +7,7 @@ import json
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from range.cliutil import (
     add_calibration_options,
@@ -15,6 +16,9 @@ from range.cliutil import (
     validate_files,
 )
 from range.deps import require
+
+if TYPE_CHECKING:
+    from drills.schema import DrillFile
 
 EPILOG = """\
 examples:
@@ -95,11 +99,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     validate = verbs.add_parser(
         "validate",
-        help="check drill files",
-        description="Check drill files against the schema and the phase graph rules; every "
-        "problem is named by file, line and field. Exit status 1 if any file fails.",
+        help="check drill files (or built-in drills by id)",
+        description="Check drill files (or built-in drills, by id) against the schema and the "
+        "phase graph rules; every problem is named by file, line and field. Exit status 1 if "
+        "any fails.",
     )
-    validate.add_argument("files", metavar="FILE", nargs="+", type=Path)
+    validate.add_argument(
+        "files", metavar="DRILL", nargs="+", help="built-in id or path to a .toml file"
+    )
     validate.set_defaults(handler=_validate)
 
     run = verbs.add_parser(
@@ -188,32 +195,45 @@ def _show(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.schema import load_drill
+    from drills.schema import builtin_drill_files, load_drill
 
-    return validate_files(args.files, load_drill, lambda d: f"{d.id}, {len(d.phases)} phases")
+    builtin = builtin_drill_files()
+    failed = 0
+    paths = []
+    for name in args.files:
+        if name in builtin:
+            paths.append(builtin[name])
+        elif Path(name).suffix == ".toml" or Path(name).exists():
+            paths.append(Path(name))
+        else:
+            failed += 1
+            known = ", ".join(sorted(builtin))
+            print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
+    checked = validate_files(paths, load_drill, lambda d: f"{d.id}, {len(d.phases)} phases")
+    return 1 if failed else checked
 
 
 def _run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
-    from drills.schema import find_drill
+    from drills.schema import read_drill_file
 
-    drill = find_drill(args.drill)
-    script = args.sim or drill.expected_officer
+    source = read_drill_file(args.drill)
+    script = args.sim or source.drill.expected_officer
     if script is None:
-        raise ValueError(f"{drill.id} names no expected response: give --sim SCRIPT")
-    return play(args, drill.id, script, args.officer, badge=args.badge)
+        raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
+    return play(args, source, script, args.officer, badge=args.badge)
 
 
 def play(
     args: argparse.Namespace,
-    drill_name: str,
+    source: DrillFile,
     script: str,
     officer_name: str,
     badge: str | None = None,
 ) -> int:
-    """Run a drill as the command line asked and print the result."""
+    """Run the drill read from `source` (the object itself, never looked up again by its id)
+    as the command line asked and print the result."""
     from drills.officer import find_officer
-    from drills.schema import find_drill
     from range.progress import ProgressBar
     from range.runner import RunConfig, run_drill
     from range.summary import format_summary
@@ -229,7 +249,8 @@ def play(
             ) from None
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     config = RunConfig(
-        drill=find_drill(drill_name),
+        drill=source.drill,
+        drill_file=source,
         officer=find_officer(script),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,

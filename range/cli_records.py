@@ -275,8 +275,10 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  device {device['serial']}: {device['reason']}{by}")
     for shot in detail["shots"]:
         where = shot.get("zone") or shot.get("reason", "")
+        # Stored as indices; a range master counts stages and strings from 1.
+        stage, string = (shot.get(k, -1) + 1 for k in ("stage", "string"))
         print(
-            f"  {shot['kind']:<14} stage {shot.get('stage')} string {shot.get('string')}"
+            f"  {shot['kind']:<14} stage {stage} string {string}"
             f"  {shot.get('t_s', 0):6.2f} s  {where}  {shot.get('points', '')}"
         )
     print(f"  hash {row['hash']}")

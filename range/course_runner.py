@@ -44,6 +44,7 @@ from range.lane import Attached, Lane, LiveLane, Replica
 from range.poses import TrackedPoses, weapon_pose_at
 from range.records import Records
 from range.runlog import RunWriter
+from range.saved import course_source, sha256
 from range.seeding import RunRandom
 from scoring.course import AttemptScore, Deployment, Shot, score_attempt
 
@@ -111,7 +112,8 @@ STOPPAGE_CLEAR_S = 1.5  # tap, rack, back on target
 
 def shooter_plan(string: CourseString, shooter: Shooter) -> list[tuple[float, str]]:
     """What the shooter does, and when, from the string's start signal: draw, press (the
-    trigger), reload, induce (the instructor's stoppage) and clear."""
+    trigger), reload, induce (the instructor's stoppage), clear and switch (the pistol to the
+    other hand, inside the string)."""
     plan = [(shooter.reaction_s, "draw")]
     t = shooter.reaction_s + getattr(shooter.draw_s, string.start)
     half = string.shots // 2 if string.reload else string.shots
@@ -119,6 +121,9 @@ def shooter_plan(string: CourseString, shooter: Shooter) -> list[tuple[float, st
         if string.reload and i == half:
             plan.append((t - shooter.split_s, "reload"))
             t += shooter.reload_s
+        if string.switch_hand_after is not None and i == string.switch_hand_after:
+            plan.append((t - shooter.split_s, "switch"))
+            t += shooter.hand_switch_s
         if string.stoppage and i == 1:
             plan.append((t - shooter.split_s / 2, "induce"))
             plan.append((t, "press"))  # a click: the stoppage
@@ -159,9 +164,11 @@ def run_course(
     strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
     result = AttemptResult(config, score_attempt(course))
     with ExitStack() as stack:
+        copy_name, copy = course_source(course)
         writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
         if writer is not None:
             stack.callback(writer.close)
+            (writer.path / copy_name).write_bytes(copy)
         log = MemoryLog(writer) if writer is not None else MemoryLog()
         lane: Lane | LiveLane
         if live is None:
@@ -198,6 +205,7 @@ def run_course(
             0.0 if live is None else live.clock.now_s(),
             "attempt_started",
             course=course.id,
+            course_sha256=sha256(copy),
             shooter=config.shooter.id if live is None else "officer",
             officer_name=config.officer_name,
             seed=config.seed,
@@ -300,13 +308,12 @@ class ScriptedHands:
         self.plan = shooter_plan(string, config.shooter)
         self.last_press = max(at for at, act in self.plan if act == "press")
         self.end_s = max(self.last_press, string.par_time_s) + OVERTIME_S
-        self.sigma = config.shooter.aim_error_mrad * 1e-3
-        if string.hand == "support":
-            self.sigma *= config.shooter.support_hand_factor
+        self.shooter = config.shooter
         self.aim_rng = aim_rng
         self.unplug = unplug
         self.step = 0
         self.pulled = 0
+        self.flown = 0  # rounds whose muzzle was asked for: the next one's hand
         self.aim = np.zeros(3)
 
     def ready(self, aim: np.ndarray) -> None:
@@ -350,7 +357,9 @@ class ScriptedHands:
             self.lane.pull_cable(self.replica, REPLUG_AFTER_S)
 
     def muzzle(self, event: PeripheralEvent) -> Pose:
-        return _aimed(self.aim, self.sigma, self.aim_rng)
+        sigma = aim_sigma_rad(self.string, self.shooter, self.flown)
+        self.flown += 1
+        return _aimed(self.aim, sigma, self.aim_rng)
 
     def done(self, t_rel: float, fired: int) -> bool:
         return self.step == len(self.plan) and t_rel > self.last_press + 0.2
@@ -394,6 +403,15 @@ class LiveHands:
         pass
 
 
+def aim_sigma_rad(string: CourseString, shooter: Shooter, round_index: int) -> float:
+    """The scripted shooter's aim error (1 sigma per axis, radians) for round `round_index` of a
+    string: larger when the round is fired with the support hand alone."""
+    sigma = shooter.aim_error_mrad * 1e-3
+    if string.hand_for(round_index) == "support":
+        sigma *= shooter.support_hand_factor
+    return sigma
+
+
 def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: CourseString) -> float:
     """Call the string, STANDBY for a random moment, then the start signal. Shots before it
     are not the string's: they are drained and said."""
@@ -401,7 +419,7 @@ def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: Course
     what = f"{string.rounds} rounds" if pistol else f"{string.cartridges} x {string.cartridge}"
     live.say(
         f"stage {i + 1} string {j + 1}: {string.weapon}, {string.distance_ft_value:g} ft, from"
-        f" {string.start.replace('_', ' ')}, {string.hand} hands, {what}, par"
+        f" {string.start.replace('_', ' ')}, {string.hands_text}, {what}, par"
         f" {string.par_time_s:g} s"
     )
     live.say("STANDBY")
@@ -452,10 +470,13 @@ def _fire_string(
             """Fly one round or cartridge from `muzzle` and score it."""
             local_event = event.host_time_s - t0
             if event.kind is EventKind.SHOT_FIRED:
-                impact = fly_bullet(world, load(config.pistol_load), muzzle, physics_rng)
+                cartridge_load = load(config.pistol_load)
+                impact = fly_bullet(world, cartridge_load, muzzle, physics_rng)
                 zone, points = ("miss", 0)
                 if impact.target == "target":
-                    zone, points = world.target_score("target", impact.point)
+                    zone, points = world.target_score(
+                        "target", impact.point, cartridge_load.bullet_diameter_in
+                    )
                 shot = Shot(i, j, round(local_event, 6), zone, points)
                 result.shots.append(shot)
                 log.emit(

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from drills.log import LogRecord
-from drills.schema import find_drill
+from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.render import COLOURS, Renderer, RenderUnavailableError, Scene
 from range.runlog import read_events
+from range.saved import saved_drill
 
 HEAD_HEIGHT_M = 1.7
 
@@ -28,10 +29,9 @@ class NoDisplayError(RenderUnavailableError):
     pass
 
 
-def scene_at(records: list[LogRecord], t: float) -> tuple[Scene, Pose]:
-    """The range at run time t, and the officer's eyes looking at the first subject."""
-    started = records[0].data
-    drill = find_drill(started["drill"])
+def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, Pose]:
+    """The range at run time t, and the officer's eyes looking at the first subject, in the
+    drill the run played (`range.saved.saved_drill`)."""
     positions = [r for r in records if r.kind == "positions" and r.t <= t + 1e-9][-1].data
     stance: dict[str, str] = {}
     held: dict[str, str] = {}
@@ -82,6 +82,7 @@ def play(
     import moderngl
 
     records = read_events(run_dir)
+    drill = saved_drill(run_dir, records[0].data)
     end = max(r.t for r in records)
     if not glfw.init():
         raise NoDisplayError("GLFW could not reach the display")
@@ -105,7 +106,7 @@ def play(
                 if frames is None
                 else (end * shown / max(frames - 1, 1))
             )
-            scene, eyes = scene_at(records, t)
+            scene, eyes = scene_at(records, t, drill)
             renderer.load(scene)
             width, height = glfw.get_framebuffer_size(window)
             renderer.width, renderer.height = width, height

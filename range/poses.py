@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from physics.body import Region, SubjectBody
-from physics.pose import Pose, Quat, look_rotation, quat_to_matrix
+from physics.pose import DEVICE_TIME_TOLERANCE_S, Pose, Quat, look_rotation, quat_to_matrix
 
 
 class PoseSource(Protocol):
@@ -74,15 +74,23 @@ class PoseHistory:
         self._poses.append(pose)
 
     def at(self, t: float) -> Pose:
-        """Interpolated pose at t; outside the buffer, the nearest end, marked not tracked."""
+        """Interpolated pose at host time t (seconds). Any t inside the buffer is answered by
+        interpolation; a t within `DEVICE_TIME_TOLERANCE_S` outside either end (a trigger
+        stamped in whole device microseconds in the newest frame) gets the nearest sample as it
+        is; further out the stream did not cover t, so the nearest sample is marked not tracked.
+        An empty history answers an invalid, untracked pose."""
         if not self._poses:
             return Pose((0.0, 0.0, 0.0), time_s=t, valid=False, tracked=False)
         i = bisect.bisect_right(self._times, t)
         if i == 0 or i == len(self._times):
             nearest = self._poses[0 if i == 0 else -1]
-            exact = nearest.time_s == t
+            covered = abs(t - nearest.time_s) <= DEVICE_TIME_TOLERANCE_S
             return Pose(
-                nearest.position_m, nearest.orientation, t, nearest.valid, nearest.tracked and exact
+                nearest.position_m,
+                nearest.orientation,
+                t,
+                nearest.valid,
+                nearest.tracked and covered,
             )
         a, b = self._poses[i - 1], self._poses[i]
         span = b.time_s - a.time_s

@@ -18,14 +18,16 @@ from typing import Any
 import numpy as np
 
 from drills.log import LogRecord
-from drills.schema import find_drill
+from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.render import COLOURS, Renderer, Scene
 from range.runlog import read_events
+from range.saved import saved_drill
+from range.summary import verdict_line
 from scoring.policy import default_policy
-from scoring.score import score_run
+from scoring.score import Outcome, score_run
 
 THREAT_LEVEL = {"none": 0, "passive": 1, "active": 2, "assaultive": 3, "deadly": 4}
 IMAGE_W, IMAGE_H, FOV = 480, 320, 60.0
@@ -123,9 +125,8 @@ def _state_at(
 
 
 def _shot_images(
-    records: list[LogRecord], shot: LogRecord, drill_id: str, renderer: Renderer
+    records: list[LogRecord], shot: LogRecord, drill: Drill, renderer: Renderer
 ) -> tuple[str, str]:
-    drill = find_drill(drill_id)
     where, stances, held = _state_at(records, shot.t)
     scene = Scene()
     scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
@@ -183,11 +184,11 @@ def _shot_images(
 
 def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) -> Path:
     """A qualification attempt: each stage's target, face on, with its hits."""
-    from drills.course import find_course
     from physics.targets import TARGETS
+    from range.saved import saved_course
 
     started = records[0].data
-    course = find_course(started["course"])
+    course = saved_course(run_dir, started)
     target = TARGETS[course.target]
     shots = [r for r in records if r.kind == "shot"]
     ended = next((r for r in records if r.kind == "attempt_ended"), None)
@@ -219,14 +220,22 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
                 f"<figcaption>Stage {html.escape(stage.name)}: {len(hits)} rounds,"
                 f" {points} points</figcaption></figure>"
             )
-    verdict = (
-        ""
-        if ended is None
-        else (
+    if ended is None:
+        last = records[-1].t - records[0].t
+        verdict = (
+            f"<b>{Outcome.INCOMPLETE}</b>: the log stops {last:.1f} s in with no attempt_ended;"
+            " the attempt was cut short and is not graded."
+        )
+    elif not ended.data.get("complete", True):
+        verdict = (
+            f"<b>{Outcome.INCOMPLETE}</b>: a string cut by a device fault is still to be"
+            f" reshot ({ended.data['points']} points, {ended.data['hits']} hits so far)."
+        )
+    else:
+        verdict = (
             f"<b>{'QUALIFIED' if ended.data['passed'] else 'NOT QUALIFIED'}</b>:"
             f" {ended.data['points']} points, {ended.data['hits']} hits"
         )
-    )
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
@@ -245,7 +254,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     if records[0].kind == "attempt_started":
         return _course_report(run_dir, records, out)
     started = records[0].data
-    drill = find_drill(started["drill"])
+    drill = saved_drill(run_dir, started)
     score = score_run(records, default_policy())
     shots = [
         r
@@ -282,7 +291,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     shot_html = []
     with Renderer(IMAGE_W, IMAGE_H) as renderer:
         for n, shot in enumerate(shots, 1):
-            mine, theirs = _shot_images(records, shot, drill.id, renderer)
+            mine, theirs = _shot_images(records, shot, drill, renderer)
             shot_html.append(
                 f"<h3>Shot {n}: {html.escape(shot.data['action'])} at {shot.t:.2f} s</h3>"
                 f"<figure><img alt='officer view, shot {n}' src='{mine}'><figcaption>The officer's"
@@ -305,8 +314,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h1>After-action review: {html.escape(drill.title)}</h1>
 <p>Drill {html.escape(drill.id)}, seed {started.get("seed")}, officer
 {html.escape(str(started.get("officer_name", started.get("officer"))))}.
-<b>{html.escape(score.decision)}</b>: {score.score:.0f}/100,
-{"PASS" if score.passed else "FAIL"}.</p>
+<b>{html.escape(score.decision)}</b>: {html.escape(verdict_line(score))}.</p>
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
 <h2>Where everyone was</h2><img alt="top-down map" src="{_map(records, started.get("cover", []))}">
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}

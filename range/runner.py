@@ -22,7 +22,7 @@ import numpy as np
 from drills.engine import DrillEngine, OfficerAction, RunState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
-from drills.schema import Drill
+from drills.schema import Drill, DrillFile
 from peripherals.clock import ManualClock
 from peripherals.driver import DeviceInfo
 from peripherals.emulator import PistolEmulator, TaserEmulator
@@ -39,6 +39,7 @@ from range.calibration import calibration_for_run
 from range.lane import Lane, Replica
 from range.poses import ScriptedPoses
 from range.runlog import RunWriter
+from range.saved import drill_source, sha256
 from range.seeding import RunRandom
 from scoring.policy import Policy, default_policy
 from scoring.score import Score, score_run
@@ -77,6 +78,9 @@ class RunConfig:
     require_calibration: bool = False
     calibration_dir: Path | None = None
     override_by: str | None = None
+    # The file `drill` was read from (`drills.schema.read_drill_file`): its bytes are kept with
+    # the run and hashed into its log. Without it, a built-in drill keeps its built-in file.
+    drill_file: DrillFile | None = None
 
 
 @dataclass(slots=True)
@@ -90,11 +94,13 @@ class RunResult:
     devices: list[DeviceInfo]
     run_dir: Path | None
     frame_times_s: list[float]
+    drill_sha256: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "openrange_version": __version__,
             "drill": self.config.drill.id,
+            "drill_sha256": self.drill_sha256,
             "officer": self.config.officer.id,
             "seed": self.config.seed,
             "dt_s": self.config.dt_s,
@@ -160,9 +166,11 @@ class Session:
                 PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir), "firearm"
             )
             self.replicas = self.lane.replicas
+            copy_name, copy, drill_path = drill_source(drill, config.drill_file)
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
                 stack.callback(writer.close)
+                (writer.path / copy_name).write_bytes(copy)
             log = MemoryLog(writer) if writer is not None else MemoryLog()
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
             self.engine = engine
@@ -175,6 +183,8 @@ class Session:
             devices = self.lane.devices()
             calibration = self._check_calibration(devices)
             engine.start(
+                drill_sha256=sha256(copy),
+                drill_file=drill_path,
                 seed=config.seed,
                 officer=config.officer.id,
                 policy=config.policy.id,
@@ -207,6 +217,7 @@ class Session:
                 devices,
                 writer.path if writer else None,
                 self.frame_times_s,
+                sha256(copy),
             )
             if writer is not None:
                 writer.finish(result.as_json())

@@ -4,21 +4,37 @@ from __future__ import annotations
 
 from range.runner import RunResult
 from scoring.detection import Detection
-from scoring.score import Kind, Score
+from scoring.score import Kind, Outcome, Score
 
 _MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
 
 
-def _yes_no(value: bool | None) -> str:
-    return "n/a (no force used)" if value is None else ("yes" if value else "NO")
+def _less_lethal(score: Score) -> str:
+    if score.less_lethal_first is None:
+        return f"n/a ({score.less_lethal_na or 'no force used'})"
+    return "yes" if score.less_lethal_first else "NO"
+
+
+def verdict_line(score: Score) -> str:
+    """The outcome as a range master reads it: points and PASS / FAIL, or INCOMPLETE with why
+    (no points: a run that never ended is not graded)."""
+    if score.outcome is Outcome.INCOMPLETE:
+        return f"INCOMPLETE  ({score.incomplete}; not graded, policy {score.policy})"
+    overrides = sorted({f.rule for f in score.overridden_by})
+    if overrides and score.outcome is Outcome.FAIL:
+        which = ", ".join(overrides)
+        return (
+            f"{score.score:.0f}/100  FAIL  ({which} overrides the score: a critical finding or"
+            f" excessive force fails the run whatever its points; policy {score.policy})"
+        )
+    return f"{score.score:.0f}/100  {score.outcome.value}  (policy {score.policy})"
 
 
 def format_score(score: Score) -> str:
-    verdict = "PASS" if score.passed else "FAIL"
     lines = [
         f"Decision:          {score.decision}",
-        f"Score:             {score.score:.0f}/100  {verdict}  (policy {score.policy})",
-        f"Less-lethal first: {_yes_no(score.less_lethal_first)}",
+        f"Score:             {verdict_line(score)}",
+        f"Less-lethal first: {_less_lethal(score)}",
         "Reaction time:     "
         + (
             "n/a"

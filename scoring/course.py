@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from drills.course import Course
+from physics.pose import DEVICE_TIME_TOLERANCE_S
+from scoring.score import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +66,24 @@ class AttemptScore:
     def complete(self) -> bool:
         return not self.reshoot
 
+    @property
+    def outcome(self) -> Outcome:
+        """INCOMPLETE while a string is still to be reshot: a device fault is never a failure."""
+        if not self.complete:
+            return Outcome.INCOMPLETE
+        return Outcome.PASS if self.passed else Outcome.FAIL
+
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
         out["complete"] = self.complete
+        out["outcome"] = self.outcome.value
         return out
+
+
+def _late(t_s: float, par_time_s: float) -> bool:
+    """After the par time by more than a device clock's tolerance: a round stamped in whole
+    device microseconds on the par time itself is in time (physics.pose)."""
+    return t_s > par_time_s + DEVICE_TIME_TOLERANCE_S
 
 
 def score_attempt(
@@ -90,7 +106,7 @@ def score_attempt(
         if fired.get(key, 0) >= spec.rounds:
             continue  # rounds beyond the string's count are not scored
         stage = stages[shot.stage]
-        if shot.t_s > spec.par_time_s:
+        if _late(shot.t_s, spec.par_time_s):
             stage.late += 1
             if course.late_shots == "void":
                 continue
@@ -105,7 +121,7 @@ def score_attempt(
         if key in skip or fired.get(key, 0) >= spec.cartridges:
             continue
         stage = stages[dep.stage]
-        if dep.t_s > spec.par_time_s:
+        if _late(dep.t_s, spec.par_time_s):
             stage.late += 1
             if course.late_shots == "void":
                 continue
@@ -126,7 +142,9 @@ def score_attempt(
         f"stage {s.name}: {s.points} points, {s.min_points} needed" for s in stages if not s.met
     ]
     if reshoot:
-        reasons.append(f"{len(reshoot)} string(s) to reshoot after a device fault")
+        # Numbered from 1, as a range master counts them (the (stage, string) pairs are indices).
+        which = ", ".join(f"stage {i + 1} string {j + 1}" for i, j in reshoot)
+        reasons.append(f"to reshoot after a device fault: {which}")
     return AttemptScore(
         course=course.id,
         points=points,

@@ -54,9 +54,12 @@ class Detection:
 
 
 def detection(scores: Iterable[Score]) -> list[Detection]:
-    """One row per officer, in the order officers first appear."""
+    """One row per officer, in the order officers first appear. An incomplete run is no trial:
+    it is left out."""
     tally: dict[str, list[int]] = {}
     for score in scores:
+        if score.incomplete:
+            continue
         row = tally.setdefault(score.officer, [0, 0, 0, 0])
         if score.shoot_scenario:
             row[0] += 1

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drills.threat import Threat
-from physics.datafiles import StrictModel, load_model, read_packaged
+from physics.datafiles import StrictModel, load_model
 
 
 class ForceOption(StrEnum):
@@ -87,7 +87,7 @@ class Policy(StrictModel):
 
 @cache
 def default_policy() -> Policy:
-    return read_packaged("scoring", "data/policy-default.toml", Policy)
+    return load_model(Path(__file__).resolve().parent / "data" / "policy-default.toml", Policy)
 
 
 def load_policy(path: Path | None) -> Policy:

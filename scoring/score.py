@@ -20,6 +20,16 @@ class Kind(StrEnum):
     CRITICAL = "critical"
 
 
+class Outcome(StrEnum):
+    """What a run (or an attempt) came to. INCOMPLETE is its own outcome, never a pass or a
+    fail: the log never reached its end (a crash, a kill, a power cut: no `run_ended`), or the
+    run ended faulted or aborted. Records and exports use the same words."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCOMPLETE = "INCOMPLETE"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str
@@ -43,7 +53,7 @@ class Score:
     decision: str
     score: float
     passed: bool
-    less_lethal_first: bool | None
+    less_lethal_first: bool | None  # None: it did not apply (see less_lethal_na)
     reaction_time_s: float | None
     transition_time_s: float | None
     rounds_fired: int
@@ -55,10 +65,32 @@ class Score:
     policy: str = ""
     officer: str = ""
     shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
+    # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
+    # add up to, not a grade, and `passed` is False.
+    incomplete: str = ""
+    # Why less-lethal first did not apply, when it did not ("" when it did).
+    less_lethal_na: str = ""
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.incomplete:
+            return Outcome.INCOMPLETE
+        return Outcome.PASS if self.passed else Outcome.FAIL
+
+    @property
+    def overridden_by(self) -> list[Finding]:
+        """The findings that fail the run whatever its points add up to: every critical one,
+        and excessive force."""
+        return [
+            f
+            for f in self.findings
+            if f.kind is Kind.CRITICAL or (f.rule == "FORCE-01" and f.kind is Kind.FINDING)
+        ]
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["findings"] = [asdict(f) | {"kind": f.kind.value} for f in self.findings]
+        out["outcome"] = self.outcome.value
         return out
 
 
@@ -105,6 +137,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     at_hand: set[str] = set()
     verbal_at: float | None = None
     first_force: tuple[float, ForceOption] | None = None
+    first_threat = Threat.NONE  # the threat the first use of force met
     onset: float | None = None
     response: float | None = None
     last_taser: float | None = None
@@ -120,6 +153,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     gun_moments = covered_moments = 0
     first_gun_t: float | None = None
     end_t = 0.0
+    ended: dict[str, Any] | None = None
 
     def add(rule: str, t: float, kind: Kind, message: str) -> None:
         points = policy.points[rule] if kind in (Kind.FINDING, Kind.CRITICAL) else 0.0
@@ -128,7 +162,9 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     for rec in records:
         d, t = rec.data, rec.t
         end_t = max(end_t, t)
-        if rec.kind == "run_started":
+        if rec.kind == "run_ended":
+            ended = d
+        elif rec.kind == "run_started":
             at_hand = set(d.get("weapons", []))
             officer = str(d.get("officer_name", d.get("officer", "")))
             cover = list(d.get("cover", []))
@@ -161,7 +197,10 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
                 last_taser = t
             if first_force is None:
                 first_force = (t, option)
+                first_threat = s.threat
                 _first_force_rules(add, t, option, s, policy, at_hand, verbal_at)
+            if s.threat == Threat.NONE and name in threat_ended:
+                after += 1  # counted whichever finding the round draws below
             if _no_shoot(option, s):
                 add(
                     "DECISION-01",
@@ -171,7 +210,6 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
                     f" ({s.behaviour}, holding {s.held})",
                 )
             elif s.threat == Threat.NONE and name in threat_ended:
-                after += 1
                 add(
                     "STOP-01",
                     t,
@@ -300,7 +338,7 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     transition = None
     if last_taser is not None and first_firearm is not None and first_firearm > last_taser:
         transition = first_firearm - last_taser
-    llf = None if first_force is None else first_force[1] is ForceOption.TASER
+    llf, llf_na = _less_lethal_first(first_force, first_threat, at_hand)
     total = max(0.0, 100.0 + sum(f.points for f in findings))
     critical = any(f.kind is Kind.CRITICAL for f in findings)
     excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
@@ -320,11 +358,12 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         decision = "no force used"
     else:
         decision = "appropriate"
+    incomplete = _incomplete(ended, end_t)
     findings.sort(key=lambda f: f.t)
     return Score(
         decision=decision,
         score=round(total, 2),
-        passed=not critical and not excessive and total >= policy.pass_score,
+        passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
         less_lethal_first=llf,
         reaction_time_s=None if reaction is None else round(reaction, 4),
         transition_time_s=None if transition is None else round(transition, 4),
@@ -337,7 +376,35 @@ def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
         policy=policy.id,
         officer=officer,
         shoot_scenario=any(s.peak is Threat.DEADLY for s in subjects.values()),
+        incomplete=incomplete,
+        less_lethal_na=llf_na,
     )
+
+
+def _less_lethal_first(
+    first: tuple[float, ForceOption] | None, threat: Threat, at_hand: set[str]
+) -> tuple[bool | None, str]:
+    """Whether the less-lethal option came first, or (None, why) where the question did not
+    arise: no force, a deadly threat met with the firearm (LLF-02 asks it only short of deadly),
+    or no TASER at hand."""
+    if first is None:
+        return None, "no force used"
+    if first[1] is ForceOption.TASER:
+        return True, ""
+    if threat >= Threat.DEADLY:
+        return None, "deadly threat: the firearm was the option that fit"
+    if "taser" not in at_hand:
+        return None, "no TASER at hand"
+    return False, ""
+
+
+def _incomplete(ended: dict[str, Any] | None, end_t: float) -> str:
+    """Why a log is not a finished run, or "" when it is one."""
+    if ended is None:
+        return f"the log stops at {end_t:.2f} s with no run_ended: the run was cut short"
+    if ended.get("state") != "completed":
+        return f"the run {ended.get('state')} ({ended.get('reason')})"
+    return ""
 
 
 def _no_shoot(option: ForceOption, s: _Subject) -> bool:

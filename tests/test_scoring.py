@@ -103,6 +103,7 @@ def test_taser_first_with_commands_earns_credit_and_a_reaction_time() -> None:
             held_object="knife",
         ),
         rec(2.8, "officer_action", action="taser_fired", subject="s"),
+        rec(6.0, "run_ended", state="completed", reason="time limit"),
     ]
     score = score_run(log, default_policy())
     assert score.less_lethal_first is True

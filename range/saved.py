@@ -1,0 +1,109 @@
+"""The drill a saved run played, kept in its run directory.
+
+A run saves the drill file it ran, byte for byte, as `drill.toml` beside its event log, and its
+`run_started` record holds the file's SHA-256 (`drill_sha256`) and where it came from
+(`drill_file`). Review (`report`, `mirror`) and rescoring read that copy, never the library by
+id: the file may have been edited, renamed or deleted since, and a built-in drill of the same id
+may say something else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from drills.course import Course, builtin_course_files, builtin_courses, find_course, parse_course
+from drills.schema import Drill, DrillFile, builtin_drills, find_drill, parse_drill_bytes
+
+DRILL_COPY = "drill.toml"
+# A drill built in code, with no file: its validated model as JSON.
+DRILL_JSON = "drill.json"
+
+
+def drill_source(drill: Drill, source: DrillFile | None) -> tuple[str, bytes, str | None]:
+    """What a run keeps of its drill: (copy's file name, its bytes, the file it came from).
+    With no file given, a drill identical to a built-in one keeps that file; any other drill
+    keeps its validated model as JSON. Raises ValueError if `source` is another drill."""
+    if source is not None:
+        if source.drill != drill:
+            raise ValueError(f"{source.path} is not the drill {drill.id} being run")
+        return DRILL_COPY, source.content, str(source.path)
+    if builtin_drills().get(drill.id) == drill:
+        from drills.schema import read_drill_file
+
+        builtin = read_drill_file(drill.id)
+        return DRILL_COPY, builtin.content, str(builtin.path)
+    return DRILL_JSON, drill.model_dump_json(indent=2).encode("utf-8"), None
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
+    """The drill a saved run played, from the copy in its run directory, checked against the
+    hash its log recorded. A run saved before runs kept their drill (no `drill_sha256`) falls
+    back to the built-in library by id. Raises ValueError for a missing or altered copy."""
+    if started is None:
+        from range.runlog import read_events
+
+        started = read_events(run_dir)[0].data
+    digest = started.get("drill_sha256")
+    if digest is None:
+        return find_drill(str(started["drill"]))
+    copy = run_dir / DRILL_COPY
+    if not copy.is_file() and (run_dir / DRILL_JSON).is_file():
+        copy = run_dir / DRILL_JSON
+    if not copy.is_file():
+        raise ValueError(
+            f"{copy}: missing; the run's log names drill {started['drill']} with SHA-256"
+            f" {digest[:12]}..., and no other copy is trusted"
+        )
+    content = copy.read_bytes()
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise ValueError(
+            f"{copy} does not match the SHA-256 the run recorded ({digest[:12]}...):"
+            " it was changed after the run"
+        )
+    if copy.name == DRILL_JSON:
+        return Drill.model_validate_json(content)
+    return parse_drill_bytes(content, copy)
+
+
+COURSE_COPY = "course.toml"
+COURSE_JSON = "course.json"
+
+
+def course_source(course: Course) -> tuple[str, bytes]:
+    """What an attempt keeps of its course: a built-in course's file, byte for byte, or any other
+    course's validated model as JSON (file name, bytes)."""
+    if builtin_courses().get(course.id) == course:
+        return COURSE_COPY, builtin_course_files()[course.id].read_bytes()
+    return COURSE_JSON, course.model_dump_json(indent=2).encode("utf-8")
+
+
+def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
+    """The course a saved attempt fired, from the copy in its run directory, checked against the
+    hash in its `attempt_started` (`course_sha256`); an attempt saved before attempts kept their
+    course falls back to the built-in library by id. Raises ValueError for a missing or altered
+    copy."""
+    digest = started.get("course_sha256")
+    if digest is None:
+        return find_course(str(started["course"]))
+    copy = run_dir / COURSE_COPY
+    if not copy.is_file():
+        copy = run_dir / COURSE_JSON
+    if not copy.is_file():
+        raise ValueError(
+            f"{run_dir}: the course this attempt fired ({started['course']}) is missing"
+        )
+    content = copy.read_bytes()
+    if sha256(content) != digest:
+        raise ValueError(
+            f"{copy} does not match the SHA-256 the attempt recorded ({digest[:12]}...):"
+            " it was changed after the attempt"
+        )
+    if copy.name == COURSE_JSON:
+        return Course.model_validate_json(content)
+    return parse_course(content.decode("utf-8"), copy)
