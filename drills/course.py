@@ -22,6 +22,7 @@ from physics.datafiles import (
     locate,
     parse_model,
     read_packaged,
+    read_text,
 )
 from physics.targets import TARGETS, TargetKind
 from physics.taser import TaserModel, builtin_cartridges
@@ -180,7 +181,7 @@ def parse_course(text: str, path: Path | str) -> Course:
 
 
 def load_course(path: Path) -> Course:
-    return parse_course(path.read_text(encoding="utf-8"), path)
+    return parse_course(read_text(path), path)
 
 
 @cache
@@ -227,6 +228,6 @@ def builtin_shooters() -> dict[str, Shooter]:
 
 def find_shooter(name: str) -> Shooter:
     def load(path: Path) -> Shooter:
-        return parse_model(path.read_text(encoding="utf-8"), Shooter, path)
+        return parse_model(read_text(path), Shooter, path)
 
     return builtin_or_file(name, builtin_shooters(), load, "shooter")

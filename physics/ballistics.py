@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import Region
-from physics.datafiles import StrictModel, read_packaged
+from physics.datafiles import NotFoundError, StrictModel, read_packaged
 from physics.flight import DragLaw, SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FPS_MPS
@@ -231,7 +231,7 @@ def builtin_loads() -> dict[str, Load]:
 def load(load_id: str) -> Load:
     known = builtin_loads()
     if load_id not in known:
-        raise KeyError(f"unknown load {load_id!r}; known: {', '.join(sorted(known))}")
+        raise NotFoundError(f"unknown load {load_id!r}; known: {', '.join(sorted(known))}")
     return known[load_id]
 
 
