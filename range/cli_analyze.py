@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from range import cliutil
 from range.cliutil import help_when_bare
 from range.deps import require
 
@@ -67,16 +68,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     spread.add_argument(
         "--distance", required=True, help="5..25ft (every --step), 7,15,21ft, or one distance"
     )
-    spread.add_argument("--step", type=float, default=1.0, help="step of a distance range")
-    spread.add_argument("--trials", type=int, default=10_000, help="deployments per distance")
+    spread.add_argument(
+        "--step", type=cliutil.positive_float, default=1.0, help="step of a distance range"
+    )
+    spread.add_argument(
+        "--trials", type=cliutil.positive_int, default=10_000, help="deployments per distance"
+    )
     spread.add_argument("--aim", default="abdomen", help="region aimed at (default abdomen)")
     spread.add_argument(
         "--aim-error-mrad",
-        type=float,
+        type=cliutil.finite_nonneg_float,
         default=0.0,
         help="1-sigma aim error per axis, milliradians (default 0)",
     )
-    spread.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    spread.add_argument("--seed", type=cliutil.seed, default=0, help="random seed (default 0)")
     spread.add_argument("--json", action="store_true", help="print the rows as JSON")
     spread.add_argument("--plot", type=Path, default=None, help="also draw the result to a PNG")
     spread.set_defaults(handler=_spread)
@@ -92,7 +97,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     trajectory.add_argument("--zero", default="25yd", help="zero distance (default 25yd)")
     trajectory.add_argument("--to", default="50yd", help="last distance (default 50yd)")
     trajectory.add_argument("--sight-height", default="0.8in", help="default 0.8in")
-    trajectory.add_argument("--step", type=float, default=1.0, help="yards between rows")
+    trajectory.add_argument(
+        "--step", type=cliutil.positive_float, default=1.0, help="yards between rows"
+    )
     trajectory.add_argument("--json", action="store_true", help="print the rows as JSON")
     trajectory.set_defaults(handler=_trajectory)
 
