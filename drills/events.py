@@ -129,10 +129,23 @@ class Device(_Part):
     firmware: str
 
 
+class CalibrationUsed(_Part):
+    """What a run keeps of a device's calibration profile (range/calibration.py,
+    RECORDED_PROFILE_FIELDS)."""
+
+    armorer: str
+    calibrated: str  # ISO date
+    expires: str  # ISO date
+    residual_mrad: float
+    tolerance_mrad: float
+    trigger_latency_s: float
+
+
 class CalibrationCheck(_Part):
     serial: str
     allowed: bool
     reason: str
+    profile: CalibrationUsed | None = None
 
 
 class Muzzle(_Part):

@@ -410,23 +410,20 @@ def _small_files() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))  # half a drill's log
 
 
-def test_a_full_disk_during_a_drill_is_one_line_and_keeps_the_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "first_kind"),
+    [
+        (["drill", "run", "knife-approach-v1", "--progress", "never"], "run_started"),
+        (["course", "run", "fbi-pistol-2019-v1"], "attempt_started"),
+    ],
+    ids=["drill", "course"],
+)
+def test_a_full_disk_during_a_run_is_one_line_and_keeps_the_log(
+    tmp_path: Path, command: list[str], first_kind: str
+) -> None:
     runs = tmp_path / "runs"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "range",
-            "drill",
-            "run",
-            "knife-approach-v1",
-            "--seed",
-            "1",
-            "--runs-dir",
-            str(runs),
-            "--progress",
-            "never",
-        ],
+        [sys.executable, "-m", "range", *command, "--seed", "1", "--runs-dir", str(runs)],
         capture_output=True,
         text=True,
         preexec_fn=_small_files,
@@ -440,7 +437,7 @@ def test_a_full_disk_during_a_drill_is_one_line_and_keeps_the_log(tmp_path: Path
         f"openrange: {run / EVENTS}: cannot write (File too large): the event log is kept up to t ="
     )
     kept = read_events(run)  # the whole records before the failure; a torn line is dropped
-    assert kept[0].kind == "run_started" and len(kept) > 20
+    assert kept[0].kind == first_kind and len(kept) > 20
     assert f"t = {kept[-1].t:.3f} s" in done.stderr
     assert not (run / "result.json").exists()
 
