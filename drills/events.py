@@ -62,6 +62,7 @@ def _one_of(names: list[str]) -> AfterValidator:
 
 
 Seconds = Annotated[float, Field(ge=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
 Index = Annotated[int, Field(ge=0)]
 Point = list[float]
 ThreatName = Annotated[str, _one_of([t.name.lower() for t in Threat])]
@@ -211,7 +212,7 @@ class PhaseEntered(Record):
     held_object: HeldObject
     stance: Stance
     role: Literal["subject", "bystander"]
-    distance_ft: Seconds  # a distance, never negative
+    distance_ft: NonNegative
 
 
 class Positions(Record):
@@ -414,6 +415,11 @@ def check_record(record: Mapping[str, Any] | str) -> Record:
             "missing": "required field is missing",
             "extra_forbidden": f"unknown field for a {kind} record",
         }.get(error["type"], error["msg"])
+        if loc == ("log_format",) and error["type"] == "less_than_equal":
+            message = (
+                f"log format {error['input']} was written by a newer OpenRange;"
+                f" this one reads up to {LOG_FORMAT}"
+            )
         if len(exc.errors()) > 1:
             message += f" (and {len(exc.errors()) - 1} more problem(s) in this record)"
         raise RecordError(kind, _field(loc), message) from None

@@ -376,6 +376,22 @@ def test_a_bad_line_that_is_not_the_last_is_named(tmp_path: Path, saved_run: Pat
         read_events(run)
 
 
+def test_a_newer_log_format_is_refused_by_name(tmp_path: Path, saved_run: Path) -> None:
+    def edit(lines: list[str]) -> int:
+        record = json.loads(lines[0])
+        record["log_format"] = 2
+        lines[0] = json.dumps(record)
+        return 1
+
+    run, _ = edited_run(tmp_path, saved_run, edit)
+    with pytest.raises(EventLogError) as caught:
+        read_events(run)
+    assert str(caught.value) == (
+        f"{run / EVENTS}:1: run_started.log_format: log format 2 was written by a newer"
+        " OpenRange; this one reads up to 1"
+    )
+
+
 def test_the_writer_refuses_a_kind_the_vocabulary_lacks() -> None:
     log = MemoryLog()
     with pytest.raises(RecordError) as caught:
@@ -543,6 +559,22 @@ def test_every_numeric_option_is_validated(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert usage_error(argv, capsys).endswith(message)
+
+
+@pytest.mark.parametrize(
+    ("distance", "message"),
+    [
+        ("0..99999999ft", "distance '0..99999999ft': 100000000 distances; at most 1000"),
+        ("1.2.3ft", "distance '1.2.3ft': '1.2.3' is not a number"),
+        ("0ft", "distance '0ft': each distance must be more than 0 and at most 3000 ft"),
+    ],
+)
+def test_an_analysis_distance_is_validated(
+    distance: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", distance]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"openrange: {message}\n"
 
 
 def test_an_unknown_badge_is_refused_before_the_run(
