@@ -199,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
 _EXIT_BUG = 70
 
 
+_PACKAGES = tuple(
+    str(Path(__file__).resolve().parent.parent / name) + os.sep
+    for name in ("range", "drills", "scoring", "physics", "peripherals")
+)
+
+
+def _raised_by_openrange(exc: BaseException) -> bool:
+    """Whether the innermost Python frame of `exc`'s traceback is OpenRange's own code."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(_PACKAGES)
+
+
 def _known_error(exc: BaseException) -> tuple[int, str] | None:
     """The exit status and the one line for an error the user can act on, or None for a bug.
 
@@ -221,13 +237,16 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
         (DataFileError, 2, ""),
         (EventLogError, 2, ""),
         (NotFoundError, 2, ""),
-        # The code's convention: a ValueError carries a refusal meant for the user (a drill
-        # with no expected response, an unknown button, a cartridge a model cannot fire).
-        (ValueError, 2, ""),
     ]
     for kind, status, prefix in table:
         if isinstance(exc, kind):
             return status, f"{prefix}{exc}"
+    # The code's convention: a ValueError that OpenRange raises carries a refusal meant for the
+    # user (a drill with no expected response, an unknown button, a cartridge a model cannot
+    # fire). One raised inside a library (a JSON decoder, pydantic, numpy) was not translated
+    # at its boundary: that is a bug, shown as one.
+    if isinstance(exc, ValueError) and _raised_by_openrange(exc):
+        return 2, str(exc)
     if isinstance(exc, FileNotFoundError):
         return 2, f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):

@@ -605,6 +605,17 @@ def test_a_bug_is_never_dressed_up_as_a_user_error(
     )
 
 
+def test_a_library_value_error_is_a_bug_not_a_user_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def untranslated(_args: object) -> int:
+        return int(json.loads("{torn"))
+
+    monkeypatch.setattr(cli, "_cmd_score", untranslated)
+    assert main(["score", str(tmp_path)]) == 70
+    assert "internal error (JSONDecodeError)" in capsys.readouterr().err
+
+
 def test_a_missing_run_directory_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
