@@ -20,7 +20,14 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from drills.threat import Behaviour, HeldObject, Threat
 from peripherals.messages import EventKind, Model
@@ -64,7 +71,9 @@ def _one_of(names: list[str]) -> AfterValidator:
 Seconds = Annotated[float, Field(ge=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Index = Annotated[int, Field(ge=0)]
-Point = list[float]
+XY = Annotated[list[float], Field(min_length=2, max_length=2)]  # (x downrange, y left) m
+XYZ = Annotated[list[float], Field(min_length=3, max_length=3)]  # physics frame, m
+Quaternion = Annotated[list[float], Field(min_length=4, max_length=4)]  # (x, y, z, w)
 ThreatName = Annotated[str, _one_of([t.name.lower() for t in Threat])]
 DeviceEventName = Annotated[str, _one_of([k.name.lower() for k in EventKind])]
 ModelSlug = Annotated[str, _one_of([m.slug for m in Model])]
@@ -113,7 +122,7 @@ class Record(_Part):
 class SubjectStart(_Part):
     role: Literal["subject", "bystander"]
     held_object: HeldObject
-    start_m: Point
+    start_m: XY
 
 
 class CoverBox(_Part):
@@ -150,8 +159,8 @@ class CalibrationCheck(_Part):
 
 
 class Muzzle(_Part):
-    position_m: Point
-    orientation: Point  # quaternion (x, y, z, w)
+    position_m: XYZ
+    orientation: Quaternion
     tracked: bool
 
 
@@ -160,7 +169,7 @@ class Probe(_Part):
     target: str | None
     region: Region | None
     zone: str | None
-    point: Point
+    point: XYZ
     time_of_flight_s: float
     clothing_gap_in: float | None
     connected: bool
@@ -217,8 +226,8 @@ class PhaseEntered(Record):
 
 class Positions(Record):
     KIND = "positions"
-    officer: Point  # (x, y) m
-    subjects: dict[str, Point]
+    officer: XY
+    subjects: dict[str, XY]
 
 
 class OfficerActed(Record):
@@ -232,6 +241,13 @@ class OfficerActed(Record):
     cartridge: str | None = None
     rounds_left: int | None = None
     muzzle: Muzzle | None = None
+
+    @model_validator(mode="after")
+    def _fired_from_somewhere(self) -> OfficerActed:
+        # A round or a cartridge fired is reviewed from its muzzle pose (report, mirror).
+        if self.action in ("taser_fired", "firearm_fired") and self.muzzle is None:
+            raise ValueError(f"a {self.action} action needs its muzzle")
+        return self
 
 
 class ProbeImpacts(Record):
@@ -264,7 +280,7 @@ class BulletImpact(Record):
     KIND = "bullet_impact"
     target: str | None
     region: Region | None
-    point: Point
+    point: XYZ
     velocity_mps: float
     serial: str | None = None
 
@@ -348,7 +364,7 @@ class Shot(Record):
     zone: str
     points: int
     stopped_by: str | None
-    point: Point
+    point: XYZ
     distance_m: float
 
 

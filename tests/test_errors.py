@@ -401,6 +401,18 @@ def test_the_writer_refuses_a_kind_the_vocabulary_lacks() -> None:
         log.emit(1.0, "run_suspended")
 
 
+def test_what_report_and_scoring_rely_on_is_checked() -> None:
+    fired = {"t": 1.0, "kind": "officer_action", "action": "firearm_fired", "serial": "P-1"}
+    with pytest.raises(RecordError) as caught:
+        check_record(fired)
+    assert (
+        str(caught.value) == "officer_action: Value error, a firearm_fired action needs its muzzle"
+    )
+    positions = {"t": 1.0, "kind": "positions", "officer": [0.0, 0.0, 0.0], "subjects": {}}
+    with pytest.raises(RecordError, match=r"^positions\.officer: List should have at most 2"):
+        check_record(positions)
+
+
 def test_the_vocabulary_knows_every_officer_action_and_taser_effect() -> None:
     from physics.taser import Effect
 
