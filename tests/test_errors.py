@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from drills import events
 from drills.course import builtin_courses, find_shooter, load_course
@@ -26,7 +27,7 @@ from drills.events import EventLogError, RecordError, check_record
 from drills.log import LogRecord, MemoryLog
 from drills.officer import OfficerScript
 from drills.schema import load_drill
-from physics.datafiles import DataFileError, NotFoundError, load_model
+from physics.datafiles import DataFileError, NotFoundError, StrictModel, load_model
 from range import cli
 from range.calibration import bench_targets
 from range.cli import main
@@ -241,6 +242,45 @@ def test_a_course_par_time_of_inf_is_refused(tmp_path: Path) -> None:
         " a finite number is needed, not inf"
     )
     assert "fbi-pistol-2019-v1" in builtin_courses()
+
+
+def _data_file_models() -> list[type[StrictModel]]:
+    import importlib
+
+    for module in ("drills.course", "drills.officer", "drills.schema", "physics.ballistics"):
+        importlib.import_module(module)  # each import defines its models
+    for module in ("physics.taser", "range.calibration", "scoring.policy"):
+        importlib.import_module(module)
+    found: list[type[StrictModel]] = []
+    todo = list(StrictModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo.extend(model.__subclasses__())
+    return found
+
+
+def _admits(annotation: Any, kind: type) -> bool:
+    return annotation is kind or any(_admits(a, kind) for a in get_args(annotation))
+
+
+def test_every_number_in_every_data_file_model_refuses_inf_nan_huge_and_booleans() -> None:
+    models = _data_file_models()
+    assert len(models) >= 20
+    checked = 0
+    for model in models:
+        for name, field in model.model_fields.items():
+            numeric = _admits(field.annotation, float) or _admits(field.annotation, int)
+            if not numeric:
+                continue
+            for bad in (float("inf"), float("nan"), 1e9, True):
+                with pytest.raises(ValidationError) as caught:
+                    model.model_validate({name: bad})
+                assert any(e["loc"][:1] == (name,) for e in caught.value.errors()), (
+                    f"{model.__name__}.{name} accepted {bad!r}"
+                )
+            checked += 1
+    assert checked >= 40
 
 
 def test_every_builtin_data_file_still_loads() -> None:
