@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
@@ -32,8 +32,9 @@ MIN_MAGNITUDE = sys.float_info.min
 def _kind_error(annotation: Any, value: Any) -> str | None:
     """Why `value` (as TOML gave it) is the wrong kind for `annotation`, or None.
 
-    Pydantic's lax mode turns `true` into 1.0 and `1` into True; a data file that says
-    `within_ft = true` is wrong, not one foot. Numbers must also be finite and of a sane size."""
+    Pydantic's lax mode turns `true` into 1.0, `1` into True and `"2"` into 2.0; a data file
+    that says `within_ft = true` is wrong, not one foot. Numbers must also be finite and of a
+    sane size."""
     origin = get_origin(annotation)
     if origin is Annotated:
         return _kind_error(get_args(annotation)[0], value)
@@ -58,9 +59,15 @@ def _kind_error(annotation: Any, value: Any) -> str | None:
             if error is not None:
                 return f"{key}: {error}"
         return None
+    if origin is Literal:
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in get_args(annotation)):
+            return f"one of {', '.join(map(repr, get_args(annotation)))} is needed, not {value}"
+        return None
     if annotation is float or annotation is int:
         if isinstance(value, bool):
             return f"a number is needed, not {str(value).lower()}"
+        if isinstance(value, str):
+            return f"a number is needed, not the text {value!r}"
         if isinstance(value, float | int):
             number = float(value)
             if not math.isfinite(number):
@@ -71,8 +78,11 @@ def _kind_error(annotation: Any, value: Any) -> str | None:
                     f" {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in size, or are 0)"
                 )
         return None
-    if annotation is bool and not isinstance(value, bool) and isinstance(value, int | float):
-        return f"true or false is needed, not {value}"
+    if annotation is bool and not isinstance(value, bool):
+        if isinstance(value, int | float):
+            return f"true or false is needed, not {value}"
+        if isinstance(value, str):
+            return f"true or false is needed, not the text {value!r}"
     return None
 
 

@@ -193,6 +193,33 @@ def test_a_number_is_not_a_boolean(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            "speed_mps = 2.0",
+            'speed_mps = "2"',
+            "phases[1].speed_mps",
+            "a number is needed, not the text '2'",
+        ),
+        (
+            "ends_drill = true",
+            'ends_drill = "yes"',
+            "phases[2].ends_drill",
+            "true or false is needed, not the text 'yes'",
+        ),
+        ("version = 1", "version = true", "version", "one of 1 is needed, not True"),
+    ],
+)
+def test_text_is_not_a_number_and_a_boolean_is_not_a_version(
+    tmp_path: Path, old: str, new: str, field: str, message: str
+) -> None:
+    text = GOOD.replace(old, new, 1)
+    assert f"d.toml:{line_of(text, new)}: {field}: Value error, {message}" in refused(
+        tmp_path, text
+    )
+
+
 def test_a_subnormal_time_limit_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace("time_limit_s = 10.0", "time_limit_s = 1e-320")
     message = refused(tmp_path, text)
