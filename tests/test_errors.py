@@ -695,6 +695,22 @@ def test_a_library_value_error_is_a_bug_not_a_user_error(
     assert "internal error (JSONDecodeError)" in capsys.readouterr().err
 
 
+def test_a_missing_drill_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "show", str(tmp_path / "nope.toml")]) == 2
+    assert capsys.readouterr().err == (
+        f"openrange: {tmp_path / 'nope.toml'}: No such file or directory\n"
+    )
+
+
+def test_a_port_url_of_no_known_protocol_is_a_peripheral_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["peripherals", "monitor", "foo://x", "--duration", "0.1"]) == 4
+    assert capsys.readouterr().err == (
+        "openrange: cannot open foo://x: invalid URL, protocol 'foo' not known\n"
+    )
+
+
 def test_a_missing_run_directory_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
