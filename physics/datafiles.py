@@ -68,6 +68,8 @@ def _kind_error(annotation: Any, value: Any) -> str | None:
             return f"a number is needed, not {str(value).lower()}"
         if isinstance(value, str):
             return f"a number is needed, not the text {value!r}"
+        if annotation is int and isinstance(value, float):
+            return f"a whole number is needed, not {value}"
         if isinstance(value, float | int):
             number = float(value)
             if not math.isfinite(number):

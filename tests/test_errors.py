@@ -209,14 +209,30 @@ def test_a_number_is_not_a_boolean(tmp_path: Path) -> None:
             "true or false is needed, not the text 'yes'",
         ),
         ("version = 1", "version = true", "version", "one of 1 is needed, not True"),
+        ("speed_mps = 2.0", "speed_mps = 2", "phases[1].speed_mps", None),
     ],
 )
 def test_text_is_not_a_number_and_a_boolean_is_not_a_version(
-    tmp_path: Path, old: str, new: str, field: str, message: str
+    tmp_path: Path, old: str, new: str, field: str, message: str | None
 ) -> None:
     text = GOOD.replace(old, new, 1)
+    if message is None:  # a whole number is a number
+        assert load_drill(drill_file(tmp_path, text)).phases[1].speed_mps == 2.0
+        return
     assert f"d.toml:{line_of(text, new)}: {field}: Value error, {message}" in refused(
         tmp_path, text
+    )
+
+
+def test_a_count_is_a_whole_number(tmp_path: Path) -> None:
+    source = PROJECT / "drills" / "data" / "courses" / "fbi-pistol-2019-v1.toml"
+    text = source.read_text().replace("rounds = 3", "rounds = 3.0", 1)
+    path = drill_file(tmp_path, text, "c.toml")
+    with pytest.raises(DataFileError) as caught:
+        load_course(path)
+    assert str(caught.value) == (
+        f"{path}:{line_of(text, 'rounds = 3.0')}: stages[0].strings[0].rounds: Value error,"
+        " a whole number is needed, not 3.0"
     )
 
 
