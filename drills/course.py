@@ -18,8 +18,10 @@ from physics.datafiles import (
     StrictModel,
     builtin_or_file,
     key_lines,
+    load_model,
     locate,
     parse_model,
+    read_text,
 )
 from physics.targets import TARGETS, TargetKind
 from physics.taser import TaserModel, builtin_cartridges
@@ -216,7 +218,7 @@ def parse_course(text: str, path: Path | str) -> Course:
 
 
 def load_course(path: Path) -> Course:
-    return parse_course(path.read_text(encoding="utf-8"), path)
+    return parse_course(read_text(path), path)
 
 
 @cache
@@ -266,16 +268,12 @@ class ShooterFile(StrictModel):
 
 @cache
 def builtin_shooters() -> dict[str, Shooter]:
-    parsed = parse_model(
-        (DATA_DIR / "shooters.toml").read_text(encoding="utf-8"),
-        ShooterFile,
-        DATA_DIR / "shooters.toml",
-    )
+    parsed = load_model(DATA_DIR / "shooters.toml", ShooterFile)
     return {s.id: s for s in parsed.shooter}
 
 
 def find_shooter(name: str) -> Shooter:
     def load(path: Path) -> Shooter:
-        return parse_model(path.read_text(encoding="utf-8"), Shooter, path)
+        return parse_model(read_text(path), Shooter, path)
 
     return builtin_or_file(name, builtin_shooters(), load, "shooter")

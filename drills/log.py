@@ -1,18 +1,27 @@
 """The drill's append-only event log: every fact the engine knows, in order, in run time.
 
 `scoring` judges a run from this log alone, so a saved run can be rescored later and a disputed
-run can be replayed. Records are plain JSON-able dicts; keys are part of the log format
-(docs/drills.md, "Event log").
+run can be replayed. Records are plain JSON-able dicts; every kind and its fields are defined in
+drills/events.py (docs/drills.md, "Event log").
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-LOG_FORMAT = 1
+from drills.events import LOG_FORMAT, check_record
+
+__all__ = ["CHECK_RECORDS", "LOG_FORMAT", "EventSink", "LogRecord", "MemoryLog"]
+
+# Check every record appended against the vocabulary (drills/events.py) and refuse one that does
+# not match. The tests turn it on (tests/conftest.py, and OPENRANGE_CHECK_EVENTS=1 for the
+# commands they start), so a record kind or field written but not defined fails in CI; a live
+# run leaves it off, as a qualification is never stopped over a log field (the reader checks).
+CHECK_RECORDS = os.environ.get("OPENRANGE_CHECK_EVENTS") == "1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +57,10 @@ class MemoryLog:
     def append(self, record: LogRecord) -> None:
         # Keep exactly what a file would hold (rounded times, lists not tuples), so scoring the
         # run now and rescoring its saved log later see the same records.
-        record = LogRecord.from_json(json.loads(json.dumps(record.as_json())))
+        text = json.dumps(record.as_json())
+        if CHECK_RECORDS:
+            check_record(text)
+        record = LogRecord.from_json(json.loads(text))
         self.records.append(record)
         for sink in self._sinks:
             if callable(sink):

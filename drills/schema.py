@@ -20,6 +20,7 @@ from physics.datafiles import (
     key_lines,
     locate,
     parse_model,
+    read_text,
 )
 
 # The package's own data, found beside this module and never through the import path: under
@@ -116,7 +117,8 @@ class Drill(StrictModel):
     expected_response: str
     # The built-in officer script that plays the expected response (`openrange drill run`).
     expected_officer: str | None = None
-    time_limit_s: float = Field(default=60.0, gt=0.0)
+    # A drill shorter than a second cannot hold a decision; one longer than an hour is a typo.
+    time_limit_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     scene: Scene = Scene()
     subjects: list[Subject] = Field(min_length=1)
     phases: list[Phase] = Field(min_length=1)
@@ -134,7 +136,32 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
         field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
         problems.append(Problem(locate(lines, loc), field, message))
 
-    subjects = {s.id for s in drill.subjects}
+    subjects: set[str] = set()
+    for k, subject in enumerate(drill.subjects):
+        if subject.id in subjects:
+            problem(("subjects", k, "id"), f"subject id {subject.id!r} is used twice")
+        subjects.add(subject.id)
+        scene = drill.scene
+        if subject.start_distance_ft > scene.lane_length_ft:
+            problem(
+                ("subjects", k, "start_distance_ft"),
+                f"{subject.start_distance_ft:g} ft is beyond the lane"
+                f" (scene.lane_length_ft = {scene.lane_length_ft:g}): allowed 0 < distance <="
+                f" {scene.lane_length_ft:g}",
+            )
+        if abs(subject.lateral_ft) > scene.lane_width_ft / 2:
+            problem(
+                ("subjects", k, "lateral_ft"),
+                f"{subject.lateral_ft:g} ft is off the lane (scene.lane_width_ft ="
+                f" {scene.lane_width_ft:g}): allowed -{scene.lane_width_ft / 2:g} to"
+                f" {scene.lane_width_ft / 2:g}",
+            )
+    for c, cover in enumerate(drill.scene.cover):
+        if (
+            cover.x_ft > drill.scene.lane_length_ft
+            or abs(cover.y_ft) > drill.scene.lane_width_ft / 2
+        ):
+            problem(("scene", "cover", c, "x_ft"), f"cover {cover.name!r} lies off the lane")
     phase_ids: dict[str, int] = {}
     for i, phase in enumerate(drill.phases):
         if phase.id in phase_ids:
@@ -166,8 +193,33 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     for i, phase in enumerate(drill.phases):
         if phase.id not in reachable and phase.subject in subjects:
             problem(("phases", i, "id"), f"phase {phase.id!r} cannot be reached from a start phase")
+    if reachable and not any(drill.phases[phase_ids[p]].ends_drill for p in reachable):
+        problem(
+            ("phases",),
+            "no phase with ends_drill = true can be reached from a start phase: the drill"
+            " could only ever run out of time",
+        )
     if problems:
         raise DataFileError(path, problems)
+
+
+def instructor_buttons(drill: Drill) -> list[str]:
+    """The instructor buttons the drill's transitions listen for, sorted."""
+    return sorted(
+        {t.instructor for p in drill.phases for t in p.transitions if t.instructor is not None}
+    )
+
+
+def check_instructor_buttons(drill: Drill, pressed: list[str]) -> None:
+    """Raise ValueError for a pressed button no transition of `drill` listens for, with the
+    buttons it has: a press nobody hears would silently change nothing."""
+    known = instructor_buttons(drill)
+    for button in pressed:
+        if button not in known:
+            allowed = ", ".join(known) if known else "none: it has no instructor branches"
+            raise ValueError(
+                f"drill {drill.id} has no instructor button {button!r}; its buttons: {allowed}"
+            )
 
 
 def parse_drill(text: str, path: Path | str) -> Drill:
@@ -175,7 +227,7 @@ def parse_drill(text: str, path: Path | str) -> Drill:
 
 
 def load_drill(path: Path) -> Drill:
-    return parse_drill(path.read_text(encoding="utf-8"), path)
+    return parse_drill(read_text(path), path)
 
 
 def builtin_drill_dir() -> Path:

@@ -116,7 +116,7 @@ class ReplicaLink:
             self._port = serial.serial_for_url(
                 self.url, baudrate=115200, timeout=0.05, exclusive=True
             )
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: a bad URL
             raise PeripheralNotFoundError(f"cannot open {self.url}: {exc}") from exc
         self._running.set()
         self._reader = threading.Thread(

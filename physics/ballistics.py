@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import Region
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import DragLaw, SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FPS_MPS
@@ -236,7 +236,7 @@ def builtin_loads() -> dict[str, Load]:
 def load(load_id: str) -> Load:
     known = builtin_loads()
     if load_id not in known:
-        raise KeyError(f"unknown load {load_id!r}; known: {', '.join(sorted(known))}")
+        raise NotFoundError(f"unknown load {load_id!r}; known: {', '.join(sorted(known))}")
     return known[load_id]
 
 

@@ -7,20 +7,107 @@ data files; the layers above import it from here rather than keep their own load
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 import tomllib
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
+# The largest magnitude any number in a data file may have, in its own unit (ft, m, s, m/s,
+# grains...): the largest real value in the shipped files is about 1,150 (a muzzle velocity in
+# ft/s), so a million is absurd in every unit, and a typo (`1e9`) is caught at the boundary.
+MAX_MAGNITUDE = 1e6
+# The smallest non-zero magnitude: the smallest normal double. Below it (`1e-320`, a subnormal)
+# a value is a typo, never a measurement; computed values (a boresight direction's 1e-9
+# component) stay far above it.
+MIN_MAGNITUDE = sys.float_info.min
+
+
+def _kind_error(annotation: Any, value: Any) -> str | None:
+    """Why `value` (as TOML gave it) is the wrong kind for `annotation`, or None.
+
+    Pydantic's lax mode turns `true` into 1.0, `1` into True and `"2"` into 2.0; a data file
+    that says `within_ft = true` is wrong, not one foot. Numbers must also be finite and of a
+    sane size."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kind_error(get_args(annotation)[0], value)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        errors = [_kind_error(a, value) for a in options]
+        return None if any(e is None for e in errors) else errors[0]
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list):
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        for i, item in enumerate(value):
+            inner = args[min(i, len(args) - 1)] if args else Any
+            error = _kind_error(inner, item)
+            if error is not None:
+                return f"item {i}: {error}"
+        return None
+    if origin is dict and isinstance(value, dict):
+        inner = get_args(annotation)[1] if get_args(annotation) else Any
+        for key, item in value.items():
+            error = _kind_error(inner, item)
+            if error is not None:
+                return f"{key}: {error}"
+        return None
+    if origin is Literal:
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in get_args(annotation)):
+            return f"one of {', '.join(map(repr, get_args(annotation)))} is needed, not {value}"
+        return None
+    if annotation is float or annotation is int:
+        if isinstance(value, bool):
+            return f"a number is needed, not {str(value).lower()}"
+        if isinstance(value, str):
+            return f"a number is needed, not the text {value!r}"
+        if annotation is int and isinstance(value, float):
+            return f"a whole number is needed, not {value}"
+        if isinstance(value, float | int):
+            number = float(value)
+            if not math.isfinite(number):
+                return f"a finite number is needed, not {value}"
+            if abs(number) > MAX_MAGNITUDE or 0.0 < abs(number) < MIN_MAGNITUDE:
+                return (
+                    f"{value} is out of any sane range (numbers here lie between"
+                    f" {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in size, or are 0)"
+                )
+        return None
+    if annotation is bool and not isinstance(value, bool):
+        if isinstance(value, int | float):
+            return f"true or false is needed, not {value}"
+        if isinstance(value, str):
+            return f"true or false is needed, not the text {value!r}"
+    return None
 
 
 class StrictModel(BaseModel):
-    """Base of every data-file model: unknown keys are errors, values are immutable."""
+    """Base of every data-file model: unknown keys are errors, values are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Every field of every subclass is also checked for its *kind*: a number is never a boolean
+    (`within_ft = true` is refused, and so is `reload = 1`), and every number is finite (no
+    `inf`, no `nan`) with a magnitude between MIN_MAGNITUDE and MAX_MAGNITUDE, or zero.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _right_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name
+        if name is None or name not in cls.model_fields:
+            return value
+        error = _kind_error(cls.model_fields[name].annotation, value)
+        if error is not None:
+            raise ValueError(error)
+        return value
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -134,8 +221,18 @@ def parse_model(
         raise DataFileError(
             path, [Problem(int(at.group(1)) if at else None, "", f"not valid TOML: {message}")]
         ) from None
+    except RecursionError:
+        # tomllib parses nested arrays and tables recursively: a hostile file nested thousands
+        # deep exhausts the stack. No data file nests more than a few levels.
+        raise DataFileError(
+            path, [Problem(None, "", "nested too deeply to be a data file")]
+        ) from None
     try:
         parsed = model.model_validate(data)
+    except RecursionError:
+        raise DataFileError(
+            path, [Problem(None, "", "nested too deeply to be a data file")]
+        ) from None
     except ValidationError as exc:
         lines = key_lines(text)
         problems = []
@@ -153,8 +250,38 @@ def parse_model(
     return parsed
 
 
+def read_text(path: Path) -> str:
+    """A data file's text. A byte that is not UTF-8 is a DataFileError naming the file, the
+    line and the column; a missing or unreadable file is the OSError itself (it names the path).
+    """
+    return decode(path.read_bytes(), path)
+
+
+def decode(raw: bytes, path: Path | str) -> str:
+    """`raw` as UTF-8 text, or a DataFileError naming `path`, the line and the column."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise DataFileError(
+            path,
+            [Problem(line, "", f"not UTF-8 text: byte 0x{byte} at column {column}")],
+        ) from None
+
+
 def load_model(path: Path, model: type[M]) -> M:
-    return parse_model(path.read_text(encoding="utf-8"), model, path)
+    return parse_model(read_text(path), model, path)
+
+
+class NotFoundError(KeyError):
+    """A name that is neither built in nor a data file (a drill id, a load, a cartridge); the
+    message lists the known names. A KeyError, so `except KeyError` callers keep working, with
+    the message as its text (a bare KeyError would print the name in quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def builtin_or_file(name: str, builtin: Mapping[str, M], load: Callable[[Path], M], what: str) -> M:
@@ -163,14 +290,6 @@ def builtin_or_file(name: str, builtin: Mapping[str, M], load: Callable[[Path], 
     if name in builtin:
         return builtin[name]
     path = Path(name)
-    if path.suffix == ".toml" and path.exists():
-        return load(path)
-    raise KeyError(f"no {what} {name!r}; built-in: {', '.join(sorted(builtin))}")
-
-
-def read_packaged(package: str, relative: str, model: type[M]) -> M:
-    """A data file shipped inside a package (`files(package) / relative`), validated."""
-    from importlib.resources import files
-
-    resource = files(package) / relative
-    return parse_model(resource.read_text(encoding="utf-8"), model, str(resource))
+    if path.suffix == ".toml":
+        return load(path)  # a missing file is the OSError that names it
+    raise NotFoundError(f"no {what} {name!r}; built-in: {', '.join(sorted(builtin))}")

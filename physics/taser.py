@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from physics.body import TASER_ZONE, Region, TaserZone
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
@@ -79,7 +79,9 @@ def builtin_cartridges() -> dict[str, Cartridge]:
 def cartridge(cartridge_id: str) -> Cartridge:
     known = builtin_cartridges()
     if cartridge_id not in known:
-        raise KeyError(f"unknown cartridge {cartridge_id!r}; known: {', '.join(sorted(known))}")
+        raise NotFoundError(
+            f"unknown cartridge {cartridge_id!r}; known: {', '.join(sorted(known))}"
+        )
     return known[cartridge_id]
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from range import (
     cli_peripherals,
     cli_records,
     cli_xr,
+    cliutil,
 )
 from range.calibration import CalibrationError
 from range.deps import MissingDependencyError, require
@@ -144,10 +146,12 @@ def _mirror_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory under runs/")
-    p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+    p.add_argument(
+        "--speed", type=cliutil.positive_float, default=1.0, help="playback speed (default 1)"
+    )
     p.add_argument(
         "--frames",
-        type=int,
+        type=cliutil.positive_int,
         default=None,
         help="show this many frames spread over the run, then close",
     )
@@ -189,6 +193,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit statuses: 0 done; 1 a check failed (a data file, a verification); 2 a usage or data
+# error; 3 a missing dependency; 4 a peripheral; 5 the records; 6 OpenXR; 7 a calibration gate;
+# 8 rendering; 9 storage (a full disk, a file that cannot be written); 70 a bug in OpenRange.
+_EXIT_BUG = 70
+
+
+_PACKAGES = tuple(
+    str(Path(__file__).resolve().parent.parent / name) + os.sep
+    for name in ("range", "drills", "scoring", "physics", "peripherals")
+)
+
+
+def _raised_by_openrange(exc: BaseException) -> bool:
+    """Whether the innermost Python frame of `exc`'s traceback is OpenRange's own code."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(_PACKAGES)
+
+
+def _known_error(exc: BaseException) -> tuple[int, str] | None:
+    """The exit status and the one line for an error the user can act on, or None for a bug.
+
+    Each layer translates what it knows once, at its boundary, into one of these types with
+    `raise ... from` (a TOML error into DataFileError, a full disk into RunWriteError); here
+    they are only printed. A bare KeyError, a TypeError, a RecursionError... is a bug: it is
+    never printed as if it were the user's mistake."""
+    from drills.events import EventLogError
+    from physics.datafiles import DataFileError, NotFoundError
+    from range.runlog import RunWriteError
+
+    table: list[tuple[type[BaseException], int, str]] = [
+        (MissingDependencyError, 3, ""),
+        (PeripheralError, 4, ""),
+        (RenderUnavailableError, 8, ""),
+        (CalibrationError, 7, "refused: "),
+        (XRUnavailableError, 6, ""),
+        (RecordsError, 5, ""),
+        (RunWriteError, 9, ""),
+        (DataFileError, 2, ""),
+        (EventLogError, 2, ""),
+        (NotFoundError, 2, ""),
+    ]
+    for kind, status, prefix in table:
+        if isinstance(exc, kind):
+            return status, f"{prefix}{exc}"
+    # The code's convention: a ValueError that OpenRange raises carries a refusal meant for the
+    # user (a drill with no expected response, an unknown button, a cartridge a model cannot
+    # fire). One raised inside a library (a JSON decoder, pydantic, numpy) was not translated
+    # at its boundary: that is a bug, shown as one.
+    if isinstance(exc, ValueError) and _raised_by_openrange(exc):
+        return 2, str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return 2, f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return 9, f"{where}{exc.strerror or exc}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -201,28 +267,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `openrange ... | head`: the reader has gone; leave quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except MissingDependencyError as exc:
-        print(f"openrange: {exc}", file=sys.stderr)
-        return 3
-    except PeripheralError as exc:
-        print(f"openrange: {exc}", file=sys.stderr)
-        return 4
-    except RenderUnavailableError as exc:
-        print(f"openrange: {exc}", file=sys.stderr)
-        return 8
-    except CalibrationError as exc:
-        print(f"openrange: refused: {exc}", file=sys.stderr)
-        return 7
-    except XRUnavailableError as exc:
-        print(f"openrange: {exc}", file=sys.stderr)
-        return 6
-    except RecordsError as exc:
-        print(f"openrange: {exc}", file=sys.stderr)
-        return 5
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"openrange: {message}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        known = _known_error(exc)
+        if known is None:
+            # A bug: show everything, say so, and never dress it up as the user's mistake.
+            traceback.print_exc()
+            print(
+                f"openrange: internal error ({type(exc).__name__}): this is a bug in"
+                " OpenRange; please report it with the lines above",
+                file=sys.stderr,
+            )
+            return _EXIT_BUG
+        status, line = known
+        print(f"openrange: {line}", file=sys.stderr)
+        return status
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

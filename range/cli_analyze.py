@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from range import cliutil
 from range.cliutil import help_when_bare
 from range.deps import require
 
@@ -18,17 +19,46 @@ _LIST = re.compile(r"^\s*([0-9.]+(?:\s*,\s*[0-9.]+)*)\s*(ft|yd|m)?\s*$")
 _ONE = re.compile(r"^\s*([0-9.]+)\s*(ft|yd|m|in)?\s*$")
 
 
+MAX_DISTANCE_FT = 3000.0  # 1,000 yd: past any pistol or TASER question a range master asks
+MAX_DISTANCES = 1000  # rows in one analysis
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {text.strip()!r} is not a number") from None
+
+
+def _checked(values: list[float], text: str) -> list[float]:
+    if len(values) > MAX_DISTANCES:
+        raise ValueError(f"distance {text!r}: {len(values)} distances; at most {MAX_DISTANCES}")
+    for value in values:
+        if not 0.0 < value <= MAX_DISTANCE_FT:
+            raise ValueError(
+                f"distance {text!r}: each distance must be more than 0 and at most"
+                f" {MAX_DISTANCE_FT:g} ft"
+            )
+    return values
+
+
 def distances_ft(text: str, step: float = 1.0) -> list[float]:
-    """'5..25ft' (every `step` units), '7,15,21ft' or '10yd', in feet."""
+    """'5..25ft' (every `step` units), '7,15,21ft' or '10yd', in feet; each more than 0 and at
+    most MAX_DISTANCE_FT, at most MAX_DISTANCES of them (ValueError otherwise)."""
     if match := _RANGE.match(text):
-        lo, hi, unit = float(match[1]), float(match[2]), match[3] or "ft"
+        unit = match[3] or "ft"
+        where = f"distance {text!r}"
+        lo, hi = _number(match[1], where), _number(match[2], where)
         if hi < lo or step <= 0:
             raise ValueError(f"distance range {text!r} must run from low to high")
         count = round((hi - lo) / step) + 1
-        return [(lo + i * step) * _UNITS[unit] for i in range(count)]
+        if count > MAX_DISTANCES:
+            raise ValueError(f"distance {text!r}: {count} distances; at most {MAX_DISTANCES}")
+        return _checked([(lo + i * step) * _UNITS[unit] for i in range(count)], text)
     if match := _LIST.match(text):
         unit = match[2] or "ft"
-        return [float(x) * _UNITS[unit] for x in match[1].split(",")]
+        values = [_number(x, f"distance {text!r}") * _UNITS[unit] for x in match[1].split(",")]
+        return _checked(values, text)
     raise ValueError(f"distance {text!r}: write 5..25ft, 7,15,21ft or 10yd")
 
 
@@ -36,7 +66,10 @@ def length_ft(text: str, default_unit: str = "yd") -> float:
     match = _ONE.match(text)
     if not match:
         raise ValueError(f"length {text!r}: write a number and a unit, such as 25yd or 0.8in")
-    return float(match[1]) * _UNITS[match[2] or default_unit]
+    value = _number(match[1], f"length {text!r}") * _UNITS[match[2] or default_unit]
+    if value > MAX_DISTANCE_FT:
+        raise ValueError(f"length {text!r}: at most {MAX_DISTANCE_FT:g} ft")
+    return value
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,16 +100,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     spread.add_argument(
         "--distance", required=True, help="5..25ft (every --step), 7,15,21ft, or one distance"
     )
-    spread.add_argument("--step", type=float, default=1.0, help="step of a distance range")
-    spread.add_argument("--trials", type=int, default=10_000, help="deployments per distance")
+    spread.add_argument(
+        "--step", type=cliutil.positive_float, default=1.0, help="step of a distance range"
+    )
+    spread.add_argument(
+        "--trials", type=cliutil.positive_int, default=10_000, help="deployments per distance"
+    )
     spread.add_argument("--aim", default="abdomen", help="region aimed at (default abdomen)")
     spread.add_argument(
         "--aim-error-mrad",
-        type=float,
+        type=cliutil.finite_nonneg_float,
         default=0.0,
         help="1-sigma aim error per axis, milliradians (default 0)",
     )
-    spread.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    spread.add_argument("--seed", type=cliutil.seed, default=0, help="random seed (default 0)")
     spread.add_argument("--json", action="store_true", help="print the rows as JSON")
     spread.add_argument("--plot", type=Path, default=None, help="also draw the result to a PNG")
     spread.set_defaults(handler=_spread)
@@ -92,7 +129,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     trajectory.add_argument("--zero", default="25yd", help="zero distance (default 25yd)")
     trajectory.add_argument("--to", default="50yd", help="last distance (default 50yd)")
     trajectory.add_argument("--sight-height", default="0.8in", help="default 0.8in")
-    trajectory.add_argument("--step", type=float, default=1.0, help="yards between rows")
+    trajectory.add_argument(
+        "--step", type=cliutil.positive_float, default=1.0, help="yards between rows"
+    )
     trajectory.add_argument("--json", action="store_true", help="print the rows as JSON")
     trajectory.set_defaults(handler=_trajectory)
 

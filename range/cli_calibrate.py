@@ -15,6 +15,7 @@ from range.cliutil import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
     from range.calibration import BenchEmulator, BenchTargets, CalibrationProfile, LiveBench
+from range import cliutil
 from range.deps import require
 
 
@@ -54,12 +55,12 @@ def _source(p: argparse.ArgumentParser, targets: bool = True) -> None:
         )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=cliutil.positive_float,
         default=60.0,
         metavar="SECONDS",
         help="how long to wait for each trigger pull (default 60)",
     )
-    p.add_argument("--seed", type=int, default=0, help="the emulator's seed")
+    p.add_argument("--seed", type=cliutil.seed, default=0, help="the emulator's seed")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,14 +91,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(bore)
     _source(bore)
     bore.add_argument("--armorer", required=True, help="who calibrated it")
-    bore.add_argument("--model", default="pistol", help="the replica's model (default pistol)")
+    bore.add_argument(
+        "--model",
+        type=cliutil.replica_model,
+        default="pistol",
+        help="the replica's model (default pistol)",
+    )
     bore.add_argument(
         "--tolerance-mrad",
-        type=float,
+        type=cliutil.positive_float,
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
-    bore.add_argument("--valid-days", type=int, default=180, help="profile lifetime (180)")
+    bore.add_argument(
+        "--valid-days", type=cliutil.positive_int, default=180, help="profile lifetime (180)"
+    )
     bore.set_defaults(handler=_boresight)
     latency = verbs.add_parser(
         "latency",

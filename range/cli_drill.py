@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range import cliutil
 from range.cliutil import (
     add_calibration_options,
     calibration_options,
@@ -34,7 +35,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options every command that plays a drill takes (`demo`, `drill run`)."""
     p.add_argument(
         "--seed",
-        type=int,
+        type=cliutil.seed,
         default=None,
         help="run seed (default: a new one, printed with the result); the same seed"
         " gives an identical event log",
@@ -47,13 +48,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--instructor",
         action="append",
+        type=cliutil.instructor_press,
         default=[],
         metavar="SECONDS:BUTTON",
         help="press an instructor branch button at a drill time (repeat)",
     )
     p.add_argument(
         "--unplug-at",
-        type=float,
+        type=cliutil.finite_nonneg_float,
         default=None,
         metavar="SECONDS",
         help="fault drill: unplug the TASER replica at this drill time and plug it"
@@ -234,19 +236,12 @@ def play(
     """Run the drill read from `source` (the object itself, never looked up again by its id)
     as the command line asked and print the result."""
     from drills.officer import find_officer
+    from drills.schema import check_instructor_buttons
     from range.progress import ProgressBar
     from range.runner import RunConfig, run_drill
     from range.summary import format_summary
 
-    buttons = []
-    for press in args.instructor:
-        at, _, button = press.partition(":")
-        try:
-            buttons.append((float(at), button))
-        except ValueError:
-            raise ValueError(
-                f"--instructor {press!r}: write SECONDS:BUTTON, like 4.5:comply"
-            ) from None
+    buttons = list(args.instructor)  # (SECONDS, BUTTON) pairs, parsed by cliutil
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     config = RunConfig(
         drill=source.drill,
@@ -259,6 +254,12 @@ def play(
         officer_name=officer_name,
         **calibration_options(args),  # type: ignore[arg-type]
     )
+    check_instructor_buttons(config.drill, [button for _, button in buttons])
+    if badge is not None:  # an unknown badge is refused before the run, not after it
+        from range.records import Records
+
+        with Records.open(args.db) as records:
+            records.officer(badge)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
     try:

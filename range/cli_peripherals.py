@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from range import cliutil
 from range.cliutil import help_when_bare
 from range.deps import require
 
@@ -56,7 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     monitor.add_argument("port", metavar="PORT", help="a tty path or a pySerial URL")
     monitor.add_argument("--json", action="store_true", help="one JSON object per event")
-    monitor.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    monitor.add_argument(
+        "--duration", type=cliutil.positive_float, default=None, help="stop after SECONDS"
+    )
     monitor.set_defaults(handler=_monitor)
 
     emulate = verbs.add_parser(
@@ -76,18 +79,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     emulate.add_argument("--serial", default=None, help="serial number (default: EMU-<model>)")
     emulate.add_argument(
         "--trigger-at",
-        type=float,
+        type=cliutil.finite_nonneg_float,
         action="append",
         default=[],
         metavar="SECONDS",
         help="draw, arm and pull the trigger at this time",
     )
-    emulate.add_argument("--noise", type=float, default=0.0, help="chance of noise per frame")
-    emulate.add_argument("--drop", type=float, default=0.0, help="chance of a lost byte per frame")
-    emulate.add_argument("--corrupt", type=float, default=0.0, help="chance of a bad CRC per frame")
-    emulate.add_argument("--drift-ppm", type=float, default=0.0, help="device clock drift")
-    emulate.add_argument("--offset-s", type=float, default=0.0, help="device clock offset")
-    emulate.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
+    emulate.add_argument(
+        "--noise", type=cliutil.probability, default=0.0, help="chance of noise per frame"
+    )
+    emulate.add_argument(
+        "--drop", type=cliutil.probability, default=0.0, help="chance of a lost byte per frame"
+    )
+    emulate.add_argument(
+        "--corrupt", type=cliutil.probability, default=0.0, help="chance of a bad CRC per frame"
+    )
+    emulate.add_argument(
+        "--drift-ppm", type=cliutil.finite_float, default=0.0, help="device clock drift"
+    )
+    emulate.add_argument(
+        "--offset-s", type=cliutil.finite_float, default=0.0, help="device clock offset"
+    )
+    emulate.add_argument(
+        "--duration", type=cliutil.positive_float, default=None, help="stop after SECONDS"
+    )
     emulate.add_argument(
         "--dir",
         type=Path,

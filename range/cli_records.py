@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range import cliutil
 from range.cliutil import (
     add_calibration_options,
     add_hand_option,
@@ -52,7 +53,7 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         help="scripted shooter: expert, qualified, struggling, or a file",
     )
     run.add_argument("--badge", default=None, help="record the attempt for this officer")
-    run.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    run.add_argument("--seed", type=cliutil.seed, default=0, help="run seed (default 0)")
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
     run.add_argument("--no-save", action="store_true", help="do not write a run directory")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -112,7 +113,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="one qualification record, shot by shot",
         description="One finished attempt: score, stages, every shot.",
     )
-    show.add_argument("attempt", metavar="ATTEMPT", type=int, help="the record's number")
+    show.add_argument(
+        "attempt", metavar="ATTEMPT", type=cliutil.positive_int, help="the record's number"
+    )
     show.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(show)
     show.set_defaults(handler=_show)
@@ -132,12 +135,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "report), or with --attempt, that attempt's certificate.",
     )
     export.add_argument("--format", choices=["csv", "html", "pdf"], required=True)
-    export.add_argument("--from", dest="since", default=None, metavar="DATE", help="YYYY-MM-DD")
-    export.add_argument("--to", dest="until", default=None, metavar="DATE", help="YYYY-MM-DD")
-    export.add_argument("--attempt", type=int, default=None, help="a certificate for this record")
+    export.add_argument(
+        "--from", dest="since", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
+    )
+    export.add_argument(
+        "--to", dest="until", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
+    )
+    export.add_argument(
+        "--attempt", type=cliutil.positive_int, default=None, help="a certificate for this record"
+    )
     export.add_argument(
         "--valid-days",
-        type=int,
+        type=cliutil.positive_int,
         default=365,
         help="how long a qualification stays valid (default 365)",
     )

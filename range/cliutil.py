@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -89,3 +91,106 @@ def add_hand_option(p: argparse.ArgumentParser) -> None:
         " aim pose (default right), or a Vive tracker in the handheld-object role where the"
         " runtime offers XR_HTCX_vive_tracker_interaction",
     )
+
+
+# -- validating argument types -------------------------------------------------------------------
+# Every numeric or structured option is parsed by one of these (`type=cliutil.seed`), so a bad
+# value is refused before anything runs, in argparse's one line, with what is allowed:
+# `openrange drill run: error: argument --seed: 9223372036854775808 is too large: ...`.
+
+MAX_SEED = 2**63 - 1  # seeds are stored in the records as SQLite / PostgreSQL BIGINT
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: a finite number is needed")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (no inf, no nan)."""
+    return _number(text)
+
+
+def finite_nonneg_float(text: str) -> float:
+    """A finite number >= 0 (a time into a run, a count of seconds)."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a duration, a speed, a tolerance)."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
+    return value
+
+
+def probability(text: str) -> float:
+    """A chance from 0 to 1."""
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: a chance from 0 to 1 is needed")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (a record number, a count)."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
+    return value
+
+
+def seed(text: str) -> int:
+    """A run seed: a whole number from 0 to 2^63 - 1 (what the records can store)."""
+    value = _integer(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text}: a seed is a whole number from 0 to 2^63 - 1")
+    return value
+
+
+def iso_date(text: str) -> str:
+    """A calendar date written YYYY-MM-DD; returned as written, once it is known to be real."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: write YYYY-MM-DD, like 2026-11-30"
+        ) from None
+    if len(text) != 10:
+        raise argparse.ArgumentTypeError(f"{text!r}: write YYYY-MM-DD, like 2026-11-30")
+    return text
+
+
+def instructor_press(text: str) -> tuple[float, str]:
+    """`SECONDS:BUTTON`, like `4.5:comply`: a press of a drill's instructor button."""
+    at, colon, button = text.partition(":")
+    if not colon or not button:
+        raise argparse.ArgumentTypeError(f"{text!r}: write SECONDS:BUTTON, like 4.5:comply")
+    return finite_nonneg_float(at), button
+
+
+def replica_model(text: str) -> str:
+    """A replica model's name (peripherals.messages.Model): taser-x26p, ..., pistol."""
+    from peripherals.messages import Model
+
+    known = [m.slug for m in Model]
+    if text not in known:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a replica model; one of {', '.join(known)}"
+        )
+    return text

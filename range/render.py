@@ -316,6 +316,10 @@ class Renderer:
         if self._vbo is not None:
             self._vao.release()
             self._vbo.release()
+            self._vbo = self._vao = None
+        self._count = 0
+        if not len(data):
+            return  # an empty scene draws the sky only; OpenGL has no empty buffer
         self._vbo = self.ctx.buffer(data.tobytes())
         self._vao = self.ctx.vertex_array(
             self.program, [(self._vbo, "3f 3f 3f", "in_position", "in_normal", "in_colour")]

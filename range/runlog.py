@@ -2,21 +2,38 @@
 
 Each record is written and flushed as it happens, so a crash or a power cut mid-drill keeps the
 run up to its last event; the result is written to a temporary file and renamed into place, so
-it is either whole or absent.
+it is either whole or absent. A write that fails (a full disk) stops the run with RunWriteError,
+which names the file and the run time the log is kept up to; what was written stays readable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from drills.events import EventLogError, RecordError, check_record
 from drills.log import LogRecord
 
 EVENTS = "events.jsonl"
 RESULT = "result.json"
+
+
+class RunWriteError(Exception):
+    """A run's files could not be written (a full disk, a quota, a removed folder)."""
+
+    def __init__(self, path: Path, kept_to_s: float | None, cause: OSError) -> None:
+        self.path = path
+        self.cause = cause
+        kept = (
+            f"the event log is kept up to t = {kept_to_s:.3f} s"
+            if kept_to_s is not None
+            else "nothing was written"
+        )
+        super().__init__(f"{path}: cannot write ({cause.strerror or cause}): {kept}")
 
 
 class RunWriter:
@@ -30,43 +47,85 @@ class RunWriter:
         path.mkdir(parents=True)
         self.path = path
         self._events: IO[str] | None = (path / EVENTS).open("a", encoding="utf-8")
+        self._written_to_s: float | None = None
 
     def append(self, record: LogRecord) -> None:
         if self._events is None:
             raise ValueError(f"run {self.path} is closed")
-        self._events.write(json.dumps(record.as_json(), sort_keys=True) + "\n")
-        self._events.flush()
+        try:
+            self._events.write(json.dumps(record.as_json(), sort_keys=True) + "\n")
+            self._events.flush()
+        except OSError as exc:
+            self._abandon()
+            raise RunWriteError(self.path / EVENTS, self._written_to_s, exc) from exc
+        self._written_to_s = record.t
 
     def finish(self, result: dict[str, Any]) -> None:
         self.close()
         tmp = self.path / (RESULT + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.path / RESULT)
+        try:
+            with tmp.open("w", encoding="utf-8") as f:
+                json.dump(result, f, indent=2, sort_keys=True)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(self.path / RESULT)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # a half-written result must never be read
+            raise RunWriteError(self.path / RESULT, self._written_to_s, exc) from exc
 
     def close(self) -> None:
         if self._events is not None:
-            self._events.flush()
-            os.fsync(self._events.fileno())
+            try:
+                self._events.flush()
+                os.fsync(self._events.fileno())
+            except OSError as exc:
+                self._abandon()
+                raise RunWriteError(self.path / EVENTS, self._written_to_s, exc) from exc
             self._events.close()
             self._events = None
 
+    def _abandon(self) -> None:
+        """Close the log after a failed write. Closing flushes what is still buffered, which
+        fails again on a full disk: that second failure is the one already being reported."""
+        events, self._events = self._events, None
+        if events is not None:
+            with contextlib.suppress(OSError):
+                events.close()
+
 
 def read_events(run_dir: Path) -> list[LogRecord]:
-    """The records of a saved run. A last line cut short by a crash is dropped, nothing else."""
+    """The records of a saved run, each checked against the vocabulary (drills/events.py).
+
+    A last line cut short by a crash or a full disk (no newline, not whole JSON, perhaps cut
+    inside a UTF-8 character) is dropped, nothing else. Raises EventLogError naming the file,
+    the line and the field of the first record that is not JSON, not an object, of an unknown
+    kind, or lacks or mistypes a field; FileNotFoundError for a folder that holds no log.
+    """
     path = run_dir / EVENTS
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} holds no {EVENTS}: is it a run directory?")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the newline that ends the last whole record
+    torn = not raw.endswith(b"\n")  # the last line was never finished
     records = []
     for number, line in enumerate(lines, start=1):
         try:
-            records.append(LogRecord.from_json(json.loads(line)))
-        except (json.JSONDecodeError, KeyError) as exc:
-            if number == len(lines):
+            data = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            if torn and number == len(lines):
                 break
-            raise ValueError(f"{path}:{number}: not a log record: {exc}") from None
+            problem = f"not UTF-8 text: byte 0x{line[exc.start : exc.start + 1].hex()}"
+            raise EventLogError(path, number, problem) from None
+        except json.JSONDecodeError as exc:
+            if torn and number == len(lines):
+                break
+            raise EventLogError(path, number, f"not a JSON record: {exc.msg}") from None
+        try:
+            check_record(data)
+        except RecordError as exc:
+            raise EventLogError(path, number, str(exc)) from None
+        records.append(LogRecord.from_json(data))
     return records

@@ -15,6 +15,7 @@ from pathlib import Path
 import pybullet as p
 import pytest
 
+import drills.log
 from range.xr_sandbox import (
     MonadoSandbox,
     SandboxBuildError,
@@ -23,6 +24,11 @@ from range.xr_sandbox import (
 )
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+# Every record the engine and the runners write is checked against the vocabulary
+# (drills/events.py), here and in the commands the tests start.
+os.environ["OPENRANGE_CHECK_EVENTS"] = "1"
+drills.log.CHECK_RECORDS = True
 
 
 def _open_fds() -> set[int]:

@@ -1,0 +1,446 @@
+"""The event log's vocabulary: every record kind the engine and the runners write, typed.
+
+A run's `events.jsonl` holds one JSON object per line: `t` (run time, s), `kind`, and the kind's
+fields below. This module is the one place a kind is defined, as bluesky defines its event
+documents: to add a kind, write one `Record` subclass with its `KIND` and fields here (it
+registers itself), and document it in docs/drills.md, "Event log". The reader
+(`range.runlog.read_events`) checks every record against its kind's model and names the file, the
+line and the field of anything wrong; the writer (`drills.log.MemoryLog`) checks every record it
+is given when `drills.log.CHECK_RECORDS` is on, as the tests turn it on, so a kind or a field
+written but not defined here fails there, not in a reviewer's hands.
+
+Records keep the JSON types they were written with: this module checks them, it does not convert
+them, so scoring reads exactly what the file holds. A kind that is not defined here is refused
+by name: a log from a newer OpenRange (or a hand-edited one) is not silently half-read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from drills.threat import Behaviour, HeldObject, Threat
+from peripherals.messages import EventKind, Model
+from physics.body import Region, Stance
+
+LOG_FORMAT = 1  # the `log_format` of `run_started`; a reader refuses a newer one by name
+
+
+class RecordError(ValueError):
+    """One record that does not match the vocabulary: its kind, the field and why."""
+
+    def __init__(self, kind: str, field: str, message: str) -> None:
+        self.kind = kind
+        self.field = field
+        self.message = message
+        where = ".".join(p for p in (kind, field) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class EventLogError(ValueError):
+    """An event log that cannot be read: the file, the line (1-based), the field and why."""
+
+    def __init__(self, path: object, line: int, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        super().__init__(f"{path}:{line}: {problem}")
+
+
+def _one_of(names: list[str]) -> AfterValidator:
+    allowed = sorted(names)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return AfterValidator(check)
+
+
+Seconds = Annotated[float, Field(ge=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Index = Annotated[int, Field(ge=0)]
+XY = Annotated[list[float], Field(min_length=2, max_length=2)]  # (x downrange, y left) m
+XYZ = Annotated[list[float], Field(min_length=3, max_length=3)]  # physics frame, m
+Quaternion = Annotated[list[float], Field(min_length=4, max_length=4)]  # (x, y, z, w)
+ThreatName = Annotated[str, _one_of([t.name.lower() for t in Threat])]
+DeviceEventName = Annotated[str, _one_of([k.name.lower() for k in EventKind])]
+ModelSlug = Annotated[str, _one_of([m.slug for m in Model])]
+# physics.taser.Effect's values (tests/test_errors.py keeps the two equal): importing it would
+# import PyBullet, and reading a log needs no physics.
+EffectName = Literal["full_incapacitation", "reduced_effect", "no_effect"]
+OfficerActionName = Literal[
+    "verbal_command",
+    "taser_drawn",
+    "firearm_drawn",
+    "taser_holstered",
+    "firearm_holstered",
+    "taser_fired",
+    "firearm_fired",
+    "weapon_pointed",
+]  # drills.engine.OfficerAction's values (tests/test_errors.py keeps the two equal)
+
+KINDS: dict[str, type[Record]] = {}
+
+
+class _Part(BaseModel):
+    """A nested part of a record: strict JSON types, no unknown keys, finite numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class Record(_Part):
+    """Every record: `t` run time in seconds, `kind` one of KINDS."""
+
+    KIND: ClassVar[str] = ""
+    t: Seconds
+    kind: str
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.KIND:
+            if cls.KIND in KINDS:
+                raise TypeError(f"record kind {cls.KIND!r} is defined twice")
+            KINDS[cls.KIND] = cls
+
+
+# -- parts ---------------------------------------------------------------------------------------
+
+
+class SubjectStart(_Part):
+    role: Literal["subject", "bystander"]
+    held_object: HeldObject
+    start_m: XY
+
+
+class CoverBox(_Part):
+    name: str
+    x_m: float
+    y_m: float
+    width_m: float
+    depth_m: float
+
+
+class Device(_Part):
+    model: ModelSlug
+    serial: str
+    firmware: str
+
+
+class CalibrationUsed(_Part):
+    """What a run keeps of a device's calibration profile (range/calibration.py,
+    RECORDED_PROFILE_FIELDS)."""
+
+    armorer: str
+    calibrated: str  # ISO date
+    expires: str  # ISO date
+    residual_mrad: float
+    tolerance_mrad: float
+    trigger_latency_s: float
+
+
+class CalibrationCheck(_Part):
+    serial: str
+    allowed: bool
+    reason: str
+    profile: CalibrationUsed | None = None
+
+
+class Muzzle(_Part):
+    position_m: XYZ
+    orientation: Quaternion
+    tracked: bool
+
+
+class Probe(_Part):
+    probe: Index
+    target: str | None
+    region: Region | None
+    zone: str | None
+    point: XYZ
+    time_of_flight_s: float
+    clothing_gap_in: float | None
+    connected: bool
+
+
+# -- a drill run (drills/engine.py, range/runner.py) ---------------------------------------------
+
+
+class RunStarted(Record):
+    KIND = "run_started"
+    log_format: Annotated[int, Field(ge=1, le=LOG_FORMAT)]
+    drill: str
+    dt_s: Annotated[float, Field(gt=0.0)]
+    subjects: dict[str, SubjectStart]
+    cover: list[CoverBox]
+    # What the runner adds (`DrillEngine.start(**meta)`): absent in an engine-only log.
+    seed: int | None = None
+    officer: str | None = None
+    policy: str | None = None
+    officer_name: str | None = None
+    weapons: list[str] | None = None
+    devices: list[Device] | None = None
+    openrange_version: str | None = None
+    calibration: list[CalibrationCheck] | None = None
+    calibration_override_by: str | None = None
+    # The drill file's bytes as kept in the run folder (`drill.toml`), and where they were read.
+    drill_sha256: str | None = None
+    drill_file: str | None = None
+
+
+class RunSuspended(Record):
+    KIND = "run_suspended"
+    reason: str
+
+
+class RunResumed(Record):
+    KIND = "run_resumed"
+
+
+class RunEnded(Record):
+    KIND = "run_ended"
+    state: Literal["completed", "aborted", "faulted"]
+    reason: str
+
+
+class PhaseEntered(Record):
+    KIND = "phase_entered"
+    subject: str
+    phase: str
+    behaviour: Behaviour
+    threat: ThreatName
+    held_object: HeldObject
+    stance: Stance
+    role: Literal["subject", "bystander"]
+    distance_ft: NonNegative
+
+
+class Positions(Record):
+    KIND = "positions"
+    officer: XY
+    subjects: dict[str, XY]
+
+
+class OfficerActed(Record):
+    KIND = "officer_action"
+    action: OfficerActionName
+    subject: str | None = None
+    weapon: str | None = None
+    say: str | None = None
+    serial: str | None = None
+    bay: Index | None = None
+    cartridge: str | None = None
+    rounds_left: int | None = None
+    muzzle: Muzzle | None = None
+
+    @model_validator(mode="after")
+    def _fired_from_somewhere(self) -> OfficerActed:
+        # A round or a cartridge fired is reviewed from its muzzle pose (report, mirror).
+        if self.action in ("taser_fired", "firearm_fired") and self.muzzle is None:
+            raise ValueError(f"a {self.action} action needs its muzzle")
+        return self
+
+
+class ProbeImpacts(Record):
+    KIND = "probe_impacts"
+    subject: str | None
+    impacts: list[Probe]
+    effect: EffectName
+    spread_in: float | None
+    connected: list[Index]
+    avoid_zone: list[Index]
+    reason: str
+    serial: str | None = None
+    bay: Index | None = None
+
+
+class IncapacitationStarted(Record):
+    KIND = "incapacitation_started"
+    subject: str
+    until_s: Seconds
+
+
+class IncapacitationEnded(Record):
+    KIND = "incapacitation_ended"
+    subject: str
+    behaviour: Behaviour
+    threat: ThreatName
+
+
+class BulletImpact(Record):
+    KIND = "bullet_impact"
+    target: str | None
+    region: Region | None
+    point: XYZ
+    velocity_mps: float
+    serial: str | None = None
+
+
+class TaserCycleEnded(Record):
+    KIND = "taser_cycle_ended"
+    serial: str | None = None
+    stopped_by_safety: bool | None = None
+
+
+class Instructor(Record):
+    KIND = "instructor"
+    button: str
+
+
+class BranchNotTaken(Record):
+    KIND = "branch_not_taken"
+    subject: str
+    to: str
+
+
+class DeviceEvent(Record):
+    """A replica's event as it came off the wire (peripherals/events.py `as_record`)."""
+
+    KIND = "device_event"
+    serial: str
+    model: ModelSlug
+    event: DeviceEventName
+    host_time_s: float
+    device_time_us: int
+    bay: int | None
+    probe: int | None
+    value: int | None
+
+
+class DeviceReattached(Record):
+    KIND = "device_reattached"
+    serial: str
+    weapon: str
+
+
+class UntrackedShot(Record):
+    """A round or cartridge fired while tracking was lost: neither flown nor scored."""
+
+    KIND = "untracked_shot"
+    weapon: str | None = None
+    serial: str | None = None
+    stage: Index | None = None
+    string: Index | None = None
+
+
+# -- a qualification attempt (range/course_runner.py) --------------------------------------------
+
+
+class AttemptStarted(Record):
+    KIND = "attempt_started"
+    course: str
+    shooter: str
+    officer_name: str | None
+    seed: int
+    devices: list[Device]
+    calibration: list[CalibrationCheck]
+    calibration_override_by: str | None
+    openrange_version: str
+    # The course file's bytes as kept in the attempt folder.
+    course_sha256: str | None = None
+
+
+class StringStarted(Record):
+    KIND = "string_started"
+    stage: Index
+    string: Index
+    distance_ft: Annotated[float, Field(gt=0.0)]
+    start: str
+    par_time_s: Annotated[float, Field(gt=0.0)]
+
+
+class Shot(Record):
+    KIND = "shot"
+    stage: Index
+    string: Index
+    t_s: float
+    zone: str
+    points: int
+    stopped_by: str | None
+    point: XYZ
+    distance_m: float
+
+
+class Deployment(Record):
+    KIND = "deployment"
+    stage: Index
+    string: Index
+    t_s: float
+    effective: bool
+    reason: str
+
+
+class StringFaulted(Record):
+    KIND = "string_faulted"
+    stage: Index
+    string: Index
+    reshoot: bool
+
+
+class AttemptEnded(Record):
+    KIND = "attempt_ended"
+    points: int
+    hits: int
+    passed: bool
+    complete: bool
+
+
+# -- checking ------------------------------------------------------------------------------------
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def check_record(record: Mapping[str, Any] | str) -> Record:
+    """Check one record (a parsed JSON object, or its JSON text) against its kind's model.
+
+    Raises RecordError naming the kind, the field and why: a kind not in KINDS (with the known
+    ones), a missing or unknown field, a value of the wrong JSON type or out of range.
+    """
+    text = record if isinstance(record, str) else None
+    data: Any = json.loads(record) if isinstance(record, str) else record
+    if not isinstance(data, Mapping):
+        raise RecordError("", "", f"a record is a JSON object, not {type(data).__name__}")
+    kind = data.get("kind")
+    if not isinstance(kind, str):
+        raise RecordError("", "kind", "required field is missing" if kind is None else "not text")
+    model = KINDS.get(kind)
+    if model is None:
+        raise RecordError(
+            "", "kind", f"unknown record kind {kind!r}; known: {', '.join(sorted(KINDS))}"
+        )
+    try:
+        # JSON mode: a JSON string is accepted where an enum is expected, and nothing else is
+        # converted (a string `t`, a boolean distance, a float count are all errors).
+        return model.model_validate_json(text if text is not None else json.dumps(dict(data)))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(p for p in error["loc"] if isinstance(p, int | str))
+        message = {
+            "missing": "required field is missing",
+            "extra_forbidden": f"unknown field for a {kind} record",
+        }.get(error["type"], error["msg"])
+        if loc == ("log_format",) and error["type"] == "less_than_equal":
+            message = (
+                f"log format {error['input']} was written by a newer OpenRange;"
+                f" this one reads up to {LOG_FORMAT}"
+            )
+        if len(exc.errors()) > 1:
+            message += f" (and {len(exc.errors()) - 1} more problem(s) in this record)"
+        raise RecordError(kind, _field(loc), message) from None
