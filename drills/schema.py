@@ -14,9 +14,11 @@ from drills.threat import Behaviour, HeldObject
 from physics.body import BODY_SIZES, Stance
 from physics.datafiles import (
     DataFileError,
+    NotFoundError,
     Problem,
     StrictModel,
     builtin_or_file,
+    decode,
     key_lines,
     locate,
     parse_model,
@@ -266,21 +268,18 @@ class DrillFile:
 
 
 def parse_drill_bytes(content: bytes, path: Path | str) -> Drill:
-    """A drill from a file's bytes. Raises ValueError naming the file if they are not UTF-8,
-    DataFileError (file, line, field) if the drill is not valid."""
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: byte {exc.start} is not UTF-8 text") from None
-    return parse_drill(text, path)
+    """A drill from a file's bytes. Raises DataFileError (file, line, field) if they are not UTF-8
+    or the drill is not valid."""
+    return parse_drill(decode(content, path), path)
 
 
 def read_drill_file(name: str) -> DrillFile:
     """A built-in drill by id, or a drill file by path, with the bytes it was read from (read
-    once: the drill that runs is the one hashed). Raises KeyError for neither."""
+    once: the drill that runs is the one hashed). Raises NotFoundError (a KeyError) for
+    neither."""
     path = builtin_drill_files().get(name) or Path(name)
     if name not in builtin_drill_files() and not (path.suffix == ".toml" and path.is_file()):
         known = ", ".join(sorted(builtin_drill_files()))
-        raise KeyError(f"no drill {name!r}; built-in: {known}")
+        raise NotFoundError(f"no drill {name!r}; built-in: {known}")
     content = path.read_bytes()
     return DrillFile(parse_drill_bytes(content, path), content, path)

@@ -230,8 +230,9 @@ def test_a_count_is_a_whole_number(tmp_path: Path) -> None:
     path = drill_file(tmp_path, text, "c.toml")
     with pytest.raises(DataFileError) as caught:
         load_course(path)
+    # Stage 1 is one 6-round string (facts.md §3): the first 3-round string is stage 2's.
     assert str(caught.value) == (
-        f"{path}:{line_of(text, 'rounds = 3.0')}: stages[0].strings[0].rounds: Value error,"
+        f"{path}:{line_of(text, 'rounds = 3.0')}: stages[1].strings[0].rounds: Value error,"
         " a whole number is needed, not 3.0"
     )
 
@@ -281,7 +282,7 @@ def test_a_course_par_time_of_inf_is_refused(tmp_path: Path) -> None:
         load_course(path)
     line = line_of(text, "par_time_s = inf")
     assert str(caught.value) == (
-        f"{path}:{line}: stages[0].strings[0].par_time_s: Value error,"
+        f"{path}:{line}: stages[1].strings[0].par_time_s: Value error,"
         " a finite number is needed, not inf"
     )
     assert "fbi-pistol-2019-v1" in builtin_courses()
