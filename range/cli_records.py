@@ -124,12 +124,37 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _db_option(verify)
     verify.set_defaults(handler=_verify)
+    incomplete = verbs.add_parser(
+        "incomplete",
+        help="attempts begun and never finished (a crash, a pulled plug)",
+        description="List the attempts in progress that never finished: badge, course, seed, "
+        "start time and how many shots were kept. Close one with `records close`, "
+        "or fire the course again.",
+    )
+    incomplete.add_argument("--json", action="store_true", help="print as JSON")
+    _db_option(incomplete)
+    incomplete.set_defaults(handler=_incomplete)
+    close = verbs.add_parser(
+        "close",
+        help="close a crashed attempt: recorded as INCOMPLETE, never pass or fail",
+        description="Close an attempt that never finished. It joins the audit chain as "
+        "INCOMPLETE with every shot kept, who closed it and why; it never counts as a pass "
+        "or a fail.",
+        epilog="example:\n  openrange records close 17 --by 'Sgt. Ortiz' --reason 'power cut'\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    close.add_argument("attempt", metavar="ATTEMPT", type=int, help="from `records incomplete`")
+    close.add_argument("--by", required=True, help="the range master closing it")
+    close.add_argument("--reason", required=True, help="why it did not finish")
+    _db_option(close)
+    close.set_defaults(handler=_close)
     export = verbs.add_parser(
         "export",
         help="CSV, or a roster or certificate as HTML or PDF",
         description="csv: every qualification record (from/to by date). html or pdf: a roster "
-        "with each officer's qualification status and expiry (a POST compliance "
-        "report), or with --attempt, that attempt's certificate.",
+        "with each officer's status per course and expiry, warning of expiries within "
+        "--warn-days (a POST compliance report), or with --attempt, that attempt's "
+        "certificate (a record of the attempt, not a certificate, when it did not qualify).",
     )
     export.add_argument("--format", choices=["csv", "html", "pdf"], required=True)
     export.add_argument("--from", dest="since", default=None, metavar="DATE", help="YYYY-MM-DD")
@@ -142,6 +167,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long a qualification stays valid (default 365)",
     )
     export.add_argument(
+        "--warn-days",
+        type=int,
+        default=30,
+        help="roster: flag qualifications expiring within this many days (default 30)",
+    )
+    export.add_argument(
         "--out", type=Path, default=None, help="output file (default: stdout for csv and html)"
     )
     _db_option(export)
@@ -149,10 +180,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_when_bare(group)
 
 
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace, create: bool = False) -> Records:
+    """The store named by --db; only commands that add something may create it."""
     from range.records import Records
 
-    return Records.open(args.db)
+    return Records.open(args.db, create=create)
 
 
 def _course_run(args: argparse.Namespace) -> int:
@@ -216,7 +248,7 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
 
 
 def _officers(args: argparse.Namespace) -> int:
-    with _open(args) as records:
+    with _open(args, create=bool(args.add)) as records:
         if args.add:
             if not args.name or not args.agency:
                 raise ValueError("--add needs --name and --agency")
@@ -231,54 +263,83 @@ def _officers(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from range.records import outcome
+
     with _open(args) as records:
         officer = records.officer(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
     if args.json:
         fields = ("id", "course", "finished", "points", "max_points", "hits", "passed")
-        out = {"qualifications": [{k: r[k] for k in fields} for r in rows], "drill_runs": drills}
+        out = {
+            "qualifications": [{k: r[k] for k in fields} | {"outcome": outcome(r)} for r in rows],
+            "drill_runs": drills,
+        }
         print(json.dumps(out, indent=2))
         return 0
     print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
     for r in rows:
-        verdict = "QUALIFIED" if r["passed"] else "not qualified"
         print(
             f"  #{r['id']:<5} {r['finished']}  {r['course']:<24} {r['points']:>4}/"
-            f"{r['max_points']:<4} {verdict}"
+            f"{r['max_points']:<4} {outcome(r)}"
         )
     for d in drills:
-        verdict = "PASS" if d["passed"] else "FAIL"
-        print(f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {verdict}  {d['decision']}")
+        print(
+            f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {d['outcome']}"
+            f"  {d['decision']}"
+        )
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
+    from range.exports import score_sheet
+    from range.records import outcome
+
     with _open(args) as records:
         row = records.qualification(args.attempt)
     detail = json.loads(row["detail"])
     calibration = json.loads(row["calibration"])
+    lines, total = score_sheet(row)
     if args.json:
-        shown = {**row, "detail": detail, "calibration": calibration}
+        shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["devices"] = json.loads(row["devices"])
+        shown["sheet"] = [
+            {
+                "kind": line.kind,
+                "stage": line.stage,
+                "string": line.string,
+                "t_s": line.t_s,
+                "where": line.where,
+                "points": line.points,
+                "note": line.note,
+            }
+            for line in lines
+        ]
         print(json.dumps(shown, indent=2, default=str))
         return 0
     print(f"Qualification {row['id']}: badge {row['badge']}, {row['course']}, {row['finished']}")
     print(
         f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
-        f" {'QUALIFIED' if row['passed'] else 'not qualified'}; seed {row['seed']},"
-        f" OpenRange {row['software_version']}"
+        f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
     )
+    closed = detail.get("incomplete")
+    if closed:
+        print(f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}")
     for device in calibration:
         profile = device.get("profile")
         by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
         print(f"  device {device['serial']}: {device['reason']}{by}")
-    for shot in detail["shots"]:
-        where = shot.get("zone") or shot.get("reason", "")
+    for line in lines:
+        t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
         print(
-            f"  {shot['kind']:<14} stage {shot.get('stage')} string {shot.get('string')}"
-            f"  {shot.get('t_s', 0):6.2f} s  {where}  {shot.get('points', '')}"
+            f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}  {line.where:<14}"
+            f" {line.points:>3}" + (f"  ({line.note})" if line.note else "")
         )
+    if total is None:
+        print("  (course definition not found: lateness could not be judged on this sheet)")
+    elif closed is None:
+        mark = "=" if total == row["points"] else "DIFFERS FROM"
+        print(f"  sheet total {total} {mark} recorded {row['points']} points")
     print(f"  hash {row['hash']}")
     return 0
 
@@ -286,13 +347,39 @@ def _show(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
-        count = len(records.qualifications())
+        count = records.count()
     if not problems:
-        print(f"{count} qualification records, chain intact")
+        print(f"{count} qualification records, officers and drill runs: chain intact")
         return 0
     for problem in problems:
-        print(f"record {problem.qualification}: {problem.what}", file=sys.stderr)
+        if problem.kind == "qualification":
+            print(f"record {problem.qualification}: {problem.what}", file=sys.stderr)
+        else:
+            print(problem.what, file=sys.stderr)
     return 1
+
+
+def _incomplete(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        rows = records.incomplete()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no incomplete attempts")
+    for r in rows:
+        print(
+            f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24} seed {r['seed']:<6}"
+            f" started {r['started']}  {r['shots']} shots kept"
+        )
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        record = records.close_attempt(args.attempt, args.by, args.reason)
+    print(f"Attempt {args.attempt} closed as INCOMPLETE: qualification record {record}, saved.")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -314,15 +401,15 @@ def _export(args: argparse.Namespace) -> int:
             ]
             lines += [f"  stage {n}: {p} points, {h} hits" for n, p, h in fields["stages"]]
             lines += ["", f"Record {fields['record']}, audit hash:", f"  {fields['hash']}"]
-            return _pdf(args, "Qualification certificate", lines)
+            return _pdf(args, fields["title"], lines)
         today = datetime.now(UTC).date() if args.until is None else date.fromisoformat(args.until)
-        lines_ = exports.roster(records, today, args.valid_days)
+        lines_ = exports.roster(records, today, args.valid_days, args.warn_days)
     if args.format == "html":
         return _emit(args, exports.roster_html(lines_, today, args.valid_days))
-    page = [f"As of {today}; valid {args.valid_days} days.", ""]
+    page = [f"As of {today}; valid {args.valid_days} days, per course.", ""]
     page += [
-        f"{r.badge:<8} {r.name:<24} {r.status:<14} last {r.last_pass or '-':<10}"
-        f" expires {r.expires or '-'}"
+        f"{r.badge:<8} {r.name:<20} {r.course or '-':<22} {r.status:<13}"
+        f" last {r.last_pass or '-':<10} expires {r.expires or '-':<10} {r.warning}"
         for r in lines_
     ]
     return _pdf(args, "Qualification roster", page)
