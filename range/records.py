@@ -156,16 +156,19 @@ def outcome(row: dict[str, Any]) -> str:
 
 
 def drill_outcome(row: dict[str, Any]) -> str:
-    """A drill run's outcome: PASS, FAIL, or INCOMPLETE (a log without its end)."""
+    """A drill run's outcome: PASS, FAIL, or INCOMPLETE (its log has no `run_ended`: a crash or
+    a cut run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
+    complete = false)."""
     result = row.get("result")
     if isinstance(result, str):
         result = json.loads(result)
-    score = (result or {}).get("score", {})
-    marks = {str(score.get("outcome", "")).upper(), str(score.get("decision", "")).upper()}
+    result = result or {}
+    score = result.get("score", {})
+    said = [score.get("outcome"), score.get("decision"), row.get("decision")]
     if (
-        "INCOMPLETE" in marks
+        any(str(s or "").strip().lower().startswith("incomplete") for s in said)
         or score.get("complete") is False
-        or row.get("decision") == ("INCOMPLETE")
+        or result.get("complete") is False
     ):
         return "INCOMPLETE"
     return "PASS" if row["passed"] else "FAIL"
@@ -215,7 +218,11 @@ class Records:
         self.dialect = dialect
         self.url = url
         self.where = redact(url)
-        self._guard(self._migrate if create else self._check_schema)
+        try:
+            self._guard(self._migrate if create else self._check_schema)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, url: str | None = None, create: bool = True) -> Records:
@@ -235,6 +242,7 @@ class Records:
                 raise RecordsError(
                     f"no records database at {path} (check --db or ${URL_ENV}); nothing was created"
                 )
+            db: sqlite3.Connection | None = None
             try:
                 if create:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,12 +255,15 @@ class Records:
                         uri=True,
                     )
                 db.row_factory = sqlite3.Row
-                db.execute("PRAGMA journal_mode=WAL")
+                if create:  # WAL is kept in the file; setting it writes, so only on create
+                    db.execute("PRAGMA journal_mode=WAL")
                 # FULL: a commit is on disk before the CLI says "saved" (NORMAL with WAL may
                 # lose the newest commits to a power cut).
                 db.execute("PRAGMA synchronous=FULL")
             except (sqlite3.Error, OSError) as exc:
-                raise RecordsError(f"records {where}: {_explain(exc)}") from None
+                if db is not None:
+                    db.close()
+                raise RecordsError(f"records {where}: {_explain(exc, path)}") from None
             return cls(db, "sqlite", url, create)
         if url.startswith(("postgresql://", "postgres://")):
             try:
@@ -298,7 +309,8 @@ class Records:
         try:
             return fn()
         except self._driver_errors() as exc:
-            raise RecordsError(f"records {self.where}: {_explain(exc)}") from None
+            path = _sqlite_path(self.url) if self.dialect == "sqlite" else None
+            raise RecordsError(f"records {self.where}: {_explain(exc, path)}") from None
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
@@ -800,11 +812,30 @@ class Records:
         return problems
 
 
-def _explain(exc: BaseException) -> str:
-    """A driver error as one line a range master can act on (never a password)."""
+# SQLite reports a WAL or journal it cannot grow as a plain I/O error; with less than this free
+# on the store's filesystem, that error is a full disk.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _disk_full(path: Path | None) -> bool:
+    if path is None:
+        return False
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES
+
+
+def _explain(exc: BaseException, path: Path | None = None) -> str:
+    """A driver error as one line a range master can act on (never a password). `path`: the
+    SQLite file, to tell a full disk behind a plain I/O error."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     lowered = text.lower()
-    if "disk is full" in lowered or "no space left" in lowered:
+    io_error = "disk i/o error" in lowered or str(getattr(exc, "sqlite_errorname", "")).startswith(
+        "SQLITE_IOERR"
+    )
+    if "disk is full" in lowered or "no space left" in lowered or (io_error and _disk_full(path)):
         return "the disk is full; the write was rolled back and nothing saved before was lost"
     if "file is not a database" in lowered or "malformed" in lowered:
         return f"not a readable records database ({text})"
