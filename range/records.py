@@ -218,6 +218,7 @@ class Records:
         self.dialect = dialect
         self.url = url
         self.where = redact(url)
+        self._synchronous = "FULL"  # what Records.open set (SQLite)
         try:
             self._guard(self._migrate if create else self._check_schema)
         except BaseException:
@@ -326,15 +327,27 @@ class Records:
         return self._guard(lambda: self._db.execute(self._sql(sql), args))
 
     @contextmanager
-    def _transaction(self, exclusive: bool = False) -> Iterator[None]:
-        """One transaction; `exclusive` serialises writers (the hash chains need it)."""
+    def _transaction(self, exclusive: bool = False, durable: bool = True) -> Iterator[None]:
+        """One transaction; `exclusive` serialises writers (the hash chains need it).
+
+        `durable` (the default): on disk when COMMIT returns, so a power cut cannot lose it.
+        Without it (a shot of an attempt in progress, nothing the CLI calls saved yet) the
+        commit survives the process being killed, and reaches the disk with the next durable
+        commit (the attempt's finish); a power cut may lose the newest such shots."""
         if self.dialect == "sqlite":
+            # Switched only when it changes: the shots of an attempt follow one another.
+            wanted = "FULL" if durable else "NORMAL"
+            if wanted != self._synchronous:
+                self._run(f"PRAGMA synchronous={wanted}")
+                self._synchronous = wanted
             # Always IMMEDIATE: a deferred transaction that reads and then writes must upgrade
             # its lock, and in WAL mode that fails at once ("database is locked") when another
             # lane committed meanwhile; the busy timeout only covers waiting for the lock.
             self._run("BEGIN IMMEDIATE")
         else:
             self._run("BEGIN")
+            if not durable:
+                self._run("SET LOCAL synchronous_commit = off")
             if exclusive:
                 self._run("LOCK TABLE chain_head IN EXCLUSIVE MODE")
         try:
@@ -577,7 +590,7 @@ class Records:
         calibration: list[dict[str, Any]],
     ) -> int:
         self.officer(badge)
-        with self._transaction():
+        with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
                 " devices, calibration, shots) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -595,20 +608,21 @@ class Records:
 
     def record_shot(self, attempt: int, shot: dict[str, Any]) -> None:
         """Keep each shot as it is fired: a crash loses nothing already fired. One row per shot,
-        so the cost does not grow with the attempt."""
-        with self._transaction():
-            if not self._rows("SELECT id FROM attempts_in_progress WHERE id = ?", attempt):
-                raise RecordsError(f"no attempt in progress with id {attempt}")
-            # MAX over the primary key's prefix: one index probe, whatever the attempt's length.
-            (last,) = self._rows(
-                "SELECT MAX(seq) AS seq FROM attempt_shots WHERE attempt = ?", attempt
-            )
-            self._run(
-                "INSERT INTO attempt_shots (attempt, seq, shot) VALUES (?, ?, ?)",
-                attempt,
-                0 if last["seq"] is None else int(last["seq"]) + 1,
+        so the cost does not grow with the attempt. Not fsynced on its own: it survives the
+        process being killed, and is on disk once the attempt is finished (or the next durable
+        write); docs/records.md says what a power cut may take."""
+        with self._transaction(durable=False):
+            # One statement: the next sequence number is one probe of the primary key's
+            # prefix (MAX), whatever the attempt's length; no row when there is no attempt.
+            cur = self._run(
+                "INSERT INTO attempt_shots (attempt, seq, shot)"
+                " SELECT a.id, COALESCE((SELECT MAX(s.seq) + 1 FROM attempt_shots s"
+                " WHERE s.attempt = a.id), 0), ? FROM attempts_in_progress a WHERE a.id = ?",
                 json.dumps(shot),
+                attempt,
             )
+            if cur.rowcount != 1:
+                raise RecordsError(f"no attempt in progress with id {attempt}")
 
     def _shots(self, attempt: int) -> list[dict[str, Any]]:
         rows = self._rows("SELECT shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt)

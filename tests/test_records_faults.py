@@ -259,6 +259,10 @@ def test_verify_finds_an_edited_officer_or_drill_run(
 
 def test_a_saved_record_is_on_disk_at_commit(url: str) -> None:
     with Records.open(url) as records:
+        records.add_officer("1", "A. Officer", "Metro PD")
+        attempt = records.begin_attempt("1", "fbi-pistol-2019-v1", 1, "0.1.0", [], [])
+        records.record_shot(attempt, {"points": 5})  # a shot in progress is not fsynced alone
+        records.finish_attempt(attempt, SCORE)  # this is: FULL again
         if records.dialect == "sqlite":
             assert records._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
             assert records._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
