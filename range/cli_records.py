@@ -101,9 +101,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history = verbs.add_parser(
         "history",
         help="one officer's qualifications and drill runs",
-        description="Every qualification attempt of one officer.",
+        description="One officer's standing per course (status and expiry), then every "
+        "qualification attempt and drill run.",
     )
     history.add_argument("badge", metavar="BADGE")
+    history.add_argument(
+        "--valid-days",
+        type=int,
+        default=365,
+        help="how long a qualification stays valid, per course (default 365)",
+    )
     history.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(history)
     history.set_defaults(handler=_history)
@@ -263,21 +270,42 @@ def _officers(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from range.exports import roster
     from range.records import outcome
 
     with _open(args) as records:
         officer = records.officer(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
+        today = datetime.now(UTC).date()
+        standing = [
+            s for s in roster(records, today, args.valid_days, badge=args.badge) if s.course
+        ]
     if args.json:
         fields = ("id", "course", "finished", "points", "max_points", "hits", "passed")
         out = {
             "qualifications": [{k: r[k] for k in fields} | {"outcome": outcome(r)} for r in rows],
             "drill_runs": drills,
+            "standing": [
+                {
+                    "course": s.course,
+                    "weapons": s.weapons,
+                    "status": s.status,
+                    "last_pass": s.last_pass,
+                    "expires": s.expires,
+                    "warning": s.warning,
+                }
+                for s in standing
+            ],
         }
         print(json.dumps(out, indent=2))
         return 0
     print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
+    for s in standing:
+        print(
+            f"  {s.course:<24} {s.weapons or '-':<14} {s.status:<13}"
+            f" expires {s.expires or '-':<10} {s.warning}"
+        )
     for r in rows:
         print(
             f"  #{r['id']:<5} {r['finished']}  {r['course']:<24} {r['points']:>4}/"

@@ -81,17 +81,24 @@ def _weapons(course: str) -> str:
     return "+".join(sorted({s.weapon for stage in found.stages for s in stage.strings}))
 
 
-def roster(records: Records, as_of: date, valid_days: int, warn_days: int = 30) -> list[RosterLine]:
+def roster(
+    records: Records,
+    as_of: date,
+    valid_days: int,
+    warn_days: int = 30,
+    badge: str | None = None,
+) -> list[RosterLine]:
     """Each officer's status per course: a pass on one course never qualifies them on another
     (an officer who passed the pistol course and failed every TASER attempt is not qualified for
     the TASER). A qualification within `warn_days` of its expiry is flagged. One grouped query
-    (indexed), not one per officer."""
+    (indexed), not one per officer. With `badge`, that officer alone."""
     standing: dict[str, list[StatusRow]] = {}
-    for row in records.standing():
+    for row in records.standing(badge):
         standing.setdefault(row.badge, []).append(row)
     weapons: dict[str, str] = {}
     lines = []
-    for officer in records.officers():
+    officers = records.officers() if badge is None else [records.officer(badge)]
+    for officer in officers:
         rows = standing.get(officer["badge"], [])
         if not rows:
             lines.append(

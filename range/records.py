@@ -725,12 +725,14 @@ class Records:
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM qualifications")[0]["n"])
 
-    def standing(self) -> list[StatusRow]:
-        """Each officer's standing per course, in one indexed query (the roster's)."""
+    def standing(self, badge: str | None = None) -> list[StatusRow]:
+        """Each officer's (or one officer's) standing per course, in one indexed query."""
+        where, args = ("WHERE badge = ? ", [badge]) if badge is not None else ("", [])
         rows = self._rows(
             "SELECT badge, course, COUNT(*) AS attempts, MAX(finished) AS last_attempt,"
             " MAX(CASE WHEN passed = 1 THEN finished END) AS last_pass"
-            " FROM qualifications GROUP BY badge, course ORDER BY badge, course"
+            f" FROM qualifications {where}GROUP BY badge, course ORDER BY badge, course",
+            *args,
         )
         return [
             StatusRow(

@@ -353,7 +353,8 @@ def test_a_range_master_lists_and_closes_a_crashed_attempt(
         )
     assert main(["records", "history", "12", "--db", url]) == 0
     history = capsys.readouterr().out
-    assert "INCOMPLETE" in history and "not qualified" not in history.lower()
+    (attempt_line,) = [line for line in history.splitlines() if line.strip().startswith("#")]
+    assert attempt_line.endswith("INCOMPLETE") and "QUALIFIED" not in attempt_line.upper()
     assert main(["records", "show", str(row["id"]), "--db", url]) == 0
     assert "closed by Sgt. Ortiz" in capsys.readouterr().out
 
@@ -377,7 +378,9 @@ def test_a_drill_run_without_its_end_is_incomplete_in_the_records(url: str) -> N
 # -- item 16: per-course standing, expiry warnings, indexed --------------------------------------
 
 
-def test_the_roster_keeps_each_course_apart_and_warns_of_expiry(url: str) -> None:
+def test_the_roster_keeps_each_course_apart_and_warns_of_expiry(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with Records.open(url) as records:
         records.add_officer("1", "P. Pistol", "Metro PD")
         records.add_officer("2", "N. Never", "Metro PD")
@@ -396,6 +399,17 @@ def test_the_roster_keeps_each_course_apart_and_warns_of_expiry(url: str) -> Non
         assert (pistol.status, pistol.warning) == ("expires soon", "expires in 15 days")
         late = {r.course: r for r in roster(records, today + timedelta(days=370), 365)}
         assert late["fbi-pistol-2019-v1"].warning == "expired 5 days ago"
+    assert main(["records", "history", "1", "--db", url, "--json"]) == 0
+    standing = {s["course"]: s["status"] for s in json.loads(capsys.readouterr().out)["standing"]}
+    assert standing == {"fbi-pistol-2019-v1": "qualified", "taser7-practical-v1": "not qualified"}
+    roster_page = Path(url.removeprefix("sqlite:///")).parent / "roster.html"
+    if url.startswith("sqlite"):
+        in_350 = (datetime.now(UTC).date() + timedelta(days=350)).isoformat()
+        argv = ["records", "export", "--db", url, "--format", "html", "--to", in_350]
+        assert main([*argv, "--out", str(roster_page)]) == 0
+        assert "Expiring or expired:</b> P. Pistol (1), fbi-pistol-2019-v1: expires in 15 days" in (
+            roster_page.read_text()
+        )
 
 
 def test_the_roster_history_and_shot_queries_use_indexes(tmp_path: Path) -> None:
