@@ -52,6 +52,14 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         help="scripted shooter: expert, qualified, struggling, or a file",
     )
     run.add_argument("--badge", default=None, help="record the attempt for this officer")
+    run.add_argument(
+        "--resume",
+        type=int,
+        default=None,
+        metavar="ATTEMPT",
+        help="with --badge: continue this incomplete attempt (`records incomplete`): the"
+        " strings it finished are kept, the one a crash cut is reshot, the rest fired",
+    )
     run.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
     run.add_argument("--no-save", action="store_true", help="do not write a run directory")
@@ -135,8 +143,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "incomplete",
         help="attempts begun and never finished (a crash, a pulled plug)",
         description="List the attempts in progress that never finished: badge, course, seed, "
-        "start time and how many shots were kept. Close one with `records close`, "
-        "or fire the course again.",
+        "start time and how many shots were kept. Resume one with `course run COURSE "
+        "--badge BADGE --resume ID` (finished strings kept, the cut one reshot), or close it "
+        "with `records close`.",
     )
     incomplete.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(incomplete)
@@ -212,7 +221,7 @@ def _course_run(args: argparse.Namespace) -> int:
         if args.port:
             result = _live(args, config, records)
         else:
-            result = run_course(config, records=records, badge=args.badge)
+            result = run_course(config, records=records, badge=args.badge, resume=args.resume)
     finally:
         if records is not None:
             records.close()
@@ -251,7 +260,7 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
         source.focused()
         timer = np.random.default_rng(args.seed)
         live = LiveRange(args.port, source, clock, say, timer)
-        return run_course(config, records=records, badge=args.badge, live=live)
+        return run_course(config, records=records, badge=args.badge, live=live, resume=args.resume)
 
 
 def _officers(args: argparse.Namespace) -> int:
@@ -395,6 +404,9 @@ def _incomplete(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("no incomplete attempts")
+    else:
+        print("resume: openrange course run COURSE --badge BADGE --resume ATTEMPT")
+        print("close:  openrange records close ATTEMPT --by NAME --reason TEXT")
     for r in rows:
         print(
             f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24} seed {r['seed']:<6}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import html
+import importlib
 import io
 import json
 from dataclasses import dataclass
@@ -203,6 +204,14 @@ class SheetLine:
     note: str
 
 
+# The scorer's allowance for a device clock's whole-microsecond stamps, where it has one
+# (scoring/course.py judges lateness with physics.pose.DEVICE_TIME_TOLERANCE_S); the sheet must
+# judge each shot exactly as the score did.
+_LATE_TOLERANCE_S: float = float(
+    getattr(importlib.import_module("physics.pose"), "DEVICE_TIME_TOLERANCE_S", 0.0)
+)
+
+
 def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
     """Every shot of a qualification record with the points it counted, so the sheet adds up
     to the recorded score: late shots score as the course says (a miss or void), rounds
@@ -244,7 +253,7 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
         if fired.get(key, 0) >= limit:
             notes[pos] = (0, "beyond the string's count: not scored")
             continue
-        if rec["t_s"] > spec.par_time_s:
+        if rec["t_s"] > spec.par_time_s + _LATE_TOLERANCE_S:
             if course.late_shots == "void":
                 notes[pos] = (0, "late: void")
                 continue

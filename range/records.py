@@ -690,6 +690,24 @@ class Records:
             self._run("DELETE FROM attempts_in_progress WHERE id = ?", attempt)
             return int(row["id"])
 
+    def resume_attempt(self, attempt: int, badge: str, course: str) -> list[dict[str, Any]]:
+        """The records kept so far of an attempt that never finished (shots, deployments,
+        faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
+        wrong, when it is not in progress or is another officer's or another course's."""
+        rows = self._rows(
+            "SELECT badge, course, shots FROM attempts_in_progress WHERE id = ?", attempt
+        )
+        if not rows:
+            raise RecordsError(
+                f"no attempt in progress with id {attempt}: see `openrange records incomplete`"
+            )
+        if (rows[0]["badge"], rows[0]["course"]) != (badge, course):
+            raise RecordsError(
+                f"attempt {attempt} is badge {rows[0]['badge']}'s on {rows[0]['course']},"
+                f" not badge {badge}'s on {course}"
+            )
+        return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
+
     def close_attempt(self, attempt: int, by: str, reason: str) -> int:
         """A range master closes a crashed attempt: it joins the chain as INCOMPLETE (never a
         pass or a fail) with every shot kept, and who closed it and why."""

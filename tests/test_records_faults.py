@@ -615,3 +615,66 @@ def test_a_disk_that_fills_mid_attempt_keeps_every_shot_already_saved(tiny_disk:
     with Records.open(db, create=False) as records:
         (listed,) = records.incomplete()
         assert (listed["id"], listed["shots"]) == (attempt, saved)
+
+
+CRASH_MID_COURSE = """
+import os, sys
+from drills.course import find_course, find_shooter
+from range.course_runner import CourseConfig, run_course
+from range.records import Records
+
+kept = 0
+record_shot = Records.record_shot
+
+
+def record_then_die(self, attempt, shot):
+    global kept
+    record_shot(self, attempt, shot)
+    kept += 1
+    if kept == 8:
+        print(attempt, flush=True)
+        os.kill(os.getpid(), 9)  # the power goes mid-string
+
+
+Records.record_shot = record_then_die
+records = Records.open(sys.argv[1])
+config = CourseConfig(find_course("fbi-pistol-2019-v1"), find_shooter("expert"), 4)
+run_course(config, records=records, badge="4411")
+"""
+
+
+def test_a_crashed_attempt_is_resumed_from_the_string_it_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH_MID_COURSE, db], capture_output=True, text=True
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    attempt = int(done.stdout)
+    with Records.open(db, create=False) as records:
+        kept = records.resume_attempt(attempt, "4411", "fbi-pistol-2019-v1")
+        with pytest.raises(RecordsError, match="not badge 9's"):
+            records.resume_attempt(attempt, "9", "fbi-pistol-2019-v1")
+    assert len(kept) == 8
+    cut = (kept[-1]["stage"], kept[-1]["string"])
+    before = [k for k in kept if (k["stage"], k["string"]) != cut]
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--shooter", "expert"]
+    argv += ["--db", db, "--resume", str(attempt), "--no-save", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["reshot"] == [list(cut)] and result["score"]["complete"]
+    number = result["qualification"]
+    with Records.open(db, create=False) as records:
+        assert records.incomplete() == [] and records.verify() == []
+        shots = json.loads(records.qualification(number)["detail"])["shots"]
+        assert shots[: len(before)] == before, "the strings fired before the crash are kept"
+    assert main(["records", "show", str(number), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert sum(line["points"] for line in shown["sheet"]) == shown["points"]
+    voided = [line for line in shown["sheet"] if line["note"].startswith("string cut")]
+    assert len(voided) == len(kept) - len(before)
+    assert main(argv) == 5
+    assert f"no attempt in progress with id {attempt}" in _err(capsys)
