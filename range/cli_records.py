@@ -279,7 +279,7 @@ def _officers(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from range.exports import roster
+    from range.exports import by_weapon, roster
     from range.records import outcome
 
     with _open(args) as records:
@@ -306,10 +306,16 @@ def _history(args: argparse.Namespace) -> int:
                 }
                 for s in standing
             ],
+            "by_weapon": [
+                {"weapon": w.weapons, "status": w.status, "course": w.course, "expires": w.expires}
+                for w in by_weapon(standing)
+            ],
         }
         print(json.dumps(out, indent=2))
         return 0
     print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
+    for w in by_weapon(standing):
+        print(f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})")
     for s in standing:
         print(
             f"  {s.course:<24} {s.weapons or '-':<14} {s.status:<13}"

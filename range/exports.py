@@ -122,6 +122,37 @@ def roster(
     return lines
 
 
+def by_weapon(lines: list[RosterLine]) -> list[RosterLine]:
+    """Per officer and weapon: the standing of the course firing that weapon whose
+    qualification runs longest (any course firing it; a course firing two weapons counts for
+    both). `course` names that course; an officer with no valid pass on any is "not qualified"
+    or "expired" for that weapon."""
+    rank = {"qualified": 3, "expires soon": 2, "expired": 1, "not qualified": 0}
+    best: dict[tuple[str, str], RosterLine] = {}
+    for line in lines:
+        for weapon in filter(None, line.weapons.split("+")):
+            key = (line.badge, weapon)
+            held = best.get(key)
+            mine = (rank.get(line.status, 0), line.expires or "")
+            if held is None or mine > (rank.get(held.status, 0), held.expires or ""):
+                best[key] = line
+    return [
+        RosterLine(
+            line.badge,
+            line.name,
+            line.agency,
+            line.course,
+            weapon,
+            line.status,
+            line.last_pass,
+            line.expires,
+            line.attempts,
+            line.warning,
+        )
+        for (_, weapon), line in sorted(best.items())
+    ]
+
+
 def _line(
     officer: dict[str, Any],
     row: StatusRow,

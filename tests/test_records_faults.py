@@ -400,8 +400,11 @@ def test_the_roster_keeps_each_course_apart_and_warns_of_expiry(
         late = {r.course: r for r in roster(records, today + timedelta(days=370), 365)}
         assert late["fbi-pistol-2019-v1"].warning == "expired 5 days ago"
     assert main(["records", "history", "1", "--db", url, "--json"]) == 0
-    standing = {s["course"]: s["status"] for s in json.loads(capsys.readouterr().out)["standing"]}
+    history = json.loads(capsys.readouterr().out)
+    standing = {s["course"]: s["status"] for s in history["standing"]}
     assert standing == {"fbi-pistol-2019-v1": "qualified", "taser7-practical-v1": "not qualified"}
+    weapons = {w["weapon"]: w["status"] for w in history["by_weapon"]}
+    assert weapons == {"pistol": "qualified", "taser-7": "not qualified"}
     roster_page = Path(url.removeprefix("sqlite:///")).parent / "roster.html"
     if url.startswith("sqlite"):
         in_350 = (datetime.now(UTC).date() + timedelta(days=350)).isoformat()
@@ -678,3 +681,19 @@ def test_a_crashed_attempt_is_resumed_from_the_string_it_cut(
     assert len(voided) == len(kept) - len(before)
     assert main(argv) == 5
     assert f"no attempt in progress with id {attempt}" in _err(capsys)
+
+
+def test_a_weapon_is_qualified_by_any_valid_course_firing_it(tmp_path: Path) -> None:
+    from range.exports import by_weapon
+
+    with Records.open(f"sqlite:///{tmp_path / 'r.sqlite'}") as records:
+        records.add_officer("1", "P. Pistol", "Metro PD")
+        qualify(records, "1", "texas-ltc-b27-v1", points=10, passed=False)
+        qualify(records, "1", "fbi-pistol-2019-v1")
+        qualify(records, "1", "taser7-practical-v1", points=2, passed=False)
+        lines = roster(records, datetime.now(UTC).date(), 365)
+    weapons = {(w.weapons, w.status, w.course) for w in by_weapon(lines)}
+    assert weapons == {
+        ("pistol", "qualified", "fbi-pistol-2019-v1"),
+        ("taser-7", "not qualified", "taser7-practical-v1"),
+    }
