@@ -877,6 +877,8 @@ def _explain(exc: BaseException, path: Path | None = None) -> str:
         return f"cannot open the database file ({text})"
     if "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered):
         return f"{text}: the store is damaged or not OpenRange's"
+    if "database" in lowered and "does not exist" in lowered:
+        return f"no such PostgreSQL database; nothing was created ({redact(text)})"
     if "connection" in lowered or "could not connect" in lowered:
         return f"cannot reach the PostgreSQL server ({redact(text)})"
     return redact(text)
