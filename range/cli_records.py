@@ -90,7 +90,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--agency 'Metro PD'\n  openrange records history 4411\n"
         "  openrange records export --format pdf --attempt 12 --out cert.pdf\n"
         "  openrange records export --format html --out roster.html\n"
-        "  openrange records verify\n",
+        "  openrange records verify\n"
+        "  openrange records incomplete\n"
+        "  openrange records close 17 --by 'Sgt. Ortiz' --reason 'power cut'\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = group.add_subparsers(title="records commands", metavar="VERB")
