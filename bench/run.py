@@ -467,6 +467,224 @@ def records_figures(attempts: int = 10_000) -> list[Figure]:
     ]
 
 
+def _fill_records(db: object, officers: int, attempts: int) -> None:
+    """`attempts` chained qualification records over `officers` officers and four courses,
+    written in one transaction (the chain computed as finish_attempt does, so verify holds)."""
+    from range.records import GENESIS, record_hash
+
+    courses = (
+        "fbi-pistol-2019-v1",
+        "taser7-practical-v1",
+        "texas-ltc-b27-v1",
+        "kansas-style-70-v1",
+    )
+    raw = db._db  # type: ignore[attr-defined]
+    raw.execute("BEGIN IMMEDIATE")
+    raw.executemany(
+        "INSERT INTO officers (badge, name, agency, unit) VALUES (?, ?, 'Metro PD', '')",
+        [(f"{b:05d}", f"Officer {b}") for b in range(officers)],
+    )
+    previous, rows = GENESIS, []
+    for n in range(1, attempts + 1):
+        row = {
+            "id": n,
+            "badge": f"{n % officers:05d}",
+            "course": courses[n % len(courses)],
+            "started": f"2026-{1 + n % 11:02d}-{1 + n % 28:02d}T10:00:00+00:00",
+            "finished": f"2026-{1 + n % 11:02d}-{1 + n % 28:02d}T10:20:00+00:00",
+            "seed": n,
+            "software_version": "0.1.0",
+            "devices": "[]",
+            "calibration": "[]",
+            "points": 80 + n % 20,
+            "max_points": 100,
+            "hits": 48,
+            "passed": int(n % 3 != 0),
+            "detail": '{"score": {}, "shots": []}',
+            "prev_hash": previous,
+        }
+        row["hash"] = previous = record_hash(row)
+        rows.append(tuple(row.values()))
+    raw.executemany(
+        "INSERT INTO qualifications (id, badge, course, started, finished, seed,"
+        " software_version, devices, calibration, points, max_points, hits, passed, detail,"
+        " prev_hash, hash) VALUES (" + ", ".join("?" * 16) + ")",
+        rows,
+    )
+    raw.execute(
+        "UPDATE chain_head SET last_id = ?, last_hash = ? WHERE id = 1", (attempts, previous)
+    )
+    raw.execute("COMMIT")
+
+
+def records_scale(attempts: int = 100_000, officers: int = 2_000) -> list[Figure]:
+    """Issue 12 item 16, SQLite as a range PC runs it (WAL, synchronous=FULL): the roster and one
+    officer's history with `attempts` records, and recording shots as an attempt grows. Each
+    figure is beside the same run's baseline: a plain one-row committed INSERT."""
+    import tempfile
+    from datetime import date
+
+    from range.exports import roster
+    from range.records import Records
+
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/r.sqlite"
+        with Records.open(url) as db:
+            _fill_records(db, officers, attempts)
+        start = time.perf_counter()
+        with Records.open(url, create=False) as db:  # cold: a fresh process's first roster
+            lines = roster(db, date(2026, 12, 1), 365)
+        cold_s = time.perf_counter() - start
+        assert len(lines) >= officers
+        with Records.open(url, create=False) as db:
+            scan_s = min(
+                _timed(lambda: db._db.execute("SELECT * FROM qualifications").fetchall())
+                for _ in range(3)
+            )
+            warm_s = min(_timed(lambda: roster(db, date(2026, 12, 1), 365)) for _ in range(3))
+            badges = [f"{b:05d}" for b in range(0, officers, officers // 50)]
+            history_ms = statistics.median(
+                _timed(lambda b=b: (db.qualifications(b), db.drill_runs(b))) * 1e3  # type: ignore[misc]
+                for b in badges
+            )
+        with Records.open(url) as db:
+            db.add_officer("shots", "S. Shooter", "Metro PD")
+            raw = db._db
+            raw.execute("CREATE TABLE plain (n INTEGER)")
+            plain_ms = statistics.median(
+                _timed(lambda: _plain_insert(raw)) * 1e3 for _ in range(50)
+            )
+            raw.execute("PRAGMA synchronous=NORMAL")  # as a shot in progress is written
+            plain_unsynced_ms = statistics.median(
+                _timed(lambda: _plain_insert(raw)) * 1e3 for _ in range(200)
+            )
+            raw.execute("PRAGMA synchronous=FULL")
+            per_shot: list[list[float]] = [[] for _ in range(50)]
+            whole_ms, finish_ms = [], []
+            shot = {
+                "kind": "shot",
+                "stage": 0,
+                "string": 0,
+                "t_s": 1.23,
+                "zone": "bottle",
+                "points": 5,
+                "point": [0.1, 0.2, 1.3],
+                "distance_m": 6.4,
+            }
+            for _ in range(10):
+                start = time.perf_counter()
+                attempt = db.begin_attempt("shots", "fbi-pistol-2019-v1", 1, "0.1.0", [], [])
+                for k in range(50):
+                    per_shot[k].append(_timed(lambda a=attempt: db.record_shot(a, shot)) * 1e3)  # type: ignore[misc]
+                t = time.perf_counter()
+                db.finish_attempt(
+                    attempt, {"points": 96, "max_points": 100, "hits": 48, "passed": True}
+                )
+                finish_ms.append((time.perf_counter() - t) * 1e3)
+                whole_ms.append((time.perf_counter() - start) * 1e3)
+    first, fiftieth = statistics.median(per_shot[0]), statistics.median(per_shot[49])
+    figures += [
+        Figure(
+            f"records: roster, {attempts:,} attempts, {officers:,} officers, cold"
+            " (open + first query)",
+            cold_s,
+            "s",
+            1.0,
+            "lower",
+        ),
+        Figure(
+            f"records: baseline, reading all {attempts:,} records once, warm (info)",
+            scan_s,
+            "s",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            f"records: roster, {attempts:,} attempts, warm (best of 3)", warm_s, "s", 1.0, "lower"
+        ),
+        Figure(
+            f"records: one officer's history (qualifications + drill runs), {attempts:,}"
+            " attempts, warm, median",
+            history_ms,
+            "ms",
+            5.0,
+            "lower",
+        ),
+        Figure(
+            "records: baseline, one plain committed INSERT (fsynced, synchronous=FULL),"
+            " median (info)",
+            plain_ms,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "records: 1st shot of an attempt recorded (committed, not fsynced), median",
+            first,
+            "ms",
+            2.0,
+            "lower",
+        ),
+        Figure(
+            "records: 50th shot of an attempt recorded (committed, not fsynced), median",
+            fiftieth,
+            "ms",
+            2.0,
+            "lower",
+        ),
+        Figure(
+            "records: baseline, one plain committed INSERT (not fsynced), median (info)",
+            plain_unsynced_ms,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "records: 50th shot / 1st shot of the same attempt (cost does not grow)",
+            fiftieth / first,
+            "x",
+            1.5,
+            "lower",
+        ),
+        Figure(
+            "records: 50th shot / plain INSERT, both not fsynced (was 180x)",
+            fiftieth / plain_unsynced_ms,
+            "x",
+            3.0,
+            "lower",
+        ),
+        Figure(
+            "records: finishing a 50-shot attempt (into the chain, fsynced), per attempt, median",
+            statistics.median(finish_ms),
+            "ms",
+            2.0,
+            "lower",
+        ),
+        Figure(
+            "records: one 50-shot attempt written whole (begin + 50 committed shots +"
+            " finish), per attempt, median",
+            statistics.median(whole_ms),
+            "ms",
+            2.0,
+            "lower",
+        ),
+    ]
+    return figures
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _plain_insert(raw: object) -> None:
+    raw.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    raw.execute("INSERT INTO plain (n) VALUES (1)")  # type: ignore[attr-defined]
+    raw.execute("COMMIT")  # type: ignore[attr-defined]
+
+
 def pose_lookup() -> Figure:
     """A trigger event's weapon pose: a 512-pose history, interpolated at the event's time."""
     from physics.pose import yaw_quat
@@ -594,6 +812,7 @@ def main() -> int:
         *ccd_comparison(),
         *ballistics_vs_reference(),
         *records_figures(),
+        *records_scale(),
         pose_lookup(),
         *xr_frame_cost(),
         *stereo_frame(),

@@ -258,7 +258,7 @@ def play(
     if badge is not None:  # an unknown badge is refused before the run, not after it
         from range.records import Records
 
-        with Records.open(args.db) as records:
+        with Records.open(args.db, create=False) as records:
             records.officer(badge)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None

@@ -53,6 +53,14 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         help="scripted shooter: expert, qualified, struggling, or a file",
     )
     run.add_argument("--badge", default=None, help="record the attempt for this officer")
+    run.add_argument(
+        "--resume",
+        type=cliutil.positive_int,
+        default=None,
+        metavar="ATTEMPT",
+        help="with --badge: continue this incomplete attempt (`records incomplete`): the"
+        " strings it finished are kept, the one a crash cut is reshot, the rest fired",
+    )
     run.add_argument("--seed", type=cliutil.seed, default=0, help="run seed (default 0)")
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
     run.add_argument("--no-save", action="store_true", help="do not write a run directory")
@@ -83,7 +91,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--agency 'Metro PD'\n  openrange records history 4411\n"
         "  openrange records export --format pdf --attempt 12 --out cert.pdf\n"
         "  openrange records export --format html --out roster.html\n"
-        "  openrange records verify\n",
+        "  openrange records verify\n"
+        "  openrange records incomplete\n"
+        "  openrange records close 17 --by 'Sgt. Ortiz' --reason 'power cut'\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = group.add_subparsers(title="records commands", metavar="VERB")
@@ -102,9 +112,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history = verbs.add_parser(
         "history",
         help="one officer's qualifications and drill runs",
-        description="Every qualification attempt of one officer.",
+        description="One officer's standing per course (status and expiry), then every "
+        "qualification attempt and drill run.",
     )
     history.add_argument("badge", metavar="BADGE")
+    history.add_argument(
+        "--valid-days",
+        type=cliutil.positive_int,
+        default=365,
+        help="how long a qualification stays valid, per course (default 365)",
+    )
     history.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(history)
     history.set_defaults(handler=_history)
@@ -127,12 +144,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _db_option(verify)
     verify.set_defaults(handler=_verify)
+    incomplete = verbs.add_parser(
+        "incomplete",
+        help="attempts begun and never finished (a crash, a pulled plug)",
+        description="List the attempts in progress that never finished: badge, course, seed, "
+        "start time and how many shots were kept. Resume one with `course run COURSE "
+        "--badge BADGE --resume ID` (finished strings kept, the cut one reshot), or close it "
+        "with `records close`.",
+    )
+    incomplete.add_argument("--json", action="store_true", help="print as JSON")
+    _db_option(incomplete)
+    incomplete.set_defaults(handler=_incomplete)
+    close = verbs.add_parser(
+        "close",
+        help="close a crashed attempt: recorded as INCOMPLETE, never pass or fail",
+        description="Close an attempt that never finished. It joins the audit chain as "
+        "INCOMPLETE with every shot kept, who closed it and why; it never counts as a pass "
+        "or a fail.",
+        epilog="example:\n  openrange records close 17 --by 'Sgt. Ortiz' --reason 'power cut'\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    close.add_argument("attempt", metavar="ATTEMPT", type=cliutil.positive_int, help="from `records incomplete`")
+    close.add_argument("--by", required=True, help="the range master closing it")
+    close.add_argument("--reason", required=True, help="why it did not finish")
+    _db_option(close)
+    close.set_defaults(handler=_close)
     export = verbs.add_parser(
         "export",
         help="CSV, or a roster or certificate as HTML or PDF",
         description="csv: every qualification record (from/to by date). html or pdf: a roster "
-        "with each officer's qualification status and expiry (a POST compliance "
-        "report), or with --attempt, that attempt's certificate.",
+        "with each officer's status per course and expiry, warning of expiries within "
+        "--warn-days (a POST compliance report), or with --attempt, that attempt's "
+        "certificate (a record of the attempt, not a certificate, when it did not qualify).",
     )
     export.add_argument("--format", choices=["csv", "html", "pdf"], required=True)
     export.add_argument(
@@ -151,6 +194,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long a qualification stays valid (default 365)",
     )
     export.add_argument(
+        "--warn-days",
+        type=cliutil.positive_int,
+        default=30,
+        help="roster: flag qualifications expiring within this many days (default 30)",
+    )
+    export.add_argument(
         "--out", type=Path, default=None, help="output file (default: stdout for csv and html)"
     )
     _db_option(export)
@@ -158,10 +207,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_when_bare(group)
 
 
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace, create: bool = False) -> Records:
+    """The store named by --db; only commands that add something may create it."""
     from range.records import Records
 
-    return Records.open(args.db)
+    return Records.open(args.db, create=create)
 
 
 def _course_run(args: argparse.Namespace) -> int:
@@ -182,7 +232,7 @@ def _course_run(args: argparse.Namespace) -> int:
         if args.port:
             result = _live(args, config, records)
         else:
-            result = run_course(config, records=records, badge=args.badge)
+            result = run_course(config, records=records, badge=args.badge, resume=args.resume)
     finally:
         if records is not None:
             records.close()
@@ -221,11 +271,11 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
         source.focused()
         timer = np.random.default_rng(args.seed)
         live = LiveRange(args.port, source, clock, say, timer)
-        return run_course(config, records=records, badge=args.badge, live=live)
+        return run_course(config, records=records, badge=args.badge, live=live, resume=args.resume)
 
 
 def _officers(args: argparse.Namespace) -> int:
-    with _open(args) as records:
+    with _open(args, create=bool(args.add)) as records:
         if args.add:
             if not args.name or not args.agency:
                 raise ValueError("--add needs --name and --agency")
@@ -240,56 +290,110 @@ def _officers(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from range.exports import by_weapon, roster
+    from range.records import outcome
+
     with _open(args) as records:
         officer = records.officer(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
+        today = datetime.now(UTC).date()
+        standing = [
+            s for s in roster(records, today, args.valid_days, badge=args.badge) if s.course
+        ]
     if args.json:
         fields = ("id", "course", "finished", "points", "max_points", "hits", "passed")
-        out = {"qualifications": [{k: r[k] for k in fields} for r in rows], "drill_runs": drills}
+        out = {
+            "qualifications": [{k: r[k] for k in fields} | {"outcome": outcome(r)} for r in rows],
+            "drill_runs": drills,
+            "standing": [
+                {
+                    "course": s.course,
+                    "weapons": s.weapons,
+                    "status": s.status,
+                    "last_pass": s.last_pass,
+                    "expires": s.expires,
+                    "warning": s.warning,
+                }
+                for s in standing
+            ],
+            "by_weapon": [
+                {"weapon": w.weapons, "status": w.status, "course": w.course, "expires": w.expires}
+                for w in by_weapon(standing)
+            ],
+        }
         print(json.dumps(out, indent=2))
         return 0
     print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
+    for w in by_weapon(standing):
+        print(f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})")
+    for s in standing:
+        print(
+            f"  {s.course:<24} {s.weapons or '-':<14} {s.status:<13}"
+            f" expires {s.expires or '-':<10} {s.warning}"
+        )
     for r in rows:
-        verdict = "QUALIFIED" if r["passed"] else "not qualified"
         print(
             f"  #{r['id']:<5} {r['finished']}  {r['course']:<24} {r['points']:>4}/"
-            f"{r['max_points']:<4} {verdict}"
+            f"{r['max_points']:<4} {outcome(r)}"
         )
     for d in drills:
-        verdict = "PASS" if d["passed"] else "FAIL"
-        print(f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {verdict}  {d['decision']}")
+        print(
+            f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {d['outcome']}"
+            f"  {d['decision']}"
+        )
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
+    from range.exports import score_sheet
+    from range.records import outcome
+
     with _open(args) as records:
         row = records.qualification(args.attempt)
     detail = json.loads(row["detail"])
     calibration = json.loads(row["calibration"])
+    lines, total = score_sheet(row)
     if args.json:
-        shown = {**row, "detail": detail, "calibration": calibration}
+        shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["devices"] = json.loads(row["devices"])
+        shown["sheet"] = [
+            {
+                "kind": line.kind,
+                "stage": line.stage,
+                "string": line.string,
+                "t_s": line.t_s,
+                "where": line.where,
+                "points": line.points,
+                "note": line.note,
+            }
+            for line in lines
+        ]
         print(json.dumps(shown, indent=2, default=str))
         return 0
     print(f"Qualification {row['id']}: badge {row['badge']}, {row['course']}, {row['finished']}")
     print(
         f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
-        f" {'QUALIFIED' if row['passed'] else 'not qualified'}; seed {row['seed']},"
-        f" OpenRange {row['software_version']}"
+        f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
     )
+    closed = detail.get("incomplete")
+    if closed:
+        print(f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}")
     for device in calibration:
         profile = device.get("profile")
         by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
         print(f"  device {device['serial']}: {device['reason']}{by}")
-    for shot in detail["shots"]:
-        where = shot.get("zone") or shot.get("reason", "")
-        # Stored as indices; a range master counts stages and strings from 1.
-        stage, string = (shot.get(k, -1) + 1 for k in ("stage", "string"))
+    for line in lines:
+        t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
         print(
-            f"  {shot['kind']:<14} stage {stage} string {string}"
-            f"  {shot.get('t_s', 0):6.2f} s  {where}  {shot.get('points', '')}"
+            f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}  {line.where:<14}"
+            f" {line.points:>3}" + (f"  ({line.note})" if line.note else "")
         )
+    if total is None:
+        print("  (course definition not found: lateness could not be judged on this sheet)")
+    elif closed is None:
+        mark = "=" if total == row["points"] else "DIFFERS FROM"
+        print(f"  sheet total {total} {mark} recorded {row['points']} points")
     print(f"  hash {row['hash']}")
     return 0
 
@@ -297,13 +401,42 @@ def _show(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
-        count = len(records.qualifications())
+        count = records.count()
     if not problems:
-        print(f"{count} qualification records, chain intact")
+        print(f"{count} qualification records, officers and drill runs: chain intact")
         return 0
     for problem in problems:
-        print(f"record {problem.qualification}: {problem.what}", file=sys.stderr)
+        if problem.kind == "qualification":
+            print(f"record {problem.qualification}: {problem.what}", file=sys.stderr)
+        else:
+            print(problem.what, file=sys.stderr)
     return 1
+
+
+def _incomplete(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        rows = records.incomplete()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no incomplete attempts")
+    else:
+        print("resume: openrange course run COURSE --badge BADGE --resume ATTEMPT")
+        print("close:  openrange records close ATTEMPT --by NAME --reason TEXT")
+    for r in rows:
+        print(
+            f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24} seed {r['seed']:<6}"
+            f" started {r['started']}  {r['shots']} shots kept"
+        )
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    with _open(args) as records:
+        record = records.close_attempt(args.attempt, args.by, args.reason)
+    print(f"Attempt {args.attempt} closed as INCOMPLETE: qualification record {record}, saved.")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -325,15 +458,15 @@ def _export(args: argparse.Namespace) -> int:
             ]
             lines += [f"  stage {n}: {p} points, {h} hits" for n, p, h in fields["stages"]]
             lines += ["", f"Record {fields['record']}, audit hash:", f"  {fields['hash']}"]
-            return _pdf(args, "Qualification certificate", lines)
+            return _pdf(args, fields["title"], lines)
         today = datetime.now(UTC).date() if args.until is None else date.fromisoformat(args.until)
-        lines_ = exports.roster(records, today, args.valid_days)
+        lines_ = exports.roster(records, today, args.valid_days, args.warn_days)
     if args.format == "html":
         return _emit(args, exports.roster_html(lines_, today, args.valid_days))
-    page = [f"As of {today}; valid {args.valid_days} days.", ""]
+    page = [f"As of {today}; valid {args.valid_days} days, per course.", ""]
     page += [
-        f"{r.badge:<8} {r.name:<24} {r.status:<14} last {r.last_pass or '-':<10}"
-        f" expires {r.expires or '-'}"
+        f"{r.badge:<8} {r.name:<20} {r.course or '-':<22} {r.status:<13}"
+        f" last {r.last_pass or '-':<10} expires {r.expires or '-':<10} {r.warning}"
         for r in lines_
     ]
     return _pdf(args, "Qualification roster", page)

@@ -107,6 +107,35 @@ def _keep_shot(records: Records, attempt: int, record: LogRecord) -> None:
         records.record_shot(attempt, {"kind": record.kind, **record.data})
 
 
+def _resumed(
+    strings: list[tuple[int, int]], kept: list[dict[str, Any]], result: AttemptResult
+) -> tuple[set[tuple[int, int]], tuple[int, int] | None]:
+    """From an incomplete attempt's kept records: the strings finished before the last one
+    fired (their shots go into `result`), and that last one, which the crash may have cut."""
+    order = {key: n for n, key in enumerate(strings)}
+    fired = [(r["stage"], r["string"]) for r in kept if r.get("kind") in ("shot", "deployment")]
+    if not fired:
+        return set(), None
+    cut = max(fired, key=lambda key: order[key])
+    done = {key for key in strings if order[key] < order[cut]}
+    shots: list[Shot] = []
+    deployments: list[Deployment] = []
+    for r in kept:
+        key = (r.get("stage"), r.get("string"))
+        if r.get("kind") == "string_faulted":  # its shots before the fault were not scored
+            shots = [s for s in shots if (s.stage, s.string) != key]
+            deployments = [d for d in deployments if (d.stage, d.string) != key]
+        elif key in done and r.get("kind") == "shot":
+            shots.append(Shot(r["stage"], r["string"], r["t_s"], r["zone"], r["points"]))
+        elif key in done and r.get("kind") == "deployment":
+            deployments.append(
+                Deployment(r["stage"], r["string"], r["t_s"], r["effective"], r["reason"])
+            )
+    result.shots.extend(shots)
+    result.deployments.extend(deployments)
+    return done, cut
+
+
 STOPPAGE_CLEAR_S = 1.5  # tap, rack, back on target
 
 
@@ -154,10 +183,13 @@ def run_course(
     records: Records | None = None,
     badge: str | None = None,
     live: LiveRange | None = None,
+    resume: int | None = None,
 ) -> AttemptResult:
     """Fire the whole course: the scripted shooter on emulated replicas, or with `live` an
     officer on real ones. With `records` and `badge`, the attempt is recorded as it goes:
-    every shot is kept when it is fired, and the finished attempt joins the audit chain."""
+    every shot is kept when it is fired, and the finished attempt joins the audit chain.
+    With `resume` (an incomplete attempt's id), the strings it finished are kept and the rest
+    fired, from the string a crash cut (reshot, as after a device fault)."""
     course = config.course
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
@@ -215,20 +247,42 @@ def run_course(
             openrange_version=__version__,
         )
         record_id = None
+        done: set[tuple[int, int]] = set()
+        if resume is not None and (records is None or badge is None):
+            raise ValueError("resuming an attempt needs its records and --badge")
         if records is not None and badge is not None:
-            started = records.begin_attempt(
-                badge,
-                course.id,
-                config.seed,
-                __version__,
-                result.devices,
-                calibration=result.calibration,
-            )
+            if resume is not None:
+                kept = records.resume_attempt(resume, badge, course.id)
+                done, cut = _resumed(strings, kept, result)
+                started = resume
+                if cut is not None:
+                    records.record_shot(
+                        started,
+                        {
+                            "kind": "string_faulted",
+                            "stage": cut[0],
+                            "string": cut[1],
+                            "reshoot": True,
+                            "reason": "attempt resumed after a crash",
+                        },
+                    )
+                    result.reshot.append(cut)
+            else:
+                started = records.begin_attempt(
+                    badge,
+                    course.id,
+                    config.seed,
+                    __version__,
+                    result.devices,
+                    calibration=result.calibration,
+                )
             record_id = started
             log.attach(lambda record: _keep_shot(records, started, record))
         t0 = 0.0 if live is None else live.clock.now_s()
         faulted: list[tuple[int, int]] = []
         for n, (i, j) in enumerate(strings):
+            if (i, j) in done:
+                continue  # fired before the crash: kept in the records
             string = course.stages[i].strings[j]
             weapon = _lane_weapon(string)
             unplug = config.unplug_during == (i, j)

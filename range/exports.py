@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import html
+import importlib
 import io
 import json
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from range.records import Records
+from range.records import Records, StatusRow, outcome
 
 CSV_FIELDS = (
     "id",
@@ -24,7 +25,7 @@ CSV_FIELDS = (
     "points",
     "max_points",
     "hits",
-    "passed",
+    "outcome",
     "hash",
 )
 
@@ -47,7 +48,7 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
                 row["points"],
                 row["max_points"],
                 row["hits"],
-                "yes" if row["passed"] else "no",
+                outcome(row),
                 row["hash"],
             ]
         )
@@ -56,81 +57,293 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RosterLine:
+    """One officer on one course (or with no attempts at all: `course` is "")."""
+
     badge: str
     name: str
     agency: str
-    status: str  # qualified | expired | not qualified
+    course: str
+    weapons: str  # what the course fires: "pistol", "taser", "pistol+taser" ("" if unknown)
+    status: str  # qualified | expires soon | expired | not qualified | no attempts
     last_pass: str | None
     expires: str | None
+    attempts: int = 0
+    warning: str = ""  # an upcoming (or past) expiry, said in words
 
 
-def roster(records: Records, as_of: date, valid_days: int) -> list[RosterLine]:
+def _weapons(course: str) -> str:
+    """What a course fires, from its definition (built-in id); "" when it cannot be found."""
+    try:
+        from drills.course import find_course
+
+        found = find_course(course)
+    except (KeyError, ValueError, OSError):  # a course since removed still has its records
+        return ""
+    return "+".join(sorted({s.weapon for stage in found.stages for s in stage.strings}))
+
+
+def roster(
+    records: Records,
+    as_of: date,
+    valid_days: int,
+    warn_days: int = 30,
+    badge: str | None = None,
+) -> list[RosterLine]:
+    """Each officer's status per course: a pass on one course never qualifies them on another
+    (an officer who passed the pistol course and failed every TASER attempt is not qualified for
+    the TASER). A qualification within `warn_days` of its expiry is flagged. One grouped query
+    (indexed), not one per officer. With `badge`, that officer alone."""
+    standing: dict[str, list[StatusRow]] = {}
+    for row in records.standing(badge):
+        standing.setdefault(row.badge, []).append(row)
+    weapons: dict[str, str] = {}
     lines = []
-    for officer in records.officers():
-        passes = [r for r in records.qualifications(officer["badge"]) if r["passed"]]
-        if not passes:
+    officers = records.officers() if badge is None else [records.officer(badge)]
+    for officer in officers:
+        rows = standing.get(officer["badge"], [])
+        if not rows:
             lines.append(
                 RosterLine(
                     officer["badge"],
                     officer["name"],
                     officer["agency"],
-                    "not qualified",
+                    "",
+                    "",
+                    "no attempts",
                     None,
                     None,
                 )
             )
             continue
-        last = datetime.fromisoformat(passes[-1]["finished"]).date()
-        expires = last + timedelta(days=valid_days)
-        status = "qualified" if expires >= as_of else "expired"
-        lines.append(
-            RosterLine(
-                officer["badge"],
-                officer["name"],
-                officer["agency"],
-                status,
-                last.isoformat(),
-                expires.isoformat(),
-            )
-        )
+        for row in rows:
+            if row.course not in weapons:
+                weapons[row.course] = _weapons(row.course)
+            lines.append(_line(officer, row, weapons[row.course], as_of, valid_days, warn_days))
     return lines
+
+
+def by_weapon(lines: list[RosterLine]) -> list[RosterLine]:
+    """Per officer and weapon: the standing of the course firing that weapon whose
+    qualification runs longest (any course firing it; a course firing two weapons counts for
+    both). `course` names that course; an officer with no valid pass on any is "not qualified"
+    or "expired" for that weapon."""
+    rank = {"qualified": 3, "expires soon": 2, "expired": 1, "not qualified": 0}
+    best: dict[tuple[str, str], RosterLine] = {}
+    for line in lines:
+        for weapon in filter(None, line.weapons.split("+")):
+            key = (line.badge, weapon)
+            held = best.get(key)
+            mine = (rank.get(line.status, 0), line.expires or "")
+            if held is None or mine > (rank.get(held.status, 0), held.expires or ""):
+                best[key] = line
+    return [
+        RosterLine(
+            line.badge,
+            line.name,
+            line.agency,
+            line.course,
+            weapon,
+            line.status,
+            line.last_pass,
+            line.expires,
+            line.attempts,
+            line.warning,
+        )
+        for (_, weapon), line in sorted(best.items())
+    ]
+
+
+def _line(
+    officer: dict[str, Any],
+    row: StatusRow,
+    weapons: str,
+    as_of: date,
+    valid_days: int,
+    warn_days: int,
+) -> RosterLine:
+    badge, name, agency = officer["badge"], officer["name"], officer["agency"]
+    if row.last_pass is None:
+        return RosterLine(
+            badge, name, agency, row.course, weapons, "not qualified", None, None, row.attempts
+        )
+    last = datetime.fromisoformat(row.last_pass).date()
+    expires = last + timedelta(days=valid_days)
+    left = (expires - as_of).days
+    if left < 0:
+        status, warning = "expired", f"expired {-left} days ago"
+    elif left <= warn_days:
+        status, warning = "expires soon", f"expires in {left} days"
+    else:
+        status, warning = "qualified", ""
+    return RosterLine(
+        badge,
+        name,
+        agency,
+        row.course,
+        weapons,
+        status,
+        last.isoformat(),
+        expires.isoformat(),
+        row.attempts,
+        warning,
+    )
 
 
 _STYLE = """body{font-family:sans-serif;margin:2em;color:#111}table{border-collapse:collapse}
 td,th{border:1px solid #999;padding:4px 10px;text-align:left}.qualified{color:#060}
-.expired,.not{color:#a00}.hash{font-family:monospace;font-size:80%}"""
+.expired,.not{color:#a00}.expires,.warn{color:#a60}.hash{font-family:monospace;font-size:80%}"""
 
 
 def roster_html(lines: list[RosterLine], as_of: date, valid_days: int) -> str:
+    warnings = [line for line in lines if line.warning]
     rows = "".join(
         f"<tr><td>{html.escape(line.badge)}</td><td>{html.escape(line.name)}</td>"
-        f"<td>{html.escape(line.agency)}</td><td class='{line.status.split()[0]}'>"
-        f"{line.status}</td><td>{line.last_pass or '-'}</td><td>{line.expires or '-'}</td></tr>"
+        f"<td>{html.escape(line.agency)}</td><td>{html.escape(line.course or '-')}</td>"
+        f"<td>{html.escape(line.weapons or '-')}</td><td class='{line.status.split()[0]}'>"
+        f"{line.status}</td><td>{line.last_pass or '-'}</td><td>{line.expires or '-'}</td>"
+        f"<td class='warn'>{html.escape(line.warning)}</td></tr>"
         for line in lines
+    )
+    notice = (
+        "<p class='warn'><b>Expiring or expired:</b> "
+        + "; ".join(html.escape(f"{w.name} ({w.badge}), {w.course}: {w.warning}") for w in warnings)
+        + "</p>"
+        if warnings
+        else ""
     )
     return (
         f"<!doctype html><meta charset='utf-8'><title>Qualification roster</title>"
         f"<style>{_STYLE}</style><h1>Qualification roster</h1>"
-        f"<p>As of {as_of.isoformat()}; a qualification is valid {valid_days} days.</p>"
-        "<table><tr><th>Badge</th><th>Name</th><th>Agency</th><th>Status</th>"
-        f"<th>Last qualified</th><th>Expires</th></tr>{rows}</table>\n"
+        f"<p>As of {as_of.isoformat()}; a qualification is valid {valid_days} days, per course."
+        f"</p>{notice}"
+        "<table><tr><th>Badge</th><th>Name</th><th>Agency</th><th>Course</th><th>Weapon</th>"
+        "<th>Status</th><th>Last qualified</th><th>Expires</th><th>Warning</th></tr>"
+        f"{rows}</table>\n"
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SheetLine:
+    """One shot or cartridge of a record, as it counted: `stage` and `string` from 1."""
+
+    kind: str
+    stage: int
+    string: int
+    t_s: float | None
+    where: str
+    points: int  # what it added to the recorded score (0 for a late, void or reshot one)
+    note: str
+
+
+# The scorer's allowance for a device clock's whole-microsecond stamps, where it has one
+# (scoring/course.py judges lateness with physics.pose.DEVICE_TIME_TOLERANCE_S); the sheet must
+# judge each shot exactly as the score did.
+_LATE_TOLERANCE_S: float = float(
+    getattr(importlib.import_module("physics.pose"), "DEVICE_TIME_TOLERANCE_S", 0.0)
+)
+
+
+def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
+    """Every shot of a qualification record with the points it counted, so the sheet adds up
+    to the recorded score: late shots score as the course says (a miss or void), rounds
+    beyond a string's count and strings reshot after a device fault count nothing. Returns
+    the lines and their total (None when the course cannot be found to judge lateness)."""
+    from drills.course import Course
+
+    detail = json.loads(row["detail"])
+    course: Course | None
+    try:
+        from drills.course import find_course
+
+        course = find_course(row["course"])
+    except (KeyError, ValueError, OSError):  # not a built-in (a file): show what was recorded
+        course = None
+    entries = list(enumerate(detail["shots"]))
+    reshot: dict[tuple[int, int], int] = {}  # string -> position of its last fault
+    for pos, rec in entries:
+        if rec.get("kind") == "string_faulted":
+            reshot[(rec["stage"], rec["string"])] = pos
+    pending = {tuple(k) for k in detail.get("score", {}).get("reshoot", [])}
+    notes: dict[int, tuple[int, str]] = {}
+    fired: dict[tuple[int, int], int] = {}
+    fired_kinds = [(p, r) for p, r in entries if r.get("kind") in ("shot", "deployment")]
+    for pos, rec in sorted(fired_kinds, key=lambda e: (e[1]["stage"], e[1]["string"], e[1]["t_s"])):
+        key = (rec["stage"], rec["string"])
+        if key in pending:
+            notes[pos] = (0, "string left for a reshoot")
+            continue
+        if key in reshot and pos < reshot[key]:
+            notes[pos] = (0, "string cut by a device fault: reshot")
+            continue
+        if course is None:
+            value = int(rec.get("points", 1 if rec.get("effective") else 0))
+            notes[pos] = (value, "")
+            continue
+        spec = course.stages[key[0]].strings[key[1]]
+        limit = spec.rounds if rec["kind"] == "shot" else spec.cartridges
+        if fired.get(key, 0) >= limit:
+            notes[pos] = (0, "beyond the string's count: not scored")
+            continue
+        if rec["t_s"] > spec.par_time_s + _LATE_TOLERANCE_S:
+            if course.late_shots == "void":
+                notes[pos] = (0, "late: void")
+                continue
+            fired[key] = fired.get(key, 0) + 1
+            notes[pos] = (0, "late: scored as a miss")
+            continue
+        fired[key] = fired.get(key, 0) + 1
+        if rec["kind"] == "shot":
+            notes[pos] = (int(rec["points"]), "")
+        else:
+            notes[pos] = (int(bool(rec["effective"])), "" if rec["effective"] else rec["reason"])
+    lines = []
+    for pos, rec in fired_kinds:
+        points, note = notes[pos]
+        where = rec.get("zone") or ("effective" if rec.get("effective") else "not effective")
+        lines.append(
+            SheetLine(
+                rec["kind"],
+                rec["stage"] + 1,
+                rec["string"] + 1,
+                rec.get("t_s"),
+                where,
+                points,
+                note,
+            )
+        )
+    total = sum(line.points for line in lines) if course is not None else None
+    return lines, total
+
+
+def stage_label(number: int, name: str) -> str:
+    """A stage as a range master sees it: numbered from 1 (names that already start with their
+    number, "1: 3 yd", are left as they are)."""
+    return name if name.startswith(f"{number}:") else f"{number}: {name}"
+
+
 def certificate_fields(records: Records, qualification: int) -> dict[str, Any]:
+    """What a certificate (QUALIFIED) or an attempt record (NOT QUALIFIED, INCOMPLETE) shows;
+    `title` says which: a failed or unfinished attempt is never titled a certificate."""
     row = records.qualification(qualification)
     officer = records.officer(row["badge"])
     detail = json.loads(row["detail"])
+    result = outcome(row)
+    stages = detail["score"].get("stages", [])
     return {
+        "title": "Qualification certificate"
+        if result == "QUALIFIED"
+        else f"Qualification attempt record: {result} (not a certificate)",
         "record": row["id"],
         "officer": officer["name"],
         "badge": row["badge"],
         "agency": officer["agency"],
         "course": row["course"],
         "date": row["finished"],
-        "result": "QUALIFIED" if row["passed"] else "NOT QUALIFIED",
+        "result": result,
         "score": f"{row['points']} of {row['max_points']} points, {row['hits']} hits",
-        "stages": [(s["name"], s["points"], s["hits"]) for s in detail["score"].get("stages", [])],
+        "stages": [
+            (stage_label(n, s["name"]), s["points"], s["hits"]) for n, s in enumerate(stages, 1)
+        ],
         "hash": row["hash"],
         "prev_hash": row["prev_hash"],
     }
@@ -141,9 +354,10 @@ def certificate_html(fields: dict[str, Any]) -> str:
         f"<tr><td>{html.escape(str(n))}</td><td>{p}</td><td>{h}</td></tr>"
         for n, p, h in fields["stages"]
     )
+    title = html.escape(fields["title"])
     return (
-        f"<!doctype html><meta charset='utf-8'><title>Qualification certificate</title>"
-        f"<style>{_STYLE}</style><h1>Qualification certificate</h1>"
+        f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{_STYLE}</style><h1>{title}</h1>"
         f"<p><b>{html.escape(fields['officer'])}</b>, badge {html.escape(fields['badge'])},"
         f" {html.escape(fields['agency'])}</p>"
         f"<p>Course {html.escape(fields['course'])}, {fields['date']}: "

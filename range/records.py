@@ -1,11 +1,15 @@
 """Records: officers, drill runs and qualification attempts, with an audit trail.
 
-SQLite by default (a file in the user's data directory, WAL); PostgreSQL when
+SQLite by default (a file in the user's data directory, WAL, synchronous=FULL); PostgreSQL when
 `OPENRANGE_DATABASE_URL` names one. Schema changes are numbered migrations. Every finished
-qualification carries the hash of the one before it (and a chain head row holds the last), so
-`openrange records verify` finds an edited or deleted record. An attempt in progress lives in its
-own table, updated after every shot, until it is finished in one transaction: a crash leaves an
-attempt marked incomplete and recoverable, never a half-written record.
+qualification carries the hash of the one before it (and a chain head row holds the last); every
+officer version and drill run is chained the same way in the ledger. `openrange records verify`
+finds an edited or deleted record, reading everything in one snapshot. An attempt in progress lives
+in its own tables, one row per shot, until it is finished in one transaction: a crash leaves an
+attempt incomplete and recoverable (listed, closed or finished), never a half-written record.
+
+Every database error leaves this module as one `RecordsError` line that names the store (its URL
+with any password redacted), never a driver traceback.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 GENESIS = "0" * 64
 URL_ENV = "OPENRANGE_DATABASE_URL"
@@ -47,7 +52,40 @@ _MIGRATIONS = [
         last_hash TEXT NOT NULL);
     INSERT INTO chain_head (id, last_id, last_hash) VALUES (1, 0, '{genesis}');
     """,
+    # 2: officers and drill runs join an audit chain of their own (the ledger, head row 2); shots
+    # in progress get a row each (recording one costs the same however long the attempt is);
+    # indexes for the roster and history.
+    """
+    CREATE TABLE ledger (
+        id {auto}, kind TEXT NOT NULL, ref TEXT NOT NULL, digest TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    CREATE INDEX ledger_ref ON ledger (kind, ref, id);
+    INSERT INTO chain_head (id, last_id, last_hash) VALUES (2, 0, '{genesis}');
+    CREATE TABLE attempt_shots (
+        attempt BIGINT NOT NULL, seq INTEGER NOT NULL, shot TEXT NOT NULL,
+        PRIMARY KEY (attempt, seq));
+    CREATE INDEX qualifications_badge ON qualifications (badge, course, finished);
+    CREATE INDEX qualifications_finished ON qualifications (finished);
+    CREATE INDEX drill_runs_badge ON drill_runs (badge, id);
+    """,
 ]
+SCHEMA_VERSION = len(_MIGRATIONS)
+QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
+
+_OFFICER_FIELDS = ("badge", "name", "agency", "unit")
+_DRILL_RUN_FIELDS = (
+    "id",
+    "badge",
+    "drill",
+    "seed",
+    "recorded",
+    "software_version",
+    "decision",
+    "score",
+    "passed",
+    "run_dir",
+    "result",
+)
 
 # The fields of a qualification its hash covers, in order.
 _HASHED = (
@@ -69,6 +107,16 @@ _HASHED = (
 )
 
 
+_SECRET = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+_PASSWORD_KEY = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with every password in a URL (`scheme://user:SECRET@host`) or a libpq keyword
+    string (`password=SECRET`) replaced by `***`: for every message and log."""
+    return _PASSWORD_KEY.sub(r"\1***", _SECRET.sub(r"\1***\3", text))
+
+
 def default_url() -> str:
     url = os.environ.get(URL_ENV)
     if url:
@@ -77,9 +125,53 @@ def default_url() -> str:
     return f"sqlite:///{base / 'openrange' / 'records.sqlite'}"
 
 
-def record_hash(row: dict[str, Any]) -> str:
-    canonical = json.dumps([row[k] for k in _HASHED], separators=(",", ":"), sort_keys=True)
+def _digest(values: list[Any]) -> str:
+    canonical = json.dumps(values, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record_hash(row: dict[str, Any]) -> str:
+    return _digest([row[k] for k in _HASHED])
+
+
+def officer_digest(row: dict[str, Any]) -> str:
+    return _digest([row[k] for k in _OFFICER_FIELDS])
+
+
+def drill_run_digest(row: dict[str, Any]) -> str:
+    return _digest([row[k] for k in _DRILL_RUN_FIELDS])
+
+
+def _ledger_hash(row: dict[str, Any]) -> str:
+    return _digest([row["id"], row["kind"], row["ref"], row["digest"], row["prev_hash"]])
+
+
+def outcome(row: dict[str, Any]) -> str:
+    """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
+    attempt closed by a range master, or strings still to reshoot): never pass or fail."""
+    detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"]
+    if detail.get("incomplete") or detail.get("score", {}).get("complete") is False:
+        return "INCOMPLETE"
+    return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
+
+
+def drill_outcome(row: dict[str, Any]) -> str:
+    """A drill run's outcome: PASS, FAIL, or INCOMPLETE (its log has no `run_ended`: a crash or
+    a cut run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
+    complete = false)."""
+    result = row.get("result")
+    if isinstance(result, str):
+        result = json.loads(result)
+    result = result or {}
+    score = result.get("score", {})
+    said = [score.get("outcome"), score.get("decision"), row.get("decision")]
+    if (
+        any(str(s or "").strip().lower().startswith("incomplete") for s in said)
+        or score.get("complete") is False
+        or result.get("complete") is False
+    ):
+        return "INCOMPLETE"
+    return "PASS" if row["passed"] else "FAIL"
 
 
 def _now() -> str:
@@ -92,30 +184,88 @@ class RecordsError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One finding of `verify`: `qualification` is the record's id (0 for the store itself);
+    `kind` says which chain (qualification, officer, drill run, store)."""
+
     qualification: int
     what: str
+    kind: str = "qualification"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """One officer's standing on one course: the last pass, the last attempt, how many."""
+
+    badge: str
+    course: str
+    attempts: int
+    last_attempt: str | None
+    last_pass: str | None
+
+
+_T = TypeVar("_T")
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
 
 
 class Records:
     """One records database. `Records.open()` picks the backend from the URL."""
 
-    def __init__(self, connection: Any, dialect: str, url: str) -> None:
+    def __init__(self, connection: Any, dialect: str, url: str, create: bool = True) -> None:
         self._db = connection
         self.dialect = dialect
         self.url = url
-        self._migrate()
+        self.where = redact(url)
+        self._synchronous = "FULL"  # what Records.open set (SQLite)
+        try:
+            self._guard(self._migrate if create else self._check_schema)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
-    def open(cls, url: str | None = None) -> Records:
+    def open(cls, url: str | None = None, create: bool = True) -> Records:
+        """Open (with `create`, create or migrate) the store at `url`.
+
+        Without `create` (the read-only commands) nothing is created: a missing or empty store is
+        an error naming it. A schema newer than this code is refused by name either way.
+        Raises RecordsError, one line, with any password in the URL redacted.
+        """
         url = url or default_url()
+        where = redact(url)
         if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.row_factory = sqlite3.Row
-            return cls(db, "sqlite", url)
+            path = _sqlite_path(url)
+            if path.is_dir():
+                raise RecordsError(f"records {where}: {path} is a directory, not a database file")
+            if not create and not path.exists():
+                raise RecordsError(
+                    f"no records database at {path} (check --db or ${URL_ENV}); nothing was created"
+                )
+            db: sqlite3.Connection | None = None
+            try:
+                if create:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+                else:
+                    db = sqlite3.connect(
+                        f"{path.resolve().as_uri()}?mode=rw",
+                        timeout=30.0,
+                        isolation_level=None,
+                        uri=True,
+                    )
+                db.row_factory = sqlite3.Row
+                if create:  # WAL is kept in the file; setting it writes, so only on create
+                    db.execute("PRAGMA journal_mode=WAL")
+                # FULL: a commit is on disk before the CLI says "saved" (NORMAL with WAL may
+                # lose the newest commits to a power cut).
+                db.execute("PRAGMA synchronous=FULL")
+            except (sqlite3.Error, OSError) as exc:
+                if db is not None:
+                    db.close()
+                raise RecordsError(f"records {where}: {_explain(exc, path)}") from None
+            return cls(db, "sqlite", url, create)
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
@@ -124,13 +274,21 @@ class Records:
                 raise RecordsError(
                     "PostgreSQL records need psycopg: pip install 'psycopg[binary]'"
                 ) from None
-            return cls(
-                psycopg.connect(url, autocommit=True, row_factory=dict_row), "postgresql", url
-            )
-        raise RecordsError(f"records URL {url!r}: use sqlite:///PATH or postgresql://...")
+            try:
+                connection = psycopg.connect(
+                    url, autocommit=True, row_factory=dict_row, connect_timeout=10
+                )
+                # Durable at COMMIT whatever the server's default (docs/records.md).
+                connection.execute("SET synchronous_commit = on")
+            except psycopg.Error as exc:
+                raise RecordsError(f"records {where}: {_explain(exc)}") from None
+            return cls(connection, "postgresql", url, create)
+        raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
     def close(self) -> None:
-        self._db.close()
+        # Closing a broken connection must not hide the error that broke it.
+        with suppress(Exception):
+            self._db.close()
 
     def __enter__(self) -> Records:
         return self
@@ -140,34 +298,121 @@ class Records:
 
     # -- plumbing --------------------------------------------------------------------------------
 
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
+        if self.dialect == "sqlite":
+            return (sqlite3.Error,)
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def _guard(self, fn: Callable[[], _T]) -> _T:
+        """Run `fn`, turning a driver error into one named RecordsError line."""
+        try:
+            return fn()
+        except self._driver_errors() as exc:
+            path = _sqlite_path(self.url) if self.dialect == "sqlite" else None
+            raise RecordsError(f"records {self.where}: {_explain(exc, path)}") from None
+
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
 
     def _rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        cur = self._db.execute(self._sql(sql), args)
-        return [dict(r) for r in cur.fetchall()]
+        def run() -> list[dict[str, Any]]:
+            cur = self._db.execute(self._sql(sql), args)
+            return [dict(r) for r in cur.fetchall()]
+
+        return self._guard(run)
 
     def _run(self, sql: str, *args: Any) -> Any:
-        return self._db.execute(self._sql(sql), args)
+        return self._guard(lambda: self._db.execute(self._sql(sql), args))
 
     @contextmanager
-    def _transaction(self, exclusive: bool = False) -> Iterator[None]:
-        """One transaction; `exclusive` serialises writers (the hash chain needs it)."""
+    def _transaction(self, exclusive: bool = False, durable: bool = True) -> Iterator[None]:
+        """One transaction; `exclusive` serialises writers (the hash chains need it).
+
+        `durable` (the default): on disk when COMMIT returns, so a power cut cannot lose it.
+        Without it (a shot of an attempt in progress, nothing the CLI calls saved yet) the
+        commit survives the process being killed, and reaches the disk with the next durable
+        commit (the attempt's finish); a power cut may lose the newest such shots."""
         if self.dialect == "sqlite":
+            # Switched only when it changes: the shots of an attempt follow one another.
+            wanted = "FULL" if durable else "NORMAL"
+            if wanted != self._synchronous:
+                self._run(f"PRAGMA synchronous={wanted}")
+                self._synchronous = wanted
             # Always IMMEDIATE: a deferred transaction that reads and then writes must upgrade
             # its lock, and in WAL mode that fails at once ("database is locked") when another
             # lane committed meanwhile; the busy timeout only covers waiting for the lock.
-            self._db.execute("BEGIN IMMEDIATE")
+            self._run("BEGIN IMMEDIATE")
         else:
-            self._db.execute("BEGIN")
+            self._run("BEGIN")
+            if not durable:
+                self._run("SET LOCAL synchronous_commit = off")
             if exclusive:
-                self._db.execute("LOCK TABLE chain_head IN EXCLUSIVE MODE")
+                self._run("LOCK TABLE chain_head IN EXCLUSIVE MODE")
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._run("COMMIT")
+        except RecordsError:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        with suppress(Exception):  # a dead connection has rolled back already
+            self._db.execute("ROLLBACK")
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Reads that all see one snapshot: a lane committing meanwhile is seen entirely or
+        not at all (SQLite WAL: a read transaction; PostgreSQL: REPEATABLE READ)."""
+        if self.dialect == "sqlite":
+            self._run("BEGIN")  # deferred: the snapshot is taken at the first read
+        else:
+            self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            self._rollback()
+
+    def _tables(self) -> set[str]:
+        if self.dialect == "sqlite":
+            rows = self._rows("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = self._rows(
+                "SELECT table_name AS name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()"
+            )
+        return {r["name"] for r in rows}
+
+    def _stored_version(self) -> int | None:
+        if "schema_version" not in self._tables():
+            return None
+        rows = self._rows("SELECT version FROM schema_version")
+        return int(rows[0]["version"]) if rows else None
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise RecordsError(
+                f"records {self.where}: schema version {version} is newer than this OpenRange"
+                f" understands ({SCHEMA_VERSION}); upgrade OpenRange to read it"
+            )
+
+    def _check_schema(self) -> None:
+        """For read-only use: an OpenRange store, not newer than the code; an older one is
+        migrated (an existing store only: nothing is created)."""
+        version = self._stored_version()
+        if version is None:
+            raise RecordsError(
+                f"records {self.where}: empty, not an OpenRange records database"
+                " (no schema_version table); nothing was created"
+            )
+        self._refuse_newer(version)
+        if version < SCHEMA_VERSION:
+            self._migrate()
 
     def _migrate(self) -> None:
         auto = (
@@ -178,34 +423,84 @@ class Records:
         with self._transaction(exclusive=True) if self.dialect == "sqlite" else self._pg_lock():
             self._run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             rows = self._rows("SELECT version FROM schema_version")
-            current = rows[0]["version"] if rows else 0
+            current = int(rows[0]["version"]) if rows else 0
+            self._refuse_newer(current)
             if not rows:
                 self._run("INSERT INTO schema_version (version) VALUES (0)")
             for number, migration in enumerate(_MIGRATIONS[current:], start=current + 1):
                 for statement in migration.format(auto=auto, genesis=GENESIS).split(";"):
                     if statement.strip():
                         self._run(statement)
+                if number == 2:
+                    self._migrate_to_2()
                 self._run("UPDATE schema_version SET version = ?", number)
+
+    def _migrate_to_2(self) -> None:
+        """Chain the officers and drill runs already kept (as they stand now), and move the
+        shots of attempts in progress to a row each."""
+        for officer in self._rows("SELECT * FROM officers ORDER BY badge"):
+            self._append("officer", officer["badge"], officer_digest(officer))
+        for run in self._rows("SELECT * FROM drill_runs ORDER BY id"):
+            self._append("drill_run", str(run["id"]), drill_run_digest(run))
+        for attempt in self._rows("SELECT id, shots FROM attempts_in_progress"):
+            for seq, shot in enumerate(json.loads(attempt["shots"])):
+                self._run(
+                    "INSERT INTO attempt_shots (attempt, seq, shot) VALUES (?, ?, ?)",
+                    attempt["id"],
+                    seq,
+                    json.dumps(shot),
+                )
+            self._run("UPDATE attempts_in_progress SET shots = '[]' WHERE id = ?", attempt["id"])
 
     @contextmanager
     def _pg_lock(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
+        self._run("BEGIN")
         try:
-            self._db.execute("SELECT pg_advisory_xact_lock(4242)")  # one migrator at a time
+            self._run("SELECT pg_advisory_xact_lock(4242)")  # one migrator at a time
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+        self._run("COMMIT")
 
     @property
     def schema_version(self) -> int:
         return int(self._rows("SELECT version FROM schema_version")[0]["version"])
 
+    def _head(self, chain: int) -> dict[str, Any]:
+        rows = self._rows("SELECT last_id, last_hash FROM chain_head WHERE id = ?", chain)
+        if not rows:
+            name = "qualifications" if chain == QUALIFICATIONS else "ledger"
+            raise RecordsError(
+                f"records {self.where}: the chain head row {chain} ({name}) is missing:"
+                " the audit chain cannot be checked; restore it from a backup"
+            )
+        return rows[0]
+
+    def _append(self, kind: str, ref: str, digest: str) -> None:
+        """Add one entry to the ledger chain (inside the caller's exclusive transaction)."""
+        head = self._head(LEDGER)
+        row = {"kind": kind, "ref": ref, "digest": digest, "prev_hash": head["last_hash"]}
+        cur = self._run(
+            "INSERT INTO ledger (kind, ref, digest, prev_hash, hash) VALUES (?, ?, ?, ?, '')"
+            + (" RETURNING id" if self.dialect == "postgresql" else ""),
+            *row.values(),
+        )
+        row["id"] = self._last_id(cur)
+        digest_ = _ledger_hash(row)
+        self._run("UPDATE ledger SET hash = ? WHERE id = ?", digest_, row["id"])
+        self._run(
+            "UPDATE chain_head SET last_id = ?, last_hash = ? WHERE id = ?",
+            row["id"],
+            digest_,
+            LEDGER,
+        )
+
     # -- officers and drill runs -----------------------------------------------------------------
 
     def add_officer(self, badge: str, name: str, agency: str, unit: str = "") -> None:
-        with self._transaction():
+        """Add or update an officer; each version joins the ledger chain."""
+        with self._transaction(exclusive=True):
             if self._rows("SELECT badge FROM officers WHERE badge = ?", badge):
                 self._run(
                     "UPDATE officers SET name = ?, agency = ?, unit = ? WHERE badge = ?",
@@ -222,6 +517,8 @@ class Records:
                     agency,
                     unit,
                 )
+            row = {"badge": badge, "name": name, "agency": agency, "unit": unit}
+            self._append("officer", badge, officer_digest(row))
 
     def officers(self) -> list[dict[str, Any]]:
         return self._rows("SELECT badge, name, agency, unit FROM officers ORDER BY badge")
@@ -235,35 +532,50 @@ class Records:
         return rows[0]
 
     def add_drill_run(self, badge: str, result: dict[str, Any]) -> int:
+        """Keep a drill run (its result JSON); it joins the ledger chain."""
         score = result["score"]
-        with self._transaction():
+        with self._transaction(exclusive=True):
+            row: dict[str, Any] = {
+                "badge": badge,
+                "drill": result["drill"],
+                "seed": result["seed"],
+                "recorded": _now(),
+                "software_version": result["openrange_version"],
+                "decision": score["decision"],
+                "score": score["score"],
+                "passed": int(score["passed"]),
+                "run_dir": result.get("run_dir"),
+                "result": json.dumps(result, sort_keys=True),
+            }
             cur = self._run(
-                "INSERT INTO drill_runs (badge, drill, seed, recorded, software_version, decision,"
-                " score, passed, run_dir, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO drill_runs ("
+                + ", ".join(row)
+                + ") VALUES ("
+                + ", ".join("?" for _ in row)
+                + ")"
                 + (" RETURNING id" if self.dialect == "postgresql" else ""),
-                badge,
-                result["drill"],
-                result["seed"],
-                _now(),
-                result["openrange_version"],
-                score["decision"],
-                score["score"],
-                int(score["passed"]),
-                result.get("run_dir"),
-                json.dumps(result, sort_keys=True),
+                *row.values(),
             )
-            return self._last_id(cur)
+            row["id"] = self._last_id(cur)
+            # Hash what the database holds (a REAL score reads back as a float).
+            (stored,) = self._rows("SELECT * FROM drill_runs WHERE id = ?", row["id"])
+            self._append("drill_run", str(row["id"]), drill_run_digest(stored))
+            return int(row["id"])
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
-        return self._rows(
-            "SELECT id, drill, seed, recorded, decision, score, passed FROM"
+        rows = self._rows(
+            "SELECT id, drill, seed, recorded, decision, score, passed, result FROM"
             " drill_runs WHERE badge = ? ORDER BY id",
             badge,
         )
+        for row in rows:
+            row["outcome"] = drill_outcome(row)
+            del row["result"]
+        return rows
 
     def _last_id(self, cur: Any) -> int:
         if self.dialect == "postgresql":
-            return int(cur.fetchone()["id"])
+            return int(self._guard(cur.fetchone)["id"])
         return int(cur.lastrowid)
 
     # -- qualification attempts ------------------------------------------------------------------
@@ -278,7 +590,7 @@ class Records:
         calibration: list[dict[str, Any]],
     ) -> int:
         self.officer(badge)
-        with self._transaction():
+        with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
                 " devices, calibration, shots) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -295,35 +607,51 @@ class Records:
             return self._last_id(cur)
 
     def record_shot(self, attempt: int, shot: dict[str, Any]) -> None:
-        """Keep each shot as it is fired: a crash loses nothing already fired."""
-        with self._transaction():
-            rows = self._rows("SELECT shots FROM attempts_in_progress WHERE id = ?", attempt)
-            if not rows:
-                raise RecordsError(f"no attempt in progress with id {attempt}")
-            shots = [*json.loads(rows[0]["shots"]), shot]
-            self._run(
-                "UPDATE attempts_in_progress SET shots = ? WHERE id = ?", json.dumps(shots), attempt
+        """Keep each shot as it is fired: a crash loses nothing already fired. One row per shot,
+        so the cost does not grow with the attempt. Not fsynced on its own: it survives the
+        process being killed, and is on disk once the attempt is finished (or the next durable
+        write); docs/records.md says what a power cut may take."""
+        with self._transaction(durable=False):
+            # One statement: the next sequence number is one probe of the primary key's
+            # prefix (MAX), whatever the attempt's length; no row when there is no attempt.
+            cur = self._run(
+                "INSERT INTO attempt_shots (attempt, seq, shot)"
+                " SELECT a.id, COALESCE((SELECT MAX(s.seq) + 1 FROM attempt_shots s"
+                " WHERE s.attempt = a.id), 0), ? FROM attempts_in_progress a WHERE a.id = ?",
+                json.dumps(shot),
+                attempt,
             )
+            if cur.rowcount != 1:
+                raise RecordsError(f"no attempt in progress with id {attempt}")
+
+    def _shots(self, attempt: int) -> list[dict[str, Any]]:
+        rows = self._rows("SELECT shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt)
+        return [json.loads(r["shot"]) for r in rows]
 
     def incomplete(self) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT id, badge, course, seed, started, shots FROM attempts_in_progress ORDER BY id"
+        """Attempts begun and never finished (a crash, a pulled plug): id, badge, course, seed,
+        started and how many shots were kept."""
+        return self._rows(
+            "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
+            " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
+            " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id"
         )
-        for row in rows:
-            row["shots"] = len(json.loads(row.pop("shots")))
-        return rows
 
-    def finish_attempt(self, attempt: int, score: dict[str, Any]) -> int:
-        """Move a finished attempt into the hash-chained qualification records, atomically."""
+    def finish_attempt(
+        self, attempt: int, score: dict[str, Any], incomplete: dict[str, Any] | None = None
+    ) -> int:
+        """Move a finished attempt into the hash-chained qualification records, atomically.
+        With `incomplete` (who closed it and why) it is recorded as INCOMPLETE."""
         with self._transaction(exclusive=True):
             rows = self._rows("SELECT * FROM attempts_in_progress WHERE id = ?", attempt)
             if not rows:
                 raise RecordsError(f"no attempt in progress with id {attempt}")
             progress = rows[0]
-            head = self._rows("SELECT last_id, last_hash FROM chain_head WHERE id = 1")[0]
-            detail = json.dumps(
-                {"shots": json.loads(progress["shots"]), "score": score}, sort_keys=True
-            )
+            head = self._head(QUALIFICATIONS)
+            shots = [*json.loads(progress["shots"]), *self._shots(attempt)]
+            body: dict[str, Any] = {"shots": shots, "score": score}
+            if incomplete is not None:
+                body["incomplete"] = incomplete
             row = {
                 "badge": progress["badge"],
                 "course": progress["course"],
@@ -336,8 +664,8 @@ class Records:
                 "points": score["points"],
                 "max_points": score["max_points"],
                 "hits": score["hits"],
-                "passed": int(score["passed"]),
-                "detail": detail,
+                "passed": int(score["passed"]) if incomplete is None else 0,
+                "detail": json.dumps(body, sort_keys=True),
                 "prev_hash": head["last_hash"],
             }
             cur = self._run(
@@ -353,10 +681,42 @@ class Records:
             digest = record_hash(row)
             self._run("UPDATE qualifications SET hash = ? WHERE id = ?", digest, row["id"])
             self._run(
-                "UPDATE chain_head SET last_id = ?, last_hash = ? WHERE id = 1", row["id"], digest
+                "UPDATE chain_head SET last_id = ?, last_hash = ? WHERE id = ?",
+                row["id"],
+                digest,
+                QUALIFICATIONS,
             )
+            self._run("DELETE FROM attempt_shots WHERE attempt = ?", attempt)
             self._run("DELETE FROM attempts_in_progress WHERE id = ?", attempt)
             return int(row["id"])
+
+    def resume_attempt(self, attempt: int, badge: str, course: str) -> list[dict[str, Any]]:
+        """The records kept so far of an attempt that never finished (shots, deployments,
+        faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
+        wrong, when it is not in progress or is another officer's or another course's."""
+        rows = self._rows(
+            "SELECT badge, course, shots FROM attempts_in_progress WHERE id = ?", attempt
+        )
+        if not rows:
+            raise RecordsError(
+                f"no attempt in progress with id {attempt}: see `openrange records incomplete`"
+            )
+        if (rows[0]["badge"], rows[0]["course"]) != (badge, course):
+            raise RecordsError(
+                f"attempt {attempt} is badge {rows[0]['badge']}'s on {rows[0]['course']},"
+                f" not badge {badge}'s on {course}"
+            )
+        return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
+
+    def close_attempt(self, attempt: int, by: str, reason: str) -> int:
+        """A range master closes a crashed attempt: it joins the chain as INCOMPLETE (never a
+        pass or a fail) with every shot kept, and who closed it and why."""
+        if not by.strip() or not reason.strip():
+            raise RecordsError("closing an attempt needs who closes it (--by) and why (--reason)")
+        score = {"points": 0, "max_points": 0, "hits": 0, "passed": False, "complete": False}
+        return self.finish_attempt(
+            attempt, score, incomplete={"closed_by": by, "reason": reason, "closed": _now()}
+        )
 
     def qualification(self, qualification: int) -> dict[str, Any]:
         rows = self._rows("SELECT * FROM qualifications WHERE id = ?", qualification)
@@ -380,9 +740,44 @@ class Records:
             args.append(until)
         return self._rows(sql + " ORDER BY id", *args)
 
+    def count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) AS n FROM qualifications")[0]["n"])
+
+    def standing(self, badge: str | None = None) -> list[StatusRow]:
+        """Each officer's (or one officer's) standing per course, in one indexed query."""
+        where, args = ("WHERE badge = ? ", [badge]) if badge is not None else ("", [])
+        rows = self._rows(
+            "SELECT badge, course, COUNT(*) AS attempts, MAX(finished) AS last_attempt,"
+            " MAX(CASE WHEN passed = 1 THEN finished END) AS last_pass"
+            f" FROM qualifications {where}GROUP BY badge, course ORDER BY badge, course",
+            *args,
+        )
+        return [
+            StatusRow(
+                r["badge"], r["course"], int(r["attempts"]), r["last_attempt"], r["last_pass"]
+            )
+            for r in rows
+        ]
+
+    # -- the audit check -------------------------------------------------------------------------
+
     def verify(self) -> list[Problem]:
-        """Walk the chain: an edited record breaks its own hash, a deleted one the next link
-        (or the chain head, if it was the last)."""
+        """Walk both chains inside one snapshot: an edited record breaks its own hash, a deleted
+        one the next link (or the chain head, if it was the last); an officer or drill run
+        edited, deleted or added outside OpenRange no longer matches the ledger."""
+        with self._snapshot():
+            missing = {"qualifications", "chain_head", "officers", "drill_runs", "ledger"}
+            missing -= self._tables()
+            if missing:
+                raise RecordsError(
+                    f"records {self.where}: table(s) {', '.join(sorted(missing))} missing:"
+                    " the store is damaged or not OpenRange's"
+                )
+            problems = self._verify_qualifications()
+            problems += self._verify_ledger()
+        return problems
+
+    def _verify_qualifications(self) -> list[Problem]:
         problems = []
         previous_hash, previous_id = GENESIS, 0
         for row in self._rows("SELECT * FROM qualifications ORDER BY id"):
@@ -399,7 +794,7 @@ class Records:
                     Problem(row["id"], "its contents no longer match its hash: it was edited")
                 )
             previous_hash, previous_id = row["hash"], row["id"]
-        head = self._rows("SELECT last_id, last_hash FROM chain_head WHERE id = 1")[0]
+        head = self._head(QUALIFICATIONS)
         if head["last_hash"] != previous_hash:
             problems.append(
                 Problem(
@@ -408,3 +803,82 @@ class Records:
                 )
             )
         return problems
+
+    def _verify_ledger(self) -> list[Problem]:
+        problems = []
+        previous_hash = GENESIS
+        latest: dict[tuple[str, str], str] = {}
+        for entry in self._rows("SELECT * FROM ledger ORDER BY id"):
+            name = f"ledger entry {entry['id']} ({entry['kind']} {entry['ref']})"
+            if entry["prev_hash"] != previous_hash:
+                problems.append(
+                    Problem(entry["id"], f"{name}: an entry before it was deleted", "ledger")
+                )
+            if _ledger_hash(entry) != entry["hash"]:
+                problems.append(Problem(entry["id"], f"{name}: it was edited", "ledger"))
+            previous_hash = entry["hash"]
+            latest[(entry["kind"], entry["ref"])] = entry["digest"]
+        head = self._head(LEDGER)
+        if head["last_hash"] != previous_hash:
+            problems.append(
+                Problem(int(head["last_id"]), "the newest ledger entry is missing", "ledger")
+            )
+        kept: dict[tuple[str, str], str] = {}
+        for officer in self._rows("SELECT * FROM officers"):
+            kept[("officer", officer["badge"])] = officer_digest(officer)
+        for run in self._rows("SELECT * FROM drill_runs"):
+            kept[("drill_run", str(run["id"]))] = drill_run_digest(run)
+        for (kind, ref), digest in sorted(kept.items()):
+            what = "officer" if kind == "officer" else "drill run"
+            number = 0 if kind == "officer" else int(ref)
+            if (kind, ref) not in latest:
+                problems.append(
+                    Problem(number, f"{what} {ref} is not in the audit chain: added outside", kind)
+                )
+            elif latest[(kind, ref)] != digest:
+                problems.append(
+                    Problem(number, f"{what} {ref} no longer matches its hash: it was edited", kind)
+                )
+        for kind, ref in sorted(set(latest) - set(kept)):
+            what = "officer" if kind == "officer" else "drill run"
+            number = 0 if kind == "officer" else int(ref)
+            problems.append(Problem(number, f"{what} {ref} was deleted", kind))
+        return problems
+
+
+# SQLite reports a WAL or journal it cannot grow as a plain I/O error; with less than this free
+# on the store's filesystem, that error is a full disk.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _disk_full(path: Path | None) -> bool:
+    if path is None:
+        return False
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES
+
+
+def _explain(exc: BaseException, path: Path | None = None) -> str:
+    """A driver error as one line a range master can act on (never a password). `path`: the
+    SQLite file, to tell a full disk behind a plain I/O error."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    lowered = text.lower()
+    io_error = "disk i/o error" in lowered or str(getattr(exc, "sqlite_errorname", "")).startswith(
+        "SQLITE_IOERR"
+    )
+    if "disk is full" in lowered or "no space left" in lowered or (io_error and _disk_full(path)):
+        return "the disk is full; the write was rolled back and nothing saved before was lost"
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return f"not a readable records database ({text})"
+    if "unable to open database file" in lowered:
+        return f"cannot open the database file ({text})"
+    if "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered):
+        return f"{text}: the store is damaged or not OpenRange's"
+    if "database" in lowered and "does not exist" in lowered:
+        return f"no such PostgreSQL database; nothing was created ({redact(text)})"
+    if "connection" in lowered or "could not connect" in lowered:
+        return f"cannot reach the PostgreSQL server ({redact(text)})"
+    return redact(text)
