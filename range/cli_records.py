@@ -164,7 +164,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog="example:\n  openrange records close 17 --by 'Sgt. Ortiz' --reason 'power cut'\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    close.add_argument("attempt", metavar="ATTEMPT", type=cliutil.positive_int, help="from `records incomplete`")
+    close.add_argument(
+        "attempt", metavar="ATTEMPT", type=cliutil.positive_int, help="from `records incomplete`"
+    )
     close.add_argument("--by", required=True, help="the range master closing it")
     close.add_argument("--reason", required=True, help="why it did not finish")
     _db_option(close)
