@@ -676,13 +676,24 @@ def test_an_analysis_distance_is_validated(
 def test_an_unknown_badge_is_refused_before_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from range.records import Records
+
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
     runs = tmp_path / "runs"
     argv = ["drill", "run", "knife-approach-v1", "--badge", "nobody", "--db", db]
     assert main([*argv, "--runs-dir", str(runs), "--progress", "never"]) == 5
     err = capsys.readouterr().err
     assert err.startswith("openrange: no officer with badge 'nobody'")
     assert not runs.exists()  # no run was played
+
+    # A mistyped --db is refused too, before the run, and creates nothing.
+    missing = tmp_path / "typo.sqlite"
+    argv = ["drill", "run", "knife-approach-v1", "--badge", "4411", "--db", f"sqlite:///{missing}"]
+    assert main([*argv, "--runs-dir", str(runs), "--progress", "never"]) == 5
+    assert "no records database at" in capsys.readouterr().err
+    assert not missing.exists() and not runs.exists()
 
 
 def test_a_bug_is_never_dressed_up_as_a_user_error(
