@@ -35,7 +35,7 @@ from physics.taser import cartridge, flight_plan, fly_probes, probe_launch
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range.clock import MonotonicClock
-from range.runner import RunConfig, run_drill
+from range.runs.drill import RunConfig, run_drill
 from scoring.policy import default_policy
 from scoring.score import score_run
 
@@ -434,8 +434,8 @@ def records_figures(attempts: int = 10_000) -> list[Figure]:
     export of `attempts` of them."""
     import tempfile
 
-    from range.exports import export_csv
-    from range.records import Records
+    from range.records.exports import export_csv
+    from range.records.store import Records
 
     score = {
         "points": 96,
@@ -470,7 +470,7 @@ def records_figures(attempts: int = 10_000) -> list[Figure]:
 def _fill_records(db: object, officers: int, attempts: int) -> None:
     """`attempts` chained qualification records over `officers` officers and four courses,
     written in one transaction (the chain computed as finish_attempt does, so verify holds)."""
-    from range.records import GENESIS, record_hash
+    from range.records.store import GENESIS, record_hash
 
     courses = (
         "fbi-pistol-2019-v1",
@@ -524,8 +524,8 @@ def records_scale(attempts: int = 100_000, officers: int = 2_000) -> list[Figure
     import tempfile
     from datetime import date
 
-    from range.exports import roster
-    from range.records import Records
+    from range.records.exports import roster
+    from range.records.store import Records
 
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -688,7 +688,7 @@ def _plain_insert(raw: object) -> None:
 def pose_lookup() -> Figure:
     """A trigger event's weapon pose: a 512-pose history, interpolated at the event's time."""
     from physics.pose import yaw_quat
-    from range.poses import PoseHistory
+    from range.runs.poses import PoseHistory
 
     history = PoseHistory()
     for i in range(512):
@@ -707,7 +707,7 @@ def pose_lookup() -> Figure:
 
 XR_FRAME = """
 import json, statistics, time
-from range.xr import OpenXRPoses
+from range.xr.runtime import OpenXRPoses
 with OpenXRPoses() as source:
     source.wait_for("FOCUSED", 10.0)
     samples = []
@@ -727,7 +727,8 @@ def xr_frame_cost() -> list[Figure]:
     import os
     from pathlib import Path
 
-    from range.xr_sandbox import MonadoSandbox, SandboxUnavailableError, default_root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from xr_sandbox import MonadoSandbox, SandboxUnavailableError, default_root
 
     project = Path(__file__).resolve().parent.parent
     if os.geteuid() != 0:
@@ -763,7 +764,7 @@ def xr_frame_cost() -> list[Figure]:
 def stereo_frame() -> list[Figure]:
     """Two 1440x1600 views of a drill scene (lane, subject, markers) on this machine's OpenGL:
     Mesa llvmpipe here. The 11.1 ms (90 Hz) goal is for a GPU; this figure is information."""
-    from range.render import COLOURS, Renderer, RenderUnavailableError, Scene
+    from range.review.render import COLOURS, Renderer, RenderUnavailableError, Scene
 
     scene = Scene()
     scene.lane(22.9, 7.9)

@@ -175,7 +175,7 @@ class Probe(_Part):
     connected: bool
 
 
-# -- a drill run (drills/engine.py, range/runner.py) ---------------------------------------------
+# -- a drill run (drills/engine.py, range/runs/drill.py) -----------------------------------------
 
 
 class RunStarted(Record):
@@ -335,7 +335,7 @@ class UntrackedShot(Record):
     string: Index | None = None
 
 
-# -- a qualification attempt (range/course_runner.py) --------------------------------------------
+# -- a qualification attempt (range/runs/course.py) --------------------------------------------
 
 
 class AttemptStarted(Record):

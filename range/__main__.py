@@ -1,3 +1,3 @@
-from range.cli import main
+from range.cli.main import main
 
 raise SystemExit(main())

@@ -29,8 +29,8 @@ from peripherals.messages import EventKind
 from physics.datafiles import StrictModel, load_model
 from physics.pose import Pose, quat_to_matrix
 from physics.units import FT_M, YD_M, m_to_in
-from range.lane import SYNC_EVERY_S
-from range.poses import TrackedPoses, weapon_pose_at
+from range.runs.lane import SYNC_EVERY_S
+from range.runs.poses import TrackedPoses, weapon_pose_at
 
 DEFAULT_TOLERANCE_MRAD = 2.0  # about half an inch at 7 yd
 MIN_SAMPLES = 4

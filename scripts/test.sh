@@ -46,7 +46,7 @@ if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # The OpenXR tests run the project's pose source against Monado in a Debian trixie chroot
-# (range/xr_sandbox.py builds it once into .cache/, about 80 s and 1 GB).
+# (tests/xr_sandbox.py builds it once into .cache/, about 80 s and 1 GB).
 if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then
     echo "== installing debootstrap for the OpenXR runtime sandbox"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pybullet as p
 import pytest
-
-import drills.log
-from range.xr_sandbox import (
+from xr_sandbox import (
     MonadoSandbox,
     SandboxBuildError,
     SandboxUnavailableError,
     default_root,
 )
+
+import drills.log
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -79,7 +79,7 @@ def test_profiles_gate_devices_and_overrides_are_said(tmp_path: Path) -> None:
 
 
 def test_the_armorer_s_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from range.cli import main
+    from range.cli.main import main
 
     folder = ["--profiles", str(tmp_path)]
     assert (
@@ -116,7 +116,7 @@ def test_a_real_replica_s_calibration_checks_the_serial_and_the_runtime(
 ) -> None:
     """The replica on --port is a real pty; the OpenXR runtime is absent on this host (it runs
     in the chroot: tests/test_xr.py calibrates against it)."""
-    from range.cli import main
+    from range.cli.main import main
 
     emulator = PistolEmulator("P-44", MonotonicClock(), directory=tmp_path / "ports")
     port = emulator.start()
@@ -142,7 +142,7 @@ def test_a_drill_refuses_uncalibrated_replicas_unless_overridden(
 ) -> None:
     import json
 
-    from range.cli import main
+    from range.cli.main import main
 
     base = [
         "drill",
@@ -177,7 +177,7 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
     import json
     import sqlite3
 
-    from range.cli import main
+    from range.cli.main import main
 
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     profiles = tmp_path / "profiles"

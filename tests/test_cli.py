@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from range.cli import main
-from range.cli_analyze import distances_ft
+from range.cli.analyze import distances_ft
+from range.cli.main import main
 
 COMMANDS = ["demo", "drill", "score", "peripherals", "analyze"]
 PERIPHERAL_VERBS = ["scan", "monitor", "emulate", "check"]

@@ -6,7 +6,7 @@ import pytest
 
 from drills.course import find_course, find_shooter, parse_course
 from physics.datafiles import DataFileError
-from range.course_runner import CourseConfig, aim_sigma_rad, run_course, shooter_plan
+from range.runs.course import CourseConfig, aim_sigma_rad, run_course, shooter_plan
 
 COURSE = """\
 id = "agency-test-v1"

@@ -15,9 +15,9 @@ from peripherals.emulator import PistolEmulator
 from physics.datafiles import DataFileError
 from physics.pose import Pose, look_rotation
 from physics.targets import TARGETS
-from range.cli import main
+from range.cli.main import main
 from range.clock import MonotonicClock
-from range.course_runner import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
+from range.runs.course import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
 from scoring.course import Deployment, Shot, score_attempt
 
 MINIMAL = """\
@@ -152,7 +152,7 @@ def test_course_commands(capsys: pytest.CaptureFixture[str], tmp_path) -> None: 
 
 def test_shooters_of_different_skill_qualify_as_expected() -> None:
     from drills.course import find_shooter
-    from range.course_runner import CourseConfig, run_course
+    from range.runs.course import CourseConfig, run_course
 
     course = find_course("fbi-pistol-2019-v1")
     expert = run_course(CourseConfig(course, find_shooter("expert"), 1)).score
@@ -165,7 +165,7 @@ def test_shooters_of_different_skill_qualify_as_expected() -> None:
 
 def test_a_device_fault_during_a_string_is_reshot_not_failed() -> None:
     from drills.course import find_shooter
-    from range.course_runner import CourseConfig, run_course
+    from range.runs.course import CourseConfig, run_course
 
     course = find_course("kansas-style-70-v1")
     config = CourseConfig(course, find_shooter("expert"), 2, unplug_during=(1, 0))

@@ -11,9 +11,9 @@ from drills.officer import find_officer
 from drills.schema import find_drill
 from physics.body import Region
 from physics.taser import ProbeImpact, assess
-from range.cli import main
-from range.runlog import read_events
-from range.runner import RunConfig, RunResult, Session, run_drill
+from range.cli.main import main
+from range.runs.drill import RunConfig, RunResult, Session, run_drill
+from range.runs.runlog import read_events
 from scoring.policy import default_policy
 from scoring.score import score_run
 

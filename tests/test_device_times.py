@@ -11,8 +11,8 @@ from drills.course import parse_course
 from drills.officer import find_officer
 from drills.schema import find_drill
 from physics.pose import DEVICE_TIME_TOLERANCE_S, Pose
-from range.poses import PoseHistory
-from range.runner import RunConfig, run_drill
+from range.runs.drill import RunConfig, run_drill
+from range.runs.poses import PoseHistory
 from scoring.course import Shot, score_attempt
 
 

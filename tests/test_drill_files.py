@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from drills.schema import builtin_drill_dir
-from range.cli import main
-from range.runlog import read_events
+from range.cli.main import main
+from range.runs.runlog import read_events
 
 BUILTIN = builtin_drill_dir() / "phone-draw-v1.toml"
 
@@ -67,9 +67,9 @@ def test_a_drill_file_that_keeps_a_built_in_id_runs_the_file_not_the_built_in(
 def test_report_and_mirror_review_the_drill_that_ran_after_its_file_changed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from range.mirror import scene_at
-    from range.report import write_report
-    from range.saved import saved_drill
+    from range.review.mirror import scene_at
+    from range.review.report import write_report
+    from range.runs.saved import saved_drill
 
     mine = tmp_path / "agency.toml"
     text = BUILTIN.read_text(encoding="utf-8").replace('"phone-draw-v1"', '"agency-phone-v1"')
@@ -103,8 +103,8 @@ def test_a_qualification_report_shows_the_course_that_was_fired(tmp_path: Path) 
     """The course travels too: an attempt keeps its course (a built-in one byte for byte), and
     the report reads that copy, not the library by id."""
     from drills.course import builtin_course_files, find_course, find_shooter
-    from range.course_runner import CourseConfig, run_course
-    from range.report import write_report
+    from range.review.report import write_report
+    from range.runs.course import CourseConfig, run_course
 
     builtin = find_course("texas-ltc-b27-v1")
     result = run_course(CourseConfig(builtin, find_shooter("qualified"), 1, runs_dir=tmp_path))

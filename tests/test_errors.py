@@ -30,9 +30,9 @@ from drills.schema import load_drill
 from physics.datafiles import DataFileError, NotFoundError, StrictModel, load_model
 from range import cli
 from range.calibration import bench_targets
-from range.cli import main
-from range.render import SKY, Renderer, Scene
-from range.runlog import EVENTS, read_events
+from range.cli.main import main
+from range.review.render import SKY, Renderer, Scene
+from range.runs.runlog import EVENTS, read_events
 from scoring.policy import load_policy
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -676,7 +676,7 @@ def test_an_analysis_distance_is_validated(
 def test_an_unknown_badge_is_refused_before_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from range.records import Records
+    from range.records.store import Records
 
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     with Records.open(db) as records:

@@ -10,9 +10,9 @@ import pytest
 
 from drills.officer import find_officer
 from drills.schema import find_drill
-from range.cli import main
-from range.runlog import EVENTS, read_events
-from range.runner import RunConfig, run_drill
+from range.cli.main import main
+from range.runs.drill import RunConfig, run_drill
+from range.runs.runlog import EVENTS, read_events
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
 
@@ -82,7 +82,7 @@ def test_an_incomplete_run_is_listed_as_such_and_left_out_of_detection_rates(
 
 
 def test_the_after_action_report_of_a_cut_run_says_incomplete(saved: Path, tmp_path: Path) -> None:
-    from range.report import write_report
+    from range.review.report import write_report
 
     ended = [r.kind for r in read_events(saved)].index("run_ended")
     page = write_report(_cut(saved, tmp_path, ended)).read_text(encoding="utf-8")
@@ -91,8 +91,8 @@ def test_the_after_action_report_of_a_cut_run_says_incomplete(saved: Path, tmp_p
 
 def test_a_qualification_log_without_attempt_ended_reports_incomplete(tmp_path: Path) -> None:
     from drills.course import find_course, find_shooter
-    from range.course_runner import CourseConfig, run_course
-    from range.report import write_report
+    from range.review.report import write_report
+    from range.runs.course import CourseConfig, run_course
 
     course = find_course("texas-ltc-b27-v1")
     result = run_course(CourseConfig(course, find_shooter("qualified"), 1, runs_dir=tmp_path))

@@ -10,7 +10,7 @@ import pytest
 from drills.officer import find_officer
 from drills.schema import builtin_drills
 from physics.body import Stance
-from range.runner import RunConfig, RunResult, Session, run_drill
+from range.runs.drill import RunConfig, RunResult, Session, run_drill
 from scoring.score import Kind
 
 ERRORS = Path(__file__).parent / "data" / "officers"

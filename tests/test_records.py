@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from range.records import Records, RecordsError
+from range.records.store import Records, RecordsError
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,7 +88,7 @@ def test_verify_finds_an_edited_or_deleted_record(url: str, tamper: str, finding
 
 CRASHING_LANE = """
 import os, sys
-from range.records import Records
+from range.records.store import Records
 records = Records.open(sys.argv[1])
 records.add_officer("12", "B. Officer", "Metro PD")
 attempt = records.begin_attempt("12", "fbi-pistol-2019-v1", 3, "0.1.0", [], [])

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from range.cli import main
-from range.exports import certificate_fields, export_csv, roster
-from range.records import _MIGRATIONS, GENESIS, Records, RecordsError, outcome, redact
+from range.cli.main import main
+from range.records.exports import certificate_fields, export_csv, roster
+from range.records.store import _MIGRATIONS, GENESIS, Records, RecordsError, outcome, redact
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -274,7 +274,7 @@ def test_a_saved_record_is_on_disk_at_commit(url: str) -> None:
 
 CRASH_AFTER_SAVE = """
 import os, sys
-from range.records import Records
+from range.records.store import Records
 records = Records.open(sys.argv[1])
 records.add_officer("3", "K. Killed", "Metro PD")
 attempt = records.begin_attempt("3", "fbi-pistol-2019-v1", 1, "0.1.0", [], [])
@@ -299,7 +299,7 @@ def test_a_record_said_saved_survives_a_kill(url: str) -> None:
 
 CRASHING_LANE = """
 import os, sys
-from range.records import Records
+from range.records.store import Records
 records = Records.open(sys.argv[1])
 records.add_officer("12", "B. Officer", "Metro PD")
 attempt = records.begin_attempt("12", "fbi-pistol-2019-v1", 3, "0.1.0", [], [])
@@ -443,7 +443,7 @@ def test_records_show_adds_up_with_late_shots(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from drills.course import find_course, find_shooter
-    from range.course_runner import CourseConfig, run_course
+    from range.runs.course import CourseConfig, run_course
 
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
     with Records.open(db) as records:
@@ -624,8 +624,8 @@ def test_a_disk_that_fills_mid_attempt_keeps_every_shot_already_saved(tiny_disk:
 CRASH_MID_COURSE = """
 import os, sys
 from drills.course import find_course, find_shooter
-from range.course_runner import CourseConfig, run_course
-from range.records import Records
+from range.runs.course import CourseConfig, run_course
+from range.records.store import Records
 
 kept = 0
 record_shot = Records.record_shot
@@ -685,7 +685,7 @@ def test_a_crashed_attempt_is_resumed_from_the_string_it_cut(
 
 
 def test_a_weapon_is_qualified_by_any_valid_course_firing_it(tmp_path: Path) -> None:
-    from range.exports import by_weapon
+    from range.records.exports import by_weapon
 
     with Records.open(f"sqlite:///{tmp_path / 'r.sqlite'}") as records:
         records.add_officer("1", "P. Pistol", "Metro PD")

@@ -10,7 +10,7 @@ import pytest
 
 from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation
-from range.render import (
+from range.review.render import (
     COLOURS,
     SKY,
     Renderer,
@@ -135,8 +135,8 @@ def test_the_after_action_report_shows_every_shot_from_both_sides(tmp_path) -> N
 
     from drills.officer import find_officer
     from drills.schema import find_drill
-    from range.report import write_report
-    from range.runner import RunConfig, run_drill
+    from range.review.report import write_report
+    from range.runs.drill import RunConfig, run_drill
 
     result = run_drill(
         RunConfig(
@@ -208,8 +208,8 @@ def test_the_report_opens_in_chromium_and_shows_the_shots(tmp_path: Path) -> Non
 
     from drills.officer import find_officer
     from drills.schema import find_drill
-    from range.report import write_report
-    from range.runner import RunConfig, run_drill
+    from range.review.report import write_report
+    from range.runs.drill import RunConfig, run_drill
 
     # The check can fail: a page that throws is caught.
     broken = tmp_path / "broken.html"
@@ -241,8 +241,8 @@ def test_a_qualification_report_shows_each_stage_s_target_with_its_hits(tmp_path
     import matplotlib.pyplot as plt
 
     from drills.course import find_course, find_shooter
-    from range.course_runner import CourseConfig, run_course
-    from range.report import write_report
+    from range.review.report import write_report
+    from range.runs.course import CourseConfig, run_course
 
     course = find_course("fbi-pistol-2019-v1")
     result = run_course(CourseConfig(course, find_shooter("qualified"), 1, runs_dir=tmp_path))
@@ -271,7 +271,7 @@ def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
 
     from drills.officer import find_officer
     from drills.schema import find_drill
-    from range.runner import RunConfig, run_drill
+    from range.runs.drill import RunConfig, run_drill
 
     result = run_drill(
         RunConfig(

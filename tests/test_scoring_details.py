@@ -14,8 +14,8 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import find_drill
 from physics.targets import GAUGE_9MM_IN, TARGETS, Ellipse, Rect, TargetKind
-from range.runner import RunConfig, run_drill
-from range.summary import format_score
+from range.cli.summary import format_score
+from range.runs.drill import RunConfig, run_drill
 from scoring.course import Shot, score_attempt
 from scoring.policy import default_policy
 from scoring.score import score_run
@@ -174,7 +174,7 @@ def test_the_ellipse_gauge_is_the_distance_to_the_outline_not_a_bigger_ellipse()
 def test_records_show_numbers_stages_and_strings_from_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from range.cli import main
+    from range.cli.main import main
 
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     add = ["records", "officers", "--db", db, "--add", "4411", "--name", "J. Rivera"]

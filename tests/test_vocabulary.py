@@ -10,8 +10,8 @@ import pytest
 from peripherals.clock import ManualClock
 from physics.pose import Pose, quat_to_matrix, yaw_quat
 from range.clock import MonotonicClock
-from range.poses import PoseHistory
-from range.seeding import RunRandom
+from range.runs.poses import PoseHistory
+from range.runs.seeding import RunRandom
 
 
 def test_manual_clock_moves_only_forward() -> None:
@@ -71,7 +71,7 @@ def test_pose_forward_follows_orientation() -> None:
 
 def test_a_recorded_pose_stream_replays_the_same_poses(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from physics.body import Region, SubjectBody
-    from range.poses import PoseRecorder, ReplayPoses, ScriptedPoses
+    from range.runs.poses import PoseRecorder, ReplayPoses, ScriptedPoses
 
     live = ScriptedPoses()
     live.aim(Region.ABDOMEN, (0.01, -0.02))

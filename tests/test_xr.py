@@ -13,14 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from range.xr_sandbox import MonadoSandbox
+from xr_sandbox import MonadoSandbox
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 POSE_SOURCE = """
 import json
-from range.xr import OpenXRPoses
+from range.xr.runtime import OpenXRPoses
 with OpenXRPoses() as source:
     focused = source.wait_for("FOCUSED", 10.0)
     poses = source.update()
@@ -38,7 +37,7 @@ print(json.dumps(out))
 
 def test_xr_check_reports_the_runtime(monado: MonadoSandbox) -> None:
     done = monado.python(
-        "from range.cli import main; raise SystemExit(main())", "xr", "check", "--json"
+        "from range.cli.main import main; raise SystemExit(main())", "xr", "check", "--json"
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -65,7 +64,7 @@ def test_the_pose_source_walks_the_session_and_locates_poses(monado: MonadoSandb
 
 
 TRACKER = """
-from range.xr import OpenXRPoses, XRUnavailableError
+from range.xr.runtime import OpenXRPoses, XRUnavailableError
 try:
     OpenXRPoses(hand="tracker").open()
 except XRUnavailableError as exc:
@@ -107,8 +106,8 @@ HEADSET = """
 import json, math
 import numpy as np
 from physics.body import SubjectBody
-from range.headset import run_headset
-from range.render import SKY, Scene
+from range.xr.headset import run_headset
+from range.review.render import SKY, Scene
 
 scene = Scene()
 scene.lane(20.0, 8.0)

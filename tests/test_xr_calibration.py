@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xr_sandbox import MonadoSandbox, RemoteRig
 
 from peripherals.emulator import PistolEmulator
 from physics.pose import Pose, look_rotation
 from range.calibration import BenchEmulator, angle_mrad, load_profile
 from range.clock import MonotonicClock
-from range.xr_sandbox import MonadoSandbox, RemoteRig
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Inside the project, so the chroot (which mounts the project) sees the same folder.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xr_sandbox import MonadoSandbox, RemoteRig
 
 from drills.course import load_course
 from peripherals.emulator import PistolEmulator, TaserEmulator
@@ -27,9 +28,8 @@ from peripherals.messages import CartridgeCode, Model
 from physics.targets import TARGETS
 from range.calibration import BenchEmulator, new_profile, save_profile, solve_boresight
 from range.clock import MonotonicClock
-from range.course_runner import target_point
-from range.records import Records
-from range.xr_sandbox import MonadoSandbox, RemoteRig
+from range.records.store import Records
+from range.runs.course import target_point
 
 PROJECT = Path(__file__).resolve().parent.parent
 WORK = PROJECT / ".cache" / "test-xr-course"  # inside the project: the chroot sees it

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from physics.pose import Pose, pose_from_openxr
-from range.render import Renderer, Scene, frustum, view_matrix
+from range.review.render import Renderer, Scene, frustum, view_matrix
 
 
 @dataclass(slots=True)
@@ -47,7 +47,7 @@ def run_headset(
     from xr.utils.gl.context_object import ContextObject
     from xr.utils.gl.egl_util import EGLOffscreenContextProvider
 
-    from range.xr import (
+    from range.xr.runtime import (
         XRUnavailableError,
         create_hand_spaces,
         create_weapon_actions,

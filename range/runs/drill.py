@@ -36,11 +36,11 @@ from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
 from range.calibration import calibration_for_run
-from range.lane import Lane, Replica
-from range.poses import ScriptedPoses
-from range.runlog import RunWriter
-from range.saved import drill_source, sha256
-from range.seeding import RunRandom
+from range.runs.lane import Lane, Replica
+from range.runs.poses import ScriptedPoses
+from range.runs.runlog import RunWriter
+from range.runs.saved import drill_source, sha256
+from range.runs.seeding import RunRandom
 from scoring.policy import Policy, default_policy
 from scoring.score import Score, score_run
 

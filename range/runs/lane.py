@@ -2,7 +2,7 @@
 the per-frame barrier that makes a simulated run deterministic. `LiveLane`: an officer's real
 replicas on their serial ports, on the real clock.
 
-Drills (`range.runner`) and courses of fire (`range.course_runner`) both play on a lane.
+Drills (`range.runs.drill`) and courses of fire (`range.runs.course`) both play on a lane.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from range.cliutil import add_hand_option, help_when_bare, say
+from range.cli.util import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
     from range.calibration import BenchEmulator, BenchTargets, CalibrationProfile, LiveBench
-from range import cliutil
+from range.cli import util as cliutil
 from range.deps import require
 
 
@@ -170,7 +170,7 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
     require("serial", "xr")
     from peripherals.driver import ReplicaLink
     from range.clock import MonotonicClock
-    from range.xr import OpenXRPoses
+    from range.xr.runtime import OpenXRPoses
 
     clock = MonotonicClock()
     with ReplicaLink(args.port, clock) as link:

@@ -9,8 +9,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from range import cliutil
-from range.cliutil import help_when_bare
+from range.cli import util as cliutil
+from range.cli.util import help_when_bare
 from range.deps import require
 
 _UNITS = {"ft": 1.0, "yd": 3.0, "m": 1 / 0.3048, "in": 1 / 12}
@@ -145,7 +145,7 @@ def _spread(args: argparse.Namespace) -> int:
     from physics.analysis import spread_study
     from physics.body import Region
     from physics.taser import cartridge
-    from range.progress import ProgressBar
+    from range.cli.progress import ProgressBar
 
     if args.trials < 1:
         raise ValueError("--trials must be at least 1")

@@ -40,12 +40,12 @@ from range.calibration import (
     default_profiles_dir,
     load_profile,
 )
-from range.lane import Attached, Lane, LiveLane, Replica
-from range.poses import TrackedPoses, weapon_pose_at
-from range.records import Records
-from range.runlog import RunWriter
-from range.saved import course_source, sha256
-from range.seeding import RunRandom
+from range.records.store import Records
+from range.runs.lane import Attached, Lane, LiveLane, Replica
+from range.runs.poses import TrackedPoses, weapon_pose_at
+from range.runs.runlog import RunWriter
+from range.runs.saved import course_source, sha256
+from range.runs.seeding import RunRandom
 from scoring.course import AttemptScore, Deployment, Shot, score_attempt
 
 DT_S = 1 / 90

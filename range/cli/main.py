@@ -11,22 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from peripherals.errors import PeripheralError
-from range import (
-    __version__,
-    cli_analyze,
-    cli_calibrate,
-    cli_course,
-    cli_drill,
-    cli_peripherals,
-    cli_records,
-    cli_xr,
-    cliutil,
-)
+from range import __version__
 from range.calibration import CalibrationError
+from range.cli import analyze as cli_analyze
+from range.cli import calibrate as cli_calibrate
+from range.cli import course as cli_course
+from range.cli import drill as cli_drill
+from range.cli import peripherals as cli_peripherals
+from range.cli import records as cli_records
+from range.cli import util as cliutil
+from range.cli import xr as cli_xr
 from range.deps import MissingDependencyError, require
-from range.records import RecordsError
-from range.render import RenderUnavailableError
-from range.xr import XRUnavailableError
+from range.records.store import RecordsError
+from range.review.render import RenderUnavailableError
+from range.xr.runtime import XRUnavailableError
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -128,7 +126,7 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "matplotlib")
-    from range.report import write_report
+    from range.review.report import write_report
 
     print(write_report(args.run_dir, args.out))
     return 0
@@ -163,7 +161,7 @@ def _mirror_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _cmd_mirror(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "glfw")
-    from range.mirror import play
+    from range.review.mirror import play
 
     shown = play(args.run_dir, speed=args.speed, frames=args.frames, screenshot=args.screenshot)
     print(f"{shown} frames shown")
@@ -224,7 +222,7 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
     never printed as if it were the user's mistake."""
     from drills.events import EventLogError
     from physics.datafiles import DataFileError, NotFoundError
-    from range.runlog import RunWriteError
+    from range.runs.runlog import RunWriteError
 
     table: list[tuple[type[BaseException], int, str]] = [
         (MissingDependencyError, 3, ""),
@@ -292,8 +290,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.runlog import read_events
-    from range.summary import format_detection, format_score
+    from range.cli.summary import format_detection, format_score
+    from range.runs.runlog import read_events
     from scoring.detection import detection
     from scoring.policy import load_policy
     from scoring.score import score_run

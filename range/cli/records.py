@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from range import cliutil
-from range.cliutil import (
+from range.cli import util as cliutil
+from range.cli.util import (
     add_calibration_options,
     add_hand_option,
     calibration_options,
@@ -20,8 +20,8 @@ from range.cliutil import (
 from range.deps import require
 
 if TYPE_CHECKING:
-    from range.course_runner import AttemptResult, CourseConfig
-    from range.records import Records
+    from range.records.store import Records
+    from range.runs.course import AttemptResult, CourseConfig
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
@@ -211,7 +211,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _open(args: argparse.Namespace, create: bool = False) -> Records:
     """The store named by --db; only commands that add something may create it."""
-    from range.records import Records
+    from range.records.store import Records
 
     return Records.open(args.db, create=create)
 
@@ -219,7 +219,7 @@ def _open(args: argparse.Namespace, create: bool = False) -> Records:
 def _course_run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.course import find_course, find_shooter
-    from range.course_runner import CourseConfig, run_course
+    from range.runs.course import CourseConfig, run_course
 
     config = CourseConfig(
         find_course(args.course),
@@ -265,8 +265,8 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
     import numpy as np
 
     from range.clock import MonotonicClock
-    from range.course_runner import LiveRange, run_course
-    from range.xr import OpenXRPoses
+    from range.runs.course import LiveRange, run_course
+    from range.xr.runtime import OpenXRPoses
 
     clock = MonotonicClock()
     with OpenXRPoses(hand=args.hand, clock=clock) as source:
@@ -292,8 +292,8 @@ def _officers(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from range.exports import by_weapon, roster
-    from range.records import outcome
+    from range.records.exports import by_weapon, roster
+    from range.records.store import outcome
 
     with _open(args) as records:
         officer = records.officer(args.badge)
@@ -348,8 +348,8 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from range.exports import score_sheet
-    from range.records import outcome
+    from range.records.exports import score_sheet
+    from range.records.store import outcome
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
@@ -442,7 +442,7 @@ def _close(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from range import exports
+    from range.records import exports
 
     with _open(args) as records:
         if args.format == "csv":
@@ -484,7 +484,7 @@ def _emit(args: argparse.Namespace, text: str) -> int:
 
 def _pdf(args: argparse.Namespace, title: str, lines: list[str]) -> int:
     require("matplotlib")
-    from range.exports import write_pdf
+    from range.records.exports import write_pdf
 
     if args.out is None:
         raise ValueError("a PDF needs --out FILE")

@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from range.cliutil import help_when_bare
+from range.cli.util import help_when_bare
 from range.deps import require
 
 
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     require("xr")
-    from range.xr import check
+    from range.xr.runtime import check
 
     report = check()
     if args.json:

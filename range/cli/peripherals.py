@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from range import cliutil
-from range.cliutil import help_when_bare
+from range.cli import util as cliutil
+from range.cli.util import help_when_bare
 from range.deps import require
 
 EPILOG = """\

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from range.records import Records, StatusRow, outcome
+from range.records.store import Records, StatusRow, outcome
 
 CSV_FIELDS = (
     "id",

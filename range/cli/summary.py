@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from range.runner import RunResult
+from range.runs.drill import RunResult
 from scoring.detection import Detection
 from scoring.score import Kind, Outcome, Score
 

@@ -22,10 +22,10 @@ from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
-from range.render import COLOURS, Renderer, Scene
-from range.runlog import read_events
-from range.saved import saved_drill
-from range.summary import verdict_line
+from range.cli.summary import verdict_line
+from range.review.render import COLOURS, Renderer, Scene
+from range.runs.runlog import read_events
+from range.runs.saved import saved_drill
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
 
@@ -185,7 +185,7 @@ def _shot_images(
 def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) -> Path:
     """A qualification attempt: each stage's target, face on, with its hits."""
     from physics.targets import TARGETS
-    from range.saved import saved_course
+    from range.runs.saved import saved_course
 
     started = records[0].data
     course = saved_course(run_dir, started)

@@ -18,9 +18,9 @@ from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
-from range.render import COLOURS, Renderer, RenderUnavailableError, Scene
-from range.runlog import read_events
-from range.saved import saved_drill
+from range.review.render import COLOURS, Renderer, RenderUnavailableError, Scene
+from range.runs.runlog import read_events
+from range.runs.saved import saved_drill
 
 HEAD_HEIGHT_M = 1.7
 
@@ -110,7 +110,7 @@ def play(
             renderer.load(scene)
             width, height = glfw.get_framebuffer_size(window)
             renderer.width, renderer.height = width, height
-            from range.render import view_projection
+            from range.review.render import view_projection
 
             renderer.draw(ctx.screen, view_projection(eyes, 70.0, width / height))
             shown += 1

@@ -46,7 +46,7 @@ def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
     hash its log recorded. A run saved before runs kept their drill (no `drill_sha256`) falls
     back to the built-in library by id. Raises ValueError for a missing or altered copy."""
     if started is None:
-        from range.runlog import read_events
+        from range.runs.runlog import read_events
 
         started = read_events(run_dir)[0].data
     digest = started.get("drill_sha256")

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from range import cli_records
-from range.cliutil import help_when_bare, validate_files
+from range.cli import records as cli_records
+from range.cli.util import help_when_bare, validate_files
 from range.deps import require
 
 

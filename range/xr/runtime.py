@@ -19,7 +19,7 @@ from typing import Any
 
 from physics.pose import Pose, pose_from_openxr
 from range.clock import MonotonicClock
-from range.poses import PoseHistory
+from range.runs.poses import PoseHistory
 
 # Interaction profiles and the paths of their aim pose, grip pose and trigger.
 PROFILES: dict[str, dict[str, str]] = {

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from range import cliutil
-from range.cliutil import (
+from range.cli import util as cliutil
+from range.cli.util import (
     add_calibration_options,
     calibration_options,
     help_when_bare,
@@ -237,9 +237,9 @@ def play(
     as the command line asked and print the result."""
     from drills.officer import find_officer
     from drills.schema import check_instructor_buttons
-    from range.progress import ProgressBar
-    from range.runner import RunConfig, run_drill
-    from range.summary import format_summary
+    from range.cli.progress import ProgressBar
+    from range.cli.summary import format_summary
+    from range.runs.drill import RunConfig, run_drill
 
     buttons = list(args.instructor)  # (SECONDS, BUTTON) pairs, parsed by cliutil
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -256,7 +256,7 @@ def play(
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     if badge is not None:  # an unknown badge is refused before the run, not after it
-        from range.records import Records
+        from range.records.store import Records
 
         with Records.open(args.db, create=False) as records:
             records.officer(badge)
@@ -269,7 +269,7 @@ def play(
             bar.close()
     record = result.as_json()
     if badge is not None:
-        from range.records import Records
+        from range.records.store import Records
 
         with Records.open(args.db) as records:
             records.officer(badge)  # a clear error for an unknown badge

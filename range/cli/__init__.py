@@ -1,0 +1,1 @@
+"""The `openrange` command line: one module a command group."""

@@ -1,0 +1,1 @@
+"""Records: the tamper-evident store and its exports."""

@@ -1,0 +1,1 @@
+"""Review: the renderer, the after-action report, the instructor's mirror."""

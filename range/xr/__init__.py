@@ -1,0 +1,1 @@
+"""OpenXR: the runtime, the pose source, the headset's eyes."""
