@@ -9,17 +9,9 @@ import numpy as np
 import pytest
 
 from peripherals.emulator import PistolEmulator
-from range.calibration import (
-    BenchEmulator,
-    CalibrationError,
-    angle_mrad,
-    check_devices,
-    estimate_latency,
-    load_profile,
-    new_profile,
-    save_profile,
-    solve_boresight,
-)
+from range.calibration.bench import BenchEmulator
+from range.calibration.profiles import check_devices, load_profile, new_profile, save_profile
+from range.calibration.solver import CalibrationError, angle_mrad, estimate_latency, solve_boresight
 from range.clock import MonotonicClock
 
 

@@ -29,7 +29,7 @@ from drills.officer import OfficerScript
 from drills.schema import load_drill
 from physics.datafiles import DataFileError, NotFoundError, StrictModel, load_model
 from range import cli
-from range.calibration import bench_targets
+from range.calibration.bench import bench_targets
 from range.cli.main import main
 from range.review.render import SKY, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
@@ -293,7 +293,9 @@ def _data_file_models() -> list[type[StrictModel]]:
 
     for module in ("drills.course", "drills.officer", "drills.schema", "physics.ballistics"):
         importlib.import_module(module)  # each import defines its models
-    for module in ("physics.taser", "range.calibration", "scoring.policy"):
+    for module in ("physics.taser", "range.calibration.bench", "range.calibration.profiles"):
+        importlib.import_module(module)
+    for module in ("scoring.policy",):
         importlib.import_module(module)
     found: list[type[StrictModel]] = []
     todo = list(StrictModel.__subclasses__())

@@ -23,7 +23,9 @@ from xr_sandbox import MonadoSandbox, RemoteRig
 
 from peripherals.emulator import PistolEmulator
 from physics.pose import Pose, look_rotation
-from range.calibration import BenchEmulator, angle_mrad, load_profile
+from range.calibration.bench import BenchEmulator
+from range.calibration.profiles import load_profile
+from range.calibration.solver import angle_mrad
 from range.clock import MonotonicClock
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,9 @@ from drills.course import load_course
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.messages import CartridgeCode, Model
 from physics.targets import TARGETS
-from range.calibration import BenchEmulator, new_profile, save_profile, solve_boresight
+from range.calibration.bench import BenchEmulator
+from range.calibration.profiles import new_profile, save_profile
+from range.calibration.solver import solve_boresight
 from range.clock import MonotonicClock
 from range.records.store import Records
 from range.runs.course import target_point

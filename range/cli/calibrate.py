@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from range.cli.util import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
-    from range.calibration import BenchEmulator, BenchTargets, CalibrationProfile, LiveBench
+    from range.calibration.bench import BenchEmulator, BenchTargets, LiveBench
+    from range.calibration.profiles import CalibrationProfile
 from range.cli import util as cliutil
 from range.deps import require
 
@@ -143,13 +144,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _folder(args: argparse.Namespace) -> Path:
-    from range.calibration import default_profiles_dir
+    from range.calibration.profiles import default_profiles_dir
 
     return Path(args.profiles or default_profiles_dir())
 
 
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
-    from range.calibration import load_profile
+    from range.calibration.profiles import load_profile
 
     profile = load_profile(_folder(args), args.device)
     if profile is None:
@@ -162,7 +163,7 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
     """The emulator, or the replica on --port with its tracker read through OpenXR."""
     import numpy as np
 
-    from range.calibration import BenchEmulator, LiveBench
+    from range.calibration.bench import BenchEmulator, LiveBench
 
     if args.emulate:
         yield BenchEmulator(np.random.default_rng(args.seed))
@@ -187,14 +188,15 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
 
 
 def _targets(args: argparse.Namespace) -> BenchTargets:
-    from range.calibration import bench_targets
+    from range.calibration.bench import bench_targets
 
     return bench_targets(args.targets)
 
 
 def _boresight(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration import new_profile, save_profile, solve_boresight
+    from range.calibration.profiles import new_profile, save_profile
+    from range.calibration.solver import solve_boresight
 
     targets = _targets(args)
     with _bench(args) as bench:
@@ -227,7 +229,8 @@ def _boresight(args: argparse.Namespace) -> int:
 
 def _latency(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration import estimate_latency, save_profile
+    from range.calibration.profiles import save_profile
+    from range.calibration.solver import estimate_latency
 
     profile = _profile(args)
     with _bench(args) as bench:
@@ -246,7 +249,7 @@ def _latency(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration import verify_boresight
+    from range.calibration.solver import verify_boresight
 
     profile = _profile(args)
     targets = _targets(args)

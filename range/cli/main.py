@@ -12,7 +12,7 @@ from pathlib import Path
 
 from peripherals.errors import PeripheralError
 from range import __version__
-from range.calibration import CalibrationError
+from range.calibration.solver import CalibrationError
 from range.cli import analyze as cli_analyze
 from range.cli import calibrate as cli_calibrate
 from range.cli import course as cli_course

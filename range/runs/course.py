@@ -34,7 +34,7 @@ from physics.taser import assess, cartridge, fly_probes, laser_dots
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
-from range.calibration import (
+from range.calibration.profiles import (
     CalibrationProfile,
     calibration_for_run,
     default_profiles_dir,

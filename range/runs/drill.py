@@ -35,7 +35,7 @@ from physics.taser import ProbeImpact, assess, cartridge, fly_probes
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
-from range.calibration import calibration_for_run
+from range.calibration.profiles import calibration_for_run
 from range.runs.lane import Lane, Replica
 from range.runs.poses import ScriptedPoses
 from range.runs.runlog import RunWriter

@@ -1,0 +1,213 @@
+"""The armorer's bench: measured aim points, a bench emulator, and a live bench session that
+pairs serial trigger pulls with the tracker's pose.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+from pydantic import Field
+
+from peripherals.clock import Clock
+from peripherals.events import PeripheralEvent
+from peripherals.messages import EventKind
+from physics.datafiles import StrictModel, load_model
+from physics.pose import Pose, quat_to_matrix
+from range.calibration.solver import MIN_SAMPLES, AimSample, CalibrationError
+from range.runs.lane import SYNC_EVERY_S
+from range.runs.poses import TrackedPoses, weapon_pose_at
+
+
+class BenchPoint(StrictModel):
+    name: str
+    position_m: tuple[float, float, float]
+
+
+class BenchTargets(StrictModel):
+    """The armorer's bench: points at measured positions in the tracking space's physics frame
+    (docs/tracking.md). The built-in one is `range/data/bench-targets.toml`."""
+
+    version: Literal[1]
+    description: str = ""
+    points: list[BenchPoint] = Field(min_length=MIN_SAMPLES)
+
+
+def bench_targets(path: Path | None = None) -> BenchTargets:
+    if path is not None:
+        return load_model(path, BenchTargets)
+    # range/data/, found beside the package and never through the import path.
+    return load_model(
+        Path(__file__).resolve().parents[1] / "data" / "bench-targets.toml", BenchTargets
+    )
+
+
+class BenchEmulator:
+    """A tracked replica at the armorer's bench, for tests and for trying the workflow with no
+    hardware: the tracker sits on the replica with a hidden mount offset and misalignment, and
+    the tracking is noisy. The armorer aims the true bore at each point; the tracker reports
+    its own pose. The solver must recover the hidden mount from those poses alone."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        *,
+        origin_m: tuple[float, float, float] = (0.11, -0.012, -0.045),
+        misalignment_deg: tuple[float, float] = (1.8, -2.6),
+        position_noise_m: float = 0.0005,
+        angle_noise_mrad: float = 0.2,
+        aim_noise_mrad: float = 0.3,
+    ) -> None:
+        from physics.pose import look_rotation
+
+        self.rng = rng
+        self.origin_m = np.asarray(origin_m)
+        yaw, pitch = (math.radians(a) for a in misalignment_deg)
+        self.direction = np.array(
+            [math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw), math.sin(pitch)]
+        )
+        # The bore's frame relative to the tracker's: +X along the bore.
+        self._mount = quat_to_matrix(look_rotation(self.direction))
+        self.position_noise_m = position_noise_m
+        self.angle_noise = angle_noise_mrad * 1e-3
+        self.aim_noise = aim_noise_mrad * 1e-3
+
+    def aim(
+        self, target: tuple[float, float, float], time_s: float = 0.0, jerk_mrad: float = 0.0
+    ) -> AimSample:
+        from physics.pose import look_rotation, matrix_to_quat
+
+        muzzle = np.array([0.0, 0.0, 1.4]) + self.rng.normal(0.0, 0.03, 3)
+        error = self.aim_noise + jerk_mrad * 1e-3
+        bore = quat_to_matrix(look_rotation(np.asarray(target) - muzzle))
+        tilt = (
+            np.tan(self.rng.normal(0.0, error, 2))
+            if jerk_mrad == 0
+            else np.array([jerk_mrad * 1e-3, 0.0])
+        )
+        bore = quat_to_matrix(look_rotation(bore @ np.array([1.0, tilt[0], tilt[1]])))
+        tracker_rot = bore @ self._mount.T
+        tracker_pos = muzzle - tracker_rot @ self.origin_m
+        # Tracking noise on what the tracker reports.
+        noise = self.rng.normal(0.0, self.angle_noise, 3)
+        wobble = quat_to_matrix(look_rotation((1.0, noise[0], noise[1])))
+        reported = tracker_rot @ wobble
+        position = tracker_pos + self.rng.normal(0.0, self.position_noise_m, 3)
+        return AimSample(
+            Pose(
+                (float(position[0]), float(position[1]), float(position[2])),
+                matrix_to_quat(reported),
+                time_s,
+            ),
+            target,
+        )
+
+    def session(
+        self, targets: BenchTargets | None = None, jerks: dict[int, float] | None = None
+    ) -> list[AimSample]:
+        jerks = jerks or {}
+        points = (targets or bench_targets()).points
+        return [self.aim(p.position_m, float(i), jerks.get(i, 0.0)) for i, p in enumerate(points)]
+
+    def snaps(
+        self, pulls: int, latency_s: float = 0.028, rate_hz: float = 500.0
+    ) -> tuple[list[float], list[Pose]]:
+        """The latency drill: a trigger pull with a snap upward, `pulls` times; the pose stream
+        runs `latency_s` behind the trigger's clock."""
+        from physics.pose import look_rotation
+
+        triggers = [0.5 + 1.0 * k for k in range(pulls)]
+        poses = []
+        for n in range(int((triggers[-1] + 1.0) * rate_hz)):
+            t = n / rate_hz
+            lift = sum(0.15 * math.exp(-((((t - latency_s) - tp) / 0.02) ** 2)) for tp in triggers)
+            direction = (1.0, 0.0, math.tan(lift + self.rng.normal(0.0, self.angle_noise)))
+            poses.append(Pose((0.0, 0.0, 1.4), look_rotation(direction), t))
+        return triggers, poses
+
+
+class TriggerLink(Protocol):
+    """The replica's serial link (`peripherals.driver.ReplicaLink`)."""
+
+    def poll(self) -> list[PeripheralEvent]: ...
+
+    def send_ping(self) -> int: ...
+
+
+Say = Callable[[str], None]
+SETTLE_S = 0.3  # after the last snap, how long the pose stream is still read
+
+
+@dataclass(slots=True)
+class LiveBench:
+    """A tracked replica at the armorer's bench: each trigger pull comes from its serial link,
+    stamped in host time; the tracker's pose at that time comes from the pose source's history,
+    both on one host clock. `latency_s` (from a profile) is how far the pose stream lags."""
+
+    link: TriggerLink
+    poses: TrackedPoses
+    clock: Clock
+    say: Say
+    latency_s: float = 0.0
+    timeout_s: float = 60.0
+    frame_s: float = 0.002
+    _pulls: list[float] = field(default_factory=list)
+    _stream: list[Pose] = field(default_factory=list)
+    _synced_s: float = -math.inf
+
+    def _frame(self) -> None:
+        now = self.clock.now_s()
+        if now - self._synced_s > SYNC_EVERY_S:
+            self.link.send_ping()
+            self._synced_s = now
+        self._stream.append(self.poses.update()["aim"])
+        self._pulls += [
+            e.host_time_s for e in self.link.poll() if e.kind is EventKind.TRIGGER_PRESSED
+        ]
+        time.sleep(self.frame_s)
+
+    def _next_pull(self) -> float:
+        deadline = self.clock.now_s() + self.timeout_s
+        while not self._pulls:
+            if self.clock.now_s() > deadline:
+                raise CalibrationError(
+                    f"no trigger pull within {self.timeout_s:g} s: is the replica on this port?"
+                )
+            self._frame()
+        return self._pulls.pop(0)
+
+    def session(self, targets: BenchTargets | None = None) -> list[AimSample]:
+        """Prompt for each point in turn; the next trigger pull is the sample for it."""
+        points = (targets or bench_targets()).points
+        self._pulls.clear()
+        samples = []
+        for k, point in enumerate(points, 1):
+            x, y, z = point.position_m
+            self.say(
+                f"{k}/{len(points)}: aim at {point.name} ({x:.2f}, {y:.2f}, {z:.2f}) m"
+                " and squeeze the trigger"
+            )
+            tracker = weapon_pose_at(self.poses, self._next_pull() + self.latency_s)
+            samples.append(AimSample(tracker, point.position_m))
+            self._stream.clear()
+            if not tracker.usable:
+                self.say(f"   {point.name}: tracking was lost at the pull; it will not count")
+        return samples
+
+    def snaps(self, pulls: int) -> tuple[list[float], list[Pose]]:
+        """The latency drill: `pulls` trigger pulls, each with a snap of the muzzle upward."""
+        self._pulls.clear()
+        self._stream.clear()
+        triggers = []
+        for k in range(1, pulls + 1):
+            self.say(f"{k}/{pulls}: hold still, then pull the trigger and snap the muzzle up")
+            triggers.append(self._next_pull())
+        end = triggers[-1] + SETTLE_S
+        while not self._stream or self._stream[-1].time_s < end:
+            self._frame()
+        return triggers, list(self._stream)

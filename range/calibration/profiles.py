@@ -1,0 +1,194 @@
+"""Calibration profiles: one TOML file per replica serial, checked before a run.
+
+A profile keeps what the armorer measured (boresight, trigger latency), by whom and when, and
+when it expires; a run or a qualification attempt records which profile each device used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from physics.datafiles import StrictModel, load_model
+from range.calibration.solver import MIN_SAMPLES, Boresight, CalibrationError
+
+
+def default_profiles_dir() -> Path:
+    """Where profiles live: the user's data directory, one TOML file per serial."""
+    import os
+
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "openrange" / "calibration"
+
+
+_SERIAL = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class CalibrationProfile(StrictModel):
+    """One device's calibration, stored per serial number (docs/tracking.md)."""
+
+    version: Literal[1]
+    serial: str
+    model: str
+    armorer: str
+    calibrated: date
+    expires: date
+    bore_origin_m: tuple[float, float, float]
+    bore_direction: tuple[float, float, float]
+    residual_mrad: float = Field(ge=0.0)
+    tolerance_mrad: float = Field(gt=0.0)
+    samples: int = Field(ge=MIN_SAMPLES)
+    trigger_latency_s: float = 0.0
+
+    @property
+    def boresight(self) -> Boresight:
+        return Boresight(
+            self.bore_origin_m, self.bore_direction, self.residual_mrad, self.samples, ()
+        )
+
+    def valid_on(self, day: date) -> bool:
+        return self.calibrated <= day <= self.expires
+
+
+def profile_path(folder: Path, serial: str) -> Path:
+    return folder / f"{_SERIAL.sub('_', serial)}.toml"
+
+
+def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
+    """Write a profile as TOML (atomically: a half-written profile never exists)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = profile_path(folder, profile.serial)
+
+    def value(v: object) -> str:
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, float):
+            return repr(v)
+        return str(v)
+
+    lines = [
+        "# OpenRange calibration profile (docs/tracking.md). Written by"
+        " `openrange calibrate`; edit only to correct the armorer's name."
+    ]
+    lines += [f"{key} = {value(getattr(profile, key))}" for key in CalibrationProfile.model_fields]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_profile(folder: Path, serial: str) -> CalibrationProfile | None:
+    path = profile_path(folder, serial)
+    return load_model(path, CalibrationProfile) if path.exists() else None
+
+
+def new_profile(
+    serial: str,
+    model: str,
+    armorer: str,
+    bore: Boresight,
+    tolerance_mrad: float,
+    today: date,
+    valid_days: int = 180,
+    latency_s: float = 0.0,
+) -> CalibrationProfile:
+    return CalibrationProfile(
+        version=1,
+        serial=serial,
+        model=model,
+        armorer=armorer,
+        calibrated=today,
+        expires=today + timedelta(days=valid_days),
+        bore_origin_m=bore.origin_m,
+        bore_direction=bore.direction,
+        residual_mrad=round(bore.residual_mrad, 4),
+        tolerance_mrad=tolerance_mrad,
+        samples=bore.used,
+        trigger_latency_s=latency_s,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCheck:
+    serial: str
+    allowed: bool
+    reason: str
+    profile: CalibrationProfile | None = None
+
+
+def check_devices(
+    folder: Path, serials: Sequence[str], today: date, *, override_by: str | None = None
+) -> list[DeviceCheck]:
+    """May these devices be used in a drill today? An uncalibrated or expired device is refused
+    unless the range master overrides; the override is said, so the run records it."""
+    out = []
+    for serial in serials:
+        profile = load_profile(folder, serial)
+        if profile is not None and profile.valid_on(today):
+            out.append(DeviceCheck(serial, True, f"calibrated until {profile.expires}", profile))
+            continue
+        why = "never calibrated" if profile is None else f"calibration expired {profile.expires}"
+        if override_by:
+            used = f"{why}; used on the override of {override_by}"
+            out.append(DeviceCheck(serial, True, used, profile))
+        else:
+            out.append(
+                DeviceCheck(
+                    serial,
+                    False,
+                    f"{why}: calibrate it"
+                    " (`openrange calibrate boresight`) or have a range master"
+                    " override",
+                )
+            )
+    return out
+
+
+# What a run's record keeps of each device's profile.
+RECORDED_PROFILE_FIELDS = {
+    "armorer",
+    "calibrated",
+    "expires",
+    "residual_mrad",
+    "tolerance_mrad",
+    "trigger_latency_s",
+}
+
+
+def calibration_for_run(
+    serials: Sequence[str],
+    *,
+    required: bool,
+    folder: Path | None = None,
+    today: date | None = None,
+    override_by: str | None = None,
+) -> list[dict[str, Any]]:
+    """What a drill or course attempt records about its devices' calibration: for each serial,
+    whether it was allowed, why, and the profile it was used with (armorer, dates, residual,
+    trigger latency). Raises CalibrationError naming every refused device."""
+    if not required:
+        return [
+            {"serial": s, "allowed": True, "reason": "calibration not required (emulated replica)"}
+            for s in serials
+        ]
+    checks = check_devices(
+        folder or default_profiles_dir(), serials, today or date.today(), override_by=override_by
+    )
+    refused = [c for c in checks if not c.allowed]
+    if refused:
+        raise CalibrationError("; ".join(f"{c.serial}: {c.reason}" for c in refused))
+    out: list[dict[str, Any]] = []
+    for c in checks:
+        entry: dict[str, Any] = {"serial": c.serial, "allowed": c.allowed, "reason": c.reason}
+        if c.profile is not None:
+            entry["profile"] = c.profile.model_dump(mode="json", include=RECORDED_PROFILE_FIELDS)
+        out.append(entry)
+    return out
