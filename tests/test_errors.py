@@ -28,8 +28,8 @@ from drills.log import LogRecord, MemoryLog
 from drills.officer import OfficerScript
 from drills.schema import load_drill
 from physics.datafiles import DataFileError, NotFoundError, StrictModel, load_model
-from range import cli
 from range.calibration.bench import bench_targets
+from range.cli import main as cli
 from range.cli.main import main
 from range.review.render import SKY, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events

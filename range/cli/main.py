@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 _EXIT_BUG = 70
 
 
+# The project root: this file is range/cli/main.py.
 _PACKAGES = tuple(
-    str(Path(__file__).resolve().parent.parent / name) + os.sep
+    str(Path(__file__).resolve().parents[2] / name) + os.sep
     for name in ("range", "drills", "scoring", "physics", "peripherals")
 )
 

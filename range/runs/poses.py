@@ -84,7 +84,9 @@ class PoseHistory:
         i = bisect.bisect_right(self._times, t)
         if i == 0 or i == len(self._times):
             nearest = self._poses[0 if i == 0 else -1]
-            covered = abs(t - nearest.time_s) <= DEVICE_TIME_TOLERANCE_S
+            # 1 ns of slack: host seconds near 1e5 carry ~1e-11 s of rounding, and a time
+            # computed as "newest + tolerance" must not fall out by that.
+            covered = abs(t - nearest.time_s) <= DEVICE_TIME_TOLERANCE_S + 1e-9
             return Pose(
                 nearest.position_m,
                 nearest.orientation,
