@@ -158,6 +158,7 @@ class ReplicaEmulator(ABC):
         self.events_dropped = 0  # unacknowledged events pushed out by newer ones
         self.session_nonce = 0  # set by the host's SESSION_SET; kept while the cable is out
         self.hung = False
+        self.frames_ignored = 0  # frames that arrived while hung
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -262,7 +263,8 @@ class ReplicaEmulator(ABC):
             rx_us = self.clock.now_us()
             for frame in self._decoder.feed(data):
                 if self.hung:
-                    continue  # a hung firmware reads nothing and answers nothing
+                    self.frames_ignored += 1  # a hung firmware reads nothing, answers nothing
+                    continue
                 with self._lock:
                     self._host_seen = True
                     self._on_frame(frame.msg_type, frame.seq, frame.payload, rx_us)

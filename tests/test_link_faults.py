@@ -89,6 +89,39 @@ def test_events_made_while_the_cable_is_out_arrive_once_after_reattach(tmp_path:
             again.close()
 
 
+def test_an_event_whose_ack_was_lost_is_sent_again_and_delivered_once(tmp_path: Path) -> None:
+    """The host has the shot but its EVENT_ACK never reaches the replica (here: the firmware
+    reads nothing for a moment); after a re-attach the replica sends the shot again, and the
+    session delivers it once."""
+    clock = ManualClock()
+    with PistolEmulator("P-ACKLOST", clock, directory=tmp_path) as emu:
+        link = ReplicaLink(emu.port or "", clock)
+        link.open()
+        try:
+            session = link.start_session()
+            emu.hang()
+            emu.event(EventKind.SHOT_FIRED, value=15)
+            shot = link.wait_event(1.0)
+            assert shot is not None and shot.kind is EventKind.SHOT_FIRED
+            deadline = time.monotonic() + 2.0
+            while emu.frames_ignored == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)  # the host acknowledged; the hung firmware drops it
+            emu.recover()
+            assert emu.unacked_events == 1
+        finally:
+            link.close()
+        emu.replug()
+        again = ReplicaLink(PortDirectory(tmp_path).ports()[0], clock)
+        again.open()
+        try:
+            again.resume(session)
+            assert again.poll() == []
+            assert again.stats.duplicate_events == 1
+            assert again.ping() and again.ping() and emu.unacked_events == 0
+        finally:
+            again.close()
+
+
 def _deployments(result: RunResult) -> list[tuple[float, str]]:
     return [
         (round(r.t, 4), str(r.data["effect"])) for r in result.records if r.kind == "probe_impacts"
@@ -140,7 +173,7 @@ def test_a_live_replica_whose_state_stream_stops_is_faulted(tmp_path: Path) -> N
             lane.close()
             emu.stop_free_running()
     assert faults and "no STATE for" in faults[0] and "P-STALL" in faults[0]
-    assert STATE_STALE_S <= after_s < STATE_STALE_S + 1.0
+    assert STATE_STALE_S - 0.2 <= after_s < STATE_STALE_S + 1.0  # its last STATE, give or take
 
 
 def test_a_live_replica_that_hangs_is_faulted(tmp_path: Path) -> None:
