@@ -507,3 +507,25 @@ def test_a_peripheral_error_names_the_refused_device(tmp_path: Path) -> None:
                 other.resume(session)
         finally:
             other.close()
+
+
+def test_monitor_ends_in_one_line_when_the_replica_hangs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from range.cli import main
+
+    clock = MonotonicClock()
+    with PistolEmulator("P-MON", clock) as emu:
+        emu.run_free()
+        timer = threading.Timer(0.5, emu.hang)
+        timer.start()
+        try:
+            started = time.monotonic()
+            status = main(["peripherals", "monitor", emu.port or "", "--duration", "6"])
+            took_s = time.monotonic() - started
+        finally:
+            timer.join()
+            emu.stop_free_running()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and took_s < 4.0
+    assert err[-1].startswith("openrange: pistol serial P-MON on /dev/pts/")
