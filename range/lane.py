@@ -219,10 +219,11 @@ class LiveLane:
             link = ReplicaLink(port, self.clock)
             try:
                 link.open()
+                self.replicas.append(LiveReplica(link))  # starts its session
             except PeripheralError:
+                link.close()
                 self.close()
                 raise
-            self.replicas.append(LiveReplica(link))
         return self
 
     def replica(self, weapon: str) -> LiveReplica | None:
