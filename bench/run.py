@@ -124,6 +124,44 @@ def decode_rate() -> Figure:
     return Figure("decode, frames/s on one core (best of 3)", max(rates), "/s", 200_000, "higher")
 
 
+def decoder_garbage_ratio() -> list[Figure]:
+    """CPU per byte the frame decoder spends on noise against valid frames, both fed in 4096-byte
+    reads in this run (issue 12, item 22: noise cost 5-6x as much). The best of 3 passes each."""
+    event = encode_frame(Event.TYPE, 1, 123456789, Event(EventKind.SHOT_FIRED, value=3).pack())
+    state = encode_frame(
+        State.TYPE, 2, 123456789, State(StateFlags(5), 100, ((4, 2), (5, 2))).pack()
+    )
+    valid = (event + state) * 40_000
+    rng = np.random.default_rng(12)
+    noise = rng.bytes(len(valid))  # zeros about every 256 bytes: chunks a frame could end
+    zero_free = noise.replace(b"\x00", b"\x01")  # one endless run with no delimiter
+
+    def ns_per_byte(stream: bytes) -> float:
+        best = float("inf")
+        for _ in range(3):
+            decoder = FrameDecoder()
+            start = time.perf_counter()
+            for at in range(0, len(stream), 4096):
+                decoder.feed(stream[at : at + 4096])
+            best = min(best, (time.perf_counter() - start) / len(stream) * 1e9)
+        return best
+
+    base = ns_per_byte(valid)
+    random_ns, zero_free_ns = ns_per_byte(noise), ns_per_byte(zero_free)
+    reads = "4096-byte reads"
+    return [
+        Figure(f"decoder, valid EVENT+STATE frames, {reads}: ns/byte, baseline (info)", base,
+               "ns", 0.0, "lower"),
+        Figure(f"decoder, random noise, {reads}: ns/byte (info)", random_ns, "ns", 0.0, "lower"),
+        Figure(f"decoder, delimiter-less noise, {reads}: ns/byte (info)", zero_free_ns, "ns",
+               0.0, "lower"),
+        Figure("decoder CPU/byte, random noise / valid frames (same run)", random_ns / base,
+               "x", 2.0, "lower"),
+        Figure("decoder CPU/byte, delimiter-less noise / valid frames (same run)",
+               zero_free_ns / base, "x", 2.0, "lower"),
+    ]  # fmt: skip
+
+
 def trigger_latency(samples: int = 1000) -> Figure:
     """Trigger press in the emulator to the event in the host's queue, over a real pty."""
     clock = MonotonicClock()
@@ -806,6 +844,7 @@ def main() -> int:
         *demo_ticks(args.runs),
         *engine_tick(),
         decode_rate(),
+        *decoder_garbage_ratio(),
         trigger_latency(),
         clock_sync_error(),
         *shot_costs(),

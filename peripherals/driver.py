@@ -7,12 +7,15 @@ path. Decoding problems are counted in `stats`, never raised into the frame loop
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import secrets
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 import serial
 
@@ -20,6 +23,7 @@ from peripherals.clock import Clock
 from peripherals.clocksync import ClockSync
 from peripherals.errors import (
     PeripheralError,
+    PeripheralIdentityError,
     PeripheralInitError,
     PeripheralIOError,
     PeripheralNotFoundError,
@@ -30,6 +34,7 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import (
     Ack,
     Event,
+    EventAck,
     Fault,
     Hello,
     Identify,
@@ -39,6 +44,9 @@ from peripherals.messages import (
     Nack,
     Ping,
     Pong,
+    Resume,
+    Session,
+    SessionSet,
     State,
     UnknownMessageTypeError,
     decode_message,
@@ -69,18 +77,72 @@ class DeviceInfo:
         )
 
 
+_T = TypeVar("_T")
+
+# docs/protocol.md, "A stalled or hung replica": the protocol asks for a STATE every 100 ms; a
+# stream this much older faults the device, and so do this many PINGs in a row left unanswered
+# for PONG_TIMEOUT_S each.
+STATE_STALE_S = 1.0
+PONG_TIMEOUT_S = 0.5
+MISSED_PONGS = 3
+# How many answers (ACK, NACK, PONG) nobody has collected yet a link keeps: a late answer to a
+# command already retried is never collected, and the table must not grow with it.
+MAX_UNCOLLECTED = 64
+# How many delivered events a session remembers to drop copies of (a re-send after re-attach).
+DEDUP_WINDOW = 4096
+
+
 @dataclass(slots=True)
 class LinkStats:
     unknown_messages: int = 0
     malformed_payloads: int = 0
     newer_version_frames: int = 0
     faults: int = 0
+    duplicate_events: int = 0  # an EVENT already delivered (same sequence number and time)
+    refused_events: int = 0  # events from a device that failed to prove its session
+
+
+class LinkSession:
+    """What outlives one link to a replica: the nonce it was given at first attach, and the
+    events already delivered, so that those the replica sends again after a re-attach are
+    delivered once. A re-attached link proves it reaches the same device by the nonce."""
+
+    def __init__(self, nonce: int = 0, window: int = DEDUP_WINDOW) -> None:
+        self.nonce = nonce
+        self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._window = window
+
+    def first_time(self, seq: int, device_time_us: int) -> bool:
+        """True the first time an event is seen. An event is its frame's sequence number and
+        device time: a re-send carries both unchanged, and the time tells apart two events
+        65,536 frames apart that share a number."""
+        key = (seq, device_time_us)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._window:
+            self._seen.popitem(last=False)
+        return True
+
+
+def _keep(table: dict[int, _T], key: int, value: _T) -> None:
+    """Store an answer, pruning the oldest ones nobody collected."""
+    table[key] = value
+    while len(table) > MAX_UNCOLLECTED:
+        del table[next(iter(table))]
 
 
 class ReplicaLink:
     """One connected replica. Use as a context manager, or call `open()` and `close()`."""
 
-    def __init__(self, url: str, clock: Clock, *, handshake_timeout_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        handshake_timeout_s: float = 1.0,
+        session: LinkSession | None = None,
+    ) -> None:
         self.url = url
         self.clock = clock
         self.handshake_timeout_s = handshake_timeout_s
@@ -99,6 +161,14 @@ class ReplicaLink:
         self._sent: dict[int, float] = {}
         self._token = 0
         self._answers: dict[int, Ack | Nack] = {}
+        self.session = session if session is not None else LinkSession()
+        # None: no proof asked; True / False: the device's SESSION answer matched or did not.
+        self.verified: bool | None = None
+        self._session_answer: Session | None = None
+        self.opened_s: float | None = None
+        self.last_state_s: float | None = None
+        self.state_times_us: deque[int] = deque(maxlen=256)  # device times of recent STATEs
+        self._missed_pongs = 0
         self._hello: tuple[Hello, int] | None = None
         self._reader: threading.Thread | None = None
         self._running = threading.Event()
@@ -119,6 +189,7 @@ class ReplicaLink:
         except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: a bad URL
             raise PeripheralNotFoundError(f"cannot open {self.url}: {exc}") from exc
         self._running.set()
+        self.opened_s = self.clock.now_s()
         self._reader = threading.Thread(
             target=self._read_loop, name=f"link-{self.url}", daemon=True
         )
@@ -180,6 +251,74 @@ class ReplicaLink:
         # A first clock-sync sample, so events are stamped in host time from the start.
         self.ping()
         return DeviceInfo.from_hello(message, version)
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def start_session(self, nonce: int | None = None) -> LinkSession:
+        """First attach: give the device a fresh nonce (from the OS's CSPRNG, not the run's
+        seeded generator: it is a secret, not part of what a run replays)."""
+        session = LinkSession(nonce if nonce is not None else secrets.randbits(64) | 1)
+        self.session = session
+        self.command(SessionSet(session.nonce))
+        self.verified = True
+        return session
+
+    def resume(self, session: LinkSession, timeout_s: float = 0.25, retries: int = 3) -> None:
+        """Re-attach: the device must answer RESUME with the session's nonce before anything
+        it sends counts; then it sends again the events it kept, which this waits for (a PING
+        barrier) and which `session` delivers once. Raises PeripheralIdentityError for a device
+        that does not know the nonce (another replica reporting the same serial number)."""
+        with self._cond:
+            self.session = session
+            self.verified = None
+            self._session_answer = None
+        for _ in range(retries):
+            self.send(Resume())
+            with self._cond:
+                if self._cond.wait_for(lambda: self._session_answer is not None, timeout_s):
+                    break
+        else:
+            raise PeripheralTimeoutError(f"{self._name()}: no SESSION answer to RESUME")
+        if not self.verified:
+            raise PeripheralIdentityError(
+                f"{self._name()} does not hold the session it was attached with: not the same"
+                " replica (or it was power-cycled); refused"
+            )
+        if not self.ping():
+            raise PeripheralTimeoutError(f"{self._name()}: no PONG after RESUME")
+
+    # -- health ----------------------------------------------------------------------------------
+
+    def check_health(self) -> PeripheralError | None:
+        """The link's failure, if any, after checking that the device still lives: a STATE
+        stream older than STATE_STALE_S, or MISSED_PONGS PINGs in a row unanswered, fault it
+        exactly as a failed port does (`failure` is set, and stays)."""
+        if self.failure is not None:
+            return self.failure
+        now = self.clock.now_s()
+        with self._cond:
+            late = [t for t, sent in self._sent.items() if now - sent > PONG_TIMEOUT_S]
+            for token in late:
+                del self._sent[token]
+            self._missed_pongs += len(late)
+            missed = self._missed_pongs
+        last = self.last_state_s if self.last_state_s is not None else self.opened_s
+        if missed >= MISSED_PONGS:
+            self.failure = PeripheralTimeoutError(
+                f"{self._name()}: {missed} PINGs in a row unanswered (hung?)"
+            )
+        elif last is not None and now - last > STATE_STALE_S:
+            self.failure = PeripheralTimeoutError(
+                f"{self._name()}: no STATE for {now - last:.1f} s (protocol: every 0.1 s;"
+                f" faulted past {STATE_STALE_S:g} s)"
+            )
+        return self.failure
+
+    @property
+    def uncollected_answers(self) -> int:
+        """ACKs, NACKs and PONGs received that nobody has waited for (bounded)."""
+        with self._cond:
+            return len(self._answers) + len(self._pongs)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -324,6 +463,15 @@ class ReplicaLink:
             return
         self.last_device_time_us = frame.device_time_us
         if isinstance(message, Event):
+            # Acknowledged every time, copies too: the device keeps an event until it hears this.
+            with contextlib.suppress(PeripheralIOError):  # failing: the reader says so next
+                self.send(EventAck(frame.seq))
+            if self.verified is False:
+                self.stats.refused_events += 1
+                return
+            if not self.session.first_time(frame.seq, frame.device_time_us):
+                self.stats.duplicate_events += 1
+                return
             model = self.info.model if self.info else Model.PISTOL
             serial_number = self.info.serial if self.info else "?"
             self._events.put(
@@ -342,16 +490,25 @@ class ReplicaLink:
         elif isinstance(message, State):
             self.state = message
             self.states_received += 1
+            self.last_state_s = received
+            self.state_times_us.append(frame.device_time_us)
         elif isinstance(message, Pong):
             with self._cond:
-                self._pongs[message.token] = received
-                sent = self._sent.get(message.token)
+                _keep(self._pongs, message.token, received)
+                sent = self._sent.pop(message.token, None)
                 if sent is not None:
                     self.sync.add(sent, received, message.rx_time_us, frame.device_time_us)
+                self._missed_pongs = 0
                 self._cond.notify_all()
         elif isinstance(message, Ack | Nack):
             with self._cond:
-                self._answers[message.acked_seq] = message
+                _keep(self._answers, message.acked_seq, message)
+                self._cond.notify_all()
+        elif isinstance(message, Session):
+            with self._cond:
+                self._session_answer = message
+                # Decided here, on the reader, before the events re-sent after it are handled.
+                self.verified = message.nonce == self.session.nonce and message.nonce != 0
                 self._cond.notify_all()
         elif isinstance(message, Hello):
             with self._cond:

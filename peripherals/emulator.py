@@ -28,6 +28,7 @@ from peripherals.messages import (
     Ack,
     CartridgeCode,
     Event,
+    EventAck,
     EventKind,
     Hello,
     Identify,
@@ -41,6 +42,9 @@ from peripherals.messages import (
     Ping,
     Pong,
     Reset,
+    Resume,
+    Session,
+    SessionSet,
     SetCartridge,
     SetMagazine,
     State,
@@ -51,8 +55,12 @@ from peripherals.messages import (
 from peripherals.ports import PortDirectory
 from peripherals.wire import KNOWN_TYPES, PROTOCOL_VERSION, FrameDecoder, encode_frame
 
-# facts.md §1: a TASER cycle lasts 5 s per trigger pull; safety down stops it.
+# facts.md §1: a TASER cycle lasts 5 s per trigger pull; safety down stops it. Whether a held
+# trigger keeps it going is per model (`Model.held_trigger_extends_cycle`).
 TASER_CYCLE_S = 5.0
+# Events kept until the host acknowledges them (docs/protocol.md, "Events are delivered once"):
+# more than a drill ever fires while a cable is out; past it the oldest is dropped and counted.
+MAX_UNACKED_EVENTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,12 @@ class ReplicaEmulator(ABC):
         self._schedule: list[tuple[float, str]] = []
         self._free: threading.Thread | None = None
         self._free_stop = threading.Event()
+        # Sent (or due to be sent) and not yet acknowledged: seq -> (device time, event).
+        self._unacked: dict[int, tuple[int, Event]] = {}
+        self.events_dropped = 0  # unacknowledged events pushed out by newer ones
+        self.session_nonce = 0  # set by the host's SESSION_SET; kept while the cable is out
+        self.hung = False
+        self.frames_ignored = 0  # frames that arrived while hung
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -248,6 +262,9 @@ class ReplicaEmulator(ABC):
             # Stamped on arrival, as firmware stamps in its receive interrupt.
             rx_us = self.clock.now_us()
             for frame in self._decoder.feed(data):
+                if self.hung:
+                    self.frames_ignored += 1  # a hung firmware reads nothing, answers nothing
+                    continue
                 with self._lock:
                     self._host_seen = True
                     self._on_frame(frame.msg_type, frame.seq, frame.payload, rx_us)
@@ -264,6 +281,16 @@ class ReplicaEmulator(ABC):
             return
         if isinstance(message, Ping):
             self.send(Pong(message.token, rx_us))
+        elif isinstance(message, EventAck):
+            self._unacked.pop(message.seq, None)  # not answered: it would double the traffic
+        elif isinstance(message, SessionSet):
+            self.session_nonce = message.nonce
+            self._unacked.clear()  # an earlier session's events are not this session's
+            self.send(Ack(seq))
+        elif isinstance(message, Resume):
+            self.send(Session(self.session_nonce, len(self._unacked)))
+            for old_seq, (time_us, event) in list(self._unacked.items()):
+                self._write_frame(event, old_seq, time_us)
         elif isinstance(message, Identify):
             self.send(self.hello())
         elif isinstance(message, Reset):
@@ -288,11 +315,17 @@ class ReplicaEmulator(ABC):
             if self._master is None or not self._host_seen:
                 return
             self._seq = (self._seq + 1) & 0xFFFF
+            self._write_frame(message, self._seq, self.clock.now_us())
+
+    def _write_frame(self, message: Message, seq: int, time_us: int) -> None:
+        with self._lock:
+            if self._master is None or not self._host_seen:
+                return
             corrupt = self.faults.any and self._fault_rng.random() < self.faults.corrupt_rate
             frame = encode_frame(
                 message.TYPE,
-                self._seq,
-                self.clock.now_us(),
+                seq,
+                time_us,
                 message.pack(),
                 version=self.protocol_version,
                 crc_xor=0x0101 if corrupt else 0,
@@ -321,12 +354,37 @@ class ReplicaEmulator(ABC):
                 self._stop.set()
 
     def event(self, kind: EventKind, bay: int = 0, probe: int = 0, value: int = 0) -> None:
-        self.send(Event(kind, bay, probe, value))
+        """Send an EVENT and keep it until the host acknowledges it: with the cable out it is
+        only kept, and RESUME sends it again after a re-attach (docs/protocol.md)."""
+        with self._lock:
+            message = Event(kind, bay, probe, value)
+            self._seq = (self._seq + 1) & 0xFFFF
+            time_us = self.clock.now_us()
+            self._unacked.pop(self._seq, None)  # a number 65,536 events old is reused
+            self._unacked[self._seq] = (time_us, message)
+            if len(self._unacked) > MAX_UNACKED_EVENTS:
+                del self._unacked[next(iter(self._unacked))]
+                self.events_dropped += 1
+            self._write_frame(message, self._seq, time_us)
+
+    @property
+    def unacked_events(self) -> int:
+        with self._lock:
+            return len(self._unacked)
+
+    def hang(self) -> None:
+        """Fault injection: the firmware stops (no STATE, no answers) with the cable still in."""
+        self.hung = True
+
+    def recover(self) -> None:
+        self.hung = False
 
     # -- the device ------------------------------------------------------------------------------
 
     def service(self) -> None:
         """Run the time-driven part of the firmware: STATE snapshots and timers."""
+        if self.hung:
+            return
         with self._lock:
             host_now = self.clock.host.now_s()
             while self._schedule and self._schedule[0][0] <= host_now:
@@ -378,6 +436,7 @@ class ReplicaEmulator(ABC):
             if self.trigger_down:
                 self.trigger_down = False
                 self.event(EventKind.TRIGGER_RELEASED)
+                self._on_release()
 
     def flags(self) -> StateFlags:
         flags = StateFlags(0)
@@ -401,6 +460,9 @@ class ReplicaEmulator(ABC):
     def _on_trigger(self) -> None: ...
 
     def _on_safety(self, on: bool) -> None:
+        return None
+
+    def _on_release(self) -> None:
         return None
 
     def _on_service(self, now_us: int) -> None:
@@ -490,6 +552,14 @@ class TaserEmulator(ReplicaEmulator):
 
     def _on_service(self, now_us: int) -> None:
         if self.cycle_ends_us is not None and now_us >= self.cycle_ends_us:
+            if self.trigger_down and self.model.held_trigger_extends_cycle:
+                return  # facts.md §1: an X26P keeps the cycle going while the trigger is held
+            self.cycle_ends_us = None
+            self.event(EventKind.CYCLE_ENDED)
+
+    def _on_release(self) -> None:
+        # A cycle held past its 5 s ends with the trigger; an X2 or TASER 7 had already stopped.
+        if self.cycle_ends_us is not None and self.clock.now_us() >= self.cycle_ends_us:
             self.cycle_ends_us = None
             self.event(EventKind.CYCLE_ENDED)
 

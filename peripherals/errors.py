@@ -19,6 +19,11 @@ class ProtocolVersionError(PeripheralInitError):
     """The device speaks a protocol version this host does not."""
 
 
+class PeripheralIdentityError(PeripheralInitError):
+    """A re-attached device could not prove it is the replica first attached (its session
+    nonce does not match)."""
+
+
 class PeripheralIOError(PeripheralError):
     """Reading or writing an open port failed (the device was unplugged, most often)."""
 

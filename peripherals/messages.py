@@ -17,6 +17,7 @@ class MessageType(IntEnum):
     ACK = 0x05
     NACK = 0x06
     FAULT = 0x07
+    SESSION = 0x08
     # host -> device
     IDENTIFY = 0x81
     PING = 0x82
@@ -27,6 +28,9 @@ class MessageType(IntEnum):
     LASER = 0x87
     LED = 0x88
     RESET = 0x89
+    SESSION_SET = 0x8A
+    RESUME = 0x8B
+    EVENT_ACK = 0x8C
 
 
 class Model(IntEnum):
@@ -51,6 +55,13 @@ class Model(IntEnum):
     @property
     def is_taser(self) -> bool:
         return self is not Model.PISTOL
+
+    @property
+    def held_trigger_extends_cycle(self) -> bool:
+        """Whether holding the trigger keeps a TASER cycle going past its 5 s. facts.md §1: the
+        X26P continues while the trigger is held; the X2 and the TASER 7 stop at 5 s. The TASER 10
+        is not in facts.md: it stops at 5 s, the behaviour that never over-states an exposure."""
+        return self is Model.TASER_X26P
 
 
 class CartridgeCode(IntEnum):
@@ -231,6 +242,75 @@ class Event:
             return cls(EventKind(kind), bay, probe, value)
         except ValueError:
             raise MalformedPayloadError(f"unknown event kind {kind}") from None
+
+
+_NONCE = struct.Struct("<Q")
+_SESSION = struct.Struct("<QH")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSet:
+    """The host starts a session at first attach: the device keeps `nonce` (and forgets events
+    left unacknowledged from any earlier session) until the next SESSION_SET or a power cycle."""
+
+    TYPE: ClassVar[MessageType] = MessageType.SESSION_SET
+    nonce: int
+
+    def pack(self) -> bytes:
+        return _NONCE.pack(self.nonce)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        return cls(*_unpack(_NONCE, payload, "SESSION_SET"))
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The host found the device again (a re-attach): answer SESSION, then send again every
+    EVENT not yet acknowledged, in order, with its original sequence number and time."""
+
+    TYPE: ClassVar[MessageType] = MessageType.RESUME
+
+    def pack(self) -> bytes:
+        return b""
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The answer to RESUME: the nonce the device holds (0: none) and how many events it is
+    about to send again. Only the device the session was started with knows the nonce."""
+
+    TYPE: ClassVar[MessageType] = MessageType.SESSION
+    nonce: int
+    pending: int
+
+    def pack(self) -> bytes:
+        return _SESSION.pack(self.nonce, self.pending)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        return cls(*_unpack(_SESSION, payload, "SESSION"))
+
+
+@dataclass(frozen=True, slots=True)
+class EventAck:
+    """The host has an EVENT: `seq` is that frame's sequence number. Not answered."""
+
+    TYPE: ClassVar[MessageType] = MessageType.EVENT_ACK
+    seq: int
+
+    def pack(self) -> bytes:
+        return struct.pack("<H", self.seq)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        if len(payload) != 2:
+            raise MalformedPayloadError(f"EVENT_ACK payload is {len(payload)} bytes, expected 2")
+        return cls(int.from_bytes(payload, "little"))
 
 
 _TOKEN = struct.Struct("<I")
@@ -478,6 +558,10 @@ MESSAGES: dict[MessageType, type[Message]] = {
         SetMagazine,
         Laser,
         Led,
+        SessionSet,
+        Resume,
+        Session,
+        EventAck,
     )
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,16 +18,50 @@ from serial.tools import list_ports
 
 from peripherals.clock import Clock
 from peripherals.driver import ReplicaLink
-from peripherals.errors import PeripheralError
+from peripherals.errors import PeripheralError, PeripheralInitError
 from peripherals.messages import Model
 
 SYSTEM_BY_ID = Path("/dev/serial/by-id")
 
 
+class UnsafeRuntimeDirError(PeripheralInitError):
+    """The folder where replicas register could be written by someone else."""
+
+
+def private_dir(path: Path) -> Path:
+    """`path`, made if missing with mode 0700, after checking that nobody else can plant a port
+    in it: a real directory (not a symlink), owned by this user, not writable by group or
+    others. Raises UnsafeRuntimeDirError naming the folder and what is wrong."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise UnsafeRuntimeDirError(f"{path}: {exc.strerror}") from exc
+    problem = None
+    if not stat.S_ISDIR(info.st_mode):
+        problem = "not a directory (a symlink?)"
+    elif info.st_uid != os.getuid():
+        problem = f"owned by uid {info.st_uid}, not by this user (uid {os.getuid()})"
+    elif info.st_mode & 0o022:
+        problem = f"writable by group or others (mode {stat.S_IMODE(info.st_mode):o})"
+    if problem is not None:
+        raise UnsafeRuntimeDirError(
+            f"{path}: {problem}; replicas registered there cannot be trusted. Remove it, or set"
+            " XDG_RUNTIME_DIR to a private folder"
+        )
+    return path
+
+
 def default_emulator_dir() -> Path:
-    """Where emulators started by `openrange peripherals emulate` register their ports."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/openrange-{os.getuid()}"
-    return Path(runtime) / "openrange" / "by-id"
+    """Where emulators started by `openrange peripherals emulate` register their ports:
+    `$XDG_RUNTIME_DIR/openrange/by-id`, or `/tmp/openrange-<uid>/openrange/by-id` without one.
+    Each level is made private (0700) and checked: someone else's folder, or one that group or
+    others may write, is refused (UnsafeRuntimeDirError), since a port planted there would be
+    taken for a replica."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    root = private_dir(Path(runtime) if runtime else Path(f"/tmp/openrange-{os.getuid()}"))
+    return private_dir(private_dir(root / "openrange") / "by-id")
 
 
 class PortDirectory:
@@ -40,7 +75,7 @@ class PortDirectory:
         return self.path / f"openrange-{model.slug}-{safe}"
 
     def register(self, model: Model, serial: str, port: str) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         link = self._link(model, serial)
         tmp = link.with_name(link.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):

@@ -114,7 +114,7 @@ def test_emulate_scan_monitor_and_check_work_together(
         assert events[events.index("trigger_pressed") + 1] == "probes_fired"
         assert main(["peripherals", "check", port]) == 0
         report = capsys.readouterr().out
-        assert report.count("PASS") == 9 and "FAIL" not in report
+        assert report.count("PASS") == 10 and "FAIL" not in report  # with the session check
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="show a replica's events live",
         description="Open PORT, handshake, and print every event as it arrives, stamped in host "
         "time through clock sync. Line problems (CRC errors, lost frames, unknown "
-        "messages) go to stderr. Stop with Ctrl-C.",
+        "messages) go to stderr; a replica that stalls or hangs (docs/protocol.md) ends it "
+        "with status 1. Stop with Ctrl-C.",
     )
     monitor.add_argument("port", metavar="PORT", help="a tty path or a pySerial URL")
     monitor.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -159,14 +160,26 @@ def _scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_event(duration: float | None) -> threading.Event:
-    stop = threading.Event()
+class _Stop(threading.Event):
+    """Set by Ctrl-C, SIGTERM or the end of `--duration`; `cancel()` drops the timer when the
+    command ends sooner (a failed replica), so no thread outlives it."""
+
+    timer: threading.Timer | None = None
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+
+
+def _stop_event(duration: float | None) -> _Stop:
+    stop = _Stop()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if duration is not None:
-        timer = threading.Timer(duration, stop.set)
-        timer.daemon = True  # Ctrl-C must not wait for it
-        timer.start()
+        stop.timer = threading.Timer(duration, stop.set)
+        stop.timer.daemon = True  # Ctrl-C must not wait for it
+        stop.timer.start()
     return stop
 
 
@@ -197,11 +210,17 @@ def _monitor(args: argparse.Namespace) -> int:
             for problem in problems[reported:]:
                 print(f"openrange: {problem}", file=sys.stderr)
             reported = len(problems)
-            if link.failure is not None:
+            if link.check_health() is not None:  # a failed port, or a stalled or hung replica
                 print(f"openrange: {link.failure}", file=sys.stderr)
                 return 1
     finally:
+        stop.cancel()
         link.close()
+        if link.stats.duplicate_events:
+            print(
+                f"openrange: {link.stats.duplicate_events} repeated event frame(s) dropped",
+                file=sys.stderr,
+            )
     return 0
 
 

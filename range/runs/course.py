@@ -576,6 +576,7 @@ def _fire_string(
                 missing: list[Attached] = list(silent)
                 while missing and time.monotonic() < deadline:
                     missing = [r for r in missing if not lane.reattach(r)]
+                lane.poll()  # what a re-attached replica sends again belongs to the cut string
                 return False, t + 1.0
             for event in lane.poll():
                 if event.kind is EventKind.SHOT_FIRED or (

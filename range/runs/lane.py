@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from peripherals.clock import Clock, ManualClock
-from peripherals.driver import DeviceInfo, ReplicaLink
+from peripherals.driver import DeviceInfo, LinkSession, ReplicaLink
 from peripherals.emulator import ReplicaEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
@@ -29,9 +29,11 @@ SYNC_EVERY_S = 0.25
 
 
 class Attached(Protocol):
-    """A replica as the lane sees it: a serial number and, while plugged in, a link."""
+    """A replica as the lane sees it: a serial number, the session it was attached with (its
+    nonce proves a re-attached device is the same one) and, while plugged in, a link."""
 
     link: ReplicaLink | None
+    session: LinkSession
 
     @property
     def serial(self) -> str: ...
@@ -44,6 +46,7 @@ class Replica:
         self.emulator = emulator
         self.weapon = weapon
         self.link: ReplicaLink | None = None
+        self.session = LinkSession()
         self.release_next_frame = False
 
     @property
@@ -60,6 +63,37 @@ class LiveReplica:
         self.model = link.info.model
         self.weapon = "firearm" if link.info.model is Model.PISTOL else "taser"
         self.link: ReplicaLink | None = link
+        self.session = link.start_session()
+
+
+def unhealthy(replicas: Sequence[Attached]) -> list[Attached]:
+    """The replicas whose link failed, or whose device went quiet: no STATE for too long, or
+    PINGs unanswered (`ReplicaLink.check_health`). A hung replica is a fault like a pulled
+    cable: the drill suspends and a course string is reshot."""
+    return [r for r in replicas if r.link is None or r.link.check_health() is not None]
+
+
+def reattach_by_serial(
+    replica: Attached, clock: Clock, ports: list[str], problems: list[str]
+) -> bool:
+    """Find the replica by serial number on whatever port it is on now, and have it prove it is
+    the one first attached (its session nonce) before anything it sends counts. Then the events
+    it kept while the cable was out arrive, each once."""
+    if replica.link is not None:
+        replica.link.close()
+        replica.link = None
+    found = find_by_serial(replica.serial, clock, ports, 0.2)
+    if found is None:
+        return False
+    try:
+        found.resume(replica.session)
+    except PeripheralError as exc:
+        found.close()
+        if str(exc) not in problems:
+            problems.append(str(exc))
+        return False
+    replica.link = found
+    return True
 
 
 def poll_links(replicas: Sequence[Attached]) -> list[PeripheralEvent]:
@@ -81,6 +115,7 @@ class Lane:
         self.port_dir = port_dir
         self.replicas: list[Replica] = []
         self._replugs: list[threading.Timer] = []
+        self.problems: list[str] = []  # devices refused on re-attach, in words
 
     def add(self, emulator: ReplicaEmulator, weapon: str) -> Replica:
         replica = Replica(emulator, weapon)
@@ -88,6 +123,7 @@ class Lane:
         port = emulator.start()
         replica.link = ReplicaLink(port, self.clock)
         replica.link.open()
+        replica.session = replica.link.start_session()
         return replica
 
     def devices(self) -> list[DeviceInfo]:
@@ -113,13 +149,15 @@ class Lane:
                 tokens.append(None if replica.link is None else replica.link.send_ping())
             except PeripheralError:
                 tokens.append(None)
-        return [
+        silent = [
             replica
             for replica, token in zip(self.replicas, tokens, strict=True)
             if token is None
             or replica.link is None
             or not replica.link.await_pong(token, BARRIER_TIMEOUT_S)
         ]
+        # Answering PINGs is not enough: a replica whose STATE stream stopped is stalled.
+        return [r for r in self.replicas if r in silent or r in unhealthy([r])]
 
     def poll(self) -> list[PeripheralEvent]:
         return poll_links(self.replicas)
@@ -136,16 +174,12 @@ class Lane:
                 replica.link.command(Laser(False))
 
     def reattach(self, replica: Attached) -> bool:
-        """Look for the replica by serial number on whatever port it is on now."""
-        if replica.link is not None:
-            replica.link.close()
-            replica.link = None
+        """Look for the replica by serial number on whatever port it is on now; it must prove
+        its session before it counts (`reattach_by_serial`)."""
         ports = PortDirectory(self.port_dir).ports()
-        found = find_by_serial(replica.serial, self.clock, ports, 0.2)
-        if found is None:
+        if not reattach_by_serial(replica, self.clock, ports, self.problems):
             time.sleep(0.02)  # real time passes while the cable is out; do not spin
             return False
-        replica.link = found
         return True
 
     def pull_cable(self, replica: Replica, replug_after_s: float) -> None:
@@ -178,16 +212,18 @@ class LiveLane:
         self.search = [default_emulator_dir(), *(search or [])]
         self.replicas: list[LiveReplica] = []
         self._synced_s = -1e9
+        self.problems: list[str] = []  # devices refused on re-attach, in words
 
     def open(self) -> LiveLane:
         for port in self.ports:
             link = ReplicaLink(port, self.clock)
             try:
                 link.open()
+                self.replicas.append(LiveReplica(link))  # starts its session
             except PeripheralError:
+                link.close()
                 self.close()
                 raise
-            self.replicas.append(LiveReplica(link))
         return self
 
     def replica(self, weapon: str) -> LiveReplica | None:
@@ -210,8 +246,10 @@ class LiveLane:
                     replica.link.send_ping()
 
     def barrier(self) -> list[LiveReplica]:
-        """The replicas whose link has failed (the live lane waits for no one)."""
-        return [r for r in self.replicas if r.link is None or r.link.failure is not None]
+        """The replicas whose link has failed or whose device stalled or hung (the live lane
+        waits for no one: `service()` keeps PINGs going, `unhealthy` judges them)."""
+        bad = unhealthy(self.replicas)
+        return [r for r in self.replicas if r in bad]
 
     def poll(self) -> list[PeripheralEvent]:
         return poll_links(self.replicas)
@@ -223,15 +261,10 @@ class LiveLane:
             time.sleep(wait)
 
     def reattach(self, replica: Attached) -> bool:
-        if replica.link is not None:
-            replica.link.close()
-            replica.link = None
         ports = candidate_ports(self.search) + self.ports
-        found = find_by_serial(replica.serial, self.clock, ports, 0.2)
-        if found is None:
+        if not reattach_by_serial(replica, self.clock, ports, self.problems):
             time.sleep(0.05)
             return False
-        replica.link = found
         return True
 
     def close(self) -> None:
