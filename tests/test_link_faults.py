@@ -30,9 +30,9 @@ from peripherals.wire import FrameDecoder, encode_frame
 from physics.pose import Pose, look_rotation
 from physics.targets import TARGETS
 from range.clock import MonotonicClock
-from range.course_runner import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
-from range.lane import Lane, LiveLane
-from range.runner import RunConfig, RunResult, Session, run_drill
+from range.runs.course import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
+from range.runs.drill import RunConfig, RunResult, Session, run_drill
+from range.runs.lane import Lane, LiveLane
 
 # -- item 4: a frame sent twice is one event --------------------------------------------------
 
@@ -512,7 +512,7 @@ def test_a_peripheral_error_names_the_refused_device(tmp_path: Path) -> None:
 def test_monitor_ends_in_one_line_when_the_replica_hangs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from range.cli import main
+    from range.cli.main import main
 
     clock = MonotonicClock()
     with PistolEmulator("P-MON", clock) as emu:
