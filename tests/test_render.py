@@ -265,7 +265,6 @@ def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
     import shutil
     import subprocess
     import sys
-    import time
 
     import matplotlib.pyplot as plt
 
@@ -286,14 +285,20 @@ def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
     assert "needs a display" in refused.stderr
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
-    display = ":93"
+    # Xvfb picks a free display itself and writes its number once it is ready (-displayfd):
+    # a fixed number would collide with another X server on the machine.
+    ready_r, ready_w = os.pipe()
     server = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24"],
+        ["Xvfb", "-displayfd", str(ready_w), "-screen", "0", "1280x800x24"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(ready_w,),
     )
+    os.close(ready_w)
     try:
-        time.sleep(1.0)
+        with os.fdopen(ready_r) as ready:
+            display = ":" + ready.readline().strip()
+        assert display != ":", "Xvfb did not start"
         shot = tmp_path / "mirror.png"
         done = subprocess.run(
             [*command, "--screenshot", str(shot)],
