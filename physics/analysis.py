@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from physics.ballistics import STANDARD_METRO, Atmosphere, Load, trajectory_table
-from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
+from physics.body import Region, SubjectBody, TaserZone
 from physics.pose import look_rotations
 from physics.taser import EFFECTIVE_SPREAD_IN, MAX_CONNECT_GAP_IN, Cartridge, fly_volley
 from physics.units import FPS_MPS, FT_M, IN_M, YD_M
@@ -30,6 +30,7 @@ class SpreadRow:
     median_spread_in: float | None  # of the deployments with both probes on the subject
     p_effective: float  # both connect (clothing gap <= 2 in) and spread >= 12 in
     p_avoid_zone: float  # at least one probe in a zone to avoid
+    p_preferred: float = 0.0  # both probes on the subject, both in preferred zones
 
 
 def spread_study(
@@ -47,7 +48,9 @@ def spread_study(
     `aim_region` with a normal aim error (1 sigma per axis). A one-probe-per-pull cartridge
     (TASER 10) fires two pulls at the same aim point per deployment."""
     body = body or SubjectBody()
-    zone_of = np.array([TASER_ZONE[r] is TaserZone.AVOID for r in REGIONS])
+    zones = body.zones  # facts.md §1, §5; a pregnant abdomen is avoided
+    zone_of = np.array([zones[r] is TaserZone.AVOID for r in REGIONS])
+    preferred_of = np.array([zones[r] is TaserZone.PREFERRED for r in REGIONS])
     gap_of = np.array([body.clothing_gap_in[r] for r in REGIONS])
     pulls = 2 if cartridge.probes_per_pull == 1 else 1
     rows = []
@@ -91,6 +94,7 @@ def spread_study(
                 median_spread_in=float(np.median(spread_in[on])) if on.any() else None,
                 p_effective=float((connected & (spread_in >= EFFECTIVE_SPREAD_IN)).mean()),
                 p_avoid_zone=float(avoid.mean()),
+                p_preferred=float((on & preferred_of[region_a] & preferred_of[region_b]).mean()),
             )
         )
         if progress is not None:

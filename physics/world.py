@@ -7,16 +7,22 @@ chords through `rayTestBatch` are 60-90x faster than CCD bodies and do not tunne
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
 from numpy.typing import NDArray
 
-from physics.body import Part, Region, Stance, SubjectBody
+from physics.body import Region, Stance, SubjectBody
 from physics.bullet import p
-from physics.pose import Vec3, yaw_quat
+from physics.human import (
+    HumanPose,
+    Posed,
+    forward_kinematics,
+    matrices_to_quats,
+    region_codes,
+)
+from physics.pose import Vec3, quat_to_matrix, yaw_quat
 from physics.targets import PaperTarget
 from physics.units import IN_M
 
@@ -24,6 +30,7 @@ from physics.units import IN_M
 _RAY_CHUNK = 16383
 _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
+HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
 
 
 REGIONS = list(Region)
@@ -63,7 +70,6 @@ class RangeWorld:
         self._names: dict[int, str] = {self._floor: "floor", self._backstop: "backstop"}
         self._aabbs: dict[int, NDArray[np.float64]] = {}
         self._boxes: NDArray[np.float64] | None = None
-        self._region_table: NDArray[np.int64] | None = None
         # Side walls, so that every round downrange ends somewhere accounted for.
         wall = p.createCollisionShape(
             p.GEOM_BOX, halfExtents=[lane_length_m / 2 + 1.0, 0.25, 2.5], physicsClientId=c
@@ -76,11 +82,14 @@ class RangeWorld:
                 physicsClientId=c,
             )
             self._names[uid] = name
-        self._regions: dict[int, list[Region]] = {}
         self._subjects: dict[str, int] = {}
+        self._segments: dict[str, list[int]] = {}
+        self._segment_of: dict[int, tuple[str, int]] = {}
+        self._placement: dict[str, tuple[Vec3, float, HumanPose]] = {}
+        self._frames: dict[str, Posed] = {}
+        self._canonical: NDArray[np.int64] | None = None
         self._bodies: dict[str, SubjectBody] = {}
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
-        self._base_offsets: dict[str, NDArray[np.float64]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -90,42 +99,69 @@ class RangeWorld:
     def add_subject(
         self, subject_id: str, body: SubjectBody, position: Vec3, yaw_rad: float
     ) -> None:
+        """An articulated subject in its body's stance, feet at `position`, facing `yaw_rad`.
+
+        One static body per segment (17), each a convex hull moved to its joint's frame by
+        `pose_subject`: measured faster than one multibody with spherical joints (bench/run.py,
+        docs/physics.md)."""
         c = self._require()
-        parts = body.parts()
-        base, links = parts[0], parts[1:]
-
-        def shape(part: Part) -> int:
-            return int(
-                p.createCollisionShape(
-                    p.GEOM_BOX, halfExtents=list(part.half_extents), physicsClientId=c
-                )
-            )
-
-        base_centre = np.asarray(base.centre)
-        uid = p.createMultiBody(
-            baseMass=0,
-            baseCollisionShapeIndex=shape(base),
-            baseInertialFramePosition=[0, 0, 0],
-            linkMasses=[0] * len(links),
-            linkCollisionShapeIndices=[shape(part) for part in links],
-            linkVisualShapeIndices=[-1] * len(links),
-            linkPositions=[list(np.asarray(part.centre) - base_centre) for part in links],
-            linkOrientations=[[0, 0, 0, 1]] * len(links),
-            linkInertialFramePositions=[[0, 0, 0]] * len(links),
-            linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
-            linkParentIndices=[0] * len(links),
-            linkJointTypes=[p.JOINT_FIXED] * len(links),
-            linkJointAxis=[[0, 0, 1]] * len(links),
-            physicsClientId=c,
-        )
-        self._names[uid] = subject_id
-        # rayTest reports link -1 for the base, 0.. for the links.
-        self._regions[uid] = [part.region for part in links] + [base.region]
-        self._subjects[subject_id] = uid
+        skeleton = body.skeleton()
+        uids = []
+        for seg in skeleton.segments:
+            # Bullet wraps a convex hull in a 1 mm collision margin: move each vertex 1 mm in
+            # along its normal so that the hull plus margin is the drawn surface.
+            used = np.unique(seg.faces)
+            inset = seg.vertices - seg.vertex_normals * HULL_MARGIN_M
+            local = inset[used] - skeleton.rest[seg.joint]
+            shape = p.createCollisionShape(p.GEOM_MESH, vertices=local.tolist(), physicsClientId=c)
+            uid = int(p.createMultiBody(0, shape, physicsClientId=c))
+            self._names[uid] = subject_id
+            uids.append(uid)
+        self._subjects[subject_id] = uids[0]
+        self._segments[subject_id] = uids
+        for k, uid in enumerate(uids):
+            self._segment_of[uid] = (subject_id, k)
         self._bodies[subject_id] = body
-        self._base_offsets[subject_id] = base_centre
-        self._region_table = None
-        self.place_subject(subject_id, position, yaw_rad)
+        self._canonical = None
+        self.pose_subject(subject_id, body.pose(), position, yaw_rad)
+
+    def pose_subject(
+        self,
+        subject_id: str,
+        pose: HumanPose,
+        position: Vec3 | None = None,
+        yaw_rad: float | None = None,
+    ) -> None:
+        """Move every segment of a subject to `pose` (joint rotations), with its feet at
+        `position` facing `yaw_rad` (both kept when None). Only transforms change."""
+        c = self._require()
+        body = self._bodies[subject_id]
+        old = self._placement.get(subject_id)
+        if position is None or yaw_rad is None:
+            assert old is not None, "a new subject needs a position and a yaw"
+            position = position if position is not None else old[0]
+            yaw_rad = yaw_rad if yaw_rad is not None else old[1]
+        posed = forward_kinematics(body.skeleton(), pose)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        world_pos = np.asarray(position, dtype=float) + posed.position @ yaw.T
+        world_rot = yaw @ posed.rotation
+        quats = matrices_to_quats(world_rot)
+        for uid, pos, q in zip(self._segments[subject_id], world_pos, quats, strict=True):
+            p.resetBasePositionAndOrientation(uid, pos, q, physicsClientId=c)
+        x, y, z = (float(v) for v in position)
+        self._placement[subject_id] = ((x, y, z), float(yaw_rad), pose)
+        self._frames[subject_id] = Posed(world_pos, world_rot)
+        first = self._segments[subject_id][0]
+        self._aabbs.pop(first, None)
+        self._boxes = None
+
+    def subject_frames(self, subject_id: str) -> Posed:
+        """The subject's joint frames in the world: positions (J, 3) and rotations (J, 3, 3)."""
+        return self._frames[subject_id]
+
+    def subject_pose(self, subject_id: str) -> tuple[Vec3, float, HumanPose]:
+        """Feet position, yaw and pose of a subject as last placed."""
+        return self._placement[subject_id]
 
     def add_target(
         self,
@@ -143,7 +179,6 @@ class RangeWorld:
         uid = p.createMultiBody(0, shape, basePosition=list(centre), physicsClientId=c)
         self._names[uid] = target_id
         self._targets[target_id] = (target, centre)
-        self._region_table = None
         self._boxes = None
 
     def add_cover(self, name: str, centre: Vec3, size: Vec3) -> None:
@@ -156,7 +191,6 @@ class RangeWorld:
             0, shape, basePosition=[centre[0], centre[1], size[2] / 2], physicsClientId=c
         )
         self._names[uid] = f"cover:{name}"
-        self._region_table = None
         self._boxes = None
 
     def target_score(self, target_id: str, point: Vec3) -> tuple[str, int]:
@@ -166,44 +200,22 @@ class RangeWorld:
         return target.score((y - point[1]) / IN_M, (point[2] - z) / IN_M)
 
     def set_stance(self, subject_id: str, stance: Stance) -> None:
-        """Kneel, raise the arms, stand: the subject's collision shapes are rebuilt in place."""
-        c = self._require()
+        """Kneel, raise the arms, stand: the subject is re-posed in place (no shapes rebuilt)."""
         body = self._bodies[subject_id]
         if body.stance is stance:
             return
-        uid = self._subjects.pop(subject_id)
-        position, orientation = p.getBasePositionAndOrientation(uid, physicsClientId=c)
-        yaw = p.getEulerFromQuaternion(orientation)[2]
-        offset = self._base_offsets[subject_id]
-        cos, sin = math.cos(yaw), math.sin(yaw)
-        feet = (
-            position[0] - (cos * offset[0] - sin * offset[1]),
-            position[1] - (sin * offset[0] + cos * offset[1]),
-            position[2] - offset[2],
-        )
-        p.removeBody(uid, physicsClientId=c)
-        del self._names[uid], self._regions[uid]
-        self._aabbs.pop(uid, None)
-        self._boxes = None
-        self.add_subject(subject_id, body.in_stance(stance), feet, yaw)
+        body = body.in_stance(stance)
+        self._bodies[subject_id] = body
+        self.pose_subject(subject_id, body.pose())
 
     def body(self, subject_id: str) -> SubjectBody:
         return self._bodies[subject_id]
 
     def place_subject(self, subject_id: str, position: Vec3, yaw_rad: float) -> None:
-        """Move a subject: `position` is the point on the floor between its feet."""
-        c = self._require()
-        uid = self._subjects[subject_id]
-        cos, sin = math.cos(yaw_rad), math.sin(yaw_rad)
-        ox, oy, oz = self._base_offsets[subject_id]
-        base = (
-            position[0] + cos * ox - sin * oy,
-            position[1] + sin * ox + cos * oy,
-            position[2] + oz,
-        )
-        p.resetBasePositionAndOrientation(uid, base, yaw_quat(yaw_rad), physicsClientId=c)
-        self._aabbs.pop(uid, None)
-        self._boxes = None
+        """Move a subject in its current pose: `position` is the point on the floor between
+        its feet."""
+        pose = self._placement[subject_id][2]
+        self.pose_subject(subject_id, pose, position, yaw_rad)
 
     @property
     def targets(self) -> list[str]:
@@ -213,17 +225,37 @@ class RangeWorld:
             out[uid] = name
         return out
 
-    def _regions_by_link(self) -> NDArray[np.int64]:
-        if self._region_table is None:
-            links = max((len(r) for r in self._regions.values()), default=0)
-            table = np.full((max(self._names) + 1, links + 1), -1, dtype=np.int64)
-            for uid, regions in self._regions.items():
-                # rayTest reports link -1 for the base: stored last, read at index -1 + 1 = 0.
-                table[uid, 0] = REGIONS.index(regions[-1])
-                for link, region in enumerate(regions[:-1]):
-                    table[uid, link + 1] = REGIONS.index(region)
-            self._region_table = table
-        return self._region_table
+    def _canonical_ids(self) -> NDArray[np.int64]:
+        """Body id to the id `targets` names it by: a subject's segments all map to its
+        first segment's id, which `targets.index(subject_id)` finds."""
+        if self._canonical is None:
+            table = np.arange(max(self._names) + 1, dtype=np.int64)
+            for uids in self._segments.values():
+                table[uids] = uids[0]
+            self._canonical = table
+        return self._canonical
+
+    def _regions_of_hits(
+        self, uid: NDArray[np.int64], point: NDArray[np.float64]
+    ) -> NDArray[np.int64]:
+        """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`; -1
+        where the body is not a subject."""
+        out = np.full(len(uid), -1, dtype=np.int64)
+        for subject_id, uids in self._segments.items():
+            lookup = {u: k for k, u in enumerate(uids)}
+            rows = np.nonzero(np.isin(uid, uids))[0]
+            if not len(rows):
+                continue
+            seg = np.array([lookup[int(u)] for u in uid[rows]], dtype=np.int64)
+            frames = self._frames[subject_id]
+            skeleton = self._bodies[subject_id].skeleton()
+            # Back through each segment's joint transform into the rest frame.
+            local = np.einsum(
+                "nji,nj->ni", frames.rotation[seg], point[rows] - frames.position[seg]
+            )
+            rest = skeleton.rest[seg] + local
+            out[rows] = region_codes(skeleton, seg, rest)
+        return out
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
@@ -233,8 +265,16 @@ class RangeWorld:
         for uid in self._names:
             if uid == self._floor or uid in self._aabbs:
                 continue
-            links = range(-1, p.getNumJoints(uid, physicsClientId=c))
-            boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
+            subject = self._segment_of.get(uid)
+            if subject is not None:
+                if subject[1]:
+                    continue  # a subject is one box, kept under its first segment
+                boxes = np.array(
+                    [p.getAABB(u, -1, physicsClientId=c) for u in self._segments[subject[0]]]
+                )
+            else:
+                links = range(-1, p.getNumJoints(uid, physicsClientId=c))
+                boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
             self._aabbs[uid] = np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
         self._boxes = np.array(list(self._aabbs.values()))
         return self._boxes
@@ -309,9 +349,9 @@ class RangeWorld:
         point = ends[end_k, cols]
         target = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
-        target[flights] = uid[picked]
-        region[flights] = self._regions_by_link()[uid[picked], link[picked] + 1]
+        target[flights] = self._canonical_ids()[uid[picked]]
         point[flights] = hit_at[picked]
+        region[flights] = self._regions_of_hits(uid[picked], hit_at[picked])
         end_k[flights] = ks[picked]
         end_f[flights] = frac[picked] * cut[ks[picked], flights]
         time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])

@@ -2,9 +2,9 @@
 machine with no GPU), the instructor's mirror and the headset's stereo views from the same
 scene and the same code.
 
-The scene is built from the physics geometry: subjects from the same boxes as their collision
-bodies, posed the same way; paper targets; impact markers; bullet paths. Cameras are poses in
-the physics frame (+X forward, +Z up), like every other pose.
+The scene is built from the physics geometry: subjects from the same convex segments as their
+collision hulls, posed by the same skeleton; paper targets; impact markers; bullet paths.
+Cameras are poses in the physics frame (+X forward, +Z up), like every other pose.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physics.body import SubjectBody
+from physics.human import HumanPose, posed_vertices
 from physics.pose import Pose, quat_to_matrix, yaw_quat
 from physics.targets import Ellipse, PaperTarget, Rect
 from physics.units import IN_M
@@ -25,6 +26,8 @@ from physics.units import IN_M
 F32 = NDArray[np.float32]
 
 SKY = (0.62, 0.70, 0.78)
+SKIN = (0.78, 0.60, 0.48)
+SKIN_CHILD = (0.85, 0.68, 0.56)
 COLOURS = {
     "floor": (0.42, 0.40, 0.36),
     "wall": (0.55, 0.53, 0.50),
@@ -122,21 +125,48 @@ class Scene:
                 rows.append([*pts[i], *n, *colour])
         self._vertices.append(np.asarray(rows, dtype=np.float32))
 
+    def mesh(
+        self,
+        vertices: NDArray[np.float64],
+        faces: NDArray[np.int64],
+        colour: tuple[float, float, float],
+    ) -> None:
+        """Triangles `faces` (F, 3) over `vertices` (V, 3), flat-shaded."""
+        tri = vertices[faces]  # (F, 3, 3)
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+        rows = np.empty((len(faces), 3, 9), dtype=np.float32)
+        rows[:, :, 0:3] = tri
+        rows[:, :, 3:6] = normal[:, None, :]
+        rows[:, :, 6:9] = colour
+        self._vertices.append(rows.reshape(-1, 9))
+
     def subject(
         self,
         body: SubjectBody,
         feet: tuple[float, float, float],
         yaw_rad: float,
         colour: tuple[float, float, float] = COLOURS["subject"],
+        pose: HumanPose | None = None,
     ) -> None:
-        """The subject's collision boxes, posed as in the physics world."""
+        """The subject's segments, posed exactly as its collision hulls in the physics world
+        (the same vertices: what is drawn is what is hit)."""
         rot = quat_to_matrix(yaw_quat(yaw_rad))
-        for part in body.parts():
-            centre = np.asarray(feet) + rot @ np.asarray(part.centre)
-            self.box(centre, part.half_extents, colour, rot)
+        skeleton = body.skeleton()
+        posed = body.posed(pose)
+        skin = SKIN if not body.child else SKIN_CHILD
+        for seg, verts in zip(skeleton.segments, posed_vertices(skeleton, posed), strict=True):
+            world = np.asarray(feet) + verts @ rot.T
+            bare = seg.name in ("head", "neck") or seg.name.startswith("hand")
+            self.mesh(world, seg.faces, skin if bare else colour)
 
     def held(
-        self, body: SubjectBody, feet: tuple[float, float, float], yaw_rad: float, held_object: str
+        self,
+        body: SubjectBody,
+        feet: tuple[float, float, float],
+        yaw_rad: float,
+        held_object: str,
+        pose: HumanPose | None = None,
     ) -> None:
         """What the subject holds, in the right hand: a knife, a gun, a phone, a bat."""
         sizes = {
@@ -151,11 +181,16 @@ class Scene:
         if held_object not in sizes:
             return
         half, colour = sizes[held_object]
-        rot = quat_to_matrix(yaw_quat(yaw_rad))
-        arms = [p for p in body.parts() if p.region.value == "arm"]
-        hand = min(arms, key=lambda p: p.y[0])  # the subject's right arm (-Y side)
-        local = np.array([hand.x[1] + half[0], sum(hand.y) / 2, hand.z[0] + 0.05])
-        self.box(np.asarray(feet) + rot @ local, half, COLOURS[colour], rot)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        skeleton = body.skeleton()
+        posed = body.posed(pose)
+        hand = next(s for s in skeleton.segments if s.name == "hand_r")
+        i = hand.joint
+        centre_rest = (hand.start + hand.end) / 2
+        centre = posed.position[i] + posed.rotation[i] @ (centre_rest - skeleton.rest[i])
+        # In front of the palm, along the subject's facing, turned with the hand.
+        local = centre + posed.rotation[i] @ np.array([half[0], 0.0, 0.0])
+        self.box(np.asarray(feet) + yaw @ local, half, COLOURS[colour], yaw @ posed.rotation[i])
 
     def weapon(self, muzzle: Pose, kind: str) -> None:
         """A simple pistol or TASER shape behind the muzzle, along the bore."""
