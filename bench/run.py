@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -30,6 +31,13 @@ from physics.ballistics import fly_bullet, g1_drag, load
 from physics.body import Region, SubjectBody
 from physics.bullet import p
 from physics.flight import integrate
+from physics.human import (
+    HumanPose,
+    forward_kinematics,
+    matrices_to_quats,
+    rot_y,
+    rot_z,
+)
 from physics.pose import Pose, look_rotation, look_rotations
 from physics.taser import cartridge, flight_plan, fly_probes, probe_launch
 from physics.units import FT_M
@@ -576,6 +584,107 @@ def stereo_frame() -> list[Figure]:
     ]
 
 
+def _swing_pose(frame: int) -> HumanPose:
+    """A walking-like pose that changes every frame: arms and legs swing, trunk turns."""
+    a = 0.5 * math.sin(frame * 0.21)
+    return HumanPose(
+        (0.0, 0.0, 0.01 * math.sin(frame * 0.42)),
+        rot_z(0.1 * a),
+        {
+            "shoulder_l": rot_y(a),
+            "shoulder_r": rot_y(-a),
+            "elbow_l": rot_y(-0.3 - 0.2 * a),
+            "elbow_r": rot_y(-0.3 + 0.2 * a),
+            "hip_l": rot_y(-a),
+            "hip_r": rot_y(a),
+            "knee_l": rot_y(max(0.0, a)),
+            "knee_r": rot_y(max(0.0, -a)),
+        },
+    )
+
+
+def _segment_bodies(world: RangeWorld, body: SubjectBody) -> list[int]:
+    """The alternative: one static body per segment hull (17 per subject)."""
+    c = world.client
+    skeleton = body.skeleton()
+    uids = []
+    for i, seg in enumerate(skeleton.segments):
+        local = seg.vertices[np.unique(seg.faces)] - skeleton.rest[i]
+        shape = p.createCollisionShape(p.GEOM_MESH, vertices=local.tolist(), physicsClientId=c)
+        uids.append(int(p.createMultiBody(0, shape, physicsClientId=c)))
+    return uids
+
+
+def human_posing() -> list[Figure]:
+    """A new pose for every subject every frame, and its PyBullet shapes moved: ours (one
+    multibody per subject on spherical joints: a base reset and one resetJointStatesMultiDof),
+    against one static body per segment (numpy forward kinematics and 17 base resets), and the
+    old box body's single base reset (no limbs) as the baseline, in the same run. The pose
+    itself (8 joint rotations built per subject per frame) is inside every figure but the
+    baseline."""
+    return [*_posing_figures(3, 0.1), *_posing_figures(30, 1.0)]
+
+
+def _posing_figures(count: int, target_ms: float) -> list[Figure]:
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    with RangeWorld(lane_length_m=40.0, lane_width_m=40.0) as world:
+        c = world.client
+        for k in range(count):
+            world.add_subject(f"s{k}", body, (5.0 + k, 0.0, 0.0), math.pi)
+        frame = [0]
+
+        def ours() -> None:
+            frame[0] += 1
+            for k in range(count):
+                world.pose_subject(f"s{k}", _swing_pose(frame[0] + k))
+
+        ours_us = _median_us(ours, 50)
+        segments = [_segment_bodies(world, body) for _ in range(count)]
+
+        def per_segment() -> None:
+            frame[0] += 1
+            for k, uids in enumerate(segments):
+                posed = forward_kinematics(skeleton, _swing_pose(frame[0] + k))
+                quats = matrices_to_quats(posed.rotation)
+                for uid, pos, q in zip(uids, posed.position, quats, strict=True):
+                    p.resetBasePositionAndOrientation(uid, pos, q, physicsClientId=c)
+
+        segment_us = _median_us(per_segment, 50)
+        first = [world.targets.index(f"s{k}") for k in range(count)]
+
+        def boxes() -> None:
+            for k, uid in enumerate(first):
+                p.resetBasePositionAndOrientation(
+                    uid, (5.0 + k, 0.0, 0.93), (0, 0, 1, 0), physicsClientId=c
+                )
+
+        box_us = _median_us(boxes, 50)
+    return [
+        Figure(
+            f"pose + PyBullet update, {count} subjects, one multibody each (ours)",
+            ours_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+        Figure(
+            f"pose + PyBullet update, {count} subjects, a body per segment (info)",
+            segment_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+        Figure(
+            f"baseline: one base reset per subject, no limbs, {count} subjects (info)",
+            box_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -597,6 +706,7 @@ def main() -> int:
         pose_lookup(),
         *xr_frame_cost(),
         *stereo_frame(),
+        *human_posing(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))
