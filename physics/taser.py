@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -89,6 +90,7 @@ class ProbeImpact:
     point: tuple[float, float, float]
     time_of_flight_s: float
     clothing_gap_in: float | None
+    zone_of_subject: TaserZone | None = None  # the subject's own map (a pregnant abdomen)
 
     @property
     def on_subject(self) -> bool:
@@ -100,6 +102,8 @@ class ProbeImpact:
 
     @property
     def zone(self) -> TaserZone | None:
+        if self.zone_of_subject is not None:
+            return self.zone_of_subject
         return TASER_ZONE[self.region] if self.region is not None else None
 
 
@@ -169,25 +173,45 @@ class Volley:
         return probe * self.pulls + pull
 
 
+# The fastest a point of a running subject moves: a foot in the swing at 3.5 m/s of running
+# (physics.animation RUN: 7.2 m/s measured, tests/test_moving.py), with a margin.
+MAX_SUBJECT_SPEED_MPS = 8.0
+
+
 def fly_volley(
     world: RangeWorld,
     cartridge: Cartridge,
     origins: NDArray[np.float64],
     rotations: NDArray[np.float64],
     rng: np.random.Generator,
+    motion: Callable[[float], None] | None = None,
+    max_speed_mps: float = MAX_SUBJECT_SPEED_MPS,
 ) -> Volley:
-    """Fly the probes of N trigger pulls at once (the Monte Carlo path)."""
+    """Fly the probes of N trigger pulls at once (the Monte Carlo path). With `motion`, the
+    subjects move during the flight: `motion(t)` poses them `t` seconds after the trigger
+    (RangeWorld.cast_moving)."""
     starts, directions = probe_launch(cartridge, origins, rotations, rng)
     plan = flight_plan(cartridge)
     points, speeds = plan.flights(starts, directions)
-    return Volley(len(origins), world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m))
+    if motion is None:
+        ends = world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m)
+    else:
+        ends = world.cast_moving(
+            points, plan.times_s, speeds, motion, max_speed_mps, cartridge.reach_m
+        )
+    return Volley(len(origins), ends)
 
 
 def fly_probes(
-    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
+    world: RangeWorld,
+    cartridge: Cartridge,
+    muzzle: Pose,
+    rng: np.random.Generator,
+    motion: Callable[[float], None] | None = None,
 ) -> list[ProbeImpact]:
+    """One trigger pull's probes; `motion` as in `fly_volley`."""
     volley = fly_volley(
-        world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng
+        world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, motion
     )
     names = world.targets
     impacts = []
@@ -197,6 +221,7 @@ def fly_probes(
         target = names[ends.target[row]] if ends.target[row] >= 0 else None
         region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
         gap = world.body(target).clothing_gap_in[region] if target and region else None
+        zone = world.body(target).zones[region] if target and region else None
         impacts.append(
             ProbeImpact(
                 probe=i,
@@ -209,6 +234,7 @@ def fly_probes(
                 ),
                 time_of_flight_s=float(ends.time_s[row]),
                 clothing_gap_in=gap,
+                zone_of_subject=zone,
             )
         )
     return impacts
@@ -262,6 +288,9 @@ class Assessment:
     connected: tuple[int, ...]
     avoid_zone: tuple[int, ...]
     reason: str
+    # Seconds after the trigger when the circuit closes: the second connected probe's arrival
+    # (None: it never closes). Incapacitation starts then, not at the trigger.
+    onset_s: float | None = None
 
 
 def assess(impacts: list[ProbeImpact], subject_id: str) -> Assessment:
@@ -289,12 +318,15 @@ def assess(impacts: list[ProbeImpact], subject_id: str) -> Assessment:
     )
     spread_in = m_to_in(spread_m)
     ids = tuple(i.probe for i in connected)
+    onset = sorted(i.time_of_flight_s for i in connected)[1]
     if spread_in >= EFFECTIVE_SPREAD_IN:
-        return Assessment(Effect.FULL, spread_in, ids, avoid, f"spread {spread_in:.1f} in >= 12 in")
+        why = f"spread {spread_in:.1f} in >= 12 in"
+        return Assessment(Effect.FULL, spread_in, ids, avoid, why, onset)
     return Assessment(
         Effect.REDUCED,
         spread_in,
         ids,
         avoid,
         f"spread {spread_in:.1f} in < 12 in: pain, no lock-up",
+        onset,
     )

@@ -384,7 +384,7 @@ class RangeWorld:
         motion: Callable[[float], None],
         max_speed_mps: float,
         reach_m: float = np.inf,
-        tolerance_m: float = 0.01,
+        tolerance_m: float = 0.005,
     ) -> PathEnds:
         """`cast_paths` against subjects that move during the flight: `motion(t)` poses them at
         time t (seconds on the flight's clock, `times_s`), and no point of a subject's surface
@@ -414,16 +414,23 @@ class RangeWorld:
         live = before[:-1] < reach_m
         cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
         stops = starts + (stops - starts) * cut[..., None]
-        motion(float(t_fine[0]))
-        grow = max_speed_mps * float(t_fine[-1] - t_fine[0]) + tolerance_m
-        swept = [
-            self._subject_box(uid) + np.array([[-grow] * 3, [grow] * 3])
-            for uid in self._uid_subject
-        ]
+        # Where each subject can be during each original chord: its boxes at the chord's two
+        # ends, grown by the distance a point can move in half the chord's time.
+        chord_of = np.repeat(np.arange(k_chords), subs)  # sub-chord -> chord
+        boxes_at = []
+        for k in range(k_chords + 1):
+            motion(float(times_s[k]))
+            boxes_at.append([self._subject_box(uid) for uid in self._uid_subject])
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
         near = np.zeros((m_chords, n), dtype=bool)
-        for box in swept:
-            near |= (lo <= box[1]).all(-1) & (hi >= box[0]).all(-1)
+        for k in range(k_chords):
+            rows = chord_of == k
+            grow = max_speed_mps * float(dt[k]) / 2 + tolerance_m
+            for a_box, b_box in zip(boxes_at[k], boxes_at[k + 1], strict=True):
+                box_lo = np.minimum(a_box[0], b_box[0]) - grow
+                box_hi = np.maximum(a_box[1], b_box[1]) + grow
+                near[rows] |= (lo[rows] <= box_hi).all(-1) & (hi[rows] >= box_lo).all(-1)
+        motion(float(t_fine[0]))
         first = np.full(n, m_chords)
         uid = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
