@@ -765,8 +765,40 @@ def surface_point(skeleton: Skeleton, segment: str, s: float, angle: float) -> F
 
 
 def matrices_to_quats(m: F64) -> F64:
-    """(N, 3, 3) rotation matrices to (N, 4) unit quaternions (x, y, z, w), vectorised: each
-    row takes the best-conditioned of the four Shepperd branches."""
+    """(N, 3, 3) rotation matrices to (N, 4) unit quaternions (x, y, z, w) with w >= 0,
+    vectorised: magnitudes from the diagonal, signs from the off-diagonal differences; rows
+    near a half turn (w < 0.1, where those differences vanish) take the best-conditioned of
+    the four Shepperd branches instead."""
+    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
+    mag = (
+        np.sqrt(
+            np.maximum(
+                np.stack(
+                    [
+                        1 + m00 - m11 - m22,
+                        1 - m00 + m11 - m22,
+                        1 - m00 - m11 + m22,
+                        1 + m00 + m11 + m22,
+                    ],
+                    axis=1,
+                ),
+                0.0,
+            )
+        )
+        / 2
+    )
+    diff = np.stack(
+        [m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], axis=1
+    )
+    q = mag
+    q[:, :3] = np.copysign(mag[:, :3], diff)
+    slow = mag[:, 3] < 0.1
+    if slow.any():
+        q[slow] = _shepperd(m[slow])
+    return np.asarray(q)
+
+
+def _shepperd(m: F64) -> F64:
     m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
     # 4 q_k^2 for k = w, x, y, z.
     sq = np.stack(

@@ -159,6 +159,13 @@ def flight_plan(cartridge: Cartridge) -> SampledFlights:
     return chord_plan(flight_table(cartridge), _flight_s(cartridge), CHORDS)
 
 
+def prepare(cartridge_ids: list[str]) -> None:
+    """Build the trajectory tables of these cartridges now (before a drill starts), so that
+    the first deployment of each costs no more inside a frame than any other."""
+    for cartridge_id in cartridge_ids:
+        flight_plan(cartridge(cartridge_id))
+
+
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path
 
 

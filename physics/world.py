@@ -107,7 +107,7 @@ class RangeWorld:
         One multibody per subject: the pelvis hull as its base, the 16 other segment hulls as
         links on spherical joints parented as the skeleton is, posed kinematically by
         `pose_subject`. Measured against one static body per segment (bench/run.py,
-        docs/physics.md): 0.74 ms against 4.1 ms for 30 subjects a frame."""
+        docs/physics.md): 2.5 ms against 5.5 ms for 30 subjects a frame, pose included)."""
         c = self._require()
         skeleton = body.skeleton()
         rest = skeleton.rest
