@@ -14,9 +14,12 @@ flexion positive. Rates: walking stride about 1.1 s (cadence ~110 steps/min), ru
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -291,3 +294,77 @@ def clip_for(
     if behaviour in ("deadly_threat", "assaultive") and held_object in ("none", "knife"):
         return Clip.REACH_WAISTBAND
     return Clip.IDLE
+
+
+class SubjectAnimator:
+    """Clip timelines built from a drill's subject states frame by frame, and the subjects'
+    motion over a projectile's flight. Deterministic: the states come from the seeded drill,
+    and each subject's phases from the run's seed and its id."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._changes: dict[str, list[tuple[float, Clip]]] = {}
+        self._last: dict[str, tuple[float, float, float, float]] = {}  # t, x, y, yaw
+        self._velocity: dict[str, tuple[float, float]] = {}
+        self._skeletons: dict[str, Skeleton] = {}
+
+    def _timeline(self, subject_id: str) -> Timeline:
+        return Timeline(tuple(self._changes[subject_id]), _subject_seed(self.seed, subject_id))
+
+    def update(
+        self,
+        subject_id: str,
+        t_s: float,
+        position_m: tuple[float, float],
+        yaw_rad: float,
+        behaviour: str,
+        stance: str,
+        held_object: str,
+        skeleton: Skeleton,
+    ) -> HumanPose:
+        """The subject's pose at drill time `t_s` given its state now."""
+        last = self._last.get(subject_id)
+        vx = vy = 0.0
+        if last is not None and t_s > last[0]:
+            vx = (position_m[0] - last[1]) / (t_s - last[0])
+            vy = (position_m[1] - last[2]) / (t_s - last[0])
+        self._last[subject_id] = (t_s, position_m[0], position_m[1], yaw_rad)
+        self._velocity[subject_id] = (vx, vy)
+        self._skeletons[subject_id] = skeleton
+        clip = clip_for(behaviour, stance, math.hypot(vx, vy), held_object)
+        changes = self._changes.setdefault(subject_id, [(t_s, clip)])
+        start, current = changes[-1]
+        if current is Clip.FALL and clip is not Clip.FALL:
+            clip = Clip.RECOVER  # from the floor, whatever comes next
+        if current is Clip.RECOVER and t_s - start < RECOVER_S:
+            clip = Clip.RECOVER
+        if clip is not current:
+            changes.append((t_s, clip))
+        return self._timeline(subject_id).pose_at(skeleton, t_s)
+
+    def motion(self, world: _Poser, t0_s: float) -> Callable[[float], None]:
+        """`motion(t)`: every animated subject posed `t` seconds after `t0_s`, moved on at its
+        last velocity, its clips carrying on (RangeWorld.cast_moving)."""
+
+        def move(t: float) -> None:
+            for subject_id, (_, x, y, yaw) in self._last.items():
+                vx, vy = self._velocity[subject_id]
+                pose = self._timeline(subject_id).pose_at(self._skeletons[subject_id], t0_s + t)
+                world.pose_subject(subject_id, pose, (x + vx * t, y + vy * t, 0.0), yaw)
+
+        return move
+
+
+class _Poser(Protocol):
+    def pose_subject(
+        self,
+        subject_id: str,
+        pose: HumanPose,
+        position: tuple[float, float, float] | None = None,
+        yaw_rad: float | None = None,
+    ) -> None: ...
+
+
+def _subject_seed(seed: int, subject_id: str) -> int:
+    # crc32, not hash(): Python salts string hashes per process, and a replay must match.
+    return (seed * 1_000_003 + zlib.crc32(subject_id.encode())) % 2**32

@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from physics.animation import BLEND_S, FALL_S, RECOVER_S, Clip, Timeline, clip_for, clip_pose
+from physics.animation import (
+    BLEND_S,
+    FALL_S,
+    RECOVER_S,
+    Clip,
+    SubjectAnimator,
+    Timeline,
+    clip_for,
+    clip_pose,
+)
 from physics.body import SubjectBody
 from physics.human import JOINTS, HumanPose, forward_kinematics, posed_vertices
 from physics.pose import Pose, look_rotation
@@ -141,3 +150,42 @@ def test_every_key_frame_is_drawn_as_it_is_hit() -> None:
 
     IMG.mkdir(exist_ok=True)
     plt.imsave(IMG / "animations.png", np.concatenate(frames, axis=1))
+
+
+def test_the_animator_follows_a_drill_subject_through_flight_fall_and_recovery() -> None:
+    """States as the drill engine gives them, frame by frame at 90 Hz: running away, then
+    incapacitated, then compliant again; two animators with the run's seed agree exactly."""
+
+    def play(seed: int) -> list[tuple[str, np.ndarray]]:
+        animator = SubjectAnimator(seed)
+        out = []
+        for frame in range(int(6.0 * 90)):
+            t = frame / 90
+            if t < 2.0:
+                state, x = "fleeing", 5.0 + 3.0 * t
+            elif t < 3.5:
+                state, x = "incapacitated", 11.0
+            else:
+                state, x = "compliant", 11.0
+            pose = animator.update("s1", t, (x, 0.0), 0.0, state, "standing", "none", SKELETON)
+            clip = animator._changes["s1"][-1][1]
+            out.append((clip.value, joints_of(pose)))
+        return out
+
+    a, b = play(42), play(42)
+    assert all(ca == cb and np.array_equal(ja, jb) for (ca, ja), (cb, jb) in zip(a, b, strict=True))
+    clips = [c for c, _ in a]
+    assert clips[90] == "run" and clips[int(2.5 * 90)] == "fall"
+    assert clips[int(4.0 * 90)] == "recover" and clips[-1] == "idle"
+    run_feet = [
+        abs(j[JOINTS.index("ankle_l")][0] - j[JOINTS.index("ankle_r")][0]) for _, j in a[:180]
+    ]
+    assert max(run_feet) > 0.6  # the legs swing while it flees
+    assert extent_z_of(a[int(3.4 * 90)][1]) < 0.6  # down on the floor before the recovery
+    assert a[-1][1][JOINTS.index("neck")][2] > 1.4  # standing again at the end
+    c = play(43)
+    assert any(not np.array_equal(ja, jc) for (_, ja), (_, jc) in zip(a[:90], c[:90], strict=True))
+
+
+def extent_z_of(joints: np.ndarray) -> float:
+    return float(joints[:, 2].max())
