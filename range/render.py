@@ -42,9 +42,56 @@ COLOURS = {
     "taser": (0.95, 0.80, 0.10),
     "knife": (0.80, 0.82, 0.85),
     "gun": (0.10, 0.10, 0.10),
-    "phone": (0.15, 0.15, 0.35),
+    "phone": (0.06, 0.06, 0.07),
+    "screen": (0.80, 0.88, 1.0),
+    "wallet": (0.42, 0.24, 0.10),
+    "keys": (0.85, 0.82, 0.70),
+    "bat": (0.07, 0.07, 0.08),  # a black alloy bat
+    "toy": (0.12, 0.12, 0.12),
+    "orange_tip": (1.0, 0.40, 0.0),
     "zone": (0.15, 0.15, 0.15),
     "bullet": (0.9, 0.1, 0.1),
+}
+
+
+# Held objects, true scale, in the hand's frame (the arm hanging: -Z along the fingers, +X
+# forward, +Y to the subject's left), from the grip: (centre, half extents, colour, emissive).
+# Sizes: a 6.1 in phone (147 x 72 x 8 mm), a bifold wallet (11 x 9 x 2 cm), a 4 in kitchen
+# knife blade, a 33 in baseball bat (2.6 in barrel), a compact 9 mm pistol (180 x 130 x 30 mm),
+# a carbine (0.86 m), a key ring (chosen common sizes).
+HeldPart = tuple[
+    tuple[float, float, float], tuple[float, float, float], str | tuple[float, float, float], bool
+]
+HELD_OBJECTS: dict[str, list[HeldPart]] = {
+    "phone": [
+        ((0.05, 0.0, -0.02), (0.004, 0.036, 0.0735), "phone", False),
+        ((0.0545, 0.0, -0.02), (0.0006, 0.033, 0.068), "screen", True),
+    ],
+    "wallet": [((0.056, 0.0, -0.01), (0.01, 0.045, 0.055), "wallet", False)],
+    "keys": [
+        ((0.048, 0.0, -0.03), (0.002, 0.015, 0.015), "keys", False),
+        ((0.048, 0.0, -0.07), (0.0015, 0.011, 0.03), "keys", False),
+        ((0.048, 0.012, -0.065), (0.0015, 0.009, 0.026), "keys", False),
+    ],
+    "knife": [
+        ((0.0, 0.0, 0.0), (0.012, 0.01, 0.055), "weapon", False),
+        ((0.0, 0.0, -0.105), (0.001, 0.013, 0.051), "knife", False),  # the flat faces out
+    ],
+    "bat": [((0.0, 0.0, -0.29), (0.017, 0.017, 0.42), "bat", False)],  # its end on the floor
+    "handgun": [
+        ((0.0, 0.0, 0.0), (0.018, 0.015, 0.055), "gun", False),  # grip in the fist
+        ((0.07, 0.0, 0.05), (0.09, 0.015, 0.018), "gun", False),  # slide, muzzle forward
+    ],
+    "toy_gun": [
+        ((0.0, 0.0, 0.0), (0.018, 0.015, 0.055), "toy", False),
+        ((0.07, 0.0, 0.05), (0.09, 0.015, 0.018), "toy", False),
+        ((0.166, 0.0, 0.05), (0.006, 0.0155, 0.0185), "orange_tip", False),
+    ],
+    "rifle": [
+        ((0.0, 0.0, 0.0), (0.02, 0.015, 0.05), "gun", False),
+        ((0.2, 0.0, 0.06), (0.43, 0.022, 0.035), "gun", False),
+        ((0.12, 0.0, 0.0), (0.03, 0.012, 0.07), "gun", False),  # magazine
+    ],
 }
 
 
@@ -77,19 +124,90 @@ in vec3 in_position;
 in vec3 in_normal;
 in vec3 in_colour;
 out vec3 colour;
+out vec3 normal;
+out vec3 world;
 void main() {
     gl_Position = mvp * vec4(in_position, 1.0);
-    vec3 light = normalize(vec3(-0.4, 0.3, 0.85));
-    float lambert = 0.55 + 0.45 * max(dot(normalize(in_normal), light), 0.0);
-    colour = in_colour * lambert;
+    colour = in_colour;
+    normal = in_normal;
+    world = in_position;
 }
 """
+# Lambert sun and ambient sky; a cone light (a flashlight or weapon light) with inverse-square
+# fall-off; a zero normal marks an emissive surface (a phone's lit screen), drawn unlit.
 _FRAGMENT = """
 #version 330
+uniform vec3 sun_dir;
+uniform float ambient;
+uniform float sun;
+uniform vec3 cone_pos;
+uniform vec3 cone_dir;
+uniform float cone_cos;
+uniform float cone_intensity;
 in vec3 colour;
+in vec3 normal;
+in vec3 world;
 out vec4 frag;
-void main() { frag = vec4(colour, 1.0); }
+void main() {
+    if (length(normal) < 0.5) { frag = vec4(colour, 1.0); return; }
+    vec3 n = normalize(normal);
+    float light = ambient + sun * max(dot(n, sun_dir), 0.0);
+    vec3 to_p = world - cone_pos;
+    float d = length(to_p);
+    vec3 dir = to_p / max(d, 1e-6);
+    if (cone_intensity > 0.0 && dot(dir, cone_dir) > cone_cos) {
+        float edge = smoothstep(cone_cos, mix(cone_cos, 1.0, 0.3), dot(dir, cone_dir));
+        light += cone_intensity * edge * max(dot(n, -dir), 0.0) / max(d * d, 0.25);
+    }
+    frag = vec4(min(colour * light, vec3(1.0)), 1.0);
+}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Lighting:
+    """A scene's light: sky colour (the clear colour), ambient and sun (Lambert) factors, and
+    whether a cone light (flashlight / weapon light) is expected."""
+
+    name: str
+    sky: tuple[float, float, float]
+    ambient: float
+    sun: float
+    sun_dir: tuple[float, float, float] = (-0.4, 0.3, 0.85)
+
+
+# Day keeps the original look (0.55 + 0.45 Lambert). Dusk and night are chosen for a visible
+# fall of light; night leaves a subject readable only in a cone light.
+LIGHTING = {
+    "day": Lighting("day", SKY, 0.55, 0.45),
+    "dusk": Lighting("dusk", (0.30, 0.24, 0.30), 0.22, 0.18, (-0.9, 0.2, 0.25)),
+    "night": Lighting("night", (0.015, 0.015, 0.03), 0.025, 0.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConeLight:
+    """A flashlight or weapon-mounted light: where it is, where it points (the weapon's bore),
+    its half-angle and its intensity (lit colour at 1 m on a square-on surface)."""
+
+    position_m: tuple[float, float, float]
+    direction: tuple[float, float, float]
+    half_angle_deg: float = 12.0
+    intensity: float = 20.0
+
+    @staticmethod
+    def on_weapon(muzzle: Pose, half_angle_deg: float = 12.0, intensity: float = 20.0) -> ConeLight:
+        """A weapon light under the bore, pointing along it."""
+        rot = muzzle.rotation()
+        pos = np.asarray(muzzle.position_m) - rot[:, 2] * 0.04
+        bore = rot[:, 0]
+        return ConeLight(
+            (float(pos[0]), float(pos[1]), float(pos[2])),
+            (float(bore[0]), float(bore[1]), float(bore[2])),
+            half_angle_deg,
+            intensity,
+        )
+
 
 # The 6 faces of a unit box: outward normal and 4 corners (counter-clockwise seen from outside).
 _FACES = [
@@ -114,12 +232,14 @@ class Scene:
         half: tuple[float, float, float],
         colour: tuple[float, float, float],
         rotation: NDArray[np.float64] | None = None,
+        emissive: bool = False,
     ) -> None:
+        """A box; `emissive` draws it unlit (a lit screen)."""
         rot = np.eye(3) if rotation is None else rotation
         c, h = np.asarray(centre, dtype=float), np.asarray(half, dtype=float)
         rows = []
         for normal, corners in _FACES:
-            n = rot @ np.asarray(normal, dtype=float)
+            n = np.zeros(3) if emissive else rot @ np.asarray(normal, dtype=float)
             pts = [c + rot @ (np.asarray(k, dtype=float) * h) for k in corners]
             for i in (0, 1, 2, 0, 2, 3):
                 rows.append([*pts[i], *n, *colour])
@@ -167,30 +287,30 @@ class Scene:
         yaw_rad: float,
         held_object: str,
         pose: HumanPose | None = None,
+        orange_tip: bool = True,
     ) -> None:
-        """What the subject holds, in the right hand: a knife, a gun, a phone, a bat."""
-        sizes = {
-            "knife": ((0.12, 0.012, 0.02), "knife"),
-            "handgun": ((0.10, 0.02, 0.07), "gun"),
-            "toy_gun": ((0.10, 0.02, 0.07), "taser"),
-            "rifle": ((0.45, 0.03, 0.06), "gun"),
-            "phone": ((0.04, 0.01, 0.075), "phone"),
-            "wallet": ((0.05, 0.012, 0.04), "phone"),
-            "bat": ((0.40, 0.03, 0.03), "cover"),
-        }
-        if held_object not in sizes:
+        """What the subject holds in its right hand, true scale, turned with the hand (its
+        long axis along the fingers, a phone's screen and a gun's muzzle facing the way the
+        palm's back does when the arm hangs). `orange_tip`: a toy gun's blaze orange muzzle."""
+        parts = HELD_OBJECTS.get(held_object)
+        if parts is None:
             return
-        half, colour = sizes[held_object]
         yaw = quat_to_matrix(yaw_quat(yaw_rad))
         skeleton = body.skeleton()
         posed = body.posed(pose)
         hand = next(s for s in skeleton.segments if s.name == "hand_r")
         i = hand.joint
-        centre_rest = (hand.start + hand.end) / 2
-        centre = posed.position[i] + posed.rotation[i] @ (centre_rest - skeleton.rest[i])
-        # In front of the palm, along the subject's facing, turned with the hand.
-        local = centre + posed.rotation[i] @ np.array([half[0], 0.0, 0.0])
-        self.box(np.asarray(feet) + yaw @ local, half, COLOURS[colour], yaw @ posed.rotation[i])
+        rot = yaw @ posed.rotation[i]
+        # The grip: two thirds down the hand, at the front of the fist.
+        grip_rest = hand.start + (hand.end - hand.start) * 0.55
+        grip = np.asarray(feet) + yaw @ (
+            posed.position[i] + posed.rotation[i] @ (grip_rest - skeleton.rest[i])
+        )
+        for centre, half, colour, emissive in parts:
+            if colour == "orange_tip" and not orange_tip:
+                continue
+            rgb = COLOURS[colour] if isinstance(colour, str) else colour
+            self.box(grip + rot @ np.asarray(centre), half, rgb, rot, emissive=emissive)
 
     def weapon(self, muzzle: Pose, kind: str) -> None:
         """A simple pistol or TASER shape behind the muzzle, along the bore."""
@@ -344,6 +464,8 @@ class Renderer:
         self._vao: Any = None
         self._vbo: Any = None
         self._count = 0
+        self.lighting = LIGHTING["day"]
+        self.cone: ConeLight | None = None
 
     def load(self, scene: Scene) -> None:
         """Upload a scene once; render it from as many cameras as needed."""
@@ -364,8 +486,20 @@ class Renderer:
 
         framebuffer.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
-        framebuffer.clear(*SKY, 1.0, depth=1.0)
+        light = self.lighting
+        framebuffer.clear(*light.sky, 1.0, depth=1.0)
         self.program["mvp"].write(mvp.T.astype("f4").tobytes())
+        sun = np.asarray(light.sun_dir) / np.linalg.norm(light.sun_dir)
+        self.program["sun_dir"].value = tuple(float(v) for v in sun)
+        self.program["ambient"].value = light.ambient
+        self.program["sun"].value = light.sun
+        cone = self.cone
+        self.program["cone_intensity"].value = 0.0 if cone is None else cone.intensity
+        if cone is not None:
+            d = np.asarray(cone.direction) / np.linalg.norm(cone.direction)
+            self.program["cone_pos"].value = cone.position_m
+            self.program["cone_dir"].value = tuple(float(v) for v in d)
+            self.program["cone_cos"].value = math.cos(math.radians(cone.half_angle_deg))
         if self._vao is not None and self._count:
             self._vao.render(vertices=self._count)
 
