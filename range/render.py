@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physics.body import SubjectBody
-from physics.human import HumanPose, posed_vertices
+from physics.human import HumanPose, Skeleton, posed_vertices
 from physics.pose import Pose, quat_to_matrix, yaw_quat
 from physics.targets import Ellipse, PaperTarget, Rect
 from physics.units import IN_M
@@ -131,6 +131,29 @@ void main() {
     colour = in_colour;
     normal = in_normal;
     world = in_position;
+}
+"""
+# Subjects drawn from their segments' rest meshes, uploaded once, moved by one matrix per
+# segment (a uniform array): a new pose changes 17 matrices, never a buffer.
+_SKINNED_VERTEX = """
+#version 330
+uniform mat4 mvp;
+uniform mat4 bones[17];
+uniform vec3 tint;
+in vec3 in_position;
+in vec3 in_normal;
+in vec3 in_colour;
+in float in_bone;
+out vec3 colour;
+out vec3 normal;
+out vec3 world;
+void main() {
+    mat4 bone = bones[int(in_bone + 0.5)];
+    vec4 p = bone * vec4(in_position, 1.0);
+    gl_Position = mvp * p;
+    colour = in_colour.r < 0.0 ? tint : in_colour;
+    normal = mat3(bone) * in_normal;
+    world = p.xyz;
 }
 """
 # Lambert sun and ambient sky; a cone light (a flashlight or weapon light) with inverse-square
@@ -451,8 +474,34 @@ def eye_poses(head: Pose, ipd_m: float) -> tuple[Pose, Pose]:
     return eyes[0], eyes[1]
 
 
+@dataclass
+class _Rig:
+    body: SubjectBody
+    mesh: tuple[int, str, bool, bool]
+    colour: tuple[float, float, float]
+    bones: NDArray[np.float32]
+
+
+def _held_in_hand(skeleton: Skeleton, held_object: str, orange_tip: bool) -> F32:
+    """(V, 9) triangles of a held object in the right wrist's rest frame."""
+    parts = HELD_OBJECTS.get(held_object)
+    if parts is None:
+        return np.zeros((0, 9), dtype=np.float32)
+    hand = next(s for s in skeleton.segments if s.name == "hand_r")
+    grip = hand.start + (hand.end - hand.start) * 0.55 - skeleton.rest[hand.joint]
+    scene = Scene()
+    for centre, half, colour, emissive in parts:
+        if colour == "orange_tip" and not orange_tip:
+            continue
+        rgb = COLOURS[colour] if isinstance(colour, str) else colour
+        scene.box(grip + np.asarray(centre), half, rgb, emissive=emissive)
+    return scene.vertices()
+
+
 class Renderer:
-    """Render scenes to RGB images with one context; close it (or use `with`)."""
+    """Render scenes to RGB images with one context; close it (or use `with`). Static
+    geometry comes from `load(scene)`; subjects added with `add_subject` are posed by
+    transforms each frame."""
 
     def __init__(self, width: int, height: int, *, context: Any = None, samples: int = 0) -> None:
         self.width, self.height = width, height
@@ -466,6 +515,11 @@ class Renderer:
         self._count = 0
         self.lighting = LIGHTING["day"]
         self.cone: ConeLight | None = None
+        self.skinned = self.ctx.program(vertex_shader=_SKINNED_VERTEX, fragment_shader=_FRAGMENT)
+        # Per skeleton (by identity: skeletons are cached per build) and held object: the
+        # skeleton (kept alive), vbo, vao, vertex count.
+        self._meshes: dict[tuple[int, str, bool, bool], tuple[Skeleton, Any, Any, int]] = {}
+        self._rigs: dict[str, _Rig] = {}
 
     def load(self, scene: Scene) -> None:
         """Upload a scene once; render it from as many cameras as needed."""
@@ -479,6 +533,70 @@ class Renderer:
         )
         self._count = len(data)
 
+    def add_subject(
+        self,
+        key: str,
+        body: SubjectBody,
+        colour: tuple[float, float, float] = COLOURS["subject"],
+        held_object: str = "none",
+        orange_tip: bool = True,
+    ) -> None:
+        """A subject drawn from its segment meshes and what it holds (on the hand's bone),
+        uploaded once per build and object (subjects alike share them); place and pose it
+        with `pose_subject`. Call again only when what it holds changes."""
+        skeleton = body.skeleton()
+        mesh_key = (id(skeleton), held_object, orange_tip, body.child)
+        if mesh_key not in self._meshes:
+            rows = []
+            for k, seg in enumerate(skeleton.segments):
+                local = seg.vertices - skeleton.rest[seg.joint]
+                tri = local[seg.faces]
+                normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+                normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+                bare = seg.name in ("head", "neck") or seg.name.startswith("hand")
+                # A negative red marks clothing: the subject's own tint, a uniform.
+                rgb = (SKIN_CHILD if body.child else SKIN) if bare else (-1.0, 0.0, 0.0)
+                block = np.empty((len(tri), 3, 10), dtype=np.float32)
+                block[:, :, 0:3] = tri
+                block[:, :, 3:6] = normal[:, None, :]
+                block[:, :, 6:9] = rgb
+                block[:, :, 9] = k
+                rows.append(block.reshape(-1, 10))
+            held = _held_in_hand(skeleton, held_object, orange_tip)
+            if len(held):
+                hand = next(s for s in skeleton.segments if s.name == "hand_r").joint
+                rows.append(np.hstack([held, np.full((len(held), 1), hand, dtype=np.float32)]))
+            data = np.concatenate(rows)
+            vbo = self.ctx.buffer(data.tobytes())
+            vao = self.ctx.vertex_array(
+                self.skinned,
+                [(vbo, "3f 3f 3f 1f", "in_position", "in_normal", "in_colour", "in_bone")],
+            )
+            self._meshes[mesh_key] = (skeleton, vbo, vao, len(data))
+        old = self._rigs.get(key)
+        bones = old.bones if old is not None else np.tile(np.eye(4, dtype="f4"), (17, 1, 1))
+        self._rigs[key] = _Rig(body, mesh_key, colour, bones)
+
+    def pose_subject(
+        self,
+        key: str,
+        feet: tuple[float, float, float],
+        yaw_rad: float,
+        pose: HumanPose | None = None,
+    ) -> None:
+        """Move a subject added with `add_subject`: 17 matrices, no buffer touched."""
+        rig = self._rigs[key]
+        posed = rig.body.posed(pose)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        bones = np.zeros((17, 4, 4), dtype="f4")
+        bones[:, :3, :3] = yaw @ posed.rotation
+        bones[:, :3, 3] = np.asarray(feet) + posed.position @ yaw.T
+        bones[:, 3, 3] = 1.0
+        rig.bones = bones
+
+    def remove_subject(self, key: str) -> None:
+        self._rigs.pop(key, None)
+
     def draw(self, framebuffer: Any, mvp: NDArray[np.float64]) -> None:
         """Draw the loaded scene into any framebuffer: this renderer's own, or a headset
         swapchain image's."""
@@ -488,20 +606,28 @@ class Renderer:
         self.ctx.enable(moderngl.DEPTH_TEST)
         light = self.lighting
         framebuffer.clear(*light.sky, 1.0, depth=1.0)
-        self.program["mvp"].write(mvp.T.astype("f4").tobytes())
         sun = np.asarray(light.sun_dir) / np.linalg.norm(light.sun_dir)
-        self.program["sun_dir"].value = tuple(float(v) for v in sun)
-        self.program["ambient"].value = light.ambient
-        self.program["sun"].value = light.sun
         cone = self.cone
-        self.program["cone_intensity"].value = 0.0 if cone is None else cone.intensity
-        if cone is not None:
-            d = np.asarray(cone.direction) / np.linalg.norm(cone.direction)
-            self.program["cone_pos"].value = cone.position_m
-            self.program["cone_dir"].value = tuple(float(v) for v in d)
-            self.program["cone_cos"].value = math.cos(math.radians(cone.half_angle_deg))
+        for program in (self.program, self.skinned):
+            program["mvp"].write(mvp.T.astype("f4").tobytes())
+            program["sun_dir"].value = tuple(float(v) for v in sun)
+            program["ambient"].value = light.ambient
+            program["sun"].value = light.sun
+            program["cone_intensity"].value = 0.0 if cone is None else cone.intensity
+            if cone is not None:
+                d = np.asarray(cone.direction) / np.linalg.norm(cone.direction)
+                program["cone_pos"].value = cone.position_m
+                program["cone_dir"].value = tuple(float(v) for v in d)
+                program["cone_cos"].value = math.cos(math.radians(cone.half_angle_deg))
         if self._vao is not None and self._count:
             self._vao.render(vertices=self._count)
+        for rig in self._rigs.values():
+            _, _, vao, count = self._meshes[rig.mesh]
+            # Column-major for GLSL: each bone's transpose, in order.
+            bones = np.ascontiguousarray(rig.bones.transpose(0, 2, 1))
+            self.skinned["bones"].write(bones.tobytes())
+            self.skinned["tint"].value = rig.colour
+            vao.render(vertices=count)
 
     def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
         """An RGB image (height, width, 3), row 0 at the top."""
@@ -530,6 +656,10 @@ class Renderer:
         return ((ndc[0] + 1) / 2 * self.width, (1 - ndc[1]) / 2 * self.height)
 
     def close(self) -> None:
+        for _, vbo, vao, _ in self._meshes.values():
+            vao.release()
+            vbo.release()
+        self.skinned.release()
         for obj in (self._vao, self._vbo, self.fbo, self.program):
             if obj is not None:
                 obj.release()
