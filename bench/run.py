@@ -743,6 +743,138 @@ def moving_deployment() -> list[Figure]:
     ]
 
 
+def render_by_transforms() -> list[Figure]:
+    """The renderer's per-frame cost with subjects posed by bone matrices (ours) against the
+    scene rebuilt and uploaded every frame (the mirror before: the baseline, same run); and a
+    stereo frame of 2 x 1440 x 1600 with 3 animated subjects, drawn without read-back
+    (ctx.finish() waits for the GPU), naming the OpenGL renderer it ran on."""
+    from physics.animation import Clip, clip_pose
+    from range.render import Renderer, RenderUnavailableError, Scene, eye_poses, view_projection
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    head = Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, -0.1)))
+    figures = []
+    try:
+        with Renderer(480, 270) as renderer:
+            name = renderer.ctx.info["GL_RENDERER"].split("(")[0].strip()
+            lane = Scene()
+            lane.lane(22.9, 7.9)
+            renderer.load(lane)
+            count = 30
+            spots = [(4.0 + 0.5 * k, -3.0 + 0.2 * k, 0.0) for k in range(count)]
+            for k in range(count):
+                renderer.add_subject(f"s{k}", body, held_object="phone")
+            frame = [0]
+            mvp = view_projection(head, 70.0, 480 / 270)
+
+            def ours() -> None:
+                frame[0] += 1
+                for k, feet in enumerate(spots):
+                    pose = clip_pose(skeleton, Clip.WALK, frame[0] / 90 + k, 0)
+                    renderer.pose_subject(f"s{k}", feet, np.pi, pose)
+                renderer.draw(renderer.fbo, mvp)
+                renderer.ctx.finish()
+
+            ours_ms = _median_us(ours, 10, batches=3) / 1000
+            for k in range(count):
+                renderer.remove_subject(f"s{k}")
+
+            def rebuilt() -> None:
+                frame[0] += 1
+                scene = Scene()
+                scene.lane(22.9, 7.9)
+                for k, feet in enumerate(spots):
+                    pose = clip_pose(skeleton, Clip.WALK, frame[0] / 90 + k, 0)
+                    scene.subject(body, feet, np.pi, pose=pose)
+                    scene.held(body, feet, np.pi, "phone", pose)
+                renderer.load(scene)
+                renderer.draw(renderer.fbo, mvp)
+                renderer.ctx.finish()
+
+            rebuilt_ms = _median_us(rebuilt, 5, batches=3) / 1000
+        figures += [
+            Figure(
+                f"mirror frame 480x270, 30 walking subjects, posed by transforms on {name}",
+                ours_ms,
+                "ms",
+                FRAME_BUDGET_MS,
+                "lower",
+            ),
+            Figure(
+                "baseline: the same frame, scene rebuilt and uploaded (info)",
+                rebuilt_ms,
+                "ms",
+                FRAME_BUDGET_MS,
+                "lower",
+            ),
+        ]
+        with Renderer(1440, 1600) as renderer:
+            lane = Scene()
+            lane.lane(22.9, 7.9)
+            renderer.load(lane)
+            for k in range(3):
+                renderer.add_subject(f"s{k}", body, held_object="handgun")
+            left, right = eye_poses(head, 0.063)
+
+            def stereo() -> None:
+                frame[0] += 1
+                for k in range(3):
+                    pose = clip_pose(skeleton, Clip.RUN, frame[0] / 90 + k, 0)
+                    renderer.pose_subject(f"s{k}", (6.0 + k, -1.0 + k, 0.0), np.pi, pose)
+                for eye in (left, right):
+                    renderer.draw(renderer.fbo, view_projection(eye, 90.0, 1440 / 1600))
+                renderer.ctx.finish()
+
+            stereo_ms = _median_us(stereo, 5, batches=3) / 1000
+        figures.append(
+            Figure(
+                f"stereo frame 2x1440x1600, 3 animated subjects, no read-back, on {name}"
+                + (" (info: software renderer)" if "llvmpipe" in name else ""),
+                stereo_ms,
+                "ms",
+                5.0,
+                "lower",
+            )
+        )
+    except RenderUnavailableError as exc:
+        figures.append(Figure(f"render by transforms: {exc} (info)", 0.0, "", 0.0, "lower"))
+    return figures
+
+
+def spread_million() -> list[Figure]:
+    """`analyze spread` at 1,000,000 deployments at one distance (TASER 7 CQ, 15 ft, aim error
+    10 mrad, chunks of 20,000): probe flights a second, untraced; then the peak memory
+    tracemalloc sees over 200,000 deployments (the chunk bounds it, not the trial count)."""
+    import tracemalloc
+
+    cart = cartridge("taser7-cq")
+    spread_study(cart, [15.0], 100, np.random.default_rng(0))
+    start = time.perf_counter()
+    spread_study(cart, [15.0], 1_000_000, np.random.default_rng(1), aim_error_mrad=10.0)
+    seconds = time.perf_counter() - start
+    tracemalloc.start()
+    spread_study(cart, [15.0], 200_000, np.random.default_rng(1), aim_error_mrad=10.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return [
+        Figure(
+            "analyze spread, 1e6 deployments: probe flights a second",
+            2e6 / seconds,
+            "/s",
+            100_000,
+            "higher",
+        ),
+        Figure(
+            "analyze spread, 2e5 deployments in chunks: peak traced memory",
+            peak / 1e6,
+            "MB",
+            100.0,
+            "lower",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -766,6 +898,8 @@ def main() -> int:
         *stereo_frame(),
         *human_posing(),
         *moving_deployment(),
+        *render_by_transforms(),
+        *spread_million(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))
