@@ -71,7 +71,6 @@ def test_the_drawn_silhouette_is_the_hit_silhouette(case: str) -> None:
     union = drawn | hit
     agreement = 1 - (drawn ^ hit).sum() / union.sum()
     assert union.sum() > 800  # the subject fills a good part of the frame
-    print(case, union.sum(), agreement)
     assert agreement >= 0.99, f"{case}: {agreement:.4f}"
     IMG.mkdir(exist_ok=True)
     import matplotlib.pyplot as plt
