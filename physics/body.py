@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from physics.human import (
     AIM,
     BODY_SIZES,
@@ -37,6 +35,7 @@ __all__ = [
     "OUTFITS",
     "TASER_ZONE",
     "BodySize",
+    "HumanPose",
     "Region",
     "Stance",
     "SubjectBody",
@@ -95,6 +94,3 @@ class SubjectBody:
         i = seg.joint
         point = posed.position[i] + posed.rotation[i] @ (rest - skeleton.rest[i])
         return (float(point[0]), float(point[1]), float(point[2]))
-
-
-__all__ += ["HumanPose", "np"]
