@@ -707,8 +707,10 @@ def moving_deployment() -> list[Figure]:
         for name, _, _, y in specs:
             world.add_subject(name, body, (x_m, y, 0.0), math.pi / 2)
 
-        def motion(t: float) -> None:
+        def motion(t: float, subjects: frozenset[str]) -> None:
             for name, clip, speed, y in specs:
+                if name not in subjects:
+                    continue
                 world.pose_subject(
                     name,
                     clip_pose(skeleton, clip, 2.0 + t, 3),

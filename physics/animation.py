@@ -342,12 +342,14 @@ class SubjectAnimator:
             changes.append((t_s, clip))
         return self._timeline(subject_id).pose_at(skeleton, t_s)
 
-    def motion(self, world: _Poser, t0_s: float) -> Callable[[float], None]:
-        """`motion(t)`: every animated subject posed `t` seconds after `t0_s`, moved on at its
-        last velocity, its clips carrying on (RangeWorld.cast_moving)."""
+    def motion(self, world: _Poser, t0_s: float) -> Callable[[float, frozenset[str]], None]:
+        """`motion(t, subjects)`: those animated subjects posed `t` seconds after `t0_s`, moved
+        on at their last velocity, their clips carrying on (RangeWorld.cast_moving)."""
 
-        def move(t: float) -> None:
+        def move(t: float, subjects: frozenset[str]) -> None:
             for subject_id, (_, x, y, yaw) in self._last.items():
+                if subject_id not in subjects:
+                    continue
                 vx, vy = self._velocity[subject_id]
                 pose = self._timeline(subject_id).pose_at(self._skeletons[subject_id], t0_s + t)
                 world.pose_subject(subject_id, pose, (x + vx * t, y + vy * t, 0.0), yaw)

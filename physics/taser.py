@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -19,7 +18,7 @@ from physics.datafiles import StrictModel, read_packaged
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
-from physics.world import REGIONS, PathEnds, RangeWorld
+from physics.world import REGIONS, Motion, PathEnds, RangeWorld
 
 AIR_DENSITY_KGM3 = 1.225  # ISA sea level (facts.md §2)
 # facts.md §1: a probe more than 2 in from the skin does not connect.
@@ -191,12 +190,12 @@ def fly_volley(
     origins: NDArray[np.float64],
     rotations: NDArray[np.float64],
     rng: np.random.Generator,
-    motion: Callable[[float], None] | None = None,
+    motion: Motion | None = None,
     max_speed_mps: float = MAX_SUBJECT_SPEED_MPS,
 ) -> Volley:
     """Fly the probes of N trigger pulls at once (the Monte Carlo path). With `motion`, the
-    subjects move during the flight: `motion(t)` poses them `t` seconds after the trigger
-    (RangeWorld.cast_moving)."""
+    subjects move during the flight: `motion(t, subjects)` poses them `t` seconds after the
+    trigger (RangeWorld.cast_moving)."""
     starts, directions = probe_launch(cartridge, origins, rotations, rng)
     plan = flight_plan(cartridge)
     points, speeds = plan.flights(starts, directions)
@@ -214,7 +213,7 @@ def fly_probes(
     cartridge: Cartridge,
     muzzle: Pose,
     rng: np.random.Generator,
-    motion: Callable[[float], None] | None = None,
+    motion: Motion | None = None,
 ) -> list[ProbeImpact]:
     """One trigger pull's probes; `motion` as in `fly_volley`."""
     volley = fly_volley(

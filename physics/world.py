@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +40,10 @@ _LINKS = list(range(len(JOINTS) - 1))
 
 
 REGIONS = list(Region)
+
+
+# Pose these subjects (ids) at this time (s) of a flight: RangeWorld.cast_moving.
+Motion = Callable[[float, frozenset[str]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,14 +386,15 @@ class RangeWorld:
         points: NDArray[np.float64],
         times_s: NDArray[np.float64],
         speeds: NDArray[np.float64],
-        motion: Callable[[float], None],
+        motion: Motion,
         max_speed_mps: float,
         reach_m: float = np.inf,
         tolerance_m: float = 0.005,
     ) -> PathEnds:
-        """`cast_paths` against subjects that move during the flight: `motion(t)` poses them at
-        time t (seconds on the flight's clock, `times_s`), and no point of a subject's surface
-        moves faster than `max_speed_mps` (a running subject's hands: about 8 m/s).
+        """`cast_paths` against subjects that move during the flight: `motion(t, subjects)`
+        poses those subjects at time t (seconds on the flight's clock, `times_s`; the others
+        may stay as they are), and no point of a subject's surface moves faster than
+        `max_speed_mps` (a running subject's hands: about 8 m/s).
 
         Each chord is cut into sub-chords short enough in time that a subject moves at most
         `tolerance_m` during one, and each sub-chord that can reach a subject is cast with the
@@ -417,20 +423,54 @@ class RangeWorld:
         # Where each subject can be during each original chord: its boxes at the chord's two
         # ends, grown by the distance a point can move in half the chord's time.
         chord_of = np.repeat(np.arange(k_chords), subs)  # sub-chord -> chord
-        boxes_at = []
-        for k in range(k_chords + 1):
-            motion(float(times_s[k]))
-            boxes_at.append([self._subject_box(uid) for uid in self._uid_subject])
+        names = [self._uid_subject[u] for u in self._uid_subject]
+        uids = list(self._uid_subject)
+        everyone = frozenset(names)
+        whole_lo, whole_hi = points.min(axis=1), points.max(axis=1)  # (K+1, 3) over flights
+        chord_lo = np.minimum(whole_lo[:-1], whole_lo[1:])
+        chord_hi = np.maximum(whole_hi[:-1], whole_hi[1:])
+        # First a loose test: each subject's box now, grown by all the flight's motion; only
+        # the chords it passes need the subject's boxes at their two ends (posing costs).
+        motion(float(times_s[0]), everyone)
+        grow_all = max_speed_mps * float(times_s[-1] - times_s[0]) + tolerance_m
+        boxes = np.empty((len(names), k_chords, 2, 3))
+        boxes[:, :, 0], boxes[:, :, 1] = np.inf, -np.inf  # touches nothing
+        wanted: dict[int, set[int]] = {}  # chord end -> subjects to pose there
+        for i, u in enumerate(uids):
+            now = self._subject_box(u)
+            reach_lo, reach_hi = now[0] - grow_all, now[1] + grow_all
+            loose = (chord_lo <= reach_hi).all(-1) & (chord_hi >= reach_lo).all(-1)
+            for c in np.nonzero(loose)[0].tolist():
+                wanted.setdefault(c, set()).add(i)
+                wanted.setdefault(c + 1, set()).add(i)
+        corners: dict[tuple[int, int], NDArray[np.float64]] = {}
+        for c in sorted(wanted):
+            motion(float(times_s[c]), frozenset(names[i] for i in wanted[c]))
+            for i in wanted[c]:
+                corners[i, c] = self._subject_box(uids[i])
+        for (i, c), box in corners.items():
+            if c < k_chords and (i, c + 1) in corners:
+                grow = max_speed_mps * float(dt[c]) / 2 + tolerance_m
+                other = corners[i, c + 1]
+                boxes[i, c, 0] = np.minimum(box[0], other[0]) - grow
+                boxes[i, c, 1] = np.maximum(box[1], other[1]) + grow
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
-        near = np.zeros((m_chords, n), dtype=bool)
-        for k in range(k_chords):
-            rows = chord_of == k
-            grow = max_speed_mps * float(dt[k]) / 2 + tolerance_m
-            for a_box, b_box in zip(boxes_at[k], boxes_at[k + 1], strict=True):
-                box_lo = np.minimum(a_box[0], b_box[0]) - grow
-                box_hi = np.maximum(a_box[1], b_box[1]) + grow
-                near[rows] |= (lo[rows] <= box_hi).all(-1) & (hi[rows] >= box_lo).all(-1)
-        motion(float(t_fine[0]))
+
+        def overlaps(box: NDArray[np.float64], ms: Any, ns: Any) -> Any:
+            """Whether sub-chords (ms, ns) overlap a (2, 3) box."""
+            return (lo[ms, ns] <= box[1]).all(-1) & (hi[ms, ns] >= box[0]).all(-1)
+
+        near_of = np.zeros((len(names), m_chords, n), dtype=bool)
+        for i in range(len(names)):
+            box = boxes[i, chord_of]  # (M, 2, 3)
+            near_of[i] = (lo <= box[:, None, 1, :]).all(-1) & (hi >= box[:, None, 0, :]).all(-1)
+        near = np.asarray(near_of.any(axis=0))
+        motion(float(t_fine[0]), everyone)
+        # Where each subject stands as posed now: a sub-chord cast must not meet a subject
+        # left at another time's pose.
+        current = [self._subject_box(u) for u in uids]
+        for box in current:
+            near |= overlaps(box, slice(None), slice(None))
         first = np.full(n, m_chords)
         uid = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
@@ -449,15 +489,27 @@ class RangeWorld:
                 if f_m < first[f_n] or (f_m == first[f_n] and fr[row] < frac[f_n]):
                     first[f_n], uid[f_n], region[f_n], frac[f_n] = f_m, u[row], code, fr[row]
 
+        # Sub-chords that meet no subject's box over their chord nor any subject as posed now:
+        # cast together, once.
         far_m, far_n = np.nonzero(live & ~near)
         if len(far_m):
             cast(far_m, far_n)
         for m in range(m_chords):
             rows = np.nonzero(live[m] & near[m] & (m < first))[0]
-            if len(rows):
-                motion(float((t_fine[m] + t_fine[m + 1]) / 2))
-                cast(np.full(len(rows), m), rows)
-        motion(float(t_fine[0]))
+            if not len(rows):
+                continue
+            # Pose the subjects these sub-chords can reach now, and any other whose present
+            # pose (from another time) stands in their way.
+            need = [
+                i
+                for i in range(len(names))
+                if near_of[i, m, rows].any() or overlaps(current[i], m, rows).any()
+            ]
+            motion(float((t_fine[m] + t_fine[m + 1]) / 2), frozenset(names[i] for i in need))
+            for i in need:
+                current[i] = self._subject_box(uids[i])
+            cast(np.full(len(rows), m), rows)
+        motion(float(t_fine[0]), everyone)
 
         cols = np.arange(n)
         hit = first < m_chords

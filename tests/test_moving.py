@@ -30,10 +30,12 @@ SKELETON = BODY.skeleton()
 MUZZLE = np.array([0.0, 0.0, 1.3])
 
 
-def runner(world: RangeWorld, x_m: float, speed_mps: float) -> Callable[[float], None]:
+def runner(
+    world: RangeWorld, x_m: float, speed_mps: float
+) -> Callable[[float, frozenset[str]], None]:
     """A subject running across the lane (+Y) at `speed_mps`, animated, from y = 0 at t = 0."""
 
-    def motion(t: float) -> None:
+    def motion(t: float, subjects: frozenset[str] = frozenset({"s"})) -> None:
         world.pose_subject(
             "s", clip_pose(SKELETON, Clip.RUN, 1.0 + t, 5), (x_m, speed_mps * t, 0.0), math.pi / 2
         )
@@ -137,3 +139,25 @@ def test_incapacitation_starts_when_the_second_probe_arrives() -> None:
     assert outcome.effect is Effect.FULL
     assert outcome.onset_s == pytest.approx(max(i.time_of_flight_s for i in impacts))
     assert outcome.onset_s == pytest.approx(x_m / cart.muzzle_velocity_mps, rel=0.1)
+
+
+def test_a_probe_does_not_hit_where_a_fast_subject_was_at_the_trigger() -> None:
+    """A subject sliding sideways at 6 m/s, a probe aimed where its abdomen was at the trigger
+    at 20 ft: by the time the probe gets there (~0.11 s) the subject is 0.67 m on, so the
+    probe flies through empty air, even where the chords far from the subject are cast with
+    the subject still posed at the trigger."""
+    cart = cartridge("x26p-25ft").model_copy(update={"dispersion_deg": 0.0})
+    x_m = 20 * FT_M
+    with RangeWorld() as world:
+        world.add_subject("s", BODY, (x_m, 0.0, 0.0), math.pi)
+
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            world.pose_subject("s", BODY.pose(), (x_m, 6.0 * t, 0.0), math.pi)
+
+        lx, ly, lz = BODY.aim_point(Region.ABDOMEN)
+        aim = np.array([x_m - lx, -ly, lz])
+        muzzle = Pose(tuple(MUZZLE), look_rotation(aim - MUZZLE))
+        frozen = fly_probes(world, cart, muzzle, np.random.default_rng(0))
+        moving = fly_probes(world, cart, muzzle, np.random.default_rng(0), motion)
+    assert frozen[0].target == "s"
+    assert all(i.target != "s" for i in moving)
