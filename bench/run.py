@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -30,6 +31,13 @@ from physics.ballistics import fly_bullet, g1_drag, load
 from physics.body import Region, SubjectBody
 from physics.bullet import p
 from physics.flight import integrate
+from physics.human import (
+    HumanPose,
+    forward_kinematics,
+    matrices_to_quats,
+    rot_y,
+    rot_z,
+)
 from physics.pose import Pose, look_rotation, look_rotations
 from physics.taser import cartridge, flight_plan, fly_probes, probe_launch
 from physics.units import FT_M
@@ -833,6 +841,305 @@ def stereo_frame() -> list[Figure]:
     ]
 
 
+def _swing_pose(frame: int) -> HumanPose:
+    """A walking-like pose that changes every frame: arms and legs swing, trunk turns."""
+    a = 0.5 * math.sin(frame * 0.21)
+    return HumanPose(
+        (0.0, 0.0, 0.01 * math.sin(frame * 0.42)),
+        rot_z(0.1 * a),
+        {
+            "shoulder_l": rot_y(a),
+            "shoulder_r": rot_y(-a),
+            "elbow_l": rot_y(-0.3 - 0.2 * a),
+            "elbow_r": rot_y(-0.3 + 0.2 * a),
+            "hip_l": rot_y(-a),
+            "hip_r": rot_y(a),
+            "knee_l": rot_y(max(0.0, a)),
+            "knee_r": rot_y(max(0.0, -a)),
+        },
+    )
+
+
+def _segment_bodies(world: RangeWorld, body: SubjectBody) -> list[int]:
+    """The alternative: one static body per segment hull (17 per subject)."""
+    c = world.client
+    skeleton = body.skeleton()
+    uids = []
+    for i, seg in enumerate(skeleton.segments):
+        local = seg.vertices[np.unique(seg.faces)] - skeleton.rest[i]
+        shape = p.createCollisionShape(p.GEOM_MESH, vertices=local.tolist(), physicsClientId=c)
+        uids.append(int(p.createMultiBody(0, shape, physicsClientId=c)))
+    return uids
+
+
+def human_posing() -> list[Figure]:
+    """A new pose for every subject every frame, and its PyBullet shapes moved: ours (one
+    multibody per subject on spherical joints: a base reset and one resetJointStatesMultiDof),
+    against one static body per segment (numpy forward kinematics and 17 base resets), and the
+    old box body's single base reset (no limbs) as the baseline, in the same run. The pose
+    itself (8 joint rotations built per subject per frame) is inside every figure but the
+    baseline."""
+    return [*_posing_figures(3, 0.1), *_posing_figures(30, 1.0)]
+
+
+def _posing_figures(count: int, target_ms: float) -> list[Figure]:
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    with RangeWorld(lane_length_m=40.0, lane_width_m=40.0) as world:
+        c = world.client
+        for k in range(count):
+            world.add_subject(f"s{k}", body, (5.0 + k, 0.0, 0.0), math.pi)
+        frame = [0]
+
+        def ours() -> None:
+            frame[0] += 1
+            for k in range(count):
+                world.pose_subject(f"s{k}", _swing_pose(frame[0] + k))
+
+        ours_us = _median_us(ours, 50)
+        segments = [_segment_bodies(world, body) for _ in range(count)]
+
+        def per_segment() -> None:
+            frame[0] += 1
+            for k, uids in enumerate(segments):
+                posed = forward_kinematics(skeleton, _swing_pose(frame[0] + k))
+                quats = matrices_to_quats(posed.rotation)
+                for uid, pos, q in zip(uids, posed.position, quats, strict=True):
+                    p.resetBasePositionAndOrientation(uid, pos, q, physicsClientId=c)
+
+        segment_us = _median_us(per_segment, 50)
+        first = [world.targets.index(f"s{k}") for k in range(count)]
+
+        def boxes() -> None:
+            for k, uid in enumerate(first):
+                p.resetBasePositionAndOrientation(
+                    uid, (5.0 + k, 0.0, 0.93), (0, 0, 1, 0), physicsClientId=c
+                )
+
+        box_us = _median_us(boxes, 50)
+    return [
+        Figure(
+            f"pose + PyBullet update, {count} subjects, one multibody each (ours)",
+            ours_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+        Figure(
+            f"pose + PyBullet update, {count} subjects, a body per segment (info)",
+            segment_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+        Figure(
+            f"baseline: one base reset per subject, no limbs, {count} subjects (info)",
+            box_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+    ]
+
+
+def moving_deployment() -> list[Figure]:
+    """One TASER 7 CQ deployment (2 probes) at 15 ft against 3 subjects that move during the
+    flight (a runner crossing, two walkers; animated), RangeWorld.cast_moving: the first
+    deployment of the cartridge in this process (its table built by taser.prepare before the
+    'drill'), the median of the next ones, and the same deployment against the frozen
+    subjects (cast_paths) as the baseline, in the same run."""
+    from physics.animation import Clip, clip_pose
+    from physics.taser import prepare
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    cart = cartridge("taser7-cq")
+    x_m = 15 * FT_M
+    with RangeWorld() as world:
+        specs = [
+            ("runner", Clip.RUN, 3.5, 0.0),
+            ("w1", Clip.WALK, 1.4, -1.5),
+            ("w2", Clip.WALK, -1.2, 1.5),
+        ]
+        for name, _, _, y in specs:
+            world.add_subject(name, body, (x_m, y, 0.0), math.pi / 2)
+
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            for name, clip, speed, y in specs:
+                if name not in subjects:
+                    continue
+                world.pose_subject(
+                    name,
+                    clip_pose(skeleton, clip, 2.0 + t, 3),
+                    (x_m, y + speed * t, 0.0),
+                    math.pi / 2,
+                )
+
+        muzzle = Pose((0.0, 0.0, 1.3), look_rotation((x_m, 0.0, 1.1 - 1.3)))
+        rng = np.random.default_rng(0)
+        prepare([cart.id])
+        start = time.perf_counter()
+        fly_probes(world, cart, muzzle, rng, motion)
+        first_ms = (time.perf_counter() - start) * 1000
+        moving_us = _median_us(lambda: fly_probes(world, cart, muzzle, rng, motion), 20)
+        frozen_us = _median_us(lambda: fly_probes(world, cart, muzzle, rng), 200)
+    return [
+        Figure(
+            "TASER deployment, 3 moving subjects, first of its cartridge",
+            first_ms,
+            "ms",
+            0.5,
+            "lower",
+        ),
+        Figure("TASER deployment, 3 moving subjects, median", moving_us / 1000, "ms", 0.5, "lower"),
+        Figure(
+            "baseline: the same deployment, subjects frozen (info)",
+            frozen_us / 1000,
+            "ms",
+            0.5,
+            "lower",
+        ),
+    ]
+
+
+def render_by_transforms() -> list[Figure]:
+    """The renderer's per-frame cost with subjects posed by bone matrices (ours) against the
+    scene rebuilt and uploaded every frame (the mirror before: the baseline, same run); and a
+    stereo frame of 2 x 1440 x 1600 with 3 animated subjects, drawn without read-back
+    (ctx.finish() waits for the GPU), naming the OpenGL renderer it ran on."""
+    from physics.animation import Clip, clip_pose
+    from range.review.render import (
+        Renderer,
+        RenderUnavailableError,
+        Scene,
+        eye_poses,
+        view_projection,
+    )
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    head = Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, -0.1)))
+    figures = []
+    try:
+        with Renderer(480, 270) as renderer:
+            name = renderer.ctx.info["GL_RENDERER"].split("(")[0].strip()
+            lane = Scene()
+            lane.lane(22.9, 7.9)
+            renderer.load(lane)
+            count = 30
+            spots = [(4.0 + 0.5 * k, -3.0 + 0.2 * k, 0.0) for k in range(count)]
+            for k in range(count):
+                renderer.add_subject(f"s{k}", body, held_object="phone")
+            frame = [0]
+            mvp = view_projection(head, 70.0, 480 / 270)
+
+            def ours() -> None:
+                frame[0] += 1
+                for k, feet in enumerate(spots):
+                    pose = clip_pose(skeleton, Clip.WALK, frame[0] / 90 + k, 0)
+                    renderer.pose_subject(f"s{k}", feet, np.pi, pose)
+                renderer.draw(renderer.fbo, mvp)
+                renderer.ctx.finish()
+
+            ours_ms = _median_us(ours, 10, batches=3) / 1000
+            for k in range(count):
+                renderer.remove_subject(f"s{k}")
+
+            def rebuilt() -> None:
+                frame[0] += 1
+                scene = Scene()
+                scene.lane(22.9, 7.9)
+                for k, feet in enumerate(spots):
+                    pose = clip_pose(skeleton, Clip.WALK, frame[0] / 90 + k, 0)
+                    scene.subject(body, feet, np.pi, pose=pose)
+                    scene.held(body, feet, np.pi, "phone", pose)
+                renderer.load(scene)
+                renderer.draw(renderer.fbo, mvp)
+                renderer.ctx.finish()
+
+            rebuilt_ms = _median_us(rebuilt, 5, batches=3) / 1000
+        figures += [
+            Figure(
+                f"mirror frame 480x270, 30 walking subjects, posed by transforms on {name}",
+                ours_ms,
+                "ms",
+                FRAME_BUDGET_MS,
+                "lower",
+            ),
+            Figure(
+                "baseline: the same frame, scene rebuilt and uploaded (info)",
+                rebuilt_ms,
+                "ms",
+                FRAME_BUDGET_MS,
+                "lower",
+            ),
+        ]
+        with Renderer(1440, 1600) as renderer:
+            lane = Scene()
+            lane.lane(22.9, 7.9)
+            renderer.load(lane)
+            for k in range(3):
+                renderer.add_subject(f"s{k}", body, held_object="handgun")
+            left, right = eye_poses(head, 0.063)
+
+            def stereo() -> None:
+                frame[0] += 1
+                for k in range(3):
+                    pose = clip_pose(skeleton, Clip.RUN, frame[0] / 90 + k, 0)
+                    renderer.pose_subject(f"s{k}", (6.0 + k, -1.0 + k, 0.0), np.pi, pose)
+                for eye in (left, right):
+                    renderer.draw(renderer.fbo, view_projection(eye, 90.0, 1440 / 1600))
+                renderer.ctx.finish()
+
+            stereo_ms = _median_us(stereo, 5, batches=3) / 1000
+        figures.append(
+            Figure(
+                f"stereo frame 2x1440x1600, 3 animated subjects, no read-back, on {name}"
+                + (" (info: software renderer)" if "llvmpipe" in name else ""),
+                stereo_ms,
+                "ms",
+                5.0,
+                "lower",
+            )
+        )
+    except RenderUnavailableError as exc:
+        figures.append(Figure(f"render by transforms: {exc} (info)", 0.0, "", 0.0, "lower"))
+    return figures
+
+
+def spread_million() -> list[Figure]:
+    """`analyze spread` at 1,000,000 deployments at one distance (TASER 7 CQ, 15 ft, aim error
+    10 mrad, chunks of 20,000): probe flights a second, untraced; then the peak memory
+    tracemalloc sees over 200,000 deployments (the chunk bounds it, not the trial count)."""
+    import tracemalloc
+
+    cart = cartridge("taser7-cq")
+    spread_study(cart, [15.0], 100, np.random.default_rng(0))
+    start = time.perf_counter()
+    spread_study(cart, [15.0], 1_000_000, np.random.default_rng(1), aim_error_mrad=10.0)
+    seconds = time.perf_counter() - start
+    tracemalloc.start()
+    spread_study(cart, [15.0], 200_000, np.random.default_rng(1), aim_error_mrad=10.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return [
+        Figure(
+            "analyze spread, 1e6 deployments: probe flights a second",
+            2e6 / seconds,
+            "/s",
+            100_000,
+            "higher",
+        ),
+        Figure(
+            "analyze spread, 2e5 deployments in chunks: peak traced memory",
+            peak / 1e6,
+            "MB",
+            100.0,
+            "lower",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -856,6 +1163,10 @@ def main() -> int:
         pose_lookup(),
         *xr_frame_cost(),
         *stereo_frame(),
+        *human_posing(),
+        *moving_deployment(),
+        *render_by_transforms(),
+        *spread_million(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from physics.ballistics import STANDARD_METRO, Atmosphere, Load, trajectory_table
-from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
+from physics.body import Region, SubjectBody, TaserZone
 from physics.pose import look_rotations
 from physics.taser import EFFECTIVE_SPREAD_IN, MAX_CONNECT_GAP_IN, Cartridge, fly_volley
 from physics.units import FPS_MPS, FT_M, IN_M, YD_M
@@ -30,6 +31,7 @@ class SpreadRow:
     median_spread_in: float | None  # of the deployments with both probes on the subject
     p_effective: float  # both connect (clothing gap <= 2 in) and spread >= 12 in
     p_avoid_zone: float  # at least one probe in a zone to avoid
+    p_preferred: float = 0.0  # both probes on the subject, both in preferred zones
 
 
 def spread_study(
@@ -42,55 +44,70 @@ def spread_study(
     aim_error_mrad: float = 0.0,
     body: SubjectBody | None = None,
     progress: Callable[[int, int], None] | None = None,
+    chunk: int = 20_000,
 ) -> list[SpreadRow]:
     """Deploy `trials` times at a subject facing the officer at each distance, aiming at
     `aim_region` with a normal aim error (1 sigma per axis). A one-probe-per-pull cartridge
-    (TASER 10) fires two pulls at the same aim point per deployment."""
+    (TASER 10) fires two pulls at the same aim point per deployment. Trials fly `chunk` at a
+    time: memory is bounded by the chunk (and 4 bytes a trial for the median spread)."""
     body = body or SubjectBody()
-    zone_of = np.array([TASER_ZONE[r] is TaserZone.AVOID for r in REGIONS])
+    zones = body.zones  # facts.md §1, §5; a pregnant abdomen is avoided
+    zone_of = np.array([zones[r] is TaserZone.AVOID for r in REGIONS])
+    preferred_of = np.array([zones[r] is TaserZone.PREFERRED for r in REGIONS])
     gap_of = np.array([body.clothing_gap_in[r] for r in REGIONS])
     pulls = 2 if cartridge.probes_per_pull == 1 else 1
     rows = []
     for i, distance_ft in enumerate(distances_ft):
         distance_m = distance_ft * FT_M
+        both = effective = in_avoid = preferred = 0
+        spreads: list[NDArray[np.float32]] = []
         with RangeWorld(lane_length_m=max(distance_m + 3.0, 10.0)) as world:
             world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
+            subject_uid = world.targets.index("subject")
             lx, ly, lz = body.aim_point(aim_region)
             aim = np.array([distance_m - lx, -ly, lz])
             muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
             base = look_rotations((aim - muzzle)[None, :])[0]
-            error = np.tan(rng.normal(0.0, aim_error_mrad * 1e-3, size=(trials, 2)))
-            forward = base[:, 0] + error[:, :1] * base[:, 1] + error[:, 1:] * base[:, 2]
-            rotations = np.repeat(look_rotations(forward), pulls, axis=0)
-            volley = fly_volley(
-                world, cartridge, np.tile(muzzle, (trials * pulls, 1)), rotations, rng
-            )
-            subject_uid = world.targets.index("subject")
-        ends = volley.ends
-        # Two probes per deployment: rows [a, b] of each.
-        if pulls == 2:
-            a = np.arange(0, 2 * trials, 2)
-            b = a + 1
-        else:
-            a = np.arange(trials)
-            b = a + trials
-        on = (ends.target[a] == subject_uid) & (ends.target[b] == subject_uid)
-        region_a, region_b = ends.region[a], ends.region[b]
-        connected = (
-            on & (gap_of[region_a] <= MAX_CONNECT_GAP_IN) & (gap_of[region_b] <= MAX_CONNECT_GAP_IN)
-        )
-        spread_in = np.linalg.norm(ends.point[a] - ends.point[b], axis=1) / IN_M
-        avoid = ((ends.target[a] == subject_uid) & zone_of[region_a]) | (
-            (ends.target[b] == subject_uid) & zone_of[region_b]
-        )
+            # In chunks: memory stays bounded (a few tens of MB) however many trials.
+            for lo in range(0, trials, chunk):
+                n = min(chunk, trials - lo)
+                error = np.tan(rng.normal(0.0, aim_error_mrad * 1e-3, size=(n, 2)))
+                forward = base[:, 0] + error[:, :1] * base[:, 1] + error[:, 1:] * base[:, 2]
+                rotations = np.repeat(look_rotations(forward), pulls, axis=0)
+                ends = fly_volley(
+                    world, cartridge, np.tile(muzzle, (n * pulls, 1)), rotations, rng
+                ).ends
+                # Two probes per deployment: rows [a, b] of each.
+                if pulls == 2:
+                    a = np.arange(0, 2 * n, 2)
+                    b = a + 1
+                else:
+                    a = np.arange(n)
+                    b = a + n
+                on = (ends.target[a] == subject_uid) & (ends.target[b] == subject_uid)
+                ra, rb = ends.region[a], ends.region[b]
+                connected = (
+                    on & (gap_of[ra] <= MAX_CONNECT_GAP_IN) & (gap_of[rb] <= MAX_CONNECT_GAP_IN)
+                )
+                spread_in = np.linalg.norm(ends.point[a] - ends.point[b], axis=1) / IN_M
+                avoid = ((ends.target[a] == subject_uid) & zone_of[ra]) | (
+                    (ends.target[b] == subject_uid) & zone_of[rb]
+                )
+                both += int(on.sum())
+                effective += int((connected & (spread_in >= EFFECTIVE_SPREAD_IN)).sum())
+                in_avoid += int(avoid.sum())
+                preferred += int((on & preferred_of[ra] & preferred_of[rb]).sum())
+                spreads.append(spread_in[on].astype(np.float32))
+        hits = np.concatenate(spreads) if spreads else np.zeros(0, dtype=np.float32)
         rows.append(
             SpreadRow(
                 distance_ft=float(distance_ft),
                 trials=trials,
-                p_both_hit=float(on.mean()),
-                median_spread_in=float(np.median(spread_in[on])) if on.any() else None,
-                p_effective=float((connected & (spread_in >= EFFECTIVE_SPREAD_IN)).mean()),
-                p_avoid_zone=float(avoid.mean()),
+                p_both_hit=both / trials,
+                median_spread_in=float(np.median(hits)) if len(hits) else None,
+                p_effective=effective / trials,
+                p_avoid_zone=in_avoid / trials,
+                p_preferred=preferred / trials,
             )
         )
         if progress is not None:

@@ -19,7 +19,7 @@ from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
-from physics.world import REGIONS, PathEnds, RangeWorld
+from physics.world import REGIONS, Motion, PathEnds, RangeWorld
 
 # The package's own data, found beside this module and never through the import path: under
 # `python -m`, a `physics/` folder in the current directory shadows the package's name.
@@ -96,6 +96,7 @@ class ProbeImpact:
     point: tuple[float, float, float]
     time_of_flight_s: float
     clothing_gap_in: float | None
+    zone_of_subject: TaserZone | None = None  # the subject's own map (a pregnant abdomen)
 
     @property
     def on_subject(self) -> bool:
@@ -107,6 +108,8 @@ class ProbeImpact:
 
     @property
     def zone(self) -> TaserZone | None:
+        if self.zone_of_subject is not None:
+            return self.zone_of_subject
         return TASER_ZONE[self.region] if self.region is not None else None
 
 
@@ -162,6 +165,13 @@ def flight_plan(cartridge: Cartridge) -> SampledFlights:
     return chord_plan(flight_table(cartridge), _flight_s(cartridge), CHORDS)
 
 
+def prepare(cartridge_ids: list[str]) -> None:
+    """Build the trajectory tables of these cartridges now (before a drill starts), so that
+    the first deployment of each costs no more inside a frame than any other."""
+    for cartridge_id in cartridge_ids:
+        flight_plan(cartridge(cartridge_id))
+
+
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path
 
 
@@ -176,25 +186,45 @@ class Volley:
         return probe * self.pulls + pull
 
 
+# The fastest a point of a running subject moves: a foot in the swing at 3.5 m/s of running
+# (physics.animation RUN: 7.2 m/s measured, tests/test_moving.py), with a margin.
+MAX_SUBJECT_SPEED_MPS = 8.0
+
+
 def fly_volley(
     world: RangeWorld,
     cartridge: Cartridge,
     origins: NDArray[np.float64],
     rotations: NDArray[np.float64],
     rng: np.random.Generator,
+    motion: Motion | None = None,
+    max_speed_mps: float = MAX_SUBJECT_SPEED_MPS,
 ) -> Volley:
-    """Fly the probes of N trigger pulls at once (the Monte Carlo path)."""
+    """Fly the probes of N trigger pulls at once (the Monte Carlo path). With `motion`, the
+    subjects move during the flight: `motion(t, subjects)` poses them `t` seconds after the
+    trigger (RangeWorld.cast_moving)."""
     starts, directions = probe_launch(cartridge, origins, rotations, rng)
     plan = flight_plan(cartridge)
     points, speeds = plan.flights(starts, directions)
-    return Volley(len(origins), world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m))
+    if motion is None:
+        ends = world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m)
+    else:
+        ends = world.cast_moving(
+            points, plan.times_s, speeds, motion, max_speed_mps, cartridge.reach_m
+        )
+    return Volley(len(origins), ends)
 
 
 def fly_probes(
-    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
+    world: RangeWorld,
+    cartridge: Cartridge,
+    muzzle: Pose,
+    rng: np.random.Generator,
+    motion: Motion | None = None,
 ) -> list[ProbeImpact]:
+    """One trigger pull's probes; `motion` as in `fly_volley`."""
     volley = fly_volley(
-        world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng
+        world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, motion
     )
     names = world.targets
     impacts = []
@@ -204,6 +234,7 @@ def fly_probes(
         target = names[ends.target[row]] if ends.target[row] >= 0 else None
         region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
         gap = world.body(target).clothing_gap_in[region] if target and region else None
+        zone = world.body(target).zones[region] if target and region else None
         impacts.append(
             ProbeImpact(
                 probe=i,
@@ -216,6 +247,7 @@ def fly_probes(
                 ),
                 time_of_flight_s=float(ends.time_s[row]),
                 clothing_gap_in=gap,
+                zone_of_subject=zone,
             )
         )
     return impacts
@@ -269,6 +301,9 @@ class Assessment:
     connected: tuple[int, ...]
     avoid_zone: tuple[int, ...]
     reason: str
+    # Seconds after the trigger when the circuit closes: the second connected probe's arrival
+    # (None: it never closes). Incapacitation starts then, not at the trigger.
+    onset_s: float | None = None
 
 
 def assess(impacts: list[ProbeImpact], subject_id: str) -> Assessment:
@@ -296,12 +331,15 @@ def assess(impacts: list[ProbeImpact], subject_id: str) -> Assessment:
     )
     spread_in = m_to_in(spread_m)
     ids = tuple(i.probe for i in connected)
+    onset = sorted(i.time_of_flight_s for i in connected)[1]
     if spread_in >= EFFECTIVE_SPREAD_IN:
-        return Assessment(Effect.FULL, spread_in, ids, avoid, f"spread {spread_in:.1f} in >= 12 in")
+        why = f"spread {spread_in:.1f} in >= 12 in"
+        return Assessment(Effect.FULL, spread_in, ids, avoid, why, onset)
     return Assessment(
         Effect.REDUCED,
         spread_in,
         ids,
         avoid,
         f"spread {spread_in:.1f} in < 12 in: pain, no lock-up",
+        onset,
     )

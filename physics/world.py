@@ -7,16 +7,26 @@ chords through `rayTestBatch` are 60-90x faster than CCD bodies and do not tunne
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from physics.body import Part, Region, Stance, SubjectBody
+from physics.body import Region, Stance, SubjectBody
 from physics.bullet import p
-from physics.pose import Vec3, yaw_quat
+from physics.human import (
+    JOINTS,
+    PARENT,
+    HumanPose,
+    Posed,
+    forward_kinematics,
+    matrices_to_quats,
+    region_codes,
+)
+from physics.pose import Vec3, quat_to_matrix, yaw_quat
 from physics.targets import GAUGE_9MM_IN, PaperTarget
 from physics.units import IN_M
 
@@ -24,9 +34,16 @@ from physics.units import IN_M
 _RAY_CHUNK = 16383
 _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
+HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
+_EYE = np.eye(3)
+_LINKS = list(range(len(JOINTS) - 1))
 
 
 REGIONS = list(Region)
+
+
+# Pose these subjects (ids) at this time (s) of a flight: RangeWorld.cast_moving.
+Motion = Callable[[float, frozenset[str]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +80,6 @@ class RangeWorld:
         self._names: dict[int, str] = {self._floor: "floor", self._backstop: "backstop"}
         self._aabbs: dict[int, NDArray[np.float64]] = {}
         self._boxes: NDArray[np.float64] | None = None
-        self._region_table: NDArray[np.int64] | None = None
         # Side walls, so that every round downrange ends somewhere accounted for.
         wall = p.createCollisionShape(
             p.GEOM_BOX, halfExtents=[lane_length_m / 2 + 1.0, 0.25, 2.5], physicsClientId=c
@@ -76,11 +92,12 @@ class RangeWorld:
                 physicsClientId=c,
             )
             self._names[uid] = name
-        self._regions: dict[int, list[Region]] = {}
         self._subjects: dict[str, int] = {}
+        self._uid_subject: dict[int, str] = {}
+        self._placement: dict[str, tuple[Vec3, float, HumanPose]] = {}
+        self._frames: dict[str, Posed] = {}
         self._bodies: dict[str, SubjectBody] = {}
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
-        self._base_offsets: dict[str, NDArray[np.float64]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -90,42 +107,103 @@ class RangeWorld:
     def add_subject(
         self, subject_id: str, body: SubjectBody, position: Vec3, yaw_rad: float
     ) -> None:
-        c = self._require()
-        parts = body.parts()
-        base, links = parts[0], parts[1:]
+        """An articulated subject in its body's stance, feet at `position`, facing `yaw_rad`.
 
-        def shape(part: Part) -> int:
+        One multibody per subject: the pelvis hull as its base, the 16 other segment hulls as
+        links on spherical joints parented as the skeleton is, posed kinematically by
+        `pose_subject`. Measured against one static body per segment (bench/run.py,
+        docs/physics.md): 2.5 ms against 5.5 ms for 30 subjects a frame, pose included)."""
+        c = self._require()
+        skeleton = body.skeleton()
+        rest = skeleton.rest
+
+        def shape(i: int) -> int:
+            seg = skeleton.segments[i]
+            # Bullet wraps a convex hull in a 1 mm collision margin: move each vertex 1 mm in
+            # along its normal so that the hull plus its margin is the drawn surface.
+            used = np.unique(seg.faces)
+            inset = seg.vertices - seg.vertex_normals * HULL_MARGIN_M
+            local = inset[used] - rest[i]
             return int(
-                p.createCollisionShape(
-                    p.GEOM_BOX, halfExtents=list(part.half_extents), physicsClientId=c
-                )
+                p.createCollisionShape(p.GEOM_MESH, vertices=local.tolist(), physicsClientId=c)
             )
 
-        base_centre = np.asarray(base.centre)
-        uid = p.createMultiBody(
-            baseMass=0,
-            baseCollisionShapeIndex=shape(base),
-            baseInertialFramePosition=[0, 0, 0],
-            linkMasses=[0] * len(links),
-            linkCollisionShapeIndices=[shape(part) for part in links],
-            linkVisualShapeIndices=[-1] * len(links),
-            linkPositions=[list(np.asarray(part.centre) - base_centre) for part in links],
-            linkOrientations=[[0, 0, 0, 1]] * len(links),
-            linkInertialFramePositions=[[0, 0, 0]] * len(links),
-            linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
-            linkParentIndices=[0] * len(links),
-            linkJointTypes=[p.JOINT_FIXED] * len(links),
-            linkJointAxis=[[0, 0, 1]] * len(links),
-            physicsClientId=c,
+        links = range(1, len(JOINTS))
+        parents = [JOINTS.index(PARENT[JOINTS[i]] or JOINTS[0]) for i in links]
+        uid = int(
+            p.createMultiBody(
+                baseMass=0,
+                baseCollisionShapeIndex=shape(0),
+                linkMasses=[0] * len(links),
+                linkCollisionShapeIndices=[shape(i) for i in links],
+                linkVisualShapeIndices=[-1] * len(links),
+                # Link l is joint l + 1; its parent link is the parent joint's index - 1
+                # (-1 + 1 = 0: the base). Positions are offsets in the parent's rest frame.
+                linkPositions=[
+                    list(rest[i] - rest[j]) for i, j in zip(links, parents, strict=True)
+                ],
+                linkOrientations=[[0, 0, 0, 1]] * len(links),
+                linkInertialFramePositions=[[0, 0, 0]] * len(links),
+                linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
+                linkParentIndices=parents,
+                linkJointTypes=[p.JOINT_SPHERICAL] * len(links),
+                linkJointAxis=[[0, 0, 1]] * len(links),
+                physicsClientId=c,
+            )
         )
         self._names[uid] = subject_id
-        # rayTest reports link -1 for the base, 0.. for the links.
-        self._regions[uid] = [part.region for part in links] + [base.region]
         self._subjects[subject_id] = uid
+        self._uid_subject[uid] = subject_id
         self._bodies[subject_id] = body
-        self._base_offsets[subject_id] = base_centre
-        self._region_table = None
-        self.place_subject(subject_id, position, yaw_rad)
+        self.pose_subject(subject_id, body.pose(), position, yaw_rad)
+
+    def pose_subject(
+        self,
+        subject_id: str,
+        pose: HumanPose,
+        position: Vec3 | None = None,
+        yaw_rad: float | None = None,
+    ) -> None:
+        """Move a subject's segments to `pose` (joint rotations), feet at `position` facing
+        `yaw_rad` (both kept when None). Only transforms change: a base reset and one
+        resetJointStatesMultiDof call."""
+        c = self._require()
+        old = self._placement.get(subject_id)
+        if position is None or yaw_rad is None:
+            if old is None:
+                raise ValueError(f"subject {subject_id!r} needs a position and a yaw")
+            position = position if position is not None else old[0]
+            yaw_rad = yaw_rad if yaw_rad is not None else old[1]
+        uid = self._subjects[subject_id]
+        rest = self._bodies[subject_id].skeleton().rest
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        local = np.array([pose.joints.get(name, _EYE) for name in JOINTS])
+        root = yaw @ pose.root_rotation @ local[0]
+        base = np.asarray(position, dtype=float) + yaw @ (rest[0] + np.asarray(pose.root_offset_m))
+        quats = matrices_to_quats(np.concatenate([root[None], local[1:]]))
+        p.resetBasePositionAndOrientation(uid, base, quats[0], physicsClientId=c)
+        p.resetJointStatesMultiDof(uid, _LINKS, quats[1:].tolist(), physicsClientId=c)
+        x, y, z = (float(v) for v in position)
+        self._placement[subject_id] = ((x, y, z), float(yaw_rad), pose)
+        self._frames.pop(subject_id, None)
+        self._aabbs.pop(uid, None)
+        self._boxes = None
+
+    def subject_frames(self, subject_id: str) -> Posed:
+        """The subject's joint frames in the world: positions (J, 3), rotations (J, 3, 3)
+        (numpy forward kinematics, the same transforms PyBullet applied; cached per pose)."""
+        if subject_id not in self._frames:
+            (x, y, z), yaw_rad, pose = self._placement[subject_id]
+            posed = forward_kinematics(self._bodies[subject_id].skeleton(), pose)
+            yaw = quat_to_matrix(yaw_quat(yaw_rad))
+            self._frames[subject_id] = Posed(
+                np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation
+            )
+        return self._frames[subject_id]
+
+    def subject_pose(self, subject_id: str) -> tuple[Vec3, float, HumanPose]:
+        """Feet position, yaw and pose of a subject as last placed."""
+        return self._placement[subject_id]
 
     def add_target(
         self,
@@ -143,7 +221,6 @@ class RangeWorld:
         uid = p.createMultiBody(0, shape, basePosition=list(centre), physicsClientId=c)
         self._names[uid] = target_id
         self._targets[target_id] = (target, centre)
-        self._region_table = None
         self._boxes = None
 
     def add_cover(self, name: str, centre: Vec3, size: Vec3) -> None:
@@ -156,7 +233,6 @@ class RangeWorld:
             0, shape, basePosition=[centre[0], centre[1], size[2] / 2], physicsClientId=c
         )
         self._names[uid] = f"cover:{name}"
-        self._region_table = None
         self._boxes = None
 
     def target_score(
@@ -169,44 +245,22 @@ class RangeWorld:
         return target.score((y - point[1]) / IN_M, (point[2] - z) / IN_M, bullet_diameter_in)
 
     def set_stance(self, subject_id: str, stance: Stance) -> None:
-        """Kneel, raise the arms, stand: the subject's collision shapes are rebuilt in place."""
-        c = self._require()
+        """Kneel, raise the arms, stand: the subject is re-posed in place (no shapes rebuilt)."""
         body = self._bodies[subject_id]
         if body.stance is stance:
             return
-        uid = self._subjects.pop(subject_id)
-        position, orientation = p.getBasePositionAndOrientation(uid, physicsClientId=c)
-        yaw = p.getEulerFromQuaternion(orientation)[2]
-        offset = self._base_offsets[subject_id]
-        cos, sin = math.cos(yaw), math.sin(yaw)
-        feet = (
-            position[0] - (cos * offset[0] - sin * offset[1]),
-            position[1] - (sin * offset[0] + cos * offset[1]),
-            position[2] - offset[2],
-        )
-        p.removeBody(uid, physicsClientId=c)
-        del self._names[uid], self._regions[uid]
-        self._aabbs.pop(uid, None)
-        self._boxes = None
-        self.add_subject(subject_id, body.in_stance(stance), feet, yaw)
+        body = body.in_stance(stance)
+        self._bodies[subject_id] = body
+        self.pose_subject(subject_id, body.pose())
 
     def body(self, subject_id: str) -> SubjectBody:
         return self._bodies[subject_id]
 
     def place_subject(self, subject_id: str, position: Vec3, yaw_rad: float) -> None:
-        """Move a subject: `position` is the point on the floor between its feet."""
-        c = self._require()
-        uid = self._subjects[subject_id]
-        cos, sin = math.cos(yaw_rad), math.sin(yaw_rad)
-        ox, oy, oz = self._base_offsets[subject_id]
-        base = (
-            position[0] + cos * ox - sin * oy,
-            position[1] + sin * ox + cos * oy,
-            position[2] + oz,
-        )
-        p.resetBasePositionAndOrientation(uid, base, yaw_quat(yaw_rad), physicsClientId=c)
-        self._aabbs.pop(uid, None)
-        self._boxes = None
+        """Move a subject in its current pose: `position` is the point on the floor between
+        its feet."""
+        pose = self._placement[subject_id][2]
+        self.pose_subject(subject_id, pose, position, yaw_rad)
 
     @property
     def targets(self) -> list[str]:
@@ -216,17 +270,25 @@ class RangeWorld:
             out[uid] = name
         return out
 
-    def _regions_by_link(self) -> NDArray[np.int64]:
-        if self._region_table is None:
-            links = max((len(r) for r in self._regions.values()), default=0)
-            table = np.full((max(self._names) + 1, links + 1), -1, dtype=np.int64)
-            for uid, regions in self._regions.items():
-                # rayTest reports link -1 for the base: stored last, read at index -1 + 1 = 0.
-                table[uid, 0] = REGIONS.index(regions[-1])
-                for link, region in enumerate(regions[:-1]):
-                    table[uid, link + 1] = REGIONS.index(region)
-            self._region_table = table
-        return self._region_table
+    def _regions_of_hits(
+        self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
+    ) -> NDArray[np.int64]:
+        """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
+        `link` (-1: the base); -1 where the body is not a subject."""
+        out = np.full(len(uid), -1, dtype=np.int64)
+        for body_uid, subject_id in self._uid_subject.items():
+            rows = np.nonzero(uid == body_uid)[0]
+            if not len(rows):
+                continue
+            seg = link[rows] + 1  # link l carries segment l + 1; the base is the pelvis
+            frames = self.subject_frames(subject_id)
+            skeleton = self._bodies[subject_id].skeleton()
+            # Back through each segment's joint transform into the rest frame.
+            local = np.einsum(
+                "nji,nj->ni", frames.rotation[seg], point[rows] - frames.position[seg]
+            )
+            out[rows] = region_codes(skeleton, seg, skeleton.rest[seg] + local)
+        return out
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
@@ -313,14 +375,163 @@ class RangeWorld:
         target = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
         target[flights] = uid[picked]
-        region[flights] = self._regions_by_link()[uid[picked], link[picked] + 1]
         point[flights] = hit_at[picked]
+        region[flights] = self._regions_of_hits(uid[picked], link[picked], hit_at[picked])
         end_k[flights] = ks[picked]
         end_f[flights] = frac[picked] * cut[ks[picked], flights]
         time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
         speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
         path = before[end_k, cols] + end_f * chord[end_k, cols]
         return PathEnds(target, region, point, time, speed, path)
+
+    def cast_moving(
+        self,
+        points: NDArray[np.float64],
+        times_s: NDArray[np.float64],
+        speeds: NDArray[np.float64],
+        motion: Motion,
+        max_speed_mps: float,
+        reach_m: float = np.inf,
+        tolerance_m: float = 0.005,
+    ) -> PathEnds:
+        """`cast_paths` against subjects that move during the flight: `motion(t, subjects)`
+        poses those subjects at time t (seconds on the flight's clock, `times_s`; the others
+        may stay as they are), and no point of a subject's surface moves faster than
+        `max_speed_mps` (a running subject's hands: about 8 m/s).
+
+        Each chord is cut into sub-chords short enough in time that a subject moves at most
+        `tolerance_m` during one, and each sub-chord that can reach a subject is cast with the
+        subjects posed at its middle time. A sub-chord outside every subject's box grown by
+        the whole flight's motion cannot touch a subject: those are cast together, once. The
+        world is left posed at `times_s[0]`."""
+        self._require()
+        k_chords, n = points.shape[0] - 1, points.shape[1]
+        dt = np.diff(times_s)
+        subs = np.maximum(1, np.ceil(max_speed_mps * dt / tolerance_m)).astype(int)
+        pts, ts, sp = [points[:1]], [times_s[:1]], [speeds[:1]]
+        for k in range(k_chords):
+            f = np.arange(1, subs[k] + 1) / subs[k]
+            pts.append(points[k][None] + (points[k + 1] - points[k])[None] * f[:, None, None])
+            ts.append(times_s[k] + dt[k] * f)
+            sp.append(speeds[k][None] + (speeds[k + 1] - speeds[k])[None] * f[:, None])
+        fine, t_fine, s_fine = np.concatenate(pts), np.concatenate(ts), np.concatenate(sp)
+        starts, stops = fine[:-1], fine[1:]
+        m_chords = len(starts)
+        chord = np.sqrt(((stops - starts) ** 2).sum(axis=2))
+        before = np.zeros((m_chords + 1, n))
+        np.cumsum(chord, axis=0, out=before[1:])
+        live = before[:-1] < reach_m
+        cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
+        stops = starts + (stops - starts) * cut[..., None]
+        # Where each subject can be during each original chord: its boxes at the chord's two
+        # ends, grown by the distance a point can move in half the chord's time.
+        chord_of = np.repeat(np.arange(k_chords), subs)  # sub-chord -> chord
+        names = [self._uid_subject[u] for u in self._uid_subject]
+        uids = list(self._uid_subject)
+        everyone = frozenset(names)
+        whole_lo, whole_hi = points.min(axis=1), points.max(axis=1)  # (K+1, 3) over flights
+        chord_lo = np.minimum(whole_lo[:-1], whole_lo[1:])
+        chord_hi = np.maximum(whole_hi[:-1], whole_hi[1:])
+        # First a loose test: each subject's box now, grown by all the flight's motion; only
+        # the chords it passes need the subject's boxes at their two ends (posing costs).
+        motion(float(times_s[0]), everyone)
+        grow_all = max_speed_mps * float(times_s[-1] - times_s[0]) + tolerance_m
+        boxes = np.empty((len(names), k_chords, 2, 3))
+        boxes[:, :, 0], boxes[:, :, 1] = np.inf, -np.inf  # touches nothing
+        wanted: dict[int, set[int]] = {}  # chord end -> subjects to pose there
+        for i, u in enumerate(uids):
+            now = self._subject_box(u)
+            reach_lo, reach_hi = now[0] - grow_all, now[1] + grow_all
+            loose = (chord_lo <= reach_hi).all(-1) & (chord_hi >= reach_lo).all(-1)
+            for c in np.nonzero(loose)[0].tolist():
+                wanted.setdefault(c, set()).add(i)
+                wanted.setdefault(c + 1, set()).add(i)
+        corners: dict[tuple[int, int], NDArray[np.float64]] = {}
+        for c in sorted(wanted):
+            motion(float(times_s[c]), frozenset(names[i] for i in wanted[c]))
+            for i in wanted[c]:
+                corners[i, c] = self._subject_box(uids[i])
+        for (i, c), box in corners.items():
+            if c < k_chords and (i, c + 1) in corners:
+                grow = max_speed_mps * float(dt[c]) / 2 + tolerance_m
+                other = corners[i, c + 1]
+                boxes[i, c, 0] = np.minimum(box[0], other[0]) - grow
+                boxes[i, c, 1] = np.maximum(box[1], other[1]) + grow
+        lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
+
+        def overlaps(box: NDArray[np.float64], ms: Any, ns: Any) -> Any:
+            """Whether sub-chords (ms, ns) overlap a (2, 3) box."""
+            return (lo[ms, ns] <= box[1]).all(-1) & (hi[ms, ns] >= box[0]).all(-1)
+
+        near_of = np.zeros((len(names), m_chords, n), dtype=bool)
+        for i in range(len(names)):
+            box = boxes[i, chord_of]  # (M, 2, 3)
+            near_of[i] = (lo <= box[:, None, 1, :]).all(-1) & (hi >= box[:, None, 0, :]).all(-1)
+        near = np.asarray(near_of.any(axis=0))
+        motion(float(t_fine[0]), everyone)
+        # Where each subject stands as posed now: a sub-chord cast must not meet a subject
+        # left at another time's pose.
+        current = [self._subject_box(u) for u in uids]
+        for box in current:
+            near |= overlaps(box, slice(None), slice(None))
+        first = np.full(n, m_chords)
+        uid = np.full(n, -1, dtype=np.int64)
+        region = np.full(n, -1, dtype=np.int64)
+        frac = np.ones(n)
+
+        def cast(ms: NDArray[np.int64], ns: NDArray[np.int64]) -> None:
+            u = np.full(len(ms), -1, dtype=np.int64)
+            link = np.full(len(ms), -1, dtype=np.int64)
+            fr = np.ones(len(ms))
+            self._cast(starts, stops, ms, ns, np.arange(len(ms)), u, link, fr)
+            hit = u >= 0
+            at = starts[ms, ns] + (stops[ms, ns] - starts[ms, ns]) * fr[:, None]
+            codes = self._regions_of_hits(u[hit], link[hit], at[hit])
+            for row, code in zip(np.nonzero(hit)[0], codes, strict=True):
+                f_n, f_m = ns[row], ms[row]
+                if f_m < first[f_n] or (f_m == first[f_n] and fr[row] < frac[f_n]):
+                    first[f_n], uid[f_n], region[f_n], frac[f_n] = f_m, u[row], code, fr[row]
+
+        # Sub-chords that meet no subject's box over their chord nor any subject as posed now:
+        # cast together, once.
+        far_m, far_n = np.nonzero(live & ~near)
+        if len(far_m):
+            cast(far_m, far_n)
+        for m in range(m_chords):
+            rows = np.nonzero(live[m] & near[m] & (m < first))[0]
+            if not len(rows):
+                continue
+            # Pose the subjects these sub-chords can reach now, and any other whose present
+            # pose (from another time) stands in their way.
+            need = [
+                i
+                for i in range(len(names))
+                if near_of[i, m, rows].any() or overlaps(current[i], m, rows).any()
+            ]
+            motion(float((t_fine[m] + t_fine[m + 1]) / 2), frozenset(names[i] for i in need))
+            for i in need:
+                current[i] = self._subject_box(uids[i])
+            cast(np.full(len(rows), m), rows)
+        motion(float(t_fine[0]), everyone)
+
+        cols = np.arange(n)
+        hit = first < m_chords
+        end_m = np.where(hit, first, np.maximum(live.sum(axis=0) - 1, 0))
+        end_f = np.where(hit, frac * cut[np.minimum(end_m, m_chords - 1), cols], cut[end_m, cols])
+        a = starts[end_m, cols]
+        b = fine[1:][end_m, cols]
+        point = a + (b - a) * end_f[:, None]
+        time = t_fine[end_m] + end_f * (t_fine[end_m + 1] - t_fine[end_m])
+        speed = s_fine[end_m, cols] + (s_fine[end_m + 1, cols] - s_fine[end_m, cols]) * end_f
+        path = before[end_m, cols] + end_f * chord[end_m, cols]
+        return PathEnds(uid, np.where(hit, region, -1), point, time, speed, path)
+
+    def _subject_box(self, uid: int) -> NDArray[np.float64]:
+        """(2, 3) box round every link of a subject as posed now."""
+        c = self._require()
+        links = range(-1, p.getNumJoints(uid, physicsClientId=c))
+        boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
+        return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
 
     def _cast(
         self,

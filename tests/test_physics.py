@@ -16,8 +16,7 @@ from physics.ballistics import (
     load,
     trajectory_table,
 )
-from physics.body import KNEEL_DROP_M, Region, Stance, SubjectBody
-from physics.bullet import p
+from physics.body import Region, Stance, SubjectBody
 from physics.flight import TrajectoryTable
 from physics.pose import (
     Pose,
@@ -187,11 +186,14 @@ FACINGS = {"toward": math.pi, "away": 0.0, "side-on": math.pi / 2}
 REGION_TEST_FT = 10.0
 
 
+BACK_REGIONS = {Region.UPPER_BACK, Region.LOWER_BACK, Region.BUTTOCKS}
+
+
 @pytest.mark.parametrize("stance", list(Stance))
 @pytest.mark.parametrize("facing", list(FACINGS))
 def test_a_probe_aimed_at_each_visible_region_lands_in_it(stance: Stance, facing: str) -> None:
-    """Dispersion off, aim corrected for the probe's drop: every region the officer can see
-    (a straight line to its centre meets it first) is where the probe lands."""
+    """Dispersion off, aim corrected for the probe's drop: every region whose aim point the
+    officer can see (a straight line to it meets that region first) is where the probe lands."""
     cart = cartridge("taser10").model_copy(update={"dispersion_deg": 0.0})
     distance_m = REGION_TEST_FT * FT_M
     muzzle = np.array([0.0, 0.0, 1.3])
@@ -202,27 +204,30 @@ def test_a_probe_aimed_at_each_visible_region_lands_in_it(stance: Stance, facing
     with RangeWorld() as world:
         world.add_subject("s", body, (distance_m, 0.0, 0.0), yaw)
         rot = quat_to_matrix(yaw_quat(yaw))
-        for part in body.parts():
-            centre = np.array([distance_m, 0.0, 0.0]) + rot @ np.array(part.centre)
-            sight = p.rayTest(
-                muzzle.tolist(),
-                (muzzle + 1.2 * (centre - muzzle)).tolist(),
-                physicsClientId=world.client,
-            )[0]
-            visible = world._regions_by_link()[sight[0], sight[1] + 1] if sight[0] >= 0 else -1
-            if visible != REGIONS.index(part.region):
+        for region in Region:
+            point = np.array([distance_m, 0.0, 0.0]) + rot @ np.array(body.aim_point(region))
+            line = np.stack([muzzle, muzzle + 1.2 * (point - muzzle)])[:, None, :]
+            sight = world.cast_paths(line, np.array([0.0, 1.0]), np.zeros((2, 1)))
+            if sight.region[0] != REGIONS.index(region):
                 continue  # hidden behind another part from here
-            aim = centre + np.array([0.0, 0.0, drop_m])
+            aim = point + np.array([0.0, 0.0, drop_m])
             impact = fly_probes(
                 world,
                 cart,
                 Pose(tuple(muzzle), look_rotation(aim - muzzle)),
                 np.random.default_rng(0),
             )[0]
-            assert impact.region is part.region, f"aimed at {part.region}, hit {impact.region}"
-            checked.add(part.region)
-    expected_front = {Region.FACE, Region.UPPER_CHEST, Region.ABDOMEN, Region.LEG}
-    expected_back = {Region.HEAD, Region.UPPER_BACK, Region.LOWER_BACK, Region.LEG}
+            assert impact.region is region, f"aimed at {region}, hit {impact.region}"
+            checked.add(region)
+    expected_front = {
+        Region.FACE,
+        Region.UPPER_CHEST,
+        Region.ABDOMEN,
+        Region.PELVIS,
+        Region.PELVIS_GROIN,
+        Region.LEG,
+    }
+    expected_back = {Region.UPPER_BACK, Region.LOWER_BACK, Region.BUTTOCKS}
     assert (
         checked
         >= {"toward": expected_front, "away": expected_back, "side-on": {Region.ARM}}[facing]
@@ -230,11 +235,15 @@ def test_a_probe_aimed_at_each_visible_region_lands_in_it(stance: Stance, facing
 
 
 def test_a_subject_kneels_and_stands_again() -> None:
+    """Kneeling lowers the head by the knee's height less the kneecap the subject rests on."""
     with RangeWorld() as world:
-        world.add_subject("s", SubjectBody(), (5.0, 0.0, 0.0), math.pi)
+        body = SubjectBody()
+        world.add_subject("s", body, (5.0, 0.0, 0.0), math.pi)
         head_height = world._body_boxes()[-1][1][2]
         world.set_stance("s", Stance.KNEELING)
-        assert world._body_boxes()[-1][1][2] == pytest.approx(head_height - KNEEL_DROP_M)
+        skeleton = body.skeleton()
+        drop = skeleton.rest[12][2] - skeleton.knee_radius_m  # knee_l
+        assert world._body_boxes()[-1][1][2] == pytest.approx(head_height - drop, abs=0.005)
         world.set_stance("s", Stance.STANDING)
         assert world._body_boxes()[-1][1][2] == pytest.approx(head_height)
 

@@ -12,6 +12,7 @@ from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation
 from range.review.render import (
     COLOURS,
+    SKIN,
     SKY,
     Renderer,
     RenderUnavailableError,
@@ -61,22 +62,17 @@ def test_the_subject_covers_the_pixels_its_body_projects_to(renderer: Renderer) 
     renderer.load(scene)
     image = renderer.render(CAMERA, FOV)
     subject = np.array([[is_colour(px, COLOURS["subject"]) for px in row] for row in image])
-    # Every body part's front face centre is subject-coloured where it projects ...
-    for part in body.parts():
-        lx, ly, lz = part.x[1], sum(part.y) / 2, sum(part.z) / 2
+    # Every clothed region's aim point is subject-coloured where it projects ...
+    for region in (Region.UPPER_CHEST, Region.ABDOMEN, Region.PELVIS, Region.LEG, Region.ARM):
+        lx, ly, lz = body.aim_point(region)
         u, v = pinhole(CAMERA_XYZ, (5.0 - lx, -ly, lz))
-        assert subject[round(v), round(u)], f"{part.region} not drawn at ({u:.0f}, {v:.0f})"
-    # ... and the silhouette's extent matches the body's projected extent.
-    rows, cols = np.nonzero(subject)
-    top = pinhole(CAMERA_XYZ, (4.9, 0.0, body.parts()[-1].z[1]))[1]
-    head_top = min(pinhole(CAMERA_XYZ, (5.0 - p.x[1], 0.0, p.z[1]))[1] for p in body.parts())
-    assert rows.min() == pytest.approx(head_top, abs=2.0) and top >= head_top - 1
-    half_width = max(
-        abs(pinhole(CAMERA_XYZ, (5.0 - p.x[1], y, 1.0))[0] - W / 2)
-        for p in body.parts()
-        for y in p.y
-    )
-    assert (cols.max() - cols.min()) / 2 == pytest.approx(half_width, abs=2.0)
+        assert subject[round(v), round(u)], f"{region} not drawn at ({u:.0f}, {v:.0f})"
+    # ... and the top of the head is where the skeleton's stature projects.
+    skin = np.array([[is_colour(px, SKIN) for px in row[W // 2 - 3 : W // 2 + 3]] for row in image])
+    rows = np.nonzero(skin.any(axis=1))[0]
+    head_x = 5.0 - body.aim_point(Region.HEAD)[0]
+    top = pinhole(CAMERA_XYZ, (head_x, 0.0, 1.756))[1]
+    assert rows.min() == pytest.approx(top, abs=2.0)
     # Beside the subject: the backstop, not the subject.
     u, v = pinhole(CAMERA_XYZ, (5.0, 1.5, 1.2))
     assert not subject[round(v), round(u)]

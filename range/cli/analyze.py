@@ -192,13 +192,13 @@ def _spread(args: argparse.Namespace) -> int:
         f"{cart.name}: {args.trials} deployments per distance, aimed at {region.value},"
         f" aim error {args.aim_error_mrad:g} mrad"
     )
-    header = ("distance", "both hit", "median spread", "effective", "avoid zone")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 14, 10, 11), strict=True)))
+    header = ("distance", "both hit", "median spread", "effective", "avoid zone", "preferred")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 14, 10, 11, 10), strict=True)))
     for r in rows:
         spread = "-" if r.median_spread_in is None else f"{r.median_spread_in:.1f} in"
         print(
             f"{r.distance_ft:7.1f} ft {r.p_both_hit:9.1%} {spread:>14} {r.p_effective:10.1%}"
-            f" {r.p_avoid_zone:11.1%}"
+            f" {r.p_avoid_zone:11.1%} {r.p_preferred:10.1%}"
         )
     if args.plot is not None:
         print(f"plot: {args.plot}")

@@ -2,9 +2,9 @@
 machine with no GPU), the instructor's mirror and the headset's stereo views from the same
 scene and the same code.
 
-The scene is built from the physics geometry: subjects from the same boxes as their collision
-bodies, posed the same way; paper targets; impact markers; bullet paths. Cameras are poses in
-the physics frame (+X forward, +Z up), like every other pose.
+The scene is built from the physics geometry: subjects from the same convex segments as their
+collision hulls, posed by the same skeleton; paper targets; impact markers; bullet paths.
+Cameras are poses in the physics frame (+X forward, +Z up), like every other pose.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physics.body import SubjectBody
+from physics.human import HumanPose, Skeleton, posed_vertices
 from physics.pose import Pose, quat_to_matrix, yaw_quat
 from physics.targets import Ellipse, PaperTarget, Rect
 from physics.units import IN_M
@@ -25,6 +26,8 @@ from physics.units import IN_M
 F32 = NDArray[np.float32]
 
 SKY = (0.62, 0.70, 0.78)
+SKIN = (0.78, 0.60, 0.48)
+SKIN_CHILD = (0.85, 0.68, 0.56)
 COLOURS = {
     "floor": (0.42, 0.40, 0.36),
     "wall": (0.55, 0.53, 0.50),
@@ -39,9 +42,56 @@ COLOURS = {
     "taser": (0.95, 0.80, 0.10),
     "knife": (0.80, 0.82, 0.85),
     "gun": (0.10, 0.10, 0.10),
-    "phone": (0.15, 0.15, 0.35),
+    "phone": (0.06, 0.06, 0.07),
+    "screen": (0.80, 0.88, 1.0),
+    "wallet": (0.42, 0.24, 0.10),
+    "keys": (0.85, 0.82, 0.70),
+    "bat": (0.07, 0.07, 0.08),  # a black alloy bat
+    "toy": (0.12, 0.12, 0.12),
+    "orange_tip": (1.0, 0.40, 0.0),
     "zone": (0.15, 0.15, 0.15),
     "bullet": (0.9, 0.1, 0.1),
+}
+
+
+# Held objects, true scale, in the hand's frame (the arm hanging: -Z along the fingers, +X
+# forward, +Y to the subject's left), from the grip: (centre, half extents, colour, emissive).
+# Sizes: a 6.1 in phone (147 x 72 x 8 mm), a bifold wallet (11 x 9 x 2 cm), a 4 in kitchen
+# knife blade, a 33 in baseball bat (2.6 in barrel), a compact 9 mm pistol (180 x 130 x 30 mm),
+# a carbine (0.86 m), a key ring (chosen common sizes).
+HeldPart = tuple[
+    tuple[float, float, float], tuple[float, float, float], str | tuple[float, float, float], bool
+]
+HELD_OBJECTS: dict[str, list[HeldPart]] = {
+    "phone": [
+        ((0.05, 0.0, -0.02), (0.004, 0.036, 0.0735), "phone", False),
+        ((0.0545, 0.0, -0.02), (0.0006, 0.033, 0.068), "screen", True),
+    ],
+    "wallet": [((0.056, 0.0, -0.01), (0.01, 0.045, 0.055), "wallet", False)],
+    "keys": [
+        ((0.048, 0.0, -0.03), (0.002, 0.015, 0.015), "keys", False),
+        ((0.048, 0.0, -0.07), (0.0015, 0.011, 0.03), "keys", False),
+        ((0.048, 0.012, -0.065), (0.0015, 0.009, 0.026), "keys", False),
+    ],
+    "knife": [
+        ((0.0, 0.0, 0.0), (0.012, 0.01, 0.055), "weapon", False),
+        ((0.0, 0.0, -0.105), (0.001, 0.013, 0.051), "knife", False),  # the flat faces out
+    ],
+    "bat": [((0.0, 0.0, -0.29), (0.017, 0.017, 0.42), "bat", False)],  # its end on the floor
+    "handgun": [
+        ((0.0, 0.0, 0.0), (0.018, 0.015, 0.055), "gun", False),  # grip in the fist
+        ((0.07, 0.0, 0.05), (0.09, 0.015, 0.018), "gun", False),  # slide, muzzle forward
+    ],
+    "toy_gun": [
+        ((0.0, 0.0, 0.0), (0.018, 0.015, 0.055), "toy", False),
+        ((0.07, 0.0, 0.05), (0.09, 0.015, 0.018), "toy", False),
+        ((0.166, 0.0, 0.05), (0.006, 0.0155, 0.0185), "orange_tip", False),
+    ],
+    "rifle": [
+        ((0.0, 0.0, 0.0), (0.02, 0.015, 0.05), "gun", False),
+        ((0.2, 0.0, 0.06), (0.43, 0.022, 0.035), "gun", False),
+        ((0.12, 0.0, 0.0), (0.03, 0.012, 0.07), "gun", False),  # magazine
+    ],
 }
 
 
@@ -74,19 +124,113 @@ in vec3 in_position;
 in vec3 in_normal;
 in vec3 in_colour;
 out vec3 colour;
+out vec3 normal;
+out vec3 world;
 void main() {
     gl_Position = mvp * vec4(in_position, 1.0);
-    vec3 light = normalize(vec3(-0.4, 0.3, 0.85));
-    float lambert = 0.55 + 0.45 * max(dot(normalize(in_normal), light), 0.0);
-    colour = in_colour * lambert;
+    colour = in_colour;
+    normal = in_normal;
+    world = in_position;
 }
 """
+# Subjects drawn from their segments' rest meshes, uploaded once, moved by one matrix per
+# segment (a uniform array): a new pose changes 17 matrices, never a buffer.
+_SKINNED_VERTEX = """
+#version 330
+uniform mat4 mvp;
+uniform mat4 bones[17];
+uniform vec3 tint;
+in vec3 in_position;
+in vec3 in_normal;
+in vec3 in_colour;
+in float in_bone;
+out vec3 colour;
+out vec3 normal;
+out vec3 world;
+void main() {
+    mat4 bone = bones[int(in_bone + 0.5)];
+    vec4 p = bone * vec4(in_position, 1.0);
+    gl_Position = mvp * p;
+    colour = in_colour.r < 0.0 ? tint : in_colour;
+    normal = mat3(bone) * in_normal;
+    world = p.xyz;
+}
+"""
+# Lambert sun and ambient sky; a cone light (a flashlight or weapon light) with inverse-square
+# fall-off; a zero normal marks an emissive surface (a phone's lit screen), drawn unlit.
 _FRAGMENT = """
 #version 330
+uniform vec3 sun_dir;
+uniform float ambient;
+uniform float sun;
+uniform vec3 cone_pos;
+uniform vec3 cone_dir;
+uniform float cone_cos;
+uniform float cone_intensity;
 in vec3 colour;
+in vec3 normal;
+in vec3 world;
 out vec4 frag;
-void main() { frag = vec4(colour, 1.0); }
+void main() {
+    if (length(normal) < 0.5) { frag = vec4(colour, 1.0); return; }
+    vec3 n = normalize(normal);
+    float light = ambient + sun * max(dot(n, sun_dir), 0.0);
+    vec3 to_p = world - cone_pos;
+    float d = length(to_p);
+    vec3 dir = to_p / max(d, 1e-6);
+    if (cone_intensity > 0.0 && dot(dir, cone_dir) > cone_cos) {
+        float edge = smoothstep(cone_cos, mix(cone_cos, 1.0, 0.3), dot(dir, cone_dir));
+        light += cone_intensity * edge * max(dot(n, -dir), 0.0) / max(d * d, 0.25);
+    }
+    frag = vec4(min(colour * light, vec3(1.0)), 1.0);
+}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Lighting:
+    """A scene's light: sky colour (the clear colour), ambient and sun (Lambert) factors, and
+    whether a cone light (flashlight / weapon light) is expected."""
+
+    name: str
+    sky: tuple[float, float, float]
+    ambient: float
+    sun: float
+    sun_dir: tuple[float, float, float] = (-0.4, 0.3, 0.85)
+
+
+# Day keeps the original look (0.55 + 0.45 Lambert). Dusk and night are chosen for a visible
+# fall of light; night leaves a subject readable only in a cone light.
+LIGHTING = {
+    "day": Lighting("day", SKY, 0.55, 0.45),
+    "dusk": Lighting("dusk", (0.30, 0.24, 0.30), 0.22, 0.18, (-0.9, 0.2, 0.25)),
+    "night": Lighting("night", (0.015, 0.015, 0.03), 0.025, 0.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConeLight:
+    """A flashlight or weapon-mounted light: where it is, where it points (the weapon's bore),
+    its half-angle and its intensity (lit colour at 1 m on a square-on surface)."""
+
+    position_m: tuple[float, float, float]
+    direction: tuple[float, float, float]
+    half_angle_deg: float = 12.0
+    intensity: float = 20.0
+
+    @staticmethod
+    def on_weapon(muzzle: Pose, half_angle_deg: float = 12.0, intensity: float = 20.0) -> ConeLight:
+        """A weapon light under the bore, pointing along it."""
+        rot = muzzle.rotation()
+        pos = np.asarray(muzzle.position_m) - rot[:, 2] * 0.04
+        bore = rot[:, 0]
+        return ConeLight(
+            (float(pos[0]), float(pos[1]), float(pos[2])),
+            (float(bore[0]), float(bore[1]), float(bore[2])),
+            half_angle_deg,
+            intensity,
+        )
+
 
 # The 6 faces of a unit box: outward normal and 4 corners (counter-clockwise seen from outside).
 _FACES = [
@@ -111,16 +255,34 @@ class Scene:
         half: tuple[float, float, float],
         colour: tuple[float, float, float],
         rotation: NDArray[np.float64] | None = None,
+        emissive: bool = False,
     ) -> None:
+        """A box; `emissive` draws it unlit (a lit screen)."""
         rot = np.eye(3) if rotation is None else rotation
         c, h = np.asarray(centre, dtype=float), np.asarray(half, dtype=float)
         rows = []
         for normal, corners in _FACES:
-            n = rot @ np.asarray(normal, dtype=float)
+            n = np.zeros(3) if emissive else rot @ np.asarray(normal, dtype=float)
             pts = [c + rot @ (np.asarray(k, dtype=float) * h) for k in corners]
             for i in (0, 1, 2, 0, 2, 3):
                 rows.append([*pts[i], *n, *colour])
         self._vertices.append(np.asarray(rows, dtype=np.float32))
+
+    def mesh(
+        self,
+        vertices: NDArray[np.float64],
+        faces: NDArray[np.int64],
+        colour: tuple[float, float, float],
+    ) -> None:
+        """Triangles `faces` (F, 3) over `vertices` (V, 3), flat-shaded."""
+        tri = vertices[faces]  # (F, 3, 3)
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+        rows = np.empty((len(faces), 3, 9), dtype=np.float32)
+        rows[:, :, 0:3] = tri
+        rows[:, :, 3:6] = normal[:, None, :]
+        rows[:, :, 6:9] = colour
+        self._vertices.append(rows.reshape(-1, 9))
 
     def subject(
         self,
@@ -128,34 +290,50 @@ class Scene:
         feet: tuple[float, float, float],
         yaw_rad: float,
         colour: tuple[float, float, float] = COLOURS["subject"],
+        pose: HumanPose | None = None,
     ) -> None:
-        """The subject's collision boxes, posed as in the physics world."""
+        """The subject's segments, posed exactly as its collision hulls in the physics world
+        (the same vertices: what is drawn is what is hit)."""
         rot = quat_to_matrix(yaw_quat(yaw_rad))
-        for part in body.parts():
-            centre = np.asarray(feet) + rot @ np.asarray(part.centre)
-            self.box(centre, part.half_extents, colour, rot)
+        skeleton = body.skeleton()
+        posed = body.posed(pose)
+        skin = SKIN if not body.child else SKIN_CHILD
+        for seg, verts in zip(skeleton.segments, posed_vertices(skeleton, posed), strict=True):
+            world = np.asarray(feet) + verts @ rot.T
+            bare = seg.name in ("head", "neck") or seg.name.startswith("hand")
+            self.mesh(world, seg.faces, skin if bare else colour)
 
     def held(
-        self, body: SubjectBody, feet: tuple[float, float, float], yaw_rad: float, held_object: str
+        self,
+        body: SubjectBody,
+        feet: tuple[float, float, float],
+        yaw_rad: float,
+        held_object: str,
+        pose: HumanPose | None = None,
+        orange_tip: bool = True,
     ) -> None:
-        """What the subject holds, in the right hand: a knife, a gun, a phone, a bat."""
-        sizes = {
-            "knife": ((0.12, 0.012, 0.02), "knife"),
-            "handgun": ((0.10, 0.02, 0.07), "gun"),
-            "toy_gun": ((0.10, 0.02, 0.07), "taser"),
-            "rifle": ((0.45, 0.03, 0.06), "gun"),
-            "phone": ((0.04, 0.01, 0.075), "phone"),
-            "wallet": ((0.05, 0.012, 0.04), "phone"),
-            "bat": ((0.40, 0.03, 0.03), "cover"),
-        }
-        if held_object not in sizes:
+        """What the subject holds in its right hand, true scale, turned with the hand (its
+        long axis along the fingers, a phone's screen and a gun's muzzle facing the way the
+        palm's back does when the arm hangs). `orange_tip`: a toy gun's blaze orange muzzle."""
+        parts = HELD_OBJECTS.get(held_object)
+        if parts is None:
             return
-        half, colour = sizes[held_object]
-        rot = quat_to_matrix(yaw_quat(yaw_rad))
-        arms = [p for p in body.parts() if p.region.value == "arm"]
-        hand = min(arms, key=lambda p: p.y[0])  # the subject's right arm (-Y side)
-        local = np.array([hand.x[1] + half[0], sum(hand.y) / 2, hand.z[0] + 0.05])
-        self.box(np.asarray(feet) + rot @ local, half, COLOURS[colour], rot)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        skeleton = body.skeleton()
+        posed = body.posed(pose)
+        hand = next(s for s in skeleton.segments if s.name == "hand_r")
+        i = hand.joint
+        rot = yaw @ posed.rotation[i]
+        # The grip: two thirds down the hand, at the front of the fist.
+        grip_rest = hand.start + (hand.end - hand.start) * 0.55
+        grip = np.asarray(feet) + yaw @ (
+            posed.position[i] + posed.rotation[i] @ (grip_rest - skeleton.rest[i])
+        )
+        for centre, half, colour, emissive in parts:
+            if colour == "orange_tip" and not orange_tip:
+                continue
+            rgb = COLOURS[colour] if isinstance(colour, str) else colour
+            self.box(grip + rot @ np.asarray(centre), half, rgb, rot, emissive=emissive)
 
     def weapon(self, muzzle: Pose, kind: str) -> None:
         """A simple pistol or TASER shape behind the muzzle, along the bore."""
@@ -296,8 +474,34 @@ def eye_poses(head: Pose, ipd_m: float) -> tuple[Pose, Pose]:
     return eyes[0], eyes[1]
 
 
+@dataclass
+class _Rig:
+    body: SubjectBody
+    mesh: tuple[int, str, bool, bool]
+    colour: tuple[float, float, float]
+    bones: NDArray[np.float32]
+
+
+def _held_in_hand(skeleton: Skeleton, held_object: str, orange_tip: bool) -> F32:
+    """(V, 9) triangles of a held object in the right wrist's rest frame."""
+    parts = HELD_OBJECTS.get(held_object)
+    if parts is None:
+        return np.zeros((0, 9), dtype=np.float32)
+    hand = next(s for s in skeleton.segments if s.name == "hand_r")
+    grip = hand.start + (hand.end - hand.start) * 0.55 - skeleton.rest[hand.joint]
+    scene = Scene()
+    for centre, half, colour, emissive in parts:
+        if colour == "orange_tip" and not orange_tip:
+            continue
+        rgb = COLOURS[colour] if isinstance(colour, str) else colour
+        scene.box(grip + np.asarray(centre), half, rgb, emissive=emissive)
+    return scene.vertices()
+
+
 class Renderer:
-    """Render scenes to RGB images with one context; close it (or use `with`)."""
+    """Render scenes to RGB images with one context; close it (or use `with`). Static
+    geometry comes from `load(scene)`; subjects added with `add_subject` are posed by
+    transforms each frame."""
 
     def __init__(self, width: int, height: int, *, context: Any = None, samples: int = 0) -> None:
         self.width, self.height = width, height
@@ -309,6 +513,13 @@ class Renderer:
         self._vao: Any = None
         self._vbo: Any = None
         self._count = 0
+        self.lighting = LIGHTING["day"]
+        self.cone: ConeLight | None = None
+        self.skinned = self.ctx.program(vertex_shader=_SKINNED_VERTEX, fragment_shader=_FRAGMENT)
+        # Per skeleton (by identity: skeletons are cached per build) and held object: the
+        # skeleton (kept alive), vbo, vao, vertex count.
+        self._meshes: dict[tuple[int, str, bool, bool], tuple[Skeleton, Any, Any, int]] = {}
+        self._rigs: dict[str, _Rig] = {}
 
     def load(self, scene: Scene) -> None:
         """Upload a scene once; render it from as many cameras as needed."""
@@ -326,6 +537,70 @@ class Renderer:
         )
         self._count = len(data)
 
+    def add_subject(
+        self,
+        key: str,
+        body: SubjectBody,
+        colour: tuple[float, float, float] = COLOURS["subject"],
+        held_object: str = "none",
+        orange_tip: bool = True,
+    ) -> None:
+        """A subject drawn from its segment meshes and what it holds (on the hand's bone),
+        uploaded once per build and object (subjects alike share them); place and pose it
+        with `pose_subject`. Call again only when what it holds changes."""
+        skeleton = body.skeleton()
+        mesh_key = (id(skeleton), held_object, orange_tip, body.child)
+        if mesh_key not in self._meshes:
+            rows = []
+            for k, seg in enumerate(skeleton.segments):
+                local = seg.vertices - skeleton.rest[seg.joint]
+                tri = local[seg.faces]
+                normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+                normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+                bare = seg.name in ("head", "neck") or seg.name.startswith("hand")
+                # A negative red marks clothing: the subject's own tint, a uniform.
+                rgb = (SKIN_CHILD if body.child else SKIN) if bare else (-1.0, 0.0, 0.0)
+                block = np.empty((len(tri), 3, 10), dtype=np.float32)
+                block[:, :, 0:3] = tri
+                block[:, :, 3:6] = normal[:, None, :]
+                block[:, :, 6:9] = rgb
+                block[:, :, 9] = k
+                rows.append(block.reshape(-1, 10))
+            held = _held_in_hand(skeleton, held_object, orange_tip)
+            if len(held):
+                hand = next(s for s in skeleton.segments if s.name == "hand_r").joint
+                rows.append(np.hstack([held, np.full((len(held), 1), hand, dtype=np.float32)]))
+            data = np.concatenate(rows)
+            vbo = self.ctx.buffer(data.tobytes())
+            vao = self.ctx.vertex_array(
+                self.skinned,
+                [(vbo, "3f 3f 3f 1f", "in_position", "in_normal", "in_colour", "in_bone")],
+            )
+            self._meshes[mesh_key] = (skeleton, vbo, vao, len(data))
+        old = self._rigs.get(key)
+        bones = old.bones if old is not None else np.tile(np.eye(4, dtype="f4"), (17, 1, 1))
+        self._rigs[key] = _Rig(body, mesh_key, colour, bones)
+
+    def pose_subject(
+        self,
+        key: str,
+        feet: tuple[float, float, float],
+        yaw_rad: float,
+        pose: HumanPose | None = None,
+    ) -> None:
+        """Move a subject added with `add_subject`: 17 matrices, no buffer touched."""
+        rig = self._rigs[key]
+        posed = rig.body.posed(pose)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        bones = np.zeros((17, 4, 4), dtype="f4")
+        bones[:, :3, :3] = yaw @ posed.rotation
+        bones[:, :3, 3] = np.asarray(feet) + posed.position @ yaw.T
+        bones[:, 3, 3] = 1.0
+        rig.bones = bones
+
+    def remove_subject(self, key: str) -> None:
+        self._rigs.pop(key, None)
+
     def draw(self, framebuffer: Any, mvp: NDArray[np.float64]) -> None:
         """Draw the loaded scene into any framebuffer: this renderer's own, or a headset
         swapchain image's."""
@@ -333,10 +608,30 @@ class Renderer:
 
         framebuffer.use()
         self.ctx.enable(moderngl.DEPTH_TEST)
-        framebuffer.clear(*SKY, 1.0, depth=1.0)
-        self.program["mvp"].write(mvp.T.astype("f4").tobytes())
+        light = self.lighting
+        framebuffer.clear(*light.sky, 1.0, depth=1.0)
+        sun = np.asarray(light.sun_dir) / np.linalg.norm(light.sun_dir)
+        cone = self.cone
+        for program in (self.program, self.skinned):
+            program["mvp"].write(mvp.T.astype("f4").tobytes())
+            program["sun_dir"].value = tuple(float(v) for v in sun)
+            program["ambient"].value = light.ambient
+            program["sun"].value = light.sun
+            program["cone_intensity"].value = 0.0 if cone is None else cone.intensity
+            if cone is not None:
+                d = np.asarray(cone.direction) / np.linalg.norm(cone.direction)
+                program["cone_pos"].value = cone.position_m
+                program["cone_dir"].value = tuple(float(v) for v in d)
+                program["cone_cos"].value = math.cos(math.radians(cone.half_angle_deg))
         if self._vao is not None and self._count:
             self._vao.render(vertices=self._count)
+        for rig in self._rigs.values():
+            _, _, vao, count = self._meshes[rig.mesh]
+            # Column-major for GLSL: each bone's transpose, in order.
+            bones = np.ascontiguousarray(rig.bones.transpose(0, 2, 1))
+            self.skinned["bones"].write(bones.tobytes())
+            self.skinned["tint"].value = rig.colour
+            vao.render(vertices=count)
 
     def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
         """An RGB image (height, width, 3), row 0 at the top."""
@@ -365,6 +660,10 @@ class Renderer:
         return ((ndc[0] + 1) / 2 * self.width, (1 - ndc[1]) / 2 * self.height)
 
     def close(self) -> None:
+        for _, vbo, vao, _ in self._meshes.values():
+            vao.release()
+            vbo.release()
+        self.skinned.release()
         for obj in (self._vao, self._vbo, self.fbo, self.program):
             if obj is not None:
                 obj.release()

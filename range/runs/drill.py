@@ -28,6 +28,7 @@ from peripherals.driver import DeviceInfo
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model
+from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
@@ -174,6 +175,7 @@ class Session:
             log = MemoryLog(writer) if writer is not None else MemoryLog()
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
             self.engine = engine
+            self.animator = SubjectAnimator(config.seed)
             for subject in engine.subjects.values():
                 self.bodies[subject.id] = self.bodies[subject.id].in_stance(subject.stance)
                 world.add_subject(
@@ -262,6 +264,17 @@ class Session:
                 self.world.set_stance(subject.id, subject.stance)
                 self.bodies[subject.id] = self.world.body(subject.id)
             self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
+            pose = self.animator.update(
+                subject.id,
+                engine.t,
+                subject.position_m,
+                subject.yaw_rad,
+                subject.behaviour.value,
+                subject.stance.value,
+                subject.held_object.value,
+                self.bodies[subject.id].skeleton(),
+            )
+            self.world.pose_subject(subject.id, pose)
         self._update_poses()
 
     def _barrier(self) -> bool:
@@ -410,7 +423,11 @@ class Session:
             self._untracked("taser", serial, t)
             return
         impacts: list[ProbeImpact] = fly_probes(
-            self.world, cartridge(cartridge_id), muzzle, self.physics_rng
+            self.world,
+            cartridge(cartridge_id),
+            muzzle,
+            self.physics_rng,
+            self.animator.motion(self.world, self.engine.t),
         )
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None

@@ -1,0 +1,372 @@
+"""Subject animations: each pose is a pure function of the drill time and the run's seed, so a
+replay of a run poses every subject exactly as it was.
+
+A clip gives the joint rotations of one action at a time into it (`clip_pose`); a `Timeline`
+of (start time, clip) changes blends each clip in from the previous one (`pose_at`).
+`clip_for` maps a drill subject's behaviour, stance, speed and held object to a clip.
+
+Joint conventions (physics.human): a rotation about +Y by a positive angle swings a hanging limb
+backward and tips the trunk forward; hip, shoulder and elbow flexion are negative angles, knee
+flexion positive. Rates: walking stride about 1.1 s (cadence ~110 steps/min), running stride
+0.7 s, breathing 12-17 breaths a minute at rest (chosen from common physiology ranges).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from physics.human import (
+    F64,
+    JOINTS,
+    HumanPose,
+    Skeleton,
+    forward_kinematics,
+    matrices_to_quats,
+    posed_vertices,
+    rot_x,
+    rot_y,
+    rot_z,
+)
+from physics.pose import quat_to_matrix
+
+BLEND_S = 0.3  # a change of clip blends in over this long
+FALL_S = 0.8  # an incapacitated subject goes down in this long, then locks up
+RECOVER_S = 2.0  # prone to standing: on the knees half-way
+
+
+class Clip(StrEnum):
+    IDLE = "idle"
+    WALK = "walk"
+    RUN = "run"
+    TURN = "turn"
+    ARMS_RAISED = "arms_raised"
+    KNEEL = "kneel"
+    PRONE = "prone"
+    REACH_WAISTBAND = "reach_waistband"
+    REACH_POCKET = "reach_pocket"
+    DRAW_POINT = "draw_point"
+    DROP = "drop"
+    FALL = "fall"
+    RECOVER = "recover"
+
+
+@lru_cache(maxsize=256)
+def _jitter(seed: int) -> tuple[float, float, float]:
+    """Per-subject phases from the run's seed: gait phase, breathing period, sway phase."""
+    rng = np.random.default_rng(seed)
+    return float(rng.random()), 3.5 + 1.5 * float(rng.random()), float(rng.random())
+
+
+def _ease(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _gait(
+    t: float, phase: float, stride_s: float, hip: float, knee: float, arm: float
+) -> dict[str, F64]:
+    a = 2 * math.pi * (t / stride_s + phase)
+    s = math.sin(a)
+    joints = {
+        "hip_l": rot_y(-hip * s),
+        "hip_r": rot_y(hip * s),
+        # The knee bends in the swing (thigh going forward), straight in the stance.
+        "knee_l": rot_y(knee * max(0.0, math.sin(a + 0.6))),
+        "knee_r": rot_y(knee * max(0.0, -math.sin(a + 0.6))),
+        "ankle_l": rot_y(-0.2 * knee * max(0.0, math.sin(a + 0.6))),
+        "ankle_r": rot_y(-0.2 * knee * max(0.0, -math.sin(a + 0.6))),
+        "shoulder_l": rot_y(arm * s),
+        "shoulder_r": rot_y(-arm * s),
+    }
+    return joints
+
+
+def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPose:
+    """The pose `t_s` seconds into `clip` for a subject whose phases come from `seed`."""
+    gait_phase, breath_s, sway = _jitter(seed)
+    knee_z = float(skeleton.rest[JOINTS.index("knee_l")][2])
+    pelvis_z = float(skeleton.rest[0][2])
+    breath = math.sin(2 * math.pi * (t_s / breath_s + sway))
+    joints: dict[str, F64] = {"thorax": rot_y(0.015 * breath)}  # the chest rises and falls
+    offset = (0.0, 0.0, 0.002 * breath)
+    root = np.eye(3)
+    if clip is Clip.WALK:
+        joints |= _gait(t_s, gait_phase, 1.1, 0.42, 0.9, 0.35)
+        joints["elbow_l"] = joints["elbow_r"] = rot_y(-0.3)
+        offset = (0.0, 0.0, -0.01 + 0.01 * abs(math.cos(2 * math.pi * (t_s / 1.1 + gait_phase))))
+    elif clip is Clip.RUN:
+        joints |= _gait(t_s, gait_phase, 0.7, 0.75, 1.7, 0.8)
+        joints["elbow_l"] = joints["elbow_r"] = rot_y(-1.4)
+        joints["lumbar"] = rot_y(0.15)  # a forward lean
+        offset = (0.0, 0.0, -0.03 + 0.03 * abs(math.cos(2 * math.pi * (t_s / 0.7 + gait_phase))))
+    elif clip is Clip.TURN:
+        # Small steps in place while the drill turns the subject's yaw.
+        joints |= _gait(t_s, gait_phase, 0.8, 0.15, 0.5, 0.1)
+    elif clip is Clip.ARMS_RAISED:
+        joints["shoulder_l"] = rot_x(math.radians(165.0))
+        joints["shoulder_r"] = rot_x(math.radians(-165.0))
+        joints["elbow_l"] = joints["elbow_r"] = rot_y(-0.1 - 0.03 * breath)
+    elif clip in (Clip.KNEEL, Clip.PRONE, Clip.FALL, Clip.RECOVER):
+        kneel = _kneel(knee_z - skeleton.knee_radius_m)
+        prone = _prone(pelvis_z, skeleton)
+        if clip is Clip.KNEEL:
+            return _with(kneel, joints)
+        if clip is Clip.PRONE:
+            return prone
+        if clip is Clip.FALL:
+            return _grounded(skeleton, _fall(t_s, prone))
+        return _grounded(skeleton, _recover(t_s, prone, kneel))
+    elif clip is Clip.REACH_WAISTBAND:
+        w = _ease(t_s / 0.4)
+        joints["shoulder_r"] = rot_y(0.15 * w) @ rot_x(0.3 * w)
+        joints["elbow_r"] = rot_y(-1.3 * w)
+    elif clip is Clip.REACH_POCKET:
+        w = _ease(t_s / 0.4)
+        joints["shoulder_r"] = rot_y(0.2 * w) @ rot_x(-0.15 * w)
+        joints["elbow_r"] = rot_y(-0.7 * w)
+        joints["lumbar"] = rot_z(-0.15 * w)
+    elif clip is Clip.DRAW_POINT:
+        # From the waistband (0-0.25 s) up to the arm pointed level at the officer (0.6 s).
+        w = _ease((t_s - 0.25) / 0.35)
+        d = _ease(t_s / 0.25) * (1 - w)
+        joints["shoulder_r"] = rot_y(0.15 * d - (math.pi / 2) * w) @ rot_x(0.3 * d)
+        joints["elbow_r"] = rot_y(-1.3 * d)
+        joints["shoulder_l"] = rot_y(-1.2 * w) @ rot_x(-0.4 * w)  # a support hand
+        joints["elbow_l"] = rot_y(-0.6 * w)
+    elif clip is Clip.DROP:
+        # The arm goes out and down-forward and opens (0-0.5 s), then hangs again (to 1 s).
+        w = _ease(t_s / 0.5) * (1 - _ease((t_s - 0.5) / 0.5))
+        joints["shoulder_r"] = rot_y(-0.6 * w) @ rot_x(-0.3 * w)
+        joints["lumbar"] = rot_y(0.25 * w)
+    return HumanPose(offset, root, joints)
+
+
+def _grounded(skeleton: Skeleton, pose: HumanPose) -> HumanPose:
+    """The pose lifted so that no part of the body is below the floor (a body going down
+    pivots on what touches the floor, not on its hips)."""
+    verts = posed_vertices(skeleton, forward_kinematics(skeleton, pose))
+    low = min(float(v[:, 2].min()) for v in verts)
+    if low >= 0.0:
+        return pose
+    x, y, z = pose.root_offset_m
+    return HumanPose((x, y, z - low), pose.root_rotation, pose.joints)
+
+
+def _with(pose: HumanPose, extra: dict[str, F64]) -> HumanPose:
+    return HumanPose(pose.root_offset_m, pose.root_rotation, pose.joints | extra)
+
+
+def _kneel(drop_m: float) -> HumanPose:
+    joints = {f"knee_{s}": rot_y(math.pi / 2) for s in "lr"}
+    joints |= {f"ankle_{s}": rot_y(math.pi / 2) for s in "lr"}
+    return HumanPose((0.0, 0.0, -drop_m), np.eye(3), joints)
+
+
+def _prone(pelvis_z: float, skeleton: Skeleton) -> HumanPose:
+    """Face down, arms out to the sides: the body turned forward a quarter turn about the hip
+    joints, which come down to rest at the pelvis's half-depth above the floor."""
+    half_depth = float(skeleton.segments[0].vertices[:, 0].max())
+    joints = {
+        "shoulder_l": rot_x(math.radians(80.0)),
+        "shoulder_r": rot_x(math.radians(-80.0)),
+        "ankle_l": rot_y(1.3),  # feet pointed, lying along the floor
+        "ankle_r": rot_y(1.3),
+        "neck": rot_y(-0.5),  # the head lifted from the floor
+    }
+    return HumanPose((0.0, 0.0, half_depth - pelvis_z), rot_y(math.pi / 2), joints)
+
+
+def _fall(t_s: float, prone: HumanPose) -> HumanPose:
+    """Locked up, rigid, going down forward: knees buckle first, then the body tips to prone."""
+    w = _ease(t_s / FALL_S)
+    buckle = math.sin(math.pi * min(t_s / FALL_S, 1.0))
+    stiff = {
+        "knee_l": rot_y(1.0 * buckle),
+        "knee_r": rot_y(1.0 * buckle),
+        "hip_l": rot_y(-0.6 * buckle),
+        "hip_r": rot_y(-0.6 * buckle),
+        "elbow_l": rot_y(-1.2 * buckle),  # arms flexed, locked
+        "elbow_r": rot_y(-1.2 * buckle),
+    }
+    pose = blend(HumanPose(joints=stiff), prone, w)
+    return pose
+
+
+def _recover(t_s: float, prone: HumanPose, kneel: HumanPose) -> HumanPose:
+    half = RECOVER_S / 2
+    if t_s < half:
+        return blend(prone, kneel, _ease(t_s / half))
+    return blend(kneel, HumanPose(), _ease((t_s - half) / half))
+
+
+def _slerp(a: F64, b: F64, w: float) -> F64:
+    qa, qb = matrices_to_quats(np.stack([a, b]))
+    if qa @ qb < 0:
+        qb = -qb
+    dot = min(max(float(qa @ qb), -1.0), 1.0)
+    angle = math.acos(dot)
+    if angle < 1e-6:
+        q = qa
+    else:
+        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
+    x, y, z, qw = (float(v) for v in q)
+    return quat_to_matrix((x, y, z, qw))
+
+
+def blend(a: HumanPose, b: HumanPose, w: float) -> HumanPose:
+    """`a` at w = 0 to `b` at w = 1: joint rotations slerped, root offsets interpolated."""
+    if w <= 0.0:
+        return a
+    if w >= 1.0:
+        return b
+    eye = np.eye(3)
+    joints = {
+        name: _slerp(a.joints.get(name, eye), b.joints.get(name, eye), w)
+        for name in a.joints.keys() | b.joints.keys()
+    }
+    offset = tuple(
+        float(x + (y - x) * w) for x, y in zip(a.root_offset_m, b.root_offset_m, strict=True)
+    )
+    return HumanPose(
+        (offset[0], offset[1], offset[2]), _slerp(a.root_rotation, b.root_rotation, w), joints
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A subject's clips over a drill: `changes` are (start time s, clip), in time order."""
+
+    changes: tuple[tuple[float, Clip], ...]
+    seed: int
+
+    def clip_at(self, t_s: float) -> tuple[int, float, Clip]:
+        """Index, start time and clip active at `t_s` (the first clip before any change)."""
+        index = 0
+        for i, (start, _) in enumerate(self.changes):
+            if start <= t_s:
+                index = i
+        start, clip = self.changes[index]
+        return index, start, clip
+
+    def pose_at(self, skeleton: Skeleton, t_s: float) -> HumanPose:
+        """The pose at drill time `t_s`: the active clip, blended in from the one before over
+        BLEND_S (a fall needs no blend: it starts from wherever the subject was)."""
+        index, start, clip = self.clip_at(t_s)
+        pose = clip_pose(skeleton, clip, t_s - start, self.seed)
+        if index == 0 or t_s - start >= BLEND_S:
+            return pose
+        prev_start, prev_clip = self.changes[index - 1]
+        before = clip_pose(skeleton, prev_clip, t_s - prev_start, self.seed)
+        return blend(before, pose, _ease((t_s - start) / BLEND_S))
+
+
+def clip_for(
+    behaviour: str,
+    stance: str,
+    speed_mps: float,
+    held_object: str = "none",
+    incapacitated: bool = False,
+) -> Clip:
+    """The clip a drill subject's state calls for (drills/threat.py behaviours, physics.body
+    stances): a stance wins, then incapacitation, then motion, then the behaviour."""
+    if incapacitated or behaviour == "incapacitated":
+        return Clip.FALL
+    if stance == "kneeling":
+        return Clip.KNEEL
+    if stance == "arms_raised" or behaviour == "surrendered":
+        return Clip.ARMS_RAISED
+    if speed_mps > 2.5 or (behaviour == "fleeing" and speed_mps > 0.3):
+        return Clip.RUN
+    if speed_mps > 0.3:
+        return Clip.WALK
+    if behaviour == "deadly_threat" and held_object in ("handgun", "toy_gun", "rifle"):
+        return Clip.DRAW_POINT
+    if held_object in ("phone", "wallet") and behaviour != "compliant":
+        return Clip.REACH_POCKET
+    if behaviour in ("deadly_threat", "assaultive") and held_object in ("none", "knife"):
+        return Clip.REACH_WAISTBAND
+    return Clip.IDLE
+
+
+class SubjectAnimator:
+    """Clip timelines built from a drill's subject states frame by frame, and the subjects'
+    motion over a projectile's flight. Deterministic: the states come from the seeded drill,
+    and each subject's phases from the run's seed and its id."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._changes: dict[str, list[tuple[float, Clip]]] = {}
+        self._last: dict[str, tuple[float, float, float, float]] = {}  # t, x, y, yaw
+        self._velocity: dict[str, tuple[float, float]] = {}
+        self._skeletons: dict[str, Skeleton] = {}
+
+    def _timeline(self, subject_id: str) -> Timeline:
+        return Timeline(tuple(self._changes[subject_id]), _subject_seed(self.seed, subject_id))
+
+    def update(
+        self,
+        subject_id: str,
+        t_s: float,
+        position_m: tuple[float, float],
+        yaw_rad: float,
+        behaviour: str,
+        stance: str,
+        held_object: str,
+        skeleton: Skeleton,
+    ) -> HumanPose:
+        """The subject's pose at drill time `t_s` given its state now."""
+        last = self._last.get(subject_id)
+        vx = vy = 0.0
+        if last is not None and t_s > last[0]:
+            vx = (position_m[0] - last[1]) / (t_s - last[0])
+            vy = (position_m[1] - last[2]) / (t_s - last[0])
+        self._last[subject_id] = (t_s, position_m[0], position_m[1], yaw_rad)
+        self._velocity[subject_id] = (vx, vy)
+        self._skeletons[subject_id] = skeleton
+        clip = clip_for(behaviour, stance, math.hypot(vx, vy), held_object)
+        changes = self._changes.setdefault(subject_id, [(t_s, clip)])
+        start, current = changes[-1]
+        if current is Clip.FALL and clip is not Clip.FALL:
+            clip = Clip.RECOVER  # from the floor, whatever comes next
+        if current is Clip.RECOVER and t_s - start < RECOVER_S:
+            clip = Clip.RECOVER
+        if clip is not current:
+            changes.append((t_s, clip))
+        return self._timeline(subject_id).pose_at(skeleton, t_s)
+
+    def motion(self, world: _Poser, t0_s: float) -> Callable[[float, frozenset[str]], None]:
+        """`motion(t, subjects)`: those animated subjects posed `t` seconds after `t0_s`, moved
+        on at their last velocity, their clips carrying on (RangeWorld.cast_moving)."""
+
+        def move(t: float, subjects: frozenset[str]) -> None:
+            for subject_id, (_, x, y, yaw) in self._last.items():
+                if subject_id not in subjects:
+                    continue
+                vx, vy = self._velocity[subject_id]
+                pose = self._timeline(subject_id).pose_at(self._skeletons[subject_id], t0_s + t)
+                world.pose_subject(subject_id, pose, (x + vx * t, y + vy * t, 0.0), yaw)
+
+        return move
+
+
+class _Poser(Protocol):
+    def pose_subject(
+        self,
+        subject_id: str,
+        pose: HumanPose,
+        position: tuple[float, float, float] | None = None,
+        yaw_rad: float | None = None,
+    ) -> None: ...
+
+
+def _subject_seed(seed: int, subject_id: str) -> int:
+    # crc32, not hash(): Python salts string hashes per process, and a replay must match.
+    return (seed * 1_000_003 + zlib.crc32(subject_id.encode())) % 2**32

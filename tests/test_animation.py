@@ -1,0 +1,191 @@
+"""Animations: pure functions of drill time and seed, blended, drawn as hit (docs/img)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from physics.animation import (
+    BLEND_S,
+    FALL_S,
+    RECOVER_S,
+    Clip,
+    SubjectAnimator,
+    Timeline,
+    clip_for,
+    clip_pose,
+)
+from physics.body import SubjectBody
+from physics.human import JOINTS, HumanPose, forward_kinematics, posed_vertices
+from physics.pose import Pose, look_rotation
+from physics.world import RangeWorld
+from range.review.render import SKY, Renderer, Scene
+
+BODY = SubjectBody()
+SKELETON = BODY.skeleton()
+IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+KEY_S = {
+    Clip.WALK: 0.3,
+    Clip.RUN: 0.2,
+    Clip.FALL: 0.4,
+    Clip.RECOVER: 1.0,
+    Clip.DRAW_POINT: 0.7,
+    Clip.DROP: 0.5,
+    Clip.REACH_WAISTBAND: 0.5,
+    Clip.REACH_POCKET: 0.5,
+}
+
+
+def joints_of(pose: HumanPose) -> np.ndarray:
+    posed = forward_kinematics(SKELETON, pose)
+    return np.asarray(posed.position)
+
+
+def at(pose: HumanPose, joint: str) -> np.ndarray:
+    return joints_of(pose)[JOINTS.index(joint)]
+
+
+def extent_z(pose: HumanPose) -> tuple[float, float]:
+    verts = np.concatenate(posed_vertices(SKELETON, forward_kinematics(SKELETON, pose)))
+    return float(verts[:, 2].min()), float(verts[:, 2].max())
+
+
+def test_a_pose_is_a_pure_function_of_time_and_seed() -> None:
+    a = joints_of(clip_pose(SKELETON, Clip.WALK, 0.73, seed=11))
+    b = joints_of(clip_pose(SKELETON, Clip.WALK, 0.73, seed=11))
+    c = joints_of(clip_pose(SKELETON, Clip.WALK, 0.73, seed=12))
+    assert np.array_equal(a, b)
+    assert np.abs(a - c).max() > 0.01  # another run's subject walks in another phase
+
+
+def test_a_change_of_clip_blends_without_a_jump() -> None:
+    timeline = Timeline(((0.0, Clip.IDLE), (1.0, Clip.ARMS_RAISED)), seed=3)
+    before = joints_of(timeline.pose_at(SKELETON, 1.0 - 1e-3))
+    after = joints_of(timeline.pose_at(SKELETON, 1.0 + 1e-3))
+    assert np.abs(after - before).max() < 0.005
+    unblended = joints_of(clip_pose(SKELETON, Clip.ARMS_RAISED, 1e-3, 3))
+    assert np.abs(unblended - before).max() > 0.5  # the hands would jump up a metre
+    done = joints_of(timeline.pose_at(SKELETON, 1.0 + BLEND_S))
+    assert np.allclose(done, joints_of(clip_pose(SKELETON, Clip.ARMS_RAISED, BLEND_S, 3)))
+
+
+def test_key_frames_put_the_body_where_the_action_says() -> None:
+    _, standing_top = extent_z(HumanPose())
+    walk = [clip_pose(SKELETON, Clip.WALK, t, 0) for t in np.linspace(0, 1.1, 12)]
+    assert max(abs(at(p, "ankle_l")[0] - at(p, "ankle_r")[0]) for p in walk) > 0.3
+    run = [clip_pose(SKELETON, Clip.RUN, t, 0) for t in np.linspace(0, 0.7, 12)]
+    assert max(abs(at(p, "ankle_l")[0] - at(p, "ankle_r")[0]) for p in run) > 0.6
+    low, top = extent_z(clip_pose(SKELETON, Clip.PRONE, 0.0, 0))
+    assert low > -0.01 and top < 0.45
+    assert extent_z(clip_pose(SKELETON, Clip.FALL, FALL_S, 0))[1] < 0.45
+    assert extent_z(clip_pose(SKELETON, Clip.RECOVER, RECOVER_S, 0))[1] == pytest.approx(
+        standing_top, abs=0.01
+    )
+    kneel_top = extent_z(clip_pose(SKELETON, Clip.KNEEL, 0.0, 0))[1]
+    assert standing_top - 0.5 < kneel_top < standing_top - 0.35
+    raised = clip_pose(SKELETON, Clip.ARMS_RAISED, 0.0, 0)
+    assert min(at(raised, "wrist_l")[2], at(raised, "wrist_r")[2]) > standing_top
+    reach = clip_pose(SKELETON, Clip.REACH_WAISTBAND, 0.5, 0)
+    assert at(reach, "wrist_r")[0] > 0.15 and 0.85 < at(reach, "wrist_r")[2] < 1.15
+    point = clip_pose(SKELETON, Clip.DRAW_POINT, 0.7, 0)
+    shoulder = at(point, "shoulder_r")
+    assert at(point, "wrist_r")[0] > 0.45
+    assert at(point, "wrist_r")[2] == pytest.approx(shoulder[2], abs=0.08)
+
+
+@pytest.mark.parametrize(
+    ("state", "clip"),
+    [
+        (("compliant", "standing", 0.0, "none"), Clip.IDLE),
+        (("fleeing", "standing", 3.5, "none"), Clip.RUN),
+        (("active_resistance", "standing", 1.2, "none"), Clip.WALK),
+        (("surrendered", "standing", 0.0, "none"), Clip.ARMS_RAISED),
+        (("compliant", "kneeling", 0.0, "none"), Clip.KNEEL),
+        (("deadly_threat", "standing", 0.0, "handgun"), Clip.DRAW_POINT),
+        (("passive_resistance", "standing", 0.0, "phone"), Clip.REACH_POCKET),
+        (("assaultive", "standing", 0.0, "none"), Clip.REACH_WAISTBAND),
+        (("incapacitated", "standing", 0.0, "knife"), Clip.FALL),
+    ],
+)
+def test_drill_states_map_to_clips(state: tuple[str, str, float, str], clip: Clip) -> None:
+    assert clip_for(*state) is clip
+
+
+def test_every_key_frame_is_drawn_as_it_is_hit() -> None:
+    """Each clip's key frame rendered side-on and cast pixel by pixel against the posed
+    PyBullet body: >= 99 % agreement; the frames go to docs/img/animations.png."""
+    w, h, fov = 80, 96, 45.0
+    eye = np.array([2.2, 0.0, 1.0])
+    camera = Pose((2.2, 0.0, 1.0), look_rotation(np.array([5.0, 0.0, 0.8]) - eye))
+    rot = camera.rotation()
+    t = math.tan(math.radians(fov) / 2)
+    uu, vv = np.meshgrid(
+        ((np.arange(w) + 0.5) / w * 2 - 1) * t * w / h, (1 - (np.arange(h) + 0.5) / h * 2) * t
+    )
+    d = (rot[:, 0] + uu[..., None] * -rot[:, 1] + vv[..., None] * rot[:, 2]).reshape(-1, 3)
+    starts = np.broadcast_to(eye, d.shape)
+    frames = []
+    yaw = math.pi / 2 + 0.5
+    with Renderer(w, h) as renderer, RangeWorld() as world:
+        world.add_subject("s", BODY, (5.0, 0.0, 0.0), yaw)
+        for clip in Clip:
+            pose = clip_pose(SKELETON, clip, KEY_S.get(clip, 1.0), 7)
+            scene = Scene()
+            scene.subject(BODY, (5.0, 0.0, 0.0), yaw, pose=pose)
+            renderer.load(scene)
+            image = renderer.render(camera, fov)
+            drawn = np.abs(image.astype(int) - np.array([round(c * 255) for c in SKY])).sum(2) > 3
+            world.pose_subject("s", pose)
+            ends = world.cast_paths(
+                np.stack([starts, starts + d * 20]), np.array([0.0, 1.0]), np.zeros((2, len(d)))
+            )
+            hit = (ends.target == world.targets.index("s")).reshape(h, w)
+            agreement = 1 - (drawn ^ hit).sum() / (drawn | hit).sum()
+            assert agreement >= 0.99, f"{clip}: {agreement:.4f}"
+            frames.append(image)
+    import matplotlib.pyplot as plt
+
+    IMG.mkdir(exist_ok=True)
+    plt.imsave(IMG / "animations.png", np.concatenate(frames, axis=1))
+
+
+def test_the_animator_follows_a_drill_subject_through_flight_fall_and_recovery() -> None:
+    """States as the drill engine gives them, frame by frame at 90 Hz: running away, then
+    incapacitated, then compliant again; two animators with the run's seed agree exactly."""
+
+    def play(seed: int) -> list[tuple[str, np.ndarray]]:
+        animator = SubjectAnimator(seed)
+        out = []
+        for frame in range(int(6.0 * 90)):
+            t = frame / 90
+            if t < 2.0:
+                state, x = "fleeing", 5.0 + 3.0 * t
+            elif t < 3.5:
+                state, x = "incapacitated", 11.0
+            else:
+                state, x = "compliant", 11.0
+            pose = animator.update("s1", t, (x, 0.0), 0.0, state, "standing", "none", SKELETON)
+            clip = animator._changes["s1"][-1][1]
+            out.append((clip.value, joints_of(pose)))
+        return out
+
+    a, b = play(42), play(42)
+    assert all(ca == cb and np.array_equal(ja, jb) for (ca, ja), (cb, jb) in zip(a, b, strict=True))
+    clips = [c for c, _ in a]
+    assert clips[90] == "run" and clips[int(2.5 * 90)] == "fall"
+    assert clips[int(4.0 * 90)] == "recover" and clips[-1] == "idle"
+    run_feet = [
+        abs(j[JOINTS.index("ankle_l")][0] - j[JOINTS.index("ankle_r")][0]) for _, j in a[:180]
+    ]
+    assert max(run_feet) > 0.6  # the legs swing while it flees
+    assert extent_z_of(a[int(3.4 * 90)][1]) < 0.6  # down on the floor before the recovery
+    assert a[-1][1][JOINTS.index("neck")][2] > 1.4  # standing again at the end
+    c = play(43)
+    assert any(not np.array_equal(ja, jc) for (_, ja), (_, jc) in zip(a[:90], c[:90], strict=True))
+
+
+def extent_z_of(joints: np.ndarray) -> float:
+    return float(joints[:, 2].max())
