@@ -14,6 +14,7 @@ from range import (
     __version__,
     cli_analyze,
     cli_calibrate,
+    cli_console,
     cli_course,
     cli_drill,
     cli_peripherals,
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
     cli_xr.register(sub)
+    cli_console.register(sub)
     return parser
 
 
