@@ -102,6 +102,4 @@ def test_audit_chain_finds_an_edit_and_a_deletion(store: ConsoleStore) -> None:
     store.records._run("UPDATE console_audit SET actor = 'someone' WHERE id = ?", ids[1])
     assert store.verify_audit() == [f"audit row {ids[1]}: edited after it was written"]
     store.records._run("DELETE FROM console_audit WHERE id = ?", ids[1])
-    assert store.verify_audit() == [
-        f"audit row {ids[2]}: a row before it was deleted or changed"
-    ]
+    assert store.verify_audit() == [f"audit row {ids[2]}: a row before it was deleted or changed"]

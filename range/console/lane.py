@@ -27,7 +27,7 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
 from range.console.protocol import IDLE, Command, event_line, lane_state
-from range.runner import RunConfig, Session, run_drill
+from range.runner import RunConfig, Session
 
 CommandMessage = dict[str, Any]
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
@@ -104,6 +104,10 @@ class LiveControl:
             self.restart = True
         elif name is Command.BUTTON and engine.state is RunState.RUNNING:
             engine.instructor(data.get("button", ""))
+
+    def finish(self, session: Session) -> None:
+        """Publish the ended run's last state (the frame loop calls no control after it)."""
+        self._publish(session)
 
     def _wait_paused(self, session: Session) -> None:
         """Block the frame loop while paused: the drill clock stays frozen, the state still goes
@@ -237,7 +241,9 @@ class LaneProcess:
             meta["seed"] = config.seed
             meta["title"] = config.drill.title
             self.events.clear()
-            result = run_drill(config).as_json()
+            session = Session(config)
+            result = session.run().as_json()
+            control.finish(session)
             result["badge"] = args.get("badge")
             result["started_by"] = command.get("by")
             result["lane"] = self.name
