@@ -186,6 +186,12 @@ class Console:
             {"user": user, "csrf": self.csrf(request), "lanes": self.hub.lanes, **context},
         )
 
+    def _with_records(self, work: Callable[..., Any], *args: Any) -> Any:
+        """`work(records, *args)` on a connection of its own (SQLite connections stay in the
+        thread that opened them; this runs in a worker thread)."""
+        with self.store() as store:
+            return work(store.records, *args)
+
     def audit(self, actor: str, action: str, **detail: Any) -> None:
         with self.store() as store:
             store.audit(actor, action, **detail)
@@ -438,7 +444,7 @@ class Console:
                 officer = {"badge": badge, "name": badge, "agency": "", "unit": ""}
             sheets = [attempt_sheet(r) for r in store.records.qualifications(badge)]
             runs = recent_runs(store.records, badge)
-            rows = await run_in_threadpool(trend, store.records, badge)
+        rows = await run_in_threadpool(self._with_records, trend, badge)
         return self.page(
             request, "officer.html", user, officer=officer, sheets=sheets, runs=runs, trend=rows
         )
@@ -510,9 +516,9 @@ class Console:
             except RecordsError as exc:
                 return self.page(request, "error.html", user, message=str(exc))
             self._may_read(user, row["badge"])
-            pdf = await run_in_threadpool(
-                certificate_pdf, store.records, qid, datetime.now(UTC).date()
-            )
+        pdf = await run_in_threadpool(
+            self._with_records, certificate_pdf, qid, datetime.now(UTC).date()
+        )
         return Response(
             pdf,
             media_type="application/pdf",
