@@ -205,3 +205,56 @@ def chromium() -> Any:
         options.add_argument(arg)
     options.binary_location = "/usr/bin/chromium"
     return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+
+
+def qualify(db_url: str, badge: str, points: int = 96) -> int:
+    """A finished qualification attempt with two stages that add up to `points`."""
+    with Records.open(db_url) as records:
+        attempt = records.begin_attempt(
+            badge,
+            "fbi-pistol-2019-v1",
+            7,
+            "0.1.0",
+            [{"model": "pistol", "serial": "P-0042"}],
+            [{"serial": "P-0042", "calibrated": "2026-11-01"}],
+        )
+        stages = [
+            {"name": "1", "points": points - 40, "hits": (points - 40) // 2},
+            {"name": "2", "points": 40, "hits": 20},
+        ]
+        score = {
+            "points": points,
+            "max_points": 100,
+            "hits": sum(s["hits"] for s in stages),
+            "passed": points >= 80,
+            "stages": stages,
+        }
+        return records.finish_attempt(attempt, score)
+
+
+def saved_run(
+    db_url: str,
+    runs_dir: Path,
+    badge: str,
+    drill: str = str(DRILL),
+    script: str = "traffic-stop-compliant-correct-v1",
+    seed: int = 5,
+) -> int:
+    """A drill run played here (emulated replicas, scripted officer) and recorded for `badge`."""
+    from drills.officer import find_officer
+    from drills.schema import read_drill_file
+    from range.runner import RunConfig, run_drill
+
+    source = read_drill_file(drill)
+    result = run_drill(
+        RunConfig(
+            source.drill,
+            find_officer(script),
+            seed=seed,
+            runs_dir=runs_dir,
+            drill_file=source,
+            officer_name=badge,
+        )
+    )
+    with Records.open(db_url) as records:
+        return records.add_drill_run(badge, result.as_json())

@@ -18,6 +18,7 @@ from console_support import (
     Proc,
     free_port,
     processes,
+    saved_run,
     seed_accounts,
     start_console,
     start_lane,
@@ -25,13 +26,10 @@ from console_support import (
 )
 from websockets.exceptions import InvalidStatus
 
-from drills.officer import find_officer
-from drills.schema import read_drill_file
 from range.console.auth import MAX_FAILURES
 from range.console.store import ConsoleStore
 from range.records import Records
 from range.runlog import read_events
-from range.runner import RunConfig, run_drill
 
 
 @dataclass
@@ -69,19 +67,7 @@ def rng(tmp_path: Path) -> Iterator[Range]:
 
 
 def _saved_run(tmp_path: Path, db_url: str, badge: str) -> int:
-    source = read_drill_file(str(DRILL))
-    result = run_drill(
-        RunConfig(
-            source.drill,
-            find_officer("traffic-stop-compliant-correct-v1"),
-            seed=5,
-            runs_dir=tmp_path / badge,
-            drill_file=source,
-            officer_name=badge,
-        )
-    )
-    with Records.open(db_url) as records:
-        return records.add_drill_run(badge, result.as_json())
+    return saved_run(db_url, tmp_path / badge, badge)
 
 
 def test_anonymous_gets_only_the_login_page(rng: Range) -> None:

@@ -41,6 +41,7 @@ from range.console.pages import (
     drill_run_by_dir,
     recent_runs,
     roster_page,
+    scrubber_json,
     trend,
 )
 from range.console.protocol import RUN_COMMANDS, Command
@@ -468,15 +469,7 @@ class Console:
             user,
             row=row,
             d=data,
-            track=json.dumps(
-                {
-                    "track": data["track"],
-                    "lane_ft": data["lane_ft"],
-                    "cover": data["cover"],
-                    "hits": data["hits"],
-                    "end_t": data["end_t"],
-                }
-            ),
+            track=scrubber_json(data),
         )
 
     async def compare(self, request: Request) -> Response:
@@ -494,15 +487,7 @@ class Console:
                 {
                     "row": row,
                     "d": data,
-                    "track": json.dumps(
-                        {
-                            "track": data["track"],
-                            "lane_ft": data["lane_ft"],
-                            "cover": data["cover"],
-                            "hits": data["hits"],
-                            "end_t": data["end_t"],
-                        }
-                    ),
+                    "track": scrubber_json(data),
                 }
             )
         return self.page(request, "compare.html", user, sides=sides)

@@ -227,7 +227,7 @@ class LaneProcess:
         while True:
             meta = {
                 "drill": args.get("drill_file") or args.get("drill"),
-                "officer": args.get("officer") or args.get("badge") or "scripted",
+                "officer_name": args.get("officer") or args.get("badge") or "scripted",
                 "badge": args.get("badge"),
                 "started_by": command.get("by"),
             }

@@ -213,6 +213,19 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         for r in records
         if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
     ]
+    impacts = []
+    for r in records:
+        if r.kind == "probe_impacts":
+            points = [i["point"] for i in r.data["impacts"]]
+        elif r.kind == "bullet_impact":
+            points = [r.data["point"]]
+        else:
+            continue
+        weapon = "taser" if r.kind == "probe_impacts" else "firearm"
+        impacts += [
+            {"t": round(r.t, 3), "weapon": weapon, "x_ft": _ft(p)[0], "y_ft": _ft(p)[1]}
+            for p in points
+        ]
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -237,9 +250,16 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
             }
             for h in score.hits
         ],
+        "impacts": impacts,
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,
     }
+
+
+def scrubber_json(data: dict[str, Any]) -> str:
+    """What the debrief's scrubber draws (positions, cover, impacts in feet), as JSON."""
+    keys = ("track", "lane_ft", "cover", "impacts", "end_t")
+    return json.dumps({k: data[k] for k in keys})
 
 
 def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ function drawMap(canvas, s) {
   const ctx = canvas.getContext("2d");
   const [len, wid] = s.lane_ft || [60, 20];
   const sx = canvas.width / (len + 4), sy = canvas.height / (wid + 2);
-  const k = Math.min(sx, sy * 3);
+  const k = Math.min(sx, sy);
   const X = (x) => (x + 2) * k, Y = (y) => canvas.height / 2 - y * k;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.strokeStyle = "#99a"; ctx.strokeRect(X(0), Y(wid / 2), len * k, wid * k);
@@ -23,7 +23,11 @@ function drawMap(canvas, s) {
     ctx.beginPath(); ctx.arc(X(p.x_ft), Y(p.y_ft), 6, 0, 7); ctx.fill();
     ctx.fillStyle = "#111"; ctx.fillText(`${p.id} ${p.phase || ""}`, X(p.x_ft) + 8, Y(p.y_ft) - 8);
   }
-  for (const h of s.hits || []) { ctx.fillStyle = "#f80"; ctx.fillText("x", X(h.x_ft), Y(h.y_ft)); }
+  for (const h of s.hits || []) {
+    ctx.strokeStyle = h.weapon === "firearm" ? "#d00" : "#f80"; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.moveTo(X(h.x_ft) - 4, Y(h.y_ft) - 4); ctx.lineTo(X(h.x_ft) + 4, Y(h.y_ft) + 4);
+    ctx.moveTo(X(h.x_ft) + 4, Y(h.y_ft) - 4); ctx.lineTo(X(h.x_ft) - 4, Y(h.y_ft) + 4); ctx.stroke(); ctx.lineWidth = 1;
+  }
   ctx.fillStyle = "#123"; ctx.fillRect(X(o.x_ft) - 5, Y(o.y_ft) - 5, 10, 10);
   ctx.fillText("officer", X(o.x_ft) + 8, Y(o.y_ft) + 14);
   ctx.fillStyle = "#333";
@@ -46,7 +50,7 @@ function showLane(msg) {
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
   document.getElementById("status").textContent = lane.connected === false ? `not connected (${s.status})` : s.status;
   document.getElementById("clock").textContent = s.t_s !== undefined ? `${s.t_s.toFixed(2)} s of ${s.time_limit_s} s` : "";
-  document.getElementById("drill").textContent = s.drill ? `${s.drill}, officer ${s.officer}, seed ${s.seed}` : "";
+  document.getElementById("drill").textContent = s.drill ? `${s.drill}, officer ${s.officer_name}, seed ${s.seed}` : "";
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
@@ -109,7 +113,8 @@ function scrubber(box) {
     let at = data.track[0];
     for (const p of data.track) if (p.t <= t + 1e-9) at = p;
     const subjects = Object.entries(at ? at.subjects : {}).map(([id, xy]) => ({id, x_ft: xy[0], y_ft: xy[1]}));
-    drawMap(canvas, {lane_ft: data.lane_ft, cover: data.cover, subjects, officer: at ? {x_ft: at.officer[0], y_ft: at.officer[1]} : null});
+    const hits = data.impacts.filter((h) => h.t <= t + 1e-9);
+    drawMap(canvas, {lane_ft: data.lane_ft, cover: data.cover, subjects, hits, officer: at ? {x_ft: at.officer[0], y_ft: at.officer[1]} : null});
     label.textContent = `${t.toFixed(2)} s`;
     for (const r of rows) r.classList.toggle("now", Math.abs(parseFloat(r.dataset.t) - t) < 0.25);
   };
