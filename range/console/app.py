@@ -51,8 +51,6 @@ from range.records import RecordsError
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
 SESSION_MAX_AGE_S = 8 * 3600  # one shift
-# A browser that cannot keep up loses frames, never blocks a lane.
-BROWSER_QUEUE = 256
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -115,18 +113,45 @@ class LaneView:
         }
 
 
+class BrowserFeed:
+    """What one browser has still to be sent, in order; except that a lane's state frames not yet
+    sent are merged into one (the newest state, every event), so a browser that falls behind
+    (a tablet on Wi-Fi, eight lanes at 90 Hz) gets the newest state, never a backlog."""
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[str | None, str, dict[str, Any] | None]] = deque()
+        self.ready = asyncio.Event()
+
+    def put(self, raw: str, message: dict[str, Any] | None = None) -> None:
+        lane = None
+        if message is not None and message.get("type") == "state" and not message.get("full"):
+            lane = str(message.get("lane"))
+            for i, (key, _, old) in enumerate(self.items):
+                if key == lane and old is not None:
+                    merged = {**message, "events": [*old["events"], *message["events"]]}
+                    self.items[i] = (lane, json.dumps(merged), merged)
+                    self.ready.set()
+                    return
+        self.items.append((lane, raw, message))
+        self.ready.set()
+
+    async def get(self) -> str:
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        return self.items.popleft()[1]
+
+
 class Hub:
     """Lanes connected (and remembered after they go), and the browsers watching them."""
 
     def __init__(self) -> None:
         self.lanes: dict[str, LaneView] = {}
-        self.browsers: set[asyncio.Queue[str]] = set()
+        self.browsers: set[BrowserFeed] = set()
 
-    def broadcast(self, text: str) -> None:
-        for q in list(self.browsers):
-            if q.full():
-                continue  # a slow tablet drops frames; the next full state catches it up
-            q.put_nowait(text)
+    def broadcast(self, text: str, message: dict[str, Any] | None = None) -> None:
+        for feed in list(self.browsers):
+            feed.put(text, message)
 
 
 class Console:
@@ -346,9 +371,10 @@ class Console:
                 message = json.loads(raw)
                 kind = message.get("type")
                 if kind == "state":
+                    message.setdefault("events", [])
                     lane.state = message["state"]
-                    lane.events.extend(message.get("events") or [])
-                    self.hub.broadcast(raw)
+                    lane.events.extend(message["events"])
+                    self.hub.broadcast(raw, message)
                 elif kind == "finished":
                     await self._finished(ws, name, message["result"])
                 elif kind == "error":
@@ -394,10 +420,10 @@ class Console:
             await ws.close(1008)
             return
         await ws.accept()
-        q: asyncio.Queue[str] = asyncio.Queue(BROWSER_QUEUE)
+        feed = BrowserFeed()
         for lane in self.hub.lanes.values():
-            q.put_nowait(json.dumps(lane.snapshot()))
-        self.hub.browsers.add(q)
+            feed.put(json.dumps(lane.snapshot()))
+        self.hub.browsers.add(feed)
 
         async def drain() -> None:
             try:
@@ -409,7 +435,7 @@ class Console:
         reader = asyncio.create_task(drain())
         try:
             while not reader.done():
-                getter = asyncio.ensure_future(q.get())
+                getter = asyncio.ensure_future(feed.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when="FIRST_COMPLETED")
                 if getter not in done:
                     getter.cancel()
@@ -418,7 +444,7 @@ class Console:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            self.hub.browsers.discard(q)
+            self.hub.browsers.discard(feed)
             reader.cancel()
 
     # -- records ---------------------------------------------------------------------------------
