@@ -116,30 +116,36 @@ class LaneView:
 class BrowserFeed:
     """What one browser has still to be sent, in order; except that a lane's state frames not yet
     sent are merged into one (the newest state, every event), so a browser that falls behind
-    (a tablet on Wi-Fi, eight lanes at 90 Hz) gets the newest state, never a backlog."""
+    (a tablet on Wi-Fi, eight lanes at 90 Hz) gets the newest state, never a backlog. A frame is
+    never merged across another message about its lane (a full snapshot, a finished run)."""
 
     def __init__(self) -> None:
-        self.items: deque[tuple[str | None, str, dict[str, Any] | None]] = deque()
+        # (lane, mergeable state frame, text, message)
+        self.items: deque[tuple[str | None, bool, str, dict[str, Any] | None]] = deque()
         self.ready = asyncio.Event()
 
     def put(self, raw: str, message: dict[str, Any] | None = None) -> None:
-        lane = None
-        if message is not None and message.get("type") == "state" and not message.get("full"):
-            lane = str(message.get("lane"))
-            for i, (key, _, old) in enumerate(self.items):
-                if key == lane and old is not None:
+        lane = None if message is None else message.get("lane")
+        frame = message is not None and message.get("type") == "state" and not message.get("full")
+        if frame and message is not None:
+            for i in range(len(self.items) - 1, -1, -1):
+                key, mergeable, _, old = self.items[i]
+                if key != lane:
+                    continue
+                if mergeable and old is not None:
                     merged = {**message, "events": [*old["events"], *message["events"]]}
-                    self.items[i] = (lane, json.dumps(merged), merged)
+                    self.items[i] = (lane, True, json.dumps(merged), merged)
                     self.ready.set()
                     return
-        self.items.append((lane, raw, message))
+                break
+        self.items.append((lane, frame, raw, message))
         self.ready.set()
 
     async def get(self) -> str:
         while not self.items:
             self.ready.clear()
             await self.ready.wait()
-        return self.items.popleft()[1]
+        return self.items.popleft()[2]
 
 
 class Hub:
@@ -362,7 +368,8 @@ class Console:
         lane.events.clear()
         lane.events.extend(hello.get("events") or [])
         self.audit("lane:" + name, "lane_attached")
-        self.hub.broadcast(json.dumps(lane.snapshot()))
+        snapshot = lane.snapshot()
+        self.hub.broadcast(json.dumps(snapshot), snapshot)
         for result in hello.get("finished") or []:
             await self._finished(ws, name, result)
         try:
@@ -378,13 +385,14 @@ class Console:
                 elif kind == "finished":
                     await self._finished(ws, name, message["result"])
                 elif kind == "error":
-                    self.hub.broadcast(raw)
+                    self.hub.broadcast(raw, message)
         except (WebSocketDisconnect, RuntimeError, ValueError):
             pass
         finally:
             if lane.socket is ws:
                 lane.socket = None
-                self.hub.broadcast(json.dumps(lane.snapshot()))
+                snapshot = lane.snapshot()
+                self.hub.broadcast(json.dumps(snapshot), snapshot)
 
     async def _finished(self, ws: WebSocket, lane: str, result: dict[str, Any]) -> None:
         """A finished run goes into the records once (by its run folder), then is acknowledged."""
@@ -403,7 +411,8 @@ class Console:
                         drill=result.get("drill"),
                     )
             await ws.send_text(json.dumps({"type": "recorded", "run_dir": run_dir}))
-        self.hub.broadcast(json.dumps({"type": "finished", "lane": lane}))
+        done = {"type": "finished", "lane": lane}
+        self.hub.broadcast(json.dumps(done), done)
 
     async def live_socket(self, ws: WebSocket) -> None:
         """Browsers: the session cookie and the page's CSRF token, from this origin only."""
@@ -422,7 +431,8 @@ class Console:
         await ws.accept()
         feed = BrowserFeed()
         for lane in self.hub.lanes.values():
-            feed.put(json.dumps(lane.snapshot()))
+            snapshot = lane.snapshot()
+            feed.put(json.dumps(snapshot), snapshot)
         self.hub.browsers.add(feed)
 
         async def drain() -> None:
