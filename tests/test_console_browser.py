@@ -110,7 +110,21 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
                 lambda: float(subjects.get_attribute("data-x") or first_x) < first_x - 2.0,
                 what="the subject to walk 2 ft in on the map",
             )
+            view = browser.find_element(By.ID, "view")
+            until(
+                lambda: browser.execute_script("return arguments[0].naturalWidth", view) == 480,
+                what="the live officer's view",
+            )
+            until(
+                lambda: (
+                    "phase now" in browser.find_element(By.ID, "phases").get_attribute("innerHTML")
+                ),
+                what="the current phase",
+            )
+            until(lambda: text("#phases .now") == "approach", what="the phase, approach")
+            browser.set_window_size(1100, 1150)
             shot("lane")
+            browser.set_window_size(1100, 900)
 
             # Press the drill's branch button: the walker stops.
             until(lambda: browser.find_element(By.ID, "button-stop"), what="the branch button")

@@ -12,7 +12,8 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from range.console.pages import (
 )
 from range.console.protocol import RUN_COMMANDS, Command
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
+from range.console.view import EYES, ViewThread
 from range.records import RecordsError
 
 HERE = Path(__file__).parent
@@ -172,6 +174,7 @@ class Console:
         self.limiter = LoginLimiter(clock)
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.views = ViewThread()
         with self.store() as store:
             self.session_key = store.secret("session_key")
             self.lane_key = store.secret("lane_key")
@@ -325,6 +328,16 @@ class Console:
             officers=officers,
             can_control=user.role in CAN_CONTROL,
         )
+
+    async def view(self, request: Request) -> Response:
+        """The lane's live view from the officer's or the subject's eyes, as a PNG."""
+        self.require(request, CAN_READ_ALL)
+        lane = self.hub.lanes.get(request.path_params["name"])
+        eye = request.query_params.get("eye", "officer")
+        if lane is None or "lane_ft" not in lane.state or eye not in EYES:
+            return Response("no run on this lane", 404)
+        image = await asyncio.wrap_future(self.views.render(dict(lane.state), eye))
+        return Response(image, media_type="image/png")
 
     async def command(self, request: Request) -> Response:
         user = self.require(request, CAN_CONTROL)
@@ -593,6 +606,12 @@ def _guard(
     return guarded
 
 
+@asynccontextmanager
+async def _closing(console: Console) -> AsyncIterator[None]:
+    yield
+    console.views.close()
+
+
 def create_app(
     db_url: str | None, secure_cookies: bool = True, clock: Callable[[], float] = time.monotonic
 ) -> Starlette:
@@ -610,6 +629,7 @@ def create_app(
         Route("/", g(console.home)),
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
+        Route("/lanes/{name}/view.png", g(console.view)),
         Route("/records", g(console.roster)),
         Route("/officers/{badge}", g(console.officer)),
         Route("/runs/{id:int}", g(console.run_page)),
@@ -623,6 +643,7 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
+        lifespan=lambda app: _closing(console),
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

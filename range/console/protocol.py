@@ -78,6 +78,7 @@ def lane_state(
     subjects = []
     buttons: list[dict[str, Any]] = []
     seen: set[str] = set()
+    sizes = {spec.id: spec.size for spec in drill.subjects}
     for s in engine.subjects.values():
         subjects.append(
             {
@@ -89,6 +90,8 @@ def lane_state(
                 "behaviour": s.behaviour.value,
                 "threat": s.threat.name.lower(),
                 "stance": s.stance.value,
+                "held": s.held_object.value,
+                "size": sizes[s.id],
             }
         )
         for transition in s.phase.transitions:
@@ -114,6 +117,7 @@ def lane_state(
                 "y_ft": c.y_ft,
                 "depth_ft": c.depth_ft,
                 "width_ft": c.width_ft,
+                "height_ft": c.height_ft,
             }
             for c in drill.scene.cover
         ],

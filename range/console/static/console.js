@@ -54,6 +54,21 @@ function showLane(msg) {
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
+  const phases = document.getElementById("phases");
+  const current = (s.subjects || []).map((p) => p.phase);
+  if (phases && s.phases && phases.dataset.key !== `${s.phases}|${current}`) {
+    // Rebuilt only when a phase changes, not on every frame.
+    phases.dataset.key = `${s.phases}|${current}`;
+    const now = new Set(current);
+    phases.textContent = "";
+    for (const id of s.phases) {
+      const span = document.createElement(now.has(id) ? "b" : "span");
+      span.textContent = id; span.className = now.has(id) ? "phase now" : "phase";
+      phases.appendChild(span); phases.appendChild(document.createTextNode(" "));
+    }
+  }
+  const view = document.getElementById("view");
+  if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
   const box = document.getElementById("branch-buttons");
   if (box) {
     const names = (s.buttons || []).map((b) => b.name).join(",");
@@ -79,6 +94,14 @@ function showLane(msg) {
   }
 }
 
+function refreshView(view) {
+  // One image at a time: the next is asked for when this one has arrived.
+  view.dataset.busy = "1";
+  const eye = (document.querySelector("input[name=eye]:checked") || {value: "officer"}).value;
+  view.onload = view.onerror = () => setTimeout(() => { delete view.dataset.busy; }, 150);
+  view.src = `/lanes/${view.dataset.lane}/view.png?eye=${eye}&n=${Date.now()}`;
+}
+
 function addCard(name) {
   const a = document.createElement("a");
   a.className = "card lane-card"; a.id = `card-${name}`; a.href = `/lanes/${name}`; a.dataset.lane = name;
@@ -92,7 +115,12 @@ function addCard(name) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/ws/live?csrf=${encodeURIComponent(csrf)}`);
-  ws.onmessage = (ev) => { const m = JSON.parse(ev.data); if (m.lane && (m.type === "state" || m.type === "finished")) showLane(m); };
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.lane && (m.type === "state" || m.type === "finished")) showLane(m);
+    const error = document.getElementById("lane-error");
+    if (m.type === "error" && error && document.querySelector(`.lane[data-lane="${m.lane}"]`)) error.textContent = m.error;
+  };
   ws.onclose = () => setTimeout(connect, 1000);
 }
 
