@@ -176,7 +176,23 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             browser.execute_script(
                 "arguments[0].value = 3.5; arguments[0].dispatchEvent(new Event('input'))", scrub
             )
-            browser.set_window_size(1100, 2000)
+            frame = browser.find_element(By.CSS_SELECTOR, "img.run-view")
+            until(
+                lambda: (
+                    "t=3.50&eye=officer" in (frame.get_attribute("src") or "")
+                    and browser.execute_script("return arguments[0].naturalWidth", frame) == 480
+                ),
+                what="the rendered frame at 3.5 s",
+            )
+            browser.find_element(By.CSS_SELECTOR, "input[value=top]").click()
+            until(
+                lambda: (
+                    "eye=top" in (frame.get_attribute("src") or "")
+                    and browser.execute_script("return arguments[0].complete", frame)
+                ),
+                what="the top-down frame",
+            )
+            browser.set_window_size(1100, 2300)
             shot("debrief-shots")
             browser.set_window_size(1100, 900)
             run_id = run_url.rsplit("/", 1)[1]

@@ -4,14 +4,17 @@ frame says, bigger as it comes closer; and served by the console as PNG."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from console_support import DRILL
+import pytest
+from console_support import DRILL, saved_run
 
 from drills.engine import DrillEngine
 from drills.log import MemoryLog
 from drills.schema import read_drill_file
+from range.console.pages import run_state_at
 from range.console.protocol import lane_state
 from range.console.view import (
     VIEW_FOV_DEG,
@@ -22,7 +25,9 @@ from range.console.view import (
     live_image,
     live_scene,
 )
+from range.records import Records
 from range.render import Renderer
+from range.runlog import read_events
 
 
 def _state() -> dict[str, Any]:
@@ -68,3 +73,34 @@ def test_view_thread_returns_png_and_stops() -> None:
     finally:
         views.close()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def _yellow(image: np.ndarray) -> int:
+    rgb = image.astype(int)
+    return int(((rgb[..., 0] > 150) & (rgb[..., 1] > 120) & (rgb[..., 2] < 60)).sum())
+
+
+def test_a_saved_run_at_any_moment_with_its_probes(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db_url) as records:
+        records.add_officer("B-101", "Alex Officer", "Metro PD")
+    saved_run(db_url, tmp_path / "runs", "B-101", "knife-approach-v1", "taser-first-v1", seed=2)
+    run_dir = next((tmp_path / "runs").glob("*/events.jsonl")).parent
+    fired = next(r.t for r in read_events(run_dir) if r.kind == "probe_impacts")
+    start = run_state_at(run_dir, 0.0)
+    before = run_state_at(run_dir, fired - 0.05)
+    after = run_state_at(run_dir, fired + 0.05)
+    assert start["subjects"][0]["x_ft"] == pytest.approx(30.0, abs=0.01)
+    assert before["subjects"][0]["x_ft"] < 30.0  # walked in
+    assert before["impacts_m"] == [] and len(after["impacts_m"]) == 2
+    assert after["subjects"][0]["held"] == "knife"
+    with Renderer(VIEW_W, VIEW_H) as renderer:
+        assert _yellow(live_image(renderer, before, "officer")) == 0
+        assert _yellow(live_image(renderer, after, "officer")) > 20  # the two probes
+        top = live_image(renderer, after, "top")
+    assert np.abs(top.astype(int) - live_image_no_ctx(after)).mean() > 5
+
+
+def live_image_no_ctx(state: dict[str, Any]) -> np.ndarray:
+    with Renderer(VIEW_W, VIEW_H) as renderer:
+        return live_image(renderer, state, "officer").astype(int)

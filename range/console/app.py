@@ -42,6 +42,7 @@ from range.console.pages import (
     drill_run_by_dir,
     recent_runs,
     roster_page,
+    run_state_at,
     scrubber_json,
     trend,
 )
@@ -521,6 +522,21 @@ class Console:
             track=scrubber_json(data),
         )
 
+    async def run_view(self, request: Request) -> Response:
+        """A saved run at ?t= seconds from the officer's, the subject's or the top-down view."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+            t = float(request.query_params.get("t", "0"))
+        except (RecordsError, ValueError):
+            return Response("no such run or time", 404)
+        eye = request.query_params.get("eye", "officer")
+        if eye not in EYES or not row["run_dir"]:
+            return Response("no such view", 404)
+        state = await run_in_threadpool(run_state_at, Path(row["run_dir"]), t)
+        image = await asyncio.wrap_future(self.views.render(state, eye))
+        return Response(image, media_type="image/png")
+
     async def compare(self, request: Request) -> Response:
         user = self.require(request)
         try:
@@ -633,6 +649,7 @@ def create_app(
         Route("/records", g(console.roster)),
         Route("/officers/{badge}", g(console.officer)),
         Route("/runs/{id:int}", g(console.run_page)),
+        Route("/runs/{id:int}/view.png", g(console.run_view)),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),
         Route("/users", g(console.users), methods=["GET", "POST"]),

@@ -256,6 +256,66 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     }
 
 
+def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
+    """A saved run at drill time `t`, as a lane's state frame (range.console.protocol), so the
+    live view's renderer draws it: positions (the latest logged at or before t), each subject's
+    stance and what it holds, and the impacts so far (in metres)."""
+    positions = next(
+        (r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9),
+        next(r for r in records if r.kind == "positions"),
+    )
+    phase: dict[str, dict[str, Any]] = {}
+    impacts: list[tuple[str, list[float]]] = []
+    for r in records:
+        if r.t > t + 1e-9:
+            break
+        if r.kind == "phase_entered":
+            phase[r.data["subject"]] = r.data
+        elif r.kind == "probe_impacts":
+            impacts += [("taser", i["point"]) for i in r.data["impacts"]]
+        elif r.kind == "bullet_impact":
+            impacts.append(("firearm", r.data["point"]))
+    subjects = []
+    for spec in drill.subjects:
+        x_m, y_m = positions.data["subjects"][spec.id]
+        seen = phase.get(spec.id, {})
+        subjects.append(
+            {
+                "id": spec.id,
+                "role": spec.role,
+                "x_ft": x_m / FT_M,
+                "y_ft": y_m / FT_M,
+                "stance": seen.get("stance", "standing"),
+                "held": seen.get("held_object", spec.held_object.value),
+                "size": spec.size,
+                "phase": seen.get("phase", spec.start_phase),
+            }
+        )
+    officer = positions.data["officer"]
+    return {
+        "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
+        "cover": [
+            {
+                "x_ft": c.x_ft,
+                "y_ft": c.y_ft,
+                "depth_ft": c.depth_ft,
+                "width_ft": c.width_ft,
+                "height_ft": c.height_ft,
+            }
+            for c in drill.scene.cover
+        ],
+        "officer": {"x_ft": officer[0] / FT_M, "y_ft": officer[1] / FT_M},
+        "subjects": subjects,
+        "impacts_m": impacts,
+        "t_s": t,
+    }
+
+
+def run_state_at(run_dir: Path, t: float) -> dict[str, Any]:
+    records = read_events(run_dir)
+    return state_at(records, saved_drill(run_dir, records[0].data), t)
+
+
 def scrubber_json(data: dict[str, Any]) -> str:
     """What the debrief's scrubber draws (positions, cover, impacts in feet), as JSON."""
     keys = ("track", "lane_ft", "cover", "impacts", "end_t")

@@ -25,7 +25,12 @@ from range.render import COLOURS, Renderer, Scene
 VIEW_W, VIEW_H, VIEW_FOV_DEG = 480, 320, 70.0
 EYE_HEIGHT_M = 1.65  # an adult's eyes, standing
 CHEST_HEIGHT_M = 1.3
-EYES = ("officer", "subject")
+EYES = ("officer", "subject", "top")
+# The top-down camera: above the middle of the officer and the subject, high enough to hold both,
+# tilted a little (from behind the officer) so bodies show their height.
+TOP_MIN_HEIGHT_M = 6.0
+TOP_HEIGHT_PER_M = 1.4
+TOP_BACK_FRACTION = 0.35
 
 
 def _m(ft: float) -> float:
@@ -60,15 +65,23 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
         scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"))
         colour = COLOURS["bystander" if s.get("role") == "bystander" else "subject"]
         scene.subject(body, (x, y, 0.0), yaw, colour)
+    for weapon, point in state.get("impacts_m", []):
+        scene.marker(tuple(point), COLOURS["probe" if weapon == "taser" else "bullet"], 0.05)
     return scene
 
 
 def live_camera(state: dict[str, Any], eye: str) -> Pose:
-    """The officer's eyes on the first subject, or the first subject's eyes on the officer."""
+    """The officer's eyes on the first subject, the first subject's eyes on the officer, or
+    from above the lane ("top")."""
     ox, oy = _m(state["officer"]["x_ft"]), _m(state["officer"]["y_ft"])
     subjects = state.get("subjects") or [{"x_ft": 10.0, "y_ft": 0.0}]
     sx, sy = _m(subjects[0]["x_ft"]), _m(subjects[0]["y_ft"])
-    if eye == "subject":
+    if eye == "top":
+        mx, my = (ox + sx) / 2, (oy + sy) / 2
+        height = max(TOP_MIN_HEIGHT_M, TOP_HEIGHT_PER_M * math.hypot(sx - ox, sy - oy))
+        eye_at = (mx - TOP_BACK_FRACTION * height, my, height)
+        target = (mx, my, 0.0)
+    elif eye == "subject":
         away = math.hypot(ox - sx, oy - sy) or 1.0
         # From just in front of the subject's face, so its own head does not fill the view.
         eye_at = (sx + 0.3 * (ox - sx) / away, sy + 0.3 * (oy - sy) / away, EYE_HEIGHT_M)

@@ -146,13 +146,26 @@ function scrubber(box) {
     label.textContent = `${t.toFixed(2)} s`;
     for (const r of rows) r.classList.toggle("now", Math.abs(parseFloat(r.dataset.t) - t) < 0.25);
   };
-  range.addEventListener("input", show);
+  const frame = box.querySelector("img.run-view");
+  let pending = false, again = false;
+  const render = () => {
+    // The rendered frame follows the scrubber, one request at a time.
+    if (!frame) return;
+    if (pending) { again = true; return; }
+    pending = true;
+    const eye = (box.querySelector("input[type=radio]:checked") || {value: "officer"}).value;
+    frame.onload = frame.onerror = () => { pending = false; if (again) { again = false; render(); } };
+    frame.src = `/runs/${frame.dataset.run}/view.png?t=${parseFloat(range.value).toFixed(2)}&eye=${eye}`;
+  };
+  for (const r of box.querySelectorAll("input[type=radio]")) r.addEventListener("change", render);
+  range.addEventListener("input", () => { show(); render(); });
   box.querySelector(".play").addEventListener("click", () => {
     const start = performance.now() - parseFloat(range.value) * 1000;
-    const tick = () => { range.value = (performance.now() - start) / 1000; show(); if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick); };
+    const tick = () => { range.value = (performance.now() - start) / 1000; show(); render(); if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   });
   show();
+  render();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
