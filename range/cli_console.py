@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lane.add_argument(
         "--speed", default="1", help="drill time per real second (default 1; 'max': no pacing)"
     )
+    lane.add_argument(
+        "--speech",
+        choices=("off", "wav", "play"),
+        default="wav",
+        help="lines spoken as a subject: saved with the run for the debrief (wav, the default),"
+        " also played here as they are given (play), or neither (off); needs espeak-ng",
+    )
     lane.set_defaults(handler=_lane)
 
 
@@ -120,7 +127,14 @@ def _lane(args: argparse.Namespace) -> int:
         key = args.key_file.read_text().strip()
     if not key:
         raise ValueError(f"no lane key: set {LANE_KEY_ENV} or give --key-file")
-    lane = LaneProcess(args.name, args.console, key, args.runs_dir, finite_speed(args.speed))
+    lane = LaneProcess(
+        args.name,
+        args.console,
+        key,
+        args.runs_dir,
+        finite_speed(args.speed),
+        speech=args.speech,
+    )
     print(f"lane {args.name}: connecting to {lane.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         lane.serve()

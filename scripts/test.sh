@@ -45,6 +45,12 @@ if [ "$(id -u)" = 0 ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# A line said as a subject in the instructor console is spoken with espeak-ng.
+if [ "$(id -u)" = 0 ] && ! command -v espeak-ng >/dev/null 2>&1; then
+    echo "== installing espeak-ng for the console's text to speech"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+fi
+
 # The OpenXR tests run the project's pose source against Monado in a Debian trixie chroot
 # (range/xr_sandbox.py builds it once into .cache/, about 80 s and 1 GB).
 if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then

@@ -6,6 +6,7 @@ to docs/img/console-*.png when OPENRANGE_SCREENSHOTS=1 (docs/console.md shows th
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
@@ -26,7 +27,9 @@ from console_support import (
     start_console,
     start_lane,
 )
+from PIL import Image
 
+from range.console import speech
 from range.console.store import ConsoleStore
 from range.records import Records
 
@@ -64,6 +67,10 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
     shots_run = saved_run(
         db_url, tmp_path / "saved", "B-101", "knife-approach-v1", "taser-first-v1", seed=2
     )
+    # The same drill for another officer, to compare side by side.
+    other_run = saved_run(
+        db_url, tmp_path / "saved", "B-202", "knife-approach-v1", "taser-first-v1", seed=5
+    )
     with ConsoleStore.open(db_url) as store:
         key = store.secret("lane_key")
     port = free_port()
@@ -75,7 +82,9 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
         try:
 
             def shot(name: str) -> None:
-                browser.save_screenshot(str(shots / f"console-{name}.png"))
+                # A palette of 64 colours keeps each page's screenshot small for the docs.
+                image = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
+                image.quantize(64).save(shots / f"console-{name}.png", optimize=True)
 
             def text(css: str) -> str:
                 return str(browser.find_element(By.CSS_SELECTOR, css).text)
@@ -140,6 +149,9 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             assert text("#clock") == held
             browser.find_element(By.ID, "resume").click()
             until(lambda: text("#status") == "running", what="resumed")
+            browser.find_element(By.ID, "say-text").send_keys("Why are you stopping me?")
+            browser.find_element(By.ID, "say").click()
+            until(lambda: "text=Why are you stopping me?" in text("#events"), what="the line")
             browser.find_element(By.ID, "flag-note").send_keys("watch the hands")
             browser.find_element(By.ID, "flag").click()
             until(lambda: "note=watch the hands" in text("#events"), what="the flag")
@@ -161,6 +173,15 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
                 "arguments[0].value = 2; arguments[0].dispatchEvent(new Event('input'))", scrub
             )
             assert text(".scrub-t") == "2.00 s"
+            if speech.engine() is not None:
+                audio = browser.find_element(By.CSS_SELECTOR, "table.spoken audio")
+                wav = browser.execute_async_script(
+                    "fetch(arguments[0]).then(async r => arguments[1]([r.status,"
+                    " r.headers.get('content-type'),"
+                    " new TextDecoder().decode((await r.arrayBuffer()).slice(0, 4))]))",
+                    audio.get_attribute("src"),
+                )
+                assert wav == [200, "audio/wav", "RIFF"]
             shot("debrief")
             run_url = browser.current_url
             browser.get(base + f"/runs/{shots_run}")
@@ -195,9 +216,10 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             browser.set_window_size(1100, 2300)
             shot("debrief-shots")
             browser.set_window_size(1100, 900)
-            run_id = run_url.rsplit("/", 1)[1]
-            browser.get(base + f"/compare?a={run_id}&b={run_id}")
+            browser.get(base + f"/compare?a={shots_run}&b={other_run}")
             until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".side")) == 2)
+            sides = browser.find_elements(By.CSS_SELECTOR, ".side h2")
+            assert [h.text for h in sides] == [f"Run {shots_run}: B-101", f"Run {other_run}: B-202"]
             shot("compare")
             browser.get(base + "/officers/B-101")
             assert "Adds up." in text("table.sheet")

@@ -4,12 +4,16 @@ gave them, pause freezes the drill clock, and a saved run replays exactly from i
 from __future__ import annotations
 
 import queue
+import wave
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
+from range.console import speech
 from range.console.lane import LiveControl, lane_url, replay_control
 from range.console.protocol import lane_state
 from range.runlog import read_events
@@ -124,3 +128,35 @@ def test_lane_url_forms() -> None:
     assert lane_url("http://range.local:80/") == "ws://range.local:80/ws/lane"
     assert lane_url("https://range.local") == "wss://range.local/ws/lane"
     assert lane_url("ws://h:1/ws/lane") == "ws://h:1/ws/lane"
+
+
+@pytest.mark.skipif(speech.engine() is None, reason="needs espeak-ng (Debian package)")
+def test_lines_said_as_a_subject_are_saved_as_speech(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.wav"
+    script = Scripted(
+        [
+            (
+                0.5,
+                {
+                    "command": "say",
+                    "by": "inst1",
+                    "args": {"subject": "walker", "text": "Leave me alone"},
+                },
+            ),
+            (1.0, {"command": "say", "by": "inst1", "args": {"text": f"-w {evil} hello"}}),
+        ]
+    )
+    heard: list[tuple[str | None, str, list[str]]] = []
+    script.live.say = lambda subject, text, subjects: heard.append((subject, text, subjects))
+    result = run_drill(_config(tmp_path, script))
+    assert heard == [
+        ("walker", "Leave me alone", ["walker"]),
+        (None, f"-w {evil} hello", ["walker"]),
+    ]
+    assert result.run_dir is not None
+    written = speech.write_speech(result.run_dir, read_events(result.run_dir))
+    assert [p.name for p in written] == ["01.wav", "02.wav"]
+    for path in written:
+        with wave.open(str(path)) as w:
+            assert w.getnframes() / w.getframerate() > 0.5  # seconds of speech
+    assert not evil.exists()  # the line was spoken, not taken as an option

@@ -47,6 +47,7 @@ from range.console.pages import (
     trend,
 )
 from range.console.protocol import RUN_COMMANDS, Command
+from range.console.speech import SPEECH_DIR
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
 from range.console.view import EYES, ViewThread
 from range.records import RecordsError
@@ -537,6 +538,18 @@ class Console:
         image = await asyncio.wrap_future(self.views.render(state, eye))
         return Response(image, media_type="image/png")
 
+    async def run_speech(self, request: Request) -> Response:
+        """A line spoken as a subject in a saved run (speech/NN.wav in its folder)."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError:
+            return Response("no such run", 404)
+        path = Path(row["run_dir"] or "") / SPEECH_DIR / f"{int(request.path_params['n']):02d}.wav"
+        if not row["run_dir"] or not path.is_file():
+            return Response("no such line", 404)
+        return Response(path.read_bytes(), media_type="audio/wav")
+
     async def compare(self, request: Request) -> Response:
         user = self.require(request)
         try:
@@ -650,6 +663,7 @@ def create_app(
         Route("/officers/{badge}", g(console.officer)),
         Route("/runs/{id:int}", g(console.run_page)),
         Route("/runs/{id:int}/view.png", g(console.run_view)),
+        Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),
         Route("/users", g(console.users), methods=["GET", "POST"]),

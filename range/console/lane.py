@@ -15,6 +15,8 @@ import json
 import math
 import queue
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -26,11 +28,15 @@ from drills.engine import RunState
 from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
+from range.console import speech
 from range.console.protocol import IDLE, Command, event_line, lane_state
+from range.runlog import read_events
 from range.runner import RunConfig, Session
 
 CommandMessage = dict[str, Any]
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+# A line to speak now: (subject or None, text, the drill's subject ids in order).
+Say = Callable[[str | None, str, list[str]], None]
 # While paused the state still goes out, at this rate, so the console shows the pause.
 PAUSED_PUBLISH_S = 0.1
 # Fields of a command's args that go into its log record.
@@ -49,8 +55,10 @@ class LiveControl:
         meta: dict[str, Any],
         speed: float | None = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        say: Say | None = None,
     ) -> None:
         self.commands = commands
+        self.say = say
         self.publish = publish
         self.meta = meta
         self.speed = speed
@@ -104,6 +112,8 @@ class LiveControl:
             self.restart = True
         elif name is Command.BUTTON and engine.state is RunState.RUNNING:
             engine.instructor(data.get("button", ""))
+        elif name is Command.SAY and self.say is not None:
+            self.say(data.get("subject"), data.get("text", ""), list(engine.subjects))
 
     def finish(self, session: Session) -> None:
         """Publish the ended run's last state (the frame loop calls no control after it)."""
@@ -185,8 +195,11 @@ class LaneProcess:
         runs_dir: Path | None,
         speed: float | None = 1.0,
         retry_s: float = 0.5,
+        speech: str = "wav",
     ) -> None:
         self.name = name
+        self.speech = speech
+        self._voices: list[subprocess.Popen[bytes]] = []
         self.url = lane_url(console_url)
         self.key = key
         self.runs_dir = runs_dir
@@ -231,7 +244,8 @@ class LaneProcess:
                 "badge": args.get("badge"),
                 "started_by": command.get("by"),
             }
-            control = LiveControl(self.commands, self._publish, meta, self.speed)
+            say = self._say if self.speech == "play" else None
+            control = LiveControl(self.commands, self._publish, meta, self.speed, say=say)
             try:
                 config = start_config(args, control, self.runs_dir)
             except (KeyError, ValueError) as exc:
@@ -247,11 +261,25 @@ class LaneProcess:
             result["badge"] = args.get("badge")
             result["started_by"] = command.get("by")
             result["lane"] = self.name
+            if self.speech != "off" and result.get("run_dir"):
+                self._write_speech(Path(result["run_dir"]))
             self.finished.append(result)
             self._send({"type": "finished", "lane": self.name, "result": result})
             if not control.restart:
                 return
             args["seed"] = config.seed
+
+    def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
+        self._voices = [v for v in self._voices if v.poll() is None]
+        process = speech.speak(text, speech.voice(subject, subjects))
+        if process is not None:
+            self._voices.append(process)
+
+    def _write_speech(self, run_dir: Path) -> None:
+        try:
+            speech.write_speech(run_dir, read_events(run_dir))
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"lane {self.name}: the spoken lines were not saved: {exc}", file=sys.stderr)
 
     def _publish(self, state: dict[str, Any], events: list[dict[str, Any]]) -> None:
         self.state = state

@@ -14,6 +14,7 @@ from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.console.protocol import event_line
+from range.console.speech import SPEECH_DIR, said
 from range.exports import certificate_fields, roster, write_pdf
 from range.records import Records, RecordsError
 from range.report import _shot_images
@@ -226,6 +227,17 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
             {"t": round(r.t, 3), "weapon": weapon, "x_ft": _ft(p)[0], "y_ft": _ft(p)[1]}
             for p in points
         ]
+    spoken = [
+        {
+            "n": n,
+            "t": round(r.t, 3),
+            "subject": r.data.get("subject") or "",
+            "by": r.data["by"],
+            "text": r.data.get("text", ""),
+            "audio": (run_dir / SPEECH_DIR / f"{n:02d}.wav").is_file(),
+        }
+        for n, r in enumerate(said(records), 1)
+    ]
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -251,6 +263,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
             for h in score.hits
         ],
         "impacts": impacts,
+        "spoken": spoken,
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,
     }
