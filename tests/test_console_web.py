@@ -297,3 +297,37 @@ def test_no_secret_in_any_page_or_log(rng: Range) -> None:
     for text in texts:
         for secret in [*secrets, *hashes]:
             assert secret not in text
+
+
+def test_a_bad_start_is_one_line_and_the_lane_stays_up(rng: Range) -> None:
+    rng.lane("LANE1")
+    c = rng.client()
+    c.login("inst")
+    csrf = c.request("/").csrf
+    start = {"csrf": csrf, "command": "start", "drill": "no-such-drill-v1"}
+    with c.live(csrf) as ws:
+        wait_for(ws, lambda m: m.get("lane") == "LANE1" and m.get("connected") is True)
+        assert c.request("/lanes/LANE1/command", start).status == 303
+        error = wait_for(ws, lambda m: m.get("type") == "error")
+        assert error["error"].startswith("no drill 'no-such-drill-v1'")
+        good = {**start, "drill_file": str(DRILL)}
+        assert c.request("/lanes/LANE1/command", good).status == 303
+        _lane_live(ws, "LANE1", "running")
+        again = c.request("/lanes/LANE1/command", good)
+        assert again.status == 409 and "abort it first" in again.body
+        assert c.request("/lanes/LANE1/command", {"csrf": csrf, "command": "abort"}).status == 303
+        ended = _lane_live(ws, "LANE1", "ended")
+        assert ended["state"]["state"] == "aborted"  # type: ignore[index]
+    assert c.request("/lanes/LANE1/command", {"csrf": csrf, "command": "pause"}).status == 409
+
+
+def test_a_lane_with_the_wrong_key_is_refused(rng: Range) -> None:
+    proc = start_lane(rng.port, "LANE9", "not-the-key", rng.tmp / "runs", rng.tmp / "l9.log")
+    rng.procs.append(proc)
+    assert proc.popen.wait(timeout=30) == 2
+    assert proc.log.read_text().strip().splitlines()[-1] == (
+        "openrange: the console refused lane LANE9: wrong lane key"
+    )
+    c = rng.client()
+    c.login("boss")
+    assert "LANE9" not in c.request("/").body

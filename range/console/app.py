@@ -357,8 +357,11 @@ class Console:
         }
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
-        if command in RUN_COMMANDS and lane.state.get("status") not in ("running", "paused"):
+        live = lane.state.get("status") in ("running", "paused")
+        if command in RUN_COMMANDS and not live:
             return Response(f"lane {name} has no run", 409)
+        if command is Command.START and live:
+            return Response(f"lane {name} is running a drill: abort it first", 409)
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))

@@ -246,17 +246,30 @@ class LaneProcess:
             }
             say = self._say if self.speech == "play" else None
             control = LiveControl(self.commands, self._publish, meta, self.speed, say=say)
+            # Whatever goes wrong with one run (a bad drill file, a replica refused) is told to
+            # the console in one line; the lane stays up for the next.
             try:
                 config = start_config(args, control, self.runs_dir)
-            except (KeyError, ValueError) as exc:
-                message = exc.args[0] if exc.args else str(exc)
+                meta["seed"] = config.seed
+                meta["title"] = config.drill.title
+                self.events.clear()
+                session = Session(config)
+                result = session.run().as_json()
+            except Exception as exc:
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
                 self._send({"type": "error", "lane": self.name, "error": str(message)})
+                self.state = dict(IDLE)
+                self._send(
+                    {
+                        "type": "state",
+                        "lane": self.name,
+                        "sent_s": time.monotonic(),
+                        "seq": self._seq,
+                        "state": self.state,
+                        "events": [],
+                    }
+                )
                 return
-            meta["seed"] = config.seed
-            meta["title"] = config.drill.title
-            self.events.clear()
-            session = Session(config)
-            result = session.run().as_json()
             control.finish(session)
             result["badge"] = args.get("badge")
             result["started_by"] = command.get("by")
