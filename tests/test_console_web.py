@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -331,3 +332,44 @@ def test_a_lane_with_the_wrong_key_is_refused(rng: Range) -> None:
     c = rng.client()
     c.login("boss")
     assert "LANE9" not in c.request("/").body
+
+
+def test_the_console_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """Several machines share one PostgreSQL: the console, its accounts and audit live there."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    db_url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    key = seed_accounts(db_url)
+    with processes() as procs:
+        r = Range(free_port(), db_url, key, tmp_path, procs)
+        r.console()
+        r.lane("LANE1", speed="max")
+        c = r.client()
+        assert c.login("inst").status == 303
+        csrf = c.request("/").csrf
+        with c.live(csrf) as ws:
+            wait_for(ws, lambda m: m.get("lane") == "LANE1" and m.get("connected") is True)
+            start = {
+                "csrf": csrf,
+                "command": "start",
+                "drill": "x",
+                "drill_file": str(DRILL),
+                "badge": "B-101",
+            }
+            assert c.request("/lanes/LANE1/command", start).status == 303
+            wait_for(ws, lambda m: m.get("type") == "finished")
+        deadline = time.monotonic() + 10
+        runs: list[dict[str, object]] = []
+        while not runs and time.monotonic() < deadline:
+            with Records.open(db_url) as records:
+                runs = records.drill_runs("B-101")
+            time.sleep(0.1)
+        assert len(runs) == 1
+        assert c.request(f"/runs/{runs[0]['id']}").status == 200
+    with ConsoleStore.open(db_url) as store:
+        assert store.verify_audit() == []
+        actions = [row["action"] for row in store.audit_rows()]
+    assert {"login", "lane_start", "run_recorded", "lane_attached"} <= set(actions)
