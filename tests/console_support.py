@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from drills.officer import find_officer
+from drills.schema import read_drill_file
 from range.console.auth import hash_password
 from range.console.store import ConsoleStore, Role
 from range.records import Records
+from range.runner import RunConfig, run_drill
 
 PROJECT = Path(__file__).resolve().parent.parent
 DRILL = PROJECT / "tests" / "data" / "console" / "branch.toml"
@@ -241,10 +244,6 @@ def saved_run(
     seed: int = 5,
 ) -> int:
     """A drill run played here (emulated replicas, scripted officer) and recorded for `badge`."""
-    from drills.officer import find_officer
-    from drills.schema import read_drill_file
-    from range.runner import RunConfig, run_drill
-
     source = read_drill_file(drill)
     result = run_drill(
         RunConfig(

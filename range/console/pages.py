@@ -17,6 +17,7 @@ from range.console.protocol import event_line
 from range.console.speech import SPEECH_DIR, said
 from range.exports import certificate_fields, roster, write_pdf
 from range.records import Records, RecordsError
+from range.render import Renderer, RenderUnavailableError
 from range.report import _shot_images
 from range.runlog import read_events
 from range.saved import saved_drill
@@ -337,8 +338,6 @@ def scrubber_json(data: dict[str, Any]) -> str:
 
 def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> list[dict[str, Any]]:
     """The officer's and the subject's view at each shot, from the report's renderer."""
-    from range.render import Renderer, RenderUnavailableError
-
     frames = []
     try:
         with Renderer(480, 320) as renderer:
