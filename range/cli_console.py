@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--badge", default=None, help="an officer's badge (their own records)")
     add.add_argument("--db", default=None)
     add.set_defaults(handler=_adduser)
+    passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")
+    passwd.add_argument("name")
+    passwd.add_argument("--db", default=None)
+    passwd.set_defaults(handler=_passwd)
     key = verbs.add_parser(
         "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
     )
@@ -90,17 +94,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(name: str) -> str:
+    """The new password, twice from the terminal (not echoed), or one line from stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    from range.console.auth import hash_password
+    from range.console.store import ConsoleStore
+
+    hashed = hash_password(_password(args.name))
+    with ConsoleStore.open(args.db) as store:
+        store.set_password(args.name, hashed)
+        store.audit("cli:" + getpass.getuser(), "password_set", account=args.name)
+    print(f"password of {args.name} set")
+    return 0
+
+
 def _adduser(args: argparse.Namespace) -> int:
     from range.console.auth import hash_password
     from range.console.store import ConsoleStore, Role
 
-    if sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise ValueError("the passwords differ")
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    hashed = hash_password(password)
+    hashed = hash_password(_password(args.name))
     with ConsoleStore.open(args.db) as store:
         store.add_user(args.name, Role(args.role), hashed, args.badge)
         store.audit(

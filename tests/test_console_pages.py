@@ -17,6 +17,7 @@ import pytest
 from console_support import DRILL, PROJECT, qualify, saved_run
 
 from range.console.app import BrowserFeed
+from range.console.auth import check_password
 from range.console.pages import (
     VALID_DAYS,
     WARN_DAYS,
@@ -195,12 +196,17 @@ def test_cli_adduser_and_lane_key(db_url: str) -> None:
         "console", "adduser", "o", "--role", "officer", "--db", db_url, stdin="a long password\n"
     )
     assert officer.returncode == 5 and "needs --badge" in officer.stderr
+    reset = _openrange("console", "passwd", "chief", "--db", db_url, stdin="another password\n")
+    assert reset.returncode == 0, reset.stderr
+    nobody = _openrange("console", "passwd", "nobody", "--db", db_url, stdin="another password\n")
+    assert (nobody.returncode, nobody.stderr.strip()) == (5, "openrange: no account 'nobody'")
     key = _openrange("console", "lane-key", "--db", db_url).stdout.strip()
     with ConsoleStore.open(db_url) as store:
         user = store.user("chief")
         assert user is not None and user.role.value == "range_master"
         assert key == store.secret("lane_key")
-        assert store.audit_rows()[0]["action"] == "account_created"
+        assert user.password_hash and check_password(user.password_hash, "another password")
+        assert [r["action"] for r in store.audit_rows()][:2] == ["password_set", "account_created"]
 
 
 def test_lane_without_a_key_is_one_line(tmp_path: Path) -> None:

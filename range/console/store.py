@@ -110,6 +110,8 @@ class ConsoleStore:
         )
 
     def set_password(self, name: str, password_hash: str) -> None:
+        if self.user(name) is None:
+            raise RecordsError(f"no account {name!r}")
         self.records._run(
             "UPDATE console_users SET password_hash = ? WHERE name = ?", password_hash, name
         )
@@ -165,9 +167,18 @@ class ConsoleStore:
                 *row.values(),
             )
             row["id"] = self.records._last_id(cur)
-            self.records._run(
-                "UPDATE console_audit SET hash = ? WHERE id = ?", audit_hash(row), row["id"]
-            )
+            digest = audit_hash(row)
+            self.records._run("UPDATE console_audit SET hash = ? WHERE id = ?", digest, row["id"])
+            # The chain's head, so deleting the newest rows is found too.
+            head = f"{row['id']}:{digest}"
+            if self.records._rows("SELECT key FROM console_settings WHERE key = 'audit_head'"):
+                self.records._run(
+                    "UPDATE console_settings SET value = ? WHERE key = 'audit_head'", head
+                )
+            else:
+                self.records._run(
+                    "INSERT INTO console_settings (key, value) VALUES ('audit_head', ?)", head
+                )
             return int(row["id"])
 
     def audit_rows(self, limit: int = 200) -> list[dict[str, Any]]:
@@ -178,11 +189,17 @@ class ConsoleStore:
     def verify_audit(self) -> list[str]:
         """Walk the audit chain: one line per broken link or edited row."""
         problems = []
-        previous = GENESIS
+        previous, last_id = GENESIS, 0
         for row in self.records._rows("SELECT * FROM console_audit ORDER BY id"):
             if row["prev_hash"] != previous:
                 problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
             if audit_hash(row) != row["hash"]:
                 problems.append(f"audit row {row['id']}: edited after it was written")
-            previous = row["hash"]
+            previous, last_id = row["hash"], row["id"]
+        head = self.records._rows("SELECT value FROM console_settings WHERE key = 'audit_head'")
+        if head and head[0]["value"] != f"{last_id}:{previous}":
+            problems.append(
+                f"audit: the newest row is missing or changed (the chain ended at"
+                f" row {str(head[0]['value']).split(':')[0]})"
+            )
         return problems
