@@ -192,6 +192,82 @@ def update_latency(console: _Console, folder: Path) -> list[Row]:
     return rows
 
 
+def chromium_latency(console: _Console, folder: Path) -> list[Row]:
+    """The same lane frames into a real headless Chromium on the lane's page: from the lane's
+    publish to the page's handler having drawn the map (wall clock on both sides; one machine)."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        return []
+    sys.path.insert(0, str(PROJECT / "tests"))
+    from console_support import Client, chromium
+    from selenium.webdriver.common.by import By
+
+    env = {**os.environ, "OPENRANGE_LANE_KEY": console.key}
+    log = (folder / "lane2.log").open("wb")
+    lane = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "range",
+            "lane",
+            "--console",
+            f"127.0.0.1:{console.port}",
+            "--name",
+            "BENCH2",
+            "--runs-dir",
+            str(folder / "runs2"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=PROJECT,
+        env=env,
+    )
+    browser = chromium()
+    try:
+        browser.get(console.base + "/login")
+        browser.find_element(By.ID, "name").send_keys("bench")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "submit").click()
+        deadline = time.monotonic() + 20
+        while "BENCH2" not in browser.page_source and time.monotonic() < deadline:
+            browser.get(console.base + "/")
+            time.sleep(0.3)
+        browser.get(console.base + "/lanes/BENCH2")
+        browser.execute_script(
+            "window.lat = []; window.openrangeProbe = (m) =>"
+            " window.lat.push(Date.now() - m.sent_unix_ms);"
+        )
+        client = Client(console.base)
+        client.login("bench", PASSWORD)
+        csrf = client.request("/lanes/BENCH2").csrf
+        client.request(
+            "/lanes/BENCH2/command",
+            {"csrf": csrf, "command": "start", "drill": "x", "drill_file": str(DRILL), "seed": "1"},
+        )
+        time.sleep(7.0)
+        ms = np.array(browser.execute_script("return window.lat"), dtype=float)
+    finally:
+        browser.quit()
+        lane.send_signal(signal.SIGTERM)
+        try:
+            lane.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            lane.kill()
+            lane.wait()
+        log.close()
+    return [
+        (
+            "console: lane frame -> Chromium page drawn, p95",
+            float(np.percentile(ms, 95)),
+            "ms",
+            LATENCY_TARGET_MS,
+            "lower",
+        ),
+        ("console: frames drawn per s in Chromium (info)", len(ms) / 7.0, "Hz", 0.0, "higher"),
+    ]
+
+
 def eight_lanes(console: _Console, seconds: float = 8.0, lanes: int = 8) -> list[Row]:
     """Eight lane connections at 90 Hz into one console; its CPU, the browser's rate and
     latency under load."""
@@ -291,6 +367,7 @@ def console_figures() -> list[Row]:
         console = _Console(folder)
         try:
             rows = update_latency(console, folder)
+            rows += chromium_latency(console, folder)
             rows += eight_lanes(console)
         finally:
             console.stop()

@@ -303,6 +303,8 @@ class LaneProcess:
                 "type": "state",
                 "lane": self.name,
                 "sent_s": time.monotonic(),
+                # The wall clock too: a browser on this machine can only compare with that.
+                "sent_unix_ms": time.time() * 1000,
                 "seq": self._seq,
                 "state": state,
                 "events": events,

@@ -3,7 +3,8 @@
 lane -> console:
   {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
    "finished": [RESULT...]}                       on every (re)connection
-  {"type": "state", "lane": NAME, "sent_s": T, "seq": N, "state": STATE, "events": [EVENT...]}
+  {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
+   "events": [EVENT...]}
                                                   once per frame while a run is live
   {"type": "finished", "lane": NAME, "result": RESULT}
 console -> lane:
@@ -13,8 +14,8 @@ console -> lane:
 
 STATE is `lane_state` below: positions in feet (the trainer's unit), the drill's branch buttons
 and the phase each subject is in. EVENT is {"t": s, "kind": str, "text": str}. `sent_s` is the
-lane's monotonic clock when it sent the frame: on one machine the console and the benchmark
-compare it with their own (bench/console.py).
+lane's monotonic clock when it sent the frame, `sent_unix_ms` its wall clock: on one machine the
+benchmark compares them with its own clock and with the browser's (bench/console.py).
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ function showLane(msg) {
   if (msg.full) lane.events = [];
   for (const e of msg.events || []) lane.events.push(e);
   if ("connected" in msg) lane.connected = msg.connected;
-  window.openrangeLast = {lane: name, seq: msg.seq, sent_s: msg.sent_s, at: performance.now()};
   const s = lane.state;
   for (const c of document.querySelectorAll(`canvas.map[data-lane="${name}"]`)) drawMap(c, s);
   const card = document.getElementById(`card-${name}`);
@@ -84,6 +83,8 @@ function showLane(msg) {
       }
     }
   }
+  // A hook for measuring (bench/console.py): called with each frame once it is drawn.
+  if (window.openrangeProbe && msg.sent_unix_ms) window.openrangeProbe(msg);
   const list = document.getElementById("events");
   if (list && (msg.events || []).length || msg.full) {
     list.textContent = "";
