@@ -63,7 +63,18 @@ class _Console:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = (folder / "console.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "range", "console", "--port", str(self.port), "--db", self.db],
+            [
+                sys.executable,
+                "-m",
+                "range",
+                "console",
+                "--port",
+                str(self.port),
+                "--db",
+                self.db,
+                "--runs-dir",
+                str(folder / "console-runs"),
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=PROJECT,

@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="records URL (default: OPENRANGE_DATABASE_URL or the local SQLite file)",
     )
     p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path("runs") / "console",
+        help="where the console keeps its copy of each lane's finished runs (default runs/console)",
+    )
+    p.add_argument(
         "--plain-http-cookie",
         action="store_true",
         help="leave the Secure flag off the session cookie (only for a browser that refuses"
@@ -90,7 +96,13 @@ def _serve(args: argparse.Namespace) -> int:
         + (" (first start: open it to create the range master's account)" if first else ""),
         flush=True,
     )
-    serve(args.host, args.port, args.db, secure_cookies=not args.plain_http_cookie)
+    serve(
+        args.host,
+        args.port,
+        args.db,
+        secure_cookies=not args.plain_http_cookie,
+        runs_dir=args.runs_dir,
+    )
     return 0
 
 

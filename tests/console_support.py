@@ -82,7 +82,8 @@ def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> Pro
 
 
 def start_console(port: int, db_url: str, log: Path) -> Proc:
-    proc = _spawn(["console", "--port", str(port), "--db", db_url], log)
+    runs = log.parent / "console-runs"
+    proc = _spawn(["console", "--port", str(port), "--db", db_url, "--runs-dir", str(runs)], log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -59,6 +59,15 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
     shots = PROJECT / "docs" / "img" if os.environ.get("OPENRANGE_SCREENSHOTS") else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    # The test drill with a long approach: on a loaded machine the branch button is still
+    # pressed while the walker approaches.
+    drill = tmp_path / "branch.toml"
+    text = DRILL.read_text()
+    drill.write_text(
+        text.replace("time_limit_s = 12.0", "time_limit_s = 60.0").replace(
+            "after_s = 8.0", "after_s = 40.0"
+        )
+    )
     with Records.open(db_url) as records:
         records.add_officer("B-101", "Alex Officer", "Metro PD")
         records.add_officer("B-202", "Sam Officer", "Metro PD")
@@ -108,7 +117,7 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
 
             # Start the drill on LANE1 for officer B-101.
             browser.get(base + "/lanes/LANE1")
-            browser.find_element(By.ID, "drill-file").send_keys(str(DRILL))
+            browser.find_element(By.ID, "drill-file").send_keys(str(drill))
             Select(browser.find_element(By.ID, "badge")).select_by_value("B-101")
             browser.find_element(By.ID, "seed").send_keys("3")
             browser.find_element(By.ID, "start").click()
@@ -158,8 +167,13 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             until(lambda: text("#status") == "ended", timeout_s=30, what="the run to end")
 
             # The run is in the records; open its debrief.
-            browser.get(base + "/records")
-            link = until(lambda: browser.find_element(By.CSS_SELECTOR, "a.run-link"), 10)
+            def live_run_link() -> Any:
+                browser.get(base + "/records")
+                rows = browser.find_elements(By.CSS_SELECTOR, "table.runs tr")
+                row = next(r for r in rows if "console-branch-v1" in r.text)
+                return row.find_element(By.CSS_SELECTOR, "a.run-link")
+
+            link = until(live_run_link, 30, what="the live run in the records")
             shot("records")
             link.click()
             until(lambda: "Debrief" in browser.title, what="the debrief")

@@ -27,6 +27,7 @@ from range.console.pages import (
     debrief,
     trend,
 )
+from range.console.protocol import bundle, unbundle
 from range.console.store import ConsoleStore
 from range.records import Records
 
@@ -214,3 +215,19 @@ def test_lane_without_a_key_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().startswith("openrange: no lane key")
     assert DRILL.exists()
+
+
+def test_run_folders_travel_whole_and_stay_inside(tmp_path: Path) -> None:
+    run = tmp_path / "lane" / "run1"
+    (run / "speech").mkdir(parents=True)
+    (run / "events.jsonl").write_text('{"t": 0}\n')
+    (run / "speech" / "01.wav").write_bytes(b"RIFF\x00\xff")
+    files = bundle(run)
+    assert files["events.jsonl"] == '{"t": 0}\n'
+    assert files["speech/01.wav"].startswith("b64:")
+    unbundle(files, tmp_path / "copy")
+    assert (tmp_path / "copy" / "speech" / "01.wav").read_bytes() == b"RIFF\x00\xff"
+    for bad in ("../escape.txt", "/etc/passwd", "speech/../../x", ".hidden"):
+        with pytest.raises(ValueError, match="a run file named"):
+            unbundle({bad: "x"}, tmp_path / "copy2")
+    assert not (tmp_path / "escape.txt").exists()

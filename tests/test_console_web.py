@@ -257,6 +257,17 @@ def test_two_lanes_survive_the_console_and_reappear(rng: Range) -> None:
             break
         time.sleep(0.2)
     assert recorded == {"B-101", "B-202"}
+    # The console keeps its own copy of each run folder (a lane may be another machine).
+    with Records.open(rng.db_url) as records:
+        copies = {
+            r["badge"]: Path(r["run_dir"])
+            for r in records._rows("SELECT badge, run_dir FROM drill_runs")
+        }
+    for lane, badge in (("LANE1", "B-101"), ("LANE2", "B-202")):
+        copy = copies[badge]
+        assert copy.parent == rng.tmp / "console-runs"
+        assert (copy / "events.jsonl").read_bytes() == (runs[lane] / "events.jsonl").read_bytes()
+        assert (copy / "drill.toml").read_bytes() == (runs[lane] / "drill.toml").read_bytes()
 
 
 def test_no_secret_in_any_page_or_log(rng: Range) -> None:

@@ -46,7 +46,7 @@ from range.console.pages import (
     scrubber_json,
     trend,
 )
-from range.console.protocol import RUN_COMMANDS, Command
+from range.console.protocol import RUN_COMMANDS, Command, unbundle
 from range.console.speech import SPEECH_DIR
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
 from range.console.view import EYES, ViewThread
@@ -170,8 +170,10 @@ class Console:
         db_url: str | None,
         secure_cookies: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        runs_dir: Path = Path("runs") / "console",
     ) -> None:
         self.db_url = db_url
+        self.runs_dir = runs_dir
         self.secure_cookies = secure_cookies
         self.limiter = LoginLimiter(clock)
         self.hub = Hub()
@@ -413,13 +415,21 @@ class Console:
                 self.hub.broadcast(json.dumps(snapshot), snapshot)
 
     async def _finished(self, ws: WebSocket, lane: str, result: dict[str, Any]) -> None:
-        """A finished run goes into the records once (by its run folder), then is acknowledged."""
-        run_dir = result.get("run_dir")
-        if run_dir:
+        """A finished run goes into the records once, then is acknowledged. The console keeps
+        its own copy of the run's folder (sent with it), so its debrief never needs the lane's
+        disk: lanes may be other machines."""
+        lane_dir = result.get("run_dir")
+        if lane_dir:
+            folder = self.runs_dir / f"{lane}-{Path(lane_dir).name}"
             with self.store() as store:
-                if drill_run_by_dir(store.records, run_dir) is None:
+                if drill_run_by_dir(store.records, str(folder)) is None:
+                    try:
+                        unbundle(result.pop("files", {}), folder)
+                    except (ValueError, OSError) as exc:
+                        self.audit("lane:" + lane, "run_refused", why=str(exc))
+                        return
                     badge = str(result.get("badge") or "")
-                    run_id = store.records.add_drill_run(badge, result)
+                    run_id = store.records.add_drill_run(badge, {**result, "run_dir": str(folder)})
                     store.audit(
                         str(result.get("started_by") or "lane:" + lane),
                         "run_recorded",
@@ -428,7 +438,7 @@ class Console:
                         badge=badge,
                         drill=result.get("drill"),
                     )
-            await ws.send_text(json.dumps({"type": "recorded", "run_dir": run_dir}))
+            await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
         done = {"type": "finished", "lane": lane}
         self.hub.broadcast(json.dumps(done), done)
 
@@ -645,9 +655,12 @@ async def _closing(console: Console) -> AsyncIterator[None]:
 
 
 def create_app(
-    db_url: str | None, secure_cookies: bool = True, clock: Callable[[], float] = time.monotonic
+    db_url: str | None,
+    secure_cookies: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    runs_dir: Path = Path("runs") / "console",
 ) -> Starlette:
-    console = Console(db_url, secure_cookies, clock)
+    console = Console(db_url, secure_cookies, clock, runs_dir)
 
     def g(
         handler: Callable[[Request], Awaitable[Response]],
@@ -694,12 +707,18 @@ def create_app(
     return app
 
 
-def serve(host: str, port: int, db_url: str | None, secure_cookies: bool = True) -> None:
+def serve(
+    host: str,
+    port: int,
+    db_url: str | None,
+    secure_cookies: bool = True,
+    runs_dir: Path = Path("runs") / "console",
+) -> None:
     """Run the console until interrupted (one uvicorn server, access log off: URLs carry the
     WebSocket's CSRF token)."""
     import uvicorn
 
-    app = create_app(db_url, secure_cookies)
+    app = create_app(db_url, secure_cookies, runs_dir=runs_dir)
     uvicorn.run(
         app, host=host, port=port, log_level="warning", access_log=False, ws="websockets-sansio"
     )

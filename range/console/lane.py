@@ -29,7 +29,7 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
 from range.console import speech
-from range.console.protocol import IDLE, Command, event_line, lane_state
+from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
 from range.runlog import read_events
 from range.runner import RunConfig, Session
 
@@ -276,6 +276,8 @@ class LaneProcess:
             result["lane"] = self.name
             if self.speech != "off" and result.get("run_dir"):
                 self._write_speech(Path(result["run_dir"]))
+            if result.get("run_dir"):
+                result["files"] = bundle(Path(result["run_dir"]))
             self.finished.append(result)
             self._send({"type": "finished", "lane": self.name, "result": result})
             if not control.restart:

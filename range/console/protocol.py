@@ -6,7 +6,8 @@ lane -> console:
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
    "events": [EVENT...]}
                                                   once per frame while a run is live
-  {"type": "finished", "lane": NAME, "result": RESULT}
+  {"type": "finished", "lane": NAME, "result": RESULT}   RESULT["files"]: the run's folder (events,
+                                                  result, drill copy as text; speech as base64)
 console -> lane:
   {"type": "command", "command": COMMAND, "by": ACCOUNT, "args": {...}}
   {"type": "recorded", "run_dir": PATH}           a finished run is in the records; forget it
@@ -20,7 +21,10 @@ benchmark compares them with its own clock and with the browser's (bench/console
 
 from __future__ import annotations
 
+import base64
+import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from drills.engine import DrillEngine, RunState
@@ -130,3 +134,40 @@ def lane_state(
 
 
 IDLE: dict[str, Any] = {"status": "idle"}
+
+# A run folder travels to the console as {name: text} ("b64:" + base64 for binary files): the
+# console keeps its own copy, so a debrief needs no access to the lane's disk.
+_FILE_NAME = re.compile(r"^(speech/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+MAX_BUNDLE_BYTES = 8 * 2**20
+
+
+def bundle(run_dir: Path) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for path in sorted([*run_dir.glob("*"), *run_dir.glob("speech/*")]):
+        name = path.relative_to(run_dir).as_posix()
+        if not path.is_file() or not _FILE_NAME.match(name):
+            continue
+        data = path.read_bytes()
+        try:
+            files[name] = data.decode("utf-8") if path.suffix != ".wav" else ""
+        except UnicodeDecodeError:
+            files[name] = ""
+        if not files[name]:
+            files[name] = "b64:" + base64.b64encode(data).decode()
+    return files
+
+
+def unbundle(files: dict[str, str], run_dir: Path) -> None:
+    """Write a bundled run folder; refuses names outside it and bundles over the size limit."""
+    if sum(len(v) for v in files.values()) > MAX_BUNDLE_BYTES:
+        raise ValueError(f"a run folder over {MAX_BUNDLE_BYTES} bytes")
+    for name in files:
+        if not _FILE_NAME.match(name):
+            raise ValueError(f"a run file named {name!r}")
+    for name, text in files.items():
+        path = run_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith("b64:"):
+            path.write_bytes(base64.b64decode(text[4:]))
+        else:
+            path.write_text(text, encoding="utf-8")
