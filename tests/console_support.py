@@ -40,7 +40,8 @@ def free_port() -> int:
 
 
 def seed_accounts(db_url: str) -> str:
-    """A range master, an instructor and two officers (with records); returns the lane key."""
+    """A range master, an instructor, an armorer and two officers (with records); returns the
+    lane key."""
     with Records.open(db_url) as records:
         records.add_officer("B-101", "Alex Officer", "Metro PD")
         records.add_officer("B-202", "Sam Officer", "Metro PD")
@@ -48,6 +49,7 @@ def seed_accounts(db_url: str) -> str:
     with ConsoleStore.open(db_url) as store:
         store.add_user("boss", Role.RANGE_MASTER, hashed, None)
         store.add_user("inst", Role.INSTRUCTOR, hashed, None)
+        store.add_user("arm", Role.ARMORER, hashed, None)
         store.add_user("alex", Role.OFFICER, hashed, "B-101")
         store.add_user("sam", Role.OFFICER, hashed, "B-202")
         return store.secret("lane_key")

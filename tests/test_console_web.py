@@ -172,6 +172,14 @@ def test_officer_sees_only_their_own_runs(rng: Range) -> None:
     inst.login("inst")
     assert inst.request(f"/runs/{other}").status == 200
     assert inst.request("/users").status == 403
+    # The armorer reads everything and controls nothing.
+    arm = rng.client()
+    arm.login("arm")
+    assert arm.request(f"/runs/{other}").status == 200
+    assert arm.request("/records").status == 200
+    csrf = arm.request("/").csrf
+    assert arm.request("/lanes/LANE1/command", {"csrf": csrf, "command": "pause"}).status == 403
+    assert arm.request("/audit").status == 403
 
 
 def _lane_live(ws: object, lane: str, status: str) -> dict[str, object]:
