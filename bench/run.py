@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from console import console_figures  # bench/console.py: the instructor console (issue 18)
 
 from drills.engine import DrillEngine
 from drills.log import MemoryLog
@@ -1167,6 +1168,7 @@ def main() -> int:
         *moving_deployment(),
         *render_by_transforms(),
         *spread_million(),
+        *[Figure(*row) for row in console_figures()],
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

@@ -299,6 +299,20 @@ class Instructor(Record):
     button: str
 
 
+class InstructorCommand(Record):
+    """An instructor's live command from the console (range/console/lane.py), logged with who
+    gave it before it takes effect, so a replay applies it at the same moment."""
+
+    KIND = "instructor_command"
+    command: Literal["pause", "resume", "abort", "restart", "button", "say", "mark", "flag"]
+    by: str
+    button: str | None = None
+    subject: str | None = None
+    text: str | None = None
+    act: str | None = None
+    note: str | None = None
+
+
 class BranchNotTaken(Record):
     KIND = "branch_not_taken"
     subject: str

@@ -40,9 +40,15 @@ if [ "$(id -u)" = 0 ] && ! command -v Xvfb >/dev/null 2>&1; then
 fi
 
 # The after-action report is checked in headless Chromium.
-if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then
-    echo "== installing Chromium for the report tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+if [ "$(id -u)" = 0 ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then
+    echo "== installing Chromium and its driver for the report and console tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# A line said as a subject in the instructor console is spoken with espeak-ng.
+if [ "$(id -u)" = 0 ] && ! command -v espeak-ng >/dev/null 2>&1; then
+    echo "== installing espeak-ng for the console's text to speech"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
 fi
 
 # The OpenXR tests run the project's pose source against Monado in a Debian trixie chroot

@@ -15,6 +15,7 @@ from range import __version__
 from range.calibration.solver import CalibrationError
 from range.cli import analyze as cli_analyze
 from range.cli import calibrate as cli_calibrate
+from range.cli import console as cli_console
 from range.cli import course as cli_course
 from range.cli import drill as cli_drill
 from range.cli import peripherals as cli_peripherals
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
     cli_xr.register(sub)
+    cli_console.register(sub)
     return parser
 
 

@@ -82,6 +82,11 @@ class RunConfig:
     # The file `drill` was read from (`drills.schema.read_drill_file`): its bytes are kept with
     # the run and hashed into its log. Without it, a built-in drill keeps its built-in file.
     drill_file: DrillFile | None = None
+    # Live control (the instructor console's lane): called at the start of every frame, before
+    # anything else, so what it applies (engine.instructor, suspend / resume, abort, log records)
+    # lands on a frame boundary and replays exactly from the log. It may block (real-time pacing,
+    # a pause: it suspends the engine, waits, and resumes it before returning).
+    control: Callable[[Session], None] | None = None
 
 
 @dataclass(slots=True)
@@ -241,6 +246,10 @@ class Session:
 
     def _frame(self, officer: ScriptedOfficer) -> None:
         engine = self.engine
+        if self.config.control is not None:
+            self.config.control(self)
+            if engine.finished:
+                return
         self.clock.set(engine.t)
         unplug_at = self.config.unplug_taser_at_s
         if unplug_at is not None and not self._unplugged and engine.t >= unplug_at:

@@ -1,0 +1,175 @@
+"""`openrange console` (the instructor console's web server, its accounts and lane key) and
+`openrange lane` (one lane as its own process, driven from the console)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from range.deps import require
+
+LANE_KEY_ENV = "OPENRANGE_LANE_KEY"
+ROLES = ("range_master", "instructor", "armorer", "officer")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "console",
+        help="the instructor console: a web page that runs the lanes live and holds the records",
+        description="Serve the instructor console (docs/console.md). The first start asks, in the"
+        " browser, for the range master's account; there is no default password.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument(
+        "--db",
+        default=None,
+        help="records URL (default: OPENRANGE_DATABASE_URL or the local SQLite file)",
+    )
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path("runs") / "console",
+        help="where the console keeps its copy of each lane's finished runs (default runs/console)",
+    )
+    p.add_argument(
+        "--plain-http-cookie",
+        action="store_true",
+        help="leave the Secure flag off the session cookie (only for a browser that refuses"
+        " Secure cookies over plain http on this address)",
+    )
+    p.set_defaults(handler=_serve)
+    verbs = p.add_subparsers(title="account verbs", metavar="VERB")
+    add = verbs.add_parser("adduser", help="add an account (the password is asked for)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="range_master")
+    add.add_argument("--badge", default=None, help="an officer's badge (their own records)")
+    add.add_argument("--db", default=None)
+    add.set_defaults(handler=_adduser)
+    passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")
+    passwd.add_argument("name")
+    passwd.add_argument("--db", default=None)
+    passwd.set_defaults(handler=_passwd)
+    key = verbs.add_parser(
+        "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
+    )
+    key.add_argument("--db", default=None)
+    key.set_defaults(handler=_lane_key)
+
+    lane = sub.add_parser(
+        "lane",
+        help="run one lane as its own process, driven from the instructor console",
+        description=f"Connect to the console and run the drills it starts. The lane key comes from"
+        f" {LANE_KEY_ENV} or --key-file (see `openrange console lane-key`).",
+    )
+    lane.add_argument("--console", required=True, help="the console: HOST:PORT or ws://HOST:PORT")
+    lane.add_argument("--name", required=True, help="this lane's name, e.g. LANE1")
+    lane.add_argument("--key-file", type=Path, default=None, help="a file holding the lane key")
+    lane.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are saved")
+    lane.add_argument(
+        "--speed", default="1", help="drill time per real second (default 1; 'max': no pacing)"
+    )
+    lane.add_argument(
+        "--speech",
+        choices=("off", "wav", "play"),
+        default="wav",
+        help="lines spoken as a subject: saved with the run for the debrief (wav, the default),"
+        " also played here as they are given (play), or neither (off); needs espeak-ng",
+    )
+    lane.set_defaults(handler=_lane)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    require("starlette", "uvicorn", "jinja2")
+    from range.console.app import serve
+    from range.console.store import ConsoleStore
+
+    with ConsoleStore.open(args.db) as store:
+        first = not store.has_users()
+    where = f"http://{args.host}:{args.port}/"
+    print(
+        f"openrange console on {where}"
+        + (" (first start: open it to create the range master's account)" if first else ""),
+        flush=True,
+    )
+    serve(
+        args.host,
+        args.port,
+        args.db,
+        secure_cookies=not args.plain_http_cookie,
+        runs_dir=args.runs_dir,
+    )
+    return 0
+
+
+def _password(name: str) -> str:
+    """The new password, twice from the terminal (not echoed), or one line from stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    from range.console.auth import hash_password
+    from range.console.store import ConsoleStore
+
+    hashed = hash_password(_password(args.name))
+    with ConsoleStore.open(args.db) as store:
+        store.set_password(args.name, hashed)
+        store.audit("cli:" + getpass.getuser(), "password_set", account=args.name)
+    print(f"password of {args.name} set")
+    return 0
+
+
+def _adduser(args: argparse.Namespace) -> int:
+    from range.console.auth import hash_password
+    from range.console.store import ConsoleStore, Role
+
+    hashed = hash_password(_password(args.name))
+    with ConsoleStore.open(args.db) as store:
+        store.add_user(args.name, Role(args.role), hashed, args.badge)
+        store.audit(
+            "cli:" + getpass.getuser(), "account_created", account=args.name, role=args.role
+        )
+    print(f"account {args.name} ({args.role}) added")
+    return 0
+
+
+def _lane_key(args: argparse.Namespace) -> int:
+    from range.console.store import ConsoleStore
+
+    with ConsoleStore.open(args.db) as store:
+        print(store.secret("lane_key"))
+    return 0
+
+
+def _lane(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "serial", "pybullet", "websockets")
+    from range.console.lane import LaneProcess, finite_speed
+
+    key = os.environ.get(LANE_KEY_ENV, "")
+    if args.key_file is not None:
+        key = args.key_file.read_text().strip()
+    if not key:
+        raise ValueError(f"no lane key: set {LANE_KEY_ENV} or give --key-file")
+    lane = LaneProcess(
+        args.name,
+        args.console,
+        key,
+        args.runs_dir,
+        finite_speed(args.speed),
+        speech=args.speech,
+    )
+    print(f"lane {args.name}: connecting to {lane.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        lane.serve()
+    if lane.refused:
+        raise ValueError(f"the console refused lane {args.name}: {lane.refused}")
+    return 0

@@ -1,0 +1,724 @@
+"""The console's web application (Starlette on uvicorn): pages rendered on the server with
+Jinja2, live lane state over WebSockets, accounts with roles, CSRF on every form and WebSocket.
+
+One process serves the browsers and the lanes. A lane connects to /ws/lane with the range's lane
+key; its state frames are forwarded as they are to every browser watching (/ws/live), and the
+instructor's commands (POST /lanes/NAME/command) go back to it, each audited with who gave it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
+from range.console.pages import (
+    attempt_sheet,
+    certificate_pdf,
+    debrief,
+    drill_run,
+    drill_run_by_dir,
+    recent_runs,
+    roster_page,
+    run_state_at,
+    scrubber_json,
+    trend,
+)
+from range.console.protocol import RUN_COMMANDS, Command, unbundle
+from range.console.speech import SPEECH_DIR
+from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
+from range.console.view import EYES, ViewThread
+from range.records.store import RecordsError
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "openrange_session"
+SESSION_MAX_AGE_S = 8 * 3600  # one shift
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        b" connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class ForbiddenError(Exception):
+    pass
+
+
+class LoginNeededError(Exception):
+    pass
+
+
+@dataclass
+class LaneView:
+    name: str
+    state: dict[str, Any] = field(default_factory=lambda: {"status": "idle"})
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=300))
+    socket: WebSocket | None = None
+    last_raw: str = ""
+
+    @property
+    def connected(self) -> bool:
+        return self.socket is not None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "type": "state",
+            "lane": self.name,
+            "connected": self.connected,
+            "state": self.state,
+            "events": list(self.events),
+            "full": True,
+        }
+
+
+class BrowserFeed:
+    """What one browser has still to be sent, in order; except that a lane's state frames not yet
+    sent are merged into one (the newest state, every event), so a browser that falls behind
+    (a tablet on Wi-Fi, eight lanes at 90 Hz) gets the newest state, never a backlog. A frame is
+    never merged across another message about its lane (a full snapshot, a finished run)."""
+
+    def __init__(self) -> None:
+        # (lane, mergeable state frame, text, message)
+        self.items: deque[tuple[str | None, bool, str, dict[str, Any] | None]] = deque()
+        self.ready = asyncio.Event()
+
+    def put(self, raw: str, message: dict[str, Any] | None = None) -> None:
+        lane = None if message is None else message.get("lane")
+        frame = message is not None and message.get("type") == "state" and not message.get("full")
+        if frame and message is not None:
+            for i in range(len(self.items) - 1, -1, -1):
+                key, mergeable, _, old = self.items[i]
+                if key != lane:
+                    continue
+                if mergeable and old is not None:
+                    merged = {**message, "events": [*old["events"], *message["events"]]}
+                    self.items[i] = (lane, True, json.dumps(merged), merged)
+                    self.ready.set()
+                    return
+                break
+        self.items.append((lane, frame, raw, message))
+        self.ready.set()
+
+    async def get(self) -> str:
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        return self.items.popleft()[2]
+
+
+class Hub:
+    """Lanes connected (and remembered after they go), and the browsers watching them."""
+
+    def __init__(self) -> None:
+        self.lanes: dict[str, LaneView] = {}
+        self.browsers: set[BrowserFeed] = set()
+
+    def broadcast(self, text: str, message: dict[str, Any] | None = None) -> None:
+        for feed in list(self.browsers):
+            feed.put(text, message)
+
+
+class Console:
+    def __init__(
+        self,
+        db_url: str | None,
+        secure_cookies: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        runs_dir: Path = Path("runs") / "console",
+    ) -> None:
+        self.db_url = db_url
+        self.runs_dir = runs_dir
+        self.secure_cookies = secure_cookies
+        self.limiter = LoginLimiter(clock)
+        self.hub = Hub()
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.views = ViewThread()
+        with self.store() as store:
+            self.session_key = store.secret("session_key")
+            self.lane_key = store.secret("lane_key")
+
+    def store(self) -> ConsoleStore:
+        return ConsoleStore.open(self.db_url)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def user(self, request: Request | WebSocket) -> User | None:
+        name = request.session.get("user")
+        if not name:
+            return None
+        with self.store() as store:
+            return store.user(str(name))
+
+    def require(self, request: Request, roles: set[Role] | None = None) -> User:
+        user = self.user(request)
+        if user is None:
+            raise LoginNeededError
+        if roles is not None and user.role not in roles:
+            raise ForbiddenError
+        return user
+
+    def csrf(self, request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = new_csrf_token()
+            request.session["csrf"] = token
+        return str(token)
+
+    async def form(self, request: Request) -> FormData:
+        """The posted form, refused (403) unless it carries this session's CSRF token."""
+        form = await request.form()
+        given = form.get("csrf")
+        if not csrf_ok(request.session.get("csrf"), given if isinstance(given, str) else None):
+            raise ForbiddenError
+        return form
+
+    def page(self, request: Request, template: str, user: User | None, **context: Any) -> Response:
+        return self.templates.TemplateResponse(
+            request,
+            template,
+            {"user": user, "csrf": self.csrf(request), "lanes": self.hub.lanes, **context},
+        )
+
+    def _with_records(self, work: Callable[..., Any], *args: Any) -> Any:
+        """`work(records, *args)` on a connection of its own (SQLite connections stay in the
+        thread that opened them; this runs in a worker thread)."""
+        with self.store() as store:
+            return work(store.records, *args)
+
+    def audit(self, actor: str, action: str, **detail: Any) -> None:
+        with self.store() as store:
+            store.audit(actor, action, **detail)
+
+    # -- login -----------------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        with self.store() as store:
+            if not store.has_users():
+                return RedirectResponse("/setup", 303)
+        if request.method == "GET":
+            return self.page(request, "login.html", None, error=None)
+        form = await self.form(request)
+        name = str(form.get("name", ""))
+        password = str(form.get("password", ""))
+        host = request.client.host if request.client else "?"
+        keys = (f"addr:{host}", f"name:{name}")
+        wait_s = self.limiter.blocked_for_s(*keys)
+        if wait_s > 0:
+            self.audit(name or "?", "login_refused", why="rate limited", address=host)
+            response = self.page(
+                request,
+                "login.html",
+                None,
+                error=f"Too many failed logins: try again in {wait_s:.0f} s.",
+            )
+            response.status_code = 429
+            return response
+        with self.store() as store:
+            user = store.user(name)
+        ok = await run_in_threadpool(check_login, user.password_hash if user else None, password)
+        if not ok or user is None:
+            self.limiter.failed(*keys)
+            self.audit(name or "?", "login_failed", address=host)
+            response = self.page(request, "login.html", None, error="Wrong name or password.")
+            response.status_code = 401
+            return response
+        self.limiter.succeeded(*keys)
+        request.session.clear()  # a new session on login: no fixation
+        request.session["user"] = user.name
+        request.session["csrf"] = new_csrf_token()
+        self.audit(user.name, "login", address=host)
+        return RedirectResponse("/", 303)
+
+    async def logout(self, request: Request) -> Response:
+        user = self.require(request)
+        await self.form(request)
+        request.session.clear()
+        self.audit(user.name, "logout")
+        return RedirectResponse("/login", 303)
+
+    async def setup(self, request: Request) -> Response:
+        """First start: create the range master account (there is no default password)."""
+        with self.store() as store:
+            if store.has_users():
+                return RedirectResponse("/login", 303)
+        if request.method == "GET":
+            return self.page(request, "setup.html", None, error=None)
+        form = await self.form(request)
+        name, password = str(form.get("name", "")), str(form.get("password", ""))
+        if password != form.get("again"):
+            return self.page(request, "setup.html", None, error="The passwords differ.")
+        try:
+            hashed = await run_in_threadpool(hash_password, password)
+            with self.store() as store:
+                if store.has_users():
+                    return RedirectResponse("/login", 303)
+                store.add_user(name, Role.RANGE_MASTER, hashed, None)
+                store.audit(name, "account_created", account=name, role=Role.RANGE_MASTER.value)
+        except (ValueError, RecordsError) as exc:
+            return self.page(request, "setup.html", None, error=str(exc))
+        return RedirectResponse("/login", 303)
+
+    # -- lanes -----------------------------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        user = self.require(request)
+        if user.role is Role.OFFICER:
+            return RedirectResponse(f"/officers/{user.badge}", 303)
+        return self.page(request, "lanes.html", user)
+
+    async def lane(self, request: Request) -> Response:
+        user = self.require(request, CAN_READ_ALL)
+        name = request.path_params["name"]
+        if name not in self.hub.lanes:
+            return self.page(request, "error.html", user, message=f"No lane {name}.")
+        from drills.officer import builtin_officers
+        from drills.schema import builtin_drill_files
+
+        with self.store() as store:
+            officers = store.records.officers()
+        return self.page(
+            request,
+            "lane.html",
+            user,
+            lane=self.hub.lanes[name],
+            drills=sorted(builtin_drill_files()),
+            scripts=sorted(builtin_officers()),
+            officers=officers,
+            can_control=user.role in CAN_CONTROL,
+        )
+
+    async def view(self, request: Request) -> Response:
+        """The lane's live view from the officer's or the subject's eyes, as a PNG."""
+        self.require(request, CAN_READ_ALL)
+        lane = self.hub.lanes.get(request.path_params["name"])
+        eye = request.query_params.get("eye", "officer")
+        if lane is None or "lane_ft" not in lane.state or eye not in EYES:
+            return Response("no run on this lane", 404)
+        image = await asyncio.wrap_future(self.views.render(dict(lane.state), eye))
+        return Response(image, media_type="image/png")
+
+    async def command(self, request: Request) -> Response:
+        user = self.require(request, CAN_CONTROL)
+        form = await self.form(request)
+        name = request.path_params["name"]
+        lane = self.hub.lanes.get(name)
+        try:
+            command = Command(str(form.get("command", "")))
+        except ValueError:
+            return Response("unknown command", 400)
+        args = {
+            k: str(v)
+            for k, v in form.items()
+            if k not in ("csrf", "command") and isinstance(v, str) and v != ""
+        }
+        if lane is None or lane.socket is None:
+            return Response(f"lane {name} is not connected", 409)
+        live = lane.state.get("status") in ("running", "paused")
+        if command in RUN_COMMANDS and not live:
+            return Response(f"lane {name} has no run", 409)
+        if command is Command.START and live:
+            return Response(f"lane {name} is running a drill: abort it first", 409)
+        message = {"type": "command", "command": command.value, "by": user.name, "args": args}
+        self.audit(user.name, f"lane_{command.value}", lane=name, **args)
+        await lane.socket.send_text(json.dumps(message))
+        if request.headers.get("x-requested-with") == "fetch":
+            return Response("sent", 202)
+        return RedirectResponse(f"/lanes/{name}", 303)
+
+    async def lane_socket(self, ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            hello = json.loads(await ws.receive_text())
+        except (WebSocketDisconnect, ValueError):
+            return
+        if hello.get("type") != "hello" or not csrf_ok(self.lane_key, hello.get("key")):
+            await ws.send_text(json.dumps({"type": "refused", "reason": "wrong lane key"}))
+            await ws.close(1008)
+            return
+        name = str(hello["lane"])
+        lane = self.hub.lanes.setdefault(name, LaneView(name))
+        lane.socket = ws
+        lane.state = hello.get("state") or {"status": "idle"}
+        lane.events.clear()
+        lane.events.extend(hello.get("events") or [])
+        self.audit("lane:" + name, "lane_attached")
+        snapshot = lane.snapshot()
+        self.hub.broadcast(json.dumps(snapshot), snapshot)
+        for result in hello.get("finished") or []:
+            await self._finished(ws, name, result)
+        try:
+            while True:
+                raw = await ws.receive_text()
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "state":
+                    message.setdefault("events", [])
+                    lane.state = message["state"]
+                    lane.events.extend(message["events"])
+                    self.hub.broadcast(raw, message)
+                elif kind == "finished":
+                    await self._finished(ws, name, message["result"])
+                elif kind == "error":
+                    self.hub.broadcast(raw, message)
+        except (WebSocketDisconnect, RuntimeError, ValueError):
+            pass
+        finally:
+            if lane.socket is ws:
+                lane.socket = None
+                snapshot = lane.snapshot()
+                self.hub.broadcast(json.dumps(snapshot), snapshot)
+
+    async def _finished(self, ws: WebSocket, lane: str, result: dict[str, Any]) -> None:
+        """A finished run goes into the records once, then is acknowledged. The console keeps
+        its own copy of the run's folder (sent with it), so its debrief never needs the lane's
+        disk: lanes may be other machines."""
+        lane_dir = result.get("run_dir")
+        if lane_dir:
+            folder = self.runs_dir / f"{lane}-{Path(lane_dir).name}"
+            with self.store() as store:
+                if drill_run_by_dir(store.records, str(folder)) is None:
+                    try:
+                        unbundle(result.pop("files", {}), folder)
+                    except (ValueError, OSError) as exc:
+                        self.audit("lane:" + lane, "run_refused", why=str(exc))
+                        return
+                    badge = str(result.get("badge") or "")
+                    run_id = store.records.add_drill_run(badge, {**result, "run_dir": str(folder)})
+                    store.audit(
+                        str(result.get("started_by") or "lane:" + lane),
+                        "run_recorded",
+                        lane=lane,
+                        run=run_id,
+                        badge=badge,
+                        drill=result.get("drill"),
+                    )
+            await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
+        done = {"type": "finished", "lane": lane}
+        self.hub.broadcast(json.dumps(done), done)
+
+    async def live_socket(self, ws: WebSocket) -> None:
+        """Browsers: the session cookie and the page's CSRF token, from this origin only."""
+        user = self.user(ws)
+        origin = ws.headers.get("origin")
+        host = ws.headers.get("host")
+        if (
+            user is None
+            or user.role not in CAN_READ_ALL
+            or not csrf_ok(ws.session.get("csrf"), ws.query_params.get("csrf"))
+            or origin is None
+            or urlparse(origin).netloc != host
+        ):
+            await ws.close(1008)
+            return
+        await ws.accept()
+        feed = BrowserFeed()
+        for lane in self.hub.lanes.values():
+            snapshot = lane.snapshot()
+            feed.put(json.dumps(snapshot), snapshot)
+        self.hub.browsers.add(feed)
+
+        async def drain() -> None:
+            try:
+                while True:
+                    await ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                pass
+
+        reader = asyncio.create_task(drain())
+        try:
+            while not reader.done():
+                getter = asyncio.ensure_future(feed.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when="FIRST_COMPLETED")
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await ws.send_text(getter.result())
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            self.hub.browsers.discard(feed)
+            reader.cancel()
+
+    # -- records ---------------------------------------------------------------------------------
+
+    async def roster(self, request: Request) -> Response:
+        user = self.require(request, CAN_READ_ALL)
+        with self.store() as store:
+            lines = roster_page(store.records, datetime.now(UTC).date())
+            runs = recent_runs(store.records)
+        return self.page(request, "roster.html", user, roster=lines, runs=runs)
+
+    def _may_read(self, user: User, badge: str) -> None:
+        if user.role is Role.OFFICER and user.badge != badge:
+            raise ForbiddenError
+
+    async def officer(self, request: Request) -> Response:
+        user = self.require(request)
+        badge = request.path_params["badge"]
+        self._may_read(user, badge)
+        with self.store() as store:
+            try:
+                officer = store.records.officer(badge)
+            except RecordsError:
+                officer = {"badge": badge, "name": badge, "agency": "", "unit": ""}
+            sheets = [attempt_sheet(r) for r in store.records.qualifications(badge)]
+            runs = recent_runs(store.records, badge)
+        rows = await run_in_threadpool(self._with_records, trend, badge)
+        return self.page(
+            request, "officer.html", user, officer=officer, sheets=sheets, runs=runs, trend=rows
+        )
+
+    def _run(self, user: User, run_id: int) -> dict[str, Any]:
+        with self.store() as store:
+            row = drill_run(store.records, run_id)
+        self._may_read(user, row["badge"])
+        return row
+
+    async def run_page(self, request: Request) -> Response:
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError as exc:
+            return self.page(request, "error.html", user, message=str(exc))
+        data = await run_in_threadpool(debrief, Path(row["run_dir"]))
+        return self.page(
+            request,
+            "run.html",
+            user,
+            row=row,
+            d=data,
+            track=scrubber_json(data),
+        )
+
+    async def run_view(self, request: Request) -> Response:
+        """A saved run at ?t= seconds from the officer's, the subject's or the top-down view."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+            t = float(request.query_params.get("t", "0"))
+        except (RecordsError, ValueError):
+            return Response("no such run or time", 404)
+        eye = request.query_params.get("eye", "officer")
+        if eye not in EYES or not row["run_dir"]:
+            return Response("no such view", 404)
+        state = await run_in_threadpool(run_state_at, Path(row["run_dir"]), t)
+        image = await asyncio.wrap_future(self.views.render(state, eye))
+        return Response(image, media_type="image/png")
+
+    async def run_speech(self, request: Request) -> Response:
+        """A line spoken as a subject in a saved run (speech/NN.wav in its folder)."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError:
+            return Response("no such run", 404)
+        path = Path(row["run_dir"] or "") / SPEECH_DIR / f"{int(request.path_params['n']):02d}.wav"
+        if not row["run_dir"] or not path.is_file():
+            return Response("no such line", 404)
+        return Response(path.read_bytes(), media_type="audio/wav")
+
+    async def compare(self, request: Request) -> Response:
+        user = self.require(request)
+        try:
+            rows = [self._run(user, int(request.query_params[k])) for k in ("a", "b")]
+        except (KeyError, ValueError):
+            return self.page(request, "error.html", user, message="Choose two runs: ?a=ID&b=ID")
+        except RecordsError as exc:
+            return self.page(request, "error.html", user, message=str(exc))
+        sides = []
+        for row in rows:
+            data = await run_in_threadpool(debrief, Path(row["run_dir"]), False)
+            sides.append(
+                {
+                    "row": row,
+                    "d": data,
+                    "track": scrubber_json(data),
+                }
+            )
+        return self.page(request, "compare.html", user, sides=sides)
+
+    async def certificate(self, request: Request) -> Response:
+        user = self.require(request)
+        qid = int(request.path_params["id"])
+        with self.store() as store:
+            try:
+                row = store.records.qualification(qid)
+            except RecordsError as exc:
+                return self.page(request, "error.html", user, message=str(exc))
+            self._may_read(user, row["badge"])
+        pdf = await run_in_threadpool(
+            self._with_records, certificate_pdf, qid, datetime.now(UTC).date()
+        )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"content-disposition": f"inline; filename=certificate-{qid}.pdf"},
+        )
+
+    # -- accounts --------------------------------------------------------------------------------
+
+    async def users(self, request: Request) -> Response:
+        user = self.require(request, CAN_ADMIN)
+        error = None
+        if request.method == "POST":
+            form = await self.form(request)
+            try:
+                role = Role(str(form.get("role", "")))
+                hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
+                with self.store() as store:
+                    name = str(form.get("name", ""))
+                    store.add_user(name, role, hashed, str(form.get("badge") or "") or None)
+                    store.audit(user.name, "account_created", account=name, role=role.value)
+            except (ValueError, RecordsError) as exc:
+                error = str(exc)
+        with self.store() as store:
+            accounts = store.users()
+        return self.page(
+            request, "users.html", user, accounts=accounts, roles=list(Role), error=error
+        )
+
+    async def audit_page(self, request: Request) -> Response:
+        user = self.require(request, CAN_ADMIN)
+        with self.store() as store:
+            rows = store.audit_rows()
+            problems = store.verify_audit()
+        return self.page(request, "audit.html", user, rows=rows, problems=problems)
+
+
+def _guard(
+    console: Console, handler: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except LoginNeededError:
+            return RedirectResponse("/login", 303)
+        except ForbiddenError:
+            user = console.user(request)
+            response = console.page(request, "error.html", user, message="Not yours to see.")
+            response.status_code = 403
+            return response
+
+    return guarded
+
+
+@asynccontextmanager
+async def _closing(console: Console) -> AsyncIterator[None]:
+    yield
+    console.views.close()
+
+
+def create_app(
+    db_url: str | None,
+    secure_cookies: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    runs_dir: Path = Path("runs") / "console",
+) -> Starlette:
+    console = Console(db_url, secure_cookies, clock, runs_dir)
+
+    def g(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        return _guard(console, handler)
+
+    routes = [
+        Route("/login", g(console.login), methods=["GET", "POST"]),
+        Route("/logout", g(console.logout), methods=["POST"]),
+        Route("/setup", g(console.setup), methods=["GET", "POST"]),
+        Route("/", g(console.home)),
+        Route("/lanes/{name}", g(console.lane)),
+        Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
+        Route("/lanes/{name}/view.png", g(console.view)),
+        Route("/records", g(console.roster)),
+        Route("/officers/{badge}", g(console.officer)),
+        Route("/runs/{id:int}", g(console.run_page)),
+        Route("/runs/{id:int}/view.png", g(console.run_view)),
+        Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
+        Route("/compare", g(console.compare)),
+        Route("/certificates/{id:int}.pdf", g(console.certificate)),
+        Route("/users", g(console.users), methods=["GET", "POST"]),
+        Route("/audit", g(console.audit_page)),
+        WebSocketRoute("/ws/lane", console.lane_socket),
+        WebSocketRoute("/ws/live", console.live_socket),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lambda app: _closing(console),
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=console.session_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_MAX_AGE_S,
+                same_site="strict",
+                https_only=secure_cookies,
+            ),
+        ],
+    )
+    app.state.console = console
+    return app
+
+
+def serve(
+    host: str,
+    port: int,
+    db_url: str | None,
+    secure_cookies: bool = True,
+    runs_dir: Path = Path("runs") / "console",
+) -> None:
+    """Run the console until interrupted (one uvicorn server, access log off: URLs carry the
+    WebSocket's CSRF token)."""
+    import uvicorn
+
+    app = create_app(db_url, secure_cookies, runs_dir=runs_dir)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False, ws="websockets-sansio"
+    )

@@ -1,0 +1,387 @@
+"""A lane as its own process: it runs drills on its replicas and takes the console's orders.
+
+`openrange lane --console URL --name LANE1` connects to the console's lane WebSocket, publishes
+its run's state every frame and applies the instructor's commands at frame boundaries through
+`RunConfig.control` (`LiveControl`). Every command is written into the run's event log as an
+`instructor_command` record with who gave it, before it takes effect, so `replay_control` plays
+it back at the same frame. The lane never needs the console: if the console goes away the run
+goes on, its log stays on disk, and the link retries until the console returns; finished runs
+not yet acknowledged are offered again in the next hello.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from drills.engine import RunState
+from drills.log import LogRecord
+from drills.officer import find_officer
+from drills.schema import read_drill_file
+from range.console import speech
+from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
+from range.runs.drill import RunConfig, Session
+from range.runs.runlog import read_events
+
+CommandMessage = dict[str, Any]
+Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+# A line to speak now: (subject or None, text, the drill's subject ids in order).
+Say = Callable[[str | None, str, list[str]], None]
+# While paused the state still goes out, at this rate, so the console shows the pause.
+PAUSED_PUBLISH_S = 0.1
+# Fields of a command's args that go into its log record.
+_ARG_FIELDS = ("button", "subject", "text", "act", "note")
+
+
+class LiveControl:
+    """The per-frame hook of a live run: apply queued commands, publish the state, and hold the
+    engine to real time (`speed` x wall clock; None: as fast as it runs). Clock and sleep are
+    injected; `commands` is fed by the lane's link thread."""
+
+    def __init__(
+        self,
+        commands: queue.Queue[CommandMessage],
+        publish: Publish,
+        meta: dict[str, Any],
+        speed: float | None = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        say: Say | None = None,
+    ) -> None:
+        self.commands = commands
+        self.say = say
+        self.publish = publish
+        self.meta = meta
+        self.speed = speed
+        self.clock = clock
+        self.restart = False
+        self._paused = False
+        self._start: float | None = None
+        self._new: list[dict[str, Any]] = []
+
+    def __call__(self, session: Session) -> None:
+        engine = session.engine
+        if self._start is None:
+            engine.log.attach(self._record)
+            self._start = self.clock()
+            for record in engine.log.records:
+                self._record(record)
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            self.apply(session, command)
+        self._publish(session)
+        if engine.state is RunState.SUSPENDED and self._paused:
+            self._wait_paused(session)
+        if self.speed is not None and not engine.finished:
+            ahead_s = self._start + engine.t / self.speed - self.clock()
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+
+    def apply(self, session: Session, command: CommandMessage) -> None:
+        """One instructor command, logged with who gave it, then applied."""
+        engine = session.engine
+        name = Command(command["command"])
+        by = str(command.get("by", "?"))
+        args = command.get("args") or {}
+        if engine.finished or name is Command.START:
+            return
+        data = {k: str(args[k]) for k in _ARG_FIELDS if args.get(k) not in (None, "")}
+        engine.log.emit(engine.t, "instructor_command", command=name.value, by=by, **data)
+        if name is Command.PAUSE:
+            engine.suspend(f"paused by {by}")
+            self._paused = engine.state is RunState.SUSPENDED
+        elif name is Command.RESUME:
+            self._paused = False
+            engine.resume()
+        elif name is Command.ABORT:
+            engine.abort(f"aborted by {by}")
+        elif name is Command.RESTART:
+            engine.abort(f"restarted by {by}")
+            self.restart = True
+        elif name is Command.BUTTON and engine.state is RunState.RUNNING:
+            engine.instructor(data.get("button", ""))
+        elif name is Command.SAY and self.say is not None:
+            self.say(data.get("subject"), data.get("text", ""), list(engine.subjects))
+
+    def finish(self, session: Session) -> None:
+        """Publish the ended run's last state (the frame loop calls no control after it)."""
+        self._publish(session)
+
+    def _wait_paused(self, session: Session) -> None:
+        """Block the frame loop while paused: the drill clock stays frozen, the state still goes
+        out, and the next commands (resume, abort, a flag) apply at this same frame."""
+        paused_at = self.clock()
+        while self._paused and not session.engine.finished:
+            try:
+                command = self.commands.get(timeout=PAUSED_PUBLISH_S)
+            except queue.Empty:
+                self._publish(session)
+                continue
+            self.apply(session, command)
+            self._publish(session)
+        if self._start is not None:
+            self._start += self.clock() - paused_at  # real time resumes where it stopped
+
+    def _record(self, record: LogRecord) -> None:
+        line = event_line(record)
+        if line is not None:
+            self._new.append(line)
+
+    def _publish(self, session: Session) -> None:
+        new, self._new = self._new, []
+        self.publish(lane_state(session.engine, session.officer_xy, self.meta), new)
+
+
+def replay_control(records: Iterable[LogRecord]) -> Callable[[Session], None]:
+    """A control that gives a saved run's instructor commands again at the frames they were
+    given (by drill time), without pacing: the rerun with the same seed logs the same run."""
+    pending = [r for r in records if r.kind == "instructor_command"]
+    control = LiveControl(queue.Queue(), lambda state, events: None, {}, speed=None)
+
+    def replay(session: Session) -> None:
+        engine = session.engine
+        while pending and pending[0].t <= engine.t + engine.dt_s / 2:
+            record = pending.pop(0)
+            command = {
+                "command": record.data["command"],
+                "by": record.data["by"],
+                "args": {k: record.data[k] for k in _ARG_FIELDS if k in record.data},
+            }
+            control.apply(session, command)
+        control._paused = False  # a pause and its resume were given at one frame
+
+    return replay
+
+
+def start_config(args: dict[str, Any], control: LiveControl, runs_dir: Path | None) -> RunConfig:
+    """The run a START command asks for: drill (built-in id or .toml path), officer script
+    (default: the drill's expected response), seed (None: random), the officer's name."""
+    source = read_drill_file(str(args.get("drill_file") or args["drill"]))
+    script = args.get("script") or source.drill.expected_officer
+    if not script:
+        raise ValueError(f"{source.drill.id} names no expected response: choose a script")
+    seed = args.get("seed")
+    return RunConfig(
+        drill=source.drill,
+        drill_file=source,
+        officer=find_officer(str(script)),
+        seed=int(seed) if seed not in (None, "") else secrets.randbelow(2**31),
+        runs_dir=runs_dir,
+        officer_name=str(args.get("officer") or args.get("badge") or "scripted"),
+        control=control,
+    )
+
+
+class LaneProcess:
+    """One lane: a link thread to the console and the runs in the calling thread (`serve`)."""
+
+    def __init__(
+        self,
+        name: str,
+        console_url: str,
+        key: str,
+        runs_dir: Path | None,
+        speed: float | None = 1.0,
+        retry_s: float = 0.5,
+        speech: str = "wav",
+    ) -> None:
+        self.name = name
+        self.speech = speech
+        self._voices: list[subprocess.Popen[bytes]] = []
+        self.url = lane_url(console_url)
+        self.key = key
+        self.runs_dir = runs_dir
+        self.speed = speed
+        self.retry_s = retry_s
+        self.commands: queue.Queue[CommandMessage] = queue.Queue()
+        self.stop = threading.Event()
+        self.state: dict[str, Any] = dict(IDLE)
+        self.events: deque[dict[str, Any]] = deque(maxlen=200)
+        self.finished: list[dict[str, Any]] = []
+        self.refused: str | None = None
+        self._ws: Any = None
+        self._send_lock = threading.Lock()
+        self._seq = 0
+
+    # -- runs (the calling thread) ------------------------------------------------------------
+
+    def serve(self) -> None:
+        link = threading.Thread(target=self._link, name=f"lane-{self.name}-link", daemon=True)
+        link.start()
+        try:
+            while not self.stop.is_set():
+                try:
+                    command = self.commands.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if command.get("command") == Command.START:
+                    self._run(command)
+        finally:
+            self.stop.set()
+            ws = self._ws
+            if ws is not None:
+                ws.close()
+            link.join(timeout=5)
+
+    def _run(self, command: CommandMessage) -> None:
+        args = dict(command.get("args") or {})
+        while True:
+            meta = {
+                "drill": args.get("drill_file") or args.get("drill"),
+                "officer_name": args.get("officer") or args.get("badge") or "scripted",
+                "badge": args.get("badge"),
+                "started_by": command.get("by"),
+            }
+            say = self._say if self.speech == "play" else None
+            control = LiveControl(self.commands, self._publish, meta, self.speed, say=say)
+            # Whatever goes wrong with one run (a bad drill file, a replica refused) is told to
+            # the console in one line; the lane stays up for the next.
+            try:
+                config = start_config(args, control, self.runs_dir)
+                meta["seed"] = config.seed
+                meta["title"] = config.drill.title
+                self.events.clear()
+                session = Session(config)
+                result = session.run().as_json()
+            except Exception as exc:
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+                self._send({"type": "error", "lane": self.name, "error": str(message)})
+                self.state = dict(IDLE)
+                self._send(
+                    {
+                        "type": "state",
+                        "lane": self.name,
+                        "sent_s": time.monotonic(),
+                        "seq": self._seq,
+                        "state": self.state,
+                        "events": [],
+                    }
+                )
+                return
+            control.finish(session)
+            result["badge"] = args.get("badge")
+            result["started_by"] = command.get("by")
+            result["lane"] = self.name
+            if self.speech != "off" and result.get("run_dir"):
+                self._write_speech(Path(result["run_dir"]))
+            if result.get("run_dir"):
+                result["files"] = bundle(Path(result["run_dir"]))
+            self.finished.append(result)
+            self._send({"type": "finished", "lane": self.name, "result": result})
+            if not control.restart:
+                return
+            args["seed"] = config.seed
+
+    def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
+        self._voices = [v for v in self._voices if v.poll() is None]
+        process = speech.speak(text, speech.voice(subject, subjects))
+        if process is not None:
+            self._voices.append(process)
+
+    def _write_speech(self, run_dir: Path) -> None:
+        try:
+            speech.write_speech(run_dir, read_events(run_dir))
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"lane {self.name}: the spoken lines were not saved: {exc}", file=sys.stderr)
+
+    def _publish(self, state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        self.state = state
+        self.events.extend(events)
+        self._seq += 1
+        self._send(
+            {
+                "type": "state",
+                "lane": self.name,
+                "sent_s": time.monotonic(),
+                # The wall clock too: a browser on this machine can only compare with that.
+                "sent_unix_ms": time.time() * 1000,
+                "seq": self._seq,
+                "state": state,
+                "events": events,
+            }
+        )
+
+    # -- the link (its own thread) --------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            with self._send_lock:
+                ws.send(json.dumps(message))
+        except Exception:  # the link thread sees the closed connection and reconnects
+            pass
+
+    def _link(self) -> None:
+        from websockets.exceptions import WebSocketException
+        from websockets.sync.client import connect
+
+        while not self.stop.is_set():
+            try:
+                with connect(self.url, open_timeout=2, close_timeout=1, max_size=2**22) as ws:
+                    hello = {
+                        "type": "hello",
+                        "lane": self.name,
+                        "key": self.key,
+                        "state": self.state,
+                        "events": list(self.events),
+                        "finished": list(self.finished),
+                    }
+                    with self._send_lock:
+                        ws.send(json.dumps(hello))
+                    self._ws = ws
+                    for raw in ws:
+                        self._receive(json.loads(raw))
+                        if self.refused or self.stop.is_set():
+                            break
+            except (OSError, TimeoutError, WebSocketException, ValueError):
+                pass
+            self._ws = None
+            if self.refused:
+                self.stop.set()
+                return
+            self.stop.wait(self.retry_s)
+
+    def _receive(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "command":
+            self.commands.put(message)
+        elif kind == "recorded":
+            self.finished = [r for r in self.finished if r.get("run_dir") != message["run_dir"]]
+        elif kind == "refused":
+            self.refused = str(message.get("reason", "refused"))
+
+
+def lane_url(console: str) -> str:
+    """The console's lane endpoint from what a range master types: host:port, http(s)://...,
+    or ws(s)://... (the path /ws/lane is added when missing)."""
+    url = console.rstrip("/")
+    if "://" not in url:
+        url = "ws://" + url
+    url = url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    if not url.endswith("/ws/lane"):
+        url += "/ws/lane"
+    return url
+
+
+def finite_speed(text: str) -> float | None:
+    """--speed: a positive factor on real time, or 'max' (as fast as the machine runs)."""
+    if text == "max":
+        return None
+    speed = float(text)
+    if not math.isfinite(speed) or speed <= 0:
+        raise ValueError(f"--speed {text!r}: a positive number, or max")
+    return speed

@@ -1,0 +1,391 @@
+"""What the console's records and debrief pages show, built from the records and the run logs
+(no HTML here: the templates draw it). Distances in feet, as the trainer thinks."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from drills.course import find_course
+from drills.log import LogRecord
+from physics.units import FT_M
+from range.console.protocol import event_line
+from range.console.speech import SPEECH_DIR, said
+from range.records.exports import certificate_fields, roster, write_pdf
+from range.records.store import Records, RecordsError
+from range.review.render import Renderer, RenderUnavailableError
+from range.review.report import _shot_images
+from range.runs.runlog import read_events
+from range.runs.saved import saved_drill
+from scoring.detection import detection
+from scoring.policy import default_policy
+from scoring.score import Score, score_run
+
+VALID_DAYS = 365  # as `openrange records export --valid-days` defaults
+WARN_DAYS = 30  # a qualification that expires within this many days is flagged on the roster
+
+
+def drill_run(records: Records, run_id: int) -> dict[str, Any]:
+    rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+    if not rows:
+        raise RecordsError(f"no drill run {run_id}")
+    return rows[0]
+
+
+def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
+    rows = records._rows("SELECT id FROM drill_runs WHERE run_dir = ?", run_dir)
+    return rows[0] if rows else None
+
+
+def recent_runs(
+    records: Records, badge: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    sql = "SELECT id, badge, drill, seed, recorded, decision, score, passed FROM drill_runs"
+    args: list[Any] = []
+    if badge is not None:
+        sql += " WHERE badge = ?"
+        args.append(badge)
+    return records._rows(sql + f" ORDER BY id DESC LIMIT {int(limit)}", *args)
+
+
+# -- roster and attempt sheets ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourseStatus:
+    course: str
+    status: str  # qualified | expiring | expired | not qualified
+    last_pass: str | None
+    expires: str | None
+
+
+def course_status(records: Records, badge: str, today: date) -> list[CourseStatus]:
+    by_course: dict[str, list[dict[str, Any]]] = {}
+    for row in records.qualifications(badge):
+        by_course.setdefault(row["course"], []).append(row)
+    lines = []
+    for course, rows in sorted(by_course.items()):
+        passes = [r for r in rows if r["passed"]]
+        if not passes:
+            lines.append(CourseStatus(course, "not qualified", None, None))
+            continue
+        last = datetime.fromisoformat(passes[-1]["finished"]).date()
+        expires = last + timedelta(days=VALID_DAYS)
+        status = (
+            "expired"
+            if expires < today
+            else "expiring"
+            if expires - today <= timedelta(days=WARN_DAYS)
+            else "qualified"
+        )
+        lines.append(CourseStatus(course, status, last.isoformat(), expires.isoformat()))
+    return lines
+
+
+def roster_page(records: Records, today: date) -> list[dict[str, Any]]:
+    return [
+        {"line": line, "courses": course_status(records, line.badge, today)}
+        for line in roster(records, today, VALID_DAYS)
+    ]
+
+
+def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
+    """One qualification attempt, stage by stage, with the sum checked against the total."""
+    detail = json.loads(row["detail"])
+    stages = detail["score"].get("stages", [])
+    stage_points = sum(int(s["points"]) for s in stages)
+    stage_hits = sum(int(s["hits"]) for s in stages)
+    return {
+        "row": row,
+        "stages": stages,
+        "stage_points": stage_points,
+        "stage_hits": stage_hits,
+        "adds_up": stage_points == row["points"] and stage_hits == row["hits"],
+    }
+
+
+def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
+    """The certificate as PDF: course title and pass mark, date and expiry, devices and their
+    calibration, signature lines, and the record hash that `openrange records verify` checks."""
+    fields = certificate_fields(records, qualification)
+    row = records.qualification(qualification)
+    try:
+        course = find_course(row["course"])
+        title, mark = course.title, course.pass_mark
+        pass_mark = (
+            f"{mark.points} points"
+            if mark.points is not None
+            else f"{mark.percent:g} %"
+            if mark.percent is not None
+            else f"{mark.hits} hits"
+        )
+    except (KeyError, ValueError):
+        title, pass_mark = row["course"], "as recorded"
+    finished = datetime.fromisoformat(row["finished"]).date()
+    lines = [
+        f"Officer:   {fields['officer']}, badge {fields['badge']}",
+        f"Agency:    {fields['agency']}",
+        "",
+        f"Course:    {title} ({row['course']})",
+        f"Pass mark: {pass_mark}",
+        f"Date:      {finished.isoformat()}",
+        f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}",
+        f"Result:    {fields['result']}, {fields['score']}",
+        "",
+        "Stages:",
+        *[
+            f"  {name:<28} {points:>4} points {hits:>3} hits"
+            for name, points, hits in fields["stages"]
+        ],
+        "",
+        "Devices:",
+        *[
+            f"  {d.get('model', '?')} serial {d.get('serial', '?')}"
+            for d in json.loads(row["devices"])
+        ],
+        "Calibration:",
+        *(
+            [
+                f"  {c.get('serial', '?')} calibrated {c.get('calibrated', c.get('date', '?'))}"
+                for c in json.loads(row["calibration"])
+            ]
+            or ["  none recorded (emulated replicas)"]
+        ),
+        "",
+        "",
+        "Instructor: ______________________________   Date: ____________",
+        "",
+        "",
+        "Range master: ____________________________   Date: ____________",
+        "",
+        "",
+        f"Record {fields['record']}; record hash:",
+        f"  {fields['hash']}",
+        "Verify with `openrange records verify`.",
+    ]
+    with tempfile.TemporaryDirectory(prefix="or-cert-") as folder:
+        path = Path(folder) / "certificate.pdf"
+        write_pdf(path, "Qualification certificate", lines)
+        return path.read_bytes()
+
+
+# -- debrief --------------------------------------------------------------------------------
+
+
+def _ft(xy: list[float]) -> list[float]:
+    return [round(xy[0] / FT_M, 2), round(xy[1] / FT_M, 2)]
+
+
+def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
+    """Everything the debrief page shows for one saved drill run."""
+    records = read_events(run_dir)
+    started = records[0].data
+    drill = saved_drill(run_dir, started)
+    score = score_run(records, default_policy())
+    timeline: list[dict[str, Any]] = []
+    for r in records:
+        line = event_line(r)
+        if line is not None:
+            timeline.append({**line, "class": "event"})
+    for f in score.findings:
+        timeline.append(
+            {
+                "t": round(f.t, 3),
+                "kind": f"{f.rule} ({f.kind})",
+                "text": f"{f.points:+.0f}: {f.message}",
+                "class": str(f.kind),
+            }
+        )
+    timeline.sort(key=lambda e: e["t"])
+    track = [
+        {
+            "t": round(r.t, 3),
+            "officer": _ft(r.data["officer"]),
+            "subjects": {k: _ft(v) for k, v in r.data["subjects"].items()},
+        }
+        for r in records
+        if r.kind == "positions"
+    ]
+    shots = [
+        r
+        for r in records
+        if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
+    ]
+    impacts = []
+    for r in records:
+        if r.kind == "probe_impacts":
+            points = [i["point"] for i in r.data["impacts"]]
+        elif r.kind == "bullet_impact":
+            points = [r.data["point"]]
+        else:
+            continue
+        weapon = "taser" if r.kind == "probe_impacts" else "firearm"
+        impacts += [
+            {"t": round(r.t, 3), "weapon": weapon, "x_ft": _ft(p)[0], "y_ft": _ft(p)[1]}
+            for p in points
+        ]
+    spoken = [
+        {
+            "n": n,
+            "t": round(r.t, 3),
+            "subject": r.data.get("subject") or "",
+            "by": r.data["by"],
+            "text": r.data.get("text", ""),
+            "audio": (run_dir / SPEECH_DIR / f"{n:02d}.wav").is_file(),
+        }
+        for n, r in enumerate(said(records), 1)
+    ]
+    frames = _frames(records, shots, drill) if render else []
+    end_t = max(r.t for r in records)
+    return {
+        "drill": drill,
+        "started": started,
+        "score": score,
+        "timeline": timeline,
+        "track": track,
+        "end_t": end_t,
+        "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
+        "cover": [
+            {"x_ft": c.x_ft, "y_ft": c.y_ft, "depth_ft": c.depth_ft, "width_ft": c.width_ft}
+            for c in drill.scene.cover
+        ],
+        "hits": [
+            {
+                "t": round(h.t, 3),
+                "weapon": h.weapon,
+                "subject": h.subject,
+                "region": h.region,
+                "zone": h.zone,
+            }
+            for h in score.hits
+        ],
+        "impacts": impacts,
+        "spoken": spoken,
+        "flags": [r for r in records if r.kind == "instructor_command"],
+        "frames": frames,
+    }
+
+
+def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
+    """A saved run at drill time `t`, as a lane's state frame (range.console.protocol), so the
+    live view's renderer draws it: positions (the latest logged at or before t), each subject's
+    stance and what it holds, and the impacts so far (in metres)."""
+    positions = next(
+        (r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9),
+        next(r for r in records if r.kind == "positions"),
+    )
+    phase: dict[str, dict[str, Any]] = {}
+    impacts: list[tuple[str, list[float]]] = []
+    for r in records:
+        if r.t > t + 1e-9:
+            break
+        if r.kind == "phase_entered":
+            phase[r.data["subject"]] = r.data
+        elif r.kind == "probe_impacts":
+            impacts += [("taser", i["point"]) for i in r.data["impacts"]]
+        elif r.kind == "bullet_impact":
+            impacts.append(("firearm", r.data["point"]))
+    subjects = []
+    for spec in drill.subjects:
+        x_m, y_m = positions.data["subjects"][spec.id]
+        seen = phase.get(spec.id, {})
+        subjects.append(
+            {
+                "id": spec.id,
+                "role": spec.role,
+                "x_ft": x_m / FT_M,
+                "y_ft": y_m / FT_M,
+                "stance": seen.get("stance", "standing"),
+                "held": seen.get("held_object", spec.held_object.value),
+                "size": spec.size,
+                "phase": seen.get("phase", spec.start_phase),
+            }
+        )
+    officer = positions.data["officer"]
+    return {
+        "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
+        "cover": [
+            {
+                "x_ft": c.x_ft,
+                "y_ft": c.y_ft,
+                "depth_ft": c.depth_ft,
+                "width_ft": c.width_ft,
+                "height_ft": c.height_ft,
+            }
+            for c in drill.scene.cover
+        ],
+        "officer": {"x_ft": officer[0] / FT_M, "y_ft": officer[1] / FT_M},
+        "subjects": subjects,
+        "impacts_m": impacts,
+        "t_s": t,
+    }
+
+
+def run_state_at(run_dir: Path, t: float) -> dict[str, Any]:
+    records = read_events(run_dir)
+    return state_at(records, saved_drill(run_dir, records[0].data), t)
+
+
+def scrubber_json(data: dict[str, Any]) -> str:
+    """What the debrief's scrubber draws (positions, cover, impacts in feet), as JSON."""
+    keys = ("track", "lane_ft", "cover", "impacts", "end_t")
+    return json.dumps({k: data[k] for k in keys})
+
+
+def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> list[dict[str, Any]]:
+    """The officer's and the subject's view at each shot, from the report's renderer."""
+    frames = []
+    try:
+        with Renderer(480, 320) as renderer:
+            for n, shot in enumerate(shots, 1):
+                mine, theirs = _shot_images(records, shot, drill, renderer)
+                frames.append(
+                    {
+                        "n": n,
+                        "t": round(shot.t, 2),
+                        "action": shot.data["action"],
+                        "officer": mine,
+                        "subject": theirs,
+                    }
+                )
+    except RenderUnavailableError as exc:
+        return [{"error": str(exc)}]
+    return frames
+
+
+def trend(records: Records, badge: str) -> list[dict[str, Any]]:
+    """The officer's runs in order, each with the running hit rate, false-alarm rate and d'
+    (scoring.detection) over the runs so far, and that run's reaction and stop times."""
+    rows = records._rows(
+        "SELECT id, drill, recorded, run_dir FROM drill_runs WHERE badge = ? ORDER BY id", badge
+    )
+    scores: list[Score] = []
+    out = []
+    for row in rows:
+        if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
+            continue
+        score = score_run(read_events(Path(row["run_dir"])), default_policy())
+        score.officer = badge  # one officer across scripts and names
+        scores.append(score)
+        so_far = detection(scores)
+        d = so_far[0] if so_far else None
+        out.append(
+            {
+                "id": row["id"],
+                "drill": row["drill"],
+                "recorded": row["recorded"],
+                "decision": score.decision,
+                "hit_rate": None if d is None else d.hit_rate,
+                "false_alarm_rate": None if d is None else d.false_alarm_rate,
+                "d_prime": None if d is None else d.d_prime,
+                "reaction_time_s": score.reaction_time_s,
+                "stop_time_s": score.transition_time_s,
+                "rounds_after_threat": score.rounds_after_threat,
+                "less_lethal_first": score.less_lethal_first,
+            }
+        )
+    return out

@@ -1,0 +1,173 @@
+"""What a lane and the console say to each other over the lane's WebSocket (JSON text frames).
+
+lane -> console:
+  {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
+   "finished": [RESULT...]}                       on every (re)connection
+  {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
+   "events": [EVENT...]}
+                                                  once per frame while a run is live
+  {"type": "finished", "lane": NAME, "result": RESULT}   RESULT["files"]: the run's folder (events,
+                                                  result, drill copy as text; speech as base64)
+console -> lane:
+  {"type": "command", "command": COMMAND, "by": ACCOUNT, "args": {...}}
+  {"type": "recorded", "run_dir": PATH}           a finished run is in the records; forget it
+  {"type": "refused", "reason": TEXT}             a bad key; the lane stops trying
+
+STATE is `lane_state` below: positions in feet (the trainer's unit), the drill's branch buttons
+and the phase each subject is in. EVENT is {"t": s, "kind": str, "text": str}. `sent_s` is the
+lane's monotonic clock when it sent the frame, `sent_unix_ms` its wall clock: on one machine the
+benchmark compares them with its own clock and with the browser's (bench/console.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from drills.engine import DrillEngine, RunState
+from drills.log import LogRecord
+from physics.units import FT_M
+
+
+class Command(StrEnum):
+    START = "start"  # args: drill (id or path), script, seed (int or None), officer, badge
+    PAUSE = "pause"
+    RESUME = "resume"
+    ABORT = "abort"
+    RESTART = "restart"  # abort and start again with the same drill, officer and seed
+    BUTTON = "button"  # args: button
+    SAY = "say"  # args: subject, text: a line spoken as that subject
+    MARK = "mark"  # args: act, text: what the officer said, as the instructor heard it
+    FLAG = "flag"  # args: note: a moment for the debrief
+
+
+# Commands that act on a live run (all but START).
+RUN_COMMANDS = frozenset(Command) - {Command.START}
+
+# Log kinds shown in the live timeline, and the fields worth a line.
+SHOWN = {
+    "phase_entered": ("subject", "phase", "behaviour", "threat"),
+    "officer_action": ("action", "subject", "say"),
+    "instructor": ("button",),
+    "instructor_command": ("command", "by", "button", "subject", "text", "act", "note"),
+    "run_suspended": ("reason",),
+    "run_resumed": (),
+    "incapacitation_started": ("subject",),
+    "probe_impacts": ("subject",),
+    "bullet_impact": ("target", "region", "zone"),
+    "untracked_shot": ("weapon",),
+    "run_ended": ("state", "reason"),
+}
+
+
+def event_line(record: LogRecord) -> dict[str, Any] | None:
+    fields = SHOWN.get(record.kind)
+    if fields is None:
+        return None
+    text = ", ".join(f"{k}={record.data[k]}" for k in fields if record.data.get(k) is not None)
+    return {"t": round(record.t, 3), "kind": record.kind, "text": text}
+
+
+def _ft(metres: float) -> float:
+    return round(metres / FT_M, 2)
+
+
+def lane_state(
+    engine: DrillEngine, officer_xy_m: tuple[float, float], meta: dict[str, Any]
+) -> dict[str, Any]:
+    """A live run as the console draws it; `meta` adds who and what (drill, officer, seed)."""
+    drill = engine.drill
+    subjects = []
+    buttons: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    sizes = {spec.id: spec.size for spec in drill.subjects}
+    for s in engine.subjects.values():
+        subjects.append(
+            {
+                "id": s.id,
+                "role": s.role,
+                "x_ft": _ft(s.position_m[0]),
+                "y_ft": _ft(s.position_m[1]),
+                "phase": s.phase.id,
+                "behaviour": s.behaviour.value,
+                "threat": s.threat.name.lower(),
+                "stance": s.stance.value,
+                "held": s.held_object.value,
+                "size": sizes[s.id],
+            }
+        )
+        for transition in s.phase.transitions:
+            if transition.instructor and transition.instructor not in seen:
+                seen.add(transition.instructor)
+    for phase in drill.phases:
+        for transition in phase.transitions:
+            name = transition.instructor
+            if name and not any(b["name"] == name for b in buttons):
+                buttons.append({"name": name, "live": name in seen})
+    paused = engine.state is RunState.SUSPENDED
+    return {
+        **meta,
+        "status": "ended" if engine.finished else ("paused" if paused else "running"),
+        "state": engine.state.value,
+        "t_s": round(engine.t, 3),
+        "time_limit_s": drill.time_limit_s,
+        "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
+        "cover": [
+            {
+                "name": c.name,
+                "x_ft": c.x_ft,
+                "y_ft": c.y_ft,
+                "depth_ft": c.depth_ft,
+                "width_ft": c.width_ft,
+                "height_ft": c.height_ft,
+            }
+            for c in drill.scene.cover
+        ],
+        "officer": {"x_ft": _ft(officer_xy_m[0]), "y_ft": _ft(officer_xy_m[1])},
+        "subjects": subjects,
+        "buttons": buttons,
+        "phases": [p.id for p in drill.phases],
+    }
+
+
+IDLE: dict[str, Any] = {"status": "idle"}
+
+# A run folder travels to the console as {name: text} ("b64:" + base64 for binary files): the
+# console keeps its own copy, so a debrief needs no access to the lane's disk.
+_FILE_NAME = re.compile(r"^(speech/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+MAX_BUNDLE_BYTES = 8 * 2**20
+
+
+def bundle(run_dir: Path) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for path in sorted([*run_dir.glob("*"), *run_dir.glob("speech/*")]):
+        name = path.relative_to(run_dir).as_posix()
+        if not path.is_file() or not _FILE_NAME.match(name):
+            continue
+        data = path.read_bytes()
+        try:
+            files[name] = data.decode("utf-8") if path.suffix != ".wav" else ""
+        except UnicodeDecodeError:
+            files[name] = ""
+        if not files[name]:
+            files[name] = "b64:" + base64.b64encode(data).decode()
+    return files
+
+
+def unbundle(files: dict[str, str], run_dir: Path) -> None:
+    """Write a bundled run folder; refuses names outside it and bundles over the size limit."""
+    if sum(len(v) for v in files.values()) > MAX_BUNDLE_BYTES:
+        raise ValueError(f"a run folder over {MAX_BUNDLE_BYTES} bytes")
+    for name in files:
+        if not _FILE_NAME.match(name):
+            raise ValueError(f"a run file named {name!r}")
+    for name, text in files.items():
+        path = run_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith("b64:"):
+            path.write_bytes(base64.b64decode(text[4:]))
+        else:
+            path.write_text(text, encoding="utf-8")

@@ -1,0 +1,176 @@
+// The console's live pages: draw lanes on their maps from the console's WebSocket, send the
+// instructor's commands without reloading, and scrub saved runs. Plain JS, no build step.
+"use strict";
+const csrf = document.body.dataset.csrf;
+const lanes = {};
+
+function drawMap(canvas, s) {
+  const ctx = canvas.getContext("2d");
+  const [len, wid] = s.lane_ft || [60, 20];
+  const sx = canvas.width / (len + 4), sy = canvas.height / (wid + 2);
+  const k = Math.min(sx, sy);
+  const X = (x) => (x + 2) * k, Y = (y) => canvas.height / 2 - y * k;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#99a"; ctx.strokeRect(X(0), Y(wid / 2), len * k, wid * k);
+  ctx.fillStyle = "#888";
+  for (const c of s.cover || []) ctx.fillRect(X(c.x_ft - c.depth_ft / 2), Y(c.y_ft + c.width_ft / 2), c.depth_ft * k, c.width_ft * k);
+  const o = s.officer || {x_ft: 0, y_ft: 0};
+  for (const p of s.subjects || []) {
+    ctx.setLineDash([4, 4]); ctx.strokeStyle = "#c88";
+    ctx.beginPath(); ctx.moveTo(X(o.x_ft), Y(o.y_ft)); ctx.lineTo(X(p.x_ft), Y(p.y_ft)); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = p.role === "bystander" ? "#27c" : "#c22";
+    ctx.beginPath(); ctx.arc(X(p.x_ft), Y(p.y_ft), 6, 0, 7); ctx.fill();
+    ctx.fillStyle = "#111"; ctx.fillText(`${p.id} ${p.phase || ""}`, X(p.x_ft) + 8, Y(p.y_ft) - 8);
+  }
+  for (const h of s.hits || []) {
+    ctx.strokeStyle = h.weapon === "firearm" ? "#d00" : "#f80"; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.moveTo(X(h.x_ft) - 4, Y(h.y_ft) - 4); ctx.lineTo(X(h.x_ft) + 4, Y(h.y_ft) + 4);
+    ctx.moveTo(X(h.x_ft) + 4, Y(h.y_ft) - 4); ctx.lineTo(X(h.x_ft) - 4, Y(h.y_ft) + 4); ctx.stroke(); ctx.lineWidth = 1;
+  }
+  ctx.fillStyle = "#123"; ctx.fillRect(X(o.x_ft) - 5, Y(o.y_ft) - 5, 10, 10);
+  ctx.fillText("officer", X(o.x_ft) + 8, Y(o.y_ft) + 14);
+  ctx.fillStyle = "#333";
+  for (let f = 0; f <= len; f += 10) ctx.fillText(`${f} ft`, X(f), canvas.height - 2);
+}
+
+function showLane(msg) {
+  const name = msg.lane;
+  const lane = lanes[name] || (lanes[name] = {state: {}, events: []});
+  if (msg.state) lane.state = msg.state;
+  if (msg.full) lane.events = [];
+  for (const e of msg.events || []) lane.events.push(e);
+  if ("connected" in msg) lane.connected = msg.connected;
+  const s = lane.state;
+  for (const c of document.querySelectorAll(`canvas.map[data-lane="${name}"]`)) drawMap(c, s);
+  const card = document.getElementById(`card-${name}`);
+  if (card) card.querySelector(".status").textContent = lane.connected === false ? "not connected" : s.status;
+  const page = document.querySelector(`.lane[data-lane="${name}"]`);
+  if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
+  document.getElementById("status").textContent = lane.connected === false ? `not connected (${s.status})` : s.status;
+  document.getElementById("clock").textContent = s.t_s !== undefined ? `${s.t_s.toFixed(2)} s of ${s.time_limit_s} s` : "";
+  document.getElementById("drill").textContent = s.drill ? `${s.drill}, officer ${s.officer_name}, seed ${s.seed}` : "";
+  const subjects = document.getElementById("subjects");
+  subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
+  subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
+  const phases = document.getElementById("phases");
+  const current = (s.subjects || []).map((p) => p.phase);
+  if (phases && s.phases && phases.dataset.key !== `${s.phases}|${current}`) {
+    // Rebuilt only when a phase changes, not on every frame.
+    phases.dataset.key = `${s.phases}|${current}`;
+    const now = new Set(current);
+    phases.textContent = "";
+    for (const id of s.phases) {
+      const span = document.createElement(now.has(id) ? "b" : "span");
+      span.textContent = id; span.className = now.has(id) ? "phase now" : "phase";
+      phases.appendChild(span); phases.appendChild(document.createTextNode(" "));
+    }
+  }
+  const view = document.getElementById("view");
+  if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
+  const box = document.getElementById("branch-buttons");
+  if (box) {
+    const names = (s.buttons || []).map((b) => b.name).join(",");
+    if (box.dataset.names !== names) {
+      box.dataset.names = names; box.textContent = "";
+      for (const b of s.buttons || []) {
+        const f = document.createElement("form");
+        f.method = "post"; f.action = `/lanes/${name}/command`; f.className = "cmd branch";
+        f.innerHTML = `<input type="hidden" name="csrf"><input type="hidden" name="command" value="button"><input type="hidden" name="button"><button></button>`;
+        f.elements.csrf.value = csrf; f.elements.button.value = b.name;
+        const button = f.querySelector("button"); button.textContent = `Branch: ${b.name}`; button.id = `button-${b.name}`;
+        hook(f); box.appendChild(f);
+      }
+    }
+  }
+  // A hook for measuring (bench/console.py): called with each frame once it is drawn.
+  if (window.openrangeProbe && msg.sent_unix_ms) window.openrangeProbe(msg);
+  const list = document.getElementById("events");
+  if (list && (msg.events || []).length || msg.full) {
+    list.textContent = "";
+    for (const e of lane.events.slice(-60)) {
+      const li = document.createElement("li"); li.textContent = `${e.t.toFixed(2)} s ${e.kind} ${e.text}`; list.appendChild(li);
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+}
+
+function refreshView(view) {
+  // One image at a time: the next is asked for when this one has arrived.
+  view.dataset.busy = "1";
+  const eye = (document.querySelector("input[name=eye]:checked") || {value: "officer"}).value;
+  view.onload = view.onerror = () => setTimeout(() => { delete view.dataset.busy; }, 150);
+  view.src = `/lanes/${view.dataset.lane}/view.png?eye=${eye}&n=${Date.now()}`;
+}
+
+function addCard(name) {
+  const a = document.createElement("a");
+  a.className = "card lane-card"; a.id = `card-${name}`; a.href = `/lanes/${name}`; a.dataset.lane = name;
+  a.innerHTML = `<h2></h2><p class="status"></p><canvas class="map" width="320" height="120"></canvas>`;
+  a.querySelector("h2").textContent = name; a.querySelector("canvas").dataset.lane = name;
+  const none = document.getElementById("nolanes"); if (none) none.remove();
+  document.getElementById("lanes").appendChild(a);
+  showLane({lane: name, state: lanes[name].state});
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws/live?csrf=${encodeURIComponent(csrf)}`);
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.lane && (m.type === "state" || m.type === "finished")) showLane(m);
+    const error = document.getElementById("lane-error");
+    if (m.type === "error" && error && document.querySelector(`.lane[data-lane="${m.lane}"]`)) error.textContent = m.error;
+  };
+  ws.onclose = () => setTimeout(connect, 1000);
+}
+
+function hook(form) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const r = await fetch(form.action, {method: "POST", body: new FormData(form), headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
+    document.body.dataset.lastCommand = `${r.status}`;
+  });
+}
+
+function scrubber(box) {
+  const data = JSON.parse(box.dataset.track);
+  const canvas = box.querySelector("canvas"), range = box.querySelector(".scrub"), label = box.querySelector(".scrub-t");
+  const rows = box.parentElement.querySelectorAll(".timeline tr[data-t]");
+  const show = () => {
+    const t = parseFloat(range.value);
+    let at = data.track[0];
+    for (const p of data.track) if (p.t <= t + 1e-9) at = p;
+    const subjects = Object.entries(at ? at.subjects : {}).map(([id, xy]) => ({id, x_ft: xy[0], y_ft: xy[1]}));
+    const hits = data.impacts.filter((h) => h.t <= t + 1e-9);
+    drawMap(canvas, {lane_ft: data.lane_ft, cover: data.cover, subjects, hits, officer: at ? {x_ft: at.officer[0], y_ft: at.officer[1]} : null});
+    label.textContent = `${t.toFixed(2)} s`;
+    for (const r of rows) r.classList.toggle("now", Math.abs(parseFloat(r.dataset.t) - t) < 0.25);
+  };
+  const frame = box.querySelector("img.run-view");
+  let pending = false, again = false;
+  const render = () => {
+    // The rendered frame follows the scrubber, one request at a time.
+    if (!frame) return;
+    if (pending) { again = true; return; }
+    pending = true;
+    const eye = (box.querySelector("input[type=radio]:checked") || {value: "officer"}).value;
+    frame.onload = frame.onerror = () => { pending = false; if (again) { again = false; render(); } };
+    frame.src = `/runs/${frame.dataset.run}/view.png?t=${parseFloat(range.value).toFixed(2)}&eye=${eye}`;
+  };
+  for (const r of box.querySelectorAll("input[type=radio]")) r.addEventListener("change", render);
+  range.addEventListener("input", () => { show(); render(); });
+  box.querySelector(".play").addEventListener("click", () => {
+    const start = performance.now() - parseFloat(range.value) * 1000;
+    const tick = () => { range.value = (performance.now() - start) / 1000; show(); render(); if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  show();
+  render();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const f of document.querySelectorAll("form.cmd")) hook(f);
+  for (const s of document.querySelectorAll(".scrubber")) scrubber(s);
+  if (document.querySelector("[data-live]")) connect();
+});

@@ -1,0 +1,233 @@
+"""What the console's records and debrief pages compute: roster status with expiry warnings,
+attempt sheets that add up, the certificate PDF, an officer's trend, the debrief's timeline,
+and the per-browser feed that never builds a backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import zlib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from console_support import DRILL, PROJECT, qualify, saved_run
+
+from range.console.app import BrowserFeed
+from range.console.auth import check_password
+from range.console.pages import (
+    VALID_DAYS,
+    WARN_DAYS,
+    attempt_sheet,
+    certificate_pdf,
+    course_status,
+    debrief,
+    trend,
+)
+from range.console.protocol import bundle, unbundle
+from range.console.store import ConsoleStore
+from range.records.store import Records
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("B-101", "Alex Officer", "Metro PD")
+    return url
+
+
+def test_course_status_warns_before_expiry(db_url: str) -> None:
+    qualify(db_url, "B-101", points=70)  # a fail, then a pass
+    qualify(db_url, "B-101")
+    with Records.open(db_url) as records:
+        passed = datetime.fromisoformat(records.qualifications("B-101")[-1]["finished"]).date()
+        expires = passed + timedelta(days=VALID_DAYS)
+
+        def status(today: date) -> str:
+            return course_status(records, "B-101", today)[0].status
+
+        assert status(passed) == "qualified"
+        assert status(expires - timedelta(days=WARN_DAYS + 1)) == "qualified"
+        assert status(expires - timedelta(days=WARN_DAYS)) == "expiring"
+        assert status(expires + timedelta(days=1)) == "expired"
+        assert course_status(records, "B-101", passed)[0].expires == expires.isoformat()
+
+
+def test_attempt_sheet_adds_up_and_catches_a_mismatch(db_url: str) -> None:
+    qid = qualify(db_url, "B-101", points=96)
+    with Records.open(db_url) as records:
+        row = records.qualification(qid)
+    sheet = attempt_sheet(row)
+    assert (sheet["stage_points"], sheet["stage_hits"]) == (96, row["hits"])
+    assert sheet["adds_up"]
+    assert not attempt_sheet({**row, "points": 95})["adds_up"]
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The text drawn on a matplotlib PDF: each text object's strings (kerned into pieces)
+    joined, without spaces."""
+    out = []
+    for chunk in pdf.split(b"stream\n")[1:]:
+        body = chunk.split(b"\nendstream")[0]
+        try:
+            content = zlib.decompress(body).decode("latin-1")
+        except zlib.error:
+            continue
+        for block in re.findall(r"BT(.*?)ET", content, re.S):
+            out.append("".join(re.findall(r"\((.*?)\)", block, re.S)))
+    return "\n".join(out).replace(" ", "")
+
+
+def test_certificate_pdf_has_the_record_hash_and_signature_lines(db_url: str) -> None:
+    qid = qualify(db_url, "B-101")
+    with Records.open(db_url) as records:
+        pdf = certificate_pdf(records, qid, date.today())
+        row = records.qualification(qid)
+    assert pdf.startswith(b"%PDF-")
+    text = _pdf_text(pdf)
+    for expected in (
+        row["hash"],
+        "Pass mark:",
+        "Expires:",
+        "P-0042",
+        "2026-11-01",
+        "Instructor:",
+        "Range master:",
+        "B-101",
+    ):
+        assert expected.replace(" ", "") in text, expected
+
+
+def test_trend_rates_and_dprime_across_runs(db_url: str, tmp_path: Path) -> None:
+    # A no-shoot drill held correctly, a knife met with the TASER (no-shoot for firearms too),
+    # then a shoot drill (a handgun drawn at a traffic stop) answered with a shot.
+    saved_run(db_url, tmp_path / "a", "B-101")
+    saved_run(db_url, tmp_path / "b", "B-101", "knife-approach-v1", "taser-first-v1", seed=2)
+    saved_run(
+        db_url,
+        tmp_path / "c",
+        "B-101",
+        "traffic-stop-handgun-v1",
+        "traffic-stop-handgun-correct-v1",
+        seed=2,
+    )
+    with Records.open(db_url) as records:
+        rows = trend(records, "B-101")
+    assert [r["drill"] for r in rows] == [
+        "console-branch-v1",
+        "knife-approach-v1",
+        "traffic-stop-handgun-v1",
+    ]
+    assert rows[0]["false_alarm_rate"] == 0.0 and rows[0]["hit_rate"] is None
+    assert rows[1]["less_lethal_first"] is True
+    assert rows[2]["hit_rate"] == 1.0
+    assert rows[2]["false_alarm_rate"] == 0.0
+    # Log-linear corrected rates over the three runs: hits (1 + 0.5) / (1 + 1) = 0.75, false
+    # alarms (0 + 0.5) / (2 + 1) = 1/6; d' = z(0.75) - z(1/6) = 0.6745 + 0.9674.
+    assert rows[2]["d_prime"] == pytest.approx(1.6419, abs=1e-4)
+    assert rows[2]["reaction_time_s"] == pytest.approx(0.4111)
+
+
+def test_debrief_puts_findings_at_their_moment_in_feet(db_url: str, tmp_path: Path) -> None:
+    saved_run(db_url, tmp_path / "b", "B-101", "knife-approach-v1", "taser-first-v1", seed=2)
+    run_dir = next((tmp_path / "b").glob("*/events.jsonl")).parent
+    d = debrief(run_dir)
+    times = [e["t"] for e in d["timeline"]]
+    assert times == sorted(times)
+    credit = next(e for e in d["timeline"] if e["kind"].startswith("LLF-01"))
+    fired = next(e for e in d["timeline"] if "taser_fired" in e["text"])
+    assert credit["t"] == fired["t"]
+    assert d["track"][0]["subjects"]["subject"][0] == pytest.approx(30.0, abs=0.01)  # ft
+    assert {h["zone"] for h in d["hits"]} == {"preferred"}
+    assert d["impacts"] and all(0 < i["x_ft"] < 31 for i in d["impacts"])
+    assert d["frames"][0]["officer"].startswith("data:image/png;base64,")
+
+
+def test_browser_feed_merges_unsent_frames_of_a_lane() -> None:
+    feed = BrowserFeed()
+
+    def frame(lane: str, seq: int, events: list[str]) -> tuple[str, dict[str, object]]:
+        m = {"type": "state", "lane": lane, "seq": seq, "state": {"t_s": seq}, "events": events}
+        return json.dumps(m), m
+
+    feed.put(*frame("L1", 1, ["a"]))
+    feed.put(*frame("L2", 1, []))
+    feed.put(*frame("L1", 2, ["b"]))
+    done = {"type": "finished", "lane": "L1"}
+    feed.put(json.dumps(done), done)
+    feed.put(*frame("L1", 3, []))
+
+    async def drain() -> list[dict[str, object]]:
+        return [json.loads(await feed.get()) for _ in range(len(feed.items))]
+
+    got = asyncio.run(drain())
+    assert [(m["lane"], m.get("seq"), m.get("events")) for m in got] == [
+        ("L1", 2, ["a", "b"]),
+        ("L2", 1, []),
+        ("L1", None, None),
+        ("L1", 3, []),
+    ]
+
+
+def _openrange(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "range", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=60,
+    )
+
+
+def test_cli_adduser_and_lane_key(db_url: str) -> None:
+    done = _openrange("console", "adduser", "chief", "--db", db_url, stdin="a long password\n")
+    assert done.returncode == 0, done.stderr
+    assert "a long password" not in done.stdout + done.stderr
+    short = _openrange("console", "adduser", "x", "--db", db_url, stdin="short\n")
+    assert (short.returncode, short.stderr.strip()) == (
+        2,
+        "openrange: a password needs at least 10 characters",
+    )
+    officer = _openrange(
+        "console", "adduser", "o", "--role", "officer", "--db", db_url, stdin="a long password\n"
+    )
+    assert officer.returncode == 5 and "needs --badge" in officer.stderr
+    reset = _openrange("console", "passwd", "chief", "--db", db_url, stdin="another password\n")
+    assert reset.returncode == 0, reset.stderr
+    nobody = _openrange("console", "passwd", "nobody", "--db", db_url, stdin="another password\n")
+    assert (nobody.returncode, nobody.stderr.strip()) == (5, "openrange: no account 'nobody'")
+    key = _openrange("console", "lane-key", "--db", db_url).stdout.strip()
+    with ConsoleStore.open(db_url) as store:
+        user = store.user("chief")
+        assert user is not None and user.role.value == "range_master"
+        assert key == store.secret("lane_key")
+        assert user.password_hash and check_password(user.password_hash, "another password")
+        assert [r["action"] for r in store.audit_rows()][:2] == ["password_set", "account_created"]
+
+
+def test_lane_without_a_key_is_one_line(tmp_path: Path) -> None:
+    done = _openrange("lane", "--console", "127.0.0.1:9", "--name", "L1")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("openrange: no lane key")
+    assert DRILL.exists()
+
+
+def test_run_folders_travel_whole_and_stay_inside(tmp_path: Path) -> None:
+    run = tmp_path / "lane" / "run1"
+    (run / "speech").mkdir(parents=True)
+    (run / "events.jsonl").write_text('{"t": 0}\n')
+    (run / "speech" / "01.wav").write_bytes(b"RIFF\x00\xff")
+    files = bundle(run)
+    assert files["events.jsonl"] == '{"t": 0}\n'
+    assert files["speech/01.wav"].startswith("b64:")
+    unbundle(files, tmp_path / "copy")
+    assert (tmp_path / "copy" / "speech" / "01.wav").read_bytes() == b"RIFF\x00\xff"
+    for bad in ("../escape.txt", "/etc/passwd", "speech/../../x", ".hidden"):
+        with pytest.raises(ValueError, match="a run file named"):
+            unbundle({bad: "x"}, tmp_path / "copy2")
+    assert not (tmp_path / "escape.txt").exists()

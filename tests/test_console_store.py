@@ -1,0 +1,105 @@
+"""The console's accounts, login limiter and audit chain, on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from range.console.auth import (
+    MAX_FAILURES,
+    WINDOW_S,
+    LoginLimiter,
+    check_login,
+    check_password,
+    csrf_ok,
+    hash_password,
+)
+from range.console.store import ConsoleStore, Role
+from range.records.store import RecordsError
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with ConsoleStore.open(url) as s:
+        if s.records.dialect == "postgresql":
+            for table in ("console_users", "console_audit", "console_settings"):
+                s.records._run(f"DELETE FROM {table}")
+        yield s
+
+
+def test_passwords_are_argon2_and_checked() -> None:
+    hashed = hash_password("correct horse battery")
+    assert hashed.startswith("$argon2id$")
+    assert "correct horse" not in hashed
+    assert check_password(hashed, "correct horse battery")
+    assert not check_password(hashed, "correct horse batterY")
+    assert not check_login(None, "correct horse battery")  # no such account
+    with pytest.raises(ValueError, match="at least 10"):
+        hash_password("short")
+
+
+def test_login_limiter_blocks_after_n_failures_until_the_window_passes() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(lambda: now[0])
+    for _ in range(MAX_FAILURES - 1):
+        limiter.failed("addr:1.2.3.4", "name:boss")
+    assert limiter.blocked_for_s("addr:1.2.3.4") == 0
+    limiter.failed("addr:1.2.3.4", "name:boss")
+    assert limiter.blocked_for_s("addr:1.2.3.4") == pytest.approx(WINDOW_S)
+    assert limiter.blocked_for_s("name:boss") > 0
+    assert limiter.blocked_for_s("addr:5.6.7.8") == 0
+    now[0] = WINDOW_S / 2
+    assert limiter.blocked_for_s("name:boss") == pytest.approx(WINDOW_S / 2)
+    now[0] = WINDOW_S + 1
+    assert limiter.blocked_for_s("addr:1.2.3.4", "name:boss") == 0
+
+
+def test_csrf_comparison() -> None:
+    assert csrf_ok("abc", "abc")
+    assert not csrf_ok("abc", "abd")
+    assert not csrf_ok("abc", None)
+    assert not csrf_ok(None, None)
+    assert not csrf_ok("", "")
+
+
+def test_accounts_and_roles(store: ConsoleStore) -> None:
+    assert not store.has_users()
+    store.add_user("boss", Role.RANGE_MASTER, hash_password("a long password"), None)
+    store.add_user("o1", Role.OFFICER, hash_password("a long password"), "B-101")
+    assert store.has_users()
+    officer = store.user("o1")
+    assert officer is not None and officer.role is Role.OFFICER and officer.badge == "B-101"
+    assert store.user("nobody") is None
+    with pytest.raises(RecordsError, match="already exists"):
+        store.add_user("boss", Role.INSTRUCTOR, "x", None)
+    with pytest.raises(RecordsError, match="needs --badge"):
+        store.add_user("o2", Role.OFFICER, "x", None)
+    with pytest.raises(RecordsError, match="account name"):
+        store.add_user("a b", Role.ARMORER, "x", None)
+    assert [u.name for u in store.users()] == ["boss", "o1"]
+
+
+def test_secrets_are_made_once(store: ConsoleStore) -> None:
+    first = store.secret("lane_key")
+    assert len(first) >= 40
+    assert store.secret("lane_key") == first
+    assert store.secret("session_key") != first
+
+
+def test_audit_chain_finds_an_edit_and_a_deletion(store: ConsoleStore) -> None:
+    ids = [store.audit("boss", "login"), store.audit("boss", "lane_pause", lane="LANE1")]
+    ids.append(store.audit("boss", "logout"))
+    assert store.verify_audit() == []
+    rows = store.audit_rows()
+    assert [r["action"] for r in rows] == ["logout", "lane_pause", "login"]
+    assert rows[1]["prev_hash"] == rows[2]["hash"]
+    store.records._run("UPDATE console_audit SET actor = 'someone' WHERE id = ?", ids[1])
+    assert store.verify_audit() == [f"audit row {ids[1]}: edited after it was written"]
+    store.records._run("DELETE FROM console_audit WHERE id = ?", ids[1])
+    assert store.verify_audit() == [f"audit row {ids[2]}: a row before it was deleted or changed"]
