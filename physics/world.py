@@ -60,6 +60,10 @@ class PathEnds:
     time_s: NDArray[np.float64]
     speed_mps: NDArray[np.float64]
     path_m: NDArray[np.float64]
+    # Where a hit lies on the subject's unposed (rest) body, (N, 3) metres in its skeleton's
+    # frame; NaN where the flight hit no subject. Two hits on one subject compare here as
+    # points on the body, whatever the subject did between them (a TASER's spread).
+    rest_point: NDArray[np.float64] | None = None
 
 
 class RangeWorld:
@@ -275,7 +279,14 @@ class RangeWorld:
     ) -> NDArray[np.int64]:
         """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
         `link` (-1: the base); -1 where the body is not a subject."""
+        return self._hits_on_bodies(uid, link, point)[0]
+
+    def _hits_on_bodies(
+        self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Regions (as `_regions_of_hits`) and rest-body points (N, 3; NaN off subjects)."""
         out = np.full(len(uid), -1, dtype=np.int64)
+        rest_out = np.full((len(uid), 3), np.nan)
         for body_uid, subject_id in self._uid_subject.items():
             rows = np.nonzero(uid == body_uid)[0]
             if not len(rows):
@@ -287,8 +298,10 @@ class RangeWorld:
             local = np.einsum(
                 "nji,nj->ni", frames.rotation[seg], point[rows] - frames.position[seg]
             )
-            out[rows] = region_codes(skeleton, seg, skeleton.rest[seg] + local)
-        return out
+            rest = skeleton.rest[seg] + local
+            out[rows] = region_codes(skeleton, seg, rest)
+            rest_out[rows] = rest
+        return out, rest_out
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
@@ -374,15 +387,18 @@ class RangeWorld:
         point = ends[end_k, cols]
         target = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
+        rest_point = np.full((n, 3), np.nan)
         target[flights] = uid[picked]
         point[flights] = hit_at[picked]
-        region[flights] = self._regions_of_hits(uid[picked], link[picked], hit_at[picked])
+        region[flights], rest_point[flights] = self._hits_on_bodies(
+            uid[picked], link[picked], hit_at[picked]
+        )
         end_k[flights] = ks[picked]
         end_f[flights] = frac[picked] * cut[ks[picked], flights]
         time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
         speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
         path = before[end_k, cols] + end_f * chord[end_k, cols]
-        return PathEnds(target, region, point, time, speed, path)
+        return PathEnds(target, region, point, time, speed, path, rest_point)
 
     def cast_moving(
         self,
@@ -477,6 +493,7 @@ class RangeWorld:
         first = np.full(n, m_chords)
         uid = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
+        rest_point = np.full((n, 3), np.nan)
         frac = np.ones(n)
 
         def cast(ms: NDArray[np.int64], ns: NDArray[np.int64]) -> None:
@@ -486,11 +503,12 @@ class RangeWorld:
             self._cast(starts, stops, ms, ns, np.arange(len(ms)), u, link, fr)
             hit = u >= 0
             at = starts[ms, ns] + (stops[ms, ns] - starts[ms, ns]) * fr[:, None]
-            codes = self._regions_of_hits(u[hit], link[hit], at[hit])
-            for row, code in zip(np.nonzero(hit)[0], codes, strict=True):
+            codes, rests = self._hits_on_bodies(u[hit], link[hit], at[hit])
+            for row, code, rest in zip(np.nonzero(hit)[0], codes, rests, strict=True):
                 f_n, f_m = ns[row], ms[row]
                 if f_m < first[f_n] or (f_m == first[f_n] and fr[row] < frac[f_n]):
                     first[f_n], uid[f_n], region[f_n], frac[f_n] = f_m, u[row], code, fr[row]
+                    rest_point[f_n] = rest
 
         # Sub-chords that meet no subject's box over their chord nor any subject as posed now:
         # cast together, once.
@@ -524,7 +542,15 @@ class RangeWorld:
         time = t_fine[end_m] + end_f * (t_fine[end_m + 1] - t_fine[end_m])
         speed = s_fine[end_m, cols] + (s_fine[end_m + 1, cols] - s_fine[end_m, cols]) * end_f
         path = before[end_m, cols] + end_f * chord[end_m, cols]
-        return PathEnds(uid, np.where(hit, region, -1), point, time, speed, path)
+        return PathEnds(
+            uid,
+            np.where(hit, region, -1),
+            point,
+            time,
+            speed,
+            path,
+            np.where(hit[:, None], rest_point, np.nan),
+        )
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
         """(2, 3) box round every link of a subject as posed now."""

@@ -1,0 +1,195 @@
+"""Weapons fidelity (issue 15): TASER circuits across trigger pulls, the lasers as published,
+analyses for every model, penetration through cover and people, and the other duty loads."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from physics.analysis import MUZZLE_HEIGHT_M, spread_study
+from physics.body import Region, SubjectBody
+from physics.pose import Pose, look_rotation, quat_to_matrix, yaw_quat
+from physics.taser import (
+    Cause,
+    Circuit,
+    Effect,
+    ProbeImpact,
+    assess,
+    cartridge,
+    flight_table,
+    fly_probes,
+    laser_dots,
+)
+from physics.units import FT_M, IN_M
+from physics.world import RangeWorld
+
+MUZZLE = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
+
+
+def taser10_pull(world: RangeWorld, region: Region, distance_m: float) -> list[ProbeImpact]:
+    """One TASER 10 pull at a subject facing the officer, aimed on the probe's path."""
+    cart = cartridge("taser10").model_copy(update={"dispersion_deg": 0.0})
+    body = world.body("s")
+    point = np.array([distance_m, 0.0, 0.0]) + quat_to_matrix(yaw_quat(math.pi)) @ np.array(
+        body.aim_point(region)
+    )
+    aim = point + np.array([0.0, 0.0, -flight_table(cart).level(point[0])[0]])
+    muzzle = Pose(tuple(MUZZLE), look_rotation(aim - MUZZLE))
+    return fly_probes(world, cart, muzzle, np.random.default_rng(0))
+
+
+def test_two_taser10_pulls_close_a_circuit_and_incapacitate() -> None:
+    """facts.md §1: one probe per pull, the first carries no current, two make a circuit."""
+    distance_m = 15 * FT_M
+    with RangeWorld() as world:
+        world.add_subject("s", SubjectBody(), (distance_m, 0.0, 0.0), math.pi)
+        device = Circuit()
+        first = device.add_pull(taser10_pull(world, Region.ABDOMEN, distance_m), "s")
+        assert first.effect is Effect.NONE and first.cause is Cause.ONE_PROBE
+        assert first.reason.startswith("one probe, no circuit")
+        second_pull = taser10_pull(world, Region.LEG, distance_m)
+        second = device.add_pull(second_pull, "s")
+    assert second.effect is Effect.FULL, second.reason
+    assert second.connected == (0, 1) and second.energised == (0, 1)
+    assert second.spread_in is not None and second.spread_in >= 12.0
+    # The circuit closes when the second probe lands, not at the trigger.
+    assert second.onset_s == pytest.approx(second_pull[0].time_of_flight_s)
+    # Judged alone (as every pull was before), the second pull does nothing.
+    assert assess(second_pull, "s").cause is Cause.ONE_PROBE
+
+
+def test_the_spread_study_judges_the_same_two_probes_as_the_circuit() -> None:
+    """`analyze spread` for a TASER 10: two aim points, judged as one circuit. No dispersion,
+    no aim error: every deployment is the circuit above, so 100 % effective at its spread."""
+    cart = cartridge("taser10").model_copy(update={"dispersion_deg": 0.0})
+    (row,) = spread_study(cart, [15.0], 10, np.random.default_rng(0))
+    distance_m = 15 * FT_M
+    with RangeWorld() as world:
+        world.add_subject("s", SubjectBody(), (distance_m, 0.0, 0.0), math.pi)
+        device = Circuit()
+        device.add_pull(taser10_pull(world, Region.ABDOMEN, distance_m), "s")
+        judged = device.add_pull(taser10_pull(world, Region.LEG, distance_m), "s")
+    assert row.p_both_hit == 1.0 and row.p_effective == 1.0
+    assert judged.spread_in is not None
+    assert row.median_spread_in == pytest.approx(judged.spread_in, abs=0.01)
+
+
+def impact(
+    region: Region | None, z: float, gap: float = 0.25, target: str | None = "s"
+) -> ProbeImpact:
+    on = region is not None
+    return ProbeImpact(0, target if on else None, region, (5.0, 0.0, z), 0.1, gap if on else None)
+
+
+def test_every_no_effect_names_its_true_cause() -> None:
+    # A gap of exactly 2 in connects (facts.md §1: *more* than 2 in does not).
+    at_limit = assess([impact(Region.ABDOMEN, 1.1, gap=2.0), impact(Region.LEG, 0.6)], "s")
+    assert at_limit.effect is Effect.FULL
+    coat = assess([impact(Region.ABDOMEN, 1.1, gap=2.5), impact(Region.LEG, 0.6)], "s")
+    assert coat.cause is Cause.CLOTHING and coat.reason.startswith("clothing")
+    missed = assess([impact(Region.ABDOMEN, 1.1), impact(None, 0.0)], "s")
+    assert missed.cause is Cause.MISSED and missed.reason.startswith("missed")
+    close = assess([impact(Region.ABDOMEN, 1.1), impact(Region.ABDOMEN, 1.0)], "s")
+    assert close.effect is Effect.REDUCED and close.cause is Cause.SPREAD
+    assert close.reason.startswith("spread under 12 in")
+    # A TASER 10's second pull that misses: the cause is the miss, not the first probe.
+    device = Circuit()
+    device.add_pull([impact(Region.ABDOMEN, 1.1)], "s")
+    assert device.add_pull([impact(None, 0.0)], "s").cause is Cause.MISSED
+
+
+def test_the_device_energises_the_best_four_of_its_connections() -> None:
+    device = Circuit()
+    heights = [1.10, 1.08, 0.60, 0.95, 0.40, 1.00]
+    for z in heights:
+        last = device.add_pull([impact(Region.LEG, z)], "s")
+    assert len(last.connected) == 6 and len(last.energised) == 4
+    # The widest pair (1.10 and 0.40 m) first, then the probes farthest from those chosen.
+    assert last.energised[:2] == (0, 4) and last.spread_in == pytest.approx(0.70 / IN_M)
+    assert set(last.energised) == {0, 4, 2, 3}
+
+
+def test_a_detached_probe_opens_the_circuit_and_is_named() -> None:
+    device = Circuit()
+    device.add_pull([impact(Region.ABDOMEN, 1.1)], "s")
+    assert device.add_pull([impact(Region.LEG, 0.6)], "s").effect is Effect.FULL
+    device.detach(1, "the wire ran out")
+    again = device.assess("s")
+    assert again.effect is Effect.NONE and again.cause is Cause.DETACHED
+    assert "the wire ran out" in again.reason
+
+
+# facts.md §1: the X2's lasers coincide with the probes at 15 ft, the TASER 10's dot marks the
+# next probe's impact. Distances at which each is checked, and how far apart the dot and the
+# probe may be (inches) at each; the 25 ft cartridges at 24.5 ft and the TASER 10 at 44.5 ft:
+# a wire as long as the lane cannot reach its far wall.
+LASER_CASES = {
+    "x2-25ft": {7.0: 0.7, 15.0: 0.1, 24.5: 2.0},  # past 15 ft the probes drop below the dots
+    "taser10": {7.0: 1.2, 15.0: 1.2, 25.0: 1.2, 44.5: 1.2},
+}
+
+
+@pytest.mark.parametrize("cartridge_id", list(LASER_CASES))
+def test_each_laser_marks_its_probe_across_the_range(cartridge_id: str) -> None:
+    cart = cartridge(cartridge_id).model_copy(update={"dispersion_deg": 0.0})
+    muzzle = Pose((0.0, 0.0, 2.0))
+    for distance_ft, within_in in LASER_CASES[cartridge_id].items():
+        with RangeWorld(lane_length_m=distance_ft * FT_M) as wall:
+            dots = laser_dots(wall, cart, muzzle)
+            impacts = fly_probes(wall, cart, muzzle, np.random.default_rng(0))
+        for laser, (lit, dot) in zip(cart.lasers, dots, strict=True):
+            probe = impacts[laser.probe]
+            assert lit == "backstop" and dot is not None and probe.target == "backstop"
+            apart_in = math.dist(dot, probe.point) / IN_M
+            assert apart_in <= within_in, f"{distance_ft} ft: {apart_in:.2f} in"
+
+
+def test_the_x2_lasers_sit_side_by_side_an_inch_apart() -> None:
+    """X2 manual p.40: two lasers side by side about 1 in apart; at 15 ft on the probes."""
+    cart = cartridge("x2-25ft")
+    assert [laser.offset_in for laser in cart.lasers] == [(0.5, -0.5), (-0.5, -0.5)]
+    muzzle = Pose((0.0, 0.0, 2.0))
+    with RangeWorld(lane_length_m=1 * FT_M) as wall:  # a wall at 1 ft: the dots barely apart
+        (_, a), (_, b) = laser_dots(wall, cart, muzzle)
+    assert a is not None and b is not None
+    assert abs(a[1] - b[1]) / IN_M == pytest.approx(1.0, abs=0.1)  # side by side
+    assert abs(a[2] - b[2]) / IN_M < 2.0  # the bottom laser turns down only 8 deg over 1 ft
+
+
+def test_the_taser7_lasers_are_green_on_top_and_red_below() -> None:
+    cart = cartridge("taser7-cq").model_copy(update={"dispersion_deg": 0.0})
+    assert [(laser.colour, laser.probe) for laser in cart.lasers] == [("green", 0), ("red", 1)]
+    muzzle = Pose((0.0, 0.0, 2.0))
+    with RangeWorld(lane_length_m=10 * FT_M) as wall:
+        (_, green), (_, red) = laser_dots(wall, cart, muzzle)
+        top, bottom = fly_probes(wall, cart, muzzle, np.random.default_rng(0))
+    assert green is not None and red is not None and green[2] > red[2]
+    # Each on its bore's line: above its probe by the probe's drop only (< 1 in at 10 ft).
+    assert 0.0 < (green[2] - top.point[2]) / IN_M < 1.0
+    assert 0.0 < (red[2] - bottom.point[2]) / IN_M < 1.0
+
+
+def test_taser7_cartridges_disperse_more_than_the_x2() -> None:
+    """UK Dstl: more dispersion for the TASER 7 than the X2 (facts.md §1)."""
+    x2 = cartridge("x2-25ft").dispersion_deg
+    assert cartridge("taser7-cq").dispersion_deg > x2
+    assert cartridge("taser7-standoff").dispersion_deg > x2
+
+
+def test_a_subject_facing_away_is_aimed_at_in_the_back() -> None:
+    cart = cartridge("taser10").model_copy(update={"dispersion_deg": 0.0})
+    (row,) = spread_study(cart, [10.0], 4, np.random.default_rng(0), facing="away")
+    assert row.p_both_hit == 1.0 and row.p_preferred == 1.0 and row.p_effective == 1.0
+
+
+def test_a_subject_running_at_the_officer_changes_where_the_probes_land() -> None:
+    """--moving: the subject moves during each flight (RangeWorld.cast_moving). Running away
+    at 8 m/s at 25 ft, the lower probe of a Close Quarter cartridge lands on a different part
+    of the body than against a subject standing still."""
+    cart = cartridge("x26p-25ft").model_copy(update={"dispersion_deg": 0.0})
+    (still,) = spread_study(cart, [18.0], 2, np.random.default_rng(0))
+    (running,) = spread_study(cart, [18.0], 2, np.random.default_rng(0), moving=(8.0, 0.0))
+    assert still.median_spread_in is not None and running.median_spread_in is not None
+    assert running.median_spread_in != pytest.approx(still.median_spread_in, abs=0.5)
