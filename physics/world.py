@@ -102,6 +102,10 @@ class RangeWorld:
         self._frames: dict[str, Posed] = {}
         self._bodies: dict[str, SubjectBody] = {}
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
+        # What each solid object is made of and what a drill calls it (physics.penetration):
+        # name -> (material id, "cover" | "concealment", (2, 3) box). Subjects are soft
+        # tissue; the floor, walls, backstop and add_cover boxes stop everything.
+        self._objects: dict[str, tuple[str, str, NDArray[np.float64]]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -238,6 +242,77 @@ class RangeWorld:
         )
         self._names[uid] = f"cover:{name}"
         self._boxes = None
+
+    def add_object(
+        self, name: str, centre: Vec3, size: Vec3, material: str, role: str = "concealment"
+    ) -> None:
+        """A solid box of `material` (a physics.penetration material id) on the floor, as
+        `add_cover` places one; `role` is what the drill calls it, "cover" (meant to stop
+        handgun rounds) or "concealment" (hides, does not stop). Rounds pass through it as
+        the material allows (physics.penetration.fly_through)."""
+        if role not in ("cover", "concealment"):
+            raise ValueError(f"object {name!r}: role must be cover or concealment, not {role!r}")
+        c = self._require()
+        half = [size[0] / 2, size[1] / 2, size[2] / 2]
+        middle = [centre[0], centre[1], centre[2] + size[2] / 2]
+        shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
+        uid = p.createMultiBody(0, shape, basePosition=middle, physicsClientId=c)
+        self._names[uid] = name
+        box = np.array([np.subtract(middle, half), np.add(middle, half)])
+        self._objects[name] = (material, role, box)
+        self._boxes = None
+
+    def material_of(self, name: str) -> str | None:
+        """The material of a thing a round can hit: an object's own, "soft_tissue" for a
+        subject, None for a paper target (a round passes through paper), "backstop" (stops
+        everything) for the floor, walls, backstop and `add_cover` boxes."""
+        if name in self._objects:
+            return self._objects[name][0]
+        if name in self._subjects:
+            return "soft_tissue"
+        if name in self._targets:
+            return None
+        return "backstop"
+
+    def role_of(self, name: str) -> str | None:
+        """ "cover" or "concealment" for an object added with `add_object`, else None."""
+        return self._objects[name][1] if name in self._objects else None
+
+    def exit_point(self, name: str, point: Vec3, direction: Vec3) -> NDArray[np.float64]:
+        """Where a straight line entering `name` at `point` along unit `direction` leaves it.
+
+        A box object: the slab exit of its box. A subject: the last surface of the subject
+        along the line inside its posed box, found by casting back from the box's far side
+        (anything else in the way is stepped over); a gap between two of its parts (an arm
+        in front of the torso) counts as crossed. Anything else: `point` itself."""
+        c = self._require()
+        a = np.asarray(point, dtype=float)
+        d = np.asarray(direction, dtype=float)
+        if name in self._objects:
+            box = self._objects[name][2]
+        elif name in self._subjects:
+            box = self._subject_box(self._subjects[name])
+        else:
+            return a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (box[0] - a) / d, (box[1] - a) / d
+        far = float(
+            np.nanmin(np.where(np.isfinite(np.maximum(t1, t2)), np.maximum(t1, t2), np.inf))
+        )
+        far = max(far, 0.0) + 1e-4
+        if name in self._objects:
+            return a + d * (far - 1e-4)
+        uid = self._subjects[name]
+        start = a + d * far
+        for _ in range(8):
+            hit = p.rayTest(start.tolist(), a.tolist(), physicsClientId=c)[0]
+            if hit[0] < 0:
+                return a
+            at = np.asarray(hit[3], dtype=float)
+            if hit[0] == uid:
+                return at
+            start = at - d * 1e-4  # another body inside the box: step past it
+        return a
 
     def target_score(
         self, target_id: str, point: Vec3, bullet_diameter_in: float = GAUGE_9MM_IN

@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from physics.analysis import MUZZLE_HEIGHT_M, spread_study
+from physics.analysis import MUZZLE_HEIGHT_M, spread_study, trajectory
+from physics.ballistics import Atmosphere, load
 from physics.body import Region, SubjectBody
+from physics.penetration import exit_speed_mps, fly_through, stops
 from physics.pose import Pose, look_rotation, quat_to_matrix, yaw_quat
 from physics.taser import (
     Cause,
@@ -22,7 +24,7 @@ from physics.taser import (
     fly_probes,
     laser_dots,
 )
-from physics.units import FT_M, IN_M
+from physics.units import FT_M, IN_M, YD_M
 from physics.world import RangeWorld
 
 MUZZLE = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
@@ -193,3 +195,114 @@ def test_a_subject_running_at_the_officer_changes_where_the_probes_land() -> Non
     (running,) = spread_study(cart, [18.0], 2, np.random.default_rng(0), moving=(8.0, 0.0))
     assert still.median_spread_in is not None and running.median_spread_in is not None
     assert running.median_spread_in != pytest.approx(still.median_spread_in, abs=0.5)
+
+
+# --- penetration, cover and concealment -------------------------------------------------------
+
+
+def test_a_9mm_round_through_a_car_door_hits_the_driver() -> None:
+    """A car door is concealment: a 9 mm duty round crosses it and strikes the driver."""
+    with RangeWorld(lane_length_m=10.0) as world:
+        world.add_object("door", (4.0, 0.0, 0.3), (0.1, 1.2, 0.9), "car_door", "concealment")
+        world.add_subject("driver", SubjectBody(), (4.5, 0.0, 0.0), math.pi)
+        strikes = fly_through(
+            world, load("9mm-124"), Pose((0.0, 0.0, 1.0)), np.random.default_rng(0)
+        )
+    door, driver = strikes[0], strikes[1]
+    assert door.target == "door" and door.role == "concealment" and not door.stopped
+    assert driver.target == "driver" and driver.region is not None
+    assert 0.0 < driver.velocity_mps < door.velocity_mps
+
+
+def test_an_engine_block_is_cover() -> None:
+    with RangeWorld(lane_length_m=10.0) as world:
+        world.add_object("engine", (4.0, 0.0, 0.3), (0.6, 1.2, 0.9), "engine_block", "cover")
+        world.add_subject("driver", SubjectBody(), (4.8, 0.0, 0.0), math.pi)
+        for load_id in ("9mm-124", "40sw-180", "45acp-230", "223-55"):
+            strikes = fly_through(
+                world, load(load_id), Pose((0.0, 0.0, 1.0)), np.random.default_rng(0)
+            )
+            assert [s.target for s in strikes] == ["engine"] and strikes[0].stopped
+    assert stops(load("9mm-124"), "engine_block", 12.0)
+    assert not stops(load("9mm-124"), "car_door", 4.0)
+    assert not stops(load("9mm-124"), "drywall", 4.5)
+
+
+@pytest.mark.parametrize(("gel_in", "reaches"), [(28.0, True), (9.0, False)])
+def test_a_round_through_a_torso_hits_a_bystander_when_its_exit_energy_allows(
+    gel_in: float, reaches: bool
+) -> None:
+    """A ball round (28 in of gel) crosses a ~10 in torso and strikes a bystander 1 m behind;
+    a load that stops in 9 in of gel stays in the subject."""
+    bullet = load("9mm-124").model_copy(update={"gel_penetration_in": gel_in})
+    with RangeWorld(lane_length_m=12.0) as world:
+        world.add_subject("subject", SubjectBody(), (5.0, 0.0, 0.0), math.pi)
+        world.add_subject("bystander", SubjectBody(), (6.0, 0.0, 0.0), math.pi)
+        strikes = fly_through(world, bullet, Pose((0.0, 0.0, 1.2)), np.random.default_rng(0))
+    assert strikes[0].target == "subject"
+    assert 8.0 < strikes[0].thickness_in < 13.0  # the torso, front to back
+    hit = [s.target for s in strikes]
+    assert ("bystander" in hit) is reaches
+    if reaches:
+        bystander = strikes[hit.index("bystander")]
+        expected = exit_speed_mps(bullet, strikes[0].velocity_mps, strikes[0].thickness_in)
+        assert bystander.velocity_mps == pytest.approx(expected, rel=0.02)
+
+
+def test_exit_speed_follows_the_constant_resistance_model() -> None:
+    bullet = load("9mm-124")
+    v = bullet.muzzle_velocity_mps
+    assert exit_speed_mps(bullet, v, 0.0) == pytest.approx(v)
+    # Half the gel capacity spent: sqrt(1/2) of the speed (half the energy) left.
+    half = bullet.gel_penetration_in / 2
+    assert exit_speed_mps(bullet, v, half) == pytest.approx(v / math.sqrt(2))
+    assert exit_speed_mps(bullet, v, bullet.gel_penetration_in) == 0.0
+
+
+# --- more loads ---------------------------------------------------------------------------------
+
+# (load, sight height in, zero yd, check yd): pistols zeroed at 25 yd with sights 0.8 in over
+# the bore; the patrol rifle at 50 yd with an optic 2.6 in over it (a common 50/200 zero).
+LOAD_CASES = [
+    ("40sw-180", 0.8, 25, (25, 50)),
+    ("45acp-230", 0.8, 25, (25, 50)),
+    ("223-55", 2.6, 50, (100, 200)),
+]
+
+
+@pytest.mark.parametrize(("load_id", "sight_in", "zero_yd", "check_yd"), LOAD_CASES)
+def test_each_new_load_agrees_with_py_ballisticcalc(
+    load_id: str, sight_in: float, zero_yd: int, check_yd: tuple[int, int]
+) -> None:
+    """Within 0.5 % in velocity and 0.1 in in path (line of sight) at the check distances."""
+    from py_ballisticcalc import Ammo, Atmo, Calculator, DragModel, Shot, TableG1, Unit, Weapon
+
+    bullet = load(load_id)
+    atmo = Atmo.icao()
+    air = Atmosphere(atmo.density_metric, atmo.mach >> Unit.MPS)
+    ours = {
+        round(r.distance_yd): r
+        for r in trajectory(
+            bullet, zero_yd * YD_M, check_yd[1] * YD_M, sight_height_in=sight_in, atmosphere=air
+        )
+    }
+    drag = DragModel(
+        bullet.g1_bc,
+        TableG1,
+        Unit.Grain(bullet.bullet_mass_gr),
+        Unit.Inch(bullet.bullet_diameter_in),
+        Unit.Inch(0.6 if bullet.bullet_diameter_in > 0.3 else 0.75),
+    )
+    shot = Shot(
+        weapon=Weapon(sight_height=Unit.Inch(sight_in)),
+        ammo=Ammo(drag, Unit.FPS(bullet.muzzle_velocity_fps)),
+        atmo=atmo,
+    )
+    calc = Calculator()
+    calc.set_weapon_zero(shot, Unit.Yard(zero_yd))
+    result = calc.fire(shot, trajectory_range=Unit.Yard(check_yd[1]), trajectory_step=Unit.Yard(1))
+    reference = {round(r.distance >> Unit.Yard): r for r in result.samples}
+    for yards in check_yd:
+        ref, row = reference[yards], ours[yards]
+        assert row.velocity_fps == pytest.approx(ref.velocity >> Unit.FPS, rel=0.005)
+        assert row.path_in == pytest.approx(ref.height >> Unit.Inch, abs=0.1)
