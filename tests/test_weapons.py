@@ -306,3 +306,48 @@ def test_each_new_load_agrees_with_py_ballisticcalc(
         ref, row = reference[yards], ours[yards]
         assert row.velocity_fps == pytest.approx(ref.velocity >> Unit.FPS, rel=0.005)
         assert row.path_in == pytest.approx(ref.height >> Unit.Inch, abs=0.1)
+
+
+# --- the patrol rifle replica ------------------------------------------------------------------
+
+
+def test_the_patrol_rifle_replica_has_a_selector_thirty_rounds_and_a_bolt_hold_open() -> None:
+    """Over a real pty: the selector on SAFE blocks the trigger; 30 rounds (29 + 1 chambered
+    at the start), then the bolt locks back; a fresh magazine and the bolt catch send it home."""
+    from peripherals.clock import ManualClock
+    from peripherals.driver import ReplicaLink
+    from peripherals.emulator import RifleEmulator, emulator_for
+    from peripherals.messages import EventKind, Model
+
+    clock = ManualClock()
+    assert isinstance(emulator_for(Model.PATROL_RIFLE, "R-0", clock), RifleEmulator)
+    with (
+        RifleEmulator("R-1", clock) as emu,
+        ReplicaLink(emu.port or "", clock) as link,
+    ):
+        assert link.info is not None and link.info.model is Model.PATROL_RIFLE
+        assert link.info.magazine_capacity == 30 and Model.PATROL_RIFLE.is_firearm
+        emu.press_trigger()
+        emu.release_trigger()  # on SAFE: nothing fires
+        emu.set_safety(False)
+        for _ in range(31):
+            emu.press_trigger()
+            emu.release_trigger()
+        emu.reload()
+        emu.press_trigger()
+        assert link.ping()
+        kinds = [
+            e.kind
+            for e in link.poll()
+            if e.kind not in (EventKind.TRIGGER_PRESSED, EventKind.TRIGGER_RELEASED)
+        ]
+    assert kinds[0] is EventKind.SAFETY_OFF
+    assert kinds[1:31] == [EventKind.SHOT_FIRED] * 30
+    assert kinds[31:] == [
+        EventKind.SLIDE_LOCKED,  # the bolt held open on the last round
+        EventKind.MAGAZINE_EMPTY,
+        EventKind.MAGAZINE_REMOVED,
+        EventKind.MAGAZINE_INSERTED,
+        EventKind.SLIDE_RELEASED,
+        EventKind.SHOT_FIRED,
+    ]
