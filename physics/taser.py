@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -391,14 +392,27 @@ def _apart(x: AttachedProbe, y: AttachedProbe) -> float:
 MAX_ENERGISED_PROBES = 4
 
 
+# Probe detachment (docs/physics.md, "Re-energising and detachment"). Not found in a public
+# source: the chance that a fall pulls out each probe stuck in the subject. A parameter.
+FALL_DETACH_P = 0.25
+# Drive-stun: the device's front electrodes pressed on the subject. facts.md §1 gives the X26
+# family and the TASER 7 a drive-stun mode; the TASER 10 is reported (trade press, not read
+# here) to have none. Electrode spacing not found: 1.5 in, well under 12 in, so a drive-stun
+# alone is pain only; with a probe attached it closes a circuit at the probe's spread.
+DRIVE_STUN_MODELS: frozenset[str] = frozenset({"taser-x26p", "taser-x2", "taser-7"})
+DRIVE_STUN_ELECTRODES_IN = 1.5
+
+
 @dataclass(slots=True)
 class AttachedProbe:
-    """One probe the device has fired, as the circuit sees it."""
+    """One probe the device has fired, as the circuit sees it. `wire_m` is its wire's length:
+    a subject who moves it farther than that from the device breaks the wire."""
 
     id: int  # device-level number (Assessment.connected)
     pull: int
     impact: ProbeImpact
     detached: str | None = None  # why it no longer conducts (a wire ran out, a fall)
+    wire_m: float = math.inf
 
     @property
     def conducting(self) -> bool:
@@ -426,14 +440,95 @@ class Circuit:
         self.probes: list[AttachedProbe] = []
         self.pulls = 0
 
-    def add_pull(self, impacts: list[ProbeImpact], subject_id: str) -> Assessment:
-        """Record one trigger pull's probes and judge the device's circuit on `subject_id`."""
+    def add_pull(
+        self, impacts: list[ProbeImpact], subject_id: str, wire_m: float = math.inf
+    ) -> Assessment:
+        """Record one trigger pull's probes (each on a wire of `wire_m`) and judge the device's
+        circuit on `subject_id`."""
         pull = self.pulls
         self.pulls += 1
         first = len(self.probes)
         for i, impact in enumerate(impacts):
-            self.probes.append(AttachedProbe(first + i, pull, impact))
+            self.probes.append(AttachedProbe(first + i, pull, impact, wire_m=wire_m))
         return self.assess(subject_id, pull)
+
+    def reenergise(self, subject_id: str) -> Assessment:
+        """The ARC switch or a new trigger pull with no probe to fire: current again through
+        the probes still attached, from the start of the cycle (onset 0)."""
+        return self.assess(subject_id)
+
+    def attached(self, subject_id: str) -> list[AttachedProbe]:
+        """The probes on `subject_id` that have not detached (conducting or not)."""
+        return [p for p in self.probes if p.impact.target == subject_id and p.detached is None]
+
+    def check_wires(
+        self,
+        subject_id: str,
+        muzzle_m: tuple[float, float, float],
+        where: Callable[[tuple[float, float, float]], NDArray[np.float64]],
+    ) -> list[int]:
+        """Break the wire of every probe on `subject_id` now farther from the device at
+        `muzzle_m` than its wire reaches (the subject ran past the wire). `where` maps a
+        probe's rest-body point to where it is now (RangeWorld.body_to_world). Returns the
+        probes that detached."""
+        gone = []
+        for probe in self.attached(subject_id):
+            point = probe.impact.body_point
+            now = where(point) if point is not None else np.asarray(probe.impact.point)
+            if math.dist(muzzle_m, (float(now[0]), float(now[1]), float(now[2]))) > probe.wire_m:
+                self.detach(probe.id, "the wire ran out")
+                gone.append(probe.id)
+        return gone
+
+    def subject_fell(
+        self, subject_id: str, rng: np.random.Generator, p_detach: float = FALL_DETACH_P
+    ) -> list[int]:
+        """A fall: each probe on `subject_id` pulls out with probability `p_detach`. Returns
+        the probes that detached."""
+        gone = []
+        for probe in self.attached(subject_id):
+            if rng.random() < p_detach:
+                self.detach(probe.id, "pulled out in a fall")
+                gone.append(probe.id)
+        return gone
+
+    def drive_stun(self, model: str, contact: ProbeImpact, subject_id: str) -> Assessment:
+        """The device's front pressed on the subject at `contact` (its region and clothing gap
+        as a probe's): pain only on its own (the electrodes are DRIVE_STUN_ELECTRODES_IN
+        apart), a circuit with the farthest conducting probe still attached. A model without
+        a drive-stun mode (TASER 10) does nothing."""
+        if model not in DRIVE_STUN_MODELS:
+            why = f"{Cause.NO_PROBES}: the {model} has no drive-stun mode"
+            return Assessment(Effect.NONE, None, (), (), why, None, Cause.NO_PROBES)
+        if contact.target != subject_id or not contact.connected:
+            cause = Cause.CLOTHING if contact.target == subject_id else Cause.MISSED
+            return Assessment(
+                Effect.NONE,
+                None,
+                (),
+                (),
+                f"{cause}: drive-stun contact does not conduct",
+                None,
+                cause,
+            )
+        stun = AttachedProbe(-1, self.pulls, contact)
+        partners = [p for p in self.attached(subject_id) if p.conducting]
+        if not partners:
+            why = (
+                f"{Cause.SPREAD}: drive-stun alone, electrodes {DRIVE_STUN_ELECTRODES_IN:.1f} in"
+                " apart: pain, no lock-up"
+            )
+            return Assessment(
+                Effect.REDUCED, DRIVE_STUN_ELECTRODES_IN, (), (), why, 0.0, Cause.SPREAD, (-1,)
+            )
+        far = max(partners, key=lambda p: _apart(p, stun))
+        spread_in = m_to_in(_apart(far, stun))
+        ids = (far.id, -1)
+        if spread_in >= EFFECTIVE_SPREAD_IN:
+            why = f"circuit of probe {far.id} and a drive-stun: spread {spread_in:.1f} in >= 12 in"
+            return Assessment(Effect.FULL, spread_in, ids, (), why, 0.0, None, ids)
+        why = f"{Cause.SPREAD}: probe {far.id} and a drive-stun {spread_in:.1f} in apart"
+        return Assessment(Effect.REDUCED, spread_in, ids, (), why, 0.0, Cause.SPREAD, ids)
 
     def detach(self, probe_id: int, why: str) -> None:
         """Probe `probe_id` no longer conducts (its wire broke, it was pulled out in a fall)."""

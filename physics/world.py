@@ -314,6 +314,25 @@ class RangeWorld:
             start = at - d * 1e-4  # another body inside the box: step past it
         return a
 
+    def body_to_world(self, subject_id: str, rest_point: Vec3) -> NDArray[np.float64]:
+        """Where a point of the subject's rest body (PathEnds.rest_point) is now: carried by
+        the segment whose axis passes nearest it, posed as the subject stands now (a probe
+        stuck in a thigh follows the thigh)."""
+        skeleton = self._bodies[subject_id].skeleton()
+        q = np.asarray(rest_point, dtype=float)
+        best, seg_joint = np.inf, 0
+        for seg in skeleton.segments:
+            axis = seg.end - seg.start
+            f = float(np.clip(np.dot(q - seg.start, axis) / max(float(axis @ axis), 1e-12), 0, 1))
+            gap = float(np.linalg.norm(q - (seg.start + axis * f)))
+            if gap < best:
+                best, seg_joint = gap, seg.joint
+        frames = self.subject_frames(subject_id)
+        i = seg_joint
+        return np.asarray(
+            frames.position[i] + frames.rotation[i] @ (q - skeleton.rest[i]), dtype=np.float64
+        )
+
     def target_score(
         self, target_id: str, point: Vec3, bullet_diameter_in: float = GAUGE_9MM_IN
     ) -> tuple[str, int]:

@@ -351,3 +351,55 @@ def test_the_patrol_rifle_replica_has_a_selector_thirty_rounds_and_a_bolt_hold_o
         EventKind.SLIDE_RELEASED,
         EventKind.SHOT_FIRED,
     ]
+
+
+# --- re-energising, wires and detachment -------------------------------------------------------
+
+
+def test_a_subject_who_runs_past_the_wire_pulls_the_probes_out() -> None:
+    """x26p-21ft at 15 ft: the probes hold while the subject stays within 21 ft of the device,
+    and the wire breaks when it runs to 24 ft; a re-energise then does nothing, and says why."""
+    cart = cartridge("x26p-21ft").model_copy(update={"dispersion_deg": 0.0})
+    with RangeWorld() as world:
+        world.add_subject("s", SubjectBody(), (15 * FT_M, 0.0, 0.0), math.pi)
+        aim = np.array([15 * FT_M, 0.0, 1.05])
+        muzzle = Pose(tuple(MUZZLE), look_rotation(aim - MUZZLE))
+        impacts = fly_probes(world, cart, muzzle, np.random.default_rng(0))
+        device = Circuit(across_pulls=False)
+        assert device.add_pull(impacts, "s", cart.reach_m).effect is Effect.FULL
+        assert device.reenergise("s").effect is Effect.FULL
+        where = lambda rest: world.body_to_world("s", rest)  # noqa: E731
+        assert device.check_wires("s", _tuple(MUZZLE), where) == []
+        world.place_subject("s", (18 * FT_M, 0.0, 0.0), 0.0)  # turned and running away
+        assert device.check_wires("s", _tuple(MUZZLE), where) == []
+        world.place_subject("s", (24 * FT_M, 0.0, 0.0), 0.0)
+        assert sorted(device.check_wires("s", _tuple(MUZZLE), where)) == [0, 1]
+    again = device.reenergise("s")
+    assert again.effect is Effect.NONE and again.cause is Cause.DETACHED
+    assert "the wire ran out" in again.reason
+
+
+def _tuple(v: np.ndarray) -> tuple[float, float, float]:  # type: ignore[type-arg]
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
+def test_a_fall_can_pull_probes_out() -> None:
+    device = Circuit()
+    device.add_pull([impact(Region.ABDOMEN, 1.1)], "s")
+    device.add_pull([impact(Region.LEG, 0.6)], "s")
+    assert device.subject_fell("s", np.random.default_rng(0), p_detach=0.0) == []
+    assert device.reenergise("s").effect is Effect.FULL
+    assert device.subject_fell("s", np.random.default_rng(0), p_detach=1.0) == [0, 1]
+    assert device.reenergise("s").cause is Cause.DETACHED
+
+
+def test_drive_stun_is_pain_alone_and_closes_a_circuit_with_a_probe() -> None:
+    contact = impact(Region.UPPER_BACK, 1.35)
+    alone = Circuit().drive_stun("taser-7", contact, "s")
+    assert alone.effect is Effect.REDUCED and alone.cause is Cause.SPREAD
+    device = Circuit(across_pulls=False)
+    device.add_pull([impact(Region.LEG, 0.6), impact(None, 0.0)], "s")  # one probe missed
+    assert device.reenergise("s").cause is Cause.MISSED  # the open circuit is the miss
+    closed = device.drive_stun("taser-7", contact, "s")
+    assert closed.effect is Effect.FULL and closed.spread_in == pytest.approx(0.75 / IN_M)
+    assert Circuit().drive_stun("taser-10", contact, "s").effect is Effect.NONE

@@ -442,7 +442,7 @@ class Session:
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
         device = self.circuits.setdefault(serial, circuit_for(cartridge(cartridge_id)))
-        outcome = device.add_pull(impacts, subject or "")
+        outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
         self.engine.probes(impacts, outcome, subject, t, serial=serial, bay=bay)
 
     def _untracked(self, weapon: str, serial: str, t: float) -> None:
