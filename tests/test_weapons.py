@@ -403,3 +403,54 @@ def test_drive_stun_is_pain_alone_and_closes_a_circuit_with_a_probe() -> None:
     closed = device.drive_stun("taser-7", contact, "s")
     assert closed.effect is Effect.FULL and closed.spread_in == pytest.approx(0.75 / IN_M)
     assert Circuit().drive_stun("taser-10", contact, "s").effect is Effect.NONE
+
+
+# --- the renderer draws the dots the officer sees ---------------------------------------------
+
+IMG = __import__("pathlib").Path(__file__).resolve().parent.parent / "docs" / "img"
+LAYOUTS = {"x2": ("x2-25ft", 15.0), "taser7": ("taser7-cq", 10.0), "taser10": ("taser10", 25.0)}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_renderer_draws_each_laser_layout_where_its_beams_land(layout: str) -> None:
+    """The officer's view of a subject with the device aimed at its abdomen: every laser's dot
+    is drawn in its colour where the beam meets the subject (docs/img/lasers-*.png, with the
+    probes' impact points in yellow for comparison)."""
+    from range.review.render import COLOURS, LASER_RGB, Renderer, Scene, draw_laser_dots
+
+    cartridge_id, distance_ft = LAYOUTS[layout]
+    cart = cartridge(cartridge_id).model_copy(update={"dispersion_deg": 0.0})
+    x = distance_ft * FT_M
+    body = SubjectBody()
+    aim = np.array([x - 0.12, 0.0, 1.05])
+    muzzle = Pose(tuple(MUZZLE), look_rotation(aim - MUZZLE))
+    eye = (-0.45, 0.0, 1.62)
+    with RangeWorld() as world:
+        world.add_subject("s", body, (x, 0.0, 0.0), math.pi)
+        dots = laser_dots(world, cart, muzzle)
+        probes = fly_probes(world, cart, muzzle, np.random.default_rng(0))
+    coloured = [(laser.colour, point) for laser, (_, point) in zip(cart.lasers, dots, strict=True)]
+    scene = Scene()
+    scene.lane(30.0, 8.0)
+    scene.subject(body, (x, 0.0, 0.0), math.pi)
+    for probe in probes:
+        if probe.target == "s":
+            scene.marker(probe.point, COLOURS["probe"], 0.008)
+    draw_laser_dots(scene, coloured, eye, size_m=0.016)
+    camera = Pose(eye, look_rotation(np.array([x, 0.0, 0.95]) - np.asarray(eye)))
+    fov = 2 * math.degrees(math.atan(0.7 / x))  # a man-high view at any distance
+    with Renderer(330, 440) as renderer:
+        renderer.load(scene)
+        image = renderer.render(camera, fov)
+        for colour, point in coloured:
+            assert point is not None, f"{layout}: a laser lights nothing"
+            px = renderer.project(camera, point, fov)
+            assert px is not None
+            u, v = int(px[0]), int(px[1])
+            patch = image[max(v - 3, 0) : v + 4, max(u - 3, 0) : u + 4].astype(int)
+            want = np.array(LASER_RGB[colour]) * 255
+            assert (np.abs(patch - want).max(axis=2) < 40).any(), f"{layout}: no {colour} dot"
+    import matplotlib.pyplot as plt
+
+    IMG.mkdir(exist_ok=True)
+    plt.imsave(IMG / f"lasers-{layout}.png", image)
