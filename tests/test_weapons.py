@@ -454,3 +454,41 @@ def test_the_renderer_draws_each_laser_layout_where_its_beams_land(layout: str) 
 
     IMG.mkdir(exist_ok=True)
     plt.imsave(IMG / f"lasers-{layout}.png", image)
+
+
+# --- in a drill --------------------------------------------------------------------------------
+
+
+def test_a_taser10_in_a_drill_incapacitates_over_two_pulls_and_logs_each_cause() -> None:
+    """knife-approach-v1 with the TASER 10 (`drill run --taser taser-10`), the officer aiming
+    the first pull at the abdomen and the second at the leg, without aim error: the first pull
+    logs "one probe, no circuit", the second closes the circuit and incapacitates."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from peripherals.messages import Model
+    from range.runs.drill import RunConfig, run_drill
+
+    script = find_officer("taser-first-v1")
+    steps = list(script.steps)
+    second_aim = next(i for i, s in enumerate(steps) if s.do == "aim" and i > 2)
+    steps[second_aim] = steps[second_aim].model_copy(update={"region": Region.LEG})
+    officer = script.model_copy(update={"steps": tuple(steps), "aim_error_mrad": 0.0})
+    config = RunConfig(find_drill("knife-approach-v1"), officer, seed=0, taser_model=Model.TASER_10)
+    result = run_drill(config)
+    pulls = [r.data for r in result.records if r.kind == "probe_impacts"]
+    assert len(pulls) == 2
+    assert pulls[0]["effect"] == "no_effect"
+    assert pulls[0]["reason"].startswith("one probe, no circuit")
+    assert pulls[1]["effect"] == "full_incapacitation", pulls[1]["reason"]
+    assert pulls[1]["connected"] == [0, 1] and pulls[1]["spread_in"] >= 12.0
+    assert any(r.kind == "incapacitation_started" for r in result.records)
+
+
+def test_drill_run_takes_the_taser_model_and_its_cartridges() -> None:
+    from range.cli.drill import _taser_options
+
+    assert _taser_options(None) == {}
+    options = _taser_options("taser-7:taser7-cq,taser7-cq")
+    assert options["taser_cartridges"] == ("taser7-cq", "taser7-cq")
+    with pytest.raises(ValueError, match="not a TASER"):
+        _taser_options("pistol")
