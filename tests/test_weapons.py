@@ -492,3 +492,22 @@ def test_drill_run_takes_the_taser_model_and_its_cartridges() -> None:
     assert options["taser_cartridges"] == ("taser7-cq", "taser7-cq")
     with pytest.raises(ValueError, match="not a TASER"):
         _taser_options("pistol")
+
+
+def test_analyze_spread_takes_two_aim_points_a_facing_and_a_motion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from range.cli.main import main
+
+    argv = ["analyze", "spread", "--cartridge", "taser10", "--distance", "10ft", "--trials", "20"]
+    assert main([*argv, "--aim2", "leg", "--facing", "away", "--moving", "1.5,toward"]) == 0
+    out = capsys.readouterr().out
+    assert "aimed at lower_back then leg, facing away, moving 1.5 m/s at 180 deg" in out
+    assert main([*argv, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["p_effective"] > 0.9  # two aim points: no longer 0 % at every distance
+    with pytest.raises(SystemExit):
+        main([*argv, "--moving", "fast"])
+    assert "SPEED,DIRECTION" in capsys.readouterr().err
