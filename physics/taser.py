@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import NotFoundError, StrictModel, load_model
@@ -51,6 +51,16 @@ class Laser(StrictModel):
     offset_in: tuple[float, float] = (0.0, 0.0)
     converges_at_ft: float | None = Field(default=None, gt=0.0)
     zeroes_ft: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_aim(self) -> Laser:
+        if self.zeroes_ft is not None:
+            near, far = self.zeroes_ft
+            if not 0.0 < near < far:
+                raise ValueError("zeroes_ft is two distances, the nearer first: [12.6, 39.4]")
+            if self.converges_at_ft is not None:
+                raise ValueError("give converges_at_ft or zeroes_ft, not both")
+        return self
 
 
 class Cartridge(StrictModel):

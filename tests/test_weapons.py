@@ -4,6 +4,7 @@ analyses for every model, penetration through cover and people, and the other du
 from __future__ import annotations
 
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -511,3 +512,17 @@ def test_analyze_spread_takes_two_aim_points_a_facing_and_a_motion(
     with pytest.raises(SystemExit):
         main([*argv, "--moving", "fast"])
     assert "SPEED,DIRECTION" in capsys.readouterr().err
+
+
+def test_a_laser_with_bad_zeroes_is_refused_with_its_line(tmp_path: pathlib.Path) -> None:
+    from physics.datafiles import DataFileError, load_model
+    from physics.taser import CartridgeFile
+
+    bad = tmp_path / "c.toml"
+    bad.write_text(
+        'version = 1\n[[cartridge]]\nid = "t"\nmodel = "taser-10"\nname = "t"\n'
+        "spread_deg = 0.0\nbore_separation_in = 0.0\nwire_length_ft = 45.0\n"
+        "probes_per_pull = 1\nlasers = [{ zeroes_ft = [40.0, 12.0] }]\n"
+    )
+    with pytest.raises(DataFileError, match=r"c\.toml:10: cartridge\[0\]\.lasers.*nearer first"):
+        load_model(bad, CartridgeFile)
