@@ -43,7 +43,7 @@ class Laser(StrictModel):
     path's drop included), or, with `zeroes_ft`, along the line through the probe's points at
     two distances: the emitter then lies where that line crosses the muzzle (the offset is
     derived, not given). Two zeroes chosen as the Chebyshev nodes of a distance band keep the
-    dot on the probe's path within a quarter of the band's sag everywhere in it
+    dot on the probe's path within half the sag of the chord across the band
     (docs/physics.md, "Lasers")."""
 
     probe: Literal[0, 1] = 0
