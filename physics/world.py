@@ -368,17 +368,12 @@ class RangeWorld:
             out[uid] = name
         return out
 
-    def _regions_of_hits(
-        self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
-    ) -> NDArray[np.int64]:
-        """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
-        `link` (-1: the base); -1 where the body is not a subject."""
-        return self._hits_on_bodies(uid, link, point)[0]
-
     def _hits_on_bodies(
         self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """Regions (as `_regions_of_hits`) and rest-body points (N, 3; NaN off subjects)."""
+        """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
+        `link` (-1: the base), -1 where the body is not a subject; and each hit's point on the
+        subject's rest body (N, 3; NaN off subjects)."""
         out = np.full(len(uid), -1, dtype=np.int64)
         rest_out = np.full((len(uid), 3), np.nan)
         for body_uid, subject_id in self._uid_subject.items():
