@@ -20,6 +20,7 @@ from physics.pose import look_rotations, quat_to_matrix, yaw_quat
 from physics.taser import (
     EFFECTIVE_SPREAD_IN,
     MAX_CONNECT_GAP_IN,
+    MAX_SUBJECT_SPEED_MPS,
     Cartridge,
     flight_table,
     fly_volley,
@@ -140,6 +141,8 @@ def spread_study(
                     rotations,
                     rng,
                     motion,
+                    # Every point of a subject sliding at `moving`'s speed moves at that speed.
+                    max_speed_mps=MAX_SUBJECT_SPEED_MPS if moving is None else moving[0] + 0.1,
                 ).ends
                 # Two probes per deployment: rows [a, b] of each.
                 if pulls == 2:
