@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from peripherals.clock import Clock
 from peripherals.driver import ReplicaLink
 from peripherals.errors import PeripheralError
-from peripherals.messages import Laser, Led, MessageType, Model, Nack, NackReason
+from peripherals.messages import Laser, Led, MessageType, Nack, NackReason
 from peripherals.wire import PROTOCOL_VERSION, encode_frame
 
 # The thresholds are docs/protocol.md's, as written: no hidden tolerance (issue 12, item 10).
@@ -87,7 +87,7 @@ def check_peripheral(url: str, clock: Clock, *, timeout_s: float = 1.0) -> list[
 def _capabilities(link: ReplicaLink) -> tuple[bool, str]:
     info = link.info
     assert info is not None
-    if info.model is Model.PISTOL:
+    if info.model.is_firearm:
         ok = info.magazine_capacity > 0
         return ok, f"magazine capacity {info.magazine_capacity}"
     ok = info.bays > 0 and info.probes_per_bay > 0

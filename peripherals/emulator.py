@@ -664,8 +664,32 @@ class PistolEmulator(ReplicaEmulator):
         self.safety_on = False
 
 
+class RifleEmulator(PistolEmulator):
+    """A patrol-rifle (AR-15 pattern) replica: a safety selector (SAFE / SEMI, reported as the
+    SAFETY_ON / SAFETY_OFF events and flag), a 30-round magazine, and a bolt that locks back on
+    the last round (SLIDE_LOCKED; the bolt catch releases it, SLIDE_RELEASED). Fired, tracked
+    and scored as the pistol is (docs/protocol.md)."""
+
+    model = Model.PATROL_RIFLE
+
+    def __init__(self, serial: str, clock: Clock, *, capacity: int = 30, **kwargs: Any) -> None:
+        super().__init__(serial, clock, capacity=capacity, **kwargs)
+        self.safety_on = True  # carried with the selector on SAFE
+
+    def _on_trigger(self) -> None:
+        if self.safety_on:
+            return  # the selector on SAFE blocks the trigger
+        super()._on_trigger()
+
+    def _reset(self) -> None:
+        super()._reset()
+        self.safety_on = True
+
+
 def emulator_for(model: Model, serial: str, clock: Clock, **kwargs: Any) -> ReplicaEmulator:
     """An emulator of any model; keyword options as for `ReplicaEmulator`."""
     if model is Model.PISTOL:
         return PistolEmulator(serial, clock, **kwargs)
+    if model is Model.PATROL_RIFLE:
+        return RifleEmulator(serial, clock, **kwargs)
     return TaserEmulator(model, serial, clock, **kwargs)

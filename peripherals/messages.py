@@ -39,6 +39,7 @@ class Model(IntEnum):
     TASER_7 = 3
     TASER_10 = 4
     PISTOL = 16
+    PATROL_RIFLE = 17
 
     @property
     def slug(self) -> str:
@@ -54,7 +55,12 @@ class Model(IntEnum):
 
     @property
     def is_taser(self) -> bool:
-        return self is not Model.PISTOL
+        return not self.is_firearm
+
+    @property
+    def is_firearm(self) -> bool:
+        """A pistol or the patrol rifle: a magazine, SHOT_FIRED events, tracked alike."""
+        return self in (Model.PISTOL, Model.PATROL_RIFLE)
 
     @property
     def held_trigger_extends_cycle(self) -> bool:

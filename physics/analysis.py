@@ -9,16 +9,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from physics.ballistics import STANDARD_METRO, Atmosphere, Load, trajectory_table
 from physics.body import Region, SubjectBody, TaserZone
-from physics.pose import look_rotations
-from physics.taser import EFFECTIVE_SPREAD_IN, MAX_CONNECT_GAP_IN, Cartridge, fly_volley
+from physics.pose import look_rotations, quat_to_matrix, yaw_quat
+from physics.taser import (
+    EFFECTIVE_SPREAD_IN,
+    MAX_CONNECT_GAP_IN,
+    MAX_SUBJECT_SPEED_MPS,
+    Cartridge,
+    flight_table,
+    fly_volley,
+)
 from physics.units import FPS_MPS, FT_M, IN_M, YD_M
-from physics.world import REGIONS, RangeWorld
+from physics.world import REGIONS, Motion, RangeWorld
 
 MUZZLE_HEIGHT_M = 1.4  # an officer's arms-out aim at chest height
 
@@ -34,6 +42,29 @@ class SpreadRow:
     p_preferred: float = 0.0  # both probes on the subject, both in preferred zones
 
 
+# Where each facing puts the subject's back or front to the officer (yaw of the subject).
+FACING_YAW = {"toward": math.pi, "away": 0.0}
+# The second aim point of a one-probe-per-pull cartridge (TASER 10) when none is given: the
+# doctrine's lower torso and legs from the front, the back and buttocks from behind (facts.md
+# §1, §5): the first pull's region stays the first aim point.
+SECOND_AIM = {"toward": Region.LEG, "away": Region.LEG}
+FIRST_AIM_AWAY = Region.LOWER_BACK
+
+
+def _mover(
+    world: RangeWorld, feet: NDArray[np.float64], yaw: float, speed_mps: float, heading_deg: float
+) -> Motion:
+    """A subject walking or running in a straight line from `feet` during a flight."""
+    heading = math.radians(heading_deg)
+    velocity = speed_mps * np.array([math.cos(heading), math.sin(heading), 0.0])
+
+    def motion(t: float, subjects: frozenset[str]) -> None:
+        x, y, z = (float(c) for c in feet + velocity * t)
+        world.place_subject("subject", (x, y, z), yaw)
+
+    return motion
+
+
 def spread_study(
     cartridge: Cartridge,
     distances_ft: Sequence[float],
@@ -41,41 +72,77 @@ def spread_study(
     rng: np.random.Generator,
     *,
     aim_region: Region = Region.ABDOMEN,
+    second_aim_region: Region | None = None,
+    facing: Literal["toward", "away"] = "toward",
+    moving: tuple[float, float] | None = None,
     aim_error_mrad: float = 0.0,
     body: SubjectBody | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 20_000,
 ) -> list[SpreadRow]:
-    """Deploy `trials` times at a subject facing the officer at each distance, aiming at
-    `aim_region` with a normal aim error (1 sigma per axis). A one-probe-per-pull cartridge
-    (TASER 10) fires two pulls at the same aim point per deployment. Trials fly `chunk` at a
-    time: memory is bounded by the chunk (and 4 bytes a trial for the median spread)."""
+    """Deploy `trials` times at a subject at each distance, aiming at `aim_region` with a
+    normal aim error (1 sigma per axis, each pull its own).
+
+    A one-probe-per-pull cartridge (TASER 10) fires two pulls per deployment, the second at
+    `second_aim_region` (default SECOND_AIM), each aimed on its probe's own path (its laser
+    marks that point within 1.2 in from 7 to 45 ft, tests/test_weapons.py). `facing` "away"
+    turns the subject's back to the officer (an abdomen aim becomes the lower back).
+    `moving` = (speed m/s, direction degrees: 0 away from the officer, 90 to the officer's left,
+    180 toward) moves the subject at that velocity during each probe's flight. A deployment is
+    judged as `physics.taser.Circuit` judges the same two probes: both connect (gap <= 2 in)
+    and lie >= 12 in apart on the body. Trials fly `chunk` at a time: memory is bounded by
+    the chunk (and 4 bytes a trial for the median spread)."""
     body = body or SubjectBody()
     zones = body.zones  # facts.md §1, §5; a pregnant abdomen is avoided
     zone_of = np.array([zones[r] is TaserZone.AVOID for r in REGIONS])
     preferred_of = np.array([zones[r] is TaserZone.PREFERRED for r in REGIONS])
     gap_of = np.array([body.clothing_gap_in[r] for r in REGIONS])
-    pulls = 2 if cartridge.probes_per_pull == 1 else 1
+    one_probe = cartridge.probes_per_pull == 1
+    pulls = 2 if one_probe else 1
+    yaw = FACING_YAW[facing]
+    first = aim_region
+    if facing == "away" and aim_region is Region.ABDOMEN:
+        first = FIRST_AIM_AWAY
+    regions = [first] + ([second_aim_region or SECOND_AIM[facing]] if one_probe else [])
     rows = []
     for i, distance_ft in enumerate(distances_ft):
         distance_m = distance_ft * FT_M
         both = effective = in_avoid = preferred = 0
         spreads: list[NDArray[np.float32]] = []
         with RangeWorld(lane_length_m=max(distance_m + 3.0, 10.0)) as world:
-            world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
+            feet = np.array([distance_m, 0.0, 0.0])
+            world.add_subject("subject", body, (distance_m, 0.0, 0.0), yaw)
             subject_uid = world.targets.index("subject")
-            lx, ly, lz = body.aim_point(aim_region)
-            aim = np.array([distance_m - lx, -ly, lz])
+            turn = quat_to_matrix(yaw_quat(yaw))
             muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
-            base = look_rotations((aim - muzzle)[None, :])[0]
+            bases = []
+            for region in regions:
+                aim = feet + turn @ np.array(body.aim_point(region))
+                if one_probe:  # on the probe's own path: raised by its drop there
+                    aim = aim + np.array([0.0, 0.0, -flight_table(cartridge).level(aim[0])[0]])
+                bases.append(look_rotations((aim - muzzle)[None, :])[0])
+            motion = None
+            if moving is not None:
+                motion = _mover(world, feet, yaw, *moving)
             # In chunks: memory stays bounded (a few tens of MB) however many trials.
             for lo in range(0, trials, chunk):
                 n = min(chunk, trials - lo)
-                error = np.tan(rng.normal(0.0, aim_error_mrad * 1e-3, size=(n, 2)))
-                forward = base[:, 0] + error[:, :1] * base[:, 1] + error[:, 1:] * base[:, 2]
-                rotations = np.repeat(look_rotations(forward), pulls, axis=0)
+                per_pull = []
+                for base in bases:
+                    error = np.tan(rng.normal(0.0, aim_error_mrad * 1e-3, size=(n, 2)))
+                    forward = base[:, 0] + error[:, :1] * base[:, 1] + error[:, 1:] * base[:, 2]
+                    per_pull.append(look_rotations(forward))
+                # Pull-interleaved: deployment j's pulls are rows 2j and 2j + 1.
+                rotations = np.stack(per_pull, axis=1).reshape(n * pulls, 3, 3)
                 ends = fly_volley(
-                    world, cartridge, np.tile(muzzle, (n * pulls, 1)), rotations, rng
+                    world,
+                    cartridge,
+                    np.tile(muzzle, (n * pulls, 1)),
+                    rotations,
+                    rng,
+                    motion,
+                    # Every point of a subject sliding at `moving`'s speed moves at that speed.
+                    max_speed_mps=MAX_SUBJECT_SPEED_MPS if moving is None else moving[0] + 0.1,
                 ).ends
                 # Two probes per deployment: rows [a, b] of each.
                 if pulls == 2:
@@ -89,7 +156,10 @@ def spread_study(
                 connected = (
                     on & (gap_of[ra] <= MAX_CONNECT_GAP_IN) & (gap_of[rb] <= MAX_CONNECT_GAP_IN)
                 )
-                spread_in = np.linalg.norm(ends.point[a] - ends.point[b], axis=1) / IN_M
+                # On the body, as the circuit measures it (the subject may move in flight).
+                rest = ends.rest_point if ends.rest_point is not None else ends.point
+                apart = np.linalg.norm(rest[a] - rest[b], axis=1)
+                spread_in = np.where(on, apart, 0.0) / IN_M
                 avoid = ((ends.target[a] == subject_uid) & zone_of[ra]) | (
                     (ends.target[b] == subject_uid) & zone_of[rb]
                 )

@@ -216,6 +216,9 @@ class Load(StrictModel):
     muzzle_velocity_fps: float = Field(gt=0.0)
     g1_bc: float = Field(gt=0.0)
     dispersion_moa: float = Field(default=0.0, ge=0.0)
+    # Inches of bare 10 % gel the bullet penetrates at its muzzle velocity (FBI protocol, 10 ft):
+    # what carries it through cover and people (physics.penetration).
+    gel_penetration_in: float = Field(default=15.0, gt=0.0)
 
     @property
     def muzzle_velocity_mps(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -12,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import NotFoundError, StrictModel, load_model
@@ -35,11 +36,31 @@ TaserModel = Literal["taser-x26p", "taser-x2", "taser-7", "taser-10"]
 
 
 class Laser(StrictModel):
-    """A laser beside probe `probe`'s bore, aimed where that probe lands at `converges_at_ft`
-    (the path's drop included), or along the bore when that is not given."""
+    """A laser of the device, marking where probe `probe` of the cartridge lands.
+
+    The emitter sits `offset_in` (left, up) from the top probe's bore. It is aimed along its
+    probe's bore (no distance given), at the probe's point `converges_at_ft` downrange (the
+    path's drop included), or, with `zeroes_ft`, along the line through the probe's points at
+    two distances: the emitter then lies where that line crosses the muzzle (the offset is
+    derived, not given). Two zeroes chosen as the Chebyshev nodes of a distance band keep the
+    dot on the probe's path within half the sag of the chord across the band
+    (docs/physics.md, "Lasers")."""
 
     probe: Literal[0, 1] = 0
+    colour: Literal["red", "green"] = "red"
+    offset_in: tuple[float, float] = (0.0, 0.0)
     converges_at_ft: float | None = Field(default=None, gt=0.0)
+    zeroes_ft: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_aim(self) -> Laser:
+        if self.zeroes_ft is not None:
+            near, far = self.zeroes_ft
+            if not 0.0 < near < far:
+                raise ValueError("zeroes_ft is two distances, the nearer first: [12.6, 39.4]")
+            if self.converges_at_ft is not None:
+                raise ValueError("give converges_at_ft or zeroes_ft, not both")
+        return self
 
 
 class Cartridge(StrictModel):
@@ -97,6 +118,9 @@ class ProbeImpact:
     time_of_flight_s: float
     clothing_gap_in: float | None
     zone_of_subject: TaserZone | None = None  # the subject's own map (a pregnant abdomen)
+    # The point on the subject's unposed body (PathEnds.rest_point): where the probe stays
+    # while the subject moves, so spreads across trigger pulls are measured on the body.
+    body_point: tuple[float, float, float] | None = None
 
     @property
     def on_subject(self) -> bool:
@@ -248,15 +272,31 @@ def fly_probes(
                 time_of_flight_s=float(ends.time_s[row]),
                 clothing_gap_in=gap,
                 zone_of_subject=zone,
+                body_point=_body_point(ends, row),
             )
         )
     return impacts
 
 
-def laser_dots(
-    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, reach_m: float = 30.0
-) -> list[tuple[str | None, tuple[float, float, float] | None]]:
-    """Where each laser of the cartridge falls: (what it lights, the point), or (None, None)."""
+def probe_point(
+    cartridge: Cartridge,
+    origin: NDArray[np.float64],
+    direction: NDArray[np.float64],
+    horizontal_m: float,
+) -> NDArray[np.float64]:
+    """The world point (3,) of a probe launched from `origin` along unit `direction` once it
+    has flown `horizontal_m` over the ground (drag and drop from its trajectory table)."""
+    elevation = math.asin(max(-1.0, min(1.0, float(direction[2]))))
+    up, _, _ = flight_table(cartridge).along(elevation, horizontal_m)
+    flat = np.array([direction[0], direction[1], 0.0])
+    flat /= np.linalg.norm(flat)
+    return np.asarray(origin + flat * horizontal_m + np.array([0.0, 0.0, up]), dtype=np.float64)
+
+
+def laser_lines(
+    cartridge: Cartridge, muzzle: Pose
+) -> list[tuple[Laser, NDArray[np.float64], NDArray[np.float64]]]:
+    """Each laser of the cartridge as (laser, emitter point (3,), unit direction (3,))."""
     origins, directions = probe_launch(
         cartridge,
         np.array([muzzle.position_m]),
@@ -264,21 +304,44 @@ def laser_dots(
         np.random.default_rng(0),
         dispersion=False,
     )
-    names = world.targets
-    dots: list[tuple[str | None, tuple[float, float, float] | None]] = []
+    rot = muzzle.rotation()
+    forward, left, up = rot[:, 0], rot[:, 1], rot[:, 2]
+    lines = []
     for laser in cartridge.lasers:
         origin, direction = origins[laser.probe], directions[laser.probe]
-        if laser.converges_at_ft is not None:
-            # Aim at the probe's own point at the convergence distance, drop included.
-            horizontal = laser.converges_at_ft * FT_M
-            elevation = math.asin(max(-1.0, min(1.0, float(direction[2]))))
-            up, _, _ = flight_table(cartridge).along(elevation, horizontal)
-            flat = np.array([direction[0], direction[1], 0.0])
-            flat /= np.linalg.norm(flat)
-            target = origin + flat * horizontal + np.array([0.0, 0.0, up])
-            direction = (target - origin) / np.linalg.norm(target - origin)
-        end = origin + direction * reach_m
-        points = np.array([origin, end])[:, None, :]
+        emitter = origins[0] + (left * laser.offset_in[0] + up * laser.offset_in[1]) * IN_M
+        if laser.zeroes_ft is not None:
+            near, far = (
+                probe_point(cartridge, origin, direction, d * FT_M) for d in laser.zeroes_ft
+            )
+            direction = (far - near) / np.linalg.norm(far - near)
+            # The emitter: where the line through both zeroes crosses the muzzle's plane.
+            back = float(np.dot(origins[0] - near, forward)) / float(np.dot(direction, forward))
+            emitter = near + direction * back
+        elif laser.converges_at_ft is not None:
+            target = probe_point(cartridge, origin, direction, laser.converges_at_ft * FT_M)
+            direction = (target - emitter) / np.linalg.norm(target - emitter)
+        lines.append((laser, emitter, direction))
+    return lines
+
+
+def _body_point(ends: PathEnds, row: int) -> tuple[float, float, float] | None:
+    if ends.rest_point is None or np.isnan(ends.rest_point[row, 0]):
+        return None
+    x, y, z = (float(v) for v in ends.rest_point[row])
+    return (x, y, z)
+
+
+def laser_dots(
+    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, reach_m: float = 30.0
+) -> list[tuple[str | None, tuple[float, float, float] | None]]:
+    """Where each laser of the cartridge falls: (what it lights, the point), or (None, None),
+    in the order of `cartridge.lasers` (their colours are there)."""
+    names = world.targets
+    dots: list[tuple[str | None, tuple[float, float, float] | None]] = []
+    for _, emitter, direction in laser_lines(cartridge, muzzle):
+        end = emitter + direction * reach_m
+        points = np.array([emitter, end])[:, None, :]
         ends = world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
         if ends.target[0] < 0:
             dots.append((None, None))
@@ -294,8 +357,26 @@ class Effect(StrEnum):
     NONE = "no_effect"
 
 
+class Cause(StrEnum):
+    """Why a deployment had no full effect: the words every log reason starts with."""
+
+    NO_PROBES = "no probes"
+    MISSED = "missed"
+    CLOTHING = "clothing"
+    ONE_PROBE = "one probe, no circuit"
+    DETACHED = "probe detached"
+    SPREAD = "spread under 12 in"
+
+
 @dataclass(frozen=True, slots=True)
 class Assessment:
+    """What the device did to one subject after a trigger pull (or a re-energise).
+
+    `connected` and `avoid_zone` number probes across the device's pulls (Circuit): the TASER 10's
+    probe k is its k-th pull's; a two-probe cartridge's probes of pull n are 2n and 2n + 1.
+    `energised` are the probes the device put current through (2-4 on a TASER 10). `cause`
+    names why the effect is not full (None when it is)."""
+
     effect: Effect
     spread_in: float | None
     connected: tuple[int, ...]
@@ -304,42 +385,256 @@ class Assessment:
     # Seconds after the trigger when the circuit closes: the second connected probe's arrival
     # (None: it never closes). Incapacitation starts then, not at the trigger.
     onset_s: float | None = None
+    cause: Cause | None = None
+    energised: tuple[int, ...] = ()
+
+
+def _apart(x: AttachedProbe, y: AttachedProbe) -> float:
+    """Metres between two probes on one subject: on its body where both points are known
+    (the subject may have moved between the pulls), else where they landed."""
+    a, b = x.impact.body_point, y.impact.body_point
+    if a is not None and b is not None:
+        return math.dist(a, b)
+    return math.dist(x.impact.point, y.impact.point)
+
+
+# facts.md §1: the TASER 10 energises the best 2-4 of its connections.
+MAX_ENERGISED_PROBES = 4
+
+
+# Probe detachment (docs/physics.md, "Re-energising and detachment"). Not found in a public
+# source: the chance that a fall pulls out each probe stuck in the subject. A parameter.
+FALL_DETACH_P = 0.25
+# Drive-stun: the device's front electrodes pressed on the subject. facts.md §1 gives the X26
+# family and the TASER 7 a drive-stun mode; the TASER 10 is reported (trade press, not read
+# here) to have none. Electrode spacing not found: 1.5 in, well under 12 in, so a drive-stun
+# alone is pain only; with a probe attached it closes a circuit at the probe's spread.
+DRIVE_STUN_MODELS: frozenset[str] = frozenset({"taser-x26p", "taser-x2", "taser-7"})
+DRIVE_STUN_ELECTRODES_IN = 1.5
+
+
+@dataclass(slots=True)
+class AttachedProbe:
+    """One probe the device has fired, as the circuit sees it. `wire_m` is its wire's length:
+    a subject who moves it farther than that from the device breaks the wire."""
+
+    id: int  # device-level number (Assessment.connected)
+    pull: int
+    impact: ProbeImpact
+    detached: str | None = None  # why it no longer conducts (a wire ran out, a fall)
+    wire_m: float = math.inf
+
+    @property
+    def conducting(self) -> bool:
+        return self.impact.connected and self.detached is None
+
+
+class Circuit:
+    """A TASER's probes across its trigger pulls, and the circuits they close (facts.md §1).
+
+    Every probe fired stays where it landed until it detaches. Any two conducting probes on one
+    subject close a circuit, whichever pulls fired them: a TASER 10's first probe carries no
+    current alone, its second closes the circuit. The device energises the best connections:
+    the widest-spread pair, then (up to MAX_ENERGISED_PROBES) each probe that lies farthest from
+    those already chosen. The effect follows the documented model (docs/physics.md): full
+    incapacitation with an energised spread >= 12 in, a reduced one below it, none with fewer
+    than two conducting probes, and the cause named."""
+
+    def __init__(
+        self, max_energised: int = MAX_ENERGISED_PROBES, *, across_pulls: bool = True
+    ) -> None:
+        self.max_energised = max_energised
+        # False: a two-probe cartridge's pull is its own circuit (the older models fire one
+        # cartridge's pair at a time); the latest pull's probes are the ones energised.
+        self.across_pulls = across_pulls
+        self.probes: list[AttachedProbe] = []
+        self.pulls = 0
+
+    def add_pull(
+        self, impacts: list[ProbeImpact], subject_id: str, wire_m: float = math.inf
+    ) -> Assessment:
+        """Record one trigger pull's probes (each on a wire of `wire_m`) and judge the device's
+        circuit on `subject_id`."""
+        pull = self.pulls
+        self.pulls += 1
+        first = len(self.probes)
+        for i, impact in enumerate(impacts):
+            self.probes.append(AttachedProbe(first + i, pull, impact, wire_m=wire_m))
+        return self.assess(subject_id, pull)
+
+    def reenergise(self, subject_id: str) -> Assessment:
+        """The ARC switch or a new trigger pull with no probe to fire: current again through
+        the probes still attached, from the start of the cycle (onset 0)."""
+        return self.assess(subject_id)
+
+    def attached(self, subject_id: str) -> list[AttachedProbe]:
+        """The probes on `subject_id` that have not detached (conducting or not)."""
+        return [p for p in self.probes if p.impact.target == subject_id and p.detached is None]
+
+    def check_wires(
+        self,
+        subject_id: str,
+        muzzle_m: tuple[float, float, float],
+        where: Callable[[tuple[float, float, float]], NDArray[np.float64]],
+    ) -> list[int]:
+        """Break the wire of every probe on `subject_id` now farther from the device at
+        `muzzle_m` than its wire reaches (the subject ran past the wire). `where` maps a
+        probe's rest-body point to where it is now (RangeWorld.body_to_world). Returns the
+        probes that detached."""
+        gone = []
+        for probe in self.attached(subject_id):
+            point = probe.impact.body_point
+            now = where(point) if point is not None else np.asarray(probe.impact.point)
+            if math.dist(muzzle_m, (float(now[0]), float(now[1]), float(now[2]))) > probe.wire_m:
+                self.detach(probe.id, "the wire ran out")
+                gone.append(probe.id)
+        return gone
+
+    def subject_fell(
+        self, subject_id: str, rng: np.random.Generator, p_detach: float = FALL_DETACH_P
+    ) -> list[int]:
+        """A fall: each probe on `subject_id` pulls out with probability `p_detach`. Returns
+        the probes that detached."""
+        gone = []
+        for probe in self.attached(subject_id):
+            if rng.random() < p_detach:
+                self.detach(probe.id, "pulled out in a fall")
+                gone.append(probe.id)
+        return gone
+
+    def drive_stun(self, model: str, contact: ProbeImpact, subject_id: str) -> Assessment:
+        """The device's front pressed on the subject at `contact` (its region and clothing gap
+        as a probe's): pain only on its own (the electrodes are DRIVE_STUN_ELECTRODES_IN
+        apart), a circuit with the farthest conducting probe still attached. A model without
+        a drive-stun mode (TASER 10) does nothing."""
+        if model not in DRIVE_STUN_MODELS:
+            why = f"{Cause.NO_PROBES}: the {model} has no drive-stun mode"
+            return Assessment(Effect.NONE, None, (), (), why, None, Cause.NO_PROBES)
+        if contact.target != subject_id or not contact.connected:
+            cause = Cause.CLOTHING if contact.target == subject_id else Cause.MISSED
+            return Assessment(
+                Effect.NONE,
+                None,
+                (),
+                (),
+                f"{cause}: drive-stun contact does not conduct",
+                None,
+                cause,
+            )
+        stun = AttachedProbe(-1, self.pulls, contact)
+        partners = [p for p in self.attached(subject_id) if p.conducting]
+        if not partners:
+            why = (
+                f"{Cause.SPREAD}: drive-stun alone, electrodes {DRIVE_STUN_ELECTRODES_IN:.1f} in"
+                " apart: pain, no lock-up"
+            )
+            return Assessment(
+                Effect.REDUCED, DRIVE_STUN_ELECTRODES_IN, (), (), why, 0.0, Cause.SPREAD, (-1,)
+            )
+        far = max(partners, key=lambda p: _apart(p, stun))
+        spread_in = m_to_in(_apart(far, stun))
+        ids = (far.id, -1)
+        if spread_in >= EFFECTIVE_SPREAD_IN:
+            why = f"circuit of probe {far.id} and a drive-stun: spread {spread_in:.1f} in >= 12 in"
+            return Assessment(Effect.FULL, spread_in, ids, (), why, 0.0, None, ids)
+        why = f"{Cause.SPREAD}: probe {far.id} and a drive-stun {spread_in:.1f} in apart"
+        return Assessment(Effect.REDUCED, spread_in, ids, (), why, 0.0, Cause.SPREAD, ids)
+
+    def detach(self, probe_id: int, why: str) -> None:
+        """Probe `probe_id` no longer conducts (its wire broke, it was pulled out in a fall)."""
+        probe = self.probes[probe_id]
+        if probe.detached is None:
+            probe.detached = why
+
+    def assess(self, subject_id: str, pull: int | None = None) -> Assessment:
+        """The device's effect on `subject_id` if energised now; `pull` is the trigger pull
+        just fired (its probes' flight times set the onset; None: a re-energise through the
+        probes already attached)."""
+        this = [p for p in self.probes if pull is None or p.pull == pull]
+        live = self.probes
+        if not self.across_pulls:
+            latest = self.pulls - 1 if pull is None else pull
+            live = this = [p for p in self.probes if p.pull == latest]
+        on = [p for p in live if p.impact.target == subject_id]
+        conducting = [p for p in on if p.conducting]
+        avoid = tuple(p.id for p in on if p.impact.zone is TaserZone.AVOID and p.detached is None)
+        ids = tuple(p.id for p in conducting)
+        if len(conducting) < 2:
+            cause, why = self._open_circuit(this, on, conducting, subject_id)
+            return Assessment(Effect.NONE, None, ids, avoid, f"{cause}: {why}", None, cause)
+        energised = self._energise(conducting)
+        spread_in, a, b = max(
+            ((m_to_in(_apart(x, y)), x, y) for x, y in combinations(energised, 2)),
+            key=lambda row: row[0],
+        )
+        onset = max(p.impact.time_of_flight_s if p.pull == pull else 0.0 for p in (a, b))
+        chosen = tuple(p.id for p in energised)
+        pair = f"probes {a.id} and {b.id}"
+        if spread_in >= EFFECTIVE_SPREAD_IN:
+            why = f"circuit of {pair}: spread {spread_in:.1f} in >= 12 in"
+            return Assessment(Effect.FULL, spread_in, ids, avoid, why, onset, None, chosen)
+        why = f"{Cause.SPREAD}: {pair} {spread_in:.1f} in apart: pain, no lock-up"
+        return Assessment(Effect.REDUCED, spread_in, ids, avoid, why, onset, Cause.SPREAD, chosen)
+
+    def _energise(self, conducting: list[AttachedProbe]) -> list[AttachedProbe]:
+        apart = _apart
+        a, b = max(combinations(conducting, 2), key=lambda pair: apart(*pair))
+        chosen = [a, b]
+        rest = [p for p in conducting if p is not a and p is not b]
+        while rest and len(chosen) < self.max_energised:
+            best = max(rest, key=lambda p: min(apart(p, c) for c in chosen))
+            chosen.append(best)
+            rest.remove(best)
+        return chosen
+
+    @staticmethod
+    def _open_circuit(
+        this: list[AttachedProbe],
+        on: list[AttachedProbe],
+        conducting: list[AttachedProbe],
+        subject_id: str,
+    ) -> tuple[Cause, str]:
+        """The true cause of an open circuit: the pull's own probes first (a miss, a gap over
+        2 in), then a probe that detached, then a lone conducting probe."""
+        if not this and not on:
+            return Cause.NO_PROBES, "no probes"
+        missed = [p for p in this if p.impact.target != subject_id]
+        if missed:
+            return Cause.MISSED, f"{len(missed)} probe(s) missed the subject"
+        coat = [
+            p
+            for p in on
+            if p.detached is None
+            and p.impact.clothing_gap_in is not None
+            and p.impact.clothing_gap_in > MAX_CONNECT_GAP_IN
+        ]
+        if coat:
+            gap = max(p.impact.clothing_gap_in or 0.0 for p in coat)
+            return Cause.CLOTHING, (
+                f"a probe stopped in clothing {gap:.2f} in from the skin (> 2 in)"
+            )
+        gone = [p for p in on if p.detached is not None]
+        if gone:
+            return Cause.DETACHED, f"probe {gone[0].id} detached ({gone[0].detached})"
+        if len(conducting) == 1:
+            return Cause.ONE_PROBE, f"only probe {conducting[0].id} connects"
+        return Cause.MISSED, "no probe reached the subject"
+
+
+def circuit_for(cartridge: Cartridge) -> Circuit:
+    """The device-level circuit of a TASER loaded with `cartridge`: a one-probe-per-pull
+    cartridge (TASER 10) closes circuits across pulls; a two-probe cartridge's pull is its own."""
+    return Circuit(across_pulls=cartridge.probes_per_pull == 1)
 
 
 def assess(impacts: list[ProbeImpact], subject_id: str) -> Assessment:
-    """The documented incapacitation model (docs/physics.md).
+    """One trigger pull judged alone (a fresh device): `Circuit.add_pull` on a new Circuit.
 
     Full neuro-muscular incapacitation when at least two probes connect on the subject (clothing
     gap <= 2 in) with a spread >= 12 in; a reduced effect with a smaller spread; none when fewer
-    than two probes connect (open circuit). TASER 10 energises the best pair of its connections.
-    """
-    on = [i for i in impacts if i.target == subject_id]
-    connected = [i for i in on if i.connected]
-    avoid = tuple(i.probe for i in on if i.zone is TaserZone.AVOID)
-    if len(connected) < 2:
-        missed = len(impacts) - len(on)
-        why = (
-            f"{missed} probe(s) missed the subject"
-            if missed
-            else "a probe stopped in clothing more than 2 in from the skin"
+    than two probes connect (open circuit), with the cause named (docs/physics.md)."""
+    if not impacts:
+        return Assessment(
+            Effect.NONE, None, (), (), f"{Cause.NO_PROBES}: no probes", None, Cause.NO_PROBES
         )
-        if not impacts:
-            why = "no probes"
-        return Assessment(Effect.NONE, None, tuple(i.probe for i in connected), avoid, why)
-    spread_m = max(
-        float(np.linalg.norm(np.subtract(a.point, b.point))) for a, b in combinations(connected, 2)
-    )
-    spread_in = m_to_in(spread_m)
-    ids = tuple(i.probe for i in connected)
-    onset = sorted(i.time_of_flight_s for i in connected)[1]
-    if spread_in >= EFFECTIVE_SPREAD_IN:
-        why = f"spread {spread_in:.1f} in >= 12 in"
-        return Assessment(Effect.FULL, spread_in, ids, avoid, why, onset)
-    return Assessment(
-        Effect.REDUCED,
-        spread_in,
-        ids,
-        avoid,
-        f"spread {spread_in:.1f} in < 12 in: pain, no lock-up",
-        onset,
-    )
+    return Circuit().add_pull(impacts, subject_id)

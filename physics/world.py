@@ -60,6 +60,10 @@ class PathEnds:
     time_s: NDArray[np.float64]
     speed_mps: NDArray[np.float64]
     path_m: NDArray[np.float64]
+    # Where a hit lies on the subject's unposed (rest) body, (N, 3) metres in its skeleton's
+    # frame; NaN where the flight hit no subject. Two hits on one subject compare here as
+    # points on the body, whatever the subject did between them (a TASER's spread).
+    rest_point: NDArray[np.float64] | None = None
 
 
 class RangeWorld:
@@ -98,6 +102,10 @@ class RangeWorld:
         self._frames: dict[str, Posed] = {}
         self._bodies: dict[str, SubjectBody] = {}
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
+        # What each solid object is made of and what a drill calls it (physics.penetration):
+        # name -> (material id, "cover" | "concealment", (2, 3) box). Subjects are soft
+        # tissue; the floor, walls, backstop and add_cover boxes stop everything.
+        self._objects: dict[str, tuple[str, str, NDArray[np.float64]]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -235,6 +243,96 @@ class RangeWorld:
         self._names[uid] = f"cover:{name}"
         self._boxes = None
 
+    def add_object(
+        self, name: str, centre: Vec3, size: Vec3, material: str, role: str = "concealment"
+    ) -> None:
+        """A solid box of `material` (a physics.penetration material id) on the floor, as
+        `add_cover` places one; `role` is what the drill calls it, "cover" (meant to stop
+        handgun rounds) or "concealment" (hides, does not stop). Rounds pass through it as
+        the material allows (physics.penetration.fly_through)."""
+        if role not in ("cover", "concealment"):
+            raise ValueError(f"object {name!r}: role must be cover or concealment, not {role!r}")
+        c = self._require()
+        half = [size[0] / 2, size[1] / 2, size[2] / 2]
+        middle = [centre[0], centre[1], centre[2] + size[2] / 2]
+        shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
+        uid = p.createMultiBody(0, shape, basePosition=middle, physicsClientId=c)
+        self._names[uid] = name
+        box = np.array([np.subtract(middle, half), np.add(middle, half)])
+        self._objects[name] = (material, role, box)
+        self._boxes = None
+
+    def material_of(self, name: str) -> str | None:
+        """The material of a thing a round can hit: an object's own, "soft_tissue" for a
+        subject, None for a paper target (a round passes through paper), "backstop" (stops
+        everything) for the floor, walls, backstop and `add_cover` boxes."""
+        if name in self._objects:
+            return self._objects[name][0]
+        if name in self._subjects:
+            return "soft_tissue"
+        if name in self._targets:
+            return None
+        return "backstop"
+
+    def role_of(self, name: str) -> str | None:
+        """ "cover" or "concealment" for an object added with `add_object`, else None."""
+        return self._objects[name][1] if name in self._objects else None
+
+    def exit_point(self, name: str, point: Vec3, direction: Vec3) -> NDArray[np.float64]:
+        """Where a straight line entering `name` at `point` along unit `direction` leaves it.
+
+        A box object: the slab exit of its box. A subject: the last surface of the subject
+        along the line inside its posed box, found by casting back from the box's far side
+        (anything else in the way is stepped over); a gap between two of its parts (an arm
+        in front of the torso) counts as crossed. Anything else: `point` itself."""
+        c = self._require()
+        a = np.asarray(point, dtype=float)
+        d = np.asarray(direction, dtype=float)
+        if name in self._objects:
+            box = self._objects[name][2]
+        elif name in self._subjects:
+            box = self._subject_box(self._subjects[name])
+        else:
+            return a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (box[0] - a) / d, (box[1] - a) / d
+        far = float(
+            np.nanmin(np.where(np.isfinite(np.maximum(t1, t2)), np.maximum(t1, t2), np.inf))
+        )
+        far = max(far, 0.0) + 1e-4
+        if name in self._objects:
+            return a + d * (far - 1e-4)
+        uid = self._subjects[name]
+        start = a + d * far
+        for _ in range(8):
+            hit = p.rayTest(start.tolist(), a.tolist(), physicsClientId=c)[0]
+            if hit[0] < 0:
+                return a
+            at = np.asarray(hit[3], dtype=float)
+            if hit[0] == uid:
+                return at
+            start = at - d * 1e-4  # another body inside the box: step past it
+        return a
+
+    def body_to_world(self, subject_id: str, rest_point: Vec3) -> NDArray[np.float64]:
+        """Where a point of the subject's rest body (PathEnds.rest_point) is now: carried by
+        the segment whose axis passes nearest it, posed as the subject stands now (a probe
+        stuck in a thigh follows the thigh)."""
+        skeleton = self._bodies[subject_id].skeleton()
+        q = np.asarray(rest_point, dtype=float)
+        best, seg_joint = np.inf, 0
+        for seg in skeleton.segments:
+            axis = seg.end - seg.start
+            f = float(np.clip(np.dot(q - seg.start, axis) / max(float(axis @ axis), 1e-12), 0, 1))
+            gap = float(np.linalg.norm(q - (seg.start + axis * f)))
+            if gap < best:
+                best, seg_joint = gap, seg.joint
+        frames = self.subject_frames(subject_id)
+        i = seg_joint
+        return np.asarray(
+            frames.position[i] + frames.rotation[i] @ (q - skeleton.rest[i]), dtype=np.float64
+        )
+
     def target_score(
         self, target_id: str, point: Vec3, bullet_diameter_in: float = GAUGE_9MM_IN
     ) -> tuple[str, int]:
@@ -270,12 +368,14 @@ class RangeWorld:
             out[uid] = name
         return out
 
-    def _regions_of_hits(
+    def _hits_on_bodies(
         self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
-    ) -> NDArray[np.int64]:
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
-        `link` (-1: the base); -1 where the body is not a subject."""
+        `link` (-1: the base), -1 where the body is not a subject; and each hit's point on the
+        subject's rest body (N, 3; NaN off subjects)."""
         out = np.full(len(uid), -1, dtype=np.int64)
+        rest_out = np.full((len(uid), 3), np.nan)
         for body_uid, subject_id in self._uid_subject.items():
             rows = np.nonzero(uid == body_uid)[0]
             if not len(rows):
@@ -287,8 +387,10 @@ class RangeWorld:
             local = np.einsum(
                 "nji,nj->ni", frames.rotation[seg], point[rows] - frames.position[seg]
             )
-            out[rows] = region_codes(skeleton, seg, skeleton.rest[seg] + local)
-        return out
+            rest = skeleton.rest[seg] + local
+            out[rows] = region_codes(skeleton, seg, rest)
+            rest_out[rows] = rest
+        return out, rest_out
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
@@ -374,15 +476,18 @@ class RangeWorld:
         point = ends[end_k, cols]
         target = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
+        rest_point = np.full((n, 3), np.nan)
         target[flights] = uid[picked]
         point[flights] = hit_at[picked]
-        region[flights] = self._regions_of_hits(uid[picked], link[picked], hit_at[picked])
+        region[flights], rest_point[flights] = self._hits_on_bodies(
+            uid[picked], link[picked], hit_at[picked]
+        )
         end_k[flights] = ks[picked]
         end_f[flights] = frac[picked] * cut[ks[picked], flights]
         time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
         speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
         path = before[end_k, cols] + end_f * chord[end_k, cols]
-        return PathEnds(target, region, point, time, speed, path)
+        return PathEnds(target, region, point, time, speed, path, rest_point)
 
     def cast_moving(
         self,
@@ -477,6 +582,7 @@ class RangeWorld:
         first = np.full(n, m_chords)
         uid = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
+        rest_point = np.full((n, 3), np.nan)
         frac = np.ones(n)
 
         def cast(ms: NDArray[np.int64], ns: NDArray[np.int64]) -> None:
@@ -486,11 +592,12 @@ class RangeWorld:
             self._cast(starts, stops, ms, ns, np.arange(len(ms)), u, link, fr)
             hit = u >= 0
             at = starts[ms, ns] + (stops[ms, ns] - starts[ms, ns]) * fr[:, None]
-            codes = self._regions_of_hits(u[hit], link[hit], at[hit])
-            for row, code in zip(np.nonzero(hit)[0], codes, strict=True):
+            codes, rests = self._hits_on_bodies(u[hit], link[hit], at[hit])
+            for row, code, rest in zip(np.nonzero(hit)[0], codes, rests, strict=True):
                 f_n, f_m = ns[row], ms[row]
                 if f_m < first[f_n] or (f_m == first[f_n] and fr[row] < frac[f_n]):
                     first[f_n], uid[f_n], region[f_n], frac[f_n] = f_m, u[row], code, fr[row]
+                    rest_point[f_n] = rest
 
         # Sub-chords that meet no subject's box over their chord nor any subject as posed now:
         # cast together, once.
@@ -524,7 +631,15 @@ class RangeWorld:
         time = t_fine[end_m] + end_f * (t_fine[end_m + 1] - t_fine[end_m])
         speed = s_fine[end_m, cols] + (s_fine[end_m + 1, cols] - s_fine[end_m, cols]) * end_f
         path = before[end_m, cols] + end_f * chord[end_m, cols]
-        return PathEnds(uid, np.where(hit, region, -1), point, time, speed, path)
+        return PathEnds(
+            uid,
+            np.where(hit, region, -1),
+            point,
+            time,
+            speed,
+            path,
+            np.where(hit[:, None], rest_point, np.nan),
+        )
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
         """(2, 3) box round every link of a subject as posed now."""

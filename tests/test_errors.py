@@ -633,7 +633,7 @@ def test_an_unknown_replica_model_lists_the_models(capsys: pytest.CaptureFixture
     line = usage_error([*argv, "--model", "banana"], capsys)
     assert line.endswith(
         "argument --model: 'banana' is not a replica model;"
-        " one of taser-x26p, taser-x2, taser-7, taser-10, pistol"
+        " one of taser-x26p, taser-x2, taser-7, taser-10, pistol, patrol-rifle"
     )
 
 

@@ -114,8 +114,9 @@ def test_taser7_standoff_at_7_and_10_ft_mostly_lands_in_preferred_zones() -> Non
     rows = spread_study(cartridge("taser7-standoff"), [7.0, 10.0], 1000, np.random.default_rng(3))
     for row in rows:
         assert row.p_both_hit > 0.99
-        assert row.p_avoid_zone < 0.10
-        assert row.p_preferred > 0.90
+        # 0.75 deg TASER 7 dispersion (Dstl, issue 15) puts ~11 % near the groin or chest.
+        assert row.p_avoid_zone < 0.15
+        assert row.p_preferred > 0.85
 
 
 def test_vectorised_quaternions_match_the_scalar_conversion() -> None:

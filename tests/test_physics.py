@@ -377,7 +377,7 @@ def test_a_bore_line_laser_sits_above_the_probe_by_its_drop() -> None:
     cart = cartridge("taser7-standoff").model_copy(update={"dispersion_deg": 0.0})
     muzzle = Pose((0.0, 0.0, 2.0))
     with RangeWorld(lane_length_m=21 * FT_M) as wall:
-        ((lit, dot),) = laser_dots(wall, cart, muzzle)
+        (lit, dot), _ = laser_dots(wall, cart, muzzle)  # the green (top) laser
         top = fly_probes(wall, cart, muzzle, np.random.default_rng(0))[0]
     assert lit == "backstop" and dot is not None
     drop_in = (dot[2] - top.point[2]) / IN_M

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from range.cli import util as cliutil
 from range.cli.util import help_when_bare
 from range.deps import require
+
+if TYPE_CHECKING:
+    from physics.body import Region
 
 _UNITS = {"ft": 1.0, "yd": 3.0, "m": 1 / 0.3048, "in": 1 / 12}
 _RANGE = re.compile(r"^\s*([0-9.]+)\s*\.\.\s*([0-9.]+)\s*(ft|yd|m)?\s*$")
@@ -108,6 +113,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     spread.add_argument("--aim", default="abdomen", help="region aimed at (default abdomen)")
     spread.add_argument(
+        "--aim2",
+        default=None,
+        help="TASER 10: the second pull's region (default leg); each pull fires one probe",
+    )
+    spread.add_argument(
+        "--facing",
+        choices=["toward", "away"],
+        default="toward",
+        help="the subject faces the officer or turns its back (an abdomen aim becomes the"
+        " lower back)",
+    )
+    spread.add_argument(
+        "--moving",
+        type=_moving,
+        default=None,
+        metavar="SPEED,DIRECTION",
+        help="the subject moves during the flight: m/s, and toward, away, left, right or"
+        " degrees (0 away from the officer, 90 to the officer's left)",
+    )
+    spread.add_argument(
         "--aim-error-mrad",
         type=cliutil.finite_nonneg_float,
         default=0.0,
@@ -138,23 +163,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_when_bare(group)
 
 
+DIRECTIONS_DEG = {"away": 0.0, "left": 90.0, "toward": 180.0, "right": 270.0}
+
+
+def _moving(text: str) -> tuple[float, float]:
+    """`--moving SPEED,DIRECTION` as (m/s, degrees)."""
+    speed, _, direction = text.partition(",")
+    try:
+        mps = float(speed)
+        deg = DIRECTIONS_DEG[direction] if direction in DIRECTIONS_DEG else float(direction)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: SPEED,DIRECTION such as 1.5,toward or 2,90"
+        ) from None
+    if not (0.0 <= mps <= 12.0) or not math.isfinite(deg):
+        raise argparse.ArgumentTypeError(f"{text!r}: a speed from 0 to 12 m/s is needed")
+    return mps, deg
+
+
+def _region(option: str, name: str) -> Region:
+    from physics.body import Region
+
+    try:
+        return Region(name)
+    except ValueError:
+        raise ValueError(
+            f"{option} {name!r}: one of {', '.join(r.value for r in Region)}"
+        ) from None
+
+
 def _spread(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "pybullet")
     import numpy as np
 
-    from physics.analysis import spread_study
-    from physics.body import Region
+    from physics.analysis import FIRST_AIM_AWAY, SECOND_AIM, spread_study
     from physics.taser import cartridge
     from range.cli.progress import ProgressBar
 
     if args.trials < 1:
         raise ValueError("--trials must be at least 1")
-    try:
-        region = Region(args.aim)
-    except ValueError:
-        raise ValueError(
-            f"--aim {args.aim!r}: one of {', '.join(r.value for r in Region)}"
-        ) from None
+    region = _region("--aim", args.aim)
+    second = None if args.aim2 is None else _region("--aim2", args.aim2)
     cart = cartridge(args.cartridge)
     distances = distances_ft(args.distance, args.step)
     beyond = [d for d in distances if d > cart.wire_length_ft]
@@ -177,6 +226,9 @@ def _spread(args: argparse.Namespace) -> int:
             args.trials,
             np.random.default_rng(args.seed),
             aim_region=region,
+            second_aim_region=second,
+            facing=args.facing,
+            moving=args.moving,
             aim_error_mrad=args.aim_error_mrad,
             progress=progress,
         )
@@ -188,9 +240,15 @@ def _spread(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return 0
+    first = FIRST_AIM_AWAY if args.facing == "away" and region.value == "abdomen" else region
+    then = (second or SECOND_AIM[args.facing]).value
+    aims = first.value if cart.probes_per_pull == 2 else f"{first.value} then {then}"
+    moving = (
+        "" if args.moving is None else f", moving {args.moving[0]:g} m/s at {args.moving[1]:g} deg"
+    )
     print(
-        f"{cart.name}: {args.trials} deployments per distance, aimed at {region.value},"
-        f" aim error {args.aim_error_mrad:g} mrad"
+        f"{cart.name}: {args.trials} deployments per distance, aimed at {aims},"
+        f" facing {args.facing}{moving}, aim error {args.aim_error_mrad:g} mrad"
     )
     header = ("distance", "both hit", "median spread", "effective", "avoid zone", "preferred")
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 14, 10, 11, 10), strict=True)))

@@ -62,6 +62,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         " back in 0.3 s later; the drill suspends, finds it again and resumes",
     )
     p.add_argument(
+        "--taser",
+        default=None,
+        metavar="MODEL[:CARTRIDGE,...]",
+        help="the TASER issued: taser-x26p, taser-x2, taser-7 or taser-10, optionally with"
+        " the cartridge of each bay (taser-7:taser7-cq,taser7-cq); default: taser-7",
+    )
+    p.add_argument(
         "--progress",
         choices=["auto", "always", "never"],
         default="auto",
@@ -226,6 +233,22 @@ def _run(args: argparse.Namespace) -> int:
     return play(args, source, script, args.officer, badge=args.badge)
 
 
+def _taser_options(spec: str | None) -> dict[str, object]:
+    """RunConfig fields from `--taser MODEL[:CARTRIDGE,...]` (nothing when not given)."""
+    from peripherals.messages import Model
+
+    if spec is None:
+        return {}
+    model, _, loads = spec.partition(":")
+    taser = Model.from_slug(model)
+    if not taser.is_taser:
+        raise ValueError(f"--taser {spec}: {model} is not a TASER")
+    out: dict[str, object] = {"taser_model": taser}
+    if loads:
+        out["taser_cartridges"] = tuple(c.strip() for c in loads.split(","))
+    return out
+
+
 def play(
     args: argparse.Namespace,
     source: DrillFile,
@@ -250,6 +273,7 @@ def play(
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
+        **_taser_options(getattr(args, "taser", None)),  # type: ignore[arg-type]
         instructor=tuple(sorted(buttons)),
         officer_name=officer_name,
         **calibration_options(args),  # type: ignore[arg-type]

@@ -75,7 +75,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     emulate.add_argument(
-        "model", metavar="MODEL", help="taser-x26p, taser-x2, taser-7, taser-10 or pistol"
+        "model",
+        metavar="MODEL",
+        help="taser-x26p, taser-x2, taser-7, taser-10, pistol or patrol-rifle",
     )
     emulate.add_argument("--serial", default=None, help="serial number (default: EMU-<model>)")
     emulate.add_argument(

@@ -10,6 +10,7 @@ Cameras are poses in the physics frame (+X forward, +Z up), like every other pos
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -682,3 +683,26 @@ class Renderer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# Laser colours as the officer sees them: saturated and unlit (a laser dot outshines the scene).
+LASER_RGB = {"red": (1.0, 0.08, 0.05), "green": (0.15, 1.0, 0.25)}
+LASER_DOT_M = 0.004  # a ~8 mm dot: what a TASER laser makes at duty distances
+
+
+def draw_laser_dots(
+    scene: Scene,
+    dots: Sequence[tuple[str, tuple[float, float, float] | None]],
+    camera_m: tuple[float, float, float],
+    size_m: float = LASER_DOT_M,
+) -> None:
+    """The laser dots the officer would see: each (colour, point) from `physics.taser.laser_dots`
+    and the cartridge's `lasers` (None: the beam lit nothing) as an unlit square `size_m` across,
+    lifted 2 mm toward the camera at `camera_m` so the surface it lies on does not hide it."""
+    eye = np.asarray(camera_m, dtype=float)
+    for colour, point in dots:
+        if point is None:
+            continue
+        p = np.asarray(point, dtype=float)
+        toward = (eye - p) / max(float(np.linalg.norm(eye - p)), 1e-9)
+        scene.box(p + toward * 0.002, (size_m / 2,) * 3, LASER_RGB[colour], emissive=True)

@@ -32,7 +32,7 @@ from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
-from physics.taser import ProbeImpact, assess, cartridge, fly_probes
+from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
@@ -62,6 +62,8 @@ class RunConfig:
     policy: Policy = field(default_factory=default_policy)
     dt_s: float = 1 / 90
     taser_model: Model = Model.TASER_7
+    # The cartridges issued, one per bay (physics cartridge ids); None: the model's default.
+    taser_cartridges: tuple[str, ...] | None = None
     pistol_load: str = "9mm-124"
     runs_dir: Path | None = None
     # Fault drill: pull the TASER's cable at this drill time and plug it back in after
@@ -141,6 +143,8 @@ class Session:
         self.destination: tuple[float, float] | None = None
         self._buttons = list(config.instructor)
         self._pointed_at: str | None = None
+        # Each TASER's probes across its trigger pulls (a TASER 10 closes a circuit over two).
+        self.circuits: dict[str, Circuit] = {}
 
     def run(self) -> RunResult:
         config = self.config
@@ -165,7 +169,13 @@ class Session:
             self.lane = Lane(self.clock, port_dir)
             stack.callback(self._close)
             self.lane.add(
-                TaserEmulator(config.taser_model, "SIM-TASER-0001", self.clock, directory=port_dir),
+                TaserEmulator(
+                    config.taser_model,
+                    "SIM-TASER-0001",
+                    self.clock,
+                    loads=_loads(config.taser_cartridges),
+                    directory=port_dir,
+                ),
                 "taser",
             )
             self.lane.add(
@@ -440,7 +450,8 @@ class Session:
         )
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
-        outcome = assess(impacts, subject or "")
+        device = self.circuits.setdefault(serial, circuit_for(cartridge(cartridge_id)))
+        outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
         self.engine.probes(impacts, outcome, subject, t, serial=serial, bay=bay)
 
     def _untracked(self, weapon: str, serial: str, t: float) -> None:
@@ -463,6 +474,17 @@ class Session:
             return
         impact = fly_bullet(self.world, load(self.config.pistol_load), muzzle, self.physics_rng)
         self.engine.bullet(impact, event.host_time_s, serial=event.serial)
+
+
+def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:
+    """Bay loads for the emulator from physics cartridge ids (None: the model's default)."""
+    if cartridge_ids is None:
+        return None
+    codes = {code.cartridge_id: code for code in CartridgeCode if code.cartridge_id}
+    unknown = [c for c in cartridge_ids if c not in codes]
+    if unknown:
+        raise ValueError(f"unknown cartridge(s) {', '.join(unknown)}; known: {', '.join(codes)}")
+    return tuple(codes[c] for c in cartridge_ids)
 
 
 def run_drill(config: RunConfig, progress: Progress | None = None) -> RunResult:

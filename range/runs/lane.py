@@ -19,7 +19,7 @@ from peripherals.driver import DeviceInfo, LinkSession, ReplicaLink
 from peripherals.emulator import ReplicaEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
-from peripherals.messages import Laser, Model
+from peripherals.messages import Laser
 from peripherals.ports import PortDirectory, candidate_ports, default_emulator_dir, find_by_serial
 
 # How long a lock-step frame waits for a replica before it counts as silent.
@@ -61,7 +61,7 @@ class LiveReplica:
         assert link.info is not None
         self.serial = link.info.serial
         self.model = link.info.model
-        self.weapon = "firearm" if link.info.model is Model.PISTOL else "taser"
+        self.weapon = "firearm" if link.info.model.is_firearm else "taser"
         self.link: ReplicaLink | None = link
         self.session = link.start_session()
 
