@@ -18,6 +18,7 @@ from range import (
     cli_drill,
     cli_peripherals,
     cli_records,
+    cli_speech,
     cli_xr,
 )
 from range.calibration import CalibrationError
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
     cli_xr.register(sub)
+    cli_speech.register(sub)
     return parser
 
 
