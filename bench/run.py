@@ -576,6 +576,17 @@ def stereo_frame() -> list[Figure]:
     ]
 
 
+def speech() -> list[Figure]:
+    """Speech-act accuracy per SNR, false acts, latency (bench/speech.py, docs/speech.md)."""
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        return [Figure("speech: espeak-ng missing (info)", 0.0, "", 0.0, "lower")]
+    from speech import speech_figures  # bench/speech.py, beside this file
+
+    return [Figure(*row) for row in speech_figures()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -597,6 +608,7 @@ def main() -> int:
         pose_lookup(),
         *xr_frame_cost(),
         *stereo_frame(),
+        *speech(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

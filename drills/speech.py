@@ -166,7 +166,7 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
 
 
 def speech_trigger(act: str) -> str:
-    """The drill-transition name of an act: `command.drop_weapon` -> `speech:command.drop_weapon`."""
+    """The drill-transition name of an act: `command.stop` -> `speech:command.stop`."""
     if not re.match(ACT, act):
         raise ValueError(f"{act!r} is not a speech act (category[.name], docs/speech.md)")
     return SPEECH_PREFIX + act

@@ -25,7 +25,7 @@ class AudioUnavailableError(RuntimeError):
 
 
 def to_mono_16k(samples: npt.NDArray[np.floating], rate_hz: int) -> Pcm:
-    """Mix down to mono and resample to 16 kHz; samples are floats in -1..1, shape (n,) or (n, ch)."""
+    """Mix down to mono and resample to 16 kHz. samples: floats in -1..1, (n,) or (n, ch)."""
     from scipy.signal import resample_poly
 
     mono = samples.mean(axis=1) if samples.ndim == 2 else samples
@@ -61,7 +61,7 @@ def write_wav(path: Path, pcm: Pcm, rate_hz: int = SAMPLE_RATE_HZ) -> Path:
 
 def file_blocks(pcm: Pcm, block_s: float = BLOCK_S) -> Iterator[Pcm]:
     """A recording cut into the blocks a microphone would deliver."""
-    n = int(round(block_s * SAMPLE_RATE_HZ))
+    n = round(block_s * SAMPLE_RATE_HZ)
     for start in range(0, len(pcm), n):
         yield pcm[start : start + n]
 
@@ -90,7 +90,7 @@ def microphone_blocks(seconds: float | None, block_s: float = BLOCK_S) -> Iterat
         raise AudioUnavailableError(f"audio is off: {reason}")
     import sounddevice
 
-    n = int(round(block_s * SAMPLE_RATE_HZ))
+    n = round(block_s * SAMPLE_RATE_HZ)
     total = None if seconds is None else int(seconds / block_s)
     with sounddevice.InputStream(samplerate=SAMPLE_RATE_HZ, channels=1, dtype="int16") as stream:
         count = 0

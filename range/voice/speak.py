@@ -66,8 +66,11 @@ def synthesize(text: str, voice: Voice = Voice()) -> npt.NDArray[np.float32]:
     import soundfile
 
     result = subprocess.run(
-        [espeak_path(), "-v", voice.name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch)]
-        + ["--stdout", text],
+        [
+            espeak_path(),
+            *("-v", voice.name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch)),
+            *("--stdout", text),
+        ],
         capture_output=True,
         check=True,
         timeout=30,
@@ -166,7 +169,9 @@ class AlsaSink:
 
         aplay = shutil.which("aplay")
         if aplay is None:
-            raise AudioUnavailableError("audio is off: aplay is missing; apt-get install alsa-utils")
+            raise AudioUnavailableError(
+                "audio is off: aplay is missing; apt-get install alsa-utils"
+            )
         buffer = io.BytesIO()
         soundfile.write(buffer, to_pcm16(track), OUT_RATE_HZ, subtype="PCM_16", format="WAV")
         result = subprocess.run(
