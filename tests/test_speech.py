@@ -193,8 +193,11 @@ def _clip(phrase: str, voice: str, snr_db: float, seed: int) -> np.ndarray:
 @pytest.mark.parametrize(
     ("phrase", "voice", "act"),
     [
-        ("back up", "en-us+m3", "command.step_back"),
-        ("get down on the ground", "en-us+m3", "command.get_down"),
+        ("police", "en-us+m3", "identify"),
+        ("show me your hands", "en-us", "command.show_hands"),
+        ("get down", "en-us", "command.get_down"),
+        ("taser taser taser", "en-us+m3", "warning.taser"),
+        ("i'm here to help", "en-us+m3", "rapport.help"),
     ],
 )
 def test_a_spoken_command_in_range_noise_is_heard_as_its_act(
@@ -217,10 +220,10 @@ def test_range_noise_alone_gives_no_act() -> None:
 def test_speech_recognize_prints_json_for_a_wav_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    wav = write_wav(tmp_path / "take.wav", _clip("back up", "en-us+m3", 20.0, 1))
+    wav = write_wav(tmp_path / "take.wav", _clip("show me your hands", "en-us", 20.0, 1))
     assert main(["speech", "recognize", str(wav), "--json"]) == 0
     heard = json.loads(capsys.readouterr().out)
-    assert [h["act"] for h in heard] == ["command.step_back"]
+    assert [h["act"] for h in heard] == ["command.show_hands"]
     assert set(heard[0]) >= {"text", "act", "confidence", "start_s", "end_s", "latency_s"}
 
 

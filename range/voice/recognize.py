@@ -95,7 +95,7 @@ class Recognizer:
         # utterances decodes the same words differently depending on what came before.
         self._cmn_words = self._words.get_cmn(False)
         self._cmn_phones = self._phones.get_cmn(False)
-        self._rng = np.random.default_rng(rng_seed)
+        self._seed = rng_seed
 
     def _run(self, decoder: Any, cmn: str, raw: bytes) -> list[tuple[str, int, int]]:
         decoder.set_cmn(cmn)
@@ -108,7 +108,9 @@ class Recognizer:
 
     def decode(self, pcm: Pcm) -> tuple[str, float]:
         """(words, confidence 0..1) for one utterance."""
-        noisy = pcm.astype(np.float64) + self._rng.normal(0.0, DITHER_RMS, len(pcm))
+        # The same dither for every utterance: a clip decodes the same whatever came before it.
+        rng = np.random.default_rng(self._seed)
+        noisy = pcm.astype(np.float64) + rng.normal(0.0, DITHER_RMS, len(pcm))
         raw = np.clip(noisy, -32768, 32767).astype(np.int16).tobytes()
         segs = [s for s in self._run(self._words, self._cmn_words, raw) if _is_word(s[0])]
         if not segs:
