@@ -1141,6 +1141,17 @@ def spread_million() -> list[Figure]:
     ]
 
 
+def speech() -> list[Figure]:
+    """Speech-act accuracy per SNR, false acts, latency (bench/speech.py, docs/speech.md)."""
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        return [Figure("speech: espeak-ng missing (info)", 0.0, "", 0.0, "lower")]
+    from speech import speech_figures  # bench/speech.py, beside this file
+
+    return [Figure(*row) for row in speech_figures()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1169,6 +1180,7 @@ def main() -> int:
         *render_by_transforms(),
         *spread_million(),
         *[Figure(*row) for row in console_figures()],
+        *speech(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

@@ -25,6 +25,8 @@ DEPENDENCIES: dict[str, tuple[str, str]] = {
     "xr": ("OpenXR tracking", "pip install pyopenxr"),
     "matplotlib": ("plots", "pip install matplotlib"),
     "glfw": ("the instructor's mirror window", "pip install glfw"),
+    "pocketsphinx": ("offline speech recognition", "pip install pocketsphinx"),
+    "soundfile": ("sound files", "pip install soundfile; apt-get install libsndfile1"),
 }
 
 

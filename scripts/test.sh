@@ -51,6 +51,14 @@ if [ "$(id -u)" = 0 ] && ! command -v espeak-ng >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
 fi
 
+# The speech tests render phrases with espeak-ng, measure with sox and play through ALSA's
+# null device (aplay); the microphone goes through PortAudio (docs/speech.md).
+if [ "$(id -u)" = 0 ] && { ! command -v espeak-ng >/dev/null 2>&1 || ! command -v aplay >/dev/null 2>&1 \
+        || ! ldconfig -p | grep -q "libportaudio.so.2"; }; then
+    echo "== installing espeak-ng, PortAudio, sox and ALSA utilities for the speech tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng libportaudio2 sox alsa-utils >/dev/null
+fi
+
 # The OpenXR tests run the project's pose source against Monado in a Debian trixie chroot
 # (tests/xr_sandbox.py builds it once into .cache/, about 80 s and 1 GB).
 if [ "$(id -u)" = 0 ] && ! command -v debootstrap >/dev/null 2>&1; then

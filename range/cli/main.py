@@ -20,6 +20,7 @@ from range.cli import course as cli_course
 from range.cli import drill as cli_drill
 from range.cli import peripherals as cli_peripherals
 from range.cli import records as cli_records
+from range.cli import speech as cli_speech
 from range.cli import util as cliutil
 from range.cli import xr as cli_xr
 from range.deps import MissingDependencyError, require
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_peripherals.register(sub)
     cli_xr.register(sub)
     cli_console.register(sub)
+    cli_speech.register(sub)
     return parser
 
 

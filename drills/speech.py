@@ -1,0 +1,261 @@
+"""Speech acts: what the officer's words do, and the phrase book that maps words to acts.
+
+Drills branch on acts, never on raw text, so an agency's own wording (or another language) changes
+no drill: a transition `on = "speech:command.drop_weapon"` fires for "drop the knife" and "put it
+down" alike. An act is `category` or `category.name`; the categories are fixed here, the names
+within them are the phrase book's (docs/speech.md).
+
+Recognition itself (microphone, voice activity, PocketSphinx) is I/O and lives in range/voice/;
+this module is pure data and text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from drills.log import LogRecord
+from physics.datafiles import (
+    DataFileError,
+    Problem,
+    StrictModel,
+    key_lines,
+    load_model,
+    locate,
+    parse_model,
+    read_text,
+)
+
+PHRASEBOOK_FORMAT = 1
+CATEGORIES = ("identify", "command", "warning", "question", "rapport")
+ACT = r"^(identify|command|warning|question|rapport)(\.[a-z][a-z0-9_]*)?$"
+SPEECH_PREFIX = "speech:"
+# Lower-case words with inner apostrophes ("don't"), one space between words.
+PHRASE = r"^[a-z]+('[a-z]+)?( [a-z]+('[a-z]+)?)*$"
+# CMU phones, stress-free, as PocketSphinx's en-us model uses.
+PHONES = r"^[A-Z]{1,2}( [A-Z]{1,2})*$"
+
+
+class ActEntry(StrictModel):
+    """One speech act and every phrase that performs it."""
+
+    act: str = Field(pattern=ACT)
+    description: str = ""
+    phrases: list[str] = Field(min_length=1)
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases(cls, phrases: list[str]) -> list[str]:
+        for phrase in phrases:
+            if not re.match(PHRASE, phrase):
+                raise ValueError(
+                    f"{phrase!r}: a phrase is lower-case words separated by single spaces"
+                )
+        return phrases
+
+
+class PhraseBook(StrictModel):
+    """A phrase-book file (docs/speech.md). `version` is the file format, 1."""
+
+    version: int = Field(ge=PHRASEBOOK_FORMAT, le=PHRASEBOOK_FORMAT)
+    language: str = Field(pattern=r"^[a-z]{2}(-[a-z]{2})?$")
+    pronunciations: dict[str, str] = Field(default_factory=dict)
+    acts: list[ActEntry] = Field(min_length=1)
+
+    @field_validator("pronunciations")
+    @classmethod
+    def _phones(cls, pronunciations: dict[str, str]) -> dict[str, str]:
+        for word, phones in pronunciations.items():
+            if not re.match(PHRASE, word) or " " in word:
+                raise ValueError(f"{word!r}: a pronounced word is one lower-case word")
+            if not re.match(PHONES, phones):
+                raise ValueError(f"{word!r}: phones are upper-case CMU phones, e.g. 'T EY Z D'")
+        return pronunciations
+
+    def phrase_acts(self) -> dict[str, str]:
+        """Every phrase -> its act."""
+        return {phrase: entry.act for entry in self.acts for phrase in entry.phrases}
+
+    def act_names(self) -> list[str]:
+        return [entry.act for entry in self.acts]
+
+    def words(self) -> set[str]:
+        return {word for phrase in self.phrase_acts() for word in phrase.split()}
+
+
+def _check(book: PhraseBook, text: str, path: Path | str) -> None:
+    lines = key_lines(text)
+    seen: dict[str, str] = {}
+    problems: list[Problem] = []
+    for index, entry in enumerate(book.acts):
+        for phrase in entry.phrases:
+            if phrase in seen and seen[phrase] != entry.act:
+                problems.append(
+                    Problem(
+                        locate(lines, ("acts", index, "phrases")),
+                        f"acts[{index}].phrases",
+                        f"{phrase!r} is already {seen[phrase]!r}; a phrase performs one act",
+                    )
+                )
+            seen[phrase] = entry.act
+    if problems:
+        raise DataFileError(path, problems)
+
+
+def parse_phrasebook(text: str, path: Path | str) -> PhraseBook:
+    return parse_model(text, PhraseBook, path, _check)
+
+
+def load_phrasebook(path: Path) -> PhraseBook:
+    """An agency's phrase-book file; raises DataFileError (file:line: field: message)."""
+    return parse_phrasebook(read_text(path), path)
+
+
+@cache
+def builtin_phrasebook() -> PhraseBook:
+    """The shipped en-us phrase book (drills/data/speech/phrasebook-en-us.toml)."""
+    # Found beside this module, never through the import path (a `drills/` folder in the
+    # current directory would shadow the package under `python -m`).
+    book = load_model(
+        Path(__file__).resolve().parent / "data" / "speech" / "phrasebook-en-us.toml", PhraseBook
+    )
+    _check(book, "", "drills/data/speech/phrasebook-en-us.toml")
+    return book
+
+
+def phrasebook(extra: Path | None = None) -> PhraseBook:
+    """The built-in book, with an agency's file merged in when given.
+
+    The agency file's acts add phrases to acts of the same name (or add new acts); its language
+    replaces the built-in one, its pronunciations are added. A phrase the agency gives to a
+    different act than the built-in book is an error naming the agency file.
+    """
+    base = builtin_phrasebook()
+    if extra is None:
+        return base
+    text = extra.read_text(encoding="utf-8")
+    agency = parse_phrasebook(text, extra)
+    known = base.phrase_acts()
+    lines = key_lines(text)
+    problems = [
+        Problem(
+            locate(lines, ("acts", index, "phrases")),
+            f"acts[{index}].phrases",
+            f"{phrase!r} is {known[phrase]!r} in the built-in phrase book",
+        )
+        for index, entry in enumerate(agency.acts)
+        for phrase in entry.phrases
+        if known.get(phrase, entry.act) != entry.act
+    ]
+    if problems:
+        raise DataFileError(extra, problems)
+    merged: dict[str, ActEntry] = {entry.act: entry for entry in base.acts}
+    for entry in agency.acts:
+        old = merged.get(entry.act)
+        phrases = [*(old.phrases if old else []), *entry.phrases]
+        merged[entry.act] = ActEntry(
+            act=entry.act,
+            description=entry.description or (old.description if old else ""),
+            phrases=list(dict.fromkeys(phrases)),
+        )
+    return PhraseBook(
+        version=PHRASEBOOK_FORMAT,
+        language=agency.language,
+        pronunciations={**base.pronunciations, **agency.pronunciations},
+        acts=list(merged.values()),
+    )
+
+
+def speech_trigger(act: str) -> str:
+    """The drill-transition name of an act: `command.stop` -> `speech:command.stop`."""
+    if not re.match(ACT, act):
+        raise ValueError(f"{act!r} is not a speech act (category[.name], docs/speech.md)")
+    return SPEECH_PREFIX + act
+
+
+def parse_speech_trigger(on: str) -> str | None:
+    """The act named by a transition's `on`, or None when `on` is not a speech trigger.
+
+    Raises ValueError for `speech:` followed by something that is not an act."""
+    if not on.startswith(SPEECH_PREFIX):
+        return None
+    act = on[len(SPEECH_PREFIX) :]
+    speech_trigger(act)
+    return act
+
+
+def act_matches(trigger_act: str, heard_act: str) -> bool:
+    """A trigger on a category (`speech:command`) fires for every act in it."""
+    return heard_act == trigger_act or heard_act.startswith(trigger_act + ".")
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseMatch:
+    phrase: str
+    act: str
+    first_word: int  # index into the text's words
+
+
+def acts_in_text(text: str, book: PhraseBook) -> list[PhraseMatch]:
+    """The phrases found in `text`, left to right, longest first at each word.
+
+    `text` is what the recogniser heard ("police drop the knife"); punctuation and case are
+    ignored."""
+    words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
+    by_phrase = book.phrase_acts()
+    longest = max((len(p.split()) for p in by_phrase), default=0)
+    found: list[PhraseMatch] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(longest, len(words) - i), 0, -1):
+            candidate = " ".join(words[i : i + n])
+            if candidate in by_phrase:
+                found.append(PhraseMatch(candidate, by_phrase[candidate], i))
+                i += n
+                break
+        else:
+            i += 1
+    return found
+
+
+OFFICER_SPOKE = "officer_spoke"
+
+
+def officer_spoke(
+    t: float,
+    *,
+    text: str,
+    act: str,
+    confidence: float,
+    start_s: float,
+    end_s: float,
+    clip: str | None,
+) -> LogRecord:
+    """The `officer_spoke` event-log record (docs/speech.md, docs/drills.md "Event log").
+
+    t: run time of the event (s), when recognition finished; text: the words recognised; act:
+    the speech act (`command.drop_weapon`); confidence: 0..1; start_s, end_s: run times the
+    speech began and ended; clip: the kept audio, a path relative to the run directory, or None.
+    Raises ValueError for an unknown act shape, a confidence outside 0..1 or end before start.
+    """
+    speech_trigger(act)
+    if not 0.0 <= confidence <= 1.0:
+        raise ValueError(f"confidence {confidence} is outside 0..1")
+    if end_s < start_s:
+        raise ValueError(f"speech ends ({end_s} s) before it starts ({start_s} s)")
+    return LogRecord(
+        t,
+        OFFICER_SPOKE,
+        {
+            "text": text,
+            "act": act,
+            "confidence": round(confidence, 3),
+            "start_s": round(start_s, 3),
+            "end_s": round(end_s, 3),
+            "clip": clip,
+        },
+    )

@@ -1,0 +1,167 @@
+"""`openrange speech ...`: hear the officer offline (recognize, listen), list the phrase book, and
+speak a subject's line (say). docs/speech.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from range.cli.util import help_when_bare
+from range.deps import require
+
+AUDIO_OFF = 9  # exit status when a command needs an audio device and there is none
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser(
+        "speech",
+        help="hear the officer's commands offline; subjects' voices",
+        description="OpenRange hears what the officer says with PocketSphinx, offline, "
+        "constrained to the phrase book, and turns it into speech acts (identify, "
+        "command.drop_weapon, warning.taser, rapport.help, ...) that drills branch on. "
+        "docs/speech.md.",
+        epilog="examples:\n"
+        "  openrange speech recognize take.wav --json\n"
+        "  openrange speech listen --seconds 30\n"
+        "  openrange speech phrases --phrases agency-phrases.toml\n"
+        "  openrange speech say 'leave me alone' --azimuth -30 --distance 4 --out line.wav\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = group.add_subparsers(title="speech commands", metavar="VERB")
+    phrases_help = "an agency phrase-book TOML merged over the built-in one (docs/speech.md)"
+
+    rec = verbs.add_parser(
+        "recognize",
+        help="print the speech acts heard in a recording",
+        description="Run a sound file through the same pipeline as the microphone (voice "
+        "activity, then recognition) and print each act heard with its times.",
+    )
+    rec.add_argument("file", type=Path, metavar="FILE.wav")
+    rec.add_argument("--json", action="store_true", help="print the acts as JSON")
+    rec.add_argument("--phrases", type=Path, default=None, help=phrases_help)
+    rec.set_defaults(handler=_recognize)
+
+    live = verbs.add_parser(
+        "listen",
+        help="print speech acts live from the microphone",
+        description="Listen on the default microphone and print each act as it is heard. "
+        "With no audio device it says so in one line (exit status 9).",
+    )
+    live.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    live.add_argument("--json", action="store_true", help="one JSON object per act")
+    live.add_argument("--phrases", type=Path, default=None, help=phrases_help)
+    live.set_defaults(handler=_listen)
+
+    book = verbs.add_parser("phrases", help="list the phrase book: each act and its phrases")
+    book.add_argument("--json", action="store_true", help="print the phrase book as JSON")
+    book.add_argument("--phrases", type=Path, default=None, help=phrases_help)
+    book.set_defaults(handler=_phrases)
+
+    say = verbs.add_parser(
+        "say",
+        help="speak a subject's line with espeak-ng, placed in stereo",
+        description="Speak TEXT with a subject's voice, panned to --azimuth and attenuated "
+        "by --distance; play it (ALSA) or write it to --out.",
+    )
+    say.add_argument("text", metavar="TEXT")
+    say.add_argument("--subject", type=int, default=0, help="subject index: picks the voice")
+    say.add_argument("--azimuth", type=float, default=0.0, help="degrees, + right (default 0)")
+    say.add_argument("--distance", type=float, default=3.0, help="metres (default 3)")
+    say.add_argument("--out", type=Path, default=None, help="write a WAV file instead of playing")
+    say.add_argument("--device", default="default", help="ALSA device (default: default)")
+    say.set_defaults(handler=_say)
+    help_when_bare(group)
+
+
+def _heard_line(h: object) -> str:
+    from range.voice.recognize import Heard
+
+    assert isinstance(h, Heard)
+    return (
+        f"{h.start_s:7.2f}-{h.end_s:6.2f} s  {h.act:<22} {h.phrase!r:<26} "
+        f"conf {h.confidence:.2f}  ({h.latency_s * 1e3:.0f} ms)"
+    )
+
+
+def _recognize(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "pocketsphinx", "soundfile")
+    from drills.speech import phrasebook
+    from range.voice.audio import file_blocks, read_wav
+    from range.voice.recognize import Listener, Recognizer, listen
+
+    book = phrasebook(args.phrases)
+    pcm = read_wav(args.file)
+    heard = list(listen(file_blocks(pcm), Listener(Recognizer(book))))
+    if args.json:
+        print(json.dumps([h.as_json() for h in heard], indent=2))
+        return 0
+    for h in heard:
+        print(_heard_line(h))
+    if not heard:
+        print(f"no speech acts heard in {args.file}")
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> int:
+    require("numpy", "pydantic", "pocketsphinx")
+    from drills.speech import phrasebook
+    from range.voice.audio import AudioUnavailableError, audio_off_reason, microphone_blocks
+    from range.voice.recognize import Listener, Recognizer, listen
+
+    reason = audio_off_reason()
+    if reason is not None:
+        print(f"openrange: audio is off: {reason}", file=sys.stderr)
+        return AUDIO_OFF
+    listener = Listener(Recognizer(phrasebook(args.phrases)))
+    try:
+        for h in listen(microphone_blocks(args.seconds), listener):
+            print(json.dumps(h.as_json()) if args.json else _heard_line(h), flush=True)
+    except AudioUnavailableError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return AUDIO_OFF
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _phrases(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from drills.speech import phrasebook, speech_trigger
+
+    book = phrasebook(args.phrases)
+    if args.json:
+        print(json.dumps(book.model_dump(), indent=2))
+        return 0
+    print(f"phrase book: {book.language}, {len(book.phrase_acts())} phrases, {len(book.acts)} acts")
+    for entry in book.acts:
+        print(f"\n{speech_trigger(entry.act)}  {entry.description}")
+        for phrase in entry.phrases:
+            print(f"    {phrase}")
+    return 0
+
+
+def _say(args: argparse.Namespace) -> int:
+    require("numpy", "soundfile")
+    from range.voice.audio import AudioUnavailableError
+    from range.voice.speak import (
+        AlsaSink,
+        SpeechUnavailableError,
+        WavSink,
+        say,
+        voice_for_subject,
+    )
+
+    try:
+        track = say(args.text, voice_for_subject(args.subject), args.azimuth, args.distance)
+        if args.out is not None:
+            WavSink(args.out).play(track)
+            print(args.out)
+        else:
+            AlsaSink(args.device).play(track)
+    except (AudioUnavailableError, SpeechUnavailableError) as exc:
+        message = str(exc)
+        print(f"openrange: {message if 'audio is off' in message else 'audio is off: ' + message}")
+        return AUDIO_OFF
+    return 0

@@ -1,0 +1,100 @@
+"""Audio in: a WAV file or the microphone, as 16 kHz mono int16 blocks through one pipeline.
+
+PocketSphinx's en-us model is trained on 16 kHz speech, so every source is converted to that here,
+once. A machine without an audio device raises AudioUnavailableError, which the CLI prints as one
+line ("audio is off: ...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE_HZ = 16_000
+BLOCK_S = 0.03  # the endpointer's frame (pocketsphinx.Endpointer default)
+
+Pcm = npt.NDArray[np.int16]
+
+
+class AudioUnavailableError(RuntimeError):
+    """No audio device (or no PortAudio) on this machine."""
+
+
+def to_mono_16k(samples: npt.NDArray[np.floating], rate_hz: int) -> Pcm:
+    """Mix down to mono and resample to 16 kHz. samples: floats in -1..1, (n,) or (n, ch)."""
+    from scipy.signal import resample_poly
+
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if rate_hz != SAMPLE_RATE_HZ:
+        g = gcd(SAMPLE_RATE_HZ, rate_hz)
+        mono = resample_poly(mono, SAMPLE_RATE_HZ // g, rate_hz // g)
+    return np.asarray(np.clip(mono, -1.0, 1.0) * 32767.0, dtype=np.int16)
+
+
+def read_wav(path: Path) -> Pcm:
+    """A sound file (WAV, FLAC, OGG: whatever libsndfile reads) as 16 kHz mono int16.
+
+    Raises FileNotFoundError, or ValueError naming the file when it is not audio."""
+    import soundfile
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
+    except soundfile.LibsndfileError as exc:
+        raise ValueError(f"{path}: not a sound file ({exc})") from None
+    return to_mono_16k(np.asarray(samples), int(rate))
+
+
+def write_wav(path: Path, pcm: Pcm, rate_hz: int = SAMPLE_RATE_HZ) -> Path:
+    """Write int16 samples (mono (n,) or stereo (n, 2)) as a 16-bit WAV file."""
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), pcm, rate_hz, subtype="PCM_16")
+    return path
+
+
+def file_blocks(pcm: Pcm, block_s: float = BLOCK_S) -> Iterator[Pcm]:
+    """A recording cut into the blocks a microphone would deliver."""
+    n = round(block_s * SAMPLE_RATE_HZ)
+    for start in range(0, len(pcm), n):
+        yield pcm[start : start + n]
+
+
+def audio_off_reason() -> str | None:
+    """None when an input and output device exist, else why audio is off (one line)."""
+    try:
+        import sounddevice
+    except OSError as exc:  # the PortAudio library itself is missing
+        return f"PortAudio is not installed ({exc}); apt-get install libportaudio2"
+    try:
+        devices = sounddevice.query_devices()
+    except Exception as exc:  # PortAudio raises its own error types
+        return f"no audio devices ({exc})"
+    if not any(d["max_input_channels"] > 0 for d in devices):
+        return "no microphone (no audio input device)"
+    return None
+
+
+def microphone_blocks(seconds: float | None, block_s: float = BLOCK_S) -> Iterator[Pcm]:
+    """Blocks from the default microphone until `seconds` have passed (None: until interrupted).
+
+    Raises AudioUnavailableError when there is no input device."""
+    reason = audio_off_reason()
+    if reason is not None:
+        raise AudioUnavailableError(f"audio is off: {reason}")
+    import sounddevice
+
+    n = round(block_s * SAMPLE_RATE_HZ)
+    total = None if seconds is None else int(seconds / block_s)
+    with sounddevice.InputStream(samplerate=SAMPLE_RATE_HZ, channels=1, dtype="int16") as stream:
+        count = 0
+        while total is None or count < total:
+            block, _overflowed = stream.read(n)
+            yield np.asarray(block[:, 0], dtype=np.int16)
+            count += 1

@@ -1,0 +1,77 @@
+"""Generated test audio: phrase-book phrases spoken by espeak-ng in several voices and speeds,
+mixed with range noise at a chosen SNR. bench/speech.py measures on it and tests/test_speech.py
+uses a small subset, so both feed the recogniser the same kind of recording.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+
+import numpy as np
+import numpy.typing as npt
+
+from range.voice.audio import SAMPLE_RATE_HZ, Pcm
+from range.voice.speak import OUT_RATE_HZ, Voice, synthesize
+
+VOICES = ("en-us", "en-us+m3", "en-us+f3")
+SPEEDS_WPM = (140, 175)
+SNRS_DB = (20.0, 10.0, 5.0)
+LEAD_S = 1.0  # noise before and after the speech: the VAD must find it
+
+# Non-command speech: a partner on the radio, a bystander, small talk (false-act figure).
+CHATTER = (
+    "dispatch, unit twelve is on scene at the corner of fifth and main",
+    "the weather was nice this morning before the rain came in",
+    "i left my coffee in the car, can you grab it later",
+    "we have training again next tuesday at eight",
+    "the report goes to the sergeant at the end of the shift",
+    "my brother said the game was really good last night",
+)
+
+
+def speech_16k(text: str, voice: str, speed_wpm: int) -> npt.NDArray[np.float64]:
+    """espeak-ng's rendering of `text`, mono float64 at 16 kHz."""
+    from scipy.signal import resample_poly
+
+    mono = synthesize(text, Voice(voice, speed_wpm, 50)).astype(np.float64)
+    g = gcd(SAMPLE_RATE_HZ, OUT_RATE_HZ)
+    return np.asarray(resample_poly(mono, SAMPLE_RATE_HZ // g, OUT_RATE_HZ // g))
+
+
+def range_noise(rng: np.random.Generator, seconds: float) -> npt.NDArray[np.float64]:
+    """An indoor range's background, unit RMS: ventilation (low-passed noise), mains hum, and
+    muffled shots from other lanes about twice a second."""
+    n = int(seconds * SAMPLE_RATE_HZ)
+    white = rng.normal(0.0, 1.0, n)
+    hvac = np.convolve(white, np.ones(24) / 24, mode="same") * 3.0
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    hum = 0.3 * np.sin(2 * np.pi * 120.0 * t)
+    shots = np.zeros(n)
+    decay = np.exp(-np.arange(int(0.15 * SAMPLE_RATE_HZ)) / (0.02 * SAMPLE_RATE_HZ))
+    for start in rng.uniform(0, seconds, int(seconds * 2)):
+        i = int(start * SAMPLE_RATE_HZ)
+        burst = rng.normal(0.0, 4.0, len(decay)) * decay
+        shots[i : i + len(burst)] += burst[: n - i]
+    noise = hvac + hum + shots
+    return np.asarray(noise / np.sqrt(np.mean(noise**2)))
+
+
+def mix_at_snr(
+    speech: npt.NDArray[np.float64], snr_db: float, rng: np.random.Generator, level: float = 0.3
+) -> Pcm:
+    """LEAD_S of noise, the speech, LEAD_S of noise; the noise set `snr_db` below the speech's
+    RMS over its voiced samples. Peak speech amplitude about `level` of full scale."""
+    voiced = speech[np.abs(speech) > 0.02 * np.max(np.abs(speech))]
+    speech_rms = float(np.sqrt(np.mean(voiced**2)))
+    lead = int(LEAD_S * SAMPLE_RATE_HZ)
+    track = np.concatenate([np.zeros(lead), speech, np.zeros(lead)])
+    noise = range_noise(rng, len(track) / SAMPLE_RATE_HZ)[: len(track)]
+    noise *= speech_rms / 10 ** (snr_db / 20)
+    mixed = (track + noise) * (level / np.max(np.abs(speech)))
+    return np.asarray(np.clip(mixed, -1, 1) * 32767, dtype=np.int16)
+
+
+def noise_only(rng: np.random.Generator, seconds: float, rms: float = 0.02) -> Pcm:
+    """Range noise alone at `rms` of full scale (a quiet range between strings)."""
+    noise = range_noise(rng, seconds) * rms
+    return np.asarray(np.clip(noise, -1, 1) * 32767, dtype=np.int16)
