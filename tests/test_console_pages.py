@@ -133,7 +133,9 @@ def test_trend_rates_and_dprime_across_runs(db_url: str, tmp_path: Path) -> None
 
 
 def test_debrief_puts_findings_at_their_moment_in_feet(db_url: str, tmp_path: Path) -> None:
-    saved_run(db_url, tmp_path / "b", "B-101", "knife-approach-v1", "taser-first-v1", seed=2)
+    saved_run(
+        db_url, tmp_path / "b", "B-101", "knife-approach-v1", "taser-first-v1", seed=0
+    )  # seed 0: both probes land preferred
     run_dir = next((tmp_path / "b").glob("*/events.jsonl")).parent
     d = debrief(run_dir)
     times = [e["t"] for e in d["timeline"]]
