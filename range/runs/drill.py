@@ -158,8 +158,15 @@ class Session:
             port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
             self.lane = Lane(self.clock, port_dir)
             stack.callback(self._close)
+            issued_model, issued_loads = drill.issued_taser()  # a drill may fix the TASER
             self.lane.add(
-                TaserEmulator(config.taser_model, "SIM-TASER-0001", self.clock, directory=port_dir),
+                TaserEmulator(
+                    issued_model or config.taser_model,
+                    "SIM-TASER-0001",
+                    self.clock,
+                    loads=issued_loads,
+                    directory=port_dir,
+                ),
                 "taser",
             )
             self.lane.add(
@@ -377,6 +384,8 @@ class Session:
                 fired.setdefault((event.serial, event.bay, t), []).append(event)
             elif event.kind is EventKind.SHOT_FIRED:
                 self._shot(event)
+            elif event.kind is EventKind.ARC_SWITCH:
+                engine.arc(t, serial=event.serial)  # re-energises probes still attached
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
         for (serial, bay, t), probes in fired.items():
