@@ -329,8 +329,8 @@ class TaserCycleEnded(Record):
 class TaserCycleStarted(Record):
     """A TASER cycle began through a subject: the deployment's own first cycle
     (`cycle_of_deployment` 1), or a trigger / ARC press that re-energised probes still attached
-    (2, 3, ...). `cycle` counts every cycle this subject has received in the run (1-based). `mode` "probe"
-    or "drive_stun"."""
+    (2, 3, ...). `cycle` counts every cycle this subject has received in the run (1-based);
+    `mode` is "probe" or "drive_stun"."""
 
     KIND = "taser_cycle_started"
     subject: str
