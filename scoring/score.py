@@ -129,9 +129,15 @@ class _Subject:
     timeline: list[tuple[float, str]] = field(default_factory=list)
     # The current episode of acting (assaultive or deadly) and its answer.
     episode: bool = False
-    candidate: float | None = None  # acting began; exposed or not is known at the next positions
+    # The officer's exposure to this subject's acting, in the open episode: when the current
+    # exposed stretch began (from a phase change it is provisional until the next positions
+    # record says where the officer stood), and the seconds of the stretches closed so far.
+    exposed_since: float | None = None
+    provisional: bool = False
+    exposed_s: float = 0.0
     onset: float | None = None
     response: float | None = None
+    reaction: float = 0.0  # exposed seconds before the response
     reactions: list[float] = field(default_factory=list)
     ended_at: float | None = None  # when the threat visibly ended
     uses_after: int = 0
@@ -381,16 +387,15 @@ class _Judge:
         elif s.threat == Threat.NONE and s.peak >= Threat.ACTIVE and s.ended_at is None:
             s.ended_at = t
         if s.acting and not s.episode:
-            s.episode, s.onset, s.response, s.candidate = True, None, None, t
+            s.episode, s.onset, s.response = True, None, None
+            s.exposed_since, s.provisional, s.exposed_s = t, True, 0.0
         elif s.episode and not s.acting and rec.kind == "phase_entered":
             self.close_episode(s, t, still_acting=False)
 
     def close_episode(self, s: _Subject, t: float, still_acting: bool) -> None:
         policy = self.policy
-        if s.onset is None and s.candidate is not None and not self.have_positions:
-            s.onset = s.candidate  # no positions in the log: the officer counts as exposed
         if s.onset is not None and s.response is not None:
-            reaction = max(0.0, s.response - s.onset)
+            reaction = s.reaction
             s.reactions.append(round(reaction, 4))
             kind = Kind.INFO
             if reaction > policy.critical_reaction_s:
@@ -401,18 +406,19 @@ class _Judge:
                 "REACT-01",
                 s.onset,
                 kind,
-                f"{reaction:.2f} s from {s.name}'s threat onset to the first appropriate response"
-                f" to {s.name} (policy {policy.max_reaction_s:.1f} s, critical past"
+                f"{reaction:.2f} s exposed to {s.name}'s threat before the first appropriate"
+                f" response to {s.name} (policy {policy.max_reaction_s:.1f} s, critical past"
                 f" {policy.critical_reaction_s:.1f} s)",
             )
-        elif s.onset is not None:
-            open_s = t - s.onset
+        elif s.response is None and self.exposed_for(s, t) > 0.0:
+            open_s = self.exposed_for(s, t)
+            at = s.onset if s.onset is not None else t
             if open_s >= policy.critical_reaction_s - 1e-9 or (
                 still_acting and open_s >= policy.max_reaction_s
             ):
                 self.add(
                     "REACT-02",
-                    s.onset,
+                    at,
                     Kind.CRITICAL,
                     f"{s.name} acted for {open_s:.2f} s while the officer was exposed, and no"
                     " appropriate use of force answered it",
@@ -420,12 +426,37 @@ class _Judge:
             elif open_s > policy.max_reaction_s:
                 self.add(
                     "REACT-01",
-                    s.onset,
+                    at,
                     Kind.FINDING,
                     f"{s.name} acted for {open_s:.2f} s while the officer was exposed with no"
                     f" response (policy {policy.max_reaction_s:.1f} s)",
                 )
-        s.episode, s.onset, s.response, s.candidate = False, None, None, None
+        s.episode, s.onset, s.response, s.exposed_since, s.exposed_s = False, None, None, None, 0.0
+
+    def exposed_for(self, s: _Subject, t: float) -> float:
+        """Seconds the officer has stood exposed to `s` acting in this episode, up to `t`; sets
+        the episode's onset (its first exposed moment) when there is one."""
+        total = s.exposed_s
+        if s.exposed_since is not None:
+            total += max(0.0, t - s.exposed_since)
+            s.onset = s.exposed_since if s.onset is None else s.onset
+        return total
+
+    def exposed_now(self, s: _Subject, t: float, exposed: bool) -> None:
+        """Follow the exposure stretches of an open, unanswered episode at a positions record."""
+        if not s.episode or s.response is not None:
+            return
+        exposed = exposed and s.acting
+        if exposed and s.exposed_since is None:
+            s.exposed_since = t
+        elif exposed:
+            s.provisional = False
+        elif s.exposed_since is not None:
+            if not s.provisional:  # a provisional stretch was never confirmed: the officer was
+                s.exposed_s += t - s.exposed_since  # already in cover when the subject acted
+            s.exposed_since, s.provisional = None, False
+        if s.exposed_since is not None and s.onset is None:
+            s.onset = s.exposed_since
 
     # -- force -----------------------------------------------------------------------------------
 
@@ -486,6 +517,7 @@ class _Judge:
             )
             if s.episode and s.response is None:
                 s.response = t
+                s.reaction = self.exposed_for(s, t)
         if option is ForceOption.TASER:
             self.cew_rules(t, s)
 
@@ -776,12 +808,7 @@ class _Judge:
             if s.role == "bystander":
                 continue
             protected = self.protected_from(o, p)
-            if s.candidate is not None:
-                if not protected:
-                    s.onset = s.candidate
-                s.candidate = None
-            elif s.episode and s.acting and s.onset is None and not protected:
-                s.onset = t
+            self.exposed_now(s, t, exposed=not protected)
             if s.armed_live:
                 if s.seen_protected and s.protected and not protected and "left" not in s.flagged:
                     s.flagged.add("left")
@@ -938,7 +965,7 @@ class _Judge:
         if not self.have_positions:
             out.append(
                 "no positions in this log: cover, distance, de-escalation, cartridge range and"
-                " backdrop not judged; threat onsets taken with the officer exposed"
+                " backdrop not judged; the officer is taken as exposed throughout"
             )
         if any(s.role != "bystander" for s in self.subjects.values()) and not self.have_attributes:
             out.append(
