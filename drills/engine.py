@@ -79,6 +79,15 @@ class SubjectState:
     def threat(self) -> Threat:
         return threat_of(self.behaviour, bool(self.attributes.get("danger_to_others")))
 
+    @property
+    def acting(self) -> bool:
+        """Acting on the threat: the phase says so, or by default an assaultive or deadly one."""
+        if self.threat is Threat.NONE:
+            return False
+        if self.phase.acting is not None:
+            return self.phase.acting
+        return self.threat >= Threat.ASSAULTIVE
+
 
 @dataclass(slots=True)
 class Circuit:
@@ -521,6 +530,7 @@ class DrillEngine:
             role=subject.role,
             distance_ft=round(m_to_ft(self.distance_m(subject)), 3),
             attributes=dict(subject.attributes),
+            acting=subject.acting,
         )
 
     def _log_positions(self, force: bool = False) -> None:

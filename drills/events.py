@@ -257,6 +257,9 @@ class PhaseEntered(Record):
     distance_ft: NonNegative
     # The subject's attributes from this phase on (absent in older logs).
     attributes: SubjectAttributes | None = None
+    # Whether the subject acts on the threat in this phase (drills.schema.Phase.acting; absent
+    # in older logs, where an assaultive or deadly threat is taken as acting).
+    acting: bool | None = None
 
 
 class Positions(Record):

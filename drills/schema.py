@@ -157,6 +157,10 @@ class Phase(StrictModel):
     held_object: HeldObject | None = None  # what the subject holds from now on (None: no change)
     stance: Stance | None = None  # standing, arms_raised or kneeling from now on
     ends_drill: bool = False
+    # Whether the subject acts on the threat in this phase (points or fires the gun, attacks,
+    # charges, runs at others). Default: an assaultive or deadly threat acts. A man holding a
+    # gun to his own head is a deadly threat that has not acted: `acting = false`.
+    acting: bool | None = None
     attributes: AttributeChanges | None = None  # what changes from now on (None: nothing)
     transitions: list[Transition] = Field(default_factory=list)
 

@@ -35,6 +35,7 @@ class Judgement(StrEnum):
 # Every rule id the scorer writes (scoring/score.py); a policy must price each one.
 RULES = (
     "FORCE-01",
+    "FORCE-02",
     "DECISION-01",
     "DECISION-02",
     "LLF-01",

@@ -125,6 +125,7 @@ class _Subject:
     held: HeldObject = HeldObject.NONE
     peak: Threat = Threat.NONE
     attributes: dict[str, Any] | None = None
+    phase_acting: bool | None = None  # the phase's `acting` (None: an older log)
     position: tuple[float, float] | None = None
     timeline: list[tuple[float, str]] = field(default_factory=list)
     # The current episode of acting (assaultive or deadly) and its answer.
@@ -161,6 +162,12 @@ class _Subject:
 
     @property
     def acting(self) -> bool:
+        """Acting on the threat (pointing, firing, attacking, charging): as the phase says, or
+        by default an assaultive or deadly threat."""
+        if self.threat is Threat.NONE:
+            return False
+        if self.phase_acting is not None:
+            return self.phase_acting
         return self.threat >= Threat.ASSAULTIVE
 
     @property
@@ -275,6 +282,7 @@ class _Judge:
         self.have_cycles = False
         self.tasers_fired = 0
         self.started: dict[str, Any] = {}
+        self.llf_na = ""
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -350,7 +358,7 @@ class _Judge:
     def threat_moment(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t
         s = self.subjects.setdefault(d["subject"], _Subject(d["subject"]))
-        before, was_ended = s.threat, s.ended_at is not None
+        before, was_ended, was_acting = s.threat, s.ended_at is not None, s.acting
         if rec.kind == "incapacitation_started":
             s.behaviour, s.threat = "incapacitated", Threat.NONE
         else:
@@ -360,6 +368,8 @@ class _Judge:
                 self.have_attributes = True
             if "held_object" in d:
                 s.held = HeldObject(d["held_object"])
+            if rec.kind == "phase_entered":
+                s.phase_acting = d.get("acting")
             # The threat follows from the behaviour and the attributes under today's rules, so
             # an older log rescores with them (its logged `threat` is what the engine thought).
             danger = bool((s.attributes or {}).get("danger_to_others"))
@@ -370,6 +380,8 @@ class _Judge:
         moment = ""
         if s.threat >= Threat.ACTIVE and was_ended:
             moment = "re-arm" if s.held.is_weapon else "resumed"
+        elif s.acting and not was_acting:
+            moment = "acting"
         elif s.threat > before and s.threat >= Threat.ASSAULTIVE:
             moment = "onset" if before < Threat.ASSAULTIVE else "escalation"
         elif s.behaviour == "surrendered" and before > Threat.NONE:
@@ -500,6 +512,18 @@ class _Judge:
                 f"{what} at {s.name}, who posed no threat that called for it"
                 f" ({s.behaviour}, holding {s.held})",
             )
+        elif (
+            option is ForceOption.FIREARM
+            and s.threat is Threat.DEADLY
+            and not s.acting
+            and not (s.attributes or {}).get("danger_to_others")
+        ):
+            self.breach(
+                "FORCE-02",
+                t,
+                f"{what} at {s.name}, armed ({s.held}) but not acting on it and no danger to"
+                " others: no immediate threat",
+            )
         elif judgement is Judgement.EXCESSIVE:
             self.add(
                 "FORCE-01",
@@ -521,23 +545,24 @@ class _Judge:
         if option is ForceOption.TASER:
             self.cew_rules(t, s)
 
-    def cew_rules(self, t: float, s: _Subject) -> None:
-        values = self.values
+    def cew_barred(self, s: _Subject) -> tuple[str, str] | None:
+        """(rule, why) when the CEW policy bars the TASER on `s` now: flight alone (CEW-01), a
+        restricted subject or position short of a deadly threat (CEW-05)."""
         danger = bool((s.attributes or {}).get("danger_to_others"))
         if s.behaviour == "fleeing" and not danger:
-            self.breach(
-                "CEW-01",
-                t,
-                f"TASER on {s.name}, whose only resistance was flight (no danger to others)",
-            )
-        restricted = s.restricted(values.cew_restricted)
+            return "CEW-01", f"{s.name}'s only resistance was flight (no danger to others)"
+        restricted = s.restricted(self.values.cew_restricted)
         if restricted and s.threat < Threat.DEADLY:
-            self.breach(
-                "CEW-05",
-                t,
-                f"TASER on {s.name} ({', '.join(restricted)}): restricted, only where deadly"
-                f" force would otherwise be justified (threat was {s.threat.name.lower()})",
+            return "CEW-05", (
+                f"{s.name} is restricted ({', '.join(restricted)}): only where deadly force would"
+                f" otherwise be justified (threat was {s.threat.name.lower()})"
             )
+        return None
+
+    def cew_rules(self, t: float, s: _Subject) -> None:
+        barred = self.cew_barred(s)
+        if barred is not None:
+            self.breach(barred[0], t, f"TASER on {s.name}: {barred[1]}")
 
     def force_action(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t
@@ -587,6 +612,9 @@ class _Judge:
     def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
         threat = s.threat if s is not None else Threat.NONE
         taser_fits = self.policy.judge(threat, ForceOption.TASER) is Judgement.JUSTIFIED
+        if s is not None and self.cew_barred(s) is not None:
+            taser_fits = False  # the CEW policy bars it: no less-lethal credit, no LLF-02
+            self.llf_na = "the CEW policy barred the TASER here"
         if option is ForceOption.TASER and taser_fits:
             self.add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
         elif (
@@ -892,6 +920,8 @@ class _Judge:
         ):
             transition = self.first_firearm - self.last_taser
         llf, llf_na = _less_lethal_first(self.first_force, self.first_threat, self.at_hand)
+        if self.llf_na:
+            llf, llf_na = None, self.llf_na
         findings = sorted(self.findings, key=lambda f: f.t)
         total = max(0.0, 100.0 + sum(f.points for f in findings))
         critical = any(f.kind is Kind.CRITICAL for f in findings)
@@ -936,12 +966,13 @@ class _Judge:
         for s in self.subjects.values():
             if s.role == "bystander":
                 continue
-            if not s.fired_on and s.peak < Threat.DEADLY:
+            if not s.forced and s.peak < Threat.DEADLY:
                 self.add(
                     "HOLD-01",
                     self.end_t,
                     Kind.CREDIT,
-                    f"held fire on {s.name} ({s.behaviour}, holding {s.held}): no deadly threat",
+                    f"held fire on {s.name} ({s.behaviour}, holding {s.held}): no force on a"
+                    " subject who posed no deadly threat",
                 )
             if (
                 not used_force
@@ -1000,6 +1031,7 @@ _DECISIONS = (
     ("DECISION-02", "critical failure: a bystander was struck"),
     ("DECISION-01", "critical failure: force on a subject who posed no threat"),
     ("STOP-02", "critical failure: force after the threat ended"),
+    ("FORCE-02", "critical failure: deadly force with no immediate threat"),
     ("CEW-05", "critical failure: TASER on a restricted subject"),
     ("DIST-01", "critical failure: the subject reached the officer"),
     ("REACT-02", "critical failure: the threat went unanswered"),
