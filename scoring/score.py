@@ -927,8 +927,12 @@ class _Judge:
         critical = any(f.kind is Kind.CRITICAL for f in findings)
         excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
         incomplete = _incomplete(self.ended, self.end_t)
+        decision = _decision(findings, self.first_force is not None)
+        if not critical and not excessive and total < policy.pass_score:
+            lost = sorted({f.rule for f in findings if f.points < 0})
+            decision = f"below the pass mark ({', '.join(lost)})"
         return Score(
-            decision=_decision(findings, self.first_force is not None),
+            decision=decision,
             score=round(total, 2),
             passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
             less_lethal_first=llf,

@@ -39,13 +39,15 @@ def play(drill_id: str, officer: str, seed: int = 1) -> RunResult:
 
 def test_the_library_covers_the_classic_situations() -> None:
     assert len(builtin_drills()) >= 12
-    assert set(CLASSIC_ERRORS) == set(builtin_drills())
+    # The drills before issue 13 keep their errors here; the later ones ship theirs
+    # (tests/test_drill_library.py).
+    assert set(CLASSIC_ERRORS) <= set(builtin_drills())
     for drill in builtin_drills().values():
         assert drill.rationale.strip() and drill.expected_response.strip()
         assert drill.expected_officer is not None
 
 
-@pytest.mark.parametrize("drill_id", sorted(CLASSIC_ERRORS))
+@pytest.mark.parametrize("drill_id", sorted(builtin_drills()))
 def test_the_expected_response_passes(drill_id: str) -> None:
     drill = builtin_drills()[drill_id]
     assert drill.expected_officer is not None
