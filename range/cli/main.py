@@ -18,6 +18,7 @@ from range.cli import calibrate as cli_calibrate
 from range.cli import course as cli_course
 from range.cli import drill as cli_drill
 from range.cli import peripherals as cli_peripherals
+from range.cli import policy as cli_policy
 from range.cli import records as cli_records
 from range.cli import util as cliutil
 from range.cli import xr as cli_xr
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_analyze.register(sub)
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
+    cli_policy.register(sub)
     cli_xr.register(sub)
     return parser
 
