@@ -392,7 +392,7 @@ class _Judge:
             moment = "recovery"
         elif s.threat < before:
             moment = "de-escalation"
-        if moment:
+        if moment and (not s.timeline or s.timeline[-1][1] != moment):
             s.timeline.append((round(t, 4), moment))
         if s.threat >= Threat.ACTIVE:
             s.ended_at, s.uses_after = None, 0
@@ -480,7 +480,7 @@ class _Judge:
         s.forced = True
         values = self.values
         if s.threat == Threat.NONE and s.ended_at is not None:
-            self.after += 1
+            self.after += option is ForceOption.FIREARM  # rounds; cycles are counted per subject
             s.uses_after += 1
             late = t - s.ended_at
             held = f", still holding the {s.held}" if s.held.is_weapon else ""

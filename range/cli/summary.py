@@ -40,7 +40,7 @@ def format_score(score: Score) -> str:
             "n/a"
             if score.reaction_time_s is None
             else f"{score.reaction_time_s:.2f} s"
-            " from threat onset to the first appropriate response"
+            " exposed to the threat before the first appropriate response"
         ),
     ]
     if score.transition_time_s is not None:
@@ -59,10 +59,30 @@ def format_score(score: Score) -> str:
         f"Rounds fired:      {score.rounds_fired} ({score.rounds_on_target} on target,"
         f" {score.rounds_after_threat} after the threat ended)"
     )
-    lines.append("Findings:")
+    for name, subject in score.subjects.items():
+        if subject.get("taser_cycles"):
+            lines.append(
+                f"TASER cycles:      {name}: {subject['taser_cycles']} cycle(s),"
+                f" {subject['taser_exposure_s']:.1f} s of exposure,"
+                f" {subject['taser_cycles_after_threat']} after the threat ended"
+                + (f", {subject['drive_stuns']} drive-stun(s)" if subject["drive_stuns"] else "")
+            )
+    timelines = [
+        f"{name}: " + ", ".join(f"{moment} {t:.2f} s" for t, moment in subject["timeline"])
+        for name, subject in score.subjects.items()
+        if subject.get("timeline")
+    ]
+    if timelines:
+        lines.append("Threat timeline:   " + "; ".join(timelines))
+    for gap in score.not_judged:
+        lines.append(f"Not judged:        {gap}")
+    lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""
-        lines.append(f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}")
+        override = "  [critical: overrides the score]" if f.kind is Kind.CRITICAL else ""
+        lines.append(
+            f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}{override}"
+        )
     return "\n".join(lines)
 
 
