@@ -94,6 +94,8 @@ def test_drill_show_lists_the_scripts_and_drill_run_sim_plays_one(tmp_path: Path
                 "repeated-cycles-v1",
                 "--sim",
                 "repeated-cycles-no-pause-v1",
+                "--seed",
+                "1",
                 "--json",
                 "--runs-dir",
                 str(tmp_path),
