@@ -142,6 +142,9 @@ class _Subject:
     reactions: list[float] = field(default_factory=list)
     ended_at: float | None = None  # when the threat visibly ended
     uses_after: int = 0
+    after_delays: list[float] = field(default_factory=list)  # s from the threat's end, per use
+    last_taser: float | None = None
+    transition: float | None = None  # s from the last TASER use to the first round after it
     forced: bool = False
     fired_on: bool = False
     ever_armed: bool = False
@@ -479,10 +482,15 @@ class _Judge:
             return
         s.forced = True
         values = self.values
+        if option is ForceOption.TASER:
+            s.last_taser = t
+        elif s.last_taser is not None and s.transition is None:
+            s.transition = round(t - s.last_taser, 4)
         if s.threat == Threat.NONE and s.ended_at is not None:
             self.after += option is ForceOption.FIREARM  # rounds; cycles are counted per subject
             s.uses_after += 1
             late = t - s.ended_at
+            s.after_delays.append(round(late, 4))
             held = f", still holding the {s.held}" if s.held.is_weapon else ""
             if late <= values.perception_allowance_s + 1e-9 and (
                 s.uses_after <= values.perception_allowance_uses
@@ -954,6 +962,8 @@ class _Judge:
                     "role": s.role,
                     "timeline": [list(m) for m in s.timeline],
                     "reaction_times_s": s.reactions,
+                    "transition_s": s.transition,
+                    "force_after_threat_s": s.after_delays,
                     "taser_cycles": s.cycles,
                     "taser_exposure_s": round(s.exposure_s, 3),
                     "taser_cycles_after_threat": s.cycles_after,

@@ -633,6 +633,7 @@ def test_a_critical_finding_fails_a_run_whose_points_would_pass() -> None:
         "STOP-02",
     ]
     assert score.rounds_after_threat == 5
+    assert score.subjects["s"]["force_after_threat_s"] == [0.25, 0.5, 0.75, 1.0, 4.0]
 
 
 def test_reaction_is_per_subject_and_restarts_at_a_re_arm() -> None:
@@ -680,6 +681,19 @@ def test_cycles_and_exposure_are_counted_per_subject() -> None:
     ]
     subject = score_run(log, default_policy()).subjects["s"]
     assert (subject["taser_cycles"], subject["taser_exposure_s"]) == (2, 10.0)
+
+
+def test_the_transition_time_is_per_subject() -> None:
+    log = [
+        *start(),
+        phase(0, "assaultive", "knife"),
+        say(0.1, "Taser!"),
+        taser(0.5),
+        phase(1.0, "deadly_threat", "knife"),
+        fire(1.8),
+        end(3),
+    ]
+    assert score_run(log, default_policy()).subjects["s"]["transition_s"] == 1.3
 
 
 def test_flight_alone_is_passive_and_a_danger_to_others_makes_it_deadly() -> None:

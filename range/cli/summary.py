@@ -23,8 +23,9 @@ def verdict_line(score: Score) -> str:
     overrides = sorted({f.rule for f in score.overridden_by})
     if overrides and score.outcome is Outcome.FAIL:
         which = ", ".join(overrides)
+        verb = "overrides" if len(overrides) == 1 else "override"
         return (
-            f"{score.score:.0f}/100  FAIL  ({which} overrides the score: a critical finding or"
+            f"{score.score:.0f}/100  FAIL  ({which} {verb} the score: a critical finding or"
             f" excessive force fails the run whatever its points; policy {score.policy})"
         )
     return f"{score.score:.0f}/100  {score.outcome.value}  (policy {score.policy})"
@@ -60,6 +61,16 @@ def format_score(score: Score) -> str:
         f" {score.rounds_after_threat} after the threat ended)"
     )
     for name, subject in score.subjects.items():
+        parts = []
+        if subject.get("reaction_times_s"):
+            parts.append("reaction " + ", ".join(f"{r:.2f} s" for r in subject["reaction_times_s"]))
+        if subject.get("transition_s") is not None:
+            parts.append(f"TASER to firearm {subject['transition_s']:.2f} s")
+        if subject.get("force_after_threat_s"):
+            delays = ", ".join(f"{d:.2f} s" for d in subject["force_after_threat_s"])
+            parts.append(f"force after the threat ended at +{delays}")
+        if parts:
+            lines.append(f"Subject {name}: " + "; ".join(parts))
         if subject.get("taser_cycles"):
             lines.append(
                 f"TASER cycles:      {name}: {subject['taser_cycles']} cycle(s),"
