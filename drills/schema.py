@@ -242,6 +242,23 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             or abs(cover.y_ft) > drill.scene.lane_width_ft / 2
         ):
             problem(("scene", "cover", c, "x_ft"), f"cover {cover.name!r} lies off the lane")
+    for c, crowd in enumerate(drill.scene.crowds):
+        if (
+            crowd.x_ft > drill.scene.lane_length_ft
+            or abs(crowd.y_ft) > drill.scene.lane_width_ft / 2
+        ):
+            problem(("scene", "crowds", c, "x_ft"), f"crowd {crowd.name!r} lies off the lane")
+    model, loads = drill.issued_taser()
+    if model is not None and loads is not None:
+        from peripherals.emulator import TASER_SPECS  # the bays a model has
+
+        bays = TASER_SPECS[model].bays
+        if len(loads) != bays:
+            problem(
+                ("taser_loads",),
+                f"{drill.taser_model} has {bays} bay(s): give {bays} cartridge(s), not"
+                f" {len(loads)}",
+            )
     phase_ids: dict[str, int] = {}
     for i, phase in enumerate(drill.phases):
         if phase.id in phase_ids:

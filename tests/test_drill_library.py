@@ -105,3 +105,20 @@ def test_drill_show_lists_the_scripts_and_drill_run_sim_plays_one(tmp_path: Path
     assert result["score"]["outcome"] == "FAIL"
     rules = {f["rule"] for f in result["score"]["findings"] if f["kind"] == "critical"}
     assert "STOP-02" in rules and code == 0  # a run that fails its drill still ran
+
+
+def test_issued_loads_must_fill_the_model_s_bays_and_crowds_lie_on_the_lane() -> None:
+    from drills.schema import parse_drill
+    from physics.datafiles import DataFileError
+
+    base = (Path(__file__).parents[1] / "drills/data/drills/repeated-cycles-v1.toml").read_text()
+    parse_drill(base, "ok.toml")
+    two = base.replace('taser_loads = ["x26p-25ft"]', 'taser_loads = ["x26p-25ft", "x26p-21ft"]')
+    with pytest.raises(DataFileError, match="taser-x26p has 1 bay"):
+        parse_drill(two, "two.toml")
+    far = (
+        base + '\n[scene]\ncrowds = [{ name = "q", x_ft = 99.0, width_ft = 4.0, depth_ft = 4.0 }]\n'
+    )
+
+    with pytest.raises(DataFileError, match="crowd 'q' lies off the lane"):
+        parse_drill(far, "far.toml")
