@@ -740,3 +740,37 @@ def test_the_docs_table_gives_every_rule_its_default_and_source() -> None:
         assert row.group(3) == rule.citation, rule.id
     for setting in policy.settings:
         assert re.search(rf"^\| {setting.id} \| {setting.rule} \|", text, re.M), setting.id
+
+
+def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from range.cli.main import main
+
+    text = (Path(__file__).parents[1] / "scoring/data/policy-default.toml").read_text()
+    good = tmp_path / "agency.toml"
+    good.write_text(text.replace("pass_score = 70.0", "pass_score = 80.0"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["policy", "validate", str(good)]) == 0
+    assert f"ok (default-continuum-v1: {len(RULES)} rules, 15 settings)" in out.getvalue()
+    cases = {
+        "no-rule.toml": (
+            text.replace('id = "CEW-07"', 'id = "CEW-99"'),
+            "unknown rule ids: CEW-99",
+        ),
+        "no-setting.toml": (
+            text.replace('id = "cew_max_cycles"', 'id = "cew_most_cycles"'),
+            "setting cew_max_cycles: missing",
+        ),
+        "half-cycle.toml": (text.replace("count = 3\n", "count = 3.5\n"), "a whole number"),
+    }
+    for name, (body, words) in cases.items():
+        path = tmp_path / name
+        path.write_text(body)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main(["policy", "validate", str(path)]) == 2
+        assert words in err.getvalue() and str(path) in err.getvalue(), err.getvalue()
+        assert "Traceback" not in err.getvalue()
