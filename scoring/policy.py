@@ -179,7 +179,7 @@ class SettingRow(StrictModel):
 
 class Policy(StrictModel):
     id: str
-    version: Literal[1, 2]
+    version: Literal[2]
     description: str
     pass_score: float = Field(ge=0.0, le=100.0)
     max_reaction_s: float = Field(gt=0.0)
@@ -187,6 +187,17 @@ class Policy(StrictModel):
     matrix: Matrix
     rules: list[Rule]
     settings: list[SettingRow]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_1(cls, data: object) -> object:
+        if isinstance(data, dict) and "points" in data and "rules" not in data:
+            raise ValueError(
+                "this is a format-1 policy ([points]); format 2 gives every rule a [[rules]] row"
+                " (id, judges, severity, points, citation) and every setting a [[settings]] row:"
+                " start from scoring/data/policy-default.toml (docs/scoring.md)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _every_rule_priced(self) -> Policy:

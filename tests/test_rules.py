@@ -765,6 +765,10 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
             "setting cew_max_cycles: missing",
         ),
         "half-cycle.toml": (text.replace("count = 3\n", "count = 3.5\n"), "a whole number"),
+        "format-1.toml": (
+            'id = "old-v1"\nversion = 1\ndescription = "d"\n[points]\nHIT-01 = -3.0\n',
+            "format-1 policy",
+        ),
     }
     for name, (body, words) in cases.items():
         path = tmp_path / name
