@@ -778,3 +778,22 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
             assert main(["policy", "validate", str(path)]) == 2
         assert words in err.getvalue() and str(path) in err.getvalue(), err.getvalue()
         assert "Traceback" not in err.getvalue()
+
+
+def test_cover_that_is_not_the_officer_s_or_out_of_reach_earns_no_credit() -> None:
+    """The subject's own car on the line, or the officer's car 12 ft behind him, is no cover."""
+
+    def run(cover: list[dict[str, Any]], officer: tuple[float, float]) -> list[Kind]:
+        log = [
+            *start(cover=cover),
+            phase(0, "deadly_threat", "handgun"),
+            pos(0.0, officer, s=(6.0, 0.0)),
+            fire(0.3),
+            end(1),
+        ]
+        return kinds(score_run(log, default_policy()), "COVER-01")
+
+    theirs = [{**ENGINE_BLOCK[0], "officer_cover": False}]
+    assert run(ENGINE_BLOCK, (0.5, 0.0)) == [Kind.CREDIT]
+    assert run(theirs, (0.5, 0.0)) == []  # not the officer's: no credit, none to use either
+    assert run(ENGINE_BLOCK, (-3.0, 0.0)) == [Kind.FINDING]  # on the line, but not at it
