@@ -27,6 +27,9 @@ from physics.units import FT_M, m_to_ft
 TASER_CYCLE_S = 5.0
 RECOVERY_S = 1.27
 CONTACT_DISTANCE_M = 0.6
+# The officer's arm and the device's length: a subject this close can be drive-stunned. A
+# design value (no published figure); a subject who closes to contact stops at 0.6 m.
+DRIVE_STUN_REACH_M = 0.9
 POSITION_LOG_PERIOD_S = 0.1
 
 
@@ -95,6 +98,7 @@ class Circuit:
 
     subject: str
     effect: Effect
+    mode: str = "probe"  # or "drive_stun": the front pressed to the body, no probes
     cycles: int = 0  # cycles of this deployment so far
     cycle_started_s: float | None = None  # None: no cycle running
     cycle: int = 0  # the subject's cycle number of the running cycle
@@ -300,17 +304,31 @@ class DrillEngine:
         if outcome.effect is Effect.FULL:
             self._cue(self.subjects[subject_id], "probes_connected")
 
-    def arc(self, t: float | None = None, serial: str | None = None) -> None:
+    def arc(
+        self, t: float | None = None, serial: str | None = None, *, drive_stun: bool = False
+    ) -> None:
         """A trigger or ARC press with no cartridge left to fire (the device's `arc_switch`): with
         probes still attached from this device it re-energises them, a new cycle through the
-        subject (re-incapacitation when the connection is a full one); with none it only arcs at
-        the front. Drive-stun (the front pressed to a body) is not modelled by the simulation;
-        the log vocabulary and the scorer take it (`mode` "drive_stun")."""
+        subject (re-incapacitation when the connection is a full one). With none attached, on a
+        model that can drive-stun (`drive_stun`), a subject within DRIVE_STUN_REACH_M of the
+        officer takes a drive-stun cycle: pain, no incapacitation (the front's electrodes are
+        too close together to lock the muscles). Otherwise it only arcs at the front."""
         self._require_running()
         when = self.t if t is None else t
+        circuit = self.circuits.get(serial)
+        if circuit is not None:
+            self._end_exposure(serial, when, "new_pull")  # a drive-stun's circuit goes with it
         if serial not in self.circuits:
-            return
-        self._end_exposure(serial, when, "new_pull")
+            if not drive_stun:
+                return
+            reach = [
+                (self.distance_m(s), s.id)
+                for s in self.subjects.values()
+                if s.role == "subject" and self.distance_m(s) <= DRIVE_STUN_REACH_M
+            ]
+            if not reach:
+                return
+            self.circuits[serial] = Circuit(min(reach)[1], Effect.REDUCED, mode="drive_stun")
         self._start_cycle(serial, when)
 
     def _start_cycle(self, serial: str | None, when: float) -> None:
@@ -327,7 +345,7 @@ class DrillEngine:
             "taser_cycle_started",
             subject=subject.id,
             serial=serial,
-            mode="probe",
+            mode=circuit.mode,
             cycle=subject.cycles,
             cycle_of_deployment=circuit.cycles,
             effect=circuit.effect.value,
@@ -353,12 +371,14 @@ class DrillEngine:
             "taser_exposure",
             subject=circuit.subject,
             serial=serial,
-            mode="probe",
+            mode=circuit.mode,
             cycle=circuit.cycle,
             started_s=round(started, 6),
             duration_s=round(max(0.0, when - started), 6),
             ended_by=ended_by,
         )
+        if circuit.mode == "drive_stun":  # nothing stays attached
+            del self.circuits[serial]
 
     def bullet(self, impact: BulletImpact, t: float | None = None, **data: Any) -> None:
         self._require_running()

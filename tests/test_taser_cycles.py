@@ -136,3 +136,21 @@ def test_the_simulated_x26p_re_energises_through_its_attached_probes() -> None:
     assert [x["duration_s"] for x in exposures] == [pytest.approx(5.0, abs=0.02)] * 2
     assert {r.data["model"] for r in result.records if r.kind == "device_event"} >= {"taser-x26p"}
     assert result.score.subjects["man"]["taser_cycles"] == 2
+
+
+def test_an_arc_press_at_contact_with_no_probes_is_a_drive_stun_where_the_model_has_one() -> None:
+    e = engine()
+    e.arc(t=0.5, serial="T1", drive_stun=True)  # 10 ft away: out of reach, it only arcs
+    e.subjects["s"].position_m = (0.5, 0.0)
+    e.arc(t=1.0, serial="T10")  # a model with no drive-stun: arcs only
+    e.arc(t=1.0, serial="T1", drive_stun=True)
+    e.arc(t=2.0, serial="T1", drive_stun=True)  # pressed again: a second drive-stun cycle
+    e.cycle_ended(t=7.0, serial="T1", stopped_by_safety=False)
+    started = kinds(e, "taser_cycle_started")
+    assert [(c["mode"], c["serial"], c["cycle"]) for c in started] == [
+        ("drive_stun", "T1", 1),
+        ("drive_stun", "T1", 2),
+    ]
+    assert [x["duration_s"] for x in kinds(e, "taser_exposure")] == pytest.approx([1.0, 5.0])
+    assert kinds(e, "incapacitation_started") == []  # pain, not incapacitation
+    assert e.circuits == {}  # nothing stays attached after a drive-stun

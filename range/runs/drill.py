@@ -385,7 +385,8 @@ class Session:
             elif event.kind is EventKind.SHOT_FIRED:
                 self._shot(event)
             elif event.kind is EventKind.ARC_SWITCH:
-                engine.arc(t, serial=event.serial)  # re-energises probes still attached
+                # Re-energises probes still attached; else a drive-stun, on models that have one.
+                engine.arc(t, serial=event.serial, drive_stun=event.model is not Model.TASER_10)
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
         for (serial, bay, t), probes in fired.items():
