@@ -797,3 +797,15 @@ def test_cover_that_is_not_the_officer_s_or_out_of_reach_earns_no_credit() -> No
     assert run(ENGINE_BLOCK, (0.5, 0.0)) == [Kind.CREDIT]
     assert run(theirs, (0.5, 0.0)) == []  # not the officer's: no credit, none to use either
     assert run(ENGINE_BLOCK, (-3.0, 0.0)) == [Kind.FINDING]  # on the line, but not at it
+
+
+def test_a_speech_act_record_reaches_the_warning_rules_unchanged() -> None:
+    """The place left for speech acts: an `officer_spoke` record (not yet in the vocabulary,
+    so built directly) with its act is read where `verbal_command` words are today."""
+    spoke = LogRecord(0.2, "officer_spoke", {"act": "cew_warning"})
+    log = [*start(), phase(0, "active_resistance"), spoke, taser(1.0), end(2)]
+    found = {(f.rule, f.kind) for f in score_run(log, default_policy()).findings}
+    assert ("CEW-02", Kind.CREDIT) in found and ("VERBAL-01", Kind.CREDIT) in found
+    words = [*start(), phase(0, "active_resistance"), say(0.2, "Stop!"), taser(1.0), end(2)]
+    found = {(f.rule, f.kind) for f in score_run(words, default_policy()).findings}
+    assert ("CEW-02", Kind.FINDING) in found
