@@ -809,3 +809,32 @@ def test_a_speech_act_record_reaches_the_warning_rules_unchanged() -> None:
     words = [*start(), phase(0, "active_resistance"), say(0.2, "Stop!"), taser(1.0), end(2)]
     found = {(f.rule, f.kind) for f in score_run(words, default_policy()).findings}
     assert ("CEW-02", Kind.FINDING) in found
+
+
+@pytest.mark.parametrize("held", ["handgun", "none", "toy_gun"])
+def test_force_after_the_threat_ended_does_not_hinge_on_the_held_object(held: str) -> None:
+    log = [
+        *start(),
+        phase(0, "deadly_threat", "handgun"),
+        fire(0.5),
+        rec(
+            0.6,
+            "phase_entered",
+            subject="s",
+            phase="down",
+            behaviour="incapacitated",
+            threat="none",
+            held_object=held,
+            stance="kneeling",
+            role="subject",
+            distance_ft=20.0,
+            attributes=ATTRIBUTES,
+        ),
+        fire(4.6),  # the walk-up shot
+        end(5),
+    ]
+    score = score_run(log, default_policy())
+    assert kinds(score, "STOP-02") == [Kind.CRITICAL] and "DECISION-01" not in {
+        f.rule for f in score.findings
+    }
+    assert score.decision == "critical failure: force after the threat ended"
