@@ -16,7 +16,7 @@ import numpy as np
 
 from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
-from drills.threat import THREAT_OF, Behaviour, HeldObject, Threat
+from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from physics.ballistics import BulletImpact
 from physics.body import Stance
 from physics.taser import Assessment, Effect, ProbeImpact
@@ -27,6 +27,9 @@ from physics.units import FT_M, m_to_ft
 TASER_CYCLE_S = 5.0
 RECOVERY_S = 1.27
 CONTACT_DISTANCE_M = 0.6
+# The officer's arm and the device's length: a subject this close can be drive-stunned. A
+# design value (no published figure); a subject who closes to contact stops at 0.6 m.
+DRIVE_STUN_REACH_M = 0.9
 POSITION_LOG_PERIOD_S = 0.1
 
 
@@ -66,6 +69,8 @@ class SubjectState:
     incapacitated_until_s: float | None = None
     spent: set[int] = field(default_factory=set)
     stance: Stance = Stance.STANDING
+    attributes: dict[str, Any] = field(default_factory=dict)
+    cycles: int = 0  # TASER cycles received in the run
 
     @property
     def behaviour(self) -> Behaviour:
@@ -75,7 +80,28 @@ class SubjectState:
 
     @property
     def threat(self) -> Threat:
-        return THREAT_OF[self.behaviour]
+        return threat_of(self.behaviour, bool(self.attributes.get("danger_to_others")))
+
+    @property
+    def acting(self) -> bool:
+        """Acting on the threat: the phase says so, or by default an assaultive or deadly one."""
+        if self.threat is Threat.NONE:
+            return False
+        if self.phase.acting is not None:
+            return self.phase.acting
+        return self.threat >= Threat.ASSAULTIVE
+
+
+@dataclass(slots=True)
+class Circuit:
+    """A TASER's probes still attached to a subject, and the cycle running through them."""
+
+    subject: str
+    effect: Effect
+    mode: str = "probe"  # or "drive_stun": the front pressed to the body, no probes
+    cycles: int = 0  # cycles of this deployment so far
+    cycle_started_s: float | None = None  # None: no cycle running
+    cycle: int = 0  # the subject's cycle number of the running cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +165,10 @@ class DrillEngine:
                 yaw,
                 drill.phase(spec.start_phase),
                 0.0,
+                attributes=spec.attributes.model_dump(mode="json"),
             )
             self._apply_phase(self.subjects[spec.id])
+        self.circuits: dict[str | None, Circuit] = {}  # by device serial
 
     @property
     def t(self) -> float:
@@ -173,9 +201,21 @@ class DrillEngine:
                     "y_m": c.y_ft * FT_M,
                     "width_m": c.width_ft * FT_M,
                     "depth_m": c.depth_ft * FT_M,
+                    "officer_cover": c.officer_cover,
                 }
                 for c in self.drill.scene.cover
             ],
+            crowds=[
+                {
+                    "name": c.name,
+                    "x_m": c.x_ft * FT_M,
+                    "y_m": c.y_ft * FT_M,
+                    "width_m": c.width_ft * FT_M,
+                    "depth_m": c.depth_ft * FT_M,
+                }
+                for c in self.drill.scene.crowds
+            ],
+            lane_length_m=self.drill.scene.lane_length_ft * FT_M,
             **meta,
         )
         for subject in self.subjects.values():
@@ -207,6 +247,8 @@ class DrillEngine:
             return
         self.state = state
         self.end_reason = reason
+        for serial in list(self.circuits):
+            self._end_exposure(serial, self.t, "run_end")
         self._log_positions(force=True)
         self.log.emit(self.t, "run_ended", state=state.value, reason=reason)
 
@@ -251,18 +293,92 @@ class DrillEngine:
             reason=outcome.reason,
             **data,
         )
-        if subject_id is None or outcome.effect is not Effect.FULL:
+        serial = data.get("serial")
+        # A new cartridge from the same device ends the cycle through the old probes.
+        self._end_exposure(serial, when, "new_pull")
+        self.circuits.pop(serial, None)
+        if subject_id is None or outcome.effect is Effect.NONE:
             return
-        subject = self.subjects[subject_id]
+        self.circuits[serial] = Circuit(subject_id, outcome.effect)
+        self._start_cycle(serial, when)
+        if outcome.effect is Effect.FULL:
+            self._cue(self.subjects[subject_id], "probes_connected")
+
+    def arc(
+        self, t: float | None = None, serial: str | None = None, *, drive_stun: bool = False
+    ) -> None:
+        """A trigger or ARC press with no cartridge left to fire (the device's `arc_switch`): with
+        probes still attached from this device it re-energises them, a new cycle through the
+        subject (re-incapacitation when the connection is a full one). With none attached, on a
+        model that can drive-stun (`drive_stun`), a subject within DRIVE_STUN_REACH_M of the
+        officer takes a drive-stun cycle: pain, no incapacitation (the front's electrodes are
+        too close together to lock the muscles). Otherwise it only arcs at the front."""
+        self._require_running()
+        when = self.t if t is None else t
+        circuit = self.circuits.get(serial)
+        if circuit is not None:
+            self._end_exposure(serial, when, "new_pull")  # a drive-stun's circuit goes with it
+        if serial not in self.circuits:
+            if not drive_stun:
+                return
+            reach = [
+                (self.distance_m(s), s.id)
+                for s in self.subjects.values()
+                if s.role == "subject" and self.distance_m(s) <= DRIVE_STUN_REACH_M
+            ]
+            if not reach:
+                return
+            self.circuits[serial] = Circuit(min(reach)[1], Effect.REDUCED, mode="drive_stun")
+        self._start_cycle(serial, when)
+
+    def _start_cycle(self, serial: str | None, when: float) -> None:
+        circuit = self.circuits[serial]
+        subject = self.subjects[circuit.subject]
+        subject.cycles += 1
+        circuit.cycles += 1
+        circuit.cycle = subject.cycles
+        circuit.cycle_started_s = when
+        # Logged before the cycle's own effect, so the cycle is judged against the threat the
+        # officer faced when pulling.
+        self.log.emit(
+            when,
+            "taser_cycle_started",
+            subject=subject.id,
+            serial=serial,
+            mode=circuit.mode,
+            cycle=subject.cycles,
+            cycle_of_deployment=circuit.cycles,
+            effect=circuit.effect.value,
+        )
+        if circuit.effect is not Effect.FULL:
+            return
+        until = when + TASER_CYCLE_S + RECOVERY_S
         if subject.incapacitated_until_s is None:
-            subject.incapacitated_until_s = when + TASER_CYCLE_S + RECOVERY_S
+            subject.incapacitated_until_s = until
             self.log.emit(
-                when,
-                "incapacitation_started",
-                subject=subject.id,
-                until_s=round(subject.incapacitated_until_s, 6),
+                when, "incapacitation_started", subject=subject.id, until_s=round(until, 6)
             )
-        self._cue(subject, "probes_connected")
+        else:
+            subject.incapacitated_until_s = max(subject.incapacitated_until_s, until)
+
+    def _end_exposure(self, serial: str | None, when: float, ended_by: str) -> None:
+        circuit = self.circuits.get(serial)
+        if circuit is None or circuit.cycle_started_s is None:
+            return
+        started, circuit.cycle_started_s = circuit.cycle_started_s, None
+        self.log.emit(
+            when,
+            "taser_exposure",
+            subject=circuit.subject,
+            serial=serial,
+            mode=circuit.mode,
+            cycle=circuit.cycle,
+            started_s=round(started, 6),
+            duration_s=round(max(0.0, when - started), 6),
+            ended_by=ended_by,
+        )
+        if circuit.mode == "drive_stun":  # nothing stays attached
+            del self.circuits[serial]
 
     def bullet(self, impact: BulletImpact, t: float | None = None, **data: Any) -> None:
         self._require_running()
@@ -283,6 +399,9 @@ class DrillEngine:
         self._require_running()
         when = self.t if t is None else t
         self.log.emit(when, "taser_cycle_ended", **data)
+        self._end_exposure(
+            data.get("serial"), when, "safety" if data.get("stopped_by_safety") else "cycle_end"
+        )
         for subject in self.subjects.values():
             until = subject.incapacitated_until_s
             if until is not None and until > when + RECOVERY_S:
@@ -388,6 +507,9 @@ class DrillEngine:
             subject.held_object = subject.phase.held_object
         if subject.phase.stance is not None:
             subject.stance = subject.phase.stance
+        if subject.phase.attributes is not None:
+            changes = subject.phase.attributes.model_dump(mode="json", exclude_none=True)
+            subject.attributes = {**subject.attributes, **changes}
 
     # -- views -----------------------------------------------------------------------------------
 
@@ -427,6 +549,8 @@ class DrillEngine:
             stance=subject.stance.value,
             role=subject.role,
             distance_ft=round(m_to_ft(self.distance_m(subject)), 3),
+            attributes=dict(subject.attributes),
+            acting=subject.acting,
         )
 
     def _log_positions(self, force: bool = False) -> None:

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from drills.threat import Behaviour, HeldObject, Threat
+from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position, Threat
 from peripherals.messages import EventKind, Model
 from physics.body import Region, Stance
 
@@ -131,6 +131,33 @@ class CoverBox(_Part):
     y_m: float
     width_m: float
     depth_m: float
+    # Cover the drill marks as the officer's to use (absent in older logs: taken as the officer's).
+    officer_cover: bool | None = None
+
+
+class Zone(_Part):
+    """A crowd or other zone people stand in (plan view box, metres)."""
+
+    name: str
+    x_m: float
+    y_m: float
+    width_m: float
+    depth_m: float
+
+
+class SubjectAttributes(_Part):
+    """Who the subject is and where (drills.threat.ATTRIBUTE_DEFAULTS; docs/drills.md)."""
+
+    age_group: AgeGroup
+    pregnant: bool
+    frail: bool
+    crisis: Crisis
+    impaired: bool
+    offence: Offence
+    danger_to_others: bool
+    position: Position
+    near_flammables: bool
+    restrained: bool
 
 
 class Device(_Part):
@@ -198,6 +225,9 @@ class RunStarted(Record):
     # The drill file's bytes as kept in the run folder (`drill.toml`), and where they were read.
     drill_sha256: str | None = None
     drill_file: str | None = None
+    # Backdrop (issue 13): crowd zones and how far the backstop is (absent in older logs).
+    crowds: list[Zone] | None = None
+    lane_length_m: Annotated[float, Field(gt=0.0)] | None = None
 
 
 class RunSuspended(Record):
@@ -225,6 +255,11 @@ class PhaseEntered(Record):
     stance: Stance
     role: Literal["subject", "bystander"]
     distance_ft: NonNegative
+    # The subject's attributes from this phase on (absent in older logs).
+    attributes: SubjectAttributes | None = None
+    # Whether the subject acts on the threat in this phase (drills.schema.Phase.acting; absent
+    # in older logs, where an assaultive or deadly threat is taken as acting).
+    acting: bool | None = None
 
 
 class Positions(Record):
@@ -292,6 +327,35 @@ class TaserCycleEnded(Record):
     KIND = "taser_cycle_ended"
     serial: str | None = None
     stopped_by_safety: bool | None = None
+
+
+class TaserCycleStarted(Record):
+    """A TASER cycle began through a subject: the deployment's own first cycle
+    (`cycle_of_deployment` 1), or a trigger / ARC press that re-energised probes still attached
+    (2, 3, ...). `cycle` counts every cycle this subject has received in the run (1-based);
+    `mode` is "probe" or "drive_stun"."""
+
+    KIND = "taser_cycle_started"
+    subject: str
+    serial: str | None
+    mode: Literal["probe", "drive_stun"]
+    cycle: Annotated[int, Field(ge=1)]
+    cycle_of_deployment: Annotated[int, Field(ge=1)]
+    effect: EffectName
+
+
+class TaserExposure(Record):
+    """A cycle's end through a subject: how long the current flowed (s). Written at the cycle's
+    end (its natural 5 s end, the safety, a new pull that restarts it, or the run's end)."""
+
+    KIND = "taser_exposure"
+    subject: str
+    serial: str | None
+    mode: Literal["probe", "drive_stun"]
+    cycle: Annotated[int, Field(ge=1)]
+    started_s: Seconds
+    duration_s: Seconds
+    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end"]
 
 
 class Instructor(Record):

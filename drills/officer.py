@@ -65,12 +65,30 @@ class Step(StrictModel):
         return self
 
 
+class Expect(StrictModel):
+    """The verdict a shipped script declares for its drill (tests/test_drill_library.py runs
+    every one): the outcome, and rule ids that must be among its findings or critical findings
+    (for a PASS: rule ids that must be among its credits)."""
+
+    outcome: Literal["PASS", "FAIL"]
+    rules: list[str] = Field(default_factory=list)
+
+
 class OfficerScript(StrictModel):
     id: str
     version: Literal[1]
     description: str
+    # The drill this script plays, and the verdict it must get there (`drill show` lists it).
+    drill: str | None = None
+    expect: Expect | None = None
     aim_error_mrad: float = Field(default=8.0, ge=0.0)
     steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _expect_needs_drill(self) -> OfficerScript:
+        if self.expect is not None and self.drill is None:
+            raise ValueError("expect needs drill: the drill whose verdict it declares")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +161,13 @@ def builtin_officer_dir() -> Path:
 def builtin_officers() -> dict[str, OfficerScript]:
     scripts = [load_model(p, OfficerScript) for p in sorted(builtin_officer_dir().glob("*.toml"))]
     return {s.id: s for s in scripts}
+
+
+def scripts_for(drill_id: str) -> list[OfficerScript]:
+    """The built-in officer scripts that declare they play `drill_id`, by id."""
+    return sorted(
+        (s for s in builtin_officers().values() if s.drill == drill_id), key=lambda s: s.id
+    )
 
 
 def find_officer(name: str) -> OfficerScript:

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from drills.threat import Behaviour, HeldObject
+from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position
+from peripherals.messages import CartridgeCode, Model
 from physics.body import BODY_SIZES, Stance
 from physics.datafiles import (
     DataFileError,
@@ -52,6 +53,21 @@ class Cover(StrictModel):
     width_ft: float = Field(gt=0.0)  # across the lane
     depth_ft: float = Field(gt=0.0)  # along the lane
     height_ft: float = Field(gt=0.0)
+    # Cover the officer may use. False for an object that is on the line but not the officer's
+    # to use: the subject's own car, say. The scorer credits cover only to an officer standing
+    # at an object marked true (docs/scoring.md, COVER-01).
+    officer_cover: bool = True
+
+
+class Crowd(StrictModel):
+    """A zone where people stand (a queue, a crowd at a bus stop): the backdrop check (FIRE-01)
+    treats it as bystanders."""
+
+    name: str
+    x_ft: float = Field(gt=0.0)  # centre, downrange of the officer's start
+    y_ft: float = 0.0
+    width_ft: float = Field(gt=0.0)  # across the lane
+    depth_ft: float = Field(gt=0.0)  # along the lane
 
 
 class Scene(StrictModel):
@@ -59,6 +75,38 @@ class Scene(StrictModel):
     lane_width_ft: float = Field(default=26.0, gt=0.0)
     lighting: Literal["day", "dusk", "night"] = "day"
     cover: list[Cover] = Field(default_factory=list)
+    crowds: list[Crowd] = Field(default_factory=list)
+
+
+class Attributes(StrictModel):
+    """Who the subject is and where (docs/drills.md, "Subject attributes"): what Graham v.
+    Connor and the CEW guidelines weigh beside behaviour (facts.md §5)."""
+
+    age_group: AgeGroup = "adult"
+    pregnant: bool = False  # visibly pregnant
+    frail: bool = False  # visibly frail or of low body mass
+    crisis: Crisis = "none"  # in a mental-health or medical crisis
+    impaired: bool = False
+    offence: Offence = "none"  # the severity of the crime at issue
+    danger_to_others: bool = False  # a danger to others, not only to the officer
+    position: Position = "standing"
+    near_flammables: bool = False
+    restrained: bool = False  # handcuffed
+
+
+class AttributeChanges(StrictModel):
+    """A phase's changes to the subject's attributes; a field left out keeps its value."""
+
+    age_group: AgeGroup | None = None
+    pregnant: bool | None = None
+    frail: bool | None = None
+    crisis: Crisis | None = None
+    impaired: bool | None = None
+    offence: Offence | None = None
+    danger_to_others: bool | None = None
+    position: Position | None = None
+    near_flammables: bool | None = None
+    restrained: bool | None = None
 
 
 class Subject(StrictModel):
@@ -71,6 +119,7 @@ class Subject(StrictModel):
     size: str = "medium"
     clothing_gap_in: float = Field(default=0.25, ge=0.0)
     start_phase: str
+    attributes: Attributes = Attributes()
 
     @model_validator(mode="after")
     def _known_size(self) -> Subject:
@@ -108,6 +157,11 @@ class Phase(StrictModel):
     held_object: HeldObject | None = None  # what the subject holds from now on (None: no change)
     stance: Stance | None = None  # standing, arms_raised or kneeling from now on
     ends_drill: bool = False
+    # Whether the subject acts on the threat in this phase (points or fires the gun, attacks,
+    # charges, runs at others). Default: an assaultive or deadly threat acts. A man holding a
+    # gun to his own head is a deadly threat that has not acted: `acting = false`.
+    acting: bool | None = None
+    attributes: AttributeChanges | None = None  # what changes from now on (None: nothing)
     transitions: list[Transition] = Field(default_factory=list)
 
 
@@ -122,11 +176,35 @@ class Drill(StrictModel):
     # A drill shorter than a second cannot hold a decision; one longer than an hour is a typo.
     time_limit_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     scene: Scene = Scene()
+    # The TASER issued for this drill and its cartridges, one per bay (None: the run's own).
+    taser_model: Literal["taser-x26p", "taser-x2", "taser-7", "taser-10"] | None = None
+    taser_loads: list[str] | None = None
     subjects: list[Subject] = Field(min_length=1)
     phases: list[Phase] = Field(min_length=1)
 
     def phase(self, phase_id: str) -> Phase:
         return next(p for p in self.phases if p.id == phase_id)
+
+    @model_validator(mode="after")
+    def _issued_loads(self) -> Drill:
+        if self.taser_loads is None:
+            return self
+        if self.taser_model is None:
+            raise ValueError("taser_loads needs taser_model")
+        known = {c.cartridge_id: c for c in CartridgeCode if c.cartridge_id}
+        for load in self.taser_loads:
+            if load not in known:
+                raise ValueError(f"taser_loads: no cartridge {load!r}; known: {', '.join(known)}")
+        return self
+
+    def issued_taser(self) -> tuple[Model | None, tuple[CartridgeCode, ...] | None]:
+        """The TASER model and bay loads the drill fixes (None where it leaves them to the run)."""
+        model = None if self.taser_model is None else Model.from_slug(self.taser_model)
+        loads = None
+        if self.taser_loads is not None:
+            codes = {c.cartridge_id: c for c in CartridgeCode if c.cartridge_id}
+            loads = tuple(codes[x] for x in self.taser_loads)
+        return model, loads
 
 
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
@@ -164,6 +242,23 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             or abs(cover.y_ft) > drill.scene.lane_width_ft / 2
         ):
             problem(("scene", "cover", c, "x_ft"), f"cover {cover.name!r} lies off the lane")
+    for c, crowd in enumerate(drill.scene.crowds):
+        if (
+            crowd.x_ft > drill.scene.lane_length_ft
+            or abs(crowd.y_ft) > drill.scene.lane_width_ft / 2
+        ):
+            problem(("scene", "crowds", c, "x_ft"), f"crowd {crowd.name!r} lies off the lane")
+    model, loads = drill.issued_taser()
+    if model is not None and loads is not None:
+        from peripherals.emulator import TASER_SPECS  # the bays a model has
+
+        bays = TASER_SPECS[model].bays
+        if len(loads) != bays:
+            problem(
+                ("taser_loads",),
+                f"{drill.taser_model} has {bays} bay(s): give {bays} cartridge(s), not"
+                f" {len(loads)}",
+            )
     phase_ids: dict[str, int] = {}
     for i, phase in enumerate(drill.phases):
         if phase.id in phase_ids:

@@ -1,4 +1,10 @@
-"""Agency policy: which force option fits which threat, and what each rule is worth."""
+"""Agency policy: which force option fits which threat, every rule as a row (id, what it judges,
+severity, points, citation), and the settings the rules read (perception allowance, CEW cycle
+caps, restricted subjects, cartridge ranges, backdrop cone), each a row with its citation.
+
+The file is `scoring/data/policy-default.toml`; an agency copies it and changes any default
+(docs/scoring.md). `openrange policy show` prints it, `openrange policy validate FILE` checks it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from drills.threat import Threat
 from physics.datafiles import StrictModel, load_model
@@ -26,8 +32,10 @@ class Judgement(StrEnum):
     INSUFFICIENT = "insufficient"
 
 
+# Every rule id the scorer writes (scoring/score.py); a policy must price each one.
 RULES = (
     "FORCE-01",
+    "FORCE-02",
     "DECISION-01",
     "DECISION-02",
     "LLF-01",
@@ -35,14 +43,52 @@ RULES = (
     "REACT-01",
     "REACT-02",
     "STOP-01",
+    "STOP-02",
     "VERBAL-01",
+    "VERBAL-02",
     "DIST-01",
     "DIST-02",
+    "DIST-03",
     "COVER-01",
+    "COVER-02",
+    "DEESC-01",
+    "DEESC-02",
+    "HOLD-01",
     "PLACE-01",
     "PLACE-02",
     "HIT-01",
+    "FIRE-01",
+    "CEW-01",
+    "CEW-02",
+    "CEW-03",
+    "CEW-04",
+    "CEW-05",
+    "CEW-06",
+    "CEW-07",
+    "CEW-08",
+    "RESCORE-01",
 )
+
+# Attribute values that restrict the CEW (facts.md §5, "restricted subjects"): an attribute name
+# alone means "true"; `name=value` a value of it.
+RESTRICTABLE = (
+    "age_group=child",
+    "age_group=juvenile",
+    "age_group=elderly",
+    "pregnant",
+    "frail",
+    "restrained",
+    "position=elevated",
+    "position=stairs",
+    "position=water",
+    "position=vehicle",
+    "near_flammables",
+    "crisis=mental_health",
+    "crisis=medical",
+    "impaired",
+)
+
+Severity = Literal["credit", "info", "finding", "critical"]
 
 
 class MatrixRow(StrictModel):
@@ -60,25 +106,134 @@ class Matrix(StrictModel):
     deadly: MatrixRow
 
 
+class Rule(StrictModel):
+    """One rule: what it judges, how severe a breach is (a critical one fails the run whatever
+    its points), what it costs, and where it comes from."""
+
+    id: str = Field(pattern=r"^[A-Z]+-[0-9]{2}$")
+    judges: str
+    severity: Severity
+    points: float = Field(le=0.0)
+    citation: str
+
+
+class Settings(StrictModel):
+    """The values the rules read. Each comes from a `[[settings]]` row of the policy file."""
+
+    perception_allowance_s: float = Field(ge=0.0, le=5.0)
+    perception_allowance_uses: int = Field(ge=0, le=10)
+    cew_standard_cycle_s: float = Field(gt=0.0)
+    cew_reassess_s: float = Field(ge=0.0)
+    cew_max_cycles: int = Field(ge=1)
+    cew_max_exposure_s: float = Field(gt=0.0)
+    cew_restricted: list[str]
+    cew_warning_words: list[str]
+    deadly_warning_words: list[str]
+    cartridge_range_ft: dict[str, list[float]]
+    cover_reach_ft: float = Field(gt=0.0)
+    approach_tolerance_ft: float = Field(gt=0.0)
+    backdrop_cone_deg: float = Field(gt=0.0, lt=45.0)
+    backdrop_clearance_ft: float = Field(ge=0.0)
+    default_backstop_ft: float = Field(gt=0.0)
+
+    @model_validator(mode="after")
+    def _known_values(self) -> Settings:
+        for token in self.cew_restricted:
+            if token not in RESTRICTABLE:
+                raise ValueError(
+                    f"cew_restricted: {token!r} is not one of {', '.join(RESTRICTABLE)}"
+                )
+        for name, span in self.cartridge_range_ft.items():
+            if len(span) != 2 or not 0.0 <= span[0] < span[1]:
+                raise ValueError(f"cartridge_range_ft.{name}: give [min_ft, max_ft], min < max")
+        return self
+
+
+class SettingRow(StrictModel):
+    """One setting: exactly one of `number` (a measure), `count` (a whole number), `words` (a
+    list) or `ranges_ft` (name -> [min_ft, max_ft]) holds its value."""
+
+    id: str
+    rule: str  # the rule that reads it
+    number: float | None = None
+    count: int | None = None
+    words: list[str] | None = None
+    ranges_ft: dict[str, list[float]] | None = None
+    meaning: str
+    citation: str
+
+    @model_validator(mode="after")
+    def _one_value(self) -> SettingRow:
+        given = [v for v in (self.number, self.count, self.words, self.ranges_ft) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of number, count, words, ranges_ft")
+        return self
+
+    @property
+    def value(self) -> float | int | list[str] | dict[str, list[float]]:
+        for v in (self.number, self.count, self.words, self.ranges_ft):
+            if v is not None:
+                return v
+        raise AssertionError("checked when read")
+
+
 class Policy(StrictModel):
     id: str
-    version: Literal[1]
+    version: Literal[2]
     description: str
     pass_score: float = Field(ge=0.0, le=100.0)
     max_reaction_s: float = Field(gt=0.0)
     critical_reaction_s: float = Field(gt=0.0)
     matrix: Matrix
-    points: dict[str, float]
+    rules: list[Rule]
+    settings: list[SettingRow]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_1(cls, data: object) -> object:
+        if isinstance(data, dict) and "points" in data and "rules" not in data:
+            raise ValueError(
+                "this is a format-1 policy ([points]); format 2 gives every rule a [[rules]] row"
+                " (id, judges, severity, points, citation) and every setting a [[settings]] row:"
+                " start from scoring/data/policy-default.toml (docs/scoring.md)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _every_rule_priced(self) -> Policy:
-        unknown = set(self.points) - set(RULES)
-        missing = set(RULES) - set(self.points)
+        ids = [r.id for r in self.rules]
+        unknown = set(ids) - set(RULES)
+        missing = set(RULES) - set(ids)
+        twice = {i for i in ids if ids.count(i) > 1}
         if unknown:
-            raise ValueError(f"unknown rule ids in points: {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown rule ids: {', '.join(sorted(unknown))}")
         if missing:
-            raise ValueError(f"points missing for: {', '.join(sorted(missing))}")
+            raise ValueError(f"rules missing: {', '.join(sorted(missing))}")
+        if twice:
+            raise ValueError(f"rule ids given twice: {', '.join(sorted(twice))}")
+        for row in self.settings:
+            if row.rule not in RULES:
+                raise ValueError(f"setting {row.id}: no rule {row.rule!r}")
+        self.values  # noqa: B018 (validates the settings' types now, not when first judged)
         return self
+
+    @property
+    def points(self) -> dict[str, float]:
+        return {r.id: r.points for r in self.rules}
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    @property
+    def values(self) -> Settings:
+        data = {row.id: row.value for row in self.settings}
+        try:
+            return Settings.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            message = "missing" if error["type"] == "missing" else error["msg"]
+            raise ValueError(f"setting {where}: {message}") from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())

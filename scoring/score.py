@@ -1,16 +1,25 @@
-"""Judge one run from its event log: decisions, less-lethal first, reaction, placement."""
+"""Judge one run from its event log: each subject's threat timeline, every use of force against
+it, what the officer did to avoid force, and when force had to stop.
+
+Every rule id, what it judges, its default and its source are rows of the policy file
+(scoring/data/policy-default.toml) and of docs/scoring.md. The log is read in order, so every use
+of force (a round, a TASER deployment, a re-energised cycle) is judged against the threat as the
+officer faced it at that moment, before its own effect was known.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from drills.log import LogRecord
-from drills.threat import HeldObject, Threat
-from physics.units import m_to_ft
-from scoring.policy import ForceOption, Judgement, Policy
+from drills.threat import Behaviour, HeldObject, Threat, threat_of
+from physics.units import FT_M, m_to_ft
+from scoring.policy import ForceOption, Judgement, Policy, Settings
 
 
 class Kind(StrEnum):
@@ -70,6 +79,10 @@ class Score:
     incomplete: str = ""
     # Why less-lethal first did not apply, when it did not ("" when it did).
     less_lethal_na: str = ""
+    # Per subject: the threat timeline (t, moment), reaction times, TASER cycles and exposure.
+    subjects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What this log lacks for the current rules (an older log): the rules it could not judge.
+    not_judged: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -94,23 +107,93 @@ class Score:
         return out
 
 
+GUNS = (HeldObject.HANDGUN, HeldObject.RIFLE)
+# Within an arm's length plus a blade of the officer: the subject has reached him.
+CONTACT_M = 1.0
+_GAVE_UP = ("surrendered", "incapacitated", "compliant")
+_FORCE = {"taser_fired": ForceOption.TASER, "firearm_fired": ForceOption.FIREARM}
+# A cycle counts as longer than the standard one past this slack (one frame and rounding).
+_CYCLE_SLACK_S = 0.05
+
+
 @dataclass(slots=True)
 class _Subject:
+    name: str
+    role: str = "subject"
     threat: Threat = Threat.NONE
     behaviour: str = "compliant"
     held: HeldObject = HeldObject.NONE
     peak: Threat = Threat.NONE
-    role: str = "subject"
+    attributes: dict[str, Any] | None = None
+    phase_acting: bool | None = None  # the phase's `acting` (None: an older log)
+    position: tuple[float, float] | None = None
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+    # The current episode of acting (assaultive or deadly) and its answer.
+    episode: bool = False
+    # The officer's exposure to this subject's acting, in the open episode: when the current
+    # exposed stretch began (from a phase change it is provisional until the next positions
+    # record says where the officer stood), and the seconds of the stretches closed so far.
+    exposed_since: float | None = None
+    provisional: bool = False
+    exposed_s: float = 0.0
+    onset: float | None = None
+    response: float | None = None
+    reaction: float = 0.0  # exposed seconds before the response
+    reactions: list[float] = field(default_factory=list)
+    ended_at: float | None = None  # when the threat visibly ended
+    uses_after: int = 0
+    after_delays: list[float] = field(default_factory=list)  # s from the threat's end, per use
+    last_taser: float | None = None
+    transition: float | None = None  # s from the last TASER use to the first round after it
+    forced: bool = False
+    fired_on: bool = False
+    ever_armed: bool = False
+    warned_cew: bool = False
+    tasered: bool = False
+    # The officer's cover and movement relative to this subject.
+    protected: bool = False
+    seen_protected: bool = False
+    net_approach_m: float = 0.0
+    flagged: set[str] = field(default_factory=set)
+    # TASER cycles.
+    cycles: int = 0
+    exposure_s: float = 0.0
+    cycles_after: int = 0
+    drive_stun: int = 0
+    last_cycle_end: float | None = None
+    running: set[str] = field(default_factory=set)
+
+    @property
+    def acting(self) -> bool:
+        """Acting on the threat (pointing, firing, attacking, charging): as the phase says, or
+        by default an assaultive or deadly threat."""
+        if self.threat is Threat.NONE:
+            return False
+        if self.phase_acting is not None:
+            return self.phase_acting
+        return self.threat >= Threat.ASSAULTIVE
+
+    @property
+    def armed_live(self) -> bool:
+        """Holds a weapon and has not given up."""
+        return self.held.is_weapon and self.behaviour not in _GAVE_UP
+
+    def restricted(self, tokens: list[str]) -> list[str]:
+        if self.attributes is None:
+            return []
+        out = []
+        for token in tokens:
+            name, _, value = token.partition("=")
+            have = self.attributes.get(name)
+            if (value and have == value) or (not value and have is True):
+                out.append(token)
+        return out
 
 
-GUNS = (HeldObject.HANDGUN, HeldObject.RIFLE)
-# Within an arm's length plus a blade of the officer: the subject has reached him.
-CONTACT_M = 1.0
+Box = dict[str, float]
 
 
-def _segment_hits_box(
-    a: tuple[float, float], b: tuple[float, float], box: dict[str, float]
-) -> bool:
+def _segment_hits_box(a: tuple[float, float], b: tuple[float, float], box: Box) -> bool:
     """Does the line of fire from a to b (plan view) pass through a cover box?"""
     lo = (box["x_m"] - box["depth_m"] / 2, box["y_m"] - box["width_m"] / 2)
     hi = (box["x_m"] + box["depth_m"] / 2, box["y_m"] + box["width_m"] / 2)
@@ -126,259 +209,864 @@ def _segment_hits_box(
     return t0 <= t1
 
 
-_FORCE = {"taser_fired": ForceOption.TASER, "firearm_fired": ForceOption.FIREARM}
+def _distance_to_box(p: tuple[float, float], box: Box) -> float:
+    dx = max(abs(p[0] - box["x_m"]) - box["depth_m"] / 2, 0.0)
+    dy = max(abs(p[1] - box["y_m"]) - box["width_m"] / 2, 0.0)
+    return math.hypot(dx, dy)
+
+
+def _box_points(box: Box, n: int = 5) -> list[tuple[float, float]]:
+    xs = [box["x_m"] + box["depth_m"] * (i / (n - 1) - 0.5) for i in range(n)]
+    ys = [box["y_m"] + box["width_m"] * (j / (n - 1) - 0.5) for j in range(n)]
+    return [(x, y) for x in xs for y in ys]
+
+
+def _forward(quaternion: list[float]) -> tuple[float, float]:
+    """The plan-view bore direction of a muzzle orientation (x, y, z, w): its x axis."""
+    x, y, z, w = quaternion
+    fx, fy = 1 - 2 * (y * y + z * z), 2 * (x * y + z * w)
+    norm = math.hypot(fx, fy) or 1.0
+    return fx / norm, fy / norm
+
+
+def _speech(record: LogRecord, values: Settings) -> set[str]:
+    """The speech acts in an officer's words: "command" always, "cew_warning" and
+    "deadly_warning" when the words name them (cew_warning_words, deadly_warning_words).
+
+    This is the one place speech enters the rules: when speech acts are logged as their own
+    record (an `officer_spoke` record with its `act`), read them here and the VERBAL and CEW
+    warning rules take them unchanged."""
+    if record.kind == "officer_spoke":  # the speech-act input to come (docs/scoring.md)
+        return {str(record.data.get("act", "command"))}
+    say = str(record.data.get("say") or "").lower()
+    acts = {"command"}
+
+    def names(words: list[str]) -> bool:
+        return any(re.search(rf"\b{re.escape(w.lower())}", say) for w in words)
+
+    if names(values.cew_warning_words):
+        acts.add("cew_warning")
+    if names(values.deadly_warning_words):
+        acts.add("deadly_warning")
+    return acts
+
+
+class _Judge:
+    """The scorer's state while it reads one log."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.values = policy.values
+        self.subjects: dict[str, _Subject] = {}
+        self.findings: list[Finding] = []
+        self.at_hand: set[str] = set()
+        self.verbal_at: float | None = None
+        self.deadly_warned = False
+        self.first_force: tuple[float, ForceOption] | None = None
+        self.first_threat = Threat.NONE
+        self.last_taser: float | None = None
+        self.first_firearm: float | None = None
+        self.rounds = self.on_target = self.after = 0
+        self.deployments: list[dict[str, Any]] = []
+        self.hits: list[Hit] = []
+        self.contact = False
+        self.closest: tuple[float, float, str] | None = None
+        self.officer = ""
+        self.cover: list[Box] = []
+        self.crowds: list[Box] = []
+        self.backstop_m: float | None = None
+        self.gun_moments = self.covered_moments = 0
+        self.first_gun_t: float | None = None
+        self.end_t = 0.0
+        self.ended: dict[str, Any] | None = None
+        self.officer_at: tuple[float, float] | None = None
+        self.have_positions = False
+        self.have_attributes = False
+        self.have_cycles = False
+        self.tasers_fired = 0
+        self.started: dict[str, Any] = {}
+        self.llf_na = ""
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def add(self, rule: str, t: float, kind: Kind, message: str) -> None:
+        points = self.policy.points[rule] if kind in (Kind.FINDING, Kind.CRITICAL) else 0.0
+        self.findings.append(Finding(rule, round(t, 4), kind, points, message))
+
+    def breach(self, rule: str, t: float, message: str) -> None:
+        """A breach of `rule`, as severe as the policy makes it."""
+        severity = self.policy.rule(rule).severity
+        kind = Kind.CRITICAL if severity == "critical" else Kind.FINDING
+        if severity in ("credit", "info"):
+            kind = Kind.INFO
+        self.add(rule, t, kind, message)
+
+    def subject(self, name: str | None) -> _Subject | None:
+        return None if name is None else self.subjects.get(name)
+
+    def officer_covers(self) -> list[Box]:
+        return [c for c in self.cover if c.get("officer_cover") is not False]
+
+    def protected_from(self, officer: tuple[float, float], p: tuple[float, float]) -> bool:
+        reach = self.values.cover_reach_ft * FT_M
+        return any(
+            _segment_hits_box(officer, p, box) and _distance_to_box(officer, box) <= reach
+            for box in self.officer_covers()
+        )
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def read(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        self.end_t = max(self.end_t, t)
+        kind = rec.kind
+        if kind == "run_ended":
+            self.ended = d
+        elif kind == "run_started":
+            self.started = d
+            self.at_hand = set(d.get("weapons") or [])
+            self.officer = str(d.get("officer_name") or d.get("officer") or "")
+            self.cover = list(d.get("cover") or [])
+            self.crowds = list(d.get("crowds") or [])
+            self.backstop_m = d.get("lane_length_m")
+            for name, spec in (d.get("subjects") or {}).items():
+                s = self.subjects.setdefault(name, _Subject(name))
+                s.role = spec.get("role", "subject")
+                s.position = tuple(spec["start_m"]) if "start_m" in spec else None
+        elif kind in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
+            self.threat_moment(rec)
+        elif kind in ("officer_action", "officer_spoke") and (
+            kind == "officer_spoke" or d["action"] == "verbal_command"
+        ):
+            acts = _speech(rec, self.values)
+            self.verbal_at = t if self.verbal_at is None else self.verbal_at
+            if "cew_warning" in acts:
+                for s in self.subjects.values():
+                    s.warned_cew = True
+            if "deadly_warning" in acts:
+                self.deadly_warned = True
+        elif kind == "officer_action" and d["action"] in _FORCE:
+            self.force_action(rec)
+        elif kind == "taser_cycle_started":
+            self.cycle_started(rec)
+        elif kind == "taser_exposure":
+            self.exposure(rec)
+        elif kind == "probe_impacts":
+            self.probes(rec)
+        elif kind == "bullet_impact":
+            self.bullet(rec)
+        elif kind == "positions":
+            self.positions(rec)
+
+    def threat_moment(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        s = self.subjects.setdefault(d["subject"], _Subject(d["subject"]))
+        before, was_ended, was_acting = s.threat, s.ended_at is not None, s.acting
+        if rec.kind == "incapacitation_started":
+            s.behaviour, s.threat = "incapacitated", Threat.NONE
+        else:
+            s.behaviour = d["behaviour"]
+            if d.get("attributes") is not None:
+                s.attributes = dict(d["attributes"])
+                self.have_attributes = True
+            if "held_object" in d:
+                s.held = HeldObject(d["held_object"])
+            if rec.kind == "phase_entered":
+                s.phase_acting = d.get("acting")
+            # The threat follows from the behaviour and the attributes under today's rules, so
+            # an older log rescores with them (its logged `threat` is what the engine thought).
+            danger = bool((s.attributes or {}).get("danger_to_others"))
+            s.threat = threat_of(Behaviour(s.behaviour), danger)
+        s.ever_armed = s.ever_armed or s.held.is_weapon
+        s.peak = max(s.peak, s.threat)
+        # The timeline: the moments a range master names.
+        moment = ""
+        if s.threat >= Threat.ACTIVE and was_ended:
+            moment = "re-arm" if s.held.is_weapon else "resumed"
+        elif s.acting and not was_acting:
+            moment = "acting"
+        elif s.threat > before and s.threat >= Threat.ASSAULTIVE:
+            moment = "onset" if before < Threat.ASSAULTIVE else "escalation"
+        elif s.behaviour == "surrendered" and before > Threat.NONE:
+            moment = "surrender"
+        elif s.behaviour == "incapacitated":
+            moment = "incapacitation"
+        elif rec.kind == "incapacitation_ended":
+            moment = "recovery"
+        elif s.threat < before:
+            moment = "de-escalation"
+        if moment and (not s.timeline or s.timeline[-1][1] != moment):
+            s.timeline.append((round(t, 4), moment))
+        if s.threat >= Threat.ACTIVE:
+            s.ended_at, s.uses_after = None, 0
+        elif s.threat == Threat.NONE and s.peak >= Threat.ACTIVE and s.ended_at is None:
+            s.ended_at = t
+        if s.acting and not s.episode:
+            s.episode, s.onset, s.response = True, None, None
+            s.exposed_since, s.provisional, s.exposed_s = t, True, 0.0
+        elif s.episode and not s.acting and rec.kind == "phase_entered":
+            self.close_episode(s, t, still_acting=False)
+
+    def close_episode(self, s: _Subject, t: float, still_acting: bool) -> None:
+        policy = self.policy
+        if s.onset is not None and s.response is not None:
+            reaction = s.reaction
+            s.reactions.append(round(reaction, 4))
+            kind = Kind.INFO
+            if reaction > policy.critical_reaction_s:
+                kind = Kind.CRITICAL
+            elif reaction > policy.max_reaction_s:
+                kind = Kind.FINDING
+            self.add(
+                "REACT-01",
+                s.onset,
+                kind,
+                f"{reaction:.2f} s exposed to {s.name}'s threat before the first appropriate"
+                f" response to {s.name} (policy {policy.max_reaction_s:.1f} s, critical past"
+                f" {policy.critical_reaction_s:.1f} s)",
+            )
+        elif s.response is None and self.exposed_for(s, t) > 0.0:
+            open_s = self.exposed_for(s, t)
+            at = s.onset if s.onset is not None else t
+            if open_s >= policy.critical_reaction_s - 1e-9 or (
+                still_acting and open_s >= policy.max_reaction_s
+            ):
+                self.add(
+                    "REACT-02",
+                    at,
+                    Kind.CRITICAL,
+                    f"{s.name} acted for {open_s:.2f} s while the officer was exposed, and no"
+                    " appropriate use of force answered it",
+                )
+            elif open_s > policy.max_reaction_s:
+                self.add(
+                    "REACT-01",
+                    at,
+                    Kind.FINDING,
+                    f"{s.name} acted for {open_s:.2f} s while the officer was exposed with no"
+                    f" response (policy {policy.max_reaction_s:.1f} s)",
+                )
+        s.episode, s.onset, s.response, s.exposed_since, s.exposed_s = False, None, None, None, 0.0
+
+    def exposed_for(self, s: _Subject, t: float) -> float:
+        """Seconds the officer has stood exposed to `s` acting in this episode, up to `t`; sets
+        the episode's onset (its first exposed moment) when there is one."""
+        total = s.exposed_s
+        if s.exposed_since is not None:
+            total += max(0.0, t - s.exposed_since)
+            s.onset = s.exposed_since if s.onset is None else s.onset
+        return total
+
+    def exposed_now(self, s: _Subject, t: float, exposed: bool) -> None:
+        """Follow the exposure stretches of an open, unanswered episode at a positions record."""
+        if not s.episode or s.response is not None:
+            return
+        exposed = exposed and s.acting
+        if exposed and s.exposed_since is None:
+            s.exposed_since = t
+        elif exposed:
+            s.provisional = False
+        elif s.exposed_since is not None:
+            if not s.provisional:  # a provisional stretch was never confirmed: the officer was
+                s.exposed_s += t - s.exposed_since  # already in cover when the subject acted
+            s.exposed_since, s.provisional = None, False
+        if s.exposed_since is not None and s.onset is None:
+            s.onset = s.exposed_since
+
+    # -- force -----------------------------------------------------------------------------------
+
+    def force(self, t: float, option: ForceOption, name: str | None, what: str) -> None:
+        """One use of force on `name`: judged against that subject's own timeline."""
+        s = self.subject(name)
+        if s is None:
+            return
+        s.forced = True
+        values = self.values
+        if option is ForceOption.TASER:
+            s.last_taser = t
+        elif s.last_taser is not None and s.transition is None:
+            s.transition = round(t - s.last_taser, 4)
+        if s.threat == Threat.NONE and s.ended_at is not None:
+            self.after += option is ForceOption.FIREARM  # rounds; cycles are counted per subject
+            s.uses_after += 1
+            late = t - s.ended_at
+            s.after_delays.append(round(late, 4))
+            held = f", still holding the {s.held}" if s.held.is_weapon else ""
+            if late <= values.perception_allowance_s + 1e-9 and (
+                s.uses_after <= values.perception_allowance_uses
+            ):
+                self.add(
+                    "STOP-01",
+                    t,
+                    Kind.INFO,
+                    f"{what} {late:.2f} s after {s.name}'s threat ended ({s.behaviour}{held}):"
+                    f" within the perception allowance ({values.perception_allowance_s:.2f} s,"
+                    f" {values.perception_allowance_uses} uses)",
+                )
+            else:
+                self.breach(
+                    "STOP-02",
+                    t,
+                    f"{what} {late:.2f} s after {s.name}'s threat ended ({s.behaviour}{held}),"
+                    f" past the perception allowance ({values.perception_allowance_s:.2f} s,"
+                    f" {values.perception_allowance_uses} uses)",
+                )
+            return
+        judgement = self.policy.judge(s.threat, option)
+        if _no_shoot(option, s):
+            self.breach(
+                "DECISION-01",
+                t,
+                f"{what} at {s.name}, who posed no threat that called for it"
+                f" ({s.behaviour}, holding {s.held})",
+            )
+        elif (
+            option is ForceOption.FIREARM
+            and s.threat is Threat.DEADLY
+            and not s.acting
+            and not (s.attributes or {}).get("danger_to_others")
+        ):
+            self.breach(
+                "FORCE-02",
+                t,
+                f"{what} at {s.name}, armed ({s.held}) but not acting on it and no danger to"
+                " others: no immediate threat",
+            )
+        elif judgement is Judgement.EXCESSIVE:
+            self.add(
+                "FORCE-01",
+                t,
+                Kind.FINDING,
+                f"{what} against {s.name}'s threat level {s.threat.name.lower()} is excessive"
+                f" under {self.policy.id}",
+            )
+        elif judgement is Judgement.JUSTIFIED:
+            self.add(
+                "FORCE-01",
+                t,
+                Kind.INFO,
+                f"{what} against {s.name}'s threat level {s.threat.name.lower()}: justified",
+            )
+            if s.episode and s.response is None:
+                s.response = t
+                s.reaction = self.exposed_for(s, t)
+        if option is ForceOption.TASER:
+            self.cew_rules(t, s)
+
+    def cew_barred(self, s: _Subject) -> tuple[str, str] | None:
+        """(rule, why) when the CEW policy bars the TASER on `s` now: flight alone (CEW-01), a
+        restricted subject or position short of a deadly threat (CEW-05)."""
+        danger = bool((s.attributes or {}).get("danger_to_others"))
+        if s.behaviour == "fleeing" and not danger:
+            return "CEW-01", f"{s.name}'s only resistance was flight (no danger to others)"
+        restricted = s.restricted(self.values.cew_restricted)
+        if restricted and s.threat < Threat.DEADLY:
+            return "CEW-05", (
+                f"{s.name} is restricted ({', '.join(restricted)}): only where deadly force would"
+                f" otherwise be justified (threat was {s.threat.name.lower()})"
+            )
+        return None
+
+    def cew_rules(self, t: float, s: _Subject) -> None:
+        barred = self.cew_barred(s)
+        if barred is not None:
+            self.breach(barred[0], t, f"TASER on {s.name}: {barred[1]}")
+
+    def force_action(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        option = _FORCE[d["action"]]
+        name = d.get("subject")
+        s = self.subject(name)
+        if option is ForceOption.FIREARM:
+            self.rounds += 1
+            self.first_firearm = t if self.first_firearm is None else self.first_firearm
+            self.backdrop(rec)
+            if s is not None:
+                s.fired_on = True
+        else:
+            self.last_taser = t
+            self.tasers_fired += 1
+            self.cartridge_range(rec)
+            if s is not None and not s.tasered:
+                s.tasered = True
+                if s.warned_cew:
+                    self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
+                elif s.threat < Threat.ASSAULTIVE and not (
+                    s.threat == Threat.NONE and s.ended_at is not None
+                ):
+                    self.breach("CEW-02", t, f"no CEW warning to {s.name} when there was time")
+                else:
+                    self.add(
+                        "CEW-02",
+                        t,
+                        Kind.INFO,
+                        f"no CEW warning to {s.name}: not feasible against a"
+                        f" {s.threat.name.lower()} threat",
+                    )
+        if self.first_force is None:
+            self.first_force = (t, option)
+            self.first_threat = s.threat if s is not None else Threat.NONE
+            self.first_force_rules(t, option, s)
+        if option is ForceOption.FIREARM and self.rounds == 1:
+            if self.deadly_warned:
+                self.add("VERBAL-02", t, Kind.CREDIT, "warned that deadly force may be used")
+            else:
+                self.add(
+                    "VERBAL-02", t, Kind.INFO, "no deadly-force warning before the first round"
+                )
+        what = "round" if option is ForceOption.FIREARM else "TASER deployment"
+        self.force(t, option, name, what)
+
+    def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+        threat = s.threat if s is not None else Threat.NONE
+        taser_fits = self.policy.judge(threat, ForceOption.TASER) is Judgement.JUSTIFIED
+        if s is not None and self.cew_barred(s) is not None:
+            taser_fits = False  # the CEW policy bars it: no less-lethal credit, no LLF-02
+            self.llf_na = "the CEW policy barred the TASER here"
+        if option is ForceOption.TASER and taser_fits:
+            self.add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
+        elif (
+            option is ForceOption.FIREARM
+            and taser_fits
+            and "taser" in self.at_hand
+            and threat < Threat.DEADLY
+        ):
+            self.add(
+                "LLF-02",
+                t,
+                Kind.FINDING,
+                "firearm first while the TASER was at hand and fit the threat",
+            )
+        if self.verbal_at is None and threat < Threat.DEADLY:
+            self.add("VERBAL-01", t, Kind.FINDING, "force with no verbal command first")
+        elif self.verbal_at is not None:
+            self.add(
+                "VERBAL-01",
+                t,
+                Kind.CREDIT,
+                f"verbal command {t - self.verbal_at:.1f} s before force",
+            )
+
+    def cartridge_range(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        cartridge = d.get("cartridge")
+        s = self.subject(d.get("subject"))
+        ranges = self.values.cartridge_range_ft
+        if cartridge not in ranges or s is None or s.position is None or self.officer_at is None:
+            return
+        distance_ft = m_to_ft(math.dist(s.position, self.officer_at))
+        low, high = ranges[cartridge]
+        if low <= distance_ft <= high:
+            return
+        family = cartridge.split("-")[0]
+        better = [
+            c
+            for c, (a, b) in ranges.items()
+            if c != cartridge and c.split("-")[0] == family and a <= distance_ft <= b
+        ]
+        advice = f"; {' or '.join(better)} fits that distance" if better else ""
+        self.breach(
+            "CEW-08",
+            t,
+            f"{cartridge} fired at {distance_ft:.1f} ft, outside its effective range"
+            f" {low:g}-{high:g} ft{advice}",
+        )
+
+    def backdrop(self, rec: LogRecord) -> None:
+        """Bystanders and crowd zones in a cone around the line of fire, out to the backstop."""
+        d, t = rec.data, rec.t
+        o = self.officer_at
+        target = self.subject(d.get("subject"))
+        if o is None:
+            muzzle = d.get("muzzle")
+            if muzzle is None:
+                return
+            o = (muzzle["position_m"][0], muzzle["position_m"][1])
+        if target is not None and target.position is not None:
+            dx, dy = target.position[0] - o[0], target.position[1] - o[1]
+            norm = math.hypot(dx, dy) or 1.0
+            u = (dx / norm, dy / norm)
+        elif d.get("muzzle") is not None:
+            u = _forward(d["muzzle"]["orientation"])
+        else:
+            return
+        values = self.values
+        reach = self.backstop_m or values.default_backstop_ft * FT_M
+        tan = math.tan(math.radians(values.backdrop_cone_deg))
+        clearance = values.backdrop_clearance_ft * FT_M
+
+        def inside(p: tuple[float, float]) -> bool:
+            vx, vy = p[0] - o[0], p[1] - o[1]
+            along = vx * u[0] + vy * u[1]
+            lateral = abs(vx * u[1] - vy * u[0])
+            return 0.0 < along <= reach and lateral <= along * tan + clearance
+
+        at_risk = [
+            s.name
+            for s in self.subjects.values()
+            if s.role == "bystander" and s.position is not None and inside(s.position)
+        ]
+        at_risk += [
+            f"the crowd at {c.get('name', 'a zone')}"
+            for c in self.crowds
+            if any(inside(p) for p in _box_points(c))
+        ]
+        if at_risk:
+            self.breach(
+                "FIRE-01",
+                t,
+                f"round fired with {', '.join(at_risk)} in the line of fire"
+                f" ({values.backdrop_cone_deg:g} deg cone out to {m_to_ft(reach):.0f} ft)",
+            )
+
+    def cycle_started(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        self.have_cycles = True
+        s = self.subjects.setdefault(d["subject"], _Subject(d["subject"]))
+        values = self.values
+        s.cycles = max(s.cycles + 1, int(d["cycle"]))
+        serial = str(d.get("serial"))
+        if s.running - {serial}:
+            self.breach(
+                "CEW-07",
+                t,
+                f"a second CEW energised {s.name} while {', '.join(sorted(s.running))} did",
+            )
+        s.running.add(serial)
+        if d["mode"] == "drive_stun":
+            s.drive_stun += 1
+            if s.threat < Threat.ASSAULTIVE:
+                self.breach("CEW-06", t, f"drive-stun on {s.name} ({s.behaviour}): pain compliance")
+        if s.threat == Threat.NONE and s.ended_at is not None:
+            s.cycles_after += 1
+        if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":
+            gap = None if s.last_cycle_end is None else t - s.last_cycle_end
+            if gap is not None and gap < values.cew_reassess_s - 1e-9:
+                self.breach(
+                    "CEW-03",
+                    t,
+                    f"cycle {s.cycles} on {s.name} {gap:.2f} s after the last: no pause to"
+                    f" re-assess (policy {values.cew_reassess_s:.2f} s)",
+                )
+            self.force(t, ForceOption.TASER, s.name, f"TASER cycle {s.cycles}")
+        if s.cycles > values.cew_max_cycles:
+            self.breach(
+                "CEW-04",
+                t,
+                f"cycle {s.cycles} on {s.name}: past the cap of {values.cew_max_cycles} cycles",
+            )
+
+    def exposure(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        s = self.subjects.setdefault(d["subject"], _Subject(d["subject"]))
+        values = self.values
+        before = s.exposure_s
+        s.exposure_s += float(d["duration_s"])
+        s.last_cycle_end = t
+        s.running.discard(str(d.get("serial")))
+        if d["duration_s"] > values.cew_standard_cycle_s + _CYCLE_SLACK_S:
+            self.breach(
+                "CEW-03",
+                t,
+                f"cycle {d['cycle']} on {s.name} lasted {d['duration_s']:.1f} s, longer than one"
+                f" standard {values.cew_standard_cycle_s:g} s cycle",
+            )
+        if before <= values.cew_max_exposure_s < s.exposure_s:
+            self.breach(
+                "CEW-04",
+                t,
+                f"{s.exposure_s:.1f} s of exposure on {s.name}: past the cap of"
+                f" {values.cew_max_exposure_s:g} s",
+            )
+
+    def probes(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        if any(
+            (self.subject(i["target"]) or _Subject("")).role == "bystander" for i in d["impacts"]
+        ):
+            self.add("DECISION-02", t, Kind.CRITICAL, "a TASER probe struck a bystander")
+        self.deployments.append(
+            {
+                "t": t,
+                "subject": d["subject"],
+                "effect": d["effect"],
+                "spread_in": d["spread_in"],
+                "reason": d["reason"],
+            }
+        )
+        for probe in d["impacts"]:
+            if probe["region"] is not None:
+                self.hits.append(Hit("taser", t, probe["target"], probe["region"], probe["zone"]))
+            if probe["zone"] == "avoid":
+                self.add(
+                    "PLACE-01",
+                    t,
+                    Kind.FINDING,
+                    f"probe {probe['probe']} in a zone to avoid ({probe['region']})",
+                )
+            elif probe["zone"] == "preferred":
+                self.add(
+                    "PLACE-01",
+                    t,
+                    Kind.CREDIT,
+                    f"probe {probe['probe']} in a preferred zone ({probe['region']})",
+                )
+        if d["effect"] == "reduced_effect":
+            self.add("PLACE-02", t, Kind.FINDING, f"probe spread {d['spread_in']:.1f} in < 12 in")
+        elif d["effect"] == "full_incapacitation":
+            self.add("PLACE-02", t, Kind.CREDIT, f"probe spread {d['spread_in']:.1f} in: effective")
+        else:
+            self.add("PLACE-02", t, Kind.INFO, f"no incapacitation: {d['reason']}")
+
+    def bullet(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        s = self.subject(d["target"])
+        if s is not None and s.role == "bystander":
+            self.add("DECISION-02", t, Kind.CRITICAL, f"a round struck bystander {d['target']}")
+        elif s is not None:
+            self.on_target += 1
+            self.hits.append(Hit("firearm", t, d["target"], d["region"]))
+        else:
+            self.add("HIT-01", t, Kind.FINDING, f"round missed, stopped by the {d['target']}")
+
+    def positions(self, rec: LogRecord) -> None:
+        d, t = rec.data, rec.t
+        self.have_positions = True
+        o = (float(d["officer"][0]), float(d["officer"][1]))
+        last = self.officer_at
+        self.officer_at = o
+        tolerance = self.values.approach_tolerance_ft * FT_M
+        covers = self.officer_covers()
+        for name, xy in d["subjects"].items():
+            s = self.subjects.setdefault(name, _Subject(name))
+            p = (float(xy[0]), float(xy[1]))
+            s.position = p
+            if s.role == "bystander":
+                continue
+            protected = self.protected_from(o, p)
+            self.exposed_now(s, t, exposed=not protected)
+            if s.armed_live:
+                if s.seen_protected and s.protected and not protected and "left" not in s.flagged:
+                    s.flagged.add("left")
+                    self.breach("COVER-02", t, f"left cover while {s.name} held a {s.held}")
+                if protected and not s.protected and last is not None and "took" not in s.flagged:
+                    s.flagged.add("took")
+                    self.add("DEESC-01", t, Kind.CREDIT, f"moved into cover from {s.name}")
+                if last is not None:
+                    s.net_approach_m += math.dist(last, p) - math.dist(o, p)
+                    if s.net_approach_m > tolerance and "closed" not in s.flagged:
+                        s.flagged.add("closed")
+                        self.breach(
+                            "DIST-03",
+                            t,
+                            f"closed {m_to_ft(s.net_approach_m):.1f} ft on {s.name}, who held"
+                            f" a {s.held} and had not given up",
+                        )
+                    if s.net_approach_m < -tolerance and "backed" not in s.flagged:
+                        s.flagged.add("backed")
+                        self.add(
+                            "DEESC-01",
+                            t,
+                            Kind.CREDIT,
+                            f"gained {m_to_ft(-s.net_approach_m):.1f} ft from {s.name}, who held"
+                            f" a {s.held}",
+                        )
+            s.seen_protected = s.seen_protected or protected
+            s.protected = protected
+            if s.threat is Threat.DEADLY and s.held in GUNS and covers:
+                self.gun_moments += 1
+                self.first_gun_t = t if self.first_gun_t is None else self.first_gun_t
+                if protected:
+                    self.covered_moments += 1
+            gap = math.dist(o, p)
+            if s.threat >= Threat.ASSAULTIVE and (self.closest is None or gap < self.closest[0]):
+                self.closest = (gap, t, name)
+            if gap <= CONTACT_M and s.threat >= Threat.ASSAULTIVE and not self.contact:
+                self.contact = True
+                self.add("DIST-01", t, Kind.CRITICAL, f"{name} reached the officer")
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def finish(self) -> Score:
+        policy = self.policy
+        for s in self.subjects.values():
+            if s.episode:
+                self.close_episode(s, self.end_t, still_acting=s.acting)
+        if self.closest is not None:
+            self.add(
+                "DIST-02",
+                self.closest[1],
+                Kind.INFO,
+                f"closest approach of a threatening subject: {m_to_ft(self.closest[0]):.1f} ft"
+                f" ({self.closest[2]})",
+            )
+        if self.gun_moments and self.first_gun_t is not None:
+            share = self.covered_moments / self.gun_moments
+            if self.covered_moments:
+                self.add(
+                    "COVER-01",
+                    self.first_gun_t,
+                    Kind.CREDIT,
+                    f"behind the officer's own cover for {share:.0%} of the time a gun threatened",
+                )
+            else:
+                self.breach(
+                    "COVER-01",
+                    self.first_gun_t,
+                    "the officer's cover was at hand and unused while a gun threatened",
+                )
+        self.deescalation_credits()
+        not_judged = self.not_judged()
+        for line in not_judged:
+            self.add("RESCORE-01", 0.0, Kind.INFO, line)
+        reactions = [r for s in self.subjects.values() for r in s.reactions]
+        transition = None
+        if (
+            self.last_taser is not None
+            and self.first_firearm is not None
+            and self.first_firearm > self.last_taser
+        ):
+            transition = self.first_firearm - self.last_taser
+        llf, llf_na = _less_lethal_first(self.first_force, self.first_threat, self.at_hand)
+        if self.llf_na:
+            llf, llf_na = None, self.llf_na
+        findings = sorted(self.findings, key=lambda f: f.t)
+        total = max(0.0, 100.0 + sum(f.points for f in findings))
+        critical = any(f.kind is Kind.CRITICAL for f in findings)
+        excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
+        incomplete = _incomplete(self.ended, self.end_t)
+        decision = _decision(findings, self.first_force is not None)
+        if not critical and not excessive and total < policy.pass_score:
+            lost = sorted({f.rule for f in findings if f.points < 0})
+            decision = f"below the pass mark ({', '.join(lost)})"
+        return Score(
+            decision=decision,
+            score=round(total, 2),
+            passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
+            less_lethal_first=llf,
+            reaction_time_s=reactions[0] if reactions else None,
+            transition_time_s=None if transition is None else round(transition, 4),
+            rounds_fired=self.rounds,
+            rounds_on_target=self.on_target,
+            rounds_after_threat=self.after,
+            deployments=self.deployments,
+            hits=self.hits,
+            findings=findings,
+            policy=policy.id,
+            officer=self.officer,
+            shoot_scenario=any(s.peak is Threat.DEADLY for s in self.subjects.values()),
+            incomplete=incomplete,
+            less_lethal_na=llf_na,
+            subjects={
+                s.name: {
+                    "role": s.role,
+                    "timeline": [list(m) for m in s.timeline],
+                    "reaction_times_s": s.reactions,
+                    "transition_s": s.transition,
+                    "force_after_threat_s": s.after_delays,
+                    "taser_cycles": s.cycles,
+                    "taser_exposure_s": round(s.exposure_s, 3),
+                    "taser_cycles_after_threat": s.cycles_after,
+                    "drive_stuns": s.drive_stun,
+                }
+                for s in self.subjects.values()
+            },
+            not_judged=not_judged,
+        )
+
+    def deescalation_credits(self) -> None:
+        ended = self.ended or {}
+        used_force = self.first_force is not None
+        for s in self.subjects.values():
+            if s.role == "bystander":
+                continue
+            if not s.forced and s.peak < Threat.DEADLY:
+                self.add(
+                    "HOLD-01",
+                    self.end_t,
+                    Kind.CREDIT,
+                    f"held fire on {s.name} ({s.behaviour}, holding {s.held}): no force on a"
+                    " subject who posed no deadly threat",
+                )
+            if (
+                not used_force
+                and self.verbal_at is not None
+                and ended.get("state") == "completed"
+                and ended.get("reason") != "time limit"
+                and (s.peak >= Threat.ACTIVE or s.ever_armed)
+                and s.behaviour in ("surrendered", "compliant")
+            ):
+                self.add(
+                    "DEESC-02",
+                    self.end_t,
+                    Kind.CREDIT,
+                    f"talk-down: {s.name} ended {s.behaviour} with no force used",
+                )
+
+    def not_judged(self) -> list[str]:
+        out: list[str] = []
+        if not self.started:
+            return out
+        if not self.have_positions:
+            out.append(
+                "no positions in this log: cover, distance, de-escalation, cartridge range and"
+                " backdrop not judged; the officer is taken as exposed throughout"
+            )
+        if any(s.role != "bystander" for s in self.subjects.values()) and not self.have_attributes:
+            out.append(
+                "no subject attributes in this log (older format): restricted subjects (CEW-05)"
+                " and a fleeing subject's danger to others not judged"
+            )
+        if self.tasers_fired and not self.have_cycles:
+            out.append(
+                "no TASER cycles in this log (older format): cycles, exposure and re-energising"
+                " (CEW-03, CEW-04, CEW-07) not judged; deployments judged"
+            )
+        if self.rounds and self.have_positions and self.backstop_m is None:
+            out.append(
+                f"no backstop distance in this log: the backdrop check (FIRE-01) ran to"
+                f" {self.values.default_backstop_ft:g} ft; crowd zones unknown"
+            )
+        return out
 
 
 def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
-    threat as the officer faced it at that moment, before its own effect was known."""
-    subjects: dict[str, _Subject] = {}
-    findings: list[Finding] = []
-    at_hand: set[str] = set()
-    verbal_at: float | None = None
-    first_force: tuple[float, ForceOption] | None = None
-    first_threat = Threat.NONE  # the threat the first use of force met
-    onset: float | None = None
-    response: float | None = None
-    last_taser: float | None = None
-    first_firearm: float | None = None
-    threat_ended: dict[str, float] = {}
-    rounds = on_target = after = 0
-    deployments: list[dict[str, Any]] = []
-    hits: list[Hit] = []
-    contact = False
-    closest: tuple[float, float, str] | None = None  # (metres, time, subject)
-    officer = ""
-    cover: list[dict[str, float]] = []
-    gun_moments = covered_moments = 0
-    first_gun_t: float | None = None
-    end_t = 0.0
-    ended: dict[str, Any] | None = None
-
-    def add(rule: str, t: float, kind: Kind, message: str) -> None:
-        points = policy.points[rule] if kind in (Kind.FINDING, Kind.CRITICAL) else 0.0
-        findings.append(Finding(rule, round(t, 4), kind, points, message))
-
+    threat as the officer faced it at that moment, before its own effect was known. A log that
+    lacks what a rule needs (an older log) is scored on what it has; `Score.not_judged` (and a
+    RESCORE-01 line) says what could not be judged."""
+    judge = _Judge(policy)
     for rec in records:
-        d, t = rec.data, rec.t
-        end_t = max(end_t, t)
-        if rec.kind == "run_ended":
-            ended = d
-        elif rec.kind == "run_started":
-            at_hand = set(d.get("weapons", []))
-            officer = str(d.get("officer_name", d.get("officer", "")))
-            cover = list(d.get("cover", []))
-            for name, spec in d.get("subjects", {}).items():
-                subjects.setdefault(name, _Subject()).role = spec.get("role", "subject")
-        elif rec.kind in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
-            s = subjects.setdefault(d["subject"], _Subject())
-            if rec.kind == "incapacitation_started":
-                s.threat, s.behaviour = Threat.NONE, "incapacitated"
-            else:
-                s.threat, s.behaviour = Threat[d["threat"].upper()], d["behaviour"]
-            if "held_object" in d:
-                s.held = HeldObject(d["held_object"])
-            s.peak = max(s.peak, s.threat)
-            if s.threat >= Threat.ASSAULTIVE and onset is None:
-                onset = t
-            if s.threat == Threat.NONE and s.peak >= Threat.ACTIVE:
-                threat_ended.setdefault(d["subject"], t)
-        elif rec.kind == "officer_action" and d["action"] == "verbal_command":
-            verbal_at = t if verbal_at is None else verbal_at
-        elif rec.kind == "officer_action" and d["action"] in _FORCE:
-            option = _FORCE[d["action"]]
-            name = d.get("subject")
-            s = subjects.get(name or "", _Subject())
-            judgement = policy.judge(s.threat, option)
-            if option is ForceOption.FIREARM:
-                rounds += 1
-                first_firearm = t if first_firearm is None else first_firearm
-            else:
-                last_taser = t
-            if first_force is None:
-                first_force = (t, option)
-                first_threat = s.threat
-                _first_force_rules(add, t, option, s, policy, at_hand, verbal_at)
-            if s.threat == Threat.NONE and name in threat_ended:
-                after += 1  # counted whichever finding the round draws below
-            if _no_shoot(option, s):
-                add(
-                    "DECISION-01",
-                    t,
-                    Kind.CRITICAL,
-                    f"{option} fired at {name}, who posed no threat that called for it"
-                    f" ({s.behaviour}, holding {s.held})",
-                )
-            elif s.threat == Threat.NONE and name in threat_ended:
-                add(
-                    "STOP-01",
-                    t,
-                    Kind.FINDING,
-                    f"{option} fired {t - threat_ended[name]:.2f} s after {name}'s threat ended",
-                )
-            elif judgement is Judgement.EXCESSIVE:
-                add(
-                    "FORCE-01",
-                    t,
-                    Kind.FINDING,
-                    f"{option} against threat level {s.threat.name.lower()} is excessive under"
-                    f" {policy.id}",
-                )
-            elif judgement is Judgement.JUSTIFIED:
-                add(
-                    "FORCE-01",
-                    t,
-                    Kind.INFO,
-                    f"{option} against threat level {s.threat.name.lower()}: justified",
-                )
-                if onset is not None and response is None and t >= onset:
-                    response = t
-        elif rec.kind == "probe_impacts" and any(
-            subjects.get(i["target"] or "", _Subject()).role == "bystander" for i in d["impacts"]
-        ):
-            add("DECISION-02", t, Kind.CRITICAL, "a TASER probe struck a bystander")
-        if rec.kind == "probe_impacts":
-            deployments.append(
-                {
-                    "t": t,
-                    "subject": d["subject"],
-                    "effect": d["effect"],
-                    "spread_in": d["spread_in"],
-                    "reason": d["reason"],
-                }
-            )
-            for probe in d["impacts"]:
-                if probe["region"] is not None:
-                    hits.append(Hit("taser", t, probe["target"], probe["region"], probe["zone"]))
-                if probe["zone"] == "avoid":
-                    add(
-                        "PLACE-01",
-                        t,
-                        Kind.FINDING,
-                        f"probe {probe['probe']} in a zone to avoid ({probe['region']})",
-                    )
-                elif probe["zone"] == "preferred":
-                    add(
-                        "PLACE-01",
-                        t,
-                        Kind.CREDIT,
-                        f"probe {probe['probe']} in a preferred zone ({probe['region']})",
-                    )
-            if d["effect"] == "reduced_effect":
-                add("PLACE-02", t, Kind.FINDING, f"probe spread {d['spread_in']:.1f} in < 12 in")
-            elif d["effect"] == "full_incapacitation":
-                add("PLACE-02", t, Kind.CREDIT, f"probe spread {d['spread_in']:.1f} in: effective")
-            else:
-                add("PLACE-02", t, Kind.INFO, f"no incapacitation: {d['reason']}")
-        elif rec.kind == "bullet_impact":
-            if subjects.get(d["target"] or "", _Subject()).role == "bystander":
-                add("DECISION-02", t, Kind.CRITICAL, f"a round struck bystander {d['target']}")
-            elif d["target"] in subjects:
-                on_target += 1
-                hits.append(Hit("firearm", t, d["target"], d["region"]))
-            else:
-                add("HIT-01", t, Kind.FINDING, f"round missed, stopped by the {d['target']}")
-        elif rec.kind == "positions":
-            ox, oy = d["officer"]
-            for name, (x, y) in d["subjects"].items():
-                s = subjects.get(name, _Subject())
-                if s.threat is Threat.DEADLY and s.held in GUNS:
-                    gun_moments += 1
-                    first_gun_t = t if first_gun_t is None else first_gun_t
-                    if any(_segment_hits_box((ox, oy), (x, y), box) for box in cover):
-                        covered_moments += 1
-                gap = ((x - ox) ** 2 + (y - oy) ** 2) ** 0.5
-                if s.threat >= Threat.ASSAULTIVE and (closest is None or gap < closest[0]):
-                    closest = (gap, t, name)
-                near = gap <= CONTACT_M
-                if near and s.threat >= Threat.ASSAULTIVE and not contact:
-                    contact = True
-                    add("DIST-01", t, Kind.CRITICAL, f"{name} reached the officer")
+        judge.read(rec)
+    return judge.finish()
 
-    if closest is not None:
-        add(
-            "DIST-02",
-            closest[1],
-            Kind.INFO,
-            f"closest approach of a threatening subject: {m_to_ft(closest[0]):.1f} ft"
-            f" ({closest[2]})",
-        )
-    if cover and gun_moments and first_gun_t is not None:
-        share = covered_moments / gun_moments
-        if covered_moments:
-            add(
-                "COVER-01",
-                first_gun_t,
-                Kind.CREDIT,
-                f"behind cover for {share:.0%} of the time a gun was pointed at the officer",
-            )
-        else:
-            add(
-                "COVER-01",
-                first_gun_t,
-                Kind.FINDING,
-                "cover was at hand and unused while a gun was pointed at the officer",
-            )
-    reaction = None if onset is None or response is None else response - onset
-    if onset is not None and response is None:
-        add("REACT-02", onset, Kind.CRITICAL, "no appropriate use of force answered the threat")
-    elif reaction is not None and onset is not None:
-        kind = Kind.INFO
-        if reaction > policy.critical_reaction_s:
-            kind = Kind.CRITICAL
-        elif reaction > policy.max_reaction_s:
-            kind = Kind.FINDING
-        add(
-            "REACT-01",
-            onset,
-            kind,
-            f"{reaction:.2f} s from threat onset to the first appropriate response (policy"
-            f" {policy.max_reaction_s:.1f} s, critical past {policy.critical_reaction_s:.1f} s)",
-        )
-    transition = None
-    if last_taser is not None and first_firearm is not None and first_firearm > last_taser:
-        transition = first_firearm - last_taser
-    llf, llf_na = _less_lethal_first(first_force, first_threat, at_hand)
-    total = max(0.0, 100.0 + sum(f.points for f in findings))
-    critical = any(f.kind is Kind.CRITICAL for f in findings)
-    excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
-    if any(f.rule == "DECISION-02" for f in findings):
-        decision = "critical failure: a bystander was struck"
-    elif any(f.rule == "DECISION-01" and f.kind is Kind.CRITICAL for f in findings):
-        decision = "critical failure: force on a subject who posed no threat"
-    elif any(f.rule == "DIST-01" for f in findings):
-        decision = "critical failure: the subject reached the officer"
-    elif any(f.rule == "REACT-02" for f in findings):
-        decision = "critical failure: the threat went unanswered"
-    elif any(f.rule == "REACT-01" and f.kind is Kind.CRITICAL for f in findings):
-        decision = "critical failure: too slow against the threat"
-    elif excessive:
-        decision = "excessive force"
-    elif first_force is None:
-        decision = "no force used"
-    else:
-        decision = "appropriate"
-    incomplete = _incomplete(ended, end_t)
-    findings.sort(key=lambda f: f.t)
-    return Score(
-        decision=decision,
-        score=round(total, 2),
-        passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
-        less_lethal_first=llf,
-        reaction_time_s=None if reaction is None else round(reaction, 4),
-        transition_time_s=None if transition is None else round(transition, 4),
-        rounds_fired=rounds,
-        rounds_on_target=on_target,
-        rounds_after_threat=after,
-        deployments=deployments,
-        hits=hits,
-        findings=findings,
-        policy=policy.id,
-        officer=officer,
-        shoot_scenario=any(s.peak is Threat.DEADLY for s in subjects.values()),
-        incomplete=incomplete,
-        less_lethal_na=llf_na,
-    )
+
+_DECISIONS = (
+    ("DECISION-02", "critical failure: a bystander was struck"),
+    ("DECISION-01", "critical failure: force on a subject who posed no threat"),
+    ("STOP-02", "critical failure: force after the threat ended"),
+    ("FORCE-02", "critical failure: deadly force with no immediate threat"),
+    ("CEW-05", "critical failure: TASER on a restricted subject"),
+    ("DIST-01", "critical failure: the subject reached the officer"),
+    ("REACT-02", "critical failure: the threat went unanswered"),
+    ("REACT-01", "critical failure: too slow against the threat"),
+)
+
+
+def _decision(findings: list[Finding], used_force: bool) -> str:
+    critical = {f.rule for f in findings if f.kind is Kind.CRITICAL}
+    for rule, words in _DECISIONS:
+        if rule in critical:
+            return words
+    if critical:
+        return f"critical failure: {sorted(critical)[0]}"
+    if any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings):
+        return "excessive force"
+    if not used_force:
+        if any(f.rule == "DEESC-02" for f in findings):
+            return "talk-down: no force used"
+        return "no force used"
+    return "appropriate"
 
 
 def _less_lethal_first(
@@ -408,41 +1096,12 @@ def _incomplete(ended: dict[str, Any] | None, end_t: float) -> str:
 
 
 def _no_shoot(option: ForceOption, s: _Subject) -> bool:
-    """Shoot / don't-shoot (facts.md §4, Graham; Garner for the fleeing): a firearm against
-    anyone short of a deadly threat who holds no weapon, or who surrendered; a TASER against
-    someone who poses no threat at all and holds no weapon, or who surrendered."""
+    """Shoot / don't-shoot (facts.md §5, Graham; Garner for the fleeing): a firearm against
+    anyone short of a deadly threat who holds no weapon, or anyone who surrendered without ever
+    posing a threat; a TASER against someone who never posed a threat and holds no weapon.
+    Force after a threat *ended* is judged by STOP-01/02 before this, whatever is held."""
     if s.behaviour == "surrendered":
         return True
     if option is ForceOption.FIREARM:
         return s.threat < Threat.DEADLY and not s.held.is_weapon
     return s.threat == Threat.NONE and s.peak < Threat.ACTIVE and not s.held.is_weapon
-
-
-def _first_force_rules(
-    add: Callable[[str, float, Kind, str], None],
-    t: float,
-    option: ForceOption,
-    s: _Subject,
-    policy: Policy,
-    at_hand: set[str],
-    verbal_at: float | None,
-) -> None:
-    taser_fits = policy.judge(s.threat, ForceOption.TASER) is Judgement.JUSTIFIED
-    if option is ForceOption.TASER and taser_fits:
-        add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
-    elif (
-        option is ForceOption.FIREARM
-        and taser_fits
-        and "taser" in at_hand
-        and (s.threat < Threat.DEADLY)
-    ):
-        add(
-            "LLF-02",
-            t,
-            Kind.FINDING,
-            "firearm first while the TASER was at hand and fit the threat",
-        )
-    if verbal_at is None and s.threat < Threat.DEADLY:
-        add("VERBAL-01", t, Kind.FINDING, "force with no verbal command first")
-    elif verbal_at is not None:
-        add("VERBAL-01", t, Kind.CREDIT, f"verbal command {t - verbal_at:.1f} s before force")

@@ -24,7 +24,7 @@ CLASSIC_ERRORS = {
     "mental-health-self-harm-v1": ("mental-health-error-v1", {"FORCE-01"}),
     "phone-draw-v1": ("phone-draw-error-v1", {"DECISION-01"}),
     "active-shooter-v1": ("active-shooter-error-v1", {"REACT-01"}),
-    "surrender-mid-engagement-v1": ("surrender-error-v1", {"DECISION-01"}),
+    "surrender-mid-engagement-v1": ("surrender-error-v1", {"STOP-02"}),
     "fleeing-unarmed-v1": ("fleeing-error-v1", {"DECISION-01"}),
     "taser-failure-v1": ("taser-failure-error-v1", {"DIST-01"}),
     "subject-turned-away-v1": ("turned-away-error-v1", {"FORCE-01", "LLF-02"}),
@@ -39,20 +39,22 @@ def play(drill_id: str, officer: str, seed: int = 1) -> RunResult:
 
 def test_the_library_covers_the_classic_situations() -> None:
     assert len(builtin_drills()) >= 12
-    assert set(CLASSIC_ERRORS) == set(builtin_drills())
+    # The drills before issue 13 keep their errors here; the later ones ship theirs
+    # (tests/test_drill_library.py).
+    assert set(CLASSIC_ERRORS) <= set(builtin_drills())
     for drill in builtin_drills().values():
         assert drill.rationale.strip() and drill.expected_response.strip()
         assert drill.expected_officer is not None
 
 
-@pytest.mark.parametrize("drill_id", sorted(CLASSIC_ERRORS))
+@pytest.mark.parametrize("drill_id", sorted(builtin_drills()))
 def test_the_expected_response_passes(drill_id: str) -> None:
     drill = builtin_drills()[drill_id]
     assert drill.expected_officer is not None
     score = play(drill_id, drill.expected_officer).score
     failures = [(f.rule, f.message) for f in score.findings if f.kind is Kind.CRITICAL]
     assert score.passed, f"{score.decision}: {failures}"
-    assert score.decision in ("appropriate", "no force used")
+    assert score.decision in ("appropriate", "no force used", "talk-down: no force used")
 
 
 @pytest.mark.parametrize("drill_id", sorted(CLASSIC_ERRORS))

@@ -60,7 +60,7 @@ def test_firearm_first_against_an_advancing_knife_is_found() -> None:
     assert score_run(log, default_policy()).less_lethal_first is False
 
 
-def test_firing_after_surrender_is_critical() -> None:
+def test_firing_after_surrender_past_the_perception_allowance_is_critical() -> None:
     log = [
         *start("knife", "deadly_threat", "deadly"),
         rec(1.0, "officer_action", action="firearm_fired", subject="s"),
@@ -74,8 +74,11 @@ def test_firing_after_surrender_is_critical() -> None:
             held_object="knife",
         ),
         rec(1.5, "officer_action", action="firearm_fired", subject="s"),
+        rec(2.0, "officer_action", action="firearm_fired", subject="s"),
     ]
-    assert rules(log)["DECISION-01"] == [Kind.CRITICAL]
+    # 0.3 s after the surrender: inside the 0.56 s perception allowance (facts.md §4); 0.8 s: not.
+    assert rules(log)["STOP-01"] == [Kind.INFO]
+    assert rules(log)["STOP-02"] == [Kind.CRITICAL]
 
 
 def test_rounds_after_incapacitation_are_counted() -> None:
@@ -86,7 +89,8 @@ def test_rounds_after_incapacitation_are_counted() -> None:
         rec(1.4, "officer_action", action="firearm_fired", subject="s"),
     ]
     score = score_run(log, default_policy())
-    assert score.rounds_after_threat == 1 and rules(log)["STOP-01"] == [Kind.FINDING]
+    assert score.rounds_after_threat == 1 and rules(log)["STOP-01"] == [Kind.INFO]
+    assert "STOP-02" not in rules(log)
 
 
 def test_taser_first_with_commands_earns_credit_and_a_reaction_time() -> None:

@@ -181,16 +181,34 @@ def _show(args: argparse.Namespace) -> int:
     print("Expected response:\n  " + " ".join(drill.expected_response.split()))
     if drill.expected_officer:
         print(f"  (played by the officer script {drill.expected_officer})")
+    from drills.officer import scripts_for
+
+    scripts = scripts_for(drill.id)
+    if scripts:
+        print(f"Officer scripts (openrange drill run {drill.id} --sim ID):")
+        for script in scripts:
+            verdict = ""
+            if script.expect is not None:
+                rules = ", ".join(script.expect.rules)
+                verdict = f"  [expect {script.expect.outcome}{': ' + rules if rules else ''}]"
+            print(f"  {script.id}: {script.description}{verdict}")
     print("Subjects:")
     for s in drill.subjects:
         print(
             f"  {s.id}: {s.role}, {s.start_distance_ft:g} ft, holding {s.held_object},"
             f" facing {s.facing}, starts in {s.start_phase}"
         )
+        attributes = _attribute_words(s.attributes.model_dump(exclude_defaults=True))
+        if attributes:
+            print(f"      {attributes}")
     print("Phases:")
     for phase in drill.phases:
         end = "  [ends the drill]" if phase.ends_drill else ""
         print(f"  {phase.subject}.{phase.id}: {phase.behaviour}, {phase.movement}{end}")
+        if phase.attributes is not None:
+            changes = _attribute_words(phase.attributes.model_dump(exclude_none=True))
+            if changes:
+                print(f"      from now on: {changes}")
         for t in phase.transitions:
             trigger = next(
                 f"{k} {v}"
@@ -200,6 +218,12 @@ def _show(args: argparse.Namespace) -> int:
             chance = f" ({t.chance:.0%})" if t.chance < 1 else ""
             print(f"      -> {t.to} on {trigger}{chance}")
     return 0
+
+
+def _attribute_words(values: dict[str, object]) -> str:
+    return ", ".join(
+        f"{k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:

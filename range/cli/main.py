@@ -19,6 +19,7 @@ from range.cli import console as cli_console
 from range.cli import course as cli_course
 from range.cli import drill as cli_drill
 from range.cli import peripherals as cli_peripherals
+from range.cli import policy as cli_policy
 from range.cli import records as cli_records
 from range.cli import speech as cli_speech
 from range.cli import util as cliutil
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_analyze.register(sub)
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)
+    cli_policy.register(sub)
     cli_xr.register(sub)
     cli_console.register(sub)
     cli_speech.register(sub)

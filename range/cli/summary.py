@@ -23,8 +23,9 @@ def verdict_line(score: Score) -> str:
     overrides = sorted({f.rule for f in score.overridden_by})
     if overrides and score.outcome is Outcome.FAIL:
         which = ", ".join(overrides)
+        verb = "overrides" if len(overrides) == 1 else "override"
         return (
-            f"{score.score:.0f}/100  FAIL  ({which} overrides the score: a critical finding or"
+            f"{score.score:.0f}/100  FAIL  ({which} {verb} the score: a critical finding or"
             f" excessive force fails the run whatever its points; policy {score.policy})"
         )
     return f"{score.score:.0f}/100  {score.outcome.value}  (policy {score.policy})"
@@ -40,7 +41,7 @@ def format_score(score: Score) -> str:
             "n/a"
             if score.reaction_time_s is None
             else f"{score.reaction_time_s:.2f} s"
-            " from threat onset to the first appropriate response"
+            " exposed to the threat before the first appropriate response"
         ),
     ]
     if score.transition_time_s is not None:
@@ -59,10 +60,40 @@ def format_score(score: Score) -> str:
         f"Rounds fired:      {score.rounds_fired} ({score.rounds_on_target} on target,"
         f" {score.rounds_after_threat} after the threat ended)"
     )
-    lines.append("Findings:")
+    for name, subject in score.subjects.items():
+        parts = []
+        if subject.get("reaction_times_s"):
+            parts.append("reaction " + ", ".join(f"{r:.2f} s" for r in subject["reaction_times_s"]))
+        if subject.get("transition_s") is not None:
+            parts.append(f"TASER to firearm {subject['transition_s']:.2f} s")
+        if subject.get("force_after_threat_s"):
+            delays = ", ".join(f"{d:.2f} s" for d in subject["force_after_threat_s"])
+            parts.append(f"force after the threat ended at +{delays}")
+        if parts:
+            lines.append(f"Subject {name}: " + "; ".join(parts))
+        if subject.get("taser_cycles"):
+            lines.append(
+                f"TASER cycles:      {name}: {subject['taser_cycles']} cycle(s),"
+                f" {subject['taser_exposure_s']:.1f} s of exposure,"
+                f" {subject['taser_cycles_after_threat']} after the threat ended"
+                + (f", {subject['drive_stuns']} drive-stun(s)" if subject["drive_stuns"] else "")
+            )
+    timelines = [
+        f"{name}: " + ", ".join(f"{moment} {t:.2f} s" for t, moment in subject["timeline"])
+        for name, subject in score.subjects.items()
+        if subject.get("timeline")
+    ]
+    if timelines:
+        lines.append("Threat timeline:   " + "; ".join(timelines))
+    for gap in score.not_judged:
+        lines.append(f"Not judged:        {gap}")
+    lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""
-        lines.append(f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}")
+        override = "  [critical: overrides the score]" if f.kind is Kind.CRITICAL else ""
+        lines.append(
+            f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}{override}"
+        )
     return "\n".join(lines)
 
 

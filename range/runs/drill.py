@@ -61,7 +61,8 @@ class RunConfig:
     seed: int
     policy: Policy = field(default_factory=default_policy)
     dt_s: float = 1 / 90
-    taser_model: Model = Model.TASER_7
+    # None: the drill's issued TASER, or a TASER 7 (`--taser` sets it).
+    taser_model: Model | None = None
     # The cartridges issued, one per bay (physics cartridge ids); None: the model's default.
     taser_cartridges: tuple[str, ...] | None = None
     pistol_load: str = "9mm-124"
@@ -168,12 +169,19 @@ class Session:
             port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
             self.lane = Lane(self.clock, port_dir)
             stack.callback(self._close)
+            # The TASER at hand: the command line's (--taser) over the drill's issued one, over
+            # the TASER 7 with its default bays.
+            issued_model, issued_loads = drill.issued_taser()
+            taser_model = config.taser_model or issued_model or Model.TASER_7
+            taser_loads = (
+                _loads(config.taser_cartridges) if config.taser_model is not None else issued_loads
+            )
             self.lane.add(
                 TaserEmulator(
-                    config.taser_model,
+                    taser_model,
                     "SIM-TASER-0001",
                     self.clock,
-                    loads=_loads(config.taser_cartridges),
+                    loads=taser_loads,
                     directory=port_dir,
                 ),
                 "taser",
@@ -409,6 +417,9 @@ class Session:
                 fired.setdefault((event.serial, event.bay, t), []).append(event)
             elif event.kind is EventKind.SHOT_FIRED:
                 self._shot(event)
+            elif event.kind is EventKind.ARC_SWITCH:
+                # Re-energises probes still attached; else a drive-stun, on models that have one.
+                engine.arc(t, serial=event.serial, drive_stun=event.model is not Model.TASER_10)
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
         for (serial, bay, t), probes in fired.items():

@@ -1,0 +1,156 @@
+"""TASER cycles in the simulation: a trigger or ARC press with probes still attached
+re-energises them (a new cycle, a new incapacitation), each exposure is logged with its
+duration, and subject attributes travel through the log, changing with the phase."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drills.engine import DrillEngine
+from drills.events import SubjectAttributes
+from drills.log import MemoryLog
+from drills.officer import find_officer
+from drills.schema import Attributes, builtin_drills, parse_drill
+from drills.threat import ATTRIBUTE_DEFAULTS
+from physics.taser import Assessment, Effect
+from range.runs.drill import RunConfig, run_drill
+
+DRILL = """
+id = "cycle-test-v1"
+version = 1
+title = "t"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 30.0
+
+[[subjects]]
+id = "s"
+start_distance_ft = 10.0
+start_phase = "fights"
+attributes = { position = "elevated" }
+
+[[phases]]
+id = "fights"
+subject = "s"
+behaviour = "active_resistance"
+attributes = { position = "ground" }
+[[phases.transitions]]
+to = "end"
+after_s = 25.0
+
+[[phases]]
+id = "end"
+subject = "s"
+behaviour = "surrendered"
+ends_drill = true
+"""
+
+FULL = Assessment(Effect.FULL, 16.0, (0, 1), (), "spread 16 in")
+
+
+def engine() -> DrillEngine:
+    drill = parse_drill(DRILL, "cycle-test-v1.toml")
+    e = DrillEngine(drill, np.random.default_rng(0), MemoryLog(), dt_s=0.1)
+    e.start()
+    return e
+
+
+def advance(e: DrillEngine, t: float) -> None:
+    while e.t < t - 1e-9:
+        e.step()
+
+
+def kinds(e: DrillEngine, kind: str) -> list[dict[str, object]]:
+    return [{"t": r.t, **r.data} for r in e.log.records if r.kind == kind]
+
+
+def test_an_arc_press_with_probes_attached_re_energises_and_each_exposure_has_its_duration() -> (
+    None
+):
+    e = engine()
+    advance(e, 1.0)
+    e.probes([], FULL, "s", serial="T1", bay=0)
+    assert e.subjects["s"].incapacitated_until_s == pytest.approx(1.0 + 5.0 + 1.27)
+    advance(e, 6.0)
+    e.cycle_ended(serial="T1", stopped_by_safety=False)
+    advance(e, 8.0)  # recovered at 7.27 s
+    e.arc(serial="T1")  # probes still attached: a second cycle
+    advance(e, 9.5)
+    e.arc(serial="T1")  # pressed again mid-cycle: that cycle ends, a third begins
+    advance(e, 14.5)
+    e.cycle_ended(serial="T1", stopped_by_safety=False)
+    started = kinds(e, "taser_cycle_started")
+    assert [(c["cycle"], c["cycle_of_deployment"]) for c in started] == [(1, 1), (2, 2), (3, 3)]
+    exposures = kinds(e, "taser_exposure")
+    assert [x["ended_by"] for x in exposures] == ["cycle_end", "new_pull", "cycle_end"]
+    assert [x["duration_s"] for x in exposures] == pytest.approx([5.0, 1.5, 5.0])
+    # The second cycle re-incapacitated him after he had recovered from the first.
+    assert [r["t"] for r in kinds(e, "incapacitation_started")] == pytest.approx([1.0, 8.0])
+    assert [r["t"] for r in kinds(e, "incapacitation_ended")] == pytest.approx([7.3])
+
+
+def test_an_arc_press_with_no_probes_attached_is_no_cycle() -> None:
+    e = engine()
+    e.arc(t=1.0, serial="T1")
+    none = Assessment(Effect.NONE, None, (0,), (), "1 probe(s) missed the subject")
+    e.probes([], none, "s", t=2.0, serial="T1", bay=0)
+    e.arc(t=3.0, serial="T1")
+    assert kinds(e, "taser_cycle_started") == [] and kinds(e, "taser_exposure") == []
+
+
+def test_a_cycle_still_running_at_the_end_of_the_run_is_logged_to_the_end() -> None:
+    e = engine()
+    advance(e, 1.0)
+    e.probes([], FULL, "s", serial="T1", bay=0)
+    advance(e, 3.0)
+    e.abort("test")
+    exposures = kinds(e, "taser_exposure")
+    assert [x["ended_by"] for x in exposures] == ["run_end"]
+    assert [x["duration_s"] for x in exposures] == pytest.approx([2.0])
+
+
+def test_attributes_start_with_the_subject_and_change_with_the_phase() -> None:
+    e = engine()
+    entered = kinds(e, "phase_entered")
+    assert entered[0]["attributes"]["position"] == "ground"  # type: ignore[index]
+    assert entered[0]["attributes"]["age_group"] == "adult"  # type: ignore[index]
+
+
+def test_the_attribute_vocabularies_agree() -> None:
+    assert set(Attributes.model_fields) == set(ATTRIBUTE_DEFAULTS)
+    assert set(SubjectAttributes.model_fields) == set(ATTRIBUTE_DEFAULTS)
+    assert Attributes().model_dump() == ATTRIBUTE_DEFAULTS
+
+
+def test_the_simulated_x26p_re_energises_through_its_attached_probes() -> None:
+    """Through the emulated replica: the second trigger pull of a spent X26P is an `arc_switch`
+    device event, and the engine re-energises the attached probes."""
+    drill = builtin_drills()["repeated-cycles-v1"]
+    result = run_drill(RunConfig(drill, find_officer("repeated-cycles-correct-v1"), 1))
+    events = [r.data["event"] for r in result.records if r.kind == "device_event"]
+    assert "arc_switch" in events
+    started = [r.data for r in result.records if r.kind == "taser_cycle_started"]
+    exposures = [r.data for r in result.records if r.kind == "taser_exposure"]
+    assert [c["cycle_of_deployment"] for c in started] == [1, 2]
+    assert [x["duration_s"] for x in exposures] == [pytest.approx(5.0, abs=0.02)] * 2
+    assert {r.data["model"] for r in result.records if r.kind == "device_event"} >= {"taser-x26p"}
+    assert result.score.subjects["man"]["taser_cycles"] == 2
+
+
+def test_an_arc_press_at_contact_with_no_probes_is_a_drive_stun_where_the_model_has_one() -> None:
+    e = engine()
+    e.arc(t=0.5, serial="T1", drive_stun=True)  # 10 ft away: out of reach, it only arcs
+    e.subjects["s"].position_m = (0.5, 0.0)
+    e.arc(t=1.0, serial="T10")  # a model with no drive-stun: arcs only
+    e.arc(t=1.0, serial="T1", drive_stun=True)
+    e.arc(t=2.0, serial="T1", drive_stun=True)  # pressed again: a second drive-stun cycle
+    e.cycle_ended(t=7.0, serial="T1", stopped_by_safety=False)
+    started = kinds(e, "taser_cycle_started")
+    assert [(c["mode"], c["serial"], c["cycle"]) for c in started] == [
+        ("drive_stun", "T1", 1),
+        ("drive_stun", "T1", 2),
+    ]
+    assert [x["duration_s"] for x in kinds(e, "taser_exposure")] == pytest.approx([1.0, 5.0])
+    assert kinds(e, "incapacitation_started") == []  # pain, not incapacitation
+    assert e.circuits == {}  # nothing stays attached after a drive-stun
