@@ -169,6 +169,9 @@ class DrillEngine:
             )
             self._apply_phase(self.subjects[spec.id])
         self.circuits: dict[str | None, Circuit] = {}  # by device serial
+        # Serials of TASERs whose held trigger continues a cycle past 5 s (the runner fills it
+        # from each replica's model, peripherals.messages.Model.held_trigger_extends_cycle).
+        self.held_trigger_devices: set[str | None] = set()
 
     @property
     def t(self) -> float:
@@ -353,13 +356,23 @@ class DrillEngine:
         if circuit.effect is not Effect.FULL:
             return
         until = when + TASER_CYCLE_S + RECOVERY_S
+        # On a model whose held trigger keeps the cycle going (facts.md §1: the X26P), the
+        # device's own cycle end decides when recovery starts; `until_s` is then the nominal 5 s.
+        held = serial in self.held_trigger_devices
         if subject.incapacitated_until_s is None:
-            subject.incapacitated_until_s = until
+            subject.incapacitated_until_s = math.inf if held else until
+            extra = {"open_cycle": True} if held else {}
             self.log.emit(
-                when, "incapacitation_started", subject=subject.id, until_s=round(until, 6)
+                when,
+                "incapacitation_started",
+                subject=subject.id,
+                until_s=round(until, 6),
+                **extra,
             )
         else:
-            subject.incapacitated_until_s = max(subject.incapacitated_until_s, until)
+            subject.incapacitated_until_s = max(
+                subject.incapacitated_until_s, math.inf if held else until
+            )
 
     def _end_exposure(self, serial: str | None, when: float, ended_by: str) -> None:
         circuit = self.circuits.get(serial)
@@ -395,7 +408,8 @@ class DrillEngine:
             self._cue(self.subjects[impact.target], "hit")
 
     def cycle_ended(self, t: float | None = None, **data: Any) -> None:
-        """The device's cycle ended (or the safety stopped it): recovery starts now."""
+        """The device's cycle ended (or the safety stopped it): recovery starts now, also after
+        a cycle a held trigger kept going past 5 s (`held_trigger_devices`)."""
         self._require_running()
         when = self.t if t is None else t
         self.log.emit(when, "taser_cycle_ended", **data)

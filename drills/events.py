@@ -305,6 +305,9 @@ class IncapacitationStarted(Record):
     KIND = "incapacitation_started"
     subject: str
     until_s: Seconds
+    # True on a model whose held trigger keeps the cycle going: recovery starts 1.27 s after
+    # the device's own cycle end (`taser_cycle_ended`), not at `until_s`.
+    open_cycle: bool | None = None
 
 
 class IncapacitationEnded(Record):

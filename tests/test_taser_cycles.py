@@ -154,3 +154,39 @@ def test_an_arc_press_at_contact_with_no_probes_is_a_drive_stun_where_the_model_
     assert [x["duration_s"] for x in kinds(e, "taser_exposure")] == pytest.approx([1.0, 5.0])
     assert kinds(e, "incapacitation_started") == []  # pain, not incapacitation
     assert e.circuits == {}  # nothing stays attached after a drive-stun
+
+
+@pytest.mark.parametrize(("held", "recovered_at"), [(True, 9.27), (False, 7.27)])
+def test_a_held_x26p_trigger_keeps_the_subject_incapacitated_until_the_cycle_ends(
+    held: bool, recovered_at: float
+) -> None:
+    """facts.md §1: on an X26P a held trigger continues the cycle past 5 s, so recovery starts
+    at the device's own cycle end (8.0 s here, 7 s of current); on the X2 and the TASER 7 the
+    cycle stops at 5 s whatever the trigger does."""
+    e = engine()
+    if held:
+        e.held_trigger_devices = {"T1"}
+    advance(e, 1.0)
+    e.probes([], FULL, "s", serial="T1", bay=0)
+    started = kinds(e, "incapacitation_started")[-1]
+    assert started["until_s"] == pytest.approx(7.27)  # the nominal 5 s cycle, logged
+    assert started.get("open_cycle") is (True if held else None)
+    advance(e, 7.5)
+    # Held: still under current past 7.27 s; not held: recovered then.
+    assert (e.subjects["s"].incapacitated_until_s is not None) is held
+    advance(e, 8.0)
+    if held:
+        e.cycle_ended(serial="T1", stopped_by_safety=False)  # the officer let go at 8 s
+    advance(e, 10.0)
+    ended = kinds(e, "incapacitation_ended")
+    assert ended and ended[0]["t"] == pytest.approx(recovered_at, abs=0.1)
+
+
+def test_the_runner_marks_x26p_replicas_as_held_trigger_devices() -> None:
+    from peripherals.messages import Model
+
+    drill = builtin_drills()["knife-approach-v1"]
+    for model, held in ((Model.TASER_X26P, True), (Model.TASER_7, False)):
+        result = run_drill(RunConfig(drill, find_officer("taser-first-v1"), 1, taser_model=model))
+        opened = [r for r in result.records if r.kind == "incapacitation_started"]
+        assert all(bool(r.data.get("open_cycle")) is held for r in opened)

@@ -197,6 +197,9 @@ class Session:
                 (writer.path / copy_name).write_bytes(copy)
             log = MemoryLog(writer) if writer is not None else MemoryLog()
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
+            engine.held_trigger_devices = {
+                r.serial for r in self.lane.replicas if r.emulator.model.held_trigger_extends_cycle
+            }
             self.engine = engine
             self.animator = SubjectAnimator(config.seed)
             for subject in engine.subjects.values():
