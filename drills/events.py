@@ -32,6 +32,7 @@ from pydantic import (
 from drills.threat import Behaviour, HeldObject, Threat
 from peripherals.messages import EventKind, Model
 from physics.body import Region, Stance
+from physics.taser import ProbeImpact
 
 LOG_FORMAT = 1  # the `log_format` of `run_started`; a reader refuses a newer one by name
 
@@ -165,6 +166,8 @@ class Muzzle(_Part):
 
 
 class Probe(_Part):
+    """One probe's impact (`probe_record` writes it from physics.taser.ProbeImpact)."""
+
     probe: Index
     target: str | None
     region: Region | None
@@ -173,6 +176,20 @@ class Probe(_Part):
     time_of_flight_s: float
     clothing_gap_in: float | None
     connected: bool
+
+
+def probe_record(impact: ProbeImpact) -> dict[str, Any]:
+    """A probe's impact as a `Probe` record: point rounded to 0.1 mm, flight time to 10 us."""
+    return {
+        "probe": impact.probe,
+        "target": impact.target,
+        "region": None if impact.region is None else impact.region.value,
+        "zone": None if impact.zone is None else impact.zone.value,
+        "point": [round(c, 4) for c in impact.point],
+        "time_of_flight_s": round(impact.time_of_flight_s, 5),
+        "clothing_gap_in": impact.clothing_gap_in,
+        "connected": impact.connected,
+    }
 
 
 # -- a drill run (drills/engine.py, range/runs/drill.py) -----------------------------------------
@@ -371,6 +388,11 @@ class Shot(Record):
     stopped_by: str | None
     point: XYZ
     distance_m: float
+    # Where the hole is on the target, (right, up) inches from its centre (None: it missed the
+    # target), and the bullet's diameter: scoring/course.py judges `zone` and `points` from
+    # them. Attempts saved before they were kept have neither; their zone stands as written.
+    hole_in: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    bullet_diameter_in: Annotated[float, Field(gt=0.0)] | None = None
 
 
 class Deployment(Record):
@@ -380,6 +402,11 @@ class Deployment(Record):
     t_s: float
     effective: bool
     reason: str
+    # What the laser lit when the trigger was pulled and where each probe fell (none are flown
+    # when the laser was off the subject): scoring/course.py judges `effective` from them.
+    # Attempts saved before they were kept have neither; their judgement stands as written.
+    laser_on: str | None = None
+    impacts: list[Probe] | None = None
 
 
 class StringFaulted(Record):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from range.runs.drill import RunResult
+from scoring.course import AttemptScore
 from scoring.detection import Detection
 from scoring.score import Kind, Outcome, Score
 
@@ -113,4 +114,19 @@ def format_detection(rows: list[Detection]) -> str:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
+    return "\n".join(lines)
+
+
+def format_attempt(score: AttemptScore) -> str:
+    """A qualification attempt's score, stage by stage, and the verdict with its reasons."""
+    lines = [
+        f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
+        + (f"  {stage.late} late" if stage.late else "")
+        for stage in score.stages
+    ]
+    verdict = {"pass": "QUALIFIED", "fail": "NOT QUALIFIED"}.get(score.outcome.value, "INCOMPLETE")
+    lines.append(
+        f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"
+        + (f" ({'; '.join(score.reasons)})" if score.reasons else "")
+    )
     return "\n".join(lines)

@@ -21,16 +21,17 @@ from typing import Any
 import numpy as np
 
 from drills.course import Course, CourseString, Shooter
+from drills.events import probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.ballistics import fly_bullet, load
-from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
+from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation, quat_to_matrix
 from physics.targets import TARGETS
-from physics.taser import assess, cartridge, fly_probes, laser_dots
+from physics.taser import cartridge, fly_probes, laser_dots
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
@@ -46,7 +47,15 @@ from range.runs.poses import TrackedPoses, weapon_pose_at
 from range.runs.runlog import RunWriter
 from range.runs.saved import course_source, sha256
 from range.runs.seeding import RunRandom
-from scoring.course import AttemptScore, Deployment, Shot, score_attempt
+from scoring.course import (
+    TASER_SUBJECT,
+    AttemptScore,
+    Deployment,
+    Shot,
+    judge_deployment,
+    judge_shot,
+    score_attempt,
+)
 
 DT_S = 1 / 90
 MUZZLE_HEIGHT_M = 1.4
@@ -506,7 +515,7 @@ def _fire_string(
     timer's). False if a device fault (a pulled cable, lost tracking) cut it."""
     distance_m = string.distance_ft_value * FT_M
     with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
-        aim, body = _set_up_target(world, course, string, distance_m)
+        aim = _set_up_target(world, course, string, distance_m)
         hands.ready(aim)
         if live is not None and isinstance(lane, LiveLane):
             t0 = _range_timer(live, lane, i, j, string)
@@ -521,42 +530,44 @@ def _fire_string(
         )
 
         def score(event: PeripheralEvent, muzzle: Pose) -> None:
-            """Fly one round or cartridge from `muzzle` and score it."""
-            local_event = event.host_time_s - t0
+            """Fly one round or cartridge from `muzzle`, log what physics found, and judge it
+            from that record as a rescore of the log will (scoring/course.py)."""
+            local_event = round(event.host_time_s - t0, 6)
             if event.kind is EventKind.SHOT_FIRED:
                 cartridge_load = load(config.pistol_load)
                 impact = fly_bullet(world, cartridge_load, muzzle, physics_rng)
-                zone, points = ("miss", 0)
-                if impact.target == "target":
-                    zone, points = world.target_score(
-                        "target", impact.point, cartridge_load.bullet_diameter_in
-                    )
-                shot = Shot(i, j, round(local_event, 6), zone, points)
-                result.shots.append(shot)
+                hole = _hole_in(impact.point) if impact.target == "target" else None
+                diameter = cartridge_load.bullet_diameter_in
+                zone, points = judge_shot(TARGETS[course.target], hole, diameter)
+                result.shots.append(Shot(i, j, local_event, zone, points))
                 log.emit(
                     event.host_time_s,
                     "shot",
                     stage=i,
                     string=j,
-                    t_s=shot.t_s,
+                    t_s=local_event,
                     zone=zone,
                     points=points,
                     stopped_by=impact.target,
                     point=[round(v, 5) for v in impact.point],
                     distance_m=round(distance_m, 4),
+                    hole_in=hole,
+                    bullet_diameter_in=diameter,
                 )
                 return
-            dep = _deployment(course, string, world, body, muzzle, physics_rng)
-            deployment = Deployment(i, j, round(local_event, 6), *dep)
-            result.deployments.append(deployment)
+            laser_on, impacts = _fly_cartridge(course, string, world, muzzle, physics_rng)
+            effective, reason = judge_deployment(course.taser, laser_on, impacts)
+            result.deployments.append(Deployment(i, j, local_event, effective, reason))
             log.emit(
                 event.host_time_s,
                 "deployment",
                 stage=i,
                 string=j,
-                t_s=deployment.t_s,
-                effective=deployment.effective,
-                reason=deployment.reason,
+                t_s=local_event,
+                effective=effective,
+                reason=reason,
+                laser_on=laser_on,
+                impacts=impacts,
             )
 
         end = t0 + hands.end_s
@@ -611,15 +622,14 @@ def target_point(course: Course, string: CourseString) -> tuple[float, float, fl
 
 def _set_up_target(
     world: RangeWorld, course: Course, string: CourseString, distance_m: float
-) -> tuple[np.ndarray, SubjectBody | None]:
-    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
-    point = np.asarray(target_point(course, string))
+) -> np.ndarray:
+    """Put the string's target (or the TASER's subject) downrange; the aim from the muzzle."""
     if string.weapon == "pistol":
         world.add_target("target", TARGETS[course.target], distance_m, MUZZLE_HEIGHT_M)
-        return point - muzzle, None
-    body = SubjectBody()
-    world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
-    return point - muzzle, body
+    else:
+        world.add_subject(TASER_SUBJECT, SubjectBody(), (distance_m, 0.0, 0.0), math.pi)
+    aim: np.ndarray = np.subtract(target_point(course, string), (0.0, 0.0, MUZZLE_HEIGHT_M))
+    return aim
 
 
 def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) -> Pose:
@@ -629,28 +639,24 @@ def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) ->
     return Pose((0.0, 0.0, MUZZLE_HEIGHT_M), look_rotation(aimed))
 
 
-def _deployment(
+def _hole_in(point: tuple[float, float, float]) -> list[float]:
+    """Where a round holed the string's target, (right, up) inches from its centre: the target
+    faces the firing line at lateral 0 and muzzle height (`_set_up_target`); the shooter's
+    right is world -Y."""
+    return [round(-point[1] / IN_M, 4), round((point[2] - MUZZLE_HEIGHT_M) / IN_M, 4)]
+
+
+def _fly_cartridge(
     course: Course,
     string: CourseString,
     world: RangeWorld,
-    body: SubjectBody | None,
     muzzle: Pose,
     rng: np.random.Generator,
-) -> tuple[bool, str]:
-    """Whether one cartridge met the course's TASER criteria, and why not."""
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """What one cartridge's laser lit at the trigger, and its probes' impact records (none
+    flown when the course needs the laser on the subject and it was not)."""
     cart = cartridge(str(string.cartridge))
-    criteria = course.taser
-    if criteria.laser_on_target and laser_dots(world, cart, muzzle)[0][0] != "subject":
-        return False, "the laser was not on the subject when the trigger was pulled"
-    impacts = fly_probes(world, cart, muzzle, rng)
-    outcome = assess(impacts, "subject")
-    if len(outcome.connected) < 2:
-        return False, outcome.reason
-    if criteria.both_probes_preferred and any(
-        i.region is None or TASER_ZONE[i.region] is not TaserZone.PREFERRED for i in impacts
-    ):
-        regions = ", ".join(str(i.region) for i in impacts)
-        return False, f"not both probes in a preferred zone ({regions})"
-    if outcome.spread_in is None or outcome.spread_in < criteria.min_spread_in:
-        return False, f"spread {outcome.spread_in or 0:.1f} in < {criteria.min_spread_in:g} in"
-    return True, f"spread {outcome.spread_in:.1f} in, both probes in preferred zones"
+    laser_on = laser_dots(world, cart, muzzle)[0][0]
+    if course.taser.laser_on_target and laser_on != TASER_SUBJECT:
+        return laser_on, []
+    return laser_on, [probe_record(i) for i in fly_probes(world, cart, muzzle, rng)]
