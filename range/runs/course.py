@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -42,8 +41,9 @@ from range.calibration.profiles import (
     load_profile,
 )
 from range.records.store import Records
-from range.runs.lane import Attached, Lane, LiveLane, Replica
-from range.runs.poses import TrackedPoses, weapon_pose_at
+from range.runs.core import FaultPolicy, LiveHands, Trigger, lane_frame, triggers
+from range.runs.lane import Lane, LiveLane, Replica, Weapon
+from range.runs.poses import TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import course_source, sha256
 from range.runs.seeding import RunRandom
@@ -61,8 +61,6 @@ DT_S = 1 / 90
 MUZZLE_HEIGHT_M = 1.4
 # A string stops this long after its par time, or when its last round is fired.
 OVERTIME_S = 2.0
-# After a device fault, how long to wait for the replica to come back before giving up.
-REATTACH_WAIT_S = 10.0
 REPLUG_AFTER_S = 0.3  # the fault drill's cable is out this long
 
 
@@ -72,7 +70,7 @@ class CourseConfig:
     shooter: Shooter
     seed: int
     officer_name: str = "scripted"
-    pistol_load: str = "9mm-124"
+    firearm_load: str = "9mm-124"
     runs_dir: Path | None = None
     # Fault drill: unplug the replica during this (stage, string) and plug it back in.
     unplug_during: tuple[int, int] | None = None
@@ -218,12 +216,12 @@ def run_course(
             lane = Lane(clock, port_dir)
             stack.callback(lane.close)
             scripted = {
-                "firearm": lane.add(
-                    PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), "firearm"
+                Weapon.FIREARM: lane.add(
+                    PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), Weapon.FIREARM
                 ),
-                "taser": lane.add(
+                Weapon.TASER: lane.add(
                     TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir),
-                    "taser",
+                    Weapon.TASER,
                 ),
             }
         else:
@@ -231,7 +229,7 @@ def run_course(
             stack.callback(lane.close)
             _check_weapons(course, lane)
             folder = config.calibration_dir or default_profiles_dir()
-            profiles = {r.weapon: load_profile(folder, r.serial) for r in lane.replicas}
+            profiles = {r.serial: load_profile(folder, r.serial) for r in lane.replicas}
         result.devices = [
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
@@ -296,14 +294,14 @@ def run_course(
             weapon = _lane_weapon(string)
             unplug = config.unplug_during == (i, j)
             for try_no in range(2):  # a faulted string is fired once more
-                hands: ScriptedHands | LiveHands
+                hands: ScriptedHands | LiveShooter
                 if isinstance(lane, Lane):
                     hands = ScriptedHands(
                         config, string, scripted[weapon], lane, aim_rng, unplug and try_no == 0
                     )
                 else:
                     assert live is not None
-                    hands = LiveHands(string, live.poses, profiles[weapon])
+                    hands = LiveShooter(string, live.poses, profiles)
                 ok, t0 = _fire_string(
                     course, config, i, j, string, lane, hands, t0, log, result, physics_rng, live
                 )
@@ -336,9 +334,10 @@ def run_course(
     return result
 
 
-def _lane_weapon(string: CourseString) -> str:
-    """Which of the lane's replicas fires a string: the pistol, or the TASER."""
-    return "firearm" if string.weapon == "pistol" else "taser"
+def _lane_weapon(string: CourseString) -> Weapon:
+    """Which of the lane's weapons fires a string: the firearm (the course file names the
+    pistol replica) or the TASER (it names the TASER's model)."""
+    return Weapon.FIREARM if string.weapon == "pistol" else Weapon.TASER
 
 
 def _check_weapons(course: Course, lane: LiveLane) -> None:
@@ -433,29 +432,23 @@ class ScriptedHands:
         self.emulator.holster()
 
 
-class LiveHands:
-    """An officer with a real replica: nothing is scripted; each round or cartridge flies from
-    the replica's bore at the trigger's time, from its tracker's pose (OpenXR) through its
-    calibration profile (boresight and trigger latency)."""
+class LiveShooter(LiveHands):
+    """An officer firing a string with real replicas (`LiveHands`): the string ends half a
+    second after its last round or cartridge, or `OVERTIME_S` after its par time."""
 
     def __init__(
-        self, string: CourseString, poses: TrackedPoses, profile: CalibrationProfile | None
+        self,
+        string: CourseString,
+        poses: TrackedPoses,
+        profiles: dict[str, CalibrationProfile | None],
     ) -> None:
-        self.string, self.poses = string, poses
-        self.bore = profile.boresight if profile is not None else None
-        self.latency_s = profile.trigger_latency_s if profile is not None else 0.0
+        super().__init__(poses, profiles)
+        self.string = string
         self.end_s = string.par_time_s + OVERTIME_S
         self.last_fired: float | None = None
 
     def ready(self, aim: np.ndarray) -> None:
         self.poses.update()
-
-    def frame(self, t_rel: float) -> None:
-        self.poses.update()
-
-    def muzzle(self, event: PeripheralEvent) -> Pose:
-        tracker = weapon_pose_at(self.poses, event.host_time_s + self.latency_s)
-        return self.bore.muzzle(tracker) if self.bore is not None else tracker
 
     def done(self, t_rel: float, fired: int) -> bool:
         if fired >= self.string.shots and self.last_fired is None:
@@ -504,7 +497,7 @@ def _fire_string(
     j: int,
     string: CourseString,
     lane: Lane | LiveLane,
-    hands: ScriptedHands | LiveHands,
+    hands: ScriptedHands | LiveShooter,
     t0: float,
     log: MemoryLog,
     result: AttemptResult,
@@ -529,19 +522,19 @@ def _fire_string(
             par_time_s=string.par_time_s,
         )
 
-        def score(event: PeripheralEvent, muzzle: Pose) -> None:
+        def score(trigger: Trigger, muzzle: Pose) -> None:
             """Fly one round or cartridge from `muzzle`, log what physics found, and judge it
             from that record as a rescore of the log will (scoring/course.py)."""
-            local_event = round(event.host_time_s - t0, 6)
-            if event.kind is EventKind.SHOT_FIRED:
-                cartridge_load = load(config.pistol_load)
+            local_event = round(trigger.host_time_s - t0, 6)
+            if trigger.weapon is Weapon.FIREARM:
+                cartridge_load = load(config.firearm_load)
                 impact = fly_bullet(world, cartridge_load, muzzle, physics_rng)
                 hole = _hole_in(impact.point) if impact.target == "target" else None
                 diameter = cartridge_load.bullet_diameter_in
                 zone, points = judge_shot(TARGETS[course.target], hole, diameter)
                 result.shots.append(Shot(i, j, local_event, zone, points))
                 log.emit(
-                    event.host_time_s,
+                    trigger.host_time_s,
                     "shot",
                     stage=i,
                     string=j,
@@ -559,7 +552,7 @@ def _fire_string(
             effective, reason = judge_deployment(course.taser, laser_on, impacts)
             result.deployments.append(Deployment(i, j, local_event, effective, reason))
             log.emit(
-                event.host_time_s,
+                trigger.host_time_s,
                 "deployment",
                 stage=i,
                 string=j,
@@ -573,33 +566,27 @@ def _fire_string(
         end = t0 + hands.end_s
         fired = 0
         t = t0
+        faults = FaultPolicy(lane)
         while t <= end:
             lane.advance_to(t)
-            lane.release_triggers()
-            hands.frame(t - t0)
-            lane.service()
-            silent = lane.barrier()
-            if silent:
-                names = ", ".join(r.serial for r in silent)
+            frame = lane_frame(lane, hands, t - t0)
+            if frame.silent:
+                names = ", ".join(r.serial for r in frame.silent)
                 if live is not None:
                     live.say(f"device fault ({names}): the string will be reshot")
-                deadline = time.monotonic() + REATTACH_WAIT_S
-                missing: list[Attached] = list(silent)
-                while missing and time.monotonic() < deadline:
-                    missing = [r for r in missing if not lane.reattach(r)]
+                faults.wait_back(frame.silent)
                 return False, t + 1.0
-            for event in lane.poll():
-                if event.kind is EventKind.SHOT_FIRED or (
-                    event.kind is EventKind.PROBES_FIRED and event.probe == 0
-                ):
-                    fired += 1
-                    muzzle = hands.muzzle(event)
-                    if not muzzle.usable:
-                        log.emit(event.host_time_s, "untracked_shot", stage=i, string=j)
-                        if live is not None:
-                            live.say("tracking lost at the shot: the string will be reshot")
-                        return False, t + 1.0
-                    score(event, muzzle)
+            for trigger in triggers(frame.events):
+                if trigger.weapon is Weapon.TASER and trigger.event.probe != 0:
+                    continue  # a TASER 10's second pull: the cartridge's other probe
+                fired += 1
+                muzzle = hands.muzzle(trigger.event)
+                if not muzzle.usable:
+                    log.emit(trigger.host_time_s, "untracked_shot", stage=i, string=j)
+                    if live is not None:
+                        live.say("tracking lost at the shot: the string will be reshot")
+                    return False, t + 1.0
+                score(trigger, muzzle)
             if hands.done(t - t0, fired):
                 break
             t = round(t + DT_S, 9)

@@ -1,8 +1,11 @@
-"""One firing lane's replicas. `Lane`: emulated devices behind ptys on a lock-step clock, with
-the per-frame barrier that makes a simulated run deterministic. `LiveLane`: an officer's real
-replicas on their serial ports, on the real clock.
+"""One firing lane's replicas, behind one base (`LaneBase`: the replicas, their events, finding
+one again by serial number). `Lane`: emulated devices behind ptys on a lock-step clock, with
+the per-frame PING barrier that makes a simulated run deterministic. `LiveLane`: replicas on
+serial ports (an officer's real ones, or emulators running free on ptys), on the real clock,
+where nobody waits for a barrier.
 
-Drills (`range.runs.drill`) and courses of fire (`range.runs.course`) both play on a lane.
+Drills (`range.runs.drill`) and courses of fire (`range.runs.course`) both play on a lane
+through the run core (`range.runs.core`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +32,18 @@ BARRIER_TIMEOUT_S = 0.5
 SYNC_EVERY_S = 0.25
 
 
+class Weapon(StrEnum):
+    """A lane's weapons, one word each (a replica's model says which make: `Model`)."""
+
+    FIREARM = "firearm"
+    TASER = "taser"
+
+
+def weapon_of(model: Model) -> Weapon:
+    """The weapon a replica model is: a TASER, or (the pistol replica) a firearm."""
+    return Weapon.TASER if model.is_taser else Weapon.FIREARM
+
+
 class Attached(Protocol):
     """A replica as the lane sees it: a serial number and, while plugged in, a link."""
 
@@ -36,11 +52,14 @@ class Attached(Protocol):
     @property
     def serial(self) -> str: ...
 
+    @property
+    def weapon(self) -> Weapon: ...
+
 
 class Replica:
     """One emulated replica with its host link, and what the shooter is doing with it."""
 
-    def __init__(self, emulator: ReplicaEmulator, weapon: str) -> None:
+    def __init__(self, emulator: ReplicaEmulator, weapon: Weapon) -> None:
         self.emulator = emulator
         self.weapon = weapon
         self.link: ReplicaLink | None = None
@@ -58,7 +77,7 @@ class LiveReplica:
         assert link.info is not None
         self.serial = link.info.serial
         self.model = link.info.model
-        self.weapon = "firearm" if link.info.model is Model.PISTOL else "taser"
+        self.weapon = weapon_of(link.info.model)
         self.link: ReplicaLink | None = link
 
 
@@ -72,26 +91,69 @@ def poll_links(replicas: Sequence[Attached]) -> list[PeripheralEvent]:
     return events
 
 
-class Lane:
-    """Replicas register in `port_dir`, as USB replicas do under /dev/serial/by-id, so one that
-    is unplugged and comes back on a new port is found again by its serial number."""
+class LaneBase:
+    """What every lane does the same way: list its devices, read its replicas' events in host
+    time order, find a replica that went silent again by serial number on whatever port it is
+    on now, and close its links."""
+
+    # Real time waited between two looks for a replica whose cable is out: do not spin.
+    LOOK_AGAIN_S = 0.02
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.replicas: Sequence[Attached] = []
+
+    def ports(self) -> list[str]:
+        """Where a replica that comes back may be now."""
+        raise NotImplementedError
+
+    def devices(self) -> list[DeviceInfo]:
+        return [r.link.info for r in self.replicas if r.link and r.link.info]
+
+    def poll(self) -> list[PeripheralEvent]:
+        return poll_links(self.replicas)
+
+    def reattach(self, replica: Attached) -> bool:
+        """Look for the replica by serial number on whatever port it is on now."""
+        if replica.link is not None:
+            replica.link.close()
+            replica.link = None
+        found = find_by_serial(replica.serial, self.clock, self.ports(), 0.2)
+        if found is None:
+            time.sleep(self.LOOK_AGAIN_S)  # real time passes while the cable is out
+            return False
+        replica.link = found
+        return True
+
+    def close_links(self) -> None:
+        for replica in self.replicas:
+            if replica.link is not None:
+                replica.link.close()
+                replica.link = None
+
+
+class Lane(LaneBase):
+    """Emulated replicas on ptys, lock-step. Replicas register in `port_dir`, as USB replicas
+    do under /dev/serial/by-id, so one that is unplugged and comes back on a new port is found
+    again by its serial number."""
 
     def __init__(self, clock: ManualClock, port_dir: Path) -> None:
-        self.clock = clock
+        super().__init__(clock)
+        self.clock: ManualClock = clock
         self.port_dir = port_dir
         self.replicas: list[Replica] = []
         self._replugs: list[threading.Timer] = []
 
-    def add(self, emulator: ReplicaEmulator, weapon: str) -> Replica:
+    def ports(self) -> list[str]:
+        return PortDirectory(self.port_dir).ports()
+
+    def add(self, emulator: ReplicaEmulator, weapon: Weapon) -> Replica:
         replica = Replica(emulator, weapon)
         self.replicas.append(replica)
         port = emulator.start()
         replica.link = ReplicaLink(port, self.clock)
         replica.link.open()
         return replica
-
-    def devices(self) -> list[DeviceInfo]:
-        return [r.link.info for r in self.replicas if r.link and r.link.info]
 
     def release_triggers(self) -> None:
         """A trigger pressed last frame comes back up this frame."""
@@ -121,9 +183,6 @@ class Lane:
             or not replica.link.await_pong(token, BARRIER_TIMEOUT_S)
         ]
 
-    def poll(self) -> list[PeripheralEvent]:
-        return poll_links(self.replicas)
-
     def advance_to(self, t: float) -> None:
         self.clock.set(t)
 
@@ -134,19 +193,6 @@ class Lane:
                 continue
             with contextlib.suppress(PeripheralError):  # failing too: the next barrier says so
                 replica.link.command(Laser(False))
-
-    def reattach(self, replica: Attached) -> bool:
-        """Look for the replica by serial number on whatever port it is on now."""
-        if replica.link is not None:
-            replica.link.close()
-            replica.link = None
-        ports = PortDirectory(self.port_dir).ports()
-        found = find_by_serial(replica.serial, self.clock, ports, 0.2)
-        if found is None:
-            time.sleep(0.02)  # real time passes while the cable is out; do not spin
-            return False
-        replica.link = found
-        return True
 
     def pull_cable(self, replica: Replica, replug_after_s: float) -> None:
         """The fault drill: unplug the replica now and plug it back in after `replug_after_s`
@@ -160,27 +206,30 @@ class Lane:
         for timer in self._replugs:
             timer.cancel()
             timer.join()
+        self.close_links()
         for replica in self.replicas:
-            if replica.link is not None:
-                replica.link.close()
-                replica.link = None
             replica.emulator.stop()
 
 
-class LiveLane:
-    """An officer's real replicas, opened on `ports`, on the real clock. A replica whose link
-    fails (a pulled cable) is found again by serial number on whatever port it comes back."""
+class LiveLane(LaneBase):
+    """Replicas opened on serial `ports`, on the real clock. A replica whose link fails (a
+    pulled cable) is found again by serial number on whatever port it comes back."""
+
+    LOOK_AGAIN_S = 0.05
 
     def __init__(self, clock: Clock, ports: list[str], search: list[Path] | None = None) -> None:
-        self.clock = clock
-        self.ports = ports
+        super().__init__(clock)
+        self.given_ports = ports
         # Where a replica that comes back may register, besides the system's serial ports.
         self.search = [default_emulator_dir(), *(search or [])]
         self.replicas: list[LiveReplica] = []
         self._synced_s = -1e9
 
+    def ports(self) -> list[str]:
+        return candidate_ports(self.search) + self.given_ports
+
     def open(self) -> LiveLane:
-        for port in self.ports:
+        for port in self.given_ports:
             link = ReplicaLink(port, self.clock)
             try:
                 link.open()
@@ -190,11 +239,8 @@ class LiveLane:
             self.replicas.append(LiveReplica(link))
         return self
 
-    def replica(self, weapon: str) -> LiveReplica | None:
+    def replica(self, weapon: Weapon) -> LiveReplica | None:
         return next((r for r in self.replicas if r.weapon == weapon), None)
-
-    def devices(self) -> list[DeviceInfo]:
-        return [r.link.info for r in self.replicas if r.link and r.link.info]
 
     def release_triggers(self) -> None:
         """The officer's finger does that on a real replica."""
@@ -213,29 +259,11 @@ class LiveLane:
         """The replicas whose link has failed (the live lane waits for no one)."""
         return [r for r in self.replicas if r.link is None or r.link.failure is not None]
 
-    def poll(self) -> list[PeripheralEvent]:
-        return poll_links(self.replicas)
-
     def advance_to(self, t: float) -> None:
         """Wait for the real clock to reach `t`."""
         wait = t - self.clock.now_s()
         if wait > 0:
             time.sleep(wait)
 
-    def reattach(self, replica: Attached) -> bool:
-        if replica.link is not None:
-            replica.link.close()
-            replica.link = None
-        ports = candidate_ports(self.search) + self.ports
-        found = find_by_serial(replica.serial, self.clock, ports, 0.2)
-        if found is None:
-            time.sleep(0.05)
-            return False
-        replica.link = found
-        return True
-
     def close(self) -> None:
-        for replica in self.replicas:
-            if replica.link is not None:
-                replica.link.close()
-                replica.link = None
+        self.close_links()
