@@ -70,7 +70,7 @@ def format_score(score: Score) -> str:
 def format_summary(result: RunResult) -> str:
     config = result.config
     head = (
-        f"{config.drill.title} [{config.drill.id}], officer {config.officer.id}, seed {config.seed}"
+        f"{config.drill.title} [{config.drill.id}], officer {config.officer_id}, seed {config.seed}"
     )
     lines = [
         head,

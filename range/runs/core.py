@@ -109,26 +109,33 @@ class Trigger:
         return self.event.value
 
 
+# A cartridge's probes leave within this of each other: a real (or free-running) replica stamps
+# each probe's event on its own, microseconds apart; two trigger pulls are far further apart.
+PROBES_TOGETHER_S = 0.005
+
+
 def triggers(events: Iterable[PeripheralEvent]) -> list[Trigger]:
-    """The trigger pulls among a frame's events, in the order of their first event."""
+    """The trigger pulls among a frame's events, in the order of their first event. A
+    cartridge's probes (same serial and bay, each probe once, within `PROBES_TOGETHER_S`) are
+    one pull, stamped with its first probe's time."""
     out: list[Trigger] = []
-    cartridges: dict[tuple[str, int | None, float], list[PeripheralEvent]] = {}
-    order: list[tuple[str, int | None, float] | Trigger] = []
+    open_cartridges: dict[tuple[str, int | None], int] = {}  # (serial, bay) -> index in out
     for event in events:
         if event.kind is EventKind.SHOT_FIRED:
-            order.append(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
+            out.append(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
         elif event.kind is EventKind.PROBES_FIRED:
-            key = (event.serial, event.bay, event.host_time_s)
-            if key not in cartridges:
-                cartridges[key] = []
-                order.append(key)
-            cartridges[key].append(event)
-    for item in order:
-        if isinstance(item, Trigger):
-            out.append(item)
-        else:
-            probes = cartridges[item]
-            out.append(Trigger(Weapon.TASER, item[0], item[2], tuple(probes)))
+            key = (event.serial, event.bay)
+            n = open_cartridges.get(key)
+            if n is not None:
+                pull = out[n]
+                same = event.host_time_s - pull.host_time_s <= PROBES_TOGETHER_S
+                if same and all(e.probe != event.probe for e in pull.events):
+                    out[n] = Trigger(
+                        pull.weapon, pull.serial, pull.host_time_s, (*pull.events, event)
+                    )
+                    continue
+            open_cartridges[key] = len(out)
+            out.append(Trigger(Weapon.TASER, event.serial, event.host_time_s, (event,)))
     return out
 
 

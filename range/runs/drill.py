@@ -75,21 +75,27 @@ MAX_CATCH_UP_STEPS = 8
 @dataclass(slots=True)
 class LiveDrill:
     """An officer on the range with replicas on serial `ports` (real ones, or emulators running
-    free on ptys), the pose source that tracks them (OpenXR, or a test's), and the host clock
-    both stamp on. `on_frame` is called once a frame with the session (a renderer, the
-    instructor's console); it never decides when the engine steps."""
+    free on ptys), the pose source that tracks them, and the host clock both stamp on.
+
+    `open_poses` opens the pose source (OpenXR, or a test's) once the replicas have passed the
+    calibration check, entering it on the run's exit stack: a refused replica is named before
+    anything is asked of the headset. `focused` says whether the officer has the headset on
+    (the OpenXR session is FOCUSED): while it says no, the drill is suspended with its clock
+    frozen. `on_frame` is called once a frame with the session (a renderer, the instructor's
+    console); it never decides when the engine steps."""
 
     ports: list[str]
-    poses: TrackedPoses
+    open_poses: Callable[[ExitStack], TrackedPoses]
     clock: Clock
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
+    focused: Callable[[], bool] | None = None
     on_frame: Callable[[Session], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     drill: Drill
-    officer: OfficerScript
+    officer: OfficerScript | None  # the scripted officer; None for a live one (`live`)
     seed: int
     policy: Policy = field(default_factory=default_policy)
     dt_s: float = 1 / 90
@@ -117,6 +123,13 @@ class RunConfig:
     # An officer with replicas, on the real clock; None: the scripted officer, simulated.
     live: LiveDrill | None = None
 
+    @property
+    def officer_id(self) -> str:
+        """Who played the officer: the script's id, or "live"."""
+        if self.live is not None or self.officer is None:
+            return "live"
+        return self.officer.id
+
 
 @dataclass(slots=True)
 class RunResult:
@@ -136,7 +149,7 @@ class RunResult:
             "openrange_version": __version__,
             "drill": self.config.drill.id,
             "drill_sha256": self.drill_sha256,
-            "officer": self.config.officer.id,
+            "officer": self.config.officer_id,
             "seed": self.config.seed,
             "dt_s": self.config.dt_s,
             "state": self.state.value,
@@ -252,11 +265,16 @@ class LiveOfficerHands(LiveHands):
     not known beforehand: the bore decides where each round or probe goes."""
 
     aimed_subject: str | None = None
+    _head: Pose | None = None
+
+    def frame(self, t_s: float) -> None:
+        self._head = self.poses.update().get("head")
 
     @property
     def officer_xy(self) -> tuple[float, float]:
-        head = self.poses.pose("head", self.poses.update()["aim"].time_s)
-        if not head.valid:
+        """Where the officer stands: under the headset (the range's origin until it is seen)."""
+        head = self._head
+        if head is None or not head.valid:
             return (0.0, 0.0)
         return (head.position_m[0], head.position_m[1])
 
@@ -300,7 +318,7 @@ class Session:
     def replicas(self) -> list[Any]:
         return list(self.lane.replicas)
 
-    def _open_lane(self, stack: ExitStack) -> tuple[Lane | LiveLane, OfficerHands]:
+    def _open_lane(self, stack: ExitStack) -> Lane | LiveLane:
         config = self.config
         if self.live is None:
             assert isinstance(self.clock, ManualClock)
@@ -315,13 +333,21 @@ class Session:
             lane.add(
                 PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir), Weapon.FIREARM
             )
-            return lane, ScriptedOfficerHands(self, config.officer)
+            return lane
         live_lane = LiveLane(self.live.clock, self.live.ports, self.live.search).open()
         self.lane = live_lane
         stack.callback(live_lane.close)
+        return live_lane
+
+    def _open_hands(self, stack: ExitStack) -> OfficerHands:
+        config = self.config
+        if self.live is None:
+            if config.officer is None:
+                raise ValueError("a simulated drill needs an officer script")
+            return ScriptedOfficerHands(self, config.officer)
         folder = config.calibration_dir or default_profiles_dir()
-        profiles = {r.serial: load_profile(folder, r.serial) for r in live_lane.replicas}
-        return live_lane, LiveOfficerHands(self.live.poses, profiles)
+        profiles = {r.serial: load_profile(folder, r.serial) for r in self.lane.replicas}
+        return LiveOfficerHands(self.live.open_poses(stack), profiles)
 
     def run(self) -> RunResult:
         config = self.config
@@ -355,16 +381,16 @@ class Session:
                 world.add_subject(
                     subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
                 )
-            lane, hands = self._open_lane(stack)
-            self.hands = hands
+            lane = self._open_lane(stack)
             self.faults = FaultPolicy(lane)
             devices = lane.devices()
             calibration = self._check_calibration(devices)
+            hands = self.hands = self._open_hands(stack)
             engine.start(
                 drill_sha256=sha256(copy),
                 drill_file=drill_path,
                 seed=config.seed,
-                officer=config.officer.id if self.live is None else "live",
+                officer=config.officer_id,
                 policy=config.policy.id,
                 officer_name=config.officer_name,
                 weapons=[str(r.weapon) for r in lane.replicas],
@@ -474,6 +500,10 @@ class Session:
 
     def _live_frame(self, t_s: float) -> None:
         engine = self.engine
+        focused = self.live.focused if self.live is not None else None
+        if focused is not None and not focused():
+            engine.suspend("the headset is off (the OpenXR session is not focused)")
+            return
         self._press_buttons(t_s)
         frame = lane_frame(self.lane, self.hands, t_s, act=engine.state is RunState.RUNNING)
         if not self._answered(frame.silent):
