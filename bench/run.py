@@ -795,6 +795,13 @@ def stereo_frame() -> list[Figure]:
     ]
 
 
+def live_drill_figures() -> list[Figure]:
+    """Issue 16's live-drill figures (bench/live_drill.py)."""
+    from live_drill import figures
+
+    return figures()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -817,6 +824,7 @@ def main() -> int:
         pose_lookup(),
         *xr_frame_cost(),
         *stereo_frame(),
+        *live_drill_figures(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

@@ -305,6 +305,8 @@ class Session:
         self._out: list[Weapon] = []
         # Host time at run time 0; a live run's clock stands still while it is suspended.
         self.offset_s = 0.0
+        # Where each subject was last placed in the world: (position, yaw).
+        self._placed: dict[str, tuple[tuple[float, float], float]] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -526,10 +528,14 @@ class Session:
         engine = self.engine
         engine.step(self.hands.officer_xy)
         for subject in engine.subjects.values():
+            placed = (subject.position_m, subject.yaw_rad)
             if subject.stance is not self.world.body(subject.id).stance:
                 self.world.set_stance(subject.id, subject.stance)
                 self.bodies[subject.id] = self.world.body(subject.id)
+            elif self._placed.get(subject.id) == placed:
+                continue  # standing still: PyBullet's placement is a third of a 30-subject step
             self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
+            self._placed[subject.id] = placed
         self.hands.after_step(engine.t)
 
     def _answered(self, silent: Any) -> bool:
