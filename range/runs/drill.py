@@ -303,7 +303,11 @@ class Session:
         # Weapons out of the holster (from the replicas' own holster events) and the one drawn
         # last: the weapon the officer holds.
         self._out: list[Weapon] = []
-        # Host time at run time 0; a live run's clock stands still while it is suspended.
+        # Host time at run time 0, and the spans of host time the run was suspended (its clock
+        # stands still meanwhile; an open span ends None): `run_time`. `offset_s` is host time
+        # less run time, now.
+        self._start_host_s = 0.0
+        self._freezes: list[tuple[float, float | None]] = []
         self.offset_s = 0.0
         # Where each subject was last placed in the world: (position, yaw).
         self._placed: dict[str, tuple[tuple[float, float], float]] = {}
@@ -456,21 +460,33 @@ class Session:
         frame; frames come as fast as the lane is read (a renderer, `on_frame`, keeps its own
         rate). While the drill is suspended its run time stands still."""
         engine, clock, dt = self.engine, live.clock, self.config.dt_s
-        self.offset_s = last = clock.now_s()
+        self._start_host_s = clock.now_s()
         while not engine.finished:
             now = clock.now_s()
-            if engine.state is RunState.SUSPENDED:
-                self.offset_s += now - last  # the drill's clock is frozen meanwhile
-            last = now
             started = time.perf_counter()
-            self._live_frame(now - self.offset_s)
+            self._live_frame(self.run_time(now))
+            self._track_freeze(now)
             self.frame_times_s.append(time.perf_counter() - started)
+            self.offset_s = now - self.run_time(now)
             if live.on_frame is not None:
                 live.on_frame(self)
             self._report_progress()
+            if engine.state is RunState.SUSPENDED:
+                time.sleep(dt)  # waiting for a replica or the headset: do not spin
+                continue
             wait = self.offset_s + engine.t + dt - clock.now_s()
             if wait > 0 and engine.state is RunState.RUNNING:
                 time.sleep(wait)
+
+    def _track_freeze(self, now: float) -> None:
+        """Open a freeze of the run's clock when the drill is suspended at host time `now`,
+        close it when it runs again."""
+        suspended = self.engine.state is RunState.SUSPENDED
+        frozen = bool(self._freezes) and self._freezes[-1][1] is None
+        if suspended and not frozen:
+            self._freezes.append((now, None))
+        elif not suspended and frozen:
+            self._freezes[-1] = (self._freezes[-1][0], now)
 
     def _report_progress(self) -> None:
         if self.progress is not None:
@@ -478,8 +494,13 @@ class Session:
             self.progress(self.engine.t, self.config.drill.time_limit_s, seen.subjects[0].phase)
 
     def run_time(self, host_time_s: float) -> float:
-        """Run time (the log's `t`) of a host time: the same in a simulated run."""
-        return host_time_s - self.offset_s
+        """Run time (the log's `t`) of a host time: host time since the run started, less the
+        time it was suspended before then (an event that came while the drill was suspended
+        happened at the moment it was suspended). The same as host time in a simulated run."""
+        frozen = 0.0
+        for start, end in self._freezes:
+            frozen += max(0.0, min(host_time_s, host_time_s if end is None else end) - start)
+        return host_time_s - self._start_host_s - frozen
 
     # -- one frame --------------------------------------------------------------------------------
 
