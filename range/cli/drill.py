@@ -376,7 +376,9 @@ def play_live(args: argparse.Namespace, source: DrillFile) -> int:
         require_calibration=required,
         override_by=args.override,
         calibration_dir=profiles,
-        live=LiveDrill(ports, open_poses, clock, focused=focused),
+        live=LiveDrill(
+            ports, open_poses, clock, focused=focused, on_start=lambda: cliutil.say("GO")
+        ),
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     if args.badge is not None:

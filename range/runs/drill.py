@@ -82,7 +82,8 @@ class LiveDrill:
     anything is asked of the headset. `focused` says whether the officer has the headset on
     (the OpenXR session is FOCUSED): while it says no, the drill is suspended with its clock
     frozen. `on_frame` is called once a frame with the session (a renderer, the instructor's
-    console); it never decides when the engine steps."""
+    console); it never decides when the engine steps. `on_start` is called as the drill's clock
+    starts (the officer's GO)."""
 
     ports: list[str]
     open_poses: Callable[[ExitStack], TrackedPoses]
@@ -90,6 +91,7 @@ class LiveDrill:
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
     focused: Callable[[], bool] | None = None
     on_frame: Callable[[Session], None] | None = None
+    on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +462,8 @@ class Session:
         frame; frames come as fast as the lane is read (a renderer, `on_frame`, keeps its own
         rate). While the drill is suspended its run time stands still."""
         engine, clock, dt = self.engine, live.clock, self.config.dt_s
+        if live.on_start is not None:
+            live.on_start()
         self._start_host_s = clock.now_s()
         while not engine.finished:
             now = clock.now_s()
