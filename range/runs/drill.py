@@ -46,6 +46,7 @@ from physics.world import RangeWorld
 from range import __version__
 from range.calibration.profiles import calibration_for_run, default_profiles_dir, load_profile
 from range.runs.core import (
+    FAULT_AFTER_S,
     FaultPolicy,
     Hands,
     LiveHands,
@@ -108,6 +109,9 @@ class RunConfig:
     # `replug_after_s` of real time. The drill suspends meanwhile and resumes when it is back.
     unplug_taser_at_s: float | None = None
     replug_after_s: float = 0.3
+    # The fault policy's limit (range/runs/core.py): a replica silent this long in real time
+    # faults the drill.
+    fault_after_s: float = FAULT_AFTER_S
     # The instructor's branch buttons: (drill time, button name), pressed in order.
     instructor: tuple[tuple[float, str], ...] = ()
     # Who the officer is, for the records and for hit / false-alarm rates across runs.
@@ -390,7 +394,7 @@ class Session:
                     subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
                 )
             lane = self._open_lane(stack)
-            self.faults = FaultPolicy(lane)
+            self.faults = FaultPolicy(lane, config.fault_after_s)
             devices = lane.devices()
             calibration = self._check_calibration(devices)
             hands = self.hands = self._open_hands(stack)
@@ -582,7 +586,7 @@ class Session:
                 engine.t, "device_reattached", serial=replica.serial, weapon=str(replica.weapon)
             )
         if faults.expired:
-            engine.fault(f"{names} did not come back within {faults.limit_s:.0f} s")
+            engine.fault(f"{names} did not come back within {faults.limit_s:g} s")
         return False
 
     def _check_pointing(self, host_time_s: float) -> None:
