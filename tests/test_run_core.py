@@ -49,3 +49,15 @@ def test_a_replica_that_does_not_come_back_within_the_limit_faults_the_drill() -
     assert result.end_reason == "taser SIM-TASER-0001 did not come back within 0.5 s"
     kinds = [r.kind for r in result.records]
     assert "run_suspended" in kinds and "run_resumed" not in kinds
+
+
+def test_the_per_frame_callback_sees_every_frame_of_a_simulated_drill() -> None:
+    seen: list[float] = []
+    config = RunConfig(
+        find_drill("phone-draw-v1"),
+        find_officer("phone-draw-correct-v1"),
+        1,
+        on_frame=lambda session: seen.append(session.engine.t),
+    )
+    result = run_drill(config)
+    assert len(seen) == len(result.frame_times_s) and seen[-1] == result.duration_s

@@ -294,9 +294,9 @@ def run_course(
             weapon = _lane_weapon(string)
             unplug = config.unplug_during == (i, j)
             for try_no in range(2):  # a faulted string is fired once more
-                hands: ScriptedHands | LiveShooter
+                hands: ScriptedShooterHands | LiveShooter
                 if isinstance(lane, Lane):
-                    hands = ScriptedHands(
+                    hands = ScriptedShooterHands(
                         config, string, scripted[weapon], lane, aim_rng, unplug and try_no == 0
                     )
                 else:
@@ -352,7 +352,7 @@ def _check_weapons(course: Course, lane: LiveLane) -> None:
             )
 
 
-class ScriptedHands:
+class ScriptedShooterHands:
     """The scripted shooter profile on emulated replicas: loads them as the range officer
     would, draws, presses and reloads on its plan, and aims with its profile's error."""
 
@@ -497,7 +497,7 @@ def _fire_string(
     j: int,
     string: CourseString,
     lane: Lane | LiveLane,
-    hands: ScriptedHands | LiveShooter,
+    hands: ScriptedShooterHands | LiveShooter,
     t0: float,
     log: MemoryLog,
     result: AttemptResult,

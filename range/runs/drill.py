@@ -82,8 +82,7 @@ class LiveDrill:
     calibration check, entering it on the run's exit stack: a refused replica is named before
     anything is asked of the headset. `focused` says whether the officer has the headset on
     (the OpenXR session is FOCUSED): while it says no, the drill is suspended with its clock
-    frozen. `on_frame` is called once a frame with the session (a renderer, the instructor's
-    console); it never decides when the engine steps. `on_start` is called as the drill's clock
+    frozen. `on_start` is called as the drill's clock
     starts (the officer's GO)."""
 
     ports: list[str]
@@ -91,7 +90,6 @@ class LiveDrill:
     clock: Clock
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
     focused: Callable[[], bool] | None = None
-    on_frame: Callable[[Session], None] | None = None
     on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
 
 
@@ -128,6 +126,10 @@ class RunConfig:
     drill_file: DrillFile | None = None
     # An officer with replicas, on the real clock; None: the scripted officer, simulated.
     live: LiveDrill | None = None
+    # Called once a frame, after it, with the session, in both modes (a renderer, the
+    # instructor's console). It may act on the run (an instructor's button: the engine's
+    # `instructor`); it never decides when the engine steps.
+    on_frame: Callable[[Session], None] | None = None
 
     @property
     def officer_id(self) -> str:
@@ -459,6 +461,8 @@ class Session:
             started = time.perf_counter()
             self._simulated_frame()
             self.frame_times_s.append(time.perf_counter() - started)
+            if self.config.on_frame is not None:
+                self.config.on_frame(self)
             self._report_progress()
 
     def _run_live(self, live: LiveDrill) -> None:
@@ -476,8 +480,8 @@ class Session:
             self._track_freeze(now)
             self.frame_times_s.append(time.perf_counter() - started)
             self.offset_s = now - self.run_time(now)
-            if live.on_frame is not None:
-                live.on_frame(self)
+            if self.config.on_frame is not None:
+                self.config.on_frame(self)
             self._report_progress()
             if engine.state is RunState.SUSPENDED:
                 time.sleep(dt)  # waiting for a replica or the headset: do not spin
