@@ -102,3 +102,14 @@ def test_a_reshot_string_is_rescored_from_its_reshoot(tmp_path: Path) -> None:
     assert recorded["reshot"] == [[1, 0]]
     course = find_course("kansas-style-70-v1")
     assert rescore_attempt(course, read_events(run_dir)).as_json() == recorded["score"]
+
+
+def test_score_prints_an_attempt_stage_by_stage_with_its_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _attempt(tmp_path, "kansas-style-70-v1", "expert")
+    capsys.readouterr()
+    assert main(["score", str(run_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Kansas-style") and str(run_dir) in out[0]
+    assert out[-1].startswith("QUALIFIED: ") and len(out) == 2 + 4  # title, 4 stages, verdict

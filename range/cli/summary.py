@@ -124,7 +124,9 @@ def format_attempt(score: AttemptScore) -> str:
         + (f"  {stage.late} late" if stage.late else "")
         for stage in score.stages
     ]
-    verdict = {"pass": "QUALIFIED", "fail": "NOT QUALIFIED"}.get(score.outcome.value, "INCOMPLETE")
+    verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
+        score.outcome, "INCOMPLETE"
+    )
     lines.append(
         f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"
         + (f" ({'; '.join(score.reasons)})" if score.reasons else "")
