@@ -482,7 +482,7 @@ class Session:
         while not engine.finished:
             now = clock.now_s()
             started, cpu = time.perf_counter(), time.thread_time()
-            self._live_frame(self.run_time(now))
+            self._live_frame(self.run_time(now), now)
             self._track_freeze(now)
             self.frame_times_s.append(time.perf_counter() - started)
             self.frame_cpu_s.append(time.thread_time() - cpu)
@@ -540,7 +540,8 @@ class Session:
         hands.walk(self.config.dt_s)
         self._step()
 
-    def _live_frame(self, t_s: float) -> None:
+    def _live_frame(self, t_s: float, host_s: float) -> None:
+        """One live frame at run time `t_s`, host time `host_s`."""
         engine = self.engine
         focused = self.live.focused if self.live is not None else None
         if focused is not None and not focused():
@@ -551,7 +552,7 @@ class Session:
         if not self._answered(frame.silent):
             return
         self._handle(frame.events)
-        self._check_pointing(self.offset_s + t_s)
+        self._check_pointing(host_s)
         for _ in range(MAX_CATCH_UP_STEPS):
             if engine.state is not RunState.RUNNING or engine.t + self.config.dt_s > t_s + 1e-9:
                 break
