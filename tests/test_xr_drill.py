@@ -31,6 +31,7 @@ from range.calibration.bench import BenchEmulator
 from range.calibration.profiles import new_profile, save_profile
 from range.calibration.solver import solve_boresight
 from range.clock import MonotonicClock
+from range.records.store import Records
 
 PROJECT = Path(__file__).resolve().parent.parent
 WORK = PROJECT / ".cache" / "test-xr-drill"  # inside the project: the chroot sees it
@@ -120,8 +121,12 @@ def test_an_officer_plays_a_drill_live_on_tracked_replicas(
     aim = (SUBJECT_FT * FT_M - lx, -ly, lz + 0.1)
     held = mount.aim(aim)
     rig.move("right", held.tracker)
+    db = WORK / "records.db"
+    with Records.open(f"sqlite:///{db}") as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD", "Patrol")
     process = monado_remote.openrange(
-        "drill", "run", str(drill_file), "--live", "--officer", "4411",
+        "drill", "run", str(drill_file), "--live", "--officer", "J. Rivera",
+        "--badge", "4411", "--db", f"sqlite:///{db}",
         "--port", str(taser.port), "--port", str(pistol.port),
         "--require-calibration", "--profiles", str(profiles),
         "--runs-dir", str(WORK / "runs"), "--json", "--seed", "3",
@@ -161,3 +166,4 @@ def test_an_officer_plays_a_drill_live_on_tracked_replicas(
     impacts = next(e for e in events if e["kind"] == "probe_impacts")
     assert any(i["target"] == "subject" for i in impacts["impacts"])
     assert result["score"]["outcome"] in ("PASS", "FAIL")
+    assert result["record"] is not None  # kept in the records under the officer's badge
