@@ -21,7 +21,7 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
 from physics.pose import Pose
 from range.calibration.profiles import CalibrationProfile
-from range.runs.lane import Attached, Weapon, weapon_of
+from range.runs.lane import Attached, Weapon
 from range.runs.poses import TrackedPoses, weapon_pose_at
 
 # How long a run waits for a silent replica to come back, found again by its serial number,
@@ -146,10 +146,6 @@ def muzzle_record(pose: Pose) -> dict[str, Any]:
         "orientation": [round(c, 8) for c in pose.orientation],
         "tracked": pose.usable,
     }
-
-
-def weapon_for(event: PeripheralEvent) -> Weapon:
-    return weapon_of(event.model)
 
 
 # -- the fault policy ---------------------------------------------------------------------------

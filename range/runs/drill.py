@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +55,7 @@ from range.runs.core import (
     muzzle_record,
     triggers,
 )
-from range.runs.lane import Lane, LiveLane, Replica, Weapon, weapon_of
+from range.runs.lane import Attached, Lane, LiveLane, Replica, Weapon, weapon_of
 from range.runs.poses import ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import drill_source, sha256
@@ -579,7 +579,7 @@ class Session:
             self._placed[subject.id] = placed
         self.hands.after_step(engine.t)
 
-    def _answered(self, silent: Any) -> bool:
+    def _answered(self, silent: Sequence[Attached]) -> bool:
         """The run core's fault policy: while a replica is silent the drill is suspended (timer
         frozen, outputs safe); it is looked for by serial number and the drill resumes when it
         is back, or is faulted when it has not come back within the policy's limit."""

@@ -186,7 +186,7 @@ class Lane(LaneBase):
     def advance_to(self, t: float) -> None:
         self.clock.set(t)
 
-    def make_safe(self, silent: list[Replica]) -> None:
+    def make_safe(self, silent: Sequence[Attached]) -> None:
         """Outputs safe while a run is suspended: lasers off on every replica still here."""
         for replica in self.replicas:
             if replica in silent or replica.link is None:
