@@ -123,6 +123,7 @@ class Officer:
     pistol: PistolEmulator = field(init=False)
     ports: list[str] = field(default_factory=list)
     pressed_at: float | None = None
+    go: threading.Event = field(default_factory=threading.Event)  # the drill's clock started
 
     def __post_init__(self) -> None:
         self.taser = TaserEmulator(Model.TASER_7, "T7-0007", self.clock, directory=self.folder)
@@ -133,6 +134,7 @@ class Officer:
         self.pistol.run_free()
 
     def act(self) -> None:
+        self.go.wait(timeout=30)
         time.sleep(0.3)
         self.taser.draw()
         self.taser.set_safety(False)
@@ -192,8 +194,14 @@ def _live_run(
         source.opened += 1
         return source
 
+    officer.go.clear()
     live = LiveDrill(
-        officer.ports, open_poses, officer.clock, search=[officer.folder], focused=focused
+        officer.ports,
+        open_poses,
+        officer.clock,
+        search=[officer.folder],
+        focused=focused,
+        on_start=officer.go.set,
     )
     config = RunConfig(
         drill,
@@ -324,6 +332,7 @@ def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_
     out_s = 0.6
 
     def act() -> None:
+        officer.go.wait(timeout=30)
         time.sleep(0.2)
         officer.pistol.unplug()
         time.sleep(out_s)
@@ -347,12 +356,15 @@ def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_
 
 
 def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_path: Path) -> None:
-    off = (0.1, 0.6)  # seconds of real time after the start
-
-    started = time.monotonic()
+    off = (0.1, 0.6)  # seconds of real time after GO: the TASER is drawn meanwhile
+    go_at: list[float] = []
 
     def focused() -> bool:
-        return not off[0] <= time.monotonic() - started <= off[1]
+        if not officer.go.is_set():
+            return True
+        if not go_at:
+            go_at.append(time.monotonic())
+        return not off[0] <= time.monotonic() - go_at[0] <= off[1]
 
     result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, None, focused, override_by="x")
     suspended = next(r for r in result.records if r.kind == "run_suspended")
@@ -362,3 +374,19 @@ def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_pa
     assert resumed.t - suspended.t < 0.05
     fired = next(r for r in result.records if r.kind == "probe_impacts")
     assert fired.t > resumed.t
+
+
+def test_a_weapon_drawn_before_go_is_logged_at_the_start(officer: Officer, tmp_path: Path) -> None:
+    def act() -> None:
+        officer.taser.draw()  # the officer already holds the TASER when the drill starts
+        officer.act()
+
+    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="x")
+    drawn = next(
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "taser_drawn"
+    )
+    assert drawn.t == 0.0
+    assert all(r.t >= 0.0 for r in result.records)
+    assert result.end_reason == "subject reached in_custody"

@@ -36,7 +36,7 @@ from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
-from peripherals.messages import CartridgeCode, EventKind, Model
+from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
@@ -476,6 +476,7 @@ class Session:
         frame; frames come as fast as the lane is read (a renderer, `on_frame`, keeps its own
         rate). While the drill is suspended its run time stands still."""
         engine, clock, dt = self.engine, live.clock, self.config.dt_s
+        self._already_drawn()
         if live.on_start is not None:
             live.on_start()
         self._start_host_s = clock.now_s()
@@ -497,6 +498,25 @@ class Session:
             if wait > 0 and engine.state is RunState.RUNNING:
                 time.sleep(wait)
 
+    def _already_drawn(self, wait_s: float = 0.3) -> None:
+        """A weapon already out of its holster when the drill starts (the officer holds it at
+        GO): its replica's first state report says so, and it is drawn at the start. Waits up
+        to `wait_s` of real time for each replica's first report (they come at >= 10 Hz)."""
+        deadline = time.monotonic() + wait_s
+        replicas: list[Attached] = list(self.lane.replicas)
+        while time.monotonic() < deadline and any(
+            r.link is not None and r.link.state is None for r in replicas
+        ):
+            time.sleep(0.005)
+        for replica in replicas:
+            state = replica.link.state if replica.link is not None else None
+            if state is None or state.flags & StateFlags.HOLSTERED:
+                continue
+            self._out.append(replica.weapon)
+            self.engine.officer_action(
+                OfficerAction(f"{replica.weapon}_drawn"), 0.0, serial=replica.serial
+            )
+
     def _track_freeze(self, now: float) -> None:
         """Open a freeze of the run's clock when the drill is suspended at host time `now`,
         close it when it runs again."""
@@ -515,11 +535,13 @@ class Session:
     def run_time(self, host_time_s: float) -> float:
         """Run time (the log's `t`) of a host time: host time since the run started, less the
         time it was suspended before then (an event that came while the drill was suspended
-        happened at the moment it was suspended). The same as host time in a simulated run."""
+        happened at the moment it was suspended; one from before the start, at the start). The
+        same as host time in a simulated run."""
         frozen = 0.0
         for start, end in self._freezes:
             frozen += max(0.0, min(host_time_s, host_time_s if end is None else end) - start)
-        return host_time_s - self._start_host_s - frozen
+        # An event from before the start (a weapon drawn before GO) is logged at the start.
+        return max(0.0, host_time_s - self._start_host_s - frozen)
 
     # -- one frame --------------------------------------------------------------------------------
 
