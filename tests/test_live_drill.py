@@ -272,6 +272,7 @@ def test_require_calibration_passes_a_calibrated_lane_and_refuses_an_uncalibrate
         _live_run(officer, refused, tmp_path, require_calibration=True, calibration_dir=profiles)
     assert "T7-0007" not in str(error.value)
     assert refused.opened == 0, "the headset is not asked for before the replicas pass"
+    assert not (tmp_path / "runs").exists(), "a refused lane leaves no run behind"
 
     _profile(profiles, "P-0042", "pistol")
     source = Swaying(officer.clock)

@@ -386,6 +386,11 @@ class Session:
                     (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
                     (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
                 )
+            # The replicas and their calibration first: a refused replica leaves no run behind.
+            lane = self._open_lane(stack)
+            self.faults = FaultPolicy(lane, config.fault_after_s)
+            devices = lane.devices()
+            calibration = self._check_calibration(devices)
             copy_name, copy, drill_path = drill_source(drill, config.drill_file)
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
@@ -399,10 +404,6 @@ class Session:
                 world.add_subject(
                     subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
                 )
-            lane = self._open_lane(stack)
-            self.faults = FaultPolicy(lane, config.fault_after_s)
-            devices = lane.devices()
-            calibration = self._check_calibration(devices)
             hands = self.hands = self._open_hands(stack)
             engine.start(
                 drill_sha256=sha256(copy),
