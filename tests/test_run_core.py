@@ -3,6 +3,10 @@ pulls and the fault policy's limit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from drills.engine import RunState
 from drills.officer import find_officer
 from drills.schema import find_drill
@@ -61,3 +65,33 @@ def test_the_per_frame_callback_sees_every_frame_of_a_simulated_drill() -> None:
     )
     result = run_drill(config)
     assert len(seen) == len(result.frame_times_s) and seen[-1] == result.duration_s
+
+
+def test_a_refused_lane_leaves_no_run_folder_behind(tmp_path: Path) -> None:
+    from drills.course import find_course, find_shooter
+    from range.calibration.solver import CalibrationError
+    from range.runs.course import CourseConfig, run_course
+
+    runs = tmp_path / "runs"
+    profiles = tmp_path / "profiles"  # empty: nothing is calibrated
+    course = CourseConfig(
+        find_course("kansas-style-70-v1"),
+        find_shooter("expert"),
+        1,
+        runs_dir=runs,
+        require_calibration=True,
+        calibration_dir=profiles,
+    )
+    with pytest.raises(CalibrationError, match="SIM-PISTOL-0001"):
+        run_course(course)
+    drill = RunConfig(
+        find_drill("phone-draw-v1"),
+        find_officer("phone-draw-correct-v1"),
+        1,
+        runs_dir=runs,
+        require_calibration=True,
+        calibration_dir=profiles,
+    )
+    with pytest.raises(CalibrationError, match="SIM-TASER-0001"):
+        run_drill(drill)
+    assert not runs.exists()

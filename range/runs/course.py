@@ -203,12 +203,6 @@ def run_course(
     strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
     result = AttemptResult(config, score_attempt(course))
     with ExitStack() as stack:
-        copy_name, copy = course_source(course)
-        writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
-        if writer is not None:
-            stack.callback(writer.close)
-            (writer.path / copy_name).write_bytes(copy)
-        log = MemoryLog(writer) if writer is not None else MemoryLog()
         lane: Lane | LiveLane
         if live is None:
             port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
@@ -240,6 +234,13 @@ def run_course(
             folder=config.calibration_dir,
             override_by=config.override_by,
         )
+        # The attempt's folder once its replicas have passed: a refused lane leaves none.
+        copy_name, copy = course_source(course)
+        writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
+        if writer is not None:
+            stack.callback(writer.close)
+            (writer.path / copy_name).write_bytes(copy)
+        log = MemoryLog(writer) if writer is not None else MemoryLog()
         log.emit(
             0.0 if live is None else live.clock.now_s(),
             "attempt_started",
