@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,7 +32,9 @@ from pydantic import (
 from drills.threat import Behaviour, HeldObject, Threat
 from peripherals.messages import EventKind, Model
 from physics.body import Region, Stance
-from physics.taser import ProbeImpact
+
+if TYPE_CHECKING:  # physics.taser brings PyBullet; reading a log must not need it
+    from physics.taser import ProbeImpact
 
 LOG_FORMAT = 1  # the `log_format` of `run_started`; a reader refuses a newer one by name
 

@@ -297,14 +297,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
     from range.cli.summary import format_detection, format_score
     from range.runs.runlog import read_events
-    from scoring.course import is_attempt
     from scoring.detection import detection
     from scoring.policy import load_policy
     from scoring.score import score_run
 
     policy = load_policy(args.policy)
     logs = [read_events(run_dir) for run_dir in args.run_dirs]
-    if any(is_attempt(log) for log in logs):
+    # A qualification attempt's log opens with `attempt_started` (scoring.course.is_attempt;
+    # not imported here: drill runs are rescored without PyBullet).
+    if any(log and log[0].kind == "attempt_started" for log in logs):
+        require("pybullet")
         return _score_attempts(args, logs)
     scores = [score_run(log, policy) for log in logs]
     if len(scores) == 1:
