@@ -1152,6 +1152,13 @@ def speech() -> list[Figure]:
     return [Figure(*row) for row in speech_figures()]
 
 
+def live_drill_figures() -> list[Figure]:
+    """Issue 16's live-drill figures (bench/live_drill.py)."""
+    from live_drill import figures
+
+    return figures()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1181,6 +1188,7 @@ def main() -> int:
         *spread_million(),
         *[Figure(*row) for row in console_figures()],
         *speech(),
+        *live_drill_figures(),
     ]
     if args.json:
         print(json.dumps([asdict(f) | {"ok": f.ok} for f in figures], indent=2))

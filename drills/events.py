@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +32,9 @@ from pydantic import (
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position, Threat
 from peripherals.messages import EventKind, Model
 from physics.body import Region, Stance
+
+if TYPE_CHECKING:  # physics.taser brings PyBullet; reading a log must not need it
+    from physics.taser import ProbeImpact
 
 LOG_FORMAT = 1  # the `log_format` of `run_started`; a reader refuses a newer one by name
 
@@ -192,6 +195,8 @@ class Muzzle(_Part):
 
 
 class Probe(_Part):
+    """One probe's impact (`probe_record` writes it from physics.taser.ProbeImpact)."""
+
     probe: Index
     target: str | None
     region: Region | None
@@ -200,6 +205,20 @@ class Probe(_Part):
     time_of_flight_s: float
     clothing_gap_in: float | None
     connected: bool
+
+
+def probe_record(impact: ProbeImpact) -> dict[str, Any]:
+    """A probe's impact as a `Probe` record: point rounded to 0.1 mm, flight time to 10 us."""
+    return {
+        "probe": impact.probe,
+        "target": impact.target,
+        "region": None if impact.region is None else impact.region.value,
+        "zone": None if impact.zone is None else impact.zone.value,
+        "point": [round(c, 4) for c in impact.point],
+        "time_of_flight_s": round(impact.time_of_flight_s, 5),
+        "clothing_gap_in": impact.clothing_gap_in,
+        "connected": impact.connected,
+    }
 
 
 # -- a drill run (drills/engine.py, range/runs/drill.py) -----------------------------------------
@@ -452,6 +471,11 @@ class Shot(Record):
     stopped_by: str | None
     point: XYZ
     distance_m: float
+    # Where the hole is on the target, (right, up) inches from its centre (None: it missed the
+    # target), and the bullet's diameter: scoring/course.py judges `zone` and `points` from
+    # them. Attempts saved before they were kept have neither; their zone stands as written.
+    hole_in: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    bullet_diameter_in: Annotated[float, Field(gt=0.0)] | None = None
 
 
 class Deployment(Record):
@@ -461,6 +485,11 @@ class Deployment(Record):
     t_s: float
     effective: bool
     reason: str
+    # What the laser lit when the trigger was pulled and where each probe fell (none are flown
+    # when the laser was off the subject): scoring/course.py judges `effective` from them.
+    # Attempts saved before they were kept have neither; their judgement stands as written.
+    laser_on: str | None = None
+    impacts: list[Probe] | None = None
 
 
 class StringFaulted(Record):

@@ -1,18 +1,30 @@
-"""Score a qualification attempt: stage by stage, against the course's pass mark.
+"""Judge and score a qualification attempt: stage by stage, against the course's pass mark.
 
-Shots come from the course runner (or a real range's peripherals) with their time from the
-string's start signal and the zone they hit. A string interrupted by a device fault is never
+The course runner (range/runs/course.py) writes what physics found into the attempt's event
+log: where each round holed the target (`shot.hole_in`), where the laser and each probe of a
+cartridge fell (`deployment.laser_on`, `deployment.impacts`). Judging them (the zone and its
+points; whether a deployment met the course's TASER criteria) is done here, from those records
+alone, so `openrange score RUN_DIR` rescores an attempt from its log as it does a drill, and the
+runner uses the same functions while it runs. A string interrupted by a device fault is never
 scored as a failure: it is listed for a reshoot and the attempt stays incomplete until then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from drills.course import Course
+from drills.course import Course, TaserCriteria
+from drills.log import LogRecord
+from physics.body import TASER_ZONE, Region, TaserZone
 from physics.pose import DEVICE_TIME_TOLERANCE_S
+from physics.targets import TARGETS, PaperTarget
+from physics.taser import ProbeImpact, assess
 from scoring.score import Outcome
+
+# The subject a TASER string's cartridge is fired at (range/runs/course.py places it).
+TASER_SUBJECT = "subject"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +168,107 @@ def score_attempt(
         reasons=reasons,
         passed=not reasons,
     )
+
+
+# -- judging one round or cartridge from its record ----------------------------------------------
+
+
+def judge_shot(
+    target: PaperTarget, hole_in: Sequence[float] | None, bullet_diameter_in: float
+) -> tuple[str, int]:
+    """(zone, points) of one round: its hole centred `hole_in` = (right, up) inches from the
+    target's centre, or ("miss", 0) when it did not reach the target (`hole_in` None)."""
+    if hole_in is None:
+        return "miss", 0
+    return target.score(float(hole_in[0]), float(hole_in[1]), bullet_diameter_in)
+
+
+def probe_impact(record: Mapping[str, Any]) -> ProbeImpact:
+    """A probe's impact back from its log record (drills/events.py `Probe`)."""
+    region = record.get("region")
+    x, y, z = record["point"]
+    return ProbeImpact(
+        probe=int(record["probe"]),
+        target=record.get("target"),
+        region=None if region is None else Region(region),
+        point=(float(x), float(y), float(z)),
+        time_of_flight_s=float(record["time_of_flight_s"]),
+        clothing_gap_in=record.get("clothing_gap_in"),
+    )
+
+
+def judge_deployment(
+    criteria: TaserCriteria, laser_on: str | None, impacts: Sequence[Mapping[str, Any]]
+) -> tuple[bool, str]:
+    """Whether one cartridge met the course's TASER criteria (facts.md §3), and why not:
+    `laser_on` is what its laser lit when the trigger was pulled, `impacts` its probes' records.
+    """
+    if criteria.laser_on_target and laser_on != TASER_SUBJECT:
+        return False, "the laser was not on the subject when the trigger was pulled"
+    probes = [probe_impact(i) for i in impacts]
+    outcome = assess(probes, TASER_SUBJECT)
+    if len(outcome.connected) < 2:
+        return False, outcome.reason
+    if criteria.both_probes_preferred and any(
+        i.region is None or TASER_ZONE[i.region] is not TaserZone.PREFERRED for i in probes
+    ):
+        regions = ", ".join(str(i.region) for i in probes)
+        return False, f"not both probes in a preferred zone ({regions})"
+    if outcome.spread_in is None or outcome.spread_in < criteria.min_spread_in:
+        return False, f"spread {outcome.spread_in or 0:.1f} in < {criteria.min_spread_in:g} in"
+    return True, f"spread {outcome.spread_in:.1f} in, both probes in preferred zones"
+
+
+# -- an attempt from its log -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AttemptLog:
+    """What an attempt's log says was fired and judged (`attempt_from_log`)."""
+
+    shots: list[Shot] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+    faulted: list[tuple[int, int]] = field(default_factory=list)  # never fired to the end
+    reshot: list[tuple[int, int]] = field(default_factory=list)
+
+
+def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog:
+    """Every round and cartridge of an attempt, judged again from its records: a shot that
+    holds its hole (`hole_in`) gets its zone from the course's target, a deployment that holds
+    its laser and probes gets the course's TASER criteria; records from before attempts kept
+    them keep the zone and judgement they were written with. A `string_faulted` drops what its
+    string fired before the fault (it is reshot), or, when no reshoot follows, leaves the
+    string to reshoot later."""
+    target = TARGETS[course.target]
+    out = AttemptLog()
+    for rec in records:
+        d = rec.data
+        if rec.kind == "shot":
+            zone, points = str(d["zone"]), int(d["points"])
+            if "hole_in" in d:
+                zone, points = judge_shot(target, d["hole_in"], float(d["bullet_diameter_in"]))
+            out.shots.append(Shot(d["stage"], d["string"], d["t_s"], zone, points))
+        elif rec.kind == "deployment":
+            effective, reason = bool(d["effective"]), str(d["reason"])
+            if "impacts" in d:
+                effective, reason = judge_deployment(course.taser, d["laser_on"], d["impacts"])
+            out.deployments.append(Deployment(d["stage"], d["string"], d["t_s"], effective, reason))
+        elif rec.kind == "string_faulted":
+            key = (int(d["stage"]), int(d["string"]))
+            out.shots = [s for s in out.shots if (s.stage, s.string) != key]
+            out.deployments = [x for x in out.deployments if (x.stage, x.string) != key]
+            out.reshot.append(key)
+            if not d["reshoot"]:
+                out.faulted.append(key)
+    return out
+
+
+def rescore_attempt(course: Course, records: Iterable[LogRecord]) -> AttemptScore:
+    """The score of a saved attempt from its event log alone (`attempt_from_log`)."""
+    fired = attempt_from_log(course, records)
+    return score_attempt(course, fired.shots, fired.deployments, fired.faulted)
+
+
+def is_attempt(records: Sequence[LogRecord]) -> bool:
+    """Whether a log is a qualification attempt's (it opens with `attempt_started`)."""
+    return bool(records) and records[0].kind == "attempt_started"

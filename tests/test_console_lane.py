@@ -31,7 +31,7 @@ def _config(tmp_path: Path, control: Any, seed: int = 7) -> RunConfig:
         seed=seed,
         runs_dir=tmp_path,
         officer_name="B-101",
-        control=control,
+        on_frame=control,
     )
 
 
@@ -113,7 +113,7 @@ def test_state_is_in_feet_with_the_branch_buttons(tmp_path: Path) -> None:
 
     def grab(session: Session) -> None:
         if not seen:
-            seen.append(lane_state(session.engine, session.officer_xy, {"drill": "d"}))
+            seen.append(lane_state(session.engine, session.hands.officer_xy, {"drill": "d"}))
 
     run_drill(_config(tmp_path, grab))
     state = seen[0]

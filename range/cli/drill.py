@@ -19,7 +19,10 @@ from range.cli.util import (
 from range.deps import require
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
+
     from drills.schema import DrillFile
+    from range.xr.runtime import OpenXRPoses
 
 EPILOG = """\
 examples:
@@ -28,6 +31,9 @@ examples:
   openrange drill validate my-drills/*.toml
   openrange drill run domestic-knife-20ft-v1 --seed 3
   openrange drill run phone-draw-v1 --sim my-officer.toml --officer "Ofc. Rivera #4411"
+  openrange drill run knife-approach-v1 --live --port /dev/ttyACM0 --port /dev/ttyACM1 \
+      --officer 4411 --require-calibration
+  openrange drill run knife-approach-v1 --live --lane lane3.toml --officer 4411
 """
 
 
@@ -120,10 +126,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     run = verbs.add_parser(
         "run",
-        help="run a drill with a scripted officer",
+        help="run a drill with a scripted officer, or live with an officer's replicas",
         description="Run a drill end to end on emulated replicas with a scripted officer (the "
         "drill's expected response unless --sim names another script), score it and "
-        "save its event log and result.",
+        "save its event log and result. With --live, an officer plays it with real replicas "
+        "on the given serial ports (--port, or a lane file, docs/lanes.md), tracked through "
+        "OpenXR, on the real clock; real replicas need a valid calibration profile unless a "
+        "range master overrides.",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("drill", metavar="DRILL", help="built-in id or path to a .toml file")
@@ -137,7 +147,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--officer",
         default="scripted",
         metavar="NAME",
-        help="who the officer is, for the records (default: scripted)",
+        help="who the officer is, for the records (default: scripted); with --live, required:"
+        " the officer in the headset (a badge number or a name)",
+    )
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="the officer plays the drill with real replicas (--port or --lane), tracked"
+        " through OpenXR, on the real clock",
+    )
+    run.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="with --live: a replica's serial port (repeat for a firearm and a TASER);"
+        " overrides the lane file's",
+    )
+    run.add_argument(
+        "--lane",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --live: the lane file naming its ports, hand and calibration (docs/lanes.md)",
+    )
+    run.add_argument(
+        "--hand",
+        choices=("left", "right", "tracker"),
+        default=None,
+        help="with --live: what tracks the weapon in OpenXR: the left or right controller's aim"
+        " pose, or a Vive tracker (default: the lane file's, else right)",
     )
     run.add_argument(
         "--badge", default=None, help="also keep the run in the records under this badge number"
@@ -251,6 +290,8 @@ def _run(args: argparse.Namespace) -> int:
     from drills.schema import read_drill_file
 
     source = read_drill_file(args.drill)
+    if args.live or args.port or args.lane is not None:
+        return play_live(args, source)
     script = args.sim or source.drill.expected_officer
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
@@ -328,4 +369,81 @@ def play(
         print(format_summary(result))
         if badge is not None:
             print(f"Recorded as drill run {record['record']} for badge {badge}.")
+    return 0
+
+
+def play_live(args: argparse.Namespace, source: DrillFile) -> int:
+    """The drill played live: an officer's replicas on serial ports, tracked through OpenXR,
+    on the real clock (range/runs/drill.py, `LiveDrill`)."""
+    from drills.schema import check_instructor_buttons
+    from range.cli.summary import format_summary
+    from range.clock import MonotonicClock
+    from range.runs.drill import LiveDrill, RunConfig, run_drill
+    from range.runs.lanefile import load_lane
+
+    if not args.live:
+        raise ValueError("--port and --lane are for a live drill: add --live")
+    if args.sim is not None or args.unplug_at is not None:
+        raise ValueError("--sim and --unplug-at are for a simulated drill, not --live")
+    if args.officer == "scripted":
+        raise ValueError("--live needs --officer: who is in the headset (badge number or name)")
+    lane = load_lane(args.lane) if args.lane is not None else None
+    ports = list(args.port) or (list(lane.ports) if lane is not None else [])
+    if not ports:
+        raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
+    hand = args.hand or (lane.hand if lane is not None else "right")
+    required = args.require_calibration or (lane is not None and lane.calibration.required)
+    profiles = args.profiles
+    if profiles is None and lane is not None and args.lane is not None:
+        profiles = lane.profiles_dir(args.lane)
+    clock = MonotonicClock()
+    opened: list[OpenXRPoses] = []
+
+    def open_poses(stack: ExitStack) -> OpenXRPoses:
+        require("xr")
+        from range.xr.runtime import OpenXRPoses
+
+        poses = stack.enter_context(OpenXRPoses(hand=hand, clock=clock))
+        poses.focused()
+        opened.append(poses)
+        return poses
+
+    def focused() -> bool:
+        return not opened or opened[0].pump(0.0) == "FOCUSED"
+
+    buttons = list(args.instructor)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    config = RunConfig(
+        drill=source.drill,
+        drill_file=source,
+        officer=None,
+        seed=seed,
+        runs_dir=None if args.no_save else args.runs_dir,
+        instructor=tuple(sorted(buttons)),
+        officer_name=args.officer,
+        require_calibration=required,
+        override_by=args.override,
+        calibration_dir=profiles,
+        live=LiveDrill(
+            ports, open_poses, clock, focused=focused, on_start=lambda: cliutil.say("GO")
+        ),
+    )
+    check_instructor_buttons(config.drill, [button for _, button in buttons])
+    if args.badge is not None:
+        from range.records.store import Records
+
+        with Records.open(args.db, create=False) as records:
+            records.officer(args.badge)
+    cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
+    result = run_drill(config)
+    record = result.as_json()
+    if args.badge is not None:
+        from range.records.store import Records
+
+        with Records.open(args.db) as records:
+            record["record"] = records.add_drill_run(args.badge, record)
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+    else:
+        print(format_summary(result))
     return 0

@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from peripherals.errors import PeripheralError
 from range import __version__
@@ -28,6 +29,9 @@ from range.deps import MissingDependencyError, require
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
 from range.xr.runtime import XRUnavailableError
+
+if TYPE_CHECKING:
+    from drills.log import LogRecord
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -304,7 +308,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from scoring.score import score_run
 
     policy = load_policy(args.policy)
-    scores = [score_run(read_events(run_dir), policy) for run_dir in args.run_dirs]
+    logs = [read_events(run_dir) for run_dir in args.run_dirs]
+    # A qualification attempt's log opens with `attempt_started` (scoring.course.is_attempt;
+    # not imported here: drill runs are rescored without PyBullet).
+    if any(log and log[0].kind == "attempt_started" for log in logs):
+        require("pybullet")
+        return _score_attempts(args, logs)
+    scores = [score_run(log, policy) for log in logs]
     if len(scores) == 1:
         if args.json:
             print(json.dumps(scores[0].as_json(), indent=2, sort_keys=True))
@@ -321,4 +331,27 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}")
     print()
     print(format_detection(rows))
+    return 0
+
+
+def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> int:
+    """Rescore qualification attempts from their logs (scoring/course.py), each against the
+    course it fired as kept in its folder. Drill runs and attempts are not mixed."""
+    from range.cli.summary import format_attempt
+    from range.runs.saved import saved_course
+    from scoring.course import is_attempt, rescore_attempt
+
+    if not all(is_attempt(log) for log in logs):
+        raise ValueError("score drill runs and qualification attempts separately")
+    scores = []
+    for run_dir, log in zip(args.run_dirs, logs, strict=True):
+        course = saved_course(run_dir, log[0].data)
+        scores.append((run_dir, course, rescore_attempt(course, log)))
+    if args.json:
+        out = [s.as_json() for _, _, s in scores]
+        print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
+        return 0
+    for run_dir, course, score in scores:
+        print(f"{course.title} [{course.id}]: {run_dir}")
+        print(format_attempt(score))
     return 0

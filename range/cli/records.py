@@ -219,6 +219,7 @@ def _open(args: argparse.Namespace, create: bool = False) -> Records:
 def _course_run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.course import find_course, find_shooter
+    from range.cli.summary import format_attempt
     from range.runs.course import CourseConfig, run_course
 
     config = CourseConfig(
@@ -244,16 +245,7 @@ def _course_run(args: argparse.Namespace) -> int:
     score = result.score
     course = config.course
     print(f"{course.title} [{course.id}], shooter {config.shooter.id}, seed {config.seed}")
-    for stage in score.stages:
-        print(
-            f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
-            + (f"  {stage.late} late" if stage.late else "")
-        )
-    verdict = "QUALIFIED" if score.passed else "NOT QUALIFIED"
-    print(
-        f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"
-        + (f" ({'; '.join(score.reasons)})" if score.reasons else "")
-    )
+    print(format_attempt(score))
     if result.qualification is not None:
         print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
     return 0

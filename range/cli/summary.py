@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from range.runs.drill import RunResult
+from scoring.course import AttemptScore
 from scoring.detection import Detection
 from scoring.score import Kind, Outcome, Score
 
@@ -100,7 +101,7 @@ def format_score(score: Score) -> str:
 def format_summary(result: RunResult) -> str:
     config = result.config
     head = (
-        f"{config.drill.title} [{config.drill.id}], officer {config.officer.id}, seed {config.seed}"
+        f"{config.drill.title} [{config.drill.id}], officer {config.officer_id}, seed {config.seed}"
     )
     lines = [
         head,
@@ -144,4 +145,21 @@ def format_detection(rows: list[Detection]) -> str:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
+    return "\n".join(lines)
+
+
+def format_attempt(score: AttemptScore) -> str:
+    """A qualification attempt's score, stage by stage, and the verdict with its reasons."""
+    lines = [
+        f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
+        + (f"  {stage.late} late" if stage.late else "")
+        for stage in score.stages
+    ]
+    verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
+        score.outcome, "INCOMPLETE"
+    )
+    lines.append(
+        f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"
+        + (f" ({'; '.join(score.reasons)})" if score.reasons else "")
+    )
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 `openrange lane --console URL --name LANE1` connects to the console's lane WebSocket, publishes
 its run's state every frame and applies the instructor's commands at frame boundaries through
-`RunConfig.control` (`LiveControl`). Every command is written into the run's event log as an
+`RunConfig.on_frame` (`LiveControl`). Every command is written into the run's event log as an
 `instructor_command` record with who gave it, before it takes effect, so `replay_control` plays
 it back at the same frame. The lane never needs the console: if the console goes away the run
 goes on, its log stays on disk, and the link retries until the console returns; finished runs
@@ -141,7 +141,7 @@ class LiveControl:
 
     def _publish(self, session: Session) -> None:
         new, self._new = self._new, []
-        self.publish(lane_state(session.engine, session.officer_xy, self.meta), new)
+        self.publish(lane_state(session.engine, session.hands.officer_xy, self.meta), new)
 
 
 def replay_control(records: Iterable[LogRecord]) -> Callable[[Session], None]:
@@ -180,7 +180,7 @@ def start_config(args: dict[str, Any], control: LiveControl, runs_dir: Path | No
         seed=int(seed) if seed not in (None, "") else secrets.randbelow(2**31),
         runs_dir=runs_dir,
         officer_name=str(args.get("officer") or args.get("badge") or "scripted"),
-        control=control,
+        on_frame=control,
     )
 
 

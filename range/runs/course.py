@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -21,16 +20,17 @@ from typing import Any
 import numpy as np
 
 from drills.course import Course, CourseString, Shooter
+from drills.events import probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.ballistics import fly_bullet, load
-from physics.body import TASER_ZONE, Region, SubjectBody, TaserZone
+from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation, quat_to_matrix
 from physics.targets import TARGETS
-from physics.taser import assess, cartridge, fly_probes, laser_dots
+from physics.taser import cartridge, fly_probes, laser_dots
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
@@ -41,19 +41,26 @@ from range.calibration.profiles import (
     load_profile,
 )
 from range.records.store import Records
-from range.runs.lane import Attached, Lane, LiveLane, Replica
-from range.runs.poses import TrackedPoses, weapon_pose_at
+from range.runs.core import FaultPolicy, LiveHands, Trigger, lane_frame, triggers
+from range.runs.lane import Lane, LiveLane, Replica, Weapon
+from range.runs.poses import TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import course_source, sha256
 from range.runs.seeding import RunRandom
-from scoring.course import AttemptScore, Deployment, Shot, score_attempt
+from scoring.course import (
+    TASER_SUBJECT,
+    AttemptScore,
+    Deployment,
+    Shot,
+    judge_deployment,
+    judge_shot,
+    score_attempt,
+)
 
 DT_S = 1 / 90
 MUZZLE_HEIGHT_M = 1.4
 # A string stops this long after its par time, or when its last round is fired.
 OVERTIME_S = 2.0
-# After a device fault, how long to wait for the replica to come back before giving up.
-REATTACH_WAIT_S = 10.0
 REPLUG_AFTER_S = 0.3  # the fault drill's cable is out this long
 
 
@@ -63,7 +70,7 @@ class CourseConfig:
     shooter: Shooter
     seed: int
     officer_name: str = "scripted"
-    pistol_load: str = "9mm-124"
+    firearm_load: str = "9mm-124"
     runs_dir: Path | None = None
     # Fault drill: unplug the replica during this (stage, string) and plug it back in.
     unplug_during: tuple[int, int] | None = None
@@ -196,12 +203,6 @@ def run_course(
     strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
     result = AttemptResult(config, score_attempt(course))
     with ExitStack() as stack:
-        copy_name, copy = course_source(course)
-        writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
-        if writer is not None:
-            stack.callback(writer.close)
-            (writer.path / copy_name).write_bytes(copy)
-        log = MemoryLog(writer) if writer is not None else MemoryLog()
         lane: Lane | LiveLane
         if live is None:
             port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
@@ -209,12 +210,12 @@ def run_course(
             lane = Lane(clock, port_dir)
             stack.callback(lane.close)
             scripted = {
-                "firearm": lane.add(
-                    PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), "firearm"
+                Weapon.FIREARM: lane.add(
+                    PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), Weapon.FIREARM
                 ),
-                "taser": lane.add(
+                Weapon.TASER: lane.add(
                     TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir),
-                    "taser",
+                    Weapon.TASER,
                 ),
             }
         else:
@@ -222,7 +223,7 @@ def run_course(
             stack.callback(lane.close)
             _check_weapons(course, lane)
             folder = config.calibration_dir or default_profiles_dir()
-            profiles = {r.weapon: load_profile(folder, r.serial) for r in lane.replicas}
+            profiles = {r.serial: load_profile(folder, r.serial) for r in lane.replicas}
         result.devices = [
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
@@ -233,6 +234,13 @@ def run_course(
             folder=config.calibration_dir,
             override_by=config.override_by,
         )
+        # The attempt's folder once its replicas have passed: a refused lane leaves none.
+        copy_name, copy = course_source(course)
+        writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
+        if writer is not None:
+            stack.callback(writer.close)
+            (writer.path / copy_name).write_bytes(copy)
+        log = MemoryLog(writer) if writer is not None else MemoryLog()
         log.emit(
             0.0 if live is None else live.clock.now_s(),
             "attempt_started",
@@ -287,14 +295,14 @@ def run_course(
             weapon = _lane_weapon(string)
             unplug = config.unplug_during == (i, j)
             for try_no in range(2):  # a faulted string is fired once more
-                hands: ScriptedHands | LiveHands
+                hands: ScriptedShooterHands | LiveShooter
                 if isinstance(lane, Lane):
-                    hands = ScriptedHands(
+                    hands = ScriptedShooterHands(
                         config, string, scripted[weapon], lane, aim_rng, unplug and try_no == 0
                     )
                 else:
                     assert live is not None
-                    hands = LiveHands(string, live.poses, profiles[weapon])
+                    hands = LiveShooter(string, live.poses, profiles)
                 ok, t0 = _fire_string(
                     course, config, i, j, string, lane, hands, t0, log, result, physics_rng, live
                 )
@@ -327,9 +335,10 @@ def run_course(
     return result
 
 
-def _lane_weapon(string: CourseString) -> str:
-    """Which of the lane's replicas fires a string: the pistol, or the TASER."""
-    return "firearm" if string.weapon == "pistol" else "taser"
+def _lane_weapon(string: CourseString) -> Weapon:
+    """Which of the lane's weapons fires a string: the firearm (the course file names the
+    pistol replica) or the TASER (it names the TASER's model)."""
+    return Weapon.FIREARM if string.weapon == "pistol" else Weapon.TASER
 
 
 def _check_weapons(course: Course, lane: LiveLane) -> None:
@@ -344,7 +353,7 @@ def _check_weapons(course: Course, lane: LiveLane) -> None:
             )
 
 
-class ScriptedHands:
+class ScriptedShooterHands:
     """The scripted shooter profile on emulated replicas: loads them as the range officer
     would, draws, presses and reloads on its plan, and aims with its profile's error."""
 
@@ -424,29 +433,23 @@ class ScriptedHands:
         self.emulator.holster()
 
 
-class LiveHands:
-    """An officer with a real replica: nothing is scripted; each round or cartridge flies from
-    the replica's bore at the trigger's time, from its tracker's pose (OpenXR) through its
-    calibration profile (boresight and trigger latency)."""
+class LiveShooter(LiveHands):
+    """An officer firing a string with real replicas (`LiveHands`): the string ends half a
+    second after its last round or cartridge, or `OVERTIME_S` after its par time."""
 
     def __init__(
-        self, string: CourseString, poses: TrackedPoses, profile: CalibrationProfile | None
+        self,
+        string: CourseString,
+        poses: TrackedPoses,
+        profiles: dict[str, CalibrationProfile | None],
     ) -> None:
-        self.string, self.poses = string, poses
-        self.bore = profile.boresight if profile is not None else None
-        self.latency_s = profile.trigger_latency_s if profile is not None else 0.0
+        super().__init__(poses, profiles)
+        self.string = string
         self.end_s = string.par_time_s + OVERTIME_S
         self.last_fired: float | None = None
 
     def ready(self, aim: np.ndarray) -> None:
         self.poses.update()
-
-    def frame(self, t_rel: float) -> None:
-        self.poses.update()
-
-    def muzzle(self, event: PeripheralEvent) -> Pose:
-        tracker = weapon_pose_at(self.poses, event.host_time_s + self.latency_s)
-        return self.bore.muzzle(tracker) if self.bore is not None else tracker
 
     def done(self, t_rel: float, fired: int) -> bool:
         if fired >= self.string.shots and self.last_fired is None:
@@ -495,7 +498,7 @@ def _fire_string(
     j: int,
     string: CourseString,
     lane: Lane | LiveLane,
-    hands: ScriptedHands | LiveHands,
+    hands: ScriptedShooterHands | LiveShooter,
     t0: float,
     log: MemoryLog,
     result: AttemptResult,
@@ -506,7 +509,7 @@ def _fire_string(
     timer's). False if a device fault (a pulled cable, lost tracking) cut it."""
     distance_m = string.distance_ft_value * FT_M
     with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
-        aim, body = _set_up_target(world, course, string, distance_m)
+        aim = _set_up_target(world, course, string, distance_m)
         hands.ready(aim)
         if live is not None and isinstance(lane, LiveLane):
             t0 = _range_timer(live, lane, i, j, string)
@@ -520,76 +523,72 @@ def _fire_string(
             par_time_s=string.par_time_s,
         )
 
-        def score(event: PeripheralEvent, muzzle: Pose) -> None:
-            """Fly one round or cartridge from `muzzle` and score it."""
-            local_event = event.host_time_s - t0
-            if event.kind is EventKind.SHOT_FIRED:
-                cartridge_load = load(config.pistol_load)
+        def score(trigger: Trigger, muzzle: Pose) -> None:
+            """Fly one round or cartridge from `muzzle`, log what physics found, and judge it
+            from that record as a rescore of the log will (scoring/course.py)."""
+            local_event = round(trigger.host_time_s - t0, 6)
+            if trigger.weapon is Weapon.FIREARM:
+                cartridge_load = load(config.firearm_load)
                 impact = fly_bullet(world, cartridge_load, muzzle, physics_rng)
-                zone, points = ("miss", 0)
-                if impact.target == "target":
-                    zone, points = world.target_score(
-                        "target", impact.point, cartridge_load.bullet_diameter_in
-                    )
-                shot = Shot(i, j, round(local_event, 6), zone, points)
-                result.shots.append(shot)
+                hole = _hole_in(impact.point) if impact.target == "target" else None
+                diameter = cartridge_load.bullet_diameter_in
+                zone, points = judge_shot(TARGETS[course.target], hole, diameter)
+                result.shots.append(Shot(i, j, local_event, zone, points))
                 log.emit(
-                    event.host_time_s,
+                    trigger.host_time_s,
                     "shot",
                     stage=i,
                     string=j,
-                    t_s=shot.t_s,
+                    t_s=local_event,
                     zone=zone,
                     points=points,
                     stopped_by=impact.target,
                     point=[round(v, 5) for v in impact.point],
                     distance_m=round(distance_m, 4),
+                    hole_in=hole,
+                    bullet_diameter_in=diameter,
                 )
                 return
-            dep = _deployment(course, string, world, body, muzzle, physics_rng)
-            deployment = Deployment(i, j, round(local_event, 6), *dep)
-            result.deployments.append(deployment)
+            laser_on, impacts = _fly_cartridge(course, string, world, muzzle, physics_rng)
+            effective, reason = judge_deployment(course.taser, laser_on, impacts)
+            result.deployments.append(Deployment(i, j, local_event, effective, reason))
             log.emit(
-                event.host_time_s,
+                trigger.host_time_s,
                 "deployment",
                 stage=i,
                 string=j,
-                t_s=deployment.t_s,
-                effective=deployment.effective,
-                reason=deployment.reason,
+                t_s=local_event,
+                effective=effective,
+                reason=reason,
+                laser_on=laser_on,
+                impacts=impacts,
             )
 
         end = t0 + hands.end_s
         fired = 0
         t = t0
+        faults = FaultPolicy(lane)
         while t <= end:
             lane.advance_to(t)
-            lane.release_triggers()
-            hands.frame(t - t0)
-            lane.service()
-            silent = lane.barrier()
-            if silent:
-                names = ", ".join(r.serial for r in silent)
+            frame = lane_frame(lane, hands, t - t0)
+            if frame.silent:
+                names = ", ".join(r.serial for r in frame.silent)
                 if live is not None:
                     live.say(f"device fault ({names}): the string will be reshot")
-                deadline = time.monotonic() + REATTACH_WAIT_S
-                missing: list[Attached] = list(silent)
-                while missing and time.monotonic() < deadline:
-                    missing = [r for r in missing if not lane.reattach(r)]
+                faults.wait_back(frame.silent)
                 lane.poll()  # what a re-attached replica sends again belongs to the cut string
                 return False, t + 1.0
-            for event in lane.poll():
-                if event.kind is EventKind.SHOT_FIRED or (
-                    event.kind is EventKind.PROBES_FIRED and event.probe == 0
-                ):
-                    fired += 1
-                    muzzle = hands.muzzle(event)
-                    if not muzzle.usable:
-                        log.emit(event.host_time_s, "untracked_shot", stage=i, string=j)
-                        if live is not None:
-                            live.say("tracking lost at the shot: the string will be reshot")
-                        return False, t + 1.0
-                    score(event, muzzle)
+            for trigger in triggers(frame.events):
+                if trigger.weapon is Weapon.TASER and trigger.event.probe != 0:
+                    continue  # a TASER 10's second pull: the cartridge's other probe
+                fired += 1
+                muzzle = hands.muzzle(trigger.event)
+                if not muzzle.usable:
+                    log.emit(trigger.host_time_s, "untracked_shot", stage=i, string=j)
+                    if live is not None:
+                        live.say("tracking lost at the shot: the string will be reshot")
+                    return False, t + 1.0
+                score(trigger, muzzle)
             if hands.done(t - t0, fired):
                 break
             t = round(t + DT_S, 9)
@@ -612,15 +611,14 @@ def target_point(course: Course, string: CourseString) -> tuple[float, float, fl
 
 def _set_up_target(
     world: RangeWorld, course: Course, string: CourseString, distance_m: float
-) -> tuple[np.ndarray, SubjectBody | None]:
-    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
-    point = np.asarray(target_point(course, string))
+) -> np.ndarray:
+    """Put the string's target (or the TASER's subject) downrange; the aim from the muzzle."""
     if string.weapon == "pistol":
         world.add_target("target", TARGETS[course.target], distance_m, MUZZLE_HEIGHT_M)
-        return point - muzzle, None
-    body = SubjectBody()
-    world.add_subject("subject", body, (distance_m, 0.0, 0.0), math.pi)
-    return point - muzzle, body
+    else:
+        world.add_subject(TASER_SUBJECT, SubjectBody(), (distance_m, 0.0, 0.0), math.pi)
+    aim: np.ndarray = np.subtract(target_point(course, string), (0.0, 0.0, MUZZLE_HEIGHT_M))
+    return aim
 
 
 def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) -> Pose:
@@ -630,28 +628,24 @@ def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) ->
     return Pose((0.0, 0.0, MUZZLE_HEIGHT_M), look_rotation(aimed))
 
 
-def _deployment(
+def _hole_in(point: tuple[float, float, float]) -> list[float]:
+    """Where a round holed the string's target, (right, up) inches from its centre: the target
+    faces the firing line at lateral 0 and muzzle height (`_set_up_target`); the shooter's
+    right is world -Y."""
+    return [round(-point[1] / IN_M, 4), round((point[2] - MUZZLE_HEIGHT_M) / IN_M, 4)]
+
+
+def _fly_cartridge(
     course: Course,
     string: CourseString,
     world: RangeWorld,
-    body: SubjectBody | None,
     muzzle: Pose,
     rng: np.random.Generator,
-) -> tuple[bool, str]:
-    """Whether one cartridge met the course's TASER criteria, and why not."""
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """What one cartridge's laser lit at the trigger, and its probes' impact records (none
+    flown when the course needs the laser on the subject and it was not)."""
     cart = cartridge(str(string.cartridge))
-    criteria = course.taser
-    if criteria.laser_on_target and laser_dots(world, cart, muzzle)[0][0] != "subject":
-        return False, "the laser was not on the subject when the trigger was pulled"
-    impacts = fly_probes(world, cart, muzzle, rng)
-    outcome = assess(impacts, "subject")
-    if len(outcome.connected) < 2:
-        return False, outcome.reason
-    if criteria.both_probes_preferred and any(
-        i.region is None or TASER_ZONE[i.region] is not TaserZone.PREFERRED for i in impacts
-    ):
-        regions = ", ".join(str(i.region) for i in impacts)
-        return False, f"not both probes in a preferred zone ({regions})"
-    if outcome.spread_in is None or outcome.spread_in < criteria.min_spread_in:
-        return False, f"spread {outcome.spread_in or 0:.1f} in < {criteria.min_spread_in:g} in"
-    return True, f"spread {outcome.spread_in:.1f} in, both probes in preferred zones"
+    laser_on = laser_dots(world, cart, muzzle)[0][0]
+    if course.taser.laser_on_target and laser_on != TASER_SUBJECT:
+        return laser_on, []
+    return laser_on, [probe_record(i) for i in fly_probes(world, cart, muzzle, rng)]

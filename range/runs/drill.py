@@ -1,9 +1,18 @@
-"""The frame loop: one drill run, wired through the same path real hardware takes.
+"""One drill run, wired through the same path real hardware takes (the run core,
+`range.runs.core`, shared with courses of fire).
 
 Replicas (emulated behind real ptys, or real ones) -> pyserial -> host link -> peripheral events
 stamped in host time -> weapon pose at that time -> PyBullet probe or bullet flight -> drill
-engine -> event log -> scorer. A simulated run is lock-step: time is steps x dt on a manual clock,
-and each frame ends with a PING barrier on every link, so the run is deterministic from its seed.
+engine -> event log -> scorer.
+
+Two modes, one frame (`range.runs.core.lane_frame`) and one firing path:
+- simulated (`RunConfig.live` None): a scripted officer on emulated replicas, lock-step. Time is
+  steps x dt on a manual clock and each frame ends with a PING barrier on every link, so the run
+  is deterministic from its seed.
+- live (`LiveDrill`): an officer's replicas on serial ports, on the real clock. The engine steps
+  at its fixed rate on that clock, however often frames come (a renderer's rate is its own), and
+  nobody waits for a barrier; each trigger event is resolved at its own host time on the pose
+  history. A faulted replica suspends the drill and freezes its clock.
 """
 
 from __future__ import annotations
@@ -11,11 +20,11 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,11 +32,11 @@ from drills.engine import DrillEngine, OfficerAction, RunState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
-from peripherals.clock import ManualClock
+from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
-from peripherals.messages import CartridgeCode, EventKind, Model
+from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
@@ -36,9 +45,19 @@ from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_prob
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
-from range.calibration.profiles import calibration_for_run
-from range.runs.lane import Lane, Replica
-from range.runs.poses import ScriptedPoses
+from range.calibration.profiles import calibration_for_run, default_profiles_dir, load_profile
+from range.runs.core import (
+    FAULT_AFTER_S,
+    FaultPolicy,
+    Hands,
+    LiveHands,
+    Trigger,
+    lane_frame,
+    muzzle_record,
+    triggers,
+)
+from range.runs.lane import Attached, Lane, LiveLane, Replica, Weapon, weapon_of
+from range.runs.poses import ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import drill_source, sha256
 from range.runs.seeding import RunRandom
@@ -50,14 +69,35 @@ Progress = Callable[[float, float, str], None]
 POINTING_RANGE_M = 30.0
 # A brisk tactical walk to cover.
 OFFICER_WALK_MPS = 1.5
-# How long a suspended drill waits for its replica to come back before it is faulted.
-FAULT_AFTER_S = 10.0
+# A live run that fell behind (a long GC pause, a swapped-out process) catches up at most this
+# many engine steps in one frame, then lets the rest go: subjects never teleport.
+MAX_CATCH_UP_STEPS = 8
+
+
+@dataclass(slots=True)
+class LiveDrill:
+    """An officer on the range with replicas on serial `ports` (real ones, or emulators running
+    free on ptys), the pose source that tracks them, and the host clock both stamp on.
+
+    `open_poses` opens the pose source (OpenXR, or a test's) once the replicas have passed the
+    calibration check, entering it on the run's exit stack: a refused replica is named before
+    anything is asked of the headset. `focused` says whether the officer has the headset on
+    (the OpenXR session is FOCUSED): while it says no, the drill is suspended with its clock
+    frozen. `on_start` is called as the drill's clock
+    starts (the officer's GO)."""
+
+    ports: list[str]
+    open_poses: Callable[[ExitStack], TrackedPoses]
+    clock: Clock
+    search: list[Path] = field(default_factory=list)  # where replugged replicas may register
+    focused: Callable[[], bool] | None = None
+    on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     drill: Drill
-    officer: OfficerScript
+    officer: OfficerScript | None  # the scripted officer; None for a live one (`live`)
     seed: int
     policy: Policy = field(default_factory=default_policy)
     dt_s: float = 1 / 90
@@ -65,12 +105,15 @@ class RunConfig:
     taser_model: Model | None = None
     # The cartridges issued, one per bay (physics cartridge ids); None: the model's default.
     taser_cartridges: tuple[str, ...] | None = None
-    pistol_load: str = "9mm-124"
+    firearm_load: str = "9mm-124"
     runs_dir: Path | None = None
     # Fault drill: pull the TASER's cable at this drill time and plug it back in after
     # `replug_after_s` of real time. The drill suspends meanwhile and resumes when it is back.
     unplug_taser_at_s: float | None = None
     replug_after_s: float = 0.3
+    # The fault policy's limit (range/runs/core.py): a replica silent this long in real time
+    # faults the drill.
+    fault_after_s: float = FAULT_AFTER_S
     # The instructor's branch buttons: (drill time, button name), pressed in order.
     instructor: tuple[tuple[float, str], ...] = ()
     # Who the officer is, for the records and for hit / false-alarm rates across runs.
@@ -85,11 +128,21 @@ class RunConfig:
     # The file `drill` was read from (`drills.schema.read_drill_file`): its bytes are kept with
     # the run and hashed into its log. Without it, a built-in drill keeps its built-in file.
     drill_file: DrillFile | None = None
-    # Live control (the instructor console's lane): called at the start of every frame, before
-    # anything else, so what it applies (engine.instructor, suspend / resume, abort, log records)
-    # lands on a frame boundary and replays exactly from the log. It may block (real-time pacing,
-    # a pause: it suspends the engine, waits, and resumes it before returning).
-    control: Callable[[Session], None] | None = None
+    # An officer with replicas, on the real clock; None: the scripted officer, simulated.
+    live: LiveDrill | None = None
+    # Called once a frame, after it, with the session, in both modes (a renderer, the
+    # instructor's console's live control). It may act on the run (an instructor's button:
+    # the engine's `instructor`; a pause: suspend, wait, resume before returning), so what it
+    # applies lands on a frame boundary and replays exactly from the log; it never decides
+    # when the engine steps.
+    on_frame: Callable[[Session], None] | None = None
+
+    @property
+    def officer_id(self) -> str:
+        """Who played the officer: the script's id, or "live"."""
+        if self.live is not None or self.officer is None:
+            return "live"
+        return self.officer.id
 
 
 @dataclass(slots=True)
@@ -104,13 +157,16 @@ class RunResult:
     run_dir: Path | None
     frame_times_s: list[float]
     drill_sha256: str = ""
+    # Each frame's CPU time on the run's thread (time.thread_time): its cost without the time
+    # other processes took the CPU, for benchmarks on a shared machine.
+    frame_cpu_s: list[float] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "openrange_version": __version__,
             "drill": self.config.drill.id,
             "drill_sha256": self.drill_sha256,
-            "officer": self.config.officer.id,
+            "officer": self.config.officer_id,
             "seed": self.config.seed,
             "dt_s": self.config.dt_s,
             "state": self.state.value,
@@ -125,263 +181,77 @@ class RunResult:
         }
 
 
-class Session:
-    """One run of one drill. Build it, `run()` it; it cleans up its ports and world."""
+class OfficerHands(Hands, Protocol):
+    """A drill's officer as the run sees them: the run core's hands (`Hands`), where they stand,
+    who they aim at (a scripted officer knows; a live one is judged from the bore) and where
+    the drawn weapon points at a host time."""
 
-    def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
-        self.config = config
-        self.progress = progress
-        self.clock = ManualClock()
-        self.random = RunRandom(config.seed)
-        self.physics_rng = self.random.stream("physics")
-        self.poses = ScriptedPoses(tracking_lost=config.tracking_lost)
+    @property
+    def officer_xy(self) -> tuple[float, float]: ...
+
+    @property
+    def aimed_subject(self) -> str | None: ...
+
+    def weapon_pose(self, host_time_s: float) -> Pose: ...
+
+    def after_step(self, t_s: float) -> None:
+        """The engine stepped to run time `t_s` (a scripted officer moves with it)."""
+        ...
+
+
+class ScriptedOfficerHands:
+    """The scripted officer on emulated replicas: decides from what the engine shows, and draws,
+    aims, walks and fires on its script; the weapon's pose follows the subject it aims at."""
+
+    def __init__(self, session: Session, script: OfficerScript) -> None:
+        self.session = session
+        self.officer = ScriptedOfficer(script, session.random.stream("officer"))
+        self.poses = ScriptedPoses(tracking_lost=session.config.tracking_lost)
         self.drawn: Replica | None = None
         self.aimed_subject: str | None = None
-        self.frame_times_s: list[float] = []
-        self._suspended_since: float | None = None
-        self._unplugged = False
         self.officer_xy: tuple[float, float] = (0.0, 0.0)
         self.destination: tuple[float, float] | None = None
-        self._buttons = list(config.instructor)
-        self._pointed_at: str | None = None
-        # Each TASER's probes across its trigger pulls (a TASER 10 closes a circuit over two).
-        self.circuits: dict[str, Circuit] = {}
+        self.taser, self.firearm = session.lane_replicas()
 
-    def run(self) -> RunResult:
-        config = self.config
-        drill = config.drill
-        with ExitStack() as stack:
-            world = stack.enter_context(
-                RangeWorld(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-            )
-            self.world = world
-            self.bodies = {}
-            for spec in drill.subjects:
-                gap = dict(DEFAULT_CLOTHING_GAP_IN)
-                gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
-                self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
-            for cover in drill.scene.cover:
-                world.add_cover(
-                    cover.name,
-                    (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
-                    (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
-                )
-            port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
-            self.lane = Lane(self.clock, port_dir)
-            stack.callback(self._close)
-            # The TASER at hand: the command line's (--taser) over the drill's issued one, over
-            # the TASER 7 with its default bays.
-            issued_model, issued_loads = drill.issued_taser()
-            taser_model = config.taser_model or issued_model or Model.TASER_7
-            taser_loads = (
-                _loads(config.taser_cartridges) if config.taser_model is not None else issued_loads
-            )
-            self.lane.add(
-                TaserEmulator(
-                    taser_model,
-                    "SIM-TASER-0001",
-                    self.clock,
-                    loads=taser_loads,
-                    directory=port_dir,
-                ),
-                "taser",
-            )
-            self.lane.add(
-                PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir), "firearm"
-            )
-            self.replicas = self.lane.replicas
-            copy_name, copy, drill_path = drill_source(drill, config.drill_file)
-            writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
-            if writer is not None:
-                stack.callback(writer.close)
-                (writer.path / copy_name).write_bytes(copy)
-            log = MemoryLog(writer) if writer is not None else MemoryLog()
-            engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
-            engine.held_trigger_devices = {
-                r.serial for r in self.lane.replicas if r.emulator.model.held_trigger_extends_cycle
-            }
-            self.engine = engine
-            self.animator = SubjectAnimator(config.seed)
-            for subject in engine.subjects.values():
-                self.bodies[subject.id] = self.bodies[subject.id].in_stance(subject.stance)
-                world.add_subject(
-                    subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
-                )
-            officer = ScriptedOfficer(config.officer, self.random.stream("officer"))
-            devices = self.lane.devices()
-            calibration = self._check_calibration(devices)
-            engine.start(
-                drill_sha256=sha256(copy),
-                drill_file=drill_path,
-                seed=config.seed,
-                officer=config.officer.id,
-                policy=config.policy.id,
-                officer_name=config.officer_name,
-                weapons=[r.weapon for r in self.replicas],
-                devices=[
-                    {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
-                    for d in devices
-                ],
-                openrange_version=__version__,
-                calibration=calibration,
-                calibration_override_by=config.override_by if config.require_calibration else None,
-            )
-            self._update_poses()
-            while not engine.finished:
-                started = time.perf_counter()
-                self._frame(officer)
-                self.frame_times_s.append(time.perf_counter() - started)
-                if self.progress is not None:
-                    seen = engine.observe()
-                    self.progress(engine.t, drill.time_limit_s, seen.subjects[0].phase)
-            score = score_run(log.records, config.policy)
-            result = RunResult(
-                config,
-                engine.state,
-                engine.end_reason,
-                engine.t,
-                log.records,
-                score,
-                devices,
-                writer.path if writer else None,
-                self.frame_times_s,
-                sha256(copy),
-            )
-            if writer is not None:
-                writer.finish(result.as_json())
-            return result
+    def frame(self, t_s: float) -> None:
+        for intent in self.officer.decide(self.session.engine.observe()):
+            self._act(intent)
 
-    # -- one frame -------------------------------------------------------------------------------
+    def muzzle(self, event: PeripheralEvent) -> Pose:
+        return self.poses.pose("weapon", event.host_time_s)
 
-    def _check_calibration(self, devices: list[DeviceInfo]) -> list[dict[str, Any]]:
-        config = self.config
-        return calibration_for_run(
-            [d.serial for d in devices],
-            required=config.require_calibration,
-            folder=config.calibration_dir,
-            override_by=config.override_by,
-        )
+    def weapon_pose(self, host_time_s: float) -> Pose:
+        return self.poses.pose("weapon", host_time_s)
 
-    def _close(self) -> None:
-        self.lane.close()
-
-    def _frame(self, officer: ScriptedOfficer) -> None:
-        engine = self.engine
-        if self.config.control is not None:
-            self.config.control(self)
-            if engine.finished:
-                return
-        self.clock.set(engine.t)
-        unplug_at = self.config.unplug_taser_at_s
-        if unplug_at is not None and not self._unplugged and engine.t >= unplug_at:
-            self._unplugged = True
-            self.lane.pull_cable(self.replicas[0], self.config.replug_after_s)
-        self.lane.release_triggers()
-        if engine.state is RunState.RUNNING:
-            while self._buttons and self._buttons[0][0] <= engine.t + 1e-9:
-                engine.instructor(self._buttons.pop(0)[1])
-            for intent in officer.decide(engine.observe()):
-                self._act(intent)
-        self.lane.service()
-        if not self._barrier():
-            return
-        self._handle(self.lane.poll())
-        self._check_pointing()
-        self._walk()
-        engine.step(self.officer_xy)
-        for subject in engine.subjects.values():
-            if subject.stance is not self.world.body(subject.id).stance:
-                self.world.set_stance(subject.id, subject.stance)
-                self.bodies[subject.id] = self.world.body(subject.id)
-            self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
-            pose = self.animator.update(
-                subject.id,
-                engine.t,
-                subject.position_m,
-                subject.yaw_rad,
-                subject.behaviour.value,
-                subject.stance.value,
-                subject.held_object.value,
-                self.bodies[subject.id].skeleton(),
-            )
-            self.world.pose_subject(subject.id, pose)
-        self._update_poses()
-
-    def _barrier(self) -> bool:
-        """Wait until every replica has delivered what it sent this frame; suspend the drill
-        (timer frozen, outputs safe) while one does not answer, re-attach it by serial number
-        when it comes back, and fault the drill if it never does."""
-        engine = self.engine
-        silent = self.lane.barrier()
-        if not silent:
-            engine.resume()
-            self._suspended_since = None
-            return True
-        names = ", ".join(f"{r.weapon} {r.emulator.serial}" for r in silent)
-        if engine.state is RunState.RUNNING:
-            self.lane.make_safe(silent)
-        engine.suspend(f"no answer from {names}")
-        if self._suspended_since is None:
-            self._suspended_since = time.monotonic()
-        for replica in silent:
-            if self.lane.reattach(replica):
-                engine.log.emit(
-                    engine.t,
-                    "device_reattached",
-                    serial=replica.emulator.serial,
-                    weapon=replica.weapon,
-                )
-        if time.monotonic() - self._suspended_since > FAULT_AFTER_S:
-            engine.fault(f"{names} did not come back within {FAULT_AFTER_S:.0f} s")
-        return False
-
-    def _check_pointing(self) -> None:
-        """Which subject the drawn weapon's bore covers, from its pose (as with hardware): a new
-        one is an officer action the drill can branch on."""
-        if self.drawn is None:
-            self._pointed_at = None
-            return
-        muzzle = self.poses.pose("weapon", self.engine.t)
-        start = np.asarray(muzzle.position_m)
-        points = np.array([start, start + muzzle.forward() * POINTING_RANGE_M])[:, None, :]
-        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
-        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
-        covered = target if target in self.engine.subjects else None
-        if covered is not None and covered != self._pointed_at:
-            self.engine.officer_action(
-                OfficerAction.WEAPON_POINTED, subject=covered, weapon=self.drawn.weapon
-            )
-        self._pointed_at = covered
-
-    def _walk(self) -> None:
+    def walk(self, dt_s: float) -> None:
         """The officer walks toward the script's destination (to cover, say)."""
         if self.destination is None:
             return
         x, y = self.officer_xy
         dx, dy = self.destination[0] - x, self.destination[1] - y
         distance = math.hypot(dx, dy)
-        step = OFFICER_WALK_MPS * self.config.dt_s
+        step = OFFICER_WALK_MPS * dt_s
         if distance <= step:
             self.officer_xy, self.destination = self.destination, None
         else:
             self.officer_xy = (x + dx / distance * step, y + dy / distance * step)
         self.poses.officer_xy = self.officer_xy
 
-    def _update_poses(self) -> None:
-        subject = next(iter(self.engine.subjects.values()))
+    def after_step(self, t_s: float) -> None:
+        engine, bodies = self.session.engine, self.session.bodies
+        subject = next(iter(engine.subjects.values()))
         if self.aimed_subject is not None:
-            subject = self.engine.subjects[self.aimed_subject]
-        self.poses.update(
-            self.engine.t, subject.position_m, subject.yaw_rad, self.bodies[subject.id]
-        )
+            subject = engine.subjects[self.aimed_subject]
+        self.poses.update(t_s, subject.position_m, subject.yaw_rad, bodies[subject.id])
 
     def _act(self, intent: Intent) -> None:
         """Turn the scripted officer's intent into what hands do to the replicas."""
-        taser, pistol = self.replicas
+        engine = self.session.engine
+        taser, firearm = self.taser, self.firearm
         if intent.act is Act.VERBAL_COMMAND:
-            self.engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
+            engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
         elif intent.act in (Act.DRAW_TASER, Act.DRAW_FIREARM):
-            wanted = taser if intent.act is Act.DRAW_TASER else pistol
+            wanted = taser if intent.act is Act.DRAW_TASER else firearm
             if self.drawn is not None and self.drawn is not wanted:
                 self._holster(self.drawn)
             wanted.emulator.draw()
@@ -405,55 +275,453 @@ class Session:
             replica.emulator.set_safety(True)
         replica.emulator.holster()
 
-    def _handle(self, events: list[PeripheralEvent]) -> None:
+
+class LiveOfficerHands(LiveHands):
+    """A live officer in a drill: the run core's live hands (bore from the tracked pose through
+    each replica's calibration profile), standing where the headset is. Whom they aim at is
+    not known beforehand: the bore decides where each round or probe goes."""
+
+    aimed_subject: str | None = None
+    _head: Pose | None = None
+
+    def frame(self, t_s: float) -> None:
+        self._head = self.poses.update().get("head")
+
+    @property
+    def officer_xy(self) -> tuple[float, float]:
+        """Where the officer stands: under the headset (the range's origin until it is seen)."""
+        head = self._head
+        if head is None or not head.valid:
+            return (0.0, 0.0)
+        return (head.position_m[0], head.position_m[1])
+
+    def weapon_pose(self, host_time_s: float) -> Pose:
+        return self.poses.pose("weapon", host_time_s)
+
+    def after_step(self, t_s: float) -> None:
+        pass
+
+
+class Session:
+    """One run of one drill. Build it, `run()` it; it cleans up its ports and world."""
+
+    def __init__(self, config: RunConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.progress = progress
+        self.live = config.live
+        self.clock: Clock = ManualClock() if self.live is None else self.live.clock
+        self.random = RunRandom(config.seed)
+        self.physics_rng = self.random.stream("physics")
+        self.frame_times_s: list[float] = []
+        self.frame_cpu_s: list[float] = []
+        self.faults: FaultPolicy | None = None
+        self._unplugged = False
+        self._buttons = list(config.instructor)
+        self._pointed_at: str | None = None
+        # Weapons out of the holster (from the replicas' own holster events) and the one drawn
+        # last: the weapon the officer holds.
+        self._out: list[Weapon] = []
+        # Host time at run time 0, and the spans of host time the run was suspended (its clock
+        # stands still meanwhile; an open span ends None): `run_time`. `offset_s` is host time
+        # less run time, now.
+        self._start_host_s = 0.0
+        self._freezes: list[tuple[float, float | None]] = []
+        self.offset_s = 0.0
+        # Where each subject was last placed in the world: (position, yaw).
+        self._placed: dict[str, tuple[tuple[float, float], float]] = {}
+        # Each TASER's probes across its trigger pulls (a TASER 10 closes a circuit over two).
+        self.circuits: dict[str, Circuit] = {}
+        # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
+        self.animator = SubjectAnimator(config.seed)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def lane_replicas(self) -> tuple[Replica, Replica]:
+        """The simulated lane's TASER and firearm replicas."""
+        assert isinstance(self.lane, Lane)
+        taser, firearm = self.lane.replicas
+        return taser, firearm
+
+    @property
+    def replicas(self) -> list[Any]:
+        return list(self.lane.replicas)
+
+    def _open_lane(self, stack: ExitStack) -> Lane | LiveLane:
+        config = self.config
+        if self.live is None:
+            assert isinstance(self.clock, ManualClock)
+            port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
+            lane = Lane(self.clock, port_dir)
+            self.lane: Lane | LiveLane = lane
+            stack.callback(lane.close)
+            # The TASER at hand: the command line's (--taser) over the drill's issued one, over
+            # the TASER 7 with its default bays.
+            issued_model, issued_loads = config.drill.issued_taser()
+            taser_model = config.taser_model or issued_model or Model.TASER_7
+            taser_loads = (
+                _loads(config.taser_cartridges) if config.taser_model is not None else issued_loads
+            )
+            lane.add(
+                TaserEmulator(
+                    taser_model, "SIM-TASER-0001", self.clock, loads=taser_loads, directory=port_dir
+                ),
+                Weapon.TASER,
+            )
+            lane.add(
+                PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir), Weapon.FIREARM
+            )
+            return lane
+        live_lane = LiveLane(self.live.clock, self.live.ports, self.live.search).open()
+        self.lane = live_lane
+        stack.callback(live_lane.close)
+        return live_lane
+
+    def _open_hands(self, stack: ExitStack) -> OfficerHands:
+        config = self.config
+        if self.live is None:
+            if config.officer is None:
+                raise ValueError("a simulated drill needs an officer script")
+            return ScriptedOfficerHands(self, config.officer)
+        folder = config.calibration_dir or default_profiles_dir()
+        profiles = {r.serial: load_profile(folder, r.serial) for r in self.lane.replicas}
+        return LiveOfficerHands(self.live.open_poses(stack), profiles)
+
+    def run(self) -> RunResult:
+        config = self.config
+        drill = config.drill
+        with ExitStack() as stack:
+            world = stack.enter_context(
+                RangeWorld(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
+            )
+            self.world = world
+            self.bodies = {}
+            for spec in drill.subjects:
+                gap = dict(DEFAULT_CLOTHING_GAP_IN)
+                gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
+                self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
+            for cover in drill.scene.cover:
+                world.add_cover(
+                    cover.name,
+                    (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
+                    (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
+                )
+            # The replicas and their calibration first: a refused replica leaves no run behind.
+            lane = self._open_lane(stack)
+            self.faults = FaultPolicy(lane, config.fault_after_s)
+            devices = lane.devices()
+            calibration = self._check_calibration(devices)
+            copy_name, copy, drill_path = drill_source(drill, config.drill_file)
+            writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
+            if writer is not None:
+                stack.callback(writer.close)
+                (writer.path / copy_name).write_bytes(copy)
+            log = MemoryLog(writer) if writer is not None else MemoryLog()
+            engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
+            engine.held_trigger_devices = {
+                d.serial for d in devices if d.model.held_trigger_extends_cycle
+            }
+            self.engine = engine
+            for subject in engine.subjects.values():
+                self.bodies[subject.id] = self.bodies[subject.id].in_stance(subject.stance)
+                world.add_subject(
+                    subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
+                )
+            hands = self.hands = self._open_hands(stack)
+            engine.start(
+                drill_sha256=sha256(copy),
+                drill_file=drill_path,
+                seed=config.seed,
+                officer=config.officer_id,
+                policy=config.policy.id,
+                officer_name=config.officer_name,
+                weapons=[str(r.weapon) for r in lane.replicas],
+                devices=[
+                    {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
+                    for d in devices
+                ],
+                openrange_version=__version__,
+                calibration=calibration,
+                calibration_override_by=config.override_by if self._calibration_required else None,
+            )
+            hands.after_step(engine.t)
+            if self.live is None:
+                self._run_simulated()
+            else:
+                self._run_live(self.live)
+            score = score_run(log.records, config.policy)
+            result = RunResult(
+                config,
+                engine.state,
+                engine.end_reason,
+                engine.t,
+                log.records,
+                score,
+                devices,
+                writer.path if writer else None,
+                self.frame_times_s,
+                sha256(copy),
+                self.frame_cpu_s,
+            )
+            if writer is not None:
+                writer.finish(result.as_json())
+            return result
+
+    @property
+    def _calibration_required(self) -> bool:
+        """Real replicas need a valid profile (unless a range master overrides); emulated ones
+        in a simulated run have none to need."""
+        return self.config.require_calibration or self.live is not None
+
+    def _check_calibration(self, devices: list[DeviceInfo]) -> list[dict[str, Any]]:
+        config = self.config
+        return calibration_for_run(
+            [d.serial for d in devices],
+            required=self._calibration_required,
+            folder=config.calibration_dir,
+            override_by=config.override_by,
+        )
+
+    # -- the two clocks ---------------------------------------------------------------------------
+
+    def _run_simulated(self) -> None:
         engine = self.engine
-        fired: dict[tuple[str, int, float], list[PeripheralEvent]] = {}
+        while not engine.finished:
+            started, cpu = time.perf_counter(), time.thread_time()
+            self._simulated_frame()
+            self.frame_times_s.append(time.perf_counter() - started)
+            self.frame_cpu_s.append(time.thread_time() - cpu)
+            if self.config.on_frame is not None:
+                self.config.on_frame(self)
+            self._report_progress()
+
+    def _run_live(self, live: LiveDrill) -> None:
+        """The real clock: the engine steps every dt of run time, catching up after a slow
+        frame; frames come as fast as the lane is read (a renderer, `on_frame`, keeps its own
+        rate). While the drill is suspended its run time stands still."""
+        engine, clock, dt = self.engine, live.clock, self.config.dt_s
+        self._already_drawn()
+        if live.on_start is not None:
+            live.on_start()
+        self._start_host_s = clock.now_s()
+        while not engine.finished:
+            now = clock.now_s()
+            started, cpu = time.perf_counter(), time.thread_time()
+            self._live_frame(self.run_time(now), now)
+            self._track_freeze(now)
+            self.frame_times_s.append(time.perf_counter() - started)
+            self.frame_cpu_s.append(time.thread_time() - cpu)
+            self.offset_s = now - self.run_time(now)
+            if self.config.on_frame is not None:
+                self.config.on_frame(self)
+            self._report_progress()
+            if engine.state is RunState.SUSPENDED:
+                time.sleep(dt)  # waiting for a replica or the headset: do not spin
+                continue
+            wait = self.offset_s + engine.t + dt - clock.now_s()
+            if wait > 0 and engine.state is RunState.RUNNING:
+                time.sleep(wait)
+
+    def _already_drawn(self, wait_s: float = 0.3) -> None:
+        """A weapon already out of its holster when the drill starts (the officer holds it at
+        GO): its replica's first state report says so, and it is drawn at the start. Waits up
+        to `wait_s` of real time for each replica's first report (they come at >= 10 Hz)."""
+        deadline = time.monotonic() + wait_s
+        replicas: list[Attached] = list(self.lane.replicas)
+        while time.monotonic() < deadline and any(
+            r.link is not None and r.link.state is None for r in replicas
+        ):
+            time.sleep(0.005)
+        for replica in replicas:
+            state = replica.link.state if replica.link is not None else None
+            if state is None or state.flags & StateFlags.HOLSTERED:
+                continue
+            self._out.append(replica.weapon)
+            self.engine.officer_action(
+                OfficerAction(f"{replica.weapon}_drawn"), 0.0, serial=replica.serial
+            )
+
+    def _track_freeze(self, now: float) -> None:
+        """Open a freeze of the run's clock when the drill is suspended at host time `now`,
+        close it when it runs again."""
+        suspended = self.engine.state is RunState.SUSPENDED
+        frozen = bool(self._freezes) and self._freezes[-1][1] is None
+        if suspended and not frozen:
+            self._freezes.append((now, None))
+        elif not suspended and frozen:
+            self._freezes[-1] = (self._freezes[-1][0], now)
+
+    def _report_progress(self) -> None:
+        if self.progress is not None:
+            seen = self.engine.observe()
+            self.progress(self.engine.t, self.config.drill.time_limit_s, seen.subjects[0].phase)
+
+    def run_time(self, host_time_s: float) -> float:
+        """Run time (the log's `t`) of a host time: host time since the run started, less the
+        time it was suspended before then (an event that came while the drill was suspended
+        happened at the moment it was suspended; one from before the start, at the start). The
+        same as host time in a simulated run."""
+        frozen = 0.0
+        for start, end in self._freezes:
+            frozen += max(0.0, min(host_time_s, host_time_s if end is None else end) - start)
+        # An event from before the start (a weapon drawn before GO) is logged at the start.
+        return max(0.0, host_time_s - self._start_host_s - frozen)
+
+    # -- one frame --------------------------------------------------------------------------------
+
+    def _simulated_frame(self) -> None:
+        engine, lane, hands = self.engine, self.lane, self.hands
+        assert isinstance(lane, Lane) and isinstance(hands, ScriptedOfficerHands)
+        lane.advance_to(engine.t)
+        unplug_at = self.config.unplug_taser_at_s
+        if unplug_at is not None and not self._unplugged and engine.t >= unplug_at:
+            self._unplugged = True
+            lane.pull_cable(lane.replicas[0], self.config.replug_after_s)
+        self._press_buttons(engine.t)
+        frame = lane_frame(lane, hands, engine.t, act=engine.state is RunState.RUNNING)
+        if not self._answered(frame.silent):
+            return
+        self._handle(frame.events)
+        self._check_pointing(engine.t)
+        hands.walk(self.config.dt_s)
+        self._step()
+
+    def _live_frame(self, t_s: float, host_s: float) -> None:
+        """One live frame at run time `t_s`, host time `host_s`."""
+        engine = self.engine
+        focused = self.live.focused if self.live is not None else None
+        if focused is not None and not focused():
+            engine.suspend("the headset is off (the OpenXR session is not focused)")
+            return
+        self._press_buttons(t_s)
+        frame = lane_frame(self.lane, self.hands, t_s, act=engine.state is RunState.RUNNING)
+        if not self._answered(frame.silent):
+            return
+        self._handle(frame.events)
+        self._check_pointing(host_s)
+        for _ in range(MAX_CATCH_UP_STEPS):
+            if engine.state is not RunState.RUNNING or engine.t + self.config.dt_s > t_s + 1e-9:
+                break
+            self._step()
+
+    def _press_buttons(self, t_s: float) -> None:
+        """The instructor's branch buttons due by run time `t_s`."""
+        if self.engine.state is RunState.RUNNING:
+            while self._buttons and self._buttons[0][0] <= t_s + 1e-9:
+                self.engine.instructor(self._buttons.pop(0)[1])
+
+    def _step(self) -> None:
+        """One engine step, and the world and the hands brought to it."""
+        engine = self.engine
+        engine.step(self.hands.officer_xy)
+        for subject in engine.subjects.values():
+            placed = (subject.position_m, subject.yaw_rad)
+            if subject.stance is not self.world.body(subject.id).stance:
+                self.world.set_stance(subject.id, subject.stance)
+                self.bodies[subject.id] = self.world.body(subject.id)
+                self._placed.pop(subject.id, None)
+            if self._placed.get(subject.id) != placed:
+                # Standing still skips this: PyBullet's placement is a third of a 30-subject step.
+                self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
+                self._placed[subject.id] = placed
+            pose = self.animator.update(
+                subject.id,
+                engine.t,
+                subject.position_m,
+                subject.yaw_rad,
+                subject.behaviour.value,
+                subject.stance.value,
+                subject.held_object.value,
+                self.bodies[subject.id].skeleton(),
+            )
+            self.world.pose_subject(subject.id, pose)
+        self.hands.after_step(engine.t)
+
+    def _answered(self, silent: Sequence[Attached]) -> bool:
+        """The run core's fault policy: while a replica is silent the drill is suspended (timer
+        frozen, outputs safe); it is looked for by serial number and the drill resumes when it
+        is back, or is faulted when it has not come back within the policy's limit."""
+        engine, faults = self.engine, self.faults
+        assert faults is not None
+        if not silent:
+            engine.resume()
+            faults.clear()
+            return True
+        names = ", ".join(f"{r.weapon} {r.serial}" for r in silent)
+        if engine.state is RunState.RUNNING and isinstance(self.lane, Lane):
+            self.lane.make_safe(silent)
+        engine.suspend(f"no answer from {names}")
+        for replica in faults.reattach(silent):
+            engine.log.emit(
+                engine.t, "device_reattached", serial=replica.serial, weapon=str(replica.weapon)
+            )
+        if faults.expired:
+            engine.fault(f"{names} did not come back within {faults.limit_s:g} s")
+        return False
+
+    def _check_pointing(self, host_time_s: float) -> None:
+        """Which subject the drawn weapon's bore covers, from its pose (as with hardware): a new
+        one is an officer action the drill can branch on."""
+        if not self._out:
+            self._pointed_at = None
+            return
+        muzzle = self.hands.weapon_pose(host_time_s)
+        start = np.asarray(muzzle.position_m)
+        points = np.array([start, start + muzzle.forward() * POINTING_RANGE_M])[:, None, :]
+        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
+        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
+        covered = target if target in self.engine.subjects else None
+        if covered is not None and covered != self._pointed_at:
+            self.engine.officer_action(
+                OfficerAction.WEAPON_POINTED, subject=covered, weapon=str(self._out[-1])
+            )
+        self._pointed_at = covered
+
+    def _handle(self, events: list[PeripheralEvent]) -> None:
+        """A frame's events: each logged as it came off the wire, holsters as officer actions,
+        and every trigger pull down the one firing path."""
+        engine = self.engine
         for event in events:
-            engine.log.emit(event.host_time_s, "device_event", **event.as_record())
-            weapon = "taser" if event.model.is_taser else "firearm"
-            t = event.host_time_s
+            t = self.run_time(event.host_time_s)
+            engine.log.emit(t, "device_event", **event.as_record())
+            weapon = weapon_of(event.model)
             if event.kind is EventKind.HOLSTER_OUT:
+                if weapon in self._out:
+                    self._out.remove(weapon)
+                self._out.append(weapon)
                 engine.officer_action(OfficerAction(f"{weapon}_drawn"), t, serial=event.serial)
             elif event.kind is EventKind.HOLSTER_IN:
+                if weapon in self._out:
+                    self._out.remove(weapon)
                 engine.officer_action(OfficerAction(f"{weapon}_holstered"), t, serial=event.serial)
-            elif event.kind is EventKind.PROBES_FIRED:
-                fired.setdefault((event.serial, event.bay, t), []).append(event)
             elif event.kind is EventKind.SHOT_FIRED:
-                self._shot(event)
+                self._shot(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
             elif event.kind is EventKind.ARC_SWITCH:
                 # Re-energises probes still attached; else a drive-stun, on models that have one.
                 engine.arc(t, serial=event.serial, drive_stun=event.model is not Model.TASER_10)
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
-        for (serial, bay, t), probes in fired.items():
-            self._deployment(serial, bay, t, probes)
+        for trigger in triggers(events):
+            if trigger.weapon is Weapon.TASER:
+                self._deployment(trigger)
 
-    def _muzzle(self, t: float) -> tuple[Pose, dict[str, Any]]:
-        pose = self.poses.pose("weapon", t)
-        record = {
-            "position_m": [round(c, 6) for c in pose.position_m],
-            "orientation": [round(c, 8) for c in pose.orientation],
-            "tracked": pose.usable,
-        }
-        return pose, record
-
-    def _deployment(self, serial: str, bay: int, t: float, probes: list[PeripheralEvent]) -> None:
-        code = CartridgeCode(probes[0].value)
+    def _deployment(self, trigger: Trigger) -> None:
+        code = CartridgeCode(trigger.value or 0)
         cartridge_id = code.cartridge_id
         if cartridge_id is None:
             return
-        muzzle, record = self._muzzle(t)
+        t = self.run_time(trigger.host_time_s)
+        muzzle = self.hands.muzzle(trigger.event)
         self.engine.officer_action(
             OfficerAction.TASER_FIRED,
             t,
-            serial=serial,
-            bay=bay,
+            serial=trigger.serial,
+            bay=trigger.bay,
             cartridge=cartridge_id,
-            subject=self.aimed_subject,
-            muzzle=record,
+            subject=self.hands.aimed_subject,
+            muzzle=muzzle_record(muzzle),
         )
         if not muzzle.usable:
-            self._untracked("taser", serial, t)
+            self._untracked(Weapon.TASER, trigger.serial, t)
             return
         impacts: list[ProbeImpact] = fly_probes(
             self.world,
@@ -464,30 +732,31 @@ class Session:
         )
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
-        device = self.circuits.setdefault(serial, circuit_for(cartridge(cartridge_id)))
+        device = self.circuits.setdefault(trigger.serial, circuit_for(cartridge(cartridge_id)))
         outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
-        self.engine.probes(impacts, outcome, subject, t, serial=serial, bay=bay)
+        self.engine.probes(impacts, outcome, subject, t, serial=trigger.serial, bay=trigger.bay)
 
-    def _untracked(self, weapon: str, serial: str, t: float) -> None:
+    def _untracked(self, weapon: Weapon, serial: str, t: float) -> None:
         """Fired while tracking was lost: where it went is unknown, so it is recorded as
         untracked and neither flown nor scored as a miss."""
-        self.engine.log.emit(t, "untracked_shot", weapon=weapon, serial=serial)
+        self.engine.log.emit(t, "untracked_shot", weapon=str(weapon), serial=serial)
 
-    def _shot(self, event: PeripheralEvent) -> None:
-        muzzle, record = self._muzzle(event.host_time_s)
+    def _shot(self, trigger: Trigger) -> None:
+        t = self.run_time(trigger.host_time_s)
+        muzzle = self.hands.muzzle(trigger.event)
         self.engine.officer_action(
             OfficerAction.FIREARM_FIRED,
-            event.host_time_s,
-            serial=event.serial,
-            rounds_left=event.value,
-            subject=self.aimed_subject,
-            muzzle=record,
+            t,
+            serial=trigger.serial,
+            rounds_left=trigger.value,
+            subject=self.hands.aimed_subject,
+            muzzle=muzzle_record(muzzle),
         )
         if not muzzle.usable:
-            self._untracked("firearm", event.serial, event.host_time_s)
+            self._untracked(Weapon.FIREARM, trigger.serial, t)
             return
-        impact = fly_bullet(self.world, load(self.config.pistol_load), muzzle, self.physics_rng)
-        self.engine.bullet(impact, event.host_time_s, serial=event.serial)
+        impact = fly_bullet(self.world, load(self.config.firearm_load), muzzle, self.physics_rng)
+        self.engine.bullet(impact, t, serial=trigger.serial)
 
 
 def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:

@@ -1,8 +1,11 @@
-"""One firing lane's replicas. `Lane`: emulated devices behind ptys on a lock-step clock, with
-the per-frame barrier that makes a simulated run deterministic. `LiveLane`: an officer's real
-replicas on their serial ports, on the real clock.
+"""One firing lane's replicas, behind one base (`LaneBase`: the replicas, their events, finding
+one again by serial number). `Lane`: emulated devices behind ptys on a lock-step clock, with
+the per-frame PING barrier that makes a simulated run deterministic. `LiveLane`: replicas on
+serial ports (an officer's real ones, or emulators running free on ptys), on the real clock,
+where nobody waits for a barrier.
 
-Drills (`range.runs.drill`) and courses of fire (`range.runs.course`) both play on a lane.
+Drills (`range.runs.drill`) and courses of fire (`range.runs.course`) both play on a lane
+through the run core (`range.runs.core`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -19,13 +23,27 @@ from peripherals.driver import DeviceInfo, LinkSession, ReplicaLink
 from peripherals.emulator import ReplicaEmulator
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
-from peripherals.messages import Laser
+from peripherals.messages import Laser, Model
 from peripherals.ports import PortDirectory, candidate_ports, default_emulator_dir, find_by_serial
 
-# How long a lock-step frame waits for a replica before it counts as silent.
-BARRIER_TIMEOUT_S = 0.5
+# How long a lock-step frame waits for a replica before it counts as silent. A pulled cable fails
+# the PING at once, so this only bounds a replica that is there but slow: generous, so that a
+# loaded machine never turns a simulated run's log into a fault drill.
+BARRIER_TIMEOUT_S = 2.0
 # A live lane's clock-sync pings, so trigger times map onto the host clock as devices drift.
 SYNC_EVERY_S = 0.25
+
+
+class Weapon(StrEnum):
+    """A lane's weapons, one word each (a replica's model says which make: `Model`)."""
+
+    FIREARM = "firearm"
+    TASER = "taser"
+
+
+def weapon_of(model: Model) -> Weapon:
+    """The weapon a replica model is: a TASER, or (the pistol replica) a firearm."""
+    return Weapon.TASER if model.is_taser else Weapon.FIREARM
 
 
 class Attached(Protocol):
@@ -38,11 +56,14 @@ class Attached(Protocol):
     @property
     def serial(self) -> str: ...
 
+    @property
+    def weapon(self) -> Weapon: ...
+
 
 class Replica:
     """One emulated replica with its host link, and what the shooter is doing with it."""
 
-    def __init__(self, emulator: ReplicaEmulator, weapon: str) -> None:
+    def __init__(self, emulator: ReplicaEmulator, weapon: Weapon) -> None:
         self.emulator = emulator
         self.weapon = weapon
         self.link: ReplicaLink | None = None
@@ -61,7 +82,7 @@ class LiveReplica:
         assert link.info is not None
         self.serial = link.info.serial
         self.model = link.info.model
-        self.weapon = "firearm" if link.info.model.is_firearm else "taser"
+        self.weapon = weapon_of(link.info.model)
         self.link: ReplicaLink | None = link
         self.session = link.start_session()
 
@@ -106,18 +127,60 @@ def poll_links(replicas: Sequence[Attached]) -> list[PeripheralEvent]:
     return events
 
 
-class Lane:
-    """Replicas register in `port_dir`, as USB replicas do under /dev/serial/by-id, so one that
-    is unplugged and comes back on a new port is found again by its serial number."""
+class LaneBase:
+    """What every lane does the same way: list its devices, read its replicas' events in host
+    time order, find a replica that went silent again by serial number on whatever port it is
+    on now, and close its links."""
+
+    # Real time waited between two looks for a replica whose cable is out: do not spin.
+    LOOK_AGAIN_S = 0.02
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.replicas: Sequence[Attached] = []
+        self.problems: list[str] = []  # devices refused on re-attach, in words
+
+    def ports(self) -> list[str]:
+        """Where a replica that comes back may be now."""
+        raise NotImplementedError
+
+    def devices(self) -> list[DeviceInfo]:
+        return [r.link.info for r in self.replicas if r.link and r.link.info]
+
+    def poll(self) -> list[PeripheralEvent]:
+        return poll_links(self.replicas)
+
+    def reattach(self, replica: Attached) -> bool:
+        """Look for the replica by serial number on whatever port it is on now; it must prove
+        its session before it counts (`reattach_by_serial`, refusals kept in `problems`)."""
+        if not reattach_by_serial(replica, self.clock, self.ports(), self.problems):
+            time.sleep(self.LOOK_AGAIN_S)  # real time passes while the cable is out
+            return False
+        return True
+
+    def close_links(self) -> None:
+        for replica in self.replicas:
+            if replica.link is not None:
+                replica.link.close()
+                replica.link = None
+
+
+class Lane(LaneBase):
+    """Emulated replicas on ptys, lock-step. Replicas register in `port_dir`, as USB replicas
+    do under /dev/serial/by-id, so one that is unplugged and comes back on a new port is found
+    again by its serial number."""
 
     def __init__(self, clock: ManualClock, port_dir: Path) -> None:
-        self.clock = clock
+        super().__init__(clock)
+        self.clock: ManualClock = clock
         self.port_dir = port_dir
         self.replicas: list[Replica] = []
         self._replugs: list[threading.Timer] = []
-        self.problems: list[str] = []  # devices refused on re-attach, in words
 
-    def add(self, emulator: ReplicaEmulator, weapon: str) -> Replica:
+    def ports(self) -> list[str]:
+        return PortDirectory(self.port_dir).ports()
+
+    def add(self, emulator: ReplicaEmulator, weapon: Weapon) -> Replica:
         replica = Replica(emulator, weapon)
         self.replicas.append(replica)
         port = emulator.start()
@@ -125,9 +188,6 @@ class Lane:
         replica.link.open()
         replica.session = replica.link.start_session()
         return replica
-
-    def devices(self) -> list[DeviceInfo]:
-        return [r.link.info for r in self.replicas if r.link and r.link.info]
 
     def release_triggers(self) -> None:
         """A trigger pressed last frame comes back up this frame."""
@@ -159,28 +219,16 @@ class Lane:
         # Answering PINGs is not enough: a replica whose STATE stream stopped is stalled.
         return [r for r in self.replicas if r in silent or r in unhealthy([r])]
 
-    def poll(self) -> list[PeripheralEvent]:
-        return poll_links(self.replicas)
-
     def advance_to(self, t: float) -> None:
         self.clock.set(t)
 
-    def make_safe(self, silent: list[Replica]) -> None:
+    def make_safe(self, silent: Sequence[Attached]) -> None:
         """Outputs safe while a run is suspended: lasers off on every replica still here."""
         for replica in self.replicas:
             if replica in silent or replica.link is None:
                 continue
             with contextlib.suppress(PeripheralError):  # failing too: the next barrier says so
                 replica.link.command(Laser(False))
-
-    def reattach(self, replica: Attached) -> bool:
-        """Look for the replica by serial number on whatever port it is on now; it must prove
-        its session before it counts (`reattach_by_serial`)."""
-        ports = PortDirectory(self.port_dir).ports()
-        if not reattach_by_serial(replica, self.clock, ports, self.problems):
-            time.sleep(0.02)  # real time passes while the cable is out; do not spin
-            return False
-        return True
 
     def pull_cable(self, replica: Replica, replug_after_s: float) -> None:
         """The fault drill: unplug the replica now and plug it back in after `replug_after_s`
@@ -194,28 +242,30 @@ class Lane:
         for timer in self._replugs:
             timer.cancel()
             timer.join()
+        self.close_links()
         for replica in self.replicas:
-            if replica.link is not None:
-                replica.link.close()
-                replica.link = None
             replica.emulator.stop()
 
 
-class LiveLane:
-    """An officer's real replicas, opened on `ports`, on the real clock. A replica whose link
-    fails (a pulled cable) is found again by serial number on whatever port it comes back."""
+class LiveLane(LaneBase):
+    """Replicas opened on serial `ports`, on the real clock. A replica whose link fails (a
+    pulled cable) is found again by serial number on whatever port it comes back."""
+
+    LOOK_AGAIN_S = 0.05
 
     def __init__(self, clock: Clock, ports: list[str], search: list[Path] | None = None) -> None:
-        self.clock = clock
-        self.ports = ports
+        super().__init__(clock)
+        self.given_ports = ports
         # Where a replica that comes back may register, besides the system's serial ports.
         self.search = [default_emulator_dir(), *(search or [])]
         self.replicas: list[LiveReplica] = []
         self._synced_s = -1e9
-        self.problems: list[str] = []  # devices refused on re-attach, in words
+
+    def ports(self) -> list[str]:
+        return candidate_ports(self.search) + self.given_ports
 
     def open(self) -> LiveLane:
-        for port in self.ports:
+        for port in self.given_ports:
             link = ReplicaLink(port, self.clock)
             try:
                 link.open()
@@ -226,11 +276,8 @@ class LiveLane:
                 raise
         return self
 
-    def replica(self, weapon: str) -> LiveReplica | None:
+    def replica(self, weapon: Weapon) -> LiveReplica | None:
         return next((r for r in self.replicas if r.weapon == weapon), None)
-
-    def devices(self) -> list[DeviceInfo]:
-        return [r.link.info for r in self.replicas if r.link and r.link.info]
 
     def release_triggers(self) -> None:
         """The officer's finger does that on a real replica."""
@@ -251,24 +298,11 @@ class LiveLane:
         bad = unhealthy(self.replicas)
         return [r for r in self.replicas if r in bad]
 
-    def poll(self) -> list[PeripheralEvent]:
-        return poll_links(self.replicas)
-
     def advance_to(self, t: float) -> None:
         """Wait for the real clock to reach `t`."""
         wait = t - self.clock.now_s()
         if wait > 0:
             time.sleep(wait)
 
-    def reattach(self, replica: Attached) -> bool:
-        ports = candidate_ports(self.search) + self.ports
-        if not reattach_by_serial(replica, self.clock, ports, self.problems):
-            time.sleep(0.05)
-            return False
-        return True
-
     def close(self) -> None:
-        for replica in self.replicas:
-            if replica.link is not None:
-                replica.link.close()
-                replica.link = None
+        self.close_links()

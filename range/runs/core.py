@@ -1,0 +1,222 @@
+"""The run core that drills (`range.runs.drill`) and courses of fire (`range.runs.course`)
+share: who pulls the trigger (`Hands`), one frame of the lane (`lane_frame`), one firing path
+(`triggers` -> `Hands.muzzle` at the trigger's own host time -> untracked, or flown), and one
+fault policy (`FaultPolicy`). What differs between a drill and a course is only who the hands
+are (a scripted officer or shooter, or a live officer) and what is judged (the drill engine and
+scoring/score.py, or scoring/course.py).
+
+Weapons are named by what they are on the range, one word each: "firearm" and "taser"
+(`range.runs.lane.Weapon`). "pistol" is a replica *model* (`Model.PISTOL`), and the value a
+course file's string gives for it, never a weapon name in a log, a lane or a hand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from peripherals.events import PeripheralEvent
+from peripherals.messages import EventKind
+from physics.pose import Pose
+from range.calibration.profiles import CalibrationProfile
+from range.runs.lane import Attached, Weapon
+from range.runs.poses import TrackedPoses, weapon_pose_at
+
+# How long a run waits for a silent replica to come back, found again by its serial number,
+# before the drill is faulted or the course string given up (it is reshot later). A cable
+# pulled and pushed back in by hand takes a few seconds; longer is a hardware problem for the
+# range master, not something to wait out with a subject frozen mid-drill.
+FAULT_AFTER_S = 10.0
+
+
+class Hands(Protocol):
+    """Who pulls the trigger. A scripted officer or shooter works the emulated replicas on its
+    plan and knows where it aims; a live officer works real replicas, and the bore comes from
+    the tracked pose through the replica's calibration profile."""
+
+    def frame(self, t_s: float) -> None:
+        """Act on the replicas for run time `t_s` (scripted), or read the tracker (live)."""
+        ...
+
+    def muzzle(self, event: PeripheralEvent) -> Pose:
+        """The bore's pose at the trigger event's own host time (`event.host_time_s`)."""
+        ...
+
+
+class Lane(Protocol):
+    """What a frame needs of a lane (`range.runs.lane.Lane` or `LiveLane`)."""
+
+    def release_triggers(self) -> None: ...
+
+    def service(self) -> None: ...
+
+    def barrier(self) -> Sequence[Attached]: ...
+
+    def poll(self) -> list[PeripheralEvent]: ...
+
+    def reattach(self, replica: Attached) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame of the lane: the replicas that stayed silent, or the events they sent."""
+
+    silent: Sequence[Attached]
+    events: list[PeripheralEvent]
+
+
+def lane_frame(lane: Lane, hands: Hands, t_s: float, act: bool = True) -> Frame:
+    """One frame, in the one order both runners use: a trigger pressed last frame comes back
+    up, the hands act (`act`: the run is live, not suspended), the links are serviced, the
+    barrier (a PING every replica answers on an emulated lane; failed links on a live one), and
+    then every event the replicas sent, in host time order."""
+    lane.release_triggers()
+    if act:
+        hands.frame(t_s)
+    lane.service()
+    silent = lane.barrier()
+    if silent:
+        return Frame(silent, [])
+    return Frame((), lane.poll())
+
+
+# -- the firing path ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One trigger pull as the host decoded it: a round (`SHOT_FIRED`) or a cartridge (all its
+    probes' `PROBES_FIRED` events, one per probe, sharing a bay and a time)."""
+
+    weapon: Weapon
+    serial: str
+    host_time_s: float
+    events: tuple[PeripheralEvent, ...]
+
+    @property
+    def event(self) -> PeripheralEvent:
+        return self.events[0]
+
+    @property
+    def bay(self) -> int | None:
+        return self.event.bay
+
+    @property
+    def value(self) -> int | None:
+        """Rounds left (a round), or the cartridge's code (a cartridge)."""
+        return self.event.value
+
+
+# A cartridge's probes leave within this of each other: a real (or free-running) replica stamps
+# each probe's event on its own, microseconds apart; two trigger pulls are far further apart.
+PROBES_TOGETHER_S = 0.005
+
+
+def triggers(events: Iterable[PeripheralEvent]) -> list[Trigger]:
+    """The trigger pulls among a frame's events, in the order of their first event. A
+    cartridge's probes (same serial and bay, each probe once, within `PROBES_TOGETHER_S`) are
+    one pull, stamped with its first probe's time."""
+    out: list[Trigger] = []
+    open_cartridges: dict[tuple[str, int | None], int] = {}  # (serial, bay) -> index in out
+    for event in events:
+        if event.kind is EventKind.SHOT_FIRED:
+            out.append(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
+        elif event.kind is EventKind.PROBES_FIRED:
+            key = (event.serial, event.bay)
+            n = open_cartridges.get(key)
+            if n is not None:
+                pull = out[n]
+                same = event.host_time_s - pull.host_time_s <= PROBES_TOGETHER_S
+                if same and all(e.probe != event.probe for e in pull.events):
+                    out[n] = Trigger(
+                        pull.weapon, pull.serial, pull.host_time_s, (*pull.events, event)
+                    )
+                    continue
+            open_cartridges[key] = len(out)
+            out.append(Trigger(Weapon.TASER, event.serial, event.host_time_s, (event,)))
+    return out
+
+
+def muzzle_record(pose: Pose) -> dict[str, Any]:
+    """A muzzle pose as the log keeps it (drills/events.py `Muzzle`)."""
+    return {
+        "position_m": [round(c, 6) for c in pose.position_m],
+        "orientation": [round(c, 8) for c in pose.orientation],
+        "tracked": pose.usable,
+    }
+
+
+# -- the fault policy ---------------------------------------------------------------------------
+
+
+class FaultPolicy:
+    """A silent replica suspends the run (the caller freezes its clock and makes the outputs
+    safe), is looked for by serial number on whatever port it is on now, and the run is faulted
+    when it has not come back within `limit_s` of real time. One policy for drills and courses.
+
+    `monotonic` is the real clock the limit is measured on (the cable is out in real time, even
+    in a simulated run whose own clock is frozen)."""
+
+    def __init__(
+        self,
+        lane: Lane,
+        limit_s: float = FAULT_AFTER_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lane = lane
+        self.limit_s = limit_s
+        self.monotonic = monotonic
+        self.since: float | None = None
+
+    def clear(self) -> None:
+        """Every replica answered: the fault, if any, is over."""
+        self.since = None
+
+    def reattach(self, silent: Sequence[Attached]) -> list[Attached]:
+        """One try to find each silent replica again; those found. Starts the fault's clock."""
+        if self.since is None:
+            self.since = self.monotonic()
+        return [r for r in silent if self.lane.reattach(r)]
+
+    @property
+    def expired(self) -> bool:
+        """The fault has lasted longer than the limit."""
+        return self.since is not None and self.monotonic() - self.since > self.limit_s
+
+    def wait_back(self, silent: Sequence[Attached]) -> bool:
+        """Keep looking for the silent replicas until all are back or the limit has passed
+        (a course string is reshot once they are). True when all came back."""
+        missing = list(silent)
+        while missing and not self.expired:
+            found = self.reattach(missing)
+            missing = [r for r in missing if r not in found]
+        self.clear()
+        return not missing
+
+
+# -- live hands ---------------------------------------------------------------------------------
+
+
+class LiveHands:
+    """An officer with real replicas: nothing is scripted; each round or cartridge flies from
+    the replica's bore at the trigger's own time, from the tracker's pose (OpenXR) through the
+    calibration profile of the replica that fired (boresight and trigger latency), looked up by
+    the event's serial number. A replica without a profile (a range master's override) flies
+    from the tracker's pose as it is."""
+
+    def __init__(
+        self, poses: TrackedPoses, profiles: Mapping[str, CalibrationProfile | None]
+    ) -> None:
+        self.poses = poses
+        self.profiles = dict(profiles)
+
+    def frame(self, t_s: float) -> None:
+        self.poses.update()
+
+    def muzzle(self, event: PeripheralEvent) -> Pose:
+        profile = self.profiles.get(event.serial)
+        latency_s = profile.trigger_latency_s if profile is not None else 0.0
+        tracker = weapon_pose_at(self.poses, event.host_time_s + latency_s)
+        return profile.boresight.muzzle(tracker) if profile is not None else tracker

@@ -1,0 +1,393 @@
+"""A live drill: replicas on real ptys running free on the real clock, read by the live lane, a
+pose source the test drives, the engine stepping at its fixed rate on the real clock; each
+trigger event resolved at its own host time on the pose history (range/runs/drill.py, live
+mode). tests/test_xr_course.py drives a course the same way from a real OpenXR runtime."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drills.engine import RunState
+from drills.officer import find_officer
+from drills.schema import parse_drill_bytes
+from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.messages import CartridgeCode, Model
+from physics.body import Region, SubjectBody
+from physics.pose import Pose, look_rotation
+from physics.units import FT_M
+from range.calibration.profiles import CalibrationProfile, save_profile
+from range.calibration.solver import CalibrationError
+from range.cli.main import main
+from range.clock import MonotonicClock
+from range.runs.drill import LiveDrill, RunConfig, RunResult, Session
+from range.runs.poses import TrackedPoses
+
+SUBJECT_FT = 8.0
+MUZZLE_M = (0.0, 0.0, 1.4)
+SWAY_RAD = 0.004  # the officer's bore sways sideways by this much, once a second
+
+LIVE_DRILL = f"""\
+id = "live-taser-v1"
+version = 1
+title = "Live TASER check"
+rationale = "A subject with a knife holds still; the officer deploys the TASER."
+expected_response = "Deploy the TASER to the upper chest."
+time_limit_s = 8.0
+
+[scene]
+lane_length_ft = 40.0
+lighting = "day"
+
+[[subjects]]
+id = "subject"
+start_distance_ft = {SUBJECT_FT}
+held_object = "knife"
+start_phase = "standoff"
+
+[[phases]]
+id = "standoff"
+subject = "subject"
+behaviour = "active_resistance"
+[[phases.transitions]]
+to = "controlled"
+on = "probes_connected"
+
+[[phases]]
+id = "controlled"
+subject = "subject"
+behaviour = "incapacitated"
+[[phases.transitions]]
+to = "in_custody"
+after_s = 1.0
+
+[[phases]]
+id = "in_custody"
+subject = "subject"
+behaviour = "surrendered"
+ends_drill = true
+""".encode()
+
+
+def _aim() -> np.ndarray:
+    """From the muzzle to 10 cm above the subject's upper chest, facing the officer (yaw pi):
+    at 8 ft both TASER 7 CQ probes land and spread for every sway of the bore and every physics
+    seed tried (21 x 21), so the drill ends in custody rather than by chance."""
+    lx, ly, lz = SubjectBody().aim_point(Region.UPPER_CHEST)
+    direction: np.ndarray = np.subtract((SUBJECT_FT * FT_M - lx, -ly, lz + 0.1), MUZZLE_M)
+    return direction
+
+
+@dataclass
+class Swaying:
+    """The test's pose source: the bore on the subject's upper chest, swaying sideways with
+    time, so a pose taken at the wrong time is told apart from the right one."""
+
+    clock: MonotonicClock
+    aim: np.ndarray = field(default_factory=_aim)
+    opened: int = 0
+
+    def orientation(self, t: float) -> tuple[float, float, float, float]:
+        yaw = SWAY_RAD * math.sin(2 * math.pi * t)
+        c, s = math.cos(yaw), math.sin(yaw)
+        x, y, z = self.aim
+        return look_rotation((c * x - s * y, s * x + c * y, z))
+
+    def pose(self, device: str, t: float) -> Pose:
+        if device == "head":
+            return Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, 0.0)), t)
+        return Pose(MUZZLE_M, self.orientation(t), t)
+
+    def update(self) -> dict[str, Pose]:
+        now = self.clock.now_s()
+        return {"aim": self.pose("weapon", now), "head": self.pose("head", now)}
+
+
+@dataclass
+class Officer:
+    """Emulated replicas on real ptys, running free on the real clock, and the officer's hand
+    on them: draw the TASER, take the safety off, press the trigger once."""
+
+    clock: MonotonicClock
+    folder: Path
+    taser: TaserEmulator = field(init=False)
+    pistol: PistolEmulator = field(init=False)
+    ports: list[str] = field(default_factory=list)
+    pressed_at: float | None = None
+    go: threading.Event = field(default_factory=threading.Event)  # the drill's clock started
+
+    def __post_init__(self) -> None:
+        self.taser = TaserEmulator(Model.TASER_7, "T7-0007", self.clock, directory=self.folder)
+        self.taser.bays = [(CartridgeCode.TASER7_CQ, 2)] * self.taser.spec.bays
+        self.pistol = PistolEmulator("P-0042", self.clock, directory=self.folder)
+        self.ports = [self.taser.start(), self.pistol.start()]
+        self.taser.run_free()
+        self.pistol.run_free()
+
+    def act(self) -> None:
+        self.go.wait(timeout=30)
+        time.sleep(0.3)
+        self.taser.draw()
+        self.taser.set_safety(False)
+        time.sleep(0.4)
+        self.pressed_at = self.clock.now_s()
+        self.taser.press_trigger()
+        time.sleep(0.05)
+        self.taser.release_trigger()
+
+    def stop(self) -> None:
+        for emulator in (self.taser, self.pistol):
+            emulator.stop_free_running()
+            emulator.stop()
+
+
+@pytest.fixture
+def officer(tmp_path: Path) -> Iterator[Officer]:
+    hands = Officer(MonotonicClock(), tmp_path / "ports")
+    hands.folder.mkdir(exist_ok=True)
+    try:
+        yield hands
+    finally:
+        hands.stop()
+
+
+def _profile(folder: Path, serial: str, model: str) -> None:
+    today = date.today()
+    save_profile(
+        folder,
+        CalibrationProfile(
+            version=1,
+            serial=serial,
+            model=model,
+            armorer="Sgt. Ortiz",
+            calibrated=today,
+            expires=today + timedelta(days=30),
+            bore_origin_m=(0.0, 0.0, 0.0),
+            bore_direction=(1.0, 0.0, 0.0),
+            residual_mrad=0.5,
+            tolerance_mrad=2.0,
+            samples=12,
+        ),
+    )
+
+
+def _live_run(
+    officer: Officer,
+    source: Swaying,
+    tmp_path: Path,
+    act: Callable[[], None] | None = None,
+    focused: Callable[[], bool] | None = None,
+    **calibration: object,
+) -> tuple[RunResult, Session]:
+    drill = parse_drill_bytes(LIVE_DRILL, tmp_path / "live-taser-v1.toml")
+
+    def open_poses(stack: ExitStack) -> TrackedPoses:
+        source.opened += 1
+        return source
+
+    officer.go.clear()
+    live = LiveDrill(
+        officer.ports,
+        open_poses,
+        officer.clock,
+        search=[officer.folder],
+        focused=focused,
+        on_start=officer.go.set,
+    )
+    config = RunConfig(
+        drill,
+        find_officer("taser-first-v1"),
+        7,
+        runs_dir=tmp_path / "runs",
+        officer_name="Ofc. Rivera #4411",
+        live=live,
+        **calibration,  # type: ignore[arg-type]
+    )
+    session = Session(config)
+    hand = threading.Thread(target=act or officer.act)
+    hand.start()
+    try:
+        return session.run(), session
+    finally:
+        hand.join(timeout=10)
+
+
+def test_a_live_drill_flies_the_deployment_from_the_pose_at_the_trigger_s_own_time(
+    officer: Officer, tmp_path: Path
+) -> None:
+    source = Swaying(officer.clock)
+    result, session = _live_run(officer, source, tmp_path, override_by="Lt. Hale")
+    assert result.state is RunState.COMPLETED
+    assert result.end_reason == "subject reached in_custody"
+    kinds = [r.kind for r in result.records]
+    fired = next(
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "taser_fired"
+    )
+    probes = next(
+        r
+        for r in result.records
+        if r.kind == "device_event" and r.data["event"] == "probes_fired" and r.data["probe"] == 0
+    )
+    host_s = probes.data["host_time_s"]
+    # The log's time is run time: host time less the moment the run started.
+    assert fired.t == pytest.approx(host_s - session.offset_s, abs=2e-6)
+    assert officer.pressed_at is not None and abs(host_s - officer.pressed_at) < 0.05
+    # The bore at the trigger's own host time, not at the frame that read the event.
+    assert fired.data["muzzle"]["orientation"] == pytest.approx(
+        source.orientation(host_s), abs=2e-8
+    )
+    assert fired.data["muzzle"]["tracked"] is True
+    impacts = next(r for r in result.records if r.kind == "probe_impacts")
+    assert impacts.data["subject"] == "subject" and impacts.data["effect"] == "full_incapacitation"
+    assert kinds.index("probe_impacts") < kinds.index("run_ended")
+    # Real time: the drill ran about as long as its clock says (1 s custody after the probes).
+    assert 1.0 < result.duration_s < 3.0
+    started = result.records[0].data
+    assert started["officer"] == "live" and started["officer_name"] == "Ofc. Rivera #4411"
+    assert {d["serial"] for d in started["devices"]} == {"T7-0007", "P-0042"}
+    assert all("override of Lt. Hale" in c["reason"] for c in started["calibration"])
+    assert result.run_dir is not None and (result.run_dir / "events.jsonl").is_file()
+    # The engine stepped at its fixed rate on the real clock, not once a frame.
+    assert session.engine.steps == pytest.approx(result.duration_s / result.config.dt_s, abs=2)
+
+
+def test_require_calibration_passes_a_calibrated_lane_and_refuses_an_uncalibrated_replica(
+    officer: Officer, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "profiles"
+    _profile(profiles, "T7-0007", "taser-7")
+    refused = Swaying(officer.clock)
+    with pytest.raises(CalibrationError, match="P-0042: never calibrated") as error:
+        _live_run(officer, refused, tmp_path, require_calibration=True, calibration_dir=profiles)
+    assert "T7-0007" not in str(error.value)
+    assert refused.opened == 0, "the headset is not asked for before the replicas pass"
+    assert not (tmp_path / "runs").exists(), "a refused lane leaves no run behind"
+
+    _profile(profiles, "P-0042", "pistol")
+    source = Swaying(officer.clock)
+    result, _ = _live_run(
+        officer, source, tmp_path, require_calibration=True, calibration_dir=profiles
+    )
+    assert result.state is RunState.COMPLETED
+    checks = result.records[0].data["calibration"]
+    assert all(c["allowed"] and c["profile"]["armorer"] == "Sgt. Ortiz" for c in checks)
+
+
+def test_drill_run_live_on_the_command_line_refuses_an_uncalibrated_replica_by_serial(
+    officer: Officer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profiles = tmp_path / "profiles"
+    _profile(profiles, "T7-0007", "taser-7")
+    args = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411"]
+    for port in officer.ports:
+        args += ["--port", port]
+    status = main([*args, "--require-calibration", "--profiles", str(profiles), "--no-save"])
+    err = capsys.readouterr().err
+    assert status != 0 and "P-0042: never calibrated" in err and "Traceback" not in err
+
+
+def test_a_lane_file_names_the_ports_and_the_calibration_gate_once(
+    officer: Officer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _profile(tmp_path / "profiles", "P-0042", "pistol")
+    lane = tmp_path / "lane3.toml"
+    lane.write_text(
+        f'version = 1\nname = "Lane 3"\nports = {officer.ports!r}\n'.replace("'", '"')
+        + 'hand = "left"\n[calibration]\nrequired = true\nprofiles = "profiles"\n'
+    )
+    args = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*args, "--lane", str(lane)]) != 0
+    err = capsys.readouterr().err
+    # The file's relative profile folder was used: the pistol passed, the TASER was refused.
+    assert "T7-0007: never calibrated" in err and "P-0042" not in err
+
+
+def test_a_bad_lane_file_is_named_by_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lane = tmp_path / "lane3.toml"
+    lane.write_text('version = 1\nname = "Lane 3"\nports = ["/dev/ttyACM0"]\nhand = "elbow"\n')
+    args = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*args, "--lane", str(lane)]) == 2
+    err = capsys.readouterr().err
+    assert f"{lane}:4" in err and "hand" in err and "Traceback" not in err
+
+
+def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_is_back(
+    officer: Officer, tmp_path: Path
+) -> None:
+    """The one fault policy, live: the pistol's cable comes out before the TASER is fired; the
+    drill suspends with its clock frozen, finds the pistol again by serial number on its new
+    port, resumes, and the deployment still flies."""
+    out_s = 0.6
+
+    def act() -> None:
+        officer.go.wait(timeout=30)
+        time.sleep(0.2)
+        officer.pistol.unplug()
+        time.sleep(out_s)
+        officer.pistol.replug()
+        officer.act()
+
+    started = time.monotonic()
+    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="Lt. Hale")
+    wall_s = time.monotonic() - started
+    kinds = [r.kind for r in result.records]
+    assert (
+        kinds.index("run_suspended") < kinds.index("device_reattached") < kinds.index("run_resumed")
+    )
+    suspended = next(r for r in result.records if r.kind == "run_suspended")
+    assert "P-0042" in suspended.data["reason"]
+    back = next(r for r in result.records if r.kind == "device_reattached")
+    assert back.data == {"serial": "P-0042", "weapon": "firearm"}
+    assert result.end_reason == "subject reached in_custody"
+    # The drill's clock stood still while the cable was out.
+    assert result.duration_s < wall_s - out_s + 0.3
+
+
+def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_path: Path) -> None:
+    off = (0.1, 0.6)  # seconds of real time after GO: the TASER is drawn meanwhile
+    go_at: list[float] = []
+
+    def focused() -> bool:
+        if not officer.go.is_set():
+            return True
+        if not go_at:
+            go_at.append(time.monotonic())
+        return not off[0] <= time.monotonic() - go_at[0] <= off[1]
+
+    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, None, focused, override_by="x")
+    suspended = next(r for r in result.records if r.kind == "run_suspended")
+    assert "headset is off" in suspended.data["reason"]
+    resumed = next(r for r in result.records if r.kind == "run_resumed")
+    # Frozen: the drill's clock did not move while the headset was off.
+    assert resumed.t - suspended.t < 0.05
+    fired = next(r for r in result.records if r.kind == "probe_impacts")
+    assert fired.t > resumed.t
+
+
+def test_a_weapon_drawn_before_go_is_logged_at_the_start(officer: Officer, tmp_path: Path) -> None:
+    def act() -> None:
+        officer.taser.draw()  # the officer already holds the TASER when the drill starts
+        officer.act()
+
+    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="x")
+    drawn = next(
+        r
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "taser_drawn"
+    )
+    assert drawn.t == 0.0
+    assert all(r.t >= 0.0 for r in result.records)
+    assert result.end_reason == "subject reached in_custody"
