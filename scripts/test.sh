@@ -45,14 +45,8 @@ if [ "$(id -u)" = 0 ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# A line said as a subject in the instructor console is spoken with espeak-ng.
-if [ "$(id -u)" = 0 ] && ! command -v espeak-ng >/dev/null 2>&1; then
-    echo "== installing espeak-ng for the console's text to speech"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
-fi
-
-# The speech tests render phrases with espeak-ng, measure with sox and play through ALSA's
-# null device (aplay); the microphone goes through PortAudio (docs/speech.md).
+# Subjects speak with espeak-ng (the console's "say", the speech tests' phrases), sox measures,
+# ALSA's null device plays (aplay); the microphone goes through PortAudio (docs/speech.md).
 if [ "$(id -u)" = 0 ] && { ! command -v espeak-ng >/dev/null 2>&1 || ! command -v aplay >/dev/null 2>&1 \
         || ! ldconfig -p | grep -q "libportaudio.so.2"; }; then
     echo "== installing espeak-ng, PortAudio, sox and ALSA utilities for the speech tests"

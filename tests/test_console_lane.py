@@ -117,7 +117,8 @@ def test_state_is_in_feet_with_the_branch_buttons(tmp_path: Path) -> None:
 
     run_drill(_config(tmp_path, grab))
     state = seen[0]
-    assert state["subjects"][0]["x_ft"] == 30.0  # start_distance_ft
+    # The first state goes out after the first frame: one 1/90 s step of the walk from 30 ft.
+    assert state["subjects"][0]["x_ft"] == pytest.approx(30.0, abs=0.1)  # start_distance_ft
     assert state["buttons"] == [{"name": "stop", "live": True}]
     assert state["lane_ft"] == [75.0, 26.0]
     assert state["status"] == "running"
