@@ -104,9 +104,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
-    bore.add_argument(
-        "--valid-days", type=cliutil.positive_int, default=180, help="profile lifetime (180)"
-    )
+    bore.add_argument("--valid-days", type=cliutil.days, default=180, help="profile lifetime (180)")
     bore.set_defaults(handler=_boresight)
     latency = verbs.add_parser(
         "latency",

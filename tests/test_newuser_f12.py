@@ -1,0 +1,286 @@
+"""What a new user found after issue 12 (issues/issue-12-newuser.md): edited courses and
+policies that pass as built-ins, refused runs that leave files behind, unbounded options,
+crashes on odd logs, and the minor items."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from range.cli.main import main
+from range.records.store import Records
+
+FBI = (
+    Path(__file__).resolve().parents[1] / "drills" / "data" / "courses" / "fbi-pistol-2019-v1.toml"
+)
+
+
+def _err(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, f"one line, not: {err!r}"
+    return err
+
+
+def _usage_err(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    return url
+
+
+def _easy(tmp_path: Path) -> Path:
+    text = FBI.read_text(encoding="utf-8")
+    assert "pass_mark = { points = 90 }" in text
+    easy = tmp_path / "easy.toml"
+    easy.write_text(text.replace("pass_mark = { points = 90 }", "pass_mark = { points = 10 }"))
+    return easy
+
+
+# -- 1: an edited course that keeps a built-in id -------------------------------------------------
+
+
+def test_an_edited_builtin_course_is_flagged_and_never_the_builtin_qualification(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    easy = _easy(tmp_path)
+    argv = ["course", "run", str(easy), "--shooter", "struggling", "--badge", "4411"]
+    assert main([*argv, "--db", db, "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert "fbi-pistol-2019-v1 (modified, sha256 " in out
+    assert "QUALIFIED" in out
+    with Records.open(db, create=False) as records:
+        (row,) = records.qualifications("4411")
+        assert row["course_origin"] == "modified"
+        assert len(row["course_sha256"]) == 64
+        assert not records.verify()
+        (standing,) = records.standing("4411")
+    assert standing.course == f"fbi-pistol-2019-v1 (modified, sha256 {row['course_sha256'][:12]})"
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "(modified, sha256 " in out
+    assert "pistol " not in out  # no weapon standing from a modified course
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["by_weapon"] == []
+    (q,) = shown["qualifications"]
+    assert q["course_modified"] is True and q["passed"] is True
+    assert main(["records", "show", str(row["id"]), "--db", db]) == 0
+    assert f"course file sha256 {row['course_sha256']} (modified)" in capsys.readouterr().out
+    cert = tmp_path / "cert.html"
+    argv = ["records", "export", "--format", "html", "--attempt", str(row["id"]), "--out"]
+    assert main([*argv, str(cert), "--db", db]) == 0
+    page = cert.read_text()
+    assert "Qualification certificate" not in page
+    assert "modified course" in page and row["course_sha256"] in page
+    assert main(["records", "export", "--format", "csv", "--db", db]) == 0
+    assert row["course_sha256"] in capsys.readouterr().out
+
+
+def test_the_builtin_course_is_recorded_as_builtin_and_chained(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["course", "run", str(FBI), "--shooter", "expert", "--badge", "4411", "--no-save"]
+    assert main([*argv, "--db", db]) == 0
+    with Records.open(db, create=False) as records:
+        (row,) = records.qualifications("4411")
+        assert row["course_origin"] == "builtin"
+        (standing,) = records.standing("4411")
+    assert standing.course == "fbi-pistol-2019-v1"
+    path = db.removeprefix("sqlite:///")
+    con = sqlite3.connect(path)
+    con.execute("UPDATE qualifications SET course_origin = '', course_sha256 = ''")
+    con.commit()
+    con.close()
+    with Records.open(db, create=False) as records:
+        problems = records.verify()
+    assert [p.what for p in problems] == ["its contents no longer match its hash: it was edited"]
+
+
+def test_a_version_2_store_migrates_and_keeps_its_chain(tmp_path: Path) -> None:
+    from range.records import store
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    real = store._MIGRATIONS[:]
+    try:
+        store._MIGRATIONS[:] = real[:2]
+        with Records.open(url) as records:
+            records.add_officer("4411", "J. Rivera", "Metro PD")
+    finally:
+        store._MIGRATIONS[:] = real
+    # A record as schema 2 kept it (no course hash), chained by schema 2's hash.
+    row = {
+        "id": 1,
+        "badge": "4411",
+        "course": "fbi-pistol-2019-v1",
+        "started": "2026-01-01T00:00:00+00:00",
+        "finished": "2026-01-01T00:10:00+00:00",
+        "seed": 7,
+        "software_version": "0.1.0",
+        "devices": "[]",
+        "calibration": "[]",
+        "points": 96,
+        "max_points": 100,
+        "hits": 48,
+        "passed": 1,
+        "detail": json.dumps({"shots": [], "score": {}}),
+        "prev_hash": store.GENESIS,
+    }
+    row["hash"] = store._digest([row[k] for k in store._HASHED])
+    con = sqlite3.connect(tmp_path / "old.sqlite")
+    con.execute(
+        f"INSERT INTO qualifications ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+        list(row.values()),
+    )
+    con.execute("UPDATE chain_head SET last_id = 1, last_hash = ? WHERE id = 1", (row["hash"],))
+    con.commit()
+    con.close()
+    with Records.open(url, create=False) as records:
+        assert records.schema_version == 3
+        assert not records.verify()
+        (kept,) = records.qualifications("4411")
+        assert (kept["course_sha256"], kept["course_origin"]) == ("", "")
+        (standing,) = records.standing("4411")
+        assert standing.course == "fbi-pistol-2019-v1"
+
+
+def test_score_with_an_edited_policy_that_keeps_a_builtin_id_is_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.summary import DEFAULT_POLICY_FILE, policy_label
+
+    edited = tmp_path / "policy.toml"
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    edited.write_text(text.replace("pass_score = 70.0", "pass_score = 1.0"))
+    assert edited.read_text() != text
+    from scoring.policy import load_policy
+
+    label = policy_label(load_policy(edited), edited)
+    assert "(modified, sha256 " in label
+    assert policy_label(load_policy(None), None) == load_policy(None).id
+
+
+# -- 3 and 11: a refused course run leaves nothing; --resume keeps the attempt's seed -------------
+
+
+def _crashed_attempt(db: str, seed: int = 5) -> int:
+    with Records.open(db, create=False) as records:
+        return records.begin_attempt("4411", "fbi-pistol-2019-v1", seed, "0.1.0", [], [])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--badge", "9999"], "no officer with badge '9999'"),
+        (["--badge", "4411", "--resume", "77"], "no attempt in progress with id 77"),
+        (["--resume", "1"], "--resume needs --badge"),
+        (["--badge", "4411", "--resume", "ATTEMPT", "--seed", "9"], "conflicts with attempt"),
+        (["--badge", "4411", "--resume", "ATTEMPT"], "is badge 4411's on fbi-pistol-2019-v1"),
+    ],
+)
+def test_a_refused_course_run_leaves_no_run_directory(
+    tmp_path: Path,
+    db: str,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    attempt = _crashed_attempt(db)
+    course = "texas-ltc-b27-v1" if "is badge" in message else "fbi-pistol-2019-v1"
+    extra = [str(attempt) if e == "ATTEMPT" else e for e in extra]
+    runs = tmp_path / "runs"
+    argv = ["course", "run", course, "--db", db, "--runs-dir", str(runs), *extra]
+    assert main(argv) != 0
+    assert message in _err(capsys)
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_missing_database_refuses_a_course_run_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--runs-dir", str(runs)]
+    assert main([*argv, "--db", f"sqlite:///{tmp_path / 'nope.sqlite'}"]) == 5
+    assert "no records database at" in _err(capsys)
+    assert not runs.exists()
+
+
+def test_resume_without_seed_takes_the_attempts_seed_and_says_so(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attempt = _crashed_attempt(db, seed=5)
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--db", db]
+    assert main([*argv, "--resume", str(attempt), "--no-save", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"Resuming attempt {attempt} with its seed 5." in captured.err
+    assert json.loads(captured.out)["seed"] == 5
+
+
+# -- 6 and 7: huge numbers are argparse range errors ---------------------------------------------
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("argv", "allowed"),
+    [
+        (["records", "show", HUGE], "a record number from 1 to 9223372036854775807"),
+        (["records", "close", HUGE, "--by", "x", "--reason", "y"], "a record number from 1"),
+        (["records", "export", "--format", "csv", "--attempt", HUGE], "a record number from 1"),
+        (["course", "run", "fbi-pistol-2019-v1", "--resume", HUGE], "a record number from 1"),
+        (["records", "history", "4411", "--valid-days", "999999999999"], "from 1 to 36500"),
+        (["records", "export", "--format", "csv", "--valid-days", "999999999999"], "1 to 36500"),
+        (["records", "export", "--format", "csv", "--warn-days", "999999999999"], "1 to 36500"),
+        (["calibrate", "boresight", "--valid-days", "999999999999"], "from 1 to 36500"),
+        (["console", "--port", "70000"], "a TCP port from 1 to 65535"),
+    ],
+)
+def test_huge_numbers_are_refused_with_the_allowed_range(
+    argv: list[str], allowed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    line = _usage_err(capsys)
+    assert allowed in line, line
+
+
+# -- minor: abbreviations and the subcommand's usage ----------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--sed", "--se", "--no"])
+def test_a_mistyped_or_abbreviated_option_is_refused_by_its_subcommand(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["drill", "run", "knife-approach-v1", option, "3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: openrange drill run"), err
+    assert f"openrange drill run: error: unrecognized arguments: {option} 3" in err
+
+
+def test_records_close_keeps_the_course_maximum(db: str) -> None:
+    attempt = _crashed_attempt(db)
+    with Records.open(db, create=False) as records:
+        closed = records.close_attempt(attempt, "Sgt. Ortiz", "power cut")
+        assert records.qualification(closed)["max_points"] == 100
+
+
+def test_history_json_gives_booleans(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--no-save"]
+    assert main([*argv, "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    (q,) = json.loads(capsys.readouterr().out)["qualifications"]
+    assert q["passed"] is True
