@@ -284,3 +284,107 @@ def test_history_json_gives_booleans(db: str, capsys: pytest.CaptureFixture[str]
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
     (q,) = json.loads(capsys.readouterr().out)["qualifications"]
     assert q["passed"] is True
+
+
+# -- 4, 5 and the event-log reader ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    root = tmp_path_factory.mktemp("runs")
+    drill = find_drill("phone-draw-v1")
+    assert drill.expected_officer is not None
+    result = run_drill(RunConfig(drill, find_officer(drill.expected_officer), 1, runs_dir=root))
+    assert result.run_dir is not None
+    return result.run_dir
+
+
+def _log(saved: Path, tmp_path: Path, lines: list[str]) -> Path:
+    """A copy of the saved run with its log replaced by `lines`."""
+    import shutil
+
+    run = tmp_path / saved.name
+    shutil.copytree(saved, run)
+    (run / "result.json").unlink()
+    (run / "events.jsonl").write_text("".join(line + "\n" for line in lines))
+    return run
+
+
+def _lines(saved: Path) -> list[str]:
+    return (saved / "events.jsonl").read_text().splitlines()
+
+
+def test_report_of_a_log_that_stops_after_run_started_is_incomplete(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _log(saved, tmp_path, _lines(saved)[:1])
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "INCOMPLETE" in page and "PASS" not in page
+    assert "no positions recorded" not in page  # drawn into the map image, not the text
+    assert "top-down map" in page
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "[" * 20000 + "]" * 20000,
+        '{"a":' * 5000 + "1" + "}" * 5000,
+        '{"t": 0.5, "kind": "run_ended", "x": ' + "[" * 40 + "]" * 40 + "}",
+    ],
+)
+@pytest.mark.parametrize("command", ["score", "report"])
+def test_deeply_nested_json_in_a_log_is_one_named_line(
+    saved: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    nested: str,
+    command: str,
+) -> None:
+    run = _log(saved, tmp_path, [*_lines(saved)[:2], nested])
+    assert main([command, str(run)]) == 2
+    assert f"{run / 'events.jsonl'}:3: nested too deeply (at most 32 levels)" in _err(capsys)
+
+
+def test_the_log_reader_refuses_t_going_back_absurd_t_and_repeated_lines(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _lines(saved)
+    late = [json.loads(line) for line in lines]
+    back = next(i for i, r in enumerate(late) if i > 1 and r["t"] > 0.5)
+    swapped = [*lines[:back], lines[back + 1], lines[back], *lines[back + 2 :]]
+    assert late[back + 1]["t"] > late[back]["t"] + 1e-6
+    run = _log(saved, tmp_path / "a", swapped)
+    assert main(["score", str(run)]) == 2
+    assert f"events.jsonl:{back + 2}: t: t = " in _err(capsys)
+
+    huge = dict(late[1], t=1e308)
+    run = _log(saved, tmp_path / "b", [lines[0], json.dumps(huge)])
+    assert main(["score", str(run)]) == 2
+    assert "events.jsonl:2: t: t = 1e+308 s is beyond a day (86400 s)" in _err(capsys)
+
+    run = _log(saved, tmp_path / "c", [lines[0], lines[1], lines[1], *lines[2:]])
+    assert main(["score", str(run)]) == 2
+    assert "events.jsonl:3: repeats the line before it exactly (a phase_entered twice)" in _err(
+        capsys
+    )
+
+
+def test_report_of_a_missing_folder_says_it_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(tmp_path / "nonexist")]) == 2
+    assert f"{tmp_path / 'nonexist'} does not exist" in _err(capsys)
+
+
+def test_score_json_of_an_incomplete_run_has_no_score(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _log(saved, tmp_path, _lines(saved)[:1])
+    assert main(["score", str(run), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["outcome"] == "INCOMPLETE" and scored["score"] is None
