@@ -80,6 +80,16 @@ class Policy(StrictModel):
             raise ValueError(f"points missing for: {', '.join(sorted(missing))}")
         return self
 
+    @model_validator(mode="after")
+    def _reaction_limits_ordered(self) -> Policy:
+        # A critical finding is for a response slower than the (non-critical) limit.
+        if self.critical_reaction_s < self.max_reaction_s:
+            raise ValueError(
+                f"critical_reaction_s ({self.critical_reaction_s:g} s) must be at least"
+                f" max_reaction_s ({self.max_reaction_s:g} s)"
+            )
+        return self
+
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())
         return Judgement(getattr(row, option.value))

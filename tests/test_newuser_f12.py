@@ -388,3 +388,88 @@ def test_score_json_of_an_incomplete_run_has_no_score(
     assert main(["score", str(run), "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
     assert scored["outcome"] == "INCOMPLETE" and scored["score"] is None
+
+
+# -- 8: identities in calibration ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--device", "", "--armorer", "Ortiz"], "device serial '': a serial is 1 to 64 of"),
+        (["--device", "../../etc/x", "--armorer", "Ortiz"], "A-Z a-z 0-9 . _ -"),
+        (["--device", "P-0042", "--armorer", ""], "argument --armorer: '': a name is needed"),
+        (["--device", "P-0042", "--armorer", "   "], "a name is needed (not empty)"),
+    ],
+)
+def test_calibration_refuses_empty_or_path_like_identities(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    argv = ["calibrate", "boresight", "--emulate", "--profiles", str(tmp_path), *extra]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in _usage_err(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_profile_with_an_empty_armorer_or_bad_serial_is_refused_by_the_model() -> None:
+    from pydantic import ValidationError
+
+    from range.calibration.profiles import CalibrationProfile
+
+    good = {
+        "version": 1,
+        "serial": "P-0042",
+        "model": "pistol",
+        "armorer": "Ortiz",
+        "calibrated": "2026-11-30",
+        "expires": "2027-05-29",
+        "bore_origin_m": (0.0, 0.0, 0.0),
+        "bore_direction": (0.0, 0.0, -1.0),
+        "residual_mrad": 0.5,
+        "tolerance_mrad": 2.0,
+        "samples": 12,
+    }
+    CalibrationProfile.model_validate(good)
+    for field, bad in (("armorer", ""), ("armorer", "  "), ("serial", ""), ("serial", "../x")):
+        with pytest.raises(ValidationError):
+            CalibrationProfile.model_validate(good | {field: bad})
+
+
+# -- 9: the policy's reaction limits --------------------------------------------------------------
+
+
+def test_a_policy_whose_critical_reaction_is_below_its_maximum_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], saved: Path
+) -> None:
+    from range.cli.summary import DEFAULT_POLICY_FILE
+
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    assert "max_reaction_s = 1.5" in text
+    bad = tmp_path / "policy.toml"
+    bad.write_text(text.replace("max_reaction_s = 1.5", "max_reaction_s = 5.0"))
+    assert main(["score", str(saved), "--policy", str(bad)]) == 2
+    err = _err(capsys)
+    assert "critical_reaction_s (3 s) must be at least max_reaction_s (5 s)" in err
+    assert str(bad) in err
+
+
+# -- 10: a course string's distance is bounded by the lane ----------------------------------------
+
+
+def test_a_course_string_beyond_the_lane_is_refused_with_the_allowed_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = FBI.read_text(encoding="utf-8")
+    assert "distance_yd = 25" in text
+    far = tmp_path / "far.toml"
+    far.write_text(text.replace("distance_yd = 25", "distance_yd = 900000", 1))
+    line = text.splitlines().index(
+        next(x for x in text.splitlines() if x.strip().startswith("distance_yd = 25"))
+    )
+    assert main(["course", "validate", str(far)]) == 1
+    err = _err(capsys)
+    assert f"{far}:{line + 1}:" in err
+    assert "2.7e+06 ft is beyond the lane: allowed 0 < distance <= 75 ft (25 yd)" in err
+    assert main(["course", "validate", str(FBI)]) == 0

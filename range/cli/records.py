@@ -109,8 +109,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="List the officers, or add (or update) one.",
     )
     officers.add_argument("--add", metavar="BADGE", help="add or update this badge number")
-    officers.add_argument("--name", help="with --add: the officer's name")
-    officers.add_argument("--agency", help="with --add: the agency")
+    officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
+    officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
     officers.add_argument("--unit", default="", help="with --add: the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
@@ -173,7 +173,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument(
         "attempt", metavar="ATTEMPT", type=cliutil.record_id, help="from `records incomplete`"
     )
-    close.add_argument("--by", required=True, help="the range master closing it")
+    close.add_argument(
+        "--by", required=True, type=cliutil.person, help="the range master closing it"
+    )
     close.add_argument("--reason", required=True, help="why it did not finish")
     _db_option(close)
     close.set_defaults(handler=_close)

@@ -72,6 +72,7 @@ def add_calibration_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--override",
         default=None,
+        type=person,
         metavar="RANGE_MASTER",
         help="with --require-calibration: let uncalibrated replicas through on this"
         " range master's authority (recorded in the run)",
@@ -230,3 +231,20 @@ def replica_model(text: str) -> str:
             f"{text!r} is not a replica model; one of {', '.join(known)}"
         )
     return text
+
+
+def device_serial(text: str) -> str:
+    """A replica's serial, as its calibration profile is named (range.calibration.profiles)."""
+    from range.calibration.profiles import check_serial
+
+    try:
+        return check_serial(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def person(text: str) -> str:
+    """Who did something (an armorer, a range master): a name, not empty nor only spaces."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: a name is needed (not empty)")
+    return text.strip()
