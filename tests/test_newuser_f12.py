@@ -473,3 +473,55 @@ def test_a_course_string_beyond_the_lane_is_refused_with_the_allowed_range(
     assert f"{far}:{line + 1}:" in err
     assert "2.7e+06 ft is beyond the lane: allowed 0 < distance <= 75 ft (25 yd)" in err
     assert main(["course", "validate", str(FBI)]) == 0
+
+
+# -- minor: peripherals ----------------------------------------------------------------------------
+
+
+def test_a_check_line_never_says_passed_when_it_failed() -> None:
+    """The noisy emulator printed "FAIL resynchronises after garbage — answered a PING"."""
+    from peripherals.conformance import check_peripheral
+    from peripherals.emulator import LineFaults, emulator_for
+    from peripherals.messages import Model
+    from range.clock import MonotonicClock
+
+    clock = MonotonicClock()
+    faults = LineFaults(noise_rate=0.6, drop_rate=0.3, corrupt_rate=0.3, seed=3)
+    with emulator_for(Model.PISTOL, "NOISY-2", clock, faults=faults) as emulator:
+        emulator.run_free()
+        checks = {c.name: c for c in check_peripheral(emulator.port or "", clock)}
+    garbage = checks.get("resynchronises after garbage")
+    assert garbage is not None
+    if garbage.passed:
+        assert garbage.detail.startswith("answered PING ")
+    else:
+        assert garbage.detail.startswith("none of 3 PINGs sent after 66 bytes of garbage")
+
+
+def test_a_network_url_without_a_port_is_named_not_a_python_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["peripherals", "check", "rfc2217://x"]) == 1
+    out = capsys.readouterr().out
+    assert "not supported between" not in out
+    assert (
+        "FAIL  handshake                      cannot open rfc2217://x: a network port is"
+        " rfc2217://HOST:PORT with a port from 1 to 65535"
+    ) in out
+
+
+def test_emulate_refuses_a_dir_others_may_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    argv = ["peripherals", "emulate", "pistol", "--dir", str(shared), "--duration", "0.1"]
+    assert main(argv) == 4
+    assert f"{shared}: writable by group or others (mode 777)" in _err(capsys)
+    assert list(shared.iterdir()) == []
+    from peripherals.messages import Model
+    from peripherals.ports import PortDirectory, UnsafeRuntimeDirError
+
+    with pytest.raises(UnsafeRuntimeDirError):
+        PortDirectory(shared).register(Model.PISTOL, "P-1", "/dev/null")
