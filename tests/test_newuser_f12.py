@@ -525,3 +525,74 @@ def test_emulate_refuses_a_dir_others_may_write(
 
     with pytest.raises(UnsafeRuntimeDirError):
         PortDirectory(shared).register(Model.PISTOL, "P-1", "/dev/null")
+
+
+# -- minor: course show, drill files, dates, times past the limit, verify --json -----------------
+
+
+def test_course_show_says_the_stage_1_hands_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["course", "show", "fbi-pistol-2019-v1"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("3 yd  from holster   6 rd"))
+    assert line.count("strong hand") == 1 and line.count("support hand") == 1, line
+    assert line.endswith("(3 strong hand only, then 3 support hand only, one 6 s string)")
+    reload = next(x for x in out.splitlines() if "slide-lock reload" in x)
+    assert reload.count("reload") == 1, reload
+
+
+@pytest.mark.parametrize("command", [["drill", "run"], ["course", "run"], ["drill", "show"]])
+def test_a_directory_given_as_a_data_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    assert (
+        main([*command, str(folder), "--no-save"] if "run" in command else [*command, str(folder)])
+        == 2
+    )
+    assert _err(capsys) == f"openrange: {folder}: Is a directory\n"
+
+
+def test_export_refuses_from_after_to(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["records", "export", "--format", "csv", "--from", "2027-01-01", "--to", "2026-01-01"]
+    assert main([*argv, "--db", db]) == 2
+    assert "--from 2027-01-01 is after --to 2026-01-01" in _err(capsys)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--unplug-at", "1000"],
+            "--unplug-at 1000 s is past drill knife-approach-v1's time limit",
+        ),
+        (["--instructor", "999:comply"], "--instructor 999 s is past drill knife-approach-v1's"),
+    ],
+)
+def test_a_time_past_the_drills_limit_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    argv = ["drill", "run", "knife-approach-v1", "--runs-dir", str(tmp_path / "runs"), *extra]
+    assert main(argv) == 2
+    err = _err(capsys)
+    assert message in err and "allowed 0 to 30 s" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["records", "verify", "--db", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"records": 0, "intact": True, "problems": []}
+    con = sqlite3.connect(db.removeprefix("sqlite:///"))
+    con.execute("UPDATE officers SET name = 'X'")
+    con.commit()
+    con.close()
+    assert main(["records", "verify", "--db", db, "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert found["intact"] is False
+    assert found["problems"] == [
+        {
+            "record": 0,
+            "chain": "officer",
+            "problem": "officer 4411 no longer matches its hash: it was edited",
+        }
+    ]

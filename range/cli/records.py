@@ -148,6 +148,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Walk the hash chain of qualification records and "
         "report every edited or deleted record; exit 1 if any.",
     )
+    verify.add_argument("--json", action="store_true", help="print the findings as JSON")
     _db_option(verify)
     verify.set_defaults(handler=_verify)
     incomplete = verbs.add_parser(
@@ -468,6 +469,10 @@ def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
         count = records.count()
+    if args.json:
+        found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
+        print(json.dumps({"records": count, "intact": not problems, "problems": found}, indent=2))
+        return 1 if problems else 0
     if not problems:
         print(f"{count} qualification records, officers and drill runs: chain intact")
         return 0
@@ -508,6 +513,8 @@ def _close(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from range.records import exports
 
+    if args.since is not None and args.until is not None and args.since > args.until:
+        raise ValueError(f"--from {args.since} is after --to {args.until}: nothing lies between")
     with _open(args) as records:
         if args.format == "csv":
             text = exports.export_csv(records, args.since, args.until)
