@@ -596,3 +596,42 @@ def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> Non
             "problem": "officer 4411 no longer matches its hash: it was edited",
         }
     ]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'records.sqlite'}"
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres_url")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return str(server.rsplit("/", 1)[0] + f"/{name}")
+
+
+def test_course_origin_is_chained_and_sets_a_modified_course_apart_on_both_stores(
+    any_url: str,
+) -> None:
+    import hashlib
+
+    builtin = hashlib.sha256(FBI.read_bytes()).hexdigest()
+    edited = "ab" * 32
+    score = {"points": 96, "max_points": 100, "hits": 48, "passed": True}
+    with Records.open(any_url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        for sha in (builtin, edited):
+            attempt = records.begin_attempt(
+                "4411", "fbi-pistol-2019-v1", 1, "0.1.0", [], [], course_sha256=sha
+            )
+            records.finish_attempt(attempt, score)
+        origins = [(r["course_origin"], r["course_sha256"]) for r in records.qualifications()]
+        assert origins == [("builtin", builtin), ("modified", edited)]
+        assert [s.course for s in records.standing("4411")] == [
+            "fbi-pistol-2019-v1",
+            "fbi-pistol-2019-v1 (modified, sha256 abababababab)",
+        ]
+        assert records.verify() == []
