@@ -635,3 +635,35 @@ def test_course_origin_is_chained_and_sets_a_modified_course_apart_on_both_store
             "fbi-pistol-2019-v1 (modified, sha256 abababababab)",
         ]
         assert records.verify() == []
+
+
+def test_the_consoles_certificate_and_status_flag_a_modified_course(any_url: str) -> None:
+    import zlib
+    from datetime import date
+
+    from range.console.pages import certificate_pdf, course_status
+
+    score = {"points": 96, "max_points": 100, "hits": 48, "passed": True, "stages": []}
+    with Records.open(any_url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        attempt = records.begin_attempt(
+            "4411", "fbi-pistol-2019-v1", 1, "0.1.0", [], [], course_sha256="cd" * 32
+        )
+        qid = records.finish_attempt(attempt, score)
+        (status,) = course_status(records, "4411", date.today())
+        pdf = certificate_pdf(records, qid, date.today())
+    assert status.course == "fbi-pistol-2019-v1 (modified, sha256 cdcdcdcdcdcd)"
+    import re
+
+    pieces = []  # the strings drawn, kerned into pieces: joined without spaces
+    for chunk in pdf.split(b"stream\n")[1:]:
+        try:
+            content = zlib.decompress(chunk.split(b"\nendstream")[0]).decode("latin-1")
+        except zlib.error:
+            continue
+        for block in re.findall(r"BT(.*?)ET", content, re.S):
+            pieces.append("".join(re.findall(r"\((.*?)\)", block, re.S)))
+    text = "\n".join(pieces).replace(" ", "")
+    assert "Qualificationcertificate" not in text
+    assert "Attemptrecordonamodi" in text  # "fi" is drawn as a ligature
+    assert "sha256cdcdcdcdcdcd" in text and "Coursefilesha256:" + "cd" * 32 in text
