@@ -282,8 +282,15 @@ def test_history_json_gives_booleans(db: str, capsys: pytest.CaptureFixture[str]
     assert main([*argv, "--db", db]) == 0
     capsys.readouterr()
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
-    (q,) = json.loads(capsys.readouterr().out)["qualifications"]
+    shown = json.loads(capsys.readouterr().out)
+    (q,) = shown["qualifications"]
     assert q["passed"] is True
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "1", "--no-save"]
+    assert main([*argv, "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert isinstance(run["passed"], bool)
 
 
 # -- 4, 5 and the event-log reader ----------------------------------------------------------------

@@ -366,7 +366,7 @@ def _history(args: argparse.Namespace) -> int:
                 }
                 for r in rows
             ],
-            "drill_runs": drills,
+            "drill_runs": [d | {"passed": bool(d["passed"])} for d in drills],
             "standing": [
                 {
                     "course": s.course,
