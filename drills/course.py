@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from drills.schema import DRILL_ID
+from drills.schema import DRILL_ID, Scene
 from physics.datafiles import (
     DataFileError,
     Problem,
@@ -170,6 +170,17 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
     for i, stage in enumerate(course.stages):
         for j, string in enumerate(stage.strings):
             loc: tuple[str | int, ...] = ("stages", i, "strings", j)
+            if string.distance_ft_value > LANE_LENGTH_FT:
+                field = "distance_ft" if string.distance_ft is not None else "distance_yd"
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, field)),
+                        f"stages[{i}].strings[{j}].{field}",
+                        f"{string.distance_ft_value:g} ft is beyond the lane: allowed 0 <"
+                        f" distance <= {LANE_LENGTH_FT:g} ft ({LANE_LENGTH_FT / 3:g} yd)",
+                    )
+                )
+                continue
             if string.cartridge is None:
                 continue
             cart = known.get(string.cartridge)
@@ -211,6 +222,11 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
         )
     if problems:
         raise DataFileError(path, problems)
+
+
+# A course is fired on the same lane a drill's scene has by default (drills.schema.Scene): a
+# string's distance is bounded by it, as a drill subject's is.
+LANE_LENGTH_FT: float = Scene.model_fields["lane_length_ft"].default
 
 
 def parse_course(text: str, path: Path | str) -> Course:

@@ -510,6 +510,45 @@ class AttemptEnded(Record):
 # -- checking ------------------------------------------------------------------------------------
 
 
+# A run is minutes long; a `t` beyond a day is a corrupt or forged log, never a run.
+MAX_RUN_T_S = 86_400.0
+# Records are written in time order; two records of one instant may differ by a float's
+# rounding, never more than this.
+T_BACKWARDS_TOLERANCE_S = 1e-6
+# No record nests deeper than a few levels (a list of devices of fields); a JSON document nested
+# deeper is refused before anything walks it recursively.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(data: Any) -> int:
+    """How deeply `data` (parsed JSON) nests lists and objects, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_order(t: float, previous_t: float | None) -> str | None:
+    """Why a record's run time `t` cannot follow `previous_t` in one log (None when it can):
+    beyond a day, or going back in time by more than T_BACKWARDS_TOLERANCE_S."""
+    if t > MAX_RUN_T_S:
+        return f"t = {t:g} s is beyond a day ({MAX_RUN_T_S:g} s): not a run's time"
+    if previous_t is not None and t < previous_t - T_BACKWARDS_TOLERANCE_S:
+        return f"t = {t:g} s goes back in time from the record before (t = {previous_t:g} s)"
+    return None
+
+
 def _field(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:

@@ -373,6 +373,8 @@ def read_drill_file(name: str) -> DrillFile:
     once: the drill that runs is the one hashed). Raises NotFoundError (a KeyError) for
     neither."""
     path = builtin_drill_files().get(name) or Path(name)
+    if name not in builtin_drill_files() and path.is_dir():
+        raise NotFoundError(f"{path}: Is a directory")  # as `drill validate` says it
     if name not in builtin_drill_files() and not (path.suffix == ".toml" and path.is_file()):
         known = ", ".join(sorted(builtin_drill_files()))
         raise NotFoundError(f"no drill {name!r}; built-in: {known}")

@@ -132,6 +132,24 @@ def _keep(table: dict[int, _T], key: int, value: _T) -> None:
         del table[next(iter(table))]
 
 
+# pySerial URLs that reach a replica over the network: HOST:PORT after the scheme.
+_NETWORK_SCHEMES = ("rfc2217://", "socket://")
+
+
+def port_url_problem(url: str) -> str | None:
+    """Why `url` cannot name a port (None when it can): a network URL (rfc2217://, socket://)
+    needs HOST:PORT with a port from 1 to 65535; pySerial's own error for a missing one is a
+    Python comparison of None, which names nothing the user wrote."""
+    scheme = next((s for s in _NETWORK_SCHEMES if url.startswith(s)), None)
+    if scheme is None:
+        return None
+    host, colon, rest = url.removeprefix(scheme).partition(":")
+    port = rest.split("?", 1)[0].split("/", 1)[0]
+    if not host or not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"a network port is {scheme}HOST:PORT with a port from 1 to 65535"
+    return None
+
+
 class ReplicaLink:
     """One connected replica. Use as a context manager, or call `open()` and `close()`."""
 
@@ -180,6 +198,9 @@ class ReplicaLink:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def open(self) -> DeviceInfo:
+        problem = port_url_problem(self.url)
+        if problem is not None:
+            raise PeripheralNotFoundError(f"cannot open {self.url}: {problem}")
         try:
             # Exclusive: a scan must never open a port another link is using, and two programs
             # sharing a replica would each see half its frames.

@@ -75,7 +75,10 @@ class PortDirectory:
         return self.path / f"openrange-{model.slug}-{safe}"
 
     def register(self, model: Model, serial: str, port: str) -> Path:
-        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Register `port` here; the folder is checked as the default one is (private_dir):
+        a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.path)
         link = self._link(model, serial)
         tmp = link.with_name(link.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):

@@ -290,6 +290,8 @@ def builtin_or_file(name: str, builtin: Mapping[str, M], load: Callable[[Path], 
     if name in builtin:
         return builtin[name]
     path = Path(name)
+    if path.is_dir():
+        raise NotFoundError(f"{path}: Is a directory")  # as `validate` says it
     if path.suffix == ".toml":
         return load(path)  # a missing file is the OSError that names it
     raise NotFoundError(f"no {what} {name!r}; built-in: {', '.join(sorted(builtin))}")

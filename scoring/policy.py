@@ -217,6 +217,16 @@ class Policy(StrictModel):
         self.values  # noqa: B018 (validates the settings' types now, not when first judged)
         return self
 
+    @model_validator(mode="after")
+    def _reaction_limits_ordered(self) -> Policy:
+        # A critical finding is for a response slower than the (non-critical) limit.
+        if self.critical_reaction_s < self.max_reaction_s:
+            raise ValueError(
+                f"critical_reaction_s ({self.critical_reaction_s:g} s) must be at least"
+                f" max_reaction_s ({self.max_reaction_s:g} s)"
+            )
+        return self
+
     @property
     def points(self) -> dict[str, float]:
         return {r.id: r.points for r in self.rules}

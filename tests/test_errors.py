@@ -641,7 +641,10 @@ def test_an_unknown_replica_model_lists_the_models(capsys: pytest.CaptureFixture
     ("argv", "message"),
     [
         (["mirror", "r", "--speed", "inf"], "argument --speed: 'inf': a finite number is needed"),
-        (["mirror", "r", "--frames", "0"], "argument --frames: 0: must be 1 or more"),
+        (
+            ["mirror", "r", "--frames", "0"],
+            "argument --frames: 0: a whole number from 1 to 2147483647 is needed",
+        ),
         (
             ["analyze", "spread", "--cartridge", "c", "--distance", "5ft", "--trials", "1.5"],
             "argument --trials: '1.5' is not a whole number",
@@ -650,7 +653,10 @@ def test_an_unknown_replica_model_lists_the_models(capsys: pytest.CaptureFixture
             ["peripherals", "emulate", "pistol", "--noise", "2"],
             "argument --noise: 2: a chance from 0 to 1 is needed",
         ),
-        (["records", "show", "-4"], "argument ATTEMPT: -4: must be 1 or more"),
+        (
+            ["records", "show", "-4"],
+            "argument ATTEMPT: -4: a record number from 1 to 9223372036854775807 is needed",
+        ),
     ],
 )
 def test_every_numeric_option_is_validated(
@@ -745,9 +751,7 @@ def test_a_missing_run_directory_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["score", str(tmp_path / "nope")]) == 2
-    assert capsys.readouterr().err == (
-        f"openrange: {tmp_path / 'nope'} holds no events.jsonl: is it a run directory?\n"
-    )
+    assert capsys.readouterr().err == (f"openrange: {tmp_path / 'nope'} does not exist\n")
 
 
 # -- rendering -----------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_a_version_1_store_migrates_into_the_chain(url: str) -> None:
         " '0.1.0', '[]', '[]', '[{\"points\": 2}, {\"points\": 5}]')",
     )
     with Records.open(url, create=False) as records:
-        assert records.schema_version == 2
+        assert records.schema_version == len(_MIGRATIONS)
         assert records.verify() == []
         ((attempt, shots),) = [(r["id"], r["shots"]) for r in records.incomplete()]
         assert shots == 2

@@ -28,15 +28,33 @@ def default_profiles_dir() -> Path:
 
 
 _SERIAL = re.compile(r"[^A-Za-z0-9_.-]")
+# A device serial, as a profile is named by it: a letter or digit first (never "", ".", "..",
+# nor a path), then letters, digits, '.', '_' or '-'; at most 64 characters.
+SERIAL_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+SERIAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def check_serial(serial: str) -> str:
+    """`serial` if it can name a profile; ValueError saying what a serial may hold."""
+    if not re.fullmatch(SERIAL_PATTERN, serial):
+        raise ValueError(f"device serial {serial!r}: a serial is {SERIAL_RULE}")
+    return serial
+
+
+def check_name(name: str, what: str = "armorer") -> str:
+    """A person's name as a record keeps it: not empty nor only spaces."""
+    if not name.strip():
+        raise ValueError(f"{what} {name!r}: a name is needed (not empty)")
+    return name.strip()
 
 
 class CalibrationProfile(StrictModel):
     """One device's calibration, stored per serial number (docs/tracking.md)."""
 
     version: Literal[1]
-    serial: str
+    serial: str = Field(pattern=SERIAL_PATTERN)
     model: str
-    armorer: str
+    armorer: str = Field(min_length=1, pattern=r"\S")
     calibrated: date
     expires: date
     bore_origin_m: tuple[float, float, float]

@@ -21,7 +21,13 @@ from range.deps import require
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", required=True, metavar="SERIAL", help="the replica's serial")
+    p.add_argument(
+        "--device",
+        required=True,
+        type=cliutil.device_serial,
+        metavar="SERIAL",
+        help="the replica's serial: 1 to 64 of A-Z a-z 0-9 . _ -, a letter or digit first",
+    )
     p.add_argument(
         "--profiles",
         type=Path,
@@ -91,7 +97,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _common(bore)
     _source(bore)
-    bore.add_argument("--armorer", required=True, help="who calibrated it")
+    bore.add_argument("--armorer", required=True, type=cliutil.person, help="who calibrated it")
     bore.add_argument(
         "--model",
         type=cliutil.replica_model,
@@ -104,9 +110,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
-    bore.add_argument(
-        "--valid-days", type=cliutil.positive_int, default=180, help="profile lifetime (180)"
-    )
+    bore.add_argument("--valid-days", type=cliutil.days, default=180, help="profile lifetime (180)")
     bore.set_defaults(handler=_boresight)
     latency = verbs.add_parser(
         "latency",

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from range.cli import util as cliutil
 from range.deps import require
 
 LANE_KEY_ENV = "OPENRANGE_LANE_KEY"
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " browser, for the range master's account; there is no default password.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--port", type=cliutil.tcp_port, default=8765, help="port (default 8765)")
     p.add_argument(
         "--db",
         default=None,

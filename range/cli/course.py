@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from range.cli import records as cli_records
+
+if TYPE_CHECKING:
+    from drills.course import CourseString
 from range.cli.util import help_when_bare, validate_files
 from range.deps import require
 
@@ -115,21 +119,24 @@ def _show(args: argparse.Namespace) -> int:
             distance = (
                 f"{s.distance_yd:g} yd" if s.distance_yd is not None else f"{s.distance_ft:g} ft"
             )
-            extras = ", ".join(
-                x
-                for x in (
-                    "reload" if s.reload else "",
-                    "stoppage" if s.stoppage else "",
-                    s.hands_text if s.hand != "both" else "",
-                    s.note,
-                )
-                if x
-            )
             print(
                 f"  {distance:>6}  from {s.start:<9} {what:<22} par {s.par_time_s:g} s"
-                + (f"  ({extras})" if extras else "")
+                + (f"  ({extras})" if (extras := _extras(s)) else "")
             )
     return 0
+
+
+def _extras(s: CourseString) -> str:
+    """What a string adds to its distance, rounds and par time: its reload, stoppage and hands,
+    then its note; a field the note already says in words is not said twice."""
+    note = s.note.lower()
+    said = (
+        ("reload" if s.reload else "", "reload"),
+        ("stoppage" if s.stoppage else "", "stoppage"),
+        (s.hands_text if s.hand != "both" else "", "hand"),
+    )
+    parts = [text for text, word in said if text and word not in note]
+    return ", ".join([*parts, s.note] if s.note else parts)
 
 
 def _validate(args: argparse.Namespace) -> int:

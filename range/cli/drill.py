@@ -330,6 +330,16 @@ def play(
     from range.runs.drill import RunConfig, run_drill
 
     buttons = list(args.instructor)  # (SECONDS, BUTTON) pairs, parsed by cliutil
+    # A time past the drill's end would silently do nothing: refused, with the drill's limit.
+    limit_s = source.drill.time_limit_s
+    times = [("--unplug-at", args.unplug_at)] if args.unplug_at is not None else []
+    times += [("--instructor", at) for at, _ in buttons]
+    for option, at_s in times:
+        if at_s > limit_s:
+            raise ValueError(
+                f"{option} {at_s:g} s is past drill {source.drill.id}'s time limit: allowed 0"
+                f" to {limit_s:g} s"
+            )
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     config = RunConfig(
         drill=source.drill,

@@ -176,14 +176,17 @@ def _cmd_mirror(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cliutil.Parser(
         prog="openrange",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"openrange {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    # Every sub-parser is a cliutil.Parser too (argparse makes them of the parent's class).
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        title="commands", metavar="COMMAND"
+    )  # type: ignore[assignment]
     _demo_parser(sub)
     cli_drill.register(sub)
     cli_course.register(sub)
@@ -301,13 +304,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.cli.summary import format_detection, format_score
+    from range.cli.summary import format_detection, format_score, policy_label
     from range.runs.runlog import read_events
     from scoring.detection import detection
     from scoring.policy import load_policy
-    from scoring.score import score_run
+    from scoring.score import Score, score_run
 
     policy = load_policy(args.policy)
+    label = policy_label(policy, args.policy)
     logs = [read_events(run_dir) for run_dir in args.run_dirs]
     # A qualification attempt's log opens with `attempt_started` (scoring.course.is_attempt;
     # not imported here: drill runs are rescored without PyBullet).
@@ -315,15 +319,26 @@ def _cmd_score(args: argparse.Namespace) -> int:
         require("pybullet")
         return _score_attempts(args, logs)
     scores = [score_run(log, policy) for log in logs]
+
+    def as_json(score: Score) -> dict[str, object]:
+        out = score.as_json()
+        if score.incomplete:  # not graded: no score at all, never a number
+            out["score"] = None
+        if args.policy is not None:
+            out["policy_file"] = label
+        return out
+
+    if args.policy is not None and not args.json:
+        print(f"Policy: {label}")
     if len(scores) == 1:
         if args.json:
-            print(json.dumps(scores[0].as_json(), indent=2, sort_keys=True))
+            print(json.dumps(as_json(scores[0]), indent=2, sort_keys=True))
         else:
             print(format_score(scores[0]))
         return 0
     rows = detection(scores)
     if args.json:
-        out = {"runs": [s.as_json() for s in scores], "officers": [r.as_json() for r in rows]}
+        out = {"runs": [as_json(s) for s in scores], "officers": [r.as_json() for r in rows]}
         print(json.dumps(out, indent=2, sort_keys=True))
         return 0
     for run_dir, score in zip(args.run_dirs, scores, strict=True):

@@ -230,9 +230,11 @@ def _emulate(args: argparse.Namespace) -> int:
     require("serial", "numpy")
     from peripherals.emulator import LineFaults, emulator_for
     from peripherals.messages import Model
-    from peripherals.ports import default_emulator_dir
+    from peripherals.ports import default_emulator_dir, private_dir
     from range.clock import MonotonicClock
 
+    # A folder given with --dir is checked as the default one is, before anything starts.
+    directory = private_dir(args.dir) if args.dir is not None else default_emulator_dir()
     model = Model.from_slug(args.model)
     clock = MonotonicClock()
     emulator = emulator_for(
@@ -242,7 +244,7 @@ def _emulate(args: argparse.Namespace) -> int:
         faults=LineFaults(args.noise, args.drop, args.corrupt),
         drift_ppm=args.drift_ppm,
         clock_offset_s=args.offset_s,
-        directory=args.dir or default_emulator_dir(),
+        directory=directory,
     )
     for at in args.trigger_at:
         if model is not Model.PISTOL:

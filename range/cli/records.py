@@ -20,6 +20,7 @@ from range.cli.util import (
 from range.deps import require
 
 if TYPE_CHECKING:
+    from drills.course import Course
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
 
@@ -55,13 +56,18 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
     run.add_argument("--badge", default=None, help="record the attempt for this officer")
     run.add_argument(
         "--resume",
-        type=cliutil.positive_int,
+        type=cliutil.record_id,
         default=None,
         metavar="ATTEMPT",
         help="with --badge: continue this incomplete attempt (`records incomplete`): the"
         " strings it finished are kept, the one a crash cut is reshot, the rest fired",
     )
-    run.add_argument("--seed", type=cliutil.seed, default=0, help="run seed (default 0)")
+    run.add_argument(
+        "--seed",
+        type=cliutil.seed,
+        default=None,
+        help="run seed (default 0; with --resume, the attempt's own seed)",
+    )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
     run.add_argument("--no-save", action="store_true", help="do not write a run directory")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -103,8 +109,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="List the officers, or add (or update) one.",
     )
     officers.add_argument("--add", metavar="BADGE", help="add or update this badge number")
-    officers.add_argument("--name", help="with --add: the officer's name")
-    officers.add_argument("--agency", help="with --add: the agency")
+    officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
+    officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
     officers.add_argument("--unit", default="", help="with --add: the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
@@ -118,7 +124,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history.add_argument("badge", metavar="BADGE")
     history.add_argument(
         "--valid-days",
-        type=cliutil.positive_int,
+        type=cliutil.days,
         default=365,
         help="how long a qualification stays valid, per course (default 365)",
     )
@@ -131,7 +137,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="One finished attempt: score, stages, every shot.",
     )
     show.add_argument(
-        "attempt", metavar="ATTEMPT", type=cliutil.positive_int, help="the record's number"
+        "attempt", metavar="ATTEMPT", type=cliutil.record_id, help="the record's number"
     )
     show.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(show)
@@ -142,6 +148,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Walk the hash chain of qualification records and "
         "report every edited or deleted record; exit 1 if any.",
     )
+    verify.add_argument("--json", action="store_true", help="print the findings as JSON")
     _db_option(verify)
     verify.set_defaults(handler=_verify)
     incomplete = verbs.add_parser(
@@ -165,9 +172,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     close.add_argument(
-        "attempt", metavar="ATTEMPT", type=cliutil.positive_int, help="from `records incomplete`"
+        "attempt", metavar="ATTEMPT", type=cliutil.record_id, help="from `records incomplete`"
     )
-    close.add_argument("--by", required=True, help="the range master closing it")
+    close.add_argument(
+        "--by", required=True, type=cliutil.person, help="the range master closing it"
+    )
     close.add_argument("--reason", required=True, help="why it did not finish")
     _db_option(close)
     close.set_defaults(handler=_close)
@@ -187,17 +196,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--to", dest="until", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
     )
     export.add_argument(
-        "--attempt", type=cliutil.positive_int, default=None, help="a certificate for this record"
+        "--attempt", type=cliutil.record_id, default=None, help="a certificate for this record"
     )
     export.add_argument(
         "--valid-days",
-        type=cliutil.positive_int,
+        type=cliutil.days,
         default=365,
         help="how long a qualification stays valid (default 365)",
     )
     export.add_argument(
         "--warn-days",
-        type=cliutil.positive_int,
+        type=cliutil.days,
         default=30,
         help="roster: flag qualifications expiring within this many days (default 30)",
     )
@@ -222,16 +231,27 @@ def _course_run(args: argparse.Namespace) -> int:
     from range.cli.summary import format_attempt
     from range.runs.course import CourseConfig, run_course
 
-    config = CourseConfig(
-        find_course(args.course),
-        find_shooter(args.shooter),
-        args.seed,
-        officer_name=args.badge or "scripted",
-        runs_dir=None if args.no_save else args.runs_dir,
-        **calibration_options(args),  # type: ignore[arg-type]
-    )
+    course = find_course(args.course)
+    shooter = find_shooter(args.shooter)
+    # Everything is checked before anything is created (a run directory, an attempt): a
+    # refused run leaves nothing behind, as `drill run --badge` does.
+    if args.resume is not None and not args.badge:
+        raise ValueError("--resume needs --badge: the officer whose attempt it is")
     records = _open(args) if args.badge else None
     try:
+        seed = 0 if args.seed is None else args.seed
+        if records is not None:
+            records.officer(args.badge)
+            if args.resume is not None:
+                seed = _resumable(records, args, course)
+        config = CourseConfig(
+            course,
+            shooter,
+            seed,
+            officer_name=args.badge or "scripted",
+            runs_dir=None if args.no_save else args.runs_dir,
+            **calibration_options(args),  # type: ignore[arg-type]
+        )
         if args.port:
             result = _live(args, config, records)
         else:
@@ -242,13 +262,42 @@ def _course_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_json(), indent=2, sort_keys=True))
         return 0
+    from range.records.store import course_label, course_origin
+    from range.runs.saved import course_source, sha256
+
     score = result.score
     course = config.course
-    print(f"{course.title} [{course.id}], shooter {config.shooter.id}, seed {config.seed}")
+    digest = sha256(course_source(course)[1])
+    origin = course_origin(course.id, digest)
+    label = course_label({"course": course.id, "course_origin": origin, "course_sha256": digest})
+    print(f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}")
+    if origin == "modified":
+        print(
+            f"  this file differs from the built-in {course.id}: it never counts as the"
+            " built-in course's qualification"
+        )
     print(format_attempt(score))
     if result.qualification is not None:
         print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
     return 0
+
+
+def _resumable(records: Records, args: argparse.Namespace, course: Course) -> int:
+    """The seed to resume `args.resume` with, once the attempt is known to be this officer's
+    on this course file; a --seed that differs from the attempt's is refused."""
+    from range.runs.saved import course_source, sha256
+
+    progress = records.attempt_in_progress(args.resume)
+    records.resume_attempt(args.resume, args.badge, course.id, sha256(course_source(course)[1]))
+    kept = int(progress["seed"])
+    if args.seed is not None and args.seed != kept:
+        raise ValueError(
+            f"--seed {args.seed} conflicts with attempt {args.resume}'s seed {kept}:"
+            f" leave --seed out (a resumed attempt keeps its seed) or give --seed {kept}"
+        )
+    if args.seed is None:
+        say(f"Resuming attempt {args.resume} with its seed {kept}.")
+    return kept
 
 
 def _live(args: argparse.Namespace, config: CourseConfig, records: Records | None) -> AttemptResult:
@@ -285,7 +334,7 @@ def _officers(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import outcome
+    from range.records.store import course_label, outcome
 
     with _open(args) as records:
         officer = records.officer(args.badge)
@@ -296,10 +345,20 @@ def _history(args: argparse.Namespace) -> int:
             s for s in roster(records, today, args.valid_days, badge=args.badge) if s.course
         ]
     if args.json:
-        fields = ("id", "course", "finished", "points", "max_points", "hits", "passed")
+        fields = ("id", "finished", "points", "max_points", "hits", "course_sha256")
         out = {
-            "qualifications": [{k: r[k] for k in fields} | {"outcome": outcome(r)} for r in rows],
-            "drill_runs": drills,
+            "qualifications": [
+                {k: r[k] for k in fields}
+                | {
+                    "course": course_label(r),
+                    "course_id": r["course"],
+                    "course_modified": r["course_origin"] == "modified",
+                    "passed": bool(r["passed"]),
+                    "outcome": outcome(r),
+                }
+                for r in rows
+            ],
+            "drill_runs": [d | {"passed": bool(d["passed"])} for d in drills],
             "standing": [
                 {
                     "course": s.course,
@@ -328,7 +387,7 @@ def _history(args: argparse.Namespace) -> int:
         )
     for r in rows:
         print(
-            f"  #{r['id']:<5} {r['finished']}  {r['course']:<24} {r['points']:>4}/"
+            f"  #{r['id']:<5} {r['finished']}  {course_label(r):<24} {r['points']:>4}/"
             f"{r['max_points']:<4} {outcome(r)}"
         )
     for d in drills:
@@ -341,7 +400,7 @@ def _history(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from range.records.exports import score_sheet
-    from range.records.store import outcome
+    from range.records.store import course_label, outcome
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
@@ -350,6 +409,8 @@ def _show(args: argparse.Namespace) -> int:
     lines, total = score_sheet(row)
     if args.json:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
+        shown["passed"] = bool(row["passed"])
+        shown["course_label"] = course_label(row)
         shown["devices"] = json.loads(row["devices"])
         shown["sheet"] = [
             {
@@ -365,7 +426,11 @@ def _show(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(shown, indent=2, default=str))
         return 0
-    print(f"Qualification {row['id']}: badge {row['badge']}, {row['course']}, {row['finished']}")
+    print(
+        f"Qualification {row['id']}: badge {row['badge']}, {course_label(row)}, {row['finished']}"
+    )
+    if row["course_sha256"]:
+        print(f"  course file sha256 {row['course_sha256']} ({row['course_origin']})")
     print(
         f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
         f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
@@ -396,6 +461,10 @@ def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
         count = records.count()
+    if args.json:
+        found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
+        print(json.dumps({"records": count, "intact": not problems, "problems": found}, indent=2))
+        return 1 if problems else 0
     if not problems:
         print(f"{count} qualification records, officers and drill runs: chain intact")
         return 0
@@ -436,6 +505,8 @@ def _close(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from range.records import exports
 
+    if args.since is not None and args.until is not None and args.since > args.until:
+        raise ValueError(f"--from {args.since} is after --to {args.until}: nothing lies between")
     with _open(args) as records:
         if args.format == "csv":
             text = exports.export_csv(records, args.since, args.until)
@@ -447,6 +518,7 @@ def _export(args: argparse.Namespace) -> int:
             lines = [
                 f"{fields['officer']}, badge {fields['badge']}, {fields['agency']}",
                 f"Course {fields['course']}, {fields['date']}",
+                f"Course file sha256 {fields['course_sha256'] or '(not recorded)'}",
                 f"{fields['result']}: {fields['score']}",
                 "",
             ]

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from range.cli import util as cliutil
 from range.cli.util import help_when_bare
 from range.deps import require
 
@@ -49,7 +50,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Listen on the default microphone and print each act as it is heard. "
         "With no audio device it says so in one line (exit status 9).",
     )
-    live.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    live.add_argument(
+        "--seconds", type=cliutil.positive_float, default=None, help="stop after this long"
+    )
     live.add_argument("--json", action="store_true", help="one JSON object per act")
     live.add_argument("--phrases", type=Path, default=None, help=phrases_help)
     live.set_defaults(handler=_listen)
@@ -66,9 +69,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "by --distance; play it (ALSA) or write it to --out.",
     )
     say.add_argument("text", metavar="TEXT")
-    say.add_argument("--subject", type=int, default=0, help="subject index: picks the voice")
-    say.add_argument("--azimuth", type=float, default=0.0, help="degrees, + right (default 0)")
-    say.add_argument("--distance", type=float, default=3.0, help="metres (default 3)")
+    say.add_argument(
+        "--subject", type=cliutil.nonneg_int, default=0, help="subject index: picks the voice"
+    )
+    say.add_argument(
+        "--azimuth", type=cliutil.finite_float, default=0.0, help="degrees, + right (default 0)"
+    )
+    say.add_argument(
+        "--distance", type=cliutil.positive_float, default=3.0, help="metres (default 3)"
+    )
     say.add_argument("--out", type=Path, default=None, help="write a WAV file instead of playing")
     say.add_argument("--device", default="default", help="ALSA device (default: default)")
     say.set_defaults(handler=_say)

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from range.runs.drill import RunResult
 from scoring.course import AttemptScore
 from scoring.detection import Detection
+from scoring.policy import Policy, default_policy
 from scoring.score import Kind, Outcome, Score
 
 _MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
+
+
+DEFAULT_POLICY_FILE = (
+    Path(__file__).resolve().parents[2] / "scoring" / "data" / "policy-default.toml"
+)
+
+
+def policy_label(policy: Policy, path: Path | None) -> str:
+    """The policy a score was judged by, as the range master must see it: its id, with the
+    file's hash; a file that keeps the built-in policy's id but differs from it is flagged
+    `default-continuum-v1 (modified, sha256 1a2b3c4d5e6f)`."""
+    if path is None:
+        return policy.id
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    builtin = hashlib.sha256(DEFAULT_POLICY_FILE.read_bytes()).hexdigest()
+    if digest == builtin:
+        return policy.id
+    if policy.id == default_policy().id:
+        return f"{policy.id} (modified, sha256 {digest[:12]})"
+    return f"{policy.id} (file {path}, sha256 {digest[:12]})"
 
 
 def _less_lethal(score: Score) -> str:

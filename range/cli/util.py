@@ -5,12 +5,29 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of the CLI: no abbreviated options (`--se` is not `--seed`), and an unknown
+    option is refused by the (sub)command it was given to, with that command's usage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def help_when_bare(group: argparse.ArgumentParser) -> None:
@@ -55,6 +72,7 @@ def add_calibration_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--override",
         default=None,
+        type=person,
         metavar="RANGE_MASTER",
         help="with --require-calibration: let uncalibrated replicas through on this"
         " range master's authority (recorded in the run)",
@@ -147,12 +165,31 @@ def probability(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1 (a record number, a count)."""
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: must be 1 or more")
-    return value
+def bounded_int(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
+    """An argument type for a whole number from `low` to `high`; a value outside is refused in
+    one line that names the allowed range (never an OverflowError from the database later)."""
+
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text}: {what} from {low} to {high} is needed")
+        return value
+
+    parse.__name__ = what.replace(" ", "_")  # argparse names the type in some messages
+    return parse
+
+
+# What SQLite and PostgreSQL can store in a BIGINT id column.
+MAX_RECORD_ID = 2**63 - 1
+# A validity or warning window: up to 100 years (dates stay far inside Python's year 9999).
+MAX_DAYS = 36_500
+
+record_id = bounded_int(1, MAX_RECORD_ID, "a record number")
+days = bounded_int(1, MAX_DAYS, "a number of days")
+positive_int = bounded_int(1, 2**31 - 1, "a whole number")
+"""A whole number from 1 to 2^31 - 1 (a count)."""
+tcp_port = bounded_int(1, 65_535, "a TCP port")
+nonneg_int = bounded_int(0, 2**31 - 1, "a whole number")
 
 
 def seed(text: str) -> int:
@@ -194,3 +231,20 @@ def replica_model(text: str) -> str:
             f"{text!r} is not a replica model; one of {', '.join(known)}"
         )
     return text
+
+
+def device_serial(text: str) -> str:
+    """A replica's serial, as its calibration profile is named (range.calibration.profiles)."""
+    from range.calibration.profiles import check_serial
+
+    try:
+        return check_serial(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def person(text: str) -> str:
+    """Who did something (an armorer, a range master): a name, not empty nor only spaces."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: a name is needed (not empty)")
+    return text.strip()

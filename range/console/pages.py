@@ -16,7 +16,7 @@ from physics.units import FT_M
 from range.console.protocol import event_line
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
-from range.records.store import Records, RecordsError
+from range.records.store import Records, RecordsError, course_label
 from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import _shot_images
 from range.runs.runlog import read_events
@@ -66,7 +66,8 @@ class CourseStatus:
 def course_status(records: Records, badge: str, today: date) -> list[CourseStatus]:
     by_course: dict[str, list[dict[str, Any]]] = {}
     for row in records.qualifications(badge):
-        by_course.setdefault(row["course"], []).append(row)
+        # An edited copy of a built-in course stands apart under its own label.
+        by_course.setdefault(course_label(row), []).append(row)
     lines = []
     for course, rows in sorted(by_course.items()):
         passes = [r for r in rows if r["passed"]]
@@ -114,6 +115,8 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
     fields = certificate_fields(records, qualification)
     row = records.qualification(qualification)
     try:
+        if row["course_origin"] == "modified":  # not the built-in course of its id
+            raise KeyError(row["course"])
         course = find_course(row["course"])
         title, mark = course.title, course.pass_mark
         pass_mark = (
@@ -130,7 +133,8 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         f"Officer:   {fields['officer']}, badge {fields['badge']}",
         f"Agency:    {fields['agency']}",
         "",
-        f"Course:    {title} ({row['course']})",
+        f"Course:    {title} ({fields['course']})",
+        f"Course file sha256: {row['course_sha256'] or '(not recorded)'}",
         f"Pass mark: {pass_mark}",
         f"Date:      {finished.isoformat()}",
         f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}",
@@ -169,7 +173,7 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
     ]
     with tempfile.TemporaryDirectory(prefix="or-cert-") as folder:
         path = Path(folder) / "certificate.pdf"
-        write_pdf(path, "Qualification certificate", lines)
+        write_pdf(path, fields["title"], lines)
         return path.read_bytes()
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from range.records.store import Records, StatusRow, outcome
+from range.records.store import Records, StatusRow, course_label, outcome
 
 CSV_FIELDS = (
     "id",
@@ -27,6 +27,7 @@ CSV_FIELDS = (
     "hits",
     "outcome",
     "hash",
+    "course_sha256",
 )
 
 
@@ -43,13 +44,14 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
                 row["badge"],
                 officer.get("name", ""),
                 officer.get("agency", ""),
-                row["course"],
+                course_label(row),
                 row["finished"],
                 row["points"],
                 row["max_points"],
                 row["hits"],
                 outcome(row),
                 row["hash"],
+                row["course_sha256"],
             ]
         )
     return out.getvalue()
@@ -255,6 +257,9 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
     try:
         from drills.course import find_course
 
+        # An edited copy of a built-in course is not judged by the built-in's par times.
+        if row.get("course_origin") == "modified":
+            raise KeyError(row["course"])
         course = find_course(row["course"])
     except (KeyError, ValueError, OSError):  # not a built-in (a file): show what was recorded
         course = None
@@ -329,15 +334,24 @@ def certificate_fields(records: Records, qualification: int) -> dict[str, Any]:
     detail = json.loads(row["detail"])
     result = outcome(row)
     stages = detail["score"].get("stages", [])
+    modified = row["course_origin"] == "modified"
+    if result == "QUALIFIED" and not modified:
+        title = "Qualification certificate"
+    elif modified:
+        title = (
+            f"Attempt record on a modified course: {result} (not a certificate; the course"
+            f" differs from the built-in {row['course']})"
+        )
+    else:
+        title = f"Qualification attempt record: {result} (not a certificate)"
     return {
-        "title": "Qualification certificate"
-        if result == "QUALIFIED"
-        else f"Qualification attempt record: {result} (not a certificate)",
+        "title": title,
         "record": row["id"],
         "officer": officer["name"],
         "badge": row["badge"],
         "agency": officer["agency"],
-        "course": row["course"],
+        "course": course_label(row),
+        "course_sha256": row["course_sha256"],
         "date": row["finished"],
         "result": result,
         "score": f"{row['points']} of {row['max_points']} points, {row['hits']} hits",
@@ -362,7 +376,12 @@ def certificate_html(fields: dict[str, Any]) -> str:
         f" {html.escape(fields['agency'])}</p>"
         f"<p>Course {html.escape(fields['course'])}, {fields['date']}: "
         f"<b>{fields['result']}</b> ({fields['score']})</p>"
-        f"<table><tr><th>Stage</th><th>Points</th><th>Hits</th></tr>{stages}</table>"
+        + (
+            f"<p>Course file sha256 <span class='hash'>{fields['course_sha256']}</span></p>"
+            if fields["course_sha256"]
+            else ""
+        )
+        + f"<table><tr><th>Stage</th><th>Points</th><th>Hits</th></tr>{stages}</table>"
         f"<p>Record {fields['record']}; audit hash <span class='hash'>{fields['hash']}</span>"
         f" follows <span class='hash'>{fields['prev_hash']}</span>"
         " (check with <code>openrange records verify</code>).</p>\n"

@@ -68,6 +68,15 @@ _MIGRATIONS = [
     CREATE INDEX qualifications_finished ON qualifications (finished);
     CREATE INDEX drill_runs_badge ON drill_runs (badge, id);
     """,
+    # 3: the course file an attempt fired (its content hash) and whether it is the built-in
+    # course of its id, unchanged ('builtin'), an edited copy that keeps a built-in id
+    # ('modified': never the built-in course's qualification) or another course ('file');
+    # '' for records kept before (chained as they were).
+    """
+    ALTER TABLE attempts_in_progress ADD COLUMN course_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE qualifications ADD COLUMN course_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE qualifications ADD COLUMN course_origin TEXT NOT NULL DEFAULT '';
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -130,8 +139,53 @@ def _digest(values: list[Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Since schema 3, also these (a record kept before has '' in both and keeps its old hash).
+_HASHED_COURSE = ("course_sha256", "course_origin")
+
+
 def record_hash(row: dict[str, Any]) -> str:
-    return _digest([row[k] for k in _HASHED])
+    values = [row[k] for k in _HASHED]
+    if any(row.get(k) for k in _HASHED_COURSE):
+        values += [row[k] for k in _HASHED_COURSE]
+    return _digest(values)
+
+
+def builtin_course_sha256(course: str) -> str | None:
+    """The content hash of the built-in course file with this id (None: no such built-in)."""
+    from drills.course import builtin_course_files
+
+    path = builtin_course_files().get(course)
+    return None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def course_origin(course: str, sha256: str) -> str:
+    """'builtin' (the built-in course of that id, byte for byte), 'modified' (another file
+    that keeps a built-in id) or 'file' (a course of its own id); '' when no hash is known."""
+    if not sha256:
+        return ""
+    builtin = builtin_course_sha256(course)
+    if builtin is None:
+        return "file"
+    return "builtin" if builtin == sha256 else "modified"
+
+
+def _course_max_points(course: str, sha256: str) -> int:
+    """The maximum of the course an attempt fired, when it is a built-in one (0 otherwise: the
+    file it fired is not kept in the store)."""
+    if course_origin(course, sha256) not in ("", "builtin"):
+        return 0
+    from drills.course import builtin_courses
+
+    found = builtin_courses().get(course)
+    return 0 if found is None else found.max_points
+
+
+def course_label(row: dict[str, Any]) -> str:
+    """A record's course as every listing shows it: the id, and for an edited copy of a
+    built-in course, `fbi-pistol-2019-v1 (modified, sha256 1a2b3c4d5e6f)`."""
+    if row.get("course_origin") == "modified":
+        return f"{row['course']} (modified, sha256 {str(row['course_sha256'])[:12]})"
+    return str(row["course"])
 
 
 def officer_digest(row: dict[str, Any]) -> str:
@@ -588,12 +642,15 @@ class Records:
         software_version: str,
         devices: list[dict[str, str]],
         calibration: list[dict[str, Any]],
+        course_sha256: str = "",
     ) -> int:
+        """Begin recording an attempt; `course_sha256`: the content hash of the course fired
+        (the run's `attempt_started` logs the same), kept in its qualification record."""
         self.officer(badge)
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
-                " devices, calibration, shots) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " devices, calibration, shots, course_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 + (" RETURNING id" if self.dialect == "postgresql" else ""),
                 badge,
                 course,
@@ -603,6 +660,7 @@ class Records:
                 json.dumps(devices),
                 json.dumps(calibration),
                 "[]",
+                course_sha256,
             )
             return self._last_id(cur)
 
@@ -667,6 +725,8 @@ class Records:
                 "passed": int(score["passed"]) if incomplete is None else 0,
                 "detail": json.dumps(body, sort_keys=True),
                 "prev_hash": head["last_hash"],
+                "course_sha256": progress["course_sha256"],
+                "course_origin": course_origin(progress["course"], progress["course_sha256"]),
             }
             cur = self._run(
                 "INSERT INTO qualifications ("
@@ -690,12 +750,29 @@ class Records:
             self._run("DELETE FROM attempts_in_progress WHERE id = ?", attempt)
             return int(row["id"])
 
-    def resume_attempt(self, attempt: int, badge: str, course: str) -> list[dict[str, Any]]:
+    def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
+        """An unfinished attempt's badge, course, course_sha256 and seed; RecordsError when
+        there is none with that id."""
+        rows = self._rows(
+            "SELECT id, badge, course, course_sha256, seed FROM attempts_in_progress WHERE id = ?",
+            attempt,
+        )
+        if not rows:
+            raise RecordsError(
+                f"no attempt in progress with id {attempt}: see `openrange records incomplete`"
+            )
+        return rows[0]
+
+    def resume_attempt(
+        self, attempt: int, badge: str, course: str, course_sha256: str | None = None
+    ) -> list[dict[str, Any]]:
         """The records kept so far of an attempt that never finished (shots, deployments,
         faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
-        wrong, when it is not in progress or is another officer's or another course's."""
+        wrong, when it is not in progress, is another officer's or another course's, or (with
+        `course_sha256`) began with another version of the course file."""
         rows = self._rows(
-            "SELECT badge, course, shots FROM attempts_in_progress WHERE id = ?", attempt
+            "SELECT badge, course, shots, course_sha256 FROM attempts_in_progress WHERE id = ?",
+            attempt,
         )
         if not rows:
             raise RecordsError(
@@ -706,6 +783,12 @@ class Records:
                 f"attempt {attempt} is badge {rows[0]['badge']}'s on {rows[0]['course']},"
                 f" not badge {badge}'s on {course}"
             )
+        kept = rows[0]["course_sha256"]
+        if course_sha256 is not None and kept and kept != course_sha256:
+            raise RecordsError(
+                f"attempt {attempt} began with another version of {course}"
+                f" (sha256 {kept[:12]}, this file {course_sha256[:12]}): resume it with that file"
+            )
         return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
 
     def close_attempt(self, attempt: int, by: str, reason: str) -> int:
@@ -713,7 +796,14 @@ class Records:
         pass or a fail) with every shot kept, and who closed it and why."""
         if not by.strip() or not reason.strip():
             raise RecordsError("closing an attempt needs who closes it (--by) and why (--reason)")
-        score = {"points": 0, "max_points": 0, "hits": 0, "passed": False, "complete": False}
+        progress = self.attempt_in_progress(attempt)
+        score = {
+            "points": 0,
+            "max_points": _course_max_points(progress["course"], progress["course_sha256"]),
+            "hits": 0,
+            "passed": False,
+            "complete": False,
+        }
         return self.finish_attempt(
             attempt, score, incomplete={"closed_by": by, "reason": reason, "closed": _now()}
         )
@@ -746,15 +836,30 @@ class Records:
     def standing(self, badge: str | None = None) -> list[StatusRow]:
         """Each officer's (or one officer's) standing per course, in one indexed query."""
         where, args = ("WHERE badge = ? ", [badge]) if badge is not None else ("", [])
+        # An edited copy of a built-in course stands apart, under its own label: a pass on it
+        # is never the built-in course's qualification.
+        variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
         rows = self._rows(
-            "SELECT badge, course, COUNT(*) AS attempts, MAX(finished) AS last_attempt,"
+            f"SELECT badge, course, {variant} AS variant, COUNT(*) AS attempts,"
+            " MAX(finished) AS last_attempt,"
             " MAX(CASE WHEN passed = 1 THEN finished END) AS last_pass"
-            f" FROM qualifications {where}GROUP BY badge, course ORDER BY badge, course",
+            f" FROM qualifications {where}GROUP BY badge, course, {variant}"
+            " ORDER BY badge, course, variant",
             *args,
         )
         return [
             StatusRow(
-                r["badge"], r["course"], int(r["attempts"]), r["last_attempt"], r["last_pass"]
+                r["badge"],
+                course_label(
+                    {
+                        "course": r["course"],
+                        "course_origin": "modified" if r["variant"] else "",
+                        "course_sha256": r["variant"],
+                    }
+                ),
+                int(r["attempts"]),
+                r["last_attempt"],
+                r["last_pass"],
             )
             for r in rows
         ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from drills.events import EventLogError
 from drills.log import LogRecord
 from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
@@ -24,7 +25,7 @@ from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.cli.summary import verdict_line
 from range.review.render import COLOURS, Renderer, Scene
-from range.runs.runlog import read_events
+from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
@@ -71,7 +72,8 @@ def _threat_chart(records: list[LogRecord]) -> str:
             ax.axvline(r.t, color=colour, lw=1, alpha=0.7)
     ax.set_yticks(range(5), list(THREAT_LEVEL))
     ax.set_xlabel("drill time (s); grey: commands and draws, orange: TASER, red: firearm")
-    ax.legend(loc="upper left", fontsize=8)
+    if by_subject:
+        ax.legend(loc="upper left", fontsize=8)
     return _png(fig)
 
 
@@ -81,6 +83,17 @@ def _map(records: list[LogRecord], cover: list[dict[str, float]]) -> str:
 
     fig, ax = plt.subplots(figsize=(9, 3.6))
     positions = [r for r in records if r.kind == "positions"]
+    if not positions:  # a log cut before its first frame: nobody's position was recorded
+        ax.text(
+            0.5,
+            0.5,
+            "no positions recorded: the log stops before the first frame",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+        return _png(fig)
     officer = np.array([r.data["officer"] for r in positions])
     ax.plot(officer[:, 0], officer[:, 1], "k-", lw=2, label="officer")
     for name in positions[0].data["subjects"]:
@@ -251,6 +264,8 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     records = read_events(run_dir)
+    if not records:
+        raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
     if records[0].kind == "attempt_started":
         return _course_report(run_dir, records, out)
     started = records[0].data

@@ -260,7 +260,7 @@ def run_course(
             raise ValueError("resuming an attempt needs its records and --badge")
         if records is not None and badge is not None:
             if resume is not None:
-                kept = records.resume_attempt(resume, badge, course.id)
+                kept = records.resume_attempt(resume, badge, course.id, sha256(copy))
                 done, cut = _resumed(strings, kept, result)
                 started = resume
                 if cut is not None:
@@ -283,6 +283,7 @@ def run_course(
                     __version__,
                     result.devices,
                     calibration=result.calibration,
+                    course_sha256=sha256(copy),
                 )
             record_id = started
             log.attach(lambda record: _keep_shot(records, started, record))

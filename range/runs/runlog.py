@@ -15,11 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from drills.events import EventLogError, RecordError, check_record
+from drills.events import (
+    MAX_JSON_DEPTH,
+    EventLogError,
+    RecordError,
+    check_order,
+    check_record,
+    json_depth,
+)
 from drills.log import LogRecord
 
 EVENTS = "events.jsonl"
 RESULT = "result.json"
+# Record kinds that say how things stand, not that something happened: two in a row may match.
+_SNAPSHOTS = frozenset({"positions"})
 
 
 class RunWriteError(Exception):
@@ -103,6 +112,8 @@ def read_events(run_dir: Path) -> list[LogRecord]:
     kind, or lacks or mistypes a field; FileNotFoundError for a folder that holds no log.
     """
     path = run_dir / EVENTS
+    if not run_dir.exists():
+        raise FileNotFoundError(f"{run_dir} does not exist")
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} holds no {EVENTS}: is it a run directory?")
     raw = path.read_bytes()
@@ -110,10 +121,16 @@ def read_events(run_dir: Path) -> list[LogRecord]:
     if lines and lines[-1] == b"":
         lines.pop()  # the newline that ends the last whole record
     torn = not raw.endswith(b"\n")  # the last line was never finished
-    records = []
+    records: list[LogRecord] = []
+    previous_t: float | None = None
+    previous_line = b""
     for number, line in enumerate(lines, start=1):
         try:
             data = json.loads(line.decode("utf-8"))
+        except RecursionError:
+            raise EventLogError(
+                path, number, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+            ) from None
         except UnicodeDecodeError as exc:
             if torn and number == len(lines):
                 break
@@ -123,9 +140,25 @@ def read_events(run_dir: Path) -> list[LogRecord]:
             if torn and number == len(lines):
                 break
             raise EventLogError(path, number, f"not a JSON record: {exc.msg}") from None
+        depth = json_depth(data)
+        if depth > MAX_JSON_DEPTH:
+            raise EventLogError(
+                path, number, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+            )
         try:
-            check_record(data)
+            record = check_record(data)
         except RecordError as exc:
             raise EventLogError(path, number, str(exc)) from None
+        # A repeated event (a shot, an action) would count twice; a repeated snapshot of
+        # where everyone stands (the engine writes one per frame, even when nothing moved)
+        # changes nothing.
+        if line == previous_line and record.kind not in _SNAPSHOTS:
+            raise EventLogError(
+                path, number, f"repeats the line before it exactly (a {record.kind} twice)"
+            )
+        out_of_order = check_order(record.t, previous_t)
+        if out_of_order is not None:
+            raise EventLogError(path, number, f"t: {out_of_order}")
+        previous_t, previous_line = record.t, line
         records.append(LogRecord.from_json(data))
     return records
