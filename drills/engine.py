@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from drills.events import probe_record
 from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
@@ -288,7 +289,7 @@ class DrillEngine:
             when,
             "probe_impacts",
             subject=subject_id,
-            impacts=[_impact_record(i) for i in impacts],
+            impacts=[probe_record(i) for i in impacts],
             effect=outcome.effect.value,
             spread_in=None if outcome.spread_in is None else round(outcome.spread_in, 3),
             connected=list(outcome.connected),
@@ -581,16 +582,3 @@ class DrillEngine:
     @staticmethod
     def _yaw_toward(frm: tuple[float, float], to: tuple[float, float]) -> float:
         return math.atan2(to[1] - frm[1], to[0] - frm[0])
-
-
-def _impact_record(impact: ProbeImpact) -> dict[str, Any]:
-    return {
-        "probe": impact.probe,
-        "target": impact.target,
-        "region": None if impact.region is None else impact.region.value,
-        "zone": None if impact.zone is None else impact.zone.value,
-        "point": [round(c, 4) for c in impact.point],
-        "time_of_flight_s": round(impact.time_of_flight_s, 5),
-        "clothing_gap_in": impact.clothing_gap_in,
-        "connected": impact.connected,
-    }
