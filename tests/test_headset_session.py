@@ -192,3 +192,43 @@ def test_one_session_renders_moving_subjects_the_replica_at_the_controller_and_f
     assert "VISIBLE" in seen, out["states"]
     assert "FOCUSED" in seen[seen.index("VISIBLE") :]
     assert math.isfinite(first["display_s"])
+
+
+def test_what_a_runtime_lacks_is_one_named_line_each() -> None:
+    from range.xr.runtime import missing_for_headless
+    from range.xr.session import missing_for_headset
+
+    # A desktop runtime on Windows: OpenGL and the performance-counter conversion, no EGL.
+    lacks = missing_for_headset(
+        ("XR_KHR_opengl_enable", "XR_KHR_win32_convert_performance_counter_time")
+    )
+    assert lacks == [
+        "no EGL binding (XR_MNDX_egl_enable): OpenRange renders through EGL, so the headset"
+        " cannot be rendered on this runtime"
+    ]
+    lacks = missing_for_headset(("XR_MNDX_egl_enable",))
+    assert len(lacks) == 2
+    assert lacks[0].startswith("no OpenGL graphics binding (XR_KHR_opengl_enable)")
+    assert lacks[1].startswith("no time conversion (XR_KHR_convert_timespec_time or")
+    assert (
+        missing_for_headset(
+            ("XR_MNDX_egl_enable", "XR_KHR_opengl_enable", "XR_KHR_convert_timespec_time")
+        )
+        == []
+    )
+    assert [line.split(" (")[0] for line in missing_for_headless(())] == [
+        "no XR_MND_headless",
+        "no XR_KHR_convert_timespec_time",
+    ]
+
+
+def test_xr_check_says_monado_lacks_nothing(monado_remote: MonadoSandbox) -> None:
+    done = monado_remote.python(
+        "from range.cli.main import main; raise SystemExit(main())", "xr", "check"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "lacks:" not in done.stdout
+    done = monado_remote.python(
+        "from range.cli.main import main; raise SystemExit(main())", "xr", "check", "--json"
+    )
+    assert json.loads(done.stdout)["missing"] == []
