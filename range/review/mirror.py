@@ -24,6 +24,7 @@ from range.runs.runlog import read_events
 from range.runs.saved import saved_drill
 
 HEAD_HEIGHT_M = 1.7
+OFFICER = "officer"  # the renderer's key for the officer's body in a replay from other eyes
 
 
 class NoDisplayError(RenderUnavailableError):
@@ -70,8 +71,20 @@ class Playback:
     they change (a new impact), the subjects are posed by transforms (animated from the
     logged states, as in the run) and re-uploaded only when what they hold changes."""
 
-    def __init__(self, records: list[LogRecord], renderer: Renderer, drill: Drill) -> None:
+    def __init__(
+        self,
+        records: list[LogRecord],
+        renderer: Renderer,
+        drill: Drill,
+        *,
+        officer: bool = False,
+        hidden: frozenset[str] = frozenset(),
+    ) -> None:
+        """`officer`: draw the officer's body too (for a replay from someone else's eyes);
+        `hidden`: subjects not drawn (the one whose eyes the replay looks through)."""
         self.records = records
+        self.officer = officer
+        self.hidden = hidden
         self.renderer = renderer
         started = records[0].data
         self.drill = drill  # the drill the run played (`range.runs.saved.saved_drill`)
@@ -105,7 +118,15 @@ class Playback:
             renderer.load(scene)
             self._impacts = len(impacts)
         ox, oy = positions["officer"]
+        first = positions["subjects"][drill.subjects[0].id]
+        if self.officer:
+            if OFFICER not in self._held:
+                renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")
+                self._held[OFFICER] = "none"
+            renderer.pose_subject(OFFICER, (ox, oy, 0.0), math.atan2(first[1] - oy, first[0] - ox))
         for spec in drill.subjects:
+            if spec.id in self.hidden:
+                continue
             x, y = positions["subjects"][spec.id]
             yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
             now = state.get(spec.id, {})
@@ -123,10 +144,12 @@ class Playback:
                 spec.id, t, (x, y), yaw, behaviour, stance, held, body.skeleton()
             )
             renderer.pose_subject(spec.id, (x, y, 0.0), yaw, pose)
-        first = positions["subjects"][drill.subjects[0].id]
         eye = (ox, oy, HEAD_HEIGHT_M)
         look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])
         return Pose(eye, look_rotation(look))
+
+
+SCRUB_S = 2.0  # one arrow key moves a replay this much run time
 
 
 def play(
@@ -136,8 +159,11 @@ def play(
     frames: int | None = None,
     screenshot: Path | None = None,
     size: tuple[int, int] = (960, 540),
+    who: str = "officer",
 ) -> int:
-    """Open the window and play the run; returns the frames shown."""
+    """Open the window and play the run as `who` saw it (`range.review.replay.Viewpoint`:
+    officer, subject, a subject id, bystander); returns the frames shown. Space pauses, the
+    left and right arrows scrub by SCRUB_S, Escape closes."""
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise NoDisplayError(
             "the mirror needs a display (DISPLAY is not set); for a review"
@@ -146,9 +172,11 @@ def play(
     import glfw
     import moderngl
 
+    from range.review.render import view_projection
+    from range.review.replay import Replay
+
     records = read_events(run_dir)
     drill = saved_drill(run_dir, records[0].data)
-    end = max(r.t for r in records)
     if not glfw.init():
         raise NoDisplayError("GLFW could not reach the display")
     try:
@@ -156,43 +184,55 @@ def play(
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         window = glfw.create_window(
-            size[0], size[1], f"OpenRange mirror: {run_dir.name}", None, None
+            size[0], size[1], f"OpenRange mirror: {run_dir.name} as {who}", None, None
         )
         if not window:
             raise NoDisplayError("the display refused an OpenGL 3.3 window")
         glfw.make_context_current(window)
         ctx = moderngl.create_context()
         renderer = Renderer(size[0], size[1], context=ctx)
-        playback = Playback(records, renderer, drill)
+        replay = Replay(records, renderer, drill, who)
+        end = replay.end_s
+        control = {"t": 0.0, "paused": False}
+
+        def key(_w: object, k: int, _s: int, action: int, _m: int) -> None:
+            if action not in (glfw.PRESS, glfw.REPEAT):
+                return
+            if k == glfw.KEY_SPACE:
+                control["paused"] = not control["paused"]
+            elif k in (glfw.KEY_LEFT, glfw.KEY_RIGHT):
+                step = SCRUB_S if k == glfw.KEY_RIGHT else -SCRUB_S
+                control["t"] = min(end, max(0.0, control["t"] + step))
+            elif k == glfw.KEY_ESCAPE:
+                glfw.set_window_should_close(window, True)
+
+        glfw.set_key_callback(window, key)
         shown = 0
-        start = glfw.get_time()
+        last = glfw.get_time()
         while not glfw.window_should_close(window):
-            t = (
-                min(end, (glfw.get_time() - start) * speed)
-                if frames is None
-                else (end * shown / max(frames - 1, 1))
-            )
-            eyes = playback.update(t)
+            now = glfw.get_time()
+            if frames is not None:
+                control["t"] = end * shown / max(frames - 1, 1)
+            elif not control["paused"]:
+                control["t"] = min(end, control["t"] + (now - last) * speed)
+            last = now
+            t = control["t"]
+            eyes = replay.update(t)
             width, height = glfw.get_framebuffer_size(window)
             renderer.width, renderer.height = width, height
-            from range.review.render import view_projection
-
             renderer.draw(ctx.screen, view_projection(eyes, 70.0, width / height))
             shown += 1
             if frames is not None and shown >= frames:
                 if screenshot is not None:
                     raw = ctx.screen.read(components=3)
                     image = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)[::-1]
-                    import matplotlib
+                    import matplotlib.image
 
-                    matplotlib.use("Agg")
-                    import matplotlib.pyplot as plt
-
-                    plt.imsave(screenshot, image)
+                    matplotlib.image.imsave(screenshot, image)
                 break
             glfw.swap_buffers(window)
             glfw.poll_events()
-            if t >= end and frames is None:
+            if t >= end and frames is None and not control["paused"]:
                 glfw.set_window_should_close(window, True)
         renderer.close()
         glfw.destroy_window(window)
