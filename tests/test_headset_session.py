@@ -232,3 +232,38 @@ def test_xr_check_says_monado_lacks_nothing(monado_remote: MonadoSandbox) -> Non
         "from range.cli.main import main; raise SystemExit(main())", "xr", "check", "--json"
     )
     assert json.loads(done.stdout)["missing"] == []
+
+
+def test_a_replay_plays_in_the_headset_from_the_subject_s_eyes(
+    monado_remote: MonadoSandbox,
+) -> None:
+    """`openrange replay RUN --as subject` with a runtime present: the headset session
+    renders the replay (the run lives in the project: the chroot sees only that)."""
+    import shutil
+    import uuid
+
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    runs = monado_remote.project / ".cache" / f"replay-{uuid.uuid4().hex[:8]}"
+    try:
+        result = run_drill(
+            RunConfig(
+                find_drill("knife-approach-v1"), find_officer("taser-first-v1"), 3, runs_dir=runs
+            )
+        )
+        assert result.run_dir is not None
+        done = monado_remote.python(
+            "from range.cli.main import main; raise SystemExit(main())",
+            "replay",
+            str(result.run_dir),
+            "--as",
+            "subject",
+            "--frames",
+            "20",
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "20 frames shown in the headset"
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
