@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from drills.log import LogRecord
 from drills.schema import Drill
@@ -239,3 +242,134 @@ def play(
         return shown
     finally:
         glfw.terminate()
+
+
+# The instructor's third-person camera: behind the officer's right shoulder and above, looking
+# at the middle of the encounter.
+THIRD_PERSON_BACK_M = 2.5
+THIRD_PERSON_RIGHT_M = 1.0
+THIRD_PERSON_UP_M = 2.6
+
+
+def third_person(officer_eye: Pose, look_at: tuple[float, float, float]) -> Pose:
+    """The instructor's camera for a live run: behind the officer's right shoulder and above
+    (THIRD_PERSON_*), looking at `look_at` (the middle of the encounter)."""
+    forward = np.asarray(officer_eye.rotation()[:, 0], dtype=float)
+    forward[2] = 0.0
+    norm = float(np.linalg.norm(forward))
+    forward = forward / norm if norm > 1e-9 else np.array([1.0, 0.0, 0.0])
+    right = np.array([forward[1], -forward[0], 0.0])
+    x, y, _ = np.asarray(officer_eye.position_m, dtype=float)
+    at = np.array([x, y, THIRD_PERSON_UP_M]) - forward * THIRD_PERSON_BACK_M
+    at += right * THIRD_PERSON_RIGHT_M
+    eye = (float(at[0]), float(at[1]), float(at[2]))
+    return Pose(eye, look_rotation(np.asarray(look_at, dtype=float) - at))
+
+
+class LiveMirror:
+    """The instructor's mirror of a live run: a desktop window the frame loop updates each
+    frame with `show(renderer, camera)`, drawn by the lane's own renderer (the headset's).
+
+    The renderer draws the view into its own framebuffer in its own (EGL) context; the pixels
+    are shown in a GLFW window whose context GLFW also makes through EGL, so EGL and GLX never
+    meet in the process (stack-notes.md). Drawing makes the window's context current: the
+    headset session makes its own current again at its next frame, and `show` makes the
+    renderer's current before drawing. Errors: NoDisplayError (one line) with no display."""
+
+    def __init__(self, size: tuple[int, int] = (960, 540), title: str = "OpenRange mirror"):
+        self.size, self.title = size, title
+        self._window: Any = None  # a GLFW window
+        self._last_drawn: NDArray[np.uint8] = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+        self.shown = 0
+
+    def open(self) -> LiveMirror:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise NoDisplayError("the mirror needs a display (DISPLAY is not set)")
+        # PyOpenGL draws the pixels in the window's context; it must find it through EGL.
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+        import glfw
+
+        if not glfw.init():
+            raise NoDisplayError("GLFW could not reach the display")
+        glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API)
+        glfw.window_hint(glfw.RESIZABLE, glfw.FALSE)
+        window = glfw.create_window(self.size[0], self.size[1], self.title, None, None)
+        if not window:
+            glfw.terminate()
+            raise NoDisplayError("the display refused an OpenGL window through EGL")
+        self._window = window
+        glfw.make_context_current(window)
+        glfw.swap_interval(0)  # the headset paces the loop, not the desktop's refresh
+        return self
+
+    @property
+    def closed(self) -> bool:
+        """The instructor closed the window (the run goes on without it)."""
+        import glfw
+
+        return self._window is None or bool(glfw.window_should_close(self._window))
+
+    def show(
+        self,
+        renderer: Renderer,
+        camera: Pose,
+        fov_deg: float = 70.0,
+        activate: Callable[[], None] | None = None,
+    ) -> NDArray[np.uint8]:
+        """Draw the renderer's scene as it is now from `camera` into the window; returns the
+        image shown (height, width, 3), row 0 at the top. The renderer's size is the
+        window's. `activate` makes the renderer's context current (the headset's:
+        `HeadsetSession.make_current`); a renderer with a context of its own needs none."""
+        import glfw
+        from OpenGL import GL  # type: ignore[import-untyped]
+
+        if (renderer.width, renderer.height) != self.size:
+            raise ValueError(
+                f"the mirror is {self.size[0]}x{self.size[1]} but the renderer draws"
+                f" {renderer.width}x{renderer.height}"
+            )
+        if activate is not None:
+            activate()
+            image = renderer.render(camera, fov_deg)
+        else:
+            with renderer.ctx:  # its own (EGL) context current while it draws
+                image = renderer.render(camera, fov_deg)
+        glfw.make_context_current(self._window)
+        GL.glWindowPos2i(0, 0)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        bottom_up = np.ascontiguousarray(image[::-1])
+        GL.glDrawPixels(self.size[0], self.size[1], GL.GL_RGB, GL.GL_UNSIGNED_BYTE, bottom_up)
+        GL.glFinish()
+        self._last_drawn = self._read_back()
+        glfw.swap_buffers(self._window)
+        glfw.poll_events()
+        self.shown += 1
+        return image
+
+    def _read_back(self) -> NDArray[np.uint8]:
+        from OpenGL import GL
+
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        width, height = self.size
+        raw = GL.glReadPixels(0, 0, width, height, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+        image = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+        return np.ascontiguousarray(image[::-1])
+
+    def read(self) -> NDArray[np.uint8]:
+        """The window's pixels as last drawn, read back from the window's own framebuffer
+        before it was shown (height, width, 3), row 0 at the top."""
+        return self._last_drawn
+
+    def close(self) -> None:
+        import glfw
+
+        if self._window is not None:
+            glfw.destroy_window(self._window)
+            self._window = None
+            glfw.terminate()
+
+    def __enter__(self) -> LiveMirror:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -243,6 +243,11 @@ class HeadsetSession:
     ) -> None:
         self.close()
 
+    def make_current(self) -> None:
+        """Make the session's OpenGL context current (after another window drew, e.g. the
+        instructor's mirror, `range.review.mirror.LiveMirror`)."""
+        self._h["context"].graphics.make_current()
+
     # -- the runtime's events ---------------------------------------------------------------
 
     @property
