@@ -114,6 +114,7 @@ class HeadsetSession:
     recommended_sizes: list[tuple[int, int]] = field(default_factory=list)
     frames: int = 0  # frames rendered
     missed: int = 0  # display periods skipped between consecutive rendered frames
+    display_period_s: float = 0.0  # the runtime's predicted display period, last frame
     renderer: Renderer | None = None
     _h: dict[str, Any] = field(default_factory=dict)
     _last_display_ns: int | None = None
@@ -243,6 +244,11 @@ class HeadsetSession:
     ) -> None:
         self.close()
 
+    def reset_counts(self) -> None:
+        """Start counting frames rendered and missed afresh (e.g. once the session is
+        focused, for a figure over a set time)."""
+        self.frames, self.missed, self._last_display_ns = 0, 0, None
+
     def make_current(self) -> None:
         """Make the session's OpenGL context current (after another window drew, e.g. the
         instructor's mirror, `range.review.mirror.LiveMirror`)."""
@@ -346,6 +352,7 @@ class HeadsetSession:
         context.graphics.make_current()
         display = int(frame_state.predicted_display_time)
         period = int(frame_state.predicted_display_period)
+        self.display_period_s = period * 1e-9
         if self._last_display_ns is not None and period > 0:
             skipped = round((display - self._last_display_ns) / period) - 1
             self.missed += max(0, skipped)
