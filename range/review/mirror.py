@@ -280,6 +280,8 @@ class LiveMirror:
         self.size, self.title = size, title
         self._window: Any = None  # a GLFW window
         self._last_drawn: NDArray[np.uint8] = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+        self._fbo: Any = None
+        self._fbo_ctx: Any = None
         self.shown = 0
 
     def open(self) -> LiveMirror:
@@ -317,23 +319,18 @@ class LiveMirror:
         activate: Callable[[], None] | None = None,
     ) -> NDArray[np.uint8]:
         """Draw the renderer's scene as it is now from `camera` into the window; returns the
-        image shown (height, width, 3), row 0 at the top. The renderer's size is the
-        window's. `activate` makes the renderer's context current (the headset's:
+        image shown (height, width, 3), row 0 at the top, at the window's size whatever the
+        renderer's own. `activate` makes the renderer's context current (the headset's:
         `HeadsetSession.make_current`); a renderer with a context of its own needs none."""
         import glfw
         from OpenGL import GL  # type: ignore[import-untyped]
 
-        if (renderer.width, renderer.height) != self.size:
-            raise ValueError(
-                f"the mirror is {self.size[0]}x{self.size[1]} but the renderer draws"
-                f" {renderer.width}x{renderer.height}"
-            )
         if activate is not None:
             activate()
-            image = renderer.render(camera, fov_deg)
+            image = self._draw(renderer, camera, fov_deg)
         else:
             with renderer.ctx:  # its own (EGL) context current while it draws
-                image = renderer.render(camera, fov_deg)
+                image = self._draw(renderer, camera, fov_deg)
         glfw.make_context_current(self._window)
         GL.glWindowPos2i(0, 0)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
@@ -345,6 +342,20 @@ class LiveMirror:
         glfw.poll_events()
         self.shown += 1
         return image
+
+    def _draw(self, renderer: Renderer, camera: Pose, fov_deg: float) -> NDArray[np.uint8]:
+        # An offscreen framebuffer of the window's size in the renderer's context (made once):
+        # the renderer keeps its own size (the headset's renderer draws into swapchains).
+        from range.review.render import view_projection
+
+        width, height = self.size
+        if self._fbo is None or self._fbo_ctx is not renderer.ctx:
+            self._fbo = renderer.ctx.simple_framebuffer((width, height))
+            self._fbo_ctx = renderer.ctx
+        renderer.draw(self._fbo, view_projection(camera, fov_deg, width / height))
+        raw = self._fbo.read(components=3)
+        image = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+        return np.ascontiguousarray(image[::-1])
 
     def _read_back(self) -> NDArray[np.uint8]:
         from OpenGL import GL
