@@ -267,3 +267,86 @@ def test_a_replay_plays_in_the_headset_from_the_subject_s_eyes(
         assert done.stdout.strip().splitlines()[-1] == "20 frames shown in the headset"
     finally:
         shutil.rmtree(runs, ignore_errors=True)
+
+
+HEADSET_AND_MIRROR = r"""
+import json, math
+import numpy as np
+from physics.body import SubjectBody
+from physics.pose import Pose, look_rotation
+from range.review.mirror import LiveMirror
+from range.review.render import Scene, view_projection
+from range.xr.session import HeadsetSession
+
+def project(camera, point):
+    clip = view_projection(camera, 70.0, 320 / 180) @ np.array([*point, 1.0])
+    return [(clip[0] / clip[3] + 1) / 2 * 320, (1 - clip[1] / clip[3]) / 2 * 180]
+
+out = []
+with HeadsetSession() as session:
+    renderer = session.renderer
+    lane = Scene()
+    lane.lane(10.0, 4.0)
+    renderer.load(lane)
+    renderer.add_subject("s1", SubjectBody())
+    n = 0
+    while session.state != "FOCUSED" and n < 400:
+        session.frame()
+        n += 1
+    eye = Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, -0.1)))
+    with LiveMirror((320, 180)) as mirror:
+        for y in (0.8, -0.8):
+            def prepare(poses, y=y):
+                renderer.pose_subject("s1", (4.0, y, 0.0), math.pi)
+            frame = session.frame(prepare=prepare)
+            shown = mirror.show(renderer, eye, activate=session.make_current)
+            window = mirror.read()
+            blue = np.nonzero(window[..., 2] > window[..., 0] + 50)
+            out.append({"rendered": frame.rendered,
+                        "same": int(np.abs(window.astype(int) - shown).max()),
+                        "cols": [int(blue[1].min()), int(blue[1].max())],
+                        "chest": project(eye, (4.0, y, 1.2))})
+        frame = session.frame()
+        out.append({"rendered": frame.rendered, "views": frame.views})
+print(json.dumps(out))
+"""
+
+
+def test_the_live_mirror_shares_the_process_with_the_headset_session(
+    monado_remote: MonadoSandbox,
+) -> None:
+    """The instructor's window (GLFW through EGL, on an Xvfb display reached over TCP from the
+    chroot) and the headset's EGL session in one process: the window shows the frame's scene
+    as the frame loop moved it, and the headset keeps rendering after the window drew."""
+    import os
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
+    ready_r, ready_w = os.pipe()
+    # The chroot has its own /tmp, so no X socket: the display is reached over loopback TCP.
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(ready_w), "-listen", "tcp", "-ac", "-screen", "0", "640x480x24"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(ready_w,),
+    )
+    os.close(ready_w)
+    try:
+        with os.fdopen(ready_r) as ready:
+            number = ready.readline().strip()
+        assert number, "Xvfb did not start"
+        command = monado_remote._in_chroot("-c", HEADSET_AND_MIRROR)
+        command[4] = command[4].replace("exec env ", f"exec env DISPLAY=127.0.0.1:{number} ")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert done.returncode == 0, done.stderr[-3000:]
+    left, right, after = json.loads(done.stdout.strip().splitlines()[-1])
+    for frame in (left, right):
+        assert frame["rendered"] and frame["same"] == 0
+        assert frame["cols"][0] - 2 <= frame["chest"][0] <= frame["cols"][1] + 2
+    assert right["cols"][0] > left["cols"][1]
+    assert after["rendered"] and after["views"] == 2
+    assert "XR_ERROR" not in done.stderr  # the session closed as OpenXR allows

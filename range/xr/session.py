@@ -15,7 +15,6 @@ so a drill sees the headset being taken off (the session leaving FOCUSED) and pa
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import math
 import os
@@ -220,16 +219,13 @@ class HeadsetSession:
             )
 
     def close(self) -> None:
-        xr = _xr()
         h = self._h
         if self.renderer is not None:
             self.renderer.close()
             self.renderer = None
         context = h.get("context")
         if context is not None:
-            if context.session_is_running:
-                with contextlib.suppress(xr.exception.XrException):
-                    xr.end_session(context.session)
+            # Destroying a running session is allowed (xrEndSession is only for STOPPING).
             context.__exit__(None, None, None)
         h.clear()
 
