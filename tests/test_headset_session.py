@@ -350,3 +350,28 @@ def test_the_live_mirror_shares_the_process_with_the_headset_session(
     assert right["cols"][0] > left["cols"][1]
     assert after["rendered"] and after["views"] == 2
     assert "XR_ERROR" not in done.stderr  # the session closed as OpenXR allows
+
+
+def test_frames_missed_are_display_periods_skipped() -> None:
+    from range.xr.session import skipped_periods
+
+    period = 11_111_111  # 90 Hz
+    assert skipped_periods(0, period, period) == 0
+    assert skipped_periods(0, period + 2_000_000, period) == 0  # runtime jitter, not a miss
+    assert skipped_periods(0, 3 * period, period) == 2
+    assert skipped_periods(0, period, 0) == 0  # no period reported: nothing to count against
+
+
+def test_a_headset_replay_starts_the_wearer_at_the_viewer_s_eyes() -> None:
+    from range.review.replay import place_in_run
+
+    head = Pose((0.3, -0.2, 1.65), look_rotation((0.0, 1.0, 0.0)))  # stage: facing +Y
+    viewer = Pose((9.0, 0.5, 1.55), look_rotation((-1.0, 0.0, -0.2)))  # the run: facing -X
+    placed = place_in_run(head, head, viewer)
+    assert placed.position_m == pytest.approx(viewer.position_m)
+    forward = placed.rotation()[:, 0]
+    assert forward == pytest.approx([-1.0, 0.0, 0.0], abs=1e-9)  # the viewer's heading
+    # A step 0.5 m forward in the stage is 0.5 m along the viewer's heading in the run.
+    step = Pose((0.3, 0.3, 1.65), head.orientation)
+    moved = place_in_run(step, head, viewer)
+    assert moved.position_m == pytest.approx((8.5, 0.5, 1.55))

@@ -74,6 +74,15 @@ def missing_for_headset(extensions: set[str] | frozenset[str] | tuple[str, ...])
     return missing
 
 
+def skipped_periods(previous_ns: int, display_ns: int, period_ns: int) -> int:
+    """Display periods skipped between two consecutive frames' predicted display times (ns):
+    0 when each frame took the next period, 2 when it took the third, ... (a frame missed is
+    a period in which the compositor had no new image)."""
+    if period_ns <= 0:
+        return 0
+    return max(0, round((display_ns - previous_ns) / period_ns) - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class HeadsetFrame:
     """One pass of `HeadsetSession.frame`: the session state after the runtime's events,
@@ -349,9 +358,8 @@ class HeadsetSession:
         display = int(frame_state.predicted_display_time)
         period = int(frame_state.predicted_display_period)
         self.display_period_s = period * 1e-9
-        if self._last_display_ns is not None and period > 0:
-            skipped = round((display - self._last_display_ns) / period) - 1
-            self.missed += max(0, skipped)
+        if self._last_display_ns is not None:
+            self.missed += skipped_periods(self._last_display_ns, display, period)
         self._last_display_ns = display
         sync_actions(context.session, h["action_set"])
         display_s = self.host_s(display)
