@@ -234,6 +234,39 @@ def test_xr_check_says_monado_lacks_nothing(monado_remote: MonadoSandbox) -> Non
     assert json.loads(done.stdout)["missing"] == []
 
 
+HEADSET_REPLAY = r"""
+import json, sys
+from pathlib import Path
+import numpy as np
+from range.review.replay import play_headset
+from range.runs.runlog import read_events
+
+run_dir = Path(sys.argv[1])
+records = read_events(run_dir)
+seen = {}
+
+def look(eye, framebuffer, mvp, t):
+    if eye != 0:
+        return
+    w, h = framebuffer.size
+    image = np.frombuffer(framebuffer.read(components=3), dtype=np.uint8).reshape(h, w, 3)[::-1]
+    seen.update(image=image, mvp=mvp, t=t, size=[w, h])
+
+play_headset(run_dir, "subject", frames=20, on_view=look)
+t = seen["t"]
+ox, oy = [r for r in records if r.kind == "positions" and r.t <= t + 1e-9][-1].data["officer"]
+w, h = seen["size"]
+clip = seen["mvp"] @ np.array([ox, oy, 1.3, 1.0])
+col, row = int((clip[0] / clip[3] + 1) / 2 * w), int((1 - clip[1] / clip[3]) / 2 * h)
+image = seen["image"].astype(int)
+mask = (image.max(axis=2) < 70) & (image[..., 2] >= image[..., 0])
+rows, cols = np.nonzero(mask)
+print(json.dumps({"officer_pixels": int(mask.sum()), "chest": [col, row], "size": [w, h],
+                  "chest_dark": bool(mask[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2].any()),
+                  "median_col": float(np.median(cols)) if len(cols) else -1.0, "t": t}))
+"""
+
+
 def test_a_replay_plays_in_the_headset_from_the_subject_s_eyes(
     monado_remote: MonadoSandbox,
 ) -> None:
@@ -265,6 +298,14 @@ def test_a_replay_plays_in_the_headset_from_the_subject_s_eyes(
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().splitlines()[-1] == "20 frames shown in the headset"
+        # The left eye's image, read back from its swapchain image: the officer (his dark
+        # uniform) where the log puts him at that run time.
+        done = monado_remote.python(HEADSET_REPLAY, str(result.run_dir))
+        assert done.returncode == 0, done.stderr[-2000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert out["officer_pixels"] > 10, out
+        assert out["chest_dark"], out
+        assert abs(out["median_col"] - out["chest"][0]) < 0.03 * out["size"][0] + 3, out
     finally:
         shutil.rmtree(runs, ignore_errors=True)
 

@@ -10,8 +10,10 @@ with the officer's body drawn and the viewer's own body left out. PNG frames nee
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -210,10 +212,19 @@ def place_in_run(camera: Pose, head_start: Pose, eye: Pose) -> Pose:
     return Pose((x, y, z), matrix_to_quat(rotation), camera.time_s, camera.valid, camera.tracked)
 
 
-def play_headset(run_dir: Path, who: str, *, speed: float = 1.0, frames: int | None = None) -> int:
+def play_headset(
+    run_dir: Path,
+    who: str,
+    *,
+    speed: float = 1.0,
+    frames: int | None = None,
+    on_view: Callable[[int, Any, NDArray[np.float64], float], None] | None = None,
+) -> int:
     """Play the run in the headset as `who` saw it, through the lane's one OpenXR session;
     returns the frames rendered. Run time follows the frames' predicted display times; the
-    replay pauses while the session is not focused (the headset taken off)."""
+    replay pauses while the session is not focused (the headset taken off).
+    `on_view(eye, framebuffer, mvp, t)` is called after each eye is drawn, with the world to
+    clip transform it was drawn with and the run time (tests read the image back there)."""
     from range.review.render import view_matrix
     from range.runs.runlog import read_events
     from range.runs.saved import saved_drill
@@ -238,7 +249,10 @@ def play_headset(run_dir: Path, who: str, *, speed: float = 1.0, frames: int | N
             placed = place_in_run(camera, head_start, state["eye"])
             # Undo the stage view in `mvp` (projection @ view(camera)) and view from `placed`.
             projection = mvp @ np.linalg.inv(view_matrix(camera))
-            renderer.draw(framebuffer, projection @ view_matrix(placed))
+            world = projection @ view_matrix(placed)
+            renderer.draw(framebuffer, world)
+            if on_view is not None:
+                on_view(eye, framebuffer, world, min(t, replay.end_s))
 
         while frames is None or shown < frames:
             frame = session.frame(draw, prepare) if head_start is not None else session.frame()
