@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the system (headset), the interaction profiles OpenRange binds (simple, "
         "Index and Touch controllers; Vive trackers where the runtime offers them) "
         "and the runtime's extensions, then one line for each capability the runtime "
-        "lacks (the headset's EGL/OpenGL binding, time conversion, a headless session). "
+        "lacks (the headset's OpenGL binding, time conversion, a headless session). "
         "With no runtime installed it says so in one line.",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -2,8 +2,9 @@
 locates the poses, so nothing in the process needs a second session (two sessions in one
 instance fail with LimitReachedError).
 
-The session is OpenGL through EGL, as `range.xr.headset` renders (the `XR_MNDX_egl_enable`
-binding where the runtime offers it, with `XR_KHR_opengl_enable`). Poses are located at each
+The session is OpenGL (`XR_KHR_opengl_enable`): through EGL with no display where the runtime
+offers `XR_MNDX_egl_enable` (Monado), otherwise through GLX on the desktop's display (the Xlib
+binding desktop runtimes offer), so nothing Monado-only is required. Poses are located at each
 frame's predicted display time and stamped on the host's monotonic clock by converting that
 display time with `XR_KHR_convert_timespec_time`, or with
 `XR_KHR_win32_convert_performance_counter_time` where that is what the runtime offers. The
@@ -56,22 +57,69 @@ Draw = Callable[[int, Any, NDArray[np.float64], Pose], None]
 
 def missing_for_headset(extensions: set[str] | frozenset[str] | tuple[str, ...]) -> list[str]:
     """What a runtime offering `extensions` lacks for the headset session, one named line each
-    (empty: it has all). `openrange xr check` prints these."""
+    (empty: it has all). `openrange xr check` prints these. Without `XR_MNDX_egl_enable` the
+    session renders through GLX on the desktop's display (`binding="glx"`), so that is not a
+    lack."""
     offered = set(extensions)
     missing = []
     if OPENGL not in offered:
         missing.append(f"no OpenGL graphics binding ({OPENGL}): the headset cannot be rendered")
-    elif EGL_BINDING not in offered:
-        missing.append(
-            f"no EGL binding ({EGL_BINDING}): OpenRange renders through EGL, so the headset"
-            " cannot be rendered on this runtime"
-        )
     if TIMESPEC not in offered and WIN32_TIME not in offered:
         missing.append(
             f"no time conversion ({TIMESPEC} or {WIN32_TIME}): poses cannot be put on the"
             " clock the replicas' trigger events are stamped on"
         )
     return missing
+
+
+class GLFWContextProvider:
+    """An OpenGL context for the headset on the desktop's display (GLX through a hidden GLFW
+    window): the binding every desktop runtime offers with `XR_KHR_opengl_enable`
+    (`XrGraphicsBindingOpenGLXlibKHR`), where the runtime has no EGL binding."""
+
+    def __init__(self) -> None:
+        import glfw
+
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise XRUnavailableError(
+                f"the OpenXR runtime has no EGL binding ({EGL_BINDING}), and rendering through"
+                " GLX needs a display (DISPLAY is not set)"
+            )
+        if not glfw.init():
+            raise XRUnavailableError("GLFW could not reach the display for the headset context")
+        glfw.window_hint(glfw.VISIBLE, glfw.FALSE)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        self._window: Any = glfw.create_window(16, 16, "OpenRange headset", None, None)
+        if not self._window:
+            glfw.terminate()
+            raise XRUnavailableError("the display refused an OpenGL 3.3 context for the headset")
+        glfw.make_context_current(self._window)
+
+    def make_current(self) -> None:
+        import glfw
+
+        glfw.make_context_current(self._window)
+
+    def done_current(self) -> None:
+        import glfw
+
+        glfw.make_context_current(None)  # type: ignore[arg-type]
+
+    def destroy(self) -> None:
+        import glfw
+
+        if self._window:
+            glfw.destroy_window(self._window)
+            self._window = None
+            glfw.terminate()
+
+    def __enter__(self) -> GLFWContextProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
 
 
 def skipped_periods(previous_ns: int, display_ns: int, period_ns: int) -> int:
@@ -113,6 +161,9 @@ class HeadsetSession:
     lacks what `missing_for_headset` names."""
 
     hand: str = "right"
+    # "egl" (XR_MNDX_egl_enable: no display needed), "glx" (the desktop's display), or "auto":
+    # EGL where the runtime offers it, else GLX.
+    binding: str = "auto"
     clock: MonotonicClock = field(default_factory=lambda: MonotonicClock(origin_ns=0))
     states: list[str] = field(default_factory=list)
     history: dict[str, PoseHistory] = field(default_factory=dict)
@@ -130,8 +181,6 @@ class HeadsetSession:
     # -- lifecycle --------------------------------------------------------------------------
 
     def open(self) -> HeadsetSession:
-        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-        os.environ.setdefault("EGL_PLATFORM", "surfaceless")
         xr = _xr()
         try:
             available = {
@@ -147,8 +196,18 @@ class HeadsetSession:
                 f"this OpenXR runtime does not offer {TRACKER_EXTENSION}: track the replica"
                 " with a controller (--hand left or right)"
             )
+        if self.binding not in ("auto", "egl", "glx"):
+            raise ValueError(f"binding {self.binding!r}: choose auto, egl or glx")
+        if self.binding == "egl" and EGL_BINDING not in available:
+            raise XRUnavailableError(f"the OpenXR runtime offers no EGL binding ({EGL_BINDING})")
+        use_egl = self.binding == "egl" or (self.binding == "auto" and EGL_BINDING in available)
+        self.binding = "egl" if use_egl else "glx"
+        # PyOpenGL finds the current context through the platform it loads first.
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl" if use_egl else "glx")
+        if use_egl:
+            os.environ.setdefault("EGL_PLATFORM", "surfaceless")
         self.time_extension = TIMESPEC if TIMESPEC in available else WIN32_TIME
-        wanted = [EGL_BINDING, OPENGL, self.time_extension]
+        wanted = [OPENGL, self.time_extension] + ([EGL_BINDING] if use_egl else [])
         if self.hand == TRACKER:
             wanted.append(TRACKER_EXTENSION)
         import moderngl
@@ -166,8 +225,9 @@ class HeadsetSession:
             enabled_extension_names=wanted,
         )
         space = xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.STAGE)
+        provider = EGLOffscreenContextProvider() if use_egl else GLFWContextProvider()
         context = ContextObject(
-            context_provider=EGLOffscreenContextProvider(),
+            context_provider=provider,
             instance_create_info=info,
             reference_space_create_info=space,
         )
