@@ -324,7 +324,7 @@ def project(camera, point):
     return [(clip[0] / clip[3] + 1) / 2 * 320, (1 - clip[1] / clip[3]) / 2 * 180]
 
 out = []
-with HeadsetSession() as session:
+with HeadsetSession(binding=BINDING) as session:
     renderer = session.renderer
     lane = Scene()
     lane.lane(10.0, 4.0)
@@ -427,14 +427,16 @@ def test_without_the_egl_binding_the_headset_renders_through_the_desktop_s_glx(
         assert eye["bottom"] != eye["top"]  # the floor
 
 
+@pytest.mark.parametrize("binding", ["egl", "glx"])
 def test_the_live_mirror_shares_the_process_with_the_headset_session(
-    monado_remote: MonadoSandbox,
+    monado_remote: MonadoSandbox, binding: str
 ) -> None:
-    """The instructor's window (GLFW through EGL, on an Xvfb display reached over TCP from the
-    chroot) and the headset's EGL session in one process: the window shows the frame's scene
-    as the frame loop moved it, and the headset keeps rendering after the window drew."""
+    """The instructor's window (GLFW, on an Xvfb display reached over TCP from the chroot) and
+    the headset's session in one process, both through EGL or both through GLX: the window
+    shows the frame's scene as the frame loop moved it, and the headset keeps rendering after
+    the window drew."""
 
-    done = _with_display(monado_remote, HEADSET_AND_MIRROR)
+    done = _with_display(monado_remote, HEADSET_AND_MIRROR.replace("BINDING", repr(binding)))
     assert done.returncode == 0, done.stderr[-3000:]
     left, right, after = json.loads(done.stdout.strip().splitlines()[-1])
     for frame in (left, right):

@@ -266,6 +266,30 @@ def third_person(officer_eye: Pose, look_at: tuple[float, float, float]) -> Pose
     return Pose(eye, look_rotation(np.asarray(look_at, dtype=float) - at))
 
 
+_glfw_users = 0  # GLFW is process-wide: terminated only when its last user closes
+
+
+def acquire_glfw() -> bool:
+    """Initialise GLFW for one more user (the live mirror, a GLX headset context)."""
+    global _glfw_users
+    import glfw
+
+    if _glfw_users == 0 and not glfw.init():
+        return False
+    _glfw_users += 1
+    return True
+
+
+def release_glfw() -> None:
+    """One user is done with GLFW; the last one terminates it (destroying every window)."""
+    global _glfw_users
+    import glfw
+
+    _glfw_users = max(0, _glfw_users - 1)
+    if _glfw_users == 0:
+        glfw.terminate()
+
+
 class LiveMirror:
     """The instructor's mirror of a live run: a desktop window the frame loop updates each
     frame with `show(renderer, camera)`, drawn by the lane's own renderer (the headset's).
@@ -291,14 +315,19 @@ class LiveMirror:
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         import glfw
 
-        if not glfw.init():
+        if not acquire_glfw():
             raise NoDisplayError("GLFW could not reach the display")
-        glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API)
+        # The window's context through the same API as the process's others: EGL beside an
+        # EGL headset session or headless renderer, GLX beside a GLX-bound headset session
+        # (`HeadsetSession(binding="glx")` sets PyOpenGL's platform to glx first).
+        glfw.default_window_hints()  # hints outlive windows: a GLX headset context set some
+        if os.environ["PYOPENGL_PLATFORM"] == "egl":
+            glfw.window_hint(glfw.CONTEXT_CREATION_API, glfw.EGL_CONTEXT_API)
         glfw.window_hint(glfw.RESIZABLE, glfw.FALSE)
         window = glfw.create_window(self.size[0], self.size[1], self.title, None, None)
         if not window:
-            glfw.terminate()
-            raise NoDisplayError("the display refused an OpenGL window through EGL")
+            release_glfw()
+            raise NoDisplayError("the display refused an OpenGL window")
         self._window = window
         glfw.make_context_current(window)
         glfw.swap_interval(0)  # the headset paces the loop, not the desktop's refresh
@@ -377,7 +406,7 @@ class LiveMirror:
         if self._window is not None:
             glfw.destroy_window(self._window)
             self._window = None
-            glfw.terminate()
+            release_glfw()
 
     def __enter__(self) -> LiveMirror:
         return self.open()

@@ -85,15 +85,18 @@ class GLFWContextProvider:
                 f"the OpenXR runtime has no EGL binding ({EGL_BINDING}), and rendering through"
                 " GLX needs a display (DISPLAY is not set)"
             )
-        if not glfw.init():
+        from range.review.mirror import acquire_glfw, release_glfw
+
+        if not acquire_glfw():
             raise XRUnavailableError("GLFW could not reach the display for the headset context")
+        glfw.default_window_hints()
         glfw.window_hint(glfw.VISIBLE, glfw.FALSE)
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         self._window: Any = glfw.create_window(16, 16, "OpenRange headset", None, None)
         if not self._window:
-            glfw.terminate()
+            release_glfw()
             raise XRUnavailableError("the display refused an OpenGL 3.3 context for the headset")
         glfw.make_context_current(self._window)
 
@@ -110,10 +113,12 @@ class GLFWContextProvider:
     def destroy(self) -> None:
         import glfw
 
+        from range.review.mirror import release_glfw
+
         if self._window:
             glfw.destroy_window(self._window)
             self._window = None
-            glfw.terminate()
+            release_glfw()
 
     def __enter__(self) -> GLFWContextProvider:
         return self
