@@ -22,6 +22,7 @@ from range.cli import drill as cli_drill
 from range.cli import peripherals as cli_peripherals
 from range.cli import policy as cli_policy
 from range.cli import records as cli_records
+from range.cli import replay as cli_replay
 from range.cli import speech as cli_speech
 from range.cli import util as cliutil
 from range.cli import xr as cli_xr
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _score_parser(sub)
     _report_parser(sub)
     _mirror_parser(sub)
+    cli_replay.register(sub)
     cli_analyze.register(sub)
     cli_calibrate.register(sub)
     cli_peripherals.register(sub)

@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Start a headless OpenXR session and report the runtime and its version, "
         "the system (headset), the interaction profiles OpenRange binds (simple, "
         "Index and Touch controllers; Vive trackers where the runtime offers them) "
-        "and the runtime's extensions. With no runtime installed it says so in one "
-        "line.",
+        "and the runtime's extensions, then one line for each capability the runtime "
+        "lacks (the headset's OpenGL binding, time conversion, a headless session). "
+        "With no runtime installed it says so in one line.",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(handler=_check)
@@ -49,4 +50,6 @@ def _check(args: argparse.Namespace) -> int:
     tracker = "yes" if "XR_HTCX_vive_tracker_interaction" in report.extensions else "no"
     print(f"trackers:   {tracker} (XR_HTCX_vive_tracker_interaction)")
     print(f"extensions: {len(report.extensions)}")
+    for line in report.missing:
+        print(f"lacks:      {line}")
     return 0

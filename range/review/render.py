@@ -521,6 +521,9 @@ class Renderer:
         # skeleton (kept alive), vbo, vao, vertex count.
         self._meshes: dict[tuple[int, str, bool, bool], tuple[Skeleton, Any, Any, int]] = {}
         self._rigs: dict[str, _Rig] = {}
+        # Rigid objects (the replica in the officer's hand): vbo, vao, vertex count, and the
+        # 4x4 placing them in the world, changed by `pose_prop` with no buffer touched.
+        self._props: dict[str, tuple[Any, Any, int, NDArray[np.float32]]] = {}
 
     def load(self, scene: Scene) -> None:
         """Upload a scene once; render it from as many cameras as needed."""
@@ -602,6 +605,35 @@ class Renderer:
     def remove_subject(self, key: str) -> None:
         self._rigs.pop(key, None)
 
+    def add_prop(self, key: str, scene: Scene) -> None:
+        """A rigid object built in its own frame (`scene`, e.g. `Scene.weapon` at the origin),
+        uploaded once; `pose_prop` places it each frame. Adding a key again replaces it."""
+        self.remove_prop(key)
+        data = scene.vertices()
+        if not len(data):
+            return
+        rows = np.hstack([data, np.zeros((len(data), 1), dtype=np.float32)])  # all on bone 0
+        vbo = self.ctx.buffer(np.ascontiguousarray(rows).tobytes())
+        vao = self.ctx.vertex_array(
+            self.skinned, [(vbo, "3f 3f 3f 1f", "in_position", "in_normal", "in_colour", "in_bone")]
+        )
+        self._props[key] = (vbo, vao, len(rows), np.eye(4, dtype="f4"))
+
+    def pose_prop(self, key: str, pose: Pose) -> None:
+        """Place a prop: its frame's origin at `pose.position_m`, its axes turned by the pose
+        (a replica's +X along the bore). One matrix, no buffer touched."""
+        vbo, vao, count, _ = self._props[key]
+        matrix = np.eye(4, dtype="f4")
+        matrix[:3, :3] = pose.rotation()
+        matrix[:3, 3] = pose.position_m
+        self._props[key] = (vbo, vao, count, matrix)
+
+    def remove_prop(self, key: str) -> None:
+        old = self._props.pop(key, None)
+        if old is not None:
+            old[1].release()
+            old[0].release()
+
     def draw(self, framebuffer: Any, mvp: NDArray[np.float64]) -> None:
         """Draw the loaded scene into any framebuffer: this renderer's own, or a headset
         swapchain image's."""
@@ -633,6 +665,11 @@ class Renderer:
             self.skinned["bones"].write(bones.tobytes())
             self.skinned["tint"].value = rig.colour
             vao.render(vertices=count)
+        for _, vao, count, matrix in self._props.values():
+            bones = np.tile(np.eye(4, dtype="f4"), (17, 1, 1))
+            bones[0] = matrix.T
+            self.skinned["bones"].write(np.ascontiguousarray(bones).tobytes())
+            vao.render(vertices=count)
 
     def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
         """An RGB image (height, width, 3), row 0 at the top."""
@@ -661,6 +698,8 @@ class Renderer:
         return ((ndc[0] + 1) / 2 * self.width, (1 - ndc[1]) / 2 * self.height)
 
     def close(self) -> None:
+        for key in list(self._props):
+            self.remove_prop(key)
         for _, vbo, vao, _ in self._meshes.values():
             vao.release()
             vbo.release()

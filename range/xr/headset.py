@@ -1,4 +1,5 @@
-"""Headset output: the renderer's scene in each eye's OpenXR swapchain image.
+"""Headset output: the renderer's scene in each eye's OpenXR swapchain image (a fixed scene
+for a number of frames; the lane's session itself is `range.xr.session.HeadsetSession`).
 
 A graphics-bound OpenXR session (OpenGL through EGL, `XR_MNDX_egl_enable` on Monado; the
 `XR_KHR_opengl_enable` binding on desktop runtimes) at the runtime's recommended image size.
@@ -8,15 +9,16 @@ view, straight into the swapchain image the runtime hands over.
 
 from __future__ import annotations
 
-import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from physics.pose import Pose, pose_from_openxr
-from range.review.render import Renderer, Scene, frustum, view_matrix
+import numpy as np
+from numpy.typing import NDArray
+
+from physics.pose import Pose
+from range.review.render import Renderer, Scene
 
 
 @dataclass(slots=True)
@@ -37,86 +39,41 @@ def run_headset(
     on_view: Callable[[int, Any, Renderer], None] | None = None,
     hand: str = "right",
 ) -> HeadsetRun:
-    """Render `scene` to the headset for `frames` frames; `on_view(eye, framebuffer, renderer)`
-    is called after each eye is drawn (tests read the image back there). The session carries
-    the same action set as the headless pose source, and locates `hand`'s aim pose each frame."""
-    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
-    import moderngl
-    import xr
-    from xr.utils.gl.context_object import ContextObject
-    from xr.utils.gl.egl_util import EGLOffscreenContextProvider
+    """Render `scene` to the headset for `frames` frames through the lane's one session
+    (`range.xr.session.HeadsetSession`); `on_view(eye, framebuffer, renderer)` is called after
+    each eye is drawn (tests read the image back there). The session locates `hand`'s aim pose
+    each frame, at the frame's predicted display time."""
+    from range.xr.session import HeadsetSession
 
-    from range.xr.runtime import (
-        XRUnavailableError,
-        create_hand_spaces,
-        create_weapon_actions,
-        locate,
-        sync_actions,
-    )
-
-    available = {e.extension_name.decode() for e in xr.enumerate_instance_extension_properties()}
-    binding = "XR_MNDX_egl_enable" if "XR_MNDX_egl_enable" in available else None
-    if binding is None or "XR_KHR_opengl_enable" not in available:
-        raise XRUnavailableError("the OpenXR runtime offers no OpenGL binding for EGL")
     run = HeadsetRun()
-    provider = EGLOffscreenContextProvider()
-    info = xr.InstanceCreateInfo(enabled_extension_names=[binding, "XR_KHR_opengl_enable"])
-    space = xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.STAGE)
-    with ContextObject(
-        context_provider=provider, instance_create_info=info, reference_space_create_info=space
-    ) as context:
-        ctx = moderngl.create_context()
-        run.recommended_sizes = [
-            (v.recommended_image_rect_width, v.recommended_image_rect_height)
-            for v in xr.enumerate_view_configuration_views(
-                context.instance, context.system_id, xr.ViewConfigurationType.PRIMARY_STEREO
-            )
-        ]
-        renderer = Renderer(1, 1, context=ctx)
+    with HeadsetSession(hand=hand) as session:
+        renderer = session.renderer
+        assert renderer is not None
+        run.recommended_sizes = list(session.recommended_sizes)
         renderer.load(scene)
-        # Bindings are suggested before the frame loop attaches the action sets.
-        actions = create_weapon_actions(context.instance)
-        context.action_sets.append(actions["action_set"])
-        spaces = create_hand_spaces(context.session, actions, hand)
+
+        def draw(eye: int, framebuffer: Any, mvp: NDArray[np.float64], camera: Pose) -> None:
+            assert renderer is not None
+            renderer.draw(framebuffer, mvp)
+            run.views += 1
+            run.eyes.append(camera)
+            width, height = framebuffer.size
+            if (width, height) not in run.image_sizes:
+                run.image_sizes.append((int(width), int(height)))
+            if on_view is not None:
+                on_view(eye, framebuffer, renderer)
+
         started = time.perf_counter()
-        for frame_state in context.frame_loop():
-            sync_actions(context.session, actions["action_set"])
-            run.aims.append(
-                locate(
-                    spaces["aim_space"],
-                    context.space,
-                    frame_state.predicted_display_time,
-                    time.monotonic(),
-                )
-            )
-            for eye, view in enumerate(context.view_loop(frame_state)):
-                framebuffer = ctx.detect_framebuffer()
-                p, q = view.pose.position, view.pose.orientation
-                camera = pose_from_openxr(
-                    (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), 0.0, valid=True, tracked=True
-                )
-                fov = view.fov
-                # OpenXR's eye space is OpenGL's: its angles map straight onto the frustum.
-                projection = frustum(
-                    math.tan(fov.angle_left),
-                    math.tan(fov.angle_right),
-                    math.tan(fov.angle_up),
-                    math.tan(fov.angle_down),
-                )
-                renderer.draw(framebuffer, projection @ view_matrix(camera))
-                run.views += 1
-                run.eyes.append(camera)
-                width, height = framebuffer.size
-                if (width, height) not in run.image_sizes:
-                    run.image_sizes.append((int(width), int(height)))
-                if on_view is not None:
-                    on_view(eye, framebuffer, renderer)
+        while run.frames < frames:
+            frame = session.frame(draw)
+            if not frame.rendered:
+                if frame.state in ("STOPPING", "EXITING", "LOSS_PENDING"):
+                    break
+                time.sleep(0.005)  # not running yet: nothing to wait on but the runtime
+                continue
+            run.aims.append(frame.poses["aim"])
             run.frames += 1
             now = time.perf_counter()
             run.frame_times_s.append(now - started)
             started = now
-            if run.frames >= frames:
-                break
-        renderer.close()
     return run

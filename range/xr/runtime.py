@@ -75,10 +75,34 @@ class RuntimeReport:
     extensions: tuple[str, ...]
     profiles: tuple[str, ...]
     headless: bool
+    # What the runtime lacks, one named line each: for the headset session
+    # (`range.xr.session.missing_for_headset`) and for calibration without a headset.
+    missing: tuple[str, ...] = ()
+
+
+HEADLESS = "XR_MND_headless"
+TIMESPEC = "XR_KHR_convert_timespec_time"
+
+
+def missing_for_headless(extensions: set[str] | tuple[str, ...]) -> list[str]:
+    """What a runtime offering `extensions` lacks for the headless pose source (calibration
+    and courses without a headset), one named line each."""
+    offered = set(extensions)
+    return [
+        f"no {name} ({why})"
+        for name, why in (
+            (HEADLESS, "a session with no headset rendered: calibration needs the headset"),
+            (TIMESPEC, "poses at a host time: calibration needs the headset"),
+        )
+        if name not in offered
+    ]
 
 
 def check() -> RuntimeReport:
-    """What the installed runtime offers; XRUnavailableError, in words, when there is none."""
+    """What the installed runtime offers, and what it lacks (`missing`, one named line each);
+    XRUnavailableError, in words, when there is no runtime."""
+    from range.xr.session import missing_for_headset
+
     xr = _xr()
     try:
         extensions = tuple(
@@ -86,6 +110,11 @@ def check() -> RuntimeReport:
         )
     except xr.exception.RuntimeUnavailableError:
         raise XRUnavailableError(NO_RUNTIME) from None
+    missing = tuple(missing_for_headset(extensions) + missing_for_headless(extensions))
+    if HEADLESS not in extensions or TIMESPEC not in extensions:
+        # No headless session to open: the runtime and system from a bare instance.
+        name, version, system = _describe(xr)
+        return RuntimeReport(name, version, system, extensions, tuple(PROFILES), False, missing)
     with OpenXRPoses() as source:
         return RuntimeReport(
             source.runtime_name,
@@ -94,7 +123,35 @@ def check() -> RuntimeReport:
             extensions,
             tuple(source.profiles),
             source.headless,
+            missing,
         )
+
+
+def _describe(xr: Any) -> tuple[str, str, str]:
+    """The runtime's name and version and the system's name, from an instance with no
+    extensions (no session)."""
+    instance = xr.create_instance(
+        xr.InstanceCreateInfo(
+            application_info=xr.ApplicationInfo(
+                application_name="OpenRange",
+                engine_name="openrange",
+                api_version=xr.Version(1, 0, 0),
+            )
+        )
+    )
+    try:
+        props = xr.get_instance_properties(instance)
+        v = xr.Version(props.runtime_version)
+        try:
+            system_id = xr.get_system(
+                instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY)
+            )
+            system = xr.get_system_properties(instance, system_id).system_name.decode()
+        except xr.exception.FormFactorUnavailableError:
+            system = "no headset"
+        return props.runtime_name.decode(), f"{v.major}.{v.minor}.{v.patch}", system
+    finally:
+        xr.destroy_instance(instance)
 
 
 def create_weapon_actions(instance: Any, tracker: bool = False) -> dict[str, Any]:

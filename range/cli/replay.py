@@ -1,0 +1,101 @@
+"""`openrange replay RUN --as WHO`: a saved run from the officer's, a subject's or a
+bystander's eyes, as PNG frames, in the mirror window or in the headset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from range.cli import util as cliutil
+from range.deps import require
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 960x540)") from None
+    if width <= 0 or height <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be positive")
+    return width, height
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="a saved run from any eyes: officer, subject, bystander (PNG, window, headset)",
+        description="Replay RUN_DIR as one person saw it, at that person's eye height and "
+        "gaze from the log's positions and phases: the officer, the subject (the first "
+        "subject that is not a bystander), a subject by id, or a bystander (the drill's, "
+        "or a watcher at the lane's side). With --png it writes frames with no display or "
+        "headset; with --window it plays in the mirror window (space pauses, arrows scrub); "
+        "otherwise it plays in the headset.",
+        epilog="examples:\n"
+        "  openrange replay runs/20261121-101500-knife-approach-v1 --as subject --png out/\n"
+        "  openrange replay runs/20261121-101500-knife-approach-v1 --as bystander --window\n"
+        "  openrange replay runs/20261121-101500-knife-approach-v1 --as officer\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory under runs/")
+    p.add_argument(
+        "--as",
+        dest="who",
+        default="officer",
+        metavar="WHO",
+        help="officer, subject, bystander or a subject id (default officer)",
+    )
+    p.add_argument("--png", type=Path, default=None, metavar="DIR", help="write PNG frames here")
+    p.add_argument(
+        "--every",
+        type=cliutil.positive_float,
+        default=0.5,
+        metavar="SECONDS",
+        help="with --png: one frame every SECONDS of run time (default 0.5)",
+    )
+    p.add_argument(
+        "--size", type=_size, default=(960, 540), help="with --png or --window: WIDTHxHEIGHT"
+    )
+    p.add_argument("--window", action="store_true", help="play in the mirror window")
+    p.add_argument(
+        "--speed", type=cliutil.positive_float, default=1.0, help="playback speed (default 1)"
+    )
+    p.add_argument(
+        "--frames",
+        type=cliutil.positive_int,
+        default=None,
+        help="window or headset: show this many frames, then stop",
+    )
+    p.add_argument(
+        "--screenshot", type=Path, default=None, help="with --window --frames: save the last frame"
+    )
+    p.set_defaults(handler=_cmd_replay)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    if args.png is not None:
+        require("numpy", "pydantic", "moderngl", "matplotlib")
+        from range.review.replay import write_pngs
+
+        written = write_pngs(args.run_dir, args.who, args.png, args.every, args.size)
+        print(f"{len(written)} frames written to {args.png}")
+        return 0
+    if args.window:
+        require("numpy", "pydantic", "moderngl", "glfw")
+        from range.review.mirror import play
+
+        shown = play(
+            args.run_dir,
+            speed=args.speed,
+            frames=args.frames,
+            screenshot=args.screenshot,
+            size=args.size,
+            who=args.who,
+        )
+        print(f"{shown} frames shown")
+        return 0
+    require("numpy", "pydantic", "moderngl", "xr")
+    from range.review.replay import play_headset
+
+    shown = play_headset(args.run_dir, args.who, speed=args.speed, frames=args.frames)
+    print(f"{shown} frames shown in the headset")
+    return 0

@@ -1,0 +1,271 @@
+"""Replays from any eyes: a saved run seen as the officer, a subject or a bystander saw it
+(perspective-taking in the debrief), at that person's eye height and gaze, from the log's
+positions and phases.
+
+The scene is the mirror's `Playback` (subjects animated from the log, posed by transforms),
+with the officer's body drawn and the viewer's own body left out. PNG frames need no display
+(EGL); the mirror window and the headset play the same frames live.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from drills.log import LogRecord
+from drills.schema import Drill, Subject
+from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.pose import Pose, look_rotation, matrix_to_quat, quat_to_matrix, yaw_quat
+from physics.units import FT_M
+from range.review.mirror import HEAD_HEIGHT_M, Playback
+from range.review.render import Renderer
+
+OFFICER_HEAD_M = 1.6  # where a subject looks: the officer's face, a little below the eyes
+# A bystander who is not in the drill: on the lane's side, this far in from the wall and this
+# far behind the officer, at a standing adult's eye height, watching the middle of the
+# encounter (both people in view, seen from the side).
+BYSTANDER_INSET_M = 0.6
+BYSTANDER_BACK_M = 1.5
+BYSTANDER_EYE_M = 1.6
+ROLES = ("officer", "subject", "bystander")
+
+
+class ReplayError(ValueError):
+    """The viewpoint asked for is not in this run: said in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Viewpoint:
+    """Whose eyes: "officer", a subject's id, or "bystander" (a drill's bystander, or a
+    watcher at the lane's side when the drill has none)."""
+
+    who: str
+
+    @classmethod
+    def parse(cls, who: str, drill: Drill) -> Viewpoint:
+        """`officer`, `subject` (the first subject that is not a bystander), `bystander` or a
+        subject id; ReplayError naming the choices otherwise."""
+        ids = [s.id for s in drill.subjects]
+        if who == "subject":
+            targets = [s.id for s in drill.subjects if s.role == "subject"] or ids
+            return cls(targets[0])
+        if who in ("officer", "bystander") or who in ids:
+            return cls(who)
+        raise ReplayError(
+            f"--as {who}: this run has no such person (choose officer, subject, bystander"
+            f" or one of {', '.join(ids)})"
+        )
+
+    def hidden(self, drill: Drill) -> frozenset[str]:
+        """The body not drawn: the viewer's own (the camera would sit inside its head)."""
+        spec = self._spec(drill)
+        return frozenset({spec.id}) if spec is not None else frozenset()
+
+    def _spec(self, drill: Drill) -> Subject | None:
+        if self.who == "bystander":
+            return next((s for s in drill.subjects if s.role == "bystander"), None)
+        return next((s for s in drill.subjects if s.id == self.who), None)
+
+    def eye(self, records: list[LogRecord], drill: Drill, t: float) -> Pose:
+        """The viewer's eye at run time `t` in the physics frame (looking along its +X)."""
+        positions = [r for r in records if r.kind == "positions" and r.t <= t + 1e-9][-1].data
+        ox, oy = positions["officer"]
+        subjects = positions["subjects"]
+        main = next((s for s in drill.subjects if s.role == "subject"), drill.subjects[0])
+        mx, my = subjects[main.id]
+        if self.who == "officer":
+            return _looking((ox, oy, HEAD_HEIGHT_M), (mx, my, 1.2))
+        stance: dict[str, str] = {}
+        for r in records:
+            if r.t > t + 1e-9:
+                break
+            if r.kind == "phase_entered":
+                stance[r.data["subject"]] = r.data["stance"]
+        spec = next((s for s in drill.subjects if s.id == self.who), None)
+        if self.who == "bystander":
+            spec = next((s for s in drill.subjects if s.role == "bystander"), None)
+        middle = ((ox + mx) / 2, (oy + my) / 2, 1.2)
+        if spec is None:  # a watcher at the side of the lane
+            half_width_m = drill.scene.lane_width_ft * FT_M / 2
+            side = half_width_m - BYSTANDER_INSET_M
+            return _looking((ox - BYSTANDER_BACK_M, side, BYSTANDER_EYE_M), middle)
+        x, y = subjects[spec.id]
+        body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stance.get(spec.id, "standing")))
+        eye_z = eye_height_m(body)
+        if spec.role == "bystander":
+            return _looking((x, y, eye_z), middle)
+        facing_away = spec.facing == "away"
+        target = (ox, oy, OFFICER_HEAD_M)
+        if facing_away:  # looks where its body faces: away from the officer
+            target = (2 * x - ox, 2 * y - oy, eye_z)
+        return _looking((x, y, eye_z), target)
+
+
+def eye_height_m(body: SubjectBody) -> float:
+    """Eye height above the feet (m): the middle of the head segment as posed in the body's
+    stance (a kneeling subject sees from lower down)."""
+    skeleton = body.skeleton()
+    posed = body.posed()
+    head = next(s for s in skeleton.segments if s.name == "head")
+    i = head.joint
+    middle = (head.start + head.end) / 2
+    point = posed.position[i] + posed.rotation[i] @ (middle - skeleton.rest[i])
+    return float(point[2])
+
+
+def _looking(eye: tuple[float, float, float], at: tuple[float, float, float]) -> Pose:
+    direction = np.asarray(at, dtype=float) - np.asarray(eye, dtype=float)
+    if float(np.linalg.norm(direction)) < 1e-9:
+        direction = np.array([1.0, 0.0, 0.0])
+    return Pose(eye, look_rotation(direction))
+
+
+def frame_times(end_s: float, every_s: float) -> list[float]:
+    """Run times of the frames: 0, every_s, ... up to and including the run's end."""
+    if every_s <= 0:
+        raise ReplayError(f"--every {every_s}: the interval must be positive")
+    count = math.floor(end_s / every_s + 1e-9) + 1
+    times = [round(k * every_s, 9) for k in range(count)]
+    if end_s - times[-1] > 1e-9:
+        times.append(end_s)
+    return times
+
+
+class Replay:
+    """A run replayed from one person's eyes into a renderer: `update(t)` poses the scene at
+    run time t and returns the viewer's eye. Scrubbing back (a smaller t) replays the
+    animation from the start, as the subjects' animation is stepped forward only."""
+
+    def __init__(
+        self, records: list[LogRecord], renderer: Renderer, drill: Drill, who: str
+    ) -> None:
+        self.records, self.drill, self.renderer = records, drill, renderer
+        self.view = Viewpoint.parse(who, drill)
+        self.playback = self._playback()
+        self.end_s = max(r.t for r in records)
+        self._last_t = 0.0
+
+    def _playback(self) -> Playback:
+        return Playback(
+            self.records,
+            self.renderer,
+            self.drill,
+            officer=self.view.who != "officer",
+            hidden=self.view.hidden(self.drill),
+        )
+
+    def update(self, t: float) -> Pose:
+        if t < self._last_t:
+            self.playback = self._playback()
+        self._last_t = t
+        self.playback.update(t)
+        return self.view.eye(self.records, self.drill, t)
+
+
+def write_pngs(
+    run_dir: Path,
+    who: str,
+    out_dir: Path,
+    every_s: float = 0.5,
+    size: tuple[int, int] = (960, 540),
+    fov_deg: float = 70.0,
+) -> list[Path]:
+    """Write the run as `who` saw it, a PNG every `every_s` of run time (frame_0000.png at
+    t=0, ...), `size` pixels, `fov_deg` high; no display needed. Returns the files."""
+    import matplotlib.image
+
+    from range.runs.runlog import read_events
+    from range.runs.saved import saved_drill
+
+    records = read_events(run_dir)
+    drill = saved_drill(run_dir, records[0].data)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with Renderer(*size) as renderer:
+        replay = Replay(records, renderer, drill, who)
+        for k, t in enumerate(frame_times(replay.end_s, every_s)):
+            image = renderer.render(replay.update(t), fov_deg)
+            path = out_dir / f"frame_{k:04d}.png"
+            matplotlib.image.imsave(path, image)
+            written.append(path)
+    return written
+
+
+def place_in_run(camera: Pose, head_start: Pose, eye: Pose) -> Pose:
+    """A headset eye's pose (`camera`, stage frame) carried into the run so that where the
+    wearer's head was when the replay started (`head_start`) is the viewer's `eye`, turned to
+    the viewer's heading. The wearer's own head movement (and pitch) is kept: a headset never
+    forces the wearer's gaze, it starts it facing the way the viewer faced."""
+    forward = eye.rotation()[:, 0]
+    yaw = math.atan2(float(forward[1]), float(forward[0]))
+    start = head_start.rotation()[:, 0]
+    turn = quat_to_matrix(yaw_quat(yaw - math.atan2(float(start[1]), float(start[0]))))
+    offset = np.asarray(camera.position_m) - np.asarray(head_start.position_m)
+    x, y, z = (float(v) for v in np.asarray(eye.position_m) + turn @ offset)
+    rotation = turn @ camera.rotation()
+    return Pose((x, y, z), matrix_to_quat(rotation), camera.time_s, camera.valid, camera.tracked)
+
+
+def play_headset(
+    run_dir: Path,
+    who: str,
+    *,
+    speed: float = 1.0,
+    frames: int | None = None,
+    on_view: Callable[[int, Any, NDArray[np.float64], float], None] | None = None,
+) -> int:
+    """Play the run in the headset as `who` saw it, through the lane's one OpenXR session;
+    returns the frames rendered. Run time follows the frames' predicted display times; the
+    replay pauses while the session is not focused (the headset taken off).
+    `on_view(eye, framebuffer, mvp, t)` is called after each eye is drawn, with the world to
+    clip transform it was drawn with and the run time (tests read the image back there)."""
+    from range.review.render import view_matrix
+    from range.runs.runlog import read_events
+    from range.runs.saved import saved_drill
+    from range.xr.session import HeadsetSession
+
+    records = read_events(run_dir)
+    drill = saved_drill(run_dir, records[0].data)
+    shown = 0
+    with HeadsetSession() as session:
+        renderer = session.renderer
+        assert renderer is not None
+        replay = Replay(records, renderer, drill, who)
+        t, last_s = 0.0, None
+        head_start: Pose | None = None
+        state: dict[str, Pose] = {}
+
+        def prepare(poses: dict[str, Pose]) -> None:
+            state["eye"] = replay.update(min(t, replay.end_s))
+
+        def draw(eye: int, framebuffer: object, mvp: NDArray[np.float64], camera: Pose) -> None:
+            assert renderer is not None and head_start is not None
+            placed = place_in_run(camera, head_start, state["eye"])
+            # Undo the stage view in `mvp` (projection @ view(camera)) and view from `placed`.
+            projection = mvp @ np.linalg.inv(view_matrix(camera))
+            world = projection @ view_matrix(placed)
+            renderer.draw(framebuffer, world)
+            if on_view is not None:
+                on_view(eye, framebuffer, world, min(t, replay.end_s))
+
+        while frames is None or shown < frames:
+            frame = session.frame(draw, prepare) if head_start is not None else session.frame()
+            if frame.state in ("STOPPING", "EXITING", "LOSS_PENDING"):
+                break
+            if head_start is None and frame.poses.get("head") is not None:
+                head_start = frame.poses["head"]
+            if frame.rendered:
+                shown += 1
+            if frame.display_s is not None:
+                if last_s is not None and frame.focused:
+                    t += (frame.display_s - last_s) * speed
+                last_s = frame.display_s
+            if frames is None and t >= replay.end_s:
+                break
+    return shown
