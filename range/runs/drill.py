@@ -25,14 +25,14 @@ from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
 from peripherals.clock import ManualClock
 from peripherals.driver import DeviceInfo
-from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
-from physics.taser import ProbeImpact, assess, cartridge, fly_probes
+from physics.taser import ProbeImpact, assess, cartridge, fly_probes, prepare
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
@@ -199,6 +199,9 @@ class Session:
                 openrange_version=__version__,
                 calibration=calibration,
                 calibration_override_by=config.override_by if config.require_calibration else None,
+            )
+            prepare(
+                [c.cartridge_id for c in TASER_SPECS[config.taser_model].loads if c.cartridge_id]
             )
             self._update_poses()
             while not engine.finished:
@@ -432,7 +435,9 @@ class Session:
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
         outcome = assess(impacts, subject or "")
-        self.engine.probes(impacts, outcome, subject, t, serial=serial, bay=bay)
+        self.engine.probes(
+            impacts, outcome, subject, t + (outcome.onset_s or 0.0), serial=serial, bay=bay
+        )
 
     def _untracked(self, weapon: str, serial: str, t: float) -> None:
         """Fired while tracking was lost: where it went is unknown, so it is recorded as
