@@ -623,21 +623,48 @@ class Posed:
     rotation: F64
 
 
+JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
+_EYES = np.tile(np.eye(3), (len(JOINTS), 1, 1))
+
+
+def _levels() -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Joints grouped by depth below the pelvis, each with its parents: a level's frames
+    depend only on the level above, so each is one batched product."""
+    depth = {JOINTS[0]: 0}
+    for name in JOINTS[1:]:
+        parent = PARENT[name]
+        assert parent is not None
+        depth[name] = depth[parent] + 1
+    out = []
+    for d in range(1, max(depth.values()) + 1):
+        names = [n for n in JOINTS if depth[n] == d]
+        out.append(
+            (
+                np.array([JOINT_INDEX[n] for n in names]),
+                np.array([JOINT_INDEX[PARENT[n] or ""] for n in names]),
+            )
+        )
+    return out
+
+
+_LEVELS = _levels()
+
+
 def forward_kinematics(skeleton: Skeleton, pose: HumanPose) -> Posed:
+    """Joint frames of `skeleton` in `pose`, in the subject frame: numpy, one batched matrix
+    product a depth level of the tree (6 levels for 17 joints)."""
     rest = skeleton.rest
+    local = _EYES.copy()
+    for name, m in pose.joints.items():
+        local[JOINT_INDEX[name]] = m
     pos = np.empty_like(rest)
     rot = np.empty((len(JOINTS), 3, 3))
-    index = {name: i for i, name in enumerate(JOINTS)}
-    for i, name in enumerate(JOINTS):
-        parent = PARENT[name]
-        local = pose.joints.get(name)
-        if parent is None:
-            rot[i] = pose.root_rotation if local is None else pose.root_rotation @ local
-            pos[i] = rest[i] + np.asarray(pose.root_offset_m)
-        else:
-            pi = index[parent]
-            rot[i] = rot[pi] if local is None else rot[pi] @ local
-            pos[i] = pos[pi] + rot[pi] @ (rest[i] - rest[pi])
+    rot[0] = pose.root_rotation @ local[0]
+    pos[0] = rest[0] + pose.root_offset_m
+    for idx, par in _LEVELS:
+        parent_rot = rot[par]
+        rot[idx] = parent_rot @ local[idx]
+        pos[idx] = pos[par] + (parent_rot @ (rest[idx] - rest[par])[:, :, None])[:, :, 0]
     return Posed(pos, rot)
 
 
@@ -683,32 +710,28 @@ REGION_VALUES = [r.value for r in REGION_LIST]
 
 def region_codes(skeleton: Skeleton, segment: NDArray[np.int64], rest: F64) -> NDArray[np.int64]:
     """Vectorised zone map: indices into `list(Region)` of N rest-frame points on N segments."""
-    out = np.empty(len(segment), dtype=np.int64)
     idx = {r: REGION_LIST.index(r) for r in Region}
-    names = np.array([s.name for s in skeleton.segments])[segment]
+    at = {seg.name: i for i, seg in enumerate(skeleton.segments)}
+    # Segment indices, not names: no string arrays (np.char costs an import on first use).
+    out = np.array([idx[seg.region] for seg in skeleton.segments], dtype=np.int64)[segment]
     x, y, z = rest[:, 0], rest[:, 1], rest[:, 2]
     h = skeleton.stature_m
-    for seg in skeleton.segments:
-        m = names == seg.name
-        if not m.any():
-            continue
-        out[m] = idx[seg.region]
     # Head: the face is the front of the head below the brow (facts.md §1: head, face, eyes).
-    m = names == "head"
+    m = segment == at["head"]
     out[m & (x > 0.03 * h / MEDIUM_STATURE_M) & (z < 0.955 * h)] = idx[Region.FACE]
     # Chest: front is chest/breast (avoid), back is the upper back below the neck (preferred).
-    m = names == "chest"
+    m = segment == at["chest"]
     out[m & (x < 0.0)] = idx[Region.UPPER_BACK]
-    m = names == "abdomen"
+    m = segment == at["abdomen"]
     out[m & (x < 0.0)] = idx[Region.LOWER_BACK]
     # Pelvis: back = buttocks, front = pelvic triangle, except the groin itself: the front
     # within 6 cm of the midline below 0.50 H (about 5 cm above the crotch).
-    m = names == "pelvis"
+    m = segment == at["pelvis"]
     out[m & (x < 0.0)] = idx[Region.BUTTOCKS]
     groin_half = 0.06 * h / MEDIUM_STATURE_M
     out[m & (x >= 0.0) & (np.abs(y) < groin_half) & (z < 0.50 * h)] = idx[Region.PELVIS_GROIN]
     # The crotch of the thighs' top inner faces is the groin too.
-    m = np.char.startswith(names.astype(str), "thigh")
+    m = (segment == at["thigh_l"]) | (segment == at["thigh_r"])
     out[m & (np.abs(y) < 0.02 * h / MEDIUM_STATURE_M) & (z > 0.455 * h) & (x >= -0.02)] = idx[
         Region.PELVIS_GROIN
     ]
