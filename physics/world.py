@@ -28,6 +28,7 @@ from physics.human import (
     region_codes,
 )
 from physics.pose import Vec3, quat_to_matrix, yaw_quat
+from physics.props import PropPart
 from physics.targets import GAUGE_9MM_IN, PaperTarget
 from physics.units import IN_M
 
@@ -365,6 +366,23 @@ class RangeWorld:
             0, shape, basePosition=[centre[0], centre[1], size[2] / 2], physicsClientId=c
         )
         self._names[uid] = f"cover:{name}"
+        self._boxes = None
+
+    def add_prop(self, parts: list[PropPart]) -> None:
+        """A scene prop (physics.props.prop_parts): one static box a part, named by its role,
+        `cover:car/engine_block` or `concealment:car/door_fl`, in what a cast reports."""
+        c = self._require()
+        for part in parts:
+            shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=part.half, physicsClientId=c)
+            half_yaw = part.yaw_rad / 2
+            uid = p.createMultiBody(
+                0,
+                shape,
+                basePosition=part.centre,
+                baseOrientation=(0.0, 0.0, math.sin(half_yaw), math.cos(half_yaw)),
+                physicsClientId=c,
+            )
+            self._names[uid] = part.body_name
         self._boxes = None
 
     def target_score(

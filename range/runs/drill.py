@@ -156,6 +156,7 @@ class Session:
                     (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
                     (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
                 )
+            world.add_prop(drill.scene.prop_parts())
             port_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="or-")))
             self.lane = Lane(self.clock, port_dir)
             stack.callback(self._close)
