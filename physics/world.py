@@ -166,7 +166,9 @@ class RangeWorld:
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
         self._unsynced: set[str] = set()  # posed since PyBullet's links were last moved
         self._numpy_boxes: dict[str, NDArray[np.float64]] = {}  # per pose: subject_box
-        self._synced_box: dict[str, NDArray[np.float64]] = {}  # as PyBullet has it now
+        # As PyBullet has each subject now: its placement, and that pose's box once known.
+        self._synced: dict[str, tuple[tuple[Vec3, float, HumanPose], NDArray[np.float64] | None]]
+        self._synced = {}
         self._spheres: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._planes: dict[str, NDArray[np.float64]] = {}
 
@@ -294,19 +296,24 @@ class RangeWorld:
                 physicsClientId=c,
             )
             p.resetJointStatesMultiDof(uid, _LINKS, quats[k, 1:].tolist(), physicsClientId=c)
-            self._synced_box[subject_id] = self.subject_box(subject_id)
+            self._synced[subject_id] = (
+                self._placement[subject_id],
+                self._numpy_boxes.get(subject_id),
+            )
 
     def subject_box(self, subject_id: str) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
         sphere carried by its joint frame; PyBullet is not asked, nor synced)."""
         box = self._numpy_boxes.get(subject_id)
         if box is None:
-            frames = self.subject_frames(subject_id)
-            centre, radius = self._spheres[subject_id]
-            at = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
-            box = np.array([(at - radius[:, None]).min(axis=0), (at + radius[:, None]).max(axis=0)])
+            box = self._box_of(subject_id, self.subject_frames(subject_id))
             self._numpy_boxes[subject_id] = box
         return box
+
+    def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
+        centre, radius = self._spheres[subject_id]
+        at = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+        return np.array([(at - radius[:, None]).min(axis=0), (at + radius[:, None]).max(axis=0)])
 
     def _sync_for(self, lo: NDArray[np.float64], hi: NDArray[np.float64]) -> None:
         """Sync the subjects that rays inside the box (lo, hi) can meet: those whose new pose
@@ -316,7 +323,11 @@ class RangeWorld:
         need = set()
         for subject_id in self._unsynced:
             new = self.subject_box(subject_id)
-            old = self._synced_box.get(subject_id, new)
+            placed, old_box = self._synced.get(subject_id, (None, new))
+            if old_box is None and placed is not None:
+                old_box = self._box_of(subject_id, self._frames_at(subject_id, placed))
+                self._synced[subject_id] = (placed, old_box)
+            old = new if old_box is None else old_box
             box_lo, box_hi = np.minimum(new[0], old[0]), np.maximum(new[1], old[1])
             if (box_lo <= hi).all() and (box_hi >= lo).all():
                 need.add(subject_id)
@@ -326,13 +337,14 @@ class RangeWorld:
         """The subject's joint frames in the world: positions (J, 3), rotations (J, 3, 3)
         (numpy forward kinematics, the same transforms PyBullet applied; cached per pose)."""
         if subject_id not in self._frames:
-            (x, y, z), yaw_rad, pose = self._placement[subject_id]
-            posed = forward_kinematics(self._bodies[subject_id].skeleton(), pose)
-            yaw = quat_to_matrix(yaw_quat(yaw_rad))
-            self._frames[subject_id] = Posed(
-                np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation
-            )
+            self._frames[subject_id] = self._frames_at(subject_id, self._placement[subject_id])
         return self._frames[subject_id]
+
+    def _frames_at(self, subject_id: str, placed: tuple[Vec3, float, HumanPose]) -> Posed:
+        (x, y, z), yaw_rad, pose = placed
+        posed = forward_kinematics(self._bodies[subject_id].skeleton(), pose)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        return Posed(np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation)
 
     def subject_pose(self, subject_id: str) -> tuple[Vec3, float, HumanPose]:
         """Feet position, yaw and pose of a subject as last placed."""
