@@ -200,19 +200,20 @@ def _region_of_segment(segment: str) -> Region:
     }[segment]
 
 
+# Flat tuples reshaped: half the cost of nested lists (these are built every frame).
 def rot_x(a: float) -> F64:
     c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    return np.array((1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c)).reshape(3, 3)
 
 
 def rot_y(a: float) -> F64:
     c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return np.array((c, 0.0, s, 0.0, 1.0, 0.0, -s, 0.0, c)).reshape(3, 3)
 
 
 def rot_z(a: float) -> F64:
     c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return np.array((c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0)).reshape(3, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -789,58 +790,25 @@ def surface_point(skeleton: Skeleton, segment: str, s: float, angle: float) -> F
 
 def matrices_to_quats(m: F64) -> F64:
     """(N, 3, 3) rotation matrices to (N, 4) unit quaternions (x, y, z, w) with w >= 0,
-    vectorised: magnitudes from the diagonal, signs from the off-diagonal differences; rows
-    near a half turn (w < 0.1, where those differences vanish) take the best-conditioned of
-    the four Shepperd branches instead."""
+    vectorised Shepperd: the products 4 q_i q_j all come from sums and differences of the
+    matrix entries; each row divides the row of its largest component (the best conditioned)
+    by that component."""
+    n = len(m)
     m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    mag = (
-        np.sqrt(
-            np.maximum(
-                np.stack(
-                    [
-                        1 + m00 - m11 - m22,
-                        1 - m00 + m11 - m22,
-                        1 - m00 - m11 + m22,
-                        1 + m00 + m11 + m22,
-                    ],
-                    axis=1,
-                ),
-                0.0,
-            )
-        )
-        / 2
-    )
-    diff = np.stack(
-        [m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], axis=1
-    )
-    q = mag
-    q[:, :3] = np.copysign(mag[:, :3], diff)
-    slow = mag[:, 3] < 0.1
-    if slow.any():
-        q[slow] = _shepperd(m[slow])
-    return np.asarray(q)
-
-
-def _shepperd(m: F64) -> F64:
-    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    # 4 q_k^2 for k = w, x, y, z.
-    sq = np.stack(
-        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22],
-        axis=1,
-    )
-    best = np.argmax(sq, axis=1)
-    s = np.sqrt(np.maximum(sq[np.arange(len(m)), best], 1e-12)) * 2  # 4 |q_best|
-    d21, d02, d10 = m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]
-    s01, s02, s12 = m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1]
-    q = np.empty((len(m), 4))
-    cases = [
-        (s / 4, d21 / s, d02 / s, d10 / s),  # (w, x, y, z)
-        (d21 / s, s / 4, s01 / s, s02 / s),
-        (d02 / s, s01 / s, s / 4, s12 / s),
-        (d10 / s, s02 / s, s12 / s, s / 4),
-    ]
-    for k, (w, x, y, z) in enumerate(cases):
-        rows = best == k
-        q[rows] = np.stack([x, y, z, w], axis=1)[rows]
+    prod = np.empty((n, 4, 4))  # 4 q_i q_j, (x, y, z, w)
+    prod[:, 0, 0] = 1 + m00 - m11 - m22
+    prod[:, 1, 1] = 1 - m00 + m11 - m22
+    prod[:, 2, 2] = 1 - m00 - m11 + m22
+    prod[:, 3, 3] = 1 + m00 + m11 + m22
+    prod[:, 0, 1] = prod[:, 1, 0] = m[:, 0, 1] + m[:, 1, 0]
+    prod[:, 0, 2] = prod[:, 2, 0] = m[:, 0, 2] + m[:, 2, 0]
+    prod[:, 1, 2] = prod[:, 2, 1] = m[:, 1, 2] + m[:, 2, 1]
+    prod[:, 0, 3] = prod[:, 3, 0] = m[:, 2, 1] - m[:, 1, 2]
+    prod[:, 1, 3] = prod[:, 3, 1] = m[:, 0, 2] - m[:, 2, 0]
+    prod[:, 2, 3] = prod[:, 3, 2] = m[:, 1, 0] - m[:, 0, 1]
+    diag = prod[:, [0, 1, 2, 3], [0, 1, 2, 3]]
+    best = np.argmax(diag, axis=1)
+    rows = np.arange(n)
+    q = prod[rows, best] / (2.0 * np.sqrt(np.maximum(diag[rows, best], 1e-300)))[:, None]
     q[q[:, 3] < 0] *= -1
-    return q
+    return np.asarray(q)

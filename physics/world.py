@@ -38,7 +38,8 @@ _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
 _EYE = np.eye(3)
-_LINKS = list(range(len(JOINTS) - 1))
+_SEGMENT_LINK = 3  # a subject's link 3 + j carries segment j (links 0-2 slide the pelvis)
+_LINKS = list(range(_SEGMENT_LINK + len(JOINTS)))
 _JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
 # Subjects' collision group: the frozen part of a moving cast masks them out of its rays.
 _SUBJECT_GROUP = 1 << 6
@@ -201,26 +202,32 @@ class RangeWorld:
                 p.createCollisionShape(p.GEOM_MESH, vertices=local.tolist(), physicsClientId=c)
             )
 
-        links = range(1, len(JOINTS))
-        parents = [JOINTS.index(PARENT[JOINTS[i]] or JOINTS[0]) for i in links]
+        # Links 0-2 slide the pelvis along X, Y and Z (no shapes); link 3 + j carries segment
+        # j on a spherical joint. The base never moves: a pose is one
+        # resetJointStatesMultiDof call, one pass of Bullet's forward kinematics and
+        # broadphase (a base reset as well would move every collision object twice).
+        slides = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
+        # Parent indices count from 1 (0 is the base): joint j's link is 3 + j, so 4 + j.
+        parents = [0, 1, 2, 3] + [4 + JOINTS.index(PARENT[n] or "") for n in JOINTS[1:]]
+        offsets = [[0.0, 0.0, 0.0]] * 4 + [
+            list(rest[i] - rest[JOINTS.index(PARENT[n] or "")])
+            for i, n in enumerate(JOINTS)
+            if i > 0
+        ]
+        count = len(parents)
         uid = int(
             p.createMultiBody(
                 baseMass=0,
-                baseCollisionShapeIndex=shape(0),
-                linkMasses=[0] * len(links),
-                linkCollisionShapeIndices=[shape(i) for i in links],
-                linkVisualShapeIndices=[-1] * len(links),
-                # Link l is joint l + 1; its parent link is the parent joint's index - 1
-                # (-1 + 1 = 0: the base). Positions are offsets in the parent's rest frame.
-                linkPositions=[
-                    list(rest[i] - rest[j]) for i, j in zip(links, parents, strict=True)
-                ],
-                linkOrientations=[[0, 0, 0, 1]] * len(links),
-                linkInertialFramePositions=[[0, 0, 0]] * len(links),
-                linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
+                linkMasses=[0] * count,
+                linkCollisionShapeIndices=[-1, -1, -1] + [shape(i) for i in range(len(JOINTS))],
+                linkVisualShapeIndices=[-1] * count,
+                linkPositions=offsets,
+                linkOrientations=[[0, 0, 0, 1]] * count,
+                linkInertialFramePositions=[[0, 0, 0]] * count,
+                linkInertialFrameOrientations=[[0, 0, 0, 1]] * count,
                 linkParentIndices=parents,
-                linkJointTypes=[p.JOINT_SPHERICAL] * len(links),
-                linkJointAxis=[[0, 0, 1]] * len(links),
+                linkJointTypes=[p.JOINT_PRISMATIC] * 3 + [p.JOINT_SPHERICAL] * len(JOINTS),
+                linkJointAxis=[*slides, *[[0, 0, 1]] * len(JOINTS)],
                 physicsClientId=c,
             )
         )
@@ -230,7 +237,7 @@ class RangeWorld:
         self._bodies[subject_id] = body
         self._spheres[subject_id] = _spheres(skeleton)
         self._planes[subject_id] = _hull_planes(skeleton)
-        for link in range(-1, len(JOINTS) - 1):
+        for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
             p.setCollisionFilterGroupMask(uid, link, _SUBJECT_GROUP, -1, physicsClientId=c)
         self.pose_subject(subject_id, body.pose(), position, yaw_rad)
 
@@ -286,16 +293,13 @@ class RangeWorld:
             bases[k] = (x, y, z) + yaw @ (rest0 + pose.root_offset_m)
             local[k, 0] = yaw @ pose.root_rotation @ local[k, 0]
         quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(len(ids), len(JOINTS), 4)
+        slides = bases.tolist()
+        joints = quats.tolist()
         for k, subject_id in enumerate(ids):
-            uid = self._subjects[subject_id]
-            b, q = bases[k], quats[k, 0]
-            p.resetBasePositionAndOrientation(
-                uid,
-                (b[0], b[1], b[2]),
-                (q[0], q[1], q[2], q[3]),
-                physicsClientId=c,
+            x, y, z = slides[k]
+            p.resetJointStatesMultiDof(
+                self._subjects[subject_id], _LINKS, [[x], [y], [z], *joints[k]], physicsClientId=c
             )
-            p.resetJointStatesMultiDof(uid, _LINKS, quats[k, 1:].tolist(), physicsClientId=c)
             self._synced[subject_id] = (
                 self._placement[subject_id],
                 self._numpy_boxes.get(subject_id),
@@ -442,7 +446,7 @@ class RangeWorld:
             rows = np.nonzero(uid == body_uid)[0]
             if not len(rows):
                 continue
-            seg = link[rows] + 1  # link l carries segment l + 1; the base is the pelvis
+            seg = link[rows] - _SEGMENT_LINK
             frames = self.subject_frames(subject_id)
             skeleton = self._bodies[subject_id].skeleton()
             # Back through each segment's joint transform into the rest frame.
