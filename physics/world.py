@@ -576,10 +576,10 @@ class RangeWorld:
         short enough in time that a subject moves at most `tolerance_m` during one, and a
         sub-chord is tested against the drawn hulls of the subject posed at its middle time
         (numpy, exact convex clipping in each segment's rest frame). Only sub-chords that can
-        reach a subject are posed: first against its box at the trigger grown by its motion
-        since, then against its segments' bounding spheres posed every KEY_STRIDE sub-chords
-        and grown by the motion to the sub-chord; a flight stops at its first hit. The world
-        is left posed at `times_s[0]`."""
+        reach a subject are posed: those inside its box at the trigger grown by its motion
+        since, and of those only the ones a conservative advancement cannot rule out
+        (`_cast_subject`); a flight stops at its first hit. The world is left posed at
+        `times_s[0]`, without calling `motion` again."""
         self._require()
         k_chords, n = points.shape[0] - 1, points.shape[1]
         t0 = float(times_s[0])
