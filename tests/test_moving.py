@@ -111,7 +111,7 @@ def test_a_running_subject_moves_out_of_probes_aimed_where_it_was() -> None:
     with RangeWorld() as world:
         world.add_subject("s", BODY, (x_m, 0.0, 0.0), math.pi / 2)
         motion = runner(world, x_m, 3.0)
-        motion(0.0)
+        motion(0.0, frozenset({"s"}))
         lz = BODY.aim_point(Region.ABDOMEN, clip_pose(SKELETON, Clip.RUN, 1.0, 5))[2]
         # Side-on (yaw pi/2): the subject's front faces +Y; its abdomen's side faces the officer.
         aim = np.array([x_m, 0.0, lz])
