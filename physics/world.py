@@ -706,11 +706,14 @@ class RangeWorld:
         uid = self._subjects[name]
         m_chords = len(starts)
         r = int(rows[0])
+        # Each flight still to test from here on: near the subject at some sub-chord >= r.
+        ahead_near = np.flip(np.logical_or.accumulate(np.flip(near, axis=0), axis=0), axis=0)
         while r < m_chords:
-            flights = np.nonzero(near[r] & (r < first))[0]
+            # Every such flight is tested at r (those not near at r cannot hit there, but
+            # their gap bounds how far the next pose can wait).
+            flights = np.nonzero(ahead_near[r] & (r < first))[0]
             if not len(flights):
-                r += 1
-                continue
+                return
             motion(float(mid_t[r]), only)
             frames = self.subject_frames(name)
             world_c = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
@@ -749,9 +752,6 @@ class RangeWorld:
             motion_m = max_speed_mps * (mid_t[r + 1 :] - mid_t[r])
             ahead = before[r + 2 :, live_f] - before[r, live_f][None, :] + motion_m[:, None]
             can = (ahead >= gap_r[None, :]).any(axis=1)
-            others = near[r + 1 :].copy()
-            others[:, flights] = False
-            can |= others.any(axis=1)
             if not can.any():
                 return
             nxt = r + 1 + int(np.argmax(can))
@@ -762,7 +762,6 @@ class RangeWorld:
                 ja, jb = starts[js][:, live_f], stops[js][:, live_f]  # (K, F, 3)
                 jgap = self._gaps(name, frames, world_c, ja.reshape(-1, 3), jb.reshape(-1, 3))
                 clear = (jgap.reshape(len(js), -1) > motion_m[js - r - 1, None]).all(axis=1)
-                clear &= ~others[js - r - 1].any(axis=1)
                 nxt += int(np.argmin(clear)) if not clear.all() else len(js)
             r = nxt
 
