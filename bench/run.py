@@ -951,11 +951,12 @@ def _segment_bodies(world: RangeWorld, body: SubjectBody) -> list[int]:
 
 def human_posing() -> list[Figure]:
     """A new pose for every subject every frame, and its PyBullet shapes moved: ours (one
-    multibody per subject on spherical joints: a base reset and one resetJointStatesMultiDof),
+    multibody per subject on spherical joints: poses recorded, then `RangeWorld.sync` turns
+    every joint matrix into a quaternion in one numpy batch and makes a base reset and one
+    resetJointStatesMultiDof call a subject), the same with the poses built beforehand,
     against one static body per segment (numpy forward kinematics and 17 base resets), and the
-    old box body's single base reset (no limbs) as the baseline, in the same run. The pose
-    itself (8 joint rotations built per subject per frame) is inside every figure but the
-    baseline."""
+    old box body's single base reset (no limbs) as the baseline, in the same run. Building the
+    pose (8 joint rotations per subject per frame) is inside the first and third figures."""
     return [*_posing_figures(3, 0.1), *_posing_figures(30, 1.0)]
 
 
@@ -972,8 +973,26 @@ def _posing_figures(count: int, target_ms: float) -> list[Figure]:
             frame[0] += 1
             for k in range(count):
                 world.pose_subject(f"s{k}", _swing_pose(frame[0] + k))
+            world.sync()
 
         ours_us = _median_us(ours, 50)
+        prebuilt = [_swing_pose(k) for k in range(97)]
+
+        def applied() -> None:
+            frame[0] += 1
+            for k in range(count):
+                world.pose_subject(f"s{k}", prebuilt[(frame[0] + k) % 97])
+            world.sync()
+
+        applied_us = _median_us(applied, 50)
+
+        def recorded() -> None:
+            frame[0] += 1
+            for k in range(count):
+                world.pose_subject(f"s{k}", prebuilt[(frame[0] + k) % 97])
+
+        recorded_us = _median_us(recorded, 50)
+        world.sync()
         segments = [_segment_bodies(world, body) for _ in range(count)]
 
         def per_segment() -> None:
@@ -996,8 +1015,22 @@ def _posing_figures(count: int, target_ms: float) -> list[Figure]:
         box_us = _median_us(boxes, 50)
     return [
         Figure(
-            f"pose + PyBullet update, {count} subjects, one multibody each (ours)",
+            f"{count} subjects: build a new pose each, record it, sync PyBullet's links (ours)",
             ours_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+        Figure(
+            f"{count} subjects: record a prebuilt new pose each, sync PyBullet's links",
+            applied_us / 1000,
+            "ms",
+            target_ms,
+            "lower",
+        ),
+        Figure(
+            f"{count} subjects: record a prebuilt new pose each, PyBullet synced later (info)",
+            recorded_us / 1000,
             "ms",
             target_ms,
             "lower",

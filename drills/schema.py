@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,8 @@ from physics.datafiles import (
     parse_model,
     read_text,
 )
+from physics.props import PropPart, prop_parts
+from physics.units import FT_M
 
 # The package's own data, found beside this module and never through the import path: under
 # `python -m`, a `drills/` folder in the current directory shadows the package's name.
@@ -70,12 +73,40 @@ class Crowd(StrictModel):
     depth_ft: float = Field(gt=0.0)  # along the lane
 
 
+class Prop(StrictModel):
+    """A prop from physics.props (a car for a traffic stop, an apartment room, a doorway, a
+    street's curb), its parts marked cover or concealment there; drawn and collided with."""
+
+    kind: Literal["car", "room", "doorway", "curb"]
+    name: str
+    x_ft: float  # its centre, downrange of the officer's start
+    y_ft: float = 0.0  # to the officer's left
+    yaw_deg: float = 0.0  # its front (a car's bonnet) turned this far from downrange, leftward
+    length_ft: float = Field(default=60.0, gt=0.0)  # a curb's length
+
+
 class Scene(StrictModel):
     lane_length_ft: float = Field(default=75.0, gt=0.0)
     lane_width_ft: float = Field(default=26.0, gt=0.0)
     lighting: Literal["day", "dusk", "night"] = "day"
     cover: list[Cover] = Field(default_factory=list)
     crowds: list[Crowd] = Field(default_factory=list)
+    props: list[Prop] = Field(default_factory=list)
+
+    def prop_parts(self) -> list[PropPart]:
+        """Every prop's boxes in the world frame (metres)."""
+        return [
+            part
+            for prop in self.props
+            for part in prop_parts(
+                prop.kind,
+                prop.name,
+                prop.x_ft * FT_M,
+                prop.y_ft * FT_M,
+                math.radians(prop.yaw_deg),
+                prop.length_ft * FT_M,
+            )
+        ]
 
 
 class Attributes(StrictModel):

@@ -16,8 +16,9 @@ from physics.body import Region
 from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import DragLaw, SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
+from physics.taser import MAX_SUBJECT_SPEED_MPS
 from physics.units import FPS_MPS
-from physics.world import REGIONS, PathEnds, RangeWorld
+from physics.world import REGIONS, Motion, PathEnds, RangeWorld
 
 # The package's own data, found beside this module and never through the import path: under
 # `python -m`, a `physics/` folder in the current directory shadows the package's name.
@@ -291,9 +292,13 @@ def fly_rounds(
     rotations: NDArray[np.float64],
     rng: np.random.Generator,
     atmosphere: Atmosphere = STANDARD_METRO,
+    motion: Motion | None = None,
+    max_speed_mps: float = MAX_SUBJECT_SPEED_MPS,
 ) -> PathEnds:
     """N rounds at once from muzzles with `rotations` (N, 3, 3), each followed until it hits
-    something or leaves the lane."""
+    something or leaves the lane. With `motion`, the subjects move during the flight:
+    `motion(t, subjects)` poses them `t` seconds after the trigger, as for TASER probes
+    (RangeWorld.cast_moving; no point of a subject faster than `max_speed_mps`)."""
     directions = angular_scatter(
         rotations[:, :, 0],
         math.radians(load.dispersion_moa / 60.0) / 2.0,
@@ -302,7 +307,9 @@ def fly_rounds(
     )
     plan = _plan(load, atmosphere, world.lane_length_m + 5.0)
     points, speeds = plan.flights(origins, directions)
-    return world.cast_paths(points, plan.times_s, speeds)
+    if motion is None:
+        return world.cast_paths(points, plan.times_s, speeds)
+    return world.cast_moving(points, plan.times_s, speeds, motion, max_speed_mps)
 
 
 def fly_bullet(
@@ -311,9 +318,11 @@ def fly_bullet(
     muzzle: Pose,
     rng: np.random.Generator,
     atmosphere: Atmosphere = STANDARD_METRO,
+    motion: Motion | None = None,
 ) -> BulletImpact:
+    """One round; `motion` as in `fly_rounds` (subjects moving during its flight)."""
     ends = fly_rounds(
-        world, load, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, atmosphere
+        world, load, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, atmosphere, motion
     )
     target = world.targets[ends.target[0]] if ends.target[0] >= 0 else None
     return BulletImpact(

@@ -40,6 +40,7 @@ __all__ = [
     "Stance",
     "SubjectBody",
     "TaserZone",
+    "body_for",
 ]
 
 
@@ -94,3 +95,27 @@ class SubjectBody:
         i = seg.joint
         point = posed.position[i] + posed.rotation[i] @ (rest - skeleton.rest[i])
         return (float(point[0]), float(point[1]), float(point[2]))
+
+
+def body_for(
+    size: str = "medium",
+    clothing_gap_in: float | None = None,
+    *,
+    child: bool = False,
+    elderly: bool = False,
+    pregnant: bool = False,
+    outfit: str | None = None,
+    stance: Stance = Stance.STANDING,
+) -> SubjectBody:
+    """The body a drill subject's attributes call for (the judgement issue's child / elderly /
+    visibly pregnant / outfit fields): `size` a key of BODY_SIZES, `outfit` a key of OUTFITS
+    (per-region clothing gaps), `clothing_gap_in` one gap for every clothed region instead
+    (head, face and neck stay bare). Raises ValueError naming the known sizes or outfits."""
+    if size not in BODY_SIZES:
+        raise ValueError(f"unknown size {size!r}; known: {', '.join(BODY_SIZES)}")
+    if outfit is not None and outfit not in OUTFITS:
+        raise ValueError(f"unknown outfit {outfit!r}; known: {', '.join(OUTFITS)}")
+    gaps = dict(OUTFITS[outfit] if outfit is not None else DEFAULT_CLOTHING_GAP_IN)
+    if clothing_gap_in is not None:
+        gaps = {r: clothing_gap_in if gaps[r] > 0 else 0.0 for r in gaps}
+    return SubjectBody(BODY_SIZES[size], gaps, stance, child, elderly, pregnant)

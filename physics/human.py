@@ -200,19 +200,20 @@ def _region_of_segment(segment: str) -> Region:
     }[segment]
 
 
+# Flat tuples reshaped: half the cost of nested lists (these are built every frame).
 def rot_x(a: float) -> F64:
     c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    return np.array((1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c)).reshape(3, 3)
 
 
 def rot_y(a: float) -> F64:
     c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    return np.array((c, 0.0, s, 0.0, 1.0, 0.0, -s, 0.0, c)).reshape(3, 3)
 
 
 def rot_z(a: float) -> F64:
     c, s = math.cos(a), math.sin(a)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return np.array((c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0)).reshape(3, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,21 +624,48 @@ class Posed:
     rotation: F64
 
 
+JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
+_EYES = np.tile(np.eye(3), (len(JOINTS), 1, 1))
+
+
+def _levels() -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Joints grouped by depth below the pelvis, each with its parents: a level's frames
+    depend only on the level above, so each is one batched product."""
+    depth = {JOINTS[0]: 0}
+    for name in JOINTS[1:]:
+        parent = PARENT[name]
+        assert parent is not None
+        depth[name] = depth[parent] + 1
+    out = []
+    for d in range(1, max(depth.values()) + 1):
+        names = [n for n in JOINTS if depth[n] == d]
+        out.append(
+            (
+                np.array([JOINT_INDEX[n] for n in names]),
+                np.array([JOINT_INDEX[PARENT[n] or ""] for n in names]),
+            )
+        )
+    return out
+
+
+_LEVELS = _levels()
+
+
 def forward_kinematics(skeleton: Skeleton, pose: HumanPose) -> Posed:
+    """Joint frames of `skeleton` in `pose`, in the subject frame: numpy, one batched matrix
+    product a depth level of the tree (6 levels for 17 joints)."""
     rest = skeleton.rest
+    local = _EYES.copy()
+    for name, m in pose.joints.items():
+        local[JOINT_INDEX[name]] = m
     pos = np.empty_like(rest)
     rot = np.empty((len(JOINTS), 3, 3))
-    index = {name: i for i, name in enumerate(JOINTS)}
-    for i, name in enumerate(JOINTS):
-        parent = PARENT[name]
-        local = pose.joints.get(name)
-        if parent is None:
-            rot[i] = pose.root_rotation if local is None else pose.root_rotation @ local
-            pos[i] = rest[i] + np.asarray(pose.root_offset_m)
-        else:
-            pi = index[parent]
-            rot[i] = rot[pi] if local is None else rot[pi] @ local
-            pos[i] = pos[pi] + rot[pi] @ (rest[i] - rest[pi])
+    rot[0] = pose.root_rotation @ local[0]
+    pos[0] = rest[0] + pose.root_offset_m
+    for idx, par in _LEVELS:
+        parent_rot = rot[par]
+        rot[idx] = parent_rot @ local[idx]
+        pos[idx] = pos[par] + (parent_rot @ (rest[idx] - rest[par])[:, :, None])[:, :, 0]
     return Posed(pos, rot)
 
 
@@ -683,32 +711,28 @@ REGION_VALUES = [r.value for r in REGION_LIST]
 
 def region_codes(skeleton: Skeleton, segment: NDArray[np.int64], rest: F64) -> NDArray[np.int64]:
     """Vectorised zone map: indices into `list(Region)` of N rest-frame points on N segments."""
-    out = np.empty(len(segment), dtype=np.int64)
     idx = {r: REGION_LIST.index(r) for r in Region}
-    names = np.array([s.name for s in skeleton.segments])[segment]
+    at = {seg.name: i for i, seg in enumerate(skeleton.segments)}
+    # Segment indices, not names: no string arrays (np.char costs an import on first use).
+    out = np.array([idx[seg.region] for seg in skeleton.segments], dtype=np.int64)[segment]
     x, y, z = rest[:, 0], rest[:, 1], rest[:, 2]
     h = skeleton.stature_m
-    for seg in skeleton.segments:
-        m = names == seg.name
-        if not m.any():
-            continue
-        out[m] = idx[seg.region]
     # Head: the face is the front of the head below the brow (facts.md §1: head, face, eyes).
-    m = names == "head"
+    m = segment == at["head"]
     out[m & (x > 0.03 * h / MEDIUM_STATURE_M) & (z < 0.955 * h)] = idx[Region.FACE]
     # Chest: front is chest/breast (avoid), back is the upper back below the neck (preferred).
-    m = names == "chest"
+    m = segment == at["chest"]
     out[m & (x < 0.0)] = idx[Region.UPPER_BACK]
-    m = names == "abdomen"
+    m = segment == at["abdomen"]
     out[m & (x < 0.0)] = idx[Region.LOWER_BACK]
     # Pelvis: back = buttocks, front = pelvic triangle, except the groin itself: the front
     # within 6 cm of the midline below 0.50 H (about 5 cm above the crotch).
-    m = names == "pelvis"
+    m = segment == at["pelvis"]
     out[m & (x < 0.0)] = idx[Region.BUTTOCKS]
     groin_half = 0.06 * h / MEDIUM_STATURE_M
     out[m & (x >= 0.0) & (np.abs(y) < groin_half) & (z < 0.50 * h)] = idx[Region.PELVIS_GROIN]
     # The crotch of the thighs' top inner faces is the groin too.
-    m = np.char.startswith(names.astype(str), "thigh")
+    m = (segment == at["thigh_l"]) | (segment == at["thigh_r"])
     out[m & (np.abs(y) < 0.02 * h / MEDIUM_STATURE_M) & (z > 0.455 * h) & (x >= -0.02)] = idx[
         Region.PELVIS_GROIN
     ]
@@ -766,58 +790,25 @@ def surface_point(skeleton: Skeleton, segment: str, s: float, angle: float) -> F
 
 def matrices_to_quats(m: F64) -> F64:
     """(N, 3, 3) rotation matrices to (N, 4) unit quaternions (x, y, z, w) with w >= 0,
-    vectorised: magnitudes from the diagonal, signs from the off-diagonal differences; rows
-    near a half turn (w < 0.1, where those differences vanish) take the best-conditioned of
-    the four Shepperd branches instead."""
+    vectorised Shepperd: the products 4 q_i q_j all come from sums and differences of the
+    matrix entries; each row divides the row of its largest component (the best conditioned)
+    by that component."""
+    n = len(m)
     m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    mag = (
-        np.sqrt(
-            np.maximum(
-                np.stack(
-                    [
-                        1 + m00 - m11 - m22,
-                        1 - m00 + m11 - m22,
-                        1 - m00 - m11 + m22,
-                        1 + m00 + m11 + m22,
-                    ],
-                    axis=1,
-                ),
-                0.0,
-            )
-        )
-        / 2
-    )
-    diff = np.stack(
-        [m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], axis=1
-    )
-    q = mag
-    q[:, :3] = np.copysign(mag[:, :3], diff)
-    slow = mag[:, 3] < 0.1
-    if slow.any():
-        q[slow] = _shepperd(m[slow])
-    return np.asarray(q)
-
-
-def _shepperd(m: F64) -> F64:
-    m00, m11, m22 = m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]
-    # 4 q_k^2 for k = w, x, y, z.
-    sq = np.stack(
-        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22],
-        axis=1,
-    )
-    best = np.argmax(sq, axis=1)
-    s = np.sqrt(np.maximum(sq[np.arange(len(m)), best], 1e-12)) * 2  # 4 |q_best|
-    d21, d02, d10 = m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]
-    s01, s02, s12 = m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1]
-    q = np.empty((len(m), 4))
-    cases = [
-        (s / 4, d21 / s, d02 / s, d10 / s),  # (w, x, y, z)
-        (d21 / s, s / 4, s01 / s, s02 / s),
-        (d02 / s, s01 / s, s / 4, s12 / s),
-        (d10 / s, s02 / s, s12 / s, s / 4),
-    ]
-    for k, (w, x, y, z) in enumerate(cases):
-        rows = best == k
-        q[rows] = np.stack([x, y, z, w], axis=1)[rows]
+    prod = np.empty((n, 4, 4))  # 4 q_i q_j, (x, y, z, w)
+    prod[:, 0, 0] = 1 + m00 - m11 - m22
+    prod[:, 1, 1] = 1 - m00 + m11 - m22
+    prod[:, 2, 2] = 1 - m00 - m11 + m22
+    prod[:, 3, 3] = 1 + m00 + m11 + m22
+    prod[:, 0, 1] = prod[:, 1, 0] = m[:, 0, 1] + m[:, 1, 0]
+    prod[:, 0, 2] = prod[:, 2, 0] = m[:, 0, 2] + m[:, 2, 0]
+    prod[:, 1, 2] = prod[:, 2, 1] = m[:, 1, 2] + m[:, 2, 1]
+    prod[:, 0, 3] = prod[:, 3, 0] = m[:, 2, 1] - m[:, 1, 2]
+    prod[:, 1, 3] = prod[:, 3, 1] = m[:, 0, 2] - m[:, 2, 0]
+    prod[:, 2, 3] = prod[:, 3, 2] = m[:, 1, 0] - m[:, 0, 1]
+    diag = prod[:, [0, 1, 2, 3], [0, 1, 2, 3]]
+    best = np.argmax(diag, axis=1)
+    rows = np.arange(n)
+    q = prod[rows, best] / (2.0 * np.sqrt(np.maximum(diag[rows, best], 1e-300)))[:, None]
     q[q[:, 3] < 0] *= -1
-    return q
+    return np.asarray(q)

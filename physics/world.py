@@ -7,10 +7,10 @@ chords through `rayTestBatch` are 60-90x faster than CCD bodies and do not tunne
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,11 +22,13 @@ from physics.human import (
     PARENT,
     HumanPose,
     Posed,
+    Skeleton,
     forward_kinematics,
     matrices_to_quats,
     region_codes,
 )
 from physics.pose import Vec3, quat_to_matrix, yaw_quat
+from physics.props import PropPart
 from physics.targets import GAUGE_9MM_IN, PaperTarget
 from physics.units import IN_M
 
@@ -36,7 +38,13 @@ _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
 _EYE = np.eye(3)
-_LINKS = list(range(len(JOINTS) - 1))
+_SEGMENT_LINK = 3  # a subject's link 3 + j carries segment j (links 0-2 slide the pelvis)
+_LINKS = list(range(_SEGMENT_LINK + len(JOINTS)))
+_JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
+# Subjects' collision group: the frozen part of a moving cast masks them out of its rays.
+_SUBJECT_GROUP = 1 << 6
+_NOT_SUBJECTS = -1 & ~_SUBJECT_GROUP
+LOOK_AHEAD = 12  # sub-chords a moving cast tests against one pose of a subject before the next
 
 
 REGIONS = list(Region)
@@ -64,6 +72,65 @@ class PathEnds:
     # frame; NaN where the flight hit no subject. Two hits on one subject compare here as
     # points on the body, whatever the subject did between them (a TASER's spread).
     rest_point: NDArray[np.float64] | None = None
+
+
+def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each segment's bounding sphere: centre (J, 3) relative to its joint in the rest frame,
+    radius (J,) metres, with the hull's collision margin and a micrometre to spare."""
+    centres, radii = [], []
+    for seg in skeleton.segments:
+        v = seg.vertices
+        centre = (v.min(axis=0) + v.max(axis=0)) / 2
+        centres.append(centre - skeleton.rest[seg.joint])
+        radii.append(float(np.linalg.norm(v - centre, axis=1).max()) + HULL_MARGIN_M + 1e-6)
+    return np.array(centres), np.array(radii)
+
+
+def _hull_planes(skeleton: Skeleton) -> NDArray[np.float64]:
+    """(J, F, 4) outward face planes (unit normal, offset: inside where n . q <= d) of each
+    segment's drawn hull in the rest frame, padded with planes that bound nothing."""
+    planes = []
+    for seg in skeleton.segments:
+        tri = seg.vertices[seg.faces]
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        planes.append(np.column_stack([normal, (normal * tri[:, 0]).sum(axis=1)]))
+    out = np.zeros((len(planes), max(len(x) for x in planes), 4))
+    out[:, :, 3] = 1.0  # 0 . q <= 1: always inside
+    for i, x in enumerate(planes):
+        out[i, : len(x)] = x
+    return out
+
+
+def _clip(
+    planes: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64]
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+    """Where each of P segments a -> b (P, 3) first enters its convex hull (P, F, 4 planes):
+    (hit, fraction along a -> b, a lower bound on the segment's distance from the hull); a
+    segment starting inside hits at 0."""
+    normal, offset = planes[:, :, :3], planes[:, :, 3]
+    sa = np.einsum("pfk,pk->pf", normal, a) - offset  # signed distances of the ends
+    sb = np.einsum("pfk,pk->pf", normal, b) - offset
+    denom = sb - sa
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = -sa / denom
+    enter = np.where(denom < -1e-15, ratio, -np.inf).max(axis=1)
+    leave = np.where(denom > 1e-15, ratio, np.inf).min(axis=1)
+    outside = ((np.abs(denom) <= 1e-15) & (sa > 0.0)).any(axis=1)
+    t_in = np.maximum(enter, 0.0)
+    hit = ~outside & (t_in <= np.minimum(leave, 1.0))
+    # Both ends at least this far outside one face's plane: the whole segment is.
+    return hit, t_in, np.minimum(sa, sb).max(axis=1)
+
+
+def _segment_distance(
+    a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Distance from points `c` to segments a -> b (broadcast over leading axes, last axis 3)."""
+    d = b - a
+    t = ((c - a) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-30)
+    t = np.minimum(np.maximum(t, 0.0), 1.0)
+    return np.asarray(np.sqrt(((a + d * t[..., None] - c) ** 2).sum(-1)))
 
 
 class RangeWorld:
@@ -106,6 +173,13 @@ class RangeWorld:
         # name -> (material id, "cover" | "concealment", (2, 3) box). Subjects are soft
         # tissue; the floor, walls, backstop and add_cover boxes stop everything.
         self._objects: dict[str, tuple[str, str, NDArray[np.float64]]] = {}
+        self._unsynced: set[str] = set()  # posed since PyBullet's links were last moved
+        self._numpy_boxes: dict[str, NDArray[np.float64]] = {}  # per pose: subject_box
+        # As PyBullet has each subject now: its placement, and that pose's box once known.
+        self._synced: dict[str, tuple[tuple[Vec3, float, HumanPose], NDArray[np.float64] | None]]
+        self._synced = {}
+        self._spheres: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._planes: dict[str, NDArray[np.float64]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -136,26 +210,32 @@ class RangeWorld:
                 p.createCollisionShape(p.GEOM_MESH, vertices=local.tolist(), physicsClientId=c)
             )
 
-        links = range(1, len(JOINTS))
-        parents = [JOINTS.index(PARENT[JOINTS[i]] or JOINTS[0]) for i in links]
+        # Links 0-2 slide the pelvis along X, Y and Z (no shapes); link 3 + j carries segment
+        # j on a spherical joint. The base never moves: a pose is one
+        # resetJointStatesMultiDof call, one pass of Bullet's forward kinematics and
+        # broadphase (a base reset as well would move every collision object twice).
+        slides = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
+        # Parent indices count from 1 (0 is the base): joint j's link is 3 + j, so 4 + j.
+        parents = [0, 1, 2, 3] + [4 + JOINTS.index(PARENT[n] or "") for n in JOINTS[1:]]
+        offsets = [[0.0, 0.0, 0.0]] * 4 + [
+            list(rest[i] - rest[JOINTS.index(PARENT[n] or "")])
+            for i, n in enumerate(JOINTS)
+            if i > 0
+        ]
+        count = len(parents)
         uid = int(
             p.createMultiBody(
                 baseMass=0,
-                baseCollisionShapeIndex=shape(0),
-                linkMasses=[0] * len(links),
-                linkCollisionShapeIndices=[shape(i) for i in links],
-                linkVisualShapeIndices=[-1] * len(links),
-                # Link l is joint l + 1; its parent link is the parent joint's index - 1
-                # (-1 + 1 = 0: the base). Positions are offsets in the parent's rest frame.
-                linkPositions=[
-                    list(rest[i] - rest[j]) for i, j in zip(links, parents, strict=True)
-                ],
-                linkOrientations=[[0, 0, 0, 1]] * len(links),
-                linkInertialFramePositions=[[0, 0, 0]] * len(links),
-                linkInertialFrameOrientations=[[0, 0, 0, 1]] * len(links),
+                linkMasses=[0] * count,
+                linkCollisionShapeIndices=[-1, -1, -1] + [shape(i) for i in range(len(JOINTS))],
+                linkVisualShapeIndices=[-1] * count,
+                linkPositions=offsets,
+                linkOrientations=[[0, 0, 0, 1]] * count,
+                linkInertialFramePositions=[[0, 0, 0]] * count,
+                linkInertialFrameOrientations=[[0, 0, 0, 1]] * count,
                 linkParentIndices=parents,
-                linkJointTypes=[p.JOINT_SPHERICAL] * len(links),
-                linkJointAxis=[[0, 0, 1]] * len(links),
+                linkJointTypes=[p.JOINT_PRISMATIC] * 3 + [p.JOINT_SPHERICAL] * len(JOINTS),
+                linkJointAxis=[*slides, *[[0, 0, 1]] * len(JOINTS)],
                 physicsClientId=c,
             )
         )
@@ -163,6 +243,10 @@ class RangeWorld:
         self._subjects[subject_id] = uid
         self._uid_subject[uid] = subject_id
         self._bodies[subject_id] = body
+        self._spheres[subject_id] = _spheres(skeleton)
+        self._planes[subject_id] = _hull_planes(skeleton)
+        for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
+            p.setCollisionFilterGroupMask(uid, link, _SUBJECT_GROUP, -1, physicsClientId=c)
         self.pose_subject(subject_id, body.pose(), position, yaw_rad)
 
     def pose_subject(
@@ -173,41 +257,106 @@ class RangeWorld:
         yaw_rad: float | None = None,
     ) -> None:
         """Move a subject's segments to `pose` (joint rotations), feet at `position` facing
-        `yaw_rad` (both kept when None). Only transforms change: a base reset and one
-        resetJointStatesMultiDof call."""
-        c = self._require()
+        `yaw_rad` (both kept when None).
+
+        Only the placement is recorded here; PyBullet's links are moved by `sync`, for every
+        subject posed since the last one in one batch, when a cast or a box needs them. Posing
+        a subject again as it already stands (the same pose object, place and yaw) is free."""
         old = self._placement.get(subject_id)
         if position is None or yaw_rad is None:
             if old is None:
                 raise ValueError(f"subject {subject_id!r} needs a position and a yaw")
             position = position if position is not None else old[0]
             yaw_rad = yaw_rad if yaw_rad is not None else old[1]
-        uid = self._subjects[subject_id]
-        rest = self._bodies[subject_id].skeleton().rest
-        yaw = quat_to_matrix(yaw_quat(yaw_rad))
-        local = np.array([pose.joints.get(name, _EYE) for name in JOINTS])
-        root = yaw @ pose.root_rotation @ local[0]
-        base = np.asarray(position, dtype=float) + yaw @ (rest[0] + np.asarray(pose.root_offset_m))
-        quats = matrices_to_quats(np.concatenate([root[None], local[1:]]))
-        p.resetBasePositionAndOrientation(uid, base, quats[0], physicsClientId=c)
-        p.resetJointStatesMultiDof(uid, _LINKS, quats[1:].tolist(), physicsClientId=c)
         x, y, z = (float(v) for v in position)
-        self._placement[subject_id] = ((x, y, z), float(yaw_rad), pose)
+        placed = ((x, y, z), float(yaw_rad), pose)
+        if old is not None and old[2] is pose and old[0] == placed[0] and old[1] == placed[1]:
+            return
+        self._placement[subject_id] = placed
+        self._unsynced.add(subject_id)
         self._frames.pop(subject_id, None)
-        self._aabbs.pop(uid, None)
+        self._numpy_boxes.pop(subject_id, None)
         self._boxes = None
+
+    def sync(self, subjects: set[str] | None = None) -> None:
+        """Move PyBullet's links of the subjects posed since the last sync (all of them, or
+        those of `subjects`): joint matrices to quaternions in one numpy batch, then a base
+        reset and one resetJointStatesMultiDof call a subject (each costs ~20 us: Bullet moves
+        17 collision objects in its broadphase). Casts sync what their rays can meet; call it
+        before reading PyBullet's state yourself."""
+        ids = list(self._unsynced if subjects is None else self._unsynced & subjects)
+        if not ids:
+            return
+        c = self._require()
+        self._unsynced.difference_update(ids)
+        local = np.tile(_EYE, (len(ids), len(JOINTS), 1, 1))
+        bases = np.empty((len(ids), 3))
+        for k, subject_id in enumerate(ids):
+            (x, y, z), yaw_rad, pose = self._placement[subject_id]
+            for name, m in pose.joints.items():
+                local[k, _JOINT_INDEX[name]] = m
+            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+            yaw = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+            rest0 = self._bodies[subject_id].skeleton().rest[0]
+            bases[k] = (x, y, z) + yaw @ (rest0 + pose.root_offset_m)
+            local[k, 0] = yaw @ pose.root_rotation @ local[k, 0]
+        quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(len(ids), len(JOINTS), 4)
+        slides = bases.tolist()
+        joints = quats.tolist()
+        for k, subject_id in enumerate(ids):
+            x, y, z = slides[k]
+            p.resetJointStatesMultiDof(
+                self._subjects[subject_id], _LINKS, [[x], [y], [z], *joints[k]], physicsClientId=c
+            )
+            self._synced[subject_id] = (
+                self._placement[subject_id],
+                self._numpy_boxes.get(subject_id),
+            )
+
+    def subject_box(self, subject_id: str) -> NDArray[np.float64]:
+        """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
+        sphere carried by its joint frame; PyBullet is not asked, nor synced)."""
+        box = self._numpy_boxes.get(subject_id)
+        if box is None:
+            box = self._box_of(subject_id, self.subject_frames(subject_id))
+            self._numpy_boxes[subject_id] = box
+        return box
+
+    def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
+        centre, radius = self._spheres[subject_id]
+        at = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+        return np.array([(at - radius[:, None]).min(axis=0), (at + radius[:, None]).max(axis=0)])
+
+    def _sync_for(self, lo: NDArray[np.float64], hi: NDArray[np.float64]) -> None:
+        """Sync the subjects that rays inside the box (lo, hi) can meet: those whose new pose
+        or whose pose in PyBullet now reaches into it (a stale pose must not stop a ray)."""
+        if not self._unsynced:
+            return
+        need = set()
+        for subject_id in self._unsynced:
+            new = self.subject_box(subject_id)
+            placed, old_box = self._synced.get(subject_id, (None, new))
+            if old_box is None and placed is not None:
+                old_box = self._box_of(subject_id, self._frames_at(subject_id, placed))
+                self._synced[subject_id] = (placed, old_box)
+            old = new if old_box is None else old_box
+            box_lo, box_hi = np.minimum(new[0], old[0]), np.maximum(new[1], old[1])
+            if (box_lo <= hi).all() and (box_hi >= lo).all():
+                need.add(subject_id)
+        self.sync(need)
 
     def subject_frames(self, subject_id: str) -> Posed:
         """The subject's joint frames in the world: positions (J, 3), rotations (J, 3, 3)
         (numpy forward kinematics, the same transforms PyBullet applied; cached per pose)."""
         if subject_id not in self._frames:
-            (x, y, z), yaw_rad, pose = self._placement[subject_id]
-            posed = forward_kinematics(self._bodies[subject_id].skeleton(), pose)
-            yaw = quat_to_matrix(yaw_quat(yaw_rad))
-            self._frames[subject_id] = Posed(
-                np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation
-            )
+            self._frames[subject_id] = self._frames_at(subject_id, self._placement[subject_id])
         return self._frames[subject_id]
+
+    def _frames_at(self, subject_id: str, placed: tuple[Vec3, float, HumanPose]) -> Posed:
+        (x, y, z), yaw_rad, pose = placed
+        posed = forward_kinematics(self._bodies[subject_id].skeleton(), pose)
+        yaw = quat_to_matrix(yaw_quat(yaw_rad))
+        return Posed(np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation)
 
     def subject_pose(self, subject_id: str) -> tuple[Vec3, float, HumanPose]:
         """Feet position, yaw and pose of a subject as last placed."""
@@ -303,6 +452,8 @@ class RangeWorld:
         if name in self._objects:
             return a + d * (far - 1e-4)
         uid = self._subjects[name]
+        # PyBullet is asked: the subjects it holds in this box must stand as last posed.
+        self._sync_for(box[0], box[1])
         start = a + d * far
         for _ in range(8):
             hit = p.rayTest(start.tolist(), a.tolist(), physicsClientId=c)[0]
@@ -332,6 +483,23 @@ class RangeWorld:
         return np.asarray(
             frames.position[i] + frames.rotation[i] @ (q - skeleton.rest[i]), dtype=np.float64
         )
+
+    def add_prop(self, parts: list[PropPart]) -> None:
+        """A scene prop (physics.props.prop_parts): one static box a part, named by its role,
+        `cover:car/engine_block` or `concealment:car/door_fl`, in what a cast reports."""
+        c = self._require()
+        for part in parts:
+            shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=part.half, physicsClientId=c)
+            half_yaw = part.yaw_rad / 2
+            uid = p.createMultiBody(
+                0,
+                shape,
+                basePosition=part.centre,
+                baseOrientation=(0.0, 0.0, math.sin(half_yaw), math.cos(half_yaw)),
+                physicsClientId=c,
+            )
+            self._names[uid] = part.body_name
+        self._boxes = None
 
     def target_score(
         self, target_id: str, point: Vec3, bullet_diameter_in: float = GAUGE_9MM_IN
@@ -380,7 +548,7 @@ class RangeWorld:
             rows = np.nonzero(uid == body_uid)[0]
             if not len(rows):
                 continue
-            seg = link[rows] + 1  # link l carries segment l + 1; the base is the pelvis
+            seg = link[rows] - _SEGMENT_LINK
             frames = self.subject_frames(subject_id)
             skeleton = self._bodies[subject_id].skeleton()
             # Back through each segment's joint transform into the rest frame.
@@ -398,12 +566,13 @@ class RangeWorld:
             return self._boxes
         c = self._require()
         for uid in self._names:
-            if uid == self._floor or uid in self._aabbs:
+            if uid == self._floor or uid in self._aabbs or uid in self._uid_subject:
                 continue
             links = range(-1, p.getNumJoints(uid, physicsClientId=c))
             boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
             self._aabbs[uid] = np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
-        self._boxes = np.array(list(self._aabbs.values()))
+        subjects = [self.subject_box(name) for name in self._subjects]
+        self._boxes = np.array(list(self._aabbs.values()) + subjects)
         return self._boxes
 
     def cast_paths(
@@ -412,14 +581,17 @@ class RangeWorld:
         times_s: NDArray[np.float64],
         speeds: NDArray[np.float64],
         reach_m: float = np.inf,
+        subjects: bool = True,
     ) -> PathEnds:
         """First hit of each of N flights sampled at K+1 points, (K+1, N, 3), stopping after
         `reach_m` of path (a TASER wire runs out; a round is followed to the backstop).
+        `subjects=False`: the rays pass through every subject (cast_moving's frozen part).
 
         Every hit is PyBullet's. Only chords that can touch something are cast: those whose box
         overlaps a body's box, and those that reach the floor; the rest provably hit nothing.
         """
         self._require()
+        mask = -1 if subjects else _NOT_SUBJECTS
         starts, ends = points[:-1], points[1:]
         k_chords, n = starts.shape[0], starts.shape[1]
         chord = np.sqrt(((ends - starts) ** 2).sum(axis=2))  # (K, N)
@@ -437,6 +609,8 @@ class RangeWorld:
             cut = np.ones((k_chords, n))
         lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
         boxes = self._body_boxes()
+        if not subjects:
+            boxes = boxes[: len(boxes) - len(self._subjects)]
         near = (
             (lo[..., None, :] <= boxes[:, 1]).all(-1) & (hi[..., None, :] >= boxes[:, 0]).all(-1)
         ).any(-1)
@@ -448,7 +622,7 @@ class RangeWorld:
         link = np.full(len(ks), -1, dtype=np.int64)
         frac = np.ones(len(ks))
         if len(ks) <= _ONE_ROUND:
-            self._cast(starts, ends, ks, ns, np.arange(len(ks)), uid, link, frac)
+            self._cast(starts, ends, ks, ns, np.arange(len(ks)), uid, link, frac, mask)
         else:
             # In rounds: each flight's next candidate chord, for the flights still flying. Most
             # stop at their first, so a big batch casts about half the rays it would at once.
@@ -458,7 +632,7 @@ class RangeWorld:
                 todo = np.nonzero((rank == r) & flying[ns])[0]
                 if not len(todo):
                     break
-                self._cast(starts, ends, ks, ns, todo, uid, link, frac)
+                self._cast(starts, ends, ks, ns, todo, uid, link, frac, mask)
                 flying[ns[todo[uid[todo] >= 0]]] = False
         a, b = starts[ks, ns], ends[ks, ns]
         # PyBullet's hit position is exactly start + fraction * (end - start).
@@ -504,149 +678,234 @@ class RangeWorld:
         may stay as they are), and no point of a subject's surface moves faster than
         `max_speed_mps` (a running subject's hands: about 8 m/s).
 
-        Each chord is cut into sub-chords short enough in time that a subject moves at most
-        `tolerance_m` during one, and each sub-chord that can reach a subject is cast with the
-        subjects posed at its middle time. A sub-chord outside every subject's box grown by
-        the whole flight's motion cannot touch a subject: those are cast together, once. The
-        world is left posed at `times_s[0]`."""
+        The rest of the world (floor, walls, targets, cover) is cast by PyBullet with the
+        subjects masked out of the rays. For the subjects, each chord is cut into sub-chords
+        short enough in time that a subject moves at most `tolerance_m` during one, and a
+        sub-chord is tested against the drawn hulls of the subject posed at its middle time
+        (numpy, exact convex clipping in each segment's rest frame). Only sub-chords that can
+        reach a subject are posed: those inside its box at the trigger grown by its motion
+        since, and of those only the ones a conservative advancement cannot rule out
+        (`_cast_subject`); a flight stops at its first hit. The world is left posed at
+        `times_s[0]`, without calling `motion` again. A subject hit's point on the rest body
+        (`PathEnds.rest_point`) is where the sub-chord enters the hull, in that rest frame."""
         self._require()
         k_chords, n = points.shape[0] - 1, points.shape[1]
+        t0 = float(times_s[0])
+        names = list(self._subjects)
+        motion(t0, frozenset(names))
+        frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
         dt = np.diff(times_s)
         subs = np.maximum(1, np.ceil(max_speed_mps * dt / tolerance_m)).astype(int)
-        pts, ts, sp = [points[:1]], [times_s[:1]], [speeds[:1]]
-        for k in range(k_chords):
-            f = np.arange(1, subs[k] + 1) / subs[k]
-            pts.append(points[k][None] + (points[k + 1] - points[k])[None] * f[:, None, None])
-            ts.append(times_s[k] + dt[k] * f)
-            sp.append(speeds[k][None] + (speeds[k + 1] - speeds[k])[None] * f[:, None])
-        fine, t_fine, s_fine = np.concatenate(pts), np.concatenate(ts), np.concatenate(sp)
+        f = [np.arange(1, m + 1) / m for m in subs]
+        chord_of = np.repeat(np.arange(k_chords), subs)
+        frac = np.concatenate(f)
+        t_fine = np.concatenate([times_s[:1], times_s[chord_of] + dt[chord_of] * frac])
+        fine = np.concatenate(
+            [
+                points[:1],
+                points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None],
+            ]
+        )
+        s_fine = np.concatenate(
+            [
+                speeds[:1],
+                speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None],
+            ]
+        )
         starts, stops = fine[:-1], fine[1:]
         m_chords = len(starts)
         chord = np.sqrt(((stops - starts) ** 2).sum(axis=2))
         before = np.zeros((m_chords + 1, n))
         np.cumsum(chord, axis=0, out=before[1:])
-        live = before[:-1] < reach_m
         cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
         stops = starts + (stops - starts) * cut[..., None]
-        # Where each subject can be during each original chord: its boxes at the chord's two
-        # ends, grown by the distance a point can move in half the chord's time.
-        chord_of = np.repeat(np.arange(k_chords), subs)  # sub-chord -> chord
-        names = [self._uid_subject[u] for u in self._uid_subject]
-        uids = list(self._uid_subject)
-        everyone = frozenset(names)
-        whole_lo, whole_hi = points.min(axis=1), points.max(axis=1)  # (K+1, 3) over flights
-        chord_lo = np.minimum(whole_lo[:-1], whole_lo[1:])
-        chord_hi = np.maximum(whole_hi[:-1], whole_hi[1:])
-        # First a loose test: each subject's box now, grown by all the flight's motion; only
-        # the chords it passes need the subject's boxes at their two ends (posing costs).
-        motion(float(times_s[0]), everyone)
-        grow_all = max_speed_mps * float(times_s[-1] - times_s[0]) + tolerance_m
-        boxes = np.empty((len(names), k_chords, 2, 3))
-        boxes[:, :, 0], boxes[:, :, 1] = np.inf, -np.inf  # touches nothing
-        wanted: dict[int, set[int]] = {}  # chord end -> subjects to pose there
-        for i, u in enumerate(uids):
-            now = self._subject_box(u)
-            reach_lo, reach_hi = now[0] - grow_all, now[1] + grow_all
-            loose = (chord_lo <= reach_hi).all(-1) & (chord_hi >= reach_lo).all(-1)
-            for c in np.nonzero(loose)[0].tolist():
-                wanted.setdefault(c, set()).add(i)
-                wanted.setdefault(c + 1, set()).add(i)
-        corners: dict[tuple[int, int], NDArray[np.float64]] = {}
-        for c in sorted(wanted):
-            motion(float(times_s[c]), frozenset(names[i] for i in wanted[c]))
-            for i in wanted[c]:
-                corners[i, c] = self._subject_box(uids[i])
-        for (i, c), box in corners.items():
-            if c < k_chords and (i, c + 1) in corners:
-                grow = max_speed_mps * float(dt[c]) / 2 + tolerance_m
-                other = corners[i, c + 1]
-                boxes[i, c, 0] = np.minimum(box[0], other[0]) - grow
-                boxes[i, c, 1] = np.maximum(box[1], other[1]) + grow
+        # A subject can only be hit before the flight ends on the rest of the world.
+        live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
+        mid_t = (t_fine[:-1] + t_fine[1:]) / 2
 
-        def overlaps(box: NDArray[np.float64], ms: Any, ns: Any) -> Any:
-            """Whether sub-chords (ms, ns) overlap a (2, 3) box."""
-            return (lo[ms, ns] <= box[1]).all(-1) & (hi[ms, ns] >= box[0]).all(-1)
+        first = np.full(n, m_chords)  # the sub-chord of each flight's first subject hit
+        hit_f = np.ones(n)
+        hit_uid = np.full(n, -1, dtype=np.int64)
+        hit_region = np.full(n, -1, dtype=np.int64)
+        hit_rest = np.full((n, 3), np.nan)  # each first hit's point on the rest body
+        saved = {}
+        for name in names:
+            box = self.subject_box(name)
+            saved[name] = (self._placement[name], self.subject_frames(name), box)
+            grow = max_speed_mps * (t_fine[1:] - t0) + tolerance_m  # (M,)
+            near = (
+                live
+                & (np.arange(m_chords)[:, None] < first[None, :])
+                & (lo <= box[1] + grow[:, None, None]).all(-1)
+                & (hi >= box[0] - grow[:, None, None]).all(-1)
+            )
+            rows = np.nonzero(near.any(axis=1))[0]
+            if len(rows):
+                self._cast_subject(
+                    name,
+                    motion,
+                    rows,
+                    near,
+                    starts,
+                    stops,
+                    before,
+                    mid_t,
+                    max_speed_mps,
+                    tolerance_m,
+                    first,
+                    hit_f,
+                    hit_uid,
+                    hit_region,
+                    hit_rest,
+                )
+        # Back to the trigger's poses without asking `motion` again.
+        for name, (placed, frames, box) in saved.items():
+            if self._placement[name] is not placed:
+                self._placement[name] = placed
+                self._frames[name], self._numpy_boxes[name] = frames, box
+                self._unsynced.add(name)
 
-        near_of = np.zeros((len(names), m_chords, n), dtype=bool)
-        for i in range(len(names)):
-            box = boxes[i, chord_of]  # (M, 2, 3)
-            near_of[i] = (lo <= box[:, None, 1, :]).all(-1) & (hi >= box[:, None, 0, :]).all(-1)
-        near = np.asarray(near_of.any(axis=0))
-        motion(float(t_fine[0]), everyone)
-        # Where each subject stands as posed now: a sub-chord cast must not meet a subject
-        # left at another time's pose.
-        current = [self._subject_box(u) for u in uids]
-        for box in current:
-            near |= overlaps(box, slice(None), slice(None))
-        first = np.full(n, m_chords)
-        uid = np.full(n, -1, dtype=np.int64)
-        region = np.full(n, -1, dtype=np.int64)
-        rest_point = np.full((n, 3), np.nan)
-        frac = np.ones(n)
-
-        def cast(ms: NDArray[np.int64], ns: NDArray[np.int64]) -> None:
-            u = np.full(len(ms), -1, dtype=np.int64)
-            link = np.full(len(ms), -1, dtype=np.int64)
-            fr = np.ones(len(ms))
-            self._cast(starts, stops, ms, ns, np.arange(len(ms)), u, link, fr)
-            hit = u >= 0
-            at = starts[ms, ns] + (stops[ms, ns] - starts[ms, ns]) * fr[:, None]
-            codes, rests = self._hits_on_bodies(u[hit], link[hit], at[hit])
-            for row, code, rest in zip(np.nonzero(hit)[0], codes, rests, strict=True):
-                f_n, f_m = ns[row], ms[row]
-                if f_m < first[f_n] or (f_m == first[f_n] and fr[row] < frac[f_n]):
-                    first[f_n], uid[f_n], region[f_n], frac[f_n] = f_m, u[row], code, fr[row]
-                    rest_point[f_n] = rest
-
-        # Sub-chords that meet no subject's box over their chord nor any subject as posed now:
-        # cast together, once.
-        far_m, far_n = np.nonzero(live & ~near)
-        if len(far_m):
-            cast(far_m, far_n)
-        for m in range(m_chords):
-            rows = np.nonzero(live[m] & near[m] & (m < first))[0]
-            if not len(rows):
-                continue
-            # Pose the subjects these sub-chords can reach now, and any other whose present
-            # pose (from another time) stands in their way.
-            need = [
-                i
-                for i in range(len(names))
-                if near_of[i, m, rows].any() or overlaps(current[i], m, rows).any()
-            ]
-            motion(float((t_fine[m] + t_fine[m + 1]) / 2), frozenset(names[i] for i in need))
-            for i in need:
-                current[i] = self._subject_box(uids[i])
-            cast(np.full(len(rows), m), rows)
-        motion(float(t_fine[0]), everyone)
-
-        cols = np.arange(n)
         hit = first < m_chords
-        end_m = np.where(hit, first, np.maximum(live.sum(axis=0) - 1, 0))
-        end_f = np.where(hit, frac * cut[np.minimum(end_m, m_chords - 1), cols], cut[end_m, cols])
-        a = starts[end_m, cols]
-        b = fine[1:][end_m, cols]
-        point = a + (b - a) * end_f[:, None]
-        time = t_fine[end_m] + end_f * (t_fine[end_m + 1] - t_fine[end_m])
-        speed = s_fine[end_m, cols] + (s_fine[end_m + 1, cols] - s_fine[end_m, cols]) * end_f
-        path = before[end_m, cols] + end_f * chord[end_m, cols]
-        return PathEnds(
-            uid,
-            np.where(hit, region, -1),
-            point,
-            time,
-            speed,
-            path,
-            np.where(hit[:, None], rest_point, np.nan),
-        )
+        cols = np.nonzero(hit)[0]
+        m = first[cols]
+        end_f = hit_f[cols] * cut[m, cols]
+        a, b = starts[m, cols], fine[1:][m, cols]
+        point = frozen.point.copy()
+        time = frozen.time_s.copy()
+        speed = frozen.speed_mps.copy()
+        path = frozen.path_m.copy()
+        target = frozen.target.copy()
+        region = frozen.region.copy()
+        rest_point = np.full((n, 3), np.nan)  # the frozen part meets no subject
+        point[cols] = a + (b - a) * end_f[:, None]
+        time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
+        speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
+        path[cols] = before[m, cols] + end_f * chord[m, cols]
+        target[cols] = hit_uid[cols]
+        region[cols] = hit_region[cols]
+        rest_point[cols] = hit_rest[cols]
+        return PathEnds(target, region, point, time, speed, path, rest_point)
+
+    def _cast_subject(
+        self,
+        name: str,
+        motion: Motion,
+        rows: NDArray[np.int64],
+        near: NDArray[np.bool_],
+        starts: NDArray[np.float64],
+        stops: NDArray[np.float64],
+        before: NDArray[np.float64],
+        mid_t: NDArray[np.float64],
+        max_speed_mps: float,
+        tolerance_m: float,
+        first: NDArray[np.int64],
+        hit_f: NDArray[np.float64],
+        hit_uid: NDArray[np.int64],
+        hit_region: NDArray[np.int64],
+        hit_rest: NDArray[np.float64],
+    ) -> None:
+        """cast_moving's subject part for one subject: sub-chords `rows` (those `near` it
+        for some flight) in time order, the subject posed at each evaluated sub-chord's middle
+        time. Conservative advancement: where every flight still to test is a gap D from the
+        subject's segment spheres, the sub-chords that cannot close it are skipped (the
+        probe's path since that time plus the subject's motion, at most `max_speed_mps`, stays
+        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region` and `hit_rest` (the hit
+        on the rest body: the entry point found in the hit segment's rest frame, rest[j] +
+        R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already there."""
+        only = frozenset({name})
+        centre, radius = self._spheres[name]
+        skeleton = self._bodies[name].skeleton()
+        planes = self._planes[name]
+        uid = self._subjects[name]
+        m_chords = len(starts)
+        r = int(rows[0])
+        # Each flight still to test from here on: near the subject at some sub-chord >= r.
+        ahead_near = np.flip(np.logical_or.accumulate(np.flip(near, axis=0), axis=0), axis=0)
+        while r < m_chords:
+            # Every such flight is tested at r (those not near at r cannot hit there, but
+            # their gap bounds how far the next pose can wait).
+            flights = np.nonzero(ahead_near[r] & (r < first))[0]
+            if not len(flights):
+                return
+            motion(float(mid_t[r]), only)
+            frames = self.subject_frames(name)
+            world_c = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+            a, b = starts[r, flights], stops[r, flights]
+            # Gaps from each segment: its bounding sphere's, or for the segments whose sphere
+            # the sub-chord enters, a bound from the hull's face planes.
+            gap = (
+                _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius[None, :]
+            )  # (F, J)
+            fl, seg = np.nonzero(gap <= 0.0)
+            if len(fl):
+                rot, pos = frames.rotation[seg], frames.position[seg]
+                rest = skeleton.rest[seg]
+                qa = rest + np.einsum("nji,nj->ni", rot, a[fl] - pos)
+                qb = rest + np.einsum("nji,nj->ni", rot, b[fl] - pos)
+                hit, t_in, bound = _clip(planes[seg], qa, qb)
+                gap[fl, seg] = np.maximum(bound, 0.0) - HULL_MARGIN_M
+                if hit.any():
+                    fl, seg, t_in = fl[hit], seg[hit], t_in[hit]
+                    q = qa[hit] + (qb[hit] - qa[hit]) * t_in[:, None]
+                    codes = region_codes(skeleton, seg, q)
+                    order = np.lexsort((t_in, fl))  # per flight, its nearest entry first
+                    fl, t_in, codes, q = fl[order], t_in[order], codes[order], q[order]
+                    once = np.ones(len(fl), dtype=bool)
+                    once[1:] = fl[1:] != fl[:-1]
+                    who = flights[fl[once]]
+                    first[who], hit_f[who] = r, t_in[once]
+                    hit_uid[who], hit_region[who] = uid, codes[once]
+                    hit_rest[who] = q[once]
+            # Sub-chord j > r can touch the subject (posed at j's middle) only once the path
+            # from sub-chord r's start to j's end plus the subject's motion from r's middle
+            # to j's middle closes the gap measured at r. Flights not near at r wait for
+            # the first sub-chord where they are.
+            still = r < first[flights]
+            live_f = flights[still]
+            gap_r = np.maximum(gap.min(axis=1), 0.0)[still]
+            motion_m = max_speed_mps * (mid_t[r + 1 :] - mid_t[r])
+            ahead = before[r + 2 :, live_f] - before[r, live_f][None, :] + motion_m[:, None]
+            can = (ahead >= gap_r[None, :]).any(axis=1)
+            if not can.any():
+                return
+            nxt = r + 1 + int(np.argmax(can))
+            # Look ahead: the next sub-chords against the subject as posed now; one whose gap
+            # exceeds the subject's motion until its middle cannot touch it there either.
+            if len(live_f) and nxt < m_chords:
+                js = np.arange(nxt, min(nxt + LOOK_AHEAD, m_chords))
+                ja, jb = starts[js][:, live_f], stops[js][:, live_f]  # (K, F, 3)
+                jgap = self._gaps(name, frames, world_c, ja.reshape(-1, 3), jb.reshape(-1, 3))
+                clear = (jgap.reshape(len(js), -1) > motion_m[js - r - 1, None]).all(axis=1)
+                nxt += int(np.argmin(clear)) if not clear.all() else len(js)
+            r = nxt
+
+    def _gaps(
+        self,
+        name: str,
+        frames: Posed,
+        world_c: NDArray[np.float64],
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """(P,) lower bounds on the distance of segments a -> b (P, 3) from subject `name`
+        posed in `frames` (`world_c`: its segments' sphere centres): a sphere's gap, or inside
+        the sphere, the hull's face-plane bound."""
+        _, radius = self._spheres[name]
+        gap = _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius[None, :]
+        fl, seg = np.nonzero(gap <= 0.0)
+        if len(fl):
+            rot, pos = frames.rotation[seg], frames.position[seg]
+            rest = self._bodies[name].skeleton().rest[seg]
+            qa = rest + np.einsum("nji,nj->ni", rot, a[fl] - pos)
+            qb = rest + np.einsum("nji,nj->ni", rot, b[fl] - pos)
+            _, _, bound = _clip(self._planes[name][seg], qa, qb)
+            gap[fl, seg] = bound - HULL_MARGIN_M
+        return np.asarray(gap.min(axis=1))
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
-        """(2, 3) box round every link of a subject as posed now."""
-        c = self._require()
-        links = range(-1, p.getNumJoints(uid, physicsClientId=c))
-        boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
-        return np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+        """(2, 3) box round every segment of a subject as posed now."""
+        return self.subject_box(self._uid_subject[uid])
 
     def _cast(
         self,
@@ -658,15 +917,22 @@ class RangeWorld:
         uid: NDArray[np.int64],
         link: NDArray[np.int64],
         frac: NDArray[np.float64],
+        mask: int = -1,
     ) -> None:
-        """Cast chords `which` of the candidate list; fill in what each one hit."""
+        """Cast chords `which` of the candidate list; fill in what each one hit (only bodies
+        whose collision group is in `mask`)."""
         c = self._require()
         a, b = starts[ks[which], ns[which]], ends[ks[which], ns[which]]
+        if len(a) and mask & _SUBJECT_GROUP:
+            self._sync_for(np.minimum(a, b).min(axis=0), np.maximum(a, b).max(axis=0))
         for lo in range(0, len(which), _RAY_CHUNK):
             rows = which[lo : lo + _RAY_CHUNK]
             # numpy arrays straight in: half the cost of lists (stack-notes: chunks of 16383).
             results = p.rayTestBatch(
-                a[lo : lo + _RAY_CHUNK], b[lo : lo + _RAY_CHUNK], physicsClientId=c
+                a[lo : lo + _RAY_CHUNK],
+                b[lo : lo + _RAY_CHUNK],
+                collisionFilterMask=mask,
+                physicsClientId=c,
             )
             uid[rows] = [r[0] for r in results]
             link[rows] = [r[1] for r in results]

@@ -191,3 +191,25 @@ def test_a_shot_fired_while_tracking_is_lost_is_untracked_not_a_miss(tmp_path: P
     assert all(not r.data["muzzle"]["tracked"] for r in fired)
     assert not any(r.kind == "bullet_impact" for r in result.records)
     assert not any(f.rule == "HIT-01" for f in result.score.findings)
+
+
+def test_incapacitation_starts_when_the_second_probe_arrives(runs: dict[int, RunResult]) -> None:
+    """Issue 14 item 4: not at the trigger. The lock-up starts the second connected probe's
+    time of flight after the TASER fired."""
+    records = next(r for r in runs.values() if _incapacitated(r)).records
+    started = next(r for r in records if r.kind == "incapacitation_started")
+    fired = [
+        r
+        for r in records
+        if r.kind == "officer_action" and r.data["action"] == "taser_fired" and r.t <= started.t
+    ][-1]
+    deployment = next(
+        r
+        for r in records
+        if r.kind == "probe_impacts" and r.data["effect"] == "full_incapacitation"
+    )
+    impacts = [probe_impact(i) for i in deployment.data["impacts"]]
+    onset = assess(impacts, deployment.data["subject"]).onset_s
+    assert onset is not None and onset > 0.02
+    # The log keeps times to 1 us and times of flight to 10 us: up to 5 + 2 * 0.5 us apart.
+    assert started.t == pytest.approx(fired.t + onset, abs=6.5e-6)

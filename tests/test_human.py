@@ -154,3 +154,21 @@ def test_the_spread_study_streams_in_chunks_in_bounded_memory() -> None:
     whole = spread_study(cart, [10.0], 20_000, np.random.default_rng(2), aim_error_mrad=20.0)
     assert rows[0].p_both_hit == pytest.approx(whole[0].p_both_hit, abs=0.02)
     assert rows[0].p_preferred == pytest.approx(whole[0].p_preferred, abs=0.02)
+
+
+def test_a_subjects_attributes_map_to_its_body() -> None:
+    """body_for: the judgement issue's attributes (child, elderly, visibly pregnant, outfit)
+    choose the skeleton, the zone map and the clothing gaps."""
+    from physics.body import body_for
+    from physics.human import CHILD_STATURE_M, MEDIUM_STATURE_M, Region, TaserZone
+
+    assert body_for(child=True).skeleton().stature_m == pytest.approx(CHILD_STATURE_M)
+    assert body_for(elderly=True).skeleton().stature_m < MEDIUM_STATURE_M
+    assert body_for(pregnant=True).zones[Region.ABDOMEN] is TaserZone.AVOID
+    assert body_for().zones[Region.ABDOMEN] is TaserZone.PREFERRED
+    coat = body_for("large", outfit="winter_coat")
+    assert coat.clothing_gap_in[Region.UPPER_CHEST] == 2.5 and coat.size.name == "large"
+    assert body_for(clothing_gap_in=1.0).clothing_gap_in[Region.LEG] == 1.0
+    assert body_for(clothing_gap_in=1.0).clothing_gap_in[Region.HEAD] == 0.0
+    with pytest.raises(ValueError, match="known: tshirt_jeans"):
+        body_for(outfit="tuxedo")

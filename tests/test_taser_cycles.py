@@ -133,7 +133,19 @@ def test_the_simulated_x26p_re_energises_through_its_attached_probes() -> None:
     started = [r.data for r in result.records if r.kind == "taser_cycle_started"]
     exposures = [r.data for r in result.records if r.kind == "taser_exposure"]
     assert [c["cycle_of_deployment"] for c in started] == [1, 2]
-    assert [x["duration_s"] for x in exposures] == [pytest.approx(5.0, abs=0.02)] * 2
+    # The deployment's current flows from the second probe's arrival (the trigger + onset) to
+    # the device's 5 s cycle end; the re-energised cycle, through probes already in, all 5 s.
+    fired = next(
+        r.t
+        for r in result.records
+        if r.kind == "officer_action" and r.data["action"] == "taser_fired"
+    )
+    onset = exposures[0]["started_s"] - fired
+    assert 0.02 < onset < 0.2
+    assert [x["duration_s"] for x in exposures] == [
+        pytest.approx(5.0 - onset, abs=0.02),
+        pytest.approx(5.0, abs=0.02),
+    ]
     assert {r.data["model"] for r in result.records if r.kind == "device_event"} >= {"taser-x26p"}
     assert result.score.subjects["man"]["taser_cycles"] == 2
 

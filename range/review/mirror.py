@@ -22,7 +22,7 @@ from physics.animation import SubjectAnimator
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
-from range.review.render import COLOURS, Renderer, RenderUnavailableError, Scene
+from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill
 
@@ -46,6 +46,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
             held[r.data["subject"]] = r.data["held_object"]
     scene = Scene()
     scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
+    scene.prop(drill.scene.prop_parts())
     ox, oy = positions["officer"]
     for spec in drill.subjects:
         x, y = positions["subjects"][spec.id]
@@ -116,6 +117,8 @@ class Playback:
         if len(impacts) != self._impacts:
             scene = Scene()
             scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
+            scene.prop(drill.scene.prop_parts())
+            renderer.lighting = LIGHTING[drill.scene.lighting]
             for point, colour in impacts:
                 scene.marker(point, colour, 0.025)
             renderer.load(scene)

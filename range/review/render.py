@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from physics.body import SubjectBody
 from physics.human import HumanPose, Skeleton, posed_vertices
 from physics.pose import Pose, quat_to_matrix, yaw_quat
+from physics.props import PropPart
 from physics.targets import Ellipse, PaperTarget, Rect
 from physics.units import IN_M
 
@@ -29,6 +30,19 @@ F32 = NDArray[np.float32]
 SKY = (0.62, 0.70, 0.78)
 SKIN = (0.78, 0.60, 0.48)
 SKIN_CHILD = (0.85, 0.68, 0.56)
+# Prop materials (physics.props): car paint a police-training grey-blue sedan, tinted glass,
+# black tyres, painted drywall, a brown couch, concrete.
+MATERIALS = {
+    "paint": (0.20, 0.26, 0.40),
+    "engine": (0.18, 0.18, 0.18),
+    "tyre": (0.06, 0.06, 0.06),
+    "glass": (0.10, 0.14, 0.18),
+    "drywall": (0.80, 0.78, 0.72),
+    "fabric": (0.42, 0.28, 0.18),
+    "wood": (0.55, 0.38, 0.22),
+    "concrete": (0.62, 0.62, 0.60),
+    "pavement": (0.55, 0.55, 0.53),
+}
 COLOURS = {
     "floor": (0.42, 0.40, 0.36),
     "wall": (0.55, 0.53, 0.50),
@@ -344,6 +358,13 @@ class Scene:
         self.box(slide, (0.09, 0.014, 0.02), colour, rot)
         grip = slide - rot[:, 0] * 0.05 - rot[:, 2] * 0.06
         self.box(grip, (0.025, 0.013, 0.05), colour, rot)
+
+    def prop(self, parts: list[PropPart]) -> None:
+        """A scene prop's boxes (physics.props), exactly the PyBullet boxes, painted by
+        material: cover and concealment read as what they are (an engine block under a
+        bonnet, glass, drywall)."""
+        for part in parts:
+            self.box(part.centre, part.half, MATERIALS[part.material], part.rotation())
 
     def paper_target(self, target: PaperTarget, centre: tuple[float, float, float]) -> None:
         """A paper target facing the firing line, with its scoring zones outlined."""

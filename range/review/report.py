@@ -24,7 +24,7 @@ from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.cli.summary import verdict_line
-from range.review.render import COLOURS, Renderer, Scene
+from range.review.render import COLOURS, LIGHTING, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
 from scoring.policy import default_policy
@@ -149,6 +149,8 @@ def _shot_images(
             (c.depth_ft * FT_M / 2, c.width_ft * FT_M / 2, c.height_ft * FT_M / 2),
             COLOURS["cover"],
         )
+    scene.prop(drill.scene.prop_parts())
+    renderer.lighting = LIGHTING[drill.scene.lighting]
     ox, oy = where["officer"]
     first = where["subjects"][drill.subjects[0].id]
     scene.subject(

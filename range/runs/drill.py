@@ -34,14 +34,14 @@ from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
-from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.pose import Pose
-from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes
+from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
@@ -56,7 +56,7 @@ from range.runs.core import (
     muzzle_record,
     triggers,
 )
-from range.runs.lane import Attached, Lane, LiveLane, Replica, Weapon, weapon_of
+from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
 from range.runs.poses import ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import drill_source, sha256
@@ -405,8 +405,12 @@ class Session:
                     (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
                     (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
                 )
+            world.add_prop(drill.scene.prop_parts())
             # The replicas and their calibration first: a refused replica leaves no run behind.
             lane = self._open_lane(stack)
+            # The issued TASER's cartridges' flight tables now, not inside the first
+            # deployment's frame.
+            prepare(self._loaded_cartridges(lane))
             self.faults = FaultPolicy(lane, config.fault_after_s)
             devices = lane.devices()
             calibration = self._check_calibration(devices)
@@ -471,6 +475,24 @@ class Session:
         """Real replicas need a valid profile (unless a range master overrides); emulated ones
         in a simulated run have none to need."""
         return self.config.require_calibration or self.live is not None
+
+    @staticmethod
+    def _loaded_cartridges(lane: Lane | LiveLane) -> list[str]:
+        """Physics cartridge ids of what the lane's TASERs hold: an emulator's bays (the TASER
+        issued or chosen), a real replica's last STATE, else its model's default loads."""
+        codes: list[int] = []
+        for replica in lane.replicas:
+            if isinstance(replica, Replica):
+                if isinstance(replica.emulator, TaserEmulator):
+                    codes += [code for code, _ in replica.emulator.bays]
+            elif isinstance(replica, LiveReplica) and replica.model.is_taser:
+                state = replica.link.state if replica.link is not None else None
+                if state is not None:
+                    codes += [code for code, _ in state.loads]
+                else:
+                    codes += list(TASER_SPECS[replica.model].loads)
+        known = {int(c): c.cartridge_id for c in CartridgeCode if c.cartridge_id}
+        return sorted({known[c] for c in codes if c in known})
 
     def _check_calibration(self, devices: list[DeviceInfo]) -> list[dict[str, Any]]:
         config = self.config
@@ -734,7 +756,16 @@ class Session:
         subject = max(set(targets), key=targets.count) if targets else None
         device = self.circuits.setdefault(trigger.serial, circuit_for(cartridge(cartridge_id)))
         outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
-        self.engine.probes(impacts, outcome, subject, t, serial=trigger.serial, bay=trigger.bay)
+        # Incapacitation starts when the circuit closes (the second probe's arrival), not at
+        # the trigger.
+        self.engine.probes(
+            impacts,
+            outcome,
+            subject,
+            t + (outcome.onset_s or 0.0),
+            serial=trigger.serial,
+            bay=trigger.bay,
+        )
 
     def _untracked(self, weapon: Weapon, serial: str, t: float) -> None:
         """Fired while tracking was lost: where it went is unknown, so it is recorded as
@@ -755,7 +786,13 @@ class Session:
         if not muzzle.usable:
             self._untracked(Weapon.FIREARM, trigger.serial, t)
             return
-        impact = fly_bullet(self.world, load(self.config.firearm_load), muzzle, self.physics_rng)
+        impact = fly_bullet(
+            self.world,
+            load(self.config.firearm_load),
+            muzzle,
+            self.physics_rng,
+            motion=self.animator.motion(self.world, self.engine.t),
+        )
         self.engine.bullet(impact, t, serial=trigger.serial)
 
 
