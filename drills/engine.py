@@ -173,6 +173,9 @@ class DrillEngine:
         # Serials of TASERs whose held trigger continues a cycle past 5 s (the runner fills it
         # from each replica's model, peripherals.messages.Model.held_trigger_extends_cycle).
         self.held_trigger_devices: set[str | None] = set()
+        # Deployments in flight: (arrival run time, serial, subject, effect), connected by the
+        # first step at or after their second probe's arrival (`probes`).
+        self._arriving: list[tuple[float, str | None, str, Effect]] = []
 
     @property
     def t(self) -> float:
@@ -282,7 +285,11 @@ class DrillEngine:
         t: float | None = None,
         **data: Any,
     ) -> None:
-        """A TASER deployment's physics outcome against `subject_id` (None: nobody was hit)."""
+        """A TASER deployment's physics outcome against `subject_id` (None: nobody was hit),
+        fired at run time `t`. The deployment is logged at `t`; the circuit closes when its
+        second probe arrives (`outcome.onset_s` after `t`), so the cycle and incapacitation
+        start at the first engine step at or after that moment (within one step, 11 ms at
+        90 Hz), which keeps the log in time order."""
         self._require_running()
         when = self.t if t is None else t
         self.log.emit(
@@ -301,11 +308,20 @@ class DrillEngine:
         # A new cartridge from the same device ends the cycle through the old probes.
         self._end_exposure(serial, when, "new_pull")
         self.circuits.pop(serial, None)
+        self._arriving = [a for a in self._arriving if a[1] != serial]
         if subject_id is None or outcome.effect is Effect.NONE:
             return
-        self.circuits[serial] = Circuit(subject_id, outcome.effect)
+        arrives = when + (outcome.onset_s or 0.0)
+        if arrives > self.t + 1e-9:
+            self._arriving.append((arrives, serial, subject_id, outcome.effect))
+        else:
+            self._connect(serial, subject_id, outcome.effect, max(when, arrives))
+
+    def _connect(self, serial: str | None, subject_id: str, effect: Effect, when: float) -> None:
+        """The circuit closes: a cycle through the subject starts."""
+        self.circuits[serial] = Circuit(subject_id, effect)
         self._start_cycle(serial, when)
-        if outcome.effect is Effect.FULL:
+        if effect is Effect.FULL:
             self._cue(self.subjects[subject_id], "probes_connected")
 
     def arc(
@@ -444,6 +460,10 @@ class DrillEngine:
             self.officer_position_m = officer_position_m
         self.steps += 1
         now = self.t
+        arrived = [a for a in self._arriving if a[0] <= now + 1e-9]
+        self._arriving = [a for a in self._arriving if a[0] > now + 1e-9]
+        for _, serial, subject_id, effect in arrived:
+            self._connect(serial, subject_id, effect, now)
         for subject in self.subjects.values():
             until = subject.incapacitated_until_s
             if until is not None and now >= until:

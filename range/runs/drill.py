@@ -756,16 +756,9 @@ class Session:
         subject = max(set(targets), key=targets.count) if targets else None
         device = self.circuits.setdefault(trigger.serial, circuit_for(cartridge(cartridge_id)))
         outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
-        # Incapacitation starts when the circuit closes (the second probe's arrival), not at
-        # the trigger.
-        self.engine.probes(
-            impacts,
-            outcome,
-            subject,
-            t + (outcome.onset_s or 0.0),
-            serial=trigger.serial,
-            bay=trigger.bay,
-        )
+        # Logged at the trigger; incapacitation starts when the circuit closes (the second
+        # probe's arrival, `outcome.onset_s` later): the engine waits for it.
+        self.engine.probes(impacts, outcome, subject, t, serial=trigger.serial, bay=trigger.bay)
 
     def _untracked(self, weapon: Weapon, serial: str, t: float) -> None:
         """Fired while tracking was lost: where it went is unknown, so it is recorded as
