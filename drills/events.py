@@ -512,9 +512,10 @@ class AttemptEnded(Record):
 
 # A run is minutes long; a `t` beyond a day is a corrupt or forged log, never a run.
 MAX_RUN_T_S = 86_400.0
-# Records are written in time order; two records of one instant may differ by a float's
-# rounding, never more than this.
-T_BACKWARDS_TOLERANCE_S = 1e-6
+# Records are written in time order, but a live run logs each replica event at its own device
+# time, which a loaded host may read a few frames after the records of that frame: up to this
+# much back is a live log's normal order; more is a log edited or stitched by hand.
+T_BACKWARDS_TOLERANCE_S = 0.5
 # No record nests deeper than a few levels (a list of devices of fields); a JSON document nested
 # deeper is refused before anything walks it recursively.
 MAX_JSON_DEPTH = 32

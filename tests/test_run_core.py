@@ -12,7 +12,7 @@ from drills.officer import find_officer
 from drills.schema import find_drill
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind, Model
-from range.runs.core import triggers
+from range.runs.core import PROBES_WAIT_S, TriggerCollector, triggers
 from range.runs.drill import RunConfig, run_drill
 from range.runs.lane import Weapon
 
@@ -95,3 +95,23 @@ def test_a_refused_lane_leaves_no_run_folder_behind(tmp_path: Path) -> None:
     with pytest.raises(CalibrationError, match="SIM-TASER-0001"):
         run_drill(drill)
     assert not runs.exists()
+
+
+def test_a_cartridge_read_over_two_frames_is_one_pull() -> None:
+    """A loaded host may read a live replica's two probe events a frame apart (CI saw one
+    cartridge flown as two deployments): the first probe waits for the second."""
+    collector = TriggerCollector()
+    first = _event(EventKind.PROBES_FIRED, 1.000000, probe=0)
+    second = _event(EventKind.PROBES_FIRED, 1.000004, probe=1)
+    assert collector.feed([first], now_host_s=1.011) == []  # held: one probe of two
+    (pull,) = collector.feed([second], now_host_s=1.022)
+    assert pull.weapon is Weapon.TASER and len(pull.events) == 2
+    assert pull.host_time_s == 1.0  # stamped with its first probe
+    # A probe whose partner never comes is flown alone once the wait is over, never lost.
+    lone = _event(EventKind.PROBES_FIRED, 2.0, probe=0)
+    assert collector.feed([lone], now_host_s=2.0 + PROBES_WAIT_S / 2) == []
+    (alone,) = collector.feed([], now_host_s=2.0 + 2 * PROBES_WAIT_S)
+    assert len(alone.events) == 1
+    # Rounds are never held.
+    (shot,) = collector.feed([_event(EventKind.SHOT_FIRED, 3.0)], now_host_s=3.0)
+    assert shot.weapon is Weapon.FIREARM

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from peripherals.events import PeripheralEvent
-from peripherals.messages import EventKind
+from peripherals.messages import CartridgeCode, EventKind
 from physics.pose import Pose
+from physics.taser import cartridge
 from range.calibration.profiles import CalibrationProfile
 from range.runs.lane import Attached, Weapon
 from range.runs.poses import TrackedPoses, weapon_pose_at
@@ -137,6 +138,40 @@ def triggers(events: Iterable[PeripheralEvent]) -> list[Trigger]:
             open_cartridges[key] = len(out)
             out.append(Trigger(Weapon.TASER, event.serial, event.host_time_s, (event,)))
     return out
+
+
+# How long a cartridge's first probe waits for the others when they straddle two frames (a
+# live replica stamps each probe's event on its own; a loaded host may read them a frame apart).
+PROBES_WAIT_S = 0.05
+
+
+class TriggerCollector:
+    """`triggers` across frames: a TASER pull whose cartridge has not yet shown all its probes
+    (`probes_per_pull`) is held until they come or `PROBES_WAIT_S` of host time has passed, so
+    a cartridge read over two frames is still one deployment. A lock-step frame delivers every
+    probe at once, so a simulated run is unchanged."""
+
+    def __init__(self) -> None:
+        self._held: list[PeripheralEvent] = []
+
+    def feed(self, events: Iterable[PeripheralEvent], now_host_s: float) -> list[Trigger]:
+        pulls = triggers([*self._held, *events])
+        self._held = []
+        ready: list[Trigger] = []
+        for pull in pulls:
+            waiting = now_host_s - pull.host_time_s <= PROBES_WAIT_S
+            if pull.weapon is Weapon.TASER and waiting and not self._complete(pull):
+                self._held.extend(pull.events)
+                continue
+            ready.append(pull)
+        return ready
+
+    @staticmethod
+    def _complete(pull: Trigger) -> bool:
+        cartridge_id = CartridgeCode(pull.value or 0).cartridge_id
+        if cartridge_id is None:
+            return True
+        return len(pull.events) >= cartridge(cartridge_id).probes_per_pull
 
 
 def muzzle_record(pose: Pose) -> dict[str, Any]:

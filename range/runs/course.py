@@ -41,7 +41,7 @@ from range.calibration.profiles import (
     load_profile,
 )
 from range.records.store import Records
-from range.runs.core import FaultPolicy, LiveHands, Trigger, lane_frame, triggers
+from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
 from range.runs.runlog import RunWriter
@@ -569,6 +569,7 @@ def _fire_string(
         fired = 0
         t = t0
         faults = FaultPolicy(lane)
+        collector = TriggerCollector()  # a cartridge's probes read over two frames: one pull
         while t <= end:
             lane.advance_to(t)
             frame = lane_frame(lane, hands, t - t0)
@@ -579,7 +580,7 @@ def _fire_string(
                 faults.wait_back(frame.silent)
                 lane.poll()  # what a re-attached replica sends again belongs to the cut string
                 return False, t + 1.0
-            for trigger in triggers(frame.events):
+            for trigger in collector.feed(frame.events, lane.clock.now_s()):
                 if trigger.weapon is Weapon.TASER and trigger.event.probe != 0:
                     continue  # a TASER 10's second pull: the cartridge's other probe
                 fired += 1

@@ -52,9 +52,9 @@ from range.runs.core import (
     Hands,
     LiveHands,
     Trigger,
+    TriggerCollector,
     lane_frame,
     muzzle_record,
-    triggers,
 )
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
 from range.runs.poses import ScriptedPoses, TrackedPoses
@@ -331,6 +331,8 @@ class Session:
         self._placed: dict[str, tuple[tuple[float, float], float]] = {}
         # Each TASER's probes across its trigger pulls (a TASER 10 closes a circuit over two).
         self.circuits: dict[str, Circuit] = {}
+        # A cartridge's probes read over two frames are one pull (range/runs/core.py).
+        self._triggers = TriggerCollector()
         # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
         self.animator = SubjectAnimator(config.seed)
 
@@ -722,7 +724,7 @@ class Session:
                 engine.arc(t, serial=event.serial, drive_stun=event.model is not Model.TASER_10)
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
-        for trigger in triggers(events):
+        for trigger in self._triggers.feed(events, self.clock.now_s()):
             if trigger.weapon is Weapon.TASER:
                 self._deployment(trigger)
 
