@@ -40,6 +40,7 @@ from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
+from physics.human import HumanPose
 from physics.pose import Pose
 from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes
 from physics.units import FT_M
@@ -333,6 +334,8 @@ class Session:
         self.circuits: dict[str, Circuit] = {}
         # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
         self.animator = SubjectAnimator(config.seed)
+        # Each subject's limbs as last animated (what a renderer poses its mesh by).
+        self.human_poses: dict[str, HumanPose] = {}
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -634,6 +637,7 @@ class Session:
                 self.bodies[subject.id].skeleton(),
             )
             self.world.pose_subject(subject.id, pose)
+            self.human_poses[subject.id] = pose
         self.hands.after_step(engine.t)
 
     def _answered(self, silent: Sequence[Attached]) -> bool:
