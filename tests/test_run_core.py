@@ -12,7 +12,7 @@ from drills.officer import find_officer
 from drills.schema import find_drill
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind, Model
-from range.runs.core import triggers
+from range.runs.core import settled, triggers
 from range.runs.drill import RunConfig, run_drill
 from range.runs.lane import Weapon
 
@@ -95,3 +95,22 @@ def test_a_refused_lane_leaves_no_run_folder_behind(tmp_path: Path) -> None:
     with pytest.raises(CalibrationError, match="SIM-TASER-0001"):
         run_drill(drill)
     assert not runs.exists()
+
+
+def test_a_cartridge_read_across_two_frames_is_one_pull() -> None:
+    # A live lane reads whatever has arrived: a TASER 7's second probe event, written a
+    # millisecond after the first, can land in the next frame. The first is held back while a
+    # sibling may still come, so the two make one pull, not two deployments.
+    first = _event(EventKind.PROBES_FIRED, 1.000, probe=0)
+    second = _event(EventKind.PROBES_FIRED, 1.001, probe=1)
+    ready, carried = settled([first], now_s=1.0015)
+    assert ready == [] and carried == [first]
+    ready, carried = settled([*carried, second], now_s=1.012)
+    assert carried == [] and ready == [first, second]
+    assert len(triggers(ready)) == 1
+    # Everything after a held probe waits with it (the log keeps host time order); older
+    # events go at once.
+    shot = _event(EventKind.SHOT_FIRED, 0.9)
+    late = _event(EventKind.HOLSTER_IN, 1.002)
+    ready, carried = settled([shot, first, late], now_s=1.003)
+    assert ready == [shot] and carried == [first, late]

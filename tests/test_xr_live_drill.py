@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -217,8 +219,6 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
         "--require-calibration", "--profiles", str(profiles),
         "--runs-dir", str(WORK / "runs"), "--json", "--seed", "3",
     )  # fmt: skip
-    import subprocess
-
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
     )
@@ -246,11 +246,13 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     result = json.loads(out)
     assert result["state"] == "completed", result["end_reason"]
     samples = json.loads(frames.read_text())
+    for s in samples:  # shown when the test fails
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in s.items()})
     # The subject moved between frames, drawn where the engine put it: its silhouette grew as
     # it closed from 13 ft to 9 ft, and its chest shows its clothing in both.
     first = next(s for s in samples if s["state"] == "running")
-    closer = next(s for s in samples if s["x"] < first["x"] - 1.0)
-    assert first["x"] == pytest.approx(START_FT * FT_M, abs=0.1)
+    closer = next(s for s in samples if s["x"] < HOLD_FT * FT_M + 0.05)
+    assert first["x"] - closer["x"] > 0.5, (first, closer)
     assert _clothing(first["chest"]) and _clothing(closer["chest"]), (first, closer)
     assert closer["clothing"] > 1.4 * first["clothing"], (first, closer)
     # The cue: GO as the clock starts, gone once the drill is under way.
@@ -268,11 +270,11 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     assert suspended and resumed, [e["kind"] for e in events]
     assert "headset" in suspended[0]["reason"]
     assert suspended[0]["t"] == resumed[0]["t"]
-    paused = [s for s in samples if s["state"] == "suspended"]
-    assert paused, "no frame was drawn while the drill was suspended"
-    assert paused[-1]["wall_s"] - paused[0]["wall_s"] > 0.3
-    assert {s["t"] for s in paused} == {paused[0]["t"]}  # the engine's time stood still
-    assert {s["cue"] for s in paused} == {"STANDBY"}
+    # Meanwhile the runtime asks for no frames; the frames drawn either side of the pause are
+    # seconds apart on the wall but one sampling period apart on the drill's clock.
+    gaps = [(b["wall_s"] - a["wall_s"], b["t"] - a["t"]) for a, b in pairwise(samples)]
+    wall_s, drill_s = max(gaps)
+    assert wall_s > 2.0 and drill_s < 0.7, gaps
     # The trigger: the deployment flew from the tracked bore toward where the officer aimed,
     # hit the subject, and the run was scored and saved.
     fired = [e for e in events if e["kind"] == "officer_action" and e["action"] == "taser_fired"]

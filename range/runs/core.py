@@ -139,6 +139,20 @@ def triggers(events: Iterable[PeripheralEvent]) -> list[Trigger]:
     return out
 
 
+def settled(
+    events: Sequence[PeripheralEvent], now_s: float
+) -> tuple[list[PeripheralEvent], list[PeripheralEvent]]:
+    """A live frame's events split at host time `now_s` into those ready to handle and those
+    to carry to the next frame: from the first cartridge probe younger than
+    `PROBES_TOGETHER_S` on (a sibling probe may not have been read yet, and a cartridge split
+    across two frames would be two pulls), everything waits, so the log keeps host time
+    order. `events` are in host time order (the lane's `poll`)."""
+    for i, event in enumerate(events):
+        if event.kind is EventKind.PROBES_FIRED and now_s - event.host_time_s < PROBES_TOGETHER_S:
+            return list(events[:i]), list(events[i:])
+    return list(events), []
+
+
 def muzzle_record(pose: Pose) -> dict[str, Any]:
     """A muzzle pose as the log keeps it (drills/events.py `Muzzle`)."""
     return {

@@ -55,6 +55,7 @@ from range.runs.core import (
     Trigger,
     lane_frame,
     muzzle_record,
+    settled,
     triggers,
 )
 from range.runs.lane import Attached, Lane, LiveLane, Replica, Weapon, weapon_of
@@ -336,6 +337,8 @@ class Session:
         self.animator = SubjectAnimator(config.seed)
         # Each subject's limbs as last animated (what a renderer poses its mesh by).
         self.human_poses: dict[str, HumanPose] = {}
+        # A live frame's events held for the next (a cartridge's probes read across frames).
+        self._carried: list[PeripheralEvent] = []
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -599,7 +602,9 @@ class Session:
         frame = lane_frame(self.lane, self.hands, t_s, act=engine.state is RunState.RUNNING)
         if not self._answered(frame.silent):
             return
-        self._handle(frame.events)
+        assert self.live is not None
+        ready, self._carried = settled([*self._carried, *frame.events], self.live.clock.now_s())
+        self._handle(ready)
         self._check_pointing(host_s)
         for _ in range(MAX_CATCH_UP_STEPS):
             if engine.state is not RunState.RUNNING or engine.t + self.config.dt_s > t_s + 1e-9:
