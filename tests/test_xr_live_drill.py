@@ -177,10 +177,10 @@ def lane(
         loads=(CartridgeCode.TASER7_CQ, CartridgeCode.TASER7_CQ),
         directory=tmp_path,
     )
+    rig = RemoteRig().connect()  # first: a runtime not answering leaves nothing running
     for emulator in (pistol, taser):
         emulator.start()
         emulator.run_free()
-    rig = RemoteRig().connect()
     try:
         yield rig, pistol, taser
     finally:
