@@ -117,6 +117,10 @@ def pixel(image, mvp, point):
         return None
     return image[row, col].tolist()
 
+def clothing_of(image):
+    img = image.astype(int)
+    return int(np.count_nonzero((img[..., 0] < 110) & (img[..., 2] > img[..., 0] + 40)))
+
 count = [0]
 def tap(headset, eye, framebuffer, mvp):
     if eye != 0:
@@ -127,8 +131,8 @@ def tap(headset, eye, framebuffer, mvp):
     run = headset.run
     w, h = framebuffer.size
     image = np.frombuffer(framebuffer.read(components=3), dtype=np.uint8).reshape(h, w, 3)[::-1]
-    img = image.astype(int)
-    clothing = int(np.count_nonzero((img[..., 0] < 110) & (img[..., 2] > img[..., 0] + 40)))
+    clothing = clothing_of(image)
+    mirror = headset.mirror
     subject = next(iter(run.engine.subjects.values()))
     x, y = subject.position_m
     slide = np.asarray(muzzle.position_m) - muzzle.forward() * 0.09
@@ -137,6 +141,8 @@ def tap(headset, eye, framebuffer, mvp):
         "x": x, "clothing": clothing, "chest": pixel(image, mvp, (x - 0.05, y, 1.3)),
         "slide": pixel(image, mvp, tuple(slide)), "cue": headset.cue,
         "focused": headset.session.state,
+        "mirror_shown": mirror.shown if mirror else 0,
+        "mirror_clothing": clothing_of(mirror.read()) if mirror else 0,
     })
 
 args = build_parser().parse_args(argv)
@@ -288,3 +294,36 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     assert result["score"]["outcome"] in ("PASS", "FAIL")
     saved = next((WORK / "runs").glob(f"*/{RESULT}"))
     assert json.loads(saved.read_text())["score"] == result["score"]
+
+
+def test_the_instructor_s_mirror_shows_the_live_drill(
+    monado_remote: MonadoSandbox,
+    lane: tuple[RemoteRig, PistolEmulator, TaserEmulator],
+) -> None:
+    """`--mirror`: the instructor's window (GLFW on an Xvfb display) beside the headset in the
+    drill's process shows the run from the officer's eyes, frame after frame."""
+    from test_headset_session import _with_display
+
+    _, pistol, taser = lane
+    drill_file = WORK / "xr-mirror-v1.toml"
+    drill_file.write_text(DRILL.replace("time_limit_s = 12.0", "time_limit_s = 2.0"))
+    bore = solve_boresight(BenchEmulator(np.random.default_rng(21)).session())
+    profiles = WORK / "profiles"
+    for serial, model in (("P-0042", "pistol"), ("T7-0007", "taser-7")):
+        save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
+    frames = WORK / "frames.json"
+    argv = [
+        "play", json.dumps([[0.6, 0.0, 1.4], [0.0, 0.0, 0.0, 1.0]]), str(frames),
+        "drill", "run", str(drill_file), "--live", "--mirror", "--officer", "J. Rivera",
+        "--port", str(taser.port), "--port", str(pistol.port), "--profiles", str(profiles),
+        "--no-save", "--json", "--seed", "3",
+    ]  # fmt: skip
+    done = _with_display(monado_remote, f"import sys; sys.argv = {argv!r}\n" + PLAY)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["state"] == "completed"
+    samples = json.loads(frames.read_text())
+    assert len(samples) >= 3
+    shown = [s["mirror_shown"] for s in samples]
+    assert shown == sorted(shown) and shown[-1] > shown[0] > 0  # a window frame per frame
+    # The window shows the subject (its clothing) as the headset does.
+    assert all(s["mirror_clothing"] > 100 for s in samples[1:]), samples

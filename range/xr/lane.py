@@ -150,11 +150,15 @@ class LaneHeadset:
         # headset frames, never while a swapchain image is acquired.
         if frame.rendered and head is not None and mirror is not None and not mirror.closed:
             mirror.show(self.renderer, head, activate=self.session.make_current)
+            # The headset's context current again: whatever the run uploads between frames
+            # (a new subject, an impact's marker) must land in it, not in the window's.
+            self.session.make_current()
         return frame
 
     def _attach(self, run: Session) -> None:
         """Upload the drill's range once: the lane and its cover, the subjects, the cue."""
         self.run = run
+        self.session.make_current()
         drill = run.config.drill
         scene = Scene()
         scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
