@@ -307,6 +307,8 @@ def _run(args: argparse.Namespace) -> int:
     source = read_drill_file(args.drill)
     if args.live or args.port or args.lane is not None:
         return play_live(args, source)
+    if args.mirror or args.headless:
+        raise ValueError("--mirror and --headless are for a live drill: add --live")
     script = args.sim or source.drill.expected_officer
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
