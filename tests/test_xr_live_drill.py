@@ -141,6 +141,8 @@ def tap(headset, eye, framebuffer, mvp):
         "x": x, "clothing": clothing, "chest": pixel(image, mvp, (x - 0.05, y, 1.3)),
         "slide": pixel(image, mvp, tuple(slide)), "cue": headset.cue,
         "focused": headset.session.state,
+        "frames": headset.session.frames, "missed": headset.session.missed,
+        "period_s": headset.session.display_period_s,
         "mirror_shown": mirror.shown if mirror else 0,
         "mirror_clothing": clothing_of(mirror.read()) if mirror else 0,
     })
