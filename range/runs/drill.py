@@ -352,6 +352,11 @@ class Session:
     def replicas(self) -> list[Any]:
         return list(self.lane.replicas)
 
+    @property
+    def weapon_out(self) -> Weapon | None:
+        """The weapon the officer holds (the last drawn of those out of the holster)."""
+        return self._out[-1] if self._out else None
+
     def _open_lane(self, stack: ExitStack) -> Lane | LiveLane:
         config = self.config
         if self.live is None:

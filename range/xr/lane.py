@@ -198,7 +198,7 @@ class LaneHeadset:
         replicas: list[Attached] = list(run.lane.replicas)
         if not replicas:
             return
-        out = run._out[-1] if run._out else None
+        out = run.weapon_out
         replica = next((r for r in replicas if r.weapon is out), replicas[0])
         kind = "taser" if replica.weapon is Weapon.TASER else "pistol"
         if self._replica != kind:
