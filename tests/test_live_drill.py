@@ -391,3 +391,19 @@ def test_a_weapon_drawn_before_go_is_logged_at_the_start(officer: Officer, tmp_p
     assert drawn.t == 0.0
     assert all(r.t >= 0.0 for r in result.records)
     assert result.end_reason == "subject reached in_custody"
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--mirror"], "--mirror and --headless are for a live drill"),
+        (["--headless"], "--mirror and --headless are for a live drill"),
+        (["--live", "--port", "/dev/null", "--headless", "--mirror"], "leave out --headless"),
+    ],
+)
+def test_headset_options_out_of_place_are_one_named_line(
+    extra: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["drill", "run", "knife-approach-v1", "--officer", "4411", *extra, "--no-save"])
+    err = capsys.readouterr().err
+    assert status != 0 and named in err and "Traceback" not in err

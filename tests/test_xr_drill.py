@@ -106,9 +106,14 @@ def lane(
         shutil.rmtree(WORK, ignore_errors=True)
 
 
+@pytest.mark.parametrize("mode", [[], ["--headless"]], ids=["headset", "headless"])
 def test_an_officer_plays_a_drill_live_on_tracked_replicas(
-    monado_remote: MonadoSandbox, lane: tuple[RemoteRig, PistolEmulator, TaserEmulator]
+    monado_remote: MonadoSandbox,
+    lane: tuple[RemoteRig, PistolEmulator, TaserEmulator],
+    mode: list[str],
 ) -> None:
+    """By default the lane's one headset session draws the run and tracks the replica;
+    `--headless` tracks it with the pose-only session (a bench without a headset)."""
     rig, pistol, taser = lane
     drill_file = WORK / "xr-live-taser-v1.toml"
     drill_file.write_text(DRILL)
@@ -129,7 +134,7 @@ def test_an_officer_plays_a_drill_live_on_tracked_replicas(
         "--badge", "4411", "--db", f"sqlite:///{db}",
         "--port", str(taser.port), "--port", str(pistol.port),
         "--require-calibration", "--profiles", str(profiles),
-        "--runs-dir", str(WORK / "runs"), "--json", "--seed", "3",
+        "--runs-dir", str(WORK / "runs"), "--json", "--seed", "3", *mode,
     )  # fmt: skip
     assert process.stderr is not None and process.stdout is not None
     said: list[str] = []

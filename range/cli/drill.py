@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from contextlib import ExitStack
 
     from drills.schema import DrillFile
+    from range.runs.drill import Session
+    from range.runs.poses import TrackedPoses
+    from range.xr.lane import LaneHeadset, Tap
     from range.xr.runtime import OpenXRPoses
 
 EPILOG = """\
@@ -179,6 +182,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " pose, or a Vive tracker (default: the lane file's, else right)",
     )
     run.add_argument(
+        "--headless",
+        action="store_true",
+        help="with --live: track the replicas with a pose-only OpenXR session and draw nothing"
+        " (a bench without a headset); by default the drill is drawn in the headset",
+    )
+    run.add_argument(
+        "--mirror",
+        action="store_true",
+        help="with --live: also show the run from the officer's eyes in a desktop window"
+        " (the instructor's mirror)",
+    )
+    run.add_argument(
         "--badge", default=None, help="also keep the run in the records under this badge number"
     )
     run.add_argument(
@@ -292,6 +307,8 @@ def _run(args: argparse.Namespace) -> int:
     source = read_drill_file(args.drill)
     if args.live or args.port or args.lane is not None:
         return play_live(args, source)
+    if args.mirror or args.headless:
+        raise ValueError("--mirror and --headless are for a live drill: add --live")
     script = args.sim or source.drill.expected_officer
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
@@ -382,9 +399,11 @@ def play(
     return 0
 
 
-def play_live(args: argparse.Namespace, source: DrillFile) -> int:
+def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = None) -> int:
     """The drill played live: an officer's replicas on serial ports, tracked through OpenXR,
-    on the real clock (range/runs/drill.py, `LiveDrill`)."""
+    on the real clock (range/runs/drill.py, `LiveDrill`). With a headset, its one graphics
+    session draws the run every frame and tracks the replicas (range/xr/lane.py; `tap` is
+    called after each eye is drawn); `--headless` tracks them with a pose-only session."""
     from drills.schema import check_instructor_buttons
     from range.cli.summary import format_summary
     from range.clock import MonotonicClock
@@ -395,6 +414,8 @@ def play_live(args: argparse.Namespace, source: DrillFile) -> int:
         raise ValueError("--port and --lane are for a live drill: add --live")
     if args.sim is not None or args.unplug_at is not None:
         raise ValueError("--sim and --unplug-at are for a simulated drill, not --live")
+    if args.headless and args.mirror:
+        raise ValueError("--mirror draws what the headset shows: leave out --headless")
     if args.officer == "scripted":
         raise ValueError("--live needs --officer: who is in the headset (badge number or name)")
     lane = load_lane(args.lane) if args.lane is not None else None
@@ -408,18 +429,44 @@ def play_live(args: argparse.Namespace, source: DrillFile) -> int:
         profiles = lane.profiles_dir(args.lane)
     clock = MonotonicClock()
     opened: list[OpenXRPoses] = []
+    headsets: list[LaneHeadset] = []
 
-    def open_poses(stack: ExitStack) -> OpenXRPoses:
+    def open_poses(stack: ExitStack) -> TrackedPoses:
         require("xr")
-        from range.xr.runtime import OpenXRPoses
+        if args.headless:
+            from range.xr.runtime import OpenXRPoses
 
-        poses = stack.enter_context(OpenXRPoses(hand=hand, clock=clock))
-        poses.focused()
-        opened.append(poses)
-        return poses
+            poses = stack.enter_context(OpenXRPoses(hand=hand, clock=clock))
+            poses.focused()
+            opened.append(poses)
+            return poses
+        from range.xr.lane import LaneHeadset
+        from range.xr.session import HeadsetSession
+
+        session = stack.enter_context(HeadsetSession(hand=hand, clock=clock))
+        mirror = None
+        if args.mirror:
+            from range.review.mirror import LiveMirror
+
+            mirror = stack.enter_context(LiveMirror())
+            session.make_current()
+        headset = LaneHeadset(session, tap=tap, mirror=mirror).wait_focused()
+        headsets.append(headset)
+        return headset
 
     def focused() -> bool:
+        if headsets:
+            return headsets[0].focused()
         return not opened or opened[0].pump(0.0) == "FOCUSED"
+
+    def on_start() -> None:
+        for headset in headsets:
+            headset.start()
+        cliutil.say("GO")
+
+    def on_frame(run: Session) -> None:
+        for headset in headsets:
+            headset.frame(run)
 
     buttons = list(args.instructor)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -434,9 +481,8 @@ def play_live(args: argparse.Namespace, source: DrillFile) -> int:
         require_calibration=required,
         override_by=args.override,
         calibration_dir=profiles,
-        live=LiveDrill(
-            ports, open_poses, clock, focused=focused, on_start=lambda: cliutil.say("GO")
-        ),
+        live=LiveDrill(ports, open_poses, clock, focused=focused, on_start=on_start),
+        on_frame=on_frame,
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     if args.badge is not None:

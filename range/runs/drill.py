@@ -40,6 +40,7 @@ from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
+from physics.human import HumanPose
 from physics.pose import Pose
 from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
 from physics.units import FT_M
@@ -335,6 +336,9 @@ class Session:
         self._triggers = TriggerCollector()
         # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
         self.animator = SubjectAnimator(config.seed)
+        # Each subject's limbs as last animated (what a renderer poses its mesh by).
+        self.human_poses: dict[str, HumanPose] = {}
+        # A live frame's events held for the next (a cartridge's probes read across frames).
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -347,6 +351,11 @@ class Session:
     @property
     def replicas(self) -> list[Any]:
         return list(self.lane.replicas)
+
+    @property
+    def weapon_out(self) -> Weapon | None:
+        """The weapon the officer holds (the last drawn of those out of the holster)."""
+        return self._out[-1] if self._out else None
 
     def _open_lane(self, stack: ExitStack) -> Lane | LiveLane:
         config = self.config
@@ -620,6 +629,7 @@ class Session:
         frame = lane_frame(self.lane, self.hands, t_s, act=engine.state is RunState.RUNNING)
         if not self._answered(frame.silent):
             return
+        # A cartridge read over two frames stays one pull (TriggerCollector, in `_handle`).
         self._handle(frame.events)
         self._check_pointing(host_s)
         for _ in range(MAX_CATCH_UP_STEPS):
@@ -658,6 +668,7 @@ class Session:
                 self.bodies[subject.id].skeleton(),
             )
             self.world.pose_subject(subject.id, pose)
+            self.human_poses[subject.id] = pose
         self.hands.after_step(engine.t)
 
     def _answered(self, silent: Sequence[Attached]) -> bool:

@@ -1,0 +1,245 @@
+"""A live drill in the headset: the lane's one graphics-bound OpenXR session
+(`range.xr.session.HeadsetSession`) draws the run every frame and is the run's pose source.
+
+`LaneHeadset` is what `openrange drill run ID --live` hands the run core: its `frame(run)` is
+the run's `on_frame` (called once a frame with the drill `Session`, suspended or not), and it is
+the `TrackedPoses` the live officer's hands read (`update()` returns the poses the last frame
+located, `pose(device, t)` looks them up on the host clock), so no second, headless session is
+opened. `focused()` says whether the last frame found the session FOCUSED: the drill is
+suspended with its clock frozen while it does not (`range.runs.drill.LiveDrill.focused`).
+
+Each frame, by transforms only (`Renderer.pose_subject` / `pose_prop`; nothing uploaded again):
+the subjects where the engine put them, posed by the animator; the replica in hand at its
+tracked pose (its muzzle through the replica's calibration profile); a marker for each probe
+or bullet impact, uploaded once when physics puts it; and the range timer's cue, a light
+panel above the line of sight: amber for STANDBY (before GO, and while the drill is
+suspended), green for GO (the first `GO_SHOWN_S` of the run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from drills.engine import RunState
+from physics.pose import Pose
+from physics.units import FT_M
+from range.review.render import COLOURS, Scene
+from range.runs.core import LiveHands
+from range.runs.lane import Attached, Weapon
+from range.xr.runtime import XRUnavailableError
+from range.xr.session import HeadsetFrame, HeadsetSession
+
+if TYPE_CHECKING:
+    from range.runs.drill import Session
+
+# The range timer's cue panel: amber STANDBY, green GO (unlit, so it reads in any lighting).
+STANDBY_RGB = (1.0, 0.62, 0.0)
+GO_RGB = (0.1, 0.9, 0.2)
+GO_SHOWN_S = 1.5  # how long GO stays up after the drill's clock starts
+# Where the cue hangs in the head's frame: 1.2 m ahead, 0.35 m above the line of sight (in the
+# upper field of view, clear of the subjects), 16 x 6 cm.
+CUE_AHEAD_M = 1.2
+CUE_ABOVE_M = 0.35
+CUE_HALF_M = (0.002, 0.08, 0.03)
+IMPACT_MARKER_M = 0.025
+
+# tap(headset, eye, framebuffer, mvp): called after each eye is drawn (a test reads the
+# swapchain image back; the instructor's tools could too).
+Tap = Callable[["LaneHeadset", int, Any, NDArray[np.float64]], None]
+
+
+def cue_panel(rgb: tuple[float, float, float]) -> Scene:
+    """The cue panel in its own frame (+X ahead), unlit."""
+    scene = Scene()
+    scene.box((0.0, 0.0, 0.0), CUE_HALF_M, rgb, emissive=True)
+    return scene
+
+
+def cue_pose(head: Pose) -> Pose:
+    """Where the cue panel hangs for a head pose: ahead of the eyes and above the line of
+    sight, facing them."""
+    rot = head.rotation()
+    at = np.asarray(head.position_m) + rot[:, 0] * CUE_AHEAD_M + rot[:, 2] * CUE_ABOVE_M
+    return Pose((float(at[0]), float(at[1]), float(at[2])), head.orientation, head.time_s)
+
+
+class LaneHeadset:
+    """The drill drawn into the headset, and the headset's poses for the run (see the module's
+    docstring). `session` is an open `HeadsetSession`; `tap` is called after each eye is drawn.
+    The replica is drawn with its muzzle where the live hands' calibration profile for its
+    serial puts it (without one, at the tracker's pose as it is). `mirror` (a
+    `range.review.mirror.LiveMirror`) also shows each frame from the officer's eyes in the
+    instructor's window."""
+
+    def __init__(
+        self,
+        session: HeadsetSession,
+        tap: Tap | None = None,
+        mirror: Any = None,
+    ) -> None:
+        self.session = session
+        self.tap = tap
+        self.mirror = mirror
+        self.run: Session | None = None
+        self.last: HeadsetFrame | None = None
+        self.cue = "STANDBY"
+        self.started = False
+        self._held: dict[str, tuple[str, int]] = {}  # subject -> (held object, body id)
+        self._replica: str | None = None  # the replica prop's kind
+        self._impacts = 0  # log records looked at for impacts
+        self._markers = 0
+
+    @property
+    def renderer(self) -> Any:
+        assert self.session.renderer is not None
+        return self.session.renderer
+
+    # -- before the run -----------------------------------------------------------------------
+
+    def wait_focused(self, timeout_s: float = 10.0) -> LaneHeadset:
+        """Render frames (the empty range) until the session is FOCUSED, or say why not
+        (XRUnavailableError, one line) after `timeout_s` of real time."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            frame = self.pump()
+            if frame.focused:
+                return self
+            if not frame.rendered:
+                time.sleep(0.01)  # not running yet: nothing paces the loop
+        raise XRUnavailableError(
+            f"the headset session did not get focus (states: {', '.join(self.session.states)}):"
+            " is the headset on, or another application holding the runtime?"
+        )
+
+    def start(self) -> None:
+        """The drill's clock starts: the cue turns to GO."""
+        self.started = True
+
+    # -- TrackedPoses ---------------------------------------------------------------------------
+
+    def update(self) -> dict[str, Pose]:
+        """The poses the last frame located (the frame is rendered by `frame`, not here)."""
+        return dict(self.last.poses) if self.last is not None else {}
+
+    def pose(self, device: str, t: float) -> Pose:
+        return self.session.pose(device, t)
+
+    def focused(self) -> bool:
+        """The last frame found the session FOCUSED (the officer has the headset on)."""
+        return self.last is None or self.last.focused
+
+    # -- a frame ------------------------------------------------------------------------------
+
+    def frame(self, run: Session) -> None:
+        """The run's `on_frame`: draw the run as it is now into the headset."""
+        if self.run is not run:
+            self._attach(run)
+        self.pump()
+
+    def pump(self) -> HeadsetFrame:
+        """One headset frame (the runtime's events, and a rendered frame in a running state)."""
+        self.last = frame = self.session.frame(self._draw, self._prepare)
+        head = frame.poses.get("head")
+        mirror = self.mirror
+        # After the frame is submitted: the window's context is made current only between
+        # headset frames, never while a swapchain image is acquired.
+        if frame.rendered and head is not None and mirror is not None and not mirror.closed:
+            mirror.show(self.renderer, head, activate=self.session.make_current)
+            # The headset's context current again: whatever the run uploads between frames
+            # (a new subject, an impact's marker) must land in it, not in the window's.
+            self.session.make_current()
+        return frame
+
+    def _attach(self, run: Session) -> None:
+        """Upload the drill's range once: the lane and its cover, the subjects, the cue."""
+        self.run = run
+        self.session.make_current()
+        drill = run.config.drill
+        scene = Scene()
+        scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
+        for cover in drill.scene.cover:
+            scene.box(
+                (cover.x_ft * FT_M, cover.y_ft * FT_M, cover.height_ft * FT_M / 2),
+                (cover.depth_ft * FT_M / 2, cover.width_ft * FT_M / 2, cover.height_ft * FT_M / 2),
+                COLOURS["cover"],
+            )
+        renderer = self.renderer
+        renderer.load(scene)
+        renderer.add_prop("cue:STANDBY", cue_panel(STANDBY_RGB))
+        renderer.add_prop("cue:GO", cue_panel(GO_RGB))
+
+    def _prepare(self, poses: dict[str, Pose]) -> None:
+        """Move everything to where the run has it (transforms only)."""
+        run, renderer = self.run, self.renderer
+        if run is None:
+            return
+        roles = {s.id: s.role for s in run.config.drill.subjects}
+        for subject in run.engine.subjects.values():
+            body = run.bodies[subject.id]
+            held = (subject.held_object.value, id(body))
+            if self._held.get(subject.id) != held:
+                colour = COLOURS["bystander" if roles.get(subject.id) == "bystander" else "subject"]
+                renderer.add_subject(subject.id, body, colour, subject.held_object.value)
+                self._held[subject.id] = held
+            x, y = subject.position_m
+            renderer.pose_subject(
+                subject.id, (x, y, 0.0), subject.yaw_rad, run.human_poses.get(subject.id)
+            )
+        self._pose_replica(run, poses.get("aim"))
+        self._add_impacts(run)
+        self._pose_cue(run, poses.get("head"))
+
+    def _pose_replica(self, run: Session, tracker: Pose | None) -> None:
+        replicas: list[Attached] = list(run.lane.replicas)
+        if not replicas:
+            return
+        out = run.weapon_out
+        replica = next((r for r in replicas if r.weapon is out), replicas[0])
+        kind = "taser" if replica.weapon is Weapon.TASER else "pistol"
+        if self._replica != kind:
+            scene = Scene()
+            scene.weapon(Pose((0.0, 0.0, 0.0)), kind)
+            self.renderer.add_prop("replica", scene)
+            self._replica = kind
+        if tracker is None or not tracker.valid:
+            self.renderer.pose_prop("replica", Pose((0.0, 0.0, -10.0)))  # out of sight
+            return
+        hands = run.hands
+        profile = hands.profiles.get(replica.serial) if isinstance(hands, LiveHands) else None
+        muzzle = profile.boresight.muzzle(tracker) if profile is not None else tracker
+        self.renderer.pose_prop("replica", muzzle)
+
+    def _add_impacts(self, run: Session) -> None:
+        """A marker for each probe or bullet impact since the last frame, uploaded once."""
+        records = run.engine.log.records
+        for record in records[self._impacts :]:
+            points: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
+            if record.kind == "probe_impacts":
+                points = [(tuple(i["point"]), COLOURS["probe"]) for i in record.data["impacts"]]
+            elif record.kind == "bullet_impact":
+                points = [(tuple(record.data["point"]), COLOURS["bullet"])]
+            for point, colour in points:
+                scene = Scene()
+                scene.marker(point, colour, IMPACT_MARKER_M)
+                self.renderer.add_prop(f"impact:{self._markers}", scene)
+                self._markers += 1
+        self._impacts = len(records)
+
+    def _pose_cue(self, run: Session, head: Pose | None) -> None:
+        suspended = run.engine.state is RunState.SUSPENDED
+        go = self.started and not suspended and run.engine.t < GO_SHOWN_S
+        self.cue = "GO" if go else ("STANDBY" if suspended or not self.started else "")
+        hidden = Pose((0.0, 0.0, -10.0))
+        where = cue_pose(head) if head is not None and head.valid else hidden
+        for name in ("STANDBY", "GO"):
+            self.renderer.pose_prop(f"cue:{name}", where if self.cue == name else hidden)
+
+    def _draw(self, eye: int, framebuffer: Any, mvp: NDArray[np.float64], camera: Pose) -> None:
+        self.renderer.draw(framebuffer, mvp)
+        if self.tap is not None:
+            self.tap(self, eye, framebuffer, mvp)
