@@ -116,19 +116,21 @@ def correct(trial: Trial, min_confidence: float = MIN_CONFIDENCE) -> bool:
     return acts == {trial.expected}
 
 
-def figures(trials: list[Trial]) -> list[tuple[str, float, str, float, str]]:
+def figures(
+    trials: list[Trial], min_confidence: float = MIN_CONFIDENCE
+) -> list[tuple[str, float, str, float, str]]:
     """(name, value, unit, target, better) rows, as bench/run.py's Figure takes them."""
     rows: list[tuple[str, float, str, float, str]] = []
     commands = [t for t in trials if t.expected is not None]
     for snr in SNRS_DB:
         at = [t for t in commands if t.snr_db == snr]
-        accuracy = 100.0 * sum(correct(t) for t in at) / max(len(at), 1)
+        accuracy = 100.0 * sum(correct(t, min_confidence) for t in at) / max(len(at), 1)
         target = 95.0 if snr == 10.0 else 0.0
         name = f"speech-act accuracy, command set, {snr:.0f} dB SNR"
         rows.append((name if snr == 10.0 else name + " (info)", accuracy, "%", target, "higher"))
     other = [t for t in trials if t.expected is None]
     minutes = sum(t.seconds for t in other) / 60.0
-    false_acts = sum(len(confident(t)) for t in other)
+    false_acts = sum(len(confident(t, min_confidence)) for t in other)
     rows.append(
         (
             "false speech acts per minute, non-command speech and range noise",
@@ -169,11 +171,21 @@ def main() -> int:
         metavar="W,W,...",
         help="run the tuning split (never the test split) at each garbage weight",
     )
+    parser.add_argument(
+        "--thresholds",
+        default="0,0.5,0.8,0.9,0.99",
+        help="with --tune: confidence thresholds to report for each weight",
+    )
     args = parser.parse_args()
     if args.tune:
         for weight in [float(w) for w in args.tune.split(",")]:
-            rows = figures(run_trials(False, tuning=True, garbage_weight=weight))
-            print(f"garbage weight {weight:g}: " + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows))
+            tuned = run_trials(False, tuning=True, garbage_weight=weight)
+            for threshold in [float(c) for c in args.thresholds.split(",")]:
+                rows = figures(tuned, threshold)
+                print(
+                    f"garbage weight {weight:g}, min confidence {threshold:g}: "
+                    + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
+                )
         return 0
     trials = run_trials(args.quick)
     rows = figures(trials)

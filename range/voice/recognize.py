@@ -31,8 +31,9 @@ from range.voice.audio import SAMPLE_RATE_HZ, Pcm
 # en-us+m1, en-us+f2 at 150 wpm, four sentences of chatter; never the bench's), docs/speech.md.
 GARBAGE_WEIGHT = 1e-5
 # The confidence is the share of frames between the first and last phrase word that the
-# decoder gave to phrase words; the garbage loop does the rejecting, so no threshold by default.
-MIN_CONFIDENCE = 0.0
+# decoder gave to phrase words. Chatter comes out as phrases split by garbage (0.4-0.8); a
+# spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT on the tuning split.
+MIN_CONFIDENCE = 0.99
 # Audio before the VAD's speech start given to the decoder: the acoustic model needs context.
 PAD_S = 0.3
 # The endpointer's decision window: speech ends after this much non-speech (so it adds to latency).
