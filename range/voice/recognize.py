@@ -29,7 +29,7 @@ from range.voice.audio import SAMPLE_RATE_HZ, Pcm
 # The phrase-vs-garbage weight (JSGF alternative weight of the garbage loop against a phrase):
 # higher rejects more chatter and more true commands. Tuned on the tuning split (voices
 # en-us+m1, en-us+f2 at 150 wpm, four sentences of chatter; never the bench's), docs/speech.md.
-GARBAGE_WEIGHT = 1e-5
+GARBAGE_WEIGHT = 1e-6
 # The confidence is the share of frames between the first and last phrase word that the
 # decoder gave to phrase words. Chatter comes out as phrases split by garbage (0.4-0.8); a
 # spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT on the tuning split.
