@@ -25,12 +25,23 @@ from range.voice.corpus import (
     CHATTER,
     SNRS_DB,
     SPEEDS_WPM,
+    TUNING_CHATTER,
+    TUNING_SPEEDS_WPM,
+    TUNING_VOICES,
     VOICES,
     mix_at_snr,
     noise_only,
     speech_16k,
+    speech_end_s,
 )
-from range.voice.recognize import MIN_CONFIDENCE, Heard, Listener, Recognizer, listen
+from range.voice.recognize import (
+    GARBAGE_WEIGHT,
+    MIN_CONFIDENCE,
+    Heard,
+    Listener,
+    Recognizer,
+    listen,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class Trial:
     snr_db: float
     heard: list[Heard]
     seconds: float
+    end_s: float  # where the speech really ends in the track (latency is measured from here)
 
 
 def command_set(book: PhraseBook) -> list[tuple[str, str]]:
@@ -54,29 +66,39 @@ def hear(recognizer: Recognizer, pcm: Pcm) -> list[Heard]:
     return list(listen(file_blocks(pcm), Listener(recognizer, min_confidence=0.0)))
 
 
-def run_trials(quick: bool, seed: int = 0) -> list[Trial]:
+def run_trials(
+    quick: bool, seed: int = 0, tuning: bool = False, garbage_weight: float = GARBAGE_WEIGHT
+) -> list[Trial]:
+    """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT is
+    chosen on (other voices, speed, sentences and noise draws)."""
     book = phrasebook()
-    recognizer = Recognizer(book)
-    rng = np.random.default_rng(seed)
-    voices = VOICES[:2] if quick else VOICES
-    speeds = SPEEDS_WPM[:1] if quick else SPEEDS_WPM
+    recognizer = Recognizer(book, garbage_weight=garbage_weight)
+    rng = np.random.default_rng(seed + (1 if tuning else 0))
+    voices = TUNING_VOICES if tuning else VOICES[:2] if quick else VOICES
+    speeds = TUNING_SPEEDS_WPM if tuning else SPEEDS_WPM[:1] if quick else SPEEDS_WPM
+    snrs = (10.0,) if tuning else SNRS_DB
+    chatter = TUNING_CHATTER if tuning else CHATTER[: 3 if quick else None]
     phrases = command_set(book)[:: 3 if quick else 1]
     trials: list[Trial] = []
     for phrase, act in phrases:
         for voice in voices:
             for speed in speeds:
                 speech = speech_16k(phrase, voice, speed)
-                for snr in SNRS_DB:
+                end = speech_end_s(speech)
+                for snr in snrs:
                     pcm = mix_at_snr(speech, snr, rng)
-                    trials.append(
-                        Trial(phrase, act, voice, speed, snr, hear(recognizer, pcm), _s(pcm))
-                    )
-    for sentence in CHATTER[: 3 if quick else None]:
+                    heard = hear(recognizer, pcm)
+                    trials.append(Trial(phrase, act, voice, speed, snr, heard, _s(pcm), end))
+    for sentence in chatter:
         for voice in voices:
-            pcm = mix_at_snr(speech_16k(sentence, voice, 160), 10.0, rng)
-            trials.append(Trial(sentence, None, voice, 160, 10.0, hear(recognizer, pcm), _s(pcm)))
+            speech = speech_16k(sentence, voice, 160)
+            pcm = mix_at_snr(speech, 10.0, rng)
+            heard = hear(recognizer, pcm)
+            trials.append(
+                Trial(sentence, None, voice, 160, 10.0, heard, _s(pcm), speech_end_s(speech))
+            )
     pcm = noise_only(rng, 10.0 if quick else 30.0)
-    trials.append(Trial("(range noise)", None, "", 0, 0.0, hear(recognizer, pcm), _s(pcm)))
+    trials.append(Trial("(range noise)", None, "", 0, 0.0, hear(recognizer, pcm), _s(pcm), 0.0))
     return trials
 
 
@@ -94,19 +116,21 @@ def correct(trial: Trial, min_confidence: float = MIN_CONFIDENCE) -> bool:
     return acts == {trial.expected}
 
 
-def figures(trials: list[Trial]) -> list[tuple[str, float, str, float, str]]:
+def figures(
+    trials: list[Trial], min_confidence: float = MIN_CONFIDENCE
+) -> list[tuple[str, float, str, float, str]]:
     """(name, value, unit, target, better) rows, as bench/run.py's Figure takes them."""
     rows: list[tuple[str, float, str, float, str]] = []
     commands = [t for t in trials if t.expected is not None]
     for snr in SNRS_DB:
         at = [t for t in commands if t.snr_db == snr]
-        accuracy = 100.0 * sum(correct(t) for t in at) / max(len(at), 1)
+        accuracy = 100.0 * sum(correct(t, min_confidence) for t in at) / max(len(at), 1)
         target = 95.0 if snr == 10.0 else 0.0
         name = f"speech-act accuracy, command set, {snr:.0f} dB SNR"
         rows.append((name if snr == 10.0 else name + " (info)", accuracy, "%", target, "higher"))
     other = [t for t in trials if t.expected is None]
     minutes = sum(t.seconds for t in other) / 60.0
-    false_acts = sum(len(confident(t)) for t in other)
+    false_acts = sum(len(confident(t, min_confidence)) for t in other)
     rows.append(
         (
             "false speech acts per minute, non-command speech and range noise",
@@ -116,7 +140,8 @@ def figures(trials: list[Trial]) -> list[tuple[str, float, str, float, str]]:
             "lower",
         )
     )
-    latencies = [h.latency_s * 1e3 for t in commands for h in confident(t)]
+    # From where the speech really ends, not where the VAD says it did: the VAD's own delay counts.
+    latencies = [(h.end_s + h.latency_s - t.end_s) * 1e3 for t in commands for h in confident(t)]
     rows.append(
         (
             "speech latency, end of speech to event, median",
@@ -141,7 +166,27 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a third of the phrases, 2 voices")
     parser.add_argument("--misses", action="store_true", help="also list what was misheard")
+    parser.add_argument(
+        "--tune",
+        metavar="W,W,...",
+        help="run the tuning split (never the test split) at each garbage weight",
+    )
+    parser.add_argument(
+        "--thresholds",
+        default="0,0.5,0.8,0.9,0.99",
+        help="with --tune: confidence thresholds to report for each weight",
+    )
     args = parser.parse_args()
+    if args.tune:
+        for weight in [float(w) for w in args.tune.split(",")]:
+            tuned = run_trials(False, tuning=True, garbage_weight=weight)
+            for threshold in [float(c) for c in args.thresholds.split(",")]:
+                rows = figures(tuned, threshold)
+                print(
+                    f"garbage weight {weight:g}, min confidence {threshold:g}: "
+                    + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
+                )
+        return 0
     trials = run_trials(args.quick)
     rows = figures(trials)
     if args.json:

@@ -293,3 +293,39 @@ def test_range_sounds_play_through_a_real_alsa_device() -> None:
     AlsaSink("null").play(track)  # ALSA's null PCM: the whole path but the speaker
     with pytest.raises(AudioUnavailableError, match=r"^audio is off: ALSA device 'nosuch'"):
         AlsaSink("nosuch").play(track)
+
+
+def test_the_dictionary_holds_only_the_phrase_books_words_and_garbage_phones() -> None:
+    from range.voice.recognize import GARBAGE_PHONES, GARBAGE_PREFIX, dictionary
+
+    book = builtin_phrasebook()
+    entries = [line.split(" ", 1) for line in dictionary(book).splitlines()]
+    words = {word.split("(")[0] for word, _ in entries}
+    garbage = {GARBAGE_PREFIX + p.lower() for p in GARBAGE_PHONES}
+    assert words == book.words() | garbage
+    assert ["tased", "T EY Z D"] in entries  # the book's own pronunciation
+    assert ["get(2)", "G IH T"] in entries  # the en-us dictionary's variants come along
+
+
+@needs_espeak
+def test_an_act_is_decided_well_within_a_second_of_the_speech_ending() -> None:
+    from range.voice.corpus import speech_16k, speech_end_s
+
+    speech = speech_16k("drop the knife", "en-us", 140)
+    pcm = _clip("drop the knife", "en-us", 20.0, 1)
+    heard = list(listen(file_blocks(pcm), Listener(_recognizer())))
+    assert [h.act for h in heard] == ["command.drop_weapon"]
+    # Measured 0.5-0.8 s from the true end on this loaded 2-core machine (docs/speech.md).
+    assert heard[0].end_s + heard[0].latency_s - speech_end_s(speech) < 1.5
+
+
+def test_a_phrase_word_no_dictionary_knows_is_named() -> None:
+    from drills.speech import parse_phrasebook
+    from range.voice.recognize import dictionary
+
+    book = parse_phrasebook(
+        'version = 1\nlanguage = "en-us"\n[[acts]]\nact = "command.stop"\nphrases = ["zqxv"]\n',
+        "agency.toml",
+    )
+    with pytest.raises(ValueError, match="'zqxv' is not in the en-us dictionary"):
+        dictionary(book)

@@ -16,6 +16,10 @@ from range.voice.speak import OUT_RATE_HZ, Voice, synthesize
 VOICES = ("en-us", "en-us+m3", "en-us+f3")
 SPEEDS_WPM = (140, 175)
 SNRS_DB = (20.0, 10.0, 5.0)
+# The tuning split (GARBAGE_WEIGHT is chosen on it): other voices, speed and sentences than the
+# bench's test split above, so the bench's figures are held out.
+TUNING_VOICES = ("en-us+m1", "en-us+f2")
+TUNING_SPEEDS_WPM = (150,)
 LEAD_S = 1.0  # noise before and after the speech: the VAD must find it
 
 # Non-command speech: a partner on the radio, a bystander, small talk (false-act figure).
@@ -27,6 +31,18 @@ CHATTER = (
     "the report goes to the sergeant at the end of the shift",
     "my brother said the game was really good last night",
 )
+TUNING_CHATTER = (
+    "can you check the plate on the blue sedan for me",
+    "i think we should get lunch after the briefing",
+    "the range officer wants everyone at lane four",
+    "unit nine copy, show me en route to the station",
+)
+
+
+def speech_end_s(speech: npt.NDArray[np.float64]) -> float:
+    """Where the speech in a `mix_at_snr` track ends (its last sample above 2 % of peak), s."""
+    loud = np.nonzero(np.abs(speech) > 0.02 * np.max(np.abs(speech)))[0]
+    return LEAD_S + (int(loud[-1]) + 1) / SAMPLE_RATE_HZ
 
 
 def speech_16k(text: str, voice: str, speed_wpm: int) -> npt.NDArray[np.float64]:

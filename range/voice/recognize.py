@@ -1,15 +1,21 @@
 """Offline recognition: voice activity cuts speech out of the stream, PocketSphinx decodes it.
 
-The decoder is constrained by a JSGF grammar built from the phrase book (any sequence of its
-phrases): a general language model gets short commands wrong, a grammar of a few dozen phrases
-gets them right. A grammar always answers with *some* phrase, so every utterance is also decoded
-by a phone loop (no words at all) and the two are compared: the confidence is how well the phones
-the grammar's words should have agree with the phones actually heard. Speech that is not in the
-phrase book (radio chatter, a bystander) disagrees and is rejected below `min_confidence`.
+The decoder is constrained by a JSGF grammar built from the phrase book, in which every phrase
+competes with a *garbage* loop: one "word" per CMU phone. Noise, radio chatter and a bystander's
+sentence fit the free phone loop better than any phrase and come out as garbage; a phrase is only
+output where its words fit better than phones do, by more than the garbage weight
+(`GARBAGE_WEIGHT`, tuned on a split of voices and sentences the bench never uses; docs/speech.md).
+The dictionary holds the phrase book's words and the garbage phones only.
+
+Decoding streams: the decoder gets each 30 ms block as it arrives while the VAD says speech, so
+when speech ends only the end of the utterance is left to compute. PocketSphinx's lattice
+best-path pass is off: on a grammar with a garbage loop it takes seconds and adds nothing here.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -20,119 +26,187 @@ import numpy as np
 from drills.speech import PhraseBook, acts_in_text
 from range.voice.audio import SAMPLE_RATE_HZ, Pcm
 
-# Below this the phone loop and the grammar disagree too much to call it an act; calibrated on
-# bench/speech.py's espeak-ng phrases and non-command sentences (docs/speech.md).
-MIN_CONFIDENCE = 0.1
-# Silence kept before and after a voiced segment: the acoustic model needs some context.
+# The phrase-vs-garbage weight (JSGF alternative weight of the garbage loop against a phrase):
+# higher rejects more chatter and more true commands. Tuned on the tuning split (voices
+# en-us+m1, en-us+f2 at 150 wpm, four sentences of chatter; never the bench's), docs/speech.md.
+GARBAGE_WEIGHT = 1e-6
+# The confidence is the share of frames between the first and last phrase word that the
+# decoder gave to phrase words. Chatter comes out as phrases split by garbage (0.4-0.8); a
+# spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT on the tuning split.
+MIN_CONFIDENCE = 0.99
+# Audio before the VAD's speech start given to the decoder: the acoustic model needs context.
 PAD_S = 0.3
 # The endpointer's decision window: speech ends after this much non-speech (so it adds to latency).
 VAD_WINDOW_S = 0.21
 # Noise floor added to digital silence: log-energy features of exact zeros derail the decoder.
 DITHER_RMS = 30.0
+# CMU phones of the en-us model, one garbage word each.
+GARBAGE_PHONES = [
+    "AA",
+    "AE",
+    "AH",
+    "AO",
+    "AW",
+    "AY",
+    "B",
+    "CH",
+    "D",
+    "DH",
+    "EH",
+    "ER",
+    "EY",
+    "F",
+    "G",
+    "HH",
+    "IH",
+    "IY",
+    "JH",
+    "K",
+    "L",
+    "M",
+    "N",
+    "NG",
+    "OW",
+    "OY",
+    "P",
+    "R",
+    "S",
+    "SH",
+    "T",
+    "TH",
+    "UH",
+    "UW",
+    "V",
+    "W",
+    "Y",
+    "Z",
+    "ZH",
+]
+GARBAGE_PREFIX = "gbg_"
 
 
 @dataclass(frozen=True, slots=True)
 class Heard:
     """One recognised act. Times are seconds from the start of the stream."""
 
-    text: str  # every word recognised in the utterance
+    text: str  # every phrase-book word recognised in the utterance
     phrase: str  # the phrase that performs `act`
     act: str
     confidence: float  # 0..1
     start_s: float
     end_s: float
     decided_s: float  # stream time when the end of speech was detected
-    latency_s: float  # end of speech -> event (detection delay + decoding time)
+    latency_s: float  # end of speech -> event (detection delay + decoding backlog)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def grammar(book: PhraseBook) -> str:
-    """The phrase book as a JSGF grammar: any sequence of its phrases."""
+def grammar(book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT) -> str:
+    """The phrase book as a JSGF grammar: any sequence of its phrases and garbage phones."""
     phrases = " | ".join(f"( {p} )" for p in sorted(book.phrase_acts()))
-    head = "#JSGF V1.0;\ngrammar openrange;\npublic <utterance> = <phrase>+;\n"
-    return f"{head}<phrase> = {phrases};\n"
+    garbage = " | ".join(GARBAGE_PREFIX + p.lower() for p in GARBAGE_PHONES)
+    return (
+        "#JSGF V1.0;\ngrammar openrange;\npublic <utterance> = <item>+;\n"
+        f"<item> = /1/ <phrase> | /{garbage_weight:g}/ <garbage>;\n"
+        f"<phrase> = {phrases};\n<garbage> = {garbage};\n"
+    )
 
 
-def _edit_distance(a: list[str], b: list[str]) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
+def dictionary(book: PhraseBook) -> str:
+    """A pronouncing dictionary of the phrase book's words and the garbage phones only.
+
+    Raises ValueError naming the word when neither the en-us dictionary nor the book's
+    [pronunciations] knows it."""
+    import pocketsphinx
+
+    wanted = book.words()
+    known: dict[str, list[str]] = {}
+    path = os.path.join(pocketsphinx.get_model_path(), "en-us", "cmudict-en-us.dict")
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            word, _, phones = line.partition(" ")
+            base = _base(word)
+            if base in wanted and base not in book.pronunciations:
+                known.setdefault(base, []).append(phones.strip())
+    for word, phones in book.pronunciations.items():
+        known[word] = [phones]
+    out: list[str] = []
+    for word in sorted(wanted):
+        if word not in known:
+            raise ValueError(
+                f"phrase book word {word!r} is not in the en-us dictionary; "
+                "add it under [pronunciations]"
+            )
+        for i, phones in enumerate(known[word]):
+            out.append(f"{word if i == 0 else f'{word}({i + 1})'} {phones}")
+    out.extend(f"{GARBAGE_PREFIX}{p.lower()} {p}" for p in GARBAGE_PHONES)
+    return "\n".join(out) + "\n"
 
 
 class Recognizer:
-    """Decodes one utterance (16 kHz int16) into text and a confidence.
+    """Decodes utterances (16 kHz int16), streaming: `begin()`, `feed(pcm)`..., `finish()`.
 
     Raises ValueError naming the word when the phrase book has a word that neither the en-us
     dictionary nor its [pronunciations] knows."""
 
-    def __init__(self, book: PhraseBook, rng_seed: int = 0) -> None:
+    def __init__(
+        self, book: PhraseBook, rng_seed: int = 0, garbage_weight: float = GARBAGE_WEIGHT
+    ) -> None:
         import pocketsphinx
 
         self.book = book
-        model = pocketsphinx.get_model_path()
-        # Default beams: narrower ones (1e-20, 1e-30) decode faster but often end no path in
-        # the grammar's final state and return nothing (measured in bench/speech.py).
-        self._words = pocketsphinx.Decoder(loglevel="FATAL")
-        for word, phones in book.pronunciations.items():
-            self._words.add_word(word, phones, True)
-        for word in sorted(book.words()):
-            if self._words.lookup_word(word) is None:
-                raise ValueError(
-                    f"phrase book word {word!r} is not in the en-us dictionary; "
-                    "add it under [pronunciations]"
-                )
-        self._words.add_jsgf_string("phrases", grammar(book))
-        self._words.activate_search("phrases")
-        self._phones = pocketsphinx.Decoder(
-            loglevel="FATAL", allphone=f"{model}/en-us/en-us-phone.lm.bin", lw=2.0
-        )
-        # Each utterance starts from the same cepstral mean: a decoder that adapts across
-        # utterances decodes the same words differently depending on what came before.
-        self._cmn_words = self._words.get_cmn(False)
-        self._cmn_phones = self._phones.get_cmn(False)
+        text = dictionary(book)
+        handle, path = tempfile.mkstemp(suffix=".dict")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            # bestpath off: the lattice pass costs seconds per utterance on this grammar.
+            self._decoder = pocketsphinx.Decoder(loglevel="FATAL", dict=path, bestpath=False)
+        finally:
+            os.unlink(path)
+        self._decoder.add_jsgf_string("phrases", grammar(book, garbage_weight))
+        self._decoder.activate_search("phrases")
+        self._rng = np.random.default_rng(rng_seed)
         self._seed = rng_seed
 
-    def _run(self, decoder: Any, cmn: str, raw: bytes) -> list[tuple[str, int, int]]:
-        decoder.set_cmn(cmn)
-        decoder.start_utt()
-        decoder.process_raw(raw, full_utt=True)
-        decoder.end_utt()
-        if decoder.hyp() is None:
-            return []
-        return [(s.word, s.start_frame, s.end_frame) for s in decoder.seg()]
+    def begin(self) -> None:
+        # The same dither for every utterance: a clip decodes the same whatever came before it.
+        self._rng = np.random.default_rng(self._seed)
+        self._decoder.start_utt()
+
+    def feed(self, pcm: Pcm) -> None:
+        noisy = pcm.astype(np.float64) + self._rng.normal(0.0, DITHER_RMS, len(pcm))
+        self._decoder.process_raw(np.clip(noisy, -32768, 32767).astype(np.int16).tobytes())
+
+    def finish(self) -> tuple[str, float]:
+        """(phrase-book words, confidence 0..1) of the utterance begun."""
+        self._decoder.end_utt()
+        if self._decoder.hyp() is None:
+            return "", 0.0
+        segs = [(s.word, s.start_frame, s.end_frame) for s in self._decoder.seg()]
+        words = [(w, a, b) for w, a, b in segs if _is_word(w)]
+        if not words:
+            return "", 0.0
+        first, last = words[0][1], words[-1][2]
+        garbage = sum(
+            b - a + 1
+            for w, a, b in segs
+            if w.startswith(GARBAGE_PREFIX) and a >= first and b <= last
+        )
+        spoken = sum(b - a + 1 for _, a, b in words)
+        text = " ".join(_base(w) for w, _, _ in words)
+        return text, spoken / max(spoken + garbage, 1)
 
     def decode(self, pcm: Pcm) -> tuple[str, float]:
-        """(words, confidence 0..1) for one utterance."""
-        # The same dither for every utterance: a clip decodes the same whatever came before it.
-        rng = np.random.default_rng(self._seed)
-        noisy = pcm.astype(np.float64) + rng.normal(0.0, DITHER_RMS, len(pcm))
-        raw = np.clip(noisy, -32768, 32767).astype(np.int16).tobytes()
-        segs = [s for s in self._run(self._words, self._cmn_words, raw) if _is_word(s[0])]
-        if not segs:
-            return "", 0.0
-        first, last = segs[0][1], segs[-1][2]
-        expected: list[str] = []
-        for word, _, _ in segs:
-            phones = self._words.lookup_word(word)
-            expected.extend(phones.split() if phones else [])
-        heard = [
-            p
-            for p, start, end in self._run(self._phones, self._cmn_phones, raw)
-            if _is_word(p) and end >= first and start <= last
-        ]
-        distance = _edit_distance(expected, heard)
-        confidence = max(0.0, 1.0 - distance / max(len(expected), 1))
-        text = " ".join(_base(word) for word, _, _ in segs)
-        return text, confidence
+        """(words, confidence 0..1) for one whole utterance."""
+        self.begin()
+        self.feed(pcm)
+        return self.finish()
 
 
 def _is_word(token: str) -> bool:
-    return not (token.startswith("<") or token.startswith("[") or token.startswith("+"))
+    return not (token.startswith(("<", "[", "+", GARBAGE_PREFIX)) or token == "(NULL)")
 
 
 def _base(word: str) -> str:
@@ -140,11 +214,13 @@ def _base(word: str) -> str:
 
 
 class Listener:
-    """Voice activity + recognition over a stream of 16 kHz int16 blocks.
+    """Voice activity + streaming recognition over a stream of 16 kHz int16 blocks.
 
     `feed(block)` returns the acts heard in any utterance that ended in that block. The same
     class serves the microphone and a recording (docs/speech.md), so tests and bench/ exercise
-    the live path. `clock` is the wall clock used to time decoding (time.perf_counter)."""
+    the live path. `clock` times the work done per block (time.perf_counter); latency counts
+    the backlog a live stream would build on this machine: each block's work starts when it
+    has arrived and the previous block's work is done."""
 
     def __init__(
         self,
@@ -163,17 +239,22 @@ class Listener:
         self._vad = pocketsphinx.Endpointer(window=VAD_WINDOW_S, ratio=0.9, vad_mode=2)
         self._frame = self._vad.frame_bytes // 2
         self._pending = np.zeros(0, dtype=np.int16)
-        self._history = np.zeros(0, dtype=np.int16)  # audio since the stream began (trimmed)
+        self._history = np.zeros(0, dtype=np.int16)  # recent audio (pre-roll, or the utterance)
         self._history_start = 0  # sample index of _history[0]
         self._t_samples = 0
         self._speech_start: float | None = None
+        self._done_s = 0.0  # stream time the work on the blocks so far is done
 
     def feed(self, block: Pcm) -> list[Heard]:
         heard: list[Heard] = []
         self._pending = np.concatenate([self._pending, block])
         while len(self._pending) >= self._frame:
             frame, self._pending = self._pending[: self._frame], self._pending[self._frame :]
-            heard.extend(self._frame_in(frame))
+            tick = self._clock()
+            found = self._frame_in(frame)
+            now_s = self._t_samples / SAMPLE_RATE_HZ
+            self._done_s = max(self._done_s, now_s) + (self._clock() - tick)
+            heard.extend(self._stamp(h) for h in found)
         return heard
 
     def close(self) -> list[Heard]:
@@ -181,7 +262,22 @@ class Listener:
         if self._speech_start is None:
             return []
         end_s = self._t_samples / SAMPLE_RATE_HZ
-        return self._decide(self._speech_start, end_s, end_s)
+        tick = self._clock()
+        found = self._decide(self._speech_start, end_s, end_s)
+        self._done_s = max(self._done_s, end_s) + (self._clock() - tick)
+        return [self._stamp(h) for h in found]
+
+    def _stamp(self, heard: Heard) -> Heard:
+        return Heard(
+            heard.text,
+            heard.phrase,
+            heard.act,
+            heard.confidence,
+            heard.start_s,
+            heard.end_s,
+            heard.decided_s,
+            self._done_s - heard.end_s,
+        )
 
     def _frame_in(self, frame: Pcm) -> list[Heard]:
         self._history = np.concatenate([self._history, frame])
@@ -192,11 +288,17 @@ class Listener:
         out: list[Heard] = []
         if self._vad.in_speech and not was_speech:
             self._speech_start = float(self._vad.speech_start)
-        elif was_speech and not self._vad.in_speech and self._speech_start is not None:
+            lo = max(int((self._speech_start - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
+            self.recognizer.begin()
+            self.recognizer.feed(self._history[lo:])
+        elif self._vad.in_speech:
+            self.recognizer.feed(frame)
+        elif was_speech and self._speech_start is not None:
+            self.recognizer.feed(frame)
             out = self._decide(self._speech_start, float(self._vad.speech_end), now_s)
             self._speech_start = None
         if self._speech_start is None:
-            # Keep only the padding a future utterance might need.
+            # Keep only the pre-roll a future utterance needs.
             keep = int(PAD_S * SAMPLE_RATE_HZ) * 2
             if len(self._history) > keep:
                 self._history_start += len(self._history) - keep
@@ -204,18 +306,15 @@ class Listener:
         return out
 
     def _decide(self, start_s: float, end_s: float, decided_s: float) -> list[Heard]:
-        tick = self._clock()
-        lo = max(int((start_s - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
-        hi = int((end_s + PAD_S) * SAMPLE_RATE_HZ) - self._history_start
-        clip = self._history[lo:hi]
-        text, confidence = self.recognizer.decode(clip)
+        text, confidence = self.recognizer.finish()
         if self._keep is not None:
-            self._keep(clip, start_s, end_s)
-        latency_s = (decided_s - end_s) + (self._clock() - tick)
-        if confidence < self.min_confidence:
+            lo = max(int((start_s - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
+            hi = int((end_s + PAD_S) * SAMPLE_RATE_HZ) - self._history_start
+            self._keep(self._history[lo:hi], start_s, end_s)
+        if not text or confidence < self.min_confidence:
             return []
         return [
-            Heard(text, m.phrase, m.act, confidence, start_s, end_s, decided_s, latency_s)
+            Heard(text, m.phrase, m.act, confidence, start_s, end_s, decided_s, 0.0)
             for m in acts_in_text(text, self.recognizer.book)
         ]
 
