@@ -362,9 +362,11 @@ def test_the_log_reader_refuses_t_going_back_absurd_t_and_repeated_lines(
 ) -> None:
     lines = _lines(saved)
     late = [json.loads(line) for line in lines]
+    # A record moved more than T_BACKWARDS_TOLERANCE_S (0.5 s: a live run's device-time records
+    # may trail a frame's) before a later one: refused.
     back = next(i for i, r in enumerate(late) if i > 1 and r["t"] > 0.5)
-    swapped = [*lines[:back], lines[back + 1], lines[back], *lines[back + 2 :]]
-    assert late[back + 1]["t"] > late[back]["t"] + 1e-6
+    ahead = next(i for i, r in enumerate(late) if i > back and r["t"] > late[back]["t"] + 1.0)
+    swapped = [*lines[:back], lines[ahead], *lines[back:ahead], *lines[ahead + 1 :]]
     run = _log(saved, tmp_path / "a", swapped)
     assert main(["score", str(run)]) == 2
     assert f"events.jsonl:{back + 2}: t: t = " in _err(capsys)
