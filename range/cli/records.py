@@ -400,18 +400,18 @@ def _history(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from range.records.exports import score_sheet
-    from range.records.store import course_label, outcome
+    from range.records.store import course_label, outcome, stored_json
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
-    detail = json.loads(row["detail"])
-    calibration = json.loads(row["calibration"])
+    detail = stored_json(row, "detail")
+    calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
     if args.json:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
         shown["course_label"] = course_label(row)
-        shown["devices"] = json.loads(row["devices"])
+        shown["devices"] = stored_json(row, "devices")
         shown["sheet"] = [
             {
                 "kind": line.kind,

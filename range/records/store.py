@@ -134,6 +134,10 @@ def default_url() -> str:
     return f"sqlite:///{base / 'openrange' / 'records.sqlite'}"
 
 
+class RecordsError(RuntimeError):
+    pass
+
+
 def _digest(values: list[Any]) -> str:
     canonical = json.dumps(values, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -200,10 +204,34 @@ def _ledger_hash(row: dict[str, Any]) -> str:
     return _digest([row["id"], row["kind"], row["ref"], row["digest"], row["prev_hash"]])
 
 
+def stored_json(row: dict[str, Any], field: str, what: str = "record") -> Any:
+    """A JSON column of a stored row, parsed; a column that is not JSON any more (edited by
+    hand in the database) raises RecordsError in one line naming the record and the field:
+    `record 1: detail is not valid JSON (edited?): run records verify`."""
+    value = row.get(field)
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise RecordsError(
+            f"{what} {row.get('id')}: {field} is not valid JSON (edited?): run records verify"
+        ) from None
+
+
+DAMAGED = "DAMAGED (edited? run records verify)"
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
-    attempt closed by a range master, or strings still to reshoot): never pass or fail."""
-    detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"]
+    attempt closed by a range master, or strings still to reshoot): never pass or fail.
+    DAMAGED when its detail no longer parses (edited outside OpenRange)."""
+    try:
+        detail = stored_json(row, "detail")
+    except RecordsError:
+        return DAMAGED
+    if not isinstance(detail, dict):
+        return DAMAGED
     if detail.get("incomplete") or detail.get("score", {}).get("complete") is False:
         return "INCOMPLETE"
     return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
@@ -213,10 +241,12 @@ def drill_outcome(row: dict[str, Any]) -> str:
     """A drill run's outcome: PASS, FAIL, or INCOMPLETE (its log has no `run_ended`: a crash or
     a cut run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
     complete = false)."""
-    result = row.get("result")
-    if isinstance(result, str):
-        result = json.loads(result)
-    result = result or {}
+    try:
+        result = stored_json(row, "result", "drill run") or {}
+    except RecordsError:
+        return DAMAGED
+    if not isinstance(result, dict):
+        return DAMAGED
     score = result.get("score", {})
     said = [score.get("outcome"), score.get("decision"), row.get("decision")]
     if (
@@ -230,10 +260,6 @@ def drill_outcome(row: dict[str, Any]) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class RecordsError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
