@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f" {LANE_KEY_ENV} or --key-file (see `openrange console lane-key`).",
     )
     lane.add_argument("--console", required=True, help="the console: HOST:PORT or ws://HOST:PORT")
-    lane.add_argument("--name", required=True, help="this lane's name, e.g. LANE1")
+    lane.add_argument(
+        "--name", required=True, type=cliutil.person, help="this lane's name, e.g. LANE1"
+    )
     lane.add_argument("--key-file", type=Path, default=None, help="a file holding the lane key")
     lane.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are saved")
     lane.add_argument(

@@ -111,7 +111,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     officers.add_argument("--add", metavar="BADGE", help="add or update this badge number")
     officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
     officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
-    officers.add_argument("--unit", default="", help="with --add: the unit")
+    officers.add_argument("--unit", default="", type=cliutil.free_text, help="with --add: the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
     officers.set_defaults(handler=_officers)
@@ -177,7 +177,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument(
         "--by", required=True, type=cliutil.person, help="the range master closing it"
     )
-    close.add_argument("--reason", required=True, help="why it did not finish")
+    close.add_argument("--reason", required=True, type=cliutil.person, help="why it did not finish")
     _db_option(close)
     close.set_defaults(handler=_close)
     export = verbs.add_parser(

@@ -244,7 +244,23 @@ def device_serial(text: str) -> str:
 
 
 def person(text: str) -> str:
-    """Who did something (an armorer, a range master): a name, not empty nor only spaces."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r}: a name is needed (not empty)")
-    return text.strip()
+    """Who did something (an armorer, a range master, an officer, an agency): a name, not empty
+    nor only spaces, without control characters or bytes that are not UTF-8 (every free-text
+    identity option is parsed by this one type)."""
+    from range.calibration.profiles import check_name
+
+    try:
+        return check_name(text, "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def free_text(text: str) -> str:
+    """Free text a record keeps (a unit, a reason): may be empty, but no control characters
+    nor bytes that are not UTF-8."""
+    from range.calibration.profiles import check_text
+
+    try:
+        return check_text(text, "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
