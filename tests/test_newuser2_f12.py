@@ -84,3 +84,68 @@ def test_a_profile_edited_to_hold_a_control_character_is_refused_by_the_model() 
                 "samples": 12,
             }
         )
+
+
+# -- item 3: a scripted shooter's attempt is a simulation, never a qualification -----------------
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    from range.records.store import Records
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    return url
+
+
+SIMULATED = "SIMULATED (scripted shooter expert): not a qualification"
+
+
+def test_a_scripted_shooters_attempt_is_flagged_and_never_qualifies(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.exports import certificate_fields, roster
+    from range.records.store import Records
+
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--shooter", "expert", "--badge", "4411"]
+    assert main([*argv, "--no-save", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED (would be QUALIFIED), not a qualification" in out
+    assert "\nQUALIFIED" not in out
+    with Records.open(db, create=False) as records:
+        (row,) = records.qualifications("4411")
+        assert row["passed"] == 0
+        assert certificate_fields(records, row["id"])["title"] == (
+            f"Qualification attempt record: {SIMULATED} (not a certificate)"
+        )
+        from datetime import date
+
+        (standing,) = roster(records, date(2026, 11, 30), 365, badge="4411")
+        assert standing.status == "not qualified"
+        assert records.verify() == []
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    assert SIMULATED in capsys.readouterr().out
+    assert main(["records", "show", "1", "--db", db]) == 0
+    assert SIMULATED in capsys.readouterr().out
+    csv = tmp_path / "all.csv"
+    assert main(["records", "export", "--format", "csv", "--db", db, "--out", str(csv)]) == 0
+    assert SIMULATED in csv.read_text()
+
+
+def test_an_attempt_is_resumed_only_by_the_shooter_who_began_it(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    with Records.open(db) as records:
+        attempt = records.begin_attempt(
+            "4411", "fbi-pistol-2019-v1", 0, "0.1.0", [], [], shooter="qualified"
+        )
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--shooter", "expert", "--badge", "4411"]
+    assert main([*argv, "--resume", str(attempt), "--no-save", "--db", db]) == 5
+    err = _usage_err(capsys)
+    assert err.endswith(
+        f"attempt {attempt} was begun by scripted shooter qualified, not scripted shooter"
+        " expert: resume it the same way"
+    )

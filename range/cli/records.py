@@ -243,7 +243,7 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.officer(args.badge)
             if args.resume is not None:
-                seed = _resumable(records, args, course)
+                seed = _resumable(records, args, course, shooter.id)
         config = CourseConfig(
             course,
             shooter,
@@ -276,19 +276,31 @@ def _course_run(args: argparse.Namespace) -> int:
             f"  this file differs from the built-in {course.id}: it never counts as the"
             " built-in course's qualification"
         )
-    print(format_attempt(score))
+    if not args.port:
+        print(
+            f"  SIMULATED: scripted shooter {config.shooter.id}, not the officer: never a"
+            " qualification"
+        )
+    print(format_attempt(score, simulated=not args.port))
     if result.qualification is not None:
         print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
     return 0
 
 
-def _resumable(records: Records, args: argparse.Namespace, course: Course) -> int:
+def _resumable(records: Records, args: argparse.Namespace, course: Course, shooter_id: str) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
     on this course file; a --seed that differs from the attempt's is refused."""
+    from range.records.store import OFFICER
     from range.runs.saved import course_source, sha256
 
     progress = records.attempt_in_progress(args.resume)
-    records.resume_attempt(args.resume, args.badge, course.id, sha256(course_source(course)[1]))
+    records.resume_attempt(
+        args.resume,
+        args.badge,
+        course.id,
+        sha256(course_source(course)[1]),
+        shooter=OFFICER if args.port else shooter_id,
+    )
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(

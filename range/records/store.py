@@ -77,6 +77,12 @@ _MIGRATIONS = [
     ALTER TABLE qualifications ADD COLUMN course_sha256 TEXT NOT NULL DEFAULT '';
     ALTER TABLE qualifications ADD COLUMN course_origin TEXT NOT NULL DEFAULT '';
     """,
+    # 4: who fires an attempt in progress: 'officer', or a scripted shooter profile's id (a
+    # simulation: its record says so in its chained detail and never counts as qualified);
+    # a resume by another shooter is refused. Attempts begun before were an officer's.
+    """
+    ALTER TABLE attempts_in_progress ADD COLUMN shooter TEXT NOT NULL DEFAULT 'officer';
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -220,6 +226,12 @@ def stored_json(row: dict[str, Any], field: str, what: str = "record") -> Any:
 
 
 DAMAGED = "DAMAGED (edited? run records verify)"
+OFFICER = "officer"  # who fires a real attempt; anything else is a scripted shooter's id
+
+
+def simulated_label(shooter: str) -> str:
+    """The outcome of an attempt fired by a scripted shooter: never a qualification."""
+    return f"SIMULATED (scripted shooter {shooter}): not a qualification"
 
 
 def outcome(row: dict[str, Any]) -> str:
@@ -232,6 +244,8 @@ def outcome(row: dict[str, Any]) -> str:
         return DAMAGED
     if not isinstance(detail, dict):
         return DAMAGED
+    if detail.get("shooter", OFFICER) != OFFICER:
+        return simulated_label(str(detail["shooter"]))
     if detail.get("incomplete") or detail.get("score", {}).get("complete") is False:
         return "INCOMPLETE"
     return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
@@ -669,14 +683,18 @@ class Records:
         devices: list[dict[str, str]],
         calibration: list[dict[str, Any]],
         course_sha256: str = "",
+        shooter: str = OFFICER,
     ) -> int:
         """Begin recording an attempt; `course_sha256`: the content hash of the course fired
-        (the run's `attempt_started` logs the same), kept in its qualification record."""
+        (the run's `attempt_started` logs the same), kept in its qualification record;
+        `shooter`: OFFICER, or a scripted shooter's id (a simulation, recorded as SIMULATED
+        and never counted as qualified)."""
         self.officer(badge)
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
-                " devices, calibration, shots, course_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " devices, calibration, shots, course_sha256, shooter)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 + (" RETURNING id" if self.dialect == "postgresql" else ""),
                 badge,
                 course,
@@ -687,6 +705,7 @@ class Records:
                 json.dumps(calibration),
                 "[]",
                 course_sha256,
+                shooter,
             )
             return self._last_id(cur)
 
@@ -736,6 +755,9 @@ class Records:
             body: dict[str, Any] = {"shots": shots, "score": score}
             if incomplete is not None:
                 body["incomplete"] = incomplete
+            simulated = progress.get("shooter", OFFICER) != OFFICER
+            if simulated:
+                body["shooter"] = progress["shooter"]  # chained with the detail
             row = {
                 "badge": progress["badge"],
                 "course": progress["course"],
@@ -748,7 +770,7 @@ class Records:
                 "points": score["points"],
                 "max_points": score["max_points"],
                 "hits": score["hits"],
-                "passed": int(score["passed"]) if incomplete is None else 0,
+                "passed": int(score["passed"]) if incomplete is None and not simulated else 0,
                 "detail": json.dumps(body, sort_keys=True),
                 "prev_hash": head["last_hash"],
                 "course_sha256": progress["course_sha256"],
@@ -790,14 +812,21 @@ class Records:
         return rows[0]
 
     def resume_attempt(
-        self, attempt: int, badge: str, course: str, course_sha256: str | None = None
+        self,
+        attempt: int,
+        badge: str,
+        course: str,
+        course_sha256: str | None = None,
+        shooter: str | None = None,
     ) -> list[dict[str, Any]]:
         """The records kept so far of an attempt that never finished (shots, deployments,
         faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
         wrong, when it is not in progress, is another officer's or another course's, or (with
-        `course_sha256`) began with another version of the course file."""
+        `course_sha256`) began with another version of the course file, or (with `shooter`)
+        was fired by another shooter (an officer's attempt is never finished by a script)."""
         rows = self._rows(
-            "SELECT badge, course, shots, course_sha256 FROM attempts_in_progress WHERE id = ?",
+            "SELECT badge, course, shots, course_sha256, shooter FROM attempts_in_progress"
+            " WHERE id = ?",
             attempt,
         )
         if not rows:
@@ -814,6 +843,13 @@ class Records:
             raise RecordsError(
                 f"attempt {attempt} began with another version of {course}"
                 f" (sha256 {kept[:12]}, this file {course_sha256[:12]}): resume it with that file"
+            )
+        began = rows[0]["shooter"]
+        if shooter is not None and shooter != began:
+            said = "an officer" if began == OFFICER else f"scripted shooter {began}"
+            now = "an officer" if shooter == OFFICER else f"scripted shooter {shooter}"
+            raise RecordsError(
+                f"attempt {attempt} was begun by {said}, not {now}: resume it the same way"
             )
         return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
 
