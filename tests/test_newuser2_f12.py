@@ -149,3 +149,49 @@ def test_an_attempt_is_resumed_only_by_the_shooter_who_began_it(
         f"attempt {attempt} was begun by scripted shooter qualified, not scripted shooter"
         " expert: resume it the same way"
     )
+
+
+# -- item 5: adding never overwrites an officer; badges and names are checked --------------------
+
+
+def test_adding_an_existing_badge_is_refused_and_update_says_what_changes(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    argv = ["records", "officers", "--db", db]
+    assert main([*argv, "--add", "4411", "--name", "Other", "--agency", "X PD"]) == 5
+    assert _usage_err(capsys).endswith(
+        "badge 4411 is already J. Rivera (Metro PD): to change that officer give"
+        " --update 4411 with the fields that change"
+    )
+    with Records.open(db, create=False) as records:
+        assert records.officer("4411")["name"] == "J. Rivera"
+    assert main([*argv, "--update", "4411", "--name", "J. Rivera-Hale"]) == 0
+    err = capsys.readouterr().err
+    assert "badge 4411: name 'J. Rivera' -> 'J. Rivera-Hale' (chained)" in err
+    with Records.open(db, create=False) as records:
+        assert records.officer("4411")["agency"] == "Metro PD"
+        assert records.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--add", "", "--name", "A", "--agency", "B"], "argument --add: badge '': a badge is 1"),
+        (["--add", "44 11", "--name", "A", "--agency", "B"], "A-Z a-z 0-9 . _ -"),
+        (["--add", "4\n1", "--name", "A", "--agency", "B"], "argument --add: badge"),
+        (["--add", "5", "--name", "A\nB", "--agency", "B"], "argument --name: 'A\\nB': control"),
+        (["--name", "Other"], "--name needs --add BADGE or --update BADGE"),
+        (["--update", "4411"], "--update needs what changes: --name, --agency or --unit"),
+    ],
+)
+def test_officer_options_are_checked(
+    db: str, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    try:
+        code = main(["records", "officers", "--db", db, *extra])
+    except SystemExit as exc:
+        code = int(str(exc.code))
+    assert code != 0
+    assert message in _usage_err(capsys)

@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = verbs.add_parser("adduser", help="add an account (the password is asked for)")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default="range_master")
-    add.add_argument("--badge", default=None, help="an officer's badge (their own records)")
+    add.add_argument(
+        "--badge", default=None, type=cliutil.badge, help="an officer's badge (their own records)"
+    )
     add.add_argument("--db", default=None)
     add.set_defaults(handler=_adduser)
     passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")

@@ -179,7 +179,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " pose, or a Vive tracker (default: the lane file's, else right)",
     )
     run.add_argument(
-        "--badge", default=None, help="also keep the run in the records under this badge number"
+        "--badge",
+        default=None,
+        type=cliutil.badge,
+        help="also keep the run in the records under this badge number",
     )
     run.add_argument(
         "--db",

@@ -53,7 +53,9 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         default="qualified",
         help="scripted shooter: expert, qualified, struggling, or a file",
     )
-    run.add_argument("--badge", default=None, help="record the attempt for this officer")
+    run.add_argument(
+        "--badge", default=None, type=cliutil.badge, help="record the attempt for this officer"
+    )
     run.add_argument(
         "--resume",
         type=cliutil.record_id,
@@ -108,10 +110,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="list officers, or add one",
         description="List the officers, or add (or update) one.",
     )
-    officers.add_argument("--add", metavar="BADGE", help="add or update this badge number")
+    change = officers.add_mutually_exclusive_group()
+    change.add_argument(
+        "--add", metavar="BADGE", type=cliutil.badge, help="add this badge number (a new one)"
+    )
+    change.add_argument(
+        "--update",
+        metavar="BADGE",
+        type=cliutil.badge,
+        help="change this officer's --name, --agency or --unit (chained in the ledger)",
+    )
     officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
     officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
-    officers.add_argument("--unit", default="", type=cliutil.free_text, help="with --add: the unit")
+    officers.add_argument("--unit", default=None, type=cliutil.free_text, help="the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
     officers.set_defaults(handler=_officers)
@@ -121,7 +132,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="One officer's standing per course (status and expiry), then every "
         "qualification attempt and drill run.",
     )
-    history.add_argument("badge", metavar="BADGE")
+    history.add_argument("badge", metavar="BADGE", type=cliutil.badge)
     history.add_argument(
         "--valid-days",
         type=cliutil.days,
@@ -330,11 +341,23 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
 
 
 def _officers(args: argparse.Namespace) -> int:
-    with _open(args, create=bool(args.add)) as records:
-        if args.add:
-            if not args.name or not args.agency:
-                raise ValueError("--add needs --name and --agency")
-            records.add_officer(args.add, args.name, args.agency, args.unit)
+    fields = {"name": args.name, "agency": args.agency, "unit": args.unit}
+    given = [f"--{k}" for k, v in fields.items() if v is not None]
+    if given and args.add is None and args.update is None:
+        raise ValueError(f"{', '.join(given)} needs --add BADGE or --update BADGE")
+    if args.add is not None and (not args.name or not args.agency):
+        raise ValueError("--add needs --name and --agency")
+    if args.update is not None and not given:
+        raise ValueError("--update needs what changes: --name, --agency or --unit")
+    with _open(args, create=args.add is not None) as records:
+        if args.add is not None:
+            records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
+        elif args.update is not None:
+            old = records.officer(args.update)
+            new = {k: (old[k] if v is None else v) for k, v in fields.items()}
+            records.add_officer(args.update, new["name"], new["agency"], new["unit"])
+            changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in fields if old[k] != new[k]]
+            say(f"badge {args.update}: {'; '.join(changed) or 'nothing changed'} (chained)")
         rows = records.officers()
     if args.json:
         print(json.dumps(rows, indent=2))

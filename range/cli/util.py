@@ -243,6 +243,18 @@ def device_serial(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def badge(text: str) -> str:
+    """An officer's badge number: 1 to 64 of A-Z a-z 0-9 . _ - (as a device serial), so it
+    can name files and never hides a control character."""
+    import re
+
+    from range.calibration.profiles import SERIAL_PATTERN, SERIAL_RULE
+
+    if not re.fullmatch(SERIAL_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"badge {text!r}: a badge is {SERIAL_RULE}")
+    return text
+
+
 def person(text: str) -> str:
     """Who did something (an armorer, a range master, an officer, an agency): a name, not empty
     nor only spaces, without control characters or bytes that are not UTF-8 (every free-text

@@ -592,10 +592,20 @@ class Records:
 
     # -- officers and drill runs -----------------------------------------------------------------
 
-    def add_officer(self, badge: str, name: str, agency: str, unit: str = "") -> None:
-        """Add or update an officer; each version joins the ledger chain."""
+    def add_officer(
+        self, badge: str, name: str, agency: str, unit: str = "", replace: bool = True
+    ) -> None:
+        """Add or update an officer; each version joins the ledger chain. With `replace`
+        False an existing badge is refused (RecordsError naming who holds it): adding never
+        silently renames the officer on every old certificate."""
         with self._transaction(exclusive=True):
-            if self._rows("SELECT badge FROM officers WHERE badge = ?", badge):
+            held = self._rows("SELECT name, agency FROM officers WHERE badge = ?", badge)
+            if held and not replace:
+                raise RecordsError(
+                    f"badge {badge} is already {held[0]['name']} ({held[0]['agency']}): to"
+                    f" change that officer give --update {badge} with the fields that change"
+                )
+            if held:
                 self._run(
                     "UPDATE officers SET name = ?, agency = ?, unit = ? WHERE badge = ?",
                     name,
