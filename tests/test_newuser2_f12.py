@@ -195,3 +195,40 @@ def test_officer_options_are_checked(
         code = int(str(exc.code))
     assert code != 0
     assert message in _usage_err(capsys)
+
+
+# -- item 10: an empty --db or $OPENRANGE_DATABASE_URL is refused by name ------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["records", "officers", "--db"],
+        ["records", "history", "4411", "--db"],
+        ["drill", "run", "phone-draw-v1", "--db"],
+        ["course", "run", "fbi-pistol-2019-v1", "--db"],
+        ["console", "--db"],
+        ["console", "lane-key", "--db"],
+    ],
+)
+def test_an_empty_db_is_refused_by_name(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, ""])
+    assert exit_.value.code == 2
+    assert _usage_err(capsys).endswith(
+        "argument --db: an empty URL: give sqlite:///PATH or postgresql://..., or leave --db out"
+    )
+
+
+def test_an_empty_database_url_variable_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENRANGE_DATABASE_URL", "")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert main(["records", "officers", "--add", "1", "--name", "A", "--agency", "B"]) == 5
+    assert _usage_err(capsys).endswith(
+        "$OPENRANGE_DATABASE_URL is set but empty: unset it or give a records URL"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--db",
         default=None,
+        type=cliutil.database_url,
         help="records URL (default: OPENRANGE_DATABASE_URL or the local SQLite file)",
     )
     p.add_argument(
@@ -51,16 +52,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument(
         "--badge", default=None, type=cliutil.badge, help="an officer's badge (their own records)"
     )
-    add.add_argument("--db", default=None)
+    add.add_argument("--db", default=None, type=cliutil.database_url)
     add.set_defaults(handler=_adduser)
     passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")
     passwd.add_argument("name")
-    passwd.add_argument("--db", default=None)
+    passwd.add_argument("--db", default=None, type=cliutil.database_url)
     passwd.set_defaults(handler=_passwd)
     key = verbs.add_parser(
         "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
     )
-    key.add_argument("--db", default=None)
+    key.add_argument("--db", default=None, type=cliutil.database_url)
     key.set_defaults(handler=_lane_key)
 
     lane = sub.add_parser(

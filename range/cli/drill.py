@@ -187,6 +187,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--db",
         default=None,
+        type=cliutil.database_url,
         metavar="URL",
         help="records database (default: $OPENRANGE_DATABASE_URL or the user's)",
     )

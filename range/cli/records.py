@@ -29,6 +29,7 @@ def _db_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         default=None,
+        type=cliutil.database_url,
         metavar="URL",
         help="records database: sqlite:///PATH or postgresql://... (default:"
         " $OPENRANGE_DATABASE_URL, else a file in the user's data directory)",

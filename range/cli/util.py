@@ -276,3 +276,12 @@ def free_text(text: str) -> str:
         return check_text(text, "")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def database_url(text: str) -> str:
+    """A records database URL (--db): not empty, which would silently mean the default store."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an empty URL: give sqlite:///PATH or postgresql://..., or leave --db out"
+        )
+    return text

@@ -133,7 +133,11 @@ def redact(text: str) -> str:
 
 
 def default_url() -> str:
+    """$OPENRANGE_DATABASE_URL, else the user's SQLite file; RecordsError when the variable is
+    set but empty (a slip that would otherwise silently use the default store)."""
     url = os.environ.get(URL_ENV)
+    if url is not None and not url.strip():
+        raise RecordsError(f"${URL_ENV} is set but empty: unset it or give a records URL")
     if url:
         return url
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
@@ -327,7 +331,7 @@ class Records:
         an error naming it. A schema newer than this code is refused by name either way.
         Raises RecordsError, one line, with any password in the URL redacted.
         """
-        url = url or default_url()
+        url = default_url() if url is None else url
         where = redact(url)
         if url.startswith("sqlite:///"):
             path = _sqlite_path(url)
