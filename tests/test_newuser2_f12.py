@@ -232,3 +232,57 @@ def test_an_empty_database_url_variable_is_refused_by_name(
         "$OPENRANGE_DATABASE_URL is set but empty: unset it or give a records URL"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+# -- item 6: lane options are checked before anything connects -----------------------------------
+
+LANE = ["lane", "--name", "LANE1"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--console", "127.0.0.1:99999"],
+            "--console: '127.0.0.1:99999': write HOST:PORT",
+        ),
+        (["--console", "nonsense"], "with a port from 1 to 65535"),
+        (["--console", "h:1", "--speed", "1e308"], "argument --speed: 1e308: a factor on real"),
+        (["--console", "h:1", "--speed", "0"], "from more than 0 to 1000, or max"),
+    ],
+)
+def test_lane_arguments_are_range_checked(
+    capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*LANE, *extra])
+    assert exit_.value.code == 2
+    assert message in _usage_err(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "message"),
+    [
+        ("k" * 43, 0o644, "readable by others (mode 644): chmod 600"),
+        ("k", 0o600, "lane key: 1 characters is too short (at least 32)"),
+        (b"\xff\xfe" * 20, 0o600, "not UTF-8 text (not a lane key)"),
+    ],
+)
+def test_a_bad_key_file_is_named_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str | bytes,
+    mode: int,
+    message: str,
+) -> None:
+    monkeypatch.delenv("OPENRANGE_LANE_KEY", raising=False)
+    key = tmp_path / "lane.key"
+    if isinstance(content, bytes):
+        key.write_bytes(content)
+    else:
+        key.write_text(content)
+    key.chmod(mode)
+    argv = [*LANE, "--console", "127.0.0.1:1", "--key-file", str(key), "--runs-dir", str(tmp_path)]
+    assert main(argv) != 0
+    assert message in _usage_err(capsys)

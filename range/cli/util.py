@@ -285,3 +285,31 @@ def database_url(text: str) -> str:
             "an empty URL: give sqlite:///PATH or postgresql://..., or leave --db out"
         )
     return text
+
+
+MAX_SPEED = 1000.0  # drill time per real second: beyond this, use 'max' (no pacing at all)
+
+
+def lane_speed(text: str) -> str:
+    """--speed: a factor on real time from more than 0 to MAX_SPEED, or 'max'."""
+    if text == "max":
+        return text
+    value = _number(text)
+    if not 0 < value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"{text}: a factor on real time from more than 0 to {MAX_SPEED:g}, or max"
+        )
+    return text
+
+
+def console_address(text: str) -> str:
+    """The instructor console: HOST:PORT or ws://HOST:PORT (wss:// too), port 1 to 65535."""
+    rest = text
+    for scheme in ("ws://", "wss://"):
+        rest = rest.removeprefix(scheme)
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65_535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write HOST:PORT or ws://HOST:PORT, with a port from 1 to 65535"
+        )
+    return text
