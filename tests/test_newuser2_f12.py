@@ -286,3 +286,45 @@ def test_a_bad_key_file_is_named_in_one_line(
     argv = [*LANE, "--console", "127.0.0.1:1", "--key-file", str(key), "--runs-dir", str(tmp_path)]
     assert main(argv) != 0
     assert message in _usage_err(capsys)
+
+
+# -- item 7: a lane has real bounds; a transition that can never fire is refused -----------------
+
+PHONE = Path(__file__).parents[1] / "drills" / "data" / "drills" / "phone-draw-v1.toml"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_length_ft = 900000"),
+            "less than or equal to 300",
+        ),
+        (
+            ("time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_length_ft = 1e-300"),
+            "greater than or equal to 3",
+        ),
+        (
+            ("time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_width_ft = 500"),
+            "less than or equal to 200",
+        ),
+        (
+            ("after_s = 2.0", "after_s = 500000"),
+            "500000 s can never fire: the drill ends at its time_limit_s = 10; allowed 0 <="
+            " after_s < 10",
+        ),
+    ],
+)
+def test_lane_bounds_and_transitions_that_never_fire(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    from drills.schema import load_drill
+    from physics.datafiles import DataFileError
+
+    text = PHONE.read_text(encoding="utf-8")
+    assert edit[0] in text
+    path = tmp_path / "edited.toml"
+    path.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    with pytest.raises(DataFileError) as err:
+        load_drill(path)
+    assert message in str(err.value)
