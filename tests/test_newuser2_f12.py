@@ -328,3 +328,25 @@ def test_lane_bounds_and_transitions_that_never_fire(
     with pytest.raises(DataFileError) as err:
         load_drill(path)
     assert message in str(err.value)
+
+
+# -- minor: a byte-order mark is accepted; pydantic's "Value error, " never leaks ---------------
+
+
+def test_a_byte_order_mark_is_accepted_and_value_error_prefix_is_stripped(tmp_path: Path) -> None:
+    from drills.schema import load_drill
+    from physics.datafiles import DataFileError
+
+    text = PHONE.read_text(encoding="utf-8")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_drill(bom).id == load_drill(PHONE).id
+    bad = tmp_path / "bad.toml"
+    edited = text.replace(
+        "time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_width_ft = 1e9"
+    )
+    bad.write_text(edited, encoding="utf-8")
+    with pytest.raises(DataFileError) as err:
+        load_drill(bad)
+    assert "is out of any sane range" in str(err.value)
+    assert "Value error, " not in str(err.value)
