@@ -179,8 +179,7 @@ def test_within_ft_true_is_not_one_foot(tmp_path: Path) -> None:
     message = refused(tmp_path, text)
     line = line_of(text, "within_ft = true")
     assert message.endswith(
-        f"d.toml:{line}: phases[1].transitions[0].within_ft:"
-        " a number is needed, not true"
+        f"d.toml:{line}: phases[1].transitions[0].within_ft: a number is needed, not true"
     )
 
 
@@ -188,9 +187,7 @@ def test_a_number_is_not_a_boolean(tmp_path: Path) -> None:
     text = GOOD.replace("ends_drill = true", "ends_drill = 1", 1)
     message = refused(tmp_path, text)
     line = line_of(text, "ends_drill = 1")
-    assert f"d.toml:{line}: phases[2].ends_drill: true or false is needed, not 1" in (
-        message
-    )
+    assert f"d.toml:{line}: phases[2].ends_drill: true or false is needed, not 1" in (message)
 
 
 @pytest.mark.parametrize(
@@ -219,9 +216,7 @@ def test_text_is_not_a_number_and_a_boolean_is_not_a_version(
     if message is None:  # a whole number is a number
         assert load_drill(drill_file(tmp_path, text)).phases[1].speed_mps == 2.0
         return
-    assert f"d.toml:{line_of(text, new)}: {field}: {message}" in refused(
-        tmp_path, text
-    )
+    assert f"d.toml:{line_of(text, new)}: {field}: {message}" in refused(tmp_path, text)
 
 
 def test_a_count_is_a_whole_number(tmp_path: Path) -> None:
@@ -282,8 +277,7 @@ def test_a_course_par_time_of_inf_is_refused(tmp_path: Path) -> None:
         load_course(path)
     line = line_of(text, "par_time_s = inf")
     assert str(caught.value) == (
-        f"{path}:{line}: stages[1].strings[0].par_time_s:"
-        " a finite number is needed, not inf"
+        f"{path}:{line}: stages[1].strings[0].par_time_s: a finite number is needed, not inf"
     )
     assert "fbi-pistol-2019-v1" in builtin_courses()
 
@@ -491,9 +485,7 @@ def test_what_report_and_scoring_rely_on_is_checked() -> None:
     fired = {"t": 1.0, "kind": "officer_action", "action": "firearm_fired", "serial": "P-1"}
     with pytest.raises(RecordError) as caught:
         check_record(fired)
-    assert (
-        str(caught.value) == "officer_action: a firearm_fired action needs its muzzle"
-    )
+    assert str(caught.value) == "officer_action: a firearm_fired action needs its muzzle"
     positions = {"t": 1.0, "kind": "positions", "officer": [0.0, 0.0, 0.0], "subjects": {}}
     with pytest.raises(RecordError, match=r"^positions\.officer: List should have at most 2"):
         check_record(positions)
