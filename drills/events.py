@@ -32,6 +32,7 @@ from pydantic import (
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position, Threat
 from peripherals.messages import EventKind, Model
 from physics.body import Region, Stance
+from physics.datafiles import error_message
 
 if TYPE_CHECKING:  # physics.taser brings PyBullet; reading a log must not need it
     from physics.taser import ProbeImpact
@@ -585,7 +586,7 @@ def check_record(record: Mapping[str, Any] | str) -> Record:
         message = {
             "missing": "required field is missing",
             "extra_forbidden": f"unknown field for a {kind} record",
-        }.get(error["type"], error["msg"])
+        }.get(error["type"], error_message(error))
         if loc == ("log_format",) and error["type"] == "less_than_equal":
             message = (
                 f"log format {error['input']} was written by a newer OpenRange;"

@@ -86,8 +86,11 @@ class Prop(StrictModel):
 
 
 class Scene(StrictModel):
-    lane_length_ft: float = Field(default=75.0, gt=0.0)
-    lane_width_ft: float = Field(default=26.0, gt=0.0)
+    # A lane is a room-scale VR range: from 3 ft up to 300 ft (100 yd, the longest qualification
+    # distance of any course) long, and 3 to 200 ft wide (docs/drills.md); beyond that a
+    # subject's distance stops meaning anything an officer could train.
+    lane_length_ft: float = Field(default=75.0, ge=3.0, le=300.0)
+    lane_width_ft: float = Field(default=26.0, ge=3.0, le=200.0)
     lighting: Literal["day", "dusk", "night"] = "day"
     cover: list[Cover] = Field(default_factory=list)
     crowds: list[Crowd] = Field(default_factory=list)
@@ -299,6 +302,13 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             problem(("phases", i, "subject"), f"no subject {phase.subject!r} in this drill")
     for i, phase in enumerate(drill.phases):
         for j, transition in enumerate(phase.transitions):
+            if transition.after_s is not None and transition.after_s >= drill.time_limit_s:
+                problem(
+                    ("phases", i, "transitions", j, "after_s"),
+                    f"{transition.after_s:g} s can never fire: the drill ends at its"
+                    f" time_limit_s = {drill.time_limit_s:g}; allowed 0 <= after_s <"
+                    f" {drill.time_limit_s:g}",
+                )
             if transition.to not in phase_ids:
                 problem(("phases", i, "transitions", j, "to"), f"no phase {transition.to!r}")
             elif drill.phases[phase_ids[transition.to]].subject != phase.subject:

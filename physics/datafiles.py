@@ -204,6 +204,15 @@ def field_name(loc: Sequence[str | int]) -> str:
     return out
 
 
+def error_message(error: Any) -> str:
+    """A pydantic error's message as a user reads it: without the "Value error, " (or
+    "Assertion failed, ") that pydantic puts before a validator's own words."""
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
 def parse_model(
     text: str,
     model: type[M],
@@ -213,6 +222,8 @@ def parse_model(
     """Validate TOML `text` (read from `path`) as `model`, or raise DataFileError. `check`
     looks for what a schema cannot see (a phase graph's dangling links, a string beyond its
     cartridge's reach) and raises DataFileError itself."""
+    # A UTF-8 byte-order mark (some Windows editors write one) is not part of the data.
+    text = text.removeprefix("\ufeff")
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -238,7 +249,7 @@ def parse_model(
         problems = []
         for error in exc.errors():
             loc = [part for part in error["loc"] if isinstance(part, int | str)]
-            message = error["msg"]
+            message = error_message(error)
             if error["type"] == "extra_forbidden":
                 message = "unknown key (check the spelling against the documentation)"
             elif error["type"] == "missing":

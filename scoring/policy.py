@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from drills.threat import Threat
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import StrictModel, error_message, load_model
 
 
 class ForceOption(StrEnum):
@@ -242,7 +242,7 @@ class Policy(StrictModel):
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            message = "missing" if error["type"] == "missing" else error["msg"]
+            message = "missing" if error["type"] == "missing" else error_message(error)
             raise ValueError(f"setting {where}: {message}") from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:

@@ -1017,7 +1017,11 @@ class _Judge:
                 "no subject attributes in this log (older format): restricted subjects (CEW-05)"
                 " and a fleeing subject's danger to others not judged"
             )
-        if self.tasers_fired and not self.have_cycles:
+        # A log written since TASER cycles are logged carries `crowds` in run_started (the
+        # same format change): there, no cycle means the probes never connected, which is
+        # judged (deployments), not a gap of an older log.
+        older = "crowds" not in self.started
+        if self.tasers_fired and not self.have_cycles and older:
             out.append(
                 "no TASER cycles in this log (older format): cycles, exposure and re-energising"
                 " (CEW-03, CEW-04, CEW-07) not judged; deployments judged"

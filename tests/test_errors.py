@@ -139,8 +139,8 @@ def test_inf_in_an_officer_script_names_file_line_and_field(tmp_path: Path) -> N
     with pytest.raises(DataFileError) as caught:
         load_model(path, OfficerScript)
     lines = str(caught.value).splitlines()
-    assert lines[0] == f"{path}:4: aim_error_mrad: Value error, a finite number is needed, not inf"
-    assert lines[1] == f"{path}:7: steps[0].at_s: Value error, a finite number is needed, not nan"
+    assert lines[0] == f"{path}:4: aim_error_mrad: a finite number is needed, not inf"
+    assert lines[1] == f"{path}:7: steps[0].at_s: a finite number is needed, not nan"
 
 
 def test_a_non_utf8_byte_names_the_file_line_and_column(tmp_path: Path) -> None:
@@ -179,8 +179,7 @@ def test_within_ft_true_is_not_one_foot(tmp_path: Path) -> None:
     message = refused(tmp_path, text)
     line = line_of(text, "within_ft = true")
     assert message.endswith(
-        f"d.toml:{line}: phases[1].transitions[0].within_ft: Value error,"
-        " a number is needed, not true"
+        f"d.toml:{line}: phases[1].transitions[0].within_ft: a number is needed, not true"
     )
 
 
@@ -188,9 +187,7 @@ def test_a_number_is_not_a_boolean(tmp_path: Path) -> None:
     text = GOOD.replace("ends_drill = true", "ends_drill = 1", 1)
     message = refused(tmp_path, text)
     line = line_of(text, "ends_drill = 1")
-    assert f"d.toml:{line}: phases[2].ends_drill: Value error, true or false is needed, not 1" in (
-        message
-    )
+    assert f"d.toml:{line}: phases[2].ends_drill: true or false is needed, not 1" in (message)
 
 
 @pytest.mark.parametrize(
@@ -219,9 +216,7 @@ def test_text_is_not_a_number_and_a_boolean_is_not_a_version(
     if message is None:  # a whole number is a number
         assert load_drill(drill_file(tmp_path, text)).phases[1].speed_mps == 2.0
         return
-    assert f"d.toml:{line_of(text, new)}: {field}: Value error, {message}" in refused(
-        tmp_path, text
-    )
+    assert f"d.toml:{line_of(text, new)}: {field}: {message}" in refused(tmp_path, text)
 
 
 def test_a_count_is_a_whole_number(tmp_path: Path) -> None:
@@ -232,7 +227,7 @@ def test_a_count_is_a_whole_number(tmp_path: Path) -> None:
         load_course(path)
     # Stage 1 is one 6-round string (facts.md §3): the first 3-round string is stage 2's.
     assert str(caught.value) == (
-        f"{path}:{line_of(text, 'rounds = 3.0')}: stages[1].strings[0].rounds: Value error,"
+        f"{path}:{line_of(text, 'rounds = 3.0')}: stages[1].strings[0].rounds:"
         " a whole number is needed, not 3.0"
     )
 
@@ -240,7 +235,7 @@ def test_a_count_is_a_whole_number(tmp_path: Path) -> None:
 def test_a_subnormal_time_limit_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace("time_limit_s = 10.0", "time_limit_s = 1e-320")
     message = refused(tmp_path, text)
-    assert message.startswith(f"{tmp_path / 'd.toml'}:6: time_limit_s: Value error, 1e-320 is")
+    assert message.startswith(f"{tmp_path / 'd.toml'}:6: time_limit_s: 1e-320 is")
     assert "out of any sane range" in message
 
 
@@ -251,8 +246,8 @@ def test_a_time_limit_shorter_than_a_second_is_refused(tmp_path: Path) -> None:
 
 def test_a_subject_a_billion_feet_away_is_refused(tmp_path: Path) -> None:
     message = refused(tmp_path, GOOD.replace("start_distance_ft = 30.0", "start_distance_ft = 1e9"))
-    assert "d.toml:10: subjects[0].start_distance_ft: Value error, 1e9 is out of" not in message
-    assert "d.toml:10: subjects[0].start_distance_ft: Value error, 1000000000.0 is out" in message
+    assert "d.toml:10: subjects[0].start_distance_ft: 1e9 is out of" not in message
+    assert "d.toml:10: subjects[0].start_distance_ft: 1000000000.0 is out" in message
 
 
 def test_a_subject_beyond_the_lane_names_the_lane(tmp_path: Path) -> None:
@@ -282,8 +277,7 @@ def test_a_course_par_time_of_inf_is_refused(tmp_path: Path) -> None:
         load_course(path)
     line = line_of(text, "par_time_s = inf")
     assert str(caught.value) == (
-        f"{path}:{line}: stages[1].strings[0].par_time_s: Value error,"
-        " a finite number is needed, not inf"
+        f"{path}:{line}: stages[1].strings[0].par_time_s: a finite number is needed, not inf"
     )
     assert "fbi-pistol-2019-v1" in builtin_courses()
 
@@ -491,9 +485,7 @@ def test_what_report_and_scoring_rely_on_is_checked() -> None:
     fired = {"t": 1.0, "kind": "officer_action", "action": "firearm_fired", "serial": "P-1"}
     with pytest.raises(RecordError) as caught:
         check_record(fired)
-    assert (
-        str(caught.value) == "officer_action: Value error, a firearm_fired action needs its muzzle"
-    )
+    assert str(caught.value) == "officer_action: a firearm_fired action needs its muzzle"
     positions = {"t": 1.0, "kind": "positions", "officer": [0.0, 0.0, 0.0], "subjects": {}}
     with pytest.raises(RecordError, match=r"^positions\.officer: List should have at most 2"):
         check_record(positions)

@@ -485,7 +485,11 @@ def test_records_show_adds_up_with_late_shots(
         == 0
     )
     page = out.read_text()
-    assert "Qualification certificate" not in page and "NOT QUALIFIED (not a certificate)" in page
+    assert "Qualification certificate" not in page
+    # a scripted shooter's attempt is a simulation (issue 12, second new user, item 3)
+    assert (
+        "SIMULATED (scripted shooter struggling): not a qualification (not a certificate)" in page
+    )
     assert "<td>1: 3 yd</td>" in page
 
 
@@ -698,3 +702,40 @@ def test_a_weapon_is_qualified_by_any_valid_course_firing_it(tmp_path: Path) -> 
         ("pistol", "qualified", "fbi-pistol-2019-v1"),
         ("taser-7", "not qualified", "taser7-practical-v1"),
     }
+
+
+# -- issue 12 second new user, item 1: hand-edited JSON names the record ------------------------
+
+
+def test_a_record_with_broken_json_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "A. Officer", "Metro PD")
+        qualify(records, "4411")
+        records.add_drill_run("4411", DRILL_RESULT)
+    _raw(
+        db,
+        "update qualifications set detail='[' || detail where id=1",
+        "update drill_runs set result='nope'",
+    )
+    assert main(["records", "show", "1", "--db", db]) == 5
+    assert (
+        _err(capsys)
+        .strip()
+        .endswith("record 1: detail is not valid JSON (edited?): run records verify")
+    )
+    assert main(["records", "export", "--format", "html", "--attempt", "1", "--db", db]) == 5
+    assert "record 1: detail is not valid JSON" in _err(capsys)
+    # history and the CSV export name the damaged records and go on
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert out.count("DAMAGED (edited? run records verify)") == 2
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["qualifications"][0]["outcome"] == "DAMAGED (edited? run records verify)"
+    assert shown["drill_runs"][0]["outcome"] == "DAMAGED (edited? run records verify)"
+    out_csv = tmp_path / "all.csv"
+    assert main(["records", "export", "--format", "csv", "--db", db, "--out", str(out_csv)]) == 0
+    assert "DAMAGED" in out_csv.read_text()

@@ -838,3 +838,15 @@ def test_force_after_the_threat_ended_does_not_hinge_on_the_held_object(held: st
         f.rule for f in score.findings
     }
     assert score.decision == "critical failure: force after the threat ended"
+
+
+def test_a_new_log_whose_probes_never_connected_is_not_called_an_older_format() -> None:
+    """Issue 12, second new user, item 9: a fresh run (run_started carries `crowds`, as every
+    log since TASER cycles are logged) where the TASER missed has no cycles because none
+    connected; that is judged, not a gap of an older log (no RESCORE-01 line for it)."""
+    fresh = [*start(crowds=[]), say(0.2), taser(0.5), end(3)]
+    score = score_run(fresh, default_policy())
+    assert not any("TASER cycles" in line for line in score.not_judged)
+    assert not any("TASER" in line for line in score.not_judged)
+    old = [*start(), say(0.2), taser(0.5), end(3)]
+    assert any("no TASER cycles" in line for line in score_run(old, default_policy()).not_judged)

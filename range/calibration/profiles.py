@@ -6,14 +6,16 @@ when it expires; a run or a qualification attempt records which profile each dev
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from physics.datafiles import StrictModel, load_model
 from range.calibration.solver import MIN_SAMPLES, Boresight, CalibrationError
@@ -41,11 +43,36 @@ def check_serial(serial: str) -> str:
     return serial
 
 
+MAX_NAME_CHARS = 200
+
+
+def _said(what: str, text: str) -> str:
+    return f"{what} {text!r}" if what else repr(text)
+
+
+def check_text(text: str, what: str = "armorer") -> str:
+    """Free text a record keeps (a name, an agency, a reason), possibly empty: refused with a
+    ValueError when it holds a control character (a newline, an escape: it would corrupt a
+    TOML profile or a printed roster), bytes that are not UTF-8 (argv decodes them to lone
+    surrogates), or more than MAX_NAME_CHARS characters. Returns it without outer spaces."""
+    for ch in text:
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"{_said(what, text)}: not valid UTF-8 text")
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError(
+                f"{_said(what, text)}: control characters (newline, tab, escape) are not allowed"
+            )
+    if len(text) > MAX_NAME_CHARS:
+        raise ValueError(f"{_said(what, text)}: at most {MAX_NAME_CHARS} characters")
+    return text.strip()
+
+
 def check_name(name: str, what: str = "armorer") -> str:
-    """A person's name as a record keeps it: not empty nor only spaces."""
+    """A person's name as a record keeps it: not empty nor only spaces, and text a record can
+    keep (check_text)."""
     if not name.strip():
-        raise ValueError(f"{what} {name!r}: a name is needed (not empty)")
-    return name.strip()
+        raise ValueError(f"{_said(what, name)}: a name is needed (not empty)")
+    return check_text(name, what)
 
 
 class CalibrationProfile(StrictModel):
@@ -63,6 +90,11 @@ class CalibrationProfile(StrictModel):
     tolerance_mrad: float = Field(gt=0.0)
     samples: int = Field(ge=MIN_SAMPLES)
     trigger_latency_s: float = 0.0
+
+    @field_validator("armorer")
+    @classmethod
+    def _armorer_is_a_name(cls, v: str) -> str:
+        return check_name(v)
 
     @property
     def boresight(self) -> Boresight:
@@ -85,7 +117,8 @@ def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
 
     def value(v: object) -> str:
         if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            # JSON's string escapes are TOML basic-string escapes; DEL must be escaped in TOML.
+            return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
         if isinstance(v, tuple):
             return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, float):

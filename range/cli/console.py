@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--db",
         default=None,
+        type=cliutil.database_url,
         help="records URL (default: OPENRANGE_DATABASE_URL or the local SQLite file)",
     )
     p.add_argument(
@@ -48,17 +49,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = verbs.add_parser("adduser", help="add an account (the password is asked for)")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default="range_master")
-    add.add_argument("--badge", default=None, help="an officer's badge (their own records)")
-    add.add_argument("--db", default=None)
+    add.add_argument(
+        "--badge", default=None, type=cliutil.badge, help="an officer's badge (their own records)"
+    )
+    add.add_argument("--db", default=None, type=cliutil.database_url)
     add.set_defaults(handler=_adduser)
     passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")
     passwd.add_argument("name")
-    passwd.add_argument("--db", default=None)
+    passwd.add_argument("--db", default=None, type=cliutil.database_url)
     passwd.set_defaults(handler=_passwd)
     key = verbs.add_parser(
         "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
     )
-    key.add_argument("--db", default=None)
+    key.add_argument("--db", default=None, type=cliutil.database_url)
     key.set_defaults(handler=_lane_key)
 
     lane = sub.add_parser(
@@ -67,12 +70,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=f"Connect to the console and run the drills it starts. The lane key comes from"
         f" {LANE_KEY_ENV} or --key-file (see `openrange console lane-key`).",
     )
-    lane.add_argument("--console", required=True, help="the console: HOST:PORT or ws://HOST:PORT")
-    lane.add_argument("--name", required=True, help="this lane's name, e.g. LANE1")
+    lane.add_argument(
+        "--console",
+        required=True,
+        type=cliutil.console_address,
+        help="the console: HOST:PORT or ws://HOST:PORT",
+    )
+    lane.add_argument(
+        "--name", required=True, type=cliutil.person, help="this lane's name, e.g. LANE1"
+    )
     lane.add_argument("--key-file", type=Path, default=None, help="a file holding the lane key")
     lane.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are saved")
     lane.add_argument(
-        "--speed", default="1", help="drill time per real second (default 1; 'max': no pacing)"
+        "--speed",
+        default="1",
+        type=cliutil.lane_speed,
+        help="drill time per real second (default 1; 'max': no pacing)",
     )
     lane.add_argument(
         "--speech",
@@ -151,15 +164,39 @@ def _lane_key(args: argparse.Namespace) -> int:
     return 0
 
 
+MIN_KEY_CHARS = 32  # `console lane-key` gives 43 (secrets.token_urlsafe(32))
+
+
+def _read_key_file(path: Path) -> str:
+    """The lane key in `path`; ValueError in one line naming the file when it is readable by
+    group or others (a key anyone on the machine can read), missing, or not UTF-8 text."""
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise ValueError(
+                f"--key-file {path}: readable by others (mode {mode & 0o777:o}): chmod 600 {path}"
+            )
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"--key-file {path}: not UTF-8 text (not a lane key)") from None
+    except OSError as exc:
+        raise ValueError(f"--key-file {path}: {exc.strerror}") from None
+
+
 def _lane(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet", "websockets")
     from range.console.lane import LaneProcess, finite_speed
 
     key = os.environ.get(LANE_KEY_ENV, "")
     if args.key_file is not None:
-        key = args.key_file.read_text().strip()
+        key = _read_key_file(args.key_file)
     if not key:
         raise ValueError(f"no lane key: set {LANE_KEY_ENV} or give --key-file")
+    if len(key) < MIN_KEY_CHARS:
+        raise ValueError(
+            f"lane key: {len(key)} characters is too short (at least {MIN_KEY_CHARS}):"
+            " use the one `openrange console lane-key` gives"
+        )
     lane = LaneProcess(
         args.name,
         args.console,

@@ -194,11 +194,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " (the instructor's mirror)",
     )
     run.add_argument(
-        "--badge", default=None, help="also keep the run in the records under this badge number"
+        "--badge",
+        default=None,
+        type=cliutil.badge,
+        help="also keep the run in the records under this badge number",
     )
     run.add_argument(
         "--db",
         default=None,
+        type=cliutil.database_url,
         metavar="URL",
         help="records database (default: $OPENRANGE_DATABASE_URL or the user's)",
     )

@@ -29,6 +29,7 @@ def _db_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         default=None,
+        type=cliutil.database_url,
         metavar="URL",
         help="records database: sqlite:///PATH or postgresql://... (default:"
         " $OPENRANGE_DATABASE_URL, else a file in the user's data directory)",
@@ -53,7 +54,9 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         default="qualified",
         help="scripted shooter: expert, qualified, struggling, or a file",
     )
-    run.add_argument("--badge", default=None, help="record the attempt for this officer")
+    run.add_argument(
+        "--badge", default=None, type=cliutil.badge, help="record the attempt for this officer"
+    )
     run.add_argument(
         "--resume",
         type=cliutil.record_id,
@@ -108,10 +111,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="list officers, or add one",
         description="List the officers, or add (or update) one.",
     )
-    officers.add_argument("--add", metavar="BADGE", help="add or update this badge number")
+    change = officers.add_mutually_exclusive_group()
+    change.add_argument(
+        "--add", metavar="BADGE", type=cliutil.badge, help="add this badge number (a new one)"
+    )
+    change.add_argument(
+        "--update",
+        metavar="BADGE",
+        type=cliutil.badge,
+        help="change this officer's --name, --agency or --unit (chained in the ledger)",
+    )
     officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
     officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
-    officers.add_argument("--unit", default="", help="with --add: the unit")
+    officers.add_argument("--unit", default=None, type=cliutil.free_text, help="the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
     officers.set_defaults(handler=_officers)
@@ -121,7 +133,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="One officer's standing per course (status and expiry), then every "
         "qualification attempt and drill run.",
     )
-    history.add_argument("badge", metavar="BADGE")
+    history.add_argument("badge", metavar="BADGE", type=cliutil.badge)
     history.add_argument(
         "--valid-days",
         type=cliutil.days,
@@ -177,7 +189,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.add_argument(
         "--by", required=True, type=cliutil.person, help="the range master closing it"
     )
-    close.add_argument("--reason", required=True, help="why it did not finish")
+    close.add_argument("--reason", required=True, type=cliutil.person, help="why it did not finish")
     _db_option(close)
     close.set_defaults(handler=_close)
     export = verbs.add_parser(
@@ -243,7 +255,7 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.officer(args.badge)
             if args.resume is not None:
-                seed = _resumable(records, args, course)
+                seed = _resumable(records, args, course, shooter.id)
         config = CourseConfig(
             course,
             shooter,
@@ -276,19 +288,31 @@ def _course_run(args: argparse.Namespace) -> int:
             f"  this file differs from the built-in {course.id}: it never counts as the"
             " built-in course's qualification"
         )
-    print(format_attempt(score))
+    if not args.port:
+        print(
+            f"  SIMULATED: scripted shooter {config.shooter.id}, not the officer: never a"
+            " qualification"
+        )
+    print(format_attempt(score, simulated=not args.port))
     if result.qualification is not None:
         print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
     return 0
 
 
-def _resumable(records: Records, args: argparse.Namespace, course: Course) -> int:
+def _resumable(records: Records, args: argparse.Namespace, course: Course, shooter_id: str) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
     on this course file; a --seed that differs from the attempt's is refused."""
+    from range.records.store import OFFICER
     from range.runs.saved import course_source, sha256
 
     progress = records.attempt_in_progress(args.resume)
-    records.resume_attempt(args.resume, args.badge, course.id, sha256(course_source(course)[1]))
+    records.resume_attempt(
+        args.resume,
+        args.badge,
+        course.id,
+        sha256(course_source(course)[1]),
+        shooter=OFFICER if args.port else shooter_id,
+    )
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
@@ -318,11 +342,23 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
 
 
 def _officers(args: argparse.Namespace) -> int:
-    with _open(args, create=bool(args.add)) as records:
-        if args.add:
-            if not args.name or not args.agency:
-                raise ValueError("--add needs --name and --agency")
-            records.add_officer(args.add, args.name, args.agency, args.unit)
+    fields = {"name": args.name, "agency": args.agency, "unit": args.unit}
+    given = [f"--{k}" for k, v in fields.items() if v is not None]
+    if given and args.add is None and args.update is None:
+        raise ValueError(f"{', '.join(given)} needs --add BADGE or --update BADGE")
+    if args.add is not None and (not args.name or not args.agency):
+        raise ValueError("--add needs --name and --agency")
+    if args.update is not None and not given:
+        raise ValueError("--update needs what changes: --name, --agency or --unit")
+    with _open(args, create=args.add is not None) as records:
+        if args.add is not None:
+            records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
+        elif args.update is not None:
+            old = records.officer(args.update)
+            new = {k: (old[k] if v is None else v) for k, v in fields.items()}
+            records.add_officer(args.update, new["name"], new["agency"], new["unit"])
+            changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in fields if old[k] != new[k]]
+            say(f"badge {args.update}: {'; '.join(changed) or 'nothing changed'} (chained)")
         rows = records.officers()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -400,18 +436,18 @@ def _history(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from range.records.exports import score_sheet
-    from range.records.store import course_label, outcome
+    from range.records.store import course_label, outcome, stored_json
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
-    detail = json.loads(row["detail"])
-    calibration = json.loads(row["calibration"])
+    detail = stored_json(row, "detail")
+    calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
     if args.json:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
         shown["course_label"] = course_label(row)
-        shown["devices"] = json.loads(row["devices"])
+        shown["devices"] = stored_json(row, "devices")
         shown["sheet"] = [
             {
                 "kind": line.kind,

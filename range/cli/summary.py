@@ -172,8 +172,9 @@ def format_detection(rows: list[Detection]) -> str:
     return "\n".join(lines)
 
 
-def format_attempt(score: AttemptScore) -> str:
-    """A qualification attempt's score, stage by stage, and the verdict with its reasons."""
+def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
+    """A qualification attempt's score, stage by stage, and the verdict with its reasons;
+    `simulated` (a scripted shooter fired it): the verdict says it is no qualification."""
     lines = [
         f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
         + (f"  {stage.late} late" if stage.late else "")
@@ -182,6 +183,8 @@ def format_attempt(score: AttemptScore) -> str:
     verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
         score.outcome, "INCOMPLETE"
     )
+    if simulated:
+        verdict = f"SIMULATED (would be {verdict}), not a qualification"
     lines.append(
         f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"
         + (f" ({'; '.join(score.reasons)})" if score.reasons else "")

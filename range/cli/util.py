@@ -243,8 +243,73 @@ def device_serial(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def badge(text: str) -> str:
+    """An officer's badge number: 1 to 64 of A-Z a-z 0-9 . _ - (as a device serial), so it
+    can name files and never hides a control character."""
+    import re
+
+    from range.calibration.profiles import SERIAL_PATTERN, SERIAL_RULE
+
+    if not re.fullmatch(SERIAL_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"badge {text!r}: a badge is {SERIAL_RULE}")
+    return text
+
+
 def person(text: str) -> str:
-    """Who did something (an armorer, a range master): a name, not empty nor only spaces."""
+    """Who did something (an armorer, a range master, an officer, an agency): a name, not empty
+    nor only spaces, without control characters or bytes that are not UTF-8 (every free-text
+    identity option is parsed by this one type)."""
+    from range.calibration.profiles import check_name
+
+    try:
+        return check_name(text, "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def free_text(text: str) -> str:
+    """Free text a record keeps (a unit, a reason): may be empty, but no control characters
+    nor bytes that are not UTF-8."""
+    from range.calibration.profiles import check_text
+
+    try:
+        return check_text(text, "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def database_url(text: str) -> str:
+    """A records database URL (--db): not empty, which would silently mean the default store."""
     if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r}: a name is needed (not empty)")
-    return text.strip()
+        raise argparse.ArgumentTypeError(
+            "an empty URL: give sqlite:///PATH or postgresql://..., or leave --db out"
+        )
+    return text
+
+
+MAX_SPEED = 1000.0  # drill time per real second: beyond this, use 'max' (no pacing at all)
+
+
+def lane_speed(text: str) -> str:
+    """--speed: a factor on real time from more than 0 to MAX_SPEED, or 'max'."""
+    if text == "max":
+        return text
+    value = _number(text)
+    if not 0 < value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"{text}: a factor on real time from more than 0 to {MAX_SPEED:g}, or max"
+        )
+    return text
+
+
+def console_address(text: str) -> str:
+    """The instructor console: HOST:PORT or ws://HOST:PORT (wss:// too), port 1 to 65535."""
+    rest = text
+    for scheme in ("ws://", "wss://"):
+        rest = rest.removeprefix(scheme)
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65_535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write HOST:PORT or ws://HOST:PORT, with a port from 1 to 65535"
+        )
+    return text

@@ -7,13 +7,12 @@ import csv
 import html
 import importlib
 import io
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from range.records.store import Records, StatusRow, course_label, outcome
+from range.records.store import Records, StatusRow, course_label, outcome, stored_json
 
 CSV_FIELDS = (
     "id",
@@ -252,7 +251,7 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
     the lines and their total (None when the course cannot be found to judge lateness)."""
     from drills.course import Course
 
-    detail = json.loads(row["detail"])
+    detail = stored_json(row, "detail")
     course: Course | None
     try:
         from drills.course import find_course
@@ -331,7 +330,7 @@ def certificate_fields(records: Records, qualification: int) -> dict[str, Any]:
     `title` says which: a failed or unfinished attempt is never titled a certificate."""
     row = records.qualification(qualification)
     officer = records.officer(row["badge"])
-    detail = json.loads(row["detail"])
+    detail = stored_json(row, "detail")
     result = outcome(row)
     stages = detail["score"].get("stages", [])
     modified = row["course_origin"] == "modified"

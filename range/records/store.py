@@ -77,6 +77,12 @@ _MIGRATIONS = [
     ALTER TABLE qualifications ADD COLUMN course_sha256 TEXT NOT NULL DEFAULT '';
     ALTER TABLE qualifications ADD COLUMN course_origin TEXT NOT NULL DEFAULT '';
     """,
+    # 4: who fires an attempt in progress: 'officer', or a scripted shooter profile's id (a
+    # simulation: its record says so in its chained detail and never counts as qualified);
+    # a resume by another shooter is refused. Attempts begun before were an officer's.
+    """
+    ALTER TABLE attempts_in_progress ADD COLUMN shooter TEXT NOT NULL DEFAULT 'officer';
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -127,11 +133,19 @@ def redact(text: str) -> str:
 
 
 def default_url() -> str:
+    """$OPENRANGE_DATABASE_URL, else the user's SQLite file; RecordsError when the variable is
+    set but empty (a slip that would otherwise silently use the default store)."""
     url = os.environ.get(URL_ENV)
+    if url is not None and not url.strip():
+        raise RecordsError(f"${URL_ENV} is set but empty: unset it or give a records URL")
     if url:
         return url
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return f"sqlite:///{base / 'openrange' / 'records.sqlite'}"
+
+
+class RecordsError(RuntimeError):
+    pass
 
 
 def _digest(values: list[Any]) -> str:
@@ -200,10 +214,42 @@ def _ledger_hash(row: dict[str, Any]) -> str:
     return _digest([row["id"], row["kind"], row["ref"], row["digest"], row["prev_hash"]])
 
 
+def stored_json(row: dict[str, Any], field: str, what: str = "record") -> Any:
+    """A JSON column of a stored row, parsed; a column that is not JSON any more (edited by
+    hand in the database) raises RecordsError in one line naming the record and the field:
+    `record 1: detail is not valid JSON (edited?): run records verify`."""
+    value = row.get(field)
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise RecordsError(
+            f"{what} {row.get('id')}: {field} is not valid JSON (edited?): run records verify"
+        ) from None
+
+
+DAMAGED = "DAMAGED (edited? run records verify)"
+OFFICER = "officer"  # who fires a real attempt; anything else is a scripted shooter's id
+
+
+def simulated_label(shooter: str) -> str:
+    """The outcome of an attempt fired by a scripted shooter: never a qualification."""
+    return f"SIMULATED (scripted shooter {shooter}): not a qualification"
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
-    attempt closed by a range master, or strings still to reshoot): never pass or fail."""
-    detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"]
+    attempt closed by a range master, or strings still to reshoot): never pass or fail.
+    DAMAGED when its detail no longer parses (edited outside OpenRange)."""
+    try:
+        detail = stored_json(row, "detail")
+    except RecordsError:
+        return DAMAGED
+    if not isinstance(detail, dict):
+        return DAMAGED
+    if detail.get("shooter", OFFICER) != OFFICER:
+        return simulated_label(str(detail["shooter"]))
     if detail.get("incomplete") or detail.get("score", {}).get("complete") is False:
         return "INCOMPLETE"
     return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
@@ -213,10 +259,12 @@ def drill_outcome(row: dict[str, Any]) -> str:
     """A drill run's outcome: PASS, FAIL, or INCOMPLETE (its log has no `run_ended`: a crash or
     a cut run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
     complete = false)."""
-    result = row.get("result")
-    if isinstance(result, str):
-        result = json.loads(result)
-    result = result or {}
+    try:
+        result = stored_json(row, "result", "drill run") or {}
+    except RecordsError:
+        return DAMAGED
+    if not isinstance(result, dict):
+        return DAMAGED
     score = result.get("score", {})
     said = [score.get("outcome"), score.get("decision"), row.get("decision")]
     if (
@@ -230,10 +278,6 @@ def drill_outcome(row: dict[str, Any]) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class RecordsError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +331,7 @@ class Records:
         an error naming it. A schema newer than this code is refused by name either way.
         Raises RecordsError, one line, with any password in the URL redacted.
         """
-        url = url or default_url()
+        url = default_url() if url is None else url
         where = redact(url)
         if url.startswith("sqlite:///"):
             path = _sqlite_path(url)
@@ -552,10 +596,20 @@ class Records:
 
     # -- officers and drill runs -----------------------------------------------------------------
 
-    def add_officer(self, badge: str, name: str, agency: str, unit: str = "") -> None:
-        """Add or update an officer; each version joins the ledger chain."""
+    def add_officer(
+        self, badge: str, name: str, agency: str, unit: str = "", replace: bool = True
+    ) -> None:
+        """Add or update an officer; each version joins the ledger chain. With `replace`
+        False an existing badge is refused (RecordsError naming who holds it): adding never
+        silently renames the officer on every old certificate."""
         with self._transaction(exclusive=True):
-            if self._rows("SELECT badge FROM officers WHERE badge = ?", badge):
+            held = self._rows("SELECT name, agency FROM officers WHERE badge = ?", badge)
+            if held and not replace:
+                raise RecordsError(
+                    f"badge {badge} is already {held[0]['name']} ({held[0]['agency']}): to"
+                    f" change that officer give --update {badge} with the fields that change"
+                )
+            if held:
                 self._run(
                     "UPDATE officers SET name = ?, agency = ?, unit = ? WHERE badge = ?",
                     name,
@@ -643,14 +697,18 @@ class Records:
         devices: list[dict[str, str]],
         calibration: list[dict[str, Any]],
         course_sha256: str = "",
+        shooter: str = OFFICER,
     ) -> int:
         """Begin recording an attempt; `course_sha256`: the content hash of the course fired
-        (the run's `attempt_started` logs the same), kept in its qualification record."""
+        (the run's `attempt_started` logs the same), kept in its qualification record;
+        `shooter`: OFFICER, or a scripted shooter's id (a simulation, recorded as SIMULATED
+        and never counted as qualified)."""
         self.officer(badge)
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
-                " devices, calibration, shots, course_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " devices, calibration, shots, course_sha256, shooter)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 + (" RETURNING id" if self.dialect == "postgresql" else ""),
                 badge,
                 course,
@@ -661,6 +719,7 @@ class Records:
                 json.dumps(calibration),
                 "[]",
                 course_sha256,
+                shooter,
             )
             return self._last_id(cur)
 
@@ -710,6 +769,9 @@ class Records:
             body: dict[str, Any] = {"shots": shots, "score": score}
             if incomplete is not None:
                 body["incomplete"] = incomplete
+            simulated = progress.get("shooter", OFFICER) != OFFICER
+            if simulated:
+                body["shooter"] = progress["shooter"]  # chained with the detail
             row = {
                 "badge": progress["badge"],
                 "course": progress["course"],
@@ -722,7 +784,7 @@ class Records:
                 "points": score["points"],
                 "max_points": score["max_points"],
                 "hits": score["hits"],
-                "passed": int(score["passed"]) if incomplete is None else 0,
+                "passed": int(score["passed"]) if incomplete is None and not simulated else 0,
                 "detail": json.dumps(body, sort_keys=True),
                 "prev_hash": head["last_hash"],
                 "course_sha256": progress["course_sha256"],
@@ -764,14 +826,21 @@ class Records:
         return rows[0]
 
     def resume_attempt(
-        self, attempt: int, badge: str, course: str, course_sha256: str | None = None
+        self,
+        attempt: int,
+        badge: str,
+        course: str,
+        course_sha256: str | None = None,
+        shooter: str | None = None,
     ) -> list[dict[str, Any]]:
         """The records kept so far of an attempt that never finished (shots, deployments,
         faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
         wrong, when it is not in progress, is another officer's or another course's, or (with
-        `course_sha256`) began with another version of the course file."""
+        `course_sha256`) began with another version of the course file, or (with `shooter`)
+        was fired by another shooter (an officer's attempt is never finished by a script)."""
         rows = self._rows(
-            "SELECT badge, course, shots, course_sha256 FROM attempts_in_progress WHERE id = ?",
+            "SELECT badge, course, shots, course_sha256, shooter FROM attempts_in_progress"
+            " WHERE id = ?",
             attempt,
         )
         if not rows:
@@ -788,6 +857,13 @@ class Records:
             raise RecordsError(
                 f"attempt {attempt} began with another version of {course}"
                 f" (sha256 {kept[:12]}, this file {course_sha256[:12]}): resume it with that file"
+            )
+        began = rows[0]["shooter"]
+        if shooter is not None and shooter != began:
+            said = "an officer" if began == OFFICER else f"scripted shooter {began}"
+            now = "an officer" if shooter == OFFICER else f"scripted shooter {shooter}"
+            raise RecordsError(
+                f"attempt {attempt} was begun by {said}, not {now}: resume it the same way"
             )
         return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
 

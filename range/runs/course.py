@@ -40,7 +40,7 @@ from range.calibration.profiles import (
     default_profiles_dir,
     load_profile,
 )
-from range.records.store import Records
+from range.records.store import OFFICER, Records
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
@@ -246,7 +246,7 @@ def run_course(
             "attempt_started",
             course=course.id,
             course_sha256=sha256(copy),
-            shooter=config.shooter.id if live is None else "officer",
+            shooter=config.shooter.id if live is None else OFFICER,
             officer_name=config.officer_name,
             seed=config.seed,
             devices=result.devices,
@@ -255,12 +255,16 @@ def run_course(
             openrange_version=__version__,
         )
         record_id = None
+        # A scripted shooter's attempt is a simulation: recorded as such, never qualified.
+        shooter_id = config.shooter.id if live is None else OFFICER
         done: set[tuple[int, int]] = set()
         if resume is not None and (records is None or badge is None):
             raise ValueError("resuming an attempt needs its records and --badge")
         if records is not None and badge is not None:
             if resume is not None:
-                kept = records.resume_attempt(resume, badge, course.id, sha256(copy))
+                kept = records.resume_attempt(
+                    resume, badge, course.id, sha256(copy), shooter=shooter_id
+                )
                 done, cut = _resumed(strings, kept, result)
                 started = resume
                 if cut is not None:
@@ -284,6 +288,7 @@ def run_course(
                     result.devices,
                     calibration=result.calibration,
                     course_sha256=sha256(copy),
+                    shooter=shooter_id,
                 )
             record_id = started
             log.attach(lambda record: _keep_shot(records, started, record))
