@@ -342,7 +342,9 @@ def test_a_bad_start_is_one_line_and_the_lane_stays_up(rng: Range) -> None:
 
 
 def test_a_lane_with_the_wrong_key_is_refused(rng: Range) -> None:
-    proc = start_lane(rng.port, "LANE9", "not-the-key", rng.tmp / "runs", rng.tmp / "l9.log")
+    proc = start_lane(
+        rng.port, "LANE9", "not-the-key-" + "x" * 32, rng.tmp / "runs", rng.tmp / "l9.log"
+    )
     rng.procs.append(proc)
     assert proc.popen.wait(timeout=30) == 2
     assert proc.log.read_text().strip().splitlines()[-1] == (

@@ -122,13 +122,20 @@ def clothing_of(image):
     return int(np.count_nonzero((img[..., 0] < 110) & (img[..., 2] > img[..., 0] + 40)))
 
 count = [0]
+seen_running = [False]
 def tap(headset, eye, framebuffer, mvp):
     if eye != 0:
         return
     count[0] += 1
-    if count[0] % 10:
-        return
     run = headset.run
+    # Every tenth frame, and the first with the clock running (where the subject starts: on a
+    # loaded machine the tenth frame may come after it has closed in).
+    running = run is not None and run.engine.state.value == "running"
+    if count[0] % 10 and (seen_running[0] or not running):
+        return
+    seen_running[0] = seen_running[0] or running
+    if run is None:
+        return
     w, h = framebuffer.size
     image = np.frombuffer(framebuffer.read(components=3), dtype=np.uint8).reshape(h, w, 3)[::-1]
     clothing = clothing_of(image)
