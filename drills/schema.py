@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from drills.deescalation import Deescalation, parse_agitation_trigger
 from drills.speech import parse_speech_trigger
@@ -188,7 +188,11 @@ class Transition(StrictModel):
         triggers = [self.after_s, self.within_ft, self.beyond_ft, self.on, self.instructor]
         if sum(t is not None for t in triggers) != 1:
             raise ValueError("needs exactly one of after_s, within_ft, beyond_ft, on, instructor")
-        on = self.on
+        return self
+
+    @field_validator("on")
+    @classmethod
+    def _known_trigger(cls, on: str | None) -> str | None:
         if (
             on is not None
             and on not in get_args(OfficerCue)
@@ -196,10 +200,10 @@ class Transition(StrictModel):
             and parse_agitation_trigger(on) is None
         ):
             raise ValueError(
-                f"on = {on!r}: allowed an officer cue ({', '.join(get_args(OfficerCue))}),"
+                f"{on!r}: allowed an officer cue ({', '.join(get_args(OfficerCue))}),"
                 " speech:<act> (docs/speech.md) or agitation_below:X / agitation_above:X"
             )
-        return self
+        return on
 
 
 class Phase(StrictModel):
