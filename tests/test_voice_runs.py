@@ -43,12 +43,12 @@ def test_responsiveness_is_drawn_from_the_seed_within_its_spread() -> None:
 def test_calm_talk_lowers_agitation_and_a_shout_raises_it() -> None:
     a = _agitation(1, responsiveness_spread=0.0)
     assert a.level == 0.6
-    assert a.heard("rapport.help", -30.0) == pytest.approx(-0.12)
+    assert a.heard("rapport.help", -20.5) == pytest.approx(-0.12)
     assert a.heard("question.wellbeing", None) == pytest.approx(-0.12)
     assert a.heard("command.drop_weapon", -30.0) == 0.0  # a calm command neither calms nor riles
     assert a.level == pytest.approx(0.36)
-    # A shout (at or above shout_dbfs, -12 by default) raises it, whatever was said.
-    assert a.heard("rapport.help", -12.0) == pytest.approx(0.2)
+    # A shout (at or above shout_dbfs, -20 by default) raises it, whatever was said.
+    assert a.heard("rapport.help", -20.0) == pytest.approx(0.2)
     assert a.level == pytest.approx(0.56)
     spread = _agitation(3)
     assert spread.heard("rapport.time", None) == pytest.approx(-0.12 * spread.responsiveness)
