@@ -9,8 +9,10 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from drills.deescalation import Agitation, Deescalation, parse_agitation_trigger
@@ -29,7 +31,7 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no 
 
 
 def _agitation(seed: int = 1, **model: float) -> Agitation:
-    return Agitation(Deescalation(**model), np.random.default_rng(seed))  # type: ignore[arg-type]
+    return Agitation(Deescalation.model_validate(model), np.random.default_rng(seed))
 
 
 def test_responsiveness_is_drawn_from_the_seed_within_its_spread() -> None:
@@ -237,7 +239,7 @@ CALM = [(1.0, "take your time"), (3.0, "what's your name"), (5.0, "talk to me")]
 CALM += [(7.5, "drop the knife")]
 
 
-def _track(level: float, seconds: float = 12.0) -> np.ndarray:
+def _track(level: float, seconds: float = 12.0) -> npt.NDArray[np.int16]:
     """The officer's words spoken by espeak-ng (range/voice/corpus.py) at their times, peak
     `level` of full scale, over a faint noise floor."""
     from range.voice.corpus import speech_16k
@@ -268,7 +270,9 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _run(voice: Path, runs: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
+def _run(
+    voice: Path, runs: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     args = ["drill", "run", "crisis-talk-down-v1", "--voice", str(voice), "--seed", "3"]
     assert main([*args, "--runs-dir", str(runs), "--json", "--progress", "never"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -277,7 +281,7 @@ def _run(voice: Path, runs: Path, capsys: pytest.CaptureFixture[str]) -> tuple[d
     return result, events
 
 
-def _phases(events: list[dict]) -> list[str]:  # type: ignore[type-arg]
+def _phases(events: list[dict[str, Any]]) -> list[str]:
     return [e["phase"] for e in events if e["kind"] == "phase_entered"]
 
 
