@@ -351,6 +351,17 @@ def test_a_recording_is_heard_on_the_run_clock_block_by_block() -> None:
     assert len(voice.pcm()) == 3.0 * 16_000
 
 
+def test_drill_show_gives_the_model_and_the_speech_triggers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["drill", "show", "crisis-talk-down-v1"]) == 0
+    out = capsys.readouterr().out
+    assert "      de-escalation (docs/drills.md): start_agitation = 0.6, calm_per_s = 0.01," in out
+    assert "      -> drops_knife on speech:command.drop_weapon\n" in out
+    assert "      -> calmer on agitation_below:0.35\n" in out
+    assert "      -> attacks on within_ft 6.0\n" in out
+
+
 def test_a_voice_on_a_live_run_is_refused_in_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

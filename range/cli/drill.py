@@ -272,6 +272,9 @@ def _show(args: argparse.Namespace) -> int:
         attributes = _attribute_words(s.attributes.model_dump(exclude_defaults=True))
         if attributes:
             print(f"      {attributes}")
+        if s.deescalation is not None:
+            model = _attribute_words(s.deescalation.model_dump())
+            print(f"      de-escalation (docs/drills.md): {model}")
     print("Phases:")
     for phase in drill.phases:
         end = "  [ends the drill]" if phase.ends_drill else ""
@@ -282,7 +285,7 @@ def _show(args: argparse.Namespace) -> int:
                 print(f"      from now on: {changes}")
         for t in phase.transitions:
             trigger = next(
-                f"{k} {v}"
+                str(v) if k == "on" else f"{k} {v}"  # "on hit", not "on on hit"
                 for k, v in t.model_dump().items()
                 if k not in ("to", "chance") and v is not None
             )
