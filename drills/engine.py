@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from drills.deescalation import Agitation, parse_agitation_trigger
 from drills.events import probe_record
 from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
+from drills.speech import act_matches, officer_spoke, parse_speech_trigger
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from physics.ballistics import BulletImpact
 from physics.body import Stance
@@ -32,6 +34,7 @@ CONTACT_DISTANCE_M = 0.6
 # design value (no published figure); a subject who closes to contact stops at 0.6 m.
 DRIVE_STUN_REACH_M = 0.9
 POSITION_LOG_PERIOD_S = 0.1
+AGITATION_LOG_PERIOD_S = 1.0
 
 
 class RunState(StrEnum):
@@ -72,6 +75,7 @@ class SubjectState:
     stance: Stance = Stance.STANDING
     attributes: dict[str, Any] = field(default_factory=dict)
     cycles: int = 0  # TASER cycles received in the run
+    agitation: Agitation | None = None  # the subject's de-escalation model, when it has one
 
     @property
     def behaviour(self) -> Behaviour:
@@ -169,6 +173,9 @@ class DrillEngine:
                 attributes=spec.attributes.model_dump(mode="json"),
             )
             self._apply_phase(self.subjects[spec.id])
+            if spec.deescalation is not None:
+                self.subjects[spec.id].agitation = Agitation(spec.deescalation, self.rng)
+        self._last_agitation_s = 0.0
         self.circuits: dict[str | None, Circuit] = {}  # by device serial
         # Serials of TASERs whose held trigger continues a cycle past 5 s (the runner fills it
         # from each replica's model, peripherals.messages.Model.held_trigger_extends_cycle).
@@ -227,6 +234,7 @@ class DrillEngine:
         )
         for subject in self.subjects.values():
             self._log_phase(subject)
+            self._log_agitation(subject, "start")
         self._log_positions(force=True)
 
     def suspend(self, reason: str) -> None:
@@ -273,9 +281,62 @@ class DrillEngine:
             OfficerAction.FIREARM_FIRED: "firearm_fired",
             OfficerAction.WEAPON_POINTED: "weapon_pointed",
         }.get(action)  # type: ignore[assignment]
+        for subject in self.subjects.values():
+            if subject.agitation is None:
+                continue
+            if action is OfficerAction.WEAPON_POINTED and data.get("subject") == subject.id:
+                subject.agitation.weapon_pointed()
+                self._log_agitation(subject, "weapon_pointed")
+            elif action in (OfficerAction.TASER_HOLSTERED, OfficerAction.FIREARM_HOLSTERED):
+                subject.agitation.holstered()
         if cue is not None:
             for subject in self.subjects.values():
                 self._cue(subject, cue)
+
+    def spoke(
+        self,
+        act: str,
+        t: float | None = None,
+        *,
+        text: str,
+        confidence: float,
+        start_s: float,
+        end_s: float,
+        clip: str | None = None,
+        loudness_dbfs: float | None = None,
+    ) -> None:
+        """The officer was heard saying speech act `act` (drills/speech.py), decided at run time
+        `t` (defaults to now): logged as `officer_spoke`; each subject's agitation answers it
+        (a shout at `loudness_dbfs` >= its model's `shout_dbfs` raises it); then each subject
+        takes its first `speech:` transition the act matches (`speech:command` matches every
+        command), else its first `verbal_command` one, so drills written for the scripted
+        officer's verbal steps play with a live voice too. Raises ValueError for a malformed
+        act, a confidence outside 0..1 or speech that ends before it starts."""
+        self._require_running()
+        record = officer_spoke(
+            self.t if t is None else t,
+            text=text,
+            act=act,
+            confidence=confidence,
+            start_s=start_s,
+            end_s=end_s,
+            clip=clip,
+            loudness_dbfs=loudness_dbfs,
+        )
+        self.log.append(record)
+        for subject in self.subjects.values():
+            if subject.agitation is not None and subject.agitation.heard(act, loudness_dbfs):
+                self._log_agitation(subject, "speech")
+        for subject in self.subjects.values():
+            heard = [
+                i
+                for i, tr in enumerate(subject.phase.transitions)
+                if tr.on is not None
+                and (trigger := parse_speech_trigger(tr.on)) is not None
+                and act_matches(trigger, act)
+            ]
+            if not any(self._take(subject, i) for i in heard):
+                self._cue(subject, "verbal_command")
 
     def probes(
         self,
@@ -476,7 +537,13 @@ class DrillEngine:
                     threat=subject.threat.name.lower(),
                 )
             self._move(subject)
+            if subject.agitation is not None:
+                subject.agitation.advance(self.dt_s, m_to_ft(self.distance_m(subject)))
             self._timed_transitions(subject, now)
+        if now - self._last_agitation_s >= AGITATION_LOG_PERIOD_S - 1e-9:
+            self._last_agitation_s = now
+            for subject in self.subjects.values():
+                self._log_agitation(subject, "time")
         self._log_positions()
         ending = next((s for s in self.subjects.values() if s.phase.ends_drill), None)
         if ending is not None:
@@ -511,9 +578,28 @@ class DrillEngine:
                 (tr.after_s is not None and in_phase >= tr.after_s - 1e-9)
                 or (tr.within_ft is not None and distance_ft <= tr.within_ft)
                 or (tr.beyond_ft is not None and distance_ft >= tr.beyond_ft)
+                or (tr.on is not None and self._agitation_due(subject, tr.on))
             )
             if due and self._take(subject, i):
                 return
+
+    @staticmethod
+    def _agitation_due(subject: SubjectState, on: str) -> bool:
+        """An `agitation_below:X` / `agitation_above:X` trigger met by the subject now."""
+        threshold = parse_agitation_trigger(on)
+        if threshold is None or subject.agitation is None:
+            return False
+        return subject.agitation.crossed(*threshold)
+
+    def _log_agitation(self, subject: SubjectState, cause: str) -> None:
+        if subject.agitation is not None:
+            self.log.emit(
+                self.t,
+                "agitation",
+                subject=subject.id,
+                level=round(subject.agitation.level, 4),
+                cause=cause,
+            )
 
     def _cue(self, subject: SubjectState, cue: OfficerCue) -> None:
         for i, tr in enumerate(subject.phase.transitions):

@@ -248,6 +248,10 @@ class RunStarted(Record):
     # Backdrop (issue 13): crowd zones and how far the backstop is (absent in older logs).
     crowds: list[Zone] | None = None
     lane_length_m: Annotated[float, Field(gt=0.0)] | None = None
+    # The officer's voice kept with the run (issue 17): the file in the run folder and its
+    # sha256 (a simulated run's `--voice` recording; absent when there is none).
+    voice_file: str | None = None
+    voice_sha256: str | None = None
 
 
 class RunSuspended(Record):
@@ -306,6 +310,34 @@ class OfficerActed(Record):
         if self.action in ("taser_fired", "firearm_fired") and self.muzzle is None:
             raise ValueError(f"a {self.action} action needs its muzzle")
         return self
+
+
+class OfficerSpoke(Record):
+    """A speech act heard from the officer (drills/speech.py `officer_spoke`; docs/speech.md):
+    `t` when it was decided, `start_s`/`end_s` when the words were said, all on the run clock."""
+
+    KIND = "officer_spoke"
+    text: str
+    act: Annotated[
+        str, Field(pattern=r"^(identify|command|warning|question|rapport)(\.[a-z][a-z0-9_]*)?$")
+    ]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    start_s: Seconds
+    end_s: Seconds
+    clip: str | None  # the kept audio, relative to the run folder
+    # RMS level of the words (dBFS, <= 0): a shout is told from a normal voice by it. Absent
+    # (None) where it was not measured: a scripted officer's words.
+    loudness_dbfs: Annotated[float, Field(le=0.0)] | None = None
+
+
+class Agitation(Record):
+    """A subject's agitation (drills/deescalation.py) after a change: `cause` is what changed
+    it (speech, weapon_pointed) or `time` for the once-a-second sample."""
+
+    KIND = "agitation"
+    subject: str
+    level: Annotated[float, Field(ge=0.0, le=1.0)]
+    cause: Literal["start", "time", "speech", "weapon_pointed"]
 
 
 class ProbeImpacts(Record):

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from drills.engine import Observation
+from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
 from physics.body import Region
 from physics.datafiles import StrictModel, builtin_or_file, load_model
@@ -35,6 +36,9 @@ class Act(StrEnum):
     AIM = "aim"
     FIRE = "fire"
     MOVE_TO = "move_to"
+    # Say `say` as heard speech: each phrase-book phrase in it is an `officer_spoke` act the
+    # drill can branch on (`speech:...`), at `loudness_dbfs` (a shout is -6, say).
+    SPEAK = "speak"
 
 
 class Step(StrictModel):
@@ -53,9 +57,18 @@ class Step(StrictModel):
     region: Region | None = None
     subject: str | None = None
     say: str = ""
+    # speak: how loud the words are (dBFS; None: a normal voice, not measured).
+    loudness_dbfs: float | None = Field(default=None, le=0.0)
 
     @model_validator(mode="after")
     def _aim_needs_region(self) -> Step:
+        if self.do is Act.SPEAK and not acts_in_text(self.say, builtin_phrasebook()):
+            raise ValueError(
+                f"a speak step's say {self.say!r} holds no phrase of the phrase book"
+                " (openrange speech phrases)"
+            )
+        if self.do is not Act.SPEAK and self.loudness_dbfs is not None:
+            raise ValueError("loudness_dbfs belongs to speak steps only")
         if self.do is Act.AIM and self.region is None:
             raise ValueError("an aim step needs region")
         if self.do is not Act.AIM and self.region is not None:
@@ -100,6 +113,7 @@ class Intent:
     aim_error_rad: tuple[float, float] = (0.0, 0.0)
     say: str = ""
     destination_m: tuple[float, float] | None = None
+    loudness_dbfs: float | None = None
 
 
 _PASSIVE = (Behaviour.INCAPACITATED, Behaviour.SURRENDERED, Behaviour.COMPLIANT)
@@ -148,7 +162,16 @@ class ScriptedOfficer:
             if step.x_ft is not None and step.y_ft is not None:
                 destination = (step.x_ft * FT_M, step.y_ft * FT_M)
             intents.append(
-                Intent(step.do, seen.t, subject.id, step.region, error, step.say, destination)
+                Intent(
+                    step.do,
+                    seen.t,
+                    subject.id,
+                    step.region,
+                    error,
+                    step.say,
+                    destination,
+                    step.loudness_dbfs,
+                )
             )
         return intents
 

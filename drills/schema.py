@@ -7,10 +7,12 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from drills.deescalation import Deescalation, parse_agitation_trigger
+from drills.speech import parse_speech_trigger
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position
 from peripherals.messages import CartridgeCode, Model
 from physics.body import BODY_SIZES, Stance
@@ -154,6 +156,9 @@ class Subject(StrictModel):
     clothing_gap_in: float = Field(default=0.25, ge=0.0)
     start_phase: str
     attributes: Attributes = Attributes()
+    # The subject's agitation model (drills/deescalation.py); None: no agitation, and no
+    # `agitation_below` / `agitation_above` transitions.
+    deescalation: Deescalation | None = None
 
     @model_validator(mode="after")
     def _known_size(self) -> Subject:
@@ -164,13 +169,17 @@ class Subject(StrictModel):
 
 class Transition(StrictModel):
     """Leave the phase for `to` when its trigger fires; with `chance`, only that often (drawn
-    from the run's seed). Exactly one trigger: after_s, within_ft, beyond_ft, on, instructor."""
+    from the run's seed). Exactly one trigger: after_s, within_ft, beyond_ft, on, instructor.
+
+    `on` is an officer cue (OfficerCue), a speech act heard (`speech:command.drop_weapon`, or a
+    whole category, `speech:command`; drills/speech.py) or an agitation threshold
+    (`agitation_below:0.2`, `agitation_above:0.9`; drills/deescalation.py)."""
 
     to: str
     after_s: float | None = Field(default=None, ge=0.0)
     within_ft: float | None = Field(default=None, gt=0.0)
     beyond_ft: float | None = Field(default=None, gt=0.0)
-    on: OfficerCue | None = None
+    on: OfficerCue | str | None = None
     instructor: str | None = None
     chance: float = Field(default=1.0, gt=0.0, le=1.0)
 
@@ -180,6 +189,21 @@ class Transition(StrictModel):
         if sum(t is not None for t in triggers) != 1:
             raise ValueError("needs exactly one of after_s, within_ft, beyond_ft, on, instructor")
         return self
+
+    @field_validator("on")
+    @classmethod
+    def _known_trigger(cls, on: str | None) -> str | None:
+        if (
+            on is not None
+            and on not in get_args(OfficerCue)
+            and parse_speech_trigger(on) is None
+            and parse_agitation_trigger(on) is None
+        ):
+            raise ValueError(
+                f"{on!r}: allowed an officer cue ({', '.join(get_args(OfficerCue))}),"
+                " speech:<act> (docs/speech.md) or agitation_below:X / agitation_above:X"
+            )
+        return on
 
 
 class Phase(StrictModel):
@@ -308,6 +332,14 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                     f"{transition.after_s:g} s can never fire: the drill ends at its"
                     f" time_limit_s = {drill.time_limit_s:g}; allowed 0 <= after_s <"
                     f" {drill.time_limit_s:g}",
+                )
+            on = transition.on or ""
+            spec = next((s for s in drill.subjects if s.id == phase.subject), None)
+            if on.startswith("agitation_") and spec is not None and spec.deescalation is None:
+                problem(
+                    ("phases", i, "transitions", j, "on"),
+                    f"{on} needs subject {phase.subject!r} to have a [subjects.deescalation]"
+                    " table (docs/drills.md, De-escalation)",
                 )
             if transition.to not in phase_ids:
                 problem(("phases", i, "transitions", j, "to"), f"no phase {transition.to!r}")

@@ -234,12 +234,15 @@ def officer_spoke(
     start_s: float,
     end_s: float,
     clip: str | None,
+    loudness_dbfs: float | None = None,
 ) -> LogRecord:
     """The `officer_spoke` event-log record (docs/speech.md, docs/drills.md "Event log").
 
     t: run time of the event (s), when recognition finished; text: the words recognised; act:
     the speech act (`command.drop_weapon`); confidence: 0..1; start_s, end_s: run times the
-    speech began and ended; clip: the kept audio, a path relative to the run directory, or None.
+    speech began and ended; clip: the kept audio, a path relative to the run directory, or None;
+    loudness_dbfs: the words' RMS level (dBFS, <= 0) where it was measured (a shout is told by
+    it), else None and left out of the record.
     Raises ValueError for an unknown act shape, a confidence outside 0..1 or end before start.
     """
     speech_trigger(act)
@@ -247,15 +250,14 @@ def officer_spoke(
         raise ValueError(f"confidence {confidence} is outside 0..1")
     if end_s < start_s:
         raise ValueError(f"speech ends ({end_s} s) before it starts ({start_s} s)")
-    return LogRecord(
-        t,
-        OFFICER_SPOKE,
-        {
-            "text": text,
-            "act": act,
-            "confidence": round(confidence, 3),
-            "start_s": round(start_s, 3),
-            "end_s": round(end_s, 3),
-            "clip": clip,
-        },
-    )
+    data: dict[str, object] = {
+        "text": text,
+        "act": act,
+        "confidence": round(confidence, 3),
+        "start_s": round(start_s, 3),
+        "end_s": round(end_s, 3),
+        "clip": clip,
+    }
+    if loudness_dbfs is not None:
+        data["loudness_dbfs"] = round(min(loudness_dbfs, 0.0), 2)
+    return LogRecord(t, OFFICER_SPOKE, data)

@@ -5,7 +5,9 @@ mode). tests/test_xr_course.py drives a course the same way from a real OpenXR r
 
 from __future__ import annotations
 
+import hashlib
 import math
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -407,3 +409,84 @@ def test_headset_options_out_of_place_are_one_named_line(
     status = main(["drill", "run", "knife-approach-v1", "--officer", "4411", *extra, "--no-save"])
     err = capsys.readouterr().err
     assert status != 0 and named in err and "Traceback" not in err
+
+
+LIVE_VOICE_DRILL = b"""\
+id = "live-voice-v1"
+version = 1
+title = "Live voice check"
+rationale = "A subject with a knife holds still until told to drop it."
+expected_response = "Tell him to drop the knife."
+time_limit_s = 8.0
+
+[[subjects]]
+id = "subject"
+start_distance_ft = 20.0
+held_object = "knife"
+start_phase = "standoff"
+
+[[phases]]
+id = "standoff"
+subject = "subject"
+behaviour = "passive_resistance"
+[[phases.transitions]]
+to = "drops"
+on = "speech:command.drop_weapon"
+
+[[phases]]
+id = "drops"
+subject = "subject"
+behaviour = "surrendered"
+held_object = "none"
+ends_drill = true
+"""
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+def test_a_live_drill_hears_the_officer_through_the_same_listener(
+    officer: Officer, tmp_path: Path
+) -> None:
+    """A recording played at its own pace stands in for the microphone (the same LiveVoice
+    path): the words are heard on the worker thread, stamped on the run clock, branch the
+    drill, and everything the stream gave is kept in the run folder."""
+    from range.runs.voice import VOICE_FILE, paced_blocks
+    from range.voice.audio import read_wav
+    from range.voice.corpus import speech_16k
+
+    said = speech_16k("drop the knife", "en-us", 140)
+    track = np.zeros(4 * 16_000)
+    track[8_000 : 8_000 + len(said)] = said / np.max(np.abs(said)) * 0.25
+    track += np.random.default_rng(0).normal(0.0, 0.002, len(track))
+    pcm = np.asarray(np.clip(track, -1, 1) * 32767, dtype=np.int16)
+    source = Swaying(officer.clock)
+    live = LiveDrill(
+        officer.ports,
+        lambda stack: source,
+        officer.clock,
+        search=[officer.folder],
+        on_start=officer.go.set,
+        voice=lambda: paced_blocks(pcm),
+    )
+    drill = parse_drill_bytes(LIVE_VOICE_DRILL, tmp_path / "live-voice-v1.toml")
+    config = RunConfig(
+        drill, None, 7, runs_dir=tmp_path / "runs", live=live, override_by="Lt. Hale"
+    )
+    result = Session(config).run()
+    assert result.end_reason == "subject reached drops"
+    spoke = [r for r in result.records if r.kind == "officer_spoke"]
+    assert [(r.data["act"], r.data["text"]) for r in spoke] == [
+        ("command.drop_weapon", "drop the knife")
+    ]
+    heard = spoke[0]
+    # The words start 0.5 s into the stream, which starts with the run's clock.
+    assert heard.data["start_s"] == pytest.approx(0.5, abs=0.2)
+    assert heard.data["start_s"] < heard.data["end_s"] < heard.t < heard.data["end_s"] + 1.5
+    assert -32.0 < heard.data["loudness_dbfs"] < -26.0
+    assert heard.data["clip"] == VOICE_FILE
+    assert result.duration_s < 4.0
+    assert result.run_dir is not None and result.records[0].data["voice_file"] == VOICE_FILE
+    kept = result.run_dir / VOICE_FILE
+    assert result.voice_sha256 == hashlib.sha256(kept.read_bytes()).hexdigest()
+    # What the microphone gave up to the run's end, the words included.
+    assert heard.data["end_s"] * 16_000 < len(read_wav(kept)) <= len(pcm)
+    assert all(t.name != "officer-voice" for t in threading.enumerate())  # joined

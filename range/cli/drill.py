@@ -19,11 +19,13 @@ from range.cli.util import (
 from range.deps import require
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from contextlib import ExitStack
 
     from drills.schema import DrillFile
     from range.runs.drill import Session
     from range.runs.poses import TrackedPoses
+    from range.voice.audio import Pcm
     from range.xr.lane import LaneHeadset, Tap
     from range.xr.runtime import OpenXRPoses
 
@@ -37,6 +39,7 @@ examples:
   openrange drill run knife-approach-v1 --live --port /dev/ttyACM0 --port /dev/ttyACM1 \
       --officer 4411 --require-calibration
   openrange drill run knife-approach-v1 --live --lane lane3.toml --officer 4411
+  openrange drill run crisis-talk-down-v1 --voice officer.wav
 """
 
 
@@ -206,6 +209,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="URL",
         help="records database (default: $OPENRANGE_DATABASE_URL or the user's)",
     )
+    run.add_argument(
+        "--voice",
+        type=Path,
+        default=None,
+        metavar="OFFICER.wav",
+        help="a simulated run hears the officer from this recording (t = 0 at the run's start;"
+        " WAV, FLAC or OGG): each act heard is logged and the drill can branch on it; the"
+        " script's own words are left out, the recording is kept with the run. A live run"
+        " (--live) hears the microphone instead",
+    )
     add_calibration_options(run)
     add_run_options(run)
     run.set_defaults(handler=_run)
@@ -259,6 +272,9 @@ def _show(args: argparse.Namespace) -> int:
         attributes = _attribute_words(s.attributes.model_dump(exclude_defaults=True))
         if attributes:
             print(f"      {attributes}")
+        if s.deescalation is not None:
+            model = _attribute_words(s.deescalation.model_dump())
+            print(f"      de-escalation (docs/drills.md): {model}")
     print("Phases:")
     for phase in drill.phases:
         end = "  [ends the drill]" if phase.ends_drill else ""
@@ -269,7 +285,7 @@ def _show(args: argparse.Namespace) -> int:
                 print(f"      from now on: {changes}")
         for t in phase.transitions:
             trigger = next(
-                f"{k} {v}"
+                str(v) if k == "on" else f"{k} {v}"  # "on hit", not "on on hit"
                 for k, v in t.model_dump().items()
                 if k not in ("to", "chance") and v is not None
             )
@@ -362,9 +378,15 @@ def play(
                 f" to {limit_s:g} s"
             )
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    voice: Path | None = getattr(args, "voice", None)
+    if voice is not None:
+        from range.voice.audio import read_wav
+
+        read_wav(voice)  # a missing or non-audio file is one named line before the run
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
+        voice=voice,
         officer=find_officer(script),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
@@ -403,6 +425,18 @@ def play(
     return 0
 
 
+def microphone() -> Callable[[], Iterator[Pcm]] | None:
+    """The live run's microphone, or None, after one line saying audio is off and why: the
+    run goes on without the officer's voice (docs/speech.md)."""
+    from range.voice.audio import audio_off_reason, microphone_blocks
+
+    reason = audio_off_reason()
+    if reason is not None:
+        cliutil.say(f"audio is off: {reason}; the run goes on without the officer's voice")
+        return None
+    return lambda: microphone_blocks(None)
+
+
 def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = None) -> int:
     """The drill played live: an officer's replicas on serial ports, tracked through OpenXR,
     on the real clock (range/runs/drill.py, `LiveDrill`). With a headset, its one graphics
@@ -422,6 +456,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         raise ValueError("--mirror draws what the headset shows: leave out --headless")
     if args.officer == "scripted":
         raise ValueError("--live needs --officer: who is in the headset (badge number or name)")
+    if getattr(args, "voice", None) is not None:
+        raise ValueError("--voice is for a simulated run: a live run hears the microphone")
     lane = load_lane(args.lane) if args.lane is not None else None
     ports = list(args.port) or (list(lane.ports) if lane is not None else [])
     if not ports:
@@ -485,7 +521,9 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         require_calibration=required,
         override_by=args.override,
         calibration_dir=profiles,
-        live=LiveDrill(ports, open_poses, clock, focused=focused, on_start=on_start),
+        live=LiveDrill(
+            ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
+        ),
         on_frame=on_frame,
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])

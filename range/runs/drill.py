@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from drills.engine import DrillEngine, OfficerAction, RunState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
+from drills.speech import acts_in_text, builtin_phrasebook
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
 from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
@@ -62,6 +63,8 @@ from range.runs.poses import ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import drill_source, sha256
 from range.runs.seeding import RunRandom
+from range.runs.voice import VOICE_FILE, LiveVoice, TrackVoice
+from range.voice.audio import Pcm
 from scoring.policy import Policy, default_policy
 from scoring.score import Score, score_run
 
@@ -93,6 +96,10 @@ class LiveDrill:
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
     focused: Callable[[], bool] | None = None
     on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
+    # The officer's voice: opens the audio stream (the microphone; a test's paced recording),
+    # heard through the Listener from the run's start and kept in the run folder. None: no
+    # audio (a machine with no audio device, where the CLI has said so in one line).
+    voice: Callable[[], Iterable[Pcm]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,10 @@ class RunConfig:
     # applies lands on a frame boundary and replays exactly from the log; it never decides
     # when the engine steps.
     on_frame: Callable[[Session], None] | None = None
+    # A simulated run's officer audio track (`--voice OFFICER.wav`), t = 0 at the run's start:
+    # heard through the same Listener as a microphone, each act an `officer_spoke` the drill
+    # can branch on; the file is kept in the run folder and hashed into its log.
+    voice: Path | None = None
 
     @property
     def officer_id(self) -> str:
@@ -161,9 +172,15 @@ class RunResult:
     # Each frame's CPU time on the run's thread (time.thread_time): its cost without the time
     # other processes took the CPU, for benchmarks on a shared machine.
     frame_cpu_s: list[float] = field(default_factory=list)
+    # The officer's audio kept in the run folder and its sha256 ("" when there is none).
+    voice_file: str = ""
+    voice_sha256: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        voice: dict[str, Any] = {}
+        if self.voice_file:
+            voice = {"voice_file": self.voice_file, "voice_sha256": self.voice_sha256}
+        return voice | {
             "openrange_version": __version__,
             "drill": self.config.drill.id,
             "drill_sha256": self.drill_sha256,
@@ -249,8 +266,21 @@ class ScriptedOfficerHands:
         """Turn the scripted officer's intent into what hands do to the replicas."""
         engine = self.session.engine
         taser, firearm = self.taser, self.firearm
+        if intent.act in (Act.VERBAL_COMMAND, Act.SPEAK) and self.session.voice is not None:
+            return  # the officer's words are the recording's (`--voice`), not the script's
         if intent.act is Act.VERBAL_COMMAND:
             engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
+        elif intent.act is Act.SPEAK:
+            # Heard as a recogniser would hear the words, without the audio: sure, at once.
+            for match in acts_in_text(intent.say, builtin_phrasebook()):
+                engine.spoke(
+                    match.act,
+                    text=intent.say,
+                    confidence=1.0,
+                    start_s=engine.t,
+                    end_s=engine.t,
+                    loudness_dbfs=intent.loudness_dbfs,
+                )
         elif intent.act in (Act.DRAW_TASER, Act.DRAW_FIREARM):
             wanted = taser if intent.act is Act.DRAW_TASER else firearm
             if self.drawn is not None and self.drawn is not wanted:
@@ -339,6 +369,11 @@ class Session:
         # Each subject's limbs as last animated (what a renderer poses its mesh by).
         self.human_poses: dict[str, HumanPose] = {}
         # A live frame's events held for the next (a cartridge's probes read across frames).
+        # The officer's voice (a recording on the run clock, or a live stream), the name it has
+        # in the run folder (None: not kept) and the host time its stream started.
+        self.voice: TrackVoice | LiveVoice | None = None
+        self._voice_clip: str | None = None
+        self._voice_host_s = 0.0
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -431,6 +466,7 @@ class Session:
                 stack.callback(writer.close)
                 (writer.path / copy_name).write_bytes(copy)
             log = MemoryLog(writer) if writer is not None else MemoryLog()
+            voice_meta = self._open_voice(stack, writer.path if writer is not None else None)
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
             engine.held_trigger_devices = {
                 d.serial for d in devices if d.model.held_trigger_extends_cycle
@@ -457,12 +493,14 @@ class Session:
                 openrange_version=__version__,
                 calibration=calibration,
                 calibration_override_by=config.override_by if self._calibration_required else None,
+                **voice_meta,
             )
             hands.after_step(engine.t)
             if self.live is None:
                 self._run_simulated()
             else:
                 self._run_live(self.live)
+            voice_file, voice_sha256 = self._keep_voice(voice_meta, writer)
             score = score_run(log.records, config.policy)
             result = RunResult(
                 config,
@@ -476,10 +514,86 @@ class Session:
                 self.frame_times_s,
                 sha256(copy),
                 self.frame_cpu_s,
+                voice_file,
+                voice_sha256,
             )
             if writer is not None:
                 writer.finish(result.as_json())
             return result
+
+    def _open_voice(self, stack: ExitStack, run_dir: Path | None) -> dict[str, str]:
+        """The officer's voice, when the run has one: the Listener over the built-in phrase
+        book, the recording copied into the run folder (its name and sha256 go into
+        run_started). Returns run_started's voice fields."""
+        config, live = self.config, self.live
+        stream = live.voice if live is not None else None
+        if config.voice is None and stream is None:
+            return {}
+        from drills.speech import builtin_phrasebook
+        from range.voice.audio import read_wav
+        from range.voice.recognize import Listener, Recognizer
+
+        listener = Listener(Recognizer(builtin_phrasebook()))
+        if stream is not None:
+            live_voice = LiveVoice(stream(), listener)
+            stack.callback(live_voice.close)
+            self.voice = live_voice
+            self._voice_clip = VOICE_FILE if run_dir is not None else None
+            return {} if run_dir is None else {"voice_file": VOICE_FILE}
+        assert config.voice is not None
+        self.voice = TrackVoice(read_wav(config.voice), listener)
+        if run_dir is None:
+            return {}
+        content = config.voice.read_bytes()
+        name = "officer-voice" + config.voice.suffix.lower()
+        (run_dir / name).write_bytes(content)
+        self._voice_clip = name
+        return {"voice_file": name, "voice_sha256": sha256(content)}
+
+    def _keep_voice(self, meta: dict[str, str], writer: RunWriter | None) -> tuple[str, str]:
+        """The voice's file in the run folder and its sha256: a live stream is written now,
+        with everything the microphone gave (the recording was copied at the start)."""
+        if isinstance(self.voice, LiveVoice):
+            self.voice.close()
+            if writer is None:
+                return "", ""
+            from range.voice.audio import write_wav
+
+            path = write_wav(writer.path / VOICE_FILE, self.voice.pcm())
+            return VOICE_FILE, sha256(path.read_bytes())
+        return meta.get("voice_file", ""), meta.get("voice_sha256", "")
+
+    def _hear(self) -> None:
+        """Acts the officer was heard saying since the last frame, to the engine: stamped on
+        the run clock (a recording's time is run time; a live stream's is host time since it
+        started)."""
+        voice, engine = self.voice, self.engine
+        if voice is None or engine.state is not RunState.RUNNING:
+            return  # a suspended run hears nothing: a live stream's acts wait in its queue
+        if isinstance(voice, TrackVoice):
+            spoken = voice.until(engine.t)
+
+            def run_s(stream_s: float) -> float:
+                return stream_s
+        else:
+            spoken = voice.heard()
+
+            def run_s(stream_s: float) -> float:
+                return self.run_time(self._voice_host_s + stream_s)
+
+        for said in spoken:
+            heard = said.heard
+            start_s = run_s(heard.start_s)
+            engine.spoke(
+                heard.act,
+                engine.t,
+                text=heard.text,
+                confidence=heard.confidence,
+                start_s=start_s,
+                end_s=max(start_s, run_s(heard.end_s)),
+                clip=self._voice_clip,
+                loudness_dbfs=min(0.0, said.loudness_dbfs),
+            )
 
     @property
     def _calibration_required(self) -> bool:
@@ -536,6 +650,9 @@ class Session:
         if live.on_start is not None:
             live.on_start()
         self._start_host_s = clock.now_s()
+        if isinstance(self.voice, LiveVoice):
+            self._voice_host_s = clock.now_s()
+            self.voice.start()
         while not engine.finished:
             now = clock.now_s()
             started, cpu = time.perf_counter(), time.thread_time()
@@ -610,6 +727,7 @@ class Session:
             self._unplugged = True
             lane.pull_cable(lane.replicas[0], self.config.replug_after_s)
         self._press_buttons(engine.t)
+        self._hear()
         frame = lane_frame(lane, hands, engine.t, act=engine.state is RunState.RUNNING)
         if not self._answered(frame.silent):
             return
@@ -626,6 +744,7 @@ class Session:
             engine.suspend("the headset is off (the OpenXR session is not focused)")
             return
         self._press_buttons(t_s)
+        self._hear()
         frame = lane_frame(self.lane, self.hands, t_s, act=engine.state is RunState.RUNNING)
         if not self._answered(frame.silent):
             return
