@@ -400,6 +400,37 @@ class InstructorCommand(Record):
     note: str | None = None
 
 
+class OfficerSpoke(Record):
+    """What the officer said (drills.speech.officer_spoke, docs/speech.md): the words heard,
+    their speech act, the recogniser's confidence, when the speech began and ended (run s) and
+    the kept audio clip (a path relative to the run directory, or None)."""
+
+    KIND = "officer_spoke"
+    text: str
+    # drills.speech.ACT (not imported: drills.speech reads logs through this module).
+    act: Annotated[
+        str, Field(pattern=r"^(identify|command|warning|question|rapport)(\.[a-z][a-z0-9_]*)?$")
+    ]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    start_s: Seconds
+    end_s: Seconds
+    clip: str | None = None
+
+
+class DriveStun(Record):
+    """A drive-stun the officer pressed (issue 13): the device's front against `subject` (None:
+    nobody within reach) at body `region`, `distance_m` from the officer, held for the
+    scripted `duration_s` (None: the device's own cycle decides). The cycle it starts is its
+    own `taser_cycle_started` / `taser_exposure` (mode drive_stun)."""
+
+    KIND = "drive_stun"
+    subject: str | None
+    serial: str | None = None
+    region: Region | None = None
+    distance_m: NonNegative
+    duration_s: Annotated[float, Field(gt=0.0)] | None = None
+
+
 class BranchNotTaken(Record):
     KIND = "branch_not_taken"
     subject: str

@@ -421,14 +421,14 @@ def test_a_record_lacking_a_field_names_file_line_and_field(
 
 def test_an_unknown_kind_is_refused_by_name(tmp_path: Path, saved_run: Path) -> None:
     def edit(lines: list[str]) -> int:
-        lines.insert(3, json.dumps({"t": 0.5, "kind": "officer_spoke", "text": "police"}))
+        lines.insert(3, json.dumps({"t": 0.5, "kind": "officer_heard", "text": "police"}))
         return 4
 
     run, number = edited_run(tmp_path, saved_run, edit)
     with pytest.raises(EventLogError) as caught:
         read_events(run)
     message = str(caught.value)
-    assert message.startswith(f"{run / EVENTS}:{number}: kind: unknown record kind 'officer_spoke'")
+    assert message.startswith(f"{run / EVENTS}:{number}: kind: unknown record kind 'officer_heard'")
     assert "known: attempt_ended, attempt_started, branch_not_taken," in message
 
 
@@ -475,8 +475,8 @@ def test_a_newer_log_format_is_refused_by_name(tmp_path: Path, saved_run: Path) 
 def test_the_writer_refuses_a_kind_the_vocabulary_lacks() -> None:
     log = MemoryLog()
     with pytest.raises(RecordError) as caught:
-        log.emit(1.0, "officer_spoke", text="police")
-    assert str(caught.value).startswith("kind: unknown record kind 'officer_spoke'; known: ")
+        log.emit(1.0, "officer_heard", text="police")
+    assert str(caught.value).startswith("kind: unknown record kind 'officer_heard'; known: ")
     with pytest.raises(RecordError, match=r"^run_suspended\.reason: required field is missing$"):
         log.emit(1.0, "run_suspended")
 
