@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -20,6 +20,7 @@ from drills.log import LogRecord
 from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from physics.units import FT_M, m_to_ft
+from scoring.corrections import Correction, apply_corrections
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
 
@@ -87,6 +88,8 @@ class Score:
     # What the officer said (issue 17): each act's count, questions and rapport statements,
     # and the seconds spoken (officer_spoke records; 0 in an older log).
     speech: dict[str, Any] = field(default_factory=dict)
+    # The instructor's corrections of misheard acts applied (scoring/corrections.py), in order.
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -1191,15 +1194,20 @@ class _Judge:
         return out
 
 
-def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
+def score_run(
+    records: Iterable[LogRecord], policy: Policy, corrections: Sequence[Correction] = ()
+) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
     threat as the officer faced it at that moment, before its own effect was known. A log that
     lacks what a rule needs (an older log) is scored on what it has; `Score.not_judged` (and a
-    RESCORE-01 line) says what could not be judged."""
+    RESCORE-01 line) says what could not be judged. `corrections` (an instructor's, of misheard
+    speech acts) are applied first and listed in `Score.corrections`."""
     judge = _Judge(policy)
-    for rec in records:
+    for rec in apply_corrections(records, corrections) if corrections else records:
         judge.read(rec)
-    return judge.finish()
+    score = judge.finish()
+    score.corrections = [c.model_dump() for c in corrections]
+    return score
 
 
 _DECISIONS = (
