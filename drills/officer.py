@@ -35,6 +35,9 @@ class Act(StrEnum):
     AIM = "aim"
     FIRE = "fire"
     MOVE_TO = "move_to"
+    # The TASER's front pressed to the subject at `region` for `duration_s` (issue 13): the
+    # engine logs it (`drive_stun`) and runs its cycle; give `within_ft` to wait for contact.
+    DRIVE_STUN = "drive_stun"
 
 
 class Step(StrictModel):
@@ -53,13 +56,18 @@ class Step(StrictModel):
     region: Region | None = None
     subject: str | None = None
     say: str = ""
+    # drive_stun: the hold (s); none given, one standard 5 s cycle (facts.md §1)
+    duration_s: float | None = Field(default=None, gt=0.0, le=30.0)
 
     @model_validator(mode="after")
     def _aim_needs_region(self) -> Step:
-        if self.do is Act.AIM and self.region is None:
-            raise ValueError("an aim step needs region")
-        if self.do is not Act.AIM and self.region is not None:
-            raise ValueError("region belongs to aim steps only")
+        aims = self.do in (Act.AIM, Act.DRIVE_STUN)
+        if aims and self.region is None:
+            raise ValueError(f"a {self.do} step needs region")
+        if not aims and self.region is not None:
+            raise ValueError("region belongs to aim and drive_stun steps only")
+        if self.duration_s is not None and self.do is not Act.DRIVE_STUN:
+            raise ValueError("duration_s belongs to drive_stun steps only")
         if (self.do is Act.MOVE_TO) != (self.x_ft is not None and self.y_ft is not None):
             raise ValueError("a move_to step needs x_ft and y_ft, and only it takes them")
         return self
@@ -100,6 +108,7 @@ class Intent:
     aim_error_rad: tuple[float, float] = (0.0, 0.0)
     say: str = ""
     destination_m: tuple[float, float] | None = None
+    duration_s: float | None = None  # drive_stun: the hold (None: the device's cycle)
 
 
 _PASSIVE = (Behaviour.INCAPACITATED, Behaviour.SURRENDERED, Behaviour.COMPLIANT)
@@ -148,7 +157,16 @@ class ScriptedOfficer:
             if step.x_ft is not None and step.y_ft is not None:
                 destination = (step.x_ft * FT_M, step.y_ft * FT_M)
             intents.append(
-                Intent(step.do, seen.t, subject.id, step.region, error, step.say, destination)
+                Intent(
+                    step.do,
+                    seen.t,
+                    subject.id,
+                    step.region,
+                    error,
+                    step.say,
+                    destination,
+                    step.duration_s,
+                )
             )
         return intents
 

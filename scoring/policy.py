@@ -280,7 +280,8 @@ class Policy(StrictModel):
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             message = "missing" if error["type"] == "missing" else error_message(error)
-            raise ValueError(f"setting {where}: {message}") from None
+            # A check across settings (a model validator) names the settings in its message.
+            raise ValueError(f"setting {where}: {message}" if where else message) from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())

@@ -377,6 +377,8 @@ class _Judge:
             self.probes(rec)
         elif kind == "bullet_impact":
             self.bullet(rec)
+        elif kind == "drive_stun":
+            self.drive_stun(rec)
         elif kind == "positions":
             self.positions(rec)
 
@@ -854,8 +856,14 @@ class _Judge:
         s.running.add(serial)
         if d["mode"] == "drive_stun":
             s.drive_stun += 1
-            if s.threat < Threat.ASSAULTIVE:
-                self.breach("CEW-06", t, f"drive-stun on {s.name} ({s.behaviour}): pain compliance")
+            if s.threat.name.lower() not in values.drive_stun_threats:
+                self.breach(
+                    "CEW-06",
+                    t,
+                    f"drive-stun on {s.name} ({s.behaviour}, threat {s.threat.name.lower()}):"
+                    " pain compliance (policy: only against"
+                    f" {', '.join(values.drive_stun_threats)})",
+                )
         if s.threat == Threat.NONE and s.ended_at is not None:
             s.cycles_after += 1
         if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":
@@ -914,28 +922,50 @@ class _Judge:
             }
         )
         for probe in d["impacts"]:
+            zone = self.zone_of(probe["region"], self.subject(probe["target"]))
             if probe["region"] is not None:
-                self.hits.append(Hit("taser", t, probe["target"], probe["region"], probe["zone"]))
-            if probe["zone"] == "avoid":
-                self.add(
-                    "PLACE-01",
-                    t,
-                    Kind.FINDING,
-                    f"probe {probe['probe']} in a zone to avoid ({probe['region']})",
-                )
-            elif probe["zone"] == "preferred":
-                self.add(
-                    "PLACE-01",
-                    t,
-                    Kind.CREDIT,
-                    f"probe {probe['probe']} in a preferred zone ({probe['region']})",
-                )
+                self.hits.append(Hit("taser", t, probe["target"], probe["region"], zone))
+            self.placement(t, f"probe {probe['probe']}", probe["region"], zone)
         if d["effect"] == "reduced_effect":
             self.add("PLACE-02", t, Kind.FINDING, f"probe spread {d['spread_in']:.1f} in < 12 in")
         elif d["effect"] == "full_incapacitation":
             self.add("PLACE-02", t, Kind.CREDIT, f"probe spread {d['spread_in']:.1f} in: effective")
         else:
             self.add("PLACE-02", t, Kind.INFO, f"no incapacitation: {d['reason']}")
+
+    def zone_of(self, region: str | None, s: _Subject | None) -> str | None:
+        """A body region's CEW zone under this policy (cew_avoid_zones, cew_preferred_zones;
+        else allowed), None for no region. A visibly pregnant abdomen is avoided whatever the
+        lists say (facts.md §5 restricted subjects; physics.human does the same)."""
+        if region is None:
+            return None
+        values = self.values
+        pregnant = s is not None and bool((s.attributes or {}).get("pregnant"))
+        if region in values.cew_avoid_zones or (region == "abdomen" and pregnant):
+            return "avoid"
+        return "preferred" if region in values.cew_preferred_zones else "allowed"
+
+    def placement(self, t: float, what: str, region: str | None, zone: str | None) -> None:
+        if zone == "avoid":
+            self.add("PLACE-01", t, Kind.FINDING, f"{what} in a zone to avoid ({region})")
+        elif zone == "preferred":
+            self.add("PLACE-01", t, Kind.CREDIT, f"{what} in a preferred zone ({region})")
+
+    def drive_stun(self, rec: LogRecord) -> None:
+        """A drive-stun pressed (its cycle is judged at its `taser_cycle_started`): where on the
+        body (PLACE-01), or that nobody was within reach."""
+        d, t = rec.data, rec.t
+        s = self.subject(d["subject"])
+        if d["subject"] is None:
+            self.add(
+                "CEW-06",
+                t,
+                Kind.INFO,
+                f"drive-stun pressed with nobody within reach ({m_to_ft(d['distance_m']):.1f} ft)",
+            )
+            return
+        zone = self.zone_of(d["region"], s)
+        self.placement(t, f"drive-stun on {d['subject']}", d["region"], zone)
 
     def bullet(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t
