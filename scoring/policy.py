@@ -151,6 +151,7 @@ class Settings(StrictModel):
     cew_preferred_zones: list[str]
     cew_avoid_zones: list[str]
     drive_stun_threats: list[str]
+    cew_warning_threats: list[str]
 
     @model_validator(mode="after")
     def _known_values(self) -> Settings:
@@ -178,11 +179,10 @@ class Settings(StrictModel):
         if both:
             raise ValueError(f"cew_preferred_zones and cew_avoid_zones both name {sorted(both)}")
         threats = [t.name.lower() for t in Threat]
-        for threat in self.drive_stun_threats:
-            if threat not in threats:
-                raise ValueError(
-                    f"drive_stun_threats: {threat!r} is not one of {', '.join(threats)}"
-                )
+        for name in ("drive_stun_threats", "cew_warning_threats"):
+            for threat in getattr(self, name):
+                if threat not in threats:
+                    raise ValueError(f"{name}: {threat!r} is not one of {', '.join(threats)}")
         return self
 
 

@@ -682,7 +682,7 @@ class _Judge:
                 s.tasered = True
                 if s.warned_cew:
                     self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
-                elif s.threat < Threat.ASSAULTIVE and not (
+                elif s.threat.name.lower() in self.values.cew_warning_threats and not (
                     s.threat == Threat.NONE and s.ended_at is not None
                 ):
                     self.breach("CEW-02", t, f"no CEW warning to {s.name} when there was time")

@@ -4,10 +4,14 @@ each record is checked against the log vocabulary (tests/test_rules.py's helpers
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from test_rules import end, fire, phase, say, spoke, start, taser
 
-from scoring.policy import default_policy
+from scoring.policy import default_policy, load_policy
 from scoring.score import Kind, Score, score_run
+
+POLICY = Path(__file__).parents[1] / "scoring" / "data" / "policy-default.toml"
 
 
 def found(score: Score, rule: str) -> list[tuple[Kind, str]]:
@@ -139,3 +143,15 @@ def test_an_older_log_without_words_is_not_faulted_for_what_it_did_not_keep() ->
     score = score_run(log, default_policy())
     assert [k for k, _ in found(score, "VERBAL-03")] == [Kind.INFO]
     assert any("VERBAL-03" in line for line in score.not_judged)
+
+
+def test_when_a_taser_warning_is_feasible_is_the_policy_s_setting(tmp_path: Path) -> None:
+    log = [*start(), phase(0, "assaultive"), spoke(0.5, "command.stop"), taser(3.0), end(4)]
+    assert [k for k, _ in found(score_run(log, default_policy()), "CEW-02")] == [Kind.INFO]
+    text = POLICY.read_text()
+    old = 'words = ["none", "passive", "active"]'
+    path = tmp_path / "agency.toml"
+    path.write_text(text.replace(old, 'words = ["none", "passive", "active", "assaultive"]'))
+    assert [k for k, _ in found(score_run(log, load_policy(path)), "CEW-02")] == [Kind.FINDING]
+    warned = [*log[:3], spoke(1.0, "warning.taser"), *log[3:]]
+    assert [k for k, _ in found(score_run(warned, load_policy(path)), "CEW-02")] == [Kind.CREDIT]
