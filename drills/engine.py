@@ -21,7 +21,7 @@ from drills.schema import Drill, OfficerCue, Phase
 from drills.speech import act_matches, officer_spoke, parse_speech_trigger
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from physics.ballistics import BulletImpact
-from physics.body import Stance
+from physics.body import Region, Stance
 from physics.taser import Assessment, Effect, ProbeImpact
 from physics.units import FT_M, m_to_ft
 
@@ -107,6 +107,7 @@ class Circuit:
     cycles: int = 0  # cycles of this deployment so far
     cycle_started_s: float | None = None  # None: no cycle running
     cycle: int = 0  # the subject's cycle number of the running cycle
+    ends_s: float | None = None  # a scripted drive-stun's hold ends then (run s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +413,40 @@ class DrillEngine:
             self.circuits[serial] = Circuit(min(reach)[1], Effect.REDUCED, mode="drive_stun")
         self._start_cycle(serial, when)
 
+    def drive_stun(
+        self,
+        region: Region | None,
+        duration_s: float | None = None,
+        serial: str | None = None,
+        t: float | None = None,
+    ) -> None:
+        """The officer presses the TASER's front to the nearest subject at body `region`, for
+        `duration_s` (None: until the device's cycle ends): logged as a `drive_stun` record
+        (subject None when nobody is within DRIVE_STUN_REACH_M), then, within reach, a
+        drive-stun cycle as `arc` runs it, ended after the hold at the first step at or after
+        it. The caller checks that the model has a drive-stun mode (physics.taser)."""
+        self._require_running()
+        when = self.t if t is None else t
+        near = min(
+            ((self.distance_m(s), s.id) for s in self.subjects.values() if s.role == "subject"),
+            default=None,
+        )
+        reached = near is not None and near[0] <= DRIVE_STUN_REACH_M
+        self.log.emit(
+            when,
+            "drive_stun",
+            subject=near[1] if reached and near is not None else None,
+            serial=serial,
+            region=None if region is None else region.value,
+            distance_m=round(near[0], 3) if near is not None else 0.0,
+            duration_s=duration_s,
+        )
+        if reached:
+            self.arc(when, serial, drive_stun=True)
+            circuit = self.circuits.get(serial)
+            if circuit is not None and duration_s is not None:
+                circuit.ends_s = when + duration_s
+
     def _start_cycle(self, serial: str | None, when: float) -> None:
         circuit = self.circuits[serial]
         subject = self.subjects[circuit.subject]
@@ -525,6 +560,9 @@ class DrillEngine:
         self._arriving = [a for a in self._arriving if a[0] > now + 1e-9]
         for _, serial, subject_id, effect in arrived:
             self._connect(serial, subject_id, effect, now)
+        for serial, circuit in list(self.circuits.items()):  # a scripted drive-stun's hold
+            if circuit.ends_s is not None and now >= circuit.ends_s - 1e-9:
+                self._end_exposure(serial, now, "cycle_end")
         for subject in self.subjects.values():
             until = subject.incapacitated_until_s
             if until is not None and now >= until:

@@ -324,7 +324,7 @@ class OfficerSpoke(Record):
     confidence: Annotated[float, Field(ge=0.0, le=1.0)]
     start_s: Seconds
     end_s: Seconds
-    clip: str | None  # the kept audio, relative to the run folder
+    clip: str | None = None  # the kept audio, relative to the run folder
     # RMS level of the words (dBFS, <= 0): a shout is told from a normal voice by it. Absent
     # (None) where it was not measured: a scripted officer's words.
     loudness_dbfs: Annotated[float, Field(le=0.0)] | None = None
@@ -430,6 +430,20 @@ class InstructorCommand(Record):
     text: str | None = None
     act: str | None = None
     note: str | None = None
+
+
+class DriveStun(Record):
+    """A drive-stun the officer pressed (issue 13): the device's front against `subject` (None:
+    nobody within reach) at body `region`, `distance_m` from the officer, held for the
+    scripted `duration_s` (None: the device's own cycle decides). The cycle it starts is its
+    own `taser_cycle_started` / `taser_exposure` (mode drive_stun)."""
+
+    KIND = "drive_stun"
+    subject: str | None
+    serial: str | None = None
+    region: Region | None = None
+    distance_m: NonNegative
+    duration_s: Annotated[float, Field(gt=0.0)] | None = None
 
 
 class BranchNotTaken(Record):

@@ -39,6 +39,9 @@ class Act(StrEnum):
     # Say `say` as heard speech: each phrase-book phrase in it is an `officer_spoke` act the
     # drill can branch on (`speech:...`), at `loudness_dbfs` (a shout is -6, say).
     SPEAK = "speak"
+    # The TASER's front pressed to the subject at `region` for `duration_s` (issue 13): the
+    # engine logs it (`drive_stun`) and runs its cycle; give `within_ft` to wait for contact.
+    DRIVE_STUN = "drive_stun"
 
 
 class Step(StrictModel):
@@ -59,6 +62,8 @@ class Step(StrictModel):
     say: str = ""
     # speak: how loud the words are (dBFS; None: a normal voice, not measured).
     loudness_dbfs: float | None = Field(default=None, le=0.0)
+    # drive_stun: the hold (s); none given, one standard 5 s cycle (facts.md §1)
+    duration_s: float | None = Field(default=None, gt=0.0, le=30.0)
 
     @model_validator(mode="after")
     def _aim_needs_region(self) -> Step:
@@ -69,10 +74,13 @@ class Step(StrictModel):
             )
         if self.do is not Act.SPEAK and self.loudness_dbfs is not None:
             raise ValueError("loudness_dbfs belongs to speak steps only")
-        if self.do is Act.AIM and self.region is None:
-            raise ValueError("an aim step needs region")
-        if self.do is not Act.AIM and self.region is not None:
-            raise ValueError("region belongs to aim steps only")
+        aims = self.do in (Act.AIM, Act.DRIVE_STUN)
+        if aims and self.region is None:
+            raise ValueError(f"a {self.do} step needs region")
+        if not aims and self.region is not None:
+            raise ValueError("region belongs to aim and drive_stun steps only")
+        if self.duration_s is not None and self.do is not Act.DRIVE_STUN:
+            raise ValueError("duration_s belongs to drive_stun steps only")
         if (self.do is Act.MOVE_TO) != (self.x_ft is not None and self.y_ft is not None):
             raise ValueError("a move_to step needs x_ft and y_ft, and only it takes them")
         return self
@@ -114,6 +122,7 @@ class Intent:
     say: str = ""
     destination_m: tuple[float, float] | None = None
     loudness_dbfs: float | None = None
+    duration_s: float | None = None  # drive_stun: the hold (None: the device's cycle)
 
 
 _PASSIVE = (Behaviour.INCAPACITATED, Behaviour.SURRENDERED, Behaviour.COMPLIANT)
@@ -171,6 +180,7 @@ class ScriptedOfficer:
                     step.say,
                     destination,
                     step.loudness_dbfs,
+                    step.duration_s,
                 )
             )
         return intents

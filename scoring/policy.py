@@ -8,6 +8,7 @@ The file is `scoring/data/policy-default.toml`; an agency copies it and changes 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from drills.threat import Threat
+from physics.body import Region
 from physics.datafiles import StrictModel, error_message, load_model
 
 
@@ -46,6 +48,9 @@ RULES = (
     "STOP-02",
     "VERBAL-01",
     "VERBAL-02",
+    "VERBAL-03",
+    "VERBAL-04",
+    "VERBAL-05",
     "DIST-01",
     "DIST-02",
     "DIST-03",
@@ -53,6 +58,7 @@ RULES = (
     "COVER-02",
     "DEESC-01",
     "DEESC-02",
+    "DEESC-03",
     "HOLD-01",
     "PLACE-01",
     "PLACE-02",
@@ -135,6 +141,17 @@ class Settings(StrictModel):
     backdrop_cone_deg: float = Field(gt=0.0, lt=45.0)
     backdrop_clearance_ft: float = Field(ge=0.0)
     default_backstop_ft: float = Field(gt=0.0)
+    # Speech (issue 17): when a warning fits, which commands conflict, and repeats.
+    warning_feasible_s: float = Field(ge=0.0)
+    conflicting_commands: list[str]
+    conflict_window_s: float = Field(gt=0.0)
+    comply_time_s: float = Field(gt=0.0)
+    repeat_max: int = Field(ge=1)
+    # CEW target zones and drive-stun (issue 13).
+    cew_preferred_zones: list[str]
+    cew_avoid_zones: list[str]
+    drive_stun_threats: list[str]
+    cew_warning_threats: list[str]
 
     @model_validator(mode="after")
     def _known_values(self) -> Settings:
@@ -146,6 +163,26 @@ class Settings(StrictModel):
         for name, span in self.cartridge_range_ft.items():
             if len(span) != 2 or not 0.0 <= span[0] < span[1]:
                 raise ValueError(f"cartridge_range_ft.{name}: give [min_ft, max_ft], min < max")
+        for pair in self.conflicting_commands:
+            acts = pair.split("|")
+            if len(acts) != 2 or not all(re.match(r"^command\.[a-z][a-z0-9_]*$", a) for a in acts):
+                raise ValueError(
+                    f"conflicting_commands: {pair!r} is not two command acts joined by '|'"
+                    " (command.get_down|command.stop)"
+                )
+        regions = [r.value for r in Region]
+        for name in ("cew_preferred_zones", "cew_avoid_zones"):
+            for region in getattr(self, name):
+                if region not in regions:
+                    raise ValueError(f"{name}: {region!r} is not one of {', '.join(regions)}")
+        both = set(self.cew_preferred_zones) & set(self.cew_avoid_zones)
+        if both:
+            raise ValueError(f"cew_preferred_zones and cew_avoid_zones both name {sorted(both)}")
+        threats = [t.name.lower() for t in Threat]
+        for name in ("drive_stun_threats", "cew_warning_threats"):
+            for threat in getattr(self, name):
+                if threat not in threats:
+                    raise ValueError(f"{name}: {threat!r} is not one of {', '.join(threats)}")
         return self
 
 
@@ -243,7 +280,8 @@ class Policy(StrictModel):
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             message = "missing" if error["type"] == "missing" else error_message(error)
-            raise ValueError(f"setting {where}: {message}") from None
+            # A check across settings (a model validator) names the settings in its message.
+            raise ValueError(f"setting {where}: {message}" if where else message) from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())

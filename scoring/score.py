@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from drills.log import LogRecord
+from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from physics.units import FT_M, m_to_ft
+from scoring.corrections import Correction, apply_corrections
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
 
@@ -83,6 +85,11 @@ class Score:
     subjects: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What this log lacks for the current rules (an older log): the rules it could not judge.
     not_judged: list[str] = field(default_factory=list)
+    # What the officer said (issue 17): each act's count, questions and rapport statements,
+    # and the seconds spoken (officer_spoke records; 0 in an older log).
+    speech: dict[str, Any] = field(default_factory=dict)
+    # The instructor's corrections of misheard acts applied (scoring/corrections.py), in order.
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -149,6 +156,8 @@ class _Subject:
     fired_on: bool = False
     ever_armed: bool = False
     warned_cew: bool = False
+    threat_since: float | None = None  # the threat (or a weapon) first seen, this stretch
+    acted_at: float | None = None  # first acting on it, this stretch
     tasered: bool = False
     # The officer's cover and movement relative to this subject.
     protected: bool = False
@@ -229,26 +238,38 @@ def _forward(quaternion: list[float]) -> tuple[float, float]:
     return fx / norm, fy / norm
 
 
-def _speech(record: LogRecord, values: Settings) -> set[str]:
-    """The speech acts in an officer's words: "command" always, "cew_warning" and
-    "deadly_warning" when the words name them (cew_warning_words, deadly_warning_words).
+def _acts(record: LogRecord, values: Settings) -> list[str]:
+    """The speech acts (phrase-book names: `identify`, `command.drop_weapon`, `warning.taser`,
+    `rapport.help`, ...) in one record, in the order said.
 
-    This is the one place speech enters the rules: when speech acts are logged as their own
-    record (an `officer_spoke` record with its `act`), read them here and the VERBAL and CEW
-    warning rules take them unchanged."""
-    if record.kind == "officer_spoke":  # the speech-act input to come (docs/scoring.md)
-        return {str(record.data.get("act", "command"))}
-    say = str(record.data.get("say") or "").lower()
-    acts = {"command"}
+    An `officer_spoke` record carries its act (after any instructor correction). An older log's
+    `verbal_command` action carries only its words: the phrase book finds the acts in them, the
+    `cew_warning_words` and `deadly_warning_words` settings add the warnings they name, and it
+    is always at least a command (the bare category `command`), so old logs still score."""
+    if record.kind == "officer_spoke":
+        return [str(record.data["act"])]
+    say = str(record.data.get("say") or "")
+    acts = [m.act for m in acts_in_text(say, builtin_phrasebook())]
+    low = say.lower()
 
     def names(words: list[str]) -> bool:
-        return any(re.search(rf"\b{re.escape(w.lower())}", say) for w in words)
+        return any(re.search(rf"\b{re.escape(w.lower())}", low) for w in words)
 
-    if names(values.cew_warning_words):
-        acts.add("cew_warning")
-    if names(values.deadly_warning_words):
-        acts.add("deadly_warning")
+    if names(values.cew_warning_words) and "warning.taser" not in acts:
+        acts.append("warning.taser")
+    if names(values.deadly_warning_words) and "warning.deadly_force" not in acts:
+        acts.append("warning.deadly_force")
+    if not any(_category(a) in _COMMANDING for a in acts):
+        acts.append("command")
     return acts
+
+
+def _category(act: str) -> str:
+    return act.partition(".")[0]
+
+
+# Acts that tell the subject what to do: VERBAL-01's "verbal command".
+_COMMANDING = ("command", "warning")
 
 
 class _Judge:
@@ -260,8 +281,15 @@ class _Judge:
         self.subjects: dict[str, _Subject] = {}
         self.findings: list[Finding] = []
         self.at_hand: set[str] = set()
-        self.verbal_at: float | None = None
+        self.verbal_at: float | None = None  # the first command or warning
+        self.spoke_at: float | None = None  # the first act of any kind
+        self.identified_at: float | None = None
         self.deadly_warned = False
+        self.commands: list[tuple[float, str]] = []  # (t, act), for VERBAL-04
+        self.repeat: tuple[str, int, float] | None = None  # (act, times in a row, last t)
+        self.acts: dict[str, int] = {}
+        self.talk: list[tuple[float, float]] = []  # officer_spoke (start_s, end_s)
+        self.words_unknown = False
         self.first_force: tuple[float, ForceOption] | None = None
         self.first_threat = Threat.NONE
         self.last_taser: float | None = None
@@ -335,16 +363,10 @@ class _Judge:
                 s.position = tuple(spec["start_m"]) if "start_m" in spec else None
         elif kind in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
             self.threat_moment(rec)
-        elif kind in ("officer_action", "officer_spoke") and (
-            kind == "officer_spoke" or d["action"] == "verbal_command"
+        elif kind == "officer_spoke" or (
+            kind == "officer_action" and d["action"] == "verbal_command"
         ):
-            acts = _speech(rec, self.values)
-            self.verbal_at = t if self.verbal_at is None else self.verbal_at
-            if "cew_warning" in acts:
-                for s in self.subjects.values():
-                    s.warned_cew = True
-            if "deadly_warning" in acts:
-                self.deadly_warned = True
+            self.speech(rec)
         elif kind == "officer_action" and d["action"] in _FORCE:
             self.force_action(rec)
         elif kind == "taser_cycle_started":
@@ -355,8 +377,70 @@ class _Judge:
             self.probes(rec)
         elif kind == "bullet_impact":
             self.bullet(rec)
+        elif kind == "drive_stun":
+            self.drive_stun(rec)
         elif kind == "positions":
             self.positions(rec)
+
+    def speech(self, rec: LogRecord) -> None:
+        """What the officer said: each act in the order said (VERBAL-*, CEW-02, DEESC-*)."""
+        t = rec.t
+        if rec.kind == "officer_spoke":
+            self.talk.append((float(rec.data["start_s"]), float(rec.data["end_s"])))
+        elif not rec.data.get("say"):
+            self.words_unknown = True  # an older log: a command, its words not kept
+        for act in _acts(rec, self.values):
+            self.acts[act] = self.acts.get(act, 0) + 1
+            self.spoke_at = t if self.spoke_at is None else self.spoke_at
+            category = _category(act)
+            if category in _COMMANDING:
+                self.verbal_at = t if self.verbal_at is None else self.verbal_at
+            if category == "identify":
+                self.identified_at = t if self.identified_at is None else self.identified_at
+            if act == "warning.taser":
+                for s in self.subjects.values():
+                    s.warned_cew = True
+            if act == "warning.deadly_force":
+                self.deadly_warned = True
+            if category == "command" and act != "command":  # a bare `command`: words unknown
+                self.command_given(t, act)
+
+    def command_given(self, t: float, act: str) -> None:
+        """VERBAL-04 (a command that conflicts with one just given) and VERBAL-05 (the same
+        command again and again with no time to comply)."""
+        values = self.values
+        pairs = {frozenset(p.split("|")) for p in values.conflicting_commands}
+        for before_t, before in self.commands:
+            if t - before_t <= values.conflict_window_s + 1e-9 and {before, act} in pairs:
+                self.breach(
+                    "VERBAL-04",
+                    t,
+                    f"conflicting commands: {act} {t - before_t:.1f} s after {before}; the"
+                    " subject cannot obey both",
+                )
+                break
+        self.commands.append((t, act))
+        last = self.repeat
+        if last is not None and last[0] == act and t - last[2] < values.comply_time_s - 1e-9:
+            times = last[1] + 1
+        else:
+            times = 1
+        self.repeat = (act, times, t)
+        if times == values.repeat_max + 1:
+            self.breach(
+                "VERBAL-05",
+                t,
+                f"{act} given {times} times in a row, each within {values.comply_time_s:g} s of"
+                " the last: no time to comply",
+            )
+
+    def feasible(self, s: _Subject, t: float) -> float | None:
+        """The seconds `s` posed its threat before acting on it (or before `t`) when that is
+        at least warning_feasible_s, so a warning or identification was feasible; else None."""
+        if s.threat_since is None or self.words_unknown:
+            return None  # no threat before, or the log does not say what was said
+        before = min(t, s.acted_at if s.acted_at is not None else t) - s.threat_since
+        return before if before >= self.values.warning_feasible_s - 1e-9 else None
 
     def threat_moment(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t
@@ -397,6 +481,13 @@ class _Judge:
             moment = "de-escalation"
         if moment and (not s.timeline or s.timeline[-1][1] != moment):
             s.timeline.append((round(t, 4), moment))
+        posing = s.threat > Threat.NONE or s.armed_live
+        if not posing:
+            s.threat_since = s.acted_at = None
+        elif s.threat_since is None:
+            s.threat_since = t
+        if s.acting and s.acted_at is None:
+            s.acted_at = t
         if s.threat >= Threat.ACTIVE:
             s.ended_at, s.uses_after = None, 0
         elif s.threat == Threat.NONE and s.peak >= Threat.ACTIVE and s.ended_at is None:
@@ -591,7 +682,7 @@ class _Judge:
                 s.tasered = True
                 if s.warned_cew:
                     self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
-                elif s.threat < Threat.ASSAULTIVE and not (
+                elif s.threat.name.lower() in self.values.cew_warning_threats and not (
                     s.threat == Threat.NONE and s.ended_at is not None
                 ):
                     self.breach("CEW-02", t, f"no CEW warning to {s.name} when there was time")
@@ -608,11 +699,22 @@ class _Judge:
             self.first_threat = s.threat if s is not None else Threat.NONE
             self.first_force_rules(t, option, s)
         if option is ForceOption.FIREARM and self.rounds == 1:
+            feasible = None if s is None else self.feasible(s, t)
             if self.deadly_warned:
                 self.add("VERBAL-02", t, Kind.CREDIT, "warned that deadly force may be used")
+            elif s is not None and feasible is not None:
+                self.breach(
+                    "VERBAL-02",
+                    t,
+                    f"no deadly-force warning before the first round, though {s.name} posed the"
+                    f" threat {feasible:.1f} s before acting on it or being shot",
+                )
             else:
                 self.add(
-                    "VERBAL-02", t, Kind.INFO, "no deadly-force warning before the first round"
+                    "VERBAL-02",
+                    t,
+                    Kind.INFO,
+                    "no deadly-force warning before the first round: the threat left no time",
                 )
         what = "round" if option is ForceOption.FIREARM else "TASER deployment"
         self.force(t, option, name, what)
@@ -636,6 +738,25 @@ class _Judge:
                 t,
                 Kind.FINDING,
                 "firearm first while the TASER was at hand and fit the threat",
+            )
+        feasible = None if s is None else self.feasible(s, t)
+        if self.identified_at is not None:
+            self.add(
+                "VERBAL-03",
+                t,
+                Kind.CREDIT,
+                f"identified as police {t - self.identified_at:.1f} s before force",
+            )
+        elif s is not None and feasible is not None:
+            self.breach(
+                "VERBAL-03",
+                t,
+                f"force with no identification as police, though {s.name} posed the threat"
+                f" {feasible:.1f} s before acting on it or before the force",
+            )
+        else:
+            self.add(
+                "VERBAL-03", t, Kind.INFO, "no identification before force: the threat left no time"
             )
         if self.verbal_at is None and threat < Threat.DEADLY:
             self.add("VERBAL-01", t, Kind.FINDING, "force with no verbal command first")
@@ -735,8 +856,14 @@ class _Judge:
         s.running.add(serial)
         if d["mode"] == "drive_stun":
             s.drive_stun += 1
-            if s.threat < Threat.ASSAULTIVE:
-                self.breach("CEW-06", t, f"drive-stun on {s.name} ({s.behaviour}): pain compliance")
+            if s.threat.name.lower() not in values.drive_stun_threats:
+                self.breach(
+                    "CEW-06",
+                    t,
+                    f"drive-stun on {s.name} ({s.behaviour}, threat {s.threat.name.lower()}):"
+                    " pain compliance (policy: only against"
+                    f" {', '.join(values.drive_stun_threats)})",
+                )
         if s.threat == Threat.NONE and s.ended_at is not None:
             s.cycles_after += 1
         if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":
@@ -795,28 +922,50 @@ class _Judge:
             }
         )
         for probe in d["impacts"]:
+            zone = self.zone_of(probe["region"], self.subject(probe["target"]))
             if probe["region"] is not None:
-                self.hits.append(Hit("taser", t, probe["target"], probe["region"], probe["zone"]))
-            if probe["zone"] == "avoid":
-                self.add(
-                    "PLACE-01",
-                    t,
-                    Kind.FINDING,
-                    f"probe {probe['probe']} in a zone to avoid ({probe['region']})",
-                )
-            elif probe["zone"] == "preferred":
-                self.add(
-                    "PLACE-01",
-                    t,
-                    Kind.CREDIT,
-                    f"probe {probe['probe']} in a preferred zone ({probe['region']})",
-                )
+                self.hits.append(Hit("taser", t, probe["target"], probe["region"], zone))
+            self.placement(t, f"probe {probe['probe']}", probe["region"], zone)
         if d["effect"] == "reduced_effect":
             self.add("PLACE-02", t, Kind.FINDING, f"probe spread {d['spread_in']:.1f} in < 12 in")
         elif d["effect"] == "full_incapacitation":
             self.add("PLACE-02", t, Kind.CREDIT, f"probe spread {d['spread_in']:.1f} in: effective")
         else:
             self.add("PLACE-02", t, Kind.INFO, f"no incapacitation: {d['reason']}")
+
+    def zone_of(self, region: str | None, s: _Subject | None) -> str | None:
+        """A body region's CEW zone under this policy (cew_avoid_zones, cew_preferred_zones;
+        else allowed), None for no region. A visibly pregnant abdomen is avoided whatever the
+        lists say (facts.md §5 restricted subjects; physics.human does the same)."""
+        if region is None:
+            return None
+        values = self.values
+        pregnant = s is not None and bool((s.attributes or {}).get("pregnant"))
+        if region in values.cew_avoid_zones or (region == "abdomen" and pregnant):
+            return "avoid"
+        return "preferred" if region in values.cew_preferred_zones else "allowed"
+
+    def placement(self, t: float, what: str, region: str | None, zone: str | None) -> None:
+        if zone == "avoid":
+            self.add("PLACE-01", t, Kind.FINDING, f"{what} in a zone to avoid ({region})")
+        elif zone == "preferred":
+            self.add("PLACE-01", t, Kind.CREDIT, f"{what} in a preferred zone ({region})")
+
+    def drive_stun(self, rec: LogRecord) -> None:
+        """A drive-stun pressed (its cycle is judged at its `taser_cycle_started`): where on the
+        body (PLACE-01), or that nobody was within reach."""
+        d, t = rec.data, rec.t
+        s = self.subject(d["subject"])
+        if d["subject"] is None:
+            self.add(
+                "CEW-06",
+                t,
+                Kind.INFO,
+                f"drive-stun pressed with nobody within reach ({m_to_ft(d['distance_m']):.1f} ft)",
+            )
+            return
+        zone = self.zone_of(d["region"], s)
+        self.placement(t, f"drive-stun on {d['subject']}", d["region"], zone)
 
     def bullet(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t
@@ -972,6 +1121,12 @@ class _Judge:
                 for s in self.subjects.values()
             },
             not_judged=not_judged,
+            speech={
+                "acts": dict(sorted(self.acts.items())),
+                "rapport": self.rapport()[0],
+                "questions": self.rapport()[1],
+                "talk_s": round(self.talk_s(), 3),
+            },
         )
 
     def deescalation_credits(self) -> None:
@@ -990,7 +1145,7 @@ class _Judge:
                 )
             if (
                 not used_force
-                and self.verbal_at is not None
+                and self.spoke_at is not None
                 and ended.get("state") == "completed"
                 and ended.get("reason") != "time limit"
                 and (s.peak >= Threat.ACTIVE or s.ever_armed)
@@ -1000,8 +1155,38 @@ class _Judge:
                     "DEESC-02",
                     self.end_t,
                     Kind.CREDIT,
-                    f"talk-down: {s.name} ended {s.behaviour} with no force used",
+                    f"talk-down: {s.name} ended {s.behaviour} with no force used"
+                    + (f" ({self.talking()})" if self.talking() else ""),
                 )
+        if self.talking():
+            self.add("DEESC-03", self.spoke_at or 0.0, Kind.CREDIT, self.talking())
+
+    def rapport(self) -> tuple[int, int]:
+        """(rapport statements, questions) said."""
+        count = {"rapport": 0, "question": 0}
+        for act, n in self.acts.items():
+            if _category(act) in count:
+                count[_category(act)] += n
+        return count["rapport"], count["question"]
+
+    def talk_s(self) -> float:
+        """Seconds the officer spoke (officer_spoke start_s to end_s, overlaps counted once)."""
+        total, reach = 0.0, -math.inf
+        for a, b in sorted(self.talk):
+            if b > reach:
+                total += b - max(a, reach)
+                reach = b
+        return total
+
+    def talking(self) -> str:
+        """The DEESC-03 line: rapport statements, questions and time talking ("" for none)."""
+        rapport, questions = self.rapport()
+        if not rapport and not questions:
+            return ""
+        line = f"{rapport} rapport statement(s), {questions} question(s)"
+        if self.talk:
+            line += f", {self.talk_s():.1f} s talking"
+        return line
 
     def not_judged(self) -> list[str]:
         out: list[str] = []
@@ -1021,6 +1206,11 @@ class _Judge:
         # same format change): there, no cycle means the probes never connected, which is
         # judged (deployments), not a gap of an older log.
         older = "crowds" not in self.started
+        if self.words_unknown and self.first_force is not None:
+            out.append(
+                "verbal commands without their words in this log: identification (VERBAL-03)"
+                " and the deadly-force warning (VERBAL-02) not judged as missing"
+            )
         if self.tasers_fired and not self.have_cycles and older:
             out.append(
                 "no TASER cycles in this log (older format): cycles, exposure and re-energising"
@@ -1034,15 +1224,20 @@ class _Judge:
         return out
 
 
-def score_run(records: Iterable[LogRecord], policy: Policy) -> Score:
+def score_run(
+    records: Iterable[LogRecord], policy: Policy, corrections: Sequence[Correction] = ()
+) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
     threat as the officer faced it at that moment, before its own effect was known. A log that
     lacks what a rule needs (an older log) is scored on what it has; `Score.not_judged` (and a
-    RESCORE-01 line) says what could not be judged."""
+    RESCORE-01 line) says what could not be judged. `corrections` (an instructor's, of misheard
+    speech acts) are applied first and listed in `Score.corrections`."""
     judge = _Judge(policy)
-    for rec in records:
+    for rec in apply_corrections(records, corrections) if corrections else records:
         judge.read(rec)
-    return judge.finish()
+    score = judge.finish()
+    score.corrections = [c.model_dump() for c in corrections]
+    return score
 
 
 _DECISIONS = (

@@ -178,5 +178,6 @@ def test_the_documented_examples_are_valid_files(repo_root: Path) -> None:
     drill_text, officer_text = blocks
     assert parse_drill(drill_text, "docs/drills.md").id == "example-walk-v1"
     steps = parse_model(officer_text, OfficerScript, "docs/drills.md").steps
-    assert steps[-2].only_if == "subject_active"
-    assert (steps[-1].do, steps[-1].on_phase) == ("move_to", "stop")
+    assert steps[-3].only_if == "subject_active"
+    assert (steps[-2].do, steps[-2].on_phase) == ("move_to", "stop")
+    assert (steps[-1].do, steps[-1].region, steps[-1].duration_s) == ("drive_stun", "leg", 2.0)

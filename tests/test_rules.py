@@ -106,6 +106,20 @@ def say(t: float, words: str = "Police! Stop!") -> LogRecord:
     return rec(t, "officer_action", action="verbal_command", say=words)
 
 
+def spoke(t: float, act: str, text: str = "", talk_s: float = 0.8) -> LogRecord:
+    """An `officer_spoke` record: `act` heard, ending `t` (the speech ran `talk_s` before it)."""
+    return rec(
+        t,
+        "officer_spoke",
+        text=text or act,
+        act=act,
+        confidence=0.9,
+        start_s=max(0.0, t - talk_s),
+        end_s=t,
+        clip=None,
+    )
+
+
 def fire(t: float, subject: str | None = "s") -> LogRecord:
     return rec(t, "officer_action", action="firearm_fired", subject=subject, muzzle=MUZZLE)
 
@@ -309,6 +323,56 @@ CASES: dict[str, Case] = {
         ],
         lambda: [*start(), phase(0, "deadly_threat", "handgun"), fire(0.5), end(2)],
     ),
+    "VERBAL-03": (
+        Kind.FINDING,
+        lambda: [
+            *start(),
+            phase(0, "active_resistance", "knife"),
+            spoke(0.5, "command.drop_weapon"),
+            taser(3.0),  # 3 s of a knife held, no "police"
+            end(4),
+        ],
+        lambda: [
+            *start(),
+            phase(0, "active_resistance", "knife"),
+            spoke(0.3, "identify"),
+            spoke(0.5, "command.drop_weapon"),
+            taser(3.0),
+            end(4),
+        ],
+    ),
+    "VERBAL-04": (
+        Kind.FINDING,
+        lambda: [
+            *start(),
+            phase(0, "active_resistance"),
+            spoke(1.0, "command.get_down"),
+            spoke(2.0, "command.stop"),  # "get down" and "don't move" 1 s apart
+            end(4),
+        ],
+        lambda: [
+            *start(),
+            phase(0, "active_resistance"),
+            spoke(1.0, "command.get_down"),
+            spoke(5.0, "command.stop"),
+            end(6),
+        ],
+    ),
+    "VERBAL-05": (
+        Kind.FINDING,
+        lambda: [
+            *start(),
+            phase(0, "active_resistance", "knife"),
+            *[spoke(1.0 + 0.6 * k, "command.drop_weapon") for k in range(4)],
+            end(4),
+        ],
+        lambda: [
+            *start(),
+            phase(0, "active_resistance", "knife"),
+            *[spoke(1.0 + 2.5 * k, "command.drop_weapon") for k in range(4)],
+            end(12),
+        ],
+    ),
     "DIST-01": (
         Kind.CRITICAL,
         lambda: [*start(), phase(0, "assaultive"), pos(0.5, (0.0, 0.0), s=(0.5, 0.0)), end(1)],
@@ -405,6 +469,17 @@ CASES: dict[str, Case] = {
             phase(5.0, "surrendered"),
             end(5.0, "s reached in_custody"),
         ],
+    ),
+    "DEESC-03": (
+        Kind.CREDIT,
+        lambda: [
+            *start(),
+            phase(0, "passive_resistance", "knife"),
+            spoke(1.0, "rapport.help", "i'm here to help"),
+            spoke(3.0, "question.wellbeing", "are you okay"),
+            end(5),
+        ],
+        lambda: [*start(), phase(0, "passive_resistance", "knife"), spoke(1.0, "identify"), end(5)],
     ),
     "HOLD-01": (
         Kind.CREDIT,
@@ -754,7 +829,7 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["policy", "validate", str(good)]) == 0
-    assert f"ok (default-continuum-v1: {len(RULES)} rules, 15 settings)" in out.getvalue()
+    assert f"ok (default-continuum-v1: {len(RULES)} rules, 24 settings)" in out.getvalue()
     cases = {
         "no-rule.toml": (
             text.replace('id = "CEW-07"', 'id = "CEW-99"'),
@@ -800,10 +875,9 @@ def test_cover_that_is_not_the_officer_s_or_out_of_reach_earns_no_credit() -> No
 
 
 def test_a_speech_act_record_reaches_the_warning_rules_unchanged() -> None:
-    """The place left for speech acts: an `officer_spoke` record (not yet in the vocabulary,
-    so built directly) with its act is read where `verbal_command` words are today."""
-    spoke = LogRecord(0.2, "officer_spoke", {"act": "cew_warning"})
-    log = [*start(), phase(0, "active_resistance"), spoke, taser(1.0), end(2)]
+    """An `officer_spoke` record's act is read where an older log's `verbal_command` words
+    are: a TASER warning heard is the CEW-02 credit, and a command for VERBAL-01."""
+    log = [*start(), phase(0, "active_resistance"), spoke(0.2, "warning.taser"), taser(1.0), end(2)]
     found = {(f.rule, f.kind) for f in score_run(log, default_policy()).findings}
     assert ("CEW-02", Kind.CREDIT) in found and ("VERBAL-01", Kind.CREDIT) in found
     words = [*start(), phase(0, "active_resistance"), say(0.2, "Stop!"), taser(1.0), end(2)]

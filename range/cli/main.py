@@ -320,7 +320,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    scores = [score_run(log, policy) for log in logs]
+    from range.cli.corrections import run_corrections
+
+    # An instructor's corrections of misheard speech, kept beside each log (never in it).
+    scores = [
+        score_run(log, policy, run_corrections(run_dir))
+        for run_dir, log in zip(args.run_dirs, logs, strict=True)
+    ]
 
     def as_json(score: Score) -> dict[str, object]:
         out = score.as_json()

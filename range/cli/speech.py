@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from range.cli import corrections as cli_corrections
 from range.cli import util as cliutil
 from range.cli.util import help_when_bare
 from range.deps import require
@@ -27,7 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "  openrange speech recognize take.wav --json\n"
         "  openrange speech listen --seconds 30\n"
         "  openrange speech phrases --phrases agency-phrases.toml\n"
-        "  openrange speech say 'leave me alone' --azimuth -30 --distance 4 --out line.wav\n",
+        "  openrange speech say 'leave me alone' --azimuth -30 --distance 4 --out line.wav\n"
+        "  openrange speech correct runs/RUN --at 3.4 --act command.stop --by 'Sgt Lee'\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = group.add_subparsers(title="speech commands", metavar="VERB")
@@ -81,6 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     say.add_argument("--out", type=Path, default=None, help="write a WAV file instead of playing")
     say.add_argument("--device", default="default", help="ALSA device (default: default)")
     say.set_defaults(handler=_say)
+    cli_corrections.register(verbs)
     help_when_bare(group)
 
 

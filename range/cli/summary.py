@@ -112,6 +112,18 @@ def format_score(score: Score) -> str:
         lines.append("Threat timeline:   " + "; ".join(timelines))
     for gap in score.not_judged:
         lines.append(f"Not judged:        {gap}")
+    if score.speech.get("acts"):
+        acts = ", ".join(f"{act} x{n}" for act, n in score.speech["acts"].items())
+        talk = f"; {score.speech['talk_s']:.1f} s talking" if score.speech["talk_s"] else ""
+        lines.append(f"Speech heard:      {acts}{talk}")
+    if score.corrections:
+        lines.append("Speech corrections (rescored with them; the log is unchanged):")
+        for c in score.corrections:
+            why = f" ({c['reason']})" if c["reason"] else ""
+            lines.append(
+                f"  {c['utterance_t']:6.2f} s  {c['text']!r}: {c['was']} -> {c['act']}"
+                f" by {c['by']}, {c['made']}{why}"
+            )
     lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""

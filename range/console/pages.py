@@ -13,6 +13,7 @@ from typing import Any
 from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
+from range.cli.corrections import run_corrections
 from range.console.protocol import event_line
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
@@ -189,7 +190,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     records = read_events(run_dir)
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    score = score_run(records, default_policy())
+    score = score_run(records, default_policy(), run_corrections(run_dir))
     timeline: list[dict[str, Any]] = []
     for r in records:
         line = event_line(r)
@@ -372,7 +373,8 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
             continue
-        score = score_run(read_events(Path(row["run_dir"])), default_policy())
+        run = Path(row["run_dir"])
+        score = score_run(read_events(run), default_policy(), run_corrections(run))
         score.officer = badge  # one officer across scripts and names
         scores.append(score)
         so_far = detection(scores)

@@ -23,10 +23,12 @@ from drills.schema import Drill
 from physics.body import BODY_SIZES, Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
+from range.cli.corrections import run_corrections
 from range.cli.summary import verdict_line
 from range.review.render import COLOURS, LIGHTING, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
+from scoring.corrections import Correction
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
 
@@ -264,6 +266,35 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
     return out
 
 
+def _heard(records: list[LogRecord], corrections: list[Correction]) -> str:
+    """Every utterance heard (`officer_spoke`) with its act, and the instructor's correction of
+    it where there is one (the score above is with the corrections)."""
+    latest = {(c.utterance_t, c.was): c for c in corrections}
+    rows = []
+    for r in records:
+        if r.kind != "officer_spoke":
+            continue
+        d = r.data
+        fix = latest.get((r.t, d["act"]))
+        corrected = (
+            ""
+            if fix is None
+            else f"{fix.act} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
+        )
+        clip = f"<a href='{html.escape(d['clip'])}'>audio</a>" if d.get("clip") else ""
+        rows.append(
+            f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{html.escape(d['text'])}</td>"
+            f"<td>{html.escape(d['act'])}</td><td>{d['confidence']:.2f}</td>"
+            f"<td>{html.escape(corrected)}</td><td>{clip}</td></tr>"
+        )
+    if not rows:
+        return "<p>No speech was heard in this run (no officer_spoke records).</p>"
+    return (
+        "<table><tr><th>when</th><th>heard</th><th>act</th><th>confidence</th>"
+        "<th>instructor's correction</th><th>clip</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     records = read_events(run_dir)
     if not records:
@@ -272,7 +303,8 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         return _course_report(run_dir, records, out)
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    score = score_run(records, default_policy())
+    corrections = run_corrections(run_dir)
+    score = score_run(records, default_policy(), corrections)
     shots = [
         r
         for r in records
@@ -337,6 +369,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
 <h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
 {findings}</table>
+<h2>What was heard</h2>{_heard(records, corrections)}
 <h2>Timeline</h2><table><tr><th>time</th><th>event</th><th>detail</th></tr>{rows}</table>
 <p>Expected response: {html.escape(" ".join(drill.expected_response.split()))}</p>
 </body></html>

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from drills.engine import DrillEngine, OfficerAction, RunState
+from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
@@ -43,7 +43,15 @@ from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.human import HumanPose
 from physics.pose import Pose
-from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
+from physics.taser import (
+    DRIVE_STUN_MODELS,
+    Circuit,
+    ProbeImpact,
+    cartridge,
+    circuit_for,
+    fly_probes,
+    prepare,
+)
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
@@ -300,6 +308,14 @@ class ScriptedOfficerHands:
         elif intent.act is Act.FIRE and self.drawn is not None:
             self.drawn.emulator.press_trigger()
             self.drawn.release_next_frame = True
+        elif (
+            intent.act is Act.DRIVE_STUN
+            and self.drawn is taser
+            and isinstance(taser.emulator, TaserEmulator)
+            and taser.emulator.model.slug in DRIVE_STUN_MODELS  # a model with the mode
+        ):
+            hold_s = TASER_CYCLE_S if intent.duration_s is None else intent.duration_s
+            engine.drive_stun(intent.region, hold_s, serial=taser.serial)
 
     def _holster(self, replica: Replica) -> None:
         if isinstance(replica.emulator, TaserEmulator):

@@ -1,0 +1,94 @@
+"""`openrange speech correct RUN_DIR --at T_S --act ACT --by NAME`: an instructor corrects a
+misheard speech act in review. The log is never edited: the correction is kept beside it, in a
+file named after the log's SHA-256 (scoring/corrections.py), and `openrange score` and
+`openrange report` rescore with it. docs/scoring.md "Instructor corrections"."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from range.cli import util as cliutil
+from range.deps import require
+
+if TYPE_CHECKING:
+    from scoring.corrections import Correction
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fix = verbs.add_parser(
+        "correct",
+        help="correct a misheard speech act in a saved run; the run rescores",
+        description="Name the utterance by a time inside it (--at, run seconds, as the score "
+        "and the report list them) and give the act it should have been (--act; 'none': it "
+        "was not speech). The event log is never edited: the correction is kept in "
+        "RUN_DIR/speech-corrections-<log sha256>.json, and `openrange score RUN_DIR` and "
+        "`openrange report RUN_DIR` apply it and list it.",
+        epilog="example:\n  openrange speech correct runs/20261130-101500-knife-v1 --at 3.4 "
+        "--act command.drop_weapon --by 'Sgt Lee' --reason 'said drop it, heard stop'\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fix.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    fix.add_argument(
+        "--at", type=cliutil.finite_nonneg_float, required=True, metavar="T_S", help="run time (s)"
+    )
+    fix.add_argument("--act", required=True, help="the right act (command.stop, ...) or none")
+    fix.add_argument(
+        "--by", type=cliutil.person, required=True, metavar="NAME", help="who corrects it"
+    )
+    fix.add_argument(
+        "--reason", type=cliutil.free_text, default="", help="why (kept with the correction)"
+    )
+    fix.add_argument(
+        "--was", default=None, metavar="ACT", help="the act it was heard as, when several match"
+    )
+    fix.set_defaults(handler=_correct)
+
+
+def run_corrections(run_dir: Path) -> list[Correction]:
+    """The corrections kept for the run's log as it is now ([] when none)."""
+    from range.runs.runlog import EVENTS
+    from scoring.corrections import log_sha256, read_corrections
+
+    events = run_dir / EVENTS
+    return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
+
+
+def _correct(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from range.runs.runlog import EVENTS, read_events
+    from scoring.corrections import (
+        Correction,
+        CorrectionError,
+        find_utterance,
+        log_sha256,
+        read_corrections,
+        write_corrections,
+    )
+
+    records = read_events(args.run_dir)
+    sha = log_sha256(args.run_dir / EVENTS)
+    kept = read_corrections(args.run_dir, sha)
+    heard = find_utterance(records, args.at, args.was)
+    try:
+        correction = Correction(
+            at_s=args.at,
+            utterance_t=heard.t,
+            text=str(heard.data["text"]),
+            was=str(heard.data["act"]),
+            act=args.act,
+            by=args.by,
+            reason=args.reason,
+            made=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+    except ValueError as exc:  # pydantic's: the act's shape
+        raise CorrectionError(f"--act: {args.act!r} is not a speech act or 'none'") from exc
+    path = write_corrections(args.run_dir, sha, [*kept, correction])
+    print(
+        f"corrected {heard.data['start_s']:.2f}-{heard.data['end_s']:.2f} s"
+        f" {heard.data['text']!r}: {correction.was} -> {correction.act} by {correction.by};"
+        f" kept in {path}"
+    )
+    return 0

@@ -1,0 +1,207 @@
+"""An instructor corrects a misheard speech act (issue 17 point 2): kept beside the run in a
+file named after the log's hash, the log never edited; `score` rescores with it and lists it;
+the report lists what was heard, each act and its correction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_rules import end, phase, spoke, start, taser
+
+from drills.log import LogRecord
+from range.cli.main import main
+from range.runs.runlog import EVENTS
+from scoring.corrections import (
+    Correction,
+    CorrectionError,
+    apply_corrections,
+    corrections_path,
+    log_sha256,
+    read_corrections,
+)
+
+
+def write_run(run: Path, records: list[LogRecord]) -> Path:
+    run.mkdir()
+    (run / EVENTS).write_text("".join(json.dumps(r.as_json()) + "\n" for r in records))
+    return run
+
+
+def misheard_warning() -> list[LogRecord]:
+    """ "Taser, taser!" heard as "stop" before a TASER on an actively resisting subject."""
+    return [
+        *start(),
+        phase(0, "active_resistance"),
+        spoke(0.5, "identify", "police", talk_s=0.3),
+        spoke(1.2, "command.stop", "stop", talk_s=0.5),
+        taser(2.0),
+        end(3),
+    ]
+
+
+def score_json(run: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert main(["score", str(run), "--json"]) == 0
+    out: dict[str, object] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def rules(score: dict[str, object], rule: str) -> list[str]:
+    findings = score["findings"]
+    assert isinstance(findings, list)
+    return [f["kind"] for f in findings if f["rule"] == rule]
+
+
+def test_a_correction_is_kept_beside_the_log_and_the_run_rescores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = write_run(tmp_path / "run", misheard_warning())
+    log_before = (run / EVENTS).read_bytes()
+    assert rules(score_json(run, capsys), "CEW-02") == ["finding"]
+
+    argv = ["speech", "correct", str(run), "--at", "0.9", "--act", "warning.taser"]
+    assert main([*argv, "--by", "Sgt Lee", "--reason", "said taser taser"]) == 0
+    said = capsys.readouterr().out
+    sha = log_sha256(run / EVENTS)
+    kept = run / f"speech-corrections-{sha[:16]}.json"
+    assert said.startswith("corrected 0.70-1.20 s 'stop': command.stop -> warning.taser by Sgt Lee")
+    assert kept.is_file() and (run / EVENTS).read_bytes() == log_before  # the log untouched
+
+    score = score_json(run, capsys)
+    assert rules(score, "CEW-02") == ["credit"]
+    assert score["speech"] == {
+        "acts": {"identify": 1, "warning.taser": 1},
+        "rapport": 0,
+        "questions": 0,
+        "talk_s": 0.8,
+    }
+    (correction,) = score["corrections"]  # type: ignore[misc]
+    assert (correction["utterance_t"], correction["was"], correction["act"]) == (
+        1.2,
+        "command.stop",
+        "warning.taser",
+    )
+    assert (correction["by"], correction["reason"]) == ("Sgt Lee", "said taser taser")
+
+    assert main(["score", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "Speech corrections (rescored with them; the log is unchanged):" in text
+    assert "1.20 s  'stop': command.stop -> warning.taser by Sgt Lee" in text
+
+
+def test_an_at_that_matches_no_utterance_is_refused_in_one_named_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = write_run(tmp_path / "run", misheard_warning())
+    argv = ["speech", "correct", str(run), "--at", "1.6", "--act", "warning.taser", "--by", "Lee"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == "openrange: no utterance at 1.60 s (utterances: 0.20-0.50 s, 0.70-1.20 s)\n"
+    assert list(run.glob("speech-corrections-*")) == []
+    bad_act = ["speech", "correct", str(run), "--at", "1.0", "--act", "shout", "--by", "Lee"]
+    assert main(bad_act) == 2
+    assert capsys.readouterr().err == "openrange: --act: 'shout' is not a speech act or 'none'\n"
+
+
+def test_several_acts_in_one_utterance_need_was(tmp_path: Path) -> None:
+    both = [spoke(1.2, "identify", "police stop"), spoke(1.2, "command.stop", "police stop")]
+    records = [*start(), phase(0, "active_resistance"), *both, end(3)]
+    from scoring.corrections import find_utterance
+
+    with pytest.raises(CorrectionError, match=r"^2 utterances at 1.00 s heard as command.stop,"):
+        find_utterance(records, 1.0, None)
+    assert find_utterance(records, 1.0, "command.stop").data["act"] == "command.stop"
+
+
+def test_none_strikes_a_false_act_and_the_latest_correction_wins() -> None:
+    records = misheard_warning()
+
+    def fix(act: str) -> Correction:
+        return Correction(
+            at_s=1.0,
+            utterance_t=1.2,
+            text="stop",
+            was="command.stop",
+            act=act,
+            by="Lee",
+            made="2026-11-30T23:50:00+00:00",
+        )
+
+    struck = apply_corrections(records, [fix("command.get_down"), fix("none")])
+    assert [r.data["act"] for r in struck if r.kind == "officer_spoke"] == ["identify"]
+    redone = apply_corrections(records, [fix("none"), fix("command.get_down")])
+    assert [r.data["act"] for r in redone if r.kind == "officer_spoke"] == [
+        "identify",
+        "command.get_down",
+    ]
+    assert records[3].data["act"] == "command.stop"  # the records given are not changed
+
+
+def test_a_corrections_file_of_another_log_is_refused_by_name(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", misheard_warning())
+    sha = log_sha256(run / EVENTS)
+    other = "0" * 64
+    path = corrections_path(run, sha)
+    path.write_text(json.dumps({"version": 1, "log_sha256": other, "corrections": []}))
+    with pytest.raises(CorrectionError) as caught:
+        read_corrections(run, sha)
+    assert str(caught.value) == f"{path}: corrects another log (sha256 {other[:16]})"
+
+
+def test_the_report_lists_what_was_heard_with_each_act_and_its_correction() -> None:
+    from range.review.report import _heard
+
+    records = misheard_warning()
+    fix = Correction(
+        at_s=1.0,
+        utterance_t=1.2,
+        text="stop",
+        was="command.stop",
+        act="warning.taser",
+        by="Sgt Lee",
+        reason="said taser",
+        made="2026-11-30T23:50:00+00:00",
+    )
+    table = _heard(records, [fix])
+    assert "<td>0.20-0.50 s</td><td>police</td><td>identify</td><td>0.90</td><td></td>" in table
+    assert (
+        "<td>0.70-1.20 s</td><td>stop</td><td>command.stop</td><td>0.90</td>"
+        "<td>warning.taser by Sgt Lee, 2026-11-30T23:50:00+00:00 (said taser)</td>"
+    ) in table
+    assert "No speech was heard" in _heard(records[:2], [])
+
+
+def test_a_saved_run_s_report_and_score_use_the_correction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real run (simulated), with what the officer said added to its log as the live path
+    writes it; the instructor corrects one act; the report shows it and the score rescored."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.review.report import write_report
+    from range.runs.drill import RunConfig, run_drill
+
+    result = run_drill(
+        RunConfig(
+            find_drill("knife-approach-v1"), find_officer("taser-first-v1"), 3, runs_dir=tmp_path
+        )
+    )
+    run = result.run_dir
+    assert run is not None
+    lines = (run / EVENTS).read_text().splitlines()
+    heard = [spoke(0.4, "identify", "police", 0.3), spoke(0.9, "command.stop", "stop", 0.4)]
+    at = next(i for i, line in enumerate(lines) if json.loads(line)["t"] > 0.9)
+    lines[at:at] = [json.dumps(r.as_json()) for r in heard]
+    (run / EVENTS).write_text("\n".join(lines) + "\n")
+    argv = ["speech", "correct", str(run), "--at", "0.7", "--act", "command.drop_weapon"]
+    assert main([*argv, "--by", "Sgt Lee"]) == 0
+    capsys.readouterr()
+    page = write_report(run).read_text()
+    assert "<h2>What was heard</h2>" in page
+    assert "<td>0.50-0.90 s</td><td>stop</td><td>command.stop</td>" in page
+    assert "<td>command.drop_weapon by Sgt Lee, " in page
+    score = score_json(run, capsys)
+    # The script's own "Police! Drop the knife!" and the corrected "stop".
+    assert score["speech"]["acts"]["command.drop_weapon"] == 2  # type: ignore[index]
+    assert "command.stop" not in score["speech"]["acts"]  # type: ignore[index,operator]
