@@ -19,7 +19,7 @@ from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from physics.ballistics import BulletImpact
-from physics.body import Stance
+from physics.body import Region, Stance
 from physics.taser import Assessment, Effect, ProbeImpact
 from physics.units import FT_M, m_to_ft
 
@@ -209,6 +209,8 @@ class DrillEngine:
                     "width_m": c.width_ft * FT_M,
                     "depth_m": c.depth_ft * FT_M,
                     "officer_cover": c.officer_cover,
+                    "material": c.material,
+                    "role": c.role,
                 }
                 for c in self.drill.scene.cover
             ],
@@ -423,6 +425,31 @@ class DrillEngine:
         )
         if impact.target in self.subjects:
             self._cue(self.subjects[impact.target], "hit")
+
+    def bullet_strike(
+        self,
+        target: str | None,
+        region: Region | None,
+        point: tuple[float, float, float],
+        velocity_mps: float,
+        t: float | None = None,
+        **data: Any,
+    ) -> None:
+        """What a round struck after going through the first thing it hit (over-penetration,
+        physics.penetration.fly_through): logged as a `bullet_strike`, and a subject struck is
+        hit as by any round."""
+        self._require_running()
+        self.log.emit(
+            self.t if t is None else t,
+            "bullet_strike",
+            target=target,
+            region=None if region is None else region.value,
+            point=[round(c, 4) for c in point],
+            velocity_mps=round(velocity_mps, 2),
+            **data,
+        )
+        if target in self.subjects:
+            self._cue(self.subjects[target], "hit")
 
     def cycle_ended(self, t: float | None = None, **data: Any) -> None:
         """The device's cycle ended (or the safety stopped it): recovery starts now, also after

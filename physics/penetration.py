@@ -40,7 +40,7 @@ from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import GRAVITY_MPS2, angular_scatter
 from physics.pose import Pose
 from physics.units import IN_M
-from physics.world import REGIONS, RangeWorld
+from physics.world import REGIONS, Motion, RangeWorld
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -180,15 +180,21 @@ def fly_through(
     atmosphere: Atmosphere = STANDARD_METRO,
     *,
     dispersion: bool = True,
+    motion: Motion | None = None,
+    after_rng: np.random.Generator | None = None,
 ) -> list[Strike]:
     """Follow one round through everything it crosses until something stops it or it leaves
     the lane: the strikes in order (empty when it hit nothing). The first strike is where
-    `physics.ballistics.fly_bullet` would end; the rest is what carries on."""
+    `physics.ballistics.fly_bullet` would end (with `motion`, subjects moving during that first
+    flight, as there); the rest is what carries on. `after_rng` draws the turns on the way out
+    of what it crossed (default `rng`): a drill keeps them on their own stream, so the draws
+    of every later shot are those of a round that stopped."""
     bullet = load if dispersion else load.model_copy(update={"dispersion_moa": 0.0})
     origin = np.asarray(muzzle.position_m, dtype=float)
     # The first flight is a drill's own (trajectory table, the same dispersion draw); only what
     # carries on after a crossing is integrated, from the exit point at the exit speed.
-    ends = fly_rounds(world, bullet, origin[None], muzzle.rotation()[None], rng, atmosphere)
+    ends = fly_rounds(world, bullet, origin[None], muzzle.rotation()[None], rng, atmosphere, motion)
+    turn_rng = rng if after_rng is None else after_rng
     drag_scale = 0.5 * atmosphere.density_kgm3 * G1_STANDARD_AREA_PER_MASS / load.g1_bc
     names = world.targets
     clock_s = 0.0
@@ -231,7 +237,7 @@ def fly_through(
         if v_out <= 0.0:
             break
         clock_s += t
-        turned = angular_scatter(heading[None], math.radians(deflection), rng)[0]
+        turned = angular_scatter(heading[None], math.radians(deflection), turn_rng)[0]
         origin = out + turned * EXIT_NUDGE_M
         remaining_m = max(far_x - float(origin[0]), 1.0) / max(abs(float(turned[0])), 0.2)
         duration = min(1.3 * remaining_m / v_out, 2.0)

@@ -38,9 +38,10 @@ from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
-from physics.ballistics import fly_bullet, load
+from physics.ballistics import BulletImpact, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.human import HumanPose
+from physics.penetration import Strike, fly_through
 from physics.pose import Pose
 from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
 from physics.units import FT_M
@@ -313,6 +314,9 @@ class Session:
         self.clock: Clock = ManualClock() if self.live is None else self.live.clock
         self.random = RunRandom(config.seed)
         self.physics_rng = self.random.stream("physics")
+        # A round's turn on leaving what it went through: its own stream, so the draws of
+        # every shot and probe after it stay as they were before rounds carried on.
+        self.penetration_rng = self.random.stream("penetration")
         self.frame_times_s: list[float] = []
         self.frame_cpu_s: list[float] = []
         self.faults: FaultPolicy | None = None
@@ -411,10 +415,13 @@ class Session:
                 gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
                 self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
             for cover in drill.scene.cover:
-                world.add_cover(
+                # Rounds go through it as its material allows (physics.penetration).
+                world.add_object(
                     cover.name,
                     (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
                     (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
+                    cover.material,
+                    cover.role,
                 )
             world.add_prop(drill.scene.prop_parts())
             # The replicas and their calibration first: a refused replica leaves no run behind.
@@ -792,14 +799,49 @@ class Session:
         if not muzzle.usable:
             self._untracked(Weapon.FIREARM, trigger.serial, t)
             return
-        impact = fly_bullet(
+        # The round goes on through what it strikes as the penetration model allows: through
+        # concealment, through a torso, into whoever stands behind (docs/drills.md).
+        strikes = fly_through(
             self.world,
             load(self.config.firearm_load),
             muzzle,
             self.physics_rng,
             motion=self.animator.motion(self.world, self.engine.t),
+            after_rng=self.penetration_rng,
         )
-        self.engine.bullet(impact, t, serial=trigger.serial)
+        first = strikes[0] if strikes else None
+        impact = BulletImpact(
+            target=None if first is None else first.target,
+            region=None if first is None else first.region,
+            point=muzzle.position_m if first is None else first.point,
+            time_of_flight_s=0.0 if first is None else first.time_of_flight_s,
+            velocity_mps=0.0 if first is None else first.velocity_mps,
+        )
+        self.engine.bullet(impact, t, serial=trigger.serial, **_strike_fields(first))
+        for n, strike in enumerate(strikes[1:], start=1):
+            self.engine.bullet_strike(
+                strike.target,
+                strike.region,
+                strike.point,
+                strike.velocity_mps,
+                t,
+                serial=trigger.serial,
+                strike=n,
+                **_strike_fields(strike),
+            )
+
+
+def _strike_fields(strike: Strike | None) -> dict[str, Any]:
+    """What a bullet record keeps of a strike beyond where it hit: the material, the drill's
+    role for it, the inches crossed and the speed it left with (0: it stopped there)."""
+    if strike is None:
+        return {}
+    return {
+        "material": strike.material,
+        "role": strike.role,
+        "thickness_in": round(strike.thickness_in, 3),
+        "exit_mps": round(strike.exit_mps, 2),
+    }
 
 
 def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:
