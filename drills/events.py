@@ -409,7 +409,22 @@ class TaserExposure(Record):
     cycle: Annotated[int, Field(ge=1)]
     started_s: Seconds
     duration_s: Seconds
-    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end"]
+    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end", "probe_detached"]
+
+
+class ProbeDetached(Record):
+    """Probes of a TASER came off the subject (range/runs/drill.py checks every engine step):
+    `reason` "the wire ran out" (the subject moved a probe farther from the device than its
+    wire) or "pulled out in a fall" (physics.taser: FALL_DETACH_P). `circuit_open`: what is
+    left of the device's probes no longer closes a circuit through the subject, so its cycle
+    ends (`taser_exposure` ended_by "probe_detached") and nothing is left to re-energise."""
+
+    KIND = "probe_detached"
+    subject: str
+    serial: str | None
+    probes: list[Index]
+    reason: str
+    circuit_open: bool
 
 
 class Instructor(Record):

@@ -277,6 +277,7 @@ class _Judge:
         self.backstop_m: float | None = None
         self.gun_moments = self.covered_moments = 0
         self.round_struck = False  # the round being read has struck a person (bullet_strike)
+        self.detached_why = "a probe detached"  # the last probe_detached, for the cycle it ends
         self.first_gun_t: float | None = None
         self.end_t = 0.0
         self.ended: dict[str, Any] | None = None
@@ -358,6 +359,16 @@ class _Judge:
             self.cycle_started(rec)
         elif kind == "taser_exposure":
             self.exposure(rec)
+        elif kind == "probe_detached":
+            d = rec.data
+            self.detached_why = f"probe(s) {', '.join(map(str, d['probes']))} off: {d['reason']}"
+            if not d["circuit_open"]:
+                self.add(
+                    "PLACE-02",
+                    rec.t,
+                    Kind.INFO,
+                    f"{self.detached_why} on {d['subject']}; the others still close a circuit",
+                )
         elif kind == "probe_impacts":
             self.probes(rec)
         elif kind in ("bullet_impact", "bullet_strike"):
@@ -771,6 +782,14 @@ class _Judge:
         s.exposure_s += float(d["duration_s"])
         s.last_cycle_end = t
         s.running.discard(str(d.get("serial")))
+        if d.get("ended_by") == "probe_detached":
+            self.add(
+                "PLACE-02",
+                t,
+                Kind.INFO,
+                f"cycle {d['cycle']} on {s.name} ended after {d['duration_s']:.1f} s: the circuit"
+                f" opened ({self.detached_why})",
+            )
         if d["duration_s"] > values.cew_standard_cycle_s + _CYCLE_SLACK_S:
             self.breach(
                 "CEW-03",

@@ -17,6 +17,7 @@ Two modes, one frame (`range.runs.core.lane_frame`) and one firing path:
 
 from __future__ import annotations
 
+import functools
 import math
 import tempfile
 import time
@@ -28,22 +29,31 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from drills.engine import DrillEngine, OfficerAction, RunState
+from drills.engine import DrillEngine, OfficerAction, RunState, SubjectState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
+from drills.threat import Behaviour
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
 from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
-from physics.animation import SubjectAnimator
+from physics.animation import FALL_S, SubjectAnimator
 from physics.ballistics import BulletImpact, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.human import HumanPose
 from physics.penetration import Strike, fly_through
 from physics.pose import Pose
-from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
+from physics.taser import (
+    Circuit,
+    Effect,
+    ProbeImpact,
+    cartridge,
+    circuit_for,
+    fly_probes,
+    prepare,
+)
 from physics.units import FT_M
 from physics.world import RangeWorld
 from range import __version__
@@ -71,6 +81,10 @@ Progress = Callable[[float, float, str], None]
 POINTING_RANGE_M = 30.0
 # A brisk tactical walk to cover.
 OFFICER_WALK_MPS = 1.5
+# Probe wires are checked against the body only once the subject's feet are within this of
+# the wire's reach from the device: no point of a body is farther than this from its feet.
+SUBJECT_REACH_M = 2.0
+DEVICE_HEIGHT_M = 1.0  # a holstered or lowered TASER, for the wire check
 # A live run that fell behind (a long GC pause, a swapped-out process) catches up at most this
 # many engine steps in one frame, then lets the rest go: subjects never teleport.
 MAX_CATCH_UP_STEPS = 8
@@ -317,6 +331,10 @@ class Session:
         # A round's turn on leaving what it went through: its own stream, so the draws of
         # every shot and probe after it stay as they were before rounds carried on.
         self.penetration_rng = self.random.stream("penetration")
+        # Probes pulled out in a fall: their own stream too.
+        self.detach_rng = self.random.stream("detach")
+        self._down: set[str] = set()  # subjects down (incapacitated) at the last step
+        self._landing: dict[str, float] = {}  # a falling subject: when the body lands
         self.frame_times_s: list[float] = []
         self.frame_cpu_s: list[float] = []
         self.faults: FaultPolicy | None = None
@@ -676,7 +694,58 @@ class Session:
             )
             self.world.pose_subject(subject.id, pose)
             self.human_poses[subject.id] = pose
+        self._check_probes()
         self.hands.after_step(engine.t)
+
+    def _check_probes(self) -> None:
+        """Each step, the probes still in a subject (every TASER's `Circuit`): a subject who
+        has taken a probe farther from the device than its wire breaks that wire, and a
+        subject who falls (goes down: incapacitated) may pull probes out as the body lands
+        (FALL_DETACH_P, physics/taser.py; FALL_S after going down, physics/animation.py).
+        What came off is logged; a circuit left open ends (the engine)."""
+        engine = self.engine
+        down = {s.id for s in engine.subjects.values() if s.behaviour is Behaviour.INCAPACITATED}
+        # A subject who goes down lands FALL_S later (the animation's fall): the probes are
+        # pulled, if at all, as the body meets the floor.
+        for name in down - self._down:
+            self._landing[name] = engine.t + FALL_S
+        for name in self._down - down:
+            self._landing.pop(name, None)
+        self._down = down
+        fell = {name for name, at in self._landing.items() if engine.t >= at - 1e-9}
+        for name in fell:
+            del self._landing[name]
+        if engine.state is not RunState.RUNNING:
+            return
+        for serial, device in self.circuits.items():
+            for subject in engine.subjects.values():
+                attached = device.attached(subject.id)
+                if not attached:
+                    continue
+                device_at = self._device_position(subject)
+                far = math.dist(device_at[:2], subject.position_m) + SUBJECT_REACH_M
+                gone: list[tuple[int, str]] = []
+                if far > min(p.wire_m for p in attached):
+                    where = functools.partial(self.world.body_to_world, subject.id)
+                    wired = device.check_wires(subject.id, device_at, where)
+                    gone += [(p, "the wire ran out") for p in wired]
+                if subject.id in fell:
+                    pulled = device.subject_fell(subject.id, self.detach_rng)
+                    gone += [(p, "pulled out in a fall") for p in pulled]
+                for why in dict.fromkeys(w for _, w in gone):
+                    ids = [p for p, w in gone if w == why]
+                    still = device.reenergise(subject.id)
+                    engine.probe_detached(
+                        serial, subject.id, ids, why, circuit_open=still.effect is Effect.NONE
+                    )
+
+    def _device_position(self, subject: SubjectState) -> tuple[float, float, float]:
+        """Where the TASER is now: the drawn weapon's tracked bore, else at the officer's hip."""
+        pose = self.hands.weapon_pose(self.offset_s + self.engine.t)
+        if pose.usable:
+            return pose.position_m
+        x, y = self.hands.officer_xy
+        return (x, y, DEVICE_HEIGHT_M)
 
     def _answered(self, silent: Sequence[Attached]) -> bool:
         """The run core's fault policy: while a replica is silent the drill is suspended (timer
