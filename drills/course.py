@@ -206,8 +206,8 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
                         f"{string.distance_ft_value:g} ft is beyond the lane: allowed 0 <"
-                        f" distance <= {lane_ft:g} ft ({lane_ft / 3:g} yd; the course's"
-                        " lane_length_ft)",
+                        f" distance <= {lane_ft:g} ft ({lane_ft / 3:g} yd), the course's"
+                        " lane_length_ft",
                     )
                 )
                 continue
