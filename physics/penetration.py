@@ -195,6 +195,7 @@ def fly_through(
     # carries on after a crossing is integrated, from the exit point at the exit speed.
     ends = fly_rounds(world, bullet, origin[None], muzzle.rotation()[None], rng, atmosphere, motion)
     turn_rng = rng if after_rng is None else after_rng
+    flying = muzzle.forward()  # the direction of the flight under way
     drag_scale = 0.5 * atmosphere.density_kgm3 * G1_STANDARD_AREA_PER_MASS / load.g1_bc
     names = world.targets
     clock_s = 0.0
@@ -208,7 +209,10 @@ def fly_through(
         t = float(ends.time_s[0])
         # The chord from where this flight started: its heading at the hit to well under a
         # degree over a lane (a pistol round drops ~0.1 deg in 25 yd).
-        heading = (hit - origin) / max(float(np.linalg.norm(hit - origin)), 1e-9)
+        chord = float(np.linalg.norm(hit - origin))
+        # A hit where the flight began (the next object touches the last one's far side, as
+        # a car's window sits on its door): the flight's own direction.
+        heading = (hit - origin) / chord if chord > 1e-6 else flying
         v_in = float(ends.speed_mps[0])
         region = REGIONS[ends.region[0]] if ends.region[0] >= 0 else None
         kind = world.material_of(name)
@@ -238,6 +242,7 @@ def fly_through(
             break
         clock_s += t
         turned = angular_scatter(heading[None], math.radians(deflection), turn_rng)[0]
+        flying = turned
         origin = out + turned * EXIT_NUDGE_M
         remaining_m = max(far_x - float(origin[0]), 1.0) / max(abs(float(turned[0])), 0.2)
         duration = min(1.3 * remaining_m / v_out, 2.0)

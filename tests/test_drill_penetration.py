@@ -220,3 +220,40 @@ def test_built_in_drills_keep_their_cover_as_cover() -> None:
     for drill in builtin_drills().values():
         for cover in drill.scene.cover:
             assert cover.role == "cover" and cover.material == "concrete", (drill.id, cover)
+
+
+CAR_PROP = """
+[scene]
+# The car side-on to the officer (bonnet to his right): its front doors face him, the gunman
+# stands in the cabin behind the driver's door.
+props = [{ kind = "car", name = "car", x_ft = 16.0, y_ft = -2.0, yaw_deg = 90.0 }]
+"""
+
+
+def test_a_9mm_round_through_the_car_props_door_hits_the_man_inside() -> None:
+    text = drill_text(CAR_PROP, "").replace("start_distance_ft = 15.0", "start_distance_ft = 14.7")
+    drill = parse_drill(text, "car-door-v1.toml")
+    officer = parse_model(FIRE_AT.replace('"abdomen"', '"leg"'), OfficerScript, "f.toml")
+    result = run_drill(RunConfig(drill, officer, 0))
+    door, man, *_ = shots(result)
+    assert door["target"] == "concealment:car/door_fl" and door["material"] == "car_door"
+    assert door["role"] == "concealment"
+    # Two 20 ga skins 3.2 in apart cost 3 in of gel: 348 m/s in, 310 m/s out.
+    assert float(door["thickness_in"]) == pytest.approx(3.2, abs=0.05)  # type: ignore[arg-type]
+    bullet = load("9mm-124")
+    v_in = float(door["velocity_mps"])  # type: ignore[arg-type]
+    assert door["exit_mps"] == pytest.approx(
+        exit_speed_mps(bullet, v_in, material("car_door").gel_in(3.2)), abs=0.5
+    )
+    assert man["kind"] == "bullet_strike" and man["target"] == "gunman"
+    assert result.end_reason == "gunman reached down"
+
+
+def test_a_prop_cars_engine_block_and_wheels_still_stop_rounds() -> None:
+    from physics.props import penetration_material, prop_parts
+
+    parts = {p.name: penetration_material(p) for p in prop_parts("car", "car", 0.0, 0.0)}
+    assert parts["engine_block"] == parts["wheel_fl"] == parts["bonnet"] == "backstop"
+    assert parts["door_fl"] == "car_door" and parts["windscreen"] == "glass"
+    room = {p.name: penetration_material(p) for p in prop_parts("room", "r", 0.0, 0.0)}
+    assert room["far_wall"] == "drywall"
