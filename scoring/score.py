@@ -853,7 +853,7 @@ class _Judge:
             self.round_struck = False
         s = self.subject(d["target"])
         through = (d.get("exit_mps") or 0.0) > 0.0
-        how = f" through the {d.get('material')}" if rec.kind == "bullet_strike" else ""
+        how = " after going through what it hit first" if rec.kind == "bullet_strike" else ""
         if s is not None and s.role == "bystander":
             self.round_struck = True
             self.add(

@@ -5,6 +5,8 @@ critical. A drill's scene objects carry a material and a role (cover | concealme
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from drills.log import LogRecord
@@ -257,3 +259,14 @@ def test_a_prop_cars_engine_block_and_wheels_still_stop_rounds() -> None:
     assert parts["door_fl"] == "car_door" and parts["windscreen"] == "glass"
     room = {p.name: penetration_material(p) for p in prop_parts("room", "r", 0.0, 0.0)}
     assert room["far_wall"] == "drywall"
+
+
+def test_the_report_reviews_a_round_that_went_on_to_a_bystander(tmp_path: Path) -> None:
+    from range.review.report import write_report
+
+    drill = parse_drill(drill_text("", BYSTANDER_1M_BEHIND), "penetration-test-v1.toml")
+    officer = parse_model(FIRE_AT, OfficerScript, "fires-v1.toml")
+    result = run_drill(RunConfig(drill, officer, 0, runs_dir=tmp_path))
+    assert result.run_dir is not None
+    page = write_report(result.run_dir).read_text(encoding="utf-8")
+    assert "DECISION-02" in page and "struck bystander passer" in page
