@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drills.schema import DRILL_ID, Scene
+from physics.ballistics import builtin_loads
 from physics.datafiles import (
     DataFileError,
     Problem,
@@ -30,7 +31,13 @@ from physics.taser import TaserModel, builtin_cartridges
 # `python -m`, a `drills/` folder in the current directory shadows the package's name.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-Weapon = Literal["pistol"] | TaserModel
+Weapon = Literal["pistol", "rifle"] | TaserModel
+FIREARMS = ("pistol", "rifle")  # strings that fire rounds at the course's paper target
+# The load a firearm string fires when it names none (physics/data/loads.toml): the pistol's is
+# the run's own (`--load`, CourseConfig.firearm_load), the patrol rifle's its duty load.
+DEFAULT_RIFLE_LOAD = "223-55"
+# Rounds a replica's magazine holds (peripherals/emulator.py: PistolEmulator, RifleEmulator).
+MAGAZINE_ROUNDS = {"pistol": 17, "rifle": 30}
 Hand = Literal["both", "strong", "support"]
 OTHER_HAND: dict[str, Hand] = {"strong": "support", "support": "strong"}
 
@@ -40,6 +47,9 @@ class CourseString(StrictModel):
     `par_time_s`."""
 
     weapon: Weapon = "pistol"
+    # A firearm string's load (physics/data/loads.toml id): None, the pistol's run load or the
+    # rifle's DEFAULT_RIFLE_LOAD.
+    load: str | None = None
     distance_yd: float | None = Field(default=None, gt=0.0)
     distance_ft: float | None = Field(default=None, gt=0.0)
     start: Literal["holster", "low_ready", "ready"] = "holster"
@@ -59,13 +69,25 @@ class CourseString(StrictModel):
     def _consistent(self) -> CourseString:
         if (self.distance_yd is None) == (self.distance_ft is None):
             raise ValueError("give exactly one of distance_yd and distance_ft")
-        if self.weapon == "pistol":
+        if self.weapon in FIREARMS:
             if self.rounds < 1 or self.cartridges or self.cartridge:
-                raise ValueError("a pistol string fires rounds (at least 1), not cartridges")
+                raise ValueError(
+                    f"a {self.weapon} string fires rounds (at least 1), not cartridges"
+                )
+            per_magazine = (self.rounds + 1) // 2 if self.reload else self.rounds
+            if per_magazine > MAGAZINE_ROUNDS[self.weapon]:
+                raise ValueError(
+                    f"{per_magazine} rounds in one magazine: the {self.weapon}'s holds"
+                    f" {MAGAZINE_ROUNDS[self.weapon]} (reload = true splits the string in two)"
+                )
         elif self.cartridges < 1 or self.rounds or self.cartridge is None:
             raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
+        elif self.load is not None:
+            raise ValueError("load belongs to firearm strings (pistol, rifle)")
+        if self.weapon == "rifle" and self.start == "holster":
+            raise ValueError("a rifle string starts from low_ready or ready, not the holster")
         if self.switch_hand_after is not None:
-            if self.weapon != "pistol" or self.hand == "both":
+            if self.weapon not in FIREARMS or self.hand == "both":
                 raise ValueError(
                     "switch_hand_after needs a pistol string fired one-handed: hand = 'strong'"
                     " or 'support'"
@@ -136,6 +158,12 @@ class Course(StrictModel):
     title: str
     source: str  # where the course comes from, and what was approximated
     target: TargetKind = TargetKind.QIT99
+    # The range the course is fired on: its strings' distances are bounded by it, as a drill's
+    # subjects are by its lane (3 to 300 ft, drills.schema.Scene); a patrol-rifle course's
+    # 50 and 100 yd lines need a 150 or 300 ft range.
+    lane_length_ft: float = Field(
+        default=Scene.model_fields["lane_length_ft"].default, ge=3.0, le=300.0
+    )
     # After the par time a shot is a "miss" (scored zero) or "void" (not fired at all).
     late_shots: Literal["miss", "void"] = "miss"
     pass_mark: PassMark
@@ -170,17 +198,27 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
     for i, stage in enumerate(course.stages):
         for j, string in enumerate(stage.strings):
             loc: tuple[str | int, ...] = ("stages", i, "strings", j)
-            if string.distance_ft_value > LANE_LENGTH_FT:
+            lane_ft = course.lane_length_ft
+            if string.distance_ft_value > lane_ft:
                 field = "distance_ft" if string.distance_ft is not None else "distance_yd"
                 problems.append(
                     Problem(
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
                         f"{string.distance_ft_value:g} ft is beyond the lane: allowed 0 <"
-                        f" distance <= {LANE_LENGTH_FT:g} ft ({LANE_LENGTH_FT / 3:g} yd)",
+                        f" distance <= {lane_ft:g} ft ({lane_ft / 3:g} yd), the course's"
+                        " lane_length_ft",
                     )
                 )
                 continue
+            if string.load is not None and string.load not in builtin_loads():
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, "load")),
+                        f"stages[{i}].strings[{j}].load",
+                        f"no load {string.load!r}; known: " + ", ".join(sorted(builtin_loads())),
+                    )
+                )
             if string.cartridge is None:
                 continue
             cart = known.get(string.cartridge)
@@ -275,6 +313,9 @@ class Shooter(StrictModel):
     # A hand switch inside a string: hand the pistol over and find the sights again. Chosen, not
     # measured (docs/courses.md).
     hand_switch_s: float = Field(default=1.0, gt=0.0)
+    # The patrol rifle's aim error as a share of the pistol's: shouldered, with an optic, it
+    # holds tighter. Chosen, not measured (docs/courses.md).
+    rifle_aim_factor: float = Field(default=0.4, gt=0.0, le=1.0)
 
 
 class ShooterFile(StrictModel):

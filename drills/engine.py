@@ -217,6 +217,8 @@ class DrillEngine:
                     "width_m": c.width_ft * FT_M,
                     "depth_m": c.depth_ft * FT_M,
                     "officer_cover": c.officer_cover,
+                    "material": c.material,
+                    "role": c.role,
                 }
                 for c in self.drill.scene.cover
             ],
@@ -506,6 +508,44 @@ class DrillEngine:
         if circuit.mode == "drive_stun":  # nothing stays attached
             del self.circuits[serial]
 
+    def probe_detached(
+        self,
+        serial: str | None,
+        subject_id: str,
+        probes: list[int],
+        reason: str,
+        circuit_open: bool,
+        t: float | None = None,
+    ) -> None:
+        """Probes of device `serial` came off `subject_id` (the runner's per-step wire and fall
+        checks, physics.taser.Circuit.check_wires / subject_fell): logged as `probe_detached`.
+        When what is left no longer closes a circuit, the device's circuit through the subject
+        ends: a running cycle ends there (`taser_exposure` ended_by "probe_detached"), recovery
+        starts, and a later ARC press has nothing to re-energise."""
+        self._require_running()
+        when = self.t if t is None else t
+        self.log.emit(
+            when,
+            "probe_detached",
+            subject=subject_id,
+            serial=serial,
+            probes=probes,
+            reason=reason,
+            circuit_open=circuit_open,
+        )
+        if not circuit_open:
+            return
+        self._arriving = [a for a in self._arriving if a[1] != serial or a[2] != subject_id]
+        circuit = self.circuits.get(serial)
+        if circuit is None or circuit.subject != subject_id or circuit.mode != "probe":
+            return
+        self._end_exposure(serial, when, "probe_detached")
+        del self.circuits[serial]
+        subject = self.subjects[subject_id]
+        until = subject.incapacitated_until_s
+        if until is not None and until > when + RECOVERY_S:
+            subject.incapacitated_until_s = when + RECOVERY_S
+
     def bullet(self, impact: BulletImpact, t: float | None = None, **data: Any) -> None:
         self._require_running()
         self.log.emit(
@@ -519,6 +559,31 @@ class DrillEngine:
         )
         if impact.target in self.subjects:
             self._cue(self.subjects[impact.target], "hit")
+
+    def bullet_strike(
+        self,
+        target: str | None,
+        region: Region | None,
+        point: tuple[float, float, float],
+        velocity_mps: float,
+        t: float | None = None,
+        **data: Any,
+    ) -> None:
+        """What a round struck after going through the first thing it hit (over-penetration,
+        physics.penetration.fly_through): logged as a `bullet_strike`, and a subject struck is
+        hit as by any round."""
+        self._require_running()
+        self.log.emit(
+            self.t if t is None else t,
+            "bullet_strike",
+            target=target,
+            region=None if region is None else region.value,
+            point=[round(c, 4) for c in point],
+            velocity_mps=round(velocity_mps, 2),
+            **data,
+        )
+        if target in self.subjects:
+            self._cue(self.subjects[target], "hit")
 
     def cycle_ended(self, t: float | None = None, **data: Any) -> None:
         """The device's cycle ended (or the safety stopped it): recovery starts now, also after

@@ -137,6 +137,10 @@ class CoverBox(_Part):
     depth_m: float
     # Cover the drill marks as the officer's to use (absent in older logs: taken as the officer's).
     officer_cover: bool | None = None
+    # What it is made of (a physics.penetration material id) and what the drill calls it:
+    # "cover" stops handgun rounds, "concealment" only hides (absent in older logs: cover).
+    material: str | None = None
+    role: Literal["cover", "concealment"] | None = None
 
 
 class Zone(_Part):
@@ -370,11 +374,38 @@ class IncapacitationEnded(Record):
 
 
 class BulletImpact(Record):
+    """Where a round first struck. With the penetration model (range/runs/drill.py): what the
+    thing struck is made of (`material`, a physics.penetration id), the drill's `role` for an
+    object ("cover" | "concealment"), the inches it crossed and the speed it left with
+    (`exit_mps`, 0: it stopped there); `bullet_strike` records follow for what it struck next."""
+
     KIND = "bullet_impact"
     target: str | None
     region: Region | None
     point: XYZ
     velocity_mps: float
+    serial: str | None = None
+    material: str | None = None
+    role: Literal["cover", "concealment"] | None = None
+    thickness_in: Annotated[float, Field(ge=0.0)] | None = None
+    exit_mps: Annotated[float, Field(ge=0.0)] | None = None
+
+
+class BulletStrike(Record):
+    """Something a round struck after going through what it hit first (over-penetration): the
+    `strike`-th thing along its flight (1: the second), at `velocity_mps` on arrival, leaving at
+    `exit_mps` (0: it stopped there). Logged at the shot's time, after its `bullet_impact`."""
+
+    KIND = "bullet_strike"
+    target: str | None
+    region: Region | None
+    point: XYZ
+    velocity_mps: float
+    strike: Annotated[int, Field(ge=1)]
+    material: str | None
+    role: Literal["cover", "concealment"] | None
+    thickness_in: Annotated[float, Field(ge=0.0)]
+    exit_mps: Annotated[float, Field(ge=0.0)]
     serial: str | None = None
 
 
@@ -410,7 +441,22 @@ class TaserExposure(Record):
     cycle: Annotated[int, Field(ge=1)]
     started_s: Seconds
     duration_s: Seconds
-    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end"]
+    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end", "probe_detached"]
+
+
+class ProbeDetached(Record):
+    """Probes of a TASER came off the subject (range/runs/drill.py checks every engine step):
+    `reason` "the wire ran out" (the subject moved a probe farther from the device than its
+    wire) or "pulled out in a fall" (physics.taser: FALL_DETACH_P). `circuit_open`: what is
+    left of the device's probes no longer closes a circuit through the subject, so its cycle
+    ends (`taser_exposure` ended_by "probe_detached") and nothing is left to re-energise."""
+
+    KIND = "probe_detached"
+    subject: str
+    serial: str | None
+    probes: list[Index]
+    reason: str
+    circuit_open: bool
 
 
 class Instructor(Record):

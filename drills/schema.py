@@ -50,9 +50,17 @@ OfficerCue = Literal[
 
 
 class Cover(StrictModel):
-    """A solid object rounds do not pass: a car's engine block, a wall, a concrete planter."""
+    """A solid object on the lane: a car's engine block, a wall, a concrete planter, a car door.
+
+    `material` is a physics.penetration material id (physics/data/materials.toml): rounds go
+    through it as that material allows (docs/physics.md, "Penetration, cover and
+    concealment"). `role` is what the drill teaches it as: "cover" stops handgun rounds (checked:
+    its material and depth must stop the 9 mm duty load), "concealment" only hides (a car door,
+    drywall). The scorer credits cover only to an object with role "cover" (COVER-01)."""
 
     name: str
+    material: str = "concrete"
+    role: Literal["cover", "concealment"] = "cover"
     x_ft: float = Field(gt=0.0)  # centre, downrange of the officer's start
     y_ft: float = 0.0  # centre, to the officer's left
     width_ft: float = Field(gt=0.0)  # across the lane
@@ -300,6 +308,10 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             or abs(cover.y_ft) > drill.scene.lane_width_ft / 2
         ):
             problem(("scene", "cover", c, "x_ft"), f"cover {cover.name!r} lies off the lane")
+        problem_text = _cover_problem(cover)
+        if problem_text is not None:
+            field = "material" if problem_text.startswith("no material") else "role"
+            problem(("scene", "cover", c, field), problem_text)
     for c, crowd in enumerate(drill.scene.crowds):
         if (
             crowd.x_ft > drill.scene.lane_length_ft
@@ -371,6 +383,34 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
         )
     if problems:
         raise DataFileError(path, problems)
+
+
+# What a drill's "cover" must stop, fired at the muzzle straight through its depth: every
+# handgun duty load (physics/data/loads.toml). The patrol rifle's round is not asked of it.
+HANDGUN_LOADS = ("9mm-124", "9mm-147", "40sw-180", "45acp-230")
+
+
+def _cover_problem(cover: Cover) -> str | None:
+    """Why a scene object's material or role is wrong: an unknown material, or one marked
+    cover that a handgun duty load goes through across its depth (mark it concealment)."""
+    # Imported here: physics.penetration brings PyBullet, which validating a file needs only
+    # when the drill has scene objects.
+    from physics.ballistics import load
+    from physics.penetration import builtin_materials, stops
+
+    known = builtin_materials()
+    if cover.material not in known:
+        return f"no material {cover.material!r}; known: {', '.join(sorted(known))}"
+    if cover.role != "cover":
+        return None
+    depth_in = cover.depth_ft * 12.0
+    through = [x for x in HANDGUN_LOADS if not stops(load(x), cover.material, depth_in)]
+    if through:
+        return (
+            f"{cover.name!r} is marked cover but {depth_in:g} in of {cover.material} does not"
+            f" stop {', '.join(through)} (physics.penetration): mark it role = 'concealment'"
+        )
+    return None
 
 
 def instructor_buttons(drill: Drill) -> list[str]:

@@ -40,7 +40,7 @@ from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import GRAVITY_MPS2, angular_scatter
 from physics.pose import Pose
 from physics.units import IN_M
-from physics.world import REGIONS, RangeWorld
+from physics.world import REGIONS, Motion, RangeWorld
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -180,15 +180,22 @@ def fly_through(
     atmosphere: Atmosphere = STANDARD_METRO,
     *,
     dispersion: bool = True,
+    motion: Motion | None = None,
+    after_rng: np.random.Generator | None = None,
 ) -> list[Strike]:
     """Follow one round through everything it crosses until something stops it or it leaves
     the lane: the strikes in order (empty when it hit nothing). The first strike is where
-    `physics.ballistics.fly_bullet` would end; the rest is what carries on."""
+    `physics.ballistics.fly_bullet` would end (with `motion`, subjects moving during that first
+    flight, as there); the rest is what carries on. `after_rng` draws the turns on the way out
+    of what it crossed (default `rng`): a drill keeps them on their own stream, so the draws
+    of every later shot are those of a round that stopped."""
     bullet = load if dispersion else load.model_copy(update={"dispersion_moa": 0.0})
     origin = np.asarray(muzzle.position_m, dtype=float)
     # The first flight is a drill's own (trajectory table, the same dispersion draw); only what
     # carries on after a crossing is integrated, from the exit point at the exit speed.
-    ends = fly_rounds(world, bullet, origin[None], muzzle.rotation()[None], rng, atmosphere)
+    ends = fly_rounds(world, bullet, origin[None], muzzle.rotation()[None], rng, atmosphere, motion)
+    turn_rng = rng if after_rng is None else after_rng
+    flying = muzzle.forward()  # the direction of the flight under way
     drag_scale = 0.5 * atmosphere.density_kgm3 * G1_STANDARD_AREA_PER_MASS / load.g1_bc
     names = world.targets
     clock_s = 0.0
@@ -202,7 +209,10 @@ def fly_through(
         t = float(ends.time_s[0])
         # The chord from where this flight started: its heading at the hit to well under a
         # degree over a lane (a pistol round drops ~0.1 deg in 25 yd).
-        heading = (hit - origin) / max(float(np.linalg.norm(hit - origin)), 1e-9)
+        chord = float(np.linalg.norm(hit - origin))
+        # A hit where the flight began (the next object touches the last one's far side, as
+        # a car's window sits on its door): the flight's own direction.
+        heading = (hit - origin) / chord if chord > 1e-6 else flying
         v_in = float(ends.speed_mps[0])
         region = REGIONS[ends.region[0]] if ends.region[0] >= 0 else None
         kind = world.material_of(name)
@@ -231,7 +241,8 @@ def fly_through(
         if v_out <= 0.0:
             break
         clock_s += t
-        turned = angular_scatter(heading[None], math.radians(deflection), rng)[0]
+        turned = angular_scatter(heading[None], math.radians(deflection), turn_rng)[0]
+        flying = turned
         origin = out + turned * EXIT_NUDGE_M
         remaining_m = max(far_x - float(origin[0]), 1.0) / max(abs(float(turned[0])), 0.2)
         duration = min(1.3 * remaining_m / v_out, 2.0)

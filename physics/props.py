@@ -57,6 +57,17 @@ class PropPart:
         return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def penetration_material(part: PropPart) -> str:
+    """What a round meets in `part` (a physics/data/materials.toml id): a car's doors are
+    `car_door`, its glass `glass`, a room's walls `drywall`, a wooden door `wood`; every other
+    part stops rounds (`backstop`): the engine block, wheels and curb are cover, and a car's
+    bonnet, boot, sill and roof are drawn as solid boxes (the bonnet's holds the engine block),
+    so a round is not let through them."""
+    if part.material == "paint" and part.name.startswith("door_"):
+        return "car_door"
+    return {"glass": "glass", "drywall": "drywall", "wood": "wood"}.get(part.material, "backstop")
+
+
 # (name, centre, half, role, material) in the prop frame.
 _Box = tuple[str, tuple[float, float, float], tuple[float, float, float], Role, str]
 

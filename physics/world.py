@@ -28,7 +28,7 @@ from physics.human import (
     region_codes,
 )
 from physics.pose import Vec3, quat_to_matrix, yaw_quat
-from physics.props import PropPart
+from physics.props import PropPart, penetration_material
 from physics.targets import GAUGE_9MM_IN, PaperTarget
 from physics.units import IN_M
 
@@ -173,6 +173,9 @@ class RangeWorld:
         # name -> (material id, "cover" | "concealment", (2, 3) box). Subjects are soft
         # tissue; the floor, walls, backstop and add_cover boxes stop everything.
         self._objects: dict[str, tuple[str, str, NDArray[np.float64]]] = {}
+        # Props' parts among them, turned: name -> (centre, rotation); their box above is
+        # their half extents about that centre, in their own frame.
+        self._turned: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._unsynced: set[str] = set()  # posed since PyBullet's links were last moved
         self._numpy_boxes: dict[str, NDArray[np.float64]] = {}  # per pose: subject_box
         # As PyBullet has each subject now: its placement, and that pose's box once known.
@@ -437,6 +440,16 @@ class RangeWorld:
         c = self._require()
         a = np.asarray(point, dtype=float)
         d = np.asarray(direction, dtype=float)
+        if name in self._turned:
+            # A prop's part, turned about +Z: the slab exit in the part's own frame.
+            centre, rotation = self._turned[name]
+            a_local, d_local = rotation.T @ (a - centre), rotation.T @ d
+            half = self._objects[name][2][1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t1, t2 = (-half - a_local) / d_local, (half - a_local) / d_local
+            out = np.where(np.isfinite(np.maximum(t1, t2)), np.maximum(t1, t2), np.inf)
+            far_t = float(np.nanmin(out))
+            return a + d * far_t if math.isfinite(far_t) and far_t > 0.0 else a
         if name in self._objects:
             box = self._objects[name][2]
         elif name in self._subjects:
@@ -499,6 +512,18 @@ class RangeWorld:
                 physicsClientId=c,
             )
             self._names[uid] = part.body_name
+            # What rounds meet (physics.penetration): the part's material as a penetration
+            # material, its role, and its half extents about its own centre and yaw.
+            half = np.asarray(part.half, dtype=float)
+            self._objects[part.body_name] = (
+                penetration_material(part),
+                part.role.value,
+                np.array([-half, half]),
+            )
+            self._turned[part.body_name] = (
+                np.asarray(part.centre, dtype=float),
+                part.rotation(),
+            )
         self._boxes = None
 
     def target_score(

@@ -199,7 +199,7 @@ class _Subject:
         return out
 
 
-Box = dict[str, float]
+Box = dict[str, Any]  # a cover record: numbers in metres, name, material, role
 
 
 def _segment_hits_box(a: tuple[float, float], b: tuple[float, float], box: Box) -> bool:
@@ -304,6 +304,8 @@ class _Judge:
         self.crowds: list[Box] = []
         self.backstop_m: float | None = None
         self.gun_moments = self.covered_moments = 0
+        self.round_struck = False  # the round being read has struck a person (bullet_strike)
+        self.detached_why = "a probe detached"  # the last probe_detached, for the cycle it ends
         self.first_gun_t: float | None = None
         self.end_t = 0.0
         self.ended: dict[str, Any] | None = None
@@ -333,7 +335,13 @@ class _Judge:
         return None if name is None else self.subjects.get(name)
 
     def officer_covers(self) -> list[Box]:
-        return [c for c in self.cover if c.get("officer_cover") is not False]
+        """The objects the officer may take cover behind: the drill's own to use, and cover,
+        not concealment (a car door hides the officer but stops no round; docs/scoring.md)."""
+        return [
+            c
+            for c in self.cover
+            if c.get("officer_cover") is not False and c.get("role") != "concealment"
+        ]
 
     def protected_from(self, officer: tuple[float, float], p: tuple[float, float]) -> bool:
         reach = self.values.cover_reach_ft * FT_M
@@ -373,9 +381,19 @@ class _Judge:
             self.cycle_started(rec)
         elif kind == "taser_exposure":
             self.exposure(rec)
+        elif kind == "probe_detached":
+            d = rec.data
+            self.detached_why = f"probe(s) {', '.join(map(str, d['probes']))} off: {d['reason']}"
+            if not d["circuit_open"]:
+                self.add(
+                    "PLACE-02",
+                    rec.t,
+                    Kind.INFO,
+                    f"{self.detached_why} on {d['subject']}; the others still close a circuit",
+                )
         elif kind == "probe_impacts":
             self.probes(rec)
-        elif kind == "bullet_impact":
+        elif kind in ("bullet_impact", "bullet_strike"):
             self.bullet(rec)
         elif kind == "drive_stun":
             self.drive_stun(rec)
@@ -891,6 +909,14 @@ class _Judge:
         s.exposure_s += float(d["duration_s"])
         s.last_cycle_end = t
         s.running.discard(str(d.get("serial")))
+        if d.get("ended_by") == "probe_detached":
+            self.add(
+                "PLACE-02",
+                t,
+                Kind.INFO,
+                f"cycle {d['cycle']} on {s.name} ended after {d['duration_s']:.1f} s: the circuit"
+                f" opened ({self.detached_why})",
+            )
         if d["duration_s"] > values.cew_standard_cycle_s + _CYCLE_SLACK_S:
             self.breach(
                 "CEW-03",
@@ -968,14 +994,33 @@ class _Judge:
         self.placement(t, f"drive-stun on {d['subject']}", d["region"], zone)
 
     def bullet(self, rec: LogRecord) -> None:
+        """A round's first strike (`bullet_impact`) or what it struck after going through
+        (`bullet_strike`): a bystander struck either way is critical (DECISION-02); a round
+        that struck no person is a miss where it stopped."""
         d, t = rec.data, rec.t
+        if rec.kind == "bullet_impact":
+            self.round_struck = False
         s = self.subject(d["target"])
+        through = (d.get("exit_mps") or 0.0) > 0.0
+        how = " after going through what it hit first" if rec.kind == "bullet_strike" else ""
         if s is not None and s.role == "bystander":
-            self.add("DECISION-02", t, Kind.CRITICAL, f"a round struck bystander {d['target']}")
+            self.round_struck = True
+            self.add(
+                "DECISION-02", t, Kind.CRITICAL, f"a round struck bystander {d['target']}{how}"
+            )
         elif s is not None:
+            self.round_struck = True
             self.on_target += 1
             self.hits.append(Hit("firearm", t, d["target"], d["region"]))
-        else:
+        elif through:
+            self.add(
+                "HIT-01",
+                t,
+                Kind.INFO,
+                f"a round went through the {d['target']} ({d.get('material')},"
+                f" {d.get('role') or 'object'}, left at {d['exit_mps']:.0f} m/s)",
+            )
+        elif not self.round_struck:
             self.add("HIT-01", t, Kind.FINDING, f"round missed, stopped by the {d['target']}")
 
     def positions(self, rec: LogRecord) -> None:

@@ -127,7 +127,10 @@ def test_the_simulated_x26p_re_energises_through_its_attached_probes() -> None:
     """Through the emulated replica: the second trigger pull of a spent X26P is an `arc_switch`
     device event, and the engine re-energises the attached probes."""
     drill = builtin_drills()["repeated-cycles-v1"]
-    result = run_drill(RunConfig(drill, find_officer("repeated-cycles-correct-v1"), 1))
+    # Seed 4: neither fall pulls a probe out (FALL_DETACH_P; seed 1 loses one in the second
+    # fall, tests/test_probe_detach.py), so both cycles run their 5 s.
+    result = run_drill(RunConfig(drill, find_officer("repeated-cycles-correct-v1"), 4))
+    assert not [r for r in result.records if r.kind == "probe_detached"]
     events = [r.data["event"] for r in result.records if r.kind == "device_event"]
     assert "arc_switch" in events
     started = [r.data for r in result.records if r.kind == "taser_cycle_started"]

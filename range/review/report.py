@@ -118,6 +118,8 @@ def _map(records: list[LogRecord], cover: list[dict[str, float]]) -> str:
                 ax.plot(i["point"][0], i["point"][1], "x", color="orange")
         elif r.kind == "bullet_impact":
             ax.plot(r.data["point"][0], r.data["point"][1], "x", color="red")
+        elif r.kind == "bullet_strike":  # what a round struck after going through
+            ax.plot(r.data["point"][0], r.data["point"][1], "+", color="red")
     ax.set_aspect("equal")
     ax.set_ylim(-4.0, 4.0)
     ax.set_xlabel("downrange (m)")
@@ -187,6 +189,16 @@ def _shot_images(
         for point in impacts:
             scene.marker(point, colour, 0.03)
             scene.path(origin, point, colour, 0.004)
+        if hit.kind == "bullet_impact":
+            # A round that went through: its path on to each thing it struck next.
+            start = impacts[0]
+            for r in records[records.index(hit) + 1 :]:
+                if r.kind != "bullet_strike" or abs(r.t - hit.t) > 1e-9:
+                    break
+                point = tuple(r.data["point"])
+                scene.marker(point, colour, 0.03)
+                scene.path(start, point, colour, 0.004)
+                start = point
     renderer.load(scene)
     officer_view = Pose(
         (origin[0] - 0.3, origin[1], origin[2] + 0.15),

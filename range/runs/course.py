@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from drills.course import Course, CourseString, Shooter
+from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseString, Shooter
 from drills.events import probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
-from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.emulator import PistolEmulator, RifleEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.ballistics import fly_bullet, load
@@ -210,14 +210,20 @@ def run_course(
             lane = Lane(clock, port_dir)
             stack.callback(lane.close)
             scripted = {
-                Weapon.FIREARM: lane.add(
+                "pistol": lane.add(
                     PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), Weapon.FIREARM
                 ),
-                Weapon.TASER: lane.add(
+                "taser": lane.add(
                     TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir),
                     Weapon.TASER,
                 ),
             }
+            if any(s.weapon == "rifle" for stage in course.stages for s in stage.strings):
+                # The patrol-rifle replica (30-round magazine, selector), only where the course
+                # fires it: a pistol course's lane and records stay as they were.
+                scripted["rifle"] = lane.add(
+                    RifleEmulator("SIM-RIFLE-0001", clock, directory=port_dir), Weapon.FIREARM
+                )
         else:
             lane = LiveLane(live.clock, live.ports, live.search).open()
             stack.callback(lane.close)
@@ -298,13 +304,13 @@ def run_course(
             if (i, j) in done:
                 continue  # fired before the crash: kept in the records
             string = course.stages[i].strings[j]
-            weapon = _lane_weapon(string)
             unplug = config.unplug_during == (i, j)
             for try_no in range(2):  # a faulted string is fired once more
                 hands: ScriptedShooterHands | LiveShooter
                 if isinstance(lane, Lane):
+                    replica = scripted[string.weapon if string.weapon in FIREARMS else "taser"]
                     hands = ScriptedShooterHands(
-                        config, string, scripted[weapon], lane, aim_rng, unplug and try_no == 0
+                        config, string, replica, lane, aim_rng, unplug and try_no == 0
                     )
                 else:
                     assert live is not None
@@ -344,14 +350,28 @@ def run_course(
 def _lane_weapon(string: CourseString) -> Weapon:
     """Which of the lane's weapons fires a string: the firearm (the course file names the
     pistol replica) or the TASER (it names the TASER's model)."""
-    return Weapon.FIREARM if string.weapon == "pistol" else Weapon.TASER
+    return Weapon.FIREARM if string.weapon in FIREARMS else Weapon.TASER
+
+
+def string_load(string: CourseString, pistol_load: str) -> str:
+    """The load a firearm string fires: its own, else the run's pistol load for a pistol
+    string or the patrol rifle's duty load (DEFAULT_RIFLE_LOAD) for a rifle string."""
+    if string.load is not None:
+        return string.load
+    return DEFAULT_RIFLE_LOAD if string.weapon == "rifle" else pistol_load
 
 
 def _check_weapons(course: Course, lane: LiveLane) -> None:
     """Every weapon the course fires must be on the lane before the first string."""
     needed = {_lane_weapon(s): s.weapon for stage in course.stages for s in stage.strings}
+    rifle = any(s.weapon == "rifle" for stage in course.stages for s in stage.strings)
+    if rifle and not any(r.model is Model.PATROL_RIFLE for r in lane.replicas):
+        needed[Weapon.FIREARM] = "rifle"
     for weapon, named in sorted(needed.items()):
-        if lane.replica(weapon) is None:
+        have = lane.replica(weapon) is not None
+        if named == "rifle":
+            have = any(r.model is Model.PATROL_RIFLE for r in lane.replicas)
+        if not have:
             found = ", ".join(f"{r.model.slug} {r.serial}" for r in lane.replicas) or "none"
             raise ValueError(
                 f"{course.id} has {named} strings but no such replica is on the given ports"
@@ -405,8 +425,8 @@ class ScriptedShooterHands:
             self.step += 1
             if act == "draw":
                 emulator.draw()
-                if isinstance(emulator, TaserEmulator):
-                    emulator.set_safety(False)
+                if isinstance(emulator, (TaserEmulator, RifleEmulator)):
+                    emulator.set_safety(False)  # the TASER's safety, the rifle's selector
             elif act == "press":
                 emulator.press_trigger()
                 self.replica.release_next_frame = True
@@ -434,7 +454,7 @@ class ScriptedShooterHands:
         return self.step == len(self.plan) and t_rel > self.last_press + 0.2
 
     def finish(self) -> None:
-        if isinstance(self.emulator, TaserEmulator):
+        if isinstance(self.emulator, (TaserEmulator, RifleEmulator)):
             self.emulator.set_safety(True)
         self.emulator.holster()
 
@@ -470,6 +490,8 @@ def aim_sigma_rad(string: CourseString, shooter: Shooter, round_index: int) -> f
     """The scripted shooter's aim error (1 sigma per axis, radians) for round `round_index` of a
     string: larger when the round is fired with the support hand alone."""
     sigma = shooter.aim_error_mrad * 1e-3
+    if string.weapon == "rifle":
+        sigma *= shooter.rifle_aim_factor
     if string.hand_for(round_index) == "support":
         sigma *= shooter.support_hand_factor
     return sigma
@@ -478,8 +500,8 @@ def aim_sigma_rad(string: CourseString, shooter: Shooter, round_index: int) -> f
 def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: CourseString) -> float:
     """Call the string, STANDBY for a random moment, then the start signal. Shots before it
     are not the string's: they are drained and said."""
-    pistol = string.weapon == "pistol"
-    what = f"{string.rounds} rounds" if pistol else f"{string.cartridges} x {string.cartridge}"
+    firearm = string.weapon in FIREARMS
+    what = f"{string.rounds} rounds" if firearm else f"{string.cartridges} x {string.cartridge}"
     live.say(
         f"stage {i + 1} string {j + 1}: {string.weapon}, {string.distance_ft_value:g} ft, from"
         f" {string.start.replace('_', ' ')}, {string.hands_text}, {what}, par"
@@ -534,7 +556,7 @@ def _fire_string(
             from that record as a rescore of the log will (scoring/course.py)."""
             local_event = round(trigger.host_time_s - t0, 6)
             if trigger.weapon is Weapon.FIREARM:
-                cartridge_load = load(config.firearm_load)
+                cartridge_load = load(string_load(string, config.firearm_load))
                 impact = fly_bullet(world, cartridge_load, muzzle, physics_rng)
                 hole = _hole_in(impact.point) if impact.target == "target" else None
                 diameter = cartridge_load.bullet_diameter_in
@@ -607,7 +629,7 @@ def target_point(course: Course, string: CourseString) -> tuple[float, float, fl
     """Where a string's shooter aims, in the lane's physics frame (the firing line at the
     origin): the best zone of the course's target, or a subject's abdomen for a TASER."""
     distance_m = string.distance_ft_value * FT_M
-    if string.weapon == "pistol":
+    if string.weapon in FIREARMS:
         target = TARGETS[course.target]
         best = max(target.zones, key=lambda z: z.points)
         u, v = target.aim_point(best.name)
@@ -620,7 +642,7 @@ def _set_up_target(
     world: RangeWorld, course: Course, string: CourseString, distance_m: float
 ) -> np.ndarray:
     """Put the string's target (or the TASER's subject) downrange; the aim from the muzzle."""
-    if string.weapon == "pistol":
+    if string.weapon in FIREARMS:
         world.add_target("target", TARGETS[course.target], distance_m, MUZZLE_HEIGHT_M)
     else:
         world.add_subject(TASER_SUBJECT, SubjectBody(), (distance_m, 0.0, 0.0), math.pi)

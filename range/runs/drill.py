@@ -17,6 +17,7 @@ Two modes, one frame (`range.runs.core.lane_frame`) and one firing path:
 
 from __future__ import annotations
 
+import functools
 import math
 import tempfile
 import time
@@ -28,24 +29,27 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState
+from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState, SubjectState
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
 from drills.speech import acts_in_text, builtin_phrasebook
+from drills.threat import Behaviour
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
 from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
-from physics.animation import SubjectAnimator
-from physics.ballistics import fly_bullet, load
+from physics.animation import FALL_S, SubjectAnimator
+from physics.ballistics import BulletImpact, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.human import HumanPose
+from physics.penetration import Strike, fly_through
 from physics.pose import Pose
 from physics.taser import (
     DRIVE_STUN_MODELS,
     Circuit,
+    Effect,
     ProbeImpact,
     cartridge,
     circuit_for,
@@ -81,6 +85,10 @@ Progress = Callable[[float, float, str], None]
 POINTING_RANGE_M = 30.0
 # A brisk tactical walk to cover.
 OFFICER_WALK_MPS = 1.5
+# Probe wires are checked against the body only once the subject's feet are within this of
+# the wire's reach from the device: no point of a body is farther than this from its feet.
+SUBJECT_REACH_M = 2.0
+DEVICE_HEIGHT_M = 1.0  # a holstered or lowered TASER, for the wire check
 # A live run that fell behind (a long GC pause, a swapped-out process) catches up at most this
 # many engine steps in one frame, then lets the rest go: subjects never teleport.
 MAX_CATCH_UP_STEPS = 8
@@ -359,6 +367,13 @@ class Session:
         self.clock: Clock = ManualClock() if self.live is None else self.live.clock
         self.random = RunRandom(config.seed)
         self.physics_rng = self.random.stream("physics")
+        # A round's turn on leaving what it went through: its own stream, so the draws of
+        # every shot and probe after it stay as they were before rounds carried on.
+        self.penetration_rng = self.random.stream("penetration")
+        # Probes pulled out in a fall: their own stream too.
+        self.detach_rng = self.random.stream("detach")
+        self._down: set[str] = set()  # subjects down (incapacitated) at the last step
+        self._landing: dict[str, float] = {}  # a falling subject: when the body lands
         self.frame_times_s: list[float] = []
         self.frame_cpu_s: list[float] = []
         self.faults: FaultPolicy | None = None
@@ -462,10 +477,13 @@ class Session:
                 gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
                 self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
             for cover in drill.scene.cover:
-                world.add_cover(
+                # Rounds go through it as its material allows (physics.penetration).
+                world.add_object(
                     cover.name,
                     (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
                     (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
+                    cover.material,
+                    cover.role,
                 )
             world.add_prop(drill.scene.prop_parts())
             # The replicas and their calibration first: a refused replica leaves no run behind.
@@ -804,7 +822,58 @@ class Session:
             )
             self.world.pose_subject(subject.id, pose)
             self.human_poses[subject.id] = pose
+        self._check_probes()
         self.hands.after_step(engine.t)
+
+    def _check_probes(self) -> None:
+        """Each step, the probes still in a subject (every TASER's `Circuit`): a subject who
+        has taken a probe farther from the device than its wire breaks that wire, and a
+        subject who falls (goes down: incapacitated) may pull probes out as the body lands
+        (FALL_DETACH_P, physics/taser.py; FALL_S after going down, physics/animation.py).
+        What came off is logged; a circuit left open ends (the engine)."""
+        engine = self.engine
+        down = {s.id for s in engine.subjects.values() if s.behaviour is Behaviour.INCAPACITATED}
+        # A subject who goes down lands FALL_S later (the animation's fall): the probes are
+        # pulled, if at all, as the body meets the floor.
+        for name in down - self._down:
+            self._landing[name] = engine.t + FALL_S
+        for name in self._down - down:
+            self._landing.pop(name, None)
+        self._down = down
+        fell = {name for name, at in self._landing.items() if engine.t >= at - 1e-9}
+        for name in fell:
+            del self._landing[name]
+        if engine.state is not RunState.RUNNING:
+            return
+        for serial, device in self.circuits.items():
+            for subject in engine.subjects.values():
+                attached = device.attached(subject.id)
+                if not attached:
+                    continue
+                device_at = self._device_position(subject)
+                far = math.dist(device_at[:2], subject.position_m) + SUBJECT_REACH_M
+                gone: list[tuple[int, str]] = []
+                if far > min(p.wire_m for p in attached):
+                    where = functools.partial(self.world.body_to_world, subject.id)
+                    wired = device.check_wires(subject.id, device_at, where)
+                    gone += [(p, "the wire ran out") for p in wired]
+                if subject.id in fell:
+                    pulled = device.subject_fell(subject.id, self.detach_rng)
+                    gone += [(p, "pulled out in a fall") for p in pulled]
+                for why in dict.fromkeys(w for _, w in gone):
+                    ids = [p for p, w in gone if w == why]
+                    still = device.reenergise(subject.id)
+                    engine.probe_detached(
+                        serial, subject.id, ids, why, circuit_open=still.effect is Effect.NONE
+                    )
+
+    def _device_position(self, subject: SubjectState) -> tuple[float, float, float]:
+        """Where the TASER is now: the drawn weapon's tracked bore, else at the officer's hip."""
+        pose = self.hands.weapon_pose(self.offset_s + self.engine.t)
+        if pose.usable:
+            return pose.position_m
+        x, y = self.hands.officer_xy
+        return (x, y, DEVICE_HEIGHT_M)
 
     def _answered(self, silent: Sequence[Attached]) -> bool:
         """The run core's fault policy: while a replica is silent the drill is suspended (timer
@@ -927,14 +996,49 @@ class Session:
         if not muzzle.usable:
             self._untracked(Weapon.FIREARM, trigger.serial, t)
             return
-        impact = fly_bullet(
+        # The round goes on through what it strikes as the penetration model allows: through
+        # concealment, through a torso, into whoever stands behind (docs/drills.md).
+        strikes = fly_through(
             self.world,
             load(self.config.firearm_load),
             muzzle,
             self.physics_rng,
             motion=self.animator.motion(self.world, self.engine.t),
+            after_rng=self.penetration_rng,
         )
-        self.engine.bullet(impact, t, serial=trigger.serial)
+        first = strikes[0] if strikes else None
+        impact = BulletImpact(
+            target=None if first is None else first.target,
+            region=None if first is None else first.region,
+            point=muzzle.position_m if first is None else first.point,
+            time_of_flight_s=0.0 if first is None else first.time_of_flight_s,
+            velocity_mps=0.0 if first is None else first.velocity_mps,
+        )
+        self.engine.bullet(impact, t, serial=trigger.serial, **_strike_fields(first))
+        for n, strike in enumerate(strikes[1:], start=1):
+            self.engine.bullet_strike(
+                strike.target,
+                strike.region,
+                strike.point,
+                strike.velocity_mps,
+                t,
+                serial=trigger.serial,
+                strike=n,
+                **_strike_fields(strike),
+            )
+
+
+def _strike_fields(strike: Strike | None) -> dict[str, Any]:
+    """What a bullet record keeps of a strike beyond where it hit: the material, the drill's
+    role for it, the inches crossed and the speed it left with (0: it stopped there)."""
+    if strike is None:
+        return {}
+    return {
+        "material": strike.material,
+        "role": strike.role,
+        "thickness_in": round(strike.thickness_in, 3),
+        "exit_mps": round(strike.exit_mps, 2),
+    }
 
 
 def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:

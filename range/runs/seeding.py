@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-STREAMS = ("drill", "officer", "physics")
+STREAMS = ("drill", "officer", "physics", "penetration", "detach")
 
 
 class RunRandom:
