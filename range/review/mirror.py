@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from drills.log import LogRecord
 from drills.schema import Drill
 from physics.animation import SubjectAnimator
-from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
@@ -51,7 +51,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
     for spec in drill.subjects:
         x, y = positions["subjects"][spec.id]
         yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
-        body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stance.get(spec.id, "standing")))
+        body = spec.body(Stance(stance.get(spec.id, "standing")))
         scene.subject(
             body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
         )
@@ -137,7 +137,7 @@ class Playback:
             yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
             now = state.get(spec.id, {})
             stance = now.get("stance", "standing")
-            body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stance))
+            body = spec.body(Stance(stance))
             held = now.get("held_object", spec.held_object.value)
             if self._held.get(spec.id) != held:
                 colour = COLOURS["bystander" if spec.role == "bystander" else "subject"]

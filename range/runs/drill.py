@@ -39,7 +39,6 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
-from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.human import HumanPose
 from physics.pose import Pose
 from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
@@ -407,9 +406,7 @@ class Session:
             self.world = world
             self.bodies = {}
             for spec in drill.subjects:
-                gap = dict(DEFAULT_CLOTHING_GAP_IN)
-                gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
-                self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
+                self.bodies[spec.id] = spec.body()
             for cover in drill.scene.cover:
                 world.add_cover(
                     cover.name,
