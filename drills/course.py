@@ -53,6 +53,9 @@ class CourseString(StrictModel):
     par_time_s: float = Field(gt=0.0)
     reload: bool = False  # a magazine change (or a second cartridge) inside the string
     stoppage: bool = False  # the instructor induces a stoppage to clear
+    # TASER strings: the subject paces across the lane at this speed (0: it stands), walking
+    # or running as a drill subject would, and the probes fly against its motion.
+    subject_speed_mps: float = Field(default=0.0, ge=0.0, le=9.0)
     note: str = ""
 
     @model_validator(mode="after")
@@ -64,6 +67,10 @@ class CourseString(StrictModel):
                 raise ValueError("a pistol string fires rounds (at least 1), not cartridges")
         elif self.cartridges < 1 or self.rounds or self.cartridge is None:
             raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
+        if self.subject_speed_mps and self.weapon == "pistol":
+            raise ValueError(
+                "subject_speed_mps is for TASER strings: a moving paper target is not modelled"
+            )
         if self.switch_hand_after is not None:
             if self.weapon != "pistol" or self.hand == "both":
                 raise ValueError(
@@ -140,7 +147,16 @@ class Course(StrictModel):
     late_shots: Literal["miss", "void"] = "miss"
     pass_mark: PassMark
     taser: TaserCriteria = TaserCriteria()
+    # Cover and props on the lane, as a drill's scene has them (drills.schema.Scene): rounds and
+    # probes meet them on the way to the target. Its lane size and lighting are for drawing.
+    scene: Scene = Scene()
     stages: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_crowds(self) -> Course:
+        if self.scene.crowds:
+            raise ValueError("scene.crowds are for drills: a course fires at a target alone")
+        return self
 
     @property
     def rounds(self) -> int:
@@ -170,14 +186,15 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
     for i, stage in enumerate(course.stages):
         for j, string in enumerate(stage.strings):
             loc: tuple[str | int, ...] = ("stages", i, "strings", j)
-            if string.distance_ft_value > LANE_LENGTH_FT:
+            lane_ft = course.scene.lane_length_ft
+            if string.distance_ft_value > lane_ft:
                 field = "distance_ft" if string.distance_ft is not None else "distance_yd"
                 problems.append(
                     Problem(
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
                         f"{string.distance_ft_value:g} ft is beyond the lane: allowed 0 <"
-                        f" distance <= {LANE_LENGTH_FT:g} ft ({LANE_LENGTH_FT / 3:g} yd)",
+                        f" distance <= {lane_ft:g} ft ({lane_ft / 3:g} yd)",
                     )
                 )
                 continue
