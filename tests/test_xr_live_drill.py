@@ -113,6 +113,12 @@ def clothing_of(image):
     img = image.astype(int)
     return int(np.count_nonzero((img[..., 0] < 110) & (img[..., 2] > img[..., 0] + 40)))
 
+def wire_pixels(image):
+    # The TASER wires are drawn unlit in WIRE_RGB (range/review/effects.py): exact colour.
+    from range.review.effects import WIRE_RGB
+    want = np.array([round(c * 255) for c in WIRE_RGB])
+    return int(np.count_nonzero(np.abs(image.astype(int) - want).max(axis=2) <= 2))
+
 count = [0]
 def tap(headset, eye, framebuffer, mvp):
     if eye != 0:
@@ -131,6 +137,7 @@ def tap(headset, eye, framebuffer, mvp):
     samples.append({
         "wall_s": time.monotonic(), "t": run.engine.t, "state": run.engine.state.value,
         "x": x, "clothing": clothing, "chest": pixel(image, mvp, (x - 0.05, y, 1.3)),
+        "wires": len(headset.effects.wires(run.engine.t)), "wire_pixels": wire_pixels(image),
         "slide": pixel(image, mvp, tuple(slide)), "cue": headset.cue,
         "focused": headset.session.state,
         "frames": headset.session.frames, "missed": headset.session.missed,
@@ -260,6 +267,10 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     assert off < 0.01, f"the bore was {off * 1e3:.1f} mrad off the aim point"
     impacts = next(e for e in events if e["kind"] == "probe_impacts")
     assert any(i["target"] == "subject" for i in impacts["impacts"])
+    # The wires are drawn from the replica to the probes once they fly, and not before.
+    assert all(s["wire_pixels"] == 0 for s in samples if s["wires"] == 0), samples
+    wired = [s for s in samples if s["wires"] == 2]
+    assert wired and all(s["wire_pixels"] > 0 for s in wired), samples
     assert result["score"]["outcome"] in ("PASS", "FAIL")
     saved = next((WORK / "runs").glob(f"*/{RESULT}"))
     assert json.loads(saved.read_text())["score"] == result["score"]
