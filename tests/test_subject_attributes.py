@@ -174,3 +174,34 @@ def test_the_drill_s_attributes_pick_the_body() -> None:
     (man,) = _drill("elderly").subjects
     assert man.body().elderly
     assert man.body().skeleton().stature_m < MEDIUM_STATURE_M
+
+
+def test_the_console_view_draws_the_child_at_its_height() -> None:
+    """The instructor's console (range/console/view.py) draws from the lane state, which
+    carries the body's keys (range.console.protocol.body_keys)."""
+    import numpy as np
+
+    from drills.engine import DrillEngine
+    from drills.log import MemoryLog
+    from range.console.protocol import lane_state
+    from range.console.view import live_scene
+
+    tops = {}
+    for age in ("adult", "child"):
+        engine = DrillEngine(_drill(age), np.random.default_rng(1), MemoryLog())
+        engine.start()
+        state = lane_state(engine, (0.0, 0.0), {})
+        (subject,) = state["subjects"]
+        assert subject["age_group"] == age and subject["size"] == "medium"
+        feet = (subject["x_ft"] * 0.3048, subject["y_ft"] * 0.3048, 0.0)
+        gone = {**state, "subjects": []}
+        camera = _camera(feet)
+        with Renderer(W, H) as renderer:
+            renderer.load(live_scene(gone))
+            empty = renderer.render(camera, FOV)
+            renderer.load(live_scene(state))
+            image = renderer.render(camera, FOV)
+            drawn = np.abs(image.astype(int) - empty.astype(int)).sum(axis=2) > 3
+            tops[age] = _top_m(drawn, renderer, camera, feet)
+    assert tops["adult"] == pytest.approx(MEDIUM_STATURE_M, abs=0.04)
+    assert tops["child"] == pytest.approx(CHILD_STATURE_M, abs=0.04)
