@@ -63,6 +63,9 @@ class CourseString(StrictModel):
     par_time_s: float = Field(gt=0.0)
     reload: bool = False  # a magazine change (or a second cartridge) inside the string
     stoppage: bool = False  # the instructor induces a stoppage to clear
+    # TASER strings: the subject paces across the lane at this speed (0: it stands), walking
+    # or running as a drill subject would, and the probes fly against its motion.
+    subject_speed_mps: float = Field(default=0.0, ge=0.0, le=9.0)
     note: str = ""
 
     @model_validator(mode="after")
@@ -86,6 +89,10 @@ class CourseString(StrictModel):
             raise ValueError("load belongs to firearm strings (pistol, rifle)")
         if self.weapon == "rifle" and self.start == "holster":
             raise ValueError("a rifle string starts from low_ready or ready, not the holster")
+        if self.subject_speed_mps and self.weapon in FIREARMS:
+            raise ValueError(
+                "subject_speed_mps is for TASER strings: a moving paper target is not modelled"
+            )
         if self.switch_hand_after is not None:
             if self.weapon not in FIREARMS or self.hand == "both":
                 raise ValueError(
@@ -168,7 +175,25 @@ class Course(StrictModel):
     late_shots: Literal["miss", "void"] = "miss"
     pass_mark: PassMark
     taser: TaserCriteria = TaserCriteria()
+    # Cover and props on the lane, as a drill's scene has them (drills.schema.Scene): rounds and
+    # probes meet them on the way to the target. Its lane size and lighting are for drawing.
+    scene: Scene = Scene()
     stages: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_crowds(self) -> Course:
+        if self.scene.crowds:
+            raise ValueError("scene.crowds are for drills: a course fires at a target alone")
+        # One lane length: the course's own; a [scene] may repeat it but not contradict it.
+        if "lane_length_ft" in self.scene.model_fields_set:
+            if "lane_length_ft" not in self.model_fields_set:
+                return self.model_copy(update={"lane_length_ft": self.scene.lane_length_ft})
+            if self.scene.lane_length_ft != self.lane_length_ft:
+                raise ValueError(
+                    f"scene.lane_length_ft {self.scene.lane_length_ft:g} contradicts the"
+                    f" course's lane_length_ft {self.lane_length_ft:g}: give one"
+                )
+        return self
 
     @property
     def rounds(self) -> int:

@@ -15,7 +15,7 @@ from drills.deescalation import Deescalation, parse_agitation_trigger
 from drills.speech import parse_speech_trigger
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position
 from peripherals.messages import CartridgeCode, Model
-from physics.body import BODY_SIZES, Stance
+from physics.body import BODY_SIZES, Stance, SubjectBody, body_for
 from physics.datafiles import (
     DataFileError,
     NotFoundError,
@@ -173,6 +173,21 @@ class Subject(StrictModel):
         if self.size not in BODY_SIZES:
             raise ValueError(f"size must be one of {', '.join(BODY_SIZES)}")
         return self
+
+    def body(self, stance: Stance = Stance.STANDING) -> SubjectBody:
+        """The body its size, clothing and starting attributes give it (child, juvenile,
+        elderly, visibly pregnant, frail): the one body drawn and hit (physics.body.body_for)."""
+        a = self.attributes
+        return body_for(
+            self.size,
+            self.clothing_gap_in,
+            child=a.age_group == "child",
+            juvenile=a.age_group == "juvenile",
+            elderly=a.age_group == "elderly",
+            pregnant=a.pregnant,
+            frail=a.frail,
+            stance=stance,
+        )
 
 
 class Transition(StrictModel):

@@ -13,6 +13,7 @@ from physics.human import (
     AIM,
     BODY_SIZES,
     DEFAULT_CLOTHING_GAP_IN,
+    MEDIUM_STATURE_M,
     OUTFITS,
     TASER_ZONE,
     BodySize,
@@ -97,20 +98,31 @@ class SubjectBody:
         return (float(point[0]), float(point[1]), float(point[2]))
 
 
+# A juvenile (the drills' age group between child and adult) is drawn at 14 years: CDC 2000
+# stature-for-age 50th percentile, boys 164 cm and girls 160 cm at 14.0 years; their mean.
+JUVENILE_STATURE_M = 1.62
+JUVENILE_GIRTH = 0.85  # breadths of a 14-year-old against an adult's (chosen)
+FRAIL_GIRTH = 0.80  # "visibly frail or of low body mass" (facts.md §5): breadths (chosen)
+
+
 def body_for(
     size: str = "medium",
     clothing_gap_in: float | None = None,
     *,
     child: bool = False,
+    juvenile: bool = False,
     elderly: bool = False,
     pregnant: bool = False,
+    frail: bool = False,
     outfit: str | None = None,
     stance: Stance = Stance.STANDING,
 ) -> SubjectBody:
-    """The body a drill subject's attributes call for (the judgement issue's child / elderly /
-    visibly pregnant / outfit fields): `size` a key of BODY_SIZES, `outfit` a key of OUTFITS
-    (per-region clothing gaps), `clothing_gap_in` one gap for every clothed region instead
-    (head, face and neck stay bare). Raises ValueError naming the known sizes or outfits."""
+    """The body a drill subject's attributes call for (the judgement issue's child / juvenile /
+    elderly / visibly pregnant / frail / outfit fields): `size` a key of BODY_SIZES, `outfit` a
+    key of OUTFITS (per-region clothing gaps), `clothing_gap_in` one gap for every clothed region
+    instead (head, face and neck stay bare). A child is 1.38 m whatever its size (CDC, 10 years),
+    a juvenile JUVENILE_STATURE_M with JUVENILE_GIRTH of the size's breadths, a frail subject
+    FRAIL_GIRTH of them. Raises ValueError naming the known sizes or outfits."""
     if size not in BODY_SIZES:
         raise ValueError(f"unknown size {size!r}; known: {', '.join(BODY_SIZES)}")
     if outfit is not None and outfit not in OUTFITS:
@@ -118,4 +130,12 @@ def body_for(
     gaps = dict(OUTFITS[outfit] if outfit is not None else DEFAULT_CLOTHING_GAP_IN)
     if clothing_gap_in is not None:
         gaps = {r: clothing_gap_in if gaps[r] > 0 else 0.0 for r in gaps}
-    return SubjectBody(BODY_SIZES[size], gaps, stance, child, elderly, pregnant)
+    scale = BODY_SIZES[size]
+    height, girth = scale.height, scale.girth
+    if juvenile and not child:
+        height, girth = JUVENILE_STATURE_M / MEDIUM_STATURE_M, girth * JUVENILE_GIRTH
+    if frail:
+        girth *= FRAIL_GIRTH
+    if (height, girth) != (scale.height, scale.girth):
+        scale = BodySize(f"{size}-{'juvenile' if juvenile else 'frail'}", height, girth)
+    return SubjectBody(scale, gaps, stance, child, elderly, pregnant)

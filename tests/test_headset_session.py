@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from xr_sandbox import MonadoSandbox, RemoteRig
+from xr_sandbox import MonadoSandbox, RemoteRig, with_display
 
 from physics.pose import Pose, look_rotation
 
@@ -353,34 +353,6 @@ print(json.dumps(out))
 """
 
 
-def _with_display(sandbox: MonadoSandbox, code: str) -> subprocess.CompletedProcess[str]:
-    """Run `code` in the chroot with an X display: Xvfb on this machine, reached over loopback
-    TCP (the chroot has its own /tmp, so no X socket)."""
-    import os
-    import shutil
-
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
-    ready_r, ready_w = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(ready_w), "-listen", "tcp", "-ac", "-screen", "0", "640x480x24"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        pass_fds=(ready_w,),
-    )
-    os.close(ready_w)
-    try:
-        with os.fdopen(ready_r) as ready:
-            number = ready.readline().strip()
-        assert number, "Xvfb did not start"
-        command = sandbox._in_chroot("-c", code)
-        command[4] = command[4].replace("exec env ", f"exec env DISPLAY=127.0.0.1:{number} ")
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 GLX = r"""
 import json
 import numpy as np
@@ -417,7 +389,7 @@ def test_without_the_egl_binding_the_headset_renders_through_the_desktop_s_glx(
 ) -> None:
     """The binding every desktop runtime offers (`XrGraphicsBindingOpenGLXlibKHR` with
     XR_KHR_opengl_enable), forced here with `binding="glx"`: nothing Monado-only is needed."""
-    done = _with_display(monado_remote, GLX)
+    done = with_display(monado_remote, GLX)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["binding"] == "glx" and out["rendered"] and out["focused"] and out["aim_valid"]
@@ -436,7 +408,7 @@ def test_the_live_mirror_shares_the_process_with_the_headset_session(
     shows the frame's scene as the frame loop moved it, and the headset keeps rendering after
     the window drew."""
 
-    done = _with_display(monado_remote, HEADSET_AND_MIRROR.replace("BINDING", repr(binding)))
+    done = with_display(monado_remote, HEADSET_AND_MIRROR.replace("BINDING", repr(binding)))
     assert done.returncode == 0, done.stderr[-3000:]
     left, right, after = json.loads(done.stdout.strip().splitlines()[-1])
     for frame in (left, right):

@@ -13,21 +13,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from xr_sandbox import IDENTITY_BORE, EmulatedReplicas, save_calibrated_profiles
 
 from drills.engine import RunState
 from drills.officer import find_officer
 from drills.schema import parse_drill_bytes
-from peripherals.emulator import PistolEmulator, TaserEmulator
-from peripherals.messages import CartridgeCode, Model
 from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
-from range.calibration.profiles import CalibrationProfile, save_profile
 from range.calibration.solver import CalibrationError
 from range.cli.main import main
 from range.clock import MonotonicClock
@@ -114,26 +111,16 @@ class Swaying:
         return {"aim": self.pose("weapon", now), "head": self.pose("head", now)}
 
 
-@dataclass
-class Officer:
-    """Emulated replicas on real ptys, running free on the real clock, and the officer's hand
-    on them: draw the TASER, take the safety off, press the trigger once."""
+class Officer(EmulatedReplicas):
+    """The officer's hand on the lane's replicas (tests/xr_sandbox.py `EmulatedReplicas`: an
+    emulated TASER 7 and pistol on real ptys, running free on the real clock): draw the TASER,
+    take the safety off, press the trigger once."""
 
-    clock: MonotonicClock
-    folder: Path
-    taser: TaserEmulator = field(init=False)
-    pistol: PistolEmulator = field(init=False)
-    ports: list[str] = field(default_factory=list)
-    pressed_at: float | None = None
-    go: threading.Event = field(default_factory=threading.Event)  # the drill's clock started
-
-    def __post_init__(self) -> None:
-        self.taser = TaserEmulator(Model.TASER_7, "T7-0007", self.clock, directory=self.folder)
-        self.taser.bays = [(CartridgeCode.TASER7_CQ, 2)] * self.taser.spec.bays
-        self.pistol = PistolEmulator("P-0042", self.clock, directory=self.folder)
-        self.ports = [self.taser.start(), self.pistol.start()]
-        self.taser.run_free()
-        self.pistol.run_free()
+    def __init__(self, clock: MonotonicClock, folder: Path) -> None:
+        super().__init__(clock, folder)
+        self.clock: MonotonicClock = clock
+        self.pressed_at: float | None = None
+        self.go = threading.Event()  # the drill's clock started
 
     def act(self) -> None:
         self.go.wait(timeout=30)
@@ -146,40 +133,19 @@ class Officer:
         time.sleep(0.05)
         self.taser.release_trigger()
 
-    def stop(self) -> None:
-        for emulator in (self.taser, self.pistol):
-            emulator.stop_free_running()
-            emulator.stop()
-
 
 @pytest.fixture
 def officer(tmp_path: Path) -> Iterator[Officer]:
     hands = Officer(MonotonicClock(), tmp_path / "ports")
-    hands.folder.mkdir(exist_ok=True)
     try:
         yield hands
     finally:
         hands.stop()
 
 
-def _profile(folder: Path, serial: str, model: str) -> None:
-    today = date.today()
-    save_profile(
-        folder,
-        CalibrationProfile(
-            version=1,
-            serial=serial,
-            model=model,
-            armorer="Sgt. Ortiz",
-            calibrated=today,
-            expires=today + timedelta(days=30),
-            bore_origin_m=(0.0, 0.0, 0.0),
-            bore_direction=(1.0, 0.0, 0.0),
-            residual_mrad=0.5,
-            tolerance_mrad=2.0,
-            samples=12,
-        ),
-    )
+def _profile(folder: Path, serial: str) -> None:
+    """A valid profile for one replica whose tracker is its bore (Swaying gives the muzzle)."""
+    save_calibrated_profiles(folder, IDENTITY_BORE, only=serial)
 
 
 def _live_run(
@@ -268,7 +234,7 @@ def test_require_calibration_passes_a_calibrated_lane_and_refuses_an_uncalibrate
     officer: Officer, tmp_path: Path
 ) -> None:
     profiles = tmp_path / "profiles"
-    _profile(profiles, "T7-0007", "taser-7")
+    _profile(profiles, "T7-0007")
     refused = Swaying(officer.clock)
     with pytest.raises(CalibrationError, match="P-0042: never calibrated") as error:
         _live_run(officer, refused, tmp_path, require_calibration=True, calibration_dir=profiles)
@@ -276,7 +242,7 @@ def test_require_calibration_passes_a_calibrated_lane_and_refuses_an_uncalibrate
     assert refused.opened == 0, "the headset is not asked for before the replicas pass"
     assert not (tmp_path / "runs").exists(), "a refused lane leaves no run behind"
 
-    _profile(profiles, "P-0042", "pistol")
+    _profile(profiles, "P-0042")
     source = Swaying(officer.clock)
     result, _ = _live_run(
         officer, source, tmp_path, require_calibration=True, calibration_dir=profiles
@@ -290,7 +256,7 @@ def test_drill_run_live_on_the_command_line_refuses_an_uncalibrated_replica_by_s
     officer: Officer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     profiles = tmp_path / "profiles"
-    _profile(profiles, "T7-0007", "taser-7")
+    _profile(profiles, "T7-0007")
     args = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411"]
     for port in officer.ports:
         args += ["--port", port]
@@ -302,7 +268,7 @@ def test_drill_run_live_on_the_command_line_refuses_an_uncalibrated_replica_by_s
 def test_a_lane_file_names_the_ports_and_the_calibration_gate_once(
     officer: Officer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _profile(tmp_path / "profiles", "P-0042", "pistol")
+    _profile(tmp_path / "profiles", "P-0042")
     lane = tmp_path / "lane3.toml"
     lane.write_text(
         f'version = 1\nname = "Lane 3"\nports = {officer.ports!r}\n'.replace("'", '"')

@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
-from xr_sandbox import MonadoSandbox, RemoteRig
+from xr_sandbox import MonadoSandbox, XRLane, bench_mount, save_calibrated_profiles
 
 from drills.course import load_course
-from peripherals.emulator import PistolEmulator, TaserEmulator
-from peripherals.messages import CartridgeCode, Model
 from physics.targets import TARGETS
-from range.calibration.bench import BenchEmulator
-from range.calibration.profiles import new_profile, save_profile
-from range.calibration.solver import solve_boresight
-from range.clock import MonotonicClock
 from range.records.store import Records
 from range.runs.course import target_point
 
@@ -66,47 +58,22 @@ OFF_TARGET_M = 1.0  # the second string is aimed this far right of the target: e
 
 
 @pytest.fixture
-def lane(
-    monado_remote: MonadoSandbox, tmp_path: Path
-) -> Iterator[tuple[RemoteRig, PistolEmulator, TaserEmulator]]:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    clock = MonotonicClock()
-    pistol = PistolEmulator("P-0042", clock, directory=tmp_path)
-    taser = TaserEmulator(
-        Model.TASER_7,
-        "T7-0007",
-        clock,
-        loads=(CartridgeCode.TASER7_CQ, CartridgeCode.TASER7_CQ),
-        directory=tmp_path,
-    )
-    for emulator in (pistol, taser):
-        emulator.start()
-        emulator.run_free()
-    rig = RemoteRig().connect()
-    try:
-        yield rig, pistol, taser
-    finally:
-        rig.close()
-        for emulator in (pistol, taser):
-            emulator.stop_free_running()
-            emulator.stop()
-        shutil.rmtree(WORK, ignore_errors=True)
+def lane(monado_remote: MonadoSandbox, tmp_path: Path) -> Iterator[XRLane]:
+    with XRLane(WORK, tmp_path) as lane:
+        yield lane
 
 
 def test_an_officer_fires_a_course_live_on_tracked_replicas(
-    monado_remote: MonadoSandbox, lane: tuple[RemoteRig, PistolEmulator, TaserEmulator]
+    monado_remote: MonadoSandbox, lane: XRLane
 ) -> None:
-    rig, pistol, taser = lane
+    rig, pistol, taser = lane.rig, lane.pistol, lane.taser
     course_file = WORK / "live-check-v1.toml"
     course_file.write_text(COURSE)
     course = load_course(course_file)
     # The armorer calibrated both replicas: the tracker sits on each with this mount.
-    mount = BenchEmulator(np.random.default_rng(21))
-    bore = solve_boresight(mount.session())
+    mount = bench_mount()
     profiles = WORK / "profiles"
-    for serial, model in (("P-0042", "pistol"), ("T7-0007", "taser-7")):
-        save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
+    save_calibrated_profiles(profiles)
     pistol.magazine_in, pistol.rounds, pistol.chambered = True, 9, True  # loaded and made ready
     db = WORK / "records.db"
     with Records.open(f"sqlite:///{db}") as records:

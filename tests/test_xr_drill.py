@@ -12,25 +12,17 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
-from xr_sandbox import MonadoSandbox, RemoteRig
+from xr_sandbox import MonadoSandbox, XRLane, bench_mount, save_calibrated_profiles
 
-from peripherals.emulator import PistolEmulator, TaserEmulator
-from peripherals.messages import CartridgeCode, Model
 from physics.body import Region, SubjectBody
 from physics.pose import Pose
 from physics.units import FT_M
-from range.calibration.bench import BenchEmulator
-from range.calibration.profiles import new_profile, save_profile
-from range.calibration.solver import solve_boresight
-from range.clock import MonotonicClock
 from range.records.store import Records
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -78,50 +70,25 @@ ends_drill = true
 
 
 @pytest.fixture
-def lane(
-    monado_remote: MonadoSandbox, tmp_path: Path
-) -> Iterator[tuple[RemoteRig, PistolEmulator, TaserEmulator]]:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    clock = MonotonicClock()
-    pistol = PistolEmulator("P-0042", clock, directory=tmp_path)
-    taser = TaserEmulator(
-        Model.TASER_7,
-        "T7-0007",
-        clock,
-        loads=(CartridgeCode.TASER7_CQ, CartridgeCode.TASER7_CQ),
-        directory=tmp_path,
-    )
-    for emulator in (pistol, taser):
-        emulator.start()
-        emulator.run_free()
-    rig = RemoteRig().connect()
-    try:
-        yield rig, pistol, taser
-    finally:
-        rig.close()
-        for emulator in (pistol, taser):
-            emulator.stop_free_running()
-            emulator.stop()
-        shutil.rmtree(WORK, ignore_errors=True)
+def lane(monado_remote: MonadoSandbox, tmp_path: Path) -> Iterator[XRLane]:
+    with XRLane(WORK, tmp_path) as lane:
+        yield lane
 
 
 @pytest.mark.parametrize("mode", [[], ["--headless"]], ids=["headset", "headless"])
 def test_an_officer_plays_a_drill_live_on_tracked_replicas(
     monado_remote: MonadoSandbox,
-    lane: tuple[RemoteRig, PistolEmulator, TaserEmulator],
+    lane: XRLane,
     mode: list[str],
 ) -> None:
     """By default the lane's one headset session draws the run and tracks the replica;
     `--headless` tracks it with the pose-only session (a bench without a headset)."""
-    rig, pistol, taser = lane
+    rig, pistol, taser = lane.rig, lane.pistol, lane.taser
     drill_file = WORK / "xr-live-taser-v1.toml"
     drill_file.write_text(DRILL)
-    mount = BenchEmulator(np.random.default_rng(21))
-    bore = solve_boresight(mount.session())
+    mount = bench_mount()
     profiles = WORK / "profiles"
-    for serial, model in (("P-0042", "pistol"), ("T7-0007", "taser-7")):
-        save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
+    save_calibrated_profiles(profiles)
     lx, ly, lz = SubjectBody().aim_point(Region.UPPER_CHEST)
     aim = (SUBJECT_FT * FT_M - lx, -ly, lz + 0.1)
     held = mount.aim(aim)

@@ -15,27 +15,19 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
-from xr_sandbox import MonadoSandbox, RemoteRig
+from xr_sandbox import MonadoSandbox, XRLane, bench_mount, save_calibrated_profiles, with_display
 
-from peripherals.emulator import PistolEmulator, TaserEmulator
-from peripherals.messages import CartridgeCode, Model
 from physics.body import Region, SubjectBody
 from physics.pose import Pose
 from physics.units import FT_M
-from range.calibration.bench import BenchEmulator
-from range.calibration.profiles import new_profile, save_profile
-from range.calibration.solver import solve_boresight
-from range.clock import MonotonicClock
 from range.runs.runlog import RESULT
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -121,6 +113,12 @@ def clothing_of(image):
     img = image.astype(int)
     return int(np.count_nonzero((img[..., 0] < 110) & (img[..., 2] > img[..., 0] + 40)))
 
+def wire_pixels(image):
+    # The TASER wires are drawn unlit in WIRE_RGB (range/review/effects.py): exact colour.
+    from range.review.effects import WIRE_RGB
+    want = np.array([round(c * 255) for c in WIRE_RGB])
+    return int(np.count_nonzero(np.abs(image.astype(int) - want).max(axis=2) <= 2))
+
 count = [0]
 seen_running = [False]
 def tap(headset, eye, framebuffer, mvp):
@@ -146,6 +144,7 @@ def tap(headset, eye, framebuffer, mvp):
     samples.append({
         "wall_s": time.monotonic(), "t": run.engine.t, "state": run.engine.state.value,
         "x": x, "clothing": clothing, "chest": pixel(image, mvp, (x - 0.05, y, 1.3)),
+        "wires": len(headset.effects.wires(run.engine.t)), "wire_pixels": wire_pixels(image),
         "slide": pixel(image, mvp, tuple(slide)), "cue": headset.cue,
         "focused": headset.session.state,
         "frames": headset.session.frames, "missed": headset.session.missed,
@@ -178,45 +177,20 @@ def _clothing(rgb: list[int] | None) -> bool:
 
 
 @pytest.fixture
-def lane(
-    monado_remote: MonadoSandbox, tmp_path: Path
-) -> Iterator[tuple[RemoteRig, PistolEmulator, TaserEmulator]]:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    clock = MonotonicClock()
-    pistol = PistolEmulator("P-0042", clock, directory=tmp_path)
-    taser = TaserEmulator(
-        Model.TASER_7,
-        "T7-0007",
-        clock,
-        loads=(CartridgeCode.TASER7_CQ, CartridgeCode.TASER7_CQ),
-        directory=tmp_path,
-    )
-    rig = RemoteRig().connect()  # first: a runtime not answering leaves nothing running
-    for emulator in (pistol, taser):
-        emulator.start()
-        emulator.run_free()
-    try:
-        yield rig, pistol, taser
-    finally:
-        rig.close()
-        for emulator in (pistol, taser):
-            emulator.stop_free_running()
-            emulator.stop()
-        shutil.rmtree(WORK, ignore_errors=True)
+def lane(monado_remote: MonadoSandbox, tmp_path: Path) -> Iterator[XRLane]:
+    with XRLane(WORK, tmp_path) as lane:
+        yield lane
 
 
 def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
-    monado_remote: MonadoSandbox, lane: tuple[RemoteRig, PistolEmulator, TaserEmulator]
+    monado_remote: MonadoSandbox, lane: XRLane
 ) -> None:
-    rig, pistol, taser = lane
+    rig, pistol, taser = lane.rig, lane.pistol, lane.taser
     drill_file = WORK / "xr-headset-taser-v1.toml"
     drill_file.write_text(DRILL)
-    mount = BenchEmulator(np.random.default_rng(21))
-    bore = solve_boresight(mount.session())
+    mount = bench_mount()
     profiles = WORK / "profiles"
-    for serial, model in (("P-0042", "pistol"), ("T7-0007", "taser-7")):
-        save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
+    bore = save_calibrated_profiles(profiles)
     # The officer aims at the chest of the subject where it will hold, holding the replica
     # 0.6 m ahead of the eyes (in view): the tracker is where the mount puts it for that aim.
     lx, ly, lz = SubjectBody().aim_point(Region.UPPER_CHEST)
@@ -300,6 +274,10 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     assert off < 0.01, f"the bore was {off * 1e3:.1f} mrad off the aim point"
     impacts = next(e for e in events if e["kind"] == "probe_impacts")
     assert any(i["target"] == "subject" for i in impacts["impacts"])
+    # The wires are drawn from the replica to the probes once they fly, and not before.
+    assert all(s["wire_pixels"] == 0 for s in samples if s["wires"] == 0), samples
+    wired = [s for s in samples if s["wires"] == 2]
+    assert wired and all(s["wire_pixels"] > 0 for s in wired), samples
     assert result["score"]["outcome"] in ("PASS", "FAIL")
     saved = next((WORK / "runs").glob(f"*/{RESULT}"))
     assert json.loads(saved.read_text())["score"] == result["score"]
@@ -307,19 +285,15 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
 
 def test_the_instructor_s_mirror_shows_the_live_drill(
     monado_remote: MonadoSandbox,
-    lane: tuple[RemoteRig, PistolEmulator, TaserEmulator],
+    lane: XRLane,
 ) -> None:
     """`--mirror`: the instructor's window (GLFW on an Xvfb display) beside the headset in the
     drill's process shows the run from the officer's eyes, frame after frame."""
-    from test_headset_session import _with_display
-
-    _, pistol, taser = lane
+    pistol, taser = lane.pistol, lane.taser
     drill_file = WORK / "xr-mirror-v1.toml"
     drill_file.write_text(DRILL.replace("time_limit_s = 12.0", "time_limit_s = 2.0"))
-    bore = solve_boresight(BenchEmulator(np.random.default_rng(21)).session())
     profiles = WORK / "profiles"
-    for serial, model in (("P-0042", "pistol"), ("T7-0007", "taser-7")):
-        save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
+    save_calibrated_profiles(profiles)
     frames = WORK / "frames.json"
     argv = [
         "play", json.dumps([[0.6, 0.0, 1.4], [0.0, 0.0, 0.0, 1.0]]), str(frames),
@@ -327,7 +301,7 @@ def test_the_instructor_s_mirror_shows_the_live_drill(
         "--port", str(taser.port), "--port", str(pistol.port), "--profiles", str(profiles),
         "--no-save", "--json", "--seed", "3",
     ]  # fmt: skip
-    done = _with_display(monado_remote, f"import sys; sys.argv = {argv!r}\n" + PLAY)
+    done = with_display(monado_remote, f"import sys; sys.argv = {argv!r}\n" + PLAY)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["state"] == "completed"
     samples = json.loads(frames.read_text())

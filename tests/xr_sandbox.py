@@ -16,10 +16,20 @@ import struct
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
+from peripherals.clock import Clock
+from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.messages import CartridgeCode, Model
 from physics.pose import Pose, pose_to_openxr
+from range.calibration.bench import BenchEmulator
+from range.calibration.profiles import new_profile, save_profile
+from range.calibration.solver import Boresight, solve_boresight
+from range.clock import MonotonicClock
 
 PACKAGES = (
     "libopenxr1-monado,monado-service,python3,python3-pip,mesa-vulkan-drivers,ca-certificates"
@@ -309,3 +319,134 @@ class RemoteRig:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# -- the live lane the live-drill and XR tests share ----------------------------------------------
+#
+# tests/test_live_drill.py, test_xr_drill.py, test_xr_live_drill.py and test_xr_course.py all play
+# an officer on the same lane: an emulated TASER 7 (two close-quarter cartridges) and pistol on
+# real ptys, running free on the real clock, with calibration profiles for both; the XR ones also
+# move Monado's remote controller (`RemoteRig`). One set-up here, so the four stay the same lane.
+
+PISTOL_SERIAL = "P-0042"
+TASER_SERIAL = "T7-0007"
+SERIALS = ((PISTOL_SERIAL, "pistol"), (TASER_SERIAL, "taser-7"))
+ARMORER = "Sgt. Ortiz"
+MOUNT_SEED = 21  # the bench emulator's tracker mount: the same for every test
+
+
+class EmulatedReplicas:
+    """The officer's replicas: an emulated pistol and TASER 7 (loaded with two TASER 7 CQ
+    cartridges) on real ptys in `folder`, running free on `clock` (the live lane's real clock).
+    `ports` lists the TASER's then the pistol's; `stop()` ends their threads, closes the ptys."""
+
+    def __init__(self, clock: Clock, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self.folder = folder
+        self.pistol = PistolEmulator(PISTOL_SERIAL, clock, directory=folder)
+        self.taser = TaserEmulator(
+            Model.TASER_7,
+            TASER_SERIAL,
+            clock,
+            loads=(CartridgeCode.TASER7_CQ, CartridgeCode.TASER7_CQ),
+            directory=folder,
+        )
+        self.ports: list[str] = []
+        try:
+            for emulator in (self.taser, self.pistol):
+                self.ports.append(emulator.start())
+                emulator.run_free()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for emulator in (self.taser, self.pistol):
+            emulator.stop_free_running()
+            emulator.stop()
+
+
+def bench_mount() -> BenchEmulator:
+    """The armorer's bench with the tracker mount every test's replicas carry."""
+    return BenchEmulator(np.random.default_rng(MOUNT_SEED))
+
+
+# A tracker that is the bore itself: for pose sources that give the muzzle's pose directly.
+IDENTITY_BORE = Boresight((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), 0.5, 12, ())
+
+
+def save_calibrated_profiles(
+    folder: Path, bore: Boresight | None = None, only: str | None = None
+) -> Boresight:
+    """Valid profiles (today, 2 mrad tolerance, `ARMORER`) for both replicas in `folder`, or
+    for the one whose serial is `only`, with `bore` or, by default, `bench_mount()`'s mount
+    solved from its own session. Returns the bore used."""
+    if bore is None:
+        bore = solve_boresight(bench_mount().session())
+    for serial, model in SERIALS:
+        if only is None or serial == only:
+            save_profile(folder, new_profile(serial, model, ARMORER, bore, 2.0, date.today()))
+    return bore
+
+
+class XRLane:
+    """A live lane on Monado's remote driver: `work` (a folder inside the project, which the
+    chroot sees) made empty, Monado's remote controller connected first (a runtime that does
+    not answer leaves nothing running), then the emulated replicas. `close()` undoes it all."""
+
+    def __init__(self, work: Path, ports_folder: Path) -> None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        self.work = work
+        self.rig = RemoteRig().connect()
+        try:
+            self.replicas = EmulatedReplicas(MonotonicClock(), ports_folder)
+        except BaseException:
+            self.rig.close()
+            raise
+        self.pistol, self.taser = self.replicas.pistol, self.replicas.taser
+
+    def close(self) -> None:
+        self.rig.close()
+        self.replicas.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def __enter__(self) -> XRLane:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def with_display(sandbox: MonadoSandbox, code: str) -> subprocess.CompletedProcess[str]:
+    """Run Python `code` in the chroot with an X display: Xvfb on this machine, reached over
+    loopback TCP (the chroot has its own /tmp, so no X socket). Skips the test when Xvfb is not
+    installed (scripts/test.sh installs it as root)."""
+    import pytest  # bench/run.py imports this module too, where pytest need not be
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
+    ready_r, ready_w = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(ready_w), "-listen", "tcp", "-ac", "-screen", "0", "640x480x24"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(ready_w,),
+    )
+    os.close(ready_w)
+    try:
+        with os.fdopen(ready_r) as ready:
+            number = ready.readline().strip()
+        assert number, "Xvfb did not start"
+        command = sandbox._in_chroot("-c", code)
+        command[4] = command[4].replace("exec env ", f"exec env DISPLAY=127.0.0.1:{number} ")
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -186,15 +186,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument(
         "--headless",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="with --live: track the replicas with a pose-only OpenXR session and draw nothing"
-        " (a bench without a headset); by default the drill is drawn in the headset",
+        " (a bench without a headset); by default the drill is drawn in the headset;"
+        " overrides the lane file's `headless`",
     )
     run.add_argument(
         "--mirror",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="with --live: also show the run from the officer's eyes in a desktop window"
-        " (the instructor's mirror)",
+        " (the instructor's mirror); overrides the lane file's `mirror`",
     )
     run.add_argument(
         "--badge",
@@ -446,19 +449,18 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     from range.cli.summary import format_summary
     from range.clock import MonotonicClock
     from range.runs.drill import LiveDrill, RunConfig, run_drill
-    from range.runs.lanefile import load_lane
+    from range.runs.lanefile import display, load_lane
 
     if not args.live:
         raise ValueError("--port and --lane are for a live drill: add --live")
     if args.sim is not None or args.unplug_at is not None:
         raise ValueError("--sim and --unplug-at are for a simulated drill, not --live")
-    if args.headless and args.mirror:
-        raise ValueError("--mirror draws what the headset shows: leave out --headless")
     if args.officer == "scripted":
         raise ValueError("--live needs --officer: who is in the headset (badge number or name)")
     if getattr(args, "voice", None) is not None:
         raise ValueError("--voice is for a simulated run: a live run hears the microphone")
     lane = load_lane(args.lane) if args.lane is not None else None
+    headless, mirror = display(lane, args.headless, args.mirror)
     ports = list(args.port) or (list(lane.ports) if lane is not None else [])
     if not ports:
         raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
@@ -473,7 +475,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
 
     def open_poses(stack: ExitStack) -> TrackedPoses:
         require("xr")
-        if args.headless:
+        if headless:
             from range.xr.runtime import OpenXRPoses
 
             poses = stack.enter_context(OpenXRPoses(hand=hand, clock=clock))
@@ -484,13 +486,13 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         from range.xr.session import HeadsetSession
 
         session = stack.enter_context(HeadsetSession(hand=hand, clock=clock))
-        mirror = None
-        if args.mirror:
+        window = None
+        if mirror:
             from range.review.mirror import LiveMirror
 
-            mirror = stack.enter_context(LiveMirror())
+            window = stack.enter_context(LiveMirror())
             session.make_current()
-        headset = LaneHeadset(session, tap=tap, mirror=mirror).wait_focused()
+        headset = LaneHeadset(session, tap=tap, mirror=window).wait_focused()
         headsets.append(headset)
         return headset
 

@@ -14,7 +14,7 @@ from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
-from range.console.protocol import event_line
+from range.console.protocol import body_keys, event_line
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
 from range.records.store import Records, RecordsError, course_label
@@ -306,7 +306,7 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
                 "y_ft": y_m / FT_M,
                 "stance": seen.get("stance", "standing"),
                 "held": seen.get("held_object", spec.held_object.value),
-                "size": spec.size,
+                **body_keys(spec),
                 "phase": seen.get("phase", spec.start_phase),
             }
         )

@@ -29,6 +29,7 @@ from typing import Any
 
 from drills.engine import DrillEngine, RunState
 from drills.log import LogRecord
+from drills.schema import Subject
 from physics.units import FT_M
 
 
@@ -75,6 +76,19 @@ def _ft(metres: float) -> float:
     return round(metres / FT_M, 2)
 
 
+def body_keys(spec: Subject) -> dict[str, Any]:
+    """What the console's view needs to draw a subject's one body (drills.schema.Subject.body):
+    its size, clothing and the starting attributes that shape it."""
+    a = spec.attributes
+    return {
+        "size": spec.size,
+        "clothing_gap_in": spec.clothing_gap_in,
+        "age_group": a.age_group,
+        "pregnant": a.pregnant,
+        "frail": a.frail,
+    }
+
+
 def lane_state(
     engine: DrillEngine, officer_xy_m: tuple[float, float], meta: dict[str, Any]
 ) -> dict[str, Any]:
@@ -83,7 +97,7 @@ def lane_state(
     subjects = []
     buttons: list[dict[str, Any]] = []
     seen: set[str] = set()
-    sizes = {spec.id: spec.size for spec in drill.subjects}
+    bodies = {spec.id: body_keys(spec) for spec in drill.subjects}
     for s in engine.subjects.values():
         subjects.append(
             {
@@ -96,7 +110,7 @@ def lane_state(
                 "threat": s.threat.name.lower(),
                 "stance": s.stance.value,
                 "held": s.held_object.value,
-                "size": sizes[s.id],
+                **bodies[s.id],
             }
         )
         for transition in s.phase.transitions:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.body import Stance, SubjectBody, body_for
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.review.render import COLOURS, Renderer, Scene
@@ -58,8 +58,16 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
         scene.subject(SubjectBody(), (ox, oy, 0.0), facing, COLOURS["officer"])
     for s in subjects:
         x, y = _m(s["x_ft"]), _m(s["y_ft"])
-        body = SubjectBody(
-            BODY_SIZES[s.get("size", "medium")], stance=Stance(s.get("stance", "standing"))
+        age = s.get("age_group", "adult")
+        body = body_for(
+            s.get("size", "medium"),
+            s.get("clothing_gap_in"),
+            child=age == "child",
+            juvenile=age == "juvenile",
+            elderly=age == "elderly",
+            pregnant=bool(s.get("pregnant")),
+            frail=bool(s.get("frail")),
+            stance=Stance(s.get("stance", "standing")),
         )
         yaw = math.atan2(oy - y, ox - x)
         scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"))

@@ -19,9 +19,10 @@ from numpy.typing import NDArray
 from drills.log import LogRecord
 from drills.schema import Drill
 from physics.animation import SubjectAnimator
-from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
+from range.review.effects import EffectLog, EffectProps, draw_effects, flashes_at, wires_at
 from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill
@@ -51,7 +52,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
     for spec in drill.subjects:
         x, y = positions["subjects"][spec.id]
         yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
-        body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stance.get(spec.id, "standing")))
+        body = spec.body(Stance(stance.get(spec.id, "standing")))
         scene.subject(
             body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
         )
@@ -64,6 +65,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
                 scene.marker(tuple(impact["point"]), COLOURS["probe"], 0.025)
         elif r.kind == "bullet_impact":
             scene.marker(tuple(r.data["point"]), COLOURS["bullet"], 0.025)
+    draw_effects(scene, wires_at(records, t), flashes_at(records, t))
     first = positions["subjects"][drill.subjects[0].id]
     eye = (ox, oy, HEAD_HEIGHT_M)
     look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])
@@ -95,6 +97,8 @@ class Playback:
         self.animator = SubjectAnimator(int(started.get("seed", 0)))
         self._impacts = -1
         self._held: dict[str, str] = {}
+        self.effects = EffectLog()
+        self._effect_props = EffectProps(renderer)
 
     def update(self, t: float) -> Pose:
         """Pose everything at run time `t` (increasing from call to call); the officer's eyes."""
@@ -137,7 +141,7 @@ class Playback:
             yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
             now = state.get(spec.id, {})
             stance = now.get("stance", "standing")
-            body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stance))
+            body = spec.body(Stance(stance))
             held = now.get("held_object", spec.held_object.value)
             if self._held.get(spec.id) != held:
                 colour = COLOURS["bystander" if spec.role == "bystander" else "subject"]
@@ -150,6 +154,8 @@ class Playback:
                 spec.id, t, (x, y), yaw, behaviour, stance, held, body.skeleton()
             )
             renderer.pose_subject(spec.id, (x, y, 0.0), yaw, pose)
+        self.effects.feed(self.records, t)
+        self._effect_props.update(self.effects.wires(t), self.effects.flashes(t))
         eye = (ox, oy, HEAD_HEIGHT_M)
         look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])
         return Pose(eye, look_rotation(look))

@@ -428,8 +428,10 @@ class Scene:
         end: tuple[float, float, float],
         colour: tuple[float, float, float],
         width_m: float = 0.006,
+        emissive: bool = False,
     ) -> None:
-        """A thin bar from start to end: a bullet's path or a probe's wire."""
+        """A thin bar from start to end, `width_m` its half-width: a bullet's path or a probe's
+        wire; `emissive` draws it unlit."""
         a, b = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
         length = float(np.linalg.norm(b - a))
         if length == 0:
@@ -437,7 +439,7 @@ class Scene:
         from physics.pose import look_rotation
 
         rot = quat_to_matrix(look_rotation(b - a))
-        self.box((a + b) / 2, (length / 2, width_m, width_m), colour, rot)
+        self.box((a + b) / 2, (length / 2, width_m, width_m), colour, rot, emissive)
 
     def vertices(self) -> F32:
         if not self._vertices:
@@ -648,6 +650,12 @@ class Renderer:
         matrix[:3, :3] = pose.rotation()
         matrix[:3, 3] = pose.position_m
         self._props[key] = (vbo, vao, count, matrix)
+
+    def place_prop(self, key: str, matrix: NDArray[np.float32]) -> None:
+        """Place a prop by any 4x4 (column-vector) matrix, scale included: a wire stretched
+        between two points (range/review/effects.py). No buffer touched."""
+        vbo, vao, count, _ = self._props[key]
+        self._props[key] = (vbo, vao, count, np.asarray(matrix, dtype="f4"))
 
     def remove_prop(self, key: str) -> None:
         old = self._props.pop(key, None)

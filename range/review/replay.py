@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from drills.log import LogRecord
 from drills.schema import Drill, Subject
-from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation, matrix_to_quat, quat_to_matrix, yaw_quat
 from physics.units import FT_M
 from range.review.mirror import HEAD_HEIGHT_M, Playback
@@ -96,7 +96,7 @@ class Viewpoint:
             side = half_width_m - BYSTANDER_INSET_M
             return _looking((ox - BYSTANDER_BACK_M, side, BYSTANDER_EYE_M), middle)
         x, y = subjects[spec.id]
-        body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stance.get(spec.id, "standing")))
+        body = spec.body(Stance(stance.get(spec.id, "standing")))
         eye_z = eye_height_m(body)
         if spec.role == "bystander":
             return _looking((x, y, eye_z), middle)

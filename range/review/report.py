@@ -20,7 +20,7 @@ import numpy as np
 from drills.events import EventLogError
 from drills.log import LogRecord
 from drills.schema import Drill
-from physics.body import BODY_SIZES, Stance, SubjectBody
+from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
@@ -163,7 +163,7 @@ def _shot_images(
     for spec in drill.subjects:
         x, y = where["subjects"][spec.id]
         yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
-        body = SubjectBody(BODY_SIZES[spec.size], stance=Stance(stances.get(spec.id, "standing")))
+        body = spec.body(Stance(stances.get(spec.id, "standing")))
         scene.held(body, (x, y, 0.0), yaw, held.get(spec.id, spec.held_object.value))
         scene.subject(
             body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]

@@ -26,6 +26,7 @@ from peripherals.clock import Clock, ManualClock
 from peripherals.emulator import PistolEmulator, RifleEmulator, TaserEmulator
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
+from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation, quat_to_matrix
@@ -537,7 +538,12 @@ def _fire_string(
     timer's). False if a device fault (a pulled cable, lost tracking) cut it."""
     distance_m = string.distance_ft_value * FT_M
     with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
+        _add_scene(world, course)
         aim = _set_up_target(world, course, string, distance_m)
+        mover = None
+        if string.weapon != "pistol" and string.subject_speed_mps > 0:
+            mover = PacingSubject(world, distance_m, string.subject_speed_mps, config.seed)
+            aim = mover.step(0.0)
         hands.ready(aim)
         if live is not None and isinstance(lane, LiveLane):
             t0 = _range_timer(live, lane, i, j, string)
@@ -577,7 +583,8 @@ def _fire_string(
                     bullet_diameter_in=diameter,
                 )
                 return
-            laser_on, impacts = _fly_cartridge(course, string, world, muzzle, physics_rng)
+            motion = mover.motion(trigger.host_time_s - t0) if mover is not None else None
+            laser_on, impacts = _fly_cartridge(course, string, world, muzzle, physics_rng, motion)
             effective, reason = judge_deployment(course.taser, laser_on, impacts)
             result.deployments.append(Deployment(i, j, local_event, effective, reason))
             log.emit(
@@ -598,6 +605,10 @@ def _fire_string(
         faults = FaultPolicy(lane)
         collector = TriggerCollector()  # a cartridge's probes read over two frames: one pull
         while t <= end:
+            if mover is not None:
+                aim = mover.step(t - t0)
+                if isinstance(hands, ScriptedShooterHands):
+                    hands.aim = aim  # the scripted shooter tracks the subject
             lane.advance_to(t)
             frame = lane_frame(lane, hands, t - t0)
             if frame.silent:
@@ -650,6 +661,62 @@ def _set_up_target(
     return aim
 
 
+def _add_scene(world: RangeWorld, course: Course) -> None:
+    """The course's cover and props on the lane, as a drill's (range/runs/drill.py)."""
+    for cover in course.scene.cover:
+        world.add_cover(
+            cover.name,
+            (cover.x_ft * FT_M, cover.y_ft * FT_M, 0.0),
+            (cover.depth_ft * FT_M, cover.width_ft * FT_M, cover.height_ft * FT_M),
+        )
+    world.add_prop(course.scene.prop_parts())
+
+
+PACE_HALF_WIDTH_M = 1.5  # a pacing subject turns 1.5 m either side of the firing line (chosen)
+
+
+class PacingSubject:
+    """A TASER string's subject pacing across the lane at `speed_mps` at `distance_m`: from the
+    shooter's left (+Y) to the right and back, PACE_HALF_WIDTH_M either side of the line,
+    facing where it walks, animated as a drill subject is (physics.animation) from the
+    course's seed. `step(t)` moves it to string time t and gives the aim at its abdomen from
+    the muzzle; `motion(t)` its motion over a probe's flight (RangeWorld.cast_moving)."""
+
+    def __init__(self, world: RangeWorld, distance_m: float, speed_mps: float, seed: int) -> None:
+        self.world, self.x_m, self.speed_mps = world, distance_m, speed_mps
+        self.animator = SubjectAnimator(seed)
+        body = world.body(TASER_SUBJECT)
+        self.skeleton = body.skeleton()
+        self.abdomen_z_m = body.aim_point(Region.ABDOMEN)[2]
+
+    def place(self, t_rel: float) -> tuple[float, float]:
+        """(lateral y metres, yaw radians) at string time `t_rel`."""
+        half = PACE_HALF_WIDTH_M
+        s = (self.speed_mps * max(t_rel, 0.0)) % (4 * half)
+        if s < 2 * half:
+            return half - s, -math.pi / 2  # walking to the shooter's right (-Y)
+        return s - 3 * half, math.pi / 2
+
+    def step(self, t_rel: float) -> np.ndarray:
+        y, yaw = self.place(t_rel)
+        pose = self.animator.update(
+            TASER_SUBJECT,
+            t_rel,
+            (self.x_m, y),
+            yaw,
+            "active_resistance",
+            "standing",
+            "none",
+            self.skeleton,
+        )
+        self.world.pose_subject(TASER_SUBJECT, pose, (self.x_m, y, 0.0), yaw)
+        aim: np.ndarray = np.array([self.x_m, y, self.abdomen_z_m - MUZZLE_HEIGHT_M])
+        return aim
+
+    def motion(self, t_rel: float) -> Callable[[float, frozenset[str]], None]:
+        return self.animator.motion(self.world, t_rel)
+
+
 def _aimed(direction: np.ndarray, sigma_rad: float, rng: np.random.Generator) -> Pose:
     rot = quat_to_matrix(look_rotation(direction))
     yaw, pitch = np.tan(rng.normal(0.0, sigma_rad, size=2))
@@ -670,6 +737,7 @@ def _fly_cartridge(
     world: RangeWorld,
     muzzle: Pose,
     rng: np.random.Generator,
+    motion: Callable[[float, frozenset[str]], None] | None = None,
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """What one cartridge's laser lit at the trigger, and its probes' impact records (none
     flown when the course needs the laser on the subject and it was not)."""
@@ -677,4 +745,4 @@ def _fly_cartridge(
     laser_on = laser_dots(world, cart, muzzle)[0][0]
     if course.taser.laser_on_target and laser_on != TASER_SUBJECT:
         return laser_on, []
-    return laser_on, [probe_record(i) for i in fly_probes(world, cart, muzzle, rng)]
+    return laser_on, [probe_record(i) for i in fly_probes(world, cart, muzzle, rng, motion)]

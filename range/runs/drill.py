@@ -42,7 +42,6 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import FALL_S, SubjectAnimator
 from physics.ballistics import BulletImpact, load
-from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
 from physics.human import HumanPose
 from physics.penetration import Strike, fly_through
 from physics.pose import Pose
@@ -473,9 +472,7 @@ class Session:
             self.world = world
             self.bodies = {}
             for spec in drill.subjects:
-                gap = dict(DEFAULT_CLOTHING_GAP_IN)
-                gap.update({r: spec.clothing_gap_in for r in Region if gap[r] > 0})
-                self.bodies[spec.id] = SubjectBody(BODY_SIZES[spec.size], gap)
+                self.bodies[spec.id] = spec.body()
             for cover in drill.scene.cover:
                 # Rounds go through it as its material allows (physics.penetration).
                 world.add_object(

@@ -1,7 +1,8 @@
-"""A firing lane's file: which serial ports its replicas are on, what tracks the weapon, and
-its calibration gate, so a range master types them once (`openrange drill run ID --live --lane
-FILE`). Versioned TOML, validated (every problem named by file, line and field), documented in
-docs/lanes.md. Options given on the command line override the file's.
+"""A firing lane's file: which serial ports its replicas are on, what tracks the weapon, its
+calibration gate, and whether it draws in a headset and an instructor's mirror, so a range master
+types them once (`openrange drill run ID --live --lane FILE`). Versioned TOML, validated (every
+problem named by file, line and field), documented in docs/lanes.md. Options given on the command
+line override the file's.
 """
 
 from __future__ import annotations
@@ -35,11 +36,22 @@ class LaneFile(StrictModel):
     ports: list[str] = Field(min_length=1, max_length=2)
     hand: Hand = "right"  # what tracks the weapon: a controller's aim pose, or a Vive tracker
     calibration: LaneCalibration = LaneCalibration()
+    # Track the replicas with a pose-only OpenXR session and draw nothing (a bench without a
+    # headset); false: the drill is drawn in the headset.
+    headless: bool = False
+    # Also show the run from the officer's eyes in a desktop window (the instructor's mirror).
+    mirror: bool = False
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> LaneFile:
         if len(set(self.ports)) != len(self.ports):
             raise ValueError("a port is named twice")
+        return self
+
+    @model_validator(mode="after")
+    def _mirror_needs_a_headset(self) -> LaneFile:
+        if self.headless and self.mirror:
+            raise ValueError("mirror draws what the headset shows: it needs headless = false")
         return self
 
     def profiles_dir(self, lane_file: Path) -> Path | None:
@@ -54,3 +66,18 @@ def load_lane(path: Path) -> LaneFile:
     """Read and validate a lane file. Raises physics.datafiles.DataFileError naming the file,
     the line and the field of the first problem; FileNotFoundError for a missing file."""
     return load_model(path, LaneFile)
+
+
+def display(lane: LaneFile | None, headless: bool | None, mirror: bool | None) -> tuple[bool, bool]:
+    """(headless, mirror): the command line's `--[no-]headless` / `--[no-]mirror` (None: not
+    given) over the lane file's keys (no file: neither). A flag given overrides the file's other
+    key where they clash (`--headless` drops the file's mirror, `--mirror` its headless); both
+    given on the command line is a ValueError."""
+    if headless and mirror:
+        raise ValueError("--mirror draws what the headset shows: leave out --headless")
+    file_headless, file_mirror = (lane.headless, lane.mirror) if lane else (False, False)
+    if headless is None:
+        headless = file_headless and not mirror
+    if mirror is None:
+        mirror = file_mirror and not headless
+    return headless, mirror

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from drills.engine import RunState
 from physics.pose import Pose
 from physics.units import FT_M
+from range.review.effects import EffectLog, EffectProps
 from range.review.render import COLOURS, Scene
 from range.runs.core import LiveHands
 from range.runs.lane import Attached, Weapon
@@ -93,6 +94,9 @@ class LaneHeadset:
         self._replica: str | None = None  # the replica prop's kind
         self._impacts = 0  # log records looked at for impacts
         self._markers = 0
+        self.effects = EffectLog()  # TASER wires and muzzle flashes (range/review/effects.py)
+        self._effect_props: EffectProps | None = None
+        self._cartridges: dict[str | None, tuple[float, float, float]] = {}
 
     @property
     def renderer(self) -> Any:
@@ -192,6 +196,7 @@ class LaneHeadset:
             )
         self._pose_replica(run, poses.get("aim"))
         self._add_impacts(run)
+        self._pose_effects(run)
         self._pose_cue(run, poses.get("head"))
 
     def _pose_replica(self, run: Session, tracker: Pose | None) -> None:
@@ -213,6 +218,20 @@ class LaneHeadset:
         profile = hands.profiles.get(replica.serial) if isinstance(hands, LiveHands) else None
         muzzle = profile.boresight.muzzle(tracker) if profile is not None else tracker
         self.renderer.pose_prop("replica", muzzle)
+        # The TASER's wires hang from its cartridges: where the replica is now.
+        self._cartridges = {}
+        if replica.weapon is Weapon.TASER:
+            self._cartridges[replica.serial] = muzzle.position_m
+
+    def _pose_effects(self, run: Session) -> None:
+        """TASER wires and muzzle flashes where the log puts them: transforms only."""
+        if self._effect_props is None:
+            self._effect_props = EffectProps(self.renderer)
+        t = run.engine.t
+        self.effects.feed(run.engine.log.records, t)
+        now = {s.id: s.position_m for s in run.engine.subjects.values()}
+        wires = self.effects.wires(t, now, self._cartridges)
+        self._effect_props.update(wires, self.effects.flashes(t))
 
     def _add_impacts(self, run: Session) -> None:
         """A marker for each probe or bullet impact since the last frame, uploaded once."""

@@ -1,0 +1,215 @@
+"""TASER wires and muzzle flashes, read from a run's log and drawn by one piece of code in the
+review render (`range.review.mirror.scene_at`, reports, PNG replays), the replay window
+(`Playback`) and the headset (`range.xr.lane.LaneHeadset`, whose renderer the live mirror shows).
+
+A wire runs from the cartridge to each probe of a device's latest deployment: it grows along the
+probe's flight (run time t from the trigger to `time_of_flight_s`), and stays until the same
+device's next deployment, which the drill engine takes as ending the circuit through the old
+probes (drills/engine.py `probes`). A probe in a subject follows the subject's movement on the
+floor since the impact (the logged positions). The cartridge end is where the TASER was fired
+from, or where the replica is now when the headset knows it. A muzzle flash is drawn at every
+firearm shot's muzzle for FLASH_S of run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from drills.log import LogRecord
+from physics.pose import Pose, quat_to_matrix
+from range.review.render import Renderer, Scene
+
+XYZ = tuple[float, float, float]
+
+# Drawn wider than the real ~0.1 mm wire so that it covers about one headset pixel at duty
+# distances (2 x 1440 px over ~100 deg: ~5 mm at 3 m); unlit, so it reads by day and at night.
+WIRE_HALF_WIDTH_M = 0.003
+WIRE_RGB = (0.95, 0.62, 0.22)  # copper, as the conductor shows through the clear insulation
+# A flash lasts a few milliseconds; drawn for FLASH_S (4-5 frames at 90 Hz) so it is seen.
+FLASH_S = 0.05
+FLASH_HALF_M = (0.05, 0.025, 0.025)  # along the bore, across, up
+FLASH_AHEAD_M = 0.06  # the flash's centre ahead of the muzzle, along the bore
+FLASH_RGB = (1.0, 0.9, 0.45)
+HIDDEN = np.diag([0.0, 0.0, 0.0, 1.0]).astype("f4")  # a prop squashed to nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """One probe's wire: `cartridge_m` and `probe_m` world points (metres), which device."""
+
+    serial: str | None
+    probe: int
+    cartridge_m: XYZ
+    probe_m: XYZ
+
+
+def _xyz(values: Sequence[float] | NDArray[np.float64]) -> XYZ:
+    return (float(values[0]), float(values[1]), float(values[2]))
+
+
+class EffectLog:
+    """What the wires and flashes need from a run's log, read incrementally: `feed` the records
+    (a live run's growing list, or a saved run's) up to run time t, then ask `wires(t)` and
+    `flashes(t)`. Each record is read once, so a frame costs the records new since the last."""
+
+    def __init__(self) -> None:
+        self._seen = 0
+        self._fired: dict[tuple[Any, Any], XYZ] = {}  # (serial, bay) -> cartridge muzzle
+        # serial -> (its latest probe_impacts, fired from, subjects' positions at the impact)
+        self._latest: dict[Any, tuple[LogRecord, XYZ, dict[str, tuple[float, float]]]] = {}
+        self._where: dict[str, tuple[float, float]] = {}
+        self._shots: list[tuple[float, Pose]] = []
+
+    def feed(self, records: Sequence[LogRecord], t: float) -> None:
+        """Read `records[i:]` (in time order) up to run time `t`."""
+        while self._seen < len(records) and records[self._seen].t <= t + 1e-9:
+            r = records[self._seen]
+            self._seen += 1
+            data = r.data
+            if r.kind == "positions":
+                self._where = {k: (float(v[0]), float(v[1])) for k, v in data["subjects"].items()}
+            elif r.kind == "officer_action" and data.get("muzzle") is not None:
+                muzzle = data["muzzle"]
+                if data.get("action") == "taser_fired":
+                    self._fired[(data.get("serial"), data.get("bay"))] = _xyz(muzzle["position_m"])
+                elif data.get("action") == "firearm_fired":
+                    q = muzzle["orientation"]
+                    pose = Pose(_xyz(muzzle["position_m"]), (q[0], q[1], q[2], q[3]))
+                    self._shots.append((r.t, pose))
+            elif r.kind == "probe_impacts":
+                fired = self._fired.get((data.get("serial"), data.get("bay")))
+                if fired is not None:
+                    self._latest[data.get("serial")] = (r, fired, dict(self._where))
+
+    def wires(
+        self,
+        t: float,
+        subjects_now: Mapping[str, tuple[float, float]] | None = None,
+        cartridges_now: Mapping[str | None, XYZ] | None = None,
+    ) -> list[Wire]:
+        """The wires at run time `t`. `subjects_now` gives subjects' floor positions at t
+        (default: the last logged positions); `cartridges_now` the cartridge's point per device
+        serial (default: the muzzle it was fired from)."""
+        now = self._where if subjects_now is None else subjects_now
+        wires = []
+        for serial, (r, fired, then) in self._latest.items():
+            muzzle = np.asarray(fired, dtype=float)
+            start = muzzle
+            if cartridges_now is not None and serial in cartridges_now:
+                start = np.asarray(cartridges_now[serial], dtype=float)
+            for impact in r.data["impacts"]:
+                point = np.asarray(impact["point"], dtype=float)
+                target = impact.get("target")
+                if target in then and target in now:
+                    point[:2] += np.subtract(now[target], then[target])
+                flight_s = float(impact["time_of_flight_s"])
+                if flight_s > 0 and t < r.t + flight_s:  # still flying: the wire pays out
+                    point = muzzle + (point - muzzle) * max(0.0, (t - r.t) / flight_s)
+                wires.append(Wire(serial, int(impact["probe"]), _xyz(start), _xyz(point)))
+        return wires
+
+    def flashes(self, t: float) -> list[Pose]:
+        """The muzzles (+X along the bore) of firearm shots fired within FLASH_S before `t`."""
+        self._shots = [(at, pose) for at, pose in self._shots if t - at < FLASH_S]
+        return [pose for at, pose in self._shots if at <= t + 1e-9]
+
+
+def wires_at(
+    records: Sequence[LogRecord],
+    t: float,
+    subjects_now: Mapping[str, tuple[float, float]] | None = None,
+    cartridges_now: Mapping[str | None, XYZ] | None = None,
+) -> list[Wire]:
+    """The wires to draw at run time `t` from a whole run's records (EffectLog.wires)."""
+    log = EffectLog()
+    log.feed(records, t)
+    return log.wires(t, subjects_now, cartridges_now)
+
+
+def flashes_at(records: Sequence[LogRecord], t: float) -> list[Pose]:
+    """The muzzle flashes at run time `t` from a whole run's records (EffectLog.flashes)."""
+    log = EffectLog()
+    log.feed(records, t)
+    return log.flashes(t)
+
+
+def _flash_centre(muzzle: Pose) -> tuple[XYZ, Any]:
+    rot = quat_to_matrix(muzzle.orientation)
+    centre = np.asarray(muzzle.position_m, dtype=float) + rot[:, 0] * FLASH_AHEAD_M
+    return _xyz(centre), rot
+
+
+def flash_point(muzzle: Pose) -> XYZ:
+    """Where a flash's centre is drawn for a muzzle pose (for tests and reports)."""
+    return _flash_centre(muzzle)[0]
+
+
+def draw_effects(scene: Scene, wires: Sequence[Wire], flashes: Sequence[Pose]) -> None:
+    """Add the wires and flashes to a static scene (the review render)."""
+    for wire in wires:
+        scene.path(wire.cartridge_m, wire.probe_m, WIRE_RGB, WIRE_HALF_WIDTH_M, emissive=True)
+    for muzzle in flashes:
+        centre, rot = _flash_centre(muzzle)
+        scene.box(centre, FLASH_HALF_M, FLASH_RGB, rot, emissive=True)
+
+
+class EffectProps:
+    """Wires and flashes as renderer props (the headset, the replay window): a unit wire and a
+    flash uploaded once per slot, moved and stretched by one matrix a frame, never rebuilt."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self._wires = 0
+        self._flashes = 0
+
+    def update(self, wires: Sequence[Wire], flashes: Sequence[Pose]) -> None:
+        renderer = self.renderer
+        while self._wires < len(wires):
+            unit = Scene()
+            unit.path((0.0, 0.0, 0.0), (1.0, 0.0, 0.0), WIRE_RGB, WIRE_HALF_WIDTH_M, emissive=True)
+            renderer.add_prop(f"wire:{self._wires}", unit)
+            self._wires += 1
+        while self._flashes < len(flashes):
+            unit = Scene()
+            unit.box((0.0, 0.0, 0.0), FLASH_HALF_M, FLASH_RGB, emissive=True)
+            renderer.add_prop(f"flash:{self._flashes}", unit)
+            self._flashes += 1
+        for i in range(self._wires):
+            matrix = HIDDEN
+            if i < len(wires):
+                matrix = _stretch(wires[i].cartridge_m, wires[i].probe_m)
+            renderer.place_prop(f"wire:{i}", matrix)
+        for i in range(self._flashes):
+            matrix = HIDDEN
+            if i < len(flashes):
+                centre, rot = _flash_centre(flashes[i])
+                matrix = np.eye(4, dtype="f4")
+                matrix[:3, :3] = rot
+                matrix[:3, 3] = centre
+            renderer.place_prop(f"flash:{i}", matrix)
+
+
+def _stretch(start: XYZ, end: XYZ) -> Any:
+    """The matrix taking the unit wire (0..1 along X) onto start..end: X stretched to the
+    length, the cross-section kept."""
+    a, b = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+    d = b - a
+    length = float(np.linalg.norm(d))
+    if length < 1e-9:
+        return HIDDEN
+    x = d / length
+    helper = np.array([0.0, 0.0, 1.0]) if abs(x[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    y = np.cross(helper, x)
+    y /= np.linalg.norm(y)
+    z = np.cross(x, y)
+    matrix = np.eye(4, dtype="f4")
+    matrix[:3, 0] = x * length
+    matrix[:3, 1] = y
+    matrix[:3, 2] = z
+    matrix[:3, 3] = a
+    return matrix

@@ -1,0 +1,98 @@
+"""Lane files' `headless` and `mirror` keys (docs/lanes.md): validated, and overridden by the
+command line's `--[no-]headless` / `--[no-]mirror`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from physics.datafiles import DataFileError
+from range.cli.main import main
+from range.runs.lanefile import display, load_lane
+
+HEAD = 'version = 1\nname = "Lane 3"\nports = ["/dev/ttyACM0"]\n'
+
+
+def _lane(tmp_path: Path, keys: str) -> Path:
+    path = tmp_path / "lane3.toml"
+    path.write_text(HEAD + keys)
+    return path
+
+
+def test_the_keys_default_to_a_headset_without_a_mirror(tmp_path: Path) -> None:
+    lane = load_lane(_lane(tmp_path, ""))
+    assert (lane.headless, lane.mirror) == (False, False)
+    assert display(lane, None, None) == (False, False)
+    assert display(None, None, None) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("keys", "want"),
+    [
+        ("headless = true\n", (True, False)),
+        ("mirror = true\n", (False, True)),
+        ("headless = false\nmirror = false\n", (False, False)),
+    ],
+)
+def test_the_file_s_keys_are_read(tmp_path: Path, keys: str, want: tuple[bool, bool]) -> None:
+    lane = load_lane(_lane(tmp_path, keys))
+    assert (lane.headless, lane.mirror) == want
+    assert display(lane, None, None) == want
+
+
+@pytest.mark.parametrize(
+    ("keys", "headless", "mirror", "want"),
+    [
+        ("headless = true\n", False, None, (False, False)),  # --no-headless: drawn
+        ("headless = true\n", None, True, (False, True)),  # --mirror drops the file's headless
+        ("mirror = true\n", True, None, (True, False)),  # --headless drops the file's mirror
+        ("mirror = true\n", None, False, (False, False)),  # --no-mirror
+        ("", True, None, (True, False)),
+        ("", None, True, (False, True)),
+    ],
+)
+def test_command_line_flags_override_the_file(
+    tmp_path: Path,
+    keys: str,
+    headless: bool | None,
+    mirror: bool | None,
+    want: tuple[bool, bool],
+) -> None:
+    assert display(load_lane(_lane(tmp_path, keys)), headless, mirror) == want
+
+
+def test_both_flags_on_the_command_line_are_refused() -> None:
+    with pytest.raises(ValueError, match="leave out --headless"):
+        display(None, True, True)
+
+
+@pytest.mark.parametrize(
+    ("keys", "line", "named"),
+    [
+        ('headless = "yes"\n', 4, "headless"),
+        ("mirror = 1\nheadless = false\n", 4, "mirror"),
+        ("headless = true\nmirror = true\n", 0, "needs headless = false"),
+    ],
+)
+def test_bad_keys_are_named_by_file_line_and_field(
+    tmp_path: Path, keys: str, line: int, named: str
+) -> None:
+    path = _lane(tmp_path, keys)
+    with pytest.raises(DataFileError) as err:
+        load_lane(path)
+    message = str(err.value)
+    assert str(path) in message and named in message
+    if line:
+        assert f"{path}:{line}" in message
+
+
+def test_a_lane_file_asking_for_a_mirror_without_a_headset_is_one_named_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _lane(tmp_path, "headless = true\nmirror = true\n")
+    args = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*args, "--lane", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "mirror" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
