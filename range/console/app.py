@@ -46,7 +46,7 @@ from range.console.pages import (
     scrubber_json,
     trend,
 )
-from range.console.protocol import RUN_COMMANDS, Command, unbundle
+from range.console.protocol import RUN_COMMANDS, Command, MessageError, parse_message, unbundle
 from range.console.speech import SPEECH_DIR
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
 from range.console.view import EYES, ViewThread
@@ -374,8 +374,12 @@ class Console:
     async def lane_socket(self, ws: WebSocket) -> None:
         await ws.accept()
         try:
-            hello = json.loads(await ws.receive_text())
-        except (WebSocketDisconnect, ValueError):
+            hello = parse_message(await ws.receive_text())
+        except WebSocketDisconnect:
+            return
+        except MessageError as exc:
+            await ws.send_text(json.dumps({"type": "refused", "reason": str(exc)}))
+            await ws.close(1008)
             return
         if hello.get("type") != "hello" or not csrf_ok(self.lane_key, hello.get("key")):
             await ws.send_text(json.dumps({"type": "refused", "reason": "wrong lane key"}))
@@ -395,9 +399,14 @@ class Console:
         try:
             while True:
                 raw = await ws.receive_text()
-                message = json.loads(raw)
+                try:
+                    message = parse_message(raw)
+                except MessageError as exc:
+                    # Told to the lane and skipped: one bad frame does not drop a live run.
+                    await ws.send_text(json.dumps({"type": "error", "reason": str(exc)}))
+                    continue
                 kind = message.get("type")
-                if kind == "state":
+                if kind == "state" and isinstance(message.get("state"), dict):
                     message.setdefault("events", [])
                     lane.state = message["state"]
                     lane.events.extend(message["events"])
