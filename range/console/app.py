@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
+from range.console.graph import phase_graph_svg
 from range.console.pages import (
     attempt_sheet,
     certificate_pdf,
@@ -342,6 +343,16 @@ class Console:
             return Response("no run on this lane", 404)
         image = await asyncio.wrap_future(self.views.render(dict(lane.state), eye))
         return Response(image, media_type="image/png")
+
+    async def phases(self, request: Request) -> Response:
+        """The lane's drill as a phase graph (SVG), the phases its subjects are in now filled."""
+        self.require(request, CAN_READ_ALL)
+        lane = self.hub.lanes.get(request.path_params["name"])
+        graph = None if lane is None else lane.state.get("phase_graph")
+        if lane is None or not isinstance(graph, dict):
+            return Response("no drill on this lane", 404)
+        current = [str(s.get("phase")) for s in lane.state.get("subjects", [])]
+        return Response(phase_graph_svg(graph, current), media_type="image/svg+xml")
 
     async def command(self, request: Request) -> Response:
         user = self.require(request, CAN_CONTROL)
@@ -684,6 +695,7 @@ def create_app(
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
         Route("/lanes/{name}/view.png", g(console.view)),
+        Route("/lanes/{name}/phases.svg", g(console.phases)),
         Route("/records", g(console.roster)),
         Route("/officers/{badge}", g(console.officer)),
         Route("/runs/{id:int}", g(console.run_page)),

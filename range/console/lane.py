@@ -29,6 +29,7 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
 from range.console import speech
+from range.console.graph import phase_graph
 from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
 from range.runs.drill import RunConfig, Session
 from range.runs.runlog import read_events
@@ -252,6 +253,7 @@ class LaneProcess:
                 config = start_config(args, control, self.runs_dir)
                 meta["seed"] = config.seed
                 meta["title"] = config.drill.title
+                meta["phase_graph"] = phase_graph(config.drill)
                 self.events.clear()
                 session = Session(config)
                 result = session.run().as_json()

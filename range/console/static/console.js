@@ -65,6 +65,9 @@ function showLane(msg) {
       span.textContent = id; span.className = now.has(id) ? "phase now" : "phase";
       phases.appendChild(span); phases.appendChild(document.createTextNode(" "));
     }
+    // The drawn graph (server-side SVG) follows the same key: a phase entered fills its box.
+    const graph = document.getElementById("phase-graph");
+    if (graph && s.phase_graph) graph.src = `/lanes/${name}/phases.svg?k=${encodeURIComponent(phases.dataset.key)}`;
   }
   const view = document.getElementById("view");
   if (view && s.lane_ft && !view.dataset.busy) refreshView(view);

@@ -1,0 +1,143 @@
+"""What a lane shows on the console beyond the map: the drill's phase graph drawn with the
+current phase filled, live from a real lane process."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_support import (
+    DRILL,
+    Client,
+    Proc,
+    free_port,
+    processes,
+    seed_accounts,
+    start_console,
+    start_lane,
+    wait_for,
+)
+
+from drills.schema import read_drill_file
+from range.console.graph import phase_graph, phase_graph_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@dataclass
+class Range:
+    port: int
+    key: str
+    tmp: Path
+    procs: list[Proc]
+
+    def client(self) -> Client:
+        return Client(f"http://127.0.0.1:{self.port}")
+
+    def lane(self, name: str, speed: str = "1", *extra: str) -> Proc:
+        proc = start_lane(
+            self.port, name, self.key, self.tmp / "runs" / name, self.tmp / f"{name}.log", speed
+        )
+        self.procs.append(proc)
+        return proc
+
+
+@pytest.fixture
+def rng(tmp_path: Path) -> Iterator[Range]:
+    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    key = seed_accounts(db_url)
+    with processes() as procs:
+        port = free_port()
+        procs.append(start_console(port, db_url, tmp_path / "console.log"))
+        yield Range(port, key, tmp_path, procs)
+
+
+def _nodes(svg: str) -> dict[str, str]:
+    """{phase: class} of every phase box in the SVG."""
+    root = ET.fromstring(svg)
+    return {
+        g.attrib["data-phase"]: g.attrib["class"]
+        for g in root.iter(f"{SVG}g")
+        if g.attrib["class"].startswith("phase")
+    }
+
+
+def _edges(svg: str) -> list[tuple[str, str, str]]:
+    root = ET.fromstring(svg)
+    return [
+        (g.attrib["data-from"], g.attrib["data-to"], "".join(g.itertext()))
+        for g in root.iter(f"{SVG}g")
+        if g.attrib["class"] == "edge"
+    ]
+
+
+def test_phase_graph_has_a_node_per_phase_and_an_arrow_per_transition() -> None:
+    drill = read_drill_file(str(DRILL)).drill
+    graph = phase_graph(drill)
+    svg = phase_graph_svg(graph, ["approach"])
+    assert _nodes(svg) == {"approach": "phase now", "halted": "phase", "done": "phase"}
+    assert _edges(svg) == [
+        ("approach", "halted", "button stop"),
+        ("approach", "done", "after 8 s"),
+        ("halted", "done", "after 2 s"),
+    ]
+    assert _nodes(phase_graph_svg(graph, ["halted"]))["halted"] == "phase now"
+    assert "now" not in _nodes(phase_graph_svg(graph, ["halted"]))["approach"]
+
+
+def test_phase_graph_of_every_builtin_drill_draws_every_phase() -> None:
+    from drills.schema import builtin_drill_files
+
+    for name in sorted(builtin_drill_files()):
+        drill = read_drill_file(name).drill
+        nodes = _nodes(phase_graph_svg(phase_graph(drill)))
+        assert sorted(nodes) == sorted(p.id for p in drill.phases), name
+        edges = _edges(phase_graph_svg(phase_graph(drill)))
+        assert len(edges) == sum(len(p.transitions) for p in drill.phases), name
+
+
+def _start(c: Client, csrf: str, lane: str, **args: str) -> None:
+    form = {"csrf": csrf, "command": "start", **args}
+    assert c.request(f"/lanes/{lane}/command", form).status == 303
+
+
+def _state(ws: Any, lane: str, want: Any) -> dict[str, Any]:
+    return wait_for(
+        ws, lambda m: m.get("lane") == lane and m.get("type") == "state" and want(m["state"])
+    )
+
+
+def test_the_drawn_graph_follows_the_live_phase(rng: Range) -> None:
+    rng.lane("L1")
+    c = rng.client()
+    c.login("inst")
+    csrf = c.request("/").csrf
+    with c.live(csrf) as ws:
+        wait_for(ws, lambda m: m.get("lane") == "L1" and m.get("connected") is True)
+        assert c.request("/lanes/L1/phases.svg").status == 404  # no drill yet
+        _start(c, csrf, "L1", drill="x", drill_file=str(DRILL), badge="B-101", seed="3")
+        _state(ws, "L1", lambda s: s.get("status") == "running" and s["t_s"] > 0.5)
+        svg = c.request("/lanes/L1/phases.svg")
+        assert svg.status == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert _nodes(svg.body) == {"approach": "phase now", "halted": "phase", "done": "phase"}
+        stop = {"csrf": csrf, "command": "button", "button": "stop"}
+        assert c.request("/lanes/L1/command", stop).status == 303
+        _state(ws, "L1", lambda s: s["subjects"][0]["phase"] == "halted")
+        assert _nodes(c.request("/lanes/L1/phases.svg").body) == {
+            "approach": "phase",
+            "halted": "phase now",
+            "done": "phase",
+        }
+        c.request("/lanes/L1/command", {"csrf": csrf, "command": "abort"})
+        _state(ws, "L1", lambda s: s.get("status") == "ended")
+    time.sleep(0.2)
+    # An officer's account cannot see a lane's graph; an anonymous request is sent to log in.
+    officer = rng.client()
+    officer.login("alex")
+    assert officer.request("/lanes/L1/phases.svg").status == 403
+    assert rng.client().request("/lanes/L1/phases.svg").status == 303
