@@ -26,7 +26,7 @@ from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -52,6 +52,9 @@ from range.console.speech import SPEECH_DIR
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
 from range.console.view import EYES, ViewThread
 from range.records.store import RecordsError
+from range.review.render import RenderUnavailableError
+from range.review.replay import ReplayError
+from range.review.video import review_video_path, write_review_video
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -180,6 +183,7 @@ class Console:
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.views = ViewThread()
+        self.video_lock = asyncio.Lock()
         with self.store() as store:
             self.session_key = store.secret("session_key")
             self.lane_key = store.secret("lane_key")
@@ -571,6 +575,27 @@ class Console:
         image = await asyncio.wrap_future(self.views.render(state, eye))
         return Response(image, media_type="image/png")
 
+    async def run_video(self, request: Request) -> Response:
+        """The run's after-action review as a WebM video from the officer's or the subject's
+        eyes (?eye=), encoded on the first request and kept in the run's folder."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError:
+            return Response("no such run", 404)
+        eye = request.query_params.get("eye", "officer")
+        if eye not in ("officer", "subject") or not row["run_dir"]:
+            return Response("no such view", 404)
+        path = review_video_path(Path(row["run_dir"]), eye)
+        if not path.is_file():
+            async with self.video_lock:  # one encoding at a time: it takes the CPU
+                if not path.is_file():
+                    try:
+                        await run_in_threadpool(write_review_video, Path(row["run_dir"]), path, eye)
+                    except (RenderUnavailableError, ReplayError, OSError) as exc:
+                        return Response(f"no video: {exc}", 503)
+        return FileResponse(path, media_type="video/webm")
+
     async def run_speech(self, request: Request) -> Response:
         """A line spoken as a subject in a saved run (speech/NN.wav in its folder)."""
         user = self.require(request)
@@ -700,6 +725,7 @@ def create_app(
         Route("/officers/{badge}", g(console.officer)),
         Route("/runs/{id:int}", g(console.run_page)),
         Route("/runs/{id:int}/view.png", g(console.run_view)),
+        Route("/runs/{id:int}/review.webm", g(console.run_video)),
         Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),
