@@ -1,8 +1,11 @@
 """What a lane shows on the console beyond the map: the drill's phase graph drawn with the
-current phase filled, live from a real lane process."""
+current phase filled, and the lane's replicas (emulators on real ptys) with a pulled cable shown
+live, from real lane processes."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -13,8 +16,10 @@ from typing import Any
 import pytest
 from console_support import (
     DRILL,
+    PASSWORD,
     Client,
     Proc,
+    chromium,
     free_port,
     processes,
     seed_accounts,
@@ -22,6 +27,7 @@ from console_support import (
     start_lane,
     wait_for,
 )
+from test_console_replicas import Rack, until
 
 from drills.schema import read_drill_file
 from range.console.graph import phase_graph, phase_graph_svg
@@ -41,7 +47,13 @@ class Range:
 
     def lane(self, name: str, speed: str = "1", *extra: str) -> Proc:
         proc = start_lane(
-            self.port, name, self.key, self.tmp / "runs" / name, self.tmp / f"{name}.log", speed
+            self.port,
+            name,
+            self.key,
+            self.tmp / "runs" / name,
+            self.tmp / f"{name}.log",
+            speed,
+            extra,
         )
         self.procs.append(proc)
         return proc
@@ -106,9 +118,11 @@ def _start(c: Client, csrf: str, lane: str, **args: str) -> None:
     assert c.request(f"/lanes/{lane}/command", form).status == 303
 
 
-def _state(ws: Any, lane: str, want: Any) -> dict[str, Any]:
+def _state(ws: Any, lane: str, want: Any, timeout_s: float = 30.0) -> dict[str, Any]:
     return wait_for(
-        ws, lambda m: m.get("lane") == lane and m.get("type") == "state" and want(m["state"])
+        ws,
+        lambda m: m.get("lane") == lane and m.get("type") == "state" and want(m["state"]),
+        timeout_s,
     )
 
 
@@ -141,3 +155,87 @@ def test_the_drawn_graph_follows_the_live_phase(rng: Range) -> None:
     officer.login("alex")
     assert officer.request("/lanes/L1/phases.svg").status == 403
     assert rng.client().request("/lanes/L1/phases.svg").status == 303
+
+
+def _statuses(state: dict[str, Any]) -> dict[str, str]:
+    return {r["serial"]: r["status"] for r in state.get("replicas", [])}
+
+
+def _row(page: str, serial: str) -> str:
+    found = re.search(f'<tr data-serial="{serial}" data-status="([a-z]+)"', page)
+    assert found, page[:2000]
+    return found.group(1)
+
+
+def test_a_lane_shows_its_replicas_and_a_pulled_cable_live(rng: Range) -> None:
+    rack = Rack(rng.tmp / "ports")
+    try:
+        args = ["--replica-dir", str(rack.folder)]
+        for port in rack.ports:
+            args += ["--replica", port]
+        rng.lane("L1", "max", *args)
+        c = rng.client()
+        c.login("inst")
+        csrf = c.request("/").csrf
+        with c.live(csrf) as ws:
+            state = _state(
+                ws, "L1", lambda s: all("loads" in r for r in s.get("replicas") or [{}])
+            )["state"]
+            assert _statuses(state) == {"T7-0007": "connected", "P-0042": "connected"}
+            page = c.request("/lanes/L1").body
+            assert _row(page, "P-0042") == "connected"
+            assert "bay 0: taser7-cq (2 probes)" in page
+
+            rack.pistol.unplug()
+            state = _state(ws, "L1", lambda s: _statuses(s).get("P-0042") == "unplugged")["state"]
+            assert _statuses(state)["T7-0007"] == "connected"
+            page = c.request("/lanes/L1").body
+            assert _row(page, "P-0042") == "unplugged" and _row(page, "T7-0007") == "connected"
+            assert "looking for it by serial number" in page
+
+            # A run's frames carry the replicas too.
+            _start(c, csrf, "L1", drill="x", drill_file=str(DRILL), seed="2")
+            running = _state(ws, "L1", lambda s: s.get("status") == "running")["state"]
+            assert _statuses(running)["P-0042"] == "unplugged"
+            _state(ws, "L1", lambda s: s.get("status") == "ended", 60)
+            rack.pistol.replug()
+            _state(ws, "L1", lambda s: _statuses(s).get("P-0042") == "connected")
+            assert _row(c.request("/lanes/L1").body, "P-0042") == "connected"
+        if shutil.which("chromium") and shutil.which("chromedriver"):
+            _browser_sees_the_unplug(rng, rack)
+    finally:
+        rack.stop()
+
+
+def _browser_sees_the_unplug(rng: Range, rack: Rack) -> None:
+    """In headless Chromium the replica table changes with no reload."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    browser = chromium()
+    try:
+        base = f"http://127.0.0.1:{rng.port}"
+        browser.get(base + "/login")
+        browser.find_element(By.ID, "name").send_keys("inst")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "submit").click()
+        until(lambda: browser.current_url == base + "/")
+        browser.get(base + "/lanes/L1")
+
+        def status() -> str:
+            """The pistol's status cell, "" while its row is being rebuilt."""
+            try:
+                cell = browser.find_element(
+                    By.CSS_SELECTOR, '#replicas tr[data-serial="P-0042"] .replica-status'
+                )
+                return str(cell.text)
+            except WebDriverException:
+                return ""
+
+        until(lambda: status() == "connected", 20)
+        rack.pistol.unplug()
+        until(lambda: status().startswith("unplugged ("), 20)
+        rack.pistol.replug()
+        until(lambda: status() == "connected", 20)
+    finally:
+        browser.quit()

@@ -31,6 +31,7 @@ from drills.schema import read_drill_file
 from range.console import speech
 from range.console.graph import phase_graph
 from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
+from range.console.replicas import ReplicaWatch
 from range.runs.drill import RunConfig, Session
 from range.runs.runlog import read_events
 
@@ -197,8 +198,12 @@ class LaneProcess:
         speed: float | None = 1.0,
         retry_s: float = 0.5,
         speech: str = "wav",
+        replicas: ReplicaWatch | None = None,
     ) -> None:
         self.name = name
+        # The lane's own replicas (range/console/replicas.py), shown in every state it sends.
+        self.replicas = replicas
+        self._running = False
         self.speech = speech
         self._voices: list[subprocess.Popen[bytes]] = []
         self.url = lane_url(console_url)
@@ -219,6 +224,9 @@ class LaneProcess:
     # -- runs (the calling thread) ------------------------------------------------------------
 
     def serve(self) -> None:
+        if self.replicas is not None:
+            self.replicas.on_change = self._replicas_changed
+            self.state = self._with_replicas(self.state)
         link = threading.Thread(target=self._link, name=f"lane-{self.name}-link", daemon=True)
         link.start()
         try:
@@ -228,7 +236,11 @@ class LaneProcess:
                 except queue.Empty:
                     continue
                 if command.get("command") == Command.START:
-                    self._run(command)
+                    self._running = True
+                    try:
+                        self._run(command)
+                    finally:
+                        self._running = False
         finally:
             self.stop.set()
             ws = self._ws
@@ -260,7 +272,7 @@ class LaneProcess:
             except Exception as exc:
                 message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
                 self._send({"type": "error", "lane": self.name, "error": str(message)})
-                self.state = dict(IDLE)
+                self.state = self._with_replicas(dict(IDLE))
                 self._send(
                     {
                         "type": "state",
@@ -298,7 +310,19 @@ class LaneProcess:
         except (OSError, subprocess.SubprocessError) as exc:
             print(f"lane {self.name}: the spoken lines were not saved: {exc}", file=sys.stderr)
 
+    def _with_replicas(self, state: dict[str, Any]) -> dict[str, Any]:
+        if self.replicas is None:
+            return state
+        return {**state, "replicas": self.replicas.rows}
+
+    def _replicas_changed(self, rows: list[dict[str, Any]]) -> None:
+        """From the replica watch's thread: between runs the change goes out at once (during
+        a run, the next frame carries it)."""
+        if not self._running:
+            self._publish(self.state, [])
+
     def _publish(self, state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        state = self._with_replicas(state)
         self.state = state
         self.events.extend(events)
         self._seq += 1

@@ -69,6 +69,7 @@ function showLane(msg) {
     const graph = document.getElementById("phase-graph");
     if (graph && s.phase_graph) graph.src = `/lanes/${name}/phases.svg?k=${encodeURIComponent(phases.dataset.key)}`;
   }
+  showReplicas(s.replicas);
   const view = document.getElementById("view");
   if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
   const box = document.getElementById("branch-buttons");
@@ -95,6 +96,31 @@ function showLane(msg) {
       const li = document.createElement("li"); li.textContent = `${e.t.toFixed(2)} s ${e.kind} ${e.text}`; list.appendChild(li);
     }
     list.scrollTop = list.scrollHeight;
+  }
+}
+
+function holds(r) {
+  if (!r.loads) return "";
+  if (Array.isArray(r.loads)) return r.loads.map((b) => `bay ${b.bay}: ${b.cartridge} (${b.probes} probes)`).join("; ");
+  const m = r.loads;
+  return `${m.magazine_in ? "magazine in" : "no magazine"}, ${m.rounds} rounds${m.chambered ? ", chambered" : ""}`;
+}
+
+function showReplicas(rows) {
+  // The lane's replicas, one row each; rebuilt only when something but the battery changed.
+  const body = document.querySelector("#replicas tbody");
+  if (!body || !rows) return;
+  const key = JSON.stringify(rows.map((r) => ({...r, battery_pct: undefined})));
+  if (body.dataset.key === key) return;
+  body.dataset.key = key; body.textContent = "";
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.serial = r.serial; tr.dataset.status = r.status; tr.className = `replica ${r.status}`;
+    const status = r.problem ? `${r.status} (${r.problem})` : r.status;
+    for (const [text, cls] of [[r.serial], [r.model], [status, "replica-status"], [holds(r)], [r.safety || ""], [(r.faults || []).join(", ")]]) {
+      const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td);
+    }
+    body.appendChild(tr);
   }
 }
 
