@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
+from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
 from range.console.pages import (
     attempt_sheet,
@@ -322,6 +323,7 @@ class Console:
         name = request.path_params["name"]
         if name not in self.hub.lanes:
             return self.page(request, "error.html", user, message=f"No lane {name}.")
+        from drills.course import builtin_courses, builtin_shooters
         from drills.officer import builtin_officers
         from drills.schema import builtin_drill_files
 
@@ -333,6 +335,8 @@ class Console:
             user,
             lane=self.hub.lanes[name],
             drills=sorted(builtin_drill_files()),
+            courses=sorted(builtin_courses()),
+            shooters=sorted(builtin_shooters()),
             scripts=sorted(builtin_officers()),
             officers=officers,
             can_control=user.role in CAN_CONTROL,
@@ -443,7 +447,10 @@ class Console:
         its own copy of the run's folder (sent with it), so its debrief never needs the lane's
         disk: lanes may be other machines."""
         lane_dir = result.get("run_dir")
-        if lane_dir:
+        if lane_dir and result.get("kind") == "course":
+            await run_in_threadpool(self._course_finished, lane, result)
+            await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
+        elif lane_dir:
             folder = self.runs_dir / f"{lane}-{Path(lane_dir).name}"
             with self.store() as store:
                 if drill_run_by_dir(store.records, str(folder)) is None:
@@ -465,6 +472,36 @@ class Console:
             await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
         done = {"type": "finished", "lane": lane}
         self.hub.broadcast(json.dumps(done), done)
+
+    def _course_finished(self, lane: str, result: dict[str, Any]) -> None:
+        """A course fired on a lane: its folder kept (once: the folder is the marker) and, for
+        an officer's badge, the attempt recorded with its score (audited with who started
+        it). A scripted shooter's attempt is recorded as the simulation it is."""
+        folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
+        if folder.exists():
+            return
+        try:
+            unbundle(result.pop("files", {}), folder)
+        except (ValueError, OSError) as exc:
+            self.audit("lane:" + lane, "run_refused", why=str(exc))
+            return
+        badge = str(result.get("badge") or "")
+        if not badge:
+            return
+        with self.store() as store:
+            try:
+                qid = record_attempt(store.records, badge, folder, dict(result["score"]))
+            except (RecordsError, KeyError, ValueError) as exc:
+                store.audit("lane:" + lane, "course_refused", badge=badge, why=str(exc))
+                return
+            store.audit(
+                str(result.get("started_by") or "lane:" + lane),
+                "course_recorded",
+                lane=lane,
+                qualification=qid,
+                badge=badge,
+                course=result.get("course"),
+            )
 
     async def live_socket(self, ws: WebSocket) -> None:
         """Browsers: the session cookie and the page's CSRF token, from this origin only."""

@@ -29,9 +29,11 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
 from range.console import speech
+from range.console.courselane import CourseControl, course_config
 from range.console.graph import phase_graph
 from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
 from range.console.replicas import ReplicaWatch
+from range.runs.course import run_course
 from range.runs.drill import RunConfig, Session
 from range.runs.runlog import read_events
 
@@ -250,6 +252,9 @@ class LaneProcess:
 
     def _run(self, command: CommandMessage) -> None:
         args = dict(command.get("args") or {})
+        if args.get("course"):
+            self._run_course(command, args)
+            return
         while True:
             meta = {
                 "drill": args.get("drill_file") or args.get("drill"),
@@ -297,6 +302,38 @@ class LaneProcess:
             if not control.restart:
                 return
             args["seed"] = config.seed
+
+    def _run_course(self, command: CommandMessage, args: dict[str, Any]) -> None:
+        """A qualification course (range/console/courselane.py): its strings stream as they
+        are fired; the finished attempt goes to the console to be recorded for the badge."""
+        meta = {
+            "officer_name": args.get("officer") or args.get("badge") or "scripted",
+            "badge": args.get("badge"),
+            "started_by": command.get("by"),
+        }
+        try:
+            config = course_config(args, self.runs_dir)
+            meta["seed"] = config.seed
+            meta["shooter"] = config.shooter.id
+            control = CourseControl(config.course, self.commands, self._publish, meta, self.speed)
+            self.events.clear()
+            result = run_course(config, on_record=control).as_json()
+        except Exception as exc:  # one line to the console; the lane stays up for the next
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            self._send({"type": "error", "lane": self.name, "error": str(message)})
+            self._publish(dict(IDLE), [])
+            return
+        self._publish(control.state(ended=True), [])
+        result.update(
+            kind="course",
+            badge=args.get("badge"),
+            started_by=command.get("by"),
+            lane=self.name,
+        )
+        if result.get("run_dir"):
+            result["files"] = bundle(Path(result["run_dir"]))
+        self.finished.append(result)
+        self._send({"type": "finished", "lane": self.name, "result": result})
 
     def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
         self._voices = [v for v in self._voices if v.poll() is None]
