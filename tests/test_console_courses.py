@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import queue
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from console_support import (
+    PASSWORD,
     Client,
+    chromium,
     free_port,
     processes,
     seed_accounts,
@@ -51,6 +54,7 @@ def test_each_string_streams_and_the_totals_are_the_attempts_score(tmp_path: Pat
     final, _ = sent[-1]
     assert final["kind"] == "course" and final["status"] == "ended"
     assert final["points"] == result.score.points == final["score"]["points"]
+    assert final["hit_count"] == result.score.hits
     assert final["score"]["passed"] is result.score.passed
     strings = [s for stage in course.stages for s in stage.strings]
     assert len(final["strings"]) == len(strings)
@@ -138,3 +142,41 @@ def test_a_course_on_a_lane_streams_live_and_is_recorded(tmp_path: Path) -> None
         officer = c.request("/officers/B-101").body
         assert COURSE in officer
         assert f"{expected.score.points}" in officer
+        if shutil.which("chromium") and shutil.which("chromedriver"):
+            _browser_sees_the_course(port, expected)
+
+
+def _browser_sees_the_course(port: int, expected: Any) -> None:
+    """The lane page in headless Chromium draws the course's strings and its score."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    browser = chromium()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        browser.get(base + "/login")
+        browser.find_element(By.ID, "name").send_keys("boss")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "submit").click()
+        deadline = time.monotonic() + 20
+        while browser.current_url != base + "/" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        browser.get(base + "/lanes/L1")
+        verdict = "PASSED" if expected.score.passed else "FAILED"
+        want = f"{expected.score.points} points, {expected.score.hits} hits: {verdict}"
+        deadline = time.monotonic() + 20
+        score = ""
+        while score != want and time.monotonic() < deadline:
+            try:
+                score = browser.find_element(By.ID, "course-score").text
+            except WebDriverException:
+                score = ""
+            time.sleep(0.1)
+        assert score == want, browser.get_log("browser")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#course tbody tr")
+        course = find_course(COURSE)
+        assert len(rows) == sum(len(stage.strings) for stage in course.stages)
+        assert {r.get_attribute("data-status") for r in rows} == {"done"}
+        assert browser.find_element(By.ID, "course").is_displayed()
+    finally:
+        browser.quit()

@@ -108,7 +108,7 @@ def course_state(
         "current": None if current is None else [current[0] + 1, current[1] + 1],
         "strings": rows,
         "points": sum(r["points"] for r in rows),
-        "hits": sum(r["hits"] for r in rows),
+        "hit_count": sum(r["hits"] for r in rows),  # not "hits": the map draws those
         "score": score,
     }
 
