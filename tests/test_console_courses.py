@@ -180,3 +180,26 @@ def _browser_sees_the_course(port: int, expected: Any) -> None:
         assert browser.find_element(By.ID, "course").is_displayed()
     finally:
         browser.quit()
+
+
+def test_a_course_is_held_to_real_time_at_the_lanes_speed() -> None:
+    from drills.log import LogRecord
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(round(s, 6))
+        now[0] += s
+
+    course = find_course(COURSE)
+    control = CourseControl(
+        course, queue.Queue(), lambda s, e: None, {}, 2.0, lambda: now[0], sleep
+    )
+    for t in (0.0, 1.0, 1.0, 5.0):
+        control(LogRecord(t, "attempt_started" if t == 0 else "untracked_shot", {}))
+    now[0] += 10.0  # the machine fell behind: no sleep, no catching up by skipping records
+    control(LogRecord(6.0, "untracked_shot", {}))
+    # Two log seconds per real second: 0.5 s, then 0, then 2 s.
+    assert slept == [0.5, 2.0]
+    assert len(control.records) == 5
