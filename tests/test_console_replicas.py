@@ -93,3 +93,19 @@ def test_replicas_are_shown_with_what_they_hold_and_unplugged_when_pulled(rack: 
 
         rack.pistol.replug()  # a new port path, the same serial number
         until(lambda: _by_serial(watch.rows)["P-0042"]["status"] == "connected")
+
+        # Faults the armorer should see: a stoppage, and a TASER battery running down.
+        rack.pistol.stoppage = True
+        rack.taser.battery_pct = 12
+        until(lambda: _by_serial(watch.rows)["P-0042"]["faults"] == ["stoppage"])
+        until(lambda: _by_serial(watch.rows)["T7-0007"]["faults"] == ["battery 12%"])
+        rack.pistol.stoppage = False
+        until(lambda: _by_serial(watch.rows)["P-0042"]["faults"] == [])
+
+        # A hung replica (no STATE, no PONG) is silent, not unplugged; it counts again once it
+        # answers and proves its session.
+        rack.taser.hang()
+        until(lambda: _by_serial(watch.rows)["T7-0007"]["status"] == "silent")
+        assert _by_serial(watch.rows)["P-0042"]["status"] == "connected"
+        rack.taser.recover()
+        until(lambda: _by_serial(watch.rows)["T7-0007"]["status"] == "connected")
