@@ -109,3 +109,21 @@ def test_replicas_are_shown_with_what_they_hold_and_unplugged_when_pulled(rack: 
         assert _by_serial(watch.rows)["P-0042"]["status"] == "connected"
         rack.taser.recover()
         until(lambda: _by_serial(watch.rows)["T7-0007"]["status"] == "connected")
+
+
+def test_a_lane_with_no_replica_on_a_port_says_so_in_one_line(tmp_path: Path) -> None:
+    from console_support import free_port, start_lane
+
+    missing = str(tmp_path / "ttyNONE")
+    proc = start_lane(
+        free_port(),
+        "L7",
+        "k" * 40,
+        tmp_path / "runs",
+        tmp_path / "l7.log",
+        extra=("--replica", missing),
+    )
+    assert proc.popen.wait(timeout=60) == 2
+    lines = proc.log.read_text().strip().splitlines()
+    assert lines[-1].startswith(f"openrange: lane L7: a replica: cannot open {missing}: ")
+    assert "Traceback" not in proc.log.read_text()
