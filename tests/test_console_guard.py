@@ -80,5 +80,19 @@ def test_the_console_answers_a_deep_message_and_keeps_the_lane(
             "type": "error",
             "reason": "a message that is not a JSON object",
         }
+    with connect(url) as ws:
+        ws.send(json.dumps({"type": "hello", "key": key}))
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "refused",
+            "reason": "a hello with no lane",
+        }
+    with connect(url) as ws:
+        # Frames of the wrong shape are skipped; the link stays and still answers.
+        ws.send(json.dumps({"type": "hello", "lane": "L2", "key": key, "state": None}))
+        ws.send(json.dumps({"type": "finished", "result": "x"}))
+        ws.send(json.dumps({"type": "state", "state": {"status": "idle"}, "events": 5}))
+        ws.send("{}}")
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["type"] == "error" and reply["reason"].startswith("a message that is not JSON")
     assert proc.popen.poll() is None
     assert "Traceback" not in proc.log.read_text()

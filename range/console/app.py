@@ -404,7 +404,11 @@ class Console:
             await ws.send_text(json.dumps({"type": "refused", "reason": "wrong lane key"}))
             await ws.close(1008)
             return
-        name = str(hello["lane"])
+        if not isinstance(hello.get("lane"), str) or not hello["lane"]:
+            await ws.send_text(json.dumps({"type": "refused", "reason": "a hello with no lane"}))
+            await ws.close(1008)
+            return
+        name = hello["lane"]
         lane = self.hub.lanes.setdefault(name, LaneView(name))
         lane.socket = ws
         lane.state = hello.get("state") or {"status": "idle"}
@@ -426,11 +430,12 @@ class Console:
                     continue
                 kind = message.get("type")
                 if kind == "state" and isinstance(message.get("state"), dict):
-                    message.setdefault("events", [])
+                    if not isinstance(message.get("events"), list):
+                        message["events"] = []
                     lane.state = message["state"]
                     lane.events.extend(message["events"])
                     self.hub.broadcast(raw, message)
-                elif kind == "finished":
+                elif kind == "finished" and isinstance(message.get("result"), dict):
                     await self._finished(ws, name, message["result"])
                 elif kind == "error":
                     self.hub.broadcast(raw, message)
