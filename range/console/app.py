@@ -106,6 +106,15 @@ class LaneView:
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=300))
     socket: WebSocket | None = None
     last_raw: str = ""
+    # The running drill's phase graph (range/console/graph.py): sent once a run and in hellos.
+    graph: dict[str, Any] | None = None
+
+    def take_graph(self, state: dict[str, Any]) -> None:
+        """Keep a state's phase graph; a state with no phases (idle, a course) has none."""
+        if isinstance(state.get("phase_graph"), dict):
+            self.graph = state["phase_graph"]
+        elif "phases" not in state:
+            self.graph = None
 
     @property
     def connected(self) -> bool:
@@ -356,8 +365,8 @@ class Console:
         """The lane's drill as a phase graph (SVG), the phases its subjects are in now filled."""
         self.require(request, CAN_READ_ALL)
         lane = self.hub.lanes.get(request.path_params["name"])
-        graph = None if lane is None else lane.state.get("phase_graph")
-        if lane is None or not isinstance(graph, dict):
+        graph = None if lane is None else lane.graph
+        if lane is None or graph is None:
             return Response("no drill on this lane", 404)
         current = [str(s.get("phase")) for s in lane.state.get("subjects", [])]
         return Response(phase_graph_svg(graph, current), media_type="image/svg+xml")
@@ -412,6 +421,8 @@ class Console:
         lane = self.hub.lanes.setdefault(name, LaneView(name))
         lane.socket = ws
         lane.state = hello.get("state") or {"status": "idle"}
+        graph = hello.get("phase_graph")
+        lane.graph = graph if isinstance(graph, dict) and "phases" in lane.state else None
         lane.events.clear()
         lane.events.extend(hello.get("events") or [])
         self.audit("lane:" + name, "lane_attached")
@@ -433,6 +444,7 @@ class Console:
                     if not isinstance(message.get("events"), list):
                         message["events"] = []
                     lane.state = message["state"]
+                    lane.take_graph(lane.state)
                     lane.events.extend(message["events"])
                     self.hub.broadcast(raw, message)
                 elif kind == "finished" and isinstance(message.get("result"), dict):

@@ -1,8 +1,9 @@
 """The drill's phase graph drawn as SVG on the server: one box per phase, one arrow per
 transition labelled with its trigger, the phases the subjects are in now filled.
 
-The graph travels in the lane's state (`phase_graph`, plain JSON), so the console draws it
-without reading the drill file, which may sit on another machine. Layout: one band of rows per
+The graph travels from the lane as plain JSON (`phase_graph`: in the first state frame of a run
+and in every hello, not in every frame), so the console draws it without reading the drill file,
+which may sit on another machine. Layout: one band of rows per
 subject; a phase's column is its distance (in transitions) from the subject's start phase, so a
 drill reads left to right; arrows back or within a column curve below.
 """

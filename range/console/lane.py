@@ -206,6 +206,8 @@ class LaneProcess:
         # The lane's own replicas (range/console/replicas.py), shown in every state it sends.
         self.replicas = replicas
         self._running = False
+        self.graph: dict[str, Any] | None = None  # the drill's phase graph (graph.py)
+        self._graph_due = False
         self.speech = speech
         self._voices: list[subprocess.Popen[bytes]] = []
         self.url = lane_url(console_url)
@@ -270,7 +272,9 @@ class LaneProcess:
                 config = start_config(args, control, self.runs_dir)
                 meta["seed"] = config.seed
                 meta["title"] = config.drill.title
-                meta["phase_graph"] = phase_graph(config.drill)
+                # The drawn graph goes out once a run (and in every hello), not every frame.
+                self.graph = phase_graph(config.drill)
+                self._graph_due = True
                 self.events.clear()
                 session = Session(config)
                 result = session.run().as_json()
@@ -311,6 +315,7 @@ class LaneProcess:
             "badge": args.get("badge"),
             "started_by": command.get("by"),
         }
+        self.graph = None
         try:
             config = course_config(args, self.runs_dir)
             meta["seed"] = config.seed
@@ -360,6 +365,9 @@ class LaneProcess:
 
     def _publish(self, state: dict[str, Any], events: list[dict[str, Any]]) -> None:
         state = self._with_replicas(state)
+        if self._graph_due and "phases" in state:
+            state = {**state, "phase_graph": self.graph}
+            self._graph_due = False
         self.state = state
         self.events.extend(events)
         self._seq += 1
@@ -402,6 +410,7 @@ class LaneProcess:
                         "state": self.state,
                         "events": list(self.events),
                         "finished": list(self.finished),
+                        "phase_graph": self.graph,
                     }
                     with self._send_lock:
                         ws.send(json.dumps(hello))

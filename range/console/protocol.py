@@ -2,7 +2,8 @@
 
 lane -> console:
   {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
-   "finished": [RESULT...]}                       on every (re)connection
+   "finished": [RESULT...], "phase_graph": GRAPH or null}
+                                                  on every (re)connection
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
    "events": [EVENT...]}
                                                   once per frame while a run is live
@@ -13,10 +14,13 @@ console -> lane:
   {"type": "recorded", "run_dir": PATH}           a finished run is in the records; forget it
   {"type": "refused", "reason": TEXT}             a bad key; the lane stops trying
 
-STATE is `lane_state` below: positions in feet (the trainer's unit), the drill's branch buttons
-and the phase each subject is in. EVENT is {"t": s, "kind": str, "text": str}. `sent_s` is the
-lane's monotonic clock when it sent the frame, `sent_unix_ms` its wall clock: on one machine the
-benchmark compares them with its own clock and with the browser's (bench/console.py).
+GRAPH is the drill's phase graph (range/console/graph.py), also in the first state frame of a
+run; a course's STATE is range/console/courselane.py's; STATE carries `replicas` when the lane
+has its own (range/console/replicas.py). STATE is otherwise `lane_state` below: positions in
+feet (the trainer's unit), the drill's branch buttons and the phase each subject is in. EVENT
+is {"t": s, "kind": str, "text": str}. `sent_s` is the lane's monotonic clock when it sent the
+frame, `sent_unix_ms` its wall clock: on one machine the benchmark compares them with its own
+clock and with the browser's (bench/console.py).
 """
 
 from __future__ import annotations

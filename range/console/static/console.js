@@ -67,7 +67,7 @@ function showLane(msg) {
     }
     // The drawn graph (server-side SVG) follows the same key: a phase entered fills its box.
     const graph = document.getElementById("phase-graph");
-    if (graph && s.phase_graph) graph.src = `/lanes/${name}/phases.svg?k=${encodeURIComponent(phases.dataset.key)}`;
+    if (graph && s.phases) graph.src = `/lanes/${name}/phases.svg?k=${encodeURIComponent(phases.dataset.key)}`;
   }
   showReplicas(s.replicas);
   showCourse(s);
