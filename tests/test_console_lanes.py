@@ -239,3 +239,15 @@ def _browser_sees_the_unplug(rng: Range, rack: Rack) -> None:
         until(lambda: status() == "connected", 20)
     finally:
         browser.quit()
+
+
+def test_the_console_keeps_a_lanes_graph_until_a_state_without_phases() -> None:
+    from range.console.app import LaneView
+
+    lane = LaneView("L1")
+    graph = phase_graph(read_drill_file(str(DRILL)).drill)
+    lane.take_graph({"phases": ["approach"], "phase_graph": graph})
+    lane.take_graph({"phases": ["approach"]})  # later frames of the run carry no graph
+    assert lane.graph == graph
+    lane.take_graph({"kind": "course", "status": "running"})
+    assert lane.graph is None
