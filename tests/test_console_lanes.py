@@ -251,3 +251,56 @@ def test_the_console_keeps_a_lanes_graph_until_a_state_without_phases() -> None:
     assert lane.graph == graph
     lane.take_graph({"kind": "course", "status": "running"})
     assert lane.graph is None
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="needs Debian's chromium and chromium-driver (scripts/test.sh installs them)",
+)
+def test_the_browser_redraws_the_graph_when_the_phase_changes(rng: Range) -> None:
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    # A long approach: the browser is up before the walker would stop on its own.
+    drill = rng.tmp / "branch.toml"
+    drill.write_text(
+        DRILL.read_text()
+        .replace("time_limit_s = 12.0", "time_limit_s = 60.0")
+        .replace("after_s = 8.0", "after_s = 40.0")
+    )
+    rng.lane("L1")
+    c = rng.client()
+    c.login("inst")
+    csrf = c.request("/").csrf
+    browser = chromium()
+    try:
+        base = f"http://127.0.0.1:{rng.port}"
+        browser.get(base + "/login")
+        browser.find_element(By.ID, "name").send_keys("inst")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "submit").click()
+        until(lambda: browser.current_url == base + "/")
+        with c.live(csrf) as ws:
+            wait_for(ws, lambda m: m.get("lane") == "L1" and m.get("connected") is True)
+            _start(c, csrf, "L1", drill="x", drill_file=str(drill), seed="3")
+            _state(ws, "L1", lambda s: s.get("status") == "running")
+            browser.get(base + "/lanes/L1")
+
+            def drawn(phase: str) -> bool:
+                """The graph image loaded, asked for with `phase` as the current one."""
+                try:
+                    img = browser.find_element(By.ID, "phase-graph")
+                    src = str(img.get_attribute("src"))
+                    width = browser.execute_script("return arguments[0].naturalWidth", img)
+                except WebDriverException:
+                    return False
+                return src.endswith("%7C" + phase) and bool(width)
+
+            until(lambda: drawn("approach"), 20)
+            stop = {"csrf": csrf, "command": "button", "button": "stop"}
+            assert c.request("/lanes/L1/command", stop).status == 303
+            until(lambda: drawn("halted"), 20)
+            c.request("/lanes/L1/command", {"csrf": csrf, "command": "abort"})
+            _state(ws, "L1", lambda s: s.get("status") == "ended")
+    finally:
+        browser.quit()
