@@ -99,7 +99,15 @@ def start_console(port: int, db_url: str, log: Path) -> Proc:
     raise RuntimeError("the console did not start:\n" + log.read_text())
 
 
-def start_lane(port: int, name: str, key: str, runs_dir: Path, log: Path, speed: str = "1") -> Proc:
+def start_lane(
+    port: int,
+    name: str,
+    key: str,
+    runs_dir: Path,
+    log: Path,
+    speed: str = "1",
+    extra: tuple[str, ...] = (),
+) -> Proc:
     return _spawn(
         [
             "lane",
@@ -111,6 +119,7 @@ def start_lane(port: int, name: str, key: str, runs_dir: Path, log: Path, speed:
             str(runs_dir),
             "--speed",
             speed,
+            *extra,
         ],
         log,
         {"OPENRANGE_LANE_KEY": key},

@@ -94,6 +94,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="lines spoken as a subject: saved with the run for the debrief (wav, the default),"
         " also played here as they are given (play), or neither (off); needs espeak-ng",
     )
+    lane.add_argument(
+        "--replica",
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="a replica's serial port on this lane (repeat for each); the console shows each"
+        " one's state, and a pulled cable, live",
+    )
+    lane.add_argument(
+        "--replica-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="where a replica that comes back may register its port, besides the system's",
+    )
     lane.set_defaults(handler=_lane)
 
 
@@ -197,6 +213,16 @@ def _lane(args: argparse.Namespace) -> int:
             f"lane key: {len(key)} characters is too short (at least {MIN_KEY_CHARS}):"
             " use the one `openrange console lane-key` gives"
         )
+    watch = None
+    if args.replica:
+        from peripherals.errors import PeripheralError
+        from range.clock import MonotonicClock
+        from range.console.replicas import ReplicaWatch
+
+        try:
+            watch = ReplicaWatch(args.replica, MonotonicClock(), args.replica_dir).open()
+        except PeripheralError as exc:
+            raise ValueError(f"lane {args.name}: a replica: {exc}") from None
     lane = LaneProcess(
         args.name,
         args.console,
@@ -204,10 +230,15 @@ def _lane(args: argparse.Namespace) -> int:
         args.runs_dir,
         finite_speed(args.speed),
         speech=args.speech,
+        replicas=watch,
     )
     print(f"lane {args.name}: connecting to {lane.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        lane.serve()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            lane.serve()
+    finally:
+        if watch is not None:
+            watch.close()
     if lane.refused:
         raise ValueError(f"the console refused lane {args.name}: {lane.refused}")
     return 0

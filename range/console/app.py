@@ -26,7 +26,7 @@ from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -34,6 +34,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
+from range.console.courselane import record_attempt
+from range.console.graph import phase_graph_svg
 from range.console.pages import (
     attempt_sheet,
     certificate_pdf,
@@ -46,11 +48,14 @@ from range.console.pages import (
     scrubber_json,
     trend,
 )
-from range.console.protocol import RUN_COMMANDS, Command, unbundle
+from range.console.protocol import RUN_COMMANDS, Command, MessageError, parse_message, unbundle
 from range.console.speech import SPEECH_DIR
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
 from range.console.view import EYES, ViewThread
 from range.records.store import RecordsError
+from range.review.render import RenderUnavailableError
+from range.review.replay import ReplayError
+from range.review.video import review_video_path, write_review_video
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -101,6 +106,15 @@ class LaneView:
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=300))
     socket: WebSocket | None = None
     last_raw: str = ""
+    # The running drill's phase graph (range/console/graph.py): sent once a run and in hellos.
+    graph: dict[str, Any] | None = None
+
+    def take_graph(self, state: dict[str, Any]) -> None:
+        """Keep a state's phase graph; a state with no phases (idle, a course) has none."""
+        if isinstance(state.get("phase_graph"), dict):
+            self.graph = state["phase_graph"]
+        elif "phases" not in state:
+            self.graph = None
 
     @property
     def connected(self) -> bool:
@@ -179,6 +193,7 @@ class Console:
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.views = ViewThread()
+        self.video_lock = asyncio.Lock()
         with self.store() as store:
             self.session_key = store.secret("session_key")
             self.lane_key = store.secret("lane_key")
@@ -317,6 +332,7 @@ class Console:
         name = request.path_params["name"]
         if name not in self.hub.lanes:
             return self.page(request, "error.html", user, message=f"No lane {name}.")
+        from drills.course import builtin_courses, builtin_shooters
         from drills.officer import builtin_officers
         from drills.schema import builtin_drill_files
 
@@ -328,6 +344,8 @@ class Console:
             user,
             lane=self.hub.lanes[name],
             drills=sorted(builtin_drill_files()),
+            courses=sorted(builtin_courses()),
+            shooters=sorted(builtin_shooters()),
             scripts=sorted(builtin_officers()),
             officers=officers,
             can_control=user.role in CAN_CONTROL,
@@ -342,6 +360,16 @@ class Console:
             return Response("no run on this lane", 404)
         image = await asyncio.wrap_future(self.views.render(dict(lane.state), eye))
         return Response(image, media_type="image/png")
+
+    async def phases(self, request: Request) -> Response:
+        """The lane's drill as a phase graph (SVG), the phases its subjects are in now filled."""
+        self.require(request, CAN_READ_ALL)
+        lane = self.hub.lanes.get(request.path_params["name"])
+        graph = None if lane is None else lane.graph
+        if lane is None or graph is None:
+            return Response("no drill on this lane", 404)
+        current = [str(s.get("phase")) for s in lane.state.get("subjects", [])]
+        return Response(phase_graph_svg(graph, current), media_type="image/svg+xml")
 
     async def command(self, request: Request) -> Response:
         user = self.require(request, CAN_CONTROL)
@@ -374,17 +402,27 @@ class Console:
     async def lane_socket(self, ws: WebSocket) -> None:
         await ws.accept()
         try:
-            hello = json.loads(await ws.receive_text())
-        except (WebSocketDisconnect, ValueError):
+            hello = parse_message(await ws.receive_text())
+        except WebSocketDisconnect:
+            return
+        except MessageError as exc:
+            await ws.send_text(json.dumps({"type": "refused", "reason": str(exc)}))
+            await ws.close(1008)
             return
         if hello.get("type") != "hello" or not csrf_ok(self.lane_key, hello.get("key")):
             await ws.send_text(json.dumps({"type": "refused", "reason": "wrong lane key"}))
             await ws.close(1008)
             return
-        name = str(hello["lane"])
+        if not isinstance(hello.get("lane"), str) or not hello["lane"]:
+            await ws.send_text(json.dumps({"type": "refused", "reason": "a hello with no lane"}))
+            await ws.close(1008)
+            return
+        name = hello["lane"]
         lane = self.hub.lanes.setdefault(name, LaneView(name))
         lane.socket = ws
         lane.state = hello.get("state") or {"status": "idle"}
+        graph = hello.get("phase_graph")
+        lane.graph = graph if isinstance(graph, dict) and "phases" in lane.state else None
         lane.events.clear()
         lane.events.extend(hello.get("events") or [])
         self.audit("lane:" + name, "lane_attached")
@@ -395,14 +433,21 @@ class Console:
         try:
             while True:
                 raw = await ws.receive_text()
-                message = json.loads(raw)
+                try:
+                    message = parse_message(raw)
+                except MessageError as exc:
+                    # Told to the lane and skipped: one bad frame does not drop a live run.
+                    await ws.send_text(json.dumps({"type": "error", "reason": str(exc)}))
+                    continue
                 kind = message.get("type")
-                if kind == "state":
-                    message.setdefault("events", [])
+                if kind == "state" and isinstance(message.get("state"), dict):
+                    if not isinstance(message.get("events"), list):
+                        message["events"] = []
                     lane.state = message["state"]
+                    lane.take_graph(lane.state)
                     lane.events.extend(message["events"])
                     self.hub.broadcast(raw, message)
-                elif kind == "finished":
+                elif kind == "finished" and isinstance(message.get("result"), dict):
                     await self._finished(ws, name, message["result"])
                 elif kind == "error":
                     self.hub.broadcast(raw, message)
@@ -419,7 +464,10 @@ class Console:
         its own copy of the run's folder (sent with it), so its debrief never needs the lane's
         disk: lanes may be other machines."""
         lane_dir = result.get("run_dir")
-        if lane_dir:
+        if lane_dir and result.get("kind") == "course":
+            await run_in_threadpool(self._course_finished, lane, result)
+            await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
+        elif lane_dir:
             folder = self.runs_dir / f"{lane}-{Path(lane_dir).name}"
             with self.store() as store:
                 if drill_run_by_dir(store.records, str(folder)) is None:
@@ -441,6 +489,36 @@ class Console:
             await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
         done = {"type": "finished", "lane": lane}
         self.hub.broadcast(json.dumps(done), done)
+
+    def _course_finished(self, lane: str, result: dict[str, Any]) -> None:
+        """A course fired on a lane: its folder kept (once: the folder is the marker) and, for
+        an officer's badge, the attempt recorded with its score (audited with who started
+        it). A scripted shooter's attempt is recorded as the simulation it is."""
+        folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
+        if folder.exists():
+            return
+        try:
+            unbundle(result.pop("files", {}), folder)
+        except (ValueError, OSError) as exc:
+            self.audit("lane:" + lane, "run_refused", why=str(exc))
+            return
+        badge = str(result.get("badge") or "")
+        if not badge:
+            return
+        with self.store() as store:
+            try:
+                qid = record_attempt(store.records, badge, folder, dict(result["score"]))
+            except (RecordsError, KeyError, ValueError) as exc:
+                store.audit("lane:" + lane, "course_refused", badge=badge, why=str(exc))
+                return
+            store.audit(
+                str(result.get("started_by") or "lane:" + lane),
+                "course_recorded",
+                lane=lane,
+                qualification=qid,
+                badge=badge,
+                course=result.get("course"),
+            )
 
     async def live_socket(self, ws: WebSocket) -> None:
         """Browsers: the session cookie and the page's CSRF token, from this origin only."""
@@ -550,6 +628,27 @@ class Console:
         state = await run_in_threadpool(run_state_at, Path(row["run_dir"]), t)
         image = await asyncio.wrap_future(self.views.render(state, eye))
         return Response(image, media_type="image/png")
+
+    async def run_video(self, request: Request) -> Response:
+        """The run's after-action review as a WebM video from the officer's or the subject's
+        eyes (?eye=), encoded on the first request and kept in the run's folder."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError:
+            return Response("no such run", 404)
+        eye = request.query_params.get("eye", "officer")
+        if eye not in ("officer", "subject") or not row["run_dir"]:
+            return Response("no such view", 404)
+        path = review_video_path(Path(row["run_dir"]), eye)
+        if not path.is_file():
+            async with self.video_lock:  # one encoding at a time: it takes the CPU
+                if not path.is_file():
+                    try:
+                        await run_in_threadpool(write_review_video, Path(row["run_dir"]), path, eye)
+                    except (RenderUnavailableError, ReplayError, OSError) as exc:
+                        return Response(f"no video: {exc}", 503)
+        return FileResponse(path, media_type="video/webm")
 
     async def run_speech(self, request: Request) -> Response:
         """A line spoken as a subject in a saved run (speech/NN.wav in its folder)."""
@@ -675,10 +774,12 @@ def create_app(
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
         Route("/lanes/{name}/view.png", g(console.view)),
+        Route("/lanes/{name}/phases.svg", g(console.phases)),
         Route("/records", g(console.roster)),
         Route("/officers/{badge}", g(console.officer)),
         Route("/runs/{id:int}", g(console.run_page)),
         Route("/runs/{id:int}/view.png", g(console.run_view)),
+        Route("/runs/{id:int}/review.webm", g(console.run_video)),
         Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),

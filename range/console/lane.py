@@ -29,7 +29,11 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
 from range.console import speech
+from range.console.courselane import CourseControl, course_config
+from range.console.graph import phase_graph
 from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
+from range.console.replicas import ReplicaWatch
+from range.runs.course import run_course
 from range.runs.drill import RunConfig, Session
 from range.runs.runlog import read_events
 
@@ -196,8 +200,14 @@ class LaneProcess:
         speed: float | None = 1.0,
         retry_s: float = 0.5,
         speech: str = "wav",
+        replicas: ReplicaWatch | None = None,
     ) -> None:
         self.name = name
+        # The lane's own replicas (range/console/replicas.py), shown in every state it sends.
+        self.replicas = replicas
+        self._running = False
+        self.graph: dict[str, Any] | None = None  # the drill's phase graph (graph.py)
+        self._graph_due = False
         self.speech = speech
         self._voices: list[subprocess.Popen[bytes]] = []
         self.url = lane_url(console_url)
@@ -218,6 +228,9 @@ class LaneProcess:
     # -- runs (the calling thread) ------------------------------------------------------------
 
     def serve(self) -> None:
+        if self.replicas is not None:
+            self.replicas.on_change = self._replicas_changed
+            self.state = self._with_replicas(self.state)
         link = threading.Thread(target=self._link, name=f"lane-{self.name}-link", daemon=True)
         link.start()
         try:
@@ -227,7 +240,11 @@ class LaneProcess:
                 except queue.Empty:
                     continue
                 if command.get("command") == Command.START:
-                    self._run(command)
+                    self._running = True
+                    try:
+                        self._run(command)
+                    finally:
+                        self._running = False
         finally:
             self.stop.set()
             ws = self._ws
@@ -237,6 +254,9 @@ class LaneProcess:
 
     def _run(self, command: CommandMessage) -> None:
         args = dict(command.get("args") or {})
+        if args.get("course"):
+            self._run_course(command, args)
+            return
         while True:
             meta = {
                 "drill": args.get("drill_file") or args.get("drill"),
@@ -252,13 +272,16 @@ class LaneProcess:
                 config = start_config(args, control, self.runs_dir)
                 meta["seed"] = config.seed
                 meta["title"] = config.drill.title
+                # The drawn graph goes out once a run (and in every hello), not every frame.
+                self.graph = phase_graph(config.drill)
+                self._graph_due = True
                 self.events.clear()
                 session = Session(config)
                 result = session.run().as_json()
             except Exception as exc:
                 message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
                 self._send({"type": "error", "lane": self.name, "error": str(message)})
-                self.state = dict(IDLE)
+                self.state = self._with_replicas(dict(IDLE))
                 self._send(
                     {
                         "type": "state",
@@ -284,6 +307,39 @@ class LaneProcess:
                 return
             args["seed"] = config.seed
 
+    def _run_course(self, command: CommandMessage, args: dict[str, Any]) -> None:
+        """A qualification course (range/console/courselane.py): its strings stream as they
+        are fired; the finished attempt goes to the console to be recorded for the badge."""
+        meta = {
+            "officer_name": args.get("officer") or args.get("badge") or "scripted",
+            "badge": args.get("badge"),
+            "started_by": command.get("by"),
+        }
+        self.graph = None
+        try:
+            config = course_config(args, self.runs_dir)
+            meta["seed"] = config.seed
+            meta["shooter"] = config.shooter.id
+            control = CourseControl(config.course, self.commands, self._publish, meta, self.speed)
+            self.events.clear()
+            result = run_course(config, on_record=control).as_json()
+        except Exception as exc:  # one line to the console; the lane stays up for the next
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            self._send({"type": "error", "lane": self.name, "error": str(message)})
+            self._publish(dict(IDLE), [])
+            return
+        self._publish(control.state(ended=True), [])
+        result.update(
+            kind="course",
+            badge=args.get("badge"),
+            started_by=command.get("by"),
+            lane=self.name,
+        )
+        if result.get("run_dir"):
+            result["files"] = bundle(Path(result["run_dir"]))
+        self.finished.append(result)
+        self._send({"type": "finished", "lane": self.name, "result": result})
+
     def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
         self._voices = [v for v in self._voices if v.poll() is None]
         process = speech.speak(text, speech.voice(subject, subjects))
@@ -296,7 +352,22 @@ class LaneProcess:
         except (OSError, subprocess.SubprocessError) as exc:
             print(f"lane {self.name}: the spoken lines were not saved: {exc}", file=sys.stderr)
 
+    def _with_replicas(self, state: dict[str, Any]) -> dict[str, Any]:
+        if self.replicas is None:
+            return state
+        return {**state, "replicas": self.replicas.rows}
+
+    def _replicas_changed(self, rows: list[dict[str, Any]]) -> None:
+        """From the replica watch's thread: between runs the change goes out at once (during
+        a run, the next frame carries it)."""
+        if not self._running:
+            self._publish(self.state, [])
+
     def _publish(self, state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        state = self._with_replicas(state)
+        if self._graph_due and "phases" in state:
+            state = {**state, "phase_graph": self.graph}
+            self._graph_due = False
         self.state = state
         self.events.extend(events)
         self._seq += 1
@@ -339,6 +410,7 @@ class LaneProcess:
                         "state": self.state,
                         "events": list(self.events),
                         "finished": list(self.finished),
+                        "phase_graph": self.graph,
                     }
                     with self._send_lock:
                         ws.send(json.dumps(hello))

@@ -19,7 +19,7 @@ from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
 from range.records.store import Records, RecordsError, course_label
 from range.review.render import Renderer, RenderUnavailableError
-from range.review.report import _shot_images
+from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill
 from scoring.detection import detection
@@ -347,7 +347,7 @@ def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> lis
     try:
         with Renderer(480, 320) as renderer:
             for n, shot in enumerate(shots, 1):
-                mine, theirs = _shot_images(records, shot, drill, renderer)
+                mine, theirs = shot_images(records, shot, drill, renderer)
                 frames.append(
                     {
                         "n": n,

@@ -2,7 +2,8 @@
 
 lane -> console:
   {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
-   "finished": [RESULT...]}                       on every (re)connection
+   "finished": [RESULT...], "phase_graph": GRAPH or null}
+                                                  on every (re)connection
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
    "events": [EVENT...]}
                                                   once per frame while a run is live
@@ -13,15 +14,19 @@ console -> lane:
   {"type": "recorded", "run_dir": PATH}           a finished run is in the records; forget it
   {"type": "refused", "reason": TEXT}             a bad key; the lane stops trying
 
-STATE is `lane_state` below: positions in feet (the trainer's unit), the drill's branch buttons
-and the phase each subject is in. EVENT is {"t": s, "kind": str, "text": str}. `sent_s` is the
-lane's monotonic clock when it sent the frame, `sent_unix_ms` its wall clock: on one machine the
-benchmark compares them with its own clock and with the browser's (bench/console.py).
+GRAPH is the drill's phase graph (range/console/graph.py), also in the first state frame of a
+run; a course's STATE is range/console/courselane.py's; STATE carries `replicas` when the lane
+has its own (range/console/replicas.py). STATE is otherwise `lane_state` below: positions in
+feet (the trainer's unit), the drill's branch buttons and the phase each subject is in. EVENT
+is {"t": s, "kind": str, "text": str}. `sent_s` is the lane's monotonic clock when it sent the
+frame, `sent_unix_ms` its wall clock: on one machine the benchmark compares them with its own
+clock and with the browser's (bench/console.py).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -185,3 +190,50 @@ def unbundle(files: dict[str, str], run_dir: Path) -> None:
             path.write_bytes(base64.b64decode(text[4:]))
         else:
             path.write_text(text, encoding="utf-8")
+
+
+# What the console takes from a client's WebSocket. A state frame is a few kB nested 4 deep and a
+# finished run's bundle at most MAX_BUNDLE_BYTES (plus JSON escaping); anything past these is
+# refused before json.loads, whose recursion a deeply nested message would otherwise exhaust.
+MAX_MESSAGE_DEPTH = 32
+MAX_MESSAGE_CHARS = 2 * MAX_BUNDLE_BYTES
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+class MessageError(ValueError):
+    """A client's WebSocket message the console will not read: too long, too deep, not JSON or
+    not an object. The text is one line for the client."""
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON `text` (brackets inside strings do not
+    count); 0 for a scalar. Linear time, no recursion."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = deepest = 0
+    for c in brackets:
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def parse_message(
+    text: str, max_chars: int = MAX_MESSAGE_CHARS, max_depth: int = MAX_MESSAGE_DEPTH
+) -> dict[str, Any]:
+    """One client message as a dict; raises MessageError (never RecursionError or a crash)
+    when it is over `max_chars` characters, nested past `max_depth`, not JSON or not an object."""
+    if len(text) > max_chars:
+        raise MessageError(f"a message of {len(text)} characters (at most {max_chars})")
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise MessageError(f"a message nested {depth} deep (at most {max_depth})")
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        raise MessageError(f"a message that is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise MessageError("a message that is not a JSON object")
+    return message

@@ -141,7 +141,7 @@ def _state_at(
     return positions.data, stances, held
 
 
-def _shot_images(
+def shot_images(
     records: list[LogRecord], shot: LogRecord, drill: Drill, renderer: Renderer
 ) -> tuple[str, str]:
     where, stances, held = _state_at(records, shot.t)
@@ -352,7 +352,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     shot_html = []
     with Renderer(IMAGE_W, IMAGE_H) as renderer:
         for n, shot in enumerate(shots, 1):
-            mine, theirs = _shot_images(records, shot, drill, renderer)
+            mine, theirs = shot_images(records, shot, drill, renderer)
             shot_html.append(
                 f"<h3>Shot {n}: {html.escape(shot.data['action'])} at {shot.t:.2f} s</h3>"
                 f"<figure><img alt='officer view, shot {n}' src='{mine}'><figcaption>The officer's"

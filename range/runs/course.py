@@ -192,12 +192,15 @@ def run_course(
     badge: str | None = None,
     live: LiveRange | None = None,
     resume: int | None = None,
+    on_record: Callable[[LogRecord], None] | None = None,
 ) -> AttemptResult:
     """Fire the whole course: the scripted shooter on emulated replicas, or with `live` an
     officer on real ones. With `records` and `badge`, the attempt is recorded as it goes:
     every shot is kept when it is fired, and the finished attempt joins the audit chain.
     With `resume` (an incomplete attempt's id), the strings it finished are kept and the rest
-    fired, from the string a crash cut (reshot, as after a device fault)."""
+    fired, from the string a crash cut (reshot, as after a device fault). `on_record` sees
+    every log record as it is written (the console's live lane, range/console/courselane.py);
+    an exception it raises stops the attempt there."""
     course = config.course
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
@@ -248,6 +251,8 @@ def run_course(
             stack.callback(writer.close)
             (writer.path / copy_name).write_bytes(copy)
         log = MemoryLog(writer) if writer is not None else MemoryLog()
+        if on_record is not None:
+            log.attach(on_record)
         log.emit(
             0.0 if live is None else live.clock.now_s(),
             "attempt_started",

@@ -49,7 +49,7 @@ function showLane(msg) {
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
   document.getElementById("status").textContent = lane.connected === false ? `not connected (${s.status})` : s.status;
   document.getElementById("clock").textContent = s.t_s !== undefined ? `${s.t_s.toFixed(2)} s of ${s.time_limit_s} s` : "";
-  document.getElementById("drill").textContent = s.drill ? `${s.drill}, officer ${s.officer_name}, seed ${s.seed}` : "";
+  document.getElementById("drill").textContent = (s.drill || s.course) ? `${s.drill || s.course}, officer ${s.officer_name}, seed ${s.seed}` : "";
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
@@ -65,7 +65,12 @@ function showLane(msg) {
       span.textContent = id; span.className = now.has(id) ? "phase now" : "phase";
       phases.appendChild(span); phases.appendChild(document.createTextNode(" "));
     }
+    // The drawn graph (server-side SVG) follows the same key: a phase entered fills its box.
+    const graph = document.getElementById("phase-graph");
+    if (graph && s.phases) graph.src = `/lanes/${name}/phases.svg?k=${encodeURIComponent(phases.dataset.key)}`;
   }
+  showReplicas(s.replicas);
+  showCourse(s);
   const view = document.getElementById("view");
   if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
   const box = document.getElementById("branch-buttons");
@@ -92,6 +97,52 @@ function showLane(msg) {
       const li = document.createElement("li"); li.textContent = `${e.t.toFixed(2)} s ${e.kind} ${e.text}`; list.appendChild(li);
     }
     list.scrollTop = list.scrollHeight;
+  }
+}
+
+function showCourse(s) {
+  // A qualification course on the lane: each string with its par time, fired and points.
+  const table = document.getElementById("course");
+  if (!table) return;
+  table.hidden = s.kind !== "course";
+  if (s.kind !== "course") return;
+  document.getElementById("course-title").textContent = `${s.title} (${s.course}), shooter ${s.shooter}, seed ${s.seed}`;
+  const body = table.querySelector("tbody"); body.textContent = "";
+  for (const r of s.strings) {
+    const tr = document.createElement("tr");
+    tr.dataset.stage = r.stage; tr.dataset.string = r.string; tr.dataset.status = r.status; tr.className = `string ${r.status}`;
+    for (const text of [r.stage, r.string, r.weapon, `${r.distance_ft} ft`, `${r.par_time_s} s`, `${r.fired} of ${r.rounds}`, r.points, r.status]) {
+      const td = document.createElement("td"); td.textContent = text; tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+  const total = document.getElementById("course-score");
+  total.dataset.points = s.points;
+  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${s.score.passed ? "PASSED" : "FAILED"}` : `${s.points} points so far`;
+}
+
+function holds(r) {
+  if (!r.loads) return "";
+  if (Array.isArray(r.loads)) return r.loads.map((b) => `bay ${b.bay}: ${b.cartridge} (${b.probes} probes)`).join("; ");
+  const m = r.loads;
+  return `${m.magazine_in ? "magazine in" : "no magazine"}, ${m.rounds} rounds${m.chambered ? ", chambered" : ""}`;
+}
+
+function showReplicas(rows) {
+  // The lane's replicas, one row each; rebuilt only when something but the battery changed.
+  const body = document.querySelector("#replicas tbody");
+  if (!body || !rows) return;
+  const key = JSON.stringify(rows.map((r) => ({...r, battery_pct: undefined})));
+  if (body.dataset.key === key) return;
+  body.dataset.key = key; body.textContent = "";
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.serial = r.serial; tr.dataset.status = r.status; tr.className = `replica ${r.status}`;
+    const status = r.problem ? `${r.status} (${r.problem})` : r.status;
+    for (const [text, cls] of [[r.serial], [r.model], [status, "replica-status"], [holds(r)], [r.safety || ""], [(r.faults || []).join(", ")]]) {
+      const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td);
+    }
+    body.appendChild(tr);
   }
 }
 

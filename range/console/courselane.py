@@ -1,0 +1,209 @@
+"""A qualification course on a lane, live on the console: the lane fires the course
+(range/runs/course.py `run_course`, the scripted shooter on emulated replicas) and streams each
+string as it is fired (par time, rounds fired, points, faults) with the running score; the
+console records the finished attempt for the officer (`record_attempt`).
+
+A course has no phases or subjects: its state frame says `"kind": "course"` and carries the
+strings instead. The instructor can abort it (the attempt then is not recorded); the other run
+commands are for drills.
+"""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drills.course import Course, find_course, find_shooter
+from drills.log import LogRecord
+from range.console.protocol import Command
+from range.records.store import Records
+from range.runs.course import CourseConfig
+
+Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+DEFAULT_SHOOTER = "qualified"
+# Records the console keeps of a course (range/runs/course.py keeps the same as they are fired).
+KEPT = ("shot", "deployment", "string_faulted")
+
+
+class CourseAbortedError(Exception):
+    """The instructor aborted the course on the lane: said in one line, nothing recorded."""
+
+
+def course_config(args: dict[str, Any], runs_dir: Path | None) -> CourseConfig:
+    """The course a START command with `course` asks for: course (built-in id or .toml path),
+    shooter (a scripted shooter's id, default DEFAULT_SHOOTER), seed (None: random), the
+    officer's badge or name."""
+    seed = args.get("seed")
+    return CourseConfig(
+        find_course(str(args["course"])),
+        find_shooter(str(args.get("shooter") or DEFAULT_SHOOTER)),
+        int(seed) if seed not in (None, "") else secrets.randbelow(2**31),
+        officer_name=str(args.get("officer") or args.get("badge") or "scripted"),
+        runs_dir=runs_dir,
+    )
+
+
+def course_state(
+    course: Course, records: list[LogRecord], meta: dict[str, Any], ended: bool = False
+) -> dict[str, Any]:
+    """The course so far as the console draws it: every string (stage and string from 1, weapon,
+    distance in feet, par time, rounds or cartridges, fired, points, hits, status: waiting,
+    firing, done or reshot) and the running totals; `score` once the attempt has ended."""
+    strings: dict[tuple[int, int], dict[str, Any]] = {}
+    for i, stage in enumerate(course.stages):
+        for j, s in enumerate(stage.strings):
+            strings[(i, j)] = {
+                "stage": i + 1,
+                "string": j + 1,
+                "weapon": s.weapon,
+                "distance_ft": s.distance_ft_value,
+                "par_time_s": s.par_time_s,
+                "rounds": s.rounds or s.cartridges,
+                "fired": 0,
+                "points": 0,
+                "hits": 0,
+                "status": "waiting",
+            }
+    score: dict[str, Any] | None = None
+    t_s = 0.0
+    current: tuple[int, int] | None = None
+
+    def finish_current() -> None:
+        if current is not None and strings[current]["status"] == "firing":
+            strings[current]["status"] = "done"
+
+    for r in records:
+        t_s = max(t_s, r.t)
+        key = (int(r.data.get("stage", -1)), int(r.data.get("string", -1)))
+        row = strings.get(key)
+        if r.kind == "string_started" and row is not None:
+            finish_current()
+            current = key
+            row.update(status="firing", fired=0, points=0, hits=0)
+        elif r.kind == "shot" and row is not None:
+            row["fired"] += 1
+            row["points"] += int(r.data["points"])
+            row["hits"] += int(r.data["points"] > 0)
+        elif r.kind == "deployment" and row is not None:
+            row["fired"] += 1
+            row["hits"] += int(bool(r.data["effective"]))
+        elif r.kind == "string_faulted" and row is not None:
+            row["status"] = "reshot" if r.data.get("reshoot") else "faulted"
+        elif r.kind == "attempt_ended":
+            finish_current()
+            current = None
+            score = dict(r.data)
+    rows = list(strings.values())
+    return {
+        **meta,
+        "kind": "course",
+        "status": "ended" if ended or score is not None else "running",
+        "course": course.id,
+        "title": course.title,
+        "t_s": round(t_s, 3),
+        "current": None if current is None else [current[0] + 1, current[1] + 1],
+        "strings": rows,
+        "points": sum(r["points"] for r in rows),
+        "hit_count": sum(r["hits"] for r in rows),  # not "hits": the map draws those
+        "score": score,
+    }
+
+
+def course_event(record: LogRecord) -> dict[str, Any] | None:
+    """A line of the live timeline, for the records worth one."""
+    d = record.data
+    where = f"stage {int(d.get('stage', 0)) + 1} string {int(d.get('string', 0)) + 1}"
+    if record.kind == "string_started":
+        text = f"{where}: {d['distance_ft']:g} ft from {d['start']}, par {d['par_time_s']:g} s"
+    elif record.kind == "shot":
+        text = f"{where}: {d['t_s']:.2f} s, {d['zone']}, {d['points']} points"
+    elif record.kind == "deployment":
+        text = f"{where}: {d['t_s']:.2f} s, {'effective' if d['effective'] else d['reason']}"
+    elif record.kind == "string_faulted":
+        text = f"{where}: device fault, {'reshot' if d.get('reshoot') else 'not reshot'}"
+    elif record.kind == "attempt_ended":
+        text = f"{d['points']} points, {'passed' if d['passed'] else 'failed'}"
+    else:
+        return None
+    return {"t": round(record.t, 3), "kind": record.kind, "text": text}
+
+
+class CourseControl:
+    """The per-record hook of a course on a lane (`run_course(on_record=...)`): publish the
+    course's state, hold it to real time (`speed` x the wall clock; None: as fast as it runs),
+    and stop it when the instructor aborts. Clock and sleep are injected."""
+
+    def __init__(
+        self,
+        course: Course,
+        commands: queue.Queue[dict[str, Any]],
+        publish: Publish,
+        meta: dict[str, Any],
+        speed: float | None = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.course = course
+        self.commands = commands
+        self.publish = publish
+        self.meta = meta
+        self.speed = speed
+        self.clock = clock
+        self.sleep = sleep
+        self.records: list[LogRecord] = []
+        self._start: float | None = None
+
+    def __call__(self, record: LogRecord) -> None:
+        if self._start is None:
+            self._start = self.clock() - record.t / (self.speed or 1.0)
+        if self.speed is not None:
+            ahead_s = self._start + record.t / self.speed - self.clock()
+            if ahead_s > 0:
+                self.sleep(ahead_s)
+        self._take_commands()
+        self.records.append(record)
+        line = course_event(record)
+        self.publish(self.state(), [] if line is None else [line])
+
+    def state(self, ended: bool = False) -> dict[str, Any]:
+        return course_state(self.course, self.records, self.meta, ended)
+
+    def _take_commands(self) -> None:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if command.get("command") == Command.ABORT:
+                raise CourseAbortedError(
+                    f"course {self.course.id} aborted by {command.get('by', '?')}: not recorded"
+                )
+
+
+def record_attempt(records: Records, badge: str, run_dir: Path, score: dict[str, Any]) -> int:
+    """A course fired on a lane into the officer's records, from its saved folder: begun with
+    what its `attempt_started` says (course hash, seed, devices, calibration, shooter: a
+    scripted shooter's attempt stays a simulation), its shots kept, finished with `score`.
+    Returns the qualification's id."""
+    from range.runs.runlog import read_events
+
+    events = read_events(run_dir)
+    started = events[0].data
+    attempt = records.begin_attempt(
+        badge,
+        str(started["course"]),
+        int(started["seed"]),
+        str(started["openrange_version"]),
+        list(started["devices"]),
+        calibration=list(started["calibration"]),
+        course_sha256=str(started["course_sha256"]),
+        shooter=str(started["shooter"]),
+    )
+    for r in events:
+        if r.kind in KEPT:
+            records.record_shot(attempt, {"kind": r.kind, **r.data})
+    return records.finish_attempt(attempt, score)

@@ -1,0 +1,98 @@
+"""The console reads a client's WebSocket JSON only within bounds: a message nested 20,000 deep
+or over the size limit is answered with an error, and the console and the lane's link go on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from console_support import Proc, free_port, processes, seed_accounts, start_console
+from websockets.sync.client import connect
+
+from range.console.protocol import (
+    MAX_MESSAGE_DEPTH,
+    MessageError,
+    json_depth,
+    parse_message,
+)
+
+DEEP = "[" * 20_000 + "]" * 20_000
+
+
+def test_json_depth_counts_brackets_outside_strings() -> None:
+    assert json_depth('{"a": [1, {"b": []}]}') == 4
+    assert json_depth('"[[[[{{{"') == 0
+    assert json_depth('{"a": "x\\"[[[", "b": [[]]}') == 3
+    assert json_depth(DEEP) == 20_000
+
+
+def test_a_20000_deep_message_is_an_error_not_a_recursion() -> None:
+    with pytest.raises(MessageError, match="nested 20000 deep"):
+        parse_message(DEEP)
+    nested = "[" * MAX_MESSAGE_DEPTH + "]" * MAX_MESSAGE_DEPTH
+    with pytest.raises(MessageError, match="not a JSON object"):
+        parse_message(nested)  # at the limit: parsed, then refused for not being an object
+    with pytest.raises(MessageError, match="at most 10"):
+        parse_message('{"a": "' + "x" * 20 + '"}', max_chars=10)
+    with pytest.raises(MessageError, match="not JSON"):
+        parse_message("{")
+    assert parse_message('{"type": "state", "events": [[1]]}') == {
+        "type": "state",
+        "events": [[1]],
+    }
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[tuple[int, str, Proc]]:
+    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    key = seed_accounts(db_url)
+    port = free_port()
+    with processes() as procs:
+        proc = start_console(port, db_url, tmp_path / "console.log")
+        procs.append(proc)
+        yield port, key, proc
+
+
+def test_the_console_answers_a_deep_message_and_keeps_the_lane(
+    console: tuple[int, str, Proc],
+) -> None:
+    port, key, proc = console
+    url = f"ws://127.0.0.1:{port}/ws/lane"
+    with connect(url) as ws:
+        ws.send(DEEP)  # as the hello
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "refused",
+            "reason": "a message nested 20000 deep (at most 32)",
+        }
+    with connect(url) as ws:
+        ws.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+        ws.send(DEEP)
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "error",
+            "reason": "a message nested 20000 deep (at most 32)",
+        }
+        # The same link still carries the lane: a finished run without a folder is acknowledged
+        # by a broadcast only, so a bad frame after it gets its error again, in order.
+        ws.send("[1, 2]")
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "error",
+            "reason": "a message that is not a JSON object",
+        }
+    with connect(url) as ws:
+        ws.send(json.dumps({"type": "hello", "key": key}))
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "refused",
+            "reason": "a hello with no lane",
+        }
+    with connect(url) as ws:
+        # Frames of the wrong shape are skipped; the link stays and still answers.
+        ws.send(json.dumps({"type": "hello", "lane": "L2", "key": key, "state": None}))
+        ws.send(json.dumps({"type": "finished", "result": "x"}))
+        ws.send(json.dumps({"type": "state", "state": {"status": "idle"}, "events": 5}))
+        ws.send("{}}")
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["type"] == "error" and reply["reason"].startswith("a message that is not JSON")
+    assert proc.popen.poll() is None
+    assert "Traceback" not in proc.log.read_text()
