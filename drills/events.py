@@ -248,6 +248,10 @@ class RunStarted(Record):
     # Backdrop (issue 13): crowd zones and how far the backstop is (absent in older logs).
     crowds: list[Zone] | None = None
     lane_length_m: Annotated[float, Field(gt=0.0)] | None = None
+    # An empathy scene (issue 17): the drill's kind and whose eyes and ears the officer takes
+    # (absent for a use-of-force drill and in older logs).
+    drill_kind: Literal["force", "empathy"] | None = None
+    perspective: str | None = None
 
 
 class RunSuspended(Record):
@@ -398,6 +402,36 @@ class InstructorCommand(Record):
     text: str | None = None
     act: str | None = None
     note: str | None = None
+
+
+class SubjectSpoke(Record):
+    """A subject's line (the phase's `say`), spoken as the phase is entered. `listener` is who
+    hears it as the run's audio is made: "officer", or the subject whose eyes and ears an
+    empathy scene takes; `azimuth_deg` (0 ahead, +90 right, -90 left) and `distance_m` are the
+    speaker's direction and distance from the listener's head at that moment; `voice` the
+    speaker's voice (its index in the drill's subject list)."""
+
+    KIND = "subject_spoke"
+    subject: str
+    phase: str
+    text: Annotated[str, Field(min_length=1)]
+    listener: str
+    azimuth_deg: Annotated[float, Field(ge=-180.0, le=180.0)]
+    distance_m: NonNegative
+    voice: Index
+
+
+class DebriefAnswer(Record):
+    """An answer to an empathy scene's debrief question, after the run ends: `how` "typed" on
+    the console, "voice" recognised from the officer's speech (with its `confidence`), or
+    "skipped" (empty `answer`)."""
+
+    KIND = "debrief_answer"
+    question: str
+    text: str
+    answer: str
+    how: Literal["typed", "voice", "skipped"]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
 
 class BranchNotTaken(Record):

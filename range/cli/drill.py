@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range.cli import sound
 from range.cli import util as cliutil
+from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
     calibration_options,
@@ -83,6 +85,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="progress bar on stderr: auto shows it on a terminal (default: auto)",
     )
+    add_sound_options(p)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -387,6 +390,7 @@ def play(
     finally:
         if bar is not None:
             bar.close()
+    sound.after_run(args, config.drill, result.records, seed, result.run_dir)
     record = result.as_json()
     if badge is not None:
         from range.records.store import Records
@@ -468,12 +472,16 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             headset.start()
         cliutil.say("GO")
 
+    buttons = list(args.instructor)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    player = sound.live_player(args, source.drill, seed)
+
     def on_frame(run: Session) -> None:
         for headset in headsets:
             headset.frame(run)
+        if player is not None:
+            player.catch_up(run.engine.log.records)
 
-    buttons = list(args.instructor)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
@@ -495,7 +503,14 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         with Records.open(args.db, create=False) as records:
             records.officer(args.badge)
     cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
-    result = run_drill(config)
+    try:
+        result = run_drill(config)
+    finally:
+        if player is not None:
+            player.close()
+            if player.error is not None:
+                cliutil.say(f"openrange: {player.error}")
+    sound.after_run(args, config.drill, result.records, seed, result.run_dir)
     record = result.as_json()
     if args.badge is not None:
         from range.records.store import Records

@@ -1,0 +1,113 @@
+"""`--sound` for the commands that play a drill: the run's soundtrack written and played.
+
+off: nothing. wav (default): the soundtrack written as `sound.wav` in the run folder. alsa: also
+played through an ALSA device (`--sound-device`, default `default`; `null` plays it nowhere).
+device: also played through PortAudio's default output. A simulated run plays its soundtrack
+after the run; a live run plays each sound as its record is written (range.voice.soundtrack,
+`LivePlayer`). A machine without espeak-ng or without an audio device runs everything and says
+in one line that speech or audio is off.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from range.cli import util as cliutil
+
+if TYPE_CHECKING:
+    from drills.log import LogRecord
+    from drills.schema import Drill
+    from range.voice.soundtrack import LivePlayer, Sink, Speak
+
+SOUND_FILE = "sound.wav"
+
+
+def add_sound_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sound",
+        choices=["off", "wav", "alsa", "device"],
+        default="wav",
+        help="the run's soundtrack (subjects' voices, shots, the TASER's arc): wav writes"
+        " sound.wav in the run folder (default); alsa and device also play it (docs/speech.md)",
+    )
+    p.add_argument(
+        "--sound-device",
+        default="default",
+        metavar="ALSA_PCM",
+        help="with --sound alsa: the ALSA device (default: default; null: play it nowhere)",
+    )
+
+
+def _sink(args: argparse.Namespace) -> Sink | None:
+    from range.voice.speak import AlsaSink, DeviceSink
+
+    kind = getattr(args, "sound", "off")
+    if kind == "alsa":
+        return AlsaSink(args.sound_device)
+    if kind == "device":
+        return DeviceSink()
+    return None
+
+
+def _speaker() -> Speak | None:
+    """espeak-ng, or None (lines left silent) with one line saying so."""
+    from range.voice.soundtrack import speak_espeak
+    from range.voice.speak import SpeechUnavailableError, espeak_path
+
+    try:
+        espeak_path()
+    except SpeechUnavailableError as exc:
+        cliutil.say(f"openrange: speech is off: {exc}")
+        return None
+    return speak_espeak
+
+
+def after_run(
+    args: argparse.Namespace,
+    drill: Drill,
+    records: list[LogRecord],
+    seed: int,
+    run_dir: Path | None,
+) -> Path | None:
+    """Write the run's soundtrack to its folder and play it as `--sound` asks (after a
+    simulated run; a live run has played it already). Returns the file written, if any."""
+    kind = getattr(args, "sound", "off")
+    if kind == "off":
+        return None
+    from range.voice.audio import AudioUnavailableError
+    from range.voice.soundtrack import build
+    from range.voice.speak import WavSink
+
+    hears = drill.empathy.hears if drill.empathy is not None else "clear"
+    track = build(records, seed, hears, _speaker())
+    written = None
+    if run_dir is not None:
+        written = run_dir / SOUND_FILE
+        WavSink(written).play(track)
+    sink = _sink(args) if getattr(args, "live", False) is False else None
+    if sink is not None:
+        try:
+            sink.play(track)
+        except AudioUnavailableError as exc:
+            cliutil.say(f"openrange: {exc}")
+    return written
+
+
+def live_player(args: argparse.Namespace, drill: Drill, seed: int) -> LivePlayer | None:
+    """A player for a live run's sounds as they happen, or None (with one line saying audio is
+    off) when `--sound` plays nothing or this machine has no audio output."""
+    from range.voice.audio import output_off_reason
+    from range.voice.soundtrack import LivePlayer
+
+    sink = _sink(args)
+    if sink is None:
+        return None
+    if args.sound == "device":
+        reason = output_off_reason()
+        if reason is not None:
+            cliutil.say(f"openrange: audio is off: {reason}")
+            return None
+    hears = drill.empathy.hears if drill.empathy is not None else "clear"
+    return LivePlayer(sink, seed, hears, _speaker())
