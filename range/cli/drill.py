@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from range.cli import sound
 from range.cli import util as cliutil
+from range.cli.debrief import add_debrief_options, check_debrief_options, make_debrief
 from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from drills.schema import DrillFile
     from range.runs.drill import Session
     from range.runs.poses import TrackedPoses
+    from range.voice.soundtrack import LivePlayer
     from range.xr.lane import LaneHeadset, Tap
     from range.xr.runtime import OpenXRPoses
 
@@ -86,6 +88,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="progress bar on stderr: auto shows it on a terminal (default: auto)",
     )
     add_sound_options(p)
+    add_debrief_options(p)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -376,8 +379,10 @@ def play(
         instructor=tuple(sorted(buttons)),
         officer_name=officer_name,
         **calibration_options(args),  # type: ignore[arg-type]
+        debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
+    check_debrief_options(args, config.drill)
     if badge is not None:  # an unknown badge is refused before the run, not after it
         from range.records.store import Records
 
@@ -474,7 +479,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
 
     buttons = list(args.instructor)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    player = sound.live_player(args, source.drill, seed)
+    player: LivePlayer | None = None  # started once the options have been checked
 
     def on_frame(run: Session) -> None:
         for headset in headsets:
@@ -495,14 +500,17 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         calibration_dir=profiles,
         live=LiveDrill(ports, open_poses, clock, focused=focused, on_start=on_start),
         on_frame=on_frame,
+        debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
+    check_debrief_options(args, config.drill)
     if args.badge is not None:
         from range.records.store import Records
 
         with Records.open(args.db, create=False) as records:
             records.officer(args.badge)
     cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
+    player = sound.live_player(args, source.drill, seed)
     try:
         result = run_drill(config)
     finally:

@@ -40,9 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--as",
         dest="who",
-        default="officer",
+        default=None,
         metavar="WHO",
-        help="officer, subject, bystander or a subject id (default officer)",
+        help="officer, subject, bystander or a subject id (default: officer; an empathy"
+        " scene's perspective subject for an empathy scene)",
     )
     p.add_argument("--png", type=Path, default=None, metavar="DIR", help="write PNG frames here")
     p.add_argument(
@@ -71,7 +72,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_cmd_replay)
 
 
+def default_viewer(run_dir: Path) -> str:
+    """Whose eyes a replay takes when `--as` is not given: an empathy scene's perspective
+    subject (its `run_started` says), else the officer's."""
+    import json
+
+    try:
+        with (run_dir / "events.jsonl").open(encoding="utf-8") as events:
+            first = json.loads(events.readline())
+    except (OSError, ValueError):
+        return "officer"  # the replay itself names what is wrong with the run
+    perspective = first.get("perspective") if isinstance(first, dict) else None
+    return perspective if isinstance(perspective, str) else "officer"
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
+    if args.who is None:
+        args.who = default_viewer(args.run_dir)
     if args.png is not None:
         require("numpy", "pydantic", "moderngl", "matplotlib")
         from range.review.replay import write_pngs

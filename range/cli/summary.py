@@ -112,6 +112,12 @@ def format_score(score: Score) -> str:
         lines.append("Threat timeline:   " + "; ".join(timelines))
     for gap in score.not_judged:
         lines.append(f"Not judged:        {gap}")
+    if score.debrief:
+        lines.append("Debrief:")
+        for a in score.debrief:
+            said = a["answer"] or "(no answer)"
+            how = "" if a["how"] == "typed" else f"  [{a['how']}]"
+            lines.append(f"  {a['text']}\n    {said}{how}")
     lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""

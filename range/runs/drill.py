@@ -137,6 +137,10 @@ class RunConfig:
     # applies lands on a frame boundary and replays exactly from the log; it never decides
     # when the engine steps.
     on_frame: Callable[[Session], None] | None = None
+    # An empathy scene's debrief (docs/drills.md): called once the scene has completed, it
+    # returns each question's `debrief_answer` fields (question, text, answer, how,
+    # confidence?), logged before the run is scored.
+    debrief: Callable[[Drill], list[dict[str, Any]]] | None = None
 
     @property
     def officer_id(self) -> str:
@@ -463,6 +467,10 @@ class Session:
                 self._run_simulated()
             else:
                 self._run_live(self.live)
+            debrief = config.debrief if drill.empathy is not None else None
+            if debrief is not None and engine.state is RunState.COMPLETED:
+                for answer in debrief(drill):
+                    log.emit(engine.t, "debrief_answer", **answer)
             score = score_run(log.records, config.policy)
             result = RunResult(
                 config,
