@@ -147,7 +147,7 @@ def test_debrief_answers_typed_on_the_command_line_are_logged_and_rescored(
     records = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     answers = {
         r["question"]: (r["answer"], r["how"]) for r in records if r["kind"] == "debrief_answer"
-    }  # noqa: E501
+    }
     assert answers == {
         "got_through": ("his name", "typed"),
         "fear": ("his calm voice", "typed"),

@@ -230,3 +230,21 @@ def test_drill_run_writes_its_soundtrack_and_plays_it_through_alsa_null(
     assert main([*args, "--sound", "off"]) == 0
     newest = sorted(runs.iterdir())[-1]
     assert not (newest / "sound.wav").exists()
+
+
+def test_a_turned_head_hears_a_line_from_where_it_now_faces() -> None:
+    from physics.pose import pose_from_openxr
+    from range.runs.drill import head_yaw_rad
+
+    # An OpenXR head turned 90° to the left (about +Y) gazes along the physics +y (left).
+    s = math.sqrt(0.5)
+    left = pose_from_openxr((0.0, 1.7, 0.0), (0.0, s, 0.0, s), 0.0, valid=True, tracked=True)
+    assert head_yaw_rad(left) == pytest.approx(math.pi / 2)
+    assert head_yaw_rad(None) == 0.0
+    drill = parse_drill(WALK_IN.replace("lateral_ft = -10.0", "lateral_ft = 0.0"), "w.toml")
+    log = MemoryLog()
+    engine = DrillEngine(drill, np.random.default_rng(1), log)
+    engine.officer_yaw_rad = head_yaw_rad(left)
+    engine.start()
+    (line,) = _spoken(log)
+    assert line["azimuth_deg"] == pytest.approx(90.0)  # straight downrange: now on the right

@@ -303,8 +303,24 @@ class LiveOfficerHands(LiveHands):
     def weapon_pose(self, host_time_s: float) -> Pose:
         return self.poses.pose("weapon", host_time_s)
 
+    @property
+    def head_yaw_rad(self) -> float:
+        """Where the officer's head faces in plan view (0 downrange, leftward positive)."""
+        return head_yaw_rad(self._head)
+
     def after_step(self, t_s: float) -> None:
         pass
+
+
+def head_yaw_rad(head: Pose | None) -> float:
+    """The plan-view yaw of a head pose's gaze (physics frame: 0 downrange, leftward positive);
+    0 when the head is not seen or looks straight up or down."""
+    if head is None or not head.valid:
+        return 0.0
+    gaze = head.forward()
+    if math.hypot(gaze[0], gaze[1]) < 1e-6:
+        return 0.0
+    return math.atan2(float(gaze[1]), float(gaze[0]))
 
 
 class Session:
@@ -654,6 +670,8 @@ class Session:
     def _step(self) -> None:
         """One engine step, and the world and the hands brought to it."""
         engine = self.engine
+        # Subjects' lines are placed by where the officer's head faces (a live headset's).
+        engine.officer_yaw_rad = getattr(self.hands, "head_yaw_rad", 0.0)
         engine.step(self.hands.officer_xy)
         for subject in engine.subjects.values():
             placed = (subject.position_m, subject.yaw_rad)
