@@ -248,3 +248,31 @@ def test_a_turned_head_hears_a_line_from_where_it_now_faces() -> None:
     engine.start()
     (line,) = _spoken(log)
     assert line["azimuth_deg"] == pytest.approx(90.0)  # straight downrange: now on the right
+
+
+def test_a_course_attempt_is_heard_a_beep_at_each_start_signal_and_a_report_per_round(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from range.cli.main import main
+
+    args = ["course", "run", "fbi-pistol-2019-v1", "--runs-dir", str(tmp_path), "--sound", "wav"]
+    assert main(args) == 0
+    capsys.readouterr()
+    (run,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    track, rate = soundfile.read(str(run / "sound.wav"))
+    loud = np.abs(track).max(axis=1)
+    starts = [r["t"] for r in records if r["kind"] == "string_started"]
+    shots = [r["t"] for r in records if r["kind"] == "shot"]
+    assert len(starts) >= 5 and len(shots) >= 40
+    # The timer's beep: a 3 kHz tone for 0.3 s from the start signal.
+    i = int(starts[1] * rate)
+    beep = track[i : i + int(0.3 * rate), 0]
+    peak_hz = np.argmax(np.abs(np.fft.rfft(beep))) * rate / len(beep)
+    assert peak_hz == pytest.approx(3000.0, abs=10.0)
+    # The first round of the second string: quiet just before it, a report from its time on.
+    shot_t = next(t for t in shots if t > starts[1] + 0.3)
+    j = int(shot_t * rate)
+    assert loud[j - int(0.02 * rate) : j].max() < 0.05 < loud[j : j + int(0.005 * rate)].max()

@@ -111,3 +111,26 @@ def live_player(args: argparse.Namespace, drill: Drill, seed: int) -> LivePlayer
             return None
     hears = drill.empathy.hears if drill.empathy is not None else "clear"
     return LivePlayer(sink, seed, hears, _speaker())
+
+
+def after_course(args: argparse.Namespace, run_dir: Path | None, seed: int) -> Path | None:
+    """A course attempt's soundtrack from its saved log: the range timer's beep at each
+    string's start signal and a report for each round, written as `sound.wav` and played as
+    `--sound` asks (after the attempt; a live attempt's timer calls each string on stderr)."""
+    if getattr(args, "sound", "off") == "off" or run_dir is None:
+        return None
+    from range.runs.runlog import read_events
+    from range.voice.audio import AudioUnavailableError
+    from range.voice.soundtrack import build
+    from range.voice.speak import WavSink
+
+    track = build(read_events(run_dir), seed, speak=None)
+    written = run_dir / SOUND_FILE
+    WavSink(written).play(track)
+    sink = _sink(args) if not getattr(args, "port", None) else None
+    if sink is not None:
+        try:
+            sink.play(track)
+        except AudioUnavailableError as exc:
+            cliutil.say(f"openrange: {exc}")
+    return written
