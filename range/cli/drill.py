@@ -396,6 +396,12 @@ def play(
         if bar is not None:
             bar.close()
     sound.after_run(args, config.drill, result.records, seed, result.run_dir)
+    empathy = config.drill.empathy
+    if empathy is not None and result.run_dir is not None:
+        cliutil.say(
+            f"Seen through {empathy.perspective}'s eyes: openrange replay {result.run_dir}"
+            " --window (or in the headset)"
+        )
     record = result.as_json()
     if badge is not None:
         from range.records.store import Records
