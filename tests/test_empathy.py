@@ -157,8 +157,12 @@ def test_debrief_answers_typed_on_the_command_line_are_logged_and_rescored(
     rescored = json.loads(capsys.readouterr().out)
     assert rescored["decision"] == "empathy scene: completed; 2 of 3 debrief questions answered"
     from range.cli.replay import default_viewer
+    from range.review.report import write_report
 
     assert default_viewer(run) == "man"
+    page = write_report(run).read_text(encoding="utf-8")  # the review shows what was said
+    assert "text=They keep talking. Make them stop talking." in page
+    assert "answer=his calm voice" in page
 
 
 def test_a_debrief_option_the_drill_cannot_take_is_one_line(
