@@ -242,3 +242,13 @@ def test_a_distorted_hearing_warps_the_others_voices_not_ones_own() -> None:
     # His own voice is heard as he speaks it, whatever he hears of others.
     assert np.array_equal(lengths["distorted"][1], lengths["clear"][1])
     assert np.array_equal(lengths["muffled"][1], lengths["clear"][1])
+
+
+def test_drill_show_lists_the_perspective_the_debrief_and_what_is_said(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["drill", "show", SCENES[1]]) == 0
+    out = capsys.readouterr().out
+    assert "Empathy scene: seen and heard as man (voices distorted); no force is scored." in out
+    assert "  fear: What did the officer do that lowered his fear, and what raised it?" in out
+    assert '  man.pacing: passive_resistance, hold\n      says "They keep talking.' in out

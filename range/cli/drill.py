@@ -256,6 +256,13 @@ def _show(args: argparse.Namespace) -> int:
                 rules = ", ".join(script.expect.rules)
                 verdict = f"  [expect {script.expect.outcome}{': ' + rules if rules else ''}]"
             print(f"  {script.id}: {script.description}{verdict}")
+    if drill.empathy is not None:
+        print(
+            f"Empathy scene: seen and heard as {drill.empathy.perspective}"
+            f" (voices {drill.empathy.hears}); no force is scored. Debrief:"
+        )
+        for question in drill.empathy.debrief:
+            print(f"  {question.id}: {question.question}")
     print("Subjects:")
     for s in drill.subjects:
         print(
@@ -269,6 +276,8 @@ def _show(args: argparse.Namespace) -> int:
     for phase in drill.phases:
         end = "  [ends the drill]" if phase.ends_drill else ""
         print(f"  {phase.subject}.{phase.id}: {phase.behaviour}, {phase.movement}{end}")
+        if phase.say is not None:
+            print(f'      says "{phase.say}"')
         if phase.attributes is not None:
             changes = _attribute_words(phase.attributes.model_dump(exclude_none=True))
             if changes:
