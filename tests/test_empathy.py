@@ -176,7 +176,13 @@ def test_a_debrief_option_the_drill_cannot_take_is_one_line(
     assert "--answer is for an empathy scene; talk-down-cover-v1 has no debrief" in (
         capsys.readouterr().err
     )
-    assert not list(tmp_path.iterdir())
+    bad = tmp_path / "answer.wav"
+    bad.write_text("not audio")
+    assert main([*base, SCENES[1], "--answer-wav", f"fear={bad}"]) == 2
+    assert f"--answer-wav: {bad}: not a sound file" in capsys.readouterr().err
+    assert main([*base, SCENES[1], "--answer-wav", f"fear={tmp_path / 'none.wav'}"]) == 2
+    assert "none.wav: no such file" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["answer.wav"]  # no run was started
 
 
 @needs_espeak

@@ -78,9 +78,15 @@ def check_debrief_options(args: argparse.Namespace, drill: Drill) -> None:
                 f"{option} {key}: {drill.id} has no debrief question {key!r}; its questions:"
                 f" {', '.join(known)}"
             )
+    from range.voice.audio import read_wav
+
     for _, path in getattr(args, "answer_wav", []):
-        if not Path(path).is_file():
-            raise ValueError(f"--answer-wav: {path}: no such file")
+        try:  # read now: a bad file is refused before the run, not after the scene
+            read_wav(Path(path))
+        except FileNotFoundError:
+            raise ValueError(f"--answer-wav: {path}: no such file") from None
+        except ValueError as exc:
+            raise ValueError(f"--answer-wav: {exc}") from None
 
 
 def make_debrief(args: argparse.Namespace) -> Debrief:
