@@ -276,3 +276,20 @@ def test_a_course_attempt_is_heard_a_beep_at_each_start_signal_and_a_report_per_
     shot_t = next(t for t in shots if t > starts[1] + 0.3)
     j = int(shot_t * rate)
     assert loud[j - int(0.02 * rate) : j].max() < 0.05 < loud[j : j + int(0.005 * rate)].max()
+
+
+def test_without_espeak_the_run_goes_on_and_says_in_one_line_that_speech_is_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from range.cli.main import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng, no aplay
+    runs = tmp_path / "runs"
+    args = ["drill", "run", "talk-down-cover-v1", "--seed", "1", "--runs-dir", str(runs)]
+    assert main([*args, "--sound", "alsa", "--sound-device", "null"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "openrange: speech is off: espeak-ng is not installed; apt-get install espeak-ng" in err
+    assert "openrange: audio is off: aplay is missing; apt-get install alsa-utils" in err
+    (run,) = runs.iterdir()
+    track, _ = soundfile.read(str(run / "sound.wav"))
+    assert np.abs(track).max() == 0.0  # a talk-down: no shots, and the lines left silent
