@@ -258,3 +258,32 @@ def test_drill_show_lists_the_perspective_the_debrief_and_what_is_said(
     assert "Empathy scene: seen and heard as man (voices distorted); no force is scored." in out
     assert "  fear: What did the officer do that lowered his fear, and what raised it?" in out
     assert '  man.pacing: passive_resistance, hold\n      says "They keep talking.' in out
+
+
+def test_the_debrief_is_typed_at_the_prompt_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    master, slave = os.openpty()
+    try:
+        os.write(master, b"his name\n\ntalk slower\n")  # the terminal holds the lines
+        done = subprocess.run(
+            [sys.executable, "-m", "range", "drill", "run", SCENES[1], "--seed", "1"]
+            + ["--runs-dir", str(tmp_path), "--sound", "off", "--json"],
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("  > ") == 3
+    debrief = json.loads(done.stdout)["score"]["debrief"]
+    assert [(a["question"], a["answer"], a["how"]) for a in debrief] == [
+        ("got_through", "his name", "typed"),
+        ("fear", "", "skipped"),
+        ("next_time", "talk slower", "typed"),
+    ]

@@ -122,7 +122,8 @@ def make_debrief(args: argparse.Namespace) -> Debrief:
                 heard = transcribe(pcm)
                 out.append(record | {"answer": heard, "how": "voice" if heard else "skipped"})
             elif sys.stdin.isatty():
-                answer = input("  > ").strip()
+                print("  > ", end="", file=sys.stderr, flush=True)  # stdout: the result only
+                answer = sys.stdin.readline().strip()
                 out.append(record | {"answer": answer, "how": "typed" if answer else "skipped"})
             else:
                 out.append(record | {"answer": "", "how": "skipped"})

@@ -89,7 +89,6 @@ class _Scene:
     """What the log has said so far: who listens, where everyone stands."""
 
     listener: str = OFFICER
-    voices: list[str] = field(default_factory=list)
     officer_m: tuple[float, float] = (0.0, 0.0)
     subjects_m: dict[str, tuple[float, float]] = field(default_factory=dict)
     exposures: dict[tuple[str, int], float] = field(default_factory=dict)
@@ -137,7 +136,6 @@ class Soundtrack:
     def feed(self, rec: LogRecord) -> list[tuple[float, Stereo]]:
         scene, data = self.scene, rec.data
         if rec.kind == "run_started":
-            scene.voices = list(data["subjects"])
             scene.listener = str(data.get("perspective") or OFFICER)
             scene.subjects_m = {k: _xy(v["start_m"]) for k, v in data["subjects"].items()}
         elif rec.kind == "positions":
