@@ -265,12 +265,13 @@ def test_the_debrief_is_typed_at_the_prompt_on_a_terminal(tmp_path: Path) -> Non
     import subprocess
     import sys
 
+    command = [sys.executable, "-m", "range", "drill", "run", SCENES[1], "--seed", "1"]
+    command += ["--runs-dir", str(tmp_path), "--sound", "off", "--json"]
     master, slave = os.openpty()
     try:
         os.write(master, b"his name\n\ntalk slower\n")  # the terminal holds the lines
         done = subprocess.run(
-            [sys.executable, "-m", "range", "drill", "run", SCENES[1], "--seed", "1"]
-            + ["--runs-dir", str(tmp_path), "--sound", "off", "--json"],
+            command,
             stdin=slave,
             capture_output=True,
             text=True,
