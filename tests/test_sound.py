@@ -293,3 +293,20 @@ def test_without_espeak_the_run_goes_on_and_says_in_one_line_that_speech_is_off(
     (run,) = runs.iterdir()
     track, _ = soundfile.read(str(run / "sound.wav"))
     assert np.abs(track).max() == 0.0  # a talk-down: no shots, and the lines left silent
+
+
+@pytest.mark.skipif(shutil.which("aplay") is None, reason="alsa-utils missing")
+def test_a_live_range_timer_s_start_signal_is_heard_as_well_as_said() -> None:
+    from range.cli.sound import timer_voice
+    from range.voice.soundtrack import LivePlayer
+    from range.voice.speak import AlsaSink
+
+    said: list[str] = []
+    player = LivePlayer(AlsaSink("null"), seed=1, speak=None)
+    voice = timer_voice(said.append, player)
+    for line in ("stage 1 string 1: pistol, 9 ft", "STANDBY", "BEEP"):
+        voice(line)
+    player.close()
+    assert said == ["stage 1 string 1: pistol, 9 ft", "STANDBY", "BEEP"]
+    assert player.error is None and player.played == 1  # the beep alone
+    assert timer_voice(said.append, None) == said.append  # --sound wav/off: said only

@@ -338,11 +338,21 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
     from range.xr.runtime import OpenXRPoses
 
     clock = MonotonicClock()
-    with OpenXRPoses(hand=args.hand, clock=clock) as source:
-        source.focused()
-        timer = np.random.default_rng(args.seed)
-        live = LiveRange(args.port, source, clock, say, timer)
-        return run_course(config, records=records, badge=args.badge, live=live, resume=args.resume)
+    player = sound.live_player(args, None, config.seed)  # the timer's beep, heard
+    try:
+        with OpenXRPoses(hand=args.hand, clock=clock) as source:
+            source.focused()
+            timer = np.random.default_rng(args.seed)
+            voice = sound.timer_voice(say, player)
+            live = LiveRange(args.port, source, clock, voice, timer)
+            return run_course(
+                config, records=records, badge=args.badge, live=live, resume=args.resume
+            )
+    finally:
+        if player is not None:
+            player.close()
+            if player.error is not None:
+                say(f"openrange: {player.error}")
 
 
 def _officers(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ in one line that speech or audio is off.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,7 +96,7 @@ def after_run(
     return written
 
 
-def live_player(args: argparse.Namespace, drill: Drill, seed: int) -> LivePlayer | None:
+def live_player(args: argparse.Namespace, drill: Drill | None, seed: int) -> LivePlayer | None:
     """A player for a live run's sounds as they happen, or None (with one line saying audio is
     off) when `--sound` plays nothing or this machine has no audio output."""
     from range.voice.audio import output_off_reason
@@ -109,8 +110,8 @@ def live_player(args: argparse.Namespace, drill: Drill, seed: int) -> LivePlayer
         if reason is not None:
             cliutil.say(f"openrange: audio is off: {reason}")
             return None
-    hears = drill.empathy.hears if drill.empathy is not None else "clear"
-    return LivePlayer(sink, seed, hears, _speaker())
+    hears = drill.empathy.hears if drill is not None and drill.empathy is not None else "clear"
+    return LivePlayer(sink, seed, hears, _speaker() if drill is not None else None)
 
 
 def after_course(args: argparse.Namespace, run_dir: Path | None, seed: int) -> Path | None:
@@ -134,3 +135,20 @@ def after_course(args: argparse.Namespace, run_dir: Path | None, seed: int) -> P
         except AudioUnavailableError as exc:
             cliutil.say(f"openrange: {exc}")
     return written
+
+
+def timer_voice(say: Callable[[str], None], player: LivePlayer | None) -> Callable[[str], None]:
+    """A live range timer's voice: every call said on stderr as before, and its start signal
+    ("BEEP") also heard, the shot timer's tone through the player's sink."""
+    if player is None:
+        return say
+    from range.voice.speak import beep, place
+
+    tone = place(beep(), 0.0, 1.0)
+
+    def voice(line: str) -> None:
+        say(line)
+        if line == "BEEP":
+            player.play(tone)
+
+    return voice

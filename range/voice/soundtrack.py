@@ -221,13 +221,17 @@ class LivePlayer:
         self.error: Exception | None = None
         self.played = 0
         self._seen = 0
-        self._queue: queue.Queue[LogRecord | None] = queue.Queue()
+        self._queue: queue.Queue[LogRecord | np.ndarray | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="live-sound", daemon=True)
         self._thread.start()
 
     def __call__(self, rec: LogRecord) -> None:
         if rec.kind in SOUND_KINDS or rec.kind in ("run_started", "positions"):
             self._queue.put(rec)
+
+    def play(self, sound: Stereo) -> None:
+        """Play a sound that no record carries (a live range timer's beep), in turn."""
+        self._queue.put(sound)
 
     def catch_up(self, records: list[LogRecord]) -> None:
         """Take the records written since the last call (a frame callback's way in)."""
@@ -236,9 +240,14 @@ class LivePlayer:
         self._seen = len(records)
 
     def _work(self) -> None:
-        while (rec := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             try:
-                for _, sound in self.track.feed(rec):
+                sounds = (
+                    [item]
+                    if isinstance(item, np.ndarray)
+                    else [s for _, s in self.track.feed(item)]
+                )
+                for sound in sounds:
                     if self.error is None:
                         self.sink.play(sound)
                         self.played += 1
