@@ -310,3 +310,36 @@ def test_a_live_range_timer_s_start_signal_is_heard_as_well_as_said() -> None:
     assert said == ["stage 1 string 1: pistol, 9 ft", "STANDBY", "BEEP"]
     assert player.error is None and player.played == 1  # the beep alone
     assert timer_voice(said.append, None) == said.append  # --sound wav/off: said only
+
+
+@pytest.mark.skipif(shutil.which("aplay") is None, reason="alsa-utils missing")
+def test_a_replay_plays_the_run_s_soundtrack_along_and_stops_it_at_the_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import time
+
+    from range.cli.sound import playing_along
+    from range.voice.speak import WavSink, beep, place
+
+    WavSink(tmp_path / "sound.wav").play(place(beep(2.0), 0.0, 1.0))
+    args = argparse.Namespace(sound="alsa", sound_device="null", speed=1.0)
+    with playing_along(args, tmp_path) as process:
+        assert process is not None and process.args[-1] == str(tmp_path / "sound.wav")
+        time.sleep(0.3)
+    # ALSA's null device takes the samples as fast as they come (no clock to pace them), so
+    # aplay has played the whole file by now and ended cleanly; against a sound card it is
+    # still playing here and is stopped with the replay.
+    assert process.returncode == 0
+    assert capsys.readouterr().err == ""
+    with playing_along(
+        argparse.Namespace(sound="alsa", sound_device="nosuch", speed=1.0), tmp_path
+    ):
+        time.sleep(0.3)
+    assert capsys.readouterr().err.startswith("openrange: audio is off: ALSA device 'nosuch'")
+    with playing_along(argparse.Namespace(sound="alsa", sound_device="null", speed=2.0), tmp_path):
+        pass
+    assert "plays at --speed 1 only" in capsys.readouterr().err
+    with playing_along(args, tmp_path / "elsewhere") as process:
+        assert process is None
+    assert "no soundtrack kept with this run" in capsys.readouterr().err

@@ -409,7 +409,7 @@ def play(
     if empathy is not None and result.run_dir is not None:
         cliutil.say(
             f"Seen through {empathy.perspective}'s eyes: openrange replay {result.run_dir}"
-            " --window (or in the headset)"
+            " --window --sound alsa (or in the headset)"
         )
     record = result.as_json()
     if badge is not None:

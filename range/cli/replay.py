@@ -69,6 +69,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--screenshot", type=Path, default=None, help="with --window --frames: save the last frame"
     )
+    p.add_argument(
+        "--sound",
+        choices=["off", "alsa", "device"],
+        default="off",
+        help="with --window or the headset at --speed 1: play the run's sound.wav along,"
+        " through ALSA (--sound-device) or PortAudio's default output (default: off)",
+    )
+    p.add_argument(
+        "--sound-device", default="default", metavar="ALSA_PCM", help="with --sound alsa"
+    )
     p.set_defaults(handler=_cmd_replay)
 
 
@@ -96,23 +106,27 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         written = write_pngs(args.run_dir, args.who, args.png, args.every, args.size)
         print(f"{len(written)} frames written to {args.png}")
         return 0
+    from range.cli.sound import playing_along
+
     if args.window:
         require("numpy", "pydantic", "moderngl", "glfw")
         from range.review.mirror import play
 
-        shown = play(
-            args.run_dir,
-            speed=args.speed,
-            frames=args.frames,
-            screenshot=args.screenshot,
-            size=args.size,
-            who=args.who,
-        )
+        with playing_along(args, args.run_dir):
+            shown = play(
+                args.run_dir,
+                speed=args.speed,
+                frames=args.frames,
+                screenshot=args.screenshot,
+                size=args.size,
+                who=args.who,
+            )
         print(f"{shown} frames shown")
         return 0
     require("numpy", "pydantic", "moderngl", "xr")
     from range.review.replay import play_headset
 
-    shown = play_headset(args.run_dir, args.who, speed=args.speed, frames=args.frames)
+    with playing_along(args, args.run_dir):
+        shown = play_headset(args.run_dir, args.who, speed=args.speed, frames=args.frames)
     print(f"{shown} frames shown in the headset")
     return 0

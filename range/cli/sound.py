@@ -11,7 +11,11 @@ in one line that speech or audio is off.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,3 +156,64 @@ def timer_voice(say: Callable[[str], None], player: LivePlayer | None) -> Callab
             player.play(tone)
 
     return voice
+
+
+@contextmanager
+def playing_along(
+    args: argparse.Namespace, run_dir: Path
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """While a replay plays at speed 1 in a window or the headset, its run's `sound.wav` plays
+    through ALSA (`--sound alsa`, `--sound-device`) or PortAudio (`--sound device`), so the run
+    is heard from the same head it is seen from; stopped when the replay ends. Yields the aplay
+    process (None when nothing plays through ALSA). Anything that keeps the sound from playing
+    is said in one line; the replay goes on."""
+    kind = getattr(args, "sound", "off")
+    path = run_dir / SOUND_FILE
+    if kind == "off":
+        yield None
+        return
+    if not path.is_file():
+        cliutil.say(f"openrange: {path}: no soundtrack kept with this run; the replay is silent")
+        yield None
+        return
+    if getattr(args, "speed", 1.0) != 1.0:
+        cliutil.say("openrange: the soundtrack plays at --speed 1 only; the replay is silent")
+        yield None
+        return
+    if kind == "device":
+        from range.voice.audio import output_off_reason
+
+        reason = output_off_reason()
+        if reason is not None:
+            cliutil.say(f"openrange: audio is off: {reason}")
+            yield None
+            return
+        import sounddevice
+        import soundfile
+
+        samples, rate = soundfile.read(str(path), dtype="float32")
+        sounddevice.play(samples, rate)
+        try:
+            yield None
+        finally:
+            sounddevice.stop()
+        return
+    aplay = shutil.which("aplay")
+    if aplay is None:
+        cliutil.say("openrange: audio is off: aplay is missing; apt-get install alsa-utils")
+        yield None
+        return
+    device = getattr(args, "sound_device", "default")
+    process = subprocess.Popen(
+        [aplay, "-q", "-D", device, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        _, err = process.communicate(timeout=10)
+        if process.returncode not in (0, -signal.SIGTERM):
+            lines = err.decode(errors="replace").strip().splitlines()
+            why = lines[-1] if lines else "failed"
+            cliutil.say(f"openrange: audio is off: ALSA device {device!r}: {why}")
