@@ -151,6 +151,7 @@ def test_the_soundtrack_file_puts_the_voice_on_its_side_and_quieter_far_away(
     pan = math.sin(math.radians(float(far["azimuth_deg"])))  # type: ignore[arg-type]
     expected = math.tan((pan + 1) * math.pi / 4) ** 2
     assert e_far[1] / e_far[0] == pytest.approx(expected, rel=0.02)
+    assert e_far[1] > 1.5 * e_far[0] and e_near[1] > 1.5 * e_near[0]  # he is on the right
     # 1/r: the same line at 15 ft is (12.57 / 4.57)² = 7.6 times the energy it had at 41 ft.
     ratio = float(far["distance_m"]) / float(near["distance_m"])  # type: ignore[arg-type]
     assert e_near.sum() / e_far.sum() == pytest.approx(ratio**2, rel=0.02)
