@@ -20,6 +20,7 @@ from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
 from drills.speech import act_matches, officer_spoke, parse_speech_trigger
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
+from drills.voicing import OFFICER, heard_from
 from physics.ballistics import BulletImpact
 from physics.body import Region, Stance
 from physics.taser import Assessment, Effect, ProbeImpact
@@ -156,6 +157,9 @@ class DrillEngine:
         self.state = RunState.READY
         self.end_reason = ""
         self.officer_position_m = officer_position_m
+        # The officer's head: facing downrange until a headset says otherwise (the live runner
+        # sets it from the head pose); subjects' lines are placed by it (`subject_spoke`).
+        self.officer_yaw_rad = 0.0
         self._last_positions_s = -math.inf
         self.subjects: dict[str, SubjectState] = {}
         for spec in drill.subjects:
@@ -233,6 +237,7 @@ class DrillEngine:
                 for c in self.drill.scene.crowds
             ],
             lane_length_m=self.drill.scene.lane_length_ft * FT_M,
+            **self._empathy_meta(),
             **meta,
         )
         for subject in self.subjects.values():
@@ -775,6 +780,38 @@ class DrillEngine:
             distance_ft=round(m_to_ft(self.distance_m(subject)), 3),
             attributes=dict(subject.attributes),
             acting=subject.acting,
+        )
+        if subject.phase.say is not None:
+            self._spoke(subject, subject.phase.say)
+
+    def _empathy_meta(self) -> dict[str, Any]:
+        empathy = self.drill.empathy
+        if empathy is None:
+            return {}
+        return {"drill_kind": self.drill.kind, "perspective": empathy.perspective}
+
+    def listener(self) -> tuple[str, tuple[float, float], float]:
+        """Whose ears the run's audio is made for: (id, position, head yaw). The officer, or in
+        an empathy scene the subject whose eyes and ears the officer takes."""
+        empathy = self.drill.empathy
+        if empathy is None:
+            return OFFICER, self.officer_position_m, self.officer_yaw_rad
+        who = self.subjects[empathy.perspective]
+        return who.id, who.position_m, who.yaw_rad
+
+    def _spoke(self, subject: SubjectState, text: str) -> None:
+        listener, at, yaw = self.listener()
+        azimuth, distance = heard_from(at, yaw, subject.position_m)
+        self.log.emit(
+            self.t,
+            "subject_spoke",
+            subject=subject.id,
+            phase=subject.phase.id,
+            text=text,
+            listener=listener,
+            azimuth_deg=round(azimuth, 3),
+            distance_m=round(distance, 4),
+            voice=list(self.subjects).index(subject.id),
         )
 
     def _log_positions(self, force: bool = False) -> None:

@@ -257,6 +257,11 @@ class RunStarted(Record):
     voice_file: str | None = None
     voice_sha256: str | None = None
 
+    # An empathy scene (issue 17): the drill's kind and whose eyes and ears the officer takes
+    # (absent for a use-of-force drill and in older logs).
+    drill_kind: Literal["force", "empathy"] | None = None
+    perspective: str | None = None
+
 
 class RunSuspended(Record):
     KIND = "run_suspended"
@@ -490,6 +495,36 @@ class DriveStun(Record):
     region: Region | None = None
     distance_m: NonNegative
     duration_s: Annotated[float, Field(gt=0.0)] | None = None
+
+
+class SubjectSpoke(Record):
+    """A subject's line (the phase's `say`), spoken as the phase is entered. `listener` is who
+    hears it as the run's audio is made: "officer", or the subject whose eyes and ears an
+    empathy scene takes; `azimuth_deg` (0 ahead, +90 right, -90 left) and `distance_m` are the
+    speaker's direction and distance from the listener's head at that moment; `voice` the
+    speaker's voice (its index in the drill's subject list)."""
+
+    KIND = "subject_spoke"
+    subject: str
+    phase: str
+    text: Annotated[str, Field(min_length=1)]
+    listener: str
+    azimuth_deg: Annotated[float, Field(ge=-180.0, le=180.0)]
+    distance_m: NonNegative
+    voice: Index
+
+
+class DebriefAnswer(Record):
+    """An answer to an empathy scene's debrief question, after the run ends: `how` "typed" on
+    the console, "voice" recognised from the officer's speech (with its `confidence`), or
+    "skipped" (empty `answer`)."""
+
+    KIND = "debrief_answer"
+    question: str
+    text: str
+    answer: str
+    how: Literal["typed", "voice", "skipped"]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
 
 class BranchNotTaken(Record):

@@ -243,12 +243,38 @@ class Phase(StrictModel):
     # gun to his own head is a deadly threat that has not acted: `acting = false`.
     acting: bool | None = None
     attributes: AttributeChanges | None = None  # what changes from now on (None: nothing)
+    # A line the subject speaks on entering the phase (docs/drills.md, "Subjects speak"): heard
+    # in the subject's voice from where the subject stands, and logged as `subject_spoke`.
+    say: str | None = Field(default=None, min_length=1, max_length=400)
     transitions: list[Transition] = Field(default_factory=list)
+
+
+class DebriefQuestion(StrictModel):
+    """A question asked after an empathy scene; the officer answers by voice or typing."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(_[a-z0-9]+)*$")
+    question: str = Field(min_length=1, max_length=400)
+
+
+class Empathy(StrictModel):
+    """An empathy scene's point of view (docs/drills.md, "Empathy scenes"): whose eyes and ears
+    the officer takes (`perspective`, a subject id), how that person hears the others' voices,
+    and the debrief that follows."""
+
+    perspective: str
+    # clear: as spoken; distorted: a person in crisis hearing voices (ring-modulated, echoed,
+    # with a whispering under-layer); muffled: through a door or a wall (low-passed, quieter).
+    hears: Literal["clear", "distorted", "muffled"] = "clear"
+    debrief: list[DebriefQuestion] = Field(min_length=1, max_length=20)
 
 
 class Drill(StrictModel):
     id: str = Field(pattern=DRILL_ID)
     version: Literal[1]
+    # force: a use-of-force drill, scored by policy. empathy: a scene seen through another
+    # person's eyes, with no force to score; it needs `empathy` (docs/drills.md).
+    kind: Literal["force", "empathy"] = "force"
+    empathy: Empathy | None = None
     title: str
     rationale: str
     expected_response: str
@@ -265,6 +291,12 @@ class Drill(StrictModel):
 
     def phase(self, phase_id: str) -> Phase:
         return next(p for p in self.phases if p.id == phase_id)
+
+    @model_validator(mode="after")
+    def _empathy_section(self) -> Drill:
+        if (self.kind == "empathy") != (self.empathy is not None):
+            raise ValueError('an [empathy] section goes with kind = "empathy", and only there')
+        return self
 
     @model_validator(mode="after")
     def _issued_loads(self) -> Drill:
@@ -333,6 +365,18 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             or abs(crowd.y_ft) > drill.scene.lane_width_ft / 2
         ):
             problem(("scene", "crowds", c, "x_ft"), f"crowd {crowd.name!r} lies off the lane")
+    if drill.empathy is not None:
+        if drill.empathy.perspective not in subjects:
+            problem(
+                ("empathy", "perspective"),
+                f"no subject {drill.empathy.perspective!r}; subjects: {', '.join(subjects)}",
+            )
+        asked: set[str] = set()
+        for q, question in enumerate(drill.empathy.debrief):
+            if question.id in asked:
+                where = ("empathy", "debrief", q, "id")
+                problem(where, f"question id {question.id!r} is used twice")
+            asked.add(question.id)
     model, loads = drill.issued_taser()
     if model is not None and loads is not None:
         from peripherals.emulator import TASER_SPECS  # the bays a model has

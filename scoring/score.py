@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -90,6 +90,9 @@ class Score:
     speech: dict[str, Any] = field(default_factory=dict)
     # The instructor's corrections of misheard acts applied (scoring/corrections.py), in order.
     corrections: list[dict[str, Any]] = field(default_factory=list)
+    # An empathy scene's debrief (docs/drills.md, "Empathy scenes"): each question's id, text,
+    # answer and how it was given, in order. Empty for a use-of-force drill.
+    debrief: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -1278,11 +1281,40 @@ def score_run(
     RESCORE-01 line) says what could not be judged. `corrections` (an instructor's, of misheard
     speech acts) are applied first and listed in `Score.corrections`."""
     judge = _Judge(policy)
+    empathy, answers = False, []
     for rec in apply_corrections(records, corrections) if corrections else records:
+        if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":
+            empathy = True
+        if rec.kind == "debrief_answer":
+            answers.append(dict(rec.data))
         judge.read(rec)
     score = judge.finish()
     score.corrections = [c.model_dump() for c in corrections]
-    return score
+    return _empathy_score(score, answers) if empathy else score
+
+
+def _empathy_score(judged: Score, answers: list[dict[str, Any]]) -> Score:
+    """An empathy scene has no force to judge: its score is its completion and its debrief.
+    Passed when the scene ran to its end (answers are reported, not graded)."""
+    answered = sum(1 for a in answers if a.get("how") != "skipped" and a.get("answer"))
+    done = "completed" if not judged.incomplete else "not completed"
+    return replace(
+        judged,
+        decision=f"empathy scene: {done}; {answered} of {len(answers)} debrief questions answered",
+        score=0.0 if judged.incomplete else 100.0,
+        passed=not judged.incomplete,
+        less_lethal_first=None,
+        less_lethal_na="an empathy scene: no force to judge",
+        reaction_time_s=None,
+        transition_time_s=None,
+        deployments=[],
+        hits=[],
+        findings=[],
+        shoot_scenario=False,
+        subjects={},
+        not_judged=[],
+        debrief=answers,
+    )
 
 
 _DECISIONS = (

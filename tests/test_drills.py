@@ -175,8 +175,13 @@ def test_the_documented_examples_are_valid_files(repo_root: Path) -> None:
 
     text = (repo_root / "docs" / "drills.md").read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
-    drill_text, officer_text = blocks
+    drill_text, officer_text, empathy_text = blocks
     assert parse_drill(drill_text, "docs/drills.md").id == "example-walk-v1"
+    # The empathy scene's section, on the example drill (whose one subject is "subject").
+    kind, section = empathy_text.split("\n", 1)
+    scene = drill_text.replace("version = 1", f"version = 1\n{kind}", 1) + section
+    empathy = parse_drill(scene.replace('"child"', '"subject"'), "docs/drills.md").empathy
+    assert empathy is not None and empathy.hears == "muffled"
     steps = parse_model(officer_text, OfficerScript, "docs/drills.md").steps
     assert steps[-3].only_if == "subject_active"
     assert (steps[-2].do, steps[-2].on_phase) == ("move_to", "stop")

@@ -54,6 +54,9 @@ def test_the_expected_response_passes(drill_id: str) -> None:
     score = play(drill_id, drill.expected_officer).score
     failures = [(f.rule, f.message) for f in score.findings if f.kind is Kind.CRITICAL]
     assert score.passed, f"{score.decision}: {failures}"
+    if drill.kind == "empathy":  # no force to judge: completion and the debrief
+        assert score.decision.startswith("empathy scene: completed") and not score.findings
+        return
     assert score.decision in ("appropriate", "no force used", "talk-down: no force used")
 
 

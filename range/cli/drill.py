@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range.cli import sound
 from range.cli import util as cliutil
+from range.cli.debrief import add_debrief_options, check_debrief_options, make_debrief
+from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
     calibration_options,
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from range.runs.drill import Session
     from range.runs.poses import TrackedPoses
     from range.voice.audio import Pcm
+    from range.voice.soundtrack import LivePlayer
     from range.xr.lane import LaneHeadset, Tap
     from range.xr.runtime import OpenXRPoses
 
@@ -86,6 +90,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="progress bar on stderr: auto shows it on a terminal (default: auto)",
     )
+    add_sound_options(p)
+    add_debrief_options(p)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -266,6 +272,13 @@ def _show(args: argparse.Namespace) -> int:
                 rules = ", ".join(script.expect.rules)
                 verdict = f"  [expect {script.expect.outcome}{': ' + rules if rules else ''}]"
             print(f"  {script.id}: {script.description}{verdict}")
+    if drill.empathy is not None:
+        print(
+            f"Empathy scene: seen and heard as {drill.empathy.perspective}"
+            f" (voices {drill.empathy.hears}); no force is scored. Debrief:"
+        )
+        for question in drill.empathy.debrief:
+            print(f"  {question.id}: {question.question}")
     print("Subjects:")
     for s in drill.subjects:
         print(
@@ -282,6 +295,8 @@ def _show(args: argparse.Namespace) -> int:
     for phase in drill.phases:
         end = "  [ends the drill]" if phase.ends_drill else ""
         print(f"  {phase.subject}.{phase.id}: {phase.behaviour}, {phase.movement}{end}")
+        if phase.say is not None:
+            print(f'      says "{phase.say}"')
         if phase.attributes is not None:
             changes = _attribute_words(phase.attributes.model_dump(exclude_none=True))
             if changes:
@@ -398,8 +413,10 @@ def play(
         instructor=tuple(sorted(buttons)),
         officer_name=officer_name,
         **calibration_options(args),  # type: ignore[arg-type]
+        debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
+    check_debrief_options(args, config.drill)
     if badge is not None:  # an unknown badge is refused before the run, not after it
         from range.records.store import Records
 
@@ -412,6 +429,13 @@ def play(
     finally:
         if bar is not None:
             bar.close()
+    sound.after_run(args, config.drill, result.records, seed, result.run_dir)
+    empathy = config.drill.empathy
+    if empathy is not None and result.run_dir is not None:
+        cliutil.say(
+            f"Seen through {empathy.perspective}'s eyes: openrange replay {result.run_dir}"
+            " --window --sound alsa (or in the headset)"
+        )
     record = result.as_json()
     if badge is not None:
         from range.records.store import Records
@@ -506,12 +530,16 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             headset.start()
         cliutil.say("GO")
 
+    buttons = list(args.instructor)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    player: LivePlayer | None = None  # started once the options have been checked
+
     def on_frame(run: Session) -> None:
         for headset in headsets:
             headset.frame(run)
+        if player is not None:
+            player.catch_up(run.engine.log.records)
 
-    buttons = list(args.instructor)
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
@@ -527,15 +555,25 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
         ),
         on_frame=on_frame,
+        debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
+    check_debrief_options(args, config.drill)
     if args.badge is not None:
         from range.records.store import Records
 
         with Records.open(args.db, create=False) as records:
             records.officer(args.badge)
     cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
-    result = run_drill(config)
+    player = sound.live_player(args, source.drill, seed)
+    try:
+        result = run_drill(config)
+    finally:
+        if player is not None:
+            player.close()
+            if player.error is not None:
+                cliutil.say(f"openrange: {player.error}")
+    sound.after_run(args, config.drill, result.records, seed, result.run_dir)
     record = result.as_json()
     if args.badge is not None:
         from range.records.store import Records

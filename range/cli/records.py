@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range.cli import sound
 from range.cli import util as cliutil
+from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
     add_hand_option,
@@ -85,6 +87,7 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
     )
     add_hand_option(run)
     add_calibration_options(run)
+    add_sound_options(run)
     _db_option(run)
     run.set_defaults(handler=_course_run)
 
@@ -271,6 +274,7 @@ def _course_run(args: argparse.Namespace) -> int:
     finally:
         if records is not None:
             records.close()
+    sound.after_course(args, result.run_dir, config.seed)
     if args.json:
         print(json.dumps(result.as_json(), indent=2, sort_keys=True))
         return 0
@@ -334,11 +338,21 @@ def _live(args: argparse.Namespace, config: CourseConfig, records: Records | Non
     from range.xr.runtime import OpenXRPoses
 
     clock = MonotonicClock()
-    with OpenXRPoses(hand=args.hand, clock=clock) as source:
-        source.focused()
-        timer = np.random.default_rng(args.seed)
-        live = LiveRange(args.port, source, clock, say, timer)
-        return run_course(config, records=records, badge=args.badge, live=live, resume=args.resume)
+    player = sound.live_player(args, None, config.seed)  # the timer's beep, heard
+    try:
+        with OpenXRPoses(hand=args.hand, clock=clock) as source:
+            source.focused()
+            timer = np.random.default_rng(args.seed)
+            voice = sound.timer_voice(say, player)
+            live = LiveRange(args.port, source, clock, voice, timer)
+            return run_course(
+                config, records=records, badge=args.badge, live=live, resume=args.resume
+            )
+    finally:
+        if player is not None:
+            player.close()
+            if player.error is not None:
+                say(f"openrange: {player.error}")
 
 
 def _officers(args: argparse.Namespace) -> int:

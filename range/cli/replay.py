@@ -40,9 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--as",
         dest="who",
-        default="officer",
+        default=None,
         metavar="WHO",
-        help="officer, subject, bystander or a subject id (default officer)",
+        help="officer, subject, bystander or a subject id (default: officer; an empathy"
+        " scene's perspective subject for an empathy scene)",
     )
     p.add_argument("--png", type=Path, default=None, metavar="DIR", help="write PNG frames here")
     p.add_argument(
@@ -68,10 +69,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--screenshot", type=Path, default=None, help="with --window --frames: save the last frame"
     )
+    p.add_argument(
+        "--sound",
+        choices=["off", "alsa", "device"],
+        default="off",
+        help="with --window or the headset at --speed 1: play the run's sound.wav along,"
+        " through ALSA (--sound-device) or PortAudio's default output (default: off)",
+    )
+    p.add_argument(
+        "--sound-device", default="default", metavar="ALSA_PCM", help="with --sound alsa"
+    )
     p.set_defaults(handler=_cmd_replay)
 
 
+def default_viewer(run_dir: Path) -> str:
+    """Whose eyes a replay takes when `--as` is not given: an empathy scene's perspective
+    subject (its `run_started` says), else the officer's."""
+    import json
+
+    try:
+        with (run_dir / "events.jsonl").open(encoding="utf-8") as events:
+            first = json.loads(events.readline())
+    except (OSError, ValueError):
+        return "officer"  # the replay itself names what is wrong with the run
+    perspective = first.get("perspective") if isinstance(first, dict) else None
+    return perspective if isinstance(perspective, str) else "officer"
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
+    if args.who is None:
+        args.who = default_viewer(args.run_dir)
     if args.png is not None:
         require("numpy", "pydantic", "moderngl", "matplotlib")
         from range.review.replay import write_pngs
@@ -79,23 +106,27 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         written = write_pngs(args.run_dir, args.who, args.png, args.every, args.size)
         print(f"{len(written)} frames written to {args.png}")
         return 0
+    from range.cli.sound import playing_along
+
     if args.window:
         require("numpy", "pydantic", "moderngl", "glfw")
         from range.review.mirror import play
 
-        shown = play(
-            args.run_dir,
-            speed=args.speed,
-            frames=args.frames,
-            screenshot=args.screenshot,
-            size=args.size,
-            who=args.who,
-        )
+        with playing_along(args, args.run_dir):
+            shown = play(
+                args.run_dir,
+                speed=args.speed,
+                frames=args.frames,
+                screenshot=args.screenshot,
+                size=args.size,
+                who=args.who,
+            )
         print(f"{shown} frames shown")
         return 0
     require("numpy", "pydantic", "moderngl", "xr")
     from range.review.replay import play_headset
 
-    shown = play_headset(args.run_dir, args.who, speed=args.speed, frames=args.frames)
+    with playing_along(args, args.run_dir):
+        shown = play_headset(args.run_dir, args.who, speed=args.speed, frames=args.frames)
     print(f"{shown} frames shown in the headset")
     return 0

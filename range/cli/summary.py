@@ -124,6 +124,12 @@ def format_score(score: Score) -> str:
                 f"  {c['utterance_t']:6.2f} s  {c['text']!r}: {c['was']} -> {c['act']}"
                 f" by {c['by']}, {c['made']}{why}"
             )
+    if score.debrief:
+        lines.append("Debrief:")
+        for a in score.debrief:
+            said = a["answer"] or "(no answer)"
+            how = "" if a["how"] == "typed" else f"  [{a['how']}]"
+            lines.append(f"  {a['text']}\n    {said}{how}")
     lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""

@@ -334,6 +334,8 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
             "run_resumed",
             "untracked_shot",
             "run_ended",
+            "subject_spoke",
+            "debrief_answer",
         )
     ]
     rows = "".join(
@@ -343,7 +345,10 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
                 f"{k}={v}"
                 for k, v in r.data.items()
                 if k
-                in ("subject", "phase", "behaviour", "threat", "action", "say", "state", "reason")
+                in (
+                    *("subject", "phase", "behaviour", "threat", "action", "say", "state"),
+                    *("reason", "text", "answer"),
+                )
             )
         )
         + "</td></tr>"

@@ -163,6 +163,10 @@ class RunConfig:
     # heard through the same Listener as a microphone, each act an `officer_spoke` the drill
     # can branch on; the file is kept in the run folder and hashed into its log.
     voice: Path | None = None
+    # An empathy scene's debrief (docs/drills.md): called once the scene has completed, it
+    # returns each question's `debrief_answer` fields (question, text, answer, how,
+    # confidence?), logged before the run is scored.
+    debrief: Callable[[Drill], list[dict[str, Any]]] | None = None
 
     @property
     def officer_id(self) -> str:
@@ -352,8 +356,24 @@ class LiveOfficerHands(LiveHands):
     def weapon_pose(self, host_time_s: float) -> Pose:
         return self.poses.pose("weapon", host_time_s)
 
+    @property
+    def head_yaw_rad(self) -> float:
+        """Where the officer's head faces in plan view (0 downrange, leftward positive)."""
+        return head_yaw_rad(self._head)
+
     def after_step(self, t_s: float) -> None:
         pass
+
+
+def head_yaw_rad(head: Pose | None) -> float:
+    """The plan-view yaw of a head pose's gaze (physics frame: 0 downrange, leftward positive);
+    0 when the head is not seen or looks straight up or down."""
+    if head is None or not head.valid:
+        return 0.0
+    gaze = head.forward()
+    if math.hypot(gaze[0], gaze[1]) < 1e-6:
+        return 0.0
+    return math.atan2(float(gaze[1]), float(gaze[0]))
 
 
 class Session:
@@ -532,6 +552,10 @@ class Session:
             else:
                 self._run_live(self.live)
             voice_file, voice_sha256 = self._keep_voice(voice_meta, writer)
+            debrief = config.debrief if drill.empathy is not None else None
+            if debrief is not None and engine.state is RunState.COMPLETED:
+                for answer in debrief(drill):
+                    log.emit(engine.t, "debrief_answer", **answer)
             score = score_run(log.records, config.policy)
             result = RunResult(
                 config,
@@ -796,6 +820,8 @@ class Session:
     def _step(self) -> None:
         """One engine step, and the world and the hands brought to it."""
         engine = self.engine
+        # Subjects' lines are placed by where the officer's head faces (a live headset's).
+        engine.officer_yaw_rad = getattr(self.hands, "head_yaw_rad", 0.0)
         engine.step(self.hands.officer_xy)
         for subject in engine.subjects.values():
             placed = (subject.position_m, subject.yaw_rad)

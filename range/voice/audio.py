@@ -81,6 +81,21 @@ def audio_off_reason() -> str | None:
     return None
 
 
+def output_off_reason() -> str | None:
+    """None when PortAudio has an output device, else why sound cannot be played (one line)."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        return f"PortAudio is not installed ({exc}); apt-get install libportaudio2"
+    try:
+        devices = sounddevice.query_devices()
+    except Exception as exc:  # PortAudio raises its own error types
+        return f"no audio devices ({exc})"
+    if not any(d["max_output_channels"] > 0 for d in devices):
+        return "no speaker or headphones (no audio output device)"
+    return None
+
+
 def microphone_blocks(seconds: float | None, block_s: float = BLOCK_S) -> Iterator[Pcm]:
     """Blocks from the default microphone until `seconds` have passed (None: until interrupted).
 

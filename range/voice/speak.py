@@ -185,3 +185,23 @@ class AlsaSink:
             raise AudioUnavailableError(
                 f"audio is off: ALSA device {self.device!r}: {reason[-1] if reason else 'failed'}"
             )
+
+
+class DeviceSink:
+    """Plays through PortAudio's default output device (sounddevice).
+
+    Raises AudioUnavailableError (one line) when there is no output device."""
+
+    def play(self, track: Stereo) -> None:
+        from range.voice.audio import output_off_reason
+
+        reason = output_off_reason()
+        if reason is not None:
+            raise AudioUnavailableError(f"audio is off: {reason}")
+        import sounddevice
+
+        try:
+            sounddevice.play(track, OUT_RATE_HZ, blocking=True)
+        except Exception as exc:  # PortAudio raises its own error types
+            message = f"audio is off: the output device refused ({exc})"
+            raise AudioUnavailableError(message) from None
