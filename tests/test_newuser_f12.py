@@ -147,7 +147,7 @@ def test_a_version_2_store_migrates_and_keeps_its_chain(tmp_path: Path) -> None:
     con.commit()
     con.close()
     with Records.open(url, create=False) as records:
-        assert records.schema_version == 4
+        assert records.schema_version == store.SCHEMA_VERSION
         assert not records.verify()
         (kept,) = records.qualifications("4411")
         assert (kept["course_sha256"], kept["course_origin"]) == ("", "")

@@ -370,7 +370,7 @@ def _officers(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import course_label, outcome
+    from range.records.store import course_label, drill_label, outcome
 
     with _open(args) as records:
         officer = records.officer(args.badge)
@@ -394,7 +394,16 @@ def _history(args: argparse.Namespace) -> int:
                 }
                 for r in rows
             ],
-            "drill_runs": [d | {"passed": bool(d["passed"])} for d in drills],
+            "drill_runs": [
+                d
+                | {
+                    "drill": drill_label(d),
+                    "drill_id": d["drill"],
+                    "drill_modified": d["drill_origin"] == "modified",
+                    "passed": bool(d["passed"]),
+                }
+                for d in drills
+            ],
             "standing": [
                 {
                     "course": s.course,
@@ -428,7 +437,7 @@ def _history(args: argparse.Namespace) -> int:
         )
     for d in drills:
         print(
-            f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {d['outcome']}"
+            f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
             f"  {d['decision']}"
         )
     return 0

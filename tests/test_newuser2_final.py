@@ -1,0 +1,124 @@
+"""Issue 12, the second new user's pass, what was left: each example as a test that failed first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from drills.schema import builtin_drill_files
+from range.cli.main import main
+from range.records.store import Records
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    return url
+
+
+def _edited_drill(tmp_path: Path) -> Path:
+    """phone-draw-v1 with its title changed: an edited file that keeps a built-in id."""
+    text = builtin_drill_files()["phone-draw-v1"].read_text(encoding="utf-8")
+    edited = tmp_path / "k60.toml"
+    edited.write_text(text.replace('title = "', 'title = "Edited: ', 1), encoding="utf-8")
+    assert edited.read_text(encoding="utf-8") != text
+    return edited
+
+
+# -- item 4: an edited drill that keeps a built-in id is recorded as modified ---------------------
+
+
+def test_an_edited_drill_with_a_builtin_id_is_recorded_as_modified(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = _edited_drill(tmp_path)
+    digest = hashlib.sha256(edited.read_bytes()).hexdigest()
+    run = ["drill", "run", "--seed", "1", "--no-save", "--badge", "4411", "--db", db]
+    assert main([*run[:2], str(edited), *run[2:]]) == 0
+    assert main([*run[:2], "phone-draw-v1", *run[2:]]) == 0
+    capsys.readouterr()
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    text = capsys.readouterr().out
+    (modified_line,) = [line for line in text.splitlines() if "drill 1 " in line]
+    assert f"phone-draw-v1 (modified, sha256 {digest[:12]})" in modified_line
+    (builtin_line,) = [line for line in text.splitlines() if "drill 2 " in line]
+    assert "modified" not in builtin_line and "phone-draw-v1" in builtin_line
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    first, second = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert first["drill"] == f"phone-draw-v1 (modified, sha256 {digest[:12]})"
+    assert first["drill_id"] == "phone-draw-v1"
+    assert first["drill_modified"] is True
+    assert first["drill_sha256"] == digest
+    assert first["drill_origin"] == "modified"
+    assert second["drill"] == "phone-draw-v1"
+    assert second["drill_modified"] is False
+    assert second["drill_origin"] == "builtin"
+
+
+def test_a_drill_runs_origin_and_hash_are_chained(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = _edited_drill(tmp_path)
+    argv = ["drill", "run", str(edited), "--seed", "1", "--no-save", "--badge", "4411"]
+    assert main([*argv, "--db", db]) == 0
+    assert main(["records", "verify", "--db", db]) == 0
+    capsys.readouterr()
+    path = db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as con:  # pass the edited run off as the built-in drill
+        con.execute("UPDATE drill_runs SET drill_origin = 'builtin'")
+    assert main(["records", "verify", "--db", db]) == 1
+    assert "drill run 1 no longer matches its hash: it was edited" in capsys.readouterr().err
+
+
+def test_drill_runs_kept_before_schema_5_keep_their_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from range.records import store
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    latest = store.SCHEMA_VERSION
+    monkeypatch.setattr(store, "_MIGRATIONS", store._MIGRATIONS[:4])
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 4)
+    with Records.open(url) as records:  # a store as schema 4 kept it, with one drill run
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        old = {
+            "badge": "4411",
+            "drill": "phone-draw-v1",
+            "seed": 1,
+            "recorded": "2026-01-01T00:00:00+00:00",
+            "software_version": "0.1",
+            "decision": "appropriate",
+            "score": 90.0,
+            "passed": 1,
+            "run_dir": None,
+            "result": "{}",
+        }
+        with records._transaction(exclusive=True):
+            records._run(
+                f"INSERT INTO drill_runs ({', '.join(old)}) VALUES ({', '.join('?' * len(old))})",
+                *old.values(),
+            )
+            records._append("drill_run", "1", store.drill_run_digest({"id": 1, **old}))
+    monkeypatch.undo()
+    with Records.open(url) as records:
+        assert records.schema_version == latest
+        assert records.verify() == []
+        (run,) = records.drill_runs("4411")
+        assert store.drill_label(run) == "phone-draw-v1"
+
+
+def test_a_modified_drill_run_says_so_on_the_console(tmp_path: Path, db: str) -> None:
+    from range.console.pages import recent_runs
+
+    edited = _edited_drill(tmp_path)
+    argv = ["drill", "run", str(edited), "--seed", "1", "--no-save", "--badge", "4411"]
+    assert main([*argv, "--db", db]) == 0
+    with Records.open(db) as records:
+        (row,) = recent_runs(records, "4411")
+    assert row["drill"].startswith("phone-draw-v1 (modified, sha256 ")
