@@ -122,3 +122,53 @@ def test_a_modified_drill_run_says_so_on_the_console(tmp_path: Path, db: str) ->
     with Records.open(db) as records:
         (row,) = recent_runs(records, "4411")
     assert row["drill"].startswith("phone-draw-v1 (modified, sha256 ")
+
+
+# -- a scripted shooter's attempt is a simulation in `score` and the report, and in --json ------
+
+
+@pytest.fixture(scope="module")
+def simulated_attempt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("attempts")
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--shooter", "expert", "--seed", "1"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--runs-dir", str(root), "--json"]) == 0
+    shown = json.loads(out.getvalue())
+    return Path(str(shown["run_dir"])), shown
+
+
+def test_course_run_json_says_simulated(simulated_attempt: tuple[Path, dict[str, object]]) -> None:
+    _, shown = simulated_attempt
+    assert shown["simulated"] is True
+    assert shown["score"]["outcome"] == "PASS"  # type: ignore[index]  # the shooter did pass
+
+
+def test_score_of_a_scripted_attempt_says_simulated(
+    simulated_attempt: tuple[Path, dict[str, object]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, _ = simulated_attempt
+    assert main(["score", str(run_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.startswith("QUALIFIED")]
+    (verdict,) = [line for line in lines if line.startswith("SIMULATED")]
+    assert verdict.startswith("SIMULATED (would be QUALIFIED), not a qualification: ")
+    assert main(["score", str(run_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["simulated"] is True
+
+
+def test_the_report_of_a_scripted_attempt_says_simulated(
+    simulated_attempt: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    from range.review.report import write_report
+
+    run_dir, _ = simulated_attempt
+    page = write_report(run_dir, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<b>QUALIFIED</b>" not in page
+    assert (
+        "<b>SIMULATED</b> (scripted shooter expert): not a qualification (would be QUALIFIED)"
+        in page
+    )

@@ -355,6 +355,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     """Rescore qualification attempts from their logs (scoring/course.py), each against the
     course it fired as kept in its folder. Drill runs and attempts are not mixed."""
     from range.cli.summary import format_attempt
+    from range.records.store import OFFICER
     from range.runs.saved import saved_course
     from scoring.course import is_attempt, rescore_attempt
 
@@ -364,11 +365,15 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         course = saved_course(run_dir, log[0].data)
         scores.append((run_dir, course, rescore_attempt(course, log)))
+    # Fired by a scripted shooter (its `attempt_started` names one, not "officer"): a
+    # simulation, never a qualification, however well it scored.
+    simulated = [log[0].data.get("shooter", OFFICER) != OFFICER for log in logs]
     if args.json:
-        out = [s.as_json() for _, _, s in scores]
+        pairs = zip(scores, simulated, strict=True)
+        out = [s.as_json() | {"simulated": sim} for (_, _, s), sim in pairs]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
         return 0
-    for run_dir, course, score in scores:
+    for (run_dir, course, score), sim in zip(scores, simulated, strict=True):
         print(f"{course.title} [{course.id}]: {run_dir}")
-        print(format_attempt(score))
+        print(format_attempt(score, simulated=sim))
     return 0

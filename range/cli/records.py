@@ -272,7 +272,9 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.close()
     if args.json:
-        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
+        # A scripted shooter fired it (no --port): a simulation, never a qualification.
+        shown = result.as_json() | {"simulated": not args.port}
+        print(json.dumps(shown, indent=2, sort_keys=True))
         return 0
     from range.records.store import course_label, course_origin
     from range.runs.saved import course_source, sha256

@@ -247,10 +247,15 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
             f" reshot ({ended.data['points']} points, {ended.data['hits']} hits so far)."
         )
     else:
-        verdict = (
-            f"<b>{'QUALIFIED' if ended.data['passed'] else 'NOT QUALIFIED'}</b>:"
-            f" {ended.data['points']} points, {ended.data['hits']} hits"
-        )
+        graded = "QUALIFIED" if ended.data["passed"] else "NOT QUALIFIED"
+        verdict = f"<b>{graded}</b>: {ended.data['points']} points, {ended.data['hits']} hits"
+        shooter = str(started.get("shooter", "officer"))
+        if shooter != "officer":  # a scripted shooter fired it: never a qualification
+            verdict = (
+                f"<b>SIMULATED</b> (scripted shooter {html.escape(shooter)}): not a"
+                f" qualification (would be {graded}): {ended.data['points']} points,"
+                f" {ended.data['hits']} hits"
+            )
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
