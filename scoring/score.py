@@ -83,6 +83,8 @@ class Score:
     subjects: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What this log lacks for the current rules (an older log): the rules it could not judge.
     not_judged: list[str] = field(default_factory=list)
+    # A TASER fired in a log that logs cycles, with no cycle: why ("" otherwise).
+    taser_cycles_note: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -972,6 +974,7 @@ class _Judge:
                 for s in self.subjects.values()
             },
             not_judged=not_judged,
+            taser_cycles_note=self.taser_cycles_note(),
         )
 
     def deescalation_credits(self) -> None:
@@ -1003,6 +1006,18 @@ class _Judge:
                     f"talk-down: {s.name} ended {s.behaviour} with no force used",
                 )
 
+    @property
+    def older_than_cycles(self) -> bool:
+        """A log written before TASER cycles were logged. One written since carries `crowds`
+        in run_started (the same format change; `log_format` stayed 1): there, no cycle means
+        the probes never connected, which is judged (deployments), not a gap of an older log."""
+        return "crowds" not in self.started
+
+    def taser_cycles_note(self) -> str:
+        if self.tasers_fired and not self.have_cycles and not self.older_than_cycles:
+            return "no cycle: the probes did not connect"
+        return ""
+
     def not_judged(self) -> list[str]:
         out: list[str] = []
         if not self.started:
@@ -1017,11 +1032,7 @@ class _Judge:
                 "no subject attributes in this log (older format): restricted subjects (CEW-05)"
                 " and a fleeing subject's danger to others not judged"
             )
-        # A log written since TASER cycles are logged carries `crowds` in run_started (the
-        # same format change): there, no cycle means the probes never connected, which is
-        # judged (deployments), not a gap of an older log.
-        older = "crowds" not in self.started
-        if self.tasers_fired and not self.have_cycles and older:
+        if self.tasers_fired and not self.have_cycles and self.older_than_cycles:
             out.append(
                 "no TASER cycles in this log (older format): cycles, exposure and re-energising"
                 " (CEW-03, CEW-04, CEW-07) not judged; deployments judged"

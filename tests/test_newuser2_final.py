@@ -172,3 +172,53 @@ def test_the_report_of_a_scripted_attempt_says_simulated(
         "<b>SIMULATED</b> (scripted shooter expert): not a qualification (would be QUALIFIED)"
         in page
     )
+
+
+# -- item 9: a fresh run whose TASER never connected says so, not "older format" ----------------
+
+
+@pytest.fixture(scope="module")
+def no_connection(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh run of taser-failure-v1: the parka defeats both cartridges, no cycle."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    drill = find_drill("taser-failure-v1")
+    assert drill.expected_officer is not None
+    officer = find_officer(drill.expected_officer)
+    root = tmp_path_factory.mktemp("runs")
+    result = run_drill(RunConfig(drill, officer, 1, runs_dir=root))
+    assert result.run_dir is not None
+    return result.run_dir
+
+
+def test_a_fresh_run_whose_probes_never_connected_says_so(
+    no_connection: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["score", str(no_connection)]) == 0
+    out = capsys.readouterr().out
+    assert "TASER cycles:      no cycle: the probes did not connect" in out
+    assert "older format" not in out and "RESCORE-01" not in out
+    assert main(["score", str(no_connection), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["taser_cycles_note"] == "no cycle: the probes did not connect"
+    assert shown["not_judged"] == []
+
+
+def test_an_older_log_without_cycles_is_still_named_older(
+    no_connection: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(no_connection, old)
+    lines = (old / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    del first["crowds"]  # as logs written before TASER cycles were logged
+    lines[0] = json.dumps(first)
+    (old / "events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["score", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert "no TASER cycles in this log (older format)" in out
+    assert "probes did not connect" not in out

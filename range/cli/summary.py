@@ -103,6 +103,8 @@ def format_score(score: Score) -> str:
                 f" {subject['taser_cycles_after_threat']} after the threat ended"
                 + (f", {subject['drive_stuns']} drive-stun(s)" if subject["drive_stuns"] else "")
             )
+    if score.taser_cycles_note:
+        lines.append(f"TASER cycles:      {score.taser_cycles_note}")
     timelines = [
         f"{name}: " + ", ".join(f"{moment} {t:.2f} s" for t, moment in subject["timeline"])
         for name, subject in score.subjects.items()
