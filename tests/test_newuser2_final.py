@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -222,3 +223,28 @@ def test_an_older_log_without_cycles_is_still_named_older(
     out = capsys.readouterr().out
     assert "no TASER cycles in this log (older format)" in out
     assert "probes did not connect" not in out
+
+
+# -- item 8: `python -m range` in a folder that holds a range/ folder -----------------------------
+
+
+@pytest.mark.parametrize("how", ["module", "script"])
+def test_python_m_range_works_beside_a_range_folder(tmp_path: Path, how: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "range").mkdir()  # an empty folder: Python would take it for a namespace package
+    bindir = Path(sys.executable).parent
+    argv = [sys.executable, "-m", "range"] if how == "module" else [str(bindir / "openrange")]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    done = subprocess.run(
+        [*argv, "demo", "--seed", "1", "--no-save"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "knife-approach-v1" in done.stdout.splitlines()[0]
