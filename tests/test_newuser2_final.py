@@ -248,3 +248,63 @@ def test_python_m_range_works_beside_a_range_folder(tmp_path: Path, how: str) ->
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
     assert "knife-approach-v1" in done.stdout.splitlines()[0]
+
+
+# -- minor: a policy's cross-checks name their line ------------------------------------------------
+
+POLICY = Path(__file__).resolve().parent.parent / "scoring" / "data" / "policy-default.toml"
+
+
+def _policy_line(text: str, needle: str, after: str = "") -> int:
+    start = text.index(after) if after else 0
+    return text[: text.index(needle, start)].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "after", "expected"),
+    [
+        (
+            "critical_reaction_s = 3.0",
+            "critical_reaction_s = 0.5",
+            "",
+            "critical_reaction_s: 0.5 s must be at least max_reaction_s (1.5 s)",
+        ),
+        ('id = "HOLD-01"', 'id = "HOLD-99"', "", "rules[{n}].id: unknown rule id 'HOLD-99'"),
+        (
+            'rule = "COVER-01"',
+            'rule = "NOPE-09"',
+            'id = "cover_reach_ft"',
+            "settings[{n}].rule: setting cover_reach_ft: no rule 'NOPE-09'",
+        ),
+        (
+            "number = 2.0",
+            "number = -3.0",
+            'id = "cover_reach_ft"',
+            "settings[{n}].number: setting cover_reach_ft: Input should be greater than 0",
+        ),
+    ],
+    ids=["reaction-order", "unknown-rule", "setting-rule", "setting-value"],
+)
+def test_a_policy_cross_check_names_its_line(
+    tmp_path: Path, old: str, new: str, after: str, expected: str
+) -> None:
+    import tomllib
+
+    from physics.datafiles import DataFileError
+    from scoring.policy import load_policy
+
+    text = POLICY.read_text(encoding="utf-8")
+    start = text.index(after) if after else 0
+    at = text.index(old, start)
+    edited = text[:at] + new + text[at + len(old) :]
+    path = tmp_path / "p.toml"
+    path.write_text(edited, encoding="utf-8")
+    line = _policy_line(edited, new, after)
+    data = tomllib.loads(edited)
+    section = "rules" if "rules[" in expected else "settings"
+    rows = data[section]
+    wanted = "HOLD-99" if section == "rules" else "cover_reach_ft"
+    n = next(i for i, row in enumerate(rows) if row["id"] == wanted)
+    with pytest.raises(DataFileError) as caught:
+        load_policy(path)
+    assert str(caught.value) == f"{path}:{line}: {expected.format(n=n)}"

@@ -464,7 +464,7 @@ def test_a_policy_whose_critical_reaction_is_below_its_maximum_is_refused(
     bad.write_text(text.replace("max_reaction_s = 1.5", "max_reaction_s = 5.0"))
     assert main(["score", str(saved), "--policy", str(bad)]) == 2
     err = _err(capsys)
-    assert "critical_reaction_s (3 s) must be at least max_reaction_s (5 s)" in err
+    assert "critical_reaction_s: 3 s must be at least max_reaction_s (5 s)" in err
     assert str(bad) in err
 
 
