@@ -308,3 +308,52 @@ def test_a_policy_cross_check_names_its_line(
     with pytest.raises(DataFileError) as caught:
         load_policy(path)
     assert str(caught.value) == f"{path}:{line}: {expected.format(n=n)}"
+
+
+# -- minor: a course's distance errors speak the field's own unit, without float noise ----------
+
+COURSES = Path(__file__).resolve().parent.parent / "drills" / "data" / "courses"
+
+
+@pytest.mark.parametrize(
+    ("course", "old", "new", "expected"),
+    [
+        (
+            "fbi-pistol-2019-v1",
+            "distance_yd = 3.0",
+            "distance_yd = 33.4",
+            "distance_yd: 33.4 yd is beyond the lane: allowed 0 < distance <= 25 yd (75 ft)",
+        ),
+        (
+            "fbi-pistol-2019-v1",
+            "distance_yd = 3.0",
+            "distance_yd = 25.000001",
+            "distance_yd: 25.000001 yd is beyond the lane: allowed 0 < distance <= 25 yd (75 ft)",
+        ),
+        (
+            "fbi-pistol-2019-v1",
+            "distance_yd = 3.0",
+            "distance_ft = 80.1",
+            "distance_ft: 80.1 ft is beyond the lane: allowed 0 < distance <= 75 ft",
+        ),
+        (
+            "taser7-practical-v1",
+            "distance_ft = 7.0",
+            "distance_yd = 9.1",
+            "distance_yd: 9.1 yd is beyond the taser7-cq cartridge's 8.333 yd (25 ft) of wire",
+        ),
+    ],
+)
+def test_course_distance_errors_use_the_fields_unit(
+    tmp_path: Path, course: str, old: str, new: str, expected: str
+) -> None:
+    from drills.course import load_course
+    from physics.datafiles import DataFileError
+
+    text = (COURSES / f"{course}.toml").read_text(encoding="utf-8")
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        load_course(path)
+    line = text[: text.index(old)].count("\n") + 1
+    assert str(caught.value) == f"{path}:{line}: stages[0].strings[0].{expected}"
