@@ -18,6 +18,7 @@ from typing import Any
 
 from drills.log import LogRecord
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
+from drills.wording import article
 from physics.units import FT_M, m_to_ft
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
@@ -602,8 +603,8 @@ class _Judge:
                         "CEW-02",
                         t,
                         Kind.INFO,
-                        f"no CEW warning to {s.name}: not feasible against a"
-                        f" {s.threat.name.lower()} threat",
+                        f"no CEW warning to {s.name}: not feasible against"
+                        f" {article(s.threat.name.lower())} threat",
                     )
         if self.first_force is None:
             self.first_force = (t, option)
@@ -850,7 +851,7 @@ class _Judge:
             if s.armed_live:
                 if s.seen_protected and s.protected and not protected and "left" not in s.flagged:
                     s.flagged.add("left")
-                    self.breach("COVER-02", t, f"left cover while {s.name} held a {s.held}")
+                    self.breach("COVER-02", t, f"left cover while {s.name} held {article(s.held)}")
                 if protected and not s.protected and last is not None and "took" not in s.flagged:
                     s.flagged.add("took")
                     self.add("DEESC-01", t, Kind.CREDIT, f"moved into cover from {s.name}")
@@ -862,7 +863,7 @@ class _Judge:
                             "DIST-03",
                             t,
                             f"closed {m_to_ft(s.net_approach_m):.1f} ft on {s.name}, who held"
-                            f" a {s.held} and had not given up",
+                            f" {article(s.held)} and had not given up",
                         )
                     if s.net_approach_m < -tolerance and "backed" not in s.flagged:
                         s.flagged.add("backed")
@@ -871,7 +872,7 @@ class _Judge:
                             t,
                             Kind.CREDIT,
                             f"gained {m_to_ft(-s.net_approach_m):.1f} ft from {s.name}, who held"
-                            f" a {s.held}",
+                            f" {article(s.held)}",
                         )
             s.seen_protected = s.seen_protected or protected
             s.protected = protected

@@ -357,3 +357,37 @@ def test_course_distance_errors_use_the_fields_unit(
         load_course(path)
     line = text[: text.index(old)].count("\n") + 1
     assert str(caught.value) == f"{path}:{line}: stages[0].strings[0].{expected}"
+
+
+# -- minor: grammar: "an assaultive threat", "an officer_action record" ---------------------------
+
+
+def test_an_assaultive_threat_takes_an(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drill", "run", "taser-failure-v1", "--seed", "1", "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert "not feasible against an assaultive threat" in out
+    assert " a assaultive" not in out
+
+
+def test_an_officer_action_record_takes_an(no_connection: Path) -> None:
+    from drills.events import RecordError, check_record
+
+    lines = (no_connection / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    action = next(json.loads(x) for x in lines if json.loads(x)["kind"] == "officer_action")
+    with pytest.raises(RecordError) as caught:
+        check_record({**action, "colour": "red"})
+    assert "unknown field for an officer_action record" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("noun", "said"),
+    [
+        ("knife", "a knife"),
+        ("assaultive", "an assaultive"),
+        ("officer_action", "an officer_action"),
+    ],
+)
+def test_the_article_fits_the_word(noun: str, said: str) -> None:
+    from drills.wording import article
+
+    assert article(noun) == said
