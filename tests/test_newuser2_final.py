@@ -391,3 +391,36 @@ def test_the_article_fits_the_word(noun: str, said: str) -> None:
     from drills.wording import article
 
     assert article(noun) == said
+
+
+# -- minor: a modified policy is flagged on the Score: line and by `policy show` ----------------
+
+
+def _modified_policy(tmp_path: Path) -> tuple[Path, str]:
+    text = POLICY.read_text(encoding="utf-8")
+    path = tmp_path / "agency.toml"
+    path.write_text(text.replace("pass_score = 70.0", "pass_score = 80.0"), encoding="utf-8")
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def test_score_with_a_modified_policy_flags_it_on_the_score_line(
+    no_connection: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, digest = _modified_policy(tmp_path)
+    assert main(["score", str(no_connection), "--policy", str(path)]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("Score:")]
+    assert line.endswith(f"(policy default-continuum-v1 (modified, sha256 {digest}))")
+
+
+def test_policy_show_flags_a_modified_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, digest = _modified_policy(tmp_path)
+    assert main(["policy", "show", str(path)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"default-continuum-v1 (modified, sha256 {digest}): ")
+    assert main(["policy", "show", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["label"] == f"default-continuum-v1 (modified, sha256 {digest})"
+    assert main(["policy", "show", str(POLICY)]) == 0
+    assert capsys.readouterr().out.startswith("default-continuum-v1: ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -336,7 +337,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(as_json(scores[0]), indent=2, sort_keys=True))
         else:
-            print(format_score(scores[0]))
+            # The Score: line names the policy as the label does (a modified file flagged).
+            print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 0
     rows = detection(scores)
     if args.json:
