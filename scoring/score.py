@@ -918,7 +918,9 @@ class _Judge:
                     self.first_gun_t,
                     "the officer's cover was at hand and unused while a gun threatened",
                 )
-        self.deescalation_credits()
+        incomplete = _incomplete(self.ended, self.end_t)
+        if not incomplete:  # credits for how the run ended: a cut run never ended
+            self.deescalation_credits()
         not_judged = self.not_judged()
         for line in not_judged:
             self.add("RESCORE-01", 0.0, Kind.INFO, line)
@@ -937,7 +939,6 @@ class _Judge:
         total = max(0.0, 100.0 + sum(f.points for f in findings))
         critical = any(f.kind is Kind.CRITICAL for f in findings)
         excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
-        incomplete = _incomplete(self.ended, self.end_t)
         decision = _decision(findings, self.first_force is not None)
         if not critical and not excessive and total < policy.pass_score:
             lost = sorted({f.rule for f in findings if f.points < 0})

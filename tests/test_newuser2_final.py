@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import sqlite3
@@ -424,3 +425,40 @@ def test_policy_show_flags_a_modified_policy(
     assert shown["label"] == f"default-continuum-v1 (modified, sha256 {digest})"
     assert main(["policy", "show", str(POLICY)]) == 0
     assert capsys.readouterr().out.startswith("default-continuum-v1: ")
+
+
+# -- minor: an INCOMPLETE log prints no verdict lines -------------------------------------------
+
+
+def test_an_incomplete_log_prints_no_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    drill = find_drill("phone-draw-v1")  # the officer holds fire: HOLD-01 at the end
+    assert drill.expected_officer is not None
+    officer = find_officer(drill.expected_officer)
+    cut = run_drill(RunConfig(drill, officer, 1, runs_dir=tmp_path)).run_dir
+    assert cut is not None
+    assert main(["score", str(cut)]) == 0
+    assert "HOLD-01" in capsys.readouterr().out
+    lines = (cut / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    kept = [x for x in lines if json.loads(x)["kind"] != "run_ended"]
+    assert len(kept) == len(lines) - 1
+    (cut / "events.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    assert main(["score", str(cut)]) == 0
+    out = capsys.readouterr().out
+    assert "Score:             INCOMPLETE" in out
+    assert "Decision:" not in out
+    assert "HOLD-01" not in out and "DEESC-02" not in out
+    assert main(["score", str(cut), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["outcome"], shown["score"]) == ("INCOMPLETE", None)
+    from range.review.report import write_report
+
+    page = write_report(cut, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert f"<b>{html.escape(shown['decision'])}</b>" not in page
+    assert "INCOMPLETE  (the log stops at" in page and "HOLD-01" not in page
+    assert not [f for f in shown["findings"] if f["rule"] in ("HOLD-01", "DEESC-02")]

@@ -57,8 +57,10 @@ def verdict_line(score: Score) -> str:
 
 
 def format_score(score: Score) -> str:
+    # An INCOMPLETE run is not graded: no decision line, only what happened up to the cut.
+    graded = score.outcome is not Outcome.INCOMPLETE
     lines = [
-        f"Decision:          {score.decision}",
+        *([f"Decision:          {score.decision}"] if graded else []),
         f"Score:             {verdict_line(score)}",
         f"Less-lethal first: {_less_lethal(score)}",
         "Reaction time:     "
