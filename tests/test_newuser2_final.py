@@ -462,3 +462,17 @@ def test_an_incomplete_log_prints_no_verdict(
     assert f"<b>{html.escape(shown['decision'])}</b>" not in page
     assert "INCOMPLETE  (the log stops at" in page and "HOLD-01" not in page
     assert not [f for f in shown["findings"] if f["rule"] in ("HOLD-01", "DEESC-02")]
+
+
+# -- minor: `mirror /nonexist` names the path before any display complaint ------------------------
+
+
+def test_mirror_names_a_missing_run_before_the_display(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    missing = tmp_path / "nonexist"
+    assert main(["mirror", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"openrange: {missing} does not exist"]
