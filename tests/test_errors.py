@@ -609,7 +609,7 @@ def test_every_numeric_option_is_validated(
     [
         ("0..99999999ft", "distance '0..99999999ft': 100000000 distances; at most 1000"),
         ("1.2.3ft", "distance '1.2.3ft': '1.2.3' is not a number"),
-        ("0ft", "distance '0ft': each distance must be more than 0 and at most 3000 ft"),
+        ("0ft", "distance '0ft': each distance must be more than 0 and at most 3000 ft (1000 yd)"),
     ],
 )
 def test_an_analysis_distance_is_validated(

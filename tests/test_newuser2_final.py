@@ -476,3 +476,53 @@ def test_mirror_names_a_missing_run_before_the_display(
     assert main(["mirror", str(missing)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"openrange: {missing} does not exist"]
+
+
+# -- minor: analyze and calibrate arguments are bounded -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", "-5ft"],
+            "openrange: distance '-5ft': each distance must be more than 0 and at most 3000 ft"
+            " (1000 yd)",
+        ),
+        (
+            ["analyze", "trajectory", "--load", "9mm-124", "--to", "1e308yd"],
+            "openrange: length '1e308yd': must be more than 0 and at most 3000 ft (1000 yd)",
+        ),
+        (
+            ["analyze", "trajectory", "--load", "9mm-124", "--zero", "0yd"],
+            "openrange: length '0yd': must be more than 0 and at most 3000 ft (1000 yd)",
+        ),
+        (
+            ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", "5", "--trials"],
+            "openrange analyze spread: error: argument --trials: 1000001: a number of trials"
+            " from 1 to 1000000 is needed",
+        ),
+        (
+            [
+                *["calibrate", "boresight", "--emulate", "--device", "P-1"],
+                *["--armorer", "A. Smith", "--timeout", "1e308"],
+            ],
+            "openrange calibrate boresight: error: argument --timeout: 1e308: more than 0 and at"
+            " most 3600 s is needed",
+        ),
+    ],
+    ids=["distance", "to", "zero", "trials", "timeout"],
+)
+def test_analyze_and_calibrate_arguments_are_bounded(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if argv[-1] == "--trials":
+        argv = [*argv, "1000001"]
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(str(exc.code))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == expected
