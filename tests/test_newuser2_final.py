@@ -526,3 +526,20 @@ def test_analyze_and_calibrate_arguments_are_bounded(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == expected
+
+
+# -- minor: `course show` cites what is in the repository ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "course",
+    ["fbi-pistol-2019-v1", "kansas-style-70-v1", "taser7-practical-v1", "texas-ltc-b27-v1"],
+)
+def test_course_show_cites_nothing_outside_the_repository(
+    course: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["course", "show", course]) == 0
+    out = capsys.readouterr().out
+    source = out.split("Source:\n", 1)[1].splitlines()[0]
+    assert "shared/reference" not in out and "facts.md" not in source
+    assert source.strip().startswith("docs/courses.md")
