@@ -543,3 +543,26 @@ def test_course_show_cites_nothing_outside_the_repository(
     source = out.split("Source:\n", 1)[1].splitlines()[0]
     assert "shared/reference" not in out and "facts.md" not in source
     assert source.strip().startswith("docs/courses.md")
+
+
+def test_the_drill_run_csv_flags_a_modified_drill(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import io
+
+    edited = _edited_drill(tmp_path)
+    digest = hashlib.sha256(edited.read_bytes()).hexdigest()
+    run = ["drill", "run", "--seed", "1", "--no-save", "--badge", "4411", "--db", db]
+    assert main([*run[:2], str(edited), *run[2:]]) == 0
+    assert main([*run[:2], "phone-draw-v1", *run[2:]]) == 0
+    capsys.readouterr()
+    assert main(["records", "export", "--format", "csv", "--drill-runs", "--db", db]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["drill"] for r in rows] == [
+        f"phone-draw-v1 (modified, sha256 {digest[:12]})",
+        "phone-draw-v1",
+    ]
+    assert rows[0]["drill_sha256"] == digest and rows[0]["drill_origin"] == "modified"
+    assert rows[1]["drill_origin"] == "builtin"
+    assert rows[0]["name"] == "J. Rivera" and rows[0]["outcome"] in ("PASS", "FAIL")

@@ -212,6 +212,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--attempt", type=cliutil.record_id, default=None, help="a certificate for this record"
     )
     export.add_argument(
+        "--drill-runs",
+        action="store_true",
+        help="with --format csv: the drill runs (drill label, file sha256 and origin), not the"
+        " qualifications",
+    )
+    export.add_argument(
         "--valid-days",
         type=cliutil.days,
         default=365,
@@ -588,8 +594,10 @@ def _export(args: argparse.Namespace) -> int:
         raise ValueError(f"--from {args.since} is after --to {args.until}: nothing lies between")
     with _open(args) as records:
         if args.format == "csv":
-            text = exports.export_csv(records, args.since, args.until)
-            return _emit(args, text)
+            csv_of = exports.export_drill_runs_csv if args.drill_runs else exports.export_csv
+            return _emit(args, csv_of(records, args.since, args.until))
+        if args.drill_runs:
+            raise ValueError("--drill-runs is for --format csv")
         if args.attempt is not None:
             fields = exports.certificate_fields(records, args.attempt)
             if args.format == "html":

@@ -726,6 +726,28 @@ class Records:
             del row["result"]
         return rows
 
+    def all_drill_runs(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every drill run recorded from `since` until before `until` (ISO dates), each with
+        its `outcome`, oldest first (the CSV export)."""
+        sql = (
+            "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision,"
+            " score, passed, result FROM drill_runs WHERE 1 = 1"
+        )
+        args: list[Any] = []
+        if since is not None:
+            sql += " AND recorded >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND recorded < ?"
+            args.append(until)
+        rows = self._rows(sql + " ORDER BY id", *args)
+        for row in rows:
+            row["outcome"] = drill_outcome(row)
+            del row["result"]
+        return rows
+
     def _last_id(self, cur: Any) -> int:
         if self.dialect == "postgresql":
             return int(self._guard(cur.fetchone)["id"])
