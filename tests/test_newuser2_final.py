@@ -566,3 +566,22 @@ def test_the_drill_run_csv_flags_a_modified_drill(
     assert rows[0]["drill_sha256"] == digest and rows[0]["drill_origin"] == "modified"
     assert rows[1]["drill_origin"] == "builtin"
     assert rows[0]["name"] == "J. Rivera" and rows[0]["outcome"] in ("PASS", "FAIL")
+
+
+def test_the_console_run_page_names_a_modified_drill(tmp_path: Path, db: str) -> None:
+    import jinja2
+
+    from range.console.pages import drill_run
+
+    edited = _edited_drill(tmp_path)
+    argv = ["drill", "run", str(edited), "--seed", "1", "--badge", "4411"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--db", db]) == 0
+    with Records.open(db) as records:
+        row = drill_run(records, 1)
+    assert row["drill_label"].startswith("phone-draw-v1 (modified, sha256 ")
+    templates = Path(__file__).resolve().parent.parent / "range" / "console" / "templates"
+    body = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True)
+    d = {"drill": {"id": "phone-draw-v1"}, "started": {"seed": 1, "officer_name": "A"}}
+    d["score"] = {"decision": "no force used", "score": 100.0}
+    page = body.get_template("debrief_body.html").render(row=row, d=d, track="[]")
+    assert "Drill phone-draw-v1 (modified, sha256 " in page

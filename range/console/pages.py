@@ -33,7 +33,8 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
-    return rows[0]
+    # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill.
+    return rows[0] | {"drill_label": drill_label(rows[0])}
 
 
 def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
