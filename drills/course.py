@@ -214,6 +214,21 @@ class Course(StrictModel):
         return None
 
 
+def _distance_given(string: CourseString) -> str:
+    """A string's distance as its file gives it, in the field's own unit, as written (the
+    shortest form of the number: no float noise from a conversion)."""
+    if string.distance_ft is not None:
+        return f"{string.distance_ft:.15g} ft"
+    return f"{string.distance_yd:.15g} yd"
+
+
+def _distance_limit(string: CourseString, limit_ft: float) -> str:
+    """A limit in feet, said in the unit of the string's distance field (feet beside yards)."""
+    if string.distance_ft is not None:
+        return f"{limit_ft:g} ft"
+    return f"{limit_ft / 3.0:.4g} yd ({limit_ft:g} ft)"
+
+
 def check_course(course: Course, text: str, path: Path | str) -> None:
     """What the schema cannot see: a TASER string beyond its cartridge's reach, an unknown
     cartridge, a pass mark above what the course can score."""
@@ -224,15 +239,15 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
         for j, string in enumerate(stage.strings):
             loc: tuple[str | int, ...] = ("stages", i, "strings", j)
             lane_ft = course.lane_length_ft
+            field = "distance_ft" if string.distance_ft is not None else "distance_yd"
+            given = _distance_given(string)
             if string.distance_ft_value > lane_ft:
-                field = "distance_ft" if string.distance_ft is not None else "distance_yd"
                 problems.append(
                     Problem(
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
-                        f"{string.distance_ft_value:g} ft is beyond the lane: allowed 0 <"
-                        f" distance <= {lane_ft:g} ft ({lane_ft / 3:g} yd), the course's"
-                        " lane_length_ft",
+                        f"{given} is beyond the lane: allowed 0 < distance <="
+                        f" {_distance_limit(string, lane_ft)}",
                     )
                 )
                 continue
@@ -265,13 +280,12 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
                     )
                 )
             if string.distance_ft_value > cart.wire_length_ft:
-                field = "distance_ft" if string.distance_ft is not None else "distance_yd"
                 problems.append(
                     Problem(
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
-                        f"{string.distance_ft_value:g} ft is beyond the {cart.id} cartridge's"
-                        f" {cart.wire_length_ft:g} ft of wire",
+                        f"{given} is beyond the {cart.id} cartridge's"
+                        f" {_distance_limit(string, cart.wire_length_ft)} of wire",
                     )
                 )
     points = course.pass_mark.points

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position, Threat
+from drills.wording import article
 from peripherals.messages import EventKind, Model
 from physics.body import Region, Stance
 from physics.datafiles import error_message
@@ -317,7 +318,7 @@ class OfficerActed(Record):
     def _fired_from_somewhere(self) -> OfficerActed:
         # A round or a cartridge fired is reviewed from its muzzle pose (report, mirror).
         if self.action in ("taser_fired", "firearm_fired") and self.muzzle is None:
-            raise ValueError(f"a {self.action} action needs its muzzle")
+            raise ValueError(f"{article(self.action)} action needs its muzzle")
         return self
 
 
@@ -712,7 +713,7 @@ def check_record(record: Mapping[str, Any] | str) -> Record:
         loc = tuple(p for p in error["loc"] if isinstance(p, int | str))
         message = {
             "missing": "required field is missing",
-            "extra_forbidden": f"unknown field for a {kind} record",
+            "extra_forbidden": f"unknown field for {article(kind)} record",
         }.get(error["type"], error_message(error))
         if loc == ("log_format",) and error["type"] == "less_than_equal":
             message = (

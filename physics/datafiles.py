@@ -120,6 +120,16 @@ class Problem:
     message: str
 
 
+class FieldError(ValueError):
+    """A validator's error about one place in the file (`loc`, in pydantic's convention, from
+    the model being validated): raised by a cross-check in a model validator, so the file's
+    line is named as for a field's own error."""
+
+    def __init__(self, loc: Sequence[str | int], message: str) -> None:
+        self.loc = tuple(loc)
+        super().__init__(message)
+
+
 class DataFileError(ValueError):
     """A data file that cannot be used, with every problem found in it."""
 
@@ -249,6 +259,9 @@ def parse_model(
         problems = []
         for error in exc.errors():
             loc = [part for part in error["loc"] if isinstance(part, int | str)]
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, FieldError):
+                loc += cause.loc
             message = error_message(error)
             if error["type"] == "extra_forbidden":
                 message = "unknown key (check the spelling against the documentation)"

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from drills.threat import Threat
 from physics.body import Region
-from physics.datafiles import StrictModel, error_message, load_model
+from physics.datafiles import FieldError, StrictModel, error_message, load_model
 
 
 class ForceOption(StrEnum):
@@ -238,19 +238,19 @@ class Policy(StrictModel):
 
     @model_validator(mode="after")
     def _every_rule_priced(self) -> Policy:
+        # Each error names the row it is about (FieldError), so the file's line is named.
         ids = [r.id for r in self.rules]
-        unknown = set(ids) - set(RULES)
+        for n, rule_id in enumerate(ids):
+            if rule_id not in RULES:
+                raise FieldError(("rules", n, "id"), f"unknown rule id {rule_id!r}")
+            if rule_id in ids[:n]:
+                raise FieldError(("rules", n, "id"), f"rule id {rule_id!r} given twice")
         missing = set(RULES) - set(ids)
-        twice = {i for i in ids if ids.count(i) > 1}
-        if unknown:
-            raise ValueError(f"unknown rule ids: {', '.join(sorted(unknown))}")
         if missing:
             raise ValueError(f"rules missing: {', '.join(sorted(missing))}")
-        if twice:
-            raise ValueError(f"rule ids given twice: {', '.join(sorted(twice))}")
-        for row in self.settings:
+        for n, row in enumerate(self.settings):
             if row.rule not in RULES:
-                raise ValueError(f"setting {row.id}: no rule {row.rule!r}")
+                raise FieldError(("settings", n, "rule"), f"setting {row.id}: no rule {row.rule!r}")
         self.values  # noqa: B018 (validates the settings' types now, not when first judged)
         return self
 
@@ -258,9 +258,10 @@ class Policy(StrictModel):
     def _reaction_limits_ordered(self) -> Policy:
         # A critical finding is for a response slower than the (non-critical) limit.
         if self.critical_reaction_s < self.max_reaction_s:
-            raise ValueError(
-                f"critical_reaction_s ({self.critical_reaction_s:g} s) must be at least"
-                f" max_reaction_s ({self.max_reaction_s:g} s)"
+            raise FieldError(
+                ("critical_reaction_s",),
+                f"{self.critical_reaction_s:g} s must be at least max_reaction_s"
+                f" ({self.max_reaction_s:g} s)",
             )
         return self
 
@@ -280,8 +281,16 @@ class Policy(StrictModel):
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             message = "missing" if error["type"] == "missing" else error_message(error)
-            # A check across settings (a model validator) names the settings in its message.
-            raise ValueError(f"setting {where}: {message}" if where else message) from None
+            if not where:  # a check across settings (a model validator) names them itself
+                raise ValueError(message) from None
+            setting = str(error["loc"][0])
+            rows = [n for n, row in enumerate(self.settings) if row.id == setting]
+            if not rows or error["type"] == "missing":
+                raise ValueError(f"setting {where}: {message}") from None
+            row = self.settings[rows[0]]
+            kinds = ("number", "count", "words", "ranges_ft")
+            key = next(k for k in kinds if getattr(row, k) is not None)
+            raise FieldError(("settings", rows[0], key), f"setting {where}: {message}") from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())

@@ -19,6 +19,7 @@ from typing import Any
 from drills.log import LogRecord
 from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
+from drills.wording import article
 from physics.units import FT_M, m_to_ft
 from scoring.corrections import Correction, apply_corrections
 from scoring.policy import ForceOption, Judgement, Policy, Settings
@@ -93,6 +94,8 @@ class Score:
     # An empathy scene's debrief (docs/drills.md, "Empathy scenes"): each question's id, text,
     # answer and how it was given, in order. Empty for a use-of-force drill.
     debrief: list[dict[str, Any]] = field(default_factory=list)
+    # A TASER fired in a log that logs cycles, with no cycle: why ("" otherwise).
+    taser_cycles_note: str = ""
 
     @property
     def outcome(self) -> Outcome:
@@ -712,8 +715,8 @@ class _Judge:
                         "CEW-02",
                         t,
                         Kind.INFO,
-                        f"no CEW warning to {s.name}: not feasible against a"
-                        f" {s.threat.name.lower()} threat",
+                        f"no CEW warning to {s.name}: not feasible against"
+                        f" {article(s.threat.name.lower())} threat",
                     )
         if self.first_force is None:
             self.first_force = (t, option)
@@ -1045,7 +1048,7 @@ class _Judge:
             if s.armed_live:
                 if s.seen_protected and s.protected and not protected and "left" not in s.flagged:
                     s.flagged.add("left")
-                    self.breach("COVER-02", t, f"left cover while {s.name} held a {s.held}")
+                    self.breach("COVER-02", t, f"left cover while {s.name} held {article(s.held)}")
                 if protected and not s.protected and last is not None and "took" not in s.flagged:
                     s.flagged.add("took")
                     self.add("DEESC-01", t, Kind.CREDIT, f"moved into cover from {s.name}")
@@ -1057,7 +1060,7 @@ class _Judge:
                             "DIST-03",
                             t,
                             f"closed {m_to_ft(s.net_approach_m):.1f} ft on {s.name}, who held"
-                            f" a {s.held} and had not given up",
+                            f" {article(s.held)} and had not given up",
                         )
                     if s.net_approach_m < -tolerance and "backed" not in s.flagged:
                         s.flagged.add("backed")
@@ -1066,7 +1069,7 @@ class _Judge:
                             t,
                             Kind.CREDIT,
                             f"gained {m_to_ft(-s.net_approach_m):.1f} ft from {s.name}, who held"
-                            f" a {s.held}",
+                            f" {article(s.held)}",
                         )
             s.seen_protected = s.seen_protected or protected
             s.protected = protected
@@ -1112,7 +1115,9 @@ class _Judge:
                     self.first_gun_t,
                     "the officer's cover was at hand and unused while a gun threatened",
                 )
-        self.deescalation_credits()
+        incomplete = _incomplete(self.ended, self.end_t)
+        if not incomplete:  # credits for how the run ended: a cut run never ended
+            self.deescalation_credits()
         not_judged = self.not_judged()
         for line in not_judged:
             self.add("RESCORE-01", 0.0, Kind.INFO, line)
@@ -1131,7 +1136,6 @@ class _Judge:
         total = max(0.0, 100.0 + sum(f.points for f in findings))
         critical = any(f.kind is Kind.CRITICAL for f in findings)
         excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
-        incomplete = _incomplete(self.ended, self.end_t)
         decision = _decision(findings, self.first_force is not None)
         if not critical and not excessive and total < policy.pass_score:
             lost = sorted({f.rule for f in findings if f.points < 0})
@@ -1175,6 +1179,7 @@ class _Judge:
                 "questions": self.rapport()[1],
                 "talk_s": round(self.talk_s(), 3),
             },
+            taser_cycles_note=self.taser_cycles_note(),
         )
 
     def deescalation_credits(self) -> None:
@@ -1236,6 +1241,18 @@ class _Judge:
             line += f", {self.talk_s():.1f} s talking"
         return line
 
+    @property
+    def older_than_cycles(self) -> bool:
+        """A log written before TASER cycles were logged. One written since carries `crowds`
+        in run_started (the same format change; `log_format` stayed 1): there, no cycle means
+        the probes never connected, which is judged (deployments), not a gap of an older log."""
+        return "crowds" not in self.started
+
+    def taser_cycles_note(self) -> str:
+        if self.tasers_fired and not self.have_cycles and not self.older_than_cycles:
+            return "no cycle: the probes did not connect"
+        return ""
+
     def not_judged(self) -> list[str]:
         out: list[str] = []
         if not self.started:
@@ -1250,16 +1267,12 @@ class _Judge:
                 "no subject attributes in this log (older format): restricted subjects (CEW-05)"
                 " and a fleeing subject's danger to others not judged"
             )
-        # A log written since TASER cycles are logged carries `crowds` in run_started (the
-        # same format change): there, no cycle means the probes never connected, which is
-        # judged (deployments), not a gap of an older log.
-        older = "crowds" not in self.started
         if self.words_unknown and self.first_force is not None:
             out.append(
                 "verbal commands without their words in this log: identification (VERBAL-03)"
                 " and the deadly-force warning (VERBAL-02) not judged as missing"
             )
-        if self.tasers_fired and not self.have_cycles and older:
+        if self.tasers_fired and not self.have_cycles and self.older_than_cycles:
             out.append(
                 "no TASER cycles in this log (older format): cycles, exposure and re-energising"
                 " (CEW-03, CEW-04, CEW-07) not judged; deployments judged"

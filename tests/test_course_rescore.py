@@ -33,6 +33,7 @@ def _score_json(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, 
     capsys.readouterr()
     assert main(["score", str(run_dir), "--json"]) == 0
     out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert out.pop("simulated") is True  # every attempt here is fired by a scripted shooter
     return out
 
 
@@ -112,4 +113,7 @@ def test_score_prints_an_attempt_stage_by_stage_with_its_verdict(
     assert main(["score", str(run_dir)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Kansas-style") and str(run_dir) in out[0]
-    assert out[-1].startswith("QUALIFIED: ") and len(out) == 2 + 4  # title, 4 stages, verdict
+    assert (
+        out[-1].startswith("SIMULATED (would be QUALIFIED), not a qualification: ")
+        and len(out) == 2 + 4
+    )  # title, 4 stages, verdict

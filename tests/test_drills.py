@@ -6,59 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drill_text import GOOD
 
 from drills.engine import DrillEngine, OfficerAction, RunState
 from drills.log import MemoryLog
 from drills.schema import builtin_drills, parse_drill
 from drills.threat import Behaviour
 from physics.datafiles import DataFileError
-
-GOOD = """\
-id = "test-walk-v1"
-version = 1
-title = "t"
-rationale = "r"
-expected_response = "e"
-time_limit_s = 10.0
-
-[[subjects]]
-id = "s"
-start_distance_ft = 30.0
-start_phase = "wait"
-
-[[phases]]
-id = "wait"
-subject = "s"
-behaviour = "passive_resistance"
-[[phases.transitions]]
-to = "walk"
-after_s = 1.0
-
-[[phases]]
-id = "walk"
-subject = "s"
-behaviour = "assaultive"
-movement = "advance"
-speed_mps = 2.0
-[[phases.transitions]]
-to = "stop"
-within_ft = 20.0
-[[phases.transitions]]
-to = "give_up"
-on = "verbal_command"
-
-[[phases]]
-id = "stop"
-subject = "s"
-behaviour = "surrendered"
-ends_drill = true
-
-[[phases]]
-id = "give_up"
-subject = "s"
-behaviour = "compliant"
-ends_drill = true
-"""
 
 
 def test_builtin_drills_load() -> None:

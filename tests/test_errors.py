@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 import numpy as np
 import pytest
+from drill_text import GOOD, drill_file
 from pydantic import ValidationError
 
 from drills import events
@@ -36,60 +37,6 @@ from range.runs.runlog import EVENTS, read_events
 from scoring.policy import load_policy
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-# A valid drill (the one tests/test_drills.py walks), edited one line at a time below.
-GOOD = """\
-id = "test-walk-v1"
-version = 1
-title = "t"
-rationale = "r"
-expected_response = "e"
-time_limit_s = 10.0
-
-[[subjects]]
-id = "s"
-start_distance_ft = 30.0
-start_phase = "wait"
-
-[[phases]]
-id = "wait"
-subject = "s"
-behaviour = "passive_resistance"
-[[phases.transitions]]
-to = "walk"
-after_s = 1.0
-
-[[phases]]
-id = "walk"
-subject = "s"
-behaviour = "assaultive"
-movement = "advance"
-speed_mps = 2.0
-[[phases.transitions]]
-to = "stop"
-within_ft = 20.0
-[[phases.transitions]]
-to = "give_up"
-on = "verbal_command"
-
-[[phases]]
-id = "stop"
-subject = "s"
-behaviour = "surrendered"
-ends_drill = true
-
-[[phases]]
-id = "give_up"
-subject = "s"
-behaviour = "compliant"
-ends_drill = true
-"""
-
-
-def drill_file(tmp_path: Path, text: str, name: str = "d.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def refused(tmp_path: Path, text: str) -> str:
@@ -662,7 +609,7 @@ def test_every_numeric_option_is_validated(
     [
         ("0..99999999ft", "distance '0..99999999ft': 100000000 distances; at most 1000"),
         ("1.2.3ft", "distance '1.2.3ft': '1.2.3' is not a number"),
-        ("0ft", "distance '0ft': each distance must be more than 0 and at most 3000 ft"),
+        ("0ft", "distance '0ft': each distance must be more than 0 and at most 3000 ft (1000 yd)"),
     ],
 )
 def test_an_analysis_distance_is_validated(

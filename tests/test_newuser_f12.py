@@ -147,7 +147,7 @@ def test_a_version_2_store_migrates_and_keeps_its_chain(tmp_path: Path) -> None:
     con.commit()
     con.close()
     with Records.open(url, create=False) as records:
-        assert records.schema_version == 4
+        assert records.schema_version == store.SCHEMA_VERSION
         assert not records.verify()
         (kept,) = records.qualifications("4411")
         assert (kept["course_sha256"], kept["course_origin"]) == ("", "")
@@ -464,7 +464,7 @@ def test_a_policy_whose_critical_reaction_is_below_its_maximum_is_refused(
     bad.write_text(text.replace("max_reaction_s = 1.5", "max_reaction_s = 5.0"))
     assert main(["score", str(saved), "--policy", str(bad)]) == 2
     err = _err(capsys)
-    assert "critical_reaction_s (3 s) must be at least max_reaction_s (5 s)" in err
+    assert "critical_reaction_s: 3 s must be at least max_reaction_s (5 s)" in err
     assert str(bad) in err
 
 
@@ -484,7 +484,7 @@ def test_a_course_string_beyond_the_lane_is_refused_with_the_allowed_range(
     assert main(["course", "validate", str(far)]) == 1
     err = _err(capsys)
     assert f"{far}:{line + 1}:" in err
-    assert "2.7e+06 ft is beyond the lane: allowed 0 < distance <= 75 ft (25 yd)" in err
+    assert "900000 yd is beyond the lane: allowed 0 < distance <= 25 yd (75 ft)" in err
     assert main(["course", "validate", str(FBI)]) == 0
 
 

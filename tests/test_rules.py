@@ -833,7 +833,7 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
     cases = {
         "no-rule.toml": (
             text.replace('id = "CEW-07"', 'id = "CEW-99"'),
-            "unknown rule ids: CEW-99",
+            "unknown rule id 'CEW-99'",
         ),
         "no-setting.toml": (
             text.replace('id = "cew_max_cycles"', 'id = "cew_most_cycles"'),

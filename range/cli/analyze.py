@@ -19,13 +19,18 @@ if TYPE_CHECKING:
     from physics.body import Region
 
 _UNITS = {"ft": 1.0, "yd": 3.0, "m": 1 / 0.3048, "in": 1 / 12}
-_RANGE = re.compile(r"^\s*([0-9.]+)\s*\.\.\s*([0-9.]+)\s*(ft|yd|m)?\s*$")
-_LIST = re.compile(r"^\s*([0-9.]+(?:\s*,\s*[0-9.]+)*)\s*(ft|yd|m)?\s*$")
-_ONE = re.compile(r"^\s*([0-9.]+)\s*(ft|yd|m|in)?\s*$")
+# A number as written: a sign and an exponent allowed, so -5 or 1e308 is refused by its bounds
+# (more than 0, at most MAX_DISTANCE_FT), not as unreadable.
+_NUM = r"[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?"
+_RANGE = re.compile(rf"^\s*({_NUM})\s*\.\.\s*({_NUM})\s*(ft|yd|m)?\s*$")
+_LIST = re.compile(rf"^\s*({_NUM}(?:\s*,\s*{_NUM})*)\s*(ft|yd|m)?\s*$")
+_ONE = re.compile(rf"^\s*({_NUM})\s*(ft|yd|m|in)?\s*$")
 
 
 MAX_DISTANCE_FT = 3000.0  # 1,000 yd: past any pistol or TASER question a range master asks
 MAX_DISTANCES = 1000  # rows in one analysis
+MAX_TRIALS = 1_000_000  # deployments per distance: 100 times the default, minutes of work
+_BOUNDS = f"more than 0 and at most {MAX_DISTANCE_FT:g} ft ({MAX_DISTANCE_FT / 3:g} yd)"
 
 
 def _number(text: str, where: str) -> float:
@@ -40,10 +45,7 @@ def _checked(values: list[float], text: str) -> list[float]:
         raise ValueError(f"distance {text!r}: {len(values)} distances; at most {MAX_DISTANCES}")
     for value in values:
         if not 0.0 < value <= MAX_DISTANCE_FT:
-            raise ValueError(
-                f"distance {text!r}: each distance must be more than 0 and at most"
-                f" {MAX_DISTANCE_FT:g} ft"
-            )
+            raise ValueError(f"distance {text!r}: each distance must be {_BOUNDS}")
     return values
 
 
@@ -67,13 +69,18 @@ def distances_ft(text: str, step: float = 1.0) -> list[float]:
     raise ValueError(f"distance {text!r}: write 5..25ft, 7,15,21ft or 10yd")
 
 
-def length_ft(text: str, default_unit: str = "yd") -> float:
+def length_ft(text: str, default_unit: str = "yd", zero_ok: bool = False) -> float:
+    """'25yd', '0.8in' (a bare number in `default_unit`), in feet: more than 0 (or, with
+    `zero_ok`, 0 or more) and at most MAX_DISTANCE_FT (ValueError otherwise)."""
     match = _ONE.match(text)
     if not match:
         raise ValueError(f"length {text!r}: write a number and a unit, such as 25yd or 0.8in")
     value = _number(match[1], f"length {text!r}") * _UNITS[match[2] or default_unit]
-    if value > MAX_DISTANCE_FT:
-        raise ValueError(f"length {text!r}: at most {MAX_DISTANCE_FT:g} ft")
+    if zero_ok and value == 0.0:
+        return value
+    if not 0.0 < value <= MAX_DISTANCE_FT:
+        bounds = _BOUNDS.replace("more than 0", "0 or more") if zero_ok else _BOUNDS
+        raise ValueError(f"length {text!r}: must be {bounds}")
     return value
 
 
@@ -109,7 +116,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--step", type=cliutil.positive_float, default=1.0, help="step of a distance range"
     )
     spread.add_argument(
-        "--trials", type=cliutil.positive_int, default=10_000, help="deployments per distance"
+        "--trials",
+        type=cliutil.bounded_int(1, MAX_TRIALS, "a number of trials"),
+        default=10_000,
+        help=f"deployments per distance (default 10000, at most {MAX_TRIALS})",
     )
     spread.add_argument("--aim", default="abdomen", help="region aimed at (default abdomen)")
     spread.add_argument(
@@ -316,7 +326,7 @@ def _trajectory(args: argparse.Namespace) -> int:
         load(args.load),
         length_ft(args.zero) * FT_M,
         length_ft(args.to) * FT_M,
-        sight_height_in=length_ft(args.sight_height, "in") * 12,
+        sight_height_in=length_ft(args.sight_height, "in", zero_ok=True) * 12,
         step_yd=args.step,
     )
     if args.json:

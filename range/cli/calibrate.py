@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 from range.cli import util as cliutil
 from range.deps import require
 
+MAX_TIMEOUT_S = 3600.0  # an hour for one trigger pull: past that, the bench is left
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -62,7 +64,7 @@ def _source(p: argparse.ArgumentParser, targets: bool = True) -> None:
         )
     p.add_argument(
         "--timeout",
-        type=cliutil.positive_float,
+        type=cliutil.bounded_float(MAX_TIMEOUT_S, "s"),
         default=60.0,
         metavar="SECONDS",
         help="how long to wait for each trigger pull (default 60)",

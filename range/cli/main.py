@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -170,7 +171,9 @@ def _mirror_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _cmd_mirror(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "glfw")
     from range.review.mirror import play
+    from range.runs.runlog import read_events
 
+    read_events(args.run_dir)  # a missing or unreadable run is named before any display check
     shown = play(args.run_dir, speed=args.speed, frames=args.frames, screenshot=args.screenshot)
     print(f"{shown} frames shown")
     return 0
@@ -342,7 +345,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(as_json(scores[0]), indent=2, sort_keys=True))
         else:
-            print(format_score(scores[0]))
+            # The Score: line names the policy as the label does (a modified file flagged).
+            print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 0
     rows = detection(scores)
     if args.json:
@@ -361,6 +365,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     """Rescore qualification attempts from their logs (scoring/course.py), each against the
     course it fired as kept in its folder. Drill runs and attempts are not mixed."""
     from range.cli.summary import format_attempt
+    from range.records.store import OFFICER
     from range.runs.saved import saved_course
     from scoring.course import is_attempt, rescore_attempt
 
@@ -370,11 +375,15 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         course = saved_course(run_dir, log[0].data)
         scores.append((run_dir, course, rescore_attempt(course, log)))
+    # Fired by a scripted shooter (its `attempt_started` names one, not "officer"): a
+    # simulation, never a qualification, however well it scored.
+    simulated = [log[0].data.get("shooter", OFFICER) != OFFICER for log in logs]
     if args.json:
-        out = [s.as_json() for _, _, s in scores]
+        pairs = zip(scores, simulated, strict=True)
+        out = [s.as_json() | {"simulated": sim} for (_, _, s), sim in pairs]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
         return 0
-    for run_dir, course, score in scores:
+    for (run_dir, course, score), sim in zip(scores, simulated, strict=True):
         print(f"{course.title} [{course.id}]: {run_dir}")
-        print(format_attempt(score))
+        print(format_attempt(score, simulated=sim))
     return 0

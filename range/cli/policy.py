@@ -47,13 +47,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
+    from range.cli.summary import policy_label
     from scoring.policy import load_policy
 
     policy = load_policy(args.file)
+    # A file that keeps the built-in id but differs from it is flagged, as `score --policy` does.
+    label = policy_label(policy, args.file)
     if args.json:
-        print(json.dumps(policy.model_dump(mode="json"), indent=2))
+        print(json.dumps(policy.model_dump(mode="json") | {"label": label}, indent=2))
         return 0
-    print(f"{policy.id}: {policy.description}")
+    print(f"{label}: {policy.description}")
     print(
         f"Pass mark {policy.pass_score:g}; reaction {policy.max_reaction_s:g} s"
         f" (critical past {policy.critical_reaction_s:g} s)"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from range.cli import sound
 from range.cli import util as cliutil
@@ -214,6 +215,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--attempt", type=cliutil.record_id, default=None, help="a certificate for this record"
     )
     export.add_argument(
+        "--drill-runs",
+        action="store_true",
+        help="with --format csv: the drill runs (drill label, file sha256 and origin), not the"
+        " qualifications",
+    )
+    export.add_argument(
         "--valid-days",
         type=cliutil.days,
         default=365,
@@ -240,10 +247,29 @@ def _open(args: argparse.Namespace, create: bool = False) -> Records:
     return Records.open(args.db, create=create)
 
 
+def _answer(
+    args: argparse.Namespace,
+    data: Callable[[], object],
+    text: Callable[[], Iterable[str]],
+    code: int = 0,
+    to: TextIO | None = None,
+    **dumps: Any,
+) -> int:
+    """Every records command's reply, one shape: with --json what `data` gives, as JSON
+    (`dumps`: more json.dumps options), else the lines `text` gives (on `to`, default stdout);
+    each is built only when it is printed (a damaged column the other reads is no matter).
+    Returns `code` either way."""
+    if getattr(args, "json", False):
+        print(json.dumps(data(), indent=2, **dumps))
+    else:
+        for line in text():
+            print(line, file=to or sys.stdout)
+    return code
+
+
 def _course_run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.course import find_course, find_shooter
-    from range.cli.summary import format_attempt
     from range.runs.course import CourseConfig, run_course
 
     course = find_course(args.course)
@@ -275,32 +301,38 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.close()
     sound.after_course(args, result.run_dir, config.seed)
-    if args.json:
-        print(json.dumps(result.as_json(), indent=2, sort_keys=True))
-        return 0
+    # A scripted shooter fired it (no --port): a simulation, never a qualification.
+    shown = result.as_json() | {"simulated": not args.port}
+    return _answer(
+        args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
+    )
+
+
+def _attempt_lines(
+    args: argparse.Namespace, config: CourseConfig, result: AttemptResult
+) -> Iterator[str]:
+    from range.cli.summary import format_attempt
     from range.records.store import course_label, course_origin
     from range.runs.saved import course_source, sha256
 
-    score = result.score
     course = config.course
     digest = sha256(course_source(course)[1])
     origin = course_origin(course.id, digest)
     label = course_label({"course": course.id, "course_origin": origin, "course_sha256": digest})
-    print(f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}")
+    yield f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}"
     if origin == "modified":
-        print(
+        yield (
             f"  this file differs from the built-in {course.id}: it never counts as the"
             " built-in course's qualification"
         )
     if not args.port:
-        print(
+        yield (
             f"  SIMULATED: scripted shooter {config.shooter.id}, not the officer: never a"
             " qualification"
         )
-    print(format_attempt(score, simulated=not args.port))
+    yield format_attempt(result.score, simulated=not args.port)
     if result.qualification is not None:
-        print(f"Recorded as qualification {result.qualification} for badge {args.badge}.")
-    return 0
+        yield f"Recorded as qualification {result.qualification} for badge {args.badge}."
 
 
 def _resumable(records: Records, args: argparse.Namespace, course: Course, shooter_id: str) -> int:
@@ -374,17 +406,16 @@ def _officers(args: argparse.Namespace) -> int:
             changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in fields if old[k] != new[k]]
             say(f"badge {args.update}: {'; '.join(changed) or 'nothing changed'} (chained)")
         rows = records.officers()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        for o in rows:
-            print(f"{o['badge']:<10} {o['name']:<28} {o['agency']:<24} {o['unit']}")
-    return 0
+    return _answer(
+        args,
+        lambda: rows,
+        lambda: (f"{o['badge']:<10} {o['name']:<28} {o['agency']:<24} {o['unit']}" for o in rows),
+    )
 
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import course_label, outcome
+    from range.records.store import course_label, drill_label, outcome
 
     with _open(args) as records:
         officer = records.officer(args.badge)
@@ -394,58 +425,67 @@ def _history(args: argparse.Namespace) -> int:
         standing = [
             s for s in roster(records, today, args.valid_days, badge=args.badge) if s.course
         ]
-    if args.json:
-        fields = ("id", "finished", "points", "max_points", "hits", "course_sha256")
-        out = {
-            "qualifications": [
-                {k: r[k] for k in fields}
-                | {
-                    "course": course_label(r),
-                    "course_id": r["course"],
-                    "course_modified": r["course_origin"] == "modified",
-                    "passed": bool(r["passed"]),
-                    "outcome": outcome(r),
-                }
-                for r in rows
-            ],
-            "drill_runs": [d | {"passed": bool(d["passed"])} for d in drills],
-            "standing": [
-                {
-                    "course": s.course,
-                    "weapons": s.weapons,
-                    "status": s.status,
-                    "last_pass": s.last_pass,
-                    "expires": s.expires,
-                    "warning": s.warning,
-                }
-                for s in standing
-            ],
-            "by_weapon": [
-                {"weapon": w.weapons, "status": w.status, "course": w.course, "expires": w.expires}
-                for w in by_weapon(standing)
-            ],
-        }
-        print(json.dumps(out, indent=2))
-        return 0
-    print(f"{officer['name']}, badge {officer['badge']}, {officer['agency']}")
-    for w in by_weapon(standing):
-        print(f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})")
-    for s in standing:
-        print(
-            f"  {s.course:<24} {s.weapons or '-':<14} {s.status:<13}"
-            f" expires {s.expires or '-':<10} {s.warning}"
-        )
-    for r in rows:
-        print(
-            f"  #{r['id']:<5} {r['finished']}  {course_label(r):<24} {r['points']:>4}/"
-            f"{r['max_points']:<4} {outcome(r)}"
-        )
-    for d in drills:
-        print(
-            f"  drill {d['id']:<5} {d['recorded']}  {d['drill']:<28} {d['outcome']}"
-            f"  {d['decision']}"
-        )
-    return 0
+    fields = ("id", "finished", "points", "max_points", "hits", "course_sha256")
+    out = {
+        "qualifications": [
+            {k: r[k] for k in fields}
+            | {
+                "course": course_label(r),
+                "course_id": r["course"],
+                "course_modified": r["course_origin"] == "modified",
+                "passed": bool(r["passed"]),
+                "outcome": outcome(r),
+            }
+            for r in rows
+        ],
+        "drill_runs": [
+            d
+            | {
+                "drill": drill_label(d),
+                "drill_id": d["drill"],
+                "drill_modified": d["drill_origin"] == "modified",
+                "passed": bool(d["passed"]),
+            }
+            for d in drills
+        ],
+        "standing": [
+            {
+                "course": s.course,
+                "weapons": s.weapons,
+                "status": s.status,
+                "last_pass": s.last_pass,
+                "expires": s.expires,
+                "warning": s.warning,
+            }
+            for s in standing
+        ],
+        "by_weapon": [
+            {"weapon": w.weapons, "status": w.status, "course": w.course, "expires": w.expires}
+            for w in by_weapon(standing)
+        ],
+    }
+
+    def text() -> Iterator[str]:
+        yield f"{officer['name']}, badge {officer['badge']}, {officer['agency']}"
+        for w in by_weapon(standing):
+            yield f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})"
+        for s in standing:
+            yield (
+                f"  {s.course:<24} {s.weapons or '-':<14} {s.status:<13}"
+                f" expires {s.expires or '-':<10} {s.warning}"
+            )
+        for r in rows:
+            yield (
+                f"  #{r['id']:<5} {r['finished']}  {course_label(r):<24} {r['points']:>4}/"
+                f"{r['max_points']:<4} {outcome(r)}"
+            )
+        for d in drills:
+            yield (
+                f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
+                f"  {d['decision']}"
+            )
+
+    return _answer(args, lambda: out, text)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -457,7 +497,8 @@ def _show(args: argparse.Namespace) -> int:
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
-    if args.json:
+
+    def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
         shown["course_label"] = course_label(row)
@@ -474,82 +515,90 @@ def _show(args: argparse.Namespace) -> int:
             }
             for line in lines
         ]
-        print(json.dumps(shown, indent=2, default=str))
-        return 0
-    print(
-        f"Qualification {row['id']}: badge {row['badge']}, {course_label(row)}, {row['finished']}"
-    )
-    if row["course_sha256"]:
-        print(f"  course file sha256 {row['course_sha256']} ({row['course_origin']})")
-    print(
-        f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
-        f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
-    )
-    closed = detail.get("incomplete")
-    if closed:
-        print(f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}")
-    for device in calibration:
-        profile = device.get("profile")
-        by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
-        print(f"  device {device['serial']}: {device['reason']}{by}")
-    for line in lines:
-        t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
-        print(
-            f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}  {line.where:<14}"
-            f" {line.points:>3}" + (f"  ({line.note})" if line.note else "")
+        return shown
+
+    def text() -> Iterator[str]:
+        yield (
+            f"Qualification {row['id']}: badge {row['badge']}, {course_label(row)},"
+            f" {row['finished']}"
         )
-    if total is None:
-        print("  (course definition not found: lateness could not be judged on this sheet)")
-    elif closed is None:
-        mark = "=" if total == row["points"] else "DIFFERS FROM"
-        print(f"  sheet total {total} {mark} recorded {row['points']} points")
-    print(f"  hash {row['hash']}")
-    return 0
+        if row["course_sha256"]:
+            yield f"  course file sha256 {row['course_sha256']} ({row['course_origin']})"
+        yield (
+            f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
+            f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
+        )
+        closed = detail.get("incomplete")
+        if closed:
+            yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
+        for device in calibration:
+            profile = device.get("profile")
+            by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
+            yield f"  device {device['serial']}: {device['reason']}{by}"
+        for line in lines:
+            t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
+            yield (
+                f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}"
+                f"  {line.where:<14} {line.points:>3}" + (f"  ({line.note})" if line.note else "")
+            )
+        if total is None:
+            yield "  (course definition not found: lateness could not be judged on this sheet)"
+        elif closed is None:
+            mark = "=" if total == row["points"] else "DIFFERS FROM"
+            yield f"  sheet total {total} {mark} recorded {row['points']} points"
+        yield f"  hash {row['hash']}"
+
+    return _answer(args, data, text, default=str)
 
 
 def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
         count = records.count()
-    if args.json:
-        found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
-        print(json.dumps({"records": count, "intact": not problems, "problems": found}, indent=2))
-        return 1 if problems else 0
-    if not problems:
-        print(f"{count} qualification records, officers and drill runs: chain intact")
-        return 0
-    for problem in problems:
-        if problem.kind == "qualification":
-            print(f"record {problem.qualification}: {problem.what}", file=sys.stderr)
-        else:
-            print(problem.what, file=sys.stderr)
-    return 1
+    found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
+
+    def text() -> Iterator[str]:
+        if not problems:
+            yield f"{count} qualification records, officers and drill runs: chain intact"
+        for problem in problems:
+            if problem.kind == "qualification":
+                yield f"record {problem.qualification}: {problem.what}"
+            else:
+                yield problem.what
+
+    return _answer(
+        args,
+        lambda: {"records": count, "intact": not problems, "problems": found},
+        text,
+        code=1 if problems else 0,
+        to=sys.stderr if problems else sys.stdout,
+    )
 
 
 def _incomplete(args: argparse.Namespace) -> int:
     with _open(args) as records:
         rows = records.incomplete()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        print("no incomplete attempts")
-    else:
-        print("resume: openrange course run COURSE --badge BADGE --resume ATTEMPT")
-        print("close:  openrange records close ATTEMPT --by NAME --reason TEXT")
-    for r in rows:
-        print(
-            f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24} seed {r['seed']:<6}"
-            f" started {r['started']}  {r['shots']} shots kept"
-        )
-    return 0
+
+    def text() -> Iterator[str]:
+        if not rows:
+            yield "no incomplete attempts"
+        else:
+            yield "resume: openrange course run COURSE --badge BADGE --resume ATTEMPT"
+            yield "close:  openrange records close ATTEMPT --by NAME --reason TEXT"
+        for r in rows:
+            yield (
+                f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24}"
+                f" seed {r['seed']:<6} started {r['started']}  {r['shots']} shots kept"
+            )
+
+    return _answer(args, lambda: rows, text)
 
 
 def _close(args: argparse.Namespace) -> int:
     with _open(args) as records:
         record = records.close_attempt(args.attempt, args.by, args.reason)
-    print(f"Attempt {args.attempt} closed as INCOMPLETE: qualification record {record}, saved.")
-    return 0
+    said = f"Attempt {args.attempt} closed as INCOMPLETE: qualification record {record}, saved."
+    return _answer(args, lambda: {"attempt": args.attempt, "record": record}, lambda: [said])
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -559,8 +608,10 @@ def _export(args: argparse.Namespace) -> int:
         raise ValueError(f"--from {args.since} is after --to {args.until}: nothing lies between")
     with _open(args) as records:
         if args.format == "csv":
-            text = exports.export_csv(records, args.since, args.until)
-            return _emit(args, text)
+            csv_of = exports.export_drill_runs_csv if args.drill_runs else exports.export_csv
+            return _emit(args, csv_of(records, args.since, args.until))
+        if args.drill_runs:
+            raise ValueError("--drill-runs is for --format csv")
         if args.attempt is not None:
             fields = exports.certificate_fields(records, args.attempt)
             if args.format == "html":

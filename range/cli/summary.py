@@ -57,8 +57,10 @@ def verdict_line(score: Score) -> str:
 
 
 def format_score(score: Score) -> str:
+    # An INCOMPLETE run is not graded: no decision line, only what happened up to the cut.
+    graded = score.outcome is not Outcome.INCOMPLETE
     lines = [
-        f"Decision:          {score.decision}",
+        *([f"Decision:          {score.decision}"] if graded else []),
         f"Score:             {verdict_line(score)}",
         f"Less-lethal first: {_less_lethal(score)}",
         "Reaction time:     "
@@ -103,6 +105,8 @@ def format_score(score: Score) -> str:
                 f" {subject['taser_cycles_after_threat']} after the threat ended"
                 + (f", {subject['drive_stuns']} drive-stun(s)" if subject["drive_stuns"] else "")
             )
+    if score.taser_cycles_note:
+        lines.append(f"TASER cycles:      {score.taser_cycles_note}")
     timelines = [
         f"{name}: " + ", ".join(f"{moment} {t:.2f} s" for t, moment in subject["timeline"])
         for name, subject in score.subjects.items()

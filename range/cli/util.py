@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -20,6 +21,11 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
+        # A negative measure with its unit (`--distance -5ft`) is a value to refuse by its
+        # bounds, not an unknown option that leaves --distance "expecting one argument".
+        self._negative_number_matcher = re.compile(
+            r"^-\d+$|^-\d*\.\d+$|^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:ft|yd|m|in)$"
+        )
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -155,6 +161,22 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
     return value
+
+
+def bounded_float(high: float, unit: str) -> Callable[[str], float]:
+    """An argument type for a finite number more than 0 and at most `high` (in `unit`); a value
+    outside is refused in one line that names the allowed range."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not 0.0 < value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text}: more than 0 and at most {high:g} {unit} is needed"
+            )
+        return value
+
+    parse.__name__ = f"number_of_{unit}"
+    return parse
 
 
 def probability(text: str) -> float:

@@ -17,7 +17,7 @@ from range.cli.corrections import run_corrections
 from range.console.protocol import body_keys, event_line
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
-from range.records.store import Records, RecordsError, course_label
+from range.records.store import Records, RecordsError, course_label, drill_label
 from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
@@ -34,7 +34,8 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
-    return rows[0]
+    # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill.
+    return rows[0] | {"drill_label": drill_label(rows[0])}
 
 
 def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
@@ -45,12 +46,17 @@ def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
 def recent_runs(
     records: Records, badge: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    sql = "SELECT id, badge, drill, seed, recorded, decision, score, passed FROM drill_runs"
+    sql = (
+        "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
+        " passed FROM drill_runs"
+    )
     args: list[Any] = []
     if badge is not None:
         sql += " WHERE badge = ?"
         args.append(badge)
-    return records._rows(sql + f" ORDER BY id DESC LIMIT {int(limit)}", *args)
+    rows = records._rows(sql + f" ORDER BY id DESC LIMIT {int(limit)}", *args)
+    # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
+    return [r | {"drill": drill_label(r)} for r in rows]
 
 
 # -- roster and attempt sheets ---------------------------------------------------------------

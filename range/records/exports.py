@@ -12,7 +12,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from range.records.store import Records, StatusRow, course_label, outcome, stored_json
+from range.records.store import (
+    Records,
+    StatusRow,
+    course_label,
+    drill_label,
+    outcome,
+    stored_json,
+)
 
 CSV_FIELDS = (
     "id",
@@ -53,6 +60,40 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
                 row["course_sha256"],
             ]
         )
+    return out.getvalue()
+
+
+DRILL_CSV_FIELDS = (
+    "id",
+    "badge",
+    "name",
+    "agency",
+    "drill",
+    "recorded",
+    "seed",
+    "decision",
+    "score",
+    "outcome",
+    "drill_sha256",
+    "drill_origin",
+)
+
+
+def export_drill_runs_csv(records: Records, since: str | None, until: str | None) -> str:
+    """Every drill run as CSV; `drill` is its label (an edited copy of a built-in drill reads
+    `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`), with the file's hash and origin."""
+    officers = {o["badge"]: o for o in records.officers()}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(DRILL_CSV_FIELDS)
+    for row in records.all_drill_runs(since, until):
+        officer = officers.get(row["badge"], {})
+        shown = row | {
+            "name": officer.get("name", ""),
+            "agency": officer.get("agency", ""),
+            "drill": drill_label(row),
+        }
+        writer.writerow([shown[k] for k in DRILL_CSV_FIELDS])
     return out.getvalue()
 
 

@@ -83,6 +83,14 @@ _MIGRATIONS = [
     """
     ALTER TABLE attempts_in_progress ADD COLUMN shooter TEXT NOT NULL DEFAULT 'officer';
     """,
+    # 5: the drill file a drill run played (its content hash, the run log's `drill_sha256`) and
+    # whether it is the built-in drill of its id ('builtin'), an edited copy that keeps a
+    # built-in id ('modified') or another drill ('file'), chained in the run's ledger digest;
+    # '' for runs kept before (chained as they were).
+    """
+    ALTER TABLE drill_runs ADD COLUMN drill_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE drill_runs ADD COLUMN drill_origin TEXT NOT NULL DEFAULT '';
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -202,12 +210,46 @@ def course_label(row: dict[str, Any]) -> str:
     return str(row["course"])
 
 
+def builtin_drill_sha256(drill: str) -> str | None:
+    """The content hash of the built-in drill file with this id (None: no such built-in)."""
+    from drills.schema import builtin_drill_files
+
+    path = builtin_drill_files().get(drill)
+    return None if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def drill_origin(drill: str, sha256: str) -> str:
+    """As `course_origin`, for a drill file: 'builtin', 'modified' (another file that keeps a
+    built-in id) or 'file'; '' when no hash is known."""
+    if not sha256:
+        return ""
+    builtin = builtin_drill_sha256(drill)
+    if builtin is None:
+        return "file"
+    return "builtin" if builtin == sha256 else "modified"
+
+
+def drill_label(row: dict[str, Any]) -> str:
+    """A drill run's drill as every listing shows it: the id, and for an edited copy of a
+    built-in drill, `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`."""
+    if row.get("drill_origin") == "modified":
+        return f"{row['drill']} (modified, sha256 {str(row['drill_sha256'])[:12]})"
+    return str(row["drill"])
+
+
 def officer_digest(row: dict[str, Any]) -> str:
     return _digest([row[k] for k in _OFFICER_FIELDS])
 
 
+# Since schema 5, also these (a run kept before has '' in both and keeps its old digest).
+_DRILL_RUN_FILE = ("drill_sha256", "drill_origin")
+
+
 def drill_run_digest(row: dict[str, Any]) -> str:
-    return _digest([row[k] for k in _DRILL_RUN_FIELDS])
+    values = [row[k] for k in _DRILL_RUN_FIELDS]
+    if any(row.get(k) for k in _DRILL_RUN_FILE):
+        values += [row[k] for k in _DRILL_RUN_FILE]
+    return _digest(values)
 
 
 def _ledger_hash(row: dict[str, Any]) -> str:
@@ -640,7 +682,8 @@ class Records:
         return rows[0]
 
     def add_drill_run(self, badge: str, result: dict[str, Any]) -> int:
-        """Keep a drill run (its result JSON); it joins the ledger chain."""
+        """Keep a drill run (its result JSON, whose `drill_sha256` says which file it played:
+        an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain."""
         score = result["score"]
         with self._transaction(exclusive=True):
             row: dict[str, Any] = {
@@ -654,7 +697,9 @@ class Records:
                 "passed": int(score["passed"]),
                 "run_dir": result.get("run_dir"),
                 "result": json.dumps(result, sort_keys=True),
+                "drill_sha256": str(result.get("drill_sha256") or ""),
             }
+            row["drill_origin"] = drill_origin(row["drill"], row["drill_sha256"])
             cur = self._run(
                 "INSERT INTO drill_runs ("
                 + ", ".join(row)
@@ -672,10 +717,32 @@ class Records:
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         rows = self._rows(
-            "SELECT id, drill, seed, recorded, decision, score, passed, result FROM"
-            " drill_runs WHERE badge = ? ORDER BY id",
+            "SELECT id, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
+            " passed, result FROM drill_runs WHERE badge = ? ORDER BY id",
             badge,
         )
+        for row in rows:
+            row["outcome"] = drill_outcome(row)
+            del row["result"]
+        return rows
+
+    def all_drill_runs(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every drill run recorded from `since` until before `until` (ISO dates), each with
+        its `outcome`, oldest first (the CSV export)."""
+        sql = (
+            "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision,"
+            " score, passed, result FROM drill_runs WHERE 1 = 1"
+        )
+        args: list[Any] = []
+        if since is not None:
+            sql += " AND recorded >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND recorded < ?"
+            args.append(until)
+        rows = self._rows(sql + " ORDER BY id", *args)
         for row in rows:
             row["outcome"] = drill_outcome(row)
             del row["result"]

@@ -261,10 +261,15 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
             f" reshot ({ended.data['points']} points, {ended.data['hits']} hits so far)."
         )
     else:
-        verdict = (
-            f"<b>{'QUALIFIED' if ended.data['passed'] else 'NOT QUALIFIED'}</b>:"
-            f" {ended.data['points']} points, {ended.data['hits']} hits"
-        )
+        graded = "QUALIFIED" if ended.data["passed"] else "NOT QUALIFIED"
+        verdict = f"<b>{graded}</b>: {ended.data['points']} points, {ended.data['hits']} hits"
+        shooter = str(started.get("shooter", "officer"))
+        if shooter != "officer":  # a scripted shooter fired it: never a qualification
+            verdict = (
+                f"<b>SIMULATED</b> (scripted shooter {html.escape(shooter)}): not a"
+                f" qualification (would be {graded}): {ended.data['points']} points,"
+                f" {ended.data['hits']} hits"
+            )
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
@@ -370,6 +375,9 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         f"<td>{f.points:+.0f}</td><td>{html.escape(f.message)}</td></tr>"
         for f in score.findings
     )
+    verdict = html.escape(verdict_line(score))
+    if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
+        verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>After-action review: {html.escape(drill.title)}</title>
@@ -380,7 +388,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h1>After-action review: {html.escape(drill.title)}</h1>
 <p>Drill {html.escape(drill.id)}, seed {started.get("seed")}, officer
 {html.escape(str(started.get("officer_name", started.get("officer"))))}.
-<b>{html.escape(score.decision)}</b>: {html.escape(verdict_line(score))}.</p>
+{verdict}.</p>
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
 <h2>Where everyone was</h2><img alt="top-down map" src="{_map(records, started.get("cover", []))}">
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}

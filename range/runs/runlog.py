@@ -24,6 +24,7 @@ from drills.events import (
     json_depth,
 )
 from drills.log import LogRecord
+from drills.wording import article
 
 EVENTS = "events.jsonl"
 RESULT = "result.json"
@@ -154,7 +155,7 @@ def read_events(run_dir: Path) -> list[LogRecord]:
         # changes nothing.
         if line == previous_line and record.kind not in _SNAPSHOTS:
             raise EventLogError(
-                path, number, f"repeats the line before it exactly (a {record.kind} twice)"
+                path, number, f"repeats the line before it exactly ({article(record.kind)} twice)"
             )
         out_of_order = check_order(record.t, previous_t)
         if out_of_order is not None:
