@@ -76,7 +76,7 @@ def test_a_rifle_string_is_checked_against_its_magazine_its_start_and_the_lane()
         )
     with pytest.raises(DataFileError, match="not the holster"):
         parse_course(_with('start = "low_ready"', 'start = "holster"'), "r.toml")
-    with pytest.raises(DataFileError, match=r"300 ft is beyond the lane.*75 ft"):
+    with pytest.raises(DataFileError, match=r"100 yd is beyond the lane.*25 yd \(75 ft\)"):
         parse_course(_with("lane_length_ft = 300.0\n", ""), "r.toml")
     with pytest.raises(DataFileError, match=r"strings\[0\]\.load.*no load '556-62'"):
         parse_course(_with("rounds = 5\n", 'rounds = 5\nload = "556-62"\n'), "r.toml")
