@@ -29,7 +29,6 @@ from physics.human import (
     HumanPose,
     Skeleton,
     forward_kinematics,
-    matrices_to_quats,
     posed_vertices,
     rot_x,
     rot_y,
@@ -207,8 +206,38 @@ def _recover(t_s: float, prone: HumanPose, kneel: HumanPose) -> HumanPose:
     return blend(kneel, HumanPose(), _ease((t_s - half) / half))
 
 
+def _quat(m: F64) -> F64:
+    """One rotation matrix's unit quaternion (x, y, z, w), w >= 0: matrices_to_quats for a
+    single matrix in plain floats, the same operations in the same order (so the same bits;
+    tests/test_fast_paths.py), at a tenth of the cost of numpy on arrays this small."""
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = m.tolist()
+    diag = (
+        1 + m00 - m11 - m22,
+        1 - m00 + m11 - m22,
+        1 - m00 - m11 + m22,
+        1 + m00 + m11 + m22,
+    )
+    best = 0
+    for i in (1, 2, 3):  # np.argmax: the first of equal largest
+        if diag[i] > diag[best]:
+            best = i
+    xy, xz, yz = m01 + m10, m02 + m20, m12 + m21
+    wx, wy, wz = m21 - m12, m02 - m20, m10 - m01
+    row = (
+        (diag[0], xy, xz, wx),
+        (xy, diag[1], yz, wy),
+        (xz, yz, diag[2], wz),
+        (wx, wy, wz, diag[3]),
+    )[best]
+    den = 2.0 * math.sqrt(max(diag[best], 1e-300))
+    q = [v / den for v in row]
+    if q[3] < 0:
+        q = [v * -1 for v in q]
+    return np.array(q)
+
+
 def _slerp(a: F64, b: F64, w: float) -> F64:
-    qa, qb = matrices_to_quats(np.stack([a, b]))
+    qa, qb = _quat(a), _quat(b)
     if qa @ qb < 0:
         qb = -qb
     dot = min(max(float(qa @ qb), -1.0), 1.0)

@@ -652,7 +652,7 @@ _LEVELS = _levels()
 # forward_kinematics works in depth order (pelvis, then each level of the tree in turn), so a
 # level's frames are one contiguous slice written in place by np.matmul(..., out=) instead of
 # gathered and scattered; the same products in the same shapes as the plain per-level form
-# (tests/test_human_fk.py compares the two bit for bit).
+# (tests/test_fast_paths.py compares the two bit for bit).
 _ORDER = np.concatenate([np.zeros(1, dtype=np.int64), *(idx for idx, _ in _LEVELS)])
 _SLOT = np.argsort(_ORDER)  # joint index -> its place in depth order
 _SLOT_OF = {name: int(_SLOT[i]) for i, name in enumerate(JOINTS)}

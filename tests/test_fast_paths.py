@@ -1,13 +1,15 @@
-"""The fast forward kinematics (depth-ordered, in place) gives the same bits as the plain
-per-level form it replaced, for every body and many random poses."""
+"""Fast paths give the same bits as the forms they replaced (seeded runs replay bit for bit):
+the depth-ordered forward kinematics, and the plain-float quaternions of the pose blend."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from physics.animation import Clip, clip_pose
+from physics.animation import Clip, _quat, _slerp, clip_pose
 from physics.body import BODY_SIZES, SubjectBody
 from physics.human import (
     _LEVELS,
@@ -17,7 +19,9 @@ from physics.human import (
     Posed,
     Skeleton,
     forward_kinematics,
+    matrices_to_quats,
 )
+from physics.pose import quat_to_matrix
 
 BODIES = [
     SubjectBody(),
@@ -69,3 +73,40 @@ def test_fast_fk_is_bit_identical_on_animation_frames() -> None:
             fast, old = forward_kinematics(skeleton, pose), reference_fk(skeleton, pose)
             assert fast.position.tobytes() == old.position.tobytes(), (clip, k)
             assert fast.rotation.tobytes() == old.rotation.tobytes(), (clip, k)
+
+
+def reference_slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """animation._slerp as it was before the plain-float quaternions (commit c8a3ff5)."""
+    qa, qb = matrices_to_quats(np.stack([a, b]))
+    if qa @ qb < 0:
+        qb = -qb
+    dot = min(max(float(qa @ qb), -1.0), 1.0)
+    angle = math.acos(dot)
+    if angle < 1e-6:
+        q = qa
+    else:
+        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
+    x, y, z, qw = (float(v) for v in q)
+    return quat_to_matrix((x, y, z, qw))
+
+
+def test_plain_float_quaternion_is_bit_identical() -> None:
+    rng = np.random.default_rng(7)
+    mats = Rotation.random(5000, random_state=rng).as_matrix()
+    # Each branch of Shepperd's method (the largest diagonal term), the identity and half-turns.
+    special = [np.eye(3), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0])]
+    special += [np.diag([-1.0, -1.0, 1.0])]
+    every = np.concatenate([mats, np.array(special)])
+    want = matrices_to_quats(every)
+    for k, m in enumerate(every):
+        assert _quat(m).tobytes() == want[k].tobytes(), k
+
+
+def test_blend_slerp_is_bit_identical_on_many_seeds() -> None:
+    eye = np.eye(3)
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        a, b = Rotation.random(2, random_state=rng).as_matrix()
+        w = float(rng.random())
+        for x, y in ((a, b), (a, eye), (eye, b), (a, a)):
+            assert _slerp(x, y, w).tobytes() == reference_slerp(x, y, w).tobytes(), seed
