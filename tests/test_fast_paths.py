@@ -110,3 +110,39 @@ def test_blend_slerp_is_bit_identical_on_many_seeds() -> None:
         w = float(rng.random())
         for x, y in ((a, b), (a, eye), (eye, b), (a, a)):
             assert _slerp(x, y, w).tobytes() == reference_slerp(x, y, w).tobytes(), seed
+
+
+def test_batched_fk_is_bit_identical_to_one_at_a_time() -> None:
+    from physics.human import forward_kinematics_batch
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        count = int(rng.integers(1, 31))
+        skeletons = [BODIES[int(rng.integers(len(BODIES)))].skeleton() for _ in range(count)]
+        poses = [random_pose(rng) for _ in range(count)]
+        for sk, pose, got in zip(
+            skeletons, poses, forward_kinematics_batch(skeletons, poses), strict=True
+        ):
+            want = reference_fk(sk, pose)
+            assert got.position.tobytes() == want.position.tobytes(), seed
+            assert got.rotation.tobytes() == want.rotation.tobytes(), seed
+
+
+def test_world_frames_batched_equal_one_at_a_time() -> None:
+    from physics.world import RangeWorld
+
+    skeleton = BODIES[0].skeleton()
+    with RangeWorld(lane_length_m=40.0, lane_width_m=40.0) as world:
+        for k in range(12):
+            world.add_subject(f"s{k}", BODIES[k % len(BODIES)], (4.0 + k, k - 6.0, 0.0), 0.3 * k)
+        for frame in range(5):
+            for k in range(12):
+                pose = clip_pose(skeleton, Clip.RUN, 0.05 * frame + k, k)
+                world.pose_subject(f"s{k}", pose, (4.0 + k + 0.1 * frame, k - 6.0, 0.0), k)
+            world._body_boxes()  # boxes every subject: frames in one batch
+            for k in range(12):
+                name = f"s{k}"
+                got = world.subject_frames(name)
+                want = world._frames_at(name, world.subject_pose(name))
+                assert got.position.tobytes() == want.position.tobytes(), (frame, k)
+                assert got.rotation.tobytes() == want.rotation.tobytes(), (frame, k)
