@@ -307,20 +307,7 @@ class RangeWorld:
             return
         c = self._require()
         self._unsynced.difference_update(ids)
-        local = np.tile(_EYE, (len(ids), len(JOINTS), 1, 1))
-        bases = np.empty((len(ids), 3))
-        for k, subject_id in enumerate(ids):
-            (x, y, z), yaw_rad, pose = self._placement[subject_id]
-            for name, m in pose.joints.items():
-                local[k, _JOINT_INDEX[name]] = m
-            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
-            yaw = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-            rest0 = self._bodies[subject_id].skeleton().rest[0]
-            bases[k] = (x, y, z) + yaw @ (rest0 + pose.root_offset_m)
-            local[k, 0] = yaw @ pose.root_rotation @ local[k, 0]
-        quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(len(ids), len(JOINTS), 4)
-        slides = bases.tolist()
-        joints = quats.tolist()
+        slides, joints = self._link_states(ids)
         for k, subject_id in enumerate(ids):
             x, y, z = slides[k]
             p.resetJointStatesMultiDof(
@@ -330,6 +317,36 @@ class RangeWorld:
                 self._placement[subject_id],
                 self._numpy_boxes.get(subject_id),
             )
+
+    def _link_states(self, ids: list[str]) -> tuple[list[list[float]], list[list[list[float]]]]:
+        """What `sync` hands PyBullet for subjects `ids`: each pelvis's place (the three slides)
+        and each joint's quaternion, the subject's yaw folded into the pelvis. Batched over the
+        subjects (one product each for the yaw and the pelvis, one quaternion batch), the same
+        products per subject as one at a time (tests/test_fast_paths.py compares the bits)."""
+        count = len(ids)
+        placed = [self._placement[subject_id] for subject_id in ids]
+        local = np.tile(_EYE, (count, len(JOINTS), 1, 1))
+        ks, js, mats = [], [], []
+        for k, (_, _, pose) in enumerate(placed):
+            for name, m in pose.joints.items():
+                ks.append(k)
+                js.append(_JOINT_INDEX[name])
+                mats.append(m)
+        if mats:
+            local[ks, js] = mats
+        yaws = []
+        for _, yaw_rad, _ in placed:
+            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+            yaws += [cy, -sy, 0.0, sy, cy, 0.0, 0.0, 0.0, 1.0]
+        yaw = np.array(yaws).reshape(count, 3, 3)
+        rest0 = np.array([self._bodies[subject_id].skeleton().rest[0] for subject_id in ids])
+        pelvis = rest0 + np.array([pose.root_offset_m for _, _, pose in placed])
+        feet = np.array([xyz for xyz, _, _ in placed])
+        bases = feet + (yaw @ pelvis[:, :, None])[:, :, 0]
+        roots = np.array([pose.root_rotation for _, _, pose in placed])
+        local[:, 0] = yaw @ roots @ local[:, 0]
+        quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(count, len(JOINTS), 4)
+        return bases.tolist(), quats.tolist()
 
     def subject_box(self, subject_id: str) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding

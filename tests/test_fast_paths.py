@@ -195,3 +195,41 @@ def test_casts_syncing_only_crossed_subjects_match_syncing_all() -> None:
             assert lazy.target.tolist() == full.target.tolist(), frame
             assert lazy.point.tobytes() == full.point.tobytes(), frame
             assert lazy.region.tolist() == full.region.tolist(), frame
+
+
+def reference_link_states(
+    world: object, ids: list[str]
+) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """RangeWorld.sync's per-subject loop as it was before the batch (commit c8a3ff5)."""
+    placement, bodies = world._placement, world._bodies  # type: ignore[attr-defined]
+    local = np.tile(np.eye(3), (len(ids), len(JOINTS), 1, 1))
+    bases = np.empty((len(ids), 3))
+    for k, subject_id in enumerate(ids):
+        (x, y, z), yaw_rad, pose = placement[subject_id]
+        for name, m in pose.joints.items():
+            local[k, JOINT_INDEX[name]] = m
+        cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+        yaw = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+        rest0 = bodies[subject_id].skeleton().rest[0]
+        bases[k] = (x, y, z) + yaw @ (rest0 + pose.root_offset_m)
+        local[k, 0] = yaw @ pose.root_rotation @ local[k, 0]
+    quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(len(ids), len(JOINTS), 4)
+    return bases.tolist(), quats.tolist()
+
+
+def test_batched_link_states_are_bit_identical() -> None:
+    from physics.world import RangeWorld
+
+    with RangeWorld(lane_length_m=40.0, lane_width_m=40.0) as world:
+        names = [f"s{k}" for k in range(30)]
+        for k, name in enumerate(names):
+            world.add_subject(name, BODIES[k % len(BODIES)], (5.0, 0.0, 0.0), 0.0)
+        for seed in range(100):
+            rng = np.random.default_rng(seed)
+            ids = [n for n in names if rng.random() < 0.5] or names[:1]
+            for name in ids:
+                spot = tuple(float(v) for v in rng.uniform(-10.0, 10.0, 3))
+                world.pose_subject(name, random_pose(rng), spot, float(rng.uniform(-7.0, 7.0)))
+            got, want = world._link_states(ids), reference_link_states(world, ids)
+            for fast, old in zip(got, want, strict=True):
+                assert np.array(fast).tobytes() == np.array(old).tobytes(), seed
