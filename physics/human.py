@@ -699,9 +699,15 @@ def forward_kinematics_batch(skeletons: list[Skeleton], poses: list[HumanPose]) 
     the tree one matrix product for all of them. The same products per matrix as one subject
     at a time, so the same bits (tests/test_fast_paths.py); a frame that boxes 30 subjects
     pays one call instead of 30."""
-    count = len(poses)
-    if count == 0:
+    if not poses:
         return []
+    pos, rot = forward_kinematics_arrays(skeletons, poses)
+    return [Posed(pos[k], rot[k]) for k in range(len(poses))]
+
+
+def forward_kinematics_arrays(skeletons: list[Skeleton], poses: list[HumanPose]) -> tuple[F64, F64]:
+    """forward_kinematics_batch as two arrays: positions (S, J, 3), rotations (S, J, 3, 3)."""
+    count = len(poses)
     rest = np.stack([sk.rest for sk in skeletons])
     local = np.tile(_EYES_ORDERED, (count, 1, 1, 1))
     for k, pose in enumerate(poses):
@@ -717,8 +723,7 @@ def forward_kinematics_batch(skeletons: list[Skeleton], poses: list[HumanPose]) 
         np.matmul(parent_rot, local[:, lo:hi], out=rot[:, lo:hi])
         off = np.stack([o[level] for o in offsets])
         np.add(pos[:, par], (parent_rot @ off)[..., 0], out=pos[:, lo:hi])
-    pos, rot = pos[:, _SLOT], rot[:, _SLOT]
-    return [Posed(pos[k], rot[k]) for k in range(count)]
+    return pos[:, _SLOT], rot[:, _SLOT]
 
 
 def posed_vertices(skeleton: Skeleton, posed: Posed) -> list[F64]:

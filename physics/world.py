@@ -24,7 +24,7 @@ from physics.human import (
     Posed,
     Skeleton,
     forward_kinematics,
-    forward_kinematics_batch,
+    forward_kinematics_arrays,
     matrices_to_quats,
     region_codes,
 )
@@ -134,21 +134,28 @@ def _segment_distance(
     return np.asarray(np.sqrt(((a + d * t[..., None] - c) ** 2).sum(-1)))
 
 
-def _rays_cross_box(
+def _rays_cross_boxes(
     a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]
-) -> bool:
-    """Whether any segment a -> b (R, 3) meets the box (lo, hi) (slab test). Conservative: the
-    box is grown by 1 mm, so rounding can only answer yes where the exact answer is no."""
-    lo, hi = lo - 1e-3, hi + 1e-3
-    d = b - a
+) -> NDArray[np.bool_]:
+    """(S,) whether any segment a -> b (R, 3) meets each box (lo, hi) (S, 3) (slab test).
+    Conservative: the boxes are grown by 1 mm, so rounding can only answer yes where the exact
+    answer is no."""
+    step_r = max(1, 100_000 // max(len(lo), 1))  # rays a pass: temporaries of ~100k x 3
+    if len(a) > step_r:
+        out = np.zeros(len(lo), dtype=bool)
+        for k in range(0, len(a), step_r):
+            out |= _rays_cross_boxes(a[k : k + step_r], b[k : k + step_r], lo, hi)
+        return out
+    lo, hi = lo[None] - 1e-3, hi[None] + 1e-3  # (1, S, 3)
+    a, d = a[:, None], (b - a)[:, None]  # (R, 1, 3)
     flat = np.abs(d) < 1e-12  # parallel to that axis: inside its slab or never
     inside = (a >= lo) & (a <= hi)
     step = np.where(flat, 1.0, d)
     t1, t2 = (lo - a) / step, (hi - a) / step
-    enter = np.where(flat, -np.inf, np.minimum(t1, t2)).max(axis=1)
-    leave = np.where(flat, np.inf, np.maximum(t1, t2)).min(axis=1)
-    meets = (flat <= inside).all(axis=1) & (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0))
-    return bool(meets.any())
+    enter = np.where(flat, -np.inf, np.minimum(t1, t2)).max(axis=2)
+    leave = np.where(flat, np.inf, np.maximum(t1, t2)).min(axis=2)
+    meets = (flat <= inside).all(axis=2) & (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0))
+    return np.asarray(meets.any(axis=0))
 
 
 class RangeWorld:
@@ -376,21 +383,23 @@ class RangeWorld:
         if not self._unsynced:
             return
         self._frame_all(name for name in self._unsynced if name not in self._numpy_boxes)
-        need = set()
-        for subject_id in self._unsynced:
+        ids = list(self._unsynced)
+        unions = np.empty((len(ids), 2, 3))
+        for k, subject_id in enumerate(ids):
             new = self.subject_box(subject_id)
             placed, old_box = self._synced.get(subject_id, (None, new))
             if old_box is None and placed is not None:
                 old_box = self._box_of(subject_id, self._frames_at(subject_id, placed))
                 self._synced[subject_id] = (placed, old_box)
             old = new if old_box is None else old_box
-            box_lo, box_hi = np.minimum(new[0], old[0]), np.maximum(new[1], old[1])
-            if (
-                (box_lo <= hi).all()
-                and (box_hi >= lo).all()
-                and (rays is None or _rays_cross_box(*rays, box_lo, box_hi))
-            ):
-                need.add(subject_id)
+            np.minimum(new[0], old[0], out=unions[k, 0])
+            np.maximum(new[1], old[1], out=unions[k, 1])
+        meets: NDArray[np.bool_] = np.asarray(
+            (unions[:, 0] <= hi).all(axis=1) & (unions[:, 1] >= lo).all(axis=1)
+        )
+        if rays is not None and meets.any():
+            meets[meets] = _rays_cross_boxes(*rays, unions[meets, 0], unions[meets, 1])
+        need = {subject_id for subject_id, m in zip(ids, meets.tolist(), strict=True) if m}
         self.sync(need)
 
     def subject_frames(self, subject_id: str) -> Posed:
@@ -418,9 +427,20 @@ class RangeWorld:
             return  # subject_frames does one as cheaply
         placed = [self._placement[name] for name in todo]
         skeletons = [self._bodies[name].skeleton() for name in todo]
-        batch = forward_kinematics_batch(skeletons, [pl[2] for pl in placed])
-        for name, pl, posed in zip(todo, placed, batch, strict=True):
-            self._frames[name] = self._in_world(pl, posed)
+        pos, rot = forward_kinematics_arrays(skeletons, [pl[2] for pl in placed])
+        # _in_world and _box_of for all of them: the same products per subject.
+        yaw = np.stack([quat_to_matrix(yaw_quat(pl[1])) for pl in placed])
+        feet = np.array([pl[0] for pl in placed])
+        pos = feet[:, None, :] + pos @ yaw.transpose(0, 2, 1)
+        rot = yaw[:, None] @ rot
+        centre = np.stack([self._spheres[name][0] for name in todo])
+        radius = np.stack([self._spheres[name][1] for name in todo])[:, :, None]
+        at = pos + np.einsum("sjab,sjb->sja", rot, centre)
+        boxes = np.stack([(at - radius).min(axis=1), (at + radius).max(axis=1)], axis=1)
+        for k, name in enumerate(todo):
+            self._frames[name] = Posed(pos[k], rot[k])
+            if name not in self._numpy_boxes:
+                self._numpy_boxes[name] = boxes[k]
 
     def subject_pose(self, subject_id: str) -> tuple[Vec3, float, HumanPose]:
         """Feet position, yaw and pose of a subject as last placed."""

@@ -146,10 +146,12 @@ def test_world_frames_batched_equal_one_at_a_time() -> None:
                 want = world._frames_at(name, world.subject_pose(name))
                 assert got.position.tobytes() == want.position.tobytes(), (frame, k)
                 assert got.rotation.tobytes() == want.rotation.tobytes(), (frame, k)
+                box = world._box_of(name, want)
+                assert world.subject_box(name).tobytes() == box.tobytes(), (frame, k)
 
 
 def test_rays_cross_box_against_dense_points() -> None:
-    from physics.world import _rays_cross_box
+    from physics.world import _rays_cross_boxes
 
     rng = np.random.default_rng(3)
     lo, hi = np.array([1.0, -0.5, 0.0]), np.array([1.6, 0.5, 1.9])
@@ -162,7 +164,7 @@ def test_rays_cross_box_against_dense_points() -> None:
         s = np.linspace(0.0, 1.0, 4001)[:, None]
         dense = a + (b - a) * s
         inside = ((dense >= lo) & (dense <= hi)).all(axis=1).any()
-        got = _rays_cross_box(a, b, lo, hi)
+        got = bool(_rays_cross_boxes(a, b, lo[None], hi[None])[0])
         assert got or not inside  # never says no where a point of the ray is in the box
         crossed += int(inside)
     assert 40 < crossed < 360  # both answers were exercised
@@ -233,3 +235,18 @@ def test_batched_link_states_are_bit_identical() -> None:
             got, want = world._link_states(ids), reference_link_states(world, ids)
             for fast, old in zip(got, want, strict=True):
                 assert np.array(fast).tobytes() == np.array(old).tobytes(), seed
+
+
+def test_rays_cross_boxes_in_passes_equals_ray_by_ray() -> None:
+    from physics.world import _rays_cross_boxes
+
+    rng = np.random.default_rng(5)
+    lo = rng.uniform(0.0, 5.0, (40, 3))
+    hi = lo + rng.uniform(0.05, 0.5, (40, 3))
+    a, b = rng.uniform(-1.0, 6.0, (3000, 3)), rng.uniform(-1.0, 6.0, (3000, 3))
+    whole = _rays_cross_boxes(a, b, lo, hi)  # 3000 x 40 rays and boxes: in passes
+    one = np.zeros(40, dtype=bool)
+    for k in range(0, 3000, 100):
+        one |= _rays_cross_boxes(a[k : k + 100], b[k : k + 100], lo, hi)
+    assert whole.tolist() == one.tolist()
+    assert 0 < whole.sum() < 40 or whole.all()
