@@ -708,20 +708,28 @@ def forward_kinematics_batch(skeletons: list[Skeleton], poses: list[HumanPose]) 
 def forward_kinematics_arrays(skeletons: list[Skeleton], poses: list[HumanPose]) -> tuple[F64, F64]:
     """forward_kinematics_batch as two arrays: positions (S, J, 3), rotations (S, J, 3, 3)."""
     count = len(poses)
-    rest = np.stack([sk.rest for sk in skeletons])
+    rests = [sk.rest for sk in skeletons]
+    rest = np.stack(rests)
     local = np.tile(_EYES_ORDERED, (count, 1, 1, 1))
+    ks, slots, mats = [], [], []
     for k, pose in enumerate(poses):
         for name, m in pose.joints.items():
-            local[k, _SLOT_OF[name]] = m
+            ks.append(k)
+            slots.append(_SLOT_OF[name])
+            mats.append(m)
+    if mats:
+        local[ks, slots] = mats  # one assignment, not one a joint
     pos = np.empty_like(rest)
     rot = np.empty((count, len(JOINTS), 3, 3))
     np.matmul(np.stack([pose.root_rotation for pose in poses]), local[:, 0], out=rot[:, 0])
     pos[:, 0] = rest[:, 0] + np.array([pose.root_offset_m for pose in poses])
-    offsets = [_offsets(sk.rest) for sk in skeletons]
+    # One skeleton for all (a crowd of one body): its offsets broadcast, not stacked.
+    shared = all(r is rests[0] for r in rests)
+    offsets = [_offsets(rests[0])] if shared else [_offsets(r) for r in rests]
     for level, (lo, hi, par) in enumerate(_SPANS):
         parent_rot = rot[:, par]
         np.matmul(parent_rot, local[:, lo:hi], out=rot[:, lo:hi])
-        off = np.stack([o[level] for o in offsets])
+        off = offsets[0][level] if shared else np.stack([o[level] for o in offsets])
         np.add(pos[:, par], (parent_rot @ off)[..., 0], out=pos[:, lo:hi])
     return pos[:, _SLOT], rot[:, _SLOT]
 
