@@ -210,6 +210,11 @@ def _quat(m: F64) -> F64:
     """One rotation matrix's unit quaternion (x, y, z, w), w >= 0: matrices_to_quats for a
     single matrix in plain floats, the same operations in the same order (so the same bits;
     tests/test_fast_paths.py), at a tenth of the cost of numpy on arrays this small."""
+    return np.array(_quat_floats(m))
+
+
+def _quat_floats(m: F64) -> list[float]:
+    """_quat as four Python floats."""
     (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = m.tolist()
     diag = (
         1 + m00 - m11 - m22,
@@ -233,20 +238,24 @@ def _quat(m: F64) -> F64:
     q = [v / den for v in row]
     if q[3] < 0:
         q = [v * -1 for v in q]
-    return np.array(q)
+    return q
 
 
 def _slerp(a: F64, b: F64, w: float) -> F64:
-    qa, qb = _quat(a), _quat(b)
-    if qa @ qb < 0:
-        qb = -qb
-    dot = min(max(float(qa @ qb), -1.0), 1.0)
-    angle = math.acos(dot)
+    # Plain floats but for the dot product (numpy's, as before: its summation order is the
+    # library's); negating qb negates that dot exactly, so it is taken once. Each step is the
+    # same IEEE operation as the numpy form it replaced (tests/test_fast_paths.py: same bits).
+    qa, qb = _quat_floats(a), _quat_floats(b)
+    d = float(np.array(qa) @ np.array(qb))
+    if d < 0:
+        qb = [-v for v in qb]
+        d = -d
+    angle = math.acos(min(max(d, -1.0), 1.0))
     if angle < 1e-6:
-        q = qa
+        x, y, z, qw = qa
     else:
-        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
-    x, y, z, qw = (float(v) for v in q)
+        sa, sb, s = math.sin((1 - w) * angle), math.sin(w * angle), math.sin(angle)
+        x, y, z, qw = ((sa * u + sb * v) / s for u, v in zip(qa, qb, strict=True))
     return quat_to_matrix((x, y, z, qw))
 
 

@@ -104,12 +104,16 @@ def test_plain_float_quaternion_is_bit_identical() -> None:
 
 def test_blend_slerp_is_bit_identical_on_many_seeds() -> None:
     eye = np.eye(3)
-    for seed in range(300):
+    flipped = 0
+    for seed in range(600):
         rng = np.random.default_rng(seed)
         a, b = Rotation.random(2, random_state=rng).as_matrix()
         w = float(rng.random())
-        for x, y in ((a, b), (a, eye), (eye, b), (a, a)):
+        flipped += int(_quat(a) @ _quat(b) < 0)  # the shorter way round: qb negated
+        near = Rotation.from_rotvec(rng.normal(0.0, 1e-7, 3)).as_matrix() @ a
+        for x, y in ((a, b), (a, eye), (eye, b), (a, a), (a, near)):
             assert _slerp(x, y, w).tobytes() == reference_slerp(x, y, w).tobytes(), seed
+    assert 100 < flipped < 500
 
 
 def test_batched_fk_is_bit_identical_to_one_at_a_time() -> None:
