@@ -236,8 +236,8 @@ def test_batched_link_states_are_bit_identical() -> None:
             rng = np.random.default_rng(seed)
             ids = [n for n in names if rng.random() < 0.5] or names[:1]
             for name in ids:
-                spot = tuple(float(v) for v in rng.uniform(-10.0, 10.0, 3))
-                world.pose_subject(name, random_pose(rng), spot, float(rng.uniform(-7.0, 7.0)))
+                x, y, z = (float(v) for v in rng.uniform(-10.0, 10.0, 3))
+                world.pose_subject(name, random_pose(rng), (x, y, z), float(rng.uniform(-7, 7)))
             got, want = world._link_states(ids), reference_link_states(world, ids)
             for fast, old in zip(got, want, strict=True):
                 assert np.array(fast).tobytes() == np.array(old).tobytes(), seed
@@ -256,3 +256,26 @@ def test_rays_cross_boxes_in_passes_equals_ray_by_ray() -> None:
         one |= _rays_cross_boxes(a[k : k + 100], b[k : k + 100], lo, hi)
     assert whole.tolist() == one.tolist()
     assert 0 < whole.sum() < 40 or whole.all()
+
+
+def test_the_frame_loop_runs_with_the_setup_frozen_and_unfreezes_after() -> None:
+    """What was built before the first frame is out of the collector's sight during the frames
+    (no multi-millisecond full collections mid-run), and given back after the run."""
+    import gc
+
+    from drills.officer import find_officer
+    from drills.schema import builtin_drills
+    from range.runs.drill import RunConfig, run_drill
+
+    drill = builtin_drills()["phone-draw-v1"]
+    frozen: list[int] = []
+    config = RunConfig(
+        drill,
+        find_officer(drill.expected_officer or ""),
+        1,
+        on_frame=lambda run: frozen.append(gc.get_freeze_count()),
+    )
+    assert gc.get_freeze_count() == 0
+    run_drill(config)
+    assert frozen and min(frozen) > 1000  # the drill, world, lane and modules: frozen
+    assert gc.get_freeze_count() == 0

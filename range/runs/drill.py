@@ -17,11 +17,12 @@ Two modes, one frame (`range.runs.core.lane_frame`) and one firing path:
 
 from __future__ import annotations
 
+import gc
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -100,6 +101,20 @@ class LiveDrill:
     # heard through the Listener from the run's start and kept in the run folder. None: no
     # audio (a machine with no audio device, where the CLI has said so in one line).
     voice: Callable[[], Iterable[Pcm]] | None = None
+
+
+@contextmanager
+def _setup_frozen() -> Iterator[None]:
+    """The frame loop with everything built before it (drill, world, lane, imports) moved out
+    of the garbage collector's sight (gc.freeze): a full collection then walks only what the
+    frames made, instead of stalling a frame for 2-6 ms (measured: 30 subjects, this machine);
+    unfrozen after, so a long-running process can still free a finished run."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,10 +511,11 @@ class Session:
                 **voice_meta,
             )
             hands.after_step(engine.t)
-            if self.live is None:
-                self._run_simulated()
-            else:
-                self._run_live(self.live)
+            with _setup_frozen():
+                if self.live is None:
+                    self._run_simulated()
+                else:
+                    self._run_live(self.live)
             voice_file, voice_sha256 = self._keep_voice(voice_meta, writer)
             score = score_run(log.records, config.policy)
             result = RunResult(
