@@ -193,6 +193,8 @@ class RangeWorld:
         self._placement: dict[str, tuple[Vec3, float, HumanPose]] = {}
         self._frames: dict[str, Posed] = {}
         self._bodies: dict[str, SubjectBody] = {}
+        # Each subject's body's skeleton (SubjectBody.skeleton() builds a cache key each call).
+        self._skeletons: dict[str, Skeleton] = {}
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
         # What each solid object is made of and what a drill calls it (physics.penetration):
         # name -> (material id, "cover" | "concealment", (2, 3) box). Subjects are soft
@@ -268,6 +270,7 @@ class RangeWorld:
         self._subjects[subject_id] = uid
         self._uid_subject[uid] = subject_id
         self._bodies[subject_id] = body
+        self._skeletons[subject_id] = skeleton
         self._spheres[subject_id] = _spheres(skeleton)
         self._planes[subject_id] = _hull_planes(skeleton)
         for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
@@ -346,7 +349,7 @@ class RangeWorld:
             cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
             yaws += [cy, -sy, 0.0, sy, cy, 0.0, 0.0, 0.0, 1.0]
         yaw = np.array(yaws).reshape(count, 3, 3)
-        rest0 = np.array([self._bodies[subject_id].skeleton().rest[0] for subject_id in ids])
+        rest0 = np.array([self._skeletons[subject_id].rest[0] for subject_id in ids])
         pelvis = rest0 + np.array([pose.root_offset_m for _, _, pose in placed])
         feet = np.array([xyz for xyz, _, _ in placed])
         bases = feet + (yaw @ pelvis[:, :, None])[:, :, 0]
@@ -410,7 +413,7 @@ class RangeWorld:
         return self._frames[subject_id]
 
     def _frames_at(self, subject_id: str, placed: tuple[Vec3, float, HumanPose]) -> Posed:
-        posed = forward_kinematics(self._bodies[subject_id].skeleton(), placed[2])
+        posed = forward_kinematics(self._skeletons[subject_id], placed[2])
         return self._in_world(placed, posed)
 
     def _in_world(self, placed: tuple[Vec3, float, HumanPose], posed: Posed) -> Posed:
@@ -426,7 +429,7 @@ class RangeWorld:
         if len(todo) < 2:
             return  # subject_frames does one as cheaply
         placed = [self._placement[name] for name in todo]
-        skeletons = [self._bodies[name].skeleton() for name in todo]
+        skeletons = [self._skeletons[name] for name in todo]
         pos, rot = forward_kinematics_arrays(skeletons, [pl[2] for pl in placed])
         # _in_world and _box_of for all of them: the same products per subject.
         yaw = np.stack([quat_to_matrix(yaw_quat(pl[1])) for pl in placed])
@@ -900,7 +903,7 @@ class RangeWorld:
         R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
-        skeleton = self._bodies[name].skeleton()
+        skeleton = self._skeletons[name]
         planes = self._planes[name]
         uid = self._subjects[name]
         m_chords = len(starts)
@@ -981,7 +984,7 @@ class RangeWorld:
         fl, seg = np.nonzero(gap <= 0.0)
         if len(fl):
             rot, pos = frames.rotation[seg], frames.position[seg]
-            rest = self._bodies[name].skeleton().rest[seg]
+            rest = self._skeletons[name].rest[seg]
             qa = rest + np.einsum("nji,nj->ni", rot, a[fl] - pos)
             qb = rest + np.einsum("nji,nj->ni", rot, b[fl] - pos)
             _, _, bound = _clip(self._planes[name][seg], qa, qb)

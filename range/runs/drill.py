@@ -42,7 +42,7 @@ from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import BODY_SIZES, DEFAULT_CLOTHING_GAP_IN, Region, SubjectBody
-from physics.human import HumanPose
+from physics.human import HumanPose, Skeleton
 from physics.pose import Pose
 from physics.taser import Circuit, ProbeImpact, cartridge, circuit_for, fly_probes, prepare
 from physics.units import FT_M
@@ -375,6 +375,7 @@ class Session:
         self.offset_s = 0.0
         # Where each subject was last placed in the world: (position, yaw).
         self._placed: dict[str, tuple[tuple[float, float], float]] = {}
+        self._skeletons: dict[str, tuple[SubjectBody, Skeleton]] = {}
         # Each TASER's probes across its trigger pulls (a TASER 10 closes a circuit over two).
         self.circuits: dict[str, Circuit] = {}
         # A cartridge's probes read over two frames are one pull (range/runs/core.py).
@@ -800,11 +801,19 @@ class Session:
                 subject.behaviour.value,
                 subject.stance.value,
                 subject.held_object.value,
-                self.bodies[subject.id].skeleton(),
+                self._skeleton(subject.id),
             )
             self.world.pose_subject(subject.id, pose)
             self.human_poses[subject.id] = pose
         self.hands.after_step(engine.t)
+
+    def _skeleton(self, subject_id: str) -> Skeleton:
+        """The subject's body's skeleton, kept per body (a frame asks for every subject's)."""
+        body = self.bodies[subject_id]
+        kept = self._skeletons.get(subject_id)
+        if kept is None or kept[0] is not body:
+            kept = self._skeletons[subject_id] = (body, body.skeleton())
+        return kept[1]
 
     def _answered(self, silent: Sequence[Attached]) -> bool:
         """The run core's fault policy: while a replica is silent the drill is suspended (timer
