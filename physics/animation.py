@@ -206,15 +206,10 @@ def _recover(t_s: float, prone: HumanPose, kneel: HumanPose) -> HumanPose:
     return blend(kneel, HumanPose(), _ease((t_s - half) / half))
 
 
-def _quat(m: F64) -> F64:
+def _quat_floats(m: F64) -> list[float]:
     """One rotation matrix's unit quaternion (x, y, z, w), w >= 0: matrices_to_quats for a
     single matrix in plain floats, the same operations in the same order (so the same bits;
     tests/test_fast_paths.py), at a tenth of the cost of numpy on arrays this small."""
-    return np.array(_quat_floats(m))
-
-
-def _quat_floats(m: F64) -> list[float]:
-    """_quat as four Python floats."""
     (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = m.tolist()
     diag = (
         1 + m00 - m11 - m22,
