@@ -336,13 +336,20 @@ class SubjectAnimator:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._changes: dict[str, list[tuple[float, Clip]]] = {}
+        self._changes: dict[str, list[tuple[float, Clip]]] = {}  # appended to, never edited
+        self._timelines: dict[str, Timeline] = {}
         self._last: dict[str, tuple[float, float, float, float]] = {}  # t, x, y, yaw
         self._velocity: dict[str, tuple[float, float]] = {}
         self._skeletons: dict[str, Skeleton] = {}
 
     def _timeline(self, subject_id: str) -> Timeline:
-        return Timeline(tuple(self._changes[subject_id]), _subject_seed(self.seed, subject_id))
+        # Kept until the subject's clip changes: every frame asks for every subject's.
+        changes = self._changes[subject_id]
+        kept = self._timelines.get(subject_id)
+        if kept is None or len(kept.changes) != len(changes):
+            kept = Timeline(tuple(changes), _subject_seed(self.seed, subject_id))
+            self._timelines[subject_id] = kept
+        return kept
 
     def update(
         self,

@@ -280,3 +280,24 @@ def test_the_frame_loop_runs_with_the_setup_frozen_and_unfreezes_after() -> None
     run_drill(config)
     assert frozen and min(frozen) > 1000  # the drill, world, lane and modules: frozen
     assert gc.get_freeze_count() == 0
+
+
+def test_kept_timelines_follow_every_clip_change() -> None:
+    from physics.animation import SubjectAnimator, Timeline, _subject_seed
+
+    skeleton = BODIES[0].skeleton()
+    animator = SubjectAnimator(9)
+    rng = np.random.default_rng(9)
+    x = 0.0
+    for frame in range(400):
+        t = frame / 90
+        x += float(rng.choice([0.0, 0.3, 1.0, 4.0])) / 90  # idle, walk, run: clips change
+        pose = animator.update(
+            "s1", t, (x, 0.0), 0.0, "active_resistance", "standing", "none", skeleton
+        )
+        fresh = Timeline(tuple(animator._changes["s1"]), _subject_seed(9, "s1"))
+        assert animator._timeline("s1") == fresh, frame
+        want = fresh.pose_at(skeleton, t)
+        for name, m in want.joints.items():
+            assert pose.joints[name].tobytes() == m.tobytes(), frame
+    assert len(animator._changes["s1"]) > 10
