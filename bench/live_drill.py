@@ -88,8 +88,9 @@ def crowd_drill(subjects: int, seconds: float) -> str:
             'movement = "advance"',
             "speed_mps = 0.3",
         ]
-    # An ending the time limit always comes first (a drill must be able to end).
-    parts += ["[[phases.transitions]]", 'to = "end"', f"after_s = {seconds * 10}"]
+    # A reachable ending (a drill must be able to end; one after the time limit is refused):
+    # the last subject complies a frame before the time limit would end the drill.
+    parts += ["[[phases.transitions]]", 'to = "end"', f"after_s = {seconds - 0.02}"]
     parts += ["[[phases]]", 'id = "end"', f'subject = "s{subjects - 1}"']
     parts += ['behaviour = "compliant"', "ends_drill = true"]
     return "\n".join(parts) + "\n"

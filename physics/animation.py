@@ -29,7 +29,6 @@ from physics.human import (
     HumanPose,
     Skeleton,
     forward_kinematics,
-    matrices_to_quats,
     posed_vertices,
     rot_x,
     rot_y,
@@ -207,17 +206,51 @@ def _recover(t_s: float, prone: HumanPose, kneel: HumanPose) -> HumanPose:
     return blend(kneel, HumanPose(), _ease((t_s - half) / half))
 
 
+def _quat_floats(m: F64) -> list[float]:
+    """One rotation matrix's unit quaternion (x, y, z, w), w >= 0: matrices_to_quats for a
+    single matrix in plain floats, the same operations in the same order (so the same bits;
+    tests/test_fast_paths.py), at a tenth of the cost of numpy on arrays this small."""
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = m.tolist()
+    diag = (
+        1 + m00 - m11 - m22,
+        1 - m00 + m11 - m22,
+        1 - m00 - m11 + m22,
+        1 + m00 + m11 + m22,
+    )
+    best = 0
+    for i in (1, 2, 3):  # np.argmax: the first of equal largest
+        if diag[i] > diag[best]:
+            best = i
+    xy, xz, yz = m01 + m10, m02 + m20, m12 + m21
+    wx, wy, wz = m21 - m12, m02 - m20, m10 - m01
+    row = (
+        (diag[0], xy, xz, wx),
+        (xy, diag[1], yz, wy),
+        (xz, yz, diag[2], wz),
+        (wx, wy, wz, diag[3]),
+    )[best]
+    den = 2.0 * math.sqrt(max(diag[best], 1e-300))
+    q = [v / den for v in row]
+    if q[3] < 0:
+        q = [v * -1 for v in q]
+    return q
+
+
 def _slerp(a: F64, b: F64, w: float) -> F64:
-    qa, qb = matrices_to_quats(np.stack([a, b]))
-    if qa @ qb < 0:
-        qb = -qb
-    dot = min(max(float(qa @ qb), -1.0), 1.0)
-    angle = math.acos(dot)
+    # Plain floats but for the dot product (numpy's, as before: its summation order is the
+    # library's); negating qb negates that dot exactly, so it is taken once. Each step is the
+    # same IEEE operation as the numpy form it replaced (tests/test_fast_paths.py: same bits).
+    qa, qb = _quat_floats(a), _quat_floats(b)
+    d = float(np.array(qa) @ np.array(qb))
+    if d < 0:
+        qb = [-v for v in qb]
+        d = -d
+    angle = math.acos(min(max(d, -1.0), 1.0))
     if angle < 1e-6:
-        q = qa
+        x, y, z, qw = qa
     else:
-        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
-    x, y, z, qw = (float(v) for v in q)
+        sa, sb, s = math.sin((1 - w) * angle), math.sin(w * angle), math.sin(angle)
+        x, y, z, qw = ((sa * u + sb * v) / s for u, v in zip(qa, qb, strict=True))
     return quat_to_matrix((x, y, z, qw))
 
 
@@ -303,13 +336,20 @@ class SubjectAnimator:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._changes: dict[str, list[tuple[float, Clip]]] = {}
+        self._changes: dict[str, list[tuple[float, Clip]]] = {}  # appended to, never edited
+        self._timelines: dict[str, Timeline] = {}
         self._last: dict[str, tuple[float, float, float, float]] = {}  # t, x, y, yaw
         self._velocity: dict[str, tuple[float, float]] = {}
         self._skeletons: dict[str, Skeleton] = {}
 
     def _timeline(self, subject_id: str) -> Timeline:
-        return Timeline(tuple(self._changes[subject_id]), _subject_seed(self.seed, subject_id))
+        # Kept until the subject's clip changes: every frame asks for every subject's.
+        changes = self._changes[subject_id]
+        kept = self._timelines.get(subject_id)
+        if kept is None or len(kept.changes) != len(changes):
+            kept = Timeline(tuple(changes), _subject_seed(self.seed, subject_id))
+            self._timelines[subject_id] = kept
+        return kept
 
     def update(
         self,

@@ -8,7 +8,7 @@ chords through `rayTestBatch` are 60-90x faster than CCD bodies and do not tunne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -24,6 +24,7 @@ from physics.human import (
     Posed,
     Skeleton,
     forward_kinematics,
+    forward_kinematics_arrays,
     matrices_to_quats,
     region_codes,
 )
@@ -133,6 +134,30 @@ def _segment_distance(
     return np.asarray(np.sqrt(((a + d * t[..., None] - c) ** 2).sum(-1)))
 
 
+def _rays_cross_boxes(
+    a: NDArray[np.float64], b: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """(S,) whether any segment a -> b (R, 3) meets each box (lo, hi) (S, 3) (slab test).
+    Conservative: the boxes are grown by 1 mm, so rounding can only answer yes where the exact
+    answer is no."""
+    step_r = max(1, 100_000 // max(len(lo), 1))  # rays a pass: temporaries of ~100k x 3
+    if len(a) > step_r:
+        out = np.zeros(len(lo), dtype=bool)
+        for k in range(0, len(a), step_r):
+            out |= _rays_cross_boxes(a[k : k + step_r], b[k : k + step_r], lo, hi)
+        return out
+    lo, hi = lo[None] - 1e-3, hi[None] + 1e-3  # (1, S, 3)
+    a, d = a[:, None], (b - a)[:, None]  # (R, 1, 3)
+    flat = np.abs(d) < 1e-12  # parallel to that axis: inside its slab or never
+    inside = (a >= lo) & (a <= hi)
+    step = np.where(flat, 1.0, d)
+    t1, t2 = (lo - a) / step, (hi - a) / step
+    enter = np.where(flat, -np.inf, np.minimum(t1, t2)).max(axis=2)
+    leave = np.where(flat, np.inf, np.maximum(t1, t2)).min(axis=2)
+    meets = (flat <= inside).all(axis=2) & (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0))
+    return np.asarray(meets.any(axis=0))
+
+
 class RangeWorld:
     """One lane of the range. Close it (or use it as a context manager) to free the client."""
 
@@ -168,6 +193,8 @@ class RangeWorld:
         self._placement: dict[str, tuple[Vec3, float, HumanPose]] = {}
         self._frames: dict[str, Posed] = {}
         self._bodies: dict[str, SubjectBody] = {}
+        # Each subject's body's skeleton (SubjectBody.skeleton() builds a cache key each call).
+        self._skeletons: dict[str, Skeleton] = {}
         self._targets: dict[str, tuple[PaperTarget, Vec3]] = {}
         # What each solid object is made of and what a drill calls it (physics.penetration):
         # name -> (material id, "cover" | "concealment", (2, 3) box). Subjects are soft
@@ -246,6 +273,7 @@ class RangeWorld:
         self._subjects[subject_id] = uid
         self._uid_subject[uid] = subject_id
         self._bodies[subject_id] = body
+        self._skeletons[subject_id] = skeleton
         self._spheres[subject_id] = _spheres(skeleton)
         self._planes[subject_id] = _hull_planes(skeleton)
         for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
@@ -292,20 +320,7 @@ class RangeWorld:
             return
         c = self._require()
         self._unsynced.difference_update(ids)
-        local = np.tile(_EYE, (len(ids), len(JOINTS), 1, 1))
-        bases = np.empty((len(ids), 3))
-        for k, subject_id in enumerate(ids):
-            (x, y, z), yaw_rad, pose = self._placement[subject_id]
-            for name, m in pose.joints.items():
-                local[k, _JOINT_INDEX[name]] = m
-            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
-            yaw = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-            rest0 = self._bodies[subject_id].skeleton().rest[0]
-            bases[k] = (x, y, z) + yaw @ (rest0 + pose.root_offset_m)
-            local[k, 0] = yaw @ pose.root_rotation @ local[k, 0]
-        quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(len(ids), len(JOINTS), 4)
-        slides = bases.tolist()
-        joints = quats.tolist()
+        slides, joints = self._link_states(ids)
         for k, subject_id in enumerate(ids):
             x, y, z = slides[k]
             p.resetJointStatesMultiDof(
@@ -315,6 +330,36 @@ class RangeWorld:
                 self._placement[subject_id],
                 self._numpy_boxes.get(subject_id),
             )
+
+    def _link_states(self, ids: list[str]) -> tuple[list[list[float]], list[list[list[float]]]]:
+        """What `sync` hands PyBullet for subjects `ids`: each pelvis's place (the three slides)
+        and each joint's quaternion, the subject's yaw folded into the pelvis. Batched over the
+        subjects (one product each for the yaw and the pelvis, one quaternion batch), the same
+        products per subject as one at a time (tests/test_fast_paths.py compares the bits)."""
+        count = len(ids)
+        placed = [self._placement[subject_id] for subject_id in ids]
+        local = np.tile(_EYE, (count, len(JOINTS), 1, 1))
+        ks, js, mats = [], [], []
+        for k, (_, _, pose) in enumerate(placed):
+            for name, m in pose.joints.items():
+                ks.append(k)
+                js.append(_JOINT_INDEX[name])
+                mats.append(m)
+        if mats:
+            local[ks, js] = mats
+        yaws = []
+        for _, yaw_rad, _ in placed:
+            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+            yaws += [cy, -sy, 0.0, sy, cy, 0.0, 0.0, 0.0, 1.0]
+        yaw = np.array(yaws).reshape(count, 3, 3)
+        rest0 = np.array([self._skeletons[subject_id].rest[0] for subject_id in ids])
+        pelvis = rest0 + np.array([pose.root_offset_m for _, _, pose in placed])
+        feet = np.array([xyz for xyz, _, _ in placed])
+        bases = feet + (yaw @ pelvis[:, :, None])[:, :, 0]
+        roots = np.array([pose.root_rotation for _, _, pose in placed])
+        local[:, 0] = yaw @ roots @ local[:, 0]
+        quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(count, len(JOINTS), 4)
+        return bases.tolist(), quats.tolist()
 
     def subject_box(self, subject_id: str) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
@@ -330,22 +375,37 @@ class RangeWorld:
         at = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
         return np.array([(at - radius[:, None]).min(axis=0), (at + radius[:, None]).max(axis=0)])
 
-    def _sync_for(self, lo: NDArray[np.float64], hi: NDArray[np.float64]) -> None:
+    def _sync_for(
+        self,
+        lo: NDArray[np.float64],
+        hi: NDArray[np.float64],
+        rays: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+    ) -> None:
         """Sync the subjects that rays inside the box (lo, hi) can meet: those whose new pose
-        or whose pose in PyBullet now reaches into it (a stale pose must not stop a ray)."""
+        or whose pose in PyBullet now reaches into it (a stale pose must not stop a ray). With
+        `rays` (a, b: (R, 3), the rays themselves), only those whose box one of the rays
+        crosses: a pointing ray down a lane full of subjects crosses the boxes of one or two
+        of them, not every box inside the box round the ray (a sync costs ~20 us a subject)."""
         if not self._unsynced:
             return
-        need = set()
-        for subject_id in self._unsynced:
+        self._frame_all(name for name in self._unsynced if name not in self._numpy_boxes)
+        ids = list(self._unsynced)
+        unions = np.empty((len(ids), 2, 3))
+        for k, subject_id in enumerate(ids):
             new = self.subject_box(subject_id)
             placed, old_box = self._synced.get(subject_id, (None, new))
             if old_box is None and placed is not None:
                 old_box = self._box_of(subject_id, self._frames_at(subject_id, placed))
                 self._synced[subject_id] = (placed, old_box)
             old = new if old_box is None else old_box
-            box_lo, box_hi = np.minimum(new[0], old[0]), np.maximum(new[1], old[1])
-            if (box_lo <= hi).all() and (box_hi >= lo).all():
-                need.add(subject_id)
+            np.minimum(new[0], old[0], out=unions[k, 0])
+            np.maximum(new[1], old[1], out=unions[k, 1])
+        meets: NDArray[np.bool_] = np.asarray(
+            (unions[:, 0] <= hi).all(axis=1) & (unions[:, 1] >= lo).all(axis=1)
+        )
+        if rays is not None and meets.any():
+            meets[meets] = _rays_cross_boxes(*rays, unions[meets, 0], unions[meets, 1])
+        need = {subject_id for subject_id, m in zip(ids, meets.tolist(), strict=True) if m}
         self.sync(need)
 
     def subject_frames(self, subject_id: str) -> Posed:
@@ -356,10 +416,37 @@ class RangeWorld:
         return self._frames[subject_id]
 
     def _frames_at(self, subject_id: str, placed: tuple[Vec3, float, HumanPose]) -> Posed:
-        (x, y, z), yaw_rad, pose = placed
-        posed = forward_kinematics(self._bodies[subject_id].skeleton(), pose)
+        posed = forward_kinematics(self._skeletons[subject_id], placed[2])
+        return self._in_world(placed, posed)
+
+    def _in_world(self, placed: tuple[Vec3, float, HumanPose], posed: Posed) -> Posed:
+        (x, y, z), yaw_rad, _ = placed
         yaw = quat_to_matrix(yaw_quat(yaw_rad))
         return Posed(np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation)
+
+    def _frame_all(self, subject_ids: Iterable[str]) -> None:
+        """Cache the joint frames of those subjects posed since their frames were last
+        computed: one batched forward kinematics for all of them (the same bits as one at a
+        time), not one call each (a frame with 30 moving subjects boxes all 30)."""
+        todo = [name for name in subject_ids if name not in self._frames]
+        if len(todo) < 2:
+            return  # subject_frames does one as cheaply
+        placed = [self._placement[name] for name in todo]
+        skeletons = [self._skeletons[name] for name in todo]
+        pos, rot = forward_kinematics_arrays(skeletons, [pl[2] for pl in placed])
+        # _in_world and _box_of for all of them: the same products per subject.
+        yaw = np.stack([quat_to_matrix(yaw_quat(pl[1])) for pl in placed])
+        feet = np.array([pl[0] for pl in placed])
+        pos = feet[:, None, :] + pos @ yaw.transpose(0, 2, 1)
+        rot = yaw[:, None] @ rot
+        centre = np.stack([self._spheres[name][0] for name in todo])
+        radius = np.stack([self._spheres[name][1] for name in todo])[:, :, None]
+        at = pos + np.einsum("sjab,sjb->sja", rot, centre)
+        boxes = np.stack([(at - radius).min(axis=1), (at + radius).max(axis=1)], axis=1)
+        for k, name in enumerate(todo):
+            self._frames[name] = Posed(pos[k], rot[k])
+            if name not in self._numpy_boxes:
+                self._numpy_boxes[name] = boxes[k]
 
     def subject_pose(self, subject_id: str) -> tuple[Vec3, float, HumanPose]:
         """Feet position, yaw and pose of a subject as last placed."""
@@ -596,6 +683,7 @@ class RangeWorld:
             links = range(-1, p.getNumJoints(uid, physicsClientId=c))
             boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
             self._aabbs[uid] = np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
+        self._frame_all(name for name in self._subjects if name not in self._numpy_boxes)
         subjects = [self.subject_box(name) for name in self._subjects]
         self._boxes = np.array(list(self._aabbs.values()) + subjects)
         return self._boxes
@@ -840,7 +928,7 @@ class RangeWorld:
         R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
-        skeleton = self._bodies[name].skeleton()
+        skeleton = self._skeletons[name]
         planes = self._planes[name]
         uid = self._subjects[name]
         m_chords = len(starts)
@@ -921,7 +1009,7 @@ class RangeWorld:
         fl, seg = np.nonzero(gap <= 0.0)
         if len(fl):
             rot, pos = frames.rotation[seg], frames.position[seg]
-            rest = self._bodies[name].skeleton().rest[seg]
+            rest = self._skeletons[name].rest[seg]
             qa = rest + np.einsum("nji,nj->ni", rot, a[fl] - pos)
             qb = rest + np.einsum("nji,nj->ni", rot, b[fl] - pos)
             _, _, bound = _clip(self._planes[name][seg], qa, qb)
@@ -949,7 +1037,7 @@ class RangeWorld:
         c = self._require()
         a, b = starts[ks[which], ns[which]], ends[ks[which], ns[which]]
         if len(a) and mask & _SUBJECT_GROUP:
-            self._sync_for(np.minimum(a, b).min(axis=0), np.maximum(a, b).max(axis=0))
+            self._sync_for(np.minimum(a, b).min(axis=0), np.maximum(a, b).max(axis=0), (a, b))
         for lo in range(0, len(which), _RAY_CHUNK):
             rows = which[lo : lo + _RAY_CHUNK]
             # numpy arrays straight in: half the cost of lists (stack-notes: chunks of 16383).

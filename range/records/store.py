@@ -156,6 +156,13 @@ class RecordsError(RuntimeError):
     pass
 
 
+_INSERT_SHOT = (
+    "INSERT INTO attempt_shots (attempt, seq, shot)"
+    " SELECT a.id, COALESCE((SELECT MAX(s.seq) + 1 FROM attempt_shots s"
+    " WHERE s.attempt = a.id), 0), ? FROM attempts_in_progress a WHERE a.id = ?"
+)
+
+
 def _digest(values: list[Any]) -> str:
     canonical = json.dumps(values, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -464,7 +471,12 @@ class Records:
         return self._guard(run)
 
     def _run(self, sql: str, *args: Any) -> Any:
-        return self._guard(lambda: self._db.execute(self._sql(sql), args))
+        # `_guard` inlined: this runs three times for every shot recorded.
+        try:
+            return self._db.execute(sql if self.dialect == "sqlite" else self._sql(sql), args)
+        except self._driver_errors() as exc:
+            path = _sqlite_path(self.url) if self.dialect == "sqlite" else None
+            raise RecordsError(f"records {self.where}: {_explain(exc, path)}") from None
 
     @contextmanager
     def _transaction(self, exclusive: bool = False, durable: bool = True) -> Iterator[None]:
@@ -795,16 +807,11 @@ class Records:
         so the cost does not grow with the attempt. Not fsynced on its own: it survives the
         process being killed, and is on disk once the attempt is finished (or the next durable
         write); docs/records.md says what a power cut may take."""
+        text = json.dumps(shot)  # outside the write lock
         with self._transaction(durable=False):
             # One statement: the next sequence number is one probe of the primary key's
             # prefix (MAX), whatever the attempt's length; no row when there is no attempt.
-            cur = self._run(
-                "INSERT INTO attempt_shots (attempt, seq, shot)"
-                " SELECT a.id, COALESCE((SELECT MAX(s.seq) + 1 FROM attempt_shots s"
-                " WHERE s.attempt = a.id), 0), ? FROM attempts_in_progress a WHERE a.id = ?",
-                json.dumps(shot),
-                attempt,
-            )
+            cur = self._run(_INSERT_SHOT, text, attempt)
             if cur.rowcount != 1:
                 raise RecordsError(f"no attempt in progress with id {attempt}")
 

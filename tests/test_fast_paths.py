@@ -1,0 +1,303 @@
+"""Fast paths give the same bits as the forms they replaced (seeded runs replay bit for bit):
+the depth-ordered forward kinematics, and the plain-float quaternions of the pose blend."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from physics.animation import Clip, _quat_floats, _slerp, clip_pose
+from physics.body import BODY_SIZES, SubjectBody
+from physics.human import (
+    _LEVELS,
+    JOINT_INDEX,
+    JOINTS,
+    HumanPose,
+    Posed,
+    Skeleton,
+    forward_kinematics,
+    matrices_to_quats,
+)
+from physics.pose import quat_to_matrix
+
+BODIES = [
+    SubjectBody(),
+    SubjectBody(size=BODY_SIZES["small"], child=True),
+    SubjectBody(size=BODY_SIZES["large"], elderly=True),
+    SubjectBody(pregnant=True),
+]
+
+
+def reference_fk(skeleton: Skeleton, pose: HumanPose) -> Posed:
+    """forward_kinematics as it was before the depth-ordered rewrite (commit c8a3ff5)."""
+    rest = skeleton.rest
+    local = np.tile(np.eye(3), (len(JOINTS), 1, 1))
+    for name, m in pose.joints.items():
+        local[JOINT_INDEX[name]] = m
+    pos = np.empty_like(rest)
+    rot = np.empty((len(JOINTS), 3, 3))
+    rot[0] = pose.root_rotation @ local[0]
+    pos[0] = rest[0] + pose.root_offset_m
+    for idx, par in _LEVELS:
+        parent_rot = rot[par]
+        rot[idx] = parent_rot @ local[idx]
+        pos[idx] = pos[par] + (parent_rot @ (rest[idx] - rest[par])[:, :, None])[:, :, 0]
+    return Posed(pos, rot)
+
+
+def random_pose(rng: np.random.Generator) -> HumanPose:
+    names = [n for n in JOINTS if rng.random() < 0.8]
+    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
+    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
+    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=["medium", "child", "elderly", "pregnant"])
+def test_fast_fk_is_bit_identical_on_random_poses(body: SubjectBody) -> None:
+    skeleton = body.skeleton()
+    for seed in range(200):
+        pose = random_pose(np.random.default_rng(seed))
+        fast, old = forward_kinematics(skeleton, pose), reference_fk(skeleton, pose)
+        assert fast.position.tobytes() == old.position.tobytes(), seed
+        assert fast.rotation.tobytes() == old.rotation.tobytes(), seed
+
+
+def test_fast_fk_is_bit_identical_on_animation_frames() -> None:
+    skeleton = SubjectBody().skeleton()
+    for clip in Clip:
+        for k in range(40):
+            pose = clip_pose(skeleton, clip, k * 0.037, k)
+            fast, old = forward_kinematics(skeleton, pose), reference_fk(skeleton, pose)
+            assert fast.position.tobytes() == old.position.tobytes(), (clip, k)
+            assert fast.rotation.tobytes() == old.rotation.tobytes(), (clip, k)
+
+
+def reference_slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """animation._slerp as it was before the plain-float quaternions (commit c8a3ff5)."""
+    qa, qb = matrices_to_quats(np.stack([a, b]))
+    if qa @ qb < 0:
+        qb = -qb
+    dot = min(max(float(qa @ qb), -1.0), 1.0)
+    angle = math.acos(dot)
+    if angle < 1e-6:
+        q = qa
+    else:
+        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
+    x, y, z, qw = (float(v) for v in q)
+    return quat_to_matrix((x, y, z, qw))
+
+
+def test_plain_float_quaternion_is_bit_identical() -> None:
+    rng = np.random.default_rng(7)
+    mats = Rotation.random(5000, random_state=rng).as_matrix()
+    # Each branch of Shepperd's method (the largest diagonal term), the identity and half-turns.
+    special = [np.eye(3), np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0])]
+    special += [np.diag([-1.0, -1.0, 1.0])]
+    every = np.concatenate([mats, np.array(special)])
+    want = matrices_to_quats(every)
+    for k, m in enumerate(every):
+        assert np.array(_quat_floats(m)).tobytes() == want[k].tobytes(), k
+
+
+def test_blend_slerp_is_bit_identical_on_many_seeds() -> None:
+    eye = np.eye(3)
+    flipped = 0
+    for seed in range(600):
+        rng = np.random.default_rng(seed)
+        a, b = Rotation.random(2, random_state=rng).as_matrix()
+        w = float(rng.random())
+        # The shorter way round: qb negated.
+        flipped += int(np.dot(_quat_floats(a), _quat_floats(b)) < 0)
+        near = Rotation.from_rotvec(rng.normal(0.0, 1e-7, 3)).as_matrix() @ a
+        for x, y in ((a, b), (a, eye), (eye, b), (a, a), (a, near)):
+            assert _slerp(x, y, w).tobytes() == reference_slerp(x, y, w).tobytes(), seed
+    assert 100 < flipped < 500
+
+
+def test_batched_fk_is_bit_identical_to_one_at_a_time() -> None:
+    from physics.human import forward_kinematics_batch
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        count = int(rng.integers(1, 31))
+        skeletons = [BODIES[int(rng.integers(len(BODIES)))].skeleton() for _ in range(count)]
+        if seed % 2:  # one body for all (its offsets broadcast)
+            skeletons = [skeletons[0]] * count
+        poses = [random_pose(rng) for _ in range(count)]
+        for sk, pose, got in zip(
+            skeletons, poses, forward_kinematics_batch(skeletons, poses), strict=True
+        ):
+            want = reference_fk(sk, pose)
+            assert got.position.tobytes() == want.position.tobytes(), seed
+            assert got.rotation.tobytes() == want.rotation.tobytes(), seed
+
+
+def test_world_frames_batched_equal_one_at_a_time() -> None:
+    from physics.world import RangeWorld
+
+    skeleton = BODIES[0].skeleton()
+    with RangeWorld(lane_length_m=40.0, lane_width_m=40.0) as world:
+        for k in range(12):
+            world.add_subject(f"s{k}", BODIES[k % len(BODIES)], (4.0 + k, k - 6.0, 0.0), 0.3 * k)
+        for frame in range(5):
+            for k in range(12):
+                pose = clip_pose(skeleton, Clip.RUN, 0.05 * frame + k, k)
+                world.pose_subject(f"s{k}", pose, (4.0 + k + 0.1 * frame, k - 6.0, 0.0), k)
+            world._body_boxes()  # boxes every subject: frames in one batch
+            for k in range(12):
+                name = f"s{k}"
+                got = world.subject_frames(name)
+                want = world._frames_at(name, world.subject_pose(name))
+                assert got.position.tobytes() == want.position.tobytes(), (frame, k)
+                assert got.rotation.tobytes() == want.rotation.tobytes(), (frame, k)
+                box = world._box_of(name, want)
+                assert world.subject_box(name).tobytes() == box.tobytes(), (frame, k)
+
+
+def test_rays_cross_box_against_dense_points() -> None:
+    from physics.world import _rays_cross_boxes
+
+    rng = np.random.default_rng(3)
+    lo, hi = np.array([1.0, -0.5, 0.0]), np.array([1.6, 0.5, 1.9])
+    crossed = 0
+    for _ in range(400):
+        a = rng.uniform(-1.0, 3.0, (1, 3))
+        b = rng.uniform(-1.0, 3.0, (1, 3))
+        if rng.random() < 0.2:  # parallel to an axis
+            b[0, int(rng.integers(3))] = a[0, int(rng.integers(3))]
+        s = np.linspace(0.0, 1.0, 4001)[:, None]
+        dense = a + (b - a) * s
+        inside = ((dense >= lo) & (dense <= hi)).all(axis=1).any()
+        got = bool(_rays_cross_boxes(a, b, lo[None], hi[None])[0])
+        assert got or not inside  # never says no where a point of the ray is in the box
+        crossed += int(inside)
+    assert 40 < crossed < 360  # both answers were exercised
+
+
+def test_casts_syncing_only_crossed_subjects_match_syncing_all() -> None:
+    """The lazy sync (only the subjects whose box a ray crosses) gives the same hits as
+    PyBullet with every subject moved to its pose first."""
+    from physics.world import RangeWorld
+
+    skeleton = BODIES[0].skeleton()
+    rng = np.random.default_rng(11)
+    with RangeWorld(lane_length_m=30.0, lane_width_m=12.0) as world:
+        spots = [(6.0 + 1.3 * (k % 6), -4.0 + 1.6 * (k // 6), 0.0) for k in range(30)]
+        for k, spot in enumerate(spots):
+            world.add_subject(f"s{k}", BODIES[k % len(BODIES)], spot, 0.2 * k)
+        world.sync()
+        for frame in range(30):
+            for k, (x, y, z) in enumerate(spots):
+                pose = clip_pose(skeleton, Clip.RUN, 0.07 * frame + k, k)
+                world.pose_subject(f"s{k}", pose, (x + 0.05 * frame, y, z), 0.2 * k + frame)
+            aim = rng.uniform([6.0, -4.5, 0.2], [14.0, 4.5, 1.9], (5, 3))
+            start = np.tile([0.0, 0.0, 1.4], (5, 1))
+            points = np.stack([start, start + (aim - start) * 3.0])
+            times = np.array([0.0, 0.1])
+            speeds = np.full((2, 5), 50.0)
+            lazy = world.cast_paths(points, times, speeds)
+            world.sync()
+            full = world.cast_paths(points, times, speeds)
+            assert lazy.target.tolist() == full.target.tolist(), frame
+            assert lazy.point.tobytes() == full.point.tobytes(), frame
+            assert lazy.region.tolist() == full.region.tolist(), frame
+
+
+def reference_link_states(
+    world: object, ids: list[str]
+) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """RangeWorld.sync's per-subject loop as it was before the batch (commit c8a3ff5)."""
+    placement, bodies = world._placement, world._bodies  # type: ignore[attr-defined]
+    local = np.tile(np.eye(3), (len(ids), len(JOINTS), 1, 1))
+    bases = np.empty((len(ids), 3))
+    for k, subject_id in enumerate(ids):
+        (x, y, z), yaw_rad, pose = placement[subject_id]
+        for name, m in pose.joints.items():
+            local[k, JOINT_INDEX[name]] = m
+        cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+        yaw = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+        rest0 = bodies[subject_id].skeleton().rest[0]
+        bases[k] = (x, y, z) + yaw @ (rest0 + pose.root_offset_m)
+        local[k, 0] = yaw @ pose.root_rotation @ local[k, 0]
+    quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(len(ids), len(JOINTS), 4)
+    return bases.tolist(), quats.tolist()
+
+
+def test_batched_link_states_are_bit_identical() -> None:
+    from physics.world import RangeWorld
+
+    with RangeWorld(lane_length_m=40.0, lane_width_m=40.0) as world:
+        names = [f"s{k}" for k in range(30)]
+        for k, name in enumerate(names):
+            world.add_subject(name, BODIES[k % len(BODIES)], (5.0, 0.0, 0.0), 0.0)
+        for seed in range(100):
+            rng = np.random.default_rng(seed)
+            ids = [n for n in names if rng.random() < 0.5] or names[:1]
+            for name in ids:
+                x, y, z = (float(v) for v in rng.uniform(-10.0, 10.0, 3))
+                world.pose_subject(name, random_pose(rng), (x, y, z), float(rng.uniform(-7, 7)))
+            got, want = world._link_states(ids), reference_link_states(world, ids)
+            for fast, old in zip(got, want, strict=True):
+                assert np.array(fast).tobytes() == np.array(old).tobytes(), seed
+
+
+def test_rays_cross_boxes_in_passes_equals_ray_by_ray() -> None:
+    from physics.world import _rays_cross_boxes
+
+    rng = np.random.default_rng(5)
+    lo = rng.uniform(0.0, 5.0, (40, 3))
+    hi = lo + rng.uniform(0.05, 0.5, (40, 3))
+    a, b = rng.uniform(-1.0, 6.0, (3000, 3)), rng.uniform(-1.0, 6.0, (3000, 3))
+    whole = _rays_cross_boxes(a, b, lo, hi)  # 3000 x 40 rays and boxes: in passes
+    one = np.zeros(40, dtype=bool)
+    for k in range(0, 3000, 100):
+        one |= _rays_cross_boxes(a[k : k + 100], b[k : k + 100], lo, hi)
+    assert whole.tolist() == one.tolist()
+    assert 0 < whole.sum() < 40 or whole.all()
+
+
+def test_the_frame_loop_runs_with_the_setup_frozen_and_unfreezes_after() -> None:
+    """What was built before the first frame is out of the collector's sight during the frames
+    (no multi-millisecond full collections mid-run), and given back after the run."""
+    import gc
+
+    from drills.officer import find_officer
+    from drills.schema import builtin_drills
+    from range.runs.drill import RunConfig, run_drill
+
+    drill = builtin_drills()["phone-draw-v1"]
+    frozen: list[int] = []
+    config = RunConfig(
+        drill,
+        find_officer(drill.expected_officer or ""),
+        1,
+        on_frame=lambda run: frozen.append(gc.get_freeze_count()),
+    )
+    assert gc.get_freeze_count() == 0
+    run_drill(config)
+    assert frozen and min(frozen) > 1000  # the drill, world, lane and modules: frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_kept_timelines_follow_every_clip_change() -> None:
+    from physics.animation import SubjectAnimator, Timeline, _subject_seed
+
+    skeleton = BODIES[0].skeleton()
+    animator = SubjectAnimator(9)
+    rng = np.random.default_rng(9)
+    x = 0.0
+    for frame in range(400):
+        t = frame / 90
+        x += float(rng.choice([0.0, 0.3, 1.0, 4.0])) / 90  # idle, walk, run: clips change
+        pose = animator.update(
+            "s1", t, (x, 0.0), 0.0, "active_resistance", "standing", "none", skeleton
+        )
+        fresh = Timeline(tuple(animator._changes["s1"]), _subject_seed(9, "s1"))
+        assert animator._timeline("s1") == fresh, frame
+        want = fresh.pose_at(skeleton, t)
+        for name, m in want.joints.items():
+            assert pose.joints[name].tobytes() == m.tobytes(), frame
+    assert len(animator._changes["s1"]) > 10
