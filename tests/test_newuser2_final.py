@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from newuser_support import rivera_db
 
 from drills.schema import builtin_drill_files
 from range.cli.main import main
@@ -18,10 +19,7 @@ from range.records.store import Records
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    with Records.open(url) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
-    return url
+    return rivera_db(tmp_path)
 
 
 def _edited_drill(tmp_path: Path) -> Path:
