@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +134,81 @@ def processes() -> Iterator[list[Proc]]:
     finally:
         for proc in reversed(started):
             proc.stop()
+
+
+@dataclass
+class Range:
+    """A console on `port` over the records at `db_url`, and the lanes started for it (each
+    with its runs and log under `tmp`); every process in `procs` is stopped with the range."""
+
+    port: int
+    db_url: str
+    key: str
+    tmp: Path
+    procs: list[Proc]
+
+    def client(self) -> Client:
+        return Client(f"http://127.0.0.1:{self.port}")
+
+    def console(self) -> Proc:
+        proc = start_console(self.port, self.db_url, self.tmp / "console.log")
+        self.procs.append(proc)
+        return proc
+
+    def lane(self, name: str, speed: str = "1", *extra: str) -> Proc:
+        proc = start_lane(
+            self.port,
+            name,
+            self.key,
+            self.tmp / "runs" / name,
+            self.tmp / f"{name}.log",
+            speed,
+            extra,
+        )
+        self.procs.append(proc)
+        return proc
+
+
+@contextmanager
+def console_range(tmp_path: Path, db_url: str | None = None) -> Iterator[Range]:
+    """A running console on a free port over `db_url` (default: a fresh SQLite file under
+    `tmp_path`) seeded with seed_accounts(); it and its lanes are stopped on exit."""
+    url = db_url or f"sqlite:///{tmp_path / 'records.sqlite'}"
+    key = seed_accounts(url)
+    with processes() as procs:
+        r = Range(free_port(), url, key, tmp_path, procs)
+        r.console()
+        yield r
+
+
+def rows_when_written(
+    read: Callable[[], list[dict[str, Any]]], timeout_s: float = 10.0
+) -> list[dict[str, Any]]:
+    """`read()` again every 0.1 s until it returns rows or `timeout_s` pass; its last rows
+    (empty when the console never wrote them)."""
+    deadline = time.monotonic() + timeout_s
+    rows: list[dict[str, Any]] = []
+    while not rows and time.monotonic() < deadline:
+        rows = read()
+        time.sleep(0.1)
+    return rows
+
+
+def browser_login(browser: Any, port: int, name: str, timeout_s: float = 20.0) -> None:
+    """Sign `name` in with PASSWORD on the login page of the console at `port` in a browser
+    from chromium(); returns on the lanes page, TimeoutError after `timeout_s`."""
+    from selenium.webdriver.common.by import By
+
+    base = f"http://127.0.0.1:{port}"
+    browser.get(base + "/login")
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "submit").click()
+    deadline = time.monotonic() + timeout_s
+    while browser.current_url != base + "/":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} never reached the lanes page")
+        time.sleep(0.05)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

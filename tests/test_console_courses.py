@@ -14,14 +14,10 @@ from typing import Any
 
 import pytest
 from console_support import (
-    PASSWORD,
-    Client,
+    browser_login,
     chromium,
-    free_port,
-    processes,
-    seed_accounts,
-    start_console,
-    start_lane,
+    console_range,
+    rows_when_written,
     wait_for,
 )
 
@@ -90,14 +86,10 @@ def test_an_abort_stops_the_course_and_names_who(tmp_path: Path) -> None:
 
 
 def test_a_course_on_a_lane_streams_live_and_is_recorded(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    key = seed_accounts(db_url)
-    port = free_port()
     expected, _ = _fire(tmp_path / "here")  # the same course and seed, fired here
-    with processes() as procs:
-        procs.append(start_console(port, db_url, tmp_path / "console.log"))
-        procs.append(start_lane(port, "L1", key, tmp_path / "runs", tmp_path / "lane.log", "max"))
-        c = Client(f"http://127.0.0.1:{port}")
+    with console_range(tmp_path) as rng:
+        rng.lane("L1", "max")
+        c = rng.client()
         c.login("boss")
         csrf = c.request("/").csrf
         with c.live(csrf) as ws:
@@ -123,12 +115,7 @@ def test_a_course_on_a_lane_streams_live_and_is_recorded(tmp_path: Path) -> None
             ended = wait_for(ws, lambda m: course(m) and m["state"]["status"] == "ended", 60)
             assert ended["state"]["score"]["points"] == expected.score.points
             wait_for(ws, lambda m: m.get("type") == "finished" and m.get("lane") == "L1")
-        deadline = time.monotonic() + 10
-        rows: list[dict[str, Any]] = []
-        while not rows and time.monotonic() < deadline:
-            with Records.open(db_url) as records:
-                rows = records.qualifications("B-101")
-            time.sleep(0.1)
+        rows = rows_when_written(lambda: _qualifications(rng.db_url, "B-101"))
         assert len(rows) == 1
         assert rows[0]["course"] == COURSE and rows[0]["seed"] == SEED
         assert rows[0]["points"] == expected.score.points
@@ -137,13 +124,18 @@ def test_a_course_on_a_lane_streams_live_and_is_recorded(tmp_path: Path) -> None
         # The scripted shooter's attempt is kept as the simulation it is, with every shot.
         assert detail["shooter"] == "qualified"
         assert len([x for x in detail["shots"] if x["kind"] == "shot"]) == len(expected.shots)
-        with Records.open(db_url) as records:
+        with Records.open(rng.db_url) as records:
             assert records.verify() == []
         officer = c.request("/officers/B-101").body
         assert COURSE in officer
         assert f"{expected.score.points}" in officer
         if shutil.which("chromium") and shutil.which("chromedriver"):
-            _browser_sees_the_course(port, expected)
+            _browser_sees_the_course(rng.port, expected)
+
+
+def _qualifications(db_url: str, badge: str) -> list[dict[str, Any]]:
+    with Records.open(db_url) as records:
+        return records.qualifications(badge)
 
 
 def _browser_sees_the_course(port: int, expected: Any) -> None:
@@ -153,15 +145,8 @@ def _browser_sees_the_course(port: int, expected: Any) -> None:
 
     browser = chromium()
     try:
-        base = f"http://127.0.0.1:{port}"
-        browser.get(base + "/login")
-        browser.find_element(By.ID, "name").send_keys("boss")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.ID, "submit").click()
-        deadline = time.monotonic() + 20
-        while browser.current_url != base + "/" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        browser.get(base + "/lanes/L1")
+        browser_login(browser, port, "boss")
+        browser.get(f"http://127.0.0.1:{port}/lanes/L1")
         verdict = "PASSED" if expected.score.passed else "FAILED"
         want = f"{expected.score.points} points, {expected.score.hits} hits: {verdict}"
         deadline = time.monotonic() + 20

@@ -9,22 +9,17 @@ import shutil
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from console_support import (
     DRILL,
-    PASSWORD,
     Client,
-    Proc,
+    Range,
+    browser_login,
     chromium,
-    free_port,
-    processes,
-    seed_accounts,
-    start_console,
-    start_lane,
+    console_range,
     wait_for,
 )
 from test_console_replicas import Rack, until
@@ -35,38 +30,10 @@ from range.console.graph import phase_graph, phase_graph_svg
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@dataclass
-class Range:
-    port: int
-    key: str
-    tmp: Path
-    procs: list[Proc]
-
-    def client(self) -> Client:
-        return Client(f"http://127.0.0.1:{self.port}")
-
-    def lane(self, name: str, speed: str = "1", *extra: str) -> Proc:
-        proc = start_lane(
-            self.port,
-            name,
-            self.key,
-            self.tmp / "runs" / name,
-            self.tmp / f"{name}.log",
-            speed,
-            extra,
-        )
-        self.procs.append(proc)
-        return proc
-
-
 @pytest.fixture
 def rng(tmp_path: Path) -> Iterator[Range]:
-    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    key = seed_accounts(db_url)
-    with processes() as procs:
-        port = free_port()
-        procs.append(start_console(port, db_url, tmp_path / "console.log"))
-        yield Range(port, key, tmp_path, procs)
+    with console_range(tmp_path) as r:
+        yield r
 
 
 def _nodes(svg: str) -> dict[str, str]:
@@ -215,11 +182,7 @@ def _browser_sees_the_unplug(rng: Range, rack: Rack) -> None:
     browser = chromium()
     try:
         base = f"http://127.0.0.1:{rng.port}"
-        browser.get(base + "/login")
-        browser.find_element(By.ID, "name").send_keys("inst")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.ID, "submit").click()
-        until(lambda: browser.current_url == base + "/")
+        browser_login(browser, rng.port, "inst")
         browser.get(base + "/lanes/L1")
 
         def status() -> str:
@@ -275,11 +238,7 @@ def test_the_browser_redraws_the_graph_when_the_phase_changes(rng: Range) -> Non
     browser = chromium()
     try:
         base = f"http://127.0.0.1:{rng.port}"
-        browser.get(base + "/login")
-        browser.find_element(By.ID, "name").send_keys("inst")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.ID, "submit").click()
-        until(lambda: browser.current_url == base + "/")
+        browser_login(browser, rng.port, "inst")
         with c.live(csrf) as ws:
             wait_for(ws, lambda m: m.get("lane") == "L1" and m.get("connected") is True)
             _start(c, csrf, "L1", drill="x", drill_file=str(drill), seed="3")

@@ -8,20 +8,17 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from console_support import (
     DRILL,
     PASSWORD,
-    Client,
-    Proc,
-    free_port,
-    processes,
+    Range,
+    console_range,
+    rows_when_written,
     saved_run,
-    seed_accounts,
-    start_console,
     start_lane,
     wait_for,
 )
@@ -33,38 +30,15 @@ from range.records.store import Records
 from range.runs.runlog import read_events
 
 
-@dataclass
-class Range:
-    port: int
-    db_url: str
-    key: str
-    tmp: Path
-    procs: list[Proc]
-
-    def client(self) -> Client:
-        return Client(f"http://127.0.0.1:{self.port}")
-
-    def console(self) -> Proc:
-        proc = start_console(self.port, self.db_url, self.tmp / "console.log")
-        self.procs.append(proc)
-        return proc
-
-    def lane(self, name: str, speed: str = "1") -> Proc:
-        proc = start_lane(
-            self.port, name, self.key, self.tmp / "runs" / name, self.tmp / f"{name}.log", speed
-        )
-        self.procs.append(proc)
-        return proc
-
-
 @pytest.fixture
 def rng(tmp_path: Path) -> Iterator[Range]:
-    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    key = seed_accounts(db_url)
-    with processes() as procs:
-        r = Range(free_port(), db_url, key, tmp_path, procs)
-        r.console()
+    with console_range(tmp_path) as r:
         yield r
+
+
+def _drill_runs(db_url: str, badge: str) -> list[dict[str, Any]]:
+    with Records.open(db_url) as records:
+        return records.drill_runs(badge)
 
 
 def _saved_run(tmp_path: Path, db_url: str, badge: str) -> int:
@@ -363,10 +337,7 @@ def test_the_console_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     db_url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    key = seed_accounts(db_url)
-    with processes() as procs:
-        r = Range(free_port(), db_url, key, tmp_path, procs)
-        r.console()
+    with console_range(tmp_path, db_url) as r:
         r.lane("LANE1", speed="max")
         c = r.client()
         assert c.login("inst").status == 303
@@ -382,12 +353,7 @@ def test_the_console_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
             }
             assert c.request("/lanes/LANE1/command", start).status == 303
             wait_for(ws, lambda m: m.get("type") == "finished")
-        deadline = time.monotonic() + 10
-        runs: list[dict[str, object]] = []
-        while not runs and time.monotonic() < deadline:
-            with Records.open(db_url) as records:
-                runs = records.drill_runs("B-101")
-            time.sleep(0.1)
+        runs = rows_when_written(lambda: _drill_runs(db_url, "B-101"))
         assert len(runs) == 1
         assert c.request(f"/runs/{runs[0]['id']}").status == 200
     with ConsoleStore.open(db_url) as store:

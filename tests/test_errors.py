@@ -19,6 +19,7 @@ from typing import Any, get_args
 import numpy as np
 import pytest
 from drill_text import GOOD, drill_file
+from newuser_support import rivera_db
 from pydantic import ValidationError
 
 from drills import events
@@ -623,11 +624,7 @@ def test_an_analysis_distance_is_validated(
 def test_an_unknown_badge_is_refused_before_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from range.records.store import Records
-
-    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    with Records.open(db) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
+    db = rivera_db(tmp_path)
     runs = tmp_path / "runs"
     argv = ["drill", "run", "knife-approach-v1", "--badge", "nobody", "--db", db]
     assert main([*argv, "--runs-dir", str(runs), "--progress", "never"]) == 5

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from xvfb_support import xvfb
 
 from physics.pose import Pose, look_rotation
 from range.review.mirror import (
@@ -60,24 +60,8 @@ print(json.dumps(out))
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
-    ready_r, ready_w = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(ready_w), "-screen", "0", "1280x800x24"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        pass_fds=(ready_w,),
-    )
-    os.close(ready_w)
-    try:
-        with os.fdopen(ready_r) as ready:
-            number = ready.readline().strip()
-        assert number, "Xvfb did not start"
-        yield ":" + number
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with xvfb() as name:
+        yield name
 
 
 def test_the_live_mirror_shows_the_scene_as_it_moves(display: str) -> None:

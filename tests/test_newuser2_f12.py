@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from newuser_support import GOOD_PROFILE, rivera_db
 
 from range.cli.main import main
 
@@ -69,21 +70,7 @@ def test_a_profile_edited_to_hold_a_control_character_is_refused_by_the_model() 
     from range.calibration.profiles import CalibrationProfile
 
     with pytest.raises(ValueError, match="control characters"):
-        CalibrationProfile.model_validate(
-            {
-                "version": 1,
-                "serial": "P-0042",
-                "model": "pistol",
-                "armorer": "Or\ttiz",
-                "calibrated": "2026-11-30",
-                "expires": "2027-05-29",
-                "bore_origin_m": (0.0, 0.0, 0.0),
-                "bore_direction": (0.0, 0.0, -1.0),
-                "residual_mrad": 0.5,
-                "tolerance_mrad": 2.0,
-                "samples": 12,
-            }
-        )
+        CalibrationProfile.model_validate(GOOD_PROFILE | {"armorer": "Or\ttiz"})
 
 
 # -- item 3: a scripted shooter's attempt is a simulation, never a qualification -----------------
@@ -91,12 +78,7 @@ def test_a_profile_edited_to_hold_a_control_character_is_refused_by_the_model() 
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    from range.records.store import Records
-
-    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    with Records.open(url) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
-    return url
+    return rivera_db(tmp_path)
 
 
 SIMULATED = "SIMULATED (scripted shooter expert): not a qualification"

@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from newuser_support import rivera_db
 
 from drills.schema import builtin_drill_files
 from range.cli.main import main
@@ -18,10 +19,7 @@ from range.records.store import Records
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    with Records.open(url) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
-    return url
+    return rivera_db(tmp_path)
 
 
 def _edited_drill(tmp_path: Path) -> Path:
@@ -33,17 +31,23 @@ def _edited_drill(tmp_path: Path) -> Path:
     return edited
 
 
+def _record_edited_then_builtin(tmp_path: Path, db: str) -> str:
+    """Badge 4411 runs the edited phone-draw-v1, then the built-in one, into `db`; the edited
+    file's sha256 (hex)."""
+    edited = _edited_drill(tmp_path)
+    run = ["drill", "run", "--seed", "1", "--no-save", "--badge", "4411", "--db", db]
+    assert main([*run[:2], str(edited), *run[2:]]) == 0
+    assert main([*run[:2], "phone-draw-v1", *run[2:]]) == 0
+    return hashlib.sha256(edited.read_bytes()).hexdigest()
+
+
 # -- item 4: an edited drill that keeps a built-in id is recorded as modified ---------------------
 
 
 def test_an_edited_drill_with_a_builtin_id_is_recorded_as_modified(
     tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edited = _edited_drill(tmp_path)
-    digest = hashlib.sha256(edited.read_bytes()).hexdigest()
-    run = ["drill", "run", "--seed", "1", "--no-save", "--badge", "4411", "--db", db]
-    assert main([*run[:2], str(edited), *run[2:]]) == 0
-    assert main([*run[:2], "phone-draw-v1", *run[2:]]) == 0
+    digest = _record_edited_then_builtin(tmp_path, db)
     capsys.readouterr()
     assert main(["records", "history", "4411", "--db", db]) == 0
     text = capsys.readouterr().out
@@ -553,11 +557,7 @@ def test_the_drill_run_csv_flags_a_modified_drill(
     import csv
     import io
 
-    edited = _edited_drill(tmp_path)
-    digest = hashlib.sha256(edited.read_bytes()).hexdigest()
-    run = ["drill", "run", "--seed", "1", "--no-save", "--badge", "4411", "--db", db]
-    assert main([*run[:2], str(edited), *run[2:]]) == 0
-    assert main([*run[:2], "phone-draw-v1", *run[2:]]) == 0
+    digest = _record_edited_then_builtin(tmp_path, db)
     capsys.readouterr()
     assert main(["records", "export", "--format", "csv", "--drill-runs", "--db", db]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

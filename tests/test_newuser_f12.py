@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from newuser_support import GOOD_PROFILE, rivera_db
 
 from range.cli.main import main
 from range.records.store import Records
@@ -33,10 +34,7 @@ def _usage_err(capsys: pytest.CaptureFixture[str]) -> str:
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    with Records.open(url) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
-    return url
+    return rivera_db(tmp_path)
 
 
 def _easy(tmp_path: Path) -> Path:
@@ -431,19 +429,7 @@ def test_a_profile_with_an_empty_armorer_or_bad_serial_is_refused_by_the_model()
 
     from range.calibration.profiles import CalibrationProfile
 
-    good = {
-        "version": 1,
-        "serial": "P-0042",
-        "model": "pistol",
-        "armorer": "Ortiz",
-        "calibrated": "2026-11-30",
-        "expires": "2027-05-29",
-        "bore_origin_m": (0.0, 0.0, 0.0),
-        "bore_direction": (0.0, 0.0, -1.0),
-        "residual_mrad": 0.5,
-        "tolerance_mrad": 2.0,
-        "samples": 12,
-    }
+    good = GOOD_PROFILE
     CalibrationProfile.model_validate(good)
     for field, bad in (("armorer", ""), ("armorer", "  "), ("serial", ""), ("serial", "../x")):
         with pytest.raises(ValidationError):

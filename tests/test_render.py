@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xvfb_support import xvfb
 
 from physics.body import Region, SubjectBody
 from physics.pose import Pose, look_rotation
@@ -258,7 +259,6 @@ def test_a_qualification_report_shows_each_stage_s_target_with_its_hits(tmp_path
 def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
     """A real window on a real (virtual) X display, in a process of its own."""
     import os
-    import shutil
     import subprocess
     import sys
 
@@ -279,22 +279,7 @@ def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
     refused = subprocess.run(command, capture_output=True, text=True, env=headless)
     assert refused.returncode == 8 and refused.stderr.count("\n") == 1
     assert "needs a display" in refused.stderr
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (scripts/test.sh installs it as root)")
-    # Xvfb picks a free display itself and writes its number once it is ready (-displayfd):
-    # a fixed number would collide with another X server on the machine.
-    ready_r, ready_w = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(ready_w), "-screen", "0", "1280x800x24"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        pass_fds=(ready_w,),
-    )
-    os.close(ready_w)
-    try:
-        with os.fdopen(ready_r) as ready:
-            display = ":" + ready.readline().strip()
-        assert display != ":", "Xvfb did not start"
+    with xvfb() as display:
         shot = tmp_path / "mirror.png"
         done = subprocess.run(
             [*command, "--screenshot", str(shot)],
@@ -305,9 +290,6 @@ def test_the_instructor_mirror_plays_a_run_in_a_window(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "12 frames shown"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     image = (plt.imread(shot)[..., :3] * 255).astype(int)
     assert np.abs(image[3, image.shape[1] // 2] - np.array(SKY_RGB)).max() <= 3  # sky above
     blue = image[..., 2] > image[..., 0] + 50

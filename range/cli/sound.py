@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from drills.log import LogRecord
     from drills.schema import Drill
     from range.voice.soundtrack import LivePlayer, Sink, Speak
+    from range.voice.speak import Stereo
 
 SOUND_FILE = "sound.wav"
 
@@ -56,6 +57,18 @@ def _sink(args: argparse.Namespace) -> Sink | None:
     return None
 
 
+def _play(sink: Sink | None, track: Stereo) -> None:
+    """Play a finished soundtrack on `sink` (None: nothing); no audio device is one line."""
+    if sink is None:
+        return
+    from range.voice.audio import AudioUnavailableError
+
+    try:
+        sink.play(track)
+    except AudioUnavailableError as exc:
+        cliutil.say(f"openrange: {exc}")
+
+
 def _speaker() -> Speak | None:
     """espeak-ng, or None (lines left silent) with one line saying so."""
     from range.voice.soundtrack import speak_espeak
@@ -81,7 +94,6 @@ def after_run(
     kind = getattr(args, "sound", "off")
     if kind == "off":
         return None
-    from range.voice.audio import AudioUnavailableError
     from range.voice.soundtrack import build
     from range.voice.speak import WavSink
 
@@ -91,12 +103,7 @@ def after_run(
     if run_dir is not None:
         written = run_dir / SOUND_FILE
         WavSink(written).play(track)
-    sink = _sink(args) if getattr(args, "live", False) is False else None
-    if sink is not None:
-        try:
-            sink.play(track)
-        except AudioUnavailableError as exc:
-            cliutil.say(f"openrange: {exc}")
+    _play(_sink(args) if getattr(args, "live", False) is False else None, track)
     return written
 
 
@@ -125,19 +132,13 @@ def after_course(args: argparse.Namespace, run_dir: Path | None, seed: int) -> P
     if getattr(args, "sound", "off") == "off" or run_dir is None:
         return None
     from range.runs.runlog import read_events
-    from range.voice.audio import AudioUnavailableError
     from range.voice.soundtrack import build
     from range.voice.speak import WavSink
 
     track = build(read_events(run_dir), seed, speak=None)
     written = run_dir / SOUND_FILE
     WavSink(written).play(track)
-    sink = _sink(args) if not getattr(args, "port", None) else None
-    if sink is not None:
-        try:
-            sink.play(track)
-        except AudioUnavailableError as exc:
-            cliutil.say(f"openrange: {exc}")
+    _play(_sink(args) if not getattr(args, "port", None) else None, track)
     return written
 
 

@@ -471,10 +471,7 @@ class Console:
             folder = self.runs_dir / f"{lane}-{Path(lane_dir).name}"
             with self.store() as store:
                 if drill_run_by_dir(store.records, str(folder)) is None:
-                    try:
-                        unbundle(result.pop("files", {}), folder)
-                    except (ValueError, OSError) as exc:
-                        self.audit("lane:" + lane, "run_refused", why=str(exc))
+                    if not self._unbundle(lane, result, folder):
                         return
                     badge = str(result.get("badge") or "")
                     run_id = store.records.add_drill_run(badge, {**result, "run_dir": str(folder)})
@@ -490,6 +487,16 @@ class Console:
         done = {"type": "finished", "lane": lane}
         self.hub.broadcast(json.dumps(done), done)
 
+    def _unbundle(self, lane: str, result: dict[str, Any], folder: Path) -> bool:
+        """Unpack a finished run's `files` (taken out of `result`) into `folder`; False, with
+        the refusal audited for the lane, when the bundle is bad or cannot be written."""
+        try:
+            unbundle(result.pop("files", {}), folder)
+        except (ValueError, OSError) as exc:
+            self.audit("lane:" + lane, "run_refused", why=str(exc))
+            return False
+        return True
+
     def _course_finished(self, lane: str, result: dict[str, Any]) -> None:
         """A course fired on a lane: its folder kept (once: the folder is the marker) and, for
         an officer's badge, the attempt recorded with its score (audited with who started
@@ -497,10 +504,7 @@ class Console:
         folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
         if folder.exists():
             return
-        try:
-            unbundle(result.pop("files", {}), folder)
-        except (ValueError, OSError) as exc:
-            self.audit("lane:" + lane, "run_refused", why=str(exc))
+        if not self._unbundle(lane, result, folder):
             return
         badge = str(result.get("badge") or "")
         if not badge:

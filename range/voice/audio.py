@@ -66,8 +66,9 @@ def file_blocks(pcm: Pcm, block_s: float = BLOCK_S) -> Iterator[Pcm]:
         yield pcm[start : start + n]
 
 
-def audio_off_reason() -> str | None:
-    """None when an input and output device exist, else why audio is off (one line)."""
+def _device_off_reason(channels_key: str, none_found: str) -> str | None:
+    """None when PortAudio has a device with `channels_key` ("max_input_channels" or
+    "max_output_channels") above zero, else why not (one line; `none_found` when none has)."""
     try:
         import sounddevice
     except OSError as exc:  # the PortAudio library itself is missing
@@ -76,24 +77,21 @@ def audio_off_reason() -> str | None:
         devices = sounddevice.query_devices()
     except Exception as exc:  # PortAudio raises its own error types
         return f"no audio devices ({exc})"
-    if not any(d["max_input_channels"] > 0 for d in devices):
-        return "no microphone (no audio input device)"
+    if not any(d[channels_key] > 0 for d in devices):
+        return none_found
     return None
+
+
+def audio_off_reason() -> str | None:
+    """None when an input and output device exist, else why audio is off (one line)."""
+    return _device_off_reason("max_input_channels", "no microphone (no audio input device)")
 
 
 def output_off_reason() -> str | None:
     """None when PortAudio has an output device, else why sound cannot be played (one line)."""
-    try:
-        import sounddevice
-    except OSError as exc:
-        return f"PortAudio is not installed ({exc}); apt-get install libportaudio2"
-    try:
-        devices = sounddevice.query_devices()
-    except Exception as exc:  # PortAudio raises its own error types
-        return f"no audio devices ({exc})"
-    if not any(d["max_output_channels"] > 0 for d in devices):
-        return "no speaker or headphones (no audio output device)"
-    return None
+    return _device_off_reason(
+        "max_output_channels", "no speaker or headphones (no audio output device)"
+    )
 
 
 def microphone_blocks(seconds: float | None, block_s: float = BLOCK_S) -> Iterator[Pcm]:

@@ -1,0 +1,33 @@
+"""What the new-user tests share (tests/test_newuser_f12.py, test_newuser2_f12.py,
+test_newuser2_final.py): a records database holding one officer, and a valid calibration
+profile to break one field at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from range.records.store import Records
+
+# A valid pistol calibration profile (range/calibration/profiles.py), as its TOML loads.
+GOOD_PROFILE: dict[str, Any] = {
+    "version": 1,
+    "serial": "P-0042",
+    "model": "pistol",
+    "armorer": "Ortiz",
+    "calibrated": "2026-11-30",
+    "expires": "2027-05-29",
+    "bore_origin_m": (0.0, 0.0, 0.0),
+    "bore_direction": (0.0, 0.0, -1.0),
+    "residual_mrad": 0.5,
+    "tolerance_mrad": 2.0,
+    "samples": 12,
+}
+
+
+def rivera_db(tmp_path: Path) -> str:
+    """A fresh SQLite records URL under `tmp_path` holding officer 4411 (J. Rivera, Metro PD)."""
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    return url
