@@ -29,10 +29,11 @@ from drills.schema import parse_drill
 from peripherals.driver import ReplicaLink
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.messages import EventKind, Model
+from physics.animation import BLEND_S
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.clock import MonotonicClock
-from range.runs.drill import LiveDrill, RunConfig, run_drill
+from range.runs.drill import LiveDrill, RunConfig, Session, run_drill
 from range.runs.poses import TrackedPoses
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -94,6 +95,28 @@ def crowd_drill(subjects: int, seconds: float) -> str:
     parts += ["[[phases]]", 'id = "end"', f'subject = "s{subjects - 1}"']
     parts += ['behaviour = "compliant"', "ends_drill = true"]
     return "\n".join(parts) + "\n"
+
+
+def crowd_blends(subjects: int, seconds: float) -> tuple[float, int]:
+    """The crowd drill run simulated (`subjects` subjects, `seconds` of drill time): the mean
+    number of subjects blending between two clips per frame, and the clip changes in all.
+    A blend is the BLEND_S after a change (physics/animation.py), each frame of it costing
+    two clip poses and a slerp per joint."""
+    drill = parse_drill(crowd_drill(subjects, seconds), "bench")
+    with tempfile.TemporaryDirectory(prefix="or-bench-") as folder:
+        officer_file = Path(folder) / "officer.toml"
+        officer_file.write_text(BASELINE_OFFICER)
+        config = RunConfig(drill, find_officer(str(officer_file)), 1)
+        session = Session(config)
+        result = session.run()
+    frame_t_s = np.arange(1, len(result.frame_times_s) + 1) * config.dt_s
+    blending = 0
+    changes = 0
+    for timeline in session.animator._changes.values():
+        for start_s, _ in timeline[1:]:
+            changes += 1
+            blending += int(((frame_t_s >= start_s) & (frame_t_s < start_s + BLEND_S)).sum())
+    return blending / max(len(frame_t_s), 1), changes
 
 
 class HeldOnFirst:
@@ -197,6 +220,22 @@ def tick_figures(seconds: float) -> list[Figure]:
     return figures
 
 
+def blend_figures(seconds: float) -> list[Figure]:
+    """Clip blends in the 30-subject crowd drill (simulated): subjects walking at exactly the
+    0.3 m/s walk threshold; without hysteresis they flipped clips on rounding noise."""
+    per_frame, changes = crowd_blends(30, seconds)
+    return [
+        Figure(
+            f"crowd drill, 30 subjects at 0.3 m/s: subjects blending clips per frame ({changes}"
+            " clip changes in the run) (info)",
+            per_frame,
+            "",
+            0.0,
+            "lower",
+        )
+    ]
+
+
 def trigger_to_decoded(samples: int = 1000) -> list[Figure]:
     """A pistol replica's trigger pressed (the emulator's `press_trigger`, as the hand does) to
     the decoded `PeripheralEvent` handed to the host's thread by `ReplicaLink.wait_event`, over
@@ -279,6 +318,7 @@ def figures(seconds: float = 10.0) -> list[Figure]:
             "lower",
         ),
         *tick_figures(seconds),
+        *blend_figures(seconds),
         *trigger_to_decoded(),
     ]
 

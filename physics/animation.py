@@ -37,6 +37,13 @@ from physics.human import (
 from physics.pose import quat_to_matrix
 
 BLEND_S = 0.3  # a change of clip blends in over this long
+# Speed thresholds with hysteresis (a modelling choice, docs/physics.md "Animations"): a subject
+# starts walking above WALK_ENTER_MPS and stops below WALK_LEAVE_MPS (either side of the 0.3 m/s
+# walk threshold), starts running above RUN_ENTER_MPS and drops to a walk below RUN_LEAVE_MPS
+# (either side of 2.5 m/s). A speed held at a threshold, with frame-to-frame rounding noise,
+# would otherwise flip the clip, and each flip is a visible 0.3 s blend.
+WALK_ENTER_MPS, WALK_LEAVE_MPS = 0.35, 0.25
+RUN_ENTER_MPS, RUN_LEAVE_MPS = 2.75, 2.25
 FALL_S = 0.8  # an incapacitated subject goes down in this long, then locks up
 RECOVER_S = 2.0  # prone to standing: on the knees half-way
 
@@ -307,18 +314,29 @@ def clip_for(
     speed_mps: float,
     held_object: str = "none",
     incapacitated: bool = False,
+    current: Clip | None = None,
 ) -> Clip:
     """The clip a drill subject's state calls for (drills/threat.py behaviours, physics.body
-    stances): a stance wins, then incapacitation, then motion, then the behaviour."""
+    stances): a stance wins, then incapacitation, then motion, then the behaviour.
+
+    `current` is the subject's clip now (its timeline's latest; None for a new subject). The
+    speed thresholds have hysteresis: a subject in motion (WALK or RUN) keeps moving until its
+    speed falls below WALK_LEAVE_MPS, one not in motion starts above WALK_ENTER_MPS; a running
+    subject keeps running until below RUN_LEAVE_MPS, others start above RUN_ENTER_MPS. The
+    result depends only on the arguments, so a replay of the same states gives the same clips.
+    """
     if incapacitated or behaviour == "incapacitated":
         return Clip.FALL
     if stance == "kneeling":
         return Clip.KNEEL
     if stance == "arms_raised" or behaviour == "surrendered":
         return Clip.ARMS_RAISED
-    if speed_mps > 2.5 or (behaviour == "fleeing" and speed_mps > 0.3):
+    walk_above_mps = WALK_LEAVE_MPS if current in (Clip.WALK, Clip.RUN) else WALK_ENTER_MPS
+    run_above_mps = RUN_LEAVE_MPS if current is Clip.RUN else RUN_ENTER_MPS
+    moving = speed_mps > walk_above_mps
+    if speed_mps > run_above_mps or (behaviour == "fleeing" and moving):
         return Clip.RUN
-    if speed_mps > 0.3:
+    if moving:
         return Clip.WALK
     if behaviour == "deadly_threat" and held_object in ("handgun", "toy_gun", "rifle"):
         return Clip.DRAW_POINT
@@ -371,8 +389,12 @@ class SubjectAnimator:
         self._last[subject_id] = (t_s, position_m[0], position_m[1], yaw_rad)
         self._velocity[subject_id] = (vx, vy)
         self._skeletons[subject_id] = skeleton
-        clip = clip_for(behaviour, stance, math.hypot(vx, vy), held_object)
-        changes = self._changes.setdefault(subject_id, [(t_s, clip)])
+        # The clip now is the timeline's latest: the hysteresis state is part of the timeline.
+        changes = self._changes.get(subject_id)
+        now = None if changes is None else changes[-1][1]
+        clip = clip_for(behaviour, stance, math.hypot(vx, vy), held_object, current=now)
+        if changes is None:
+            changes = self._changes[subject_id] = [(t_s, clip)]
         start, current = changes[-1]
         if current is Clip.FALL and clip is not Clip.FALL:
             clip = Clip.RECOVER  # from the floor, whatever comes next

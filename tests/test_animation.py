@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,10 @@ from physics.animation import (
     BLEND_S,
     FALL_S,
     RECOVER_S,
+    RUN_ENTER_MPS,
+    RUN_LEAVE_MPS,
+    WALK_ENTER_MPS,
+    WALK_LEAVE_MPS,
     Clip,
     SubjectAnimator,
     Timeline,
@@ -23,6 +28,9 @@ from physics.human import JOINTS, HumanPose, forward_kinematics, posed_vertices
 from physics.pose import Pose, look_rotation
 from physics.world import RangeWorld
 from range.review.render import SKY, Renderer, Scene
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from live_drill import crowd_blends
 
 BODY = SubjectBody()
 SKELETON = BODY.skeleton()
@@ -112,6 +120,72 @@ def test_key_frames_put_the_body_where_the_action_says() -> None:
 )
 def test_drill_states_map_to_clips(state: tuple[str, str, float, str], clip: Clip) -> None:
     assert clip_for(*state) is clip
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "speed_mps", "current", "clip"),
+    [
+        # Walking: entered above 0.35 m/s, left below 0.25 m/s (docs/physics.md).
+        ("compliant", 0.3, Clip.IDLE, Clip.IDLE),
+        ("compliant", 0.3, Clip.WALK, Clip.WALK),
+        ("compliant", 0.36, Clip.IDLE, Clip.WALK),
+        ("compliant", 0.24, Clip.WALK, Clip.IDLE),
+        ("compliant", 0.3, None, Clip.IDLE),
+        ("compliant", 0.3, Clip.RUN, Clip.WALK),
+        # Running: entered above 2.75 m/s, left below 2.25 m/s.
+        ("compliant", 2.5, Clip.WALK, Clip.WALK),
+        ("compliant", 2.5, Clip.RUN, Clip.RUN),
+        ("compliant", 2.8, Clip.WALK, Clip.RUN),
+        ("compliant", 2.2, Clip.RUN, Clip.WALK),
+        # A fleeing subject runs whenever it moves, with the walking margins.
+        ("fleeing", 0.3, Clip.RUN, Clip.RUN),
+        ("fleeing", 0.3, Clip.IDLE, Clip.IDLE),
+        ("fleeing", 0.24, Clip.RUN, Clip.IDLE),
+        # Leaving motion falls through to the behaviour's own clip.
+        ("deadly_threat", 0.2, Clip.WALK, Clip.REACH_WAISTBAND),
+        ("deadly_threat", 0.3, Clip.WALK, Clip.WALK),
+    ],
+)
+def test_the_speed_thresholds_have_hysteresis(
+    behaviour: str, speed_mps: float, current: Clip | None, clip: Clip
+) -> None:
+    assert (WALK_ENTER_MPS, WALK_LEAVE_MPS) == (0.35, 0.25)
+    assert (RUN_ENTER_MPS, RUN_LEAVE_MPS) == (2.75, 2.25)
+    assert clip_for(behaviour, "standing", speed_mps, "none", current=current) is clip
+
+
+@pytest.mark.parametrize(("speed_mps", "settled"), [(0.3, Clip.IDLE), (2.5, Clip.WALK)])
+def test_a_subject_at_a_threshold_with_noise_does_not_flip(speed_mps: float, settled: Clip) -> None:
+    """A subject moving at a threshold speed, +-0.03 m/s of noise each frame at 90 Hz for 6 s:
+    one clip throughout (after the first frame's standing start) and the same clips, poses
+    and change times from a second animator fed the same states."""
+
+    def play() -> tuple[list[tuple[float, Clip]], list[np.ndarray]]:
+        rng = np.random.default_rng(5)
+        animator = SubjectAnimator(11)
+        x, poses = 0.0, []
+        for frame in range(int(6.0 * 90)):
+            x += (speed_mps + rng.uniform(-0.03, 0.03)) / 90
+            pose = animator.update(
+                "s1", frame / 90, (x, 0.0), 0.0, "compliant", "standing", "none", SKELETON
+            )
+            poses.append(joints_of(pose))
+        return animator._changes["s1"], poses
+
+    changes, poses = play()
+    clips = [clip for _, clip in changes]
+    assert clips in ([settled], [Clip.IDLE, settled])
+    again, poses_again = play()
+    assert again == changes
+    assert all(np.array_equal(a, b) for a, b in zip(poses, poses_again, strict=True))
+
+
+def test_the_bench_crowd_walking_at_the_threshold_no_longer_blends() -> None:
+    """bench/live_drill.py's crowd drill (30 subjects advancing at 0.3 m/s, 6 s simulated):
+    before the hysteresis 175 clip changes, 8.5 subjects blending a frame; now none."""
+    blends_per_frame, changes = crowd_blends(30, 6.0)
+    assert changes == 0
+    assert blends_per_frame == 0.0
 
 
 def test_every_key_frame_is_drawn_as_it_is_hit() -> None:
