@@ -184,16 +184,22 @@ class Course(StrictModel):
     def _no_crowds(self) -> Course:
         if self.scene.crowds:
             raise ValueError("scene.crowds are for drills: a course fires at a target alone")
-        # One lane length: the course's own; a [scene] may repeat it but not contradict it.
+        # One lane length, the course's own; a [scene] may give it instead, or repeat it, but
+        # not contradict it. The scene then carries the same length, so a saved course (its
+        # JSON dump, both fields set) reads back as it was written.
+        length = self.lane_length_ft
         if "lane_length_ft" in self.scene.model_fields_set:
             if "lane_length_ft" not in self.model_fields_set:
-                return self.model_copy(update={"lane_length_ft": self.scene.lane_length_ft})
-            if self.scene.lane_length_ft != self.lane_length_ft:
+                length = self.scene.lane_length_ft
+            elif self.scene.lane_length_ft != self.lane_length_ft:
                 raise ValueError(
                     f"scene.lane_length_ft {self.scene.lane_length_ft:g} contradicts the"
                     f" course's lane_length_ft {self.lane_length_ft:g}: give one"
                 )
-        return self
+        if self.scene.lane_length_ft == length == self.lane_length_ft:
+            return self
+        scene = self.scene.model_copy(update={"lane_length_ft": length})
+        return self.model_copy(update={"lane_length_ft": length, "scene": scene})
 
     @property
     def rounds(self) -> int:

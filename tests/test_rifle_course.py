@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.course import find_course, find_shooter, parse_course
+from drills.course import Course, find_course, find_shooter, load_course, parse_course
 from physics.ballistics import load
 from physics.datafiles import DataFileError
 from range.cli.main import main
@@ -80,3 +80,13 @@ def test_a_rifle_string_is_checked_against_its_magazine_its_start_and_the_lane()
         parse_course(_with("lane_length_ft = 300.0\n", ""), "r.toml")
     with pytest.raises(DataFileError, match=r"strings\[0\]\.load.*no load '556-62'"):
         parse_course(_with("rounds = 5\n", 'rounds = 5\nload = "556-62"\n'), "r.toml")
+
+
+def test_a_saved_rifle_course_reads_back_as_it_was_written() -> None:
+    """The run folder keeps the course as its JSON dump (both lane lengths set): it must read
+    back, its scene on the course's lane (a 300 ft course once came back "contradicting" the
+    scene's default 75 ft and could not be rescored)."""
+    course = load_course(RIFLE)
+    again = Course.model_validate(json.loads(course.model_dump_json()))
+    assert again == course
+    assert again.lane_length_ft == again.scene.lane_length_ft == 300.0
