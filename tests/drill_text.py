@@ -58,3 +58,31 @@ def drill_file(tmp_path: Path, text: str = GOOD, name: str = "d.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# The live-drill tests' ending (tests/test_live_drill.py, test_xr_drill.py, test_xr_live_drill.py):
+# subject "subject" in "standoff" until the TASER's probes connect, then incapacitated, in
+# custody a second later, and the drill ends.
+TASER_ENDS_IT = """\
+[[phases]]
+id = "standoff"
+subject = "subject"
+behaviour = "active_resistance"
+[[phases.transitions]]
+to = "controlled"
+on = "probes_connected"
+
+[[phases]]
+id = "controlled"
+subject = "subject"
+behaviour = "incapacitated"
+[[phases.transitions]]
+to = "in_custody"
+after_s = 1.0
+
+[[phases]]
+id = "in_custody"
+subject = "subject"
+behaviour = "surrendered"
+ends_drill = true
+"""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drill_text import TASER_ENDS_IT
 from xr_sandbox import IDENTITY_BORE, EmulatedReplicas, save_calibrated_profiles
 
 from drills.engine import RunState
@@ -53,28 +54,7 @@ start_distance_ft = {SUBJECT_FT}
 held_object = "knife"
 start_phase = "standoff"
 
-[[phases]]
-id = "standoff"
-subject = "subject"
-behaviour = "active_resistance"
-[[phases.transitions]]
-to = "controlled"
-on = "probes_connected"
-
-[[phases]]
-id = "controlled"
-subject = "subject"
-behaviour = "incapacitated"
-[[phases.transitions]]
-to = "in_custody"
-after_s = 1.0
-
-[[phases]]
-id = "in_custody"
-subject = "subject"
-behaviour = "surrendered"
-ends_drill = true
-""".encode()
+{TASER_ENDS_IT}""".encode()
 
 
 def _aim() -> np.ndarray:

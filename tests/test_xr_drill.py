@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drill_text import TASER_ENDS_IT
 from xr_sandbox import MonadoSandbox, XRLane, bench_mount, save_calibrated_profiles
 
 from physics.body import Region, SubjectBody
@@ -45,28 +46,7 @@ start_distance_ft = {SUBJECT_FT}
 held_object = "knife"
 start_phase = "standoff"
 
-[[phases]]
-id = "standoff"
-subject = "subject"
-behaviour = "active_resistance"
-[[phases.transitions]]
-to = "controlled"
-on = "probes_connected"
-
-[[phases]]
-id = "controlled"
-subject = "subject"
-behaviour = "incapacitated"
-[[phases.transitions]]
-to = "in_custody"
-after_s = 1.0
-
-[[phases]]
-id = "in_custody"
-subject = "subject"
-behaviour = "surrendered"
-ends_drill = true
-"""
+{TASER_ENDS_IT}"""
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drill_text import TASER_ENDS_IT
 from xr_sandbox import MonadoSandbox, XRLane, bench_mount, save_calibrated_profiles, with_display
 
 from physics.body import Region, SubjectBody
@@ -61,28 +62,7 @@ speed_mps = 1.2
 to = "standoff"
 within_ft = {HOLD_FT}
 
-[[phases]]
-id = "standoff"
-subject = "subject"
-behaviour = "active_resistance"
-[[phases.transitions]]
-to = "controlled"
-on = "probes_connected"
-
-[[phases]]
-id = "controlled"
-subject = "subject"
-behaviour = "incapacitated"
-[[phases.transitions]]
-to = "in_custody"
-after_s = 1.0
-
-[[phases]]
-id = "in_custody"
-subject = "subject"
-behaviour = "surrendered"
-ends_drill = true
-"""
+{TASER_ENDS_IT}"""
 
 # The command, run by its own code with a tap on each eye's swapchain image: every 10th frame
 # it notes the run's clock and state, how many pixels show the subject's clothing, whether the
