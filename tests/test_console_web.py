@@ -305,6 +305,9 @@ def test_a_bad_start_is_one_line_and_the_lane_stays_up(rng: Range) -> None:
         error = wait_for(ws, lambda m: m.get("type") == "error")
         assert error["error"].startswith("no drill 'no-such-drill-v1'")
         good = {**start, "drill_file": str(DRILL)}
+        for seed in ("9" * 26, "-5", "abc"):  # refused before the lane sees it
+            bad = c.request("/lanes/LANE1/command", {**good, "seed": seed})
+            assert bad.status == 400 and "whole number" in bad.body, bad.body
         assert c.request("/lanes/LANE1/command", good).status == 303
         _lane_live(ws, "LANE1", "running")
         again = c.request("/lanes/LANE1/command", good)

@@ -8,6 +8,7 @@ instructor's commands (POST /lanes/NAME/command) go back to it, each audited wit
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
@@ -33,6 +34,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from range.cli.util import seed as run_seed
 from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
 from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
@@ -385,6 +387,13 @@ class Console:
             for k, v in form.items()
             if k not in ("csrf", "command") and isinstance(v, str) and v != ""
         }
+        if command is Command.START and "seed" in args:
+            # Refused here, as `--seed` is on the command line: a seed the records cannot store
+            # would fail only when the finished run is recorded.
+            try:
+                args["seed"] = str(run_seed(args["seed"]))
+            except argparse.ArgumentTypeError as exc:
+                return Response(str(exc), 400)
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
         live = lane.state.get("status") in ("running", "paused")
