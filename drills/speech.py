@@ -38,6 +38,49 @@ SPEECH_PREFIX = "speech:"
 PHRASE = r"^[a-z]+('[a-z]+)?( [a-z]+('[a-z]+)?)*$"
 # CMU phones, stress-free, as PocketSphinx's en-us model uses.
 PHONES = r"^[A-Z]{1,2}( [A-Z]{1,2})*$"
+# The en-us acoustic model's phone set (CMU, stress-free): a pronunciation may use these only
+# (the recogniser's garbage loop has one word per phone: range/voice/recognize.py).
+CMU_PHONES = [
+    "AA",
+    "AE",
+    "AH",
+    "AO",
+    "AW",
+    "AY",
+    "B",
+    "CH",
+    "D",
+    "DH",
+    "EH",
+    "ER",
+    "EY",
+    "F",
+    "G",
+    "HH",
+    "IH",
+    "IY",
+    "JH",
+    "K",
+    "L",
+    "M",
+    "N",
+    "NG",
+    "OW",
+    "OY",
+    "P",
+    "R",
+    "S",
+    "SH",
+    "T",
+    "TH",
+    "UH",
+    "UW",
+    "V",
+    "W",
+    "Y",
+    "Z",
+    "ZH",
+]
 
 
 class ActEntry(StrictModel):
@@ -91,6 +134,17 @@ def _check(book: PhraseBook, text: str, path: Path | str) -> None:
     lines = key_lines(text)
     seen: dict[str, str] = {}
     problems: list[Problem] = []
+    for word, phones in book.pronunciations.items():
+        unknown = [phone for phone in phones.split() if phone not in CMU_PHONES]
+        if unknown:
+            problems.append(
+                Problem(
+                    locate(lines, ("pronunciations", word)),
+                    f"pronunciations.{word}",
+                    f"not a phone of the en-us model: {', '.join(map(repr, unknown))};"
+                    f" its phones: {' '.join(CMU_PHONES)}",
+                )
+            )
     for index, entry in enumerate(book.acts):
         for phrase in entry.phrases:
             if phrase in seen and seen[phrase] != entry.act:
@@ -137,7 +191,7 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
     base = builtin_phrasebook()
     if extra is None:
         return base
-    text = extra.read_text(encoding="utf-8")
+    text = read_text(extra)  # a byte that is not UTF-8: file, line and column
     agency = parse_phrasebook(text, extra)
     known = base.phrase_acts()
     lines = key_lines(text)

@@ -99,11 +99,11 @@ def _heard_line(h: object) -> str:
 
 def _recognize(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "pocketsphinx", "soundfile")
-    from drills.speech import phrasebook
     from range.voice.audio import file_blocks, read_wav
+    from range.voice.lexicon import load_phrases
     from range.voice.recognize import Listener, Recognizer, listen
 
-    book = phrasebook(args.phrases)
+    book = load_phrases(args.phrases)
     pcm = read_wav(args.file)
     heard = list(listen(file_blocks(pcm), Listener(Recognizer(book))))
     if args.json:
@@ -118,15 +118,16 @@ def _recognize(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "pocketsphinx")
-    from drills.speech import phrasebook
     from range.voice.audio import AudioUnavailableError, audio_off_reason, microphone_blocks
+    from range.voice.lexicon import load_phrases
     from range.voice.recognize import Listener, Recognizer, listen
 
+    book = load_phrases(args.phrases)  # a bad phrase book is named whether or not audio is on
     reason = audio_off_reason()
     if reason is not None:
         print(f"openrange: audio is off: {reason}", file=sys.stderr)
         return AUDIO_OFF
-    listener = Listener(Recognizer(phrasebook(args.phrases)))
+    listener = Listener(Recognizer(book))
     try:
         for h in listen(microphone_blocks(args.seconds), listener):
             print(json.dumps(h.as_json()) if args.json else _heard_line(h), flush=True)
@@ -142,7 +143,13 @@ def _phrases(args: argparse.Namespace) -> int:
     require("pydantic")
     from drills.speech import phrasebook, speech_trigger
 
-    book = phrasebook(args.phrases)
+    if args.phrases is not None:  # an agency's words are checked against the dictionary
+        require("pocketsphinx")
+        from range.voice.lexicon import load_phrases
+
+        book = load_phrases(args.phrases)
+    else:
+        book = phrasebook()
     if args.json:
         print(json.dumps(book.model_dump(), indent=2))
         return 0

@@ -1,0 +1,87 @@
+"""Issue 17, a new user's defects in the voice features (not recognition accuracy): bad phrase
+books named in one line, the debrief's and sound's options checked at the boundary, speech
+corrections that no longer apply said, times rounded, the run folder said in full."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.speech import CMU_PHONES, phrasebook
+from physics.datafiles import DataFileError
+from range.cli.main import main
+
+pocketsphinx = pytest.importorskip("pocketsphinx")
+
+AGENCY_HEAD = 'version = 1\nlanguage = "en-us"\n'
+
+
+def _agency(tmp_path: Path, body: str | bytes) -> Path:
+    path = tmp_path / "agency.toml"
+    raw = body if isinstance(body, bytes) else body.encode()
+    path.write_bytes(AGENCY_HEAD.encode() + raw)
+    return path
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# --- 2. a bad phrase book: one named line (file, line, field), never a traceback -------------
+
+
+def test_the_phone_set_is_the_recogniser_s_garbage_loop() -> None:
+    from range.voice.recognize import GARBAGE_PHONES
+
+    assert sorted(CMU_PHONES) == sorted(GARBAGE_PHONES)
+
+
+@pytest.mark.parametrize("verb", ["phrases", "recognize"])
+def test_a_word_not_in_the_dictionary_is_named_by_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    book = _agency(tmp_path, '\n[[acts]]\nact = "command.freeze"\nphrases = ["freeze zorblax"]\n')
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"")  # never read: the phrase book is refused first
+    args = ["speech", verb, *([str(wav)] if verb == "recognize" else []), "--phrases", str(book)]
+    line = _one_line_error(capsys, args)
+    assert f"{book}:6: acts[0].phrases: 'zorblax' (in 'freeze zorblax') is not in the en-us" in line
+
+
+def test_a_bad_phone_is_named_by_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = _agency(
+        tmp_path,
+        '\n[pronunciations]\nzorblax = "ZZ AO R B L AE K S"\n\n'
+        '[[acts]]\nact = "command.freeze"\nphrases = ["freeze zorblax"]\n',
+    )
+    with pytest.raises(DataFileError, match=r":5: pronunciations.zorblax: not a phone .*'ZZ'"):
+        phrasebook(book)
+    line = _one_line_error(capsys, ["speech", "phrases", "--phrases", str(book)])
+    assert f"{book}:5: pronunciations.zorblax: not a phone of the en-us model: 'ZZ'" in line
+
+
+def test_a_phrase_book_that_is_not_utf8_is_named_by_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = _agency(tmp_path, b'\n[[acts]]\nact = "command.stop"\ndescription = "caf\xe9"\n')
+    line = _one_line_error(capsys, ["speech", "phrases", "--phrases", str(book)])
+    assert f"{book}:6: not UTF-8 text: byte 0xe9" in line
+
+
+def test_a_known_agency_word_and_its_pronunciation_pass(tmp_path: Path) -> None:
+    from range.voice.lexicon import load_phrases
+
+    book = _agency(
+        tmp_path,
+        '\n[pronunciations]\nzorblax = "Z AO R B L AE K S"\n\n'
+        '[[acts]]\nact = "command.freeze"\nphrases = ["freeze zorblax", "halt"]\n',
+    )
+    assert load_phrases(book).phrase_acts()["freeze zorblax"] == "command.freeze"
