@@ -4,6 +4,8 @@ corrections that no longer apply said, times rounded, the run folder said in ful
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,25 @@ def test_a_known_agency_word_and_its_pronunciation_pass(tmp_path: Path) -> None:
         '[[acts]]\nact = "command.freeze"\nphrases = ["freeze zorblax", "halt"]\n',
     )
     assert load_phrases(book).phrase_acts()["freeze zorblax"] == "command.freeze"
+
+
+# --- 8. `speech recognize --json`: times rounded to the millisecond --------------------------
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+def test_recognize_json_rounds_times_to_the_millisecond(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from range.voice.audio import write_wav
+    from range.voice.corpus import mix_at_snr, speech_16k
+
+    pcm = mix_at_snr(speech_16k("show me your hands", "en-us", 140), 20.0, np.random.default_rng(1))
+    wav = write_wav(tmp_path / "take.wav", pcm)
+    assert main(["speech", "recognize", str(wav), "--json"]) == 0
+    heard = json.loads(capsys.readouterr().out)
+    assert heard, "nothing heard"
+    for h in heard:
+        for key in ("start_s", "end_s", "decided_s", "latency_s", "confidence"):
+            assert h[key] == round(h[key], 3), (key, h[key])

@@ -97,6 +97,15 @@ def _heard_line(h: object) -> str:
     )
 
 
+def _heard_json(h: object) -> dict[str, object]:
+    """An act heard, as `--json` prints it: times in seconds rounded to the millisecond,
+    confidence to 3 decimals (docs/speech.md)."""
+    from range.voice.recognize import Heard
+
+    assert isinstance(h, Heard)
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in h.as_json().items()}
+
+
 def _recognize(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "pocketsphinx", "soundfile")
     from range.voice.audio import file_blocks, read_wav
@@ -107,7 +116,7 @@ def _recognize(args: argparse.Namespace) -> int:
     pcm = read_wav(args.file)
     heard = list(listen(file_blocks(pcm), Listener(Recognizer(book))))
     if args.json:
-        print(json.dumps([h.as_json() for h in heard], indent=2))
+        print(json.dumps([_heard_json(h) for h in heard], indent=2))
         return 0
     for h in heard:
         print(_heard_line(h))
@@ -130,7 +139,7 @@ def _listen(args: argparse.Namespace) -> int:
     listener = Listener(Recognizer(book))
     try:
         for h in listen(microphone_blocks(args.seconds), listener):
-            print(json.dumps(h.as_json()) if args.json else _heard_line(h), flush=True)
+            print(json.dumps(_heard_json(h)) if args.json else _heard_line(h), flush=True)
     except AudioUnavailableError as exc:
         print(f"openrange: {exc}", file=sys.stderr)
         return AUDIO_OFF
