@@ -1308,14 +1308,23 @@ def score_run(
 
 def _empathy_score(judged: Score, answers: list[dict[str, Any]]) -> Score:
     """An empathy scene has no force to judge: its score is its completion and its debrief.
-    Passed when the scene ran to its end (answers are reported, not graded)."""
+    Passed when the scene ran to its end and at least one debrief question was answered
+    (answers are reported, not graded). A scene whose debrief went unanswered is INCOMPLETE,
+    not graded: the debrief is what the scene is for (docs/scoring.md, "Empathy scenes")."""
     answered = sum(1 for a in answers if a.get("how") != "skipped" and a.get("answer"))
     done = "completed" if not judged.incomplete else "not completed"
+    incomplete = judged.incomplete
+    if not incomplete and answered == 0:
+        incomplete = (
+            f"no debrief question answered (0 of {len(answers)}): an empathy scene is done"
+            " when its debrief is"
+        )
     return replace(
         judged,
         decision=f"empathy scene: {done}; {answered} of {len(answers)} debrief questions answered",
-        score=0.0 if judged.incomplete else 100.0,
-        passed=not judged.incomplete,
+        score=0.0 if incomplete else 100.0,
+        passed=not incomplete,
+        incomplete=incomplete,
         less_lethal_first=None,
         less_lethal_na="an empathy scene: no force to judge",
         reaction_time_s=None,

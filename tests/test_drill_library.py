@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_library import answer_every_question
 
 from drills.officer import builtin_officers, scripts_for
 from drills.schema import builtin_drills
@@ -60,7 +61,9 @@ def test_every_script_names_a_drill_that_exists_and_rules_the_policy_knows() -> 
 def test_a_shipped_script_gets_the_verdict_it_declares(script_id: str) -> None:
     script = builtin_officers()[script_id]
     assert script.expect is not None and script.drill is not None
-    score = run_drill(RunConfig(builtin_drills()[script.drill], script, 1)).score
+    drill = builtin_drills()[script.drill]
+    debrief = answer_every_question if drill.empathy is not None else None
+    score = run_drill(RunConfig(drill, script, 1, debrief=debrief)).score
     against = {f.rule for f in score.findings if f.kind in (Kind.FINDING, Kind.CRITICAL)}
     credits = {f.rule for f in score.findings if f.kind is Kind.CREDIT}
     assert score.outcome.value == script.expect.outcome, (score.decision, sorted(against))

@@ -125,8 +125,14 @@ def test_force_in_an_empathy_scene_is_not_judged_and_an_unfinished_one_does_not_
     )
     policy = default_policy()
     done = score_run([started, fired, ended, answer], policy)
-    assert done.passed and done.findings == [] and done.score == 100.0
+    # A scene whose debrief went unanswered is not done: INCOMPLETE, never 100 PASS.
+    assert not done.passed and done.findings == [] and done.score == 0.0
+    assert done.incomplete.startswith("no debrief question answered (0 of 1)")
     assert done.decision == "empathy scene: completed; 0 of 1 debrief questions answered"
+    said = LogRecord(2.0, "debrief_answer", answer.data | {"answer": "a voice", "how": "typed"})
+    answered = score_run([started, fired, ended, said], policy)
+    assert answered.passed and answered.findings == [] and answered.score == 100.0
+    assert score_run([started, fired, ended], policy).incomplete  # no debrief at all
     cut = score_run([started, fired], policy)
     assert not cut.passed and cut.incomplete and cut.decision.startswith("empathy scene: not")
     force = dict(head, subjects=started.data["subjects"])

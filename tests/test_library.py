@@ -4,11 +4,12 @@ the right reasons (the rule ids a range master would cite)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drills.officer import find_officer
-from drills.schema import builtin_drills
+from drills.schema import Drill, builtin_drills
 from physics.body import Stance
 from range.runs.drill import RunConfig, RunResult, Session, run_drill
 from scoring.score import Kind
@@ -33,8 +34,20 @@ CLASSIC_ERRORS = {
 }
 
 
+def answer_every_question(drill: Drill) -> list[dict[str, Any]]:
+    """An empathy scene's debrief, every question answered (typed): a scene whose debrief goes
+    unanswered is INCOMPLETE (docs/scoring.md), and the scripted officer has no words for it."""
+    assert drill.empathy is not None
+    return [
+        {"question": q.id, "text": q.question, "answer": f"answer {i}", "how": "typed"}
+        for i, q in enumerate(drill.empathy.debrief)
+    ]
+
+
 def play(drill_id: str, officer: str, seed: int = 1) -> RunResult:
-    return run_drill(RunConfig(builtin_drills()[drill_id], find_officer(officer), seed))
+    drill = builtin_drills()[drill_id]
+    debrief = answer_every_question if drill.empathy is not None else None
+    return run_drill(RunConfig(drill, find_officer(officer), seed, debrief=debrief))
 
 
 def test_the_library_covers_the_classic_situations() -> None:
