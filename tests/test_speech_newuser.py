@@ -27,10 +27,17 @@ def _agency(tmp_path: Path, body: str | bytes) -> Path:
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    assert main(argv) != 0
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse refuses an option's value by exiting
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    assert code != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err, err
     lines = err.strip().splitlines()
+    if lines[0].startswith("usage:"):  # argparse's: the usage, then its one error line
+        assert lines[-1].startswith("openrange") and ": error: " in lines[-1], err
+        return lines[-1]
     assert len(lines) == 1, err
     return lines[0]
 
@@ -109,3 +116,40 @@ def test_recognize_json_rounds_times_to_the_millisecond(
     for h in heard:
         for key in ("start_s", "end_s", "decided_s", "latency_s", "confidence"):
             assert h[key] == round(h[key], 3), (key, h[key])
+
+
+# --- 4. the debrief's options are checked at the boundary, with what is allowed -------------
+
+SCENE = "empathy-crisis-voices-v1"
+
+
+def test_a_question_answered_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["drill", "run", SCENE, "--runs-dir", str(tmp_path), "--sound", "off"]
+    line = _one_line_error(capsys, [*base, "--answer", "fear=one", "--answer", "fear=two"])
+    assert "--answer fear: question 'fear' is answered twice (first by --answer)" in line
+    wav = tmp_path / "a.wav"
+    line = _one_line_error(capsys, [*base, "--answer", "fear=one", "--answer-wav", f"fear={wav}"])
+    assert "--answer-wav fear: question 'fear' is answered twice" in line
+    line = _one_line_error(capsys, [*base, "--answer", "fear="])
+    assert "'fear=': give QUESTION_ID=ANSWER (both non-empty)" in line
+    assert list(tmp_path.iterdir()) == []  # no run was started
+
+
+@pytest.mark.parametrize("seconds", ["-5", "0", "inf", "nan", "1e9", "301"])
+def test_debrief_seconds_outside_its_range_is_refused_with_the_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seconds: str
+) -> None:
+    argv = ["drill", "run", SCENE, "--runs-dir", str(tmp_path), "--sound", "off"]
+    line = _one_line_error(capsys, [*argv, "--debrief-voice", f"--debrief-seconds={seconds}"])
+    assert "argument --debrief-seconds" in line
+    assert "more than 0 and at most 300 seconds" in line or "a finite number" in line
+
+
+def test_debrief_seconds_without_debrief_voice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["drill", "run", SCENE, "--runs-dir", str(tmp_path), "--sound", "off"]
+    line = _one_line_error(capsys, [*argv, "--debrief-seconds", "30"])
+    assert "--debrief-seconds is for --debrief-voice" in line

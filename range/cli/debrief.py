@@ -23,10 +23,16 @@ if TYPE_CHECKING:
 Debrief = Callable[["Drill"], list[dict[str, Any]]]
 
 
+# How long one spoken answer may be recorded with --debrief-voice (s): long enough for a
+# considered answer, short enough that a typo (2000) does not leave the microphone open an hour.
+MAX_DEBRIEF_S = 300.0
+DEFAULT_DEBRIEF_S = 20.0
+
+
 def _pair(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r}: give QUESTION_ID=ANSWER")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: give QUESTION_ID=ANSWER (both non-empty)")
     return key.strip(), value.strip()
 
 
@@ -54,10 +60,11 @@ def add_debrief_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--debrief-seconds",
-        type=cliutil.finite_nonneg_float,
-        default=20.0,
+        type=cliutil.bounded_float(MAX_DEBRIEF_S, "seconds"),
+        default=None,
         metavar="SECONDS",
-        help="with --debrief-voice: how long each answer is recorded (default: 20)",
+        help="with --debrief-voice: how long each answer is recorded, more than 0 and at most"
+        f" {MAX_DEBRIEF_S:g} (default: {DEFAULT_DEBRIEF_S:g})",
     )
 
 
@@ -67,8 +74,18 @@ def check_debrief_options(args: argparse.Namespace, drill: Drill) -> None:
     given += [("--answer-wav", k) for k, _ in getattr(args, "answer_wav", [])]
     if getattr(args, "debrief_voice", False):
         given.append(("--debrief-voice", ""))
+    elif getattr(args, "debrief_seconds", None) is not None:
+        raise ValueError("--debrief-seconds is for --debrief-voice: add --debrief-voice")
     if not given:
         return
+    first: dict[str, str] = {}
+    for option, key in given:
+        if key and key in first:
+            raise ValueError(
+                f"{option} {key}: question {key!r} is answered twice (first by {first[key]});"
+                " answer each question once"
+            )
+        first.setdefault(key, option)
     if drill.empathy is None:
         raise ValueError(f"{given[0][0]} is for an empathy scene; {drill.id} has no debrief")
     known = [q.id for q in drill.empathy.debrief]
@@ -93,7 +110,7 @@ def make_debrief(args: argparse.Namespace) -> Debrief:
     typed = dict(getattr(args, "answer", []))
     recorded = {k: Path(v) for k, v in getattr(args, "answer_wav", [])}
     voice = bool(getattr(args, "debrief_voice", False))
-    seconds = float(getattr(args, "debrief_seconds", 20.0))
+    seconds = getattr(args, "debrief_seconds", None) or DEFAULT_DEBRIEF_S
 
     def debrief(drill: Drill) -> list[dict[str, Any]]:
         from range.voice.audio import audio_off_reason, microphone_blocks, read_wav
