@@ -153,3 +153,28 @@ def test_debrief_seconds_without_debrief_voice_is_refused(
     argv = ["drill", "run", SCENE, "--runs-dir", str(tmp_path), "--sound", "off"]
     line = _one_line_error(capsys, [*argv, "--debrief-seconds", "30"])
     assert "--debrief-seconds is for --debrief-voice" in line
+
+
+# --- 5. --sound-device means --sound alsa -----------------------------------------------------
+
+
+def test_sound_device_alone_implies_alsa_and_with_another_sound_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import build_parser
+    from range.cli.sound import check_sound_options
+
+    args = build_parser().parse_args(["drill", "run", "phone-draw-v1", "--sound-device", "null"])
+    check_sound_options(args)
+    assert (args.sound, args.sound_device) == ("alsa", "null")
+    args = build_parser().parse_args(["drill", "run", "phone-draw-v1"])
+    check_sound_options(args)
+    assert (args.sound, args.sound_device) == ("wav", "default")
+    args = build_parser().parse_args(["replay", "RUN", "--sound-device", "null"])
+    check_sound_options(args)
+    assert args.sound == "alsa"
+    for sound in ("off", "wav", "device"):
+        argv = ["drill", "run", "phone-draw-v1", "--runs-dir", str(tmp_path), "--sound", sound]
+        line = _one_line_error(capsys, [*argv, "--sound-device", "null"])
+        assert f"--sound-device null is for --sound alsa (an ALSA device); --sound {sound}" in line
+    assert list(tmp_path.iterdir()) == []  # refused before the run

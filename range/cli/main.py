@@ -27,6 +27,7 @@ from range.cli import replay as cli_replay
 from range.cli import speech as cli_speech
 from range.cli import util as cliutil
 from range.cli import xr as cli_xr
+from range.cli.sound import check_sound_options
 from range.deps import MissingDependencyError, require
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
@@ -279,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_sound_options(args)  # --sound-device means --sound alsa (one line otherwise)
         return int(args.handler(args))
     except BrokenPipeError:
         # `openrange ... | head`: the reader has gone; leave quietly, as Unix tools do.

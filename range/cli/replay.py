@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from range.cli import sound as sound_options
 from range.cli import util as cliutil
 from range.deps import require
 
@@ -71,14 +72,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--sound",
+        action=sound_options.Given,
         choices=["off", "alsa", "device"],
         default="off",
         help="with --window or the headset at --speed 1: play the run's sound.wav along,"
         " through ALSA (--sound-device) or PortAudio's default output (default: off)",
     )
-    p.add_argument(
-        "--sound-device", default="default", metavar="ALSA_PCM", help="with --sound alsa"
-    )
+    sound_options.add_sound_device_option(p)
     p.set_defaults(handler=_cmd_replay)
 
 

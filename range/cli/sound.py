@@ -30,20 +30,56 @@ if TYPE_CHECKING:
 SOUND_FILE = "sound.wav"
 
 
+class Given(argparse.Action):
+    """Stores the option's value and notes that it was given (`<dest>_given`): a default and
+    the same value typed are told apart (`check_sound_options`)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
+def add_sound_device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sound-device",
+        action=Given,
+        default="default",
+        metavar="ALSA_PCM",
+        help="the ALSA device to play through (default: default; null: play it nowhere);"
+        " implies --sound alsa, and is refused with another --sound",
+    )
+
+
 def add_sound_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sound",
+        action=Given,
         choices=["off", "wav", "alsa", "device"],
         default="wav",
         help="the run's soundtrack (subjects' voices, shots, the TASER's arc): wav writes"
         " sound.wav in the run folder (default); alsa and device also play it (docs/speech.md)",
     )
-    p.add_argument(
-        "--sound-device",
-        default="default",
-        metavar="ALSA_PCM",
-        help="with --sound alsa: the ALSA device (default: default; null: play it nowhere)",
-    )
+    add_sound_device_option(p)
+
+
+def check_sound_options(args: argparse.Namespace) -> None:
+    """`--sound-device` names an ALSA device, so it means `--sound alsa`: implied when `--sound`
+    is not given, refused in one line with another `--sound` (it would be ignored)."""
+    if not getattr(args, "sound_device_given", False):
+        return
+    if not getattr(args, "sound_given", False):
+        args.sound = "alsa"
+    elif args.sound != "alsa":
+        raise ValueError(
+            f"--sound-device {args.sound_device} is for --sound alsa (an ALSA device); --sound"
+            f" {args.sound} plays through no ALSA device: drop one of them"
+        )
 
 
 def _sink(args: argparse.Namespace) -> Sink | None:
