@@ -115,7 +115,13 @@ def find_utterance(records: Iterable[LogRecord], at_s: float, was: str | None) -
         if r.data["start_s"] - MATCH_SLACK_S <= at_s <= r.data["end_s"] + MATCH_SLACK_S
     ]
     if was is not None:
+        acts_near = sorted({str(r.data["act"]) for r in near})
         near = [r for r in near if r.data["act"] == was]
+        if not near and acts_near:
+            raise CorrectionError(
+                f"--was {was}: what was said at {at_s:.2f} s was heard as {', '.join(acts_near)};"
+                " give one of those, or leave --was out"
+            )
     if not near:
         what = f" heard as {was}" if was is not None else ""
         times = ", ".join(f"{r.data['start_s']:.2f}-{r.data['end_s']:.2f} s" for r in heard)
@@ -130,6 +136,41 @@ def find_utterance(records: Iterable[LogRecord], at_s: float, was: str | None) -
             " --was ACT"
         )
     return min(near, key=lambda r: abs((r.data["start_s"] + r.data["end_s"]) / 2 - at_s))
+
+
+def unapplied(
+    records: Iterable[LogRecord], corrections: Sequence[Correction]
+) -> list[tuple[int, str]]:
+    """(index, why) of each correction that does not apply to `records`: it names no
+    `officer_spoke` record there (a stale or hand-edited file), its `was` is not the act that
+    record was heard as, or it changes nothing (its act is the one heard). Those are never
+    applied, and never listed as applied: the scorer lists them as not applied, with why."""
+    heard: dict[float, list[str]] = {}
+    for r in utterances(records):
+        heard.setdefault(r.t, []).append(str(r.data["act"]))
+    out: list[tuple[int, str]] = []
+    for index, c in enumerate(corrections):
+        acts = heard.get(c.utterance_t)
+        if acts is None:
+            times = ", ".join(f"{t:g}" for t in sorted(heard)) or "none"
+            out.append(
+                (
+                    index,
+                    f"the log has no officer_spoke at t = {c.utterance_t:g} s"
+                    f" (its officer_spoke t: {times})",
+                )
+            )
+        elif c.was not in acts:
+            out.append(
+                (
+                    index,
+                    f"the officer_spoke at t = {c.utterance_t:g} s was heard as"
+                    f" {', '.join(acts)}, not {c.was}",
+                )
+            )
+        elif c.act == c.was:
+            out.append((index, f"a no-op: {c.act} is the act heard"))
+    return out
 
 
 def apply_corrections(

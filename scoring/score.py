@@ -21,7 +21,7 @@ from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
-from scoring.corrections import Correction, apply_corrections
+from scoring.corrections import Correction, apply_corrections, unapplied
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
 
@@ -91,6 +91,9 @@ class Score:
     speech: dict[str, Any] = field(default_factory=dict)
     # The instructor's corrections of misheard acts applied (scoring/corrections.py), in order.
     corrections: list[dict[str, Any]] = field(default_factory=list)
+    # Those that did not apply to this log (a stale or hand-edited file; its `index` in the
+    # file and `why`): never applied, never listed as applied.
+    corrections_not_applied: list[dict[str, Any]] = field(default_factory=list)
     # An empathy scene's debrief (docs/drills.md, "Empathy scenes"): each question's id, text,
     # answer and how it was given, in order. Empty for a use-of-force drill.
     debrief: list[dict[str, Any]] = field(default_factory=list)
@@ -1295,14 +1298,21 @@ def score_run(
     speech acts) are applied first and listed in `Score.corrections`."""
     judge = _Judge(policy)
     empathy, answers = False, []
-    for rec in apply_corrections(records, corrections) if corrections else records:
+    records = list(records)
+    stale = dict(unapplied(records, corrections)) if corrections else {}
+    applied = [c for index, c in enumerate(corrections) if index not in stale]
+    for rec in apply_corrections(records, applied) if applied else records:
         if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":
             empathy = True
         if rec.kind == "debrief_answer":
             answers.append(dict(rec.data))
         judge.read(rec)
     score = judge.finish()
-    score.corrections = [c.model_dump() for c in corrections]
+    score.corrections = [c.model_dump() for c in applied]
+    score.corrections_not_applied = [
+        corrections[index].model_dump() | {"index": index, "why": why}
+        for index, why in stale.items()
+    ]
     return _empathy_score(score, answers) if empathy else score
 
 

@@ -178,3 +178,109 @@ def test_sound_device_alone_implies_alsa_and_with_another_sound_is_refused(
         line = _one_line_error(capsys, [*argv, "--sound-device", "null"])
         assert f"--sound-device null is for --sound alsa (an ALSA device); --sound {sound}" in line
     assert list(tmp_path.iterdir()) == []  # refused before the run
+
+
+# --- 1. corrections that do not apply are said, never listed as applied, never dropped -------
+
+
+def _correct(run: Path, at: str, act: str, *more: str) -> list[str]:
+    return ["speech", "correct", str(run), "--at", at, "--act", act, "--by", "Sgt Lee", *more]
+
+
+def test_a_hand_edited_correction_naming_no_utterance_is_not_applied_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_speech_corrections import misheard_warning, rules, score_json, write_run
+
+    run = write_run(tmp_path / "run", misheard_warning())
+    assert main(_correct(run, "0.9", "warning.taser")) == 0
+    capsys.readouterr()
+    (kept,) = run.glob("speech-corrections-*.json")
+    body = json.loads(kept.read_text())
+    body["corrections"][0]["utterance_t"] = 7.5  # hand-edited: names no utterance
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    line = next(n for n, t in enumerate(kept.read_text().splitlines(), 1) if "utterance_t" in t)
+
+    score = score_json(run, capsys)
+    assert score["corrections"] == []  # never listed as applied
+    (stale,) = score["corrections_not_applied"]  # type: ignore[misc]
+    assert stale["index"] == 0 and "no officer_spoke at t = 7.5 s" in stale["why"]
+    assert rules(score, "CEW-02") == ["finding"]  # scored as heard
+    assert main(["score", str(run)]) == 0
+    out = capsys.readouterr()
+    assert out.err.strip().splitlines() == [
+        f"openrange: {kept}:{line}: corrections[0].utterance_t: 7.5 s 'stop' command.stop ->"
+        " warning.taser by Sgt Lee: not applied: the log has no officer_spoke at t = 7.5 s"
+        " (its officer_spoke t: 0.5, 1.2)"
+    ]
+    assert "Speech corrections not applied (they do not match this log):" in out.out
+    assert "Speech corrections (rescored" not in out.out
+
+
+def test_corrections_of_a_log_edited_since_are_said_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_rules import end
+    from test_speech_corrections import misheard_warning, score_json, write_run
+
+    from range.runs.runlog import EVENTS
+
+    run = write_run(tmp_path / "run", misheard_warning())
+    assert main(_correct(run, "0.9", "warning.taser")) == 0
+    assert main(_correct(run, "0.3", "none")) == 0
+    capsys.readouterr()
+    (old,) = run.glob("speech-corrections-*.json")
+    edited = [*misheard_warning()[:-1], end(4)]  # the log edited after the corrections
+    (run / EVENTS).write_text("".join(json.dumps(r.as_json()) + "\n" for r in edited))
+    score = score_json(run, capsys)
+    assert score["corrections"] == [] and score["corrections_not_applied"] == []
+    assert main(["score", str(run)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith(f"openrange: {old}:")
+    assert "corrections[0].utterance_t: 1.2 s 'stop' command.stop -> warning.taser" in err[0]
+    assert "corrections[1].utterance_t: 0.5 s 'police' identify -> none" in err[1]
+    assert all("the log was changed since; correct it again" in e for e in err)
+    assert main(_correct(run, "0.9", "warning.taser")) == 0  # made again for the log as it is
+    capsys.readouterr()
+    assert main(["score", str(run)]) == 0
+    (left,) = capsys.readouterr().err.strip().splitlines()
+    assert "corrections[1].utterance_t: 0.5 s 'police'" in left
+
+
+def test_a_no_op_correction_and_a_wrong_was_are_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_speech_corrections import misheard_warning, write_run
+
+    run = write_run(tmp_path / "run", misheard_warning())
+    line = _one_line_error(capsys, _correct(run, "0.9", "command.stop"))
+    assert line == (
+        "openrange: --act command.stop: the utterance at 0.70-1.20 s was heard as command.stop"
+        " already; nothing to correct"
+    )
+    line = _one_line_error(capsys, _correct(run, "0.9", "warning.taser", "--was", "identify"))
+    assert line == (
+        "openrange: --was identify: what was said at 0.90 s was heard as command.stop; give one"
+        " of those, or leave --was out"
+    )
+    assert list(run.glob("speech-corrections-*")) == []
+
+
+def test_a_no_op_or_wrong_was_correction_in_a_file_is_not_applied() -> None:
+    from test_speech_corrections import misheard_warning
+
+    from scoring.corrections import Correction, unapplied
+
+    def fix(was: str, act: str) -> Correction:
+        return Correction(
+            at_s=1.0, utterance_t=1.2, text="stop", was=was, act=act, by="Lee", made="2026"
+        )
+
+    records = misheard_warning()
+    found = unapplied(records, [fix("command.stop", "command.stop"), fix("identify", "none")])
+    assert found == [
+        (0, "a no-op: command.stop is the act heard"),
+        (1, "the officer_spoke at t = 1.2 s was heard as command.stop, not identify"),
+    ]
+    assert unapplied(records, [fix("command.stop", "warning.taser")]) == []

@@ -14,6 +14,7 @@ from range.cli import util as cliutil
 from range.deps import require
 
 if TYPE_CHECKING:
+    from drills.log import LogRecord
     from scoring.corrections import Correction
 
 
@@ -56,6 +57,72 @@ def run_corrections(run_dir: Path) -> list[Correction]:
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
 
 
+def _line_of(text: str, index: int) -> int | None:
+    """The line (1-based) of the `index`-th correction's `utterance_t` in a corrections file."""
+    seen = -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        if '"utterance_t"' in line:
+            seen += 1
+            if seen == index:
+                return number
+    return None
+
+
+def _describe(c: Correction) -> str:
+    return f"{c.utterance_t:g} s {c.text!r} {c.was} -> {c.act} by {c.by}"
+
+
+def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
+    """One line for each correction kept in `run_dir` that is not applied to its log as it is
+    now, naming the file, the line and the utterance's t: in the log's own file, one that names
+    no utterance of the log, or one whose `was` is not what was heard, or that changes nothing
+    (scoring.corrections.unapplied); in a file of an earlier log (the log was edited since, so
+    its SHA-256 changed), every correction not made again for the log as it is now."""
+    from range.runs.runlog import EVENTS
+    from scoring.corrections import (
+        Corrections,
+        corrections_path,
+        log_sha256,
+        read_corrections,
+        unapplied,
+    )
+
+    events = run_dir / EVENTS
+    if not events.is_file():
+        return []
+    sha = log_sha256(events)
+    current = corrections_path(run_dir, sha)
+    kept = read_corrections(run_dir, sha)
+    notes = []
+    if kept:
+        text = current.read_text(encoding="utf-8")
+        for index, why in unapplied(records, kept):
+            notes.append(
+                f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
+                f" {_describe(kept[index])}: not applied: {why}"
+            )
+    redone = {(c.utterance_t, c.was) for c in kept}
+    for path in sorted(run_dir.glob("speech-corrections-*.json")):
+        if path == current:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            old = Corrections.model_validate_json(text)
+        except ValueError:
+            notes.append(f"{path}: not a corrections file; not applied")
+            continue
+        for index, c in enumerate(old.corrections):
+            if (c.utterance_t, c.was) in redone:
+                continue
+            notes.append(
+                f"{path}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
+                f" {_describe(c)}: not applied: it corrects an earlier {EVENTS} (sha256"
+                f" {old.log_sha256[:16]}; now {sha[:16]}): the log was changed since; correct"
+                " it again with openrange speech correct"
+            )
+    return notes
+
+
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.runs.runlog import EVENTS, read_events
@@ -72,6 +139,11 @@ def _correct(args: argparse.Namespace) -> int:
     sha = log_sha256(args.run_dir / EVENTS)
     kept = read_corrections(args.run_dir, sha)
     heard = find_utterance(records, args.at, args.was)
+    if args.act == heard.data["act"]:
+        raise CorrectionError(
+            f"--act {args.act}: the utterance at {heard.data['start_s']:.2f}-"
+            f"{heard.data['end_s']:.2f} s was heard as {args.act} already; nothing to correct"
+        )
     try:
         correction = Correction(
             at_s=args.at,

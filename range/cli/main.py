@@ -136,9 +136,14 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "matplotlib")
+    from range.cli.corrections import correction_notes
     from range.review.report import write_report
+    from range.runs.runlog import read_events
 
-    print(write_report(args.run_dir, args.out))
+    path = write_report(args.run_dir, args.out)
+    for note in correction_notes(args.run_dir, read_events(args.run_dir)):
+        print(f"openrange: {note}", file=sys.stderr)
+    print(path)
     return 0
 
 
@@ -325,13 +330,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    from range.cli.corrections import run_corrections
+    from range.cli.corrections import correction_notes, run_corrections
 
-    # An instructor's corrections of misheard speech, kept beside each log (never in it).
-    scores = [
-        score_run(log, policy, run_corrections(run_dir))
-        for run_dir, log in zip(args.run_dirs, logs, strict=True)
-    ]
+    # An instructor's corrections of misheard speech, kept beside each log (never in it); any
+    # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
+    scores = []
+    for run_dir, log in zip(args.run_dirs, logs, strict=True):
+        for note in correction_notes(run_dir, log):
+            print(f"openrange: {note}", file=sys.stderr)
+        scores.append(score_run(log, policy, run_corrections(run_dir)))
 
     def as_json(score: Score) -> dict[str, object]:
         out = score.as_json()

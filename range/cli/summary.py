@@ -128,6 +128,13 @@ def format_score(score: Score) -> str:
                 f"  {c['utterance_t']:6.2f} s  {c['text']!r}: {c['was']} -> {c['act']}"
                 f" by {c['by']}, {c['made']}{why}"
             )
+    if score.corrections_not_applied:
+        lines.append("Speech corrections not applied (they do not match this log):")
+        for c in score.corrections_not_applied:
+            lines.append(
+                f"  {c['utterance_t']:6.2f} s  {c['text']!r}: {c['was']} -> {c['act']}"
+                f" by {c['by']}: {c['why']}"
+            )
     if score.debrief:
         lines.append("Debrief:")
         for a in score.debrief:

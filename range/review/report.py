@@ -23,7 +23,7 @@ from drills.schema import Drill
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
-from range.cli.corrections import run_corrections
+from range.cli.corrections import correction_notes, run_corrections
 from range.cli.summary import verdict_line
 from range.review.render import COLOURS, LIGHTING, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
@@ -322,6 +322,12 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     drill = saved_drill(run_dir, started)
     corrections = run_corrections(run_dir)
     score = score_run(records, default_policy(), corrections)
+    # Only those applied are shown beside what was heard; the rest are said, one line each.
+    not_applied = {c["index"] for c in score.corrections_not_applied}
+    corrections = [c for index, c in enumerate(corrections) if index not in not_applied]
+    notes = "".join(
+        f"<p class='warning'>{html.escape(note)}</p>" for note in correction_notes(run_dir, records)
+    )
     shots = [
         r
         for r in records
@@ -394,7 +400,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
 <h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
 {findings}</table>
-<h2>What was heard</h2>{_heard(records, corrections)}
+<h2>What was heard</h2>{_heard(records, corrections)}{notes}
 <h2>Timeline</h2><table><tr><th>time</th><th>event</th><th>detail</th></tr>{rows}</table>
 <p>Expected response: {html.escape(" ".join(drill.expected_response.split()))}</p>
 </body></html>
