@@ -257,6 +257,10 @@ class RunStarted(Record):
     # sha256 (a simulated run's `--voice` recording; absent when there is none).
     voice_file: str | None = None
     voice_sha256: str | None = None
+    # The agency phrase book the officer was heard with (`--phrases`), kept in the run folder
+    # as `phrasebook.toml`, and its sha256 (absent: the built-in book only).
+    phrases_file: str | None = None
+    phrases_sha256: str | None = None
 
     # An empathy scene (issue 17): the drill's kind and whose eyes and ears the officer takes
     # (absent for a use-of-force drill and in older logs).

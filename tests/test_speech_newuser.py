@@ -284,3 +284,63 @@ def test_a_no_op_or_wrong_was_correction_in_a_file_is_not_applied() -> None:
         (1, "the officer_spoke at t = 1.2 s was heard as command.stop, not identify"),
     ]
     assert unapplied(records, [fix("command.stop", "warning.taser")]) == []
+
+
+# --- 6. `drill run --phrases`: the agency's phrase book hears the officer, kept with the run --
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+def test_drill_run_hears_the_officer_with_the_agency_phrase_book(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    import numpy as np
+
+    from range.voice.audio import write_wav
+    from range.voice.corpus import speech_16k
+
+    speech = speech_16k("you are safe with me", "en-us", 140)
+    track = np.zeros(4 * 16_000)
+    track[16_000 : 16_000 + len(speech)] = speech / np.max(np.abs(speech)) * 0.25
+    track += np.random.default_rng(0).normal(0.0, 0.002, len(track))
+    voice = write_wav(tmp_path / "officer.wav", np.asarray(track * 32767, dtype=np.int16))
+    book = _agency(
+        tmp_path, '\n[[acts]]\nact = "rapport.reassure"\nphrases = ["you are safe with me"]\n'
+    )
+    argv = ["drill", "run", "crisis-talk-down-v1", "--voice", str(voice), "--seed", "3"]
+    argv += [
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--json",
+        "--progress",
+        "never",
+        "--sound",
+        "off",
+    ]
+
+    def heard(extra: list[str]) -> tuple[list[str], dict[str, object], Path]:
+        assert main([*argv, *extra]) == 0
+        run = Path(json.loads(capsys.readouterr().out)["run_dir"])
+        events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+        return [e["act"] for e in events if e["kind"] == "officer_spoke"], events[0], run
+
+    acts, started, run = heard(["--phrases", str(book)])
+    assert acts == ["rapport.reassure"]
+    assert (run / "phrasebook.toml").read_bytes() == book.read_bytes()
+    assert started["phrases_file"] == "phrasebook.toml"
+    assert started["phrases_sha256"] == hashlib.sha256(book.read_bytes()).hexdigest()
+    acts, started, run = heard([])  # the built-in book alone does not know the words
+    assert acts == [] and "phrases_file" not in started
+    assert not (run / "phrasebook.toml").exists()
+
+
+def test_drill_run_refuses_a_bad_phrase_book_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = _agency(tmp_path, '\n[[acts]]\nact = "command.freeze"\nphrases = ["freeze zorblax"]\n')
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "crisis-talk-down-v1", "--runs-dir", str(runs), "--phrases", str(book)]
+    line = _one_line_error(capsys, argv)
+    assert f"{book}:6: acts[0].phrases: 'zorblax'" in line
+    assert not runs.exists()

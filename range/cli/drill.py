@@ -44,6 +44,7 @@ examples:
       --officer 4411 --require-calibration
   openrange drill run knife-approach-v1 --live --lane lane3.toml --officer 4411
   openrange drill run crisis-talk-down-v1 --voice officer.wav
+  openrange drill run crisis-talk-down-v1 --voice officer.wav --phrases agency-phrases.toml
 """
 
 
@@ -228,6 +229,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " script's own words are left out, the recording is kept with the run. A live run"
         " (--live) hears the microphone instead",
     )
+    run.add_argument(
+        "--phrases",
+        type=Path,
+        default=None,
+        metavar="AGENCY.toml",
+        help="an agency phrase book merged over the built-in one for what the officer says"
+        " (--voice, a live run's microphone, the script's words); kept with the run"
+        " (docs/speech.md)",
+    )
     add_calibration_options(run)
     add_run_options(run)
     run.set_defaults(handler=_run)
@@ -401,10 +411,12 @@ def play(
         from range.voice.audio import read_wav
 
         read_wav(voice)  # a missing or non-audio file is one named line before the run
+    phrases = _phrases(args)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
         voice=voice,
+        phrases=phrases,
         officer=find_officer(script),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
@@ -450,6 +462,18 @@ def play(
         if badge is not None:
             print(f"Recorded as drill run {record['record']} for badge {badge}.")
     return 0
+
+
+def _phrases(args: argparse.Namespace) -> Path | None:
+    """`--phrases`, checked before the run (a bad phrase book is one named line per problem
+    and leaves no run behind)."""
+    path: Path | None = getattr(args, "phrases", None)
+    if path is not None:
+        require("pocketsphinx")
+        from range.voice.lexicon import load_phrases
+
+        load_phrases(path)
+    return path
 
 
 def microphone() -> Callable[[], Iterator[Pcm]] | None:
@@ -554,6 +578,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         live=LiveDrill(
             ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
         ),
+        phrases=_phrases(args),
         on_frame=on_frame,
         debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )

@@ -34,7 +34,7 @@ from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState, S
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
-from drills.speech import acts_in_text, builtin_phrasebook
+from drills.speech import PhraseBook, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
@@ -93,6 +93,8 @@ DEVICE_HEIGHT_M = 1.0  # a holstered or lowered TASER, for the wire check
 # A live run that fell behind (a long GC pause, a swapped-out process) catches up at most this
 # many engine steps in one frame, then lets the rest go: subjects never teleport.
 MAX_CATCH_UP_STEPS = 8
+# An agency phrase book (`--phrases`) as kept in the run folder.
+PHRASES_FILE = "phrasebook.toml"
 
 
 @dataclass(slots=True)
@@ -179,6 +181,10 @@ class RunConfig:
     # heard through the same Listener as a microphone, each act an `officer_spoke` the drill
     # can branch on; the file is kept in the run folder and hashed into its log.
     voice: Path | None = None
+    # An agency phrase book (`--phrases AGENCY.toml`, docs/speech.md) merged over the built-in
+    # one for hearing the officer (the recording or the microphone) and the script's words;
+    # kept in the run folder as `phrasebook.toml` and hashed into its log. None: built-in only.
+    phrases: Path | None = None
     # An empathy scene's debrief (docs/drills.md): called once the scene has completed, it
     # returns each question's `debrief_answer` fields (question, text, answer, how,
     # confidence?), logged before the run is scored.
@@ -307,7 +313,7 @@ class ScriptedOfficerHands:
             engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
         elif intent.act is Act.SPEAK:
             # Heard as a recogniser would hear the words, without the audio: sure, at once.
-            for match in acts_in_text(intent.say, builtin_phrasebook()):
+            for match in acts_in_text(intent.say, self.session.phrasebook):
                 engine.spoke(
                     match.act,
                     text=intent.say,
@@ -441,6 +447,8 @@ class Session:
         self.voice: TrackVoice | LiveVoice | None = None
         self._voice_clip: str | None = None
         self._voice_host_s = 0.0
+        # The phrase book words are heard with: the built-in one, or with the agency's merged.
+        self.phrasebook: PhraseBook = builtin_phrasebook()
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -529,10 +537,19 @@ class Session:
             devices = lane.devices()
             calibration = self._check_calibration(devices)
             copy_name, copy, drill_path = drill_source(drill, config.drill_file)
+            phrases_meta: dict[str, str] = {}
+            if config.phrases is not None:  # a bad phrase book leaves no run behind
+                from range.voice.lexicon import load_phrases
+
+                self.phrasebook = load_phrases(config.phrases)
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
                 stack.callback(writer.close)
                 (writer.path / copy_name).write_bytes(copy)
+                if config.phrases is not None:
+                    book = config.phrases.read_bytes()
+                    (writer.path / PHRASES_FILE).write_bytes(book)
+                    phrases_meta = {"phrases_file": PHRASES_FILE, "phrases_sha256": sha256(book)}
             log = MemoryLog(writer) if writer is not None else MemoryLog()
             voice_meta = self._open_voice(stack, writer.path if writer is not None else None)
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
@@ -562,6 +579,7 @@ class Session:
                 calibration=calibration,
                 calibration_override_by=config.override_by if self._calibration_required else None,
                 **voice_meta,
+                **phrases_meta,
             )
             hands.after_step(engine.t)
             with _setup_frozen():
@@ -602,11 +620,10 @@ class Session:
         stream = live.voice if live is not None else None
         if config.voice is None and stream is None:
             return {}
-        from drills.speech import builtin_phrasebook
         from range.voice.audio import read_wav
         from range.voice.recognize import Listener, Recognizer
 
-        listener = Listener(Recognizer(builtin_phrasebook()))
+        listener = Listener(Recognizer(self.phrasebook))
         if stream is not None:
             live_voice = LiveVoice(stream(), listener)
             stack.callback(live_voice.close)
