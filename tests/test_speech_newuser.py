@@ -344,3 +344,43 @@ def test_drill_run_refuses_a_bad_phrase_book_before_the_run(
     line = _one_line_error(capsys, argv)
     assert f"{book}:6: acts[0].phrases: 'zorblax'" in line
     assert not runs.exists()
+
+
+# --- 7. after a run: every file in its folder and what it is for; --voice DIR ----------------
+
+
+def test_the_saved_lines_list_the_run_folder_and_how_to_review_and_correct(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["drill", "run", "talk-down-cover-v1", "--seed", "1", "--progress", "never"]
+    assert main([*argv, "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (run,) = tmp_path.iterdir()
+    saved = out[out.index("Saved:") :].splitlines()
+    assert saved[0] == f"Saved:             {run}/"
+    listed = [line.split()[0] for line in saved[1:] if line.startswith("  ")]
+    assert listed == sorted(p.name for p in run.iterdir())  # the folder as it is, sound too
+    assert "sound.wav" in listed and "drill.toml" in listed
+    assert "  sound.wav              the run's soundtrack" in out
+    assert f"Review with:       openrange report {run}" in out
+    assert f"Rescore with:      openrange score {run}" in out
+    assert "Correct an act:" not in out  # nothing was heard: nothing to correct
+
+    from test_rules import spoke
+
+    from range.cli.summary import saved_lines
+
+    heard = saved_lines(run, [spoke(1.0, "command.stop", "stop")])
+    command = f"openrange speech correct {run} --at T_S --act ACT --by NAME"
+    assert f"Correct an act:    {command}" in heard
+
+
+def test_a_voice_that_is_a_folder_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["drill", "run", "crisis-talk-down-v1", "--no-save", "--voice", str(tmp_path)]
+    line = _one_line_error(capsys, argv)
+    assert line == (
+        f"openrange: --voice {tmp_path}: a directory, not a sound file: give one recording"
+        " (WAV, FLAC or OGG)"
+    )

@@ -410,7 +410,10 @@ def play(
     if voice is not None:
         from range.voice.audio import read_wav
 
-        read_wav(voice)  # a missing or non-audio file is one named line before the run
+        try:  # a missing or non-audio file (or a folder) is one named line before the run
+            read_wav(voice)
+        except (FileNotFoundError, ValueError) as exc:
+            raise ValueError(f"--voice {exc}") from None
     phrases = _phrases(args)
     config = RunConfig(
         drill=source.drill,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from drills.log import LogRecord
 from range.runs.drill import RunResult
 from scoring.course import AttemptScore
 from scoring.detection import Detection
@@ -163,9 +164,44 @@ def format_summary(result: RunResult) -> str:
         format_score(result.score),
     ]
     if result.run_dir is not None:
-        lines.append(f"Saved:             {result.run_dir}/ (events.jsonl, result.json)")
-        lines.append(f"Rescore with:      openrange score {result.run_dir}")
+        lines.extend(saved_lines(result.run_dir, result.records))
     return "\n".join(lines)
+
+
+# What a reviewer finds in a run folder, by file name: said after a run, beside each file.
+_KEPT = {
+    "events.jsonl": "the event log: what happened, scored and replayed from it",
+    "result.json": "the result and its score as run",
+    "drill.toml": "the drill file as run",
+    "officer-voice.wav": "the officer's voice as heard: the clip of every act heard",
+    "officer-voice.flac": "the officer's voice as heard: the clip of every act heard",
+    "officer-voice.ogg": "the officer's voice as heard: the clip of every act heard",
+    "phrasebook.toml": "the agency phrase book the officer was heard with",
+    "sound.wav": "the run's soundtrack: subjects' voices, shots, the TASER's arc",
+    "report.html": "the review page",
+}
+
+
+def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
+    """Where the run was saved and what its folder holds (each file and what it is for, as
+    it is there now: the soundtrack is written after the run), then how to review, correct
+    and rescore it."""
+    lines = [f"Saved:             {run_dir}/"]
+    for path in sorted(run_dir.iterdir()):
+        if path.name.startswith("speech-corrections-"):
+            what = "an instructor's speech corrections"
+        elif path.is_file():
+            what = _KEPT.get(path.name, "")
+        else:
+            continue
+        lines.append(f"  {path.name:<22} {what}".rstrip())
+    lines.append(f"Review with:       openrange report {run_dir}")
+    if any(r.kind == "officer_spoke" for r in records):
+        lines.append(
+            f"Correct an act:    openrange speech correct {run_dir} --at T_S --act ACT --by NAME"
+        )
+    lines.append(f"Rescore with:      openrange score {run_dir}")
+    return lines
 
 
 def format_detection(rows: list[Detection]) -> str:

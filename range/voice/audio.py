@@ -43,6 +43,10 @@ def read_wav(path: Path) -> Pcm:
 
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(
+            f"{path}: a directory, not a sound file: give one recording (WAV, FLAC or OGG)"
+        )
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
     except soundfile.LibsndfileError as exc:
