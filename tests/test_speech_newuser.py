@@ -384,3 +384,30 @@ def test_a_voice_that_is_a_folder_is_named_in_one_line(
         f"openrange: --voice {tmp_path}: a directory, not a sound file: give one recording"
         " (WAV, FLAC or OGG)"
     )
+
+
+# --- 9. one probe numbering in every output: the device's, over the run's pulls -------------
+
+
+def test_a_second_pull_s_probes_are_numbered_alike_in_the_log_the_reason_and_the_score() -> None:
+    import re
+
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    drill = find_drill("knife-approach-v1")
+    result = run_drill(RunConfig(drill, find_officer("taser-first-v1"), 1))
+    pulls = [r for r in result.records if r.kind == "probe_impacts"]
+    assert len(pulls) == 2
+    assert [i["probe"] for r in pulls for i in r.data["impacts"]] == [0, 1, 2, 3]
+    second = pulls[1]
+    logged = {i["probe"] for i in second.data["impacts"]}
+    named = {int(n) for n in re.findall(r"probes? (\d+)", second.data["reason"])}
+    assert named and named <= logged, (second.data["reason"], logged)
+    placed = [
+        int(re.match(r"probe (\d+)", f.message).group(1))  # type: ignore[union-attr]
+        for f in result.score.findings
+        if f.rule == "PLACE-01" and abs(f.t - second.t) < 1e-3
+    ]
+    assert placed and set(placed) <= logged

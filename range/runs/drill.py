@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -1038,6 +1038,11 @@ class Session:
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
         device = self.circuits.setdefault(trigger.serial, circuit_for(cartridge(cartridge_id)))
+        # One numbering for a device's probes in every output: the device's, over the run's
+        # pulls (0, 1, then 2, 3 ...), as the circuit, its reasons and `probe_detached` name
+        # them; never the index within a pull (docs/drills.md, `probe_impacts`).
+        first = len(device.probes)
+        impacts = [replace(i, probe=first + n) for n, i in enumerate(impacts)]
         outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
         # Logged at the trigger; incapacitation starts when the circuit closes (the second
         # probe's arrival, `outcome.onset_s` later): the engine waits for it.
