@@ -411,3 +411,45 @@ def test_a_second_pull_s_probes_are_numbered_alike_in_the_log_the_reason_and_the
         if f.rule == "PLACE-01" and abs(f.t - second.t) < 1e-3
     ]
     assert placed and set(placed) <= logged
+
+
+# --- 10. the README's numbers and the default policy's header say what is true --------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_drill_count_is_drill_list_s(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    assert main(["drill", "list"]) == 0
+    listed = len(capsys.readouterr().out.strip().splitlines())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    counts = re.findall(r"the drill library \((\d+) drills\)", readme)
+    assert counts == [str(listed)], f"README says {counts}, `openrange drill list` lists {listed}"
+
+
+def test_the_default_policy_header_cites_what_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    policy = ROOT / "scoring" / "data" / "policy-default.toml"
+    text = policy.read_text(encoding="utf-8")
+    header = " ".join(
+        line.lstrip("# ").strip() for line in text[: text.index("\nid = ")].split("\n")
+    )
+    assert "scoring.policy.Policy" in header
+    from scoring import policy as policy_module
+
+    assert hasattr(policy_module, "Policy")
+    assert "docs/scoring.md" in header and "rule id | what it judges | default | source" in header
+    scoring_doc = (ROOT / "docs" / "scoring.md").read_text(encoding="utf-8")
+    assert "| rule id | what it judges | default | source |" in scoring_doc
+    assert "openrange policy validate FILE" in header
+    assert main(["policy", "validate", str(policy)]) == 0  # the command it names, on itself
+    capsys.readouterr()
+    facts = (Path("/work/shared/reference/facts.md"), ROOT / "docs" / "facts.md")
+    known = next((f for f in facts if f.is_file()), None)
+    if known is None:
+        pytest.skip("facts.md is not on this machine")
+    sections = set(re.findall(r"^## (\d+)\.", known.read_text(encoding="utf-8"), re.MULTILINE))
+    cited = set(re.findall(r"facts\.md §(\d+)", text))
+    assert cited and cited <= sections, (cited, sections)
