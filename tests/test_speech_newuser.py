@@ -453,3 +453,18 @@ def test_the_default_policy_header_cites_what_exists(capsys: pytest.CaptureFixtu
     sections = set(re.findall(r"^## (\d+)\.", known.read_text(encoding="utf-8"), re.MULTILINE))
     cited = set(re.findall(r"facts\.md §(\d+)", text))
     assert cited and cited <= sections, (cited, sections)
+
+
+def test_an_unanswerable_debrief_says_how_to_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["drill", "run", SCENE, "--seed", "1", "--no-save", "--sound", "off", "--json"]
+    assert main([*argv, "--answer", "fear=his calm voice"]) == 0
+    out = capsys.readouterr()
+    assert "(no terminal to type on: got_through, next_time left unanswered; answer with" in out.err
+    assert json.loads(out.out)["score"]["outcome"] == "PASS"  # one answer given
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert "got_through, fear, next_time left unanswered" in out.err
+    score = json.loads(out.out)["score"]
+    assert score["outcome"] == "INCOMPLETE" and score["passed"] is False

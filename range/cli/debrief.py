@@ -123,6 +123,17 @@ def make_debrief(args: argparse.Namespace) -> Debrief:
             speaking = False
         out: list[dict[str, Any]] = []
         cliutil.say(f"Debrief: {len(drill.empathy.debrief)} question(s)")
+        unanswerable = [
+            q.id
+            for q in drill.empathy.debrief
+            if q.id not in typed and q.id not in recorded and not speaking
+        ]
+        if unanswerable and not sys.stdin.isatty():
+            cliutil.say(
+                f"  (no terminal to type on: {', '.join(unanswerable)} left unanswered; answer"
+                " with --answer ID=TEXT, --answer-wav ID=FILE or --debrief-voice. A scene with"
+                " no answer is INCOMPLETE)"
+            )
         for question in drill.empathy.debrief:
             cliutil.say(f"  {question.question}")
             record = {"question": question.id, "text": question.question}
