@@ -31,6 +31,8 @@ from physics.datafiles import (
 )
 
 PHRASEBOOK_FORMAT = 1
+# An agency phrase book (`drill run --phrases`) as kept in a run folder.
+PHRASES_FILE = "phrasebook.toml"
 CATEGORIES = ("identify", "command", "warning", "question", "rapport")
 ACT = r"^(identify|command|warning|question|rapport)(\.[a-z][a-z0-9_]*)?$"
 SPEECH_PREFIX = "speech:"

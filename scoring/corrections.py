@@ -143,14 +143,17 @@ def unapplied(
 ) -> list[tuple[int, str]]:
     """(index, why) of each correction that does not apply to `records`: it names no
     `officer_spoke` record there (a stale or hand-edited file), its `was` is not the act that
-    record was heard as, or it changes nothing (its act is the one heard). Those are never
+    record was heard as, it changes nothing (its act is the one heard), or a later correction
+    of the same utterance supersedes it. Those are never
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     heard: dict[float, list[str]] = {}
     for r in utterances(records):
         heard.setdefault(r.t, []).append(str(r.data["act"]))
+    latest = {(c.utterance_t, c.was): index for index, c in enumerate(corrections)}
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
         acts = heard.get(c.utterance_t)
+        later = latest[(c.utterance_t, c.was)]
         if acts is None:
             times = ", ".join(f"{t:g}" for t in sorted(heard)) or "none"
             out.append(
@@ -170,6 +173,8 @@ def unapplied(
             )
         elif c.act == c.was:
             out.append((index, f"a no-op: {c.act} is the act heard"))
+        elif later != index:
+            out.append((index, f"superseded by corrections[{later}] of the same utterance"))
     return out
 
 

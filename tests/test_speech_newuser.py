@@ -468,3 +468,45 @@ def test_an_unanswerable_debrief_says_how_to_answer(
     assert "got_through, fear, next_time left unanswered" in out.err
     score = json.loads(out.out)["score"]
     assert score["outcome"] == "INCOMPLETE" and score["passed"] is False
+
+
+def test_an_act_the_run_s_phrase_book_lacks_is_refused_and_a_superseded_one_not_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_speech_corrections import misheard_warning, score_json, write_run
+
+    run = write_run(tmp_path / "run", misheard_warning())
+    line = _one_line_error(capsys, _correct(run, "0.9", "warning.tazer"))
+    assert line.startswith(
+        "openrange: --act warning.tazer: not an act of this run's phrase book; its acts: identify,"
+    )
+    (run / "phrasebook.toml").write_text(  # the agency book the run was heard with
+        AGENCY_HEAD + '[[acts]]\nact = "warning.tazer"\nphrases = ["tazer tazer"]\n'
+    )
+    assert main(_correct(run, "0.9", "warning.tazer")) == 0
+    assert main(_correct(run, "0.9", "warning.taser")) == 0  # corrected again: the latest wins
+    capsys.readouterr()
+    score = score_json(run, capsys)
+    assert [c["act"] for c in score["corrections"]] == ["warning.taser"]  # type: ignore[union-attr]
+    (old,) = score["corrections_not_applied"]  # type: ignore[misc]
+    assert (old["act"], old["why"]) == (
+        "warning.tazer",
+        "superseded by corrections[1] of the same utterance",
+    )
+
+
+def test_speech_say_with_no_audio_device_says_so_on_stderr(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from range.voice import speak
+    from range.voice.audio import AudioUnavailableError
+
+    def no_device(self: object, track: object) -> None:
+        raise AudioUnavailableError("audio is off: no ALSA device here")
+
+    monkeypatch.setattr(speak.AlsaSink, "play", no_device)
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng missing")
+    assert main(["speech", "say", "leave me alone", "--device", "null"]) == 9
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == "openrange: audio is off: no ALSA device here\n"

@@ -123,10 +123,30 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
     return notes
 
 
+def _check_act(run_dir: Path, act: str) -> None:
+    """Refuse an act the run's phrase book does not have (a typo would be scored as a new
+    act): the built-in book, with the agency's the run kept (`phrasebook.toml`) merged in."""
+    import re
+
+    from drills.speech import ACT, CATEGORIES, PHRASES_FILE, phrasebook
+    from scoring.corrections import CorrectionError
+
+    if not re.match(ACT, act):
+        return  # not the shape of an act at all: said when the correction is made
+    kept = run_dir / PHRASES_FILE
+    known = phrasebook(kept if kept.is_file() else None).act_names()
+    if act not in known and act not in CATEGORIES:
+        raise CorrectionError(
+            f"--act {act}: not an act of this run's phrase book; its acts: {', '.join(known)}"
+            " (or none: it was not speech)"
+        )
+
+
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import (
+        NONE,
         Correction,
         CorrectionError,
         find_utterance,
@@ -138,6 +158,8 @@ def _correct(args: argparse.Namespace) -> int:
     records = read_events(args.run_dir)
     sha = log_sha256(args.run_dir / EVENTS)
     kept = read_corrections(args.run_dir, sha)
+    if args.act != NONE:
+        _check_act(args.run_dir, args.act)
     heard = find_utterance(records, args.at, args.was)
     if args.act == heard.data["act"]:
         raise CorrectionError(

@@ -190,6 +190,7 @@ def _say(args: argparse.Namespace) -> int:
             AlsaSink(args.device).play(track)
     except (AudioUnavailableError, SpeechUnavailableError) as exc:
         message = str(exc)
-        print(f"openrange: {message if 'audio is off' in message else 'audio is off: ' + message}")
+        said = message if "audio is off" in message else "audio is off: " + message
+        print(f"openrange: {said}", file=sys.stderr)  # as listen says it: stdout is the result
         return AUDIO_OFF
     return 0

@@ -34,7 +34,7 @@ from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState, S
 from drills.log import LogRecord, MemoryLog
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
 from drills.schema import Drill, DrillFile
-from drills.speech import PhraseBook, acts_in_text, builtin_phrasebook
+from drills.speech import PHRASES_FILE, PhraseBook, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
@@ -93,8 +93,6 @@ DEVICE_HEIGHT_M = 1.0  # a holstered or lowered TASER, for the wire check
 # A live run that fell behind (a long GC pause, a swapped-out process) catches up at most this
 # many engine steps in one frame, then lets the rest go: subjects never teleport.
 MAX_CATCH_UP_STEPS = 8
-# An agency phrase book (`--phrases`) as kept in the run folder.
-PHRASES_FILE = "phrasebook.toml"
 
 
 @dataclass(slots=True)
