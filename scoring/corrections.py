@@ -104,15 +104,18 @@ def utterances(records: Iterable[LogRecord]) -> list[LogRecord]:
 
 
 def find_utterance(records: Iterable[LogRecord], at_s: float, was: str | None) -> LogRecord:
-    """The `officer_spoke` record whose speech spans `at_s` (MATCH_SLACK_S either side), the
-    nearest when several do; `was` picks among several heard as different acts. Raises
+    """The `officer_spoke` record whose speech (to its decision, `t`) spans `at_s`
+    (MATCH_SLACK_S either side), the nearest when several do; `was` picks among several heard
+    as different acts. Raises
     CorrectionError (one line) when none matches, or several with different acts and no
     `was`."""
     heard = utterances(records)
+    # Up to the record's own t (when the act was decided, after the words ended): the time the
+    # score's lines and the corrections list show for it names it too.
     near = [
         r
         for r in heard
-        if r.data["start_s"] - MATCH_SLACK_S <= at_s <= r.data["end_s"] + MATCH_SLACK_S
+        if r.data["start_s"] - MATCH_SLACK_S <= at_s <= max(r.data["end_s"], r.t) + MATCH_SLACK_S
     ]
     if was is not None:
         acts_near = sorted({str(r.data["act"]) for r in near})

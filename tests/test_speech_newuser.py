@@ -510,3 +510,16 @@ def test_speech_say_with_no_audio_device_says_so_on_stderr(
     assert main(["speech", "say", "leave me alone", "--device", "null"]) == 9
     out = capsys.readouterr()
     assert out.out == "" and out.err == "openrange: audio is off: no ALSA device here\n"
+
+
+def test_an_utterance_is_named_by_the_time_its_act_was_decided_too() -> None:
+    from drills.speech import officer_spoke
+    from scoring.corrections import CorrectionError, find_utterance
+
+    late = officer_spoke(
+        3.0, text="stop", act="command.stop", confidence=1.0, start_s=1.0, end_s=2.0, clip=None
+    )
+    assert find_utterance([late], 3.0, None) is late  # the t the score lists for it
+    assert find_utterance([late], 1.5, None) is late
+    with pytest.raises(CorrectionError):
+        find_utterance([late], 3.5, None)
