@@ -523,3 +523,13 @@ def test_an_utterance_is_named_by_the_time_its_act_was_decided_too() -> None:
     assert find_utterance([late], 1.5, None) is late
     with pytest.raises(CorrectionError):
         find_utterance([late], 3.5, None)
+
+
+def test_speech_phrases_lists_an_agency_act_without_trailing_blanks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = _agency(tmp_path, '\n[[acts]]\nact = "rapport.reassure"\nphrases = ["you are safe"]\n')
+    assert main(["speech", "phrases", "--phrases", str(book)]) == 0
+    out = capsys.readouterr().out
+    assert "\nspeech:rapport.reassure\n    you are safe\n" in out
+    assert all(line == line.rstrip() for line in out.splitlines())

@@ -164,7 +164,7 @@ def _phrases(args: argparse.Namespace) -> int:
         return 0
     print(f"phrase book: {book.language}, {len(book.phrase_acts())} phrases, {len(book.acts)} acts")
     for entry in book.acts:
-        print(f"\n{speech_trigger(entry.act)}  {entry.description}")
+        print(f"\n{speech_trigger(entry.act)}  {entry.description}".rstrip())
         for phrase in entry.phrases:
             print(f"    {phrase}")
     return 0
