@@ -344,7 +344,8 @@ class Console:
         user = self.require(request)
         if user.role is Role.OFFICER:
             return RedirectResponse(f"/officers/{user.badge}", 303)
-        return self.page(request, "lanes.html", user)
+        # The address a lane gives --console: this console as the browser reached it.
+        return self.page(request, "lanes.html", user, address=request.url.netloc)
 
     async def lane(self, request: Request) -> Response:
         user = self.require(request, CAN_READ_ALL)
