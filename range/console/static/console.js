@@ -58,6 +58,11 @@ function showLane(msg) {
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
+  // The view and the phase graph only while a drill is on the lane (no broken images idle).
+  const liveView = document.getElementById("live-view");
+  if (liveView) liveView.hidden = !s.lane_ft;
+  const drillPhases = document.getElementById("drill-phases");
+  if (drillPhases) drillPhases.hidden = !s.phases;
   const phases = document.getElementById("phases");
   const current = (s.subjects || []).map((p) => p.phase);
   if (phases && s.phases && phases.dataset.key !== `${s.phases}|${current}`) {
@@ -124,7 +129,10 @@ function showCourse(s) {
   }
   const total = document.getElementById("course-score");
   total.dataset.points = s.points;
-  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${s.score.passed ? "PASSED" : "FAILED"}` : `${s.points} points so far`;
+  // A scripted shooter's score passes or fails the course, but the records keep it as the
+  // simulation it is, never a qualification: said beside it.
+  const simulated = s.shooter && s.shooter !== "officer" ? ` (scripted shooter ${s.shooter}: recorded as a simulation, not a qualification)` : "";
+  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${s.score.passed ? "PASSED" : "FAILED"}${simulated}` : `${s.points} points so far`;
 }
 
 function holds(r) {
