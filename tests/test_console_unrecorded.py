@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from console_support import (
     DRILL,
     PASSWORD,
     Range,
+    browser_login,
+    chromium,
     console_range,
     rows_when_written,
     start_console,
@@ -30,6 +33,21 @@ from range.console.auth import hash_password
 from range.console.lane import LaneProcess
 from range.console.store import ConsoleStore, Role
 from range.records.store import Records
+
+
+def until(check: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    """`check()` again until it is true (an element not there yet counts as false)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:  # a page mid-load, an element not drawn yet
+            value = None
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"never happened: {check}")
+
 
 UNKNOWN = "no officer with badge 'B-999': add them with `openrange records officers --add`"
 
@@ -128,20 +146,23 @@ def test_a_refused_run_is_answered_once_flagged_and_dismissed(rng: Range) -> Non
         # An instructor sees the flag; only a range master answers it.
         page = inst.request("/lanes/L1").body
         assert len(_held(page)) == 2 and 'class="retry"' not in page
-        dismiss = {"csrf": inst.request("/").csrf, "run_dir": "/lane/runs/r1", "action": "dismiss"}
+        dismiss = {"csrf": inst.request("/").csrf, "run_dir": "/lane/runs/r1", "answer": "dismiss"}
         assert inst.request("/lanes/L1/unrecorded", dismiss).status == 403
         dismiss["csrf"] = csrf
-        assert boss.request("/lanes/L1/unrecorded", dismiss).status == 303
-        assert json.loads(ws.recv(timeout=10)) == {
-            "type": "dismiss",
-            "run_dir": "/lane/runs/r1",
-            "by": "boss",
-        }
+        if shutil.which("chromium") and shutil.which("chromedriver"):
+            _browser_dismisses(rng, ws)  # the range master presses Dismiss in the page
+        else:
+            assert boss.request("/lanes/L1/unrecorded", dismiss).status == 303
+            assert json.loads(ws.recv(timeout=10)) == {
+                "type": "dismiss",
+                "run_dir": "/lane/runs/r1",
+                "by": "boss",
+            }
         assert [r.split(" (")[0] for r in _held(boss.request("/lanes/L1").body)] == [
             "course fbi-pistol-2019-v1 for B-101"
         ]
         assert boss.request("/lanes/L1/unrecorded", dismiss).status == 404  # gone
-        bad = {**dismiss, "run_dir": "/lane/runs/c1", "action": "delete"}
+        bad = {**dismiss, "run_dir": "/lane/runs/c1", "answer": "delete"}
         assert boss.request("/lanes/L1/unrecorded", bad).status == 400
     refusals = _audit(rng.db_url, "run_refused")
     assert len(refusals) == 2 and "B-999" in refusals[-1]["detail"]  # newest first
@@ -157,6 +178,36 @@ def test_a_refused_run_is_answered_once_flagged_and_dismissed(rng: Range) -> Non
     with Records.open(rng.db_url) as records:
         assert records._rows("SELECT id FROM drill_runs") == []
     assert "Traceback" not in (rng.tmp / "console.log").read_text()
+
+
+def _browser_dismisses(rng: Range, ws: Any) -> None:
+    """In headless Chromium: the lanes page flags the lane, the lane page lists both runs, and
+    Dismiss takes one off the list with no reload (the console's snapshot redraws it)."""
+    from selenium.webdriver.common.by import By
+
+    browser = chromium()
+    try:
+        browser_login(browser, rng.port, "boss")
+        until(lambda: browser.find_element(By.CSS_SELECTOR, "#card-L1 .flag").is_displayed())
+        assert browser.find_element(By.CSS_SELECTOR, "#card-L1 .flag").text == (
+            "2 runs not recorded"
+        )
+        browser.get(f"http://127.0.0.1:{rng.port}/lanes/L1")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")
+        assert [r.get_attribute("data-run") for r in rows] == ["/lane/runs/r1", "/lane/runs/c1"]
+        assert UNKNOWN in rows[0].text
+        rows[0].find_element(By.CSS_SELECTOR, "button.dismiss").click()
+        assert json.loads(ws.recv(timeout=10)) == {
+            "type": "dismiss",
+            "run_dir": "/lane/runs/r1",
+            "by": "boss",
+        }
+        until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")) == 1)
+        (left,) = browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")
+        assert left.get_attribute("data-run") == "/lane/runs/c1"
+        assert left.find_element(By.CSS_SELECTOR, "button.retry").is_displayed()
+    finally:
+        browser.quit()
 
 
 def _second_store(url: str, key: str) -> None:
@@ -215,7 +266,7 @@ def test_a_real_lane_stops_offering_a_refused_run_and_a_retry_records_it(
     with Records.open(second) as records:
         records.add_officer("B-101", "Alex Officer", "Metro PD")
     (held,) = re.findall(r'data-run="([^"]+)"', page)
-    retry = {"csrf": boss.request("/").csrf, "run_dir": unescape(held), "action": "retry"}
+    retry = {"csrf": boss.request("/").csrf, "run_dir": unescape(held), "answer": "retry"}
     assert boss.request("/lanes/LANE1/unrecorded", retry).status == 303
     with Records.open(second) as records:
         runs = rows_when_written(lambda: records.drill_runs("B-101"))

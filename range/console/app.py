@@ -606,11 +606,11 @@ class Console:
         user = self.require(request, CAN_ADMIN)
         form = await self.form(request)
         name = request.path_params["name"]
-        action = str(form.get("action", ""))
+        action = str(form.get("answer", ""))
         run_dir = str(form.get("run_dir", ""))
         lane = self.hub.lanes.get(name)
         if action not in ("retry", "dismiss"):
-            return Response("action: retry or dismiss", 400)
+            return Response("answer: retry or dismiss", 400)
         if lane is None or run_dir not in lane.unrecorded:
             return Response(f"lane {name} holds no unrecorded run {run_dir}", 404)
         if lane.socket is None:

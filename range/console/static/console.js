@@ -181,12 +181,13 @@ function showUnrecorded(name, runs) {
     span.textContent = `${r.kind} ${r.what}${r.badge ? ` for ${r.badge}` : ""} (${r.run_dir}) not recorded: ${r.reason}`;
     li.appendChild(span);
     if (box.dataset.admin === "1") {
-      for (const action of ["retry", "dismiss"]) {
+      for (const answer of ["retry", "dismiss"]) {
+        // The field is "answer": one named "action" would hide the form's action property.
         const f = document.createElement("form");
         f.method = "post"; f.action = `/lanes/${name}/unrecorded`; f.className = "cmd unrecorded-action";
-        f.innerHTML = `<input type="hidden" name="csrf"><input type="hidden" name="run_dir"><input type="hidden" name="action"><button></button>`;
-        f.elements.csrf.value = csrf; f.elements.run_dir.value = r.run_dir; f.elements.action.value = action;
-        const button = f.querySelector("button"); button.className = action; button.textContent = action[0].toUpperCase() + action.slice(1);
+        f.innerHTML = `<input type="hidden" name="csrf"><input type="hidden" name="run_dir"><input type="hidden" name="answer"><button></button>`;
+        f.elements.csrf.value = csrf; f.elements.run_dir.value = r.run_dir; f.elements.answer.value = answer;
+        const button = f.querySelector("button"); button.className = answer; button.textContent = answer[0].toUpperCase() + answer.slice(1);
         hook(f); li.appendChild(document.createTextNode(" ")); li.appendChild(f);
       }
     }
