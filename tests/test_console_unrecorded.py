@@ -235,7 +235,10 @@ def test_a_real_lane_stops_offering_a_refused_run_and_a_retry_records_it(
         wait_for(ws, lambda m: m.get("lane") == "LANE1" and m.get("connected") is True)
         start = {"csrf": csrf, "command": "start", "drill_file": str(DRILL), "badge": "B-101"}
         assert c.request("/lanes/LANE1/command", {**start, "seed": "3"}).status == 303
-        wait_for(ws, lambda m: m.get("state", {}).get("status") == "running")
+        running = wait_for(ws, lambda m: m.get("state", {}).get("status") == "running")
+        # The run goes under the officer's name from the records, with their badge.
+        assert running["state"]["officer_name"] == "Alex Officer"
+        assert running["state"]["badge"] == "B-101"
     # Mid-run the console is replaced by one over a store that does not know B-101.
     rng.procs[0].stop(signal.SIGKILL)
     rng.procs.append(start_console(rng.port, second, rng.tmp / "console2.log"))
@@ -271,6 +274,8 @@ def test_a_real_lane_stops_offering_a_refused_run_and_a_retry_records_it(
     with Records.open(second) as records:
         runs = rows_when_written(lambda: records.drill_runs("B-101"))
     assert len(runs) == 1 and runs[0]["drill"] == "console-branch-v1"
+    debrief = unescape(boss.request(f"/runs/{runs[0]['id']}").body)
+    assert "seed 3, officer Alex Officer (badge B-101);" in debrief
     deadline = time.monotonic() + 10
     while _held(boss.request("/lanes/LANE1").body) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -415,11 +415,13 @@ class Console:
                 return Response(str(exc), 400)
         if command is Command.START and args.get("badge"):
             # An officer the records do not know: refused now, not when the run is recorded.
+            # One they know runs under their name (the live page, the run's log, the debrief).
             try:
                 with self.store() as store:
-                    store.records.officer(args["badge"])
+                    officer = store.records.officer(args["badge"])
             except RecordsError as exc:
                 return Response(str(exc), 400)
+            args.setdefault("officer", str(officer["name"]))
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
         live = lane.state.get("status") in ("running", "paused")
