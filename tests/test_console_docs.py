@@ -5,17 +5,28 @@ NAME, ...) replaced by sample values; every --option it names exists; its roles 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
+import time
 from html import unescape
 from pathlib import Path
 
 import pytest
-from console_support import PROJECT, console_range
+from console_support import (
+    PASSWORD,
+    PROJECT,
+    Client,
+    console_range,
+    free_port,
+    processes,
+    start_console,
+)
 
 from range.cli.console import ROLES
 from range.cli.main import build_parser
-from range.console.store import Role
+from range.console.auth import hash_password
+from range.console.store import ConsoleStore, Role
 
 DOC = PROJECT / "docs" / "console.md"
 README = PROJECT / "README.md"
@@ -30,6 +41,7 @@ SAMPLES = {
     "NAME": "boss",
     "ROLE": "instructor",
     "BADGE": "4411",
+    "AGENCY": "Metro PD",
     "FILE": "lane.key",
     "LANE1": "LANE1",
 }
@@ -216,3 +228,29 @@ def test_the_empty_lanes_page_gives_a_lane_command_that_parses(
     assert commands == [lane, "OPENRANGE_LANE_KEY", "openrange console lane-key"]
     assert _parse(lane, capsys).console == f"127.0.0.1:{rng.port}"
     assert callable(_parse(commands[2], capsys).handler)
+
+
+def test_with_no_officers_the_pages_say_how_to_add_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from websockets.sync.client import connect
+
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    with ConsoleStore.open(url) as store:
+        store.add_user("boss", Role.RANGE_MASTER, hash_password(PASSWORD), None)
+        key = store.secret("lane_key")
+    port = free_port()
+    with processes() as procs:
+        procs.append(start_console(port, url, tmp_path / "console.log"))
+        c = Client(f"http://127.0.0.1:{port}")
+        c.login("boss")
+        with connect(f"ws://127.0.0.1:{port}/ws/lane") as ws:
+            ws.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+            time.sleep(0.5)
+            pages = [c.request("/records").body, c.request("/lanes/L1").body]
+    for page in pages:
+        (note,) = re.findall(r'<p class="note no-officers">(.*?)</p>', page, re.S)
+        command = unescape(re.findall(r"<code>(.*?)</code>", note)[0])
+        assert command == "openrange records officers --add BADGE --name NAME --agency AGENCY"
+        assert command in LINES  # documented, so parsed above too
+        assert _parse(command, capsys).add == SAMPLES["BADGE"]
