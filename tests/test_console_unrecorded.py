@@ -5,7 +5,9 @@ master retries it (once the cause is fixed) or dismisses it."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import shutil
 import signal
@@ -19,6 +21,7 @@ import pytest
 from console_support import (
     DRILL,
     PASSWORD,
+    PROJECT,
     Range,
     browser_login,
     chromium,
@@ -27,6 +30,7 @@ from console_support import (
     start_console,
     wait_for,
 )
+from PIL import Image
 from websockets.sync.client import connect
 
 from range.console.auth import hash_password
@@ -196,6 +200,10 @@ def _browser_dismisses(rng: Range, ws: Any) -> None:
         rows = browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")
         assert [r.get_attribute("data-run") for r in rows] == ["/lane/runs/r1", "/lane/runs/c1"]
         assert UNKNOWN in rows[0].text
+        if os.environ.get("OPENRANGE_SCREENSHOTS"):  # docs/console.md shows it
+            browser.set_window_size(1100, 1000)
+            image = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
+            image.quantize(64).save(PROJECT / "docs/img/console-unrecorded.png", optimize=True)
         rows[0].find_element(By.CSS_SELECTOR, "button.dismiss").click()
         assert json.loads(ws.recv(timeout=10)) == {
             "type": "dismiss",
