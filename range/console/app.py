@@ -276,7 +276,9 @@ class Console:
             if not store.has_users():
                 return RedirectResponse("/setup", 303)
         if request.method == "GET":
-            return self.page(request, "login.html", None, error=None)
+            # Straight after the first start's form: say the account is made.
+            first = request.query_params.get("first") == "1"
+            return self.page(request, "login.html", None, error=None, first=first)
         form = await self.form(request)
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
@@ -326,7 +328,7 @@ class Console:
         form = await self.form(request)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
         if password != form.get("again"):
-            return self.page(request, "setup.html", None, error="The passwords differ.")
+            return self.page(request, "setup.html", None, error="The passwords differ.", name=name)
         try:
             hashed = await run_in_threadpool(hash_password, password)
             with self.store() as store:
@@ -335,8 +337,8 @@ class Console:
                 store.add_user(name, Role.RANGE_MASTER, hashed, None)
                 store.audit(name, "account_created", account=name, role=Role.RANGE_MASTER.value)
         except (ValueError, RecordsError) as exc:
-            return self.page(request, "setup.html", None, error=str(exc))
-        return RedirectResponse("/login", 303)
+            return self.page(request, "setup.html", None, error=str(exc), name=name)
+        return RedirectResponse("/login?first=1", 303)
 
     # -- lanes -----------------------------------------------------------------------------------
 
