@@ -102,11 +102,18 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             browser.get(base + "/")
             until(lambda: browser.current_url.endswith("/setup"), what="the setup page")
             shot("setup")
+            # A typo in the second password: said so, the name kept.
             browser.find_element(By.ID, "name").send_keys("boss")
+            browser.find_element(By.ID, "password").send_keys(PASSWORD)
+            browser.find_element(By.ID, "again").send_keys(PASSWORD + "x")
+            browser.find_element(By.ID, "submit").click()
+            until(lambda: text("p.error") == "The passwords differ.", what="the typo")
+            assert browser.find_element(By.ID, "name").get_attribute("value") == "boss"
             browser.find_element(By.ID, "password").send_keys(PASSWORD)
             browser.find_element(By.ID, "again").send_keys(PASSWORD)
             browser.find_element(By.ID, "submit").click()
-            until(lambda: browser.current_url.endswith("/login"), what="the login page")
+            until(lambda: browser.current_url.endswith("/login?first=1"), what="the login page")
+            assert text("#first").startswith("The range master's account is made: log in")
             shot("login")
             browser.find_element(By.ID, "name").send_keys("boss")
             browser.find_element(By.ID, "password").send_keys(PASSWORD)
@@ -117,11 +124,27 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
 
             # Start the drill on LANE1 for officer B-101.
             browser.get(base + "/lanes/LANE1")
+            # Idle, the page shows no broken images (no view, no phase graph) and says in one
+            # line that the lane has no replicas of its own (redrawn from the live state).
+            until(lambda: text("#status") == "idle", what="the idle lane")
+            assert not browser.find_element(By.ID, "live-view").is_displayed()
+            assert not browser.find_element(By.ID, "drill-phases").is_displayed()
+            until(
+                lambda: (
+                    browser.execute_script(
+                        "return document.querySelector('#replicas tbody').dataset.key"
+                    )
+                    == "[]"
+                ),
+                what="the replica table redrawn",
+            )
+            assert text("#replicas tbody").startswith("None: this lane was started without")
             browser.find_element(By.ID, "drill-file").send_keys(str(drill))
             Select(browser.find_element(By.ID, "badge")).select_by_value("B-101")
             browser.find_element(By.ID, "seed").send_keys("3")
             browser.find_element(By.ID, "start").click()
             until(lambda: text("#status") == "running", what="the run to start")
+            until(lambda: browser.find_element(By.ID, "live-view").is_displayed(), what="view")
             subjects = browser.find_element(By.ID, "subjects")
             first_x = float(until(lambda: subjects.get_attribute("data-x"), what="a subject"))
             until(

@@ -28,6 +28,9 @@ from drills.schema import read_drill_file
 from range.console.graph import phase_graph, phase_graph_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
+NO_REPLICAS = (
+    "None: this lane was started without --replica (its drills and courses use emulated replicas)."
+)
 
 
 @pytest.fixture
@@ -101,6 +104,12 @@ def test_the_drawn_graph_follows_the_live_phase(rng: Range) -> None:
     with c.live(csrf) as ws:
         wait_for(ws, lambda m: m.get("lane") == "L1" and m.get("connected") is True)
         assert c.request("/lanes/L1/phases.svg").status == 404  # no drill yet
+        # A lane started without --replica says so in one line of its replica table.
+        rows = re.findall(
+            r"<tbody><tr class=\"no-replicas\"><td colspan=\"6\">([^<]+)</td>",
+            c.request("/lanes/L1").body,
+        )
+        assert rows == [NO_REPLICAS]
         _start(c, csrf, "L1", drill="x", drill_file=str(DRILL), badge="B-101", seed="3")
         _state(ws, "L1", lambda s: s.get("status") == "running" and s["t_s"] > 0.5)
         svg = c.request("/lanes/L1/phases.svg")
@@ -150,7 +159,7 @@ def test_a_lane_shows_its_replicas_and_a_pulled_cable_live(rng: Range) -> None:
             )["state"]
             assert _statuses(state) == {"T7-0007": "connected", "P-0042": "connected"}
             page = c.request("/lanes/L1").body
-            assert _row(page, "P-0042") == "connected"
+            assert _row(page, "P-0042") == "connected" and "no-replicas" not in page
             assert "bay 0: taser7-cq (2 probes)" in page
 
             rack.pistol.unplug()

@@ -235,3 +235,47 @@ def test_run_folders_travel_whole_and_stay_inside(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="a run file named"):
             unbundle({bad: "x"}, tmp_path / "copy2")
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_an_officers_page_says_what_each_attempt_is(db_url: str) -> None:
+    """A course fired from a lane page is a scripted shooter's: its sheet says SIMULATED and
+    links an attempt record, never 'NOT QUALIFIED ... certificate' (a new range master read a
+    passed simulation that way); a real passed attempt is QUALIFIED with its certificate."""
+    from starlette.templating import Jinja2Templates
+
+    from range.console.app import HERE
+
+    real = qualify(db_url, "B-101", points=96)
+    with Records.open(db_url) as records:
+        attempt = records.begin_attempt(
+            "B-101", "fbi-pistol-2019-v1", 3, "0.1.0", [], [], shooter="qualified"
+        )
+        stages = [{"name": "1", "points": 96, "hits": 48}]
+        score = {"points": 96, "max_points": 100, "hits": 48, "passed": True, "stages": stages}
+        simulated = records.finish_attempt(attempt, score)
+        sheets = [attempt_sheet(records.qualification(q)) for q in (real, simulated)]
+    assert [s["outcome"] for s in sheets] == [
+        "QUALIFIED",
+        "SIMULATED (scripted shooter qualified): not a qualification",
+    ]
+    page = (
+        Jinja2Templates(directory=str(HERE / "templates"))
+        .env.get_template("officer.html")
+        .render(
+            user=None,
+            csrf="x",
+            lanes={},
+            officer={"name": "A", "badge": "B-101"},
+            sheets=sheets,
+            runs=[],
+            trend=[],
+        )
+    )
+    captions = [
+        " ".join(re.sub("<[^>]+>", "", c).split())
+        for c in re.findall(r"<caption>(.*?)</caption>", page, re.S)
+    ]
+    assert [re.sub(r"^.*?\+00:00: ", "", c) for c in captions] == [
+        "QUALIFIED; certificate (PDF)",
+        "SIMULATED (scripted shooter qualified): not a qualification; attempt record (PDF)",
+    ], captions

@@ -9,12 +9,24 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from range.cli import util as cliutil
 from range.deps import require
 
 LANE_KEY_ENV = "OPENRANGE_LANE_KEY"
 ROLES = ("range_master", "instructor", "armorer", "officer")
+# An account verb's --db, before or after the verb (`console --db URL adduser NAME` or
+# `console adduser NAME --db URL`): the verb's own default is suppressed, since argparse lets a
+# sub-command's default overwrite what was given before it (the account went to the default
+# store).
+_DB: dict[str, Any] = {
+    "default": argparse.SUPPRESS,
+    "type": cliutil.database_url,
+    "metavar": "URL",
+    "help": "records database (default: console's --db, OPENRANGE_DATABASE_URL or the local"
+    " SQLite file)",
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,11 +42,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--db",
         default=None,
         type=cliutil.database_url,
+        metavar="URL",
         help="records URL (default: OPENRANGE_DATABASE_URL or the local SQLite file)",
     )
     p.add_argument(
         "--runs-dir",
         type=Path,
+        metavar="DIR",
         default=Path("runs") / "console",
         help="where the console keeps its copy of each lane's finished runs (default runs/console)",
     )
@@ -47,21 +61,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_serve)
     verbs = p.add_subparsers(title="account verbs", metavar="VERB")
     add = verbs.add_parser("adduser", help="add an account (the password is asked for)")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, default="range_master")
+    add.add_argument(
+        "name", metavar="NAME", help="the account's name: letters, digits, '.', '-' or '_'"
+    )
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        default="range_master",
+        help="range_master (the default: every page, accounts and the audit trail), instructor"
+        " (runs lanes), armorer (watches lanes, reads records) or officer (their own records"
+        " only; needs --badge)",
+    )
     add.add_argument(
         "--badge", default=None, type=cliutil.badge, help="an officer's badge (their own records)"
     )
-    add.add_argument("--db", default=None, type=cliutil.database_url)
+    add.add_argument("--db", **_DB)
     add.set_defaults(handler=_adduser)
     passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")
-    passwd.add_argument("name")
-    passwd.add_argument("--db", default=None, type=cliutil.database_url)
+    passwd.add_argument("name", metavar="NAME", help="an existing account")
+    passwd.add_argument("--db", **_DB)
     passwd.set_defaults(handler=_passwd)
     key = verbs.add_parser(
         "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
     )
-    key.add_argument("--db", default=None, type=cliutil.database_url)
+    key.add_argument("--db", **_DB)
     key.set_defaults(handler=_lane_key)
 
     lane = sub.add_parser(
@@ -74,13 +97,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--console",
         required=True,
         type=cliutil.console_address,
-        help="the console: HOST:PORT or ws://HOST:PORT",
+        metavar="HOST:PORT",
+        help="the console: HOST:PORT, or the address it prints (http://HOST:PORT/)",
     )
     lane.add_argument(
         "--name", required=True, type=cliutil.person, help="this lane's name, e.g. LANE1"
     )
-    lane.add_argument("--key-file", type=Path, default=None, help="a file holding the lane key")
-    lane.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where runs are saved")
+    lane.add_argument(
+        "--key-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a file holding the lane key (chmod 600)",
+    )
+    lane.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path("runs"),
+        metavar="DIR",
+        help="where runs are saved (default runs)",
+    )
     lane.add_argument(
         "--speed",
         default="1",
@@ -207,7 +243,10 @@ def _lane(args: argparse.Namespace) -> int:
     if args.key_file is not None:
         key = _read_key_file(args.key_file)
     if not key:
-        raise ValueError(f"no lane key: set {LANE_KEY_ENV} or give --key-file")
+        raise ValueError(
+            f"no lane key: set {LANE_KEY_ENV} or give --key-file (`openrange console lane-key`"
+            " prints it)"
+        )
     if len(key) < MIN_KEY_CHARS:
         raise ValueError(
             f"lane key: {len(key)} characters is too short (at least {MIN_KEY_CHARS}):"

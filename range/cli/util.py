@@ -325,13 +325,15 @@ def lane_speed(text: str) -> str:
 
 
 def console_address(text: str) -> str:
-    """The instructor console: HOST:PORT or ws://HOST:PORT (wss:// too), port 1 to 65535."""
+    """The instructor console: HOST:PORT, or the address it prints (http://HOST:PORT/; https://,
+    ws:// and wss:// too), port 1 to 65535."""
     rest = text
-    for scheme in ("ws://", "wss://"):
+    for scheme in ("ws://", "wss://", "http://", "https://"):
         rest = rest.removeprefix(scheme)
     host, colon, port = rest.rstrip("/").rpartition(":")
-    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65_535:
+    if not colon or not host or "/" in host or not port.isdigit() or not 1 <= int(port) <= 65_535:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: write HOST:PORT or ws://HOST:PORT, with a port from 1 to 65535"
+            f"{text!r}: write HOST:PORT (or the address the console prints,"
+            " http://HOST:PORT/), with a port from 1 to 65535"
         )
     return text

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import time
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -50,7 +52,14 @@ from range.console.pages import (
     scrubber_json,
     trend,
 )
-from range.console.protocol import RUN_COMMANDS, Command, MessageError, parse_message, unbundle
+from range.console.protocol import (
+    RUN_COMMANDS,
+    Command,
+    MessageError,
+    parse_message,
+    unbundle,
+    unrecorded_row,
+)
 from range.console.speech import SPEECH_DIR
 from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
 from range.console.view import EYES, ViewThread
@@ -97,6 +106,10 @@ class ForbiddenError(Exception):
     pass
 
 
+class RunRefusedError(Exception):
+    """A lane's finished run the records will not take; its text is the one-line reason."""
+
+
 class LoginNeededError(Exception):
     pass
 
@@ -110,6 +123,9 @@ class LaneView:
     last_raw: str = ""
     # The running drill's phase graph (range/console/graph.py): sent once a run and in hellos.
     graph: dict[str, Any] | None = None
+    # Finished runs the records refused, by the lane's run_dir (protocol.unrecorded_row): the
+    # lane holds them until a range master retries or dismisses them.
+    unrecorded: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def take_graph(self, state: dict[str, Any]) -> None:
         """Keep a state's phase graph; a state with no phases (idle, a course) has none."""
@@ -129,6 +145,7 @@ class LaneView:
             "connected": self.connected,
             "state": self.state,
             "events": list(self.events),
+            "unrecorded": list(self.unrecorded.values()),
             "full": True,
         }
 
@@ -259,7 +276,9 @@ class Console:
             if not store.has_users():
                 return RedirectResponse("/setup", 303)
         if request.method == "GET":
-            return self.page(request, "login.html", None, error=None)
+            # Straight after the first start's form: say the account is made.
+            first = request.query_params.get("first") == "1"
+            return self.page(request, "login.html", None, error=None, first=first)
         form = await self.form(request)
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
@@ -309,7 +328,7 @@ class Console:
         form = await self.form(request)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
         if password != form.get("again"):
-            return self.page(request, "setup.html", None, error="The passwords differ.")
+            return self.page(request, "setup.html", None, error="The passwords differ.", name=name)
         try:
             hashed = await run_in_threadpool(hash_password, password)
             with self.store() as store:
@@ -318,8 +337,8 @@ class Console:
                 store.add_user(name, Role.RANGE_MASTER, hashed, None)
                 store.audit(name, "account_created", account=name, role=Role.RANGE_MASTER.value)
         except (ValueError, RecordsError) as exc:
-            return self.page(request, "setup.html", None, error=str(exc))
-        return RedirectResponse("/login", 303)
+            return self.page(request, "setup.html", None, error=str(exc), name=name)
+        return RedirectResponse("/login?first=1", 303)
 
     # -- lanes -----------------------------------------------------------------------------------
 
@@ -327,7 +346,8 @@ class Console:
         user = self.require(request)
         if user.role is Role.OFFICER:
             return RedirectResponse(f"/officers/{user.badge}", 303)
-        return self.page(request, "lanes.html", user)
+        # The address a lane gives --console: this console as the browser reached it.
+        return self.page(request, "lanes.html", user, address=request.url.netloc)
 
     async def lane(self, request: Request) -> Response:
         user = self.require(request, CAN_READ_ALL)
@@ -351,6 +371,7 @@ class Console:
             scripts=sorted(builtin_officers()),
             officers=officers,
             can_control=user.role in CAN_CONTROL,
+            can_admin=user.role in CAN_ADMIN,
         )
 
     async def view(self, request: Request) -> Response:
@@ -394,6 +415,15 @@ class Console:
                 args["seed"] = str(run_seed(args["seed"]))
             except argparse.ArgumentTypeError as exc:
                 return Response(str(exc), 400)
+        if command is Command.START and args.get("badge"):
+            # An officer the records do not know: refused now, not when the run is recorded.
+            # One they know runs under their name (the live page, the run's log, the debrief).
+            try:
+                with self.store() as store:
+                    officer = store.records.officer(args["badge"])
+            except RecordsError as exc:
+                return Response(str(exc), 400)
+            args.setdefault("officer", str(officer["name"]))
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
         live = lane.state.get("status") in ("running", "paused")
@@ -434,11 +464,18 @@ class Console:
         lane.graph = graph if isinstance(graph, dict) and "phases" in lane.state else None
         lane.events.clear()
         lane.events.extend(hello.get("events") or [])
+        held = hello.get("unrecorded")
+        lane.unrecorded = {
+            r["run_dir"]: unrecorded_row(r, str(r.get("reason") or "refused"))
+            for r in (held if isinstance(held, list) else [])
+            if isinstance(r, dict) and isinstance(r.get("run_dir"), str)
+        }
         self.audit("lane:" + name, "lane_attached")
         snapshot = lane.snapshot()
         self.hub.broadcast(json.dumps(snapshot), snapshot)
         for result in hello.get("finished") or []:
-            await self._finished(ws, name, result)
+            if isinstance(result, dict):
+                await self._finished(ws, name, result)
         try:
             while True:
                 raw = await ws.receive_text()
@@ -471,40 +508,75 @@ class Console:
     async def _finished(self, ws: WebSocket, lane: str, result: dict[str, Any]) -> None:
         """A finished run goes into the records once, then is acknowledged. The console keeps
         its own copy of the run's folder (sent with it), so its debrief never needs the lane's
-        disk: lanes may be other machines."""
+        disk: lanes may be other machines. A run the records refuse (an unknown badge, a store
+        error) is answered `unrecorded` with the reason, once: the lane holds it, and the
+        lane is shown flagged until a range master retries or dismisses it."""
         lane_dir = result.get("run_dir")
-        if lane_dir and result.get("kind") == "course":
-            await run_in_threadpool(self._course_finished, lane, result)
+        if lane_dir:
+            lane_dir = str(lane_dir)
+            work = self._course_finished if result.get("kind") == "course" else self._drill_finished
+            try:
+                await run_in_threadpool(work, lane, result)
+            except RunRefusedError as exc:
+                reason = " ".join(str(exc).split())
+                await ws.send_text(
+                    json.dumps({"type": "unrecorded", "run_dir": lane_dir, "reason": reason})
+                )
+                view = self.hub.lanes.get(lane)
+                if view is not None:
+                    view.unrecorded[lane_dir] = unrecorded_row(result, reason)
+                    snapshot = view.snapshot()
+                    self.hub.broadcast(json.dumps(snapshot), snapshot)
+                return
             await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
-        elif lane_dir:
-            folder = self.runs_dir / f"{lane}-{Path(lane_dir).name}"
-            with self.store() as store:
-                if drill_run_by_dir(store.records, str(folder)) is None:
-                    if not self._unbundle(lane, result, folder):
-                        return
-                    badge = str(result.get("badge") or "")
-                    run_id = store.records.add_drill_run(badge, {**result, "run_dir": str(folder)})
-                    store.audit(
-                        str(result.get("started_by") or "lane:" + lane),
-                        "run_recorded",
-                        lane=lane,
-                        run=run_id,
-                        badge=badge,
-                        drill=result.get("drill"),
-                    )
-            await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
+            view = self.hub.lanes.get(lane)
+            if view is not None and view.unrecorded.pop(lane_dir, None) is not None:
+                snapshot = view.snapshot()
+                self.hub.broadcast(json.dumps(snapshot), snapshot)
         done = {"type": "finished", "lane": lane}
         self.hub.broadcast(json.dumps(done), done)
 
-    def _unbundle(self, lane: str, result: dict[str, Any], folder: Path) -> bool:
-        """Unpack a finished run's `files` (taken out of `result`) into `folder`; False, with
-        the refusal audited for the lane, when the bundle is bad or cannot be written."""
+    def _refused(self, lane: str, result: dict[str, Any], folder: Path, why: str) -> None:
+        """Audit a refused run and drop the console's copy of its folder (the lane keeps its
+        own; a retry sends it again), then raise RunRefusedError with `why`. The store may be
+        what failed: then the audit row is told to the console's log instead."""
         try:
-            unbundle(result.pop("files", {}), folder)
-        except (ValueError, OSError) as exc:
-            self.audit("lane:" + lane, "run_refused", why=str(exc))
-            return False
-        return True
+            self.audit(
+                "lane:" + lane,
+                "run_refused",
+                lane=lane,
+                run_dir=str(result.get("run_dir")),
+                badge=str(result.get("badge") or ""),
+                why=why,
+            )
+        except (RecordsError, OSError) as exc:
+            print(f"console: lane {lane}: a run refused ({why}) and not audited: {exc}", flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RunRefusedError(why)
+
+    def _drill_finished(self, lane: str, result: dict[str, Any]) -> None:
+        """A drill run from a lane: its folder kept and the run recorded for its badge (an
+        officer the records know, or none), audited with who started it; once."""
+        folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
+        try:
+            with self.store() as store:
+                if drill_run_by_dir(store.records, str(folder)) is not None:
+                    return
+                unbundle(result.pop("files", {}), folder)
+                badge = str(result.get("badge") or "")
+                if badge:
+                    store.records.officer(badge)
+                run_id = store.records.add_drill_run(badge, {**result, "run_dir": str(folder)})
+                store.audit(
+                    str(result.get("started_by") or "lane:" + lane),
+                    "run_recorded",
+                    lane=lane,
+                    run=run_id,
+                    badge=badge,
+                    drill=result.get("drill"),
+                )
+        except Exception as exc:  # never out to the link: the lane would offer it forever
+            self._refused(lane, result, folder, _why(exc))
 
     def _course_finished(self, lane: str, result: dict[str, Any]) -> None:
         """A course fired on a lane: its folder kept (once: the folder is the marker) and, for
@@ -513,25 +585,50 @@ class Console:
         folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
         if folder.exists():
             return
-        if not self._unbundle(lane, result, folder):
-            return
-        badge = str(result.get("badge") or "")
-        if not badge:
-            return
-        with self.store() as store:
-            try:
-                qid = record_attempt(store.records, badge, folder, dict(result["score"]))
-            except (RecordsError, KeyError, ValueError) as exc:
-                store.audit("lane:" + lane, "course_refused", badge=badge, why=str(exc))
+        try:
+            unbundle(result.pop("files", {}), folder)
+            badge = str(result.get("badge") or "")
+            if not badge:
                 return
-            store.audit(
-                str(result.get("started_by") or "lane:" + lane),
-                "course_recorded",
-                lane=lane,
-                qualification=qid,
-                badge=badge,
-                course=result.get("course"),
-            )
+            with self.store() as store:
+                qid = record_attempt(store.records, badge, folder, dict(result["score"]))
+                store.audit(
+                    str(result.get("started_by") or "lane:" + lane),
+                    "course_recorded",
+                    lane=lane,
+                    qualification=qid,
+                    badge=badge,
+                    course=result.get("course"),
+                )
+        except Exception as exc:  # never out to the link: the lane would offer it forever
+            self._refused(lane, result, folder, _why(exc))
+
+    async def unrecorded(self, request: Request) -> Response:
+        """A range master's answer to a run the records refused: `retry` (the lane offers it
+        again, to be recorded or refused again) or `dismiss` (forgotten, unrecorded; its
+        folder stays on the lane's disk). Audited with who did it."""
+        user = self.require(request, CAN_ADMIN)
+        form = await self.form(request)
+        name = request.path_params["name"]
+        action = str(form.get("answer", ""))
+        run_dir = str(form.get("run_dir", ""))
+        lane = self.hub.lanes.get(name)
+        if action not in ("retry", "dismiss"):
+            return Response("answer: retry or dismiss", 400)
+        if lane is None or run_dir not in lane.unrecorded:
+            return Response(f"lane {name} holds no unrecorded run {run_dir}", 404)
+        if lane.socket is None:
+            return Response(f"lane {name} is not connected", 409)
+        self.audit(user.name, f"run_{action}", lane=name, run_dir=run_dir)
+        if action == "dismiss":
+            del lane.unrecorded[run_dir]
+            snapshot = lane.snapshot()
+            self.hub.broadcast(json.dumps(snapshot), snapshot)
+        message = {"type": action, "run_dir": run_dir, "by": user.name}
+        await lane.socket.send_text(json.dumps(message))
+        if request.headers.get("x-requested-with") == "fetch":
+            return Response("sent", 202)
+        return RedirectResponse(f"/lanes/{name}", 303)
 
     async def live_socket(self, ws: WebSocket) -> None:
         """Browsers: the session cookie and the page's CSRF token, from this origin only."""
@@ -743,6 +840,18 @@ class Console:
         return self.page(request, "audit.html", user, rows=rows, problems=problems)
 
 
+def _why(exc: BaseException) -> str:
+    """Why a lane's finished run was not recorded, in one line: the records' refusal (an
+    unknown badge, the store), a bad bundle, a folder that cannot be written; anything else is
+    a bug, said so (its traceback goes to the console's log)."""
+    if isinstance(exc, KeyError):
+        return f"the run's result has no {exc.args[0] if exc.args else '?'!r}"
+    if isinstance(exc, RecordsError | ValueError | OSError):
+        return str(exc) or type(exc).__name__
+    traceback.print_exception(exc)
+    return f"internal error ({type(exc).__name__}: {exc}): a bug in OpenRange; please report it"
+
+
 def _guard(
     console: Console, handler: Callable[[Request], Awaitable[Response]]
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -786,6 +895,7 @@ def create_app(
         Route("/", g(console.home)),
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
+        Route("/lanes/{name}/unrecorded", g(console.unrecorded), methods=["POST"]),
         Route("/lanes/{name}/view.png", g(console.view)),
         Route("/lanes/{name}/phases.svg", g(console.phases)),
         Route("/records", g(console.roster)),

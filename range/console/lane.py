@@ -6,7 +6,9 @@ its run's state every frame and applies the instructor's commands at frame bound
 `instructor_command` record with who gave it, before it takes effect, so `replay_control` plays
 it back at the same frame. The lane never needs the console: if the console goes away the run
 goes on, its log stays on disk, and the link retries until the console returns; finished runs
-not yet acknowledged are offered again in the next hello.
+not yet acknowledged are offered again in the next hello. A run the records refuse (an unknown
+badge, a store error) is held, folder and all, and offered no more until a range master retries
+or dismisses it from the console.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from drills.schema import read_drill_file
 from range.console import speech
 from range.console.courselane import CourseControl, course_config
 from range.console.graph import phase_graph
-from range.console.protocol import IDLE, Command, bundle, event_line, lane_state
+from range.console.protocol import IDLE, Command, bundle, event_line, lane_state, unrecorded_row
 from range.console.replicas import ReplicaWatch
 from range.runs.course import run_course
 from range.runs.drill import RunConfig, Session
@@ -220,6 +222,10 @@ class LaneProcess:
         self.state: dict[str, Any] = dict(IDLE)
         self.events: deque[dict[str, Any]] = deque(maxlen=200)
         self.finished: list[dict[str, Any]] = []
+        # Runs the console could not record, by run_dir: (result, reason). Not offered again
+        # until a `retry`; a `dismiss` forgets one (its folder stays on this lane's disk).
+        self.unrecorded: dict[str, tuple[dict[str, Any], str]] = {}
+        self._runs_lock = threading.Lock()  # finished and unrecorded, shared with the link
         self.refused: str | None = None
         self._ws: Any = None
         self._send_lock = threading.Lock()
@@ -301,8 +307,7 @@ class LaneProcess:
                 self._write_speech(Path(result["run_dir"]))
             if result.get("run_dir"):
                 result["files"] = bundle(Path(result["run_dir"]))
-            self.finished.append(result)
-            self._send({"type": "finished", "lane": self.name, "result": result})
+            self._offer(result)
             if not control.restart:
                 return
             args["seed"] = config.seed
@@ -337,7 +342,12 @@ class LaneProcess:
         )
         if result.get("run_dir"):
             result["files"] = bundle(Path(result["run_dir"]))
-        self.finished.append(result)
+        self._offer(result)
+
+    def _offer(self, result: dict[str, Any]) -> None:
+        """A finished run, kept until the console says it is recorded, and offered to it."""
+        with self._runs_lock:
+            self.finished.append(result)
         self._send({"type": "finished", "lane": self.name, "result": result})
 
     def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
@@ -410,6 +420,7 @@ class LaneProcess:
                         "state": self.state,
                         "events": list(self.events),
                         "finished": list(self.finished),
+                        "unrecorded": self.unrecorded_rows(),
                         "phase_graph": self.graph,
                     }
                     with self._send_lock:
@@ -432,9 +443,47 @@ class LaneProcess:
         if kind == "command":
             self.commands.put(message)
         elif kind == "recorded":
-            self.finished = [r for r in self.finished if r.get("run_dir") != message["run_dir"]]
+            with self._runs_lock:
+                self.finished = [r for r in self.finished if r.get("run_dir") != message["run_dir"]]
+        elif kind == "unrecorded":
+            self._hold(str(message.get("run_dir")), str(message.get("reason") or "refused"))
+        elif kind == "retry":
+            with self._runs_lock:
+                held = self.unrecorded.pop(str(message.get("run_dir")), None)
+            if held is not None:
+                self._offer(held[0])
+        elif kind == "dismiss":
+            with self._runs_lock:
+                held = self.unrecorded.pop(str(message.get("run_dir")), None)
+            if held is not None:
+                print(
+                    f"lane {self.name}: run {held[0].get('run_dir')} dismissed unrecorded by"
+                    f" {message.get('by', '?')}; its folder stays",
+                    flush=True,
+                )
         elif kind == "refused":
             self.refused = str(message.get("reason", "refused"))
+
+    def _hold(self, run_dir: str, reason: str) -> None:
+        """The console could not record this run: keep it (and its folder) and offer it no
+        more; the console shows the lane flagged with `reason` until a retry or a dismiss."""
+        with self._runs_lock:
+            held = [r for r in self.finished if r.get("run_dir") == run_dir]
+            self.finished = [r for r in self.finished if r.get("run_dir") != run_dir]
+            for result in held:
+                self.unrecorded[run_dir] = (result, reason)
+        if held:
+            print(
+                f"lane {self.name}: run {run_dir} not recorded: {reason} (kept; a range master"
+                " may retry or dismiss it on the console)",
+                flush=True,
+            )
+
+    def unrecorded_rows(self) -> list[dict[str, Any]]:
+        """The held runs as the console shows them (no files: a retry sends those)."""
+        with self._runs_lock:
+            held = list(self.unrecorded.values())
+        return [unrecorded_row(result, reason) for result, reason in held]
 
 
 def lane_url(console: str) -> str:

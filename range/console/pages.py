@@ -17,7 +17,7 @@ from range.cli.corrections import run_corrections
 from range.console.protocol import body_keys, event_line
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
-from range.records.store import Records, RecordsError, course_label, drill_label
+from range.records.store import Records, RecordsError, course_label, drill_label, outcome
 from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
@@ -113,6 +113,9 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         "stage_points": stage_points,
         "stage_hits": stage_hits,
         "adds_up": stage_points == row["points"] and stage_hits == row["hits"],
+        # QUALIFIED, NOT QUALIFIED, INCOMPLETE, or SIMULATED (a scripted shooter's attempt,
+        # as a course fired from the console's lane page is): what the records say it is.
+        "outcome": outcome(row),
     }
 
 

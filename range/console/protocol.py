@@ -2,7 +2,7 @@
 
 lane -> console:
   {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
-   "finished": [RESULT...], "phase_graph": GRAPH or null}
+   "finished": [RESULT...], "unrecorded": [UNRECORDED...], "phase_graph": GRAPH or null}
                                                   on every (re)connection
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
    "events": [EVENT...]}
@@ -12,15 +12,22 @@ lane -> console:
 console -> lane:
   {"type": "command", "command": COMMAND, "by": ACCOUNT, "args": {...}}
   {"type": "recorded", "run_dir": PATH}           a finished run is in the records; forget it
+  {"type": "unrecorded", "run_dir": PATH, "reason": TEXT}
+                                                  the records refused it (an unknown badge, a
+                                                  store error): the lane holds it, folder and
+                                                  all, and offers it no more
+  {"type": "retry", "run_dir": PATH, "by": ACCOUNT}    offer that held run again (a `finished`)
+  {"type": "dismiss", "run_dir": PATH, "by": ACCOUNT}  forget it (its folder stays on the lane)
   {"type": "refused", "reason": TEXT}             a bad key; the lane stops trying
 
 GRAPH is the drill's phase graph (range/console/graph.py), also in the first state frame of a
 run; a course's STATE is range/console/courselane.py's; STATE carries `replicas` when the lane
 has its own (range/console/replicas.py). STATE is otherwise `lane_state` below: positions in
 feet (the trainer's unit), the drill's branch buttons and the phase each subject is in. EVENT
-is {"t": s, "kind": str, "text": str}. `sent_s` is the lane's monotonic clock when it sent the
-frame, `sent_unix_ms` its wall clock: on one machine the benchmark compares them with its own
-clock and with the browser's (bench/console.py).
+is {"t": s, "kind": str, "text": str}; UNRECORDED is `unrecorded_row` below (no files).
+`sent_s` is the lane's monotonic clock when it sent the frame, `sent_unix_ms` its wall clock: on
+one machine the benchmark compares them with its own clock and with the browser's
+(bench/console.py).
 """
 
 from __future__ import annotations
@@ -237,3 +244,16 @@ def parse_message(
     if not isinstance(message, dict):
         raise MessageError("a message that is not a JSON object")
     return message
+
+
+def unrecorded_row(result: dict[str, Any], reason: str) -> dict[str, Any]:
+    """A run the records refused, as the console lists it: its folder, what it was, for whom,
+    and the reason in one line. Takes a finished run's RESULT, or such a row again (a hello's)."""
+    return {
+        "run_dir": str(result.get("run_dir")),
+        "kind": "course" if result.get("kind") == "course" else "drill",
+        "what": str(result.get("course") or result.get("drill") or result.get("what") or "?"),
+        "badge": str(result.get("badge") or ""),
+        "started_by": str(result.get("started_by") or ""),
+        "reason": " ".join(reason.split()),
+    }

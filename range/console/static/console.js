@@ -41,10 +41,15 @@ function showLane(msg) {
   if (msg.full) lane.events = [];
   for (const e of msg.events || []) lane.events.push(e);
   if ("connected" in msg) lane.connected = msg.connected;
+  if (msg.unrecorded) lane.unrecorded = msg.unrecorded;
   const s = lane.state;
   for (const c of document.querySelectorAll(`canvas.map[data-lane="${name}"]`)) drawMap(c, s);
   const card = document.getElementById(`card-${name}`);
   if (card) card.querySelector(".status").textContent = lane.connected === false ? "not connected" : s.status;
+  if (card && msg.unrecorded) {
+    const n = msg.unrecorded.length, flag = card.querySelector(".flag");
+    flag.hidden = n === 0; flag.textContent = `${n} run${n === 1 ? "" : "s"} not recorded`;
+  }
   const page = document.querySelector(`.lane[data-lane="${name}"]`);
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
   document.getElementById("status").textContent = lane.connected === false ? `not connected (${s.status})` : s.status;
@@ -53,6 +58,11 @@ function showLane(msg) {
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
+  // The view and the phase graph only while a drill is on the lane (no broken images idle).
+  const liveView = document.getElementById("live-view");
+  if (liveView) liveView.hidden = !s.lane_ft;
+  const drillPhases = document.getElementById("drill-phases");
+  if (drillPhases) drillPhases.hidden = !s.phases;
   const phases = document.getElementById("phases");
   const current = (s.subjects || []).map((p) => p.phase);
   if (phases && s.phases && phases.dataset.key !== `${s.phases}|${current}`) {
@@ -70,6 +80,7 @@ function showLane(msg) {
     if (graph && s.phases) graph.src = `/lanes/${name}/phases.svg?k=${encodeURIComponent(phases.dataset.key)}`;
   }
   showReplicas(s.replicas);
+  if (msg.unrecorded) showUnrecorded(name, msg.unrecorded);
   showCourse(s);
   const view = document.getElementById("view");
   if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
@@ -118,7 +129,10 @@ function showCourse(s) {
   }
   const total = document.getElementById("course-score");
   total.dataset.points = s.points;
-  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${s.score.passed ? "PASSED" : "FAILED"}` : `${s.points} points so far`;
+  // A scripted shooter's score passes or fails the course, but the records keep it as the
+  // simulation it is, never a qualification: said beside it.
+  const simulated = s.shooter && s.shooter !== "officer" ? ` (scripted shooter ${s.shooter}: recorded as a simulation, not a qualification)` : "";
+  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${s.score.passed ? "PASSED" : "FAILED"}${simulated}` : `${s.points} points so far`;
 }
 
 function holds(r) {
@@ -131,10 +145,17 @@ function holds(r) {
 function showReplicas(rows) {
   // The lane's replicas, one row each; rebuilt only when something but the battery changed.
   const body = document.querySelector("#replicas tbody");
-  if (!body || !rows) return;
+  if (!body) return;
+  rows = rows || [];
   const key = JSON.stringify(rows.map((r) => ({...r, battery_pct: undefined})));
   if (body.dataset.key === key) return;
   body.dataset.key = key; body.textContent = "";
+  if (!rows.length) {
+    // None: one line says so (a lane started without --replica).
+    const tr = document.createElement("tr"), td = document.createElement("td");
+    tr.className = "no-replicas"; td.colSpan = 6; td.textContent = document.getElementById("replicas").dataset.none;
+    tr.appendChild(td); body.appendChild(tr);
+  }
   for (const r of rows) {
     const tr = document.createElement("tr");
     tr.dataset.serial = r.serial; tr.dataset.status = r.status; tr.className = `replica ${r.status}`;
@@ -143,6 +164,34 @@ function showReplicas(rows) {
       const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td);
     }
     body.appendChild(tr);
+  }
+}
+
+function showUnrecorded(name, runs) {
+  // Runs the records refused (an unknown badge, a store error): the lane holds each one; a
+  // range master retries or dismisses it.
+  const box = document.getElementById("unrecorded");
+  if (!box) return;
+  box.hidden = runs.length === 0;
+  const list = box.querySelector("ul"); list.textContent = "";
+  for (const r of runs) {
+    const li = document.createElement("li");
+    li.className = "unrecorded-run"; li.dataset.run = r.run_dir;
+    const span = document.createElement("span"); span.className = "reason";
+    span.textContent = `${r.kind} ${r.what}${r.badge ? ` for ${r.badge}` : ""} (${r.run_dir}) not recorded: ${r.reason}`;
+    li.appendChild(span);
+    if (box.dataset.admin === "1") {
+      for (const answer of ["retry", "dismiss"]) {
+        // The field is "answer": one named "action" would hide the form's action property.
+        const f = document.createElement("form");
+        f.method = "post"; f.action = `/lanes/${name}/unrecorded`; f.className = "cmd unrecorded-action";
+        f.innerHTML = `<input type="hidden" name="csrf"><input type="hidden" name="run_dir"><input type="hidden" name="answer"><button></button>`;
+        f.elements.csrf.value = csrf; f.elements.run_dir.value = r.run_dir; f.elements.answer.value = answer;
+        const button = f.querySelector("button"); button.className = answer; button.textContent = answer[0].toUpperCase() + answer.slice(1);
+        hook(f); li.appendChild(document.createTextNode(" ")); li.appendChild(f);
+      }
+    }
+    list.appendChild(li);
   }
 }
 
@@ -157,7 +206,7 @@ function refreshView(view) {
 function addCard(name) {
   const a = document.createElement("a");
   a.className = "card lane-card"; a.id = `card-${name}`; a.href = `/lanes/${name}`; a.dataset.lane = name;
-  a.innerHTML = `<h2></h2><p class="status"></p><canvas class="map" width="320" height="120"></canvas>`;
+  a.innerHTML = `<h2></h2><p class="status"></p><p class="flag error" hidden></p><canvas class="map" width="320" height="120"></canvas>`;
   a.querySelector("h2").textContent = name; a.querySelector("canvas").dataset.lane = name;
   const none = document.getElementById("nolanes"); if (none) none.remove();
   document.getElementById("lanes").appendChild(a);
