@@ -289,7 +289,9 @@ def simulated_label(shooter: str) -> str:
 
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
-    attempt closed by a range master, or strings still to reshoot): never pass or fail.
+    attempt closed by a range master, or strings still to reshoot): never pass or fail, and
+    INCOMPLETE whoever fired it (a scripted shooter's is tagged "simulated"); a scripted
+    shooter's finished attempt is SIMULATED.
     DAMAGED when its detail no longer parses (edited outside OpenRange)."""
     try:
         detail = stored_json(row, "detail")
@@ -297,10 +299,14 @@ def outcome(row: dict[str, Any]) -> str:
         return DAMAGED
     if not isinstance(detail, dict):
         return DAMAGED
-    if detail.get("shooter", OFFICER) != OFFICER:
-        return simulated_label(str(detail["shooter"]))
+    simulated = detail.get("shooter", OFFICER) != OFFICER
     if detail.get("incomplete") or detail.get("score", {}).get("complete") is False:
+        # Unfinished whoever fired it: a scripted shooter's is tagged, never graded either way.
+        if simulated:
+            return f"INCOMPLETE (simulated: scripted shooter {detail['shooter']})"
         return "INCOMPLETE"
+    if simulated:
+        return simulated_label(str(detail["shooter"]))
     return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
 
 
