@@ -171,9 +171,10 @@ def _mirror_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _cmd_mirror(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "glfw")
     from range.review.mirror import play
-    from range.runs.runlog import read_events
+    from range.runs.saved import drill_run_records
 
-    read_events(args.run_dir)  # a missing or unreadable run is named before any display check
+    # A missing, unreadable or empty log, or an attempt's, is named before any display check.
+    drill_run_records(args.run_dir)
     shown = play(args.run_dir, speed=args.speed, frames=args.frames, screenshot=args.screenshot)
     print(f"{shown} frames shown")
     return 0

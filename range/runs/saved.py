@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.course import Course, builtin_course_files, builtin_courses, find_course, parse_course
+from drills.log import LogRecord
 from drills.schema import Drill, DrillFile, builtin_drills, find_drill, parse_drill_bytes
 
 DRILL_COPY = "drill.toml"
@@ -41,14 +42,45 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def _not_a_drill_run(run_dir: Path, started: dict[str, Any]) -> str:
+    """What to say of a folder whose log is not a drill run's, and what to pass instead."""
+    if "course" in started:
+        return (
+            f"{run_dir} is a qualification attempt (course {started['course']}), not a drill"
+            f" run: replay and mirror play drill runs; for an attempt use `openrange report"
+            f" {run_dir}` (its targets) or `openrange score {run_dir}`"
+        )
+    return f"{run_dir}: its log does not begin with run_started: not a drill run's folder"
+
+
+def drill_run_records(run_dir: Path) -> list[LogRecord]:
+    """A saved drill run's records (`read_events`), refused in one line when the folder's log
+    is empty or is a qualification attempt's (replay, mirror and the debrief play drill runs)."""
+    from drills.events import EventLogError
+    from range.runs.runlog import EVENTS, read_events
+
+    records = read_events(run_dir)
+    if not records:
+        raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
+    if "drill" not in records[0].data:
+        raise ValueError(_not_a_drill_run(run_dir, records[0].data))
+    return records
+
+
+def saved_drill_run(run_dir: Path) -> tuple[list[LogRecord], Drill]:
+    """A saved drill run's records and the drill it played (`saved_drill`)."""
+    records = drill_run_records(run_dir)
+    return records, saved_drill(run_dir, records[0].data)
+
+
 def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
     """The drill a saved run played, from the copy in its run directory, checked against the
     hash its log recorded. A run saved before runs kept their drill (no `drill_sha256`) falls
     back to the built-in library by id. Raises ValueError for a missing or altered copy."""
     if started is None:
-        from range.runs.runlog import read_events
-
-        started = read_events(run_dir)[0].data
+        started = drill_run_records(run_dir)[0].data
+    if "drill" not in started:
+        raise ValueError(_not_a_drill_run(run_dir, started))
     digest = started.get("drill_sha256")
     if digest is None:
         return find_drill(str(started["drill"]))
