@@ -577,8 +577,10 @@ class AttemptStarted(Record):
     calibration: list[CalibrationCheck]
     calibration_override_by: str | None
     openrange_version: str
-    # The course file's bytes as kept in the attempt folder.
+    # The course file's bytes as kept in the attempt folder (`course.toml`; `course.json`, the
+    # course's model, in attempts saved before), and the file they were read from.
     course_sha256: str | None = None
+    course_file: str | None = None
 
 
 class StringStarted(Record):

@@ -126,3 +126,62 @@ def test_the_consoles_debrief_names_a_folder_that_is_not_a_drill_run(
 
     with pytest.raises(ValueError, match=str(folders[folder])):
         debrief(folders[folder])
+
+
+# -- 3: an attempt keeps the course file's own bytes, and its hash is of those bytes -------------
+
+
+def test_an_attempt_keeps_and_hashes_the_course_file_it_fired(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    from drills.course import builtin_course_files
+    from range.records.store import Records
+
+    text = builtin_course_files()["texas-ltc-b27-v1"].read_text(encoding="utf-8")
+    text = text.replace('id = "texas-ltc-b27-v1"', 'id = "metro-ltc-v1"')
+    assert 'id = "metro-ltc-v1"' in text
+    mine = tmp_path / "metro.toml"
+    mine.write_bytes(b"# Metro PD's copy, kept as written\n" + text.encode("utf-8"))
+    digest = hashlib.sha256(mine.read_bytes()).hexdigest()
+    runs = tmp_path / "runs"
+    argv = ["course", "run", str(mine), "--badge", "4411", "--db", db, "--runs-dir", str(runs)]
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    (folder,) = runs.iterdir()
+    assert (folder / "course.toml").read_bytes() == mine.read_bytes()
+    assert not (folder / "course.json").exists()
+    started = json.loads((folder / "events.jsonl").read_text().splitlines()[0])
+    assert started["course_sha256"] == digest and started["course_file"] == str(mine)
+    with Records.open(db, create=False) as records:
+        row = records.qualification(result["qualification"])
+        assert (row["course_sha256"], row["course_origin"]) == (digest, "file")
+    mine.write_text("edited since", encoding="utf-8")  # the folder's copy is what is rescored
+    assert main(["score", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["points"] == result["score"]["points"]
+
+
+def test_an_attempt_folder_that_kept_course_json_is_still_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attempts saved before kept the course's model as JSON (and hashed that JSON)."""
+    import hashlib
+
+    from drills.course import find_course
+
+    runs = tmp_path / "runs"
+    assert main(["course", "run", "texas-ltc-b27-v1", "--runs-dir", str(runs), "--json"]) == 0
+    points = json.loads(capsys.readouterr().out)["score"]["points"]
+    (folder,) = runs.iterdir()
+    (folder / "course.toml").unlink()
+    old = find_course("texas-ltc-b27-v1").model_dump_json(indent=2).encode("utf-8")
+    (folder / "course.json").write_bytes(old)
+    lines = (folder / "events.jsonl").read_text().splitlines()
+    started = json.loads(lines[0])
+    started["course_sha256"] = hashlib.sha256(old).hexdigest()
+    started.pop("course_file", None)
+    lines[0] = json.dumps(started, sort_keys=True)
+    (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["score", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["points"] == points

@@ -23,7 +23,7 @@ from range.cli.util import (
 from range.deps import require
 
 if TYPE_CHECKING:
-    from drills.course import Course
+    from drills.course import CourseFile
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
 
@@ -269,10 +269,11 @@ def _answer(
 
 def _course_run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
-    from drills.course import find_course, find_shooter
+    from drills.course import find_shooter, read_course_file
     from range.runs.course import CourseConfig, run_course
 
-    course = find_course(args.course)
+    source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
+    course = source.course
     shooter = find_shooter(args.shooter)
     # Everything is checked before anything is created (a run directory, an attempt): a
     # refused run leaves nothing behind, as `drill run --badge` does.
@@ -284,13 +285,14 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.officer(args.badge)
             if args.resume is not None:
-                seed = _resumable(records, args, course, shooter.id)
+                seed = _resumable(records, args, source, shooter.id)
         config = CourseConfig(
             course,
             shooter,
             seed,
             officer_name=args.badge or "scripted",
             runs_dir=None if args.no_save else args.runs_dir,
+            source=source,
             **calibration_options(args),  # type: ignore[arg-type]
         )
         if args.port:
@@ -316,7 +318,7 @@ def _attempt_lines(
     from range.runs.saved import course_source, sha256
 
     course = config.course
-    digest = sha256(course_source(course)[1])
+    digest = sha256(course_source(course, config.source)[1])
     origin = course_origin(course.id, digest)
     label = course_label({"course": course.id, "course_origin": origin, "course_sha256": digest})
     yield f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}"
@@ -335,7 +337,9 @@ def _attempt_lines(
         yield f"Recorded as qualification {result.qualification} for badge {args.badge}."
 
 
-def _resumable(records: Records, args: argparse.Namespace, course: Course, shooter_id: str) -> int:
+def _resumable(
+    records: Records, args: argparse.Namespace, source: CourseFile, shooter_id: str
+) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
     on this course file; a --seed that differs from the attempt's is refused."""
     from range.records.store import OFFICER
@@ -345,8 +349,8 @@ def _resumable(records: Records, args: argparse.Namespace, course: Course, shoot
     records.resume_attempt(
         args.resume,
         args.badge,
-        course.id,
-        sha256(course_source(course)[1]),
+        source.course.id,
+        sha256(course_source(source.course, source)[1]),
         shooter=OFFICER if args.port else shooter_id,
     )
     kept = int(progress["seed"])

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseString, Shooter
+from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseFile, CourseString, Shooter
 from drills.events import probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
@@ -80,6 +80,10 @@ class CourseConfig:
     require_calibration: bool = False
     calibration_dir: Path | None = None
     override_by: str | None = None
+    # The file the course was read from (drills.course.read_course_file): its exact bytes are
+    # kept in the attempt's folder and hashed in its records. None: a built-in's file, or the
+    # course's model as JSON (range.runs.saved.course_source).
+    source: CourseFile | None = None
 
 
 @dataclass(slots=True)
@@ -245,7 +249,7 @@ def run_course(
             override_by=config.override_by,
         )
         # The attempt's folder once its replicas have passed: a refused lane leaves none.
-        copy_name, copy = course_source(course)
+        copy_name, copy = course_source(course, config.source)
         writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
         if writer is not None:
             stack.callback(writer.close)
@@ -258,6 +262,7 @@ def run_course(
             "attempt_started",
             course=course.id,
             course_sha256=sha256(copy),
+            course_file=None if config.source is None else str(config.source.path),
             shooter=config.shooter.id if live is None else OFFICER,
             officer_name=config.officer_name,
             seed=config.seed,

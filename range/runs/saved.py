@@ -13,7 +13,14 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from drills.course import Course, builtin_course_files, builtin_courses, find_course, parse_course
+from drills.course import (
+    Course,
+    CourseFile,
+    builtin_course_files,
+    builtin_courses,
+    find_course,
+    parse_course_bytes,
+)
 from drills.log import LogRecord
 from drills.schema import Drill, DrillFile, builtin_drills, find_drill, parse_drill_bytes
 
@@ -107,19 +114,26 @@ COURSE_COPY = "course.toml"
 COURSE_JSON = "course.json"
 
 
-def course_source(course: Course) -> tuple[str, bytes]:
-    """What an attempt keeps of its course: a built-in course's file, byte for byte, or any other
-    course's validated model as JSON (file name, bytes)."""
+def course_source(course: Course, source: CourseFile | None = None) -> tuple[str, bytes]:
+    """What an attempt keeps of its course (file name, bytes): the file it was read from, byte
+    for byte (`source`, as a drill run keeps its drill file); with no file given, a built-in
+    course's file, or any other course's validated model as JSON. Raises ValueError if
+    `source` holds another course."""
+    if source is not None:
+        if source.course != course:
+            raise ValueError(f"{source.path} is not the course {course.id} being fired")
+        return COURSE_COPY, source.content
     if builtin_courses().get(course.id) == course:
         return COURSE_COPY, builtin_course_files()[course.id].read_bytes()
     return COURSE_JSON, course.model_dump_json(indent=2).encode("utf-8")
 
 
 def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
-    """The course a saved attempt fired, from the copy in its run directory, checked against the
-    hash in its `attempt_started` (`course_sha256`); an attempt saved before attempts kept their
-    course falls back to the built-in library by id. Raises ValueError for a missing or altered
-    copy."""
+    """The course a saved attempt fired, from the copy in its run directory (the course file's
+    bytes, `course.toml`, or in attempts saved before, its model as `course.json`), checked
+    against the hash in its `attempt_started` (`course_sha256`); an attempt saved before
+    attempts kept their course falls back to the built-in library by id. Raises ValueError for
+    a missing or altered copy."""
     digest = started.get("course_sha256")
     if digest is None:
         return find_course(str(started["course"]))
@@ -136,6 +150,6 @@ def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
             f"{copy} does not match the SHA-256 the attempt recorded ({digest[:12]}...):"
             " it was changed after the attempt"
         )
-    if copy.name == COURSE_JSON:
+    if copy.name == COURSE_JSON:  # an attempt saved before attempts kept the file's bytes
         return Course.model_validate_json(content)
-    return parse_course(content.decode("utf-8"), copy)
+    return parse_course_bytes(content, copy)
