@@ -583,6 +583,20 @@ class AttemptStarted(Record):
     course_file: str | None = None
 
 
+class AttemptRecorded(Record):
+    """The attempt's record number in the records store, logged once it is known (after
+    `attempt_started`, only with --badge). A resumed attempt's part also says which earlier
+    folders hold its first parts, which strings it kept from them and which one a crash cut
+    (reshot here): `openrange score` rescores the parts as one attempt."""
+
+    KIND = "attempt_recorded"
+    attempt: Annotated[int, Field(ge=1)]
+    part: Annotated[int, Field(ge=1)]
+    earlier_logs: list[str] = []
+    kept_strings: list[Annotated[list[Index], Field(min_length=2, max_length=2)]] = []
+    cut: Annotated[list[Index], Field(min_length=2, max_length=2)] | None = None
+
+
 class StringStarted(Record):
     KIND = "string_started"
     stage: Index
@@ -628,6 +642,7 @@ class StringFaulted(Record):
     stage: Index
     string: Index
     reshoot: bool
+    reason: str | None = None  # a resumed attempt's: "attempt resumed after a crash"
 
 
 class AttemptEnded(Record):

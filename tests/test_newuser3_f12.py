@@ -185,3 +185,102 @@ def test_an_attempt_folder_that_kept_course_json_is_still_read(
     (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
     assert main(["score", str(folder), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["points"] == points
+
+
+# -- 1: a resumed attempt is rescored whole, from both parts' logs, whichever folder is given ----
+
+CRASH_MID_COURSE = """
+import os, sys
+from pathlib import Path
+from drills.course import find_course, find_shooter
+from range.runs.course import CourseConfig, run_course
+from range.records.store import Records
+
+shots = 0
+record_shot = Records.record_shot
+last, before = int(sys.argv[3]), sys.argv[4] == "before"
+
+
+def record_then_die(self, attempt, shot):
+    global shots
+    shots += shot.get("kind") == "shot"
+    if shots == last and before:  # logged, never kept: the power goes between the two
+        os.kill(os.getpid(), 9)
+    record_shot(self, attempt, shot)
+    if shots == last:
+        os.kill(os.getpid(), 9)
+
+
+Records.record_shot = record_then_die
+records = Records.open(sys.argv[1])
+config = CourseConfig(
+    find_course("fbi-pistol-2019-v1"), find_shooter("expert"), 4, runs_dir=Path(sys.argv[2])
+)
+run_course(config, records=records, badge="4411")
+"""
+
+
+def _score(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["score", str(folder), "--json"]) == 0
+    scored: dict[str, object] = json.loads(capsys.readouterr().out)
+    return scored
+
+
+@pytest.mark.parametrize(("last", "when"), [(8, "after"), (7, "before")])
+def test_a_resumed_attempt_scores_the_same_from_either_folder_as_its_record(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str], last: int, when: str
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from range.records.store import Records
+
+    runs = tmp_path / "runs"
+    args = [sys.executable, "-c", CRASH_MID_COURSE, db, str(runs), str(last), when]
+    done = subprocess.run(args, capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    (first,) = runs.iterdir()
+    cut = _score(first, capsys)
+    assert (cut["outcome"], cut["complete"], cut["passed"]) == ("INCOMPLETE", False, False)
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--shooter", "expert"]
+    assert main([*argv, "--db", db, "--resume", "1", "--runs-dir", str(runs), "--json"]) == 0
+    number = json.loads(capsys.readouterr().out)["qualification"]
+    (resumed,) = [f for f in runs.iterdir() if f != first]
+    with Records.open(db, create=False) as records:
+        row = records.qualification(number)
+    stored = json.loads(row["detail"])["score"]
+    for folder in (first, resumed):
+        scored = _score(folder, capsys)
+        assert (scored["points"], scored["hits"]) == (row["points"], row["hits"]), folder
+        assert scored["stages"] == stored["stages"] and scored["passed"] == stored["passed"]
+        assert scored["complete"] is True
+        report = tmp_path / f"{folder.name}.html"
+        assert main(["report", str(folder), "--out", str(report)]) == 0
+        assert f"{row['points']} points" in report.read_text()
+    assert main(["records", "show", str(number), "--db", db]) == 0
+    shown = capsys.readouterr().out
+    assert f"sheet total {row['points']} = recorded {row['points']} points" in shown
+    assert str(first.resolve()) in shown and str(resumed.resolve()) in shown
+
+
+def test_a_resumed_part_whose_first_part_is_gone_says_where_the_attempt_is(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    args = [sys.executable, "-c", CRASH_MID_COURSE, db, str(runs), "8", "after"]
+    subprocess.run(args, capture_output=True, text=True)
+    (first,) = runs.iterdir()
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--shooter", "expert"]
+    assert main([*argv, "--db", db, "--resume", "1", "--runs-dir", str(runs)]) == 0
+    (resumed,) = [f for f in runs.iterdir() if f != first]
+    shutil.rmtree(first)
+    capsys.readouterr()
+    assert main(["score", str(resumed)]) == 2
+    line = _err_line(capsys)
+    assert str(first.resolve()) in line and "records show 1" in line

@@ -367,7 +367,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     course it fired as kept in its folder. Drill runs and attempts are not mixed."""
     from range.cli.summary import format_attempt
     from range.records.store import OFFICER
-    from range.runs.saved import saved_course
+    from range.runs.saved import attempt_log, saved_course
     from scoring.course import is_attempt, rescore_attempt
 
     if not all(is_attempt(log) for log in logs):
@@ -375,7 +375,8 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     scores = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         course = saved_course(run_dir, log[0].data)
-        scores.append((run_dir, course, rescore_attempt(course, log)))
+        # A resumed attempt is scored whole, from every part's log, whichever part is given.
+        scores.append((run_dir, course, rescore_attempt(course, attempt_log(run_dir))))
     # Fired by a scripted shooter (its `attempt_started` names one, not "officer"): a
     # simulation, never a qualification, however well it scored.
     simulated = [log[0].data.get("shooter", OFFICER) != OFFICER for log in logs]

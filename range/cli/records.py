@@ -494,19 +494,27 @@ def _history(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from range.records.exports import score_sheet
-    from range.records.store import course_label, outcome, stored_json
+    from range.records.store import ATTEMPT_LOG, course_label, outcome, stored_json
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
+    # The folders its event logs were saved in: two or more for an attempt resumed after a
+    # crash (`openrange score` on any of them rescores the whole attempt).
+    logs = [
+        str(r.get("run_dir"))
+        for r in detail.get("shots", [])
+        if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
+    ]
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
+        shown["logs"] = logs
         shown["sheet"] = [
             {
                 "kind": line.kind,
@@ -532,6 +540,9 @@ def _show(args: argparse.Namespace) -> int:
             f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
             f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
         )
+        for n, folder in enumerate(logs, 1):
+            part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
+            yield f"  event log in {folder}{part}"
         closed = detail.get("incomplete")
         if closed:
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"

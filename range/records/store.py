@@ -280,6 +280,9 @@ def stored_json(row: dict[str, Any], field: str, what: str = "record") -> Any:
 
 DAMAGED = "DAMAGED (edited? run records verify)"
 OFFICER = "officer"  # who fires a real attempt; anything else is a scripted shooter's id
+# A kept record of an attempt that is no shot: the folder one part of it was logged in
+# (range/runs/course.py), so a resume finds the earlier parts and the record names them all.
+ATTEMPT_LOG = "attempt_log"
 
 
 def simulated_label(shooter: str) -> str:
@@ -831,7 +834,10 @@ class Records:
         return self._rows(
             "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
             " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
-            " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id"
+            # Where a part of the attempt was logged is kept with it, and is no shot.
+            " AND s.shot NOT LIKE ?"
+            " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id",
+            json.dumps({"kind": ATTEMPT_LOG})[:-1] + "%",
         )
 
     def finish_attempt(

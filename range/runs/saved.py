@@ -153,3 +153,96 @@ def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
     if copy.name == COURSE_JSON:  # an attempt saved before attempts kept the file's bytes
         return Course.model_validate_json(content)
     return parse_course_bytes(content, copy)
+
+
+# -- an attempt fired in parts (a crash, then `course run --resume`) ------------------------------
+
+# Left in an earlier part's folder when the attempt is resumed (range/runs/course.py).
+RESUMED_LINK = "resumed.json"
+
+
+def _part_folder(recorded: str, beside: Path) -> Path:
+    """A part's folder as recorded, or, when the runs folder was moved or copied whole since,
+    the folder of that name beside `beside`."""
+    path = Path(recorded)
+    if path.is_dir():
+        return path
+    return beside.parent / path.name
+
+
+def _last_part(run_dir: Path) -> Path:
+    """The folder of the attempt's last part, following each earlier part's RESUMED_LINK."""
+    import json
+
+    seen = {run_dir.resolve()}
+    last = run_dir
+    while (link := last / RESUMED_LINK).is_file():
+        try:
+            data = json.loads(link.read_text(encoding="utf-8"))
+            following = _part_folder(str(data["resumed_in"]), last)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(
+                f"{link}: not the link to where the attempt was resumed (resumed_in)"
+            ) from None
+        if not following.is_dir():
+            raise ValueError(
+                f"{link}: the attempt was resumed in {following}, which is missing: rescore it"
+                " there, or see the whole attempt with `openrange records show`"
+            )
+        if following.resolve() in seen:
+            break
+        seen.add(following.resolve())
+        last = following
+    return last
+
+
+def attempt_parts(run_dir: Path) -> list[tuple[Path, list[LogRecord]]]:
+    """Every part of the attempt whose folder (any part's) is `run_dir`, in the order fired:
+    (folder, its records). An attempt never resumed is one part. Raises ValueError, naming the
+    folder, when a part the attempt names is missing."""
+    from range.runs.runlog import read_events
+
+    last = _last_part(run_dir)
+    records = read_events(last)
+    recorded = next((r for r in records if r.kind == "attempt_recorded"), None)
+    parts: list[tuple[Path, list[LogRecord]]] = []
+    if recorded is not None:
+        attempt = recorded.data["attempt"]
+        if recorded.data.get("kept_strings") and not recorded.data.get("earlier_logs"):
+            raise ValueError(
+                f"{last} holds attempt {attempt} from its resume on; the strings fired before were"
+                f" saved in no folder: `openrange records show {attempt}` holds the whole attempt"
+            )
+        for earlier in recorded.data.get("earlier_logs", []):
+            folder = _part_folder(str(earlier), last)
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{last} resumes attempt {attempt}, whose first strings were logged in"
+                    f" {earlier}, which is missing: `openrange records show {attempt}` holds"
+                    " the whole attempt"
+                )
+            parts.append((folder, read_events(folder)))
+    parts.append((last, records))
+    return parts
+
+
+def attempt_log(run_dir: Path) -> list[LogRecord]:
+    """The records of the whole attempt whose folder (any part's) is `run_dir`: the first part's
+    `attempt_started`, then each part's records. Of a part that a crash cut, only the strings
+    the next part kept (its `attempt_recorded`) are taken: the cut string is reshot there, and
+    a shot logged just before the crash but never kept in the records is not the attempt's."""
+    parts = attempt_parts(run_dir)
+    merged: list[LogRecord] = []
+    for n, (_, records) in enumerate(parts):
+        body = records if n == 0 else [r for r in records if r.kind != "attempt_started"]
+        if n + 1 < len(parts):
+            following = next(r for r in parts[n + 1][1] if r.kind == "attempt_recorded")
+            kept = {(int(k[0]), int(k[1])) for k in following.data.get("kept_strings", [])}
+            body = [
+                r
+                for r in body
+                if r.data.get("stage") is None
+                or (int(r.data["stage"]), int(r.data["string"])) in kept
+            ]
+        merged += body
+    return merged
