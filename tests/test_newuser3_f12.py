@@ -284,3 +284,50 @@ def test_a_resumed_part_whose_first_part_is_gone_says_where_the_attempt_is(
     assert main(["score", str(resumed)]) == 2
     line = _err_line(capsys)
     assert str(first.resolve()) in line and "records show 1" in line
+
+
+# -- 5: `records show` shows a drill run too, as text and JSON ----------------------------------
+
+
+def test_records_show_shows_a_recorded_drill_run(
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--seed", "1", "--badge", "4411", "--db", db]
+    assert main([*argv, "--runs-dir", str(runs), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert main(["records", "show", "--drill-run", "1", "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["id"], shown["badge"], shown["drill"]) == (1, "4411", "phone-draw-v1")
+    assert shown["outcome"] == ("PASS" if result["score"]["passed"] else "FAIL")
+    assert shown["drill_sha256"] == result["drill_sha256"]
+    assert shown["result"]["score"]["findings"] == result["score"]["findings"]
+    assert main(["records", "show", "--drill-run", "1", "--db", db]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Drill run 1: badge 4411, phone-draw-v1, ")
+    assert f"{shown['outcome']}: {result['score']['decision']}" in text
+    for finding in result["score"]["findings"]:
+        assert finding["message"] in text
+    assert str(next(runs.iterdir())) in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--drill-run", "7"], "no drill run 7"),
+        ([], "give an attempt's number"),
+        (["1", "--drill-run", "1"], "give an attempt's number"),
+    ],
+)
+def test_records_show_names_what_is_wrong_in_one_line(
+    db: str, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    assert main(["records", "show", *argv, "--db", db]) != 0
+    assert said in _err_line(capsys)
+
+
+def test_records_show_help_teaches_both_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["records", "show", "--help"])
+    out = capsys.readouterr().out
+    assert "records show --drill-run 5" in out and "records history" in out

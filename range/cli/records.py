@@ -149,11 +149,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history.set_defaults(handler=_history)
     show = verbs.add_parser(
         "show",
-        help="one qualification record, shot by shot",
-        description="One finished attempt: score, stages, every shot.",
+        help="one qualification record shot by shot, or one drill run",
+        description="One finished attempt: score, stages, every shot with the points it"
+        " counted,\nthe folders its event logs are in. With --drill-run, one recorded drill"
+        " run instead:\nits drill (and the drill file's sha256), outcome, decision, score,"
+        " every finding,\nand its run folder. The numbers are the ones `records history"
+        " BADGE` lists:\n#12 is attempt 12, `drill 5` is drill run 5.",
+        epilog="examples:\n  openrange records show 12\n  openrange records show 12 --json\n"
+        "  openrange records show --drill-run 5\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument(
-        "attempt", metavar="ATTEMPT", type=cliutil.record_id, help="the record's number"
+        "attempt",
+        metavar="ATTEMPT",
+        nargs="?",
+        type=cliutil.record_id,
+        help="the qualification record's number",
+    )
+    show.add_argument(
+        "--drill-run",
+        metavar="RUN",
+        type=cliutil.record_id,
+        default=None,
+        help="show this recorded drill run instead of an attempt",
     )
     show.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(show)
@@ -492,7 +510,51 @@ def _history(args: argparse.Namespace) -> int:
     return _answer(args, lambda: out, text)
 
 
+def _show_drill_run(args: argparse.Namespace) -> int:
+    from range.records.store import drill_label, stored_json
+
+    with _open(args) as records:
+        row = records.drill_run(args.drill_run)
+    result = stored_json(row, "result", "drill run")
+    score = result.get("score", {}) if isinstance(result, dict) else {}
+
+    def data() -> dict[str, Any]:
+        shown = {k: v for k, v in row.items() if k != "result"}
+        shown["passed"] = bool(row["passed"])
+        shown["drill_label"] = drill_label(row)
+        shown["result"] = result
+        return shown
+
+    def text() -> Iterator[str]:
+        yield (
+            f"Drill run {row['id']}: badge {row['badge']}, {drill_label(row)}, {row['recorded']}"
+        )
+        if row["drill_sha256"]:
+            yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
+        points = "not graded" if row["outcome"] == "INCOMPLETE" else f"score {row['score']:g}"
+        yield (
+            f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
+            f" OpenRange {row['software_version']}"
+        )
+        for finding in score.get("findings", []):
+            yield (
+                f"  {finding['t']:7.2f} s  {finding['rule']:<10} {finding['points']:+6.1f}"
+                f"  {finding['message']}"
+            )
+        if row["run_dir"]:
+            yield f"  run folder {row['run_dir']} (`openrange score` or `report` it)"
+
+    return _answer(args, data, text, default=str)
+
+
 def _show(args: argparse.Namespace) -> int:
+    if (args.attempt is None) == (args.drill_run is None):
+        raise ValueError(
+            "give an attempt's number (`records show 12`) or a drill run's"
+            " (`records show --drill-run 5`): the numbers `records history BADGE` lists"
+        )
+    if args.drill_run is not None:
+        return _show_drill_run(args)
     from range.records.exports import score_sheet
     from range.records.store import ATTEMPT_LOG, course_label, outcome, stored_json
 

@@ -736,6 +736,15 @@ class Records:
             self._append("drill_run", str(row["id"]), drill_run_digest(stored))
             return int(row["id"])
 
+    def drill_run(self, run_id: int) -> dict[str, Any]:
+        """One recorded drill run, every column, with its `outcome` (`drill_outcome`)."""
+        rows = self._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+        if not rows:
+            raise RecordsError(
+                f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
+            )
+        return rows[0] | {"outcome": drill_outcome(rows[0])}
+
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         rows = self._rows(
             "SELECT id, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
