@@ -281,8 +281,9 @@ def rescore_attempt(course: Course, records: Iterable[LogRecord]) -> AttemptScor
     fired = attempt_from_log(course, records)
     score = score_attempt(course, fired.shots, fired.deployments, fired.faulted)
     if not any(r.kind == "attempt_ended" for r in records):
+        # Not graded: what the pass mark needs is beside the point until the rest is fired.
         score.cut_short, score.passed = True, False
-        score.reasons.append(CUT_SHORT)
+        score.reasons = [CUT_SHORT, *(r for r in score.reasons if r.startswith("to reshoot"))]
     return score
 
 

@@ -331,3 +331,22 @@ def test_records_show_help_teaches_both_numbers(capsys: pytest.CaptureFixture[st
         main(["records", "show", "--help"])
     out = capsys.readouterr().out
     assert "records show --drill-run 5" in out and "records history" in out
+
+
+# -- the range master's flow: a resume keeps the attempt's scripted shooter, as it keeps its seed -
+
+
+def test_a_resume_without_shooter_keeps_the_attempts_own(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    with Records.open(db) as records:
+        attempt = records.begin_attempt(
+            "4411", "texas-ltc-b27-v1", 3, "0.1.0", [], [], shooter="expert"
+        )
+    argv = ["course", "run", "texas-ltc-b27-v1", "--badge", "4411", "--db", db, "--no-save"]
+    assert main([*argv, "--resume", str(attempt), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["shooter"] == "expert"
+    assert f"Resuming attempt {attempt} with its scripted shooter expert." in captured.err

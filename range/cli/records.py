@@ -48,14 +48,18 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         "--badge, the attempt is recorded shot by shot and joins the audit chain.",
         epilog="examples:\n  openrange course run fbi-pistol-2019-v1 --shooter qualified\n"
         "  openrange course run texas-ltc-b27-v1 --badge 4411 --seed 3\n"
-        "  openrange course run texas-ltc-b27-v1 --badge 4411 --port /dev/ttyACM0\n",
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --port /dev/ttyACM0\n"
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --resume 17\n"
+        "      (an attempt a crash cut: `records incomplete` lists them; its seed and shooter"
+        " are kept)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("course", metavar="COURSE", help="built-in id or path to a .toml file")
     run.add_argument(
         "--shooter",
-        default="qualified",
-        help="scripted shooter: expert, qualified, struggling, or a file",
+        default=None,
+        help="scripted shooter: expert, qualified (the default), struggling, or a file; with"
+        " --resume, the attempt's own shooter",
     )
     run.add_argument(
         "--badge", default=None, type=cliutil.badge, help="record the attempt for this officer"
@@ -288,11 +292,12 @@ def _answer(
 def _course_run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.course import find_shooter, read_course_file
+    from range.records.store import OFFICER
     from range.runs.course import CourseConfig, run_course
 
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
     course = source.course
-    shooter = find_shooter(args.shooter)
+    shooter = find_shooter(args.shooter or "qualified")
     # Everything is checked before anything is created (a run directory, an attempt): a
     # refused run leaves nothing behind, as `drill run --badge` does.
     if args.resume is not None and not args.badge:
@@ -303,6 +308,9 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.officer(args.badge)
             if args.resume is not None:
+                began = records.attempt_in_progress(args.resume).get("shooter", OFFICER)
+                if args.shooter is None and began != OFFICER and not args.port:
+                    shooter = find_shooter(str(began))  # a resume keeps the attempt's shooter
                 seed = _resumable(records, args, source, shooter.id)
         config = CourseConfig(
             course,
@@ -379,6 +387,8 @@ def _resumable(
         )
     if args.seed is None:
         say(f"Resuming attempt {args.resume} with its seed {kept}.")
+    if args.shooter is None and not args.port and shooter_id != "qualified":
+        say(f"Resuming attempt {args.resume} with its scripted shooter {shooter_id}.")
     return kept
 
 

@@ -908,10 +908,11 @@ class Records:
             return int(row["id"])
 
     def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
-        """An unfinished attempt's badge, course, course_sha256 and seed; RecordsError when
-        there is none with that id."""
+        """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
+        when there is none with that id."""
         rows = self._rows(
-            "SELECT id, badge, course, course_sha256, seed FROM attempts_in_progress WHERE id = ?",
+            "SELECT id, badge, course, course_sha256, seed, shooter FROM attempts_in_progress"
+            " WHERE id = ?",
             attempt,
         )
         if not rows:
