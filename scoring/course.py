@@ -270,7 +270,7 @@ def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog
     return out
 
 
-CUT_SHORT = "the log stops with no attempt_ended: the attempt was cut short (resume or close it)"
+CUT_SHORT = "the log stops with no attempt_ended: the attempt was cut short and is not graded"
 
 
 def rescore_attempt(course: Course, records: Iterable[LogRecord]) -> AttemptScore:
