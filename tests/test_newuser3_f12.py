@@ -242,6 +242,11 @@ def test_a_resumed_attempt_scores_the_same_from_either_folder_as_its_record(
     done = subprocess.run(args, capture_output=True, text=True)
     assert done.returncode == -signal.SIGKILL, done.stderr
     (first,) = runs.iterdir()
+    assert main(["records", "incomplete", "--db", db, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["shots"] == (
+        last if when == "after" else last - 1
+    )  # where it was logged: no shot
     cut = _score(first, capsys)
     assert (cut["outcome"], cut["complete"], cut["passed"]) == ("INCOMPLETE", False, False)
     argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--shooter", "expert"]
