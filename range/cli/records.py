@@ -106,6 +106,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "before it; `verify` finds an edited or deleted record.",
         epilog="examples:\n  openrange records officers --add 4411 --name 'J. Rivera' "
         "--agency 'Metro PD'\n  openrange records history 4411\n"
+        "  openrange records show 12\n  openrange records show --drill-run 5\n"
         "  openrange records export --format pdf --attempt 12 --out cert.pdf\n"
         "  openrange records export --format html --out roster.html\n"
         "  openrange records verify\n"
