@@ -355,3 +355,31 @@ def test_a_resume_without_shooter_keeps_the_attempts_own(
     captured = capsys.readouterr()
     assert json.loads(captured.out)["shooter"] == "expert"
     assert f"Resuming attempt {attempt} with its scripted shooter expert." in captured.err
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_where_a_part_was_logged_is_kept_but_is_no_shot(
+    request: pytest.FixtureRequest, tmp_path: Path, dialect: str
+) -> None:
+    import uuid
+
+    from range.records.store import ATTEMPT_LOG, Records
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    if dialect == "postgresql":
+        import psycopg
+
+        server = request.getfixturevalue("postgres_url")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 0, "0.1.0", [], [])
+        records.record_shot(attempt, {"kind": ATTEMPT_LOG, "run_dir": "/runs/a"})
+        records.record_shot(attempt, {"kind": "shot", "stage": 0, "string": 0})
+        (listed,) = records.incomplete()
+        assert listed["shots"] == 1
+        kept = records.resume_attempt(attempt, "4411", "fbi-pistol-2019-v1")
+        assert kept[0] == {"kind": ATTEMPT_LOG, "run_dir": "/runs/a"}
