@@ -210,8 +210,9 @@ def attempt_parts(run_dir: Path) -> list[tuple[Path, list[LogRecord]]]:
         attempt = recorded.data["attempt"]
         if recorded.data.get("kept_strings") and not recorded.data.get("earlier_logs"):
             raise ValueError(
-                f"{last} holds attempt {attempt} from its resume on; the strings fired before were"
-                f" saved in no folder: `openrange records show {attempt}` holds the whole attempt"
+                f"{last} holds attempt {attempt} from its resume on; the strings fired before"
+                " were logged in no folder it knows of (saved with --no-save, or by an older"
+                f" OpenRange): `openrange records show {attempt}` holds the whole attempt"
             )
         for earlier in recorded.data.get("earlier_logs", []):
             folder = _part_folder(str(earlier), last)
