@@ -383,3 +383,19 @@ def test_where_a_part_was_logged_is_kept_but_is_no_shot(
         assert listed["shots"] == 1
         kept = records.resume_attempt(attempt, "4411", "fbi-pistol-2019-v1")
         assert kept[0] == {"kind": ATTEMPT_LOG, "run_dir": "/runs/a"}
+
+
+def test_verify_counts_each_chain_and_names_attempts_in_progress(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    with Records.open(db) as records:
+        records.begin_attempt("4411", "fbi-pistol-2019-v1", 0, "0.1.0", [], [])
+    assert main(["records", "verify", "--db", db]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "chain intact: 0 qualification records, 1 officer, 0 drill runs",
+        "1 attempt in progress, not chained until finished or closed: see"
+        " `openrange records incomplete`",
+    ]

@@ -642,12 +642,24 @@ def _show(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
-        count = records.count()
+        counts = records.counts()
     found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
+
+    def plural(n: int, what: str) -> str:
+        return f"{n} {what}{'' if n == 1 else 's'}"
 
     def text() -> Iterator[str]:
         if not problems:
-            yield f"{count} qualification records, officers and drill runs: chain intact"
+            yield (
+                f"chain intact: {plural(counts['records'], 'qualification record')},"
+                f" {plural(counts['officers'], 'officer')},"
+                f" {plural(counts['drill_runs'], 'drill run')}"
+            )
+            if counts["in_progress"]:
+                yield (
+                    f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
+                    " finished or closed: see `openrange records incomplete`"
+                )
         for problem in problems:
             if problem.kind == "qualification":
                 yield f"record {problem.qualification}: {problem.what}"
@@ -656,7 +668,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     return _answer(
         args,
-        lambda: {"records": count, "intact": not problems, "problems": found},
+        lambda: counts | {"intact": not problems, "problems": found},
         text,
         code=1 if problems else 0,
         to=sys.stderr if problems else sys.stdout,

@@ -1005,6 +1005,17 @@ class Records:
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM qualifications")[0]["n"])
 
+    def counts(self) -> dict[str, int]:
+        """How many qualification records, officers and drill runs the chains hold, and how
+        many attempts are in progress (outside the chain until finished or closed)."""
+        (row,) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM qualifications) AS records,"
+            " (SELECT COUNT(*) FROM officers) AS officers,"
+            " (SELECT COUNT(*) FROM drill_runs) AS drill_runs,"
+            " (SELECT COUNT(*) FROM attempts_in_progress) AS in_progress"
+        )
+        return {k: int(v) for k, v in row.items()}
+
     def standing(self, badge: str | None = None) -> list[StatusRow]:
         """Each officer's (or one officer's) standing per course, in one indexed query."""
         where, args = ("WHERE badge = ? ", [badge]) if badge is not None else ("", [])
