@@ -5,6 +5,8 @@ distance, where the shooter starts, how many rounds or cartridges, the par time 
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -15,9 +17,11 @@ from drills.schema import DRILL_ID, Scene
 from physics.ballistics import builtin_loads
 from physics.datafiles import (
     DataFileError,
+    NotFoundError,
     Problem,
     StrictModel,
     builtin_or_file,
+    decode,
     key_lines,
     load_model,
     locate,
@@ -318,6 +322,39 @@ def parse_course(text: str, path: Path | str) -> Course:
 
 def load_course(path: Path) -> Course:
     return parse_course(read_text(path), path)
+
+
+@dataclass(frozen=True, slots=True)
+class CourseFile:
+    """A course as read from its file: the validated course, the file's exact bytes (kept with
+    an attempt, so it can be rescored after the file changes) and where it was."""
+
+    course: Course
+    content: bytes
+    path: Path
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def parse_course_bytes(content: bytes, path: Path | str) -> Course:
+    """A course from a file's bytes; DataFileError (file, line, field) if they are not UTF-8
+    or the course is not valid."""
+    return parse_course(decode(content, path), path)
+
+
+def read_course_file(name: str) -> CourseFile:
+    """A built-in course by id, or a course file by path, with the bytes it was read from (read
+    once: the course that is fired is the one hashed), as `find_course` looks it up."""
+    builtin = builtin_course_files()
+    path = builtin.get(name) or Path(name)
+    if name not in builtin and path.is_dir():
+        raise NotFoundError(f"{path}: Is a directory")
+    if name not in builtin and path.suffix != ".toml":
+        raise NotFoundError(f"no course {name!r}; built-in: {', '.join(sorted(builtin))}")
+    content = path.read_bytes()  # a missing file is the OSError that names it
+    return CourseFile(parse_course_bytes(content, path), content, path)
 
 
 @cache

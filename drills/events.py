@@ -581,8 +581,24 @@ class AttemptStarted(Record):
     calibration: list[CalibrationCheck]
     calibration_override_by: str | None
     openrange_version: str
-    # The course file's bytes as kept in the attempt folder.
+    # The course file's bytes as kept in the attempt folder (`course.toml`; `course.json`, the
+    # course's model, in attempts saved before), and the file they were read from.
     course_sha256: str | None = None
+    course_file: str | None = None
+
+
+class AttemptRecorded(Record):
+    """The attempt's record number in the records store, logged once it is known (after
+    `attempt_started`, only with --badge). A resumed attempt's part also says which earlier
+    folders hold its first parts, which strings it kept from them and which one a crash cut
+    (reshot here): `openrange score` rescores the parts as one attempt."""
+
+    KIND = "attempt_recorded"
+    attempt: Annotated[int, Field(ge=1)]
+    part: Annotated[int, Field(ge=1)]
+    earlier_logs: list[str] = []
+    kept_strings: list[Annotated[list[Index], Field(min_length=2, max_length=2)]] = []
+    cut: Annotated[list[Index], Field(min_length=2, max_length=2)] | None = None
 
 
 class StringStarted(Record):
@@ -630,6 +646,7 @@ class StringFaulted(Record):
     stage: Index
     string: Index
     reshoot: bool
+    reason: str | None = None  # a resumed attempt's: "attempt resumed after a crash"
 
 
 class AttemptEnded(Record):

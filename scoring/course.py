@@ -73,10 +73,13 @@ class AttemptScore:
     reshoot: list[tuple[int, int]] = field(default_factory=list)  # (stage, string) to fire again
     reasons: list[str] = field(default_factory=list)
     passed: bool = False
+    # The attempt's log stops with no `attempt_ended` (a crash, a pulled plug) and no resumed
+    # part finishes it: the strings after the cut were never fired.
+    cut_short: bool = False
 
     @property
     def complete(self) -> bool:
-        return not self.reshoot
+        return not self.reshoot and not self.cut_short
 
     @property
     def outcome(self) -> Outcome:
@@ -253,6 +256,10 @@ def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog
             if "impacts" in d:
                 effective, reason = judge_deployment(course.taser, d["laser_on"], d["impacts"])
             out.deployments.append(Deployment(d["stage"], d["string"], d["t_s"], effective, reason))
+        elif rec.kind == "string_started":
+            # Fired again (a resumed attempt reshoots a string left for a reshoot).
+            key = (int(d["stage"]), int(d["string"]))
+            out.faulted = [k for k in out.faulted if k != key]
         elif rec.kind == "string_faulted":
             key = (int(d["stage"]), int(d["string"]))
             out.shots = [s for s in out.shots if (s.stage, s.string) != key]
@@ -263,10 +270,21 @@ def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog
     return out
 
 
+CUT_SHORT = "the log stops with no attempt_ended: the attempt was cut short and is not graded"
+
+
 def rescore_attempt(course: Course, records: Iterable[LogRecord]) -> AttemptScore:
-    """The score of a saved attempt from its event log alone (`attempt_from_log`)."""
+    """The score of a saved attempt from its event log alone (`attempt_from_log`); a log with
+    no `attempt_ended` (cut short by a crash) is INCOMPLETE, never a pass or a fail. A resumed
+    attempt is rescored from all its parts' records together (range.runs.saved.attempt_log)."""
+    records = list(records)
     fired = attempt_from_log(course, records)
-    return score_attempt(course, fired.shots, fired.deployments, fired.faulted)
+    score = score_attempt(course, fired.shots, fired.deployments, fired.faulted)
+    if not any(r.kind == "attempt_ended" for r in records):
+        # Not graded: what the pass mark needs is beside the point until the rest is fired.
+        score.cut_short, score.passed = True, False
+        score.reasons = [CUT_SHORT, *(r for r in score.reasons if r.startswith("to reshoot"))]
+    return score
 
 
 def is_attempt(records: Sequence[LogRecord]) -> bool:

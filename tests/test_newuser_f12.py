@@ -580,7 +580,14 @@ def test_a_time_past_the_drills_limit_is_refused(
 
 def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["records", "verify", "--db", db, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"records": 0, "intact": True, "problems": []}
+    assert json.loads(capsys.readouterr().out) == {
+        "records": 0,
+        "officers": 1,
+        "drill_runs": 0,
+        "in_progress": 0,
+        "intact": True,
+        "problems": [],
+    }
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
     con.execute("UPDATE officers SET name = 'X'")
     con.commit()

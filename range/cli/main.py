@@ -177,9 +177,10 @@ def _mirror_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def _cmd_mirror(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "glfw")
     from range.review.mirror import play
-    from range.runs.runlog import read_events
+    from range.runs.saved import drill_run_records
 
-    read_events(args.run_dir)  # a missing or unreadable run is named before any display check
+    # A missing, unreadable or empty log, or an attempt's, is named before any display check.
+    drill_run_records(args.run_dir)
     shown = play(args.run_dir, speed=args.speed, frames=args.frames, screenshot=args.screenshot)
     print(f"{shown} frames shown")
     return 0
@@ -375,7 +376,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     course it fired as kept in its folder. Drill runs and attempts are not mixed."""
     from range.cli.summary import format_attempt
     from range.records.store import OFFICER
-    from range.runs.saved import saved_course
+    from range.runs.saved import attempt_log, saved_course
     from scoring.course import is_attempt, rescore_attempt
 
     if not all(is_attempt(log) for log in logs):
@@ -383,7 +384,8 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     scores = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         course = saved_course(run_dir, log[0].data)
-        scores.append((run_dir, course, rescore_attempt(course, log)))
+        # A resumed attempt is scored whole, from every part's log, whichever part is given.
+        scores.append((run_dir, course, rescore_attempt(course, attempt_log(run_dir))))
     # Fired by a scripted shooter (its `attempt_started` names one, not "officer"): a
     # simulation, never a qualification, however well it scored.
     simulated = [log[0].data.get("shooter", OFFICER) != OFFICER for log in logs]

@@ -23,7 +23,7 @@ from range.cli.util import (
 from range.deps import require
 
 if TYPE_CHECKING:
-    from drills.course import Course
+    from drills.course import CourseFile
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
 
@@ -48,14 +48,18 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         "--badge, the attempt is recorded shot by shot and joins the audit chain.",
         epilog="examples:\n  openrange course run fbi-pistol-2019-v1 --shooter qualified\n"
         "  openrange course run texas-ltc-b27-v1 --badge 4411 --seed 3\n"
-        "  openrange course run texas-ltc-b27-v1 --badge 4411 --port /dev/ttyACM0\n",
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --port /dev/ttyACM0\n"
+        "  openrange course run texas-ltc-b27-v1 --badge 4411 --resume 17\n"
+        "      (an attempt a crash cut: `records incomplete` lists them; its seed and shooter"
+        " are kept)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("course", metavar="COURSE", help="built-in id or path to a .toml file")
     run.add_argument(
         "--shooter",
-        default="qualified",
-        help="scripted shooter: expert, qualified, struggling, or a file",
+        default=None,
+        help="scripted shooter: expert, qualified (the default), struggling, or a file; with"
+        " --resume, the attempt's own shooter",
     )
     run.add_argument(
         "--badge", default=None, type=cliutil.badge, help="record the attempt for this officer"
@@ -102,6 +106,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "before it; `verify` finds an edited or deleted record.",
         epilog="examples:\n  openrange records officers --add 4411 --name 'J. Rivera' "
         "--agency 'Metro PD'\n  openrange records history 4411\n"
+        "  openrange records show 12\n  openrange records show --drill-run 5\n"
         "  openrange records export --format pdf --attempt 12 --out cert.pdf\n"
         "  openrange records export --format html --out roster.html\n"
         "  openrange records verify\n"
@@ -149,11 +154,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history.set_defaults(handler=_history)
     show = verbs.add_parser(
         "show",
-        help="one qualification record, shot by shot",
-        description="One finished attempt: score, stages, every shot.",
+        help="one qualification record shot by shot, or one drill run",
+        description="One finished attempt: score, stages, every shot with the points it"
+        " counted,\nthe folders its event logs are in. With --drill-run, one recorded drill"
+        " run instead:\nits drill (and the drill file's sha256), outcome, decision, score,"
+        " every finding,\nand its run folder. The numbers are the ones `records history"
+        " BADGE` lists:\n#12 is attempt 12, `drill 5` is drill run 5.",
+        epilog="examples:\n  openrange records show 12\n  openrange records show 12 --json\n"
+        "  openrange records show --drill-run 5\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument(
-        "attempt", metavar="ATTEMPT", type=cliutil.record_id, help="the record's number"
+        "attempt",
+        metavar="ATTEMPT",
+        nargs="?",
+        type=cliutil.record_id,
+        help="the qualification record's number",
+    )
+    show.add_argument(
+        "--drill-run",
+        metavar="RUN",
+        type=cliutil.record_id,
+        default=None,
+        help="show this recorded drill run instead of an attempt",
     )
     show.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(show)
@@ -269,11 +292,13 @@ def _answer(
 
 def _course_run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
-    from drills.course import find_course, find_shooter
+    from drills.course import find_shooter, read_course_file
+    from range.records.store import OFFICER
     from range.runs.course import CourseConfig, run_course
 
-    course = find_course(args.course)
-    shooter = find_shooter(args.shooter)
+    source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
+    course = source.course
+    shooter = find_shooter(args.shooter or "qualified")
     # Everything is checked before anything is created (a run directory, an attempt): a
     # refused run leaves nothing behind, as `drill run --badge` does.
     if args.resume is not None and not args.badge:
@@ -284,13 +309,17 @@ def _course_run(args: argparse.Namespace) -> int:
         if records is not None:
             records.officer(args.badge)
             if args.resume is not None:
-                seed = _resumable(records, args, course, shooter.id)
+                began = records.attempt_in_progress(args.resume).get("shooter", OFFICER)
+                if args.shooter is None and began != OFFICER and not args.port:
+                    shooter = find_shooter(str(began))  # a resume keeps the attempt's shooter
+                seed = _resumable(records, args, source, shooter.id)
         config = CourseConfig(
             course,
             shooter,
             seed,
             officer_name=args.badge or "scripted",
             runs_dir=None if args.no_save else args.runs_dir,
+            source=source,
             **calibration_options(args),  # type: ignore[arg-type]
         )
         if args.port:
@@ -316,7 +345,7 @@ def _attempt_lines(
     from range.runs.saved import course_source, sha256
 
     course = config.course
-    digest = sha256(course_source(course)[1])
+    digest = sha256(course_source(course, config.source)[1])
     origin = course_origin(course.id, digest)
     label = course_label({"course": course.id, "course_origin": origin, "course_sha256": digest})
     yield f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}"
@@ -335,7 +364,9 @@ def _attempt_lines(
         yield f"Recorded as qualification {result.qualification} for badge {args.badge}."
 
 
-def _resumable(records: Records, args: argparse.Namespace, course: Course, shooter_id: str) -> int:
+def _resumable(
+    records: Records, args: argparse.Namespace, source: CourseFile, shooter_id: str
+) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
     on this course file; a --seed that differs from the attempt's is refused."""
     from range.records.store import OFFICER
@@ -345,8 +376,8 @@ def _resumable(records: Records, args: argparse.Namespace, course: Course, shoot
     records.resume_attempt(
         args.resume,
         args.badge,
-        course.id,
-        sha256(course_source(course)[1]),
+        source.course.id,
+        sha256(course_source(source.course, source)[1]),
         shooter=OFFICER if args.port else shooter_id,
     )
     kept = int(progress["seed"])
@@ -357,6 +388,8 @@ def _resumable(records: Records, args: argparse.Namespace, course: Course, shoot
         )
     if args.seed is None:
         say(f"Resuming attempt {args.resume} with its seed {kept}.")
+    if args.shooter is None and not args.port and shooter_id != "qualified":
+        say(f"Resuming attempt {args.resume} with its scripted shooter {shooter_id}.")
     return kept
 
 
@@ -488,21 +521,73 @@ def _history(args: argparse.Namespace) -> int:
     return _answer(args, lambda: out, text)
 
 
+def _show_drill_run(args: argparse.Namespace) -> int:
+    from range.records.store import drill_label, stored_json
+
+    with _open(args) as records:
+        row = records.drill_run(args.drill_run)
+    result = stored_json(row, "result", "drill run")
+    score = result.get("score", {}) if isinstance(result, dict) else {}
+
+    def data() -> dict[str, Any]:
+        shown = {k: v for k, v in row.items() if k != "result"}
+        shown["passed"] = bool(row["passed"])
+        shown["drill_label"] = drill_label(row)
+        shown["result"] = result
+        return shown
+
+    def text() -> Iterator[str]:
+        yield (
+            f"Drill run {row['id']}: badge {row['badge']}, {drill_label(row)}, {row['recorded']}"
+        )
+        if row["drill_sha256"]:
+            yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
+        points = "not graded" if row["outcome"] == "INCOMPLETE" else f"score {row['score']:g}"
+        yield (
+            f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
+            f" OpenRange {row['software_version']}"
+        )
+        for finding in score.get("findings", []):
+            yield (
+                f"  {finding['t']:7.2f} s  {finding['rule']:<10} {finding['points']:+6.1f}"
+                f"  {finding['message']}"
+            )
+        if row["run_dir"]:
+            yield f"  run folder {row['run_dir']} (`openrange score` or `report` it)"
+
+    return _answer(args, data, text, default=str)
+
+
 def _show(args: argparse.Namespace) -> int:
+    if (args.attempt is None) == (args.drill_run is None):
+        raise ValueError(
+            "give an attempt's number (`records show 12`) or a drill run's"
+            " (`records show --drill-run 5`): the numbers `records history BADGE` lists"
+        )
+    if args.drill_run is not None:
+        return _show_drill_run(args)
     from range.records.exports import score_sheet
-    from range.records.store import course_label, outcome, stored_json
+    from range.records.store import ATTEMPT_LOG, course_label, outcome, stored_json
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
+    # The folders its event logs were saved in: two or more for an attempt resumed after a
+    # crash (`openrange score` on any of them rescores the whole attempt).
+    logs = [
+        str(r.get("run_dir"))
+        for r in detail.get("shots", [])
+        if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
+    ]
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
+        shown["logs"] = logs
         shown["sheet"] = [
             {
                 "kind": line.kind,
@@ -528,6 +613,9 @@ def _show(args: argparse.Namespace) -> int:
             f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
             f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
         )
+        for n, folder in enumerate(logs, 1):
+            part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
+            yield f"  event log in {folder}{part}"
         closed = detail.get("incomplete")
         if closed:
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
@@ -554,12 +642,24 @@ def _show(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     with _open(args) as records:
         problems = records.verify()
-        count = records.count()
+        counts = records.counts()
     found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
+
+    def plural(n: int, what: str) -> str:
+        return f"{n} {what}{'' if n == 1 else 's'}"
 
     def text() -> Iterator[str]:
         if not problems:
-            yield f"{count} qualification records, officers and drill runs: chain intact"
+            yield (
+                f"chain intact: {plural(counts['records'], 'qualification record')},"
+                f" {plural(counts['officers'], 'officer')},"
+                f" {plural(counts['drill_runs'], 'drill run')}"
+            )
+            if counts["in_progress"]:
+                yield (
+                    f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
+                    " finished or closed: see `openrange records incomplete`"
+                )
         for problem in problems:
             if problem.kind == "qualification":
                 yield f"record {problem.qualification}: {problem.what}"
@@ -568,7 +668,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     return _answer(
         args,
-        lambda: {"records": count, "intact": not problems, "problems": found},
+        lambda: counts | {"intact": not problems, "problems": found},
         text,
         code=1 if problems else 0,
         to=sys.stderr if problems else sys.stdout,

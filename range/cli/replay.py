@@ -97,6 +97,12 @@ def default_viewer(run_dir: Path) -> str:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from range.runs.saved import drill_run_records
+
+    # A missing, unreadable or empty log, or a qualification attempt's (replay plays drill
+    # runs), is named in one line before any renderer, window or headset is opened.
+    drill_run_records(args.run_dir)
     if args.who is None:
         args.who = default_viewer(args.run_dir)
     if args.png is not None:

@@ -248,7 +248,9 @@ def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
     verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
         score.outcome, "INCOMPLETE"
     )
-    if simulated:
+    if simulated and verdict == "INCOMPLETE":  # unfinished, whoever fired it
+        verdict = "INCOMPLETE (simulated), not a qualification"
+    elif simulated:
         verdict = f"SIMULATED (would be {verdict}), not a qualification"
     lines.append(
         f"{verdict}: {score.points}/{score.max_points} points, {score.hits} hits"

@@ -21,7 +21,7 @@ from range.records.store import Records, RecordsError, course_label, drill_label
 from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
-from range.runs.saved import saved_drill
+from range.runs.saved import saved_drill_run
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
@@ -196,9 +196,8 @@ def _ft(xy: list[float]) -> list[float]:
 
 def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     """Everything the debrief page shows for one saved drill run."""
-    records = read_events(run_dir)
+    records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    drill = saved_drill(run_dir, started)
     score = score_run(records, default_policy(), run_corrections(run_dir))
     timeline: list[dict[str, Any]] = []
     for r in records:
@@ -340,8 +339,8 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
 
 
 def run_state_at(run_dir: Path, t: float) -> dict[str, Any]:
-    records = read_events(run_dir)
-    return state_at(records, saved_drill(run_dir, records[0].data), t)
+    records, drill = saved_drill_run(run_dir)
+    return state_at(records, drill, t)
 
 
 def scrubber_json(data: dict[str, Any]) -> str:

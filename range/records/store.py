@@ -280,6 +280,9 @@ def stored_json(row: dict[str, Any], field: str, what: str = "record") -> Any:
 
 DAMAGED = "DAMAGED (edited? run records verify)"
 OFFICER = "officer"  # who fires a real attempt; anything else is a scripted shooter's id
+# A kept record of an attempt that is no shot: the folder one part of it was logged in
+# (range/runs/course.py), so a resume finds the earlier parts and the record names them all.
+ATTEMPT_LOG = "attempt_log"
 
 
 def simulated_label(shooter: str) -> str:
@@ -289,7 +292,9 @@ def simulated_label(shooter: str) -> str:
 
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
-    attempt closed by a range master, or strings still to reshoot): never pass or fail.
+    attempt closed by a range master, or strings still to reshoot): never pass or fail, and
+    INCOMPLETE whoever fired it (a scripted shooter's is tagged "simulated"); a scripted
+    shooter's finished attempt is SIMULATED.
     DAMAGED when its detail no longer parses (edited outside OpenRange)."""
     try:
         detail = stored_json(row, "detail")
@@ -297,10 +302,14 @@ def outcome(row: dict[str, Any]) -> str:
         return DAMAGED
     if not isinstance(detail, dict):
         return DAMAGED
-    if detail.get("shooter", OFFICER) != OFFICER:
-        return simulated_label(str(detail["shooter"]))
+    simulated = detail.get("shooter", OFFICER) != OFFICER
     if detail.get("incomplete") or detail.get("score", {}).get("complete") is False:
+        # Unfinished whoever fired it: a scripted shooter's is tagged, never graded either way.
+        if simulated:
+            return f"INCOMPLETE (simulated: scripted shooter {detail['shooter']})"
         return "INCOMPLETE"
+    if simulated:
+        return simulated_label(str(detail["shooter"]))
     return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
 
 
@@ -727,6 +736,15 @@ class Records:
             self._append("drill_run", str(row["id"]), drill_run_digest(stored))
             return int(row["id"])
 
+    def drill_run(self, run_id: int) -> dict[str, Any]:
+        """One recorded drill run, every column, with its `outcome` (`drill_outcome`)."""
+        rows = self._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+        if not rows:
+            raise RecordsError(
+                f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
+            )
+        return rows[0] | {"outcome": drill_outcome(rows[0])}
+
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         rows = self._rows(
             "SELECT id, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
@@ -825,7 +843,10 @@ class Records:
         return self._rows(
             "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
             " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
-            " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id"
+            # Where a part of the attempt was logged is kept with it, and is no shot.
+            " AND s.shot NOT LIKE ?"
+            " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id",
+            json.dumps({"kind": ATTEMPT_LOG})[:-1] + "%",
         )
 
     def finish_attempt(
@@ -887,10 +908,11 @@ class Records:
             return int(row["id"])
 
     def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
-        """An unfinished attempt's badge, course, course_sha256 and seed; RecordsError when
-        there is none with that id."""
+        """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
+        when there is none with that id."""
         rows = self._rows(
-            "SELECT id, badge, course, course_sha256, seed FROM attempts_in_progress WHERE id = ?",
+            "SELECT id, badge, course, course_sha256, seed, shooter FROM attempts_in_progress"
+            " WHERE id = ?",
             attempt,
         )
         if not rows:
@@ -982,6 +1004,17 @@ class Records:
 
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM qualifications")[0]["n"])
+
+    def counts(self) -> dict[str, int]:
+        """How many qualification records, officers and drill runs the chains hold, and how
+        many attempts are in progress (outside the chain until finished or closed)."""
+        (row,) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM qualifications) AS records,"
+            " (SELECT COUNT(*) FROM officers) AS officers,"
+            " (SELECT COUNT(*) FROM drill_runs) AS drill_runs,"
+            " (SELECT COUNT(*) FROM attempts_in_progress) AS in_progress"
+        )
+        return {k: int(v) for k, v in row.items()}
 
     def standing(self, badge: str | None = None) -> list[StatusRow]:
         """Each officer's (or one officer's) standing per course, in one indexed query."""

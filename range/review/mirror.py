@@ -24,8 +24,7 @@ from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.review.effects import EffectLog, EffectProps, draw_effects, flashes_at, wires_at
 from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
-from range.runs.runlog import read_events
-from range.runs.saved import saved_drill
+from range.runs.saved import saved_drill_run
 
 HEAD_HEIGHT_M = 1.7
 OFFICER = "officer"  # the renderer's key for the officer's body in a replay from other eyes
@@ -187,8 +186,7 @@ def play(
     from range.review.render import view_projection
     from range.review.replay import Replay
 
-    records = read_events(run_dir)
-    drill = saved_drill(run_dir, records[0].data)
+    records, drill = saved_drill_run(run_dir)
     if not glfw.init():
         raise NoDisplayError("GLFW could not reach the display")
     try:

@@ -180,11 +180,9 @@ def write_pngs(
     t=0, ...), `size` pixels, `fov_deg` high; no display needed. Returns the files."""
     import matplotlib.image
 
-    from range.runs.runlog import read_events
-    from range.runs.saved import saved_drill
+    from range.runs.saved import saved_drill_run
 
-    records = read_events(run_dir)
-    drill = saved_drill(run_dir, records[0].data)
+    records, drill = saved_drill_run(run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with Renderer(*size) as renderer:
@@ -226,12 +224,10 @@ def play_headset(
     `on_view(eye, framebuffer, mvp, t)` is called after each eye is drawn, with the world to
     clip transform it was drawn with and the run time (tests read the image back there)."""
     from range.review.render import view_matrix
-    from range.runs.runlog import read_events
-    from range.runs.saved import saved_drill
+    from range.runs.saved import saved_drill_run
     from range.xr.session import HeadsetSession
 
-    records = read_events(run_dir)
-    drill = saved_drill(run_dir, records[0].data)
+    records, drill = saved_drill_run(run_dir)
     shown = 0
     with HeadsetSession() as session:
         renderer = session.renderer

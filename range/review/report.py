@@ -317,7 +317,10 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
     if records[0].kind == "attempt_started":
-        return _course_report(run_dir, records, out)
+        from range.runs.saved import attempt_log
+
+        # A resumed attempt is reviewed whole, from every part's log, whichever part is given.
+        return _course_report(run_dir, attempt_log(run_dir), out)
     started = records[0].data
     drill = saved_drill(run_dir, started)
     corrections = run_corrections(run_dir)

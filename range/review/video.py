@@ -47,11 +47,9 @@ def write_review_video(
     Errors: ReplayError for an unknown `who`, RenderUnavailableError without EGL."""
     import av
 
-    from range.runs.runlog import read_events
-    from range.runs.saved import saved_drill
+    from range.runs.saved import saved_drill_run
 
-    records = read_events(run_dir)
-    drill = saved_drill(run_dir, records[0].data)
+    records, drill = saved_drill_run(run_dir)
     partial = out.with_name(f".{out.name}.{os.getpid()}.part")
     count = 0
     try:

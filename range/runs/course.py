@@ -9,6 +9,8 @@ a peripheral fault is never scored as a failure.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import tempfile
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseString, Shooter
+from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseFile, CourseString, Shooter
 from drills.events import probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
@@ -41,12 +43,12 @@ from range.calibration.profiles import (
     default_profiles_dir,
     load_profile,
 )
-from range.records.store import OFFICER, Records
+from range.records.store import ATTEMPT_LOG, OFFICER, Records
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
 from range.runs.runlog import RunWriter
-from range.runs.saved import course_source, sha256
+from range.runs.saved import RESUMED_LINK, course_source, sha256
 from range.runs.seeding import RunRandom
 from scoring.course import (
     TASER_SUBJECT,
@@ -80,6 +82,10 @@ class CourseConfig:
     require_calibration: bool = False
     calibration_dir: Path | None = None
     override_by: str | None = None
+    # The file the course was read from (drills.course.read_course_file): its exact bytes are
+    # kept in the attempt's folder and hashed in its records. None: a built-in's file, or the
+    # course's model as JSON (range.runs.saved.course_source).
+    source: CourseFile | None = None
 
 
 @dataclass(slots=True)
@@ -110,6 +116,16 @@ class AttemptResult:
         }
 
 
+def _link_earlier_parts(earlier: list[str], attempt: int, folder: str) -> None:
+    """Tell each earlier part's folder where the attempt was resumed, so that scoring it
+    rescores the whole attempt; a folder gone or read-only since is left as it is (the
+    resumed part still names it)."""
+    text = json.dumps({"attempt": attempt, "resumed_in": folder}, indent=2) + "\n"
+    for part in earlier:
+        with contextlib.suppress(OSError):
+            (Path(part) / RESUMED_LINK).write_text(text, encoding="utf-8")
+
+
 def _keep_shot(records: Records, attempt: int, record: LogRecord) -> None:
     if record.kind in ("shot", "deployment", "string_faulted"):
         records.record_shot(attempt, {"kind": record.kind, **record.data})
@@ -119,17 +135,30 @@ def _resumed(
     strings: list[tuple[int, int]], kept: list[dict[str, Any]], result: AttemptResult
 ) -> tuple[set[tuple[int, int]], tuple[int, int] | None]:
     """From an incomplete attempt's kept records: the strings finished before the last one
-    fired (their shots go into `result`), and that last one, which the crash may have cut."""
+    fired (their shots go into `result`; not one a device fault left for a reshoot, fired
+    again), and that last one, which the crash may have cut."""
     order = {key: n for n, key in enumerate(strings)}
     fired = [(r["stage"], r["string"]) for r in kept if r.get("kind") in ("shot", "deployment")]
     if not fired:
         return set(), None
     cut = max(fired, key=lambda key: order[key])
-    done = {key for key in strings if order[key] < order[cut]}
+    # A string that a second device fault left for a reshoot is fired again now.
+    left: set[tuple[int, int]] = set()
+    for r in kept:
+        if r.get("kind") not in ("shot", "deployment", "string_faulted"):
+            continue  # where a part was logged (ATTEMPT_LOG)
+        key = (int(r["stage"]), int(r["string"]))
+        if r.get("kind") == "string_faulted" and not r.get("reshoot", True):
+            left.add(key)
+        elif r.get("kind") in ("shot", "deployment"):
+            left.discard(key)
+    done = {key for key in strings if order[key] < order[cut] and key not in left}
     shots: list[Shot] = []
     deployments: list[Deployment] = []
     for r in kept:
-        key = (r.get("stage"), r.get("string"))
+        if r.get("kind") not in ("shot", "deployment", "string_faulted"):
+            continue
+        key = (int(r["stage"]), int(r["string"]))
         if r.get("kind") == "string_faulted":  # its shots before the fault were not scored
             shots = [s for s in shots if (s.stage, s.string) != key]
             deployments = [d for d in deployments if (d.stage, d.string) != key]
@@ -245,7 +274,7 @@ def run_course(
             override_by=config.override_by,
         )
         # The attempt's folder once its replicas have passed: a refused lane leaves none.
-        copy_name, copy = course_source(course)
+        copy_name, copy = course_source(course, config.source)
         writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
         if writer is not None:
             stack.callback(writer.close)
@@ -253,11 +282,13 @@ def run_course(
         log = MemoryLog(writer) if writer is not None else MemoryLog()
         if on_record is not None:
             log.attach(on_record)
+        log_t0 = 0.0 if live is None else live.clock.now_s()
         log.emit(
-            0.0 if live is None else live.clock.now_s(),
+            log_t0,
             "attempt_started",
             course=course.id,
             course_sha256=sha256(copy),
+            course_file=None if config.source is None else str(config.source.path),
             shooter=config.shooter.id if live is None else OFFICER,
             officer_name=config.officer_name,
             seed=config.seed,
@@ -273,24 +304,15 @@ def run_course(
         if resume is not None and (records is None or badge is None):
             raise ValueError("resuming an attempt needs its records and --badge")
         if records is not None and badge is not None:
+            earlier: list[str] = []
+            cut: tuple[int, int] | None = None
             if resume is not None:
                 kept = records.resume_attempt(
                     resume, badge, course.id, sha256(copy), shooter=shooter_id
                 )
                 done, cut = _resumed(strings, kept, result)
+                earlier = [str(r["run_dir"]) for r in kept if r.get("kind") == ATTEMPT_LOG]
                 started = resume
-                if cut is not None:
-                    records.record_shot(
-                        started,
-                        {
-                            "kind": "string_faulted",
-                            "stage": cut[0],
-                            "string": cut[1],
-                            "reshoot": True,
-                            "reason": "attempt resumed after a crash",
-                        },
-                    )
-                    result.reshot.append(cut)
             else:
                 started = records.begin_attempt(
                     badge,
@@ -304,6 +326,31 @@ def run_course(
                 )
             record_id = started
             log.attach(lambda record: _keep_shot(records, started, record))
+            if writer is not None:
+                # Where this part's log is, kept with the attempt: a resume finds the earlier
+                # parts from it, and the record says which folders hold the whole attempt.
+                logged_in = str(writer.path.resolve())
+                records.record_shot(started, {"kind": ATTEMPT_LOG, "run_dir": logged_in})
+                log.emit(
+                    log_t0,
+                    "attempt_recorded",
+                    attempt=started,
+                    part=len(earlier) + 1,
+                    earlier_logs=earlier,
+                    kept_strings=[list(k) for k in strings if k in done],
+                    cut=None if cut is None else list(cut),
+                )
+                _link_earlier_parts(earlier, started, logged_in)
+            if cut is not None:
+                log.emit(
+                    log_t0,
+                    "string_faulted",
+                    stage=cut[0],
+                    string=cut[1],
+                    reshoot=True,
+                    reason="attempt resumed after a crash",
+                )
+                result.reshot.append(cut)
         t0 = 0.0 if live is None else live.clock.now_s()
         faulted: list[tuple[int, int]] = []
         for n, (i, j) in enumerate(strings):

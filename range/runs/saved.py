@@ -13,7 +13,15 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from drills.course import Course, builtin_course_files, builtin_courses, find_course, parse_course
+from drills.course import (
+    Course,
+    CourseFile,
+    builtin_course_files,
+    builtin_courses,
+    find_course,
+    parse_course_bytes,
+)
+from drills.log import LogRecord
 from drills.schema import Drill, DrillFile, builtin_drills, find_drill, parse_drill_bytes
 
 DRILL_COPY = "drill.toml"
@@ -41,14 +49,45 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def _not_a_drill_run(run_dir: Path, started: dict[str, Any]) -> str:
+    """What to say of a folder whose log is not a drill run's, and what to pass instead."""
+    if "course" in started:
+        return (
+            f"{run_dir} is a qualification attempt (course {started['course']}), not a drill"
+            f" run: replay and mirror play drill runs; for an attempt use `openrange report"
+            f" {run_dir}` (its targets) or `openrange score {run_dir}`"
+        )
+    return f"{run_dir}: its log does not begin with run_started: not a drill run's folder"
+
+
+def drill_run_records(run_dir: Path) -> list[LogRecord]:
+    """A saved drill run's records (`read_events`), refused in one line when the folder's log
+    is empty or is a qualification attempt's (replay, mirror and the debrief play drill runs)."""
+    from drills.events import EventLogError
+    from range.runs.runlog import EVENTS, read_events
+
+    records = read_events(run_dir)
+    if not records:
+        raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
+    if "drill" not in records[0].data:
+        raise ValueError(_not_a_drill_run(run_dir, records[0].data))
+    return records
+
+
+def saved_drill_run(run_dir: Path) -> tuple[list[LogRecord], Drill]:
+    """A saved drill run's records and the drill it played (`saved_drill`)."""
+    records = drill_run_records(run_dir)
+    return records, saved_drill(run_dir, records[0].data)
+
+
 def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
     """The drill a saved run played, from the copy in its run directory, checked against the
     hash its log recorded. A run saved before runs kept their drill (no `drill_sha256`) falls
     back to the built-in library by id. Raises ValueError for a missing or altered copy."""
     if started is None:
-        from range.runs.runlog import read_events
-
-        started = read_events(run_dir)[0].data
+        started = drill_run_records(run_dir)[0].data
+    if "drill" not in started:
+        raise ValueError(_not_a_drill_run(run_dir, started))
     digest = started.get("drill_sha256")
     if digest is None:
         return find_drill(str(started["drill"]))
@@ -75,19 +114,26 @@ COURSE_COPY = "course.toml"
 COURSE_JSON = "course.json"
 
 
-def course_source(course: Course) -> tuple[str, bytes]:
-    """What an attempt keeps of its course: a built-in course's file, byte for byte, or any other
-    course's validated model as JSON (file name, bytes)."""
+def course_source(course: Course, source: CourseFile | None = None) -> tuple[str, bytes]:
+    """What an attempt keeps of its course (file name, bytes): the file it was read from, byte
+    for byte (`source`, as a drill run keeps its drill file); with no file given, a built-in
+    course's file, or any other course's validated model as JSON. Raises ValueError if
+    `source` holds another course."""
+    if source is not None:
+        if source.course != course:
+            raise ValueError(f"{source.path} is not the course {course.id} being fired")
+        return COURSE_COPY, source.content
     if builtin_courses().get(course.id) == course:
         return COURSE_COPY, builtin_course_files()[course.id].read_bytes()
     return COURSE_JSON, course.model_dump_json(indent=2).encode("utf-8")
 
 
 def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
-    """The course a saved attempt fired, from the copy in its run directory, checked against the
-    hash in its `attempt_started` (`course_sha256`); an attempt saved before attempts kept their
-    course falls back to the built-in library by id. Raises ValueError for a missing or altered
-    copy."""
+    """The course a saved attempt fired, from the copy in its run directory (the course file's
+    bytes, `course.toml`, or in attempts saved before, its model as `course.json`), checked
+    against the hash in its `attempt_started` (`course_sha256`); an attempt saved before
+    attempts kept their course falls back to the built-in library by id. Raises ValueError for
+    a missing or altered copy."""
     digest = started.get("course_sha256")
     if digest is None:
         return find_course(str(started["course"]))
@@ -104,6 +150,100 @@ def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
             f"{copy} does not match the SHA-256 the attempt recorded ({digest[:12]}...):"
             " it was changed after the attempt"
         )
-    if copy.name == COURSE_JSON:
+    if copy.name == COURSE_JSON:  # an attempt saved before attempts kept the file's bytes
         return Course.model_validate_json(content)
-    return parse_course(content.decode("utf-8"), copy)
+    return parse_course_bytes(content, copy)
+
+
+# -- an attempt fired in parts (a crash, then `course run --resume`) ------------------------------
+
+# Left in an earlier part's folder when the attempt is resumed (range/runs/course.py).
+RESUMED_LINK = "resumed.json"
+
+
+def _part_folder(recorded: str, beside: Path) -> Path:
+    """A part's folder as recorded, or, when the runs folder was moved or copied whole since,
+    the folder of that name beside `beside`."""
+    path = Path(recorded)
+    if path.is_dir():
+        return path
+    return beside.parent / path.name
+
+
+def _last_part(run_dir: Path) -> Path:
+    """The folder of the attempt's last part, following each earlier part's RESUMED_LINK."""
+    import json
+
+    seen = {run_dir.resolve()}
+    last = run_dir
+    while (link := last / RESUMED_LINK).is_file():
+        try:
+            data = json.loads(link.read_text(encoding="utf-8"))
+            following = _part_folder(str(data["resumed_in"]), last)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(
+                f"{link}: not the link to where the attempt was resumed (resumed_in)"
+            ) from None
+        if not following.is_dir():
+            raise ValueError(
+                f"{link}: the attempt was resumed in {following}, which is missing: rescore it"
+                " there, or see the whole attempt with `openrange records show`"
+            )
+        if following.resolve() in seen:
+            break
+        seen.add(following.resolve())
+        last = following
+    return last
+
+
+def attempt_parts(run_dir: Path) -> list[tuple[Path, list[LogRecord]]]:
+    """Every part of the attempt whose folder (any part's) is `run_dir`, in the order fired:
+    (folder, its records). An attempt never resumed is one part. Raises ValueError, naming the
+    folder, when a part the attempt names is missing."""
+    from range.runs.runlog import read_events
+
+    last = _last_part(run_dir)
+    records = read_events(last)
+    recorded = next((r for r in records if r.kind == "attempt_recorded"), None)
+    parts: list[tuple[Path, list[LogRecord]]] = []
+    if recorded is not None:
+        attempt = recorded.data["attempt"]
+        if recorded.data.get("kept_strings") and not recorded.data.get("earlier_logs"):
+            raise ValueError(
+                f"{last} holds attempt {attempt} from its resume on; the strings fired before"
+                " were logged in no folder it knows of (saved with --no-save, or by an older"
+                f" OpenRange): `openrange records show {attempt}` holds the whole attempt"
+            )
+        for earlier in recorded.data.get("earlier_logs", []):
+            folder = _part_folder(str(earlier), last)
+            if not folder.is_dir():
+                raise ValueError(
+                    f"{last} resumes attempt {attempt}, whose first strings were logged in"
+                    f" {earlier}, which is missing: `openrange records show {attempt}` holds"
+                    " the whole attempt"
+                )
+            parts.append((folder, read_events(folder)))
+    parts.append((last, records))
+    return parts
+
+
+def attempt_log(run_dir: Path) -> list[LogRecord]:
+    """The records of the whole attempt whose folder (any part's) is `run_dir`: the first part's
+    `attempt_started`, then each part's records. Of a part that a crash cut, only the strings
+    the next part kept (its `attempt_recorded`) are taken: the cut string is reshot there, and
+    a shot logged just before the crash but never kept in the records is not the attempt's."""
+    parts = attempt_parts(run_dir)
+    merged: list[LogRecord] = []
+    for n, (_, records) in enumerate(parts):
+        body = records if n == 0 else [r for r in records if r.kind != "attempt_started"]
+        if n + 1 < len(parts):
+            following = next(r for r in parts[n + 1][1] if r.kind == "attempt_recorded")
+            kept = {(int(k[0]), int(k[1])) for k in following.data.get("kept_strings", [])}
+            body = [
+                r
+                for r in body
+                if r.data.get("stage") is None
+                or (int(r.data["stage"]), int(r.data["string"])) in kept
+            ]
+        merged += body
+    return merged
