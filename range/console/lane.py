@@ -225,7 +225,9 @@ class LaneProcess:
         # Runs the console could not record, by run_dir: (result, reason). Not offered again
         # until a `retry`; a `dismiss` forgets one (its folder stays on this lane's disk).
         self.unrecorded: dict[str, tuple[dict[str, Any], str]] = {}
-        self._runs_lock = threading.Lock()  # finished and unrecorded, shared with the link
+        # finished and unrecorded, shared with the link; re-entrant because the hello is built
+        # (unrecorded_rows) and a retry offered (_offer) while it is held
+        self._runs_lock = threading.RLock()
         self.refused: str | None = None
         self._ws: Any = None
         self._send_lock = threading.Lock()
@@ -346,9 +348,11 @@ class LaneProcess:
 
     def _offer(self, result: dict[str, Any]) -> None:
         """A finished run, kept until the console says it is recorded, and offered to it."""
+        # Under the lock the link builds its hello with: a run that finishes while the link
+        # is connecting is either in that hello or sent on the link it sets, never neither.
         with self._runs_lock:
             self.finished.append(result)
-        self._send({"type": "finished", "lane": self.name, "result": result})
+            self._send({"type": "finished", "lane": self.name, "result": result})
 
     def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
         self._voices = [v for v in self._voices if v.poll() is None]
@@ -413,19 +417,20 @@ class LaneProcess:
         while not self.stop.is_set():
             try:
                 with connect(self.url, open_timeout=2, close_timeout=1, max_size=2**22) as ws:
-                    hello = {
-                        "type": "hello",
-                        "lane": self.name,
-                        "key": self.key,
-                        "state": self.state,
-                        "events": list(self.events),
-                        "finished": list(self.finished),
-                        "unrecorded": self.unrecorded_rows(),
-                        "phase_graph": self.graph,
-                    }
-                    with self._send_lock:
-                        ws.send(json.dumps(hello))
-                    self._ws = ws
+                    with self._runs_lock:  # see _offer: no finished run falls between
+                        hello = {
+                            "type": "hello",
+                            "lane": self.name,
+                            "key": self.key,
+                            "state": self.state,
+                            "events": list(self.events),
+                            "finished": list(self.finished),
+                            "unrecorded": self.unrecorded_rows(),
+                            "phase_graph": self.graph,
+                        }
+                        with self._send_lock:
+                            ws.send(json.dumps(hello))
+                        self._ws = ws
                     for raw in ws:
                         self._receive(json.loads(raw))
                         if self.refused or self.stop.is_set():
