@@ -17,7 +17,9 @@ console -> lane:
 GRAPH is the drill's phase graph (range/console/graph.py), also in the first state frame of a
 run; a course's STATE is range/console/courselane.py's; STATE carries `replicas` when the lane
 has its own (range/console/replicas.py). STATE is otherwise `lane_state` below: positions in
-feet (the trainer's unit), the drill's branch buttons and the phase each subject is in. EVENT
+feet (the trainer's unit), the drill's branch buttons and the phase each subject is in; the
+lane adds the impacts so far (`hits`: `impact_rows`, for the map; `impacts_m`: for the live
+view), what a round struck after going through included (kind `strike`). EVENT
 is {"t": s, "kind": str, "text": str}. `sent_s` is the lane's monotonic clock when it sent the
 frame, `sent_unix_ms` its wall clock: on one machine the benchmark compares them with its own
 clock and with the browser's (bench/console.py).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from drills.engine import DrillEngine, RunState
 from drills.log import LogRecord
 from drills.schema import Subject
 from physics.units import FT_M
+from range.review.effects import Impact
 
 
 class Command(StrEnum):
@@ -64,6 +68,7 @@ SHOWN = {
     "incapacitation_started": ("subject",),
     "probe_impacts": ("subject",),
     "bullet_impact": ("target", "region", "zone"),
+    "bullet_strike": ("target", "region", "strike", "material"),
     "untracked_shot": ("weapon",),
     "run_ended": ("state", "reason"),
 }
@@ -75,6 +80,22 @@ def event_line(record: LogRecord) -> dict[str, Any] | None:
         return None
     text = ", ".join(f"{k}={record.data[k]}" for k in fields if record.data.get(k) is not None)
     return {"t": round(record.t, 3), "kind": record.kind, "text": text}
+
+
+def impact_rows(impacts: Iterable[Impact]) -> list[dict[str, Any]]:
+    """Impacts as the console's map draws them, in feet: `weapon` (taser | firearm), `kind`
+    (probe | bullet | strike: what a round struck after going through what it hit first)."""
+    return [
+        {
+            "t": round(i.t, 3),
+            "weapon": "taser" if i.kind == "probe" else "firearm",
+            "kind": i.kind,
+            "target": i.target,
+            "x_ft": _ft(i.point_m[0]),
+            "y_ft": _ft(i.point_m[1]),
+        }
+        for i in impacts
+    ]
 
 
 def _ft(metres: float) -> float:

@@ -20,9 +20,11 @@ from numpy.typing import NDArray
 from physics.body import Stance, SubjectBody, body_for
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
+from range.review.effects import draw_impact, impact_from_json
 from range.review.render import COLOURS, Renderer, Scene
 
 VIEW_W, VIEW_H, VIEW_FOV_DEG = 480, 320, 70.0
+IMPACT_MARKER_M = 0.05  # drawn larger than the headset's: the view is 480 x 320
 EYE_HEIGHT_M = 1.65  # an adult's eyes, standing
 CHEST_HEIGHT_M = 1.3
 EYES = ("officer", "subject", "top")
@@ -38,7 +40,8 @@ def _m(ft: float) -> float:
 
 
 def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
-    """Lane, cover, subjects (posed, holding what they hold) and, seen from a subject's eyes,
+    """Lane, cover, subjects (posed, holding what they hold), the impacts so far (with what a
+    round struck after going through: range.review.effects) and, seen from a subject's eyes,
     the officer (from the officer's own eyes the body would only hide the view), in metres."""
     scene = Scene()
     length_ft, width_ft = state["lane_ft"]
@@ -73,8 +76,8 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
         scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"))
         colour = COLOURS["bystander" if s.get("role") == "bystander" else "subject"]
         scene.subject(body, (x, y, 0.0), yaw, colour)
-    for weapon, point in state.get("impacts_m", []):
-        scene.marker(tuple(point), COLOURS["probe" if weapon == "taser" else "bullet"], 0.05)
+    for impact in state.get("impacts_m", []):
+        draw_impact(scene, impact_from_json(impact), IMPACT_MARKER_M)
     return scene
 
 

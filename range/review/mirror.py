@@ -22,7 +22,15 @@ from physics.animation import SubjectAnimator
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
-from range.review.effects import EffectLog, EffectProps, draw_effects, flashes_at, wires_at
+from range.review.effects import (
+    EffectLog,
+    EffectProps,
+    draw_effects,
+    draw_impacts,
+    flashes_at,
+    impacts_at,
+    wires_at,
+)
 from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill
@@ -57,14 +65,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
             body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
         )
         scene.held(body, (x, y, 0.0), yaw, held.get(spec.id, spec.held_object.value))
-    for r in records:
-        if r.t > t + 1e-9:
-            break
-        if r.kind == "probe_impacts":
-            for impact in r.data["impacts"]:
-                scene.marker(tuple(impact["point"]), COLOURS["probe"], 0.025)
-        elif r.kind == "bullet_impact":
-            scene.marker(tuple(r.data["point"]), COLOURS["bullet"], 0.025)
+    draw_impacts(scene, impacts_at(records, t))
     draw_effects(scene, wires_at(records, t), flashes_at(records, t))
     first = positions["subjects"][drill.subjects[0].id]
     eye = (ox, oy, HEAD_HEIGHT_M)
@@ -106,7 +107,6 @@ class Playback:
         positions = [r for r in self.records if r.kind == "positions" and r.t <= t + 1e-9][-1].data
         state: dict[str, dict[str, str]] = {}
         down: dict[str, float] = {}
-        impacts = []
         for r in self.records:
             if r.t > t + 1e-9:
                 break
@@ -114,17 +114,14 @@ class Playback:
                 state[r.data["subject"]] = r.data
             elif r.kind == "incapacitation_started":
                 down[r.data["subject"]] = float(r.data["until_s"])
-            elif r.kind == "probe_impacts":
-                impacts += [(tuple(i["point"]), COLOURS["probe"]) for i in r.data["impacts"]]
-            elif r.kind == "bullet_impact":
-                impacts.append((tuple(r.data["point"]), COLOURS["bullet"]))
+        self.effects.feed(self.records, t)
+        impacts = self.effects.impacts
         if len(impacts) != self._impacts:
             scene = Scene()
             scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
             scene.prop(drill.scene.prop_parts())
             renderer.lighting = LIGHTING[drill.scene.lighting]
-            for point, colour in impacts:
-                scene.marker(point, colour, 0.025)
+            draw_impacts(scene, impacts)
             renderer.load(scene)
             self._impacts = len(impacts)
         ox, oy = positions["officer"]
@@ -154,7 +151,6 @@ class Playback:
                 spec.id, t, (x, y), yaw, behaviour, stance, held, body.skeleton()
             )
             renderer.pose_subject(spec.id, (x, y, 0.0), yaw, pose)
-        self.effects.feed(self.records, t)
         self._effect_props.update(self.effects.wires(t), self.effects.flashes(t))
         eye = (ox, oy, HEAD_HEIGHT_M)
         look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])

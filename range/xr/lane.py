@@ -11,7 +11,8 @@ suspended with its clock frozen while it does not (`range.runs.drill.LiveDrill.f
 Each frame, by transforms only (`Renderer.pose_subject` / `pose_prop`; nothing uploaded again):
 the subjects where the engine put them, posed by the animator; the replica in hand at its
 tracked pose (its muzzle through the replica's calibration profile); a marker for each probe
-or bullet impact, uploaded once when physics puts it; and the range timer's cue, a light
+or bullet impact and for what a round struck after going through (range/review/effects.py),
+uploaded once when physics puts it; and the range timer's cue, a light
 panel above the line of sight: amber for STANDBY (before GO, and while the drill is
 suspended), green for GO (the first `GO_SHOWN_S` of the run).
 """
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 from drills.engine import RunState
 from physics.pose import Pose
 from physics.units import FT_M
-from range.review.effects import EffectLog, EffectProps
+from range.review.effects import EffectLog, EffectProps, draw_impact
 from range.review.render import COLOURS, Scene
 from range.runs.core import LiveHands
 from range.runs.lane import Attached, Weapon
@@ -92,8 +93,7 @@ class LaneHeadset:
         self.started = False
         self._held: dict[str, tuple[str, int]] = {}  # subject -> (held object, body id)
         self._replica: str | None = None  # the replica prop's kind
-        self._impacts = 0  # log records looked at for impacts
-        self._markers = 0
+        self._markers = 0  # impacts (`effects.impacts`) given a marker
         self.effects = EffectLog()  # TASER wires and muzzle flashes (range/review/effects.py)
         self._effect_props: EffectProps | None = None
         self._cartridges: dict[str | None, tuple[float, float, float]] = {}
@@ -234,20 +234,14 @@ class LaneHeadset:
         self._effect_props.update(wires, self.effects.flashes(t))
 
     def _add_impacts(self, run: Session) -> None:
-        """A marker for each probe or bullet impact since the last frame, uploaded once."""
-        records = run.engine.log.records
-        for record in records[self._impacts :]:
-            points: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
-            if record.kind == "probe_impacts":
-                points = [(tuple(i["point"]), COLOURS["probe"]) for i in record.data["impacts"]]
-            elif record.kind == "bullet_impact":
-                points = [(tuple(record.data["point"]), COLOURS["bullet"])]
-            for point, colour in points:
-                scene = Scene()
-                scene.marker(point, colour, IMPACT_MARKER_M)
-                self.renderer.add_prop(f"impact:{self._markers}", scene)
-                self._markers += 1
-        self._impacts = len(records)
+        """A marker for each impact since the last frame (a probe, a round's first strike, what
+        it struck after going through, with its onward path), uploaded once."""
+        self.effects.feed(run.engine.log.records, run.engine.t)
+        for impact in self.effects.impacts[self._markers :]:
+            scene = Scene()
+            draw_impact(scene, impact, IMPACT_MARKER_M)
+            self.renderer.add_prop(f"impact:{self._markers}", scene)
+            self._markers += 1
 
     def _pose_cue(self, run: Session, head: Pose | None) -> None:
         suspended = run.engine.state is RunState.SUSPENDED
