@@ -21,7 +21,6 @@ from drills.schema import Drill
 from physics.animation import SubjectAnimator
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
-from physics.units import FT_M
 from range.review.effects import (
     EffectLog,
     EffectProps,
@@ -31,7 +30,16 @@ from range.review.effects import (
     impacts_at,
     wires_at,
 )
-from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
+from range.review.render import (
+    COLOURS,
+    LIGHTING,
+    OFFICER_LIGHT,
+    OFFICER_LIGHT_HEIGHT_M,
+    ConeLight,
+    Renderer,
+    RenderUnavailableError,
+    Scene,
+)
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill
 
@@ -54,8 +62,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
             stance[r.data["subject"]] = r.data["stance"]
             held[r.data["subject"]] = r.data["held_object"]
     scene = Scene()
-    scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-    scene.prop(drill.scene.prop_parts())
+    scene.setting(drill.scene)
     ox, oy = positions["officer"]
     for spec in drill.subjects:
         x, y = positions["subjects"][spec.id]
@@ -118,14 +125,20 @@ class Playback:
         impacts = self.effects.impacts
         if len(impacts) != self._impacts:
             scene = Scene()
-            scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-            scene.prop(drill.scene.prop_parts())
+            scene.setting(drill.scene)
             renderer.lighting = LIGHTING[drill.scene.lighting]
             draw_impacts(scene, impacts)
             renderer.load(scene)
             self._impacts = len(impacts)
         ox, oy = positions["officer"]
         first = positions["subjects"][drill.subjects[0].id]
+        renderer.cone = None
+        if drill.scene.lighting in OFFICER_LIGHT:
+            # The officer's weapon light on the first subject: the log keeps no weapon pose
+            # between shots, so it shines from the officer's chest toward the subject's.
+            at = (ox, oy, OFFICER_LIGHT_HEIGHT_M)
+            aim = np.array([first[0] - ox, first[1] - oy, 0.0])
+            renderer.cone = ConeLight.on_weapon(Pose(at, look_rotation(aim)))
         if self.officer:
             if OFFICER not in self._held:
                 renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")

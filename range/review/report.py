@@ -22,7 +22,6 @@ from drills.log import LogRecord
 from drills.schema import Drill
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
-from physics.units import FT_M
 from range.cli.corrections import run_corrections
 from range.cli.summary import verdict_line
 from range.review.render import COLOURS, LIGHTING, Renderer, Scene
@@ -146,14 +145,7 @@ def shot_images(
 ) -> tuple[str, str]:
     where, stances, held = _state_at(records, shot.t)
     scene = Scene()
-    scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-    for c in drill.scene.cover:
-        scene.box(
-            (c.x_ft * FT_M, c.y_ft * FT_M, c.height_ft * FT_M / 2),
-            (c.depth_ft * FT_M / 2, c.width_ft * FT_M / 2, c.height_ft * FT_M / 2),
-            COLOURS["cover"],
-        )
-    scene.prop(drill.scene.prop_parts())
+    scene.setting(drill.scene)
     renderer.lighting = LIGHTING[drill.scene.lighting]
     ox, oy = where["officer"]
     first = where["subjects"][drill.subjects[0].id]

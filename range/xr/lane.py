@@ -28,9 +28,8 @@ from numpy.typing import NDArray
 
 from drills.engine import RunState
 from physics.pose import Pose
-from physics.units import FT_M
 from range.review.effects import EffectLog, EffectProps, draw_impact
-from range.review.render import COLOURS, Scene
+from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Scene
 from range.runs.core import LiveHands
 from range.runs.lane import Attached, Weapon
 from range.xr.runtime import XRUnavailableError
@@ -165,15 +164,11 @@ class LaneHeadset:
         self.session.make_current()
         drill = run.config.drill
         scene = Scene()
-        scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-        for cover in drill.scene.cover:
-            scene.box(
-                (cover.x_ft * FT_M, cover.y_ft * FT_M, cover.height_ft * FT_M / 2),
-                (cover.depth_ft * FT_M / 2, cover.width_ft * FT_M / 2, cover.height_ft * FT_M / 2),
-                COLOURS["cover"],
-            )
+        scene.setting(drill.scene)  # the lane, its cover and its props (a car, a room...)
         renderer = self.renderer
         renderer.load(scene)
+        renderer.lighting = LIGHTING[drill.scene.lighting]
+        renderer.cone = None
         renderer.add_prop("cue:STANDBY", cue_panel(STANDBY_RGB))
         renderer.add_prop("cue:GO", cue_panel(GO_RGB))
 
@@ -211,6 +206,7 @@ class LaneHeadset:
             scene.weapon(Pose((0.0, 0.0, 0.0)), kind)
             self.renderer.add_prop("replica", scene)
             self._replica = kind
+        self.renderer.cone = None
         if tracker is None or not tracker.valid:
             self.renderer.pose_prop("replica", Pose((0.0, 0.0, -10.0)))  # out of sight
             return
@@ -218,6 +214,9 @@ class LaneHeadset:
         profile = hands.profiles.get(replica.serial) if isinstance(hands, LiveHands) else None
         muzzle = profile.boresight.muzzle(tracker) if profile is not None else tracker
         self.renderer.pose_prop("replica", muzzle)
+        if run.config.drill.scene.lighting in OFFICER_LIGHT:
+            # At dusk and night the weapon light shines along the replica's bore.
+            self.renderer.cone = ConeLight.on_weapon(muzzle)
         # The TASER's wires hang from its cartridges: where the replica is now.
         self._cartridges = {}
         if replica.weapon is Weapon.TASER:
