@@ -157,3 +157,42 @@ def test_the_review_render_draws_the_drills_cover() -> None:
         below = (int(x), int(y) + 3)  # just inside the box's top face, toward the camera
         pixel = image[below[1], below[0]]
     assert _is_material(pixel, COLOURS["cover"], 0.01), pixel
+
+
+def test_the_consoles_live_view_draws_the_car_and_lights_the_subject_at_night() -> None:
+    from range.console.pages import state_at
+    from range.console.view import VIEW_FOV_DEG, live_camera, live_image, live_scene
+
+    door = _door()
+    camera = _eye_on(door)
+    officer = find_officer("traffic-stop-handgun-correct-v1")
+    with Renderer(W, H) as renderer:
+        shown = []
+        for lighting in ("day", "night"):
+            drill = _traffic_stop(lighting)
+            records = list(run_drill(RunConfig(drill, officer, 0)).records)
+            state = state_at(records, drill, 1.0)
+            assert state["lighting"] == lighting and [p["kind"] for p in state["props"]] == ["car"]
+            renderer.load(live_scene(state))
+            renderer.lighting = LIGHTING["day"]
+            image = renderer.render(camera, FOV)
+            x, y = (int(v) for v in renderer.project(camera, door, FOV))  # type: ignore[union-attr]
+            assert _is_material(image[y, x], MATERIALS["paint"]), image[y, x]
+            # The view as the console serves it: the driver's chest in the officer's light.
+            picture = live_image(renderer, state, "officer")
+            eyes = live_camera(state, "officer")
+            driver = state["subjects"][0]
+            chest = (driver["x_ft"] * FT_M, driver["y_ft"] * FT_M, 1.3)
+            px = renderer.project(eyes, chest, VIEW_FOV_DEG)
+            assert px is not None
+            shown.append(
+                float(
+                    picture[int(px[1]) - 2 : int(px[1]) + 3, int(px[0]) - 2 : int(px[0]) + 3].mean()
+                )
+            )
+            renderer.cone = None
+            dark = renderer.render(eyes, VIEW_FOV_DEG)
+            if lighting == "night":
+                patch = dark[int(px[1]) - 2 : int(px[1]) + 3, int(px[0]) - 2 : int(px[0]) + 3]
+                assert shown[-1] > 5 * float(patch.mean()), (shown, float(patch.mean()))
+        assert shown[1] > 15, shown

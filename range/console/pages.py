@@ -15,7 +15,7 @@ from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
-from range.console.protocol import body_keys, event_line, impact_rows
+from range.console.protocol import body_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
 from range.records.store import Records, RecordsError, course_label, drill_label
@@ -306,6 +306,8 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
     officer = positions.data["officer"]
     return {
         "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
+        "props": place_props(drill.scene),
+        "lighting": drill.scene.lighting,
         "cover": [
             {
                 "x_ft": c.x_ft,

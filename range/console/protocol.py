@@ -37,6 +37,7 @@ from typing import Any
 
 from drills.engine import DrillEngine, RunState
 from drills.log import LogRecord
+from drills.schema import Scene as Place
 from drills.schema import Subject
 from physics.units import FT_M
 from range.review.effects import Impact
@@ -80,6 +81,12 @@ def event_line(record: LogRecord) -> dict[str, Any] | None:
         return None
     text = ", ".join(f"{k}={record.data[k]}" for k in fields if record.data.get(k) is not None)
     return {"t": round(record.t, 3), "kind": record.kind, "text": text}
+
+
+def place_props(place: Place) -> list[dict[str, Any]]:
+    """A drill's props (a car, a room, a doorway, a curb: drills.schema.Prop) as the console's
+    live view draws them (range/console/view.py), in feet and degrees."""
+    return [p.model_dump() for p in place.props]
 
 
 def impact_rows(impacts: Iterable[Impact]) -> list[dict[str, Any]]:
@@ -166,6 +173,8 @@ def lane_state(
             }
             for c in drill.scene.cover
         ],
+        "props": place_props(drill.scene),
+        "lighting": drill.scene.lighting,
         "officer": {"x_ft": _ft(officer_xy_m[0]), "y_ft": _ft(officer_xy_m[1])},
         "subjects": subjects,
         "buttons": buttons,
