@@ -379,8 +379,10 @@ class SubjectAnimator:
         stance: str,
         held_object: str,
         skeleton: Skeleton,
+        animation: str | None = None,
     ) -> HumanPose:
-        """The subject's pose at drill time `t_s` given its state now."""
+        """The subject's pose at drill time `t_s` given its state now; `animation` (a Clip
+        value: a drill phase's pick) replaces the clip the state calls for, except a fall."""
         last = self._last.get(subject_id)
         vx = vy = 0.0
         if last is not None and t_s > last[0]:
@@ -393,6 +395,8 @@ class SubjectAnimator:
         changes = self._changes.get(subject_id)
         now = None if changes is None else changes[-1][1]
         clip = clip_for(behaviour, stance, math.hypot(vx, vy), held_object, current=now)
+        if animation is not None and clip is not Clip.FALL:
+            clip = Clip(animation)
         if changes is None:
             changes = self._changes[subject_id] = [(t_s, clip)]
         start, current = changes[-1]

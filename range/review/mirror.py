@@ -161,7 +161,15 @@ class Playback:
             if spec.id in down and t < down[spec.id]:
                 behaviour = "incapacitated"
             pose = self.animator.update(
-                spec.id, t, (x, y), yaw, behaviour, stance, held, body.skeleton()
+                spec.id,
+                t,
+                (x, y),
+                yaw,
+                behaviour,
+                stance,
+                held,
+                body.skeleton(),
+                now.get("animation"),
             )
             renderer.pose_subject(spec.id, (x, y, 0.0), yaw, pose)
         self._effect_props.update(self.effects.wires(t), self.effects.flashes(t))
