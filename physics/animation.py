@@ -408,6 +408,16 @@ class SubjectAnimator:
             changes.append((t_s, clip))
         return self._timeline(subject_id).pose_at(skeleton, t_s)
 
+    def clip_now(self, subject_id: str, t_s: float) -> tuple[Clip, float, int] | None:
+        """The clip `subject_id` plays at drill time `t_s`, the time into it and the subject's
+        seed (None: not animated yet): enough to pose it for a picture with `clip_pose`
+        (without the blend from the clip before)."""
+        if subject_id not in self._changes:
+            return None
+        timeline = self._timeline(subject_id)
+        _, start, clip = timeline.clip_at(t_s)
+        return clip, max(0.0, t_s - start), timeline.seed
+
     def motion(self, world: _Poser, t0_s: float) -> Callable[[float, frozenset[str]], None]:
         """`motion(t, subjects)`: those animated subjects posed `t` seconds after `t0_s`, moved
         on at their last velocity, their clips carrying on (RangeWorld.cast_moving)."""

@@ -31,7 +31,15 @@ from drills.schema import read_drill_file
 from range.console import speech
 from range.console.courselane import CourseControl, course_config
 from range.console.graph import phase_graph
-from range.console.protocol import IDLE, Command, bundle, event_line, impact_rows, lane_state
+from range.console.protocol import (
+    IDLE,
+    Command,
+    bundle,
+    clip_keys,
+    event_line,
+    impact_rows,
+    lane_state,
+)
 from range.console.replicas import ReplicaWatch
 from range.review.effects import EffectLog, impact_json
 from range.runs.course import run_course
@@ -159,6 +167,9 @@ class LiveControl:
             self._hits = impact_rows(impacts)
             self._impacts_m = [impact_json(i) for i in impacts]
         state["hits"], state["impacts_m"] = self._hits, self._impacts_m
+        # What each subject is doing (its animation), so the live view poses it.
+        for subject in state["subjects"]:
+            subject.update(clip_keys(session.animator.clip_now(subject["id"], engine.t)))
         self.publish(state, new)
 
 

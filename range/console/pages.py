@@ -15,11 +15,12 @@ from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
-from range.console.protocol import body_keys, event_line, impact_rows, place_props
+from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
 from range.records.store import Records, RecordsError, course_label, drill_label
 from range.review.effects import impact_json, impacts_at
+from range.review.mirror import animate_log
 from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
@@ -287,6 +288,7 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
         if r.kind == "phase_entered":
             phase[r.data["subject"]] = r.data
     impacts = [impact_json(i) for i in impacts_at(records, t)]
+    animator = animate_log(records, drill, t)
     subjects = []
     for spec in drill.subjects:
         x_m, y_m = positions.data["subjects"][spec.id]
@@ -300,6 +302,7 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
                 "stance": seen.get("stance", "standing"),
                 "held": seen.get("held_object", spec.held_object.value),
                 **body_keys(spec),
+                **clip_keys(animator.clip_now(spec.id, t)),
                 "phase": seen.get("phase", spec.start_phase),
             }
         )

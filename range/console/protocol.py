@@ -39,6 +39,7 @@ from drills.engine import DrillEngine, RunState
 from drills.log import LogRecord
 from drills.schema import Scene as Place
 from drills.schema import Subject
+from physics.animation import Clip
 from physics.units import FT_M
 from range.review.effects import Impact
 
@@ -81,6 +82,15 @@ def event_line(record: LogRecord) -> dict[str, Any] | None:
         return None
     text = ", ".join(f"{k}={record.data[k]}" for k in fields if record.data.get(k) is not None)
     return {"t": round(record.t, 3), "kind": record.kind, "text": text}
+
+
+def clip_keys(now: tuple[Clip, float, int] | None) -> dict[str, Any]:
+    """A subject's animation now (physics.animation.SubjectAnimator.clip_now) as the console's
+    view poses it: `clip`, `clip_t_s` (time into it) and `pose_seed`; none before it moves."""
+    if now is None:
+        return {}
+    clip, t_s, seed = now
+    return {"clip": clip.value, "clip_t_s": round(t_s, 3), "pose_seed": seed}
 
 
 def place_props(place: Place) -> list[dict[str, Any]]:

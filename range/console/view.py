@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from physics.animation import Clip, clip_pose
 from physics.body import Stance, SubjectBody, body_for
 from physics.pose import Pose, look_rotation
 from physics.props import prop_parts
@@ -94,9 +95,12 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
             stance=Stance(s.get("stance", "standing")),
         )
         yaw = math.atan2(oy - y, ox - x)
-        scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"))
+        pose = None
+        if s.get("clip") is not None:  # what it is doing now (range.console.protocol.clip_keys)
+            pose = clip_pose(body.skeleton(), Clip(s["clip"]), s["clip_t_s"], s["pose_seed"])
+        scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"), pose)
         colour = COLOURS["bystander" if s.get("role") == "bystander" else "subject"]
-        scene.subject(body, (x, y, 0.0), yaw, colour)
+        scene.subject(body, (x, y, 0.0), yaw, colour, pose)
     for impact in state.get("impacts_m", []):
         draw_impact(scene, impact_from_json(impact), IMPACT_MARKER_M)
     return scene

@@ -80,6 +80,41 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
     return scene, Pose(eye, look_rotation(look))
 
 
+def animate_log(records: list[LogRecord], drill: Drill, t: float) -> SubjectAnimator:
+    """The subjects animated from a saved run's log up to run time `t`, one step per logged
+    `positions` record, from the states the log gives (as `Playback` does frame by frame):
+    ask it `clip_now(subject, t)`."""
+    animator = SubjectAnimator(int(records[0].data.get("seed", 0)))
+    state: dict[str, dict[str, Any]] = {}
+    down: dict[str, float] = {}
+    specs = {spec.id: spec for spec in drill.subjects}
+    for r in records:
+        if r.t > t + 1e-9:
+            break
+        if r.kind == "phase_entered":
+            state[r.data["subject"]] = r.data
+        elif r.kind == "incapacitation_started":
+            down[r.data["subject"]] = float(r.data["until_s"])
+        elif r.kind == "positions":
+            ox, oy = r.data["officer"]
+            for sid, (x, y) in r.data["subjects"].items():
+                spec = specs.get(sid)
+                if spec is None:
+                    continue
+                yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
+                now = state.get(sid, {})
+                stance = now.get("stance", "standing")
+                behaviour = now.get("behaviour", "compliant")
+                if sid in down and r.t < down[sid]:
+                    behaviour = "incapacitated"
+                held = now.get("held_object", spec.held_object.value)
+                skeleton = spec.body(Stance(stance)).skeleton()
+                animator.update(
+                    sid, r.t, (x, y), yaw, behaviour, stance, held, skeleton, now.get("animation")
+                )
+    return animator
+
+
 class Playback:
     """A run replayed into a renderer frame by frame: the lane and impacts are uploaded when
     they change (a new impact), the subjects are posed by transforms (animated from the
