@@ -383,6 +383,33 @@ class SubjectAnimator:
     ) -> HumanPose:
         """The subject's pose at drill time `t_s` given its state now; `animation` (a Clip
         value: a drill phase's pick) replaces the clip the state calls for, except a fall."""
+        self.advance(
+            subject_id,
+            t_s,
+            position_m,
+            yaw_rad,
+            behaviour,
+            stance,
+            held_object,
+            skeleton,
+            animation,
+        )
+        return self._timeline(subject_id).pose_at(skeleton, t_s)
+
+    def advance(
+        self,
+        subject_id: str,
+        t_s: float,
+        position_m: tuple[float, float],
+        yaw_rad: float,
+        behaviour: str,
+        stance: str,
+        held_object: str,
+        skeleton: Skeleton,
+        animation: str | None = None,
+    ) -> None:
+        """`update` without building the pose: the clips follow the state (what a picture of
+        a later moment needs, `clip_now`)."""
         last = self._last.get(subject_id)
         vx = vy = 0.0
         if last is not None and t_s > last[0]:
@@ -406,7 +433,6 @@ class SubjectAnimator:
             clip = Clip.RECOVER
         if clip is not current:
             changes.append((t_s, clip))
-        return self._timeline(subject_id).pose_at(skeleton, t_s)
 
     def clip_now(self, subject_id: str, t_s: float) -> tuple[Clip, float, int] | None:
         """The clip `subject_id` plays at drill time `t_s`, the time into it and the subject's

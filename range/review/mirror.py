@@ -20,6 +20,7 @@ from drills.log import LogRecord
 from drills.schema import Drill
 from physics.animation import SubjectAnimator
 from physics.body import Stance, SubjectBody
+from physics.human import Skeleton
 from physics.pose import Pose, look_rotation
 from range.review.effects import (
     EffectLog,
@@ -88,6 +89,7 @@ def animate_log(records: list[LogRecord], drill: Drill, t: float) -> SubjectAnim
     state: dict[str, dict[str, Any]] = {}
     down: dict[str, float] = {}
     specs = {spec.id: spec for spec in drill.subjects}
+    skeletons: dict[tuple[str, str], Skeleton] = {}
     for r in records:
         if r.t > t + 1e-9:
             break
@@ -108,8 +110,10 @@ def animate_log(records: list[LogRecord], drill: Drill, t: float) -> SubjectAnim
                 if sid in down and r.t < down[sid]:
                     behaviour = "incapacitated"
                 held = now.get("held_object", spec.held_object.value)
-                skeleton = spec.body(Stance(stance)).skeleton()
-                animator.update(
+                if (sid, stance) not in skeletons:
+                    skeletons[sid, stance] = spec.body(Stance(stance)).skeleton()
+                skeleton = skeletons[sid, stance]
+                animator.advance(
                     sid, r.t, (x, y), yaw, behaviour, stance, held, skeleton, now.get("animation")
                 )
     return animator
