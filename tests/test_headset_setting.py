@@ -196,3 +196,32 @@ def test_the_consoles_live_view_draws_the_car_and_lights_the_subject_at_night() 
                 patch = dark[int(px[1]) - 2 : int(px[1]) + 3, int(px[0]) - 2 : int(px[0]) + 3]
                 assert shown[-1] > 5 * float(patch.mean()), (shown, float(patch.mean()))
         assert shown[1] > 15, shown
+
+
+def _mean_luminance(data_url: str) -> float:
+    import base64
+    import io
+
+    import matplotlib.image
+
+    image = matplotlib.image.imread(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
+    return float(np.asarray(image)[..., :3].mean())
+
+
+def test_a_night_reports_shot_picture_is_lit_by_the_weapon_light(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import range.review.report as report
+
+    drill = _traffic_stop("night")
+    records = list(
+        run_drill(RunConfig(drill, find_officer("traffic-stop-handgun-correct-v1"), 0)).records
+    )
+    shot = next(
+        r for r in records if r.kind == "officer_action" and r.data["action"] == "firearm_fired"
+    )
+    with Renderer(W, H) as renderer:
+        lit = _mean_luminance(report.shot_images(records, shot, drill, renderer)[0])
+        monkeypatch.setattr(report, "OFFICER_LIGHT", frozenset())
+        dark = _mean_luminance(report.shot_images(records, shot, drill, renderer)[0])
+    assert lit > 1.5 * dark, (lit, dark)

@@ -24,7 +24,7 @@ from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range.cli.corrections import run_corrections
 from range.cli.summary import verdict_line
-from range.review.render import COLOURS, LIGHTING, Renderer, Scene
+from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
 from scoring.corrections import Correction
@@ -162,6 +162,10 @@ def shot_images(
         )
     muzzle = shot.data["muzzle"]
     origin = tuple(muzzle["position_m"])
+    # At dusk and night the weapon light shines along the bore the shot left from.
+    renderer.cone = None
+    if drill.scene.lighting in OFFICER_LIGHT:
+        renderer.cone = ConeLight.on_weapon(Pose(origin, tuple(muzzle["orientation"])))
     scene.weapon(
         Pose(origin, tuple(muzzle["orientation"])),
         "taser" if shot.data["action"] == "taser_fired" else "firearm",
