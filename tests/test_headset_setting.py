@@ -225,3 +225,30 @@ def test_a_night_reports_shot_picture_is_lit_by_the_weapon_light(
         monkeypatch.setattr(report, "OFFICER_LIGHT", frozenset())
         dark = _mean_luminance(report.shot_images(records, shot, drill, renderer)[0])
     assert lit > 1.5 * dark, (lit, dark)
+
+
+def test_picture_of_the_headsets_traffic_stop_by_day_and_night() -> None:
+    """docs/img/headset-night.png: the headset's renderer from the officer's eyes: by day, at
+    night with the replica aimed away, at night with its light on the driver's door."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    door = _door()
+    eye = np.array([-2.5, 1.0, 2.0])  # behind the officer, to see the car and the light on it
+    camera = Pose(tuple(eye), look_rotation(np.asarray(door) - eye))  # type: ignore[arg-type]
+    muzzle_at = np.array([0.0, -0.2, 1.4])
+    on_door = Pose(tuple(muzzle_at), look_rotation(np.asarray(door) - muzzle_at))  # type: ignore[arg-type]
+    away = Pose(tuple(muzzle_at), look_rotation(np.array([-1.0, 0.0, 0.0])))  # type: ignore[arg-type]
+    frames = []
+    with Renderer(W, H) as renderer:
+        for lighting, muzzle in (("day", on_door), ("night", away), ("night", on_door)):
+            headset, run = _headset(renderer, _traffic_stop(lighting))
+            headset._pose_replica(run, muzzle)
+            frames.append(renderer.render(camera, FOV))
+    means = [float(f.mean()) for f in frames]
+    assert means[0] > means[2] > means[1], means
+    plt.imsave(
+        Path(__file__).resolve().parent.parent / "docs" / "img" / "headset-night.png",
+        np.concatenate(frames, axis=1),
+    )

@@ -191,3 +191,23 @@ def test_the_lanes_live_state_carries_the_strike_for_the_map(tmp_path: Path) -> 
     assert [(h["kind"], h["target"]) for h in hits] == [("bullet", "gunman"), ("strike", "passer")]
     assert hits[1]["x_ft"] > hits[0]["x_ft"] + 2.5  # 1 m further downrange
     assert [i["kind"] for i in states[-1]["impacts_m"]] == ["bullet", "strike"]
+
+
+def test_picture_of_a_round_through_the_torso_into_a_bystander(
+    through_run: list[LogRecord],
+) -> None:
+    """docs/img/strike.png: from the officer's left and behind, after the shot (review render)."""
+    import matplotlib.pyplot as plt
+
+    first, strike = _strike(through_run)
+    at = (
+        np.asarray(first.data["point"])
+        + (np.asarray(strike.data["point"]) - first.data["point"]) / 2
+    )
+    eye = at + np.array([-1.6, 2.2, 0.5])
+    camera = Pose(tuple(float(c) for c in eye), look_rotation(at - eye))  # type: ignore[arg-type]
+    with Renderer(W, H) as renderer:
+        renderer.load(scene_at(through_run, first.t + 0.2, _drill())[0])
+        image = renderer.render(camera, 55.0)
+    assert _strike_pixels(image) > 50
+    plt.imsave(Path(__file__).resolve().parent.parent / "docs" / "img" / "strike.png", image)
