@@ -14,7 +14,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drills.schema import DRILL_ID, Scene
+from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
+from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
 from physics.datafiles import (
     DataFileError,
     NotFoundError,
@@ -46,6 +48,40 @@ Hand = Literal["both", "strong", "support"]
 OTHER_HAND: dict[str, Hand] = {"strong": "support", "support": "strong"}
 
 
+class CourseSubject(StrictModel):
+    """A TASER string's subject (docs/courses.md): its size and clothing (`outfit`, or one
+    `clothing_gap_in` for every clothed region) and the attributes that shape a body (drills:
+    `age_group`, `pregnant`, `frail`), built as a drill subject's (physics.body.body_for), so
+    the probes meet, and the zones judge, the body the course names."""
+
+    size: str = "medium"
+    outfit: str | None = None
+    clothing_gap_in: float | None = Field(default=None, ge=0.0)
+    age_group: AgeGroup = "adult"
+    pregnant: bool = False
+    frail: bool = False
+
+    @model_validator(mode="after")
+    def _known(self) -> CourseSubject:
+        if self.size not in BODY_SIZES:
+            raise ValueError(f"size must be one of {', '.join(BODY_SIZES)}")
+        if self.outfit is not None and self.outfit not in OUTFITS:
+            raise ValueError(f"outfit must be one of {', '.join(OUTFITS)}")
+        return self
+
+    def body(self) -> SubjectBody:
+        return body_for(
+            self.size,
+            self.clothing_gap_in,
+            child=self.age_group == "child",
+            juvenile=self.age_group == "juvenile",
+            elderly=self.age_group == "elderly",
+            pregnant=self.pregnant,
+            frail=self.frail,
+            outfit=self.outfit,
+        )
+
+
 class CourseString(StrictModel):
     """One string of fire: from the start signal, `rounds` (or TASER `cartridges`) within
     `par_time_s`."""
@@ -70,6 +106,8 @@ class CourseString(StrictModel):
     # TASER strings: the subject paces across the lane at this speed (0: it stands), walking
     # or running as a drill subject would, and the probes fly against its motion.
     subject_speed_mps: float = Field(default=0.0, ge=0.0, le=9.0)
+    # TASER strings: who the subject is (default: a medium adult in a T-shirt and jeans).
+    subject: CourseSubject = CourseSubject()
     note: str = ""
 
     @model_validator(mode="after")
@@ -93,6 +131,9 @@ class CourseString(StrictModel):
             raise ValueError("load belongs to firearm strings (pistol, rifle)")
         if self.weapon == "rifle" and self.start == "holster":
             raise ValueError("a rifle string starts from low_ready or ready, not the holster")
+        # Not "given": a saved course's JSON dump gives every string the default subject.
+        if self.subject != CourseSubject() and self.weapon in FIREARMS:
+            raise ValueError("subject is for TASER strings: a firearm string fires at paper")
         if self.subject_speed_mps and self.weapon in FIREARMS:
             raise ValueError(
                 "subject_speed_mps is for TASER strings: a moving paper target is not modelled"

@@ -780,6 +780,7 @@ class DrillEngine:
             distance_ft=round(m_to_ft(self.distance_m(subject)), 3),
             attributes=dict(subject.attributes),
             acting=subject.acting,
+            **({} if subject.phase.animation is None else {"animation": subject.phase.animation}),
         )
         if subject.phase.say is not None:
             self._spoke(subject, subject.phase.say)

@@ -32,6 +32,7 @@ from pydantic import (
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position, Threat
 from drills.wording import article
 from peripherals.messages import EventKind, Model
+from physics.animation import Clip
 from physics.body import Region, Stance
 from physics.datafiles import error_message
 
@@ -298,6 +299,9 @@ class PhaseEntered(Record):
     # Whether the subject acts on the threat in this phase (drills.schema.Phase.acting; absent
     # in older logs, where an assaultive or deadly threat is taken as acting).
     acting: bool | None = None
+    # The animation the drill's phase picks (drills.schema.Phase.animation; absent: the one its
+    # state calls for).
+    animation: Clip | None = None
 
 
 class Positions(Record):

@@ -15,6 +15,7 @@ from drills.deescalation import Deescalation, parse_agitation_trigger
 from drills.speech import parse_speech_trigger
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position
 from peripherals.messages import CartridgeCode, Model
+from physics.animation import Clip
 from physics.body import BODY_SIZES, Stance, SubjectBody, body_for
 from physics.datafiles import (
     DataFileError,
@@ -237,6 +238,10 @@ class Phase(StrictModel):
     movement: Literal["hold", "advance", "flee"] = "hold"
     held_object: HeldObject | None = None  # what the subject holds from now on (None: no change)
     stance: Stance | None = None  # standing, arms_raised or kneeling from now on
+    # The animation played in this phase (physics.animation.Clip: reach_pocket, draw_point,
+    # drop, ...), instead of the one the behaviour, stance, motion and held object call for
+    # (None: that one). Incapacitation still makes the subject fall.
+    animation: Clip | None = None
     ends_drill: bool = False
     # Whether the subject acts on the threat in this phase (points or fires the gun, attacks,
     # charges, runs at others). Default: an assaultive or deadly threat acts. A man holding a

@@ -379,8 +379,37 @@ class SubjectAnimator:
         stance: str,
         held_object: str,
         skeleton: Skeleton,
+        animation: str | None = None,
     ) -> HumanPose:
-        """The subject's pose at drill time `t_s` given its state now."""
+        """The subject's pose at drill time `t_s` given its state now; `animation` (a Clip
+        value: a drill phase's pick) replaces the clip the state calls for, except a fall."""
+        self.advance(
+            subject_id,
+            t_s,
+            position_m,
+            yaw_rad,
+            behaviour,
+            stance,
+            held_object,
+            skeleton,
+            animation,
+        )
+        return self._timeline(subject_id).pose_at(skeleton, t_s)
+
+    def advance(
+        self,
+        subject_id: str,
+        t_s: float,
+        position_m: tuple[float, float],
+        yaw_rad: float,
+        behaviour: str,
+        stance: str,
+        held_object: str,
+        skeleton: Skeleton,
+        animation: str | None = None,
+    ) -> None:
+        """`update` without building the pose: the clips follow the state (what a picture of
+        a later moment needs, `clip_now`)."""
         last = self._last.get(subject_id)
         vx = vy = 0.0
         if last is not None and t_s > last[0]:
@@ -393,6 +422,8 @@ class SubjectAnimator:
         changes = self._changes.get(subject_id)
         now = None if changes is None else changes[-1][1]
         clip = clip_for(behaviour, stance, math.hypot(vx, vy), held_object, current=now)
+        if animation is not None and clip is not Clip.FALL:
+            clip = Clip(animation)
         if changes is None:
             changes = self._changes[subject_id] = [(t_s, clip)]
         start, current = changes[-1]
@@ -402,7 +433,16 @@ class SubjectAnimator:
             clip = Clip.RECOVER
         if clip is not current:
             changes.append((t_s, clip))
-        return self._timeline(subject_id).pose_at(skeleton, t_s)
+
+    def clip_now(self, subject_id: str, t_s: float) -> tuple[Clip, float, int] | None:
+        """The clip `subject_id` plays at drill time `t_s`, the time into it and the subject's
+        seed (None: not animated yet): enough to pose it for a picture with `clip_pose`
+        (without the blend from the clip before)."""
+        if subject_id not in self._changes:
+            return None
+        timeline = self._timeline(subject_id)
+        _, start, clip = timeline.clip_at(t_s)
+        return clip, max(0.0, t_s - start), timeline.seed
 
     def motion(self, world: _Poser, t0_s: float) -> Callable[[float, frozenset[str]], None]:
         """`motion(t, subjects)`: those animated subjects posed `t` seconds after `t0_s`, moved

@@ -33,8 +33,18 @@ from drills.schema import read_drill_file
 from range.console import speech
 from range.console.courselane import CourseControl, course_config
 from range.console.graph import phase_graph
-from range.console.protocol import IDLE, Command, bundle, event_line, lane_state, unrecorded_row
+from range.console.protocol import (
+    IDLE,
+    Command,
+    bundle,
+    clip_keys,
+    event_line,
+    impact_rows,
+    lane_state,
+    unrecorded_row,
+)
 from range.console.replicas import ReplicaWatch
+from range.review.effects import EffectLog, impact_json
 from range.runs.course import run_course
 from range.runs.drill import RunConfig, Session
 from range.runs.runlog import read_events
@@ -73,6 +83,9 @@ class LiveControl:
         self._paused = False
         self._start: float | None = None
         self._new: list[dict[str, Any]] = []
+        self._effects = EffectLog()
+        self._hits: list[dict[str, Any]] = []
+        self._impacts_m: list[dict[str, Any]] = []
 
     def __call__(self, session: Session) -> None:
         engine = session.engine
@@ -147,7 +160,20 @@ class LiveControl:
 
     def _publish(self, session: Session) -> None:
         new, self._new = self._new, []
-        self.publish(lane_state(session.engine, session.hands.officer_xy, self.meta), new)
+        state = lane_state(session.engine, session.hands.officer_xy, self.meta)
+        # The impacts so far, read from the log incrementally (each record once), for the
+        # console's map (`hits`, feet) and its live view (`impacts_m`).
+        engine = session.engine
+        self._effects.feed(engine.log.records, engine.t)
+        impacts = self._effects.impacts
+        if len(impacts) != len(self._impacts_m):
+            self._hits = impact_rows(impacts)
+            self._impacts_m = [impact_json(i) for i in impacts]
+        state["hits"], state["impacts_m"] = self._hits, self._impacts_m
+        # What each subject is doing (its animation), so the live view poses it.
+        for subject in state["subjects"]:
+            subject.update(clip_keys(session.animator.clip_now(subject["id"], engine.t)))
+        self.publish(state, new)
 
 
 def replay_control(records: Iterable[LogRecord]) -> Callable[[Session], None]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -14,10 +15,12 @@ from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
-from range.console.protocol import body_keys, event_line
+from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import certificate_fields, roster, write_pdf
 from range.records.store import Records, RecordsError, course_label, drill_label, outcome
+from range.review.effects import impact_json, impacts_at
+from range.review.mirror import animate_log
 from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
@@ -228,19 +231,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         for r in records
         if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
     ]
-    impacts = []
-    for r in records:
-        if r.kind == "probe_impacts":
-            points = [i["point"] for i in r.data["impacts"]]
-        elif r.kind == "bullet_impact":
-            points = [r.data["point"]]
-        else:
-            continue
-        weapon = "taser" if r.kind == "probe_impacts" else "firearm"
-        impacts += [
-            {"t": round(r.t, 3), "weapon": weapon, "x_ft": _ft(p)[0], "y_ft": _ft(p)[1]}
-            for p in points
-        ]
+    impacts = impact_rows(impacts_at(records, math.inf))
     spoken = [
         {
             "n": n,
@@ -286,22 +277,20 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
     """A saved run at drill time `t`, as a lane's state frame (range.console.protocol), so the
     live view's renderer draws it: positions (the latest logged at or before t), each subject's
-    stance and what it holds, and the impacts so far (in metres)."""
+    stance and what it holds, and the impacts so far (`impacts_m`, in metres:
+    range.review.effects.impact_json; what a round struck after going through included)."""
     positions = next(
         (r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9),
         next(r for r in records if r.kind == "positions"),
     )
     phase: dict[str, dict[str, Any]] = {}
-    impacts: list[tuple[str, list[float]]] = []
     for r in records:
         if r.t > t + 1e-9:
             break
         if r.kind == "phase_entered":
             phase[r.data["subject"]] = r.data
-        elif r.kind == "probe_impacts":
-            impacts += [("taser", i["point"]) for i in r.data["impacts"]]
-        elif r.kind == "bullet_impact":
-            impacts.append(("firearm", r.data["point"]))
+    impacts = [impact_json(i) for i in impacts_at(records, t)]
+    animator = animate_log(records, drill, t)
     subjects = []
     for spec in drill.subjects:
         x_m, y_m = positions.data["subjects"][spec.id]
@@ -315,12 +304,15 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
                 "stance": seen.get("stance", "standing"),
                 "held": seen.get("held_object", spec.held_object.value),
                 **body_keys(spec),
+                **clip_keys(animator.clip_now(spec.id, t)),
                 "phase": seen.get("phase", spec.start_phase),
             }
         )
     officer = positions.data["officer"]
     return {
         "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
+        "props": place_props(drill.scene),
+        "lighting": drill.scene.lighting,
         "cover": [
             {
                 "x_ft": c.x_ft,

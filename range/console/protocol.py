@@ -23,8 +23,10 @@ console -> lane:
 GRAPH is the drill's phase graph (range/console/graph.py), also in the first state frame of a
 run; a course's STATE is range/console/courselane.py's; STATE carries `replicas` when the lane
 has its own (range/console/replicas.py). STATE is otherwise `lane_state` below: positions in
-feet (the trainer's unit), the drill's branch buttons and the phase each subject is in. EVENT
-is {"t": s, "kind": str, "text": str}; UNRECORDED is `unrecorded_row` below (no files).
+feet (the trainer's unit), the drill's branch buttons and the phase each subject is in; the
+lane adds the impacts so far (`hits`: `impact_rows`, for the map; `impacts_m`: for the live
+view), what a round struck after going through included (kind `strike`). EVENT is
+{"t": s, "kind": str, "text": str}; UNRECORDED is `unrecorded_row` below (no files).
 `sent_s` is the lane's monotonic clock when it sent the frame, `sent_unix_ms` its wall clock: on
 one machine the benchmark compares them with its own clock and with the browser's
 (bench/console.py).
@@ -35,14 +37,18 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from drills.engine import DrillEngine, RunState
 from drills.log import LogRecord
+from drills.schema import Scene as Place
 from drills.schema import Subject
+from physics.animation import Clip
 from physics.units import FT_M
+from range.review.effects import Impact
 
 
 class Command(StrEnum):
@@ -71,6 +77,7 @@ SHOWN = {
     "incapacitation_started": ("subject",),
     "probe_impacts": ("subject",),
     "bullet_impact": ("target", "region", "zone"),
+    "bullet_strike": ("target", "region", "strike", "material"),
     "untracked_shot": ("weapon",),
     "run_ended": ("state", "reason"),
 }
@@ -82,6 +89,37 @@ def event_line(record: LogRecord) -> dict[str, Any] | None:
         return None
     text = ", ".join(f"{k}={record.data[k]}" for k in fields if record.data.get(k) is not None)
     return {"t": round(record.t, 3), "kind": record.kind, "text": text}
+
+
+def clip_keys(now: tuple[Clip, float, int] | None) -> dict[str, Any]:
+    """A subject's animation now (physics.animation.SubjectAnimator.clip_now) as the console's
+    view poses it: `clip`, `clip_t_s` (time into it) and `pose_seed`; none before it moves."""
+    if now is None:
+        return {}
+    clip, t_s, seed = now
+    return {"clip": clip.value, "clip_t_s": round(t_s, 3), "pose_seed": seed}
+
+
+def place_props(place: Place) -> list[dict[str, Any]]:
+    """A drill's props (a car, a room, a doorway, a curb: drills.schema.Prop) as the console's
+    live view draws them (range/console/view.py), in feet and degrees."""
+    return [p.model_dump() for p in place.props]
+
+
+def impact_rows(impacts: Iterable[Impact]) -> list[dict[str, Any]]:
+    """Impacts as the console's map draws them, in feet: `weapon` (taser | firearm), `kind`
+    (probe | bullet | strike: what a round struck after going through what it hit first)."""
+    return [
+        {
+            "t": round(i.t, 3),
+            "weapon": "taser" if i.kind == "probe" else "firearm",
+            "kind": i.kind,
+            "target": i.target,
+            "x_ft": _ft(i.point_m[0]),
+            "y_ft": _ft(i.point_m[1]),
+        }
+        for i in impacts
+    ]
 
 
 def _ft(metres: float) -> float:
@@ -152,6 +190,8 @@ def lane_state(
             }
             for c in drill.scene.cover
         ],
+        "props": place_props(drill.scene),
+        "lighting": drill.scene.lighting,
         "officer": {"x_ft": _ft(officer_xy_m[0]), "y_ft": _ft(officer_xy_m[1])},
         "subjects": subjects,
         "buttons": buttons,

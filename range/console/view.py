@@ -17,12 +17,24 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from physics.animation import Clip, clip_pose
 from physics.body import Stance, SubjectBody, body_for
 from physics.pose import Pose, look_rotation
+from physics.props import prop_parts
 from physics.units import FT_M
-from range.review.render import COLOURS, Renderer, Scene
+from range.review.effects import draw_impact, impact_from_json
+from range.review.render import (
+    COLOURS,
+    LIGHTING,
+    OFFICER_LIGHT,
+    OFFICER_LIGHT_HEIGHT_M,
+    ConeLight,
+    Renderer,
+    Scene,
+)
 
 VIEW_W, VIEW_H, VIEW_FOV_DEG = 480, 320, 70.0
+IMPACT_MARKER_M = 0.05  # drawn larger than the headset's: the view is 480 x 320
 EYE_HEIGHT_M = 1.65  # an adult's eyes, standing
 CHEST_HEIGHT_M = 1.3
 EYES = ("officer", "subject", "top")
@@ -38,8 +50,10 @@ def _m(ft: float) -> float:
 
 
 def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
-    """Lane, cover, subjects (posed, holding what they hold) and, seen from a subject's eyes,
-    the officer (from the officer's own eyes the body would only hide the view), in metres."""
+    """Lane, cover, props (a car, a room...), subjects (posed, holding what they hold), the
+    impacts so far (with what a round struck after going through: range.review.effects) and,
+    seen from a subject's eyes, the officer (from the officer's own eyes the body would only
+    hide the view), in metres."""
     scene = Scene()
     length_ft, width_ft = state["lane_ft"]
     scene.lane(_m(length_ft), _m(width_ft))
@@ -49,6 +63,17 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
             (_m(c["x_ft"]), _m(c["y_ft"]), _m(height_ft) / 2),
             (_m(c["depth_ft"]) / 2, _m(c["width_ft"]) / 2, _m(height_ft) / 2),
             COLOURS["cover"],
+        )
+    for p in state.get("props", []):
+        scene.prop(
+            prop_parts(
+                p["kind"],
+                p["name"],
+                _m(p["x_ft"]),
+                _m(p.get("y_ft", 0.0)),
+                math.radians(p.get("yaw_deg", 0.0)),
+                _m(p.get("length_ft", 60.0)),
+            )
         )
     ox, oy = _m(state["officer"]["x_ft"]), _m(state["officer"]["y_ft"])
     subjects = state.get("subjects", [])
@@ -70,11 +95,14 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
             stance=Stance(s.get("stance", "standing")),
         )
         yaw = math.atan2(oy - y, ox - x)
-        scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"))
+        pose = None
+        if s.get("clip") is not None:  # what it is doing now (range.console.protocol.clip_keys)
+            pose = clip_pose(body.skeleton(), Clip(s["clip"]), s["clip_t_s"], s["pose_seed"])
+        scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"), pose)
         colour = COLOURS["bystander" if s.get("role") == "bystander" else "subject"]
-        scene.subject(body, (x, y, 0.0), yaw, colour)
-    for weapon, point in state.get("impacts_m", []):
-        scene.marker(tuple(point), COLOURS["probe" if weapon == "taser" else "bullet"], 0.05)
+        scene.subject(body, (x, y, 0.0), yaw, colour, pose)
+    for impact in state.get("impacts_m", []):
+        draw_impact(scene, impact_from_json(impact), IMPACT_MARKER_M)
     return scene
 
 
@@ -102,6 +130,17 @@ def live_camera(state: dict[str, Any], eye: str) -> Pose:
 
 def live_image(renderer: Renderer, state: dict[str, Any], eye: str) -> NDArray[np.uint8]:
     renderer.load(live_scene(state, eye))
+    lighting = state.get("lighting", "day")
+    renderer.lighting = LIGHTING[lighting]
+    renderer.cone = None
+    subjects = state.get("subjects") or []
+    if lighting in OFFICER_LIGHT and subjects:
+        # The officer's weapon light on the first subject, as a replay draws it (the state
+        # carries no weapon pose).
+        ox, oy = _m(state["officer"]["x_ft"]), _m(state["officer"]["y_ft"])
+        aim = np.array([_m(subjects[0]["x_ft"]) - ox, _m(subjects[0]["y_ft"]) - oy, 0.0])
+        at = (ox, oy, OFFICER_LIGHT_HEIGHT_M)
+        renderer.cone = ConeLight.on_weapon(Pose(at, look_rotation(aim)))
     return renderer.render(live_camera(state, eye), VIEW_FOV_DEG)
 
 

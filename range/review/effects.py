@@ -1,5 +1,5 @@
-"""TASER wires and muzzle flashes, read from a run's log and drawn by one piece of code in the
-review render (`range.review.mirror.scene_at`, reports, PNG replays), the replay window
+"""TASER wires, muzzle flashes and impacts, read from a run's log and drawn by one piece of code
+in the review render (`range.review.mirror.scene_at`, reports, PNG replays), the replay window
 (`Playback`) and the headset (`range.xr.lane.LaneHeadset`, whose renderer the live mirror shows).
 
 A wire runs from the cartridge to each probe of a device's latest deployment: it grows along the
@@ -9,20 +9,25 @@ probes (drills/engine.py `probes`). A probe in a subject follows the subject's m
 floor since the impact (the logged positions). The cartridge end is where the TASER was fired
 from, or where the replica is now when the headset knows it. A muzzle flash is drawn at every
 firearm shot's muzzle for FLASH_S of run time.
+
+An impact is marked where it struck: a probe (yellow) or a round's first strike (red) as a lit
+marker; what a round struck after going through what it hit first (a `bullet_strike`:
+over-penetration, a car door -> the driver, a torso -> a bystander) as an unlit magenta marker
+with the round's onward path from the strike before it, so the debrief shows where it went on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from drills.log import LogRecord
 from physics.pose import Pose, quat_to_matrix
-from range.review.render import Renderer, Scene
+from range.review.render import COLOURS, Renderer, Scene
 
 XYZ = tuple[float, float, float]
 
@@ -35,6 +40,11 @@ FLASH_S = 0.05
 FLASH_HALF_M = (0.05, 0.025, 0.025)  # along the bore, across, up
 FLASH_AHEAD_M = 0.06  # the flash's centre ahead of the muzzle, along the bore
 FLASH_RGB = (1.0, 0.9, 0.45)
+# What a round struck after going through what it hit first: unlit magenta (unlike the red of
+# a first strike, the yellow of a probe, and any clothing), with its onward path.
+STRIKE_RGB = (1.0, 0.15, 0.85)
+STRIKE_PATH_HALF_WIDTH_M = 0.004
+MARKER_M = 0.025  # an impact marker's half-size
 HIDDEN = np.diag([0.0, 0.0, 0.0, 1.0]).astype("f4")  # a prop squashed to nothing
 
 
@@ -46,6 +56,22 @@ class Wire:
     probe: int
     cartridge_m: XYZ
     probe_m: XYZ
+
+
+ImpactKind = Literal["probe", "bullet", "strike"]
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """One mark: a probe (`probe`), a round's first strike (`bullet`) or what it struck after
+    going through (`strike`), at run time `t`; a strike's round came on from `came_from_m`
+    (the strike before it), None when the log has none."""
+
+    t: float
+    kind: ImpactKind
+    point_m: XYZ
+    target: str | None = None
+    came_from_m: XYZ | None = None
 
 
 def _xyz(values: Sequence[float] | NDArray[np.float64]) -> XYZ:
@@ -64,6 +90,8 @@ class EffectLog:
         self._latest: dict[Any, tuple[LogRecord, XYZ, dict[str, tuple[float, float]]]] = {}
         self._where: dict[str, tuple[float, float]] = {}
         self._shots: list[tuple[float, Pose]] = []
+        self.impacts: list[Impact] = []  # every impact so far, in log order
+        self._round: XYZ | None = None  # where the latest round last struck
 
     def feed(self, records: Sequence[LogRecord], t: float) -> None:
         """Read `records[i:]` (in time order) up to run time `t`."""
@@ -85,6 +113,16 @@ class EffectLog:
                 fired = self._fired.get((data.get("serial"), data.get("bay")))
                 if fired is not None:
                     self._latest[data.get("serial")] = (r, fired, dict(self._where))
+                for i in data["impacts"]:
+                    self.impacts.append(Impact(r.t, "probe", _xyz(i["point"]), i.get("target")))
+            elif r.kind == "bullet_impact":
+                self._round = _xyz(data["point"])
+                self.impacts.append(Impact(r.t, "bullet", self._round, data.get("target")))
+            elif r.kind == "bullet_strike":
+                point = _xyz(data["point"])
+                came = self._round
+                self.impacts.append(Impact(r.t, "strike", point, data.get("target"), came))
+                self._round = point
 
     def wires(
         self,
@@ -136,6 +174,57 @@ def flashes_at(records: Sequence[LogRecord], t: float) -> list[Pose]:
     log = EffectLog()
     log.feed(records, t)
     return log.flashes(t)
+
+
+def impacts_at(records: Sequence[LogRecord], t: float) -> list[Impact]:
+    """Every impact up to run time `t` from a whole run's records (EffectLog.impacts)."""
+    log = EffectLog()
+    log.feed(records, t)
+    return log.impacts
+
+
+def impact_json(impact: Impact) -> dict[str, Any]:
+    """An impact as JSON (a lane's state frame, a saved run's state for the console's view)."""
+    return {
+        "t": round(impact.t, 3),
+        "kind": impact.kind,
+        "point_m": list(impact.point_m),
+        "target": impact.target,
+        "came_from_m": None if impact.came_from_m is None else list(impact.came_from_m),
+    }
+
+
+def impact_from_json(data: Mapping[str, Any]) -> Impact:
+    came = data.get("came_from_m")
+    return Impact(
+        float(data.get("t", 0.0)),
+        data["kind"],
+        _xyz(data["point_m"]),
+        data.get("target"),
+        None if came is None else _xyz(came),
+    )
+
+
+def draw_impact(scene: Scene, impact: Impact, marker_m: float = MARKER_M) -> None:
+    """One impact's marker (and a strike's onward path) into a scene."""
+    if impact.kind == "strike":
+        half = (marker_m, marker_m, marker_m)
+        scene.box(impact.point_m, half, STRIKE_RGB, emissive=True)
+        if impact.came_from_m is not None:
+            scene.path(
+                impact.came_from_m,
+                impact.point_m,
+                STRIKE_RGB,
+                STRIKE_PATH_HALF_WIDTH_M,
+                emissive=True,
+            )
+        return
+    scene.marker(impact.point_m, COLOURS["probe" if impact.kind == "probe" else "bullet"], marker_m)
+
+
+def draw_impacts(scene: Scene, impacts: Sequence[Impact], marker_m: float = MARKER_M) -> None:
+    for impact in impacts:
+        draw_impact(scene, impact, marker_m)
 
 
 def _flash_centre(muzzle: Pose) -> tuple[XYZ, Any]:

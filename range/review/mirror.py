@@ -20,10 +20,27 @@ from drills.log import LogRecord
 from drills.schema import Drill
 from physics.animation import SubjectAnimator
 from physics.body import Stance, SubjectBody
+from physics.human import Skeleton
 from physics.pose import Pose, look_rotation
-from physics.units import FT_M
-from range.review.effects import EffectLog, EffectProps, draw_effects, flashes_at, wires_at
-from range.review.render import COLOURS, LIGHTING, Renderer, RenderUnavailableError, Scene
+from range.review.effects import (
+    EffectLog,
+    EffectProps,
+    draw_effects,
+    draw_impacts,
+    flashes_at,
+    impacts_at,
+    wires_at,
+)
+from range.review.render import (
+    COLOURS,
+    LIGHTING,
+    OFFICER_LIGHT,
+    OFFICER_LIGHT_HEIGHT_M,
+    ConeLight,
+    Renderer,
+    RenderUnavailableError,
+    Scene,
+)
 from range.runs.saved import saved_drill_run
 
 HEAD_HEIGHT_M = 1.7
@@ -45,8 +62,7 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
             stance[r.data["subject"]] = r.data["stance"]
             held[r.data["subject"]] = r.data["held_object"]
     scene = Scene()
-    scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-    scene.prop(drill.scene.prop_parts())
+    scene.setting(drill.scene)
     ox, oy = positions["officer"]
     for spec in drill.subjects:
         x, y = positions["subjects"][spec.id]
@@ -56,19 +72,50 @@ def scene_at(records: list[LogRecord], t: float, drill: Drill) -> tuple[Scene, P
             body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
         )
         scene.held(body, (x, y, 0.0), yaw, held.get(spec.id, spec.held_object.value))
-    for r in records:
-        if r.t > t + 1e-9:
-            break
-        if r.kind == "probe_impacts":
-            for impact in r.data["impacts"]:
-                scene.marker(tuple(impact["point"]), COLOURS["probe"], 0.025)
-        elif r.kind == "bullet_impact":
-            scene.marker(tuple(r.data["point"]), COLOURS["bullet"], 0.025)
+    draw_impacts(scene, impacts_at(records, t))
     draw_effects(scene, wires_at(records, t), flashes_at(records, t))
     first = positions["subjects"][drill.subjects[0].id]
     eye = (ox, oy, HEAD_HEIGHT_M)
     look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])
     return scene, Pose(eye, look_rotation(look))
+
+
+def animate_log(records: list[LogRecord], drill: Drill, t: float) -> SubjectAnimator:
+    """The subjects animated from a saved run's log up to run time `t`, one step per logged
+    `positions` record, from the states the log gives (as `Playback` does frame by frame):
+    ask it `clip_now(subject, t)`."""
+    animator = SubjectAnimator(int(records[0].data.get("seed", 0)))
+    state: dict[str, dict[str, Any]] = {}
+    down: dict[str, float] = {}
+    specs = {spec.id: spec for spec in drill.subjects}
+    skeletons: dict[tuple[str, str], Skeleton] = {}
+    for r in records:
+        if r.t > t + 1e-9:
+            break
+        if r.kind == "phase_entered":
+            state[r.data["subject"]] = r.data
+        elif r.kind == "incapacitation_started":
+            down[r.data["subject"]] = float(r.data["until_s"])
+        elif r.kind == "positions":
+            ox, oy = r.data["officer"]
+            for sid, (x, y) in r.data["subjects"].items():
+                spec = specs.get(sid)
+                if spec is None:
+                    continue
+                yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
+                now = state.get(sid, {})
+                stance = now.get("stance", "standing")
+                behaviour = now.get("behaviour", "compliant")
+                if sid in down and r.t < down[sid]:
+                    behaviour = "incapacitated"
+                held = now.get("held_object", spec.held_object.value)
+                if (sid, stance) not in skeletons:
+                    skeletons[sid, stance] = spec.body(Stance(stance)).skeleton()
+                skeleton = skeletons[sid, stance]
+                animator.advance(
+                    sid, r.t, (x, y), yaw, behaviour, stance, held, skeleton, now.get("animation")
+                )
+    return animator
 
 
 class Playback:
@@ -105,7 +152,6 @@ class Playback:
         positions = [r for r in self.records if r.kind == "positions" and r.t <= t + 1e-9][-1].data
         state: dict[str, dict[str, str]] = {}
         down: dict[str, float] = {}
-        impacts = []
         for r in self.records:
             if r.t > t + 1e-9:
                 break
@@ -113,21 +159,24 @@ class Playback:
                 state[r.data["subject"]] = r.data
             elif r.kind == "incapacitation_started":
                 down[r.data["subject"]] = float(r.data["until_s"])
-            elif r.kind == "probe_impacts":
-                impacts += [(tuple(i["point"]), COLOURS["probe"]) for i in r.data["impacts"]]
-            elif r.kind == "bullet_impact":
-                impacts.append((tuple(r.data["point"]), COLOURS["bullet"]))
+        self.effects.feed(self.records, t)
+        impacts = self.effects.impacts
         if len(impacts) != self._impacts:
             scene = Scene()
-            scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-            scene.prop(drill.scene.prop_parts())
+            scene.setting(drill.scene)
             renderer.lighting = LIGHTING[drill.scene.lighting]
-            for point, colour in impacts:
-                scene.marker(point, colour, 0.025)
+            draw_impacts(scene, impacts)
             renderer.load(scene)
             self._impacts = len(impacts)
         ox, oy = positions["officer"]
         first = positions["subjects"][drill.subjects[0].id]
+        renderer.cone = None
+        if drill.scene.lighting in OFFICER_LIGHT:
+            # The officer's weapon light on the first subject: the log keeps no weapon pose
+            # between shots, so it shines from the officer's chest toward the subject's.
+            at = (ox, oy, OFFICER_LIGHT_HEIGHT_M)
+            aim = np.array([first[0] - ox, first[1] - oy, 0.0])
+            renderer.cone = ConeLight.on_weapon(Pose(at, look_rotation(aim)))
         if self.officer:
             if OFFICER not in self._held:
                 renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")
@@ -150,10 +199,17 @@ class Playback:
             if spec.id in down and t < down[spec.id]:
                 behaviour = "incapacitated"
             pose = self.animator.update(
-                spec.id, t, (x, y), yaw, behaviour, stance, held, body.skeleton()
+                spec.id,
+                t,
+                (x, y),
+                yaw,
+                behaviour,
+                stance,
+                held,
+                body.skeleton(),
+                now.get("animation"),
             )
             renderer.pose_subject(spec.id, (x, y, 0.0), yaw, pose)
-        self.effects.feed(self.records, t)
         self._effect_props.update(self.effects.wires(t), self.effects.flashes(t))
         eye = (ox, oy, HEAD_HEIGHT_M)
         look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +23,10 @@ from physics.human import HumanPose, Skeleton, posed_vertices
 from physics.pose import Pose, quat_to_matrix, yaw_quat
 from physics.props import PropPart
 from physics.targets import Ellipse, PaperTarget, Rect
-from physics.units import IN_M
+from physics.units import FT_M, IN_M
+
+if TYPE_CHECKING:
+    from drills.schema import Scene as Place
 
 F32 = NDArray[np.float32]
 
@@ -247,6 +250,13 @@ class ConeLight:
         )
 
 
+# The lightings in which the officer's weapon-mounted light is on (a cone following the weapon
+# in the headset; in a replay, which logs no weapon pose between shots, from the officer's chest
+# toward the first subject).
+OFFICER_LIGHT = frozenset({"dusk", "night"})
+OFFICER_LIGHT_HEIGHT_M = 1.35  # a weapon held at the chest, for a replay
+
+
 # The 6 faces of a unit box: outward normal and 4 corners (counter-clockwise seen from outside).
 _FACES = [
     ((1, 0, 0), [(1, -1, -1), (1, 1, -1), (1, 1, 1), (1, -1, 1)]),
@@ -358,6 +368,19 @@ class Scene:
         self.box(slide, (0.09, 0.014, 0.02), colour, rot)
         grip = slide - rot[:, 0] * 0.05 - rot[:, 2] * 0.06
         self.box(grip, (0.025, 0.013, 0.05), colour, rot)
+
+    def setting(self, place: Place) -> None:
+        """Where a drill or a course happens (its `[scene]`, drills.schema.Scene): the lane,
+        its cover boxes and its props, as the physics world has them. Its `lighting` is the
+        renderer's (`Renderer.lighting = LIGHTING[place.lighting]`)."""
+        self.lane(place.lane_length_ft * FT_M, place.lane_width_ft * FT_M)
+        for c in place.cover:
+            self.box(
+                (c.x_ft * FT_M, c.y_ft * FT_M, c.height_ft * FT_M / 2),
+                (c.depth_ft * FT_M / 2, c.width_ft * FT_M / 2, c.height_ft * FT_M / 2),
+                COLOURS["cover"],
+            )
+        self.prop(place.prop_parts())
 
     def prop(self, parts: list[PropPart]) -> None:
         """A scene prop's boxes (physics.props), exactly the PyBullet boxes, painted by

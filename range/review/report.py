@@ -22,10 +22,9 @@ from drills.log import LogRecord
 from drills.schema import Drill
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
-from physics.units import FT_M
 from range.cli.corrections import correction_notes, run_corrections
 from range.cli.summary import verdict_line
-from range.review.render import COLOURS, LIGHTING, Renderer, Scene
+from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
 from scoring.corrections import Correction
@@ -146,14 +145,7 @@ def shot_images(
 ) -> tuple[str, str]:
     where, stances, held = _state_at(records, shot.t)
     scene = Scene()
-    scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-    for c in drill.scene.cover:
-        scene.box(
-            (c.x_ft * FT_M, c.y_ft * FT_M, c.height_ft * FT_M / 2),
-            (c.depth_ft * FT_M / 2, c.width_ft * FT_M / 2, c.height_ft * FT_M / 2),
-            COLOURS["cover"],
-        )
-    scene.prop(drill.scene.prop_parts())
+    scene.setting(drill.scene)
     renderer.lighting = LIGHTING[drill.scene.lighting]
     ox, oy = where["officer"]
     first = where["subjects"][drill.subjects[0].id]
@@ -170,6 +162,10 @@ def shot_images(
         )
     muzzle = shot.data["muzzle"]
     origin = tuple(muzzle["position_m"])
+    # At dusk and night the weapon light shines along the bore the shot left from.
+    renderer.cone = None
+    if drill.scene.lighting in OFFICER_LIGHT:
+        renderer.cone = ConeLight.on_weapon(Pose(origin, tuple(muzzle["orientation"])))
     scene.weapon(
         Pose(origin, tuple(muzzle["orientation"])),
         "taser" if shot.data["action"] == "taser_fired" else "firearm",

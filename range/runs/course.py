@@ -30,7 +30,7 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
-from physics.body import Region, SubjectBody
+from physics.body import Region
 from physics.pose import Pose, look_rotation, quat_to_matrix
 from physics.targets import TARGETS
 from physics.taser import cartridge, fly_probes, laser_dots
@@ -594,7 +594,9 @@ def _fire_string(
         aim = _set_up_target(world, course, string, distance_m)
         mover = None
         if string.weapon != "pistol" and string.subject_speed_mps > 0:
-            mover = PacingSubject(world, distance_m, string.subject_speed_mps, config.seed)
+            mover = PacingSubject(
+                world, distance_m, string.subject_speed_mps, config.seed, taser_aim_region(string)
+            )
             aim = mover.step(0.0)
         hands.ready(aim)
         if live is not None and isinstance(lane, LiveLane):
@@ -690,15 +692,22 @@ def _fire_string(
 
 def target_point(course: Course, string: CourseString) -> tuple[float, float, float]:
     """Where a string's shooter aims, in the lane's physics frame (the firing line at the
-    origin): the best zone of the course's target, or a subject's abdomen for a TASER."""
+    origin): the best zone of the course's target, or for a TASER the abdomen of the string's
+    subject (its thigh if visibly pregnant)."""
     distance_m = string.distance_ft_value * FT_M
     if string.weapon in FIREARMS:
         target = TARGETS[course.target]
         best = max(target.zones, key=lambda z: z.points)
         u, v = target.aim_point(best.name)
         return (distance_m, -u * IN_M, MUZZLE_HEIGHT_M + v * IN_M)
-    lx, ly, lz = SubjectBody().aim_point(Region.ABDOMEN)
+    lx, ly, lz = string.subject.body().aim_point(taser_aim_region(string))
     return (distance_m - lx, -ly, lz)
+
+
+def taser_aim_region(string: CourseString) -> Region:
+    """Where a TASER string's shooter aims on its subject: the abdomen; a visibly pregnant
+    subject's abdomen is a zone to avoid (facts.md §5), so the thigh instead."""
+    return Region.LEG if string.subject.pregnant else Region.ABDOMEN
 
 
 def _set_up_target(
@@ -708,7 +717,7 @@ def _set_up_target(
     if string.weapon in FIREARMS:
         world.add_target("target", TARGETS[course.target], distance_m, MUZZLE_HEIGHT_M)
     else:
-        world.add_subject(TASER_SUBJECT, SubjectBody(), (distance_m, 0.0, 0.0), math.pi)
+        world.add_subject(TASER_SUBJECT, string.subject.body(), (distance_m, 0.0, 0.0), math.pi)
     aim: np.ndarray = np.subtract(target_point(course, string), (0.0, 0.0, MUZZLE_HEIGHT_M))
     return aim
 
@@ -734,12 +743,19 @@ class PacingSubject:
     course's seed. `step(t)` moves it to string time t and gives the aim at its abdomen from
     the muzzle; `motion(t)` its motion over a probe's flight (RangeWorld.cast_moving)."""
 
-    def __init__(self, world: RangeWorld, distance_m: float, speed_mps: float, seed: int) -> None:
+    def __init__(
+        self,
+        world: RangeWorld,
+        distance_m: float,
+        speed_mps: float,
+        seed: int,
+        aim: Region = Region.ABDOMEN,
+    ) -> None:
         self.world, self.x_m, self.speed_mps = world, distance_m, speed_mps
         self.animator = SubjectAnimator(seed)
         body = world.body(TASER_SUBJECT)
         self.skeleton = body.skeleton()
-        self.abdomen_z_m = body.aim_point(Region.ABDOMEN)[2]
+        self.aim_z_m = body.aim_point(aim)[2]  # the height aimed at, on its midline
 
     def place(self, t_rel: float) -> tuple[float, float]:
         """(lateral y metres, yaw radians) at string time `t_rel`."""
@@ -762,7 +778,7 @@ class PacingSubject:
             self.skeleton,
         )
         self.world.pose_subject(TASER_SUBJECT, pose, (self.x_m, y, 0.0), yaw)
-        aim: np.ndarray = np.array([self.x_m, y, self.abdomen_z_m - MUZZLE_HEIGHT_M])
+        aim: np.ndarray = np.array([self.x_m, y, self.aim_z_m - MUZZLE_HEIGHT_M])
         return aim
 
     def motion(self, t_rel: float) -> Callable[[float, frozenset[str]], None]:

@@ -875,6 +875,7 @@ class Session:
                 subject.stance.value,
                 subject.held_object.value,
                 self._skeleton(subject.id),
+                subject.phase.animation,
             )
             self.world.pose_subject(subject.id, pose)
             self.human_poses[subject.id] = pose

@@ -11,7 +11,8 @@ suspended with its clock frozen while it does not (`range.runs.drill.LiveDrill.f
 Each frame, by transforms only (`Renderer.pose_subject` / `pose_prop`; nothing uploaded again):
 the subjects where the engine put them, posed by the animator; the replica in hand at its
 tracked pose (its muzzle through the replica's calibration profile); a marker for each probe
-or bullet impact, uploaded once when physics puts it; and the range timer's cue, a light
+or bullet impact and for what a round struck after going through (range/review/effects.py),
+uploaded once when physics puts it; and the range timer's cue, a light
 panel above the line of sight: amber for STANDBY (before GO, and while the drill is
 suspended), green for GO (the first `GO_SHOWN_S` of the run).
 """
@@ -27,9 +28,8 @@ from numpy.typing import NDArray
 
 from drills.engine import RunState
 from physics.pose import Pose
-from physics.units import FT_M
-from range.review.effects import EffectLog, EffectProps
-from range.review.render import COLOURS, Scene
+from range.review.effects import EffectLog, EffectProps, draw_impact
+from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Scene
 from range.runs.core import LiveHands
 from range.runs.lane import Attached, Weapon
 from range.xr.runtime import XRUnavailableError
@@ -92,8 +92,7 @@ class LaneHeadset:
         self.started = False
         self._held: dict[str, tuple[str, int]] = {}  # subject -> (held object, body id)
         self._replica: str | None = None  # the replica prop's kind
-        self._impacts = 0  # log records looked at for impacts
-        self._markers = 0
+        self._markers = 0  # impacts (`effects.impacts`) given a marker
         self.effects = EffectLog()  # TASER wires and muzzle flashes (range/review/effects.py)
         self._effect_props: EffectProps | None = None
         self._cartridges: dict[str | None, tuple[float, float, float]] = {}
@@ -165,15 +164,11 @@ class LaneHeadset:
         self.session.make_current()
         drill = run.config.drill
         scene = Scene()
-        scene.lane(drill.scene.lane_length_ft * FT_M, drill.scene.lane_width_ft * FT_M)
-        for cover in drill.scene.cover:
-            scene.box(
-                (cover.x_ft * FT_M, cover.y_ft * FT_M, cover.height_ft * FT_M / 2),
-                (cover.depth_ft * FT_M / 2, cover.width_ft * FT_M / 2, cover.height_ft * FT_M / 2),
-                COLOURS["cover"],
-            )
+        scene.setting(drill.scene)  # the lane, its cover and its props (a car, a room...)
         renderer = self.renderer
         renderer.load(scene)
+        renderer.lighting = LIGHTING[drill.scene.lighting]
+        renderer.cone = None
         renderer.add_prop("cue:STANDBY", cue_panel(STANDBY_RGB))
         renderer.add_prop("cue:GO", cue_panel(GO_RGB))
 
@@ -211,6 +206,7 @@ class LaneHeadset:
             scene.weapon(Pose((0.0, 0.0, 0.0)), kind)
             self.renderer.add_prop("replica", scene)
             self._replica = kind
+        self.renderer.cone = None
         if tracker is None or not tracker.valid:
             self.renderer.pose_prop("replica", Pose((0.0, 0.0, -10.0)))  # out of sight
             return
@@ -218,6 +214,9 @@ class LaneHeadset:
         profile = hands.profiles.get(replica.serial) if isinstance(hands, LiveHands) else None
         muzzle = profile.boresight.muzzle(tracker) if profile is not None else tracker
         self.renderer.pose_prop("replica", muzzle)
+        if run.config.drill.scene.lighting in OFFICER_LIGHT:
+            # At dusk and night the weapon light shines along the replica's bore.
+            self.renderer.cone = ConeLight.on_weapon(muzzle)
         # The TASER's wires hang from its cartridges: where the replica is now.
         self._cartridges = {}
         if replica.weapon is Weapon.TASER:
@@ -234,20 +233,14 @@ class LaneHeadset:
         self._effect_props.update(wires, self.effects.flashes(t))
 
     def _add_impacts(self, run: Session) -> None:
-        """A marker for each probe or bullet impact since the last frame, uploaded once."""
-        records = run.engine.log.records
-        for record in records[self._impacts :]:
-            points: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
-            if record.kind == "probe_impacts":
-                points = [(tuple(i["point"]), COLOURS["probe"]) for i in record.data["impacts"]]
-            elif record.kind == "bullet_impact":
-                points = [(tuple(record.data["point"]), COLOURS["bullet"])]
-            for point, colour in points:
-                scene = Scene()
-                scene.marker(point, colour, IMPACT_MARKER_M)
-                self.renderer.add_prop(f"impact:{self._markers}", scene)
-                self._markers += 1
-        self._impacts = len(records)
+        """A marker for each impact since the last frame (a probe, a round's first strike, what
+        it struck after going through, with its onward path), uploaded once."""
+        self.effects.feed(run.engine.log.records, run.engine.t)
+        for impact in self.effects.impacts[self._markers :]:
+            scene = Scene()
+            draw_impact(scene, impact, IMPACT_MARKER_M)
+            self.renderer.add_prop(f"impact:{self._markers}", scene)
+            self._markers += 1
 
     def _pose_cue(self, run: Session, head: Pose | None) -> None:
         suspended = run.engine.state is RunState.SUSPENDED

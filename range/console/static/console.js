@@ -23,10 +23,20 @@ function drawMap(canvas, s) {
     ctx.beginPath(); ctx.arc(X(p.x_ft), Y(p.y_ft), 6, 0, 7); ctx.fill();
     ctx.fillStyle = "#111"; ctx.fillText(`${p.id} ${p.phase || ""}`, X(p.x_ft) + 8, Y(p.y_ft) - 8);
   }
+  let round = null;  // where the latest round last struck: a strike's path comes on from it
   for (const h of s.hits || []) {
-    ctx.strokeStyle = h.weapon === "firearm" ? "#d00" : "#f80"; ctx.lineWidth = 2;
+    if (h.kind === "strike") {
+      // What a round struck after going through what it hit first: magenta, ringed, with its path.
+      ctx.strokeStyle = "#e2d"; ctx.lineWidth = 2;
+      if (round) { ctx.beginPath(); ctx.moveTo(X(round.x_ft), Y(round.y_ft)); ctx.lineTo(X(h.x_ft), Y(h.y_ft)); ctx.stroke(); }
+      ctx.beginPath(); ctx.arc(X(h.x_ft), Y(h.y_ft), 6, 0, 7); ctx.stroke();
+      ctx.fillStyle = "#e2d"; ctx.fillText(h.target ? `through to ${h.target}` : "through", X(h.x_ft) + 8, Y(h.y_ft) + 14);
+    } else {
+      ctx.strokeStyle = h.weapon === "firearm" ? "#d00" : "#f80"; ctx.lineWidth = 2;
+    }
     ctx.beginPath(); ctx.moveTo(X(h.x_ft) - 4, Y(h.y_ft) - 4); ctx.lineTo(X(h.x_ft) + 4, Y(h.y_ft) + 4);
     ctx.moveTo(X(h.x_ft) + 4, Y(h.y_ft) - 4); ctx.lineTo(X(h.x_ft) - 4, Y(h.y_ft) + 4); ctx.stroke(); ctx.lineWidth = 1;
+    if (h.kind === "bullet" || h.kind === "strike") round = h;
   }
   ctx.fillStyle = "#123"; ctx.fillRect(X(o.x_ft) - 5, Y(o.y_ft) - 5, 10, 10);
   ctx.fillText("officer", X(o.x_ft) + 8, Y(o.y_ft) + 14);
