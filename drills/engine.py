@@ -160,6 +160,10 @@ class DrillEngine:
         # The officer's head: facing downrange until a headset says otherwise (the live runner
         # sets it from the head pose); subjects' lines are placed by it (`subject_spoke`).
         self.officer_yaw_rad = 0.0
+        # An empathy scene's listener head as a live headset turns it (range/xr/lane.py: the
+        # perspective subject's gaze with the wearer's head turn added); None: the subject's own
+        # heading.
+        self.listener_yaw_rad: float | None = None
         self._last_positions_s = -math.inf
         self.subjects: dict[str, SubjectState] = {}
         for spec in drill.subjects:
@@ -835,7 +839,8 @@ class DrillEngine:
         if empathy is None:
             return OFFICER, self.officer_position_m, self.officer_yaw_rad
         who = self.subjects[empathy.perspective]
-        return who.id, who.position_m, who.yaw_rad
+        yaw = who.yaw_rad if self.listener_yaw_rad is None else self.listener_yaw_rad
+        return who.id, who.position_m, yaw
 
     def _spoke(self, subject: SubjectState, text: str) -> None:
         listener, at, yaw = self.listener()
