@@ -63,7 +63,7 @@ ends_drill = true
 """.encode()
 
 
-def _thigh() -> np.ndarray:
+def thigh() -> np.ndarray:
     """A point just inside the front of the subject's thigh, in the range's frame (the subject
     stands SUBJECT_FT downrange facing the officer: yaw pi)."""
     lx, ly, lz = SubjectBody().aim_point(Region.LEG)
@@ -82,7 +82,7 @@ class Hand:
         if device == "head":
             return Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, 0.0)), t)
         if t >= self.touching_from_s:
-            front = _thigh() - np.array([0.02, 0.0, 0.0])
+            front = thigh() - np.array([0.02, 0.0, 0.0])
             return Pose(tuple(front), look_rotation((1.0, 0.0, 0.0)), t)
         return Pose((0.15, -0.35, 0.9), look_rotation((1.0, 0.0, 0.0)), t)
 
