@@ -1,13 +1,13 @@
-"""A live empathy scene in the headset: `openrange drill run empathy-child-domestic-v1 --live`
-(the command's own code, `range.cli.drill.play_live`, in the Monado chroot with a tap that reads
-each eye's swapchain image back) seen through the child's eyes, not the officer's: the eye at the
-child's eye height where the child stands, gazing as a replay from the child's eyes would
-(`Viewpoint.eye_at`, one function for both), with the wearer's head turn on top (the test turns
-Monado's remote headset 30 degrees part-way through); the mother, a known object, is drawn where
-the child sees her and not where the officer at the headset's stage pose would; the others'
-lines are placed for the child's head as drawn at that moment; the debrief follows. The scene
-is the built-in one with its clock five times faster: 6 s (a live run has no voice here to move
-the father on). Root only, like every Monado test."""
+"""A live empathy scene in the headset: `openrange drill run empathy-child-domestic-v1 --live
+--lane LANE` (the command's own code, `range.cli.drill.play_live`, in the Monado chroot with a
+tap that reads each eye's swapchain image back) seen through the child's eyes, not the
+officer's: the eye at the child's eye height where the child stands, gazing as a replay from the
+child's eyes would (`Viewpoint.eye_at`, one function for both), with the wearer's head turn on
+top (the test turns Monado's remote headset 30 degrees part-way through); the mother, a known
+object, is drawn where the child sees her and not where the officer at the headset's stage pose
+would; the others' lines are placed for the child's head as drawn at that moment; the debrief
+follows. The scene is the built-in one with its clock five times faster: 6 s (a live run has no
+voice here to move the father on). Root only, like every Monado test."""
 
 from __future__ import annotations
 
@@ -132,10 +132,16 @@ def test_a_live_empathy_scene_is_seen_and_heard_through_the_child_s_eyes(
         scene = WORK / f"{SCENE}.toml"
         text = builtin_drill_files()[SCENE].read_text()
         scene.write_text(_faster(text, 5.0))
+        # The lane as a range master names it once: its replicas' ports (no profiles here: the
+        # range master's override lets them through).
+        lane_file = WORK / "lane.toml"
+        lane_file.write_text(
+            f'version = 1\nname = "Lane 2"\nports = ["{lane.taser.port}", "{lane.pistol.port}"]\n'
+        )
         frames = WORK / "frames.json"
         argv = [
             str(frames), "drill", "run", str(scene), "--live", "--officer", "J. Rivera",
-            "--port", str(lane.taser.port), "--port", str(lane.pistol.port),
+            "--lane", str(lane_file),
             "--override", "Lt. Hale", "--answer", "heard=shouting, and my mum crying",
             "--runs-dir", str(WORK / "runs"), "--json", "--seed", "3",
         ]  # fmt: skip
