@@ -8,7 +8,10 @@ device's next deployment, which the drill engine takes as ending the circuit thr
 probes (drills/engine.py `probes`). A probe in a subject follows the subject's movement on the
 floor since the impact (the logged positions). The cartridge end is where the TASER was fired
 from, or where the replica is now when the headset knows it. A muzzle flash is drawn at every
-firearm shot's muzzle for FLASH_S of run time.
+firearm shot's muzzle for FLASH_S of run time. A TASER's arc (an ARC press, or a trigger pull
+with no cartridge left: the device's `arc_switch`) is drawn at its front while it arcs: from the
+press until the trigger or ARC is let go or the device's cycle ends (`arcing`), whether or not
+the front touched anyone.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ FLASH_S = 0.05
 FLASH_HALF_M = (0.05, 0.025, 0.025)  # along the bore, across, up
 FLASH_AHEAD_M = 0.06  # the flash's centre ahead of the muzzle, along the bore
 FLASH_RGB = (1.0, 0.9, 0.45)
+# A TASER's arc between the front electrodes: a small blue-white spark just ahead of the front.
+ARC_HALF_M = (0.006, 0.02, 0.008)
+ARC_AHEAD_M = 0.01
+ARC_RGB = (0.75, 0.85, 1.0)
 HIDDEN = np.diag([0.0, 0.0, 0.0, 1.0]).astype("f4")  # a prop squashed to nothing
 
 
@@ -64,6 +71,7 @@ class EffectLog:
         self._latest: dict[Any, tuple[LogRecord, XYZ, dict[str, tuple[float, float]]]] = {}
         self._where: dict[str, tuple[float, float]] = {}
         self._shots: list[tuple[float, Pose]] = []
+        self._arcing: set[str] = set()  # TASER serials arcing at the front now
 
     def feed(self, records: Sequence[LogRecord], t: float) -> None:
         """Read `records[i:]` (in time order) up to run time `t`."""
@@ -81,6 +89,12 @@ class EffectLog:
                     q = muzzle["orientation"]
                     pose = Pose(_xyz(muzzle["position_m"]), (q[0], q[1], q[2], q[3]))
                     self._shots.append((r.t, pose))
+            elif r.kind == "device_event":
+                event, serial = data.get("event"), str(data.get("serial"))
+                if event == "arc_switch":
+                    self._arcing.add(serial)
+                elif event in ("trigger_released", "cycle_ended", "safety_on"):
+                    self._arcing.discard(serial)
             elif r.kind == "probe_impacts":
                 fired = self._fired.get((data.get("serial"), data.get("bay")))
                 if fired is not None:
@@ -112,6 +126,11 @@ class EffectLog:
                     point = muzzle + (point - muzzle) * max(0.0, (t - r.t) / flight_s)
                 wires.append(Wire(serial, int(impact["probe"]), _xyz(start), _xyz(point)))
         return wires
+
+    def arcing(self, serial: str) -> bool:
+        """Whether TASER `serial` arcs at its front as of the records fed (an ARC press not
+        yet let go, its cycle not yet ended)."""
+        return serial in self._arcing
 
     def flashes(self, t: float) -> list[Pose]:
         """The muzzles (+X along the bore) of firearm shots fired within FLASH_S before `t`."""

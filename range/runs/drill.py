@@ -98,6 +98,9 @@ MAX_CATCH_UP_STEPS = 8
 # give), looked for from this far behind the front (a front pushed into the body's surface).
 DRIVE_STUN_CONTACT_M = 0.05
 FRONT_BACK_M = 0.08
+# How long a live ARC press waits for the pose stream to reach its time before it is judged
+# untracked (no contact: it only arcs). A headset's stream runs ~2 display periods ahead.
+ARC_POSE_WAIT_S = 0.25
 
 
 @dataclass(slots=True)
@@ -436,6 +439,8 @@ class Session:
         self.circuits: dict[str, Circuit] = {}
         # A cartridge's probes read over two frames are one pull (range/runs/core.py).
         self._triggers = TriggerCollector()
+        # ARC presses and TASER releases not yet taken, in order, with their run times.
+        self._arc_queue: list[tuple[PeripheralEvent, float]] = []
         # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
         self.animator = SubjectAnimator(config.seed)
         # Each subject's limbs as last animated (what a renderer poses its mesh by).
@@ -988,19 +993,38 @@ class Session:
                 engine.officer_action(OfficerAction(f"{weapon}_holstered"), t, serial=event.serial)
             elif event.kind is EventKind.SHOT_FIRED:
                 self._shot(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
-            elif event.kind is EventKind.ARC_SWITCH:
-                self._arc(event, t)
-            elif (
+            elif event.kind is EventKind.ARC_SWITCH or (
+                # A live officer's hold on the ARC (a scripted press runs the device's cycle).
                 event.kind is EventKind.TRIGGER_RELEASED
                 and weapon is Weapon.TASER
-                and engine.state is RunState.RUNNING
+                and self.live is not None
             ):
-                engine.arc_released(t, serial=event.serial)  # a live drive-stun's hold ends
+                self._arc_queue.append((event, t))
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
+        self._arcs()
         for trigger in self._triggers.feed(events, self.clock.now_s()):
             if trigger.weapon is Weapon.TASER:
                 self._deployment(trigger)
+
+    def _arcs(self) -> None:
+        """ARC presses and TASER releases, in order: a live press once the pose stream covers
+        its time (the front's contact is judged there; a headset's stream moves on only as
+        frames are drawn, so it is not waited for: a later frame takes it), or after
+        ARC_POSE_WAIT_S of host time, untracked; a release ends a drive-stun's hold after
+        the press it follows."""
+        engine = self.engine
+        while self._arc_queue and engine.state is RunState.RUNNING:
+            event, t = self._arc_queue[0]
+            if event.kind is EventKind.ARC_SWITCH:
+                hands = self.hands
+                late = self.clock.now_s() - event.host_time_s > ARC_POSE_WAIT_S
+                if isinstance(hands, LiveHands) and not late and not hands.covers(event):
+                    return
+                self._arc(event, t)
+            else:
+                engine.arc_released(t, serial=event.serial)  # a live drive-stun's hold ends
+            self._arc_queue.pop(0)
 
     def _arc(self, event: PeripheralEvent, t: float) -> None:
         """An ARC press (or a trigger pull with no live cartridge: spent or removed). It
@@ -1027,7 +1051,8 @@ class Session:
         a body along the bore (cast from FRONT_BACK_M behind the front, so a front pressed a
         little into the body's surface still finds it). None: nothing touched, or the
         TASER is not tracked."""
-        front = self.hands.muzzle(event)
+        hands = self.hands
+        front = hands.front(event) if isinstance(hands, LiveHands) else hands.muzzle(event)
         if not front.usable:
             return None
         start, forward = np.asarray(front.position_m), front.forward()

@@ -37,7 +37,7 @@ from drills.engine import RunState
 from physics.body import SubjectBody
 from physics.pose import Pose
 from physics.units import FT_M
-from range.review.effects import EffectLog, EffectProps
+from range.review.effects import ARC_AHEAD_M, ARC_HALF_M, ARC_RGB, EffectLog, EffectProps
 from range.review.mirror import OFFICER
 from range.review.render import COLOURS, Scene
 from range.review.replay import Viewpoint, place_in_run, view_through
@@ -119,6 +119,8 @@ class LaneHeadset:
         # The runtime's world-to-clip transform for the eye last drawn: the wearer's own view
         # from the stage (in an empathy scene `tap` gets the one drawn, from the subject's eyes).
         self.stage_mvp: NDArray[np.float64] = np.eye(4)
+        # Where the TASER's arc is drawn this frame (at its front while it arcs), or None.
+        self.arc_at: tuple[float, float, float] | None = None
 
     @property
     def renderer(self) -> Any:
@@ -200,6 +202,9 @@ class LaneHeadset:
         renderer.load(scene)
         renderer.add_prop("cue:STANDBY", cue_panel(STANDBY_RGB))
         renderer.add_prop("cue:GO", cue_panel(GO_RGB))
+        spark = Scene()
+        spark.box((0.0, 0.0, 0.0), ARC_HALF_M, ARC_RGB, emissive=True)
+        renderer.add_prop("arc", spark)
         if drill.empathy is not None:
             self.view = Viewpoint.parse(drill.empathy.perspective, drill)
             renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")
@@ -262,6 +267,8 @@ class LaneHeadset:
 
     def _pose_replica(self, run: Session, tracker: Pose | None) -> None:
         replicas: list[Attached] = list(run.lane.replicas)
+        self.arc_at = None
+        self.renderer.pose_prop("arc", Pose((0.0, 0.0, -10.0)))  # out of sight unless arcing
         if not replicas:
             return
         out = run.weapon_out
@@ -283,6 +290,11 @@ class LaneHeadset:
         self._cartridges = {}
         if replica.weapon is Weapon.TASER:
             self._cartridges[replica.serial] = muzzle.position_m
+            self.effects.feed(run.engine.log.records, run.engine.t)
+            if self.effects.arcing(replica.serial):  # the arc at its front (an ARC press)
+                ahead = np.asarray(muzzle.position_m) + muzzle.forward() * ARC_AHEAD_M
+                self.arc_at = (float(ahead[0]), float(ahead[1]), float(ahead[2]))
+                self.renderer.pose_prop("arc", Pose(self.arc_at, muzzle.orientation))
 
     def _pose_effects(self, run: Session) -> None:
         """TASER wires and muzzle flashes where the log puts them: transforms only."""
