@@ -38,9 +38,11 @@ FLASH_S = 0.05
 FLASH_HALF_M = (0.05, 0.025, 0.025)  # along the bore, across, up
 FLASH_AHEAD_M = 0.06  # the flash's centre ahead of the muzzle, along the bore
 FLASH_RGB = (1.0, 0.9, 0.45)
-# A TASER's arc between the front electrodes: a small blue-white spark just ahead of the front.
-ARC_HALF_M = (0.006, 0.02, 0.008)
-ARC_AHEAD_M = 0.01
+# A TASER's arc across the front electrodes (DRIVE_STUN_ELECTRODES_IN, 1.5 in, apart): a
+# blue-white spark just ahead of the front, as wide as their spacing and tall enough to show
+# over the replica's top from the officer's eyes.
+ARC_HALF_M = (0.01, 0.02, 0.025)
+ARC_AHEAD_M = 0.02
 ARC_RGB = (0.75, 0.85, 1.0)
 HIDDEN = np.diag([0.0, 0.0, 0.0, 1.0]).astype("f4")  # a prop squashed to nothing
 
