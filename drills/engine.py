@@ -160,6 +160,10 @@ class DrillEngine:
         # The officer's head: facing downrange until a headset says otherwise (the live runner
         # sets it from the head pose); subjects' lines are placed by it (`subject_spoke`).
         self.officer_yaw_rad = 0.0
+        # An empathy scene's listener head as a live headset turns it (range/xr/lane.py: the
+        # perspective subject's gaze with the wearer's head turn added); None: the subject's own
+        # heading.
+        self.listener_yaw_rad: float | None = None
         self._last_positions_s = -math.inf
         self.subjects: dict[str, SubjectState] = {}
         for spec in drill.subjects:
@@ -394,13 +398,19 @@ class DrillEngine:
             self._cue(self.subjects[subject_id], "probes_connected")
 
     def arc(
-        self, t: float | None = None, serial: str | None = None, *, drive_stun: bool = False
+        self,
+        t: float | None = None,
+        serial: str | None = None,
+        *,
+        drive_stun: bool = False,
+        touched: str | None = None,
     ) -> None:
         """A trigger or ARC press with no cartridge left to fire (the device's `arc_switch`): with
         probes still attached from this device it re-energises them, a new cycle through the
         subject (re-incapacitation when the connection is a full one). With none attached, on a
-        model that can drive-stun (`drive_stun`), a subject within DRIVE_STUN_REACH_M of the
-        officer takes a drive-stun cycle: pain, no incapacitation (the front's electrodes are
+        model that can drive-stun (`drive_stun`), the subject the front `touched` (a live
+        press: the runner found the contact), else a subject within DRIVE_STUN_REACH_M of the
+        officer, takes a drive-stun cycle: pain, no incapacitation (the front's electrodes are
         too close together to lock the muscles). Otherwise it only arcs at the front."""
         self._require_running()
         when = self.t if t is None else t
@@ -415,10 +425,42 @@ class DrillEngine:
                 for s in self.subjects.values()
                 if s.role == "subject" and self.distance_m(s) <= DRIVE_STUN_REACH_M
             ]
+            if touched is not None:
+                reach = [(0.0, touched)]
             if not reach:
                 return
             self.circuits[serial] = Circuit(min(reach)[1], Effect.REDUCED, mode="drive_stun")
         self._start_cycle(serial, when)
+
+    def drive_stun_contact(
+        self, subject_id: str, region: Region | None, serial: str | None, t: float | None = None
+    ) -> None:
+        """A live ARC press with the TASER's front against `subject_id`'s body at `region` (the
+        runner found the contact on the tracked front; the model has a drive-stun mode and no
+        probes of this device are attached): logged as a `drive_stun` record, as the scripted
+        step's, with `duration_s` null (the hold is the officer's: the press ends it,
+        `arc_released`, and its `taser_exposure` says how long it was), then its cycle."""
+        self._require_running()
+        when = self.t if t is None else t
+        self.log.emit(
+            when,
+            "drive_stun",
+            subject=subject_id,
+            serial=serial,
+            region=None if region is None else region.value,
+            distance_m=round(self.distance_m(self.subjects[subject_id]), 3),
+            duration_s=None,
+        )
+        self.arc(when, serial, drive_stun=True, touched=subject_id)
+
+    def arc_released(self, t: float | None = None, serial: str | None = None) -> None:
+        """The live officer let go of the ARC switch (the TASER's `trigger_released`): a
+        drive-stun's cycle through the front ends there (`taser_exposure` ended_by
+        "released": the hold); probes' cycles run on as the device runs them."""
+        self._require_running()
+        circuit = self.circuits.get(serial)
+        if circuit is not None and circuit.mode == "drive_stun":
+            self._end_exposure(serial, self.t if t is None else t, "released")
 
     def drive_stun(
         self,
@@ -798,7 +840,8 @@ class DrillEngine:
         if empathy is None:
             return OFFICER, self.officer_position_m, self.officer_yaw_rad
         who = self.subjects[empathy.perspective]
-        return who.id, who.position_m, who.yaw_rad
+        yaw = who.yaw_rad if self.listener_yaw_rad is None else self.listener_yaw_rad
+        return who.id, who.position_m, yaw
 
     def _spoke(self, subject: SubjectState, text: str) -> None:
         listener, at, yaw = self.listener()

@@ -446,7 +446,8 @@ class TaserCycleStarted(Record):
 
 class TaserExposure(Record):
     """A cycle's end through a subject: how long the current flowed (s). Written at the cycle's
-    end (its natural 5 s end, the safety, a new pull that restarts it, or the run's end)."""
+    end (its natural 5 s end, the safety, a new pull that restarts it, the run's end, or, for a
+    live drive-stun, the ARC switch let go: "released", its duration the officer's hold)."""
 
     KIND = "taser_exposure"
     subject: str
@@ -455,7 +456,7 @@ class TaserExposure(Record):
     cycle: Annotated[int, Field(ge=1)]
     started_s: Seconds
     duration_s: Seconds
-    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end", "probe_detached"]
+    ended_by: Literal["cycle_end", "safety", "new_pull", "run_end", "probe_detached", "released"]
 
 
 class ProbeDetached(Record):

@@ -563,6 +563,12 @@ class TaserEmulator(ReplicaEmulator):
             self.cycle_ends_us = None
             self.event(EventKind.CYCLE_ENDED)
 
+    def eject(self, bay: int = 0) -> None:
+        """The officer's hand pulls the cartridge out of `bay` (CARTRIDGE_REMOVED): a press
+        then only arcs at the front, or drive-stuns on a model with the mode."""
+        with self._lock:
+            self._on_command(SetCartridge(bay, CartridgeCode.NONE, 0))
+
     def _on_command(self, message: Message) -> bool:
         if isinstance(message, SetCartridge):
             if message.bay >= self.spec.bays or message.probes > self.spec.probes_per_bay:

@@ -103,6 +103,36 @@ def test_a_muzzle_flash_shows_for_flash_s_after_each_shot() -> None:
     assert sum(f for _, _, f in seen) == 5  # the frames 0, 1, 2, 3 and 4 x 1/90 s after it
 
 
+def _device(t: float, event: str, serial: str = "T7") -> LogRecord:
+    return LogRecord(t, "device_event", {"serial": serial, "event": event})
+
+
+def test_a_taser_arcs_at_its_front_from_the_arc_press_until_it_is_let_go_or_the_cycle_ends() -> (
+    None
+):
+    records = [
+        _device(1.0, "arc_switch"),
+        _device(1.2, "arc_switch", "X2"),
+        _device(1.5, "trigger_released"),
+        _device(2.0, "arc_switch"),
+        _device(7.0, "cycle_ended"),
+    ]
+    log, arcing = EffectLog(), []
+    for t in (0.5, 1.0, 1.4, 1.5, 1.9, 2.0, 6.9, 7.0):
+        log.feed(records, t)
+        arcing.append((t, log.arcing("T7"), log.arcing("X2")))
+    assert arcing == [
+        (0.5, False, False),
+        (1.0, True, False),
+        (1.4, True, True),
+        (1.5, False, True),  # let go
+        (1.9, False, True),
+        (2.0, True, True),
+        (6.9, True, True),
+        (7.0, False, True),  # the device's cycle ended
+    ]
+
+
 def _side_camera(point: tuple[float, float, float]) -> Pose:
     eye = np.array([point[0], point[1] - SIDE_M, point[2]])
     return Pose(tuple(eye), look_rotation(np.asarray(point) - eye))

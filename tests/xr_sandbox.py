@@ -304,6 +304,13 @@ class RemoteRig:
         assert self._sock is not None
         self._sock.sendall(_PACKET.pack(*self._state))
 
+    def move_head(self, pose: Pose) -> None:
+        """Put the headset (its centre pose; the eyes follow) at `pose` in the physics frame."""
+        position, orientation = pose_to_openxr(pose)
+        self._state[_HEAD_CENTRE] = [*orientation, *position]
+        assert self._sock is not None
+        self._sock.sendall(_PACKET.pack(*self._state))
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()

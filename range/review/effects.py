@@ -8,7 +8,10 @@ device's next deployment, which the drill engine takes as ending the circuit thr
 probes (drills/engine.py `probes`). A probe in a subject follows the subject's movement on the
 floor since the impact (the logged positions). The cartridge end is where the TASER was fired
 from, or where the replica is now when the headset knows it. A muzzle flash is drawn at every
-firearm shot's muzzle for FLASH_S of run time.
+firearm shot's muzzle for FLASH_S of run time. A TASER's arc (an ARC press, or a trigger pull
+with no cartridge left: the device's `arc_switch`) is drawn at its front while it arcs: from the
+press until the trigger or ARC is let go or the device's cycle ends (`arcing`), whether or not
+the front touched anyone.
 
 An impact is marked where it struck: a probe (yellow) or a round's first strike (red) as a lit
 marker; what a round struck after going through what it hit first (a `bullet_strike`:
@@ -45,6 +48,12 @@ FLASH_RGB = (1.0, 0.9, 0.45)
 STRIKE_RGB = (1.0, 0.15, 0.85)
 STRIKE_PATH_HALF_WIDTH_M = 0.004
 MARKER_M = 0.025  # an impact marker's half-size
+# A TASER's arc across the front electrodes (DRIVE_STUN_ELECTRODES_IN, 1.5 in, apart): a
+# blue-white spark just ahead of the front, as wide as their spacing and tall enough to show
+# over the replica's top from the officer's eyes.
+ARC_HALF_M = (0.01, 0.02, 0.025)
+ARC_AHEAD_M = 0.02
+ARC_RGB = (0.75, 0.85, 1.0)
 HIDDEN = np.diag([0.0, 0.0, 0.0, 1.0]).astype("f4")  # a prop squashed to nothing
 
 
@@ -92,6 +101,7 @@ class EffectLog:
         self._shots: list[tuple[float, Pose]] = []
         self.impacts: list[Impact] = []  # every impact so far, in log order
         self._round: XYZ | None = None  # where the latest round last struck
+        self._arcing: set[str] = set()  # TASER serials arcing at the front now
 
     def feed(self, records: Sequence[LogRecord], t: float) -> None:
         """Read `records[i:]` (in time order) up to run time `t`."""
@@ -109,6 +119,12 @@ class EffectLog:
                     q = muzzle["orientation"]
                     pose = Pose(_xyz(muzzle["position_m"]), (q[0], q[1], q[2], q[3]))
                     self._shots.append((r.t, pose))
+            elif r.kind == "device_event":
+                event, serial = data.get("event"), str(data.get("serial"))
+                if event == "arc_switch":
+                    self._arcing.add(serial)
+                elif event in ("trigger_released", "cycle_ended", "safety_on"):
+                    self._arcing.discard(serial)
             elif r.kind == "probe_impacts":
                 fired = self._fired.get((data.get("serial"), data.get("bay")))
                 if fired is not None:
@@ -150,6 +166,11 @@ class EffectLog:
                     point = muzzle + (point - muzzle) * max(0.0, (t - r.t) / flight_s)
                 wires.append(Wire(serial, int(impact["probe"]), _xyz(start), _xyz(point)))
         return wires
+
+    def arcing(self, serial: str) -> bool:
+        """Whether TASER `serial` arcs at its front as of the records fed (an ARC press not
+        yet let go, its cycle not yet ended)."""
+        return serial in self._arcing
 
     def flashes(self, t: float) -> list[Pose]:
         """The muzzles (+X along the bore) of firearm shots fired within FLASH_S before `t`."""

@@ -10,7 +10,7 @@ with the officer's body drawn and the viewer's own body left out. PNG frames nee
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,20 +73,35 @@ class Viewpoint:
         return next((s for s in drill.subjects if s.id == self.who), None)
 
     def eye(self, records: list[LogRecord], drill: Drill, t: float) -> Pose:
-        """The viewer's eye at run time `t` in the physics frame (looking along its +X)."""
+        """The viewer's eye at run time `t` in the physics frame (looking along its +X), from a
+        saved run's log: where everyone stood (`positions`) and each subject's stance."""
         positions = [r for r in records if r.kind == "positions" and r.t <= t + 1e-9][-1].data
-        ox, oy = positions["officer"]
-        subjects = positions["subjects"]
-        main = next((s for s in drill.subjects if s.role == "subject"), drill.subjects[0])
-        mx, my = subjects[main.id]
-        if self.who == "officer":
-            return _looking((ox, oy, HEAD_HEIGHT_M), (mx, my, 1.2))
         stance: dict[str, str] = {}
         for r in records:
             if r.t > t + 1e-9:
                 break
             if r.kind == "phase_entered":
                 stance[r.data["subject"]] = r.data["stance"]
+        return self.eye_at(drill, positions["officer"], positions["subjects"], stance)
+
+    def eye_at(
+        self,
+        drill: Drill,
+        officer_xy: Sequence[float],
+        subjects_xy: Mapping[str, Sequence[float]],
+        stances: Mapping[str, str],
+    ) -> Pose:
+        """The viewer's eye (physics frame, looking along its +X) with the officer standing at
+        `officer_xy`, each subject at `subjects_xy` in its stance (`stances`, by id; standing
+        when absent): a replay's from its log (`eye`), a live empathy scene's from the engine
+        each frame (range/xr/lane.py). A subject's eye is at its body's eye height in that
+        stance (`eye_height_m`), gazing at the officer's face (away from the officer when it
+        faces away); a bystander's at the middle of the encounter."""
+        ox, oy = officer_xy
+        main = next((s for s in drill.subjects if s.role == "subject"), drill.subjects[0])
+        mx, my = subjects_xy[main.id]
+        if self.who == "officer":
+            return _looking((ox, oy, HEAD_HEIGHT_M), (mx, my, 1.2))
         spec = next((s for s in drill.subjects if s.id == self.who), None)
         if self.who == "bystander":
             spec = next((s for s in drill.subjects if s.role == "bystander"), None)
@@ -95,8 +110,8 @@ class Viewpoint:
             half_width_m = drill.scene.lane_width_ft * FT_M / 2
             side = half_width_m - BYSTANDER_INSET_M
             return _looking((ox - BYSTANDER_BACK_M, side, BYSTANDER_EYE_M), middle)
-        x, y = subjects[spec.id]
-        body = spec.body(Stance(stance.get(spec.id, "standing")))
+        x, y = subjects_xy[spec.id]
+        body = spec.body(Stance(stances.get(spec.id, "standing")))
         eye_z = eye_height_m(body)
         if spec.role == "bystander":
             return _looking((x, y, eye_z), middle)
@@ -210,6 +225,19 @@ def place_in_run(camera: Pose, head_start: Pose, eye: Pose) -> Pose:
     return Pose((x, y, z), matrix_to_quat(rotation), camera.time_s, camera.valid, camera.tracked)
 
 
+def view_through(
+    mvp: NDArray[np.float64], camera: Pose, head_start: Pose, eye: Pose
+) -> tuple[Pose, NDArray[np.float64]]:
+    """A headset eye's view carried to someone else's `eye` (`place_in_run`): the eye's pose
+    in the run and the world-to-clip transform to draw it with, from the runtime's `mvp`
+    (its projection @ the stage view from `camera`)."""
+    from range.review.render import view_matrix
+
+    placed = place_in_run(camera, head_start, eye)
+    projection = mvp @ np.linalg.inv(view_matrix(camera))
+    return placed, projection @ view_matrix(placed)
+
+
 def play_headset(
     run_dir: Path,
     who: str,
@@ -223,7 +251,6 @@ def play_headset(
     replay pauses while the session is not focused (the headset taken off).
     `on_view(eye, framebuffer, mvp, t)` is called after each eye is drawn, with the world to
     clip transform it was drawn with and the run time (tests read the image back there)."""
-    from range.review.render import view_matrix
     from range.runs.saved import saved_drill_run
     from range.xr.session import HeadsetSession
 
@@ -242,10 +269,7 @@ def play_headset(
 
         def draw(eye: int, framebuffer: object, mvp: NDArray[np.float64], camera: Pose) -> None:
             assert renderer is not None and head_start is not None
-            placed = place_in_run(camera, head_start, state["eye"])
-            # Undo the stage view in `mvp` (projection @ view(camera)) and view from `placed`.
-            projection = mvp @ np.linalg.inv(view_matrix(camera))
-            world = projection @ view_matrix(placed)
+            _, world = view_through(mvp, camera, head_start, state["eye"])
             renderer.draw(framebuffer, world)
             if on_view is not None:
                 on_view(eye, framebuffer, world, min(t, replay.end_s))

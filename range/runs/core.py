@@ -255,3 +255,21 @@ class LiveHands:
         latency_s = profile.trigger_latency_s if profile is not None else 0.0
         tracker = weapon_pose_at(self.poses, event.host_time_s + latency_s)
         return profile.boresight.muzzle(tracker) if profile is not None else tracker
+
+    def _event_time(self, event: PeripheralEvent) -> float:
+        """The host time whose pose an event needs: its own, plus the replica's trigger latency."""
+        profile = self.profiles.get(event.serial)
+        return event.host_time_s + (profile.trigger_latency_s if profile is not None else 0.0)
+
+    def covers(self, event: PeripheralEvent) -> bool:
+        """Whether the pose stream has reached the event's time (without waiting for it: a
+        headset's stream moves on only as the run's own thread renders frames)."""
+        aim = self.poses.update().get("aim")
+        return aim is not None and aim.time_s >= self._event_time(event)
+
+    def front(self, event: PeripheralEvent) -> Pose:
+        """The replica's front (its muzzle, through its profile) at the event's time, from the
+        poses located so far, without waiting: not tracked where the stream does not cover it."""
+        tracker = self.poses.pose("weapon", self._event_time(event))
+        profile = self.profiles.get(event.serial)
+        return profile.boresight.muzzle(tracker) if profile is not None else tracker

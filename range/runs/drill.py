@@ -43,7 +43,7 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import FALL_S, SubjectAnimator
 from physics.ballistics import BulletImpact, load
-from physics.body import SubjectBody
+from physics.body import Region, SubjectBody
 from physics.human import HumanPose, Skeleton
 from physics.penetration import Strike, fly_through
 from physics.pose import Pose
@@ -58,7 +58,7 @@ from physics.taser import (
     prepare,
 )
 from physics.units import FT_M
-from physics.world import RangeWorld
+from physics.world import REGIONS, RangeWorld
 from range import __version__
 from range.calibration.profiles import calibration_for_run, default_profiles_dir, load_profile
 from range.runs.core import (
@@ -93,6 +93,14 @@ DEVICE_HEIGHT_M = 1.0  # a holstered or lowered TASER, for the wire check
 # A live run that fell behind (a long GC pause, a swapped-out process) catches up at most this
 # many engine steps in one frame, then lets the rest go: subjects never teleport.
 MAX_CATCH_UP_STEPS = 8
+# A live drive-stun: the TASER's front touches a body when the body's surface is within this
+# of the front along the bore (a design value: the electrodes pressed on, through clothing's
+# give), looked for from this far behind the front (a front pushed into the body's surface).
+DRIVE_STUN_CONTACT_M = 0.05
+FRONT_BACK_M = 0.08
+# How long a live ARC press waits for the pose stream to reach its time before it is judged
+# untracked (no contact: it only arcs). A headset's stream runs ~2 display periods ahead.
+ARC_POSE_WAIT_S = 0.25
 
 
 @dataclass(slots=True)
@@ -435,6 +443,8 @@ class Session:
         self.circuits: dict[str, Circuit] = {}
         # A cartridge's probes read over two frames are one pull (range/runs/core.py).
         self._triggers = TriggerCollector()
+        # ARC presses and TASER releases not yet taken, in order, with their run times.
+        self._arc_queue: list[tuple[PeripheralEvent, float]] = []
         # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
         self.animator = SubjectAnimator(config.seed)
         # Each subject's limbs as last animated (what a renderer poses its mesh by).
@@ -999,14 +1009,79 @@ class Session:
                 engine.officer_action(OfficerAction(f"{weapon}_holstered"), t, serial=event.serial)
             elif event.kind is EventKind.SHOT_FIRED:
                 self._shot(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
-            elif event.kind is EventKind.ARC_SWITCH:
-                # Re-energises probes still attached; else a drive-stun, on models that have one.
-                engine.arc(t, serial=event.serial, drive_stun=event.model is not Model.TASER_10)
+            elif event.kind is EventKind.ARC_SWITCH or (
+                # A live officer's hold on the ARC (a scripted press runs the device's cycle).
+                event.kind is EventKind.TRIGGER_RELEASED
+                and weapon is Weapon.TASER
+                and self.live is not None
+            ):
+                self._arc_queue.append((event, t))
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
+        self._arcs()
         for trigger in self._triggers.feed(events, self.clock.now_s()):
             if trigger.weapon is Weapon.TASER:
                 self._deployment(trigger)
+
+    def _arcs(self) -> None:
+        """ARC presses and TASER releases, in order: a live press once the pose stream covers
+        its time (the front's contact is judged there; a headset's stream moves on only as
+        frames are drawn, so it is not waited for: a later frame takes it), or after
+        ARC_POSE_WAIT_S of host time, untracked; a release ends a drive-stun's hold after
+        the press it follows."""
+        engine = self.engine
+        while self._arc_queue and engine.state is RunState.RUNNING:
+            event, t = self._arc_queue[0]
+            if event.kind is EventKind.ARC_SWITCH:
+                hands = self.hands
+                late = self.clock.now_s() - event.host_time_s > ARC_POSE_WAIT_S
+                if isinstance(hands, LiveHands) and not late and not hands.covers(event):
+                    return
+                self._arc(event, t)
+            else:
+                engine.arc_released(t, serial=event.serial)  # a live drive-stun's hold ends
+            self._arc_queue.pop(0)
+
+    def _arc(self, event: PeripheralEvent, t: float) -> None:
+        """An ARC press (or a trigger pull with no live cartridge: spent or removed). It
+        re-energises this TASER's probes still attached. Otherwise, on a model with a
+        drive-stun mode (physics.taser.DRIVE_STUN_MODELS; not the TASER 10): a live officer's
+        press with the tracked front against a subject's body (`front_contact`) is a
+        drive-stun at the body part touched, held until the ARC is let go; with no contact it
+        only arcs at the front (the headset shows the arc, nothing is logged but the device's
+        event). A scripted officer's press drive-stuns a subject within DRIVE_STUN_REACH_M."""
+        engine, serial = self.engine, event.serial
+        can_stun = event.model.slug in DRIVE_STUN_MODELS
+        if self.live is None or serial in engine.circuits:
+            engine.arc(t, serial=serial, drive_stun=can_stun and self.live is None)
+            return
+        contact = self.front_contact(event) if can_stun else None
+        if contact is None:
+            engine.arc(t, serial=serial)
+        else:
+            engine.drive_stun_contact(contact[0], contact[1], serial, t)
+
+    def front_contact(self, event: PeripheralEvent) -> tuple[str, Region | None] | None:
+        """The subject and body region the TASER's front touches at the event's own time: the
+        tracked front (the muzzle, through the replica's profile) within DRIVE_STUN_CONTACT_M of
+        a body along the bore (cast from FRONT_BACK_M behind the front, so a front pressed a
+        little into the body's surface still finds it). None: nothing touched, or the
+        TASER is not tracked."""
+        hands = self.hands
+        front = hands.front(event) if isinstance(hands, LiveHands) else hands.muzzle(event)
+        if not front.usable:
+            return None
+        start, forward = np.asarray(front.position_m), front.forward()
+        back, ahead = start - forward * FRONT_BACK_M, start + forward * DRIVE_STUN_CONTACT_M
+        points = np.array([back, ahead])[:, None, :]
+        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
+        if ends.target[0] < 0:
+            return None
+        target = self.world.targets[ends.target[0]]
+        if target not in self.engine.subjects:
+            return None
+        region = REGIONS[ends.region[0]] if ends.region[0] >= 0 else None
+        return target, region
 
     def _deployment(self, trigger: Trigger) -> None:
         code = CartridgeCode(trigger.value or 0)

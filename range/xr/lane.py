@@ -15,10 +15,18 @@ or bullet impact and for what a round struck after going through (range/review/e
 uploaded once when physics puts it; and the range timer's cue, a light
 panel above the line of sight: amber for STANDBY (before GO, and while the drill is
 suspended), green for GO (the first `GO_SHOWN_S` of the run).
+
+An empathy scene (a drill with `[empathy]`) is seen through its perspective subject's eyes, not
+the officer's: each frame the eye is that subject's (`range.review.replay.Viewpoint.eye_at`, the
+one eye-pose function replays use: eye height in its stance, gaze from where it stands), and the
+wearer's head movement since the run's first frame is added on top (`view_through`); the
+subject's own body is not drawn, the officer's is. The subjects' lines are placed for that head
+(`DrillEngine.listener_yaw_rad`), so the run is heard from where it is seen.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,10 +35,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drills.engine import RunState
+from physics.body import SubjectBody
 from physics.pose import Pose
-from range.review.effects import EffectLog, EffectProps, draw_impact
+from range.review.effects import (
+    ARC_AHEAD_M,
+    ARC_HALF_M,
+    ARC_RGB,
+    EffectLog,
+    EffectProps,
+    draw_impact,
+)
+from range.review.mirror import OFFICER
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Scene
+from range.review.replay import Viewpoint, place_in_run, view_through
 from range.runs.core import LiveHands
+from range.runs.drill import head_yaw_rad
 from range.runs.lane import Attached, Weapon
 from range.xr.runtime import XRUnavailableError
 from range.xr.session import HeadsetFrame, HeadsetSession
@@ -96,6 +115,18 @@ class LaneHeadset:
         self.effects = EffectLog()  # TASER wires and muzzle flashes (range/review/effects.py)
         self._effect_props: EffectProps | None = None
         self._cartridges: dict[str | None, tuple[float, float, float]] = {}
+        # An empathy scene: whose eyes (None: the officer's own), that subject's eye this frame,
+        # the wearer's head when the run's first frame was drawn, and the head as placed in
+        # the run (what this frame is seen from).
+        self.view: Viewpoint | None = None
+        self.eye: Pose | None = None
+        self.head_start: Pose | None = None
+        self.placed_head: Pose | None = None
+        # The runtime's world-to-clip transform for the eye last drawn: the wearer's own view
+        # from the stage (in an empathy scene `tap` gets the one drawn, from the subject's eyes).
+        self.stage_mvp: NDArray[np.float64] = np.eye(4)
+        # Where the TASER's arc is drawn this frame (at its front while it arcs), or None.
+        self.arc_at: tuple[float, float, float] | None = None
 
     @property
     def renderer(self) -> Any:
@@ -151,6 +182,8 @@ class LaneHeadset:
         mirror = self.mirror
         # After the frame is submitted: the window's context is made current only between
         # headset frames, never while a swapchain image is acquired.
+        if self.placed_head is not None and head is not None:
+            head = self.placed_head  # an empathy scene: the window shows the subject's eyes too
         if frame.rendered and head is not None and mirror is not None and not mirror.closed:
             mirror.show(self.renderer, head, activate=self.session.make_current)
             # The headset's context current again: whatever the run uploads between frames
@@ -171,14 +204,24 @@ class LaneHeadset:
         renderer.cone = None
         renderer.add_prop("cue:STANDBY", cue_panel(STANDBY_RGB))
         renderer.add_prop("cue:GO", cue_panel(GO_RGB))
+        spark = Scene()
+        spark.box((0.0, 0.0, 0.0), ARC_HALF_M, ARC_RGB, emissive=True)
+        renderer.add_prop("arc", spark)
+        if drill.empathy is not None:
+            self.view = Viewpoint.parse(drill.empathy.perspective, drill)
+            renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")
 
     def _prepare(self, poses: dict[str, Pose]) -> None:
         """Move everything to where the run has it (transforms only)."""
         run, renderer = self.run, self.renderer
         if run is None:
             return
-        roles = {s.id: s.role for s in run.config.drill.subjects}
+        drill = run.config.drill
+        roles = {s.id: s.role for s in drill.subjects}
+        hidden = self.view.hidden(drill) if self.view is not None else frozenset()
         for subject in run.engine.subjects.values():
+            if subject.id in hidden:
+                continue  # the body whose eyes the headset looks through
             body = run.bodies[subject.id]
             held = (subject.held_object.value, id(body))
             if self._held.get(subject.id) != held:
@@ -189,13 +232,45 @@ class LaneHeadset:
             renderer.pose_subject(
                 subject.id, (x, y, 0.0), subject.yaw_rad, run.human_poses.get(subject.id)
             )
+        head = poses.get("head")
+        if self.view is not None:
+            head = self._perspective(run, head)
         self._pose_replica(run, poses.get("aim"))
         self._add_impacts(run)
         self._pose_effects(run)
-        self._pose_cue(run, poses.get("head"))
+        self._pose_cue(run, head)
+
+    def _perspective(self, run: Session, head: Pose | None) -> Pose | None:
+        """An empathy scene's frame: the officer's body posed where the engine has the officer,
+        the perspective subject's eye now, and the wearer's head carried to it (the head the
+        frame is seen from, returned); the subjects' lines are placed for that head."""
+        assert self.view is not None
+        engine = run.engine
+        ox, oy = engine.officer_position_m
+        main = next((s for s in engine.subjects.values() if s.role == "subject"), None)
+        toward = main.position_m if main is not None else (ox + 1.0, oy)
+        self.renderer.pose_subject(
+            OFFICER, (ox, oy, 0.0), math.atan2(toward[1] - oy, toward[0] - ox)
+        )
+        self.eye = self.view.eye_at(
+            run.config.drill,
+            engine.officer_position_m,
+            {s.id: s.position_m for s in engine.subjects.values()},
+            {s.id: s.stance.value for s in engine.subjects.values()},
+        )
+        if head is None or not head.valid:
+            self.placed_head = None
+            return None
+        if self.head_start is None:
+            self.head_start = head
+        self.placed_head = placed_head = place_in_run(head, self.head_start, self.eye)
+        engine.listener_yaw_rad = head_yaw_rad(placed_head)
+        return placed_head
 
     def _pose_replica(self, run: Session, tracker: Pose | None) -> None:
         replicas: list[Attached] = list(run.lane.replicas)
+        self.arc_at = None
+        self.renderer.pose_prop("arc", Pose((0.0, 0.0, -10.0)))  # out of sight unless arcing
         if not replicas:
             return
         out = run.weapon_out
@@ -221,6 +296,11 @@ class LaneHeadset:
         self._cartridges = {}
         if replica.weapon is Weapon.TASER:
             self._cartridges[replica.serial] = muzzle.position_m
+            self.effects.feed(run.engine.log.records, run.engine.t)
+            if self.effects.arcing(replica.serial):  # the arc at its front (an ARC press)
+                ahead = np.asarray(muzzle.position_m) + muzzle.forward() * ARC_AHEAD_M
+                self.arc_at = (float(ahead[0]), float(ahead[1]), float(ahead[2]))
+                self.renderer.pose_prop("arc", Pose(self.arc_at, muzzle.orientation))
 
     def _pose_effects(self, run: Session) -> None:
         """TASER wires and muzzle flashes where the log puts them: transforms only."""
@@ -252,6 +332,9 @@ class LaneHeadset:
             self.renderer.pose_prop(f"cue:{name}", where if self.cue == name else hidden)
 
     def _draw(self, eye: int, framebuffer: Any, mvp: NDArray[np.float64], camera: Pose) -> None:
+        self.stage_mvp = mvp
+        if self.eye is not None and self.head_start is not None:
+            _, mvp = view_through(mvp, camera, self.head_start, self.eye)
         self.renderer.draw(framebuffer, mvp)
         if self.tap is not None:
             self.tap(self, eye, framebuffer, mvp)
