@@ -106,8 +106,12 @@ def _faster(text: str, factor: float) -> str:
 
 
 def _bystander_clothing(rgb: list[int] | None) -> bool:
-    """The bystanders' green (range/review/render.py COLOURS["bystander"]), lit."""
-    return rgb is not None and rgb[1] > rgb[0] + 30 and rgb[1] > rgb[2] + 25
+    """The bystanders' green (range/review/render.py COLOURS["bystander"]) by its hue, at any
+    light: the scene is at dusk (its `lighting`), so only the ratio tells it from the grey room."""
+    if rgb is None:
+        return False
+    others = max(rgb[0], rgb[2])
+    return rgb[1] >= 1.3 * others and rgb[1] - others >= 8
 
 
 def _toward(degrees: float) -> tuple[float, float, float]:
