@@ -23,7 +23,7 @@ from physics.pose import Pose
 from physics.taser import cartridge
 from range.calibration.profiles import CalibrationProfile
 from range.runs.lane import Attached, Weapon
-from range.runs.poses import TrackedPoses, weapon_pose_at
+from range.runs.poses import POSE_WAIT_S, TrackedPoses, weapon_pose_at
 
 # How long a run waits for a silent replica to come back, found again by its serial number,
 # before the drill is faulted or the course string given up (it is reshot later). A cable
@@ -251,9 +251,12 @@ class LiveHands:
         self.poses.update()
 
     def muzzle(self, event: PeripheralEvent) -> Pose:
+        """The bore at the event's time, reading the stream until it gets there, for at most
+        `POSE_WAIT_S` (a headless session's stream moves on as it is read; a headset's does
+        not, which is why a drill takes its pulls with `covers` and `front` instead)."""
         profile = self.profiles.get(event.serial)
         latency_s = profile.trigger_latency_s if profile is not None else 0.0
-        tracker = weapon_pose_at(self.poses, event.host_time_s + latency_s)
+        tracker = weapon_pose_at(self.poses, event.host_time_s + latency_s, POSE_WAIT_S)
         return profile.boresight.muzzle(tracker) if profile is not None else tracker
 
     def _event_time(self, event: PeripheralEvent) -> float:

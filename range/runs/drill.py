@@ -72,7 +72,7 @@ from range.runs.core import (
     muzzle_record,
 )
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
-from range.runs.poses import ScriptedPoses, TrackedPoses
+from range.runs.poses import POSE_WAIT_S, ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import drill_source, sha256
 from range.runs.seeding import RunRandom
@@ -98,9 +98,6 @@ MAX_CATCH_UP_STEPS = 8
 # give), looked for from this far behind the front (a front pushed into the body's surface).
 DRIVE_STUN_CONTACT_M = 0.05
 FRONT_BACK_M = 0.08
-# How long a live ARC press waits for the pose stream to reach its time before it is judged
-# untracked (no contact: it only arcs). A headset's stream runs ~2 display periods ahead.
-ARC_POSE_WAIT_S = 0.25
 
 
 @dataclass(slots=True)
@@ -445,6 +442,9 @@ class Session:
         self._triggers = TriggerCollector()
         # ARC presses and TASER releases not yet taken, in order, with their run times.
         self._arc_queue: list[tuple[PeripheralEvent, float]] = []
+        # A live officer's trigger pulls (rounds and cartridges) not yet taken, in order: each
+        # waits for the pose stream to cover its time (`_take_pending`).
+        self._pulls: list[Trigger] = []
         # Subjects' limbs, a pure function of run time and the seed (physics/animation.py).
         self.animator = SubjectAnimator(config.seed)
         # Each subject's limbs as last animated (what a renderer poses its mesh by).
@@ -1008,7 +1008,7 @@ class Session:
                     self._out.remove(weapon)
                 engine.officer_action(OfficerAction(f"{weapon}_holstered"), t, serial=event.serial)
             elif event.kind is EventKind.SHOT_FIRED:
-                self._shot(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
+                self._pull(Trigger(Weapon.FIREARM, event.serial, event.host_time_s, (event,)))
             elif event.kind is EventKind.ARC_SWITCH or (
                 # A live officer's hold on the ARC (a scripted press runs the device's cycle).
                 event.kind is EventKind.TRIGGER_RELEASED
@@ -1018,24 +1018,61 @@ class Session:
                 self._arc_queue.append((event, t))
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
-        self._arcs()
+        live = isinstance(self.hands, LiveHands)
+        if not live:
+            self._take_pending()  # a scripted frame: its ARC presses, then its cartridges
         for trigger in self._triggers.feed(events, self.clock.now_s()):
             if trigger.weapon is Weapon.TASER:
-                self._deployment(trigger)
+                self._pull(trigger)
+        if live:
+            self._take_pending()  # a live frame: every act in the order it was made
 
-    def _arcs(self) -> None:
-        """ARC presses and TASER releases, in order: a live press once the pose stream covers
-        its time (the front's contact is judged there; a headset's stream moves on only as
-        frames are drawn, so it is not waited for: a later frame takes it), or after
-        ARC_POSE_WAIT_S of host time, untracked; a release ends a drive-stun's hold after
-        the press it follows."""
+    def _pull(self, trigger: Trigger) -> None:
+        """A trigger pull down the firing path: a scripted officer's at once (its poses are
+        known for any time), a live officer's queued for `_take_pending`."""
+        if isinstance(self.hands, LiveHands):
+            self._pulls.append(trigger)
+            self._pulls.sort(key=lambda pull: pull.host_time_s)  # stable: a frame's, in order
+        elif trigger.weapon is Weapon.FIREARM:
+            self._shot(trigger)
+        else:
+            self._deployment(trigger)
+
+    def _ready(self, event: PeripheralEvent) -> bool:
+        """Whether an event's pose can be judged now: always for a scripted officer; for a
+        live one once the pose stream covers its time, or POSE_WAIT_S of host time after it
+        (then from the poses located so far: untracked where they do not cover it). A
+        headset's stream moves on only as this thread draws frames, so it is never waited for:
+        a later frame takes the event."""
+        hands = self.hands
+        if not isinstance(hands, LiveHands):
+            return True
+        late = self.clock.now_s() - event.host_time_s > POSE_WAIT_S
+        return late or hands.covers(event)
+
+    def _take_pending(self) -> None:
+        """Trigger pulls, ARC presses and TASER releases not yet taken, in host time order,
+        each once its pose can be judged (`_ready`; the first not ready holds those after it):
+        a pull is flown (`_shot`, `_deployment`); a press arcs, re-energises its probes or
+        drive-stuns where the front touches (`_arc`); a release ends a drive-stun's hold after
+        the press it follows. A suspended or finished run takes none."""
         engine = self.engine
-        while self._arc_queue and engine.state is RunState.RUNNING:
+        while engine.state is RunState.RUNNING and (self._pulls or self._arc_queue):
+            pull = self._pulls[0] if self._pulls else None
+            if pull is not None and (
+                not self._arc_queue or pull.host_time_s <= self._arc_queue[0][0].host_time_s
+            ):
+                if not self._ready(pull.event):
+                    return
+                self._pulls.pop(0)
+                if pull.weapon is Weapon.FIREARM:
+                    self._shot(pull)
+                else:
+                    self._deployment(pull)
+                continue
             event, t = self._arc_queue[0]
             if event.kind is EventKind.ARC_SWITCH:
-                hands = self.hands
-                late = self.clock.now_s() - event.host_time_s > ARC_POSE_WAIT_S
-                if isinstance(hands, LiveHands) and not late and not hands.covers(event):
+                if not self._ready(event):
                     return
                 self._arc(event, t)
             else:
@@ -1089,7 +1126,7 @@ class Session:
         if cartridge_id is None:
             return
         t = self.run_time(trigger.host_time_s)
-        muzzle = self.hands.muzzle(trigger.event)
+        muzzle = self._muzzle(trigger.event)
         self.engine.officer_action(
             OfficerAction.TASER_FIRED,
             t,
@@ -1122,6 +1159,13 @@ class Session:
         # probe's arrival, `outcome.onset_s` later): the engine waits for it.
         self.engine.probes(impacts, outcome, subject, t, serial=trigger.serial, bay=trigger.bay)
 
+    def _muzzle(self, event: PeripheralEvent) -> Pose:
+        """The bore at a pull's own time: a live officer's from the poses located so far
+        (`_take_pending` took the pull once they cover its time, or gave up waiting: then not
+        tracked), never waiting on the stream; a scripted officer's from its script."""
+        hands = self.hands
+        return hands.front(event) if isinstance(hands, LiveHands) else hands.muzzle(event)
+
     def _untracked(self, weapon: Weapon, serial: str, t: float) -> None:
         """Fired while tracking was lost: where it went is unknown, so it is recorded as
         untracked and neither flown nor scored as a miss."""
@@ -1129,7 +1173,7 @@ class Session:
 
     def _shot(self, trigger: Trigger) -> None:
         t = self.run_time(trigger.host_time_s)
-        muzzle = self.hands.muzzle(trigger.event)
+        muzzle = self._muzzle(trigger.event)
         self.engine.officer_action(
             OfficerAction.FIREARM_FIRED,
             t,

@@ -33,12 +33,29 @@ class TrackedPoses(PoseSource, Protocol):
     def update(self) -> dict[str, Pose]: ...
 
 
-def weapon_pose_at(poses: TrackedPoses, t: float) -> Pose:
+# How long a live trigger pull or ARC press waits, in host time after its own stamp, for the
+# pose stream to reach its time before it is judged from the poses located so far (untracked
+# where they do not cover it). A headset's stream moves on only as the run's own thread renders
+# frames (~2 display periods ahead of the host clock), so a drill never waits for it in the
+# frame that read the pull: a later frame takes it (range/runs/core.py `LiveHands.covers`).
+POSE_WAIT_S = 0.25
+
+
+def weapon_pose_at(poses: TrackedPoses, t: float, limit_s: float = POSE_WAIT_S) -> Pose:
     """The weapon's pose at host time t from a live source, reading it until its stream has
-    reached t (a trigger's time plus the pose stream's latency may lie just ahead of it)."""
-    while poses.update()["aim"].time_s < t:
+    reached t (a trigger's time plus the pose stream's latency may lie just ahead of it), for
+    at most `limit_s` of real time: a stream that does not move on as it is read (a headset's,
+    which moves on only as frames are rendered) answers from the poses located so far, not
+    tracked where they do not cover t, rather than hang the caller."""
+    deadline = time.monotonic() + limit_s
+    while _newest_aim_s(poses) < t and time.monotonic() < deadline:
         time.sleep(0.001)
     return poses.pose("weapon", t)
+
+
+def _newest_aim_s(poses: TrackedPoses) -> float:
+    aim = poses.update().get("aim")
+    return -math.inf if aim is None else aim.time_s
 
 
 def slerp(a: Quat, b: Quat, f: float) -> Quat:
