@@ -33,7 +33,7 @@ from physics.animation import BLEND_S
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
 from range.clock import MonotonicClock
-from range.runs.drill import LiveDrill, RunConfig, Session, run_drill
+from range.runs.drill import LiveDrill, RunConfig, RunResult, Session, run_drill
 from range.runs.poses import TrackedPoses
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -58,8 +58,13 @@ region = "abdomen"
 """
 
 
-def crowd_drill(subjects: int, seconds: float) -> str:
-    """`subjects` subjects walking slowly toward the officer, spread over the lane, for
+# The crowd's speed in the tick figures: above the walk clip's threshold (physics.animation
+# WALK_ENTER_MPS, 0.35 m/s), so the crowd really walks (at 0.3 m/s it stood idle).
+CROWD_SPEED_MPS = 0.5
+
+
+def crowd_drill(subjects: int, seconds: float, speed_mps: float = CROWD_SPEED_MPS) -> str:
+    """`subjects` subjects advancing on the officer at `speed_mps`, spread over the lane, for
     `seconds` of drill time (the time limit ends it)."""
     parts = [
         f'id = "bench-{subjects}-subjects-v1"',
@@ -87,7 +92,7 @@ def crowd_drill(subjects: int, seconds: float) -> str:
             f'subject = "s{i}"',
             'behaviour = "active_resistance"',
             'movement = "advance"',
-            "speed_mps = 0.3",
+            f"speed_mps = {speed_mps}",
         ]
     # A reachable ending (a drill must be able to end; one after the time limit is refused):
     # the last subject complies a frame before the time limit would end the drill.
@@ -97,18 +102,24 @@ def crowd_drill(subjects: int, seconds: float) -> str:
     return "\n".join(parts) + "\n"
 
 
-def crowd_blends(subjects: int, seconds: float) -> tuple[float, int]:
-    """The crowd drill run simulated (`subjects` subjects, `seconds` of drill time): the mean
-    number of subjects blending between two clips per frame, and the clip changes in all.
-    A blend is the BLEND_S after a change (physics/animation.py), each frame of it costing
-    two clip poses and a slerp per joint."""
-    drill = parse_drill(crowd_drill(subjects, seconds), "bench")
+def crowd_session(subjects: int, seconds: float, speed_mps: float) -> tuple[Session, RunResult]:
+    """The crowd drill run simulated (lock-step, the bench's draw-and-cover officer)."""
+    drill = parse_drill(crowd_drill(subjects, seconds, speed_mps), "bench")
     with tempfile.TemporaryDirectory(prefix="or-bench-") as folder:
         officer_file = Path(folder) / "officer.toml"
         officer_file.write_text(BASELINE_OFFICER)
-        config = RunConfig(drill, find_officer(str(officer_file)), 1)
-        session = Session(config)
-        result = session.run()
+        session = Session(RunConfig(drill, find_officer(str(officer_file)), 1))
+        return session, session.run()
+
+
+def crowd_blends(subjects: int, seconds: float, speed_mps: float) -> tuple[float, int]:
+    """The crowd drill run simulated (`subjects` subjects at `speed_mps`, `seconds` of drill
+    time): the mean
+    number of subjects blending between two clips per frame, and the clip changes in all.
+    A blend is the BLEND_S after a change (physics/animation.py), each frame of it costing
+    two clip poses and a slerp per joint."""
+    session, result = crowd_session(subjects, seconds, speed_mps)
+    config = session.config
     frame_t_s = np.arange(1, len(result.frame_times_s) + 1) * config.dt_s
     blending = 0
     changes = 0
@@ -183,7 +194,8 @@ def tick_figures(seconds: float) -> list[Figure]:
     for subjects, target in ((3, 1.0), (30, 2.0)):
         live, cpu, simulated = live_tick(subjects, seconds)
         what = (
-            f"live drill non-render tick, {subjects} subjects, p99 (real clock, 2 replicas free"
+            f"live drill non-render tick, {subjects} subjects walking at {CROWD_SPEED_MPS} m/s"
+            " (walk clip), p99 (real clock, 2 replicas free"
             " running on ptys: read + decode events, pointing cast, engine step(s), world update;"
             " no sleep, no rendering)"
         )
@@ -221,9 +233,9 @@ def tick_figures(seconds: float) -> list[Figure]:
 
 
 def blend_figures(seconds: float) -> list[Figure]:
-    """Clip blends in the 30-subject crowd drill (simulated): subjects walking at exactly the
-    0.3 m/s walk threshold; without hysteresis they flipped clips on rounding noise."""
-    per_frame, changes = crowd_blends(30, seconds)
+    """Clip blends in the 30-subject crowd drill (simulated) slowed to 0.3 m/s, the walk
+    threshold; without hysteresis they flipped clips on rounding noise."""
+    per_frame, changes = crowd_blends(30, seconds, 0.3)
     return [
         Figure(
             f"crowd drill, 30 subjects at 0.3 m/s: subjects blending clips per frame ({changes}"

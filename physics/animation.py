@@ -76,19 +76,44 @@ def _ease(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
+def _frozen(m: F64) -> F64:
+    m.setflags(write=False)  # shared by every pose that uses it: nobody may write it
+    return m
+
+
+# Rotations the clips use unchanged every frame, built once (read-only, shared by poses as
+# `joints["elbow_l"] = joints["elbow_r"]` already shares one): the same bits as building them.
+_EYE3 = _frozen(np.eye(3))
+_ROT_Y_ZERO, _ROT_Y_NEG_ZERO = _frozen(rot_y(0.0)), _frozen(rot_y(-0.0))
+_ELBOW_WALK, _ELBOW_RUN, _LEAN_RUN = (
+    _frozen(rot_y(-0.3)),
+    _frozen(rot_y(-1.4)),
+    _frozen(rot_y(0.15)),
+)
+
+
+def _rot_y(a: float) -> F64:
+    """rot_y, with the straight joint of half of every stride (0.0 or -0.0: their bits
+    differ in one sign) shared rather than built."""
+    if a == 0.0:
+        return _ROT_Y_ZERO if math.copysign(1.0, a) > 0.0 else _ROT_Y_NEG_ZERO
+    return rot_y(a)
+
+
 def _gait(
     t: float, phase: float, stride_s: float, hip: float, knee: float, arm: float
 ) -> dict[str, F64]:
     a = 2 * math.pi * (t / stride_s + phase)
     s = math.sin(a)
+    swing = math.sin(a + 0.6)
     joints = {
         "hip_l": rot_y(-hip * s),
         "hip_r": rot_y(hip * s),
         # The knee bends in the swing (thigh going forward), straight in the stance.
-        "knee_l": rot_y(knee * max(0.0, math.sin(a + 0.6))),
-        "knee_r": rot_y(knee * max(0.0, -math.sin(a + 0.6))),
-        "ankle_l": rot_y(-0.2 * knee * max(0.0, math.sin(a + 0.6))),
-        "ankle_r": rot_y(-0.2 * knee * max(0.0, -math.sin(a + 0.6))),
+        "knee_l": _rot_y(knee * max(0.0, swing)),
+        "knee_r": _rot_y(knee * max(0.0, -swing)),
+        "ankle_l": _rot_y(-0.2 * knee * max(0.0, swing)),
+        "ankle_r": _rot_y(-0.2 * knee * max(0.0, -swing)),
         "shoulder_l": rot_y(arm * s),
         "shoulder_r": rot_y(-arm * s),
     }
@@ -103,15 +128,15 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
     breath = math.sin(2 * math.pi * (t_s / breath_s + sway))
     joints: dict[str, F64] = {"thorax": rot_y(0.015 * breath)}  # the chest rises and falls
     offset = (0.0, 0.0, 0.002 * breath)
-    root = np.eye(3)
+    root = _EYE3
     if clip is Clip.WALK:
         joints |= _gait(t_s, gait_phase, 1.1, 0.42, 0.9, 0.35)
-        joints["elbow_l"] = joints["elbow_r"] = rot_y(-0.3)
+        joints["elbow_l"] = joints["elbow_r"] = _ELBOW_WALK
         offset = (0.0, 0.0, -0.01 + 0.01 * abs(math.cos(2 * math.pi * (t_s / 1.1 + gait_phase))))
     elif clip is Clip.RUN:
         joints |= _gait(t_s, gait_phase, 0.7, 0.75, 1.7, 0.8)
-        joints["elbow_l"] = joints["elbow_r"] = rot_y(-1.4)
-        joints["lumbar"] = rot_y(0.15)  # a forward lean
+        joints["elbow_l"] = joints["elbow_r"] = _ELBOW_RUN
+        joints["lumbar"] = _LEAN_RUN  # a forward lean
         offset = (0.0, 0.0, -0.03 + 0.03 * abs(math.cos(2 * math.pi * (t_s / 0.7 + gait_phase))))
     elif clip is Clip.TURN:
         # Small steps in place while the drill turns the subject's yaw.
@@ -267,9 +292,8 @@ def blend(a: HumanPose, b: HumanPose, w: float) -> HumanPose:
         return a
     if w >= 1.0:
         return b
-    eye = np.eye(3)
     joints = {
-        name: _slerp(a.joints.get(name, eye), b.joints.get(name, eye), w)
+        name: _slerp(a.joints.get(name, _EYE3), b.joints.get(name, _EYE3), w)
         for name in a.joints.keys() | b.joints.keys()
     }
     offset = tuple(

@@ -774,33 +774,119 @@ REGION_LIST = list(Region)
 REGION_VALUES = [r.value for r in REGION_LIST]
 
 
-def region_codes(skeleton: Skeleton, segment: NDArray[np.int64], rest: F64) -> NDArray[np.int64]:
-    """Vectorised zone map: indices into `list(Region)` of N rest-frame points on N segments."""
-    idx = {r: REGION_LIST.index(r) for r in Region}
+@dataclass(frozen=True, slots=True)
+class _ZoneTable:
+    """What `region_codes` needs of a skeleton, computed once: each segment's own region
+    code, the segments the map splits, and its thresholds."""
+
+    base: NDArray[np.int64]  # (S,) region code of each segment
+    base_list: tuple[int, ...]
+    head: int
+    chest: int
+    abdomen: int
+    pelvis: int
+    thigh_l: int
+    thigh_r: int
+    face_x: float
+    face_z: float
+    groin_half: float
+    groin_z: float
+    crotch_y: float
+    crotch_z: float
+
+
+_REGION_INDEX = {r: i for i, r in enumerate(Region)}
+_FACE, _UPPER_BACK, _LOWER_BACK, _BUTTOCKS, _GROIN = (
+    _REGION_INDEX[r]
+    for r in (
+        Region.FACE,
+        Region.UPPER_BACK,
+        Region.LOWER_BACK,
+        Region.BUTTOCKS,
+        Region.PELVIS_GROIN,
+    )
+)
+_ZONE_TABLES: dict[int, tuple[Skeleton, _ZoneTable]] = {}
+
+
+def _zone_table(skeleton: Skeleton) -> _ZoneTable:
+    cached = _ZONE_TABLES.get(id(skeleton))
+    if cached is not None and cached[0] is skeleton:
+        return cached[1]
     at = {seg.name: i for i, seg in enumerate(skeleton.segments)}
-    # Segment indices, not names: no string arrays (np.char costs an import on first use).
-    out = np.array([idx[seg.region] for seg in skeleton.segments], dtype=np.int64)[segment]
-    x, y, z = rest[:, 0], rest[:, 1], rest[:, 2]
+    base = [_REGION_INDEX[seg.region] for seg in skeleton.segments]
     h = skeleton.stature_m
+    table = _ZoneTable(
+        np.array(base, dtype=np.int64),
+        tuple(base),
+        at["head"],
+        at["chest"],
+        at["abdomen"],
+        at["pelvis"],
+        at["thigh_l"],
+        at["thigh_r"],
+        0.03 * h / MEDIUM_STATURE_M,
+        0.955 * h,
+        0.06 * h / MEDIUM_STATURE_M,
+        0.50 * h,
+        0.02 * h / MEDIUM_STATURE_M,
+        0.455 * h,
+    )
+    if len(_ZONE_TABLES) > 64:  # skeletons are few and cached by body; bound it anyway
+        _ZONE_TABLES.clear()
+    _ZONE_TABLES[id(skeleton)] = (skeleton, table)
+    return table
+
+
+def _region_code(t: _ZoneTable, segment: int, x: float, y: float, z: float) -> int:
+    """`region_codes` of one point, in Python floats (the same comparisons)."""
+    if segment == t.head:
+        return _FACE if x > t.face_x and z < t.face_z else t.base_list[segment]
+    if segment == t.chest:
+        return _UPPER_BACK if x < 0.0 else t.base_list[segment]
+    if segment == t.abdomen:
+        return _LOWER_BACK if x < 0.0 else t.base_list[segment]
+    if segment == t.pelvis:
+        if x < 0.0:
+            return _BUTTOCKS
+        return _GROIN if abs(y) < t.groin_half and z < t.groin_z else t.base_list[segment]
+    crotch = abs(y) < t.crotch_y and z > t.crotch_z and x >= -0.02
+    if segment in (t.thigh_l, t.thigh_r) and crotch:
+        return _GROIN
+    return t.base_list[segment]
+
+
+def region_codes(skeleton: Skeleton, segment: NDArray[np.int64], rest: F64) -> NDArray[np.int64]:
+    """Vectorised zone map: indices into `list(Region)` of N rest-frame points on N segments.
+    A few points (a deployment's hits) are mapped one by one in Python floats: the same
+    comparisons, without a dozen numpy masks each."""
+    t = _zone_table(skeleton)
+    if len(segment) <= 4:
+        return np.array(
+            [
+                _region_code(t, s, x, y, z)
+                for s, (x, y, z) in zip(segment.tolist(), rest.tolist(), strict=True)
+            ],
+            dtype=np.int64,
+        )
+    out = t.base[segment]
+    x, y, z = rest[:, 0], rest[:, 1], rest[:, 2]
     # Head: the face is the front of the head below the brow (facts.md §1: head, face, eyes).
-    m = segment == at["head"]
-    out[m & (x > 0.03 * h / MEDIUM_STATURE_M) & (z < 0.955 * h)] = idx[Region.FACE]
+    m = segment == t.head
+    out[m & (x > t.face_x) & (z < t.face_z)] = _FACE
     # Chest: front is chest/breast (avoid), back is the upper back below the neck (preferred).
-    m = segment == at["chest"]
-    out[m & (x < 0.0)] = idx[Region.UPPER_BACK]
-    m = segment == at["abdomen"]
-    out[m & (x < 0.0)] = idx[Region.LOWER_BACK]
+    m = segment == t.chest
+    out[m & (x < 0.0)] = _UPPER_BACK
+    m = segment == t.abdomen
+    out[m & (x < 0.0)] = _LOWER_BACK
     # Pelvis: back = buttocks, front = pelvic triangle, except the groin itself: the front
     # within 6 cm of the midline below 0.50 H (about 5 cm above the crotch).
-    m = segment == at["pelvis"]
-    out[m & (x < 0.0)] = idx[Region.BUTTOCKS]
-    groin_half = 0.06 * h / MEDIUM_STATURE_M
-    out[m & (x >= 0.0) & (np.abs(y) < groin_half) & (z < 0.50 * h)] = idx[Region.PELVIS_GROIN]
+    m = segment == t.pelvis
+    out[m & (x < 0.0)] = _BUTTOCKS
+    out[m & (x >= 0.0) & (np.abs(y) < t.groin_half) & (z < t.groin_z)] = _GROIN
     # The crotch of the thighs' top inner faces is the groin too.
-    m = (segment == at["thigh_l"]) | (segment == at["thigh_r"])
-    out[m & (np.abs(y) < 0.02 * h / MEDIUM_STATURE_M) & (z > 0.455 * h) & (x >= -0.02)] = idx[
-        Region.PELVIS_GROIN
-    ]
+    m = (segment == t.thigh_l) | (segment == t.thigh_r)
+    out[m & (np.abs(y) < t.crotch_y) & (z > t.crotch_z) & (x >= -0.02)] = _GROIN
     return out
 
 

@@ -39,13 +39,16 @@ _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
 _EYE = np.eye(3)
+_IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]
 _SEGMENT_LINK = 3  # a subject's link 3 + j carries segment j (links 0-2 slide the pelvis)
 _LINKS = list(range(_SEGMENT_LINK + len(JOINTS)))
 _JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
 # Subjects' collision group: the frozen part of a moving cast masks them out of its rays.
 _SUBJECT_GROUP = 1 << 6
 _NOT_SUBJECTS = -1 & ~_SUBJECT_GROUP
-LOOK_AHEAD = 12  # sub-chords a moving cast tests against one pose of a subject before the next
+# Sub-chords after the one a moving cast poses a subject for, tested against that pose in the
+# same batch (a look-ahead: those whose gap exceeds the subject's motion since need no pose).
+WINDOW = 16
 
 
 REGIONS = list(Region)
@@ -87,9 +90,10 @@ def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float6
     return np.array(centres), np.array(radii)
 
 
-def _hull_planes(skeleton: Skeleton) -> NDArray[np.float64]:
-    """(J, F, 4) outward face planes (unit normal, offset: inside where n . q <= d) of each
-    segment's drawn hull in the rest frame, padded with planes that bound nothing."""
+def _hull_planes(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Outward face planes of each segment's drawn hull in the rest frame (inside where
+    n . q <= d): unit normals (J, F, 3) and offsets d (J, F), padded with planes that bound
+    nothing."""
     planes = []
     for seg in skeleton.segments:
         tri = seg.vertices[seg.faces]
@@ -100,24 +104,29 @@ def _hull_planes(skeleton: Skeleton) -> NDArray[np.float64]:
     out[:, :, 3] = 1.0  # 0 . q <= 1: always inside
     for i, x in enumerate(planes):
         out[i, : len(x)] = x
-    return out
+    return np.ascontiguousarray(out[:, :, :3]), np.ascontiguousarray(out[:, :, 3])
 
 
 def _clip(
-    planes: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64]
+    normal: NDArray[np.float64],
+    offset: NDArray[np.float64],
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """Where each of P segments a -> b (P, 3) first enters its convex hull (P, F, 4 planes):
-    (hit, fraction along a -> b, a lower bound on the segment's distance from the hull); a
-    segment starting inside hits at 0."""
-    normal, offset = planes[:, :, :3], planes[:, :, 3]
+    """Where each of P segments a -> b (P, 3) first enters its convex hull (P, F outward face
+    planes: unit normals (P, F, 3) and offsets (P, F), inside where n . q <= d): (hit,
+    fraction along a -> b, a lower bound on the segment's distance from the hull); a segment
+    starting inside hits at 0."""
     sa = np.einsum("pfk,pk->pf", normal, a) - offset  # signed distances of the ends
     sb = np.einsum("pfk,pk->pf", normal, b) - offset
     denom = sb - sa
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = -sa / denom
-    enter = np.where(denom < -1e-15, ratio, -np.inf).max(axis=1)
-    leave = np.where(denom > 1e-15, ratio, np.inf).min(axis=1)
-    outside = ((np.abs(denom) <= 1e-15) & (sa > 0.0)).any(axis=1)
+    # The ratio is read only where |denom| > 1e-15: divide by 1 elsewhere (no warnings, and
+    # cheaper than silencing them with np.errstate).
+    entering, leaving = denom < -1e-15, denom > 1e-15
+    ratio = -sa / np.where(entering | leaving, denom, 1.0)
+    enter = np.where(entering, ratio, -np.inf).max(axis=1)
+    leave = np.where(leaving, ratio, np.inf).min(axis=1)
+    outside = (~entering & ~leaving & (sa > 0.0)).any(axis=1)
     t_in = np.maximum(enter, 0.0)
     hit = ~outside & (t_in <= np.minimum(leave, 1.0))
     # Both ends at least this far outside one face's plane: the whole segment is.
@@ -209,7 +218,7 @@ class RangeWorld:
         self._synced: dict[str, tuple[tuple[Vec3, float, HumanPose], NDArray[np.float64] | None]]
         self._synced = {}
         self._spheres: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
-        self._planes: dict[str, NDArray[np.float64]] = {}
+        self._planes: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -338,15 +347,17 @@ class RangeWorld:
         products per subject as one at a time (tests/test_fast_paths.py compares the bits)."""
         count = len(ids)
         placed = [self._placement[subject_id] for subject_id in ids]
-        local = np.tile(_EYE, (count, len(JOINTS), 1, 1))
-        ks, js, mats = [], [], []
-        for k, (_, _, pose) in enumerate(placed):
-            for name, m in pose.joints.items():
-                ks.append(k)
-                js.append(_JOINT_INDEX[name])
-                mats.append(m)
-        if mats:
-            local[ks, js] = mats
+        # Only the pelvis (the yaw and the pose's root folded in) and the joints the poses
+        # turn need a quaternion: every other joint is the identity, whose quaternion
+        # matrices_to_quats gives as exactly (0, 0, 0, 1).
+        slots: list[list[int]] = []
+        mats: list[NDArray[np.float64]] = []
+        first_joints = []
+        for _, _, pose in placed:
+            first_joints.append(pose.joints.get(JOINTS[0], _EYE))
+            turned = [_JOINT_INDEX[name] for name in pose.joints]
+            slots.append(turned)
+            mats.extend(pose.joints.values())
         yaws = []
         for _, yaw_rad, _ in placed:
             cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
@@ -357,9 +368,18 @@ class RangeWorld:
         feet = np.array([xyz for xyz, _, _ in placed])
         bases = feet + (yaw @ pelvis[:, :, None])[:, :, 0]
         roots = np.array([pose.root_rotation for _, _, pose in placed])
-        local[:, 0] = yaw @ roots @ local[:, 0]
-        quats = matrices_to_quats(local.reshape(-1, 3, 3)).reshape(count, len(JOINTS), 4)
-        return bases.tolist(), quats.tolist()
+        roots = yaw @ roots @ np.array(first_joints)
+        quats = matrices_to_quats(np.concatenate([roots, mats]) if mats else roots).tolist()
+        joints = []
+        at = count
+        for k in range(count):
+            row = [_IDENTITY_QUAT] * len(JOINTS)
+            for slot in slots[k]:
+                row[slot] = quats[at]
+                at += 1
+            row[0] = quats[k]
+            joints.append(row)
+        return bases.tolist(), joints
 
     def subject_box(self, subject_id: str) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
@@ -929,7 +949,7 @@ class RangeWorld:
         only = frozenset({name})
         centre, radius = self._spheres[name]
         skeleton = self._skeletons[name]
-        planes = self._planes[name]
+        normals, offsets = self._planes[name]
         uid = self._subjects[name]
         m_chords = len(starts)
         r = int(rows[0])
@@ -944,24 +964,29 @@ class RangeWorld:
             motion(float(mid_t[r]), only)
             frames = self.subject_frames(name)
             world_c = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
-            a, b = starts[r, flights], stops[r, flights]
-            # Gaps from each segment: its bounding sphere's, or for the segments whose sphere
-            # the sub-chord enters, a bound from the hull's face planes.
-            gap = (
-                _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius[None, :]
-            )  # (F, J)
-            fl, seg = np.nonzero(gap <= 0.0)
-            if len(fl):
+            # Sub-chord r and the next WINDOW after it, all against the subject as posed now,
+            # in one batch: r for hits and its gap, the others for the look-ahead below.
+            stop = min(r + 1 + WINDOW, m_chords)
+            w = stop - r
+            f = len(flights)
+            a = starts[r:stop, flights].reshape(-1, 3)  # (W * F, 3), sub-chord-major
+            b = stops[r:stop, flights].reshape(-1, 3)
+            gap = _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius
+            pair, seg = np.nonzero(gap <= 0.0)
+            if len(pair):
+                # Inside a segment's sphere: the hull's face planes bound the gap, and on
+                # sub-chord r (the first F pairs) say where it enters the hull.
                 rot, pos = frames.rotation[seg], frames.position[seg]
                 rest = skeleton.rest[seg]
-                qa = rest + np.einsum("nji,nj->ni", rot, a[fl] - pos)
-                qb = rest + np.einsum("nji,nj->ni", rot, b[fl] - pos)
-                hit, t_in, bound = _clip(planes[seg], qa, qb)
-                gap[fl, seg] = np.maximum(bound, 0.0) - HULL_MARGIN_M
+                qa = rest + np.einsum("nji,nj->ni", rot, a[pair] - pos)
+                qb = rest + np.einsum("nji,nj->ni", rot, b[pair] - pos)
+                hit, t_in, bound = _clip(normals[seg], offsets[seg], qa, qb)
+                gap[pair, seg] = bound - HULL_MARGIN_M
+                hit &= pair < f
                 if hit.any():
-                    fl, seg, t_in = fl[hit], seg[hit], t_in[hit]
+                    fl, sg, t_in = pair[hit], seg[hit], t_in[hit]
                     q = qa[hit] + (qb[hit] - qa[hit]) * t_in[:, None]
-                    codes = region_codes(skeleton, seg, q)
+                    codes = region_codes(skeleton, sg, q)
                     order = np.lexsort((t_in, fl))  # per flight, its nearest entry first
                     fl, t_in, codes, q = fl[order], t_in[order], codes[order], q[order]
                     once = np.ones(len(fl), dtype=bool)
@@ -970,51 +995,28 @@ class RangeWorld:
                     first[who], hit_f[who] = r, t_in[once]
                     hit_uid[who], hit_region[who] = uid, codes[once]
                     hit_rest[who] = q[once]
+            gaps = gap.min(axis=1).reshape(w, f)
             # Sub-chord j > r can touch the subject (posed at j's middle) only once the path
             # from sub-chord r's start to j's end plus the subject's motion from r's middle
             # to j's middle closes the gap measured at r. Flights not near at r wait for
             # the first sub-chord where they are.
             still = r < first[flights]
+            if not still.any():
+                return
             live_f = flights[still]
-            gap_r = np.maximum(gap.min(axis=1), 0.0)[still]
+            gap_r = np.maximum(gaps[0, still], 0.0)
             motion_m = max_speed_mps * (mid_t[r + 1 :] - mid_t[r])
             ahead = before[r + 2 :, live_f] - before[r, live_f][None, :] + motion_m[:, None]
             can = (ahead >= gap_r[None, :]).any(axis=1)
             if not can.any():
                 return
             nxt = r + 1 + int(np.argmax(can))
-            # Look ahead: the next sub-chords against the subject as posed now; one whose gap
+            # Look ahead: a sub-chord of the window whose gap from the subject as posed now
             # exceeds the subject's motion until its middle cannot touch it there either.
-            if len(live_f) and nxt < m_chords:
-                js = np.arange(nxt, min(nxt + LOOK_AHEAD, m_chords))
-                ja, jb = starts[js][:, live_f], stops[js][:, live_f]  # (K, F, 3)
-                jgap = self._gaps(name, frames, world_c, ja.reshape(-1, 3), jb.reshape(-1, 3))
-                clear = (jgap.reshape(len(js), -1) > motion_m[js - r - 1, None]).all(axis=1)
-                nxt += int(np.argmin(clear)) if not clear.all() else len(js)
+            if nxt < stop:
+                clear = (gaps[nxt - r :, still] > motion_m[nxt - r - 1 : w - 1, None]).all(axis=1)
+                nxt += int(np.argmin(clear)) if not clear.all() else len(clear)
             r = nxt
-
-    def _gaps(
-        self,
-        name: str,
-        frames: Posed,
-        world_c: NDArray[np.float64],
-        a: NDArray[np.float64],
-        b: NDArray[np.float64],
-    ) -> NDArray[np.float64]:
-        """(P,) lower bounds on the distance of segments a -> b (P, 3) from subject `name`
-        posed in `frames` (`world_c`: its segments' sphere centres): a sphere's gap, or inside
-        the sphere, the hull's face-plane bound."""
-        _, radius = self._spheres[name]
-        gap = _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius[None, :]
-        fl, seg = np.nonzero(gap <= 0.0)
-        if len(fl):
-            rot, pos = frames.rotation[seg], frames.position[seg]
-            rest = self._skeletons[name].rest[seg]
-            qa = rest + np.einsum("nji,nj->ni", rot, a[fl] - pos)
-            qb = rest + np.einsum("nji,nj->ni", rot, b[fl] - pos)
-            _, _, bound = _clip(self._planes[name][seg], qa, qb)
-            gap[fl, seg] = bound - HULL_MARGIN_M
-        return np.asarray(gap.min(axis=1))
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
         """(2, 3) box round every segment of a subject as posed now."""

@@ -30,7 +30,7 @@ from physics.world import RangeWorld
 from range.review.render import SKY, Renderer, Scene
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from live_drill import crowd_blends
+from live_drill import CROWD_SPEED_MPS, crowd_blends, crowd_session
 
 BODY = SubjectBody()
 SKELETON = BODY.skeleton()
@@ -183,9 +183,21 @@ def test_a_subject_at_a_threshold_with_noise_does_not_flip(speed_mps: float, set
 def test_the_bench_crowd_walking_at_the_threshold_no_longer_blends() -> None:
     """bench/live_drill.py's crowd drill (30 subjects advancing at 0.3 m/s, 6 s simulated):
     before the hysteresis 175 clip changes, 8.5 subjects blending a frame; now none."""
-    blends_per_frame, changes = crowd_blends(30, 6.0)
+    blends_per_frame, changes = crowd_blends(30, 6.0, 0.3)
     assert changes == 0
     assert blends_per_frame == 0.0
+
+
+def test_the_bench_crowd_of_the_tick_figures_really_walks() -> None:
+    """bench/live_drill.py's tick figures time a crowd at CROWD_SPEED_MPS: every subject is in
+    the walk clip, not idle (at 0.3 m/s, under the walk threshold, the crowd stood idle)."""
+    assert CROWD_SPEED_MPS > WALK_ENTER_MPS
+    session, _ = crowd_session(3, 1.0, CROWD_SPEED_MPS)
+    assert {name: timeline[-1][1] for name, timeline in session.animator._changes.items()} == {
+        f"s{i}": Clip.WALK for i in range(3)
+    }
+    slow, _ = crowd_session(3, 1.0, 0.3)
+    assert all(timeline[-1][1] is Clip.IDLE for timeline in slow.animator._changes.values())
 
 
 def test_every_key_frame_is_drawn_as_it_is_hit() -> None:

@@ -20,6 +20,7 @@ from physics.human import (
     Skeleton,
     forward_kinematics,
     matrices_to_quats,
+    region_codes,
 )
 from physics.pose import quat_to_matrix
 
@@ -301,3 +302,26 @@ def test_kept_timelines_follow_every_clip_change() -> None:
         for name, m in want.joints.items():
             assert pose.joints[name].tobytes() == m.tobytes(), frame
     assert len(animator._changes["s1"]) > 10
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_zone_map_one_point_at_a_time_equals_the_vectorised_map(body: SubjectBody) -> None:
+    """region_codes maps up to 4 points (a deployment's hits) in Python floats, more with
+    numpy masks: the same region for every point, on every segment, in particular near the
+    map's splits (the face, the groin, the crotch, front and back at x = 0)."""
+    skeleton = body.skeleton()
+    rng = np.random.default_rng(11)
+    n = 20_000
+    segment = rng.integers(0, len(skeleton.segments), n)
+    h = skeleton.stature_m
+    # Points spread over the body, and points crowded near each split's threshold.
+    rest = np.column_stack(
+        [rng.normal(0.0, 0.05, n), rng.normal(0.0, 0.05, n), rng.uniform(0.4 * h, h, n)]
+    )
+    rest[::4, 0] = rng.choice([0.0, -0.02, 0.03 * h / 1.756], n // 4 + (n % 4 > 0))
+    whole = region_codes(skeleton, segment, rest)
+    assert len(set(whole.tolist())) >= 8  # the map's regions are all exercised
+    one_by_one = np.concatenate(
+        [region_codes(skeleton, segment[k : k + 3], rest[k : k + 3]) for k in range(0, n, 3)]
+    )
+    assert np.array_equal(whole, one_by_one)
