@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from drills.schema import DRILL_ID, Scene
 from physics.ballistics import builtin_loads
 from physics.datafiles import (
+    CheckedAgainst,
     DataFileError,
     Problem,
     StrictModel,
@@ -50,8 +51,13 @@ class CourseString(StrictModel):
     # A firearm string's load (physics/data/loads.toml id): None, the pistol's run load or the
     # rifle's DEFAULT_RIFLE_LOAD.
     load: str | None = None
-    distance_yd: float | None = Field(default=None, gt=0.0)
-    distance_ft: float | None = Field(default=None, gt=0.0)
+    # Up to the lane's length, which the course's cross-check names with its value.
+    distance_yd: Annotated[float | None, CheckedAgainst("lane_length_ft")] = Field(
+        default=None, gt=0.0
+    )
+    distance_ft: Annotated[float | None, CheckedAgainst("lane_length_ft")] = Field(
+        default=None, gt=0.0
+    )
     start: Literal["holster", "low_ready", "ready"] = "holster"
     hand: Hand = "both"
     # A hand switch inside the string (facts.md §3, FBI 2019 stage 1): after this many rounds

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Posi
 from peripherals.messages import CartridgeCode, Model
 from physics.body import BODY_SIZES, Stance, SubjectBody, body_for
 from physics.datafiles import (
+    CheckedAgainst,
     DataFileError,
     NotFoundError,
     Problem,
@@ -156,7 +157,8 @@ class AttributeChanges(StrictModel):
 class Subject(StrictModel):
     id: str
     role: Literal["subject", "bystander"] = "subject"  # a bystander is never a target
-    start_distance_ft: float = Field(gt=0.0)
+    # Up to the lane's length, which the drill's cross-check names with its value.
+    start_distance_ft: Annotated[float, CheckedAgainst("scene.lane_length_ft")] = Field(gt=0.0)
     lateral_ft: float = 0.0
     facing: Literal["officer", "away"] = "officer"
     held_object: HeldObject = HeldObject.NONE

@@ -1,0 +1,74 @@
+"""Issue 12, fourth new-user pass (reports/nu12.md), items 11-17 and 20b: each test holds the
+right value a user should see, and failed before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from drill_text import GOOD, drill_file
+
+from drills.course import load_course
+from drills.schema import load_drill
+from physics.datafiles import DataFileError
+from scoring.policy import load_policy
+
+PROJECT = Path(__file__).resolve().parent.parent
+POLICY = PROJECT / "scoring" / "data" / "policy-default.toml"
+FBI = PROJECT / "drills" / "data" / "courses" / "fbi-pistol-2019-v1.toml"
+
+
+def refused_drill(tmp_path: Path, text: str) -> str:
+    with pytest.raises(DataFileError) as caught:
+        load_drill(drill_file(tmp_path, text))
+    return str(caught.value)
+
+
+# -- 17: a number out of any sane size names the field's own allowed range ---------------------
+
+
+def test_a_subnormal_time_limit_names_the_time_limit_range(tmp_path: Path) -> None:
+    message = refused_drill(tmp_path, GOOD.replace("time_limit_s = 10.0", "time_limit_s = 1e-320"))
+    assert message == (
+        f"{tmp_path / 'd.toml'}:6: time_limit_s: 1e-320 is out of range:"
+        " allowed 1 <= time_limit_s <= 3600"
+    )
+
+
+def test_a_subject_a_billion_feet_away_names_the_lane(tmp_path: Path) -> None:
+    text = GOOD.replace("start_distance_ft = 30.0", "start_distance_ft = 1e9")
+    message = refused_drill(tmp_path, text)
+    assert message == (
+        f"{tmp_path / 'd.toml'}:10: subjects[0].start_distance_ft: 1e+09 ft is beyond the lane"
+        " (scene.lane_length_ft = 75): allowed 0 < distance <= 75"
+    )
+
+
+def test_a_billion_point_rule_names_the_points_range(tmp_path: Path) -> None:
+    text = POLICY.read_text(encoding="utf-8").replace("points = -20.0", "points = 1e9", 1)
+    path = tmp_path / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        load_policy(path)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s == "points = 1e9")
+    assert str(caught.value).startswith(f"{path}:{line}: rules[")
+    assert str(caught.value).endswith(
+        "].points: 1e+09 is out of range: allowed -1e+06 <= points <= 0"
+    )
+
+
+def test_a_course_string_a_billion_yards_away_names_the_lane(tmp_path: Path) -> None:
+    text = FBI.read_text(encoding="utf-8").replace("distance_yd = 3.0", "distance_yd = 1e9", 1)
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        load_course(path)
+    assert str(caught.value) == (
+        f"{path}:20: stages[0].strings[0].distance_yd: 1000000000 yd is beyond the lane:"
+        " allowed 0 < distance <= 25 yd (75 ft)"
+    )
+
+
+def test_a_number_without_bounds_still_names_the_sane_range(tmp_path: Path) -> None:
+    text = GOOD.replace("start_distance_ft = 30.0", "start_distance_ft = 30.0\nlateral_ft = 1e9")
+    assert "out of any sane range" in refused_drill(tmp_path, text)
