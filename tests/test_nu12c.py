@@ -72,3 +72,32 @@ def test_a_course_string_a_billion_yards_away_names_the_lane(tmp_path: Path) -> 
 def test_a_number_without_bounds_still_names_the_sane_range(tmp_path: Path) -> None:
     text = GOOD.replace("start_distance_ft = 30.0", "start_distance_ft = 30.0\nlateral_ft = 1e9")
     assert "out of any sane range" in refused_drill(tmp_path, text)
+
+
+# -- 16: conformance fails a device clock that runs fast, and does not blame the STATE rate ----
+
+
+@pytest.mark.parametrize("drift_ppm", [1e9, 5e5, 0.0])
+def test_conformance_times_the_device_clock_rate(drift_ppm: float) -> None:
+    from peripherals.conformance import check_peripheral
+    from peripherals.emulator import emulator_for
+    from peripherals.messages import Model
+    from range.clock import MonotonicClock
+
+    clock = MonotonicClock()
+    with emulator_for(Model.PISTOL, "CLOCK-1", clock, drift_ppm=drift_ppm) as emulator:
+        emulator.run_free()
+        checks = {c.name: c for c in check_peripheral(emulator.port or "", clock)}
+    device_clock, state_rate = checks["device clock"], checks["state rate"]
+    assert state_rate.passed, state_rate.detail
+    if drift_ppm == 0.0:
+        assert device_clock.passed, device_clock.detail
+        assert device_clock.detail.endswith("ppm against the host clock (limit +-200 ppm)")
+    else:
+        assert not device_clock.passed
+        assert device_clock.detail.startswith("runs at "), device_clock.detail
+        rate = float(device_clock.detail.removeprefix("runs at ").split("x ")[0])
+        assert rate == pytest.approx(1 + drift_ppm * 1e-6, rel=0.01)
+        assert "x the host's rate: between +" in device_clock.detail
+        assert device_clock.detail.endswith("(limit +-200 ppm)")
+        assert "corrected by its measured clock rate" in state_rate.detail
