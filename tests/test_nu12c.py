@@ -101,3 +101,154 @@ def test_conformance_times_the_device_clock_rate(drift_ppm: float) -> None:
         assert "x the host's rate: between +" in device_clock.detail
         assert device_clock.detail.endswith("(limit +-200 ppm)")
         assert "corrected by its measured clock rate" in state_rate.detail
+
+
+# -- 15: command-line values that were accepted although wrong ---------------------------------
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line a refused command prints (stderr), after checking it refused."""
+    from range.cli.main import main
+
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            "taser-10:x26p-21ft",
+            "openrange: --taser taser-10:x26p-21ft: x26p-21ft is a taser-x26p cartridge; taser-10"
+            " takes 1 cartridge(s), one per bay, each one of taser10 (or give taser-10 alone for"
+            " its default loads)",
+        ),
+        (
+            "taser-7:",
+            "openrange: --taser taser-7:: taser-7 takes 2 cartridge(s), one per bay, each one of"
+            " taser7-cq, taser7-standoff (or give taser-7 alone for its default loads)",
+        ),
+    ],
+)
+def test_a_taser_with_the_wrong_loads_is_refused_before_the_run(
+    spec: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "1", "--taser", spec]
+    assert _refused([*argv, "--runs-dir", str(tmp_path)], capsys) == expected
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["", "Ofc.\x1b[2J Rivera"])
+def test_an_officer_name_that_is_empty_or_holds_a_control_character_is_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    argv = ["drill", "run", "knife-approach-v1", "--officer", name, "--runs-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --officer:" in err
+    assert "\x1b" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def _export(tmp_path: Path, *options: str) -> list[str]:
+    from newuser_support import rivera_db
+
+    return ["records", "export", *options, "--db", rivera_db(tmp_path)]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            ["--format", "csv", "--attempt", "1"],
+            "--attempt is not used by --format csv (records from/to a date): it takes --from, --to",
+        ),
+        (
+            ["--format", "csv", "--valid-days", "10"],
+            "--valid-days is not used by --format csv (records from/to a date): it takes --from,"
+            " --to",
+        ),
+        (
+            ["--format", "html", "--attempt", "1", "--from", "2026-01-01"],
+            "--from is not used by --format html --attempt (one attempt's certificate): it takes"
+            " --attempt",
+        ),
+        (
+            ["--format", "html", "--from", "2026-01-01"],
+            "--from is not used by --format html (a roster as of --to): it takes --to,"
+            " --valid-days, --warn-days",
+        ),
+        (
+            ["--format", "html", "--warn-days", "400", "--valid-days", "10"],
+            "--warn-days 400 is longer than a qualification stays valid (--valid-days 10):"
+            " allowed 1 to 10",
+        ),
+    ],
+)
+def test_an_export_option_the_export_would_ignore_is_refused(
+    options: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _refused(_export(tmp_path, *options), capsys) == f"openrange: {expected}"
+
+
+def test_the_roster_export_still_takes_its_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    assert main(_export(tmp_path, "--format", "html")) == 0
+    assert "valid 365 days" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (
+            [
+                "analyze",
+                "spread",
+                "--cartridge",
+                "taser7-cq",
+                "--distance",
+                "7ft",
+                "--aim-error-mrad",
+                "1e9",
+            ],
+            "argument --aim-error-mrad: 1e9: from 0 to 100 mrad is needed",
+        ),
+        (
+            ["peripherals", "emulate", "taser-7", "--drift-ppm", "1e9"],
+            "argument --drift-ppm: 1e9: from -500000 to 500000 ppm is needed",
+        ),
+        (["peripherals", "emulate", "taser-7", "--serial", ""], "argument --serial: device serial"),
+        (
+            ["peripherals", "emulate", "taser-7", "--serial", "A" * 80],
+            "a serial is 1 to 64 of A-Z a-z 0-9 . _ -",
+        ),
+    ],
+)
+def test_an_option_out_of_its_range_is_refused_by_argparse(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_a_second_aim_is_refused_for_a_two_probe_cartridge(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", "7ft", "--aim2", "leg"]
+    assert _refused(argv, capsys) == (
+        "openrange: --aim2 is for a cartridge that fires one probe per pull (taser10);"
+        " taser7-cq fires 2 probes per pull at --aim"
+    )
