@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -322,6 +323,30 @@ class Drill(StrictModel):
         return model, loads
 
 
+# The nearest a subject may start: an arm's length from the officer (the closest built-in
+# drill starts at 6 ft); nearer, the two bodies overlap.
+MIN_START_DISTANCE_FT = 2.0
+
+
+def _check_expected_officer(
+    drill: Drill, problem: Callable[[tuple[str | int, ...], str], None]
+) -> None:
+    """A drill's expected_officer names a built-in officer script (or a script file)."""
+    name = drill.expected_officer
+    if name is None or name.endswith(".toml") or "/" in name:
+        return
+    from drills.officer import builtin_officers
+
+    known = builtin_officers()
+    if name not in known:
+        playing = sorted(s.id for s in known.values() if s.drill == drill.id)
+        which = f"one of {', '.join(playing)}" if playing else f"one of the {len(known)} built-in"
+        problem(
+            ("expected_officer",),
+            f"no built-in officer script {name!r}: {which} ids, or a script file's path (.toml)",
+        )
+
+
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
     lines = key_lines(text)
@@ -337,6 +362,12 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             problem(("subjects", k, "id"), f"subject id {subject.id!r} is used twice")
         subjects.add(subject.id)
         scene = drill.scene
+        if subject.start_distance_ft < MIN_START_DISTANCE_FT:
+            problem(
+                ("subjects", k, "start_distance_ft"),
+                f"{subject.start_distance_ft:g} ft is inside the officer's reach: allowed"
+                f" {MIN_START_DISTANCE_FT:g} <= distance <= {scene.lane_length_ft:g}",
+            )
         if subject.start_distance_ft > scene.lane_length_ft:
             problem(
                 ("subjects", k, "start_distance_ft"),
@@ -442,6 +473,7 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             "no phase with ends_drill = true can be reached from a start phase: the drill"
             " could only ever run out of time",
         )
+    _check_expected_officer(drill, problem)
     if problems:
         raise DataFileError(path, problems)
 

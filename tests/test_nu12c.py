@@ -252,3 +252,82 @@ def test_a_second_aim_is_refused_for_a_two_probe_cartridge(
         "openrange: --aim2 is for a cartridge that fires one probe per pull (taser10);"
         " taser7-cq fires 2 probes per pull at --aim"
     )
+
+
+# -- 12: a drill naming an officer script that does not exist, a subject inside the officer ----
+
+
+def test_a_drill_whose_expected_officer_does_not_exist_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "time_limit_s = 10.0", 'time_limit_s = 10.0\nexpected_officer = "nosuch-officer-v1"'
+    )
+    message = refused_drill(tmp_path, text)
+    assert message.startswith(
+        f"{tmp_path / 'd.toml'}:7: expected_officer: no built-in officer script"
+        " 'nosuch-officer-v1': one of the "
+    )
+    assert message.endswith(" built-in ids, or a script file's path (.toml)")
+
+
+def test_a_subject_inside_the_officer_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("start_distance_ft = 30.0", "start_distance_ft = 0.01")
+    assert refused_drill(tmp_path, text) == (
+        f"{tmp_path / 'd.toml'}:10: subjects[0].start_distance_ft: 0.01 ft is inside the"
+        " officer's reach: allowed 2 <= distance <= 75"
+    )
+
+
+# -- 13: course files: pass marks, par times and stage names out of range ----------------------
+
+
+def _course_refused(tmp_path: Path, old: str, new: str) -> str:
+    text = FBI.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        load_course(path)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        (
+            "pass_mark = { hits = 51 }",
+            "pass_mark.hits: 51 is more than the course's 50 shots: allowed 1 to 50",
+        ),
+        (
+            "pass_mark = { points = 0 }",
+            "pass_mark.points: Input should be greater than or equal to 1",
+        ),
+        (
+            "pass_mark = { points = 501 }",
+            "pass_mark.points: 501 is more than the 100 points possible: allowed 1 to 100",
+        ),
+    ],
+)
+def test_a_course_pass_mark_out_of_range_is_refused(
+    new: str, expected: str, tmp_path: Path
+) -> None:
+    assert _course_refused(tmp_path, "pass_mark = { points = 90 }", new).endswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("par", "expected"),
+    [
+        ("1e-300", "par_time_s: Input should be greater than or equal to 0.5"),
+        ("86401", "par_time_s: Input should be less than or equal to 600"),
+    ],
+)
+def test_a_course_par_time_out_of_range_is_refused(par: str, expected: str, tmp_path: Path) -> None:
+    assert _course_refused(tmp_path, "par_time_s = 3.0", f"par_time_s = {par}").endswith(expected)
+
+
+def test_a_course_stage_name_empty_or_twice_is_refused(tmp_path: Path) -> None:
+    assert "stages[0].name: String should have at least 1 character" in _course_refused(
+        tmp_path, 'name = "1: 3 yd"', 'name = ""'
+    )
+    assert _course_refused(tmp_path, 'name = "2: 5 yd"', 'name = "1: 3 yd"').endswith(
+        "stages[1].name: stage name '1: 3 yd' is used twice: each stage is named once"
+    )
