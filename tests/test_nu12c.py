@@ -331,3 +331,24 @@ def test_a_course_stage_name_empty_or_twice_is_refused(tmp_path: Path) -> None:
     assert _course_refused(tmp_path, 'name = "2: 5 yd"', 'name = "1: 3 yd"').endswith(
         "stages[1].name: stage name '1: 3 yd' is used twice: each stage is named once"
     )
+
+
+# -- 20b: a --dir refused as unsafe is not answered with "set XDG_RUNTIME_DIR" -----------------
+
+
+def test_an_unsafe_dir_given_with_dir_is_not_blamed_on_xdg_runtime_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    argv = ["peripherals", "emulate", "pistol", "--dir", str(shared), "--duration", "0.1"]
+    assert main(argv) == 4
+    err = capsys.readouterr().err
+    assert "XDG_RUNTIME_DIR" not in err
+    assert err.strip().endswith(
+        "replicas registered there cannot be trusted. Remove it, or choose a private folder"
+        " (mode 700, yours) instead"
+    )

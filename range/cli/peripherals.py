@@ -242,11 +242,13 @@ def _emulate(args: argparse.Namespace) -> int:
     require("serial", "numpy")
     from peripherals.emulator import LineFaults, emulator_for
     from peripherals.messages import Model
-    from peripherals.ports import default_emulator_dir, private_dir
+    from peripherals.ports import CHOSEN_DIR_REMEDY, default_emulator_dir, private_dir
     from range.clock import MonotonicClock
 
     # A folder given with --dir is checked as the default one is, before anything starts.
-    directory = private_dir(args.dir) if args.dir is not None else default_emulator_dir()
+    directory = (
+        private_dir(args.dir, CHOSEN_DIR_REMEDY) if args.dir is not None else default_emulator_dir()
+    )
     model = Model.from_slug(args.model)
     clock = MonotonicClock()
     emulator = emulator_for(
