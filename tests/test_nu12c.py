@@ -352,3 +352,69 @@ def test_an_unsafe_dir_given_with_dir_is_not_blamed_on_xdg_runtime_dir(
         "replicas registered there cannot be trusted. Remove it, or choose a private folder"
         " (mode 700, yours) instead"
     )
+
+
+# -- 14: a calibration profile holding nonsense is refused at load, by file, line and field -----
+
+
+def _profile(tmp_path: Path, **changes: str) -> tuple[Path, str]:
+    text = "\n".join(
+        [
+            "version = 1",
+            'serial = "EMU-taser-7"',
+            'model = "taser-7"',
+            'armorer = "J. Smith"',
+            "calibrated = 2026-11-01",
+            "expires = 2027-04-30",
+            "bore_origin_m = [0.0, 0.0, 0.0]",
+            "bore_direction = [0.0, 0.0, -1.0]",
+            "residual_mrad = 0.5",
+            "tolerance_mrad = 2.0",
+            "samples = 8",
+            "trigger_latency_s = 0.01",
+        ]
+    )
+    for key, value in changes.items():
+        lines = [f"{key} = {value}" if t.startswith(f"{key} =") else t for t in text.splitlines()]
+        text = "\n".join(lines)
+    path = tmp_path / "EMU-taser-7.toml"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path, text
+
+
+def test_a_sound_profile_loads(tmp_path: Path) -> None:
+    from range.calibration.profiles import load_profile
+
+    _profile(tmp_path)
+    profile = load_profile(tmp_path, "EMU-taser-7")
+    assert profile is not None and profile.model == "taser-7"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"model": '"banana"'}, ":3: model: 'banana' is not a replica model; one of taser-x26p,"),
+        (
+            {"bore_direction": "[0.0, 0.0, 0.0]"},
+            ":8: bore_direction: a unit vector is needed (its length is 0, not 1)",
+        ),
+        (
+            {"residual_mrad": "50.0"},
+            ":9: residual_mrad: 50 mrad is over the profile's tolerance_mrad 2: calibrate refuses",
+        ),
+        ({"trigger_latency_s": "1e6"}, ":12: trigger_latency_s: Input should be less than or"),
+        ({"trigger_latency_s": "5.0"}, ":12: trigger_latency_s: Input should be less than or"),
+        ({"tolerance_mrad": "1000.0"}, ":10: tolerance_mrad: Input should be less than or equal"),
+        ({"serial": '"OTHER-1"'}, ":2: serial: 'OTHER-1' is not the device's serial 'EMU-taser-7'"),
+        ({"expires": "2026-01-01"}, ":6: expires: 2026-01-01 is before calibrated 2026-11-01"),
+    ],
+)
+def test_a_profile_holding_nonsense_is_refused(
+    changes: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    from range.calibration.profiles import load_profile
+
+    path, _ = _profile(tmp_path, **changes)
+    with pytest.raises(DataFileError) as caught:
+        load_profile(tmp_path, "EMU-taser-7")
+    assert str(caught.value).startswith(f"{path}{expected}"), str(caught.value)
