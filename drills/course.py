@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -18,6 +18,7 @@ from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
 from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
 from physics.datafiles import (
+    CheckedAgainst,
     DataFileError,
     NotFoundError,
     Problem,
@@ -90,8 +91,13 @@ class CourseString(StrictModel):
     # A firearm string's load (physics/data/loads.toml id): None, the pistol's run load or the
     # rifle's DEFAULT_RIFLE_LOAD.
     load: str | None = None
-    distance_yd: float | None = Field(default=None, gt=0.0)
-    distance_ft: float | None = Field(default=None, gt=0.0)
+    # Up to the lane's length, which the course's cross-check names with its value.
+    distance_yd: Annotated[float | None, CheckedAgainst("lane_length_ft")] = Field(
+        default=None, gt=0.0
+    )
+    distance_ft: Annotated[float | None, CheckedAgainst("lane_length_ft")] = Field(
+        default=None, gt=0.0
+    )
     start: Literal["holster", "low_ready", "ready"] = "holster"
     hand: Hand = "both"
     # A hand switch inside the string (facts.md §3, FBI 2019 stage 1): after this many rounds
@@ -100,7 +106,9 @@ class CourseString(StrictModel):
     rounds: int = Field(default=0, ge=0, le=50)
     cartridges: int = Field(default=0, ge=0, le=2)
     cartridge: str | None = None  # TASER strings: the cartridge id (docs/physics.md)
-    par_time_s: float = Field(gt=0.0)
+    # From a half second (no string is shorter than a draw and one shot) to ten minutes (the
+    # longest shipped par is a few tens of seconds).
+    par_time_s: float = Field(ge=0.5, le=600.0)
     reload: bool = False  # a magazine change (or a second cartridge) inside the string
     stoppage: bool = False  # the instructor induces a stoppage to clear
     # TASER strings: the subject paces across the lane at this speed (0: it stands), walking
@@ -179,7 +187,7 @@ class CourseString(StrictModel):
 
 
 class Stage(StrictModel):
-    name: str
+    name: str = Field(min_length=1, pattern=r"\S")  # not empty nor only blanks; unique
     strings: list[CourseString] = Field(min_length=1)
     min_points: int = Field(default=0, ge=0)  # a per-stage minimum, where the course sets one
 
@@ -193,9 +201,11 @@ class TaserCriteria(StrictModel):
 
 
 class PassMark(StrictModel):
-    points: int | None = Field(default=None, ge=0)
+    # A pass mark of 0 would pass every attempt: at least 1 (at most what the course can
+    # score, checked by check_course).
+    points: int | None = Field(default=None, ge=1)
     percent: float | None = Field(default=None, gt=0.0, le=100.0)
-    hits: int | None = Field(default=None, ge=0)
+    hits: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one(self) -> PassMark:
@@ -339,13 +349,35 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
                         f" {_distance_limit(string, cart.wire_length_ft)} of wire",
                     )
                 )
+    names: set[str] = set()
+    for i, stage in enumerate(course.stages):
+        if stage.name in names:
+            problems.append(
+                Problem(
+                    locate(lines, ("stages", i, "name")),
+                    f"stages[{i}].name",
+                    f"stage name {stage.name!r} is used twice: each stage is named once",
+                )
+            )
+        names.add(stage.name)
     points = course.pass_mark.points
     if points is not None and points > course.max_points:
         problems.append(
             Problem(
                 locate(lines, ("pass_mark", "points")),
                 "pass_mark.points",
-                f"{points} is more than the {course.max_points} points possible",
+                f"{points} is more than the {course.max_points} points possible: allowed 1 to"
+                f" {course.max_points}",
+            )
+        )
+    hits = course.pass_mark.hits
+    shots = sum(s.shots for stage in course.stages for s in stage.strings)
+    if hits is not None and hits > shots:
+        problems.append(
+            Problem(
+                locate(lines, ("pass_mark", "hits")),
+                "pass_mark.hits",
+                f"{hits} is more than the course's {shots} shots: allowed 1 to {shots}",
             )
         )
     if problems:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,6 +19,7 @@ from peripherals.messages import CartridgeCode, Model
 from physics.animation import Clip
 from physics.body import BODY_SIZES, Stance, SubjectBody, body_for
 from physics.datafiles import (
+    CheckedAgainst,
     DataFileError,
     NotFoundError,
     Problem,
@@ -157,7 +159,8 @@ class AttributeChanges(StrictModel):
 class Subject(StrictModel):
     id: str
     role: Literal["subject", "bystander"] = "subject"  # a bystander is never a target
-    start_distance_ft: float = Field(gt=0.0)
+    # Up to the lane's length, which the drill's cross-check names with its value.
+    start_distance_ft: Annotated[float, CheckedAgainst("scene.lane_length_ft")] = Field(gt=0.0)
     lateral_ft: float = 0.0
     facing: Literal["officer", "away"] = "officer"
     held_object: HeldObject = HeldObject.NONE
@@ -325,6 +328,30 @@ class Drill(StrictModel):
         return model, loads
 
 
+# The nearest a subject may start: an arm's length from the officer (the closest built-in
+# drill starts at 6 ft); nearer, the two bodies overlap.
+MIN_START_DISTANCE_FT = 2.0
+
+
+def _check_expected_officer(
+    drill: Drill, problem: Callable[[tuple[str | int, ...], str], None]
+) -> None:
+    """A drill's expected_officer names a built-in officer script (or a script file)."""
+    name = drill.expected_officer
+    if name is None or name.endswith(".toml") or "/" in name:
+        return
+    from drills.officer import builtin_officers
+
+    known = builtin_officers()
+    if name not in known:
+        playing = sorted(s.id for s in known.values() if s.drill == drill.id)
+        which = f"one of {', '.join(playing)}" if playing else f"one of the {len(known)} built-in"
+        problem(
+            ("expected_officer",),
+            f"no built-in officer script {name!r}: {which} ids, or a script file's path (.toml)",
+        )
+
+
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
     lines = key_lines(text)
@@ -340,6 +367,12 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             problem(("subjects", k, "id"), f"subject id {subject.id!r} is used twice")
         subjects.add(subject.id)
         scene = drill.scene
+        if subject.start_distance_ft < MIN_START_DISTANCE_FT:
+            problem(
+                ("subjects", k, "start_distance_ft"),
+                f"{subject.start_distance_ft:g} ft is inside the officer's reach: allowed"
+                f" {MIN_START_DISTANCE_FT:g} <= distance <= {scene.lane_length_ft:g}",
+            )
         if subject.start_distance_ft > scene.lane_length_ft:
             problem(
                 ("subjects", k, "start_distance_ft"),
@@ -445,6 +478,7 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             "no phase with ends_drill = true can be reached from a start phase: the drill"
             " could only ever run out of time",
         )
+    _check_expected_officer(drill, problem)
     if problems:
         raise DataFileError(path, problems)
 

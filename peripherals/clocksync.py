@@ -51,6 +51,11 @@ class ClockSync:
     def samples(self) -> int:
         return len(self._samples)
 
+    def latest(self) -> SyncSample | None:
+        """The newest sample (a conformance check collects them to time the clock's rate)."""
+        with self._lock:
+            return self._samples[-1] if self._samples else None
+
     @property
     def error_bound_s(self) -> float:
         """Worst-case error of `to_host` near the samples, in seconds."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from peripherals.clock import Clock
+from peripherals.clocksync import MAX_DRIFT, SyncSample
 from peripherals.driver import ReplicaLink
 from peripherals.errors import PeripheralError
 from peripherals.messages import Laser, Led, MessageType, Nack, NackReason
@@ -24,6 +25,12 @@ STATE_MIN_HZ = 10.0
 # Long enough for ten STATE periods at the minimum rate.
 STATE_WINDOW_S = 1.0
 UNUSED_TYPE = 0xFE
+# The device clock must run at the host's rate within what a crystal can be off (clocksync's
+# MAX_DRIFT, 200 ppm: twice a crystal's +-100 ppm): clock sync cannot follow a faster drift.
+# Measured over this window from the PING round trips, each known to within half its round
+# trip; a clock fails only when its rate is proven outside the tolerance.
+MAX_CLOCK_RATE_ERROR = MAX_DRIFT
+CLOCK_WINDOW_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,9 @@ class _Run:
         self.link = link
         self.clock = clock
         self.checks: list[Check] = []
+        # Device seconds per host second, measured by the device clock check when it found the
+        # clock off (None: the clock runs at the host's rate, within MAX_CLOCK_RATE_ERROR).
+        self.bad_device_rate: float | None = None
 
     def check(self, name: str, fn: Callable[[], tuple[bool, str]]) -> None:
         try:
@@ -72,8 +82,8 @@ def check_peripheral(url: str, clock: Clock, *, timeout_s: float = 1.0) -> list[
         )
         run.check("capabilities", lambda: _capabilities(link))
         run.check("ping", lambda: _ping(link, clock))
-        run.check("state rate", lambda: _state_rate(run))
         run.check("device clock", lambda: _device_clock(run))
+        run.check("state rate", lambda: _state_rate(run))
         run.check("commands acknowledged", lambda: _acks(link))
         run.check("unknown command refused", lambda: _nack(link))
         run.check("resynchronises after garbage", lambda: _garbage(link))
@@ -110,7 +120,9 @@ def _ping(link: ReplicaLink, clock: Clock) -> tuple[bool, str]:
 
 def _state_rate(run: _Run) -> tuple[bool, str]:
     """STATE periods timed on the device's own stamps: the host's read times carry its
-    scheduling, and a count over a window is off by up to one STATE either way."""
+    scheduling, and a count over a window is off by up to one STATE either way. A device clock
+    found off (the check before) is corrected by its measured rate, so a fast clock is blamed
+    on the clock, not on the STATE stream."""
     run.link.state_times_us.clear()
     run.wait(STATE_WINDOW_S)
     stamps = list(run.link.state_times_us)
@@ -119,9 +131,12 @@ def _state_rate(run: _Run) -> tuple[bool, str]:
             f"{len(stamps)} STATE in {STATE_WINDOW_S:g} s: under {STATE_MIN_HZ:g} STATE/s"
             f" (protocol: at least {STATE_MIN_HZ:g})"
         )
-    span_s = (stamps[-1] - stamps[0]) * 1e-6
+    rate_of_clock = run.bad_device_rate or 1.0
+    span_s = (stamps[-1] - stamps[0]) * 1e-6 / rate_of_clock
     rate = (len(stamps) - 1) / span_s
     detail = f"{rate:.2f} STATE/s (protocol: at least {STATE_MIN_HZ:g})"
+    if run.bad_device_rate is not None:
+        detail += ", timed on the device's stamps corrected by its measured clock rate"
     # The stream must cover the window, not stop early: at most a period missing at each end.
     if span_s < STATE_WINDOW_S - 2 / STATE_MIN_HZ:
         return False, detail + f", but only over {span_s:.2f} s of {STATE_WINDOW_S:g} s"
@@ -129,13 +144,53 @@ def _state_rate(run: _Run) -> tuple[bool, str]:
 
 
 def _device_clock(run: _Run) -> tuple[bool, str]:
+    """The device clock advances, and at the host's rate: its rate is bounded from the
+    tightest PING round trip near each end of the window (each maps a device time to a host
+    time within half its round trip), and fails only when proven off by more than
+    MAX_CLOCK_RATE_ERROR."""
     first = run.link.last_device_time_us
-    run.wait(0.2)
+    samples: list[SyncSample] = []
+    end = run.clock.now_s() + CLOCK_WINDOW_S
+    while run.clock.now_s() < end:
+        if run.link.ping(0.05):
+            sample = run.link.sync.latest()
+            if sample is not None and (not samples or sample is not samples[-1]):
+                samples.append(sample)
     second = run.link.last_device_time_us
     if first is None or second is None:
         return False, "no timestamped frame arrived"
-    ok = second > first
-    return ok, f"advanced {(second - first) / 1e3:.1f} ms in 200 ms of host time"
+    if second <= first:
+        return False, f"did not advance in {CLOCK_WINDOW_S:g} s of host time"
+    if len(samples) < 6:
+        return False, f"only {len(samples)} PING round trips in {CLOCK_WINDOW_S:g} s"
+    third = len(samples) // 3
+    a = min(samples[:third], key=_wire)
+    b = min(samples[-third:], key=_wire)
+    host_s = b.host_mid_s - a.host_mid_s
+    wire_s = a.half_rtt_s + b.half_rtt_s
+    device_s = b.device_s - a.device_s
+    if host_s <= wire_s:
+        return False, "the PING round trips were too slow to time the device clock"
+    low, high = device_s / (host_s + wire_s), device_s / (host_s - wire_s)
+    rate = device_s / host_s
+    limit = f"(limit +-{MAX_CLOCK_RATE_ERROR * 1e6:.0f} ppm)"
+    detail = f"runs {(rate - 1) * 1e6:+.0f} ppm against the host clock {limit}"
+    if low > 1 + MAX_CLOCK_RATE_ERROR or high < 1 - MAX_CLOCK_RATE_ERROR:
+        run.bad_device_rate = rate
+        off = (
+            f"runs at {rate:.3f}x the host's rate"
+            if abs(rate - 1) > 0.01
+            else f"runs {(rate - 1) * 1e6:+.0f} ppm off the host's rate"
+        )
+        return False, (
+            f"{off}: between {(low - 1) * 1e6:+.0f} and {(high - 1) * 1e6:+.0f} ppm"
+            f" off over {host_s:.2f} s {limit}"
+        )
+    return True, detail
+
+
+def _wire(sample: SyncSample) -> float:
+    return sample.half_rtt_s
 
 
 def _acks(link: ReplicaLink) -> tuple[bool, str]:

@@ -28,7 +28,13 @@ class UnsafeRuntimeDirError(PeripheralInitError):
     """The folder where replicas register could be written by someone else."""
 
 
-def private_dir(path: Path) -> Path:
+# What to do about an unsafe folder: the default one comes from XDG_RUNTIME_DIR; a folder the
+# user chose (--dir) is replaced by another one.
+DEFAULT_DIR_REMEDY = "set XDG_RUNTIME_DIR to a private folder"
+CHOSEN_DIR_REMEDY = "choose a private folder (mode 700, yours) instead"
+
+
+def private_dir(path: Path, remedy: str = DEFAULT_DIR_REMEDY) -> Path:
     """`path`, made if missing with mode 0700, after checking that nobody else can plant a port
     in it: a real directory (not a symlink), owned by this user, not writable by group or
     others. Raises UnsafeRuntimeDirError naming the folder and what is wrong."""
@@ -47,8 +53,8 @@ def private_dir(path: Path) -> Path:
         problem = f"writable by group or others (mode {stat.S_IMODE(info.st_mode):o})"
     if problem is not None:
         raise UnsafeRuntimeDirError(
-            f"{path}: {problem}; replicas registered there cannot be trusted. Remove it, or set"
-            " XDG_RUNTIME_DIR to a private folder"
+            f"{path}: {problem}; replicas registered there cannot be trusted. Remove it, or"
+            f" {remedy}"
         )
     return path
 
@@ -78,7 +84,7 @@ class PortDirectory:
         """Register `port` here; the folder is checked as the default one is (private_dir):
         a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        private_dir(self.path)
+        private_dir(self.path, CHOSEN_DIR_REMEDY)
         link = self._link(model, serial)
         tmp = link.with_name(link.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):

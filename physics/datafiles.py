@@ -104,10 +104,69 @@ class StrictModel(BaseModel):
         name = info.field_name
         if name is None or name not in cls.model_fields:
             return value
-        error = _kind_error(cls.model_fields[name].annotation, value)
+        field = cls.model_fields[name]
+        verdict = _range_error(name, field.metadata, value)
+        if verdict is _CROSS_CHECKED:
+            return value
+        if isinstance(verdict, str):
+            raise ValueError(verdict)
+        error = _kind_error(field.annotation, value)
         if error is not None:
             raise ValueError(error)
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedAgainst:
+    """Field metadata: the field's upper limit is another field's value (a subject's distance
+    and the lane's length), checked by the model's cross-check, which names the limit with its
+    value. The field's own check then leaves the size of the number to that cross-check."""
+
+    limit: str
+
+
+_CROSS_CHECKED = object()
+
+
+def _range_error(name: str, metadata: Sequence[Any], value: Any) -> str | object | None:
+    """Why a number given to a field with its own bounds (`Field(ge=1, le=3600)`) is out of
+    the sane magnitude, naming the field's allowed range (the generic sane range otherwise);
+    _CROSS_CHECKED for a large number in a field whose upper limit a cross-check names
+    (CheckedAgainst); None when the number is sane (pydantic then checks the bounds) or when
+    the field has no bounds (the generic check of _kind_error names the sane range)."""
+    if isinstance(value, bool) or not isinstance(value, float | int):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    lower: tuple[float, str] | None = None
+    upper: tuple[float, str] | None = None
+    checked: str | None = None
+    for item in metadata:
+        if isinstance(item, CheckedAgainst):
+            checked = item.limit
+        for attr, sign in (("ge", "<="), ("gt", "<"), ("le", "<="), ("lt", "<")):
+            bound = getattr(item, attr, None)
+            if isinstance(bound, int | float) and not isinstance(bound, bool):
+                if attr in ("ge", "gt"):
+                    lower = (float(bound), sign)
+                else:
+                    upper = (float(bound), sign)
+    if abs(number) <= MAX_MAGNITUDE and not 0.0 < abs(number) < MIN_MAGNITUDE:
+        return None
+    if checked is not None and number > MAX_MAGNITUDE:
+        return _CROSS_CHECKED
+    if lower is None and upper is None:
+        return None
+    if 0.0 < abs(number) < MIN_MAGNITUDE and (lower is None or lower[0] <= 0.0):
+        return None  # a subnormal the bounds would take: the generic message says why not
+    low = f"{lower[0]:g} {lower[1]} " if lower is not None else f"{-MAX_MAGNITUDE:g} <= "
+    if upper is not None:
+        high = f" {upper[1]} {upper[0]:g}"
+    else:
+        high = f" <= {checked}" if checked is not None else f" <= {MAX_MAGNITUDE:g}"
+    given = repr(value) if abs(number) < MIN_MAGNITUDE else f"{number:g}"
+    return f"{given} is out of range: allowed {low}{name}{high}"
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -158,7 +158,15 @@ def test_a_drill_refuses_uncalibrated_replicas_unless_overridden(
     bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
     for serial in ("SIM-TASER-0001", "SIM-PISTOL-0001"):
         save_profile(
-            tmp_path, new_profile(serial, "emulated", "Sgt. Ortiz", bore, 2.0, date.today())
+            tmp_path,
+            new_profile(
+                serial,
+                "taser-7" if "TASER" in serial else "pistol",
+                "Sgt. Ortiz",
+                bore,
+                2.0,
+                date.today(),
+            ),
         )
     assert main([*base, "--no-save"]) == 0
 
@@ -183,7 +191,15 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
     bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
     for serial in ("SIM-TASER-0001", "SIM-PISTOL-0001"):
         save_profile(
-            profiles, new_profile(serial, "emulated", "Sgt. Ortiz", bore, 2.0, date.today())
+            profiles,
+            new_profile(
+                serial,
+                "taser-7" if "TASER" in serial else "pistol",
+                "Sgt. Ortiz",
+                bore,
+                2.0,
+                date.today(),
+            ),
         )
     assert main(run) == 0
     attempt = json.loads(capsys.readouterr().out)

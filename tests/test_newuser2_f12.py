@@ -330,5 +330,5 @@ def test_a_byte_order_mark_is_accepted_and_value_error_prefix_is_stripped(tmp_pa
     bad.write_text(edited, encoding="utf-8")
     with pytest.raises(DataFileError) as err:
         load_drill(bad)
-    assert "is out of any sane range" in str(err.value)
+    assert "is out of range: allowed 3 <= lane_width_ft <= 200" in str(err.value)
     assert "Value error, " not in str(err.value)

@@ -7,6 +7,7 @@ when it expires; a run or a qualification attempt records which profile each dev
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -15,9 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import DataFileError, FieldError, Problem, StrictModel, load_model
 from range.calibration.solver import MIN_SAMPLES, Boresight, CalibrationError
 
 
@@ -75,6 +76,12 @@ def check_name(name: str, what: str = "armorer") -> str:
     return check_text(name, what)
 
 
+# The widest boresight tolerance a profile may hold: 20 mrad is 5 in at 21 ft, far past the
+# 2 mrad default; the largest trigger latency a working replica can have.
+MAX_TOLERANCE_MRAD = 20.0
+MAX_TRIGGER_LATENCY_S = 1.0
+
+
 class CalibrationProfile(StrictModel):
     """One device's calibration, stored per serial number (docs/tracking.md)."""
 
@@ -87,14 +94,41 @@ class CalibrationProfile(StrictModel):
     bore_origin_m: tuple[float, float, float]
     bore_direction: tuple[float, float, float]
     residual_mrad: float = Field(ge=0.0)
-    tolerance_mrad: float = Field(gt=0.0)
+    tolerance_mrad: float = Field(gt=0.0, le=MAX_TOLERANCE_MRAD)
     samples: int = Field(ge=MIN_SAMPLES)
-    trigger_latency_s: float = 0.0
+    trigger_latency_s: float = Field(default=0.0, ge=0.0, le=MAX_TRIGGER_LATENCY_S)
 
     @field_validator("armorer")
     @classmethod
     def _armorer_is_a_name(cls, v: str) -> str:
         return check_name(v)
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        from peripherals.messages import Model
+
+        known = [m.slug for m in Model]
+        if v not in known:
+            raise ValueError(f"{v!r} is not a replica model; one of {', '.join(known)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CalibrationProfile:
+        norm = math.sqrt(sum(c * c for c in self.bore_direction))
+        if abs(norm - 1.0) > 1e-6:
+            raise FieldError(
+                ("bore_direction",), f"a unit vector is needed (its length is {norm:g}, not 1)"
+            )
+        if self.residual_mrad > self.tolerance_mrad:
+            raise FieldError(
+                ("residual_mrad",),
+                f"{self.residual_mrad:g} mrad is over the profile's tolerance_mrad"
+                f" {self.tolerance_mrad:g}: calibrate refuses such a boresight",
+            )
+        if self.expires < self.calibrated:
+            raise FieldError(("expires",), f"{self.expires} is before calibrated {self.calibrated}")
+        return self
 
     @property
     def boresight(self) -> Boresight:
@@ -138,7 +172,23 @@ def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
 
 def load_profile(folder: Path, serial: str) -> CalibrationProfile | None:
     path = profile_path(folder, serial)
-    return load_model(path, CalibrationProfile) if path.exists() else None
+    if not path.exists():
+        return None
+    profile = load_model(path, CalibrationProfile)
+    if profile.serial != serial:
+        line = next(
+            (
+                n
+                for n, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if t.startswith("serial")
+            ),
+            None,
+        )
+        raise DataFileError(
+            path,
+            [Problem(line, "serial", f"{profile.serial!r} is not the device's serial {serial!r}")],
+        )
+    return profile
 
 
 def new_profile(

@@ -30,6 +30,8 @@ _ONE = re.compile(rf"^\s*({_NUM})\s*(ft|yd|m|in)?\s*$")
 MAX_DISTANCE_FT = 3000.0  # 1,000 yd: past any pistol or TASER question a range master asks
 MAX_DISTANCES = 1000  # rows in one analysis
 MAX_TRIALS = 1_000_000  # deployments per distance: 100 times the default, minutes of work
+# A 1-sigma aim error of 100 mrad is 2.1 ft at 21 ft: past any officer a study models.
+MAX_AIM_ERROR_MRAD = 100.0
 _BOUNDS = f"more than 0 and at most {MAX_DISTANCE_FT:g} ft ({MAX_DISTANCE_FT / 3:g} yd)"
 
 
@@ -144,9 +146,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     spread.add_argument(
         "--aim-error-mrad",
-        type=cliutil.finite_nonneg_float,
+        type=cliutil.float_within(0.0, MAX_AIM_ERROR_MRAD, "mrad"),
         default=0.0,
-        help="1-sigma aim error per axis, milliradians (default 0)",
+        help="1-sigma aim error per axis, milliradians, 0 to 100 (default 0)",
     )
     spread.add_argument("--seed", type=cliutil.seed, default=0, help="random seed (default 0)")
     spread.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -207,7 +209,7 @@ def _spread(args: argparse.Namespace) -> int:
     import numpy as np
 
     from physics.analysis import FIRST_AIM_AWAY, SECOND_AIM, spread_study
-    from physics.taser import cartridge
+    from physics.taser import builtin_cartridges, cartridge
     from range.cli.progress import ProgressBar
 
     if args.trials < 1:
@@ -215,6 +217,12 @@ def _spread(args: argparse.Namespace) -> int:
     region = _region("--aim", args.aim)
     second = None if args.aim2 is None else _region("--aim2", args.aim2)
     cart = cartridge(args.cartridge)
+    if second is not None and cart.probes_per_pull != 1:
+        one_probe = [c.id for c in builtin_cartridges().values() if c.probes_per_pull == 1]
+        raise ValueError(
+            f"--aim2 is for a cartridge that fires one probe per pull ({', '.join(one_probe)});"
+            f" {cart.id} fires {cart.probes_per_pull} probes per pull at --aim"
+        )
     distances = distances_ft(args.distance, args.step)
     beyond = [d for d in distances if d > cart.wire_length_ft]
     if beyond:

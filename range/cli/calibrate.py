@@ -108,7 +108,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     bore.add_argument(
         "--tolerance-mrad",
-        type=cliutil.positive_float,
+        type=cliutil.bounded_float(20.0, "mrad"),
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )

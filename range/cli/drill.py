@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from peripherals.messages import Model
 from range.cli import sound
 from range.cli import util as cliutil
 from range.cli.debrief import add_debrief_options, check_debrief_options, make_debrief
@@ -159,6 +160,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--officer",
         default="scripted",
+        type=cliutil.person,
         metavar="NAME",
         help="who the officer is, for the records (default: scripted); with --live, required:"
         " the officer in the headset (a badge number or a name)",
@@ -365,8 +367,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _taser_options(spec: str | None) -> dict[str, object]:
     """RunConfig fields from `--taser MODEL[:CARTRIDGE,...]` (nothing when not given)."""
-    from peripherals.messages import Model
-
     if spec is None:
         return {}
     model, _, loads = spec.partition(":")
@@ -374,9 +374,34 @@ def _taser_options(spec: str | None) -> dict[str, object]:
     if not taser.is_taser:
         raise ValueError(f"--taser {spec}: {model} is not a TASER")
     out: dict[str, object] = {"taser_model": taser}
-    if loads:
-        out["taser_cartridges"] = tuple(c.strip() for c in loads.split(","))
+    if ":" in spec:
+        out["taser_cartridges"] = _taser_loads(spec, taser, loads)
     return out
+
+
+def _taser_loads(spec: str, taser: Model, loads: str) -> tuple[str, ...]:
+    """The cartridge ids of `--taser MODEL:LOADS`, one per bay, each one the model takes."""
+    from peripherals.emulator import TASER_SPECS
+    from physics.taser import builtin_cartridges
+
+    bays = TASER_SPECS[taser].bays
+    fits = [c.id for c in builtin_cartridges().values() if c.model == taser.slug]
+    allowed = (
+        f"{taser.slug} takes {bays} cartridge(s), one per bay, each one of {', '.join(fits)}"
+        f" (or give {taser.slug} alone for its default loads)"
+    )
+    chosen = tuple(c.strip() for c in loads.split(","))
+    if not loads.strip() or len(chosen) != bays or any(not c for c in chosen):
+        raise ValueError(f"--taser {spec}: {allowed}")
+    for cartridge_id in chosen:
+        known = builtin_cartridges().get(cartridge_id)
+        if known is None:
+            raise ValueError(f"--taser {spec}: unknown cartridge {cartridge_id!r}; {allowed}")
+        if known.model != taser.slug:
+            raise ValueError(
+                f"--taser {spec}: {cartridge_id} is a {known.model} cartridge; {allowed}"
+            )
+    return chosen
 
 
 def play(

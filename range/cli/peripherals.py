@@ -22,6 +22,10 @@ examples:
   openrange peripherals check /dev/ttyACM0         run the protocol conformance suite
 """
 
+# An emulated clock may run from half to one and a half times the host's rate: far past any
+# crystal (+-100 ppm) for fault drills and the conformance check, never stopped nor backwards.
+MAX_EMULATED_DRIFT_PPM = 500_000.0
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser(
@@ -79,7 +83,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="MODEL",
         help="taser-x26p, taser-x2, taser-7, taser-10, pistol or patrol-rifle",
     )
-    emulate.add_argument("--serial", default=None, help="serial number (default: EMU-<model>)")
+    emulate.add_argument(
+        "--serial",
+        default=None,
+        type=cliutil.device_serial,
+        help="serial number, 1 to 64 of A-Z a-z 0-9 . _ - (default: EMU-<model>)",
+    )
     emulate.add_argument(
         "--trigger-at",
         type=cliutil.finite_nonneg_float,
@@ -98,7 +107,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--corrupt", type=cliutil.probability, default=0.0, help="chance of a bad CRC per frame"
     )
     emulate.add_argument(
-        "--drift-ppm", type=cliutil.finite_float, default=0.0, help="device clock drift"
+        "--drift-ppm",
+        type=cliutil.float_within(-MAX_EMULATED_DRIFT_PPM, MAX_EMULATED_DRIFT_PPM, "ppm"),
+        default=0.0,
+        help="device clock drift, ppm: from -500000 (half speed) to 500000 (1.5x)",
     )
     emulate.add_argument(
         "--offset-s", type=cliutil.finite_float, default=0.0, help="device clock offset"
@@ -230,11 +242,13 @@ def _emulate(args: argparse.Namespace) -> int:
     require("serial", "numpy")
     from peripherals.emulator import LineFaults, emulator_for
     from peripherals.messages import Model
-    from peripherals.ports import default_emulator_dir, private_dir
+    from peripherals.ports import CHOSEN_DIR_REMEDY, default_emulator_dir, private_dir
     from range.clock import MonotonicClock
 
     # A folder given with --dir is checked as the default one is, before anything starts.
-    directory = private_dir(args.dir) if args.dir is not None else default_emulator_dir()
+    directory = (
+        private_dir(args.dir, CHOSEN_DIR_REMEDY) if args.dir is not None else default_emulator_dir()
+    )
     model = Model.from_slug(args.model)
     clock = MonotonicClock()
     emulator = emulator_for(

@@ -246,14 +246,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument(
         "--valid-days",
         type=cliutil.days,
-        default=365,
-        help="how long a qualification stays valid (default 365)",
+        default=None,
+        help="roster: how long a qualification stays valid (default 365)",
     )
     export.add_argument(
         "--warn-days",
         type=cliutil.days,
-        default=30,
-        help="roster: flag qualifications expiring within this many days (default 30)",
+        default=None,
+        help="roster: flag qualifications expiring within this many days (default 30, at most"
+        " --valid-days)",
     )
     export.add_argument(
         "--out", type=Path, default=None, help="output file (default: stdout for csv and html)"
@@ -706,6 +707,9 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.since is not None and args.until is not None and args.since > args.until:
         raise ValueError(f"--from {args.since} is after --to {args.until}: nothing lies between")
+    _check_export_options(args)
+    args.valid_days = 365 if args.valid_days is None else args.valid_days
+    args.warn_days = 30 if args.warn_days is None else args.warn_days
     with _open(args) as records:
         if args.format == "csv":
             csv_of = exports.export_drill_runs_csv if args.drill_runs else exports.export_csv
@@ -737,6 +741,37 @@ def _export(args: argparse.Namespace) -> int:
         for r in lines_
     ]
     return _pdf(args, "Qualification roster", page)
+
+
+def _check_export_options(args: argparse.Namespace) -> None:
+    """Refuse an option the export asked for would ignore (an option given is never dropped
+    silently): csv lists records, a certificate is one attempt's, a roster is as of --to."""
+    given = {
+        "--attempt": args.attempt is not None,
+        "--from": args.since is not None,
+        "--to": args.until is not None,
+        "--valid-days": args.valid_days is not None,
+        "--warn-days": args.warn_days is not None,
+    }
+    if args.format == "csv":
+        what, used = "--format csv (records from/to a date)", {"--from", "--to"}
+    elif args.attempt is not None:
+        what, used = f"--format {args.format} --attempt (one attempt's certificate)", {"--attempt"}
+    else:
+        what = f"--format {args.format} (a roster as of --to)"
+        used = {"--to", "--valid-days", "--warn-days"}
+    unused = [option for option, on in given.items() if on and option not in used]
+    if unused:
+        raise ValueError(
+            f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by {what}:"
+            f" it takes {', '.join(sorted(used))}"
+        )
+    valid = 365 if args.valid_days is None else args.valid_days
+    if args.warn_days is not None and args.warn_days > valid:
+        raise ValueError(
+            f"--warn-days {args.warn_days} is longer than a qualification stays valid"
+            f" (--valid-days {valid}): allowed 1 to {valid}"
+        )
 
 
 def _emit(args: argparse.Namespace, text: str) -> int:

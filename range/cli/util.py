@@ -179,6 +179,20 @@ def bounded_float(high: float, unit: str) -> Callable[[str], float]:
     return parse
 
 
+def float_within(low: float, high: float, unit: str) -> Callable[[str], float]:
+    """An argument type for a finite number from `low` to `high` (in `unit`); a value outside
+    is refused in one line that names the allowed range."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text}: from {low:g} to {high:g} {unit} is needed")
+        return value
+
+    parse.__name__ = f"number_of_{unit}"
+    return parse
+
+
 def probability(text: str) -> float:
     """A chance from 0 to 1."""
     value = _number(text)
