@@ -145,6 +145,7 @@ class LaneHeadset:
         self._course_flashes: list[tuple[float, Pose]] = []
         self._course_wires: list[Wire] = []
         self.muzzle: Pose | None = None  # the replica's muzzle as drawn this frame
+        self.cue_at: Pose | None = None  # where the cue shown this frame hangs (None: none)
 
     @property
     def renderer(self) -> Any:
@@ -465,6 +466,7 @@ class LaneHeadset:
         """The cue panel `self.cue` names, where `head` sees it; the other one out of sight."""
         hidden = HIDDEN
         where = cue_pose(head) if head is not None and head.valid else hidden
+        self.cue_at = where if self.cue else None
         for name in ("STANDBY", "GO"):
             self.renderer.pose_prop(f"cue:{name}", where if self.cue == name else hidden)
 
