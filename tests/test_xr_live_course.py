@@ -116,7 +116,11 @@ def tap(headset, eye, framebuffer, mvp):
         & (img[..., 0] - img[..., 1] < 20) & (img[..., 1] > img[..., 2] + 10)
     rows, cols = np.nonzero(paper)
     d = view.distance_m
+    from range.review.effects import WIRE_RGB
+    want = np.array([round(c * 255) for c in WIRE_RGB])
+    wires = int(np.count_nonzero(np.abs(img - want).max(axis=2) <= 2))
     sample = {
+        "wire_pixels": wires,
         "stage": view.stage, "string": view.string, "phase": view.phase, "t_rel": view.t_rel,
         "cue": headset.cue, "distance_m": d, "markers": headset._markers,
         "cue_rgb": pixel(image, mvp, headset.cue_at.position_m) if headset.cue_at else None,
@@ -301,6 +305,9 @@ def test_a_live_course_is_drawn_in_the_headset(monado_remote: MonadoSandbox, lan
     assert pistol_px is not None and max(pistol_px) < 60, pistol_px
     taser_px = next(s["slide"] for s in by_string[(1, 0)] if s["phase"] == "go")
     assert taser_px is not None and taser_px[0] > 2 * taser_px[2], taser_px
+    # No wire before the cartridge is fired; the wires from the replica to its probes after.
+    assert all(s["wire_pixels"] == 0 for s in samples if s["markers"] <= 4), samples
+    assert any(s["wire_pixels"] > 0 for s in taser_samples if s["markers"] > 4), taser_samples
     # Every round's hole and every probe got a marker.
     events = [
         json.loads(line)
