@@ -5,6 +5,11 @@ officer with real replicas on the range) draws and fires; each round or cartridg
 the replica, the serial link and PyBullet like a drill's. Shots after the par time are handled
 as the course says. A string that a device fault interrupts is reshot once the device is back:
 a peripheral fault is never scored as a failure.
+
+Live, with a headset, `LiveRange.draw` (range/xr/lane.py `LaneHeadset.course_frame`) is handed a
+`CourseView` every frame of the range timer and the strings, and the headset is the pose source
+(one graphics-bound session); without one (`--headless`), a pose-only session tracks the
+replicas and nothing is drawn.
 """
 
 from __future__ import annotations

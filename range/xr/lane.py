@@ -16,6 +16,13 @@ uploaded once when physics puts it; and the range timer's cue, a light
 panel above the line of sight: amber for STANDBY (before GO, and while the drill is
 suspended), green for GO (the first `GO_SHOWN_S` of the run).
 
+A live qualification course uses the same object and renderer (`course_frame`, which
+`range.runs.course.LiveRange.draw` calls each frame of the range timer and the strings with a
+`CourseView`): the course's scene, its paper target hung at the string's distance (one prop,
+moved per string) or the TASER string's subject standing or pacing there, the replica at its
+tracked pose, a marker for each hole and probe, a flash per round and a cartridge's wires, and
+the cue: amber through STANDBY, green for `GO_SHOWN_S` after the start signal.
+
 An empathy scene (a drill with `[empathy]`) is seen through its perspective subject's eyes, not
 the officer's: each frame the eye is that subject's (`range.review.replay.Viewpoint.eye_at`, the
 one eye-pose function replays use: eye height in its stance, gaze from where it stands), and the
