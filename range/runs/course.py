@@ -731,7 +731,7 @@ def _fire_string(
                 names = ", ".join(r.serial for r in frame.silent)
                 if live is not None:
                     live.say(f"device fault ({names}): the string will be reshot")
-                faults.wait_back(frame.silent)
+                faults.wait_back(frame.silent, lambda: show("standby", t0))
                 lane.poll()  # what a re-attached replica sends again belongs to the cut string
                 return False, t + 1.0
             for trigger in collector.feed(frame.events, lane.clock.now_s()):
