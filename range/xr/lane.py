@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from drills.course import FIREARMS
 from drills.engine import RunState
 from physics.body import SubjectBody
 from physics.pose import Pose
@@ -323,8 +324,8 @@ class LaneHeadset:
         if view.subject is not None:
             x, y, yaw, pose = view.subject
             renderer.pose_subject(COURSE_SUBJECT, (x, y, 0.0), yaw, pose)
-        taser = view.spec.weapon not in ("pistol", "rifle")
-        kind = "taser" if taser else "pistol"
+        # A rifle string's replica is drawn with the pistol's shape (no long-gun shape yet).
+        kind = "pistol" if view.spec.weapon in FIREARMS else "taser"
         if self._replica != kind:
             scene = Scene()
             scene.weapon(Pose((0.0, 0.0, 0.0)), kind)
