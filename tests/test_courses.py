@@ -17,7 +17,14 @@ from physics.pose import Pose, look_rotation
 from physics.targets import TARGETS
 from range.cli.main import main
 from range.clock import MonotonicClock
-from range.runs.course import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
+from range.runs.course import (
+    MUZZLE_HEIGHT_M,
+    CourseConfig,
+    CourseView,
+    LiveRange,
+    run_course,
+    target_point,
+)
 from scoring.course import Deployment, Shot, score_attempt
 
 MINIMAL = """\
@@ -343,9 +350,15 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
         said.append(line)
         calls.put(line)
 
+    # A headset's frames: the phase of each, and what the range had said when it was drawn.
+    drawn: list[tuple[str, int, str]] = []
+
+    def draw(view: CourseView) -> None:
+        drawn.append((view.phase, view.string, said[-1] if said else ""))
+
     live = LiveRange(
         [port], HeldStill(clock, aim), clock, say, np.random.default_rng(0), (0.1, 0.2),
-        search=[tmp_path],
+        search=[tmp_path], draw=draw,
     )  # fmt: skip
     try:
         config = CourseConfig(course, find_shooter("qualified"), 0, override_by="Lt. Hale")
@@ -356,6 +369,11 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
         pistol.stop()
     assert result.reshot == [(0, 0)]
     assert any("device fault (P-0042)" in line for line in said)
+    # Drawn throughout: STANDBY before each start signal, GO after it, and STANDBY frames while
+    # the cable was out (the runtime is never left without a frame).
+    phases = [phase for phase, _, _ in drawn]
+    assert phases[0] == "standby" and "go" in phases
+    assert any(p == "standby" and "device fault" in line for p, _, line in drawn), drawn[-5:]
     best = max(TARGETS[course.target].zones, key=lambda z: z.points).name
     assert [s.zone for s in result.shots] == [best] * 3  # the reshoot's, not the cut string's
     assert result.score.hits == 3 and result.score.passed

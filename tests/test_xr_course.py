@@ -3,9 +3,11 @@ through a real OpenXR runtime, run by the same course runner as the scripted sho
 
 The replicas are an emulated pistol and TASER 7 on real ptys, read through pyserial like
 hardware; the tracker is Monado's remote-driver right controller, moved by `RemoteRig` with a
-mount offset the armorer's calibration profile describes. The test is the officer: it listens to
-the range timer on stderr and, at each start signal, aims (at the target, or deliberately off
-it) and pulls the trigger. Root only, like every Monado test (CI runs as root).
+mount offset the armorer's calibration profile describes, through a pose-only (`--headless`)
+session: a bench without a headset (tests/test_xr_live_course.py draws a course in the
+headset). The test is the officer: it listens to the range timer on stderr and, at each start
+signal, aims (at the target, or deliberately off it) and pulls the trigger. Root only, like
+every Monado test (CI runs as root).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def test_an_officer_fires_a_course_live_on_tracked_replicas(
     process = monado_remote.openrange(
         "course", "run", str(course_file), "--badge", "4411", "--db", f"sqlite:///{db}",
         "--port", str(pistol.port), "--port", str(taser.port), "--profiles", str(profiles),
-        "--runs-dir", str(WORK / "runs"), "--json",
+        "--runs-dir", str(WORK / "runs"), "--json", "--headless",
     )  # fmt: skip
     assert process.stderr is not None and process.stdout is not None
     said: list[str] = []

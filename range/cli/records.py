@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from drills.course import CourseFile
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
+    from range.xr.lane import Tap
 
 
 def _db_option(p: argparse.ArgumentParser) -> None:
@@ -90,11 +92,36 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         " the attempt is fired live, the range timer calls each string on stderr, and each"
         " shot flies from the replica's tracked bore (OpenXR and its calibration profile)",
     )
+    run.add_argument(
+        "--lane",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the lane file naming its ports, hand, calibration and display (docs/lanes.md):"
+        " the attempt is fired live; options given here override the file's",
+    )
+    run.add_argument(
+        "--headless",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live: track the replicas with a pose-only OpenXR session and draw nothing (a"
+        " bench without a headset); by default the range, the string's target or subject,"
+        " the replica, what was fired and the timer's cue are drawn in the headset;"
+        " overrides the lane file's `headless`",
+    )
+    run.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live: also show the attempt from the officer's eyes in a desktop window (the"
+        " instructor's mirror); overrides the lane file's `mirror`",
+    )
     add_hand_option(run)
     add_calibration_options(run)
     add_sound_options(run)
     _db_option(run)
-    run.set_defaults(handler=_course_run)
+    # The lane file's hand unless --hand is given (add_hand_option's help says the default).
+    run.set_defaults(handler=_course_run, hand=None)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -291,11 +318,15 @@ def _answer(
     return code
 
 
-def _course_run(args: argparse.Namespace) -> int:
+def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
+    """`openrange course run`; `tap` (live with a headset) is called after each eye is drawn
+    (range/xr/lane.py: a test reads the swapchain image back)."""
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.course import find_shooter, read_course_file
     from range.records.store import OFFICER
     from range.runs.course import CourseConfig, run_course
+
+    _lane_options(args)
 
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
     course = source.course
@@ -324,7 +355,7 @@ def _course_run(args: argparse.Namespace) -> int:
             **calibration_options(args),  # type: ignore[arg-type]
         )
         if args.port:
-            result = _live(args, config, records)
+            result = _live(args, config, records, tap)
         else:
             result = run_course(config, records=records, badge=args.badge, resume=args.resume)
     finally:
@@ -394,23 +425,70 @@ def _resumable(
     return kept
 
 
-def _live(args: argparse.Namespace, config: CourseConfig, records: Records | None) -> AttemptResult:
-    """The attempt fired by an officer on real replicas, tracked through OpenXR."""
+def _lane_options(args: argparse.Namespace) -> None:
+    """The lane file's ports, hand, calibration gate and display under the options given
+    (an option given overrides the file's); `args.headless` and `args.mirror` become what the
+    live attempt does (range.runs.lanefile.display). Without --port or --lane, --headless and
+    --mirror are refused: they are for a live attempt."""
+    from range.runs.lanefile import display, load_lane
+
+    lane = load_lane(args.lane) if args.lane is not None else None
+    if lane is None and not args.port and (args.headless or args.mirror):
+        raise ValueError("--headless and --mirror are for a live attempt: add --port or --lane")
+    args.headless, args.mirror = display(lane, args.headless, args.mirror)
+    if lane is not None:
+        args.port = list(args.port) or list(lane.ports)
+        args.hand = args.hand or lane.hand
+        args.require_calibration = args.require_calibration or lane.calibration.required
+        if args.profiles is None:
+            args.profiles = lane.profiles_dir(args.lane)
+    args.hand = args.hand or "right"
+
+
+def _live(
+    args: argparse.Namespace,
+    config: CourseConfig,
+    records: Records | None,
+    tap: Tap | None = None,
+) -> AttemptResult:
+    """The attempt fired by an officer on real replicas, tracked through OpenXR: with a
+    headset, its one graphics-bound session draws every frame and tracks the replicas
+    (range/xr/lane.py `LaneHeadset.course_frame`); `--headless`, a pose-only session."""
     require("xr")
     import numpy as np
 
     from range.clock import MonotonicClock
-    from range.runs.course import LiveRange, run_course
-    from range.xr.runtime import OpenXRPoses
+    from range.runs.course import CourseView, LiveRange, run_course
+    from range.runs.poses import TrackedPoses
 
     clock = MonotonicClock()
     player = sound.live_player(args, None, config.seed)  # the timer's beep, heard
     try:
-        with OpenXRPoses(hand=args.hand, clock=clock) as source:
-            source.focused()
+        with ExitStack() as stack:
+            source: TrackedPoses
+            draw: Callable[[CourseView], None] | None = None
+            if args.headless:
+                from range.xr.runtime import OpenXRPoses
+
+                poses = stack.enter_context(OpenXRPoses(hand=args.hand, clock=clock))
+                poses.focused()
+                source = poses
+            else:
+                from range.xr.lane import LaneHeadset
+                from range.xr.session import HeadsetSession
+
+                session = stack.enter_context(HeadsetSession(hand=args.hand, clock=clock))
+                window = None
+                if args.mirror:
+                    from range.review.mirror import LiveMirror
+
+                    window = stack.enter_context(LiveMirror())
+                    session.make_current()
+                headset = LaneHeadset(session, tap=tap, mirror=window).wait_focused()
+                source, draw = headset, headset.course_frame
             timer = np.random.default_rng(args.seed)
             voice = sound.timer_voice(say, player)
-            live = LiveRange(args.port, source, clock, voice, timer)
+            live = LiveRange(args.port, source, clock, voice, timer, draw=draw)
             return run_course(
                 config, records=records, badge=args.badge, live=live, resume=args.resume
             )

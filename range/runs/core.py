@@ -220,11 +220,17 @@ class FaultPolicy:
         """The fault has lasted longer than the limit."""
         return self.since is not None and self.monotonic() - self.since > self.limit_s
 
-    def wait_back(self, silent: Sequence[Attached]) -> bool:
+    def wait_back(
+        self, silent: Sequence[Attached], between: Callable[[], None] | None = None
+    ) -> bool:
         """Keep looking for the silent replicas until all are back or the limit has passed
-        (a course string is reshot once they are). True when all came back."""
+        (a course string is reshot once they are). True when all came back. `between` is
+        called before each try (a live course's headset draws a frame: the runtime is never
+        left without one while a cable is out)."""
         missing = list(silent)
         while missing and not self.expired:
+            if between is not None:
+                between()
             found = self.reattach(missing)
             missing = [r for r in missing if r not in found]
         self.clear()

@@ -5,6 +5,11 @@ officer with real replicas on the range) draws and fires; each round or cartridg
 the replica, the serial link and PyBullet like a drill's. Shots after the par time are handled
 as the course says. A string that a device fault interrupts is reshot once the device is back:
 a peripheral fault is never scored as a failure.
+
+Live, with a headset, `LiveRange.draw` (range/xr/lane.py `LaneHeadset.course_frame`) is handed a
+`CourseView` every frame of the range timer and the strings, and the headset is the pose source
+(one graphics-bound session); without one (`--headless`), a pose-only session tracks the
+replicas and nothing is drawn.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import contextlib
 import json
 import math
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +37,7 @@ from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.animation import SubjectAnimator
 from physics.ballistics import fly_bullet, load
 from physics.body import Region
+from physics.human import HumanPose
 from physics.pose import Pose, look_rotation, quat_to_matrix
 from physics.targets import TARGETS
 from physics.taser import cartridge, fly_probes, laser_dots
@@ -65,6 +72,9 @@ MUZZLE_HEIGHT_M = 1.4
 # A string stops this long after its par time, or when its last round is fired.
 OVERTIME_S = 2.0
 REPLUG_AFTER_S = 0.3  # the fault drill's cable is out this long
+# A trigger's pose waits at most this long for a headset's pose stream to reach it (the stream
+# moves on only as frames are drawn): past it, the shot is untracked.
+POSE_WAIT_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +210,31 @@ def shooter_plan(string: CourseString, shooter: Shooter) -> list[tuple[float, st
     return plan
 
 
+@dataclass(frozen=True, slots=True)
+class CourseView:
+    """What a live course's headset draws this frame (range/xr/lane.py
+    `LaneHeadset.course_frame`): the course's range, the string's target (or TASER subject)
+    downrange at its distance, the range timer's phase ("standby" before the start signal,
+    "go" from it) and `t_rel` string time since it, the TASER subject's placement
+    (x, y metres, yaw radians, skeleton pose; None for a firearm string), the attempt's log so
+    far (its shots and deployments are drawn where physics put them), the replica that fires
+    the string (`serial`) and the calibration profiles its muzzle is drawn through, and the
+    host time `now_s`."""
+
+    course: Course
+    stage: int
+    string: int
+    spec: CourseString
+    distance_m: float
+    phase: str
+    t_rel: float
+    subject: tuple[float, float, float, HumanPose | None] | None
+    records: Sequence[LogRecord]
+    serial: str | None
+    profiles: Mapping[str, CalibrationProfile | None]
+    now_s: float
+
+
 @dataclass(slots=True)
 class LiveRange:
     """An officer on the range with real replicas: their serial ports, the pose source that
@@ -212,6 +247,9 @@ class LiveRange:
     rng: np.random.Generator
     standby_s: tuple[float, float] = (1.0, 3.0)  # a range timer's random start delay
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
+    # With a headset: draws each frame of the range timer and the strings (range/xr/lane.py
+    # `LaneHeadset.course_frame`, which is then also `poses`); None: a pose-only session.
+    draw: Callable[[CourseView], None] | None = None
 
 
 def run_course(
@@ -526,6 +564,18 @@ class LiveShooter(LiveHands):
         self.string = string
         self.end_s = string.par_time_s + OVERTIME_S
         self.last_fired: float | None = None
+        # With a headset: draws one frame (its pose stream moves on only as frames are drawn).
+        self.draw: Callable[[], None] | None = None
+
+    def muzzle(self, event: PeripheralEvent) -> Pose:
+        """As `LiveHands.muzzle`; with a headset, frames are drawn until its pose stream
+        reaches the trigger's time (POSE_WAIT_S at most: then the shot is untracked)."""
+        if self.draw is None:
+            return super().muzzle(event)
+        deadline = time.monotonic() + POSE_WAIT_S
+        while not self.covers(event) and time.monotonic() < deadline:
+            self.draw()
+        return self.front(event)
 
     def ready(self, aim: np.ndarray) -> None:
         self.poses.update()
@@ -550,7 +600,14 @@ def aim_sigma_rad(string: CourseString, shooter: Shooter, round_index: int) -> f
     return sigma
 
 
-def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: CourseString) -> float:
+def _range_timer(
+    live: LiveRange,
+    lane: LiveLane,
+    i: int,
+    j: int,
+    string: CourseString,
+    show: Callable[[str, float], None],
+) -> float:
     """Call the string, STANDBY for a random moment, then the start signal. Shots before it
     are not the string's: they are drained and said."""
     firearm = string.weapon in FIREARMS
@@ -567,6 +624,7 @@ def _range_timer(live: LiveRange, lane: LiveLane, i: int, j: int, string: Course
         if early:
             live.say("shot before the start signal: not counted")
         lane.service()
+        show("standby", t0)
         lane.advance_to(min(t0, live.clock.now_s() + DT_S))
     live.say("BEEP")
     return t0
@@ -599,8 +657,11 @@ def _fire_string(
             )
             aim = mover.step(0.0)
         hands.ready(aim)
+        show = _viewer(course, i, j, string, distance_m, lane, hands, mover, log, live)
+        if isinstance(hands, LiveShooter) and live is not None and live.draw is not None:
+            hands.draw = lambda: show("go", t0)
         if live is not None and isinstance(lane, LiveLane):
-            t0 = _range_timer(live, lane, i, j, string)
+            t0 = _range_timer(live, lane, i, j, string, show)
         log.emit(
             t0,
             "string_started",
@@ -663,13 +724,14 @@ def _fire_string(
                 aim = mover.step(t - t0)
                 if isinstance(hands, ScriptedShooterHands):
                     hands.aim = aim  # the scripted shooter tracks the subject
+            show("go", t0)
             lane.advance_to(t)
             frame = lane_frame(lane, hands, t - t0)
             if frame.silent:
                 names = ", ".join(r.serial for r in frame.silent)
                 if live is not None:
                     live.say(f"device fault ({names}): the string will be reshot")
-                faults.wait_back(frame.silent)
+                faults.wait_back(frame.silent, lambda: show("standby", t0))
                 lane.poll()  # what a re-attached replica sends again belongs to the cut string
                 return False, t + 1.0
             for trigger in collector.feed(frame.events, lane.clock.now_s()):
@@ -688,6 +750,42 @@ def _fire_string(
             t = round(t + DT_S, 9)
         hands.finish()
     return True, t + 1.0  # a second between strings
+
+
+def _viewer(
+    course: Course,
+    i: int,
+    j: int,
+    string: CourseString,
+    distance_m: float,
+    lane: Lane | LiveLane,
+    hands: ScriptedShooterHands | LiveShooter,
+    mover: PacingSubject | None,
+    log: MemoryLog,
+    live: LiveRange | None,
+) -> Callable[[str, float], None]:
+    """`show(phase, t0)`: draw the string as it is now in a live range's headset (a frame of
+    `LiveRange.draw`, string time from the start signal at host time t0); without a headset,
+    nothing."""
+    if live is None or live.draw is None or not isinstance(lane, LiveLane):
+        return lambda phase, t0: None
+    draw, clock = live.draw, live.clock
+    replica = lane.replica(_lane_weapon(string))
+    serial = replica.serial if replica is not None else None
+    profiles = hands.profiles if isinstance(hands, LiveShooter) else {}
+
+    def show(phase: str, t0: float) -> None:
+        subject: tuple[float, float, float, HumanPose | None] | None = None
+        if string.weapon not in FIREARMS:
+            subject = mover.placed if mover is not None else (distance_m, 0.0, math.pi, None)
+        now = clock.now_s()
+        view = CourseView(
+            course, i, j, string, distance_m, phase, now - t0, subject, log.records, serial,
+            profiles, now,
+        )  # fmt: skip
+        draw(view)
+
+    return show
 
 
 def target_point(course: Course, string: CourseString) -> tuple[float, float, float]:
@@ -756,6 +854,10 @@ class PacingSubject:
         body = world.body(TASER_SUBJECT)
         self.skeleton = body.skeleton()
         self.aim_z_m = body.aim_point(aim)[2]  # the height aimed at, on its midline
+        # Where it is now, as a headset draws it: x, y metres, yaw radians, skeleton pose.
+        self.placed: tuple[float, float, float, HumanPose | None] = (
+            distance_m, PACE_HALF_WIDTH_M, -math.pi / 2, None,
+        )  # fmt: skip
 
     def place(self, t_rel: float) -> tuple[float, float]:
         """(lateral y metres, yaw radians) at string time `t_rel`."""
@@ -778,6 +880,7 @@ class PacingSubject:
             self.skeleton,
         )
         self.world.pose_subject(TASER_SUBJECT, pose, (self.x_m, y, 0.0), yaw)
+        self.placed = (self.x_m, y, yaw, pose)
         aim: np.ndarray = np.array([self.x_m, y, self.aim_z_m - MUZZLE_HEIGHT_M])
         return aim
 

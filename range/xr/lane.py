@@ -16,6 +16,13 @@ uploaded once when physics puts it; and the range timer's cue, a light
 panel above the line of sight: amber for STANDBY (before GO, and while the drill is
 suspended), green for GO (the first `GO_SHOWN_S` of the run).
 
+A live qualification course uses the same object and renderer (`course_frame`, which
+`range.runs.course.LiveRange.draw` calls each frame of the range timer and the strings with a
+`CourseView`): the course's scene, its paper target hung at the string's distance (one prop,
+moved per string) or the TASER string's subject standing or pacing there, the replica at its
+tracked pose, a marker for each hole and probe, a flash per round and a cartridge's wires, and
+the cue: amber through STANDBY, green for `GO_SHOWN_S` after the start signal.
+
 An empathy scene (a drill with `[empathy]`) is seen through its perspective subject's eyes, not
 the officer's: each frame the eye is that subject's (`range.review.replay.Viewpoint.eye_at`, the
 one eye-pose function replays use: eye height in its stance, gaze from where it stands), and the
@@ -34,15 +41,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from drills.course import FIREARMS
 from drills.engine import RunState
 from physics.body import SubjectBody
 from physics.pose import Pose
+from physics.targets import TARGETS
 from range.review.effects import (
     ARC_AHEAD_M,
     ARC_HALF_M,
     ARC_RGB,
+    FLASH_S,
     EffectLog,
     EffectProps,
+    Impact,
+    Wire,
     draw_impact,
 )
 from range.review.mirror import OFFICER
@@ -55,6 +67,7 @@ from range.xr.runtime import XRUnavailableError
 from range.xr.session import HeadsetFrame, HeadsetSession
 
 if TYPE_CHECKING:
+    from range.runs.course import CourseView
     from range.runs.drill import Session
 
 # The range timer's cue panel: amber STANDBY, green GO (unlit, so it reads in any lighting).
@@ -67,6 +80,10 @@ CUE_AHEAD_M = 1.2
 CUE_ABOVE_M = 0.35
 CUE_HALF_M = (0.002, 0.08, 0.03)
 IMPACT_MARKER_M = 0.025
+HIDDEN = Pose((0.0, 0.0, -10.0))  # a prop or subject out of sight, under the floor
+COURSE_SUBJECT = "course-subject"  # a TASER string's subject, as the renderer knows it
+# A course's paper target hangs with its centre at muzzle height (range/runs/course.py).
+TARGET_CENTRE_M = 1.4
 
 # tap(headset, eye, framebuffer, mvp): called after each eye is drawn (a test reads the
 # swapchain image back; the instructor's tools could too).
@@ -127,6 +144,16 @@ class LaneHeadset:
         self.stage_mvp: NDArray[np.float64] = np.eye(4)
         # Where the TASER's arc is drawn this frame (at its front while it arcs), or None.
         self.arc_at: tuple[float, float, float] | None = None
+        # A live course (`course_frame`): what is drawn now, which string's range is set up,
+        # the log records read, the muzzle flashes and wires of its shots and deployments.
+        self.course: CourseView | None = None
+        self._course_id: int | None = None
+        self._course_string: tuple[int, int] | None = None
+        self._course_seen = 0
+        self._course_flashes: list[tuple[float, Pose]] = []
+        self._course_wires: list[Wire] = []
+        self.muzzle: Pose | None = None  # the replica's muzzle as drawn this frame
+        self.cue_at: Pose | None = None  # where the cue shown this frame hangs (None: none)
 
     @property
     def renderer(self) -> Any:
@@ -175,6 +202,17 @@ class LaneHeadset:
             self._attach(run)
         self.pump()
 
+    def course_frame(self, view: CourseView) -> None:
+        """A live course's frame (`range.runs.course.LiveRange.draw`): draw the course's range,
+        the string's target or subject, the replica, what was fired and the timer's cue."""
+        if self._course_id != id(view.course):
+            self._attach_course(view)
+        if self._course_string != (view.stage, view.string):
+            self._set_up_string(view)
+        self.course = view
+        self.started = view.phase == "go"
+        self.pump()
+
     def pump(self) -> HeadsetFrame:
         """One headset frame (the runtime's events, and a rendered frame in a running state)."""
         self.last = frame = self.session.frame(self._draw, self._prepare)
@@ -211,10 +249,48 @@ class LaneHeadset:
             self.view = Viewpoint.parse(drill.empathy.perspective, drill)
             renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")
 
+    def _attach_course(self, view: CourseView) -> None:
+        """Upload a course's range once: the lane, its cover and props, the paper target (posed
+        at each string's distance), the cue."""
+        self._course_id = id(view.course)
+        self._course_string = None
+        self.session.make_current()
+        course = view.course
+        scene = Scene()
+        scene.setting(course.scene)
+        renderer = self.renderer
+        renderer.load(scene)
+        renderer.lighting = LIGHTING[course.scene.lighting]
+        renderer.cone = None
+        renderer.add_prop("cue:STANDBY", cue_panel(STANDBY_RGB))
+        renderer.add_prop("cue:GO", cue_panel(GO_RGB))
+        paper = Scene()
+        paper.paper_target(TARGETS[course.target], (0.0, 0.0, TARGET_CENTRE_M))
+        renderer.add_prop("target", paper)
+        renderer.pose_prop("target", HIDDEN)
+        self._replica = None
+        self._effect_props = None
+
+    def _set_up_string(self, view: CourseView) -> None:
+        """A new string: the paper target at its distance, or its TASER subject (uploaded once
+        a string); the last string's wires taken down."""
+        self._course_string = (view.stage, view.string)
+        renderer = self.renderer
+        self._course_wires = []
+        if view.subject is None:
+            renderer.pose_prop("target", Pose((view.distance_m, 0.0, 0.0)))
+            renderer.remove_subject(COURSE_SUBJECT)
+        else:
+            renderer.pose_prop("target", HIDDEN)
+            body = view.spec.subject.body()
+            renderer.add_subject(COURSE_SUBJECT, body, COLOURS["subject"], "none")
+
     def _prepare(self, poses: dict[str, Pose]) -> None:
         """Move everything to where the run has it (transforms only)."""
         run, renderer = self.run, self.renderer
         if run is None:
+            if self.course is not None:
+                self._prepare_course(self.course, poses)
             return
         drill = run.config.drill
         roles = {s.id: s.role for s in drill.subjects}
@@ -239,6 +315,72 @@ class LaneHeadset:
         self._add_impacts(run)
         self._pose_effects(run)
         self._pose_cue(run, head)
+
+    def _prepare_course(self, view: CourseView, poses: dict[str, Pose]) -> None:
+        """A live course's frame, by transforms: the TASER subject where it paces, the replica
+        at its tracked pose (through its calibration profile), a marker for each shot's hole
+        or probe, each round's flash and each cartridge's wires, and the timer's cue."""
+        renderer = self.renderer
+        if view.subject is not None:
+            x, y, yaw, pose = view.subject
+            renderer.pose_subject(COURSE_SUBJECT, (x, y, 0.0), yaw, pose)
+        # A rifle string's replica is drawn with the pistol's shape (no long-gun shape yet).
+        kind = "pistol" if view.spec.weapon in FIREARMS else "taser"
+        if self._replica != kind:
+            scene = Scene()
+            scene.weapon(Pose((0.0, 0.0, 0.0)), kind)
+            renderer.add_prop("replica", scene)
+            self._replica = kind
+        tracker = poses.get("aim")
+        self.muzzle = None
+        if tracker is None or not tracker.valid:
+            renderer.pose_prop("replica", HIDDEN)
+        else:
+            profile = view.profiles.get(view.serial) if view.serial is not None else None
+            self.muzzle = profile.boresight.muzzle(tracker) if profile is not None else tracker
+            renderer.pose_prop("replica", self.muzzle)
+        self._course_fired(view)
+        if self._effect_props is None:
+            self._effect_props = EffectProps(renderer)
+        now = view.now_s
+        self._course_flashes = [(at, p) for at, p in self._course_flashes if now - at < FLASH_S]
+        wires = self._course_wires
+        if self.muzzle is not None:  # the wires hang from the cartridge: the replica now
+            start = self.muzzle.position_m
+            wires = [Wire(w.serial, w.probe, start, w.probe_m) for w in wires]
+        self._effect_props.update(wires, [p for _, p in self._course_flashes])
+        self.cue = (
+            "STANDBY" if view.phase == "standby" else ("GO" if view.t_rel < GO_SHOWN_S else "")
+        )
+        self._show_cue(poses.get("head"))
+
+    def _course_fired(self, view: CourseView) -> None:
+        """What the attempt's log says was fired since the last frame: a marker where each
+        round struck or each probe landed (uploaded once), a flash at the muzzle that fired it,
+        and a cartridge's wires."""
+        records = view.records
+        while self._course_seen < len(records):
+            r = records[self._course_seen]
+            self._course_seen += 1
+            impacts: list[Impact] = []
+            if r.kind == "shot":
+                p = r.data["point"]
+                point = (float(p[0]), float(p[1]), float(p[2]))
+                impacts.append(Impact(r.t, "bullet", point, r.data.get("stopped_by")))
+                if self.muzzle is not None:
+                    self._course_flashes.append((r.t, self.muzzle))
+            elif r.kind == "deployment":
+                start = self.muzzle.position_m if self.muzzle is not None else (0.0, 0.0, 1.4)
+                for probe in r.data["impacts"]:
+                    p = probe["point"]
+                    where = (float(p[0]), float(p[1]), float(p[2]))
+                    impacts.append(Impact(r.t, "probe", where, probe.get("target")))
+                    self._course_wires.append(Wire(view.serial, int(probe["probe"]), start, where))
+            for impact in impacts:
+                scene = Scene()
+                draw_impact(scene, impact, IMPACT_MARKER_M)
+                self.renderer.add_prop(f"impact:{self._markers}", scene)
+                self._markers += 1
 
     def _perspective(self, run: Session, head: Pose | None) -> Pose | None:
         """An empathy scene's frame: the officer's body posed where the engine has the officer,
@@ -326,8 +468,13 @@ class LaneHeadset:
         suspended = run.engine.state is RunState.SUSPENDED
         go = self.started and not suspended and run.engine.t < GO_SHOWN_S
         self.cue = "GO" if go else ("STANDBY" if suspended or not self.started else "")
-        hidden = Pose((0.0, 0.0, -10.0))
+        self._show_cue(head)
+
+    def _show_cue(self, head: Pose | None) -> None:
+        """The cue panel `self.cue` names, where `head` sees it; the other one out of sight."""
+        hidden = HIDDEN
         where = cue_pose(head) if head is not None and head.valid else hidden
+        self.cue_at = where if self.cue else None
         for name in ("STANDBY", "GO"):
             self.renderer.pose_prop(f"cue:{name}", where if self.cue == name else hidden)
 
