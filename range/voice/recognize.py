@@ -8,7 +8,9 @@ output where its words fit better than phones do, by more than the garbage weigh
 The dictionary holds the phrase book's words and the garbage phones only.
 
 Decoding streams: the decoder gets each 30 ms block as it arrives while the VAD says speech, so
-when speech ends only the end of the utterance is left to compute. PocketSphinx's lattice
+when speech ends only the end of the utterance is left to compute; and an act is decided as soon
+as the best path so far is whole phrases and the words have stopped (EarlyRule), without
+waiting for the endpointer. PocketSphinx's lattice
 best-path pass is off: on a grammar with a garbage loop it takes seconds and adds nothing here.
 """
 
@@ -30,9 +32,9 @@ from range.voice.audio import SAMPLE_RATE_HZ, Pcm
 # higher rejects more chatter and more true commands. Tuned on the tuning split (voices
 # en-us+m1, en-us+f2 at 150 wpm, four sentences of chatter; never the bench's), docs/speech.md.
 GARBAGE_WEIGHT = 1e-6
-# The confidence is the share of frames between the first and last phrase word that the
-# decoder gave to phrase words. Chatter comes out as phrases split by garbage (0.4-0.8); a
-# spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT on the tuning split.
+# The confidence is the share of the utterance's frames that the decoder gave to phrase words
+# rather than to loud garbage (QUIET_DB, EDGE_DB below). Chatter comes out as phrases split by
+# garbage (0.4-0.8); a spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT.
 MIN_CONFIDENCE = 0.99
 # Garbage in a quiet stretch between phrase words is a pause, not other speech: a garbage frame
 # counts against the confidence only when its level is within QUIET_DB of the utterance's loud
@@ -53,7 +55,7 @@ VAD_WINDOW_S = 0.21
 EARLY_STABLE_S = 0.09
 EARLY_PREFIX_STABLE_S = 0.21  # when the last phrase begins a longer one ("drop it" ...)
 EARLY_QUIET_FRAMES = 3
-EARLY_DROP_DB = 8.0
+EARLY_DROP_DB = 6.0
 # The cepstral mean the decoder starts from (it adapts as it hears speech). PocketSphinx's default
 # (40,3,-1) is far from speech and cost the first utterance of a stream its words ("show me
 # your hands" in espeak-ng's en voice came out "are you okay"); this is where the decoder's own
