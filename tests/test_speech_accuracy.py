@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +135,50 @@ def test_a_phrase_that_begins_a_longer_one_waits_longer() -> None:
     assert t is not None and t >= rule.prefix_stable_s - 1e-6
     knife = _first_decision([_note(n.t_s, "drop the knife", n.level_db) for n in notes])
     assert knife is not None and knife < t
+
+
+@needs_espeak
+def test_the_benchs_replay_of_notes_decides_as_the_live_listener_does() -> None:
+    # bench/speech.py --tune-early tunes the rule by replaying notes; the replay must be the
+    # listener's own decision, or the tuning tunes something else.
+    import importlib.util
+
+    from range.voice.corpus import mix_at_snr, speech_16k, speech_end_s
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_speech", Path(__file__).resolve().parent.parent / "bench" / "speech.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_speech"] = bench  # dataclasses look their module up there
+    spec.loader.exec_module(bench)
+    book = builtin_phrasebook()
+    speech = speech_16k("get on the ground", "en-us", 150)
+    pcm = mix_at_snr(speech, 10.0, np.random.default_rng(2))
+    rule = EarlyRule(drop_db=4.0)
+
+    def live(early: EarlyRule | None, notes: list[Note] | None = None) -> list[tuple[str, float]]:
+        observe = None if notes is None else notes.append
+        listener = Listener(Recognizer(book), early=early, observe=observe, clock=lambda: 0.0)
+        return [(h.act, h.decided_s) for h in listen(file_blocks(pcm), listener)]
+
+    notes: list[Note] = []
+    late = live(None, notes)
+    trial = bench.Trial(
+        "get on the ground",
+        "command.get_down",
+        "en-us",
+        150,
+        10.0,
+        [],
+        0.0,
+        speech_end_s(speech),
+        notes,
+    )
+    heard = [
+        h
+        for h in listen(file_blocks(pcm), Listener(Recognizer(book), early=None, clock=lambda: 0.0))
+    ]
+    replayed = bench.replay(replace(trial, heard=heard), rule, book)
+    assert [(h.act, h.decided_s) for h in replayed.heard] == live(rule)
+    assert live(rule)[0][1] < late[0][1]
