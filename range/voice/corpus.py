@@ -18,7 +18,7 @@ SPEEDS_WPM = (140, 175)
 SNRS_DB = (20.0, 10.0, 5.0)
 # The tuning split (GARBAGE_WEIGHT is chosen on it): other voices, speed and sentences than the
 # bench's test split above, so the bench's figures are held out.
-TUNING_VOICES = ("en-us+m1", "en-us+f2")
+TUNING_VOICES = ("en-us+m1", "en-us+f2", "en-us+m5", "en-us+f4")
 TUNING_SPEEDS_WPM = (150,)
 LEAD_S = 1.0  # noise before and after the speech: the VAD must find it
 
@@ -36,6 +36,10 @@ TUNING_CHATTER = (
     "i think we should get lunch after the briefing",
     "the range officer wants everyone at lane four",
     "unit nine copy, show me en route to the station",
+    "did you see the game on sunday, it was close",
+    "we need more targets for lane two before noon",
+    "the suspect vehicle was last seen heading north",
+    "put the new batteries in the radio when you get back",
 )
 
 

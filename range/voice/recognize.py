@@ -8,7 +8,9 @@ output where its words fit better than phones do, by more than the garbage weigh
 The dictionary holds the phrase book's words and the garbage phones only.
 
 Decoding streams: the decoder gets each 30 ms block as it arrives while the VAD says speech, so
-when speech ends only the end of the utterance is left to compute. PocketSphinx's lattice
+when speech ends only the end of the utterance is left to compute; and an act is decided as soon
+as the best path so far is whole phrases and the words have stopped (EarlyRule), without
+waiting for the endpointer. PocketSphinx's lattice
 best-path pass is off: on a grammar with a garbage loop it takes seconds and adds nothing here.
 """
 
@@ -30,14 +32,35 @@ from range.voice.audio import SAMPLE_RATE_HZ, Pcm
 # higher rejects more chatter and more true commands. Tuned on the tuning split (voices
 # en-us+m1, en-us+f2 at 150 wpm, four sentences of chatter; never the bench's), docs/speech.md.
 GARBAGE_WEIGHT = 1e-6
-# The confidence is the share of frames between the first and last phrase word that the
-# decoder gave to phrase words. Chatter comes out as phrases split by garbage (0.4-0.8); a
-# spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT on the tuning split.
+# The confidence is the share of the utterance's frames that the decoder gave to phrase words
+# rather than to loud garbage (QUIET_DB, EDGE_DB below). Chatter comes out as phrases split by
+# garbage (0.4-0.8); a spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT.
 MIN_CONFIDENCE = 0.99
+# Garbage in a quiet stretch between phrase words is a pause, not other speech: a garbage frame
+# counts against the confidence only when its level is within QUIET_DB of the utterance's loud
+# frames (90th percentile between the first and last phrase word). Without it "police, drop the
+# knife" (a pause at the comma, filled by a garbage phone) was refused.
+QUIET_DB = 12.0
+EDGE_DB = 6.0
+EDGE_MIN_FRAMES = 10
+FRAME_SAMPLES = 160  # the decoder's 10 ms frame shift at 16 kHz
 # Audio before the VAD's speech start given to the decoder: the acoustic model needs context.
 PAD_S = 0.3
 # The endpointer's decision window: speech ends after this much non-speech (so it adds to latency).
 VAD_WINDOW_S = 0.21
+# Deciding before the endpointer does (EarlyRule): the endpointer ends an utterance 0.2-0.7 s
+# after the words in range noise, so an act is decided as soon as the decoder's best path so far
+# is whole phrases, has stayed the same for EARLY_STABLE_S and the sound has dropped
+# EARLY_DROP_DB below the utterance's loud frames. Tuned on the tuning split (docs/speech.md).
+EARLY_STABLE_S = 0.09
+EARLY_PREFIX_STABLE_S = 0.21  # when the last phrase begins a longer one ("drop it" ...)
+EARLY_QUIET_FRAMES = 3
+EARLY_DROP_DB = 6.0
+# The cepstral mean the decoder starts from (it adapts as it hears speech). PocketSphinx's default
+# (40,3,-1) is far from speech and cost the first utterance of a stream its words ("show me
+# your hands" in espeak-ng's en voice came out "are you okay"); this is where the decoder's own
+# estimate settled after the tuning split's voices (docs/speech.md).
+CMN_INIT = "50,-3,2,9,-3,3,-3,-3,-4,-6,-6,-9,3"
 # Noise floor added to digital silence: log-energy features of exact zeros derail the decoder.
 DITHER_RMS = 30.0
 # CMU phones of the en-us model, one garbage word each.
@@ -162,41 +185,71 @@ class Recognizer:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
             # bestpath off: the lattice pass costs seconds per utterance on this grammar.
-            self._decoder = pocketsphinx.Decoder(loglevel="FATAL", dict=path, bestpath=False)
+            self._decoder = pocketsphinx.Decoder(
+                loglevel="FATAL", dict=path, bestpath=False, cmninit=CMN_INIT
+            )
         finally:
             os.unlink(path)
         self._decoder.add_jsgf_string("phrases", grammar(book, garbage_weight))
         self._decoder.activate_search("phrases")
         self._rng = np.random.default_rng(rng_seed)
         self._seed = rng_seed
+        self._levels: list[float] = []  # dB of each 10 ms frame fed in this utterance
+        self._tail = np.zeros(0)
 
     def begin(self) -> None:
         # The same dither for every utterance: a clip decodes the same whatever came before it.
         self._rng = np.random.default_rng(self._seed)
+        self._levels = []
+        self._tail = np.zeros(0)
         self._decoder.start_utt()
 
     def feed(self, pcm: Pcm) -> None:
         noisy = pcm.astype(np.float64) + self._rng.normal(0.0, DITHER_RMS, len(pcm))
         self._decoder.process_raw(np.clip(noisy, -32768, 32767).astype(np.int16).tobytes())
+        self._tail = np.concatenate([self._tail, noisy])
+        whole = len(self._tail) // FRAME_SAMPLES * FRAME_SAMPLES
+        if whole:
+            power = np.mean(self._tail[:whole].reshape(-1, FRAME_SAMPLES) ** 2, axis=1)
+            self._levels.extend((10.0 * np.log10(power + 1.0)).tolist())
+            self._tail = self._tail[whole:]
 
     def finish(self) -> tuple[str, float]:
         """(phrase-book words, confidence 0..1) of the utterance begun."""
         self._decoder.end_utt()
+        text, confidence, _ = self._judge()
+        return text, confidence
+
+    def partial(self) -> tuple[str, float, bool]:
+        """(words, confidence, garbage after the last word) of the best path so far."""
+        return self._judge()
+
+    def _judge(self) -> tuple[str, float, bool]:
         if self._decoder.hyp() is None:
-            return "", 0.0
+            return "", 0.0, False
         segs = [(s.word, s.start_frame, s.end_frame) for s in self._decoder.seg()]
         words = [(w, a, b) for w, a, b in segs if _is_word(w)]
         if not words:
-            return "", 0.0
+            return "", 0.0, False
         first, last = words[0][1], words[-1][2]
-        garbage = sum(
-            b - a + 1
-            for w, a, b in segs
-            if w.startswith(GARBAGE_PREFIX) and a >= first and b <= last
-        )
+        levels = np.asarray(self._levels or [0.0])
+        top = float(np.percentile(levels[first : last + 1], 90))
+        inner = edge = 0
+        for w, a, b in segs:
+            if w.startswith(GARBAGE_PREFIX):
+                if a >= first and b <= last:
+                    inner += int(np.sum(levels[a : b + 1] > top - QUIET_DB))
+                else:
+                    edge += int(np.sum(levels[a : b + 1] > top - EDGE_DB))
+        # Garbage before the first phrase word or after the last counts too when it is as loud
+        # as the words for EDGE_MIN_FRAMES or more (more words, not a shot or the range's hum):
+        # "show me your hands" in espeak-ng's en voice came out as garbage, "are you okay",
+        # garbage, and was taken at confidence 1.0 when only the middle counted.
+        garbage = inner + (edge if edge >= EDGE_MIN_FRAMES else 0)
         spoken = sum(b - a + 1 for _, a, b in words)
         text = " ".join(_base(w) for w, _, _ in words)
-        return text, spoken / max(spoken + garbage, 1)
+        after = any(w.startswith(GARBAGE_PREFIX) and a > last for w, a, _ in segs)
+        return text, spoken / max(spoken + garbage, 1), after
 
     def decode(self, pcm: Pcm) -> tuple[str, float]:
         """(words, confidence 0..1) for one whole utterance."""
@@ -211,6 +264,77 @@ def _is_word(token: str) -> bool:
 
 def _base(word: str) -> str:
     return word.split("(", 1)[0]  # "get(2)": an alternative pronunciation of "get"
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyRule:
+    """When to decide an act on the decoder's best path so far, before the endpointer ends the
+    utterance: the path is whole phrases with no garbage among or after them, confident, the same
+    for `stable_s` (`prefix_stable_s` when its last phrase begins a longer phrase of the book),
+    and the median level of the last `quiet_frames` blocks is `drop_db` below the 90th
+    percentile of the utterance's blocks (the words have stopped, the range has not)."""
+
+    stable_s: float = EARLY_STABLE_S
+    prefix_stable_s: float = EARLY_PREFIX_STABLE_S
+    quiet_frames: int = EARLY_QUIET_FRAMES
+    drop_db: float = EARLY_DROP_DB
+    min_confidence: float = MIN_CONFIDENCE
+
+
+EARLY = EarlyRule()
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What the listener saw in one block of an utterance (bench/speech.py tunes EarlyRule on
+    these). `begin` marks an utterance's first block."""
+
+    t_s: float
+    start_s: float  # the utterance's speech start
+    text: str
+    confidence: float
+    garbage_after: bool
+    level_db: float
+    begin: bool = False
+
+
+class Watch:
+    """Applies an EarlyRule to the notes of one utterance, block by block."""
+
+    def __init__(self, rule: EarlyRule, book: PhraseBook) -> None:
+        self.rule = rule
+        self.book = book
+        phrases = list(book.phrase_acts())
+        self._prefixes = {p for p in phrases if any(q.startswith(p + " ") for q in phrases)}
+        self._text = ""
+        self._since = 0.0
+        self._levels: list[float] = []
+
+    def note(self, note: Note) -> bool:
+        """True when the acts of `note.text` may be decided now."""
+        self._levels.append(note.level_db)
+        if note.text != self._text:
+            self._text, self._since = note.text, note.t_s
+        if not note.text or note.garbage_after or note.confidence < self.rule.min_confidence:
+            return False
+        matches = acts_in_text(note.text, self.book)
+        if not matches or sum(len(m.phrase.split()) for m in matches) != len(note.text.split()):
+            return False
+        wait = (
+            self.rule.prefix_stable_s
+            if matches[-1].phrase in self._prefixes
+            else self.rule.stable_s
+        )
+        if note.t_s - self._since < wait - 1e-6:
+            return False
+        recent = float(np.median(self._levels[-self.rule.quiet_frames :]))
+        loud = float(np.percentile(self._levels, 90))
+        return recent <= loud - self.rule.drop_db
+
+
+def level_db(frame: Pcm) -> float:
+    """A block's level, dB re 1 LSB RMS."""
+    return 10.0 * float(np.log10(np.mean(frame.astype(np.float64) ** 2) + 1.0))
 
 
 class Listener:
@@ -229,11 +353,17 @@ class Listener:
         min_confidence: float = MIN_CONFIDENCE,
         clock: Callable[[], float] = time.perf_counter,
         keep: Callable[[Pcm, float, float], None] | None = None,
+        early: EarlyRule | None = EARLY,
+        observe: Callable[[Note], None] | None = None,
     ) -> None:
         import pocketsphinx
 
         self.recognizer = recognizer
         self.min_confidence = min_confidence
+        self.early = early
+        self._observe = observe
+        self._watch: Watch | None = None
+        self._said: set[str] = set()  # acts already decided early in this utterance
         self._clock = clock
         self._keep = keep
         self._vad = pocketsphinx.Endpointer(window=VAD_WINDOW_S, ratio=0.9, vad_mode=2)
@@ -291,8 +421,14 @@ class Listener:
             lo = max(int((self._speech_start - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
             self.recognizer.begin()
             self.recognizer.feed(self._history[lo:])
+            self._said = set()
+            if self.early is not None or self._observe is not None:
+                rule = self.early or EarlyRule()
+                self._watch = Watch(rule, self.recognizer.book)
+            out = self._look(frame, now_s, begin=True)
         elif self._vad.in_speech:
             self.recognizer.feed(frame)
+            out = self._look(frame, now_s)
         elif was_speech and self._speech_start is not None:
             self.recognizer.feed(frame)
             out = self._decide(self._speech_start, float(self._vad.speech_end), now_s)
@@ -311,12 +447,34 @@ class Listener:
             lo = max(int((start_s - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
             hi = int((end_s + PAD_S) * SAMPLE_RATE_HZ) - self._history_start
             self._keep(self._history[lo:hi], start_s, end_s)
+        said, self._said, self._watch = self._said, set(), None
         if not text or confidence < self.min_confidence:
             return []
         return [
             Heard(text, m.phrase, m.act, confidence, start_s, end_s, decided_s, 0.0)
             for m in acts_in_text(text, self.recognizer.book)
+            if m.act not in said
         ]
+
+    def _look(self, frame: Pcm, now_s: float, begin: bool = False) -> list[Heard]:
+        """Acts decided early, on the best path so far (EarlyRule), each once an utterance."""
+        if self._watch is None or self._speech_start is None:
+            return []
+        text, confidence, after = self.recognizer.partial()
+        note = Note(now_s, self._speech_start, text, confidence, after, level_db(frame), begin)
+        if self._observe is not None:
+            self._observe(note)
+        if self.early is None or not self._watch.note(note):
+            return []
+        quiet_s = self.early.quiet_frames * len(frame) / SAMPLE_RATE_HZ
+        end_s = max(self._speech_start, now_s - quiet_s)
+        out = [
+            Heard(text, m.phrase, m.act, confidence, self._speech_start, end_s, now_s, 0.0)
+            for m in acts_in_text(text, self.recognizer.book)
+            if m.act not in self._said
+        ]
+        self._said.update(h.act for h in out)
+        return out
 
 
 def listen(blocks: Iterable[Pcm], listener: Listener) -> Iterator[Heard]:
