@@ -494,6 +494,7 @@ def _show(args: argparse.Namespace) -> int:
 
     with _open(args) as records:
         row = records.qualification(args.attempt)
+        wrong = records.check_record(row)
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
@@ -501,6 +502,7 @@ def _show(args: argparse.Namespace) -> int:
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
+        shown["problem"] = wrong
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
         shown["sheet"] = [
@@ -528,6 +530,8 @@ def _show(args: argparse.Namespace) -> int:
             f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
             f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
         )
+        if wrong is not None:
+            yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
         if closed:
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from range.records.store import (
+    DAMAGED,
     Records,
+    RecordsError,
     StatusRow,
     course_label,
     drill_label,
@@ -204,6 +206,19 @@ def _line(
     warn_days: int,
 ) -> RosterLine:
     badge, name, agency = officer["badge"], officer["name"], officer["agency"]
+    if row.damaged:
+        return RosterLine(
+            badge,
+            name,
+            agency,
+            row.course,
+            weapons,
+            DAMAGED,
+            None,
+            None,
+            row.attempts,
+            "the record of the last pass was edited: run records verify",
+        )
     if row.last_pass is None:
         return RosterLine(
             badge, name, agency, row.course, weapons, "not qualified", None, None, row.attempts
@@ -370,6 +385,12 @@ def certificate_fields(records: Records, qualification: int) -> dict[str, Any]:
     """What a certificate (QUALIFIED) or an attempt record (NOT QUALIFIED, INCOMPLETE) shows;
     `title` says which: a failed or unfinished attempt is never titled a certificate."""
     row = records.qualification(qualification)
+    stored_json(row, "detail")  # a detail that no longer parses is named first
+    wrong = records.check_record(row)
+    if wrong is not None:
+        raise RecordsError(
+            f"{wrong}; no certificate or attempt record is issued: run records verify"
+        )
     officer = records.officer(row["badge"])
     detail = stored_json(row, "detail")
     result = outcome(row)

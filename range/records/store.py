@@ -287,10 +287,24 @@ def simulated_label(shooter: str) -> str:
     return f"SIMULATED (scripted shooter {shooter}): not a qualification"
 
 
+def edited(row: dict[str, Any]) -> bool:
+    """Whether a qualification record (a whole row, as `SELECT *` reads it) no longer matches
+    its own hash: it was edited outside OpenRange. A partial row (no hash read) is not judged."""
+    if "hash" not in row or any(k not in row for k in _HASHED):
+        return False
+    try:
+        return bool(record_hash(row) != row["hash"])
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
     attempt closed by a range master, or strings still to reshoot): never pass or fail.
-    DAMAGED when its detail no longer parses (edited outside OpenRange)."""
+    DAMAGED when its detail no longer parses or its contents no longer match its own hash
+    (edited outside OpenRange): an edited record never reads as qualified."""
+    if edited(row):
+        return DAMAGED
     try:
         detail = stored_json(row, "detail")
     except RecordsError:
@@ -348,6 +362,7 @@ class StatusRow:
     attempts: int
     last_attempt: str | None
     last_pass: str | None
+    damaged: bool = False  # the record of the last pass no longer matches its hash (edited)
 
 
 _T = TypeVar("_T")
@@ -964,6 +979,24 @@ class Records:
             raise RecordsError(f"no qualification record {qualification}")
         return rows[0]
 
+    def check_record(self, row: dict[str, Any]) -> str | None:
+        """What is wrong with one qualification record, checked on its own (as a certificate
+        needs it): its contents against its hash, and its link to the record before it.
+        None when it holds."""
+        if edited(row):
+            return f"record {row['id']}: its contents no longer match its hash: it was edited"
+        before = self._rows(
+            "SELECT id, hash FROM qualifications WHERE id < ? ORDER BY id DESC LIMIT 1", row["id"]
+        )
+        expected = before[0]["hash"] if before else GENESIS
+        if row["prev_hash"] != expected:
+            previous = before[0]["id"] if before else 0
+            return (
+                f"record {row['id']}: does not follow record {previous}:"
+                " a record before it was deleted or changed"
+            )
+        return None
+
     def qualifications(
         self, badge: str | None = None, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
@@ -997,6 +1030,29 @@ class Records:
             " ORDER BY badge, course, variant",
             *args,
         )
+        # The record each last pass rests on is checked against its own hash (one per course
+        # and officer, not every record): a pass written into the database by hand never
+        # qualifies anyone.
+        q_variant = "CASE WHEN q.course_origin = 'modified' THEN q.course_sha256 ELSE '' END"
+        q_where = "AND q.badge = ? " if badge is not None else ""
+        passes = self._rows(
+            "SELECT q.* FROM qualifications q JOIN ("
+            f"SELECT badge, course, {variant} AS variant, MAX(finished) AS last_pass"
+            f" FROM qualifications WHERE passed = 1 {q_where.replace('q.', '')}"
+            f"GROUP BY badge, course, {variant}) g"
+            f" ON q.badge = g.badge AND q.course = g.course AND {q_variant} = g.variant"
+            f" AND q.finished = g.last_pass WHERE q.passed = 1 {q_where}",
+            *(args + args),
+        )
+        damaged = {
+            (
+                p["badge"],
+                p["course"],
+                p["course_sha256"] if p["course_origin"] == "modified" else "",
+            )
+            for p in passes
+            if edited(p)
+        }
         return [
             StatusRow(
                 r["badge"],
@@ -1010,6 +1066,7 @@ class Records:
                 int(r["attempts"]),
                 r["last_attempt"],
                 r["last_pass"],
+                (r["badge"], r["course"], r["variant"]) in damaged,
             )
             for r in rows
         ]
