@@ -76,3 +76,55 @@ def test_a_record_whose_predecessor_was_deleted_is_no_certificate(
     raw.close()
     assert main(["records", "export", "--format", "html", "--attempt", "2", "--db", db]) == 5
     assert "record 2: does not follow record 0" in _err(capsys)
+
+
+# -- nu12 item 9: two resumes of one attempt: the second is refused before it fires ------------
+
+HOLDER = """
+import sys, time
+from range.records.store import Records
+records = Records.open(sys.argv[1])
+records.claim_attempt(int(sys.argv[2]))
+print("claimed", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_resume_of_one_attempt_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from range.records.store import RecordsError
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        attempt = records.begin_attempt("4411", "taser7-practical-v1", 21, "0.1.0", [], [])
+        records.record_shot(attempt, {"kind": "shot", "stage": 0, "string": 0, "t_s": 1.0})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db, str(attempt)],
+        stdout=subprocess.PIPE,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"claimed"
+        argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--shooter", "expert"]
+        assert main([*argv, "--resume", str(attempt), "--db", db, "--no-save"]) == 5
+        err = _err(capsys)
+        assert f"attempt {attempt} is being resumed by another process" in err
+        assert f"pid {holder.pid}" in err
+        with Records.open(db, create=False) as records:
+            (listed,) = records.incomplete()
+            assert listed["shots"] == 1  # the refused resume fired nothing
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # a claim dies with its process: the attempt can be resumed (claimed) again
+    with Records.open(db, create=False) as records:
+        records.claim_attempt(attempt)
+        with Records.open(db, create=False) as other, pytest.raises(RecordsError):
+            other.claim_attempt(attempt)

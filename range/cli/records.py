@@ -341,6 +341,7 @@ def _resumable(records: Records, args: argparse.Namespace, course: Course, shoot
     from range.records.store import OFFICER
     from range.runs.saved import course_source, sha256
 
+    records.claim_attempt(args.resume)  # before anything runs: a second resume is refused now
     progress = records.attempt_in_progress(args.resume)
     records.resume_attempt(
         args.resume,

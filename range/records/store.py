@@ -14,6 +14,7 @@ with any password redacted), never a driver traceback.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -381,6 +382,7 @@ class Records:
         self.url = url
         self.where = redact(url)
         self._synchronous = "FULL"  # what Records.open set (SQLite)
+        self._claims: dict[int, tuple[int, Path] | None] = {}  # attempt -> lock file (SQLite)
         try:
             self._guard(self._migrate if create else self._check_schema)
         except BaseException:
@@ -448,6 +450,17 @@ class Records:
         raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
     def close(self) -> None:
+        for attempt, claim in self._claims.items():
+            if claim is None:
+                continue  # PostgreSQL: the advisory lock ends with the connection
+            fd, path = claim
+            with suppress(Exception):
+                # The lock file goes once the attempt is no longer in progress; a process
+                # that opened it meanwhile finds the attempt finished when it gets the lock.
+                if not self._rows("SELECT id FROM attempts_in_progress WHERE id = ?", attempt):
+                    path.unlink(missing_ok=True)
+            os.close(fd)
+        self._claims.clear()
         # Closing a broken connection must not hide the error that broke it.
         with suppress(Exception):
             self._db.close()
@@ -914,6 +927,40 @@ class Records:
             )
         return rows[0]
 
+    def claim_attempt(self, attempt: int) -> None:
+        """Claim an unfinished attempt for this process until `close()`, before anything is
+        fired: a second `course run --resume` of the same attempt (on this store) is refused up
+        front, in one line, instead of firing the course and merging its shots into the same
+        record. The claim dies with the process (a kill -9 leaves nothing to clear): SQLite
+        holds an flock on `<database>.attempt-<id>.lock`, PostgreSQL a session advisory lock."""
+        if attempt in self._claims:
+            return
+        busy = (
+            f"attempt {attempt} is being resumed by another process right now"
+            " (only one resume at a time): wait for it to end, or stop it"
+        )
+        if self.dialect != "sqlite":
+            rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
+            if not rows[0]["ok"]:
+                raise RecordsError(busy)
+            self._claims[attempt] = None
+            return
+        path = Path(f"{_sqlite_path(self.url)}.attempt-{attempt}.lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise RecordsError(f"{path}: cannot claim attempt {attempt}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise RecordsError(busy + (f" (pid {holder})" if holder.isdigit() else "")) from None
+        with suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._claims[attempt] = (fd, path)
+
     def resume_attempt(
         self,
         attempt: int,
@@ -926,7 +973,9 @@ class Records:
         faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
         wrong, when it is not in progress, is another officer's or another course's, or (with
         `course_sha256`) began with another version of the course file, or (with `shooter`)
-        was fired by another shooter (an officer's attempt is never finished by a script)."""
+        was fired by another shooter (an officer's attempt is never finished by a script).
+        The attempt is claimed first (`claim_attempt`): one resume at a time."""
+        self.claim_attempt(attempt)
         rows = self._rows(
             "SELECT badge, course, shots, course_sha256, shooter FROM attempts_in_progress"
             " WHERE id = ?",
