@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,3 +129,152 @@ def test_a_second_resume_of_one_attempt_is_refused_up_front(
         records.claim_attempt(attempt)
         with Records.open(db, create=False) as other, pytest.raises(RecordsError):
             other.claim_attempt(attempt)
+
+
+# -- nu12 items 2, 3, 4, 18: a full disk is one line naming the file, and nothing is lost -----
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 200 KiB filesystem (tmpfs) to fill up: root only."""
+    import os
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip(
+            "a full disk needs a tmpfs mount: root only (test_outfile_* cover it in-process)"
+        )
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        if subprocess.run(["umount", str(mount)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], check=True)
+            pytest.fail("a file on the full disk was left open")
+
+
+def _fill(disk: Path, leave: int = 0) -> Path:
+    """Take every free block of `disk` but about `leave` bytes."""
+    import os
+
+    filler = disk / "filler"
+    free = os.statvfs(disk)
+    room = free.f_bavail * free.f_frsize - leave
+    with filler.open("wb", buffering=0) as f:
+        try:
+            f.write(b"\0" * max(room, 0))
+            while not leave:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def _officer(db: str) -> None:
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+
+
+def test_a_soundtrack_on_a_full_disk_is_one_line_after_the_run_is_recorded(
+    tiny_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    _officer(db)
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "11", "--db", db]
+    assert main([*argv, "--runs-dir", str(tiny_disk)]) == 9
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith(
+            "sound.wav: No space left on device (not written): the soundtrack was not written;"
+            " the run and its record are kept"
+        )
+    )
+    assert "Recorded as drill run 1 for badge 4411." in out
+    (run_dir,) = (p for p in tiny_disk.iterdir() if p.is_dir())
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "drill.toml",
+        "events.jsonl",
+        "result.json",
+    ]
+    with Records.open(db, create=False) as records:
+        assert [r["drill"] for r in records.drill_runs("4411")] == ["phone-draw-v1"]
+
+
+def test_an_out_file_on_a_full_disk_is_named_and_never_left_partial(
+    tiny_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    _officer(db)
+    _fill(tiny_disk)
+    for name, fmt in (("roster.csv", "csv"), ("roster.html", "html"), ("roster.pdf", "pdf")):
+        out = tiny_disk / name
+        assert main(["records", "export", "--format", fmt, "--db", db, "--out", str(out)]) == 9
+        assert _err(capsys).strip() == (f"openrange: {out}: No space left on device (not written)")
+        assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]  # no 0-byte file
+
+
+def test_a_drill_run_cut_by_a_full_disk_is_recorded_incomplete(
+    tiny_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    _officer(db)
+    _fill(tiny_disk, leave=8192)
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "11", "--db", db]
+    assert main([*argv, "--runs-dir", str(tiny_disk)]) == 9
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "Recorded as drill run 1 for badge 4411: INCOMPLETE (cut short)." in err
+    assert "events.jsonl: cannot write (No space left on device)" in err.splitlines()[-1]
+    with Records.open(db, create=False) as records:
+        (run,) = records.drill_runs("4411")
+        assert run["outcome"] == "INCOMPLETE" and not run["passed"]
+        assert records.verify() == []
+
+
+def test_read_only_commands_work_on_a_full_disk(
+    tiny_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tiny_disk / 'records.sqlite'}"
+    _officer(db)
+    _fill(tiny_disk)
+    assert main(["records", "verify", "--db", db]) == 0
+    assert "chain intact" in capsys.readouterr().out
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    assert "Ofc. Rivera, badge 4411" in capsys.readouterr().out
+
+
+def test_outfile_on_a_full_disk_keeps_the_old_file_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process, for machines where a tmpfs cannot be mounted: ENOSPC injected at the one
+    write boundary every --out file goes through (range/outfile.py)."""
+    import errno
+
+    from range import outfile
+
+    target = tmp_path / "r.html"
+    target.write_text("old report")
+    real = Path.write_bytes
+
+    def full(self: Path, data: bytes) -> int:
+        real(self, data[: len(data) // 2])  # half of it lands, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError) as raised:
+        outfile.write_text(target, "<html>new report</html>")
+    assert raised.value.filename == str(target)
+    assert raised.value.strerror == "No space left on device (left as it was)"
+    assert target.read_text() == "old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+

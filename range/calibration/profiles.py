@@ -111,9 +111,18 @@ def profile_path(folder: Path, serial: str) -> Path:
 
 
 def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
-    """Write a profile as TOML (atomically: a half-written profile never exists)."""
+    """Write a profile as TOML (atomically: a half-written profile never exists; a full disk
+    is one OSError naming the file)."""
+    from range import outfile
+
     folder.mkdir(parents=True, exist_ok=True)
     path = profile_path(folder, profile.serial)
+    outfile.write_text(path, profile_text(profile))
+    return path
+
+
+def profile_text(profile: CalibrationProfile) -> str:
+    """A profile as the TOML file `save_profile` writes."""
 
     def value(v: object) -> str:
         if isinstance(v, str):
@@ -130,10 +139,7 @@ def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
         " `openrange calibrate`; edit only to correct the armorer's name."
     ]
     lines += [f"{key} = {value(getattr(profile, key))}" for key in CalibrationProfile.model_fields]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return "\n".join(lines) + "\n"
 
 
 def load_profile(folder: Path, serial: str) -> CalibrationProfile | None:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from range import outfile
 from range.cli import sound
 from range.cli import util as cliutil
 from range.cli.sound import add_sound_options
@@ -300,12 +301,23 @@ def _course_run(args: argparse.Namespace) -> int:
     finally:
         if records is not None:
             records.close()
-    sound.after_course(args, result.run_dir, config.seed)
+    failed = None
+    try:  # after the attempt is recorded: a soundtrack that cannot be written loses nothing
+        sound.after_course(args, result.run_dir, config.seed)
+    except OSError as exc:
+        recorded = result.qualification is not None
+        failed = sound.write_failed(
+            exc, "the attempt and its record are kept" if recorded else "the attempt is kept"
+        )
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
     shown = result.as_json() | {"simulated": not args.port}
-    return _answer(
+    code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )
+    if failed is not None:
+        say(failed)
+        return 9
+    return code
 
 
 def _attempt_lines(
@@ -648,7 +660,7 @@ def _emit(args: argparse.Namespace, text: str) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        args.out.write_text(text, encoding="utf-8")
+        outfile.write_text(args.out, text)  # whole or absent; a full disk names the file
     return 0
 
 

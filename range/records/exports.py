@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from range import outfile
 from range.records.store import (
     DAMAGED,
     Records,
@@ -459,11 +460,17 @@ def write_pdf(path: Path, title: str, lines: list[str]) -> None:
     per_page = 48
     from matplotlib.backends.backend_pdf import PdfPages
 
-    with PdfPages(path) as pdf:
+    # Drawn in memory, then written whole or not at all: a full disk names the file and
+    # leaves no partial PDF (nor a file matplotlib still holds open).
+    buffer = io.BytesIO()
+    with PdfPages(buffer) as pdf:
         for start in range(0, max(len(lines), 1), per_page):
             fig = plt.figure(figsize=(8.27, 11.69))
             fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
             for k, line in enumerate(lines[start : start + per_page]):
                 fig.text(0.08, 0.91 - k * 0.018, line, fontsize=9, family="monospace")
-            pdf.savefig(fig)
-            plt.close(fig)
+            try:
+                pdf.savefig(fig)
+            finally:
+                plt.close(fig)
+    outfile.write_bytes(path, buffer.getvalue())

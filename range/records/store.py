@@ -373,6 +373,32 @@ def _sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+# The shared-memory index could not be grown or mapped (a full disk): sqlite3.h's codes.
+_SQLITE_IOERR_SHMSIZE = getattr(sqlite3, "SQLITE_IOERR_SHMSIZE", 4874)
+_SQLITE_IOERR_SHMMAP = getattr(sqlite3, "SQLITE_IOERR_SHMMAP", 5386)
+
+
+def _open_to_read(path: Path) -> sqlite3.Connection:
+    """A connection for a command that only reads (nothing is created). A WAL database needs
+    its shared-memory index file to be read, and a full disk refuses to grow it: then the store
+    is read in exclusive locking mode, which keeps that index in memory (SQLite's WAL docs),
+    so `verify` and `history` work on a full disk (a writer waits meanwhile; it could not
+    write on that disk anyway)."""
+    uri = f"{path.resolve().as_uri()}?mode=rw"
+    db = sqlite3.connect(uri, timeout=30.0, isolation_level=None, uri=True)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code not in (sqlite3.SQLITE_FULL, _SQLITE_IOERR_SHMSIZE, _SQLITE_IOERR_SHMMAP):
+            raise
+        db.close()
+    db = sqlite3.connect(uri, timeout=30.0, isolation_level=None, uri=True)
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")
+    return db
+
+
 class Records:
     """One records database. `Records.open()` picks the backend from the URL."""
 
@@ -413,12 +439,7 @@ class Records:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
                 else:
-                    db = sqlite3.connect(
-                        f"{path.resolve().as_uri()}?mode=rw",
-                        timeout=30.0,
-                        isolation_level=None,
-                        uri=True,
-                    )
+                    db = _open_to_read(path)
                 db.row_factory = sqlite3.Row
                 if create:  # WAL is kept in the file; setting it writes, so only on create
                     db.execute("PRAGMA journal_mode=WAL")

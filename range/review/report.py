@@ -23,6 +23,7 @@ from drills.schema import Drill
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M
+from range import outfile
 from range.cli.corrections import run_corrections
 from range.cli.summary import verdict_line
 from range.review.render import COLOURS, LIGHTING, Renderer, Scene
@@ -279,7 +280,7 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
         f"<h2>Targets</h2>{''.join(sections)}</body></html>\n"
     )
     out = out or run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    outfile.write_text(out, page)  # whole or absent; a full disk names the file
     return out
 
 
@@ -400,5 +401,5 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 </body></html>
 """
     out = out or run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    outfile.write_text(out, page)  # whole or absent; a full disk names the file
     return out
