@@ -73,14 +73,16 @@ class AttemptScore:
     reshoot: list[tuple[int, int]] = field(default_factory=list)  # (stage, string) to fire again
     reasons: list[str] = field(default_factory=list)
     passed: bool = False
+    cut: str = ""  # why a saved attempt's log is not a finished attempt ("" when it is one)
 
     @property
     def complete(self) -> bool:
-        return not self.reshoot
+        return not self.reshoot and not self.cut
 
     @property
     def outcome(self) -> Outcome:
-        """INCOMPLETE while a string is still to be reshot: a device fault is never a failure."""
+        """INCOMPLETE while a string is still to be reshot (a device fault is never a failure)
+        or when its log stops with no `attempt_ended` (a crash, a cut log)."""
         if not self.complete:
             return Outcome.INCOMPLETE
         return Outcome.PASS if self.passed else Outcome.FAIL
@@ -264,9 +266,19 @@ def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog
 
 
 def rescore_attempt(course: Course, records: Iterable[LogRecord]) -> AttemptScore:
-    """The score of a saved attempt from its event log alone (`attempt_from_log`)."""
+    """The score of a saved attempt from its event log alone (`attempt_from_log`). A log with
+    no `attempt_ended` (a crash, a log cut short) is INCOMPLETE: never qualified nor not."""
+    records = list(records)
     fired = attempt_from_log(course, records)
-    return score_attempt(course, fired.shots, fired.deployments, fired.faulted)
+    score = score_attempt(course, fired.shots, fired.deployments, fired.faulted)
+    if not any(r.kind == "attempt_ended" for r in records):
+        last = records[-1].t if records else 0.0
+        score.cut = (
+            f"the log stops at {last:.2f} s with no attempt_ended: the attempt was cut short"
+        )
+        score.reasons.append(score.cut)
+        score.passed = False
+    return score
 
 
 def is_attempt(records: Sequence[LogRecord]) -> bool:

@@ -278,3 +278,51 @@ def test_outfile_on_a_full_disk_keeps_the_old_file_and_names_it(
     assert target.read_text() == "old report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
 
+
+# -- nu12 items 5, 6: a course log without attempt_ended, a drill log without its start -------
+
+
+def _saved_run(tmp_path: Path, argv: list[str]) -> Path:
+    runs = tmp_path / "runs"
+    assert main([*argv, "--runs-dir", str(runs), "--sound", "off"]) == 0
+    (run_dir,) = runs.iterdir()
+    return run_dir
+
+
+def test_a_course_log_without_attempt_ended_scores_incomplete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    run_dir = _saved_run(
+        tmp_path, ["course", "run", "taser7-practical-v1", "--seed", "11", "--shooter", "expert"]
+    )
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    for f in run_dir.iterdir():
+        if f.name not in ("events.jsonl", "result.json"):
+            shutil.copy(f, cut / f.name)
+    lines = (run_dir / "events.jsonl").read_text().splitlines(keepends=True)
+    (cut / "events.jsonl").write_text("".join(lines[:8]))
+    capsys.readouterr()
+    assert main(["score", str(cut), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert (score["outcome"], score["complete"], score["passed"]) == ("INCOMPLETE", False, False)
+    assert main(["score", str(cut)]) == 0
+    out = capsys.readouterr().out
+    assert "INCOMPLETE" in out and "QUALIFIED" not in out.replace("NOT QUALIFIED", "")
+    assert "no attempt_ended" in out
+
+
+def test_a_drill_log_missing_its_first_line_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _saved_run(tmp_path, ["drill", "run", "phone-draw-v1", "--seed", "11"])
+    log = run_dir / "events.jsonl"
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[1:]))
+    capsys.readouterr()
+    for argv in (["score", str(run_dir)], ["report", str(run_dir)], ["replay", str(run_dir)]):
+        assert main(argv) == 2, argv
+        err = _err(capsys)
+        assert f"{log}:1: kind: a log opens with attempt_started or run_started" in err
+        assert "its start is missing" in err
