@@ -326,3 +326,31 @@ def test_a_drill_log_missing_its_first_line_is_refused_by_name(
         err = _err(capsys)
         assert f"{log}:1: kind: a log opens with attempt_started or run_started" in err
         assert "its start is missing" in err
+
+
+# -- nu12 item 10: a password with an unencoded '@' is hidden whole; schemes ignore case -------
+
+
+def test_a_password_with_an_at_sign_is_hidden_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    from range.records.store import redact
+
+    url = "postgresql://bob:Winter@2024@127.0.0.1:1/db"
+    assert redact(url) == "postgresql://bob:***@127.0.0.1:1/db"
+    assert redact("host '2024@127.0.0.1' unknown", url) == "host '***@127.0.0.1' unknown"
+    assert main(["records", "verify", "--db", url]) == 5
+    err = _err(capsys)
+    assert "Winter" not in err and "2024" not in err
+    assert "postgresql://bob:***@127.0.0.1:1/db" in err
+
+
+def test_a_scheme_in_capitals_is_the_same_scheme(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["records", "verify", "--db", "POSTGRESQL://bob:pw@127.0.0.1:1/db"]) == 5
+    err = _err(capsys)
+    assert "cannot reach the PostgreSQL server" in err and "pw@" not in err
+    db = f"SQLite:///{tmp_path / 'r.sqlite'}"
+    assert (
+        main(["records", "officers", "--add", "1", "--name", "A", "--agency", "B", "--db", db]) == 0
+    )
+    assert (tmp_path / "r.sqlite").is_file()

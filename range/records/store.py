@@ -131,14 +131,32 @@ _HASHED = (
 )
 
 
-_SECRET = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+# The password runs to the LAST '@' of the authority: one with an unencoded '@' in it
+# (`bob:Winter@2024@host`) is hidden whole, not cut at its own '@'.
+_SECRET = re.compile(r"(://[^:/@\s]*:)([^/\s]*)(@)")
 _PASSWORD_KEY = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 
 
-def redact(text: str) -> str:
+def redact(text: str, url: str | None = None) -> str:
     """`text` with every password in a URL (`scheme://user:SECRET@host`) or a libpq keyword
-    string (`password=SECRET`) replaced by `***`: for every message and log."""
-    return _PASSWORD_KEY.sub(r"\1***", _SECRET.sub(r"\1***\3", text))
+    string (`password=SECRET`) replaced by `***`: for every message and log. With `url`, the
+    password of that URL is also hidden wherever a driver's own message echoes it or a piece
+    of it (libpq reads `bob:Winter@2024@host` as host `2024@host`)."""
+    out = _PASSWORD_KEY.sub(r"\1***", _SECRET.sub(r"\1***\3", text))
+    if url is not None:
+        found = _SECRET.search(url)
+        if found is not None and found.group(2):
+            secret = found.group(2)
+            for piece in sorted({secret, *secret.split("@")}, key=len, reverse=True):
+                if piece:
+                    out = out.replace(piece, "***")
+    return out
+
+
+def _scheme_lowered(url: str) -> str:
+    """A URL with its scheme in lower case (schemes are case-insensitive: RFC 3986 §3.1)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.lower()}{sep}{rest}" if sep else url
 
 
 def default_url() -> str:
@@ -423,7 +441,7 @@ class Records:
         an error naming it. A schema newer than this code is refused by name either way.
         Raises RecordsError, one line, with any password in the URL redacted.
         """
-        url = default_url() if url is None else url
+        url = _scheme_lowered(default_url() if url is None else url)
         where = redact(url)
         if url.startswith("sqlite:///"):
             path = _sqlite_path(url)
@@ -466,7 +484,8 @@ class Records:
                 # Durable at COMMIT whatever the server's default (docs/records.md).
                 connection.execute("SET synchronous_commit = on")
             except psycopg.Error as exc:
-                raise RecordsError(f"records {where}: {_explain(exc)}") from None
+                said = redact(_explain(exc), url)
+                raise RecordsError(f"records {where}: {said}") from None
             return cls(connection, "postgresql", url, create)
         raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
@@ -507,7 +526,8 @@ class Records:
             return fn()
         except self._driver_errors() as exc:
             path = _sqlite_path(self.url) if self.dialect == "sqlite" else None
-            raise RecordsError(f"records {self.where}: {_explain(exc, path)}") from None
+            said = redact(_explain(exc, path), self.url)
+            raise RecordsError(f"records {self.where}: {said}") from None
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
