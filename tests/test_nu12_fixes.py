@@ -354,3 +354,39 @@ def test_a_scheme_in_capitals_is_the_same_scheme(
         main(["records", "officers", "--add", "1", "--name", "A", "--agency", "B", "--db", db]) == 0
     )
     assert (tmp_path / "r.sqlite").is_file()
+
+
+# -- nu12 item 8: a damaged schema_version is refused by name, never migrated over ------------
+
+
+@pytest.mark.parametrize(
+    ("tamper", "said"),
+    [
+        ("UPDATE schema_version SET version = 'abc'", "schema_version is 'abc', not a version"),
+        ("UPDATE schema_version SET version = -1", "schema_version is -1, not a version OpenRange"),
+        ("UPDATE schema_version SET version = 0", "schema_version is 0, not a version OpenRange"),
+        ("INSERT INTO schema_version (version) VALUES (7)", "schema_version holds 2 rows (5, 7)"),
+        ("DELETE FROM schema_version", "schema_version is empty although the store holds tables"),
+    ],
+)
+def test_a_damaged_schema_version_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tamper: str, said: str
+) -> None:
+    path = tmp_path / "records.sqlite"
+    db = f"sqlite:///{path}"
+    _officer(db)
+    raw = sqlite3.connect(path)
+    raw.execute(tamper)
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    add = ["records", "officers", "--add", "9", "--name", "B", "--agency", "C", "--db", db]
+    for argv in (
+        ["records", "verify", "--db", db],
+        ["records", "history", "4411", "--db", db],
+        add,
+    ):
+        assert main(argv) == 5, argv
+        err = _err(capsys)
+        assert said in err and "nothing was changed" in err, err
+    assert path.read_bytes() == before

@@ -610,10 +610,42 @@ class Records:
         return {r["name"] for r in rows}
 
     def _stored_version(self) -> int | None:
-        if "schema_version" not in self._tables():
+        tables = self._tables()
+        if "schema_version" not in tables:
             return None
-        rows = self._rows("SELECT version FROM schema_version")
-        return int(rows[0]["version"]) if rows else None
+        return self._version_of(self._rows("SELECT version FROM schema_version"), tables)
+
+    def _version_of(self, rows: list[dict[str, Any]], tables: set[str]) -> int | None:
+        """The one version a schema_version table holds; None for a new, empty store. A table
+        that holds no row (in a store with tables), several rows, something not a whole number
+        or a version OpenRange never writes is refused by name: nothing is migrated over it."""
+        damaged = f"records {self.where}: schema_version"
+        allowed = f"1 to {SCHEMA_VERSION}"
+        if not rows:
+            if tables - {"schema_version"}:
+                raise RecordsError(
+                    f"{damaged} is empty although the store holds tables: damaged or not"
+                    " OpenRange's; nothing was changed"
+                )
+            return None
+        if len(rows) != 1:
+            versions = ", ".join(repr(r["version"]) for r in rows)
+            raise RecordsError(
+                f"{damaged} holds {len(rows)} rows ({versions}), not one: damaged;"
+                " nothing was changed"
+            )
+        version = rows[0]["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RecordsError(
+                f"{damaged} is {version!r}, not a version number ({allowed}): damaged;"
+                " nothing was changed"
+            )
+        if version < 1:
+            raise RecordsError(
+                f"{damaged} is {version}, not a version OpenRange writes ({allowed}): damaged;"
+                " nothing was changed"
+            )
+        return version
 
     def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -629,7 +661,7 @@ class Records:
         if version is None:
             raise RecordsError(
                 f"records {self.where}: empty, not an OpenRange records database"
-                " (no schema_version table); nothing was created"
+                " (no schema_version row); nothing was created"
             )
         self._refuse_newer(version)
         if version < SCHEMA_VERSION:
@@ -644,7 +676,7 @@ class Records:
         with self._transaction(exclusive=True) if self.dialect == "sqlite" else self._pg_lock():
             self._run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             rows = self._rows("SELECT version FROM schema_version")
-            current = int(rows[0]["version"]) if rows else 0
+            current = self._version_of(rows, self._tables()) or 0
             self._refuse_newer(current)
             if not rows:
                 self._run("INSERT INTO schema_version (version) VALUES (0)")
