@@ -390,3 +390,30 @@ def test_a_damaged_schema_version_is_refused_by_name(
         err = _err(capsys)
         assert said in err and "nothing was changed" in err, err
     assert path.read_bytes() == before
+
+
+# -- nu12 item 19: verify reads the chain head's last_id too ------------------------------------
+
+
+@pytest.mark.parametrize("last_id", ["3", "'abc'", "99"])
+@pytest.mark.parametrize("chain", [1, 2])
+def test_verify_finds_an_edited_chain_head_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], last_id: str, chain: int
+) -> None:
+    path = tmp_path / "records.sqlite"
+    db = f"sqlite:///{path}"
+    _officer(db)
+    with Records.open(db) as records:
+        for _ in range(2):
+            attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 7, "0.1.0", [], [])
+            records.finish_attempt(attempt, SCORE)
+        assert records.verify() == []
+    raw = sqlite3.connect(path)
+    raw.execute(f"UPDATE chain_head SET last_id = {last_id} WHERE id = {chain}")
+    raw.commit()
+    raw.close()
+    assert main(["records", "verify", "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "chain head was edited" in err
+    which = "record" if chain == 1 else "entry"
+    assert f"chain head names {which} " in err and "as the newest" in err

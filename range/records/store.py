@@ -1232,8 +1232,16 @@ class Records:
         if head["last_hash"] != previous_hash:
             problems.append(
                 Problem(
-                    int(head["last_id"]),
+                    _head_id(head["last_id"]),
                     "the newest record is missing or changed: the chain ends elsewhere",
+                )
+            )
+        elif head["last_id"] != previous_id:
+            problems.append(
+                Problem(
+                    previous_id,
+                    f"the chain head names record {head['last_id']!r} as the newest, not"
+                    f" {previous_id}: the chain head was edited",
                 )
             )
         return problems
@@ -1242,7 +1250,9 @@ class Records:
         problems = []
         previous_hash = GENESIS
         latest: dict[tuple[str, str], str] = {}
+        previous_id = 0
         for entry in self._rows("SELECT * FROM ledger ORDER BY id"):
+            previous_id = entry["id"]
             name = f"ledger entry {entry['id']} ({entry['kind']} {entry['ref']})"
             if entry["prev_hash"] != previous_hash:
                 problems.append(
@@ -1255,7 +1265,16 @@ class Records:
         head = self._head(LEDGER)
         if head["last_hash"] != previous_hash:
             problems.append(
-                Problem(int(head["last_id"]), "the newest ledger entry is missing", "ledger")
+                Problem(_head_id(head["last_id"]), "the newest ledger entry is missing", "ledger")
+            )
+        elif head["last_id"] != previous_id:
+            problems.append(
+                Problem(
+                    previous_id,
+                    f"the ledger's chain head names entry {head['last_id']!r} as the newest,"
+                    f" not {previous_id}: the chain head was edited",
+                    "ledger",
+                )
             )
         kept: dict[tuple[str, str], str] = {}
         for officer in self._rows("SELECT * FROM officers"):
@@ -1293,6 +1312,11 @@ def _disk_full(path: Path | None) -> bool:
     except OSError:
         return False
     return stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES
+
+
+def _head_id(value: Any) -> int:
+    """A chain head's last_id as a record number (0 when it was edited into something else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _explain(exc: BaseException, path: Path | None = None) -> str:
