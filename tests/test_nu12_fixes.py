@@ -417,3 +417,59 @@ def test_verify_finds_an_edited_chain_head_id(
     assert "Traceback" not in err and "chain head was edited" in err
     which = "record" if chain == 1 else "entry"
     assert f"chain head names {which} " in err and "as the newest" in err
+
+
+# -- nu12 item 11: an officer script is checked against the drill it plays, before the run ----
+
+SCRIPT = """id = "mine-v1"
+version = 1
+description = "a test script"
+{head}
+[[steps]]
+at_s = 0.5
+do = "draw_firearm"
+
+[[steps]]
+{cue}
+do = "aim"
+region = "upper_chest"
+subject = "{subject}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("head", "cue", "subject", "said"),
+    [
+        ("", "after_s = 0.3", "ghost", ":13: steps[1].subject: drill phone-draw-v1 has no subject"),
+        ("", 'on_phase = "nosuchphase"', "man", ":10: steps[1].on_phase: drill phone-draw-v1 has"),
+        (
+            "",
+            'at_s = 1.0\nwithin_ft = 5.0\non_phase = "films"',
+            "man",
+            "steps[1]: a step waits on one cue, not at_s and within_ft and on_phase together",
+        ),
+        ("", "at_s = 1.0\nafter_s = 0.2", "man", "not at_s and after_s together"),
+        (
+            'drill = "phone-draw-v1"\nexpect = {outcome = "PASS", rules = ["NOPE-99"]}',
+            "after_s = 0.3",
+            "man",
+            ":5: expect.rules[0]: no rule 'NOPE-99': the scorer writes",
+        ),
+    ],
+)
+def test_an_officer_script_that_does_not_fit_its_drill_is_refused_before_the_run(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    head: str,
+    cue: str,
+    subject: str,
+    said: str,
+) -> None:
+    script = tmp_path / "mine.toml"
+    script.write_text(SCRIPT.format(head=head, cue=cue, subject=subject))
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--sim", str(script), "--seed", "1"]
+    assert main([*argv, "--runs-dir", str(runs)]) == 2
+    err = _err(capsys)
+    assert err.startswith(f"openrange: {script}") and said in err, err
+    assert not runs.exists()  # refused before anything ran

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import ExitStack
 
-    from drills.schema import DrillFile
+    from drills.officer import OfficerScript
+    from drills.schema import Drill, DrillFile
     from range.runs.drill import RunConfig, Session
     from range.runs.poses import TrackedPoses
     from range.runs.runlog import RunWriteError
@@ -379,7 +380,6 @@ def play(
 ) -> int:
     """Run the drill read from `source` (the object itself, never looked up again by its id)
     as the command line asked and print the result."""
-    from drills.officer import find_officer
     from drills.schema import check_instructor_buttons
     from range.cli.progress import ProgressBar
     from range.cli.summary import format_summary
@@ -406,7 +406,7 @@ def play(
         drill=source.drill,
         drill_file=source,
         voice=voice,
-        officer=find_officer(script),
+        officer=_officer_for(script, source.drill),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
@@ -465,6 +465,21 @@ def play(
         cliutil.say(failed)
         return 9
     return 0
+
+
+def _officer_for(script: str, drill: Drill) -> OfficerScript:
+    """The officer script `--sim` names (or the drill's expected one), checked against the drill
+    it is about to play, before the run: file, line and field of what does not fit."""
+    from drills.officer import builtin_officers, check_script, find_officer
+    from physics.datafiles import read_text
+    from scoring.policy import RULES
+
+    officer = find_officer(script)
+    builtin = script in builtin_officers()
+    where = f"officer script {script}" if builtin else script
+    text = "" if builtin else read_text(Path(script))
+    check_script(officer, drill, where, text, RULES)
+    return officer
 
 
 def _record_cut_run(
