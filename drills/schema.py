@@ -320,6 +320,11 @@ class Drill(StrictModel):
         return model, loads
 
 
+# Two torsos apart (about 0.45 m): a subject nearer than this starts inside the officer. Contact
+# range (a drive stun's 2.5 ft) is still allowed.
+MIN_START_DISTANCE_FT = 1.5
+
+
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
     lines = key_lines(text)
@@ -339,8 +344,24 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             problem(
                 ("subjects", k, "start_distance_ft"),
                 f"{subject.start_distance_ft:g} ft is beyond the lane"
-                f" (scene.lane_length_ft = {scene.lane_length_ft:g}): allowed 0 < distance <="
-                f" {scene.lane_length_ft:g}",
+                f" (scene.lane_length_ft = {scene.lane_length_ft:g}): allowed"
+                f" {MIN_START_DISTANCE_FT:g} to {scene.lane_length_ft:g}",
+            )
+        elif subject.start_distance_ft < MIN_START_DISTANCE_FT:
+            problem(
+                ("subjects", k, "start_distance_ft"),
+                f"{subject.start_distance_ft:g} ft would start the subject inside the officer:"
+                f" allowed {MIN_START_DISTANCE_FT:g} to {scene.lane_length_ft:g}",
+            )
+    if drill.expected_officer is not None:
+        from drills.officer import builtin_officers
+
+        known = builtin_officers()
+        if drill.expected_officer not in known:
+            problem(
+                ("expected_officer",),
+                f"no built-in officer script {drill.expected_officer!r} (`drill run` would"
+                f" fail): one of {', '.join(sorted(known))}",
             )
         if abs(subject.lateral_ft) > scene.lane_width_ft / 2:
             problem(

@@ -473,3 +473,36 @@ def test_an_officer_script_that_does_not_fit_its_drill_is_refused_before_the_run
     err = _err(capsys)
     assert err.startswith(f"openrange: {script}") and said in err, err
     assert not runs.exists()  # refused before anything ran
+
+
+# -- nu12 item 12: drill validate refuses an unknown expected officer and a subject inside -----
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            'expected_officer = "phone-draw-correct-v1"',
+            'expected_officer = "nosuch-officer-v1"',
+            ":10: expected_officer: no built-in officer script 'nosuch-officer-v1'",
+        ),
+        (
+            "start_distance_ft = 12.0",
+            "start_distance_ft = 0.01",
+            ":15: subjects[0].start_distance_ft: 0.01 ft would start the subject inside the"
+            " officer: allowed 1.5 to 75",
+        ),
+    ],
+)
+def test_drill_validate_refuses_what_drill_run_could_not_play(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, said: str
+) -> None:
+    from drills.schema import builtin_drill_files
+
+    text = builtin_drill_files()["phone-draw-v1"].read_text()
+    assert old in text
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace(old, new))
+    assert main(["drill", "validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{path}{said}" in err, err
