@@ -506,3 +506,48 @@ def test_drill_validate_refuses_what_drill_run_could_not_play(
     assert main(["drill", "validate", str(path)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{path}{said}" in err, err
+
+
+# -- nu12 item 13: course files: a pass mark, par times and stage names that make sense --------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            "pass_mark = { points = 90 }",
+            "pass_mark = { hits = 51 }",
+            "pass_mark.hits: 51 hits on a course that fires 50 rounds and cartridges: allowed 1"
+            " to 50",
+        ),
+        (
+            "pass_mark = { points = 90 }",
+            "pass_mark = { points = 0 }",
+            "pass_mark.points: 0 passes every attempt: allowed 1 to 100",
+        ),
+        (
+            "par_time_s = 6.0",
+            "par_time_s = 1e-300",
+            "stages[0].strings[0].par_time_s: 1e-300 s: allowed 0.5 to 600 s",
+        ),
+        (
+            "par_time_s = 6.0",
+            "par_time_s = 86401",
+            "stages[0].strings[0].par_time_s: 86401 s: allowed 0.5 to 600 s",
+        ),
+        ('name = "2: 5 yd"', 'name = "1: 3 yd"', "stages[1].name: stage name '1: 3 yd' is used"),
+        ('name = "2: 5 yd"', 'name = "  "', "stages[1].name: a stage needs a name"),
+    ],
+)
+def test_a_course_file_that_makes_no_sense_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, said: str
+) -> None:
+    from drills.course import builtin_course_files
+
+    text = builtin_course_files()["fbi-pistol-2019-v1"].read_text()
+    assert old in text
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace(old, new, 1))
+    assert main(["course", "validate", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and said in err and f"{path}:" in err, err
