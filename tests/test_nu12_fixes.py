@@ -551,3 +551,61 @@ def test_a_course_file_that_makes_no_sense_is_refused(
     assert main(["course", "validate", str(path)]) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err and said in err and f"{path}:" in err, err
+
+
+# -- nu12 item 14: a calibration profile that could not have been measured is refused ---------
+
+
+def _saved_profile(folder: Path, serial: str = "P-42") -> Path:
+    from datetime import date
+
+    from range.calibration.profiles import new_profile, save_profile
+    from range.calibration.solver import Boresight
+
+    bore = Boresight((0.0, 0.01, -0.02), (0.0, 0.0, -1.0), 0.8, 8, ())
+    profile = new_profile(serial, "pistol", "A. Armorer", bore, 2.0, date(2026, 1, 5))
+    return save_profile(folder, profile)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("model", '"banana"', "model: unknown replica model 'banana'; known:"),
+        ("bore_direction", "[0.0, 0.0, 0.0]", "bore_direction: a direction is a unit vector"),
+        ("residual_mrad", "50.0", "residual_mrad: 50 mrad is beyond the profile's tolerance"),
+        ("trigger_latency_s", "1000000.0", "trigger_latency_s: 1e+06 s: allowed 0 to 0.5 s"),
+        ("tolerance_mrad", "1000.0", "tolerance_mrad: 1000 mrad: allowed more than 0 to 10"),
+        ("serial", '"P-43"', "serial: 'P-43' is not device 'P-42'"),
+        ("calibrated", "2099-01-01", "calibrated: 2099-01-01 is in the future"),
+    ],
+)
+def test_a_calibration_profile_with_nonsense_is_refused_and_no_certificate_issued(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: str, said: str
+) -> None:
+    import re
+
+    folder = tmp_path / "profiles"
+    path = _saved_profile(folder)
+    text = path.read_text()
+    text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    assert n == 1
+    if key == "calibrated":
+        text = re.sub(r"(?m)^expires = .*$", "expires = 2099-06-01", text)
+    path.write_text(text)
+    cert = tmp_path / "c.html"
+    argv = ["calibrate", "certificate", "--device", "P-42", "--out", str(cert)]
+    assert main([*argv, "--profiles", str(folder)]) == 2
+    err = _err(capsys)
+    assert f"{path}:" in err and said in err, err
+    assert not cert.exists()
+
+
+def test_calibrate_refuses_a_tolerance_beyond_what_a_profile_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from range.calibration.profiles import MAX_TOLERANCE_MRAD
+
+    argv = ["calibrate", "boresight", "--device", "P-1", "--armorer", "A", "--emulate"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--tolerance-mrad", str(MAX_TOLERANCE_MRAD * 100)])
+    assert f"at most {MAX_TOLERANCE_MRAD:g} mrad" in capsys.readouterr().err

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import FieldError, StrictModel, load_model
 from range.calibration.solver import MIN_SAMPLES, Boresight, CalibrationError
 
 
@@ -75,6 +75,14 @@ def check_name(name: str, what: str = "armorer") -> str:
     return check_text(name, what)
 
 
+# What a profile may hold (docs/tracking.md): a tolerance an armorer can hold a replica to
+# (10 mrad is 2.5 in at 7 yd), and a trigger-to-pose latency a replica can have (USB + a frame).
+MAX_TOLERANCE_MRAD = 10.0
+MAX_TRIGGER_LATENCY_S = 0.5
+# How far from unit length a stored bore direction may be (rounding in the file).
+_UNIT_SLACK = 1e-3
+
+
 class CalibrationProfile(StrictModel):
     """One device's calibration, stored per serial number (docs/tracking.md)."""
 
@@ -95,6 +103,46 @@ class CalibrationProfile(StrictModel):
     @classmethod
     def _armorer_is_a_name(cls, v: str) -> str:
         return check_name(v)
+
+    @field_validator("model")
+    @classmethod
+    def _a_replica_model(cls, v: str) -> str:
+        from peripherals.messages import Model
+
+        Model.from_slug(v)  # ValueError listing the known models
+        if v not in [m.slug for m in Model]:
+            raise ValueError(f"write the model as {Model.from_slug(v).slug!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _measured_and_in_tolerance(self) -> CalibrationProfile:
+        """A profile that could never have come out of `calibrate`: refused by field."""
+        norm = sum(c * c for c in self.bore_direction) ** 0.5
+        if abs(norm - 1.0) > _UNIT_SLACK:
+            raise FieldError(
+                ("bore_direction",), f"a direction is a unit vector (its length is {norm:.4g})"
+            )
+        if not 0.0 < self.tolerance_mrad <= MAX_TOLERANCE_MRAD:
+            raise FieldError(
+                ("tolerance_mrad",),
+                f"{self.tolerance_mrad:g} mrad: allowed more than 0 to {MAX_TOLERANCE_MRAD:g}",
+            )
+        if self.residual_mrad > self.tolerance_mrad:
+            raise FieldError(
+                ("residual_mrad",),
+                f"{self.residual_mrad:g} mrad is beyond the profile's tolerance"
+                f" ({self.tolerance_mrad:g} mrad): such a bore is refused, never saved",
+            )
+        if not 0.0 <= self.trigger_latency_s <= MAX_TRIGGER_LATENCY_S:
+            raise FieldError(
+                ("trigger_latency_s",),
+                f"{self.trigger_latency_s:g} s: allowed 0 to {MAX_TRIGGER_LATENCY_S:g} s",
+            )
+        if self.expires < self.calibrated:
+            raise FieldError(
+                ("expires",), f"{self.expires} is before the calibration ({self.calibrated})"
+            )
+        return self
 
     @property
     def boresight(self) -> Boresight:
@@ -142,9 +190,24 @@ def profile_text(profile: CalibrationProfile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_profile(folder: Path, serial: str) -> CalibrationProfile | None:
+def load_profile(folder: Path, serial: str, today: date | None = None) -> CalibrationProfile | None:
+    """The profile of device `serial`, or None. A profile whose serial is not the device's
+    (a file copied under another name) or (with `today`) calibrated in the future is refused
+    in one line naming the file, line and field."""
+    from physics.datafiles import DataFileError, Problem, key_lines, read_text
+
     path = profile_path(folder, serial)
-    return load_model(path, CalibrationProfile) if path.exists() else None
+    if not path.exists():
+        return None
+    profile = load_model(path, CalibrationProfile)
+    lines = key_lines(read_text(path))
+    if profile.serial != serial:
+        problem = f"{profile.serial!r} is not device {serial!r}: this file is not its profile"
+        raise DataFileError(path, [Problem(lines.get(("serial",)), "serial", problem)])
+    if today is not None and profile.calibrated > today:
+        problem = f"{profile.calibrated} is in the future (today is {today})"
+        raise DataFileError(path, [Problem(lines.get(("calibrated",)), "calibrated", problem)])
+    return profile
 
 
 def new_profile(
@@ -188,7 +251,7 @@ def check_devices(
     unless the range master overrides; the override is said, so the run records it."""
     out = []
     for serial in serials:
-        profile = load_profile(folder, serial)
+        profile = load_profile(folder, serial, today)
         if profile is not None and profile.valid_on(today):
             out.append(DeviceCheck(serial, True, f"calibrated until {profile.expires}", profile))
             continue

@@ -110,7 +110,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     bore.add_argument(
         "--tolerance-mrad",
-        type=cliutil.positive_float,
+        # range.calibration.profiles.MAX_TOLERANCE_MRAD (not imported here: no pydantic yet)
+        type=cliutil.bounded_float(10.0, "mrad"),
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
@@ -160,7 +161,7 @@ def _folder(args: argparse.Namespace) -> Path:
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
     from range.calibration.profiles import load_profile
 
-    profile = load_profile(_folder(args), args.device)
+    profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
     if profile is None:
         raise ValueError(f"{args.device} has never been calibrated: run `calibrate boresight`")
     return profile
