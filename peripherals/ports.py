@@ -28,10 +28,11 @@ class UnsafeRuntimeDirError(PeripheralInitError):
     """The folder where replicas register could be written by someone else."""
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: Path, remedy: str = "set XDG_RUNTIME_DIR to a private folder") -> Path:
     """`path`, made if missing with mode 0700, after checking that nobody else can plant a port
     in it: a real directory (not a symlink), owned by this user, not writable by group or
-    others. Raises UnsafeRuntimeDirError naming the folder and what is wrong."""
+    others. Raises UnsafeRuntimeDirError naming the folder, what is wrong and `remedy` (what
+    the user can do instead: the default folder's XDG_RUNTIME_DIR, a given folder's option)."""
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     try:
@@ -47,8 +48,8 @@ def private_dir(path: Path) -> Path:
         problem = f"writable by group or others (mode {stat.S_IMODE(info.st_mode):o})"
     if problem is not None:
         raise UnsafeRuntimeDirError(
-            f"{path}: {problem}; replicas registered there cannot be trusted. Remove it, or set"
-            " XDG_RUNTIME_DIR to a private folder"
+            f"{path}: {problem}; replicas registered there cannot be trusted. Remove it, or"
+            f" {remedy}"
         )
     return path
 
@@ -78,7 +79,7 @@ class PortDirectory:
         """Register `port` here; the folder is checked as the default one is (private_dir):
         a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        private_dir(self.path)
+        private_dir(self.path, "choose a private folder")
         link = self._link(model, serial)
         tmp = link.with_name(link.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):

@@ -609,3 +609,20 @@ def test_calibrate_refuses_a_tolerance_beyond_what_a_profile_holds(
     with pytest.raises(SystemExit):
         main([*argv, "--tolerance-mrad", str(MAX_TOLERANCE_MRAD * 100)])
     assert f"at most {MAX_TOLERANCE_MRAD:g} mrad" in capsys.readouterr().err
+
+
+# -- nu12 item 20b: a --dir refused names --dir, not XDG_RUNTIME_DIR ---------------------------
+
+
+def test_an_unsafe_emulator_dir_given_with_dir_names_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    argv = ["peripherals", "emulate", "pistol", "--dir", str(shared)]
+    assert main(argv) == 4
+    err = _err(capsys)
+    assert f"{shared}: writable by group or others (mode 777)" in err
+    assert err.strip().endswith("Remove it, or give --dir a private folder")
+    assert "XDG_RUNTIME_DIR" not in err

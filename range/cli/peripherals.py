@@ -234,7 +234,11 @@ def _emulate(args: argparse.Namespace) -> int:
     from range.clock import MonotonicClock
 
     # A folder given with --dir is checked as the default one is, before anything starts.
-    directory = private_dir(args.dir) if args.dir is not None else default_emulator_dir()
+    directory = (
+        private_dir(args.dir, "give --dir a private folder")
+        if args.dir is not None
+        else default_emulator_dir()
+    )
     model = Model.from_slug(args.model)
     clock = MonotonicClock()
     emulator = emulator_for(
