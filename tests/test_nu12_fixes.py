@@ -626,3 +626,27 @@ def test_an_unsafe_emulator_dir_given_with_dir_names_the_option(
     assert f"{shared}: writable by group or others (mode 777)" in err
     assert err.strip().endswith("Remove it, or give --dir a private folder")
     assert "XDG_RUNTIME_DIR" not in err
+
+
+def test_an_edited_drill_run_reads_damaged_in_history_and_the_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "records.sqlite"
+    db = f"sqlite:///{path}"
+    failed = {"decision": "excessive", "score": 40.0, "passed": False}
+    result = {"drill": "phone-draw-v1", "seed": 1, "openrange_version": "0.1.0", "score": failed}
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        records.add_drill_run("4411", result)
+        records.add_drill_run("4411", result)
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE drill_runs SET passed = 1, score = 95 WHERE id = 2")
+    raw.commit()
+    raw.close()
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert [r["outcome"] for r in runs] == ["FAIL", DAMAGED]
+    out = tmp_path / "runs.csv"
+    argv = ["records", "export", "--format", "csv", "--drill-runs", "--db", db]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert out.read_text().count(DAMAGED) == 1

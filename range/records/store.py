@@ -111,6 +111,20 @@ _DRILL_RUN_FIELDS = (
     "result",
 )
 
+# What a drill run listing shows of each run (history, the CSV export).
+_LISTED_RUN_FIELDS = (
+    "id",
+    "badge",
+    "drill",
+    "drill_sha256",
+    "drill_origin",
+    "seed",
+    "recorded",
+    "decision",
+    "score",
+    "passed",
+)
+
 # The fields of a qualification its hash covers, in order.
 _HASHED = (
     "id",
@@ -829,37 +843,44 @@ class Records:
             return int(row["id"])
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT id, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
-            " passed, result FROM drill_runs WHERE badge = ? ORDER BY id",
-            badge,
+        return self._drill_runs(
+            "WHERE d.badge = ?", [badge], _LISTED_RUN_FIELDS[:1] + _LISTED_RUN_FIELDS[2:]
         )
-        for row in rows:
-            row["outcome"] = drill_outcome(row)
-            del row["result"]
-        return rows
 
     def all_drill_runs(
         self, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
         """Every drill run recorded from `since` until before `until` (ISO dates), each with
         its `outcome`, oldest first (the CSV export)."""
-        sql = (
-            "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision,"
-            " score, passed, result FROM drill_runs WHERE 1 = 1"
-        )
+        sql = "WHERE 1 = 1"
         args: list[Any] = []
         if since is not None:
-            sql += " AND recorded >= ?"
+            sql += " AND d.recorded >= ?"
             args.append(since)
         if until is not None:
-            sql += " AND recorded < ?"
+            sql += " AND d.recorded < ?"
             args.append(until)
-        rows = self._rows(sql + " ORDER BY id", *args)
+        return self._drill_runs(sql, args, _LISTED_RUN_FIELDS)
+
+    def _drill_runs(
+        self, where: str, args: list[Any], fields: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Drill runs with their `outcome`: DAMAGED for one whose contents no longer match the
+        digest the ledger chained for it (edited outside OpenRange), as for a qualification."""
+        rows = self._rows(
+            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+            f" FROM drill_runs d {where} ORDER BY d.id",
+            *args,
+        )
+        shown = []
         for row in rows:
-            row["outcome"] = drill_outcome(row)
-            del row["result"]
-        return rows
+            edited_run = row["chained"] is not None and drill_run_digest(row) != row["chained"]
+            outcome_ = DAMAGED if edited_run else drill_outcome(row)
+            shown.append(
+                {k: row[k] for k in _LISTED_RUN_FIELDS if k in row} | {"outcome": outcome_}
+            )
+        return shown
 
     def _last_id(self, cur: Any) -> int:
         if self.dialect == "postgresql":
