@@ -650,3 +650,41 @@ def test_an_edited_drill_run_reads_damaged_in_history_and_the_csv(
     argv = ["records", "export", "--format", "csv", "--drill-runs", "--db", db]
     assert main([*argv, "--out", str(out)]) == 0
     assert out.read_text().count(DAMAGED) == 1
+
+
+# -- nu12 item 8: commands that only read never migrate an older store --------------------------
+
+
+def test_a_read_only_command_never_migrates_an_older_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import _MIGRATIONS, GENESIS
+
+    path = tmp_path / "records.sqlite"
+    db = f"sqlite:///{path}"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    raw.execute("INSERT INTO schema_version (version) VALUES (1)")
+    auto = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    for statement in _MIGRATIONS[0].format(auto=auto, genesis=GENESIS).split(";"):
+        if statement.strip():
+            raw.execute(statement)
+    raw.execute("INSERT INTO officers (badge, name, agency, unit) VALUES ('5', 'E. Old', 'PD', '')")
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    for argv in (
+        ["records", "verify"],
+        ["records", "history", "5"],
+        ["records", "officers"],
+        ["records", "incomplete"],
+        ["records", "export", "--format", "csv"],
+    ):
+        assert main([*argv, "--db", db]) == 5, argv
+        err = _err(capsys)
+        assert "schema version 1 is older than this OpenRange's" in err
+        assert "never migrates it (nothing was changed)" in err
+    assert path.read_bytes() == before
+    with Records.open(db, create=False) as records:  # a command that writes migrates it
+        assert records.schema_version == len(_MIGRATIONS)
+    assert main(["records", "verify", "--db", db]) == 0

@@ -241,11 +241,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_when_bare(group)
 
 
-def _open(args: argparse.Namespace, create: bool = False) -> Records:
-    """The store named by --db; only commands that add something may create it."""
+def _open(args: argparse.Namespace, create: bool = False, read_only: bool = False) -> Records:
+    """The store named by --db; only commands that add something may create it, and a command
+    that only reads (`read_only`) never migrates an older store."""
     from range.records.store import Records
 
-    return Records.open(args.db, create=create)
+    return Records.open(args.db, create=create, migrate=not read_only)
 
 
 def _answer(
@@ -409,7 +410,8 @@ def _officers(args: argparse.Namespace) -> int:
         raise ValueError("--add needs --name and --agency")
     if args.update is not None and not given:
         raise ValueError("--update needs what changes: --name, --agency or --unit")
-    with _open(args, create=args.add is not None) as records:
+    listing = args.add is None and args.update is None
+    with _open(args, create=args.add is not None, read_only=listing) as records:
         if args.add is not None:
             records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
         elif args.update is not None:
@@ -430,7 +432,7 @@ def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
     from range.records.store import course_label, drill_label, outcome
 
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
@@ -505,7 +507,7 @@ def _show(args: argparse.Namespace) -> int:
     from range.records.exports import score_sheet
     from range.records.store import course_label, outcome, stored_json
 
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         row = records.qualification(args.attempt)
         wrong = records.check_record(row)
     detail = stored_json(row, "detail")
@@ -569,7 +571,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         problems = records.verify()
         count = records.count()
     found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
@@ -593,7 +595,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _incomplete(args: argparse.Namespace) -> int:
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         rows = records.incomplete()
 
     def text() -> Iterator[str]:
@@ -623,7 +625,7 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.since is not None and args.until is not None and args.since > args.until:
         raise ValueError(f"--from {args.since} is after --to {args.until}: nothing lies between")
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         if args.format == "csv":
             csv_of = exports.export_drill_runs_csv if args.drill_runs else exports.export_csv
             return _emit(args, csv_of(records, args.since, args.until))

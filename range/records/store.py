@@ -434,13 +434,16 @@ def _open_to_read(path: Path) -> sqlite3.Connection:
 class Records:
     """One records database. `Records.open()` picks the backend from the URL."""
 
-    def __init__(self, connection: Any, dialect: str, url: str, create: bool = True) -> None:
+    def __init__(
+        self, connection: Any, dialect: str, url: str, create: bool = True, migrate: bool = True
+    ) -> None:
         self._db = connection
         self.dialect = dialect
         self.url = url
         self.where = redact(url)
         self._synchronous = "FULL"  # what Records.open set (SQLite)
         self._claims: dict[int, tuple[int, Path] | None] = {}  # attempt -> lock file (SQLite)
+        self._may_migrate = migrate
         try:
             self._guard(self._migrate if create else self._check_schema)
         except BaseException:
@@ -448,11 +451,14 @@ class Records:
             raise
 
     @classmethod
-    def open(cls, url: str | None = None, create: bool = True) -> Records:
+    def open(cls, url: str | None = None, create: bool = True, migrate: bool = True) -> Records:
         """Open (with `create`, create or migrate) the store at `url`.
 
         Without `create` (the read-only commands) nothing is created: a missing or empty store is
         an error naming it. A schema newer than this code is refused by name either way.
+        Without `migrate` (a command that only reads: verify, history, show, export) an older
+        store is refused by name instead of migrated: reading never writes, and an audit never
+        chains what it was asked to check.
         Raises RecordsError, one line, with any password in the URL redacted.
         """
         url = _scheme_lowered(default_url() if url is None else url)
@@ -482,7 +488,7 @@ class Records:
                 if db is not None:
                     db.close()
                 raise RecordsError(f"records {where}: {_explain(exc, path)}") from None
-            return cls(db, "sqlite", url, create)
+            return cls(db, "sqlite", url, create, migrate)
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
@@ -500,7 +506,7 @@ class Records:
             except psycopg.Error as exc:
                 said = redact(_explain(exc), url)
                 raise RecordsError(f"records {where}: {said}") from None
-            return cls(connection, "postgresql", url, create)
+            return cls(connection, "postgresql", url, create, migrate)
         raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
     def close(self) -> None:
@@ -678,6 +684,12 @@ class Records:
                 " (no schema_version row); nothing was created"
             )
         self._refuse_newer(version)
+        if version < SCHEMA_VERSION and not self._may_migrate:
+            raise RecordsError(
+                f"records {self.where}: schema version {version} is older than this OpenRange's"
+                f" ({SCHEMA_VERSION}); a command that only reads never migrates it (nothing was"
+                " changed): any command that writes to the store migrates it first"
+            )
         if version < SCHEMA_VERSION:
             self._migrate()
 
