@@ -639,8 +639,14 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             records.officer(args.badge)
     cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
     player = sound.live_player(args, source.drill, seed)
+    from range.runs.runlog import RunWriteError
+
     try:
         result = run_drill(config)
+    except RunWriteError as exc:
+        if args.badge is not None:  # cut short (a full disk): kept in the records as INCOMPLETE
+            _record_cut_run(args, config, args.badge, exc)
+        raise
     finally:
         if player is not None:
             player.close()
