@@ -688,3 +688,43 @@ def test_a_read_only_command_never_migrates_an_older_store(
     with Records.open(db, create=False) as records:  # a command that writes migrates it
         assert records.schema_version == len(_MIGRATIONS)
     assert main(["records", "verify", "--db", db]) == 0
+
+
+def test_report_plot_and_certificate_on_a_full_disk_name_the_file(
+    tiny_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = _saved_run(tmp_path, ["drill", "run", "phone-draw-v1", "--seed", "11"])
+    folder = tmp_path / "profiles"
+    _saved_profile(folder)
+    _fill(tiny_disk)
+    capsys.readouterr()
+    report, plot, cert = tiny_disk / "r.html", tiny_disk / "s.png", tiny_disk / "c.html"
+    profiles = ["--profiles", str(folder)]
+    spread = ["analyze", "spread", "--cartridge", "x26p-25ft", "--distance", "7,15ft"]
+    spread += ["--trials", "20"]
+    for argv, out in (
+        (["report", str(run_dir), "--out", str(report)], report),
+        (
+            [
+                "analyze",
+                "spread",
+                "--cartridge",
+                "x26p-25ft",
+                "--distance",
+                "7,15ft",
+                "--trials",
+                "20",
+                "--plot",
+                str(plot),
+            ],
+            plot,
+        ),
+        (["calibrate", "certificate", "--device", "P-42", "--out", str(cert), *profiles], cert),
+    ):
+        assert main(argv) == 9, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1] == (
+            f"openrange: {out}: No space left on device (not written)"
+        )
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]
