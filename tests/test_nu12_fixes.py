@@ -728,3 +728,21 @@ def test_report_plot_and_certificate_on_a_full_disk_name_the_file(
             f"openrange: {out}: No space left on device (not written)"
         )
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]
+
+
+def test_boresight_on_a_full_disk_prints_the_session_profile(
+    tiny_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tiny_disk / "profiles"
+    folder.mkdir()
+    _fill(tiny_disk)
+    argv = ["calibrate", "boresight", "--device", "P-7", "--armorer", "Sgt. Ortiz", "--emulate"]
+    assert main([*argv, "--profiles", str(folder)]) == 9
+    out, err = capsys.readouterr()
+    assert 'serial = "P-7"' in out and "bore_direction = [" in out
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"openrange: {folder / 'P-7.toml'}: No space left on device (not written): the session's"
+        f" profile is printed above; save it as {folder / 'P-7.toml'} once there is room"
+    )
+    assert list(folder.iterdir()) == []
