@@ -1185,29 +1185,24 @@ class Records:
             " ORDER BY badge, course, variant",
             *args,
         )
-        # The record each last pass rests on is checked against its own hash (one per course
-        # and officer, not every record): a pass written into the database by hand never
-        # qualifies anyone.
-        q_variant = "CASE WHEN q.course_origin = 'modified' THEN q.course_sha256 ELSE '' END"
-        q_where = "AND q.badge = ? " if badge is not None else ""
-        passes = self._rows(
-            "SELECT q.* FROM qualifications q JOIN ("
-            f"SELECT badge, course, {variant} AS variant, MAX(finished) AS last_pass"
-            f" FROM qualifications WHERE passed = 1 {q_where.replace('q.', '')}"
-            f"GROUP BY badge, course, {variant}) g"
-            f" ON q.badge = g.badge AND q.course = g.course AND {q_variant} = g.variant"
-            f" AND q.finished = g.last_pass WHERE q.passed = 1 {q_where}",
-            *(args + args),
-        )
-        damaged = {
-            (
-                p["badge"],
-                p["course"],
-                p["course_sha256"] if p["course_origin"] == "modified" else "",
+        # The record each last pass rests on is checked against its own hash (one indexed
+        # lookup per course and officer, not every record): a pass written into the database
+        # by hand never qualifies anyone.
+        damaged = set()
+        for r in rows:
+            if r["last_pass"] is None:
+                continue
+            passes = self._rows(
+                "SELECT * FROM qualifications WHERE badge = ? AND course = ? AND finished = ?"
+                " AND passed = 1",
+                r["badge"],
+                r["course"],
+                r["last_pass"],
             )
-            for p in passes
-            if edited(p)
-        }
+            for p in passes:
+                variant = p["course_sha256"] if p["course_origin"] == "modified" else ""
+                if variant == r["variant"] and edited(p):
+                    damaged.add((r["badge"], r["course"], r["variant"]))
         return [
             StatusRow(
                 r["badge"],
