@@ -25,6 +25,7 @@ from physics.datafiles import (
     StrictModel,
     builtin_or_file,
     decode,
+    field_name,
     key_lines,
     load_model,
     locate,
@@ -275,6 +276,54 @@ class Course(StrictModel):
         return None
 
 
+# A string's par time: from a fast single shot from the ready (0.5 s) to ten minutes.
+PAR_TIME_S = (0.5, 600.0)
+
+
+def _mark_and_stage_problems(
+    course: Course, lines: dict[tuple[str | int, ...], int]
+) -> list[Problem]:
+    """A pass mark that passes everyone (0) or no one (more hits than rounds fired), par times
+    out of any string's reach, and stage names that are empty or used twice (a range master
+    tells stages apart by name on the sheet)."""
+    problems = []
+
+    def refuse(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(locate(lines, loc), field_name(loc), message))
+
+    fired = sum(s.rounds + s.cartridges for stage in course.stages for s in stage.strings)
+    mark = course.pass_mark
+    if mark.points is not None and mark.points < 1:
+        refuse(
+            ("pass_mark", "points"),
+            f"{mark.points} passes every attempt: allowed 1 to {course.max_points}",
+        )
+    if mark.hits is not None and not 1 <= mark.hits <= fired:
+        refuse(
+            ("pass_mark", "hits"),
+            f"{mark.hits} hits on a course that fires {fired} rounds and cartridges:"
+            f" allowed 1 to {fired}",
+        )
+    low, high = PAR_TIME_S
+    names: dict[str, int] = {}
+    for i, stage in enumerate(course.stages):
+        if not stage.name.strip():
+            refuse(("stages", i, "name"), "a stage needs a name (the score sheet shows it)")
+        elif stage.name in names:
+            refuse(
+                ("stages", i, "name"),
+                f"stage name {stage.name!r} is used twice (stages[{names[stage.name]}] too)",
+            )
+        names.setdefault(stage.name, i)
+        for j, string in enumerate(stage.strings):
+            if not low <= string.par_time_s <= high:
+                refuse(
+                    ("stages", i, "strings", j, "par_time_s"),
+                    f"{string.par_time_s:g} s: allowed {low:g} to {high:g} s",
+                )
+    return problems
+
+
 def _distance_given(string: CourseString) -> str:
     """A string's distance as its file gives it, in the field's own unit, as written (the
     shortest form of the number: no float noise from a conversion)."""
@@ -380,6 +429,7 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
                 f"{hits} is more than the course's {shots} shots: allowed 1 to {shots}",
             )
         )
+    problems += _mark_and_stage_problems(course, lines)
     if problems:
         raise DataFileError(path, problems)
 

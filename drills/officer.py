@@ -7,11 +7,12 @@ wiring in `range` turns each intent into what a real officer's hands would do to
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -20,8 +21,20 @@ from drills.engine import Observation
 from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
 from physics.body import Region
-from physics.datafiles import StrictModel, builtin_or_file, load_model
+from physics.datafiles import (
+    DataFileError,
+    Problem,
+    StrictModel,
+    builtin_or_file,
+    field_name,
+    key_lines,
+    load_model,
+    locate,
+)
 from physics.units import FT_M, m_to_ft
+
+if TYPE_CHECKING:
+    from drills.schema import Drill
 
 # The package's own data, found beside this module and never through the import path: under
 # `python -m`, a `drills/` folder in the current directory shadows the package's name.
@@ -42,6 +55,9 @@ class Act(StrEnum):
     # The TASER's front pressed to the subject at `region` for `duration_s` (issue 13): the
     # engine logs it (`drive_stun`) and runs its cycle; give `within_ft` to wait for contact.
     DRIVE_STUN = "drive_stun"
+
+
+_CUES = ("at_s", "after_s", "within_ft", "on_phase")
 
 
 class Step(StrictModel):
@@ -67,6 +83,12 @@ class Step(StrictModel):
 
     @model_validator(mode="after")
     def _aim_needs_region(self) -> Step:
+        cues = [k for k in _CUES if getattr(self, k) is not None]
+        if len(cues) > 1:
+            raise ValueError(
+                f"a step waits on one cue, not {' and '.join(cues)} together: one of"
+                f" {', '.join(_CUES)} (none: right after the step before)"
+            )
         if self.do is Act.SPEAK and not acts_in_text(self.say, builtin_phrasebook()):
             raise ValueError(
                 f"a speak step's say {self.say!r} holds no phrase of the phrase book"
@@ -184,6 +206,49 @@ class ScriptedOfficer:
                 )
             )
         return intents
+
+
+def check_script(
+    script: OfficerScript,
+    drill: Drill,
+    where: Path | str,
+    text: str = "",
+    rules: Collection[str] = (),
+) -> None:
+    """What a script's own schema cannot see, checked against the drill it plays before the
+    run: a step's `subject` and `on_phase` must be the drill's (a ghost subject crashed the run;
+    an unknown phase never fired), and `expect.rules` must be rule ids the scorer writes
+    (`rules`, given by the caller: scoring sits beside drills, not below). Raises DataFileError
+    naming the file (`where`; `text` is its TOML, for the line), the line and the field."""
+    lines = key_lines(text) if text else {}
+    problems: list[Problem] = []
+
+    def refuse(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(locate(lines, loc), field_name(loc), message))
+
+    subjects = [s.id for s in drill.subjects]
+    phases = [p.id for p in drill.phases]
+    for n, step in enumerate(script.steps):
+        if step.subject is not None and step.subject not in subjects:
+            refuse(
+                ("steps", n, "subject"),
+                f"drill {drill.id} has no subject {step.subject!r}: one of {', '.join(subjects)}",
+            )
+        if step.on_phase is not None and step.on_phase not in phases:
+            refuse(
+                ("steps", n, "on_phase"),
+                f"drill {drill.id} has no phase {step.on_phase!r} (the step would never be"
+                f" taken): one of {', '.join(phases)}",
+            )
+    if script.expect is not None and rules:
+        for n, rule in enumerate(script.expect.rules):
+            if rule not in rules:
+                refuse(
+                    ("expect", "rules", n),
+                    f"no rule {rule!r}: the scorer writes {', '.join(sorted(rules))}",
+                )
+    if problems:
+        raise DataFileError(where, problems)
 
 
 def builtin_officer_dir() -> Path:

@@ -328,9 +328,9 @@ class Drill(StrictModel):
         return model, loads
 
 
-# The nearest a subject may start: an arm's length from the officer (the closest built-in
-# drill starts at 6 ft); nearer, the two bodies overlap.
-MIN_START_DISTANCE_FT = 2.0
+# Two torsos apart (about 0.45 m): a subject nearer than this starts inside the officer. Contact
+# range (a drive stun's 2.5 ft) is still allowed.
+MIN_START_DISTANCE_FT = 1.5
 
 
 def _check_expected_officer(
@@ -367,18 +367,18 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             problem(("subjects", k, "id"), f"subject id {subject.id!r} is used twice")
         subjects.add(subject.id)
         scene = drill.scene
-        if subject.start_distance_ft < MIN_START_DISTANCE_FT:
-            problem(
-                ("subjects", k, "start_distance_ft"),
-                f"{subject.start_distance_ft:g} ft is inside the officer's reach: allowed"
-                f" {MIN_START_DISTANCE_FT:g} <= distance <= {scene.lane_length_ft:g}",
-            )
         if subject.start_distance_ft > scene.lane_length_ft:
             problem(
                 ("subjects", k, "start_distance_ft"),
                 f"{subject.start_distance_ft:g} ft is beyond the lane"
-                f" (scene.lane_length_ft = {scene.lane_length_ft:g}): allowed 0 < distance <="
-                f" {scene.lane_length_ft:g}",
+                f" (scene.lane_length_ft = {scene.lane_length_ft:g}): allowed"
+                f" {MIN_START_DISTANCE_FT:g} to {scene.lane_length_ft:g}",
+            )
+        elif subject.start_distance_ft < MIN_START_DISTANCE_FT:
+            problem(
+                ("subjects", k, "start_distance_ft"),
+                f"{subject.start_distance_ft:g} ft would start the subject inside the officer:"
+                f" allowed {MIN_START_DISTANCE_FT:g} to {scene.lane_length_ft:g}",
             )
         if abs(subject.lateral_ft) > scene.lane_width_ft / 2:
             problem(
@@ -387,6 +387,7 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 f" {scene.lane_width_ft:g}): allowed -{scene.lane_width_ft / 2:g} to"
                 f" {scene.lane_width_ft / 2:g}",
             )
+    _check_expected_officer(drill, problem)
     for c, cover in enumerate(drill.scene.cover):
         if (
             cover.x_ft > drill.scene.lane_length_ft
@@ -478,7 +479,6 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             "no phase with ends_drill = true can be reached from a start phase: the drill"
             " could only ever run out of time",
         )
-    _check_expected_officer(drill, problem)
     if problems:
         raise DataFileError(path, problems)
 

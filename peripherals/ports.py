@@ -37,7 +37,8 @@ CHOSEN_DIR_REMEDY = "choose a private folder (mode 700, yours) instead"
 def private_dir(path: Path, remedy: str = DEFAULT_DIR_REMEDY) -> Path:
     """`path`, made if missing with mode 0700, after checking that nobody else can plant a port
     in it: a real directory (not a symlink), owned by this user, not writable by group or
-    others. Raises UnsafeRuntimeDirError naming the folder and what is wrong."""
+    others. Raises UnsafeRuntimeDirError naming the folder, what is wrong and `remedy` (what
+    the user can do instead: the default folder's XDG_RUNTIME_DIR, a given folder's option)."""
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     try:

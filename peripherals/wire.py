@@ -205,8 +205,14 @@ class FrameDecoder:
         merge, so each byte is walked at most once per chunk."""
         n = len(chunk)
         ends: dict[int, bool] = {}  # code-byte offset -> its chain lands exactly on the end
-        for match in _START.finditer(chunk, 1, n - HEADER.size - CRC_SIZE + 1):
+        # The shortest frame (an empty payload) is its header and CRC plus one COBS code byte.
+        # The search runs to the chunk's end: an `endpos` would also cut the lookahead of
+        # `_START` short, and a frame with an empty payload that ends the chunk was never tried.
+        last = n - (HEADER.size + CRC_SIZE + 1)
+        for match in _START.finditer(chunk, 1):
             start = match.start()
+            if start > last:
+                break
             path = []
             i = start
             while i < n and i not in ends:

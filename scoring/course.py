@@ -83,7 +83,8 @@ class AttemptScore:
 
     @property
     def outcome(self) -> Outcome:
-        """INCOMPLETE while a string is still to be reshot: a device fault is never a failure."""
+        """INCOMPLETE while a string is still to be reshot (a device fault is never a failure)
+        or when its log stops with no `attempt_ended` (a crash, a cut log)."""
         if not self.complete:
             return Outcome.INCOMPLETE
         return Outcome.PASS if self.passed else Outcome.FAIL

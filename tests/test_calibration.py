@@ -156,18 +156,8 @@ def test_a_drill_refuses_uncalibrated_replicas_unless_overridden(
     assert started["calibration_override_by"] == "Lt. Hale"
     assert all("override of Lt. Hale" in c["reason"] for c in started["calibration"])
     bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
-    for serial in ("SIM-TASER-0001", "SIM-PISTOL-0001"):
-        save_profile(
-            tmp_path,
-            new_profile(
-                serial,
-                "taser-7" if "TASER" in serial else "pistol",
-                "Sgt. Ortiz",
-                bore,
-                2.0,
-                date.today(),
-            ),
-        )
+    for serial, model in (("SIM-TASER-0001", "taser-7"), ("SIM-PISTOL-0001", "pistol")):
+        save_profile(tmp_path, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
     assert main([*base, "--no-save"]) == 0
 
 
@@ -189,18 +179,8 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
     assert main(run) == 7
     assert "SIM-PISTOL-0001: never calibrated" in capsys.readouterr().err
     bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
-    for serial in ("SIM-TASER-0001", "SIM-PISTOL-0001"):
-        save_profile(
-            profiles,
-            new_profile(
-                serial,
-                "taser-7" if "TASER" in serial else "pistol",
-                "Sgt. Ortiz",
-                bore,
-                2.0,
-                date.today(),
-            ),
-        )
+    for serial, model in (("SIM-TASER-0001", "taser-7"), ("SIM-PISTOL-0001", "pistol")):
+        save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
     assert main(run) == 0
     attempt = json.loads(capsys.readouterr().out)
     assert main(["records", "show", str(attempt["qualification"]), "--db", db, "--json"]) == 0

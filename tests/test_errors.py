@@ -213,7 +213,7 @@ def test_a_subject_beyond_the_lane_names_the_lane(tmp_path: Path) -> None:
     )
     assert message.endswith(
         "d.toml:10: subjects[0].start_distance_ft: 100 ft is beyond the lane"
-        " (scene.lane_length_ft = 75): allowed 0 < distance <= 75"
+        " (scene.lane_length_ft = 75): allowed 1.5 to 75"
     )
 
 

@@ -24,7 +24,7 @@ from peripherals.conformance import check_peripheral
 from peripherals.driver import MAX_UNCOLLECTED, STATE_STALE_S, ReplicaLink
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.errors import PeripheralError
-from peripherals.messages import Event, EventKind, Laser, Model, State, StateFlags
+from peripherals.messages import Event, EventKind, Laser, MessageType, Model, State, StateFlags
 from peripherals.ports import PortDirectory, UnsafeRuntimeDirError, default_emulator_dir
 from peripherals.wire import FrameDecoder, encode_frame
 from physics.pose import Pose, look_rotation
@@ -448,6 +448,8 @@ def test_a_frame_after_600_bytes_of_noise_in_three_reads_is_recovered() -> None:
 
 def _frame(seq: int) -> bytes:
     state = State(StateFlags(seq & 0x1FF), seq % 101, ((seq % 7, 2),))
+    if seq % 3 == 0:  # a frame with an empty payload (RESUME, RESET...): the shortest there is
+        return encode_frame(MessageType.RESUME, seq, seq * 1000, b"")
     if seq % 2:
         return encode_frame(Event.TYPE, seq, seq * 1000, Event(EventKind.SHOT_FIRED).pack())
     return encode_frame(State.TYPE, seq, seq * 1000, state.pack())
@@ -480,6 +482,14 @@ def test_no_valid_frame_is_lost_after_noise_whatever_the_read_boundaries(
         at, n = at + size, n + 1
     ours = [(seq, seq * 1000) for seq in range(1, len(pieces) + 1)]
     assert [g for g in got if g in ours] == ours
+
+
+def test_an_empty_payload_frame_after_noise_is_recovered() -> None:
+    """nu12 item 1: the shortest frame (header, CRC, no payload) glued to one byte of noise was
+    never tried: the search for a frame's start stopped 3 bytes short of its lookahead."""
+    frame = encode_frame(MessageType.RESUME, 1, 2, b"")
+    (got,) = FrameDecoder().feed(b"\x05" + frame)
+    assert (got.msg_type, got.seq, got.device_time_us, got.payload) == (0x8B, 1, 2, b"")
 
 
 def test_answers_nobody_waits_for_are_pruned() -> None:

@@ -731,7 +731,8 @@ def test_a_record_with_broken_json_is_named_not_a_traceback(
     # history and the CSV export name the damaged records and go on
     assert main(["records", "history", "4411", "--db", db]) == 0
     out = capsys.readouterr().out
-    assert out.count("DAMAGED (edited? run records verify)") == 2
+    # the record, the drill run, and the standing resting on the record (per course, per weapon)
+    assert out.count("DAMAGED (edited? run records verify)") == 4
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["qualifications"][0]["outcome"] == "DAMAGED (edited? run records verify)"

@@ -7,7 +7,6 @@ when it expires; a run or a qualification attempt records which profile each dev
 from __future__ import annotations
 
 import json
-import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from physics.datafiles import DataFileError, FieldError, Problem, StrictModel, load_model
+from physics.datafiles import FieldError, StrictModel, load_model
 from range.calibration.solver import MIN_SAMPLES, Boresight, CalibrationError
 
 
@@ -76,10 +75,12 @@ def check_name(name: str, what: str = "armorer") -> str:
     return check_text(name, what)
 
 
-# The widest boresight tolerance a profile may hold: 20 mrad is 5 in at 21 ft, far past the
-# 2 mrad default; the largest trigger latency a working replica can have.
-MAX_TOLERANCE_MRAD = 20.0
-MAX_TRIGGER_LATENCY_S = 1.0
+# What a profile may hold (docs/tracking.md): a tolerance an armorer can hold a replica to
+# (10 mrad is 2.5 in at 7 yd), and a trigger-to-pose latency a replica can have (USB + a frame).
+MAX_TOLERANCE_MRAD = 10.0
+MAX_TRIGGER_LATENCY_S = 0.5
+# How far from unit length a stored bore direction may be (rounding in the file).
+_UNIT_SLACK = 1e-3
 
 
 class CalibrationProfile(StrictModel):
@@ -105,29 +106,42 @@ class CalibrationProfile(StrictModel):
 
     @field_validator("model")
     @classmethod
-    def _known_model(cls, v: str) -> str:
+    def _a_replica_model(cls, v: str) -> str:
         from peripherals.messages import Model
 
-        known = [m.slug for m in Model]
-        if v not in known:
-            raise ValueError(f"{v!r} is not a replica model; one of {', '.join(known)}")
+        Model.from_slug(v)  # ValueError listing the known models
+        if v not in [m.slug for m in Model]:
+            raise ValueError(f"write the model as {Model.from_slug(v).slug!r}")
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> CalibrationProfile:
-        norm = math.sqrt(sum(c * c for c in self.bore_direction))
-        if abs(norm - 1.0) > 1e-6:
+    def _measured_and_in_tolerance(self) -> CalibrationProfile:
+        """A profile that could never have come out of `calibrate`: refused by field."""
+        norm = sum(c * c for c in self.bore_direction) ** 0.5
+        if abs(norm - 1.0) > _UNIT_SLACK:
             raise FieldError(
-                ("bore_direction",), f"a unit vector is needed (its length is {norm:g}, not 1)"
+                ("bore_direction",), f"a direction is a unit vector (its length is {norm:.4g})"
+            )
+        if not 0.0 < self.tolerance_mrad <= MAX_TOLERANCE_MRAD:
+            raise FieldError(
+                ("tolerance_mrad",),
+                f"{self.tolerance_mrad:g} mrad: allowed more than 0 to {MAX_TOLERANCE_MRAD:g}",
             )
         if self.residual_mrad > self.tolerance_mrad:
             raise FieldError(
                 ("residual_mrad",),
-                f"{self.residual_mrad:g} mrad is over the profile's tolerance_mrad"
-                f" {self.tolerance_mrad:g}: calibrate refuses such a boresight",
+                f"{self.residual_mrad:g} mrad is beyond the profile's tolerance"
+                f" ({self.tolerance_mrad:g} mrad): such a bore is refused, never saved",
+            )
+        if not 0.0 <= self.trigger_latency_s <= MAX_TRIGGER_LATENCY_S:
+            raise FieldError(
+                ("trigger_latency_s",),
+                f"{self.trigger_latency_s:g} s: allowed 0 to {MAX_TRIGGER_LATENCY_S:g} s",
             )
         if self.expires < self.calibrated:
-            raise FieldError(("expires",), f"{self.expires} is before calibrated {self.calibrated}")
+            raise FieldError(
+                ("expires",), f"{self.expires} is before the calibration ({self.calibrated})"
+            )
         return self
 
     @property
@@ -145,9 +159,18 @@ def profile_path(folder: Path, serial: str) -> Path:
 
 
 def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
-    """Write a profile as TOML (atomically: a half-written profile never exists)."""
+    """Write a profile as TOML (atomically: a half-written profile never exists; a full disk
+    is one OSError naming the file)."""
+    from range import outfile
+
     folder.mkdir(parents=True, exist_ok=True)
     path = profile_path(folder, profile.serial)
+    outfile.write_text(path, profile_text(profile))
+    return path
+
+
+def profile_text(profile: CalibrationProfile) -> str:
+    """A profile as the TOML file `save_profile` writes."""
 
     def value(v: object) -> str:
         if isinstance(v, str):
@@ -164,30 +187,26 @@ def save_profile(folder: Path, profile: CalibrationProfile) -> Path:
         " `openrange calibrate`; edit only to correct the armorer's name."
     ]
     lines += [f"{key} = {value(getattr(profile, key))}" for key in CalibrationProfile.model_fields]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return "\n".join(lines) + "\n"
 
 
-def load_profile(folder: Path, serial: str) -> CalibrationProfile | None:
+def load_profile(folder: Path, serial: str, today: date | None = None) -> CalibrationProfile | None:
+    """The profile of device `serial`, or None. A profile whose serial is not the device's
+    (a file copied under another name) or (with `today`) calibrated in the future is refused
+    in one line naming the file, line and field."""
+    from physics.datafiles import DataFileError, Problem, key_lines, read_text
+
     path = profile_path(folder, serial)
     if not path.exists():
         return None
     profile = load_model(path, CalibrationProfile)
+    lines = key_lines(read_text(path))
     if profile.serial != serial:
-        line = next(
-            (
-                n
-                for n, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                if t.startswith("serial")
-            ),
-            None,
-        )
-        raise DataFileError(
-            path,
-            [Problem(line, "serial", f"{profile.serial!r} is not the device's serial {serial!r}")],
-        )
+        problem = f"{profile.serial!r} is not device {serial!r}: this file is not its profile"
+        raise DataFileError(path, [Problem(lines.get(("serial",)), "serial", problem)])
+    if today is not None and profile.calibrated > today:
+        problem = f"{profile.calibrated} is in the future (today is {today})"
+        raise DataFileError(path, [Problem(lines.get(("calibrated",)), "calibrated", problem)])
     return profile
 
 
@@ -232,7 +251,7 @@ def check_devices(
     unless the range master overrides; the override is said, so the run records it."""
     out = []
     for serial in serials:
-        profile = load_profile(folder, serial)
+        profile = load_profile(folder, serial, today)
         if profile is not None and profile.valid_on(today):
             out.append(DeviceCheck(serial, True, f"calibrated until {profile.expires}", profile))
             continue

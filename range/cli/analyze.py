@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import re
@@ -11,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range import outfile
 from range.cli import util as cliutil
 from range.cli.util import help_when_bare
 from range.deps import require
@@ -320,8 +322,12 @@ def _plot_spread(rows: list, title: str, path: Path) -> None:  # type: ignore[ty
     )
     left.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    buffer = io.BytesIO()  # drawn in memory, then written whole: a full disk names the file
+    try:
+        fig.savefig(buffer, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
+    outfile.write_bytes(path, buffer.getvalue())
 
 
 def _trajectory(args: argparse.Namespace) -> int:

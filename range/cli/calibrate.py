@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from range import outfile
 from range.cli.util import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
@@ -108,7 +110,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     bore.add_argument(
         "--tolerance-mrad",
-        type=cliutil.bounded_float(20.0, "mrad"),
+        # range.calibration.profiles.MAX_TOLERANCE_MRAD (not imported here: no pydantic yet)
+        type=cliutil.bounded_float(10.0, "mrad"),
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
@@ -158,7 +161,7 @@ def _folder(args: argparse.Namespace) -> Path:
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
     from range.calibration.profiles import load_profile
 
-    profile = load_profile(_folder(args), args.device)
+    profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
     if profile is None:
         raise ValueError(f"{args.device} has never been calibrated: run `calibrate boresight`")
     return profile
@@ -201,7 +204,7 @@ def _targets(args: argparse.Namespace) -> BenchTargets:
 
 def _boresight(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration.profiles import new_profile, save_profile
+    from range.calibration.profiles import new_profile, profile_text, save_profile
     from range.calibration.solver import solve_boresight
 
     targets = _targets(args)
@@ -217,7 +220,19 @@ def _boresight(args: argparse.Namespace) -> int:
         datetime.now(UTC).date(),
         args.valid_days,
     )
-    path = save_profile(_folder(args), profile)
+    try:
+        path = save_profile(_folder(args), profile)
+    except OSError as exc:
+        # The armorer's session is not lost: the solved profile goes to stdout, to be saved
+        # by hand once there is room.
+        sys.stdout.write(profile_text(profile))
+        sys.stdout.flush()
+        raise OSError(
+            exc.errno,
+            f"{exc.strerror}: the session's profile is printed above; save it as"
+            f" {exc.filename} once there is room",
+            exc.filename,
+        ) from exc
     if args.json:
         print(json.dumps(profile.model_dump(mode="json") | {"path": str(path)}, indent=2))
         return 0
@@ -289,7 +304,8 @@ def _certificate(args: argparse.Namespace) -> int:
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in p.model_dump(mode="json").items()
     )
-    args.out.write_text(
+    outfile.write_text(
+        args.out,
         "<!doctype html><meta charset='utf-8'><title>Calibration certificate</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #999;"
         "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
@@ -297,7 +313,6 @@ def _certificate(args: argparse.Namespace) -> int:
         f"<p>{html.escape(p.model)} calibrated by {html.escape(p.armorer)} on {p.calibrated},"
         f" valid until {p.expires}; residual {p.residual_mrad:.2f} mrad"
         f" (tolerance {p.tolerance_mrad:g} mrad).</p><table>{rows}</table>\n",
-        encoding="utf-8",
     )
     print(f"certificate: {args.out}")
     return 0

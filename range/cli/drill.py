@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import ExitStack
 
-    from drills.schema import DrillFile
-    from range.runs.drill import Session
+    from drills.officer import OfficerScript
+    from drills.schema import Drill, DrillFile
+    from range.runs.drill import RunConfig, Session
     from range.runs.poses import TrackedPoses
+    from range.runs.runlog import RunWriteError
     from range.voice.audio import Pcm
     from range.voice.soundtrack import LivePlayer
     from range.xr.lane import LaneHeadset, Tap
@@ -413,7 +415,6 @@ def play(
 ) -> int:
     """Run the drill read from `source` (the object itself, never looked up again by its id)
     as the command line asked and print the result."""
-    from drills.officer import find_officer
     from drills.schema import check_instructor_buttons
     from range.cli.progress import ProgressBar
     from range.cli.summary import format_summary
@@ -445,7 +446,7 @@ def play(
         drill_file=source,
         voice=voice,
         phrases=phrases,
-        officer=find_officer(script),
+        officer=_officer_for(script, source.drill),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
@@ -464,31 +465,45 @@ def play(
             records.officer(badge)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
+    from range.runs.runlog import RunWriteError
+
     try:
         result = run_drill(config, bar)
+    except RunWriteError as exc:
+        if badge is not None:  # cut short (a full disk): kept in the records as INCOMPLETE
+            _record_cut_run(args, config, badge, exc)
+        raise
     finally:
         if bar is not None:
             bar.close()
-    sound.after_run(args, config.drill, result.records, seed, result.run_dir)
+    record = result.as_json()
+    if badge is not None:  # recorded first: a soundtrack that cannot be written loses nothing
+        from range.records.store import Records
+
+        with Records.open(args.db) as records:
+            records.officer(badge)  # a clear error for an unknown badge
+            record["record"] = records.add_drill_run(badge, record)
+    failed = None
+    try:
+        sound.after_run(args, config.drill, result.records, seed, result.run_dir)
+    except OSError as exc:
+        kept = "the run and its record are kept" if badge is not None else "the run is kept"
+        failed = sound.write_failed(exc, kept)
     empathy = config.drill.empathy
     if empathy is not None and result.run_dir is not None:
         cliutil.say(
             f"Seen through {empathy.perspective}'s eyes: openrange replay {result.run_dir}"
             " --window --sound alsa (or in the headset)"
         )
-    record = result.as_json()
-    if badge is not None:
-        from range.records.store import Records
-
-        with Records.open(args.db) as records:
-            records.officer(badge)  # a clear error for an unknown badge
-            record["record"] = records.add_drill_run(badge, record)
     if args.json:
         print(json.dumps(record, indent=2, sort_keys=True))
     else:
         print(format_summary(result))
         if badge is not None:
             print(f"Recorded as drill run {record['record']} for badge {badge}.")
+    if failed is not None:
+        cliutil.say(failed)
+        return 9
     return 0
 
 
@@ -502,6 +517,64 @@ def _phrases(args: argparse.Namespace) -> Path | None:
 
         load_phrases(path)
     return path
+
+
+def _officer_for(script: str, drill: Drill) -> OfficerScript:
+    """The officer script `--sim` names (or the drill's expected one), checked against the drill
+    it is about to play, before the run: file, line and field of what does not fit."""
+    from drills.officer import builtin_officers, check_script, find_officer
+    from physics.datafiles import read_text
+    from scoring.policy import RULES
+
+    officer = find_officer(script)
+    builtin = script in builtin_officers()
+    where = f"officer script {script}" if builtin else script
+    text = "" if builtin else read_text(Path(script))
+    check_script(officer, drill, where, text, RULES)
+    return officer
+
+
+def _record_cut_run(
+    args: argparse.Namespace, config: RunConfig, badge: str, exc: RunWriteError
+) -> None:
+    """A drill run whose log could not be written to the end (a full disk) is kept in the
+    records all the same, as INCOMPLETE (docs/records.md: a run without `run_ended`), scored
+    from what its log kept on disk. Says which record it is, or why it could not be kept."""
+    from range import __version__
+    from range.records.store import Records, RecordsError
+    from range.runs.runlog import read_events
+    from range.runs.saved import drill_source, sha256
+    from scoring.score import score_run
+
+    run_dir = exc.path.parent
+    try:
+        log = read_events(run_dir)
+    except (OSError, ValueError):  # a log unreadable too: nothing of it is scored
+        log = []
+    started = next((r.data for r in log if r.kind == "run_started"), {})
+    digest = started.get("drill_sha256") or sha256(drill_source(config.drill, config.drill_file)[1])
+    score = score_run(log, config.policy)
+    result = {
+        "openrange_version": __version__,
+        "drill": config.drill.id,
+        "drill_sha256": digest,
+        "officer": config.officer_id,
+        "seed": config.seed,
+        "dt_s": config.dt_s,
+        "state": "incomplete",
+        "end_reason": f"cut short: {exc}",
+        "duration_s": round(log[-1].t, 6) if log else 0.0,
+        "complete": False,
+        "score": score.as_json(),
+        "run_dir": str(run_dir),
+    }
+    try:
+        with Records.open(args.db) as records:
+            number = records.add_drill_run(badge, result)
+    except RecordsError as not_kept:
+        cliutil.say(f"openrange: the cut run was not recorded either: {not_kept}")
+        return
+    cliutil.say(f"Recorded as drill run {number} for badge {badge}: INCOMPLETE (cut short).")
 
 
 def microphone() -> Callable[[], Iterator[Pcm]] | None:
@@ -619,22 +692,36 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             records.officer(args.badge)
     cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
     player = sound.live_player(args, source.drill, seed)
+    from range.runs.runlog import RunWriteError
+
     try:
         result = run_drill(config)
+    except RunWriteError as exc:
+        if args.badge is not None:  # cut short (a full disk): kept in the records as INCOMPLETE
+            _record_cut_run(args, config, args.badge, exc)
+        raise
     finally:
         if player is not None:
             player.close()
             if player.error is not None:
                 cliutil.say(f"openrange: {player.error}")
-    sound.after_run(args, config.drill, result.records, seed, result.run_dir)
     record = result.as_json()
-    if args.badge is not None:
+    if args.badge is not None:  # recorded first: a soundtrack that cannot be written loses nothing
         from range.records.store import Records
 
         with Records.open(args.db) as records:
             record["record"] = records.add_drill_run(args.badge, record)
+    failed = None
+    try:
+        sound.after_run(args, config.drill, result.records, seed, result.run_dir)
+    except OSError as exc:
+        kept = "the run and its record are kept" if args.badge is not None else "the run is kept"
+        failed = sound.write_failed(exc, kept)
     if args.json:
         print(json.dumps(record, indent=2, sort_keys=True))
     else:
         print(format_summary(result))
+    if failed is not None:
+        cliutil.say(failed)
+        return 9
     return 0

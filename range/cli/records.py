@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from range import outfile
 from range.cli import sound
 from range.cli import util as cliutil
 from range.cli.sound import add_sound_options
@@ -291,11 +292,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_when_bare(group)
 
 
-def _open(args: argparse.Namespace, create: bool = False) -> Records:
-    """The store named by --db; only commands that add something may create it."""
+def _open(args: argparse.Namespace, create: bool = False, read_only: bool = False) -> Records:
+    """The store named by --db; only commands that add something may create it, and a command
+    that only reads (`read_only`) never migrates an older store."""
     from range.records.store import Records
 
-    return Records.open(args.db, create=create)
+    return Records.open(args.db, create=create, migrate=not read_only)
 
 
 def _answer(
@@ -361,12 +363,23 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     finally:
         if records is not None:
             records.close()
-    sound.after_course(args, result.run_dir, config.seed)
+    failed = None
+    try:  # after the attempt is recorded: a soundtrack that cannot be written loses nothing
+        sound.after_course(args, result.run_dir, config.seed)
+    except OSError as exc:
+        recorded = result.qualification is not None
+        failed = sound.write_failed(
+            exc, "the attempt and its record are kept" if recorded else "the attempt is kept"
+        )
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
     shown = result.as_json() | {"simulated": not args.port}
-    return _answer(
+    code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )
+    if failed is not None:
+        say(failed)
+        return 9
+    return code
 
 
 def _attempt_lines(
@@ -404,6 +417,7 @@ def _resumable(
     from range.records.store import OFFICER
     from range.runs.saved import course_source, sha256
 
+    records.claim_attempt(args.resume)  # before anything runs: a second resume is refused now
     progress = records.attempt_in_progress(args.resume)
     records.resume_attempt(
         args.resume,
@@ -508,7 +522,8 @@ def _officers(args: argparse.Namespace) -> int:
         raise ValueError("--add needs --name and --agency")
     if args.update is not None and not given:
         raise ValueError("--update needs what changes: --name, --agency or --unit")
-    with _open(args, create=args.add is not None) as records:
+    listing = args.add is None and args.update is None
+    with _open(args, create=args.add is not None, read_only=listing) as records:
         if args.add is not None:
             records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
         elif args.update is not None:
@@ -529,7 +544,7 @@ def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
     from range.records.store import course_label, drill_label, outcome
 
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
@@ -648,8 +663,9 @@ def _show(args: argparse.Namespace) -> int:
     from range.records.exports import score_sheet
     from range.records.store import ATTEMPT_LOG, course_label, outcome, stored_json
 
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         row = records.qualification(args.attempt)
+        wrong = records.check_record(row)
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
     lines, total = score_sheet(row)
@@ -664,6 +680,7 @@ def _show(args: argparse.Namespace) -> int:
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown["passed"] = bool(row["passed"])
+        shown["problem"] = wrong
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
         shown["logs"] = logs
@@ -695,6 +712,8 @@ def _show(args: argparse.Namespace) -> int:
         for n, folder in enumerate(logs, 1):
             part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
             yield f"  event log in {folder}{part}"
+        if wrong is not None:
+            yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
         if closed:
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
@@ -719,7 +738,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         problems = records.verify()
         counts = records.counts()
     found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
@@ -755,7 +774,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _incomplete(args: argparse.Namespace) -> int:
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         rows = records.incomplete()
 
     def text() -> Iterator[str]:
@@ -788,7 +807,7 @@ def _export(args: argparse.Namespace) -> int:
     _check_export_options(args)
     args.valid_days = 365 if args.valid_days is None else args.valid_days
     args.warn_days = 30 if args.warn_days is None else args.warn_days
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         if args.format == "csv":
             csv_of = exports.export_drill_runs_csv if args.drill_runs else exports.export_csv
             return _emit(args, csv_of(records, args.since, args.until))
@@ -856,7 +875,7 @@ def _emit(args: argparse.Namespace, text: str) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        args.out.write_text(text, encoding="utf-8")
+        outfile.write_text(args.out, text)  # whole or absent; a full disk names the file
     return 0
 
 

@@ -143,6 +143,15 @@ def after_run(
     return written
 
 
+def write_failed(exc: OSError, kept: str) -> str:
+    """The one line for a soundtrack that could not be written (a full disk): the file, why,
+    and what was kept all the same (the run is recorded before its sound is written)."""
+    return (
+        f"openrange: {exc.filename or SOUND_FILE}: {exc.strerror or exc}: the soundtrack was"
+        f" not written; {kept}"
+    )
+
+
 def live_player(args: argparse.Namespace, drill: Drill | None, seed: int) -> LivePlayer | None:
     """A player for a live run's sounds as they happen, or None (with one line saying audio is
     off) when `--sound` plays nothing or this machine has no audio output."""

@@ -12,8 +12,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from range import outfile
 from range.records.store import (
+    DAMAGED,
     Records,
+    RecordsError,
     StatusRow,
     course_label,
     drill_label,
@@ -204,6 +207,19 @@ def _line(
     warn_days: int,
 ) -> RosterLine:
     badge, name, agency = officer["badge"], officer["name"], officer["agency"]
+    if row.damaged:
+        return RosterLine(
+            badge,
+            name,
+            agency,
+            row.course,
+            weapons,
+            DAMAGED,
+            None,
+            None,
+            row.attempts,
+            "the record of the last pass was edited: run records verify",
+        )
     if row.last_pass is None:
         return RosterLine(
             badge, name, agency, row.course, weapons, "not qualified", None, None, row.attempts
@@ -370,6 +386,12 @@ def certificate_fields(records: Records, qualification: int) -> dict[str, Any]:
     """What a certificate (QUALIFIED) or an attempt record (NOT QUALIFIED, INCOMPLETE) shows;
     `title` says which: a failed or unfinished attempt is never titled a certificate."""
     row = records.qualification(qualification)
+    stored_json(row, "detail")  # a detail that no longer parses is named first
+    wrong = records.check_record(row)
+    if wrong is not None:
+        raise RecordsError(
+            f"{wrong}; no certificate or attempt record is issued: run records verify"
+        )
     officer = records.officer(row["badge"])
     detail = stored_json(row, "detail")
     result = outcome(row)
@@ -438,11 +460,17 @@ def write_pdf(path: Path, title: str, lines: list[str]) -> None:
     per_page = 48
     from matplotlib.backends.backend_pdf import PdfPages
 
-    with PdfPages(path) as pdf:
+    # Drawn in memory, then written whole or not at all: a full disk names the file and
+    # leaves no partial PDF (nor a file matplotlib still holds open).
+    buffer = io.BytesIO()
+    with PdfPages(buffer) as pdf:
         for start in range(0, max(len(lines), 1), per_page):
             fig = plt.figure(figsize=(8.27, 11.69))
             fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
             for k, line in enumerate(lines[start : start + per_page]):
                 fig.text(0.08, 0.91 - k * 0.018, line, fontsize=9, family="monospace")
-            pdf.savefig(fig)
-            plt.close(fig)
+            try:
+                pdf.savefig(fig)
+            finally:
+                plt.close(fig)
+    outfile.write_bytes(path, buffer.getvalue())

@@ -14,6 +14,7 @@ with any password redacted), never a driver traceback.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -110,6 +111,20 @@ _DRILL_RUN_FIELDS = (
     "result",
 )
 
+# What a drill run listing shows of each run (history, the CSV export).
+_LISTED_RUN_FIELDS = (
+    "id",
+    "badge",
+    "drill",
+    "drill_sha256",
+    "drill_origin",
+    "seed",
+    "recorded",
+    "decision",
+    "score",
+    "passed",
+)
+
 # The fields of a qualification its hash covers, in order.
 _HASHED = (
     "id",
@@ -130,14 +145,32 @@ _HASHED = (
 )
 
 
-_SECRET = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+# The password runs to the LAST '@' of the authority: one with an unencoded '@' in it
+# (`bob:Winter@2024@host`) is hidden whole, not cut at its own '@'.
+_SECRET = re.compile(r"(://[^:/@\s]*:)([^/\s]*)(@)")
 _PASSWORD_KEY = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 
 
-def redact(text: str) -> str:
+def redact(text: str, url: str | None = None) -> str:
     """`text` with every password in a URL (`scheme://user:SECRET@host`) or a libpq keyword
-    string (`password=SECRET`) replaced by `***`: for every message and log."""
-    return _PASSWORD_KEY.sub(r"\1***", _SECRET.sub(r"\1***\3", text))
+    string (`password=SECRET`) replaced by `***`: for every message and log. With `url`, the
+    password of that URL is also hidden wherever a driver's own message echoes it or a piece
+    of it (libpq reads `bob:Winter@2024@host` as host `2024@host`)."""
+    out = _PASSWORD_KEY.sub(r"\1***", _SECRET.sub(r"\1***\3", text))
+    if url is not None:
+        found = _SECRET.search(url)
+        if found is not None and found.group(2):
+            secret = found.group(2)
+            for piece in sorted({secret, *secret.split("@")}, key=len, reverse=True):
+                if piece:
+                    out = out.replace(piece, "***")
+    return out
+
+
+def _scheme_lowered(url: str) -> str:
+    """A URL with its scheme in lower case (schemes are case-insensitive: RFC 3986 §3.1)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.lower()}{sep}{rest}" if sep else url
 
 
 def default_url() -> str:
@@ -290,12 +323,26 @@ def simulated_label(shooter: str) -> str:
     return f"SIMULATED (scripted shooter {shooter}): not a qualification"
 
 
+def edited(row: dict[str, Any]) -> bool:
+    """Whether a qualification record (a whole row, as `SELECT *` reads it) no longer matches
+    its own hash: it was edited outside OpenRange. A partial row (no hash read) is not judged."""
+    if "hash" not in row or any(k not in row for k in _HASHED):
+        return False
+    try:
+        return bool(record_hash(row) != row["hash"])
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
     attempt closed by a range master, or strings still to reshoot): never pass or fail, and
     INCOMPLETE whoever fired it (a scripted shooter's is tagged "simulated"); a scripted
     shooter's finished attempt is SIMULATED.
-    DAMAGED when its detail no longer parses (edited outside OpenRange)."""
+    DAMAGED when its detail no longer parses or its contents no longer match its own hash
+    (edited outside OpenRange): an edited record never reads as qualified."""
+    if edited(row):
+        return DAMAGED
     try:
         detail = stored_json(row, "detail")
     except RecordsError:
@@ -357,6 +404,7 @@ class StatusRow:
     attempts: int
     last_attempt: str | None
     last_pass: str | None
+    damaged: bool = False  # the record of the last pass no longer matches its hash (edited)
 
 
 _T = TypeVar("_T")
@@ -366,15 +414,45 @@ def _sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+# The shared-memory index could not be grown or mapped (a full disk): sqlite3.h's codes.
+_SQLITE_IOERR_SHMSIZE = getattr(sqlite3, "SQLITE_IOERR_SHMSIZE", 4874)
+_SQLITE_IOERR_SHMMAP = getattr(sqlite3, "SQLITE_IOERR_SHMMAP", 5386)
+
+
+def _open_to_read(path: Path) -> sqlite3.Connection:
+    """A connection for a command that only reads (nothing is created). A WAL database needs
+    its shared-memory index file to be read, and a full disk refuses to grow it: then the store
+    is read in exclusive locking mode, which keeps that index in memory (SQLite's WAL docs),
+    so `verify` and `history` work on a full disk (a writer waits meanwhile; it could not
+    write on that disk anyway)."""
+    uri = f"{path.resolve().as_uri()}?mode=rw"
+    db = sqlite3.connect(uri, timeout=30.0, isolation_level=None, uri=True)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code not in (sqlite3.SQLITE_FULL, _SQLITE_IOERR_SHMSIZE, _SQLITE_IOERR_SHMMAP):
+            raise
+        db.close()
+    db = sqlite3.connect(uri, timeout=30.0, isolation_level=None, uri=True)
+    db.execute("PRAGMA locking_mode=EXCLUSIVE")
+    return db
+
+
 class Records:
     """One records database. `Records.open()` picks the backend from the URL."""
 
-    def __init__(self, connection: Any, dialect: str, url: str, create: bool = True) -> None:
+    def __init__(
+        self, connection: Any, dialect: str, url: str, create: bool = True, migrate: bool = True
+    ) -> None:
         self._db = connection
         self.dialect = dialect
         self.url = url
         self.where = redact(url)
         self._synchronous = "FULL"  # what Records.open set (SQLite)
+        self._claims: dict[int, tuple[int, Path] | None] = {}  # attempt -> lock file (SQLite)
+        self._may_migrate = migrate
         try:
             self._guard(self._migrate if create else self._check_schema)
         except BaseException:
@@ -382,14 +460,17 @@ class Records:
             raise
 
     @classmethod
-    def open(cls, url: str | None = None, create: bool = True) -> Records:
+    def open(cls, url: str | None = None, create: bool = True, migrate: bool = True) -> Records:
         """Open (with `create`, create or migrate) the store at `url`.
 
         Without `create` (the read-only commands) nothing is created: a missing or empty store is
         an error naming it. A schema newer than this code is refused by name either way.
+        Without `migrate` (a command that only reads: verify, history, show, export) an older
+        store is refused by name instead of migrated: reading never writes, and an audit never
+        chains what it was asked to check.
         Raises RecordsError, one line, with any password in the URL redacted.
         """
-        url = default_url() if url is None else url
+        url = _scheme_lowered(default_url() if url is None else url)
         where = redact(url)
         if url.startswith("sqlite:///"):
             path = _sqlite_path(url)
@@ -405,12 +486,7 @@ class Records:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
                 else:
-                    db = sqlite3.connect(
-                        f"{path.resolve().as_uri()}?mode=rw",
-                        timeout=30.0,
-                        isolation_level=None,
-                        uri=True,
-                    )
+                    db = _open_to_read(path)
                 db.row_factory = sqlite3.Row
                 if create:  # WAL is kept in the file; setting it writes, so only on create
                     db.execute("PRAGMA journal_mode=WAL")
@@ -421,7 +497,7 @@ class Records:
                 if db is not None:
                     db.close()
                 raise RecordsError(f"records {where}: {_explain(exc, path)}") from None
-            return cls(db, "sqlite", url, create)
+            return cls(db, "sqlite", url, create, migrate)
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
@@ -437,11 +513,23 @@ class Records:
                 # Durable at COMMIT whatever the server's default (docs/records.md).
                 connection.execute("SET synchronous_commit = on")
             except psycopg.Error as exc:
-                raise RecordsError(f"records {where}: {_explain(exc)}") from None
-            return cls(connection, "postgresql", url, create)
+                said = redact(_explain(exc), url)
+                raise RecordsError(f"records {where}: {said}") from None
+            return cls(connection, "postgresql", url, create, migrate)
         raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
     def close(self) -> None:
+        for attempt, claim in self._claims.items():
+            if claim is None:
+                continue  # PostgreSQL: the advisory lock ends with the connection
+            fd, path = claim
+            with suppress(Exception):
+                # The lock file goes once the attempt is no longer in progress; a process
+                # that opened it meanwhile finds the attempt finished when it gets the lock.
+                if not self._rows("SELECT id FROM attempts_in_progress WHERE id = ?", attempt):
+                    path.unlink(missing_ok=True)
+            os.close(fd)
+        self._claims.clear()
         # Closing a broken connection must not hide the error that broke it.
         with suppress(Exception):
             self._db.close()
@@ -467,7 +555,8 @@ class Records:
             return fn()
         except self._driver_errors() as exc:
             path = _sqlite_path(self.url) if self.dialect == "sqlite" else None
-            raise RecordsError(f"records {self.where}: {_explain(exc, path)}") from None
+            said = redact(_explain(exc, path), self.url)
+            raise RecordsError(f"records {self.where}: {said}") from None
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
@@ -550,10 +639,42 @@ class Records:
         return {r["name"] for r in rows}
 
     def _stored_version(self) -> int | None:
-        if "schema_version" not in self._tables():
+        tables = self._tables()
+        if "schema_version" not in tables:
             return None
-        rows = self._rows("SELECT version FROM schema_version")
-        return int(rows[0]["version"]) if rows else None
+        return self._version_of(self._rows("SELECT version FROM schema_version"), tables)
+
+    def _version_of(self, rows: list[dict[str, Any]], tables: set[str]) -> int | None:
+        """The one version a schema_version table holds; None for a new, empty store. A table
+        that holds no row (in a store with tables), several rows, something not a whole number
+        or a version OpenRange never writes is refused by name: nothing is migrated over it."""
+        damaged = f"records {self.where}: schema_version"
+        allowed = f"1 to {SCHEMA_VERSION}"
+        if not rows:
+            if tables - {"schema_version"}:
+                raise RecordsError(
+                    f"{damaged} is empty although the store holds tables: damaged or not"
+                    " OpenRange's; nothing was changed"
+                )
+            return None
+        if len(rows) != 1:
+            versions = ", ".join(repr(r["version"]) for r in rows)
+            raise RecordsError(
+                f"{damaged} holds {len(rows)} rows ({versions}), not one: damaged;"
+                " nothing was changed"
+            )
+        version = rows[0]["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RecordsError(
+                f"{damaged} is {version!r}, not a version number ({allowed}): damaged;"
+                " nothing was changed"
+            )
+        if version < 1:
+            raise RecordsError(
+                f"{damaged} is {version}, not a version OpenRange writes ({allowed}): damaged;"
+                " nothing was changed"
+            )
+        return version
 
     def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -569,9 +690,15 @@ class Records:
         if version is None:
             raise RecordsError(
                 f"records {self.where}: empty, not an OpenRange records database"
-                " (no schema_version table); nothing was created"
+                " (no schema_version row); nothing was created"
             )
         self._refuse_newer(version)
+        if version < SCHEMA_VERSION and not self._may_migrate:
+            raise RecordsError(
+                f"records {self.where}: schema version {version} is older than this OpenRange's"
+                f" ({SCHEMA_VERSION}); a command that only reads never migrates it (nothing was"
+                " changed): any command that writes to the store migrates it first"
+            )
         if version < SCHEMA_VERSION:
             self._migrate()
 
@@ -584,7 +711,7 @@ class Records:
         with self._transaction(exclusive=True) if self.dialect == "sqlite" else self._pg_lock():
             self._run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             rows = self._rows("SELECT version FROM schema_version")
-            current = int(rows[0]["version"]) if rows else 0
+            current = self._version_of(rows, self._tables()) or 0
             self._refuse_newer(current)
             if not rows:
                 self._run("INSERT INTO schema_version (version) VALUES (0)")
@@ -746,37 +873,44 @@ class Records:
         return rows[0] | {"outcome": drill_outcome(rows[0])}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT id, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
-            " passed, result FROM drill_runs WHERE badge = ? ORDER BY id",
-            badge,
+        return self._drill_runs(
+            "WHERE d.badge = ?", [badge], _LISTED_RUN_FIELDS[:1] + _LISTED_RUN_FIELDS[2:]
         )
-        for row in rows:
-            row["outcome"] = drill_outcome(row)
-            del row["result"]
-        return rows
 
     def all_drill_runs(
         self, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
         """Every drill run recorded from `since` until before `until` (ISO dates), each with
         its `outcome`, oldest first (the CSV export)."""
-        sql = (
-            "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision,"
-            " score, passed, result FROM drill_runs WHERE 1 = 1"
-        )
+        sql = "WHERE 1 = 1"
         args: list[Any] = []
         if since is not None:
-            sql += " AND recorded >= ?"
+            sql += " AND d.recorded >= ?"
             args.append(since)
         if until is not None:
-            sql += " AND recorded < ?"
+            sql += " AND d.recorded < ?"
             args.append(until)
-        rows = self._rows(sql + " ORDER BY id", *args)
+        return self._drill_runs(sql, args, _LISTED_RUN_FIELDS)
+
+    def _drill_runs(
+        self, where: str, args: list[Any], fields: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Drill runs with their `outcome`: DAMAGED for one whose contents no longer match the
+        digest the ledger chained for it (edited outside OpenRange), as for a qualification."""
+        rows = self._rows(
+            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+            f" FROM drill_runs d {where} ORDER BY d.id",
+            *args,
+        )
+        shown = []
         for row in rows:
-            row["outcome"] = drill_outcome(row)
-            del row["result"]
-        return rows
+            edited_run = row["chained"] is not None and drill_run_digest(row) != row["chained"]
+            outcome_ = DAMAGED if edited_run else drill_outcome(row)
+            shown.append(
+                {k: row[k] for k in _LISTED_RUN_FIELDS if k in row} | {"outcome": outcome_}
+            )
+        return shown
 
     def _last_id(self, cur: Any) -> int:
         if self.dialect == "postgresql":
@@ -921,6 +1055,40 @@ class Records:
             )
         return rows[0]
 
+    def claim_attempt(self, attempt: int) -> None:
+        """Claim an unfinished attempt for this process until `close()`, before anything is
+        fired: a second `course run --resume` of the same attempt (on this store) is refused up
+        front, in one line, instead of firing the course and merging its shots into the same
+        record. The claim dies with the process (a kill -9 leaves nothing to clear): SQLite
+        holds an flock on `<database>.attempt-<id>.lock`, PostgreSQL a session advisory lock."""
+        if attempt in self._claims:
+            return
+        busy = (
+            f"attempt {attempt} is being resumed by another process right now"
+            " (only one resume at a time): wait for it to end, or stop it"
+        )
+        if self.dialect != "sqlite":
+            rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
+            if not rows[0]["ok"]:
+                raise RecordsError(busy)
+            self._claims[attempt] = None
+            return
+        path = Path(f"{_sqlite_path(self.url)}.attempt-{attempt}.lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise RecordsError(f"{path}: cannot claim attempt {attempt}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise RecordsError(busy + (f" (pid {holder})" if holder.isdigit() else "")) from None
+        with suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._claims[attempt] = (fd, path)
+
     def resume_attempt(
         self,
         attempt: int,
@@ -933,7 +1101,9 @@ class Records:
         faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
         wrong, when it is not in progress, is another officer's or another course's, or (with
         `course_sha256`) began with another version of the course file, or (with `shooter`)
-        was fired by another shooter (an officer's attempt is never finished by a script)."""
+        was fired by another shooter (an officer's attempt is never finished by a script).
+        The attempt is claimed first (`claim_attempt`): one resume at a time."""
+        self.claim_attempt(attempt)
         rows = self._rows(
             "SELECT badge, course, shots, course_sha256, shooter FROM attempts_in_progress"
             " WHERE id = ?",
@@ -986,6 +1156,24 @@ class Records:
             raise RecordsError(f"no qualification record {qualification}")
         return rows[0]
 
+    def check_record(self, row: dict[str, Any]) -> str | None:
+        """What is wrong with one qualification record, checked on its own (as a certificate
+        needs it): its contents against its hash, and its link to the record before it.
+        None when it holds."""
+        if edited(row):
+            return f"record {row['id']}: its contents no longer match its hash: it was edited"
+        before = self._rows(
+            "SELECT id, hash FROM qualifications WHERE id < ? ORDER BY id DESC LIMIT 1", row["id"]
+        )
+        expected = before[0]["hash"] if before else GENESIS
+        if row["prev_hash"] != expected:
+            previous = before[0]["id"] if before else 0
+            return (
+                f"record {row['id']}: does not follow record {previous}:"
+                " a record before it was deleted or changed"
+            )
+        return None
+
     def qualifications(
         self, badge: str | None = None, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
@@ -1030,6 +1218,24 @@ class Records:
             " ORDER BY badge, course, variant",
             *args,
         )
+        # The record each last pass rests on is checked against its own hash (one indexed
+        # lookup per course and officer, not every record): a pass written into the database
+        # by hand never qualifies anyone.
+        damaged = set()
+        for r in rows:
+            if r["last_pass"] is None:
+                continue
+            passes = self._rows(
+                "SELECT * FROM qualifications WHERE badge = ? AND course = ? AND finished = ?"
+                " AND passed = 1",
+                r["badge"],
+                r["course"],
+                r["last_pass"],
+            )
+            for p in passes:
+                variant = p["course_sha256"] if p["course_origin"] == "modified" else ""
+                if variant == r["variant"] and edited(p):
+                    damaged.add((r["badge"], r["course"], r["variant"]))
         return [
             StatusRow(
                 r["badge"],
@@ -1043,6 +1249,7 @@ class Records:
                 int(r["attempts"]),
                 r["last_attempt"],
                 r["last_pass"],
+                (r["badge"], r["course"], r["variant"]) in damaged,
             )
             for r in rows
         ]
@@ -1086,8 +1293,16 @@ class Records:
         if head["last_hash"] != previous_hash:
             problems.append(
                 Problem(
-                    int(head["last_id"]),
+                    _head_id(head["last_id"]),
                     "the newest record is missing or changed: the chain ends elsewhere",
+                )
+            )
+        elif head["last_id"] != previous_id:
+            problems.append(
+                Problem(
+                    previous_id,
+                    f"the chain head names record {head['last_id']!r} as the newest, not"
+                    f" {previous_id}: the chain head was edited",
                 )
             )
         return problems
@@ -1096,7 +1311,9 @@ class Records:
         problems = []
         previous_hash = GENESIS
         latest: dict[tuple[str, str], str] = {}
+        previous_id = 0
         for entry in self._rows("SELECT * FROM ledger ORDER BY id"):
+            previous_id = entry["id"]
             name = f"ledger entry {entry['id']} ({entry['kind']} {entry['ref']})"
             if entry["prev_hash"] != previous_hash:
                 problems.append(
@@ -1109,7 +1326,16 @@ class Records:
         head = self._head(LEDGER)
         if head["last_hash"] != previous_hash:
             problems.append(
-                Problem(int(head["last_id"]), "the newest ledger entry is missing", "ledger")
+                Problem(_head_id(head["last_id"]), "the newest ledger entry is missing", "ledger")
+            )
+        elif head["last_id"] != previous_id:
+            problems.append(
+                Problem(
+                    previous_id,
+                    f"the ledger's chain head names entry {head['last_id']!r} as the newest,"
+                    f" not {previous_id}: the chain head was edited",
+                    "ledger",
+                )
             )
         kept: dict[tuple[str, str], str] = {}
         for officer in self._rows("SELECT * FROM officers"):
@@ -1147,6 +1373,11 @@ def _disk_full(path: Path | None) -> bool:
     except OSError:
         return False
     return stats.f_bavail * stats.f_frsize < _NEARLY_FULL_BYTES
+
+
+def _head_id(value: Any) -> int:
+    """A chain head's last_id as a record number (0 when it was edited into something else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _explain(exc: BaseException, path: Path | None = None) -> str:

@@ -22,6 +22,7 @@ from drills.log import LogRecord
 from drills.schema import Drill
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
+from range import outfile
 from range.cli.corrections import correction_notes, run_corrections
 from range.cli.summary import verdict_line
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
@@ -275,7 +276,7 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
         f"<h2>Targets</h2>{''.join(sections)}</body></html>\n"
     )
     out = out or run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    outfile.write_text(out, page)  # whole or absent; a full disk names the file
     return out
 
 
@@ -405,5 +406,5 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 </body></html>
 """
     out = out or run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    outfile.write_text(out, page)  # whole or absent; a full disk names the file
     return out

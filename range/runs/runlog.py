@@ -30,6 +30,8 @@ EVENTS = "events.jsonl"
 RESULT = "result.json"
 # Record kinds that say how things stand, not that something happened: two in a row may match.
 _SNAPSHOTS = frozenset({"positions"})
+# The record a whole log opens with: a drill run's, or a qualification attempt's.
+_OPENINGS = frozenset({"run_started", "attempt_started"})
 
 
 class RunWriteError(Exception):
@@ -156,6 +158,15 @@ def read_events(run_dir: Path) -> list[LogRecord]:
         if line == previous_line and record.kind not in _SNAPSHOTS:
             raise EventLogError(
                 path, number, f"repeats the line before it exactly ({article(record.kind)} twice)"
+            )
+        if number == 1 and record.kind not in _OPENINGS:
+            # A log read without its first line would be scored without the run it belongs
+            # to (a drill run graded PASS, a report with no drill): refused, by name.
+            raise EventLogError(
+                path,
+                1,
+                f"kind: a log opens with {' or '.join(sorted(_OPENINGS))}, not {record.kind}:"
+                " its start is missing, so it cannot be scored or reviewed",
             )
         out_of_order = check_order(record.t, previous_t)
         if out_of_order is not None:

@@ -150,10 +150,16 @@ class WavSink:
         self.path = path
 
     def play(self, track: Stereo) -> None:
+        """Encoded in memory, then written whole or not at all: a full disk is one OSError
+        naming the file (never libsndfile's own error, never a partial WAV left behind)."""
         import soundfile
 
+        from range import outfile
+
+        buffer = io.BytesIO()
+        soundfile.write(buffer, to_pcm16(track), OUT_RATE_HZ, format="WAV", subtype="PCM_16")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(str(self.path), to_pcm16(track), OUT_RATE_HZ, subtype="PCM_16")
+        outfile.write_bytes(self.path, buffer.getvalue())
 
 
 class AlsaSink:
