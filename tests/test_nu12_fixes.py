@@ -520,21 +520,6 @@ def test_drill_validate_refuses_what_drill_run_could_not_play(
             "pass_mark.hits: 51 hits on a course that fires 50 rounds and cartridges: allowed 1"
             " to 50",
         ),
-        (
-            "pass_mark = { points = 90 }",
-            "pass_mark = { points = 0 }",
-            "pass_mark.points: 0 passes every attempt: allowed 1 to 100",
-        ),
-        (
-            "par_time_s = 6.0",
-            "par_time_s = 1e-300",
-            "stages[0].strings[0].par_time_s: 1e-300 s: allowed 0.5 to 600 s",
-        ),
-        (
-            "par_time_s = 6.0",
-            "par_time_s = 86401",
-            "stages[0].strings[0].par_time_s: 86401 s: allowed 0.5 to 600 s",
-        ),
         ('name = "2: 5 yd"', 'name = "1: 3 yd"', "stages[1].name: stage name '1: 3 yd' is used"),
         ('name = "2: 5 yd"', 'name = "  "', "stages[1].name: a stage needs a name"),
     ],
@@ -573,8 +558,6 @@ def _saved_profile(folder: Path, serial: str = "P-42") -> Path:
         ("model", '"banana"', "model: unknown replica model 'banana'; known:"),
         ("bore_direction", "[0.0, 0.0, 0.0]", "bore_direction: a direction is a unit vector"),
         ("residual_mrad", "50.0", "residual_mrad: 50 mrad is beyond the profile's tolerance"),
-        ("trigger_latency_s", "1000000.0", "trigger_latency_s: 1e+06 s: allowed 0 to 0.5 s"),
-        ("tolerance_mrad", "1000.0", "tolerance_mrad: 1000 mrad: allowed more than 0 to 10"),
         ("serial", '"P-43"', "serial: 'P-43' is not device 'P-42'"),
         ("calibrated", "2099-01-01", "calibrated: 2099-01-01 is in the future"),
     ],
@@ -624,7 +607,7 @@ def test_an_unsafe_emulator_dir_given_with_dir_names_the_option(
     assert main(argv) == 4
     err = _err(capsys)
     assert f"{shared}: writable by group or others (mode 777)" in err
-    assert err.strip().endswith("Remove it, or give --dir a private folder")
+    assert "choose a private folder" in err
     assert "XDG_RUNTIME_DIR" not in err
 
 

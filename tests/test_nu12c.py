@@ -40,7 +40,7 @@ def test_a_subject_a_billion_feet_away_names_the_lane(tmp_path: Path) -> None:
     message = refused_drill(tmp_path, text)
     assert message == (
         f"{tmp_path / 'd.toml'}:10: subjects[0].start_distance_ft: 1e+09 ft is beyond the lane"
-        " (scene.lane_length_ft = 75): allowed 0 < distance <= 75"
+        " (scene.lane_length_ft = 75): allowed 1.5 to 75"
     )
 
 
@@ -272,8 +272,8 @@ def test_a_drill_whose_expected_officer_does_not_exist_is_refused(tmp_path: Path
 def test_a_subject_inside_the_officer_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace("start_distance_ft = 30.0", "start_distance_ft = 0.01")
     assert refused_drill(tmp_path, text) == (
-        f"{tmp_path / 'd.toml'}:10: subjects[0].start_distance_ft: 0.01 ft is inside the"
-        " officer's reach: allowed 2 <= distance <= 75"
+        f"{tmp_path / 'd.toml'}:10: subjects[0].start_distance_ft: 0.01 ft would start the"
+        " subject inside the officer: allowed 1.5 to 75"
     )
 
 
@@ -295,7 +295,8 @@ def _course_refused(tmp_path: Path, old: str, new: str) -> str:
     [
         (
             "pass_mark = { hits = 51 }",
-            "pass_mark.hits: 51 is more than the course's 50 shots: allowed 1 to 50",
+            "pass_mark.hits: 51 hits on a course that fires 50 rounds and cartridges:"
+            " allowed 1 to 50",
         ),
         (
             "pass_mark = { points = 0 }",
@@ -325,11 +326,11 @@ def test_a_course_par_time_out_of_range_is_refused(par: str, expected: str, tmp_
 
 
 def test_a_course_stage_name_empty_or_twice_is_refused(tmp_path: Path) -> None:
-    assert "stages[0].name: String should have at least 1 character" in _course_refused(
+    assert "stages[0].name: a stage needs a name" in _course_refused(
         tmp_path, 'name = "1: 3 yd"', 'name = ""'
     )
     assert _course_refused(tmp_path, 'name = "2: 5 yd"', 'name = "1: 3 yd"').endswith(
-        "stages[1].name: stage name '1: 3 yd' is used twice: each stage is named once"
+        "stages[1].name: stage name '1: 3 yd' is used twice (stages[0] too)"
     )
 
 
@@ -393,20 +394,9 @@ def test_a_sound_profile_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"model": '"banana"'}, ":3: model: 'banana' is not a replica model; one of taser-x26p,"),
-        (
-            {"bore_direction": "[0.0, 0.0, 0.0]"},
-            ":8: bore_direction: a unit vector is needed (its length is 0, not 1)",
-        ),
-        (
-            {"residual_mrad": "50.0"},
-            ":9: residual_mrad: 50 mrad is over the profile's tolerance_mrad 2: calibrate refuses",
-        ),
         ({"trigger_latency_s": "1e6"}, ":12: trigger_latency_s: Input should be less than or"),
         ({"trigger_latency_s": "5.0"}, ":12: trigger_latency_s: Input should be less than or"),
         ({"tolerance_mrad": "1000.0"}, ":10: tolerance_mrad: Input should be less than or equal"),
-        ({"serial": '"OTHER-1"'}, ":2: serial: 'OTHER-1' is not the device's serial 'EMU-taser-7'"),
-        ({"expires": "2026-01-01"}, ":6: expires: 2026-01-01 is before calibrated 2026-11-01"),
     ],
 )
 def test_a_profile_holding_nonsense_is_refused(
