@@ -279,3 +279,26 @@ def test_an_officers_page_says_what_each_attempt_is(db_url: str) -> None:
         "QUALIFIED; certificate (PDF)",
         "SIMULATED (scripted shooter qualified): not a qualification; attempt record (PDF)",
     ], captions
+
+
+def test_debrief_shows_what_the_officer_said_at_its_moment(db_url: str, tmp_path: Path) -> None:
+    # Issue 18 (nu18 #1): the officer's words were in the log but nowhere on the debrief.
+    saved_run(
+        db_url, tmp_path / "c", "B-101", "crisis-talk-down-v1", "crisis-talk-down-correct-v1", 2
+    )
+    run_dir = next((tmp_path / "c").glob("*/events.jsonl")).parent
+    spoke = [
+        json.loads(line)
+        for line in (run_dir / "events.jsonl").read_text().splitlines()
+        if '"officer_spoke"' in line
+    ]
+    assert spoke
+    d = debrief(run_dir, render=False)
+    said = d["officer_said"]
+    assert [s["text"] for s in said] == [r["text"] for r in spoke]
+    assert [s["act"] for s in said] == [r["act"] for r in spoke]
+    assert all(s["corrected"] is None for s in said)
+    # ... and in the timeline, where the live lane page shows them too (protocol.event_line).
+    heard = [e for e in d["timeline"] if e["kind"] == "officer_spoke"]
+    assert len(heard) == len(spoke)
+    assert all(f"act={r['act']}" in e["text"] for e, r in zip(heard, spoke, strict=True))

@@ -46,6 +46,7 @@ from range.console.pages import (
     debrief,
     drill_run,
     drill_run_by_dir,
+    officer_clip,
     recent_runs,
     roster_page,
     run_state_at,
@@ -67,6 +68,7 @@ from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
+from range.runs.runlog import read_events
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -772,6 +774,21 @@ class Console:
             return Response("no such line", 404)
         return Response(path.read_bytes(), media_type="audio/wav")
 
+    async def run_said(self, request: Request) -> Response:
+        """The kept audio of what the officer said in a saved run (the n-th utterance's clip)."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError:
+            return Response("no such run", 404)
+        if not row["run_dir"]:
+            return Response("no such line", 404)
+        run_dir = Path(row["run_dir"])
+        path = officer_clip(run_dir, read_events(run_dir), int(request.path_params["n"]))
+        if path is None:
+            return Response("no such line", 404)
+        return Response(path.read_bytes(), media_type="audio/wav")
+
     async def compare(self, request: Request) -> Response:
         user = self.require(request)
         try:
@@ -904,6 +921,7 @@ def create_app(
         Route("/runs/{id:int}/view.png", g(console.run_view)),
         Route("/runs/{id:int}/review.webm", g(console.run_video)),
         Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
+        Route("/runs/{id:int}/said/{n:int}.wav", g(console.run_said)),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),
         Route("/users", g(console.users), methods=["GET", "POST"]),

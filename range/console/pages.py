@@ -25,6 +25,7 @@ from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
+from scoring.corrections import Correction
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
@@ -201,7 +202,8 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     """Everything the debrief page shows for one saved drill run."""
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    score = score_run(records, default_policy(), run_corrections(run_dir))
+    corrections = run_corrections(run_dir)
+    score = score_run(records, default_policy(), corrections)
     timeline: list[dict[str, Any]] = []
     for r in records:
         line = event_line(r)
@@ -243,6 +245,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         }
         for n, r in enumerate(said(records), 1)
     ]
+    officer_said = officer_speech(records, run_dir, corrections)
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -269,9 +272,49 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         ],
         "impacts": impacts,
         "spoken": spoken,
+        "officer_said": officer_said,
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,
     }
+
+
+def officer_clip(run_dir: Path, records: list[LogRecord], n: int) -> Path | None:
+    """The kept audio of the officer's `n`th utterance (1-based), if it is in the run folder."""
+    spoke = [r for r in records if r.kind == "officer_spoke"]
+    if not 1 <= n <= len(spoke):
+        return None
+    clip = spoke[n - 1].data.get("clip")
+    if not isinstance(clip, str) or not clip:
+        return None
+    path = (run_dir / clip).resolve()
+    if not path.is_file() or not path.is_relative_to(run_dir.resolve()):
+        return None
+    return path
+
+
+def officer_speech(
+    records: list[LogRecord], run_dir: Path, corrections: list[Correction]
+) -> list[dict[str, Any]]:
+    """What the officer said (each `officer_spoke` record), at the time the words began, with
+    the act heard, the instructor's correction if one is kept, and whether its audio is."""
+    out = []
+    spoke = [r for r in records if r.kind == "officer_spoke"]
+    for n, r in enumerate(spoke, 1):
+        fixed = next((c for c in corrections if abs(c.utterance_t - r.t) < 1e-6), None)
+        out.append(
+            {
+                "n": n,
+                "t": round(float(r.data.get("start_s", r.t)), 3),
+                "heard_t": round(r.t, 3),
+                "text": str(r.data.get("text", "")),
+                "act": str(r.data.get("act", "")),
+                "confidence": float(r.data.get("confidence", 0.0)),
+                "corrected": None if fixed is None else fixed.act,
+                "corrected_by": None if fixed is None else fixed.by,
+                "audio": officer_clip(run_dir, records, n) is not None,
+            }
+        )
+    return out
 
 
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:

@@ -70,6 +70,8 @@ RUN_COMMANDS = frozenset(Command) - {Command.START}
 SHOWN = {
     "phase_entered": ("subject", "phase", "behaviour", "threat"),
     "officer_action": ("action", "subject", "say"),
+    # What the officer said, as the recogniser heard it (drills/speech.py): the words, the act.
+    "officer_spoke": ("text", "act", "confidence"),
     "instructor": ("button",),
     "instructor_command": ("command", "by", "button", "subject", "text", "act", "note"),
     "run_suspended": ("reason",),
