@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from console_support import DRILL, PROJECT, qualify, saved_run
 
+from drills.officer import find_officer
+from drills.schema import read_drill_file
 from range.console.app import BrowserFeed
 from range.console.auth import check_password
 from range.console.pages import (
@@ -25,11 +27,14 @@ from range.console.pages import (
     certificate_pdf,
     course_status,
     debrief,
+    drill_run,
+    recent_runs,
     trend,
 )
 from range.console.protocol import bundle, unbundle
 from range.console.store import ConsoleStore
 from range.records.store import Records
+from range.runs.drill import RunConfig, run_drill
 
 
 @pytest.fixture
@@ -302,3 +307,32 @@ def test_debrief_shows_what_the_officer_said_at_its_moment(db_url: str, tmp_path
     heard = [e for e in d["timeline"] if e["kind"] == "officer_spoke"]
     assert len(heard) == len(spoke)
     assert all(f"act={r['act']}" in e["text"] for e, r in zip(heard, spoke, strict=True))
+
+
+def test_an_aborted_run_is_shown_aborted_and_kept_out_of_the_trend(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Issue 18 (nu18 #3): an aborted or restarted run was recorded "no force used (100 points)"
+    # and counted in the officer's trend.
+    saved_run(db_url, tmp_path / "a", "B-101")
+    source = read_drill_file(str(DRILL))
+    result = run_drill(
+        RunConfig(
+            source.drill,
+            find_officer("traffic-stop-compliant-correct-v1"),
+            seed=5,
+            runs_dir=tmp_path / "b",
+            drill_file=source,
+            officer_name="B-101",
+        )
+    ).as_json()
+    result |= {"state": "aborted", "end_reason": "restarted by inst1"}
+    with Records.open(db_url) as records:
+        stopped = records.add_drill_run("B-101", result)
+        assert [r["id"] for r in trend(records, "B-101")] == [stopped - 1]
+        runs = {r["id"]: r for r in recent_runs(records, "B-101")}
+        assert runs[stopped]["aborted"] == "restarted by inst1"
+        assert runs[stopped - 1]["aborted"] is None
+        assert drill_run(records, stopped)["aborted"] == "restarted by inst1"
+        assert records.drill_run(stopped)["outcome"] == "ABORTED"
+        assert records.drill_run(stopped - 1)["outcome"] == "PASS"

@@ -542,7 +542,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
-        points = "not graded" if row["outcome"] == "INCOMPLETE" else f"score {row['score']:g}"
+        graded = row["outcome"] not in ("INCOMPLETE", "ABORTED")
+        points = f"score {row['score']:g}" if graded else "not graded"
         yield (
             f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"

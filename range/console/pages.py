@@ -39,7 +39,20 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill.
-    return rows[0] | {"drill_label": drill_label(rows[0])}
+    return rows[0] | {"drill_label": drill_label(rows[0]), "aborted": aborted(rows[0])}
+
+
+def aborted(row: dict[str, Any]) -> str | None:
+    """Why a recorded drill run was stopped before its end (`aborted by NAME`, `restarted by
+    NAME`), or None for a run that ended: an aborted run is shown ABORTED, its score is not one,
+    and it stays out of the officer's trend."""
+    try:
+        result = json.loads(row.get("result") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(result, dict) or result.get("state") != "aborted":
+        return None
+    return str(result.get("end_reason") or "aborted")
 
 
 def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
@@ -52,7 +65,7 @@ def recent_runs(
 ) -> list[dict[str, Any]]:
     sql = (
         "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
-        " passed FROM drill_runs"
+        " passed, result FROM drill_runs"
     )
     args: list[Any] = []
     if badge is not None:
@@ -60,7 +73,11 @@ def recent_runs(
         args.append(badge)
     rows = records._rows(sql + f" ORDER BY id DESC LIMIT {int(limit)}", *args)
     # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
-    return [r | {"drill": drill_label(r)} for r in rows]
+    return [
+        {k: v for k, v in r.items() if k != "result"}
+        | {"drill": drill_label(r), "aborted": aborted(r)}
+        for r in rows
+    ]
 
 
 # -- roster and attempt sheets ---------------------------------------------------------------
@@ -406,15 +423,19 @@ def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> lis
 
 
 def trend(records: Records, badge: str) -> list[dict[str, Any]]:
-    """The officer's runs in order, each with the running hit rate, false-alarm rate and d'
-    (scoring.detection) over the runs so far, and that run's reaction and stop times."""
+    """The officer's runs in order (aborted and restarted runs left out), each with the
+    running hit rate, false-alarm rate and d' (scoring.detection) over the runs so far, and
+    that run's reaction and stop times."""
     rows = records._rows(
-        "SELECT id, drill, recorded, run_dir FROM drill_runs WHERE badge = ? ORDER BY id", badge
+        "SELECT id, drill, recorded, run_dir, result FROM drill_runs WHERE badge = ? ORDER BY id",
+        badge,
     )
     scores: list[Score] = []
     out = []
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
+            continue
+        if aborted(row):  # stopped by an instructor: no decision of the officer's to count
             continue
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))
