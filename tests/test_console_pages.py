@@ -219,6 +219,36 @@ def test_cli_adduser_and_lane_key(db_url: str) -> None:
         assert [r["action"] for r in store.audit_rows()][:2] == ["password_set", "account_created"]
 
 
+def test_cli_role_disable_and_enable(db_url: str) -> None:
+    # Issue 18 (nu18 #5): no way to change an account's role or turn it off.
+    for name in ("chief", "deputy"):
+        made = _openrange("console", "adduser", name, "--db", db_url, stdin="a long password\n")
+        assert made.returncode == 0, made.stderr
+    with ConsoleStore.open(db_url) as store:
+        sid = store.new_session("deputy", 3600)
+        assert store.session_user(sid, "deputy") is not None
+    done = _openrange("console", "role", "deputy", "officer", "--badge", "B-101", "--db", db_url)
+    assert done.returncode == 0, done.stderr
+    off = _openrange("console", "disable", "chief", "--db", db_url)
+    assert (off.returncode, off.stderr.strip()) == (
+        5,
+        "openrange: account 'chief' is the only range master: make another one first",
+    )
+    assert _openrange("console", "disable", "deputy", "--db", db_url).returncode == 0
+    with ConsoleStore.open(db_url) as store:
+        deputy = store.user("deputy")
+        assert deputy is not None and deputy.disabled and deputy.badge == "B-101"
+        assert store.session_user(sid, "deputy") is None  # the role change ended it
+    assert _openrange("console", "enable", "deputy", "--db", db_url).returncode == 0
+    with ConsoleStore.open(db_url) as store:
+        assert [r["action"] for r in store.audit_rows()][:3] == [
+            "account_enabled",
+            "account_disabled",
+            "account_role",
+        ]
+        assert not store.user("deputy").disabled  # type: ignore[union-attr]
+
+
 def test_lane_without_a_key_is_one_line(tmp_path: Path) -> None:
     done = _openrange("lane", "--console", "127.0.0.1:9", "--name", "L1")
     assert done.returncode == 2

@@ -26,7 +26,7 @@ from websockets.exceptions import InvalidStatus
 
 from range.console.auth import MAX_FAILURES
 from range.console.store import ConsoleStore
-from range.records.store import Records
+from range.records.store import Records, RecordsError
 from range.runs.runlog import read_events
 
 
@@ -363,3 +363,49 @@ def test_the_console_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
         assert store.verify_audit() == []
         actions = [row["action"] for row in store.audit_rows()]
     assert {"login", "lane_start", "run_recorded", "lane_attached"} <= set(actions)
+
+
+def test_logout_password_role_and_disable_end_sessions(rng: Range) -> None:
+    # Issue 18 (nu18 #5): a copied cookie stayed valid after logout and after a new password,
+    # and no account could be disabled or given another role.
+    c = rng.client()
+    c.login("arm")
+    kept = c.cookie  # the cookie as someone who copied it holds it
+    csrf = c.request("/").csrf
+    assert c.request("/logout", {"csrf": csrf}).status == 303
+    c.cookie = kept
+    assert (c.request("/records").status, c.request("/records").headers["location"]) == (
+        303,
+        "/login",
+    )
+    c.login("arm")
+    assert c.request("/records").status == 200
+    with ConsoleStore.open(rng.db_url) as store:
+        store.set_password("arm", store.user("boss").password_hash)  # type: ignore[union-attr]
+    assert c.request("/records").status == 303
+    # A range master turns an account off (its session ends, it cannot log in) and on again,
+    # and changes a role; each audited with who did it.
+    c.login("arm")
+    boss = rng.client()
+    boss.login("boss")
+    token = boss.request("/users").csrf
+    assert boss.request("/users", {"csrf": token, "action": "disable", "name": "arm"}).status == 200
+    assert c.request("/records").status == 303
+    assert c.login("arm").status == 403
+    page = boss.request("/users", {"csrf": token, "action": "enable", "name": "arm"})
+    assert page.status == 200 and "disabled" not in page.body
+    assert c.login("arm").status == 303
+    form = {"csrf": token, "action": "role", "name": "arm", "role": "officer", "badge": "B-202"}
+    assert boss.request("/users", form).status == 200
+    assert c.request("/records").status == 303  # a new role: log in again
+    c.login("arm")
+    assert c.request("/records").status == 403  # an officer now
+    assert c.request("/officers/B-202").status == 200
+    # The range master cannot disable their own account (nor leave the range without one).
+    page = boss.request("/users", {"csrf": token, "action": "disable", "name": "boss"})
+    assert "cannot disable your own account" in page.body
+    with ConsoleStore.open(rng.db_url) as store:
+        actions = [r["action"] for r in store.audit_rows()]
+        with pytest.raises(RecordsError, match="only range master"):
+            store.set_disabled("boss", True)
+    assert {"account_disabled", "account_enabled", "account_role", "logout"} <= set(actions)

@@ -225,11 +225,11 @@ class Console:
     # -- helpers -------------------------------------------------------------------------------
 
     def user(self, request: Request | WebSocket) -> User | None:
-        name = request.session.get("user")
-        if not name:
+        name, sid = request.session.get("user"), request.session.get("sid")
+        if not name or not sid:
             return None
         with self.store() as store:
-            return store.user(str(name))
+            return store.session_user(str(sid), str(name))
 
     def require(self, request: Request, roles: set[Role] | None = None) -> User:
         user = self.user(request)
@@ -300,6 +300,11 @@ class Console:
         with self.store() as store:
             user = store.user(name)
         ok = await run_in_threadpool(check_login, user.password_hash if user else None, password)
+        if ok and user is not None and user.disabled:
+            self.audit(user.name, "login_refused", why="account disabled", address=host)
+            response = self.page(request, "login.html", None, error="This account is disabled.")
+            response.status_code = 403
+            return response
         if not ok or user is None:
             self.limiter.failed(*keys)
             self.audit(name or "?", "login_failed", address=host)
@@ -308,7 +313,10 @@ class Console:
             return response
         self.limiter.succeeded(*keys)
         request.session.clear()  # a new session on login: no fixation
+        with self.store() as store:
+            sid = store.new_session(user.name, SESSION_MAX_AGE_S)
         request.session["user"] = user.name
+        request.session["sid"] = sid
         request.session["csrf"] = new_csrf_token()
         self.audit(user.name, "login", address=host)
         return RedirectResponse("/", 303)
@@ -316,6 +324,8 @@ class Console:
     async def logout(self, request: Request) -> Response:
         user = self.require(request)
         await self.form(request)
+        with self.store() as store:
+            store.end_session(str(request.session.get("sid")))  # the old cookie is dead too
         request.session.clear()
         self.audit(user.name, "logout")
         return RedirectResponse("/login", 303)
@@ -834,13 +844,31 @@ class Console:
         error = None
         if request.method == "POST":
             form = await self.form(request)
+            name = str(form.get("name", ""))
+            badge = str(form.get("badge") or "") or None
+            action = str(form.get("action") or "add")
             try:
-                role = Role(str(form.get("role", "")))
-                hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
-                with self.store() as store:
-                    name = str(form.get("name", ""))
-                    store.add_user(name, role, hashed, str(form.get("badge") or "") or None)
-                    store.audit(user.name, "account_created", account=name, role=role.value)
+                if action == "add":
+                    role = Role(str(form.get("role", "")))
+                    hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
+                    with self.store() as store:
+                        store.add_user(name, role, hashed, badge)
+                        store.audit(user.name, "account_created", account=name, role=role.value)
+                elif action == "role":
+                    role = Role(str(form.get("role", "")))
+                    with self.store() as store:
+                        store.set_role(name, role, badge)
+                        store.audit(
+                            user.name, "account_role", account=name, role=role.value, badge=badge
+                        )
+                elif action in ("disable", "enable"):
+                    if name == user.name:
+                        raise ValueError("you cannot disable your own account")
+                    with self.store() as store:
+                        store.set_disabled(name, action == "disable")
+                        store.audit(user.name, f"account_{action}d", account=name)
+                else:
+                    raise ValueError(f"action {action!r}: add, role, disable or enable")
             except (ValueError, RecordsError) as exc:
                 error = str(exc)
         with self.store() as store:
