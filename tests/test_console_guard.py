@@ -96,3 +96,33 @@ def test_the_console_answers_a_deep_message_and_keeps_the_lane(
         assert reply["type"] == "error" and reply["reason"].startswith("a message that is not JSON")
     assert proc.popen.poll() is None
     assert "Traceback" not in proc.log.read_text()
+
+
+def test_a_second_lane_with_a_connected_name_is_refused(console: tuple[int, str, Proc]) -> None:
+    # Issue 18 (nu18 #4): a second process under a connected lane's name took it over, and when
+    # it went the real lane showed "not connected" though its link was open.
+    port, key, proc = console
+    url = f"ws://127.0.0.1:{port}/ws/lane"
+
+    def hello(instance: str) -> str:
+        return json.dumps(
+            {"type": "hello", "lane": "L1", "key": key, "instance": instance, "state": None}
+        )
+
+    with connect(url) as first:
+        first.send(hello("aaaa"))
+        with connect(url) as second:
+            second.send(hello("bbbb"))
+            assert json.loads(second.recv(timeout=10)) == {
+                "type": "refused",
+                "reason": "a lane named L1 is already connected: give this one another --name",
+            }
+        # The first still holds the lane: its frames are read (a bad one answered).
+        first.send("[1]")
+        assert json.loads(first.recv(timeout=10))["type"] == "error"
+        # The same process coming back (its old link not yet seen gone) takes its name over.
+        with connect(url) as again:
+            again.send(hello("aaaa"))
+            again.send("[1]")
+            assert json.loads(again.recv(timeout=10))["type"] == "error"
+    assert proc.popen.poll() is None

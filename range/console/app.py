@@ -128,6 +128,9 @@ class LaneView:
     # Finished runs the records refused, by the lane's run_dir (protocol.unrecorded_row): the
     # lane holds them until a range master retries or dismisses them.
     unrecorded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The connected lane process's id (its hello's `instance`): the same process coming back
+    # takes its name over from its stale link; another process with the name is refused.
+    instance: str | None = None
 
     def take_graph(self, state: dict[str, Any]) -> None:
         """Keep a state's phase graph; a state with no phases (idle, a course) has none."""
@@ -469,8 +472,19 @@ class Console:
             await ws.close(1008)
             return
         name = hello["lane"]
+        instance = hello.get("instance")
+        instance = instance if isinstance(instance, str) and instance else None
         lane = self.hub.lanes.setdefault(name, LaneView(name))
+        if lane.socket is not None and (instance is None or instance != lane.instance):
+            # Two processes under one name would take each other's runs and commands: the
+            # first keeps the name while it is connected; the second is told why and stops.
+            reason = f"a lane named {name} is already connected: give this one another --name"
+            self.audit("lane:" + name, "lane_refused", why="name in use")
+            await ws.send_text(json.dumps({"type": "refused", "reason": reason}))
+            await ws.close(1008)
+            return
         lane.socket = ws
+        lane.instance = instance
         lane.state = hello.get("state") or {"status": "idle"}
         graph = hello.get("phase_graph")
         lane.graph = graph if isinstance(graph, dict) and "phases" in lane.state else None

@@ -255,6 +255,9 @@ class LaneProcess:
         # (unrecorded_rows) and a retry offered (_offer) while it is held
         self._runs_lock = threading.RLock()
         self.refused: str | None = None
+        # This process's id in every hello: the console lets it take its name back from its
+        # own stale link, never from another lane process given the same --name.
+        self.instance = secrets.token_hex(8)
         self._ws: Any = None
         self._send_lock = threading.Lock()
         self._seq = 0
@@ -448,6 +451,7 @@ class LaneProcess:
                             "type": "hello",
                             "lane": self.name,
                             "key": self.key,
+                            "instance": self.instance,
                             "state": self.state,
                             "events": list(self.events),
                             "finished": list(self.finished),

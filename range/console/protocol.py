@@ -1,9 +1,11 @@
 """What a lane and the console say to each other over the lane's WebSocket (JSON text frames).
 
 lane -> console:
-  {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
-   "finished": [RESULT...], "unrecorded": [UNRECORDED...], "phase_graph": GRAPH or null}
-                                                  on every (re)connection
+  {"type": "hello", "lane": NAME, "key": KEY, "instance": ID, "state": STATE,
+   "events": [EVENT...], "finished": [RESULT...], "unrecorded": [UNRECORDED...],
+   "phase_graph": GRAPH or null}                  on every (re)connection; ID is the lane
+                                                  process's (random): a hello for a NAME
+                                                  connected under another ID is refused
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
    "events": [EVENT...]}
                                                   once per frame while a run is live
