@@ -409,3 +409,56 @@ def test_logout_password_role_and_disable_end_sessions(rng: Range) -> None:
         with pytest.raises(RecordsError, match="only range master"):
             store.set_disabled("boss", True)
     assert {"account_disabled", "account_enabled", "account_role", "logout"} <= set(actions)
+
+
+def test_an_instructor_corrects_a_heard_act_in_the_debrief(rng: Range) -> None:
+    # Issue 18 (nu18 #2): the debrief could not correct what the recogniser heard; only the
+    # CLI could. Corrected here, it goes to the same file the CLI writes, audited.
+    from range.cli.corrections import run_corrections
+
+    run = saved_run(
+        rng.db_url,
+        rng.tmp / "crisis",
+        "B-101",
+        "crisis-talk-down-v1",
+        "crisis-talk-down-correct-v1",
+        seed=2,
+    )
+    with Records.open(rng.db_url) as records:
+        run_dir = Path(records.drill_run(run)["run_dir"])
+    spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+    inst = rng.client()
+    inst.login("inst")
+    page = inst.request(f"/runs/{run}")
+    assert page.status == 200
+    for r in spoke:
+        assert str(r.data["text"]).replace("'", "&#39;") in page.body
+    assert 'class="correct-form"' in page.body and "command.drop_weapon" in page.body
+    csrf = page.csrf
+    form = {"csrf": csrf, "n": "1", "act": "none", "reason": "a cough"}
+    assert inst.request(f"/runs/{run}/correct", form).status == 303
+    [fixed] = run_corrections(run_dir)
+    assert (fixed.utterance_t, fixed.was, fixed.act, fixed.by) == (
+        spoke[0].t,
+        spoke[0].data["act"],
+        "none",
+        "inst",
+    )
+    page = inst.request(f"/runs/{run}")
+    assert "(corrected by inst)" in page.body
+    bad = inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "2", "act": "command.fly"})
+    assert bad.status == 400 and "not an act of this run's phrase book" in bad.body
+    assert (
+        inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "99", "act": "none"}).status == 404
+    )
+    assert inst.request(f"/runs/{run}/correct", {"n": "2", "act": "none"}).status == 403
+    alex = rng.client()
+    alex.login("alex")  # the officer reads the run, but corrects nothing
+    own = alex.request(f"/runs/{run}")
+    assert own.status == 200 and 'class="correct-form"' not in own.body
+    assert (
+        alex.request(f"/runs/{run}/correct", {"csrf": own.csrf, "n": "2", "act": "none"}).status
+        == 403
+    )
+    with ConsoleStore.open(rng.db_url) as store:
+        assert "speech_corrected" in [r["action"] for r in store.audit_rows()]

@@ -36,6 +36,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from range.cli.corrections import correct_speech, run_acts
 from range.cli.util import seed as run_seed
 from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
 from range.console.courselane import record_attempt
@@ -387,6 +388,7 @@ class Console:
             officers=officers,
             can_control=user.role in CAN_CONTROL,
             can_admin=user.role in CAN_ADMIN,
+            acts=[a for a in run_acts(None) if a != "none"],
         )
 
     async def view(self, request: Request) -> Response:
@@ -748,6 +750,8 @@ class Console:
             row=row,
             d=data,
             track=scrubber_json(data),
+            can_control=user.role in CAN_CONTROL,
+            acts=run_acts(Path(row["run_dir"])),
         )
 
     async def run_view(self, request: Request) -> Response:
@@ -797,6 +801,48 @@ class Console:
         if not row["run_dir"] or not path.is_file():
             return Response("no such line", 404)
         return Response(path.read_bytes(), media_type="audio/wav")
+
+    async def run_correct(self, request: Request) -> Response:
+        """An instructor corrects the act of what the officer said (the n-th `officer_spoke`
+        of a saved run): written to the run's corrections file as `openrange speech correct`
+        writes it, audited with who did it; the debrief rescores with it."""
+        user = self.require(request, CAN_CONTROL)
+        form = await self.form(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+            n = int(str(form.get("n", "")))
+        except (RecordsError, ValueError):
+            return Response("no such run or utterance", 404)
+        if not row["run_dir"]:
+            return Response("no such run", 404)
+        run_dir = Path(row["run_dir"])
+        spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+        if not 1 <= n <= len(spoke):
+            return Response(f"run {row['id']} has no utterance {n}", 404)
+        heard = spoke[n - 1]
+        act = str(form.get("act", ""))
+        try:
+            correction, _, _ = await run_in_threadpool(
+                correct_speech,
+                run_dir,
+                heard.t,
+                act,
+                user.name,
+                str(form.get("reason", "")),
+                str(heard.data["act"]),
+            )
+        except ValueError as exc:  # CorrectionError: one line
+            return Response(str(exc), 400)
+        self.audit(
+            user.name,
+            "speech_corrected",
+            run=row["id"],
+            utterance_t=heard.t,
+            text=correction.text,
+            was=correction.was,
+            act=correction.act,
+        )
+        return RedirectResponse(f"/runs/{row['id']}#officer-said", 303)
 
     async def run_said(self, request: Request) -> Response:
         """The kept audio of what the officer said in a saved run (the n-th utterance's clip)."""
@@ -964,6 +1010,7 @@ def create_app(
         Route("/runs/{id:int}/review.webm", g(console.run_video)),
         Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
         Route("/runs/{id:int}/said/{n:int}.wav", g(console.run_said)),
+        Route("/runs/{id:int}/correct", g(console.run_correct), methods=["POST"]),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),
         Route("/users", g(console.users), methods=["GET", "POST"]),
