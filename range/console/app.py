@@ -448,6 +448,12 @@ class Console:
             return Response(f"lane {name} has no run", 409)
         if command is Command.START and live:
             return Response(f"lane {name} is running a drill: abort it first", 409)
+        if lane.state.get("kind") == "course" and command in RUN_COMMANDS - {Command.ABORT}:
+            # A course fires on by itself: it has no pause, branches, subjects or moments to
+            # flag; said, not accepted and forgotten.
+            return Response(
+                f"lane {name} is firing a course: {command.value} does not apply (only abort)", 409
+            )
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))

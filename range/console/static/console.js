@@ -126,6 +126,11 @@ function showCourse(s) {
   const table = document.getElementById("course");
   if (!table) return;
   table.hidden = s.kind !== "course";
+  // Only abort applies to a course: the drill's run buttons are off while one fires.
+  for (const id of ["pause", "resume", "restart", "say", "mark", "flag"]) {
+    const button = document.getElementById(id);
+    if (button) button.disabled = s.kind === "course" && s.status === "running";
+  }
   if (s.kind !== "course") return;
   document.getElementById("course-title").textContent = `${s.title} (${s.course}), shooter ${s.shooter}, seed ${s.seed}`;
   const body = table.querySelector("tbody"); body.textContent = "";
@@ -240,6 +245,11 @@ function hook(form) {
     ev.preventDefault();
     const r = await fetch(form.action, {method: "POST", body: new FormData(form), headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
     document.body.dataset.lastCommand = `${r.status}`;
+    // A refused command says why (a course on the lane, no run, not connected) under the buttons.
+    const note = document.getElementById("command-note");
+    if (note) note.textContent = r.ok ? "" : `Refused: ${await r.text()}`;
+    // A line sent is cleared, ready for the next.
+    if (r.ok) for (const box of form.querySelectorAll('input[name="text"], input[name="note"]')) box.value = "";
   });
 }
 
