@@ -44,6 +44,21 @@ function drawMap(canvas, s) {
   for (let f = 0; f <= len; f += 10) ctx.fillText(`${f} ft`, X(f), canvas.height - 2);
 }
 
+function clockText(s) {
+  // The run's clock: "2.76 s of 60 s" for a drill with a time limit, "2.76 s" for a course.
+  if (typeof s.t_s !== "number") return "";
+  const limit = typeof s.time_limit_s === "number" ? ` of ${s.time_limit_s} s` : "";
+  return `${s.t_s.toFixed(2)} s${limit}`;
+}
+
+function runText(s) {
+  // What runs: the drill's or course's title (and its id), never a drill file's path.
+  const id = s.course || s.drill;
+  if (!id) return "";
+  const what = s.title ? `${s.title} (${s.course || s.drill_id || id})` : id;
+  return `${what}, officer ${s.officer_name}, seed ${s.seed}`;
+}
+
 function showLane(msg) {
   const name = msg.lane;
   const lane = lanes[name] || (lanes[name] = {state: {}, events: []});
@@ -63,8 +78,8 @@ function showLane(msg) {
   const page = document.querySelector(`.lane[data-lane="${name}"]`);
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
   document.getElementById("status").textContent = lane.connected === false ? `not connected (${s.status})` : s.status;
-  document.getElementById("clock").textContent = s.t_s !== undefined ? `${s.t_s.toFixed(2)} s of ${s.time_limit_s} s` : "";
-  document.getElementById("drill").textContent = (s.drill || s.course) ? `${s.drill || s.course}, officer ${s.officer_name}, seed ${s.seed}` : "";
+  document.getElementById("clock").textContent = clockText(s);
+  document.getElementById("drill").textContent = runText(s);
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
