@@ -126,3 +126,48 @@ def test_a_second_lane_with_a_connected_name_is_refused(console: tuple[int, str,
             again.send("[1]")
             assert json.loads(again.recv(timeout=10))["type"] == "error"
     assert proc.popen.poll() is None
+
+
+def test_a_new_run_starts_the_lanes_event_list_afresh(console: tuple[int, str, Proc]) -> None:
+    # Issue 18 (nu18 #9): the lane page's Events mixed the last run's (its run_ended too) with
+    # the new one's.
+    from console_support import Client, wait_for
+
+    port, key, _ = console
+    c = Client(f"http://127.0.0.1:{port}")
+    c.login("inst")
+    csrf = c.request("/").csrf
+
+    def frame(events: list[str], new_run: bool = False) -> str:
+        message: dict[str, object] = {
+            "type": "state",
+            "lane": "L1",
+            "state": {"status": "running", "t_s": 0.0},
+            "events": [{"t": 0.0, "kind": k, "text": "x"} for k in events],
+        }
+        if new_run:
+            message["new_run"] = True
+        return json.dumps(message)
+
+    with c.live(csrf) as browser, connect(f"ws://127.0.0.1:{port}/ws/lane") as lane:
+        lane.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+        lane.send(frame(["first_run_event", "run_ended"]))
+        wait_for(browser, lambda m: "run_ended" in json.dumps(m.get("events", [])), 10)
+        lane.send(frame(["second_run_event"], new_run=True))
+        fresh = wait_for(browser, lambda m: "second_run_event" in json.dumps(m.get("events", [])))
+        assert fresh["full"] is True  # the browser replaces its list
+        assert [e["kind"] for e in fresh["events"]] == ["second_run_event"]
+        page = c.request("/lanes/L1").body
+        assert "second_run_event" in page and "first_run_event" not in page
+
+
+def test_a_lane_marks_a_new_run_s_first_frame_only() -> None:
+    from range.console.lane import LaneProcess
+
+    lane = LaneProcess("L1", "127.0.0.1:1", "k" * 43, None)
+    sent: list[dict[str, object]] = []
+    lane._send = sent.append  # type: ignore[method-assign]
+    lane._new_run = True  # as _run and _run_course set it when a run begins
+    lane._publish({"status": "running"}, [])
+    lane._publish({"status": "running"}, [])
+    assert [m.get("new_run") for m in sent] == [True, None]

@@ -525,6 +525,13 @@ class Console:
                         message["events"] = []
                     lane.state = message["state"]
                     lane.take_graph(lane.state)
+                    if message.get("new_run"):
+                        # A new run's first frame: its events only, and browsers start afresh.
+                        lane.events.clear()
+                        lane.events.extend(message["events"])
+                        snapshot = lane.snapshot()
+                        self.hub.broadcast(json.dumps(snapshot), snapshot)
+                        continue
                     lane.events.extend(message["events"])
                     self.hub.broadcast(raw, message)
                 elif kind == "finished" and isinstance(message.get("result"), dict):

@@ -236,6 +236,8 @@ class LaneProcess:
         self._running = False
         self.graph: dict[str, Any] | None = None  # the drill's phase graph (graph.py)
         self._graph_due = False
+        # The next state frame is a new run's first: the console starts its event list afresh.
+        self._new_run = False
         self.speech = speech
         self._voices: list[subprocess.Popen[bytes]] = []
         self.url = lane_url(console_url)
@@ -313,6 +315,7 @@ class LaneProcess:
                 self.graph = phase_graph(config.drill)
                 self._graph_due = True
                 self.events.clear()
+                self._new_run = True
                 session = Session(config)
                 result = session.run().as_json()
             except Exception as exc:
@@ -358,6 +361,7 @@ class LaneProcess:
             meta["shooter"] = config.shooter.id
             control = CourseControl(config.course, self.commands, self._publish, meta, self.speed)
             self.events.clear()
+            self._new_run = True
             result = run_course(config, on_record=control).as_json()
         except Exception as exc:  # one line to the console; the lane stays up for the next
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -414,18 +418,20 @@ class LaneProcess:
         self.state = state
         self.events.extend(events)
         self._seq += 1
-        self._send(
-            {
-                "type": "state",
-                "lane": self.name,
-                "sent_s": time.monotonic(),
-                # The wall clock too: a browser on this machine can only compare with that.
-                "sent_unix_ms": time.time() * 1000,
-                "seq": self._seq,
-                "state": state,
-                "events": events,
-            }
-        )
+        message = {
+            "type": "state",
+            "lane": self.name,
+            "sent_s": time.monotonic(),
+            # The wall clock too: a browser on this machine can only compare with that.
+            "sent_unix_ms": time.time() * 1000,
+            "seq": self._seq,
+            "state": state,
+            "events": events,
+        }
+        if self._new_run:
+            message["new_run"] = True
+            self._new_run = False
+        self._send(message)
 
     # -- the link (its own thread) --------------------------------------------------------------
 

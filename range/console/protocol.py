@@ -7,8 +7,10 @@ lane -> console:
                                                   process's (random): a hello for a NAME
                                                   connected under another ID is refused
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
-   "events": [EVENT...]}
-                                                  once per frame while a run is live
+   "events": [EVENT...], "new_run": true?}
+                                                  once per frame while a run is live;
+                                                  `new_run` on a run's first frame: the
+                                                  console drops the last run's events
   {"type": "finished", "lane": NAME, "result": RESULT}   RESULT["files"]: the run's folder (events,
                                                   result, drill copy as text; speech as base64)
 console -> lane:
