@@ -366,3 +366,19 @@ def test_an_aborted_run_is_shown_aborted_and_kept_out_of_the_trend(
         assert drill_run(records, stopped)["aborted"] == "restarted by inst1"
         assert records.drill_run(stopped)["outcome"] == "ABORTED"
         assert records.drill_run(stopped - 1)["outcome"] == "PASS"
+
+
+def test_records_verify_checks_the_console_audit_chain(db_url: str) -> None:
+    # Issue 18 (nu18 #12): an audit row's actor edited was found by /audit, while
+    # `records verify` said the chain was intact.
+    with ConsoleStore.open(db_url) as store:
+        store.audit("boss", "login", address="127.0.0.1")
+        row = store.audit("boss", "lane_start", lane="LANE1")
+    done = _openrange("records", "verify", "--db", db_url)
+    assert done.returncode == 0, done.stderr
+    assert "2 console audit rows" in done.stdout
+    with Records.open(db_url) as records:
+        records._run("UPDATE console_audit SET actor = 'inst' WHERE id = ?", row)
+    done = _openrange("records", "verify", "--db", db_url)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"audit row {row}: edited after it was written"

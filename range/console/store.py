@@ -273,18 +273,40 @@ class ConsoleStore:
 
     def verify_audit(self) -> list[str]:
         """Walk the audit chain: one line per broken link or edited row."""
-        problems = []
-        previous, last_id = GENESIS, 0
-        for row in self.records._rows("SELECT * FROM console_audit ORDER BY id"):
-            if row["prev_hash"] != previous:
-                problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
-            if audit_hash(row) != row["hash"]:
-                problems.append(f"audit row {row['id']}: edited after it was written")
-            previous, last_id = row["hash"], row["id"]
-        head = self.records._rows("SELECT value FROM console_settings WHERE key = 'audit_head'")
-        if head and head[0]["value"] != f"{last_id}:{previous}":
-            problems.append(
-                f"audit: the newest row is missing or changed (the chain ended at"
-                f" row {str(head[0]['value']).split(':')[0]})"
-            )
-        return problems
+        return verify_audit(self.records)
+
+
+def has_audit(records: Records) -> bool:
+    """Whether the records database holds a console audit trail (a console has used it)."""
+    if records.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'console_audit'"
+    else:
+        sql = (
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_name = 'console_audit'"
+        )
+    return bool(records._rows(sql))
+
+
+def audit_count(records: Records) -> int:
+    return int(records._rows("SELECT COUNT(*) AS n FROM console_audit")[0]["n"])
+
+
+def verify_audit(records: Records) -> list[str]:
+    """Walk the console's audit chain in `records`: one line per broken link or edited row
+    (`openrange records verify` and the console's /audit both say them)."""
+    problems = []
+    previous, last_id = GENESIS, 0
+    for row in records._rows("SELECT * FROM console_audit ORDER BY id"):
+        if row["prev_hash"] != previous:
+            problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
+        if audit_hash(row) != row["hash"]:
+            problems.append(f"audit row {row['id']}: edited after it was written")
+        previous, last_id = row["hash"], row["id"]
+    head = records._rows("SELECT value FROM console_settings WHERE key = 'audit_head'")
+    if head and head[0]["value"] != f"{last_id}:{previous}":
+        problems.append(
+            f"audit: the newest row is missing or changed (the chain ended at"
+            f" row {str(head[0]['value']).split(':')[0]})"
+        )
+    return problems
