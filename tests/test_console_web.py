@@ -462,3 +462,20 @@ def test_an_instructor_corrects_a_heard_act_in_the_debrief(rng: Range) -> None:
     )
     with ConsoleStore.open(rng.db_url) as store:
         assert "speech_corrected" in [r["action"] for r in store.audit_rows()]
+
+
+def test_secure_cookies_over_plain_http_on_a_lan_address_are_explained(rng: Range) -> None:
+    # Issue 18 (nu18 #11): with --host 0.0.0.0 a login over the LAN address ended in "Not yours
+    # to see." (the browser dropped the Secure cookie over http) with no word why.
+    lan = {"Host": "10.0.0.5:8765"}
+    c = rng.client()
+    page = c.request("/login", headers=lan)
+    assert page.status == 200 and "--plain-http-cookie" in page.body
+    csrf = page.csrf
+    c.cookie = ""  # as the browser did: the Secure cookie is not kept over http
+    reply = c.request("/login", {"csrf": csrf, "name": "boss", "password": "x"}, headers=lan)
+    assert reply.status == 403 and "keeps a Secure cookie only over HTTPS" in reply.body
+    assert "Not yours to see" not in reply.body
+    # On loopback nothing changes: no warning, and a forbidden page is just that.
+    local = rng.client().request("/login")
+    assert "--plain-http-cookie" not in local.body

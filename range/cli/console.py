@@ -180,6 +180,13 @@ def _serve(args: argparse.Namespace) -> int:
         + (" (first start: open it to create the range master's account)" if first else ""),
         flush=True,
     )
+    if not args.plain_http_cookie and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"openrange console: on {args.host} browsers reach it over plain http, where they drop"
+            " its Secure session cookie (logins fail): serve it behind HTTPS, or restart it with"
+            " --plain-http-cookie on a closed range network",
+            flush=True,
+        )
     serve(
         args.host,
         args.port,

@@ -109,6 +109,22 @@ class ForbiddenError(Exception):
     pass
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+COOKIE_OVER_HTTP = (
+    "This console's session cookie is Secure, and a browser keeps a Secure cookie only over"
+    " HTTPS (or on localhost): over plain http on this address it is dropped, so no login or"
+    " form can work. Serve the console behind HTTPS, or (only on a closed range network)"
+    " restart it with --plain-http-cookie."
+)
+
+
+def cookie_dropped(request: Request, secure_cookies: bool) -> bool:
+    """Whether this browser reached a Secure-cookie console over plain http on an address that
+    is not loopback: its session cookie will never come back."""
+    host = (request.url.hostname or "").lower()
+    return secure_cookies and request.url.scheme == "http" and host not in LOOPBACK_HOSTS
+
+
 class RunRefusedError(Exception):
     """A lane's finished run the records will not take; its text is the one-line reason."""
 
@@ -284,7 +300,16 @@ class Console:
         if request.method == "GET":
             # Straight after the first start's form: say the account is made.
             first = request.query_params.get("first") == "1"
-            return self.page(request, "login.html", None, error=None, first=first)
+            return self.page(
+                request,
+                "login.html",
+                None,
+                error=None,
+                first=first,
+                cookie_warning=COOKIE_OVER_HTTP
+                if cookie_dropped(request, self.secure_cookies)
+                else None,
+            )
         form = await self.form(request)
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
@@ -980,7 +1005,12 @@ def _guard(
             return RedirectResponse("/login", 303)
         except ForbiddenError:
             user = console.user(request)
-            response = console.page(request, "error.html", user, message="Not yours to see.")
+            message = "Not yours to see."
+            if SESSION_COOKIE not in request.cookies and cookie_dropped(
+                request, console.secure_cookies
+            ):
+                message = COOKIE_OVER_HTTP  # the form's CSRF check failed for want of a cookie
+            response = console.page(request, "error.html", user, message=message)
             response.status_code = 403
             return response
 
