@@ -171,3 +171,35 @@ def test_a_lane_marks_a_new_run_s_first_frame_only() -> None:
     lane._publish({"status": "running"}, [])
     lane._publish({"status": "running"}, [])
     assert [m.get("new_run") for m in sent] == [True, None]
+
+
+def test_a_drill_file_start_sends_and_audits_the_file_not_the_drop_down(
+    console: tuple[int, str, Proc], tmp_path: Path
+) -> None:
+    # Issue 18 (nu18 #14): the audit named the drop-down's drill beside the drill file played.
+    from console_support import Client
+
+    port, key, _ = console
+    c = Client(f"http://127.0.0.1:{port}")
+    c.login("inst")
+    csrf = c.request("/").csrf
+    with connect(f"ws://127.0.0.1:{port}/ws/lane") as lane:
+        lane.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+        form = {
+            "csrf": csrf,
+            "command": "start",
+            "drill": "knife-approach-v1",
+            "drill_file": "/tmp/mine.toml",
+        }
+        for _ in range(50):  # until the console has taken the hello
+            reply = c.request("/lanes/L1/command", form)
+            if reply.status != 409:
+                break
+        assert reply.status == 303
+        sent = json.loads(lane.recv(timeout=10))
+        assert sent["args"] == {"drill_file": "/tmp/mine.toml"}
+    from range.console.store import ConsoleStore
+
+    with ConsoleStore.open(f"sqlite:///{tmp_path / 'records.sqlite'}") as store:
+        start = next(r for r in store.audit_rows() if r["action"] == "lane_start")
+    assert json.loads(start["detail"]) == {"drill_file": "/tmp/mine.toml", "lane": "L1"}

@@ -36,3 +36,17 @@ def test_a_course_s_clock_has_no_undefined_limit() -> None:
     assert _call("clockText", {"status": "running", "t_s": 2.757, "kind": "course"}) == "2.76 s"
     assert _call("clockText", {"t_s": 1.5, "time_limit_s": 60}) == "1.50 s of 60 s"
     assert _call("clockText", {"status": "idle"}) == ""
+
+
+def test_the_status_line_names_a_drill_file_s_drill_by_its_title() -> None:
+    # Issue 18 (nu18 #14): a drill started from a file showed the file's path.
+    state = {
+        "drill": "/tmp/my-drills/knife.toml",
+        "drill_id": "knife-approach-v1",
+        "title": "Knife approach",
+        "officer_name": "Alex",
+        "seed": 3,
+    }
+    assert _call("runText", state) == "Knife approach (knife-approach-v1), officer Alex, seed 3"
+    course = {"course": "fbi-pistol-2019-v1", "title": "FBI pistol", "officer_name": "A", "seed": 1}
+    assert _call("runText", course) == "FBI pistol (fbi-pistol-2019-v1), officer A, seed 1"

@@ -450,6 +450,10 @@ class Console:
             for k, v in form.items()
             if k not in ("csrf", "command") and isinstance(v, str) and v != ""
         }
+        if command is Command.START and args.get("drill_file"):
+            # A drill file given wins over the drop-down's drill, which is then not played: not
+            # sent, not audited (the audit named the drop-down's drill beside the file).
+            args.pop("drill", None)
         if command is Command.START and "seed" in args:
             # Refused here, as `--seed` is on the command line: a seed the records cannot store
             # would fail only when the finished run is recorded.

@@ -311,6 +311,7 @@ class LaneProcess:
                 config = start_config(args, control, self.runs_dir)
                 meta["seed"] = config.seed
                 meta["title"] = config.drill.title
+                meta["drill_id"] = config.drill.id  # `drill` may be a file's path
                 # The drawn graph goes out once a run (and in every hello), not every frame.
                 self.graph = phase_graph(config.drill)
                 self._graph_due = True
