@@ -103,6 +103,8 @@ class ConsoleStore:
             raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
         if role is Role.OFFICER and not badge:
             raise RecordsError(f"account {name!r}: an officer account needs --badge")
+        if role is Role.OFFICER and badge:
+            self.records.officer(badge)  # one the records know, or refused in one line
         if self.user(name) is not None:
             raise RecordsError(f"account {name!r} already exists")
         self.records._run(
@@ -131,6 +133,8 @@ class ConsoleStore:
             raise RecordsError(f"no account {name!r}")
         if role is Role.OFFICER and not badge:
             raise RecordsError(f"account {name!r}: an officer account needs a badge")
+        if role is Role.OFFICER and badge:
+            self.records.officer(badge)  # one the records know, or refused in one line
         if user.role is Role.RANGE_MASTER and role is not Role.RANGE_MASTER:
             self._keep_a_range_master(name)
         self.records._run(
