@@ -203,3 +203,37 @@ def test_a_drill_file_start_sends_and_audits_the_file_not_the_drop_down(
     with ConsoleStore.open(f"sqlite:///{tmp_path / 'records.sqlite'}") as store:
         start = next(r for r in store.audit_rows() if r["action"] == "lane_start")
     assert json.loads(start["detail"]) == {"drill_file": "/tmp/mine.toml", "lane": "L1"}
+
+
+def test_a_lane_says_when_its_console_link_is_lost_and_back(tmp_path: Path) -> None:
+    # Issue 18 (nu18 #17): a lane logged nothing after "connecting to": no lost, no re-attached.
+    import time
+
+    from console_support import start_lane
+
+    db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    key = seed_accounts(db_url)
+    port = free_port()
+    log = tmp_path / "lane.log"
+
+    def said(text: str, timeout_s: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in log.read_text():
+                return True
+            time.sleep(0.1)
+        return False
+
+    with processes() as procs:
+        procs.append(start_lane(port, "L1", key, tmp_path / "runs", log))
+        assert said(f"lane L1: no console at ws://127.0.0.1:{port}/ws/lane;")
+        console = start_console(port, db_url, tmp_path / "console.log")
+        procs.append(console)
+        assert said("lane L1: connected to the console; 0 finished runs offered")
+        console.stop()
+        assert said("lane L1: link to the console lost at")
+        procs.append(start_console(port, db_url, tmp_path / "console2.log"))
+        assert said("lane L1: reconnected to the console; 0 finished runs offered")
+    text = log.read_text()
+    assert text.count("no console at") == 1  # said once, not every half second
+    assert "Traceback" not in text

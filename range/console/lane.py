@@ -450,6 +450,7 @@ class LaneProcess:
         from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
 
+        attached = lost = False  # said once each: attached, then lost until attached again
         while not self.stop.is_set():
             try:
                 with connect(self.url, open_timeout=2, close_timeout=1, max_size=2**22) as ws:
@@ -468,6 +469,13 @@ class LaneProcess:
                         with self._send_lock:
                             ws.send(json.dumps(hello))
                         self._ws = ws
+                        offered = len(self.finished)
+                    print(
+                        f"lane {self.name}: {'reconnected' if attached else 'connected'} to the"
+                        f" console; {offered} finished run{'' if offered == 1 else 's'} offered",
+                        flush=True,
+                    )
+                    attached, lost = True, False
                     for raw in ws:
                         self._receive(json.loads(raw))
                         if self.refused or self.stop.is_set():
@@ -478,6 +486,13 @@ class LaneProcess:
             if self.refused:
                 self.stop.set()
                 return
+            if not lost and not self.stop.is_set():
+                lost = True
+                print(
+                    f"lane {self.name}: {'link to the console lost' if attached else 'no console'}"
+                    f" at {self.url}; runs go on and are kept; retrying every {self.retry_s:g} s",
+                    flush=True,
+                )
             self.stop.wait(self.retry_s)
 
     def _receive(self, message: dict[str, Any]) -> None:

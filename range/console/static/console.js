@@ -252,7 +252,20 @@ function connect() {
     const error = document.getElementById("lane-error");
     if (m.type === "error" && error && document.querySelector(`.lane[data-lane="${m.lane}"]`)) error.textContent = m.error;
   };
-  ws.onclose = () => setTimeout(connect, 1000);
+  ws.onopen = () => linkNote(true);
+  ws.onclose = () => { linkNote(false); setTimeout(connect, 1000); };
+}
+
+function linkNote(up) {
+  // The console link lost: what the page shows is stale until it is back; said at the top.
+  let note = document.getElementById("link-lost");
+  if (!note) {
+    note = document.createElement("p"); note.id = "link-lost"; note.className = "error"; note.setAttribute("role", "status");
+    document.querySelector("main").prepend(note);
+  }
+  note.hidden = up;
+  note.textContent = up ? "" : "Connection to the console lost: what this page shows is stale. Reconnecting...";
+  document.body.dataset.link = up ? "up" : "lost";
 }
 
 function hook(form) {
