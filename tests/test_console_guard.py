@@ -237,3 +237,14 @@ def test_a_lane_says_when_its_console_link_is_lost_and_back(tmp_path: Path) -> N
     text = log.read_text()
     assert text.count("no console at") == 1  # said once, not every half second
     assert "Traceback" not in text
+
+
+def test_lanes_is_the_lanes_page(console: tuple[int, str, Proc]) -> None:
+    # Issue 18 (nu18 #19): /lanes was a 404, though every lane's page is /lanes/NAME.
+    from console_support import Client
+
+    port, _, _ = console
+    c = Client(f"http://127.0.0.1:{port}")
+    c.login("inst")
+    reply = c.request("/lanes")
+    assert (reply.status, reply.headers["location"]) == (303, "/")

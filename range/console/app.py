@@ -1045,6 +1045,7 @@ def create_app(
         Route("/logout", g(console.logout), methods=["POST"]),
         Route("/setup", g(console.setup), methods=["GET", "POST"]),
         Route("/", g(console.home)),
+        Route("/lanes", lambda request: RedirectResponse("/", 303)),  # the Lanes page is /
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
         Route("/lanes/{name}/unrecorded", g(console.unrecorded), methods=["POST"]),

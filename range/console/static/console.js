@@ -308,9 +308,20 @@ function scrubber(box) {
   };
   for (const r of box.querySelectorAll("input[type=radio]")) r.addEventListener("change", render);
   range.addEventListener("input", () => { show(); render(); });
-  box.querySelector(".play").addEventListener("click", () => {
+  const play = box.querySelector(".play");
+  let playing = false;
+  play.addEventListener("click", () => {
+    // Play and Pause in one button, which says which it does now.
+    if (playing) { playing = false; play.textContent = "Play"; return; }
+    if (parseFloat(range.value) >= data.end_t) range.value = 0;
+    playing = true; play.textContent = "Pause";
     const start = performance.now() - parseFloat(range.value) * 1000;
-    const tick = () => { range.value = (performance.now() - start) / 1000; show(); render(); if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick); };
+    const tick = () => {
+      if (!playing) return;
+      range.value = (performance.now() - start) / 1000; show(); render();
+      if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick);
+      else { playing = false; play.textContent = "Play"; }
+    };
     requestAnimationFrame(tick);
   });
   show();
