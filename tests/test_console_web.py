@@ -479,3 +479,13 @@ def test_secure_cookies_over_plain_http_on_a_lan_address_are_explained(rng: Rang
     # On loopback nothing changes: no warning, and a forbidden page is just that.
     local = rng.client().request("/login")
     assert "--plain-http-cookie" not in local.body
+
+
+def test_one_account_s_failures_do_not_lock_the_others_out(rng: Range) -> None:
+    # Issue 18 (nu18 #18): five failures for one account locked every account (the range
+    # master's too) out from that address.
+    c = rng.client()
+    for _ in range(MAX_FAILURES):
+        assert c.login("arm", "not the password").status == 401
+    assert c.login("arm").status == 429
+    assert c.login("boss").status == 303  # another account, the same address

@@ -38,7 +38,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from range.cli.corrections import correct_speech, run_acts
 from range.cli.util import seed as run_seed
-from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
+from range.console.auth import (
+    ADDRESS_MAX_FAILURES,
+    LoginLimiter,
+    check_login,
+    csrf_ok,
+    hash_password,
+    new_csrf_token,
+)
 from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
 from range.console.pages import (
@@ -230,7 +237,10 @@ class Console:
         self.db_url = db_url
         self.runs_dir = runs_dir
         self.secure_cookies = secure_cookies
+        # One account's failures from one address lock only that account there (5); an
+        # address trying many names is stopped at ADDRESS_MAX_FAILURES.
         self.limiter = LoginLimiter(clock)
+        self.address_limiter = LoginLimiter(clock, ADDRESS_MAX_FAILURES)
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.views = ViewThread()
@@ -314,8 +324,10 @@ class Console:
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
         host = request.client.host if request.client else "?"
-        keys = (f"addr:{host}", f"name:{name}")
-        wait_s = self.limiter.blocked_for_s(*keys)
+        keys = (f"pair:{host}:{name}",)
+        wait_s = max(
+            self.limiter.blocked_for_s(*keys), self.address_limiter.blocked_for_s(f"addr:{host}")
+        )
         if wait_s > 0:
             self.audit(name or "?", "login_refused", why="rate limited", address=host)
             response = self.page(
@@ -336,6 +348,7 @@ class Console:
             return response
         if not ok or user is None:
             self.limiter.failed(*keys)
+            self.address_limiter.failed(f"addr:{host}")
             self.audit(name or "?", "login_failed", address=host)
             response = self.page(request, "login.html", None, error="Wrong name or password.")
             response.status_code = 401
