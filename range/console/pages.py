@@ -168,12 +168,17 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         f"Course file sha256: {row['course_sha256'] or '(not recorded)'}",
         f"Pass mark: {pass_mark}",
         f"Date:      {finished.isoformat()}",
-        f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}",
+        # Only a qualification expires: an attempt record of another outcome has no expiry.
+        *(
+            [f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}"]
+            if fields["result"] == "QUALIFIED"
+            else []
+        ),
         f"Result:    {fields['result']}, {fields['score']}",
         "",
         "Stages:",
         *[
-            f"  {name:<28} {points:>4} points {hits:>3} hits"
+            f"  {name:<28} {_count(points, 'point'):>10} {_count(hits, 'hit'):>8}"
             for name, points, hits in fields["stages"]
         ],
         "",
@@ -184,10 +189,7 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         ],
         "Calibration:",
         *(
-            [
-                f"  {c.get('serial', '?')} calibrated {c.get('calibrated', c.get('date', '?'))}"
-                for c in json.loads(row["calibration"])
-            ]
+            [_calibration_line(c) for c in json.loads(row["calibration"])]
             or ["  none recorded (emulated replicas)"]
         ),
         "",
@@ -206,6 +208,23 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         path = Path(folder) / "certificate.pdf"
         write_pdf(path, fields["title"], lines)
         return path.read_bytes()
+
+
+def _count(n: Any, what: str) -> str:
+    return f"{n} {what}{'' if str(n) == '1' else 's'}"
+
+
+def _calibration_line(c: dict[str, Any]) -> str:
+    """One device's calibration as the attempt recorded it (range.calibration.profiles
+    `calibration_for_run`): its profile's date and armorer, or why it had none."""
+    # The profile's fields, or (an older or hand-made entry) the entry's own.
+    profile = c.get("profile") if isinstance(c.get("profile"), dict) else c
+    serial = c.get("serial", "?")
+    if profile and profile.get("calibrated"):
+        by = f" by {profile['armorer']}" if profile.get("armorer") else ""
+        until = f", valid until {profile['expires']}" if profile.get("expires") else ""
+        return f"  {serial} calibrated {profile['calibrated']}{by}{until}"
+    return f"  {serial}: {c.get('reason') or 'no calibration recorded'}"
 
 
 # -- debrief --------------------------------------------------------------------------------
