@@ -489,3 +489,18 @@ def test_one_account_s_failures_do_not_lock_the_others_out(rng: Range) -> None:
         assert c.login("arm", "not the password").status == 401
     assert c.login("arm").status == 429
     assert c.login("boss").status == 303  # another account, the same address
+
+
+def test_side_by_side_warns_when_the_drills_differ(rng: Range) -> None:
+    # Issue 18 (nu18 #16): two different drills were compared with no word.
+    a = _saved_run(rng.tmp, rng.db_url, "B-101")
+    b = saved_run(
+        rng.db_url, rng.tmp / "knife", "B-101", "knife-approach-v1", "taser-first-v1", seed=0
+    )
+    c = rng.client()
+    c.login("inst")
+    same = c.request(f"/compare?a={a}&b={a}")
+    assert same.status == 200 and 'id="different-drills"' not in same.body
+    other = c.request(f"/compare?a={a}&b={b}")
+    assert other.status == 200 and 'id="different-drills"' in other.body
+    assert "knife-approach-v1" in other.body

@@ -932,7 +932,9 @@ class Console:
                     "track": scrubber_json(data),
                 }
             )
-        return self.page(request, "compare.html", user, sides=sides)
+        labels = [str(r["drill_label"]) for r in rows]
+        different = " and ".join(labels) if labels[0] != labels[1] else None
+        return self.page(request, "compare.html", user, sides=sides, different=different)
 
     async def certificate(self, request: Request) -> Response:
         user = self.require(request)
