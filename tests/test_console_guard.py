@@ -248,3 +248,19 @@ def test_lanes_is_the_lanes_page(console: tuple[int, str, Proc]) -> None:
     c.login("inst")
     reply = c.request("/lanes")
     assert (reply.status, reply.headers["location"]) == (303, "/")
+
+
+def test_first_start_checks_the_name_before_the_passwords(tmp_path: Path) -> None:
+    # Issue 18 (nu18 #19): a bad name with differing passwords was told only "the passwords
+    # differ"; the name, asked first, is checked first.
+    from console_support import Client
+
+    port = free_port()
+    with processes() as procs:
+        procs.append(start_console(port, f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path / "c.log"))
+        c = Client(f"http://127.0.0.1:{port}")
+        page = c.request("/setup")
+        form = {"csrf": page.csrf, "name": "no spaces", "password": "a" * 12, "again": "b" * 12}
+        reply = c.request("/setup", form)
+        assert "account name &#39;no spaces&#39;: use letters" in reply.body
+        assert "The passwords differ" not in reply.body

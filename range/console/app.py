@@ -70,7 +70,15 @@ from range.console.protocol import (
     unrecorded_row,
 )
 from range.console.speech import SPEECH_DIR
-from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
+from range.console.store import (
+    CAN_ADMIN,
+    CAN_CONTROL,
+    CAN_READ_ALL,
+    ConsoleStore,
+    Role,
+    User,
+    check_name,
+)
 from range.console.view import EYES, ViewThread
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
@@ -381,6 +389,10 @@ class Console:
             return self.page(request, "setup.html", None, error=None)
         form = await self.form(request)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
+        try:
+            check_name(name)  # the name first, as the form asks for it first
+        except RecordsError as exc:
+            return self.page(request, "setup.html", None, error=str(exc), name=name)
         if password != form.get("again"):
             return self.page(request, "setup.html", None, error="The passwords differ.", name=name)
         try:

@@ -48,6 +48,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def check_name(name: str) -> None:
+    """An account name: letters, digits, '.', '-' or '_' (RecordsError in one line)."""
+    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
+
+
 def audit_hash(row: dict[str, Any]) -> str:
     canonical = json.dumps([row[k] for k in _AUDIT_FIELDS], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -99,8 +105,7 @@ class ConsoleStore:
         return bool(self.records._rows("SELECT name FROM console_users LIMIT 1"))
 
     def add_user(self, name: str, role: Role, password_hash: str, badge: str | None) -> None:
-        if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
+        check_name(name)
         if role is Role.OFFICER and not badge:
             raise RecordsError(f"account {name!r}: an officer account needs --badge")
         if role is Role.OFFICER and badge:
