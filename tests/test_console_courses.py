@@ -24,6 +24,7 @@ from console_support import (
 from drills.course import find_course, find_shooter
 from range.console.courselane import CourseAbortedError, CourseControl, course_state
 from range.console.protocol import Command
+from range.console.store import ConsoleStore
 from range.records.store import Records
 from range.runs.course import CourseConfig, run_course
 
@@ -192,3 +193,30 @@ def test_a_course_is_held_to_real_time_at_the_lanes_speed() -> None:
     # Two log seconds per real second: 0.5 s, then 0, then 2 s.
     assert slept == [0.5, 2.0]
     assert len(control.records) == 5
+
+
+def test_run_commands_other_than_abort_are_refused_on_a_course(tmp_path: Path) -> None:
+    # Issue 18 (nu18 #7): pause, say and flag on a course were accepted (303) and audited as
+    # done while the course fired on.
+    with console_range(tmp_path) as rng:
+        rng.lane("L1", "1")
+        c = rng.client()
+        c.login("inst")
+        csrf = c.request("/").csrf
+        with c.live(csrf) as ws:
+            wait_for(ws, lambda m: m.get("lane") == "L1" and m.get("connected") is True)
+            form = {"csrf": csrf, "command": "start", "course": COURSE, "seed": str(SEED)}
+            assert c.request("/lanes/L1/command", form).status == 303
+            wait_for(ws, lambda m: m.get("state", {}).get("kind") == "course")
+            for command in ("pause", "say", "flag", "restart", "button"):
+                reply = c.request(
+                    "/lanes/L1/command", {"csrf": csrf, "command": command, "text": "x"}
+                )
+                assert reply.status == 409, command
+                assert reply.body == (
+                    f"lane L1 is firing a course: {command} does not apply (only abort)"
+                )
+            assert c.request("/lanes/L1/command", {"csrf": csrf, "command": "abort"}).status == 303
+        with ConsoleStore.open(rng.db_url) as store:
+            actions = [r["action"] for r in store.audit_rows()]
+        assert "lane_abort" in actions and "lane_pause" not in actions

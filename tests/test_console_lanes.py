@@ -26,6 +26,7 @@ from test_console_replicas import Rack, until
 
 from drills.schema import read_drill_file
 from range.console.graph import phase_graph, phase_graph_svg
+from range.runs.runlog import read_events
 
 SVG = "{http://www.w3.org/2000/svg}"
 NO_REPLICAS = (
@@ -272,3 +273,41 @@ def test_the_browser_redraws_the_graph_when_the_phase_changes(rng: Range) -> Non
             _state(ws, "L1", lambda s: s.get("status") == "ended")
     finally:
         browser.quit()
+
+
+@pytest.mark.parametrize(
+    ("drill", "presses", "phases"),
+    [
+        ("crisis-talk-down-v1", ((0.5, "escalates"),), ["distressed", "agitated"]),
+        (
+            "crisis-talk-down-v1",
+            ((0.5, "calms"), (0.8, "relapses")),
+            ["distressed", "calmer", "distressed"],
+        ),
+        ("domestic-knife-20ft-v1", ((2.0, "gives_up"),), ["shouting", "advance", "in_custody"]),
+        ("domestic-knife-20ft-v1", ((2.0, "charges"),), ["shouting", "advance", "charge"]),
+    ],
+)
+def test_library_drills_have_branch_buttons_that_steer_them(
+    drill: str, presses: tuple[tuple[float, str], ...], phases: list[str], tmp_path: Path
+) -> None:
+    # Issue 18 (nu18 #6): no built-in drill had a branch button for the console to press.
+    from drills.officer import find_officer
+    from drills.schema import instructor_buttons, read_drill_file
+    from range.runs.drill import RunConfig, run_drill
+
+    source = read_drill_file(drill)
+    assert {name for _, name in presses} <= set(instructor_buttons(source.drill))
+    result = run_drill(
+        RunConfig(
+            source.drill,
+            find_officer(source.drill.expected_officer or ""),
+            seed=1,
+            runs_dir=tmp_path,
+            drill_file=source,
+            instructor=presses,
+        )
+    )
+    assert result.run_dir is not None
+    entered = [r.data["phase"] for r in read_events(result.run_dir) if r.kind == "phase_entered"]
+    assert entered[: len(phases)] == phases

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from console_support import DRILL, PROJECT, qualify, saved_run
 
+from drills.officer import find_officer
+from drills.schema import read_drill_file
 from range.console.app import BrowserFeed
 from range.console.auth import check_password
 from range.console.pages import (
@@ -25,11 +27,14 @@ from range.console.pages import (
     certificate_pdf,
     course_status,
     debrief,
+    drill_run,
+    recent_runs,
     trend,
 )
 from range.console.protocol import bundle, unbundle
 from range.console.store import ConsoleStore
-from range.records.store import Records
+from range.records.store import Records, RecordsError
+from range.runs.drill import RunConfig, run_drill
 
 
 @pytest.fixture
@@ -214,6 +219,36 @@ def test_cli_adduser_and_lane_key(db_url: str) -> None:
         assert [r["action"] for r in store.audit_rows()][:2] == ["password_set", "account_created"]
 
 
+def test_cli_role_disable_and_enable(db_url: str) -> None:
+    # Issue 18 (nu18 #5): no way to change an account's role or turn it off.
+    for name in ("chief", "deputy"):
+        made = _openrange("console", "adduser", name, "--db", db_url, stdin="a long password\n")
+        assert made.returncode == 0, made.stderr
+    with ConsoleStore.open(db_url) as store:
+        sid = store.new_session("deputy", 3600)
+        assert store.session_user(sid, "deputy") is not None
+    done = _openrange("console", "role", "deputy", "officer", "--badge", "B-101", "--db", db_url)
+    assert done.returncode == 0, done.stderr
+    off = _openrange("console", "disable", "chief", "--db", db_url)
+    assert (off.returncode, off.stderr.strip()) == (
+        5,
+        "openrange: account 'chief' is the only range master: make another one first",
+    )
+    assert _openrange("console", "disable", "deputy", "--db", db_url).returncode == 0
+    with ConsoleStore.open(db_url) as store:
+        deputy = store.user("deputy")
+        assert deputy is not None and deputy.disabled and deputy.badge == "B-101"
+        assert store.session_user(sid, "deputy") is None  # the role change ended it
+    assert _openrange("console", "enable", "deputy", "--db", db_url).returncode == 0
+    with ConsoleStore.open(db_url) as store:
+        assert [r["action"] for r in store.audit_rows()][:3] == [
+            "account_enabled",
+            "account_disabled",
+            "account_role",
+        ]
+        assert not store.user("deputy").disabled  # type: ignore[union-attr]
+
+
 def test_lane_without_a_key_is_one_line(tmp_path: Path) -> None:
     done = _openrange("lane", "--console", "127.0.0.1:9", "--name", "L1")
     assert done.returncode == 2
@@ -279,3 +314,98 @@ def test_an_officers_page_says_what_each_attempt_is(db_url: str) -> None:
         "QUALIFIED; certificate (PDF)",
         "SIMULATED (scripted shooter qualified): not a qualification; attempt record (PDF)",
     ], captions
+
+
+def test_debrief_shows_what_the_officer_said_at_its_moment(db_url: str, tmp_path: Path) -> None:
+    # Issue 18 (nu18 #1): the officer's words were in the log but nowhere on the debrief.
+    saved_run(
+        db_url, tmp_path / "c", "B-101", "crisis-talk-down-v1", "crisis-talk-down-correct-v1", 2
+    )
+    run_dir = next((tmp_path / "c").glob("*/events.jsonl")).parent
+    spoke = [
+        json.loads(line)
+        for line in (run_dir / "events.jsonl").read_text().splitlines()
+        if '"officer_spoke"' in line
+    ]
+    assert spoke
+    d = debrief(run_dir, render=False)
+    said = d["officer_said"]
+    assert [s["text"] for s in said] == [r["text"] for r in spoke]
+    assert [s["act"] for s in said] == [r["act"] for r in spoke]
+    assert all(s["corrected"] is None for s in said)
+    # ... and in the timeline, where the live lane page shows them too (protocol.event_line).
+    heard = [e for e in d["timeline"] if e["kind"] == "officer_spoke"]
+    assert len(heard) == len(spoke)
+    assert all(f"act={r['act']}" in e["text"] for e, r in zip(heard, spoke, strict=True))
+
+
+def test_an_aborted_run_is_shown_aborted_and_kept_out_of_the_trend(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Issue 18 (nu18 #3): an aborted or restarted run was recorded "no force used (100 points)"
+    # and counted in the officer's trend.
+    saved_run(db_url, tmp_path / "a", "B-101")
+    source = read_drill_file(str(DRILL))
+    result = run_drill(
+        RunConfig(
+            source.drill,
+            find_officer("traffic-stop-compliant-correct-v1"),
+            seed=5,
+            runs_dir=tmp_path / "b",
+            drill_file=source,
+            officer_name="B-101",
+        )
+    ).as_json()
+    result |= {"state": "aborted", "end_reason": "restarted by inst1"}
+    with Records.open(db_url) as records:
+        stopped = records.add_drill_run("B-101", result)
+        assert [r["id"] for r in trend(records, "B-101")] == [stopped - 1]
+        runs = {r["id"]: r for r in recent_runs(records, "B-101")}
+        assert runs[stopped]["aborted"] == "restarted by inst1"
+        assert runs[stopped - 1]["aborted"] is None
+        assert drill_run(records, stopped)["aborted"] == "restarted by inst1"
+        assert records.drill_run(stopped)["outcome"] == "ABORTED"
+        assert records.drill_run(stopped - 1)["outcome"] == "PASS"
+
+
+def test_records_verify_checks_the_console_audit_chain(db_url: str) -> None:
+    # Issue 18 (nu18 #12): an audit row's actor edited was found by /audit, while
+    # `records verify` said the chain was intact.
+    with ConsoleStore.open(db_url) as store:
+        store.audit("boss", "login", address="127.0.0.1")
+        row = store.audit("boss", "lane_start", lane="LANE1")
+    done = _openrange("records", "verify", "--db", db_url)
+    assert done.returncode == 0, done.stderr
+    assert "2 console audit rows" in done.stdout
+    with Records.open(db_url) as records:
+        records._run("UPDATE console_audit SET actor = 'inst' WHERE id = ?", row)
+    done = _openrange("records", "verify", "--db", db_url)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"audit row {row}: edited after it was written"
+
+
+def test_an_attempt_record_pdf_has_no_expiry_and_says_its_calibration(db_url: str) -> None:
+    # Issue 18 (nu18 #13): a simulated attempt's PDF gave an expiry, "calibrated ?" and
+    # "1 points".
+    from range.console.pages import _calibration_line
+
+    emulated = {"serial": "T7-1", "allowed": True, "reason": "calibration not required (emulated)"}
+    assert _calibration_line(emulated) == "  T7-1: calibration not required (emulated)"
+    profiled = {
+        "serial": "P-1",
+        "allowed": True,
+        "reason": "ok",
+        "profile": {"calibrated": "2026-11-01", "armorer": "Lee", "expires": "2027-05-01"},
+    }
+    assert _calibration_line(profiled) == (
+        "  P-1 calibrated 2026-11-01 by Lee, valid until 2027-05-01"
+    )
+    qid = qualify(db_url, "B-101")
+    with Records.open(db_url) as records:
+        records._run("UPDATE qualifications SET passed = 0 WHERE id = ?", qid)
+        assert records.qualification(qid)["passed"] == 0
+        try:
+            text = _pdf_text(certificate_pdf(records, qid, date.today()))
+        except RecordsError:
+            pytest.skip("an edited record is refused before its PDF")
+    assert "Expires:" not in text

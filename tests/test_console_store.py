@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleSto
         url = request.getfixturevalue("postgres_url")
     with ConsoleStore.open(url) as s:
         if s.records.dialect == "postgresql":
-            for table in ("console_users", "console_audit", "console_settings"):
+            for table in (
+                "console_users",
+                "console_audit",
+                "console_settings",
+                "console_sessions",
+                "console_disabled",
+            ):
                 s.records._run(f"DELETE FROM {table}")
         yield s
 
@@ -71,6 +78,12 @@ def test_csrf_comparison() -> None:
 def test_accounts_and_roles(store: ConsoleStore) -> None:
     assert not store.has_users()
     store.add_user("boss", Role.RANGE_MASTER, hash_password("a long password"), None)
+    unknown = f"B-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RecordsError, match=f"no officer with badge '{unknown}'"):
+        # Issue 18 (nu18 #15): a badge the records do not know was accepted.
+        store.add_user("o1", Role.OFFICER, hash_password("a long password"), unknown)
+    if not any(o["badge"] == "B-101" for o in store.records.officers()):
+        store.records.add_officer("B-101", "Alex Officer", "Metro PD")
     store.add_user("o1", Role.OFFICER, hash_password("a long password"), "B-101")
     assert store.has_users()
     officer = store.user("o1")

@@ -26,7 +26,7 @@ from websockets.exceptions import InvalidStatus
 
 from range.console.auth import MAX_FAILURES
 from range.console.store import ConsoleStore
-from range.records.store import Records
+from range.records.store import Records, RecordsError
 from range.runs.runlog import read_events
 
 
@@ -363,3 +363,144 @@ def test_the_console_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
         assert store.verify_audit() == []
         actions = [row["action"] for row in store.audit_rows()]
     assert {"login", "lane_start", "run_recorded", "lane_attached"} <= set(actions)
+
+
+def test_logout_password_role_and_disable_end_sessions(rng: Range) -> None:
+    # Issue 18 (nu18 #5): a copied cookie stayed valid after logout and after a new password,
+    # and no account could be disabled or given another role.
+    c = rng.client()
+    c.login("arm")
+    kept = c.cookie  # the cookie as someone who copied it holds it
+    csrf = c.request("/").csrf
+    assert c.request("/logout", {"csrf": csrf}).status == 303
+    c.cookie = kept
+    assert (c.request("/records").status, c.request("/records").headers["location"]) == (
+        303,
+        "/login",
+    )
+    c.login("arm")
+    assert c.request("/records").status == 200
+    with ConsoleStore.open(rng.db_url) as store:
+        store.set_password("arm", store.user("boss").password_hash)  # type: ignore[union-attr]
+    assert c.request("/records").status == 303
+    # A range master turns an account off (its session ends, it cannot log in) and on again,
+    # and changes a role; each audited with who did it.
+    c.login("arm")
+    boss = rng.client()
+    boss.login("boss")
+    token = boss.request("/users").csrf
+    assert boss.request("/users", {"csrf": token, "action": "disable", "name": "arm"}).status == 200
+    assert c.request("/records").status == 303
+    assert c.login("arm").status == 403
+    page = boss.request("/users", {"csrf": token, "action": "enable", "name": "arm"})
+    assert page.status == 200 and "disabled" not in page.body
+    assert c.login("arm").status == 303
+    form = {"csrf": token, "action": "role", "name": "arm", "role": "officer", "badge": "B-202"}
+    assert boss.request("/users", form).status == 200
+    assert c.request("/records").status == 303  # a new role: log in again
+    c.login("arm")
+    assert c.request("/records").status == 403  # an officer now
+    assert c.request("/officers/B-202").status == 200
+    # The range master cannot disable their own account (nor leave the range without one).
+    page = boss.request("/users", {"csrf": token, "action": "disable", "name": "boss"})
+    assert "cannot disable your own account" in page.body
+    with ConsoleStore.open(rng.db_url) as store:
+        actions = [r["action"] for r in store.audit_rows()]
+        with pytest.raises(RecordsError, match="only range master"):
+            store.set_disabled("boss", True)
+    assert {"account_disabled", "account_enabled", "account_role", "logout"} <= set(actions)
+
+
+def test_an_instructor_corrects_a_heard_act_in_the_debrief(rng: Range) -> None:
+    # Issue 18 (nu18 #2): the debrief could not correct what the recogniser heard; only the
+    # CLI could. Corrected here, it goes to the same file the CLI writes, audited.
+    from range.cli.corrections import run_corrections
+
+    run = saved_run(
+        rng.db_url,
+        rng.tmp / "crisis",
+        "B-101",
+        "crisis-talk-down-v1",
+        "crisis-talk-down-correct-v1",
+        seed=2,
+    )
+    with Records.open(rng.db_url) as records:
+        run_dir = Path(records.drill_run(run)["run_dir"])
+    spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+    inst = rng.client()
+    inst.login("inst")
+    page = inst.request(f"/runs/{run}")
+    assert page.status == 200
+    for r in spoke:
+        assert str(r.data["text"]).replace("'", "&#39;") in page.body
+    assert 'class="correct-form"' in page.body and "command.drop_weapon" in page.body
+    csrf = page.csrf
+    form = {"csrf": csrf, "n": "1", "act": "none", "reason": "a cough"}
+    assert inst.request(f"/runs/{run}/correct", form).status == 303
+    [fixed] = run_corrections(run_dir)
+    assert (fixed.utterance_t, fixed.was, fixed.act, fixed.by) == (
+        spoke[0].t,
+        spoke[0].data["act"],
+        "none",
+        "inst",
+    )
+    page = inst.request(f"/runs/{run}")
+    assert "(corrected by inst)" in page.body
+    bad = inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "2", "act": "command.fly"})
+    assert bad.status == 400 and "not an act of this run's phrase book" in bad.body
+    assert (
+        inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "99", "act": "none"}).status == 404
+    )
+    assert inst.request(f"/runs/{run}/correct", {"n": "2", "act": "none"}).status == 403
+    alex = rng.client()
+    alex.login("alex")  # the officer reads the run, but corrects nothing
+    own = alex.request(f"/runs/{run}")
+    assert own.status == 200 and 'class="correct-form"' not in own.body
+    assert (
+        alex.request(f"/runs/{run}/correct", {"csrf": own.csrf, "n": "2", "act": "none"}).status
+        == 403
+    )
+    with ConsoleStore.open(rng.db_url) as store:
+        assert "speech_corrected" in [r["action"] for r in store.audit_rows()]
+
+
+def test_secure_cookies_over_plain_http_on_a_lan_address_are_explained(rng: Range) -> None:
+    # Issue 18 (nu18 #11): with --host 0.0.0.0 a login over the LAN address ended in "Not yours
+    # to see." (the browser dropped the Secure cookie over http) with no word why.
+    lan = {"Host": "10.0.0.5:8765"}
+    c = rng.client()
+    page = c.request("/login", headers=lan)
+    assert page.status == 200 and "--plain-http-cookie" in page.body
+    csrf = page.csrf
+    c.cookie = ""  # as the browser did: the Secure cookie is not kept over http
+    reply = c.request("/login", {"csrf": csrf, "name": "boss", "password": "x"}, headers=lan)
+    assert reply.status == 403 and "keeps a Secure cookie only over HTTPS" in reply.body
+    assert "Not yours to see" not in reply.body
+    # On loopback nothing changes: no warning, and a forbidden page is just that.
+    local = rng.client().request("/login")
+    assert "--plain-http-cookie" not in local.body
+
+
+def test_one_account_s_failures_do_not_lock_the_others_out(rng: Range) -> None:
+    # Issue 18 (nu18 #18): five failures for one account locked every account (the range
+    # master's too) out from that address.
+    c = rng.client()
+    for _ in range(MAX_FAILURES):
+        assert c.login("arm", "not the password").status == 401
+    assert c.login("arm").status == 429
+    assert c.login("boss").status == 303  # another account, the same address
+
+
+def test_side_by_side_warns_when_the_drills_differ(rng: Range) -> None:
+    # Issue 18 (nu18 #16): two different drills were compared with no word.
+    a = _saved_run(rng.tmp, rng.db_url, "B-101")
+    b = saved_run(
+        rng.db_url, rng.tmp / "knife", "B-101", "knife-approach-v1", "taser-first-v1", seed=0
+    )
+    c = rng.client()
+    c.login("inst")
+    same = c.request(f"/compare?a={a}&b={a}")
+    assert same.status == 200 and 'id="different-drills"' not in same.body
+    other = c.request(f"/compare?a={a}&b={b}")
+    assert other.status == 200 and 'id="different-drills"' in other.body
+    assert "knife-approach-v1" in other.body

@@ -81,6 +81,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     passwd.add_argument("name", metavar="NAME", help="an existing account")
     passwd.add_argument("--db", **_DB)
     passwd.set_defaults(handler=_passwd)
+    role = verbs.add_parser(
+        "role", help="change an account's role (its sessions end: it logs in again)"
+    )
+    role.add_argument("name", metavar="NAME", help="an existing account")
+    role.add_argument("role", choices=ROLES, help="the new role")
+    role.add_argument(
+        "--badge", default=None, type=cliutil.badge, help="an officer's badge (their own records)"
+    )
+    role.add_argument("--db", **_DB)
+    role.set_defaults(handler=_role)
+    for verb, what in (
+        ("disable", "turn an account off: no login, its sessions end"),
+        ("enable", "turn a disabled account on again"),
+    ):
+        onoff = verbs.add_parser(verb, help=what)
+        onoff.add_argument("name", metavar="NAME", help="an existing account")
+        onoff.add_argument("--db", **_DB)
+        onoff.set_defaults(handler=_onoff, disable=verb == "disable")
     key = verbs.add_parser(
         "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
     )
@@ -162,6 +180,13 @@ def _serve(args: argparse.Namespace) -> int:
         + (" (first start: open it to create the range master's account)" if first else ""),
         flush=True,
     )
+    if not args.plain_http_cookie and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"openrange console: on {args.host} browsers reach it over plain http, where they drop"
+            " its Secure session cookie (logins fail): serve it behind HTTPS, or restart it with"
+            " --plain-http-cookie on a closed range network",
+            flush=True,
+        )
     serve(
         args.host,
         args.port,
@@ -190,7 +215,34 @@ def _passwd(args: argparse.Namespace) -> int:
     with ConsoleStore.open(args.db) as store:
         store.set_password(args.name, hashed)
         store.audit("cli:" + getpass.getuser(), "password_set", account=args.name)
-    print(f"password of {args.name} set")
+    print(f"password of {args.name} set; its sessions ended")
+    return 0
+
+
+def _role(args: argparse.Namespace) -> int:
+    from range.console.store import ConsoleStore, Role
+
+    with ConsoleStore.open(args.db) as store:
+        store.set_role(args.name, Role(args.role), args.badge)
+        store.audit(
+            "cli:" + getpass.getuser(),
+            "account_role",
+            account=args.name,
+            role=args.role,
+            badge=args.badge,
+        )
+    print(f"account {args.name} is now {args.role}; its sessions ended")
+    return 0
+
+
+def _onoff(args: argparse.Namespace) -> int:
+    from range.console.store import ConsoleStore
+
+    action = "disable" if args.disable else "enable"
+    with ConsoleStore.open(args.db) as store:
+        store.set_disabled(args.name, args.disable)
+        store.audit("cli:" + getpass.getuser(), f"account_{action}d", account=args.name)
+    print(f"account {args.name} {action}d")
     return 0
 
 

@@ -142,8 +142,25 @@ def _check_act(run_dir: Path, act: str) -> None:
         )
 
 
-def _correct(args: argparse.Namespace) -> int:
-    require("pydantic")
+def run_acts(run_dir: Path | None) -> list[str]:
+    """The acts an utterance of this run may be corrected to: its phrase book's acts (the
+    agency's kept with the run merged in; the built-in book's for None), the bare categories,
+    and `none` (not speech)."""
+    from drills.speech import CATEGORIES, PHRASES_FILE, phrasebook
+    from scoring.corrections import NONE
+
+    kept = None if run_dir is None else run_dir / PHRASES_FILE
+    known = phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
+    return [*known, *(c for c in CATEGORIES if c not in known), NONE]
+
+
+def correct_speech(
+    run_dir: Path, at_s: float, act: str, by: str, reason: str = "", was: str | None = None
+) -> tuple[Correction, Path, LogRecord]:
+    """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
+    correction is appended to the run's corrections file (the log is never edited). Raises
+    CorrectionError in one line. `openrange speech correct` and the console's debrief both
+    call it."""
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import (
         NONE,
@@ -155,31 +172,39 @@ def _correct(args: argparse.Namespace) -> int:
         write_corrections,
     )
 
-    records = read_events(args.run_dir)
-    sha = log_sha256(args.run_dir / EVENTS)
-    kept = read_corrections(args.run_dir, sha)
-    if args.act != NONE:
-        _check_act(args.run_dir, args.act)
-    heard = find_utterance(records, args.at, args.was)
-    if args.act == heard.data["act"]:
+    records = read_events(run_dir)
+    sha = log_sha256(run_dir / EVENTS)
+    kept = read_corrections(run_dir, sha)
+    if act != NONE:
+        _check_act(run_dir, act)
+    heard = find_utterance(records, at_s, was)
+    if act == heard.data["act"]:
         raise CorrectionError(
-            f"--act {args.act}: the utterance at {heard.data['start_s']:.2f}-"
-            f"{heard.data['end_s']:.2f} s was heard as {args.act} already; nothing to correct"
+            f"--act {act}: the utterance at {heard.data['start_s']:.2f}-"
+            f"{heard.data['end_s']:.2f} s was heard as {act} already; nothing to correct"
         )
     try:
         correction = Correction(
-            at_s=args.at,
+            at_s=at_s,
             utterance_t=heard.t,
             text=str(heard.data["text"]),
             was=str(heard.data["act"]),
-            act=args.act,
-            by=args.by,
-            reason=args.reason,
+            act=act,
+            by=by,
+            reason=reason,
             made=datetime.now(UTC).isoformat(timespec="seconds"),
         )
     except ValueError as exc:  # pydantic's: the act's shape
-        raise CorrectionError(f"--act: {args.act!r} is not a speech act or 'none'") from exc
-    path = write_corrections(args.run_dir, sha, [*kept, correction])
+        raise CorrectionError(f"--act: {act!r} is not a speech act or 'none'") from exc
+    path = write_corrections(run_dir, sha, [*kept, correction])
+    return correction, path, heard
+
+
+def _correct(args: argparse.Namespace) -> int:
+    require("pydantic")
+    correction, path, heard = correct_speech(
+        args.run_dir, args.at, args.act, args.by, args.reason, args.was
+    )
     print(
         f"corrected {heard.data['start_s']:.2f}-{heard.data['end_s']:.2f} s"
         f" {heard.data['text']!r}: {correction.was} -> {correction.act} by {correction.by};"

@@ -636,7 +636,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
-        points = "not graded" if row["outcome"] == "INCOMPLETE" else f"score {row['score']:g}"
+        graded = row["outcome"] not in ("INCOMPLETE", "ABORTED")
+        points = f"score {row['score']:g}" if graded else "not graded"
         yield (
             f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
@@ -738,9 +739,17 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from range.console.store import audit_count, has_audit, verify_audit
+    from range.records.store import Problem
+
     with _open(args, read_only=True) as records:
         problems = records.verify()
         counts = records.counts()
+        # The console's audit trail (who did what on the range), hash-chained beside the
+        # records when a console has used this database: checked with them.
+        if has_audit(records):
+            counts["audit_rows"] = audit_count(records)
+            problems += [Problem(0, what, "console audit") for what in verify_audit(records)]
     found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
 
     def plural(n: int, what: str) -> str:
@@ -752,6 +761,11 @@ def _verify(args: argparse.Namespace) -> int:
                 f"chain intact: {plural(counts['records'], 'qualification record')},"
                 f" {plural(counts['officers'], 'officer')},"
                 f" {plural(counts['drill_runs'], 'drill run')}"
+                + (
+                    f", {plural(counts['audit_rows'], 'console audit row')}"
+                    if "audit_rows" in counts
+                    else ""
+                )
             )
             if counts["in_progress"]:
                 yield (

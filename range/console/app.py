@@ -36,8 +36,16 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from range.cli.corrections import correct_speech, run_acts
 from range.cli.util import seed as run_seed
-from range.console.auth import LoginLimiter, check_login, csrf_ok, hash_password, new_csrf_token
+from range.console.auth import (
+    ADDRESS_MAX_FAILURES,
+    LoginLimiter,
+    check_login,
+    csrf_ok,
+    hash_password,
+    new_csrf_token,
+)
 from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
 from range.console.pages import (
@@ -46,6 +54,7 @@ from range.console.pages import (
     debrief,
     drill_run,
     drill_run_by_dir,
+    officer_clip,
     recent_runs,
     roster_page,
     run_state_at,
@@ -61,12 +70,21 @@ from range.console.protocol import (
     unrecorded_row,
 )
 from range.console.speech import SPEECH_DIR
-from range.console.store import CAN_ADMIN, CAN_CONTROL, CAN_READ_ALL, ConsoleStore, Role, User
+from range.console.store import (
+    CAN_ADMIN,
+    CAN_CONTROL,
+    CAN_READ_ALL,
+    ConsoleStore,
+    Role,
+    User,
+    check_name,
+)
 from range.console.view import EYES, ViewThread
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
+from range.runs.runlog import read_events
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -106,6 +124,22 @@ class ForbiddenError(Exception):
     pass
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+COOKIE_OVER_HTTP = (
+    "This console's session cookie is Secure, and a browser keeps a Secure cookie only over"
+    " HTTPS (or on localhost): over plain http on this address it is dropped, so no login or"
+    " form can work. Serve the console behind HTTPS, or (only on a closed range network)"
+    " restart it with --plain-http-cookie."
+)
+
+
+def cookie_dropped(request: Request, secure_cookies: bool) -> bool:
+    """Whether this browser reached a Secure-cookie console over plain http on an address that
+    is not loopback: its session cookie will never come back."""
+    host = (request.url.hostname or "").lower()
+    return secure_cookies and request.url.scheme == "http" and host not in LOOPBACK_HOSTS
+
+
 class RunRefusedError(Exception):
     """A lane's finished run the records will not take; its text is the one-line reason."""
 
@@ -126,6 +160,9 @@ class LaneView:
     # Finished runs the records refused, by the lane's run_dir (protocol.unrecorded_row): the
     # lane holds them until a range master retries or dismisses them.
     unrecorded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The connected lane process's id (its hello's `instance`): the same process coming back
+    # takes its name over from its stale link; another process with the name is refused.
+    instance: str | None = None
 
     def take_graph(self, state: dict[str, Any]) -> None:
         """Keep a state's phase graph; a state with no phases (idle, a course) has none."""
@@ -208,7 +245,10 @@ class Console:
         self.db_url = db_url
         self.runs_dir = runs_dir
         self.secure_cookies = secure_cookies
+        # One account's failures from one address lock only that account there (5); an
+        # address trying many names is stopped at ADDRESS_MAX_FAILURES.
         self.limiter = LoginLimiter(clock)
+        self.address_limiter = LoginLimiter(clock, ADDRESS_MAX_FAILURES)
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.views = ViewThread()
@@ -223,11 +263,11 @@ class Console:
     # -- helpers -------------------------------------------------------------------------------
 
     def user(self, request: Request | WebSocket) -> User | None:
-        name = request.session.get("user")
-        if not name:
+        name, sid = request.session.get("user"), request.session.get("sid")
+        if not name or not sid:
             return None
         with self.store() as store:
-            return store.user(str(name))
+            return store.session_user(str(sid), str(name))
 
     def require(self, request: Request, roles: set[Role] | None = None) -> User:
         user = self.user(request)
@@ -278,13 +318,24 @@ class Console:
         if request.method == "GET":
             # Straight after the first start's form: say the account is made.
             first = request.query_params.get("first") == "1"
-            return self.page(request, "login.html", None, error=None, first=first)
+            return self.page(
+                request,
+                "login.html",
+                None,
+                error=None,
+                first=first,
+                cookie_warning=COOKIE_OVER_HTTP
+                if cookie_dropped(request, self.secure_cookies)
+                else None,
+            )
         form = await self.form(request)
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
         host = request.client.host if request.client else "?"
-        keys = (f"addr:{host}", f"name:{name}")
-        wait_s = self.limiter.blocked_for_s(*keys)
+        keys = (f"pair:{host}:{name}",)
+        wait_s = max(
+            self.limiter.blocked_for_s(*keys), self.address_limiter.blocked_for_s(f"addr:{host}")
+        )
         if wait_s > 0:
             self.audit(name or "?", "login_refused", why="rate limited", address=host)
             response = self.page(
@@ -298,15 +349,24 @@ class Console:
         with self.store() as store:
             user = store.user(name)
         ok = await run_in_threadpool(check_login, user.password_hash if user else None, password)
+        if ok and user is not None and user.disabled:
+            self.audit(user.name, "login_refused", why="account disabled", address=host)
+            response = self.page(request, "login.html", None, error="This account is disabled.")
+            response.status_code = 403
+            return response
         if not ok or user is None:
             self.limiter.failed(*keys)
+            self.address_limiter.failed(f"addr:{host}")
             self.audit(name or "?", "login_failed", address=host)
             response = self.page(request, "login.html", None, error="Wrong name or password.")
             response.status_code = 401
             return response
         self.limiter.succeeded(*keys)
         request.session.clear()  # a new session on login: no fixation
+        with self.store() as store:
+            sid = store.new_session(user.name, SESSION_MAX_AGE_S)
         request.session["user"] = user.name
+        request.session["sid"] = sid
         request.session["csrf"] = new_csrf_token()
         self.audit(user.name, "login", address=host)
         return RedirectResponse("/", 303)
@@ -314,6 +374,8 @@ class Console:
     async def logout(self, request: Request) -> Response:
         user = self.require(request)
         await self.form(request)
+        with self.store() as store:
+            store.end_session(str(request.session.get("sid")))  # the old cookie is dead too
         request.session.clear()
         self.audit(user.name, "logout")
         return RedirectResponse("/login", 303)
@@ -327,6 +389,10 @@ class Console:
             return self.page(request, "setup.html", None, error=None)
         form = await self.form(request)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
+        try:
+            check_name(name)  # the name first, as the form asks for it first
+        except RecordsError as exc:
+            return self.page(request, "setup.html", None, error=str(exc), name=name)
         if password != form.get("again"):
             return self.page(request, "setup.html", None, error="The passwords differ.", name=name)
         try:
@@ -372,6 +438,7 @@ class Console:
             officers=officers,
             can_control=user.role in CAN_CONTROL,
             can_admin=user.role in CAN_ADMIN,
+            acts=[a for a in run_acts(None) if a != "none"],
         )
 
     async def view(self, request: Request) -> Response:
@@ -408,6 +475,10 @@ class Console:
             for k, v in form.items()
             if k not in ("csrf", "command") and isinstance(v, str) and v != ""
         }
+        if command is Command.START and args.get("drill_file"):
+            # A drill file given wins over the drop-down's drill, which is then not played: not
+            # sent, not audited (the audit named the drop-down's drill beside the file).
+            args.pop("drill", None)
         if command is Command.START and "seed" in args:
             # Refused here, as `--seed` is on the command line: a seed the records cannot store
             # would fail only when the finished run is recorded.
@@ -431,6 +502,12 @@ class Console:
             return Response(f"lane {name} has no run", 409)
         if command is Command.START and live:
             return Response(f"lane {name} is running a drill: abort it first", 409)
+        if lane.state.get("kind") == "course" and command in RUN_COMMANDS - {Command.ABORT}:
+            # A course fires on by itself: it has no pause, branches, subjects or moments to
+            # flag; said, not accepted and forgotten.
+            return Response(
+                f"lane {name} is firing a course: {command.value} does not apply (only abort)", 409
+            )
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))
@@ -457,8 +534,19 @@ class Console:
             await ws.close(1008)
             return
         name = hello["lane"]
+        instance = hello.get("instance")
+        instance = instance if isinstance(instance, str) and instance else None
         lane = self.hub.lanes.setdefault(name, LaneView(name))
+        if lane.socket is not None and (instance is None or instance != lane.instance):
+            # Two processes under one name would take each other's runs and commands: the
+            # first keeps the name while it is connected; the second is told why and stops.
+            reason = f"a lane named {name} is already connected: give this one another --name"
+            self.audit("lane:" + name, "lane_refused", why="name in use")
+            await ws.send_text(json.dumps({"type": "refused", "reason": reason}))
+            await ws.close(1008)
+            return
         lane.socket = ws
+        lane.instance = instance
         lane.state = hello.get("state") or {"status": "idle"}
         graph = hello.get("phase_graph")
         lane.graph = graph if isinstance(graph, dict) and "phases" in lane.state else None
@@ -491,6 +579,13 @@ class Console:
                         message["events"] = []
                     lane.state = message["state"]
                     lane.take_graph(lane.state)
+                    if message.get("new_run"):
+                        # A new run's first frame: its events only, and browsers start afresh.
+                        lane.events.clear()
+                        lane.events.extend(message["events"])
+                        snapshot = lane.snapshot()
+                        self.hub.broadcast(json.dumps(snapshot), snapshot)
+                        continue
                     lane.events.extend(message["events"])
                     self.hub.broadcast(raw, message)
                 elif kind == "finished" and isinstance(message.get("result"), dict):
@@ -722,6 +817,8 @@ class Console:
             row=row,
             d=data,
             track=scrubber_json(data),
+            can_control=user.role in CAN_CONTROL,
+            acts=run_acts(Path(row["run_dir"])),
         )
 
     async def run_view(self, request: Request) -> Response:
@@ -772,6 +869,63 @@ class Console:
             return Response("no such line", 404)
         return Response(path.read_bytes(), media_type="audio/wav")
 
+    async def run_correct(self, request: Request) -> Response:
+        """An instructor corrects the act of what the officer said (the n-th `officer_spoke`
+        of a saved run): written to the run's corrections file as `openrange speech correct`
+        writes it, audited with who did it; the debrief rescores with it."""
+        user = self.require(request, CAN_CONTROL)
+        form = await self.form(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+            n = int(str(form.get("n", "")))
+        except (RecordsError, ValueError):
+            return Response("no such run or utterance", 404)
+        if not row["run_dir"]:
+            return Response("no such run", 404)
+        run_dir = Path(row["run_dir"])
+        spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+        if not 1 <= n <= len(spoke):
+            return Response(f"run {row['id']} has no utterance {n}", 404)
+        heard = spoke[n - 1]
+        act = str(form.get("act", ""))
+        try:
+            correction, _, _ = await run_in_threadpool(
+                correct_speech,
+                run_dir,
+                heard.t,
+                act,
+                user.name,
+                str(form.get("reason", "")),
+                str(heard.data["act"]),
+            )
+        except ValueError as exc:  # CorrectionError: one line
+            return Response(str(exc), 400)
+        self.audit(
+            user.name,
+            "speech_corrected",
+            run=row["id"],
+            utterance_t=heard.t,
+            text=correction.text,
+            was=correction.was,
+            act=correction.act,
+        )
+        return RedirectResponse(f"/runs/{row['id']}#officer-said", 303)
+
+    async def run_said(self, request: Request) -> Response:
+        """The kept audio of what the officer said in a saved run (the n-th utterance's clip)."""
+        user = self.require(request)
+        try:
+            row = self._run(user, int(request.path_params["id"]))
+        except RecordsError:
+            return Response("no such run", 404)
+        if not row["run_dir"]:
+            return Response("no such line", 404)
+        run_dir = Path(row["run_dir"])
+        path = officer_clip(run_dir, read_events(run_dir), int(request.path_params["n"]))
+        if path is None:
+            return Response("no such line", 404)
+        return Response(path.read_bytes(), media_type="audio/wav")
+
     async def compare(self, request: Request) -> Response:
         user = self.require(request)
         try:
@@ -790,7 +944,9 @@ class Console:
                     "track": scrubber_json(data),
                 }
             )
-        return self.page(request, "compare.html", user, sides=sides)
+        labels = [str(r["drill_label"]) for r in rows]
+        different = " and ".join(labels) if labels[0] != labels[1] else None
+        return self.page(request, "compare.html", user, sides=sides, different=different)
 
     async def certificate(self, request: Request) -> Response:
         user = self.require(request)
@@ -817,13 +973,31 @@ class Console:
         error = None
         if request.method == "POST":
             form = await self.form(request)
+            name = str(form.get("name", ""))
+            badge = str(form.get("badge") or "") or None
+            action = str(form.get("action") or "add")
             try:
-                role = Role(str(form.get("role", "")))
-                hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
-                with self.store() as store:
-                    name = str(form.get("name", ""))
-                    store.add_user(name, role, hashed, str(form.get("badge") or "") or None)
-                    store.audit(user.name, "account_created", account=name, role=role.value)
+                if action == "add":
+                    role = Role(str(form.get("role", "")))
+                    hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
+                    with self.store() as store:
+                        store.add_user(name, role, hashed, badge)
+                        store.audit(user.name, "account_created", account=name, role=role.value)
+                elif action == "role":
+                    role = Role(str(form.get("role", "")))
+                    with self.store() as store:
+                        store.set_role(name, role, badge)
+                        store.audit(
+                            user.name, "account_role", account=name, role=role.value, badge=badge
+                        )
+                elif action in ("disable", "enable"):
+                    if name == user.name:
+                        raise ValueError("you cannot disable your own account")
+                    with self.store() as store:
+                        store.set_disabled(name, action == "disable")
+                        store.audit(user.name, f"account_{action}d", account=name)
+                else:
+                    raise ValueError(f"action {action!r}: add, role, disable or enable")
             except (ValueError, RecordsError) as exc:
                 error = str(exc)
         with self.store() as store:
@@ -862,7 +1036,12 @@ def _guard(
             return RedirectResponse("/login", 303)
         except ForbiddenError:
             user = console.user(request)
-            response = console.page(request, "error.html", user, message="Not yours to see.")
+            message = "Not yours to see."
+            if SESSION_COOKIE not in request.cookies and cookie_dropped(
+                request, console.secure_cookies
+            ):
+                message = COOKIE_OVER_HTTP  # the form's CSRF check failed for want of a cookie
+            response = console.page(request, "error.html", user, message=message)
             response.status_code = 403
             return response
 
@@ -893,6 +1072,7 @@ def create_app(
         Route("/logout", g(console.logout), methods=["POST"]),
         Route("/setup", g(console.setup), methods=["GET", "POST"]),
         Route("/", g(console.home)),
+        Route("/lanes", lambda request: RedirectResponse("/", 303)),  # the Lanes page is /
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
         Route("/lanes/{name}/unrecorded", g(console.unrecorded), methods=["POST"]),
@@ -904,6 +1084,8 @@ def create_app(
         Route("/runs/{id:int}/view.png", g(console.run_view)),
         Route("/runs/{id:int}/review.webm", g(console.run_video)),
         Route("/runs/{id:int}/speech/{n:int}.wav", g(console.run_speech)),
+        Route("/runs/{id:int}/said/{n:int}.wav", g(console.run_said)),
+        Route("/runs/{id:int}/correct", g(console.run_correct), methods=["POST"]),
         Route("/compare", g(console.compare)),
         Route("/certificates/{id:int}.pdf", g(console.certificate)),
         Route("/users", g(console.users), methods=["GET", "POST"]),

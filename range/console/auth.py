@@ -1,9 +1,10 @@
 """Passwords, login rate limiting and CSRF tokens for the console.
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's second recommended
-option). Failed logins are counted per client address and per account name over a sliding
-window; past the limit every attempt is refused (HTTP 429) without checking the password, so a
-guesser learns nothing and costs us no hashing. The clock is injected.
+option). Failed logins are counted per account name from each client address, and per
+address over all names, over a sliding window; past a limit every attempt is refused (HTTP
+429) without checking the password, so a guesser learns nothing and costs us no hashing. The
+clock is injected.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-# Failed logins allowed per address (and per account) within the window.
+# Failed logins allowed for one account from one address within the window; from one address
+# over every account name (guessing across names), ADDRESS_MAX_FAILURES.
 MAX_FAILURES = 5
+ADDRESS_MAX_FAILURES = 20
 WINDOW_S = 300.0
 MIN_PASSWORD_CHARS = 10
 

@@ -236,6 +236,8 @@ class LaneProcess:
         self._running = False
         self.graph: dict[str, Any] | None = None  # the drill's phase graph (graph.py)
         self._graph_due = False
+        # The next state frame is a new run's first: the console starts its event list afresh.
+        self._new_run = False
         self.speech = speech
         self._voices: list[subprocess.Popen[bytes]] = []
         self.url = lane_url(console_url)
@@ -255,6 +257,9 @@ class LaneProcess:
         # (unrecorded_rows) and a retry offered (_offer) while it is held
         self._runs_lock = threading.RLock()
         self.refused: str | None = None
+        # This process's id in every hello: the console lets it take its name back from its
+        # own stale link, never from another lane process given the same --name.
+        self.instance = secrets.token_hex(8)
         self._ws: Any = None
         self._send_lock = threading.Lock()
         self._seq = 0
@@ -306,10 +311,12 @@ class LaneProcess:
                 config = start_config(args, control, self.runs_dir)
                 meta["seed"] = config.seed
                 meta["title"] = config.drill.title
+                meta["drill_id"] = config.drill.id  # `drill` may be a file's path
                 # The drawn graph goes out once a run (and in every hello), not every frame.
                 self.graph = phase_graph(config.drill)
                 self._graph_due = True
                 self.events.clear()
+                self._new_run = True
                 session = Session(config)
                 result = session.run().as_json()
             except Exception as exc:
@@ -355,6 +362,7 @@ class LaneProcess:
             meta["shooter"] = config.shooter.id
             control = CourseControl(config.course, self.commands, self._publish, meta, self.speed)
             self.events.clear()
+            self._new_run = True
             result = run_course(config, on_record=control).as_json()
         except Exception as exc:  # one line to the console; the lane stays up for the next
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -411,18 +419,20 @@ class LaneProcess:
         self.state = state
         self.events.extend(events)
         self._seq += 1
-        self._send(
-            {
-                "type": "state",
-                "lane": self.name,
-                "sent_s": time.monotonic(),
-                # The wall clock too: a browser on this machine can only compare with that.
-                "sent_unix_ms": time.time() * 1000,
-                "seq": self._seq,
-                "state": state,
-                "events": events,
-            }
-        )
+        message = {
+            "type": "state",
+            "lane": self.name,
+            "sent_s": time.monotonic(),
+            # The wall clock too: a browser on this machine can only compare with that.
+            "sent_unix_ms": time.time() * 1000,
+            "seq": self._seq,
+            "state": state,
+            "events": events,
+        }
+        if self._new_run:
+            message["new_run"] = True
+            self._new_run = False
+        self._send(message)
 
     # -- the link (its own thread) --------------------------------------------------------------
 
@@ -440,6 +450,7 @@ class LaneProcess:
         from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
 
+        attached = lost = False  # said once each: attached, then lost until attached again
         while not self.stop.is_set():
             try:
                 with connect(self.url, open_timeout=2, close_timeout=1, max_size=2**22) as ws:
@@ -448,6 +459,7 @@ class LaneProcess:
                             "type": "hello",
                             "lane": self.name,
                             "key": self.key,
+                            "instance": self.instance,
                             "state": self.state,
                             "events": list(self.events),
                             "finished": list(self.finished),
@@ -457,6 +469,13 @@ class LaneProcess:
                         with self._send_lock:
                             ws.send(json.dumps(hello))
                         self._ws = ws
+                        offered = len(self.finished)
+                    print(
+                        f"lane {self.name}: {'reconnected' if attached else 'connected'} to the"
+                        f" console; {offered} finished run{'' if offered == 1 else 's'} offered",
+                        flush=True,
+                    )
+                    attached, lost = True, False
                     for raw in ws:
                         self._receive(json.loads(raw))
                         if self.refused or self.stop.is_set():
@@ -467,6 +486,13 @@ class LaneProcess:
             if self.refused:
                 self.stop.set()
                 return
+            if not lost and not self.stop.is_set():
+                lost = True
+                print(
+                    f"lane {self.name}: {'link to the console lost' if attached else 'no console'}"
+                    f" at {self.url}; runs go on and are kept; retrying every {self.retry_s:g} s",
+                    flush=True,
+                )
             self.stop.wait(self.retry_s)
 
     def _receive(self, message: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
+from scoring.corrections import Correction
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
@@ -38,7 +39,20 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill.
-    return rows[0] | {"drill_label": drill_label(rows[0])}
+    return rows[0] | {"drill_label": drill_label(rows[0]), "aborted": aborted(rows[0])}
+
+
+def aborted(row: dict[str, Any]) -> str | None:
+    """Why a recorded drill run was stopped before its end (`aborted by NAME`, `restarted by
+    NAME`), or None for a run that ended: an aborted run is shown ABORTED, its score is not one,
+    and it stays out of the officer's trend."""
+    try:
+        result = json.loads(row.get("result") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(result, dict) or result.get("state") != "aborted":
+        return None
+    return str(result.get("end_reason") or "aborted")
 
 
 def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
@@ -51,7 +65,7 @@ def recent_runs(
 ) -> list[dict[str, Any]]:
     sql = (
         "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
-        " passed FROM drill_runs"
+        " passed, result FROM drill_runs"
     )
     args: list[Any] = []
     if badge is not None:
@@ -59,7 +73,11 @@ def recent_runs(
         args.append(badge)
     rows = records._rows(sql + f" ORDER BY id DESC LIMIT {int(limit)}", *args)
     # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
-    return [r | {"drill": drill_label(r)} for r in rows]
+    return [
+        {k: v for k, v in r.items() if k != "result"}
+        | {"drill": drill_label(r), "aborted": aborted(r)}
+        for r in rows
+    ]
 
 
 # -- roster and attempt sheets ---------------------------------------------------------------
@@ -150,12 +168,17 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         f"Course file sha256: {row['course_sha256'] or '(not recorded)'}",
         f"Pass mark: {pass_mark}",
         f"Date:      {finished.isoformat()}",
-        f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}",
+        # Only a qualification expires: an attempt record of another outcome has no expiry.
+        *(
+            [f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}"]
+            if fields["result"] == "QUALIFIED"
+            else []
+        ),
         f"Result:    {fields['result']}, {fields['score']}",
         "",
         "Stages:",
         *[
-            f"  {name:<28} {points:>4} points {hits:>3} hits"
+            f"  {name:<28} {_count(points, 'point'):>10} {_count(hits, 'hit'):>8}"
             for name, points, hits in fields["stages"]
         ],
         "",
@@ -166,10 +189,7 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         ],
         "Calibration:",
         *(
-            [
-                f"  {c.get('serial', '?')} calibrated {c.get('calibrated', c.get('date', '?'))}"
-                for c in json.loads(row["calibration"])
-            ]
+            [_calibration_line(c) for c in json.loads(row["calibration"])]
             or ["  none recorded (emulated replicas)"]
         ),
         "",
@@ -190,6 +210,23 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
         return path.read_bytes()
 
 
+def _count(n: Any, what: str) -> str:
+    return f"{n} {what}{'' if str(n) == '1' else 's'}"
+
+
+def _calibration_line(c: dict[str, Any]) -> str:
+    """One device's calibration as the attempt recorded it (range.calibration.profiles
+    `calibration_for_run`): its profile's date and armorer, or why it had none."""
+    # The profile's fields, or (an older or hand-made entry) the entry's own.
+    profile = c.get("profile") if isinstance(c.get("profile"), dict) else c
+    serial = c.get("serial", "?")
+    if profile and profile.get("calibrated"):
+        by = f" by {profile['armorer']}" if profile.get("armorer") else ""
+        until = f", valid until {profile['expires']}" if profile.get("expires") else ""
+        return f"  {serial} calibrated {profile['calibrated']}{by}{until}"
+    return f"  {serial}: {c.get('reason') or 'no calibration recorded'}"
+
+
 # -- debrief --------------------------------------------------------------------------------
 
 
@@ -201,7 +238,8 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     """Everything the debrief page shows for one saved drill run."""
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    score = score_run(records, default_policy(), run_corrections(run_dir))
+    corrections = run_corrections(run_dir)
+    score = score_run(records, default_policy(), corrections)
     timeline: list[dict[str, Any]] = []
     for r in records:
         line = event_line(r)
@@ -243,6 +281,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         }
         for n, r in enumerate(said(records), 1)
     ]
+    officer_said = officer_speech(records, run_dir, corrections)
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -269,9 +308,49 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         ],
         "impacts": impacts,
         "spoken": spoken,
+        "officer_said": officer_said,
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,
     }
+
+
+def officer_clip(run_dir: Path, records: list[LogRecord], n: int) -> Path | None:
+    """The kept audio of the officer's `n`th utterance (1-based), if it is in the run folder."""
+    spoke = [r for r in records if r.kind == "officer_spoke"]
+    if not 1 <= n <= len(spoke):
+        return None
+    clip = spoke[n - 1].data.get("clip")
+    if not isinstance(clip, str) or not clip:
+        return None
+    path = (run_dir / clip).resolve()
+    if not path.is_file() or not path.is_relative_to(run_dir.resolve()):
+        return None
+    return path
+
+
+def officer_speech(
+    records: list[LogRecord], run_dir: Path, corrections: list[Correction]
+) -> list[dict[str, Any]]:
+    """What the officer said (each `officer_spoke` record), at the time the words began, with
+    the act heard, the instructor's correction if one is kept, and whether its audio is."""
+    out = []
+    spoke = [r for r in records if r.kind == "officer_spoke"]
+    for n, r in enumerate(spoke, 1):
+        fixed = next((c for c in corrections if abs(c.utterance_t - r.t) < 1e-6), None)
+        out.append(
+            {
+                "n": n,
+                "t": round(float(r.data.get("start_s", r.t)), 3),
+                "heard_t": round(r.t, 3),
+                "text": str(r.data.get("text", "")),
+                "act": str(r.data.get("act", "")),
+                "confidence": float(r.data.get("confidence", 0.0)),
+                "corrected": None if fixed is None else fixed.act,
+                "corrected_by": None if fixed is None else fixed.by,
+                "audio": officer_clip(run_dir, records, n) is not None,
+            }
+        )
+    return out
 
 
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
@@ -363,15 +442,19 @@ def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> lis
 
 
 def trend(records: Records, badge: str) -> list[dict[str, Any]]:
-    """The officer's runs in order, each with the running hit rate, false-alarm rate and d'
-    (scoring.detection) over the runs so far, and that run's reaction and stop times."""
+    """The officer's runs in order (aborted and restarted runs left out), each with the
+    running hit rate, false-alarm rate and d' (scoring.detection) over the runs so far, and
+    that run's reaction and stop times."""
     rows = records._rows(
-        "SELECT id, drill, recorded, run_dir FROM drill_runs WHERE badge = ? ORDER BY id", badge
+        "SELECT id, drill, recorded, run_dir, result FROM drill_runs WHERE badge = ? ORDER BY id",
+        badge,
     )
     scores: list[Score] = []
     out = []
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
+            continue
+        if aborted(row):  # stopped by an instructor: no decision of the officer's to count
             continue
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))

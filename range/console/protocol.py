@@ -1,12 +1,16 @@
 """What a lane and the console say to each other over the lane's WebSocket (JSON text frames).
 
 lane -> console:
-  {"type": "hello", "lane": NAME, "key": KEY, "state": STATE, "events": [EVENT...],
-   "finished": [RESULT...], "unrecorded": [UNRECORDED...], "phase_graph": GRAPH or null}
-                                                  on every (re)connection
+  {"type": "hello", "lane": NAME, "key": KEY, "instance": ID, "state": STATE,
+   "events": [EVENT...], "finished": [RESULT...], "unrecorded": [UNRECORDED...],
+   "phase_graph": GRAPH or null}                  on every (re)connection; ID is the lane
+                                                  process's (random): a hello for a NAME
+                                                  connected under another ID is refused
   {"type": "state", "lane": NAME, "sent_s": T, "sent_unix_ms": MS, "seq": N, "state": STATE,
-   "events": [EVENT...]}
-                                                  once per frame while a run is live
+   "events": [EVENT...], "new_run": true?}
+                                                  once per frame while a run is live;
+                                                  `new_run` on a run's first frame: the
+                                                  console drops the last run's events
   {"type": "finished", "lane": NAME, "result": RESULT}   RESULT["files"]: the run's folder (events,
                                                   result, drill copy as text; speech as base64)
 console -> lane:
@@ -70,6 +74,8 @@ RUN_COMMANDS = frozenset(Command) - {Command.START}
 SHOWN = {
     "phase_entered": ("subject", "phase", "behaviour", "threat"),
     "officer_action": ("action", "subject", "say"),
+    # What the officer said, as the recogniser heard it (drills/speech.py): the words, the act.
+    "officer_spoke": ("text", "act", "confidence"),
     "instructor": ("button",),
     "instructor_command": ("command", "by", "button", "subject", "text", "act", "note"),
     "run_suspended": ("reason",),

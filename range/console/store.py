@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -41,10 +41,17 @@ class User:
     role: Role
     badge: str | None  # an officer's badge: the records they may read
     password_hash: str
+    disabled: bool = False  # a range master turned it off: no login, no session
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def check_name(name: str) -> None:
+    """An account name: letters, digits, '.', '-' or '_' (RecordsError in one line)."""
+    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
 
 
 def audit_hash(row: dict[str, Any]) -> str:
@@ -68,6 +75,11 @@ class ConsoleStore:
             " badge TEXT, password_hash TEXT NOT NULL, created TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS console_settings (key TEXT PRIMARY KEY,"
             " value TEXT NOT NULL)",
+            # A login's session, by the random id its signed cookie carries: logging out,
+            # a new password, a new role or a disabled account ends it on the server.
+            "CREATE TABLE IF NOT EXISTS console_sessions (sid TEXT PRIMARY KEY,"
+            " name TEXT NOT NULL, created TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS console_disabled (name TEXT PRIMARY KEY, at TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS console_audit (id {auto}, at TEXT NOT NULL,"
             " actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,"
             " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
@@ -93,10 +105,11 @@ class ConsoleStore:
         return bool(self.records._rows("SELECT name FROM console_users LIMIT 1"))
 
     def add_user(self, name: str, role: Role, password_hash: str, badge: str | None) -> None:
-        if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
+        check_name(name)
         if role is Role.OFFICER and not badge:
             raise RecordsError(f"account {name!r}: an officer account needs --badge")
+        if role is Role.OFFICER and badge:
+            self.records.officer(badge)  # one the records know, or refused in one line
         if self.user(name) is not None:
             raise RecordsError(f"account {name!r} already exists")
         self.records._run(
@@ -110,26 +123,107 @@ class ConsoleStore:
         )
 
     def set_password(self, name: str, password_hash: str) -> None:
+        """A new password; every session of the account ends (log in again)."""
         if self.user(name) is None:
             raise RecordsError(f"no account {name!r}")
         self.records._run(
             "UPDATE console_users SET password_hash = ? WHERE name = ?", password_hash, name
         )
+        self.end_sessions(name)
+
+    def set_role(self, name: str, role: Role, badge: str | None) -> None:
+        """A new role (an officer's needs a badge); every session of the account ends."""
+        user = self.user(name)
+        if user is None:
+            raise RecordsError(f"no account {name!r}")
+        if role is Role.OFFICER and not badge:
+            raise RecordsError(f"account {name!r}: an officer account needs a badge")
+        if role is Role.OFFICER and badge:
+            self.records.officer(badge)  # one the records know, or refused in one line
+        if user.role is Role.RANGE_MASTER and role is not Role.RANGE_MASTER:
+            self._keep_a_range_master(name)
+        self.records._run(
+            "UPDATE console_users SET role = ?, badge = ? WHERE name = ?",
+            role.value,
+            badge if role is Role.OFFICER else None,
+            name,
+        )
+        self.end_sessions(name)
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Turn an account off (no login; its sessions end) or on again."""
+        user = self.user(name)
+        if user is None:
+            raise RecordsError(f"no account {name!r}")
+        if disabled == user.disabled:
+            return
+        if disabled:
+            if user.role is Role.RANGE_MASTER:
+                self._keep_a_range_master(name)
+            self.records._run("INSERT INTO console_disabled (name, at) VALUES (?, ?)", name, _now())
+            self.end_sessions(name)
+        else:
+            self.records._run("DELETE FROM console_disabled WHERE name = ?", name)
+
+    def _keep_a_range_master(self, name: str) -> None:
+        others = [
+            u
+            for u in self.users()
+            if u.role is Role.RANGE_MASTER and not u.disabled and u.name != name
+        ]
+        if not others:
+            raise RecordsError(f"account {name!r} is the only range master: make another one first")
 
     def user(self, name: str) -> User | None:
         rows = self.records._rows(
-            "SELECT name, role, badge, password_hash FROM console_users WHERE name = ?", name
+            "SELECT u.name, u.role, u.badge, u.password_hash, d.name AS off"
+            " FROM console_users u LEFT JOIN console_disabled d ON d.name = u.name"
+            " WHERE u.name = ?",
+            name,
         )
         if not rows:
             return None
         r = rows[0]
-        return User(r["name"], Role(r["role"]), r["badge"], r["password_hash"])
+        return User(r["name"], Role(r["role"]), r["badge"], r["password_hash"], bool(r["off"]))
 
     def users(self) -> list[User]:
         rows = self.records._rows(
-            "SELECT name, role, badge, password_hash FROM console_users ORDER BY name"
+            "SELECT u.name, u.role, u.badge, u.password_hash, d.name AS off"
+            " FROM console_users u LEFT JOIN console_disabled d ON d.name = u.name"
+            " ORDER BY u.name"
         )
-        return [User(r["name"], Role(r["role"]), r["badge"], r["password_hash"]) for r in rows]
+        return [
+            User(r["name"], Role(r["role"]), r["badge"], r["password_hash"], bool(r["off"]))
+            for r in rows
+        ]
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def new_session(self, name: str, max_age_s: float) -> str:
+        """A new session for `name` (its id goes into the signed cookie); sessions older than
+        `max_age_s` are dropped, as their cookies have expired."""
+        cutoff = (datetime.now(UTC) - timedelta(seconds=max_age_s)).isoformat(timespec="seconds")
+        self.records._run("DELETE FROM console_sessions WHERE created < ?", cutoff)
+        sid = secrets.token_urlsafe(32)
+        self.records._run(
+            "INSERT INTO console_sessions (sid, name, created) VALUES (?, ?, ?)", sid, name, _now()
+        )
+        return sid
+
+    def session_user(self, sid: str, name: str) -> User | None:
+        """The account of a live session `sid` that belongs to `name` (None: ended, not its,
+        or the account is disabled)."""
+        rows = self.records._rows(
+            "SELECT name FROM console_sessions WHERE sid = ? AND name = ?", sid, name
+        )
+        user = self.user(name) if rows else None
+        return None if user is None or user.disabled else user
+
+    def end_session(self, sid: str) -> None:
+        self.records._run("DELETE FROM console_sessions WHERE sid = ?", sid)
+
+    def end_sessions(self, name: str) -> None:
+        self.records._run("DELETE FROM console_sessions WHERE name = ?", name)
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -188,18 +282,40 @@ class ConsoleStore:
 
     def verify_audit(self) -> list[str]:
         """Walk the audit chain: one line per broken link or edited row."""
-        problems = []
-        previous, last_id = GENESIS, 0
-        for row in self.records._rows("SELECT * FROM console_audit ORDER BY id"):
-            if row["prev_hash"] != previous:
-                problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
-            if audit_hash(row) != row["hash"]:
-                problems.append(f"audit row {row['id']}: edited after it was written")
-            previous, last_id = row["hash"], row["id"]
-        head = self.records._rows("SELECT value FROM console_settings WHERE key = 'audit_head'")
-        if head and head[0]["value"] != f"{last_id}:{previous}":
-            problems.append(
-                f"audit: the newest row is missing or changed (the chain ended at"
-                f" row {str(head[0]['value']).split(':')[0]})"
-            )
-        return problems
+        return verify_audit(self.records)
+
+
+def has_audit(records: Records) -> bool:
+    """Whether the records database holds a console audit trail (a console has used it)."""
+    if records.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'console_audit'"
+    else:
+        sql = (
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_name = 'console_audit'"
+        )
+    return bool(records._rows(sql))
+
+
+def audit_count(records: Records) -> int:
+    return int(records._rows("SELECT COUNT(*) AS n FROM console_audit")[0]["n"])
+
+
+def verify_audit(records: Records) -> list[str]:
+    """Walk the console's audit chain in `records`: one line per broken link or edited row
+    (`openrange records verify` and the console's /audit both say them)."""
+    problems = []
+    previous, last_id = GENESIS, 0
+    for row in records._rows("SELECT * FROM console_audit ORDER BY id"):
+        if row["prev_hash"] != previous:
+            problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
+        if audit_hash(row) != row["hash"]:
+            problems.append(f"audit row {row['id']}: edited after it was written")
+        previous, last_id = row["hash"], row["id"]
+    head = records._rows("SELECT value FROM console_settings WHERE key = 'audit_head'")
+    if head and head[0]["value"] != f"{last_id}:{previous}":
+        problems.append(
+            f"audit: the newest row is missing or changed (the chain ended at"
+            f" row {str(head[0]['value']).split(':')[0]})"
+        )
+    return problems

@@ -361,8 +361,9 @@ def outcome(row: dict[str, Any]) -> str:
 
 
 def drill_outcome(row: dict[str, Any]) -> str:
-    """A drill run's outcome: PASS, FAIL, or INCOMPLETE (its log has no `run_ended`: a crash or
-    a cut run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
+    """A drill run's outcome: PASS, FAIL, ABORTED (stopped before its end: aborted or restarted
+    by an instructor; not scored), or INCOMPLETE (its log has no `run_ended`: a crash or a cut
+    run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
     complete = false)."""
     try:
         result = stored_json(row, "result", "drill run") or {}
@@ -370,6 +371,8 @@ def drill_outcome(row: dict[str, Any]) -> str:
         return DAMAGED
     if not isinstance(result, dict):
         return DAMAGED
+    if result.get("state") == "aborted":  # stopped by an instructor (or restarted): not scored
+        return "ABORTED"
     score = result.get("score", {})
     said = [score.get("outcome"), score.get("decision"), row.get("decision")]
     if (

@@ -44,6 +44,21 @@ function drawMap(canvas, s) {
   for (let f = 0; f <= len; f += 10) ctx.fillText(`${f} ft`, X(f), canvas.height - 2);
 }
 
+function clockText(s) {
+  // The run's clock: "2.76 s of 60 s" for a drill with a time limit, "2.76 s" for a course.
+  if (typeof s.t_s !== "number") return "";
+  const limit = typeof s.time_limit_s === "number" ? ` of ${s.time_limit_s} s` : "";
+  return `${s.t_s.toFixed(2)} s${limit}`;
+}
+
+function runText(s) {
+  // What runs: the drill's or course's title (and its id), never a drill file's path.
+  const id = s.course || s.drill;
+  if (!id) return "";
+  const what = s.title ? `${s.title} (${s.course || s.drill_id || id})` : id;
+  return `${what}, officer ${s.officer_name}, seed ${s.seed}`;
+}
+
 function showLane(msg) {
   const name = msg.lane;
   const lane = lanes[name] || (lanes[name] = {state: {}, events: []});
@@ -63,8 +78,8 @@ function showLane(msg) {
   const page = document.querySelector(`.lane[data-lane="${name}"]`);
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
   document.getElementById("status").textContent = lane.connected === false ? `not connected (${s.status})` : s.status;
-  document.getElementById("clock").textContent = s.t_s !== undefined ? `${s.t_s.toFixed(2)} s of ${s.time_limit_s} s` : "";
-  document.getElementById("drill").textContent = (s.drill || s.course) ? `${s.drill || s.course}, officer ${s.officer_name}, seed ${s.seed}` : "";
+  document.getElementById("clock").textContent = clockText(s);
+  document.getElementById("drill").textContent = runText(s);
   const subjects = document.getElementById("subjects");
   subjects.textContent = (s.subjects || []).map((p) => `${p.id}: ${p.phase} (${p.behaviour}, ${p.threat}) at ${p.x_ft.toFixed(1)} ft`).join("; ");
   subjects.dataset.x = (s.subjects || []).map((p) => p.x_ft).join(",");
@@ -126,6 +141,11 @@ function showCourse(s) {
   const table = document.getElementById("course");
   if (!table) return;
   table.hidden = s.kind !== "course";
+  // Only abort applies to a course: the drill's run buttons are off while one fires.
+  for (const id of ["pause", "resume", "restart", "say", "mark", "flag"]) {
+    const button = document.getElementById(id);
+    if (button) button.disabled = s.kind === "course" && s.status === "running";
+  }
   if (s.kind !== "course") return;
   document.getElementById("course-title").textContent = `${s.title} (${s.course}), shooter ${s.shooter}, seed ${s.seed}`;
   const body = table.querySelector("tbody"); body.textContent = "";
@@ -232,7 +252,20 @@ function connect() {
     const error = document.getElementById("lane-error");
     if (m.type === "error" && error && document.querySelector(`.lane[data-lane="${m.lane}"]`)) error.textContent = m.error;
   };
-  ws.onclose = () => setTimeout(connect, 1000);
+  ws.onopen = () => linkNote(true);
+  ws.onclose = () => { linkNote(false); setTimeout(connect, 1000); };
+}
+
+function linkNote(up) {
+  // The console link lost: what the page shows is stale until it is back; said at the top.
+  let note = document.getElementById("link-lost");
+  if (!note) {
+    note = document.createElement("p"); note.id = "link-lost"; note.className = "error"; note.setAttribute("role", "status");
+    document.querySelector("main").prepend(note);
+  }
+  note.hidden = up;
+  note.textContent = up ? "" : "Connection to the console lost: what this page shows is stale. Reconnecting...";
+  document.body.dataset.link = up ? "up" : "lost";
 }
 
 function hook(form) {
@@ -240,6 +273,11 @@ function hook(form) {
     ev.preventDefault();
     const r = await fetch(form.action, {method: "POST", body: new FormData(form), headers: {"X-Requested-With": "fetch"}, credentials: "same-origin"});
     document.body.dataset.lastCommand = `${r.status}`;
+    // A refused command says why (a course on the lane, no run, not connected) under the buttons.
+    const note = document.getElementById("command-note");
+    if (note) note.textContent = r.ok ? "" : `Refused: ${await r.text()}`;
+    // A line sent is cleared, ready for the next.
+    if (r.ok) for (const box of form.querySelectorAll('input[name="text"], input[name="note"]')) box.value = "";
   });
 }
 
@@ -270,9 +308,20 @@ function scrubber(box) {
   };
   for (const r of box.querySelectorAll("input[type=radio]")) r.addEventListener("change", render);
   range.addEventListener("input", () => { show(); render(); });
-  box.querySelector(".play").addEventListener("click", () => {
+  const play = box.querySelector(".play");
+  let playing = false;
+  play.addEventListener("click", () => {
+    // Play and Pause in one button, which says which it does now.
+    if (playing) { playing = false; play.textContent = "Play"; return; }
+    if (parseFloat(range.value) >= data.end_t) range.value = 0;
+    playing = true; play.textContent = "Pause";
     const start = performance.now() - parseFloat(range.value) * 1000;
-    const tick = () => { range.value = (performance.now() - start) / 1000; show(); render(); if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick); };
+    const tick = () => {
+      if (!playing) return;
+      range.value = (performance.now() - start) / 1000; show(); render();
+      if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick);
+      else { playing = false; play.textContent = "Play"; }
+    };
     requestAnimationFrame(tick);
   });
   show();
