@@ -59,14 +59,15 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
     shots = PROJECT / "docs" / "img" if os.environ.get("OPENRANGE_SCREENSHOTS") else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{tmp_path / 'records.sqlite'}"
-    # The test drill with a long approach: on a loaded machine the branch button is still
-    # pressed while the walker approaches.
+    # The test drill with a long approach and a long halt: on a loaded machine the branch
+    # button is still pressed while the walker approaches, and Say and Flag are sent before
+    # the halted walker's run ends (2 s of drill time was too short for them).
     drill = tmp_path / "branch.toml"
     text = DRILL.read_text()
     drill.write_text(
-        text.replace("time_limit_s = 12.0", "time_limit_s = 60.0").replace(
-            "after_s = 8.0", "after_s = 40.0"
-        )
+        text.replace("time_limit_s = 12.0", "time_limit_s = 60.0")
+        .replace("after_s = 8.0", "after_s = 40.0")
+        .replace("after_s = 2.0", "after_s = 12.0")
     )
     with Records.open(db_url) as records:
         records.add_officer("B-101", "Alex Officer", "Metro PD")
