@@ -480,6 +480,11 @@ def test_an_act_the_run_s_phrase_book_lacks_is_refused_and_a_superseded_one_not_
     assert line.startswith(
         "openrange: --act warning.tazer: not an act of this run's phrase book; its acts: identify,"
     )
+    line = _one_line_error(capsys, _correct(run, "0.9", "command"))  # a bare category
+    assert line.startswith(
+        "openrange: --act command: a category, not an act of this run's phrase book; its acts:"
+    )
+    assert "command.drop_weapon" in line
     (run / "phrasebook.toml").write_text(  # the agency book the run was heard with
         AGENCY_HEAD + '[[acts]]\nact = "warning.tazer"\nphrases = ["tazer tazer"]\n'
     )
