@@ -195,9 +195,12 @@ class RunConfig:
 
     @property
     def officer_id(self) -> str:
-        """Who played the officer: the script's id, or "live"."""
+        """Who played the officer: the script's id, or "live"; with `--voice`, that the words
+        came from the recording and only the actions from the script."""
         if self.live is not None or self.officer is None:
             return "live"
+        if self.voice is not None:
+            return f"officer's words from {self.voice.name}; actions scripted by {self.officer.id}"
         return self.officer.id
 
 
