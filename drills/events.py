@@ -535,6 +535,9 @@ class DebriefAnswer(Record):
     answer: str
     how: Literal["typed", "voice", "skipped"]
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # A spoken answer's audio kept in the run folder (relative to it) and its sha256.
+    clip: str | None = None
+    clip_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class BranchNotTaken(Record):

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from drills.log import LogRecord
 from physics.datafiles import (
     DataFileError,
+    FieldError,
     Problem,
     StrictModel,
     key_lines,
@@ -88,13 +89,25 @@ CMU_PHONES = [
 class ActEntry(StrictModel):
     """One speech act and every phrase that performs it."""
 
-    act: str = Field(pattern=ACT)
+    act: str
     description: str = ""
-    phrases: list[str] = Field(min_length=1)
+    phrases: list[str]
+
+    @field_validator("act")
+    @classmethod
+    def _act(cls, act: str) -> str:
+        if not re.match(ACT, act):
+            raise ValueError(
+                f"{act!r}: an act is a category ({', '.join(CATEGORIES)}), optionally followed"
+                " by a dot and a lower-case name (command.drop_weapon, rapport.help)"
+            )
+        return act
 
     @field_validator("phrases")
     @classmethod
     def _phrases(cls, phrases: list[str]) -> list[str]:
+        if not phrases:
+            raise ValueError("no phrases: give at least one phrase that performs this act")
         for phrase in phrases:
             if not re.match(PHRASE, phrase):
                 raise ValueError(
@@ -106,19 +119,52 @@ class ActEntry(StrictModel):
 class PhraseBook(StrictModel):
     """A phrase-book file (docs/speech.md). `version` is the file format, 1."""
 
-    version: int = Field(ge=PHRASEBOOK_FORMAT, le=PHRASEBOOK_FORMAT)
-    language: str = Field(pattern=r"^[a-z]{2}(-[a-z]{2})?$")
+    version: int
+    language: str
     pronunciations: dict[str, str] = Field(default_factory=dict)
-    acts: list[ActEntry] = Field(min_length=1)
+    acts: list[ActEntry]
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, version: int) -> int:
+        if version != PHRASEBOOK_FORMAT:
+            raise ValueError(
+                f"{version}: this OpenRange reads phrase-book format {PHRASEBOOK_FORMAT} only"
+            )
+        return version
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, language: str) -> str:
+        if not re.match(r"^[a-z]{2}(-[a-z]{2})?$", language):
+            raise ValueError(f"{language!r}: a language is a lower-case code, e.g. en or en-us")
+        return language
+
+    @field_validator("acts")
+    @classmethod
+    def _acts(cls, acts: list[ActEntry]) -> list[ActEntry]:
+        if not acts:
+            raise ValueError("no acts: give at least one [[acts]] table")
+        return acts
 
     @field_validator("pronunciations")
     @classmethod
     def _phones(cls, pronunciations: dict[str, str]) -> dict[str, str]:
         for word, phones in pronunciations.items():
             if not re.match(PHRASE, word) or " " in word:
-                raise ValueError(f"{word!r}: a pronounced word is one lower-case word")
+                raise FieldError((word,), f"{word!r}: a pronounced word is one lower-case word")
+            stressed = re.findall(r"\b([A-Z]{1,2})([0-2])\b", phones)
+            if stressed:
+                bare, digit = stressed[0]
+                raise FieldError(
+                    (word,),
+                    f"{word!r}: stress digits are not used: write {bare} not {bare}{digit}"
+                    " (the en-us model's phones are stress-free)",
+                )
             if not re.match(PHONES, phones):
-                raise ValueError(f"{word!r}: phones are upper-case CMU phones, e.g. 'T EY Z D'")
+                raise FieldError(
+                    (word,), f"{word!r}: phones are upper-case CMU phones, e.g. 'T EY Z D'"
+                )
         return pronunciations
 
     def phrase_acts(self) -> dict[str, str]:

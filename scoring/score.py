@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from drills.deescalation import CALMING_CATEGORIES, Deescalation
 from drills.log import LogRecord
 from drills.speech import acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
@@ -297,6 +298,9 @@ class _Judge:
         self.commands: list[tuple[float, str]] = []  # (t, act), for VERBAL-04
         self.repeat: tuple[str, int, float] | None = None  # (act, times in a row, last t)
         self.acts: dict[str, int] = {}
+        # Rapport statements and questions said in a shout (officer_spoke loudness_dbfs at or
+        # above the de-escalation model's shout_dbfs): they calm nobody, so earn no DEESC-03.
+        self.shouted: dict[str, int] = {c: 0 for c in CALMING_CATEGORIES}
         self.talk: list[tuple[float, float]] = []  # officer_spoke (start_s, end_s)
         self.words_unknown = False
         self.first_force: tuple[float, ForceOption] | None = None
@@ -416,8 +420,12 @@ class _Judge:
             self.talk.append((float(rec.data["start_s"]), float(rec.data["end_s"])))
         elif not rec.data.get("say"):
             self.words_unknown = True  # an older log: a command, its words not kept
+        loud = rec.data.get("loudness_dbfs") if rec.kind == "officer_spoke" else None
+        shouted = loud is not None and float(loud) >= Deescalation().shout_dbfs
         for act in _acts(rec, self.values):
             self.acts[act] = self.acts.get(act, 0) + 1
+            if shouted and _category(act) in self.shouted:
+                self.shouted[_category(act)] += 1
             self.spoke_at = t if self.spoke_at is None else self.spoke_at
             category = _category(act)
             if category in _COMMANDING:
@@ -1180,6 +1188,7 @@ class _Judge:
                 "acts": dict(sorted(self.acts.items())),
                 "rapport": self.rapport()[0],
                 "questions": self.rapport()[1],
+                "shouted_calming": sum(self.shouted.values()),
                 "talk_s": round(self.talk_s(), 3),
             },
             taser_cycles_note=self.taser_cycles_note(),
@@ -1216,14 +1225,26 @@ class _Judge:
                 )
         if self.talking():
             self.add("DEESC-03", self.spoke_at or 0.0, Kind.CREDIT, self.talking())
+        elif any(self.shouted.values()):
+            self.add(
+                "DEESC-03",
+                self.spoke_at or 0.0,
+                Kind.INFO,
+                f"no rapport credited: {self.shouted['rapport']} rapport statement(s) and"
+                f" {self.shouted['question']} question(s), all shouted: a shout calms nobody",
+            )
 
     def rapport(self) -> tuple[int, int]:
-        """(rapport statements, questions) said."""
+        """(rapport statements, questions) said in a normal voice (shouted ones calm nobody:
+        drills/deescalation.py)."""
         count = {"rapport": 0, "question": 0}
         for act, n in self.acts.items():
             if _category(act) in count:
                 count[_category(act)] += n
-        return count["rapport"], count["question"]
+        return (
+            count["rapport"] - self.shouted["rapport"],
+            count["question"] - self.shouted["question"],
+        )
 
     def talk_s(self) -> float:
         """Seconds the officer spoke (officer_spoke start_s to end_s, overlaps counted once)."""
@@ -1242,6 +1263,12 @@ class _Judge:
         line = f"{rapport} rapport statement(s), {questions} question(s)"
         if self.talk:
             line += f", {self.talk_s():.1f} s talking"
+        shouted = sum(self.shouted.values())
+        if shouted:
+            line += (
+                f"; {shouted} more shouted ({self.shouted['rapport']} rapport,"
+                f" {self.shouted['question']} question(s)), not credited: a shout calms nobody"
+            )
         return line
 
     @property

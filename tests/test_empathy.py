@@ -3,6 +3,7 @@ from another person's place, followed by a debrief answered typed or by voice.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -208,6 +209,10 @@ def test_a_spoken_debrief_answer_is_recognised_and_kept(
     records = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     (heard,) = [r for r in records if r["kind"] == "debrief_answer" and r["question"] == "heard"]
     assert heard["how"] == "voice" and "scared" in heard["answer"].split()
+    # The answer's audio is kept with the run, named in its record, so a reviewer can listen.
+    kept = run / heard["clip"]
+    assert heard["clip"] == "debrief-heard.wav" and kept.read_bytes() == spoken.read_bytes()
+    assert heard["clip_sha256"] == hashlib.sha256(spoken.read_bytes()).hexdigest()
     # The child's scene has its soundtrack: the child's own whisper at 3.5 s is centred.
     track, rate = soundfile.read(str(run / "sound.wav"))
     assert rate == OUT_RATE_HZ and track.shape[1] == 2
@@ -294,3 +299,26 @@ def test_the_debrief_is_typed_at_the_prompt_on_a_terminal(tmp_path: Path) -> Non
         ("fear", "", "skipped"),
         ("next_time", "talk slower", "typed"),
     ]
+
+
+def test_a_debrief_answer_spoken_into_the_microphone_is_kept_with_the_run(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from range.runs.drill import DEBRIEF_AUDIO, _keep_answer_audio
+
+    pcm = np.arange(-800, 800, dtype=np.int16)
+    answer = {"question": "fear", "text": "?", "answer": "scared", "how": "voice"}
+    writer = SimpleNamespace(path=tmp_path)
+    fields = _keep_answer_audio(answer | {DEBRIEF_AUDIO: pcm}, writer)  # type: ignore[arg-type]
+    kept = tmp_path / "debrief-fear.wav"
+    assert fields == answer | {
+        "clip": "debrief-fear.wav",
+        "clip_sha256": hashlib.sha256(kept.read_bytes()).hexdigest(),
+    }
+    samples, rate = soundfile.read(str(kept), dtype="int16")
+    assert rate == 16_000 and np.array_equal(samples, pcm)
+    assert _keep_answer_audio(answer | {DEBRIEF_AUDIO: pcm}, None) == answer  # --no-save

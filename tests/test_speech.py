@@ -81,7 +81,37 @@ def test_an_unknown_key_and_a_bad_act_are_named(tmp_path: Path) -> None:
         phrasebook(bad)
     text = str(error.value)
     assert f"{bad}:3: colour: unknown key" in text
-    assert f"{bad}:6: acts[0].act: String should match pattern" in text
+    assert f"{bad}:6: acts[0].act: 'shout': an act is a category (identify, command," in text
+
+
+ACTS = '[[acts]]\nact = "command.stop"\nphrases = ["halt"]\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('version = 2\nlanguage = "en-us"\n' + ACTS, ":1: version: 2: this OpenRange reads"),
+        ('version = 1\nlanguage = "English"\n' + ACTS, ":2: language: 'English': a language"),
+        ('version = 1\nlanguage = "en-us"\nacts = []\n', ":3: acts: no acts: give at least"),
+        (
+            'version = 1\nlanguage = "en-us"\n[[acts]]\nact = "command.stop"\nphrases = []\n',
+            ":5: acts[0].phrases: no phrases: give at least one phrase",
+        ),
+        (
+            'version = 1\nlanguage = "en-us"\n[pronunciations]\nzor = "Z AO1 R"\n' + ACTS,
+            ":4: pronunciations.zor: 'zor': stress digits are not used: write AO not AO1",
+        ),
+    ],
+)
+def test_phrase_book_errors_are_in_field_language(tmp_path: Path, body: str, where: str) -> None:
+    bad = tmp_path / "agency.toml"
+    bad.write_text(body)
+    with pytest.raises(DataFileError) as error:
+        phrasebook(bad)
+    text = str(error.value)
+    assert f"{bad}{where}" in text
+    for pydantic in ("should", "Input", "pattern", "validation"):
+        assert pydantic not in text
 
 
 def test_an_agency_adds_its_own_language_and_phrases(tmp_path: Path) -> None:

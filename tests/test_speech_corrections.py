@@ -74,6 +74,7 @@ def test_a_correction_is_kept_beside_the_log_and_the_run_rescores(
         "acts": {"identify": 1, "warning.taser": 1},
         "rapport": 0,
         "questions": 0,
+        "shouted_calming": 0,
         "talk_s": 0.8,
     }
     (correction,) = score["corrections"]  # type: ignore[misc]
@@ -170,6 +171,24 @@ def test_the_report_lists_what_was_heard_with_each_act_and_its_correction() -> N
         "<td>warning.taser by Sgt Lee, 2026-11-30T23:50:00+00:00 (said taser)</td>"
     ) in table
     assert "No speech was heard" in _heard(records[:2], [])
+
+
+def test_the_report_s_clip_links_resolve_from_where_it_is_written(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from range.review.report import _heard
+
+    run = tmp_path / "runs" / "r1"
+    records = [
+        replace(r, data={**r.data, "clip": "officer-voice.wav"}) if r.kind == "officer_spoke" else r
+        for r in misheard_warning()
+    ]
+    inside = _heard(records, [], run, run)
+    assert "<a href='officer-voice.wav#t=0.7,1.2'>audio</a>" in inside  # the utterance's span
+    elsewhere = _heard(records, [], run, tmp_path / "elsewhere")
+    assert "<a href='../runs/r1/officer-voice.wav#t=0.2,0.5'>audio</a>" in elsewhere
+    live = [replace(records[0], data={**records[0].data, "officer": "live"}), *records[1:]]
+    assert "<a href='../runs/r1/officer-voice.wav'>" in _heard(live, [], run, tmp_path / "x")
 
 
 def test_a_saved_run_s_report_and_score_use_the_correction(

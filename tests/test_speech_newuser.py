@@ -327,12 +327,34 @@ def test_drill_run_hears_the_officer_with_the_agency_phrase_book(
 
     acts, started, run = heard(["--phrases", str(book)])
     assert acts == ["rapport.reassure"]
+    script = "crisis-talk-down-correct-v1"  # the drill's expected officer: its actions only
+    said = f"officer's words from officer.wav; actions scripted by {script}"
+    assert started["officer"] == said
+    assert json.loads((run / "result.json").read_text())["officer"] == said
     assert (run / "phrasebook.toml").read_bytes() == book.read_bytes()
     assert started["phrases_file"] == "phrasebook.toml"
     assert started["phrases_sha256"] == hashlib.sha256(book.read_bytes()).hexdigest()
     acts, started, run = heard([])  # the built-in book alone does not know the words
     assert acts == [] and "phrases_file" not in started
     assert not (run / "phrasebook.toml").exists()
+
+
+def test_a_voice_run_s_summary_says_the_words_came_from_the_recording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from range.voice.audio import write_wav
+
+    quiet = np.random.default_rng(1).normal(0.0, 60.0, 2 * 16_000)
+    voice = write_wav(tmp_path / "officer-voice.wav", np.asarray(quiet, dtype=np.int16))
+    argv = ["drill", "run", "crisis-talk-down-v1", "--voice", str(voice), "--seed", "3"]
+    assert main([*argv, "--no-save", "--progress", "never", "--sound", "off"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith(
+        "[crisis-talk-down-v1], officer's words from officer-voice.wav; actions scripted by"
+        " crisis-talk-down-correct-v1, seed 3"
+    )
 
 
 def test_drill_run_refuses_a_bad_phrase_book_before_the_run(
@@ -480,6 +502,11 @@ def test_an_act_the_run_s_phrase_book_lacks_is_refused_and_a_superseded_one_not_
     assert line.startswith(
         "openrange: --act warning.tazer: not an act of this run's phrase book; its acts: identify,"
     )
+    line = _one_line_error(capsys, _correct(run, "0.9", "command"))  # a bare category
+    assert line.startswith(
+        "openrange: --act command: a category, not an act of this run's phrase book; its acts:"
+    )
+    assert "command.drop_weapon" in line
     (run / "phrasebook.toml").write_text(  # the agency book the run was heard with
         AGENCY_HEAD + '[[acts]]\nact = "warning.tazer"\nphrases = ["tazer tazer"]\n'
     )

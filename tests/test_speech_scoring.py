@@ -4,10 +4,12 @@ each record is checked against the log vocabulary (tests/test_rules.py's helpers
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from test_rules import end, fire, phase, say, spoke, start, taser
 
+from drills.log import LogRecord
 from scoring.policy import default_policy, load_policy
 from scoring.score import Kind, Score, score_run
 
@@ -128,6 +130,34 @@ def test_rapport_and_time_talking_are_in_the_de_escalation_credit() -> None:
     assert score.speech["talk_s"] == 2.0
     assert (score.speech["rapport"], score.speech["questions"]) == (2, 1)
     assert score.decision == "talk-down: no force used"
+
+
+def test_shouted_rapport_is_not_credited_and_the_finding_says_how_many_were_shouted() -> None:
+    def loud(t: float, act: str, dbfs: float) -> LogRecord:
+        record = spoke(t, act, "i'm here to help", talk_s=0.5)
+        return replace(record, data={**record.data, "loudness_dbfs": dbfs})
+
+    calm, shout = -29.0, -17.0  # docs/drills.md: a normal voice and a shout on the tests' audio
+    log = [
+        *start(),
+        phase(0, "active_resistance", "knife"),
+        loud(1.0, "rapport.help", shout),
+        loud(2.0, "rapport.help", shout),
+        loud(3.0, "rapport.time", calm),
+        end(8.0),
+    ]
+    score = score_run(log, default_policy())
+    assert found(score, "DEESC-03") == [
+        (
+            Kind.CREDIT,
+            "1 rapport statement(s), 0 question(s), 1.5 s talking; 2 more shouted (2 rapport,"
+            " 0 question(s)), not credited: a shout calms nobody",
+        )
+    ]
+    assert (score.speech["rapport"], score.speech["shouted_calming"]) == (1, 2)
+    all_shouted = [*log[:3], loud(3.0, "rapport.time", shout), end(8.0)]
+    ((kind, message),) = found(score_run(all_shouted, default_policy()), "DEESC-03")
+    assert kind is Kind.INFO and message.startswith("no rapport credited: 2 rapport")
 
 
 def test_commands_alone_earn_no_rapport_credit() -> None:

@@ -135,9 +135,10 @@ def _check_act(run_dir: Path, act: str) -> None:
         return  # not the shape of an act at all: said when the correction is made
     kept = run_dir / PHRASES_FILE
     known = phrasebook(kept if kept.is_file() else None).act_names()
-    if act not in known and act not in CATEGORIES:
+    if act not in known:  # a bare category ("command") is not an act unless the book has it
+        what = "a category, not an act" if act in CATEGORIES else "not an act"
         raise CorrectionError(
-            f"--act {act}: not an act of this run's phrase book; its acts: {', '.join(known)}"
+            f"--act {act}: {what} of this run's phrase book; its acts: {', '.join(known)}"
             " (or none: it was not speech)"
         )
 

@@ -4,7 +4,8 @@ After the scene, each question is asked on stderr and answered, in this order of
 `--answer ID=TEXT` (typed, given up front), `--answer-wav ID=FILE` (a recorded spoken answer,
 recognised offline), `--debrief-voice` (spoken now into the microphone for
 `--debrief-seconds`), or typed at the prompt on a terminal. With none of them a question is
-skipped. Each answer becomes a `debrief_answer` record.
+skipped. Each answer becomes a `debrief_answer` record; a spoken answer's audio is kept in
+the run folder (`debrief-<question>.wav`) and named in it (`clip`, `clip_sha256`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def make_debrief(args: argparse.Namespace) -> Debrief:
     seconds = getattr(args, "debrief_seconds", None) or DEFAULT_DEBRIEF_S
 
     def debrief(drill: Drill) -> list[dict[str, Any]]:
+        from range.runs.drill import DEBRIEF_AUDIO as AUDIO
         from range.voice.audio import audio_off_reason, microphone_blocks, read_wav
         from range.voice.dictation import transcribe
 
@@ -141,14 +143,17 @@ def make_debrief(args: argparse.Namespace) -> Debrief:
                 out.append(record | {"answer": typed[question.id], "how": "typed"})
             elif question.id in recorded:
                 heard = transcribe(read_wav(recorded[question.id]))
-                out.append(record | {"answer": heard, "how": "voice" if heard else "skipped"})
+                how = "voice" if heard else "skipped"
+                # The recording itself is kept with the run (range/runs/drill.py), heard or not.
+                out.append(record | {"answer": heard, "how": how, AUDIO: recorded[question.id]})
             elif speaking:
                 import numpy as np
 
                 cliutil.say(f"  (speak now: {seconds:g} s)")
                 pcm = np.concatenate(list(microphone_blocks(seconds)))
                 heard = transcribe(pcm)
-                out.append(record | {"answer": heard, "how": "voice" if heard else "skipped"})
+                how = "voice" if heard else "skipped"
+                out.append(record | {"answer": heard, "how": how, AUDIO: pcm})
             elif sys.stdin.isatty():
                 print("  > ", end="", file=sys.stderr, flush=True)  # stdout: the result only
                 answer = sys.stdin.readline().strip()

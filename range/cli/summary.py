@@ -154,9 +154,9 @@ def format_score(score: Score) -> str:
 
 def format_summary(result: RunResult) -> str:
     config = result.config
-    head = (
-        f"{config.drill.title} [{config.drill.id}], officer {config.officer_id}, seed {config.seed}"
-    )
+    # With --voice the words were the recording's: officer_id says so in its own words.
+    who = config.officer_id if config.voice is not None else f"officer {config.officer_id}"
+    head = f"{config.drill.title} [{config.drill.id}], {who}, seed {config.seed}"
     lines = [
         head,
         f"Run:               {result.state.value} at {result.duration_s:.2f} s"

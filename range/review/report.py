@@ -12,8 +12,10 @@ import base64
 import html
 import io
 import math
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -280,10 +282,30 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
     return out
 
 
-def _heard(records: list[LogRecord], corrections: list[Correction]) -> str:
+def clip_href(run_dir: Path, clip: str, out_dir: Path) -> str:
+    """A link to `clip` (relative to `run_dir`) that resolves from a page written in `out_dir`:
+    a relative path where one exists, else an absolute file URI (another drive)."""
+    target = (run_dir / clip).resolve()
+    try:
+        return quote(Path(os.path.relpath(target, out_dir.resolve())).as_posix())
+    except ValueError:  # no relative path between them (Windows: another drive)
+        return target.as_uri()
+
+
+def _heard(
+    records: list[LogRecord],
+    corrections: list[Correction],
+    run_dir: Path | None = None,
+    out_dir: Path | None = None,
+) -> str:
     """Every utterance heard (`officer_spoke`) with its act, and the instructor's correction of
-    it where there is one (the score above is with the corrections)."""
+    it where there is one (the score above is with the corrections). Each clip links to the
+    audio from `out_dir`, where the page is written (default: the run folder); in a simulated
+    run the recording's time is the run's, so the link names the utterance's span too (a media
+    fragment, `#t=start,end`, which browsers' players seek to)."""
     latest = {(c.utterance_t, c.was): c for c in corrections}
+    started = records[0].data if records and records[0].kind == "run_started" else {}
+    same_clock = started.get("officer") != "live"
     rows = []
     for r in records:
         if r.kind != "officer_spoke":
@@ -295,7 +317,14 @@ def _heard(records: list[LogRecord], corrections: list[Correction]) -> str:
             if fix is None
             else f"{fix.act} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
         )
-        clip = f"<a href='{html.escape(d['clip'])}'>audio</a>" if d.get("clip") else ""
+        clip = ""
+        if d.get("clip"):
+            href = str(d["clip"])
+            if run_dir is not None:
+                href = clip_href(run_dir, href, out_dir or run_dir)
+            if same_clock:
+                href += f"#t={d['start_s']:g},{d['end_s']:g}"
+            clip = f"<a href='{html.escape(href)}'>audio</a>"
         rows.append(
             f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{html.escape(d['text'])}</td>"
             f"<td>{html.escape(d['act'])}</td><td>{d['confidence']:.2f}</td>"
@@ -384,6 +413,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     verdict = html.escape(verdict_line(score))
     if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
         verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
+    heard = _heard(records, corrections, run_dir, out.parent if out else run_dir)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>After-action review: {html.escape(drill.title)}</title>
@@ -400,7 +430,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
 <h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
 {findings}</table>
-<h2>What was heard</h2>{_heard(records, corrections)}{notes}
+<h2>What was heard</h2>{heard}{notes}
 <h2>Timeline</h2><table><tr><th>time</th><th>event</th><th>detail</th></tr>{rows}</table>
 <p>Expected response: {html.escape(" ".join(drill.expected_response.split()))}</p>
 </body></html>

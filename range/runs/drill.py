@@ -195,10 +195,19 @@ class RunConfig:
 
     @property
     def officer_id(self) -> str:
-        """Who played the officer: the script's id, or "live"."""
+        """Who played the officer: the script's id, or "live"; with `--voice`, that the words
+        came from the recording and only the actions from the script."""
         if self.live is not None or self.officer is None:
             return "live"
+        if self.voice is not None:
+            return f"officer's words from {self.voice.name}; actions scripted by {self.officer.id}"
         return self.officer.id
+
+
+# The key of a spoken debrief answer's audio in what `RunConfig.debrief` returns: the
+# recording's Path (`--answer-wav`) or the microphone's samples (`--debrief-voice`). The run
+# keeps it in the run folder and logs the clip's name and sha256 in place of it.
+DEBRIEF_AUDIO = "audio"
 
 
 @dataclass(slots=True)
@@ -599,7 +608,7 @@ class Session:
             debrief = config.debrief if drill.empathy is not None else None
             if debrief is not None and engine.state is RunState.COMPLETED:
                 for answer in debrief(drill):
-                    log.emit(engine.t, "debrief_answer", **answer)
+                    log.emit(engine.t, "debrief_answer", **_keep_answer_audio(answer, writer))
             score = score_run(log.records, config.policy)
             result = RunResult(
                 config,
@@ -1243,3 +1252,24 @@ def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] |
 
 def run_drill(config: RunConfig, progress: Progress | None = None) -> RunResult:
     return Session(config, progress).run()
+
+
+def _keep_answer_audio(answer: dict[str, Any], writer: RunWriter | None) -> dict[str, Any]:
+    """A debrief answer's fields for its `debrief_answer` record: a spoken answer's audio
+    (DEBRIEF_AUDIO: the recording's Path, or the microphone's samples) kept in the
+    run folder as `debrief-<question>.<ext>`, named by `clip` and `clip_sha256`, so a reviewer
+    can listen to what was said (a run not saved keeps none)."""
+    fields = dict(answer)
+    audio = fields.pop(DEBRIEF_AUDIO, None)
+    if audio is None or writer is None:
+        return fields
+    if isinstance(audio, Path):
+        name = f"debrief-{fields['question']}{audio.suffix.lower() or '.wav'}"
+        content = audio.read_bytes()  # the recording as given, byte for byte
+        (writer.path / name).write_bytes(content)
+    else:
+        from range.voice.audio import write_wav
+
+        name = f"debrief-{fields['question']}.wav"
+        content = write_wav(writer.path / name, audio).read_bytes()
+    return fields | {"clip": name, "clip_sha256": sha256(content)}
