@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from drills.speech import PhraseBook, acts_in_text
+from drills.speech import CMU_PHONES, PhraseBook, acts_in_text
 from range.voice.audio import SAMPLE_RATE_HZ, Pcm
 
 # The phrase-vs-garbage weight (JSGF alternative weight of the garbage loop against a phrase):
@@ -63,48 +63,8 @@ EARLY_DROP_DB = 6.0
 CMN_INIT = "50,-3,2,9,-3,3,-3,-3,-4,-6,-6,-9,3"
 # Noise floor added to digital silence: log-energy features of exact zeros derail the decoder.
 DITHER_RMS = 30.0
-# CMU phones of the en-us model, one garbage word each.
-GARBAGE_PHONES = [
-    "AA",
-    "AE",
-    "AH",
-    "AO",
-    "AW",
-    "AY",
-    "B",
-    "CH",
-    "D",
-    "DH",
-    "EH",
-    "ER",
-    "EY",
-    "F",
-    "G",
-    "HH",
-    "IH",
-    "IY",
-    "JH",
-    "K",
-    "L",
-    "M",
-    "N",
-    "NG",
-    "OW",
-    "OY",
-    "P",
-    "R",
-    "S",
-    "SH",
-    "T",
-    "TH",
-    "UH",
-    "UW",
-    "V",
-    "W",
-    "Y",
-    "Z",
-    "ZH",
-]
+# CMU phones of the en-us model (the phrase book's own list), one garbage word each.
+GARBAGE_PHONES = CMU_PHONES
 GARBAGE_PREFIX = "gbg_"
 
 
