@@ -116,7 +116,7 @@ def test_a_second_resume_of_one_attempt_is_refused_up_front(
         argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--shooter", "expert"]
         assert main([*argv, "--resume", str(attempt), "--db", db, "--no-save"]) == 5
         err = _err(capsys)
-        assert f"attempt {attempt} is being resumed by another process" in err
+        assert f"attempt {attempt} is being fired by another process" in err
         assert f"pid {holder.pid}" in err
         with Records.open(db, create=False) as records:
             (listed,) = records.incomplete()
@@ -129,6 +129,54 @@ def test_a_second_resume_of_one_attempt_is_refused_up_front(
         records.claim_attempt(attempt)
         with Records.open(db, create=False) as other, pytest.raises(RecordsError):
             other.claim_attempt(attempt)
+
+
+FIRING = """
+import sys, time
+from range.records.store import Records
+records = Records.open(sys.argv[1])
+print(records.begin_attempt("4411", "taser7-practical-v1", 21, "0.1.0", [], []), flush=True)
+time.sleep(60)
+"""
+
+
+def test_an_attempt_being_fired_cannot_be_resumed_or_closed_and_is_listed_live(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu12e 1 and 2: the run that begins an attempt holds it as a resume does, so a `--resume`
+    or a `records close` of an attempt still being fired is refused before anything happens."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    firing = subprocess.Popen(
+        [sys.executable, "-c", FIRING, db],
+        stdout=subprocess.PIPE,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    try:
+        assert firing.stdout is not None
+        attempt = int(firing.stdout.readline())
+        argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--shooter", "expert"]
+        assert main([*argv, "--resume", str(attempt), "--db", db, "--no-save"]) == 5
+        assert f"attempt {attempt} is being fired by another process" in _err(capsys)
+        close = ["records", "close", str(attempt), "--by", "Sgt", "--reason", "looked stuck"]
+        assert main([*close, "--db", db]) == 5
+        assert f"pid {firing.pid}" in _err(capsys)
+        assert main(["records", "incomplete", "--db", db]) == 0
+        assert "(being fired now: not crashed)" in capsys.readouterr().out
+    finally:
+        firing.send_signal(signal.SIGKILL)
+        firing.wait()
+    # The run died: the attempt is a crashed one now, to resume or close.
+    with Records.open(db, create=False) as records:
+        (listed,) = records.incomplete()
+        assert listed["live"] is False
+    assert main([*close, "--db", db]) == 0
 
 
 # -- nu12 items 2, 3, 4, 18: a full disk is one line naming the file, and nothing is lost -----

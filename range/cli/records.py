@@ -801,6 +801,7 @@ def _incomplete(args: argparse.Namespace) -> int:
             yield (
                 f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24}"
                 f" seed {r['seed']:<6} started {r['started']}  {r['shots']} shots kept"
+                + ("  (being fired now: not crashed)" if r["live"] else "")
             )
 
     return _answer(args, lambda: rows, text)

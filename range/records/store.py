@@ -955,7 +955,11 @@ class Records:
                 course_sha256,
                 shooter,
             )
-            return self._last_id(cur)
+            attempt = self._last_id(cur)
+        # The run that fires it holds it, as a resume does: a `--resume` or a `records close` of
+        # an attempt being fired right now is refused up front (nothing merged, nothing lost).
+        self.claim_attempt(attempt)
+        return attempt
 
     def record_shot(self, attempt: int, shot: dict[str, Any]) -> None:
         """Keep each shot as it is fired: a crash loses nothing already fired. One row per shot,
@@ -975,9 +979,10 @@ class Records:
         return [json.loads(r["shot"]) for r in rows]
 
     def incomplete(self) -> list[dict[str, Any]]:
-        """Attempts begun and never finished (a crash, a pulled plug): id, badge, course, seed,
-        started and how many shots were kept."""
-        return self._rows(
+        """Attempts begun and never finished (a crash, a pulled plug, or still being fired):
+        id, badge, course, seed, started, how many shots were kept, and `live` (True while
+        another process fires it: not one to resume or close)."""
+        rows = self._rows(
             "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
             " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
             # Where a part of the attempt was logged is kept with it, and is no shot.
@@ -985,6 +990,7 @@ class Records:
             " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id",
             json.dumps({"kind": ATTEMPT_LOG})[:-1] + "%",
         )
+        return [{**row, "live": self.attempt_live(int(row["id"]))} for row in rows]
 
     def finish_attempt(
         self, attempt: int, score: dict[str, Any], incomplete: dict[str, Any] | None = None
@@ -1058,6 +1064,31 @@ class Records:
             )
         return rows[0]
 
+    def attempt_live(self, attempt: int) -> bool:
+        """Whether another process holds `attempt`'s claim, i.e. fires it right now (`records
+        incomplete` tells a live attempt from a crashed one); this process's own claims and an
+        attempt nobody holds are not live."""
+        if attempt in self._claims:
+            return False
+        if self.dialect != "sqlite":
+            rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
+            if rows[0]["ok"]:
+                self._rows("SELECT pg_advisory_unlock(4243, ?) AS ok", attempt)
+                return False
+            return True
+        path = Path(f"{_sqlite_path(self.url)}.attempt-{attempt}.lock")
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False  # never claimed since the file went: nobody fires it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the probe's own lock
+        return False
+
     def claim_attempt(self, attempt: int) -> None:
         """Claim an unfinished attempt for this process until `close()`, before anything is
         fired: a second `course run --resume` of the same attempt (on this store) is refused up
@@ -1067,8 +1098,8 @@ class Records:
         if attempt in self._claims:
             return
         busy = (
-            f"attempt {attempt} is being resumed by another process right now"
-            " (only one resume at a time): wait for it to end, or stop it"
+            f"attempt {attempt} is being fired by another process right now (its first run or"
+            " a resume): wait for it to end, or stop it"
         )
         if self.dialect != "sqlite":
             rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
@@ -1141,6 +1172,7 @@ class Records:
         pass or a fail) with every shot kept, and who closed it and why."""
         if not by.strip() or not reason.strip():
             raise RecordsError("closing an attempt needs who closes it (--by) and why (--reason)")
+        self.claim_attempt(attempt)  # not while a run or a resume fires it
         progress = self.attempt_in_progress(attempt)
         score = {
             "points": 0,
