@@ -777,3 +777,21 @@ def test_boresight_on_a_full_disk_prints_the_session_profile(
         f" profile is printed above; save it as {folder / 'P-7.toml'} once there is room"
     )
     assert list(folder.iterdir()) == []
+
+
+def test_a_finished_attempt_lets_go_of_its_claim(tmp_path: Path) -> None:
+    """A store that begins and finishes many attempts (a lane, the bench's 10,000) holds no lock
+    file nor descriptor for any of them once finished: only attempts in flight are claimed."""
+    import os
+
+    path = tmp_path / "records.sqlite"
+    with Records.open(f"sqlite:///{path}") as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        score = {"points": 96, "max_points": 100, "hits": 48, "passed": True}
+        open_before = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 1, "0.1.0", [], [])
+            assert Path(f"{path}.attempt-{attempt}.lock").exists()  # claimed while in flight
+            records.finish_attempt(attempt, score)
+            assert not Path(f"{path}.attempt-{attempt}.lock").exists()
+        assert len(os.listdir("/proc/self/fd")) == open_before

@@ -521,18 +521,26 @@ class Records:
             return cls(connection, "postgresql", url, create, migrate)
         raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
+    def _release_claim(self, attempt: int) -> None:
+        """Let go of this process's claim on `attempt` (`claim_attempt`), if it holds one."""
+        if attempt not in self._claims:
+            return
+        claim = self._claims.pop(attempt)
+        if claim is None:
+            with suppress(Exception):  # PostgreSQL: the session's advisory lock
+                self._rows("SELECT pg_advisory_unlock(4243, ?) AS ok", attempt)
+            return
+        fd, path = claim
+        with suppress(Exception):
+            # The lock file goes once the attempt is no longer in progress; a process
+            # that opened it meanwhile finds the attempt finished when it gets the lock.
+            if not self._rows("SELECT id FROM attempts_in_progress WHERE id = ?", attempt):
+                path.unlink(missing_ok=True)
+        os.close(fd)
+
     def close(self) -> None:
-        for attempt, claim in self._claims.items():
-            if claim is None:
-                continue  # PostgreSQL: the advisory lock ends with the connection
-            fd, path = claim
-            with suppress(Exception):
-                # The lock file goes once the attempt is no longer in progress; a process
-                # that opened it meanwhile finds the attempt finished when it gets the lock.
-                if not self._rows("SELECT id FROM attempts_in_progress WHERE id = ?", attempt):
-                    path.unlink(missing_ok=True)
-            os.close(fd)
-        self._claims.clear()
+        for attempt in list(self._claims):
+            self._release_claim(attempt)
         # Closing a broken connection must not hide the error that broke it.
         with suppress(Exception):
             self._db.close()
@@ -1048,7 +1056,9 @@ class Records:
             )
             self._run("DELETE FROM attempt_shots WHERE attempt = ?", attempt)
             self._run("DELETE FROM attempts_in_progress WHERE id = ?", attempt)
-            return int(row["id"])
+            finished = int(row["id"])
+        self._release_claim(attempt)  # finished: one open lock file per attempt in flight only
+        return finished
 
     def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
         """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
