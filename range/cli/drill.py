@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from drills.officer import OfficerScript
     from drills.schema import Drill, DrillFile
-    from range.runs.drill import RunConfig, Session
+    from range.runs.drill import RunConfig, RunResult, Session
     from range.runs.poses import TrackedPoses
     from range.runs.runlog import RunWriteError
     from range.voice.audio import Pcm
@@ -467,12 +467,15 @@ def play(
     bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
     from range.runs.runlog import RunWriteError
 
+    unwritten = None
     try:
         result = run_drill(config, bar)
     except RunWriteError as exc:
-        if badge is not None:  # cut short (a full disk): kept in the records as INCOMPLETE
-            _record_cut_run(args, config, badge, exc)
-        raise
+        if exc.result is None:  # cut short (a full disk): kept in the records as INCOMPLETE
+            if badge is not None:
+                _record_cut_run(args, config, badge, exc)
+            raise
+        result, unwritten = exc.result, exc  # only result.json: the run is complete
     finally:
         if bar is not None:
             bar.close()
@@ -483,12 +486,7 @@ def play(
         with Records.open(args.db) as records:
             records.officer(badge)  # a clear error for an unknown badge
             record["record"] = records.add_drill_run(badge, record)
-    failed = None
-    try:
-        sound.after_run(args, config.drill, result.records, seed, result.run_dir)
-    except OSError as exc:
-        kept = "the run and its record are kept" if badge is not None else "the run is kept"
-        failed = sound.write_failed(exc, kept)
+    failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
     empathy = config.drill.empathy
     if empathy is not None and result.run_dir is not None:
         cliutil.say(
@@ -505,6 +503,32 @@ def play(
         cliutil.say(failed)
         return 9
     return 0
+
+
+def _after_run(
+    args: argparse.Namespace,
+    drill: Drill,
+    result: RunResult,
+    seed: int,
+    unwritten: RunWriteError | None,
+    recorded: bool,
+) -> str | None:
+    """The soundtrack written after a run (recorded already), or the one line naming the file
+    that could not be written: the soundtrack's, or result.json's when only that failed (the
+    log is whole, so the run is complete and recorded as such; no partial file is left, and
+    the soundtrack is not tried on the disk that just filled)."""
+    kept = "the run and its record are kept" if recorded else "the run is kept"
+    if unwritten is not None:
+        why = unwritten.cause.strerror or unwritten.cause
+        return (
+            f"openrange: {unwritten.path}: cannot write ({why}): the run is complete (its"
+            f" event log is whole); {kept}"
+        )
+    try:
+        sound.after_run(args, drill, result.records, seed, result.run_dir)
+    except OSError as exc:
+        return sound.write_failed(exc, kept)
+    return None
 
 
 def _phrases(args: argparse.Namespace) -> Path | None:
@@ -694,12 +718,15 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     player = sound.live_player(args, source.drill, seed)
     from range.runs.runlog import RunWriteError
 
+    unwritten = None
     try:
         result = run_drill(config)
     except RunWriteError as exc:
-        if args.badge is not None:  # cut short (a full disk): kept in the records as INCOMPLETE
-            _record_cut_run(args, config, args.badge, exc)
-        raise
+        if exc.result is None:  # cut short (a full disk): kept in the records as INCOMPLETE
+            if args.badge is not None:
+                _record_cut_run(args, config, args.badge, exc)
+            raise
+        result, unwritten = exc.result, exc  # only result.json: the run is complete
     finally:
         if player is not None:
             player.close()
@@ -711,12 +738,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
 
         with Records.open(args.db) as records:
             record["record"] = records.add_drill_run(args.badge, record)
-    failed = None
-    try:
-        sound.after_run(args, config.drill, result.records, seed, result.run_dir)
-    except OSError as exc:
-        kept = "the run and its record are kept" if args.badge is not None else "the run is kept"
-        failed = sound.write_failed(exc, kept)
+    failed = _after_run(args, config.drill, result, seed, unwritten, args.badge is not None)
     if args.json:
         print(json.dumps(record, indent=2, sort_keys=True))
     else:

@@ -40,6 +40,10 @@ class RunWriteError(Exception):
     def __init__(self, path: Path, kept_to_s: float | None, cause: OSError) -> None:
         self.path = path
         self.cause = cause
+        # The run's result when only result.json failed: the log is whole (it holds
+        # `run_ended`), so the run is complete and its outcome follows the log (set by the
+        # runner that computed it; None when the log itself was cut short).
+        self.result: Any = None
         kept = (
             f"the event log is kept up to t = {kept_to_s:.3f} s"
             if kept_to_s is not None
