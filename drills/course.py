@@ -20,6 +20,7 @@ from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
 from physics.datafiles import (
     CheckedAgainst,
     DataFileError,
+    FieldError,
     NotFoundError,
     Problem,
     StrictModel,
@@ -477,10 +478,22 @@ def find_course(name: str) -> Course:
     return builtin_or_file(name, builtin_courses(), load_course, "course")
 
 
+# A scripted shooter's times and aim, bounded (docs/courses.md, "Scripted shooters"): the
+# slowest built-in recruit (facts.md §4: a ~1.5 s draw and first round, ~0.25 s reaction) is far
+# inside them; beyond them a value is a typo (`reaction_s = 1e5` would hold a string for a day).
+MAX_REACTION_S = 5.0
+MAX_DRAW_S = 10.0
+MAX_SPLIT_S = 5.0
+MAX_RELOAD_S = 30.0
+MAX_HAND_SWITCH_S = 10.0
+MAX_AIM_ERROR_MRAD = 100.0
+MAX_SUPPORT_HAND_FACTOR = 5.0
+
+
 class DrawTimes(StrictModel):
-    holster: float = Field(gt=0.0)
-    low_ready: float = Field(gt=0.0)
-    ready: float = Field(gt=0.0)
+    holster: float = Field(gt=0.0, le=MAX_DRAW_S)
+    low_ready: float = Field(gt=0.0, le=MAX_DRAW_S)
+    ready: float = Field(gt=0.0, le=MAX_DRAW_S)
 
 
 class Shooter(StrictModel):
@@ -488,23 +501,49 @@ class Shooter(StrictModel):
 
     id: str
     description: str
-    reaction_s: float = Field(gt=0.0)  # start signal to first movement
+    reaction_s: float = Field(gt=0.0, le=MAX_REACTION_S)  # start signal to first movement
     draw_s: DrawTimes  # from each start position to the first round
-    split_s: float = Field(gt=0.0)  # between rounds
-    reload_s: float = Field(gt=0.0)
-    aim_error_mrad: float = Field(ge=0.0)  # 1 sigma per axis
-    support_hand_factor: float = Field(default=1.5, ge=1.0)  # aim error, support hand only
+    split_s: float = Field(gt=0.0, le=MAX_SPLIT_S)  # between rounds
+    reload_s: float = Field(gt=0.0, le=MAX_RELOAD_S)
+    aim_error_mrad: float = Field(ge=0.0, le=MAX_AIM_ERROR_MRAD)  # 1 sigma per axis
+    # aim error, support hand only
+    support_hand_factor: float = Field(default=1.5, ge=1.0, le=MAX_SUPPORT_HAND_FACTOR)
     # A hand switch inside a string: hand the pistol over and find the sights again. Chosen, not
     # measured (docs/courses.md).
-    hand_switch_s: float = Field(default=1.0, gt=0.0)
+    hand_switch_s: float = Field(default=1.0, gt=0.0, le=MAX_HAND_SWITCH_S)
     # The patrol rifle's aim error as a share of the pistol's: shouldered, with an optic, it
     # holds tighter. Chosen, not measured (docs/courses.md).
     rifle_aim_factor: float = Field(default=0.4, gt=0.0, le=1.0)
 
 
+SHOOTER_LAYOUT = (
+    "a shooter file holds `version = 1` and `[[shooter]]` tables (docs/courses.md, 'Scripted"
+    " shooters'): start it with `version = 1`, then `[[shooter]]` above `id = ...`"
+)
+
+
 class ShooterFile(StrictModel):
     version: Literal[1]
-    shooter: list[Shooter]
+    shooter: list[Shooter] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _layout(cls, data: object) -> object:
+        """A shooter's keys at the top of the file (no `[[shooter]]` table): the layout the
+        docs show, in one line, rather than one error per key."""
+        bare = isinstance(data, dict) and set(data) & set(Shooter.model_fields)
+        if bare and isinstance(data, dict) and "shooter" not in data:
+            raise ValueError(SHOOTER_LAYOUT)
+        return data
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ShooterFile:
+        seen: set[str] = set()
+        for i, shooter in enumerate(self.shooter):
+            if shooter.id in seen:
+                raise FieldError(("shooter", i, "id"), f"{shooter.id!r} is given twice")
+            seen.add(shooter.id)
+        return self
 
 
 @cache
@@ -513,8 +552,28 @@ def builtin_shooters() -> dict[str, Shooter]:
     return {s.id: s for s in parsed.shooter}
 
 
-def find_shooter(name: str) -> Shooter:
-    def load(path: Path) -> Shooter:
-        return parse_model(read_text(path), Shooter, path)
+def load_shooter(path: Path) -> Shooter:
+    """The one shooter of a shooter file in the documented layout (`version = 1`, one
+    `[[shooter]]` table: the layout of drills/data/shooters.toml); a file holding several is
+    refused with their ids, file and line."""
+    text = read_text(path)
+    parsed = parse_model(text, ShooterFile, path)
+    if len(parsed.shooter) > 1:
+        ids = ", ".join(s.id for s in parsed.shooter)
+        raise DataFileError(
+            path,
+            [
+                Problem(
+                    locate(key_lines(text), ("shooter", 1)) or 1,
+                    "shooter",
+                    f"holds {len(parsed.shooter)} shooters ({ids}): --shooter FILE takes a file"
+                    " with one `[[shooter]]`",
+                )
+            ],
+        )
+    return parsed.shooter[0]
 
-    return builtin_or_file(name, builtin_shooters(), load, "shooter")
+
+def find_shooter(name: str) -> Shooter:
+    """A built-in shooter by id, or a shooter file (load_shooter) by path."""
+    return builtin_or_file(name, builtin_shooters(), load_shooter, "shooter")

@@ -326,7 +326,9 @@ def parse_model(
                 message = "unknown key (check the spelling against the documentation)"
             elif error["type"] == "missing":
                 message = "required key is missing"
-            problems.append(Problem(locate(lines, loc), field_name(loc), message))
+            # A key missing from the document itself (an empty file) is named at line 1: every
+            # error of a data file names a line.
+            problems.append(Problem(locate(lines, loc) or 1, field_name(loc), message))
         raise DataFileError(path, problems) from None
     if check is not None:
         check(parsed, text, path)

@@ -96,6 +96,16 @@ RESTRICTABLE = (
 
 Severity = Literal["credit", "info", "finding", "critical"]
 
+# Bounds of a policy's times, counts and distances (docs/scoring.md): the default policy's values
+# (a 1.5 s reaction, facts.md §4; a 5 s CEW cycle and 15 s exposure, facts.md §1) lie far inside
+# them; beyond them a value is a typo that would silently switch a rule off.
+MAX_REACTION_S = 10.0
+MAX_SETTING_S = 30.0
+MAX_EXPOSURE_S = 300.0
+MAX_COUNT = 20
+MAX_SETTING_FT = 50.0
+MAX_BACKSTOP_FT = 1000.0
+
 
 class MatrixRow(StrictModel):
     presence: Judgement
@@ -119,8 +129,19 @@ class Rule(StrictModel):
     id: str = Field(pattern=r"^[A-Z]+-[0-9]{2}$")
     judges: str
     severity: Severity
-    points: float = Field(le=0.0)
+    points: float = Field(ge=-100.0, le=0.0)
     citation: str
+
+    @model_validator(mode="after")
+    def _credit_costs_nothing(self) -> Rule:
+        # A credit (or a note) is never a penalty: only a finding or a critical costs points.
+        if self.severity in ("credit", "info") and self.points != 0.0:
+            raise FieldError(
+                ("points",),
+                f"a {self.severity} rule costs nothing: points must be 0, not {self.points:g}"
+                " (only finding and critical rules take points, -100 to 0)",
+            )
+        return self
 
 
 class Settings(StrictModel):
@@ -128,25 +149,25 @@ class Settings(StrictModel):
 
     perception_allowance_s: float = Field(ge=0.0, le=5.0)
     perception_allowance_uses: int = Field(ge=0, le=10)
-    cew_standard_cycle_s: float = Field(gt=0.0)
-    cew_reassess_s: float = Field(ge=0.0)
-    cew_max_cycles: int = Field(ge=1)
-    cew_max_exposure_s: float = Field(gt=0.0)
+    cew_standard_cycle_s: float = Field(gt=0.0, le=MAX_SETTING_S)
+    cew_reassess_s: float = Field(ge=0.0, le=MAX_SETTING_S)
+    cew_max_cycles: int = Field(ge=1, le=MAX_COUNT)
+    cew_max_exposure_s: float = Field(gt=0.0, le=MAX_EXPOSURE_S)
     cew_restricted: list[str]
     cew_warning_words: list[str]
     deadly_warning_words: list[str]
     cartridge_range_ft: dict[str, list[float]]
-    cover_reach_ft: float = Field(gt=0.0)
-    approach_tolerance_ft: float = Field(gt=0.0)
+    cover_reach_ft: float = Field(gt=0.0, le=MAX_SETTING_FT)
+    approach_tolerance_ft: float = Field(gt=0.0, le=MAX_SETTING_FT)
     backdrop_cone_deg: float = Field(gt=0.0, lt=45.0)
-    backdrop_clearance_ft: float = Field(ge=0.0)
-    default_backstop_ft: float = Field(gt=0.0)
+    backdrop_clearance_ft: float = Field(ge=0.0, le=MAX_SETTING_FT)
+    default_backstop_ft: float = Field(gt=0.0, le=MAX_BACKSTOP_FT)
     # Speech (issue 17): when a warning fits, which commands conflict, and repeats.
-    warning_feasible_s: float = Field(ge=0.0)
+    warning_feasible_s: float = Field(ge=0.0, le=MAX_SETTING_S)
     conflicting_commands: list[str]
-    conflict_window_s: float = Field(gt=0.0)
-    comply_time_s: float = Field(gt=0.0)
-    repeat_max: int = Field(ge=1)
+    conflict_window_s: float = Field(gt=0.0, le=MAX_SETTING_S)
+    comply_time_s: float = Field(gt=0.0, le=MAX_SETTING_S)
+    repeat_max: int = Field(ge=1, le=MAX_COUNT)
     # CEW target zones and drive-stun (issue 13).
     cew_preferred_zones: list[str]
     cew_avoid_zones: list[str]
@@ -157,32 +178,44 @@ class Settings(StrictModel):
     def _known_values(self) -> Settings:
         for token in self.cew_restricted:
             if token not in RESTRICTABLE:
-                raise ValueError(
-                    f"cew_restricted: {token!r} is not one of {', '.join(RESTRICTABLE)}"
+                raise FieldError(
+                    ("cew_restricted",),
+                    f"cew_restricted: {token!r} is not one of {', '.join(RESTRICTABLE)}",
                 )
         for name, span in self.cartridge_range_ft.items():
             if len(span) != 2 or not 0.0 <= span[0] < span[1]:
-                raise ValueError(f"cartridge_range_ft.{name}: give [min_ft, max_ft], min < max")
+                raise FieldError(
+                    ("cartridge_range_ft",),
+                    f"cartridge_range_ft.{name}: give [min_ft, max_ft], min < max",
+                )
         for pair in self.conflicting_commands:
             acts = pair.split("|")
             if len(acts) != 2 or not all(re.match(r"^command\.[a-z][a-z0-9_]*$", a) for a in acts):
-                raise ValueError(
+                raise FieldError(
+                    ("conflicting_commands",),
                     f"conflicting_commands: {pair!r} is not two command acts joined by '|'"
-                    " (command.get_down|command.stop)"
+                    " (command.get_down|command.stop)",
                 )
         regions = [r.value for r in Region]
         for name in ("cew_preferred_zones", "cew_avoid_zones"):
             for region in getattr(self, name):
                 if region not in regions:
-                    raise ValueError(f"{name}: {region!r} is not one of {', '.join(regions)}")
+                    raise FieldError(
+                        (name,), f"{name}: {region!r} is not one of {', '.join(regions)}"
+                    )
         both = set(self.cew_preferred_zones) & set(self.cew_avoid_zones)
         if both:
-            raise ValueError(f"cew_preferred_zones and cew_avoid_zones both name {sorted(both)}")
+            raise FieldError(
+                ("cew_preferred_zones",),
+                f"cew_preferred_zones and cew_avoid_zones both name {sorted(both)}",
+            )
         threats = [t.name.lower() for t in Threat]
         for name in ("drive_stun_threats", "cew_warning_threats"):
             for threat in getattr(self, name):
                 if threat not in threats:
-                    raise ValueError(f"{name}: {threat!r} is not one of {', '.join(threats)}")
+                    raise FieldError(
+                        (name,), f"{name}: {threat!r} is not one of {', '.join(threats)}"
+                    )
         return self
 
 
@@ -218,9 +251,10 @@ class Policy(StrictModel):
     id: str
     version: Literal[2]
     description: str
-    pass_score: float = Field(ge=0.0, le=100.0)
-    max_reaction_s: float = Field(gt=0.0)
-    critical_reaction_s: float = Field(gt=0.0)
+    # A pass mark of 0 passes every run: the lowest passing score is above 0.
+    pass_score: float = Field(gt=0.0, le=100.0)
+    max_reaction_s: float = Field(gt=0.0, le=MAX_REACTION_S)
+    critical_reaction_s: float = Field(gt=0.0, le=MAX_REACTION_S)
     matrix: Matrix
     rules: list[Rule]
     settings: list[SettingRow]
@@ -281,16 +315,22 @@ class Policy(StrictModel):
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
             message = "missing" if error["type"] == "missing" else error_message(error)
+            cause = (error.get("ctx") or {}).get("error")
             if not where:  # a check across settings (a model validator) names them itself
-                raise ValueError(message) from None
-            setting = str(error["loc"][0])
+                if not isinstance(cause, FieldError):
+                    raise ValueError(message) from None
+                where = ".".join(str(p) for p in cause.loc)  # its row is named by its line
+                setting = str(cause.loc[0])
+            else:
+                setting = str(error["loc"][0])
             rows = [n for n, row in enumerate(self.settings) if row.id == setting]
             if not rows or error["type"] == "missing":
                 raise ValueError(f"setting {where}: {message}") from None
             row = self.settings[rows[0]]
             kinds = ("number", "count", "words", "ranges_ft")
             key = next(k for k in kinds if getattr(row, k) is not None)
-            raise FieldError(("settings", rows[0], key), f"setting {where}: {message}") from None
+            said = message if isinstance(cause, FieldError) else f"setting {where}: {message}"
+            raise FieldError(("settings", rows[0], key), said) from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())

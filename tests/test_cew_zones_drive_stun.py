@@ -111,7 +111,13 @@ def test_a_bad_zone_threat_or_command_pair_is_refused_by_name(
 ) -> None:
     with pytest.raises(DataFileError) as caught:
         agency(tmp_path, old, new)
-    assert message in str(caught.value)
+    (problem,) = caught.value.problems
+    assert message.removeprefix("agency.toml: ") in problem.message
+    # the setting's own row, by its line (issue 12, nu12d item 5)
+    assert (
+        problem.line is not None
+        and new in POLICY.read_text().replace(old, new).splitlines()[problem.line - 1]
+    )
 
 
 def stun(t: float, region: str | None, subject: str | None = "s", distance_m: float = 0.5):  # type: ignore[no-untyped-def]

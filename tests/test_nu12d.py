@@ -58,3 +58,124 @@ def test_a_complete_run_whose_result_cannot_be_written_is_recorded_complete(
     with Records.open(db, create=False) as records:
         (run,) = records.drill_runs("4411")
         assert run["outcome"] != "INCOMPLETE"
+
+
+# -- 2: a shooter file is bounded, in the documented layout, and every error has a line --------
+
+SHOOTER = """\
+version = 1
+[[shooter]]
+id = "slow"
+description = "A shooter from a file."
+reaction_s = 0.3
+draw_s = { holster = 1.3, low_ready = 0.5, ready = 0.35 }
+split_s = 0.35
+reload_s = 2.4
+aim_error_mrad = 5.0
+"""
+
+
+def _shooter_refused(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], name: str = "me.toml"
+) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    argv = ["course", "run", "texas-ltc-b27-v1", "--shooter", str(path), "--no-save"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().removeprefix("openrange: ").replace(str(path), "FILE")
+
+
+def test_a_shooter_file_in_the_documented_layout_is_the_shooter(tmp_path: Path) -> None:
+    from drills.course import find_shooter
+
+    path = tmp_path / "me.toml"
+    path.write_text(SHOOTER)
+    assert find_shooter(str(path)).id == "slow"
+
+
+def test_a_shooter_time_beyond_its_bound_is_refused_by_file_line_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = _shooter_refused(
+        tmp_path, SHOOTER.replace("reaction_s = 0.3", "reaction_s = 1e5"), capsys
+    )
+    assert refused == ("FILE:5: shooter[0].reaction_s: Input should be less than or equal to 5")
+    refused = _shooter_refused(tmp_path, SHOOTER.replace("holster = 1.3", "holster = 600"), capsys)
+    assert refused.startswith("FILE:6: shooter[0].draw_s.holster: ")
+
+
+def test_a_shooter_file_without_its_table_shows_the_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = SHOOTER.replace("version = 1\n[[shooter]]\n", "")
+    assert _shooter_refused(tmp_path, bare, capsys) == (
+        "FILE:1: a shooter file holds `version = 1` and `[[shooter]]` tables (docs/courses.md,"
+        " 'Scripted shooters'): start it with `version = 1`, then `[[shooter]]` above `id = ...`"
+    )
+
+
+def test_an_empty_shooter_file_names_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _shooter_refused(tmp_path, "", capsys).splitlines() == [
+        "FILE:1: version: required key is missing",
+        "FILE:1: shooter: required key is missing",
+    ]
+
+
+def test_a_shooter_file_with_two_shooters_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = SHOOTER.split("\n", 1)[1].replace('"slow"', '"quick"')
+    assert _shooter_refused(tmp_path, SHOOTER + second, capsys) == (
+        "FILE:10: shooter: holds 2 shooters (slow, quick): --shooter FILE takes a file with one"
+        " `[[shooter]]`"
+    )
+
+
+# -- 5: a policy's pass mark, a credit's points and its times are bounded, by line ---------------
+
+POLICY = Path(__file__).resolve().parent.parent / "scoring" / "data" / "policy-default.toml"
+
+
+def _policy_refused(tmp_path: Path, old: str, new: str) -> list[tuple[int | None, str, str]]:
+    from physics.datafiles import DataFileError
+    from scoring.policy import load_policy
+
+    text = POLICY.read_text()
+    assert text.count(old) == 1
+    path = tmp_path / "agency.toml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(DataFileError) as caught:
+        load_policy(path)
+    return [(p.line, p.field, p.message) for p in caught.value.problems]
+
+
+def _line_of(text: str) -> int:
+    return next(n for n, line in enumerate(POLICY.read_text().splitlines(), 1) if text in line)
+
+
+def test_a_pass_mark_of_zero_is_refused(tmp_path: Path) -> None:
+    ((line, field, message),) = _policy_refused(tmp_path, "pass_score = 70.0", "pass_score = 0")
+    assert (line, field) == (_line_of("pass_score = 70.0"), "pass_score")
+    assert message == "Input should be greater than 0"
+
+
+def test_a_credit_that_costs_points_is_refused(tmp_path: Path) -> None:
+    old = 'severity = "credit"\npoints = 0.0\ncitation = "facts.md §4 force continuum"'
+    new = old.replace("points = 0.0", "points = -10.0")
+    ((line, field, message),) = _policy_refused(tmp_path, old, new)
+    assert (line, field) == (_line_of('id = "LLF-01"') + 3, "rules[4].points")
+    assert message == (
+        "a credit rule costs nothing: points must be 0, not -10 (only finding and critical"
+        " rules take points, -100 to 0)"
+    )
+
+
+def test_a_policy_time_beyond_its_bound_is_refused(tmp_path: Path) -> None:
+    old = "max_reaction_s = 1.5"
+    ((line, field, message),) = _policy_refused(tmp_path, old, "max_reaction_s = 1e5")
+    assert (line, field) == (_line_of(old), "max_reaction_s")
+    assert message == "Input should be less than or equal to 10"
