@@ -604,7 +604,8 @@ def _saved_profile(folder: Path, serial: str = "P-42") -> Path:
     ("key", "value", "said"),
     [
         ("model", '"banana"', "model: unknown replica model 'banana'; known:"),
-        ("bore_direction", "[0.0, 0.0, 0.0]", "bore_direction: a direction is a unit vector"),
+        ("bore_direction", "[0.0, 0.0, 0.0]", "bore_direction: [0, 0, 0] has zero length"),
+        ("bore_direction", "[0.0, 0.0, -2.0]", "bore_direction: a direction is a unit vector"),
         ("residual_mrad", "50.0", "residual_mrad: 50 mrad is beyond the profile's tolerance"),
         ("serial", '"P-43"', "serial: 'P-43' is not device 'P-42'"),
         ("calibrated", "2099-01-01", "calibrated: 2099-01-01 is in the future"),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_nu12_fixes import _fill, tiny_disk
+from test_nu12_fixes import _fill, _saved_profile, tiny_disk
 
 from range.cli.main import main
 from range.records.store import Records
@@ -179,3 +179,63 @@ def test_a_policy_time_beyond_its_bound_is_refused(tmp_path: Path) -> None:
     ((line, field, message),) = _policy_refused(tmp_path, old, "max_reaction_s = 1e5")
     assert (line, field) == (_line_of(old), "max_reaction_s")
     assert message == "Input should be less than or equal to 10"
+
+
+# -- 3: a calibration profile's bore origin is bounded; a direction's problem is named ----------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        (
+            "bore_origin_m",
+            "[5.0, 0.0, 0.0]",
+            "bore_origin_m: 5 m from the tracker: a bore origin lies within 0.5 m of the tracker"
+            " on the replica",
+        ),
+        (
+            "bore_direction",
+            "[1e308, 0.0, 0.0]",
+            "bore_direction: a direction is a unit vector (the length of [1e+308, 0, 0] is 1e+308)",
+        ),
+        (
+            "bore_direction",
+            "[1.7e308, 1.7e308, 0.0]",
+            "bore_direction: [1.7e+308, 1.7e+308, 0]: its length is not finite: a direction is a"
+            " unit vector",
+        ),
+        (
+            "bore_direction",
+            "[nan, 0.0, 1.0]",
+            "bore_direction: [nan, 0, 1] is not finite: a direction is a unit vector",
+        ),
+    ],
+)
+def test_a_profile_bore_out_of_reason_names_its_field_and_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: str, said: str
+) -> None:
+    import re
+
+    folder = tmp_path / "profiles"
+    path = _saved_profile(folder)
+    text, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", path.read_text())
+    assert n == 1
+    path.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(key))
+    argv = ["calibrate", "certificate", "--device", "P-42", "--out", str(tmp_path / "c.html")]
+    assert main([*argv, "--profiles", str(folder)]) == 2
+    assert _err(capsys) == f"openrange: {path}:{line}: {said}"
+
+
+def test_the_solver_refuses_a_bore_line_far_from_the_tracker() -> None:
+    from physics.pose import Pose
+    from range.calibration.solver import AimSample, CalibrationError, solve_boresight
+
+    # The tracker at the origin, looking down -Z; the points aimed at lie on a line 2 m to its
+    # side: no tracker is mounted 2 m from its replica's bore.
+    samples = [
+        AimSample(Pose((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)), (2.0, 0.0, -z))
+        for z in (2.0, 3.0, 5.0, 7.0, 9.0)
+    ]
+    with pytest.raises(CalibrationError, match=r"passes 2\.00 m from the tracker"):
+        solve_boresight(samples)

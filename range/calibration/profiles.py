@@ -7,6 +7,7 @@ when it expires; a run or a qualification attempt records which profile each dev
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -18,7 +19,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from physics.datafiles import FieldError, StrictModel, load_model
-from range.calibration.solver import MIN_SAMPLES, Boresight, CalibrationError
+from range.calibration.solver import (
+    MAX_BORE_OFFSET_M,
+    MIN_SAMPLES,
+    Boresight,
+    CalibrationError,
+)
 
 
 def default_profiles_dir() -> Path:
@@ -114,13 +120,36 @@ class CalibrationProfile(StrictModel):
             raise ValueError(f"write the model as {Model.from_slug(v).slug!r}")
         return v
 
+    @field_validator("bore_direction", mode="before")
+    @classmethod
+    def _a_direction(cls, v: Any) -> Any:
+        """A direction's own problem, named before the generic size of its numbers: one that
+        is not finite, or has zero length and so cannot be normalised."""
+        if not isinstance(v, list | tuple) or len(v) != 3:
+            return v
+        if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in v):
+            return v
+        shown = "[" + ", ".join(f"{float(c):g}" for c in v) + "]"
+        if not all(math.isfinite(c) for c in v):
+            raise ValueError(f"{shown} is not finite: a direction is a unit vector")
+        norm = math.hypot(*v)
+        if not math.isfinite(norm):
+            raise ValueError(f"{shown}: its length is not finite: a direction is a unit vector")
+        if norm == 0.0 or not all(math.isfinite(c / norm) for c in v):
+            raise ValueError(f"{shown} has zero length: it cannot be normalised into a direction")
+        if abs(norm - 1.0) > _UNIT_SLACK:
+            raise ValueError(f"a direction is a unit vector (the length of {shown} is {norm:.4g})")
+        return v
+
     @model_validator(mode="after")
     def _measured_and_in_tolerance(self) -> CalibrationProfile:
         """A profile that could never have come out of `calibrate`: refused by field."""
-        norm = sum(c * c for c in self.bore_direction) ** 0.5
-        if abs(norm - 1.0) > _UNIT_SLACK:
+        offset = math.hypot(*self.bore_origin_m)
+        if offset > MAX_BORE_OFFSET_M:
             raise FieldError(
-                ("bore_direction",), f"a direction is a unit vector (its length is {norm:.4g})"
+                ("bore_origin_m",),
+                f"{offset:.3g} m from the tracker: a bore origin lies within"
+                f" {MAX_BORE_OFFSET_M:g} m of the tracker on the replica",
             )
         if not 0.0 < self.tolerance_mrad <= MAX_TOLERANCE_MRAD:
             raise FieldError(

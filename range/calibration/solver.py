@@ -24,6 +24,9 @@ DEFAULT_TOLERANCE_MRAD = 2.0  # about half an inch at 7 yd
 MIN_SAMPLES = 4
 MIN_RANGE_SPREAD_M = 1.0  # aim points must differ this much in range to fix the direction
 OUTLIER_FACTOR = 4.0  # x the median residual, and over tolerance: a jerked trigger
+# How far the bore line may pass from the tracker (docs/tracking.md): a tracker sits on the
+# replica's frame, a few centimetres from the bore; 0.5 m is no mount at all (a sample error).
+MAX_BORE_OFFSET_M = 0.5
 
 
 class CalibrationError(ValueError):
@@ -132,6 +135,13 @@ def solve_boresight(
         origin, direction = _fit_line(q[keep])
         residual = _residuals_mrad(q[keep], origin, direction)
     rms = float(np.sqrt(np.mean(residual**2)))
+    offset = float(np.linalg.norm(origin))
+    if offset > MAX_BORE_OFFSET_M:
+        raise CalibrationError(
+            f"the bore line passes {offset:.2f} m from the tracker; a mounted tracker is within"
+            f" {MAX_BORE_OFFSET_M:g} m of it: check the mount and the target positions, then aim"
+            " again"
+        )
     rejected = tuple(usable[i] for i in np.nonzero(bad)[0])
     if rms > tolerance_mrad:
         raise CalibrationError(
