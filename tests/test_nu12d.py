@@ -239,3 +239,64 @@ def test_the_solver_refuses_a_bore_line_far_from_the_tracker() -> None:
     ]
     with pytest.raises(CalibrationError, match=r"passes 2\.00 m from the tracker"):
         solve_boresight(samples)
+
+
+# -- 4: a lane file is checked whole, up front, every problem at once with its line -------------
+
+
+def test_a_lane_file_s_ports_and_profiles_are_checked_up_front_all_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lane = tmp_path / "lane3.toml"
+    lane.write_text(
+        'version = 1\nname = "Lane 3"\nports = ["/dev/no-such-a", "/dev/no-such-b"]\n'
+        'headless = true\n[calibration]\nrequired = true\nprofiles = "profiles"\n'
+    )
+    argv = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*argv, "--lane", str(lane)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().removeprefix("openrange: ").splitlines() == [
+        f"{lane}:3: ports[0]: /dev/no-such-a does not exist (is the replica plugged in? ls"
+        " /dev/serial/by-id)",
+        f"{lane}:3: ports[1]: /dev/no-such-b does not exist (is the replica plugged in? ls"
+        " /dev/serial/by-id)",
+        f"{lane}:7: calibration.profiles: {tmp_path / 'profiles'} does not exist",
+    ]
+    # A profile in the lane's folder that could not be used is named by its own file and line.
+    (tmp_path / "profiles").mkdir()
+    profile = _saved_profile(tmp_path / "profiles")
+    profile.write_text(profile.read_text().replace('model = "pistol"', 'model = "banana"'))
+    lane.write_text(lane.read_text().replace('"/dev/no-such-a", "/dev/no-such-b"', '"/dev/null"'))
+    assert main([*argv, "--lane", str(lane)]) == 2
+    err = capsys.readouterr().err
+    line = next(
+        i for i, t in enumerate(profile.read_text().splitlines(), 1) if t.startswith("model")
+    )
+    refused = err.strip().removeprefix("openrange: ")
+    assert refused.startswith(
+        f"{lane}:7: calibration.profiles: a profile is refused: {profile}:{line}: model:"
+        " unknown replica model 'banana'"
+    )
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        ('ports = ["/dev/null", "/dev/null"]\n', "4: ports[1]: '/dev/null': a port is named twice"),
+        (
+            'ports = ["/dev/null"]\nheadless = true\nmirror = true\n',
+            "6: mirror: mirror draws what the headset shows: it needs headless = false",
+        ),
+    ],
+)
+def test_every_lane_file_error_names_its_line(tmp_path: Path, keys: str, said: str) -> None:
+    from physics.datafiles import DataFileError
+    from range.runs.lanefile import load_lane
+
+    lane = tmp_path / "lane3.toml"
+    lane.write_text('version = 1\nname = "Lane 3"\n\n' + keys)
+    with pytest.raises(DataFileError) as caught:
+        load_lane(lane)
+    assert str(caught.value) == f"{lane}:{said}"

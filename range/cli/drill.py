@@ -632,7 +632,9 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         raise ValueError("--live needs --officer: who is in the headset (badge number or name)")
     if getattr(args, "voice", None) is not None:
         raise ValueError("--voice is for a simulated run: a live run hears the microphone")
-    lane = load_lane(args.lane) if args.lane is not None else None
+    lane = None
+    if args.lane is not None:  # the whole file, ports and profiles too, before anything opens
+        lane = load_lane(args.lane, ports=not args.port, profiles=args.profiles is None)
     headless, mirror = display(lane, args.headless, args.mirror)
     ports = list(args.port) or (list(lane.ports) if lane is not None else [])
     if not ports:

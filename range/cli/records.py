@@ -446,7 +446,9 @@ def _lane_options(args: argparse.Namespace) -> None:
     --mirror are refused: they are for a live attempt."""
     from range.runs.lanefile import display, load_lane
 
-    lane = load_lane(args.lane) if args.lane is not None else None
+    lane = None
+    if args.lane is not None:  # the whole file, ports and profiles too, before anything opens
+        lane = load_lane(args.lane, ports=not args.port, profiles=args.profiles is None)
     if lane is None and not args.port and (args.headless or args.mirror):
         raise ValueError("--headless and --mirror are for a live attempt: add --port or --lane")
     args.headless, args.mirror = display(lane, args.headless, args.mirror)

@@ -12,7 +12,16 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import (
+    DataFileError,
+    FieldError,
+    Problem,
+    StrictModel,
+    key_lines,
+    locate,
+    parse_model,
+    read_text,
+)
 
 Hand = Literal["left", "right", "tracker"]
 
@@ -44,14 +53,17 @@ class LaneFile(StrictModel):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> LaneFile:
-        if len(set(self.ports)) != len(self.ports):
-            raise ValueError("a port is named twice")
+        for i, port in enumerate(self.ports):
+            if port in self.ports[:i]:
+                raise FieldError(("ports", i), f"{port!r}: a port is named twice")
         return self
 
     @model_validator(mode="after")
     def _mirror_needs_a_headset(self) -> LaneFile:
         if self.headless and self.mirror:
-            raise ValueError("mirror draws what the headset shows: it needs headless = false")
+            raise FieldError(
+                ("mirror",), "mirror draws what the headset shows: it needs headless = false"
+            )
         return self
 
     def profiles_dir(self, lane_file: Path) -> Path | None:
@@ -62,10 +74,50 @@ class LaneFile(StrictModel):
         return folder if folder.is_absolute() else lane_file.parent / folder
 
 
-def load_lane(path: Path) -> LaneFile:
-    """Read and validate a lane file. Raises physics.datafiles.DataFileError naming the file,
-    the line and the field of the first problem; FileNotFoundError for a missing file."""
-    return load_model(path, LaneFile)
+def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneFile:
+    """Read and check a whole lane file up front, before any port or headset is opened:
+    its schema, then (`ports`, `profiles`: unless the command line's `--port`, `--profiles`
+    override the file's) that each port exists and that the profile folder exists and holds
+    only valid profiles. Raises physics.datafiles.DataFileError naming the file, the line and
+    the field of every problem at once; FileNotFoundError for a missing file."""
+    from peripherals.driver import port_url_problem
+    from range.calibration.profiles import CalibrationProfile
+
+    text = read_text(path)
+    lane = parse_model(text, LaneFile, path)
+    lines = key_lines(text)
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[str | int, ...], message: str) -> None:
+        from physics.datafiles import field_name
+
+        problems.append(Problem(locate(lines, loc) or 1, field_name(loc), message))
+
+    for i, port in enumerate(lane.ports if ports else []):
+        wrong = port_url_problem(port)
+        if wrong is not None:
+            problem(("ports", i), f"{port!r}: {wrong}")
+        elif "://" not in port and not Path(port).exists():
+            problem(
+                ("ports", i),
+                f"{port} does not exist (is the replica plugged in? ls /dev/serial/by-id)",
+            )
+    folder = lane.profiles_dir(path) if profiles else None
+    if folder is not None and not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        problem(("calibration", "profiles"), f"{folder} {what}")
+    elif folder is not None:
+        for profile in sorted(folder.glob("*.toml")):
+            try:
+                parse_model(read_text(profile), CalibrationProfile, profile)
+            except DataFileError as exc:
+                for line in str(exc).splitlines():
+                    problem(("calibration", "profiles"), f"a profile is refused: {line}")
+            except OSError as exc:
+                problem(("calibration", "profiles"), f"{profile}: {exc.strerror or exc}")
+    if problems:
+        raise DataFileError(path, problems)
+    return lane
 
 
 def display(lane: LaneFile | None, headless: bool | None, mirror: bool | None) -> tuple[bool, bool]:
