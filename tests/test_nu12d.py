@@ -300,3 +300,37 @@ def test_every_lane_file_error_names_its_line(tmp_path: Path, keys: str, said: s
     with pytest.raises(DataFileError) as caught:
         load_lane(lane)
     assert str(caught.value) == f"{lane}:{said}"
+
+
+# -- 6: score checks the drill file kept with a run, as report and replay do ---------------------
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    argv = ["drill", "run", "phone-draw-v1", "--seed", "11", "--sound", "off", "--json"]
+    assert main([*argv, "--runs-dir", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    return run_dir
+
+
+def test_score_refuses_a_run_whose_drill_file_was_changed(
+    saved_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    capsys.readouterr()
+    assert main(["score", str(run_dir)]) == 0
+    capsys.readouterr()
+    copy = run_dir / "drill.toml"
+    copy.write_text(copy.read_text() + "\n# edited after the run\n")
+    for command in ("score", "report"):
+        assert main([command, str(run_dir)]) == 2
+        assert _err(capsys).startswith(
+            f"openrange: {copy} does not match the SHA-256 the run recorded ("
+        )
+    copy.unlink()
+    assert main(["score", str(run_dir)]) == 2
+    assert _err(capsys).startswith(f"openrange: {copy}: missing; the run's log names drill")

@@ -332,7 +332,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
         require("pybullet")
         return _score_attempts(args, logs)
     from range.cli.corrections import correction_notes, run_corrections
+    from range.runs.saved import verified_drill_copy
 
+    # The drill file kept with each run must be the one it played, as report and replay check.
+    for run_dir, log in zip(args.run_dirs, logs, strict=True):
+        if log and log[0].kind == "run_started":
+            verified_drill_copy(run_dir, log[0].data)
     # An instructor's corrections of misheard speech, kept beside each log (never in it); any
     # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
     scores = []

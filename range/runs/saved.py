@@ -80,17 +80,15 @@ def saved_drill_run(run_dir: Path) -> tuple[list[LogRecord], Drill]:
     return records, saved_drill(run_dir, records[0].data)
 
 
-def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
-    """The drill a saved run played, from the copy in its run directory, checked against the
-    hash its log recorded. A run saved before runs kept their drill (no `drill_sha256`) falls
-    back to the built-in library by id. Raises ValueError for a missing or altered copy."""
-    if started is None:
-        started = drill_run_records(run_dir)[0].data
-    if "drill" not in started:
-        raise ValueError(_not_a_drill_run(run_dir, started))
+def verified_drill_copy(run_dir: Path, started: dict[str, Any]) -> tuple[Path, bytes] | None:
+    """The copy of its drill a saved run keeps (`drill.toml`, or `drill.json` for a drill built
+    in code), checked against the SHA-256 its `run_started` recorded: the one check `score`,
+    `report`, `replay` and `mirror` share. None for a run saved before runs kept their drill
+    (no `drill_sha256`); else the copy's path and the bytes that were checked. Raises
+    ValueError for a missing or altered copy."""
     digest = started.get("drill_sha256")
     if digest is None:
-        return find_drill(str(started["drill"]))
+        return None
     copy = run_dir / DRILL_COPY
     if not copy.is_file() and (run_dir / DRILL_JSON).is_file():
         copy = run_dir / DRILL_JSON
@@ -105,6 +103,21 @@ def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
             f"{copy} does not match the SHA-256 the run recorded ({digest[:12]}...):"
             " it was changed after the run"
         )
+    return copy, content
+
+
+def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
+    """The drill a saved run played, from the copy in its run directory, checked against the
+    hash its log recorded. A run saved before runs kept their drill (no `drill_sha256`) falls
+    back to the built-in library by id. Raises ValueError for a missing or altered copy."""
+    if started is None:
+        started = drill_run_records(run_dir)[0].data
+    if "drill" not in started:
+        raise ValueError(_not_a_drill_run(run_dir, started))
+    kept = verified_drill_copy(run_dir, started)
+    if kept is None:
+        return find_drill(str(started["drill"]))
+    copy, content = kept
     if copy.name == DRILL_JSON:
         return Drill.model_validate_json(content)
     return parse_drill_bytes(content, copy)
