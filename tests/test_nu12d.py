@@ -334,3 +334,29 @@ def test_score_refuses_a_run_whose_drill_file_was_changed(
     copy.unlink()
     assert main(["score", str(run_dir)]) == 2
     assert _err(capsys).startswith(f"openrange: {copy}: missing; the run's log names drill")
+
+
+# -- 7: `python -m range` beside a file named like one of its packages imports its own -----------
+
+
+def test_python_m_range_never_imports_the_current_folder_s_physics_py(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    for name in ("physics", "drills", "scoring", "peripherals", "serial"):
+        (tmp_path / f"{name}.py").write_text(f'raise SystemExit("hostile {name}.py imported")\n')
+    project = Path(__file__).resolve().parent.parent
+    env = os.environ | {"PYTHONPATH": str(project)}
+    env.pop("PYTHONSAFEPATH", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "range", "course", "list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert "hostile" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0
+    assert "fbi-pistol-2019-v1" in done.stdout
