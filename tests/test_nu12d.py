@@ -360,3 +360,43 @@ def test_python_m_range_never_imports_the_current_folder_s_physics_py(tmp_path: 
     assert "hostile" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0
     assert "fbi-pistol-2019-v1" in done.stdout
+
+
+# -- 8: a refused --resume leaves no lock file behind --------------------------------------------
+
+
+def test_a_refused_resume_leaves_no_lock_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "records.sqlite"
+    db = f"sqlite:///{path}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        records.add_officer("4412", "Ofc. Chen", "Metro PD")
+        attempt = records.begin_attempt("4411", "taser7-practical-v1", 21, "0.1.0", [], [])
+        records.record_shot(attempt, {"kind": "shot", "stage": 0, "string": 0, "t_s": 1.0})
+    for lock in tmp_path.glob("*.lock"):
+        lock.unlink()  # as a run that ended without finishing it leaves it (none held)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = ["course", "run", "taser7-practical-v1", "--db", db, "--no-save"]
+    for refused in (
+        ["--badge", "4411", "--resume", "99"],  # no such attempt
+        ["--badge", "4412", "--resume", str(attempt)],  # another officer's
+        ["--badge", "4411", "--resume", str(attempt), "--shooter", "expert"],  # an officer's
+    ):
+        assert main([*argv, *refused]) == 5
+        _err(capsys)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before, refused
+    close = ["records", "close", "99", "--by", "Sgt. Mora", "--reason", "stuck", "--db", db]
+    assert main(close) == 5
+    _err(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # Claimed by another store (a run firing it): refused, and its claim's file goes with it.
+    with Records.open(db, create=False) as firing:
+        firing.claim_attempt(attempt)
+        assert main([*argv, "--badge", "4411", "--resume", str(attempt)]) == 5
+        assert "is being fired by another process" in _err(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    with Records.open(db, create=False) as records:
+        (listed,) = records.incomplete()
+        assert listed["shots"] == 1 and listed["live"] is False

@@ -531,11 +531,11 @@ class Records:
                 self._rows("SELECT pg_advisory_unlock(4243, ?) AS ok", attempt)
             return
         fd, path = claim
-        with suppress(Exception):
-            # The lock file goes once the attempt is no longer in progress; a process
-            # that opened it meanwhile finds the attempt finished when it gets the lock.
-            if not self._rows("SELECT id FROM attempts_in_progress WHERE id = ?", attempt):
-                path.unlink(missing_ok=True)
+        # The lock file goes with the claim, removed while still locked: nothing is left behind
+        # (a refused resume included). A process that opened it meanwhile gets the lock on a
+        # file no longer at its path, sees that, and claims afresh (claim_attempt).
+        with suppress(OSError):
+            path.unlink(missing_ok=True)
         os.close(fd)
 
     def close(self) -> None:
@@ -1118,16 +1118,27 @@ class Records:
             self._claims[attempt] = None
             return
         path = Path(f"{_sqlite_path(self.url)}.attempt-{attempt}.lock")
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise RecordsError(f"{path}: cannot claim attempt {attempt}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 32).decode(errors="replace").strip()
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise RecordsError(
+                    f"{path}: cannot claim attempt {attempt}: {exc.strerror}"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode(errors="replace").strip()
+                os.close(fd)
+                raise RecordsError(
+                    busy + (f" (pid {holder})" if holder.isdigit() else "")
+                ) from None
+            try:  # still the file at the path, not one its last holder removed meanwhile
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(fd)
-            raise RecordsError(busy + (f" (pid {holder})" if holder.isdigit() else "")) from None
         with suppress(OSError):
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -1146,8 +1157,24 @@ class Records:
         wrong, when it is not in progress, is another officer's or another course's, or (with
         `course_sha256`) began with another version of the course file, or (with `shooter`)
         was fired by another shooter (an officer's attempt is never finished by a script).
-        The attempt is claimed first (`claim_attempt`): one resume at a time."""
+        The attempt is claimed first (`claim_attempt`): one resume at a time; a refused resume
+        lets go of its claim at once (and of its lock file)."""
         self.claim_attempt(attempt)
+        try:
+            return self._resumable(attempt, badge, course, course_sha256, shooter)
+        except RecordsError:
+            self._release_claim(attempt)
+            raise
+
+    def _resumable(
+        self,
+        attempt: int,
+        badge: str,
+        course: str,
+        course_sha256: str | None,
+        shooter: str | None,
+    ) -> list[dict[str, Any]]:
+        """resume_attempt's checks and its records kept so far, the attempt claimed."""
         rows = self._rows(
             "SELECT badge, course, shots, course_sha256, shooter FROM attempts_in_progress"
             " WHERE id = ?",
@@ -1183,7 +1210,11 @@ class Records:
         if not by.strip() or not reason.strip():
             raise RecordsError("closing an attempt needs who closes it (--by) and why (--reason)")
         self.claim_attempt(attempt)  # not while a run or a resume fires it
-        progress = self.attempt_in_progress(attempt)
+        try:
+            progress = self.attempt_in_progress(attempt)
+        except RecordsError:
+            self._release_claim(attempt)  # nothing to close: no lock file left behind
+            raise
         score = {
             "points": 0,
             "max_points": _course_max_points(progress["course"], progress["course_sha256"]),
