@@ -308,14 +308,20 @@ def _mark_and_stage_problems(
     low, high = PAR_TIME_S
     names: dict[str, int] = {}
     for i, stage in enumerate(course.stages):
-        if not stage.name.strip():
+        # Names that differ only in case or spacing read as one on a score sheet.
+        key = " ".join(stage.name.casefold().split())
+        if not key:
             refuse(("stages", i, "name"), "a stage needs a name (the score sheet shows it)")
-        elif stage.name in names:
-            refuse(
-                ("stages", i, "name"),
-                f"stage name {stage.name!r} is used twice (stages[{names[stage.name]}] too)",
+        elif key in names:
+            first = course.stages[names[key]].name
+            same = (
+                f"(stages[{names[key]}] too)"
+                if first == stage.name
+                else f"(stages[{names[key]}] as {first!r}: names are compared ignoring case"
+                " and spacing)"
             )
-        names.setdefault(stage.name, i)
+            refuse(("stages", i, "name"), f"stage name {stage.name!r} is used twice {same}")
+        names.setdefault(key, i)
         for j, string in enumerate(stage.strings):
             if not low <= string.par_time_s <= high:
                 refuse(

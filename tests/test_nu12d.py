@@ -400,3 +400,26 @@ def test_a_refused_resume_leaves_no_lock_file(
     with Records.open(db, create=False) as records:
         (listed,) = records.incomplete()
         assert listed["shots"] == 1 and listed["live"] is False
+
+
+# -- 9: stage names that differ only in case are one name -----------------------------------------
+
+
+def test_stage_names_differing_only_in_case_are_refused_as_one(tmp_path: Path) -> None:
+    from drills.course import load_course
+    from physics.datafiles import DataFileError
+
+    fbi = Path(__file__).resolve().parent.parent / "drills/data/courses/fbi-pistol-2019-v1.toml"
+    text = fbi.read_text(encoding="utf-8")
+    assert 'name = "2: 5 yd"' in text
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace('name = "2: 5 yd"', 'name = "1: 3 YD"', 1), encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        load_course(path)
+    (problem,) = caught.value.problems
+    assert problem.field == "stages[1].name"
+    assert problem.line == path.read_text().splitlines().index('name = "1: 3 YD"') + 1
+    assert problem.message == (
+        "stage name '1: 3 YD' is used twice (stages[0] as '1: 3 yd': names are compared"
+        " ignoring case and spacing)"
+    )
