@@ -260,14 +260,26 @@ class Course(StrictModel):
 
     @property
     def rounds(self) -> int:
+        """Rounds fired by the firearm strings (pistol, rifle)."""
         return sum(s.rounds for stage in self.stages for s in stage.strings)
+
+    @property
+    def cartridges(self) -> int:
+        """TASER cartridges deployed by the TASER strings."""
+        return sum(s.cartridges for stage in self.stages for s in stage.strings)
+
+    def fired(self) -> str:
+        """What the course fires, as a summary says it: rounds for firearm strings,
+        cartridges for TASER strings ("50 rounds", "4 cartridges", "30 rounds, 2 cartridges")."""
+        counts = ((self.rounds, "round"), (self.cartridges, "cartridge"))
+        parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts if n]
+        return ", ".join(parts) or "nothing fired"
 
     @property
     def max_points(self) -> int:
         best = max(zone.points for zone in TARGETS[self.target].zones)
         pistol = self.rounds * best
-        deployments = sum(s.cartridges for stage in self.stages for s in stage.strings)
-        return pistol + deployments
+        return pistol + self.cartridges
 
     def passing_points(self) -> int | None:
         if self.pass_mark.points is not None:

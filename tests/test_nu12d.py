@@ -423,3 +423,22 @@ def test_stage_names_differing_only_in_case_are_refused_as_one(tmp_path: Path) -
         "stage name '1: 3 YD' is used twice (stages[0] as '1: 3 yd': names are compared"
         " ignoring case and spacing)"
     )
+
+
+# -- 10: a TASER course's summary counts cartridges, a firearm course's rounds -------------------
+
+
+def test_course_validate_and_show_count_cartridges_and_rounds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = Path(__file__).resolve().parent.parent
+    taser = project / "drills" / "data" / "courses" / "taser7-practical-v1.toml"
+    rifle = project / "tests" / "data" / "courses" / "patrol-rifle-structure-v1.toml"
+    assert main(["course", "validate", str(taser), str(rifle)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{taser}: ok (taser7-practical-v1, 4 cartridges, 4 points)",
+        f"{rifle}: ok (patrol-rifle-structure-v1, 30 rounds, 60 points)",
+    ]
+    assert main(["course", "show", str(rifle)]) == 0  # a rifle string fires rounds too
+    strings = [line for line in capsys.readouterr().out.splitlines() if "from low_ready" in line]
+    assert strings and all(" rd " in line and " x " not in line for line in strings)

@@ -83,6 +83,7 @@ def _list(args: argparse.Namespace) -> int:
                         "id": c.id,
                         "title": c.title,
                         "rounds": c.rounds,
+                        "cartridges": c.cartridges,
                         "max_points": c.max_points,
                         "pass": _pass_mark(c),
                     }
@@ -100,7 +101,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import find_course
+    from drills.course import FIREARMS, find_course
 
     course = find_course(args.course)
     if args.json:
@@ -115,7 +116,8 @@ def _show(args: argparse.Namespace) -> int:
     for stage in course.stages:
         print(f"Stage {stage.name}")
         for s in stage.strings:
-            what = f"{s.rounds} rd" if s.weapon == "pistol" else f"{s.cartridges} x {s.cartridge}"
+            # A firearm string (pistol or rifle) fires rounds; a TASER string, cartridges.
+            what = f"{s.rounds} rd" if s.weapon in FIREARMS else f"{s.cartridges} x {s.cartridge}"
             distance = (
                 f"{s.distance_yd:g} yd" if s.distance_yd is not None else f"{s.distance_ft:g} ft"
             )
@@ -144,5 +146,5 @@ def _validate(args: argparse.Namespace) -> int:
     from drills.course import load_course
 
     return validate_files(
-        args.files, load_course, lambda c: f"{c.id}, {c.rounds} rounds, {c.max_points} points"
+        args.files, load_course, lambda c: f"{c.id}, {c.fired()}, {c.max_points} points"
     )
