@@ -60,6 +60,40 @@ def test_a_complete_run_whose_result_cannot_be_written_is_recorded_complete(
         assert run["outcome"] != "INCOMPLETE"
 
 
+def test_a_complete_attempt_whose_result_cannot_be_written_is_kept_complete(
+    tiny_disk: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same kind in the course runner: the attempt was recorded complete, then its
+    result.json met a full disk; that is said in one line, after the attempt's summary."""
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    finish = RunWriter.finish
+
+    def finish_on_a_full_disk(writer: RunWriter, result: dict[str, Any]) -> None:
+        writer.close()
+        _fill(tiny_disk)
+        finish(writer, result)
+
+    monkeypatch.setattr(RunWriter, "finish", finish_on_a_full_disk)
+    argv = ["course", "run", "taser7-practical-v1", "--shooter", "expert", "--badge", "4411"]
+    assert main([*argv, "--seed", "3", "--db", db, "--runs-dir", str(tiny_disk)]) == 9
+    out, err = capsys.readouterr()
+    (run_dir,) = (p for p in tiny_disk.iterdir() if p.is_dir())
+    assert err.strip().splitlines()[-1] == (
+        f"openrange: {run_dir}/result.json: cannot write (No space left on device): the attempt"
+        " is complete (its event log is whole); the attempt and its record are kept"
+    )
+    assert "Traceback" not in err and "TASER 7 practical" in out
+    assert "result.json" not in [p.name for p in run_dir.iterdir()]
+    with Records.open(db, create=False) as records:
+        assert len(records.qualifications("4411")) == 1
+        assert records.incomplete() == []
+
+
 # -- 2: a shooter file is bounded, in the documented layout, and every error has a line --------
 
 SHOOTER = """\

@@ -327,6 +327,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     from drills.course import find_shooter, read_course_file
     from range.records.store import OFFICER
     from range.runs.course import CourseConfig, run_course
+    from range.runs.runlog import RunWriteError
 
     _lane_options(args)
 
@@ -356,21 +357,33 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             source=source,
             **calibration_options(args),  # type: ignore[arg-type]
         )
-        if args.port:
-            result = _live(args, config, records, tap)
-        else:
-            result = run_course(config, records=records, badge=args.badge, resume=args.resume)
+        unwritten = None
+        try:
+            if args.port:
+                result = _live(args, config, records, tap)
+            else:
+                result = run_course(config, records=records, badge=args.badge, resume=args.resume)
+        except RunWriteError as exc:
+            if exc.result is None:
+                raise
+            result, unwritten = exc.result, exc  # only result.json: the attempt is complete
     finally:
         if records is not None:
             records.close()
     failed = None
-    try:  # after the attempt is recorded: a soundtrack that cannot be written loses nothing
-        sound.after_course(args, result.run_dir, config.seed)
-    except OSError as exc:
-        recorded = result.qualification is not None
-        failed = sound.write_failed(
-            exc, "the attempt and its record are kept" if recorded else "the attempt is kept"
+    recorded = result.qualification is not None
+    kept = "the attempt and its record are kept" if recorded else "the attempt is kept"
+    if unwritten is not None:  # the soundtrack is not tried on the disk that just filled
+        why = unwritten.cause.strerror or unwritten.cause
+        failed = (
+            f"openrange: {unwritten.path}: cannot write ({why}): the attempt is complete (its"
+            f" event log is whole); {kept}"
         )
+    else:
+        try:  # after the attempt is recorded: a soundtrack that cannot be written loses nothing
+            sound.after_course(args, result.run_dir, config.seed)
+        except OSError as exc:
+            failed = sound.write_failed(exc, kept)
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
     shown = result.as_json() | {"simulated": not args.port}
     code = _answer(
