@@ -171,6 +171,7 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
 
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     profiles = tmp_path / "profiles"
+    profiles.mkdir()  # a --profiles folder must exist (tests/test_nu12d.py); this one is empty
     officer = ["--add", "4411", "--name", "J. Rivera", "--agency", "Metro PD", "--db", db]
     assert main(["records", "officers", *officer]) == 0
     run = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", db, "--no-save"]

@@ -476,3 +476,17 @@ def test_course_validate_and_show_count_cartridges_and_rounds(
     assert main(["course", "show", str(rifle)]) == 0  # a rifle string fires rounds too
     strings = [line for line in capsys.readouterr().out.splitlines() if "from low_ready" in line]
     assert strings and all(" rd " in line and " x " not in line for line in strings)
+
+
+def test_a_mistyped_profiles_folder_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lane file's kind on the command line: a --profiles folder that does not exist is
+    a typo, not a lane of never-calibrated replicas."""
+    missing = tmp_path / "profiels"
+    argv = ["drill", "run", "phone-draw-v1", "--require-calibration", "--no-save"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--profiles", str(missing)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --profiles: {missing}: no such folder" in err

@@ -85,10 +85,21 @@ def add_calibration_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--profiles",
-        type=Path,
+        type=profiles_folder,
         default=None,
-        help="calibration profile folder (default: the user's data directory)",
+        help="calibration profile folder (default: the user's data directory); it must exist",
     )
+
+
+def profiles_folder(text: str) -> Path:
+    """A run's calibration profile folder, which must exist (a mistyped one would read every
+    replica as never calibrated): refused before anything runs, as a lane file's is."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text}: {'not a folder' if path.exists() else 'no such folder'}"
+        )
+    return path
 
 
 def calibration_options(args: argparse.Namespace) -> dict[str, object]:
