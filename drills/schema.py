@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -352,6 +352,41 @@ def _check_expected_officer(
         )
 
 
+def _check_scene_names(drill: Drill, problem: Callable[[tuple[str | int, ...], str], None]) -> None:
+    """A scene's cover, crowds and props each named once, and no cover named as a subject:
+    the world keys what a round meets by name, so a second object of one name would take the
+    first's material and place (and a cover named as a subject, the subject's hits). Names are
+    compared ignoring case and spacing, as they read in findings and on the review."""
+
+    def key(name: str) -> str:
+        return " ".join(name.casefold().split())
+
+    subjects = {key(subject.id) for subject in drill.subjects}
+    scene = drill.scene
+    groups: tuple[tuple[str, Sequence[Cover | Crowd | Prop]], ...] = (
+        ("cover", scene.cover),
+        ("crowds", scene.crowds),
+        ("props", scene.props),
+    )
+    for group, things in groups:
+        seen: dict[str, int] = {}
+        for n, thing in enumerate(things):
+            name = key(thing.name)
+            if name in seen:
+                problem(
+                    ("scene", group, n, "name"),
+                    f"name {thing.name!r} is used twice (scene.{group}[{seen[name]}] too; names"
+                    " are compared ignoring case and spacing)",
+                )
+            elif group == "cover" and name in subjects:
+                problem(
+                    ("scene", group, n, "name"),
+                    f"name {thing.name!r} is a subject's id: a round that hits either must say"
+                    " which",
+                )
+            seen.setdefault(name, n)
+
+
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
     lines = key_lines(text)
@@ -388,6 +423,7 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 f" {scene.lane_width_ft / 2:g}",
             )
     _check_expected_officer(drill, problem)
+    _check_scene_names(drill, problem)
     for c, cover in enumerate(drill.scene.cover):
         if (
             cover.x_ft > drill.scene.lane_length_ft

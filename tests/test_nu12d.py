@@ -490,3 +490,41 @@ def test_a_mistyped_profiles_folder_is_refused_before_the_run(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"argument --profiles: {missing}: no such folder" in err
+
+
+def test_scene_objects_of_one_name_are_refused(tmp_path: Path) -> None:
+    """The same kind in drill scenes: the world keys what a round meets by name, so a second
+    cover of one name took the first's material and place; a cover named as a subject took
+    that subject's hits."""
+    from drill_text import GOOD, drill_file
+
+    from drills.schema import load_drill
+    from physics.datafiles import DataFileError
+
+    box = "x_ft = 10.0\ny_ft = {y}\nwidth_ft = 3.0\ndepth_ft = 4.0\nheight_ft = 4.0\n"
+    scene = (
+        '\n[scene]\n[[scene.cover]]\nname = "Jersey barrier"\n'
+        + box.format(y=-5.0)
+        + '[[scene.cover]]\nname = "jersey  barrier"\nmaterial = "drywall"\nrole = "concealment"\n'
+        + box.format(y=5.0)
+        + '[[scene.cover]]\nname = "S"\n'
+        + box.format(y=0.0)
+    )
+    text = GOOD.replace("time_limit_s = 10.0\n", "time_limit_s = 10.0\n" + scene, 1)
+    path = drill_file(tmp_path, text)
+    with pytest.raises(DataFileError) as caught:
+        load_drill(path)
+    lines = text.splitlines()
+    assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+        (
+            lines.index('name = "jersey  barrier"') + 1,
+            "scene.cover[1].name",
+            "name 'jersey  barrier' is used twice (scene.cover[0] too; names are compared"
+            " ignoring case and spacing)",
+        ),
+        (
+            lines.index('name = "S"') + 1,
+            "scene.cover[2].name",
+            "name 'S' is a subject's id: a round that hits either must say which",
+        ),
+    ]
