@@ -446,7 +446,11 @@ def test_a_live_string_cut_by_the_headset_coming_off_is_reshot(tmp_path: Path) -
         if line == "STANDBY" and said[-2].startswith("stage 1 string 2") and not looks_off[0]:
             off["standby"] = True
 
+    drawn_off: list[str] = []  # the phase of each frame drawn with the headset off
+
     def draw(view: CourseView) -> None:
+        if any(off.values()):
+            drawn_off.append(view.phase)
         # Off after the first string's first round has been scored, once.
         fired = [r for r in view.records if r.kind == "shot" and r.data["string"] == 0]
         if (
@@ -482,6 +486,8 @@ def test_a_live_string_cut_by_the_headset_coming_off_is_reshot(tmp_path: Path) -
     assert "headset off: the next string starts once it is back on" in said
     assert sum(line == "BEEP" for line in said) == 3, said
     assert sum(line.startswith("stage 1 string 2") for line in said) == 2, said
+    # The range timer stood while the headset was off: STANDBY drawn throughout, never GO.
+    assert drawn_off and set(drawn_off) == {"standby"}, drawn_off
     best = max(TARGETS[course.target].zones, key=lambda z: z.points).name
     # The reshoot's rounds and the second string's: not the cut string's, nor the one fired
     # with the headset off.
