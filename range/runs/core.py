@@ -238,18 +238,16 @@ class FaultPolicy:
         self.clear()
         return not missing
 
-    def wait_focused(self, focused: Callable[[], bool], between: Callable[[], None]) -> float:
+    def wait_focused(self, focused: Callable[[], bool], between: Callable[[], None]) -> None:
         """The headset is off (the OpenXR session left FOCUSED): hold the run until the officer
         has it on again, however long that takes (taking it off is the officer's doing, not a
         hardware fault: there is no limit; a range master ends the attempt with Ctrl-C and
         resumes it later). A live course's string cut this way is reshot, as after a device
         fault. `between` is called before each look: it draws a frame (the runtime reports the
         session FOCUSED again only as frames are pumped), keeps the links alive, drains what
-        the replicas send meanwhile and paces the loop. Returns the real seconds held."""
-        since = self.monotonic()
+        the replicas send meanwhile and paces the loop."""
         while not focused():
             between()
-        return self.monotonic() - since
 
 
 # -- live hands ---------------------------------------------------------------------------------
