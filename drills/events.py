@@ -650,11 +650,17 @@ class Deployment(Record):
 
 
 class StringFaulted(Record):
+    """A string cut before it was fired whole, never scored as a failure: what it fired is
+    dropped and it is reshot (`reshoot`), or left for a reshoot after a second cut. `reason`
+    says what cut it (range/runs/course.py): "device fault (SERIAL, ...)", "tracking lost at
+    the shot", "headset off (the OpenXR session is not focused)", or in a resumed attempt
+    "attempt resumed after a crash"; attempts logged before it was kept have none."""
+
     KIND = "string_faulted"
     stage: Index
     string: Index
     reshoot: bool
-    reason: str | None = None  # a resumed attempt's: "attempt resumed after a crash"
+    reason: str | None = None
 
 
 class AttemptEnded(Record):

@@ -220,3 +220,17 @@ def test_run_commands_other_than_abort_are_refused_on_a_course(tmp_path: Path) -
         with ConsoleStore.open(rng.db_url) as store:
             actions = [r["action"] for r in store.audit_rows()]
         assert "lane_abort" in actions and "lane_pause" not in actions
+
+
+def test_the_live_timeline_says_what_cut_a_string() -> None:
+    """A `string_faulted` line names its reason (the headset taken off, a device fault); one
+    logged before reasons were kept reads as a device fault."""
+    from drills.log import LogRecord
+    from range.console.courselane import course_event
+    from range.runs.course import HEADSET_OFF
+
+    cut = {"stage": 0, "string": 1, "reshoot": True}
+    line = course_event(LogRecord(3.0, "string_faulted", cut | {"reason": HEADSET_OFF}))
+    assert line is not None and line["text"] == f"stage 1 string 2: {HEADSET_OFF}, reshot"
+    old = course_event(LogRecord(3.0, "string_faulted", cut | {"reshoot": False}))
+    assert old is not None and old["text"] == "stage 1 string 2: device fault, not reshot"

@@ -18,6 +18,7 @@ from physics.targets import TARGETS
 from range.cli.main import main
 from range.clock import MonotonicClock
 from range.runs.course import (
+    HEADSET_OFF,
     MUZZLE_HEIGHT_M,
     CourseConfig,
     CourseView,
@@ -25,7 +26,8 @@ from range.runs.course import (
     run_course,
     target_point,
 )
-from scoring.course import Deployment, Shot, score_attempt
+from range.runs.runlog import read_events
+from scoring.course import Deployment, Shot, rescore_attempt, score_attempt
 
 MINIMAL = """\
 id = "agency-test-v1"
@@ -361,7 +363,9 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
         search=[tmp_path], draw=draw,
     )  # fmt: skip
     try:
-        config = CourseConfig(course, find_shooter("qualified"), 0, override_by="Lt. Hale")
+        config = CourseConfig(
+            course, find_shooter("qualified"), 0, override_by="Lt. Hale", runs_dir=tmp_path
+        )
         result = run_course(config, live=live)
     finally:
         hands.join(timeout=30)
@@ -369,6 +373,13 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
         pistol.stop()
     assert result.reshot == [(0, 0)]
     assert any("device fault (P-0042)" in line for line in said)
+    # The log reads back in time order (the cut string's record is stamped when it was cut,
+    # not a second ahead, before the reshoot's start signal), and says why it was cut.
+    assert result.run_dir is not None
+    faulted = [r.data for r in read_events(result.run_dir) if r.kind == "string_faulted"]
+    assert faulted == [
+        {"stage": 0, "string": 0, "reshoot": True, "reason": "device fault (P-0042)"}
+    ]
     # Drawn throughout: STANDBY before each start signal, GO after it, and STANDBY frames while
     # the cable was out (the runtime is never left without a frame).
     phases = [phase for phase, _, _ in drawn]
@@ -378,6 +389,118 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
     assert [s.zone for s in result.shots] == [best] * 3  # the reshoot's, not the cut string's
     assert result.score.hits == 3 and result.score.passed
     assert result.calibration[0]["reason"].endswith("used on the override of Lt. Hale")
+
+
+TWO_STRINGS = LIVE_COURSE.replace(
+    "par_time_s = 5.0 }]",
+    'par_time_s = 5.0 },\n  { distance_yd = 5.0, start = "ready", rounds = 3, par_time_s = 5.0 }]',
+)
+
+
+def test_a_live_string_cut_by_the_headset_coming_off_is_reshot(tmp_path: Path) -> None:
+    """Issue 16: taking the headset off (the OpenXR session leaves FOCUSED: here a fake
+    `focused`) during a string stops the range timer like a device fault: the officer is told
+    the string will be reshot, a round fired meanwhile is not counted, the lane holds until the
+    headset is back on, and the string is reshot once; the log says why, so a rescore of it
+    agrees. Off during the next string's STANDBY, it only holds that string's start."""
+    path = tmp_path / "live-headset-v1.toml"
+    path.write_text(TWO_STRINGS)
+    course = find_course(str(path))
+    string = course.stages[0].strings[0]
+    clock = MonotonicClock()
+    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
+    aim = Pose(tuple(muzzle), look_rotation(np.asarray(target_point(course, string)) - muzzle))
+    pistol = PistolEmulator("P-0044", clock, directory=tmp_path)
+    pistol.magazine_in, pistol.rounds, pistol.chambered = True, 12, True
+    port = pistol.start()
+    pistol.run_free()
+    calls: queue.Queue[str] = queue.Queue()
+    said: list[str] = []
+    off = {"mid-string": False, "standby": False}  # why the headset is off now
+    looks_off = [0]  # frames that found it off, between strings
+
+    def fire(rounds: int) -> None:
+        for _ in range(rounds):
+            pistol.press_trigger()
+            time.sleep(0.05)
+            pistol.release_trigger()
+            time.sleep(0.1)
+
+    def officer() -> None:
+        # The first string: one round, the headset off, one round while it is off; the
+        # reshoot, and the second string (its start held once): three rounds each.
+        for rounds in (1, 3, 3):
+            while calls.get(timeout=20) != "BEEP":
+                pass
+            fire(rounds)
+            if rounds == 1:
+                while not calls.get(timeout=20).startswith("headset off: stage 1 string 1"):
+                    pass
+                fire(1)
+
+    def say(line: str) -> None:
+        said.append(line)
+        calls.put(line)
+        if line == "shot while the headset is off: not counted":
+            off["mid-string"] = False  # back on once that round was heard
+        if line == "STANDBY" and said[-2].startswith("stage 1 string 2") and not looks_off[0]:
+            off["standby"] = True
+
+    drawn_off: list[str] = []  # the phase of each frame drawn with the headset off
+
+    def draw(view: CourseView) -> None:
+        if any(off.values()):
+            drawn_off.append(view.phase)
+        # Off after the first string's first round has been scored, once.
+        fired = [r for r in view.records if r.kind == "shot" and r.data["string"] == 0]
+        if (
+            view.phase == "go"
+            and fired
+            and not any(r.kind == "string_faulted" for r in view.records)
+        ):
+            off["mid-string"] = True
+
+    def focused() -> bool:
+        if off["standby"]:
+            looks_off[0] += 1
+            off["standby"] = looks_off[0] < 10
+        return not any(off.values())
+
+    hands = threading.Thread(target=officer)
+    hands.start()
+    live = LiveRange(
+        [port], HeldStill(clock, aim), clock, say, np.random.default_rng(0), (0.1, 0.2),
+        search=[tmp_path], draw=draw, focused=focused,
+    )  # fmt: skip
+    try:
+        config = CourseConfig(
+            course, find_shooter("qualified"), 0, override_by="Lt. Hale", runs_dir=tmp_path
+        )
+        result = run_course(config, live=live)
+    finally:
+        hands.join(timeout=30)
+        pistol.stop_free_running()
+        pistol.stop()
+    assert result.reshot == [(0, 0)], said
+    assert "headset off: stage 1 string 1 will be reshot" in said
+    assert "headset off: the next string starts once it is back on" in said
+    assert sum(line == "BEEP" for line in said) == 3, said
+    assert sum(line.startswith("stage 1 string 2") for line in said) == 2, said
+    # The range timer stood while the headset was off: STANDBY drawn throughout, never GO.
+    assert drawn_off and set(drawn_off) == {"standby"}, drawn_off
+    best = max(TARGETS[course.target].zones, key=lambda z: z.points).name
+    # The reshoot's rounds and the second string's: not the cut string's, nor the one fired
+    # with the headset off.
+    assert [(s.string, s.zone) for s in result.shots] == [(0, best)] * 3 + [(1, best)] * 3
+    assert result.score.complete and result.score.hits == 6
+    # The log says why the string was cut; rescored from it, the attempt scores the same.
+    assert result.run_dir is not None
+    records = read_events(result.run_dir)
+    faulted = [r.data for r in records if r.kind == "string_faulted"]
+    assert faulted == [
+        {"stage": 0, "string": 0, "reshoot": True, "reason": HEADSET_OFF},
+    ]
+    assert rescore_attempt(course, records).as_json() == result.score.as_json()
 
 
 def test_a_live_course_needing_a_taser_is_refused_without_one(tmp_path: Path) -> None:

@@ -688,6 +688,28 @@ def test_a_crashed_attempt_is_resumed_from_the_string_it_cut(
     assert f"no attempt in progress with id {attempt}" in _err(capsys)
 
 
+def test_the_score_sheet_says_what_cut_a_reshot_string() -> None:
+    """A round of a string that was cut and reshot counts nothing, and its note says what cut
+    it (the `string_faulted` record's reason: here the headset taken off); a record from
+    before reasons were kept reads as a device fault."""
+    from range.records.exports import score_sheet
+    from range.runs.course import HEADSET_OFF
+
+    shot = {"kind": "shot", "stage": 0, "string": 0, "zone": "5", "points": 5}
+    cut = {"kind": "string_faulted", "stage": 0, "string": 0, "reshoot": True}
+    shots = [shot | {"t_s": 0.8}, cut | {"reason": HEADSET_OFF}, shot | {"t_s": 0.9}]
+    row = {"course": "fbi-pistol-2019-v1", "detail": json.dumps({"shots": shots, "score": {}})}
+    lines, total = score_sheet(row)
+    assert [(line.points, line.note) for line in lines] == [
+        (0, f"string cut: {HEADSET_OFF}; reshot"),
+        (5, ""),
+    ]
+    assert total == 5
+    del shots[1]["reason"]
+    lines, _ = score_sheet(row | {"detail": json.dumps({"shots": shots, "score": {}})})
+    assert lines[0].note == "string cut by a device fault: reshot"
+
+
 def test_a_weapon_is_qualified_by_any_valid_course_firing_it(tmp_path: Path) -> None:
     from range.records.exports import by_weapon
 

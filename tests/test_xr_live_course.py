@@ -20,17 +20,20 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 from xr_sandbox import MonadoSandbox, XRLane, bench_mount, save_calibrated_profiles
 
-from drills.course import load_course
+from drills.course import Course, load_course
 from physics.pose import Pose
 from physics.targets import TARGETS
 from physics.units import IN_M
-from range.runs.course import target_point
+from range.runs.course import HEADSET_OFF, target_point
+from range.runs.runlog import read_events
+from scoring.course import rescore_attempt
 
 PROJECT = Path(__file__).resolve().parent.parent
 WORK = PROJECT / ".cache" / "test-xr-live-course"  # inside the project: the chroot sees it
@@ -123,6 +126,7 @@ def tap(headset, eye, framebuffer, mvp):
         "wire_pixels": wires,
         "stage": view.stage, "string": view.string, "phase": view.phase, "t_rel": view.t_rel,
         "cue": headset.cue, "distance_m": d, "markers": headset._markers,
+        "state": headset.session.state, "now_s": view.now_s,
         "cue_rgb": pixel(image, mvp, headset.cue_at.position_m) if headset.cue_at else None,
         "paper_top": int(rows.min()) if rows.size else None,
         "paper_left": int(cols.min()) if cols.size else None,
@@ -188,6 +192,21 @@ def _area(sample: dict[str, object], half_w_m: float, half_h_m: float, d: float)
     return float(abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))) / 2)
 
 
+def _trackers(course: Course) -> dict[str, Pose]:
+    """Where the officer holds the replica for each string ("stage,string"): aimed at its
+    target from HELD_AHEAD, on the bench mount the profiles were calibrated on."""
+    mount = bench_mount()
+    trackers: dict[str, Pose] = {}
+    for i, stage in enumerate(course.stages):
+        for j, string in enumerate(stage.strings):
+            aim = np.subtract(target_point(course, string), HELD_AHEAD)
+            held = mount.aim((float(aim[0]), float(aim[1]), float(aim[2])))
+            trackers[f"{i},{j}"] = Pose(
+                tuple(np.add(held.tracker.position_m, HELD_AHEAD)), held.tracker.orientation
+            )
+    return trackers
+
+
 @pytest.fixture
 def lane(monado_remote: MonadoSandbox, tmp_path: Path) -> Iterator[XRLane]:
     with XRLane(WORK, tmp_path) as lane:
@@ -199,19 +218,10 @@ def test_a_live_course_is_drawn_in_the_headset(monado_remote: MonadoSandbox, lan
     course_file = WORK / "live-drawn-v1.toml"
     course_file.write_text(COURSE)
     course = load_course(course_file)
-    mount = bench_mount()
     profiles = WORK / "profiles"
     bore = save_calibrated_profiles(profiles)
     pistol.magazine_in, pistol.rounds, pistol.chambered = True, 9, True  # loaded and made ready
-    # Where the officer holds the replica for each string: aimed at its target from HELD_AHEAD.
-    trackers: dict[str, Pose] = {}
-    for i, stage in enumerate(course.stages):
-        for j, string in enumerate(stage.strings):
-            aim = np.subtract(target_point(course, string), HELD_AHEAD)
-            held = mount.aim((float(aim[0]), float(aim[1]), float(aim[2])))
-            trackers[f"{i},{j}"] = Pose(
-                tuple(np.add(held.tracker.position_m, HELD_AHEAD)), held.tracker.orientation
-            )
+    trackers = _trackers(course)
     muzzles = {
         k: [list(bore.muzzle(p).position_m), list(bore.muzzle(p).orientation)]
         for k, p in trackers.items()
@@ -318,3 +328,117 @@ def test_a_live_course_is_drawn_in_the_headset(monado_remote: MonadoSandbox, lan
     assert len(shots) == 4
     assert samples[-1]["markers"] == len(shots) + len(probes), samples[-1]
     assert result["qualification"] is not None
+
+
+# One pistol string, its par long enough for another application to start during it.
+HEADSET_OFF_COURSE = f"""
+id = "live-headset-off-v1"
+version = 1
+title = "Live course: the headset taken off during a string"
+source = "tests/test_xr_live_course.py: the headset off during a live string"
+target = "qit99"
+pass_mark = {{ hits = 2 }}
+
+[[stages]]
+name = "pistol"
+strings = [{{ distance_yd = {NEAR_YD}, start = "ready", rounds = 2, par_time_s = 10.0 }}]
+"""
+# A second application: Monado gives it the focus while it runs, and ours leaves FOCUSED (what
+# taking the headset off does), as tests/test_xr_live_drill.py's drill pause test does it.
+OTHER = r"""
+from range.review.render import Scene
+from range.xr.headset import run_headset
+scene = Scene()
+scene.lane(10.0, 4.0)
+run_headset(scene, 90)
+"""
+
+
+def test_a_live_string_is_reshot_when_the_headset_comes_off(
+    monado_remote: MonadoSandbox, lane: XRLane
+) -> None:
+    """Issue 16: the session leaving FOCUSED during a live string cuts it like a device fault:
+    the officer is told it will be reshot, the range timer stops (STANDBY drawn while the
+    focus is away, a round fired meanwhile not counted), the lane waits until FOCUSED again and
+    the string is reshot once; the log says why, and rescoring it gives the attempt's score."""
+    rig, pistol = lane.rig, lane.pistol
+    course_file = WORK / "live-headset-off-v1.toml"
+    course_file.write_text(HEADSET_OFF_COURSE)
+    course = load_course(course_file)
+    profiles = WORK / "profiles"
+    save_calibrated_profiles(profiles)
+    pistol.magazine_in, pistol.rounds, pistol.chambered = True, 9, True
+    rig.move("right", _trackers(course)["0,0"])
+    frames = WORK / "frames.json"
+    command = monado_remote._in_chroot(
+        "-c", PLAY, "{}", str(frames),
+        "course", "run", str(course_file), "--port", str(pistol.port),
+        "--profiles", str(profiles), "--runs-dir", str(WORK / "runs"), "--json",
+        "--seed", "3",  # the range timer's STANDBY: 1.2 s, then 1.5 s
+    )  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+    )
+    assert process.stderr is not None and process.stdout is not None
+    said: list[str] = []
+    other: subprocess.Popen[str] | None = None
+
+    def fire(rounds: int) -> None:
+        for _ in range(rounds):
+            pistol.press_trigger()
+            time.sleep(0.1)
+            pistol.release_trigger()
+            time.sleep(0.2)
+
+    try:
+        for line in process.stderr:
+            said.append(line.rstrip())
+            if line.strip() == "BEEP" and other is None:
+                time.sleep(0.3)
+                pistol.draw()
+                pistol.set_safety(False)
+                fire(1)
+                # The headset comes off: another application takes the focus for a while.
+                other = subprocess.Popen(
+                    monado_remote._in_chroot("-c", OTHER),
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                )  # fmt: skip
+            elif line.startswith("headset off: stage 1 string 1"):
+                fire(1)  # with the headset off: not counted
+            elif line.strip() == "BEEP":
+                time.sleep(0.3)
+                fire(2)  # the reshoot
+        out = process.stdout.read()
+        assert process.wait(timeout=60) == 0, "\n".join(said[-40:])
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if other is not None:
+            other.wait(timeout=60)
+    assert other is not None and other.returncode == 0, other.stderr and other.stderr.read()
+    result = json.loads(out)
+    at = said.index("headset off: stage 1 string 1 will be reshot")
+    assert "shot while the headset is off: not counted" in said[at:], said
+    assert "headset on" in said[at:] and sum(line == "BEEP" for line in said) == 2, said
+    # Meanwhile the runtime shows our session nothing (it asks for no frames); the frames drawn
+    # either side of the pause are seconds apart: the cut string's GO before, STANDBY (amber)
+    # after, as the headset goes back on (the cut string is not timed on).
+    samples = json.loads(frames.read_text())
+    before, after = max(pairwise(samples), key=lambda pair: pair[1]["now_s"] - pair[0]["now_s"])
+    gap = after["now_s"] - before["now_s"]
+    shown = [before["phase"], after["phase"], after["cue"]]
+    assert gap > 1.0 and shown == ["go", "standby", "STANDBY"], (gap, before, after)
+    # The log: the cut string's round, the string_faulted saying why (stamped once the focus was
+    # back), and the reshoot's two rounds; only those two are scored, and a rescore agrees.
+    run_dir = next((WORK / "runs").glob("*/events.jsonl")).parent
+    records = read_events(run_dir)
+    kinds = [r.kind for r in records if r.kind in ("string_started", "shot", "string_faulted")]
+    assert kinds == [
+        "string_started", "shot", "string_faulted", "string_started", "shot", "shot",
+    ], kinds  # fmt: skip
+    faulted = next(r for r in records if r.kind == "string_faulted")
+    assert faulted.data == {"stage": 0, "string": 0, "reshoot": True, "reason": HEADSET_OFF}
+    cut = next(r for r in records if r.kind == "shot")
+    assert faulted.t - cut.t > 1.0  # held while the other application had the focus
+    assert result["reshot"] == [[0, 0]] and result["score"]["hits"] == 2, result
+    assert json.loads(json.dumps(rescore_attempt(course, records).as_json())) == result["score"]

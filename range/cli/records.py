@@ -496,12 +496,16 @@ def _live(
         with ExitStack() as stack:
             source: TrackedPoses
             draw: Callable[[CourseView], None] | None = None
+            focused: Callable[[], bool]
             if args.headless:
                 from range.xr.runtime import OpenXRPoses
 
                 poses = stack.enter_context(OpenXRPoses(hand=args.hand, clock=clock))
                 poses.focused()
                 source = poses
+
+                def focused() -> bool:  # as a live drill asks a pose-only session
+                    return poses.pump(0.0) == "FOCUSED"
             else:
                 from range.xr.lane import LaneHeadset
                 from range.xr.session import HeadsetSession
@@ -514,10 +518,11 @@ def _live(
                     window = stack.enter_context(LiveMirror())
                     session.make_current()
                 headset = LaneHeadset(session, tap=tap, mirror=window).wait_focused()
-                source, draw = headset, headset.course_frame
+                source, draw, focused = headset, headset.course_frame, headset.focused
             timer = np.random.default_rng(args.seed)
             voice = sound.timer_voice(say, player)
-            live = LiveRange(args.port, source, clock, voice, timer, draw=draw)
+            # The headset taken off cuts the string under way (reshot) and holds the next one.
+            live = LiveRange(args.port, source, clock, voice, timer, draw=draw, focused=focused)
             return run_course(
                 config, records=records, badge=args.badge, live=live, resume=args.resume
             )

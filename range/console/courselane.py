@@ -124,7 +124,8 @@ def course_event(record: LogRecord) -> dict[str, Any] | None:
     elif record.kind == "deployment":
         text = f"{where}: {d['t_s']:.2f} s, {'effective' if d['effective'] else d['reason']}"
     elif record.kind == "string_faulted":
-        text = f"{where}: device fault, {'reshot' if d.get('reshoot') else 'not reshot'}"
+        cut_by = d.get("reason") or "device fault"
+        text = f"{where}: {cut_by}, {'reshot' if d.get('reshoot') else 'not reshot'}"
     elif record.kind == "attempt_ended":
         text = f"{d['points']} points, {'passed' if d['passed'] else 'failed'}"
     else:

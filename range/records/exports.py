@@ -304,7 +304,8 @@ _LATE_TOLERANCE_S: float = float(
 def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
     """Every shot of a qualification record with the points it counted, so the sheet adds up
     to the recorded score: late shots score as the course says (a miss or void), rounds
-    beyond a string's count and strings reshot after a device fault count nothing. Returns
+    beyond a string's count and strings reshot after a cut (a device fault, the headset taken
+    off, a crash: the note says which) count nothing. Returns
     the lines and their total (None when the course cannot be found to judge lateness)."""
     from drills.course import Course
 
@@ -321,9 +322,12 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
         course = None
     entries = list(enumerate(detail["shots"]))
     reshot: dict[tuple[int, int], int] = {}  # string -> position of its last fault
+    cut_by: dict[tuple[int, int], str] = {}  # string -> what cut it (its record's reason)
     for pos, rec in entries:
         if rec.get("kind") == "string_faulted":
             reshot[(rec["stage"], rec["string"])] = pos
+            if rec.get("reason"):
+                cut_by[(rec["stage"], rec["string"])] = str(rec["reason"])
     pending = {tuple(k) for k in detail.get("score", {}).get("reshoot", [])}
     notes: dict[int, tuple[int, str]] = {}
     fired: dict[tuple[int, int], int] = {}
@@ -334,7 +338,11 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
             notes[pos] = (0, "string left for a reshoot")
             continue
         if key in reshot and pos < reshot[key]:
-            notes[pos] = (0, "string cut by a device fault: reshot")
+            why = cut_by.get(key)
+            notes[pos] = (
+                0,
+                f"string cut: {why}; reshot" if why else "string cut by a device fault: reshot",
+            )
             continue
         if course is None:
             value = int(rec.get("points", 1 if rec.get("effective") else 0))

@@ -256,7 +256,8 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
         )
     elif not ended.data.get("complete", True):
         verdict = (
-            f"<b>{Outcome.INCOMPLETE}</b>: a string cut by a device fault is still to be"
+            f"<b>{Outcome.INCOMPLETE}</b>: a string interrupted twice (a device fault,"
+            " the headset taken off) is still to be"
             f" reshot ({ended.data['points']} points, {ended.data['hits']} hits so far)."
         )
     else:

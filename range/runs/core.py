@@ -190,6 +190,8 @@ class FaultPolicy:
     """A silent replica suspends the run (the caller freezes its clock and makes the outputs
     safe), is looked for by serial number on whatever port it is on now, and the run is faulted
     when it has not come back within `limit_s` of real time. One policy for drills and courses.
+    A live course also holds here while the headset is off (`wait_focused`); a live drill is
+    suspended by its engine instead (range/runs/drill.py `LiveDrill.focused`).
 
     `monotonic` is the real clock the limit is measured on (the cable is out in real time, even
     in a simulated run whose own clock is frozen)."""
@@ -235,6 +237,17 @@ class FaultPolicy:
             missing = [r for r in missing if r not in found]
         self.clear()
         return not missing
+
+    def wait_focused(self, focused: Callable[[], bool], between: Callable[[], None]) -> None:
+        """The headset is off (the OpenXR session left FOCUSED): hold the run until the officer
+        has it on again, however long that takes (taking it off is the officer's doing, not a
+        hardware fault: there is no limit; a range master ends the attempt with Ctrl-C and
+        resumes it later). A live course's string cut this way is reshot, as after a device
+        fault. `between` is called before each look: it draws a frame (the runtime reports the
+        session FOCUSED again only as frames are pumped), keeps the links alive, drains what
+        the replicas send meanwhile and paces the loop."""
+        while not focused():
+            between()
 
 
 # -- live hands ---------------------------------------------------------------------------------

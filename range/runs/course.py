@@ -4,7 +4,10 @@ The range timer gives each string a start signal; the shooter (a scripted profil
 officer with real replicas on the range) draws and fires; each round or cartridge goes through
 the replica, the serial link and PyBullet like a drill's. Shots after the par time are handled
 as the course says. A string that a device fault interrupts is reshot once the device is back:
-a peripheral fault is never scored as a failure.
+a peripheral fault is never scored as a failure. So is a string during which the officer takes
+the headset off (the OpenXR session leaves FOCUSED, `LiveRange.focused`): the range timer stops,
+the officer is told the string will be reshot, the lane holds until the headset is back on and
+the string is fired again; between strings, the headset off holds the next string's start.
 
 Live, with a headset, `LiveRange.draw` (range/xr/lane.py `LaneHeadset.course_frame`) is handed a
 `CourseView` every frame of the range timer and the strings, and the headset is the pose source
@@ -72,6 +75,9 @@ MUZZLE_HEIGHT_M = 1.4
 # A string stops this long after its par time, or when its last round is fired.
 OVERTIME_S = 2.0
 REPLUG_AFTER_S = 0.3  # the fault drill's cable is out this long
+# Why a string was cut, as its `string_faulted` record says (a device fault's names its replicas).
+HEADSET_OFF = "headset off (the OpenXR session is not focused)"
+TRACKING_LOST = "tracking lost at the shot"
 # A trigger's pose waits at most this long for a headset's pose stream to reach it (the stream
 # moves on only as frames are drawn): past it, the shot is untracked.
 POSE_WAIT_S = 0.5
@@ -250,6 +256,10 @@ class LiveRange:
     # With a headset: draws each frame of the range timer and the strings (range/xr/lane.py
     # `LaneHeadset.course_frame`, which is then also `poses`); None: a pose-only session.
     draw: Callable[[CourseView], None] | None = None
+    # Whether the officer has the headset on (the OpenXR session is FOCUSED), asked once a
+    # frame: while it says no, a string under way is cut and reshot, and the next string's
+    # start is held (`_hold_while_off`). None: never asked (a range with no headset session).
+    focused: Callable[[], bool] | None = None
 
 
 def run_course(
@@ -406,12 +416,14 @@ def run_course(
                 else:
                     assert live is not None
                     hands = LiveShooter(string, live.poses, profiles)
-                ok, t0 = _fire_string(
+                cut_by, t0 = _fire_string(
                     course, config, i, j, string, lane, hands, t0, log, result, physics_rng, live
                 )
-                if ok:
+                if cut_by is None:
                     break
-                log.emit(t0, "string_faulted", stage=i, string=j, reshoot=try_no == 0)
+                log.emit(
+                    t0, "string_faulted", stage=i, string=j, reshoot=try_no == 0, reason=cut_by
+                )
                 result.reshot.append((i, j))
                 result.shots = [s for s in result.shots if (s.stage, s.string) != (i, j)]
                 result.deployments = [
@@ -605,34 +617,85 @@ def aim_sigma_rad(string: CourseString, shooter: Shooter, round_index: int) -> f
     return sigma
 
 
+FIRED = (EventKind.SHOT_FIRED, EventKind.PROBES_FIRED)
+
+
 def _range_timer(
     live: LiveRange,
     lane: LiveLane,
+    faults: FaultPolicy,
     i: int,
     j: int,
     string: CourseString,
     show: Callable[[str, float], None],
 ) -> float:
     """Call the string, STANDBY for a random moment, then the start signal. Shots before it
-    are not the string's: they are drained and said."""
+    are not the string's: they are drained and said. While the headset is off, before the call
+    or during STANDBY, the start is held; once it is back on, the string is called again."""
     firearm = string.weapon in FIREARMS
     what = f"{string.rounds} rounds" if firearm else f"{string.cartridges} x {string.cartridge}"
-    live.say(
-        f"stage {i + 1} string {j + 1}: {string.weapon}, {string.distance_ft_value:g} ft, from"
-        f" {string.start.replace('_', ' ')}, {string.hands_text}, {what}, par"
-        f" {string.par_time_s:g} s"
-    )
-    live.say("STANDBY")
-    t0 = live.clock.now_s() + float(live.rng.uniform(*live.standby_s))
-    while live.clock.now_s() < t0:
-        early = [e for e in lane.poll() if e.kind in (EventKind.SHOT_FIRED, EventKind.PROBES_FIRED)]
-        if early:
-            live.say("shot before the start signal: not counted")
-        lane.service()
+    held = "headset off: the next string starts once it is back on"
+    while True:
+        _hold_while_off(live, lane, faults, show, live.clock.now_s(), held)
+        live.say(
+            f"stage {i + 1} string {j + 1}: {string.weapon}, {string.distance_ft_value:g} ft,"
+            f" from {string.start.replace('_', ' ')}, {string.hands_text}, {what}, par"
+            f" {string.par_time_s:g} s"
+        )
+        live.say("STANDBY")
+        t0 = live.clock.now_s() + float(live.rng.uniform(*live.standby_s))
+        while live.clock.now_s() < t0:
+            if any(e.kind in FIRED for e in lane.poll()):
+                live.say("shot before the start signal: not counted")
+            lane.service()
+            show("standby", t0)
+            if _headset_off(live):
+                break  # held above, then called again
+            lane.advance_to(min(t0, live.clock.now_s() + DT_S))
+        else:
+            live.say("BEEP")
+            return t0
+
+
+def _after_cut(live: LiveRange | None, t: float) -> float:
+    """When a cut string's `string_faulted` is logged: a simulated run's string time a second
+    on (the next string starts then); a live one's host time now, after the wait (the reshoot's
+    start signal follows it: a second ahead, a short hold would log it before that)."""
+    return t + 1.0 if live is None else live.clock.now_s()
+
+
+def _headset_off(live: LiveRange | None) -> bool:
+    """The officer has taken the headset off: the last frame found the session not FOCUSED."""
+    return live is not None and live.focused is not None and not live.focused()
+
+
+def _hold_while_off(
+    live: LiveRange | None,
+    lane: Lane | LiveLane,
+    faults: FaultPolicy,
+    show: Callable[[str, float], None],
+    t0: float,
+    said: str,
+) -> bool:
+    """While the headset is off: say `said` once, then hold the lane (the fault policy's
+    `wait_focused`) until it is back on, drawing STANDBY frames (string time from t0), keeping
+    the links alive, and draining what the replicas send (a shot fired meanwhile is said and
+    not counted). True if it held; False at once when the headset is on."""
+    if live is None or live.focused is None or not _headset_off(live):
+        return False
+    clock = live.clock
+
+    def between() -> None:
         show("standby", t0)
-        lane.advance_to(min(t0, live.clock.now_s() + DT_S))
-    live.say("BEEP")
-    return t0
+        lane.service()
+        if any(e.kind in FIRED for e in lane.poll()):
+            live.say("shot while the headset is off: not counted")
+        lane.advance_to(clock.now_s() + DT_S)
+
+    live.say(said)
+    faults.wait_focused(live.focused, between)
+    live.say("headset on")
+    return True
 
 
 def _fire_string(
@@ -648,9 +711,11 @@ def _fire_string(
     result: AttemptResult,
     physics_rng: np.random.Generator,
     live: LiveRange | None,
-) -> tuple[bool, float]:
+) -> tuple[str | None, float]:
     """Fire one string from its start signal at host time t0 (on a live range, the range
-    timer's). False if a device fault (a pulled cable, lost tracking) cut it."""
+    timer's). None when it was fired whole; else what cut it (a device fault such as a pulled
+    cable, lost tracking, the headset taken off), and it is reshot: every interruption takes
+    this one path and the one fault policy (range/runs/core.py `FaultPolicy`)."""
     distance_m = string.distance_ft_value * FT_M
     with RangeWorld(lane_length_m=max(distance_m + 5.0, 30.0)) as world:
         _add_scene(world, course)
@@ -665,8 +730,9 @@ def _fire_string(
         show = _viewer(course, i, j, string, distance_m, lane, hands, mover, log, live)
         if isinstance(hands, LiveShooter) and live is not None and live.draw is not None:
             hands.draw = lambda: show("go", t0)
+        faults = FaultPolicy(lane)
         if live is not None and isinstance(lane, LiveLane):
-            t0 = _range_timer(live, lane, i, j, string, show)
+            t0 = _range_timer(live, lane, faults, i, j, string, show)
         log.emit(
             t0,
             "string_started",
@@ -722,7 +788,7 @@ def _fire_string(
         end = t0 + hands.end_s
         fired = 0
         t = t0
-        faults = FaultPolicy(lane)
+        reshoot = f"headset off: stage {i + 1} string {j + 1} will be reshot"
         collector = TriggerCollector()  # a cartridge's probes read over two frames: one pull
         while t <= end:
             if mover is not None:
@@ -730,6 +796,9 @@ def _fire_string(
                 if isinstance(hands, ScriptedShooterHands):
                     hands.aim = aim  # the scripted shooter tracks the subject
             show("go", t0)
+            # The headset taken off stops the range timer here: held until it is back on.
+            if _hold_while_off(live, lane, faults, show, t0, reshoot):
+                return HEADSET_OFF, _after_cut(live, t)
             lane.advance_to(t)
             frame = lane_frame(lane, hands, t - t0)
             if frame.silent:
@@ -738,7 +807,7 @@ def _fire_string(
                     live.say(f"device fault ({names}): the string will be reshot")
                 faults.wait_back(frame.silent, lambda: show("standby", t0))
                 lane.poll()  # what a re-attached replica sends again belongs to the cut string
-                return False, t + 1.0
+                return f"device fault ({names})", _after_cut(live, t)
             for trigger in collector.feed(frame.events, lane.clock.now_s()):
                 if trigger.weapon is Weapon.TASER and trigger.event.probe != 0:
                     continue  # a TASER 10's second pull: the cartridge's other probe
@@ -747,14 +816,14 @@ def _fire_string(
                 if not muzzle.usable:
                     log.emit(trigger.host_time_s, "untracked_shot", stage=i, string=j)
                     if live is not None:
-                        live.say("tracking lost at the shot: the string will be reshot")
-                    return False, t + 1.0
+                        live.say(f"{TRACKING_LOST}: the string will be reshot")
+                    return TRACKING_LOST, _after_cut(live, t)
                 score(trigger, muzzle)
             if hands.done(t - t0, fired):
                 break
             t = round(t + DT_S, 9)
         hands.finish()
-    return True, t + 1.0  # a second between strings
+    return None, t + 1.0  # a second between strings
 
 
 def _viewer(
