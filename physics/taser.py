@@ -121,6 +121,11 @@ class ProbeImpact:
     # The point on the subject's unposed body (PathEnds.rest_point): where the probe stays
     # while the subject moves, so spreads across trigger pulls are measured on the body.
     body_point: tuple[float, float, float] | None = None
+    # The same point as the segment it lies on and its offset (metres) from that segment's
+    # joint in the segment's frame (RangeWorld.hit_anchor): a review keeps the probe's
+    # marker on the posed segment as the subject moves or falls.
+    segment: str | None = None
+    segment_offset_m: tuple[float, float, float] | None = None
 
     @property
     def on_subject(self) -> bool:
@@ -259,6 +264,7 @@ def fly_probes(
         region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
         gap = world.body(target).clothing_gap_in[region] if target and region else None
         zone = world.body(target).zones[region] if target and region else None
+        anchor = world.hit_anchor(ends, row)
         impacts.append(
             ProbeImpact(
                 probe=i,
@@ -273,6 +279,8 @@ def fly_probes(
                 clothing_gap_in=gap,
                 zone_of_subject=zone,
                 body_point=_body_point(ends, row),
+                segment=None if anchor is None else anchor[0],
+                segment_offset_m=None if anchor is None else anchor[1],
             )
         )
     return impacts

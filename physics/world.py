@@ -76,6 +76,21 @@ class PathEnds:
     # frame; NaN where the flight hit no subject. Two hits on one subject compare here as
     # points on the body, whatever the subject did between them (a TASER's spread).
     rest_point: NDArray[np.float64] | None = None
+    # The segment hit (index into the skeleton's segments, the same as its joint), -1 where
+    # the flight hit no subject: with `rest_point`, where the hit sits on the posed body
+    # (`segment_anchor`), so a review can keep its marker on a subject that moves or falls.
+    segment: NDArray[np.int64] | None = None
+
+
+def segment_anchor(
+    skeleton: Skeleton, segment: int, rest_point: NDArray[np.float64]
+) -> tuple[str, tuple[float, float, float]]:
+    """A hit on segment `segment` at `rest_point` (the rest body, PathEnds.rest_point) as the
+    segment's name and the offset (metres) from its joint in the segment's own frame: the
+    point the posed joint frame (R, p) carries to p + R @ offset, as the renderer's bones do."""
+    seg = skeleton.segments[segment]
+    x, y, z = (float(v) for v in np.asarray(rest_point) - skeleton.rest[seg.joint])
+    return seg.name, (x, y, z)
 
 
 def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -670,12 +685,13 @@ class RangeWorld:
 
     def _hits_on_bodies(
         self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
         """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
-        `link` (-1: the base), -1 where the body is not a subject; and each hit's point on the
-        subject's rest body (N, 3; NaN off subjects)."""
+        `link` (-1: the base), -1 where the body is not a subject; each hit's point on the
+        subject's rest body (N, 3; NaN off subjects); and the segment hit (-1 off subjects)."""
         out = np.full(len(uid), -1, dtype=np.int64)
         rest_out = np.full((len(uid), 3), np.nan)
+        seg_out = np.full(len(uid), -1, dtype=np.int64)
         for body_uid, subject_id in self._uid_subject.items():
             rows = np.nonzero(uid == body_uid)[0]
             if not len(rows):
@@ -690,7 +706,18 @@ class RangeWorld:
             rest = skeleton.rest[seg] + local
             out[rows] = region_codes(skeleton, seg, rest)
             rest_out[rows] = rest
-        return out, rest_out
+            seg_out[rows] = seg
+        return out, rest_out, seg_out
+
+    def hit_anchor(self, ends: PathEnds, row: int) -> tuple[str, tuple[float, float, float]] | None:
+        """Flight `row`'s hit on a subject as (segment name, offset from its joint in the
+        segment's frame, metres): `segment_anchor`; None when it hit no subject."""
+        if ends.segment is None or ends.rest_point is None or ends.segment[row] < 0:
+            return None
+        name = self._uid_subject.get(int(ends.target[row]))
+        if name is None:
+            return None
+        return segment_anchor(self._skeletons[name], int(ends.segment[row]), ends.rest_point[row])
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
@@ -784,9 +811,10 @@ class RangeWorld:
         target = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
         rest_point = np.full((n, 3), np.nan)
+        segment = np.full(n, -1, dtype=np.int64)
         target[flights] = uid[picked]
         point[flights] = hit_at[picked]
-        region[flights], rest_point[flights] = self._hits_on_bodies(
+        region[flights], rest_point[flights], segment[flights] = self._hits_on_bodies(
             uid[picked], link[picked], hit_at[picked]
         )
         end_k[flights] = ks[picked]
@@ -794,7 +822,7 @@ class RangeWorld:
         time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
         speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
         path = before[end_k, cols] + end_f * chord[end_k, cols]
-        return PathEnds(target, region, point, time, speed, path, rest_point)
+        return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def cast_moving(
         self,
@@ -862,6 +890,7 @@ class RangeWorld:
         hit_uid = np.full(n, -1, dtype=np.int64)
         hit_region = np.full(n, -1, dtype=np.int64)
         hit_rest = np.full((n, 3), np.nan)  # each first hit's point on the rest body
+        hit_seg = np.full(n, -1, dtype=np.int64)  # and its segment
         saved = {}
         for name in names:
             box = self.subject_box(name)
@@ -891,6 +920,7 @@ class RangeWorld:
                     hit_uid,
                     hit_region,
                     hit_rest,
+                    hit_seg,
                 )
         # Back to the trigger's poses without asking `motion` again.
         for name, (placed, frames, box) in saved.items():
@@ -911,6 +941,7 @@ class RangeWorld:
         target = frozen.target.copy()
         region = frozen.region.copy()
         rest_point = np.full((n, 3), np.nan)  # the frozen part meets no subject
+        segment = np.full(n, -1, dtype=np.int64)
         point[cols] = a + (b - a) * end_f[:, None]
         time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
         speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
@@ -918,7 +949,8 @@ class RangeWorld:
         target[cols] = hit_uid[cols]
         region[cols] = hit_region[cols]
         rest_point[cols] = hit_rest[cols]
-        return PathEnds(target, region, point, time, speed, path, rest_point)
+        segment[cols] = hit_seg[cols]
+        return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def _cast_subject(
         self,
@@ -937,15 +969,17 @@ class RangeWorld:
         hit_uid: NDArray[np.int64],
         hit_region: NDArray[np.int64],
         hit_rest: NDArray[np.float64],
+        hit_seg: NDArray[np.int64],
     ) -> None:
         """cast_moving's subject part for one subject: sub-chords `rows` (those `near` it
         for some flight) in time order, the subject posed at each evaluated sub-chord's middle
         time. Conservative advancement: where every flight still to test is a gap D from the
         subject's segment spheres, the sub-chords that cannot close it are skipped (the
         probe's path since that time plus the subject's motion, at most `max_speed_mps`, stays
-        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region` and `hit_rest` (the hit
-        on the rest body: the entry point found in the hit segment's rest frame, rest[j] +
-        R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already there."""
+        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region`, `hit_seg` (the segment)
+        and `hit_rest` (the hit on the rest body: the entry point found in the hit segment's
+        rest frame, rest[j] + R_j^T (p - pos_j)) where a flight's first hit comes earlier than
+        the one already there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
         skeleton = self._skeletons[name]
@@ -994,7 +1028,7 @@ class RangeWorld:
                     who = flights[fl[once]]
                     first[who], hit_f[who] = r, t_in[once]
                     hit_uid[who], hit_region[who] = uid, codes[once]
-                    hit_rest[who] = q[once]
+                    hit_rest[who], hit_seg[who] = q[once], sg[order][once]
             gaps = gap.min(axis=1).reshape(w, f)
             # Sub-chord j > r can touch the subject (posed at j's middle) only once the path
             # from sub-chord r's start to j's end plus the subject's motion from r's middle
