@@ -228,15 +228,19 @@ def fly_volley(
     rng: np.random.Generator,
     motion: Motion | None = None,
     max_speed_mps: float = MAX_SUBJECT_SPEED_MPS,
+    clip_subjects: bool = False,
 ) -> Volley:
     """Fly the probes of N trigger pulls at once (the Monte Carlo path). With `motion`, the
     subjects move during the flight: `motion(t, subjects)` poses them `t` seconds after the
-    trigger (RangeWorld.cast_moving)."""
+    trigger (RangeWorld.cast_moving). `clip_subjects`: still subjects clipped in numpy
+    (RangeWorld.cast_paths; a big batch's fast path)."""
     starts, directions = probe_launch(cartridge, origins, rotations, rng)
     plan = flight_plan(cartridge)
     points, speeds = plan.flights(starts, directions)
     if motion is None:
-        ends = world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m)
+        ends = world.cast_paths(
+            points, plan.times_s, speeds, cartridge.reach_m, clip_subjects=clip_subjects
+        )
     else:
         ends = world.cast_moving(
             points, plan.times_s, speeds, motion, max_speed_mps, cartridge.reach_m
