@@ -49,7 +49,7 @@ _SUBJECT_GROUP = 1 << 6
 _NOT_SUBJECTS = -1 & ~_SUBJECT_GROUP
 # Sub-chords after the one a moving cast poses a subject for, tested against that pose in the
 # same batch (a look-ahead: those whose gap exceeds the subject's motion since need no pose).
-WINDOW = 16
+WINDOW = 8
 
 
 REGIONS = list(Region)
@@ -224,6 +224,51 @@ def _rays_cross_boxes(
     leave = np.where(flat, np.inf, np.maximum(t1, t2)).min(axis=2)
     meets = (flat <= inside).all(axis=2) & (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0))
     return np.asarray(meets.any(axis=0))
+
+
+_SUB_CHORDS: dict[
+    tuple[bytes, float, float],
+    tuple[
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+    ],
+] = {}
+
+
+def _sub_chords(
+    times_s: NDArray[np.float64], max_speed_mps: float, tolerance_m: float
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]:
+    """cast_moving's cut of a flight's chords into sub-chords, per flight plan (its sample
+    times) and bound: each sub-chord's chord and fraction along it (M,), the sub-chords' end
+    times (M + 1,), middle times (M,) and how far a subject may have moved since the first
+    time by each one's end, plus the tolerance (M,). A drill's cartridge flies one plan, so
+    this is computed once (a precomputed table, like the trajectory's) and kept."""
+    key = (times_s.tobytes(), float(max_speed_mps), float(tolerance_m))
+    cached = _SUB_CHORDS.get(key)
+    if cached is not None:
+        return cached
+    dt = np.diff(times_s)
+    subs = np.maximum(1, np.ceil(max_speed_mps * dt / tolerance_m)).astype(int)
+    chord_of = np.repeat(np.arange(len(dt)), subs)
+    frac = np.concatenate([np.arange(1, m + 1) / m for m in subs])
+    t_fine = np.concatenate([times_s[:1], times_s[chord_of] + dt[chord_of] * frac])
+    mid_t = (t_fine[:-1] + t_fine[1:]) / 2
+    grow = max_speed_mps * (t_fine[1:] - float(times_s[0])) + tolerance_m
+    if len(_SUB_CHORDS) > 64:  # a few cartridges and loads; bound it anyway
+        _SUB_CHORDS.clear()
+    for shared in (chord_of, frac, t_fine, mid_t, grow):
+        shared.setflags(write=False)  # handed to every cast of the plan
+    _SUB_CHORDS[key] = (chord_of, frac, t_fine, mid_t, grow)
+    return _SUB_CHORDS[key]
 
 
 class RangeWorld:
@@ -1027,29 +1072,20 @@ class RangeWorld:
         `times_s[0]`, without calling `motion` again. A subject hit's point on the rest body
         (`PathEnds.rest_point`) is where the sub-chord enters the hull, in that rest frame."""
         self._require()
-        k_chords, n = points.shape[0] - 1, points.shape[1]
+        n = points.shape[1]
         t0 = float(times_s[0])
         names = list(self._subjects)
         motion(t0, frozenset(names))
         frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
-        dt = np.diff(times_s)
-        subs = np.maximum(1, np.ceil(max_speed_mps * dt / tolerance_m)).astype(int)
-        f = [np.arange(1, m + 1) / m for m in subs]
-        chord_of = np.repeat(np.arange(k_chords), subs)
-        frac = np.concatenate(f)
-        t_fine = np.concatenate([times_s[:1], times_s[chord_of] + dt[chord_of] * frac])
-        fine = np.concatenate(
-            [
-                points[:1],
-                points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None],
-            ]
+        chord_of, frac, t_fine, mid_t, grow = _sub_chords(times_s, max_speed_mps, tolerance_m)
+        fine = np.empty((len(t_fine), n, 3))
+        fine[0] = points[0]
+        fine[1:] = (
+            points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None]
         )
-        s_fine = np.concatenate(
-            [
-                speeds[:1],
-                speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None],
-            ]
-        )
+        s_fine = np.empty((len(t_fine), n))
+        s_fine[0] = speeds[0]
+        s_fine[1:] = speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None]
         starts, stops = fine[:-1], fine[1:]
         m_chords = len(starts)
         chord = np.sqrt(((stops - starts) ** 2).sum(axis=2))
@@ -1060,7 +1096,6 @@ class RangeWorld:
         # A subject can only be hit before the flight ends on the rest of the world.
         live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
-        mid_t = (t_fine[:-1] + t_fine[1:]) / 2
 
         first = np.full(n, m_chords)  # the sub-chord of each flight's first subject hit
         hit_f = np.ones(n)
@@ -1069,16 +1104,18 @@ class RangeWorld:
         hit_rest = np.full((n, 3), np.nan)  # each first hit's point on the rest body
         hit_seg = np.full(n, -1, dtype=np.int64)  # and its segment
         saved = {}
-        for name in names:
-            box = self.subject_box(name)
+        boxes = np.array([self.subject_box(name) for name in names])  # (S, 2, 3)
+        # Every subject's box at the trigger grown by its motion since, all at once: (S, M, N).
+        g = grow[:, None, None]
+        in_box = (
+            (lo[None] <= boxes[:, None, None, 1] + g).all(-1)
+            & (hi[None] >= boxes[:, None, None, 0] - g).all(-1)
+            & live[None]
+        )
+        for s_index, name in enumerate(names):
+            box = boxes[s_index]
             saved[name] = (self._placement[name], self.subject_frames(name), box)
-            grow = max_speed_mps * (t_fine[1:] - t0) + tolerance_m  # (M,)
-            near = (
-                live
-                & (np.arange(m_chords)[:, None] < first[None, :])
-                & (lo <= box[1] + grow[:, None, None]).all(-1)
-                & (hi >= box[0] - grow[:, None, None]).all(-1)
-            )
+            near = in_box[s_index] & (np.arange(m_chords)[:, None] < first[None, :])
             rows = np.nonzero(near.any(axis=1))[0]
             if len(rows):
                 self._cast_subject(
@@ -1227,6 +1264,22 @@ class RangeWorld:
             if nxt < stop:
                 clear = (gaps[nxt - r :, still] > motion_m[nxt - r - 1 : w - 1, None]).all(axis=1)
                 nxt += int(np.argmin(clear)) if not clear.all() else len(clear)
+            if nxt >= stop and nxt < m_chords:
+                # Past the window: the same look-ahead against the segments' spheres alone,
+                # over every later sub-chord near the subject (a probe that has flown past
+                # needs no more poses to show it cannot come back).
+                later, fl = np.nonzero(near[nxt:, live_f])
+                if not len(later):
+                    return
+                rows, cols = later + nxt, live_f[fl]
+                reach = _segment_distance(
+                    starts[rows, cols][:, None, :], stops[rows, cols][:, None, :], world_c[None]
+                )
+                bound = max_speed_mps * (mid_t[rows] - mid_t[r])
+                close = (reach - radius).min(axis=1) <= bound
+                if not close.any():
+                    return
+                nxt = int(rows[close].min())
             r = nxt
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
