@@ -20,7 +20,14 @@ from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
-from physics.world import REGIONS, Motion, PathEnds, RangeWorld
+from physics.world import (
+    MOVING_TOLERANCE_M,
+    REGIONS,
+    Motion,
+    PathEnds,
+    RangeWorld,
+    sub_chord_plan,
+)
 
 # The package's own data, found beside this module and never through the import path: under
 # `python -m`, a `physics/` folder in the current directory shadows the package's name.
@@ -195,10 +202,12 @@ def flight_plan(cartridge: Cartridge) -> SampledFlights:
 
 
 def prepare(cartridge_ids: list[str]) -> None:
-    """Build the trajectory tables of these cartridges now (before a drill starts), so that
-    the first deployment of each costs no more inside a frame than any other."""
+    """Build the trajectory tables of these cartridges now (before a drill starts), and their
+    flights' sub-chord times for moving subjects (RangeWorld.cast_moving), so that the first
+    deployment of each costs no more inside a frame than any other."""
     for cartridge_id in cartridge_ids:
-        flight_plan(cartridge(cartridge_id))
+        plan = flight_plan(cartridge(cartridge_id))
+        sub_chord_plan(plan.times_s, MAX_SUBJECT_SPEED_MPS, MOVING_TOLERANCE_M)
 
 
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path

@@ -226,6 +226,8 @@ def _rays_cross_boxes(
     return np.asarray(meets.any(axis=0))
 
 
+# cast_moving's default: a subject moves at most this far during one sub-chord.
+MOVING_TOLERANCE_M = 0.005
 _SUB_CHORDS: dict[
     tuple[bytes, float, float],
     tuple[
@@ -238,7 +240,7 @@ _SUB_CHORDS: dict[
 ] = {}
 
 
-def _sub_chords(
+def sub_chord_plan(
     times_s: NDArray[np.float64], max_speed_mps: float, tolerance_m: float
 ) -> tuple[
     NDArray[np.int64],
@@ -1054,7 +1056,7 @@ class RangeWorld:
         motion: Motion,
         max_speed_mps: float,
         reach_m: float = np.inf,
-        tolerance_m: float = 0.005,
+        tolerance_m: float = MOVING_TOLERANCE_M,
     ) -> PathEnds:
         """`cast_paths` against subjects that move during the flight: `motion(t, subjects)`
         poses those subjects at time t (seconds on the flight's clock, `times_s`; the others
@@ -1077,7 +1079,7 @@ class RangeWorld:
         names = list(self._subjects)
         motion(t0, frozenset(names))
         frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
-        chord_of, frac, t_fine, mid_t, grow = _sub_chords(times_s, max_speed_mps, tolerance_m)
+        chord_of, frac, t_fine, mid_t, grow = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
         fine = np.empty((len(t_fine), n, 3))
         fine[0] = points[0]
         fine[1:] = (
