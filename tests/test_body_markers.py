@@ -26,7 +26,9 @@ from physics.pose import Pose, look_rotation
 from physics.taser import cartridge, fly_probes
 from physics.units import FT_M
 from physics.world import RangeWorld
-from range.review.effects import WIRE_RGB
+from range.console.pages import state_at
+from range.console.view import live_image, subject_placement
+from range.review.effects import WIRE_RGB, on_posed_body
 from range.review.mirror import Playback
 from range.review.render import Renderer, view_projection
 from range.runs.drill import RunConfig, run_drill
@@ -207,3 +209,28 @@ def test_the_segment_and_offset_carry_back_to_the_hit_point() -> None:
         at = frames.position[j] + frames.rotation[j] @ strikes[0].segment_offset_m
         assert np.allclose(at, strikes[0].point, atol=1e-6)
     assert checked[False] >= 3 and checked[True] >= 3, checked
+
+
+def test_the_consoles_view_keeps_the_markers_on_the_falling_subject(
+    locked_up: tuple[Drill, list[LogRecord]],
+) -> None:
+    """The console's view of a saved run (`state_at`, `live_image`) poses the subject as the
+    replay does and draws each marker on the segment it struck."""
+    drill, records = locked_up
+    down = next(r.t for r in records if r.kind == "incapacitation_started")
+    state = state_at(records, drill, down + 0.45)
+    subject = state["subjects"][0]
+    assert subject["clip"] == "fall"
+    on_body = [i for i in state["impacts_m"] if i.get("segment")]
+    assert len(on_body) == 2
+    placed = subject_placement(state, subject)
+    camera = _side_camera(records)
+    with Renderer(W, H) as renderer:
+        live_image(renderer, state, "officer")  # the view's own scene, seen from the side:
+        image = renderer.render(camera, FOV)
+        yellow = _yellow(image)
+        for impact in on_body:
+            at = on_posed_body(*placed, impact["segment"], tuple(impact["segment_offset_m"]))
+            assert np.linalg.norm(np.subtract(at, impact["point_m"])) > 0.1  # he went down
+            assert _nearest(yellow, renderer.project(camera, at, FOV)) <= 4.0
+            assert _nearest(yellow, renderer.project(camera, impact["point_m"], FOV)) > 6.0

@@ -29,7 +29,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drills.log import LogRecord
-from physics.pose import Pose, quat_to_matrix
+from physics.body import SubjectBody
+from physics.human import SEGMENTS, HumanPose
+from physics.pose import Pose, quat_to_matrix, yaw_quat
 from range.review.render import COLOURS, Renderer, Scene
 
 XYZ = tuple[float, float, float]
@@ -298,6 +300,24 @@ def draw_impacts(
     on the posed body instead: `BodyMarkers`)."""
     for n, impact in enumerate(impacts):
         draw_impact(scene, impact, marker_m, marker=n not in on_bodies)
+
+
+def on_posed_body(
+    body: SubjectBody,
+    pose: HumanPose | None,
+    feet: XYZ,
+    yaw_rad: float,
+    segment: str,
+    offset_m: XYZ,
+) -> XYZ:
+    """Where `offset_m` on `segment` of `body` lies in the world with the body in `pose` (its
+    stance's when None), feet at `feet` facing `yaw_rad`: the same transform the renderer's
+    bones apply (a scene drawn without a renderer's rigs: the console's view)."""
+    posed = body.posed(pose)
+    j = SEGMENTS.index(segment)
+    yaw = quat_to_matrix(yaw_quat(yaw_rad))
+    local = posed.position[j] + posed.rotation[j] @ np.asarray(offset_m)
+    return _xyz(np.asarray(feet) + yaw @ local)
 
 
 class BodyMarkers:
