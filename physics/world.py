@@ -192,14 +192,21 @@ def _clip_distances(
     return hit, t_in, np.minimum(sa, sb).max(axis=1)
 
 
-def _segment_distance(
-    a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]
+def _sphere_gaps(
+    a: NDArray[np.float64],
+    d: NDArray[np.float64],
+    dd: NDArray[np.float64],
+    c: NDArray[np.float64],
+    radius: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Distance from points `c` to segments a -> b (broadcast over leading axes, last axis 3)."""
-    d = b - a
-    t = ((c - a) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-30)
-    t = np.minimum(np.maximum(t, 0.0), 1.0)
-    return np.asarray(np.sqrt(((a + d * t[..., None] - c) ** 2).sum(-1)))
+    """(R, J) distances from R segments a -> a + d ((R, 3); dd = |d|^2, at least 1e-30) to J
+    spheres (centres c (J, 3), radii (J,)), negative inside; the segments' own products are
+    computed once per cast (cast_moving), and the passes over (R, J, 3) are few."""
+    ac = c[None, :, :] - a[:, None, :]  # (R, J, 3)
+    t = np.einsum("rjk,rk->rj", ac, d) / dd[:, None]
+    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
+    ac -= d[:, None, :] * t[:, :, None]
+    return np.asarray(np.sqrt(np.einsum("rjk,rjk->rj", ac, ac)) - radius)
 
 
 def _rays_cross_boxes(
@@ -1095,6 +1102,8 @@ class RangeWorld:
         np.cumsum(chord, axis=0, out=before[1:])
         cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
         stops = starts + (stops - starts) * cut[..., None]
+        chord_d = stops - starts  # each sub-chord's own products, for the sphere gaps
+        chord_dd = np.maximum((chord_d * chord_d).sum(axis=2), 1e-30)
         # A subject can only be hit before the flight ends on the rest of the world.
         live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
@@ -1127,6 +1136,8 @@ class RangeWorld:
                     near,
                     starts,
                     stops,
+                    chord_d,
+                    chord_dd,
                     before,
                     mid_t,
                     max_speed_mps,
@@ -1176,6 +1187,8 @@ class RangeWorld:
         near: NDArray[np.bool_],
         starts: NDArray[np.float64],
         stops: NDArray[np.float64],
+        chord_d: NDArray[np.float64],
+        chord_dd: NDArray[np.float64],
         before: NDArray[np.float64],
         mid_t: NDArray[np.float64],
         max_speed_mps: float,
@@ -1221,7 +1234,13 @@ class RangeWorld:
             f = len(flights)
             a = starts[r:stop, flights].reshape(-1, 3)  # (W * F, 3), sub-chord-major
             b = stops[r:stop, flights].reshape(-1, 3)
-            gap = _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius
+            gap = _sphere_gaps(
+                a,
+                chord_d[r:stop, flights].reshape(-1, 3),
+                chord_dd[r:stop, flights].reshape(-1),
+                world_c,
+                radius,
+            )
             pair, seg = np.nonzero(gap <= 0.0)
             if len(pair):
                 # Inside a segment's sphere: the hull's face planes bound the gap, and on
@@ -1274,11 +1293,11 @@ class RangeWorld:
                 if not len(later):
                     return
                 rows, cols = later + nxt, live_f[fl]
-                reach = _segment_distance(
-                    starts[rows, cols][:, None, :], stops[rows, cols][:, None, :], world_c[None]
+                reach = _sphere_gaps(
+                    starts[rows, cols], chord_d[rows, cols], chord_dd[rows, cols], world_c, radius
                 )
                 bound = max_speed_mps * (mid_t[rows] - mid_t[r])
-                close = (reach - radius).min(axis=1) <= bound
+                close = reach.min(axis=1) <= bound
                 if not close.any():
                     return
                 nxt = int(rows[close].min())
