@@ -15,8 +15,7 @@ import pytest
 
 from drills.events import RecordError, check_record
 from drills.log import LogRecord
-from drills.officer import find_officer
-from drills.schema import Drill, find_drill
+from drills.schema import Drill
 from physics.animation import Clip, clip_pose
 from physics.ballistics import load
 from physics.body import SubjectBody
@@ -31,18 +30,15 @@ from range.console.view import live_image, subject_placement
 from range.review.effects import WIRE_RGB, on_posed_body
 from range.review.mirror import Playback
 from range.review.render import Renderer, view_projection
-from range.runs.drill import RunConfig, run_drill
 
 W, H, FOV = 480, 360, 50.0
 OFF = (1.8, 1.8, 1.0)
 
 
 @pytest.fixture(scope="module")
-def locked_up() -> tuple[Drill, list[LogRecord]]:
-    """A subject walking in, hit by both probes and falling (seed 0 locks him up)."""
-    drill = find_drill("knife-approach-v1")
-    result = run_drill(RunConfig(drill, find_officer("taser-first-v1"), 0))
-    return drill, list(result.records)
+def locked_up(taser_locks_him_up: tuple[Drill, list[LogRecord]]) -> tuple[Drill, list[LogRecord]]:
+    """A subject walking in, hit by both probes and falling (conftest.py, seed 0)."""
+    return taser_locks_him_up
 
 
 def _yellow(image: np.ndarray) -> np.ndarray:
