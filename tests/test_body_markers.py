@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from range.console.view import live_image, subject_placement
 from range.review.effects import WIRE_RGB, on_posed_body
 from range.review.mirror import Playback
 from range.review.render import Renderer, view_projection
+from range.xr.lane import LaneHeadset
 
 W, H, FOV = 480, 360, 50.0
 OFF = (1.8, 1.8, 1.0)
@@ -230,3 +232,34 @@ def test_the_consoles_view_keeps_the_markers_on_the_falling_subject(
             assert np.linalg.norm(np.subtract(at, impact["point_m"])) > 0.1  # he went down
             assert _nearest(yellow, renderer.project(camera, at, FOV)) <= 4.0
             assert _nearest(yellow, renderer.project(camera, impact["point_m"], FOV)) > 6.0
+
+
+def test_the_headset_keeps_the_markers_on_the_posed_subject(
+    locked_up: tuple[Drill, list[LogRecord]],
+) -> None:
+    """LaneHeadset's impact markers (its renderer of its own, no OpenXR runtime): a probe on
+    a drawn subject's segment follows the subject as the headset poses it, frame to frame."""
+    _, records = locked_up
+    impacts = next(r for r in records if r.kind == "probe_impacts")
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    hit = impacts.data["impacts"][0]["point"]
+    feet = (hit[0] + 0.25, hit[1], 0.0)  # about where he stood, facing the officer (-X)
+    camera = _side_camera(records)
+    with Renderer(W, H) as renderer:
+        session = SimpleNamespace(renderer=renderer, make_current=lambda: None)
+        headset = LaneHeadset(session)  # type: ignore[arg-type]
+        engine = SimpleNamespace(log=SimpleNamespace(records=records), t=impacts.t + 0.01)
+        renderer.add_subject("subject", body)
+        seen = []
+        for clip, t in ((Clip.IDLE, 0.0), (Clip.FALL, 0.45)):
+            renderer.pose_subject("subject", feet, math.pi, clip_pose(skeleton, clip, t, 0))
+            headset._add_impacts(SimpleNamespace(engine=engine))  # type: ignore[arg-type]
+            image = renderer.render(camera, FOV)
+            points = [_on_body(renderer, i) for i in impacts.data["impacts"] if i.get("segment")]
+            for at in points:
+                assert _nearest(_yellow(image), renderer.project(camera, at, FOV)) <= 4.0
+            seen.append(points)
+    assert headset._markers == 2  # each impact handled once
+    moved = np.linalg.norm(np.subtract(seen[1], seen[0]), axis=1)
+    assert (moved > 0.1).all(), moved

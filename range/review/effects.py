@@ -21,7 +21,7 @@ with the round's onward path from the strike before it, so the debrief shows whe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -349,10 +349,19 @@ class BodyMarkers:
         bone = self.renderer.segment_frame(target, segment)
         return _xyz(bone[:3, :3] @ np.asarray(offset_m) + bone[:3, 3])
 
-    def update(self, impacts: Sequence[Impact], marker_m: float = MARKER_M) -> None:
-        """Place the markers of the anchored impacts at their segments as the subjects are
-        posed now (call after posing them); new ones are uploaded once."""
-        for n in sorted(self.anchored(impacts)):
+    def update(
+        self,
+        impacts: Sequence[Impact],
+        marker_m: float = MARKER_M,
+        numbers: Iterable[int] | None = None,
+    ) -> None:
+        """Place the markers of the anchored impacts (of those numbered in `numbers`, when
+        given) at their segments as the subjects are posed now (call after posing them); new
+        ones are uploaded once."""
+        anchored = self.anchored(impacts)
+        if numbers is not None:
+            anchored = anchored & frozenset(numbers)
+        for n in sorted(anchored):
             impact = impacts[n]
             assert impact.target is not None and impact.segment is not None
             key = self._keys.get(n)
