@@ -35,6 +35,7 @@ from peripherals.messages import EventKind, Model
 from physics.animation import Clip
 from physics.body import Region, Stance
 from physics.datafiles import error_message
+from physics.human import SEGMENTS
 
 if TYPE_CHECKING:  # physics.taser brings PyBullet; reading a log must not need it
     from physics.taser import ProbeImpact
@@ -80,6 +81,9 @@ Index = Annotated[int, Field(ge=0)]
 XY = Annotated[list[float], Field(min_length=2, max_length=2)]  # (x downrange, y left) m
 XYZ = Annotated[list[float], Field(min_length=3, max_length=3)]  # physics frame, m
 Quaternion = Annotated[list[float], Field(min_length=4, max_length=4)]  # (x, y, z, w)
+# A body segment a hit lies on (physics.human.SEGMENTS), and the hit's offset (m) from the
+# segment's joint in the segment's own frame: where a review keeps the marker on the posed body.
+SegmentName = Annotated[str, _one_of(list(SEGMENTS))]
 ThreatName = Annotated[str, _one_of([t.name.lower() for t in Threat])]
 DeviceEventName = Annotated[str, _one_of([k.name.lower() for k in EventKind])]
 ModelSlug = Annotated[str, _one_of([m.slug for m in Model])]
@@ -212,10 +216,21 @@ class Probe(_Part):
     time_of_flight_s: float
     clothing_gap_in: float | None
     connected: bool
+    # On a subject: the segment and the offset from its joint in the segment's frame (logs
+    # written before these were kept have neither; a review then marks `point`).
+    segment: SegmentName | None = None
+    segment_offset_m: XYZ | None = None
 
 
 def probe_record(impact: ProbeImpact) -> dict[str, Any]:
-    """A probe's impact as a `Probe` record: point rounded to 0.1 mm, flight time to 10 us."""
+    """A probe's impact as a `Probe` record: point and segment offset rounded to 0.1 mm,
+    flight time to 10 us; the segment fields only on a subject."""
+    on_body = {}
+    if impact.segment is not None and impact.segment_offset_m is not None:
+        on_body = {
+            "segment": impact.segment,
+            "segment_offset_m": [round(c, 4) for c in impact.segment_offset_m],
+        }
     return {
         "probe": impact.probe,
         "target": impact.target,
@@ -225,7 +240,7 @@ def probe_record(impact: ProbeImpact) -> dict[str, Any]:
         "time_of_flight_s": round(impact.time_of_flight_s, 5),
         "clothing_gap_in": impact.clothing_gap_in,
         "connected": impact.connected,
-    }
+    } | on_body
 
 
 # -- a drill run (drills/engine.py, range/runs/drill.py) -----------------------------------------
@@ -403,6 +418,8 @@ class BulletImpact(Record):
     role: Literal["cover", "concealment"] | None = None
     thickness_in: Annotated[float, Field(ge=0.0)] | None = None
     exit_mps: Annotated[float, Field(ge=0.0)] | None = None
+    segment: SegmentName | None = None  # on a subject: as in `Probe`
+    segment_offset_m: XYZ | None = None
 
 
 class BulletStrike(Record):
@@ -421,6 +438,8 @@ class BulletStrike(Record):
     thickness_in: Annotated[float, Field(ge=0.0)]
     exit_mps: Annotated[float, Field(ge=0.0)]
     serial: str | None = None
+    segment: SegmentName | None = None  # on a subject: as in `Probe`
+    segment_offset_m: XYZ | None = None
 
 
 class TaserCycleEnded(Record):

@@ -79,6 +79,7 @@ def spread_study(
     body: SubjectBody | None = None,
     progress: Callable[[int, int], None] | None = None,
     chunk: int = 20_000,
+    clip_subjects: bool = True,
 ) -> list[SpreadRow]:
     """Deploy `trials` times at a subject at each distance, aiming at `aim_region` with a
     normal aim error (1 sigma per axis, each pull its own).
@@ -91,7 +92,9 @@ def spread_study(
     180 toward) moves the subject at that velocity during each probe's flight. A deployment is
     judged as `physics.taser.Circuit` judges the same two probes: both connect (gap <= 2 in)
     and lie >= 12 in apart on the body. Trials fly `chunk` at a time: memory is bounded by
-    the chunk (and 4 bytes a trial for the median spread)."""
+    the chunk (and 4 bytes a trial for the median spread). A still subject is clipped in
+    numpy against its drawn hulls (`clip_subjects`, RangeWorld.cast_paths); False casts
+    PyBullet rays at it instead (the bench's baseline)."""
     body = body or SubjectBody()
     zones = body.zones  # facts.md §1, §5; a pregnant abdomen is avoided
     zone_of = np.array([zones[r] is TaserZone.AVOID for r in REGIONS])
@@ -143,6 +146,8 @@ def spread_study(
                     motion,
                     # Every point of a subject sliding at `moving`'s speed moves at that speed.
                     max_speed_mps=MAX_SUBJECT_SPEED_MPS if moving is None else moving[0] + 0.1,
+                    # A still subject: clipped against its drawn hulls in numpy, a chunk at once.
+                    clip_subjects=clip_subjects,
                 ).ends
                 # Two probes per deployment: rows [a, b] of each.
                 if pulls == 2:

@@ -116,6 +116,10 @@ class Strike:
     exit_mps: float
     thickness_in: float
     role: str | None = None
+    # On a subject: the segment struck and the offset (metres) from its joint in the
+    # segment's frame (RangeWorld.hit_anchor), so a review's marker follows the posed body.
+    segment: str | None = None
+    segment_offset_m: tuple[float, float, float] | None = None
 
     @property
     def stopped(self) -> bool:
@@ -224,6 +228,7 @@ def fly_through(
             thickness_in = float(np.linalg.norm(out - hit)) / IN_M
             v_out = exit_speed_mps(load, v_in, stuff.gel_in(thickness_in))
             deflection = stuff.deflection_deg
+        anchor = world.hit_anchor(ends, 0)
         strikes.append(
             Strike(
                 target=name,
@@ -236,6 +241,8 @@ def fly_through(
                 exit_mps=v_out,
                 thickness_in=thickness_in,
                 role=world.role_of(name),
+                segment=None if anchor is None else anchor[0],
+                segment_offset_m=None if anchor is None else anchor[1],
             )
         )
         if v_out <= 0.0:

@@ -20,7 +20,14 @@ from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
-from physics.world import REGIONS, Motion, PathEnds, RangeWorld
+from physics.world import (
+    MOVING_TOLERANCE_M,
+    REGIONS,
+    Motion,
+    PathEnds,
+    RangeWorld,
+    sub_chord_plan,
+)
 
 # The package's own data, found beside this module and never through the import path: under
 # `python -m`, a `physics/` folder in the current directory shadows the package's name.
@@ -121,6 +128,11 @@ class ProbeImpact:
     # The point on the subject's unposed body (PathEnds.rest_point): where the probe stays
     # while the subject moves, so spreads across trigger pulls are measured on the body.
     body_point: tuple[float, float, float] | None = None
+    # The same point as the segment it lies on and its offset (metres) from that segment's
+    # joint in the segment's frame (RangeWorld.hit_anchor): a review keeps the probe's
+    # marker on the posed segment as the subject moves or falls.
+    segment: str | None = None
+    segment_offset_m: tuple[float, float, float] | None = None
 
     @property
     def on_subject(self) -> bool:
@@ -190,10 +202,12 @@ def flight_plan(cartridge: Cartridge) -> SampledFlights:
 
 
 def prepare(cartridge_ids: list[str]) -> None:
-    """Build the trajectory tables of these cartridges now (before a drill starts), so that
-    the first deployment of each costs no more inside a frame than any other."""
+    """Build the trajectory tables of these cartridges now (before a drill starts), and their
+    flights' sub-chord times for moving subjects (RangeWorld.cast_moving), so that the first
+    deployment of each costs no more inside a frame than any other."""
     for cartridge_id in cartridge_ids:
-        flight_plan(cartridge(cartridge_id))
+        plan = flight_plan(cartridge(cartridge_id))
+        sub_chord_plan(plan.times_s, MAX_SUBJECT_SPEED_MPS, MOVING_TOLERANCE_M)
 
 
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path
@@ -223,15 +237,19 @@ def fly_volley(
     rng: np.random.Generator,
     motion: Motion | None = None,
     max_speed_mps: float = MAX_SUBJECT_SPEED_MPS,
+    clip_subjects: bool = False,
 ) -> Volley:
     """Fly the probes of N trigger pulls at once (the Monte Carlo path). With `motion`, the
     subjects move during the flight: `motion(t, subjects)` poses them `t` seconds after the
-    trigger (RangeWorld.cast_moving)."""
+    trigger (RangeWorld.cast_moving). `clip_subjects`: still subjects clipped in numpy
+    (RangeWorld.cast_paths; a big batch's fast path)."""
     starts, directions = probe_launch(cartridge, origins, rotations, rng)
     plan = flight_plan(cartridge)
     points, speeds = plan.flights(starts, directions)
     if motion is None:
-        ends = world.cast_paths(points, plan.times_s, speeds, cartridge.reach_m)
+        ends = world.cast_paths(
+            points, plan.times_s, speeds, cartridge.reach_m, clip_subjects=clip_subjects
+        )
     else:
         ends = world.cast_moving(
             points, plan.times_s, speeds, motion, max_speed_mps, cartridge.reach_m
@@ -259,6 +277,7 @@ def fly_probes(
         region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
         gap = world.body(target).clothing_gap_in[region] if target and region else None
         zone = world.body(target).zones[region] if target and region else None
+        anchor = world.hit_anchor(ends, row)
         impacts.append(
             ProbeImpact(
                 probe=i,
@@ -273,6 +292,8 @@ def fly_probes(
                 clothing_gap_in=gap,
                 zone_of_subject=zone,
                 body_point=_body_point(ends, row),
+                segment=None if anchor is None else anchor[0],
+                segment_offset_m=None if anchor is None else anchor[1],
             )
         )
     return impacts

@@ -36,6 +36,7 @@ from physics.units import IN_M
 # rayTestBatch silently drops the last of exactly 16384 rays (stack-notes.md): cast in chunks.
 _RAY_CHUNK = 16383
 _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
+_CLIP_BLOCK = 4096  # chords clipped in numpy at a time: (J, block, 3) temporaries of ~1.7 MB
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
 _EYE = np.eye(3)
@@ -48,7 +49,7 @@ _SUBJECT_GROUP = 1 << 6
 _NOT_SUBJECTS = -1 & ~_SUBJECT_GROUP
 # Sub-chords after the one a moving cast poses a subject for, tested against that pose in the
 # same batch (a look-ahead: those whose gap exceeds the subject's motion since need no pose).
-WINDOW = 16
+WINDOW = 8
 
 
 REGIONS = list(Region)
@@ -76,6 +77,21 @@ class PathEnds:
     # frame; NaN where the flight hit no subject. Two hits on one subject compare here as
     # points on the body, whatever the subject did between them (a TASER's spread).
     rest_point: NDArray[np.float64] | None = None
+    # The segment hit (index into the skeleton's segments, the same as its joint), -1 where
+    # the flight hit no subject: with `rest_point`, where the hit sits on the posed body
+    # (`segment_anchor`), so a review can keep its marker on a subject that moves or falls.
+    segment: NDArray[np.int64] | None = None
+
+
+def segment_anchor(
+    skeleton: Skeleton, segment: int, rest_point: NDArray[np.float64]
+) -> tuple[str, tuple[float, float, float]]:
+    """A hit on segment `segment` at `rest_point` (the rest body, PathEnds.rest_point) as the
+    segment's name and the offset (metres) from its joint in the segment's own frame: the
+    point the posed joint frame (R, p) carries to p + R @ offset, as the renderer's bones do."""
+    seg = skeleton.segments[segment]
+    x, y, z = (float(v) for v in np.asarray(rest_point) - skeleton.rest[seg.joint])
+    return seg.name, (x, y, z)
 
 
 def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -107,6 +123,42 @@ def _hull_planes(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.fl
     return np.ascontiguousarray(out[:, :, :3]), np.ascontiguousarray(out[:, :, 3])
 
 
+def _enters(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    normal: NDArray[np.float32],
+    offset: NDArray[np.float32],
+) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
+    """`_clip` for P segments a -> b (rest frame) against one hull's F face planes (normal
+    (F, 3), offset (F,)): (hit, fraction where each first enters). Cyrus-Beck in float32
+    (sub-micrometre at these sizes), laid out (F, P) so that the reductions over the planes
+    run down columns, with the fewest passes: a plane with both ends outside rules the hull
+    out; one with the start outside gives an entry fraction, one with the end outside an
+    exit, both sa / (sa - sb). (A (P, 3) @ (3, F) product is slower here than three
+    broadcast products: BLAS with an inner size of 3.)"""
+    a32, b32 = a.astype(np.float32).T, b.astype(np.float32).T  # (3, P)
+    n0, n1, n2, d = normal[:, 0:1], normal[:, 1:2], normal[:, 2:3], offset[:, None]
+    sa = n0 * a32[0] + n1 * a32[1] + n2 * a32[2] - d  # (F, P)
+    sb = n0 * b32[0] + n1 * b32[1] + n2 * b32[2] - d
+    out_a, out_b = sa > 0.0, sb > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # only where not read below
+        t = sa / (sa - sb)
+    enter = np.where(out_a, t, np.float32(0.0)).max(axis=0)
+    leave = np.where(out_b, t, np.float32(1.0)).min(axis=0)
+    hit = ~(out_a & out_b).any(axis=0) & (enter <= leave)
+    return hit, enter
+
+
+def _rest_boxes(skeleton: Skeleton) -> NDArray[np.float64]:
+    """(J, 2, 3) each segment's drawn hull's box in the rest frame, a micrometre to spare."""
+    return np.array(
+        [
+            [seg.vertices.min(axis=0) - 1e-6, seg.vertices.max(axis=0) + 1e-6]
+            for seg in skeleton.segments
+        ]
+    )
+
+
 def _clip(
     normal: NDArray[np.float64],
     offset: NDArray[np.float64],
@@ -119,6 +171,13 @@ def _clip(
     starting inside hits at 0."""
     sa = np.einsum("pfk,pk->pf", normal, a) - offset  # signed distances of the ends
     sb = np.einsum("pfk,pk->pf", normal, b) - offset
+    return _clip_distances(sa, sb)
+
+
+def _clip_distances(
+    sa: NDArray[np.float64], sb: NDArray[np.float64]
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+    """`_clip` from the signed distances (P, F) of each segment's ends to its hull's planes."""
     denom = sb - sa
     # The ratio is read only where |denom| > 1e-15: divide by 1 elsewhere (no warnings, and
     # cheaper than silencing them with np.errstate).
@@ -133,14 +192,21 @@ def _clip(
     return hit, t_in, np.minimum(sa, sb).max(axis=1)
 
 
-def _segment_distance(
-    a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]
+def _sphere_gaps(
+    a: NDArray[np.float64],
+    d: NDArray[np.float64],
+    dd: NDArray[np.float64],
+    c: NDArray[np.float64],
+    radius: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Distance from points `c` to segments a -> b (broadcast over leading axes, last axis 3)."""
-    d = b - a
-    t = ((c - a) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-30)
-    t = np.minimum(np.maximum(t, 0.0), 1.0)
-    return np.asarray(np.sqrt(((a + d * t[..., None] - c) ** 2).sum(-1)))
+    """(R, J) distances from R segments a -> a + d ((R, 3); dd = |d|^2, at least 1e-30) to J
+    spheres (centres c (J, 3), radii (J,)), negative inside; the segments' own products are
+    computed once per cast (cast_moving), and the passes over (R, J, 3) are few."""
+    ac = c[None, :, :] - a[:, None, :]  # (R, J, 3)
+    t = np.einsum("rjk,rk->rj", ac, d) / dd[:, None]
+    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
+    ac -= d[:, None, :] * t[:, :, None]
+    return np.asarray(np.sqrt(np.einsum("rjk,rjk->rj", ac, ac)) - radius)
 
 
 def _rays_cross_boxes(
@@ -165,6 +231,53 @@ def _rays_cross_boxes(
     leave = np.where(flat, np.inf, np.maximum(t1, t2)).min(axis=2)
     meets = (flat <= inside).all(axis=2) & (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0))
     return np.asarray(meets.any(axis=0))
+
+
+# cast_moving's default: a subject moves at most this far during one sub-chord.
+MOVING_TOLERANCE_M = 0.005
+_SUB_CHORDS: dict[
+    tuple[bytes, float, float],
+    tuple[
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+    ],
+] = {}
+
+
+def sub_chord_plan(
+    times_s: NDArray[np.float64], max_speed_mps: float, tolerance_m: float
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]:
+    """cast_moving's cut of a flight's chords into sub-chords, per flight plan (its sample
+    times) and bound: each sub-chord's chord and fraction along it (M,), the sub-chords' end
+    times (M + 1,), middle times (M,) and how far a subject may have moved since the first
+    time by each one's end, plus the tolerance (M,). A drill's cartridge flies one plan, so
+    this is computed once (a precomputed table, like the trajectory's) and kept."""
+    key = (times_s.tobytes(), float(max_speed_mps), float(tolerance_m))
+    cached = _SUB_CHORDS.get(key)
+    if cached is not None:
+        return cached
+    dt = np.diff(times_s)
+    subs = np.maximum(1, np.ceil(max_speed_mps * dt / tolerance_m)).astype(int)
+    chord_of = np.repeat(np.arange(len(dt)), subs)
+    frac = np.concatenate([np.arange(1, m + 1) / m for m in subs])
+    t_fine = np.concatenate([times_s[:1], times_s[chord_of] + dt[chord_of] * frac])
+    mid_t = (t_fine[:-1] + t_fine[1:]) / 2
+    grow = max_speed_mps * (t_fine[1:] - float(times_s[0])) + tolerance_m
+    if len(_SUB_CHORDS) > 64:  # a few cartridges and loads; bound it anyway
+        _SUB_CHORDS.clear()
+    for shared in (chord_of, frac, t_fine, mid_t, grow):
+        shared.setflags(write=False)  # handed to every cast of the plan
+    _SUB_CHORDS[key] = (chord_of, frac, t_fine, mid_t, grow)
+    return _SUB_CHORDS[key]
 
 
 class RangeWorld:
@@ -219,6 +332,7 @@ class RangeWorld:
         self._synced = {}
         self._spheres: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._planes: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._rest_boxes: dict[str, NDArray[np.float64]] = {}
 
     def _require(self) -> int:
         if self.client is None:
@@ -285,6 +399,7 @@ class RangeWorld:
         self._skeletons[subject_id] = skeleton
         self._spheres[subject_id] = _spheres(skeleton)
         self._planes[subject_id] = _hull_planes(skeleton)
+        self._rest_boxes[subject_id] = _rest_boxes(skeleton)
         for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
             p.setCollisionFilterGroupMask(uid, link, _SUBJECT_GROUP, -1, physicsClientId=c)
         self.pose_subject(subject_id, body.pose(), position, yaw_rad)
@@ -670,12 +785,13 @@ class RangeWorld:
 
     def _hits_on_bodies(
         self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
         """Zone-map region (index into REGIONS) of hits at world `point` on bodies `uid`, links
-        `link` (-1: the base), -1 where the body is not a subject; and each hit's point on the
-        subject's rest body (N, 3; NaN off subjects)."""
+        `link` (-1: the base), -1 where the body is not a subject; each hit's point on the
+        subject's rest body (N, 3; NaN off subjects); and the segment hit (-1 off subjects)."""
         out = np.full(len(uid), -1, dtype=np.int64)
         rest_out = np.full((len(uid), 3), np.nan)
+        seg_out = np.full(len(uid), -1, dtype=np.int64)
         for body_uid, subject_id in self._uid_subject.items():
             rows = np.nonzero(uid == body_uid)[0]
             if not len(rows):
@@ -690,7 +806,18 @@ class RangeWorld:
             rest = skeleton.rest[seg] + local
             out[rows] = region_codes(skeleton, seg, rest)
             rest_out[rows] = rest
-        return out, rest_out
+            seg_out[rows] = seg
+        return out, rest_out, seg_out
+
+    def hit_anchor(self, ends: PathEnds, row: int) -> tuple[str, tuple[float, float, float]] | None:
+        """Flight `row`'s hit on a subject as (segment name, offset from its joint in the
+        segment's frame, metres): `segment_anchor`; None when it hit no subject."""
+        if ends.segment is None or ends.rest_point is None or ends.segment[row] < 0:
+            return None
+        name = self._uid_subject.get(int(ends.target[row]))
+        if name is None:
+            return None
+        return segment_anchor(self._skeletons[name], int(ends.segment[row]), ends.rest_point[row])
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
@@ -715,6 +842,7 @@ class RangeWorld:
         speeds: NDArray[np.float64],
         reach_m: float = np.inf,
         subjects: bool = True,
+        clip_subjects: bool = False,
     ) -> PathEnds:
         """First hit of each of N flights sampled at K+1 points, (K+1, N, 3), stopping after
         `reach_m` of path (a TASER wire runs out; a round is followed to the backstop).
@@ -722,9 +850,14 @@ class RangeWorld:
 
         Every hit is PyBullet's. Only chords that can touch something are cast: those whose box
         overlaps a body's box, and those that reach the floor; the rest provably hit nothing.
-        """
+
+        `clip_subjects=True` (a Monte Carlo study: thousands of flights at still subjects):
+        the subjects as they stand are clipped in numpy against their drawn hulls instead
+        (`_clip_still`, the exact convex clipping cast_moving uses), and PyBullet casts the
+        rest of the world, subjects masked out, only up to each flight's subject hit."""
         self._require()
-        mask = -1 if subjects else _NOT_SUBJECTS
+        clip = clip_subjects and subjects and bool(self._subjects)
+        mask = -1 if subjects and not clip else _NOT_SUBJECTS
         starts, ends = points[:-1], points[1:]
         k_chords, n = starts.shape[0], starts.shape[1]
         chord = np.sqrt(((ends - starts) ** 2).sum(axis=2))  # (K, N)
@@ -742,14 +875,19 @@ class RangeWorld:
             cut = np.ones((k_chords, n))
         lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
         boxes = self._body_boxes()
-        if not subjects:
+        if not subjects or clip:
             boxes = boxes[: len(boxes) - len(self._subjects)]
         near = (
             (lo[..., None, :] <= boxes[:, 1]).all(-1) & (hi[..., None, :] >= boxes[:, 0]).all(-1)
         ).any(-1)
         near |= lo[..., 2] <= 1e-6  # the floor plane
+        cast = live
+        if clip:
+            still = self._clip_still(starts, ends, lo, hi, live)
+            # Chords after a flight's subject hit need no cast.
+            cast = live & (np.arange(k_chords)[:, None] <= still[0][None, :])
         # Flight-major, chords in order within a flight: a flight's first hit comes first.
-        candidates = (live & near).T
+        candidates = (cast & near).T
         ns, ks = np.nonzero(candidates)
         uid = np.full(len(ks), -1, dtype=np.int64)
         link = np.full(len(ks), -1, dtype=np.int64)
@@ -784,17 +922,138 @@ class RangeWorld:
         target = np.full(n, -1, dtype=np.int64)
         region = np.full(n, -1, dtype=np.int64)
         rest_point = np.full((n, 3), np.nan)
+        segment = np.full(n, -1, dtype=np.int64)
         target[flights] = uid[picked]
         point[flights] = hit_at[picked]
-        region[flights], rest_point[flights] = self._hits_on_bodies(
+        region[flights], rest_point[flights], segment[flights] = self._hits_on_bodies(
             uid[picked], link[picked], hit_at[picked]
         )
         end_k[flights] = ks[picked]
         end_f[flights] = frac[picked] * cut[ks[picked], flights]
+        if clip:
+            # A subject hit wins where it comes before the rest of the world's (or alone).
+            s_k, s_f, s_uid, s_region, s_rest, s_seg = still
+            b_k, b_f = np.full(n, k_chords), np.ones(n)
+            b_k[flights], b_f[flights] = ks[picked], frac[picked]
+            w = np.nonzero((s_k < k_chords) & ((s_k < b_k) | ((s_k == b_k) & (s_f < b_f))))[0]
+            kw = s_k[w]
+            a_w, b_w = starts[kw, w], ends[kw, w]
+            point[w] = a_w + (b_w - a_w) * s_f[w, None]
+            target[w], region[w], segment[w] = s_uid[w], s_region[w], s_seg[w]
+            rest_point[w] = s_rest[w]
+            end_k[w], end_f[w] = kw, s_f[w] * cut[kw, w]
         time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
         speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
         path = before[end_k, cols] + end_f * chord[end_k, cols]
-        return PathEnds(target, region, point, time, speed, path, rest_point)
+        return PathEnds(target, region, point, time, speed, path, rest_point, segment)
+
+    def _clip_still(
+        self,
+        starts: NDArray[np.float64],
+        ends: NDArray[np.float64],
+        lo: NDArray[np.float64],
+        hi: NDArray[np.float64],
+        live: NDArray[np.bool_],
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.float64],
+        NDArray[np.int64],
+    ]:
+        """Each flight's first hit on a subject as it stands, in numpy: chords (K, N) starts ->
+        ends (their boxes lo, hi; `live` ones only). Per flight: the chord (K: none), the
+        fraction along it, the body id, the region, the point on the rest body and the
+        segment. A chord in a subject's box is paired with the segments whose posed box its
+        box overlaps, carried into those segments' rest frames (one batched product), kept
+        where it crosses the hull's rest-frame box (a slab test) and clipped there by that
+        hull's face planes (`_enters`, one product per segment); each flight's candidate
+        chords in order, a round at a time for the flights not yet hit, in blocks of chords
+        so that memory stays bounded."""
+        k_chords, n = live.shape
+        s_k = np.full(n, k_chords)
+        s_f = np.ones(n)
+        s_uid = np.full(n, -1, dtype=np.int64)
+        s_region = np.full(n, -1, dtype=np.int64)
+        s_rest = np.full((n, 3), np.nan)
+        s_seg = np.full(n, -1, dtype=np.int64)
+        for name, uid in self._subjects.items():
+            box = self.subject_box(name)
+            near = (live & (lo <= box[1]).all(-1) & (hi >= box[0]).all(-1)).T
+            ns, ks = np.nonzero(near)  # flight-major: a flight's chords in order
+            if not len(ks):
+                continue
+            frames = self.subject_frames(name)
+            skeleton = self._skeletons[name]
+            normals, offsets = self._planes[name]
+            rest_box = self._rest_boxes[name]
+            normals32, offsets32 = normals.astype(np.float32), offsets.astype(np.float32)
+            # Each segment's box in the world as posed: the drawn hull's vertices carried there.
+            placed = [
+                frames.position[i] + (seg.vertices - skeleton.rest[i]) @ frames.rotation[i].T
+                for i, seg in enumerate(skeleton.segments)
+            ]
+            box_lo = np.array([v.min(axis=0) for v in placed]) - 1e-3  # 1 mm to spare
+            box_hi = np.array([v.max(axis=0) for v in placed]) + 1e-3
+            found_c, found_t, found_j, found_q = [], [], [], []
+            # In rounds: each flight's next candidate chord, for the flights not yet hit (most
+            # stop at their first; a chord after the entry starts inside and is not needed).
+            rank = np.cumsum(near, axis=1)[ns, ks] - 1
+            done = np.zeros(n, dtype=bool)
+            for r in range(int(rank.max()) + 1):
+                todo = np.nonzero((rank == r) & ~done[ns])[0]
+                for at in range(0, len(todo), _CLIP_BLOCK):
+                    which = todo[at : at + _CLIP_BLOCK]
+                    kb, nb = ks[which], ns[which]
+                    # The segments whose world box the chord's box overlaps ...
+                    c_lo, c_hi = lo[kb, nb], hi[kb, nb]
+                    over = (c_lo[:, None] <= box_hi) & (c_hi[:, None] >= box_lo)
+                    pc, pj = np.nonzero(over.all(axis=2))
+                    # ... the chord carried into those segments' rest frames:
+                    # rest_j + R_j^T (x - p_j) ...
+                    rot, pos, rj = frames.rotation[pj], frames.position[pj], skeleton.rest[pj]
+                    qa = rj + np.einsum("pji,pj->pi", rot, starts[kb[pc], nb[pc]] - pos)
+                    qb = rj + np.einsum("pji,pj->pi", rot, ends[kb[pc], nb[pc]] - pos)
+                    # ... kept where it crosses the hull's box there (a slab test) ...
+                    lo_r, hi_r = rest_box[pj, 0], rest_box[pj, 1]
+                    d = qb - qa
+                    flat = np.abs(d) < 1e-12
+                    step = np.where(flat, 1.0, d)
+                    t1, t2 = (lo_r - qa) / step, (hi_r - qa) / step
+                    enter = np.where(flat, -np.inf, np.minimum(t1, t2)).max(axis=1)
+                    leave = np.where(flat, np.inf, np.maximum(t1, t2)).min(axis=1)
+                    inside = ((qa >= lo_r) & (qa <= hi_r)) | ~flat
+                    keep = inside.all(axis=1) & (np.maximum(enter, 0.0) <= np.minimum(leave, 1.0))
+                    pc, pj, qa, qb = pc[keep], pj[keep], qa[keep], qb[keep]
+                    # ... and clipped by that hull's face planes, a segment at a time.
+                    for j in np.unique(pj).tolist():
+                        rows = np.nonzero(pj == j)[0]
+                        pa, pb = qa[rows], qb[rows]
+                        hit, t_in = _enters(pa, pb, normals32[j], offsets32[j])
+                        if hit.any():
+                            rows, t_in = rows[hit], t_in[hit]
+                            found_c.append(which[pc[rows]])
+                            found_t.append(t_in)
+                            found_j.append(np.full(len(rows), j, dtype=np.int64))
+                            found_q.append(pa[hit] + (pb[hit] - pa[hit]) * t_in[:, None])
+                            done[nb[pc[rows]]] = True
+            if not found_c:
+                continue
+            c, t = np.concatenate(found_c), np.concatenate(found_t)
+            seg, q = np.concatenate(found_j), np.concatenate(found_q)
+            flight, chord = ns[c], ks[c]
+            order = np.lexsort((t, chord, flight))  # per flight, its first entry first
+            once = np.ones(len(order), dtype=bool)
+            once[1:] = flight[order][1:] != flight[order][:-1]
+            pick = order[once]
+            fl, kf, tf = flight[pick], chord[pick], t[pick]
+            better = (kf < s_k[fl]) | ((kf == s_k[fl]) & (tf < s_f[fl]))
+            pick, fl = pick[better], fl[better]
+            s_k[fl], s_f[fl], s_uid[fl], s_seg[fl] = chord[pick], t[pick], uid, seg[pick]
+            s_rest[fl] = q[pick]
+            s_region[fl] = region_codes(skeleton, seg[pick], q[pick])
+        return s_k, s_f, s_uid, s_region, s_rest, s_seg
 
     def cast_moving(
         self,
@@ -804,7 +1063,7 @@ class RangeWorld:
         motion: Motion,
         max_speed_mps: float,
         reach_m: float = np.inf,
-        tolerance_m: float = 0.005,
+        tolerance_m: float = MOVING_TOLERANCE_M,
     ) -> PathEnds:
         """`cast_paths` against subjects that move during the flight: `motion(t, subjects)`
         poses those subjects at time t (seconds on the flight's clock, `times_s`; the others
@@ -822,29 +1081,20 @@ class RangeWorld:
         `times_s[0]`, without calling `motion` again. A subject hit's point on the rest body
         (`PathEnds.rest_point`) is where the sub-chord enters the hull, in that rest frame."""
         self._require()
-        k_chords, n = points.shape[0] - 1, points.shape[1]
+        n = points.shape[1]
         t0 = float(times_s[0])
         names = list(self._subjects)
         motion(t0, frozenset(names))
         frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
-        dt = np.diff(times_s)
-        subs = np.maximum(1, np.ceil(max_speed_mps * dt / tolerance_m)).astype(int)
-        f = [np.arange(1, m + 1) / m for m in subs]
-        chord_of = np.repeat(np.arange(k_chords), subs)
-        frac = np.concatenate(f)
-        t_fine = np.concatenate([times_s[:1], times_s[chord_of] + dt[chord_of] * frac])
-        fine = np.concatenate(
-            [
-                points[:1],
-                points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None],
-            ]
+        chord_of, frac, t_fine, mid_t, grow = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
+        fine = np.empty((len(t_fine), n, 3))
+        fine[0] = points[0]
+        fine[1:] = (
+            points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None]
         )
-        s_fine = np.concatenate(
-            [
-                speeds[:1],
-                speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None],
-            ]
-        )
+        s_fine = np.empty((len(t_fine), n))
+        s_fine[0] = speeds[0]
+        s_fine[1:] = speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None]
         starts, stops = fine[:-1], fine[1:]
         m_chords = len(starts)
         chord = np.sqrt(((stops - starts) ** 2).sum(axis=2))
@@ -852,27 +1102,31 @@ class RangeWorld:
         np.cumsum(chord, axis=0, out=before[1:])
         cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
         stops = starts + (stops - starts) * cut[..., None]
+        chord_d = stops - starts  # each sub-chord's own products, for the sphere gaps
+        chord_dd = np.maximum((chord_d * chord_d).sum(axis=2), 1e-30)
         # A subject can only be hit before the flight ends on the rest of the world.
         live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
-        mid_t = (t_fine[:-1] + t_fine[1:]) / 2
 
         first = np.full(n, m_chords)  # the sub-chord of each flight's first subject hit
         hit_f = np.ones(n)
         hit_uid = np.full(n, -1, dtype=np.int64)
         hit_region = np.full(n, -1, dtype=np.int64)
         hit_rest = np.full((n, 3), np.nan)  # each first hit's point on the rest body
+        hit_seg = np.full(n, -1, dtype=np.int64)  # and its segment
         saved = {}
-        for name in names:
-            box = self.subject_box(name)
+        boxes = np.array([self.subject_box(name) for name in names])  # (S, 2, 3)
+        # Every subject's box at the trigger grown by its motion since, all at once: (S, M, N).
+        g = grow[:, None, None]
+        in_box = (
+            (lo[None] <= boxes[:, None, None, 1] + g).all(-1)
+            & (hi[None] >= boxes[:, None, None, 0] - g).all(-1)
+            & live[None]
+        )
+        for s_index, name in enumerate(names):
+            box = boxes[s_index]
             saved[name] = (self._placement[name], self.subject_frames(name), box)
-            grow = max_speed_mps * (t_fine[1:] - t0) + tolerance_m  # (M,)
-            near = (
-                live
-                & (np.arange(m_chords)[:, None] < first[None, :])
-                & (lo <= box[1] + grow[:, None, None]).all(-1)
-                & (hi >= box[0] - grow[:, None, None]).all(-1)
-            )
+            near = in_box[s_index] & (np.arange(m_chords)[:, None] < first[None, :])
             rows = np.nonzero(near.any(axis=1))[0]
             if len(rows):
                 self._cast_subject(
@@ -882,6 +1136,8 @@ class RangeWorld:
                     near,
                     starts,
                     stops,
+                    chord_d,
+                    chord_dd,
                     before,
                     mid_t,
                     max_speed_mps,
@@ -891,6 +1147,7 @@ class RangeWorld:
                     hit_uid,
                     hit_region,
                     hit_rest,
+                    hit_seg,
                 )
         # Back to the trigger's poses without asking `motion` again.
         for name, (placed, frames, box) in saved.items():
@@ -911,6 +1168,7 @@ class RangeWorld:
         target = frozen.target.copy()
         region = frozen.region.copy()
         rest_point = np.full((n, 3), np.nan)  # the frozen part meets no subject
+        segment = np.full(n, -1, dtype=np.int64)
         point[cols] = a + (b - a) * end_f[:, None]
         time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
         speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
@@ -918,7 +1176,8 @@ class RangeWorld:
         target[cols] = hit_uid[cols]
         region[cols] = hit_region[cols]
         rest_point[cols] = hit_rest[cols]
-        return PathEnds(target, region, point, time, speed, path, rest_point)
+        segment[cols] = hit_seg[cols]
+        return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def _cast_subject(
         self,
@@ -928,6 +1187,8 @@ class RangeWorld:
         near: NDArray[np.bool_],
         starts: NDArray[np.float64],
         stops: NDArray[np.float64],
+        chord_d: NDArray[np.float64],
+        chord_dd: NDArray[np.float64],
         before: NDArray[np.float64],
         mid_t: NDArray[np.float64],
         max_speed_mps: float,
@@ -937,15 +1198,17 @@ class RangeWorld:
         hit_uid: NDArray[np.int64],
         hit_region: NDArray[np.int64],
         hit_rest: NDArray[np.float64],
+        hit_seg: NDArray[np.int64],
     ) -> None:
         """cast_moving's subject part for one subject: sub-chords `rows` (those `near` it
         for some flight) in time order, the subject posed at each evaluated sub-chord's middle
         time. Conservative advancement: where every flight still to test is a gap D from the
         subject's segment spheres, the sub-chords that cannot close it are skipped (the
         probe's path since that time plus the subject's motion, at most `max_speed_mps`, stays
-        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region` and `hit_rest` (the hit
-        on the rest body: the entry point found in the hit segment's rest frame, rest[j] +
-        R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already there."""
+        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region`, `hit_seg` (the segment)
+        and `hit_rest` (the hit on the rest body: the entry point found in the hit segment's
+        rest frame, rest[j] + R_j^T (p - pos_j)) where a flight's first hit comes earlier than
+        the one already there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
         skeleton = self._skeletons[name]
@@ -971,7 +1234,13 @@ class RangeWorld:
             f = len(flights)
             a = starts[r:stop, flights].reshape(-1, 3)  # (W * F, 3), sub-chord-major
             b = stops[r:stop, flights].reshape(-1, 3)
-            gap = _segment_distance(a[:, None, :], b[:, None, :], world_c[None]) - radius
+            gap = _sphere_gaps(
+                a,
+                chord_d[r:stop, flights].reshape(-1, 3),
+                chord_dd[r:stop, flights].reshape(-1),
+                world_c,
+                radius,
+            )
             pair, seg = np.nonzero(gap <= 0.0)
             if len(pair):
                 # Inside a segment's sphere: the hull's face planes bound the gap, and on
@@ -994,7 +1263,7 @@ class RangeWorld:
                     who = flights[fl[once]]
                     first[who], hit_f[who] = r, t_in[once]
                     hit_uid[who], hit_region[who] = uid, codes[once]
-                    hit_rest[who] = q[once]
+                    hit_rest[who], hit_seg[who] = q[once], sg[order][once]
             gaps = gap.min(axis=1).reshape(w, f)
             # Sub-chord j > r can touch the subject (posed at j's middle) only once the path
             # from sub-chord r's start to j's end plus the subject's motion from r's middle
@@ -1016,6 +1285,22 @@ class RangeWorld:
             if nxt < stop:
                 clear = (gaps[nxt - r :, still] > motion_m[nxt - r - 1 : w - 1, None]).all(axis=1)
                 nxt += int(np.argmin(clear)) if not clear.all() else len(clear)
+            if nxt >= stop and nxt < m_chords:
+                # Past the window: the same look-ahead against the segments' spheres alone,
+                # over every later sub-chord near the subject (a probe that has flown past
+                # needs no more poses to show it cannot come back).
+                later, fl = np.nonzero(near[nxt:, live_f])
+                if not len(later):
+                    return
+                rows, cols = later + nxt, live_f[fl]
+                reach = _sphere_gaps(
+                    starts[rows, cols], chord_d[rows, cols], chord_dd[rows, cols], world_c, radius
+                )
+                bound = max_speed_mps * (mid_t[rows] - mid_t[r])
+                close = reach.min(axis=1) <= bound
+                if not close.any():
+                    return
+                nxt = int(rows[close].min())
             r = nxt
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:

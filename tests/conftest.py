@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pybullet as p
 import pytest
@@ -79,6 +80,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def taser_locks_him_up() -> tuple[Any, list[Any]]:
+    """knife-approach-v1 with the taser-first officer, seed 0: the subject walks in, both
+    probes connect and he falls (one run shared by the tests that look at a falling
+    subject; read it, do not change it)."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    drill = find_drill("knife-approach-v1")
+    result = run_drill(RunConfig(drill, find_officer("taser-first-v1"), 0))
+    return drill, list(result.records)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from range.console.lane import LiveControl
 from range.console.pages import state_at
 from range.console.view import live_image
 from range.review.render import Renderer
-from range.runs.drill import RunConfig, Session, run_drill
+from range.runs.drill import RunConfig, Session
 
 
 def _navy_rows(image: np.ndarray) -> np.ndarray:
@@ -28,10 +28,8 @@ def _navy_rows(image: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def probes_lock_him_up() -> tuple[Any, list[Any]]:
-    drill = find_drill("knife-approach-v1")
-    result = run_drill(RunConfig(drill, find_officer("taser-first-v1"), 0))
-    return drill, list(result.records)
+def probes_lock_him_up(taser_locks_him_up: tuple[Any, list[Any]]) -> tuple[Any, list[Any]]:
+    return taser_locks_him_up  # conftest.py: one run for the files that need it
 
 
 def test_a_saved_runs_view_shows_the_subject_walking_then_down(

@@ -171,7 +171,10 @@ def _wire_frame(drill: Drill, records: list[LogRecord], playback: bool) -> None:
     assert len(wires) == 2
     with Renderer(W, H) as renderer:
         if playback:
-            Playback(records, renderer, drill).update(t)
+            play = Playback(records, renderer, drill)
+            play.update(t)
+            # A probe logged on a segment: its wire ends on the posed body's marker.
+            wires = play.effects.wires(t, on_body=play.body_markers.point)
         else:
             renderer.load(scene_at(records, t, drill)[0])
         for wire in wires:

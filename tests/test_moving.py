@@ -301,3 +301,30 @@ def test_pybullet_is_synced_where_a_cast_needs_it() -> None:
         assert first(world) == "far"
         world.place_subject("far", (5.0, 3.0, 0.0), math.pi)
         assert first(world) == ""  # nothing within 10 m
+
+
+def test_a_probe_past_the_subject_needs_no_more_poses() -> None:
+    """The look-ahead runs past its plane-bounded window on the segments' spheres: once both
+    probes have flown past a runner (one misses him and flies on to the end of its wire), no
+    later sub-chord can reach him, so he is not posed again (the window alone posed him every
+    ~10 ms until the wire ran out). What is hit is the same either way: the skipped
+    sub-chords are those the subject's speed bound rules out."""
+    cart = cartridge("taser7-cq")
+    x_m = 15 * FT_M
+    with RangeWorld() as world:
+        world.add_subject("s", BODY, (x_m, 0.0, 0.0), math.pi / 2)
+        run = runner(world, x_m, 3.5)
+        asked: list[float] = []
+
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            asked.append(t)
+            run(t, subjects)
+
+        muzzle = Pose((0.0, 0.0, 1.3), look_rotation((x_m, 0.0, 1.1 - 1.3)))
+        impacts = fly_probes(world, cart, muzzle, np.random.default_rng(0), motion)
+    assert impacts[0].target is None  # the top probe flies on past him ...
+    assert impacts[0].time_of_flight_s > 0.13  # ... to the end of its wire
+    assert len(asked) >= 3  # he was posed for the approach
+    # Past him (his box reaches ~0.4 m beyond his feet): the probes are there by ~0.09 s.
+    past_s = (x_m + 0.4) / cart.muzzle_velocity_mps
+    assert max(asked) < past_s, asked

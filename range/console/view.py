@@ -12,6 +12,7 @@ import math
 import queue
 import threading
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,11 @@ from numpy.typing import NDArray
 
 from physics.animation import Clip, clip_pose
 from physics.body import Stance, SubjectBody, body_for
+from physics.human import HumanPose
 from physics.pose import Pose, look_rotation
 from physics.props import prop_parts
 from physics.units import FT_M
-from range.review.effects import draw_impact, impact_from_json
+from range.review.effects import XYZ, draw_impact, impact_from_json, on_posed_body
 from range.review.render import (
     COLOURS,
     LIGHTING,
@@ -47,6 +49,31 @@ TOP_BACK_FRACTION = 0.35
 
 def _m(ft: float) -> float:
     return ft * FT_M
+
+
+def subject_placement(
+    state: dict[str, Any], s: dict[str, Any]
+) -> tuple[SubjectBody, HumanPose | None, XYZ, float]:
+    """A state's subject as the view draws it: body, pose (what it is doing now; None: its
+    stance), feet and yaw (facing the officer)."""
+    ox, oy = _m(state["officer"]["x_ft"]), _m(state["officer"]["y_ft"])
+    x, y = _m(s["x_ft"]), _m(s["y_ft"])
+    age = s.get("age_group", "adult")
+    body = body_for(
+        s.get("size", "medium"),
+        s.get("clothing_gap_in"),
+        child=age == "child",
+        juvenile=age == "juvenile",
+        elderly=age == "elderly",
+        pregnant=bool(s.get("pregnant")),
+        frail=bool(s.get("frail")),
+        stance=Stance(s.get("stance", "standing")),
+    )
+    yaw = math.atan2(oy - y, ox - x)
+    pose = None
+    if s.get("clip") is not None:  # what it is doing now (range.console.protocol.clip_keys)
+        pose = clip_pose(body.skeleton(), Clip(s["clip"]), s["clip_t_s"], s["pose_seed"])
+    return body, pose, (x, y, 0.0), yaw
 
 
 def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
@@ -81,28 +108,21 @@ def live_scene(state: dict[str, Any], eye: str = "officer") -> Scene:
         first = subjects[0]
         facing = math.atan2(_m(first["y_ft"]) - oy, _m(first["x_ft"]) - ox)
         scene.subject(SubjectBody(), (ox, oy, 0.0), facing, COLOURS["officer"])
+    drawn: dict[str, tuple[SubjectBody, HumanPose | None, XYZ, float]] = {}
     for s in subjects:
-        x, y = _m(s["x_ft"]), _m(s["y_ft"])
-        age = s.get("age_group", "adult")
-        body = body_for(
-            s.get("size", "medium"),
-            s.get("clothing_gap_in"),
-            child=age == "child",
-            juvenile=age == "juvenile",
-            elderly=age == "elderly",
-            pregnant=bool(s.get("pregnant")),
-            frail=bool(s.get("frail")),
-            stance=Stance(s.get("stance", "standing")),
-        )
-        yaw = math.atan2(oy - y, ox - x)
-        pose = None
-        if s.get("clip") is not None:  # what it is doing now (range.console.protocol.clip_keys)
-            pose = clip_pose(body.skeleton(), Clip(s["clip"]), s["clip_t_s"], s["pose_seed"])
-        scene.held(body, (x, y, 0.0), yaw, s.get("held", "none"), pose)
+        body, pose, feet, yaw = subject_placement(state, s)
+        scene.held(body, feet, yaw, s.get("held", "none"), pose)
         colour = COLOURS["bystander" if s.get("role") == "bystander" else "subject"]
-        scene.subject(body, (x, y, 0.0), yaw, colour, pose)
-    for impact in state.get("impacts_m", []):
-        draw_impact(scene, impact_from_json(impact), IMPACT_MARKER_M)
+        scene.subject(body, feet, yaw, colour, pose)
+        if s.get("id") is not None:
+            drawn[str(s["id"])] = (body, pose, feet, yaw)
+    for row in state.get("impacts_m", []):
+        impact = impact_from_json(row)
+        if impact.target in drawn and impact.segment and impact.segment_offset_m:
+            # A hit logged on a segment: the marker on that segment as the subject is posed.
+            at = on_posed_body(*drawn[impact.target], impact.segment, impact.segment_offset_m)
+            impact = replace(impact, point_m=at)
+        draw_impact(scene, impact, IMPACT_MARKER_M)
     return scene
 
 

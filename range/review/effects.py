@@ -21,7 +21,7 @@ with the round's onward path from the strike before it, so the debrief shows whe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,7 +29,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drills.log import LogRecord
-from physics.pose import Pose, quat_to_matrix
+from physics.body import SubjectBody
+from physics.human import SEGMENTS, HumanPose
+from physics.pose import Pose, quat_to_matrix, yaw_quat
 from range.review.render import COLOURS, Renderer, Scene
 
 XYZ = tuple[float, float, float]
@@ -68,6 +70,9 @@ class Wire:
 
 
 ImpactKind = Literal["probe", "bullet", "strike"]
+# Where a hit logged on a subject's segment is now: (target, segment, offset) -> world point,
+# None when that subject is not drawn.
+OnBody = Callable[[str, str, XYZ], XYZ | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +86,22 @@ class Impact:
     point_m: XYZ
     target: str | None = None
     came_from_m: XYZ | None = None
+    # On a subject (logs that keep it): the segment struck and the offset from its joint in
+    # the segment's frame; a review draws the marker there on the posed body each frame.
+    segment: str | None = None
+    segment_offset_m: XYZ | None = None
 
 
 def _xyz(values: Sequence[float] | NDArray[np.float64]) -> XYZ:
     return (float(values[0]), float(values[1]), float(values[2]))
+
+
+def _on_body(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A hit record's segment and offset as Impact fields (none in logs before they were kept)."""
+    offset = data.get("segment_offset_m")
+    if data.get("segment") is None or offset is None:
+        return {}
+    return {"segment": str(data["segment"]), "segment_offset_m": _xyz(offset)}
 
 
 class EffectLog:
@@ -130,14 +147,20 @@ class EffectLog:
                 if fired is not None:
                     self._latest[data.get("serial")] = (r, fired, dict(self._where))
                 for i in data["impacts"]:
-                    self.impacts.append(Impact(r.t, "probe", _xyz(i["point"]), i.get("target")))
+                    self.impacts.append(
+                        Impact(r.t, "probe", _xyz(i["point"]), i.get("target"), **_on_body(i))
+                    )
             elif r.kind == "bullet_impact":
                 self._round = _xyz(data["point"])
-                self.impacts.append(Impact(r.t, "bullet", self._round, data.get("target")))
+                self.impacts.append(
+                    Impact(r.t, "bullet", self._round, data.get("target"), **_on_body(data))
+                )
             elif r.kind == "bullet_strike":
                 point = _xyz(data["point"])
                 came = self._round
-                self.impacts.append(Impact(r.t, "strike", point, data.get("target"), came))
+                self.impacts.append(
+                    Impact(r.t, "strike", point, data.get("target"), came, **_on_body(data))
+                )
                 self._round = point
 
     def wires(
@@ -145,10 +168,13 @@ class EffectLog:
         t: float,
         subjects_now: Mapping[str, tuple[float, float]] | None = None,
         cartridges_now: Mapping[str | None, XYZ] | None = None,
+        on_body: OnBody | None = None,
     ) -> list[Wire]:
         """The wires at run time `t`. `subjects_now` gives subjects' floor positions at t
         (default: the last logged positions); `cartridges_now` the cartridge's point per device
-        serial (default: the muzzle it was fired from)."""
+        serial (default: the muzzle it was fired from); `on_body(target, segment, offset)`
+        where a probe logged on a segment is on the posed body now (None: not drawn), so the
+        wire ends on the marker (`BodyMarkers.point`)."""
         now = self._where if subjects_now is None else subjects_now
         wires = []
         for serial, (r, fired, then) in self._latest.items():
@@ -159,7 +185,13 @@ class EffectLog:
             for impact in r.data["impacts"]:
                 point = np.asarray(impact["point"], dtype=float)
                 target = impact.get("target")
-                if target in then and target in now:
+                anchor = _on_body(impact)
+                placed = None
+                if on_body is not None and anchor and target is not None:
+                    placed = on_body(target, anchor["segment"], anchor["segment_offset_m"])
+                if placed is not None:
+                    point = np.asarray(placed, dtype=float)
+                elif target in then and target in now:
                     point[:2] += np.subtract(now[target], then[target])
                 flight_s = float(impact["time_of_flight_s"])
                 if flight_s > 0 and t < r.t + flight_s:  # still flying: the wire pays out
@@ -212,7 +244,13 @@ def impact_json(impact: Impact) -> dict[str, Any]:
         "point_m": list(impact.point_m),
         "target": impact.target,
         "came_from_m": None if impact.came_from_m is None else list(impact.came_from_m),
-    }
+    } | _on_body_json(impact)
+
+
+def _on_body_json(impact: Impact) -> dict[str, Any]:
+    if impact.segment is None or impact.segment_offset_m is None:
+        return {}
+    return {"segment": impact.segment, "segment_offset_m": list(impact.segment_offset_m)}
 
 
 def impact_from_json(data: Mapping[str, Any]) -> Impact:
@@ -223,29 +261,120 @@ def impact_from_json(data: Mapping[str, Any]) -> Impact:
         _xyz(data["point_m"]),
         data.get("target"),
         None if came is None else _xyz(came),
+        **_on_body(data),
     )
 
 
-def draw_impact(scene: Scene, impact: Impact, marker_m: float = MARKER_M) -> None:
-    """One impact's marker (and a strike's onward path) into a scene."""
-    if impact.kind == "strike":
-        half = (marker_m, marker_m, marker_m)
-        scene.box(impact.point_m, half, STRIKE_RGB, emissive=True)
-        if impact.came_from_m is not None:
-            scene.path(
-                impact.came_from_m,
-                impact.point_m,
-                STRIKE_RGB,
-                STRIKE_PATH_HALF_WIDTH_M,
-                emissive=True,
-            )
-        return
-    scene.marker(impact.point_m, COLOURS["probe" if impact.kind == "probe" else "bullet"], marker_m)
+def draw_marker(scene: Scene, kind: ImpactKind, point_m: XYZ, marker_m: float = MARKER_M) -> None:
+    """An impact's marker alone at `point_m` (a prop's origin for one kept on a body)."""
+    if kind == "strike":
+        scene.box(point_m, (marker_m, marker_m, marker_m), STRIKE_RGB, emissive=True)
+    else:
+        scene.marker(point_m, COLOURS["probe" if kind == "probe" else "bullet"], marker_m)
 
 
-def draw_impacts(scene: Scene, impacts: Sequence[Impact], marker_m: float = MARKER_M) -> None:
-    for impact in impacts:
-        draw_impact(scene, impact, marker_m)
+def draw_impact(
+    scene: Scene, impact: Impact, marker_m: float = MARKER_M, marker: bool = True
+) -> None:
+    """One impact's marker (and a strike's onward path) into a scene; `marker` False: the
+    path only (the marker is a prop kept on the posed body: `BodyMarkers`)."""
+    if marker:
+        draw_marker(scene, impact.kind, impact.point_m, marker_m)
+    if impact.kind == "strike" and impact.came_from_m is not None:
+        scene.path(
+            impact.came_from_m,
+            impact.point_m,
+            STRIKE_RGB,
+            STRIKE_PATH_HALF_WIDTH_M,
+            emissive=True,
+        )
+
+
+def draw_impacts(
+    scene: Scene,
+    impacts: Sequence[Impact],
+    marker_m: float = MARKER_M,
+    on_bodies: frozenset[int] = frozenset(),
+) -> None:
+    """Every impact into a scene; those numbered in `on_bodies` without their marker (drawn
+    on the posed body instead: `BodyMarkers`)."""
+    for n, impact in enumerate(impacts):
+        draw_impact(scene, impact, marker_m, marker=n not in on_bodies)
+
+
+def on_posed_body(
+    body: SubjectBody,
+    pose: HumanPose | None,
+    feet: XYZ,
+    yaw_rad: float,
+    segment: str,
+    offset_m: XYZ,
+) -> XYZ:
+    """Where `offset_m` on `segment` of `body` lies in the world with the body in `pose` (its
+    stance's when None), feet at `feet` facing `yaw_rad`: the same transform the renderer's
+    bones apply (a scene drawn without a renderer's rigs: the console's view)."""
+    posed = body.posed(pose)
+    j = SEGMENTS.index(segment)
+    yaw = quat_to_matrix(yaw_quat(yaw_rad))
+    local = posed.position[j] + posed.rotation[j] @ np.asarray(offset_m)
+    return _xyz(np.asarray(feet) + yaw @ local)
+
+
+class BodyMarkers:
+    """Impact markers kept on the posed bodies of a renderer's subjects: each impact that
+    names a segment and an offset on a subject the renderer draws is a prop (uploaded once)
+    placed every frame at that segment's bone (`Renderer.segment_frame`) carried by the
+    offset, so a probe stays where it struck as the subject walks, falls or kneels. Impacts
+    from logs without the fields, or on a subject not drawn, stay at their logged point."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+        self._keys: dict[int, str] = {}  # impact number -> prop key
+
+    def anchored(self, impacts: Sequence[Impact]) -> frozenset[int]:
+        """The impacts (by number) that ride on a drawn subject's segment."""
+        drawn = self.renderer.subjects
+        return frozenset(
+            n
+            for n, impact in enumerate(impacts)
+            if impact.segment is not None
+            and impact.segment_offset_m is not None
+            and impact.target in drawn
+        )
+
+    def point(self, target: str, segment: str, offset_m: XYZ) -> XYZ | None:
+        """Where `offset_m` on a drawn subject's segment is as posed now (an `OnBody`)."""
+        if target not in self.renderer.subjects:
+            return None
+        bone = self.renderer.segment_frame(target, segment)
+        return _xyz(bone[:3, :3] @ np.asarray(offset_m) + bone[:3, 3])
+
+    def update(
+        self,
+        impacts: Sequence[Impact],
+        marker_m: float = MARKER_M,
+        numbers: Iterable[int] | None = None,
+    ) -> None:
+        """Place the markers of the anchored impacts (of those numbered in `numbers`, when
+        given) at their segments as the subjects are posed now (call after posing them); new
+        ones are uploaded once."""
+        anchored = self.anchored(impacts)
+        if numbers is not None:
+            anchored = anchored & frozenset(numbers)
+        for n in sorted(anchored):
+            impact = impacts[n]
+            assert impact.target is not None and impact.segment is not None
+            key = self._keys.get(n)
+            if key is None:
+                key = self._keys[n] = f"impact-marker-{n}"
+                scene = Scene()
+                draw_marker(scene, impact.kind, (0.0, 0.0, 0.0), marker_m)
+                self.renderer.add_prop(key, scene)
+            bone = self.renderer.segment_frame(impact.target, impact.segment)
+            place = np.eye(4, dtype="f4")
+            place[:3, :3] = bone[:3, :3]
+            place[:3, 3] = bone[:3, :3] @ np.asarray(impact.segment_offset_m) + bone[:3, 3]
+            self.renderer.place_prop(key, place)
 
 
 def _flash_centre(muzzle: Pose) -> tuple[XYZ, Any]:

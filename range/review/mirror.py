@@ -23,6 +23,7 @@ from physics.body import Stance, SubjectBody
 from physics.human import Skeleton
 from physics.pose import Pose, look_rotation
 from range.review.effects import (
+    BodyMarkers,
     EffectLog,
     EffectProps,
     draw_effects,
@@ -145,6 +146,8 @@ class Playback:
         self._held: dict[str, str] = {}
         self.effects = EffectLog()
         self._effect_props = EffectProps(renderer)
+        self.body_markers = BodyMarkers(renderer)
+        self._on_bodies: frozenset[int] = frozenset()
 
     def update(self, t: float) -> Pose:
         """Pose everything at run time `t` (increasing from call to call); the officer's eyes."""
@@ -161,13 +164,6 @@ class Playback:
                 down[r.data["subject"]] = float(r.data["until_s"])
         self.effects.feed(self.records, t)
         impacts = self.effects.impacts
-        if len(impacts) != self._impacts:
-            scene = Scene()
-            scene.setting(drill.scene)
-            renderer.lighting = LIGHTING[drill.scene.lighting]
-            draw_impacts(scene, impacts)
-            renderer.load(scene)
-            self._impacts = len(impacts)
         ox, oy = positions["officer"]
         first = positions["subjects"][drill.subjects[0].id]
         renderer.cone = None
@@ -210,7 +206,19 @@ class Playback:
                 now.get("animation"),
             )
             renderer.pose_subject(spec.id, (x, y, 0.0), yaw, pose)
-        self._effect_props.update(self.effects.wires(t), self.effects.flashes(t))
+        # The lane and the impacts not on a drawn body, uploaded when they change; the markers
+        # on bodies ride on their segments as posed this frame.
+        on_bodies = self.body_markers.anchored(impacts)
+        if len(impacts) != self._impacts or on_bodies != self._on_bodies:
+            scene = Scene()
+            scene.setting(drill.scene)
+            renderer.lighting = LIGHTING[drill.scene.lighting]
+            draw_impacts(scene, impacts, on_bodies=on_bodies)
+            renderer.load(scene)
+            self._impacts, self._on_bodies = len(impacts), on_bodies
+        self.body_markers.update(impacts)
+        wires = self.effects.wires(t, on_body=self.body_markers.point)
+        self._effect_props.update(wires, self.effects.flashes(t))
         eye = (ox, oy, HEAD_HEIGHT_M)
         look = np.array([first[0] - ox, first[1] - oy, 1.2 - HEAD_HEIGHT_M])
         return Pose(eye, look_rotation(look))

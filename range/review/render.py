@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from physics.body import SubjectBody
-from physics.human import HumanPose, Skeleton, posed_vertices
+from physics.human import SEGMENTS, HumanPose, Skeleton, posed_vertices
 from physics.pose import Pose, quat_to_matrix, yaw_quat
 from physics.props import PropPart
 from physics.targets import Ellipse, PaperTarget, Rect
@@ -650,6 +650,16 @@ class Renderer:
 
     def remove_subject(self, key: str) -> None:
         self._rigs.pop(key, None)
+
+    @property
+    def subjects(self) -> frozenset[str]:
+        """The keys of the subjects added with `add_subject`."""
+        return frozenset(self._rigs)
+
+    def segment_frame(self, key: str, segment: str) -> NDArray[np.float32]:
+        """The 4x4 world frame of a subject's segment as last posed (its bone: a point at
+        offset o from the segment's joint, in the segment's frame, is drawn at M @ (o, 1))."""
+        return np.array(self._rigs[key].bones[SEGMENTS.index(segment)])
 
     def add_prop(self, key: str, scene: Scene) -> None:
         """A rigid object built in its own frame (`scene`, e.g. `Scene.weapon` at the origin),

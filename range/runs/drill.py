@@ -1236,12 +1236,18 @@ def _strike_fields(strike: Strike | None) -> dict[str, Any]:
     role for it, the inches crossed and the speed it left with (0: it stopped there)."""
     if strike is None:
         return {}
+    on_body = {}
+    if strike.segment is not None and strike.segment_offset_m is not None:
+        on_body = {
+            "segment": strike.segment,
+            "segment_offset_m": [round(c, 4) for c in strike.segment_offset_m],
+        }
     return {
         "material": strike.material,
         "role": strike.role,
         "thickness_in": round(strike.thickness_in, 3),
         "exit_mps": round(strike.exit_mps, 2),
-    }
+    } | on_body
 
 
 def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:

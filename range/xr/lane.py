@@ -51,6 +51,7 @@ from range.review.effects import (
     ARC_HALF_M,
     ARC_RGB,
     FLASH_S,
+    BodyMarkers,
     EffectLog,
     EffectProps,
     Impact,
@@ -129,6 +130,9 @@ class LaneHeadset:
         self._held: dict[str, tuple[str, int]] = {}  # subject -> (held object, body id)
         self._replica: str | None = None  # the replica prop's kind
         self._markers = 0  # impacts (`effects.impacts`) given a marker
+        # Those on a drawn subject's segment: kept on the posed body each frame.
+        self._body_markers: BodyMarkers | None = None
+        self._on_body: set[int] = set()
         self.effects = EffectLog()  # TASER wires and muzzle flashes (range/review/effects.py)
         self._effect_props: EffectProps | None = None
         self._cartridges: dict[str | None, tuple[float, float, float]] = {}
@@ -451,18 +455,29 @@ class LaneHeadset:
         t = run.engine.t
         self.effects.feed(run.engine.log.records, t)
         now = {s.id: s.position_m for s in run.engine.subjects.values()}
-        wires = self.effects.wires(t, now, self._cartridges)
+        on_body = None if self._body_markers is None else self._body_markers.point
+        wires = self.effects.wires(t, now, self._cartridges, on_body)
         self._effect_props.update(wires, self.effects.flashes(t))
 
     def _add_impacts(self, run: Session) -> None:
         """A marker for each impact since the last frame (a probe, a round's first strike, what
-        it struck after going through, with its onward path), uploaded once."""
+        it struck after going through, with its onward path), uploaded once; one logged on a
+        drawn subject's segment rides on that segment as posed this frame (`BodyMarkers`;
+        call after posing the subjects)."""
         self.effects.feed(run.engine.log.records, run.engine.t)
-        for impact in self.effects.impacts[self._markers :]:
+        if self._body_markers is None:
+            self._body_markers = BodyMarkers(self.renderer)
+        impacts = self.effects.impacts
+        anchored = self._body_markers.anchored(impacts)
+        for impact in impacts[self._markers :]:
             scene = Scene()
-            draw_impact(scene, impact, IMPACT_MARKER_M)
+            on_body = self._markers in anchored
+            draw_impact(scene, impact, IMPACT_MARKER_M, marker=not on_body)
+            if on_body:
+                self._on_body.add(self._markers)
             self.renderer.add_prop(f"impact:{self._markers}", scene)
             self._markers += 1
+        self._body_markers.update(impacts, IMPACT_MARKER_M, self._on_body)
 
     def _pose_cue(self, run: Session, head: Pose | None) -> None:
         suspended = run.engine.state is RunState.SUSPENDED
