@@ -21,12 +21,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drills.speech import CMU_PHONES, PhraseBook, acts_in_text
 from range.voice.audio import SAMPLE_RATE_HZ, Pcm
+from range.voice.lexicon import installed_languages, model_files
 
 # The phrase-vs-garbage weight (JSGF alternative weight of the garbage loop against a phrase):
 # higher rejects more chatter and more true commands. Tuned on the tuning split (voices
@@ -85,10 +87,12 @@ class Heard:
         return asdict(self)
 
 
-def grammar(book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT) -> str:
+def grammar(
+    book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT, phones: Iterable[str] = GARBAGE_PHONES
+) -> str:
     """The phrase book as a JSGF grammar: any sequence of its phrases and garbage phones."""
     phrases = " | ".join(f"( {p} )" for p in sorted(book.phrase_acts()))
-    garbage = " | ".join(GARBAGE_PREFIX + p.lower() for p in GARBAGE_PHONES)
+    garbage = " | ".join(GARBAGE_PREFIX + p.lower() for p in phones)
     return (
         "#JSGF V1.0;\ngrammar openrange;\npublic <utterance> = <item>+;\n"
         f"<item> = /1/ <phrase> | /{garbage_weight:g}/ <garbage>;\n"
@@ -96,17 +100,39 @@ def grammar(book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT) -> str:
     )
 
 
+def language_model(language: str) -> tuple[Path, Path]:
+    """(acoustic model folder, pronouncing dictionary) of the phrase book's `language`.
+
+    Raises ValueError naming the installed languages when there is none for it."""
+    files = model_files(language)
+    if files is None:
+        raise ValueError(
+            f"phrase book language {language!r}: no recognition model for it is installed"
+            f" (installed: {', '.join(installed_languages()) or 'none'})"
+        )
+    return files
+
+
+def model_phones(language: str) -> list[str]:
+    """The phones of `language`'s model, as its dictionary uses them (en-us: CMU_PHONES)."""
+    if language == "en-us":
+        return list(GARBAGE_PHONES)
+    used: set[str] = set()
+    with open(language_model(language)[1], encoding="utf-8") as lines:
+        for line in lines:
+            used.update(line.split()[1:])
+    return sorted(used)
+
+
 def dictionary(book: PhraseBook) -> str:
-    """A pronouncing dictionary of the phrase book's words and the garbage phones only.
+    """A pronouncing dictionary of the phrase book's words and the garbage phones only, from
+    the dictionary of the book's `language`.
 
-    Raises ValueError naming the word when neither the en-us dictionary nor the book's
-    [pronunciations] knows it."""
-    import pocketsphinx
-
+    Raises ValueError naming the word when neither that dictionary nor the book's
+    [pronunciations] knows it, or the installed languages when the language has no model."""
     wanted = book.words()
     known: dict[str, list[str]] = {}
-    path = os.path.join(pocketsphinx.get_model_path(), "en-us", "cmudict-en-us.dict")
-    with open(path, encoding="utf-8") as lines:
+    with open(language_model(book.language)[1], encoding="utf-8") as lines:
         for line in lines:
             word, _, phones = line.partition(" ")
             base = _base(word)
@@ -118,12 +144,12 @@ def dictionary(book: PhraseBook) -> str:
     for word in sorted(wanted):
         if word not in known:
             raise ValueError(
-                f"phrase book word {word!r} is not in the en-us dictionary; "
+                f"phrase book word {word!r} is not in the {book.language} dictionary; "
                 "add it under [pronunciations]"
             )
         for i, phones in enumerate(known[word]):
             out.append(f"{word if i == 0 else f'{word}({i + 1})'} {phones}")
-    out.extend(f"{GARBAGE_PREFIX}{p.lower()} {p}" for p in GARBAGE_PHONES)
+    out.extend(f"{GARBAGE_PREFIX}{p.lower()} {p}" for p in model_phones(book.language))
     return "\n".join(out) + "\n"
 
 
@@ -139,6 +165,7 @@ class Recognizer:
         import pocketsphinx
 
         self.book = book
+        acoustic, _ = language_model(book.language)
         text = dictionary(book)
         handle, path = tempfile.mkstemp(suffix=".dict")
         try:
@@ -146,11 +173,17 @@ class Recognizer:
                 out.write(text)
             # bestpath off: the lattice pass costs seconds per utterance on this grammar.
             self._decoder = pocketsphinx.Decoder(
-                loglevel="FATAL", dict=path, bestpath=False, cmninit=CMN_INIT
+                loglevel="FATAL",
+                hmm=str(acoustic),
+                dict=path,
+                bestpath=False,
+                cmninit=CMN_INIT,
             )
         finally:
             os.unlink(path)
-        self._decoder.add_jsgf_string("phrases", grammar(book, garbage_weight))
+        self._decoder.add_jsgf_string(
+            "phrases", grammar(book, garbage_weight, model_phones(book.language))
+        )
         self._decoder.activate_search("phrases")
         self._rng = np.random.default_rng(rng_seed)
         self._seed = rng_seed
