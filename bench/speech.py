@@ -87,12 +87,14 @@ def run_trials(
     garbage_weight: float = GARBAGE_WEIGHT,
     early: EarlyRule | None = EARLY,
     keep_notes: bool = False,
+    normalise: bool = True,
 ) -> list[Trial]:
     """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT and the
     EarlyRule are chosen on (other voices, speeds, sentences and noise draws). With
-    `keep_notes` each trial keeps the listener's notes, for `replay`."""
+    `keep_notes` each trial keeps the listener's notes, for `replay`; `normalise=False` decodes
+    each utterance at its recorded level (the figures before level normalisation)."""
     book = phrasebook()
-    recognizer = Recognizer(book, garbage_weight=garbage_weight)
+    recognizer = Recognizer(book, garbage_weight=garbage_weight, normalise=normalise)
 
     def hear_(pcm: Pcm) -> tuple[list[Heard], list[Note]]:
         notes: list[Note] = []
@@ -259,6 +261,11 @@ def main() -> int:
         action="store_true",
         help="run the tuning split once and replay it under a grid of early-decision rules",
     )
+    parser.add_argument(
+        "--as-recorded",
+        action="store_true",
+        help="decode each utterance at its recorded level (no level normalisation), to compare",
+    )
     args = parser.parse_args()
     if args.tune_early:
         return tune_early(float(args.tune) if args.tune else GARBAGE_WEIGHT)
@@ -272,7 +279,7 @@ def main() -> int:
                     + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
                 )
         return 0
-    trials = run_trials(args.quick)
+    trials = run_trials(args.quick, normalise=not args.as_recorded)
     rows = figures(trials)
     if args.json:
         keys = ("name", "value", "unit", "target", "better")
