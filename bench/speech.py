@@ -87,18 +87,24 @@ def run_trials(
     garbage_weight: float = GARBAGE_WEIGHT,
     early: EarlyRule | None = EARLY,
     keep_notes: bool = False,
+    normalise: bool = True,
+    peak_dbfs: float | None = None,
 ) -> list[Trial]:
     """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT and the
     EarlyRule are chosen on (other voices, speeds, sentences and noise draws). With
-    `keep_notes` each trial keeps the listener's notes, for `replay`."""
+    `keep_notes` each trial keeps the listener's notes, for `replay`; `normalise=False` decodes
+    each utterance at its recorded level (the figures before level normalisation). `peak_dbfs`
+    plays every track (speech, chatter, noise) at that speech peak instead of about -10 dBFS
+    (a shout close to the microphone, a quiet voice or a microphone gain set low)."""
     book = phrasebook()
-    recognizer = Recognizer(book, garbage_weight=garbage_weight)
+    recognizer = Recognizer(book, garbage_weight=garbage_weight, normalise=normalise)
 
     def hear_(pcm: Pcm) -> tuple[list[Heard], list[Note]]:
         notes: list[Note] = []
         return hear(recognizer, pcm, early, notes if keep_notes else None), notes
 
     rng = np.random.default_rng(seed + (1 if tuning else 0))
+    level = 0.3 if peak_dbfs is None else 10 ** (peak_dbfs / 20)  # mix_at_snr's default: 0.3
     voices = TUNING_VOICES if tuning else VOICES[:2] if quick else VOICES
     speeds = TUNING_SPEEDS_WPM if tuning else SPEEDS_WPM[:1] if quick else SPEEDS_WPM
     snrs = (10.0,) if tuning else SNRS_DB
@@ -111,18 +117,18 @@ def run_trials(
                 speech = speech_16k(phrase, voice, speed)
                 end = speech_end_s(speech)
                 for snr in snrs:
-                    pcm = mix_at_snr(speech, snr, rng)
+                    pcm = mix_at_snr(speech, snr, rng, level)
                     heard, notes = hear_(pcm)
                     trials.append(Trial(phrase, act, voice, speed, snr, heard, _s(pcm), end, notes))
     for sentence in chatter:
         for voice in voices:
             speech = speech_16k(sentence, voice, 160)
-            pcm = mix_at_snr(speech, 10.0, rng)
+            pcm = mix_at_snr(speech, 10.0, rng, level)
             heard, notes = hear_(pcm)
             trials.append(
                 Trial(sentence, None, voice, 160, 10.0, heard, _s(pcm), speech_end_s(speech), notes)
             )
-    pcm = noise_only(rng, 10.0 if quick else 30.0)
+    pcm = noise_only(rng, 10.0 if quick else 30.0, 0.02 * level / 0.3)
     heard, notes = hear_(pcm)
     trials.append(Trial("(range noise)", None, "", 0, 0.0, heard, _s(pcm), 0.0, notes))
     return trials
@@ -259,6 +265,16 @@ def main() -> int:
         action="store_true",
         help="run the tuning split once and replay it under a grid of early-decision rules",
     )
+    parser.add_argument(
+        "--as-recorded",
+        action="store_true",
+        help="decode each utterance at its recorded level (no level normalisation), to compare",
+    )
+    parser.add_argument(
+        "--peak-dbfs",
+        type=float,
+        help="play every track at this speech peak (dBFS) instead of about -10 dBFS",
+    )
     args = parser.parse_args()
     if args.tune_early:
         return tune_early(float(args.tune) if args.tune else GARBAGE_WEIGHT)
@@ -272,7 +288,7 @@ def main() -> int:
                     + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
                 )
         return 0
-    trials = run_trials(args.quick)
+    trials = run_trials(args.quick, normalise=not args.as_recorded, peak_dbfs=args.peak_dbfs)
     rows = figures(trials)
     if args.json:
         keys = ("name", "value", "unit", "target", "better")

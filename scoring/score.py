@@ -18,7 +18,7 @@ from typing import Any
 
 from drills.deescalation import CALMING_CATEGORIES, Deescalation
 from drills.log import LogRecord
-from drills.speech import acts_in_text, builtin_phrasebook
+from drills.speech import ACT, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
@@ -252,12 +252,17 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
     """The speech acts (phrase-book names: `identify`, `command.drop_weapon`, `warning.taser`,
     `rapport.help`, ...) in one record, in the order said.
 
-    An `officer_spoke` record carries its act (after any instructor correction). An older log's
+    An `officer_spoke` record carries its act (after any instructor correction), and so does an
+    instructor's live mark (`instructor_command` "mark": an act the recogniser missed, heard by
+    the instructor; one that is not an act shape is no act). An older log's
     `verbal_command` action carries only its words: the phrase book finds the acts in them, the
     `cew_warning_words` and `deadly_warning_words` settings add the warnings they name, and it
     is always at least a command (the bare category `command`), so old logs still score."""
     if record.kind == "officer_spoke":
         return [str(record.data["act"])]
+    if record.kind == "instructor_command":  # a live mark: an act the recogniser missed
+        act = str(record.data.get("act") or "")
+        return [act] if re.match(ACT, act) else []
     say = str(record.data.get("say") or "")
     acts = [m.act for m in acts_in_text(say, builtin_phrasebook())]
     low = say.lower()
@@ -272,6 +277,20 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
     if not any(_category(a) in _COMMANDING for a in acts):
         acts.append("command")
     return acts
+
+
+def _heard_entry(record: LogRecord, act: str) -> dict[str, Any]:
+    """One act heard, for Score.speech["heard"]: who heard it (`source`)."""
+    if record.kind == "instructor_command":
+        return {
+            "t": record.t,
+            "act": act,
+            "source": "instructor",
+            "by": str(record.data.get("by") or ""),
+            "text": str(record.data.get("text") or ""),
+        }
+    source = "recogniser" if record.kind == "officer_spoke" else "script"
+    return {"t": record.t, "act": act, "source": source}
 
 
 def _category(act: str) -> str:
@@ -298,6 +317,9 @@ class _Judge:
         self.commands: list[tuple[float, str]] = []  # (t, act), for VERBAL-04
         self.repeat: tuple[str, int, float] | None = None  # (act, times in a row, last t)
         self.acts: dict[str, int] = {}
+        # Each act heard: t, act, source ("recogniser", "instructor" for a live mark, "script"
+        # for an older log's verbal_command), and for a mark who made it and the words.
+        self.heard: list[dict[str, Any]] = []
         # Rapport statements and questions said in a shout (officer_spoke loudness_dbfs at or
         # above the de-escalation model's shout_dbfs): they calm nobody, so earn no DEESC-03.
         self.shouted: dict[str, int] = {c: 0 for c in CALMING_CATEGORIES}
@@ -384,8 +406,10 @@ class _Judge:
                 s.position = tuple(spec["start_m"]) if "start_m" in spec else None
         elif kind in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
             self.threat_moment(rec)
-        elif kind == "officer_spoke" or (
-            kind == "officer_action" and d["action"] == "verbal_command"
+        elif (
+            kind == "officer_spoke"
+            or (kind == "officer_action" and d["action"] == "verbal_command")
+            or (kind == "instructor_command" and d.get("command") == "mark")
         ):
             self.speech(rec)
         elif kind == "officer_action" and d["action"] in _FORCE:
@@ -424,6 +448,7 @@ class _Judge:
         shouted = loud is not None and float(loud) >= Deescalation().shout_dbfs
         for act in _acts(rec, self.values):
             self.acts[act] = self.acts.get(act, 0) + 1
+            self.heard.append(_heard_entry(rec, act))
             if shouted and _category(act) in self.shouted:
                 self.shouted[_category(act)] += 1
             self.spoke_at = t if self.spoke_at is None else self.spoke_at
@@ -1190,6 +1215,8 @@ class _Judge:
                 "questions": self.rapport()[1],
                 "shouted_calming": sum(self.shouted.values()),
                 "talk_s": round(self.talk_s(), 3),
+                "heard": self.heard,
+                "marked": sum(1 for h in self.heard if h["source"] == "instructor"),
             },
             taser_cycles_note=self.taser_cycles_note(),
         )

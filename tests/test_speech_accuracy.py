@@ -182,3 +182,45 @@ def test_the_benchs_replay_of_notes_decides_as_the_live_listener_does() -> None:
     replayed = bench.replay(replace(trial, heard=heard), rule, book)
     assert [(h.act, h.decided_s) for h in replayed.heard] == live(rule)
     assert live(rule)[0][1] < late[0][1]
+
+
+def _at_peak(pcm: np.ndarray, peak_dbfs: float) -> np.ndarray:
+    scale = 32767 * 10 ** (peak_dbfs / 20) / float(np.max(np.abs(pcm.astype(np.float64))))
+    return np.asarray(np.round(pcm * scale), dtype=np.int16)
+
+
+@needs_espeak
+@pytest.mark.parametrize("peak_dbfs", [-2.0, -35.0])
+def test_an_utterance_is_heard_whatever_its_level(peak_dbfs: float) -> None:
+    # The decoder hears each utterance at LEVEL_TARGET_DBFS, the VAD a quiet stream raised: at
+    # -2 dBFS (a shout near the microphone) the decoder misheard or dropped the words; at -35
+    # (a quiet voice, the gain turned down) the VAD began 0.3 s late or never, and the decoder's
+    # cepstral mean was far from the words.
+    pcm = _at_peak(_espeak("drop the knife", "en-us", 150), peak_dbfs)
+    assert _fresh_acts(pcm) == ["command.drop_weapon"]
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    ("phrase", "acts"),
+    [
+        ("police, drop the knife", ["identify", "command.drop_weapon"]),
+        ("police officer", ["identify"]),
+        ("put the knife down", ["command.drop_weapon"]),
+        ("get down", ["command.get_down"]),
+        ("sheriff's office", ["identify"]),
+        ("lie down", ["command.get_down"]),
+    ],
+)
+def test_a_new_users_phrases_are_heard_as_their_acts(
+    tmp_path: Path, phrase: str, acts: list[str]
+) -> None:
+    # As a new user made them: `espeak-ng -w` in its default voice (en), the file straight to a
+    # fresh recogniser (`speech recognize`). "police" was missed before "drop the knife"; the
+    # next three were never heard; "sheriff's office" came out as freeze, "lie down" as
+    # "don't move" (issue 17).
+    from range.voice.audio import read_wav
+
+    wav = tmp_path / "take.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), phrase], check=True)
+    assert _fresh_acts(read_wav(wav)) == acts

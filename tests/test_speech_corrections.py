@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_rules import end, phase, spoke, start, taser
+from test_rules import end, phase, rec, spoke, start, taser
 
 from drills.log import LogRecord
 from range.cli.main import main
@@ -70,12 +71,18 @@ def test_a_correction_is_kept_beside_the_log_and_the_run_rescores(
 
     score = score_json(run, capsys)
     assert rules(score, "CEW-02") == ["credit"]
-    assert score["speech"] == {
+    speech: dict[str, Any] = json.loads(json.dumps(score["speech"]))
+    assert [(h["act"], h["source"]) for h in speech.pop("heard")] == [
+        ("identify", "recogniser"),
+        ("warning.taser", "recogniser"),
+    ]
+    assert speech == {
         "acts": {"identify": 1, "warning.taser": 1},
         "rapport": 0,
         "questions": 0,
         "shouted_calming": 0,
         "talk_s": 0.8,
+        "marked": 0,
     }
     (correction,) = score["corrections"]  # type: ignore[misc]
     assert (correction["utterance_t"], correction["was"], correction["act"]) == (
@@ -165,9 +172,12 @@ def test_the_report_lists_what_was_heard_with_each_act_and_its_correction() -> N
         made="2026-11-30T23:50:00+00:00",
     )
     table = _heard(records, [fix])
-    assert "<td>0.20-0.50 s</td><td>police</td><td>identify</td><td>0.90</td><td></td>" in table
     assert (
-        "<td>0.70-1.20 s</td><td>stop</td><td>command.stop</td><td>0.90</td>"
+        "<td>0.20-0.50 s</td><td>police</td><td>identify</td><td>0.90</td>"
+        "<td>recogniser</td><td></td>"
+    ) in table
+    assert (
+        "<td>0.70-1.20 s</td><td>stop</td><td>command.stop</td><td>0.90</td><td>recogniser</td>"
         "<td>warning.taser by Sgt Lee, 2026-11-30T23:50:00+00:00 (said taser)</td>"
     ) in table
     assert "No speech was heard" in _heard(records[:2], [])
@@ -209,7 +219,12 @@ def test_a_saved_run_s_report_and_score_use_the_correction(
     run = result.run_dir
     assert run is not None
     lines = (run / EVENTS).read_text().splitlines()
-    heard = [spoke(0.4, "identify", "police", 0.3), spoke(0.9, "command.stop", "stop", 0.4)]
+    heard = [
+        spoke(0.4, "identify", "police", 0.3),
+        spoke(0.9, "command.stop", "stop", 0.4),
+        # An act the recogniser missed, marked live on the console by the instructor.
+        rec(0.9, "instructor_command", command="mark", by="Sgt Ray", act="rapport.help"),
+    ]
     at = next(i for i, line in enumerate(lines) if json.loads(line)["t"] > 0.9)
     lines[at:at] = [json.dumps(r.as_json()) for r in heard]
     (run / EVENTS).write_text("\n".join(lines) + "\n")
@@ -220,7 +235,70 @@ def test_a_saved_run_s_report_and_score_use_the_correction(
     assert "<h2>What was heard</h2>" in page
     assert "<td>0.50-0.90 s</td><td>stop</td><td>command.stop</td>" in page
     assert "<td>command.drop_weapon by Sgt Lee, " in page
+    assert "<td>rapport.help</td><td></td><td>instructor (Sgt Ray, marked live)</td>" in page
     score = score_json(run, capsys)
+    assert score["speech"]["acts"]["rapport.help"] == 1  # type: ignore[index]
     # The script's own "Police! Drop the knife!" and the corrected "stop".
     assert score["speech"]["acts"]["command.drop_weapon"] == 2  # type: ignore[index]
     assert "command.stop" not in score["speech"]["acts"]  # type: ignore[index,operator]
+
+
+def missed_warning_marked() -> list[LogRecord]:
+    """ "Taser, taser!" missed by the recogniser, marked live by the instructor on the console
+    (`instructor_command` "mark", as range/console/lane.py logs it), before a TASER."""
+    return [
+        *start(),
+        phase(0, "active_resistance"),
+        spoke(0.5, "identify", "police", talk_s=0.3),
+        rec(
+            1.2,
+            "instructor_command",
+            command="mark",
+            by="Sgt Lee",
+            act="warning.taser",
+            text="taser taser",
+        ),
+        taser(2.0),
+        end(3),
+    ]
+
+
+def test_an_act_the_instructor_marked_live_is_scored_as_heard_from_the_instructor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = write_run(tmp_path / "run", missed_warning_marked())
+    score = score_json(run, capsys)
+    assert rules(score, "CEW-02") == ["credit"]  # warned before the TASER: the mark counts
+    speech: dict[str, Any] = json.loads(json.dumps(score["speech"]))
+    assert speech["acts"] == {"identify": 1, "warning.taser": 1}
+    assert speech["marked"] == 1
+    assert speech["heard"][1] == {
+        "t": 1.2,
+        "act": "warning.taser",
+        "source": "instructor",
+        "by": "Sgt Lee",
+        "text": "taser taser",
+    }
+    # Without the mark, the same run is a missed warning.
+    unmarked = [r for r in missed_warning_marked() if r.kind != "instructor_command"]
+    assert rules(score_json(write_run(tmp_path / "bare", unmarked), capsys), "CEW-02") == [
+        "finding"
+    ]
+
+
+def test_a_mark_that_is_no_act_is_not_scored() -> None:
+    from scoring.policy import default_policy
+    from scoring.score import score_run
+
+    log = [r for r in missed_warning_marked()]
+    log[3] = LogRecord(1.2, "instructor_command", {**log[3].data, "act": "tase them"})
+    assert score_run(log, default_policy()).speech["acts"] == {"identify": 1}
+
+
+def test_the_report_shows_a_live_mark_as_heard_from_the_instructor() -> None:
+    from range.review.report import _heard
+
+    page = _heard(missed_warning_marked(), [])
+    assert "<td>1.20 s</td><td>taser taser</td><td>warning.taser</td>" in page
+    assert "instructor (Sgt Lee, marked live)" in page
+    assert "<td>police</td><td>identify</td><td>0.90</td><td>recogniser</td>" in page

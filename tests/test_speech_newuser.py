@@ -567,3 +567,52 @@ def test_speech_phrases_lists_an_agency_act_without_trailing_blanks(
     out = capsys.readouterr().out
     assert "\nspeech:rapport.reassure\n    you are safe\n" in out
     assert all(line == line.rstrip() for line in out.splitlines())
+
+
+# --- the phrase book's language selects the recogniser's model -------------------------------
+
+
+def test_a_language_with_no_installed_model_is_refused_naming_the_installed_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book = tmp_path / "agency.toml"
+    book.write_text('version = 1\nlanguage = "de"\n\n[[acts]]\nact = "command.stop"\n')
+    book.write_text(book.read_text() + 'phrases = ["halt"]\n')
+    for argv in (["speech", "phrases"], ["speech", "recognize", str(tmp_path / "x.wav")]):
+        line = _one_line_error(capsys, [*argv, "--phrases", str(book)])
+        assert f"{book}:2: language: 'de': no recognition model for it is installed" in line
+        assert "(installed: en-us)" in line
+
+
+def test_the_language_selects_the_model_and_its_dictionary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second language laid out as PocketSphinx lays out en-us (here en-gb: en-us's acoustic
+    model, a dictionary with one word more) is used for a book in that language only."""
+    from range.voice.lexicon import installed_languages, load_phrases, model_words
+    from range.voice.recognize import Recognizer
+
+    real = Path(pocketsphinx.get_model_path())
+    models = tmp_path / "model"
+    (models / "en-gb").mkdir(parents=True)
+    (models / "en-us").symlink_to(real / "en-us")
+    (models / "en-gb" / "en-gb").symlink_to(real / "en-us" / "en-us")
+    words = (real / "en-us" / "cmudict-en-us.dict").read_text(encoding="utf-8")
+    (models / "en-gb" / "cmudict-en-gb.dict").write_text(words + "zorblax Z AO R B L AE K S\n")
+    monkeypatch.setattr(pocketsphinx, "get_model_path", lambda *sub: str(models.joinpath(*sub)))
+    for cached in (installed_languages, model_words):
+        cached.cache_clear()
+    try:
+        assert installed_languages() == ("en-gb", "en-us")
+        acts = '\n[[acts]]\nact = "command.freeze"\nphrases = ["freeze zorblax"]\n'
+        gb = tmp_path / "gb.toml"
+        gb.write_text('version = 1\nlanguage = "en-gb"\n' + acts)
+        book = load_phrases(gb)
+        assert book.language == "en-gb"
+        Recognizer(book)  # its dictionary has the word
+        us = _agency(tmp_path, acts)  # the same words in en-us: not in its dictionary
+        with pytest.raises(DataFileError, match=r"'zorblax' .* is not in the en-us dictionary"):
+            load_phrases(us)
+    finally:
+        for cached in (installed_languages, model_words):
+            cached.cache_clear()

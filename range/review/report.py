@@ -299,19 +299,30 @@ def _heard(
     run_dir: Path | None = None,
     out_dir: Path | None = None,
 ) -> str:
-    """Every utterance heard (`officer_spoke`) with its act, and the instructor's correction of
-    it where there is one (the score above is with the corrections). Each clip links to the
-    audio from `out_dir`, where the page is written (default: the run folder); in a simulated
-    run the recording's time is the run's, so the link names the utterance's span too (a media
-    fragment, `#t=start,end`, which browsers' players seek to)."""
+    """Every utterance heard (`officer_spoke`, source "recogniser") with its act, and the
+    instructor's correction of it where there is one (the score above is with the
+    corrections); and every act the instructor marked live as heard when the recogniser missed
+    it (`instructor_command` "mark", source "instructor"), which the score counts too. Each
+    clip links to the audio from `out_dir`, where the page is written (default: the run
+    folder); in a simulated run the recording's time is the run's, so the link names the
+    utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to)."""
     latest = {(c.utterance_t, c.was): c for c in corrections}
     started = records[0].data if records and records[0].kind == "run_started" else {}
     same_clock = started.get("officer") != "live"
     rows = []
     for r in records:
+        d = r.data
+        if r.kind == "instructor_command" and d.get("command") == "mark":
+            # A live mark: an act the recogniser missed, heard by the instructor and scored.
+            rows.append(
+                f"<tr><td>{r.t:.2f} s</td><td>{html.escape(str(d.get('text') or ''))}</td>"
+                f"<td>{html.escape(str(d.get('act') or ''))}</td><td></td>"
+                f"<td>instructor ({html.escape(str(d.get('by') or '?'))}, marked live)</td>"
+                "<td></td><td></td></tr>"
+            )
+            continue
         if r.kind != "officer_spoke":
             continue
-        d = r.data
         fix = latest.get((r.t, d["act"]))
         corrected = (
             ""
@@ -329,12 +340,12 @@ def _heard(
         rows.append(
             f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{html.escape(d['text'])}</td>"
             f"<td>{html.escape(d['act'])}</td><td>{d['confidence']:.2f}</td>"
-            f"<td>{html.escape(corrected)}</td><td>{clip}</td></tr>"
+            f"<td>recogniser</td><td>{html.escape(corrected)}</td><td>{clip}</td></tr>"
         )
     if not rows:
         return "<p>No speech was heard in this run (no officer_spoke records).</p>"
     return (
-        "<table><tr><th>when</th><th>heard</th><th>act</th><th>confidence</th>"
+        "<table><tr><th>when</th><th>heard</th><th>act</th><th>confidence</th><th>source</th>"
         "<th>instructor's correction</th><th>clip</th></tr>" + "".join(rows) + "</table>"
     )
 

@@ -1,10 +1,11 @@
-"""The recogniser's dictionary as a phrase-book check: every word of an agency's phrase book
-must be in PocketSphinx's en-us dictionary or under its `[pronunciations]`, or the file is
-refused with its line and field (docs/speech.md, "Phrase book") before anything is decoded."""
+"""The recogniser's models as a phrase-book check. The book's `language` selects the acoustic
+model and pronouncing dictionary (`installed_languages`, `model_files`); every word of an
+agency's phrase book must be in that dictionary or under its `[pronunciations]`. A language
+with no installed model, or a word no dictionary knows, is refused with the file's line and
+field (docs/speech.md, "Phrase book") before anything is decoded."""
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 
@@ -12,19 +13,63 @@ from drills.speech import PhraseBook, builtin_phrasebook, parse_phrasebook, phra
 from physics.datafiles import DataFileError, Problem, key_lines, locate, read_text
 
 
-@cache
-def en_us_words() -> frozenset[str]:
-    """The words of PocketSphinx's en-us pronouncing dictionary (variants folded)."""
+def _model_dir(language: str) -> Path:
     import pocketsphinx
 
-    path = os.path.join(pocketsphinx.get_model_path(), "en-us", "cmudict-en-us.dict")
-    with open(path, encoding="utf-8") as lines:
+    return Path(pocketsphinx.get_model_path()) / language
+
+
+def model_files(language: str) -> tuple[Path, Path] | None:
+    """(acoustic model folder, pronouncing dictionary) of `language`, as PocketSphinx lays a
+    language out in its model folder (`<language>/<language>/` and
+    `<language>/cmudict-<language>.dict`, as the wheel's en-us), or None when not installed."""
+    folder = _model_dir(language)
+    acoustic, words = folder / language, folder / f"cmudict-{language}.dict"
+    if (acoustic / "mdef").is_file() and words.is_file():
+        return acoustic, words
+    return None
+
+
+@cache
+def installed_languages() -> tuple[str, ...]:
+    """The languages PocketSphinx has a model and dictionary for here (the wheel: en-us)."""
+    folder = _model_dir(".")
+    return tuple(
+        sorted(p.name for p in folder.iterdir() if p.is_dir() and model_files(p.name) is not None)
+    )
+
+
+@cache
+def model_words(language: str) -> frozenset[str]:
+    """The words of `language`'s pronouncing dictionary (variants folded)."""
+    files = model_files(language)
+    if files is None:
+        return frozenset()
+    with open(files[1], encoding="utf-8") as lines:
         return frozenset(line.partition(" ")[0].split("(")[0] for line in lines)
 
 
+def en_us_words() -> frozenset[str]:
+    """The words of PocketSphinx's en-us pronouncing dictionary (variants folded)."""
+    return model_words("en-us")
+
+
 def unknown_words(book: PhraseBook) -> set[str]:
-    """The book's words that neither the en-us dictionary nor its [pronunciations] knows."""
-    return book.words() - en_us_words() - set(book.pronunciations)
+    """The book's words that neither its language's dictionary nor its [pronunciations] knows."""
+    return book.words() - model_words(book.language) - set(book.pronunciations)
+
+
+def language_problem(language: str, lines: dict[tuple[str | int, ...], int]) -> Problem | None:
+    """Why a phrase book's `language` cannot be recognised here (None when it can)."""
+    if model_files(language) is not None:
+        return None
+    return Problem(
+        locate(lines, ("language",)),
+        "language",
+        f"{language!r}: no recognition model for it is installed (installed:"
+        f" {', '.join(installed_languages()) or 'none'}); a language's PocketSphinx model goes"
+        f" in {_model_dir(language)}/ (docs/speech.md)",
+    )
 
 
 def load_phrases(extra: Path | None) -> PhraseBook:
@@ -34,11 +79,14 @@ def load_phrases(extra: Path | None) -> PhraseBook:
     book = phrasebook(extra)
     if extra is None:
         return book
+    text = read_text(extra)
+    lines = key_lines(text)
+    wrong_language = language_problem(book.language, lines)
+    if wrong_language is not None:  # no dictionary to check the words against
+        raise DataFileError(extra, [wrong_language])
     unknown = unknown_words(book)
     if not unknown:
         return book
-    text = read_text(extra)
-    lines = key_lines(text)
     builtin = builtin_phrasebook().phrase_acts()
     problems: list[Problem] = []
     # The agency's entries in its file's order: an entry's index is its [[acts]] index.
@@ -52,10 +100,13 @@ def load_phrases(extra: Path | None) -> PhraseBook:
                         Problem(
                             locate(lines, ("acts", index, "phrases")),
                             f"acts[{index}].phrases",
-                            f"{word!r} (in {phrase!r}) is not in the en-us dictionary: add it"
+                            f"{word!r} (in {phrase!r}) is not in the {book.language}"
+                            " dictionary: add it"
                             ' under [pronunciations] in CMU phones (e.g. tased = "T EY Z D")',
                         )
                     )
     if not problems:  # not the agency's words: the built-in book's, which a test keeps known
-        problems = [Problem(None, "", f"words not in the en-us dictionary: {sorted(unknown)}")]
+        problems = [
+            Problem(None, "", f"words not in the {book.language} dictionary: {sorted(unknown)}")
+        ]
     raise DataFileError(extra, problems)

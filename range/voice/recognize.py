@@ -21,12 +21,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from drills.speech import CMU_PHONES, PhraseBook, acts_in_text
 from range.voice.audio import SAMPLE_RATE_HZ, Pcm
+from range.voice.lexicon import installed_languages, model_files
 
 # The phrase-vs-garbage weight (JSGF alternative weight of the garbage loop against a phrase):
 # higher rejects more chatter and more true commands. Tuned on the tuning split (voices
@@ -41,8 +43,13 @@ MIN_CONFIDENCE = 0.99
 # frames (90th percentile between the first and last phrase word). Without it "police, drop the
 # knife" (a pause at the comma, filled by a garbage phone) was refused.
 QUIET_DB = 12.0
+# Garbage before the first phrase word or after the last counts when within EDGE_DB of the
+# words' loud frames for EDGE_MIN_FRAMES or more. 20 frames (0.2 s; 10 before 2026-12-01):
+# with the level normalisation, 10 turned away commands heard right whose edges held range
+# noise as loud as the words (5 dB SNR: 44 % right at 10 frames, 63 % at 20, 69 % with no edge
+# rule but 2.4 false acts a minute; docs/speech.md, "Level").
 EDGE_DB = 6.0
-EDGE_MIN_FRAMES = 10
+EDGE_MIN_FRAMES = 20
 FRAME_SAMPLES = 160  # the decoder's 10 ms frame shift at 16 kHz
 # Audio before the VAD's speech start given to the decoder: the acoustic model needs context.
 PAD_S = 0.3
@@ -59,8 +66,27 @@ EARLY_DROP_DB = 6.0
 # The cepstral mean the decoder starts from (it adapts as it hears speech). PocketSphinx's default
 # (40,3,-1) is far from speech and cost the first utterance of a stream its words ("show me
 # your hands" in espeak-ng's en voice came out "are you okay"); this is where the decoder's own
-# estimate settled after the tuning split's voices (docs/speech.md).
-CMN_INIT = "50,-3,2,9,-3,3,-3,-3,-4,-6,-6,-9,3"
+# estimate settled after the tuning split's voices (docs/speech.md), its first (energy) term
+# lowered from 50 to 45 for speech normalised to LEVEL_TARGET_DBFS (the estimate settles at
+# 38-41 there at 20 dB SNR; 45 decoded most of espeak-ng's clips at every level, docs/speech.md).
+CMN_INIT = "45,-3,2,9,-3,3,-3,-3,-4,-6,-6,-9,3"
+# Level normalisation: the decoder hears each utterance scaled so that its peak is
+# LEVEL_TARGET_DBFS (the clip kept for review is not scaled). The en-us model with this grammar
+# decoded espeak-ng's commands right at peaks of -6 to -24 dBFS and missed or misheard them at
+# -1 to -3 dBFS and below -30 dBFS (docs/speech.md, "Level"). Streaming, the utterance's peak
+# is known only so far: the gain is set from the audio so far, and when a louder block raises
+# the peak by more than LEVEL_SLACK_DB the utterance is decoded again from its start at the new
+# gain (the decoder runs at about 0.2 x real time, so a restart costs little).
+LEVEL_TARGET_DBFS = -18.0
+LEVEL_SLACK_DB = 3.0
+MAX_GAIN_DB = 30.0  # a whisper at -48 dBFS peak is raised to the target, nothing quieter
+# The VAD hears a quiet stream raised to VAD_FLOOR_DBFS peak (never lowered), by a gain that
+# follows the stream's peak over the last seconds (VAD_RELEASE_S to fall 20 dB), at most
+# VAD_MAX_GAIN_DB: the WebRTC VAD finds espeak-ng's commands on time down to -25 dBFS peak, 0.3 s
+# late (past the pre-roll: the first word lost) at -30 and not at all at -35.
+VAD_FLOOR_DBFS = -24.0
+VAD_MAX_GAIN_DB = 24.0
+VAD_RELEASE_S = 4.0
 # Noise floor added to digital silence: log-energy features of exact zeros derail the decoder.
 DITHER_RMS = 30.0
 # CMU phones of the en-us model (the phrase book's own list), one garbage word each.
@@ -85,10 +111,12 @@ class Heard:
         return asdict(self)
 
 
-def grammar(book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT) -> str:
+def grammar(
+    book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT, phones: Iterable[str] = GARBAGE_PHONES
+) -> str:
     """The phrase book as a JSGF grammar: any sequence of its phrases and garbage phones."""
     phrases = " | ".join(f"( {p} )" for p in sorted(book.phrase_acts()))
-    garbage = " | ".join(GARBAGE_PREFIX + p.lower() for p in GARBAGE_PHONES)
+    garbage = " | ".join(GARBAGE_PREFIX + p.lower() for p in phones)
     return (
         "#JSGF V1.0;\ngrammar openrange;\npublic <utterance> = <item>+;\n"
         f"<item> = /1/ <phrase> | /{garbage_weight:g}/ <garbage>;\n"
@@ -96,17 +124,39 @@ def grammar(book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT) -> str:
     )
 
 
+def language_model(language: str) -> tuple[Path, Path]:
+    """(acoustic model folder, pronouncing dictionary) of the phrase book's `language`.
+
+    Raises ValueError naming the installed languages when there is none for it."""
+    files = model_files(language)
+    if files is None:
+        raise ValueError(
+            f"phrase book language {language!r}: no recognition model for it is installed"
+            f" (installed: {', '.join(installed_languages()) or 'none'})"
+        )
+    return files
+
+
+def model_phones(language: str) -> list[str]:
+    """The phones of `language`'s model, as its dictionary uses them (en-us: CMU_PHONES)."""
+    if language == "en-us":
+        return list(GARBAGE_PHONES)
+    used: set[str] = set()
+    with open(language_model(language)[1], encoding="utf-8") as lines:
+        for line in lines:
+            used.update(line.split()[1:])
+    return sorted(used)
+
+
 def dictionary(book: PhraseBook) -> str:
-    """A pronouncing dictionary of the phrase book's words and the garbage phones only.
+    """A pronouncing dictionary of the phrase book's words and the garbage phones only, from
+    the dictionary of the book's `language`.
 
-    Raises ValueError naming the word when neither the en-us dictionary nor the book's
-    [pronunciations] knows it."""
-    import pocketsphinx
-
+    Raises ValueError naming the word when neither that dictionary nor the book's
+    [pronunciations] knows it, or the installed languages when the language has no model."""
     wanted = book.words()
     known: dict[str, list[str]] = {}
-    path = os.path.join(pocketsphinx.get_model_path(), "en-us", "cmudict-en-us.dict")
-    with open(path, encoding="utf-8") as lines:
+    with open(language_model(book.language)[1], encoding="utf-8") as lines:
         for line in lines:
             word, _, phones = line.partition(" ")
             base = _base(word)
@@ -118,27 +168,36 @@ def dictionary(book: PhraseBook) -> str:
     for word in sorted(wanted):
         if word not in known:
             raise ValueError(
-                f"phrase book word {word!r} is not in the en-us dictionary; "
+                f"phrase book word {word!r} is not in the {book.language} dictionary; "
                 "add it under [pronunciations]"
             )
         for i, phones in enumerate(known[word]):
             out.append(f"{word if i == 0 else f'{word}({i + 1})'} {phones}")
-    out.extend(f"{GARBAGE_PREFIX}{p.lower()} {p}" for p in GARBAGE_PHONES)
+    out.extend(f"{GARBAGE_PREFIX}{p.lower()} {p}" for p in model_phones(book.language))
     return "\n".join(out) + "\n"
 
 
 class Recognizer:
     """Decodes utterances (16 kHz int16), streaming: `begin()`, `feed(pcm)`..., `finish()`.
+    Each utterance is heard at LEVEL_TARGET_DBFS peak (`normalise=False`: as recorded, for the
+    bench's comparison).
 
-    Raises ValueError naming the word when the phrase book has a word that neither the en-us
-    dictionary nor its [pronunciations] knows."""
+    Raises ValueError naming the word when the phrase book has a word that neither its
+    language's dictionary nor its [pronunciations] knows, or the installed languages when its
+    language has no model."""
 
     def __init__(
-        self, book: PhraseBook, rng_seed: int = 0, garbage_weight: float = GARBAGE_WEIGHT
+        self,
+        book: PhraseBook,
+        rng_seed: int = 0,
+        garbage_weight: float = GARBAGE_WEIGHT,
+        *,
+        normalise: bool = True,
     ) -> None:
         import pocketsphinx
 
         self.book = book
+        acoustic, _ = language_model(book.language)
         text = dictionary(book)
         handle, path = tempfile.mkstemp(suffix=".dict")
         try:
@@ -146,26 +205,65 @@ class Recognizer:
                 out.write(text)
             # bestpath off: the lattice pass costs seconds per utterance on this grammar.
             self._decoder = pocketsphinx.Decoder(
-                loglevel="FATAL", dict=path, bestpath=False, cmninit=CMN_INIT
+                loglevel="FATAL",
+                hmm=str(acoustic),
+                dict=path,
+                bestpath=False,
+                cmninit=CMN_INIT,
             )
         finally:
             os.unlink(path)
-        self._decoder.add_jsgf_string("phrases", grammar(book, garbage_weight))
+        self._decoder.add_jsgf_string(
+            "phrases", grammar(book, garbage_weight, model_phones(book.language))
+        )
         self._decoder.activate_search("phrases")
         self._rng = np.random.default_rng(rng_seed)
         self._seed = rng_seed
         self._levels: list[float] = []  # dB of each 10 ms frame fed in this utterance
         self._tail = np.zeros(0)
+        self._gain = 0.0  # this utterance's level normalisation (0: not set yet)
+        self._peak = 0.0  # the utterance's peak so far
+        self._raw: list[Pcm] = []  # the utterance so far, to decode again at a new gain
+        self._cmn = ""  # the cepstral mean at the utterance's start
+        self.normalise = normalise
 
     def begin(self) -> None:
+        self._cmn = self._decoder.get_cmn(False)
+        self._start()
+
+    def _start(self) -> None:
         # The same dither for every utterance: a clip decodes the same whatever came before it.
         self._rng = np.random.default_rng(self._seed)
         self._levels = []
         self._tail = np.zeros(0)
+        self._raw = []
+        self._gain = self._peak = 0.0
         self._decoder.start_utt()
 
     def feed(self, pcm: Pcm) -> None:
-        noisy = pcm.astype(np.float64) + self._rng.normal(0.0, DITHER_RMS, len(pcm))
+        peak = float(np.max(np.abs(pcm.astype(np.float64)), initial=0.0))
+        if not self.normalise:
+            self._gain = 1.0
+        elif self._gain == 0.0 or peak * self._gain > _target(LEVEL_TARGET_DBFS + LEVEL_SLACK_DB):
+            top = max(peak, self._peak)
+            gain = level_gain(top)
+            if self._gain != 0.0:  # louder than the gain so far allows: decode again
+                again = [*self._raw, pcm]
+                self._decoder.end_utt()
+                self._decoder.set_cmn(self._cmn)  # the aborted pass must not move the mean
+                self._start()
+                self._gain, self._peak = gain, top
+                for part in again:
+                    self._process(part)
+                return
+            self._gain = gain
+        self._peak = max(peak, self._peak)
+        self._process(pcm)
+
+    def _process(self, pcm: Pcm) -> None:
+        self._raw.append(pcm)
+        raw = pcm.astype(np.float64)
+        noisy = raw * self._gain + self._rng.normal(0.0, DITHER_RMS, len(pcm))
         self._decoder.process_raw(np.clip(noisy, -32768, 32767).astype(np.int16).tobytes())
         self._tail = np.concatenate([self._tail, noisy])
         whole = len(self._tail) // FRAME_SAMPLES * FRAME_SAMPLES
@@ -216,6 +314,18 @@ class Recognizer:
         self.begin()
         self.feed(pcm)
         return self.finish()
+
+
+FULL_SCALE = 32767.0
+
+
+def _target(dbfs: float) -> float:
+    return FULL_SCALE * 10 ** (dbfs / 20)
+
+
+def level_gain(peak: float) -> float:
+    """The gain that puts a peak (int16 units) at LEVEL_TARGET_DBFS, at most MAX_GAIN_DB up."""
+    return float(min(_target(LEVEL_TARGET_DBFS) / max(peak, 1.0), 10 ** (MAX_GAIN_DB / 20)))
 
 
 def _is_word(token: str) -> bool:
@@ -333,6 +443,7 @@ class Listener:
         self._history_start = 0  # sample index of _history[0]
         self._t_samples = 0
         self._speech_start: float | None = None
+        self._peak = 0.0  # the stream's recent peak (VAD_RELEASE_S), for the VAD's gain
         self._done_s = 0.0  # stream time the work on the blocks so far is done
 
     def feed(self, block: Pcm) -> list[Heard]:
@@ -373,7 +484,7 @@ class Listener:
         self._history = np.concatenate([self._history, frame])
         self._t_samples += len(frame)
         was_speech = self._vad.in_speech
-        self._vad.process(frame.tobytes())
+        self._vad.process(self._vad_input(frame).tobytes())
         now_s = self._t_samples / SAMPLE_RATE_HZ
         out: list[Heard] = []
         if self._vad.in_speech and not was_speech:
@@ -400,6 +511,18 @@ class Listener:
                 self._history_start += len(self._history) - keep
                 self._history = self._history[-keep:]
         return out
+
+    def _vad_input(self, frame: Pcm) -> Pcm:
+        """`frame` raised for the VAD by the gain that puts the stream's recent peak at
+        VAD_FLOOR_DBFS (at most VAD_MAX_GAIN_DB, never below 1)."""
+        fall = 10 ** (-1.0 * len(frame) / SAMPLE_RATE_HZ / VAD_RELEASE_S)  # 20 dB a release
+        peak = float(np.max(np.abs(frame.astype(np.float64)), initial=0.0))
+        self._peak = max(peak, self._peak * fall)
+        most = 10 ** (VAD_MAX_GAIN_DB / 20)
+        gain = min(max(_target(VAD_FLOOR_DBFS) / max(self._peak, 1.0), 1.0), most)
+        if gain == 1.0:
+            return frame
+        return np.asarray(np.clip(frame * gain, -32768, 32767), dtype=np.int16)
 
     def _decide(self, start_s: float, end_s: float, decided_s: float) -> list[Heard]:
         text, confidence = self.recognizer.finish()
