@@ -87,6 +87,32 @@ def _pdf_text(pdf: bytes) -> str:
     return "\n".join(out).replace(" ", "")
 
 
+def test_trend_counts_a_correct_talk_down_as_a_correct_rejection(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Issue 18 (f18c #7): a deadly threat talked down (no force, the drill passed) was counted
+    # a miss (a shoot trial with no shot): hit rate 0 for the right answer.
+    saved_run(
+        db_url, tmp_path / "a", "B-101", "talk-down-cover-v1", "talk-down-cover-correct-v1", 1
+    )
+    saved_run(
+        db_url,
+        tmp_path / "b",
+        "B-101",
+        "traffic-stop-handgun-v1",
+        "traffic-stop-handgun-correct-v1",
+        seed=2,
+    )
+    with Records.open(db_url) as records:
+        rows = trend(records, "B-101")
+    assert rows[0]["decision"] == "talk-down: no force used"
+    # One no-shoot trial held (no false alarm), no shoot trial yet: no hit rate to miss.
+    assert rows[0]["hit_rate"] is None and rows[0]["false_alarm_rate"] == 0.0
+    assert rows[1]["hit_rate"] == 1.0 and rows[1]["false_alarm_rate"] == 0.0
+    # Hits (1 + 0.5) / 2 = 0.75, false alarms (0 + 0.5) / 2 = 0.25: d' = 2 z(0.75) = 1.349.
+    assert rows[1]["d_prime"] == pytest.approx(1.3490, abs=1e-4)
+
+
 def test_certificate_pdf_has_the_record_hash_and_signature_lines(db_url: str) -> None:
     qid = qualify(db_url, "B-101")
     with Records.open(db_url) as records:
