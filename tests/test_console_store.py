@@ -17,7 +17,7 @@ from range.console.auth import (
     csrf_ok,
     hash_password,
 )
-from range.console.store import ConsoleStore, Role
+from range.console.store import ConsoleStore, Role, StoredFailures
 from range.records.store import RecordsError
 
 
@@ -35,6 +35,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleSto
                 "console_settings",
                 "console_sessions",
                 "console_disabled",
+                "console_login_failures",
             ):
                 s.records._run(f"DELETE FROM {table}")
         yield s
@@ -65,6 +66,25 @@ def test_login_limiter_blocks_after_n_failures_until_the_window_passes() -> None
     assert limiter.blocked_for_s("name:boss") == pytest.approx(WINDOW_S / 2)
     now[0] = WINDOW_S + 1
     assert limiter.blocked_for_s("addr:1.2.3.4", "name:boss") == 0
+
+
+def test_login_failures_are_kept_in_the_store(store: ConsoleStore) -> None:
+    # Issue 18 (f18c #4): the counts lived in memory, so a restart cleared them. Kept in the
+    # records store, a new limiter over a new connection (a restarted console) still counts them.
+    url = store.records.url
+    now = [1000.0]
+    first = LoginLimiter(lambda: now[0], log=StoredFailures(lambda: ConsoleStore.open(url)))
+    for _ in range(MAX_FAILURES):
+        first.failed("pair:1.2.3.4:boss")
+    again = LoginLimiter(lambda: now[0], log=StoredFailures(lambda: ConsoleStore.open(url)))
+    assert again.blocked_for_s("pair:1.2.3.4:boss") == pytest.approx(WINDOW_S)
+    assert again.blocked_for_s("pair:1.2.3.4:arm") == 0
+    now[0] += WINDOW_S + 1  # the window passes: the old failures are dropped
+    assert again.blocked_for_s("pair:1.2.3.4:boss") == 0
+    assert store.failures_since("pair:1.2.3.4:boss", 0.0) == []
+    again.failed("pair:1.2.3.4:boss")
+    again.succeeded("pair:1.2.3.4:boss")
+    assert store.failures_since("pair:1.2.3.4:boss", 0.0) == []
 
 
 def test_csrf_comparison() -> None:

@@ -76,6 +76,7 @@ from range.console.store import (
     CAN_READ_ALL,
     ConsoleStore,
     Role,
+    StoredFailures,
     User,
     check_name,
 )
@@ -239,16 +240,19 @@ class Console:
         self,
         db_url: str | None,
         secure_cookies: bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         runs_dir: Path = Path("runs") / "console",
     ) -> None:
         self.db_url = db_url
         self.runs_dir = runs_dir
         self.secure_cookies = secure_cookies
         # One account's failures from one address lock only that account there (5); an
-        # address trying many names is stopped at ADDRESS_MAX_FAILURES.
-        self.limiter = LoginLimiter(clock)
-        self.address_limiter = LoginLimiter(clock, ADDRESS_MAX_FAILURES)
+        # address trying many names is stopped at ADDRESS_MAX_FAILURES. The failures are kept
+        # in the records store (a restart does not clear them), timed by `clock`: the wall
+        # clock, which, unlike a monotonic one, goes on across restarts.
+        failures = StoredFailures(self.store)
+        self.limiter = LoginLimiter(clock, log=failures)
+        self.address_limiter = LoginLimiter(clock, ADDRESS_MAX_FAILURES, log=failures)
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.views = ViewThread()
@@ -1057,7 +1061,7 @@ async def _closing(console: Console) -> AsyncIterator[None]:
 def create_app(
     db_url: str | None,
     secure_cookies: bool = True,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     runs_dir: Path = Path("runs") / "console",
 ) -> Starlette:
     console = Console(db_url, secure_cookies, clock, runs_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -80,6 +81,12 @@ class ConsoleStore:
             "CREATE TABLE IF NOT EXISTS console_sessions (sid TEXT PRIMARY KEY,"
             " name TEXT NOT NULL, created TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS console_disabled (name TEXT PRIMARY KEY, at TEXT NOT NULL)",
+            # Failed logins (range.console.auth), kept here so a restart does not clear them:
+            # `at` in seconds on the console's limiter clock (the wall clock, UTC epoch).
+            "CREATE TABLE IF NOT EXISTS console_login_failures (key TEXT NOT NULL,"
+            " at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS console_login_failures_key"
+            " ON console_login_failures (key, at)",
             f"CREATE TABLE IF NOT EXISTS console_audit (id {auto}, at TEXT NOT NULL,"
             " actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,"
             " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
@@ -225,6 +232,28 @@ class ConsoleStore:
     def end_sessions(self, name: str) -> None:
         self.records._run("DELETE FROM console_sessions WHERE name = ?", name)
 
+    # -- failed logins (auth.FailureLog) --------------------------------------------------------
+
+    def failures_since(self, key: str, since: float) -> list[float]:
+        self.records._run(
+            "DELETE FROM console_login_failures WHERE key = ? AND at < ?", key, float(since)
+        )
+        rows = self.records._rows(
+            "SELECT at FROM console_login_failures WHERE key = ? ORDER BY at", key
+        )
+        return [float(r["at"]) for r in rows]
+
+    def add_failure(self, key: str, at: float) -> None:
+        # Failures older than a day count for nothing (the window is minutes): dropped here,
+        # so addresses that never come back do not pile up.
+        self.records._run("DELETE FROM console_login_failures WHERE at < ?", float(at) - 86400.0)
+        self.records._run(
+            "INSERT INTO console_login_failures (key, at) VALUES (?, ?)", key, float(at)
+        )
+
+    def clear_failures(self, key: str) -> None:
+        self.records._run("DELETE FROM console_login_failures WHERE key = ?", key)
+
     # -- settings ----------------------------------------------------------------------------
 
     def secret(self, key: str) -> str:
@@ -283,6 +312,26 @@ class ConsoleStore:
     def verify_audit(self) -> list[str]:
         """Walk the audit chain: one line per broken link or edited row."""
         return verify_audit(self.records)
+
+
+class StoredFailures:
+    """The console's failed logins (auth.FailureLog) in its records store, one connection per
+    call (`open` gives a ConsoleStore), so every worker thread has its own."""
+
+    def __init__(self, open_store: Callable[[], ConsoleStore]) -> None:
+        self.open_store = open_store
+
+    def failures_since(self, key: str, since: float) -> list[float]:
+        with self.open_store() as store:
+            return store.failures_since(key, since)
+
+    def add_failure(self, key: str, at: float) -> None:
+        with self.open_store() as store:
+            store.add_failure(key, at)
+
+    def clear_failures(self, key: str) -> None:
+        with self.open_store() as store:
+            store.clear_failures(key)
 
 
 def has_audit(records: Records) -> bool:
