@@ -330,7 +330,14 @@ function scrubber(box) {
     frame.src = `/runs/${frame.dataset.run}/view.png?t=${parseFloat(range.value).toFixed(2)}&eye=${eye}`;
   };
   for (const r of box.querySelectorAll("input[type=radio]")) r.addEventListener("change", render);
-  range.addEventListener("input", () => { show(); render(); });
+  // Side by side: another scrubber moved (linked) comes here, to the same drill time.
+  box.seek = (t) => { range.value = Math.min(t, data.end_t); show(); render(); };
+  const moved = () => {
+    const link = document.getElementById("link-scrubbers");
+    if (!link || !link.checked) return;
+    for (const other of document.querySelectorAll(".scrubber")) if (other !== box && other.seek) other.seek(parseFloat(range.value));
+  };
+  range.addEventListener("input", () => { show(); render(); moved(); });
   const play = box.querySelector(".play");
   let playing = false;
   play.addEventListener("click", () => {
@@ -341,7 +348,7 @@ function scrubber(box) {
     const start = performance.now() - parseFloat(range.value) * 1000;
     const tick = () => {
       if (!playing) return;
-      range.value = (performance.now() - start) / 1000; show(); render();
+      range.value = (performance.now() - start) / 1000; show(); render(); moved();
       if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick);
       else { playing = false; play.textContent = "Play"; }
     };
