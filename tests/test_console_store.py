@@ -36,6 +36,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleSto
                 "console_sessions",
                 "console_disabled",
                 "console_login_failures",
+                "console_unrecorded",
             ):
                 s.records._run(f"DELETE FROM {table}")
         yield s

@@ -87,6 +87,11 @@ class ConsoleStore:
             " at DOUBLE PRECISION NOT NULL)",
             "CREATE INDEX IF NOT EXISTS console_login_failures_key"
             " ON console_login_failures (key, at)",
+            # Each lane's finished runs the records refused, as the Lanes page lists them
+            # (protocol.unrecorded_row, JSON): a restarted console shows them before the lane
+            # re-attaches (the lane's hello then says what it holds).
+            "CREATE TABLE IF NOT EXISTS console_unrecorded (lane TEXT NOT NULL,"
+            " run_dir TEXT NOT NULL, row_json TEXT NOT NULL, PRIMARY KEY (lane, run_dir))",
             f"CREATE TABLE IF NOT EXISTS console_audit (id {auto}, at TEXT NOT NULL,"
             " actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,"
             " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
@@ -253,6 +258,31 @@ class ConsoleStore:
 
     def clear_failures(self, key: str) -> None:
         self.records._run("DELETE FROM console_login_failures WHERE key = ?", key)
+
+    # -- lanes' runs not recorded ------------------------------------------------------------
+
+    def set_unrecorded(self, lane: str, rows: list[dict[str, Any]]) -> None:
+        """What `lane` holds unrecorded now (replacing what was kept for it)."""
+        with self.records._transaction():
+            self.records._run("DELETE FROM console_unrecorded WHERE lane = ?", lane)
+            for row in rows:
+                self.records._run(
+                    "INSERT INTO console_unrecorded (lane, run_dir, row_json) VALUES (?, ?, ?)",
+                    lane,
+                    str(row["run_dir"]),
+                    json.dumps(row, sort_keys=True),
+                )
+
+    def unrecorded(self) -> dict[str, list[dict[str, Any]]]:
+        """Every lane's kept unrecorded runs, by lane (each lane's by run folder)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in self.records._rows(
+            "SELECT lane, row_json FROM console_unrecorded ORDER BY lane, run_dir"
+        ):
+            row = json.loads(r["row_json"])
+            if isinstance(row, dict):
+                out.setdefault(str(r["lane"]), []).append(row)
+        return out
 
     # -- settings ----------------------------------------------------------------------------
 

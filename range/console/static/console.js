@@ -96,7 +96,8 @@ function showLane(msg) {
   if (card) card.querySelector(".status").textContent = lane.connected === false ? "not connected" : s.status;
   if (card && msg.unrecorded) {
     const n = msg.unrecorded.length, flag = card.querySelector(".flag");
-    flag.hidden = n === 0; flag.textContent = `${n} run${n === 1 ? "" : "s"} not recorded`;
+    // No "0 runs not recorded": the flag is empty, and hidden, when the lane holds none.
+    flag.hidden = n === 0; flag.textContent = n ? `${n} run${n === 1 ? "" : "s"} not recorded` : "";
   }
   const page = document.querySelector(`.lane[data-lane="${name}"]`);
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
