@@ -137,3 +137,44 @@ def test_audit_chain_finds_an_edit_and_a_deletion(store: ConsoleStore) -> None:
     assert store.verify_audit() == [f"audit row {ids[1]}: edited after it was written"]
     store.records._run("DELETE FROM console_audit WHERE id = ?", ids[1])
     assert store.verify_audit() == [f"audit row {ids[2]}: a row before it was deleted or changed"]
+
+
+def test_records_verify_counts_one_snapshot_while_the_console_writes(
+    store: ConsoleStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 18 (f18c #8): on PostgreSQL `records verify` read the audit rows, the chain's head
+    # and the counts in separate statements, each seeing every commit before it: with the
+    # console auditing meanwhile it said the newest audit row was missing (the head named a row
+    # the walk had not seen) and counted rows it never checked. Now all in one snapshot.
+    import json
+    import threading
+
+    from range.cli.main import main
+
+    url = store.records.url
+    store.audit("boss", "login")
+    stop = threading.Event()
+
+    def console_writing() -> None:
+        with ConsoleStore.open(url) as writer:
+            while not stop.is_set():
+                writer.audit("boss", "lane_start", lane="L1")
+
+    thread = threading.Thread(target=console_writing)
+    thread.start()
+    seen = 0
+    try:
+        for _ in range(60):
+            assert main(["records", "verify", "--db", url, "--json"]) == 0, capsys.readouterr()
+            found = json.loads(capsys.readouterr().out)
+            assert found["intact"] and found["problems"] == []
+            assert found["audit_rows"] >= seen
+            seen = found["audit_rows"]
+    finally:
+        stop.set()
+        thread.join()
+    assert store.verify_audit() == []
+    with store.records.snapshot():
+        walked = len(store.records._rows("SELECT id FROM console_audit"))
+    assert main(["records", "verify", "--db", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["audit_rows"] == walked >= seen

@@ -382,7 +382,13 @@ def audit_count(records: Records) -> int:
 
 def verify_audit(records: Records) -> list[str]:
     """Walk the console's audit chain in `records`: one line per broken link or edited row
-    (`openrange records verify` and the console's /audit both say them)."""
+    (`openrange records verify` and the console's /audit both say them). The rows and the
+    chain's head are read in one snapshot: a row audited meanwhile is seen in both or neither."""
+    with records.snapshot():
+        return _verify_audit(records)
+
+
+def _verify_audit(records: Records) -> list[str]:
     problems = []
     previous, last_id = GENESIS, 0
     for row in records._rows("SELECT * FROM console_audit ORDER BY id"):
