@@ -1,6 +1,8 @@
 """Shoot / don't-shoot across runs, as signal detection (facts.md §4, Blacker et al. 2021).
 
-A run is a shoot scenario when a subject posed a deadly threat; firing the firearm is a "yes".
+A run is a shoot trial when a subject posed a deadly threat that was not ended without force;
+firing the firearm is a "yes". A deadly threat the officer talked down (no force used, the run
+passed) is a trial where withholding force was right: a correct rejection, not a miss.
 The hit rate (yes in shoot scenarios) and the false-alarm rate (yes in the others) are kept
 apart, and d' = z(hit rate) - z(false-alarm rate) measures discrimination. Rates of 0 or 1 are
 corrected log-linearly (Hautus 1995): (count + 0.5) / (trials + 1).
@@ -53,6 +55,14 @@ class Detection:
         }
 
 
+def shoot_trial(score: Score) -> bool:
+    """Whether firing was called for in this run: a subject posed a deadly threat and the run
+    did not pass with force correctly withheld. A talk-down of a deadly threat (no round, no
+    TASER, the run passed) counts as a no-shoot trial held: a correct rejection."""
+    talked_down = score.passed and score.rounds_fired == 0 and not score.deployments
+    return score.shoot_scenario and not talked_down
+
+
 def detection(scores: Iterable[Score]) -> list[Detection]:
     """One row per officer, in the order officers first appear. An incomplete run is no trial:
     it is left out."""
@@ -61,7 +71,7 @@ def detection(scores: Iterable[Score]) -> list[Detection]:
         if score.incomplete:
             continue
         row = tally.setdefault(score.officer, [0, 0, 0, 0])
-        if score.shoot_scenario:
+        if shoot_trial(score):
             row[0] += 1
             row[1] += score.rounds_fired > 0
         else:

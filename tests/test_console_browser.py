@@ -259,6 +259,31 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             sides = browser.find_elements(By.CSS_SELECTOR, ".side h2")
             assert [h.text for h in sides] == [f"Run {shots_run}: B-101", f"Run {other_run}: B-202"]
             shot("compare")
+            # Issue 18 (f18c #3): at a tablet's 820 px the page ran off sideways, and the two
+            # scrubbers moved apart. Now the sides stack inside the window and, linked (the
+            # default), moving one scrubber takes the other to the same drill time.
+            browser.set_window_size(820, 1000)
+            width = browser.execute_script("return document.documentElement.clientWidth")
+            assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+            boxes = browser.execute_script(
+                "return [...document.querySelectorAll('.side')].map(s => {"
+                " const r = s.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]})"
+            )
+            assert all(left >= 0 and right <= width for left, right, _, _ in boxes), boxes
+            assert boxes[1][2] >= boxes[0][3], boxes  # one under the other, not overlapping
+            scrubs = browser.find_elements(By.CSS_SELECTOR, ".scrub")
+            move = (
+                "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'))"
+            )
+            browser.execute_script(move, scrubs[0], 2.5)
+            assert scrubs[1].get_attribute("value") == "2.5"
+            assert browser.find_elements(By.CSS_SELECTOR, ".scrub-t")[1].text == "2.50 s"
+            browser.execute_script(move, scrubs[1], 1.5)  # either way
+            assert scrubs[0].get_attribute("value") == "1.5"
+            browser.find_element(By.ID, "link-scrubbers").click()  # unlinked: each on its own
+            browser.execute_script(move, scrubs[0], 3)
+            assert scrubs[1].get_attribute("value") == "1.5"
+            browser.set_window_size(1100, 900)
             browser.get(base + "/officers/B-101")
             assert "Adds up." in text("table.sheet")
             assert until(lambda: browser.find_element(By.ID, "trend"))

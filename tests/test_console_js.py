@@ -50,3 +50,35 @@ def test_the_status_line_names_a_drill_file_s_drill_by_its_title() -> None:
     assert _call("runText", state) == "Knife approach (knife-approach-v1), officer Alex, seed 3"
     course = {"course": "fbi-pistol-2019-v1", "title": "FBI pistol", "officer_name": "A", "seed": 1}
     assert _call("runText", course) == "FBI pistol (fbi-pistol-2019-v1), officer A, seed 1"
+
+
+def _run(functions: list[str], expression: str) -> object:
+    """The JSON of `expression` evaluated with `functions` cut out of console.js."""
+    source = JS.read_text(encoding="utf-8")
+    parts = []
+    for name in functions:
+        found = re.search(rf"^function {name}\(.*?^\}}$", source, re.M | re.S)
+        assert found, f"console.js has no function {name}"
+        parts.append(found.group(0))
+    program = "\n".join(parts) + f"\nconsole.log(JSON.stringify({expression}));"
+    assert NODE is not None
+    done = subprocess.run([NODE, "-e", program], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_map_s_distance_labels_stay_inside_the_canvas() -> None:
+    # Issue 18 (f18c #6): the "60 ft" label of a 60 ft lane ran off the map's right edge.
+    char_px = 6.5  # about the canvas's 10 px sans-serif
+    for width, height in ((520, 240), (320, 120)):
+        k = min(width / (60 + 4), height / (20 + 2))  # drawMap's scale for a 60 x 20 ft lane
+        labels = _run(
+            ["insideX", "tickLabels"],
+            f"tickLabels(60, {k}, {width}, {height}, (t) => t.length * {char_px})",
+        )
+        assert isinstance(labels, list)
+        assert [t for t, _, _ in labels] == [f"{f} ft" for f in range(0, 70, 10)]
+        for text, x, _ in labels:
+            assert x >= 0 and x + len(text) * char_px <= width, (width, text, x)
+    assert _run(["insideX"], "insideX(510, 30, 520)") == 489
+    assert _run(["insideX"], "insideX(-4, 30, 520)") == 1

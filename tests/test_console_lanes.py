@@ -29,6 +29,7 @@ from range.console.graph import phase_graph, phase_graph_svg
 from range.runs.runlog import read_events
 
 SVG = "{http://www.w3.org/2000/svg}"
+Box = tuple[float, float, float, float]
 NO_REPLICAS = (
     "None: this lane was started without --replica (its drills and courses use emulated replicas)."
 )
@@ -82,6 +83,62 @@ def test_phase_graph_of_every_builtin_drill_draws_every_phase() -> None:
         assert sorted(nodes) == sorted(p.id for p in drill.phases), name
         edges = _edges(phase_graph_svg(phase_graph(drill)))
         assert len(edges) == sum(len(p.transitions) for p in drill.phases), name
+
+
+def _boxes(svg: str) -> tuple[dict[str, Box], list[tuple[str, Box]]]:
+    """The phase boxes by phase, and each transition label's box, as drawn: each label measured
+    in DejaVu Sans at the SVG's font size (the font the SVG names), centred on its x."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    root = ET.fromstring(svg)
+    assert "DejaVu Sans" in root.attrib["font-family"]
+    size = int(root.attrib["font-size"])
+    font = ImageFont.truetype(
+        font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans")), size
+    )
+    ascent, descent = font.getmetrics()
+    nodes: dict[str, Box] = {}
+    labels: list[tuple[str, Box]] = []
+    for g in root.iter(f"{SVG}g"):
+        if g.attrib["class"].startswith("phase"):
+            r = g.find(f"{SVG}rect")
+            assert r is not None
+            x, y = float(r.attrib["x"]), float(r.attrib["y"])
+            nodes[g.attrib["data-phase"]] = (
+                x,
+                y,
+                x + float(r.attrib["width"]),
+                y + float(r.attrib["height"]),
+            )
+        elif g.attrib["class"] == "edge":
+            t = g.find(f"{SVG}text")
+            assert t is not None and t.attrib["text-anchor"] == "middle" and t.text
+            w = font.getlength(t.text)
+            x, y = float(t.attrib["x"]), float(t.attrib["y"])
+            labels.append((t.text, (x - w / 2, y - ascent, x + w / 2, y + descent)))
+    return nodes, labels
+
+
+def test_phase_graph_labels_collide_with_nothing_in_any_library_drill() -> None:
+    # Issue 18 (f18c #1): on drills with several phases the transition labels were drawn on
+    # top of one another (and of the phase boxes).
+    from drills.schema import builtin_drill_files
+
+    def overlap(a: Box, b: Box) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    for name in sorted(builtin_drill_files()):
+        svg = phase_graph_svg(phase_graph(read_drill_file(name).drill))
+        nodes, labels = _boxes(svg)
+        root = ET.fromstring(svg)
+        width, height = float(root.attrib["width"]), float(root.attrib["height"])
+        for i, (text, a) in enumerate(labels):
+            assert a[0] >= 0 and a[1] >= 0 and a[2] <= width and a[3] <= height, (name, text)
+            for other, b in labels[i + 1 :]:
+                assert not overlap(a, b), (name, text, other)
+            for phase, b in nodes.items():
+                assert not overlap(a, b), (name, text, phase)
 
 
 def _start(c: Client, csrf: str, lane: str, **args: str) -> None:

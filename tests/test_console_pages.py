@@ -87,6 +87,32 @@ def _pdf_text(pdf: bytes) -> str:
     return "\n".join(out).replace(" ", "")
 
 
+def test_trend_counts_a_correct_talk_down_as_a_correct_rejection(
+    db_url: str, tmp_path: Path
+) -> None:
+    # Issue 18 (f18c #7): a deadly threat talked down (no force, the drill passed) was counted
+    # a miss (a shoot trial with no shot): hit rate 0 for the right answer.
+    saved_run(
+        db_url, tmp_path / "a", "B-101", "talk-down-cover-v1", "talk-down-cover-correct-v1", 1
+    )
+    saved_run(
+        db_url,
+        tmp_path / "b",
+        "B-101",
+        "traffic-stop-handgun-v1",
+        "traffic-stop-handgun-correct-v1",
+        seed=2,
+    )
+    with Records.open(db_url) as records:
+        rows = trend(records, "B-101")
+    assert rows[0]["decision"] == "talk-down: no force used"
+    # One no-shoot trial held (no false alarm), no shoot trial yet: no hit rate to miss.
+    assert rows[0]["hit_rate"] is None and rows[0]["false_alarm_rate"] == 0.0
+    assert rows[1]["hit_rate"] == 1.0 and rows[1]["false_alarm_rate"] == 0.0
+    # Hits (1 + 0.5) / 2 = 0.75, false alarms (0 + 0.5) / 2 = 0.25: d' = 2 z(0.75) = 1.349.
+    assert rows[1]["d_prime"] == pytest.approx(1.3490, abs=1e-4)
+
+
 def test_certificate_pdf_has_the_record_hash_and_signature_lines(db_url: str) -> None:
     qid = qualify(db_url, "B-101")
     with Records.open(db_url) as records:
@@ -105,6 +131,90 @@ def test_certificate_pdf_has_the_record_hash_and_signature_lines(db_url: str) ->
         "B-101",
     ):
         assert expected.replace(" ", "") in text, expected
+
+
+LONG_TITLE = (
+    "Combined Metropolitan and County Sheriff's Office Annual Handgun, Reduced-Light and"
+    " Moving-Target Qualification Course for Uniformed Patrol, Plain-Clothes Investigators,"
+    " Reserve Deputies and Supernumeraryofficerswithoutspacesinthisverylongcompoundword"
+)
+
+
+def _pdf_text_starts(pdf: bytes) -> list[tuple[float, float]]:
+    """Where each text object of a matplotlib PDF starts: its `cm` translation (x, baseline y),
+    in points from the page's lower left."""
+    starts = []
+    for chunk in pdf.split(b"stream\n")[1:]:
+        try:
+            content = zlib.decompress(chunk.split(b"\nendstream")[0]).decode("latin-1")
+        except zlib.error:
+            continue
+        for x, y in re.findall(r"1 0 -?0 1 (-?[\d.]+) (-?[\d.]+) cm\s+BT", content):
+            starts.append((float(x), float(y)))
+    return starts
+
+
+def test_a_certificate_keeps_every_text_inside_the_margins(db_url: str) -> None:
+    # Issue 18 (f18c #2): a long course title ran off the page, and the certificate was a
+    # monospace data dump. Every text must sit inside the page's margins whatever its length:
+    # measured with the PDF backend's own text metrics (RendererPdf) and the PDF's positions.
+    import io
+
+    from matplotlib.backends.backend_pdf import PdfFile, RendererPdf
+    from matplotlib.text import Text
+
+    from range.console.certificate import (
+        MARGIN_PT,
+        PAGE_H_PT,
+        PAGE_W_PT,
+        CertificateText,
+        certificate_figure,
+        certificate_pdf_bytes,
+    )
+
+    text = CertificateText(
+        title="Qualification certificate",
+        certificate=True,
+        officer="Alexandra Katherine Montgomery-Fitzwilliam de la Cruz-Officer",
+        badge="B-101",
+        agency="Combined Metropolitan and County Sheriff's Office of the Northern District",
+        course_title=LONG_TITLE,
+        course_id="metro-handgun-annual-2026-v1",
+        course_sha256="ab" * 32,
+        result="QUALIFIED",
+        score="96 of 100 points, 48 hits",
+        pass_mark="80 points",
+        date="2026-11-01",
+        expires="2027-11-01",
+        stages=[f"Stage {n}: 12 points, 6 hits" for n in range(1, 9)],
+        devices=["pistol serial P-0042", "P-0042 calibrated 2026-11-01 by Lee"],
+        record=12,
+        record_hash="f" * 64,
+    )
+    fig = certificate_figure(text)
+    renderer = RendererPdf(PdfFile(io.BytesIO()), 72, PAGE_H_PT, PAGE_W_PT)
+    texts = [t for t in fig.findobj(Text) if t.get_text()]
+    assert len(texts) > 20
+    drawn = {t.get_text() for t in texts}
+    assert "Instructor:" in drawn and "Range master:" in drawn and "f" * 64 in drawn
+    # The title was wrapped (and shrunk): its words are all there, over several lines.
+    title_lines = [t for t in texts if t.get_text() and t.get_text() in LONG_TITLE]
+    assert len(title_lines) >= 2
+    assert " ".join(t.get_text() for t in title_lines).replace(" ", "") == LONG_TITLE.replace(
+        " ", ""
+    )
+    for t in texts:
+        box = t.get_window_extent(renderer)  # points: the figure is at 72 dpi
+        assert box.x0 >= MARGIN_PT - 0.5, t.get_text()
+        assert box.x1 <= PAGE_W_PT - MARGIN_PT + 0.5, (t.get_text(), box.x1)
+        assert box.y0 >= MARGIN_PT - 0.5, t.get_text()
+        assert box.y1 <= PAGE_H_PT - MARGIN_PT + 0.5, t.get_text()
+    # The PDF itself: every text object starts inside the margins.
+    starts = _pdf_text_starts(certificate_pdf_bytes(text))
+    assert len(starts) == len(texts)
+    for x, y in starts:
+        assert MARGIN_PT - 0.5 <= x <= PAGE_W_PT - MARGIN_PT
+        assert MARGIN_PT - 0.5 <= y <= PAGE_H_PT - MARGIN_PT
 
 
 def test_trend_rates_and_dprime_across_runs(db_url: str, tmp_path: Path) -> None:

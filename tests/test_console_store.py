@@ -17,7 +17,7 @@ from range.console.auth import (
     csrf_ok,
     hash_password,
 )
-from range.console.store import ConsoleStore, Role
+from range.console.store import ConsoleStore, Role, StoredFailures
 from range.records.store import RecordsError
 
 
@@ -35,6 +35,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleSto
                 "console_settings",
                 "console_sessions",
                 "console_disabled",
+                "console_login_failures",
+                "console_unrecorded",
             ):
                 s.records._run(f"DELETE FROM {table}")
         yield s
@@ -65,6 +67,25 @@ def test_login_limiter_blocks_after_n_failures_until_the_window_passes() -> None
     assert limiter.blocked_for_s("name:boss") == pytest.approx(WINDOW_S / 2)
     now[0] = WINDOW_S + 1
     assert limiter.blocked_for_s("addr:1.2.3.4", "name:boss") == 0
+
+
+def test_login_failures_are_kept_in_the_store(store: ConsoleStore) -> None:
+    # Issue 18 (f18c #4): the counts lived in memory, so a restart cleared them. Kept in the
+    # records store, a new limiter over a new connection (a restarted console) still counts them.
+    url = store.records.url
+    now = [1000.0]
+    first = LoginLimiter(lambda: now[0], log=StoredFailures(lambda: ConsoleStore.open(url)))
+    for _ in range(MAX_FAILURES):
+        first.failed("pair:1.2.3.4:boss")
+    again = LoginLimiter(lambda: now[0], log=StoredFailures(lambda: ConsoleStore.open(url)))
+    assert again.blocked_for_s("pair:1.2.3.4:boss") == pytest.approx(WINDOW_S)
+    assert again.blocked_for_s("pair:1.2.3.4:arm") == 0
+    now[0] += WINDOW_S + 1  # the window passes: the old failures are dropped
+    assert again.blocked_for_s("pair:1.2.3.4:boss") == 0
+    assert store.failures_since("pair:1.2.3.4:boss", 0.0) == []
+    again.failed("pair:1.2.3.4:boss")
+    again.succeeded("pair:1.2.3.4:boss")
+    assert store.failures_since("pair:1.2.3.4:boss", 0.0) == []
 
 
 def test_csrf_comparison() -> None:
@@ -116,3 +137,44 @@ def test_audit_chain_finds_an_edit_and_a_deletion(store: ConsoleStore) -> None:
     assert store.verify_audit() == [f"audit row {ids[1]}: edited after it was written"]
     store.records._run("DELETE FROM console_audit WHERE id = ?", ids[1])
     assert store.verify_audit() == [f"audit row {ids[2]}: a row before it was deleted or changed"]
+
+
+def test_records_verify_counts_one_snapshot_while_the_console_writes(
+    store: ConsoleStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 18 (f18c #8): on PostgreSQL `records verify` read the audit rows, the chain's head
+    # and the counts in separate statements, each seeing every commit before it: with the
+    # console auditing meanwhile it said the newest audit row was missing (the head named a row
+    # the walk had not seen) and counted rows it never checked. Now all in one snapshot.
+    import json
+    import threading
+
+    from range.cli.main import main
+
+    url = store.records.url
+    store.audit("boss", "login")
+    stop = threading.Event()
+
+    def console_writing() -> None:
+        with ConsoleStore.open(url) as writer:
+            while not stop.is_set():
+                writer.audit("boss", "lane_start", lane="L1")
+
+    thread = threading.Thread(target=console_writing)
+    thread.start()
+    seen = 0
+    try:
+        for _ in range(60):
+            assert main(["records", "verify", "--db", url, "--json"]) == 0, capsys.readouterr()
+            found = json.loads(capsys.readouterr().out)
+            assert found["intact"] and found["problems"] == []
+            assert found["audit_rows"] >= seen
+            seen = found["audit_rows"]
+    finally:
+        stop.set()
+        thread.join()
+    assert store.verify_audit() == []
+    with store.records.snapshot():
+        walked = len(store.records._rows("SELECT id FROM console_audit"))
+    assert main(["records", "verify", "--db", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["audit_rows"] == walked >= seen

@@ -292,3 +292,75 @@ def test_a_real_lane_stops_offering_a_refused_run_and_a_retry_records_it(
     assert len(_audit(second, "run_refused")) == 1
     for log in ("console2.log", "LANE1.log"):
         assert "Traceback" not in (rng.tmp / log).read_text()
+
+
+def test_a_restarted_lane_offers_and_holds_its_pending_runs_again(tmp_path: Path) -> None:
+    # Issue 18 (f18c #5): a lane kept its runs waiting for the console and those held
+    # unrecorded in memory only: restarted, it offered none and the console showed none.
+    runs = tmp_path / "runs"
+    folders = {}
+    for name in ("r1", "r2"):
+        folders[name] = runs / name
+        folders[name].mkdir(parents=True)
+        (folders[name] / "events.jsonl").write_text(f'{{"run": "{name}"}}\n')
+    lane = LaneProcess("L1", "127.0.0.1:9", "k" * 43, runs)
+    sent: list[dict[str, Any]] = []
+    lane._send = sent.append  # type: ignore[method-assign]
+    waiting = {"run_dir": str(folders["r1"]), "drill": "d-v1", "badge": "B-101", "files": {}}
+    refused = {"run_dir": str(folders["r2"]), "drill": "d-v1", "badge": "B-999", "files": {}}
+    lane._offer(waiting)
+    lane._offer(refused)
+    lane._receive({"type": "unrecorded", "run_dir": str(folders["r2"]), "reason": UNKNOWN})
+    assert lane.pending_path is not None and lane.pending_path.is_file()
+    # The lane process is restarted: a new one over the same runs folder.
+    again = LaneProcess("L1", "127.0.0.1:9", "k" * 43, runs)
+    assert [r["run_dir"] for r in again.finished] == [str(folders["r1"])]
+    # Its files come from its folder again, to travel with the offer.
+    assert again.finished[0]["files"] == {"events.jsonl": '{"run": "r1"}\n'}
+    assert again.unrecorded_rows() == lane.unrecorded_rows()
+    assert again.unrecorded_rows()[0]["reason"] == UNKNOWN
+    # A retry of a run held by the earlier process sends its folder with it.
+    sent.clear()
+    again._send = sent.append  # type: ignore[method-assign]
+    again._receive({"type": "retry", "run_dir": str(folders["r2"]), "by": "boss"})
+    assert sent[-1]["result"]["files"] == {"events.jsonl": '{"run": "r2"}\n'}
+    # Recorded, both are gone for good: a third process has nothing pending.
+    again._receive({"type": "recorded", "run_dir": str(folders["r1"])})
+    again._receive({"type": "recorded", "run_dir": str(folders["r2"])})
+    third = LaneProcess("L1", "127.0.0.1:9", "k" * 43, runs)
+    assert third.finished == [] and third.unrecorded == {}
+    # Another lane's name in the same folder keeps its own file.
+    assert LaneProcess("L2", "127.0.0.1:9", "k" * 43, runs).finished == []
+
+
+def test_a_restarted_console_still_flags_a_lane_s_unrecorded_runs(rng: Range) -> None:
+    # Issue 18 (f18c #5): after a console restart the runs a lane held were forgotten until
+    # it re-attached, and the Lanes page said "0 runs not recorded".
+    url = f"ws://127.0.0.1:{rng.port}/ws/lane"
+    boss = rng.client()
+    boss.login("boss")
+    row = {"run_dir": "/lane/runs/c1", "kind": "course", "what": "c", "reason": "full disk"}
+    hello = {"type": "hello", "lane": "L1", "key": rng.key, "state": None}
+    with connect(url) as ws:
+        ws.send(json.dumps({**hello, "unrecorded": [row]}))
+        until(lambda: "1 run not recorded" in boss.request("/").body)
+    with connect(url) as ws:  # a second lane with none: never "0 runs not recorded"
+        ws.send(json.dumps({**hello, "lane": "L2", "unrecorded": []}))
+        until(lambda: 'id="card-L2"' in boss.request("/").body)
+    assert "0 runs not recorded" not in boss.request("/").body
+    rng.procs[0].stop()
+    rng.procs.append(start_console(rng.port, rng.db_url, rng.tmp / "console2.log"))
+    boss = rng.client()
+    boss.login("boss")
+    page = boss.request("/").body
+    assert 'id="card-L1"' in page and "1 run not recorded" in page
+    assert "0 runs not recorded" not in page
+    assert _held(boss.request("/lanes/L1").body) == [
+        "course c (/lane/runs/c1) not recorded: full disk"
+    ]
+    # The lane re-attaches holding nothing (a range master dismissed it meanwhile): the flag goes.
+    with connect(url) as ws:
+        ws.send(json.dumps({**hello, "unrecorded": []}))
+        until(lambda: "not recorded" not in boss.request("/").body.split('id="card-L1"')[1])
+    with ConsoleStore.open(rng.db_url) as store:
+        assert store.unrecorded() == {}

@@ -19,6 +19,7 @@ from console_support import (
     console_range,
     rows_when_written,
     saved_run,
+    start_console,
     start_lane,
     wait_for,
 )
@@ -489,6 +490,20 @@ def test_one_account_s_failures_do_not_lock_the_others_out(rng: Range) -> None:
         assert c.login("arm", "not the password").status == 401
     assert c.login("arm").status == 429
     assert c.login("boss").status == 303  # another account, the same address
+
+
+def test_the_login_limit_survives_a_console_restart(rng: Range) -> None:
+    # Issue 18 (f18c #4): the failure counts lived in memory: restarting the console let a
+    # guesser start afresh.
+    c = rng.client()
+    for _ in range(MAX_FAILURES):
+        assert c.login("arm", "not the password").status == 401
+    assert c.login("arm").status == 429
+    rng.procs[0].stop()
+    rng.procs.append(start_console(rng.port, rng.db_url, rng.tmp / "console2.log"))
+    c = rng.client()
+    assert c.login("arm").status == 429  # still locked, the right password unchecked
+    assert c.login("boss").status == 303
 
 
 def test_side_by_side_warns_when_the_drills_differ(rng: Range) -> None:

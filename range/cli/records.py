@@ -762,7 +762,9 @@ def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, verify_audit
     from range.records.store import Problem
 
-    with _open(args, read_only=True) as records:
+    with _open(args, read_only=True) as records, records.snapshot():
+        # Everything in one snapshot: the chains, the counts and the console's audit trail
+        # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
         counts = records.counts()
         # The console's audit trail (who did what on the range), hash-chained beside the

@@ -76,6 +76,7 @@ from range.console.store import (
     CAN_READ_ALL,
     ConsoleStore,
     Role,
+    StoredFailures,
     User,
     check_name,
 )
@@ -239,16 +240,19 @@ class Console:
         self,
         db_url: str | None,
         secure_cookies: bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         runs_dir: Path = Path("runs") / "console",
     ) -> None:
         self.db_url = db_url
         self.runs_dir = runs_dir
         self.secure_cookies = secure_cookies
         # One account's failures from one address lock only that account there (5); an
-        # address trying many names is stopped at ADDRESS_MAX_FAILURES.
-        self.limiter = LoginLimiter(clock)
-        self.address_limiter = LoginLimiter(clock, ADDRESS_MAX_FAILURES)
+        # address trying many names is stopped at ADDRESS_MAX_FAILURES. The failures are kept
+        # in the records store (a restart does not clear them), timed by `clock`: the wall
+        # clock, which, unlike a monotonic one, goes on across restarts.
+        failures = StoredFailures(self.store)
+        self.limiter = LoginLimiter(clock, log=failures)
+        self.address_limiter = LoginLimiter(clock, ADDRESS_MAX_FAILURES, log=failures)
         self.hub = Hub()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.views = ViewThread()
@@ -256,6 +260,10 @@ class Console:
         with self.store() as store:
             self.session_key = store.secret("session_key")
             self.lane_key = store.secret("lane_key")
+            # Lanes that held runs unrecorded when this console last ran: listed (not
+            # connected, flagged) until each re-attaches and says what it holds now.
+            for name, rows in store.unrecorded().items():
+                self.hub.lanes[name] = LaneView(name, unrecorded={r["run_dir"]: r for r in rows})
 
     def store(self) -> ConsoleStore:
         return ConsoleStore.open(self.db_url)
@@ -304,6 +312,15 @@ class Console:
         thread that opened them; this runs in a worker thread)."""
         with self.store() as store:
             return work(store.records, *args)
+
+    def keep_unrecorded(self, lane: LaneView) -> None:
+        """Write what `lane` holds unrecorded to the store, so a restarted console shows it;
+        a store that fails is said in the console's log (the lane still holds the runs)."""
+        try:
+            with self.store() as store:
+                store.set_unrecorded(lane.name, list(lane.unrecorded.values()))
+        except (RecordsError, OSError) as exc:
+            print(f"console: lane {lane.name}: runs not recorded not kept: {exc}", flush=True)
 
     def audit(self, actor: str, action: str, **detail: Any) -> None:
         with self.store() as store:
@@ -558,6 +575,7 @@ class Console:
             for r in (held if isinstance(held, list) else [])
             if isinstance(r, dict) and isinstance(r.get("run_dir"), str)
         }
+        self.keep_unrecorded(lane)
         self.audit("lane:" + name, "lane_attached")
         snapshot = lane.snapshot()
         self.hub.broadcast(json.dumps(snapshot), snapshot)
@@ -620,12 +638,14 @@ class Console:
                 view = self.hub.lanes.get(lane)
                 if view is not None:
                     view.unrecorded[lane_dir] = unrecorded_row(result, reason)
+                    self.keep_unrecorded(view)
                     snapshot = view.snapshot()
                     self.hub.broadcast(json.dumps(snapshot), snapshot)
                 return
             await ws.send_text(json.dumps({"type": "recorded", "run_dir": lane_dir}))
             view = self.hub.lanes.get(lane)
             if view is not None and view.unrecorded.pop(lane_dir, None) is not None:
+                self.keep_unrecorded(view)
                 snapshot = view.snapshot()
                 self.hub.broadcast(json.dumps(snapshot), snapshot)
         done = {"type": "finished", "lane": lane}
@@ -717,6 +737,7 @@ class Console:
         self.audit(user.name, f"run_{action}", lane=name, run_dir=run_dir)
         if action == "dismiss":
             del lane.unrecorded[run_dir]
+            self.keep_unrecorded(lane)
             snapshot = lane.snapshot()
             self.hub.broadcast(json.dumps(snapshot), snapshot)
         message = {"type": action, "run_dir": run_dir, "by": user.name}
@@ -1057,7 +1078,7 @@ async def _closing(console: Console) -> AsyncIterator[None]:
 def create_app(
     db_url: str | None,
     secure_cookies: bool = True,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     runs_dir: Path = Path("runs") / "console",
 ) -> Starlette:
     console = Console(db_url, secure_cookies, clock, runs_dir)

@@ -5,12 +5,16 @@ The graph travels from the lane as plain JSON (`phase_graph`: in the first state
 and in every hello, not in every frame), so the console draws it without reading the drill file,
 which may sit on another machine. Layout: one band of rows per
 subject; a phase's column is its distance (in transitions) from the subject's start phase, so a
-drill reads left to right; arrows back or within a column curve below.
+drill reads left to right; arrows back or within a column curve below. Labels are measured in
+the font the SVG names (DejaVu Sans, matplotlib's own copy) and placed so that none overlaps
+another or a phase box: each is tried at points along its own arrow, the middle first, and
+only when none is free moved straight below (or above), clear of both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -18,9 +22,13 @@ from drills.schema import Drill, Transition
 
 NODE_H = 28
 ROW_GAP = 22
-COL_GAP = 70
+COL_GAP = 70  # at least; wider when a label between two columns needs it
 MARGIN = 16
-CHAR_W = 7.0  # an average glyph of the 12 px sans-serif below
+FONT = "DejaVu Sans"  # named in the SVG, so the browser draws with the font measured here
+FONT_PX = 12
+LABEL_ASCENT, LABEL_DESCENT = 12.0, 3.0  # the font's at 12 px (PIL getmetrics)
+LABEL_GAP = 2.0  # above and below a label, clear of what it must not touch
+LABEL_GAP_X = 8.0  # beside it: two labels on one line must not read as one
 FILL, FILL_NOW, FILL_END = "#eef", "#fc3", "#ddd"
 
 
@@ -94,49 +102,134 @@ def _layout(graph: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return place
 
 
+@lru_cache(maxsize=1)
+def _font() -> Any:
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    path = font_manager.findfont(font_manager.FontProperties(family=FONT))
+    return ImageFont.truetype(path, FONT_PX)
+
+
+@lru_cache(maxsize=1024)
+def text_width(text: str) -> float:
+    """`text`'s width in px at FONT_PX in FONT, as the browser draws the SVG's labels."""
+    return float(_font().getlength(text))
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_box(x: float, y: float, text: str) -> Box:
+    """The box of a label drawn centred on `x` with its baseline at `y`."""
+    w = text_width(text)
+    return (x - w / 2, y - LABEL_ASCENT, x + w / 2, y + LABEL_DESCENT)
+
+
+def _place_label(
+    spots: list[tuple[float, float]], text: str, taken: list[Box], x_min: float
+) -> Box:
+    """Where `text` goes: the first of `spots` (points along its arrow, the middle first) where
+    it is clear of every box in `taken` (by LABEL_GAP_X beside, LABEL_GAP above and below),
+    else the nearest spot straight below (then above) the first; never left of `x_min`."""
+    w = text_width(text)
+    g = LABEL_GAP
+
+    def free(x: float, y: float) -> Box | None:
+        box = label_box(max(x, x_min + w / 2), y, text)
+        padded = (box[0] - LABEL_GAP_X, box[1] - g, box[2] + LABEL_GAP_X, box[3] + g)
+        ok = box[1] >= 0 and not any(_overlaps(padded, t) for t in taken)
+        return box if ok else None
+
+    for x, y in spots:
+        if (box := free(x, y)) is not None:
+            return box
+    x, y = spots[0]
+    step = LABEL_ASCENT + LABEL_DESCENT + LABEL_GAP
+    for k in range(1, 200):
+        for dy in (k * step, -k * step):
+            if (box := free(x, y + dy)) is not None:
+                return box
+    return label_box(max(x, x_min + w / 2), y, text)
+
+
+# Where along its arrow a label is tried: the middle, then out towards either end.
+ALONG = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8)
+
+
 def phase_graph_svg(graph: dict[str, Any], current: Iterable[str] = ()) -> str:
     """The graph as a standalone SVG document; each phase a `<g class="phase">` (`"phase now"`
     for those in `current`) with `data-phase`, each transition a `<g class="edge">`."""
     now = set(current)
     place = _layout(graph)
-    width = max((len(p["id"]) * CHAR_W + 20 for p in graph["phases"]), default=80.0)
+    width = max((text_width(p["id"]) + 20 for p in graph["phases"]), default=80.0)
     width = max(width, 80.0)
+    drawn = [e for e in graph["edges"] if e["from"] in place and e["to"] in place]
+    # Columns far enough apart for the widest label of an arrow between them.
+    widest = max(
+        (text_width(e["label"]) for e in drawn if place[e["to"]][0] > place[e["from"]][0]),
+        default=0.0,
+    )
+    col_gap = max(float(COL_GAP), widest + 4 * LABEL_GAP + 10)
 
     def box(pid: str) -> tuple[float, float]:
         col, row = place[pid]
-        return MARGIN + col * (width + COL_GAP), MARGIN + row * (NODE_H + ROW_GAP)
+        return MARGIN + col * (width + col_gap), MARGIN + row * (NODE_H + ROW_GAP)
 
     cols = max((c for c, _ in place.values()), default=0) + 1
     rows = max((r for _, r in place.values()), default=0) + 1
-    w_px = 2 * MARGIN + cols * width + (cols - 1) * COL_GAP
-    h_px = 2 * MARGIN + rows * (NODE_H + ROW_GAP) + NODE_H  # room below for curved arrows
+    w_px = 2 * MARGIN + cols * width + (cols - 1) * col_gap
+    h_px = 2.0 * MARGIN + rows * (NODE_H + ROW_GAP) + NODE_H  # room below for curved arrows
+    # Every phase box is taken before any label is placed.
+    taken: list[Box] = []
+    for p in graph["phases"]:
+        x, y = box(p["id"])
+        taken.append((x, y, x + width, y + NODE_H))
+    edges = []
+    for e in drawn:
+        (x1, y1), (x2, y2) = box(e["from"]), box(e["to"])
+        if x2 > x1:
+            ax, ay, bx, by = x1 + width, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
+            d = f"M{ax:.1f} {ay:.1f}L{bx:.1f} {by:.1f}"
+            spots = [(ax + f * (bx - ax), ay + f * (by - ay) - 4) for f in ALONG]
+        else:  # back or within a column: a curve under the boxes
+            ax, ay = x1 + width / 2, y1 + NODE_H
+            bx, by = x2 + width / 2, y2 + NODE_H
+            cx, cy = (ax + bx) / 2, max(ay, by) + NODE_H + ROW_GAP / 2
+            d = f"M{ax:.1f} {ay:.1f}Q{cx:.1f} {cy:.1f} {bx:.1f} {by:.1f}"
+            # Points on the quadratic curve (its middle is halfway to the control point).
+            spots = [
+                (
+                    (1 - f) ** 2 * ax + 2 * f * (1 - f) * cx + f**2 * bx,
+                    (1 - f) ** 2 * ay + 2 * f * (1 - f) * cy + f**2 * by + LABEL_ASCENT / 2,
+                )
+                for f in ALONG
+            ]
+        placed = _place_label(spots, e["label"], taken, MARGIN / 2)
+        taken.append(placed)
+        w_px = max(w_px, placed[2] + MARGIN / 2)
+        h_px = max(h_px, placed[3] + MARGIN / 2)
+        edges.append((e, d, (placed[0] + placed[2]) / 2, placed[1] + LABEL_ASCENT))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="phase-graph" width="{w_px:.0f}"'
         f' height="{h_px:.0f}" viewBox="0 0 {w_px:.0f} {h_px:.0f}"'
-        ' font-family="sans-serif" font-size="12">',
+        f' font-family="\'{FONT}\', sans-serif" font-size="{FONT_PX}">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7"'
         ' markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#444"/>'
         "</marker></defs>",
     ]
-    for e in graph["edges"]:
-        if e["from"] not in place or e["to"] not in place:
-            continue
-        (x1, y1), (x2, y2) = box(e["from"]), box(e["to"])
+    for e, d, lx, ly in edges:
         label = escape(e["label"])
-        if x2 > x1:
-            ax, ay, bx, by = x1 + width, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
-            d = f"M{ax:.1f} {ay:.1f}L{bx:.1f} {by:.1f}"
-            lx, ly = (ax + bx) / 2, (ay + by) / 2 - 4
-        else:  # back or within a column: a curve under the boxes
-            ax, ay = x1 + width / 2, y1 + NODE_H
-            bx, by = x2 + width / 2, y2 + NODE_H
-            cy = max(ay, by) + NODE_H + ROW_GAP / 2
-            d = f"M{ax:.1f} {ay:.1f}Q{(ax + bx) / 2:.1f} {cy:.1f} {bx:.1f} {by:.1f}"
-            lx, ly = (ax + bx) / 2, cy - 2
+        # A white halo under the label: an arrow it sits on does not strike it through.
         out.append(
             f'<g class="edge" data-from="{escape(e["from"])}" data-to="{escape(e["to"])}">'
             f'<path d="{d}" fill="none" stroke="#444" marker-end="url(#arrow)"/>'
-            f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle" fill="#333">{label}</text></g>'
+            f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle" fill="#333"'
+            f' stroke="#fff" stroke-width="3" paint-order="stroke">{label}</text></g>'
         )
     for p in graph["phases"]:
         x, y = box(p["id"])

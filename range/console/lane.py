@@ -8,7 +8,8 @@ it back at the same frame. The lane never needs the console: if the console goes
 goes on, its log stays on disk, and the link retries until the console returns; finished runs
 not yet acknowledged are offered again in the next hello. A run the records refuse (an unknown
 badge, a store error) is held, folder and all, and offered no more until a range master retries
-or dismisses it from the console.
+or dismisses it from the console. Both lists are kept in the runs folder too
+(`LaneProcess.pending_path`), so a restarted lane process offers and holds them again.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 Say = Callable[[str | None, str, list[str]], None]
 # While paused the state still goes out, at this rate, so the console shows the pause.
 PAUSED_PUBLISH_S = 0.1
+# The pending-runs file's format (LaneProcess.pending_path).
+PENDING_VERSION = 1
 # Fields of a command's args that go into its log record.
 _ARG_FIELDS = ("button", "subject", "text", "act", "note")
 
@@ -263,6 +266,9 @@ class LaneProcess:
         self._ws: Any = None
         self._send_lock = threading.Lock()
         self._seq = 0
+        # What a lane process restarted finds again: the runs waiting for the console and the
+        # runs it held unrecorded (`pending_path`, beside its runs).
+        self._load_pending()
 
     # -- runs (the calling thread) ------------------------------------------------------------
 
@@ -386,7 +392,76 @@ class LaneProcess:
         # is connecting is either in that hello or sent on the link it sets, never neither.
         with self._runs_lock:
             self.finished.append(result)
+            self._save_pending()
             self._send({"type": "finished", "lane": self.name, "result": result})
+
+    # -- runs kept across a restart of the lane process -------------------------------------------
+
+    @property
+    def pending_path(self) -> Path | None:
+        """Where the lane keeps its finished runs not yet recorded (waiting for the console or
+        held unrecorded), so a restarted lane process offers and shows them again: a JSON file
+        in its runs folder (none without one)."""
+        if self.runs_dir is None:
+            return None
+        return self.runs_dir / f".lane-{self.name}-pending.json"
+
+    def _save_pending(self) -> None:
+        """Write what is pending now (under `_runs_lock`): each run's result without its files
+        (they are in its folder, bundled again when it is offered), and a held run's reason."""
+        path = self.pending_path
+        if path is None:
+            return
+
+        def bare(result: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in result.items() if k != "files"}
+
+        data = {
+            "version": PENDING_VERSION,
+            "lane": self.name,
+            "waiting": [bare(r) for r in self.finished],
+            "held": [{"result": bare(r), "reason": why} for r, why in self.unrecorded.values()],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = path.with_name(path.name + ".part")
+            part.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            part.replace(path)
+        except OSError as exc:  # the runs go on; only a restart would forget them
+            print(f"lane {self.name}: pending runs not saved to {path}: {exc}", file=sys.stderr)
+
+    def _load_pending(self) -> None:
+        """The runs a previous process of this lane left pending; a run whose folder is gone is
+        dropped (said once), a file that cannot be read is named and left as it is."""
+        path = self.pending_path
+        if path is None or not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != PENDING_VERSION:
+                raise ValueError(f"not a version {PENDING_VERSION} pending-runs file")
+            waiting = [r for r in data.get("waiting", []) if isinstance(r, dict)]
+            held = [
+                h
+                for h in data.get("held", [])
+                if isinstance(h, dict) and isinstance(h.get("result"), dict)
+            ]
+        except (OSError, ValueError) as exc:
+            print(f"lane {self.name}: {path}: {exc}; its runs are not offered", file=sys.stderr)
+            return
+        for result in waiting + [h["result"] for h in held]:
+            folder = result.get("run_dir")
+            if not isinstance(folder, str) or not Path(folder).is_dir():
+                print(f"lane {self.name}: pending run {folder} has no folder: dropped", flush=True)
+        with self._runs_lock:
+            for result in waiting:
+                if isinstance(result.get("run_dir"), str) and Path(result["run_dir"]).is_dir():
+                    self.finished.append({**result, "files": bundle(Path(result["run_dir"]))})
+            for h in held:
+                result = h["result"]
+                if isinstance(result.get("run_dir"), str) and Path(result["run_dir"]).is_dir():
+                    self.unrecorded[result["run_dir"]] = (result, str(h.get("reason") or "?"))
+            self._save_pending()
 
     def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
         self._voices = [v for v in self._voices if v.poll() is None]
@@ -469,10 +544,11 @@ class LaneProcess:
                         with self._send_lock:
                             ws.send(json.dumps(hello))
                         self._ws = ws
-                        offered = len(self.finished)
+                        offered, kept = len(self.finished), len(self.unrecorded)
                     print(
                         f"lane {self.name}: {'reconnected' if attached else 'connected'} to the"
-                        f" console; {offered} finished run{'' if offered == 1 else 's'} offered",
+                        f" console; {offered} finished run{'' if offered == 1 else 's'} offered"
+                        + (f", {kept} held not recorded" if kept else ""),
                         flush=True,
                     )
                     attached, lost = True, False
@@ -502,16 +578,22 @@ class LaneProcess:
         elif kind == "recorded":
             with self._runs_lock:
                 self.finished = [r for r in self.finished if r.get("run_dir") != message["run_dir"]]
+                self._save_pending()
         elif kind == "unrecorded":
             self._hold(str(message.get("run_dir")), str(message.get("reason") or "refused"))
         elif kind == "retry":
             with self._runs_lock:
                 held = self.unrecorded.pop(str(message.get("run_dir")), None)
             if held is not None:
-                self._offer(held[0])
+                result = held[0]
+                if "files" not in result and Path(str(result.get("run_dir"))).is_dir():
+                    # Held by an earlier process of this lane: its files from its folder.
+                    result = {**result, "files": bundle(Path(str(result["run_dir"])))}
+                self._offer(result)
         elif kind == "dismiss":
             with self._runs_lock:
                 held = self.unrecorded.pop(str(message.get("run_dir")), None)
+                self._save_pending()
             if held is not None:
                 print(
                     f"lane {self.name}: run {held[0].get('run_dir')} dismissed unrecorded by"
@@ -529,6 +611,7 @@ class LaneProcess:
             self.finished = [r for r in self.finished if r.get("run_dir") != run_dir]
             for result in held:
                 self.unrecorded[run_dir] = (result, reason)
+            self._save_pending()
         if held:
             print(
                 f"lane {self.name}: run {run_dir} not recorded: {reason} (kept; a range master"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,9 +14,10 @@ from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
+from range.console.certificate import CertificateText, certificate_pdf_bytes
 from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
-from range.records.exports import certificate_fields, roster, write_pdf
+from range.records.exports import certificate_fields, roster
 from range.records.store import Records, RecordsError, course_label, drill_label, outcome
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
@@ -141,8 +141,9 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
-    """The certificate as PDF: course title and pass mark, date and expiry, devices and their
-    calibration, signature lines, and the record hash that `openrange records verify` checks."""
+    """The certificate as PDF (range/console/certificate.py): course title and pass mark, date
+    and expiry, result and stages, devices and their calibration, signature lines, and the
+    record hash that `openrange records verify` checks."""
     fields = certificate_fields(records, qualification)
     row = records.qualification(qualification)
     try:
@@ -160,54 +161,39 @@ def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
     except (KeyError, ValueError):
         title, pass_mark = row["course"], "as recorded"
     finished = datetime.fromisoformat(row["finished"]).date()
-    lines = [
-        f"Officer:   {fields['officer']}, badge {fields['badge']}",
-        f"Agency:    {fields['agency']}",
-        "",
-        f"Course:    {title} ({fields['course']})",
-        f"Course file sha256: {row['course_sha256'] or '(not recorded)'}",
-        f"Pass mark: {pass_mark}",
-        f"Date:      {finished.isoformat()}",
+    text = CertificateText(
+        title=fields["title"],
+        certificate=fields["result"] == "QUALIFIED" and row["course_origin"] != "modified",
+        officer=str(fields["officer"]),
+        badge=str(fields["badge"]),
+        agency=str(fields["agency"] or ""),
+        course_title=str(title),
+        course_id=str(fields["course"]),
+        course_sha256=str(row["course_sha256"] or "(not recorded)"),
+        result=str(fields["result"]),
+        score=str(fields["score"]),
+        pass_mark=pass_mark,
+        date=finished.isoformat(),
         # Only a qualification expires: an attempt record of another outcome has no expiry.
-        *(
-            [f"Expires:   {(finished + timedelta(days=VALID_DAYS)).isoformat()}"]
-            if fields["result"] == "QUALIFIED"
-            else []
-        ),
-        f"Result:    {fields['result']}, {fields['score']}",
-        "",
-        "Stages:",
-        *[
-            f"  {name:<28} {_count(points, 'point'):>10} {_count(hits, 'hit'):>8}"
+        expires=(finished + timedelta(days=VALID_DAYS)).isoformat()
+        if fields["result"] == "QUALIFIED"
+        else None,
+        stages=[
+            f"{name}: {_count(points, 'point')}, {_count(hits, 'hit')}"
             for name, points, hits in fields["stages"]
         ],
-        "",
-        "Devices:",
-        *[
-            f"  {d.get('model', '?')} serial {d.get('serial', '?')}"
+        devices=[
+            f"{d.get('model', '?')} serial {d.get('serial', '?')}"
             for d in json.loads(row["devices"])
-        ],
-        "Calibration:",
-        *(
-            [_calibration_line(c) for c in json.loads(row["calibration"])]
-            or ["  none recorded (emulated replicas)"]
+        ]
+        + (
+            [_calibration_line(c).strip() for c in json.loads(row["calibration"])]
+            or ["calibration: none recorded (emulated replicas)"]
         ),
-        "",
-        "",
-        "Instructor: ______________________________   Date: ____________",
-        "",
-        "",
-        "Range master: ____________________________   Date: ____________",
-        "",
-        "",
-        f"Record {fields['record']}; record hash:",
-        f"  {fields['hash']}",
-        "Verify with `openrange records verify`.",
-    ]
-    with tempfile.TemporaryDirectory(prefix="or-cert-") as folder:
-        path = Path(folder) / "certificate.pdf"
-        write_pdf(path, fields["title"], lines)
-        return path.read_bytes()
+        record=int(fields["record"]),
+        record_hash=str(fields["hash"]),
+    )
+    return certificate_pdf_bytes(text)
 
 
 def _count(n: Any, what: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -80,6 +81,17 @@ class ConsoleStore:
             "CREATE TABLE IF NOT EXISTS console_sessions (sid TEXT PRIMARY KEY,"
             " name TEXT NOT NULL, created TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS console_disabled (name TEXT PRIMARY KEY, at TEXT NOT NULL)",
+            # Failed logins (range.console.auth), kept here so a restart does not clear them:
+            # `at` in seconds on the console's limiter clock (the wall clock, UTC epoch).
+            "CREATE TABLE IF NOT EXISTS console_login_failures (key TEXT NOT NULL,"
+            " at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS console_login_failures_key"
+            " ON console_login_failures (key, at)",
+            # Each lane's finished runs the records refused, as the Lanes page lists them
+            # (protocol.unrecorded_row, JSON): a restarted console shows them before the lane
+            # re-attaches (the lane's hello then says what it holds).
+            "CREATE TABLE IF NOT EXISTS console_unrecorded (lane TEXT NOT NULL,"
+            " run_dir TEXT NOT NULL, row_json TEXT NOT NULL, PRIMARY KEY (lane, run_dir))",
             f"CREATE TABLE IF NOT EXISTS console_audit (id {auto}, at TEXT NOT NULL,"
             " actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,"
             " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
@@ -225,6 +237,53 @@ class ConsoleStore:
     def end_sessions(self, name: str) -> None:
         self.records._run("DELETE FROM console_sessions WHERE name = ?", name)
 
+    # -- failed logins (auth.FailureLog) --------------------------------------------------------
+
+    def failures_since(self, key: str, since: float) -> list[float]:
+        self.records._run(
+            "DELETE FROM console_login_failures WHERE key = ? AND at < ?", key, float(since)
+        )
+        rows = self.records._rows(
+            "SELECT at FROM console_login_failures WHERE key = ? ORDER BY at", key
+        )
+        return [float(r["at"]) for r in rows]
+
+    def add_failure(self, key: str, at: float) -> None:
+        # Failures older than a day count for nothing (the window is minutes): dropped here,
+        # so addresses that never come back do not pile up.
+        self.records._run("DELETE FROM console_login_failures WHERE at < ?", float(at) - 86400.0)
+        self.records._run(
+            "INSERT INTO console_login_failures (key, at) VALUES (?, ?)", key, float(at)
+        )
+
+    def clear_failures(self, key: str) -> None:
+        self.records._run("DELETE FROM console_login_failures WHERE key = ?", key)
+
+    # -- lanes' runs not recorded ------------------------------------------------------------
+
+    def set_unrecorded(self, lane: str, rows: list[dict[str, Any]]) -> None:
+        """What `lane` holds unrecorded now (replacing what was kept for it)."""
+        with self.records._transaction():
+            self.records._run("DELETE FROM console_unrecorded WHERE lane = ?", lane)
+            for row in rows:
+                self.records._run(
+                    "INSERT INTO console_unrecorded (lane, run_dir, row_json) VALUES (?, ?, ?)",
+                    lane,
+                    str(row["run_dir"]),
+                    json.dumps(row, sort_keys=True),
+                )
+
+    def unrecorded(self) -> dict[str, list[dict[str, Any]]]:
+        """Every lane's kept unrecorded runs, by lane (each lane's by run folder)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in self.records._rows(
+            "SELECT lane, row_json FROM console_unrecorded ORDER BY lane, run_dir"
+        ):
+            row = json.loads(r["row_json"])
+            if isinstance(row, dict):
+                out.setdefault(str(r["lane"]), []).append(row)
+        return out
+
     # -- settings ----------------------------------------------------------------------------
 
     def secret(self, key: str) -> str:
@@ -285,6 +344,26 @@ class ConsoleStore:
         return verify_audit(self.records)
 
 
+class StoredFailures:
+    """The console's failed logins (auth.FailureLog) in its records store, one connection per
+    call (`open` gives a ConsoleStore), so every worker thread has its own."""
+
+    def __init__(self, open_store: Callable[[], ConsoleStore]) -> None:
+        self.open_store = open_store
+
+    def failures_since(self, key: str, since: float) -> list[float]:
+        with self.open_store() as store:
+            return store.failures_since(key, since)
+
+    def add_failure(self, key: str, at: float) -> None:
+        with self.open_store() as store:
+            store.add_failure(key, at)
+
+    def clear_failures(self, key: str) -> None:
+        with self.open_store() as store:
+            store.clear_failures(key)
+
+
 def has_audit(records: Records) -> bool:
     """Whether the records database holds a console audit trail (a console has used it)."""
     if records.dialect == "sqlite":
@@ -303,7 +382,13 @@ def audit_count(records: Records) -> int:
 
 def verify_audit(records: Records) -> list[str]:
     """Walk the console's audit chain in `records`: one line per broken link or edited row
-    (`openrange records verify` and the console's /audit both say them)."""
+    (`openrange records verify` and the console's /audit both say them). The rows and the
+    chain's head are read in one snapshot: a row audited meanwhile is seen in both or neither."""
+    with records.snapshot():
+        return _verify_audit(records)
+
+
+def _verify_audit(records: Records) -> list[str]:
     problems = []
     previous, last_id = GENESIS, 0
     for row in records._rows("SELECT * FROM console_audit ORDER BY id"):

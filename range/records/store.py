@@ -454,6 +454,7 @@ class Records:
         self.url = url
         self.where = redact(url)
         self._synchronous = "FULL"  # what Records.open set (SQLite)
+        self._in_snapshot = False  # inside snapshot(): a nested one reads in the same
         self._claims: dict[int, tuple[int, Path] | None] = {}  # attempt -> lock file (SQLite)
         self._may_migrate = migrate
         try:
@@ -638,6 +639,23 @@ class Records:
             yield
         finally:
             self._rollback()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that all see one snapshot (`_snapshot`), for a caller that reads more than one
+        chain or count (`records verify`: both chains, the counts and the console's audit
+        trail); a snapshot within one is the same snapshot. On PostgreSQL each statement
+        outside one sees every commit before it: a console writing meanwhile made the audit
+        trail's head name a row the walk had not seen."""
+        if self._in_snapshot:
+            yield
+            return
+        self._in_snapshot = True
+        try:
+            with self._snapshot():
+                yield
+        finally:
+            self._in_snapshot = False
 
     def _tables(self) -> set[str]:
         if self.dialect == "sqlite":
@@ -1336,7 +1354,7 @@ class Records:
         """Walk both chains inside one snapshot: an edited record breaks its own hash, a deleted
         one the next link (or the chain head, if it was the last); an officer or drill run
         edited, deleted or added outside OpenRange no longer matches the ledger."""
-        with self._snapshot():
+        with self.snapshot():
             missing = {"qualifications", "chain_head", "officers", "drill_runs", "ledger"}
             missing -= self._tables()
             if missing:

@@ -21,7 +21,7 @@ function drawMap(canvas, s) {
     ctx.setLineDash([]);
     ctx.fillStyle = p.role === "bystander" ? "#27c" : "#c22";
     ctx.beginPath(); ctx.arc(X(p.x_ft), Y(p.y_ft), 6, 0, 7); ctx.fill();
-    ctx.fillStyle = "#111"; ctx.fillText(`${p.id} ${p.phase || ""}`, X(p.x_ft) + 8, Y(p.y_ft) - 8);
+    ctx.fillStyle = "#111"; label(ctx, `${p.id} ${p.phase || ""}`, X(p.x_ft) + 8, Y(p.y_ft) - 8);
   }
   let round = null;  // where the latest round last struck: a strike's path comes on from it
   for (const h of s.hits || []) {
@@ -30,7 +30,7 @@ function drawMap(canvas, s) {
       ctx.strokeStyle = "#e2d"; ctx.lineWidth = 2;
       if (round) { ctx.beginPath(); ctx.moveTo(X(round.x_ft), Y(round.y_ft)); ctx.lineTo(X(h.x_ft), Y(h.y_ft)); ctx.stroke(); }
       ctx.beginPath(); ctx.arc(X(h.x_ft), Y(h.y_ft), 6, 0, 7); ctx.stroke();
-      ctx.fillStyle = "#e2d"; ctx.fillText(h.target ? `through to ${h.target}` : "through", X(h.x_ft) + 8, Y(h.y_ft) + 14);
+      ctx.fillStyle = "#e2d"; label(ctx, h.target ? `through to ${h.target}` : "through", X(h.x_ft) + 8, Y(h.y_ft) + 14);
     } else {
       ctx.strokeStyle = h.weapon === "firearm" ? "#d00" : "#f80"; ctx.lineWidth = 2;
     }
@@ -39,9 +39,32 @@ function drawMap(canvas, s) {
     if (h.kind === "bullet" || h.kind === "strike") round = h;
   }
   ctx.fillStyle = "#123"; ctx.fillRect(X(o.x_ft) - 5, Y(o.y_ft) - 5, 10, 10);
-  ctx.fillText("officer", X(o.x_ft) + 8, Y(o.y_ft) + 14);
+  label(ctx, "officer", X(o.x_ft) + 8, Y(o.y_ft) + 14);
   ctx.fillStyle = "#333";
-  for (let f = 0; f <= len; f += 10) ctx.fillText(`${f} ft`, X(f), canvas.height - 2);
+  const measure = (text) => ctx.measureText(text).width;
+  for (const [text, x, y] of tickLabels(len, k, canvas.width, canvas.height, measure)) ctx.fillText(text, x, y);
+}
+
+function label(ctx, text, x, y) {
+  // A label beside what it names, moved in where it would run off the canvas.
+  const w = ctx.measureText(text).width;
+  ctx.fillText(text, insideX(x, w, ctx.canvas.width), Math.max(10, Math.min(y, ctx.canvas.height - 2)));
+}
+
+function insideX(x, textWidth, canvasWidth) {
+  // A label's left edge moved so that all of it is on the canvas (1 px in from each edge).
+  return Math.max(1, Math.min(x, canvasWidth - textWidth - 1));
+}
+
+function tickLabels(len, k, width, height, measure) {
+  // The distance scale along the bottom, every 10 ft: [text, x, y] each, centred on its mark
+  // and kept inside the canvas (the last, "60 ft" on a 60 ft lane, was cut off at the edge).
+  const out = [];
+  for (let f = 0; f <= len; f += 10) {
+    const text = `${f} ft`, w = measure(text);
+    out.push([text, insideX((f + 2) * k - w / 2, w, width), height - 2]);
+  }
+  return out;
 }
 
 function clockText(s) {
@@ -73,7 +96,8 @@ function showLane(msg) {
   if (card) card.querySelector(".status").textContent = lane.connected === false ? "not connected" : s.status;
   if (card && msg.unrecorded) {
     const n = msg.unrecorded.length, flag = card.querySelector(".flag");
-    flag.hidden = n === 0; flag.textContent = `${n} run${n === 1 ? "" : "s"} not recorded`;
+    // No "0 runs not recorded": the flag is empty, and hidden, when the lane holds none.
+    flag.hidden = n === 0; flag.textContent = n ? `${n} run${n === 1 ? "" : "s"} not recorded` : "";
   }
   const page = document.querySelector(`.lane[data-lane="${name}"]`);
   if (!page) { if (!card && document.getElementById("lanes")) addCard(name); return; }
@@ -307,7 +331,14 @@ function scrubber(box) {
     frame.src = `/runs/${frame.dataset.run}/view.png?t=${parseFloat(range.value).toFixed(2)}&eye=${eye}`;
   };
   for (const r of box.querySelectorAll("input[type=radio]")) r.addEventListener("change", render);
-  range.addEventListener("input", () => { show(); render(); });
+  // Side by side: another scrubber moved (linked) comes here, to the same drill time.
+  box.seek = (t) => { range.value = Math.min(t, data.end_t); show(); render(); };
+  const moved = () => {
+    const link = document.getElementById("link-scrubbers");
+    if (!link || !link.checked) return;
+    for (const other of document.querySelectorAll(".scrubber")) if (other !== box && other.seek) other.seek(parseFloat(range.value));
+  };
+  range.addEventListener("input", () => { show(); render(); moved(); });
   const play = box.querySelector(".play");
   let playing = false;
   play.addEventListener("click", () => {
@@ -318,7 +349,7 @@ function scrubber(box) {
     const start = performance.now() - parseFloat(range.value) * 1000;
     const tick = () => {
       if (!playing) return;
-      range.value = (performance.now() - start) / 1000; show(); render();
+      range.value = (performance.now() - start) / 1000; show(); render(); moved();
       if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick);
       else { playing = false; play.textContent = "Play"; }
     };
