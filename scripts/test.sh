@@ -66,4 +66,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest "$@"
+# Two workers (the CI machine has two cores); the Monado tests keep to one of them (conftest.py).
+# PYTEST_WORKERS=0 runs everything in this process.
+.venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -142,21 +143,36 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+MONADO_FIXTURES = frozenset({"monado", "monado_remote"})
+# One Monado at a time on this machine, whichever pytest started it (a second suite in another
+# checkout, or a second worker): they share the chroot's runtime socket and the remote port.
+MONADO_LOCK = "/tmp/openrange-monado.lock"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts Monado runs on one xdist worker (`--dist loadgroup`, see
+    scripts/test.sh), so the other worker never waits on the Monado lock below."""
+    for item in items:
+        if MONADO_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("monado"))
+
+
 def _monado(driver: str) -> Iterator[MonadoSandbox]:
-    # One Monado at a time (they share the runtime's socket and the remote port): module
-    # scope, and each module uses one of the two.
+    # Module scope, and each module uses one of the two drivers.
     if os.geteuid() != 0:
         pytest.skip("the Monado sandbox mounts a chroot: root only (CI runs as root)")
-    sandbox = MonadoSandbox(default_root(PROJECT), PROJECT, driver)
-    try:
-        sandbox.start()
-    except SandboxBuildError as exc:
-        # Only a mirror that stays unreachable skips: a runtime that is there must work.
-        pytest.skip(f"could not build the Monado chroot: {exc}")
-    except SandboxUnavailableError as exc:
-        pytest.fail(f"the Monado sandbox did not start: {exc}")
-    yield sandbox
-    sandbox.stop()
+    with open(MONADO_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held for the module; released when the file closes
+        sandbox = MonadoSandbox(default_root(PROJECT), PROJECT, driver)
+        try:
+            sandbox.start()
+        except SandboxBuildError as exc:
+            # Only a mirror that stays unreachable skips: a runtime that is there must work.
+            pytest.skip(f"could not build the Monado chroot: {exc}")
+        except SandboxUnavailableError as exc:
+            pytest.fail(f"the Monado sandbox did not start: {exc}")
+        yield sandbox
+        sandbox.stop()
 
 
 @pytest.fixture(scope="module")

@@ -197,25 +197,47 @@ def _browser_dismisses(rng: Range, ws: Any) -> None:
             "2 runs not recorded"
         )
         browser.get(f"http://127.0.0.1:{rng.port}/lanes/L1")
-        rows = browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")
-        assert [r.get_attribute("data-run") for r in rows] == ["/lane/runs/r1", "/lane/runs/c1"]
-        assert UNKNOWN in rows[0].text
+
+        def listed() -> list[list[str]]:
+            # One script call: the page redraws the list whenever a snapshot arrives, so
+            # elements found in one call can be gone (stale) by the next.
+            return list(
+                browser.execute_script(
+                    "return [...document.querySelectorAll('#unrecorded li')]"
+                    ".map(li => [li.dataset.run, li.textContent])"
+                )
+            )
+
+        until(lambda: [run for run, _ in listed()] == ["/lane/runs/r1", "/lane/runs/c1"])
+        assert UNKNOWN in listed()[0][1]
         if os.environ.get("OPENRANGE_SCREENSHOTS"):  # docs/console.md shows it
             browser.set_window_size(1100, 1000)
             image = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
             image.quantize(64).save(PROJECT / "docs/img/console-unrecorded.png", optimize=True)
-        rows[0].find_element(By.CSS_SELECTOR, "button.dismiss").click()
+        dismiss = '#unrecorded li[data-run="/lane/runs/r1"] button.dismiss'
+        until(lambda: _clicked(browser, dismiss))
         assert json.loads(ws.recv(timeout=10)) == {
             "type": "dismiss",
             "run_dir": "/lane/runs/r1",
             "by": "boss",
         }
-        until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")) == 1)
-        (left,) = browser.find_elements(By.CSS_SELECTOR, "#unrecorded li")
-        assert left.get_attribute("data-run") == "/lane/runs/c1"
-        assert left.find_element(By.CSS_SELECTOR, "button.retry").is_displayed()
+        until(lambda: [run for run, _ in listed()] == ["/lane/runs/c1"])
+        retry = '#unrecorded li[data-run="/lane/runs/c1"] button.retry'
+        until(lambda: browser.find_element(By.CSS_SELECTOR, retry).is_displayed())
     finally:
         browser.quit()
+
+
+def _clicked(browser: Any, selector: str) -> bool:
+    """Click the element, or say False when a redraw replaced it between finding and clicking."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        browser.find_element(By.CSS_SELECTOR, selector).click()
+    except StaleElementReferenceException:
+        return False
+    return True
 
 
 def _second_store(url: str, key: str) -> None:
