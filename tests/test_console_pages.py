@@ -24,7 +24,6 @@ from range.console.pages import (
     VALID_DAYS,
     WARN_DAYS,
     attempt_sheet,
-    certificate_pdf,
     course_status,
     debrief,
     drill_run,
@@ -33,7 +32,8 @@ from range.console.pages import (
 )
 from range.console.protocol import bundle, unbundle
 from range.console.store import ConsoleStore
-from range.records.store import Records, RecordsError
+from range.records.certificate import certificate_pdf
+from range.records.store import Records
 from range.runs.drill import RunConfig, run_drill
 
 
@@ -116,7 +116,7 @@ def test_trend_counts_a_correct_talk_down_as_a_correct_rejection(
 def test_certificate_pdf_has_the_record_hash_and_signature_lines(db_url: str) -> None:
     qid = qualify(db_url, "B-101")
     with Records.open(db_url) as records:
-        pdf = certificate_pdf(records, qid, date.today())
+        pdf = certificate_pdf(records, qid)
         row = records.qualification(qid)
     assert pdf.startswith(b"%PDF-")
     text = _pdf_text(pdf)
@@ -163,7 +163,7 @@ def test_a_certificate_keeps_every_text_inside_the_margins(db_url: str) -> None:
     from matplotlib.backends.backend_pdf import PdfFile, RendererPdf
     from matplotlib.text import Text
 
-    from range.console.certificate import (
+    from range.records.certificate import (
         MARGIN_PT,
         PAGE_H_PT,
         PAGE_W_PT,
@@ -215,6 +215,63 @@ def test_a_certificate_keeps_every_text_inside_the_margins(db_url: str) -> None:
     for x, y in starts:
         assert MARGIN_PT - 0.5 <= x <= PAGE_W_PT - MARGIN_PT
         assert MARGIN_PT - 0.5 <= y <= PAGE_H_PT - MARGIN_PT
+
+
+def test_records_export_pdf_writes_the_same_certificate_as_the_console(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 18 point 6: `records export --format pdf --attempt` wrote the old monospace dump
+    # (no pass mark, expiry, devices nor signature lines) while the console issued a real
+    # certificate. Both now draw range/records/certificate.py: same text, inside the margins.
+    from range.cli.main import main
+    from range.records.certificate import MARGIN_PT, PAGE_H_PT, PAGE_W_PT
+
+    qid = qualify(db_url, "B-101")
+    out = tmp_path / "certificate.pdf"
+    argv = ["records", "export", "--format", "pdf", "--attempt", str(qid), "--db", db_url]
+    assert main([*argv, "--out", str(out)]) == 0
+    pdf = out.read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    with Records.open(db_url) as records:
+        row = records.qualification(qid)
+        assert _pdf_text(pdf) == _pdf_text(certificate_pdf(records, qid))
+    # Ligatures ("fi", "ffi") are drawn as glyph codes below 0x20: left out on both sides.
+    text = re.sub(r"[\x00-\x1f]", "", _pdf_text(pdf))
+    expires = (datetime.fromisoformat(row["finished"]).date() + timedelta(days=365)).isoformat()
+    for expected in (
+        "Qualification certificate",
+        "Alex Officer",
+        "badge B-101",
+        "FBI pistol qualification",  # the course's title (parentheses are escaped in a PDF)
+        "fbi-pistol-2019-v1",
+        "QUALIFIED: 96 of 100 points, 48 hits",
+        "Pass mark: 90 points",
+        f"Expires: {expires}",
+        "pistol serial P-0042",
+        "P-0042 calibrated 2026-11-01",
+        "Instructor:",
+        "Range master:",
+        row["hash"],
+    ):
+        assert re.sub(r"ffi|fi| ", "", expected) in text, expected
+    starts = _pdf_text_starts(pdf)
+    assert len(starts) > 20
+    for x, y in starts:
+        assert MARGIN_PT - 0.5 <= x <= PAGE_W_PT - MARGIN_PT
+        assert MARGIN_PT - 0.5 <= y <= PAGE_H_PT - MARGIN_PT
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["certificate.pdf", "records.sqlite"]
+
+    # An edited record is refused as before, in one line naming it, and the certificate
+    # already written is left as it was (nothing half-written beside it).
+    with Records.open(db_url) as records:
+        records._run("UPDATE qualifications SET points = 100 WHERE id = ?", qid)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out)]) == 5
+    err = capsys.readouterr().err
+    assert f"record {qid}: its contents no longer match its hash" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == pdf
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["certificate.pdf", "records.sqlite"]
 
 
 def test_trend_rates_and_dprime_across_runs(db_url: str, tmp_path: Path) -> None:
@@ -497,25 +554,20 @@ def test_records_verify_checks_the_console_audit_chain(db_url: str) -> None:
 def test_an_attempt_record_pdf_has_no_expiry_and_says_its_calibration(db_url: str) -> None:
     # Issue 18 (nu18 #13): a simulated attempt's PDF gave an expiry, "calibrated ?" and
     # "1 points".
-    from range.console.pages import _calibration_line
+    from range.records.certificate import _calibration_line
 
     emulated = {"serial": "T7-1", "allowed": True, "reason": "calibration not required (emulated)"}
-    assert _calibration_line(emulated) == "  T7-1: calibration not required (emulated)"
+    assert _calibration_line(emulated) == "T7-1: calibration not required (emulated)"
     profiled = {
         "serial": "P-1",
         "allowed": True,
         "reason": "ok",
         "profile": {"calibrated": "2026-11-01", "armorer": "Lee", "expires": "2027-05-01"},
     }
-    assert _calibration_line(profiled) == (
-        "  P-1 calibrated 2026-11-01 by Lee, valid until 2027-05-01"
-    )
-    qid = qualify(db_url, "B-101")
+    assert _calibration_line(profiled) == "P-1 calibrated 2026-11-01 by Lee, valid until 2027-05-01"
+    # A failed attempt (not an edited record: that is refused outright) has no expiry.
+    qid = qualify(db_url, "B-101", points=50)
     with Records.open(db_url) as records:
-        records._run("UPDATE qualifications SET passed = 0 WHERE id = ?", qid)
         assert records.qualification(qid)["passed"] == 0
-        try:
-            text = _pdf_text(certificate_pdf(records, qid, date.today()))
-        except RecordsError:
-            pytest.skip("an edited record is refused before its PDF")
-    assert "Expires:" not in text
+        text = _pdf_text(certificate_pdf(records, qid))
+    assert "Expires:" not in text and "NOTQUALIFIED" in text

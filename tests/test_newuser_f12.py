@@ -647,7 +647,8 @@ def test_the_consoles_certificate_and_status_flag_a_modified_course(any_url: str
     import zlib
     from datetime import date
 
-    from range.console.pages import certificate_pdf, course_status
+    from range.console.pages import course_status
+    from range.records.certificate import certificate_pdf
 
     score = {"points": 96, "max_points": 100, "hits": 48, "passed": True, "stages": []}
     with Records.open(any_url) as records:
@@ -657,7 +658,7 @@ def test_the_consoles_certificate_and_status_flag_a_modified_course(any_url: str
         )
         qid = records.finish_attempt(attempt, score)
         (status,) = course_status(records, "4411", date.today())
-        pdf = certificate_pdf(records, qid, date.today())
+        pdf = certificate_pdf(records, qid)
     assert status.course == "fbi-pistol-2019-v1 (modified, sha256 cdcdcdcdcdcd)"
     import re
 

@@ -263,10 +263,18 @@ def test_an_out_file_on_a_full_disk_is_named_and_never_left_partial(
 ) -> None:
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     _officer(db)
+    with Records.open(db) as records:  # a certificate too: the PDF the console also issues
+        attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 7, "0.1.0", [], [])
+        records.finish_attempt(attempt, SCORE | {"points": 96, "passed": True})
     _fill(tiny_disk)
-    for name, fmt in (("roster.csv", "csv"), ("roster.html", "html"), ("roster.pdf", "pdf")):
+    for name, options in (
+        ("roster.csv", ["--format", "csv"]),
+        ("roster.html", ["--format", "html"]),
+        ("roster.pdf", ["--format", "pdf"]),
+        ("certificate.pdf", ["--format", "pdf", "--attempt", "1"]),
+    ):
         out = tiny_disk / name
-        assert main(["records", "export", "--format", fmt, "--db", db, "--out", str(out)]) == 9
+        assert main(["records", "export", *options, "--db", db, "--out", str(out)]) == 9
         assert _err(capsys).strip() == (f"openrange: {out}: No space left on device (not written)")
         assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]  # no 0-byte file
 

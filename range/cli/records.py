@@ -851,19 +851,10 @@ def _export(args: argparse.Namespace) -> int:
         if args.drill_runs:
             raise ValueError("--drill-runs is for --format csv")
         if args.attempt is not None:
-            fields = exports.certificate_fields(records, args.attempt)
             if args.format == "html":
+                fields = exports.certificate_fields(records, args.attempt)
                 return _emit(args, exports.certificate_html(fields))
-            lines = [
-                f"{fields['officer']}, badge {fields['badge']}, {fields['agency']}",
-                f"Course {fields['course']}, {fields['date']}",
-                f"Course file sha256 {fields['course_sha256'] or '(not recorded)'}",
-                f"{fields['result']}: {fields['score']}",
-                "",
-            ]
-            lines += [f"  stage {n}: {p} points, {h} hits" for n, p, h in fields["stages"]]
-            lines += ["", f"Record {fields['record']}, audit hash:", f"  {fields['hash']}"]
-            return _pdf(args, fields["title"], lines)
+            return _certificate_pdf(args, records)
         today = datetime.now(UTC).date() if args.until is None else date.fromisoformat(args.until)
         lines_ = exports.roster(records, today, args.valid_days, args.warn_days)
     if args.format == "html":
@@ -913,6 +904,18 @@ def _emit(args: argparse.Namespace, text: str) -> int:
         sys.stdout.write(text)
     else:
         outfile.write_text(args.out, text)  # whole or absent; a full disk names the file
+    return 0
+
+
+def _certificate_pdf(args: argparse.Namespace, records: Records) -> int:
+    """The attempt's certificate (or attempt record) as the console issues it: the one layout
+    in range/records/certificate.py, written whole or not at all (range/outfile.py)."""
+    require("matplotlib")
+    from range.records.certificate import write_certificate_pdf
+
+    if args.out is None:
+        raise ValueError("a PDF needs --out FILE")
+    write_certificate_pdf(args.out, records, args.attempt)
     return 0
 
 

@@ -50,7 +50,6 @@ from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
 from range.console.pages import (
     attempt_sheet,
-    certificate_pdf,
     debrief,
     drill_run,
     drill_run_by_dir,
@@ -81,6 +80,7 @@ from range.console.store import (
     check_name,
 )
 from range.console.view import EYES, ViewThread
+from range.records.certificate import certificate_pdf
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
@@ -978,9 +978,8 @@ class Console:
             except RecordsError as exc:
                 return self.page(request, "error.html", user, message=str(exc))
             self._may_read(user, row["badge"])
-        pdf = await run_in_threadpool(
-            self._with_records, certificate_pdf, qid, datetime.now(UTC).date()
-        )
+        # The one certificate writer, as `records export --format pdf --attempt` uses.
+        pdf = await run_in_threadpool(self._with_records, certificate_pdf, qid)
         return Response(
             pdf,
             media_type="application/pdf",

@@ -10,14 +10,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from drills.course import find_course
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
-from range.console.certificate import CertificateText, certificate_pdf_bytes
 from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
-from range.records.exports import certificate_fields, roster
+from range.records.exports import VALID_DAYS, roster
 from range.records.store import Records, RecordsError, course_label, drill_label, outcome
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
@@ -30,7 +28,6 @@ from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
 
-VALID_DAYS = 365  # as `openrange records export --valid-days` defaults
 WARN_DAYS = 30  # a qualification that expires within this many days is flagged on the roster
 
 
@@ -138,79 +135,6 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         # as a course fired from the console's lane page is): what the records say it is.
         "outcome": outcome(row),
     }
-
-
-def certificate_pdf(records: Records, qualification: int, today: date) -> bytes:
-    """The certificate as PDF (range/console/certificate.py): course title and pass mark, date
-    and expiry, result and stages, devices and their calibration, signature lines, and the
-    record hash that `openrange records verify` checks."""
-    fields = certificate_fields(records, qualification)
-    row = records.qualification(qualification)
-    try:
-        if row["course_origin"] == "modified":  # not the built-in course of its id
-            raise KeyError(row["course"])
-        course = find_course(row["course"])
-        title, mark = course.title, course.pass_mark
-        pass_mark = (
-            f"{mark.points} points"
-            if mark.points is not None
-            else f"{mark.percent:g} %"
-            if mark.percent is not None
-            else f"{mark.hits} hits"
-        )
-    except (KeyError, ValueError):
-        title, pass_mark = row["course"], "as recorded"
-    finished = datetime.fromisoformat(row["finished"]).date()
-    text = CertificateText(
-        title=fields["title"],
-        certificate=fields["result"] == "QUALIFIED" and row["course_origin"] != "modified",
-        officer=str(fields["officer"]),
-        badge=str(fields["badge"]),
-        agency=str(fields["agency"] or ""),
-        course_title=str(title),
-        course_id=str(fields["course"]),
-        course_sha256=str(row["course_sha256"] or "(not recorded)"),
-        result=str(fields["result"]),
-        score=str(fields["score"]),
-        pass_mark=pass_mark,
-        date=finished.isoformat(),
-        # Only a qualification expires: an attempt record of another outcome has no expiry.
-        expires=(finished + timedelta(days=VALID_DAYS)).isoformat()
-        if fields["result"] == "QUALIFIED"
-        else None,
-        stages=[
-            f"{name}: {_count(points, 'point')}, {_count(hits, 'hit')}"
-            for name, points, hits in fields["stages"]
-        ],
-        devices=[
-            f"{d.get('model', '?')} serial {d.get('serial', '?')}"
-            for d in json.loads(row["devices"])
-        ]
-        + (
-            [_calibration_line(c).strip() for c in json.loads(row["calibration"])]
-            or ["calibration: none recorded (emulated replicas)"]
-        ),
-        record=int(fields["record"]),
-        record_hash=str(fields["hash"]),
-    )
-    return certificate_pdf_bytes(text)
-
-
-def _count(n: Any, what: str) -> str:
-    return f"{n} {what}{'' if str(n) == '1' else 's'}"
-
-
-def _calibration_line(c: dict[str, Any]) -> str:
-    """One device's calibration as the attempt recorded it (range.calibration.profiles
-    `calibration_for_run`): its profile's date and armorer, or why it had none."""
-    # The profile's fields, or (an older or hand-made entry) the entry's own.
-    profile = c.get("profile") if isinstance(c.get("profile"), dict) else c
-    serial = c.get("serial", "?")
-    if profile and profile.get("calibrated"):
-        by = f" by {profile['armorer']}" if profile.get("armorer") else ""
-        until = f", valid until {profile['expires']}" if profile.get("expires") else ""
-        return f"  {serial} calibrated {profile['calibrated']}{by}{until}"
-    return f"  {serial}: {c.get('reason') or 'no calibration recorded'}"
 
 
 # -- debrief --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Exports of the records: CSV for spreadsheets, a roster for a POST compliance report, and a
-qualification certificate for one attempt, as HTML or PDF."""
+"""Exports of the records: CSV for spreadsheets, a roster for a POST compliance report (HTML or
+PDF), and what a qualification certificate for one attempt says, with its HTML page (the PDF
+certificate is range/records/certificate.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from range.records.store import (
     outcome,
     stored_json,
 )
+
+VALID_DAYS = 365  # how long a qualification stays valid (`records export --valid-days` default)
 
 CSV_FIELDS = (
     "id",
@@ -459,7 +462,8 @@ def certificate_html(fields: dict[str, Any]) -> str:
 
 
 def write_pdf(path: Path, title: str, lines: list[str]) -> None:
-    """A plain A4 page of text, drawn with matplotlib's PDF backend."""
+    """A listing (the roster) as plain A4 pages of text, drawn with matplotlib's PDF backend.
+    A certificate is not a listing: range/records/certificate.py lays it out."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -4,16 +4,27 @@ and, if still too long, shrunk to fit), date, expiry and result, the stages, dev
 calibration in small type, the instructor's and the range master's signature lines, and the
 record hash to check with `openrange records verify`.
 
-Drawn with matplotlib's PDF backend (as range/records/exports.py draws its pages). Every text is
-measured with the backend's own font metrics before it is placed, so none runs past the margins
-whatever the course title or the officer's name.
+The one certificate writer: `openrange records export --format pdf --attempt N` writes it
+(`write_certificate_pdf`) and the console serves it (`certificate_pdf`), so both issue the same
+page from the same record.
+
+Drawn with matplotlib's PDF backend. Every text is measured with the backend's own font metrics
+before it is placed, so none runs past the margins whatever the course title or the officer's
+name.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from range import outfile
+from range.records.exports import VALID_DAYS, certificate_fields
+from range.records.store import Records
 
 PAGE_W_PT, PAGE_H_PT = 595.0, 842.0  # A4 in points (matplotlib's figsize is in inches of 72 pt)
 MARGIN_PT = 54.0  # 3/4 inch: nothing is drawn outside it but the border
@@ -233,3 +244,93 @@ def certificate_pdf_bytes(c: CertificateText) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="pdf")
     return buffer.getvalue()
+
+
+def certificate_text(
+    records: Records, qualification: int, valid_days: int = VALID_DAYS
+) -> CertificateText:
+    """What the certificate of one record says: course title and pass mark (the built-in
+    course's; a modified or unknown course shows its label and "as recorded"), date and expiry
+    (a qualification's only), result and stages, devices and their calibration, and the record
+    hash. An edited record, or one whose link to the record before it is broken, is refused
+    (RecordsError, from `certificate_fields`): no certificate or attempt record is issued."""
+    from drills.course import find_course
+
+    fields = certificate_fields(records, qualification)
+    row = records.qualification(qualification)
+    try:
+        if row["course_origin"] == "modified":  # not the built-in course of its id
+            raise KeyError(row["course"])
+        course = find_course(row["course"])
+        title, mark = course.title, course.pass_mark
+        pass_mark = (
+            f"{mark.points} points"
+            if mark.points is not None
+            else f"{mark.percent:g} %"
+            if mark.percent is not None
+            else f"{mark.hits} hits"
+        )
+    except (KeyError, ValueError, OSError):
+        title, pass_mark = row["course"], "as recorded"
+    finished = datetime.fromisoformat(row["finished"]).date()
+    return CertificateText(
+        title=fields["title"],
+        certificate=fields["result"] == "QUALIFIED" and row["course_origin"] != "modified",
+        officer=str(fields["officer"]),
+        badge=str(fields["badge"]),
+        agency=str(fields["agency"] or ""),
+        course_title=str(title),
+        course_id=str(fields["course"]),
+        course_sha256=str(row["course_sha256"] or "(not recorded)"),
+        result=str(fields["result"]),
+        score=str(fields["score"]),
+        pass_mark=pass_mark,
+        date=finished.isoformat(),
+        # Only a qualification expires: an attempt record of another outcome has no expiry.
+        expires=(finished + timedelta(days=valid_days)).isoformat()
+        if fields["result"] == "QUALIFIED"
+        else None,
+        stages=[
+            f"{name}: {_count(points, 'point')}, {_count(hits, 'hit')}"
+            for name, points, hits in fields["stages"]
+        ],
+        devices=[
+            f"{d.get('model', '?')} serial {d.get('serial', '?')}"
+            for d in json.loads(row["devices"])
+        ]
+        + (
+            [_calibration_line(c) for c in json.loads(row["calibration"])]
+            or ["calibration: none recorded (emulated replicas)"]
+        ),
+        record=int(fields["record"]),
+        record_hash=str(fields["hash"]),
+    )
+
+
+def certificate_pdf(records: Records, qualification: int) -> bytes:
+    """The certificate (or attempt record) of one record as the bytes of a PDF."""
+    return certificate_pdf_bytes(certificate_text(records, qualification))
+
+
+def write_certificate_pdf(path: Path, records: Records, qualification: int) -> None:
+    """`path` holds the certificate of one record, whole, or is left as it was: drawn in
+    memory first (an edited record is refused before anything is written), then written through
+    range/outfile.py, so a full disk names the file and leaves no partial PDF."""
+    outfile.write_bytes(path, certificate_pdf(records, qualification))
+
+
+def _count(n: Any, what: str) -> str:
+    return f"{n} {what}{'' if str(n) == '1' else 's'}"
+
+
+def _calibration_line(c: dict[str, Any]) -> str:
+    """One device's calibration as the attempt recorded it (range.calibration.profiles
+    `calibration_for_run`): its profile's date and armorer, or why it had none."""
+    # The profile's fields, or (an older or hand-made entry) the entry's own.
+    profile = c.get("profile") if isinstance(c.get("profile"), dict) else c
+    serial = c.get("serial", "?")
+    if profile and profile.get("calibrated"):
+        by = f" by {profile['armorer']}" if profile.get("armorer") else ""
+        until = f", valid until {profile['expires']}" if profile.get("expires") else ""
+        return f"{serial} calibrated {profile['calibrated']}{by}{until}"
+    return f"{serial}: {c.get('reason') or 'no calibration recorded'}"
