@@ -9,22 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from live_pistol import live_pistol
 
 from drills.course import builtin_courses, find_course, find_shooter, parse_course
 from peripherals.emulator import PistolEmulator
 from physics.datafiles import DataFileError
-from physics.pose import Pose, look_rotation
+from physics.pose import Pose
 from physics.targets import TARGETS
 from range.cli.main import main
 from range.clock import MonotonicClock
 from range.runs.course import (
     HEADSET_OFF,
-    MUZZLE_HEIGHT_M,
     CourseConfig,
     CourseView,
     LiveRange,
     run_course,
-    target_point,
 )
 from range.runs.runlog import read_events
 from scoring.course import Deployment, Shot, rescore_attempt, score_attempt
@@ -317,17 +316,9 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
     """An officer's replica on a real pty, the live lane and range timer on the real clock: the
     cable comes out after the first round; the string is reshot once the replica is back on a
     new port (found by serial), and only the reshoot's rounds are scored."""
-    path = tmp_path / "live-fault-v1.toml"
-    path.write_text(LIVE_COURSE)
-    course = find_course(str(path))
-    string = course.stages[0].strings[0]
-    clock = MonotonicClock()
-    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
-    aim = Pose(tuple(muzzle), look_rotation(np.asarray(target_point(course, string)) - muzzle))
-    pistol = PistolEmulator("P-0042", clock, directory=tmp_path)
-    pistol.magazine_in, pistol.rounds, pistol.chambered = True, 9, True
-    port = pistol.start()
-    pistol.run_free()
+    lane = live_pistol(tmp_path, LIVE_COURSE, "live-fault-v1", "P-0042", 9)
+    course, clock, aim = lane.course, lane.clock, lane.aim
+    pistol, port = lane.pistol, lane.port
     calls: queue.Queue[str] = queue.Queue()
 
     def officer() -> None:
@@ -403,17 +394,9 @@ def test_a_live_string_cut_by_the_headset_coming_off_is_reshot(tmp_path: Path) -
     the string will be reshot, a round fired meanwhile is not counted, the lane holds until the
     headset is back on, and the string is reshot once; the log says why, so a rescore of it
     agrees. Off during the next string's STANDBY, it only holds that string's start."""
-    path = tmp_path / "live-headset-v1.toml"
-    path.write_text(TWO_STRINGS)
-    course = find_course(str(path))
-    string = course.stages[0].strings[0]
-    clock = MonotonicClock()
-    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
-    aim = Pose(tuple(muzzle), look_rotation(np.asarray(target_point(course, string)) - muzzle))
-    pistol = PistolEmulator("P-0044", clock, directory=tmp_path)
-    pistol.magazine_in, pistol.rounds, pistol.chambered = True, 12, True
-    port = pistol.start()
-    pistol.run_free()
+    lane = live_pistol(tmp_path, TWO_STRINGS, "live-headset-v1", "P-0044", 12)
+    course, clock, aim = lane.course, lane.clock, lane.aim
+    pistol, port = lane.pistol, lane.port
     calls: queue.Queue[str] = queue.Queue()
     said: list[str] = []
     off = {"mid-string": False, "standby": False}  # why the headset is off now

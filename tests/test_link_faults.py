@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from live_pistol import live_pistol
 
-from drills.course import find_course, find_shooter
+from drills.course import find_shooter
 from drills.officer import find_officer
 from drills.schema import find_drill
 from peripherals.clock import ManualClock
@@ -27,10 +28,10 @@ from peripherals.errors import PeripheralError
 from peripherals.messages import Event, EventKind, Laser, MessageType, Model, State, StateFlags
 from peripherals.ports import PortDirectory, UnsafeRuntimeDirError, default_emulator_dir
 from peripherals.wire import FrameDecoder, encode_frame
-from physics.pose import Pose, look_rotation
+from physics.pose import Pose
 from physics.targets import TARGETS
 from range.clock import MonotonicClock
-from range.runs.course import MUZZLE_HEIGHT_M, CourseConfig, LiveRange, run_course, target_point
+from range.runs.course import CourseConfig, LiveRange, run_course
 from range.runs.drill import RunConfig, RunResult, Session, run_drill
 from range.runs.lane import Lane, LiveLane
 
@@ -274,17 +275,9 @@ class HeldStill:
 def test_a_live_string_on_a_replica_that_hangs_is_reshot(tmp_path: Path) -> None:
     """docs/courses.md: a string a device fault interrupts is reshot. The replica hangs after
     the first round with its cable in, and answers again 1.5 s later."""
-    path = tmp_path / "live-hang-v1.toml"
-    path.write_text(LIVE_COURSE)
-    course = find_course(str(path))
-    string = course.stages[0].strings[0]
-    clock = MonotonicClock()
-    muzzle = np.array([0.0, 0.0, MUZZLE_HEIGHT_M])
-    aim = Pose(tuple(muzzle), look_rotation(np.asarray(target_point(course, string)) - muzzle))
-    pistol = PistolEmulator("P-0043", clock, directory=tmp_path)
-    pistol.magazine_in, pistol.rounds, pistol.chambered = True, 9, True
-    port = pistol.start()
-    pistol.run_free()
+    lane = live_pistol(tmp_path, LIVE_COURSE, "live-hang-v1", "P-0043", 9)
+    course, clock, aim = lane.course, lane.clock, lane.aim
+    pistol, port = lane.pistol, lane.port
     calls: queue.Queue[str] = queue.Queue()
 
     def officer() -> None:

@@ -37,10 +37,10 @@ def test_a_complete_run_whose_result_cannot_be_written_is_recorded_complete(
         records.add_officer("4411", "Ofc. Rivera", "Metro PD")
     finish = RunWriter.finish
 
-    def finish_on_a_full_disk(writer: RunWriter, result: dict[str, Any]) -> None:
+    def finish_on_a_full_disk(writer: RunWriter, result: dict[str, Any], outcome: Any) -> None:
         writer.close()  # the whole log is on disk (run_ended and all); then the disk fills
         _fill(tiny_disk)
-        finish(writer, result)
+        finish(writer, result, outcome)
 
     monkeypatch.setattr(RunWriter, "finish", finish_on_a_full_disk)
     argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "11", "--db", db]
@@ -73,10 +73,10 @@ def test_a_complete_attempt_whose_result_cannot_be_written_is_kept_complete(
         records.add_officer("4411", "Ofc. Rivera", "Metro PD")
     finish = RunWriter.finish
 
-    def finish_on_a_full_disk(writer: RunWriter, result: dict[str, Any]) -> None:
+    def finish_on_a_full_disk(writer: RunWriter, result: dict[str, Any], outcome: Any) -> None:
         writer.close()
         _fill(tiny_disk)
-        finish(writer, result)
+        finish(writer, result, outcome)
 
     monkeypatch.setattr(RunWriter, "finish", finish_on_a_full_disk)
     argv = ["course", "run", "taser7-practical-v1", "--shooter", "expert", "--badge", "4411"]

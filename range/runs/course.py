@@ -57,7 +57,7 @@ from range.records.store import ATTEMPT_LOG, OFFICER, Records
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
-from range.runs.runlog import RESULT, RunWriteError, RunWriter
+from range.runs.runlog import RunWriter
 from range.runs.saved import RESUMED_LINK, course_source, sha256
 from range.runs.seeding import RunRandom
 from scoring.course import (
@@ -446,12 +446,7 @@ def run_course(
         )
         if writer is not None:
             result.run_dir = writer.path
-            try:
-                writer.finish(result.as_json())
-            except RunWriteError as exc:
-                if exc.path.name == RESULT:  # the log is whole: the attempt is complete
-                    exc.result = result
-                raise
+            writer.finish(result.as_json(), result)
     return result
 
 

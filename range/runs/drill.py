@@ -73,7 +73,7 @@ from range.runs.core import (
 )
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
 from range.runs.poses import POSE_WAIT_S, ScriptedPoses, TrackedPoses
-from range.runs.runlog import RESULT, RunWriteError, RunWriter
+from range.runs.runlog import RunWriter
 from range.runs.saved import drill_source, sha256
 from range.runs.seeding import RunRandom
 from range.runs.voice import VOICE_FILE, LiveVoice, TrackVoice
@@ -626,12 +626,7 @@ class Session:
                 voice_sha256,
             )
             if writer is not None:
-                try:
-                    writer.finish(result.as_json())
-                except RunWriteError as exc:
-                    if exc.path.name == RESULT:  # the log is whole: the run is complete
-                        exc.result = result
-                    raise
+                writer.finish(result.as_json(), result)
             return result
 
     def _open_voice(self, stack: ExitStack, run_dir: Path | None) -> dict[str, str]:

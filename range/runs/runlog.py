@@ -76,7 +76,10 @@ class RunWriter:
             raise RunWriteError(self.path / EVENTS, self._written_to_s, exc) from exc
         self._written_to_s = record.t
 
-    def finish(self, result: dict[str, Any]) -> None:
+    def finish(self, result: dict[str, Any], outcome: Any = None) -> None:
+        """Close the log and write `result` as result.json. `outcome` is the runner's result
+        object: when only result.json fails, the log is whole (it holds `run_ended`), so the
+        run is complete and the RunWriteError carries it (`.result`)."""
         self.close()
         tmp = self.path / (RESULT + ".tmp")
         try:
@@ -88,7 +91,9 @@ class RunWriter:
             tmp.replace(self.path / RESULT)
         except OSError as exc:
             tmp.unlink(missing_ok=True)  # a half-written result must never be read
-            raise RunWriteError(self.path / RESULT, self._written_to_s, exc) from exc
+            error = RunWriteError(self.path / RESULT, self._written_to_s, exc)
+            error.result = outcome
+            raise error from exc
 
     def close(self) -> None:
         if self._events is not None:
