@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from test_live_drive_stun import DRILL, HOLD_S, thigh
 from xr_sandbox import IDENTITY_BORE, TASER_SERIAL, MonadoSandbox, XRLane, save_calibrated_profiles
 
@@ -105,9 +104,11 @@ def test_the_controller_on_the_thigh_and_arc_held_is_a_drive_stun_at_the_leg(
             # The front onto the thigh, 2 cm short of its surface, pointing into it.
             rig.move("right", Pose(tuple(thigh() - np.array([0.02, 0.0, 0.0])), forward))
             time.sleep(0.4)
+            pressed = time.monotonic()
             taser.press_trigger()
             time.sleep(HOLD_S)
             taser.release_trigger()
+            held_s = time.monotonic() - pressed  # a loaded machine oversleeps the hold
         out = process.stdout.read()
         watchdog.cancel()
         assert process.wait(timeout=60) == 0, "\n".join(said[-40:])
@@ -124,7 +125,7 @@ def test_the_controller_on_the_thigh_and_arc_held_is_a_drive_stun_at_the_leg(
     assert stuns[0].t > arcs[0].t
     (exposure,) = [r.data for r in records if r.kind == "taser_exposure"]
     assert exposure["mode"] == "drive_stun" and exposure["ended_by"] == "released"
-    assert exposure["duration_s"] == pytest.approx(HOLD_S, abs=0.1)
+    assert HOLD_S - 0.1 <= exposure["duration_s"] <= held_s + 0.1
     findings = result["score"]["findings"]
     place = [(f["kind"], f["message"]) for f in findings if f["rule"] == "PLACE-01"]
     assert place == [("credit", "drive-stun on subject in a preferred zone (leg)")]
