@@ -315,3 +315,18 @@ def test_a_taser_course_is_fired_at_the_subject(capsys: pytest.CaptureFixture[st
     assert "Target the subject," in _out(capsys)
     assert main(["course", "show", "fbi-pistol-2019-v1"]) == 0
     assert "Target qit99," in _out(capsys)
+
+
+def test_a_taser_attempt_s_report_adds_up_too(tmp_path: Path) -> None:
+    """A TASER stage has no paper target: its caption still says what its cartridges counted."""
+    from range.review.report import write_report
+
+    course = find_course("taser7-practical-v1")
+    result = run_course(CourseConfig(course, find_shooter("qualified"), 0, runs_dir=tmp_path))
+    assert result.run_dir is not None
+    score = rescore_attempt(course, read_events(result.run_dir))
+    page = write_report(result.run_dir).read_text(encoding="utf-8")
+    captions = [
+        int(p) for p in re.findall(r"<figcaption>Stage [^<]*?cartridges, (\d+) points", page)
+    ]
+    assert captions == [s.points for s in score.stages] and sum(captions) == score.points
