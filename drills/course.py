@@ -275,6 +275,16 @@ class Course(StrictModel):
         parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts if n]
         return ", ".join(parts) or "nothing fired"
 
+    def shot_at(self) -> str:
+        """What the course's strings are fired at, as listings say it: its paper target for
+        firearm strings, the subject for TASER strings ("qit99", "the subject", "qit99
+        (firearm strings), the subject (TASER strings)")."""
+        if not self.cartridges:
+            return self.target
+        if not self.rounds:
+            return "the subject"
+        return f"{self.target} (firearm strings), the subject (TASER strings)"
+
     @property
     def max_points(self) -> int:
         best = max(zone.points for zone in TARGETS[self.target].zones)

@@ -36,6 +36,9 @@ class Shot:
     t_s: float
     zone: str
     points: int
+    # Where it came from: its record's position in the log (or the kept records) judged, so a
+    # review can put what it counted beside it; -1 for one fired now.
+    record: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Deployment:
     t_s: float
     effective: bool
     reason: str = ""
+    record: int = field(default=-1, compare=False)  # as Shot.record
 
 
 @dataclass(slots=True)
@@ -102,49 +106,86 @@ def _late(t_s: float, par_time_s: float) -> bool:
     return t_s > par_time_s + DEVICE_TIME_TOLERANCE_S
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What one round or cartridge added to its stage's score (`count_fired`): `points` (0 for
+    a late, void or extra one), whether it counts as a hit, whether it was late, and `note`,
+    why it counts less than it scored ("" when it counts as fired)."""
+
+    fired: Shot | Deployment
+    points: int
+    hit: bool
+    late: bool
+    note: str
+
+
+def count_fired(
+    course: Course,
+    shots: Iterable[Shot] = (),
+    deployments: Iterable[Deployment] = (),
+    faulted: Iterable[tuple[int, int]] = (),
+) -> list[Counted]:
+    """The one judge of what each round and cartridge counts (`score_attempt` sums it; the
+    review and the records' score sheet show it): late ones as the course says (a miss or
+    void), rounds beyond a string's count nothing, strings a device fault left for a reshoot
+    (`faulted`) nothing. In the order judged: by stage, string and time, rounds first."""
+    skip = set(faulted)
+    out: list[Counted] = []
+    fired: dict[tuple[int, int], int] = {}
+    for shot in sorted(shots, key=lambda s: (s.stage, s.string, s.t_s)):
+        key = (shot.stage, shot.string)
+        if key in skip:
+            out.append(Counted(shot, 0, False, False, "string left for a reshoot"))
+            continue
+        spec = course.stages[shot.stage].strings[shot.string]
+        if fired.get(key, 0) >= spec.rounds:
+            out.append(Counted(shot, 0, False, False, "beyond the string's count: not scored"))
+            continue
+        if _late(shot.t_s, spec.par_time_s):
+            if course.late_shots == "void":
+                out.append(Counted(shot, 0, False, True, "late: void"))
+                continue
+            fired[key] = fired.get(key, 0) + 1
+            out.append(Counted(shot, 0, False, True, "late: scored as a miss"))
+            continue
+        fired[key] = fired.get(key, 0) + 1
+        out.append(Counted(shot, shot.points, shot.points > 0, False, ""))
+    for dep in sorted(deployments, key=lambda d: (d.stage, d.string, d.t_s)):
+        key = (dep.stage, dep.string)
+        spec = course.stages[dep.stage].strings[dep.string]
+        if key in skip:
+            out.append(Counted(dep, 0, False, False, "string left for a reshoot"))
+            continue
+        if fired.get(key, 0) >= spec.cartridges:
+            out.append(Counted(dep, 0, False, False, "beyond the string's count: not scored"))
+            continue
+        if _late(dep.t_s, spec.par_time_s):
+            if course.late_shots == "void":
+                out.append(Counted(dep, 0, False, True, "late: void"))
+                continue
+            out.append(Counted(dep, 0, False, True, "late: scored as a miss"))
+        else:
+            note = "" if dep.effective else dep.reason
+            out.append(Counted(dep, int(dep.effective), dep.effective, False, note))
+        fired[key] = fired.get(key, 0) + 1
+    return out
+
+
 def score_attempt(
     course: Course,
     shots: Iterable[Shot] = (),
     deployments: Iterable[Deployment] = (),
     faulted: Iterable[tuple[int, int]] = (),
 ) -> AttemptScore:
-    """Points and hits per stage; late shots as the course says; strings a device fault
-    interrupted (`faulted`) are left out and listed for a reshoot."""
+    """Points and hits per stage (`count_fired`); strings a device fault interrupted
+    (`faulted`) are left out and listed for a reshoot."""
     reshoot = sorted(set(faulted))
-    skip = set(reshoot)
     stages = [StageScore(s.name, min_points=s.min_points) for s in course.stages]
-    fired: dict[tuple[int, int], int] = {}
-    for shot in sorted(shots, key=lambda s: (s.stage, s.string, s.t_s)):
-        key = (shot.stage, shot.string)
-        if key in skip:
-            continue
-        spec = course.stages[shot.stage].strings[shot.string]
-        if fired.get(key, 0) >= spec.rounds:
-            continue  # rounds beyond the string's count are not scored
-        stage = stages[shot.stage]
-        if _late(shot.t_s, spec.par_time_s):
-            stage.late += 1
-            if course.late_shots == "void":
-                continue
-            fired[key] = fired.get(key, 0) + 1
-            continue  # a late shot is a miss
-        fired[key] = fired.get(key, 0) + 1
-        stage.points += shot.points
-        stage.hits += shot.points > 0
-    for dep in sorted(deployments, key=lambda d: (d.stage, d.string, d.t_s)):
-        key = (dep.stage, dep.string)
-        spec = course.stages[dep.stage].strings[dep.string]
-        if key in skip or fired.get(key, 0) >= spec.cartridges:
-            continue
-        stage = stages[dep.stage]
-        if _late(dep.t_s, spec.par_time_s):
-            stage.late += 1
-            if course.late_shots == "void":
-                continue
-        elif dep.effective:
-            stage.points += 1
-            stage.hits += 1
-        fired[key] = fired.get(key, 0) + 1
+    for counted in count_fired(course, shots, deployments, reshoot):
+        stage = stages[counted.fired.stage]
+        stage.points += counted.points
+        stage.hits += counted.hit
+        stage.late += counted.late
     points = sum(s.points for s in stages)
     hits = sum(s.hits for s in stages)
     reasons = []
@@ -236,6 +277,24 @@ class AttemptLog:
     reshot: list[tuple[int, int]] = field(default_factory=list)
 
 
+def judge_fired(
+    course: Course, target: PaperTarget, kind: str, d: Mapping[str, Any], record: int = -1
+) -> Shot | Deployment:
+    """One `shot` or `deployment` record judged again: a shot that holds its hole (`hole_in`)
+    gets its zone from the course's target, a deployment that holds its laser and probes gets
+    the course's TASER criteria; records from before attempts kept them keep the zone and
+    judgement they were written with."""
+    if kind == "shot":
+        zone, points = str(d.get("zone", "")), int(d["points"])
+        if "hole_in" in d:
+            zone, points = judge_shot(target, d["hole_in"], float(d["bullet_diameter_in"]))
+        return Shot(int(d["stage"]), int(d["string"]), float(d["t_s"]), zone, points, record)
+    effective, reason = bool(d.get("effective")), str(d.get("reason", ""))
+    if "impacts" in d:
+        effective, reason = judge_deployment(course.taser, d["laser_on"], d["impacts"])
+    return Deployment(int(d["stage"]), int(d["string"]), float(d["t_s"]), effective, reason, record)
+
+
 def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog:
     """Every round and cartridge of an attempt, judged again from its records: a shot that
     holds its hole (`hole_in`) gets its zone from the course's target, a deployment that holds
@@ -245,18 +304,14 @@ def attempt_from_log(course: Course, records: Iterable[LogRecord]) -> AttemptLog
     string to reshoot later."""
     target = TARGETS[course.target]
     out = AttemptLog()
-    for rec in records:
+    for n, rec in enumerate(records):
         d = rec.data
-        if rec.kind == "shot":
-            zone, points = str(d["zone"]), int(d["points"])
-            if "hole_in" in d:
-                zone, points = judge_shot(target, d["hole_in"], float(d["bullet_diameter_in"]))
-            out.shots.append(Shot(d["stage"], d["string"], d["t_s"], zone, points))
-        elif rec.kind == "deployment":
-            effective, reason = bool(d["effective"]), str(d["reason"])
-            if "impacts" in d:
-                effective, reason = judge_deployment(course.taser, d["laser_on"], d["impacts"])
-            out.deployments.append(Deployment(d["stage"], d["string"], d["t_s"], effective, reason))
+        if rec.kind in ("shot", "deployment"):
+            fired = judge_fired(course, target, rec.kind, d, n)
+            if isinstance(fired, Shot):
+                out.shots.append(fired)
+            else:
+                out.deployments.append(fired)
         elif rec.kind == "string_started":
             # Fired again (a resumed attempt reshoots a string left for a reshoot).
             key = (int(d["stage"]), int(d["string"]))

@@ -611,7 +611,7 @@ def test_an_unknown_replica_model_lists_the_models(capsys: pytest.CaptureFixture
         ),
         (
             ["records", "show", "-4"],
-            "argument ATTEMPT: -4: a record number from 1 to 9223372036854775807 is needed",
+            "argument RECORD: -4: a record number from 1 to 9223372036854775807 is needed",
         ),
     ],
 )

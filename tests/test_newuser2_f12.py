@@ -128,8 +128,8 @@ def test_an_attempt_is_resumed_only_by_the_shooter_who_began_it(
     assert main([*argv, "--resume", str(attempt), "--no-save", "--db", db]) == 5
     err = _usage_err(capsys)
     assert err.endswith(
-        f"attempt {attempt} was begun by scripted shooter qualified, not scripted shooter"
-        " expert: resume it the same way"
+        f"in-progress attempt #{attempt} was begun by scripted shooter qualified, not scripted"
+        " shooter expert: resume it the same way"
     )
 
 

@@ -320,8 +320,8 @@ def test_records_show_shows_a_recorded_drill_run(
     ("argv", "said"),
     [
         (["--drill-run", "7"], "no drill run 7"),
-        ([], "give an attempt's number"),
-        (["1", "--drill-run", "1"], "give an attempt's number"),
+        ([], "give a qualification record's number"),
+        (["1", "--drill-run", "1"], "give a qualification record's number"),
     ],
 )
 def test_records_show_names_what_is_wrong_in_one_line(
@@ -354,7 +354,9 @@ def test_a_resume_without_shooter_keeps_the_attempts_own(
     assert main([*argv, "--resume", str(attempt), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["shooter"] == "expert"
-    assert f"Resuming attempt {attempt} with its scripted shooter expert." in captured.err
+    assert (
+        f"Resuming in-progress attempt #{attempt} with its scripted shooter expert." in captured.err
+    )
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

@@ -184,9 +184,12 @@ def _crashed_attempt(db: str, seed: int = 5) -> int:
     ("extra", "message"),
     [
         (["--badge", "9999"], "no officer with badge '9999'"),
-        (["--badge", "4411", "--resume", "77"], "no attempt in progress with id 77"),
+        (["--badge", "4411", "--resume", "77"], "no in-progress attempt #77"),
         (["--resume", "1"], "--resume needs --badge"),
-        (["--badge", "4411", "--resume", "ATTEMPT", "--seed", "9"], "conflicts with attempt"),
+        (
+            ["--badge", "4411", "--resume", "ATTEMPT", "--seed", "9"],
+            "conflicts with in-progress attempt",
+        ),
         (["--badge", "4411", "--resume", "ATTEMPT"], "is badge 4411's on fbi-pistol-2019-v1"),
     ],
 )
@@ -224,7 +227,7 @@ def test_resume_without_seed_takes_the_attempts_seed_and_says_so(
     argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--db", db]
     assert main([*argv, "--resume", str(attempt), "--no-save", "--json"]) == 0
     captured = capsys.readouterr()
-    assert f"Resuming attempt {attempt} with its seed 5." in captured.err
+    assert f"Resuming in-progress attempt #{attempt} with its seed 5." in captured.err
     assert json.loads(captured.out)["seed"] == 5
 
 

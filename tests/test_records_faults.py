@@ -354,7 +354,7 @@ def test_a_range_master_lists_and_closes_a_crashed_attempt(
         )
     assert main(["records", "history", "12", "--db", url]) == 0
     history = capsys.readouterr().out
-    (attempt_line,) = [line for line in history.splitlines() if line.strip().startswith("#")]
+    (attempt_line,) = [line for line in history.splitlines() if line.strip().startswith("record ")]
     assert attempt_line.endswith("INCOMPLETE") and "QUALIFIED" not in attempt_line.upper()
     assert main(["records", "show", str(row["id"]), "--db", url]) == 0
     assert "closed by Sgt. Ortiz" in capsys.readouterr().out
@@ -685,7 +685,7 @@ def test_a_crashed_attempt_is_resumed_from_the_string_it_cut(
     voided = [line for line in shown["sheet"] if line["note"].startswith("string cut")]
     assert len(voided) == len(kept) - len(before)
     assert main(argv) == 5
-    assert f"no attempt in progress with id {attempt}" in _err(capsys)
+    assert f"no in-progress attempt #{attempt}" in _err(capsys)
 
 
 def test_the_score_sheet_says_what_cut_a_reshot_string() -> None:

@@ -23,7 +23,7 @@ from xr_sandbox import MonadoSandbox, RemoteRig
 
 from peripherals.emulator import PistolEmulator
 from physics.pose import Pose, look_rotation
-from range.calibration.bench import BenchEmulator
+from range.calibration.bench import BenchEmulator, BenchPoint
 from range.calibration.profiles import load_profile
 from range.calibration.solver import angle_mrad
 from range.clock import MonotonicClock
@@ -33,6 +33,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 PROFILES = PROJECT / ".cache" / "test-xr-calibration"
 SERIAL = "P-0042"
 PROMPT = re.compile(r"^(\d+)/(\d+): ")
+MUZZLE_PROMPT = re.compile(r"^muzzle (\d+)/(\d+): ")  # touch the muzzle to the reference
 POINT = re.compile(r"\((-?[\d.]+), (-?[\d.]+), (-?[\d.]+)\) m")
 SNAP_PEAK_S = 0.030  # the officer's snap tops out this long after the trigger breaks
 STREAM_S = 0.002  # the rig's pose updates: 500 Hz, like a tracker
@@ -65,7 +66,7 @@ def armorer(
     said = []
     for line in process.stderr:
         said.append(line.rstrip())
-        if PROMPT.match(line):
+        if PROMPT.match(line) or MUZZLE_PROMPT.match(line):
             act(line)
     out = process.stdout.read()
     return process.wait(timeout=30), out, said
@@ -84,6 +85,12 @@ def aim_and_pull(
         match = POINT.search(prompt)
         assert match, prompt
         target = (float(match[1]), float(match[2]), float(match[3]))
+        if MUZZLE_PROMPT.match(prompt):  # the muzzle held on the bench's reference point
+            touch = mount.touch(BenchPoint(name="reference", position_m=target), 1)[0]
+            rig.move("right", touch.tracker)
+            time.sleep(0.15)
+            pull(emulator)
+            return
         sample = mount.aim(target)
         k = int(PROMPT.match(prompt)[1])  # type: ignore[index]
         rig.move("right", sample.tracker, tracked=k not in lost)
@@ -134,6 +141,9 @@ def test_an_armorer_calibrates_a_tracked_replica_through_openxr(
     offset = np.asarray(profile.bore_origin_m) - mount.origin_m
     across = offset - (offset @ mount.direction) * mount.direction
     assert np.linalg.norm(across) < 0.003
+    # Where the muzzle is along the bore, measured by touching it to the reference point.
+    assert profile.muzzle_m is not None
+    assert np.linalg.norm(np.asarray(profile.muzzle_m) - mount.origin_m) < 0.01
     assert f"residual {profile.residual_mrad:.2f} mrad" in out
 
     rc, out, said = armorer(

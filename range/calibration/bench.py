@@ -19,7 +19,7 @@ from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
 from physics.datafiles import StrictModel, load_model
 from physics.pose import Pose, quat_to_matrix
-from range.calibration.solver import MIN_SAMPLES, AimSample, CalibrationError
+from range.calibration.solver import MIN_SAMPLES, AimSample, CalibrationError, MuzzleTouch
 from range.runs.lane import SYNC_EVERY_S
 from range.runs.poses import TrackedPoses, weapon_pose_at
 
@@ -36,6 +36,12 @@ class BenchTargets(StrictModel):
     version: Literal[1]
     description: str = ""
     points: list[BenchPoint] = Field(min_length=MIN_SAMPLES)
+    # The point the armorer touches the muzzle's centre to, so that where the muzzle sits
+    # along the bore is measured (aiming cannot tell); without it the muzzle is not measured.
+    muzzle_touch: BenchPoint | None = None
+
+
+MUZZLE_TOUCHES = 3  # touches of the reference point, averaged
 
 
 def bench_targets(path: Path | None = None) -> BenchTargets:
@@ -106,6 +112,29 @@ class BenchEmulator:
             ),
             target,
         )
+
+    def touch(self, point: BenchPoint, touches: int = MUZZLE_TOUCHES) -> list[MuzzleTouch]:
+        """The armorer holds the muzzle's centre on `point` (to within a couple of millimetres),
+        the replica at a different angle each time; the tracker reports its own pose."""
+        from physics.pose import look_rotation, matrix_to_quat
+
+        out = []
+        for _ in range(touches):
+            held = np.asarray(point.position_m) + self.rng.normal(0.0, 0.002, 3)
+            bore = quat_to_matrix(look_rotation((1.0, *self.rng.normal(0.0, 0.3, 2))))
+            tracker_rot = bore @ self._mount.T
+            position = held - tracker_rot @ self.origin_m
+            position = position + self.rng.normal(0.0, self.position_noise_m, 3)
+            out.append(
+                MuzzleTouch(
+                    Pose(
+                        (float(position[0]), float(position[1]), float(position[2])),
+                        matrix_to_quat(tracker_rot),
+                    ),
+                    point.position_m,
+                )
+            )
+        return out
 
     def session(
         self, targets: BenchTargets | None = None, jerks: dict[int, float] | None = None
@@ -198,6 +227,24 @@ class LiveBench:
             if not tracker.usable:
                 self.say(f"   {point.name}: tracking was lost at the pull; it will not count")
         return samples
+
+    def touch(self, point: BenchPoint, touches: int = MUZZLE_TOUCHES) -> list[MuzzleTouch]:
+        """Prompt the armorer to hold the muzzle's centre on the reference point and pull the
+        (unloaded) trigger, `touches` times; the tracker's pose at each pull is a touch."""
+        self._pulls.clear()
+        out = []
+        x, y, z = point.position_m
+        for k in range(1, touches + 1):
+            self.say(
+                f"muzzle {k}/{touches}: hold the centre of the muzzle on {point.name}"
+                f" ({x:.2f}, {y:.2f}, {z:.2f}) m and squeeze the trigger"
+            )
+            tracker = weapon_pose_at(self.poses, self._next_pull() + self.latency_s)
+            out.append(MuzzleTouch(tracker, point.position_m))
+            self._stream.clear()
+            if not tracker.usable:
+                self.say("   tracking was lost at the pull; it will not count")
+        return out
 
     def snaps(self, pulls: int) -> tuple[list[float], list[Pose]]:
         """The latency drill: `pulls` trigger pulls, each with a snap of the muzzle upward."""

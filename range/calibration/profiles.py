@@ -98,12 +98,16 @@ class CalibrationProfile(StrictModel):
     armorer: str = Field(min_length=1, pattern=r"\S")
     calibrated: date
     expires: date
+    # A point of the bore line (its point nearest the tracker), in the tracker's frame.
     bore_origin_m: tuple[float, float, float]
     bore_direction: tuple[float, float, float]
     residual_mrad: float = Field(ge=0.0)
     tolerance_mrad: float = Field(gt=0.0, le=MAX_TOLERANCE_MRAD)
     samples: int = Field(ge=MIN_SAMPLES)
     trigger_latency_s: float = Field(default=0.0, ge=0.0, le=MAX_TRIGGER_LATENCY_S)
+    # The muzzle, in the tracker's frame, measured by touching it to the bench's reference
+    # point (on the bore line); profiles from before have none (`Boresight.front_m`).
+    muzzle_m: tuple[float, float, float] | None = None
 
     @field_validator("armorer")
     @classmethod
@@ -151,6 +155,24 @@ class CalibrationProfile(StrictModel):
                 f"{offset:.3g} m from the tracker: a bore origin lies within"
                 f" {MAX_BORE_OFFSET_M:g} m of the tracker on the replica",
             )
+        if self.muzzle_m is not None:
+            from range.calibration.solver import MAX_MUZZLE_OFF_LINE_M
+
+            if math.hypot(*self.muzzle_m) > MAX_BORE_OFFSET_M:
+                raise FieldError(
+                    ("muzzle_m",),
+                    f"{math.hypot(*self.muzzle_m):.3g} m from the tracker: a muzzle lies within"
+                    f" {MAX_BORE_OFFSET_M:g} m of the tracker on the replica",
+                )
+            rel = [m - o for m, o in zip(self.muzzle_m, self.bore_origin_m, strict=True)]
+            norm = math.hypot(*self.bore_direction)
+            along = sum(r * d for r, d in zip(rel, self.bore_direction, strict=True)) / norm
+            off = math.sqrt(max(0.0, sum(r * r for r in rel) - along * along))
+            if off > MAX_MUZZLE_OFF_LINE_M:
+                raise FieldError(
+                    ("muzzle_m",),
+                    f"{off * 100:.2g} cm off the bore line: a measured muzzle lies on it",
+                )
         if not 0.0 < self.tolerance_mrad <= MAX_TOLERANCE_MRAD:
             raise FieldError(
                 ("tolerance_mrad",),
@@ -176,7 +198,12 @@ class CalibrationProfile(StrictModel):
     @property
     def boresight(self) -> Boresight:
         return Boresight(
-            self.bore_origin_m, self.bore_direction, self.residual_mrad, self.samples, ()
+            self.bore_origin_m,
+            self.bore_direction,
+            self.residual_mrad,
+            self.samples,
+            (),
+            self.muzzle_m,
         )
 
     def valid_on(self, day: date) -> bool:
@@ -215,7 +242,11 @@ def profile_text(profile: CalibrationProfile) -> str:
         "# OpenRange calibration profile (docs/tracking.md). Written by"
         " `openrange calibrate`; edit only to correct the armorer's name."
     ]
-    lines += [f"{key} = {value(getattr(profile, key))}" for key in CalibrationProfile.model_fields]
+    lines += [
+        f"{key} = {value(getattr(profile, key))}"
+        for key in CalibrationProfile.model_fields
+        if getattr(profile, key) is not None  # TOML has no null: an unmeasured muzzle is left out
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -262,6 +293,7 @@ def new_profile(
         tolerance_mrad=tolerance_mrad,
         samples=bore.used,
         trigger_latency_s=latency_s,
+        muzzle_m=bore.muzzle_m,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +27,10 @@ OUTLIER_FACTOR = 4.0  # x the median residual, and over tolerance: a jerked trig
 # How far the bore line may pass from the tracker (docs/tracking.md): a tracker sits on the
 # replica's frame, a few centimetres from the bore; 0.5 m is no mount at all (a sample error).
 MAX_BORE_OFFSET_M = 0.5
+# How far a touched muzzle may sit off the solved bore line: a muzzle held on the bench's
+# reference point is on the line within a few millimetres; more is the muzzle's rim, not its
+# centre, on the point, or a mount that moved between the aiming and the touch.
+MAX_MUZZLE_OFF_LINE_M = 0.01
 
 
 class CalibrationError(ValueError):
@@ -42,12 +46,32 @@ class AimSample:
 
 
 @dataclass(frozen=True, slots=True)
+class MuzzleTouch:
+    """The armorer holding the muzzle's centre on the bench's reference point: the tracker's
+    pose then, and where that point is (measured, like the aim points)."""
+
+    tracker: Pose
+    reference_m: tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
 class Boresight:
-    origin_m: tuple[float, float, float]  # the bore's muzzle, in the tracker's frame
+    # A point of the bore line, in the tracker's frame: the line's point nearest the tracker.
+    # Aiming fixes the line but not where along it the muzzle is (`locate_muzzle` measures it).
+    origin_m: tuple[float, float, float]
     direction: tuple[float, float, float]  # unit, in the tracker's frame
     residual_mrad: float  # RMS angle between the bore and the aimed points
     used: int
     rejected: tuple[int, ...]
+    # The muzzle, in the tracker's frame, measured by touching it to the bench's reference
+    # point (on the bore line); None when it was not measured (profiles from before).
+    muzzle_m: tuple[float, float, float] | None = None
+
+    @property
+    def front_m(self) -> tuple[float, float, float]:
+        """Where a shot leaves and a drive-stun touches, in the tracker's frame: the measured
+        muzzle, or without one the bore line's point nearest the tracker."""
+        return self.muzzle_m if self.muzzle_m is not None else self.origin_m
 
     @property
     def residual_in_at_7yd(self) -> float:
@@ -62,7 +86,7 @@ class Boresight:
         from physics.pose import look_rotation
 
         rot = tracker.rotation()
-        position = np.asarray(tracker.position_m) + rot @ np.asarray(self.origin_m)
+        position = np.asarray(tracker.position_m) + rot @ np.asarray(self.front_m)
         direction = rot @ np.asarray(self.direction)
         up = rot @ np.array([0.0, 0.0, 1.0])
         return Pose(
@@ -156,6 +180,44 @@ def solve_boresight(
         int(keep.sum()),
         rejected,
     )
+
+
+def locate_muzzle(bore: Boresight, touches: Sequence[MuzzleTouch]) -> Boresight:
+    """`bore` with its muzzle measured: at each touch the reference point is at the muzzle, so
+    moved into the tracker's frame it is where the muzzle sits on the replica. Their mean must
+    lie on the bore line (within MAX_MUZZLE_OFF_LINE_M); the line's point nearest it is kept,
+    so a shot still flies along the solved line. Touches taken while tracking was lost do not
+    count. Raises CalibrationError saying why not."""
+    usable = [t for t in touches if t.tracker.usable]
+    if not usable:
+        raise CalibrationError(
+            f"tracking was lost at every muzzle touch ({len(touches)}): touch the muzzle to"
+            " the reference point again"
+        )
+    q = np.mean(
+        [
+            quat_to_matrix(t.tracker.orientation).T
+            @ (np.asarray(t.reference_m) - np.asarray(t.tracker.position_m))
+            for t in usable
+        ],
+        axis=0,
+    )
+    origin, direction = np.asarray(bore.origin_m), np.asarray(bore.direction)
+    on_line = origin + direction * float((q - origin) @ direction)
+    off = float(np.linalg.norm(q - on_line))
+    if off > MAX_MUZZLE_OFF_LINE_M:
+        raise CalibrationError(
+            f"the touched muzzle is {off * 100:.1f} cm off the bore line (at most"
+            f" {MAX_MUZZLE_OFF_LINE_M * 100:g} cm): hold the centre of the muzzle on the"
+            " reference point, check the mount, then calibrate again"
+        )
+    if float(np.linalg.norm(on_line)) > MAX_BORE_OFFSET_M:
+        raise CalibrationError(
+            f"the touched muzzle is {float(np.linalg.norm(on_line)):.2f} m from the tracker;"
+            f" a mounted tracker is within {MAX_BORE_OFFSET_M:g} m of it: check the reference"
+            " point's position"
+        )
+    return replace(bore, muzzle_m=(float(on_line[0]), float(on_line[1]), float(on_line[2])))
 
 
 def verify_boresight(bore: Boresight, samples: Sequence[AimSample]) -> float:

@@ -205,12 +205,15 @@ def _targets(args: argparse.Namespace) -> BenchTargets:
 def _boresight(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
     from range.calibration.profiles import new_profile, profile_text, save_profile
-    from range.calibration.solver import solve_boresight
+    from range.calibration.solver import locate_muzzle, solve_boresight
 
     targets = _targets(args)
     with _bench(args) as bench:
         samples = bench.session(targets)
-    bore = solve_boresight(samples, args.tolerance_mrad)
+        bore = solve_boresight(samples, args.tolerance_mrad)
+        # Aiming fixes the bore's line, not where along it the muzzle is: touched, it is.
+        if targets.muzzle_touch is not None:
+            bore = locate_muzzle(bore, bench.touch(targets.muzzle_touch))
     profile = new_profile(
         args.device,
         args.model,
@@ -240,10 +243,12 @@ def _boresight(args: argparse.Namespace) -> int:
         f"{args.device}: bore solved from {bore.used} samples"
         + (f" ({len(bore.rejected)} rejected)" if bore.rejected else "")
     )
+    # 7 yd is 21 ft: the residual is said once, at that one distance, in both units.
     print(
-        f"  residual {bore.residual_mrad:.2f} mrad: {bore.residual_in_at_7yd:.2f} in at 7 yd,"
-        f" {bore.residual_in_at_21ft:.2f} in at 21 ft (tolerance {args.tolerance_mrad:g} mrad)"
+        f"  residual {bore.residual_mrad:.2f} mrad: {bore.residual_in_at_7yd:.2f} in at 7 yd"
+        f" (21 ft) (tolerance {args.tolerance_mrad:g} mrad)"
     )
+    print(f"  {_muzzle_line(profile)}")
     print(f"  profile saved: {path} (expires {profile.expires})")
     return 0
 
@@ -288,11 +293,32 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _muzzle_line(profile: CalibrationProfile) -> str:
+    """Whether the profile's muzzle was measured, and what shots and drive-stun contact use."""
+    if profile.muzzle_m is None:
+        return (
+            "muzzle not measured (a profile from before muzzle touches, or a bench file with no"
+            " muzzle_touch): shots and drive-stun contact use the bore line's point nearest the"
+            " tracker (bore_origin_m), which can be centimetres from the real muzzle;"
+            " calibrate boresight again to measure it"
+        )
+    x, y, z = profile.muzzle_m
+    return (
+        f"muzzle measured at ({x:.4f}, {y:.4f}, {z:.4f}) m from the tracker (muzzle_m): shots"
+        " and drive-stun contact start there"
+    )
+
+
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
 
     profile = _profile(args)
-    print(json.dumps(profile.model_dump(mode="json"), indent=2))
+    shown = profile.model_dump(mode="json")
+    if args.json:
+        print(json.dumps(shown | {"muzzle_measured": profile.muzzle_m is not None}, indent=2))
+        return 0
+    print(json.dumps(shown, indent=2))
+    print(_muzzle_line(profile))
     return 0
 
 

@@ -95,7 +95,9 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     width = max(len(i) for i in courses)
     for c in courses.values():
-        print(f"{c.id:<{width}}  {c.title}  ({c.target}, max {c.max_points}, pass {_pass_mark(c)})")
+        print(
+            f"{c.id:<{width}}  {c.title}  ({c.shot_at()}, max {c.max_points}, pass {_pass_mark(c)})"
+        )
     return 0
 
 
@@ -109,7 +111,8 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"{course.title} [{course.id}]")
     print(
-        f"Target {course.target}, {course.max_points} points possible, pass {_pass_mark(course)};"
+        f"Target {course.shot_at()}, {course.max_points} points possible,"
+        f" pass {_pass_mark(course)};"
         f" late shots are {'misses' if course.late_shots == 'miss' else 'not scored'}."
     )
     print("Source:\n  " + " ".join(course.source.split()))

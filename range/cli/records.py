@@ -72,8 +72,9 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         type=cliutil.record_id,
         default=None,
         metavar="ATTEMPT",
-        help="with --badge: continue this incomplete attempt (`records incomplete`): the"
-        " strings it finished are kept, the one a crash cut is reshot, the rest fired",
+        help="with --badge: continue this in-progress attempt (its #number in `records"
+        " incomplete`, not a qualification record's): the strings it finished are kept, the"
+        " one a crash cut is reshot, the rest fired",
     )
     run.add_argument(
         "--seed",
@@ -183,18 +184,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = verbs.add_parser(
         "show",
         help="one qualification record shot by shot, or one drill run",
-        description="One finished attempt: score, stages, every shot with the points it"
+        description="One qualification record: score, stages, every shot with the points it"
         " counted,\nthe folders its event logs are in. With --drill-run, one recorded drill"
         " run instead:\nits drill (and the drill file's sha256), outcome, decision, score,"
         " every finding,\nand its run folder. The numbers are the ones `records history"
-        " BADGE` lists:\n#12 is attempt 12, `drill 5` is drill run 5.",
+        " BADGE` lists:\n`record 12` is qualification record 12, `drill 5` is drill run 5."
+        " An in-progress\nattempt (#N in `records incomplete`) has a number of its own and"
+        " is not a record.",
         epilog="examples:\n  openrange records show 12\n  openrange records show 12 --json\n"
         "  openrange records show --drill-run 5\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument(
         "attempt",
-        metavar="ATTEMPT",
+        metavar="RECORD",
         nargs="?",
         type=cliutil.record_id,
         help="the qualification record's number",
@@ -239,7 +242,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     close.add_argument(
-        "attempt", metavar="ATTEMPT", type=cliutil.record_id, help="from `records incomplete`"
+        "attempt",
+        metavar="ATTEMPT",
+        type=cliutil.record_id,
+        help="the in-progress attempt's #number in `records incomplete` (not a record number)",
     )
     close.add_argument(
         "--by", required=True, type=cliutil.person, help="the range master closing it"
@@ -419,7 +425,7 @@ def _attempt_lines(
         )
     yield format_attempt(result.score, simulated=not args.port)
     if result.qualification is not None:
-        yield f"Recorded as qualification {result.qualification} for badge {args.badge}."
+        yield f"Recorded as qualification record {result.qualification} for badge {args.badge}."
 
 
 def _resumable(
@@ -442,13 +448,13 @@ def _resumable(
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
-            f"--seed {args.seed} conflicts with attempt {args.resume}'s seed {kept}:"
+            f"--seed {args.seed} conflicts with in-progress attempt #{args.resume}'s seed {kept}:"
             f" leave --seed out (a resumed attempt keeps its seed) or give --seed {kept}"
         )
     if args.seed is None:
-        say(f"Resuming attempt {args.resume} with its seed {kept}.")
+        say(f"Resuming in-progress attempt #{args.resume} with its seed {kept}.")
     if args.shooter is None and not args.port and shooter_id != "qualified":
-        say(f"Resuming attempt {args.resume} with its scripted shooter {shooter_id}.")
+        say(f"Resuming in-progress attempt #{args.resume} with its scripted shooter {shooter_id}.")
     return kept
 
 
@@ -623,7 +629,7 @@ def _history(args: argparse.Namespace) -> int:
             )
         for r in rows:
             yield (
-                f"  #{r['id']:<5} {r['finished']}  {course_label(r):<24} {r['points']:>4}/"
+                f"  record {r['id']:<5} {r['finished']}  {course_label(r):<24} {r['points']:>4}/"
                 f"{r['max_points']:<4} {outcome(r)}"
             )
         for d in drills:
@@ -676,16 +682,27 @@ def _show_drill_run(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     if (args.attempt is None) == (args.drill_run is None):
         raise ValueError(
-            "give an attempt's number (`records show 12`) or a drill run's"
+            "give a qualification record's number (`records show 12`) or a drill run's"
             " (`records show --drill-run 5`): the numbers `records history BADGE` lists"
         )
     if args.drill_run is not None:
         return _show_drill_run(args)
     from range.records.exports import score_sheet
-    from range.records.store import ATTEMPT_LOG, course_label, outcome, stored_json
+    from range.records.store import ATTEMPT_LOG, RecordsError, course_label, outcome, stored_json
 
     with _open(args, read_only=True) as records:
-        row = records.qualification(args.attempt)
+        # In-progress attempts are numbered apart: one of this number is named, never shown.
+        other = next((r for r in records.incomplete() if r["id"] == args.attempt), None)
+        try:
+            row = records.qualification(args.attempt)
+        except RecordsError as exc:
+            if other is None:
+                raise
+            raise RecordsError(
+                f"{exc}; in-progress attempt #{args.attempt} (badge {other['badge']},"
+                f" {other['course']}) is not a record until it is finished or closed:"
+                " `records incomplete`"
+            ) from None
         wrong = records.check_record(row)
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
@@ -737,7 +754,15 @@ def _show(args: argparse.Namespace) -> int:
             yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
         if closed:
-            yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
+            was = f" (was in-progress attempt #{closed['attempt']})" if "attempt" in closed else ""
+            yield (
+                f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}{was}"
+            )
+        if other is not None:
+            yield (
+                f"  (in-progress attempt #{other['id']} is another attempt, not this record:"
+                " `records incomplete`)"
+            )
         for device in calibration:
             profile = device.get("profile")
             by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
@@ -817,11 +842,12 @@ def _incomplete(args: argparse.Namespace) -> int:
         if not rows:
             yield "no incomplete attempts"
         else:
-            yield "resume: openrange course run COURSE --badge BADGE --resume ATTEMPT"
-            yield "close:  openrange records close ATTEMPT --by NAME --reason TEXT"
+            # In-progress attempts are numbered apart from qualification records: "#N".
+            yield "resume: openrange course run COURSE --badge BADGE --resume N  (N of #N)"
+            yield "close:  openrange records close N --by NAME --reason TEXT"
         for r in rows:
             yield (
-                f"  attempt {r['id']:<5} badge {r['badge']:<8} {r['course']:<24}"
+                f"  in-progress attempt #{r['id']:<5} badge {r['badge']:<8} {r['course']:<24}"
                 f" seed {r['seed']:<6} started {r['started']}  {r['shots']} shots kept"
                 + ("  (being fired now: not crashed)" if r["live"] else "")
             )
@@ -832,7 +858,10 @@ def _incomplete(args: argparse.Namespace) -> int:
 def _close(args: argparse.Namespace) -> int:
     with _open(args) as records:
         record = records.close_attempt(args.attempt, args.by, args.reason)
-    said = f"Attempt {args.attempt} closed as INCOMPLETE: qualification record {record}, saved."
+    said = (
+        f"In-progress attempt #{args.attempt} closed as INCOMPLETE: saved as qualification"
+        f" record {record} (`records show {record}`)."
+    )
     return _answer(args, lambda: {"attempt": args.attempt, "record": record}, lambda: [said])
 
 

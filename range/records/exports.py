@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import csv
 import html
-import importlib
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from range import outfile
 from range.records.store import (
+    ATTEMPT_LOG,
     DAMAGED,
     Records,
     RecordsError,
@@ -24,6 +24,9 @@ from range.records.store import (
     outcome,
     stored_json,
 )
+
+if TYPE_CHECKING:
+    from drills.course import Course
 
 VALID_DAYS = 365  # how long a qualification stays valid (`records export --valid-days` default)
 
@@ -296,33 +299,46 @@ class SheetLine:
     note: str
 
 
-# The scorer's allowance for a device clock's whole-microsecond stamps, where it has one
-# (scoring/course.py judges lateness with physics.pose.DEVICE_TIME_TOLERANCE_S); the sheet must
-# judge each shot exactly as the score did.
-_LATE_TOLERANCE_S: float = float(
-    getattr(importlib.import_module("physics.pose"), "DEVICE_TIME_TOLERANCE_S", 0.0)
-)
+def sheet_course(row: dict[str, Any]) -> Course | None:
+    """The course a qualification record was fired against, to judge its sheet with: the
+    built-in course when the record says it fired that (or predates course hashes), else the
+    copy kept in the attempt's run folder (any part's, `course.toml`), checked against the
+    SHA-256 the record holds. None when neither is to be found (the folders moved or gone)."""
+    from drills.course import find_course
+    from range.runs.saved import saved_course
+
+    if row.get("course_origin") in (None, "", "builtin"):
+        try:
+            return find_course(str(row["course"]))
+        except (KeyError, ValueError, OSError):
+            pass  # a course of its own id, recorded before records kept course hashes
+    digest = row.get("course_sha256")
+    if not digest:
+        return None
+    for entry in stored_json(row, "detail").get("shots", []):
+        if not isinstance(entry, dict) or entry.get("kind") != ATTEMPT_LOG:
+            continue
+        started = {"course": row["course"], "course_sha256": digest}
+        try:
+            return saved_course(Path(str(entry.get("run_dir"))), started)
+        except (KeyError, ValueError, OSError):
+            continue  # this part's folder is gone or its copy altered: try the next
+    return None
 
 
 def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
     """Every shot of a qualification record with the points it counted, so the sheet adds up
-    to the recorded score: late shots score as the course says (a miss or void), rounds
-    beyond a string's count and strings reshot after a cut (a device fault, the headset taken
-    off, a crash: the note says which) count nothing. Returns
-    the lines and their total (None when the course cannot be found to judge lateness)."""
-    from drills.course import Course
+    to the recorded score: each round and cartridge is counted by the scorer's own judge
+    (scoring.course.count_fired: late shots as the course says, rounds beyond a string's count
+    nothing), and strings reshot after a cut (a device fault, the headset taken off, a crash:
+    the note says which) count nothing. The course is the one the attempt fired
+    (`sheet_course`). Returns the lines and their total (None when the course cannot be found
+    to judge lateness)."""
+    from physics.targets import TARGETS
+    from scoring.course import Counted, Deployment, Shot, count_fired, judge_fired
 
     detail = stored_json(row, "detail")
-    course: Course | None
-    try:
-        from drills.course import find_course
-
-        # An edited copy of a built-in course is not judged by the built-in's par times.
-        if row.get("course_origin") == "modified":
-            raise KeyError(row["course"])
-        course = find_course(row["course"])
-    except (KeyError, ValueError, OSError):  # not a built-in (a file): show what was recorded
-        course = None
+    course = sheet_course(row)
     entries = list(enumerate(detail["shots"]))
     reshot: dict[tuple[int, int], int] = {}  # string -> position of its last fault
     cut_by: dict[tuple[int, int], str] = {}  # string -> what cut it (its record's reason)
@@ -333,45 +349,36 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
                 cut_by[(rec["stage"], rec["string"])] = str(rec["reason"])
     pending = {tuple(k) for k in detail.get("score", {}).get("reshoot", [])}
     notes: dict[int, tuple[int, str]] = {}
-    fired: dict[tuple[int, int], int] = {}
     fired_kinds = [(p, r) for p, r in entries if r.get("kind") in ("shot", "deployment")]
-    for pos, rec in sorted(fired_kinds, key=lambda e: (e[1]["stage"], e[1]["string"], e[1]["t_s"])):
+    judged: list[Shot | Deployment] = []
+    zones: dict[int, str] = {}
+    for pos, rec in fired_kinds:
         key = (rec["stage"], rec["string"])
-        if key in pending:
-            notes[pos] = (0, "string left for a reshoot")
-            continue
-        if key in reshot and pos < reshot[key]:
+        if key not in pending and key in reshot and pos < reshot[key]:
             why = cut_by.get(key)
             notes[pos] = (
                 0,
                 f"string cut: {why}; reshot" if why else "string cut by a device fault: reshot",
             )
-            continue
-        if course is None:
-            value = int(rec.get("points", 1 if rec.get("effective") else 0))
-            notes[pos] = (value, "")
-            continue
-        spec = course.stages[key[0]].strings[key[1]]
-        limit = spec.rounds if rec["kind"] == "shot" else spec.cartridges
-        if fired.get(key, 0) >= limit:
-            notes[pos] = (0, "beyond the string's count: not scored")
-            continue
-        if rec["t_s"] > spec.par_time_s + _LATE_TOLERANCE_S:
-            if course.late_shots == "void":
-                notes[pos] = (0, "late: void")
-                continue
-            fired[key] = fired.get(key, 0) + 1
-            notes[pos] = (0, "late: scored as a miss")
-            continue
-        fired[key] = fired.get(key, 0) + 1
-        if rec["kind"] == "shot":
-            notes[pos] = (int(rec["points"]), "")
+        elif course is None:
+            notes[pos] = (int(rec.get("points", 1 if rec.get("effective") else 0)), "")
         else:
-            notes[pos] = (int(bool(rec["effective"])), "" if rec["effective"] else rec["reason"])
+            fired = judge_fired(course, TARGETS[course.target], str(rec["kind"]), rec, pos)
+            judged.append(fired)
+            if isinstance(fired, Shot):
+                zones[pos] = fired.zone
+    if course is not None:
+        shots = [f for f in judged if isinstance(f, Shot)]
+        deployments = [f for f in judged if isinstance(f, Deployment)]
+        faulted = [(int(k[0]), int(k[1])) for k in pending]
+        counted: list[Counted] = count_fired(course, shots, deployments, faulted)
+        for c in counted:
+            notes[c.fired.record] = (c.points, c.note)
     lines = []
     for pos, rec in fired_kinds:
         points, note = notes[pos]
-        where = rec.get("zone") or ("effective" if rec.get("effective") else "not effective")
+        where = zones.get(pos) or rec.get("zone")
+        where = where or ("effective" if rec.get("effective") else "not effective")
         lines.append(
             SheetLine(
                 rec["kind"],

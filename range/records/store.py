@@ -998,7 +998,7 @@ class Records:
             # prefix (MAX), whatever the attempt's length; no row when there is no attempt.
             cur = self._run(_INSERT_SHOT, text, attempt)
             if cur.rowcount != 1:
-                raise RecordsError(f"no attempt in progress with id {attempt}")
+                raise RecordsError(f"no in-progress attempt #{attempt}")
 
     def _shots(self, attempt: int) -> list[dict[str, Any]]:
         rows = self._rows("SELECT shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt)
@@ -1026,7 +1026,7 @@ class Records:
         with self._transaction(exclusive=True):
             rows = self._rows("SELECT * FROM attempts_in_progress WHERE id = ?", attempt)
             if not rows:
-                raise RecordsError(f"no attempt in progress with id {attempt}")
+                raise RecordsError(f"no in-progress attempt #{attempt}")
             progress = rows[0]
             head = self._head(QUALIFICATIONS)
             shots = [*json.loads(progress["shots"]), *self._shots(attempt)]
@@ -1088,7 +1088,8 @@ class Records:
         )
         if not rows:
             raise RecordsError(
-                f"no attempt in progress with id {attempt}: see `openrange records incomplete`"
+                f"no in-progress attempt #{attempt}: see `openrange records incomplete` (a"
+                " qualification record's number is another number)"
             )
         return rows[0]
 
@@ -1126,8 +1127,8 @@ class Records:
         if attempt in self._claims:
             return
         busy = (
-            f"attempt {attempt} is being fired by another process right now (its first run or"
-            " a resume): wait for it to end, or stop it"
+            f"in-progress attempt #{attempt} is being fired by another process right now (its"
+            " first run or a resume): wait for it to end, or stop it"
         )
         if self.dialect != "sqlite":
             rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
@@ -1141,7 +1142,7 @@ class Records:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as exc:
                 raise RecordsError(
-                    f"{path}: cannot claim attempt {attempt}: {exc.strerror}"
+                    f"{path}: cannot claim in-progress attempt #{attempt}: {exc.strerror}"
                 ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1200,17 +1201,18 @@ class Records:
         )
         if not rows:
             raise RecordsError(
-                f"no attempt in progress with id {attempt}: see `openrange records incomplete`"
+                f"no in-progress attempt #{attempt}: see `openrange records incomplete` (a"
+                " qualification record's number is another number)"
             )
         if (rows[0]["badge"], rows[0]["course"]) != (badge, course):
             raise RecordsError(
-                f"attempt {attempt} is badge {rows[0]['badge']}'s on {rows[0]['course']},"
-                f" not badge {badge}'s on {course}"
+                f"in-progress attempt #{attempt} is badge {rows[0]['badge']}'s on"
+                f" {rows[0]['course']}, not badge {badge}'s on {course}"
             )
         kept = rows[0]["course_sha256"]
         if course_sha256 is not None and kept and kept != course_sha256:
             raise RecordsError(
-                f"attempt {attempt} began with another version of {course}"
+                f"in-progress attempt #{attempt} began with another version of {course}"
                 f" (sha256 {kept[:12]}, this file {course_sha256[:12]}): resume it with that file"
             )
         began = rows[0]["shooter"]
@@ -1218,7 +1220,8 @@ class Records:
             said = "an officer" if began == OFFICER else f"scripted shooter {began}"
             now = "an officer" if shooter == OFFICER else f"scripted shooter {shooter}"
             raise RecordsError(
-                f"attempt {attempt} was begun by {said}, not {now}: resume it the same way"
+                f"in-progress attempt #{attempt} was begun by {said}, not {now}: resume it the"
+                " same way"
             )
         return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
 
@@ -1240,9 +1243,9 @@ class Records:
             "passed": False,
             "complete": False,
         }
-        return self.finish_attempt(
-            attempt, score, incomplete={"closed_by": by, "reason": reason, "closed": _now()}
-        )
+        # The record keeps the in-progress attempt's number: the two are different numbers.
+        closed = {"closed_by": by, "reason": reason, "closed": _now(), "attempt": attempt}
+        return self.finish_attempt(attempt, score, incomplete=closed)
 
     def qualification(self, qualification: int) -> dict[str, Any]:
         rows = self._rows("SELECT * FROM qualifications WHERE id = ?", qualification)

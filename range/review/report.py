@@ -14,7 +14,7 @@ import io
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -33,6 +33,10 @@ from range.runs.saved import saved_drill
 from scoring.corrections import Correction
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
+
+if TYPE_CHECKING:
+    from physics.targets import PaperTarget
+    from scoring.course import Counted
 
 THREAT_LEVEL = {"none": 0, "passive": 1, "active": 2, "assaultive": 3, "deadly": 4}
 IMAGE_W, IMAGE_H, FOV = 480, 320, 60.0
@@ -210,65 +214,105 @@ def shot_images(
     return (_png(renderer.render(officer_view, FOV)), _png(renderer.render(subject_view, FOV)))
 
 
+def _paper(
+    renderer: Renderer,
+    target: PaperTarget,
+    hits: list[tuple[int, LogRecord]],
+    counted: dict[int, Counted],
+) -> str:
+    """One stage's paper target, face on, with its holes: a round that counts nothing (late,
+    beyond the string's count, in a cut string) marked grey."""
+    distance = hits[0][1].data["distance_m"]
+    scene = Scene()
+    scene.paper_target(target, (distance, 0.0, 1.4))
+    for n, s in hits:
+        x, y, z = s.data["point"]
+        if x > distance:  # stopped beyond the paper: where it crossed the target's plane
+            k = distance / x
+            y, z = y * k, 1.4 + (z - 1.4) * k
+        scoring = n in counted and not counted[n].note
+        colour = COLOURS["bullet"] if scoring else (0.55, 0.55, 0.55)
+        scene.marker((distance - 0.004, y, z), colour, 0.012)
+    renderer.load(scene)
+    # Face on, framing the whole target.
+    back = (target.height_in * 0.0254) / (2 * math.tan(math.radians(FOV) / 2)) * 1.15
+    image = renderer.render(Pose((distance - back, 0.0, 1.4), look_rotation((1, 0, 0))), FOV)
+    return _png(image)
+
+
 def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) -> Path:
     """A qualification attempt: each stage's target, face on, with its hits."""
     from physics.targets import TARGETS
     from range.runs.saved import saved_course
+    from scoring.course import attempt_from_log, count_fired, rescore_attempt
 
     started = records[0].data
     course = saved_course(run_dir, started)
     target = TARGETS[course.target]
-    shots = [r for r in records if r.kind == "shot"]
-    ended = next((r for r in records if r.kind == "attempt_ended"), None)
+    # One judge: the score `openrange score` gives (scoring/course.py), each round counted as it
+    # counts there (late, beyond the string's count, in a string cut and reshot: nothing).
+    score = rescore_attempt(course, records)
+    judged = attempt_from_log(course, records)
+    counted = {
+        c.fired.record: c
+        for c in count_fired(course, judged.shots, judged.deployments, judged.faulted)
+    }
+    shots = [(n, r) for n, r in enumerate(records) if r.kind == "shot"]
+    cartridges = [(n, r) for n, r in enumerate(records) if r.kind == "deployment"]
     sections = []
     with Renderer(360, 480) as renderer:
         for i, stage in enumerate(course.stages):
-            hits = [s for s in shots if s.data["stage"] == i]
-            if not hits:
+            hits = [(n, s) for n, s in shots if s.data["stage"] == i]
+            pulled = [(n, d) for n, d in cartridges if d.data["stage"] == i]
+            if not hits and not pulled:
                 continue
-            distance = hits[0].data["distance_m"]
-            centre = (distance, 0.0, 1.4)
-            scene = Scene()
-            scene.paper_target(target, centre)
-            for s in hits:
-                x, y, z = s.data["point"]
-                if x > distance:  # stopped beyond the paper: where it crossed the target's plane
-                    k = distance / x
-                    y, z = y * k, 1.4 + (z - 1.4) * k
-                scene.marker((distance - 0.004, y, z), COLOURS["bullet"], 0.012)
-            renderer.load(scene)
-            # Face on, framing the whole target.
-            back = (target.height_in * 0.0254) / (2 * math.tan(math.radians(FOV) / 2)) * 1.15
-            image = renderer.render(
-                Pose((distance - back, 0.0, 1.4), look_rotation((1, 0, 0))), FOV
+            image = ""
+            if hits:
+                image = _paper(renderer, target, hits, counted)
+            # What each round and cartridge counted, from the rescore; why some count nothing.
+            mine = [counted[n] for n, _ in [*hits, *pulled] if n in counted]
+            cut = len(hits) + len(pulled) - len(mine)
+            notes = [c.note for c in mine if c.note]
+            why = "; ".join(f"{notes.count(note)} {note}" for note in dict.fromkeys(notes)) + (
+                f"; {cut} in a string cut and reshot" if cut else ""
             )
-            points = sum(s.data["points"] for s in hits)
+            what = ", ".join(
+                f"{n} {word}"
+                for n, word in ((len(hits), "rounds"), (len(pulled), "cartridges"))
+                if n
+            )
             sections.append(
-                f"<figure><img alt='target, stage {html.escape(stage.name)}' src='{_png(image)}'>"
-                f"<figcaption>Stage {html.escape(stage.name)}: {len(hits)} rounds,"
-                f" {points} points</figcaption></figure>"
+                "<figure>"
+                + (
+                    f"<img alt='target, stage {html.escape(stage.name)}' src='{image}'>"
+                    if image
+                    else ""
+                )
+                + f"<figcaption>Stage {html.escape(stage.name)}: {what},"
+                f" {score.stages[i].points} points"
+                + (f" (counting nothing: {html.escape(why.lstrip('; '))})" if why else "")
+                + "</figcaption></figure>"
             )
-    if ended is None:
+    so_far = f"{score.points} points of {score.max_points}, {score.hits} hits"
+    if score.cut_short:
         last = records[-1].t - records[0].t
         verdict = (
             f"<b>{Outcome.INCOMPLETE}</b>: the log stops {last:.1f} s in with no attempt_ended;"
             " the attempt was cut short and is not graded."
         )
-    elif not ended.data.get("complete", True):
+    elif not score.complete:
         verdict = (
             f"<b>{Outcome.INCOMPLETE}</b>: a string interrupted twice (a device fault,"
-            " the headset taken off) is still to be"
-            f" reshot ({ended.data['points']} points, {ended.data['hits']} hits so far)."
+            f" the headset taken off) is still to be reshot ({so_far} so far)."
         )
     else:
-        graded = "QUALIFIED" if ended.data["passed"] else "NOT QUALIFIED"
-        verdict = f"<b>{graded}</b>: {ended.data['points']} points, {ended.data['hits']} hits"
+        graded = "QUALIFIED" if score.passed else "NOT QUALIFIED"
+        verdict = f"<b>{graded}</b>: {so_far}"
         shooter = str(started.get("shooter", "officer"))
         if shooter != "officer":  # a scripted shooter fired it: never a qualification
             verdict = (
                 f"<b>SIMULATED</b> (scripted shooter {html.escape(shooter)}): not a"
-                f" qualification (would be {graded}): {ended.data['points']} points,"
-                f" {ended.data['hits']} hits"
+                f" qualification (would be {graded}): {so_far}"
             )
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"

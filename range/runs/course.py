@@ -548,6 +548,10 @@ class ScriptedShooterHands:
             self.unplug = False
             self.lane.pull_cable(self.replica, REPLUG_AFTER_S)
 
+    def next_act_s(self) -> float | None:
+        """When the plan's next act is due (string time), None when all are done."""
+        return self.plan[self.step][0] if self.step < len(self.plan) else None
+
     def muzzle(self, event: PeripheralEvent) -> Pose:
         sigma = aim_sigma_rad(self.string, self.shooter, self.flown)
         self.flown += 1
@@ -782,7 +786,7 @@ def _fire_string(
 
         end = t0 + hands.end_s
         fired = 0
-        t = t0
+        t, step = t0, 0
         reshoot = f"headset off: stage {i + 1} string {j + 1} will be reshot"
         collector = TriggerCollector()  # a cartridge's probes read over two frames: one pull
         while t <= end:
@@ -816,9 +820,23 @@ def _fire_string(
                 score(trigger, muzzle)
             if hands.done(t - t0, fired):
                 break
-            t = round(t + DT_S, 9)
+            step, t = _next_frame(t0, step, t, hands)
         hands.finish()
     return None, t + 1.0  # a second between strings
+
+
+def _next_frame(
+    t0: float, step: int, t: float, hands: ScriptedShooterHands | LiveShooter
+) -> tuple[int, float]:
+    """The string's next frame after the one at host time `t` (`step` engine steps from the
+    start signal t0): the next step, counted from t0 rather than summed (a sum drifts), or a
+    scripted shooter's next planned act when it falls between the two, so that a round planned
+    at the par time is fired, and logged, at the par time, not a step after it."""
+    grid = round(t0 + (step + 1) * DT_S, 9)
+    planned = hands.next_act_s() if isinstance(hands, ScriptedShooterHands) else None
+    if planned is not None and t + 1e-9 < t0 + planned < grid - 1e-9:
+        return step, t0 + planned
+    return step + 1, grid
 
 
 def _viewer(
