@@ -111,13 +111,7 @@ def test_scripted_runs_under_an_officer_s_name_are_kept_apart_in_detection_rates
 def _live_copy(run_dir: Path, to: Path) -> Path:
     """The same run as a live officer's (its `run_started` says "live")."""
     shutil.copytree(run_dir, to)
-    lines = []
-    for record in read_events(run_dir):
-        line = record.as_json()
-        if record.kind == "run_started":
-            line["officer"] = "live"
-        lines.append(json.dumps(line))
-    (to / "events.jsonl").write_text("\n".join(lines) + "\n")
+    _as_live(to)
     return to
 
 
@@ -382,3 +376,36 @@ def test_an_invalid_drill_id_is_said_in_the_documented_words(
         " (knife-approach-v1)"
     ) in err
     assert "^[a-z" not in err
+
+
+def test_the_console_trend_keeps_scripted_runs_out_of_the_officer_s_own_rates(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """The console's per-officer trend counted every run kept under a badge, scripted ones
+    too, as the officer's decisions: a scripted run is now a series of its own."""
+    from console_support import saved_run
+
+    from range.console.pages import trend
+
+    db = _store(f"sqlite:///{tmp_path / 'records.sqlite'}")
+    shoot = ("traffic-stop-handgun-v1", "traffic-stop-handgun-correct-v1")
+    saved_run(db, tmp_path / "a", "4411", *shoot, seed=2)  # scripted: a hit
+    error = str(repo_root / "tests" / "data" / "officers" / "phone-draw-error-v1.toml")
+    live = saved_run(db, tmp_path / "b", "4411", "phone-draw-v1", error, seed=1)
+    with Records.open(db) as records:
+        (run_dir,) = (tmp_path / "b").iterdir()
+        _as_live(run_dir)
+        rows = trend(records, "4411")
+    assert [(r["simulated"], r["hit_rate"]) for r in rows] == [(True, 1.0), (False, None)]
+    assert rows[1]["id"] == live and rows[1]["false_alarm_rate"] == 1.0
+
+
+def _as_live(run_dir: Path) -> None:
+    """Rewrite a saved run's log as a live officer's (its `run_started` says "live")."""
+    lines = []
+    for record in read_events(run_dir):
+        line = record.as_json()
+        if record.kind == "run_started":
+            line["officer"] = "live"
+        lines.append(json.dumps(line))
+    (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
