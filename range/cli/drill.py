@@ -555,6 +555,7 @@ class _Registration:
         self.badge = badge
         self.records: Records | None = None
         self.number: int | None = None  # the drill run in progress
+        self.played: RunConfig | None = None
 
     def __enter__(self) -> _Registration:
         if self.badge is not None:
@@ -581,6 +582,7 @@ class _Registration:
         from range import __version__
 
         records, badge = self.records, str(self.badge)
+        self.played = config
 
         def begun(run_dir: Path | None, digest: str) -> None:
             self.number = records.begin_drill_run(
@@ -616,16 +618,16 @@ class _Registration:
         if self.records is None:
             return
         from range.records.store import RecordsError
+        from range.runs.saved import drill_source, sha256
 
-        progress = (
-            self.records.drill_run_in_progress(self.number) if self.number is not None else {}
-        )
+        config = self.played
+        assert config is not None  # set before the run (`config`)
         result = result_from_log(
             exc.path.parent,
-            drill=str(progress.get("drill", "")),
-            digest=str(progress.get("drill_sha256", "")),
-            officer=str(progress.get("officer", "")),
-            seed=int(progress.get("seed", 0)),
+            drill=config.drill.id,
+            digest=sha256(drill_source(config.drill, config.drill_file)[1]),
+            officer=config.officer_id,
+            seed=config.seed,
             why=f"cut short: {exc}",
         )
         try:
