@@ -19,6 +19,8 @@ from peripherals.messages import CartridgeCode, Model
 from physics.animation import Clip
 from physics.body import BODY_SIZES, Stance, SubjectBody, body_for
 from physics.datafiles import (
+    SNAKE_ID,
+    VERSIONED_ID,
     CheckedAgainst,
     DataFileError,
     NotFoundError,
@@ -38,7 +40,7 @@ from physics.units import FT_M
 # `python -m`, a `drills/` folder in the current directory shadows the package's name.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-DRILL_ID = r"^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+$"
+DRILL_ID = VERSIONED_ID  # lowercase words joined by '-', ending in -v<number>
 
 OfficerCue = Literal[
     "verbal_command",
@@ -260,7 +262,7 @@ class Phase(StrictModel):
 class DebriefQuestion(StrictModel):
     """A question asked after an empathy scene; the officer answers by voice or typing."""
 
-    id: str = Field(pattern=r"^[a-z0-9]+(_[a-z0-9]+)*$")
+    id: str = Field(pattern=SNAKE_ID)
     question: str = Field(min_length=1, max_length=400)
 
 

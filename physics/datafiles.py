@@ -273,9 +273,26 @@ def field_name(loc: Sequence[str | int]) -> str:
     return out
 
 
+# Patterns a data file's fields must match, each with the words docs/ describe it in: an error
+# says those words (and the value given), never the regular expression.
+VERSIONED_ID = r"^[a-z0-9]+(-[a-z0-9]+)*-v[0-9]+$"  # drills and courses (docs/drills.md)
+SNAKE_ID = r"^[a-z0-9]+(_[a-z0-9]+)*$"  # a debrief question's id
+RULE_ID = r"^[A-Z]+-[0-9]{2}$"  # a policy rule (docs/scoring.md)
+PATTERN_WORDS = {
+    VERSIONED_ID: "lowercase words joined by '-', ending in -v<number> (knife-approach-v1)",
+    SNAKE_ID: "lowercase words joined by '_' (what_scared)",
+    RULE_ID: "capital letters, '-' and two digits (HOLD-01)",
+}
+
+
 def error_message(error: Any) -> str:
     """A pydantic error's message as a user reads it: without the "Value error, " (or
-    "Assertion failed, ") that pydantic puts before a validator's own words."""
+    "Assertion failed, ") that pydantic puts before a validator's own words; a value that does
+    not match a known pattern is said in the documented words (PATTERN_WORDS)."""
+    if error.get("type") == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(str(error.get("ctx", {}).get("pattern")))
+        if words is not None:
+            return f"{error.get('input')!r} is not {words}"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

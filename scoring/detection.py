@@ -63,14 +63,24 @@ def shoot_trial(score: Score) -> bool:
     return score.shoot_scenario and not talked_down
 
 
+def trial_officer(score: Score) -> str:
+    """Whose decisions a run's trial counts as: the officer's name for a live run; a run a
+    scripted officer played (no --live) is kept apart, `Ofc. Rivera (SIMULATED)` (plain
+    `scripted` runs stay `scripted`): a script's decisions are never the officer's."""
+    if not score.scripted_by or score.officer in ("", "scripted", score.scripted_by):
+        return score.officer
+    return f"{score.officer} (SIMULATED)"
+
+
 def detection(scores: Iterable[Score]) -> list[Detection]:
-    """One row per officer, in the order officers first appear. An incomplete run is no trial:
-    it is left out."""
+    """One row per officer, in the order officers first appear; scripted runs under an
+    officer's name in a row of their own (`trial_officer`). An incomplete run is no trial: it
+    is left out."""
     tally: dict[str, list[int]] = {}
     for score in scores:
         if score.incomplete:
             continue
-        row = tally.setdefault(score.officer, [0, 0, 0, 0])
+        row = tally.setdefault(trial_officer(score), [0, 0, 0, 0])
         if shoot_trial(score):
             row[0] += 1
             row[1] += score.rounds_fired > 0

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from drills.threat import Threat
 from physics.body import Region
-from physics.datafiles import FieldError, StrictModel, error_message, load_model
+from physics.datafiles import RULE_ID, FieldError, StrictModel, error_message, load_model
 
 
 class ForceOption(StrEnum):
@@ -126,7 +126,7 @@ class Rule(StrictModel):
     """One rule: what it judges, how severe a breach is (a critical one fails the run whatever
     its points), what it costs, and where it comes from."""
 
-    id: str = Field(pattern=r"^[A-Z]+-[0-9]{2}$")
+    id: str = Field(pattern=RULE_ID)
     judges: str
     severity: Severity
     points: float = Field(ge=-100.0, le=0.0)

@@ -77,6 +77,9 @@ class Score:
     findings: list[Finding] = field(default_factory=list)
     policy: str = ""
     officer: str = ""
+    # The officer script that played the run ("" when an officer played it live): a scripted
+    # run's decisions are never counted as the named officer's (scoring/detection.py).
+    scripted_by: str = ""
     shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
     # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
     # add up to, not a grade, and `passed` is False.
@@ -335,6 +338,7 @@ class _Judge:
         self.contact = False
         self.closest: tuple[float, float, str] | None = None
         self.officer = ""
+        self.scripted_by = ""
         self.cover: list[Box] = []
         self.crowds: list[Box] = []
         self.backstop_m: float | None = None
@@ -397,6 +401,9 @@ class _Judge:
             self.started = d
             self.at_hand = set(d.get("weapons") or [])
             self.officer = str(d.get("officer_name") or d.get("officer") or "")
+            played_by = str(d.get("officer") or "")
+            if played_by and played_by != "live":  # the script's id, also with --voice
+                self.scripted_by = played_by.rpartition("actions scripted by ")[2]
             self.cover = list(d.get("cover") or [])
             self.crowds = list(d.get("crowds") or [])
             self.backstop_m = d.get("lane_length_m")
@@ -1191,6 +1198,7 @@ class _Judge:
             findings=findings,
             policy=policy.id,
             officer=self.officer,
+            scripted_by=self.scripted_by,
             shoot_scenario=any(s.peak is Threat.DEADLY for s in self.subjects.values()),
             incomplete=incomplete,
             less_lethal_na=llf_na,

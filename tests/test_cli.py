@@ -245,5 +245,8 @@ def test_score_across_runs_reports_hit_and_false_alarm_rates(
     capsys.readouterr()
     assert main(["score", *sorted(str(p) for p in tmp_path.iterdir()), "--json"]) == 0
     officers = {o["officer"]: o for o in json.loads(capsys.readouterr().out)["officers"]}
-    assert (officers["A"]["hit_rate"], officers["A"]["false_alarm_rate"]) == (1.0, 0.0)
-    assert officers["B"]["false_alarm_rate"] == 1.0 and officers["B"]["hit_rate"] is None
+    # Scripted runs (no --live) under a name: kept apart from that officer's own decisions.
+    assert set(officers) == {"A (SIMULATED)", "B (SIMULATED)"}
+    a, b = officers["A (SIMULATED)"], officers["B (SIMULATED)"]
+    assert (a["hit_rate"], a["false_alarm_rate"]) == (1.0, 0.0)
+    assert b["false_alarm_rate"] == 1.0 and b["hit_rate"] is None

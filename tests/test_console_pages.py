@@ -531,8 +531,10 @@ def test_an_aborted_run_is_shown_aborted_and_kept_out_of_the_trend(
         assert runs[stopped]["aborted"] == "restarted by inst1"
         assert runs[stopped - 1]["aborted"] is None
         assert drill_run(records, stopped)["aborted"] == "restarted by inst1"
-        assert records.drill_run(stopped)["outcome"] == "ABORTED"
-        assert records.drill_run(stopped - 1)["outcome"] == "PASS"
+        # Played by a scripted officer: SIMULATED, and stopped: ABORTED.
+        script = "SIMULATED (scripted officer traffic-stop-compliant-correct-v1)"
+        assert records.drill_run(stopped)["outcome"] == f"{script}: ABORTED"
+        assert records.drill_run(stopped - 1)["outcome"] == f"{script}: PASS"
 
 
 def test_records_verify_checks_the_console_audit_chain(db_url: str) -> None:

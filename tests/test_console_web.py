@@ -447,6 +447,9 @@ def test_an_instructor_corrects_a_heard_act_in_the_debrief(rng: Range) -> None:
     )
     page = inst.request(f"/runs/{run}")
     assert "(corrected by inst)" in page.body
+    with Records.open(rng.db_url) as records:  # the record rescored too: a chained amendment
+        assert [c["by"] for c in records.drill_run(run)["corrected"]] == ["inst"]
+        assert records.verify() == []
     bad = inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "2", "act": "command.fly"})
     assert bad.status == 400 and "not an act of this run's phrase book" in bad.body
     assert (

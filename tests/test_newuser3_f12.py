@@ -304,7 +304,8 @@ def test_records_show_shows_a_recorded_drill_run(
     assert main(["records", "show", "--drill-run", "1", "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["id"], shown["badge"], shown["drill"]) == (1, "4411", "phone-draw-v1")
-    assert shown["outcome"] == ("PASS" if result["score"]["passed"] else "FAIL")
+    verdict = "PASS" if result["score"]["passed"] else "FAIL"
+    assert shown["outcome"] == f"SIMULATED (scripted officer {result['officer']}): {verdict}"
     assert shown["drill_sha256"] == result["drill_sha256"]
     assert shown["result"]["score"]["findings"] == result["score"]["findings"]
     assert main(["records", "show", "--drill-run", "1", "--db", db]) == 0

@@ -588,6 +588,8 @@ def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> Non
         "officers": 1,
         "drill_runs": 0,
         "in_progress": 0,
+        "drill_runs_in_progress": 0,
+        "amendments": 0,
         "intact": True,
         "problems": [],
     }

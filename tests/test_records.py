@@ -42,7 +42,7 @@ def qualify(records: Records, badge: str, points: int = 96) -> int:
 
 def test_officers_attempts_and_history(url: str) -> None:
     with Records.open(url) as records:
-        assert records.schema_version == 5
+        assert records.schema_version == 6
         records.add_officer("4411", "J. Rivera", "Metro PD", "Patrol")
         first, second = qualify(records, "4411", 96), qualify(records, "4411", 80)
         history = records.qualifications("4411")
@@ -145,7 +145,7 @@ def test_migrations_run_once(url: str) -> None:
     with Records.open(url) as records:
         records.add_officer("1", "C. Officer", "Metro PD")
     with Records.open(url) as records:
-        assert records.schema_version == 5 and len(records.officers()) == 1
+        assert records.schema_version == 6 and len(records.officers()) == 1
 
 
 def test_a_bad_url_is_one_line() -> None:

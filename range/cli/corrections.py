@@ -15,6 +15,7 @@ from range.deps import require
 
 if TYPE_CHECKING:
     from drills.log import LogRecord
+    from range.records.store import Records
     from scoring.corrections import Correction
 
 
@@ -44,6 +45,14 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     fix.add_argument(
         "--was", default=None, metavar="ACT", help="the act it was heard as, when several match"
+    )
+    fix.add_argument(
+        "--db",
+        default=None,
+        type=cliutil.database_url,
+        metavar="URL",
+        help="the records the run was kept in (default: $OPENRANGE_DATABASE_URL or the"
+        " user's): its record is rescored too, by a chained amendment",
     )
     fix.set_defaults(handler=_correct)
 
@@ -201,14 +210,57 @@ def correct_speech(
     return correction, path, heard
 
 
+def amend_records(
+    records: Records, run_dir: Path, correction: Correction
+) -> list[tuple[int, float, float]]:
+    """Rescore every drill run the records keep with this run folder, with the corrections
+    kept for its log: a chained amendment each (`Records.amend_drill_run`), never an edit of
+    the run's record. (record, score before, score now) for each."""
+    from range.runs.runlog import read_events
+    from scoring.policy import load_policy
+    from scoring.score import score_run
+
+    numbers = records.drill_runs_at(run_dir)
+    if not numbers:
+        return []
+    score = score_run(read_events(run_dir), load_policy(None), run_corrections(run_dir))
+    why = {"correction": correction.model_dump(mode="json")}
+    amended = []
+    for number in numbers:
+        before = float(records.drill_run(number)["score"])
+        records.amend_drill_run(number, correction.by, score.as_json(), why)
+        amended.append((number, before, float(score.score)))
+    return amended
+
+
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
-    correction, path, heard = correct_speech(
-        args.run_dir, args.at, args.act, args.by, args.reason, args.was
-    )
-    print(
-        f"corrected {heard.data['start_s']:.2f}-{heard.data['end_s']:.2f} s"
-        f" {heard.data['text']!r}: {correction.was} -> {correction.act} by {correction.by};"
-        f" kept in {path}"
-    )
+    from range.records.store import Records, RecordsError
+
+    # The records first (an explicit --db that cannot be opened is refused before anything
+    # is written); the user's default store, when there is none, keeps no record to amend.
+    records = None
+    try:
+        records = Records.open(args.db, create=False)
+    except RecordsError:
+        if args.db is not None:
+            raise
+    try:
+        correction, path, heard = correct_speech(
+            args.run_dir, args.at, args.act, args.by, args.reason, args.was
+        )
+        print(
+            f"corrected {heard.data['start_s']:.2f}-{heard.data['end_s']:.2f} s"
+            f" {heard.data['text']!r}: {correction.was} -> {correction.act} by {correction.by};"
+            f" kept in {path}"
+        )
+        amended = [] if records is None else amend_records(records, args.run_dir, correction)
+    finally:
+        if records is not None:
+            records.close()
+    for number, before, now in amended:
+        print(
+            f"drill run {number} in the records rescored: {before:g} -> {now:g}"
+            f" (corrected by {correction.by}; chained amendment)"
+        )
     return 0

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from drills.officer import OfficerScript
     from drills.schema import Drill, DrillFile
+    from range.records.store import Records
     from range.runs.drill import RunConfig, RunResult, Session
     from range.runs.poses import TrackedPoses
     from range.runs.runlog import RunWriteError
@@ -458,34 +459,18 @@ def play(
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     check_debrief_options(args, config.drill)
-    if badge is not None:  # an unknown badge is refused before the run, not after it
-        from range.records.store import Records
-
-        with Records.open(args.db, create=False) as records:
-            records.officer(badge)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
-    from range.runs.runlog import RunWriteError
-
-    unwritten = None
-    try:
-        result = run_drill(config, bar)
-    except RunWriteError as exc:
-        if exc.result is None:  # cut short (a full disk): kept in the records as INCOMPLETE
-            if badge is not None:
-                _record_cut_run(args, config, badge, exc)
-            raise
-        result, unwritten = exc.result, exc  # only result.json: the run is complete
-    finally:
-        if bar is not None:
-            bar.close()
-    record = result.as_json()
-    if badge is not None:  # recorded first: a soundtrack that cannot be written loses nothing
-        from range.records.store import Records
-
-        with Records.open(args.db) as records:
-            records.officer(badge)  # a clear error for an unknown badge
-            record["record"] = records.add_drill_run(badge, record)
+    with _Registration(args, badge) as registration:  # an unknown badge: refused before the run
+        config = registration.config(config)
+        bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
+        try:
+            result, unwritten = registration.run(lambda: run_drill(config, bar))
+        finally:
+            if bar is not None:
+                bar.close()
+        record = result.as_json()
+        # recorded first: a soundtrack that cannot be written loses nothing
+        registration.finish(record)
     failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
     empathy = config.drill.empathy
     if empathy is not None and result.run_dir is not None:
@@ -558,47 +543,137 @@ def _officer_for(script: str, drill: Drill) -> OfficerScript:
     return officer
 
 
-def _record_cut_run(
-    args: argparse.Namespace, config: RunConfig, badge: str, exc: RunWriteError
-) -> None:
-    """A drill run whose log could not be written to the end (a full disk) is kept in the
-    records all the same, as INCOMPLETE (docs/records.md: a run without `run_ended`), scored
-    from what its log kept on disk. Says which record it is, or why it could not be kept."""
+class _Registration:
+    """The records side of a drill run played for a badge (`--badge`): the officer checked
+    before the run; the run registered in the records as it starts (`Records.begin_drill_run`:
+    a run killed meanwhile is listed by `records incomplete` and closed by `records close
+    --drill-run`), and finished into the chained drill runs at its end, or, cut short (a full
+    disk), kept as INCOMPLETE from what its log kept. Without a badge, it does nothing."""
+
+    def __init__(self, args: argparse.Namespace, badge: str | None) -> None:
+        self.args = args
+        self.badge = badge
+        self.records: Records | None = None
+        self.number: int | None = None  # the drill run in progress
+        self.played: RunConfig | None = None
+
+    def __enter__(self) -> _Registration:
+        if self.badge is not None:
+            from range.records.store import Records
+
+            self.records = Records.open(self.args.db, create=False)
+            try:
+                self.records.officer(self.badge)
+            except BaseException:
+                self.records.close()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.records is not None:
+            self.records.close()
+
+    def config(self, config: RunConfig) -> RunConfig:
+        """`config`, registering the run in the records once it has started."""
+        if self.records is None:
+            return config
+        from dataclasses import replace
+
+        from range import __version__
+
+        records, badge = self.records, str(self.badge)
+        self.played = config
+
+        def begun(run_dir: Path | None, digest: str) -> None:
+            self.number = records.begin_drill_run(
+                badge, config.drill.id, config.seed, __version__, config.officer_id, digest, run_dir
+            )
+
+        return replace(config, on_begin=begun)
+
+    def run(self, play: Callable[[], RunResult]) -> tuple[RunResult, RunWriteError | None]:
+        """The run's result, and the error of a result.json that could not be written (the
+        run is complete: its log is whole); a run cut short is kept as INCOMPLETE first."""
+        from range.runs.runlog import RunWriteError
+
+        try:
+            return play(), None
+        except RunWriteError as exc:
+            if exc.result is None:  # cut short (a full disk): kept in the records as INCOMPLETE
+                self._cut(exc)
+                raise
+            return exc.result, exc  # only result.json: the run is complete
+
+    def finish(self, record: dict[str, object]) -> None:
+        if self.records is not None:
+            record["record"] = self.records.add_drill_run(
+                str(self.badge), record, in_progress=self.number
+            )
+
+    def _cut(self, exc: RunWriteError) -> None:
+        """A drill run whose log could not be written to the end (a full disk) is kept in the
+        records all the same, as INCOMPLETE (docs/records.md: a run without `run_ended`),
+        scored from what its log kept on disk. Says which record it is, or why it could not
+        be kept."""
+        if self.records is None:
+            return
+        from range.records.store import RecordsError
+        from range.runs.saved import drill_source, sha256
+
+        config = self.played
+        assert config is not None  # set before the run (`config`)
+        result = result_from_log(
+            exc.path.parent,
+            drill=config.drill.id,
+            digest=sha256(drill_source(config.drill, config.drill_file)[1]),
+            officer=config.officer_id,
+            seed=config.seed,
+            why=f"cut short: {exc}",
+        )
+        try:
+            number = self.records.add_drill_run(str(self.badge), result, in_progress=self.number)
+        except RecordsError as not_kept:
+            cliutil.say(f"openrange: the cut run was not recorded either: {not_kept}")
+            return
+        cliutil.say(
+            f"Recorded as drill run {number} for badge {self.badge}: INCOMPLETE (cut short)."
+        )
+
+
+def result_from_log(
+    run_dir: Path | None, drill: str, digest: str, officer: str, seed: int, why: str
+) -> dict[str, object]:
+    """A drill run's result for the records, scored from what its run folder's log holds (a
+    log without `run_ended` is INCOMPLETE; one that ended keeps its outcome): for a run cut
+    short, or killed before it was recorded (`records close --drill-run`). `why` says how it
+    ended when its log did not."""
     from range import __version__
-    from range.records.store import Records, RecordsError
     from range.runs.runlog import read_events
-    from range.runs.saved import drill_source, sha256
+    from scoring.policy import load_policy
     from scoring.score import score_run
 
-    run_dir = exc.path.parent
-    try:
-        log = read_events(run_dir)
-    except (OSError, ValueError):  # a log unreadable too: nothing of it is scored
-        log = []
+    log = []
+    if run_dir is not None:
+        try:
+            log = read_events(run_dir)
+        except (OSError, ValueError):  # a log unreadable too: nothing of it is scored
+            log = []
     started = next((r.data for r in log if r.kind == "run_started"), {})
-    digest = started.get("drill_sha256") or sha256(drill_source(config.drill, config.drill_file)[1])
-    score = score_run(log, config.policy)
-    result = {
-        "openrange_version": __version__,
-        "drill": config.drill.id,
-        "drill_sha256": digest,
-        "officer": config.officer_id,
-        "seed": config.seed,
-        "dt_s": config.dt_s,
-        "state": "incomplete",
-        "end_reason": f"cut short: {exc}",
+    ended = next((r.data for r in log if r.kind == "run_ended"), None)
+    score = score_run(log, load_policy(None))
+    return {
+        "openrange_version": str(started.get("openrange_version") or __version__),
+        "drill": str(started.get("drill") or drill),
+        "drill_sha256": str(started.get("drill_sha256") or digest),
+        "officer": str(started.get("officer") or officer),
+        "seed": int(started.get("seed", seed)),
+        "state": "incomplete" if ended is None else str(ended.get("state", "completed")),
+        "end_reason": why if ended is None else str(ended.get("reason", "")),
         "duration_s": round(log[-1].t, 6) if log else 0.0,
-        "complete": False,
+        "complete": ended is not None and not score.incomplete,
         "score": score.as_json(),
-        "run_dir": str(run_dir),
+        "run_dir": None if run_dir is None else str(run_dir),
     }
-    try:
-        with Records.open(args.db) as records:
-            number = records.add_drill_run(badge, result)
-    except RecordsError as not_kept:
-        cliutil.say(f"openrange: the cut run was not recorded either: {not_kept}")
-        return
-    cliutil.say(f"Recorded as drill run {number} for badge {badge}: INCOMPLETE (cut short).")
 
 
 def microphone() -> Callable[[], Iterator[Pcm]] | None:
@@ -711,35 +786,20 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     check_debrief_options(args, config.drill)
-    if args.badge is not None:
-        from range.records.store import Records
-
-        with Records.open(args.db, create=False) as records:
-            records.officer(args.badge)
-    cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
-    player = sound.live_player(args, source.drill, seed)
-    from range.runs.runlog import RunWriteError
-
-    unwritten = None
-    try:
-        result = run_drill(config)
-    except RunWriteError as exc:
-        if exc.result is None:  # cut short (a full disk): kept in the records as INCOMPLETE
-            if args.badge is not None:
-                _record_cut_run(args, config, args.badge, exc)
-            raise
-        result, unwritten = exc.result, exc  # only result.json: the run is complete
-    finally:
-        if player is not None:
-            player.close()
-            if player.error is not None:
-                cliutil.say(f"openrange: {player.error}")
-    record = result.as_json()
-    if args.badge is not None:  # recorded first: a soundtrack that cannot be written loses nothing
-        from range.records.store import Records
-
-        with Records.open(args.db) as records:
-            record["record"] = records.add_drill_run(args.badge, record)
+    with _Registration(args, args.badge) as registration:
+        config = registration.config(config)
+        cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
+        player = sound.live_player(args, source.drill, seed)
+        try:
+            result, unwritten = registration.run(lambda: run_drill(config))
+        finally:
+            if player is not None:
+                player.close()
+                if player.error is not None:
+                    cliutil.say(f"openrange: {player.error}")
+        record = result.as_json()
+        # recorded first: a soundtrack that cannot be written loses nothing
+        registration.finish(record)
     failed = _after_run(args, config.drill, result, seed, unwritten, args.badge is not None)
     if args.json:
         print(json.dumps(record, indent=2, sort_keys=True))

@@ -325,19 +325,38 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     policy = load_policy(args.policy)
     label = policy_label(policy, args.policy)
-    logs = [read_events(run_dir) for run_dir in args.run_dirs]
+    failed = 0
+    if len(args.run_dirs) == 1:  # one run: its error is the answer
+        logs = [read_events(args.run_dirs[0])]
+    else:  # a batch: a run that cannot be read is named, the others are scored
+        logs, args.run_dirs, failed = _readable(args.run_dirs)
     # A qualification attempt's log opens with `attempt_started` (scoring.course.is_attempt;
     # not imported here: drill runs are rescored without PyBullet).
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
     from range.cli.corrections import correction_notes, run_corrections
+    from range.cli.summary import run_header
     from range.runs.saved import verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
+    # In a batch, a run whose copy was changed is named on stderr and left out; the others are
+    # scored, and the exit status says one was left out.
+    kept: list[tuple[Path, list[LogRecord]]] = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
-        if log and log[0].kind == "run_started":
-            verified_drill_copy(run_dir, log[0].data)
+        try:
+            if log and log[0].kind == "run_started":
+                verified_drill_copy(run_dir, log[0].data)
+        except ValueError as exc:
+            if len(args.run_dirs) == 1:
+                raise
+            print(f"openrange: {exc}: not scored", file=sys.stderr)
+            failed += 1
+            continue
+        kept.append((run_dir, log))
+    if not kept:
+        return 1
+    args.run_dirs, logs = [r for r, _ in kept], [log for _, log in kept]
     # An instructor's corrections of misheard speech, kept beside each log (never in it); any
     # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
     scores = []
@@ -360,20 +379,39 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(as_json(scores[0]), indent=2, sort_keys=True))
         else:
-            # The Score: line names the policy as the label does (a modified file flagged).
+            # Which run this is (drill, seed, who played it), then the score; the Score: line
+            # names the policy as the label does (a modified file flagged).
+            print(run_header(args.run_dirs[0], logs[0]))
             print(format_score(dataclasses.replace(scores[0], policy=label)))
-        return 0
+        return 1 if failed else 0
     rows = detection(scores)
     if args.json:
         out = {"runs": [as_json(s) for s in scores], "officers": [r.as_json() for r in rows]}
         print(json.dumps(out, indent=2, sort_keys=True))
-        return 0
+        return 1 if failed else 0
     for run_dir, score in zip(args.run_dirs, scores, strict=True):
         points = "    -" if score.incomplete else f"{score.score:5.0f}"
         print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}")
     print()
     print(format_detection(rows))
-    return 0
+    return 1 if failed else 0
+
+
+def _readable(run_dirs: list[Path]) -> tuple[list[list[LogRecord]], list[Path], int]:
+    """The logs of a batch of runs that can be read, their folders, and how many could not
+    (each named on stderr in one line)."""
+    from range.runs.runlog import read_events
+
+    logs, kept, failed = [], [], 0
+    for run_dir in run_dirs:
+        try:
+            logs.append(read_events(run_dir))
+        except (OSError, ValueError) as exc:
+            print(f"openrange: {exc}: not scored", file=sys.stderr)
+            failed += 1
+            continue
+        kept.append(run_dir)
+    return logs, kept, failed
 
 
 def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> int:

@@ -245,7 +245,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "attempt",
         metavar="ATTEMPT",
         type=cliutil.record_id,
+        nargs="?",
+        default=None,
         help="the in-progress attempt's #number in `records incomplete` (not a record number)",
+    )
+    close.add_argument(
+        "--drill-run",
+        type=cliutil.record_id,
+        default=None,
+        metavar="ID",
+        help="close a drill run in progress instead (from `records incomplete`)",
     )
     close.add_argument(
         "--by", required=True, type=cliutil.person, help="the range master closing it"
@@ -555,9 +564,12 @@ def _officers(args: argparse.Namespace) -> int:
         elif args.update is not None:
             old = records.officer(args.update)
             new = {k: (old[k] if v is None else v) for k, v in fields.items()}
-            records.add_officer(args.update, new["name"], new["agency"], new["unit"])
+            written = records.add_officer(args.update, new["name"], new["agency"], new["unit"])
             changed = [f"{k} {old[k]!r} -> {new[k]!r}" for k in fields if old[k] != new[k]]
-            say(f"badge {args.update}: {'; '.join(changed) or 'nothing changed'} (chained)")
+            if written:
+                say(f"badge {args.update}: {'; '.join(changed)} (chained)")
+            else:
+                say(f"badge {args.update}: nothing changed: nothing recorded")
         rows = records.officers()
     return _answer(
         args,
@@ -633,19 +645,22 @@ def _history(args: argparse.Namespace) -> int:
                 f"{r['max_points']:<4} {outcome(r)}"
             )
         for d in drills:
+            corrected = d["corrected"]
+            by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
-                f"  {d['decision']}"
+                f"  {d['decision']}{by}"
             )
 
     return _answer(args, lambda: out, text)
 
 
 def _show_drill_run(args: argparse.Namespace) -> int:
-    from range.records.store import drill_label, stored_json
+    from range.records.store import drill_label, drill_run_script, stored_json
 
-    with _open(args) as records:
+    with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
+    script = drill_run_script(row)
     result = stored_json(row, "result", "drill run")
     score = result.get("score", {}) if isinstance(result, dict) else {}
 
@@ -653,6 +668,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown = {k: v for k, v in row.items() if k != "result"}
         shown["passed"] = bool(row["passed"])
         shown["drill_label"] = drill_label(row)
+        shown["officer"] = script or "live"
+        shown["officer_kind"] = "scripted" if script else "live"
+        shown["corrected"] = row.get("corrected", [])
         shown["result"] = result
         return shown
 
@@ -662,21 +680,49 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
-        graded = row["outcome"] not in ("INCOMPLETE", "ABORTED")
+        graded = not row["outcome"].startswith(("INCOMPLETE", "ABORTED"))
         points = f"score {row['score']:g}" if graded else "not graded"
         yield (
             f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
         )
+        if script:
+            yield (
+                f"  played by the scripted officer {script} (no --live): a simulation, never"
+                f" badge {row['badge']}'s own decisions"
+            )
+        for c in row.get("corrected", []):
+            yield (
+                f"  corrected by {c['by']} on {c['recorded']} (speech correct): score"
+                f" {row['recorded_score']:g} as recorded -> {c['score']:g}"
+            )
+        closed = result.get("closed") if isinstance(result, dict) else None
+        if isinstance(closed, dict):
+            yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
         for finding in score.get("findings", []):
             yield (
                 f"  {finding['t']:7.2f} s  {finding['rule']:<10} {finding['points']:+6.1f}"
                 f"  {finding['message']}"
             )
         if row["run_dir"]:
-            yield f"  run folder {row['run_dir']} (`openrange score` or `report` it)"
+            yield f"  run folder {run_folder(row['run_dir'])}"
 
     return _answer(args, data, text, default=str)
+
+
+def run_folder(kept: str) -> str:
+    """A drill run's kept run folder as `records show` says it: an absolute one as it is; a
+    relative one (kept by an older OpenRange, relative to the folder the run was started in,
+    which was not recorded) found from here when it is, else said so."""
+    path = Path(kept)
+    if path.is_absolute():
+        return f"{path} (`openrange score` or `report` it)"
+    if path.is_dir():
+        return f"{path.resolve()} (`openrange score` or `report` it)"
+    return (
+        f"{kept} (kept relative to the folder the run was started in, which was not recorded:"
+        " run `openrange score` from that folder)"
+    )
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -809,6 +855,11 @@ def _verify(args: argparse.Namespace) -> int:
                 f" {plural(counts['officers'], 'officer')},"
                 f" {plural(counts['drill_runs'], 'drill run')}"
                 + (
+                    f" ({plural(counts['amendments'], 'correction')})"
+                    if counts.get("amendments")
+                    else ""
+                )
+                + (
                     f", {plural(counts['audit_rows'], 'console audit row')}"
                     if "audit_rows" in counts
                     else ""
@@ -818,6 +869,12 @@ def _verify(args: argparse.Namespace) -> int:
                 yield (
                     f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
                     " finished or closed: see `openrange records incomplete`"
+                )
+            if counts.get("drill_runs_in_progress"):
+                yield (
+                    f"{plural(counts['drill_runs_in_progress'], 'drill run')} in progress (begun"
+                    " and never finished: killed, or playing now), not chained until finished or"
+                    " closed: see `openrange records incomplete`"
                 )
         for problem in problems:
             if problem.kind == "qualification":
@@ -837,6 +894,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _incomplete(args: argparse.Namespace) -> int:
     with _open(args, read_only=True) as records:
         rows = records.incomplete()
+        drills = records.incomplete_drill_runs()
 
     def text() -> Iterator[str]:
         if not rows:
@@ -851,11 +909,29 @@ def _incomplete(args: argparse.Namespace) -> int:
                 f" seed {r['seed']:<6} started {r['started']}  {r['shots']} shots kept"
                 + ("  (being fired now: not crashed)" if r["live"] else "")
             )
+        if drills:
+            yield "drill runs begun and never finished (INCOMPLETE until closed):"
+            yield "close:  openrange records close --drill-run ID --by NAME --reason TEXT"
+        for d in drills:
+            yield (
+                f"  drill run in progress {d['id']:<5} badge {d['badge']:<8} {d['drill']:<24}"
+                f" seed {d['seed']:<6} started {d['started']}  run folder {d['run_dir'] or '-'}"
+                + ("  (being played now: not crashed)" if d["live"] else "")
+            )
 
-    return _answer(args, lambda: rows, text)
+    # One list, each entry saying which kind it is (an attempt or a drill run).
+    listed = [r | {"kind": "attempt"} for r in rows] + [d | {"kind": "drill_run"} for d in drills]
+    return _answer(args, lambda: listed, text)
 
 
 def _close(args: argparse.Namespace) -> int:
+    if (args.attempt is None) == (args.drill_run is None):
+        raise ValueError(
+            "give an attempt's number (`records close 17`) or a drill run's (`records close"
+            " --drill-run 5`): the numbers `records incomplete` lists"
+        )
+    if args.drill_run is not None:
+        return _close_drill_run(args)
     with _open(args) as records:
         record = records.close_attempt(args.attempt, args.by, args.reason)
     said = (
@@ -863,6 +939,33 @@ def _close(args: argparse.Namespace) -> int:
         f" record {record} (`records show {record}`)."
     )
     return _answer(args, lambda: {"attempt": args.attempt, "record": record}, lambda: [said])
+
+
+def _close_drill_run(args: argparse.Namespace) -> int:
+    """A drill run begun and never finished, kept in the records from what its run folder's
+    log holds (scored from it: INCOMPLETE without `run_ended`; a log that did end, as when the
+    process died just after the run, keeps its result), with who closed it and why."""
+    from range.cli.drill import result_from_log
+
+    with _open(args) as records:
+        progress = records.drill_run_in_progress(args.drill_run)
+        folder = progress["run_dir"]
+        result = result_from_log(
+            Path(folder) if folder else None,
+            drill=progress["drill"],
+            digest=progress["drill_sha256"],
+            officer=progress["officer"],
+            seed=int(progress["seed"]),
+            why="killed before it was recorded",
+        )
+        record = records.close_drill_run(args.drill_run, args.by, args.reason, result)
+        row = records.drill_run(record)
+    said = (
+        f"Drill run {args.drill_run} in progress closed: drill run {record}, {row['outcome']},"
+        " saved."
+    )
+    out = {"drill_run_in_progress": args.drill_run, "drill_run": record, "outcome": row["outcome"]}
+    return _answer(args, lambda: out, lambda: [said])
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -152,11 +152,45 @@ def format_score(score: Score) -> str:
     return "\n".join(lines)
 
 
+def drill_file_label(drill: str, sha256: str) -> str:
+    """A drill as the records list it (range/records/store.py `drill_label`): its id, and for
+    an edited copy of a built-in drill `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`."""
+    from range.records.store import drill_label, drill_origin
+
+    row = {"drill": drill, "drill_sha256": sha256, "drill_origin": drill_origin(drill, sha256)}
+    return drill_label(row)
+
+
+def _who(officer: str, name: str) -> str:
+    """Who played a run, from its `run_started` officer (a script's id, "live", or with
+    --voice the recording's words and the script's actions) and officer name."""
+    named = "" if name in ("", "scripted") else name
+    if officer == "live":
+        return f"officer {named or '(unnamed)'} (live)"
+    if "actions scripted by" in officer:  # --voice: the words came from a recording
+        return officer + (f", as {named} (SIMULATED)" if named else "")
+    return f"officer {officer}" + (f", as {named} (SIMULATED)" if named else "")
+
+
+def run_header(run_dir: Path, records: list[LogRecord]) -> str:
+    """Which saved run a score is of: its folder, drill (flagged when an edited copy of a
+    built-in one), seed and who played it; or that the log does not say (empty, or cut
+    before its `run_started`)."""
+    started = records[0].data if records and records[0].kind == "run_started" else None
+    if started is None:
+        said = "is empty" if not records else "does not start with run_started"
+        return f"Run {run_dir}: its event log {said}: its drill, seed and officer are not known"
+    label = drill_file_label(str(started.get("drill", "")), str(started.get("drill_sha256") or ""))
+    who = _who(str(started.get("officer") or ""), str(started.get("officer_name") or ""))
+    return f"Run {run_dir}: {label}, {who}, seed {started.get('seed')}"
+
+
 def format_summary(result: RunResult) -> str:
     config = result.config
     # With --voice the words were the recording's: officer_id says so in its own words.
     who = config.officer_id if config.voice is not None else f"officer {config.officer_id}"
-    head = f"{config.drill.title} [{config.drill.id}], {who}, seed {config.seed}"
+    label = drill_file_label(config.drill.id, result.drill_sha256)
+    head = f"{config.drill.title} [{label}], {who}, seed {config.seed}"
     lines = [
         head,
         f"Run:               {result.state.value} at {result.duration_s:.2f} s"

@@ -36,7 +36,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from range.cli.corrections import correct_speech, run_acts
+from range.cli.corrections import amend_records, correct_speech, run_acts
 from range.cli.util import seed as run_seed
 from range.console.auth import (
     ADDRESS_MAX_FAILURES,
@@ -921,6 +921,8 @@ class Console:
             )
         except ValueError as exc:  # CorrectionError: one line
             return Response(str(exc), 400)
+        # The run's record rescores too: a chained amendment, as `openrange speech correct`.
+        await run_in_threadpool(self._with_records, amend_records, run_dir, correction)
         self.audit(
             user.name,
             "speech_corrected",

@@ -354,12 +354,13 @@ def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> lis
 def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     """The officer's runs in order (aborted and restarted runs left out), each with the
     running hit rate, false-alarm rate and d' (scoring.detection) over the runs so far, and
-    that run's reaction and stop times."""
+    that run's reaction and stop times. Runs a scripted officer played (`simulated`) are a
+    series of their own: their decisions never count in the officer's own rates."""
     rows = records._rows(
         "SELECT id, drill, recorded, run_dir, result FROM drill_runs WHERE badge = ? ORDER BY id",
         badge,
     )
-    scores: list[Score] = []
+    series: dict[bool, list[Score]] = {False: [], True: []}  # the officer's; simulated
     out = []
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
@@ -368,7 +369,10 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
             continue
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))
-        score.officer = badge  # one officer across scripts and names
+        simulated = bool(score.scripted_by)
+        score.officer = badge  # one officer across names; scripted runs in their own series
+        score.scripted_by = ""
+        scores = series[simulated]
         scores.append(score)
         so_far = detection(scores)
         d = so_far[0] if so_far else None
@@ -377,6 +381,7 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
                 "id": row["id"],
                 "drill": row["drill"],
                 "recorded": row["recorded"],
+                "simulated": simulated,
                 "decision": score.decision,
                 "hit_rate": None if d is None else d.hit_rate,
                 "false_alarm_rate": None if d is None else d.false_alarm_rate,

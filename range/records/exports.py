@@ -46,10 +46,34 @@ CSV_FIELDS = (
 )
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection"):
+# such a cell is written with a leading ' so it reads as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A CSV cell that no spreadsheet runs as a formula: text starting with = + - @ or a tab
+    or carriage return gets a leading ' (numbers, negative ones included, are kept as they
+    are: they are data, not text someone typed)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """csv.writer whose every cell goes through `safe_cell` (every CSV the records export)."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: list[Any] | tuple[Any, ...]) -> None:
+        self._writer.writerow([safe_cell(v) for v in row])
+
+
 def export_csv(records: Records, since: str | None, until: str | None) -> str:
     officers = {o["badge"]: o for o in records.officers()}
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(CSV_FIELDS)
     for row in records.qualifications(since=since, until=until):
         officer = officers.get(row["badge"], {})
@@ -83,6 +107,9 @@ DRILL_CSV_FIELDS = (
     "decision",
     "score",
     "outcome",
+    "officer",
+    "officer_kind",
+    "corrected_by",
     "drill_sha256",
     "drill_origin",
 )
@@ -90,10 +117,12 @@ DRILL_CSV_FIELDS = (
 
 def export_drill_runs_csv(records: Records, since: str | None, until: str | None) -> str:
     """Every drill run as CSV; `drill` is its label (an edited copy of a built-in drill reads
-    `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`), with the file's hash and origin."""
+    `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`), with the file's hash and origin; who
+    played it (`officer`: the officer script's id, or live; `officer_kind`: scripted or live:
+    a scripted run's outcome reads SIMULATED) and who corrected its score, if anyone."""
     officers = {o["badge"]: o for o in records.officers()}
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(DRILL_CSV_FIELDS)
     for row in records.all_drill_runs(since, until):
         officer = officers.get(row["badge"], {})
@@ -101,6 +130,7 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
             "name": officer.get("name", ""),
             "agency": officer.get("agency", ""),
             "drill": drill_label(row),
+            "corrected_by": "; ".join(c["by"] for c in row["corrected"]),
         }
         writer.writerow([shown[k] for k in DRILL_CSV_FIELDS])
     return out.getvalue()

@@ -92,6 +92,22 @@ _MIGRATIONS = [
     ALTER TABLE drill_runs ADD COLUMN drill_sha256 TEXT NOT NULL DEFAULT '';
     ALTER TABLE drill_runs ADD COLUMN drill_origin TEXT NOT NULL DEFAULT '';
     """,
+    # 6: a drill run played for the records is registered when it starts (a run killed
+    # meanwhile is listed by `records incomplete` and closed by `records close --drill-run`,
+    # as an attempt is), and finished into `drill_runs` in one transaction; an instructor's
+    # later rescoring of a kept run (`speech correct`) is an amendment row of its own, chained
+    # in the ledger: the run's own row is never edited.
+    """
+    CREATE TABLE drill_runs_in_progress (
+        id {auto}, badge TEXT NOT NULL, drill TEXT NOT NULL, seed BIGINT NOT NULL,
+        started TEXT NOT NULL, software_version TEXT NOT NULL, officer TEXT NOT NULL,
+        drill_sha256 TEXT NOT NULL, run_dir TEXT);
+    CREATE TABLE drill_run_amendments (
+        id {auto}, run BIGINT NOT NULL, recorded TEXT NOT NULL, by_whom TEXT NOT NULL,
+        decision TEXT NOT NULL, score REAL NOT NULL, passed INTEGER NOT NULL,
+        detail TEXT NOT NULL);
+    CREATE INDEX drill_run_amendments_run ON drill_run_amendments (run, id);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -292,6 +308,13 @@ def drill_run_digest(row: dict[str, Any]) -> str:
     return _digest(values)
 
 
+_AMENDMENT_FIELDS = ("id", "run", "recorded", "by_whom", "decision", "score", "passed", "detail")
+
+
+def amendment_digest(row: dict[str, Any]) -> str:
+    return _digest([row[k] for k in _AMENDMENT_FIELDS])
+
+
 def _ledger_hash(row: dict[str, Any]) -> str:
     return _digest([row["id"], row["kind"], row["ref"], row["digest"], row["prev_hash"]])
 
@@ -360,11 +383,44 @@ def outcome(row: dict[str, Any]) -> str:
     return "QUALIFIED" if row["passed"] else "NOT QUALIFIED"
 
 
+LIVE = "live"  # the `officer` of a drill run an officer played live; else a script played it
+
+
+def scripted_officer(officer: str) -> str:
+    """The officer script that played a drill run whose result names `officer` ("" when an
+    officer played it live): the script's id, also when the words came from a recording
+    (`--voice`: "officer's words from v.wav; actions scripted by knife-x-v1")."""
+    if not officer or officer == LIVE:
+        return ""
+    return officer.rpartition("actions scripted by ")[2]
+
+
+def drill_run_script(row: dict[str, Any]) -> str:
+    """The officer script that played a kept drill run ("" for a live officer's run)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return ""
+    return scripted_officer(str(result.get("officer") or "")) if isinstance(result, dict) else ""
+
+
 def drill_outcome(row: dict[str, Any]) -> str:
     """A drill run's outcome: PASS, FAIL, ABORTED (stopped before its end: aborted or restarted
     by an instructor; not scored), or INCOMPLETE (its log has no `run_ended`: a crash or a cut
     run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
-    complete = false)."""
+    complete = false). A run a scripted officer played (no --live) is never the officer's
+    own decision: `SIMULATED (scripted officer ID): PASS`, or `INCOMPLETE (simulated:
+    scripted officer ID)`, as a scripted shooter's qualification attempt is."""
+    base = _drill_outcome(row)
+    script = drill_run_script(row)
+    if not script or base == DAMAGED:
+        return base
+    if base == "INCOMPLETE":
+        return f"INCOMPLETE (simulated: scripted officer {script})"
+    return f"SIMULATED (scripted officer {script}): {base}"
+
+
+def _drill_outcome(row: dict[str, Any]) -> str:
     try:
         result = stored_json(row, "result", "drill run") or {}
     except RecordsError:
@@ -411,6 +467,8 @@ class StatusRow:
 
 
 _T = TypeVar("_T")
+# The PostgreSQL advisory lock class of each kind of claim (`Records.claim_attempt`).
+_CLAIM_KEYS = {"attempt": 4243, "drill-run": 4244}
 
 
 def _sqlite_path(url: str) -> Path:
@@ -455,7 +513,8 @@ class Records:
         self.where = redact(url)
         self._synchronous = "FULL"  # what Records.open set (SQLite)
         self._in_snapshot = False  # inside snapshot(): a nested one reads in the same
-        self._claims: dict[int, tuple[int, Path] | None] = {}  # attempt -> lock file (SQLite)
+        # (kind, id) -> lock file (SQLite); kind is "attempt" or "drill-run" (_CLAIM_KEYS).
+        self._claims: dict[tuple[str, int], tuple[int, Path] | None] = {}
         self._may_migrate = migrate
         try:
             self._guard(self._migrate if create else self._check_schema)
@@ -522,14 +581,14 @@ class Records:
             return cls(connection, "postgresql", url, create, migrate)
         raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
 
-    def _release_claim(self, attempt: int) -> None:
+    def _release_claim(self, attempt: int, kind: str = "attempt") -> None:
         """Let go of this process's claim on `attempt` (`claim_attempt`), if it holds one."""
-        if attempt not in self._claims:
+        if (kind, attempt) not in self._claims:
             return
-        claim = self._claims.pop(attempt)
+        claim = self._claims.pop((kind, attempt))
         if claim is None:
             with suppress(Exception):  # PostgreSQL: the session's advisory lock
-                self._rows("SELECT pg_advisory_unlock(4243, ?) AS ok", attempt)
+                self._rows("SELECT pg_advisory_unlock(?, ?) AS ok", _CLAIM_KEYS[kind], attempt)
             return
         fd, path = claim
         # The lock file goes with the claim, removed while still locked: nothing is left behind
@@ -540,8 +599,8 @@ class Records:
         os.close(fd)
 
     def close(self) -> None:
-        for attempt in list(self._claims):
-            self._release_claim(attempt)
+        for kind, attempt in list(self._claims):
+            self._release_claim(attempt, kind)
         # Closing a broken connection must not hide the error that broke it.
         with suppress(Exception):
             self._db.close()
@@ -817,12 +876,24 @@ class Records:
 
     def add_officer(
         self, badge: str, name: str, agency: str, unit: str = "", replace: bool = True
-    ) -> None:
+    ) -> bool:
         """Add or update an officer; each version joins the ledger chain. With `replace`
         False an existing badge is refused (RecordsError naming who holds it): adding never
-        silently renames the officer on every old certificate."""
+        silently renames the officer on every old certificate. An update that changes nothing
+        writes nothing (no ledger row): returns whether anything was written."""
         with self._transaction(exclusive=True):
-            held = self._rows("SELECT name, agency FROM officers WHERE badge = ?", badge)
+            held = self._rows("SELECT name, agency, unit FROM officers WHERE badge = ?", badge)
+            if (
+                held
+                and replace
+                and (held[0]["name"], held[0]["agency"], held[0]["unit"])
+                == (
+                    name,
+                    agency,
+                    unit,
+                )
+            ):
+                return False
             if held and not replace:
                 raise RecordsError(
                     f"badge {badge} is already {held[0]['name']} ({held[0]['agency']}): to"
@@ -846,6 +917,7 @@ class Records:
                 )
             row = {"badge": badge, "name": name, "agency": agency, "unit": unit}
             self._append("officer", badge, officer_digest(row))
+        return True
 
     def officers(self) -> list[dict[str, Any]]:
         return self._rows("SELECT badge, name, agency, unit FROM officers ORDER BY badge")
@@ -858,11 +930,92 @@ class Records:
             )
         return rows[0]
 
-    def add_drill_run(self, badge: str, result: dict[str, Any]) -> int:
+    def begin_drill_run(
+        self,
+        badge: str,
+        drill: str,
+        seed: int,
+        software_version: str,
+        officer: str,
+        drill_sha256: str = "",
+        run_dir: str | Path | None = None,
+    ) -> int:
+        """Register a drill run for the records as it starts (as `begin_attempt` does an
+        attempt), claimed by this process until it is finished (`add_drill_run(...,
+        in_progress=N)`): a run killed meanwhile is listed by `incomplete_drill_runs` and closed
+        by `close_drill_run`, never lost. `run_dir` is kept absolute (resolved here)."""
+        self.officer(badge)
+        folder = None if run_dir is None else str(Path(run_dir).resolve())
+        with self._transaction(durable=False):  # in progress: made durable by its finish
+            cur = self._run(
+                "INSERT INTO drill_runs_in_progress (badge, drill, seed, started,"
+                " software_version, officer, drill_sha256, run_dir)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                + (" RETURNING id" if self.dialect == "postgresql" else ""),
+                badge,
+                drill,
+                seed,
+                _now(),
+                software_version,
+                officer,
+                drill_sha256,
+                folder,
+            )
+            number = self._last_id(cur)
+        self.claim_attempt(number, "drill-run")
+        return number
+
+    def drill_run_in_progress(self, number: int) -> dict[str, Any]:
+        """A drill run registered and never finished; RecordsError when there is none."""
+        rows = self._rows("SELECT * FROM drill_runs_in_progress WHERE id = ?", number)
+        if not rows:
+            raise RecordsError(
+                f"no drill run in progress with id {number}: see `openrange records incomplete`"
+            )
+        return rows[0]
+
+    def incomplete_drill_runs(self) -> list[dict[str, Any]]:
+        """Drill runs registered and never finished (killed, or still being played: `live`)."""
+        if not self._since_6():
+            return []
+        rows = self._rows(
+            "SELECT id, badge, drill, seed, started, officer, run_dir"
+            " FROM drill_runs_in_progress ORDER BY id"
+        )
+        return [{**row, "live": self.attempt_live(int(row["id"]), "drill-run")} for row in rows]
+
+    def close_drill_run(self, number: int, by: str, reason: str, result: dict[str, Any]) -> int:
+        """A range master closes a drill run that never finished: it is kept in the records
+        (and the chain) with `result` (what its run folder's log scores: INCOMPLETE without
+        `run_ended`), who closed it and why. Returns the drill run's record number."""
+        if not by.strip() or not reason.strip():
+            raise RecordsError("closing a drill run needs who closes it (--by) and why (--reason)")
+        self.claim_attempt(number, "drill-run")  # not while a run plays it
+        try:
+            progress = self.drill_run_in_progress(number)
+        except RecordsError:
+            self._release_claim(number, "drill-run")
+            raise
+        closed = {"closed_by": by, "reason": reason, "closed": _now()}
+        kept = result | {"closed": closed, "officer": progress["officer"]}
+        kept.setdefault("run_dir", progress["run_dir"])
+        return self.add_drill_run(progress["badge"], kept, in_progress=number)
+
+    def add_drill_run(
+        self, badge: str, result: dict[str, Any], in_progress: int | None = None
+    ) -> int:
         """Keep a drill run (its result JSON, whose `drill_sha256` says which file it played:
-        an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain."""
+        an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain.
+        With `in_progress` (from `begin_drill_run`), that registration ends in the same
+        transaction. The run folder is kept absolute."""
         score = result["score"]
+        folder = result.get("run_dir")
+        if folder:
+            folder = str(Path(folder).resolve())
+            result = result | {"run_dir": folder}
         with self._transaction(exclusive=True):
+            if in_progress is not None:
+                self._run("DELETE FROM drill_runs_in_progress WHERE id = ?", in_progress)
             row: dict[str, Any] = {
                 "badge": badge,
                 "drill": result["drill"],
@@ -872,7 +1025,7 @@ class Records:
                 "decision": score["decision"],
                 "score": score["score"],
                 "passed": int(score["passed"]),
-                "run_dir": result.get("run_dir"),
+                "run_dir": folder,
                 "result": json.dumps(result, sort_keys=True),
                 "drill_sha256": str(result.get("drill_sha256") or ""),
             }
@@ -890,16 +1043,79 @@ class Records:
             # Hash what the database holds (a REAL score reads back as a float).
             (stored,) = self._rows("SELECT * FROM drill_runs WHERE id = ?", row["id"])
             self._append("drill_run", str(row["id"]), drill_run_digest(stored))
+            number = int(row["id"])
+        if in_progress is not None:
+            self._release_claim(in_progress, "drill-run")
+        return number
+
+    def drill_runs_at(self, run_dir: Path) -> list[int]:
+        """The drill runs kept with this run folder (compared absolute)."""
+        rows = self._rows(
+            "SELECT id FROM drill_runs WHERE run_dir = ? ORDER BY id", str(run_dir.resolve())
+        )
+        return [int(r["id"]) for r in rows]
+
+    def amend_drill_run(
+        self, run_id: int, by: str, score: dict[str, Any], why: dict[str, Any]
+    ) -> int:
+        """Rescore a kept drill run (an instructor's speech correction): a new amendment row,
+        chained in the ledger; the run's own row stays as it was recorded. Listings show the
+        newest amendment's score, "corrected by" whom. Returns the amendment's id."""
+        self.drill_run(run_id)  # RecordsError when there is none
+        with self._transaction(exclusive=True):
+            row: dict[str, Any] = {
+                "run": run_id,
+                "recorded": _now(),
+                "by_whom": by,
+                "decision": str(score["decision"]),
+                "score": float(score["score"]),
+                "passed": int(bool(score["passed"])),
+                "detail": json.dumps(why | {"score": score}, sort_keys=True),
+            }
+            cur = self._run(
+                "INSERT INTO drill_run_amendments ("
+                + ", ".join(row)
+                + ") VALUES ("
+                + ", ".join("?" for _ in row)
+                + ")"
+                + (" RETURNING id" if self.dialect == "postgresql" else ""),
+                *row.values(),
+            )
+            row["id"] = self._last_id(cur)
+            (stored,) = self._rows("SELECT * FROM drill_run_amendments WHERE id = ?", row["id"])
+            self._append("drill_run_amendment", str(row["id"]), amendment_digest(stored))
             return int(row["id"])
 
+    def _since_6(self) -> bool:
+        """Whether the store has schema 6's tables (a read-only command does not migrate an
+        older store: it has no drill run in progress and no amendment)."""
+        return "drill_run_amendments" in self._tables()
+
+    def _amendments(self, where: str, args: list[Any]) -> dict[int, list[dict[str, Any]]]:
+        """The amendments of the drill runs `where` selects (on `d`), oldest first, by run."""
+        if not self._since_6():
+            return {}
+        rows = self._rows(
+            "SELECT a.* FROM drill_run_amendments a JOIN drill_runs d ON d.id = a.run"
+            f" {where} ORDER BY a.id",
+            *args,
+        )
+        out: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(int(row["run"]), []).append(row)
+        return out
+
     def drill_run(self, run_id: int) -> dict[str, Any]:
-        """One recorded drill run, every column, with its `outcome` (`drill_outcome`)."""
+        """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
+        instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
+        each amendment (by whom, when, the score it gave) and `recorded_score`, as recorded."""
         rows = self._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
         if not rows:
             raise RecordsError(
                 f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
             )
-        return rows[0] | {"outcome": drill_outcome(rows[0])}
+        amended = _amended(rows[0], self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
+        return amended | {"outcome": drill_outcome(amended)}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         return self._drill_runs(
@@ -932,12 +1148,21 @@ class Records:
             f" FROM drill_runs d {where} ORDER BY d.id",
             *args,
         )
+        amendments = self._amendments(where, args)
         shown = []
         for row in rows:
             edited_run = row["chained"] is not None and drill_run_digest(row) != row["chained"]
+            row = _amended(row, amendments.get(int(row["id"]), []))
             outcome_ = DAMAGED if edited_run else drill_outcome(row)
+            script = drill_run_script(row)
             shown.append(
-                {k: row[k] for k in _LISTED_RUN_FIELDS if k in row} | {"outcome": outcome_}
+                {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
+                | {
+                    "outcome": outcome_,
+                    "officer": script or LIVE,
+                    "officer_kind": "scripted" if script else LIVE,
+                    "corrected": row.get("corrected", []),
+                }
             )
         return shown
 
@@ -1093,19 +1318,20 @@ class Records:
             )
         return rows[0]
 
-    def attempt_live(self, attempt: int) -> bool:
+    def attempt_live(self, attempt: int, kind: str = "attempt") -> bool:
         """Whether another process holds `attempt`'s claim, i.e. fires it right now (`records
         incomplete` tells a live attempt from a crashed one); this process's own claims and an
         attempt nobody holds are not live."""
-        if attempt in self._claims:
+        if (kind, attempt) in self._claims:
             return False
         if self.dialect != "sqlite":
-            rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
+            key = _CLAIM_KEYS[kind]
+            rows = self._rows("SELECT pg_try_advisory_lock(?, ?) AS ok", key, attempt)
             if rows[0]["ok"]:
-                self._rows("SELECT pg_advisory_unlock(4243, ?) AS ok", attempt)
+                self._rows("SELECT pg_advisory_unlock(?, ?) AS ok", key, attempt)
                 return False
             return True
-        path = Path(f"{_sqlite_path(self.url)}.attempt-{attempt}.lock")
+        path = Path(f"{_sqlite_path(self.url)}.{kind}-{attempt}.lock")
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
@@ -1118,31 +1344,36 @@ class Records:
             os.close(fd)  # closing drops the probe's own lock
         return False
 
-    def claim_attempt(self, attempt: int) -> None:
+    def claim_attempt(self, attempt: int, kind: str = "attempt") -> None:
         """Claim an unfinished attempt for this process until `close()`, before anything is
         fired: a second `course run --resume` of the same attempt (on this store) is refused up
         front, in one line, instead of firing the course and merging its shots into the same
         record. The claim dies with the process (a kill -9 leaves nothing to clear): SQLite
         holds an flock on `<database>.attempt-<id>.lock`, PostgreSQL a session advisory lock."""
-        if attempt in self._claims:
+        if (kind, attempt) in self._claims:
             return
         busy = (
             f"in-progress attempt #{attempt} is being fired by another process right now (its"
             " first run or a resume): wait for it to end, or stop it"
+            if kind == "attempt"
+            else f"in-progress drill run #{attempt} is being played by another process right now:"
+            " wait for it to end, or stop it"
         )
         if self.dialect != "sqlite":
-            rows = self._rows("SELECT pg_try_advisory_lock(4243, ?) AS ok", attempt)
+            key = _CLAIM_KEYS[kind]
+            rows = self._rows("SELECT pg_try_advisory_lock(?, ?) AS ok", key, attempt)
             if not rows[0]["ok"]:
                 raise RecordsError(busy)
-            self._claims[attempt] = None
+            self._claims[(kind, attempt)] = None
             return
-        path = Path(f"{_sqlite_path(self.url)}.attempt-{attempt}.lock")
+        path = Path(f"{_sqlite_path(self.url)}.{kind}-{attempt}.lock")
         while True:
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as exc:
                 raise RecordsError(
-                    f"{path}: cannot claim in-progress attempt #{attempt}: {exc.strerror}"
+                    f"{path}: cannot claim in-progress {kind.replace('-', ' ')} #{attempt}:"
+                    f" {exc.strerror}"
                 ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1161,7 +1392,7 @@ class Records:
         with suppress(OSError):
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._claims[attempt] = (fd, path)
+        self._claims[(kind, attempt)] = (fd, path)
 
     def resume_attempt(
         self,
@@ -1293,11 +1524,17 @@ class Records:
     def counts(self) -> dict[str, int]:
         """How many qualification records, officers and drill runs the chains hold, and how
         many attempts are in progress (outside the chain until finished or closed)."""
+        newer = (
+            " (SELECT COUNT(*) FROM drill_runs_in_progress) AS drill_runs_in_progress,"
+            " (SELECT COUNT(*) FROM drill_run_amendments) AS amendments"
+            if self._since_6()
+            else " 0 AS drill_runs_in_progress, 0 AS amendments"
+        )
         (row,) = self._rows(
             "SELECT (SELECT COUNT(*) FROM qualifications) AS records,"
             " (SELECT COUNT(*) FROM officers) AS officers,"
             " (SELECT COUNT(*) FROM drill_runs) AS drill_runs,"
-            " (SELECT COUNT(*) FROM attempts_in_progress) AS in_progress"
+            " (SELECT COUNT(*) FROM attempts_in_progress) AS in_progress," + newer
         )
         return {k: int(v) for k, v in row.items()}
 
@@ -1439,8 +1676,12 @@ class Records:
             kept[("officer", officer["badge"])] = officer_digest(officer)
         for run in self._rows("SELECT * FROM drill_runs"):
             kept[("drill_run", str(run["id"]))] = drill_run_digest(run)
+        amendments = self._rows("SELECT * FROM drill_run_amendments") if self._since_6() else []
+        for amendment in amendments:
+            kept[("drill_run_amendment", str(amendment["id"]))] = amendment_digest(amendment)
+        whats = {"officer": "officer", "drill_run": "drill run"}
         for (kind, ref), digest in sorted(kept.items()):
-            what = "officer" if kind == "officer" else "drill run"
+            what = whats.get(kind, "drill run amendment")
             number = 0 if kind == "officer" else int(ref)
             if (kind, ref) not in latest:
                 problems.append(
@@ -1451,7 +1692,7 @@ class Records:
                     Problem(number, f"{what} {ref} no longer matches its hash: it was edited", kind)
                 )
         for kind, ref in sorted(set(latest) - set(kept)):
-            what = "officer" if kind == "officer" else "drill run"
+            what = whats.get(kind, "drill run amendment")
             number = 0 if kind == "officer" else int(ref)
             problems.append(Problem(number, f"{what} {ref} was deleted", kind))
         return problems
@@ -1460,6 +1701,22 @@ class Records:
 # SQLite reports a WAL or journal it cannot grow as a plain I/O error; with less than this free
 # on the store's filesystem, that error is a full disk.
 _NEARLY_FULL_BYTES = 1 << 20
+
+
+def _amended(row: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str, Any]:
+    """A drill run's row as its newest amendment left it (`Records.amend_drill_run`)."""
+    if not amendments:
+        return row
+    newest = amendments[-1]
+    return row | {
+        "score": newest["score"],
+        "decision": newest["decision"],
+        "passed": newest["passed"],
+        "recorded_score": row["score"],
+        "corrected": [
+            {"by": a["by_whom"], "recorded": a["recorded"], "score": a["score"]} for a in amendments
+        ],
+    }
 
 
 def _disk_full(path: Path | None) -> bool:

@@ -192,6 +192,10 @@ class RunConfig:
     # returns each question's `debrief_answer` fields (question, text, answer, how,
     # confidence?), logged before the run is scored.
     debrief: Callable[[Drill], list[dict[str, Any]]] | None = None
+    # Called once the run has started (its `run_started` logged), with its run folder (None
+    # with no runs_dir) and the drill file's sha256: the records register the run in progress
+    # (range/cli/drill.py), so a run killed from here on is never lost.
+    on_begin: Callable[[Path | None, str], None] | None = None
 
     @property
     def officer_id(self) -> str:
@@ -599,6 +603,8 @@ class Session:
                 **phrases_meta,
             )
             hands.after_step(engine.t)
+            if config.on_begin is not None:
+                config.on_begin(writer.path if writer is not None else None, sha256(copy))
             with _setup_frozen():
                 if self.live is None:
                     self._run_simulated()
