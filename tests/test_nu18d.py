@@ -28,6 +28,7 @@ from range.console.protocol import (
     MAX_SAY_CHARS,
     bundle,
     folder_bytes,
+    speech_left_out,
     unbundle,
 )
 from range.console.speech import SPEECH_DIR
@@ -119,7 +120,7 @@ def test_a_folder_over_the_limit_is_refused_with_its_true_size(tmp_path: Path) -
         unbundle({"events.jsonl": text}, tmp_path / "run")
     message = str(caught.value)
     assert message.startswith(f"a run folder of 9.0 MiB ({9 * 2**20} bytes; at most 8 MiB)")
-    assert "openrange score RUN_DIR" in message
+    assert message.endswith("where openrange score and openrange report read it")
 
 
 def test_spoken_lines_that_would_overflow_the_bundle_are_left_out(tmp_path: Path) -> None:
@@ -129,8 +130,10 @@ def test_spoken_lines_that_would_overflow_the_bundle_are_left_out(tmp_path: Path
     (run / "events.jsonl").write_text("{}\n")
     (run / SPEECH_DIR / "01.wav").write_bytes(b"\0" * (MAX_BUNDLE_BYTES + 1))
     assert sorted(bundle(run)) == ["events.jsonl"]
+    assert speech_left_out(run, bundle(run))
     (run / SPEECH_DIR / "01.wav").write_bytes(b"\0" * 1000)
     assert sorted(bundle(run)) == ["events.jsonl", "speech/01.wav"]
+    assert not speech_left_out(run, bundle(run))
 
 
 def test_a_say_line_over_the_limit_is_refused_naming_it(
@@ -380,7 +383,7 @@ def test_spoken_lines_left_out_are_written_again_by_the_console(rng: Range) -> N
     ).as_json()
     run_dir = Path(result["run_dir"])
     assert not (run_dir / SPEECH_DIR).exists()
-    result.update(badge="B-101", files=bundle(run_dir))
+    result.update(badge="B-101", files=bundle(run_dir), speech_left_out=True)
     console = Console(rng.db_url, runs_dir=rng.tmp / "console-in-process")
     console._drill_finished("L9", result)
     (kept,) = (rng.tmp / "console-in-process").iterdir()

@@ -154,6 +154,10 @@ def cookie_dropped(request: Request, secure_cookies: bool) -> bool:
 CORRECT_FIELDS = {"act": "Act", "reason": "Why"}
 
 
+def correct_field(name: str) -> str:
+    return CORRECT_FIELDS.get(name, name)
+
+
 def live_acts() -> list[str]:
     """The acts an instructor may mark live: the built-in phrase book's acts and categories
     (a mark says the officer said it: never `none`)."""
@@ -718,7 +722,8 @@ class Console:
                 if drill_run_by_dir(store.records, str(folder)) is not None:
                     return
                 unbundle(result.pop("files", {}), folder)
-                self._speech_again(lane, folder)
+                if result.pop("speech_left_out", False):
+                    self._speech_again(lane, folder)
                 badge = str(result.get("badge") or "")
                 if badge:
                     store.records.officer(badge)
@@ -738,8 +743,6 @@ class Console:
         """The spoken lines a lane left out of a run's bundle (protocol.bundle: they would
         have taken it over the size limit), written again here from the log; said in the
         console's log when they cannot be (the run is recorded all the same)."""
-        if (folder / SPEECH_DIR).is_dir():
-            return
         try:
             write_speech(folder, read_events(folder))
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
@@ -988,7 +991,7 @@ class Console:
                 user.name,
                 str(form.get("reason", "")),
                 str(heard.data["act"]),
-                CORRECT_FIELDS.__getitem__,
+                correct_field,
             )
         except ValueError as exc:  # CorrectionError: one line
             return self.error(request, user, str(exc), 400)

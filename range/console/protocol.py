@@ -309,6 +309,21 @@ def bundle(run_dir: Path) -> dict[str, str]:
     return files
 
 
+def speech_left_out(run_dir: Path, files: dict[str, str]) -> bool:
+    """Whether `bundle` left the run's spoken lines out (a finished run's RESULT says so as
+    `speech_left_out`, and the console writes them again)."""
+    has_speech = (run_dir / "speech").is_dir() and any((run_dir / "speech").iterdir())
+    return has_speech and not any(name.startswith("speech/") for name in files)
+
+
+def with_files(result: dict[str, Any]) -> dict[str, Any]:
+    """A finished run's RESULT with its folder bundled (`files`), and `speech_left_out` when
+    its spoken lines were left out of the bundle (the console writes them again)."""
+    run_dir = Path(str(result["run_dir"]))
+    files = bundle(run_dir)
+    return {**result, "files": files, "speech_left_out": speech_left_out(run_dir, files)}
+
+
 def unbundle(files: dict[str, str], run_dir: Path) -> None:
     """Write a bundled run folder; refuses names outside it and folders over the size limit."""
     size = folder_bytes(files)
@@ -316,7 +331,7 @@ def unbundle(files: dict[str, str], run_dir: Path) -> None:
         raise ValueError(
             f"a run folder of {size / 2**20:.1f} MiB ({size} bytes; at most"
             f" {MAX_BUNDLE_BYTES // 2**20} MiB): it stays in the lane's runs folder, where"
-            " `openrange score RUN_DIR` and `openrange report RUN_DIR` read it"
+            " openrange score and openrange report read it"
         )
     for name in files:
         if not _FILE_NAME.match(name):
