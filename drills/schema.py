@@ -624,8 +624,16 @@ def read_drill_file(name: str) -> DrillFile:
     path = builtin_drill_files().get(name) or Path(name)
     if name not in builtin_drill_files() and path.is_dir():
         raise NotFoundError(f"{path}: Is a directory")  # as `drill validate` says it
-    if name not in builtin_drill_files() and not (path.suffix == ".toml" and path.is_file()):
+    if name not in builtin_drill_files() and not path.is_file():
         known = ", ".join(sorted(builtin_drill_files()))
         raise NotFoundError(f"no drill {name!r}; built-in: {known}")
     content = path.read_bytes()
+    if path.suffix != ".toml" and name not in builtin_drill_files():
+        # A file that is there but not named .toml (a typo'd path, /etc/passwd): read as a
+        # drill all the same, and if it is not one, said so with the line that fails.
+        try:
+            return DrillFile(parse_drill_bytes(content, path), content, path)
+        except DataFileError as exc:
+            first = str(exc).splitlines()[0]
+            raise DataFileError(path, [Problem(None, "", f"not a drill file ({first})")]) from None
     return DrillFile(parse_drill_bytes(content, path), content, path)

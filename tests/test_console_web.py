@@ -451,7 +451,7 @@ def test_an_instructor_corrects_a_heard_act_in_the_debrief(rng: Range) -> None:
         assert [c["by"] for c in records.drill_run(run)["corrected"]] == ["inst"]
         assert records.verify() == []
     bad = inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "2", "act": "command.fly"})
-    assert bad.status == 400 and "not an act of this run's phrase book" in bad.body
+    assert bad.status == 400 and "not an act of this run&#39;s phrase book" in bad.body
     assert (
         inst.request(f"/runs/{run}/correct", {"csrf": csrf, "n": "99", "act": "none"}).status == 404
     )

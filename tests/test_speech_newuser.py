@@ -234,7 +234,7 @@ def test_corrections_of_a_log_edited_since_are_said_one_line_each(
 
     run = write_run(tmp_path / "run", misheard_warning())
     assert main(_correct(run, "0.9", "warning.taser")) == 0
-    assert main(_correct(run, "0.3", "none")) == 0
+    assert main(_correct(run, "0.3", "none", "--reason", "a cough")) == 0
     capsys.readouterr()
     (old,) = run.glob("speech-corrections-*.json")
     edited = [*misheard_warning()[:-1], end(4)]  # the log edited after the corrections

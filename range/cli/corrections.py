@@ -6,6 +6,7 @@ file named after the log's SHA-256 (scoring/corrections.py), and `openrange scor
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,7 +133,13 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
     return notes
 
 
-def _check_act(run_dir: Path, act: str) -> None:
+def cli_flag(name: str) -> str:
+    """A correction's field as the command line names it (`--act`); the console's debrief
+    names its form's fields instead (range/console/app.py)."""
+    return f"--{name}"
+
+
+def _check_act(run_dir: Path, act: str, field: Callable[[str], str] = cli_flag) -> None:
     """Refuse an act the run's phrase book does not have (a typo would be scored as a new
     act): the built-in book, with the agency's the run kept (`phrasebook.toml`) merged in."""
     import re
@@ -147,7 +154,7 @@ def _check_act(run_dir: Path, act: str) -> None:
     if act not in known:  # a bare category ("command") is not an act unless the book has it
         what = "a category, not an act" if act in CATEGORIES else "not an act"
         raise CorrectionError(
-            f"--act {act}: {what} of this run's phrase book; its acts: {', '.join(known)}"
+            f"{field('act')} {act}: {what} of this run's phrase book; its acts: {', '.join(known)}"
             " (or none: it was not speech)"
         )
 
@@ -165,12 +172,19 @@ def run_acts(run_dir: Path | None) -> list[str]:
 
 
 def correct_speech(
-    run_dir: Path, at_s: float, act: str, by: str, reason: str = "", was: str | None = None
+    run_dir: Path,
+    at_s: float,
+    act: str,
+    by: str,
+    reason: str = "",
+    was: str | None = None,
+    field: Callable[[str], str] = cli_flag,
 ) -> tuple[Correction, Path, LogRecord]:
     """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
-    correction is appended to the run's corrections file (the log is never edited). Raises
-    CorrectionError in one line. `openrange speech correct` and the console's debrief both
-    call it."""
+    correction is appended to the run's corrections file (the log is never edited). Striking
+    an utterance as `none` (not speech) needs a reason. Raises CorrectionError in one line,
+    naming the field as `field(name)` does ("act", "reason"): `openrange speech correct`'s
+    flags, the console's debrief form's fields; both call it."""
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import (
         NONE,
@@ -186,11 +200,15 @@ def correct_speech(
     sha = log_sha256(run_dir / EVENTS)
     kept = read_corrections(run_dir, sha)
     if act != NONE:
-        _check_act(run_dir, act)
+        _check_act(run_dir, act, field)
+    elif not reason.strip():
+        raise CorrectionError(
+            f"{field('reason')}: striking an utterance as none (not speech) needs a reason"
+        )
     heard = find_utterance(records, at_s, was)
     if act == heard.data["act"]:
         raise CorrectionError(
-            f"--act {act}: the utterance at {heard.data['start_s']:.2f}-"
+            f"{field('act')} {act}: the utterance at {heard.data['start_s']:.2f}-"
             f"{heard.data['end_s']:.2f} s was heard as {act} already; nothing to correct"
         )
     try:
@@ -205,7 +223,7 @@ def correct_speech(
             made=datetime.now(UTC).isoformat(timespec="seconds"),
         )
     except ValueError as exc:  # pydantic's: the act's shape
-        raise CorrectionError(f"--act: {act!r} is not a speech act or 'none'") from exc
+        raise CorrectionError(f"{field('act')}: {act!r} is not a speech act or 'none'") from exc
     path = write_corrections(run_dir, sha, [*kept, correction])
     return correction, path, heard
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import shutil
+import subprocess
 import time
 import traceback
 from collections import deque
@@ -61,18 +63,23 @@ from range.console.pages import (
     trend,
 )
 from range.console.protocol import (
+    MAX_NOTE_CHARS,
+    MAX_SAY_CHARS,
     RUN_COMMANDS,
     Command,
+    CommandError,
     MessageError,
+    check_command,
     parse_message,
     unbundle,
     unrecorded_row,
 )
-from range.console.speech import SPEECH_DIR
+from range.console.speech import SPEECH_DIR, write_speech
 from range.console.store import (
     CAN_ADMIN,
     CAN_CONTROL,
     CAN_READ_ALL,
+    MAX_NAME_CHARS,
     ConsoleStore,
     Role,
     StoredFailures,
@@ -89,6 +96,7 @@ from range.runs.runlog import read_events
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
+FAVICON = "favicon.svg"  # in static/, linked from base.html
 SESSION_MAX_AGE_S = 8 * 3600  # one shift
 SECURITY_HEADERS = [
     (
@@ -139,6 +147,21 @@ def cookie_dropped(request: Request, secure_cookies: bool) -> bool:
     is not loopback: its session cookie will never come back."""
     host = (request.url.hostname or "").lower()
     return secure_cookies and request.url.scheme == "http" and host not in LOOPBACK_HOSTS
+
+
+# The debrief's correction form's fields, as its errors name them (the command line names
+# them --act and --reason).
+CORRECT_FIELDS = {"act": "Act", "reason": "Why"}
+
+
+def correct_field(name: str) -> str:
+    return CORRECT_FIELDS.get(name, name)
+
+
+def live_acts() -> list[str]:
+    """The acts an instructor may mark live: the built-in phrase book's acts and categories
+    (a mark says the officer said it: never `none`)."""
+    return [a for a in run_acts(None) if a != "none"]
 
 
 class RunRefusedError(Exception):
@@ -304,8 +327,23 @@ class Console:
         return self.templates.TemplateResponse(
             request,
             template,
-            {"user": user, "csrf": self.csrf(request), "lanes": self.hub.lanes, **context},
+            {
+                "user": user,
+                "csrf": self.csrf(request),
+                "lanes": self.hub.lanes,
+                "name_max": MAX_NAME_CHARS,
+                **context,
+            },
         )
+
+    def error(
+        self, request: Request, user: User | None, message: str, status: int = 404
+    ) -> Response:
+        """A page with one line: what is missing or wrong (404 for an id nothing has, 400 for
+        a bad query, 503 for a run folder that is missing or damaged on the console's disk)."""
+        response = self.page(request, "error.html", user, message=message)
+        response.status_code = status
+        return response
 
     def _with_records(self, work: Callable[..., Any], *args: Any) -> Any:
         """`work(records, *args)` on a connection of its own (SQLite connections stay in the
@@ -436,7 +474,7 @@ class Console:
         user = self.require(request, CAN_READ_ALL)
         name = request.path_params["name"]
         if name not in self.hub.lanes:
-            return self.page(request, "error.html", user, message=f"No lane {name}.")
+            return self.error(request, user, f"No lane {name}.")
         from drills.course import builtin_courses, builtin_shooters
         from drills.officer import builtin_officers
         from drills.schema import builtin_drill_files
@@ -455,7 +493,9 @@ class Console:
             officers=officers,
             can_control=user.role in CAN_CONTROL,
             can_admin=user.role in CAN_ADMIN,
-            acts=[a for a in run_acts(None) if a != "none"],
+            acts=live_acts(),
+            say_max=MAX_SAY_CHARS,
+            note_max=MAX_NOTE_CHARS,
         )
 
     async def view(self, request: Request) -> Response:
@@ -525,6 +565,10 @@ class Console:
             return Response(
                 f"lane {name} is firing a course: {command.value} does not apply (only abort)", 409
             )
+        try:
+            check_command(command, args, lane.state, live_acts())
+        except CommandError as exc:
+            return Response(str(exc), 400)
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))
@@ -678,6 +722,8 @@ class Console:
                 if drill_run_by_dir(store.records, str(folder)) is not None:
                     return
                 unbundle(result.pop("files", {}), folder)
+                if result.pop("speech_left_out", False):
+                    self._speech_again(lane, folder)
                 badge = str(result.get("badge") or "")
                 if badge:
                     store.records.officer(badge)
@@ -692,6 +738,15 @@ class Console:
                 )
         except Exception as exc:  # never out to the link: the lane would offer it forever
             self._refused(lane, result, folder, _why(exc))
+
+    def _speech_again(self, lane: str, folder: Path) -> None:
+        """The spoken lines a lane left out of a run's bundle (protocol.bundle: they would
+        have taken it over the size limit), written again here from the log; said in the
+        console's log when they cannot be (the run is recorded all the same)."""
+        try:
+            write_speech(folder, read_events(folder))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            print(f"console: lane {lane}: {folder.name}: spoken lines not written: {exc}")
 
     def _course_finished(self, lane: str, result: dict[str, Any]) -> None:
         """A course fired on a lane: its folder kept (once: the folder is the marker) and, for
@@ -809,8 +864,8 @@ class Console:
         with self.store() as store:
             try:
                 officer = store.records.officer(badge)
-            except RecordsError:
-                officer = {"badge": badge, "name": badge, "agency": "", "unit": ""}
+            except RecordsError as exc:
+                return self.error(request, user, str(exc))
             sheets = [attempt_sheet(r) for r in store.records.qualifications(badge)]
             runs = recent_runs(store.records, badge)
         rows = await run_in_threadpool(self._with_records, trend, badge)
@@ -829,8 +884,11 @@ class Console:
         try:
             row = self._run(user, int(request.path_params["id"]))
         except RecordsError as exc:
-            return self.page(request, "error.html", user, message=str(exc))
-        data = await run_in_threadpool(debrief, Path(row["run_dir"]))
+            return self.error(request, user, str(exc))
+        try:
+            data = await run_in_threadpool(debrief, Path(row["run_dir"]))
+        except FOLDER_ERRORS as exc:
+            return self.error(request, user, folder_problem(row, exc), 503)
         return self.page(
             request,
             "run.html",
@@ -847,13 +905,22 @@ class Console:
         user = self.require(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
-            t = float(request.query_params.get("t", "0"))
-        except (RecordsError, ValueError):
-            return Response("no such run or time", 404)
+        except RecordsError as exc:
+            return self.error(request, user, str(exc))
+        given = request.query_params.get("t", "0")
+        try:
+            t = float(given)
+        except ValueError:
+            t = math.nan
+        if not math.isfinite(t) or t < 0:
+            return self.error(request, user, f"t={given}: a time in seconds, 0 or more", 400)
         eye = request.query_params.get("eye", "officer")
         if eye not in EYES or not row["run_dir"]:
-            return Response("no such view", 404)
-        state = await run_in_threadpool(run_state_at, Path(row["run_dir"]), t)
+            return self.error(request, user, f"eye={eye}: one of {', '.join(EYES)}")
+        try:
+            state = await run_in_threadpool(run_state_at, Path(row["run_dir"]), t)
+        except FOLDER_ERRORS as exc:
+            return self.error(request, user, folder_problem(row, exc), 503)
         image = await asyncio.wrap_future(self.views.render(state, eye))
         return Response(image, media_type="image/png")
 
@@ -863,8 +930,8 @@ class Console:
         user = self.require(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
-        except RecordsError:
-            return Response("no such run", 404)
+        except RecordsError as exc:
+            return self.error(request, user, str(exc))
         eye = request.query_params.get("eye", "officer")
         if eye not in ("officer", "subject") or not row["run_dir"]:
             return Response("no such view", 404)
@@ -883,8 +950,8 @@ class Console:
         user = self.require(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
-        except RecordsError:
-            return Response("no such run", 404)
+        except RecordsError as exc:
+            return self.error(request, user, str(exc))
         path = Path(row["run_dir"] or "") / SPEECH_DIR / f"{int(request.path_params['n']):02d}.wav"
         if not row["run_dir"] or not path.is_file():
             return Response("no such line", 404)
@@ -898,15 +965,21 @@ class Console:
         form = await self.form(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
+        except RecordsError as exc:
+            return self.error(request, user, str(exc))
+        try:
             n = int(str(form.get("n", "")))
-        except (RecordsError, ValueError):
-            return Response("no such run or utterance", 404)
+        except ValueError:
+            return self.error(request, user, f"n={form.get('n', '')}: an utterance's number", 400)
         if not row["run_dir"]:
-            return Response("no such run", 404)
+            return self.error(request, user, f"run {row['id']} has no folder")
         run_dir = Path(row["run_dir"])
-        spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+        try:
+            spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+        except FOLDER_ERRORS as exc:
+            return self.error(request, user, folder_problem(row, exc), 503)
         if not 1 <= n <= len(spoke):
-            return Response(f"run {row['id']} has no utterance {n}", 404)
+            return self.error(request, user, f"run {row['id']} has no utterance {n}")
         heard = spoke[n - 1]
         act = str(form.get("act", ""))
         try:
@@ -918,9 +991,10 @@ class Console:
                 user.name,
                 str(form.get("reason", "")),
                 str(heard.data["act"]),
+                correct_field,
             )
         except ValueError as exc:  # CorrectionError: one line
-            return Response(str(exc), 400)
+            return self.error(request, user, str(exc), 400)
         # The run's record rescores too: a chained amendment, as `openrange speech correct`.
         await run_in_threadpool(self._with_records, amend_records, run_dir, correction)
         self.audit(
@@ -939,12 +1013,15 @@ class Console:
         user = self.require(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
-        except RecordsError:
-            return Response("no such run", 404)
+        except RecordsError as exc:
+            return self.error(request, user, str(exc))
         if not row["run_dir"]:
             return Response("no such line", 404)
         run_dir = Path(row["run_dir"])
-        path = officer_clip(run_dir, read_events(run_dir), int(request.path_params["n"]))
+        try:
+            path = officer_clip(run_dir, read_events(run_dir), int(request.path_params["n"]))
+        except FOLDER_ERRORS as exc:
+            return self.error(request, user, folder_problem(row, exc), 503)
         if path is None:
             return Response("no such line", 404)
         return Response(path.read_bytes(), media_type="audio/wav")
@@ -956,10 +1033,13 @@ class Console:
         except (KeyError, ValueError):
             return self.page(request, "error.html", user, message="Choose two runs: ?a=ID&b=ID")
         except RecordsError as exc:
-            return self.page(request, "error.html", user, message=str(exc))
+            return self.error(request, user, str(exc))
         sides = []
         for row in rows:
-            data = await run_in_threadpool(debrief, Path(row["run_dir"]), False)
+            try:
+                data = await run_in_threadpool(debrief, Path(row["run_dir"]), False)
+            except FOLDER_ERRORS as exc:
+                return self.error(request, user, folder_problem(row, exc), 503)
             sides.append(
                 {
                     "row": row,
@@ -978,7 +1058,7 @@ class Console:
             try:
                 row = store.records.qualification(qid)
             except RecordsError as exc:
-                return self.page(request, "error.html", user, message=str(exc))
+                return self.error(request, user, str(exc))
             self._may_read(user, row["badge"])
         # The one certificate writer, as `records export --format pdf --attempt` uses.
         pdf = await run_in_threadpool(self._with_records, certificate_pdf, qid)
@@ -1003,7 +1083,7 @@ class Console:
                     role = Role(str(form.get("role", "")))
                     hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
                     with self.store() as store:
-                        store.add_user(name, role, hashed, badge)
+                        store.add_user(name, role, hashed, badge, "a badge (the Badge field)")
                         store.audit(user.name, "account_created", account=name, role=role.value)
                 elif action == "role":
                     role = Role(str(form.get("role", "")))
@@ -1034,6 +1114,17 @@ class Console:
             rows = store.audit_rows()
             problems = store.verify_audit()
         return self.page(request, "audit.html", user, rows=rows, problems=problems)
+
+
+# What reading a recorded run's folder on the console's disk raises when it is missing or
+# damaged (a folder moved away, a log cut short or edited): said in one line, never a 500.
+FOLDER_ERRORS = (OSError, ReplayError, ValueError)  # drills.events.EventLogError: a ValueError
+
+
+def folder_problem(row: dict[str, Any], exc: BaseException) -> str:
+    """One line: a recorded run whose folder cannot be read, and why."""
+    why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else exc
+    return f"run {row['id']}: its folder cannot be read ({why})"
 
 
 def _why(exc: BaseException) -> str:
@@ -1114,6 +1205,11 @@ def create_app(
         Route("/audit", g(console.audit_page)),
         WebSocketRoute("/ws/lane", console.lane_socket),
         WebSocketRoute("/ws/live", console.live_socket),
+        # Browsers ask for /favicon.ico on every page whatever the page links: the same icon.
+        Route(
+            "/favicon.ico",
+            lambda request: FileResponse(HERE / "static" / FAVICON, media_type="image/svg+xml"),
+        ),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(

@@ -37,12 +37,12 @@ from range.console.graph import phase_graph
 from range.console.protocol import (
     IDLE,
     Command,
-    bundle,
     clip_keys,
     event_line,
     impact_rows,
     lane_state,
     unrecorded_row,
+    with_files,
 )
 from range.console.replicas import ReplicaWatch
 from range.review.effects import EffectLog, impact_json
@@ -347,7 +347,7 @@ class LaneProcess:
             if self.speech != "off" and result.get("run_dir"):
                 self._write_speech(Path(result["run_dir"]))
             if result.get("run_dir"):
-                result["files"] = bundle(Path(result["run_dir"]))
+                result = with_files(result)
             self._offer(result)
             if not control.restart:
                 return
@@ -383,7 +383,7 @@ class LaneProcess:
             lane=self.name,
         )
         if result.get("run_dir"):
-            result["files"] = bundle(Path(result["run_dir"]))
+            result = with_files(result)
         self._offer(result)
 
     def _offer(self, result: dict[str, Any]) -> None:
@@ -414,7 +414,7 @@ class LaneProcess:
             return
 
         def bare(result: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in result.items() if k != "files"}
+            return {k: v for k, v in result.items() if k not in ("files", "speech_left_out")}
 
         data = {
             "version": PENDING_VERSION,
@@ -456,7 +456,7 @@ class LaneProcess:
         with self._runs_lock:
             for result in waiting:
                 if isinstance(result.get("run_dir"), str) and Path(result["run_dir"]).is_dir():
-                    self.finished.append({**result, "files": bundle(Path(result["run_dir"]))})
+                    self.finished.append(with_files(result))
             for h in held:
                 result = h["result"]
                 if isinstance(result.get("run_dir"), str) and Path(result["run_dir"]).is_dir():
@@ -588,7 +588,7 @@ class LaneProcess:
                 result = held[0]
                 if "files" not in result and Path(str(result.get("run_dir"))).is_dir():
                     # Held by an earlier process of this lane: its files from its folder.
-                    result = {**result, "files": bundle(Path(str(result["run_dir"])))}
+                    result = with_files(result)
                 self._offer(result)
         elif kind == "dismiss":
             with self._runs_lock:

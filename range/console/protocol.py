@@ -70,6 +70,67 @@ class Command(StrEnum):
 # Commands that act on a live run (all but START).
 RUN_COMMANDS = frozenset(Command) - {Command.START}
 
+# The longest line the instructor may speak as a subject (characters): a spoken line is a
+# sentence or two; espeak-ng turns 20,000 characters into a 6 MB WAV that would not fit a run's
+# folder (MAX_BUNDLE_BYTES).
+MAX_SAY_CHARS = 500
+# The longest flag note or marked line (characters).
+MAX_NOTE_CHARS = 500
+
+
+class CommandError(ValueError):
+    """A live command the running drill cannot take; the text is one line naming the field."""
+
+
+def check_command(
+    command: Command, args: dict[str, str], state: dict[str, Any], acts: Iterable[str]
+) -> None:
+    """Refuse (CommandError) a live command the lane's running drill cannot take, before it is
+    sent or logged: a line said as a subject the drill does not have, an empty or too long line,
+    a branch button the drill does not have, a mark with an act that is not in `acts` (the
+    phrase book's acts and categories), a flag without a note. `state` is the lane's newest
+    state (`lane_state`: its `subjects` and `buttons`). The one place live commands are checked."""
+    subjects = [str(s.get("id")) for s in state.get("subjects", []) if isinstance(s, dict)]
+    buttons = [str(b.get("name")) for b in state.get("buttons", []) if isinstance(b, dict)]
+    if command is Command.SAY:
+        text = args.get("text", "").strip()
+        if not text:
+            raise CommandError("Say: the line to say is empty")
+        if len(text) > MAX_SAY_CHARS:
+            raise CommandError(
+                f"Say: a line of {len(text)} characters (at most {MAX_SAY_CHARS}): say it in"
+                " shorter lines"
+            )
+        subject = args.get("subject")
+        if subject is not None and subject not in subjects:
+            raise CommandError(
+                f"Say as: {subject!r} is not a subject of this drill; its subjects:"
+                f" {', '.join(subjects) or 'none'}"
+            )
+    elif command is Command.BUTTON:
+        button = args.get("button", "")
+        if button not in buttons:
+            raise CommandError(
+                f"Button: {button!r} is not a branch button of this drill; its buttons:"
+                f" {', '.join(buttons) or 'none'}"
+            )
+    elif command is Command.MARK:
+        known = list(acts)
+        act = args.get("act", "")
+        if act not in known:
+            raise CommandError(
+                f"Act: {act!r} is not an act of the phrase book; its acts: {', '.join(known)}"
+            )
+        if len(args.get("text", "")) > MAX_NOTE_CHARS:
+            raise CommandError(f"Words: at most {MAX_NOTE_CHARS} characters")
+    elif command is Command.FLAG:
+        note = args.get("note", "").strip()
+        if not note:
+            raise CommandError("Note: say what the moment is for the debrief")
+        if len(note) > MAX_NOTE_CHARS:
+            raise CommandError(f"Note: a note of {len(note)} characters (at most {MAX_NOTE_CHARS})")
+
+
 # Log kinds shown in the live timeline, and the fields worth a line.
 SHOWN = {
     "phase_entered": ("subject", "phase", "behaviour", "threat"),
@@ -208,12 +269,29 @@ def lane_state(
 IDLE: dict[str, Any] = {"status": "idle"}
 
 # A run folder travels to the console as {name: text} ("b64:" + base64 for binary files): the
-# console keeps its own copy, so a debrief needs no access to the lane's disk.
+# console keeps its own copy, so a debrief needs no access to the lane's disk. The limit is on the
+# folder's files as they are on disk (as `du` counts them), not on their base64 text.
 _FILE_NAME = re.compile(r"^(speech/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 MAX_BUNDLE_BYTES = 8 * 2**20
 
 
+def _file_bytes(text: str) -> int:
+    """The size on disk of one bundled file."""
+    if text.startswith("b64:"):
+        body = text[4:]
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    return len(text.encode("utf-8"))
+
+
+def folder_bytes(files: dict[str, str]) -> int:
+    """The size on disk of a bundled run folder's files."""
+    return sum(_file_bytes(v) for v in files.values())
+
+
 def bundle(run_dir: Path) -> dict[str, str]:
+    """The run folder's files to send. Spoken lines (speech/NN.wav) that would take the folder
+    over MAX_BUNDLE_BYTES are left out: the console writes them again from the log
+    (range/console/speech.py), so a run is never refused for its audio."""
     files: dict[str, str] = {}
     for path in sorted([*run_dir.glob("*"), *run_dir.glob("speech/*")]):
         name = path.relative_to(run_dir).as_posix()
@@ -226,13 +304,35 @@ def bundle(run_dir: Path) -> dict[str, str]:
             files[name] = ""
         if not files[name]:
             files[name] = "b64:" + base64.b64encode(data).decode()
+    if folder_bytes(files) > MAX_BUNDLE_BYTES:
+        files = {k: v for k, v in files.items() if not k.startswith("speech/")}
     return files
 
 
+def speech_left_out(run_dir: Path, files: dict[str, str]) -> bool:
+    """Whether `bundle` left the run's spoken lines out (a finished run's RESULT says so as
+    `speech_left_out`, and the console writes them again)."""
+    has_speech = (run_dir / "speech").is_dir() and any((run_dir / "speech").iterdir())
+    return has_speech and not any(name.startswith("speech/") for name in files)
+
+
+def with_files(result: dict[str, Any]) -> dict[str, Any]:
+    """A finished run's RESULT with its folder bundled (`files`), and `speech_left_out` when
+    its spoken lines were left out of the bundle (the console writes them again)."""
+    run_dir = Path(str(result["run_dir"]))
+    files = bundle(run_dir)
+    return {**result, "files": files, "speech_left_out": speech_left_out(run_dir, files)}
+
+
 def unbundle(files: dict[str, str], run_dir: Path) -> None:
-    """Write a bundled run folder; refuses names outside it and bundles over the size limit."""
-    if sum(len(v) for v in files.values()) > MAX_BUNDLE_BYTES:
-        raise ValueError(f"a run folder over {MAX_BUNDLE_BYTES} bytes")
+    """Write a bundled run folder; refuses names outside it and folders over the size limit."""
+    size = folder_bytes(files)
+    if size > MAX_BUNDLE_BYTES:
+        raise ValueError(
+            f"a run folder of {size / 2**20:.1f} MiB ({size} bytes; at most"
+            f" {MAX_BUNDLE_BYTES // 2**20} MiB): it stays in the lane's runs folder, where"
+            " openrange score and openrange report read it"
+        )
     for name in files:
         if not _FILE_NAME.match(name):
             raise ValueError(f"a run file named {name!r}")

@@ -49,8 +49,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# The longest account name (characters): it is shown in every page's header and in tables.
+MAX_NAME_CHARS = 32
+
+
 def check_name(name: str) -> None:
-    """An account name: letters, digits, '.', '-' or '_' (RecordsError in one line)."""
+    """An account name: letters, digits, '.', '-' or '_', at most MAX_NAME_CHARS (RecordsError
+    in one line)."""
+    if len(name) > MAX_NAME_CHARS:
+        raise RecordsError(f"account name of {len(name)} characters: at most {MAX_NAME_CHARS}")
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
 
@@ -116,10 +123,19 @@ class ConsoleStore:
     def has_users(self) -> bool:
         return bool(self.records._rows("SELECT name FROM console_users LIMIT 1"))
 
-    def add_user(self, name: str, role: Role, password_hash: str, badge: str | None) -> None:
+    def add_user(
+        self,
+        name: str,
+        role: Role,
+        password_hash: str,
+        badge: str | None,
+        badge_field: str = "--badge",
+    ) -> None:
+        """A new account; `badge_field` is how the caller names the badge it asks for (the
+        command line's --badge; a form's field), said when an officer's account has none."""
         check_name(name)
         if role is Role.OFFICER and not badge:
-            raise RecordsError(f"account {name!r}: an officer account needs --badge")
+            raise RecordsError(f"account {name!r}: an officer account needs {badge_field}")
         if role is Role.OFFICER and badge:
             self.records.officer(badge)  # one the records know, or refused in one line
         if self.user(name) is not None:
