@@ -1419,13 +1419,16 @@ def instanced_subjects() -> list[Figure]:
                 # Batches of each path in turn (a loaded machine's neighbours hit both), the
                 # quietest batch's median of each.
                 batches: dict[bool, list[float]] = {True: [], False: []}
+                cpu: dict[bool, list[float]] = {True: [], False: []}
                 for _ in range(4):
                     for instanced in (True, False):
                         renderer.instanced = instanced
                         frame()  # the first draw of a path compiles and uploads
                         batches[instanced].append(_median_us(frame, 15, batches=1) / 1000)
+                        cpu[instanced].append(_median_cpu_us(frame, 15, batches=1) / 1000)
                 renderer.instanced = True
                 timed = {path: min(medians) for path, medians in batches.items()}
+                cpu_ms = {path: min(medians) for path, medians in cpu.items()}
                 what = f"draw() + ctx.finish(), 480x270, {count} subjects sharing one mesh"
                 figures += [
                     Figure(
@@ -1440,6 +1443,15 @@ def instanced_subjects() -> list[Figure]:
                         timed[False],
                         "ms",
                         FRAME_BUDGET_MS,
+                        "lower",
+                    ),
+                    Figure(
+                        f"the same, this process's CPU time (llvmpipe's threads included),"
+                        f" instanced / per subject: {cpu_ms[True]:.2f} / {cpu_ms[False]:.2f} ms"
+                        " (info)",
+                        cpu_ms[True] / cpu_ms[False],
+                        "x",
+                        1.0,
                         "lower",
                     ),
                 ]
