@@ -1380,6 +1380,86 @@ def render_by_transforms() -> list[Figure]:
     return figures
 
 
+def instanced_subjects() -> list[Figure]:
+    """Subjects that share a mesh (one build holding a phone, walking) drawn in one instanced
+    call (bones and tints in a texture) against one call per subject with its bones in a
+    uniform array (the renderer before, `Renderer(instanced=False)`), same run, same context,
+    3 and 30 subjects. Timed: `Renderer.draw` of one 480x270 view (clear, the lane, the
+    subjects' bone upload and draw calls) then `ctx.finish()`, no read-back; the poses are set
+    before the timing. Named with the OpenGL renderer it ran on (on llvmpipe the rasterising
+    runs on the CPU inside `finish`; instancing saves the per-call submission)."""
+    from physics.animation import Clip, clip_pose
+    from range.review.render import Renderer, RenderUnavailableError, Scene, view_projection
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    head = Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, -0.1)))
+    mvp = view_projection(head, 70.0, 480 / 270)
+    figures = []
+    try:
+        with Renderer(480, 270) as renderer:
+            name = renderer.ctx.info["GL_RENDERER"].split("(")[0].strip()
+            lane = Scene()
+            lane.lane(22.9, 7.9)
+            renderer.load(lane)
+            for count in (3, 30):
+                for key in renderer.subjects:
+                    renderer.remove_subject(key)
+                for k in range(count):
+                    renderer.add_subject(f"s{k}", body, held_object="phone")
+                    pose = clip_pose(skeleton, Clip.WALK, 0.1 * k, 0)
+                    renderer.pose_subject(
+                        f"s{k}", (4.0 + 0.5 * k, -3.0 + 0.2 * k, 0.0), np.pi, pose
+                    )
+
+                def frame() -> None:
+                    renderer.draw(renderer.fbo, mvp)
+                    renderer.ctx.finish()
+
+                # Batches of each path in turn (a loaded machine's neighbours hit both), the
+                # quietest batch's median of each.
+                batches: dict[bool, list[float]] = {True: [], False: []}
+                cpu: dict[bool, list[float]] = {True: [], False: []}
+                for _ in range(4):
+                    for instanced in (True, False):
+                        renderer.instanced = instanced
+                        frame()  # the first draw of a path compiles and uploads
+                        batches[instanced].append(_median_us(frame, 15, batches=1) / 1000)
+                        cpu[instanced].append(_median_cpu_us(frame, 15, batches=1) / 1000)
+                renderer.instanced = True
+                timed = {path: min(medians) for path, medians in batches.items()}
+                cpu_ms = {path: min(medians) for path, medians in cpu.items()}
+                what = f"draw() + ctx.finish(), 480x270, {count} subjects sharing one mesh"
+                figures += [
+                    Figure(
+                        f"{what}, instanced (1 draw call for them) on {name}",
+                        timed[True],
+                        "ms",
+                        FRAME_BUDGET_MS,
+                        "lower",
+                    ),
+                    Figure(
+                        f"{what}, one draw call per subject (baseline, same run) (info)",
+                        timed[False],
+                        "ms",
+                        FRAME_BUDGET_MS,
+                        "lower",
+                    ),
+                    Figure(
+                        f"the same, this process's CPU time (llvmpipe's threads included),"
+                        f" instanced / per subject: {cpu_ms[True]:.2f} / {cpu_ms[False]:.2f} ms"
+                        " (info)",
+                        cpu_ms[True] / cpu_ms[False],
+                        "x",
+                        1.0,
+                        "lower",
+                    ),
+                ]
+    except RenderUnavailableError as exc:
+        figures.append(Figure(f"instanced subjects: {exc} (info)", 0.0, "", 0.0, "lower"))
+    return figures
+
+
 def spread_million() -> list[Figure]:
     """`analyze spread` at 1,000,000 deployments at one distance (TASER 7 CQ, 15 ft, aim error
     10 mrad, chunks of 20,000; the subject still, so clipped in numpy against its drawn
@@ -1482,6 +1562,7 @@ def main() -> int:
         *human_posing(),
         *moving_deployment(),
         *render_by_transforms(),
+        *instanced_subjects(),
         *spread_million(),
         *[Figure(*row) for row in console_figures()],
         *speech(),

@@ -174,6 +174,37 @@ void main() {
     world = p.xyz;
 }
 """
+# Subjects that share a mesh drawn in one instanced call: every rig's 17 bone matrices (4
+# columns each) and its tint are one row of a float texture (texel 68: the tint), the row
+# `base + gl_InstanceID`. A texture, not a uniform block: GL 3.3 guarantees a 16 KiB block
+# (15 rigs) and Mesa llvmpipe gives 64 KiB (59 rigs); a texture row per rig has no such cap.
+_RIG_TEXELS = 17 * 4 + 1
+_INSTANCED_VERTEX = """
+#version 330
+uniform mat4 mvp;
+uniform sampler2D rigs;
+uniform int base;
+in vec3 in_position;
+in vec3 in_normal;
+in vec3 in_colour;
+in float in_bone;
+out vec3 colour;
+out vec3 normal;
+out vec3 world;
+void main() {
+    int row = base + gl_InstanceID;
+    int c = 4 * int(in_bone + 0.5);
+    mat4 bone = mat4(texelFetch(rigs, ivec2(c, row), 0),
+                     texelFetch(rigs, ivec2(c + 1, row), 0),
+                     texelFetch(rigs, ivec2(c + 2, row), 0),
+                     texelFetch(rigs, ivec2(c + 3, row), 0));
+    vec4 p = bone * vec4(in_position, 1.0);
+    gl_Position = mvp * p;
+    colour = in_colour.r < 0.0 ? texelFetch(rigs, ivec2(68, row), 0).rgb : in_colour;
+    normal = mat3(bone) * in_normal;
+    world = p.xyz;
+}
+"""
 # Lambert sun and ambient sky; a cone light (a flashlight or weapon light) with inverse-square
 # fall-off; a zero normal marks an emissive surface (a phone's lit screen), drawn unlit.
 _FRAGMENT = """
@@ -550,7 +581,18 @@ class Renderer:
     geometry comes from `load(scene)`; subjects added with `add_subject` are posed by
     transforms each frame."""
 
-    def __init__(self, width: int, height: int, *, context: Any = None, samples: int = 0) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        context: Any = None,
+        samples: int = 0,
+        instanced: bool = True,
+    ) -> None:
+        """`instanced`: subjects that share a mesh in one draw call (bones from a texture);
+        False draws one call per subject with its bones in a uniform array (the path before,
+        kept as the benchmark's baseline and the tests' reference picture)."""
         self.width, self.height = width, height
         self.ctx = context if context is not None else headless_context()
         self._own = context is None
@@ -567,6 +609,14 @@ class Renderer:
         # skeleton (kept alive), vbo, vao, vertex count.
         self._meshes: dict[tuple[int, str, bool, bool], tuple[Skeleton, Any, Any, int]] = {}
         self._rigs: dict[str, _Rig] = {}
+        self.instanced = instanced
+        self.skinned_instanced = self.ctx.program(
+            vertex_shader=_INSTANCED_VERTEX, fragment_shader=_FRAGMENT
+        )
+        self.skinned_instanced["rigs"].value = 0
+        # Per mesh: a vao over the same vbo for the instanced program.
+        self._instanced_vaos: dict[tuple[int, str, bool, bool], Any] = {}
+        self._rig_texture: Any = None  # rows grown by doubling as rigs are added
         # Rigid objects (the replica in the officer's hand): vbo, vao, vertex count, and the
         # 4x4 placing them in the world, changed by `pose_prop` with no buffer touched.
         self._props: dict[str, tuple[Any, Any, int, NDArray[np.float32]]] = {}
@@ -627,6 +677,10 @@ class Renderer:
                 [(vbo, "3f 3f 3f 1f", "in_position", "in_normal", "in_colour", "in_bone")],
             )
             self._meshes[mesh_key] = (skeleton, vbo, vao, len(data))
+            self._instanced_vaos[mesh_key] = self.ctx.vertex_array(
+                self.skinned_instanced,
+                [(vbo, "3f 3f 3f 1f", "in_position", "in_normal", "in_colour", "in_bone")],
+            )
         old = self._rigs.get(key)
         bones = old.bones if old is not None else np.tile(np.eye(4, dtype="f4"), (17, 1, 1))
         self._rigs[key] = _Rig(body, mesh_key, colour, bones)
@@ -707,7 +761,7 @@ class Renderer:
         framebuffer.clear(*light.sky, 1.0, depth=1.0)
         sun = np.asarray(light.sun_dir) / np.linalg.norm(light.sun_dir)
         cone = self.cone
-        for program in (self.program, self.skinned):
+        for program in (self.program, self.skinned, self.skinned_instanced):
             program["mvp"].write(mvp.T.astype("f4").tobytes())
             program["sun_dir"].value = tuple(float(v) for v in sun)
             program["ambient"].value = light.ambient
@@ -720,18 +774,56 @@ class Renderer:
                 program["cone_cos"].value = math.cos(math.radians(cone.half_angle_deg))
         if self._vao is not None and self._count:
             self._vao.render(vertices=self._count)
-        for rig in self._rigs.values():
-            _, _, vao, count = self._meshes[rig.mesh]
-            # Column-major for GLSL: each bone's transpose, in order.
-            bones = np.ascontiguousarray(rig.bones.transpose(0, 2, 1))
-            self.skinned["bones"].write(bones.tobytes())
-            self.skinned["tint"].value = rig.colour
-            vao.render(vertices=count)
+        if self.instanced:
+            self._draw_instanced()
+        else:
+            for rig in self._rigs.values():
+                _, _, vao, count = self._meshes[rig.mesh]
+                # Column-major for GLSL: each bone's transpose, in order.
+                bones = np.ascontiguousarray(rig.bones.transpose(0, 2, 1))
+                self.skinned["bones"].write(bones.tobytes())
+                self.skinned["tint"].value = rig.colour
+                vao.render(vertices=count)
         for _, vao, count, matrix in self._props.values():
             bones = np.tile(np.eye(4, dtype="f4"), (17, 1, 1))
             bones[0] = matrix.T
             self.skinned["bones"].write(np.ascontiguousarray(bones).tobytes())
             vao.render(vertices=count)
+
+    def _draw_instanced(self) -> None:
+        """All subjects in one draw call per distinct mesh: their bones and tints written as
+        one texture upload (a row each, grouped by mesh), then each group drawn with
+        `instances` = its size from its first row."""
+        import moderngl
+
+        if not self._rigs:
+            return
+        groups: dict[tuple[int, str, bool, bool], list[_Rig]] = {}
+        for rig in self._rigs.values():
+            groups.setdefault(rig.mesh, []).append(rig)
+        rigs = [rig for group in groups.values() for rig in group]
+        rows = np.zeros((len(rigs), _RIG_TEXELS, 4), dtype="f4")
+        # Column-major for GLSL: each bone's transpose is its 4 columns, in order.
+        rows[:, :68] = (
+            np.stack([rig.bones for rig in rigs]).transpose(0, 1, 3, 2).reshape(-1, 68, 4)
+        )
+        rows[:, 68, :3] = [rig.colour for rig in rigs]
+        texture = self._rig_texture
+        if texture is None or texture.height < len(rigs):
+            if texture is not None:
+                texture.release()
+            height = max(32, 1 << (len(rigs) - 1).bit_length())
+            texture = self.ctx.texture((_RIG_TEXELS, height), 4, dtype="f4")
+            texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._rig_texture = texture
+        texture.write(rows.tobytes(), viewport=(0, 0, _RIG_TEXELS, len(rigs)))
+        texture.use(location=0)
+        base = 0
+        for mesh_key, group in groups.items():
+            count = self._meshes[mesh_key][3]
+            self.skinned_instanced["base"].value = base
+            self._instanced_vaos[mesh_key].render(vertices=count, instances=len(group))
+            base += len(group)
 
     def render(self, camera: Pose, fov_deg: float = 70.0) -> NDArray[np.uint8]:
         """An RGB image (height, width, 3), row 0 at the top."""
@@ -762,9 +854,14 @@ class Renderer:
     def close(self) -> None:
         for key in list(self._props):
             self.remove_prop(key)
+        for vao in self._instanced_vaos.values():
+            vao.release()
         for _, vbo, vao, _ in self._meshes.values():
             vao.release()
             vbo.release()
+        if self._rig_texture is not None:
+            self._rig_texture.release()
+        self.skinned_instanced.release()
         self.skinned.release()
         for obj in (self._vao, self._vbo, self.fbo, self.program):
             if obj is not None:
