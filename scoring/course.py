@@ -96,7 +96,7 @@ class AttemptScore:
         return out
 
 
-def _late(t_s: float, par_time_s: float) -> bool:
+def late(t_s: float, par_time_s: float) -> bool:
     """After the par time by more than a device clock's tolerance: a round stamped in whole
     device microseconds on the par time itself is in time (physics.pose)."""
     return t_s > par_time_s + DEVICE_TIME_TOLERANCE_S
@@ -122,7 +122,7 @@ def score_attempt(
         if fired.get(key, 0) >= spec.rounds:
             continue  # rounds beyond the string's count are not scored
         stage = stages[shot.stage]
-        if _late(shot.t_s, spec.par_time_s):
+        if late(shot.t_s, spec.par_time_s):
             stage.late += 1
             if course.late_shots == "void":
                 continue
@@ -137,7 +137,7 @@ def score_attempt(
         if key in skip or fired.get(key, 0) >= spec.cartridges:
             continue
         stage = stages[dep.stage]
-        if _late(dep.t_s, spec.par_time_s):
+        if late(dep.t_s, spec.par_time_s):
             stage.late += 1
             if course.late_shots == "void":
                 continue
