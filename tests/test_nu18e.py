@@ -61,3 +61,107 @@ def test_the_runs_table_says_who_stopped_an_aborted_run() -> None:
     row = {"id": 7, "badge": "4411", "drill": "knife-approach-v1", "seed": 5, "recorded": "x"}
     html = env.get_template("runs_table.html").render(runs=[row | {"aborted": "aborted by inst1"}])
     assert "ABORTED (aborted by inst1)" in html
+
+
+def _console_answering(answer: dict[str, Any]) -> Any:
+    """A stand-in console on loopback (websockets' own server in a thread) that answers every
+    hello with `answer` and closes."""
+    import json
+    import threading
+
+    from websockets.sync.server import serve
+
+    def handler(ws: Any) -> None:
+        ws.recv(timeout=10)
+        ws.send(json.dumps(answer))
+        if answer["type"] == "attached":
+            ws.send(json.dumps({"type": "refused", "reason": "enough"}))
+
+    server = serve(handler, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("accepted", [False, True])
+def test_a_lane_says_it_is_connected_only_once_the_console_took_its_hello(
+    accepted: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu18f #15: a wrong key printed "lane L0: connected to the console; 0 finished runs
+    # offered" before "the console refused lane L0: wrong lane key".
+    from range.console.lane import LaneProcess
+
+    answer = {"type": "attached", "lane": "L0"} if accepted else {"type": "refused"}
+    server = _console_answering(answer | ({} if accepted else {"reason": "wrong lane key"}))
+    try:
+        port = server.socket.getsockname()[1]
+        lane = LaneProcess("L0", f"127.0.0.1:{port}", "k" * 32, None, retry_s=0.05)
+        lane.serve()
+    finally:
+        server.shutdown()
+    out = capsys.readouterr().out
+    assert ("lane L0: connected to the console; 0 finished runs offered" in out) is accepted
+    assert lane.refused == ("enough" if accepted else "wrong lane key")
+
+
+def test_a_live_mark_acts_as_the_speech_did_and_is_listed_in_the_debrief(tmp_path: Path) -> None:
+    # nu18f #7: a Mark was scored but missing from the debrief's "What the officer said", and
+    # did not fire the drill's own "on speech:command.drop_weapon" transition.
+    import queue
+
+    from drills.officer import find_officer
+    from drills.schema import read_drill_file
+    from range.console.lane import LiveControl, replay_control
+    from range.console.pages import debrief
+    from range.runs.drill import RunConfig, Session, run_drill
+    from range.runs.runlog import read_events
+
+    text = (Path(__file__).parent / "data" / "console" / "branch.toml").read_text()
+    drill = tmp_path / "spoken.toml"
+    drill.write_text(text.replace('instructor = "stop"', 'on = "speech:command.drop_weapon"'))
+    commands: queue.Queue[dict[str, Any]] = queue.Queue()
+    control = LiveControl(commands, lambda state, events: None, {}, speed=None)
+    mark = {"act": "command.drop_weapon", "text": "drop the knife"}
+
+    def on_frame(session: Session) -> None:
+        if abs(session.engine.t - 1.0) < 1e-9:
+            commands.put({"command": "mark", "by": "inst1", "args": mark})
+        control(session)
+
+    def config(runs: Path, hook: Any) -> RunConfig:
+        source = read_drill_file(str(drill))
+        return RunConfig(
+            drill=source.drill,
+            drill_file=source,
+            officer=find_officer("traffic-stop-compliant-correct-v1"),
+            seed=3,
+            runs_dir=runs,
+            officer_name="B-101",
+            on_frame=hook,
+        )
+
+    live = Session(config(tmp_path / "live", on_frame)).run()
+    assert live.run_dir is not None
+    records = read_events(live.run_dir)
+    halted = [r for r in records if r.kind == "phase_entered" and r.data["phase"] == "halted"]
+    assert [round(r.t, 3) for r in halted] == [1.0]  # the mark took the speech transition
+    said = debrief(live.run_dir, render=False)["officer_said"]
+    marked = [s for s in said if s["source"] != "recogniser"]
+    assert marked == [
+        {
+            "n": None,
+            "t": 1.0,
+            "heard_t": 1.0,
+            "text": "drop the knife",
+            "act": "command.drop_weapon",
+            "confidence": None,
+            "corrected": None,
+            "corrected_by": None,
+            "audio": False,
+            "source": "instructor (inst1, marked live)",
+        }
+    ]
+    # ... and a replay of the log gives the same run.
+    again = run_drill(config(tmp_path / "replay", replay_control(records)))
+    assert again.run_dir is not None
+    strip = [(round(r.t, 6), r.kind, r.data) for r in records]
+    assert [(round(r.t, 6), r.kind, r.data) for r in read_events(again.run_dir)] == strip

@@ -562,6 +562,9 @@ class Console:
             await ws.send_text(json.dumps({"type": "refused", "reason": reason}))
             await ws.close(1008)
             return
+        # Told before anything else: the lane says it is connected only now (a wrong key is
+        # refused above, and the lane never claimed a connection it did not have).
+        await ws.send_text(json.dumps({"type": "attached", "lane": name}))
         lane.socket = ws
         lane.instance = instance
         lane.state = hello.get("state") or {"status": "idle"}

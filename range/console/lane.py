@@ -14,6 +14,7 @@ or dismisses it from the console. Both lists are kept in the runs folder too
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import queue
@@ -134,6 +135,11 @@ class LiveControl:
             self.restart = True
         elif name is Command.BUTTON and engine.state is RunState.RUNNING:
             engine.instructor(data.get("button", ""))
+        elif name is Command.MARK and engine.state is RunState.RUNNING:
+            # The officer did say it: the subjects answer the mark as they answer speech heard
+            # (its `speech:` transitions); a mark that is no act is logged, and nothing more.
+            with contextlib.suppress(ValueError):
+                engine.marked(data.get("act", ""))
         elif name is Command.SAY and self.say is not None:
             self.say(data.get("subject"), data.get("text", ""), list(engine.subjects))
 
@@ -545,15 +551,19 @@ class LaneProcess:
                             ws.send(json.dumps(hello))
                         self._ws = ws
                         offered, kept = len(self.finished), len(self.unrecorded)
-                    print(
-                        f"lane {self.name}: {'reconnected' if attached else 'connected'} to the"
-                        f" console; {offered} finished run{'' if offered == 1 else 's'} offered"
-                        + (f", {kept} held not recorded" if kept else ""),
-                        flush=True,
-                    )
-                    attached, lost = True, False
                     for raw in ws:
-                        self._receive(json.loads(raw))
+                        message = json.loads(raw)
+                        if message.get("type") == "attached":
+                            # Said once the console took the hello (a wrong key never is).
+                            print(
+                                f"lane {self.name}: {'reconnected' if attached else 'connected'}"
+                                f" to the console; {offered} finished"
+                                f" run{'' if offered == 1 else 's'} offered"
+                                + (f", {kept} held not recorded" if kept else ""),
+                                flush=True,
+                            )
+                            attached, lost = True, False
+                        self._receive(message)
                         if self.refused or self.stop.is_set():
                             break
             except (OSError, TimeoutError, WebSocketException, ValueError):

@@ -242,8 +242,9 @@ def officer_speech(
     records: list[LogRecord], run_dir: Path, corrections: list[Correction]
 ) -> list[dict[str, Any]]:
     """What the officer said (each `officer_spoke` record), at the time the words began, with
-    the act heard, the instructor's correction if one is kept, and whether its audio is."""
-    out = []
+    the act heard, the instructor's correction if one is kept, and whether its audio is; and
+    each act an instructor marked live (`source` says who heard it)."""
+    out: list[dict[str, Any]] = []
     spoke = [r for r in records if r.kind == "officer_spoke"]
     for n, r in enumerate(spoke, 1):
         fixed = next((c for c in corrections if abs(c.utterance_t - r.t) < 1e-6), None)
@@ -258,8 +259,28 @@ def officer_speech(
                 "corrected": None if fixed is None else fixed.act,
                 "corrected_by": None if fixed is None else fixed.by,
                 "audio": officer_clip(run_dir, records, n) is not None,
+                "source": "recogniser",
             }
         )
+    # An instructor's live mark (an act the recogniser missed) is scored as heard
+    # (scoring/score.py), so it is listed here too, by who marked it; no utterance to correct.
+    for r in records:
+        if r.kind == "instructor_command" and r.data.get("command") == "mark":
+            out.append(
+                {
+                    "n": None,
+                    "t": round(r.t, 3),
+                    "heard_t": round(r.t, 3),
+                    "text": str(r.data.get("text", "")),
+                    "act": str(r.data.get("act", "")),
+                    "confidence": None,
+                    "corrected": None,
+                    "corrected_by": None,
+                    "audio": False,
+                    "source": f"instructor ({r.data.get('by', '?')}, marked live)",
+                }
+            )
+    out.sort(key=lambda line: float(line["t"]))
     return out
 
 
