@@ -165,3 +165,57 @@ def test_a_live_mark_acts_as_the_speech_did_and_is_listed_in_the_debrief(tmp_pat
     assert again.run_dir is not None
     strip = [(round(r.t, 6), r.kind, r.data) for r in records]
     assert [(round(r.t, 6), r.kind, r.data) for r in read_events(again.run_dir)] == strip
+
+
+def test_an_edited_run_log_is_flagged_by_the_debrief_and_records_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu18f #9: a run log edited on the console's disk was rescored without a word, and
+    # `records verify` said the chain was intact.
+    import json
+
+    from console_support import saved_run
+
+    from range.cli.main import main
+    from range.console.pages import drill_run
+    from range.records.store import Records
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    run = saved_run(db, tmp_path / "runs", "4411")
+    with Records.open(db) as records:
+        row = drill_run(records, run)
+        assert row["log_ok"] is True
+        kept = json.loads(row["result"])["log_sha256"]  # in the result the ledger chains
+    log = Path(row["run_dir"]) / "events.jsonl"
+    assert main(["records", "verify", "--db", db]) == 0
+    assert capsys.readouterr().out.startswith("chain intact: 0 qualification records")
+    text = log.read_text()
+    assert '"t": 1.0}' in text
+    log.write_text(text.replace('"t": 1.0}', '"t": 1.5}', 1))
+    with Records.open(db) as records:
+        row = drill_run(records, run)
+    assert row["log_ok"] is False
+    assert row["log_check"].startswith(
+        f"its log {log} no longer matches the sha256 kept when it was recorded ({kept[:12]}, now "
+    )
+    assert row["log_check"].endswith("): it was edited")
+    assert main(["records", "verify", "--db", db]) == 1
+    assert capsys.readouterr().err.strip() == f"drill run {run}: {row['log_check']}"
+    # A run recorded without its log's hash (as every run was before) is said to have none,
+    # and is no problem for verify.
+    log.write_text(text)
+    result = {k: v for k, v in json.loads(row["result"]).items() if k != "log_sha256"}
+    log.rename(log.with_suffix(".away"))
+    with Records.open(db) as records:
+        old = records.add_drill_run("4411", result)
+    log.with_suffix(".away").rename(log)
+    with Records.open(db) as records:
+        assert drill_run(records, old)["log_check"] == (
+            "no log hash kept (recorded before log hashes were)"
+        )
+    assert main(["records", "verify", "--db", db]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"1 drill run with no log hash kept (recorded before log hashes were): {old}"
+    )

@@ -16,7 +16,14 @@ from range.cli.corrections import run_corrections
 from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import VALID_DAYS, roster
-from range.records.store import Records, RecordsError, course_label, drill_label, outcome
+from range.records.store import (
+    Records,
+    RecordsError,
+    course_label,
+    drill_label,
+    log_check,
+    outcome,
+)
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
 from range.review.render import Renderer, RenderUnavailableError
@@ -35,8 +42,15 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
-    # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill.
-    return rows[0] | {"drill_label": drill_label(rows[0]), "aborted": aborted(rows[0])}
+    # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
+    # its log on disk is still the one recorded (its kept sha256; none for an older record).
+    log_ok, log_said = log_check(rows[0])
+    return rows[0] | {
+        "drill_label": drill_label(rows[0]),
+        "aborted": aborted(rows[0]),
+        "log_ok": log_ok,
+        "log_check": log_said,
+    }
 
 
 def aborted(row: dict[str, Any]) -> str | None:
