@@ -219,3 +219,82 @@ def test_an_edited_run_log_is_flagged_by_the_debrief_and_records_verify(
     assert capsys.readouterr().out.splitlines()[1] == (
         f"1 drill run with no log hash kept (recorded before log hashes were): {old}"
     )
+
+
+def _cut_short(folder: Path, ended: str, at_s: float) -> None:
+    """What a lane process killed at `at_s` leaves: its append-only log up to then, no
+    `ended` record, no result.json."""
+    import json
+
+    (folder / "result.json").unlink()
+    log = folder / "events.jsonl"
+    kept = [
+        line
+        for line in log.read_text().splitlines()
+        if json.loads(line)["t"] <= at_s and json.loads(line)["kind"] != ended
+    ]
+    log.write_text("\n".join(kept) + "\n")
+
+
+def test_a_restarted_lane_offers_runs_cut_short_as_incomplete_and_the_console_records_them(
+    tmp_path: Path,
+) -> None:
+    # nu18f #2: a lane killed mid-run or mid-course left nothing in the records: the restarted
+    # lane offered "0 finished runs", and the console never showed the cut-short run.
+    import json
+    import time
+
+    from drills.officer import find_officer
+    from drills.schema import read_drill_file
+    from range.console.app import Console
+    from range.console.lane import CUT_SHORT_FILE, LaneProcess
+    from range.console.pages import recent_runs, trend
+    from range.records.store import Records, outcome
+    from range.runs.drill import RunConfig, run_drill
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    runs = tmp_path / "lane-runs"
+    since = time.time()
+    source = read_drill_file("knife-approach-v1")
+    drill = run_drill(
+        RunConfig(source.drill, find_officer(str(source.drill.expected_officer)), 5, runs_dir=runs)
+    )
+    assert drill.run_dir is not None
+    _cut_short(drill.run_dir, "run_ended", 2.0)
+    course = run_course(
+        CourseConfig(
+            find_course("taser7-practical-v1"), find_shooter("qualified"), 5, runs_dir=runs
+        )
+    )
+    assert course.run_dir is not None
+    _cut_short(course.run_dir, "attempt_ended", 20.0)
+    # The killed process's pending file names the run it was playing (badge, who started it).
+    running = {"kind": "drill", "badge": "4411", "started_by": "inst1", "since_unix": since}
+    pending = runs / ".lane-LANE1-pending.json"
+    pending.write_text(json.dumps({"version": 1, "waiting": [], "held": [], "running": running}))
+
+    lane = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs)
+    offered = {Path(r["run_dir"]).name: r for r in lane.finished}
+    assert set(offered) == {drill.run_dir.name, course.run_dir.name}
+    for result in offered.values():
+        assert result["cut_short"] and result["badge"] == "4411" and result["files"]
+    assert (drill.run_dir / CUT_SHORT_FILE).is_file()
+    assert not json.loads(pending.read_text())["running"]
+    # Found once: a lane restarted again offers what is still waiting, nothing new.
+    again = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs)
+    assert sorted(r["run_dir"] for r in again.finished) == sorted(
+        offered[n]["run_dir"] for n in offered
+    )
+
+    console = Console(db, runs_dir=tmp_path / "console-runs")
+    console._drill_finished("LANE1", dict(offered[drill.run_dir.name]))
+    console._course_finished("LANE1", dict(offered[course.run_dir.name]))
+    with Records.open(db) as records:
+        (run,) = records.drill_runs("4411")
+        assert run["outcome"] == "INCOMPLETE"
+        shown = recent_runs(records, "4411")
+        assert shown[0]["incomplete"] and trend(records, "4411") == []
+        (attempt,) = records.qualifications("4411")
+        assert outcome(attempt).startswith("INCOMPLETE")

@@ -709,7 +709,16 @@ class Console:
             if not badge:
                 return
             with self.store() as store:
-                qid = record_attempt(store.records, badge, folder, dict(result["score"]))
+                # An attempt a killed lane process cut short (range/console/lane.py
+                # `cut_short_result`) is recorded INCOMPLETE, with the lane as who closed it.
+                cut = {"closed_by": "lane:" + lane, "reason": "cut short: the lane stopped"}
+                qid = record_attempt(
+                    store.records,
+                    badge,
+                    folder,
+                    dict(result["score"]),
+                    incomplete=cut if result.get("cut_short") else None,
+                )
                 store.audit(
                     str(result.get("started_by") or "lane:" + lane),
                     "course_recorded",

@@ -194,11 +194,18 @@ class CourseControl:
                 )
 
 
-def record_attempt(records: Records, badge: str, run_dir: Path, score: dict[str, Any]) -> int:
+def record_attempt(
+    records: Records,
+    badge: str,
+    run_dir: Path,
+    score: dict[str, Any],
+    incomplete: dict[str, Any] | None = None,
+) -> int:
     """A course fired on a lane into the officer's records, from its saved folder: begun with
     what its `attempt_started` says (course hash, seed, devices, calibration, shooter: a
-    scripted shooter's attempt stays a simulation), its shots kept, finished with `score`.
-    Returns the qualification's id."""
+    scripted shooter's attempt stays a simulation), its shots kept, finished with `score`
+    (with `incomplete`, who and why: recorded INCOMPLETE, as an attempt a lane process died
+    firing is). Returns the qualification's id."""
     from range.runs.runlog import read_events
 
     events = read_events(run_dir)
@@ -216,4 +223,4 @@ def record_attempt(records: Records, badge: str, run_dir: Path, score: dict[str,
     for r in events:
         if r.kind in KEPT:
             records.record_shot(attempt, {"kind": r.kind, **r.data})
-    return records.finish_attempt(attempt, score)
+    return records.finish_attempt(attempt, score, incomplete=incomplete)

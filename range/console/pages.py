@@ -21,6 +21,7 @@ from range.records.store import (
     RecordsError,
     course_label,
     drill_label,
+    drill_outcome,
     log_check,
     outcome,
 )
@@ -86,7 +87,13 @@ def recent_runs(
     # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
     return [
         {k: v for k, v in r.items() if k != "result"}
-        | {"drill": drill_label(r), "aborted": aborted(r)}
+        | {
+            "drill": drill_label(r),
+            "aborted": aborted(r),
+            # A run its lane was stopped in the middle of (no run_ended), or one otherwise
+            # unfinished: never a decision of the officer's.
+            "incomplete": drill_outcome(r) == "INCOMPLETE",
+        }
         for r in rows
     ]
 
@@ -391,7 +398,8 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     running hit rate, false-alarm rate and d' (scoring.detection) over the runs so far, and
     that run's reaction and stop times."""
     rows = records._rows(
-        "SELECT id, drill, recorded, run_dir, result FROM drill_runs WHERE badge = ? ORDER BY id",
+        "SELECT id, drill, recorded, run_dir, result, decision, passed FROM drill_runs"
+        " WHERE badge = ? ORDER BY id",
         badge,
     )
     scores: list[Score] = []
@@ -399,8 +407,8 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
             continue
-        if aborted(row):  # stopped by an instructor: no decision of the officer's to count
-            continue
+        if aborted(row) or drill_outcome(row) == "INCOMPLETE":
+            continue  # stopped by an instructor or cut short: no decision of the officer's
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))
         score.officer = badge  # one officer across scripts and names
