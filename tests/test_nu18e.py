@@ -298,3 +298,61 @@ def test_a_restarted_lane_offers_runs_cut_short_as_incomplete_and_the_console_re
         assert shown[0]["incomplete"] and trend(records, "4411") == []
         (attempt,) = records.qualifications("4411")
         assert outcome(attempt).startswith("INCOMPLETE")
+
+
+def test_a_replica_restarted_after_unplugging_is_taken_back_between_runs(tmp_path: Path) -> None:
+    # nu18f #8: an emulator stopped (Ctrl-C, "unplugged") and started again with the same
+    # serial stayed "unplugged" on the lane page until the lane was restarted: it does not
+    # hold the session it was first attached with, and was refused without a word.
+    import time
+
+    from peripherals.emulator import TaserEmulator
+    from peripherals.messages import Model
+    from range.clock import MonotonicClock
+    from range.console.replicas import ReplicaWatch
+
+    folder = tmp_path / "ports"
+    folder.mkdir()
+    clock = MonotonicClock()
+
+    def emulator() -> TaserEmulator:
+        taser = TaserEmulator(Model.TASER_7, "EMU-taser-7", clock, directory=folder)
+        return taser
+
+    def until(check: Any, timeout_s: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if value := check():
+                return value
+            time.sleep(0.05)
+        raise TimeoutError("never happened")
+
+    first = emulator()
+    port = first.start()
+    first.run_free()
+    running = [False]
+    try:
+        with ReplicaWatch([port], clock, [folder]) as watch:
+            watch.between_runs = lambda: not running[0]
+            status = lambda: watch.rows[0]["status"]  # noqa: E731
+            until(lambda: status() == "connected")
+            first.stop_free_running()
+            first.stop()  # Ctrl-C on the emulator
+            until(lambda: status() == "unplugged")
+            # Back during a run: refused in one line that says what to do.
+            running[0] = True
+            second = emulator()
+            second.start()
+            second.run_free()
+            try:
+                until(lambda: "during a run" in watch.rows[0]["problem"])
+                assert "taken back with a new session when the run ends" in watch.rows[0]["problem"]
+                assert status() == "unplugged"
+                running[0] = False  # the run ended: taken back
+                until(lambda: status() == "connected")
+                assert watch.rows[0]["problem"] == ""
+            finally:
+                second.stop_free_running()
+                second.stop()
+    finally:
+        first.stop()

@@ -289,6 +289,7 @@ class LaneProcess:
     def serve(self) -> None:
         if self.replicas is not None:
             self.replicas.on_change = self._replicas_changed
+            self.replicas.between_runs = lambda: not self._running
             self.state = self._with_replicas(self.state)
         link = threading.Thread(target=self._link, name=f"lane-{self.name}-link", daemon=True)
         link.start()
