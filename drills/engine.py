@@ -8,6 +8,7 @@ Given the same inputs and seed, two runs write the same log.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -18,7 +19,7 @@ from drills.deescalation import Agitation, parse_agitation_trigger
 from drills.events import probe_record
 from drills.log import LOG_FORMAT, MemoryLog
 from drills.schema import Drill, OfficerCue, Phase
-from drills.speech import act_matches, officer_spoke, parse_speech_trigger
+from drills.speech import ACT, act_matches, officer_spoke, parse_speech_trigger
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.voicing import OFFICER, heard_from
 from physics.ballistics import BulletImpact
@@ -336,6 +337,18 @@ class DrillEngine:
             loudness_dbfs=loudness_dbfs,
         )
         self.log.append(record)
+        self._answer_speech(act, loudness_dbfs)
+
+    def marked(self, act: str) -> None:
+        """An instructor marked the officer saying `act` live (the recogniser missed it; the
+        caller logged the mark as an `instructor_command`): the subjects answer it as they
+        answer `spoke`, since the officer did say it. Raises ValueError for a malformed act."""
+        self._require_running()
+        if not re.match(ACT, act):
+            raise ValueError(f"{act!r} is not a speech act")
+        self._answer_speech(act, None)
+
+    def _answer_speech(self, act: str, loudness_dbfs: float | None) -> None:
         for subject in self.subjects.values():
             if subject.agitation is not None and subject.agitation.heard(act, loudness_dbfs):
                 self._log_agitation(subject, "speech")

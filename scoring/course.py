@@ -100,7 +100,7 @@ class AttemptScore:
         return out
 
 
-def _late(t_s: float, par_time_s: float) -> bool:
+def late(t_s: float, par_time_s: float) -> bool:
     """After the par time by more than a device clock's tolerance: a round stamped in whole
     device microseconds on the par time itself is in time (physics.pose)."""
     return t_s > par_time_s + DEVICE_TIME_TOLERANCE_S
@@ -141,7 +141,7 @@ def count_fired(
         if fired.get(key, 0) >= spec.rounds:
             out.append(Counted(shot, 0, False, False, "beyond the string's count: not scored"))
             continue
-        if _late(shot.t_s, spec.par_time_s):
+        if late(shot.t_s, spec.par_time_s):
             if course.late_shots == "void":
                 out.append(Counted(shot, 0, False, True, "late: void"))
                 continue
@@ -159,7 +159,7 @@ def count_fired(
         if fired.get(key, 0) >= spec.cartridges:
             out.append(Counted(dep, 0, False, False, "beyond the string's count: not scored"))
             continue
-        if _late(dep.t_s, spec.par_time_s):
+        if late(dep.t_s, spec.par_time_s):
             if course.late_shots == "void":
                 out.append(Counted(dep, 0, False, True, "late: void"))
                 continue

@@ -178,22 +178,23 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
     run += ["--require-calibration", "--profiles", str(profiles), "--json"]
     capsys.readouterr()
     assert main(run) == 7
-    assert "SIM-PISTOL-0001: never calibrated" in capsys.readouterr().err
+    # The TASER course fires only the TASER: its calibration alone is asked for and kept.
+    assert "SIM-TASER-0001: never calibrated" in capsys.readouterr().err
     bore = solve_boresight(BenchEmulator(np.random.default_rng(8)).session())
-    for serial, model in (("SIM-TASER-0001", "taser-7"), ("SIM-PISTOL-0001", "pistol")):
+    for serial, model in (("SIM-TASER-0001", "taser-7"),):
         save_profile(profiles, new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today()))
     assert main(run) == 0
     attempt = json.loads(capsys.readouterr().out)
     assert main(["records", "show", str(attempt["qualification"]), "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     by_serial = {c["serial"]: c for c in shown["calibration"]}
-    assert set(by_serial) == {"SIM-TASER-0001", "SIM-PISTOL-0001"}
+    assert set(by_serial) == {"SIM-TASER-0001"}
     for entry in by_serial.values():
         assert entry["reason"].startswith("calibrated until")
         assert entry["profile"]["armorer"] == "Sgt. Ortiz"
         assert entry["profile"]["residual_mrad"] == pytest.approx(bore.residual_mrad, abs=1e-4)
     assert main(["records", "show", str(attempt["qualification"]), "--db", db]) == 0
-    assert "device SIM-PISTOL-0001: calibrated until" in capsys.readouterr().out
+    assert "device SIM-TASER-0001: calibrated until" in capsys.readouterr().out
     # The calibration is part of the hashed record: editing it breaks the chain.
     assert main(["records", "verify", "--db", db]) == 0
     with sqlite3.connect(tmp_path / "records.sqlite") as edit:

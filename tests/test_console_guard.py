@@ -68,6 +68,7 @@ def test_the_console_answers_a_deep_message_and_keeps_the_lane(
         }
     with connect(url) as ws:
         ws.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "attached"
         ws.send(DEEP)
         assert json.loads(ws.recv(timeout=10)) == {
             "type": "error",
@@ -89,6 +90,7 @@ def test_the_console_answers_a_deep_message_and_keeps_the_lane(
     with connect(url) as ws:
         # Frames of the wrong shape are skipped; the link stays and still answers.
         ws.send(json.dumps({"type": "hello", "lane": "L2", "key": key, "state": None}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "attached"
         ws.send(json.dumps({"type": "finished", "result": "x"}))
         ws.send(json.dumps({"type": "state", "state": {"status": "idle"}, "events": 5}))
         ws.send("{}}")
@@ -111,6 +113,7 @@ def test_a_second_lane_with_a_connected_name_is_refused(console: tuple[int, str,
 
     with connect(url) as first:
         first.send(hello("aaaa"))
+        assert json.loads(first.recv(timeout=10)) == {"type": "attached", "lane": "L1"}
         with connect(url) as second:
             second.send(hello("bbbb"))
             assert json.loads(second.recv(timeout=10)) == {
@@ -123,6 +126,7 @@ def test_a_second_lane_with_a_connected_name_is_refused(console: tuple[int, str,
         # The same process coming back (its old link not yet seen gone) takes its name over.
         with connect(url) as again:
             again.send(hello("aaaa"))
+            assert json.loads(again.recv(timeout=10))["type"] == "attached"
             again.send("[1]")
             assert json.loads(again.recv(timeout=10))["type"] == "error"
     assert proc.popen.poll() is None
@@ -185,6 +189,7 @@ def test_a_drill_file_start_sends_and_audits_the_file_not_the_drop_down(
     csrf = c.request("/").csrf
     with connect(f"ws://127.0.0.1:{port}/ws/lane") as lane:
         lane.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+        assert json.loads(lane.recv(timeout=10))["type"] == "attached"
         form = {
             "csrf": csrf,
             "command": "start",

@@ -129,6 +129,7 @@ def test_a_refused_run_is_answered_once_flagged_and_dismissed(rng: Range) -> Non
     hello = {"type": "hello", "lane": "L1", "key": rng.key, "state": None}
     with connect(url) as ws:
         ws.send(json.dumps({**hello, "finished": [drill]}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "attached"
         assert json.loads(ws.recv(timeout=10)) == {
             "type": "unrecorded",
             "run_dir": "/lane/runs/r1",

@@ -831,13 +831,23 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, verify_audit
-    from range.records.store import Problem
+    from range.records.store import NO_LOG_HASH, Problem, log_check
+
+    def fmt(ids: list[int]) -> str:
+        shown = ", ".join(str(i) for i in ids[:10])
+        return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
 
     with _open(args, read_only=True) as records, records.snapshot():
         # Everything in one snapshot: the chains, the counts and the console's audit trail
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
         counts = records.counts()
+        # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
+        unhashed = [
+            int(r["id"])
+            for r in records._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
+            if log_check(r)[0] is None
+        ]
         # The console's audit trail (who did what on the range), hash-chained beside the
         # records when a console has used this database: checked with them.
         if has_audit(records):
@@ -876,6 +886,8 @@ def _verify(args: argparse.Namespace) -> int:
                     " and never finished: killed, or playing now), not chained until finished or"
                     " closed: see `openrange records incomplete`"
                 )
+            if unhashed:
+                yield f"{plural(len(unhashed), 'drill run')} with {NO_LOG_HASH}: {fmt(unhashed)}"
         for problem in problems:
             if problem.kind == "qualification":
                 yield f"record {problem.qualification}: {problem.what}"

@@ -606,6 +606,9 @@ class Console:
             await ws.send_text(json.dumps({"type": "refused", "reason": reason}))
             await ws.close(1008)
             return
+        # Told before anything else: the lane says it is connected only now (a wrong key is
+        # refused above, and the lane never claimed a connection it did not have).
+        await ws.send_text(json.dumps({"type": "attached", "lane": name}))
         lane.socket = ws
         lane.instance = instance
         lane.state = hello.get("state") or {"status": "idle"}
@@ -761,7 +764,16 @@ class Console:
             if not badge:
                 return
             with self.store() as store:
-                qid = record_attempt(store.records, badge, folder, dict(result["score"]))
+                # An attempt a killed lane process cut short (range/console/lane.py
+                # `cut_short_result`) is recorded INCOMPLETE, with the lane as who closed it.
+                cut = {"closed_by": "lane:" + lane, "reason": "cut short: the lane stopped"}
+                qid = record_attempt(
+                    store.records,
+                    badge,
+                    folder,
+                    dict(result["score"]),
+                    incomplete=cut if result.get("cut_short") else None,
+                )
                 store.audit(
                     str(result.get("started_by") or "lane:" + lane),
                     "course_recorded",

@@ -22,6 +22,7 @@ from drills.log import LogRecord
 from range.console.protocol import Command
 from range.records.store import Records
 from range.runs.course import CourseConfig
+from scoring.course import late
 
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 DEFAULT_SHOOTER = "qualified"
@@ -84,13 +85,21 @@ def course_state(
             finish_current()
             current = key
             row.update(status="firing", fired=0, points=0, hits=0)
-        elif r.kind == "shot" and row is not None:
+        elif r.kind in ("shot", "deployment") and row is not None:
+            # Counted as the attempt's score counts it (scoring/course.py score_attempt): a
+            # string's rounds or cartridges beyond its count and late ones score nothing, an
+            # effective TASER deployment in time is 1 point and 1 hit.
+            spec = course.stages[key[0]].strings[key[1]]
+            counted = row["fired"] < (spec.rounds or spec.cartridges)
             row["fired"] += 1
-            row["points"] += int(r.data["points"])
-            row["hits"] += int(r.data["points"] > 0)
-        elif r.kind == "deployment" and row is not None:
-            row["fired"] += 1
-            row["hits"] += int(bool(r.data["effective"]))
+            if not counted or late(float(r.data["t_s"]), spec.par_time_s):
+                continue
+            if r.kind == "shot":
+                row["points"] += int(r.data["points"])
+                row["hits"] += int(r.data["points"] > 0)
+            elif r.data["effective"]:
+                row["points"] += 1
+                row["hits"] += 1
         elif r.kind == "string_faulted" and row is not None:
             row["status"] = "reshot" if r.data.get("reshoot") else "faulted"
         elif r.kind == "attempt_ended":
@@ -185,11 +194,18 @@ class CourseControl:
                 )
 
 
-def record_attempt(records: Records, badge: str, run_dir: Path, score: dict[str, Any]) -> int:
+def record_attempt(
+    records: Records,
+    badge: str,
+    run_dir: Path,
+    score: dict[str, Any],
+    incomplete: dict[str, Any] | None = None,
+) -> int:
     """A course fired on a lane into the officer's records, from its saved folder: begun with
     what its `attempt_started` says (course hash, seed, devices, calibration, shooter: a
-    scripted shooter's attempt stays a simulation), its shots kept, finished with `score`.
-    Returns the qualification's id."""
+    scripted shooter's attempt stays a simulation), its shots kept, finished with `score`
+    (with `incomplete`, who and why: recorded INCOMPLETE, as an attempt a lane process died
+    firing is). Returns the qualification's id."""
     from range.runs.runlog import read_events
 
     events = read_events(run_dir)
@@ -207,4 +223,4 @@ def record_attempt(records: Records, badge: str, run_dir: Path, score: dict[str,
     for r in events:
         if r.kind in KEPT:
             records.record_shot(attempt, {"kind": r.kind, **r.data})
-    return records.finish_attempt(attempt, score)
+    return records.finish_attempt(attempt, score, incomplete=incomplete)

@@ -14,6 +14,7 @@ or dismisses it from the console. Both lists are kept in the runs folder too
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import queue
@@ -48,7 +49,7 @@ from range.console.replicas import ReplicaWatch
 from range.review.effects import EffectLog, impact_json
 from range.runs.course import run_course
 from range.runs.drill import RunConfig, Session
-from range.runs.runlog import read_events
+from range.runs.runlog import EVENTS, RESULT, read_events
 
 CommandMessage = dict[str, Any]
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
@@ -58,6 +59,9 @@ Say = Callable[[str | None, str, list[str]], None]
 PAUSED_PUBLISH_S = 0.1
 # The pending-runs file's format (LaneProcess.pending_path).
 PENDING_VERSION = 1
+# Written into a cut-short run's folder when a restarted lane finds it (the result it offers):
+# the folder is offered once.
+CUT_SHORT_FILE = "incomplete.json"
 # Fields of a command's args that go into its log record.
 _ARG_FIELDS = ("button", "subject", "text", "act", "note")
 
@@ -134,6 +138,11 @@ class LiveControl:
             self.restart = True
         elif name is Command.BUTTON and engine.state is RunState.RUNNING:
             engine.instructor(data.get("button", ""))
+        elif name is Command.MARK and engine.state is RunState.RUNNING:
+            # The officer did say it: the subjects answer the mark as they answer speech heard
+            # (its `speech:` transitions); a mark that is no act is logged, and nothing more.
+            with contextlib.suppress(ValueError):
+                engine.marked(data.get("act", ""))
         elif name is Command.SAY and self.say is not None:
             self.say(data.get("subject"), data.get("text", ""), list(engine.subjects))
 
@@ -266,8 +275,13 @@ class LaneProcess:
         self._ws: Any = None
         self._send_lock = threading.Lock()
         self._seq = 0
+        # The run being played now, as the pending file keeps it (who started it, for which
+        # badge, since when): a lane process killed mid-run leaves it there, and the next one
+        # gives the cut-short run's folder that badge (`_find_cut_short`).
+        self._current: dict[str, Any] | None = None
         # What a lane process restarted finds again: the runs waiting for the console and the
-        # runs it held unrecorded (`pending_path`, beside its runs).
+        # runs it held unrecorded (`pending_path`, beside its runs), and the runs a killed
+        # process cut short, offered as INCOMPLETE.
         self._load_pending()
 
     # -- runs (the calling thread) ------------------------------------------------------------
@@ -275,6 +289,7 @@ class LaneProcess:
     def serve(self) -> None:
         if self.replicas is not None:
             self.replicas.on_change = self._replicas_changed
+            self.replicas.between_runs = lambda: not self._running
             self.state = self._with_replicas(self.state)
         link = threading.Thread(target=self._link, name=f"lane-{self.name}-link", daemon=True)
         link.start()
@@ -286,10 +301,12 @@ class LaneProcess:
                     continue
                 if command.get("command") == Command.START:
                     self._running = True
+                    self._note_running(command)
                     try:
                         self._run(command)
                     finally:
                         self._running = False
+                        self._note_running(None)
         finally:
             self.stop.set()
             ws = self._ws
@@ -421,6 +438,7 @@ class LaneProcess:
             "lane": self.name,
             "waiting": [bare(r) for r in self.finished],
             "held": [{"result": bare(r), "reason": why} for r, why in self.unrecorded.values()],
+            "running": self._current,
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -435,6 +453,7 @@ class LaneProcess:
         dropped (said once), a file that cannot be read is named and left as it is."""
         path = self.pending_path
         if path is None or not path.is_file():
+            self._find_cut_short(None)
             return
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -446,6 +465,7 @@ class LaneProcess:
                 for h in data.get("held", [])
                 if isinstance(h, dict) and isinstance(h.get("result"), dict)
             ]
+            running = data.get("running") if isinstance(data.get("running"), dict) else None
         except (OSError, ValueError) as exc:
             print(f"lane {self.name}: {path}: {exc}; its runs are not offered", file=sys.stderr)
             return
@@ -462,6 +482,73 @@ class LaneProcess:
                 if isinstance(result.get("run_dir"), str) and Path(result["run_dir"]).is_dir():
                     self.unrecorded[result["run_dir"]] = (result, str(h.get("reason") or "?"))
             self._save_pending()
+        self._find_cut_short(running)
+
+    def _note_running(self, command: CommandMessage | None) -> None:
+        """Keep the run starting now (None: it ended) in the pending file."""
+        if command is None:
+            current = None
+        else:
+            args = command.get("args") or {}
+            current = {
+                "kind": "course" if args.get("course") else "drill",
+                "badge": args.get("badge"),
+                "started_by": command.get("by"),
+                "since_unix": time.time(),
+            }
+        with self._runs_lock:
+            self._current = current
+            self._save_pending()
+
+    def _find_cut_short(self, running: dict[str, Any] | None) -> None:
+        """The runs a killed lane process cut short: a folder under the runs folder whose log
+        has no `run_ended` (a drill) or `attempt_ended` (a course) and no result.json. Each is
+        rescored from its log as INCOMPLETE (`cut_short_result`), marked with CUT_SHORT_FILE so
+        it is found once, and offered to the console like a finished run; the run that was
+        being played when the process died (`running`, from the pending file) gives its
+        badge and who started it."""
+        if self.runs_dir is None or not self.runs_dir.is_dir():
+            return
+        with self._runs_lock:
+            known = {str(r.get("run_dir")) for r in self.finished} | set(self.unrecorded)
+        found = 0
+        for folder in sorted(p for p in self.runs_dir.iterdir() if p.is_dir()):
+            if str(folder) in known or not (folder / EVENTS).is_file():
+                continue
+            if (folder / RESULT).exists() or (folder / CUT_SHORT_FILE).exists():
+                continue
+            note = running or {}
+            if folder.stat().st_mtime < float(note.get("since_unix") or 0) - 1:
+                note = {}  # cut short before the run the pending file names
+            try:
+                result = cut_short_result(folder)
+            except (OSError, ValueError) as exc:
+                print(f"lane {self.name}: {folder}: {exc}; not offered", file=sys.stderr)
+                continue
+            if result is None:
+                continue
+            result.update(
+                badge=note.get("badge"),
+                started_by=note.get("started_by"),
+                lane=self.name,
+            )
+            try:
+                (folder / CUT_SHORT_FILE).write_text(
+                    json.dumps(result, indent=1) + "\n", encoding="utf-8"
+                )
+            except OSError as exc:  # offered all the same; a later restart may offer it again
+                print(f"lane {self.name}: {folder}: {exc}", file=sys.stderr)
+            with self._runs_lock:
+                self.finished.append(with_files({**result, "run_dir": str(folder)}))
+            found += 1
+        if found:
+            with self._runs_lock:
+                self._save_pending()
+            print(
+                f"lane {self.name}: {found} run{'' if found == 1 else 's'} cut short by a stopped"
+                " lane found: offered as INCOMPLETE",
+                flush=True,
+            )
 
     def _say(self, subject: str | None, text: str, subjects: list[str]) -> None:
         self._voices = [v for v in self._voices if v.poll() is None]
@@ -545,15 +632,19 @@ class LaneProcess:
                             ws.send(json.dumps(hello))
                         self._ws = ws
                         offered, kept = len(self.finished), len(self.unrecorded)
-                    print(
-                        f"lane {self.name}: {'reconnected' if attached else 'connected'} to the"
-                        f" console; {offered} finished run{'' if offered == 1 else 's'} offered"
-                        + (f", {kept} held not recorded" if kept else ""),
-                        flush=True,
-                    )
-                    attached, lost = True, False
                     for raw in ws:
-                        self._receive(json.loads(raw))
+                        message = json.loads(raw)
+                        if message.get("type") == "attached":
+                            # Said once the console took the hello (a wrong key never is).
+                            print(
+                                f"lane {self.name}: {'reconnected' if attached else 'connected'}"
+                                f" to the console; {offered} finished"
+                                f" run{'' if offered == 1 else 's'} offered"
+                                + (f", {kept} held not recorded" if kept else ""),
+                                flush=True,
+                            )
+                            attached, lost = True, False
+                        self._receive(message)
                         if self.refused or self.stop.is_set():
                             break
             except (OSError, TimeoutError, WebSocketException, ValueError):
@@ -624,6 +715,55 @@ class LaneProcess:
         with self._runs_lock:
             held = list(self.unrecorded.values())
         return [unrecorded_row(result, reason) for result, reason in held]
+
+
+def cut_short_result(folder: Path) -> dict[str, Any] | None:
+    """The result of a run whose lane process died mid-run, from its log alone: INCOMPLETE
+    (scored by the same scorers as a finished run; a log with no `run_ended` / `attempt_ended`
+    scores INCOMPLETE, never a pass or a fail), with `cut_short` set. None when the log did
+    end (only its result.json is missing: nothing was cut). Raises ValueError (EventLogError)
+    for a log that cannot be read, OSError for a folder that cannot be."""
+    from range.runs.saved import saved_course, saved_drill_run
+    from scoring.course import rescore_attempt
+    from scoring.policy import default_policy
+    from scoring.score import score_run
+
+    records = read_events(folder)
+    if not records or any(r.kind in ("run_ended", "attempt_ended") for r in records):
+        return None
+    started = records[0].data
+    end_t = max(r.t for r in records)
+    if records[0].kind == "attempt_started":
+        course = saved_course(folder, started)
+        return {
+            "openrange_version": started.get("openrange_version"),
+            "kind": "course",
+            "course": course.id,
+            "shooter": started.get("shooter"),
+            "officer_name": started.get("officer_name"),
+            "seed": started.get("seed"),
+            "devices": started.get("devices", []),
+            "calibration": started.get("calibration", []),
+            "score": rescore_attempt(course, records).as_json(),
+            "run_dir": str(folder),
+            "cut_short": True,
+        }
+    records, _ = saved_drill_run(folder)
+    return {
+        "openrange_version": started.get("openrange_version"),
+        "drill": started.get("drill"),
+        "drill_sha256": started.get("drill_sha256", ""),
+        "officer": started.get("officer"),
+        "seed": started.get("seed"),
+        "state": "incomplete",
+        "end_reason": f"cut short at {end_t:.2f} s: the lane stopped mid-run (no run_ended)",
+        "duration_s": round(end_t, 6),
+        "complete": False,
+        "devices": started.get("devices", []),
+        "score": score_run(records, default_policy()).as_json(),
+        "run_dir": str(folder),
+        "cut_short": True,
+    }
 
 
 def lane_url(console: str) -> str:

@@ -16,7 +16,15 @@ from range.cli.corrections import run_corrections
 from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import VALID_DAYS, roster
-from range.records.store import Records, RecordsError, course_label, drill_label, outcome
+from range.records.store import (
+    Records,
+    RecordsError,
+    course_label,
+    drill_label,
+    drill_outcome,
+    log_check,
+    outcome,
+)
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
 from range.review.render import Renderer, RenderUnavailableError
@@ -35,8 +43,15 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
-    # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill.
-    return rows[0] | {"drill_label": drill_label(rows[0]), "aborted": aborted(rows[0])}
+    # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
+    # its log on disk is still the one recorded (its kept sha256; none for an older record).
+    log_ok, log_said = log_check(rows[0])
+    return rows[0] | {
+        "drill_label": drill_label(rows[0]),
+        "aborted": aborted(rows[0]),
+        "log_ok": log_ok,
+        "log_check": log_said,
+    }
 
 
 def aborted(row: dict[str, Any]) -> str | None:
@@ -72,7 +87,13 @@ def recent_runs(
     # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
     return [
         {k: v for k, v in r.items() if k != "result"}
-        | {"drill": drill_label(r), "aborted": aborted(r)}
+        | {
+            "drill": drill_label(r),
+            "aborted": aborted(r),
+            # A run its lane was stopped in the middle of (no run_ended), or one otherwise
+            # unfinished: never a decision of the officer's.
+            "incomplete": drill_outcome(r) == "INCOMPLETE",
+        }
         for r in rows
     ]
 
@@ -242,8 +263,9 @@ def officer_speech(
     records: list[LogRecord], run_dir: Path, corrections: list[Correction]
 ) -> list[dict[str, Any]]:
     """What the officer said (each `officer_spoke` record), at the time the words began, with
-    the act heard, the instructor's correction if one is kept, and whether its audio is."""
-    out = []
+    the act heard, the instructor's correction if one is kept, and whether its audio is; and
+    each act an instructor marked live (`source` says who heard it)."""
+    out: list[dict[str, Any]] = []
     spoke = [r for r in records if r.kind == "officer_spoke"]
     for n, r in enumerate(spoke, 1):
         fixed = next((c for c in corrections if abs(c.utterance_t - r.t) < 1e-6), None)
@@ -258,8 +280,28 @@ def officer_speech(
                 "corrected": None if fixed is None else fixed.act,
                 "corrected_by": None if fixed is None else fixed.by,
                 "audio": officer_clip(run_dir, records, n) is not None,
+                "source": "recogniser",
             }
         )
+    # An instructor's live mark (an act the recogniser missed) is scored as heard
+    # (scoring/score.py), so it is listed here too, by who marked it; no utterance to correct.
+    for r in records:
+        if r.kind == "instructor_command" and r.data.get("command") == "mark":
+            out.append(
+                {
+                    "n": None,
+                    "t": round(r.t, 3),
+                    "heard_t": round(r.t, 3),
+                    "text": str(r.data.get("text", "")),
+                    "act": str(r.data.get("act", "")),
+                    "confidence": None,
+                    "corrected": None,
+                    "corrected_by": None,
+                    "audio": False,
+                    "source": f"instructor ({r.data.get('by', '?')}, marked live)",
+                }
+            )
+    out.sort(key=lambda line: float(line["t"]))
     return out
 
 
@@ -357,7 +399,8 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     that run's reaction and stop times. Runs a scripted officer played (`simulated`) are a
     series of their own: their decisions never count in the officer's own rates."""
     rows = records._rows(
-        "SELECT id, drill, recorded, run_dir, result FROM drill_runs WHERE badge = ? ORDER BY id",
+        "SELECT id, drill, recorded, run_dir, result, decision, passed FROM drill_runs"
+        " WHERE badge = ? ORDER BY id",
         badge,
     )
     series: dict[bool, list[Score]] = {False: [], True: []}  # the officer's; simulated
@@ -365,8 +408,8 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
             continue
-        if aborted(row):  # stopped by an instructor: no decision of the officer's to count
-            continue
+        if aborted(row) or drill_outcome(row) == "INCOMPLETE":
+            continue  # stopped by an instructor or cut short: no decision of the officer's
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))
         simulated = bool(score.scripted_by)

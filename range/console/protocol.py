@@ -14,6 +14,9 @@ lane -> console:
   {"type": "finished", "lane": NAME, "result": RESULT}   RESULT["files"]: the run's folder (events,
                                                   result, drill copy as text; speech as base64)
 console -> lane:
+  {"type": "attached", "lane": NAME}              the hello was accepted (first, before any
+                                                  other answer): only then does the lane say
+                                                  it is connected
   {"type": "command", "command": COMMAND, "by": ACCOUNT, "args": {...}}
   {"type": "recorded", "run_dir": PATH}           a finished run is in the records; forget it
   {"type": "unrecorded", "run_dir": PATH, "reason": TEXT}

@@ -8,13 +8,15 @@ cartridges per bay, rounds in the pistol's magazine), its faults, and which one 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from peripherals.clock import Clock
-from peripherals.errors import PeripheralError, PeripheralTimeoutError
+from peripherals.errors import PeripheralError, PeripheralIdentityError, PeripheralTimeoutError
 from peripherals.messages import CartridgeCode, StateFlags
+from peripherals.ports import find_by_serial
 from range.runs.lane import LiveLane, LiveReplica, Weapon
 
 # How often the replicas are looked at: a state row a fifth of a second old is news enough for
@@ -52,6 +54,8 @@ def describe(replica: LiveReplica, lost: PeripheralError | None = None) -> dict[
         if isinstance(failure, PeripheralTimeoutError):
             row["status"] = "silent"
         row["problem"] = f"{failure or 'link closed'}: looking for it by serial number"
+        if isinstance(failure, PeripheralIdentityError):
+            row["problem"] = str(failure)  # found, and refused: the line says what to do
         return row
     row["status"] = "connected"
     state = link.state
@@ -98,6 +102,11 @@ class ReplicaWatch:
     ) -> None:
         self.lane = LiveLane(clock, ports, search)
         self.on_change = on_change
+        # Whether no run is using the replicas now: then one that comes back with a session
+        # it does not know (its emulator or firmware restarted, a power cycle) is taken back
+        # with a new session, since nothing it sent can be lost; during a run it is refused,
+        # in one line that says so. The lane sets this from whether it is running.
+        self.between_runs: Callable[[], bool] = lambda: True
         self.rows: list[dict[str, Any]] = []
         self._lost: dict[str, PeripheralError] = {}
         self._stop = threading.Event()
@@ -118,12 +127,41 @@ class ReplicaWatch:
             if failure is not None:
                 self._lost[replica.serial] = failure
             lost = replica.link is None or failure is not None
-            if lost and self.lane.reattach(replica):
+            if lost and self._take_back(replica):
                 self._lost.pop(replica.serial, None)
         for replica in self.lane.replicas:
             if replica.link is not None:
                 replica.link.poll()  # events are the run's business; here they only pile up
         return [describe(r, self._lost.get(r.serial)) for r in self.lane.replicas]
+
+    def _take_back(self, replica: LiveReplica) -> bool:
+        """Find a lost replica again by serial number: it proves its session (as a run's
+        re-attach does), or, power-cycled and between runs, starts a new one. A refusal is
+        kept as the row's problem, in one line with what to do."""
+        if replica.link is not None:
+            replica.link.close()
+            replica.link = None
+        found = find_by_serial(replica.serial, self.lane.clock, self.lane.ports(), 0.2)
+        if found is None:
+            time.sleep(self.lane.LOOK_AGAIN_S)  # real time passes while the cable is out
+            return False
+        try:
+            found.resume(replica.session)
+        except PeripheralIdentityError as exc:
+            if not self.between_runs():
+                found.close()
+                self._lost[replica.serial] = PeripheralIdentityError(
+                    f"{exc} during a run: it is taken back with a new session when the run"
+                    " ends (or restart the lane)"
+                )
+                return False
+            replica.session = found.start_session()  # restarted: nothing it kept is lost
+        except PeripheralError as exc:
+            found.close()
+            self._lost[replica.serial] = exc
+            return False
+        replica.link = found
+        return True
 
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_EVERY_S):

@@ -315,6 +315,44 @@ def amendment_digest(row: dict[str, Any]) -> str:
     return _digest([row[k] for k in _AMENDMENT_FIELDS])
 
 
+# A drill run's log inside its folder (range/runs/runlog.py EVENTS). Its sha256 is kept in the
+# recorded result (`log_sha256`), so in the digest the ledger chains: an edited log is found.
+RUN_LOG = "events.jsonl"
+NO_LOG_HASH = "no log hash kept (recorded before log hashes were)"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
+    """Whether a recorded drill run's log on disk is the one recorded: (True, "log sha256
+    ..."), (False, why: edited or missing), or (None, NO_LOG_HASH) for a run recorded without
+    one (an older record, or a run kept without its folder)."""
+    try:
+        result = stored_json(row, "result", "drill run") or {}
+    except RecordsError as exc:
+        return False, str(exc)
+    kept = result.get("log_sha256") if isinstance(result, dict) else None
+    if not kept or not row.get("run_dir"):
+        return None, NO_LOG_HASH
+    log = Path(str(row["run_dir"])) / RUN_LOG
+    try:
+        now = file_sha256(log)
+    except OSError as exc:
+        return False, f"its log {log} cannot be read ({exc.strerror or exc}): moved or deleted?"
+    if now != kept:
+        return False, (
+            f"its log {log} no longer matches the sha256 kept when it was recorded"
+            f" ({str(kept)[:12]}, now {now[:12]}): it was edited"
+        )
+    return True, f"log sha256 {now[:12]} as recorded"
+
+
 def _ledger_hash(row: dict[str, Any]) -> str:
     return _digest([row["id"], row["kind"], row["ref"], row["digest"], row["prev_hash"]])
 
@@ -1013,6 +1051,10 @@ class Records:
         if folder:
             folder = str(Path(folder).resolve())
             result = result | {"run_dir": folder}
+        log = Path(str(result.get("run_dir") or "")) / RUN_LOG
+        if result.get("run_dir") and "log_sha256" not in result and log.is_file():
+            # The log as recorded, chained with the run: `verify` and the debrief find it edited.
+            result = {**result, "log_sha256": file_sha256(log)}
         with self._transaction(exclusive=True):
             if in_progress is not None:
                 self._run("DELETE FROM drill_runs_in_progress WHERE id = ?", in_progress)
@@ -1604,6 +1646,17 @@ class Records:
                 )
             problems = self._verify_qualifications()
             problems += self._verify_ledger()
+            problems += self._verify_logs()
+        return problems
+
+    def _verify_logs(self) -> list[Problem]:
+        """Each drill run's log on disk against the sha256 its record kept (a run recorded
+        without one is not judged: it has none to judge by)."""
+        problems = []
+        for run in self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id"):
+            ok, why = log_check(run)
+            if ok is False:
+                problems.append(Problem(int(run["id"]), f"drill run {run['id']}: {why}", "log"))
         return problems
 
     def _verify_qualifications(self) -> list[Problem]:

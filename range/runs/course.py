@@ -290,16 +290,19 @@ def run_course(
             clock = ManualClock()
             lane = Lane(clock, port_dir)
             stack.callback(lane.close)
-            scripted = {
-                "pistol": lane.add(
+            # Only the replicas the course fires: a TASER course's records list no pistol.
+            fired = {s.weapon for stage in course.stages for s in stage.strings}
+            scripted: dict[str, Replica] = {}
+            if "pistol" in fired:
+                scripted["pistol"] = lane.add(
                     PistolEmulator("SIM-PISTOL-0001", clock, directory=port_dir), Weapon.FIREARM
-                ),
-                "taser": lane.add(
+                )
+            if fired - set(FIREARMS):
+                scripted["taser"] = lane.add(
                     TaserEmulator(Model.TASER_7, "SIM-TASER-0001", clock, directory=port_dir),
                     Weapon.TASER,
-                ),
-            }
-            if any(s.weapon == "rifle" for stage in course.stages for s in stage.strings):
+                )
+            if "rifle" in fired:
                 # The patrol-rifle replica (30-round magazine, selector), only where the course
                 # fires it: a pistol course's lane and records stay as they were.
                 scripted["rifle"] = lane.add(
@@ -314,6 +317,7 @@ def run_course(
         result.devices = [
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
+            if _fires(course, d.model)
         ]
         result.calibration = calibration_for_run(
             [d["serial"] for d in result.devices],
@@ -448,6 +452,17 @@ def run_course(
             result.run_dir = writer.path
             writer.finish(result.as_json(), result)
     return result
+
+
+def _fires(course: Course, model: Model) -> bool:
+    """Whether the course fires this replica's model: its record lists only those (a live lane
+    may hold a pistol beside the TASER a TASER course fires)."""
+    fired = {s.weapon for stage in course.stages for s in stage.strings}
+    if model is Model.PISTOL:
+        return "pistol" in fired
+    if model is Model.PATROL_RIFLE:
+        return "rifle" in fired
+    return bool(fired - set(FIREARMS))
 
 
 def _lane_weapon(string: CourseString) -> Weapon:
