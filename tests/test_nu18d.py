@@ -91,6 +91,7 @@ def lane(rng: Range) -> Iterator[ClientConnection]:
     with connect(f"ws://127.0.0.1:{rng.port}/ws/lane") as ws:
         hello = {"type": "hello", "lane": "L1", "key": rng.key, "instance": "t", "state": STATE}
         ws.send(json.dumps(hello))
+        assert json.loads(ws.recv(timeout=10))["type"] == "attached"
         yield ws
 
 

@@ -92,7 +92,7 @@ def recent_runs(
             "aborted": aborted(r),
             # A run its lane was stopped in the middle of (no run_ended), or one otherwise
             # unfinished: never a decision of the officer's.
-            "incomplete": drill_outcome(r) == "INCOMPLETE",
+            "incomplete": drill_outcome(r).startswith("INCOMPLETE"),
         }
         for r in rows
     ]
@@ -408,7 +408,7 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
             continue
-        if aborted(row) or drill_outcome(row) == "INCOMPLETE":
+        if aborted(row) or drill_outcome(row).startswith("INCOMPLETE"):
             continue  # stopped by an instructor or cut short: no decision of the officer's
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))
