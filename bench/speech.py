@@ -89,15 +89,19 @@ def run_trials(
     keep_notes: bool = False,
     normalise: bool = True,
     peak_dbfs: float | None = None,
+    phrase_weights: dict[str, float] | None = None,
 ) -> list[Trial]:
     """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT and the
     EarlyRule are chosen on (other voices, speeds, sentences and noise draws). With
     `keep_notes` each trial keeps the listener's notes, for `replay`; `normalise=False` decodes
     each utterance at its recorded level (the figures before level normalisation). `peak_dbfs`
     plays every track (speech, chatter, noise) at that speech peak instead of about -10 dBFS
-    (a shout close to the microphone, a quiet voice or a microphone gain set low)."""
+    (a shout close to the microphone, a quiet voice or a microphone gain set low).
+    `phrase_weights` replaces the recogniser's PHRASE_WEIGHTS (grammar weights per phrase)."""
     book = phrasebook()
-    recognizer = Recognizer(book, garbage_weight=garbage_weight, normalise=normalise)
+    recognizer = Recognizer(
+        book, garbage_weight=garbage_weight, normalise=normalise, phrase_weights=phrase_weights
+    )
 
     def hear_(pcm: Pcm) -> tuple[list[Heard], list[Note]]:
         notes: list[Note] = []
@@ -275,6 +279,17 @@ def main() -> int:
         type=float,
         help="play every track at this speech peak (dBFS) instead of about -10 dBFS",
     )
+    parser.add_argument(
+        "--garbage-weight",
+        type=float,
+        default=GARBAGE_WEIGHT,
+        help=f"the garbage loop's grammar weight on the test split (default {GARBAGE_WEIGHT:g})",
+    )
+    parser.add_argument(
+        "--phrase-weights",
+        metavar="JSON",
+        help="grammar weights per phrase, a JSON object, instead of PHRASE_WEIGHTS",
+    )
     args = parser.parse_args()
     if args.tune_early:
         return tune_early(float(args.tune) if args.tune else GARBAGE_WEIGHT)
@@ -288,7 +303,14 @@ def main() -> int:
                     + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
                 )
         return 0
-    trials = run_trials(args.quick, normalise=not args.as_recorded, peak_dbfs=args.peak_dbfs)
+    weights = None if args.phrase_weights is None else json.loads(args.phrase_weights)
+    trials = run_trials(
+        args.quick,
+        garbage_weight=args.garbage_weight,
+        normalise=not args.as_recorded,
+        peak_dbfs=args.peak_dbfs,
+        phrase_weights=weights,
+    )
     rows = figures(trials)
     if args.json:
         keys = ("name", "value", "unit", "target", "better")

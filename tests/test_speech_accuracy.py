@@ -224,3 +224,40 @@ def test_a_new_users_phrases_are_heard_as_their_acts(
     wav = tmp_path / "take.wav"
     subprocess.run(["espeak-ng", "-w", str(wav), phrase], check=True)
     assert _fresh_acts(read_wav(wav)) == acts
+
+
+@needs_espeak
+def test_a_phrase_weight_keeps_a_phrase_from_taking_anothers_place(tmp_path: Path) -> None:
+    # espeak-ng's en-us+m3 "get down" is decoded as "don't move" at equal weights, the phrase
+    # that most often takes other commands' place (issue 17). A grammar weight per phrase
+    # (bench/speech.py --phrase-weights) moves the decision only far down (1e-20), where it
+    # costs "don't move" itself as much, so the shipped 0.1 (PHRASE_WEIGHTS) does not fix this
+    # clip (docs/speech.md, "phrase weights").
+    from range.voice.audio import read_wav
+
+    wav = tmp_path / "take.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us+m3", "-w", str(wav), "get down"], check=True)
+    pcm = read_wav(wav)
+    book = builtin_phrasebook()
+    assert Recognizer(book, phrase_weights={}).decode(pcm)[0] == "don't move"
+    weighed = Recognizer(book, phrase_weights={"don't move": 1e-20})
+    assert weighed.decode(pcm)[0] == "get down"
+
+
+@pytest.mark.parametrize("weight", [0.0, 2.0])
+def test_a_phrase_weight_outside_0_1_is_refused_by_phrase(weight: float) -> None:
+    # PocketSphinx takes a JSGF weight as a probability: above 1 it stops on a fatal error.
+    from range.voice.recognize import grammar
+
+    with pytest.raises(ValueError, match='phrase weight of "don\'t move"'):
+        grammar(builtin_phrasebook(), phrase_weights={"don't move": weight})
+
+
+def test_dont_move_is_weighed_below_the_other_phrases() -> None:
+    # "don't move" took other commands' place and chatter's (issue 17): at 0.1 the full bench
+    # went 81.2 -> 81.9 % at 10 dB and 0.5 -> 0.0 false acts a minute (docs/speech.md).
+    from range.voice.recognize import grammar
+
+    text = grammar(builtin_phrasebook())
+    assert "/0.1/ ( don't move )" in text
+    assert "/1/ ( stop )" in text

