@@ -184,6 +184,29 @@ def test_records_show_judges_a_course_file_from_the_attempt_folder(
     assert f"sheet total {shown['points']} = recorded {shown['points']} points" in text
 
 
+def test_an_agency_course_counts_for_the_weapon_it_fires(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nu12g 5: an agency's own course (a file) showed weapon '-' in the standings, so a pass
+    on it never counted for the pistol; its weapon comes from the copy kept with the attempt,
+    even once the file it was fired from is gone."""
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    course_file = tmp_path / "par.toml"
+    course_file.write_text(PAR_COURSE)
+    officer = ["--add", "4411", "--name", "Ofc. Rivera", "--agency", "Metro PD"]
+    assert main(["records", "officers", *officer, "--db", db]) == 0
+    shooter = str(_shooter(tmp_path, 1.7, 0.5))
+    run = ["course", "run", str(course_file), "--shooter", shooter, "--badge", "4411"]
+    assert main([*run, "--db", db]) == 0
+    course_file.unlink()
+    _out(capsys)
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    history = json.loads(_out(capsys))
+    text = json.dumps(history)
+    assert '"weapon": "pistol"' in text or '"weapons": "pistol"' in text, text[:600]
+
+
 # -- 6 and 10i: the boresight measures the muzzle; the residual is said once ---------------------
 
 

@@ -163,6 +163,19 @@ def _weapons(course: str) -> str:
     return "+".join(sorted({s.weapon for stage in found.stages for s in stage.strings}))
 
 
+def _kept_weapons(records: Records, badge: str, course: str) -> str:
+    """What an agency's own course (a file, not a built-in id) fires, from the copy kept in an
+    attempt's run folder (`sheet_course`, checked against the recorded sha256): its passes
+    count for that weapon as a built-in course's do. "" when no copy is to be found."""
+    for row in records.qualifications(badge):
+        if row["course"] != course:
+            continue
+        found = sheet_course(row)
+        if found is not None:
+            return "+".join(sorted({s.weapon for stage in found.stages for s in stage.strings}))
+    return ""
+
+
 def roster(
     records: Records,
     as_of: date,
@@ -197,8 +210,10 @@ def roster(
             )
             continue
         for row in rows:
-            if row.course not in weapons:
-                weapons[row.course] = _weapons(row.course)
+            if not weapons.get(row.course):
+                weapons[row.course] = _weapons(row.course) or _kept_weapons(
+                    records, officer["badge"], row.course
+                )
             lines.append(_line(officer, row, weapons[row.course], as_of, valid_days, warn_days))
     return lines
 
