@@ -272,10 +272,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     export.add_argument("--format", choices=["csv", "html", "pdf"], required=True)
     export.add_argument(
-        "--from", dest="since", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
+        "--from",
+        dest="since",
+        type=cliutil.iso_date,
+        metavar="DATE",
+        help="YYYY-MM-DD, inclusive (the whole day, UTC)",
     )
     export.add_argument(
-        "--to", dest="until", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
+        "--to",
+        dest="until",
+        type=cliutil.iso_date,
+        metavar="DATE",
+        help="YYYY-MM-DD, inclusive (the whole day, UTC); for a roster, its as-of day",
     )
     export.add_argument(
         "--attempt", type=cliutil.record_id, default=None, help="a certificate for this record"

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -438,6 +438,12 @@ def _drill_outcome(row: dict[str, Any]) -> str:
     ):
         return "INCOMPLETE"
     return "PASS" if row["passed"] else "FAIL"
+
+
+def _day_after(day: str) -> str:
+    """The ISO date after `day`: `--to DAY` includes the whole of DAY (timestamps on it sort
+    after the bare date, so `< DAY` would leave them out)."""
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def _now() -> str:
@@ -1125,8 +1131,8 @@ class Records:
     def all_drill_runs(
         self, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
-        """Every drill run recorded from `since` until before `until` (ISO dates), each with
-        its `outcome`, oldest first (the CSV export)."""
+        """Every drill run recorded from `since` through `until` (ISO dates, both days
+        included), each with its `outcome`, oldest first (the CSV export)."""
         sql = "WHERE 1 = 1"
         args: list[Any] = []
         if since is not None:
@@ -1134,7 +1140,7 @@ class Records:
             args.append(since)
         if until is not None:
             sql += " AND d.recorded < ?"
-            args.append(until)
+            args.append(_day_after(until))
         return self._drill_runs(sql, args, _LISTED_RUN_FIELDS)
 
     def _drill_runs(
@@ -1515,7 +1521,7 @@ class Records:
             args.append(since)
         if until is not None:
             sql += " AND finished < ?"
-            args.append(until)
+            args.append(_day_after(until))
         return self._rows(sql + " ORDER BY id", *args)
 
     def count(self) -> int:

@@ -1,0 +1,57 @@
+"""New-user pass nu12g (issue #12): `--to` includes the day it names; a scripted course run's
+JSON says SIMULATED; an edited drill run is DAMAGED in `show`; an ungraded drill run has no
+score; `score` on mixed folders. Each a reproduction that failed before its fix (in process)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+
+from range.cli.main import main
+from range.records.store import Records
+
+
+def _out(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> str:
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return captured.out
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def drilled(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store with officer 4411 and one scripted drill run recorded today."""
+    tmp = tmp_path_factory.mktemp("drilled")
+    db = f"sqlite:///{tmp / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "1"]
+    assert main([*argv, "--runs-dir", str(tmp / "runs"), "--db", db]) == 0
+    return db
+
+
+# -- 1: --to includes the whole day it names ------------------------------------------------------
+
+
+def test_export_to_today_includes_records_of_today(
+    drilled: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    today = datetime.now(UTC).date().isoformat()
+    export = ["records", "export", "--format", "csv", "--drill-runs", "--db", drilled]
+    rows = _csv(_out(capsys, [*export, "--from", today, "--to", today]))
+    assert len(rows) == 1
+    assert len(_csv(_out(capsys, [*export, "--to", today]))) == 1
+    with Records.open(drilled, create=False) as records:
+        assert len(records.all_drill_runs(today, today)) == 1
+        assert records.qualifications(since=today, until=today) == []
+    with pytest.raises(SystemExit):
+        main(["records", "export", "--help"])
+    assert "inclusive" in capsys.readouterr().out
