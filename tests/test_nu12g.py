@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +57,18 @@ def test_export_to_today_includes_records_of_today(
     with pytest.raises(SystemExit):
         main(["records", "export", "--help"])
     assert "inclusive" in capsys.readouterr().out
+
+
+# -- 2: a scripted course run's JSON says SIMULATED, and names the officer ------------------------
+
+
+def test_course_run_json_of_a_scripted_shooter_is_simulated_and_names_the_officer(
+    drilled: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--seed", "1", "--json"]
+    shown = json.loads(_out(capsys, [*argv, "--db", drilled, "--runs-dir", str(tmp_path)]))
+    assert shown["simulated"] is True
+    assert shown["score"]["outcome"].startswith("SIMULATED (would be ")
+    assert shown["score"]["passed"] is None
+    assert (shown["officer_name"], shown["badge"]) == ("Ofc. Rivera", "4411")

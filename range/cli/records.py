@@ -364,8 +364,9 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     records = _open(args) if args.badge else None
     try:
         seed = 0 if args.seed is None else args.seed
+        officer_name = "scripted"
         if records is not None:
-            records.officer(args.badge)
+            officer_name = str(records.officer(args.badge)["name"])  # the name, not the badge
             if args.resume is not None:
                 began = records.attempt_in_progress(args.resume).get("shooter", OFFICER)
                 if args.shooter is None and began != OFFICER and not args.port:
@@ -375,7 +376,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             course,
             shooter,
             seed,
-            officer_name=args.badge or "scripted",
+            officer_name=officer_name,
             runs_dir=None if args.no_save else args.runs_dir,
             source=source,
             **calibration_options(args),  # type: ignore[arg-type]
@@ -408,7 +409,11 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
         except OSError as exc:
             failed = sound.write_failed(exc, kept)
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
-    shown = result.as_json() | {"simulated": not args.port}
+    shown = result.as_json() | {"simulated": not args.port, "badge": args.badge}
+    if not args.port:  # the JSON says what the text says: no outcome of the officer's
+        from range.cli.summary import simulated_score
+
+        shown["score"] = simulated_score(result.score)
     code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )
