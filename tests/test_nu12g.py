@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,3 +73,28 @@ def test_course_run_json_of_a_scripted_shooter_is_simulated_and_names_the_office
     assert shown["score"]["outcome"].startswith("SIMULATED (would be ")
     assert shown["score"]["passed"] is None
     assert (shown["officer_name"], shown["badge"]) == ("Ofc. Rivera", "4411")
+
+
+# -- 3: `records show --drill-run` says DAMAGED for a drill run edited in the database ------------
+
+
+def test_show_of_a_drill_run_edited_in_the_database_warns_as_for_a_qualification(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "1", "--db", db]
+    _out(capsys, [*argv, "--runs-dir", str(tmp_path / "runs")])
+    show = ["records", "show", "--drill-run", "1", "--db", db]
+    assert "WARNING" not in _out(capsys, show)
+    raw = sqlite3.connect(tmp_path / "records.sqlite")
+    with raw:
+        raw.execute("UPDATE drill_runs SET score = 55 WHERE id = 1")
+    raw.close()
+    text = _out(capsys, show)
+    assert "  DAMAGED (edited? run records verify): " in text
+    assert "  WARNING: drill run 1: its contents no longer match" in text
+    shown = json.loads(_out(capsys, [*show, "--json"]))
+    assert shown["outcome"] == "DAMAGED (edited? run records verify)"
+    assert "no longer match" in shown["problem"]

@@ -699,6 +699,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
             f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
         )
+        if row.get("problem"):
+            yield f"  WARNING: {row['problem']}: run records verify"
         if script:
             yield (
                 f"  played by the scripted officer {script} (no --live): a simulation, never"

@@ -1115,13 +1115,28 @@ class Records:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
         each amendment (by whom, when, the score it gave) and `recorded_score`, as recorded."""
-        rows = self._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+        rows = self._rows(
+            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+            " FROM drill_runs d WHERE d.id = ?",
+            run_id,
+        )
         if not rows:
             raise RecordsError(
                 f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
             )
-        amended = _amended(rows[0], self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
-        return amended | {"outcome": drill_outcome(amended)}
+        row = rows[0]
+        chained = row.pop("chained")
+        # Edited outside OpenRange: DAMAGED here too, as history, the CSV and verify say.
+        problem = (
+            f"drill run {run_id}: its contents no longer match the digest the ledger chained"
+            " for it: it was edited"
+            if chained is not None and drill_run_digest(row) != chained
+            else None
+        )
+        amended = _amended(row, self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
+        outcome_ = DAMAGED if problem is not None else drill_outcome(amended)
+        return amended | {"outcome": outcome_, "problem": problem}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         return self._drill_runs(
