@@ -98,3 +98,48 @@ def test_show_of_a_drill_run_edited_in_the_database_warns_as_for_a_qualification
     shown = json.loads(_out(capsys, [*show, "--json"]))
     assert shown["outcome"] == "DAMAGED (edited? run records verify)"
     assert "no longer match" in shown["problem"]
+
+
+# -- 4: a killed drill run closed ungraded has no score, and is dated at its start ---------------
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 in process: nothing after it runs (no recording, no cleanup)."""
+
+
+def test_a_killed_drill_run_closed_has_no_score_and_its_start_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from range.runs import drill as runs_drill
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+
+    def killed(session: object) -> None:
+        raise _Killed
+
+    monkeypatch.setattr(runs_drill.Session, "_run_simulated", killed)
+    argv = ["drill", "run", "active-shooter-v1", "--badge", "4411", "--seed", "1", "--db", db]
+    with pytest.raises(_Killed):
+        main([*argv, "--runs-dir", str(tmp_path / "runs")])
+    monkeypatch.undo()
+    began = "2026-01-02T03:04:05+00:00"
+    raw = sqlite3.connect(tmp_path / "records.sqlite")
+    with raw:
+        raw.execute("UPDATE drill_runs_in_progress SET started = ?", (began,))
+    raw.close()
+    close = ["records", "close", "--drill-run", "1", "--by", "Sgt. Ortiz", "--reason", "killed"]
+    _out(capsys, [*close, "--db", db])
+    export = ["records", "export", "--format", "csv", "--drill-runs", "--db", db]
+    (row,) = _csv(_out(capsys, export))
+    assert row["outcome"].startswith("INCOMPLETE")
+    assert (row["score"], row["recorded"]) == ("", began)
+    (run,) = json.loads(_out(capsys, ["records", "history", "4411", "--db", db, "--json"]))[
+        "drill_runs"
+    ]
+    assert (run["score"], run["recorded"]) == (None, began)
+    shown = json.loads(_out(capsys, ["records", "show", "--drill-run", "1", "--db", db, "--json"]))
+    assert (shown["score"], shown["recorded"]) == (None, began)
+    assert "not graded" in _out(capsys, ["records", "show", "--drill-run", "1", "--db", db])
+    assert _csv(_out(capsys, [*export, "--from", "2026-01-02", "--to", "2026-01-02"])) != []

@@ -669,7 +669,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _show_drill_run(args: argparse.Namespace) -> int:
-    from range.records.store import drill_label, drill_run_script, stored_json
+    from range.records.store import drill_label, drill_run_script, graded, stored_json
 
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
@@ -680,6 +680,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     def data() -> dict[str, Any]:
         shown = {k: v for k, v in row.items() if k != "result"}
         shown["passed"] = bool(row["passed"])
+        if not graded(row["outcome"]):
+            shown["score"] = None  # never graded (INCOMPLETE, ABORTED): no score
         shown["drill_label"] = drill_label(row)
         shown["officer"] = script or "live"
         shown["officer_kind"] = "scripted" if script else "live"
@@ -693,8 +695,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
-        graded = not row["outcome"].startswith(("INCOMPLETE", "ABORTED"))
-        points = f"score {row['score']:g}" if graded else "not graded"
+        points = f"score {row['score']:g}" if graded(row["outcome"]) else "not graded"
         yield (
             f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"

@@ -420,6 +420,12 @@ def drill_outcome(row: dict[str, Any]) -> str:
     return f"SIMULATED (scripted officer {script}): {base}"
 
 
+def graded(outcome_: str) -> bool:
+    """Whether a drill run with this outcome was graded: an INCOMPLETE (killed, cut) or
+    ABORTED run was not, and has no score to show."""
+    return not outcome_.startswith(("INCOMPLETE", "ABORTED"))
+
+
 def _drill_outcome(row: dict[str, Any]) -> str:
     try:
         result = stored_json(row, "result", "drill run") or {}
@@ -1005,10 +1011,17 @@ class Records:
         closed = {"closed_by": by, "reason": reason, "closed": _now()}
         kept = result | {"closed": closed, "officer": progress["officer"]}
         kept.setdefault("run_dir", progress["run_dir"])
-        return self.add_drill_run(progress["badge"], kept, in_progress=number)
+        # Dated when it was run (its start), not when it was closed; `closed` says when.
+        return self.add_drill_run(
+            progress["badge"], kept, in_progress=number, recorded=str(progress["started"])
+        )
 
     def add_drill_run(
-        self, badge: str, result: dict[str, Any], in_progress: int | None = None
+        self,
+        badge: str,
+        result: dict[str, Any],
+        in_progress: int | None = None,
+        recorded: str | None = None,
     ) -> int:
         """Keep a drill run (its result JSON, whose `drill_sha256` says which file it played:
         an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain.
@@ -1026,7 +1039,7 @@ class Records:
                 "badge": badge,
                 "drill": result["drill"],
                 "seed": result["seed"],
-                "recorded": _now(),
+                "recorded": recorded or _now(),
                 "software_version": result["openrange_version"],
                 "decision": score["decision"],
                 "score": score["score"],
@@ -1176,8 +1189,11 @@ class Records:
             row = _amended(row, amendments.get(int(row["id"]), []))
             outcome_ = DAMAGED if edited_run else drill_outcome(row)
             script = drill_run_script(row)
+            listed = {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
+            if "score" in listed and not graded(outcome_):
+                listed["score"] = None  # never graded: no score, not the log's default 100
             shown.append(
-                {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
+                listed
                 | {
                     "outcome": outcome_,
                     "officer": script or LIVE,
