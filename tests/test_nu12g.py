@@ -143,3 +143,25 @@ def test_a_killed_drill_run_closed_has_no_score_and_its_start_date(
     assert (shown["score"], shown["recorded"]) == (None, began)
     assert "not graded" in _out(capsys, ["records", "show", "--drill-run", "1", "--db", db])
     assert _csv(_out(capsys, [*export, "--from", "2026-01-02", "--to", "2026-01-02"])) != []
+
+
+# -- 5: `score` on a folder mixing drill runs and attempts names the attempts ------------------
+
+
+def test_score_of_mixed_folders_names_the_attempt_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from drills.course import find_course, find_shooter
+    from range.runs.course import CourseConfig, run_course
+
+    runs = tmp_path / "runs"
+    _out(capsys, ["drill", "run", "phone-draw-v1", "--seed", "1", "--runs-dir", str(runs)])
+    (drill_dir,) = runs.iterdir()
+    course, shooter = find_course("fbi-pistol-2019-v1"), find_shooter("expert")
+    attempt = run_course(CourseConfig(course, shooter, 1, runs_dir=runs)).run_dir
+    assert attempt is not None
+    assert main(["score", str(drill_dir), str(attempt)]) != 0
+    err = capsys.readouterr().err
+    assert "score drill runs and qualification attempts separately" in err
+    assert f"qualification attempt {attempt} among 1 drill run" in err
+    assert str(drill_dir) not in err
