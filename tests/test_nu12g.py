@@ -165,3 +165,26 @@ def test_score_of_mixed_folders_names_the_attempt_folders(
     assert "score drill runs and qualification attempts separately" in err
     assert f"qualification attempt {attempt} among 1 drill run" in err
     assert str(drill_dir) not in err
+
+
+# -- 6: a lane file's problems are said all at once, not one stage per try ------------------------
+
+
+def test_a_lane_file_s_schema_mirror_port_and_profile_problems_come_in_one_message(
+    tmp_path: Path,
+) -> None:
+    from physics.datafiles import DataFileError
+    from range.runs.lanefile import load_lane
+
+    path = tmp_path / "lane.toml"
+    path.write_text(
+        'version = 1\nname = "Lane 3"\nports = ["/dev/no-such-replica"]\nhand = "foot"\n'
+        'headless = true\nmirror = true\n[calibration]\nprofiles = "no-such-folder"\n'
+    )
+    with pytest.raises(DataFileError) as err:
+        load_lane(path)
+    message = str(err.value)
+    assert f"{path}:4: hand" in message  # the schema's
+    assert f"{path}:6: mirror: mirror draws what the headset shows" in message
+    assert f"{path}:3: ports[0]: /dev/no-such-replica does not exist" in message
+    assert f"{path}:8: calibration.profiles: " in message and "does not exist" in message
