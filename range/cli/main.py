@@ -423,7 +423,15 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     from scoring.course import is_attempt, rescore_attempt
 
     if not all(is_attempt(log) for log in logs):
-        raise ValueError("score drill runs and qualification attempts separately")
+        # Name them, so that the user can pick them out of runs/* (two kinds, two tables).
+        attempts = [str(r) for r, log in zip(args.run_dirs, logs, strict=True) if is_attempt(log)]
+        others = len(logs) - len(attempts)
+        raise ValueError(
+            "score drill runs and qualification attempts separately:"
+            f" qualification attempt{'s' if len(attempts) != 1 else ''} {', '.join(attempts)}"
+            f" among {others} drill run{'s' if others != 1 else ''}: `openrange score` the"
+            " attempts' folders on their own, then the drill runs'"
+        )
     scores = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         course = saved_course(run_dir, log[0].data)

@@ -272,10 +272,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     export.add_argument("--format", choices=["csv", "html", "pdf"], required=True)
     export.add_argument(
-        "--from", dest="since", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
+        "--from",
+        dest="since",
+        type=cliutil.iso_date,
+        metavar="DATE",
+        help="YYYY-MM-DD, inclusive (the whole day, UTC)",
     )
     export.add_argument(
-        "--to", dest="until", type=cliutil.iso_date, metavar="DATE", help="YYYY-MM-DD"
+        "--to",
+        dest="until",
+        type=cliutil.iso_date,
+        metavar="DATE",
+        help="YYYY-MM-DD, inclusive (the whole day, UTC); for a roster, its as-of day",
     )
     export.add_argument(
         "--attempt", type=cliutil.record_id, default=None, help="a certificate for this record"
@@ -356,8 +364,9 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     records = _open(args) if args.badge else None
     try:
         seed = 0 if args.seed is None else args.seed
+        officer_name = "scripted"
         if records is not None:
-            records.officer(args.badge)
+            officer_name = str(records.officer(args.badge)["name"])  # the name, not the badge
             if args.resume is not None:
                 began = records.attempt_in_progress(args.resume).get("shooter", OFFICER)
                 if args.shooter is None and began != OFFICER and not args.port:
@@ -367,7 +376,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             course,
             shooter,
             seed,
-            officer_name=args.badge or "scripted",
+            officer_name=officer_name,
             runs_dir=None if args.no_save else args.runs_dir,
             source=source,
             **calibration_options(args),  # type: ignore[arg-type]
@@ -400,7 +409,11 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
         except OSError as exc:
             failed = sound.write_failed(exc, kept)
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
-    shown = result.as_json() | {"simulated": not args.port}
+    shown = result.as_json() | {"simulated": not args.port, "badge": args.badge}
+    if not args.port:  # the JSON says what the text says: no outcome of the officer's
+        from range.cli.summary import simulated_score
+
+        shown["score"] = simulated_score(result.score)
     code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )
@@ -656,7 +669,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _show_drill_run(args: argparse.Namespace) -> int:
-    from range.records.store import drill_label, drill_run_script, stored_json
+    from range.records.store import drill_label, drill_run_script, graded, stored_json
 
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
@@ -667,6 +680,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     def data() -> dict[str, Any]:
         shown = {k: v for k, v in row.items() if k != "result"}
         shown["passed"] = bool(row["passed"])
+        if not graded(row["outcome"]):
+            shown["score"] = None  # never graded (INCOMPLETE, ABORTED): no score
         shown["drill_label"] = drill_label(row)
         shown["officer"] = script or "live"
         shown["officer_kind"] = "scripted" if script else "live"
@@ -680,12 +695,13 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
-        graded = not row["outcome"].startswith(("INCOMPLETE", "ABORTED"))
-        points = f"score {row['score']:g}" if graded else "not graded"
+        points = f"score {row['score']:g}" if graded(row["outcome"]) else "not graded"
         yield (
             f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
         )
+        if row.get("problem"):
+            yield f"  WARNING: {row['problem']}: run records verify"
         if script:
             yield (
                 f"  played by the scripted officer {script} (no --live): a simulation, never"

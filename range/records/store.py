@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -458,6 +458,12 @@ def drill_outcome(row: dict[str, Any]) -> str:
     return f"SIMULATED (scripted officer {script}): {base}"
 
 
+def graded(outcome_: str) -> bool:
+    """Whether a drill run with this outcome was graded: an INCOMPLETE (killed, cut) or
+    ABORTED run was not, and has no score to show."""
+    return not outcome_.startswith(("INCOMPLETE", "ABORTED"))
+
+
 def _drill_outcome(row: dict[str, Any]) -> str:
     try:
         result = stored_json(row, "result", "drill run") or {}
@@ -476,6 +482,12 @@ def _drill_outcome(row: dict[str, Any]) -> str:
     ):
         return "INCOMPLETE"
     return "PASS" if row["passed"] else "FAIL"
+
+
+def _day_after(day: str) -> str:
+    """The ISO date after `day`: `--to DAY` includes the whole of DAY (timestamps on it sort
+    after the bare date, so `< DAY` would leave them out)."""
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def _now() -> str:
@@ -1037,10 +1049,17 @@ class Records:
         closed = {"closed_by": by, "reason": reason, "closed": _now()}
         kept = result | {"closed": closed, "officer": progress["officer"]}
         kept.setdefault("run_dir", progress["run_dir"])
-        return self.add_drill_run(progress["badge"], kept, in_progress=number)
+        # Dated when it was run (its start), not when it was closed; `closed` says when.
+        return self.add_drill_run(
+            progress["badge"], kept, in_progress=number, recorded=str(progress["started"])
+        )
 
     def add_drill_run(
-        self, badge: str, result: dict[str, Any], in_progress: int | None = None
+        self,
+        badge: str,
+        result: dict[str, Any],
+        in_progress: int | None = None,
+        recorded: str | None = None,
     ) -> int:
         """Keep a drill run (its result JSON, whose `drill_sha256` says which file it played:
         an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain.
@@ -1062,7 +1081,7 @@ class Records:
                 "badge": badge,
                 "drill": result["drill"],
                 "seed": result["seed"],
-                "recorded": _now(),
+                "recorded": recorded or _now(),
                 "software_version": result["openrange_version"],
                 "decision": score["decision"],
                 "score": score["score"],
@@ -1151,13 +1170,28 @@ class Records:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
         each amendment (by whom, when, the score it gave) and `recorded_score`, as recorded."""
-        rows = self._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+        rows = self._rows(
+            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+            " FROM drill_runs d WHERE d.id = ?",
+            run_id,
+        )
         if not rows:
             raise RecordsError(
                 f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
             )
-        amended = _amended(rows[0], self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
-        return amended | {"outcome": drill_outcome(amended)}
+        row = rows[0]
+        chained = row.pop("chained")
+        # Edited outside OpenRange: DAMAGED here too, as history, the CSV and verify say.
+        problem = (
+            f"drill run {run_id}: its contents no longer match the digest the ledger chained"
+            " for it: it was edited"
+            if chained is not None and drill_run_digest(row) != chained
+            else None
+        )
+        amended = _amended(row, self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
+        outcome_ = DAMAGED if problem is not None else drill_outcome(amended)
+        return amended | {"outcome": outcome_, "problem": problem}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         return self._drill_runs(
@@ -1167,8 +1201,8 @@ class Records:
     def all_drill_runs(
         self, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
-        """Every drill run recorded from `since` until before `until` (ISO dates), each with
-        its `outcome`, oldest first (the CSV export)."""
+        """Every drill run recorded from `since` through `until` (ISO dates, both days
+        included), each with its `outcome`, oldest first (the CSV export)."""
         sql = "WHERE 1 = 1"
         args: list[Any] = []
         if since is not None:
@@ -1176,7 +1210,7 @@ class Records:
             args.append(since)
         if until is not None:
             sql += " AND d.recorded < ?"
-            args.append(until)
+            args.append(_day_after(until))
         return self._drill_runs(sql, args, _LISTED_RUN_FIELDS)
 
     def _drill_runs(
@@ -1197,8 +1231,11 @@ class Records:
             row = _amended(row, amendments.get(int(row["id"]), []))
             outcome_ = DAMAGED if edited_run else drill_outcome(row)
             script = drill_run_script(row)
+            listed = {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
+            if "score" in listed and not graded(outcome_):
+                listed["score"] = None  # never graded: no score, not the log's default 100
             shown.append(
-                {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
+                listed
                 | {
                     "outcome": outcome_,
                     "officer": script or LIVE,
@@ -1557,7 +1594,7 @@ class Records:
             args.append(since)
         if until is not None:
             sql += " AND finished < ?"
-            args.append(until)
+            args.append(_day_after(until))
         return self._rows(sql + " ORDER BY id", *args)
 
     def count(self) -> int:

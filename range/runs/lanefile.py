@@ -7,8 +7,9 @@ line override the file's.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -84,7 +85,6 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
     from range.calibration.profiles import CalibrationProfile
 
     text = read_text(path)
-    lane = parse_model(text, LaneFile, path)
     lines = key_lines(text)
     problems: list[Problem] = []
 
@@ -93,7 +93,35 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
 
         problems.append(Problem(locate(lines, loc) or 1, field_name(loc), message))
 
-    for i, port in enumerate(lane.ports if ports else []):
+    # Every problem at once: the schema's, and what can still be checked of the rest (the
+    # mirror clash, the ports, the profiles), not one stage per try.
+    lane: LaneFile | None
+    raw: dict[str, Any] = {}
+    try:
+        lane = parse_model(text, LaneFile, path)
+    except DataFileError as exc:
+        table = _raw(text)
+        if table is None:  # not TOML at all: nothing else can be read
+            raise
+        raw = table
+        problems += exc.problems
+        lane = None
+    if lane is not None:
+        port_list, headless, mirror = lane.ports, lane.headless, lane.mirror
+        folder = lane.profiles_dir(path) if profiles else None
+    else:
+        listed = raw.get("ports")
+        port_list = [p for p in listed if isinstance(p, str)] if isinstance(listed, list) else []
+        headless, mirror = raw.get("headless") is True, raw.get("mirror") is True
+        calibration = raw.get("calibration")
+        named = calibration.get("profiles") if isinstance(calibration, dict) else None
+        folder = None
+        if profiles and isinstance(named, str) and named:
+            folder = Path(named).expanduser()
+            folder = folder if folder.is_absolute() else path.parent / folder
+        if headless and mirror and not any(p.field == "mirror" for p in problems):
+            problem(("mirror",), "mirror draws what the headset shows: it needs headless = false")
+    for i, port in enumerate(port_list if ports else []):
         wrong = port_url_problem(port)
         if wrong is not None:
             problem(("ports", i), f"{port!r}: {wrong}")
@@ -102,7 +130,6 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
                 ("ports", i),
                 f"{port} does not exist (is the replica plugged in? ls /dev/serial/by-id)",
             )
-    folder = lane.profiles_dir(path) if profiles else None
     if folder is not None and not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         problem(("calibration", "profiles"), f"{folder} {what}")
@@ -115,9 +142,18 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
                     problem(("calibration", "profiles"), f"a profile is refused: {line}")
             except OSError as exc:
                 problem(("calibration", "profiles"), f"{profile}: {exc.strerror or exc}")
-    if problems:
+    if problems or lane is None:
         raise DataFileError(path, problems)
     return lane
+
+
+def _raw(text: str) -> dict[str, Any] | None:
+    """The TOML table of a lane file whose schema failed, to check the rest of it; None when
+    it is not TOML."""
+    try:
+        return tomllib.loads(text.removeprefix("\ufeff"))
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return None
 
 
 def display(lane: LaneFile | None, headless: bool | None, mirror: bool | None) -> tuple[bool, bool]:
