@@ -1091,20 +1091,7 @@ class Records:
                 "drill_sha256": str(result.get("drill_sha256") or ""),
             }
             row["drill_origin"] = drill_origin(row["drill"], row["drill_sha256"])
-            cur = self._run(
-                "INSERT INTO drill_runs ("
-                + ", ".join(row)
-                + ") VALUES ("
-                + ", ".join("?" for _ in row)
-                + ")"
-                + (" RETURNING id" if self.dialect == "postgresql" else ""),
-                *row.values(),
-            )
-            row["id"] = self._last_id(cur)
-            # Hash what the database holds (a REAL score reads back as a float).
-            (stored,) = self._rows("SELECT * FROM drill_runs WHERE id = ?", row["id"])
-            self._append("drill_run", str(row["id"]), drill_run_digest(stored))
-            number = int(row["id"])
+            number = self._insert_chained("drill_runs", row, "drill_run", drill_run_digest)
         if in_progress is not None:
             self._release_claim(in_progress, "drill-run")
         return number
@@ -1133,19 +1120,33 @@ class Records:
                 "passed": int(bool(score["passed"])),
                 "detail": json.dumps(why | {"score": score}, sort_keys=True),
             }
-            cur = self._run(
-                "INSERT INTO drill_run_amendments ("
-                + ", ".join(row)
-                + ") VALUES ("
-                + ", ".join("?" for _ in row)
-                + ")"
-                + (" RETURNING id" if self.dialect == "postgresql" else ""),
-                *row.values(),
+            return self._insert_chained(
+                "drill_run_amendments", row, "drill_run_amendment", amendment_digest
             )
-            row["id"] = self._last_id(cur)
-            (stored,) = self._rows("SELECT * FROM drill_run_amendments WHERE id = ?", row["id"])
-            self._append("drill_run_amendment", str(row["id"]), amendment_digest(stored))
-            return int(row["id"])
+
+    def _insert_chained(
+        self,
+        table: str,
+        row: dict[str, Any],
+        kind: str,
+        digest: Callable[[dict[str, Any]], str],
+    ) -> int:
+        """Insert `row` into `table` and append its digest to the ledger as `kind`, inside
+        the caller's transaction. The digest is of the row as the database holds it (a REAL
+        score reads back as a float). Returns the new row's id."""
+        cur = self._run(
+            f"INSERT INTO {table} ("
+            + ", ".join(row)
+            + ") VALUES ("
+            + ", ".join("?" for _ in row)
+            + ")"
+            + (" RETURNING id" if self.dialect == "postgresql" else ""),
+            *row.values(),
+        )
+        number = self._last_id(cur)
+        (stored,) = self._rows(f"SELECT * FROM {table} WHERE id = ?", number)
+        self._append(kind, str(number), digest(stored))
+        return int(number)
 
     def _since_6(self) -> bool:
         """Whether the store has schema 6's tables (a read-only command does not migrate an
