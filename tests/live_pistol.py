@@ -4,16 +4,24 @@ the muzzle at the first string's target."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from drills.course import Course, find_course
+from drills.course import Course, find_course, find_shooter
 from peripherals.emulator import PistolEmulator
 from physics.pose import Pose, look_rotation
 from range.clock import MonotonicClock
-from range.runs.course import MUZZLE_HEIGHT_M, target_point
+from range.runs.course import (
+    MUZZLE_HEIGHT_M,
+    AttemptResult,
+    CourseConfig,
+    LiveRange,
+    run_course,
+    target_point,
+)
 
 
 @dataclass
@@ -40,3 +48,19 @@ def live_pistol(folder: Path, course_toml: str, name: str, serial: str, rounds: 
     port = pistol.start()
     pistol.run_free()
     return LivePistol(course, clock, aim, pistol, port)
+
+
+def fire_live(
+    lane: LivePistol, live: LiveRange, hands: threading.Thread, folder: Path
+) -> AttemptResult:
+    """Fire the course on `live` (the `qualified` shooter's plan, seed 0, a range master's
+    override) while `hands` pulls the trigger; then stop the hands and the pistol."""
+    try:
+        config = CourseConfig(
+            lane.course, find_shooter("qualified"), 0, override_by="Lt. Hale", runs_dir=folder
+        )
+        return run_course(config, live=live)
+    finally:
+        hands.join(timeout=30)
+        lane.pistol.stop_free_running()
+        lane.pistol.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_pistol import live_pistol
+from live_pistol import fire_live, live_pistol
 
 from drills.course import builtin_courses, find_course, find_shooter, parse_course
 from peripherals.emulator import PistolEmulator
@@ -353,15 +353,7 @@ def test_a_live_string_cut_by_a_pulled_cable_is_reshot(tmp_path: Path) -> None:
         [port], HeldStill(clock, aim), clock, say, np.random.default_rng(0), (0.1, 0.2),
         search=[tmp_path], draw=draw,
     )  # fmt: skip
-    try:
-        config = CourseConfig(
-            course, find_shooter("qualified"), 0, override_by="Lt. Hale", runs_dir=tmp_path
-        )
-        result = run_course(config, live=live)
-    finally:
-        hands.join(timeout=30)
-        pistol.stop_free_running()
-        pistol.stop()
+    result = fire_live(lane, live, hands, tmp_path)
     assert result.reshot == [(0, 0)]
     assert any("device fault (P-0042)" in line for line in said)
     # The log reads back in time order (the cut string's record is stamped when it was cut,
@@ -455,15 +447,7 @@ def test_a_live_string_cut_by_the_headset_coming_off_is_reshot(tmp_path: Path) -
         [port], HeldStill(clock, aim), clock, say, np.random.default_rng(0), (0.1, 0.2),
         search=[tmp_path], draw=draw, focused=focused,
     )  # fmt: skip
-    try:
-        config = CourseConfig(
-            course, find_shooter("qualified"), 0, override_by="Lt. Hale", runs_dir=tmp_path
-        )
-        result = run_course(config, live=live)
-    finally:
-        hands.join(timeout=30)
-        pistol.stop_free_running()
-        pistol.stop()
+    result = fire_live(lane, live, hands, tmp_path)
     assert result.reshot == [(0, 0)], said
     assert "headset off: stage 1 string 1 will be reshot" in said
     assert "headset off: the next string starts once it is back on" in said

@@ -21,7 +21,7 @@ from range.records.store import (
     RecordsError,
     course_label,
     drill_label,
-    drill_outcome,
+    drill_run_incomplete,
     log_check,
     outcome,
 )
@@ -92,7 +92,7 @@ def recent_runs(
             "aborted": aborted(r),
             # A run its lane was stopped in the middle of (no run_ended), or one otherwise
             # unfinished: never a decision of the officer's.
-            "incomplete": drill_outcome(r).startswith("INCOMPLETE"),
+            "incomplete": drill_run_incomplete(r),
         }
         for r in rows
     ]
@@ -408,7 +408,7 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
             continue
-        if aborted(row) or drill_outcome(row).startswith("INCOMPLETE"):
+        if aborted(row) or drill_run_incomplete(row):
             continue  # stopped by an instructor or cut short: no decision of the officer's
         run = Path(row["run_dir"])
         score = score_run(read_events(run), default_policy(), run_corrections(run))

@@ -464,6 +464,12 @@ def graded(outcome_: str) -> bool:
     return not outcome_.startswith(("INCOMPLETE", "ABORTED"))
 
 
+def drill_run_incomplete(row: dict[str, Any]) -> bool:
+    """Whether a drill run never finished (INCOMPLETE), whoever played it: `drill_outcome`
+    names a scripted run's script in its outcome, so its text is not for comparing."""
+    return _drill_outcome(row) == "INCOMPLETE"
+
+
 def _drill_outcome(row: dict[str, Any]) -> str:
     try:
         result = stored_json(row, "result", "drill run") or {}
