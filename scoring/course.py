@@ -100,6 +100,28 @@ class AttemptScore:
         return out
 
 
+def judged_attempt(score: AttemptScore, simulated: bool) -> dict[str, object]:
+    """A judged qualification attempt as JSON: the one shape that result.json's `score`,
+    `course run --json` (and `--resume`), `score --json` and the console's cut-short attempts
+    all show, so a rescore compares equal to what was written when it was fired.
+
+    `simulated` (a scripted shooter fired it, not the officer): `outcome` reads
+    "SIMULATED (would be QUALIFIED)" / "SIMULATED (would be NOT QUALIFIED)" (or
+    "INCOMPLETE (simulated)"), never PASS, and `passed` is null: no qualification either way.
+    `would_pass` is what the score means against the pass mark, whoever fired it (for an
+    officer's attempt it equals `passed`)."""
+    out = score.as_json()
+    out["simulated"] = simulated
+    out["would_pass"] = score.passed
+    if simulated:
+        verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(score.outcome)
+        out["outcome"] = (
+            "INCOMPLETE (simulated)" if verdict is None else f"SIMULATED (would be {verdict})"
+        )
+        out["passed"] = None
+    return out
+
+
 def late(t_s: float, par_time_s: float) -> bool:
     """After the par time by more than a device clock's tolerance: a round stamped in whole
     device microseconds on the par time itself is in time (physics.pose)."""

@@ -364,7 +364,13 @@ def test_a_course_log_without_attempt_ended_scores_incomplete(
     capsys.readouterr()
     assert main(["score", str(cut), "--json"]) == 0
     score = json.loads(capsys.readouterr().out)
-    assert (score["outcome"], score["complete"], score["passed"]) == ("INCOMPLETE", False, False)
+    # A scripted shooter fired it: INCOMPLETE and simulated, no qualification either way.
+    assert (score["outcome"], score["complete"], score["passed"], score["would_pass"]) == (
+        "INCOMPLETE (simulated)",
+        False,
+        None,
+        False,
+    )
     assert main(["score", str(cut)]) == 0
     out = capsys.readouterr().out
     assert "INCOMPLETE" in out and "QUALIFIED" not in out.replace("NOT QUALIFIED", "")

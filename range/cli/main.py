@@ -420,7 +420,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     from range.cli.summary import format_attempt
     from range.records.store import OFFICER
     from range.runs.saved import attempt_log, saved_course
-    from scoring.course import is_attempt, rescore_attempt
+    from scoring.course import is_attempt, judged_attempt, rescore_attempt
 
     if not all(is_attempt(log) for log in logs):
         # Name them, so that the user can pick them out of runs/* (two kinds, two tables).
@@ -442,7 +442,8 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     simulated = [log[0].data.get("shooter", OFFICER) != OFFICER for log in logs]
     if args.json:
         pairs = zip(scores, simulated, strict=True)
-        out = [s.as_json() | {"simulated": sim} for (_, _, s), sim in pairs]
+        # The shape of the attempt's result.json `score` (one builder: judged_attempt).
+        out = [judged_attempt(s, sim) for (_, _, s), sim in pairs]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
         return 0
     for (run_dir, course, score), sim in zip(scores, simulated, strict=True):

@@ -409,11 +409,9 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
         except OSError as exc:
             failed = sound.write_failed(exc, kept)
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
-    shown = result.as_json() | {"simulated": not args.port, "badge": args.badge}
-    if not args.port:  # the JSON says what the text says: no outcome of the officer's
-        from range.cli.summary import simulated_score
-
-        shown["score"] = simulated_score(result.score)
+    # Its score reads SIMULATED, as the text does (scoring.course.judged_attempt: the shape of
+    # result.json and of `score --json` too).
+    shown = result.as_json() | {"badge": args.badge}
     code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )

@@ -271,20 +271,6 @@ def format_detection(rows: list[Detection]) -> str:
     return "\n".join(lines)
 
 
-def simulated_score(score: AttemptScore) -> dict[str, object]:
-    """A scripted attempt's score as JSON: its `outcome` reads SIMULATED (or INCOMPLETE
-    (simulated)), never PASS, and `passed` is null (no qualification either way);
-    `would_pass` keeps what the scripted shooter's score would have meant."""
-    out = score.as_json()
-    verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(score.outcome)
-    out["outcome"] = (
-        "INCOMPLETE (simulated)" if verdict is None else f"SIMULATED (would be {verdict})"
-    )
-    out["would_pass"] = out.get("passed")
-    out["passed"] = None
-    return out
-
-
 def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
     """A qualification attempt's score, stage by stage, and the verdict with its reasons;
     `simulated` (a scripted shooter fired it): the verdict says it is no qualification."""

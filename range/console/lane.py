@@ -723,8 +723,9 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
     scores INCOMPLETE, never a pass or a fail), with `cut_short` set. None when the log did
     end (only its result.json is missing: nothing was cut). Raises ValueError (EventLogError)
     for a log that cannot be read, OSError for a folder that cannot be."""
+    from range.records.store import OFFICER
     from range.runs.saved import saved_course, saved_drill_run
-    from scoring.course import rescore_attempt
+    from scoring.course import judged_attempt, rescore_attempt
     from scoring.policy import default_policy
     from scoring.score import score_run
 
@@ -735,6 +736,7 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
     end_t = max(r.t for r in records)
     if records[0].kind == "attempt_started":
         course = saved_course(folder, started)
+        simulated = started.get("shooter", OFFICER) != OFFICER  # as result.json says it
         return {
             "openrange_version": started.get("openrange_version"),
             "kind": "course",
@@ -744,7 +746,8 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
             "seed": started.get("seed"),
             "devices": started.get("devices", []),
             "calibration": started.get("calibration", []),
-            "score": rescore_attempt(course, records).as_json(),
+            "score": judged_attempt(rescore_attempt(course, records), simulated),
+            "simulated": simulated,
             "run_dir": str(folder),
             "cut_short": True,
         }

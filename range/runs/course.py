@@ -67,6 +67,7 @@ from scoring.course import (
     Shot,
     judge_deployment,
     judge_shot,
+    judged_attempt,
     score_attempt,
 )
 
@@ -115,8 +116,12 @@ class AttemptResult:
     calibration: list[dict[str, Any]] = field(default_factory=list)
     run_dir: Path | None = None
     qualification: int | None = None  # the record's id, when the attempt was recorded
+    # A scripted shooter fired it (no live officer): a simulation, never a qualification.
+    simulated: bool = True
 
     def as_json(self) -> dict[str, Any]:
+        """result.json, and `course run --json`: `score` is scoring.course.judged_attempt's
+        shape, the one `score --json` gives when the attempt is rescored."""
         return {
             "openrange_version": __version__,
             "course": self.config.course.id,
@@ -126,7 +131,8 @@ class AttemptResult:
             "devices": self.devices,
             "calibration": self.calibration,
             "reshot": [list(k) for k in self.reshot],
-            "score": self.score.as_json(),
+            "score": judged_attempt(self.score, self.simulated),
+            "simulated": self.simulated,
             "run_dir": None if self.run_dir is None else str(self.run_dir),
             "qualification": self.qualification,
         }
@@ -282,7 +288,7 @@ def run_course(
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
     strings = [(i, j) for i, stage in enumerate(course.stages) for j in range(len(stage.strings))]
-    result = AttemptResult(config, score_attempt(course))
+    result = AttemptResult(config, score_attempt(course), simulated=live is None)
     with ExitStack() as stack:
         lane: Lane | LiveLane
         if live is None:
@@ -439,7 +445,10 @@ def run_course(
                 progress(n + 1, len(strings))
         result.score = score_attempt(course, result.shots, result.deployments, faulted)
         if records is not None and record_id is not None:
-            result.qualification = records.finish_attempt(record_id, result.score.as_json())
+            # The record keeps the score in result.json's shape (judged_attempt), as the
+            # console's lanes record it.
+            judged = judged_attempt(result.score, result.simulated)
+            result.qualification = records.finish_attempt(record_id, judged)
         log.emit(
             t0,
             "attempt_ended",
