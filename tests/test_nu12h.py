@@ -88,3 +88,74 @@ def test_an_officers_attempt_keeps_pass_or_fail_in_the_same_shape() -> None:
         False,
     )
 
+
+# -- 2: a roster as of a past date is the standing as it was on that day --------------------------
+
+
+def _pass_on(records: Records, day: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """An officer's passing attempt at the FBI course, recorded as finished on `day` (the
+    records' clock set back, so the chain holds: nothing edited afterwards)."""
+    import range.records.store as store
+
+    monkeypatch.setattr(store, "_now", lambda: f"{day}T10:00:00+00:00")
+    attempt = records.begin_attempt(
+        "4411", "fbi-pistol-2019-v1", 7, "0.1.0", [{"model": "pistol", "serial": "P-1"}], []
+    )
+    score = {"points": 96, "max_points": 100, "hits": 48, "passed": True}
+    finished = records.finish_attempt(attempt, score)
+    monkeypatch.undo()
+    return finished
+
+
+@pytest.fixture(scope="module")
+def passed_twice(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Officer 4411 passed the FBI course on 2025-06-01 and again on 2026-05-20."""
+    db = f"sqlite:///{tmp_path_factory.mktemp('asof') / 'records.sqlite'}"
+    with pytest.MonkeyPatch.context() as monkeypatch, Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        _pass_on(records, "2025-06-01", monkeypatch)
+        _pass_on(records, "2026-05-20", monkeypatch)
+        assert records.verify() == []
+    return db
+
+
+def test_a_roster_as_of_a_past_day_ignores_later_passes(passed_twice: str) -> None:
+    from datetime import date
+
+    from range.records.exports import roster
+
+    with Records.open(passed_twice, create=False) as records:
+        (before,) = roster(records, date(2025, 5, 31), 365)
+        (between,) = roster(records, date(2026, 2, 28), 365)
+        (after,) = roster(records, date(2026, 5, 20), 365)
+    assert before.status == "no attempts"
+    # As of 2026-02-28 the last pass was 2025-06-01; it expires 2026-06-01, 93 days on.
+    assert (between.status, between.last_pass, between.expires, between.attempts) == (
+        "qualified",
+        "2025-06-01",
+        "2026-06-01",
+        1,
+    )
+    assert (after.last_pass, after.attempts) == ("2026-05-20", 2)  # the day itself counts
+
+
+def test_the_roster_export_and_console_roster_are_as_of_their_day(
+    passed_twice: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import date
+
+    from range.console.pages import roster_page
+
+    argv = ["records", "export", "--db", passed_twice, "--format", "html", "--to", "2026-02-28"]
+    html = _out(capsys, argv)
+    assert "2025-06-01" in html and "2026-05-20" not in html
+    # Expiry counted against the day: 2025-06-01 + 365 d is within 30 days of 2026-05-15.
+    argv[-1] = "2026-05-15"
+    assert "expires in 17 days" in _out(capsys, argv)
+    pdf = tmp_path / "roster.pdf"
+    argv = ["records", "export", "--db", passed_twice, "--format", "pdf", "--to", "2026-02-28"]
+    assert _out(capsys, [*argv, "--out", str(pdf)]) == "" and pdf.stat().st_size > 0
+    with Records.open(passed_twice, create=False) as records:
+        (line,) = roster_page(records, date(2026, 2, 28))
+    assert line["line"].last_pass == "2025-06-01"
+    assert [(c.status, c.last_pass) for c in line["courses"]] == [("qualified", "2025-06-01")]

@@ -111,7 +111,7 @@ class CourseStatus:
 
 def course_status(records: Records, badge: str, today: date) -> list[CourseStatus]:
     by_course: dict[str, list[dict[str, Any]]] = {}
-    for row in records.qualifications(badge):
+    for row in records.qualifications(badge, until=today.isoformat()):  # as it stood then
         # An edited copy of a built-in course stands apart under its own label.
         by_course.setdefault(course_label(row), []).append(row)
     lines = []

@@ -186,9 +186,11 @@ def roster(
     """Each officer's status per course: a pass on one course never qualifies them on another
     (an officer who passed the pistol course and failed every TASER attempt is not qualified for
     the TASER). A qualification within `warn_days` of its expiry is flagged. One grouped query
-    (indexed), not one per officer. With `badge`, that officer alone."""
+    (indexed), not one per officer. With `badge`, that officer alone. As of `as_of`: the
+    standing as it was on that day (records finished after it left out, expiry counted
+    against it)."""
     standing: dict[str, list[StatusRow]] = {}
-    for row in records.standing(badge):
+    for row in records.standing(badge, until=as_of.isoformat()):
         standing.setdefault(row.badge, []).append(row)
     weapons: dict[str, str] = {}
     lines = []

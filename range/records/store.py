@@ -1624,9 +1624,19 @@ class Records:
         )
         return {k: int(v) for k, v in row.items()}
 
-    def standing(self, badge: str | None = None) -> list[StatusRow]:
-        """Each officer's (or one officer's) standing per course, in one indexed query."""
-        where, args = ("WHERE badge = ? ", [badge]) if badge is not None else ("", [])
+    def standing(self, badge: str | None = None, until: str | None = None) -> list[StatusRow]:
+        """Each officer's (or one officer's) standing per course, in one indexed query. With
+        `until` (YYYY-MM-DD), as it stood on that day: records finished after it are left out
+        (a roster as of a past date never counts a later pass)."""
+        conditions: list[str] = []
+        args: list[Any] = []
+        if badge is not None:
+            conditions.append("badge = ?")
+            args.append(badge)
+        if until is not None:
+            conditions.append("finished < ?")
+            args.append(_day_after(until))  # the whole of that day, as --to everywhere
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         # An edited copy of a built-in course stands apart, under its own label: a pass on it
         # is never the built-in course's qualification.
         variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
