@@ -159,3 +159,72 @@ def test_the_roster_export_and_console_roster_are_as_of_their_day(
         (line,) = roster_page(records, date(2026, 2, 28))
     assert line["line"].last_pass == "2025-06-01"
     assert [(c.status, c.last_pass) for c in line["courses"]] == [("qualified", "2025-06-01")]
+
+
+# -- 3: a file course's attempt sheet adds up from the records alone ------------------------------
+
+LATE_COURSE = """\
+id = "late-edge-v1"
+version = 1
+title = "Late edge"
+source = "a one-string test course: its last round is late and counts as a miss"
+target = "b27"
+late_shots = "miss"
+pass_mark = { points = 1 }
+
+[[stages]]
+name = "3 yd"
+strings = [
+  { distance_yd = 3.0, start = "ready", rounds = 3, par_time_s = 3.0 },
+]
+"""
+
+SLOW_SHOOTER = """\
+version = 1
+[[shooter]]
+id = "slow-edge"
+description = "Rounds at 2.0, 2.6 and 3.2 s: the last one after the par time."
+reaction_s = 0.3
+draw_s = { holster = 1.7, low_ready = 1.7, ready = 1.7 }
+split_s = 0.6
+reload_s = 2.4
+aim_error_mrad = 1.0
+"""
+
+
+def test_a_file_course_sheet_adds_up_after_its_run_folder_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    (tmp_path / "late.toml").write_text(LATE_COURSE, encoding="utf-8")
+    (tmp_path / "slow.toml").write_text(SLOW_SHOOTER, encoding="utf-8")
+    runs = tmp_path / "runs"
+    argv = ["course", "run", "late.toml", "--shooter", "slow.toml", "--badge", "4411"]
+    _out(capsys, [*argv, "--db", db, "--runs-dir", str(runs)])
+    shutil.rmtree(runs)  # the run folder (and the course copy kept in it) gone
+    (tmp_path / "late.toml").unlink()
+    shown = json.loads(_out(capsys, ["records", "show", "1", "--db", db, "--json"]))
+    sheet = shown["sheet"]
+    assert [line["note"] for line in sheet] == ["", "", "late: scored as a miss"]
+    assert sheet[-1]["points"] == 0 and sheet[-1]["where"] != "miss"  # its zone scored points
+    assert sum(line["points"] for line in sheet) == shown["points"] > 0
+    text = _out(capsys, ["records", "show", "1", "--db", db])
+    assert f"sheet total {shown['points']} = recorded {shown['points']} points" in text
+    assert "verify" not in text  # the record is whole: nothing was edited
+    assert _out(capsys, ["records", "verify", "--db", db]).count("intact") >= 1
+
+    # A record from before points per hit were kept: the sheet says so, with no numbers.
+    from range.records.exports import COUNTED, score_sheet
+
+    with Records.open(db, create=False) as records:
+        row = records.qualification(1)
+    detail = json.loads(row["detail"])
+    for rec in detail["shots"]:
+        rec.pop(COUNTED, None)
+    lines, total = score_sheet(row | {"detail": json.dumps(detail)})
+    assert total is None and [line.points for line in lines] == [None, None, None]

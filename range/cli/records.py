@@ -747,7 +747,7 @@ def _show(args: argparse.Namespace) -> int:
         )
     if args.drill_run is not None:
         return _show_drill_run(args)
-    from range.records.exports import score_sheet
+    from range.records.exports import NOT_KEPT, score_sheet
     from range.records.store import ATTEMPT_LOG, RecordsError, course_label, outcome, stored_json
 
     with _open(args, read_only=True) as records:
@@ -831,10 +831,11 @@ def _show(args: argparse.Namespace) -> int:
             t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
             yield (
                 f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}"
-                f"  {line.where:<14} {line.points:>3}" + (f"  ({line.note})" if line.note else "")
+                f"  {line.where:<14} {'-' if line.points is None else line.points:>3}"
+                + (f"  ({line.note})" if line.note else "")
             )
-        if total is None:
-            yield "  (course definition not found: lateness could not be judged on this sheet)"
+        if total is None and lines:
+            yield f"  ({NOT_KEPT}; recorded total {row['points']} points)"
         elif closed is None:
             mark = "=" if total == row["points"] else "DIFFERS FROM"
             yield f"  sheet total {total} {mark} recorded {row['points']} points"

@@ -342,8 +342,20 @@ class SheetLine:
     string: int
     t_s: float | None
     where: str
-    points: int  # what it added to the recorded score (0 for a late, void or reshot one)
+    # What it added to the recorded score (0 for a late, void or reshot one); None for a
+    # record that kept no points per hit whose course can no longer be found to judge them.
+    points: int | None
     note: str
+
+
+# The key under which each round and cartridge of a qualification's detail keeps what it counted
+# (`{"points", "note", "where"}`), written when the attempt joins the chain (`keep_counted`), so
+# its sheet adds up from the records alone once its run folders are gone.
+COUNTED = "counted"
+NOT_KEPT = (
+    "points per hit not kept: this record predates them and the course it fired is not to be"
+    " found (its run folders are gone)"
+)
 
 
 def sheet_course(row: dict[str, Any]) -> Course | None:
@@ -373,19 +385,23 @@ def sheet_course(row: dict[str, Any]) -> Course | None:
     return None
 
 
-def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
-    """Every shot of a qualification record with the points it counted, so the sheet adds up
-    to the recorded score: each round and cartridge is counted by the scorer's own judge
-    (scoring.course.count_fired: late shots as the course says, rounds beyond a string's count
-    nothing), and strings reshot after a cut (a device fault, the headset taken off, a crash:
-    the note says which) count nothing. The course is the one the attempt fired
-    (`sheet_course`). Returns the lines and their total (None when the course cannot be found
-    to judge lateness)."""
+def _fired(detail: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The rounds and cartridges of a record's detail, with their positions in it."""
+    return [
+        (pos, rec)
+        for pos, rec in enumerate(detail.get("shots", []))
+        if isinstance(rec, dict) and rec.get("kind") in ("shot", "deployment")
+    ]
+
+
+def counted_points(detail: dict[str, Any], course: Course) -> dict[int, tuple[int, str, str]]:
+    """What each round and cartridge of a record's detail counted, by its position: (points,
+    note, where). Counted by the scorer's own judge (scoring.course.count_fired: late shots as
+    the course says, rounds beyond a string's count nothing); strings reshot after a cut (a
+    device fault, the headset taken off, a crash: the note says which) count nothing."""
     from physics.targets import TARGETS
     from scoring.course import Counted, Deployment, Shot, count_fired, judge_fired
 
-    detail = stored_json(row, "detail")
-    course = sheet_course(row)
     entries = list(enumerate(detail["shots"]))
     reshot: dict[tuple[int, int], int] = {}  # string -> position of its last fault
     cut_by: dict[tuple[int, int], str] = {}  # string -> what cut it (its record's reason)
@@ -395,37 +411,73 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
             if rec.get("reason"):
                 cut_by[(rec["stage"], rec["string"])] = str(rec["reason"])
     pending = {tuple(k) for k in detail.get("score", {}).get("reshoot", [])}
-    notes: dict[int, tuple[int, str]] = {}
-    fired_kinds = [(p, r) for p, r in entries if r.get("kind") in ("shot", "deployment")]
+    notes: dict[int, tuple[int, str, str]] = {}
     judged: list[Shot | Deployment] = []
-    zones: dict[int, str] = {}
-    for pos, rec in fired_kinds:
+    for pos, rec in _fired(detail):
         key = (rec["stage"], rec["string"])
         if key not in pending and key in reshot and pos < reshot[key]:
             why = cut_by.get(key)
-            notes[pos] = (
-                0,
-                f"string cut: {why}; reshot" if why else "string cut by a device fault: reshot",
-            )
-        elif course is None:
-            notes[pos] = (int(rec.get("points", 1 if rec.get("effective") else 0)), "")
+            note = f"string cut: {why}; reshot" if why else "string cut by a device fault: reshot"
+            notes[pos] = (0, note, _where(rec))
         else:
-            fired = judge_fired(course, TARGETS[course.target], str(rec["kind"]), rec, pos)
-            judged.append(fired)
-            if isinstance(fired, Shot):
-                zones[pos] = fired.zone
-    if course is not None:
-        shots = [f for f in judged if isinstance(f, Shot)]
-        deployments = [f for f in judged if isinstance(f, Deployment)]
-        faulted = [(int(k[0]), int(k[1])) for k in pending]
-        counted: list[Counted] = count_fired(course, shots, deployments, faulted)
-        for c in counted:
-            notes[c.fired.record] = (c.points, c.note)
+            judged.append(judge_fired(course, TARGETS[course.target], str(rec["kind"]), rec, pos))
+    shots = [f for f in judged if isinstance(f, Shot)]
+    deployments = [f for f in judged if isinstance(f, Deployment)]
+    faulted = [(int(k[0]), int(k[1])) for k in pending]
+    counted: list[Counted] = count_fired(course, shots, deployments, faulted)
+    for c in counted:
+        rec = detail["shots"][c.fired.record]
+        where = c.fired.zone if isinstance(c.fired, Shot) else ""  # a shot's zone judged again
+        notes[c.fired.record] = (c.points, c.note, where or _where(rec))
+    return notes
+
+
+def _where(rec: dict[str, Any]) -> str:
+    return str(rec.get("zone") or ("effective" if rec.get("effective") else "not effective"))
+
+
+def keep_counted(detail: dict[str, Any], course: Course | None) -> None:
+    """Write into each round and cartridge of a finishing record's detail what it counted
+    (`COUNTED`), judged against the course it fired, so that its sheet adds up from the
+    records alone. Nothing is kept when the course is not known (a file course fired with
+    --no-save) or a record cannot be judged (kept as it was fired: the sheet says so)."""
+    if course is None:
+        return
+    try:
+        counted = counted_points(detail, course)
+    except (KeyError, TypeError, ValueError):
+        return
+    for pos, (points, note, where) in counted.items():
+        detail["shots"][pos] = {
+            **detail["shots"][pos],
+            COUNTED: {"points": points, "note": note, "where": where},
+        }
+
+
+def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
+    """Every shot of a qualification record with the points it counted, so the sheet adds up
+    to the recorded score: what the record kept for each (`COUNTED`, written when it was
+    recorded), else as `counted_points` judges it against the course the attempt fired
+    (`sheet_course`). Returns the lines and their total; None when the record kept no points
+    per hit and the course cannot be found (each line's points None: `NOT_KEPT`)."""
+    detail = stored_json(row, "detail")
+    fired = _fired(detail)
+    counts: dict[int, tuple[int, str, str]] | None
+    if fired and all(isinstance(rec.get(COUNTED), dict) for _, rec in fired):
+        counts = {
+            pos: (
+                int(rec[COUNTED]["points"]),
+                str(rec[COUNTED].get("note", "")),
+                str(rec[COUNTED].get("where") or _where(rec)),
+            )
+            for pos, rec in fired
+        }
+    else:
+        course = sheet_course(row)
+        counts = None if course is None else counted_points(detail, course)
     lines = []
-    for pos, rec in fired_kinds:
-        points, note = notes[pos]
-        where = zones.get(pos) or rec.get("zone")
-        where = where or ("effective" if rec.get("effective") else "not effective")
+    for pos, rec in fired:
+        points, note, where = (None, "", _where(rec)) if counts is None else counts[pos]
         lines.append(
             SheetLine(
                 rec["kind"],
@@ -437,7 +489,7 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
                 note,
             )
         )
-    total = sum(line.points for line in lines) if course is not None else None
+    total = None if counts is None else sum(line.points or 0 for line in lines)
     return lines, total
 
 

@@ -25,7 +25,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from drills.course import Course
 
 GENESIS = "0" * 64
 URL_ENV = "OPENRANGE_DATABASE_URL"
@@ -1330,10 +1333,19 @@ class Records:
         return [{**row, "live": self.attempt_live(int(row["id"]))} for row in rows]
 
     def finish_attempt(
-        self, attempt: int, score: dict[str, Any], incomplete: dict[str, Any] | None = None
+        self,
+        attempt: int,
+        score: dict[str, Any],
+        incomplete: dict[str, Any] | None = None,
+        course: Course | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
-        With `incomplete` (who closed it and why) it is recorded as INCOMPLETE."""
+        With `incomplete` (who closed it and why) it is recorded as INCOMPLETE. Each round and
+        cartridge keeps what it counted (range.records.exports.keep_counted), judged against
+        `course` (default: the built-in course, or the copy kept in the attempt's run folder),
+        so its sheet adds up from the records alone."""
+        from range.records.exports import keep_counted, sheet_course
+
         with self._transaction(exclusive=True):
             rows = self._rows("SELECT * FROM attempts_in_progress WHERE id = ?", attempt)
             if not rows:
@@ -1347,6 +1359,16 @@ class Records:
             simulated = progress.get("shooter", OFFICER) != OFFICER
             if simulated:
                 body["shooter"] = progress["shooter"]  # chained with the detail
+            origin = course_origin(progress["course"], progress["course_sha256"])
+            if course is None:
+                found = {
+                    "course": progress["course"],
+                    "course_origin": origin,
+                    "course_sha256": progress["course_sha256"],
+                    "detail": json.dumps(body),
+                }
+                course = sheet_course(found)
+            keep_counted(body, course)
             row = {
                 "badge": progress["badge"],
                 "course": progress["course"],
@@ -1363,7 +1385,7 @@ class Records:
                 "detail": json.dumps(body, sort_keys=True),
                 "prev_hash": head["last_hash"],
                 "course_sha256": progress["course_sha256"],
-                "course_origin": course_origin(progress["course"], progress["course_sha256"]),
+                "course_origin": origin,
             }
             cur = self._run(
                 "INSERT INTO qualifications ("

@@ -448,7 +448,7 @@ def run_course(
             # The record keeps the score in result.json's shape (judged_attempt), as the
             # console's lanes record it.
             judged = judged_attempt(result.score, result.simulated)
-            result.qualification = records.finish_attempt(record_id, judged)
+            result.qualification = records.finish_attempt(record_id, judged, course=course)
         log.emit(
             t0,
             "attempt_ended",
