@@ -113,13 +113,20 @@ def judged_attempt(score: AttemptScore, simulated: bool) -> dict[str, object]:
     out = score.as_json()
     out["simulated"] = simulated
     out["would_pass"] = score.passed
+    out["outcome"] = judged_outcome(score.outcome, simulated)
     if simulated:
-        verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(score.outcome)
-        out["outcome"] = (
-            "INCOMPLETE (simulated)" if verdict is None else f"SIMULATED (would be {verdict})"
-        )
         out["passed"] = None
     return out
+
+
+def judged_outcome(outcome: Outcome, simulated: bool) -> str:
+    """An attempt's outcome as `judged_attempt` words it: PASS, FAIL or INCOMPLETE for an
+    officer's; a scripted shooter's "SIMULATED (would be QUALIFIED)", "SIMULATED (would be NOT
+    QUALIFIED)" or "INCOMPLETE (simulated)", never a pass or a fail of its own."""
+    if not simulated:
+        return outcome.value
+    verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(outcome)
+    return "INCOMPLETE (simulated)" if verdict is None else f"SIMULATED (would be {verdict})"
 
 
 def late(t_s: float, par_time_s: float) -> bool:

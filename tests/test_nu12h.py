@@ -228,3 +228,28 @@ def test_a_file_course_sheet_adds_up_after_its_run_folder_is_gone(
         rec.pop(COUNTED, None)
     lines, total = score_sheet(row | {"detail": json.dumps(detail)})
     assert total is None and [line.points for line in lines] == [None, None, None]
+
+
+# -- 4: a lane's scripted attempt reads SIMULATED on the console, as on the CLI -------------------
+
+
+def test_a_lane_course_of_a_scripted_shooter_ends_simulated_not_passed() -> None:
+    from drills.course import find_course
+    from drills.log import LogRecord
+    from range.console.courselane import course_event, course_state
+
+    ended = LogRecord(
+        9.0, "attempt_ended", {"points": 3, "hits": 3, "passed": True, "complete": True}
+    )
+    line = course_event(ended, "expert")
+    assert line is not None
+    assert line["text"] == (
+        "3 points, SIMULATED (would be QUALIFIED): scripted shooter expert, not a qualification"
+    )
+    course = find_course("kansas-style-70-v1")
+    score = course_state(course, [ended], {"shooter": "expert"})["score"]
+    assert (score["outcome"], score["simulated"]) == ("SIMULATED (would be QUALIFIED)", True)
+    # An officer's keeps its pass.
+    officer = course_event(ended)
+    assert officer is not None and officer["text"] == "3 points, passed"
+    assert course_state(course, [ended], {"shooter": "officer"})["score"]["outcome"] == "PASS"

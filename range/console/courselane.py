@@ -20,9 +20,10 @@ from typing import Any
 from drills.course import Course, find_course, find_shooter
 from drills.log import LogRecord
 from range.console.protocol import Command
-from range.records.store import Records
+from range.records.store import OFFICER, Records
 from range.runs.course import CourseConfig
-from scoring.course import late
+from scoring.course import judged_outcome, late
+from scoring.score import Outcome
 
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 DEFAULT_SHOOTER = "qualified"
@@ -106,6 +107,11 @@ def course_state(
             finish_current()
             current = None
             score = dict(r.data)
+            # Worded as the CLI and result.json word it (scoring.course.judged_outcome): a
+            # scripted shooter's reads SIMULATED, never a pass of its own.
+            shooter = str(meta.get("shooter") or OFFICER)
+            score["simulated"] = shooter != OFFICER
+            score["outcome"] = ended_outcome(r.data, shooter)
     rows = list(strings.values())
     return {
         **meta,
@@ -122,8 +128,18 @@ def course_state(
     }
 
 
-def course_event(record: LogRecord) -> dict[str, Any] | None:
-    """A line of the live timeline, for the records worth one."""
+def ended_outcome(data: dict[str, Any], shooter: str) -> str:
+    """An `attempt_ended` record's outcome, as judged_attempt words it, for who fired it."""
+    if not data.get("complete", True):
+        verdict = Outcome.INCOMPLETE
+    else:
+        verdict = Outcome.PASS if data.get("passed") else Outcome.FAIL
+    return judged_outcome(verdict, shooter != OFFICER)
+
+
+def course_event(record: LogRecord, shooter: str = OFFICER) -> dict[str, Any] | None:
+    """A line of the live timeline, for the records worth one; `shooter`: who fires the
+    attempt (a scripted shooter's end reads SIMULATED, not passed)."""
     d = record.data
     where = f"stage {int(d.get('stage', 0)) + 1} string {int(d.get('string', 0)) + 1}"
     if record.kind == "string_started":
@@ -136,7 +152,11 @@ def course_event(record: LogRecord) -> dict[str, Any] | None:
         cut_by = d.get("reason") or "device fault"
         text = f"{where}: {cut_by}, {'reshot' if d.get('reshoot') else 'not reshot'}"
     elif record.kind == "attempt_ended":
-        text = f"{d['points']} points, {'passed' if d['passed'] else 'failed'}"
+        if shooter == OFFICER:
+            text = f"{d['points']} points, {'passed' if d['passed'] else 'failed'}"
+        else:
+            said = ended_outcome(d, shooter)
+            text = f"{d['points']} points, {said}: scripted shooter {shooter}, not a qualification"
     else:
         return None
     return {"t": round(record.t, 3), "kind": record.kind, "text": text}
@@ -176,7 +196,7 @@ class CourseControl:
                 self.sleep(ahead_s)
         self._take_commands()
         self.records.append(record)
-        line = course_event(record)
+        line = course_event(record, str(self.meta.get("shooter") or OFFICER))
         self.publish(self.state(), [] if line is None else [line])
 
     def state(self, ended: bool = False) -> dict[str, Any]:

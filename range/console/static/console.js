@@ -186,7 +186,9 @@ function showCourse(s) {
   // A scripted shooter's score passes or fails the course, but the records keep it as the
   // simulation it is, never a qualification: said beside it.
   const simulated = s.shooter && s.shooter !== "officer" ? ` (scripted shooter ${s.shooter}: recorded as a simulation, not a qualification)` : "";
-  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${s.score.passed ? "PASSED" : "FAILED"}${simulated}` : `${s.points} points so far`;
+  // Its outcome as the CLI words it: SIMULATED (would be QUALIFIED) for a scripted shooter.
+  const verdict = s.score && s.score.simulated ? s.score.outcome : (s.score && s.score.passed ? "PASSED" : "FAILED");
+  total.textContent = s.score ? `${s.score.points} points, ${s.score.hits} hits: ${verdict}${simulated}` : `${s.points} points so far`;
 }
 
 function holds(r) {
