@@ -73,7 +73,7 @@ def test_an_edited_builtin_course_is_flagged_and_never_the_builtin_qualification
     assert shown["by_weapon"] == []
     (q,) = shown["qualifications"]
     # a scripted shooter's attempt never counts as passed (second new user, item 3)
-    assert q["course_modified"] is True and q["passed"] is False
+    assert q["course_modified"] is True and q["passed"] is None
     assert main(["records", "show", str(row["id"]), "--db", db]) == 0
     assert f"course file sha256 {row['course_sha256']} (modified)" in capsys.readouterr().out
     cert = tmp_path / "cert.html"
@@ -282,20 +282,25 @@ def test_records_close_keeps_the_course_maximum(db: str) -> None:
         assert records.qualification(closed)["max_points"] == 100
 
 
-def test_history_json_gives_booleans(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_json_gives_booleans_and_null_for_a_scripted_run(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--no-save"]
     assert main([*argv, "--db", db]) == 0
     capsys.readouterr()
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     (q,) = shown["qualifications"]
-    assert q["passed"] is False  # a boolean; a scripted shooter's attempt never passes
+    # null, as in the judged-attempt JSON (scoring.course.judged_attempt): a scripted
+    # shooter's attempt never passes or fails (its outcome says what it would have been)
+    assert q["passed"] is None and q["outcome"].startswith("SIMULATED")
     argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "1", "--no-save"]
     assert main([*argv, "--db", db]) == 0
     capsys.readouterr()
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)["drill_runs"]
-    assert isinstance(run["passed"], bool)
+    assert run["outcome"].startswith("SIMULATED")  # a scripted officer played it
+    assert run["passed"] is None
 
 
 # -- 4, 5 and the event-log reader ----------------------------------------------------------------

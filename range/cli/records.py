@@ -589,6 +589,15 @@ def _officers(args: argparse.Namespace) -> int:
     )
 
 
+def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
+    """`passed` beside a record's outcome, as the judged-attempt JSON has it (`scoring.course.
+    judged_attempt`): null for a scripted run (SIMULATED, or INCOMPLETE (simulated ...)), where
+    nobody's own decision or shooting was judged: its outcome says what it would have been."""
+    if outcome_.startswith("SIMULATED") or "(simulated" in outcome_:
+        return {"passed": None}
+    return {"passed": bool(passed)}
+
+
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
     from range.records.store import course_label, drill_label, outcome
@@ -609,9 +618,9 @@ def _history(args: argparse.Namespace) -> int:
                 "course": course_label(r),
                 "course_id": r["course"],
                 "course_modified": r["course_origin"] == "modified",
-                "passed": bool(r["passed"]),
                 "outcome": outcome(r),
             }
+            | _passed(outcome(r), r["passed"])
             for r in rows
         ],
         "drill_runs": [
@@ -620,8 +629,8 @@ def _history(args: argparse.Namespace) -> int:
                 "drill": drill_label(d),
                 "drill_id": d["drill"],
                 "drill_modified": d["drill_origin"] == "modified",
-                "passed": bool(d["passed"]),
             }
+            | _passed(d["outcome"], d["passed"])
             for d in drills
         ],
         "standing": [
@@ -667,7 +676,13 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _show_drill_run(args: argparse.Namespace) -> int:
-    from range.records.store import drill_label, drill_run_script, graded, stored_json
+    from range.records.store import (
+        drill_label,
+        drill_outcome,
+        drill_run_script,
+        graded,
+        stored_json,
+    )
 
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
@@ -677,7 +692,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
 
     def data() -> dict[str, Any]:
         shown = {k: v for k, v in row.items() if k != "result"}
-        shown["passed"] = bool(row["passed"])
+        shown |= _passed(drill_outcome(row), row["passed"])
         if not graded(row["outcome"]):
             shown["score"] = None  # never graded (INCOMPLETE, ABORTED): no score
         shown["drill_label"] = drill_label(row)
@@ -777,7 +792,7 @@ def _show(args: argparse.Namespace) -> int:
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
-        shown["passed"] = bool(row["passed"])
+        shown |= _passed(shown["outcome"], row["passed"])
         shown["problem"] = wrong
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
