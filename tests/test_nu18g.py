@@ -125,3 +125,55 @@ def test_drill_show_prints_the_issued_weapons(capsys: pytest.CaptureFixture[str]
     assert "Issued weapons (from what the drill uses): taser (taser-x26p)" in (
         capsys.readouterr().out
     )
+
+
+# -- 2. the cut-short scan leaves a run another live process still writes ----------------------
+
+WRITER = """
+import sys
+from pathlib import Path
+from drills.log import LogRecord
+from range.runs.runlog import RunWriter
+writer = RunWriter(Path(sys.argv[1]), "knife-approach-v1")
+writer.append(LogRecord(0.0, "run_started", {"log_format": 1, "drill": "knife-approach-v1",
+    "dt_s": 0.01, "subjects": {}, "cover": []}))
+print(writer.path, flush=True)
+sys.stdin.readline()  # playing on until told
+"""
+
+
+def test_a_restarted_lane_leaves_a_run_another_live_process_is_still_writing(
+    tmp_path: Path,
+) -> None:
+    # nu18g #2: a second lane process with the same --runs-dir offered a run the first one was
+    # still playing as INCOMPLETE (cut short).
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from range.console.lane import CUT_SHORT_FILE, LaneProcess
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(runs)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert writer.stdout is not None
+        folder = Path(writer.stdout.readline().strip())
+        assert folder.is_dir()
+        lane = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs)
+        assert lane.finished == [] and not (folder / CUT_SHORT_FILE).exists()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
+    # Its writer gone (killed mid-run), the folder is a run cut short: offered once.
+    again = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs)
+    assert [r["run_dir"] for r in again.finished] == [str(folder)]
+    assert again.finished[0]["cut_short"]
