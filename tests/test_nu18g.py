@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from console_support import seed_accounts
 
+from drills.course import find_course
 from drills.officer import OfficerScript, check_script, find_officer
 from drills.schema import find_drill, parse_drill
 from physics.datafiles import DataFileError
@@ -177,3 +178,37 @@ def test_a_restarted_lane_leaves_a_run_another_live_process_is_still_writing(
     again = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs)
     assert [r["run_dir"] for r in again.finished] == [str(folder)]
     assert again.finished[0]["cut_short"]
+
+
+# -- 3. the live course table counts as the attempt sheet does ---------------------------------
+
+
+def test_the_live_course_table_counts_each_string_as_the_attempt_sheet_does() -> None:
+    # nu18g #3: the table judged rounds with a copy of its own (late ones, the string's count)
+    # instead of scoring/course.py count_fired: a string a device fault left for a later
+    # reshoot showed its cartridge's point on the lane page and 0 on the attempt sheet.
+    from drills.log import LogRecord
+    from range.console.courselane import course_state
+    from scoring.course import rescore_attempt
+
+    course = find_course("taser7-practical-v1")
+    par_s = course.stages[0].strings[0].par_time_s
+    where = {"stage": 0, "string": 0}
+    started = {**where, "distance_ft": 10.0, "start": "low ready", "par_time_s": par_s}
+    hit = {**where, "t_s": 1.0, "effective": True, "reason": ""}
+    records = [
+        LogRecord(0.0, "string_started", started),
+        LogRecord(1.0, "deployment", hit),
+        LogRecord(1.5, "string_faulted", {**where, "reshoot": False}),
+        LogRecord(2.0, "string_started", {**started, "stage": 1}),
+        LogRecord(3.0, "deployment", {**hit, "stage": 1}),
+    ]
+    sheet = rescore_attempt(course, records)
+    state = course_state(course, records, {})
+    rows = state["strings"]
+    assert [(r["points"], r["hits"]) for r in rows[:2]] == [
+        (s.points, s.hits) for s in sheet.stages[:2]
+    ]
+    assert [r["points"] for r in rows[:2]] == [0, 1]
+    assert rows[0]["fired"] == 1 and rows[0]["status"] == "faulted"
+    assert state["points"] == sheet.points == 1
