@@ -5,6 +5,7 @@ process where the question is another process."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,123 @@ def test_the_live_course_table_counts_each_string_as_the_attempt_sheet_does() ->
     assert [r["points"] for r in rows[:2]] == [0, 1]
     assert rows[0]["fired"] == 1 and rows[0]["status"] == "faulted"
     assert state["points"] == sheet.points == 1
+
+
+# -- 4. phase-graph arrows go around the boxes ------------------------------------------------
+
+Point = tuple[float, float]
+
+
+def _path_points(d: str) -> list[Point]:
+    """An SVG path's points (M, L, and Q or C sampled finely), in absolute coordinates."""
+    tokens = re.findall(r"[MLQC]|-?\d+(?:\.\d+)?", d)
+    points: list[Point] = []
+    i = 0
+    while i < len(tokens):
+        op = tokens[i]
+        n = {"M": 1, "L": 1, "Q": 2, "C": 3}[op]
+        xs = [float(t) for t in tokens[i + 1 : i + 1 + 2 * n]]
+        ctrl = [(xs[2 * k], xs[2 * k + 1]) for k in range(n)]
+        i += 1 + 2 * n
+        if op in "ML":
+            points.append(ctrl[0])
+            continue
+        p0 = points[-1]
+        for s in range(1, 41):
+            f = s / 40
+            if op == "Q":
+                (cx, cy), (bx, by) = ctrl
+                x = (1 - f) ** 2 * p0[0] + 2 * f * (1 - f) * cx + f**2 * bx
+                y = (1 - f) ** 2 * p0[1] + 2 * f * (1 - f) * cy + f**2 * by
+            else:
+                (c1x, c1y), (c2x, c2y), (bx, by) = ctrl
+                x = (
+                    (1 - f) ** 3 * p0[0]
+                    + 3 * f * (1 - f) ** 2 * c1x
+                    + 3 * f**2 * (1 - f) * c2x
+                    + f**3 * bx
+                )
+                y = (
+                    (1 - f) ** 3 * p0[1]
+                    + 3 * f * (1 - f) ** 2 * c1y
+                    + 3 * f**2 * (1 - f) * c2y
+                    + f**3 * by
+                )
+            points.append((x, y))
+    return points
+
+
+def _crosses(a: Point, b: Point, box: tuple[float, float, float, float]) -> bool:
+    """Whether segment a-b enters the open box (touching its edge, where an arrow starts or
+    ends, is not crossing): Liang-Barsky clipping against the box shrunk by half a pixel."""
+    x0, y0, x1, y1 = box[0] + 0.5, box[1] + 0.5, box[2] - 0.5, box[3] - 0.5
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    lo, hi = 0.0, 1.0
+    for p, q in ((-dx, a[0] - x0), (dx, x1 - a[0]), (-dy, a[1] - y0), (dy, y1 - a[1])):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            lo = max(lo, r)
+        else:
+            hi = min(hi, r)
+    return lo < hi
+
+
+def _arrows_through_boxes(svg: str) -> list[tuple[str, str, str]]:
+    import xml.etree.ElementTree as ET
+
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(svg)
+    boxes: dict[str, tuple[float, float, float, float]] = {}
+    paths: list[tuple[str, str, str]] = []
+    for g in root.iter(f"{ns}g"):
+        if g.attrib["class"].startswith("phase"):
+            r = g.find(f"{ns}rect")
+            assert r is not None
+            x, y = float(r.attrib["x"]), float(r.attrib["y"])
+            w, h = float(r.attrib["width"]), float(r.attrib["height"])
+            boxes[g.attrib["data-phase"]] = (x, y, x + w, y + h)
+        elif g.attrib["class"] == "edge":
+            p = g.find(f"{ns}path")
+            assert p is not None
+            paths.append((g.attrib["data-from"], g.attrib["data-to"], p.attrib["d"]))
+    crossed = []
+    for start, end, d in paths:
+        points = _path_points(d)
+        for phase, box in boxes.items():
+            if any(_crosses(a, b, box) for a, b in itertools.pairwise(points)):
+                crossed.append((start, end, phase))
+    return crossed
+
+
+def test_no_phase_graph_arrow_crosses_a_phase_box() -> None:
+    # nu18g #4: an arrow between two phases in one column (and an arrow back from a row
+    # below) was a curve under the upper box that ran through the lower one.
+    from drills.schema import builtin_drill_files
+    from range.console.graph import phase_graph, phase_graph_svg
+
+    same_column = {
+        "phases": [
+            {"id": "start", "subject": "s", "ends": False},
+            {"id": "left", "subject": "s", "ends": False},
+            {"id": "right", "subject": "s", "ends": False},
+            {"id": "far", "subject": "s", "ends": True},
+        ],
+        "edges": [
+            {"from": "start", "to": "left", "label": "after 1 s"},
+            {"from": "start", "to": "right", "label": "after 2 s"},
+            {"from": "left", "to": "right", "label": "button swap"},  # down one column
+            {"from": "right", "to": "left", "label": "button back"},  # up it
+            {"from": "right", "to": "far", "label": "within 5 ft"},
+            {"from": "far", "to": "start", "label": "on hit"},  # back, from a lower row
+            {"from": "left", "to": "left", "label": "on verbal_command"},  # to itself
+        ],
+        "starts": {"s": "start"},
+    }
+    assert _arrows_through_boxes(phase_graph_svg(same_column)) == []
+    for name in sorted(builtin_drill_files()):
+        svg = phase_graph_svg(phase_graph(find_drill(name)))
+        assert _arrows_through_boxes(svg) == [], name
