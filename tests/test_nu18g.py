@@ -333,3 +333,39 @@ def test_no_phase_graph_arrow_crosses_a_phase_box() -> None:
     for name in sorted(builtin_drill_files()):
         svg = phase_graph_svg(phase_graph(find_drill(name)))
         assert _arrows_through_boxes(svg) == [], name
+
+
+# -- 5. one certificate layout: the PDF's, the console's and the HTML export's ----------------
+
+
+def test_the_html_certificate_is_the_pdf_certificate_s_layout(tmp_path: Path) -> None:
+    # nu18g #5: `records export --format html --attempt` wrote an older layout (no course
+    # title, pass mark, expiry, devices, calibration or signature lines).
+    from html import unescape
+
+    from console_support import qualify
+
+    from range.records.certificate import certificate_figure, certificate_text
+    from range.records.store import Records
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    record = qualify(db, "4411", points=96)
+    out = tmp_path / "certificate.html"
+    argv = ["records", "export", "--format", "html", "--attempt", str(record), "--db", db]
+    assert main([*argv, "--out", str(out)]) == 0
+    page = " ".join(unescape(out.read_text()).split())  # as a browser shows it
+    with Records.open(db) as records:
+        text = certificate_text(records, record)
+    drawn = [t.get_text() for t in certificate_figure(text).texts]
+    # Every text of the PDF (and of the console's certificate: the same page) is on it.
+    missing = [line for line in drawn if line not in page]
+    assert missing == []
+    course = find_course("fbi-pistol-2019-v1")
+    assert text.course_title == course.title and course.title in page
+    assert "Pass mark: " in page and f"Expires: {text.expires}" in page and text.expires
+    assert "P-0042" in page and "calibrated 2026-11-01" in page
+    assert '<div class="who">Instructor:</div>' in page
+    assert '<div class="who">Range master:</div>' in page
+    assert text.record_hash and text.record_hash in page

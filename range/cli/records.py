@@ -1012,8 +1012,10 @@ def _export(args: argparse.Namespace) -> int:
             raise ValueError("--drill-runs is for --format csv")
         if args.attempt is not None:
             if args.format == "html":
-                fields = exports.certificate_fields(records, args.attempt)
-                return _emit(args, exports.certificate_html(fields))
+                # The one certificate layout, the PDF's and the console's (certificate.py).
+                from range.records.certificate import certificate_html, certificate_text
+
+                return _emit(args, certificate_html(certificate_text(records, args.attempt)))
             return _certificate_pdf(args, records)
         today = datetime.now(UTC).date() if args.until is None else date.fromisoformat(args.until)
         lines_ = exports.roster(records, today, args.valid_days, args.warn_days)
