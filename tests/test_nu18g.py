@@ -369,3 +369,25 @@ def test_the_html_certificate_is_the_pdf_certificate_s_layout(tmp_path: Path) ->
     assert '<div class="who">Instructor:</div>' in page
     assert '<div class="who">Range master:</div>' in page
     assert text.record_hash and text.record_hash in page
+
+
+# -- 6. --valid-days with --attempt: refused, saying why, as the docs and --help say ----------
+
+
+def test_valid_days_with_a_certificate_is_refused_saying_why_as_docs_and_help_say(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu18g #6: "--valid-days is not used by --format pdf --attempt (one attempt's
+    # certificate): it takes --attempt", with no reason, while --help said only "roster".
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    argv = ["records", "export", "--format", "pdf", "--attempt", "1", "--valid-days", "30"]
+    assert main([*argv, "--db", db, "--out", str(tmp_path / "c.pdf")]) != 0
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--valid-days is not used by a certificate (--attempt): it expires 365 days" in line
+    assert not (tmp_path / "c.pdf").exists()
+    with pytest.raises(SystemExit):
+        main(["records", "export", "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    assert "refused with --attempt: a certificate expires 365 days after its attempt" in helped
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "records.md").read_text()
+    assert "A certificate's expiry is always 365 days after its attempt" in " ".join(docs.split())
