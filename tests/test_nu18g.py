@@ -16,6 +16,7 @@ from console_support import seed_accounts
 from drills.course import find_course
 from drills.officer import OfficerScript, check_script, find_officer
 from drills.schema import find_drill, parse_drill
+from peripherals.messages import Model
 from physics.datafiles import DataFileError
 from range.cli.main import main
 from range.console.app import SESSION_MAX_AGE_S, Console, LaneView
@@ -118,8 +119,21 @@ def test_a_script_that_draws_a_weapon_the_drill_does_not_issue_is_refused(
     )
     with pytest.raises(DataFileError, match=r"steps\[0\]\.do.*firearm"):
         check_script(script, drill, "shoots.toml")
+    runs = tmp_path / "runs"
     with pytest.raises(ValueError, match="does not issue"):
-        run_drill(RunConfig(drill, script, seed=1, runs_dir=tmp_path))
+        run_drill(RunConfig(drill, script, seed=1, runs_dir=runs))
+    assert not runs.exists()  # refused before any run folder is made
+    with pytest.raises(ValueError, match="--taser: drill phone-draw-v1 issues no TASER"):
+        run_drill(
+            RunConfig(
+                find_drill("phone-draw-v1"),
+                find_officer("phone-draw-correct-v1"),
+                seed=1,
+                runs_dir=runs,
+                taser_model=Model.TASER_7,
+            )
+        )
+    assert not runs.exists()
 
 
 def test_drill_show_prints_the_issued_weapons(capsys: pytest.CaptureFixture[str]) -> None:

@@ -508,6 +508,20 @@ class Session:
             )
             # Only the replicas the drill issues (docs/drills.md "Issued weapons").
             issued = config.drill.issued_weapons()
+            # A script that draws a weapon the drill does not issue is refused here, before
+            # any run folder is made.
+            script = config.officer
+            needs = sorted(script_weapons(script) - set(issued)) if script is not None else []
+            if script is not None and needs:
+                raise ValueError(
+                    f"officer script {script.id} draws the {' and '.join(needs)}, which"
+                    f" drill {config.drill.id} does not issue (its weapons: {', '.join(issued)})"
+                )
+            if config.taser_model is not None and "taser" not in issued:
+                raise ValueError(
+                    f"--taser: drill {config.drill.id} issues no TASER (its weapons:"
+                    f" {', '.join(issued)})"
+                )
             if "taser" in issued:
                 lane.add(
                     TaserEmulator(
@@ -535,13 +549,6 @@ class Session:
         if self.live is None:
             if config.officer is None:
                 raise ValueError("a simulated drill needs an officer script")
-            issued = config.drill.issued_weapons()
-            needs = sorted(script_weapons(config.officer) - set(issued))
-            if needs:
-                raise ValueError(
-                    f"officer script {config.officer.id} draws the {' and '.join(needs)}, which"
-                    f" drill {config.drill.id} does not issue (its weapons: {', '.join(issued)})"
-                )
             return ScriptedOfficerHands(self, config.officer)
         folder = config.calibration_dir or default_profiles_dir()
         profiles = {r.serial: load_profile(folder, r.serial) for r in self.lane.replicas}
