@@ -240,6 +240,15 @@ def check_script(
                 f"drill {drill.id} has no phase {step.on_phase!r} (the step would never be"
                 f" taken): one of {', '.join(phases)}",
             )
+    issued = drill.issued_weapons()
+    for n, step in enumerate(script.steps):
+        weapon = ACT_WEAPON.get(step.do)
+        if weapon is not None and weapon not in issued:
+            refuse(
+                ("steps", n, "do"),
+                f"{step.do} needs the {weapon}, which drill {drill.id} does not issue"
+                f" (its weapons: {', '.join(issued)})",
+            )
     if script.expect is not None and rules:
         for n, rule in enumerate(script.expect.rules):
             if rule not in rules:
@@ -249,6 +258,15 @@ def check_script(
                 )
     if problems:
         raise DataFileError(where, problems)
+
+
+# The weapon each drawing act needs (drills/schema.py `WEAPONS`).
+ACT_WEAPON = {Act.DRAW_TASER: "taser", Act.DRIVE_STUN: "taser", Act.DRAW_FIREARM: "firearm"}
+
+
+def script_weapons(script: OfficerScript) -> set[str]:
+    """The weapons a script's steps draw (or press to a subject, a drive stun)."""
+    return {ACT_WEAPON[step.do] for step in script.steps if step.do in ACT_WEAPON}
 
 
 def builtin_officer_dir() -> Path:

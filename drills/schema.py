@@ -53,6 +53,18 @@ OfficerCue = Literal[
     "hit",
 ]
 
+# The replicas a drill may issue, in the order a lane opens them (range/runs/lane.py `Weapon`).
+IssuedWeapon = Literal["taser", "firearm"]
+WEAPONS: tuple[IssuedWeapon, ...] = ("taser", "firearm")
+# The officer cues that only one weapon can give (a `hit` is either's).
+CUE_WEAPON: dict[str, IssuedWeapon] = {
+    "taser_drawn": "taser",
+    "taser_fired": "taser",
+    "probes_connected": "taser",
+    "firearm_drawn": "firearm",
+    "firearm_fired": "firearm",
+}
+
 
 class Cover(StrictModel):
     """A solid object on the lane: a car's engine block, a wall, a concrete planter, a car door.
@@ -296,6 +308,8 @@ class Drill(StrictModel):
     # The TASER issued for this drill and its cartridges, one per bay (None: the run's own).
     taser_model: Literal["taser-x26p", "taser-x2", "taser-7", "taser-10"] | None = None
     taser_loads: list[str] | None = None
+    # The replicas issued for this drill (None: what the drill uses, `issued_weapons`).
+    weapons: list[IssuedWeapon] | None = Field(default=None, min_length=1)
     subjects: list[Subject] = Field(min_length=1)
     phases: list[Phase] = Field(min_length=1)
 
@@ -328,6 +342,38 @@ class Drill(StrictModel):
             codes = {c.cartridge_id: c for c in CartridgeCode if c.cartridge_id}
             loads = tuple(codes[x] for x in self.taser_loads)
         return model, loads
+
+    def cued_weapons(self) -> dict[IssuedWeapon, tuple[int, int]]:
+        """The weapons the drill's transitions wait on (`on = "taser_fired"`, ...), each with
+        the first (phase, transition) index that names it."""
+        cued: dict[IssuedWeapon, tuple[int, int]] = {}
+        for i, phase in enumerate(self.phases):
+            for j, transition in enumerate(phase.transitions):
+                weapon = CUE_WEAPON.get(transition.on or "")
+                if weapon is not None:
+                    cued.setdefault(weapon, (i, j))
+        return cued
+
+    def issued_weapons(self) -> tuple[IssuedWeapon, ...]:
+        """The replicas a run of this drill opens (docs/drills.md "Issued weapons"): the
+        declared `weapons`; else what the drill uses: a fixed TASER (`taser_model`), the
+        weapons its transitions wait on, and those its officer scripts (its
+        `expected_officer` and the built-in scripts that declare this drill) draw; both
+        when nothing says."""
+        if self.weapons is not None:
+            return tuple(w for w in WEAPONS if w in self.weapons)
+        from drills.officer import builtin_officers, script_weapons, scripts_for
+
+        used: set[str] = set(self.cued_weapons())
+        if self.taser_model is not None:
+            used.add("taser")
+        scripts = scripts_for(self.id)
+        expected = builtin_officers().get(self.expected_officer or "")
+        if expected is not None:
+            scripts.append(expected)
+        for script in scripts:
+            used.update(script_weapons(script))
+        return tuple(w for w in WEAPONS if w in used) or WEAPONS
 
 
 # Two torsos apart (about 0.45 m): a subject nearer than this starts inside the officer. Contact
@@ -454,6 +500,23 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 where = ("empathy", "debrief", q, "id")
                 problem(where, f"question id {question.id!r} is used twice")
             asked.add(question.id)
+    if drill.weapons is not None:
+        if len(set(drill.weapons)) != len(drill.weapons):
+            problem(("weapons",), f"a weapon is named twice: {', '.join(drill.weapons)}")
+        if drill.taser_model is not None and "taser" not in drill.weapons:
+            problem(
+                ("weapons",),
+                f'taser_model {drill.taser_model!r} issues a TASER: add "taser" to weapons'
+                " (or drop taser_model)",
+            )
+        for weapon, (i, j) in drill.cued_weapons().items():
+            if weapon not in drill.weapons:
+                on = drill.phases[i].transitions[j].on
+                problem(
+                    ("phases", i, "transitions", j, "on"),
+                    f"waits on {on!r}, but the drill issues no {weapon} (weapons ="
+                    f" {list(drill.weapons)}): add {weapon!r} to weapons",
+                )
     model, loads = drill.issued_taser()
     if model is not None and loads is not None:
         from peripherals.emulator import TASER_SPECS  # the bays a model has

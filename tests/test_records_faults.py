@@ -490,7 +490,7 @@ def test_records_show_adds_up_with_late_shots(
     assert (
         "SIMULATED (scripted shooter struggling): not a qualification (not a certificate)" in page
     )
-    assert "<td>1: 3 yd</td>" in page
+    assert '<p class="small">1: 3 yd: ' in page  # stages numbered from 1, as on the PDF
 
 
 # -- item 17 and 20: one named line, never a traceback, nothing lost, no password ----------------

@@ -268,14 +268,20 @@ def _show(args: argparse.Namespace) -> int:
     from drills.schema import find_drill
 
     drill = find_drill(args.drill)
+    issued = drill.issued_weapons()
     if args.json:
-        print(json.dumps(drill.model_dump(mode="json"), indent=2))
+        print(json.dumps({**drill.model_dump(mode="json"), "issued": list(issued)}, indent=2))
         return 0
     print(f"{drill.title} [{drill.id}]\n")
     print("Why:\n  " + " ".join(drill.rationale.split()))
     print("Expected response:\n  " + " ".join(drill.expected_response.split()))
     if drill.expected_officer:
         print(f"  (played by the officer script {drill.expected_officer})")
+    how = "declared" if drill.weapons is not None else "from what the drill uses"
+    names = [
+        f"{w} ({drill.taser_model})" if w == "taser" and drill.taser_model else w for w in issued
+    ]
+    print(f"Issued weapons ({how}): {', '.join(names)}")
     from drills.officer import scripts_for
 
     scripts = scripts_for(drill.id)

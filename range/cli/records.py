@@ -298,7 +298,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--valid-days",
         type=cliutil.days,
         default=None,
-        help="roster: how long a qualification stays valid (default 365)",
+        help="roster: how long a qualification stays valid (default 365); refused with"
+        " --attempt: a certificate expires 365 days after its attempt, as the console's copy"
+        " of it says",
     )
     export.add_argument(
         "--warn-days",
@@ -1026,8 +1028,10 @@ def _export(args: argparse.Namespace) -> int:
             raise ValueError("--drill-runs is for --format csv")
         if args.attempt is not None:
             if args.format == "html":
-                fields = exports.certificate_fields(records, args.attempt)
-                return _emit(args, exports.certificate_html(fields))
+                # The one certificate layout, the PDF's and the console's (certificate.py).
+                from range.records.certificate import certificate_html, certificate_text
+
+                return _emit(args, certificate_html(certificate_text(records, args.attempt)))
             return _certificate_pdf(args, records)
         today = datetime.now(UTC).date() if args.until is None else date.fromisoformat(args.until)
         lines_ = exports.roster(records, today, args.valid_days, args.warn_days)
@@ -1060,6 +1064,15 @@ def _check_export_options(args: argparse.Namespace) -> None:
         what = f"--format {args.format} (a roster as of --to)"
         used = {"--to", "--valid-days", "--warn-days"}
     unused = [option for option, on in given.items() if on and option not in used]
+    if args.attempt is not None and args.format != "csv" and "--valid-days" in unused:
+        from range.records.exports import VALID_DAYS
+
+        # One certificate, one expiry: the console issues the same page for the same record.
+        raise ValueError(
+            f"--valid-days is not used by a certificate (--attempt): it expires {VALID_DAYS}"
+            " days after its attempt, as the console's copy of the same certificate says;"
+            " --valid-days sets a roster's expiry"
+        )
     if unused:
         raise ValueError(
             f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by {what}:"

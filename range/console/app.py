@@ -477,7 +477,7 @@ class Console:
             return self.error(request, user, f"No lane {name}.")
         from drills.course import builtin_courses, builtin_shooters
         from drills.officer import builtin_officers
-        from drills.schema import builtin_drill_files
+        from drills.schema import builtin_drills
 
         with self.store() as store:
             officers = store.records.officers()
@@ -486,7 +486,9 @@ class Console:
             "lane.html",
             user,
             lane=self.hub.lanes[name],
-            drills=sorted(builtin_drill_files()),
+            # Each drill with the replicas it issues: a run opens only those.
+            drills=[(k, d.issued_weapons()) for k, d in sorted(builtin_drills().items())],
+            weapon_names=WEAPON_NAMES,
             courses=sorted(builtin_courses()),
             shooters=sorted(builtin_shooters()),
             scripts=sorted(builtin_officers()),
@@ -1130,6 +1132,9 @@ class Console:
 
 # What reading a recorded run's folder on the console's disk raises when it is missing or
 # damaged (a folder moved away, a log cut short or edited): said in one line, never a 500.
+# The replicas as the lane page names them (drills/schema.py `WEAPONS`).
+WEAPON_NAMES = {"taser": "TASER", "firearm": "pistol"}
+
 FOLDER_ERRORS = (OSError, ReplayError, ValueError)  # drills.events.EventLogError: a ValueError
 
 

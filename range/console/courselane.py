@@ -22,7 +22,7 @@ from drills.log import LogRecord
 from range.console.protocol import Command
 from range.records.store import OFFICER, Records
 from range.runs.course import CourseConfig
-from scoring.course import judged_outcome, late
+from scoring.course import attempt_from_log, count_fired, judged_outcome
 from scoring.score import Outcome
 
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
@@ -85,22 +85,9 @@ def course_state(
         if r.kind == "string_started" and row is not None:
             finish_current()
             current = key
-            row.update(status="firing", fired=0, points=0, hits=0)
+            row.update(status="firing", fired=0)
         elif r.kind in ("shot", "deployment") and row is not None:
-            # Counted as the attempt's score counts it (scoring/course.py score_attempt): a
-            # string's rounds or cartridges beyond its count and late ones score nothing, an
-            # effective TASER deployment in time is 1 point and 1 hit.
-            spec = course.stages[key[0]].strings[key[1]]
-            counted = row["fired"] < (spec.rounds or spec.cartridges)
             row["fired"] += 1
-            if not counted or late(float(r.data["t_s"]), spec.par_time_s):
-                continue
-            if r.kind == "shot":
-                row["points"] += int(r.data["points"])
-                row["hits"] += int(r.data["points"] > 0)
-            elif r.data["effective"]:
-                row["points"] += 1
-                row["hits"] += 1
         elif r.kind == "string_faulted" and row is not None:
             row["status"] = "reshot" if r.data.get("reshoot") else "faulted"
         elif r.kind == "attempt_ended":
@@ -112,6 +99,14 @@ def course_state(
             shooter = str(meta.get("shooter") or OFFICER)
             score["simulated"] = shooter != OFFICER
             score["outcome"] = ended_outcome(r.data, shooter)
+    # Points and hits as the attempt sheet counts them: the one judge, scoring/course.py
+    # `count_fired` (late rounds as the course says, a miss or void; rounds beyond a string's
+    # count and a string cut by a fault, nothing), over the log as `rescore_attempt` reads it.
+    fired = attempt_from_log(course, records)
+    for counted in count_fired(course, fired.shots, fired.deployments, fired.faulted):
+        row = strings[(counted.fired.stage, counted.fired.string)]
+        row["points"] += counted.points
+        row["hits"] += int(counted.hit)
     rows = list(strings.values())
     return {
         **meta,

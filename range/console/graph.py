@@ -5,7 +5,8 @@ The graph travels from the lane as plain JSON (`phase_graph`: in the first state
 and in every hello, not in every frame), so the console draws it without reading the drill file,
 which may sit on another machine. Layout: one band of rows per
 subject; a phase's column is its distance (in transitions) from the subject's start phase, so a
-drill reads left to right; arrows back or within a column curve below. Labels are measured in
+drill reads left to right; arrows back or within a column go around the boxes, through
+the gaps between columns and rows, so no arrow crosses a box. Labels are measured in
 the font the SVG names (DejaVu Sans, matplotlib's own copy) and placed so that none overlaps
 another or a phase box: each is tried at points along its own arrow, the middle first, and
 only when none is free moved straight below (or above), clear of both.
@@ -13,6 +14,7 @@ only when none is free moved straight below (or above), clear of both.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from functools import lru_cache
 from html import escape
@@ -161,6 +163,77 @@ def _place_label(
 ALONG = (0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8)
 
 
+# How far into a gap between columns an arrow that goes around the boxes runs (the first;
+# each later one through the same gap a step further, so they do not draw over each other).
+AROUND_PX, AROUND_STEP_PX = 14.0, 8.0
+
+
+def _around(
+    start: tuple[int, int],
+    start_xy: tuple[float, float],
+    end: tuple[int, int],
+    end_xy: tuple[float, float],
+    width: float,
+    col_gap: float,
+    lanes: dict[int, int],
+) -> list[tuple[float, float]]:
+    """The corners of an arrow back or within a column, drawn only through the gaps between
+    boxes (no phase's box lies in a gap), so it crosses none; `start` and `end` are (column,
+    row), `*_xy` their boxes' top left corners:
+
+    - within a column: out of the source's right side, down or up the gap right of the
+      column, into the target's right side (a phase's arrow to itself: a small loop there);
+    - back to an earlier column: out of the source's left side, through the gap left of its
+      column to the row gap below the lower of the two rows, along it, and up or down the gap
+      right of the target's column into the target's right side."""
+    (c1, r1), (x1, y1) = start, start_xy
+    (c2, r2), (x2, y2) = end, end_xy
+    ya, yb = y1 + NODE_H / 2, y2 + NODE_H / 2
+
+    def into(gap: int) -> float:
+        """How far into the gap right of column `gap` this arrow runs."""
+        n = lanes.get(gap, 0)
+        lanes[gap] = n + 1
+        return min(AROUND_PX + n * AROUND_STEP_PX, col_gap / 2 - 4)
+
+    if c1 == c2:
+        xr = x1 + width
+        k = into(c1)
+        if r1 == r2:
+            ya, yb = ya - 6, ya + 6
+        return [(xr, ya), (xr + k, ya), (xr + k, yb), (xr, yb)]
+    gap_left = x1 - into(c1 - 1)  # the gap left of column c1 is the one right of c1 - 1
+    gap_right = x2 + width + into(c2)
+    channel = _row_gap_y(max(r1, r2))
+    return [
+        (x1, ya),
+        (gap_left, ya),
+        (gap_left, channel),
+        (gap_right, channel),
+        (gap_right, yb),
+        (x2 + width, yb),
+    ]
+
+
+def _row_gap_y(row: int) -> float:
+    """The middle of the gap below `row` (no box lies in it)."""
+    return MARGIN + row * (NODE_H + ROW_GAP) + NODE_H + ROW_GAP / 2
+
+
+def _spots_along(points: list[tuple[float, float]], text: str) -> list[tuple[float, float]]:
+    """Label spots on an arrow around the boxes: along its longest horizontal run (in the row
+    gap, where a label's height fits), else just right of its vertical run."""
+    runs = list(itertools.pairwise(points))
+    flat = [(a, b) for a, b in runs if abs(a[1] - b[1]) < 1e-6 and abs(a[0] - b[0]) > 1]
+    if flat:
+        a, b = max(flat, key=lambda r: abs(r[1][0] - r[0][0]))
+        y = a[1] + (LABEL_ASCENT - LABEL_DESCENT) / 2
+        return [(a[0] + f * (b[0] - a[0]), y) for f in ALONG]
+    a, b = max(runs, key=lambda r: abs(r[1][1] - r[0][1]))
+    x = a[0] + LABEL_GAP_X + text_width(text) / 2
+    return [(x, a[1] + f * (b[1] - a[1]) + LABEL_ASCENT / 2) for f in ALONG]
+
+
 def phase_graph_svg(graph: dict[str, Any], current: Iterable[str] = ()) -> str:
     """The graph as a standalone SVG document; each phase a `<g class="phase">` (`"phase now"`
     for those in `current`) with `data-phase`, each transition a `<g class="edge">`."""
@@ -190,25 +263,28 @@ def phase_graph_svg(graph: dict[str, Any], current: Iterable[str] = ()) -> str:
         x, y = box(p["id"])
         taken.append((x, y, x + width, y + NODE_H))
     edges = []
+    lanes: dict[int, int] = {}  # arrows already routed through the gap right of each column
     for e in drawn:
         (x1, y1), (x2, y2) = box(e["from"]), box(e["to"])
         if x2 > x1:
             ax, ay, bx, by = x1 + width, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
             d = f"M{ax:.1f} {ay:.1f}L{bx:.1f} {by:.1f}"
             spots = [(ax + f * (bx - ax), ay + f * (by - ay) - 4) for f in ALONG]
-        else:  # back or within a column: a curve under the boxes
-            ax, ay = x1 + width / 2, y1 + NODE_H
-            bx, by = x2 + width / 2, y2 + NODE_H
-            cx, cy = (ax + bx) / 2, max(ay, by) + NODE_H + ROW_GAP / 2
-            d = f"M{ax:.1f} {ay:.1f}Q{cx:.1f} {cy:.1f} {bx:.1f} {by:.1f}"
-            # Points on the quadratic curve (its middle is halfway to the control point).
-            spots = [
-                (
-                    (1 - f) ** 2 * ax + 2 * f * (1 - f) * cx + f**2 * bx,
-                    (1 - f) ** 2 * ay + 2 * f * (1 - f) * cy + f**2 * by + LABEL_ASCENT / 2,
-                )
-                for f in ALONG
-            ]
+        else:  # back or within a column: around the boxes, through the gaps between them
+            points = _around(
+                place[e["from"]], (x1, y1), place[e["to"]], (x2, y2), width, col_gap, lanes
+            )
+            d = "M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in points)
+            spots = _spots_along(points, e["label"])
+            if place[e["from"]][0] == place[e["to"]][0]:
+                # Within a column: first in the row gaps between the two boxes, under the
+                # column's middle, where the arrow's own rows are.
+                r1, r2 = sorted((place[e["from"]][1], place[e["to"]][1]))
+                middle = x1 + width / 2
+                spots = [
+                    (middle, _row_gap_y(r) + (LABEL_ASCENT - LABEL_DESCENT) / 2)
+                    for r in range(r1, r2)
+                ] + spots
         placed = _place_label(spots, e["label"], taken, MARGIN / 2)
         taken.append(placed)
         w_px = max(w_px, placed[2] + MARGIN / 2)

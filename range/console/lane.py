@@ -49,7 +49,7 @@ from range.console.replicas import ReplicaWatch
 from range.review.effects import EffectLog, impact_json
 from range.runs.course import run_course
 from range.runs.drill import RunConfig, Session
-from range.runs.runlog import EVENTS, RESULT, read_events
+from range.runs.runlog import EVENTS, RESULT, being_written, read_events
 
 CommandMessage = dict[str, Any]
 Publish = Callable[[dict[str, Any], list[dict[str, Any]]], None]
@@ -502,7 +502,9 @@ class LaneProcess:
 
     def _find_cut_short(self, running: dict[str, Any] | None) -> None:
         """The runs a killed lane process cut short: a folder under the runs folder whose log
-        has no `run_ended` (a drill) or `attempt_ended` (a course) and no result.json. Each is
+        has no `run_ended` (a drill) or `attempt_ended` (a course) and no result.json, and
+        whose writer is gone (a run another live process still writes holds its log's lock,
+        `being_written`: it is left to that process). Each is
         rescored from its log as INCOMPLETE (`cut_short_result`), marked with CUT_SHORT_FILE so
         it is found once, and offered to the console like a finished run; the run that was
         being played when the process died (`running`, from the pending file) gives its
@@ -517,6 +519,8 @@ class LaneProcess:
                 continue
             if (folder / RESULT).exists() or (folder / CUT_SHORT_FILE).exists():
                 continue
+            if being_written(folder):
+                continue  # another live process (same --name or --runs-dir) is playing it
             note = running or {}
             if folder.stat().st_mtime < float(note.get("since_unix") or 0) - 1:
                 note = {}  # cut short before the run the pending file names

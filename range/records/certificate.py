@@ -6,7 +6,8 @@ record hash to check with `openrange records verify`.
 
 The one certificate writer: `openrange records export --format pdf --attempt N` writes it
 (`write_certificate_pdf`) and the console serves it (`certificate_pdf`), so both issue the same
-page from the same record.
+page from the same record; `records export --format html --attempt N` writes the same blocks
+(`certificate_blocks`) as an HTML page (`certificate_html`).
 
 Drawn with matplotlib's PDF backend. Every text is measured with the backend's own font metrics
 before it is placed, so none runs past the margins whatever the course title or the officer's
@@ -196,47 +197,139 @@ class _Page:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One piece of the certificate's text, in reading order, and its role (`STYLES`)."""
+
+    role: str
+    text: str
+
+
+# How each role is drawn on the PDF page: size, smallest size, most lines, family, weight,
+# colour, centred, gap above (points). The HTML page gives each role a class of the same name.
+STYLES: dict[str, tuple[float, float, int, str, str, str, bool, float]] = {
+    "agency": (11, 8, 2, SANS, "normal", FAINT, True, 8),
+    "title": (26, 12, 3, SANS, "bold", INK, True, 6),
+    "title-record": (18, 12, 3, SANS, "bold", INK, True, 6),
+    "lead": (12, 12, 1, SANS, "normal", INK, True, 16),
+    "officer": (22, 11, 2, SANS, "bold", INK, True, 4),
+    "badge": (11, 8, 2, SANS, "normal", FAINT, True, 0),
+    "lead-course": (12, 12, 1, SANS, "normal", INK, True, 10),
+    "course": (20, 9, 3, SANS, "bold", INK, True, 4),
+    "course-id": (10, 7, 3, SANS, "normal", FAINT, True, 0),
+    "result": (14, 9, 2, SANS, "bold", INK, True, 12),
+    "line": (11, 8, 2, SANS, "normal", INK, True, 0),
+    "heading": (9, 9, 1, SANS, "bold", INK, False, 4),
+    "small": (8, 6, 3, SANS, "normal", FAINT, False, 0),
+    "hash": (7, 5, 2, MONO, "normal", INK, False, 0),
+    "record-hash": (8, 5, 2, MONO, "normal", INK, False, 0),
+    "foot": (8, 8, 1, SANS, "normal", FAINT, False, 0),
+}
+# The signature lines, each with a date line beside it.
+SIGNATURES = ("Instructor:", "Range master:")
+
+
+def certificate_blocks(c: CertificateText) -> list[Block]:
+    """What the certificate says, top to bottom, above the signature lines: the one layout the
+    PDF (`certificate_figure`) and the HTML page (`certificate_html`) both draw."""
+    out = [Block("agency", c.agency.upper())] if c.agency else []
+    out += [
+        Block("title" if c.certificate else "title-record", c.title),
+        Block("lead", "This certifies that" if c.certificate else "This records that"),
+        Block("officer", c.officer),
+        Block("badge", f"badge {c.badge}"),
+        Block(
+            "lead-course",
+            "completed the qualification course" if c.certificate else "fired the course",
+        ),
+        # The course's title: as large as fits in three lines, wrapped at words, never past
+        # the margins (a long title used to run off the page).
+        Block("course", c.course_title),
+        Block("course-id", f"({c.course_id})"),
+        Block("result", f"{c.result}: {c.score}"),
+        Block("line", f"Pass mark: {c.pass_mark}"),
+        Block("line", f"Date: {c.date}" + (f"     Expires: {c.expires}" if c.expires else "")),
+    ]
+    for heading, rows in (("Stages", c.stages), ("Devices and calibration", c.devices)):
+        out.append(Block("heading", f"{heading}:"))
+        out += [Block("small", row) for row in rows]
+    if c.course_sha256:
+        out.append(Block("hash", f"Course file sha256: {c.course_sha256}"))
+    return out
+
+
+def certificate_footer(c: CertificateText) -> list[Block]:
+    """The foot of the certificate, below the signature lines: the record and its hash."""
+    return [
+        Block("foot", f"Record {c.record}; record hash:"),
+        Block("record-hash", c.record_hash),
+        Block("foot", "Verify with `openrange records verify`."),
+    ]
+
+
+def _draw(page: _Page, block: Block) -> None:
+    size, smallest, most, family, weight, colour, centre, gap = STYLES[block.role]
+    page.lines(block.text, size, smallest, most, family, weight, colour, centre, gap)
+
+
 def certificate_figure(c: CertificateText) -> Any:
     """The page as a matplotlib Figure (A4, 72 dpi: display units are points)."""
     page = _Page()
     page.border()
-    if c.agency:
-        page.lines(c.agency.upper(), 11, 8, 2, colour=FAINT, gap=8)
-    page.lines(c.title, 26 if c.certificate else 18, 12, 3, weight="bold", gap=6)
-    page.lines("This certifies that" if c.certificate else "This records that", 12, gap=16)
-    page.lines(c.officer, 22, 11, 2, weight="bold", gap=4)
-    page.lines(f"badge {c.badge}", 11, 8, 2, colour=FAINT)
-    page.lines(
-        "completed the qualification course" if c.certificate else "fired the course", 12, gap=10
-    )
-    # The course's title: as large as fits in three lines, wrapped at words, never past the
-    # margins (a long title used to run off the page).
-    page.lines(c.course_title, 20, 9, 3, weight="bold", gap=4)
-    page.lines(f"({c.course_id})", 10, 7, 3, colour=FAINT)
-    page.lines(f"{c.result}: {c.score}", 14, 9, 2, weight="bold", gap=12)
-    page.lines(f"Pass mark: {c.pass_mark}", 11, 8, 2)
-    dates = f"Date: {c.date}" + (f"     Expires: {c.expires}" if c.expires else "")
-    page.lines(dates, 11, 8, 2)
-    small = 8.0
-    page.y -= 10
-    for heading, rows in (("Stages", c.stages), ("Devices and calibration", c.devices)):
-        page.lines(f"{heading}:", 9, weight="bold", centre=False, gap=4)
-        for row in rows:
-            page.lines(row, small, 6, 3, centre=False, colour=FAINT)
-    if c.course_sha256:
-        page.lines(f"Course file sha256: {c.course_sha256}", 7, 5, 2, MONO, centre=False)
+    for block in certificate_blocks(c):
+        if block.role == "heading" and block.text == "Stages:":
+            page.y -= 10  # the small print starts a little apart
+        _draw(page, block)
     # Signature lines, side by side, each with a date line, kept above the record's hash.
     line_y = max(MARGIN_PT + 110, min(page.y - 40, 240.0))
     half = page.width / 2
-    for n, who in enumerate(("Instructor:", "Range master:")):
+    for n, who in enumerate(SIGNATURES):
         x0 = MARGIN_PT + n * (half + 12)
         page.signature(who, x0, x0 + half - 90, line_y)
         page.signature("Date:", x0 + half - 80, x0 + half - 12, line_y)
     page.y = MARGIN_PT + 58
-    page.lines(f"Record {c.record}; record hash:", 8, centre=False, colour=FAINT)
-    page.lines(c.record_hash, 8, 5, 2, MONO, centre=False)
-    page.lines("Verify with `openrange records verify`.", 8, centre=False, colour=FAINT)
+    for block in certificate_footer(c):
+        _draw(page, block)
     return page.fig
+
+
+_HTML_STYLE = """body{font-family:'DejaVu Sans',sans-serif;color:#111;margin:0;background:#eee}
+.page{max-width:595pt;min-height:842pt;margin:1em auto;padding:54pt;box-sizing:border-box;
+background:#fff;border:2pt solid #1d2b3a;outline:0.6pt solid #1d2b3a;outline-offset:-7pt}
+p{margin:0.2em 0;text-align:center}.agency,.badge,.course-id{color:#555}
+.agency{font-size:11pt}.title{font-size:26pt;font-weight:bold}
+.title-record{font-size:18pt;font-weight:bold}.lead,.lead-course{font-size:12pt;margin-top:1em}
+.officer{font-size:22pt;font-weight:bold}.course{font-size:20pt;font-weight:bold}
+.result{font-size:14pt;font-weight:bold;margin-top:0.8em}.line{font-size:11pt}
+.heading,.small,.hash,.foot,.record-hash{text-align:left}
+.heading{font-size:9pt;font-weight:bold;margin-top:0.6em}.small,.foot{font-size:8pt;color:#555}
+.hash,.record-hash{font-family:'DejaVu Sans Mono',monospace;overflow-wrap:anywhere}
+.hash{font-size:7pt}.record-hash{font-size:8pt}
+.signatures{display:flex;gap:2em;margin:3em 0 2em}
+.signatures div{flex:1;border-top:0.8pt solid #111;padding-top:2pt;font-size:9pt;color:#555}
+.signatures .date{flex:0 0 20%}
+@media print{body{background:#fff}.page{margin:0}}"""
+
+
+def certificate_html(c: CertificateText) -> str:
+    """The certificate as one HTML page: the same blocks, in the same order, as the PDF, with
+    the same signature lines and record hash (`records export --format html --attempt N`)."""
+    from html import escape
+
+    def para(block: Block) -> str:
+        return f'<p class="{block.role}">{escape(block.text)}</p>'
+
+    signatures = "".join(
+        f'<div class="who">{escape(who)}</div><div class="date">Date:</div>' for who in SIGNATURES
+    )
+    return (
+        f"<!doctype html><meta charset='utf-8'><title>{escape(c.title)}</title>"
+        f'<style>{_HTML_STYLE}</style><div class="page certificate">'
+        + "".join(para(b) for b in certificate_blocks(c))
+        + f'<div class="signatures">{signatures}</div>'
+        + "".join(para(b) for b in certificate_footer(c))
+        + "</div>\n"
+    )
 
 
 def certificate_pdf_bytes(c: CertificateText) -> bytes:

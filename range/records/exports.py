@@ -1,6 +1,6 @@
 """Exports of the records: CSV for spreadsheets, a roster for a POST compliance report (HTML or
-PDF), and what a qualification certificate for one attempt says, with its HTML page (the PDF
-certificate is range/records/certificate.py)."""
+PDF), and what a qualification certificate for one attempt says (its page, PDF or HTML, is
+range/records/certificate.py)."""
 
 from __future__ import annotations
 
@@ -540,31 +540,6 @@ def certificate_fields(records: Records, qualification: int) -> dict[str, Any]:
         "hash": row["hash"],
         "prev_hash": row["prev_hash"],
     }
-
-
-def certificate_html(fields: dict[str, Any]) -> str:
-    stages = "".join(
-        f"<tr><td>{html.escape(str(n))}</td><td>{p}</td><td>{h}</td></tr>"
-        for n, p, h in fields["stages"]
-    )
-    title = html.escape(fields["title"])
-    return (
-        f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
-        f"<style>{_STYLE}</style><h1>{title}</h1>"
-        f"<p><b>{html.escape(fields['officer'])}</b>, badge {html.escape(fields['badge'])},"
-        f" {html.escape(fields['agency'])}</p>"
-        f"<p>Course {html.escape(fields['course'])}, {fields['date']}: "
-        f"<b>{fields['result']}</b> ({fields['score']})</p>"
-        + (
-            f"<p>Course file sha256 <span class='hash'>{fields['course_sha256']}</span></p>"
-            if fields["course_sha256"]
-            else ""
-        )
-        + f"<table><tr><th>Stage</th><th>Points</th><th>Hits</th></tr>{stages}</table>"
-        f"<p>Record {fields['record']}; audit hash <span class='hash'>{fields['hash']}</span>"
-        f" follows <span class='hash'>{fields['prev_hash']}</span>"
-        " (check with <code>openrange records verify</code>).</p>\n"
-    )
 
 
 def write_pdf(path: Path, title: str, lines: list[str]) -> None:

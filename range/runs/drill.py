@@ -32,7 +32,7 @@ import numpy as np
 
 from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState, SubjectState
 from drills.log import LogRecord, MemoryLog
-from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer
+from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer, script_weapons
 from drills.schema import Drill, DrillFile
 from drills.speech import PHRASES_FILE, PhraseBook, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
@@ -340,6 +340,8 @@ class ScriptedOfficerHands:
                 )
         elif intent.act in (Act.DRAW_TASER, Act.DRAW_FIREARM):
             wanted = taser if intent.act is Act.DRAW_TASER else firearm
+            if wanted is None:  # not issued: refused before the run (Session._open_hands)
+                return
             if self.drawn is not None and self.drawn is not wanted:
                 self._holster(self.drawn)
             wanted.emulator.draw()
@@ -359,6 +361,7 @@ class ScriptedOfficerHands:
             self.drawn.release_next_frame = True
         elif (
             intent.act is Act.DRIVE_STUN
+            and taser is not None
             and self.drawn is taser
             and isinstance(taser.emulator, TaserEmulator)
             and taser.emulator.model.slug in DRIVE_STUN_MODELS  # a model with the mode
@@ -473,11 +476,11 @@ class Session:
 
     # -- set-up ---------------------------------------------------------------------------------
 
-    def lane_replicas(self) -> tuple[Replica, Replica]:
-        """The simulated lane's TASER and firearm replicas."""
+    def lane_replicas(self) -> tuple[Replica | None, Replica | None]:
+        """The simulated lane's TASER and firearm replicas (None: the drill issues none)."""
         assert isinstance(self.lane, Lane)
-        taser, firearm = self.lane.replicas
-        return taser, firearm
+        by_weapon = {r.weapon: r for r in self.lane.replicas}
+        return by_weapon.get(Weapon.TASER), by_weapon.get(Weapon.FIREARM)
 
     @property
     def replicas(self) -> list[Any]:
@@ -503,15 +506,38 @@ class Session:
             taser_loads = (
                 _loads(config.taser_cartridges) if config.taser_model is not None else issued_loads
             )
-            lane.add(
-                TaserEmulator(
-                    taser_model, "SIM-TASER-0001", self.clock, loads=taser_loads, directory=port_dir
-                ),
-                Weapon.TASER,
-            )
-            lane.add(
-                PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir), Weapon.FIREARM
-            )
+            # Only the replicas the drill issues (docs/drills.md "Issued weapons").
+            issued = config.drill.issued_weapons()
+            # A script that draws a weapon the drill does not issue is refused here, before
+            # any run folder is made.
+            script = config.officer
+            needs = sorted(script_weapons(script) - set(issued)) if script is not None else []
+            if script is not None and needs:
+                raise ValueError(
+                    f"officer script {script.id} draws the {' and '.join(needs)}, which"
+                    f" drill {config.drill.id} does not issue (its weapons: {', '.join(issued)})"
+                )
+            if config.taser_model is not None and "taser" not in issued:
+                raise ValueError(
+                    f"--taser: drill {config.drill.id} issues no TASER (its weapons:"
+                    f" {', '.join(issued)})"
+                )
+            if "taser" in issued:
+                lane.add(
+                    TaserEmulator(
+                        taser_model,
+                        "SIM-TASER-0001",
+                        self.clock,
+                        loads=taser_loads,
+                        directory=port_dir,
+                    ),
+                    Weapon.TASER,
+                )
+            if "firearm" in issued:
+                lane.add(
+                    PistolEmulator("SIM-PISTOL-0001", self.clock, directory=port_dir),
+                    Weapon.FIREARM,
+                )
             return lane
         live_lane = LiveLane(self.live.clock, self.live.ports, self.live.search).open()
         self.lane = live_lane

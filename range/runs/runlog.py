@@ -9,6 +9,7 @@ which names the file and the run time the log is kept up to; what was written st
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from datetime import UTC, datetime
@@ -63,6 +64,10 @@ class RunWriter:
         path.mkdir(parents=True)
         self.path = path
         self._events: IO[str] | None = (path / EVENTS).open("a", encoding="utf-8")
+        # The writer holds an exclusive lock on its log while it writes: another process (a
+        # restarted lane with the same runs folder) sees the run is still being played
+        # (`being_written`) and leaves it; the kernel drops the lock when this process dies.
+        fcntl.flock(self._events.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._written_to_s: float | None = None
 
     def append(self, record: LogRecord) -> None:
@@ -113,6 +118,21 @@ class RunWriter:
         if events is not None:
             with contextlib.suppress(OSError):
                 events.close()
+
+
+def being_written(run_dir: Path) -> bool:
+    """Whether a live process (this one or another) still writes `run_dir`'s log: its
+    RunWriter holds the log's lock until the log is closed or the process dies."""
+    try:
+        with (run_dir / EVENTS).open("rb") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    return False
 
 
 def read_events(run_dir: Path) -> list[LogRecord]:
