@@ -308,7 +308,7 @@ class Drill(StrictModel):
     # The TASER issued for this drill and its cartridges, one per bay (None: the run's own).
     taser_model: Literal["taser-x26p", "taser-x2", "taser-7", "taser-10"] | None = None
     taser_loads: list[str] | None = None
-    # The replicas issued for this drill (None: what the drill uses, `issued_weapons`).
+    # The replicas issued for this drill (None: both, the duty belt; `issued_weapons`).
     weapons: list[IssuedWeapon] | None = Field(default=None, min_length=1)
     subjects: list[Subject] = Field(min_length=1)
     phases: list[Phase] = Field(min_length=1)
@@ -356,24 +356,12 @@ class Drill(StrictModel):
 
     def issued_weapons(self) -> tuple[IssuedWeapon, ...]:
         """The replicas a run of this drill opens (docs/drills.md "Issued weapons"): the
-        declared `weapons`; else what the drill uses: a fixed TASER (`taser_model`), the
-        weapons its transitions wait on, and those its officer scripts (its
-        `expected_officer` and the built-in scripts that declare this drill) draw; both
-        when nothing says."""
+        declared `weapons`; else both, the TASER and the pistol: an officer on patrol carries
+        both, and whether the less-lethal option was at hand (LLF-02) must not depend on which
+        weapon the drill's scripts happen to draw."""
         if self.weapons is not None:
             return tuple(w for w in WEAPONS if w in self.weapons)
-        from drills.officer import builtin_officers, script_weapons, scripts_for
-
-        used: set[str] = set(self.cued_weapons())
-        if self.taser_model is not None:
-            used.add("taser")
-        scripts = scripts_for(self.id)
-        expected = builtin_officers().get(self.expected_officer or "")
-        if expected is not None:
-            scripts.append(expected)
-        for script in scripts:
-            used.update(script_weapons(script))
-        return tuple(w for w in WEAPONS if w in used) or WEAPONS
+        return WEAPONS
 
 
 # Two torsos apart (about 0.45 m): a subject nearer than this starts inside the officer. Contact

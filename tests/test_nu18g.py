@@ -53,25 +53,32 @@ def _get(console: Console, user: str, path: str, params: dict[str, Any]) -> str:
 
 
 def test_the_lane_page_offers_each_drill_with_only_the_replicas_it_issues(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # nu18g #1: every drill was offered with both replicas, whatever it issues.
+    # nu18g #1: every drill was offered with both replicas, whatever it issues. No built-in
+    # drill declares one weapon (the default is both: docs/drills.md "Issued weapons"), so the
+    # library the page lists gets one that does, parsed from a real drill file.
+    import drills.schema
+
+    text, name = _with_weapons("repeated-cycles-v1", '["taser"]')
+    one = parse_drill(text.replace('id = "repeated-cycles-v1"', 'id = "taser-only-v1"'), name)
+    library = dict(drills.schema.builtin_drills()) | {one.id: one}
+    monkeypatch.setattr(drills.schema, "builtin_drills", lambda: library)
     db = f"sqlite:///{tmp_path / 'records.sqlite'}"
     seed_accounts(db)
     console = Console(db, runs_dir=tmp_path / "console-runs")
     console.hub.lanes["L1"] = LaneView("L1")
     page = _get(console, "inst", "/lanes/L1", {"name": "L1"})
     options = dict(re.findall(r'<option value="([a-z0-9-]+)" data-weapons="([a-z ]*)">', page))
-    assert options["phone-draw-v1"] == "firearm"  # its stages and scripts use the pistol only
-    assert options["repeated-cycles-v1"] == "taser"  # its taser_model and cues
-    assert options["knife-approach-v1"] == "taser firearm"
-    assert ">phone-draw-v1 (pistol)</option>" in page
+    assert options["taser-only-v1"] == "taser"
+    assert options["phone-draw-v1"] == "taser firearm"  # declares nothing: both
+    assert ">taser-only-v1 (TASER)</option>" in page
     assert ">knife-approach-v1 (TASER, pistol)</option>" in page
 
 
 def test_a_drill_run_opens_only_the_replicas_the_drill_issues(tmp_path: Path) -> None:
     # nu18g #1: the run opened the TASER and the pistol for every drill.
-    drill = find_drill("phone-draw-v1")
+    drill = parse_drill(*_with_weapons("phone-draw-v1", '["firearm"]'))
     result = run_drill(
         RunConfig(drill, find_officer("phone-draw-correct-v1"), seed=3, runs_dir=tmp_path)
     ).as_json()
@@ -126,7 +133,7 @@ def test_a_script_that_draws_a_weapon_the_drill_does_not_issue_is_refused(
     with pytest.raises(ValueError, match="--taser: drill phone-draw-v1 issues no TASER"):
         run_drill(
             RunConfig(
-                find_drill("phone-draw-v1"),
+                parse_drill(*_with_weapons("phone-draw-v1", '["firearm"]')),
                 find_officer("phone-draw-correct-v1"),
                 seed=1,
                 runs_dir=runs,
@@ -138,7 +145,7 @@ def test_a_script_that_draws_a_weapon_the_drill_does_not_issue_is_refused(
 
 def test_drill_show_prints_the_issued_weapons(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "show", "repeated-cycles-v1"]) == 0
-    assert "Issued weapons (from what the drill uses): taser (taser-x26p)" in (
+    assert "Issued weapons (default: both): taser (taser-x26p), firearm" in (
         capsys.readouterr().out
     )
 

