@@ -270,6 +270,18 @@ class Client:
         )
 
 
+def lane_page(client: Any, name: str, timeout_s: float = 30.0) -> Any:
+    """The lane's page once the lane has connected (a lane process takes its time to start on
+    a loaded machine: a fixed sleep raced it); fails after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reply = client.request(f"/lanes/{name}")
+        if reply.status == 200 or time.monotonic() > deadline:
+            assert reply.status == 200, f"lane {name} never connected"
+            return reply
+        time.sleep(0.1)
+
+
 def wait_for(ws: Any, want: Any, timeout_s: float = 30.0) -> dict[str, Any]:
     """The first message from the live socket for which `want(message)` is true."""
     deadline = time.monotonic() + timeout_s

@@ -17,6 +17,7 @@ from console_support import (
     PASSWORD,
     Range,
     console_range,
+    lane_page,
     rows_when_written,
     saved_run,
     start_console,
@@ -258,8 +259,7 @@ def test_no_secret_in_any_page_or_log(rng: Range) -> None:
     rng.lane("LANE1", speed="max")
     c = rng.client()
     c.login("boss")
-    time.sleep(1.0)
-    csrf = c.request("/").csrf
+    csrf = lane_page(c, "LANE1").csrf
     c.request(
         "/lanes/LANE1/command",
         {
