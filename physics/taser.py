@@ -222,10 +222,47 @@ def _plan_of(cartridge: Cartridge) -> SampledFlights:
 def prepare(cartridge_ids: list[str]) -> None:
     """Build the trajectory tables of these cartridges now (before a drill starts), and their
     flights' sub-chord times for moving subjects (RangeWorld.cast_moving), so that the first
-    deployment of each costs no more inside a frame than any other."""
+    deployment of each costs no more inside a frame than any other; the first call in a
+    process also runs the flight code a few times (`_warm_flights`)."""
+    global _WARMED
     for cartridge_id in cartridge_ids:
-        plan = _plan_of(cartridge(cartridge_id))
+        cart = cartridge(cartridge_id)
+        plan = _plan_of(cart)
         sub_chord_plan(plan.times_s, MAX_SUBJECT_SPEED_MPS, MOVING_TOLERANCE_M)
+        if not _WARMED:
+            _WARMED = True
+            _warm_flights(cart)
+
+
+_WARMED = False
+WARM_DEPLOYMENTS = 8  # of each kind, still and moving subjects, once a process
+
+
+def _warm_flights(cart: Cartridge) -> None:
+    """Fly WARM_DEPLOYMENTS deployments of `cart` at a subject standing and as many at one
+    running across, in a world of their own, with a generator of their own (a run's draws
+    are untouched): Python specialises a function's bytecode only after it has run a few
+    times, and numpy and PyBullet have first-call costs, so a drill's first deployment would
+    otherwise pay for them inside its frame (bench/run.py, docs/physics.md)."""
+    from physics.animation import Clip, clip_pose
+    from physics.body import SubjectBody
+    from physics.pose import look_rotation
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    rng = np.random.default_rng(0)
+    x_m = 3.0
+    with RangeWorld(lane_length_m=10.0) as world:
+        world.add_subject("warm", body, (x_m, 0.0, 0.0), math.pi / 2)
+        muzzle = Pose((0.0, 0.0, 1.3), look_rotation((x_m, 0.0, -0.2)))
+
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            pose = clip_pose(skeleton, Clip.RUN, t, 0)
+            world.pose_subject("warm", pose, (x_m, 3.5 * t, 0.0), math.pi / 2)
+
+        for _ in range(WARM_DEPLOYMENTS):
+            fly_probes(world, cart, muzzle, rng)
+            fly_probes(world, cart, muzzle, rng, motion)
 
 
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path

@@ -422,3 +422,25 @@ def test_clipping_by_face_planes_matches_the_plane_by_plane_form() -> None:
     assert np.array_equal(hit, want_hit)
     assert t_in[hit].tobytes() == want_t[hit].tobytes()
     assert bound.tobytes() == np.minimum(sa, sb).max(axis=1).tobytes()
+
+
+def test_prepare_runs_the_flight_code_once_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """taser.prepare (before a drill's first frame) flies WARM_DEPLOYMENTS deployments at a
+    still subject and as many at a moving one, in a world of its own, the first time in a
+    process only: the drill's first deployment does not run the flight code cold."""
+    from physics import taser
+
+    monkeypatch.setattr(taser, "_WARMED", False)
+    flown: list[bool] = []
+    real = taser.fly_probes
+
+    def counting(*args: object, **kwargs: object) -> object:
+        flown.append(len(args) > 4 and args[4] is not None)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(taser, "fly_probes", counting)
+    taser.prepare(["taser7-cq"])
+    assert len(flown) == 2 * taser.WARM_DEPLOYMENTS
+    assert sum(flown) == taser.WARM_DEPLOYMENTS  # half of them against a moving subject
+    taser.prepare(["x26p-21ft", "taser7-cq"])
+    assert len(flown) == 2 * taser.WARM_DEPLOYMENTS  # once a process
