@@ -10,7 +10,7 @@ skipped over the way a dynamic body tunnels (stack-notes.md, "PyBullet for proje
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -130,28 +130,39 @@ class SampledFlights:
     forward: F64  # (E, K)
     up: F64
     speed: F64
+    # forward, up and speed side by side, (E, 3, K): a flight's rows are one gather.
+    stacked: F64 = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        stacked = np.ascontiguousarray(np.stack([self.forward, self.up, self.speed], axis=1))
+        object.__setattr__(self, "stacked", stacked)
 
     def flights(self, origins: F64, directions: F64) -> tuple[F64, F64]:
         """Points (K, N, 3) and speeds (K, N) of N flights from `origins` along `directions`."""
         horizontal = np.hypot(directions[:, 0], directions[:, 1])
         flat = horizontal < 1e-12
-        safe = np.where(flat, 1.0, horizontal)
-        az_x = np.where(flat, 1.0, directions[:, 0] / safe)
-        az_y = np.where(flat, 0.0, directions[:, 1] / safe)
+        if flat.any():  # straight up or down: any azimuth
+            safe = np.where(flat, 1.0, horizontal)
+            az_x = np.where(flat, 1.0, directions[:, 0] / safe)
+            az_y = np.where(flat, 0.0, directions[:, 1] / safe)
+        else:
+            az_x = directions[:, 0] / horizontal
+            az_y = directions[:, 1] / horizontal
         e0, de = self.elevations[0], self.elevations[1] - self.elevations[0]
         at = (np.arctan2(directions[:, 2], horizontal) - e0) / de
         at = np.minimum(np.maximum(at, 0.0), len(self.elevations) - 1.000001)
         row = at.astype(np.int64)
-        f = (at - row)[:, None]
-        g = 1.0 - f
-        forward = (self.forward[row] * g + self.forward[row + 1] * f).T
-        up = (self.up[row] * g + self.up[row + 1] * f).T
-        speed = (self.speed[row] * g + self.speed[row + 1] * f).T
+        f = (at - row)[:, None, None]
+        # (N, 3, K): forward, up and speed of each flight, the same products per element as
+        # interpolating the three tables one by one.
+        table = self.stacked
+        rows = table[row] * (1.0 - f) + table[row + 1] * f
+        forward, up = rows[:, 0].T, rows[:, 1].T
         points = np.empty((len(self.times_s), len(origins), 3))
         points[..., 0] = origins[:, 0] + forward * az_x
         points[..., 1] = origins[:, 1] + forward * az_y
         points[..., 2] = origins[:, 2] + up
-        return points, np.ascontiguousarray(speed)
+        return points, np.ascontiguousarray(rows[:, 2].T)
 
 
 def _cross(a: F64, b: F64) -> F64:

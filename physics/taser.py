@@ -173,13 +173,15 @@ def probe_launch(
         starts.append(origins - up * cartridge.bore_separation_in * IN_M)
         lefts.append(left)
         ups.append(up * cos + forward * sin)  # the bottom bore's own top, turned with it
+    # concatenate, not vstack (the same rows; vstack's per-array checks cost more than the
+    # join on a deployment's (1, 3) rows).
     directions = angular_scatter(
-        np.vstack(dirs),
+        np.concatenate(dirs),
         math.radians(cartridge.dispersion_deg) if dispersion else 0.0,
         rng,
-        (np.vstack(lefts), np.vstack(ups)),
+        (np.concatenate(lefts), np.concatenate(ups)),
     )
-    return np.vstack(starts), directions
+    return np.concatenate(starts), directions
 
 
 def _flight_s(cartridge: Cartridge) -> float:
@@ -201,13 +203,66 @@ def flight_plan(cartridge: Cartridge) -> SampledFlights:
     return chord_plan(flight_table(cartridge), _flight_s(cartridge), CHORDS)
 
 
+# flight_plan by the cartridge object itself: @cache hashes a pydantic model field by field
+# on every deployment (~10 us); a drill's cartridges are the same few objects.
+_PLANS: dict[int, tuple[Cartridge, SampledFlights]] = {}
+
+
+def _plan_of(cartridge: Cartridge) -> SampledFlights:
+    known = _PLANS.get(id(cartridge))
+    if known is not None and known[0] is cartridge:
+        return known[1]
+    plan = flight_plan(cartridge)
+    if len(_PLANS) > 64:  # a few cartridges a process; bound it anyway
+        _PLANS.clear()
+    _PLANS[id(cartridge)] = (cartridge, plan)  # the entry keeps the object, so its id
+    return plan
+
+
 def prepare(cartridge_ids: list[str]) -> None:
     """Build the trajectory tables of these cartridges now (before a drill starts), and their
     flights' sub-chord times for moving subjects (RangeWorld.cast_moving), so that the first
-    deployment of each costs no more inside a frame than any other."""
+    deployment of each costs no more inside a frame than any other; the first call in a
+    process also runs the flight code a few times (`_warm_flights`)."""
+    global _WARMED
     for cartridge_id in cartridge_ids:
-        plan = flight_plan(cartridge(cartridge_id))
+        cart = cartridge(cartridge_id)
+        plan = _plan_of(cart)
         sub_chord_plan(plan.times_s, MAX_SUBJECT_SPEED_MPS, MOVING_TOLERANCE_M)
+        if not _WARMED:
+            _WARMED = True
+            _warm_flights(cart)
+
+
+_WARMED = False
+WARM_DEPLOYMENTS = 8  # of each kind, still and moving subjects, once a process
+
+
+def _warm_flights(cart: Cartridge) -> None:
+    """Fly WARM_DEPLOYMENTS deployments of `cart` at a subject standing and as many at one
+    running across, in a world of their own, with a generator of their own (a run's draws
+    are untouched): Python specialises a function's bytecode only after it has run a few
+    times, and numpy and PyBullet have first-call costs, so a drill's first deployment would
+    otherwise pay for them inside its frame (bench/run.py, docs/physics.md)."""
+    from physics.animation import Clip, clip_pose
+    from physics.body import SubjectBody
+    from physics.pose import look_rotation
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    rng = np.random.default_rng(0)
+    x_m = 3.0
+    with RangeWorld(lane_length_m=10.0) as world:
+        world.add_subject("warm", body, (x_m, 0.0, 0.0), math.pi / 2)
+        muzzle = Pose((0.0, 0.0, 1.3), look_rotation((x_m, 0.0, -0.2)))
+
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            pose = clip_pose(skeleton, Clip.RUN, t, 0)
+            world.pose_subject("warm", pose, (x_m, 3.5 * t, 0.0), math.pi / 2)
+
+        for _ in range(WARM_DEPLOYMENTS):
+            fly_probes(world, cart, muzzle, rng)
+            fly_probes(world, cart, muzzle, rng, motion)
 
 
 CHORDS = 8  # per probe flight: at 55 m/s a chord bows at most ~0.4 mm from the true path
@@ -244,7 +299,7 @@ def fly_volley(
     trigger (RangeWorld.cast_moving). `clip_subjects`: still subjects clipped in numpy
     (RangeWorld.cast_paths; a big batch's fast path)."""
     starts, directions = probe_launch(cartridge, origins, rotations, rng)
-    plan = flight_plan(cartridge)
+    plan = _plan_of(cartridge)
     points, speeds = plan.flights(starts, directions)
     if motion is None:
         ends = world.cast_paths(

@@ -177,17 +177,17 @@ def _clip(
 def _clip_distances(
     sa: NDArray[np.float64], sb: NDArray[np.float64]
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """`_clip` from the signed distances (P, F) of each segment's ends to its hull's planes."""
-    denom = sb - sa
-    # The ratio is read only where |denom| > 1e-15: divide by 1 elsewhere (no warnings, and
-    # cheaper than silencing them with np.errstate).
-    entering, leaving = denom < -1e-15, denom > 1e-15
-    ratio = -sa / np.where(entering | leaving, denom, 1.0)
-    enter = np.where(entering, ratio, -np.inf).max(axis=1)
-    leave = np.where(leaving, ratio, np.inf).min(axis=1)
-    outside = (~entering & ~leaving & (sa > 0.0)).any(axis=1)
-    t_in = np.maximum(enter, 0.0)
-    hit = ~outside & (t_in <= np.minimum(leave, 1.0))
+    """`_clip` from the signed distances (P, F) of each segment's ends to its hull's planes.
+
+    A plane with the start outside (sa > 0) and the end inside gives an entry fraction, one
+    with the end outside an exit, both sa / (sa - sb); a plane with both ends outside rules
+    the hull out. The fractions are divided only where one end is outside (no warnings, no
+    np.errstate), the fewest passes over (P, F)."""
+    out_a, out_b = sa > 0.0, sb > 0.0
+    t = np.divide(sa, sa - sb, out=np.zeros_like(sa), where=out_a != out_b)
+    t_in = np.where(out_a, t, 0.0).max(axis=1)
+    leave = np.where(out_b, t, 1.0).min(axis=1)
+    hit = ~(out_a & out_b).any(axis=1) & (t_in <= leave)
     # Both ends at least this far outside one face's plane: the whole segment is.
     return hit, t_in, np.minimum(sa, sb).max(axis=1)
 
@@ -243,6 +243,7 @@ _SUB_CHORDS: dict[
         NDArray[np.float64],
         NDArray[np.float64],
         NDArray[np.float64],
+        NDArray[np.float64],
     ],
 ] = {}
 
@@ -255,12 +256,16 @@ def sub_chord_plan(
     NDArray[np.float64],
     NDArray[np.float64],
     NDArray[np.float64],
+    NDArray[np.float64],
 ]:
     """cast_moving's cut of a flight's chords into sub-chords, per flight plan (its sample
     times) and bound: each sub-chord's chord and fraction along it (M,), the sub-chords' end
     times (M + 1,), middle times (M,) and how far a subject may have moved since the first
-    time by each one's end, plus the tolerance (M,). A drill's cartridge flies one plan, so
-    this is computed once (a precomputed table, like the trajectory's) and kept."""
+    time by each one's end, plus the tolerance (M,), and the weights (M + 1, K + 1) that
+    carry the K + 1 chord samples to the M + 1 sub-chord ends (a row per end: 1 - frac and
+    frac on its chord's two samples), so that a flight's sub-chords are one matrix product.
+    A drill's cartridge flies one plan, so this is computed once (a precomputed table, like
+    the trajectory's) and kept."""
     key = (times_s.tobytes(), float(max_speed_mps), float(tolerance_m))
     cached = _SUB_CHORDS.get(key)
     if cached is not None:
@@ -272,11 +277,16 @@ def sub_chord_plan(
     t_fine = np.concatenate([times_s[:1], times_s[chord_of] + dt[chord_of] * frac])
     mid_t = (t_fine[:-1] + t_fine[1:]) / 2
     grow = max_speed_mps * (t_fine[1:] - float(times_s[0])) + tolerance_m
+    weights = np.zeros((len(t_fine), len(times_s)))
+    weights[0, 0] = 1.0
+    ends = np.arange(1, len(t_fine))
+    weights[ends, chord_of] = 1.0 - frac
+    weights[ends, chord_of + 1] = frac
     if len(_SUB_CHORDS) > 64:  # a few cartridges and loads; bound it anyway
         _SUB_CHORDS.clear()
-    for shared in (chord_of, frac, t_fine, mid_t, grow):
+    for shared in (chord_of, frac, t_fine, mid_t, grow, weights):
         shared.setflags(write=False)  # handed to every cast of the plan
-    _SUB_CHORDS[key] = (chord_of, frac, t_fine, mid_t, grow)
+    _SUB_CHORDS[key] = (chord_of, frac, t_fine, mid_t, grow, weights)
     return _SUB_CHORDS[key]
 
 
@@ -792,10 +802,11 @@ class RangeWorld:
         out = np.full(len(uid), -1, dtype=np.int64)
         rest_out = np.full((len(uid), 3), np.nan)
         seg_out = np.full(len(uid), -1, dtype=np.int64)
-        for body_uid, subject_id in self._uid_subject.items():
+        # Only the subjects hit (a deployment hits one or none; a lane may hold 30).
+        hit = set((uid if len(uid) <= 64 else np.unique(uid)).tolist())
+        for body_uid in hit & self._uid_subject.keys():
+            subject_id = self._uid_subject[body_uid]
             rows = np.nonzero(uid == body_uid)[0]
-            if not len(rows):
-                continue
             seg = link[rows] - _SEGMENT_LINK
             frames = self.subject_frames(subject_id)
             skeleton = self._bodies[subject_id].skeleton()
@@ -860,7 +871,8 @@ class RangeWorld:
         mask = -1 if subjects and not clip else _NOT_SUBJECTS
         starts, ends = points[:-1], points[1:]
         k_chords, n = starts.shape[0], starts.shape[1]
-        chord = np.sqrt(((ends - starts) ** 2).sum(axis=2))  # (K, N)
+        step = ends - starts
+        chord = np.sqrt(np.einsum("knc,knc->kn", step, step))  # (K, N)
         before = np.zeros((k_chords + 1, n))
         np.cumsum(chord, axis=0, out=before[1:])
         if np.isfinite(reach_m):
@@ -869,7 +881,7 @@ class RangeWorld:
             cut = np.minimum(
                 np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0
             )
-            ends = starts + (ends - starts) * cut[..., None]
+            ends = starts + step * cut[..., None]
         else:
             live = np.ones((k_chords, n), dtype=bool)
             cut = np.ones((k_chords, n))
@@ -1086,24 +1098,20 @@ class RangeWorld:
         names = list(self._subjects)
         motion(t0, frozenset(names))
         frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
-        chord_of, frac, t_fine, mid_t, grow = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
-        fine = np.empty((len(t_fine), n, 3))
-        fine[0] = points[0]
-        fine[1:] = (
-            points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None]
-        )
-        s_fine = np.empty((len(t_fine), n))
-        s_fine[0] = speeds[0]
-        s_fine[1:] = speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None]
-        starts, stops = fine[:-1], fine[1:]
+        _, _, t_fine, mid_t, grow, weights = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
+        # The sub-chord ends as one product of the plan's weights with the chord samples.
+        fine = (weights @ points.reshape(len(times_s), -1)).reshape(len(t_fine), n, 3)
+        s_fine = weights @ speeds
+        starts = fine[:-1]
         m_chords = len(starts)
-        chord = np.sqrt(((stops - starts) ** 2).sum(axis=2))
+        chord_d = fine[1:] - starts  # each sub-chord's own products, for the sphere gaps
+        chord = np.sqrt(np.einsum("mnk,mnk->mn", chord_d, chord_d))
         before = np.zeros((m_chords + 1, n))
         np.cumsum(chord, axis=0, out=before[1:])
         cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
-        stops = starts + (stops - starts) * cut[..., None]
-        chord_d = stops - starts  # each sub-chord's own products, for the sphere gaps
-        chord_dd = np.maximum((chord_d * chord_d).sum(axis=2), 1e-30)
+        chord_d *= cut[..., None]
+        stops = starts + chord_d
+        chord_dd = np.maximum(np.einsum("mnk,mnk->mn", chord_d, chord_d), 1e-30)
         # A subject can only be hit before the flight ends on the rest of the world.
         live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
         lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
@@ -1232,12 +1240,14 @@ class RangeWorld:
             stop = min(r + 1 + WINDOW, m_chords)
             w = stop - r
             f = len(flights)
-            a = starts[r:stop, flights].reshape(-1, 3)  # (W * F, 3), sub-chord-major
-            b = stops[r:stop, flights].reshape(-1, 3)
+            # Every flight (a deployment's probes, most rounds): views, not gathers.
+            cols = slice(None) if f == starts.shape[1] else flights
+            a = starts[r:stop, cols].reshape(-1, 3)  # (W * F, 3), sub-chord-major
+            b = stops[r:stop, cols].reshape(-1, 3)
             gap = _sphere_gaps(
                 a,
-                chord_d[r:stop, flights].reshape(-1, 3),
-                chord_dd[r:stop, flights].reshape(-1),
+                chord_d[r:stop, cols].reshape(-1, 3),
+                chord_dd[r:stop, cols].reshape(-1),
                 world_c,
                 radius,
             )

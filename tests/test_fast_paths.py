@@ -325,3 +325,122 @@ def test_zone_map_one_point_at_a_time_equals_the_vectorised_map(body: SubjectBod
         [region_codes(skeleton, segment[k : k + 3], rest[k : k + 3]) for k in range(0, n, 3)]
     )
     assert np.array_equal(whole, one_by_one)
+
+
+def test_flights_from_the_stacked_table_are_bit_identical() -> None:
+    """SampledFlights.flights gathers forward, up and speed in one (E, 3, K) table: the same
+    bits as interpolating the three tables one by one (the form it replaced), for flights
+    in every direction, straight up and down included."""
+    from physics.taser import cartridge, flight_plan
+
+    plan = flight_plan(cartridge("taser7-cq"))
+    rng = np.random.default_rng(4)
+    directions = rng.normal(size=(300, 3))
+    directions[:2] = [[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]]
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    origins = rng.normal(size=(300, 3))
+    points, speeds = plan.flights(origins, directions)
+
+    horizontal = np.hypot(directions[:, 0], directions[:, 1])
+    flat = horizontal < 1e-12
+    safe = np.where(flat, 1.0, horizontal)
+    az_x = np.where(flat, 1.0, directions[:, 0] / safe)
+    az_y = np.where(flat, 0.0, directions[:, 1] / safe)
+    e0, de = plan.elevations[0], plan.elevations[1] - plan.elevations[0]
+    at = (np.arctan2(directions[:, 2], horizontal) - e0) / de
+    at = np.minimum(np.maximum(at, 0.0), len(plan.elevations) - 1.000001)
+    row = at.astype(np.int64)
+    f = (at - row)[:, None]
+    g = 1.0 - f
+    forward = (plan.forward[row] * g + plan.forward[row + 1] * f).T
+    up = (plan.up[row] * g + plan.up[row + 1] * f).T
+    speed = (plan.speed[row] * g + plan.speed[row + 1] * f).T
+    want = np.empty_like(points)
+    want[..., 0] = origins[:, 0] + forward * az_x
+    want[..., 1] = origins[:, 1] + forward * az_y
+    want[..., 2] = origins[:, 2] + up
+    assert points.tobytes() == want.tobytes()
+    assert speeds.tobytes() == np.ascontiguousarray(speed).tobytes()
+
+
+def test_sub_chord_weights_give_the_sub_chords() -> None:
+    """cast_moving's sub-chords are one product of the plan's weights with the chord
+    samples: the chord samples themselves at the chords' ends (exactly), and each sub-chord
+    end on its chord at its fraction, as `points[c] + (points[c + 1] - points[c]) * frac`."""
+    from physics.taser import MAX_SUBJECT_SPEED_MPS, cartridge, flight_plan, probe_launch
+    from physics.world import MOVING_TOLERANCE_M, sub_chord_plan
+
+    cart = cartridge("x26p-21ft")
+    plan = flight_plan(cart)
+    rotations = np.tile(np.eye(3), (5, 1, 1))
+    origins = np.tile([0.0, 0.0, 1.3], (5, 1))
+    points, speeds = plan.flights(*probe_launch(cart, origins, rotations, np.random.default_rng(0)))
+    chord_of, frac, t_fine, _, _, weights = sub_chord_plan(
+        plan.times_s, MAX_SUBJECT_SPEED_MPS, MOVING_TOLERANCE_M
+    )
+    k, n = points.shape[:2]
+    fine = (weights @ points.reshape(k, -1)).reshape(len(t_fine), n, 3)
+    want = points[chord_of] + (points[chord_of + 1] - points[chord_of]) * frac[:, None, None]
+    assert fine[0].tobytes() == points[0].tobytes()
+    ends = np.nonzero(frac == 1.0)[0]  # the last sub-chord of each chord ends on its sample
+    assert fine[1:][ends].tobytes() == points[chord_of[ends] + 1].tobytes()
+    assert np.abs(fine[1:] - want).max() < 1e-12
+    s_fine = weights @ speeds
+    want_s = speeds[chord_of] + (speeds[chord_of + 1] - speeds[chord_of]) * frac[:, None]
+    assert np.abs(s_fine[1:] - want_s).max() < 1e-9
+
+
+def test_clipping_by_face_planes_matches_the_plane_by_plane_form() -> None:
+    """_clip_distances (one division where one end is outside) against the Cyrus-Beck form it
+    replaced (entering and leaving planes by the sign of sb - sa): the same hits, and for
+    each hit the same entry fraction to the bit, on segments starting inside, outside,
+    grazing faces and lying in them."""
+    from physics.world import _clip, _hull_planes
+
+    skeleton = SubjectBody().skeleton()
+    normals, offsets = _hull_planes(skeleton)
+    rng = np.random.default_rng(6)
+    p = 4000
+    seg = rng.integers(0, len(skeleton.segments), p)
+    centre = np.array([s.vertices.mean(axis=0) for s in skeleton.segments])[seg]
+    a = centre + rng.normal(0.0, 0.12, (p, 3))
+    b = centre + rng.normal(0.0, 0.12, (p, 3))
+    b[::5] = a[::5] + rng.normal(0.0, 1e-3, (len(a[::5]), 3))  # short ones, near a face
+    hit, t_in, bound = _clip(normals[seg], offsets[seg], a, b)
+
+    sa = np.einsum("pfk,pk->pf", normals[seg], a) - offsets[seg]
+    sb = np.einsum("pfk,pk->pf", normals[seg], b) - offsets[seg]
+    denom = sb - sa
+    entering, leaving = denom < -1e-15, denom > 1e-15
+    ratio = -sa / np.where(entering | leaving, denom, 1.0)
+    enter = np.where(entering, ratio, -np.inf).max(axis=1)
+    leave = np.where(leaving, ratio, np.inf).min(axis=1)
+    outside = (~entering & ~leaving & (sa > 0.0)).any(axis=1)
+    want_t = np.maximum(enter, 0.0)
+    want_hit = ~outside & (want_t <= np.minimum(leave, 1.0))
+    assert 0.2 < want_hit.mean() < 0.8  # both kinds, plenty of each
+    assert np.array_equal(hit, want_hit)
+    assert t_in[hit].tobytes() == want_t[hit].tobytes()
+    assert bound.tobytes() == np.minimum(sa, sb).max(axis=1).tobytes()
+
+
+def test_prepare_runs_the_flight_code_once_a_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """taser.prepare (before a drill's first frame) flies WARM_DEPLOYMENTS deployments at a
+    still subject and as many at a moving one, in a world of its own, the first time in a
+    process only: the drill's first deployment does not run the flight code cold."""
+    from physics import taser
+
+    monkeypatch.setattr(taser, "_WARMED", False)
+    flown: list[bool] = []
+    real = taser.fly_probes
+
+    def counting(*args: object, **kwargs: object) -> object:
+        flown.append(len(args) > 4 and args[4] is not None)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(taser, "fly_probes", counting)
+    taser.prepare(["taser7-cq"])
+    assert len(flown) == 2 * taser.WARM_DEPLOYMENTS
+    assert sum(flown) == taser.WARM_DEPLOYMENTS  # half of them against a moving subject
+    taser.prepare(["x26p-21ft", "taser7-cq"])
+    assert len(flown) == 2 * taser.WARM_DEPLOYMENTS  # once a process
