@@ -149,6 +149,7 @@ def test_a_live_mark_acts_as_the_speech_did_and_is_listed_in_the_debrief(tmp_pat
     assert marked == [
         {
             "n": None,
+            "m": 1,
             "t": 1.0,
             "heard_t": 1.0,
             "text": "drop the knife",

@@ -4,11 +4,14 @@ Starlette's TestClient."""
 
 from __future__ import annotations
 
+import json
 import queue
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from console_support import Client, Range, console_range
 
 from drills.log import LogRecord
 from scoring.policy import default_policy
@@ -17,7 +20,7 @@ from scoring.score import Score, score_run
 DROP_IT = {"act": "command.drop_weapon", "text": "Drop the knife!"}
 
 
-def _knife_run(runs: Path, mark: dict[str, str] | None) -> list[LogRecord]:
+def _knife_run(runs: Path, mark: dict[str, str] | None) -> dict[str, Any]:
     """knife-approach-v1, seed 3, the taser-first-v1 script (commands, no deadly-force
     warning, then the firearm), played through the lane's live control; `mark` is marked by
     the instructor at 1.0 s, as the console's Mark button sends it."""
@@ -40,21 +43,34 @@ def _knife_run(runs: Path, mark: dict[str, str] | None) -> list[LogRecord]:
         officer=find_officer("taser-first-v1"),
         seed=3,
         runs_dir=runs,
-        officer_name="4411",
+        officer_name="B-101",
         on_frame=on_frame,
     )
     result = Session(config).run()
     assert result.run_dir is not None
-    return read_events(result.run_dir)
+    return {
+        "records": read_events(result.run_dir),
+        "result": result.as_json(),
+        "run_dir": result.run_dir,
+    }
 
 
 @pytest.fixture(scope="module")
 def knife_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[LogRecord]]:
-    runs = tmp_path_factory.mktemp("knife")
-    return {
-        "plain": _knife_run(runs / "plain", None),
-        "marked": _knife_run(runs / "marked", DROP_IT),
-    }
+    """The records of knife-approach-v1 seed 3 played without and with a mark."""
+    return {name: run["records"] for name, run in knife_results(tmp_path_factory).items()}
+
+
+_KNIFE: dict[str, dict[str, Any]] = {}
+
+
+def knife_results(factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Played once for the module: each run's records and result (as_json)."""
+    if not _KNIFE:
+        runs = factory.mktemp("knife")
+        _KNIFE["plain"] = _knife_run(runs / "plain", None)
+        _KNIFE["marked"] = _knife_run(runs / "marked", DROP_IT)
+    return _KNIFE
 
 
 def _findings(score: Score) -> list[tuple[str, str, float, str]]:
@@ -87,3 +103,108 @@ def test_a_live_mark_only_adds_the_act_it_names_and_disables_no_rule(
     assert [h for h in marked.speech["heard"] if h["source"] == "instructor"] == [
         {"t": 1.0, "source": "instructor", "by": "inst1"} | DROP_IT
     ]
+
+
+# -- a console on loopback for the module, with the knife runs recorded ------------------------
+
+
+@pytest.fixture(scope="module")
+def rng(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Range]:
+    with console_range(tmp_path_factory.mktemp("nu18h")) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def recorded(rng: Range, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    """The knife runs' record numbers, kept for B-101."""
+    from range.records.store import Records
+
+    with Records.open(rng.db_url) as records:
+        return {
+            name: records.add_drill_run("B-101", run["result"])
+            for name, run in knife_results(tmp_path_factory).items()
+        }
+
+
+@pytest.fixture(scope="module")
+def inst(rng: Range) -> Client:
+    client = rng.client()
+    assert client.login("inst").status == 303
+    return client
+
+
+def _run_dir(rng: Range, number: int) -> Path:
+    from range.records.store import Records
+
+    with Records.open(rng.db_url) as records:
+        return Path(records.drill_run(number)["run_dir"])
+
+
+def test_a_live_mark_is_corrected_in_the_debrief_and_the_run_rescores(
+    rng: Range, inst: Client, recorded: dict[str, int]
+) -> None:
+    # nu18g #7: a row marked live showed "-" where heard rows have "Correct the act", so an
+    # act picked wrong under pressure stayed scored as heard.
+    import html
+
+    from range.cli.corrections import run_corrections
+    from range.console.store import ConsoleStore
+    from range.records.store import Records
+    from range.runs.runlog import read_events
+
+    run = recorded["marked"]
+    page = inst.request(f"/runs/{run}")
+    assert page.status == 200
+    assert '<input type="hidden" name="m" value="1">' in page.body
+    assert 'aria-label="act of mark 1"' in page.body
+    missing = inst.request(f"/runs/{run}/correct", {"csrf": page.csrf, "m": "2", "act": "none"})
+    assert missing.status == 404 and f"run {run} has no mark 2" in missing.body
+    form = {"csrf": page.csrf, "m": "1", "act": "command.stop", "reason": "said stop"}
+    assert inst.request(f"/runs/{run}/correct", form).status == 303
+    page = inst.request(f"/runs/{run}")
+    assert "<s>command.drop_weapon</s> command.stop (corrected by inst)" in html.unescape(page.body)
+    run_dir = _run_dir(rng, run)
+    kept = run_corrections(run_dir)
+    assert [(c.utterance_t, c.was, c.act, c.marked) for c in kept] == [
+        (1.0, "command.drop_weapon", "command.stop", True)
+    ]
+    score = score_run(read_events(run_dir), default_policy(), kept)
+    assert score.corrections_not_applied == []
+    heard = [h for h in score.speech["heard"] if h["source"] == "instructor"]
+    assert [h["act"] for h in heard] == ["command.stop"]
+    assert score.speech["acts"].get("command.stop") == 1
+    with Records.open(rng.db_url) as records:
+        row = records.drill_run(run)
+    assert row["corrected"] and row["corrected"][-1]["by"] == "inst"
+    with ConsoleStore.open(rng.db_url) as store:
+        audit = [r for r in store.audit_rows() if r["action"] == "speech_corrected"]
+    assert audit and json.loads(audit[0]["detail"])["marked"] is True
+    # Struck as not speech (with a reason), the mark's act is heard no more.
+    form = {"csrf": page.csrf, "m": "1", "act": "none", "reason": "nothing was said"}
+    assert inst.request(f"/runs/{run}/correct", form).status == 303
+    score = score_run(read_events(run_dir), default_policy(), run_corrections(run_dir))
+    assert [h for h in score.speech["heard"] if h["source"] == "instructor"] == []
+
+
+def test_openrange_speech_correct_corrects_a_mark_too(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    # The command line corrects what the debrief does: a mark is named by its time as an
+    # utterance is.
+    import shutil
+
+    from range.cli.corrections import correct_speech, run_corrections
+    from scoring.corrections import CorrectionError
+
+    run_dir = tmp_path / "marked"
+    shutil.copytree(knife_results(tmp_path_factory)["marked"]["run_dir"], run_dir)
+    for name in run_dir.glob("speech-corrections-*.json"):
+        name.unlink()  # the debrief test's, if it ran first
+    with pytest.raises(CorrectionError, match=r"utterances: 1\.00 s \(mark\)"):
+        correct_speech(run_dir, 5.0, "command.stop", "Sgt Lee")
+    with pytest.raises(CorrectionError, match=r"the mark at 1\.00 s was heard as"):
+        correct_speech(run_dir, 1.1, "command.drop_weapon", "Sgt Lee")
+    correction, _, heard = correct_speech(run_dir, 1.1, "command.stop", "Sgt Lee")
+    assert heard.kind == "instructor_command" and correction.marked
+    assert (correction.utterance_t, correction.text) == (1.0, "Drop the knife!")
+    assert run_corrections(run_dir) == [correction]

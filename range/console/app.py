@@ -93,6 +93,7 @@ from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
 from range.runs.runlog import read_events
+from scoring.corrections import marks, utterances
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -971,28 +972,34 @@ class Console:
 
     async def run_correct(self, request: Request) -> Response:
         """An instructor corrects the act of what the officer said (the n-th `officer_spoke`
-        of a saved run): written to the run's corrections file as `openrange speech correct`
-        writes it, audited with who did it; the debrief rescores with it."""
+        of a saved run, or the m-th act an instructor marked live): written to the run's
+        corrections file as `openrange speech correct` writes it, audited with who did it; the
+        debrief rescores with it."""
         user = self.require(request, CAN_CONTROL)
         form = await self.form(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
         except RecordsError as exc:
             return self.error(request, user, str(exc))
+        marked = "m" in form
+        field, what = ("m", "mark") if marked else ("n", "utterance")
         try:
-            n = int(str(form.get("n", "")))
+            n = int(str(form.get(field, "")))
         except ValueError:
-            return self.error(request, user, f"n={form.get('n', '')}: an utterance's number", 400)
+            return self.error(
+                request, user, f"{field}={form.get(field, '')}: an {what}'s number", 400
+            )
         if not row["run_dir"]:
             return self.error(request, user, f"run {row['id']} has no folder")
         run_dir = Path(row["run_dir"])
         try:
-            spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+            records = read_events(run_dir)
         except FOLDER_ERRORS as exc:
             return self.error(request, user, folder_problem(row, exc), 503)
-        if not 1 <= n <= len(spoke):
-            return self.error(request, user, f"run {row['id']} has no utterance {n}")
-        heard = spoke[n - 1]
+        heards = marks(records) if marked else utterances(records)
+        if not 1 <= n <= len(heards):
+            return self.error(request, user, f"run {row['id']} has no {what} {n}")
+        heard = heards[n - 1]
         act = str(form.get("act", ""))
         try:
             correction, _, _ = await run_in_threadpool(
@@ -1004,6 +1011,7 @@ class Console:
                 str(form.get("reason", "")),
                 str(heard.data["act"]),
                 correct_field,
+                marked,
             )
         except ValueError as exc:  # CorrectionError: one line
             return self.error(request, user, str(exc), 400)
@@ -1017,6 +1025,7 @@ class Console:
             text=correction.text,
             was=correction.was,
             act=correction.act,
+            **({"marked": True} if marked else {}),
         )
         return RedirectResponse(f"/runs/{row['id']}#officer-said", 303)
 

@@ -31,7 +31,7 @@ from range.review.render import Renderer, RenderUnavailableError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
-from scoring.corrections import Correction
+from scoring.corrections import Correction, marks, utterances
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
@@ -262,16 +262,27 @@ def officer_clip(run_dir: Path, records: list[LogRecord], n: int) -> Path | None
 def officer_speech(
     records: list[LogRecord], run_dir: Path, corrections: list[Correction]
 ) -> list[dict[str, Any]]:
-    """What the officer said (each `officer_spoke` record), at the time the words began, with
-    the act heard, the instructor's correction if one is kept, and whether its audio is; and
-    each act an instructor marked live (`source` says who heard it)."""
+    """What the officer said (each `officer_spoke` record, `n` its number), at the time the
+    words began, with the act heard, the instructor's correction if one is kept, and whether its
+    audio is; and each act an instructor marked live (`m` its number among the marks; `source`
+    says who heard it), which is corrected the same way."""
+
+    def correction(r: LogRecord, marked: bool) -> Correction | None:
+        # The latest correction of this heard act wins (scoring.corrections.apply_corrections).
+        same = [
+            c
+            for c in corrections
+            if abs(c.utterance_t - r.t) < 1e-6 and c.marked is marked and c.was == r.data["act"]
+        ]
+        return same[-1] if same else None
+
     out: list[dict[str, Any]] = []
-    spoke = [r for r in records if r.kind == "officer_spoke"]
-    for n, r in enumerate(spoke, 1):
-        fixed = next((c for c in corrections if abs(c.utterance_t - r.t) < 1e-6), None)
+    for n, r in enumerate(utterances(records), 1):
+        fixed = correction(r, False)
         out.append(
             {
                 "n": n,
+                "m": None,
                 "t": round(float(r.data.get("start_s", r.t)), 3),
                 "heard_t": round(r.t, 3),
                 "text": str(r.data.get("text", "")),
@@ -284,23 +295,24 @@ def officer_speech(
             }
         )
     # An instructor's live mark (an act the recogniser missed) is scored as heard
-    # (scoring/score.py), so it is listed here too, by who marked it; no utterance to correct.
-    for r in records:
-        if r.kind == "instructor_command" and r.data.get("command") == "mark":
-            out.append(
-                {
-                    "n": None,
-                    "t": round(r.t, 3),
-                    "heard_t": round(r.t, 3),
-                    "text": str(r.data.get("text", "")),
-                    "act": str(r.data.get("act", "")),
-                    "confidence": None,
-                    "corrected": None,
-                    "corrected_by": None,
-                    "audio": False,
-                    "source": f"instructor ({r.data.get('by', '?')}, marked live)",
-                }
-            )
+    # (scoring/score.py), so it is listed here too, by who marked it.
+    for m, r in enumerate(marks(records), 1):
+        fixed = correction(r, True)
+        out.append(
+            {
+                "n": None,
+                "m": m,
+                "t": round(r.t, 3),
+                "heard_t": round(r.t, 3),
+                "text": str(r.data.get("text", "")),
+                "act": str(r.data.get("act", "")),
+                "confidence": None,
+                "corrected": None if fixed is None else fixed.act,
+                "corrected_by": None if fixed is None else fixed.by,
+                "audio": False,
+                "source": f"instructor ({r.data.get('by', '?')}, marked live)",
+            }
+        )
     out.sort(key=lambda line: float(line["t"]))
     return out
 
