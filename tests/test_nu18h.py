@@ -208,3 +208,59 @@ def test_openrange_speech_correct_corrects_a_mark_too(
     assert heard.kind == "instructor_command" and correction.marked
     assert (correction.utterance_t, correction.text) == (1.0, "Drop the knife!")
     assert run_corrections(run_dir) == [correction]
+
+
+# -- #2: an id no BIGINT holds is "no such record", never HTTP 500 ------------------------------
+
+HUGE = "99999999999999999999999"
+JUST_OVER = str(2**63)
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "reason"),
+    [
+        (f"/runs/{HUGE}", None, f"no drill run {HUGE}"),
+        (f"/runs/{JUST_OVER}", None, f"no drill run {JUST_OVER}"),
+        (f"/runs/{HUGE}/view.png?t=1", None, f"no drill run {HUGE}"),
+        (f"/runs/{HUGE}/review.webm", None, f"no drill run {HUGE}"),
+        (f"/runs/{HUGE}/speech/1.wav", None, f"no drill run {HUGE}"),
+        (f"/runs/{HUGE}/said/1.wav", None, f"no drill run {HUGE}"),
+        (f"/runs/{HUGE}/correct", {"n": "1", "act": "none"}, f"no drill run {HUGE}"),
+        ("/runs/{run}/correct", {"n": HUGE, "act": "none"}, f"has no utterance {HUGE}"),
+        ("/runs/{run}/correct", {"m": HUGE, "act": "none"}, f"has no mark {HUGE}"),
+        (f"/certificates/{HUGE}.pdf", None, f"no qualification record {HUGE}"),
+        (f"/compare?a={HUGE}&b=1", None, f"no drill run {HUGE}"),
+        (f"/compare?a={{run}}&b={JUST_OVER}", None, f"no drill run {JUST_OVER}"),
+        (f"/compare?a=-{HUGE}&b={{run}}", None, f"no drill run -{HUGE}"),
+    ],
+)
+def test_an_id_out_of_range_is_a_404_no_such_record(
+    rng: Range,
+    inst: Client,
+    recorded: dict[str, int],
+    path: str,
+    form: dict[str, str] | None,
+    reason: str,
+) -> None:
+    # nu18g #2: each was HTTP 500 (OverflowError: Python int too large to convert to SQLite
+    # INTEGER) with a traceback in the console's log.
+    if form is not None:
+        form = {"csrf": inst.request("/records").csrf, **form}
+    reply = inst.request(path.format(run=recorded["plain"]), form)
+    assert (reply.status, reason in reply.body) == (404, True), reply.body[-600:]
+    assert "Traceback" not in (rng.tmp / "console.log").read_text()
+
+
+def test_the_records_find_no_row_for_an_id_out_of_range(rng: Range) -> None:
+    from range.records.store import Records, RecordsError
+
+    with Records.open(rng.db_url) as records:
+        for lookup, said in [
+            (records.drill_run, "no drill run"),
+            (records.qualification, "no qualification record"),
+            (records.attempt_in_progress, "no in-progress attempt"),
+            (records.drill_run_in_progress, "no drill run in progress"),
+        ]:
+            for number in (2**63, -(2**63) - 1, 10**30):
+                with pytest.raises(RecordsError, match=f"^{said}"):
+                    lookup(number)

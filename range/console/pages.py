@@ -40,7 +40,7 @@ WARN_DAYS = 30  # a qualification that expires within this many days is flagged 
 
 
 def drill_run(records: Records, run_id: int) -> dict[str, Any]:
-    rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+    rows = records._rows_by_id("SELECT * FROM drill_runs WHERE id = ?", run_id)
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
