@@ -264,3 +264,81 @@ def test_the_records_find_no_row_for_an_id_out_of_range(rng: Range) -> None:
             for number in (2**63, -(2**63) - 1, 10**30):
                 with pytest.raises(RecordsError, match=f"^{said}"):
                     lookup(number)
+
+
+# -- #3, #4: pages that read many run logs survive a damaged or missing one and name it ---------
+
+
+@pytest.fixture(scope="module")
+def sam_runs(rng: Range) -> dict[str, int]:
+    """Four recorded runs of B-202's: one kept whole, one whose log was cut off mid-line, one
+    whose times go backwards, one whose folder was moved away."""
+    from console_support import saved_run
+
+    ids = {
+        name: saved_run(rng.db_url, rng.tmp / "sam" / name, "B-202")
+        for name in ("whole", "cut", "backwards", "moved")
+    }
+    folders = {name: _run_dir(rng, number) for name, number in ids.items()}
+    with (folders["cut"] / "events.jsonl").open("a") as log:
+        log.write('{"kind": "oops", "t": \n')
+    log = folders["backwards"] / "events.jsonl"
+    lines = log.read_text().splitlines()
+    later = json.loads(lines[2])
+    later["t"] = 999.0
+    lines[2] = json.dumps(later)
+    log.write_text("\n".join(lines) + "\n")
+    folders["moved"].rename(folders["moved"].with_name("elsewhere"))
+    return ids
+
+
+def test_an_officer_page_names_each_run_it_could_not_read_and_shows_the_rest(
+    rng: Range, sam_runs: dict[str, int]
+) -> None:
+    # nu18g #3: one damaged log made /officers/BADGE an HTTP 500.
+    import html
+
+    boss = rng.client()
+    assert boss.login("boss").status == 303
+    page = boss.request("/officers/B-202")
+    assert page.status == 200
+    body = html.unescape(page.body)
+    trend = body[body.index('<table id="trend">') : body.index("<h2>Drill runs</h2>")]
+    assert f'<a href="/runs/{sam_runs["whole"]}">' in trend
+    for name in ("cut", "backwards"):
+        assert f'<a href="/runs/{sam_runs[name]}">' not in trend, name
+    left = body[body.index('<ul class="left-out"') : body.index('<table id="trend">')]
+    lines = left.split("<li")[1:]
+    assert len(lines) == 2, left
+    why = {
+        "cut": "events.jsonl:",
+        "backwards": "t: ",
+    }
+    for line, name in zip(lines, ("cut", "backwards"), strict=True):
+        assert f"Left out of the trend: run {sam_runs[name]}: its folder cannot be read (" in line
+        assert why[name] in line, line
+    # The rest of the record still shows: the runs table lists every run.
+    runs = body[body.index("<h2>Drill runs</h2>") :]
+    for number in sam_runs.values():
+        assert f'<a href="/runs/{number}" class="run-link">' in runs
+    assert boss.request("/records").status == 200
+    assert "Traceback" not in (rng.tmp / "console.log").read_text()
+
+
+def test_compare_shows_the_side_it_can_read_and_names_the_other(
+    inst: Client, sam_runs: dict[str, int]
+) -> None:
+    # nu18g #3 (compare): one side's damaged log cost the whole page (503).
+    import html
+
+    whole, cut, moved = sam_runs["whole"], sam_runs["cut"], sam_runs["moved"]
+    page = inst.request(f"/compare?a={cut}&b={whole}")
+    assert page.status == 200
+    body = html.unescape(page.body)
+    assert f"run {cut}: its folder cannot be read (" in body
+    assert ": that side is left out." in body
+    assert f"<h2>Run {whole}: B-202</h2>" in body and f"<h2>Run {cut}:" not in body
+    both = inst.request(f"/compare?a={cut}&b={moved}")
+    assert both.status == 503
+    assert f"run {cut}: its folder cannot be read" in both.body
+    assert f"run {moved}: its folder cannot be read" in both.body

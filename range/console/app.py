@@ -51,10 +51,12 @@ from range.console.auth import (
 from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
 from range.console.pages import (
+    FOLDER_ERRORS,
     attempt_sheet,
     debrief,
     drill_run,
     drill_run_by_dir,
+    folder_problem,
     officer_clip,
     recent_runs,
     roster_page,
@@ -881,9 +883,16 @@ class Console:
                 return self.error(request, user, str(exc))
             sheets = [attempt_sheet(r) for r in store.records.qualifications(badge)]
             runs = recent_runs(store.records, badge)
-        rows = await run_in_threadpool(self._with_records, trend, badge)
+        rows, left_out = await run_in_threadpool(self._with_records, trend, badge)
         return self.page(
-            request, "officer.html", user, officer=officer, sheets=sheets, runs=runs, trend=rows
+            request,
+            "officer.html",
+            user,
+            officer=officer,
+            sheets=sheets,
+            runs=runs,
+            trend=rows,
+            left_out=left_out,
         )
 
     def _run(self, user: User, run_id: int) -> dict[str, Any]:
@@ -1055,12 +1064,15 @@ class Console:
             return self.page(request, "error.html", user, message="Choose two runs: ?a=ID&b=ID")
         except RecordsError as exc:
             return self.error(request, user, str(exc))
-        sides = []
+        # A side whose folder cannot be read is named, with why, beside the one that can;
+        # only when neither can is there nothing to show (503).
+        sides, unread = [], []
         for row in rows:
             try:
                 data = await run_in_threadpool(debrief, Path(row["run_dir"]), False)
             except FOLDER_ERRORS as exc:
-                return self.error(request, user, folder_problem(row, exc), 503)
+                unread.append(folder_problem(row, exc))
+                continue
             sides.append(
                 {
                     "row": row,
@@ -1068,9 +1080,13 @@ class Console:
                     "track": scrubber_json(data),
                 }
             )
+        if not sides:
+            return self.error(request, user, "; ".join(unread), 503)
         labels = [str(r["drill_label"]) for r in rows]
         different = " and ".join(labels) if labels[0] != labels[1] else None
-        return self.page(request, "compare.html", user, sides=sides, different=different)
+        return self.page(
+            request, "compare.html", user, sides=sides, different=different, unread=unread
+        )
 
     async def certificate(self, request: Request) -> Response:
         user = self.require(request)
@@ -1135,17 +1151,6 @@ class Console:
             rows = store.audit_rows()
             problems = store.verify_audit()
         return self.page(request, "audit.html", user, rows=rows, problems=problems)
-
-
-# What reading a recorded run's folder on the console's disk raises when it is missing or
-# damaged (a folder moved away, a log cut short or edited): said in one line, never a 500.
-FOLDER_ERRORS = (OSError, ReplayError, ValueError)  # drills.events.EventLogError: a ValueError
-
-
-def folder_problem(row: dict[str, Any], exc: BaseException) -> str:
-    """One line: a recorded run whose folder cannot be read, and why."""
-    why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else exc
-    return f"run {row['id']}: its folder cannot be read ({why})"
 
 
 def _why(exc: BaseException) -> str:

@@ -28,6 +28,7 @@ from range.records.store import (
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
 from range.review.render import Renderer, RenderUnavailableError
+from range.review.replay import ReplayError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
@@ -37,6 +38,17 @@ from scoring.policy import default_policy
 from scoring.score import Score, score_run
 
 WARN_DAYS = 30  # a qualification that expires within this many days is flagged on the roster
+
+
+# What reading a recorded run's folder on the console's disk raises when it is missing or
+# damaged (a folder moved away, a log cut short or edited): said in one line, never a 500.
+FOLDER_ERRORS = (OSError, ReplayError, ValueError)  # drills.events.EventLogError: a ValueError
+
+
+def folder_problem(row: dict[str, Any], exc: BaseException) -> str:
+    """One line: a recorded run whose folder cannot be read, and why."""
+    why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else exc
+    return f"run {row['id']}: its folder cannot be read ({why})"
 
 
 def drill_run(records: Records, run_id: int) -> dict[str, Any]:
@@ -405,11 +417,14 @@ def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> lis
     return frames
 
 
-def trend(records: Records, badge: str) -> list[dict[str, Any]]:
+def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The officer's runs in order (aborted and restarted runs left out), each with the
     running hit rate, false-alarm rate and d' (scoring.detection) over the runs so far, and
     that run's reaction and stop times. Runs a scripted officer played (`simulated`) are a
-    series of their own: their decisions never count in the officer's own rates."""
+    series of their own: their decisions never count in the officer's own rates. With it, each
+    run left out (`id`, `why` in one line, `unread`: its folder could not be read), so the page
+    names every run its figures are not over: one damaged or missing folder never costs the
+    rest of the trend, nor changes its figures unsaid."""
     rows = records._rows(
         "SELECT id, drill, recorded, run_dir, result, decision, passed FROM drill_runs"
         " WHERE badge = ? ORDER BY id",
@@ -417,13 +432,22 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     )
     series: dict[bool, list[Score]] = {False: [], True: []}  # the officer's; simulated
     out = []
+    left_out: list[dict[str, Any]] = []
+
+    def leave_out(row: dict[str, Any], why: str, unread: bool = False) -> None:
+        left_out.append({"id": row["id"], "why": why, "unread": unread})
+
     for row in rows:
         if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
             continue
         if aborted(row) or drill_run_incomplete(row):
             continue  # stopped by an instructor or cut short: no decision of the officer's
         run = Path(row["run_dir"])
-        score = score_run(read_events(run), default_policy(), run_corrections(run))
+        try:
+            score = score_run(read_events(run), default_policy(), run_corrections(run))
+        except FOLDER_ERRORS as exc:
+            leave_out(row, folder_problem(row, exc), True)
+            continue
         simulated = bool(score.scripted_by)
         score.officer = badge  # one officer across names; scripted runs in their own series
         score.scripted_by = ""
@@ -447,4 +471,4 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
                 "less_lethal_first": score.less_lethal_first,
             }
         )
-    return out
+    return out, left_out
