@@ -295,7 +295,8 @@ def sam_runs(rng: Range) -> dict[str, int]:
 def test_an_officer_page_names_each_run_it_could_not_read_and_shows_the_rest(
     rng: Range, sam_runs: dict[str, int]
 ) -> None:
-    # nu18g #3: one damaged log made /officers/BADGE an HTTP 500.
+    # nu18g #3: one damaged log made /officers/BADGE an HTTP 500; #4: a run whose folder had
+    # gone was dropped from the trend without a word, and the running rates changed with it.
     import html
 
     boss = rng.client()
@@ -305,16 +306,17 @@ def test_an_officer_page_names_each_run_it_could_not_read_and_shows_the_rest(
     body = html.unescape(page.body)
     trend = body[body.index('<table id="trend">') : body.index("<h2>Drill runs</h2>")]
     assert f'<a href="/runs/{sam_runs["whole"]}">' in trend
-    for name in ("cut", "backwards"):
+    for name in ("cut", "backwards", "moved"):
         assert f'<a href="/runs/{sam_runs[name]}">' not in trend, name
     left = body[body.index('<ul class="left-out"') : body.index('<table id="trend">')]
     lines = left.split("<li")[1:]
-    assert len(lines) == 2, left
+    assert len(lines) == 3, left
     why = {
         "cut": "events.jsonl:",
         "backwards": "t: ",
+        "moved": "does not exist",
     }
-    for line, name in zip(lines, ("cut", "backwards"), strict=True):
+    for line, name in zip(lines, ("cut", "backwards", "moved"), strict=True):
         assert f"Left out of the trend: run {sam_runs[name]}: its folder cannot be read (" in line
         assert why[name] in line, line
     # The rest of the record still shows: the runs table lists every run.
@@ -323,6 +325,26 @@ def test_an_officer_page_names_each_run_it_could_not_read_and_shows_the_rest(
         assert f'<a href="/runs/{number}" class="run-link">' in runs
     assert boss.request("/records").status == 200
     assert "Traceback" not in (rng.tmp / "console.log").read_text()
+
+
+def test_an_aborted_run_is_named_as_left_out_of_the_trend(
+    rng: Range, recorded: dict[str, int]
+) -> None:
+    from range.console.pages import trend
+    from range.records.store import Records
+
+    with Records.open(rng.db_url) as records:
+        result = json.loads(records.drill_run(recorded["plain"])["result"])
+        aborted = records.add_drill_run(
+            "B-101", result | {"state": "aborted", "end_reason": "aborted by inst"}
+        )
+        rows, left_out = trend(records, "B-101")
+    assert aborted not in [r["id"] for r in rows]
+    assert {
+        "id": aborted,
+        "why": f"run {aborted}: aborted by inst: no decision of the officer's",
+        "unread": False,
+    } in left_out
 
 
 def test_compare_shows_the_side_it_can_read_and_names_the_other(

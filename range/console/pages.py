@@ -438,10 +438,15 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
         left_out.append({"id": row["id"], "why": why, "unread": unread})
 
     for row in rows:
-        if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
+        if aborted(row):  # stopped by an instructor: no decision of the officer's
+            leave_out(row, f"run {row['id']}: {aborted(row)}: no decision of the officer's")
             continue
-        if aborted(row) or drill_run_incomplete(row):
-            continue  # stopped by an instructor or cut short: no decision of the officer's
+        if drill_run_incomplete(row):
+            leave_out(row, f"run {row['id']}: cut short (INCOMPLETE): no decision of the officer's")
+            continue
+        if not row["run_dir"]:
+            leave_out(row, f"run {row['id']}: no folder was recorded for it", True)
+            continue
         run = Path(row["run_dir"])
         try:
             score = score_run(read_events(run), default_policy(), run_corrections(run))
