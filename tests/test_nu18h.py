@@ -226,6 +226,8 @@ JUST_OVER = str(2**63)
         (f"/runs/{HUGE}/speech/1.wav", None, f"no drill run {HUGE}"),
         (f"/runs/{HUGE}/said/1.wav", None, f"no drill run {HUGE}"),
         (f"/runs/{HUGE}/correct", {"n": "1", "act": "none"}, f"no drill run {HUGE}"),
+        (f"/runs/{{run}}/speech/{HUGE}.wav", None, "no such line"),
+        (f"/runs/{{run}}/said/{HUGE}.wav", None, "no such line"),
         ("/runs/{run}/correct", {"n": HUGE, "act": "none"}, f"has no utterance {HUGE}"),
         ("/runs/{run}/correct", {"m": HUGE, "act": "none"}, f"has no mark {HUGE}"),
         (f"/certificates/{HUGE}.pdf", None, f"no qualification record {HUGE}"),
