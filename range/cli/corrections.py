@@ -25,8 +25,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "correct",
         help="correct a misheard speech act in a saved run; the run rescores",
         description="Name the utterance by a time inside it (--at, run seconds, as the score "
-        "and the report list them) and give the act it should have been (--act; 'none': it "
-        "was not speech). The event log is never edited: the correction is kept in "
+        "and the report list them; an act the instructor marked live on the console by its "
+        "time, where no utterance spans it) and give the act it should have been (--act; "
+        "'none': it was not speech). The event log is never edited: the correction is kept in "
         "RUN_DIR/speech-corrections-<log sha256>.json, and `openrange score RUN_DIR` and "
         "`openrange report RUN_DIR` apply it and list it.",
         epilog="example:\n  openrange speech correct runs/20261130-101500-knife-v1 --at 3.4 "
