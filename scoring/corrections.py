@@ -1,7 +1,8 @@
 """Instructor corrections of misheard speech acts (issue 17 point 2), kept beside a run's log.
 
-The event log is never edited. A correction names one `officer_spoke` record (by its run time
-and the act it was heard as) and the act it should have been (or `none`: it was not speech).
+The event log is never edited. A correction names one heard act (by its run time and the act
+it was heard as): an `officer_spoke` record, or an instructor's live mark (`instructor_command`
+"mark", `marked` true), and the act it should have been (or `none`: it was not speech).
 All the corrections of one run live in one JSON file in the run directory, named after the
 SHA-256 of the log they correct (`speech-corrections-<16 hex>.json`), so they can only ever be
 applied to that log. The scorer applies them (`score_run(..., corrections=...)`) and lists them
@@ -36,8 +37,9 @@ class CorrectionError(ValueError):
 
 
 class Correction(StrictModel):
-    """One correction: the utterance at `utterance_t` (its `officer_spoke` record's t) heard as
-    `was` is `act` (or `none`), by `by`, `made` (ISO 8601 wall-clock time, from range/)."""
+    """One correction: the utterance at `utterance_t` (its `officer_spoke` record's t, or a live
+    mark's when `marked`) heard as `was` is `act` (or `none`), by `by`, `made` (ISO 8601
+    wall-clock time, from range/)."""
 
     at_s: float = Field(ge=0.0)
     utterance_t: float = Field(ge=0.0)
@@ -47,6 +49,9 @@ class Correction(StrictModel):
     by: str = Field(min_length=1)
     reason: str = ""
     made: str
+    # The act corrected is an instructor's live mark (`instructor_command` "mark"), not an
+    # `officer_spoke` record: a mark picked in a hurry is corrected as an utterance is.
+    marked: bool = False
 
     @field_validator("act")
     @classmethod
@@ -99,38 +104,76 @@ def write_corrections(run_dir: Path, sha256: str, corrections: Sequence[Correcti
     return path
 
 
+def is_mark(record: LogRecord) -> bool:
+    """An instructor's live mark of an act (scored as heard, scoring/score.py)."""
+    return (
+        record.kind == "instructor_command"
+        and record.data.get("command") == "mark"
+        and re.match(ACT, str(record.data.get("act") or "")) is not None
+    )
+
+
 def utterances(records: Iterable[LogRecord]) -> list[LogRecord]:
     return [r for r in records if r.kind == OFFICER_SPOKE]
 
 
-def find_utterance(records: Iterable[LogRecord], at_s: float, was: str | None) -> LogRecord:
-    """The `officer_spoke` record whose speech (to its decision, `t`) spans `at_s`
-    (MATCH_SLACK_S either side), the nearest when several do; `was` picks among several heard
-    as different acts. Raises
+def marks(records: Iterable[LogRecord]) -> list[LogRecord]:
+    """The instructor's live marks of an act, in log order."""
+    return [r for r in records if is_mark(r)]
+
+
+def span(record: LogRecord) -> tuple[float, float]:
+    """When a heard act's words were said: an utterance's start and end, a mark's moment."""
+    if record.kind == OFFICER_SPOKE:
+        return float(record.data["start_s"]), float(record.data["end_s"])
+    return record.t, record.t
+
+
+def find_utterance(
+    records: Iterable[LogRecord], at_s: float, was: str | None, marked: bool | None = None
+) -> LogRecord:
+    """The `officer_spoke` record whose speech (to its decision, `t`) spans `at_s`, or the
+    instructor's live mark at `at_s` (MATCH_SLACK_S either side), the nearest when several do;
+    `was` picks among several heard as different acts. `marked`: True, marks only; False,
+    utterances only; None, an utterance where one matches, else a mark. Raises
     CorrectionError (one line) when none matches, or several with different acts and no
     `was`."""
-    heard = utterances(records)
-    # Up to the record's own t (when the act was decided, after the words ended): the time the
-    # score's lines and the corrections list show for it names it too.
-    near = [
-        r
-        for r in heard
-        if r.data["start_s"] - MATCH_SLACK_S <= at_s <= max(r.data["end_s"], r.t) + MATCH_SLACK_S
+    records = list(records)
+    groups = [
+        *([] if marked is True else [utterances(records)]),
+        *([] if marked is False else [marks(records)]),
     ]
-    if was is not None:
-        acts_near = sorted({str(r.data["act"]) for r in near})
-        near = [r for r in near if r.data["act"] == was]
-        if not near and acts_near:
-            raise CorrectionError(
-                f"--was {was}: what was said at {at_s:.2f} s was heard as {', '.join(acts_near)};"
-                " give one of those, or leave --was out"
-            )
+    heard = [r for group in groups for r in group]
+    acts_near: set[str] = set()
+    near: list[LogRecord] = []
+    for group in groups:
+        # Up to the record's own t (when the act was decided, after the words ended): the
+        # time the score's lines and the corrections list show for it names it too.
+        near = [
+            r
+            for r in group
+            if span(r)[0] - MATCH_SLACK_S <= at_s <= max(span(r)[1], r.t) + MATCH_SLACK_S
+        ]
+        acts_near |= {str(r.data["act"]) for r in near}
+        if was is not None:
+            near = [r for r in near if r.data["act"] == was]
+        if near:
+            break
+    if not near and was is not None and acts_near:
+        raise CorrectionError(
+            f"--was {was}: what was said at {at_s:.2f} s was heard as"
+            f" {', '.join(sorted(acts_near))}; give one of those, or leave --was out"
+        )
     if not near:
         what = f" heard as {was}" if was is not None else ""
-        times = ", ".join(f"{r.data['start_s']:.2f}-{r.data['end_s']:.2f} s" for r in heard)
+        times = ", ".join(_when(r) for r in sorted(heard, key=lambda r: span(r)[0]))
         raise CorrectionError(
             f"no utterance{what} at {at_s:.2f} s"
-            + (f" (utterances: {times})" if times else " (this run has no officer_spoke records)")
+            + (
+                f" (utterances: {times})"
+                if times
+                else " (this run has no officer_spoke records and no marks)"
+            )
         )
     acts = sorted({str(r.data["act"]) for r in near})
     if len(acts) > 1:
@@ -138,39 +181,55 @@ def find_utterance(records: Iterable[LogRecord], at_s: float, was: str | None) -
             f"{len(near)} utterances at {at_s:.2f} s heard as {', '.join(acts)}: say which with"
             " --was ACT"
         )
-    return min(near, key=lambda r: abs((r.data["start_s"] + r.data["end_s"]) / 2 - at_s))
+    return min(near, key=lambda r: abs(sum(span(r)) / 2 - at_s))
+
+
+def _when(record: LogRecord) -> str:
+    start, end = span(record)
+    return f"{start:.2f}-{end:.2f} s" if record.kind == OFFICER_SPOKE else f"{start:.2f} s (mark)"
+
+
+def not_spoken(record: LogRecord) -> bool:
+    """A heard act that is a mark, not an `officer_spoke` record (a correction's `marked`)."""
+    return record.kind != OFFICER_SPOKE
+
+
+def _key(record: LogRecord) -> tuple[float, bool]:
+    """What a correction names a heard act by, beside the act: its t and whether it is a mark."""
+    return record.t, not_spoken(record)
 
 
 def unapplied(
     records: Iterable[LogRecord], corrections: Sequence[Correction]
 ) -> list[tuple[int, str]]:
     """(index, why) of each correction that does not apply to `records`: it names no
-    `officer_spoke` record there (a stale or hand-edited file), its `was` is not the act that
-    record was heard as, it changes nothing (its act is the one heard), or a later correction
-    of the same utterance supersedes it. Those are never
+    `officer_spoke` record (or mark, for a `marked` one) there (a stale or hand-edited file),
+    its `was` is not the act that record was heard as, it changes nothing (its act is the one
+    heard), or a later correction of the same utterance supersedes it. Those are never
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
-    heard: dict[float, list[str]] = {}
-    for r in utterances(records):
-        heard.setdefault(r.t, []).append(str(r.data["act"]))
-    latest = {(c.utterance_t, c.was): index for index, c in enumerate(corrections)}
+    records = list(records)
+    heard: dict[tuple[float, bool], list[str]] = {}
+    for r in [*utterances(records), *marks(records)]:
+        heard.setdefault(_key(r), []).append(str(r.data["act"]))
+    latest = {(c.utterance_t, c.was, c.marked): index for index, c in enumerate(corrections)}
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
-        acts = heard.get(c.utterance_t)
-        later = latest[(c.utterance_t, c.was)]
+        acts = heard.get((c.utterance_t, c.marked))
+        later = latest[(c.utterance_t, c.was, c.marked)]
+        what = "mark" if c.marked else "officer_spoke"
         if acts is None:
-            times = ", ".join(f"{t:g}" for t in sorted(heard)) or "none"
+            times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
             out.append(
                 (
                     index,
-                    f"the log has no officer_spoke at t = {c.utterance_t:g} s"
-                    f" (its officer_spoke t: {times})",
+                    f"the log has no {what} at t = {c.utterance_t:g} s (its {what} t: {times})",
                 )
             )
         elif c.was not in acts:
             out.append(
                 (
                     index,
-                    f"the officer_spoke at t = {c.utterance_t:g} s was heard as"
+                    f"the {what} at t = {c.utterance_t:g} s was heard as"
                     f" {', '.join(acts)}, not {c.was}",
                 )
             )
@@ -184,13 +243,14 @@ def unapplied(
 def apply_corrections(
     records: Iterable[LogRecord], corrections: Sequence[Correction]
 ) -> list[LogRecord]:
-    """The log as the instructor corrected it: each corrected `officer_spoke` record carries the
-    corrected act (or is left out for `none`); the latest correction of an utterance wins.
-    The records given are not changed."""
-    latest = {(c.utterance_t, c.was): c for c in corrections}
+    """The log as the instructor corrected it: each corrected `officer_spoke` record (or live
+    mark) carries the corrected act (or is left out for `none`); the latest correction of an
+    utterance wins. The records given are not changed."""
+    latest = {(c.utterance_t, c.was, c.marked): c for c in corrections}
     out: list[LogRecord] = []
     for r in records:
-        fix = latest.get((r.t, str(r.data.get("act")))) if r.kind == OFFICER_SPOKE else None
+        heard = r.kind == OFFICER_SPOKE or is_mark(r)
+        fix = latest.get((r.t, str(r.data.get("act")), not_spoken(r))) if heard else None
         if fix is None:
             out.append(r)
         elif fix.act != NONE:

@@ -449,8 +449,10 @@ class _Judge:
         t = rec.t
         if rec.kind == "officer_spoke":
             self.talk.append((float(rec.data["start_s"]), float(rec.data["end_s"])))
-        elif not rec.data.get("say"):
-            self.words_unknown = True  # an older log: a command, its words not kept
+        elif rec.kind == "officer_action" and not rec.data.get("say"):
+            # An older log: a command, its words not kept. (A live mark is an act heard with
+            # the words the instructor typed, in `text`: it never makes a log look older.)
+            self.words_unknown = True
         loud = rec.data.get("loudness_dbfs") if rec.kind == "officer_spoke" else None
         shouted = loud is not None and float(loud) >= Deescalation().shout_dbfs
         for act in _acts(rec, self.values):

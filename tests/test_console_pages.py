@@ -104,7 +104,7 @@ def test_trend_counts_a_correct_talk_down_as_a_correct_rejection(
         seed=2,
     )
     with Records.open(db_url) as records:
-        rows = trend(records, "B-101")
+        rows, _ = trend(records, "B-101")
     assert rows[0]["decision"] == "talk-down: no force used"
     # One no-shoot trial held (no false alarm), no shoot trial yet: no hit rate to miss.
     assert rows[0]["hit_rate"] is None and rows[0]["false_alarm_rate"] == 0.0
@@ -288,7 +288,7 @@ def test_trend_rates_and_dprime_across_runs(db_url: str, tmp_path: Path) -> None
         seed=2,
     )
     with Records.open(db_url) as records:
-        rows = trend(records, "B-101")
+        rows, _ = trend(records, "B-101")
     assert [r["drill"] for r in rows] == [
         "console-branch-v1",
         "knife-approach-v1",
@@ -526,7 +526,7 @@ def test_an_aborted_run_is_shown_aborted_and_kept_out_of_the_trend(
     result |= {"state": "aborted", "end_reason": "restarted by inst1"}
     with Records.open(db_url) as records:
         stopped = records.add_drill_run("B-101", result)
-        assert [r["id"] for r in trend(records, "B-101")] == [stopped - 1]
+        assert [r["id"] for r in trend(records, "B-101")[0]] == [stopped - 1]
         runs = {r["id"]: r for r in recent_runs(records, "B-101")}
         assert runs[stopped]["aborted"] == "restarted by inst1"
         assert runs[stopped - 1]["aborted"] is None

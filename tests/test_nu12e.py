@@ -395,7 +395,7 @@ def test_the_console_trend_keeps_scripted_runs_out_of_the_officer_s_own_rates(
     with Records.open(db) as records:
         (run_dir,) = (tmp_path / "b").iterdir()
         _as_live(run_dir)
-        rows = trend(records, "4411")
+        rows, _ = trend(records, "4411")
     assert [(r["simulated"], r["hit_rate"]) for r in rows] == [(True, 1.0), (False, None)]
     assert rows[1]["id"] == live and rows[1]["false_alarm_rate"] == 1.0
 

@@ -149,6 +149,7 @@ def test_a_live_mark_acts_as_the_speech_did_and_is_listed_in_the_debrief(tmp_pat
     assert marked == [
         {
             "n": None,
+            "m": 1,
             "t": 1.0,
             "heard_t": 1.0,
             "text": "drop the knife",
@@ -295,7 +296,7 @@ def test_a_restarted_lane_offers_runs_cut_short_as_incomplete_and_the_console_re
         (run,) = records.drill_runs("4411")
         assert run["outcome"].startswith("INCOMPLETE")
         shown = recent_runs(records, "4411")
-        assert shown[0]["incomplete"] and trend(records, "4411") == []
+        assert shown[0]["incomplete"] and trend(records, "4411")[0] == []
         (attempt,) = records.qualifications("4411")
         assert outcome(attempt).startswith("INCOMPLETE")
 

@@ -25,8 +25,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "correct",
         help="correct a misheard speech act in a saved run; the run rescores",
         description="Name the utterance by a time inside it (--at, run seconds, as the score "
-        "and the report list them) and give the act it should have been (--act; 'none': it "
-        "was not speech). The event log is never edited: the correction is kept in "
+        "and the report list them; an act the instructor marked live on the console by its "
+        "time, where no utterance spans it) and give the act it should have been (--act; "
+        "'none': it was not speech). The event log is never edited: the correction is kept in "
         "RUN_DIR/speech-corrections-<log sha256>.json, and `openrange score RUN_DIR` and "
         "`openrange report RUN_DIR` apply it and list it.",
         epilog="example:\n  openrange speech correct runs/20261130-101500-knife-v1 --at 3.4 "
@@ -111,7 +112,7 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
                 f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
                 f" {_describe(kept[index])}: not applied: {why}"
             )
-    redone = {(c.utterance_t, c.was) for c in kept}
+    redone = {(c.utterance_t, c.was, c.marked) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:
             continue
@@ -122,7 +123,7 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
             notes.append(f"{path}: not a corrections file; not applied")
             continue
         for index, c in enumerate(old.corrections):
-            if (c.utterance_t, c.was) in redone:
+            if (c.utterance_t, c.was, c.marked) in redone:
                 continue
             notes.append(
                 f"{path}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
@@ -179,9 +180,12 @@ def correct_speech(
     reason: str = "",
     was: str | None = None,
     field: Callable[[str], str] = cli_flag,
+    marked: bool | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
-    correction is appended to the run's corrections file (the log is never edited). Striking
+    correction is appended to the run's corrections file (the log is never edited). The
+    utterance is an `officer_spoke` record or an instructor's live mark (`marked`: True, marks
+    only; False, utterances only; None, either). Striking
     an utterance as `none` (not speech) needs a reason. Raises CorrectionError in one line,
     naming the field as `field(name)` does ("act", "reason"): `openrange speech correct`'s
     flags, the console's debrief form's fields; both call it."""
@@ -192,7 +196,9 @@ def correct_speech(
         CorrectionError,
         find_utterance,
         log_sha256,
+        not_spoken,
         read_corrections,
+        span,
         write_corrections,
     )
 
@@ -205,22 +211,28 @@ def correct_speech(
         raise CorrectionError(
             f"{field('reason')}: striking an utterance as none (not speech) needs a reason"
         )
-    heard = find_utterance(records, at_s, was)
+    heard = find_utterance(records, at_s, was, marked)
     if act == heard.data["act"]:
+        start, end = span(heard)
+        when = (
+            f"mark at {start:.2f} s"
+            if not_spoken(heard)
+            else f"utterance at {start:.2f}-{end:.2f} s"
+        )
         raise CorrectionError(
-            f"{field('act')} {act}: the utterance at {heard.data['start_s']:.2f}-"
-            f"{heard.data['end_s']:.2f} s was heard as {act} already; nothing to correct"
+            f"{field('act')} {act}: the {when} was heard as {act} already; nothing to correct"
         )
     try:
         correction = Correction(
             at_s=at_s,
             utterance_t=heard.t,
-            text=str(heard.data["text"]),
+            text=str(heard.data.get("text") or ""),
             was=str(heard.data["act"]),
             act=act,
             by=by,
             reason=reason,
             made=datetime.now(UTC).isoformat(timespec="seconds"),
+            marked=not_spoken(heard),
         )
     except ValueError as exc:  # pydantic's: the act's shape
         raise CorrectionError(f"{field('act')}: {act!r} is not a speech act or 'none'") from exc
@@ -254,6 +266,7 @@ def amend_records(
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.records.store import Records, RecordsError
+    from scoring.corrections import span
 
     # The records first (an explicit --db that cannot be opened is refused before anything
     # is written); the user's default store, when there is none, keeps no record to amend.
@@ -267,10 +280,11 @@ def _correct(args: argparse.Namespace) -> int:
         correction, path, heard = correct_speech(
             args.run_dir, args.at, args.act, args.by, args.reason, args.was
         )
+        start, end = span(heard)
+        when = f"the mark at {start:.2f} s" if correction.marked else f"{start:.2f}-{end:.2f} s"
         print(
-            f"corrected {heard.data['start_s']:.2f}-{heard.data['end_s']:.2f} s"
-            f" {heard.data['text']!r}: {correction.was} -> {correction.act} by {correction.by};"
-            f" kept in {path}"
+            f"corrected {when} {correction.text!r}: {correction.was} -> {correction.act} by"
+            f" {correction.by}; kept in {path}"
         )
         amended = [] if records is None else amend_records(records, args.run_dir, correction)
     finally:

@@ -51,10 +51,12 @@ from range.console.auth import (
 from range.console.courselane import record_attempt
 from range.console.graph import phase_graph_svg
 from range.console.pages import (
+    FOLDER_ERRORS,
     attempt_sheet,
     debrief,
     drill_run,
     drill_run_by_dir,
+    folder_problem,
     officer_clip,
     recent_runs,
     roster_page,
@@ -93,6 +95,7 @@ from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
 from range.runs.runlog import read_events
+from scoring.corrections import marks, utterances
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -882,9 +885,16 @@ class Console:
                 return self.error(request, user, str(exc))
             sheets = [attempt_sheet(r) for r in store.records.qualifications(badge)]
             runs = recent_runs(store.records, badge)
-        rows = await run_in_threadpool(self._with_records, trend, badge)
+        rows, left_out = await run_in_threadpool(self._with_records, trend, badge)
         return self.page(
-            request, "officer.html", user, officer=officer, sheets=sheets, runs=runs, trend=rows
+            request,
+            "officer.html",
+            user,
+            officer=officer,
+            sheets=sheets,
+            runs=runs,
+            trend=rows,
+            left_out=left_out,
         )
 
     def _run(self, user: User, run_id: int) -> dict[str, Any]:
@@ -973,28 +983,34 @@ class Console:
 
     async def run_correct(self, request: Request) -> Response:
         """An instructor corrects the act of what the officer said (the n-th `officer_spoke`
-        of a saved run): written to the run's corrections file as `openrange speech correct`
-        writes it, audited with who did it; the debrief rescores with it."""
+        of a saved run, or the m-th act an instructor marked live): written to the run's
+        corrections file as `openrange speech correct` writes it, audited with who did it; the
+        debrief rescores with it."""
         user = self.require(request, CAN_CONTROL)
         form = await self.form(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
         except RecordsError as exc:
             return self.error(request, user, str(exc))
+        marked = "m" in form
+        field, what = ("m", "mark") if marked else ("n", "utterance")
         try:
-            n = int(str(form.get("n", "")))
+            n = int(str(form.get(field, "")))
         except ValueError:
-            return self.error(request, user, f"n={form.get('n', '')}: an utterance's number", 400)
+            return self.error(
+                request, user, f"{field}={form.get(field, '')}: an {what}'s number", 400
+            )
         if not row["run_dir"]:
             return self.error(request, user, f"run {row['id']} has no folder")
         run_dir = Path(row["run_dir"])
         try:
-            spoke = [r for r in read_events(run_dir) if r.kind == "officer_spoke"]
+            records = read_events(run_dir)
         except FOLDER_ERRORS as exc:
             return self.error(request, user, folder_problem(row, exc), 503)
-        if not 1 <= n <= len(spoke):
-            return self.error(request, user, f"run {row['id']} has no utterance {n}")
-        heard = spoke[n - 1]
+        heards = marks(records) if marked else utterances(records)
+        if not 1 <= n <= len(heards):
+            return self.error(request, user, f"run {row['id']} has no {what} {n}")
+        heard = heards[n - 1]
         act = str(form.get("act", ""))
         try:
             correction, _, _ = await run_in_threadpool(
@@ -1006,6 +1022,7 @@ class Console:
                 str(form.get("reason", "")),
                 str(heard.data["act"]),
                 correct_field,
+                marked,
             )
         except ValueError as exc:  # CorrectionError: one line
             return self.error(request, user, str(exc), 400)
@@ -1019,6 +1036,7 @@ class Console:
             text=correction.text,
             was=correction.was,
             act=correction.act,
+            **({"marked": True} if marked else {}),
         )
         return RedirectResponse(f"/runs/{row['id']}#officer-said", 303)
 
@@ -1048,12 +1066,15 @@ class Console:
             return self.page(request, "error.html", user, message="Choose two runs: ?a=ID&b=ID")
         except RecordsError as exc:
             return self.error(request, user, str(exc))
-        sides = []
+        # A side whose folder cannot be read is named, with why, beside the one that can;
+        # only when neither can is there nothing to show (503).
+        sides, unread = [], []
         for row in rows:
             try:
                 data = await run_in_threadpool(debrief, Path(row["run_dir"]), False)
             except FOLDER_ERRORS as exc:
-                return self.error(request, user, folder_problem(row, exc), 503)
+                unread.append(folder_problem(row, exc))
+                continue
             sides.append(
                 {
                     "row": row,
@@ -1061,9 +1082,13 @@ class Console:
                     "track": scrubber_json(data),
                 }
             )
+        if not sides:
+            return self.error(request, user, "; ".join(unread), 503)
         labels = [str(r["drill_label"]) for r in rows]
         different = " and ".join(labels) if labels[0] != labels[1] else None
-        return self.page(request, "compare.html", user, sides=sides, different=different)
+        return self.page(
+            request, "compare.html", user, sides=sides, different=different, unread=unread
+        )
 
     async def certificate(self, request: Request) -> Response:
         user = self.require(request)
@@ -1130,18 +1155,8 @@ class Console:
         return self.page(request, "audit.html", user, rows=rows, problems=problems)
 
 
-# What reading a recorded run's folder on the console's disk raises when it is missing or
-# damaged (a folder moved away, a log cut short or edited): said in one line, never a 500.
 # The replicas as the lane page names them (drills/schema.py `WEAPONS`).
 WEAPON_NAMES = {"taser": "TASER", "firearm": "pistol"}
-
-FOLDER_ERRORS = (OSError, ReplayError, ValueError)  # drills.events.EventLogError: a ValueError
-
-
-def folder_problem(row: dict[str, Any], exc: BaseException) -> str:
-    """One line: a recorded run whose folder cannot be read, and why."""
-    why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else exc
-    return f"run {row['id']}: its folder cannot be read ({why})"
 
 
 def _why(exc: BaseException) -> str:

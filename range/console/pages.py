@@ -28,10 +28,11 @@ from range.records.store import (
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
 from range.review.render import Renderer, RenderUnavailableError
+from range.review.replay import ReplayError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
-from scoring.corrections import Correction
+from scoring.corrections import Correction, marks, utterances
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
@@ -39,8 +40,19 @@ from scoring.score import Score, score_run
 WARN_DAYS = 30  # a qualification that expires within this many days is flagged on the roster
 
 
+# What reading a recorded run's folder on the console's disk raises when it is missing or
+# damaged (a folder moved away, a log cut short or edited): said in one line, never a 500.
+FOLDER_ERRORS = (OSError, ReplayError, ValueError)  # drills.events.EventLogError: a ValueError
+
+
+def folder_problem(row: dict[str, Any], exc: BaseException) -> str:
+    """One line: a recorded run whose folder cannot be read, and why."""
+    why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else exc
+    return f"run {row['id']}: its folder cannot be read ({why})"
+
+
 def drill_run(records: Records, run_id: int) -> dict[str, Any]:
-    rows = records._rows("SELECT * FROM drill_runs WHERE id = ?", run_id)
+    rows = records._rows_by_id("SELECT * FROM drill_runs WHERE id = ?", run_id)
     if not rows:
         raise RecordsError(f"no drill run {run_id}")
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
@@ -262,16 +274,27 @@ def officer_clip(run_dir: Path, records: list[LogRecord], n: int) -> Path | None
 def officer_speech(
     records: list[LogRecord], run_dir: Path, corrections: list[Correction]
 ) -> list[dict[str, Any]]:
-    """What the officer said (each `officer_spoke` record), at the time the words began, with
-    the act heard, the instructor's correction if one is kept, and whether its audio is; and
-    each act an instructor marked live (`source` says who heard it)."""
+    """What the officer said (each `officer_spoke` record, `n` its number), at the time the
+    words began, with the act heard, the instructor's correction if one is kept, and whether its
+    audio is; and each act an instructor marked live (`m` its number among the marks; `source`
+    says who heard it), which is corrected the same way."""
+
+    def correction(r: LogRecord, marked: bool) -> Correction | None:
+        # The latest correction of this heard act wins (scoring.corrections.apply_corrections).
+        same = [
+            c
+            for c in corrections
+            if abs(c.utterance_t - r.t) < 1e-6 and c.marked is marked and c.was == r.data["act"]
+        ]
+        return same[-1] if same else None
+
     out: list[dict[str, Any]] = []
-    spoke = [r for r in records if r.kind == "officer_spoke"]
-    for n, r in enumerate(spoke, 1):
-        fixed = next((c for c in corrections if abs(c.utterance_t - r.t) < 1e-6), None)
+    for n, r in enumerate(utterances(records), 1):
+        fixed = correction(r, False)
         out.append(
             {
                 "n": n,
+                "m": None,
                 "t": round(float(r.data.get("start_s", r.t)), 3),
                 "heard_t": round(r.t, 3),
                 "text": str(r.data.get("text", "")),
@@ -284,23 +307,24 @@ def officer_speech(
             }
         )
     # An instructor's live mark (an act the recogniser missed) is scored as heard
-    # (scoring/score.py), so it is listed here too, by who marked it; no utterance to correct.
-    for r in records:
-        if r.kind == "instructor_command" and r.data.get("command") == "mark":
-            out.append(
-                {
-                    "n": None,
-                    "t": round(r.t, 3),
-                    "heard_t": round(r.t, 3),
-                    "text": str(r.data.get("text", "")),
-                    "act": str(r.data.get("act", "")),
-                    "confidence": None,
-                    "corrected": None,
-                    "corrected_by": None,
-                    "audio": False,
-                    "source": f"instructor ({r.data.get('by', '?')}, marked live)",
-                }
-            )
+    # (scoring/score.py), so it is listed here too, by who marked it.
+    for m, r in enumerate(marks(records), 1):
+        fixed = correction(r, True)
+        out.append(
+            {
+                "n": None,
+                "m": m,
+                "t": round(r.t, 3),
+                "heard_t": round(r.t, 3),
+                "text": str(r.data.get("text", "")),
+                "act": str(r.data.get("act", "")),
+                "confidence": None,
+                "corrected": None if fixed is None else fixed.act,
+                "corrected_by": None if fixed is None else fixed.by,
+                "audio": False,
+                "source": f"instructor ({r.data.get('by', '?')}, marked live)",
+            }
+        )
     out.sort(key=lambda line: float(line["t"]))
     return out
 
@@ -393,11 +417,14 @@ def _frames(records: list[LogRecord], shots: list[LogRecord], drill: Any) -> lis
     return frames
 
 
-def trend(records: Records, badge: str) -> list[dict[str, Any]]:
+def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The officer's runs in order (aborted and restarted runs left out), each with the
     running hit rate, false-alarm rate and d' (scoring.detection) over the runs so far, and
     that run's reaction and stop times. Runs a scripted officer played (`simulated`) are a
-    series of their own: their decisions never count in the officer's own rates."""
+    series of their own: their decisions never count in the officer's own rates. With it, each
+    run left out (`id`, `why` in one line, `unread`: its folder could not be read), so the page
+    names every run its figures are not over: one damaged or missing folder never costs the
+    rest of the trend, nor changes its figures unsaid."""
     rows = records._rows(
         "SELECT id, drill, recorded, run_dir, result, decision, passed FROM drill_runs"
         " WHERE badge = ? ORDER BY id",
@@ -405,13 +432,27 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
     )
     series: dict[bool, list[Score]] = {False: [], True: []}  # the officer's; simulated
     out = []
+    left_out: list[dict[str, Any]] = []
+
+    def leave_out(row: dict[str, Any], why: str, unread: bool = False) -> None:
+        left_out.append({"id": row["id"], "why": why, "unread": unread})
+
     for row in rows:
-        if not row["run_dir"] or not (Path(row["run_dir"]) / "events.jsonl").exists():
+        if aborted(row):  # stopped by an instructor: no decision of the officer's
+            leave_out(row, f"run {row['id']}: {aborted(row)}: no decision of the officer's")
             continue
-        if aborted(row) or drill_run_incomplete(row):
-            continue  # stopped by an instructor or cut short: no decision of the officer's
+        if drill_run_incomplete(row):
+            leave_out(row, f"run {row['id']}: cut short (INCOMPLETE): no decision of the officer's")
+            continue
+        if not row["run_dir"]:
+            leave_out(row, f"run {row['id']}: no folder was recorded for it", True)
+            continue
         run = Path(row["run_dir"])
-        score = score_run(read_events(run), default_policy(), run_corrections(run))
+        try:
+            score = score_run(read_events(run), default_policy(), run_corrections(run))
+        except FOLDER_ERRORS as exc:
+            leave_out(row, folder_problem(row, exc), True)
+            continue
         simulated = bool(score.scripted_by)
         score.officer = badge  # one officer across names; scripted runs in their own series
         score.scripted_by = ""
@@ -435,4 +476,4 @@ def trend(records: Records, badge: str) -> list[dict[str, Any]]:
                 "less_lethal_first": score.less_lethal_first,
             }
         )
-    return out
+    return out, left_out

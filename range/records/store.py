@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from drills.course import Course
 
 GENESIS = "0" * 64
+# Row ids are BIGINT in both dialects: a number outside it names no row (and SQLite's driver
+# cannot even bind it: OverflowError), so a lookup by such an id finds nothing.
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
 URL_ENV = "OPENRANGE_DATABASE_URL"
 
 _MIGRATIONS = [
@@ -698,6 +701,11 @@ class Records:
 
         return self._guard(run)
 
+    def _rows_by_id(self, sql: str, number: int) -> list[dict[str, Any]]:
+        """The rows of `sql` for the row id `number` (its one `?`): none for a number no BIGINT
+        holds (a URL's or a flag's id out of range is "no such record", never a driver error)."""
+        return self._rows(sql, number) if ID_MIN <= number <= ID_MAX else []
+
     def _run(self, sql: str, *args: Any) -> Any:
         # `_guard` inlined: this runs three times for every shot recorded.
         try:
@@ -1026,7 +1034,7 @@ class Records:
 
     def drill_run_in_progress(self, number: int) -> dict[str, Any]:
         """A drill run registered and never finished; RecordsError when there is none."""
-        rows = self._rows("SELECT * FROM drill_runs_in_progress WHERE id = ?", number)
+        rows = self._rows_by_id("SELECT * FROM drill_runs_in_progress WHERE id = ?", number)
         if not rows:
             raise RecordsError(
                 f"no drill run in progress with id {number}: see `openrange records incomplete`"
@@ -1180,7 +1188,7 @@ class Records:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
         each amendment (by whom, when, the score it gave) and `recorded_score`, as recorded."""
-        rows = self._rows(
+        rows = self._rows_by_id(
             "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
             " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
             " FROM drill_runs d WHERE d.id = ?",
@@ -1347,7 +1355,7 @@ class Records:
         from range.records.exports import keep_counted, sheet_course
 
         with self._transaction(exclusive=True):
-            rows = self._rows("SELECT * FROM attempts_in_progress WHERE id = ?", attempt)
+            rows = self._rows_by_id("SELECT * FROM attempts_in_progress WHERE id = ?", attempt)
             if not rows:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
             progress = rows[0]
@@ -1414,7 +1422,7 @@ class Records:
     def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
         """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
         when there is none with that id."""
-        rows = self._rows(
+        rows = self._rows_by_id(
             "SELECT id, badge, course, course_sha256, seed, shooter FROM attempts_in_progress"
             " WHERE id = ?",
             attempt,
@@ -1587,7 +1595,7 @@ class Records:
         return self.finish_attempt(attempt, score, incomplete=closed)
 
     def qualification(self, qualification: int) -> dict[str, Any]:
-        rows = self._rows("SELECT * FROM qualifications WHERE id = ?", qualification)
+        rows = self._rows_by_id("SELECT * FROM qualifications WHERE id = ?", qualification)
         if not rows:
             raise RecordsError(f"no qualification record {qualification}")
         return rows[0]

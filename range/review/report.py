@@ -350,29 +350,32 @@ def _heard(
     clip links to the audio from `out_dir`, where the page is written (default: the run
     folder); in a simulated run the recording's time is the run's, so the link names the
     utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to)."""
-    latest = {(c.utterance_t, c.was): c for c in corrections}
+    latest = {(c.utterance_t, c.was, c.marked): c for c in corrections}
+
+    def fixed(fix: Correction | None) -> str:
+        if fix is None:
+            return ""
+        return f"{fix.act} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
+
     started = records[0].data if records and records[0].kind == "run_started" else {}
     same_clock = started.get("officer") != "live"
     rows = []
     for r in records:
         d = r.data
         if r.kind == "instructor_command" and d.get("command") == "mark":
-            # A live mark: an act the recogniser missed, heard by the instructor and scored.
+            # A live mark: an act the recogniser missed, heard by the instructor and scored
+            # (and corrected as an utterance is).
+            corrected = fixed(latest.get((r.t, str(d.get("act") or ""), True)))
             rows.append(
                 f"<tr><td>{r.t:.2f} s</td><td>{html.escape(str(d.get('text') or ''))}</td>"
                 f"<td>{html.escape(str(d.get('act') or ''))}</td><td></td>"
                 f"<td>instructor ({html.escape(str(d.get('by') or '?'))}, marked live)</td>"
-                "<td></td><td></td></tr>"
+                f"<td>{html.escape(corrected)}</td><td></td></tr>"
             )
             continue
         if r.kind != "officer_spoke":
             continue
-        fix = latest.get((r.t, d["act"]))
-        corrected = (
-            ""
-            if fix is None
-            else f"{fix.act} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
-        )
+        corrected = fixed(latest.get((r.t, d["act"], False)))
         clip = ""
         if d.get("clip"):
             href = str(d["clip"])
