@@ -70,6 +70,7 @@ from range.console.protocol import (
     CommandError,
     MessageError,
     check_command,
+    check_start,
     parse_message,
     unbundle,
     unrecorded_row,
@@ -532,26 +533,10 @@ class Console:
             for k, v in form.items()
             if k not in ("csrf", "command") and isinstance(v, str) and v != ""
         }
-        if command is Command.START and args.get("drill_file"):
-            # A drill file given wins over the drop-down's drill, which is then not played: not
-            # sent, not audited (the audit named the drop-down's drill beside the file).
-            args.pop("drill", None)
-        if command is Command.START and "seed" in args:
-            # Refused here, as `--seed` is on the command line: a seed the records cannot store
-            # would fail only when the finished run is recorded.
-            try:
-                args["seed"] = str(run_seed(args["seed"]))
-            except argparse.ArgumentTypeError as exc:
-                return Response(str(exc), 400)
-        if command is Command.START and args.get("badge"):
-            # An officer the records do not know: refused now, not when the run is recorded.
-            # One they know runs under their name (the live page, the run's log, the debrief).
-            try:
-                with self.store() as store:
-                    officer = store.records.officer(args["badge"])
-            except RecordsError as exc:
-                return Response(str(exc), 400)
-            args.setdefault("officer", str(officer["name"]))
+        if command is Command.START:
+            refused = self._check_start(args)
+            if refused is not None:
+                return Response(refused, 400)
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
         live = lane.state.get("status") in ("running", "paused")
@@ -575,6 +560,41 @@ class Console:
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
         return RedirectResponse(f"/lanes/{name}", 303)
+
+    def _check_start(self, args: dict[str, str]) -> str | None:
+        """Ready a START's form for the lane (in place) and say in one line, naming the field,
+        why it cannot start (None: it can); nothing is sent or audited for a refused start."""
+        if args.get("course"):
+            # A course's form: no drill fields are played, so none are sent or audited.
+            for key in ("drill", "drill_file", "script"):
+                args.pop(key, None)
+        else:
+            args.pop("shooter", None)
+            if args.get("drill_file"):
+                # A drill file given wins over the drop-down's drill, which is then not played:
+                # not sent, not audited (the audit named the drop-down's drill beside the file).
+                args.pop("drill", None)
+        if "seed" in args:
+            # Refused here, as `--seed` is on the command line: a seed the records cannot store
+            # would fail only when the finished run is recorded.
+            try:
+                args["seed"] = str(run_seed(args["seed"]))
+            except argparse.ArgumentTypeError as exc:
+                return f"Seed: {exc}"
+        try:
+            check_start(args)
+        except CommandError as exc:
+            return str(exc)
+        if args.get("badge"):
+            # An officer the records do not know: refused now, not when the run is recorded.
+            # One they know runs under their name (the live page, the run's log, the debrief).
+            try:
+                with self.store() as store:
+                    officer = store.records.officer(args["badge"])
+            except RecordsError as exc:
+                return f"Officer: {exc}"
+            args.setdefault("officer", str(officer["name"]))
+        return None
 
     async def lane_socket(self, ws: WebSocket) -> None:
         await ws.accept()

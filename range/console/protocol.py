@@ -134,6 +134,58 @@ def check_command(
             raise CommandError(f"Note: a note of {len(note)} characters (at most {MAX_NOTE_CHARS})")
 
 
+def check_start(args: dict[str, str]) -> None:
+    """Refuse (CommandError, one line naming the form's field) a START the lane could not play,
+    before it is sent or audited: a drill, officer script, course or scripted shooter this range
+    does not have (the page's drop-downs offer only built-in ones), or a drill file that is not
+    there, is a folder, is not a `.toml` file (the only data a drill file may be: never
+    /etc/passwd or a device) or does not parse as a drill. `args` is the form's, with a course
+    start's drill fields already dropped (and a drill start's shooter). A drill file is read on
+    the console's disk: a lane on another machine needs it at the same path."""
+    from drills.course import builtin_courses, builtin_shooters
+    from drills.officer import builtin_officers
+    from drills.schema import builtin_drill_files, read_drill_file
+
+    def one_of(field: str, value: str, known: Iterable[str], what: str) -> None:
+        names = sorted(known)
+        if value not in names:
+            raise CommandError(
+                f"{field}: {value!r} is not {what} of this range; its {what.split()[-1]}s:"
+                f" {', '.join(names)}"
+            )
+
+    if "course" in args:
+        one_of("Course", args["course"], builtin_courses(), "a course")
+        if "shooter" in args:
+            one_of("Shooter", args["shooter"], builtin_shooters(), "a scripted shooter")
+        return
+    drill_file = args.get("drill_file")
+    if drill_file is not None:
+        path = Path(drill_file)
+        if path.is_dir():
+            raise CommandError(f"Drill file: {drill_file} is a folder, not a drill file")
+        if not path.is_file():
+            raise CommandError(f"Drill file: no file {drill_file}")
+        if path.suffix != ".toml":
+            raise CommandError(
+                f"Drill file: {drill_file} is not a .toml file (a drill file is TOML, named .toml)"
+            )
+        try:
+            drill = read_drill_file(drill_file).drill
+        except (OSError, ValueError, KeyError) as exc:
+            first = (str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)).splitlines()
+            raise CommandError(f"Drill file: {first[0] if first else type(exc).__name__}") from None
+    elif "drill" in args:
+        one_of("Drill", args["drill"], builtin_drill_files(), "a drill")
+        drill = read_drill_file(args["drill"]).drill
+    else:
+        raise CommandError("Drill: choose a drill or give a drill file")
+    if "script" in args:
+        one_of("Script", args["script"], builtin_officers(), "an officer script")
+    elif not drill.expected_officer:
+        raise CommandError(f"Script: {drill.id} names no expected response: choose a script")
+
+
 # Log kinds shown in the live timeline, and the fields worth a line.
 SHOWN = {
     "phase_entered": ("subject", "phase", "behaviour", "threat"),

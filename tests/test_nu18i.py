@@ -1,0 +1,138 @@
+"""Issue 18, new-user pass nu18g (defects 5, 8, 9, 6, 11, 10): each test fails without its fix.
+One console process on loopback for the module, with a stand-in lane (a WebSocket client here
+that says what state it is in and receives the commands sent to it); pure functions called
+in-process; the lane's own guard with a real drill run in this process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_support import Client, Proc, free_port, processes, seed_accounts, start_console
+from websockets.sync.client import ClientConnection, connect
+
+from range.console.store import ConsoleStore
+
+PROJECT = Path(__file__).resolve().parent.parent
+BRANCH = PROJECT / "tests" / "data" / "console" / "branch.toml"
+
+
+@dataclass
+class Bench:
+    """The console, its records, an instructor's client and a stand-in lane L1."""
+
+    port: int
+    db_url: str
+    key: str
+    proc: Proc
+    client: Client
+    csrf: str
+    lane: ClientConnection
+
+    def post(self, **form: str) -> tuple[int, str]:
+        reply = self.client.request(
+            "/lanes/L1/command",
+            {"csrf": self.csrf, **form},
+            headers={"X-Requested-With": "fetch"},
+        )
+        return reply.status, reply.body
+
+    def state(self, **state: Any) -> None:
+        """The stand-in lane says it is in `state`; returns once the console has taken it."""
+        import time
+
+        self.lane.send(json.dumps({"type": "state", "lane": "L1", "state": state, "events": []}))
+        time.sleep(0.15)
+
+    def sent(self) -> list[dict[str, Any]]:
+        """The commands the console sent the lane since the last call."""
+        out = []
+        while True:
+            try:
+                out.append(json.loads(self.lane.recv(timeout=0.3)))
+            except TimeoutError:
+                return out
+
+    def audited(self, action: str) -> list[dict[str, Any]]:
+        with ConsoleStore.open(self.db_url) as store:
+            return [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == action]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    tmp = tmp_path_factory.mktemp("nu18i")
+    db_url = f"sqlite:///{tmp / 'records.sqlite'}"
+    key = seed_accounts(db_url)
+    port = free_port()
+    with processes() as procs:
+        proc = start_console(port, db_url, tmp / "console.log")
+        procs.append(proc)
+        client = Client(f"http://127.0.0.1:{port}")
+        client.login("boss")
+        csrf = client.request("/").csrf
+        with connect(f"ws://127.0.0.1:{port}/ws/lane") as lane:
+            lane.send(json.dumps({"type": "hello", "lane": "L1", "key": key, "state": None}))
+            assert json.loads(lane.recv(timeout=10))["type"] == "attached"
+            b = Bench(port, db_url, key, proc, client, csrf, lane)
+            b.sent()
+            yield b
+        assert "Traceback" not in proc.log.read_text()
+
+
+# -- defect 5: a start is checked on the console before it is sent or audited -----------------
+
+
+@pytest.mark.parametrize(
+    ("form", "said"),
+    [
+        ({"drill": "nope-v1"}, "Drill: 'nope-v1' is not a drill of this range; its drills: "),
+        ({"drill_file": "/nonexistent.toml"}, "Drill file: no file /nonexistent.toml"),
+        ({"drill_file": "/etc/passwd"}, "Drill file: /etc/passwd is not a .toml file"),
+        ({"drill_file": "/tmp"}, "Drill file: /tmp is a folder, not a drill file"),
+        ({"drill": "knife-approach-v1", "script": "bogus-v1"}, "Script: 'bogus-v1' is not an"),
+        ({"course": "nope"}, "Course: 'nope' is not a course of this range; its courses: "),
+        (
+            {"course": "taser7-practical-v1", "shooter": "god"},
+            "Shooter: 'god' is not a scripted shooter of this range",
+        ),
+        ({"drill": "knife-approach-v1", "seed": "abc"}, "Seed: 'abc' is not a whole number"),
+        ({"drill": "knife-approach-v1", "badge": "B-999"}, "Officer: no officer with badge"),
+    ],
+)
+def test_a_start_the_lane_could_not_play_is_refused_and_not_audited(
+    bench: Bench, form: dict[str, str], said: str
+) -> None:
+    # nu18g #5: each of these was answered 202 "sent" and audited as lane_start, and the lane
+    # stayed idle; a missing file was answered with the list of built-in drill ids.
+    bench.state(status="idle")
+    before = len(bench.audited("lane_start"))
+    status, body = bench.post(command="start", **form)
+    assert (status, body[: len(said)]) == (400, said)
+    assert "\n" not in body
+    if "drill_file" in form and "no file" in said:
+        assert "knife-approach-v1" not in body  # not the id list
+    assert bench.sent() == []
+    assert len(bench.audited("lane_start")) == before
+
+
+def test_a_bad_drill_file_is_named_with_its_first_problem(bench: Bench, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("version = 1\nnot toml [\n")
+    bench.state(status="idle")
+    status, body = bench.post(command="start", drill_file=str(bad))
+    assert status == 400 and body.startswith(f"Drill file: {bad}") and "\n" not in body
+    assert bench.sent() == []
+
+
+def test_a_good_start_is_sent_and_audited_once(bench: Bench) -> None:
+    bench.state(status="idle")
+    before = len(bench.audited("lane_start"))
+    status, _ = bench.post(command="start", drill_file=str(BRANCH), drill="x", shooter="god")
+    assert status == 202
+    [sent] = bench.sent()
+    assert sent["args"] == {"drill_file": str(BRANCH)}  # the drop-down and a shooter: not sent
+    assert len(bench.audited("lane_start")) == before + 1
