@@ -136,3 +136,75 @@ def test_a_good_start_is_sent_and_audited_once(bench: Bench) -> None:
     [sent] = bench.sent()
     assert sent["args"] == {"drill_file": str(BRANCH)}  # the drop-down and a shooter: not sent
     assert len(bench.audited("lane_start")) == before + 1
+
+
+# -- defect 8: restart after a run ended; what cannot apply is greyed and refused ------------
+
+ENDED = {"status": "ended", "state": "completed", "drill": "knife-approach-v1", "seed": 3}
+
+
+def test_restart_after_a_drill_ended_is_sent_and_what_cannot_apply_is_refused(
+    bench: Bench,
+) -> None:
+    # nu18g #8: Restart after the run ended got 409 "lane LANE2 has no run" while the page
+    # showed that run; Pause, Resume, Say, Mark and Flag stayed enabled on an idle lane.
+    bench.state(**ENDED)
+    assert bench.post(command="restart")[0] == 202
+    assert [m["command"] for m in bench.sent()] == ["restart"]
+    for command in ("pause", "resume", "abort", "flag"):
+        assert bench.post(command=command, note="x") == (
+            409,
+            f"lane L1: the run has ended: {command} does not apply (Start drill or Restart)",
+        )
+    bench.state(status="idle")
+    assert bench.post(command="restart") == (
+        409,
+        "lane L1 has no run: restart does not apply (start one first)",
+    )
+    page = bench.client.request("/lanes/L1").body
+    for button in ("pause", "resume", "abort", "restart", "say", "mark", "flag"):
+        assert f'<button id="{button}" disabled>' in page
+    assert '<button id="start">' in page
+    bench.state(status="ended", kind="course", course="taser7-practical-v1")
+    assert bench.post(command="restart")[0] == 409
+    assert bench.sent() == []
+
+
+def test_the_page_greys_exactly_what_the_server_refuses() -> None:
+    from test_console_js import NODE, _call
+
+    from range.console.protocol import Command, refusal
+
+    if NODE is None:
+        pytest.skip("needs node")
+    states: list[dict[str, Any]] = [
+        {"status": "idle"},
+        {"status": "running", "drill": "d"},
+        {"status": "paused", "drill": "d"},
+        {"status": "ended", "drill": "d"},
+        {"status": "running", "kind": "course"},
+        {"status": "ended", "kind": "course"},
+    ]
+    for state in states:
+        for connected in (True, False):
+            on = _call("runButtons", state, connected)
+            assert isinstance(on, dict)
+            for command in Command:
+                allowed = refusal(command, "L1", state, connected) is None
+                assert on[command.value] is allowed, (state, connected, command)
+
+
+def test_a_lane_restarts_its_ended_drill_with_the_same_seed(tmp_path: Path) -> None:
+    from range.console.lane import LaneProcess
+
+    lane = LaneProcess("L0", "127.0.0.1:9", "k" * 32, tmp_path, speed=None, speech="off")
+    assert lane._start_for({"command": "restart", "by": "boss"}) is None  # nothing played yet
+    lane._run({"command": "start", "by": "inst", "args": {"drill_file": str(BRANCH)}})
+    again = lane._start_for({"command": "restart", "by": "boss"})
+    assert again is not None and again["by"] == "boss" and again["command"] == "start"
+    lane._run(again)
+    first, second = lane.finished
+    assert first["seed"] == second["seed"]  # a random seed as it was drawn
+    assert (first["started_by"], second["started_by"]) == ("inst", "boss")
+    assert lane._start_for({"command": "pause", "by": "boss"}) is None
+

@@ -65,13 +65,13 @@ from range.console.pages import (
 from range.console.protocol import (
     MAX_NOTE_CHARS,
     MAX_SAY_CHARS,
-    RUN_COMMANDS,
     Command,
     CommandError,
     MessageError,
     check_command,
     check_start,
     parse_message,
+    refusal,
     unbundle,
     unrecorded_row,
 )
@@ -474,7 +474,8 @@ class Console:
     async def lane(self, request: Request) -> Response:
         user = self.require(request, CAN_READ_ALL)
         name = request.path_params["name"]
-        if name not in self.hub.lanes:
+        lane = self.hub.lanes.get(name)
+        if lane is None:
             return self.error(request, user, f"No lane {name}.")
         from drills.course import builtin_courses, builtin_shooters
         from drills.officer import builtin_officers
@@ -486,7 +487,7 @@ class Console:
             request,
             "lane.html",
             user,
-            lane=self.hub.lanes[name],
+            lane=lane,
             drills=sorted(builtin_drill_files()),
             courses=sorted(builtin_courses()),
             shooters=sorted(builtin_shooters()),
@@ -495,6 +496,10 @@ class Console:
             can_control=user.role in CAN_CONTROL,
             can_admin=user.role in CAN_ADMIN,
             acts=live_acts(),
+            # Which commands apply now (the page greys the rest; console.js keeps it so live).
+            applies={
+                c.value: refusal(c, name, lane.state, lane.connected) is None for c in Command
+            },
             say_max=MAX_SAY_CHARS,
             note_max=MAX_NOTE_CHARS,
         )
@@ -539,17 +544,11 @@ class Console:
                 return Response(refused, 400)
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
-        live = lane.state.get("status") in ("running", "paused")
-        if command in RUN_COMMANDS and not live:
-            return Response(f"lane {name} has no run", 409)
-        if command is Command.START and live:
-            return Response(f"lane {name} is running a drill: abort it first", 409)
-        if lane.state.get("kind") == "course" and command in RUN_COMMANDS - {Command.ABORT}:
-            # A course fires on by itself: it has no pause, branches, subjects or moments to
-            # flag; said, not accepted and forgotten.
-            return Response(
-                f"lane {name} is firing a course: {command.value} does not apply (only abort)", 409
-            )
+        # What cannot apply to the lane as it is now (a pause on an idle lane, a resume of a
+        # run not paused, a branch on a course): refused, as the page greys it out.
+        refused = refusal(command, name, lane.state, connected=True)
+        if refused is not None:
+            return Response(refused, 409)
         try:
             check_command(command, args, lane.state, live_acts())
         except CommandError as exc:

@@ -186,6 +186,39 @@ def check_start(args: dict[str, str]) -> None:
         raise CommandError(f"Script: {drill.id} names no expected response: choose a script")
 
 
+def refusal(command: Command, lane: str, state: dict[str, Any], connected: bool) -> str | None:
+    """Why `command` cannot apply to a lane in `state` now (None: it can), in one line: the one
+    rule the console's server refuses by (HTTP 409, nothing sent or audited) and its page greys
+    the buttons by (console.js `runButtons` follows it). A run paused can be resumed, aborted,
+    restarted, spoken in, marked and flagged (its branch buttons wait for the resume); a drill
+    run that has ended can be restarted (the lane plays the same drill, officer and seed again);
+    a course takes only abort."""
+    status = state.get("status")
+    live = status in ("running", "paused")
+    course = state.get("kind") == "course"
+    if not connected:
+        return f"lane {lane} is not connected"
+    if command is Command.START:
+        what = "course" if course else "drill"
+        return f"lane {lane} is running a {what}: abort it first" if live else None
+    if course and live and command is not Command.ABORT:
+        return f"lane {lane} is firing a course: {command.value} does not apply (only abort)"
+    if command is Command.RESTART and status == "ended" and not course and state.get("drill"):
+        return None
+    if not live:
+        if status == "ended":
+            again = "Start course" if course else "Start drill or Restart"
+            return f"lane {lane}: the run has ended: {command.value} does not apply ({again})"
+        return f"lane {lane} has no run: {command.value} does not apply (start one first)"
+    if command is Command.PAUSE and status == "paused":
+        return f"lane {lane} is already paused"
+    if command is Command.RESUME and status != "paused":
+        return f"lane {lane} is not paused"
+    if command is Command.BUTTON and status == "paused":
+        return f"lane {lane} is paused: resume it before a branch button"
+    return None
+
+
 # Log kinds shown in the live timeline, and the fields worth a line.
 SHOWN = {
     "phase_entered": ("subject", "phase", "behaviour", "threat"),

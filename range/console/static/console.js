@@ -131,6 +131,12 @@ function showLane(msg) {
   showReplicas(s.replicas);
   if (msg.unrecorded) showUnrecorded(name, msg.unrecorded);
   showCourse(s);
+  // Buttons that cannot apply to the lane as it is now are greyed (the server refuses them too).
+  const on = runButtons(s, lane.connected);
+  for (const id of ["start", "start-course", "pause", "resume", "abort", "restart", "say", "mark", "flag"]) {
+    const button = document.getElementById(id);
+    if (button) button.disabled = !on[id === "start-course" ? "start" : id];
+  }
   const view = document.getElementById("view");
   if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
   const box = document.getElementById("branch-buttons");
@@ -143,11 +149,12 @@ function showLane(msg) {
         f.method = "post"; f.action = `/lanes/${name}/command`; f.className = "cmd branch";
         f.innerHTML = `<input type="hidden" name="csrf"><input type="hidden" name="command" value="button"><input type="hidden" name="button"><button></button>`;
         f.elements.csrf.value = csrf; f.elements.button.value = b.name;
-        const button = f.querySelector("button"); button.textContent = `Branch: ${b.name}`; button.id = `button-${b.name}`;
+        const button = f.querySelector("button"); button.textContent = `Branch: ${b.name}`; button.id = `button-${b.name}`; button.className = "branch-button";
         hook(f); box.appendChild(f);
       }
     }
   }
+  if (box) for (const b of box.querySelectorAll("button")) b.disabled = !on.button;
   // A hook for measuring (bench/console.py): called with each frame once it is drawn.
   if (window.openrangeProbe && msg.sent_unix_ms) window.openrangeProbe(msg);
   const list = document.getElementById("events");
@@ -160,16 +167,29 @@ function showLane(msg) {
   }
 }
 
+function runButtons(s, connected) {
+  // Which commands apply to the lane now: the rule the server refuses by (range/console/
+  // protocol.py `refusal`): a course takes only abort; a pause only a running drill, a resume
+  // only a paused one; a branch waits for the resume; an ended drill can be restarted.
+  const live = s.status === "running" || s.status === "paused";
+  const course = s.kind === "course";
+  const up = connected !== false;
+  const on = {start: up && !live};
+  for (const c of ["pause", "resume", "abort", "restart", "button", "say", "mark", "flag"]) {
+    on[c] = up && live && (!course || c === "abort");
+  }
+  on.pause = on.pause && s.status === "running";
+  on.resume = on.resume && s.status === "paused";
+  on.button = on.button && s.status === "running";
+  if (up && s.status === "ended" && !course && s.drill) on.restart = true;
+  return on;
+}
+
 function showCourse(s) {
   // A qualification course on the lane: each string with its par time, fired and points.
   const table = document.getElementById("course");
   if (!table) return;
   table.hidden = s.kind !== "course";
-  // Only abort applies to a course: the drill's run buttons are off while one fires.
-  for (const id of ["pause", "resume", "restart", "say", "mark", "flag"]) {
-    const button = document.getElementById(id);
-    if (button) button.disabled = s.kind === "course" && s.status === "running";
-  }
   if (s.kind !== "course") return;
   document.getElementById("course-title").textContent = `${s.title} (${s.course}), shooter ${s.shooter}, seed ${s.seed}`;
   const body = table.querySelector("tbody"); body.textContent = "";
