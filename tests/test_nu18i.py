@@ -208,3 +208,71 @@ def test_a_lane_restarts_its_ended_drill_with_the_same_seed(tmp_path: Path) -> N
     assert (first["started_by"], second["started_by"]) == ("inst", "boss")
     assert lane._start_for({"command": "pause", "by": "boss"}) is None
 
+
+# -- defect 9: a repeated pause or resume, and a mark without words, are refused --------------
+
+
+def test_a_second_pause_or_resume_is_refused_and_audited_once(bench: Bench) -> None:
+    # nu18g #9: Pause twice then Resume twice: four 202s, each logged and audited.
+    bench.state(status="running", drill="knife-approach-v1", subjects=[], buttons=[])
+    pauses, resumes = len(bench.audited("lane_pause")), len(bench.audited("lane_resume"))
+    assert bench.post(command="pause")[0] == 202
+    assert bench.post(command="pause") == (409, "lane L1 is already paused")
+    bench.state(status="paused", drill="knife-approach-v1", subjects=[], buttons=[])
+    assert bench.post(command="pause") == (409, "lane L1 is already paused")
+    assert bench.post(command="resume")[0] == 202
+    assert bench.post(command="resume") == (409, "lane L1 is not paused")
+    assert [m["command"] for m in bench.sent()] == ["pause", "resume"]
+    assert len(bench.audited("lane_pause")) == pauses + 1
+    assert len(bench.audited("lane_resume")) == resumes + 1
+
+
+def test_a_mark_without_words_is_refused(bench: Bench) -> None:
+    bench.state(status="running", drill="knife-approach-v1", subjects=[], buttons=[])
+    for text in ("", "   "):
+        assert bench.post(command="mark", text=text, act="command.stop") == (
+            400,
+            "Officer said: write the words you heard",
+        )
+    assert bench.sent() == []
+
+
+def test_the_lane_logs_a_pause_or_resume_that_changes_nothing_not_at_all(tmp_path: Path) -> None:
+    # The lane's own guard, for a second pause that crossed the first on the wire.
+    import queue
+
+    from drills.officer import find_officer
+    from drills.schema import read_drill_file
+    from range.console.lane import LiveControl
+    from range.runs.drill import RunConfig, Session
+
+    commands: queue.Queue[dict[str, Any]] = queue.Queue()
+    control = LiveControl(commands, lambda state, events: None, {}, speed=None)
+    given = {
+        10: ["pause", "pause", "resume"],
+        11: ["resume"],
+    }
+    frame = [0]
+
+    def on_frame(session: Session) -> None:
+        frame[0] += 1
+        for name in given.get(frame[0], []):
+            commands.put({"command": name, "by": "inst"})
+        control(session)
+
+    source = read_drill_file(str(BRANCH))
+    config = RunConfig(
+        drill=source.drill,
+        drill_file=source,
+        officer=find_officer("traffic-stop-compliant-correct-v1"),
+        seed=3,
+        runs_dir=None,
+        officer_name="B-101",
+        on_frame=on_frame,
+    )
+    session = Session(config)
+    session.run()
+    logged = [
+        r.data["command"] for r in session.engine.log.records if r.kind == "instructor_command"
+    ]
+    assert logged == ["pause", "resume"]

@@ -556,6 +556,11 @@ class Console:
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))
+        if command in (Command.PAUSE, Command.RESUME):
+            # Taken as done until the lane's next frame says how it is: a second press before
+            # then is "already paused", not a second command (the lane skips one too).
+            status = "paused" if command is Command.PAUSE else "running"
+            lane.state = {**lane.state, "status": status}
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
         return RedirectResponse(f"/lanes/{name}", 303)

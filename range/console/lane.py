@@ -87,6 +87,9 @@ class LiveControl:
         self.speed = speed
         self.clock = clock
         self.restart = False
+        # A pause of a paused run or a resume of a running one changes nothing: not logged
+        # (a replay of a saved log gives every command it holds, as it was given).
+        self.skip_no_ops = True
         self._paused = False
         self._start: float | None = None
         self._new: list[dict[str, Any]] = []
@@ -123,6 +126,11 @@ class LiveControl:
         args = command.get("args") or {}
         if engine.finished or name is Command.START:
             return
+        if self.skip_no_ops and (
+            (name is Command.PAUSE and engine.state is RunState.SUSPENDED)
+            or (name is Command.RESUME and engine.state is not RunState.SUSPENDED)
+        ):
+            return  # a second pause (or resume) crossed the first on the wire: not logged
         data = {k: str(args[k]) for k in _ARG_FIELDS if args.get(k) not in (None, "")}
         engine.log.emit(engine.t, "instructor_command", command=name.value, by=by, **data)
         if name is Command.PAUSE:
@@ -193,6 +201,7 @@ def replay_control(records: Iterable[LogRecord]) -> Callable[[Session], None]:
     given (by drill time), without pacing: the rerun with the same seed logs the same run."""
     pending = [r for r in records if r.kind == "instructor_command"]
     control = LiveControl(queue.Queue(), lambda state, events: None, {}, speed=None)
+    control.skip_no_ops = False
 
     def replay(session: Session) -> None:
         engine = session.engine

@@ -124,8 +124,11 @@ def check_command(
             raise CommandError(
                 f"Act: {act!r} is not an act of the phrase book; its acts: {', '.join(known)}"
             )
-        if len(args.get("text", "")) > MAX_NOTE_CHARS:
-            raise CommandError(f"Words: at most {MAX_NOTE_CHARS} characters")
+        words = args.get("text", "").strip()
+        if not words:
+            raise CommandError("Officer said: write the words you heard")
+        if len(words) > MAX_NOTE_CHARS:
+            raise CommandError(f"Officer said: at most {MAX_NOTE_CHARS} characters")
     elif command is Command.FLAG:
         note = args.get("note", "").strip()
         if not note:
