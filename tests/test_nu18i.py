@@ -276,3 +276,75 @@ def test_the_lane_logs_a_pause_or_resume_that_changes_nothing_not_at_all(tmp_pat
         r.data["command"] for r in session.engine.log.records if r.kind == "instructor_command"
     ]
     assert logged == ["pause", "resume"]
+
+
+# -- defect 6: lane names checked; lanes gone away removed; the audit table wraps --------------
+
+
+@pytest.mark.parametrize("name", ["../escaped", "LANE 4", "L" * 33, "<img src=x>", ".hidden", ""])
+def test_a_lane_name_that_could_not_be_opened_is_refused(bench: Bench, name: str) -> None:
+    # nu18g #6: '../escaped' connected but its page was a 404; 'LANE 4', a 200-character name
+    # and markup connected too.
+    with connect(f"ws://127.0.0.1:{bench.port}/ws/lane") as ws:
+        ws.send(json.dumps({"type": "hello", "lane": name, "key": bench.key, "state": None}))
+        answer = json.loads(ws.recv(timeout=10))
+    assert answer["type"] == "refused"
+    if name:
+        assert answer["reason"].startswith(("lane name ", "a lane name of "))
+    assert name not in bench.client.request("/").body or not name
+
+
+def test_openrange_lane_refuses_a_bad_name_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from range.cli import main as cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["lane", "--console", "127.0.0.1:9", "--name", "../escaped"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(
+        "argument --name: lane name '../escaped': use letters, digits, '.', '-' or '_',"
+        " a letter or digit first"
+    )
+
+
+def test_a_range_master_removes_a_lane_gone_away(bench: Bench) -> None:
+    with connect(f"ws://127.0.0.1:{bench.port}/ws/lane") as ws:
+        ws.send(json.dumps({"type": "hello", "lane": "GONE1", "key": bench.key, "state": None}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "attached"
+        page = bench.client.request("/").body
+        assert 'id="remove-GONE1"' not in page  # connected: not offered
+        refused = bench.client.request("/lanes/GONE1/remove", {"csrf": bench.csrf})
+        assert refused.status == 409
+    import time
+
+    deadline = time.monotonic() + 10
+    while 'id="remove-GONE1"' not in bench.client.request("/").body:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    inst = Client(f"http://127.0.0.1:{bench.port}")
+    inst.login("inst")
+    assert inst.request("/lanes/GONE1/remove", {"csrf": inst.request("/").csrf}).status == 403
+    done = bench.client.request("/lanes/GONE1/remove", {"csrf": bench.csrf})
+    assert done.status == 303
+    assert "GONE1" not in bench.client.request("/").body
+    assert bench.audited("lane_removed")[-1] == {"lane": "GONE1", "unrecorded": 0}
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs chromium")
+def test_the_audit_page_wraps_a_long_value_at_820_px(bench: Bench) -> None:
+    from console_support import browser_login, chromium
+
+    with ConsoleStore.open(bench.db_url) as store:
+        store.audit("boss", "lane_start", drill_file="/" + "d" * 300 + ".toml", lane="L1")
+    browser = chromium()
+    try:
+        browser.set_window_size(820, 900)
+        browser_login(browser, bench.port, "boss")
+        browser.get(f"http://127.0.0.1:{bench.port}/audit")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        inner = browser.execute_script("return window.innerWidth")
+    finally:
+        browser.quit()
+    assert width <= inner, (width, inner)

@@ -69,6 +69,7 @@ from range.console.protocol import (
     CommandError,
     MessageError,
     check_command,
+    check_lane_name,
     check_start,
     parse_message,
     refusal,
@@ -469,7 +470,13 @@ class Console:
         if user.role is Role.OFFICER:
             return RedirectResponse(f"/officers/{user.badge}", 303)
         # The address a lane gives --console: this console as the browser reached it.
-        return self.page(request, "lanes.html", user, address=request.url.netloc)
+        return self.page(
+            request,
+            "lanes.html",
+            user,
+            address=request.url.netloc,
+            can_admin=user.role in CAN_ADMIN,
+        )
 
     async def lane(self, request: Request) -> Response:
         user = self.require(request, CAN_READ_ALL)
@@ -600,6 +607,26 @@ class Console:
             args.setdefault("officer", str(officer["name"]))
         return None
 
+    async def remove_lane(self, request: Request) -> Response:
+        """A range master removes a lane gone away (not connected) from the Lanes page, and
+        what the console kept of its runs not recorded (the lane lists them again if it comes
+        back); audited. A connected lane is not removed."""
+        user = self.require(request, CAN_ADMIN)
+        await self.form(request)
+        name = request.path_params["name"]
+        lane = self.hub.lanes.get(name)
+        if lane is None:
+            return self.error(request, user, f"No lane {name}.")
+        if lane.connected:
+            return self.error(request, user, f"lane {name} is connected: stop it first", 409)
+        del self.hub.lanes[name]
+        with self.store() as store:
+            store.set_unrecorded(name, [])
+            store.audit(user.name, "lane_removed", lane=name, unrecorded=len(lane.unrecorded))
+        gone = {"type": "removed", "lane": name}
+        self.hub.broadcast(json.dumps(gone), gone)
+        return RedirectResponse("/", 303)
+
     async def lane_socket(self, ws: WebSocket) -> None:
         await ws.accept()
         try:
@@ -619,6 +646,14 @@ class Console:
             await ws.close(1008)
             return
         name = hello["lane"]
+        try:
+            check_lane_name(name)
+        except ValueError as exc:
+            # A name with path parts could never be opened (/lanes/../x), a long one breaks
+            # the tables: refused in one line, as a wrong key is (the lane says it and stops).
+            await ws.send_text(json.dumps({"type": "refused", "reason": str(exc)}))
+            await ws.close(1008)
+            return
         instance = hello.get("instance")
         instance = instance if isinstance(instance, str) and instance else None
         lane = self.hub.lanes.setdefault(name, LaneView(name))
@@ -1225,6 +1260,7 @@ def create_app(
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
         Route("/lanes/{name}/unrecorded", g(console.unrecorded), methods=["POST"]),
+        Route("/lanes/{name}/remove", g(console.remove_lane), methods=["POST"]),
         Route("/lanes/{name}/view.png", g(console.view)),
         Route("/lanes/{name}/phases.svg", g(console.phases)),
         Route("/records", g(console.roster)),

@@ -81,6 +81,24 @@ MAX_SAY_CHARS = 500
 MAX_NOTE_CHARS = 500
 
 
+# A lane's name: letters, digits, '.', '-' or '_', a letter or digit first, at most 32 characters
+# (as account names: it is in the lane's page address, the audit trail and every card), so no
+# path parts ("../x"), spaces or markup.
+MAX_LANE_NAME_CHARS = 32
+_LANE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_lane_name(name: str) -> str:
+    """`name` if it is a lane name (above); ValueError in one line otherwise."""
+    if len(name) > MAX_LANE_NAME_CHARS:
+        raise ValueError(f"a lane name of {len(name)} characters: at most {MAX_LANE_NAME_CHARS}")
+    if not _LANE_NAME.fullmatch(name):
+        raise ValueError(
+            f"lane name {name!r}: use letters, digits, '.', '-' or '_', a letter or digit first"
+        )
+    return name
+
+
 class CommandError(ValueError):
     """A live command the running drill cannot take; the text is one line naming the field."""
 

@@ -293,6 +293,7 @@ function connect() {
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.lane && (m.type === "state" || m.type === "finished")) showLane(m);
+    if (m.type === "removed") for (const el of document.querySelectorAll(`[data-lane="${m.lane}"].card`)) el.remove();
     const error = document.getElementById("lane-error");
     if (m.type === "error" && error && document.querySelector(`.lane[data-lane="${m.lane}"]`)) error.textContent = m.error;
   };
