@@ -135,6 +135,7 @@ class ForbiddenError(Exception):
     pass
 
 
+LOGIN_FORM_EXPIRED = "This login form has expired: log in again."
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 COOKIE_OVER_HTTP = (
     "This console's session cookie is Secure, and a browser keeps a Secure cookie only over"
@@ -158,6 +159,17 @@ CORRECT_FIELDS = {"act": "Act", "reason": "Why"}
 
 def correct_field(name: str) -> str:
     return CORRECT_FIELDS.get(name, name)
+
+
+def form_role(text: str) -> Role:
+    """The Role field of the Accounts page's forms; ValueError in one line naming it."""
+    if not text:
+        raise ValueError("Role: choose a role")
+    try:
+        return Role(text)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise ValueError(f"Role: {text!r} is not a role; the roles: {roles}") from None
 
 
 def live_acts() -> list[str]:
@@ -385,7 +397,22 @@ class Console:
                 if cookie_dropped(request, self.secure_cookies)
                 else None,
             )
-        form = await self.form(request)
+        try:
+            form = await self.form(request)
+        except ForbiddenError:
+            # A login form without its token is one from before this session (a console
+            # restarted, a tab left open past the cookie's life): said so, with a fresh form.
+            dropped = SESSION_COOKIE not in request.cookies and cookie_dropped(
+                request, self.secure_cookies
+            )
+            response = self.page(
+                request,
+                "login.html",
+                None,
+                error=COOKIE_OVER_HTTP if dropped else LOGIN_FORM_EXPIRED,
+            )
+            response.status_code = 403
+            return response
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
         host = request.client.host if request.client else "?"
@@ -1150,16 +1177,21 @@ class Console:
             badge = str(form.get("badge") or "") or None
             action = str(form.get("action") or "add")
             try:
+                if action in ("add", "role"):
+                    role = form_role(str(form.get("role", "")))
+                    if role is not Role.OFFICER:
+                        badge = None  # the Badge field is for officers (the role form shows it)
                 if action == "add":
-                    role = Role(str(form.get("role", "")))
+                    check_name(name)  # the name first, as the form asks for it first
+                    if form.get("password") != form.get("again"):
+                        raise ValueError("The passwords differ.")
                     hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
                     with self.store() as store:
                         store.add_user(name, role, hashed, badge, "a badge (the Badge field)")
                         store.audit(user.name, "account_created", account=name, role=role.value)
                 elif action == "role":
-                    role = Role(str(form.get("role", "")))
                     with self.store() as store:
-                        store.set_role(name, role, badge)
+                        store.set_role(name, role, badge, "a badge (the Badge field)")
                         store.audit(
                             user.name, "account_role", account=name, role=role.value, badge=badge
                         )

@@ -123,7 +123,10 @@ def check_command(
                 " shorter lines"
             )
         subject = args.get("subject")
-        if subject is not None and subject not in subjects:
+        if subject is None:
+            ids = ", ".join(subjects) or "none"
+            raise CommandError(f"Say as: choose the subject who says it; its subjects: {ids}")
+        if subject not in subjects:
             raise CommandError(
                 f"Say as: {subject!r} is not a subject of this drill; its subjects:"
                 f" {', '.join(subjects) or 'none'}"

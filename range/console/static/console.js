@@ -155,6 +155,14 @@ function showLane(msg) {
     }
   }
   if (box) for (const b of box.querySelectorAll("button")) b.disabled = !on.button;
+  // Say as: the running drill's subjects (a line is always some subject's, in their voice).
+  const sayAs = document.getElementById("say-subject");
+  const ids = (s.subjects || []).map((p) => p.id);
+  if (sayAs && ids.length && sayAs.dataset.ids !== ids.join(",")) {
+    sayAs.dataset.ids = ids.join(","); const kept = sayAs.value; sayAs.textContent = "";
+    for (const id of ids) { const o = document.createElement("option"); o.textContent = id; sayAs.appendChild(o); }
+    if (ids.includes(kept)) sayAs.value = kept;
+  }
   // A hook for measuring (bench/console.py): called with each frame once it is drawn.
   if (window.openrangeProbe && msg.sent_unix_ms) window.openrangeProbe(msg);
   const list = document.getElementById("events");
@@ -364,14 +372,18 @@ function scrubber(box) {
   let playing = false;
   play.addEventListener("click", () => {
     // Play and Pause in one button, which says which it does now.
+    // The end is judged on the clock, not on the slider: the slider moves in steps of 0.05 s
+    // and stops short of an end between two (6.758 s: 6.75), where Play went on as "Pause".
+    const step = parseFloat(range.step) || 0;
     if (playing) { playing = false; play.textContent = "Play"; return; }
-    if (parseFloat(range.value) >= data.end_t) range.value = 0;
+    if (parseFloat(range.value) >= data.end_t - step) range.value = 0;
     playing = true; play.textContent = "Pause";
     const start = performance.now() - parseFloat(range.value) * 1000;
     const tick = () => {
       if (!playing) return;
-      range.value = (performance.now() - start) / 1000; show(); render(); moved();
-      if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick);
+      const t = (performance.now() - start) / 1000;
+      range.value = Math.min(t, data.end_t); show(); render(); moved();
+      if (t < data.end_t) requestAnimationFrame(tick);
       else { playing = false; play.textContent = "Play"; }
     };
     requestAnimationFrame(tick);
