@@ -481,3 +481,56 @@ def test_a_debrief_fits_820_px_and_its_scrubber_says_play_at_the_end(
         "Play"
     )
 
+
+# -- defect 10: simulated course attempts count toward no one's standing ----------------------
+
+
+def _attempt(records: Any, badge: str, shooter: str, points: int, passed: bool) -> int:
+    attempt = records.begin_attempt(
+        badge,
+        "taser7-practical-v1",
+        5,
+        "0.1.0",
+        [{"model": "taser-7", "serial": "SIM-TASER-0001"}],
+        [{"serial": "SIM-TASER-0001", "calibrated": "2026-11-01"}],
+        shooter=shooter,
+    )
+    stage = {"name": "1", "points": points, "hits": points}
+    score = {"points": points, "max_points": 4, "hits": points, "passed": passed}
+    return int(records.finish_attempt(attempt, {**score, "stages": [stage]}))
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_simulated_attempts_count_toward_no_one_s_standing(
+    request: pytest.FixtureRequest, tmp_path: Path, db: str
+) -> None:
+    # nu18g #10: three scripted-shooter (expert) attempts, one a perfect 4 of 4, turned
+    # K. Lee's "no attempts" into "not qualified" on the roster.
+    from datetime import UTC, datetime
+
+    from range.console.pages import roster_page
+    from range.records.store import Records
+
+    if db == "sqlite":
+        url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    else:
+        from test_records_faults import _new_pg_database
+
+        url = _new_pg_database(request.getfixturevalue("postgres_url"))
+    today = datetime.now(UTC).date()
+    with Records.open(url) as records:
+        records.add_officer("5522", "K. Lee", "Metro PD")
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        for _ in range(3):
+            _attempt(records, "5522", "expert", 4, True)
+        _attempt(records, "4411", "expert", 4, True)
+        _attempt(records, "4411", "officer", 1, False)
+        page = {r["line"].badge: r for r in roster_page(records, today)}
+    lee, rivera = page["5522"], page["4411"]
+    assert lee["line"].status == "no attempts"
+    assert [(c.course, c.status) for c in lee["courses"]] == [
+        ("taser7-practical-v1", "simulated only")
+    ]
+    # A real attempt stands on its own: the simulation beside it changes nothing.
+    assert (rivera["line"].status, rivera["line"].attempts) == ("not qualified", 1)
+    assert [c.status for c in rivera["courses"]] == ["not qualified"]

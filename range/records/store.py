@@ -1624,9 +1624,16 @@ class Records:
         )
         return {k: int(v) for k, v in row.items()}
 
+    # Not LIKE this: a qualification record an officer fired. A scripted shooter's attempt (its
+    # detail, written by finish_attempt with sorted keys, names the `shooter`) is a simulation,
+    # never an attempt at qualifying, and counts toward no one's standing, not even as "not
+    # qualified". Matched on the text, not parsed: a record whose JSON was damaged by hand is
+    # still listed (DAMAGED), never an error, in SQLite and PostgreSQL alike.
+    _SIMULATED_LIKE = '%"shooter": "%'
+
     def standing(self, badge: str | None = None) -> list[StatusRow]:
         """Each officer's (or one officer's) standing per course, in one indexed query."""
-        where, args = ("WHERE badge = ? ", [badge]) if badge is not None else ("", [])
+        where, args = ("AND badge = ? ", [badge]) if badge is not None else ("", [])
         # An edited copy of a built-in course stands apart, under its own label: a pass on it
         # is never the built-in course's qualification.
         variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
@@ -1634,8 +1641,10 @@ class Records:
             f"SELECT badge, course, {variant} AS variant, COUNT(*) AS attempts,"
             " MAX(finished) AS last_attempt,"
             " MAX(CASE WHEN passed = 1 THEN finished END) AS last_pass"
-            f" FROM qualifications {where}GROUP BY badge, course, {variant}"
+            f" FROM qualifications WHERE detail NOT LIKE ? {where}"
+            f"GROUP BY badge, course, {variant}"
             " ORDER BY badge, course, variant",
+            self._SIMULATED_LIKE,
             *args,
         )
         # The record each last pass rests on is checked against its own hash (one indexed
