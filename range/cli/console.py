@@ -343,6 +343,7 @@ def _lane_name(text: str) -> str:
     `check_lane_name`), refused here in one line before any connection."""
     from range.console.protocol import check_lane_name
 
+    text = cliutil.person(text)  # control characters and bad bytes said as for every name
     try:
         return check_lane_name(text)
     except ValueError as exc:
