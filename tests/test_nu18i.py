@@ -6,8 +6,10 @@ in-process; the lane's own guard with a real drill run in this process."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ class Bench:
     client: Client
     csrf: str
     lane: ClientConnection
+    got: list[dict[str, Any]] = field(default_factory=list)
 
     def post(self, **form: str) -> tuple[int, str]:
         reply = self.client.request(
@@ -42,15 +45,16 @@ class Bench:
         return reply.status, reply.body
 
     def state(self, **state: Any) -> None:
-        """The stand-in lane says it is in `state`; returns once the console has taken it."""
-        import time
-
+        """The stand-in lane says it is in `state`; returns once the console has taken it (it
+        reads a lane's messages in order: its answer to a bad frame sent next says so)."""
         self.lane.send(json.dumps({"type": "state", "lane": "L1", "state": state, "events": []}))
-        time.sleep(0.15)
+        self.lane.send("[1]")
+        while (message := json.loads(self.lane.recv(timeout=10))).get("type") != "error":
+            self.got.append(message)  # a command sent before: `sent` gives it
 
     def sent(self) -> list[dict[str, Any]]:
         """The commands the console sent the lane since the last call."""
-        out = []
+        out, self.got = self.got, []
         while True:
             try:
                 out.append(json.loads(self.lane.recv(timeout=0.3)))
@@ -368,11 +372,9 @@ def test_the_audit_page_wraps_a_long_value_at_820_px(bench: Bench, browser: Any)
 def test_the_accounts_page_names_its_fields_and_asks_twice(bench: Bench) -> None:
     # nu18g #11: "'wizard' is not a valid Role"; the add form defaulted to range master with one
     # password field; a badge stayed on an instructor's account.
-    from html import unescape
-
     def add(**form: str) -> str:
         reply = bench.client.request("/users", {"csrf": bench.csrf, "action": "add", **form})
-        found = __import__("re").search(r'<p class="error">(.*?)</p>', reply.body)
+        found = re.search(r'<p class="error">(.*?)</p>', reply.body)
         return unescape(found.group(1)) if found else ""
 
     good = {"name": "inst2", "password": "a long password", "again": "a long password"}

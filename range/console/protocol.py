@@ -63,7 +63,9 @@ class Command(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     ABORT = "abort"
-    RESTART = "restart"  # abort and start again with the same drill, officer and seed
+    # abort and start again with the same drill, officer and seed; after a drill run ended,
+    # the lane plays that run again (LaneProcess._start_for)
+    RESTART = "restart"
     BUTTON = "button"  # args: button
     SAY = "say"  # args: subject, text: a line spoken as that subject
     MARK = "mark"  # args: act, text: what the officer said, as the instructor heard it
