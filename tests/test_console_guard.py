@@ -270,5 +270,5 @@ def test_first_start_checks_the_name_before_the_passwords(tmp_path: Path) -> Non
         page = c.request("/setup")
         form = {"csrf": page.csrf, "name": "no spaces", "password": "a" * 12, "again": "b" * 12}
         reply = c.request("/setup", form)
-        assert "account name &#39;no spaces&#39;: use letters" in reply.body
+        assert "account name &#39;no spaces&#39;: use ASCII letters" in reply.body
         assert "The passwords differ" not in reply.body
