@@ -303,6 +303,7 @@ def test_instructor_runs_a_lane_from_the_browser(tmp_path: Path) -> None:
             Select(form.find_element(By.NAME, "role")).select_by_value("officer")
             form.find_element(By.NAME, "badge").send_keys("B-202")
             form.find_element(By.NAME, "password").send_keys(PASSWORD)
+            form.find_element(By.NAME, "again").send_keys(PASSWORD)
             form.find_element(By.TAG_NAME, "button").click()
             until(lambda: "sam" in text("#accounts"), what="the new account")
             shot("users")

@@ -177,6 +177,9 @@ def test_a_lane_marks_a_new_run_s_first_frame_only() -> None:
     assert [m.get("new_run") for m in sent] == [True, None]
 
 
+DRILL_FILE = str(Path(__file__).parent / "data" / "console" / "branch.toml")
+
+
 def test_a_drill_file_start_sends_and_audits_the_file_not_the_drop_down(
     console: tuple[int, str, Proc], tmp_path: Path
 ) -> None:
@@ -194,7 +197,7 @@ def test_a_drill_file_start_sends_and_audits_the_file_not_the_drop_down(
             "csrf": csrf,
             "command": "start",
             "drill": "knife-approach-v1",
-            "drill_file": "/tmp/mine.toml",
+            "drill_file": DRILL_FILE,
         }
         for _ in range(50):  # until the console has taken the hello
             reply = c.request("/lanes/L1/command", form)
@@ -202,12 +205,12 @@ def test_a_drill_file_start_sends_and_audits_the_file_not_the_drop_down(
                 break
         assert reply.status == 303
         sent = json.loads(lane.recv(timeout=10))
-        assert sent["args"] == {"drill_file": "/tmp/mine.toml"}
+        assert sent["args"] == {"drill_file": DRILL_FILE}
     from range.console.store import ConsoleStore
 
     with ConsoleStore.open(f"sqlite:///{tmp_path / 'records.sqlite'}") as store:
         start = next(r for r in store.audit_rows() if r["action"] == "lane_start")
-    assert json.loads(start["detail"]) == {"drill_file": "/tmp/mine.toml", "lane": "L1"}
+    assert json.loads(start["detail"]) == {"drill_file": DRILL_FILE, "lane": "L1"}
 
 
 def test_a_lane_says_when_its_console_link_is_lost_and_back(tmp_path: Path) -> None:
@@ -267,5 +270,5 @@ def test_first_start_checks_the_name_before_the_passwords(tmp_path: Path) -> Non
         page = c.request("/setup")
         form = {"csrf": page.csrf, "name": "no spaces", "password": "a" * 12, "again": "b" * 12}
         reply = c.request("/setup", form)
-        assert "account name &#39;no spaces&#39;: use letters" in reply.body
+        assert "account name &#39;no spaces&#39;: use ASCII letters" in reply.body
         assert "The passwords differ" not in reply.body

@@ -116,7 +116,7 @@ def test_a_refused_run_is_answered_once_flagged_and_dismissed(rng: Range) -> Non
     # A start for an officer the records do not know is refused before the lane runs it.
     start = {"csrf": csrf, "command": "start", "drill_file": str(DRILL), "badge": "B-999"}
     refused = boss.request("/lanes/L1/command", start)
-    assert refused.status == 400 and unescape(refused.body) == UNKNOWN
+    assert refused.status == 400 and unescape(refused.body) == f"Officer: {UNKNOWN}"
     drill = {"run_dir": "/lane/runs/r1", "drill": "x-v1", "badge": "B-999", "files": {}}
     course = {
         "kind": "course",

@@ -272,7 +272,8 @@ def test_an_account_name_over_the_limit_is_refused(rng: Range) -> None:
     csrf = boss.request("/users").csrf
     name = "a" * 500
     form = {"csrf": csrf, "action": "add", "name": name, "role": "instructor"}
-    reply = boss.request("/users", {**form, "password": "a long enough password"})
+    password = "a long enough password"
+    reply = boss.request("/users", {**form, "password": password, "again": password})
     assert f"account name of 500 characters: at most {MAX_NAME_CHARS}" in reply.body
     assert f'<input name="name" maxlength="{MAX_NAME_CHARS}" required>' in reply.body
     with ConsoleStore.open(rng.db_url) as store:
@@ -319,7 +320,8 @@ def test_pages_name_form_fields_not_command_line_flags(
     boss.login("boss")
     csrf = boss.request("/users").csrf
     form = {"csrf": csrf, "action": "add", "name": "offnobadge", "role": "officer"}
-    reply = boss.request("/users", {**form, "password": "a long enough password"})
+    password = "a long enough password"
+    reply = boss.request("/users", {**form, "password": password, "again": password})
     assert "an officer account needs a badge (the Badge field)" in _page_text(reply.body)
     assert "--badge" not in reply.body
 

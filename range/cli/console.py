@@ -119,7 +119,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the console: HOST:PORT, or the address it prints (http://HOST:PORT/)",
     )
     lane.add_argument(
-        "--name", required=True, type=cliutil.person, help="this lane's name, e.g. LANE1"
+        "--name",
+        required=True,
+        type=_lane_name,
+        help="this lane's name, e.g. LANE1: letters, digits, '.', '-' or '_', at most 32",
     )
     lane.add_argument(
         "--key-file",
@@ -333,3 +336,15 @@ def _lane(args: argparse.Namespace) -> int:
     if lane.refused:
         raise ValueError(f"the console refused lane {args.name}: {lane.refused}")
     return 0
+
+
+def _lane_name(text: str) -> str:
+    """--name: a lane name as the console takes it (range/console/protocol.py
+    `check_lane_name`), refused here in one line before any connection."""
+    from range.console.protocol import check_lane_name
+
+    text = cliutil.person(text)  # control characters and bad bytes said as for every name
+    try:
+        return check_lane_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -172,6 +172,11 @@ def run_acts(run_dir: Path | None) -> list[str]:
     return [*known, *(c for c in CATEGORIES if c not in known), NONE]
 
 
+# The longest reason for a correction (characters): as a flag's note on a live lane
+# (range/console/protocol.py MAX_NOTE_CHARS), a sentence or two, not a document.
+MAX_REASON_CHARS = 500
+
+
 def correct_speech(
     run_dir: Path,
     at_s: float,
@@ -202,6 +207,10 @@ def correct_speech(
         write_corrections,
     )
 
+    if len(reason) > MAX_REASON_CHARS:
+        raise CorrectionError(
+            f"{field('reason')}: a reason of {len(reason)} characters (at most {MAX_REASON_CHARS})"
+        )
     records = read_events(run_dir)
     sha = log_sha256(run_dir / EVENTS)
     kept = read_corrections(run_dir, sha)

@@ -67,12 +67,14 @@ from range.console.pages import (
 from range.console.protocol import (
     MAX_NOTE_CHARS,
     MAX_SAY_CHARS,
-    RUN_COMMANDS,
     Command,
     CommandError,
     MessageError,
     check_command,
+    check_lane_name,
+    check_start,
     parse_message,
+    refusal,
     unbundle,
     unrecorded_row,
 )
@@ -136,6 +138,7 @@ class ForbiddenError(Exception):
     pass
 
 
+LOGIN_FORM_EXPIRED = "This login form has expired: log in again."
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 COOKIE_OVER_HTTP = (
     "This console's session cookie is Secure, and a browser keeps a Secure cookie only over"
@@ -159,6 +162,17 @@ CORRECT_FIELDS = {"act": "Act", "reason": "Why"}
 
 def correct_field(name: str) -> str:
     return CORRECT_FIELDS.get(name, name)
+
+
+def form_role(text: str) -> Role:
+    """The Role field of the Accounts page's forms; ValueError in one line naming it."""
+    if not text:
+        raise ValueError("Role: choose a role")
+    try:
+        return Role(text)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise ValueError(f"Role: {text!r} is not a role; the roles: {roles}") from None
 
 
 def live_acts() -> list[str]:
@@ -386,7 +400,22 @@ class Console:
                 if cookie_dropped(request, self.secure_cookies)
                 else None,
             )
-        form = await self.form(request)
+        try:
+            form = await self.form(request)
+        except ForbiddenError:
+            # A login form without its token is one from before this session (a console
+            # restarted, a tab left open past the cookie's life): said so, with a fresh form.
+            dropped = SESSION_COOKIE not in request.cookies and cookie_dropped(
+                request, self.secure_cookies
+            )
+            response = self.page(
+                request,
+                "login.html",
+                None,
+                error=COOKIE_OVER_HTTP if dropped else LOGIN_FORM_EXPIRED,
+            )
+            response.status_code = 403
+            return response
         name = str(form.get("name", ""))
         password = str(form.get("password", ""))
         host = request.client.host if request.client else "?"
@@ -471,12 +500,19 @@ class Console:
         if user.role is Role.OFFICER:
             return RedirectResponse(f"/officers/{user.badge}", 303)
         # The address a lane gives --console: this console as the browser reached it.
-        return self.page(request, "lanes.html", user, address=request.url.netloc)
+        return self.page(
+            request,
+            "lanes.html",
+            user,
+            address=request.url.netloc,
+            can_admin=user.role in CAN_ADMIN,
+        )
 
     async def lane(self, request: Request) -> Response:
         user = self.require(request, CAN_READ_ALL)
         name = request.path_params["name"]
-        if name not in self.hub.lanes:
+        lane = self.hub.lanes.get(name)
+        if lane is None:
             return self.error(request, user, f"No lane {name}.")
         from drills.course import builtin_courses, builtin_shooters
         from drills.officer import builtin_officers
@@ -488,7 +524,7 @@ class Console:
             request,
             "lane.html",
             user,
-            lane=self.hub.lanes[name],
+            lane=lane,
             # Each drill with the replicas it issues: a run opens only those.
             drills=[(k, d.issued_weapons()) for k, d in sorted(builtin_drills().items())],
             weapon_names=WEAPON_NAMES,
@@ -499,6 +535,10 @@ class Console:
             can_control=user.role in CAN_CONTROL,
             can_admin=user.role in CAN_ADMIN,
             acts=live_acts(),
+            # Which commands apply now (the page greys the rest; console.js keeps it so live).
+            applies={
+                c.value: refusal(c, name, lane.state, lane.connected) is None for c in Command
+            },
             say_max=MAX_SAY_CHARS,
             note_max=MAX_NOTE_CHARS,
         )
@@ -537,39 +577,17 @@ class Console:
             for k, v in form.items()
             if k not in ("csrf", "command") and isinstance(v, str) and v != ""
         }
-        if command is Command.START and args.get("drill_file"):
-            # A drill file given wins over the drop-down's drill, which is then not played: not
-            # sent, not audited (the audit named the drop-down's drill beside the file).
-            args.pop("drill", None)
-        if command is Command.START and "seed" in args:
-            # Refused here, as `--seed` is on the command line: a seed the records cannot store
-            # would fail only when the finished run is recorded.
-            try:
-                args["seed"] = str(run_seed(args["seed"]))
-            except argparse.ArgumentTypeError as exc:
-                return Response(str(exc), 400)
-        if command is Command.START and args.get("badge"):
-            # An officer the records do not know: refused now, not when the run is recorded.
-            # One they know runs under their name (the live page, the run's log, the debrief).
-            try:
-                with self.store() as store:
-                    officer = store.records.officer(args["badge"])
-            except RecordsError as exc:
-                return Response(str(exc), 400)
-            args.setdefault("officer", str(officer["name"]))
+        if command is Command.START:
+            refused = self._check_start(args)
+            if refused is not None:
+                return Response(refused, 400)
         if lane is None or lane.socket is None:
             return Response(f"lane {name} is not connected", 409)
-        live = lane.state.get("status") in ("running", "paused")
-        if command in RUN_COMMANDS and not live:
-            return Response(f"lane {name} has no run", 409)
-        if command is Command.START and live:
-            return Response(f"lane {name} is running a drill: abort it first", 409)
-        if lane.state.get("kind") == "course" and command in RUN_COMMANDS - {Command.ABORT}:
-            # A course fires on by itself: it has no pause, branches, subjects or moments to
-            # flag; said, not accepted and forgotten.
-            return Response(
-                f"lane {name} is firing a course: {command.value} does not apply (only abort)", 409
-            )
+        # What cannot apply to the lane as it is now (a pause on an idle lane, a resume of a
+        # run not paused, a branch on a course): refused, as the page greys it out.
+        refused = refusal(command, name, lane.state, connected=True)
+        if refused is not None:
+            return Response(refused, 409)
         try:
             check_command(command, args, lane.state, live_acts())
         except CommandError as exc:
@@ -577,9 +595,69 @@ class Console:
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))
+        if command in (Command.PAUSE, Command.RESUME):
+            # Taken as done until the lane's next frame says how it is: a second press before
+            # then is "already paused", not a second command (the lane skips one too).
+            status = "paused" if command is Command.PAUSE else "running"
+            lane.state = {**lane.state, "status": status}
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
         return RedirectResponse(f"/lanes/{name}", 303)
+
+    def _check_start(self, args: dict[str, str]) -> str | None:
+        """Ready a START's form for the lane (in place) and say in one line, naming the field,
+        why it cannot start (None: it can); nothing is sent or audited for a refused start."""
+        if args.get("course"):
+            # A course's form: no drill fields are played, so none are sent or audited.
+            for key in ("drill", "drill_file", "script"):
+                args.pop(key, None)
+        else:
+            args.pop("shooter", None)
+            if args.get("drill_file"):
+                # A drill file given wins over the drop-down's drill, which is then not played:
+                # not sent, not audited (the audit named the drop-down's drill beside the file).
+                args.pop("drill", None)
+        if "seed" in args:
+            # Refused here, as `--seed` is on the command line: a seed the records cannot store
+            # would fail only when the finished run is recorded.
+            try:
+                args["seed"] = str(run_seed(args["seed"]))
+            except argparse.ArgumentTypeError as exc:
+                return f"Seed: {exc}"
+        try:
+            check_start(args)
+        except CommandError as exc:
+            return str(exc)
+        if args.get("badge"):
+            # An officer the records do not know: refused now, not when the run is recorded.
+            # One they know runs under their name (the live page, the run's log, the debrief).
+            try:
+                with self.store() as store:
+                    officer = store.records.officer(args["badge"])
+            except RecordsError as exc:
+                return f"Officer: {exc}"
+            args.setdefault("officer", str(officer["name"]))
+        return None
+
+    async def remove_lane(self, request: Request) -> Response:
+        """A range master removes a lane gone away (not connected) from the Lanes page, and
+        what the console kept of its runs not recorded (the lane lists them again if it comes
+        back); audited. A connected lane is not removed."""
+        user = self.require(request, CAN_ADMIN)
+        await self.form(request)
+        name = request.path_params["name"]
+        lane = self.hub.lanes.get(name)
+        if lane is None:
+            return self.error(request, user, f"No lane {name}.")
+        if lane.connected:
+            return self.error(request, user, f"lane {name} is connected: stop it first", 409)
+        del self.hub.lanes[name]
+        with self.store() as store:
+            store.set_unrecorded(name, [])
+            store.audit(user.name, "lane_removed", lane=name, unrecorded=len(lane.unrecorded))
+        gone = {"type": "removed", "lane": name}
+        self.hub.broadcast(json.dumps(gone), gone)
+        return RedirectResponse("/", 303)
 
     async def lane_socket(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -600,6 +678,14 @@ class Console:
             await ws.close(1008)
             return
         name = hello["lane"]
+        try:
+            check_lane_name(name)
+        except ValueError as exc:
+            # A name with path parts could never be opened (/lanes/../x), a long one breaks
+            # the tables: refused in one line, as a wrong key is (the lane says it and stops).
+            await ws.send_text(json.dumps({"type": "refused", "reason": str(exc)}))
+            await ws.close(1008)
+            return
         instance = hello.get("instance")
         instance = instance if isinstance(instance, str) and instance else None
         lane = self.hub.lanes.setdefault(name, LaneView(name))
@@ -1118,16 +1204,21 @@ class Console:
             badge = str(form.get("badge") or "") or None
             action = str(form.get("action") or "add")
             try:
+                if action in ("add", "role"):
+                    role = form_role(str(form.get("role", "")))
+                    if role is not Role.OFFICER:
+                        badge = None  # the Badge field is for officers (the role form shows it)
                 if action == "add":
-                    role = Role(str(form.get("role", "")))
+                    check_name(name)  # the name first, as the form asks for it first
+                    if form.get("password") != form.get("again"):
+                        raise ValueError("The passwords differ.")
                     hashed = await run_in_threadpool(hash_password, str(form.get("password", "")))
                     with self.store() as store:
                         store.add_user(name, role, hashed, badge, "a badge (the Badge field)")
                         store.audit(user.name, "account_created", account=name, role=role.value)
                 elif action == "role":
-                    role = Role(str(form.get("role", "")))
                     with self.store() as store:
-                        store.set_role(name, role, badge)
+                        store.set_role(name, role, badge, "a badge (the Badge field)")
                         store.audit(
                             user.name, "account_role", account=name, role=role.value, badge=badge
                         )
@@ -1221,6 +1312,7 @@ def create_app(
         Route("/lanes/{name}", g(console.lane)),
         Route("/lanes/{name}/command", g(console.command), methods=["POST"]),
         Route("/lanes/{name}/unrecorded", g(console.unrecorded), methods=["POST"]),
+        Route("/lanes/{name}/remove", g(console.remove_lane), methods=["POST"]),
         Route("/lanes/{name}/view.png", g(console.view)),
         Route("/lanes/{name}/phases.svg", g(console.phases)),
         Route("/records", g(console.roster)),

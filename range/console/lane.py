@@ -87,6 +87,9 @@ class LiveControl:
         self.speed = speed
         self.clock = clock
         self.restart = False
+        # A pause of a paused run or a resume of a running one changes nothing: not logged
+        # (a replay of a saved log gives every command it holds, as it was given).
+        self.skip_no_ops = True
         self._paused = False
         self._start: float | None = None
         self._new: list[dict[str, Any]] = []
@@ -123,6 +126,11 @@ class LiveControl:
         args = command.get("args") or {}
         if engine.finished or name is Command.START:
             return
+        if self.skip_no_ops and (
+            (name is Command.PAUSE and engine.state is RunState.SUSPENDED)
+            or (name is Command.RESUME and engine.state is not RunState.SUSPENDED)
+        ):
+            return  # a second pause (or resume) crossed the first on the wire: not logged
         data = {k: str(args[k]) for k in _ARG_FIELDS if args.get(k) not in (None, "")}
         engine.log.emit(engine.t, "instructor_command", command=name.value, by=by, **data)
         if name is Command.PAUSE:
@@ -193,6 +201,7 @@ def replay_control(records: Iterable[LogRecord]) -> Callable[[Session], None]:
     given (by drill time), without pacing: the rerun with the same seed logs the same run."""
     pending = [r for r in records if r.kind == "instructor_command"]
     control = LiveControl(queue.Queue(), lambda state, events: None, {}, speed=None)
+    control.skip_no_ops = False
 
     def replay(session: Session) -> None:
         engine = session.engine
@@ -279,6 +288,9 @@ class LaneProcess:
         # badge, since when): a lane process killed mid-run leaves it there, and the next one
         # gives the cut-short run's folder that badge (`_find_cut_short`).
         self._current: dict[str, Any] | None = None
+        # The last drill run's START, its seed as played: a RESTART after it ended plays it
+        # again (`_start_for`).
+        self._last_start: CommandMessage | None = None
         # What a lane process restarted finds again: the runs waiting for the console and the
         # runs it held unrecorded (`pending_path`, beside its runs), and the runs a killed
         # process cut short, offered as INCOMPLETE.
@@ -299,6 +311,7 @@ class LaneProcess:
                     command = self.commands.get(timeout=0.2)
                 except queue.Empty:
                     continue
+                command = self._start_for(command) or command
                 if command.get("command") == Command.START:
                     self._running = True
                     self._note_running(command)
@@ -313,6 +326,15 @@ class LaneProcess:
             if ws is not None:
                 ws.close()
             link.join(timeout=5)
+
+    def _start_for(self, command: CommandMessage) -> CommandMessage | None:
+        """A RESTART taken between runs (the drill run has ended): the last drill run's START
+        again, with its seed (a random one as drawn), given by whoever restarted it; None for
+        anything else, or when the lane has played no drill since it started (or a course
+        last: a course is started again from the page)."""
+        if command.get("command") != Command.RESTART or self._last_start is None:
+            return None
+        return {**self._last_start, "by": command.get("by")}
 
     def _run(self, command: CommandMessage) -> None:
         args = dict(command.get("args") or {})
@@ -333,6 +355,7 @@ class LaneProcess:
             try:
                 config = start_config(args, control, self.runs_dir)
                 meta["seed"] = config.seed
+                self._last_start = {**command, "args": {**args, "seed": str(config.seed)}}
                 meta["title"] = config.drill.title
                 meta["drill_id"] = config.drill.id  # `drill` may be a file's path
                 # The drawn graph goes out once a run (and in every hello), not every frame.
@@ -379,6 +402,7 @@ class LaneProcess:
             "started_by": command.get("by"),
         }
         self.graph = None
+        self._last_start = None  # Restart is for drills: a course is started again
         try:
             config = course_config(args, self.runs_dir)
             meta["seed"] = config.seed

@@ -121,13 +121,30 @@ class CourseStatus:
     expires: str | None
 
 
+def _simulated(row: dict[str, Any]) -> bool:
+    """A scripted shooter's attempt (its detail names the `shooter`); a record whose detail no
+    longer parses is shown as it is elsewhere (DAMAGED), never an error here."""
+    try:
+        detail = json.loads(row["detail"])
+    except ValueError:
+        return False
+    return isinstance(detail, dict) and bool(detail.get("shooter"))
+
+
 def course_status(records: Records, badge: str, today: date) -> list[CourseStatus]:
+    """Each course's standing from the attempts the officer fired; a course with only a
+    scripted shooter's attempts (simulations: never a qualification, nor a failure to qualify)
+    is "simulated only"."""
     by_course: dict[str, list[dict[str, Any]]] = {}
     for row in records.qualifications(badge, until=today.isoformat()):  # as it stood then
         # An edited copy of a built-in course stands apart under its own label.
         by_course.setdefault(course_label(row), []).append(row)
     lines = []
-    for course, rows in sorted(by_course.items()):
+    for course, every in sorted(by_course.items()):
+        rows = [r for r in every if not _simulated(r)]
+        if not rows:
+            lines.append(CourseStatus(course, "simulated only", None, None))
+            continue
         passes = [r for r in rows if r["passed"]]
         if not passes:
             lines.append(CourseStatus(course, "not qualified", None, None))

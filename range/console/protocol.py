@@ -63,7 +63,9 @@ class Command(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     ABORT = "abort"
-    RESTART = "restart"  # abort and start again with the same drill, officer and seed
+    # abort and start again with the same drill, officer and seed; after a drill run ended,
+    # the lane plays that run again (LaneProcess._start_for)
+    RESTART = "restart"
     BUTTON = "button"  # args: button
     SAY = "say"  # args: subject, text: a line spoken as that subject
     MARK = "mark"  # args: act, text: what the officer said, as the instructor heard it
@@ -79,6 +81,24 @@ RUN_COMMANDS = frozenset(Command) - {Command.START}
 MAX_SAY_CHARS = 500
 # The longest flag note or marked line (characters).
 MAX_NOTE_CHARS = 500
+
+
+# A lane's name: letters, digits, '.', '-' or '_', a letter or digit first, at most 32 characters
+# (as account names: it is in the lane's page address, the audit trail and every card), so no
+# path parts ("../x"), spaces or markup.
+MAX_LANE_NAME_CHARS = 32
+_LANE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_lane_name(name: str) -> str:
+    """`name` if it is a lane name (above); ValueError in one line otherwise."""
+    if len(name) > MAX_LANE_NAME_CHARS:
+        raise ValueError(f"a lane name of {len(name)} characters: at most {MAX_LANE_NAME_CHARS}")
+    if not _LANE_NAME.fullmatch(name):
+        raise ValueError(
+            f"lane name {name!r}: use letters, digits, '.', '-' or '_', a letter or digit first"
+        )
+    return name
 
 
 class CommandError(ValueError):
@@ -105,7 +125,10 @@ def check_command(
                 " shorter lines"
             )
         subject = args.get("subject")
-        if subject is not None and subject not in subjects:
+        if subject is None:
+            ids = ", ".join(subjects) or "none"
+            raise CommandError(f"Say as: choose the subject who says it; its subjects: {ids}")
+        if subject not in subjects:
             raise CommandError(
                 f"Say as: {subject!r} is not a subject of this drill; its subjects:"
                 f" {', '.join(subjects) or 'none'}"
@@ -124,14 +147,102 @@ def check_command(
             raise CommandError(
                 f"Act: {act!r} is not an act of the phrase book; its acts: {', '.join(known)}"
             )
-        if len(args.get("text", "")) > MAX_NOTE_CHARS:
-            raise CommandError(f"Words: at most {MAX_NOTE_CHARS} characters")
+        words = args.get("text", "").strip()
+        if not words:
+            raise CommandError("Officer said: write the words you heard")
+        if len(words) > MAX_NOTE_CHARS:
+            raise CommandError(f"Officer said: at most {MAX_NOTE_CHARS} characters")
     elif command is Command.FLAG:
         note = args.get("note", "").strip()
         if not note:
             raise CommandError("Note: say what the moment is for the debrief")
         if len(note) > MAX_NOTE_CHARS:
             raise CommandError(f"Note: a note of {len(note)} characters (at most {MAX_NOTE_CHARS})")
+
+
+def check_start(args: dict[str, str]) -> None:
+    """Refuse (CommandError, one line naming the form's field) a START the lane could not play,
+    before it is sent or audited: a drill, officer script, course or scripted shooter this range
+    does not have (the page's drop-downs offer only built-in ones), or a drill file that is not
+    there, is a folder, is not a `.toml` file (the only data a drill file may be: never
+    /etc/passwd or a device) or does not parse as a drill. `args` is the form's, with a course
+    start's drill fields already dropped (and a drill start's shooter). A drill file is read on
+    the console's disk: a lane on another machine needs it at the same path."""
+    from drills.course import builtin_courses, builtin_shooters
+    from drills.officer import builtin_officers
+    from drills.schema import builtin_drill_files, read_drill_file
+
+    def one_of(field: str, value: str, known: Iterable[str], what: str) -> None:
+        names = sorted(known)
+        if value not in names:
+            raise CommandError(
+                f"{field}: {value!r} is not {what} of this range; its {what.split()[-1]}s:"
+                f" {', '.join(names)}"
+            )
+
+    if "course" in args:
+        one_of("Course", args["course"], builtin_courses(), "a course")
+        if "shooter" in args:
+            one_of("Shooter", args["shooter"], builtin_shooters(), "a scripted shooter")
+        return
+    drill_file = args.get("drill_file")
+    if drill_file is not None:
+        path = Path(drill_file)
+        if path.is_dir():
+            raise CommandError(f"Drill file: {drill_file} is a folder, not a drill file")
+        if not path.is_file():
+            raise CommandError(f"Drill file: no file {drill_file}")
+        if path.suffix != ".toml":
+            raise CommandError(
+                f"Drill file: {drill_file} is not a .toml file (a drill file is TOML, named .toml)"
+            )
+        try:
+            drill = read_drill_file(drill_file).drill
+        except (OSError, ValueError, KeyError) as exc:
+            first = (str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)).splitlines()
+            raise CommandError(f"Drill file: {first[0] if first else type(exc).__name__}") from None
+    elif "drill" in args:
+        one_of("Drill", args["drill"], builtin_drill_files(), "a drill")
+        drill = read_drill_file(args["drill"]).drill
+    else:
+        raise CommandError("Drill: choose a drill or give a drill file")
+    if "script" in args:
+        one_of("Script", args["script"], builtin_officers(), "an officer script")
+    elif not drill.expected_officer:
+        raise CommandError(f"Script: {drill.id} names no expected response: choose a script")
+
+
+def refusal(command: Command, lane: str, state: dict[str, Any], connected: bool) -> str | None:
+    """Why `command` cannot apply to a lane in `state` now (None: it can), in one line: the one
+    rule the console's server refuses by (HTTP 409, nothing sent or audited) and its page greys
+    the buttons by (console.js `runButtons` follows it). A run paused can be resumed, aborted,
+    restarted, spoken in, marked and flagged (its branch buttons wait for the resume); a drill
+    run that has ended can be restarted (the lane plays the same drill, officer and seed again);
+    a course takes only abort."""
+    status = state.get("status")
+    live = status in ("running", "paused")
+    course = state.get("kind") == "course"
+    if not connected:
+        return f"lane {lane} is not connected"
+    if command is Command.START:
+        what = "course" if course else "drill"
+        return f"lane {lane} is running a {what}: abort it first" if live else None
+    if course and live and command is not Command.ABORT:
+        return f"lane {lane} is firing a course: {command.value} does not apply (only abort)"
+    if command is Command.RESTART and status == "ended" and not course and state.get("drill"):
+        return None
+    if not live:
+        if status == "ended":
+            again = "Start course" if course else "Start drill or Restart"
+            return f"lane {lane}: the run has ended: {command.value} does not apply ({again})"
+        return f"lane {lane} has no run: {command.value} does not apply (start one first)"
+    if command is Command.PAUSE and status == "paused":
+        return f"lane {lane} is already paused"
+    if command is Command.RESUME and status != "paused":
+        return f"lane {lane} is not paused"
+    if command is Command.BUTTON and status == "paused":
+        return f"lane {lane} is paused: resume it before a branch button"
+    return None
 
 
 # Log kinds shown in the live timeline, and the fields worth a line.

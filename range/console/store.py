@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,13 +54,19 @@ def _now() -> str:
 MAX_NAME_CHARS = 32
 
 
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
 def check_name(name: str) -> None:
-    """An account name: letters, digits, '.', '-' or '_', at most MAX_NAME_CHARS (RecordsError
-    in one line)."""
+    """An account name: ASCII letters (A-Z, a-z), digits, '.', '-' or '_', at most
+    MAX_NAME_CHARS (RecordsError in one line). ASCII only: no look-alike names (a Cyrillic 'а'
+    for a Latin 'a') in the header, the audit trail or a login."""
     if len(name) > MAX_NAME_CHARS:
         raise RecordsError(f"account name of {len(name)} characters: at most {MAX_NAME_CHARS}")
-    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise RecordsError(f"account name {name!r}: use letters, digits, '.', '-' or '_'")
+    if not _ACCOUNT_NAME.fullmatch(name):
+        raise RecordsError(
+            f"account name {name!r}: use ASCII letters (A-Z, a-z), digits, '.', '-' or '_'"
+        )
 
 
 def audit_hash(row: dict[str, Any]) -> str:
@@ -134,6 +141,8 @@ class ConsoleStore:
         """A new account; `badge_field` is how the caller names the badge it asks for (the
         command line's --badge; a form's field), said when an officer's account has none."""
         check_name(name)
+        if role is not Role.OFFICER and badge:
+            raise RecordsError(f"account {name!r}: only an officer account has {badge_field}")
         if role is Role.OFFICER and not badge:
             raise RecordsError(f"account {name!r}: an officer account needs {badge_field}")
         if role is Role.OFFICER and badge:
@@ -159,11 +168,16 @@ class ConsoleStore:
         )
         self.end_sessions(name)
 
-    def set_role(self, name: str, role: Role, badge: str | None) -> None:
-        """A new role (an officer's needs a badge); every session of the account ends."""
+    def set_role(
+        self, name: str, role: Role, badge: str | None, badge_field: str = "--badge"
+    ) -> None:
+        """A new role (an officer's needs a badge, and only an officer's has one); every
+        session of the account ends."""
         user = self.user(name)
         if user is None:
             raise RecordsError(f"no account {name!r}")
+        if role is not Role.OFFICER and badge:
+            raise RecordsError(f"account {name!r}: only an officer account has {badge_field}")
         if role is Role.OFFICER and not badge:
             raise RecordsError(f"account {name!r}: an officer account needs a badge")
         if role is Role.OFFICER and badge:

@@ -1654,6 +1654,13 @@ class Records:
         )
         return {k: int(v) for k, v in row.items()}
 
+    # Not LIKE this: a qualification record an officer fired. A scripted shooter's attempt (its
+    # detail, written by finish_attempt with sorted keys, names the `shooter`) is a simulation,
+    # never an attempt at qualifying, and counts toward no one's standing, not even as "not
+    # qualified". Matched on the text, not parsed: a record whose JSON was damaged by hand is
+    # still listed (DAMAGED), never an error, in SQLite and PostgreSQL alike.
+    _SIMULATED_LIKE = '%"shooter": "%'
+
     def standing(self, badge: str | None = None, until: str | None = None) -> list[StatusRow]:
         """Each officer's (or one officer's) standing per course, in one indexed query. With
         `until` (YYYY-MM-DD), as it stood on that day: records finished after it are left out
@@ -1666,7 +1673,7 @@ class Records:
         if until is not None:
             conditions.append("finished < ?")
             args.append(_day_after(until))  # the whole of that day, as --to everywhere
-        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        where = "".join(f"AND {c} " for c in conditions)
         # An edited copy of a built-in course stands apart, under its own label: a pass on it
         # is never the built-in course's qualification.
         variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
@@ -1674,8 +1681,10 @@ class Records:
             f"SELECT badge, course, {variant} AS variant, COUNT(*) AS attempts,"
             " MAX(finished) AS last_attempt,"
             " MAX(CASE WHEN passed = 1 THEN finished END) AS last_pass"
-            f" FROM qualifications {where}GROUP BY badge, course, {variant}"
+            f" FROM qualifications WHERE detail NOT LIKE ? {where}"
+            f"GROUP BY badge, course, {variant}"
             " ORDER BY badge, course, variant",
+            self._SIMULATED_LIKE,
             *args,
         )
         # The record each last pass rests on is checked against its own hash (one indexed

@@ -131,6 +131,12 @@ function showLane(msg) {
   showReplicas(s.replicas);
   if (msg.unrecorded) showUnrecorded(name, msg.unrecorded);
   showCourse(s);
+  // Buttons that cannot apply to the lane as it is now are greyed (the server refuses them too).
+  const on = runButtons(s, lane.connected);
+  for (const id of ["start", "start-course", "pause", "resume", "abort", "restart", "say", "mark", "flag"]) {
+    const button = document.getElementById(id);
+    if (button) button.disabled = !on[id === "start-course" ? "start" : id];
+  }
   const view = document.getElementById("view");
   if (view && s.lane_ft && !view.dataset.busy) refreshView(view);
   const box = document.getElementById("branch-buttons");
@@ -143,10 +149,19 @@ function showLane(msg) {
         f.method = "post"; f.action = `/lanes/${name}/command`; f.className = "cmd branch";
         f.innerHTML = `<input type="hidden" name="csrf"><input type="hidden" name="command" value="button"><input type="hidden" name="button"><button></button>`;
         f.elements.csrf.value = csrf; f.elements.button.value = b.name;
-        const button = f.querySelector("button"); button.textContent = `Branch: ${b.name}`; button.id = `button-${b.name}`;
+        const button = f.querySelector("button"); button.textContent = `Branch: ${b.name}`; button.id = `button-${b.name}`; button.className = "branch-button";
         hook(f); box.appendChild(f);
       }
     }
+  }
+  if (box) for (const b of box.querySelectorAll("button")) b.disabled = !on.button;
+  // Say as: the running drill's subjects (a line is always some subject's, in their voice).
+  const sayAs = document.getElementById("say-subject");
+  const ids = (s.subjects || []).map((p) => p.id);
+  if (sayAs && ids.length && sayAs.dataset.ids !== ids.join(",")) {
+    sayAs.dataset.ids = ids.join(","); const kept = sayAs.value; sayAs.textContent = "";
+    for (const id of ids) { const o = document.createElement("option"); o.textContent = id; sayAs.appendChild(o); }
+    if (ids.includes(kept)) sayAs.value = kept;
   }
   // A hook for measuring (bench/console.py): called with each frame once it is drawn.
   if (window.openrangeProbe && msg.sent_unix_ms) window.openrangeProbe(msg);
@@ -160,16 +175,29 @@ function showLane(msg) {
   }
 }
 
+function runButtons(s, connected) {
+  // Which commands apply to the lane now: the rule the server refuses by (range/console/
+  // protocol.py `refusal`): a course takes only abort; a pause only a running drill, a resume
+  // only a paused one; a branch waits for the resume; an ended drill can be restarted.
+  const live = s.status === "running" || s.status === "paused";
+  const course = s.kind === "course";
+  const up = connected !== false;
+  const on = {start: up && !live};
+  for (const c of ["pause", "resume", "abort", "restart", "button", "say", "mark", "flag"]) {
+    on[c] = up && live && (!course || c === "abort");
+  }
+  on.pause = on.pause && s.status === "running";
+  on.resume = on.resume && s.status === "paused";
+  on.button = on.button && s.status === "running";
+  if (up && s.status === "ended" && !course && s.drill) on.restart = true;
+  return on;
+}
+
 function showCourse(s) {
   // A qualification course on the lane: each string with its par time, fired and points.
   const table = document.getElementById("course");
   if (!table) return;
   table.hidden = s.kind !== "course";
-  // Only abort applies to a course: the drill's run buttons are off while one fires.
-  for (const id of ["pause", "resume", "restart", "say", "mark", "flag"]) {
-    const button = document.getElementById(id);
-    if (button) button.disabled = s.kind === "course" && s.status === "running";
-  }
   if (s.kind !== "course") return;
   document.getElementById("course-title").textContent = `${s.title} (${s.course}), shooter ${s.shooter}, seed ${s.seed}`;
   const body = table.querySelector("tbody"); body.textContent = "";
@@ -275,6 +303,7 @@ function connect() {
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.lane && (m.type === "state" || m.type === "finished")) showLane(m);
+    if (m.type === "removed") for (const el of document.querySelectorAll(`[data-lane="${m.lane}"].card`)) el.remove();
     const error = document.getElementById("lane-error");
     if (m.type === "error" && error && document.querySelector(`.lane[data-lane="${m.lane}"]`)) error.textContent = m.error;
   };
@@ -345,14 +374,18 @@ function scrubber(box) {
   let playing = false;
   play.addEventListener("click", () => {
     // Play and Pause in one button, which says which it does now.
+    // The end is judged on the clock, not on the slider: the slider moves in steps of 0.05 s
+    // and stops short of an end between two (6.758 s: 6.75), where Play went on as "Pause".
+    const step = parseFloat(range.step) || 0;
     if (playing) { playing = false; play.textContent = "Play"; return; }
-    if (parseFloat(range.value) >= data.end_t) range.value = 0;
+    if (parseFloat(range.value) >= data.end_t - step) range.value = 0;
     playing = true; play.textContent = "Pause";
     const start = performance.now() - parseFloat(range.value) * 1000;
     const tick = () => {
       if (!playing) return;
-      range.value = (performance.now() - start) / 1000; show(); render(); moved();
-      if (parseFloat(range.value) < data.end_t) requestAnimationFrame(tick);
+      const t = (performance.now() - start) / 1000;
+      range.value = Math.min(t, data.end_t); show(); render(); moved();
+      if (t < data.end_t) requestAnimationFrame(tick);
       else { playing = false; play.textContent = "Play"; }
     };
     requestAnimationFrame(tick);
