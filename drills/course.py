@@ -6,7 +6,9 @@ distance, where the shooter starts, how many rounds or cartridges, the par time 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -287,16 +289,32 @@ class Course(StrictModel):
 
     @property
     def max_points(self) -> int:
+        return sum(self.stage_max_points(i) for i in range(len(self.stages)))
+
+    def stage_max_points(self, index: int) -> int:
+        """The most stage `index` can score: every round in the target's best zone, every
+        cartridge effective."""
         best = max(zone.points for zone in TARGETS[self.target].zones)
-        pistol = self.rounds * best
-        return pistol + self.cartridges
+        strings = self.stages[index].strings
+        return sum(s.rounds for s in strings) * best + sum(s.cartridges for s in strings)
 
     def passing_points(self) -> int | None:
+        """The points a pass needs. A percent mark is rounded UP (70 % of 32 points needs 23:
+        22 is 68.75 %, below the mark) and needs at least 1 point (`percent_points`)."""
         if self.pass_mark.points is not None:
             return self.pass_mark.points
         if self.pass_mark.percent is not None:
-            return round(self.max_points * self.pass_mark.percent / 100.0)
+            return percent_points(self.max_points, self.pass_mark.percent)
         return None
+
+
+def percent_points(max_points: int, percent: float) -> int:
+    """The points `percent` % of `max_points` needs: rounded up, so no score below the mark
+    passes, and at least 1, so a small percent never passes an attempt that scored nothing.
+    Worked on the percent as written (70.1, not its binary float), so no float noise rounds an
+    exact mark (90 % of 100 is 90) up by one."""
+    exact = Fraction(max_points) * Fraction(repr(float(percent))) / 100
+    return max(1, math.ceil(exact))
 
 
 # A string's par time: from a fast single shot from the ready (0.5 s) to ten minutes.
@@ -330,6 +348,14 @@ def _mark_and_stage_problems(
     low, high = PAR_TIME_S
     names: dict[str, int] = {}
     for i, stage in enumerate(course.stages):
+        # A stage minimum above what the stage can score fails every attempt, the best too.
+        most = course.stage_max_points(i)
+        if stage.min_points > most:
+            refuse(
+                ("stages", i, "min_points"),
+                f"{stage.min_points} is more than the {most} points this stage can score:"
+                f" allowed 0 to {most}",
+            )
         # Names that differ only in case or spacing read as one on a score sheet.
         key = " ".join(stage.name.casefold().split())
         if not key:
@@ -438,8 +464,35 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
             )
         )
     problems += _mark_and_stage_problems(course, lines)
+    problems += _spread_problems(course, lines)
     if problems:
         raise DataFileError(path, problems)
+
+
+IN_PER_M = 1.0 / 0.0254
+
+
+def _spread_problems(course: Course, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+    """A TASER spread no deployment can reach: both probes land on the one subject, so they
+    are never further apart than its stature (standing, arms at its sides); a `min_spread_in`
+    above the tallest TASER string subject's fails every cartridge."""
+    subjects = [s.subject for stage in course.stages for s in stage.strings if s.cartridges]
+    if not subjects:
+        return []
+    tallest_in = max(subject.body().skeleton().stature_m for subject in subjects) * IN_PER_M
+    spread = course.taser.min_spread_in
+    if spread <= tallest_in:
+        return []
+    loc: tuple[str | int, ...] = ("taser", "min_spread_in")
+    return [
+        Problem(
+            locate(lines, loc),
+            field_name(loc),
+            f"{spread:g} in is more than the {tallest_in:.0f} in stature of the tallest subject"
+            " the TASER strings fire at: both probes land on that subject, so no cartridge"
+            " can spread that far",
+        )
+    ]
 
 
 # A course is fired on the same lane a drill's scene has by default (drills.schema.Scene): a

@@ -1,0 +1,155 @@
+"""New-user pass nu12h (issue #12), course, drill and scoring defects: each a reproduction
+that failed before its fix, in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.course import parse_course, percent_points
+from physics.datafiles import DataFileError
+
+# The report's c1.toml: a 16-round, 32-point file course (two stages of 8 rounds).
+C1 = """\
+id = "agency-pistol-v1"
+version = 1
+title = "Agency pistol qualification"
+source = "mine"
+target = "qit99"
+lane_length_ft = 75.0
+late_shots = "miss"
+pass_mark = { percent = 80 }
+
+[[stages]]
+name = "7 yd"
+min_points = 0
+[[stages.strings]]
+weapon = "pistol"
+distance_yd = 7.0
+start = "holster"
+hand = "both"
+rounds = 8
+par_time_s = 8.0
+reload = true
+note = "4, reload, 4"
+
+[[stages]]
+name = "20 yd"
+[[stages.strings]]
+weapon = "pistol"
+distance_yd = 20.0
+start = "holster"
+hand = "strong"
+switch_hand_after = 3
+rounds = 8
+par_time_s = 5
+"""
+
+
+def _c1(mark: str = "{ percent = 80 }", min_points: int = 0) -> str:
+    return C1.replace("pass_mark = { percent = 80 }", f"pass_mark = {mark}").replace(
+        "min_points = 0", f"min_points = {min_points}"
+    )
+
+
+def _refusal(text: str, name: str = "c.toml") -> str:
+    with pytest.raises(DataFileError) as caught:
+        parse_course(text, name)
+    return str(caught.value)
+
+
+# -- 1: a percent pass mark is rounded up, to at least 1 point ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("percent", "needed"), [(70, 23), (10, 4), (1, 1), (80, 26), (100, 32), (75, 24)]
+)
+def test_a_percent_mark_rounds_up_and_needs_a_point(percent: int, needed: int) -> None:
+    """70 % of 32 points was 22 (68.75 %, below the mark, passed); 1 % was 0 points."""
+    course = parse_course(_c1(f"{{ percent = {percent} }}"), "c70.toml")
+    assert course.max_points == 32
+    assert course.passing_points() == needed
+    assert needed * 100 >= percent * 32  # never a score below the mark
+
+
+def test_percent_points_has_no_float_noise() -> None:
+    """An exact mark stays exact (90 % of 100 is 90, 70 % of 50 is 35), a fraction rounds up."""
+    assert percent_points(100, 90) == 90
+    assert percent_points(50, 70) == 35
+    assert percent_points(4, 10) == 1  # a 4-cartridge TASER course at 10 %: 0.4 -> 1
+    assert percent_points(1000, 70.1) == 701
+    assert percent_points(3, 33.4) == 2  # 1.002 -> 2
+
+
+def test_a_one_percent_mark_does_not_pass_an_attempt_that_hit_nothing() -> None:
+    """`percent = 1` was 0 points: a 0/32, 0-hit attempt was "would be QUALIFIED"."""
+    from scoring.course import score_attempt
+
+    course = parse_course(_c1("{ percent = 1 }"), "c1p.toml")
+    scored = score_attempt(course)
+    assert scored.points == 0
+    assert not scored.passed
+    assert "0 points, 1 needed" in scored.reasons
+
+
+def test_course_show_says_the_rounded_up_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    path = tmp_path / "c70.toml"
+    path.write_text(_c1("{ percent = 70 }"), encoding="utf-8")
+    assert main(["course", "show", str(path)]) == 0
+    assert "pass 70 % (23 points)" in capsys.readouterr().out
+
+
+# -- 2: a requirement that can never be met is refused ----------------------------------------
+
+
+def test_a_stage_minimum_above_the_stage_maximum_is_refused() -> None:
+    message = _refusal(_c1(min_points=40), "cp2.toml")
+    assert (
+        "cp2.toml:12: stages[0].min_points: 40 is more than the 16 points this stage can score"
+        in message
+    )
+    parse_course(_c1(min_points=16), "ok.toml")  # the stage's own maximum is reachable
+
+
+def test_course_validate_refuses_a_stage_minimum_it_can_never_meet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    path = tmp_path / "cp2.toml"
+    path.write_text(_c1("{ percent = 80 }", min_points=40), encoding="utf-8")
+    assert main(["course", "validate", str(path)]) != 0
+    assert "stages[0].min_points: 40 is more than the 16" in capsys.readouterr().err
+
+
+TASER_COURSE = """\
+id = "t-v1"
+version = 1
+title = "T"
+source = "mine"
+pass_mark = { hits = 1 }
+[taser]
+min_spread_in = SPREAD
+
+[[stages]]
+name = "7 ft"
+[[stages.strings]]
+weapon = "taser-7"
+distance_ft = 7.0
+start = "holster"
+cartridges = 1
+cartridge = "taser7-cq"
+par_time_s = 5.0
+"""
+
+
+def test_a_taser_spread_no_subject_can_hold_is_refused() -> None:
+    """Both probes land on the one subject: a 100 in minimum spread fails every cartridge."""
+    message = _refusal(TASER_COURSE.replace("SPREAD", "100.0"), "tc.toml")
+    assert "tc.toml:7: taser.min_spread_in: 100 in is more than the 69 in stature" in message
+    parse_course(TASER_COURSE.replace("SPREAD", "12.0"), "ok.toml")
