@@ -516,6 +516,14 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 f"{drill.taser_model} has {bays} bay(s): give {bays} cartridge(s), not"
                 f" {len(loads)}",
             )
+        # A cartridge fits its own model's bays only, as a course string's does (check_course).
+        for k, code in enumerate(loads):
+            if code.model is not model:
+                problem(
+                    ("taser_loads", k),
+                    f"{code.cartridge_id} does not fit a {drill.taser_model}: it is a"
+                    f" {code.model.slug if code.model else 'no'} cartridge",
+                )
     phase_ids: dict[str, int] = {}
     for i, phase in enumerate(drill.phases):
         if phase.id in phase_ids:

@@ -153,3 +153,63 @@ def test_a_taser_spread_no_subject_can_hold_is_refused() -> None:
     message = _refusal(TASER_COURSE.replace("SPREAD", "100.0"), "tc.toml")
     assert "tc.toml:7: taser.min_spread_in: 100 in is more than the 69 in stature" in message
     parse_course(TASER_COURSE.replace("SPREAD", "12.0"), "ok.toml")
+
+
+# -- 5: a cartridge of another model is refused, in drills, courses and the emulator ----------
+
+DRILLS = Path(__file__).resolve().parent.parent / "drills" / "data" / "drills"
+
+
+def test_a_drill_refuses_another_models_cartridge() -> None:
+    """taser_loads = ["x26p-21ft", "taser10"] on a TASER 7 was played and scored."""
+    from drills.schema import parse_drill
+
+    text = (DRILLS / "cq-cartridge-long-range-v1.toml").read_text(encoding="utf-8")
+    wrong = text.replace('["taser7-cq", "taser7-standoff"]', '["x26p-21ft", "taser10"]')
+    with pytest.raises(DataFileError) as caught:
+        parse_drill(wrong, "dx.toml")
+    message = str(caught.value)
+    assert "dx.toml:15: taser_loads[0]: x26p-21ft does not fit a taser-7" in message
+    assert "taser_loads[1]: taser10 does not fit a taser-7" in message
+    parse_drill(text, "ok.toml")
+
+
+def test_a_course_refuses_another_models_cartridge() -> None:
+    message = _refusal(
+        TASER_COURSE.replace("SPREAD", "12.0").replace("taser7-cq", "x26p-21ft"), "tc.toml"
+    )
+    assert "tc.toml:16: stages[0].strings[0].cartridge: x26p-21ft does not fit a taser-7" in (
+        message
+    )
+
+
+def test_the_emulator_refuses_another_models_cartridge() -> None:
+    """Its bays take only its own model's cartridges: at build and when the instructor loads."""
+    from peripherals.clock import ManualClock
+    from peripherals.emulator import TaserEmulator
+    from peripherals.messages import CartridgeCode, Model, SetCartridge
+
+    with pytest.raises(ValueError, match="x26p-21ft does not fit a taser-7"):
+        TaserEmulator(
+            Model.TASER_7,
+            "T7",
+            ManualClock(),
+            loads=(CartridgeCode.X26P_21FT, CartridgeCode.TASER7_CQ),
+        )
+    taser = TaserEmulator(Model.TASER_7, "T7", ManualClock())
+    before = list(taser.bays)
+    assert not taser._on_command(SetCartridge(0, CartridgeCode.TASER10, 1))
+    assert taser.bays == before
+    assert taser._on_command(SetCartridge(0, CartridgeCode.TASER7_CQ, 2))
+
+
+def test_each_cartridge_code_fits_the_model_physics_gives_it() -> None:
+    from peripherals.messages import CartridgeCode
+    from physics.taser import builtin_cartridges
+
+    for code in CartridgeCode:
+        if code.cartridge_id is None:
+            assert code.model is None
+            continue
+        assert code.model is not None
+        assert code.model.slug == builtin_cartridges()[code.cartridge_id].model
