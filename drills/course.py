@@ -528,6 +528,12 @@ def parse_course_bytes(content: bytes, path: Path | str) -> Course:
     return parse_course(decode(content, path), path)
 
 
+def course_file(path: Path) -> CourseFile:
+    """The course file at `path` with its bytes (read once), as `load_course` reads it."""
+    content = path.read_bytes()  # a missing file is the OSError that names it
+    return CourseFile(parse_course_bytes(content, path), content, path)
+
+
 def read_course_file(name: str) -> CourseFile:
     """A built-in course by id, or a course file by path, with the bytes it was read from (read
     once: the course that is fired is the one hashed), as `find_course` looks it up."""

@@ -676,6 +676,12 @@ def parse_drill_bytes(content: bytes, path: Path | str) -> Drill:
     return parse_drill(decode(content, path), path)
 
 
+def drill_file(path: Path) -> DrillFile:
+    """The drill file at `path` with its bytes (read once), as `load_drill` reads it."""
+    content = path.read_bytes()  # a missing file is the OSError that names it
+    return DrillFile(parse_drill_bytes(content, path), content, path)
+
+
 def read_drill_file(name: str) -> DrillFile:
     """A built-in drill by id, or a drill file by path, with the bytes it was read from (read
     once: the drill that runs is the one hashed). Raises NotFoundError (a KeyError) for
@@ -683,7 +689,8 @@ def read_drill_file(name: str) -> DrillFile:
     path = builtin_drill_files().get(name) or Path(name)
     if name not in builtin_drill_files() and path.is_dir():
         raise NotFoundError(f"{path}: Is a directory")  # as `drill validate` says it
-    if name not in builtin_drill_files() and not path.is_file():
+    # A missing .toml is the OSError that names it (as `drill show`, `course run` say it).
+    if name not in builtin_drill_files() and not path.is_file() and path.suffix != ".toml":
         known = ", ".join(sorted(builtin_drill_files()))
         raise NotFoundError(f"no drill {name!r}; built-in: {known}")
     content = path.read_bytes()

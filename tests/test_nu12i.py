@@ -213,3 +213,91 @@ def test_each_cartridge_code_fits_the_model_physics_gives_it() -> None:
             continue
         assert code.model is not None
         assert code.model.slug == builtin_cartridges()[code.cartridge_id].model
+
+
+# -- 4: an edited copy of a built-in course or drill is "modified" wherever it is named ----------
+
+COURSES = Path(__file__).resolve().parent.parent / "drills" / "data" / "courses"
+MODIFIED_COURSE = "(modified, sha256 "
+NOT_COUNTED = "never counts as the built-in course's qualification"
+
+
+def _main_out(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> str:
+    from range.cli.main import main
+
+    capsys.readouterr()
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return captured.out + captured.err
+
+
+@pytest.fixture(scope="module")
+def edited(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An edited TASER 7 course (a lower pass mark) fired once, and an edited phone-draw drill
+    run once with its expected script: the files and their run folders."""
+    import contextlib
+    import io
+
+    from range.cli.main import main
+
+    tmp = tmp_path_factory.mktemp("nu12i-modified")
+    course = tmp / "t7-mod.toml"
+    text = (COURSES / "taser7-practical-v1.toml").read_text(encoding="utf-8")
+    marked = text.replace("pass_mark = { hits = 3 }", "pass_mark = { hits = 1 }")
+    assert marked != text
+    course.write_text(marked, encoding="utf-8")
+    drill = tmp / "pd-mod.toml"
+    text = (DRILLS / "phone-draw-v1.toml").read_text(encoding="utf-8")
+    drill.write_text(text.replace("after_s = 3.0", "after_s = 2.5", 1), encoding="utf-8")
+    with contextlib.redirect_stdout(io.StringIO()):
+        argv = ["course", "run", str(course), "--seed", "1", "--runs-dir", str(tmp / "c")]
+        assert main(argv) == 0
+        assert main(["drill", "run", str(drill), "--seed", "1", "--runs-dir", str(tmp / "d")]) == 0
+    ((course_run,), (drill_run,)) = (list((tmp / "c").iterdir()), list((tmp / "d").iterdir()))
+    return {"course": course, "drill": drill, "course_run": course_run, "drill_run": drill_run}
+
+
+def test_course_show_and_validate_flag_a_modified_builtin(
+    edited: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    course = str(edited["course"])
+    shown = _main_out(capsys, ["course", "show", course])
+    assert f"[taser7-practical-v1 {MODIFIED_COURSE}" in shown.splitlines()[0]
+    assert NOT_COUNTED in shown
+    checked = _main_out(
+        capsys, ["course", "validate", course, str(COURSES / "taser7-practical-v1.toml")]
+    )
+    first, second = checked.splitlines()
+    assert f"ok (taser7-practical-v1 {MODIFIED_COURSE}" in first and NOT_COUNTED in first
+    assert "ok (taser7-practical-v1, " in second and "modified" not in second
+    assert "modified" not in _main_out(capsys, ["course", "show", "taser7-practical-v1"])
+
+
+def test_score_and_report_flag_an_attempt_at_a_modified_builtin(
+    edited: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run = str(edited["course_run"])
+    scored = _main_out(capsys, ["score", run])
+    assert f"[taser7-practical-v1 {MODIFIED_COURSE}" in scored and NOT_COUNTED in scored
+    _main_out(capsys, ["report", run, "--out", str(tmp_path / "r.html")])
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert f"Course taser7-practical-v1 {MODIFIED_COURSE}" in page
+    assert "never counts as the built-in course&#x27;s qualification" in page
+
+
+def test_drill_show_validate_and_report_flag_a_modified_builtin(
+    edited: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    drill = str(edited["drill"])
+    shown = _main_out(capsys, ["drill", "show", drill])
+    assert "[phone-draw-v1 (modified, sha256 " in shown.splitlines()[0]
+    checked = _main_out(capsys, ["drill", "validate", drill, "phone-draw-v1"])
+    first, second = checked.splitlines()
+    assert "ok (phone-draw-v1 (modified, sha256 " in first
+    assert "ok (phone-draw-v1, 3 phases)" in second
+    _main_out(capsys, ["report", str(edited["drill_run"]), "--out", str(tmp_path / "d.html")])
+    page = (tmp_path / "d.html").read_text(encoding="utf-8")
+    # The label with its sha, and the script that played it (it read "officer scripted").
+    assert "Drill phone-draw-v1 (modified, sha256 " in page
+    assert "officer phone-draw-correct-v1" in page

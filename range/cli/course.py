@@ -103,13 +103,18 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import FIREARMS, find_course
+    from drills.course import FIREARMS, read_course_file
+    from range.records.store import content_label
 
-    course = find_course(args.course)
+    source = read_course_file(args.course)
+    course = source.course
     if args.json:
         print(json.dumps(course.model_dump(mode="json"), indent=2))
         return 0
-    print(f"{course.title} [{course.id}]")
+    label, note = content_label("course", course.id, source.sha256)
+    print(f"{course.title} [{label}]")
+    if note:
+        print(f"  {note}")
     print(
         f"Target {course.shot_at()}, {course.max_points} points possible,"
         f" pass {_pass_mark(course)};"
@@ -146,8 +151,12 @@ def _extras(s: CourseString) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import load_course
+    from drills.course import CourseFile, course_file
+    from range.records.store import content_label
 
-    return validate_files(
-        args.files, load_course, lambda c: f"{c.id}, {c.fired()}, {c.max_points} points"
-    )
+    def describe(source: CourseFile) -> str:
+        c = source.course
+        label, note = content_label("course", c.id, source.sha256)
+        return f"{label}, {c.fired()}, {c.max_points} points" + (f"; {note}" if note else "")
+
+    return validate_files(args.files, course_file, describe)

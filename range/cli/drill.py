@@ -265,14 +265,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
-    from drills.schema import find_drill
+    from drills.schema import read_drill_file
+    from range.records.store import content_label
 
-    drill = find_drill(args.drill)
+    source = read_drill_file(args.drill)
+    drill = source.drill
     issued = drill.issued_weapons()
     if args.json:
         print(json.dumps({**drill.model_dump(mode="json"), "issued": list(issued)}, indent=2))
         return 0
-    print(f"{drill.title} [{drill.id}]\n")
+    label, note = content_label("drill", drill.id, source.sha256)
+    print(f"{drill.title} [{label}]" + (f"\n  {note}" if note else "") + "\n")
     print("Why:\n  " + " ".join(drill.rationale.split()))
     print("Expected response:\n  " + " ".join(drill.expected_response.split()))
     if drill.expected_officer:
@@ -341,7 +344,8 @@ def _attribute_words(values: dict[str, object]) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.schema import builtin_drill_files, load_drill
+    from drills.schema import builtin_drill_files, drill_file
+    from range.records.store import content_label
 
     builtin = builtin_drill_files()
     failed = 0
@@ -355,7 +359,13 @@ def _validate(args: argparse.Namespace) -> int:
             failed += 1
             known = ", ".join(sorted(builtin))
             print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
-    checked = validate_files(paths, load_drill, lambda d: f"{d.id}, {len(d.phases)} phases")
+
+    def describe(source: DrillFile) -> str:
+        d = source.drill
+        label, note = content_label("drill", d.id, source.sha256)
+        return f"{label}, {len(d.phases)} phases" + (f"; {note}" if note else "")
+
+    checked = validate_files(paths, drill_file, describe)
     return 1 if failed else checked
 
 

@@ -446,7 +446,14 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
         out = [judged_attempt(s, sim) for (_, _, s), sim in pairs]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
         return 0
-    for (run_dir, course, score), sim in zip(scores, simulated, strict=True):
-        print(f"{course.title} [{course.id}]: {run_dir}")
+    from range.records.store import content_label
+
+    for (run_dir, course, score), sim, log in zip(scores, simulated, logs, strict=True):
+        # An edited copy of a built-in course is flagged, as the records flag it.
+        digest = str(log[0].data.get("course_sha256") or "")
+        label, note = content_label("course", course.id, digest)
+        print(f"{course.title} [{label}]: {run_dir}")
+        if note:
+            print(f"  {note}")
         print(format_attempt(score, simulated=sim))
     return 0

@@ -427,19 +427,15 @@ def _attempt_lines(
     args: argparse.Namespace, config: CourseConfig, result: AttemptResult
 ) -> Iterator[str]:
     from range.cli.summary import format_attempt
-    from range.records.store import course_label, course_origin
+    from range.records.store import content_label
     from range.runs.saved import course_source, sha256
 
     course = config.course
     digest = sha256(course_source(course, config.source)[1])
-    origin = course_origin(course.id, digest)
-    label = course_label({"course": course.id, "course_origin": origin, "course_sha256": digest})
+    label, note = content_label("course", course.id, digest)
     yield f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}"
-    if origin == "modified":
-        yield (
-            f"  this file differs from the built-in {course.id}: it never counts as the"
-            " built-in course's qualification"
-        )
+    if note:
+        yield f"  {note}"
     if not args.port:
         yield (
             f"  SIMULATED: scripted shooter {config.shooter.id}, not the officer: never a"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from drills.log import LogRecord
 from range.runs.drill import RunResult
@@ -155,10 +157,9 @@ def format_score(score: Score) -> str:
 def drill_file_label(drill: str, sha256: str) -> str:
     """A drill as the records list it (range/records/store.py `drill_label`): its id, and for
     an edited copy of a built-in drill `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`."""
-    from range.records.store import drill_label, drill_origin
+    from range.records.store import content_label
 
-    row = {"drill": drill, "drill_sha256": sha256, "drill_origin": drill_origin(drill, sha256)}
-    return drill_label(row)
+    return content_label("drill", drill, sha256)[0]
 
 
 def _who(officer: str, name: str) -> str:
@@ -170,6 +171,12 @@ def _who(officer: str, name: str) -> str:
     if "actions scripted by" in officer:  # --voice: the words came from a recording
         return officer + (f", as {named} (SIMULATED)" if named else "")
     return f"officer {officer}" + (f", as {named} (SIMULATED)" if named else "")
+
+
+def run_who(started: Mapping[str, Any]) -> str:
+    """Who played a run, from its `run_started`: `officer phone-draw-correct-v1` (a script),
+    `officer Ofc. Rivera (live)`, with a script's stand-in name marked SIMULATED."""
+    return _who(str(started.get("officer") or ""), str(started.get("officer_name") or ""))
 
 
 def run_header(run_dir: Path, records: list[LogRecord]) -> str:
