@@ -301,3 +301,58 @@ def test_drill_show_validate_and_report_flag_a_modified_builtin(
     # The label with its sha, and the script that played it (it read "officer scripted").
     assert "Drill phone-draw-v1 (modified, sha256 " in page
     assert "officer phone-draw-correct-v1" in page
+
+
+# -- 3: a resumed attempt's missing first part names its record, not the in-progress number -----
+
+
+def _edit_log(run_dir: Path, kind: str, **changes: object) -> None:
+    import json
+
+    log = run_dir / "events.jsonl"
+    lines = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["kind"] == kind:
+            record.update(changes)
+            for key in [k for k, v in changes.items() if v is None]:
+                record.pop(key)
+        lines.append(json.dumps(record, sort_keys=True))
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_missing_first_part_names_the_record_the_attempt_became(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-progress attempt #2 became qualification record 1 (one crashed attempt is left
+    open): its folder said "`records show 2` holds the whole attempt", another record."""
+    import json
+
+    from range.records.store import Records
+
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4412", "Ofc. Chen", "Metro PD")
+        assert records.begin_attempt("4412", "texas-ltc-b27-v1", 31, "0", [], []) == 1
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--seed", "1"]
+    out = _main_out(capsys, [*argv, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--json"])
+    assert json.loads(out)["qualification"] == 1
+    (folder,) = (tmp_path / "runs").iterdir()
+    recorded = next(
+        json.loads(line)
+        for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        if '"attempt_recorded"' in line
+    )
+    assert recorded["attempt"] == 2  # the in-progress number, not the record's
+    # As a resume's part logs it: its first strings were fired in a folder now moved away.
+    gone = str(tmp_path / "moved-away")
+    _edit_log(folder, "attempt_recorded", part=2, earlier_logs=[gone], kept_strings=[[0, 0]])
+    said = _main_out(capsys, ["score", str(folder)], code=2)
+    assert "resumes in-progress attempt #2" in said
+    assert "`openrange records show 1` holds the whole attempt" in said
+    assert "records show 2" not in said
+    # A log that does not say its record: the in-progress number, named as such only.
+    _edit_log(folder, "attempt_ended", qualification=None)
+    said = _main_out(capsys, ["score", str(folder)], code=2)
+    assert "in-progress attempt #2 (`openrange records incomplete`)" in said
+    assert "records show 2" not in said and "not record 2" in said
