@@ -356,3 +356,57 @@ def test_a_missing_first_part_names_the_record_the_attempt_became(
     said = _main_out(capsys, ["score", str(folder)], code=2)
     assert "in-progress attempt #2 (`openrange records incomplete`)" in said
     assert "records show 2" not in said and "not record 2" in said
+
+
+# -- 15: a subject who posed no threat is never "the threat" ------------------------------------
+
+SHOOTS_THE_PHONE = """\
+id = "phone-shoot-v1"
+version = 1
+description = "Shoots the phone."
+drill = "phone-draw-v1"
+expect = { outcome = "FAIL", rules = ["DECISION-01"] }
+aim_error_mrad = 5.0
+[[steps]]
+at_s = 0.5
+do = "draw_firearm"
+[[steps]]
+after_s = 0.3
+do = "aim"
+region = "upper_chest"
+subject = "man"
+[[steps]]
+on_phase = "draws_phone"
+do = "fire"
+[[steps]]
+after_s = 0.3
+do = "fire"
+"""
+
+
+def test_a_harmless_subject_is_not_called_the_threat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The man with the phone 'posed the threat 2.0 s before acting on it' beside DECISION-01
+    'posed no threat that called for it': the words now follow his threat state."""
+    script = tmp_path / "o2.toml"
+    script.write_text(SHOOTS_THE_PHONE, encoding="utf-8")
+    argv = ["drill", "run", "phone-draw-v1", "--sim", str(script), "--seed", "4", "--no-save"]
+    out = _main_out(capsys, argv)
+    verbal = [line for line in out.splitlines() if "VERBAL-02" in line or "VERBAL-03" in line]
+    assert len(verbal) == 2, out
+    for line in verbal:
+        assert "posed the threat" not in line and "the threat" not in line
+        assert "there was time: 2.0 s before" in line
+        assert "with man offering passive resistance" in line
+    assert "who posed no threat that called for it" in out
+
+
+def test_threat_words_follow_the_threat_state() -> None:
+    from drills.threat import Threat
+    from scoring.score import threat_words
+
+    assert threat_words(Threat.NONE) == "no threat"
+    assert threat_words(Threat.PASSIVE) == "passive resistance"
+    assert threat_words(Threat.ASSAULTIVE) == "an assaultive threat"
+    assert threat_words(Threat.DEADLY) == "a deadly threat"
