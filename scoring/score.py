@@ -1517,3 +1517,29 @@ def _no_time(s: _Subject | None) -> str:
     if s.threat is Threat.NONE:
         return f"{s.name} posed no threat"
     return f"{s.name} offered only {threat_words(s.threat)}"
+
+
+def unmet_expectation(outcome: str, rules: Sequence[str], score: Score) -> str | None:
+    """What an officer script's `expect` (drills.officer.Expect: `outcome`, `rules`) says
+    that the run's score does not, as one line ("expected FAIL [CEW-02], got PASS"); None when
+    it holds. A FAIL must carry each rule among its findings or critical findings, a PASS
+    among its credits, with no critical finding (tests/test_drill_library.py checks every
+    shipped script this way; `drill run --sim` checks the script it plays)."""
+    expected = f"expected {outcome}" + (f" [{', '.join(rules)}]" if rules else "")
+    against = {f.rule for f in score.findings if f.kind in (Kind.FINDING, Kind.CRITICAL)}
+    credits = {f.rule for f in score.findings if f.kind is Kind.CREDIT}
+    got = score.outcome.value
+    if got != outcome:
+        return f"{expected}, got {got} ({score.decision})"
+    if outcome == "PASS":
+        critical = sorted({f.rule for f in score.findings if f.kind is Kind.CRITICAL})
+        if critical:
+            return f"{expected}, got PASS with critical findings {', '.join(critical)}"
+        missing = [r for r in rules if r not in credits]
+        if missing:
+            return f"{expected}, got PASS without the credit(s) {', '.join(missing)}"
+    else:
+        missing = [r for r in rules if r not in against]
+        if missing:
+            return f"{expected}, got FAIL without the finding(s) {', '.join(missing)}"
+    return None

@@ -410,3 +410,67 @@ def test_threat_words_follow_the_threat_state() -> None:
     assert threat_words(Threat.PASSIVE) == "passive resistance"
     assert threat_words(Threat.ASSAULTIVE) == "an assaultive threat"
     assert threat_words(Threat.DEADLY) == "a deadly threat"
+
+
+# -- 16: drill run --sim checks the script's declared expect ------------------------------------
+
+
+def _run_sim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], script: str, seed: int
+) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from range.cli.main import main
+
+    path = tmp_path / "script.toml"
+    path.write_text(script, encoding="utf-8")
+    argv = ["drill", "run", "phone-draw-v1", "--sim", str(path), "--seed", str(seed)]
+    capsys.readouterr()
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main([*argv, "--no-save", "--json"])
+    return code, out.getvalue(), capsys.readouterr().err
+
+
+def test_drill_run_sim_says_when_the_script_does_not_get_its_expected_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script declaring PASS that gets FAIL ran '0/100 FAIL', exit 0, with no word."""
+    import json
+
+    from range.cli.drill import EXPECT_UNMET
+
+    wrong = SHOOTS_THE_PHONE.replace(
+        'expect = { outcome = "FAIL", rules = ["DECISION-01"] }',
+        'expect = { outcome = "PASS", rules = [] }',
+    )
+    code, out, err = _run_sim(tmp_path, capsys, wrong, 1)
+    assert code == EXPECT_UNMET == 10
+    assert "officer script phone-shoot-v1: expected PASS, got FAIL" in err
+    assert json.loads(out)["expect"] == {
+        "outcome": "PASS",
+        "rules": [],
+        "checked": True,
+        "met": False,
+        "message": err.strip().splitlines()[-1],
+    }
+    # A FAIL that lacks a declared rule is unmet too.
+    missing = SHOOTS_THE_PHONE.replace('["DECISION-01"]', '["DECISION-01", "CEW-02"]')
+    code, _, err = _run_sim(tmp_path, capsys, missing, 1)
+    assert code == 10 and "got FAIL without the finding(s) CEW-02" in err
+
+
+def test_drill_run_sim_with_a_met_or_unchecked_expect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    code, out, err = _run_sim(tmp_path, capsys, SHOOTS_THE_PHONE, 1)
+    assert code == 0 and "expected" not in err
+    assert json.loads(out)["expect"]["met"] is True
+    # `expect` is declared for seed 1: at another seed the verdict is not checked, and says so.
+    wrong = SHOOTS_THE_PHONE.replace('outcome = "FAIL"', 'outcome = "PASS"')
+    code, out, err = _run_sim(tmp_path, capsys, wrong, 4)
+    assert code == 0
+    assert "phone-shoot-v1 expects PASS [DECISION-01] at seed 1: not checked at seed 4" in err
+    assert json.loads(out)["expect"]["checked"] is False
