@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from drills.schema import DRILL_ID, Scene
+from drills.schema import DRILL_ID, MIN_START_DISTANCE_FT, Scene
 from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
 from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
@@ -132,10 +132,16 @@ class CourseString(StrictModel):
                     f"a {self.weapon} string fires rounds (at least 1), not cartridges"
                 )
             per_magazine = (self.rounds + 1) // 2 if self.reload else self.rounds
-            if per_magazine > MAGAZINE_ROUNDS[self.weapon]:
+            holds = MAGAZINE_ROUNDS[self.weapon]
+            if per_magazine > holds and self.reload:
+                raise ValueError(
+                    f"{self.rounds} rounds with one reload: the {self.weapon}'s two magazines"
+                    f" hold {2 * holds} ({holds} each)"
+                )
+            if per_magazine > holds:
                 raise ValueError(
                     f"{per_magazine} rounds in one magazine: the {self.weapon}'s holds"
-                    f" {MAGAZINE_ROUNDS[self.weapon]} (reload = true splits the string in two)"
+                    f" {holds} (reload = true splits the string in two)"
                 )
         elif self.cartridges < 1 or self.rounds or self.cartridge is None:
             raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
@@ -317,6 +323,17 @@ def percent_points(max_points: int, percent: float) -> int:
     return max(1, math.ceil(exact))
 
 
+def stage_label(index: int, name: str) -> str:
+    """A stage as a range master reads it, numbered from 1 (docs/courses.md): "stage 2: 7 yd";
+    a name that already starts with its own number (the FBI course's "1: 3 yd") is not numbered
+    twice ("stage 1: 3 yd")."""
+    number = str(index + 1)
+    rest = name[len(number) :]
+    if name.startswith(number) and (not rest or not rest[0].isalnum()):
+        return f"stage {name}"
+    return f"stage {number}: {name}"
+
+
 # A string's par time: from a fast single shot from the ready (0.5 s) to ten minutes.
 PAR_TIME_S = (0.5, 600.0)
 
@@ -406,6 +423,19 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
             lane_ft = course.lane_length_ft
             field = "distance_ft" if string.distance_ft is not None else "distance_yd"
             given = _distance_given(string)
+            if string.distance_ft_value < MIN_START_DISTANCE_FT:
+                # As near as a drill subject may start (drills.schema), no nearer: 0.1 yd
+                # (3.6 in) puts the target inside the shooter.
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, field)),
+                        f"stages[{i}].strings[{j}].{field}",
+                        f"{given} is nearer than a target can stand: allowed"
+                        f" {_distance_limit(string, MIN_START_DISTANCE_FT)} <= distance <="
+                        f" {_distance_limit(string, lane_ft)}",
+                    )
+                )
+                continue
             if string.distance_ft_value > lane_ft:
                 problems.append(
                     Problem(

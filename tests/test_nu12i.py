@@ -474,3 +474,117 @@ def test_drill_run_sim_with_a_met_or_unchecked_expect(
     assert code == 0
     assert "phone-shoot-v1 expects PASS [DECISION-01] at seed 1: not checked at seed 4" in err
     assert json.loads(out)["expect"]["checked"] is False
+
+
+# -- 17: stage numbers, shot-line columns, whole numbers, reloads, distances -------------------
+
+TEN_STRINGS = (
+    """\
+id = "ten-strings-v1"
+version = 1
+title = "Ten strings"
+source = "mine"
+pass_mark = { points = 1 }
+
+[[stages]]
+name = "3 yd"
+"""
+    + "".join(
+        """[[stages.strings]]
+distance_yd = 3.0
+rounds = 1
+par_time_s = 3.0
+"""
+        for _ in range(10)
+    )
+    + """
+[[stages]]
+name = "7 yd"
+min_points = 2
+[[stages.strings]]
+distance_yd = 7.0
+rounds = 1
+par_time_s = 3.0
+"""
+)
+
+
+def test_stages_are_numbered_from_1_where_a_range_master_reads_them() -> None:
+    from drills.course import stage_label
+
+    assert stage_label(0, "3 yd") == "stage 1: 3 yd"
+    assert stage_label(1, "7 ft, close quarter") == "stage 2: 7 ft, close quarter"
+    # The FBI course's names begin with their number: not numbered twice.
+    assert stage_label(0, "1: 3 yd") == "stage 1: 3 yd"
+    assert stage_label(0, "15 yd") == "stage 1: 15 yd"  # 15 is not stage 1's number
+
+
+def test_course_show_run_and_a_stage_minimum_number_the_stages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scoring.course import score_attempt
+
+    shown = _main_out(capsys, ["course", "show", "kansas-style-70-v1"])
+    assert [line for line in shown.splitlines() if line.startswith("Stage")] == [
+        "Stage 1: 3 yd",
+        "Stage 2: 7 yd",
+        "Stage 3: 15 yd",
+        "Stage 4: 25 yd",
+    ]
+    course = parse_course(TEN_STRINGS, "ten.toml")
+    assert "stage 2: 7 yd: 0 points, 2 needed" in score_attempt(course).reasons
+    path = tmp_path / "ten.toml"
+    path.write_text(TEN_STRINGS, encoding="utf-8")
+    ran = _main_out(capsys, ["course", "run", str(path), "--seed", "1", "--no-save"])
+    assert "\n  stage 1: 3 yd " in ran and "\n  stage 2: 7 yd " in ran
+
+
+def test_records_show_keeps_its_shot_columns_from_string_10_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stage 1 string 10    0.60 s` lost the time column's alignment."""
+    import re
+
+    from range.records.store import Records
+
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    path = tmp_path / "ten.toml"
+    path.write_text(TEN_STRINGS, encoding="utf-8")
+    argv = ["course", "run", str(path), "--badge", "4411", "--seed", "1", "--db", db]
+    _main_out(capsys, [*argv, "--runs-dir", str(tmp_path / "runs")])
+    shown = _main_out(capsys, ["records", "show", "1", "--db", db])
+    lines = [line for line in shown.splitlines() if re.search(r"stage \d+ string \d+", line)]
+    assert len(lines) == 11, shown
+    times = {re.search(r"\d+\.\d\d s", line).start() for line in lines}  # type: ignore[union-attr]
+    assert len(times) == 1, lines
+
+
+def test_an_integer_field_refuses_a_float_the_same_way_everywhere() -> None:
+    """`version = 1.0` was accepted (drills and courses) while `rounds = 8.0` was refused."""
+    from drills.schema import parse_drill
+
+    version = _refusal(_c1().replace("version = 1\n", "version = 1.0\n"), "cv.toml")
+    rounds = _refusal(_c1().replace("rounds = 8\n", "rounds = 8.0\n", 1), "cr.toml")
+    assert "cv.toml:2: version: a whole number is needed, not 1.0" in version
+    assert "rounds: a whole number is needed, not 8.0" in rounds
+    text = (DRILLS / "phone-draw-v1.toml").read_text(encoding="utf-8")
+    assert "\nversion = 1\n" in text
+    with pytest.raises(DataFileError, match=r"version: a whole number is needed, not 1\.0"):
+        parse_drill(text.replace("\nversion = 1\n", "\nversion = 1.0\n"), "dv.toml")
+
+
+def test_a_reload_string_too_long_for_two_magazines_says_two() -> None:
+    """It said '35 rounds in one magazine ... (reload = true splits the string in two)' of a
+    string that had reload = true already."""
+    message = _refusal(_c1().replace("rounds = 8\n", "rounds = 35\n", 1), "c.toml")
+    assert "35 rounds with one reload: the pistol's two magazines hold 34 (17 each)" in message
+
+
+def test_a_course_string_nearer_than_a_subject_may_stand_is_refused() -> None:
+    message = _refusal(_c1().replace("distance_yd = 7.0", "distance_yd = 0.1"), "c.toml")
+    assert "c.toml:15: stages[0].strings[0].distance_yd: 0.1 yd is nearer than a target" in (
+        message
+    )
+    assert "allowed 0.5 yd (1.5 ft) <= distance" in message

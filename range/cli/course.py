@@ -103,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import FIREARMS, read_course_file
+    from drills.course import FIREARMS, read_course_file, stage_label
     from range.records.store import content_label
 
     source = read_course_file(args.course)
@@ -121,8 +121,9 @@ def _show(args: argparse.Namespace) -> int:
         f" late shots are {'misses' if course.late_shots == 'miss' else 'not scored'}."
     )
     print("Source:\n  " + " ".join(course.source.split()))
-    for stage in course.stages:
-        print(f"Stage {stage.name}")
+    for i, stage in enumerate(course.stages):
+        label = stage_label(i, stage.name)
+        print(label[0].upper() + label[1:])
         for s in stage.strings:
             # A firearm string (pistol or rifle) fires rounds; a TASER string, cartridges.
             what = f"{s.rounds} rd" if s.weapon in FIREARMS else f"{s.cartridges} x {s.cartridge}"

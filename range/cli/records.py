@@ -840,10 +840,13 @@ def _show(args: argparse.Namespace) -> int:
             profile = device.get("profile")
             by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
             yield f"  device {device['serial']}: {device['reason']}{by}"
-        for line in lines:
+        # Aligned on the widest "stage N string M": string 10 and on keep the columns.
+        where = [f"stage {line.stage} string {line.string}" for line in lines]
+        width = max((len(w) for w in where), default=0)
+        for line, at in zip(lines, where, strict=True):
             t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
             yield (
-                f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}"
+                f"  {line.kind:<11} {at:<{width}}  {t}"
                 f"  {line.where:<14} {'-' if line.points is None else line.points:>3}"
                 + (f"  ({line.note})" if line.note else "")
             )

@@ -281,10 +281,12 @@ def format_detection(rows: list[Detection]) -> str:
 def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
     """A qualification attempt's score, stage by stage, and the verdict with its reasons;
     `simulated` (a scripted shooter fired it): the verdict says it is no qualification."""
+    from drills.course import stage_label
+
     lines = [
-        f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
+        f"  {stage_label(i, stage.name):<46} {stage.points:4} points  {stage.hits:3} hits"
         + (f"  {stage.late} late" if stage.late else "")
-        for stage in score.stages
+        for i, stage in enumerate(score.stages)
     ]
     verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
         score.outcome, "INCOMPLETE"
