@@ -650,6 +650,9 @@ class _Judge:
             late = t - s.ended_at
             s.after_delays.append(round(late, 4))
             held = f", still holding the {s.held}" if s.held.is_weapon else ""
+            # What ended, in the words of the subject's threat state at its peak: active
+            # resistance is not "the threat" (threat_words).
+            ended = "threat" if s.peak >= Threat.ASSAULTIVE or s.held.is_weapon else "resistance"
             if late <= values.perception_allowance_s + 1e-9 and (
                 s.uses_after <= values.perception_allowance_uses
             ):
@@ -657,7 +660,7 @@ class _Judge:
                     "STOP-01",
                     t,
                     Kind.INFO,
-                    f"{what} {late:.2f} s after {s.name}'s threat ended ({s.behaviour}{held}):"
+                    f"{what} {late:.2f} s after {s.name}'s {ended} ended ({s.behaviour}{held}):"
                     f" within the perception allowance ({values.perception_allowance_s:.2f} s,"
                     f" {values.perception_allowance_uses} uses)",
                 )
@@ -665,7 +668,7 @@ class _Judge:
                 self.breach(
                     "STOP-02",
                     t,
-                    f"{what} {late:.2f} s after {s.name}'s threat ended ({s.behaviour}{held}),"
+                    f"{what} {late:.2f} s after {s.name}'s {ended} ended ({s.behaviour}{held}),"
                     f" past the perception allowance ({values.perception_allowance_s:.2f} s,"
                     f" {values.perception_allowance_uses} uses)",
                 )

@@ -588,3 +588,26 @@ def test_a_course_string_nearer_than_a_subject_may_stand_is_refused() -> None:
         message
     )
     assert "allowed 0.5 yd (1.5 ft) <= distance" in message
+
+
+def test_force_after_resistance_ended_does_not_call_it_a_threat() -> None:
+    """STOP-02 said "s's threat ended" of a subject who only ever resisted actively."""
+    from test_rules import end, phase, say, start, taser
+
+    from scoring.policy import default_policy
+    from scoring.score import score_run
+
+    log = [
+        *start(),
+        phase(0, "active_resistance"),
+        say(0.5),
+        taser(1.0),
+        phase(1.5, "compliant"),
+        taser(5.0),
+        end(6),
+    ]
+    stops = [
+        f.message for f in score_run(log, default_policy()).findings if f.rule.startswith("STOP-")
+    ]
+    assert stops and all("s's resistance ended (compliant)" in m for m in stops), stops
+    assert not any("threat" in m for m in stops)
