@@ -611,3 +611,25 @@ def test_force_after_resistance_ended_does_not_call_it_a_threat() -> None:
     ]
     assert stops and all("s's resistance ended (compliant)" in m for m in stops), stops
     assert not any("threat" in m for m in stops)
+
+
+def test_a_run_summary_says_it_was_suspended_and_resumed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`demo --unplug-at` suspends and resumes; only the log said so, not the summary."""
+    out = _main_out(capsys, ["demo", "--seed", "7", "--unplug-at", "3.0", "--no-save"])
+    assert (
+        "Suspended:         at 3.00 s (no answer from taser SIM-TASER-0001), resumed once taser"
+        " SIM-TASER-0001 was re-attached" in out
+    )
+    assert "Suspended:" not in _main_out(capsys, ["demo", "--seed", "7", "--no-save"])
+
+
+def test_a_suspension_never_resumed_is_said() -> None:
+    from drills.log import LogRecord
+    from range.cli.summary import suspension_lines
+
+    records = [LogRecord(2.5, "run_suspended", {"reason": "no answer from pistol P-1"})]
+    assert suspension_lines(records) == [
+        "Suspended:         at 2.50 s (no answer from pistol P-1), never resumed"
+    ]

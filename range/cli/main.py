@@ -336,7 +336,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         require("pybullet")
         return _score_attempts(args, logs)
     from range.cli.corrections import correction_notes, run_corrections
-    from range.cli.summary import run_header
+    from range.cli.summary import run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
@@ -382,6 +382,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
             # Which run this is (drill, seed, who played it), then the score; the Score: line
             # names the policy as the label does (a modified file flagged).
             print(run_header(args.run_dirs[0], logs[0]))
+            for line in suspension_lines(logs[0]):
+                print(line)
             print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 1 if failed else 0
     rows = detection(scores)

@@ -202,11 +202,39 @@ def format_summary(result: RunResult) -> str:
         head,
         f"Run:               {result.state.value} at {result.duration_s:.2f} s"
         f" ({result.end_reason})",
+        *suspension_lines(result.records),
         format_score(result.score),
     ]
     if result.run_dir is not None:
         lines.extend(saved_lines(result.run_dir, result.records))
     return "\n".join(lines)
+
+
+def suspension_lines(records: list[LogRecord]) -> list[str]:
+    """Each time a device fault suspended the run (run_suspended), and whether it resumed
+    (device_reattached, run_resumed): the drill's clock stands still meanwhile, so both carry
+    the same run time. A summary said nothing of it; only the log did."""
+    lines: list[str] = []
+    suspended: LogRecord | None = None
+    reattached: list[str] = []
+    for record in records:
+        if record.kind == "run_suspended":
+            suspended, reattached = record, []
+        elif record.kind == "device_reattached" and suspended is not None:
+            reattached.append(f"{record.data.get('weapon')} {record.data.get('serial')}")
+        elif record.kind == "run_resumed" and suspended is not None:
+            again = f" once {', '.join(reattached)} was re-attached" if reattached else ""
+            lines.append(
+                f"Suspended:         at {suspended.t:.2f} s ({suspended.data.get('reason')}),"
+                f" resumed{again}; the drill clock stood still meanwhile"
+            )
+            suspended = None
+    if suspended is not None:
+        lines.append(
+            f"Suspended:         at {suspended.t:.2f} s ({suspended.data.get('reason')}),"
+            " never resumed"
+        )
+    return lines
 
 
 # What a reviewer finds in a run folder, by file name: said after a run, beside each file.
