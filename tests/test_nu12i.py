@@ -633,3 +633,18 @@ def test_a_suspension_never_resumed_is_said() -> None:
     assert suspension_lines(records) == [
         "Suspended:         at 2.50 s (no answer from pistol P-1), never resumed"
     ]
+
+
+def test_replay_as_nobody_names_the_choices_plainly() -> None:
+    """It said "choose officer, subject, bystander or one of subject"."""
+    from drills.schema import builtin_drills
+    from range.review.replay import ReplayError, Viewpoint
+
+    drills = builtin_drills()
+    lone = next(d for d in drills.values() if [s.id for s in d.subjects] == ["subject"])
+    with pytest.raises(ReplayError) as caught:
+        Viewpoint.parse("nobody", lone)
+    assert str(caught.value).endswith("no such person: choose officer, subject or bystander")
+    with pytest.raises(ReplayError) as caught:
+        Viewpoint.parse("nobody", drills["phone-draw-v1"])
+    assert "choose officer, subject, bystander, or a subject's id (man)" in str(caught.value)
