@@ -6,14 +6,16 @@ distance, where the shooter starts, how many rounds or cartridges, the par time 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from drills.schema import DRILL_ID, Scene
+from drills.schema import DRILL_ID, MIN_START_DISTANCE_FT, Scene
 from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
 from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
@@ -130,10 +132,16 @@ class CourseString(StrictModel):
                     f"a {self.weapon} string fires rounds (at least 1), not cartridges"
                 )
             per_magazine = (self.rounds + 1) // 2 if self.reload else self.rounds
-            if per_magazine > MAGAZINE_ROUNDS[self.weapon]:
+            holds = MAGAZINE_ROUNDS[self.weapon]
+            if per_magazine > holds and self.reload:
+                raise ValueError(
+                    f"{self.rounds} rounds with one reload: the {self.weapon}'s two magazines"
+                    f" hold {2 * holds} ({holds} each)"
+                )
+            if per_magazine > holds:
                 raise ValueError(
                     f"{per_magazine} rounds in one magazine: the {self.weapon}'s holds"
-                    f" {MAGAZINE_ROUNDS[self.weapon]} (reload = true splits the string in two)"
+                    f" {holds} (reload = true splits the string in two)"
                 )
         elif self.cartridges < 1 or self.rounds or self.cartridge is None:
             raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
@@ -287,16 +295,43 @@ class Course(StrictModel):
 
     @property
     def max_points(self) -> int:
+        return sum(self.stage_max_points(i) for i in range(len(self.stages)))
+
+    def stage_max_points(self, index: int) -> int:
+        """The most stage `index` can score: every round in the target's best zone, every
+        cartridge effective."""
         best = max(zone.points for zone in TARGETS[self.target].zones)
-        pistol = self.rounds * best
-        return pistol + self.cartridges
+        strings = self.stages[index].strings
+        return sum(s.rounds for s in strings) * best + sum(s.cartridges for s in strings)
 
     def passing_points(self) -> int | None:
+        """The points a pass needs. A percent mark is rounded UP (70 % of 32 points needs 23:
+        22 is 68.75 %, below the mark) and needs at least 1 point (`percent_points`)."""
         if self.pass_mark.points is not None:
             return self.pass_mark.points
         if self.pass_mark.percent is not None:
-            return round(self.max_points * self.pass_mark.percent / 100.0)
+            return percent_points(self.max_points, self.pass_mark.percent)
         return None
+
+
+def percent_points(max_points: int, percent: float) -> int:
+    """The points `percent` % of `max_points` needs: rounded up, so no score below the mark
+    passes, and at least 1, so a small percent never passes an attempt that scored nothing.
+    Worked on the percent as written (70.1, not its binary float), so no float noise rounds an
+    exact mark (90 % of 100 is 90) up by one."""
+    exact = Fraction(max_points) * Fraction(repr(float(percent))) / 100
+    return max(1, math.ceil(exact))
+
+
+def stage_label(index: int, name: str) -> str:
+    """A stage as a range master reads it, numbered from 1 (docs/courses.md): "stage 2: 7 yd";
+    a name that already starts with its own number (the FBI course's "1: 3 yd") is not numbered
+    twice ("stage 1: 3 yd")."""
+    number = str(index + 1)
+    rest = name[len(number) :]
+    if name.startswith(number) and (not rest or not rest[0].isalnum()):
+        return f"stage {name}"
+    return f"stage {number}: {name}"
 
 
 # A string's par time: from a fast single shot from the ready (0.5 s) to ten minutes.
@@ -330,6 +365,14 @@ def _mark_and_stage_problems(
     low, high = PAR_TIME_S
     names: dict[str, int] = {}
     for i, stage in enumerate(course.stages):
+        # A stage minimum above what the stage can score fails every attempt, the best too.
+        most = course.stage_max_points(i)
+        if stage.min_points > most:
+            refuse(
+                ("stages", i, "min_points"),
+                f"{stage.min_points} is more than the {most} points this stage can score:"
+                f" allowed 0 to {most}",
+            )
         # Names that differ only in case or spacing read as one on a score sheet.
         key = " ".join(stage.name.casefold().split())
         if not key:
@@ -380,6 +423,19 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
             lane_ft = course.lane_length_ft
             field = "distance_ft" if string.distance_ft is not None else "distance_yd"
             given = _distance_given(string)
+            if string.distance_ft_value < MIN_START_DISTANCE_FT:
+                # As near as a drill subject may start (drills.schema), no nearer: 0.1 yd
+                # (3.6 in) puts the target inside the shooter.
+                problems.append(
+                    Problem(
+                        locate(lines, (*loc, field)),
+                        f"stages[{i}].strings[{j}].{field}",
+                        f"{given} is nearer than a target can stand: allowed"
+                        f" {_distance_limit(string, MIN_START_DISTANCE_FT)} <= distance <="
+                        f" {_distance_limit(string, lane_ft)}",
+                    )
+                )
+                continue
             if string.distance_ft_value > lane_ft:
                 problems.append(
                     Problem(
@@ -438,8 +494,35 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
             )
         )
     problems += _mark_and_stage_problems(course, lines)
+    problems += _spread_problems(course, lines)
     if problems:
         raise DataFileError(path, problems)
+
+
+IN_PER_M = 1.0 / 0.0254
+
+
+def _spread_problems(course: Course, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+    """A TASER spread no deployment can reach: both probes land on the one subject, so they
+    are never further apart than its stature (standing, arms at its sides); a `min_spread_in`
+    above the tallest TASER string subject's fails every cartridge."""
+    subjects = [s.subject for stage in course.stages for s in stage.strings if s.cartridges]
+    if not subjects:
+        return []
+    tallest_in = max(subject.body().skeleton().stature_m for subject in subjects) * IN_PER_M
+    spread = course.taser.min_spread_in
+    if spread <= tallest_in:
+        return []
+    loc: tuple[str | int, ...] = ("taser", "min_spread_in")
+    return [
+        Problem(
+            locate(lines, loc),
+            field_name(loc),
+            f"{spread:g} in is more than the {tallest_in:.0f} in stature of the tallest subject"
+            " the TASER strings fire at: both probes land on that subject, so no cartridge"
+            " can spread that far",
+        )
+    ]
 
 
 # A course is fired on the same lane a drill's scene has by default (drills.schema.Scene): a
@@ -473,6 +556,12 @@ def parse_course_bytes(content: bytes, path: Path | str) -> Course:
     """A course from a file's bytes; DataFileError (file, line, field) if they are not UTF-8
     or the course is not valid."""
     return parse_course(decode(content, path), path)
+
+
+def course_file(path: Path) -> CourseFile:
+    """The course file at `path` with its bytes (read once), as `load_course` reads it."""
+    content = path.read_bytes()  # a missing file is the OSError that names it
+    return CourseFile(parse_course_bytes(content, path), content, path)
 
 
 def read_course_file(name: str) -> CourseFile:

@@ -688,6 +688,9 @@ class AttemptEnded(Record):
     hits: int
     passed: bool
     complete: bool
+    # The qualification record the attempt became (with --badge): not `attempt_recorded`'s
+    # number, which is the in-progress attempt's (docs/records.md "Two numbers, never mixed").
+    qualification: Annotated[int, Field(ge=1)] | None = None
 
 
 # -- checking ------------------------------------------------------------------------------------

@@ -108,6 +108,11 @@ class Step(StrictModel):
         return self
 
 
+# The seed a script's `expect` is declared for (docs/drills.md): probe and aim dispersion draw
+# from the seed, so another seed may rightly give another verdict.
+EXPECT_SEED = 1
+
+
 class Expect(StrictModel):
     """The verdict a shipped script declares for its drill (tests/test_drill_library.py runs
     every one): the outcome, and rule ids that must be among its findings or critical findings

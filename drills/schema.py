@@ -516,6 +516,14 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 f"{drill.taser_model} has {bays} bay(s): give {bays} cartridge(s), not"
                 f" {len(loads)}",
             )
+        # A cartridge fits its own model's bays only, as a course string's does (check_course).
+        for k, code in enumerate(loads):
+            if code.model is not model:
+                problem(
+                    ("taser_loads", k),
+                    f"{code.cartridge_id} does not fit a {drill.taser_model}: it is a"
+                    f" {code.model.slug if code.model else 'no'} cartridge",
+                )
     phase_ids: dict[str, int] = {}
     for i, phase in enumerate(drill.phases):
         if phase.id in phase_ids:
@@ -668,6 +676,12 @@ def parse_drill_bytes(content: bytes, path: Path | str) -> Drill:
     return parse_drill(decode(content, path), path)
 
 
+def drill_file(path: Path) -> DrillFile:
+    """The drill file at `path` with its bytes (read once), as `load_drill` reads it."""
+    content = path.read_bytes()  # a missing file is the OSError that names it
+    return DrillFile(parse_drill_bytes(content, path), content, path)
+
+
 def read_drill_file(name: str) -> DrillFile:
     """A built-in drill by id, or a drill file by path, with the bytes it was read from (read
     once: the drill that runs is the one hashed). Raises NotFoundError (a KeyError) for
@@ -675,7 +689,8 @@ def read_drill_file(name: str) -> DrillFile:
     path = builtin_drill_files().get(name) or Path(name)
     if name not in builtin_drill_files() and path.is_dir():
         raise NotFoundError(f"{path}: Is a directory")  # as `drill validate` says it
-    if name not in builtin_drill_files() and not path.is_file():
+    # A missing .toml is the OSError that names it (as `drill show`, `course run` say it).
+    if name not in builtin_drill_files() and not path.is_file() and path.suffix != ".toml":
         known = ", ".join(sorted(builtin_drill_files()))
         raise NotFoundError(f"no drill {name!r}; built-in: {known}")
     content = path.read_bytes()

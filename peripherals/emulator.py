@@ -512,6 +512,9 @@ class TaserEmulator(ReplicaEmulator):
         chosen = loads if loads is not None else self.spec.loads
         if len(chosen) != self.spec.bays:
             raise ValueError(f"{model.slug} has {self.spec.bays} bay(s), got {len(chosen)} loads")
+        misfit = [code.cartridge_id for code in chosen if code and code.model is not model]
+        if misfit:
+            raise ValueError(f"{', '.join(map(str, misfit))} does not fit a {model.slug}")
         self.bays: list[tuple[CartridgeCode, int]] = [
             (code, self.spec.probes_per_bay if code else 0) for code in chosen
         ]
@@ -573,6 +576,8 @@ class TaserEmulator(ReplicaEmulator):
         if isinstance(message, SetCartridge):
             if message.bay >= self.spec.bays or message.probes > self.spec.probes_per_bay:
                 return False
+            if message.cartridge and message.cartridge.model is not self.model:
+                return False  # another model's cartridge does not fit the bay
             old = self.bays[message.bay][0]
             self.bays[message.bay] = (message.cartridge, message.probes)
             if old:

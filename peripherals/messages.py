@@ -93,6 +93,20 @@ class CartridgeCode(IntEnum):
         }
         return ids.get(self)
 
+    @property
+    def model(self) -> Model | None:
+        """The one TASER model whose bays this cartridge fits (None: an empty bay); each
+        model's cartridges are its own (physics/data/cartridges.toml gives the same)."""
+        models = {
+            CartridgeCode.X26P_21FT: Model.TASER_X26P,
+            CartridgeCode.X26P_25FT: Model.TASER_X26P,
+            CartridgeCode.X2_25FT: Model.TASER_X2,
+            CartridgeCode.TASER7_CQ: Model.TASER_7,
+            CartridgeCode.TASER7_STANDOFF: Model.TASER_7,
+            CartridgeCode.TASER10: Model.TASER_10,
+        }
+        return models.get(self)
+
 
 class EventKind(IntEnum):
     TRIGGER_PRESSED = 1

@@ -60,8 +60,14 @@ def _kind_error(annotation: Any, value: Any) -> str | None:
                 return f"{key}: {error}"
         return None
     if origin is Literal:
-        if isinstance(value, bool) and not any(isinstance(a, bool) for a in get_args(annotation)):
-            return f"one of {', '.join(map(repr, get_args(annotation)))} is needed, not {value}"
+        choices = get_args(annotation)
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in choices):
+            return f"one of {', '.join(map(repr, choices))} is needed, not {value}"
+        whole = [a for a in choices if isinstance(a, int) and not isinstance(a, bool)]
+        if isinstance(value, float) and whole:
+            # `version = 1.0` is refused as `rounds = 8.0` is: an integer field takes no float
+            # (pydantic's lax mode would take 1.0 for the literal 1).
+            return f"a whole number is needed, not {value}"
         return None
     if annotation is float or annotation is int:
         if isinstance(value, bool):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from drills.course import Course, TaserCriteria
+from drills.course import Course, TaserCriteria, stage_label
 from drills.log import LogRecord
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.pose import DEVICE_TIME_TOLERANCE_S
@@ -225,7 +225,9 @@ def score_attempt(
     if needed is not None and points < needed:
         reasons.append(f"{points} points, {needed} needed")
     reasons += [
-        f"stage {s.name}: {s.points} points, {s.min_points} needed" for s in stages if not s.met
+        f"{stage_label(i, s.name)}: {s.points} points, {s.min_points} needed"
+        for i, s in enumerate(stages)
+        if not s.met
     ]
     if reshoot:
         # Numbered from 1, as a range master counts them (the (stage, string) pairs are indices).

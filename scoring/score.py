@@ -652,6 +652,9 @@ class _Judge:
             late = t - s.ended_at
             s.after_delays.append(round(late, 4))
             held = f", still holding the {s.held}" if s.held.is_weapon else ""
+            # What ended, in the words of the subject's threat state at its peak: active
+            # resistance is not "the threat" (threat_words).
+            ended = "threat" if s.peak >= Threat.ASSAULTIVE or s.held.is_weapon else "resistance"
             if late <= values.perception_allowance_s + 1e-9 and (
                 s.uses_after <= values.perception_allowance_uses
             ):
@@ -659,7 +662,7 @@ class _Judge:
                     "STOP-01",
                     t,
                     Kind.INFO,
-                    f"{what} {late:.2f} s after {s.name}'s threat ended ({s.behaviour}{held}):"
+                    f"{what} {late:.2f} s after {s.name}'s {ended} ended ({s.behaviour}{held}):"
                     f" within the perception allowance ({values.perception_allowance_s:.2f} s,"
                     f" {values.perception_allowance_uses} uses)",
                 )
@@ -667,7 +670,7 @@ class _Judge:
                 self.breach(
                     "STOP-02",
                     t,
-                    f"{what} {late:.2f} s after {s.name}'s threat ended ({s.behaviour}{held}),"
+                    f"{what} {late:.2f} s after {s.name}'s {ended} ended ({s.behaviour}{held}),"
                     f" past the perception allowance ({values.perception_allowance_s:.2f} s,"
                     f" {values.perception_allowance_uses} uses)",
                 )
@@ -761,7 +764,7 @@ class _Judge:
                         t,
                         Kind.INFO,
                         f"no CEW warning to {s.name}: not feasible against"
-                        f" {article(s.threat.name.lower())} threat",
+                        f" {threat_words(s.threat)}",
                     )
         if self.first_force is None:
             self.first_force = (t, option)
@@ -775,15 +778,15 @@ class _Judge:
                 self.breach(
                     "VERBAL-02",
                     t,
-                    f"no deadly-force warning before the first round, though {s.name} posed the"
-                    f" threat {feasible:.1f} s before acting on it or being shot",
+                    "no deadly-force warning before the first round, though"
+                    f" {_had_time(s, feasible, 'being shot')}",
                 )
             else:
                 self.add(
                     "VERBAL-02",
                     t,
                     Kind.INFO,
-                    "no deadly-force warning before the first round: the threat left no time",
+                    f"no deadly-force warning before the first round: {_no_time(s)}",
                 )
         what = "round" if option is ForceOption.FIREARM else "TASER deployment"
         self.force(t, option, name, what)
@@ -820,13 +823,11 @@ class _Judge:
             self.breach(
                 "VERBAL-03",
                 t,
-                f"force with no identification as police, though {s.name} posed the threat"
-                f" {feasible:.1f} s before acting on it or before the force",
+                "force with no identification as police, though"
+                f" {_had_time(s, feasible, 'the force')}",
             )
         else:
-            self.add(
-                "VERBAL-03", t, Kind.INFO, "no identification before force: the threat left no time"
-            )
+            self.add("VERBAL-03", t, Kind.INFO, f"no identification before force: {_no_time(s)}")
         if self.verbal_at is None and threat < Threat.DEADLY:
             self.add("VERBAL-01", t, Kind.FINDING, "force with no verbal command first")
         elif self.verbal_at is not None:
@@ -1477,3 +1478,73 @@ def _no_shoot(option: ForceOption, s: _Subject) -> bool:
     if option is ForceOption.FIREARM:
         return s.threat < Threat.DEADLY and not s.held.is_weapon
     return s.threat == Threat.NONE and s.peak < Threat.ACTIVE and not s.held.is_weapon
+
+
+# A subject's threat state in the words a score sheet uses: "the threat" only ever names a
+# subject who posed one (assaultive, deadly, or holding a live weapon); resistance is not one.
+_THREAT_WORDS = {
+    Threat.NONE: "no threat",
+    Threat.PASSIVE: "passive resistance",
+    Threat.ACTIVE: "active resistance",
+    Threat.ASSAULTIVE: "an assaultive threat",
+    Threat.DEADLY: "a deadly threat",
+}
+
+
+def threat_words(threat: Threat) -> str:
+    """`threat` as a finding says it: "no threat", "passive resistance", "a deadly threat"."""
+    return _THREAT_WORDS[threat]
+
+
+def _posed_threat(s: _Subject) -> bool:
+    """Whether `s` posed a threat (assaultive or deadly, or a live weapon in hand), as opposed
+    to resistance or nothing: the words of VERBAL-02/03 and CEW-02 follow it."""
+    return s.threat >= Threat.ASSAULTIVE or s.armed_live
+
+
+def _had_time(s: _Subject, feasible: float, until: str) -> str:
+    """Why a warning was feasible, in words that fit the subject's threat state: "man posed
+    a deadly threat 2.0 s before acting on it or being shot", or for a subject short of a
+    threat "there was time: 2.0 s before being shot, with man offering passive resistance"."""
+    if _posed_threat(s):
+        posed = threat_words(s.threat) if s.threat >= Threat.ASSAULTIVE else f"a threat ({s.held})"
+        return f"{s.name} posed {posed} {feasible:.1f} s before acting on it or {until}"
+    state = "posing no threat" if s.threat is Threat.NONE else f"offering {threat_words(s.threat)}"
+    return f"there was time: {feasible:.1f} s before {until}, with {s.name} {state}"
+
+
+def _no_time(s: _Subject | None) -> str:
+    """Why no warning was called for: the threat left no time, or (a subject who posed none)
+    the subject's state ("man posed no threat", "man offered only passive resistance"), never
+    "the threat"."""
+    if s is None or _posed_threat(s):
+        return "the threat left no time"
+    if s.threat is Threat.NONE:
+        return f"{s.name} posed no threat"
+    return f"{s.name} offered only {threat_words(s.threat)}"
+
+
+def unmet_expectation(outcome: str, rules: Sequence[str], score: Score) -> str | None:
+    """What an officer script's `expect` (drills.officer.Expect: `outcome`, `rules`) says
+    that the run's score does not, as one line ("expected FAIL [CEW-02], got PASS"); None when
+    it holds. A FAIL must carry each rule among its findings or critical findings, a PASS
+    among its credits, with no critical finding (tests/test_drill_library.py checks every
+    shipped script this way; `drill run --sim` checks the script it plays)."""
+    expected = f"expected {outcome}" + (f" [{', '.join(rules)}]" if rules else "")
+    against = {f.rule for f in score.findings if f.kind in (Kind.FINDING, Kind.CRITICAL)}
+    credits = {f.rule for f in score.findings if f.kind is Kind.CREDIT}
+    got = score.outcome.value
+    if got != outcome:
+        return f"{expected}, got {got} ({score.decision})"
+    if outcome == "PASS":
+        critical = sorted({f.rule for f in score.findings if f.kind is Kind.CRITICAL})
+        if critical:
+            return f"{expected}, got PASS with critical findings {', '.join(critical)}"
+        missing = [r for r in rules if r not in credits]
+        if missing:
+            return f"{expected}, got PASS without the credit(s) {', '.join(missing)}"
+    else:
+        missing = [r for r in rules if r not in against]
+        if missing:
+            return f"{expected}, got FAIL without the finding(s) {', '.join(missing)}"
+    return None

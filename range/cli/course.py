@@ -103,21 +103,27 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import FIREARMS, find_course
+    from drills.course import FIREARMS, read_course_file, stage_label
+    from range.records.store import content_label
 
-    course = find_course(args.course)
+    source = read_course_file(args.course)
+    course = source.course
     if args.json:
         print(json.dumps(course.model_dump(mode="json"), indent=2))
         return 0
-    print(f"{course.title} [{course.id}]")
+    label, note = content_label("course", course.id, source.sha256)
+    print(f"{course.title} [{label}]")
+    if note:
+        print(f"  {note}")
     print(
         f"Target {course.shot_at()}, {course.max_points} points possible,"
         f" pass {_pass_mark(course)};"
         f" late shots are {'misses' if course.late_shots == 'miss' else 'not scored'}."
     )
     print("Source:\n  " + " ".join(course.source.split()))
-    for stage in course.stages:
-        print(f"Stage {stage.name}")
+    for i, stage in enumerate(course.stages):
+        label = stage_label(i, stage.name)
+        print(label[0].upper() + label[1:])
         for s in stage.strings:
             # A firearm string (pistol or rifle) fires rounds; a TASER string, cartridges.
             what = f"{s.rounds} rd" if s.weapon in FIREARMS else f"{s.cartridges} x {s.cartridge}"
@@ -146,8 +152,12 @@ def _extras(s: CourseString) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import load_course
+    from drills.course import CourseFile, course_file
+    from range.records.store import content_label
 
-    return validate_files(
-        args.files, load_course, lambda c: f"{c.id}, {c.fired()}, {c.max_points} points"
-    )
+    def describe(source: CourseFile) -> str:
+        c = source.course
+        label, note = content_label("course", c.id, source.sha256)
+        return f"{label}, {c.fired()}, {c.max_points} points" + (f"; {note}" if note else "")
+
+    return validate_files(args.files, course_file, describe)

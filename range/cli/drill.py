@@ -265,14 +265,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
-    from drills.schema import find_drill
+    from drills.schema import read_drill_file
+    from range.records.store import content_label
 
-    drill = find_drill(args.drill)
+    source = read_drill_file(args.drill)
+    drill = source.drill
     issued = drill.issued_weapons()
     if args.json:
         print(json.dumps({**drill.model_dump(mode="json"), "issued": list(issued)}, indent=2))
         return 0
-    print(f"{drill.title} [{drill.id}]\n")
+    label, note = content_label("drill", drill.id, source.sha256)
+    print(f"{drill.title} [{label}]" + (f"\n  {note}" if note else "") + "\n")
     print("Why:\n  " + " ".join(drill.rationale.split()))
     print("Expected response:\n  " + " ".join(drill.expected_response.split()))
     if drill.expected_officer:
@@ -341,7 +344,8 @@ def _attribute_words(values: dict[str, object]) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.schema import builtin_drill_files, load_drill
+    from drills.schema import builtin_drill_files, drill_file
+    from range.records.store import content_label
 
     builtin = builtin_drill_files()
     failed = 0
@@ -355,7 +359,13 @@ def _validate(args: argparse.Namespace) -> int:
             failed += 1
             known = ", ".join(sorted(builtin))
             print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
-    checked = validate_files(paths, load_drill, lambda d: f"{d.id}, {len(d.phases)} phases")
+
+    def describe(source: DrillFile) -> str:
+        d = source.drill
+        label, note = content_label("drill", d.id, source.sha256)
+        return f"{label}, {len(d.phases)} phases" + (f"; {note}" if note else "")
+
+    checked = validate_files(paths, drill_file, describe)
     return 1 if failed else checked
 
 
@@ -478,6 +488,12 @@ def play(
         # recorded first: a soundtrack that cannot be written loses nothing
         registration.finish(record)
     failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
+    # Only a script the user named (--sim): a drill's own expected response is not checked
+    # on every run at a random seed.
+    sim = getattr(args, "sim", None) is not None
+    expectation = _expectation(config.officer, config.drill, seed, result) if sim else None
+    if expectation is not None:
+        record["expect"] = expectation  # in --json (result.json is the run's, as it was)
     empathy = config.drill.empathy
     if empathy is not None and result.run_dir is not None:
         cliutil.say(
@@ -490,10 +506,46 @@ def play(
         print(format_summary(result))
         if badge is not None:
             print(f"Recorded as drill run {record['record']} for badge {badge}.")
+    if expectation is not None and expectation["message"]:
+        cliutil.say(str(expectation["message"]))
     if failed is not None:
         cliutil.say(failed)
         return 9
+    if expectation is not None and expectation["met"] is False:
+        return EXPECT_UNMET
     return 0
+
+
+# `drill run --sim SCRIPT`'s exit status when the script's declared `expect` does not hold at
+# the seed it is declared for (docs/drills.md, "Officer scripts").
+EXPECT_UNMET = 10
+
+
+def _expectation(
+    script: OfficerScript | None, drill: Drill, seed: int, result: RunResult
+) -> dict[str, object] | None:
+    """Whether the officer script's declared `expect` held (None: it declares none): checked
+    at EXPECT_SEED on the drill it names; at another seed or on another drill, said to be not
+    checked. `message` is the line to print ('' when it held)."""
+    from drills.officer import EXPECT_SEED
+    from scoring.score import unmet_expectation
+
+    if script is None or script.expect is None:
+        return None
+    expect = script.expect
+    out: dict[str, object] = {"outcome": expect.outcome, "rules": list(expect.rules)}
+    declared = f"{script.id} expects {expect.outcome}" + (
+        f" [{', '.join(expect.rules)}]" if expect.rules else ""
+    )
+    if script.drill != drill.id:
+        why = f"{declared} on drill {script.drill}, not {drill.id}: not checked"
+        return out | {"checked": False, "met": None, "message": why}
+    if seed != EXPECT_SEED:
+        why = f"{declared} at seed {EXPECT_SEED}: not checked at seed {seed}"
+        return out | {"checked": False, "met": None, "message": why}
+    unmet = unmet_expectation(expect.outcome, expect.rules, result.score)
+    message = "" if unmet is None else f"officer script {script.id}: {unmet}"
+    return out | {"checked": True, "met": unmet is None, "message": message}
 
 
 def _after_run(

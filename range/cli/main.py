@@ -336,7 +336,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         require("pybullet")
         return _score_attempts(args, logs)
     from range.cli.corrections import correction_notes, run_corrections
-    from range.cli.summary import run_header
+    from range.cli.summary import run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
@@ -382,6 +382,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
             # Which run this is (drill, seed, who played it), then the score; the Score: line
             # names the policy as the label does (a modified file flagged).
             print(run_header(args.run_dirs[0], logs[0]))
+            for line in suspension_lines(logs[0]):
+                print(line)
             print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 1 if failed else 0
     rows = detection(scores)
@@ -446,7 +448,14 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
         out = [judged_attempt(s, sim) for (_, _, s), sim in pairs]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
         return 0
-    for (run_dir, course, score), sim in zip(scores, simulated, strict=True):
-        print(f"{course.title} [{course.id}]: {run_dir}")
+    from range.records.store import content_label
+
+    for (run_dir, course, score), sim, log in zip(scores, simulated, logs, strict=True):
+        # An edited copy of a built-in course is flagged, as the records flag it.
+        digest = str(log[0].data.get("course_sha256") or "")
+        label, note = content_label("course", course.id, digest)
+        print(f"{course.title} [{label}]: {run_dir}")
+        if note:
+            print(f"  {note}")
         print(format_attempt(score, simulated=sim))
     return 0

@@ -427,19 +427,15 @@ def _attempt_lines(
     args: argparse.Namespace, config: CourseConfig, result: AttemptResult
 ) -> Iterator[str]:
     from range.cli.summary import format_attempt
-    from range.records.store import course_label, course_origin
+    from range.records.store import content_label
     from range.runs.saved import course_source, sha256
 
     course = config.course
     digest = sha256(course_source(course, config.source)[1])
-    origin = course_origin(course.id, digest)
-    label = course_label({"course": course.id, "course_origin": origin, "course_sha256": digest})
+    label, note = content_label("course", course.id, digest)
     yield f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}"
-    if origin == "modified":
-        yield (
-            f"  this file differs from the built-in {course.id}: it never counts as the"
-            " built-in course's qualification"
-        )
+    if note:
+        yield f"  {note}"
     if not args.port:
         yield (
             f"  SIMULATED: scripted shooter {config.shooter.id}, not the officer: never a"
@@ -844,10 +840,13 @@ def _show(args: argparse.Namespace) -> int:
             profile = device.get("profile")
             by = f", by {profile['armorer']} on {profile['calibrated']}" if profile else ""
             yield f"  device {device['serial']}: {device['reason']}{by}"
-        for line in lines:
+        # Aligned on the widest "stage N string M": string 10 and on keep the columns.
+        where = [f"stage {line.stage} string {line.string}" for line in lines]
+        width = max((len(w) for w in where), default=0)
+        for line, at in zip(lines, where, strict=True):
             t = "" if line.t_s is None else f"{line.t_s:6.2f} s"
             yield (
-                f"  {line.kind:<11} stage {line.stage} string {line.string}  {t}"
+                f"  {line.kind:<11} {at:<{width}}  {t}"
                 f"  {line.where:<14} {'-' if line.points is None else line.points:>3}"
                 + (f"  ({line.note})" if line.note else "")
             )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from drills.log import LogRecord
 from range.runs.drill import RunResult
@@ -155,10 +157,9 @@ def format_score(score: Score) -> str:
 def drill_file_label(drill: str, sha256: str) -> str:
     """A drill as the records list it (range/records/store.py `drill_label`): its id, and for
     an edited copy of a built-in drill `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`."""
-    from range.records.store import drill_label, drill_origin
+    from range.records.store import content_label
 
-    row = {"drill": drill, "drill_sha256": sha256, "drill_origin": drill_origin(drill, sha256)}
-    return drill_label(row)
+    return content_label("drill", drill, sha256)[0]
 
 
 def _who(officer: str, name: str) -> str:
@@ -170,6 +171,12 @@ def _who(officer: str, name: str) -> str:
     if "actions scripted by" in officer:  # --voice: the words came from a recording
         return officer + (f", as {named} (SIMULATED)" if named else "")
     return f"officer {officer}" + (f", as {named} (SIMULATED)" if named else "")
+
+
+def run_who(started: Mapping[str, Any]) -> str:
+    """Who played a run, from its `run_started`: `officer phone-draw-correct-v1` (a script),
+    `officer Ofc. Rivera (live)`, with a script's stand-in name marked SIMULATED."""
+    return _who(str(started.get("officer") or ""), str(started.get("officer_name") or ""))
 
 
 def run_header(run_dir: Path, records: list[LogRecord]) -> str:
@@ -195,11 +202,39 @@ def format_summary(result: RunResult) -> str:
         head,
         f"Run:               {result.state.value} at {result.duration_s:.2f} s"
         f" ({result.end_reason})",
+        *suspension_lines(result.records),
         format_score(result.score),
     ]
     if result.run_dir is not None:
         lines.extend(saved_lines(result.run_dir, result.records))
     return "\n".join(lines)
+
+
+def suspension_lines(records: list[LogRecord]) -> list[str]:
+    """Each time a device fault suspended the run (run_suspended), and whether it resumed
+    (device_reattached, run_resumed): the drill's clock stands still meanwhile, so both carry
+    the same run time. A summary said nothing of it; only the log did."""
+    lines: list[str] = []
+    suspended: LogRecord | None = None
+    reattached: list[str] = []
+    for record in records:
+        if record.kind == "run_suspended":
+            suspended, reattached = record, []
+        elif record.kind == "device_reattached" and suspended is not None:
+            reattached.append(f"{record.data.get('weapon')} {record.data.get('serial')}")
+        elif record.kind == "run_resumed" and suspended is not None:
+            again = f" once {', '.join(reattached)} was re-attached" if reattached else ""
+            lines.append(
+                f"Suspended:         at {suspended.t:.2f} s ({suspended.data.get('reason')}),"
+                f" resumed{again}; the drill clock stood still meanwhile"
+            )
+            suspended = None
+    if suspended is not None:
+        lines.append(
+            f"Suspended:         at {suspended.t:.2f} s ({suspended.data.get('reason')}),"
+            " never resumed"
+        )
+    return lines
 
 
 # What a reviewer finds in a run folder, by file name: said after a run, beside each file.
@@ -274,10 +309,12 @@ def format_detection(rows: list[Detection]) -> str:
 def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
     """A qualification attempt's score, stage by stage, and the verdict with its reasons;
     `simulated` (a scripted shooter fired it): the verdict says it is no qualification."""
+    from drills.course import stage_label
+
     lines = [
-        f"  stage {stage.name:<40} {stage.points:4} points  {stage.hits:3} hits"
+        f"  {stage_label(i, stage.name):<46} {stage.points:4} points  {stage.hits:3} hits"
         + (f"  {stage.late} late" if stage.late else "")
-        for stage in score.stages
+        for i, stage in enumerate(score.stages)
     ]
     verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
         score.outcome, "INCOMPLETE"

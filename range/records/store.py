@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from drills.course import Course
@@ -297,6 +297,26 @@ def drill_label(row: dict[str, Any]) -> str:
     if row.get("drill_origin") == "modified":
         return f"{row['drill']} (modified, sha256 {str(row['drill_sha256'])[:12]})"
     return str(row["drill"])
+
+
+def content_label(kind: Literal["course", "drill"], ident: str, sha256: str) -> tuple[str, str]:
+    """How every command names a course or drill by its content (`score`, `report`, `course
+    show` / `validate`, `drill show` / `validate`, the after-action report), as the records
+    do: (label, note). The label is the id, or for an edited copy of a built-in
+    `fbi-pistol-2019-v1 (modified, sha256 1a2b3c4d5e6f)`; the note ('' unless modified) says
+    that the copy is not the built-in one. One decision: `course_origin` / `drill_origin`."""
+    if kind == "course":
+        origin = course_origin(ident, sha256)
+        row = {"course": ident, "course_origin": origin, "course_sha256": sha256}
+        label = course_label(row)
+        counts = "it never counts as the built-in course's qualification"
+    else:
+        origin = drill_origin(ident, sha256)
+        label = drill_label({"drill": ident, "drill_origin": origin, "drill_sha256": sha256})
+        counts = "its runs are not runs of the built-in drill"
+    if origin != "modified":
+        return label, ""
+    return label, f"this file differs from the built-in {ident}: {counts}"
 
 
 def officer_digest(row: dict[str, Any]) -> str:

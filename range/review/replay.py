@@ -57,10 +57,15 @@ class Viewpoint:
             return cls(targets[0])
         if who in ("officer", "bystander") or who in ids:
             return cls(who)
-        raise ReplayError(
-            f"--as {who}: this run has no such person (choose officer, subject, bystander"
-            f" or one of {', '.join(ids)})"
+        # The subjects' own ids beside the three words; an id that is one of them ("subject")
+        # is not listed twice ("or one of subject" read oddly).
+        extra = [i for i in ids if i not in ("officer", "subject", "bystander")]
+        choices = (
+            f"officer, subject, bystander, or a subject's id ({', '.join(extra)})"
+            if extra
+            else "officer, subject or bystander"
         )
+        raise ReplayError(f"--as {who}: this run has no such person: choose {choices}")
 
     def hidden(self, drill: Drill) -> frozenset[str]:
         """The body not drawn: the viewer's own (the camera would sit inside its head)."""

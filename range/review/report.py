@@ -26,7 +26,8 @@ from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
 from range.cli.corrections import correction_notes, run_corrections
-from range.cli.summary import verdict_line
+from range.cli.summary import run_who, verdict_line
+from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
@@ -314,12 +315,16 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
                 f"<b>SIMULATED</b> (scripted shooter {html.escape(shooter)}): not a"
                 f" qualification (would be {graded}): {so_far}"
             )
+    # An edited copy of a built-in course is flagged, as the records flag it.
+    label, note = content_label("course", course.id, str(started.get("course_sha256") or ""))
+    note = f" {note[0].upper()}{note[1:]}." if note else ""
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "figure{display:inline-block;margin:0 1em 1em 0}</style></head><body>"
-        f"<h1>Qualification: {html.escape(course.title)}</h1><p>Course {course.id}, seed"
-        f" {started['seed']}, officer {html.escape(str(started['officer_name']))}. {verdict}</p>"
+        f"<h1>Qualification: {html.escape(course.title)}</h1><p>Course {html.escape(label)},"
+        f" seed {started['seed']}, officer {html.escape(str(started['officer_name']))}."
+        f"{html.escape(note)} {verdict}</p>"
         f"<h2>Targets</h2>{''.join(sections)}</body></html>\n"
     )
     out = out or run_dir / "report.html"
@@ -473,6 +478,9 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
         verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
     heard = _heard(records, corrections, run_dir, out.parent if out else run_dir)
+    # An edited copy of a built-in drill is flagged, as `score` and the records flag it.
+    label, note = content_label("drill", drill.id, str(started.get("drill_sha256") or ""))
+    note = f" {note[0].upper()}{note[1:]}." if note else ""
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>After-action review: {html.escape(drill.title)}</title>
@@ -481,8 +489,8 @@ td,th{{border:1px solid #bbb;padding:3px 8px;text-align:left;font-size:90%}}
 figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding{{color:#a60}}
 .credit{{color:#060}}</style></head><body>
 <h1>After-action review: {html.escape(drill.title)}</h1>
-<p>Drill {html.escape(drill.id)}, seed {started.get("seed")}, officer
-{html.escape(str(started.get("officer_name", started.get("officer"))))}.
+<p>Drill {html.escape(label)}, seed {started.get("seed")},
+{html.escape(run_who(started))}.{html.escape(note)}
 {verdict}.</p>
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
 <h2>Where everyone was</h2><img alt="top-down map" src="{_map(records, started.get("cover", []))}">

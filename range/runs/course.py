@@ -456,6 +456,7 @@ def run_course(
             hits=result.score.hits,
             passed=result.score.passed,
             complete=result.score.complete,
+            qualification=result.qualification,
         )
         if writer is not None:
             result.run_dir = writer.path

@@ -209,6 +209,24 @@ def _last_part(run_dir: Path) -> Path:
     return last
 
 
+def _whole_attempt(in_progress: int, records: list[LogRecord]) -> str:
+    """Where the records hold a resumed attempt whose earlier part is missing: the
+    qualification record its `attempt_ended` names, or (a part cut again, or logged before
+    attempts said their record) the in-progress number, named as such, never as a record."""
+    ended = next((r for r in records if r.kind == "attempt_ended"), None)
+    record = None if ended is None else ended.data.get("qualification")
+    if record is not None:
+        return (
+            f"`openrange records show {record}` holds the whole attempt (in-progress attempt"
+            f" #{in_progress}, now qualification record {record})"
+        )
+    return (
+        f"the records hold the whole attempt: in-progress attempt #{in_progress} (`openrange"
+        " records incomplete`) or, once recorded, the qualification record it became"
+        f" (`openrange records history`; not record {in_progress}: the two numbers differ)"
+    )
+
+
 def attempt_parts(run_dir: Path) -> list[tuple[Path, list[LogRecord]]]:
     """Every part of the attempt whose folder (any part's) is `run_dir`, in the order fired:
     (folder, its records). An attempt never resumed is one part. Raises ValueError, naming the
@@ -220,20 +238,22 @@ def attempt_parts(run_dir: Path) -> list[tuple[Path, list[LogRecord]]]:
     recorded = next((r for r in records if r.kind == "attempt_recorded"), None)
     parts: list[tuple[Path, list[LogRecord]]] = []
     if recorded is not None:
-        attempt = recorded.data["attempt"]
+        # `attempt_recorded` numbers the in-progress attempt; the qualification record it
+        # became is another number (docs/records.md "Two numbers, never mixed").
+        attempt = f"in-progress attempt #{recorded.data['attempt']}"
+        holds = _whole_attempt(recorded.data["attempt"], records)
         if recorded.data.get("kept_strings") and not recorded.data.get("earlier_logs"):
             raise ValueError(
-                f"{last} holds attempt {attempt} from its resume on; the strings fired before"
+                f"{last} holds {attempt} from its resume on; the strings fired before"
                 " were logged in no folder it knows of (saved with --no-save, or by an older"
-                f" OpenRange): `openrange records show {attempt}` holds the whole attempt"
+                f" OpenRange): {holds}"
             )
         for earlier in recorded.data.get("earlier_logs", []):
             folder = _part_folder(str(earlier), last)
             if not folder.is_dir():
                 raise ValueError(
-                    f"{last} resumes attempt {attempt}, whose first strings were logged in"
-                    f" {earlier}, which is missing: `openrange records show {attempt}` holds"
-                    " the whole attempt"
+                    f"{last} resumes {attempt}, whose first strings were logged in"
+                    f" {earlier}, which is missing: {holds}"
                 )
             parts.append((folder, read_events(folder)))
     parts.append((last, records))
