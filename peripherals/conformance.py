@@ -63,8 +63,13 @@ class _Run:
             self.link.ping(0.05)
 
 
-def check_peripheral(url: str, clock: Clock, *, timeout_s: float = 1.0) -> list[Check]:
-    """Run every check against the replica at `url`; the first failed handshake stops the rest."""
+def check_peripheral(
+    url: str, clock: Clock, *, timeout_s: float = 1.0, max_ping_p99_s: float = MAX_PING_P99_S
+) -> list[Check]:
+    """Run every check against the replica at `url`; the first failed handshake stops the rest.
+    `max_ping_p99_s`: the PING round trip's 99th-percentile limit (docs/protocol.md's 10 ms; a
+    test of protocol conformance on a loaded machine widens it: the time is the host's there,
+    and speed is measured in bench/, not tested)."""
     link = ReplicaLink(url, clock, handshake_timeout_s=timeout_s)
     try:
         info = link.open()
@@ -81,7 +86,7 @@ def check_peripheral(url: str, clock: Clock, *, timeout_s: float = 1.0) -> list[
             )
         )
         run.check("capabilities", lambda: _capabilities(link))
-        run.check("ping", lambda: _ping(link, clock))
+        run.check("ping", lambda: _ping(link, clock, max_ping_p99_s))
         run.check("device clock", lambda: _device_clock(run))
         run.check("state rate", lambda: _state_rate(run))
         run.check("commands acknowledged", lambda: _acks(link))
@@ -104,7 +109,7 @@ def _capabilities(link: ReplicaLink) -> tuple[bool, str]:
     return ok, f"{info.bays} bay(s), {info.probes_per_bay} probe(s) per bay"
 
 
-def _ping(link: ReplicaLink, clock: Clock) -> tuple[bool, str]:
+def _ping(link: ReplicaLink, clock: Clock, limit_s: float) -> tuple[bool, str]:
     rtts = []
     for _ in range(30):
         sent = clock.now_s()
@@ -115,7 +120,7 @@ def _ping(link: ReplicaLink, clock: Clock) -> tuple[bool, str]:
     p99 = rtts[min(len(rtts) - 1, int(0.99 * len(rtts)))]
     median = statistics.median(rtts)
     detail = f"round trip median {median * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms"
-    return p99 <= MAX_PING_P99_S, detail + f" (limit {MAX_PING_P99_S * 1e3:.0f} ms)"
+    return p99 <= limit_s, detail + f" (limit {limit_s * 1e3:.0f} ms)"
 
 
 def _state_rate(run: _Run) -> tuple[bool, str]:

@@ -173,7 +173,10 @@ def free_running(
 def test_every_emulator_passes_the_conformance_suite(model: Model) -> None:
     clock = MonotonicClock()
     with free_running(model, f"CONF-{model.slug}", clock) as emulator:
-        checks = check_peripheral(emulator.port or "", clock)
+        # The ping's 10 ms p99 times this machine's scheduler here (the emulator is a thread of
+        # the test's process, on a machine the suite loads): conformance is tested, the round
+        # trip's speed is benchmarked (bench/run.py, trigger to decoded event).
+        checks = check_peripheral(emulator.port or "", clock, max_ping_p99_s=0.5)
     failed = [c for c in checks if not c.passed]
     assert not failed
     assert [c.name for c in checks][:3] == ["handshake", "capabilities", "ping"]

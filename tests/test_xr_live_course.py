@@ -33,7 +33,7 @@ from physics.targets import TARGETS
 from physics.units import IN_M
 from range.runs.course import HEADSET_OFF, target_point
 from range.runs.runlog import read_events
-from scoring.course import rescore_attempt
+from scoring.course import judged_attempt, rescore_attempt
 
 PROJECT = Path(__file__).resolve().parent.parent
 WORK = PROJECT / ".cache" / "test-xr-live-course"  # inside the project: the chroot sees it
@@ -441,4 +441,5 @@ def test_a_live_string_is_reshot_when_the_headset_comes_off(
     cut = next(r for r in records if r.kind == "shot")
     assert faulted.t - cut.t > 1.0  # held while the other application had the focus
     assert result["reshot"] == [[0, 0]] and result["score"]["hits"] == 2, result
-    assert json.loads(json.dumps(rescore_attempt(course, records).as_json())) == result["score"]
+    rescored = judged_attempt(rescore_attempt(course, records), simulated=False)  # an officer's
+    assert json.loads(json.dumps(rescored)) == result["score"]
