@@ -142,8 +142,11 @@ def roster_page(records: Records, today: date) -> list[dict[str, Any]]:
 
 def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
     """One qualification attempt, stage by stage, with the sum checked against the total."""
-    detail = json.loads(row["detail"])
-    stages = detail["score"].get("stages", [])
+    try:  # a detail edited outside OpenRange is shown DAMAGED, with no stages, never a crash
+        detail = json.loads(row["detail"])
+        stages = detail["score"].get("stages", [])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        stages = []
     stage_points = sum(int(s["points"]) for s in stages)
     stage_hits = sum(int(s["hits"]) for s in stages)
     return {

@@ -382,6 +382,21 @@ OFFICER = "officer"  # who fires a real attempt; anything else is a scripted sho
 ATTEMPT_LOG = "attempt_log"
 
 
+# What an in-progress attempt keeps, one row each (range/runs/course.py `_keep_shot`).
+KEPT_KINDS = ("shot", "deployment", "string_faulted")
+
+
+def _kept_record(record: dict[str, Any]) -> bool:
+    """Whether one kept row of an in-progress attempt is what the runner keeps: a shot, a
+    deployment or a faulted string (with its string), or the folder a part was logged in."""
+    kind = record.get("kind")
+    if kind == ATTEMPT_LOG:
+        return isinstance(record.get("run_dir"), str)
+    if "kind" not in record:  # a store of schema 1 kept shots without their kind
+        return bool(record)
+    return kind in KEPT_KINDS and len(record) > 1
+
+
 def simulated_label(shooter: str) -> str:
     """The outcome of an attempt fired by a scripted shooter: never a qualification."""
     return f"SIMULATED (scripted shooter {shooter}): not a qualification"
@@ -1314,9 +1329,40 @@ class Records:
             if cur.rowcount != 1:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
 
-    def _shots(self, attempt: int) -> list[dict[str, Any]]:
+    def _shots(self, attempt: int, earlier: Any = "[]") -> list[dict[str, Any]]:
+        """An in-progress attempt's kept records (`earlier`: its legacy `shots` column, then one
+        row per record), each checked: a row that does not parse, or is not a shot, deployment,
+        faulted string or log folder, raises RecordsError in one line naming the store, the
+        attempt and the row (`in-progress attempt #8: shot 1 is not a JSON record: damaged`),
+        so nothing damaged is resumed from or sealed into the chain as good."""
         rows = self._rows("SELECT shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt)
-        return [json.loads(r["shot"]) for r in rows]
+        kept: list[dict[str, Any]] = self._in_progress_json(attempt, "shots", earlier, list)
+        texts = [r["shot"] for r in rows]
+        for n, text in enumerate(texts, len(kept) + 1):
+            kept.append(self._in_progress_json(attempt, f"shot {n}", text, dict))
+        for n, record in enumerate(kept, 1):
+            if not isinstance(record, dict) or not _kept_record(record):
+                raise RecordsError(
+                    f"records {self.where}: in-progress attempt #{attempt}: shot {n} is not a shot,"
+                    " deployment, faulted string or log folder: damaged (edited?); close or"
+                    " resume refused, nothing was changed"
+                )
+        return kept
+
+    def _in_progress_json(self, attempt: int, what: str, text: Any, kind: type) -> Any:
+        """One JSON column of an in-progress attempt, parsed and of the right kind (a list or
+        a record), else RecordsError naming the store, the attempt and the column."""
+        try:
+            value = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, kind):
+            said = "JSON list" if kind is list else "JSON record"
+            raise RecordsError(
+                f"records {self.where}: in-progress attempt #{attempt}: {what} is not a"
+                f" {said}: damaged (edited?); close or resume refused, nothing was changed"
+            )
+        return value
 
     def incomplete(self) -> list[dict[str, Any]]:
         """Attempts begun and never finished (a crash, a pulled plug, or still being fired):
@@ -1352,7 +1398,9 @@ class Records:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
             progress = rows[0]
             head = self._head(QUALIFICATIONS)
-            shots = [*json.loads(progress["shots"]), *self._shots(attempt)]
+            shots = self._shots(attempt, progress["shots"])
+            for column in ("devices", "calibration"):  # chained as they are: checked first
+                self._in_progress_json(attempt, column, progress[column], list)
             body: dict[str, Any] = {"shots": shots, "score": score}
             if incomplete is not None:
                 body["incomplete"] = incomplete
@@ -1562,7 +1610,7 @@ class Records:
                 f"in-progress attempt #{attempt} was begun by {said}, not {now}: resume it the"
                 " same way"
             )
-        return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
+        return self._shots(attempt, rows[0]["shots"])
 
     def close_attempt(self, attempt: int, by: str, reason: str) -> int:
         """A range master closes a crashed attempt: it joins the chain as INCOMPLETE (never a
