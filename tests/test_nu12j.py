@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from peripherals.clock import ManualClock
+from peripherals.driver import ReplicaLink
+from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.messages import Model
 from range.cli.main import main
 from range.records.store import Records
 
@@ -97,3 +101,125 @@ def test_a_console_sheet_of_a_damaged_detail_reads_damaged(tmp_path: Path) -> No
     with Records.open(db, create=False) as records:
         sheet = attempt_sheet(records.qualification(record))
     assert sheet["outcome"] == DAMAGED and sheet["stages"] == []
+
+
+# -- 6, 7, 8: calibration profiles --------------------------------------------------------------
+
+
+def _calibrate(capsys: pytest.CaptureFixture[str], folder: Path, *argv: str, code: int = 0) -> str:
+    out, err = _run(capsys, ["calibrate", *argv, "--profiles", str(folder)], code)
+    return out + err
+
+
+def test_an_emulated_boresight_is_marked_and_never_overwrites_a_real_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.calibration.profiles import load_profile, profile_path
+
+    bore = ["boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz", "--emulate"]
+    _calibrate(capsys, tmp_path, *bore)
+    profile = load_profile(tmp_path, "P-0042")
+    assert profile is not None and profile.emulated
+    assert "EMULATED" in _calibrate(capsys, tmp_path, "show", "--device", "P-0042")
+    cert = tmp_path / "cal.html"
+    _calibrate(capsys, tmp_path, "certificate", "--device", "P-0042", "--out", str(cert))
+    assert "(EMULATED)" in cert.read_text(encoding="utf-8")
+    # The same profile as a real bench would have written it: --emulate refuses to replace it.
+    path = profile_path(tmp_path, "P-0042")
+    path.write_text(path.read_text().replace("emulated = true", "emulated = false"))
+    said = _calibrate(capsys, tmp_path, *bore[:4], "Bench Test", "--emulate", code=2)
+    assert "measured on the real replica P-0042 by Sgt. Ortiz" in said and "--replace-real" in said
+    assert "Sgt. Ortiz" in path.read_text()
+    said = _calibrate(capsys, tmp_path, "latency", "--device", "P-0042", "--emulate", code=2)
+    assert "--replace-real" in said
+    said = _calibrate(capsys, tmp_path, *bore[:4], "Bench Test", "--emulate", "--replace-real")
+    assert "replaced a real replica's profile by Sgt. Ortiz" in said
+
+
+def test_a_new_boresight_keeps_the_measured_trigger_latency(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.calibration.profiles import load_profile
+
+    bore = ["boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz", "--emulate"]
+    _calibrate(capsys, tmp_path, *bore)
+    _calibrate(capsys, tmp_path, "latency", "--device", "P-0042", "--emulate")
+    profile = load_profile(tmp_path, "P-0042")
+    assert profile is not None and profile.trigger_latency_s == 0.028  # no float noise
+    said = _calibrate(capsys, tmp_path, *bore)
+    assert "trigger latency 28.0 ms kept" in said
+    profile = load_profile(tmp_path, "P-0042")
+    assert profile is not None and profile.trigger_latency_s == 0.028
+    # Another model's latency is not this one's: reset, and said.
+    said = _calibrate(capsys, tmp_path, *bore, "--model", "taser-7")
+    assert "trigger latency reset to 0" in said
+
+
+def test_an_emulator_serial_gets_its_own_model_not_pistol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.calibration.profiles import load_profile
+
+    bore = ["boresight", "--device", "EMU-taser-7", "--armorer", "Sgt. Ortiz", "--emulate"]
+    _calibrate(capsys, tmp_path, *bore)
+    profile = load_profile(tmp_path, "EMU-taser-7")
+    assert profile is not None and profile.model == "taser-7"
+    said = _calibrate(capsys, tmp_path, *bore, "--model", "pistol", code=2)
+    assert "--model pistol conflicts with serial EMU-taser-7" in said
+
+
+def _profile(folder: Path, serial: str, model: str, emulated: bool) -> None:
+    from datetime import date
+
+    from range.calibration.profiles import new_profile, save_profile
+    from range.calibration.solver import Boresight
+
+    bore = Boresight((0.0, -0.015, -0.04), (1.0, 0.0, 0.0), 0.5, 8, ())
+    profile = new_profile(serial, model, "Sgt. Ortiz", bore, 2.0, date.today(), emulated=emulated)
+    save_profile(folder, profile)
+
+
+@pytest.mark.parametrize(
+    ("model", "firmware", "emulated", "field"),
+    [
+        # a pistol profile for the TASER 7 on the port (item 8)
+        (Model.TASER_7, "openrange-emulator 0.1", True, "model: 'pistol' is not the replica's"),
+        # an emulator-made profile for a real replica (item 6)
+        (Model.PISTOL, "acme-replica 2.3", True, "emulated: made on the bench emulator"),
+    ],
+)
+def test_the_calibration_gate_checks_the_replicas_own_model_and_kind(
+    tmp_path: Path, model: Model, firmware: str, emulated: bool, field: str
+) -> None:
+    """On a real pty: what the replica reports in its HELLO is what its profile is held to,
+    in the gate (drill run / course run --require-calibration, a lane) and the pose hands."""
+    from peripherals.emulator import is_emulated
+    from physics.datafiles import DataFileError
+    from range.calibration.profiles import calibration_for_run, load_profile
+    from range.runs.lane import LiveReplica
+
+    clock = ManualClock(1.0)
+    emu = (
+        PistolEmulator("R-1", clock, firmware=firmware)
+        if model is Model.PISTOL
+        else TaserEmulator(model, "R-1", clock, firmware=firmware)
+    )
+    _profile(tmp_path, "R-1", "pistol", emulated)
+    with emu, ReplicaLink(emu.port or "", clock) as link:
+        replica = LiveReplica(link)
+        assert link.info is not None
+        reported = {"R-1": (link.info.model.slug, is_emulated(link.info.firmware))}
+        with pytest.raises(DataFileError, match=field):
+            calibration_for_run(["R-1"], required=True, folder=tmp_path, reported=reported)
+        with pytest.raises(DataFileError, match=field):  # an override does not make it fit
+            calibration_for_run(
+                ["R-1"], required=True, folder=tmp_path, reported=reported, override_by="RM"
+            )
+        with pytest.raises(DataFileError, match=field):
+            load_profile(tmp_path, "R-1", model=replica.model.slug, emulated=replica.emulated)
+    # The same profile for what it was made for passes, and the record says it is emulated.
+    _profile(tmp_path, "R-1", model.slug, emulated)
+    kept = calibration_for_run(
+        ["R-1"], required=True, folder=tmp_path, reported={"R-1": (model.slug, True)}
+    )
+    assert kept[0]["profile"]["emulated"] is emulated

@@ -38,7 +38,7 @@ from drills.speech import PHRASES_FILE, PhraseBook, acts_in_text, builtin_phrase
 from drills.threat import Behaviour
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
-from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
+from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator, is_emulated
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import FALL_S, SubjectAnimator
@@ -60,7 +60,11 @@ from physics.taser import (
 from physics.units import FT_M
 from physics.world import REGIONS, RangeWorld
 from range import __version__
-from range.calibration.profiles import calibration_for_run, default_profiles_dir, load_profile
+from range.calibration.profiles import (
+    calibration_for_run,
+    default_profiles_dir,
+    load_profile,
+)
 from range.runs.core import (
     FAULT_AFTER_S,
     FaultPolicy,
@@ -551,7 +555,10 @@ class Session:
                 raise ValueError("a simulated drill needs an officer script")
             return ScriptedOfficerHands(self, config.officer)
         folder = config.calibration_dir or default_profiles_dir()
-        profiles = {r.serial: load_profile(folder, r.serial) for r in self.lane.replicas}
+        profiles = {
+            r.serial: load_profile(folder, r.serial, model=r.model.slug, emulated=r.emulated)
+            for r in self.lane.replicas
+        }
         return LiveOfficerHands(self.live.open_poses(stack), profiles)
 
     def run(self) -> RunResult:
@@ -765,6 +772,7 @@ class Session:
             required=self._calibration_required,
             folder=config.calibration_dir,
             override_by=config.override_by,
+            reported={d.serial: (d.model.slug, is_emulated(d.firmware)) for d in devices},
         )
 
     # -- the two clocks ---------------------------------------------------------------------------
