@@ -223,3 +223,63 @@ def test_the_calibration_gate_checks_the_replicas_own_model_and_kind(
         ["R-1"], required=True, folder=tmp_path, reported={"R-1": (model.slug, True)}
     )
     assert kept[0]["profile"]["emulated"] is emulated
+
+
+# -- 10: a damaged drill-run result is DAMAGED everywhere, never a live officer's pass -----------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE drill_runs SET result = '{bad' WHERE id = 1",
+        # valid JSON, edited to read as the officer's own: no longer its chained digest
+        "UPDATE drill_runs SET result = json_set(result, '$.officer', 'live') WHERE id = 1",
+    ],
+)
+def test_a_damaged_drill_run_is_never_a_live_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    import csv
+    import io
+    import json
+
+    from range.console.pages import recent_runs
+    from range.records.store import DAMAGED
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        result = {
+            "drill": "phone-draw-v1",
+            "seed": 1,
+            "openrange_version": "0.1.0",
+            "officer": "phone-draw-correct-v1",
+            "score": {"decision": "held fire", "score": 100.0, "passed": True},
+        }
+        records.add_drill_run("4411", result)
+    _sql(db, damage)
+    out, _ = _run(capsys, ["records", "history", "4411", "--json", "--db", db])
+    (run,) = json.loads(out)["drill_runs"]
+    assert run["outcome"] == DAMAGED
+    assert (run["officer"], run["officer_kind"], run["passed"], run["score"]) == (
+        "unknown",
+        "unknown",
+        None,
+        None,
+    )
+    out, _ = _run(capsys, ["records", "export", "--format", "csv", "--drill-runs", "--db", db])
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert (row["outcome"], row["officer"], row["officer_kind"], row["score"]) == (
+        DAMAGED,
+        "unknown",
+        "unknown",
+        "",
+    )
+    out, _ = _run(capsys, ["records", "show", "--drill-run", "1", "--json", "--db", db])
+    shown = json.loads(out)
+    assert (shown["officer_kind"], shown["passed"], shown["score"]) == ("unknown", None, None)
+    out, _ = _run(capsys, ["records", "show", "--drill-run", "1", "--db", db])
+    assert f"{DAMAGED}:" in out and "not graded" in out and "played by" not in out
+    with Records.open(db, create=False) as records:
+        (listed,) = recent_runs(records)
+    assert listed["damaged"] and listed["score"] is None and listed["passed"] is None

@@ -594,8 +594,11 @@ def _officers(args: argparse.Namespace) -> int:
 def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
     """`passed` beside a record's outcome, as the judged-attempt JSON has it (`scoring.course.
     judged_attempt`): null for a scripted run (SIMULATED, or INCOMPLETE (simulated ...)), where
-    nobody's own decision or shooting was judged: its outcome says what it would have been."""
-    if outcome_.startswith("SIMULATED") or "(simulated" in outcome_:
+    nobody's own decision or shooting was judged: its outcome says what it would have been;
+    null for a DAMAGED record too (edited outside OpenRange: no pass to trust)."""
+    from range.records.store import DAMAGED
+
+    if outcome_.startswith(("SIMULATED", DAMAGED)) or "(simulated" in outcome_:
         return {"passed": None}
     return {"passed": bool(passed)}
 
@@ -679,6 +682,8 @@ def _history(args: argparse.Namespace) -> int:
 
 def _show_drill_run(args: argparse.Namespace) -> int:
     from range.records.store import (
+        RecordsError,
+        damaged_run,
         drill_label,
         drill_outcome,
         drill_run_script,
@@ -689,7 +694,10 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
     script = drill_run_script(row)
-    result = stored_json(row, "result", "drill run")
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:  # shown DAMAGED (its outcome), with nothing read from it
+        result = None
     score = result.get("score", {}) if isinstance(result, dict) else {}
 
     def data() -> dict[str, Any]:
@@ -700,6 +708,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown["drill_label"] = drill_label(row)
         shown["officer"] = script or "live"
         shown["officer_kind"] = "scripted" if script else "live"
+        shown |= damaged_run(row["outcome"])
         shown["corrected"] = row.get("corrected", [])
         shown["result"] = result
         return shown

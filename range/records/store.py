@@ -476,10 +476,22 @@ def drill_outcome(row: dict[str, Any]) -> str:
     return f"SIMULATED (scripted officer {script}): {base}"
 
 
+UNKNOWN = "unknown"  # who played a drill run whose stored result is DAMAGED
+
+
+def damaged_run(outcome_: str) -> dict[str, Any]:
+    """What a listed drill run shows in place of its own columns when its stored result is
+    DAMAGED (does not parse, or no longer matches its chained digest): nobody is known to have
+    played it, and it has no score and no pass, never a live officer's pass."""
+    if outcome_ != DAMAGED:
+        return {}
+    return {"officer": UNKNOWN, "officer_kind": UNKNOWN, "score": None, "passed": None}
+
+
 def graded(outcome_: str) -> bool:
     """Whether a drill run with this outcome was graded: an INCOMPLETE (killed, cut) or
-    ABORTED run was not, and has no score to show."""
-    return not outcome_.startswith(("INCOMPLETE", "ABORTED"))
+    ABORTED run was not, and has no score to show; a DAMAGED one's score is not to be trusted."""
+    return not outcome_.startswith(("INCOMPLETE", "ABORTED", DAMAGED))
 
 
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
@@ -1267,6 +1279,7 @@ class Records:
                     "officer_kind": "scripted" if script else LIVE,
                     "corrected": row.get("corrected", []),
                 }
+                | damaged_run(outcome_)
             )
         return shown
 
