@@ -283,3 +283,63 @@ def test_a_damaged_drill_run_is_never_a_live_pass(
     with Records.open(db, create=False) as records:
         (listed,) = recent_runs(records)
     assert listed["damaged"] and listed["score"] is None and listed["passed"] is None
+
+
+# -- 12: a run folder is registered as soon as it exists, and removed on a refusal in setup -------
+
+
+@pytest.fixture
+def badge_store(tmp_path: Path) -> str:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+    return db
+
+
+def test_a_drill_run_is_in_progress_before_its_setup(
+    tmp_path: Path,
+    badge_store: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kill during setup (the voice, the headset, run_started) leaves a folder that
+    `records incomplete` lists: what the records hold when run_started is about to be logged."""
+    from drills.engine import DrillEngine
+
+    seen: list[list[dict[str, Any]]] = []
+    start = DrillEngine.start
+
+    def looked(engine: DrillEngine, **meta: Any) -> None:
+        with Records.open(badge_store, create=False) as records:
+            seen.append(records.incomplete_drill_runs())
+        start(engine, **meta)
+
+    monkeypatch.setattr(DrillEngine, "start", looked)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "3"]
+    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
+    ((registered,),) = seen
+    (folder,) = runs.iterdir()
+    assert registered["run_dir"] == str(folder.resolve())
+
+
+def test_a_drill_run_refused_in_setup_leaves_no_folder_and_no_registration(
+    tmp_path: Path,
+    badge_store: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a live run with no OpenXR runtime is refused (exit 6) once its folder exists."""
+    from range.runs.drill import Session
+    from range.xr.runtime import XRUnavailableError
+
+    def refused(*_: object) -> None:
+        raise XRUnavailableError("no OpenXR runtime")
+
+    monkeypatch.setattr(Session, "_open_hands", refused)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "3"]
+    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)], 6)
+    assert not runs.exists() or list(runs.iterdir()) == []
+    with Records.open(badge_store, create=False) as records:
+        assert records.incomplete_drill_runs() == []

@@ -1051,6 +1051,14 @@ class Records:
         self.claim_attempt(number, "drill-run")
         return number
 
+    def abandon_drill_run(self, number: int) -> None:
+        """Drop the registration of a drill run this process began and that never started (a
+        refusal during its setup: no OpenXR runtime, a voice that cannot open): nothing was
+        played, so nothing is kept, and its claim is let go."""
+        with self._transaction(durable=False):
+            self._run("DELETE FROM drill_runs_in_progress WHERE id = ?", number)
+        self._release_claim(number, "drill-run")
+
     def drill_run_in_progress(self, number: int) -> dict[str, Any]:
         """A drill run registered and never finished; RecordsError when there is none."""
         rows = self._rows("SELECT * FROM drill_runs_in_progress WHERE id = ?", number)
