@@ -343,3 +343,34 @@ def test_a_drill_run_refused_in_setup_leaves_no_folder_and_no_registration(
     assert not runs.exists() or list(runs.iterdir()) == []
     with Records.open(badge_store, create=False) as records:
         assert records.incomplete_drill_runs() == []
+
+
+# -- 13: show and resume say when a part's folder is missing --------------------------------------
+
+
+def test_show_and_resume_say_a_parts_folder_is_missing(
+    tmp_path: Path, badge_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    gone = tmp_path / "20261201-112841-texas-ltc-b27-v1"  # moved away: never there
+    with Records.open(badge_store) as records:
+        records.add_officer("4412", "Ofc. Chen", "Metro PD")
+        begun = [[{"model": "pistol", "serial": "SIM-PISTOL-0001"}], []]
+        attempt = records.begin_attempt(
+            "4412", "taser7-practical-v1", 31, "0.1.0", *begun, shooter="qualified"
+        )
+        records.record_shot(attempt, {"kind": "attempt_log", "run_dir": str(gone)})
+        other = records.begin_attempt("4412", "texas-ltc-b27-v1", 32, "0.1.0", *begun)
+        records.record_shot(other, {"kind": "attempt_log", "run_dir": str(gone)})
+        record = records.close_attempt(other, "RM Jones", "test")
+    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store])
+    assert f"event log in {gone} (missing)" in out
+    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store, "--json"])
+    assert json.loads(out)["logs_missing"] == [str(gone)]
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
+    _, err = _run(capsys, [*argv, "--db", badge_store, "--no-save"])
+    assert f"in-progress attempt #{attempt}: part 1's folder {gone} is missing" in err
+    from range.cli.records import run_folder
+
+    assert run_folder(str(gone)) == f"{gone} (missing: moved or deleted since)"

@@ -460,13 +460,20 @@ def _resumable(
 
     records.claim_attempt(args.resume)  # before anything runs: a second resume is refused now
     progress = records.attempt_in_progress(args.resume)
-    records.resume_attempt(
+    kept_records = records.resume_attempt(
         args.resume,
         args.badge,
         source.course.id,
         sha256(course_source(source.course, source)[1]),
         shooter=OFFICER if args.port else shooter_id,
     )
+    for n, folder in enumerate(attempt_folders(kept_records), 1):
+        if not Path(folder).is_dir():
+            say(
+                f"in-progress attempt #{args.resume}: part {n}'s folder {folder} is missing:"
+                " its shots are kept in the records (the record lists the folder as missing),"
+                " but no resumed.json can be left in it"
+            )
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
@@ -750,12 +757,23 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     return _answer(args, data, text, default=str)
 
 
+def attempt_folders(kept: list[Any]) -> list[str]:
+    """The folders an attempt's parts were logged in, in order, from its kept records."""
+    from range.records.store import ATTEMPT_LOG
+
+    return [
+        str(r.get("run_dir")) for r in kept if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
+    ]
+
+
 def run_folder(kept: str) -> str:
     """A drill run's kept run folder as `records show` says it: an absolute one as it is; a
     relative one (kept by an older OpenRange, relative to the folder the run was started in,
     which was not recorded) found from here when it is, else said so."""
     path = Path(kept)
     if path.is_absolute():
+        if not path.is_dir():
+            return f"{path} (missing: moved or deleted since)"
         return f"{path} (`openrange score` or `report` it)"
     if path.is_dir():
         return f"{path.resolve()} (`openrange score` or `report` it)"
@@ -774,7 +792,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.drill_run is not None:
         return _show_drill_run(args)
     from range.records.exports import NOT_KEPT, score_sheet
-    from range.records.store import ATTEMPT_LOG, RecordsError, course_label, outcome, stored_json
+    from range.records.store import RecordsError, course_label, outcome, stored_json
 
     with _open(args, read_only=True) as records:
         # In-progress attempts are numbered apart: one of this number is named, never shown.
@@ -795,11 +813,8 @@ def _show(args: argparse.Namespace) -> int:
     lines, total = score_sheet(row)
     # The folders its event logs were saved in: two or more for an attempt resumed after a
     # crash (`openrange score` on any of them rescores the whole attempt).
-    logs = [
-        str(r.get("run_dir"))
-        for r in detail.get("shots", [])
-        if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
-    ]
+    logs = attempt_folders(detail.get("shots", []))
+    missing = [folder for folder in logs if not Path(folder).is_dir()]
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
@@ -808,6 +823,7 @@ def _show(args: argparse.Namespace) -> int:
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
         shown["logs"] = logs
+        shown["logs_missing"] = missing  # folders named in the record that are not there
         shown["sheet"] = [
             {
                 "kind": line.kind,
@@ -835,7 +851,8 @@ def _show(args: argparse.Namespace) -> int:
         )
         for n, folder in enumerate(logs, 1):
             part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
-            yield f"  event log in {folder}{part}"
+            gone = " (missing)" if folder in missing else ""
+            yield f"  event log in {folder}{part}{gone}"
         if wrong is not None:
             yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
