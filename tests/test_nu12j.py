@@ -374,3 +374,48 @@ def test_show_and_resume_say_a_parts_folder_is_missing(
     from range.cli.records import run_folder
 
     assert run_folder(str(gone)) == f"{gone} (missing: moved or deleted since)"
+
+
+# -- 14, 17: verify checks each kept run's drill/course file, and gives its counts on a problem ----
+
+
+def test_verify_warns_of_a_kept_run_that_can_no_longer_be_rescored(
+    tmp_path: Path, badge_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "3"]
+    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--seed", "1"]
+    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
+    out, _ = _run(capsys, ["records", "verify", "--db", badge_store])
+    assert out.startswith("chain intact") and "WARNING" not in out
+    drill = next(runs.glob("*phone-draw-v1")) / "drill.toml"
+    drill.write_text(drill.read_text() + "\n# edited\n")
+    course = next(runs.glob("*taser7-practical-v1")) / "course.toml"
+    course.unlink()
+    out, _ = _run(capsys, ["records", "verify", "--db", badge_store])
+    assert out.startswith("chain intact: 1 qualification record, 1 officer, 1 drill run")
+    assert f"WARNING: drill run 1: {drill} no longer matches the sha256 the run recorded" in out
+    assert f"WARNING: record 1: {course} is missing: the run can no longer be rescored" in out
+    out, _ = _run(capsys, ["records", "verify", "--db", badge_store, "--json"])
+    shown = json.loads(out)
+    assert shown["intact"] and [w["record"] for w in shown["warnings"]] == [1, 1]
+    # A problem: the counts are given all the same, under a NOT intact headline.
+    _sql(badge_store, "UPDATE qualifications SET points = points + 1")
+    _, err = _run(capsys, ["records", "verify", "--db", badge_store], 1)
+    assert err.startswith(
+        "chain NOT intact: 1 problem in 1 qualification record, 1 officer, 1 drill run checked"
+    )
+    assert "record 1: its contents no longer match its hash" in err
+
+
+def test_the_docs_give_the_stores_current_schema_version() -> None:
+    import re
+
+    from range.records.store import _MIGRATIONS
+
+    text = (Path(__file__).parents[1] / "docs" / "records.md").read_text(encoding="utf-8")
+    said = re.search(r"schema carries its version \(now (\d+)", text)
+    assert said is not None and int(said.group(1)) == len(_MIGRATIONS)

@@ -900,6 +900,8 @@ def _verify(args: argparse.Namespace) -> int:
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
         counts = records.counts()
+        # Kept runs whose drill/course file copy no longer matches its record: warnings.
+        warnings = records.rescore_warnings()
         # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
         unhashed = [
             int(r["id"])
@@ -917,44 +919,50 @@ def _verify(args: argparse.Namespace) -> int:
         return f"{n} {what}{'' if n == 1 else 's'}"
 
     def text() -> Iterator[str]:
-        if not problems:
-            yield (
-                f"chain intact: {plural(counts['records'], 'qualification record')},"
-                f" {plural(counts['officers'], 'officer')},"
-                f" {plural(counts['drill_runs'], 'drill run')}"
-                + (
-                    f" ({plural(counts['amendments'], 'correction')})"
-                    if counts.get("amendments")
-                    else ""
-                )
-                + (
-                    f", {plural(counts['audit_rows'], 'console audit row')}"
-                    if "audit_rows" in counts
-                    else ""
-                )
+        checked = (
+            f"{plural(counts['records'], 'qualification record')},"
+            f" {plural(counts['officers'], 'officer')},"
+            f" {plural(counts['drill_runs'], 'drill run')}"
+            + (
+                f" ({plural(counts['amendments'], 'correction')})"
+                if counts.get("amendments")
+                else ""
             )
-            if counts["in_progress"]:
-                yield (
-                    f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
-                    " finished or closed: see `openrange records incomplete`"
-                )
-            if counts.get("drill_runs_in_progress"):
-                yield (
-                    f"{plural(counts['drill_runs_in_progress'], 'drill run')} in progress (begun"
-                    " and never finished: killed, or playing now), not chained until finished or"
-                    " closed: see `openrange records incomplete`"
-                )
-            if unhashed:
-                yield f"{plural(len(unhashed), 'drill run')} with {NO_LOG_HASH}: {fmt(unhashed)}"
+            + (
+                f", {plural(counts['audit_rows'], 'console audit row')}"
+                if "audit_rows" in counts
+                else ""
+            )
+        )
+        if problems:
+            yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} checked"
+        else:
+            yield f"chain intact: {checked}"
+        if counts["in_progress"]:
+            yield (
+                f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
+                " finished or closed: see `openrange records incomplete`"
+            )
+        if counts.get("drill_runs_in_progress"):
+            yield (
+                f"{plural(counts['drill_runs_in_progress'], 'drill run')} in progress (begun"
+                " and never finished: killed, or playing now), not chained until finished or"
+                " closed: see `openrange records incomplete`"
+            )
+        if unhashed:
+            yield f"{plural(len(unhashed), 'drill run')} with {NO_LOG_HASH}: {fmt(unhashed)}"
+        for warning in warnings:
+            yield f"WARNING: {warning.what}"
         for problem in problems:
             if problem.kind == "qualification":
                 yield f"record {problem.qualification}: {problem.what}"
             else:
                 yield problem.what
 
+    warned = [{"record": w.qualification, "problem": w.what} for w in warnings]
     return _answer(
         args,
-        lambda: counts | {"intact": not problems, "problems": found},
+        lambda: counts | {"intact": not problems, "problems": found, "warnings": warned},
         text,
         code=1 if problems else 0,
         to=sys.stderr if problems else sys.stdout,

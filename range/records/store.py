@@ -1794,6 +1794,40 @@ class Records:
             problems += self._verify_logs()
         return problems
 
+    def rescore_warnings(self) -> list[Problem]:
+        """Each kept run's drill or course file (the copy in its run folder: `drill.toml`,
+        `course.toml`, or a built-in's `.json`) against the sha256 its record holds: a copy
+        edited or removed since leaves a run that can no longer be rescored, reported or
+        replayed. A warning, not a broken chain: the record itself still holds. A folder that
+        is gone is not judged here (`verify` reports a drill run's missing log)."""
+        from range.runs.saved import COURSE_COPY, COURSE_JSON, DRILL_COPY, DRILL_JSON
+
+        found: list[Problem] = []
+        for run in self._rows(
+            "SELECT id, run_dir, drill_sha256 FROM drill_runs WHERE run_dir IS NOT NULL"
+            " AND drill_sha256 != '' ORDER BY id"
+        ):
+            said = _copy_problem(Path(run["run_dir"]), run["drill_sha256"], DRILL_COPY, DRILL_JSON)
+            if said:
+                found.append(Problem(int(run["id"]), f"drill run {run['id']}: {said}", "rescore"))
+        for row in self._rows(
+            "SELECT id, detail, course_sha256 FROM qualifications WHERE course_sha256 != ''"
+            " ORDER BY id"
+        ):
+            try:
+                detail = stored_json(row, "detail")
+            except RecordsError:
+                continue  # DAMAGED: the chain walk reports it
+            shots = detail.get("shots", []) if isinstance(detail, dict) else []
+            for kept in shots:
+                if not isinstance(kept, dict) or kept.get("kind") != ATTEMPT_LOG:
+                    continue
+                folder = Path(str(kept.get("run_dir")))
+                said = _copy_problem(folder, row["course_sha256"], COURSE_COPY, COURSE_JSON)
+                if said:
+                    found.append(Problem(int(row["id"]), f"record {row['id']}: {said}", "rescore"))
+        return found
+
     def _verify_logs(self) -> list[Problem]:
         """Each drill run's log on disk against the sha256 its record kept (a run recorded
         without one is not judged: it has none to judge by)."""
@@ -1899,6 +1933,30 @@ class Records:
 # SQLite reports a WAL or journal it cannot grow as a plain I/O error; with less than this free
 # on the store's filesystem, that error is a full disk.
 _NEARLY_FULL_BYTES = 1 << 20
+
+
+def _copy_problem(folder: Path, recorded: str, *names: str) -> str | None:
+    """What is wrong with the copy of a run's drill or course file kept in `folder` (the first
+    of `names` there), against the sha256 the record holds; None when it matches, or when the
+    folder itself is gone (said elsewhere)."""
+    if not folder.is_dir():
+        return None
+    copy = next((folder / n for n in names if (folder / n).is_file()), None)
+    if copy is None:
+        return (
+            f"{folder / names[0]} is missing: the run can no longer be rescored, reported or"
+            " replayed"
+        )
+    try:
+        now = file_sha256(copy)
+    except OSError as exc:
+        return f"{copy}: cannot be read ({exc.strerror})"
+    if now != recorded:
+        return (
+            f"{copy} no longer matches the sha256 the run recorded ({recorded[:12]}, now"
+            f" {now[:12]}): edited since; the run can no longer be rescored, reported or replayed"
+        )
+    return None
 
 
 def _amended(row: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str, Any]:
