@@ -419,3 +419,23 @@ def test_the_docs_give_the_stores_current_schema_version() -> None:
     text = (Path(__file__).parents[1] / "docs" / "records.md").read_text(encoding="utf-8")
     said = re.search(r"schema carries its version \(now (\d+)", text)
     assert said is not None and int(said.group(1)) == len(_MIGRATIONS)
+
+
+# -- 11: README's score examples work on a range that has run drills and courses -------------
+
+
+def test_the_readme_score_examples_work_on_a_mixed_runs_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)  # runs/ as the README's commands see it
+    _run(capsys, ["drill", "run", "phone-draw-v1", "--seed", "3"])
+    _run(capsys, ["course", "run", "fbi-pistol-2019-v1", "--seed", "1"])
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"^openrange score (runs/\S*\*\S*)", readme, re.MULTILINE)
+    assert examples  # the tour shows scoring a batch of saved runs
+    for pattern in examples:
+        found = sorted(str(p) for p in Path().glob(pattern))
+        assert found, pattern
+        _run(capsys, ["score", *found])
