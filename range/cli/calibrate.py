@@ -197,6 +197,15 @@ def _previous(args: argparse.Namespace) -> CalibrationProfile | None:
     return previous
 
 
+def _same_model(args: argparse.Namespace, profile: CalibrationProfile) -> None:
+    """With --port: the profile latency or verify works on must be of the model the replica
+    on the port reports (read by `_bench`), as at every other check."""
+    from range.calibration.profiles import load_profile
+
+    if args.port and args.model != profile.model:
+        load_profile(_folder(args), args.device, model=args.model)  # refused by line and field
+
+
 def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
     """The model an --emulate boresight saves: --model; else the serial's existing profile's,
     or the model an emulator serial names (`EMU-<model>`, as `peripherals emulate` names them);
@@ -373,6 +382,7 @@ def _latency(args: argparse.Namespace) -> int:
     profile = _profile(args)
     _previous(args)  # --emulate never overwrites a real replica's profile unasked
     with _bench(args) as bench:
+        _same_model(args, profile)
         triggers, poses = bench.snaps(6)
     latency, spread = estimate_latency(triggers, poses)
     latency = round(latency, 4)  # 0.1 ms: no float noise in the profile or the certificate
@@ -396,6 +406,7 @@ def _verify(args: argparse.Namespace) -> int:
     profile = _profile(args)
     targets = _targets(args)
     with _bench(args, profile.trigger_latency_s) as bench:
+        _same_model(args, profile)
         samples = bench.session(targets)
     rms = verify_boresight(profile.boresight, samples)
     ok = rms <= profile.tolerance_mrad
