@@ -439,3 +439,43 @@ def test_the_readme_score_examples_work_on_a_mixed_runs_folder(
         found = sorted(str(p) for p in Path().glob(pattern))
         assert found, pattern
         _run(capsys, ["score", *found])
+
+
+def test_a_damaged_roster_row_is_not_listed_as_expiring() -> None:
+    from datetime import date
+
+    from range.records.exports import RosterLine, roster_html
+    from range.records.store import DAMAGED
+
+    edited = "the record of the last pass was edited: run records verify"
+    lines = [
+        RosterLine(
+            "4411",
+            "Ofc. Rivera",
+            "Metro PD",
+            "fbi-pistol-2019-v1",
+            "pistol",
+            DAMAGED,
+            None,
+            None,
+            1,
+            edited,
+        ),
+        RosterLine(
+            "4412",
+            "Ofc. Chen",
+            "Metro PD",
+            "fbi-pistol-2019-v1",
+            "pistol",
+            "expires soon",
+            "2026-01-01",
+            "2026-12-20",
+            1,
+            "expires in 19 days",
+        ),
+    ]
+    page = roster_html(lines, date(2026, 12, 1), 365)
+    expiring = page.split("<b>Expiring or expired:</b>")[1].split("</p>")[0]
+    assert "Ofc. Chen" in expiring and "Ofc. Rivera" not in expiring
+    damaged = page.split("<b>Damaged records (edited? run records verify):</b>")[1]
+    assert damaged.split("</p>")[0].count("Ofc. Rivera") == 1
