@@ -479,3 +479,13 @@ def test_a_damaged_roster_row_is_not_listed_as_expiring() -> None:
     assert "Ofc. Chen" in expiring and "Ofc. Rivera" not in expiring
     damaged = page.split("<b>Damaged records (edited? run records verify):</b>")[1]
     assert damaged.split("</p>")[0].count("Ofc. Rivera") == 1
+
+
+def test_a_schema_version_set_back_says_so(
+    badge_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sql(badge_store, "UPDATE schema_version SET version = 4")
+    argv = ["records", "officers", "--add", "4412", "--name", "Ofc. Chen", "--agency", "Metro PD"]
+    _, err = _run(capsys, [*argv, "--db", badge_store], 5)
+    assert "its schema_version says 4, but the store already holds what schema 5 adds" in err
+    assert "the schema_version table was edited; nothing was migrated" in err

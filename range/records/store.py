@@ -892,10 +892,27 @@ class Records:
             for number, migration in enumerate(_MIGRATIONS[current:], start=current + 1):
                 for statement in migration.format(auto=auto, genesis=GENESIS).split(";"):
                     if statement.strip():
-                        self._run(statement)
+                        self._migration_step(statement, current, number)
                 if number == 2:
                     self._migrate_to_2()
                 self._run("UPDATE schema_version SET version = ?", number)
+
+    def _migration_step(self, statement: str, current: int, number: int) -> None:
+        """One statement of migration `number`; a table or column it adds that is already
+        there means the store's `schema_version` (`current`) was set back by hand: said so in
+        one line (nothing migrated), never a bare `duplicate column name`."""
+        try:
+            self._run(statement)
+        except RecordsError as exc:
+            said = str(exc).lower()
+            if "duplicate column" not in said and "already exists" not in said:
+                raise
+            raise RecordsError(
+                f"records {self.where}: its schema_version says {current}, but the store already"
+                f" holds what schema {number} adds ({str(exc).rpartition(': ')[2]}): the"
+                " schema_version table was edited; nothing was migrated (set it back to the"
+                f" store's version, {len(_MIGRATIONS)} for this OpenRange, or restore a backup)"
+            ) from None
 
     def _migrate_to_2(self) -> None:
         """Chain the officers and drill runs already kept (as they stand now), and move the
