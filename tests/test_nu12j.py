@@ -120,7 +120,9 @@ def test_an_emulated_boresight_is_marked_and_never_overwrites_a_real_profile(
     _calibrate(capsys, tmp_path, *bore)
     profile = load_profile(tmp_path, "P-0042")
     assert profile is not None and profile.emulated
-    assert "EMULATED" in _calibrate(capsys, tmp_path, "show", "--device", "P-0042")
+    shown = _calibrate(capsys, tmp_path, "show", "--device", "P-0042")
+    assert "EMULATED" in shown
+    assert shown.startswith("P-0042: pistol, calibrated by Sgt. Ortiz")  # text, not JSON (#17)
     cert = tmp_path / "cal.html"
     _calibrate(capsys, tmp_path, "certificate", "--device", "P-0042", "--out", str(cert))
     assert "(EMULATED)" in cert.read_text(encoding="utf-8")

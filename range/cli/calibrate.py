@@ -444,7 +444,13 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(shown | {"muzzle_measured": profile.muzzle_m is not None}, indent=2))
         return 0
-    print(json.dumps(shown, indent=2))
+    # Text for a person (--json for a script): the profile's fields, one a line.
+    print(f"{profile.serial}: {profile.model}, calibrated by {profile.armorer}")
+    for key, value in shown.items():
+        if value is None or key in ("serial", "model", "armorer"):
+            continue
+        text = ", ".join(f"{v:g}" for v in value) if isinstance(value, list) else value
+        print(f"  {key:<18} {text}")
     print(_muzzle_line(profile))
     if profile.emulated:
         print(EMULATED_NOTE)
