@@ -190,6 +190,9 @@ class CalibrationUsed(_Part):
     residual_mrad: float
     tolerance_mrad: float
     trigger_latency_s: float
+    # Made on the bench emulator (`calibrate --emulate`): it stood for an emulated replica;
+    # logs from before have no such field (a bench calibration).
+    emulated: bool = False
 
 
 class CalibrationCheck(_Part):

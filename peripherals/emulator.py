@@ -63,6 +63,17 @@ TASER_CYCLE_S = 5.0
 MAX_UNACKED_EVENTS = 256
 
 
+# The firmware string every replica emulator reports (its start): a host tells an emulated
+# replica from a real one by it (`is_emulated`), so an emulator-made calibration profile is
+# never taken for a real replica's (range/calibration/profiles.py).
+EMULATOR_FIRMWARE = "openrange-emulator"
+
+
+def is_emulated(firmware: str) -> bool:
+    """Whether a replica reporting this firmware is an emulator (not a real replica)."""
+    return firmware.startswith(EMULATOR_FIRMWARE)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceClock:
     """The device's own microsecond clock: it boots at `boot_s` on the host timeline, may start at
@@ -118,7 +129,7 @@ class ReplicaEmulator(ABC):
         serial: str,
         clock: Clock,
         *,
-        firmware: str = "openrange-emulator 0.1",
+        firmware: str = f"{EMULATOR_FIRMWARE} 0.1",
         clock_offset_s: float = 0.0,
         drift_ppm: float = 0.0,
         state_period_s: float = 0.05,  # 20 Hz: margin over the protocol's 10 Hz minimum

@@ -599,6 +599,7 @@ def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> Non
         "amendments": 0,
         "intact": True,
         "problems": [],
+        "warnings": [],
     }
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
     con.execute("UPDATE officers SET name = 'X'")

@@ -10,7 +10,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -108,6 +108,10 @@ class CalibrationProfile(StrictModel):
     # The muzzle, in the tracker's frame, measured by touching it to the bench's reference
     # point (on the bore line); profiles from before have none (`Boresight.front_m`).
     muzzle_m: tuple[float, float, float] | None = None
+    # Made on the bench emulator (`calibrate --emulate`), not measured on a replica: shown as
+    # such (`calibrate show`, the certificate, a run's record) and never accepted for a real
+    # replica, only for an emulated one (firmware EMULATOR_FIRMWARE). Older profiles: false.
+    emulated: bool = False
 
     @field_validator("armorer")
     @classmethod
@@ -234,6 +238,8 @@ def profile_text(profile: CalibrationProfile) -> str:
             return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
         if isinstance(v, tuple):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, bool):
+            return "true" if v else "false"
         if isinstance(v, float):
             return repr(v)
         return str(v)
@@ -250,10 +256,18 @@ def profile_text(profile: CalibrationProfile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_profile(folder: Path, serial: str, today: date | None = None) -> CalibrationProfile | None:
+def load_profile(
+    folder: Path,
+    serial: str,
+    today: date | None = None,
+    model: str | None = None,
+    emulated: bool | None = None,
+) -> CalibrationProfile | None:
     """The profile of device `serial`, or None. A profile whose serial is not the device's
     (a file copied under another name) or (with `today`) calibrated in the future is refused
-    in one line naming the file, line and field."""
+    in one line naming the file, line and field; so is (with `model`, the model the replica
+    reports) one of another model, and (with `emulated` False: a real replica) one made on
+    the bench emulator."""
     from physics.datafiles import DataFileError, Problem, key_lines, read_text
 
     path = profile_path(folder, serial)
@@ -267,6 +281,18 @@ def load_profile(folder: Path, serial: str, today: date | None = None) -> Calibr
     if today is not None and profile.calibrated > today:
         problem = f"{profile.calibrated} is in the future (today is {today})"
         raise DataFileError(path, [Problem(lines.get(("calibrated",)), "calibrated", problem)])
+    if model is not None and profile.model != model:
+        problem = (
+            f"{profile.model!r} is not the replica's model: {serial} reports {model}; calibrate"
+            f" it again with --model {model} (or --port, which reads the model from the replica)"
+        )
+        raise DataFileError(path, [Problem(lines.get(("model",)), "model", problem)])
+    if emulated is False and profile.emulated:
+        problem = (
+            f"made on the bench emulator (`calibrate --emulate`), not measured on {serial}: a"
+            " real replica needs a bench calibration (`calibrate boresight --port PORT`)"
+        )
+        raise DataFileError(path, [Problem(lines.get(("emulated",)), "emulated", problem)])
     return profile
 
 
@@ -279,6 +305,7 @@ def new_profile(
     today: date,
     valid_days: int = 180,
     latency_s: float = 0.0,
+    emulated: bool = False,
 ) -> CalibrationProfile:
     return CalibrationProfile(
         version=1,
@@ -294,6 +321,7 @@ def new_profile(
         samples=bore.used,
         trigger_latency_s=latency_s,
         muzzle_m=bore.muzzle_m,
+        emulated=emulated,
     )
 
 
@@ -305,16 +333,31 @@ class DeviceCheck:
     profile: CalibrationProfile | None = None
 
 
+# What a replica reports of itself, by serial: its model's slug and whether it is an emulator
+# (is_emulated of its firmware). A serial not in it is checked as a real replica of any model.
+Reported = Mapping[str, tuple[str, bool]]
+
+
 def check_devices(
-    folder: Path, serials: Sequence[str], today: date, *, override_by: str | None = None
+    folder: Path,
+    serials: Sequence[str],
+    today: date,
+    *,
+    override_by: str | None = None,
+    reported: Reported | None = None,
 ) -> list[DeviceCheck]:
     """May these devices be used in a drill today? An uncalibrated or expired device is refused
-    unless the range master overrides; the override is said, so the run records it."""
+    unless the range master overrides; the override is said, so the run records it. A profile
+    of another model than the replica reports, or an emulator-made one for a real replica, is
+    refused by file, line and field (DataFileError), override or not."""
     out = []
     for serial in serials:
-        profile = load_profile(folder, serial, today)
+        model, emulated = (reported or {}).get(serial, (None, False))
+        profile = load_profile(folder, serial, today, model=model, emulated=emulated)
         if profile is not None and profile.valid_on(today):
-            out.append(DeviceCheck(serial, True, f"calibrated until {profile.expires}", profile))
+            bench = " on the bench emulator" if profile.emulated else ""
+            said = f"calibrated{bench} until {profile.expires}"
+            out.append(DeviceCheck(serial, True, said, profile))
             continue
         why = "never calibrated" if profile is None else f"calibration expired {profile.expires}"
         if override_by:
@@ -336,6 +379,7 @@ def check_devices(
 # What a run's record keeps of each device's profile.
 RECORDED_PROFILE_FIELDS = {
     "armorer",
+    "emulated",
     "calibrated",
     "expires",
     "residual_mrad",
@@ -351,6 +395,7 @@ def calibration_for_run(
     folder: Path | None = None,
     today: date | None = None,
     override_by: str | None = None,
+    reported: Reported | None = None,
 ) -> list[dict[str, Any]]:
     """What a drill or course attempt records about its devices' calibration: for each serial,
     whether it was allowed, why, and the profile it was used with (armorer, dates, residual,
@@ -361,7 +406,11 @@ def calibration_for_run(
             for s in serials
         ]
     checks = check_devices(
-        folder or default_profiles_dir(), serials, today or date.today(), override_by=override_by
+        folder or default_profiles_dir(),
+        serials,
+        today or date.today(),
+        override_by=override_by,
+        reported=reported,
     )
     refused = [c for c in checks if not c.allowed]
     if refused:

@@ -52,7 +52,13 @@ def _source(p: argparse.ArgumentParser, targets: bool = True) -> None:
         "--emulate",
         action="store_true",
         help="a bench emulator with a hidden mount offset instead of a tracked"
-        " replica (to learn the workflow, or with no hardware)",
+        " replica (to learn the workflow, or with no hardware): the profile is marked emulated"
+        " and stands only for an emulated replica, never a real one",
+    )
+    p.add_argument(
+        "--replace-real",
+        action="store_true",
+        help="with --emulate: overwrite a profile measured on a real replica (refused without)",
     )
     add_hand_option(p)
     if targets:
@@ -105,8 +111,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bore.add_argument(
         "--model",
         type=cliutil.replica_model,
-        default="pistol",
-        help="the replica's model (default pistol)",
+        default=None,
+        help="the replica's model: with --port, read from the replica (a --model that differs"
+        " is refused); with --emulate, the serial's existing profile's, or EMU-<model>'s, else"
+        " pistol (said)",
     )
     bore.add_argument(
         "--tolerance-mrad",
@@ -167,6 +175,60 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
     return profile
 
 
+def _previous(args: argparse.Namespace) -> CalibrationProfile | None:
+    """The serial's profile as it stands before this session writes one (None when there is
+    none). With --emulate, one measured on a real replica is refused unless --replace-real:
+    an emulator never silently overwrites a real calibration."""
+    from range.calibration.profiles import load_profile, profile_path
+
+    previous = load_profile(_folder(args), args.device)
+    if (
+        previous is not None
+        and args.emulate
+        and not previous.emulated
+        and not getattr(args, "replace_real", False)
+    ):
+        raise ValueError(
+            f"{profile_path(_folder(args), args.device)} was measured on the real replica"
+            f" {args.device} by {previous.armorer} on {previous.calibrated}: --emulate would"
+            " overwrite it with an emulator's; give --replace-real to do so, or use another"
+            " --device serial (or --profiles folder) to learn the workflow"
+        )
+    return previous
+
+
+def _same_model(args: argparse.Namespace, profile: CalibrationProfile) -> None:
+    """With --port: the profile latency or verify works on must be of the model the replica
+    on the port reports (read by `_bench`), as at every other check."""
+    from range.calibration.profiles import load_profile
+
+    if args.port and args.model != profile.model:
+        load_profile(_folder(args), args.device, model=args.model)  # refused by line and field
+
+
+def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
+    """The model an --emulate boresight saves: --model; else the serial's existing profile's,
+    or the model an emulator serial names (`EMU-<model>`, as `peripherals emulate` names them);
+    else pistol, said on stderr. A --model that contradicts the serial's is refused."""
+    from peripherals.messages import Model
+
+    named = args.device.removeprefix("EMU-") if args.device.startswith("EMU-") else None
+    named = named if named in [m.slug for m in Model] else None
+    if args.model is not None:
+        if named is not None and args.model != named:
+            raise ValueError(
+                f"--model {args.model} conflicts with serial {args.device}, an emulated {named}:"
+                f" give --model {named} or leave --model out"
+            )
+        return str(args.model)
+    if named is not None:
+        return str(named)
+    if previous is not None:
+        return previous.model
+    say(f"{args.device}: model pistol assumed (no --model and no profile yet)")
+    return "pistol"
+
+
 @contextmanager
 def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEmulator | LiveBench]:
     """The emulator, or the replica on --port with its tracker read through OpenXR."""
@@ -190,6 +252,13 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
                 f"{args.port} answers as {link.info.model.slug} {link.info.serial}, not"
                 f" {args.device}: check the port, or the serial on the replica"
             )
+        model = getattr(args, "model", None)
+        if model is not None and model != link.info.model.slug:
+            raise ValueError(
+                f"--model {model}: {args.port} answers as a {link.info.model.slug}: leave"
+                " --model out (the replica says its model)"
+            )
+        args.model = link.info.model.slug
         with OpenXRPoses(hand=args.hand, clock=clock) as source:
             source.focused()
             say(f"{link.info.serial} on {args.port}; tracker: {source.system_name}, {args.hand}")
@@ -208,12 +277,16 @@ def _boresight(args: argparse.Namespace) -> int:
     from range.calibration.solver import locate_muzzle, solve_boresight
 
     targets = _targets(args)
+    previous = _previous(args)
+    if args.emulate:
+        args.model = _emulated_model(args, previous)
     with _bench(args) as bench:
         samples = bench.session(targets)
         bore = solve_boresight(samples, args.tolerance_mrad)
         # Aiming fixes the bore's line, not where along it the muzzle is: touched, it is.
         if targets.muzzle_touch is not None:
             bore = locate_muzzle(bore, bench.touch(targets.muzzle_touch))
+    latency_s, kept = _kept_latency(args, previous)
     profile = new_profile(
         args.device,
         args.model,
@@ -222,6 +295,8 @@ def _boresight(args: argparse.Namespace) -> int:
         args.tolerance_mrad,
         datetime.now(UTC).date(),
         args.valid_days,
+        latency_s=latency_s,
+        emulated=bool(args.emulate),
     )
     try:
         path = save_profile(_folder(args), profile)
@@ -237,20 +312,66 @@ def _boresight(args: argparse.Namespace) -> int:
             exc.filename,
         ) from exc
     if args.json:
-        print(json.dumps(profile.model_dump(mode="json") | {"path": str(path)}, indent=2))
+        shown = profile.model_dump(mode="json") | {"path": str(path), "latency": kept}
+        print(json.dumps(shown | {"replaced": _replaced(previous)}, indent=2))
         return 0
     print(
         f"{args.device}: bore solved from {bore.used} samples"
         + (f" ({len(bore.rejected)} rejected)" if bore.rejected else "")
     )
+    if previous is not None:
+        print(f"  replaced {_replaced(previous)}")
     # 7 yd is 21 ft: the residual is said once, at that one distance, in both units.
     print(
         f"  residual {bore.residual_mrad:.2f} mrad: {bore.residual_in_at_7yd:.2f} in at 7 yd"
         f" (21 ft) (tolerance {args.tolerance_mrad:g} mrad)"
     )
     print(f"  {_muzzle_line(profile)}")
+    print(f"  {kept}")
+    if profile.emulated:
+        print(f"  {EMULATED_NOTE}")
     print(f"  profile saved: {path} (expires {profile.expires})")
     return 0
+
+
+EMULATED_NOTE = (
+    "EMULATED: made on the bench emulator (--emulate), not measured on a replica: it stands"
+    " only for an emulated replica, never a real one"
+)
+
+
+def _replaced(previous: CalibrationProfile | None) -> str | None:
+    """What a new profile replaces, in one phrase (None when there was none)."""
+    if previous is None:
+        return None
+    bench = "the bench emulator's" if previous.emulated else "a real replica's"
+    return (
+        f"{bench} profile by {previous.armorer} of {previous.calibrated} ({previous.model},"
+        f" residual {previous.residual_mrad:g} mrad, trigger latency"
+        f" {previous.trigger_latency_s * 1e3:.1f} ms)"
+    )
+
+
+def _kept_latency(
+    args: argparse.Namespace, previous: CalibrationProfile | None
+) -> tuple[float, str]:
+    """The trigger latency a new boresight keeps, and what to say of it. The latency lies
+    between the pose stream and the serial trigger, not in the mount, so a boresight keeps the
+    one measured before; it is reset to 0 (said) only when that was another model's, or an
+    emulator's for a real replica."""
+    if previous is None or previous.trigger_latency_s == 0.0:
+        return 0.0, "trigger latency not measured: run `calibrate latency` (0 until then)"
+    ms = f"{previous.trigger_latency_s * 1e3:.1f} ms"
+    if previous.model != args.model or (previous.emulated and not args.emulate):
+        why = "another model's" if previous.model != args.model else "the bench emulator's"
+        return 0.0, (
+            f"trigger latency reset to 0 (the {ms} kept was {why}): measure it again with"
+            " `calibrate latency`"
+        )
+    return previous.trigger_latency_s, (
+        f"trigger latency {ms} kept from the profile of {previous.calibrated} (`calibrate"
+        " latency` measures it again)"
+    )
 
 
 def _latency(args: argparse.Namespace) -> int:
@@ -259,10 +380,15 @@ def _latency(args: argparse.Namespace) -> int:
     from range.calibration.solver import estimate_latency
 
     profile = _profile(args)
+    _previous(args)  # --emulate never overwrites a real replica's profile unasked
     with _bench(args) as bench:
+        _same_model(args, profile)
         triggers, poses = bench.snaps(6)
     latency, spread = estimate_latency(triggers, poses)
-    save_profile(_folder(args), profile.model_copy(update={"trigger_latency_s": latency}))
+    latency = round(latency, 4)  # 0.1 ms: no float noise in the profile or the certificate
+    # An emulator's latency makes the whole profile an emulator's (it stands for no real one).
+    update = {"trigger_latency_s": latency, "emulated": profile.emulated or bool(args.emulate)}
+    save_profile(_folder(args), profile.model_copy(update=update))
     if args.json:
         print(json.dumps({"latency_s": latency, "spread_s": spread}))
     else:
@@ -280,6 +406,7 @@ def _verify(args: argparse.Namespace) -> int:
     profile = _profile(args)
     targets = _targets(args)
     with _bench(args, profile.trigger_latency_s) as bench:
+        _same_model(args, profile)
         samples = bench.session(targets)
     rms = verify_boresight(profile.boresight, samples)
     ok = rms <= profile.tolerance_mrad
@@ -317,8 +444,16 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(shown | {"muzzle_measured": profile.muzzle_m is not None}, indent=2))
         return 0
-    print(json.dumps(shown, indent=2))
+    # Text for a person (--json for a script): the profile's fields, one a line.
+    print(f"{profile.serial}: {profile.model}, calibrated by {profile.armorer}")
+    for key, value in shown.items():
+        if value is None or key in ("serial", "model", "armorer"):
+            continue
+        text = ", ".join(f"{v:g}" for v in value) if isinstance(value, list) else value
+        print(f"  {key:<18} {text}")
     print(_muzzle_line(profile))
+    if profile.emulated:
+        print(EMULATED_NOTE)
     return 0
 
 
@@ -335,8 +470,10 @@ def _certificate(args: argparse.Namespace) -> int:
         "<!doctype html><meta charset='utf-8'><title>Calibration certificate</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #999;"
         "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
-        f"<h1>Calibration certificate: {html.escape(p.serial)}</h1>"
-        f"<p>{html.escape(p.model)} calibrated by {html.escape(p.armorer)} on {p.calibrated},"
+        f"<h1>Calibration certificate: {html.escape(p.serial)}"
+        + (" (EMULATED)</h1>" if p.emulated else "</h1>")
+        + (f"<p><strong>{html.escape(EMULATED_NOTE)}.</strong></p>" if p.emulated else "")
+        + f"<p>{html.escape(p.model)} calibrated by {html.escape(p.armorer)} on {p.calibrated},"
         f" valid until {p.expires}; residual {p.residual_mrad:.2f} mrad"
         f" (tolerance {p.tolerance_mrad:g} mrad).</p><table>{rows}</table>\n",
     )

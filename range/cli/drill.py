@@ -647,7 +647,12 @@ class _Registration:
                 badge, config.drill.id, config.seed, __version__, config.officer_id, digest, run_dir
             )
 
-        return replace(config, on_begin=begun)
+        def abandoned() -> None:
+            if self.number is not None:
+                records.abandon_drill_run(self.number)
+                self.number = None
+
+        return replace(config, on_begin=begun, on_abandon=abandoned)
 
     def run(self, play: Callable[[], RunResult]) -> tuple[RunResult, RunWriteError | None]:
         """The run's result, and the error of a result.json that could not be written (the

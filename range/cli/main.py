@@ -106,7 +106,10 @@ def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "(fired when none did) and d-prime."
         ),
         epilog="examples:\n  openrange score runs/20261121-101500-phone-draw-v1\n"
-        "  openrange score runs/* --json\n",
+        "  openrange score runs/*-phone-draw-v1 --json\n"
+        "  openrange score runs/*-fbi-pistol-2019-v1\n"
+        "drill runs and qualification attempts are scored in separate commands: a mix is\n"
+        "refused, naming the attempts (`course run --runs-dir DIR` keeps them apart)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

@@ -456,13 +456,20 @@ def _resumable(
 
     records.claim_attempt(args.resume)  # before anything runs: a second resume is refused now
     progress = records.attempt_in_progress(args.resume)
-    records.resume_attempt(
+    kept_records = records.resume_attempt(
         args.resume,
         args.badge,
         source.course.id,
         sha256(course_source(source.course, source)[1]),
         shooter=OFFICER if args.port else shooter_id,
     )
+    for n, folder in enumerate(attempt_folders(kept_records), 1):
+        if not Path(folder).is_dir():
+            say(
+                f"in-progress attempt #{args.resume}: part {n}'s folder {folder} is missing:"
+                " its shots are kept in the records (the record lists the folder as missing),"
+                " but no resumed.json can be left in it"
+            )
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
@@ -590,8 +597,11 @@ def _officers(args: argparse.Namespace) -> int:
 def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
     """`passed` beside a record's outcome, as the judged-attempt JSON has it (`scoring.course.
     judged_attempt`): null for a scripted run (SIMULATED, or INCOMPLETE (simulated ...)), where
-    nobody's own decision or shooting was judged: its outcome says what it would have been."""
-    if outcome_.startswith("SIMULATED") or "(simulated" in outcome_:
+    nobody's own decision or shooting was judged: its outcome says what it would have been;
+    null for a DAMAGED record too (edited outside OpenRange: no pass to trust)."""
+    from range.records.store import DAMAGED
+
+    if outcome_.startswith(("SIMULATED", DAMAGED)) or "(simulated" in outcome_:
         return {"passed": None}
     return {"passed": bool(passed)}
 
@@ -675,6 +685,8 @@ def _history(args: argparse.Namespace) -> int:
 
 def _show_drill_run(args: argparse.Namespace) -> int:
     from range.records.store import (
+        RecordsError,
+        damaged_run,
         drill_label,
         drill_outcome,
         drill_run_script,
@@ -685,7 +697,10 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
     script = drill_run_script(row)
-    result = stored_json(row, "result", "drill run")
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:  # shown DAMAGED (its outcome), with nothing read from it
+        result = None
     score = result.get("score", {}) if isinstance(result, dict) else {}
 
     def data() -> dict[str, Any]:
@@ -696,6 +711,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown["drill_label"] = drill_label(row)
         shown["officer"] = script or "live"
         shown["officer_kind"] = "scripted" if script else "live"
+        shown |= damaged_run(row["outcome"])
         shown["corrected"] = row.get("corrected", [])
         shown["result"] = result
         return shown
@@ -737,12 +753,23 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     return _answer(args, data, text, default=str)
 
 
+def attempt_folders(kept: list[Any]) -> list[str]:
+    """The folders an attempt's parts were logged in, in order, from its kept records."""
+    from range.records.store import ATTEMPT_LOG
+
+    return [
+        str(r.get("run_dir")) for r in kept if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
+    ]
+
+
 def run_folder(kept: str) -> str:
     """A drill run's kept run folder as `records show` says it: an absolute one as it is; a
     relative one (kept by an older OpenRange, relative to the folder the run was started in,
     which was not recorded) found from here when it is, else said so."""
     path = Path(kept)
     if path.is_absolute():
+        if not path.is_dir():
+            return f"{path} (missing: moved or deleted since)"
         return f"{path} (`openrange score` or `report` it)"
     if path.is_dir():
         return f"{path.resolve()} (`openrange score` or `report` it)"
@@ -761,7 +788,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.drill_run is not None:
         return _show_drill_run(args)
     from range.records.exports import NOT_KEPT, score_sheet
-    from range.records.store import ATTEMPT_LOG, RecordsError, course_label, outcome, stored_json
+    from range.records.store import RecordsError, course_label, outcome, stored_json
 
     with _open(args, read_only=True) as records:
         # In-progress attempts are numbered apart: one of this number is named, never shown.
@@ -782,11 +809,8 @@ def _show(args: argparse.Namespace) -> int:
     lines, total = score_sheet(row)
     # The folders its event logs were saved in: two or more for an attempt resumed after a
     # crash (`openrange score` on any of them rescores the whole attempt).
-    logs = [
-        str(r.get("run_dir"))
-        for r in detail.get("shots", [])
-        if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
-    ]
+    logs = attempt_folders(detail.get("shots", []))
+    missing = [folder for folder in logs if not Path(folder).is_dir()]
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
@@ -795,6 +819,7 @@ def _show(args: argparse.Namespace) -> int:
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
         shown["logs"] = logs
+        shown["logs_missing"] = missing  # folders named in the record that are not there
         shown["sheet"] = [
             {
                 "kind": line.kind,
@@ -822,7 +847,8 @@ def _show(args: argparse.Namespace) -> int:
         )
         for n, folder in enumerate(logs, 1):
             part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
-            yield f"  event log in {folder}{part}"
+            gone = " (missing)" if folder in missing else ""
+            yield f"  event log in {folder}{part}{gone}"
         if wrong is not None:
             yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
@@ -873,6 +899,8 @@ def _verify(args: argparse.Namespace) -> int:
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
         counts = records.counts()
+        # Kept runs whose drill/course file copy no longer matches its record: warnings.
+        warnings = records.rescore_warnings()
         # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
         unhashed = [
             int(r["id"])
@@ -890,44 +918,50 @@ def _verify(args: argparse.Namespace) -> int:
         return f"{n} {what}{'' if n == 1 else 's'}"
 
     def text() -> Iterator[str]:
-        if not problems:
-            yield (
-                f"chain intact: {plural(counts['records'], 'qualification record')},"
-                f" {plural(counts['officers'], 'officer')},"
-                f" {plural(counts['drill_runs'], 'drill run')}"
-                + (
-                    f" ({plural(counts['amendments'], 'correction')})"
-                    if counts.get("amendments")
-                    else ""
-                )
-                + (
-                    f", {plural(counts['audit_rows'], 'console audit row')}"
-                    if "audit_rows" in counts
-                    else ""
-                )
+        checked = (
+            f"{plural(counts['records'], 'qualification record')},"
+            f" {plural(counts['officers'], 'officer')},"
+            f" {plural(counts['drill_runs'], 'drill run')}"
+            + (
+                f" ({plural(counts['amendments'], 'correction')})"
+                if counts.get("amendments")
+                else ""
             )
-            if counts["in_progress"]:
-                yield (
-                    f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
-                    " finished or closed: see `openrange records incomplete`"
-                )
-            if counts.get("drill_runs_in_progress"):
-                yield (
-                    f"{plural(counts['drill_runs_in_progress'], 'drill run')} in progress (begun"
-                    " and never finished: killed, or playing now), not chained until finished or"
-                    " closed: see `openrange records incomplete`"
-                )
-            if unhashed:
-                yield f"{plural(len(unhashed), 'drill run')} with {NO_LOG_HASH}: {fmt(unhashed)}"
+            + (
+                f", {plural(counts['audit_rows'], 'console audit row')}"
+                if "audit_rows" in counts
+                else ""
+            )
+        )
+        if problems:
+            yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} checked"
+        else:
+            yield f"chain intact: {checked}"
+        if counts["in_progress"]:
+            yield (
+                f"{plural(counts['in_progress'], 'attempt')} in progress, not chained until"
+                " finished or closed: see `openrange records incomplete`"
+            )
+        if counts.get("drill_runs_in_progress"):
+            yield (
+                f"{plural(counts['drill_runs_in_progress'], 'drill run')} in progress (begun"
+                " and never finished: killed, or playing now), not chained until finished or"
+                " closed: see `openrange records incomplete`"
+            )
+        if unhashed:
+            yield f"{plural(len(unhashed), 'drill run')} with {NO_LOG_HASH}: {fmt(unhashed)}"
+        for warning in warnings:
+            yield f"WARNING: {warning.what}"
         for problem in problems:
             if problem.kind == "qualification":
                 yield f"record {problem.qualification}: {problem.what}"
             else:
                 yield problem.what
 
+    warned = [{"record": w.qualification, "problem": w.what} for w in warnings]
     return _answer(
         args,
-        lambda: counts | {"intact": not problems, "problems": found},
+        lambda: counts | {"intact": not problems, "problems": found, "warnings": warned},
         text,
         code=1 if problems else 0,
         to=sys.stderr if problems else sys.stdout,

@@ -17,10 +17,13 @@ from range.console.protocol import body_keys, clip_keys, event_line, impact_rows
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import VALID_DAYS, roster
 from range.records.store import (
+    DAMAGED,
     Records,
     RecordsError,
     course_label,
     drill_label,
+    drill_outcome,
+    drill_run_digest,
     drill_run_incomplete,
     log_check,
     outcome,
@@ -88,26 +91,49 @@ def recent_runs(
     records: Records, badge: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     sql = (
-        "SELECT id, badge, drill, drill_sha256, drill_origin, seed, recorded, decision, score,"
-        " passed, result FROM drill_runs"
+        "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+        " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+        " FROM drill_runs d"
     )
     args: list[Any] = []
     if badge is not None:
-        sql += " WHERE badge = ?"
+        sql += " WHERE d.badge = ?"
         args.append(badge)
-    rows = records._rows(sql + f" ORDER BY id DESC LIMIT {int(limit)}", *args)
+    rows = records._rows(sql + f" ORDER BY d.id DESC LIMIT {int(limit)}", *args)
+    shown = (
+        "id",
+        "badge",
+        "drill",
+        "drill_sha256",
+        "drill_origin",
+        "seed",
+        "recorded",
+        "decision",
+        "score",
+        "passed",
+    )
     # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
     return [
-        {k: v for k, v in r.items() if k != "result"}
+        {k: r[k] for k in shown}
         | {
             "drill": drill_label(r),
             "aborted": aborted(r),
             # A run its lane was stopped in the middle of (no run_ended), or one otherwise
             # unfinished: never a decision of the officer's.
             "incomplete": drill_run_incomplete(r),
+            # Its result no longer parses or matches its chained digest: DAMAGED, no score.
+            "damaged": _damaged(r),
         }
+        | ({"score": None, "passed": None, "decision": DAMAGED} if _damaged(r) else {})
         for r in rows
     ]
+
+
+def _damaged(row: dict[str, Any]) -> bool:
+    """Whether a drill run's row (with its `chained` digest) was edited outside OpenRange."""
+    if row["chained"] is not None and drill_run_digest(row) != row["chained"]:
+        return True
+    return drill_outcome(row) == DAMAGED
 
 
 # -- roster and attempt sheets ---------------------------------------------------------------
@@ -171,8 +197,11 @@ def roster_page(records: Records, today: date) -> list[dict[str, Any]]:
 
 def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
     """One qualification attempt, stage by stage, with the sum checked against the total."""
-    detail = json.loads(row["detail"])
-    stages = detail["score"].get("stages", [])
+    try:  # a detail edited outside OpenRange is shown DAMAGED, with no stages, never a crash
+        detail = json.loads(row["detail"])
+        stages = detail["score"].get("stages", [])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        stages = []
     stage_points = sum(int(s["points"]) for s in stages)
     stage_hits = sum(int(s["hits"]) for s in stages)
     return {

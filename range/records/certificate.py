@@ -17,7 +17,6 @@ name.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from range import outfile
 from range.records.exports import VALID_DAYS, certificate_fields
-from range.records.store import Records
+from range.records.store import Records, stored_json
 
 PAGE_W_PT, PAGE_H_PT = 595.0, 842.0  # A4 in points (matplotlib's figsize is in inches of 72 pt)
 MARGIN_PT = 54.0  # 3/4 inch: nothing is drawn outside it but the border
@@ -389,10 +388,10 @@ def certificate_text(
         ],
         devices=[
             f"{d.get('model', '?')} serial {d.get('serial', '?')}"
-            for d in json.loads(row["devices"])
+            for d in stored_json(row, "devices")
         ]
         + (
-            [_calibration_line(c) for c in json.loads(row["calibration"])]
+            [_calibration_line(c) for c in stored_json(row, "calibration")]
             or ["calibration: none recorded (emulated replicas)"]
         ),
         record=int(fields["record"]),

@@ -306,7 +306,9 @@ td,th{border:1px solid #999;padding:4px 10px;text-align:left}.qualified{color:#0
 
 
 def roster_html(lines: list[RosterLine], as_of: date, valid_days: int) -> str:
-    warnings = [line for line in lines if line.warning]
+    # A damaged record is no expiry: it is listed under a heading of its own.
+    damaged = [line for line in lines if line.warning and line.status == DAMAGED]
+    warnings = [line for line in lines if line.warning and line.status != DAMAGED]
     rows = "".join(
         f"<tr><td>{html.escape(line.badge)}</td><td>{html.escape(line.name)}</td>"
         f"<td>{html.escape(line.agency)}</td><td>{html.escape(line.course or '-')}</td>"
@@ -315,12 +317,15 @@ def roster_html(lines: list[RosterLine], as_of: date, valid_days: int) -> str:
         f"<td class='warn'>{html.escape(line.warning)}</td></tr>"
         for line in lines
     )
-    notice = (
-        "<p class='warn'><b>Expiring or expired:</b> "
-        + "; ".join(html.escape(f"{w.name} ({w.badge}), {w.course}: {w.warning}") for w in warnings)
+    notice = "".join(
+        f"<p class='warn'><b>{heading}:</b> "
+        + "; ".join(html.escape(f"{w.name} ({w.badge}), {w.course}: {w.warning}") for w in listed)
         + "</p>"
-        if warnings
-        else ""
+        for heading, listed in (
+            ("Damaged records (edited? run records verify)", damaged),
+            ("Expiring or expired", warnings),
+        )
+        if listed
     )
     return (
         f"<!doctype html><meta charset='utf-8'><title>Qualification roster</title>"

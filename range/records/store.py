@@ -405,6 +405,21 @@ OFFICER = "officer"  # who fires a real attempt; anything else is a scripted sho
 ATTEMPT_LOG = "attempt_log"
 
 
+# What an in-progress attempt keeps, one row each (range/runs/course.py `_keep_shot`).
+KEPT_KINDS = ("shot", "deployment", "string_faulted")
+
+
+def _kept_record(record: dict[str, Any]) -> bool:
+    """Whether one kept row of an in-progress attempt is what the runner keeps: a shot, a
+    deployment or a faulted string (with its string), or the folder a part was logged in."""
+    kind = record.get("kind")
+    if kind == ATTEMPT_LOG:
+        return isinstance(record.get("run_dir"), str)
+    if "kind" not in record:  # a store of schema 1 kept shots without their kind
+        return bool(record)
+    return kind in KEPT_KINDS and len(record) > 1
+
+
 def simulated_label(shooter: str) -> str:
     """The outcome of an attempt fired by a scripted shooter: never a qualification."""
     return f"SIMULATED (scripted shooter {shooter}): not a qualification"
@@ -484,10 +499,22 @@ def drill_outcome(row: dict[str, Any]) -> str:
     return f"SIMULATED (scripted officer {script}): {base}"
 
 
+UNKNOWN = "unknown"  # who played a drill run whose stored result is DAMAGED
+
+
+def damaged_run(outcome_: str) -> dict[str, Any]:
+    """What a listed drill run shows in place of its own columns when its stored result is
+    DAMAGED (does not parse, or no longer matches its chained digest): nobody is known to have
+    played it, and it has no score and no pass, never a live officer's pass."""
+    if outcome_ != DAMAGED:
+        return {}
+    return {"officer": UNKNOWN, "officer_kind": UNKNOWN, "score": None, "passed": None}
+
+
 def graded(outcome_: str) -> bool:
     """Whether a drill run with this outcome was graded: an INCOMPLETE (killed, cut) or
-    ABORTED run was not, and has no score to show."""
-    return not outcome_.startswith(("INCOMPLETE", "ABORTED"))
+    ABORTED run was not, and has no score to show; a DAMAGED one's score is not to be trusted."""
+    return not outcome_.startswith(("INCOMPLETE", "ABORTED", DAMAGED))
 
 
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
@@ -893,10 +920,27 @@ class Records:
             for number, migration in enumerate(_MIGRATIONS[current:], start=current + 1):
                 for statement in migration.format(auto=auto, genesis=GENESIS).split(";"):
                     if statement.strip():
-                        self._run(statement)
+                        self._migration_step(statement, current, number)
                 if number == 2:
                     self._migrate_to_2()
                 self._run("UPDATE schema_version SET version = ?", number)
+
+    def _migration_step(self, statement: str, current: int, number: int) -> None:
+        """One statement of migration `number`; a table or column it adds that is already
+        there means the store's `schema_version` (`current`) was set back by hand: said so in
+        one line (nothing migrated), never a bare `duplicate column name`."""
+        try:
+            self._run(statement)
+        except RecordsError as exc:
+            said = str(exc).lower()
+            if "duplicate column" not in said and "already exists" not in said:
+                raise
+            raise RecordsError(
+                f"records {self.where}: its schema_version says {current}, but the store already"
+                f" holds what schema {number} adds ({str(exc).rpartition(': ')[2]}): the"
+                " schema_version table was edited; nothing was migrated (set it back to the"
+                f" store's version, {len(_MIGRATIONS)} for this OpenRange, or restore a backup)"
+            ) from None
 
     def _migrate_to_2(self) -> None:
         """Chain the officers and drill runs already kept (as they stand now), and move the
@@ -1051,6 +1095,14 @@ class Records:
             number = self._last_id(cur)
         self.claim_attempt(number, "drill-run")
         return number
+
+    def abandon_drill_run(self, number: int) -> None:
+        """Drop the registration of a drill run this process began and that never started (a
+        refusal during its setup: no OpenXR runtime, a voice that cannot open): nothing was
+        played, so nothing is kept, and its claim is let go."""
+        with self._transaction(durable=False):
+            self._run("DELETE FROM drill_runs_in_progress WHERE id = ?", number)
+        self._release_claim(number, "drill-run")
 
     def drill_run_in_progress(self, number: int) -> dict[str, Any]:
         """A drill run registered and never finished; RecordsError when there is none."""
@@ -1280,6 +1332,7 @@ class Records:
                     "officer_kind": "scripted" if script else LIVE,
                     "corrected": row.get("corrected", []),
                 }
+                | damaged_run(outcome_)
             )
         return shown
 
@@ -1342,9 +1395,40 @@ class Records:
             if cur.rowcount != 1:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
 
-    def _shots(self, attempt: int) -> list[dict[str, Any]]:
+    def _shots(self, attempt: int, earlier: Any = "[]") -> list[dict[str, Any]]:
+        """An in-progress attempt's kept records (`earlier`: its legacy `shots` column, then one
+        row per record), each checked: a row that does not parse, or is not a shot, deployment,
+        faulted string or log folder, raises RecordsError in one line naming the store, the
+        attempt and the row (`in-progress attempt #8: shot 1 is not a JSON record: damaged`),
+        so nothing damaged is resumed from or sealed into the chain as good."""
         rows = self._rows("SELECT shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt)
-        return [json.loads(r["shot"]) for r in rows]
+        kept: list[dict[str, Any]] = self._in_progress_json(attempt, "shots", earlier, list)
+        texts = [r["shot"] for r in rows]
+        for n, text in enumerate(texts, len(kept) + 1):
+            kept.append(self._in_progress_json(attempt, f"shot {n}", text, dict))
+        for n, record in enumerate(kept, 1):
+            if not isinstance(record, dict) or not _kept_record(record):
+                raise RecordsError(
+                    f"records {self.where}: in-progress attempt #{attempt}: shot {n} is not a shot,"
+                    " deployment, faulted string or log folder: damaged (edited?); close or"
+                    " resume refused, nothing was changed"
+                )
+        return kept
+
+    def _in_progress_json(self, attempt: int, what: str, text: Any, kind: type) -> Any:
+        """One JSON column of an in-progress attempt, parsed and of the right kind (a list or
+        a record), else RecordsError naming the store, the attempt and the column."""
+        try:
+            value = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            value = None
+        if not isinstance(value, kind):
+            said = "JSON list" if kind is list else "JSON record"
+            raise RecordsError(
+                f"records {self.where}: in-progress attempt #{attempt}: {what} is not a"
+                f" {said}: damaged (edited?); close or resume refused, nothing was changed"
+            )
+        return value
 
     def incomplete(self) -> list[dict[str, Any]]:
         """Attempts begun and never finished (a crash, a pulled plug, or still being fired):
@@ -1380,7 +1464,9 @@ class Records:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
             progress = rows[0]
             head = self._head(QUALIFICATIONS)
-            shots = [*json.loads(progress["shots"]), *self._shots(attempt)]
+            shots = self._shots(attempt, progress["shots"])
+            for column in ("devices", "calibration"):  # chained as they are: checked first
+                self._in_progress_json(attempt, column, progress[column], list)
             body: dict[str, Any] = {"shots": shots, "score": score}
             if incomplete is not None:
                 body["incomplete"] = incomplete
@@ -1590,7 +1676,7 @@ class Records:
                 f"in-progress attempt #{attempt} was begun by {said}, not {now}: resume it the"
                 " same way"
             )
-        return [*json.loads(rows[0]["shots"]), *self._shots(attempt)]
+        return self._shots(attempt, rows[0]["shots"])
 
     def close_attempt(self, attempt: int, by: str, reason: str) -> int:
         """A range master closes a crashed attempt: it joins the chain as INCOMPLETE (never a
@@ -1762,6 +1848,40 @@ class Records:
             problems += self._verify_logs()
         return problems
 
+    def rescore_warnings(self) -> list[Problem]:
+        """Each kept run's drill or course file (the copy in its run folder: `drill.toml`,
+        `course.toml`, or a built-in's `.json`) against the sha256 its record holds: a copy
+        edited or removed since leaves a run that can no longer be rescored, reported or
+        replayed. A warning, not a broken chain: the record itself still holds. A folder that
+        is gone is not judged here (`verify` reports a drill run's missing log)."""
+        from range.runs.saved import COURSE_COPY, COURSE_JSON, DRILL_COPY, DRILL_JSON
+
+        found: list[Problem] = []
+        for run in self._rows(
+            "SELECT id, run_dir, drill_sha256 FROM drill_runs WHERE run_dir IS NOT NULL"
+            " AND drill_sha256 != '' ORDER BY id"
+        ):
+            said = _copy_problem(Path(run["run_dir"]), run["drill_sha256"], DRILL_COPY, DRILL_JSON)
+            if said:
+                found.append(Problem(int(run["id"]), f"drill run {run['id']}: {said}", "rescore"))
+        for row in self._rows(
+            "SELECT id, detail, course_sha256 FROM qualifications WHERE course_sha256 != ''"
+            " ORDER BY id"
+        ):
+            try:
+                detail = stored_json(row, "detail")
+            except RecordsError:
+                continue  # DAMAGED: the chain walk reports it
+            shots = detail.get("shots", []) if isinstance(detail, dict) else []
+            for kept in shots:
+                if not isinstance(kept, dict) or kept.get("kind") != ATTEMPT_LOG:
+                    continue
+                folder = Path(str(kept.get("run_dir")))
+                said = _copy_problem(folder, row["course_sha256"], COURSE_COPY, COURSE_JSON)
+                if said:
+                    found.append(Problem(int(row["id"]), f"record {row['id']}: {said}", "rescore"))
+        return found
+
     def _verify_logs(self) -> list[Problem]:
         """Each drill run's log on disk against the sha256 its record kept (a run recorded
         without one is not judged: it has none to judge by)."""
@@ -1867,6 +1987,30 @@ class Records:
 # SQLite reports a WAL or journal it cannot grow as a plain I/O error; with less than this free
 # on the store's filesystem, that error is a full disk.
 _NEARLY_FULL_BYTES = 1 << 20
+
+
+def _copy_problem(folder: Path, recorded: str, *names: str) -> str | None:
+    """What is wrong with the copy of a run's drill or course file kept in `folder` (the first
+    of `names` there), against the sha256 the record holds; None when it matches, or when the
+    folder itself is gone (said elsewhere)."""
+    if not folder.is_dir():
+        return None
+    copy = next((folder / n for n in names if (folder / n).is_file()), None)
+    if copy is None:
+        return (
+            f"{folder / names[0]} is missing: the run can no longer be rescored, reported or"
+            " replayed"
+        )
+    try:
+        now = file_sha256(copy)
+    except OSError as exc:
+        return f"{copy}: cannot be read ({exc.strerror})"
+    if now != recorded:
+        return (
+            f"{copy} no longer matches the sha256 the run recorded ({recorded[:12]}, now"
+            f" {now[:12]}): edited since; the run can no longer be rescored, reported or replayed"
+        )
+    return None
 
 
 def _amended(row: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str, Any]:

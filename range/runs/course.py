@@ -34,7 +34,7 @@ from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseFile, Cour
 from drills.events import probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
-from peripherals.emulator import PistolEmulator, RifleEmulator, TaserEmulator
+from peripherals.emulator import PistolEmulator, RifleEmulator, TaserEmulator, is_emulated
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, SetMagazine
 from physics.animation import SubjectAnimator
@@ -319,7 +319,10 @@ def run_course(
             stack.callback(lane.close)
             _check_weapons(course, lane)
             folder = config.calibration_dir or default_profiles_dir()
-            profiles = {r.serial: load_profile(folder, r.serial) for r in lane.replicas}
+            profiles = {
+                r.serial: load_profile(folder, r.serial, model=r.model.slug, emulated=r.emulated)
+                for r in lane.replicas
+            }
         result.devices = [
             {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
             for d in lane.devices()
@@ -330,6 +333,9 @@ def run_course(
             required=config.require_calibration or live is not None,
             folder=config.calibration_dir,
             override_by=config.override_by,
+            reported={
+                d["serial"]: (d["model"], is_emulated(d["firmware"])) for d in result.devices
+            },
         )
         # The attempt's folder once its replicas have passed: a refused lane leaves none.
         copy_name, copy = course_source(course, config.source)

@@ -38,7 +38,7 @@ from drills.speech import PHRASES_FILE, PhraseBook, acts_in_text, builtin_phrase
 from drills.threat import Behaviour
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo
-from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator
+from peripherals.emulator import TASER_SPECS, PistolEmulator, TaserEmulator, is_emulated
 from peripherals.events import PeripheralEvent
 from peripherals.messages import CartridgeCode, EventKind, Model, StateFlags
 from physics.animation import FALL_S, SubjectAnimator
@@ -60,7 +60,11 @@ from physics.taser import (
 from physics.units import FT_M
 from physics.world import REGIONS, RangeWorld
 from range import __version__
-from range.calibration.profiles import calibration_for_run, default_profiles_dir, load_profile
+from range.calibration.profiles import (
+    calibration_for_run,
+    default_profiles_dir,
+    load_profile,
+)
 from range.runs.core import (
     FAULT_AFTER_S,
     FaultPolicy,
@@ -192,10 +196,15 @@ class RunConfig:
     # returns each question's `debrief_answer` fields (question, text, answer, how,
     # confidence?), logged before the run is scored.
     debrief: Callable[[Drill], list[dict[str, Any]]] | None = None
-    # Called once the run has started (its `run_started` logged), with its run folder (None
-    # with no runs_dir) and the drill file's sha256: the records register the run in progress
-    # (range/cli/drill.py), so a run killed from here on is never lost.
+    # Called as soon as the run folder exists (before the voice, the headset and run_started),
+    # with the folder (None with no runs_dir) and the drill file's sha256: the records register
+    # the run in progress (range/cli/drill.py), so a run killed from here on is listed by
+    # `records incomplete`, never an orphaned folder.
     on_begin: Callable[[Path | None, str], None] | None = None
+    # Called when the run is refused or fails after `on_begin` and before `run_started` (no
+    # OpenXR runtime, a voice that cannot open): its folder is removed, and the records drop
+    # the registration (nothing was played).
+    on_abandon: Callable[[], None] | None = None
 
     @property
     def officer_id(self) -> str:
@@ -436,6 +445,7 @@ class Session:
         self._landing: dict[str, float] = {}  # a falling subject: when the body lands
         self.frame_times_s: list[float] = []
         self.frame_cpu_s: list[float] = []
+        self._run_started = False  # run_started logged: the run is one to keep from then on
         self.faults: FaultPolicy | None = None
         self._unplugged = False
         self._buttons = list(config.instructor)
@@ -551,7 +561,10 @@ class Session:
                 raise ValueError("a simulated drill needs an officer script")
             return ScriptedOfficerHands(self, config.officer)
         folder = config.calibration_dir or default_profiles_dir()
-        profiles = {r.serial: load_profile(folder, r.serial) for r in self.lane.replicas}
+        profiles = {
+            r.serial: load_profile(folder, r.serial, model=r.model.slug, emulated=r.emulated)
+            for r in self.lane.replicas
+        }
         return LiveOfficerHands(self.live.open_poses(stack), profiles)
 
     def run(self) -> RunResult:
@@ -592,6 +605,12 @@ class Session:
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
                 stack.callback(writer.close)
+            # Registered at once: a kill from here on leaves a run `records incomplete` lists;
+            # a refusal before run_started leaves neither a folder nor a registration.
+            stack.callback(self._abandon_unstarted, writer)
+            if config.on_begin is not None:
+                config.on_begin(writer.path if writer is not None else None, sha256(copy))
+            if writer is not None:
                 (writer.path / copy_name).write_bytes(copy)
                 if config.phrases is not None:
                     book = config.phrases.read_bytes()
@@ -628,9 +647,8 @@ class Session:
                 **voice_meta,
                 **phrases_meta,
             )
+            self._run_started = True
             hands.after_step(engine.t)
-            if config.on_begin is not None:
-                config.on_begin(writer.path if writer is not None else None, sha256(copy))
             with _setup_frozen():
                 if self.live is None:
                     self._run_simulated()
@@ -660,6 +678,16 @@ class Session:
             if writer is not None:
                 writer.finish(result.as_json(), result)
             return result
+
+    def _abandon_unstarted(self, writer: RunWriter | None) -> None:
+        """At the run's end: a run that never logged `run_started` (refused or failed during
+        setup) leaves no folder and no registration in progress behind."""
+        if self._run_started:
+            return
+        if writer is not None:
+            writer.discard()
+        if self.config.on_abandon is not None:
+            self.config.on_abandon()
 
     def _open_voice(self, stack: ExitStack, run_dir: Path | None) -> dict[str, str]:
         """The officer's voice, when the run has one: the Listener over the built-in phrase
@@ -765,6 +793,7 @@ class Session:
             required=self._calibration_required,
             folder=config.calibration_dir,
             override_by=config.override_by,
+            reported={d.serial: (d.model.slug, is_emulated(d.firmware)) for d in devices},
         )
 
     # -- the two clocks ---------------------------------------------------------------------------

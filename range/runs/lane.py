@@ -20,7 +20,7 @@ from typing import Protocol
 
 from peripherals.clock import Clock, ManualClock
 from peripherals.driver import DeviceInfo, LinkSession, ReplicaLink
-from peripherals.emulator import ReplicaEmulator
+from peripherals.emulator import ReplicaEmulator, is_emulated
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import Laser, Model
@@ -74,6 +74,15 @@ class Replica:
     def serial(self) -> str:
         return self.emulator.serial
 
+    @property
+    def model(self) -> Model:
+        return self.emulator.model
+
+    @property
+    def emulated(self) -> bool:
+        """An emulator, always (LiveReplica tells it from its firmware)."""
+        return True
+
 
 class LiveReplica:
     """A real replica: its serial number, its host link, and which weapon it is."""
@@ -82,6 +91,9 @@ class LiveReplica:
         assert link.info is not None
         self.serial = link.info.serial
         self.model = link.info.model
+        # A replica emulator on a port (`peripherals emulate`), not a real replica: only an
+        # emulator-made calibration profile may stand for it, and only for it.
+        self.emulated = is_emulated(link.info.firmware)
         self.weapon = weapon_of(link.info.model)
         self.link: ReplicaLink | None = link
         self.session = link.start_session()

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -110,6 +111,14 @@ class RunWriter:
                 raise RunWriteError(self.path / EVENTS, self._written_to_s, exc) from exc
             self._events.close()
             self._events = None
+
+    def discard(self) -> None:
+        """Remove the run folder of a run refused (or failed) before it started: no log record
+        was written, so it holds nothing to keep (only the drill file's copy). A folder that
+        cannot be removed is left as it is."""
+        self._abandon()
+        if self._written_to_s is None:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def _abandon(self) -> None:
         """Close the log after a failed write. Closing flushes what is still buffered, which
