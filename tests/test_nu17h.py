@@ -1,0 +1,94 @@
+"""Issue 17, a new user's pass nu17a (/work/wt/reports/nu17a.md), speech scoring and inputs:
+repeated commands heard as repeated acts (#3), identification judged before deadly force only
+(#11), text-to-speech that never takes text as an option (#4), one phrase book for the whole run
+(#5), speech transitions no phrase book knows refused (#9), and the small items (#12).
+Real espeak-ng audio throughout, in-process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from drills.speech import builtin_phrasebook
+from range.cli.main import main
+
+pocketsphinx = pytest.importorskip("pocketsphinx")
+if shutil.which("espeak-ng") is None:
+    pytest.skip("espeak-ng missing (scripts/test.sh installs it)", allow_module_level=True)
+
+
+@cache
+def _said(text: str) -> npt.NDArray[np.float64]:
+    from range.voice.corpus import speech_16k
+
+    speech = speech_16k(text, "en-us", 175)
+    return np.asarray(speech / np.max(np.abs(speech)), dtype=np.float64)
+
+
+def _track(items: list[tuple[float, str]], seconds: float, peak: float = 0.25) -> Any:
+    """espeak-ng's en-us voice saying each text at its time (s), peak `peak` of full scale."""
+    out = np.zeros(int(seconds * 16_000))
+    for at_s, text in items:
+        speech = _said(text) * peak
+        i = int(at_s * 16_000)
+        out[i : i + len(speech)] += speech[: len(out) - i]
+    return np.asarray(np.clip(out, -1, 1) * 32767, dtype=np.int16)
+
+
+def _wav(path: Path, items: list[tuple[float, str]], seconds: float) -> Path:
+    from range.voice.audio import write_wav
+
+    return write_wav(path, _track(items, seconds))
+
+
+def _run(capsys: pytest.CaptureFixture[str], args: list[str], runs: Path) -> dict[str, Any]:
+    code = main([*args, "--runs-dir", str(runs), "--json", "--progress", "never"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    result: dict[str, Any] = json.loads(out.out)
+    return result
+
+
+def _events(result: dict[str, Any]) -> list[dict[str, Any]]:
+    log = Path(result["run_dir"]) / "events.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+# --- 3. a command said again and again in one breath is heard each time ------------------------
+
+
+def test_a_command_repeated_within_one_utterance_is_an_act_each_time() -> None:
+    """Five "drop the knife" 1 s apart: the VAD joins the last four into one utterance, where
+    the listener gave each act once. Every repeat is an act now, each with its own time."""
+    from range.voice.recognize import Listener, Recognizer, listen
+
+    pcm = _track([(0.2 + i * 1.0, "drop the knife") for i in range(5)], 6.5)
+    blocks = (pcm[i : i + 480] for i in range(0, len(pcm), 480))
+    heard = list(listen(blocks, Listener(Recognizer(builtin_phrasebook()))))
+    assert [h.act for h in heard] == ["command.drop_weapon"] * 5
+    starts = [h.start_s for h in heard]
+    assert starts == sorted(starts) and len(set(starts)) == 5
+    for h, said_at in zip(heard, [0.2 + i * 1.0 for i in range(5)], strict=True):
+        assert abs(h.start_s - said_at) < 0.25, (h, said_at)
+        assert h.start_s < h.end_s
+
+
+def test_a_command_said_four_times_in_a_row_is_judged_by_verbal_05(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/scoring.md: VERBAL-05 is the same command more than repeat_max (3) times in a row,
+    each sooner than comply_time_s (2 s). Five commands 1 s apart through `drill run --voice`."""
+    wav = _wav(tmp_path / "repeat.wav", [(0.2 + i * 1.0, "drop the knife") for i in range(5)], 8)
+    args = ["drill", "run", "knife-approach-v1", "--seed", "7", "--voice", str(wav)]
+    result = _run(capsys, args, tmp_path / "runs")
+    spoke = [e for e in _events(result) if e["kind"] == "officer_spoke"]
+    assert [e["act"] for e in spoke] == ["command.drop_weapon"] * 5
+    found = [f for f in result["score"]["findings"] if f["rule"] == "VERBAL-05"]
+    assert [f["kind"] for f in found] == ["finding"], found
