@@ -92,3 +92,40 @@ def test_a_command_said_four_times_in_a_row_is_judged_by_verbal_05(
     assert [e["act"] for e in spoke] == ["command.drop_weapon"] * 5
     found = [f for f in result["score"]["findings"] if f["rule"] == "VERBAL-05"]
     assert [f["kind"] for f in found] == ["finding"], found
+
+
+# --- 11. VERBAL-03 follows facts.md §5: identify before deadly force, where feasible ------------
+
+
+def _verbal_03(log: list[Any]) -> list[tuple[str, float]]:
+    from scoring.policy import default_policy
+    from scoring.score import score_run
+
+    score = score_run(log, default_policy())
+    return [(f.kind.value, f.points) for f in score.findings if f.rule == "VERBAL-03"]
+
+
+def test_no_identification_before_a_taser_is_no_breach() -> None:
+    """facts.md §5 asks identification before *deadly* force; nothing cited asks it before a
+    CEW, so 3 s of a knife held and a TASER with no "police" is information, not -5."""
+    from test_rules import end, phase, spoke, start, taser
+
+    knife = [*start(), phase(0, "active_resistance", "knife"), spoke(0.5, "command.drop_weapon")]
+    assert _verbal_03([*knife, taser(3.0), end(4)]) == [("info", 0.0)]
+    said = [*knife, spoke(0.8, "identify"), taser(3.0), end(4)]
+    assert _verbal_03(said) == [("credit", 0.0)]
+
+
+def test_identification_is_judged_at_the_first_round_and_credited_once() -> None:
+    from test_rules import end, fire, phase, spoke, start, taser
+
+    held = [*start(), phase(0, "deadly_threat", "handgun", acting=False)]
+    acting = phase(3.0, "deadly_threat", "handgun", acting=True)
+    # A TASER, then deadly force with no identification though it was feasible: the finding.
+    assert _verbal_03([*held, taser(1.0), acting, fire(3.2), end(4)]) == [
+        ("info", 0.0),
+        ("finding", -5.0),
+    ]
+    # "police" before the TASER: one credit, not one at the TASER and another at the round.
+    named = [*held, spoke(0.5, "identify"), taser(1.0), acting, fire(3.2), end(4)]
+    assert _verbal_03(named) == [("credit", 0.0)]
