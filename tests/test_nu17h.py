@@ -129,3 +129,80 @@ def test_identification_is_judged_at_the_first_round_and_credited_once() -> None
     # "police" before the TASER: one credit, not one at the TASER and another at the round.
     named = [*held, spoke(0.5, "identify"), taser(1.0), acting, fire(3.2), end(4)]
     assert _verbal_03(named) == [("credit", 0.0)]
+
+
+# --- 4. text handed to espeak-ng is never read as an option ------------------------------------
+
+DASHED = ["-v", "-- Get away from me!", "--help"]
+
+
+@pytest.mark.parametrize("text", DASHED)
+def test_a_line_that_begins_with_a_dash_is_spoken(text: str) -> None:
+    from range.voice.speak import OUT_RATE_HZ, synthesize
+
+    assert len(synthesize(text)) > 0.2 * OUT_RATE_HZ  # words, not an option or an error
+
+
+def test_speech_say_speaks_a_dashed_line_and_refuses_an_empty_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile
+
+    out = tmp_path / "x.wav"
+    assert main(["speech", "say", "--out", str(out), "--", "-v"]) == 0
+    assert soundfile.info(str(out)).duration > 0.2
+    capsys.readouterr()
+    assert main(["speech", "say", "--out", str(tmp_path / "e.wav"), "  "]) == 2
+    assert capsys.readouterr().err.strip() == "openrange: nothing to say: the text is empty"
+    assert not (tmp_path / "e.wav").exists()
+
+
+def _dashed_drill(tmp_path: Path) -> Path:
+    library = Path(__file__).parents[1] / "drills" / "data" / "drills" / "talk-down-cover-v1.toml"
+    text = library.read_text()
+    said = 'say = "Stay back! Just leave me alone!"'
+    assert said in text
+    drill = tmp_path / "mine.toml"
+    drill.write_text(text.replace(said, 'say = "-- Get away from me!"'))
+    return drill
+
+
+def test_a_drill_whose_subject_says_a_dashed_line_validates_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile
+
+    drill = _dashed_drill(tmp_path)
+    assert main(["drill", "validate", str(drill)]) == 0
+    capsys.readouterr()
+    result = _run(capsys, ["drill", "run", str(drill), "--seed", "1"], tmp_path / "runs")
+    said = [e["text"] for e in _events(result) if e["kind"] == "subject_spoke"]
+    assert "-- Get away from me!" in said
+    assert soundfile.info(str(Path(result["run_dir"]) / "sound.wav")).duration > 1.0
+
+
+def test_a_text_to_speech_failure_leaves_the_run_recorded_with_its_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An espeak-ng that fails (a real process on PATH that exits 1) after the run: the run is
+    complete, recorded and summarised, and the soundtrack's failure is one line (rc 9)."""
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    officer = ["--add", "4411", "--name", "J. Rivera", "--agency", "Metro PD", "--db", db]
+    assert main(["records", "officers", *officer]) == 0
+    broken = tmp_path / "bin"
+    broken.mkdir()
+    (broken / "espeak-ng").write_text("#!/bin/sh\necho 'espeak-ng: broken voice' >&2\nexit 1\n")
+    (broken / "espeak-ng").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{broken}:{__import__('os').environ['PATH']}")
+    args = ["drill", "run", str(_dashed_drill(tmp_path)), "--seed", "1", "--badge", "4411"]
+    capsys.readouterr()
+    code = main([*args, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--progress", "never"])
+    out = capsys.readouterr()
+    assert code == 9, out.err
+    assert "Traceback" not in out.err and "internal error" not in out.err
+    assert "Recorded as drill run 1 for badge 4411." in out.out
+    assert "Score:" in out.out
+    (line,) = [x for x in out.err.splitlines() if "espeak-ng" in x]
+    assert "espeak-ng: broken voice" in line and "the soundtrack was not written" in line
+    assert main(["records", "show", "--drill-run", "1", "--db", db]) == 0
+    assert "INCOMPLETE" not in capsys.readouterr().out

@@ -515,10 +515,14 @@ def _after_run(
             f"openrange: {unwritten.path}: cannot write ({why}): the run is complete (its"
             f" event log is whole); {kept}"
         )
+    from range.voice.speak import SpeechFailedError
+
     try:
         sound.after_run(args, drill, result.records, seed, result.run_dir)
     except OSError as exc:
         return sound.write_failed(exc, kept)
+    except SpeechFailedError as exc:  # the run is recorded and its summary printed all the same
+        return f"openrange: {exc}: the soundtrack was not written; {kept}"
     return None
 
 

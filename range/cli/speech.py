@@ -175,6 +175,7 @@ def _say(args: argparse.Namespace) -> int:
     from range.voice.audio import AudioUnavailableError
     from range.voice.speak import (
         AlsaSink,
+        SpeechFailedError,
         SpeechUnavailableError,
         WavSink,
         say,
@@ -188,6 +189,9 @@ def _say(args: argparse.Namespace) -> int:
             print(args.out)
         else:
             AlsaSink(args.device).play(track)
+    except SpeechFailedError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 2
     except (AudioUnavailableError, SpeechUnavailableError) as exc:
         message = str(exc)
         said = message if "audio is off" in message else "audio is off: " + message
