@@ -206,3 +206,50 @@ def test_a_text_to_speech_failure_leaves_the_run_recorded_with_its_summary(
     assert "espeak-ng: broken voice" in line and "the soundtrack was not written" in line
     assert main(["records", "show", "--drill-run", "1", "--db", db]) == 0
     assert "INCOMPLETE" not in capsys.readouterr().out
+
+
+# --- 5. one phrase book for the whole run: the script's speak steps too -------------------------
+
+KNEEL_BOOK = (
+    'version = 1\nlanguage = "en-us"\n\n[[acts]]\nact = "command.kneel"\n'
+    'phrases = ["kneel down", "get on your knees"]\n'
+)
+KNEEL_SCRIPT = (
+    'id = "kneel-off"\nversion = 1\ndescription = "says kneel down"\n\n'
+    '[[steps]]\nat_s = 0.5\ndo = "speak"\nsay = "Kneel down."\n'
+)
+
+
+def test_the_agency_book_hears_the_script_s_speak_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book, script = tmp_path / "good.toml", tmp_path / "off.toml"
+    book.write_text(KNEEL_BOOK)
+    script.write_text(KNEEL_SCRIPT)
+    args = ["drill", "run", "knife-approach-v1", "--sim", str(script), "--seed", "1"]
+    args += ["--sound", "off"]
+    result = _run(capsys, [*args, "--phrases", str(book)], tmp_path / "runs")
+    spoke = [(e["act"], e["text"]) for e in _events(result) if e["kind"] == "officer_spoke"]
+    assert spoke == [("command.kneel", "Kneel down.")]
+    # Without the agency book the words are no phrase: refused before the run, named.
+    assert main([*args, "--runs-dir", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"openrange: {script}:8: steps[0].say: a speak step's say 'Kneel down.' holds no phrase"
+        " of the phrase book (openrange speech phrases)"
+    )
+    assert not (tmp_path / "none").exists()
+
+
+def test_a_voice_run_with_the_agency_book_is_not_blocked_by_the_script(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    book, script = tmp_path / "good.toml", tmp_path / "off.toml"
+    book.write_text(KNEEL_BOOK)
+    script.write_text(KNEEL_SCRIPT)
+    wav = _wav(tmp_path / "kneel.wav", [(0.3, "kneel down")], 3.0)
+    args = ["drill", "run", "knife-approach-v1", "--sim", str(script), "--seed", "1"]
+    args += ["--sound", "off", "--phrases", str(book), "--voice", str(wav)]
+    result = _run(capsys, args, tmp_path / "runs")
+    spoke = [(e["act"], e["text"]) for e in _events(result) if e["kind"] == "officer_spoke"]
+    assert spoke == [("command.kneel", "kneel down")]  # heard from the recording

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from drills.officer import OfficerScript
     from drills.schema import Drill, DrillFile
+    from drills.speech import PhraseBook
     from range.records.store import Records
     from range.runs.drill import RunConfig, RunResult, Session
     from range.runs.poses import TrackedPoses
@@ -447,13 +448,14 @@ def play(
             read_wav(voice)
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"--voice {exc}") from None
-    phrases = _phrases(args)
+    phrases, book = _phrases(args)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
         voice=voice,
         phrases=phrases,
-        officer=_officer_for(script, source.drill),
+        phrasebook=book,
+        officer=_officer_for(script, source.drill, book),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
@@ -526,21 +528,23 @@ def _after_run(
     return None
 
 
-def _phrases(args: argparse.Namespace) -> Path | None:
-    """`--phrases`, checked before the run (a bad phrase book is one named line per problem
-    and leaves no run behind)."""
+def _phrases(args: argparse.Namespace) -> tuple[Path | None, PhraseBook | None]:
+    """`--phrases` and the book it gives (the built-in one merged with it), checked before the
+    run (a bad phrase book is one named line per problem and leaves no run behind): the one
+    book the whole run uses, the script's speak steps, the recogniser and the drill's checks."""
     path: Path | None = getattr(args, "phrases", None)
-    if path is not None:
-        require("pocketsphinx")
-        from range.voice.lexicon import load_phrases
+    if path is None:
+        return None, None
+    require("pocketsphinx")
+    from range.voice.lexicon import load_phrases
 
-        load_phrases(path)
-    return path
+    return path, load_phrases(path)
 
 
-def _officer_for(script: str, drill: Drill) -> OfficerScript:
+def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> OfficerScript:
     """The officer script `--sim` names (or the drill's expected one), checked against the drill
-    it is about to play, before the run: file, line and field of what does not fit."""
+    it is about to play and the run's phrase book (`book`; None: the built-in one), before the
+    run: file, line and field of what does not fit."""
     from drills.officer import builtin_officers, check_script, find_officer
     from physics.datafiles import read_text
     from scoring.policy import RULES
@@ -549,7 +553,7 @@ def _officer_for(script: str, drill: Drill) -> OfficerScript:
     builtin = script in builtin_officers()
     where = f"officer script {script}" if builtin else script
     text = "" if builtin else read_text(Path(script))
-    check_script(officer, drill, where, text, RULES)
+    check_script(officer, drill, where, text, RULES, book)
     return officer
 
 
@@ -776,6 +780,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         if player is not None:
             player.catch_up(run.engine.log.records)
 
+    phrases, book = _phrases(args)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
@@ -790,7 +795,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         live=LiveDrill(
             ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
         ),
-        phrases=_phrases(args),
+        phrases=phrases,
+        phrasebook=book,
         on_frame=on_frame,
         debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )
