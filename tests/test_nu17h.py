@@ -253,3 +253,54 @@ def test_a_voice_run_with_the_agency_book_is_not_blocked_by_the_script(
     result = _run(capsys, args, tmp_path / "runs")
     spoke = [(e["act"], e["text"]) for e in _events(result) if e["kind"] == "officer_spoke"]
     assert spoke == [("command.kneel", "kneel down")]  # heard from the recording
+
+
+# --- 9. a speech transition no phrase book in effect knows is refused -------------------------
+
+
+def _talk_down(tmp_path: Path, act: str) -> Path:
+    library = Path(__file__).parents[1] / "drills" / "data" / "drills" / "crisis-talk-down-v1.toml"
+    text = library.read_text()
+    assert text.count('on = "speech:command.drop_weapon"') == 1
+    drill = tmp_path / f"{act}.toml"
+    drill.write_text(text.replace('on = "speech:command.drop_weapon"', f'on = "speech:{act}"'))
+    return drill
+
+
+def _on_line(drill: Path) -> int:
+    return next(n for n, line in enumerate(drill.read_text().splitlines(), 1) if "speech:" in line)
+
+
+def test_drill_validate_refuses_a_speech_act_no_book_knows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = _talk_down(tmp_path, "command.drop_wepon")
+    assert main(["drill", "validate", str(typo)]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"{typo}:{_on_line(typo)}: phases[1].transitions[0].on: ")
+    assert "'speech:command.drop_wepon' can never fire" in line
+    assert "did you mean 'command.drop_weapon'?" in line
+    # An agency's act: refused without its book, valid with it; the typo stays refused.
+    kneel = _talk_down(tmp_path, "command.kneel")
+    book = tmp_path / "good.toml"
+    book.write_text(KNEEL_BOOK)
+    assert main(["drill", "validate", str(kneel)]) == 1
+    assert "--phrases AGENCY.toml" in capsys.readouterr().err
+    assert main(["drill", "validate", str(kneel), "--phrases", str(book)]) == 0
+    assert main(["drill", "validate", str(typo), "--phrases", str(book)]) == 1
+    assert f"the built-in phrase book with {book} has no act" in capsys.readouterr().err
+    # A whole category still names acts the book has.
+    assert main(["drill", "validate", str(_talk_down(tmp_path, "rapport"))]) == 0
+
+
+def test_drill_run_refuses_a_speech_act_the_run_s_book_lacks_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = _talk_down(tmp_path, "command.drop_wepon")
+    book = tmp_path / "good.toml"
+    book.write_text(KNEEL_BOOK)
+    args = ["drill", "run", str(typo), "--seed", "1", "--runs-dir", str(tmp_path / "runs")]
+    assert main([*args, "--phrases", str(book)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"openrange: {typo}:{_on_line(typo)}: phases[1].transitions[0].on: ")
+    assert not (tmp_path / "runs").exists()

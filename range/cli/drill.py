@@ -140,6 +140,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     validate.add_argument(
         "files", metavar="DRILL", nargs="+", help="built-in id or path to a .toml file"
     )
+    validate.add_argument(
+        "--phrases",
+        type=Path,
+        default=None,
+        metavar="AGENCY.toml",
+        help="an agency phrase book merged over the built-in one: a speech:ACT transition must"
+        " name an act of the book in effect (docs/speech.md)",
+    )
     validate.set_defaults(handler=_validate)
 
     run = verbs.add_parser(
@@ -342,7 +350,8 @@ def _attribute_words(values: dict[str, object]) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.schema import builtin_drill_files, load_drill
+    from drills.schema import builtin_drill_files, check_speech_triggers, load_drill
+    from physics.datafiles import read_text
 
     builtin = builtin_drill_files()
     failed = 0
@@ -356,7 +365,14 @@ def _validate(args: argparse.Namespace) -> int:
             failed += 1
             known = ", ".join(sorted(builtin))
             print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
-    checked = validate_files(paths, load_drill, lambda d: f"{d.id}, {len(d.phases)} phases")
+    phrases, book = _phrases(args)
+
+    def load(path: Path) -> Drill:
+        drill = load_drill(path)
+        check_speech_triggers(drill, read_text(path), path, book, str(phrases or ""))
+        return drill
+
+    checked = validate_files(paths, load, lambda d: f"{d.id}, {len(d.phases)} phases")
     return 1 if failed else checked
 
 
@@ -449,6 +465,7 @@ def play(
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"--voice {exc}") from None
     phrases, book = _phrases(args)
+    _check_speech_triggers(source, phrases, book)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
@@ -539,6 +556,17 @@ def _phrases(args: argparse.Namespace) -> tuple[Path | None, PhraseBook | None]:
     from range.voice.lexicon import load_phrases
 
     return path, load_phrases(path)
+
+
+def _check_speech_triggers(
+    source: DrillFile, phrases: Path | None, book: PhraseBook | None
+) -> None:
+    """Before the run: every speech:ACT transition names an act of the run's phrase book."""
+    from drills.schema import check_speech_triggers
+    from physics.datafiles import decode
+
+    text = decode(source.content, source.path)
+    check_speech_triggers(source.drill, text, source.path, book, str(phrases or ""))
 
 
 def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> OfficerScript:
@@ -781,6 +809,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             player.catch_up(run.engine.log.records)
 
     phrases, book = _phrases(args)
+    _check_speech_triggers(source, phrases, book)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
