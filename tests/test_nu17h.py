@@ -304,3 +304,70 @@ def test_drill_run_refuses_a_speech_act_the_run_s_book_lacks_before_the_run(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"openrange: {typo}:{_on_line(typo)}: phases[1].transitions[0].on: ")
     assert not (tmp_path / "runs").exists()
+
+
+# --- 12. the small items --------------------------------------------------------------------
+
+
+def test_speech_say_refuses_an_azimuth_outside_minus_180_to_180(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["speech", "say", "x", "--azimuth", "400", "--out", str(tmp_path / "a.wav")])
+    assert "--azimuth: 400: from -180 to 180 degrees is needed" in capsys.readouterr().err
+    assert not (tmp_path / "a.wav").exists()
+    assert main(["speech", "say", "x", "--azimuth", "-180", "--out", str(tmp_path / "b.wav")]) == 0
+
+
+def test_a_subject_straight_ahead_is_logged_at_0_not_minus_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["drill", "run", "talk-down-cover-v1", "--seed", "1", "--sound", "off"]
+    result = _run(capsys, args, tmp_path / "runs")
+    log = (Path(result["run_dir"]) / "events.jsonl").read_text()
+    assert '"azimuth_deg": 0.0' in log
+    assert "-0.0," not in log and "-0.0}" not in log
+
+
+def test_the_summary_says_what_a_debrief_answer_file_is(tmp_path: Path) -> None:
+    from range.cli.summary import saved_lines
+
+    (tmp_path / "debrief-next_time.wav").write_bytes(b"")
+    lines = saved_lines(tmp_path, [])
+    (line,) = [x for x in lines if "debrief-next_time.wav" in x]
+    assert line.split("debrief-next_time.wav", 1)[1].strip() == (
+        "the officer's spoken answer to debrief question next_time"
+    )
+
+
+def test_a_voice_run_is_not_called_a_scripted_officer_s_in_the_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    officer = ["--add", "4411", "--name", "J. Rivera", "--agency", "Metro PD", "--db", db]
+    assert main(["records", "officers", *officer]) == 0
+    capsys.readouterr()
+    wav = _wav(tmp_path / "officer.wav", [(0.3, "drop the knife")], 3.0)
+    args = ["drill", "run", "knife-approach-v1", "--seed", "7", "--voice", str(wav)]
+    _run(capsys, [*args, "--sound", "off", "--badge", "4411", "--db", db], tmp_path / "runs")
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED (officer's words from officer.wav; actions by scripted officer" in out
+    assert "SIMULATED (scripted officer" not in out
+
+
+def test_a_truncated_wav_says_it_is_cut_short(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.voice.audio import cut_short
+
+    whole = _wav(tmp_path / "whole.wav", [(0.2, "drop the knife")], 2.0)
+    assert cut_short(whole) is None
+    short = tmp_path / "short.wav"
+    short.write_bytes(whole.read_bytes()[:1000])
+    assert main(["speech", "recognize", str(short)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"openrange: {short}: the file is cut short: its header promises 64000 bytes of sound"
+        " and 956 are there (only those are heard)"
+    )
