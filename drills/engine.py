@@ -866,7 +866,7 @@ class DrillEngine:
             phase=subject.phase.id,
             text=text,
             listener=listener,
-            azimuth_deg=round(azimuth, 3),
+            azimuth_deg=round(azimuth, 3) + 0.0,  # + 0.0: never -0.0 in the log
             distance_m=round(distance, 4),
             voice=list(self.subjects).index(subject.id),
         )

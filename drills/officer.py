@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from drills.engine import Observation
-from drills.speech import acts_in_text, builtin_phrasebook
+from drills.speech import PhraseBook, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
 from physics.body import Region
 from physics.datafiles import (
@@ -89,11 +89,8 @@ class Step(StrictModel):
                 f"a step waits on one cue, not {' and '.join(cues)} together: one of"
                 f" {', '.join(_CUES)} (none: right after the step before)"
             )
-        if self.do is Act.SPEAK and not acts_in_text(self.say, builtin_phrasebook()):
-            raise ValueError(
-                f"a speak step's say {self.say!r} holds no phrase of the phrase book"
-                " (openrange speech phrases)"
-            )
+        if self.do is Act.SPEAK and not self.say.strip():
+            raise ValueError("a speak step needs say: the words, with a phrase of the phrase book")
         if self.do is not Act.SPEAK and self.loudness_dbfs is not None:
             raise ValueError("loudness_dbfs belongs to speak steps only")
         aims = self.do in (Act.AIM, Act.DRIVE_STUN)
@@ -219,12 +216,15 @@ def check_script(
     where: Path | str,
     text: str = "",
     rules: Collection[str] = (),
+    book: PhraseBook | None = None,
 ) -> None:
     """What a script's own schema cannot see, checked against the drill it plays before the
     run: a step's `subject` and `on_phase` must be the drill's (a ghost subject crashed the run;
-    an unknown phase never fired), and `expect.rules` must be rule ids the scorer writes
-    (`rules`, given by the caller: scoring sits beside drills, not below). Raises DataFileError
-    naming the file (`where`; `text` is its TOML, for the line), the line and the field."""
+    an unknown phase never fired), `expect.rules` must be rule ids the scorer writes
+    (`rules`, given by the caller: scoring sits beside drills, not below), and a speak step's
+    `say` must hold a phrase of the run's phrase book (`book`: the built-in one merged with an
+    agency's; None: the built-in one). Raises DataFileError naming the file (`where`; `text` is
+    its TOML, for the line), the line and the field."""
     lines = key_lines(text) if text else {}
     problems: list[Problem] = []
 
@@ -244,6 +244,14 @@ def check_script(
                 ("steps", n, "on_phase"),
                 f"drill {drill.id} has no phase {step.on_phase!r} (the step would never be"
                 f" taken): one of {', '.join(phases)}",
+            )
+    phrases = book if book is not None else builtin_phrasebook()
+    for n, step in enumerate(script.steps):
+        if step.do is Act.SPEAK and not acts_in_text(step.say, phrases):
+            refuse(
+                ("steps", n, "say"),
+                f"a speak step's say {step.say!r} holds no phrase of the phrase book"
+                " (openrange speech phrases)",
             )
     issued = drill.issued_weapons()
     for n, step in enumerate(script.steps):

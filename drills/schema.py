@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from drills.deescalation import Deescalation, parse_agitation_trigger
-from drills.speech import parse_speech_trigger
+from drills.speech import PhraseBook, act_matches, builtin_phrasebook, parse_speech_trigger
 from drills.threat import AgeGroup, Behaviour, Crisis, HeldObject, Offence, Position
 from peripherals.messages import CartridgeCode, Model
 from physics.animation import Clip
@@ -668,6 +669,38 @@ class DrillFile:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+
+def check_speech_triggers(
+    drill: Drill, text: str, path: Path | str, book: PhraseBook | None = None, books: str = ""
+) -> None:
+    """A transition `on = "speech:ACT"` that no act of the phrase book in effect performs can
+    never fire: refused, by file, line and field (the schema cannot see it: which book is in
+    effect is the run's, `book`, the built-in one merged with an agency's; None: the built-in
+    one). `books` names the agency file(s) for the message. Raises DataFileError."""
+    phrases = book if book is not None else builtin_phrasebook()
+    acts = phrases.act_names()
+    lines = key_lines(text)
+    problems: list[Problem] = []
+    for i, phase in enumerate(drill.phases):
+        for j, transition in enumerate(phase.transitions):
+            act = parse_speech_trigger(transition.on or "")
+            if act is None or any(act_matches(act, heard) for heard in acts):
+                continue
+            near = difflib.get_close_matches(act, acts, n=1, cutoff=0.85)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            has = f"the built-in phrase book with {books}" if books else "the built-in phrase book"
+            more = "" if books else "; an agency's act needs its book: --phrases AGENCY.toml"
+            loc: tuple[str | int, ...] = ("phases", i, "transitions", j, "on")
+            problems.append(
+                Problem(
+                    locate(lines, loc),
+                    f"phases[{i}].transitions[{j}].on",
+                    f"{transition.on!r} can never fire: {has} has no act {act!r}{hint}{more}",
+                )
+            )
+    if problems:
+        raise DataFileError(path, problems)
 
 
 def parse_drill_bytes(content: bytes, path: Path | str) -> Drill:

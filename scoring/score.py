@@ -316,6 +316,7 @@ class _Judge:
         self.verbal_at: float | None = None  # the first command or warning
         self.spoke_at: float | None = None  # the first act of any kind
         self.identified_at: float | None = None
+        self.identity_credited = False  # VERBAL-03 credited (at a TASER or the first round)
         self.deadly_warned = False
         self.commands: list[tuple[float, str]] = []  # (t, act), for VERBAL-04
         self.repeat: tuple[str, int, float] | None = None  # (act, times in a row, last t)
@@ -772,6 +773,7 @@ class _Judge:
             self.first_force_rules(t, option, s)
         if option is ForceOption.FIREARM and self.rounds == 1:
             feasible = None if s is None else self.feasible(s, t)
+            self.identification_before_deadly_force(t, s, feasible)
             if self.deadly_warned:
                 self.add("VERBAL-02", t, Kind.CREDIT, "warned that deadly force may be used")
             elif s is not None and feasible is not None:
@@ -790,6 +792,39 @@ class _Judge:
                 )
         what = "round" if option is ForceOption.FIREARM else "TASER deployment"
         self.force(t, option, name, what)
+
+    def identified_credit(self, t: float, identified_at: float) -> None:
+        self.identity_credited = True
+        self.add(
+            "VERBAL-03",
+            t,
+            Kind.CREDIT,
+            f"identified as police {t - identified_at:.1f} s before force",
+        )
+
+    def identification_before_deadly_force(
+        self, t: float, s: _Subject | None, feasible: float | None
+    ) -> None:
+        """VERBAL-03 at the first round: identification as police where feasible (facts.md §5,
+        identify and warn before deadly force; LASD 3-10/045.00, Tennessee v. Garner). Credited
+        once: an identification already credited at a TASER deployment is not credited again."""
+        if self.identified_at is not None:
+            if not self.identity_credited:
+                self.identified_credit(t, self.identified_at)
+        elif s is not None and feasible is not None:
+            self.breach(
+                "VERBAL-03",
+                t,
+                "deadly force with no identification as police, though"
+                f" {_had_time(s, feasible, 'the force')}",
+            )
+        else:
+            self.add(
+                "VERBAL-03",
+                t,
+                Kind.INFO,
+                f"no identification before deadly force: {_no_time(s)}",
+            )
 
     def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
         threat = s.threat if s is not None else Threat.NONE
@@ -811,23 +846,20 @@ class _Judge:
                 Kind.FINDING,
                 "firearm first while the TASER was at hand and fit the threat",
             )
-        feasible = None if s is None else self.feasible(s, t)
-        if self.identified_at is not None:
-            self.add(
-                "VERBAL-03",
-                t,
-                Kind.CREDIT,
-                f"identified as police {t - self.identified_at:.1f} s before force",
-            )
-        elif s is not None and feasible is not None:
-            self.breach(
-                "VERBAL-03",
-                t,
-                "force with no identification as police, though"
-                f" {_had_time(s, feasible, 'the force')}",
-            )
-        else:
-            self.add("VERBAL-03", t, Kind.INFO, f"no identification before force: {_no_time(s)}")
+        if option is ForceOption.TASER:
+            # VERBAL-03 judges identification before deadly force only (facts.md §5: "where
+            # safe and feasible, identify as police and warn that deadly force may be used";
+            # LASD 3-10/045.00). No source asks it before a CEW: credit when given, else info.
+            if self.identified_at is not None:
+                self.identified_credit(t, self.identified_at)
+            else:
+                self.add(
+                    "VERBAL-03",
+                    t,
+                    Kind.INFO,
+                    "no identification before the TASER: judged before deadly force only"
+                    " (facts.md §5)",
+                )
         if self.verbal_at is None and threat < Threat.DEADLY:
             self.add("VERBAL-01", t, Kind.FINDING, "force with no verbal command first")
         elif self.verbal_at is not None:

@@ -327,17 +327,19 @@ CASES: dict[str, Case] = {
         Kind.FINDING,
         lambda: [
             *start(),
-            phase(0, "active_resistance", "knife"),
+            phase(0, "deadly_threat", "handgun", acting=False),
             spoke(0.5, "command.drop_weapon"),
-            taser(3.0),  # 3 s of a knife held, no "police"
+            phase(3.0, "deadly_threat", "handgun", acting=True),
+            fire(3.2),  # 3 s of a pistol held, no "police" before deadly force (facts.md §5)
             end(4),
         ],
         lambda: [
             *start(),
-            phase(0, "active_resistance", "knife"),
+            phase(0, "deadly_threat", "handgun", acting=False),
             spoke(0.3, "identify"),
             spoke(0.5, "command.drop_weapon"),
-            taser(3.0),
+            phase(3.0, "deadly_threat", "handgun", acting=True),
+            fire(3.2),
             end(4),
         ],
     ),

@@ -73,9 +73,9 @@ def test_a_deadly_force_warning_is_a_finding_only_where_it_was_feasible() -> Non
 def test_the_feasibility_threshold_is_the_policy_setting() -> None:
     log = [
         *start(),
-        phase(0, "active_resistance", "knife"),
+        phase(0, "deadly_threat", "handgun", acting=False),
         spoke(0.5, "command.drop_weapon"),
-        taser(1.2),
+        fire(1.2),
         end(2),
     ]
     assert [k for k, _ in found(score_run(log, default_policy()), "VERBAL-03")] == [Kind.INFO]

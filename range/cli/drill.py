@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from drills.officer import OfficerScript
     from drills.schema import Drill, DrillFile
+    from drills.speech import PhraseBook
     from range.records.store import Records
     from range.runs.drill import RunConfig, RunResult, Session
     from range.runs.poses import TrackedPoses
@@ -138,6 +139,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     validate.add_argument(
         "files", metavar="DRILL", nargs="+", help="built-in id or path to a .toml file"
+    )
+    validate.add_argument(
+        "--phrases",
+        type=Path,
+        default=None,
+        metavar="AGENCY.toml",
+        help="an agency phrase book merged over the built-in one: a speech:ACT transition must"
+        " name an act of the book in effect (docs/speech.md)",
     )
     validate.set_defaults(handler=_validate)
 
@@ -344,7 +353,7 @@ def _attribute_words(values: dict[str, object]) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.schema import builtin_drill_files, drill_file
+    from drills.schema import builtin_drill_files, check_speech_triggers, drill_file
     from range.records.store import content_label
 
     builtin = builtin_drill_files()
@@ -359,13 +368,20 @@ def _validate(args: argparse.Namespace) -> int:
             failed += 1
             known = ", ".join(sorted(builtin))
             print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
+    phrases, book = _phrases(args)
+
+    def load(path: Path) -> DrillFile:
+        source = drill_file(path)
+        text = source.content.decode("utf-8", errors="replace")
+        check_speech_triggers(source.drill, text, path, book, str(phrases or ""))
+        return source
 
     def describe(source: DrillFile) -> str:
         d = source.drill
         label, note = content_label("drill", d.id, source.sha256)
         return f"{label}, {len(d.phases)} phases" + (f"; {note}" if note else "")
 
-    checked = validate_files(paths, drill_file, describe)
+    checked = validate_files(paths, load, describe)
     return 1 if failed else checked
 
 
@@ -451,19 +467,24 @@ def play(
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     voice: Path | None = getattr(args, "voice", None)
     if voice is not None:
-        from range.voice.audio import read_wav
+        from range.voice.audio import cut_short, read_wav
 
         try:  # a missing or non-audio file (or a folder) is one named line before the run
             read_wav(voice)
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"--voice {exc}") from None
-    phrases = _phrases(args)
+        short = cut_short(voice)
+        if short is not None:
+            cliutil.say(f"openrange: --voice {short}")
+    phrases, book = _phrases(args)
+    _check_speech_triggers(source, phrases, book)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
         voice=voice,
         phrases=phrases,
-        officer=_officer_for(script, source.drill),
+        phrasebook=book,
+        officer=_officer_for(script, source.drill, book),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
@@ -567,28 +588,45 @@ def _after_run(
             f"openrange: {unwritten.path}: cannot write ({why}): the run is complete (its"
             f" event log is whole); {kept}"
         )
+    from range.voice.speak import SpeechFailedError
+
     try:
         sound.after_run(args, drill, result.records, seed, result.run_dir)
     except OSError as exc:
         return sound.write_failed(exc, kept)
+    except SpeechFailedError as exc:  # the run is recorded and its summary printed all the same
+        return f"openrange: {exc}: the soundtrack was not written; {kept}"
     return None
 
 
-def _phrases(args: argparse.Namespace) -> Path | None:
-    """`--phrases`, checked before the run (a bad phrase book is one named line per problem
-    and leaves no run behind)."""
+def _phrases(args: argparse.Namespace) -> tuple[Path | None, PhraseBook | None]:
+    """`--phrases` and the book it gives (the built-in one merged with it), checked before the
+    run (a bad phrase book is one named line per problem and leaves no run behind): the one
+    book the whole run uses, the script's speak steps, the recogniser and the drill's checks."""
     path: Path | None = getattr(args, "phrases", None)
-    if path is not None:
-        require("pocketsphinx")
-        from range.voice.lexicon import load_phrases
+    if path is None:
+        return None, None
+    require("pocketsphinx")
+    from range.voice.lexicon import load_phrases
 
-        load_phrases(path)
-    return path
+    return path, load_phrases(path)
 
 
-def _officer_for(script: str, drill: Drill) -> OfficerScript:
+def _check_speech_triggers(
+    source: DrillFile, phrases: Path | None, book: PhraseBook | None
+) -> None:
+    """Before the run: every speech:ACT transition names an act of the run's phrase book."""
+    from drills.schema import check_speech_triggers
+    from physics.datafiles import decode
+
+    text = decode(source.content, source.path)
+    check_speech_triggers(source.drill, text, source.path, book, str(phrases or ""))
+
+
+def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> OfficerScript:
     """The officer script `--sim` names (or the drill's expected one), checked against the drill
-    it is about to play, before the run: file, line and field of what does not fit."""
+    it is about to play and the run's phrase book (`book`; None: the built-in one), before the
+    run: file, line and field of what does not fit."""
     from drills.officer import builtin_officers, check_script, find_officer
     from physics.datafiles import read_text
     from scoring.policy import RULES
@@ -597,7 +635,7 @@ def _officer_for(script: str, drill: Drill) -> OfficerScript:
     builtin = script in builtin_officers()
     where = f"officer script {script}" if builtin else script
     text = "" if builtin else read_text(Path(script))
-    check_script(officer, drill, where, text, RULES)
+    check_script(officer, drill, where, text, RULES, book)
     return officer
 
 
@@ -829,6 +867,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         if player is not None:
             player.catch_up(run.engine.log.records)
 
+    phrases, book = _phrases(args)
+    _check_speech_triggers(source, phrases, book)
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
@@ -843,7 +883,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         live=LiveDrill(
             ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
         ),
-        phrases=_phrases(args),
+        phrases=phrases,
+        phrasebook=book,
         on_frame=on_frame,
         debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )

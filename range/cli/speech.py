@@ -75,7 +75,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--subject", type=cliutil.nonneg_int, default=0, help="subject index: picks the voice"
     )
     say.add_argument(
-        "--azimuth", type=cliutil.finite_float, default=0.0, help="degrees, + right (default 0)"
+        "--azimuth",
+        type=cliutil.float_within(-180.0, 180.0, "degrees"),
+        default=0.0,
+        help="degrees, -180 to 180, + right (default 0)",
     )
     say.add_argument(
         "--distance", type=cliutil.positive_float, default=3.0, help="metres (default 3)"
@@ -108,12 +111,15 @@ def _heard_json(h: object) -> dict[str, object]:
 
 def _recognize(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "pocketsphinx", "soundfile")
-    from range.voice.audio import file_blocks, read_wav
+    from range.voice.audio import cut_short, file_blocks, read_wav
     from range.voice.lexicon import load_phrases
     from range.voice.recognize import Listener, Recognizer, listen
 
     book = load_phrases(args.phrases)
     pcm = read_wav(args.file)
+    short = cut_short(args.file)
+    if short is not None:
+        cliutil.say(f"openrange: {short}")
     heard = list(listen(file_blocks(pcm), Listener(Recognizer(book))))
     if args.json:
         print(json.dumps([_heard_json(h) for h in heard], indent=2))
@@ -175,6 +181,7 @@ def _say(args: argparse.Namespace) -> int:
     from range.voice.audio import AudioUnavailableError
     from range.voice.speak import (
         AlsaSink,
+        SpeechFailedError,
         SpeechUnavailableError,
         WavSink,
         say,
@@ -188,6 +195,9 @@ def _say(args: argparse.Namespace) -> int:
             print(args.out)
         else:
             AlsaSink(args.device).play(track)
+    except SpeechFailedError as exc:
+        print(f"openrange: {exc}", file=sys.stderr)
+        return 2
     except (AudioUnavailableError, SpeechUnavailableError) as exc:
         message = str(exc)
         said = message if "audio is off" in message else "audio is off: " + message

@@ -259,6 +259,9 @@ def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
     for path in sorted(run_dir.iterdir()):
         if path.name.startswith("speech-corrections-"):
             what = "an instructor's speech corrections"
+        elif path.name.startswith("debrief-") and path.is_file():  # debrief-<question>.wav
+            question = path.stem.removeprefix("debrief-")
+            what = f"the officer's spoken answer to debrief question {question}"
         elif path.is_file():
             what = _KEPT.get(path.name, "")
         else:

@@ -489,14 +489,24 @@ def drill_outcome(row: dict[str, Any]) -> str:
     run), whichever way the scorer says so (an INCOMPLETE outcome or decision, or
     complete = false). A run a scripted officer played (no --live) is never the officer's
     own decision: `SIMULATED (scripted officer ID): PASS`, or `INCOMPLETE (simulated:
-    scripted officer ID)`, as a scripted shooter's qualification attempt is."""
+    scripted officer ID)`, as a scripted shooter's qualification attempt is. With `--voice`
+    the words were a recording's: `SIMULATED (officer's words from V.wav; actions by scripted
+    officer ID): PASS`."""
     base = _drill_outcome(row)
     script = drill_run_script(row)
     if not script or base == DAMAGED:
         return base
+    who = f"scripted officer {script}"
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        result = None
+    officer = str(result.get("officer") or "") if isinstance(result, dict) else ""
+    if "actions scripted by " in officer:  # --voice: the words were a recording's, not a script's
+        who = officer.replace("actions scripted by", "actions by scripted officer")
     if base == "INCOMPLETE":
-        return f"INCOMPLETE (simulated: scripted officer {script})"
-    return f"SIMULATED (scripted officer {script}): {base}"
+        return f"INCOMPLETE (simulated: {who})"
+    return f"SIMULATED ({who}): {base}"
 
 
 UNKNOWN = "unknown"  # who played a drill run whose stored result is DAMAGED

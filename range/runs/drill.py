@@ -192,6 +192,9 @@ class RunConfig:
     # one for hearing the officer (the recording or the microphone) and the script's words;
     # kept in the run folder as `phrasebook.toml` and hashed into its log. None: built-in only.
     phrases: Path | None = None
+    # `phrases` as loaded by the caller, who has checked the script's speak steps against it
+    # (range/cli/drill.py): one book for the whole run. None: loaded here from `phrases`.
+    phrasebook: PhraseBook | None = None
     # An empathy scene's debrief (docs/drills.md): called once the scene has completed, it
     # returns each question's `debrief_answer` fields (question, text, answer, how,
     # confidence?), logged before the run is scored.
@@ -601,7 +604,7 @@ class Session:
             if config.phrases is not None:  # a bad phrase book leaves no run behind
                 from range.voice.lexicon import load_phrases
 
-                self.phrasebook = load_phrases(config.phrases)
+                self.phrasebook = config.phrasebook or load_phrases(config.phrases)
             writer = RunWriter(config.runs_dir, drill.id) if config.runs_dir else None
             if writer is not None:
                 stack.callback(writer.close)

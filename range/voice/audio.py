@@ -54,6 +54,34 @@ def read_wav(path: Path) -> Pcm:
     return to_mono_16k(np.asarray(samples), int(rate))
 
 
+def cut_short(path: Path) -> str | None:
+    """Why a WAV file is cut short (its header promises more sound than the file holds: a copy
+    or a recording that stopped), or None. libsndfile reads what is there without a word."""
+    import struct
+
+    try:
+        with open(path, "rb") as wav:
+            head = wav.read(4096)
+            size = wav.seek(0, 2)
+    except OSError:
+        return None
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    at = 12
+    while at + 8 <= len(head):
+        chunk, length = head[at : at + 4], struct.unpack("<I", head[at + 4 : at + 8])[0]
+        if chunk == b"data":
+            there = size - (at + 8)
+            if there < length:
+                return (
+                    f"{path}: the file is cut short: its header promises {length} bytes of"
+                    f" sound and {there} are there (only those are heard)"
+                )
+            return None
+        at += 8 + length + (length & 1)
+    return None
+
+
 def write_wav(path: Path, pcm: Pcm, rate_hz: int = SAMPLE_RATE_HZ) -> Path:
     """Write int16 samples (mono (n,) or stereo (n, 2)) as a 16-bit WAV file."""
     import soundfile

@@ -253,6 +253,7 @@ class Recognizer:
         self._peak = 0.0  # the utterance's peak so far
         self._raw: list[Pcm] = []  # the utterance so far, to decode again at a new gain
         self._cmn = ""  # the cepstral mean at the utterance's start
+        self._words: list[tuple[float, float]] = []  # (start, end) s of each word, from begin()
         self.normalise = normalise
 
     def begin(self) -> None:
@@ -265,6 +266,7 @@ class Recognizer:
         self._levels = []
         self._tail = np.zeros(0)
         self._raw = []
+        self._words = []
         self._gain = self._peak = 0.0
         self._decoder.start_utt()
 
@@ -310,11 +312,21 @@ class Recognizer:
         """(words, confidence, garbage after the last word) of the best path so far."""
         return self._judge()
 
+    def word_times(self) -> list[tuple[float, float]]:
+        """(start, end) of each word of the last `finish()` or `partial()` text, in seconds from
+        the first sample fed since `begin()`."""
+        return list(self._words)
+
     def _judge(self) -> tuple[str, float, bool]:
+        self._words = []
         if self._decoder.hyp() is None:
             return "", 0.0, False
         segs = [(s.word, s.start_frame, s.end_frame) for s in self._decoder.seg()]
         words = [(w, a, b) for w, a, b in segs if _is_word(w)]
+        self._words = [
+            (a * FRAME_SAMPLES / SAMPLE_RATE_HZ, (b + 1) * FRAME_SAMPLES / SAMPLE_RATE_HZ)
+            for _, a, b in words
+        ]
         if not words:
             return "", 0.0, False
         first, last = words[0][1], words[-1][2]
@@ -461,7 +473,8 @@ class Listener:
         self.early = early
         self._observe = observe
         self._watch: Watch | None = None
-        self._said: set[str] = set()  # acts already decided early in this utterance
+        self._said: list[str] = []  # acts decided early in this utterance, in order
+        self._origin_s = 0.0  # stream time of the first sample the recogniser got this utterance
         self._clock = clock
         self._keep = keep
         self._vad = pocketsphinx.Endpointer(window=VAD_WINDOW_S, ratio=0.9, vad_mode=2)
@@ -520,7 +533,8 @@ class Listener:
             lo = max(int((self._speech_start - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
             self.recognizer.begin()
             self.recognizer.feed(self._history[lo:])
-            self._said = set()
+            self._origin_s = (self._history_start + lo) / SAMPLE_RATE_HZ
+            self._said = []
             if self.early is not None or self._observe is not None:
                 rule = self.early or EarlyRule()
                 self._watch = Watch(rule, self.recognizer.book)
@@ -558,17 +572,47 @@ class Listener:
             lo = max(int((start_s - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
             hi = int((end_s + PAD_S) * SAMPLE_RATE_HZ) - self._history_start
             self._keep(self._history[lo:hi], start_s, end_s)
-        said, self._said, self._watch = self._said, set(), None
+        said, self._said, self._watch = self._said, [], None
         if not text or confidence < self.min_confidence:
             return []
-        return [
-            Heard(text, m.phrase, m.act, confidence, start_s, end_s, decided_s, 0.0)
-            for m in acts_in_text(text, self.recognizer.book)
-            if m.act not in said
-        ]
+        return self._acts(text, confidence, start_s, end_s, decided_s, said)
+
+    def _acts(
+        self,
+        text: str,
+        confidence: float,
+        start_s: float,
+        end_s: float,
+        decided_s: float,
+        said: list[str],
+    ) -> list[Heard]:
+        """Every phrase of `text` as an act, repeats included ("drop it, drop it, drop it" is
+        three: VERBAL-05 judges them), less those already decided early (`said`, in order).
+
+        Each act spans its own words when the decoder gave word times: from its first word (the
+        utterance's `start_s` for the first act) to its last (`end_s` for the last)."""
+        matches = acts_in_text(text, self.recognizer.book)
+        times = self.recognizer.word_times()
+        timed = len(times) == len(text.split())
+        out: list[Heard] = []
+        left = list(said)
+        for k, m in enumerate(matches):
+            if left and left[0] == m.act:  # decided early in this utterance already
+                left.pop(0)
+                continue
+            lo, hi = start_s, end_s
+            if timed:
+                if k > 0:
+                    lo = min(max(self._origin_s + times[m.first_word][0], start_s), end_s)
+                if k < len(matches) - 1:
+                    last = m.first_word + len(m.phrase.split()) - 1
+                    hi = min(max(self._origin_s + times[last][1], lo), end_s)
+            out.append(Heard(text, m.phrase, m.act, confidence, lo, hi, decided_s, 0.0))
+        return out
 
     def _look(self, frame: Pcm, now_s: float, begin: bool = False) -> list[Heard]:
-        """Acts decided early, on the best path so far (EarlyRule), each once an utterance."""
+        """Acts decided early, on the best path so far (EarlyRule); each phrase once (a phrase
+        said again later in the utterance is another act)."""
         if self._watch is None or self._speech_start is None:
             return []
         text, confidence, after = self.recognizer.partial()
@@ -579,12 +623,8 @@ class Listener:
             return []
         quiet_s = self.early.quiet_frames * len(frame) / SAMPLE_RATE_HZ
         end_s = max(self._speech_start, now_s - quiet_s)
-        out = [
-            Heard(text, m.phrase, m.act, confidence, self._speech_start, end_s, now_s, 0.0)
-            for m in acts_in_text(text, self.recognizer.book)
-            if m.act not in self._said
-        ]
-        self._said.update(h.act for h in out)
+        out = self._acts(text, confidence, self._speech_start, end_s, now_s, self._said)
+        self._said.extend(h.act for h in out)
         return out
 
 

@@ -30,6 +30,10 @@ class SpeechUnavailableError(RuntimeError):
     """espeak-ng is not installed."""
 
 
+class SpeechFailedError(RuntimeError):
+    """espeak-ng is installed but could not speak a line (it failed, or wrote no sound)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Voice:
     """An espeak-ng voice: `name` as `espeak-ng --voices` lists it, plus a variant (`en-us+m3`),
@@ -62,20 +66,30 @@ def espeak_path() -> str:
 
 
 def synthesize(text: str, voice: Voice = Voice()) -> npt.NDArray[np.float32]:
-    """`text` spoken by espeak-ng: mono float32 at OUT_RATE_HZ. Raises SpeechUnavailableError."""
+    """`text` spoken by espeak-ng: mono float32 at OUT_RATE_HZ.
+
+    The text goes in on standard input, never on the command line, so a line that begins with
+    "-" ("-- Get away from me!") is spoken, not taken as an option. Raises SpeechUnavailableError
+    (no espeak-ng), SpeechFailedError naming the line (espeak-ng failed or wrote no sound) or
+    ValueError for a line with nothing to say."""
     import soundfile
 
-    result = subprocess.run(
-        [
-            espeak_path(),
-            *("-v", voice.name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch)),
-            *("--stdout", text),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    samples, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
+    if not text.strip():
+        raise ValueError("nothing to say: the text is empty")
+    command = [
+        espeak_path(),
+        *("-v", voice.name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch)),
+        *("--stdout", "--stdin"),
+    ]
+    try:
+        result = subprocess.run(
+            command, input=text.encode(), capture_output=True, check=True, timeout=30
+        )
+        samples, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
+    except (OSError, subprocess.SubprocessError, soundfile.LibsndfileError) as exc:
+        said = exc.stderr if isinstance(exc, subprocess.CalledProcessError) else None
+        why = said.decode(errors="replace").strip() if said else str(exc)
+        raise SpeechFailedError(f"espeak-ng could not speak {text!r}: {why}") from exc
     if rate != OUT_RATE_HZ:
         raise SpeechUnavailableError(f"espeak-ng wrote {rate} Hz, expected {OUT_RATE_HZ}")
     return np.asarray(samples, dtype=np.float32)
