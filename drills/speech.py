@@ -337,6 +337,7 @@ def officer_spoke(
     end_s: float,
     clip: str | None,
     loudness_dbfs: float | None = None,
+    n: int | None = None,
 ) -> LogRecord:
     """The `officer_spoke` event-log record (docs/speech.md, docs/drills.md "Event log").
 
@@ -344,7 +345,8 @@ def officer_spoke(
     the speech act (`command.drop_weapon`); confidence: 0..1; start_s, end_s: run times the
     speech began and ended; clip: the kept audio, a path relative to the run directory, or None;
     loudness_dbfs: the words' RMS level (dBFS, <= 0) where it was measured (a shout is told by
-    it), else None and left out of the record.
+    it), else None and left out of the record; n: the record's number among the run's
+    officer_spoke records (1, 2, ...), left out where None.
     Raises ValueError for an unknown act shape, a confidence outside 0..1 or end before start.
     """
     speech_trigger(act)
@@ -362,4 +364,6 @@ def officer_spoke(
     }
     if loudness_dbfs is not None:
         data["loudness_dbfs"] = round(min(loudness_dbfs, 0.0), 2)
+    if n is not None:
+        data["n"] = n
     return LogRecord(t, OFFICER_SPOKE, data)

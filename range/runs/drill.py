@@ -722,14 +722,18 @@ class Session:
 
         for said in spoken:
             heard = said.heard
-            start_s = run_s(heard.start_s)
+            # The act's own phrase where the decoder timed it, so that each act of an
+            # utterance ("get down, step back, stop right there") has its own span.
+            lo = heard.start_s if heard.phrase_start_s is None else heard.phrase_start_s
+            hi = heard.end_s if heard.phrase_end_s is None else heard.phrase_end_s
+            start_s = run_s(lo)
             engine.spoke(
                 heard.act,
                 engine.t,
                 text=heard.text,
                 confidence=heard.confidence,
                 start_s=start_s,
-                end_s=max(start_s, run_s(heard.end_s)),
+                end_s=max(start_s, run_s(hi)),
                 clip=self._voice_clip,
                 loudness_dbfs=min(0.0, said.loudness_dbfs),
             )

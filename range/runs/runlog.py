@@ -181,10 +181,16 @@ def read_events(run_dir: Path) -> list[LogRecord]:
             record = check_record(data)
         except RecordError as exc:
             raise EventLogError(path, number, str(exc)) from None
-        # A repeated event (a shot, an action) would count twice; a repeated snapshot of
-        # where everyone stands (the engine writes one per frame, even when nothing moved)
-        # changes nothing.
-        if line == previous_line and record.kind not in _SNAPSHOTS:
+        # A line written twice (a hand edit, a copy gone wrong) would count its event (a shot,
+        # an action) twice: refused. A repeated snapshot of where everyone stands (the engine
+        # writes one per frame, even when nothing moved) changes nothing; and before each
+        # officer_spoke carried its number `n`, the same words said twice at once were two
+        # identical lines, legitimately: such a log is read as written.
+        if (
+            line == previous_line
+            and record.kind not in _SNAPSHOTS
+            and not (record.kind == "officer_spoke" and "n" not in data)
+        ):
             raise EventLogError(
                 path, number, f"repeats the line before it exactly ({article(record.kind)} twice)"
             )

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,11 @@ class Heard:
     end_s: float
     decided_s: float  # stream time when the end of speech was detected
     latency_s: float  # end of speech -> event (detection delay + decoding backlog)
+    # When this act's own phrase was said (the decoder's word times), within start_s..end_s:
+    # an utterance of several acts ("drop the knife, drop the knife") has one span per act.
+    # None where not known.
+    phrase_start_s: float | None = None
+    phrase_end_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -253,6 +258,9 @@ class Recognizer:
         self._peak = 0.0  # the utterance's peak so far
         self._raw: list[Pcm] = []  # the utterance so far, to decode again at a new gain
         self._cmn = ""  # the cepstral mean at the utterance's start
+        # (first, last) 10 ms frame of each phrase word of the path last judged, from the
+        # utterance's first sample fed
+        self.word_frames: list[tuple[int, int]] = []
         self.normalise = normalise
 
     def begin(self) -> None:
@@ -311,10 +319,12 @@ class Recognizer:
         return self._judge()
 
     def _judge(self) -> tuple[str, float, bool]:
+        self.word_frames = []
         if self._decoder.hyp() is None:
             return "", 0.0, False
         segs = [(s.word, s.start_frame, s.end_frame) for s in self._decoder.seg()]
         words = [(w, a, b) for w, a, b in segs if _is_word(w)]
+        self.word_frames = [(a, b) for _, a, b in words]
         if not words:
             return "", 0.0, False
         first, last = words[0][1], words[-1][2]
@@ -471,6 +481,7 @@ class Listener:
         self._history_start = 0  # sample index of _history[0]
         self._t_samples = 0
         self._speech_start: float | None = None
+        self._origin_s = 0.0  # stream time of the utterance's first sample given the decoder
         self._peak = 0.0  # the stream's recent peak (VAD_RELEASE_S), for the VAD's gain
         self._done_s = 0.0  # stream time the work on the blocks so far is done
 
@@ -497,16 +508,25 @@ class Listener:
         return [self._stamp(h) for h in found]
 
     def _stamp(self, heard: Heard) -> Heard:
-        return Heard(
-            heard.text,
-            heard.phrase,
-            heard.act,
-            heard.confidence,
-            heard.start_s,
-            heard.end_s,
-            heard.decided_s,
-            self._done_s - heard.end_s,
-        )
+        return replace(heard, latency_s=self._done_s - heard.end_s)
+
+    def _acts(
+        self, text: str, confidence: float, start_s: float, end_s: float, decided_s: float
+    ) -> list[Heard]:
+        """The acts in `text`, each with its phrase's own span (from the decoder's word
+        times, kept within start_s..end_s)."""
+        frames = self.recognizer.word_frames
+        out: list[Heard] = []
+        for m in acts_in_text(text, self.recognizer.book):
+            last = m.first_word + len(m.phrase.split()) - 1
+            lo = hi = None
+            if last < len(frames):
+                lo = min(max(self._origin_s + frames[m.first_word][0] * 0.01, start_s), end_s)
+                hi = min(max(self._origin_s + (frames[last][1] + 1) * 0.01, lo), end_s)
+            out.append(
+                Heard(text, m.phrase, m.act, confidence, start_s, end_s, decided_s, 0.0, lo, hi)
+            )
+        return out
 
     def _frame_in(self, frame: Pcm) -> list[Heard]:
         self._history = np.concatenate([self._history, frame])
@@ -518,6 +538,7 @@ class Listener:
         if self._vad.in_speech and not was_speech:
             self._speech_start = float(self._vad.speech_start)
             lo = max(int((self._speech_start - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
+            self._origin_s = (self._history_start + lo) / SAMPLE_RATE_HZ
             self.recognizer.begin()
             self.recognizer.feed(self._history[lo:])
             self._said = set()
@@ -562,9 +583,7 @@ class Listener:
         if not text or confidence < self.min_confidence:
             return []
         return [
-            Heard(text, m.phrase, m.act, confidence, start_s, end_s, decided_s, 0.0)
-            for m in acts_in_text(text, self.recognizer.book)
-            if m.act not in said
+            h for h in self._acts(text, confidence, start_s, end_s, decided_s) if h.act not in said
         ]
 
     def _look(self, frame: Pcm, now_s: float, begin: bool = False) -> list[Heard]:
@@ -580,9 +599,9 @@ class Listener:
         quiet_s = self.early.quiet_frames * len(frame) / SAMPLE_RATE_HZ
         end_s = max(self._speech_start, now_s - quiet_s)
         out = [
-            Heard(text, m.phrase, m.act, confidence, self._speech_start, end_s, now_s, 0.0)
-            for m in acts_in_text(text, self.recognizer.book)
-            if m.act not in self._said
+            h
+            for h in self._acts(text, confidence, self._speech_start, end_s, now_s)
+            if h.act not in self._said
         ]
         self._said.update(h.act for h in out)
         return out

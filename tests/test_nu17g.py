@@ -1,0 +1,144 @@
+"""nu17a's new-user pass on the voice features (issue 17), defects 1, 2, 6, 7, 8 and 10: a saved
+run is always reviewable, an edited log is not amended into the records, the records show the
+corrected findings, each act of an utterance has its own span, a correction can be put back to
+what was heard, and corrections-file and phrase-book errors follow the project's style."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from drills.engine import DrillEngine
+from drills.log import MemoryLog
+from drills.schema import load_drill
+from range.cli.main import main
+from range.runs.runlog import EVENTS, read_events
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+
+
+def _track(items: list[tuple[float, str]], seconds: float, peak: float = 0.25) -> Any:
+    """espeak-ng's words (en-us) at their times, peak `peak` of full scale, 16 kHz int16."""
+    from range.voice.corpus import speech_16k
+
+    out = np.zeros(int(seconds * 16_000))
+    for at_s, text in items:
+        speech = speech_16k(text, "en-us", 175)
+        speech = speech / np.max(np.abs(speech)) * peak
+        i = int(at_s * 16_000)
+        out[i : i + len(speech)] += speech[: len(out) - i]
+    return np.asarray(np.clip(out, -1, 1) * 32767, dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("no espeak-ng")
+    from range.voice.audio import write_wav
+
+    folder = tmp_path_factory.mktemp("voices")
+    twice: npt.NDArray[np.int16] = _track([(0.2, "drop the knife drop the knife")], 5.0, 0.3)
+    conflict = [(0.2, "police"), (1.0, "get down"), (1.9, "step back"), (2.8, "stop right there")]
+    return {
+        "twice": write_wav(folder / "twice.wav", twice),
+        "conflict": write_wav(folder / "conflict.wav", _track(conflict, 8.0)),
+    }
+
+
+def _run(voice: Path, runs: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> Path:
+    args = ["drill", "run", "knife-approach-v1", "--voice", str(voice), "--seed", "7", *extra]
+    assert main([*args, "--runs-dir", str(runs), "--json", "--progress", "never"]) == 0
+    return Path(json.loads(capsys.readouterr().out)["run_dir"])
+
+
+@pytest.fixture(scope="module")
+def runs(voices: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The two recordings run once each (knife-approach-v1, seed 7), for every test to copy."""
+    folder = tmp_path_factory.mktemp("runs")
+    out: dict[str, Path] = {}
+    for name, wav in voices.items():
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            args = ["drill", "run", "knife-approach-v1", "--voice", str(wav), "--seed", "7"]
+            assert main([*args, "--runs-dir", str(folder), "--json", "--progress", "never"]) == 0
+        out[name] = Path(json.loads(buffer.getvalue())["run_dir"])
+    return out
+
+
+def _copy(run: Path, to: Path) -> Path:
+    shutil.copytree(run, to)
+    return to
+
+
+def _spoke(run: Path) -> list[dict[str, Any]]:
+    lines = (run / EVENTS).read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == "officer_spoke"]
+
+
+# -- 1: a saved run is always reviewable ---------------------------------------------------------
+
+
+@needs_espeak
+def test_the_same_command_twice_in_one_breath_is_two_records_told_apart(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(runs["twice"], tmp_path / "run")
+    spoke = _spoke(run)
+    assert [r["act"] for r in spoke] == ["command.drop_weapon"] * 2
+    assert [r["n"] for r in spoke] == [1, 2]
+    # Each act has its own span: the second phrase starts where the first ends.
+    assert spoke[0]["end_s"] <= spoke[1]["start_s"] < spoke[1]["end_s"]
+    assert main(["score", str(run)]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    capsys.readouterr()
+
+
+@needs_espeak
+def test_a_log_written_before_n_with_two_identical_officer_spoke_lines_is_still_reviewable(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As nu17a's run 4 was written: the same act twice, byte for byte (no n, one span).
+    run = _copy(runs["twice"], tmp_path / "old")
+    lines = (run / EVENTS).read_text().splitlines()
+    spoke = [i for i, line in enumerate(lines) if '"officer_spoke"' in line]
+    first = json.loads(lines[spoke[0]])
+    del first["n"]
+    lines[spoke[0]] = lines[spoke[1]] = json.dumps(first)
+    (run / EVENTS).write_text("\n".join(lines) + "\n")
+    assert len(read_events(run)) == len(lines)
+    assert main(["score", str(run)]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    at = str(first["start_s"] + 0.1)
+    fix = ["speech", "correct", str(run), "--at", at, "--act", "command.stop", "--by", "Lee"]
+    assert main(fix) == 0
+    capsys.readouterr()
+
+    # A line written twice that carries its number is a duplicated write: still refused.
+    again = _copy(runs["twice"], tmp_path / "again")
+    lines = (again / EVENTS).read_text().splitlines()
+    i = next(i for i, line in enumerate(lines) if '"officer_spoke"' in line)
+    (again / EVENTS).write_text("\n".join([*lines[: i + 1], *lines[i:]]) + "\n")
+    assert main(["score", str(again)]) == 2
+    assert f"events.jsonl:{i + 2}: repeats the line before it exactly (an officer_spoke twice)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_scripted_drop_it_drop_it_is_two_numbered_records() -> None:
+    drill = load_drill(Path("drills/data/drills/knife-approach-v1.toml"))
+    engine = DrillEngine(drill, np.random.default_rng(0), MemoryLog())
+    engine.start()
+    for _ in range(2):  # a speak step's "Drop it! Drop it!": two acts, the same words and t
+        engine.spoke(
+            "command.drop_weapon", text="Drop it! Drop it!", confidence=1.0, start_s=0.0, end_s=0.0
+        )
+    spoke = [r.data for r in engine.log.records if r.kind == "officer_spoke"]
+    assert [d["n"] for d in spoke] == [1, 2]
