@@ -78,6 +78,13 @@ def _copy(run: Path, to: Path) -> Path:
     return to
 
 
+def _unhashed(run: Path) -> None:
+    """The run's result.json as written before it kept the log's sha256."""
+    result = json.loads((run / "result.json").read_text())
+    del result["log_sha256"]
+    (run / "result.json").write_text(json.dumps(result))
+
+
 def _spoke(run: Path) -> list[dict[str, Any]]:
     lines = (run / EVENTS).read_text().splitlines()
     return [r for r in map(json.loads, lines) if r["kind"] == "officer_spoke"]
@@ -113,6 +120,7 @@ def test_a_log_written_before_n_with_two_identical_officer_spoke_lines_is_still_
     del first["n"]
     lines[spoke[0]] = lines[spoke[1]] = json.dumps(first)
     (run / EVENTS).write_text("\n".join(lines) + "\n")
+    _unhashed(run)  # its result.json kept no log hash either
     assert len(read_events(run)) == len(lines)
     assert main(["score", str(run)]) == 0
     assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
@@ -142,3 +150,63 @@ def test_a_scripted_drop_it_drop_it_is_two_numbered_records() -> None:
         )
     spoke = [r.data for r in engine.log.records if r.kind == "officer_spoke"]
     assert [d["n"] for d in spoke] == [1, 2]
+
+
+# -- 2: an edited log is not corrected, nor amended into the records ----------------------------
+
+
+def _recorded(run: Path, db: str) -> int:
+    from range.records.store import Records
+
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        result = json.loads((run / "result.json").read_text())
+        return records.add_drill_run("4411", {**result, "run_dir": str(run)})
+
+
+def _edit(run: Path) -> None:
+    """The first act heard turned into a TASER warning, by hand."""
+    text = (run / EVENTS).read_text()
+    (run / EVENTS).write_text(text.replace('"command.drop_weapon"', '"warning.taser"', 1))
+
+
+@needs_espeak
+def test_speech_correct_refuses_a_log_edited_since_it_was_written_and_amends_no_record(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    run = _copy(runs["twice"], tmp_path / "run")
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    number = _recorded(run, db)
+    assert main(["score", str(run)]) == 0
+    assert "warning" not in capsys.readouterr().err  # as written: nothing to say
+    _edit(run)
+    at = str(_spoke(run)[1]["start_s"] + 0.05)
+    fix = ["speech", "correct", str(run), "--at", at, "--act", "command.stop", "--by", "Lee"]
+    assert main([*fix, "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"openrange: {run / EVENTS}: no longer matches the sha256 kept in")
+    assert err.endswith("it was edited; not corrected (openrange records verify)\n")
+    assert err.count("\n") == 1
+    assert list(run.glob("speech-corrections-*")) == []
+    with Records.open(db) as records:
+        assert not records.drill_run(number).get("corrected")
+    # The records' hash alone (a result.json from before it kept one) refuses it too.
+    _unhashed(run)
+    assert main([*fix, "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / EVENTS}: drill run {number} in the records: its log" in err
+    assert "no longer matches the sha256 kept when it was recorded" in err
+
+
+@needs_espeak
+def test_score_of_an_edited_log_warns_naming_it(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(runs["twice"], tmp_path / "run")
+    _edit(run)
+    assert main(["score", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"openrange: warning: {run / EVENTS}: no longer matches the sha256 kept in" in err
+    assert "it was edited; scored as it is now" in err

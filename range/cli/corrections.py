@@ -6,6 +6,7 @@ file named after the log's SHA-256 (scoring/corrections.py), and `openrange scor
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,37 @@ def run_corrections(run_dir: Path) -> list[Correction]:
 
     events = run_dir / EVENTS
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
+
+
+def edited_log(run_dir: Path, records: Records | None) -> str | None:
+    """Why the run's log is not the one written, in one line naming it, or None: it no longer
+    matches the sha256 its result.json kept when the run ended, or that a drill run in
+    `records` kept when it was recorded (`records verify` says the same). A log without
+    either hash (an older run, a run cut short) is not judged."""
+    from range.records.store import RecordsError, file_sha256, log_check
+    from range.runs.runlog import EVENTS, LOG_SHA256, RESULT
+
+    events = run_dir / EVENTS
+    try:
+        kept = json.loads((run_dir / RESULT).read_text(encoding="utf-8")).get(LOG_SHA256)
+    except (OSError, ValueError, AttributeError):
+        kept = None
+    if isinstance(kept, str) and events.is_file():
+        now = file_sha256(events)
+        if now != kept:
+            return (
+                f"{events}: no longer matches the sha256 kept in {RESULT} when the run ended"
+                f" ({kept[:12]}, now {now[:12]}): it was edited"
+            )
+    if records is not None:
+        try:
+            for number in records.drill_runs_at(run_dir):
+                ok, why = log_check(records.drill_run(number))
+                if ok is False:
+                    return f"{events}: drill run {number} in the records: {why}"
+        except RecordsError as exc:
+            return f"{events}: {exc}"
+    return None
 
 
 def _line_of(text: str, index: int) -> int | None:
@@ -275,7 +307,7 @@ def amend_records(
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.records.store import Records, RecordsError
-    from scoring.corrections import span
+    from scoring.corrections import CorrectionError, span
 
     # The records first (an explicit --db that cannot be opened is refused before anything
     # is written); the user's default store, when there is none, keeps no record to amend.
@@ -286,6 +318,11 @@ def _correct(args: argparse.Namespace) -> int:
         if args.db is not None:
             raise
     try:
+        # A log edited since it was written is corrected no more (and no record is amended
+        # from it): the correction would rescore words the officer may never have said.
+        edited = edited_log(args.run_dir, records)
+        if edited is not None:
+            raise CorrectionError(f"{edited}; not corrected (openrange records verify)")
         correction, path, heard = correct_speech(
             args.run_dir, args.at, args.act, args.by, args.reason, args.was
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from drills.wording import article
 
 EVENTS = "events.jsonl"
 RESULT = "result.json"
+LOG_SHA256 = "log_sha256"  # result.json's record of the log as written
 # Record kinds that say how things stand, not that something happened: two in a row may match.
 _SNAPSHOTS = frozenset({"positions"})
 # The record a whole log opens with: a drill run's, or a qualification attempt's.
@@ -88,6 +90,10 @@ class RunWriter:
         self.close()
         tmp = self.path / (RESULT + ".tmp")
         try:
+            # The log's sha256 as written, kept with the result: `score` warns of a log edited
+            # since, and `speech correct` refuses to correct one (range/cli/corrections.py).
+            written = hashlib.sha256((self.path / EVENTS).read_bytes()).hexdigest()
+            result = {**result, LOG_SHA256: written}
             with tmp.open("w", encoding="utf-8") as f:
                 json.dump(result, f, indent=2, sort_keys=True)
                 f.write("\n")
