@@ -210,3 +210,35 @@ def test_score_of_an_edited_log_warns_naming_it(
     err = capsys.readouterr().err
     assert f"openrange: warning: {run / EVENTS}: no longer matches the sha256 kept in" in err
     assert "it was edited; scored as it is now" in err
+
+
+# -- 6: records show after a correction ----------------------------------------------------------
+
+
+@needs_espeak
+def test_records_show_lists_the_corrected_findings_that_add_up_to_the_score_shown(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(runs["conflict"], tmp_path / "run")
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    number = _recorded(run, db)
+    step_back = next(r for r in _spoke(run) if r["act"] == "command.step_back")
+    at = str(step_back["start_s"] + 0.05)
+    fix = ["speech", "correct", str(run), "--at", at, "--act", "command.get_down", "--by", "Lee"]
+    assert main([*fix, "--was", "command.step_back", "--db", db]) == 0
+    said = capsys.readouterr().out
+    assert f"drill run {number} in the records rescored" in said
+    assert main(["records", "show", "--drill-run", str(number), "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shown = float(next(x for x in lines if "; score " in x).split("; score ")[1].split(";")[0])
+    top = lines.index(f"  findings as corrected (score {shown:g}):")
+    bottom = next(i for i, x in enumerate(lines) if x.startswith("  findings as recorded (score"))
+    recorded = float(lines[bottom].split("(score ")[1].rstrip("):"))
+    assert recorded != shown
+
+    def points(block: list[str]) -> float:
+        return sum(float(x.split()[3]) for x in block if x.startswith("  ") and " s  " in x)
+
+    assert 100 + points(lines[top + 1 : bottom]) == shown
+    after = [x for x in lines[bottom + 1 :] if " s  " in x]
+    assert 100 + points(after) == recorded
