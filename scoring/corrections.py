@@ -52,6 +52,11 @@ class Correction(StrictModel):
     # The act corrected is an instructor's live mark (`instructor_command` "mark"), not an
     # `officer_spoke` record: a mark picked in a hurry is corrected as an utterance is.
     marked: bool = False
+    # The corrected officer_spoke record's number (its `n`) where the log numbers them: the
+    # correction is of that act alone, where one utterance holds the same act twice ("drop the
+    # knife, drop the knife"). None (a file written before, or a mark): every act at
+    # `utterance_t` heard as `was`.
+    n: int | None = Field(default=None, ge=1)
 
     @field_validator("act")
     @classmethod
@@ -129,6 +134,28 @@ def span(record: LogRecord) -> tuple[float, float]:
     return record.t, record.t
 
 
+def _number(record: LogRecord) -> int | None:
+    n = record.data.get("n") if record.kind == OFFICER_SPOKE else None
+    return n if isinstance(n, int) else None
+
+
+def corrects(correction: Correction, record: LogRecord) -> bool:
+    """Whether `correction` names `record` (an `officer_spoke` record or a live mark): its t,
+    the act it was heard as, whether it is a mark, and its number `n` where both have one."""
+    return (
+        abs(correction.utterance_t - record.t) < 1e-9
+        and correction.was == record.data.get("act")
+        and correction.marked == not_spoken(record)
+        and (correction.n is None or correction.n == _number(record))
+    )
+
+
+def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Correction | None:
+    """The correction in force for a heard act: the latest that names it, or None."""
+    named = [c for c in corrections if corrects(c, record)]
+    return named[-1] if named else None
+
+
 def find_utterance(
     records: Iterable[LogRecord], at_s: float, was: str | None, marked: bool | None = None
 ) -> LogRecord:
@@ -147,13 +174,21 @@ def find_utterance(
     acts_near: set[str] = set()
     near: list[LogRecord] = []
     for group in groups:
-        # Up to the record's own t (when the act was decided, after the words ended): the
-        # time the score's lines and the corrections list show for it names it too.
-        near = [
-            r
-            for r in group
-            if span(r)[0] - MATCH_SLACK_S <= at_s <= max(span(r)[1], r.t) + MATCH_SLACK_S
-        ]
+        # An act's own words first (each act of an utterance has its own span); else up to
+        # the record's t (when the act was decided, after the words ended): the time the
+        # score's lines and the corrections list show for it names it too.
+        own = [r for r in group if span(r)[0] - MATCH_SLACK_S <= at_s <= span(r)[1] + MATCH_SLACK_S]
+        inside = [r for r in own if span(r)[0] <= at_s <= span(r)[1]]
+        near = (
+            inside
+            if len({str(r.data["act"]) for r in inside}) == 1
+            else own
+            or [
+                r
+                for r in group
+                if span(r)[0] - MATCH_SLACK_S <= at_s <= max(span(r)[1], r.t) + MATCH_SLACK_S
+            ]
+        )
         acts_near |= {str(r.data["act"]) for r in near}
         if was is not None:
             near = [r for r in near if r.data["act"] == was]
@@ -204,18 +239,19 @@ def unapplied(
 ) -> list[tuple[int, str]]:
     """(index, why) of each correction that does not apply to `records`: it names no
     `officer_spoke` record (or mark, for a `marked` one) there (a stale or hand-edited file),
-    its `was` is not the act that record was heard as, it changes nothing (its act is the one
-    heard), or a later correction of the same utterance supersedes it. Those are never
+    its `was` is not the act that record was heard as (or its `n` no record's there), it
+    changes nothing (its act is the one heard, with no earlier correction to put back), or a
+    later correction of the same utterance supersedes it. Those are never
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     records = list(records)
     heard: dict[tuple[float, bool], list[str]] = {}
     for r in [*utterances(records), *marks(records)]:
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
-    latest = {(c.utterance_t, c.was, c.marked): index for index, c in enumerate(corrections)}
+    latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in enumerate(corrections)}
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
         acts = heard.get((c.utterance_t, c.marked))
-        later = latest[(c.utterance_t, c.was, c.marked)]
+        later = latest[(c.utterance_t, c.was, c.marked, c.n)]
         what = "mark" if c.marked else "officer_spoke"
         if acts is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
@@ -233,6 +269,13 @@ def unapplied(
                     f" {', '.join(acts)}, not {c.was}",
                 )
             )
+        elif c.n is not None and not any(
+            r.t == c.utterance_t and _number(r) == c.n and r.data["act"] == c.was
+            for r in utterances(records)
+        ):
+            out.append(
+                (index, f"the log has no officer_spoke n = {c.n} at t = {c.utterance_t:g} s")
+            )
         elif c.act == c.was:
             out.append((index, f"a no-op: {c.act} is the act heard"))
         elif later != index:
@@ -246,11 +289,10 @@ def apply_corrections(
     """The log as the instructor corrected it: each corrected `officer_spoke` record (or live
     mark) carries the corrected act (or is left out for `none`); the latest correction of an
     utterance wins. The records given are not changed."""
-    latest = {(c.utterance_t, c.was, c.marked): c for c in corrections}
     out: list[LogRecord] = []
     for r in records:
         heard = r.kind == OFFICER_SPOKE or is_mark(r)
-        fix = latest.get((r.t, str(r.data.get("act")), not_spoken(r))) if heard else None
+        fix = correction_of(r, corrections) if heard else None
         if fix is None:
             out.append(r)
         elif fix.act != NONE:

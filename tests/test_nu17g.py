@@ -242,3 +242,51 @@ def test_records_show_lists_the_corrected_findings_that_add_up_to_the_score_show
     assert 100 + points(lines[top + 1 : bottom]) == shown
     after = [x for x in lines[bottom + 1 :] if " s  " in x]
     assert 100 + points(after) == recorded
+
+
+# -- 7: each act of an utterance is addressed by its own time ------------------------------------
+
+
+def _acts(run: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    assert main(["score", str(run), "--json"]) == 0
+    acts: dict[str, int] = json.loads(capsys.readouterr().out)["speech"]["acts"]
+    return acts
+
+
+@needs_espeak
+def test_speech_correct_at_names_one_act_of_an_utterance_by_its_own_time(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.review.report import write_report
+
+    run = _copy(runs["conflict"], tmp_path / "run")
+    spoke = {r["act"]: r for r in _spoke(run)}
+    # One utterance ("get down step back stop right there"): three acts, each its own span (all
+    # three began at the utterance's start, 0.99 s, and the last ran to its end).
+    got, back, stop = (spoke[a] for a in ("command.get_down", "command.step_back", "command.stop"))
+    assert stop["text"] == "get down step back stop right there"
+    assert got["end_s"] <= back["start_s"] < back["end_s"] <= stop["start_s"]
+    fix = ["speech", "correct", str(run), "--act", "command.get_down", "--by", "Lee"]
+    assert main([*fix, "--at", f"{(back['start_s'] + back['end_s']) / 2:.2f}"]) == 0
+    assert "command.step_back -> command.get_down" in capsys.readouterr().out
+    assert _acts(run, capsys) == {"identify": 1, "command.get_down": 2, "command.stop": 1}
+    # The report's clip for "stop" plays its own words, not the whole utterance.
+    page = write_report(run, tmp_path / "r.html").read_text()
+    assert f"#t={stop['start_s']:g},{stop['end_s']:g}'>audio</a>" in page
+
+
+@needs_espeak
+def test_one_of_two_identical_acts_is_corrected_alone(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(runs["twice"], tmp_path / "run")
+    second = _spoke(run)[1]
+    at = f"{(second['start_s'] + second['end_s']) / 2:.2f}"
+    fix = ["speech", "correct", str(run), "--at", at, "--act", "command.stop", "--by", "Lee"]
+    assert main(fix) == 0
+    capsys.readouterr()
+    assert (
+        json.loads(next(run.glob("speech-corrections-*")).read_text())["corrections"][0]["n"]
+        == second["n"]
+    )
+    assert _acts(run, capsys) == {"command.drop_weapon": 1, "command.stop": 1}

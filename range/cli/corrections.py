@@ -144,7 +144,7 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
                 f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
                 f" {_describe(kept[index])}: not applied: {why}"
             )
-    redone = {(c.utterance_t, c.was, c.marked) for c in kept}
+    redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:
             continue
@@ -155,7 +155,7 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
             notes.append(f"{path}: not a corrections file; not applied")
             continue
         for index, c in enumerate(old.corrections):
-            if (c.utterance_t, c.was, c.marked) in redone:
+            if (c.utterance_t, c.was, c.marked, c.n) in redone:
                 continue
             notes.append(
                 f"{path}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
@@ -274,6 +274,7 @@ def correct_speech(
             reason=reason,
             made=datetime.now(UTC).isoformat(timespec="seconds"),
             marked=not_spoken(heard),
+            n=heard.data.get("n") if isinstance(heard.data.get("n"), int) else None,
         )
     except ValueError as exc:  # pydantic's: the act's shape
         raise CorrectionError(f"{field('act')}: {act!r} is not a speech act or 'none'") from exc
