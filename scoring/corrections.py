@@ -156,6 +156,13 @@ def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Corre
     return named[-1] if named else None
 
 
+def act_in_force(record: LogRecord, corrections: Sequence[Correction]) -> str:
+    """The act a heard act counts as after the corrections: the latest correction's act (or
+    `none`), else the act heard."""
+    fix = correction_of(record, corrections)
+    return str(record.data["act"]) if fix is None else fix.act
+
+
 def find_utterance(
     records: Iterable[LogRecord], at_s: float, was: str | None, marked: bool | None = None
 ) -> LogRecord:
@@ -248,10 +255,16 @@ def unapplied(
     for r in [*utterances(records), *marks(records)]:
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
     latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in enumerate(corrections)}
+    first: dict[tuple[float, str, bool, int | None], int] = {}
+    for index, c in reversed(list(enumerate(corrections))):
+        first[(c.utterance_t, c.was, c.marked, c.n)] = index
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
         acts = heard.get((c.utterance_t, c.marked))
         later = latest[(c.utterance_t, c.was, c.marked, c.n)]
+        # Putting back the act heard after earlier corrections is a correction of its own
+        # (they are superseded); with none before it, it changes nothing.
+        restores = first[(c.utterance_t, c.was, c.marked, c.n)] != index
         what = "mark" if c.marked else "officer_spoke"
         if acts is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
@@ -276,7 +289,7 @@ def unapplied(
             out.append(
                 (index, f"the log has no officer_spoke n = {c.n} at t = {c.utterance_t:g} s")
             )
-        elif c.act == c.was:
+        elif c.act == c.was and not restores:
             out.append((index, f"a no-op: {c.act} is the act heard"))
         elif later != index:
             out.append((index, f"superseded by corrections[{later}] of the same utterance"))

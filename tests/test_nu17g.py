@@ -290,3 +290,40 @@ def test_one_of_two_identical_acts_is_corrected_alone(
         == second["n"]
     )
     assert _acts(run, capsys) == {"command.drop_weapon": 1, "command.stop": 1}
+
+
+# -- 8: a correction put back to what was heard --------------------------------------------------
+
+
+@needs_espeak
+def test_a_correction_can_be_put_back_to_the_act_heard(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(runs["conflict"], tmp_path / "run")
+    back = next(r for r in _spoke(run) if r["act"] == "command.step_back")
+    at = ["speech", "correct", str(run), "--at", f"{(back['start_s'] + back['end_s']) / 2:.2f}"]
+    assert main([*at, "--act", "command.get_down", "--by", "Sgt Lee"]) == 0
+    assert main([*at, "--act", "none", "--by", "Sgt Lee", "--reason", "a cough"]) == 0
+    assert main([*at, "--act", "none", "--by", "Sgt Kay", "--reason", "again"]) == 2
+    assert "was corrected to none already; nothing to correct" in capsys.readouterr().err
+    assert _acts(run, capsys) == {"identify": 1, "command.get_down": 1, "command.stop": 1}
+    back_again = [*at, "--act", "command.step_back", "--by", "Sgt Kay"]
+    assert main([*back_again, "--was", "command.step_back"]) == 0
+    capsys.readouterr()
+    assert _acts(run, capsys) == {
+        "identify": 1,
+        "command.get_down": 1,
+        "command.step_back": 1,
+        "command.stop": 1,
+    }
+    assert main(["score", str(run), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert [c["index"] for c in scored["corrections_not_applied"]] == [0, 1]
+    assert all(
+        "superseded by corrections[2]" in c["why"] for c in scored["corrections_not_applied"]
+    )
+    # The act heard, with no correction before it, still changes nothing.
+    stop = next(r for r in _spoke(run) if r["act"] == "command.stop")
+    at[-1] = f"{(stop['start_s'] + stop['end_s']) / 2:.2f}"
+    assert main([*at, "--act", "command.stop", "--by", "Lee"]) == 2
+    assert "was heard as command.stop already; nothing to correct" in capsys.readouterr().err

@@ -231,6 +231,7 @@ def correct_speech(
         NONE,
         Correction,
         CorrectionError,
+        act_in_force,
         find_utterance,
         log_sha256,
         not_spoken,
@@ -253,15 +254,19 @@ def correct_speech(
             f"{field('reason')}: striking an utterance as none (not speech) needs a reason"
         )
     heard = find_utterance(records, at_s, was, marked)
-    if act == heard.data["act"]:
+    # Against the act in force after the corrections made so far: an act corrected wrongly
+    # can be put back to what the recogniser heard (superseding the earlier corrections).
+    in_force = act_in_force(heard, kept)
+    if act == in_force:
         start, end = span(heard)
         when = (
             f"mark at {start:.2f} s"
             if not_spoken(heard)
             else f"utterance at {start:.2f}-{end:.2f} s"
         )
+        how = "heard as" if in_force == heard.data["act"] else "corrected to"
         raise CorrectionError(
-            f"{field('act')} {act}: the {when} was heard as {act} already; nothing to correct"
+            f"{field('act')} {act}: the {when} was {how} {act} already; nothing to correct"
         )
     try:
         correction = Correction(
