@@ -17,18 +17,19 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from drills.log import LogRecord
 from drills.speech import ACT, OFFICER_SPOKE
-from physics.datafiles import StrictModel, error_message
+from physics.datafiles import StrictModel, error_message, field_name, json_key_lines, locate
 
 CORRECTIONS_FORMAT = 1
 # An --at this close to an utterance's start or end still names it: a reviewer clicks or reads
 # a time off the timeline, to a quarter second.
 MATCH_SLACK_S = 0.25
+SHA256 = r"^[0-9a-f]{64}$"
 NONE = "none"  # the act of an utterance that was not speech at all (a false act)
 
 
@@ -68,7 +69,7 @@ class Correction(StrictModel):
 
 class Corrections(StrictModel):
     version: Literal[1]
-    log_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    log_sha256: str = Field(pattern=SHA256)
     corrections: list[Correction]
 
 
@@ -87,15 +88,72 @@ def read_corrections(run_dir: Path, sha256: str) -> list[Correction]:
     path = corrections_path(run_dir, sha256)
     if not path.exists():
         return []
-    try:
-        data = Corrections.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "file"
-        raise CorrectionError(f"{path}: {where}: {error_message(error)}") from None
+    data = _parse(path)
     if data.log_sha256 != sha256:
         raise CorrectionError(f"{path}: corrects another log (sha256 {data.log_sha256[:16]})")
     return data.corrections
+
+
+# Pydantic's words for a value of the wrong kind, in the words the data files use
+# (physics/datafiles.py `_kind_error`).
+_KIND_WORDS = {
+    "string_type": "text is needed",
+    "bool_type": "true or false is needed",
+    "bool_parsing": "true or false is needed",
+    "float_type": "a number is needed",
+    "float_parsing": "a number is needed",
+    "int_type": "a whole number is needed",
+    "int_parsing": "a whole number is needed",
+    "int_from_float": "a whole number is needed",
+    "finite_number": "a finite number is needed",
+    "list_type": "a list is needed",
+    "model_type": "an object is needed",
+    "model_attributes_type": "an object is needed",
+}
+
+
+def _plain(error: Any) -> str:
+    kind = error.get("type")
+    if kind in _KIND_WORDS:
+        return f"{_KIND_WORDS[kind]}, not {json.dumps(error.get('input'))}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        return f"{error['ctx']['expected']} is needed, not {json.dumps(error.get('input'))}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_pattern_mismatch" and "ctx" in error:
+        pattern = str(error["ctx"].get("pattern"))
+        words = {ACT: "a speech act (category[.name])", SHA256: "64 lower-case hex digits"}
+        if pattern in words:
+            return f"{json.dumps(error.get('input'))} is not {words[pattern]}"
+    return error_message(error)
+
+
+def _parse(path: Path) -> Corrections:
+    """A corrections file, or CorrectionError naming the file, the line and the field of
+    every problem in it (one line each)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        return Corrections.model_validate_json(text)
+    except ValidationError as exc:
+        errors = exc.errors()
+    if errors and errors[0]["type"] == "json_invalid":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as bad:
+            raise CorrectionError(f"{path}:{bad.lineno}: not valid JSON: {bad.msg}") from None
+    lines = json_key_lines(text)
+    problems = []
+    for error in errors:
+        loc = [part for part in error["loc"] if isinstance(part, int | str)]
+        where = f"{path}:{locate(lines, loc) or 1}"
+        problems.append(
+            f"{where}: {field_name(loc)}: {_plain(error)}" if loc else f"{where}: {_plain(error)}"
+        )
+    raise CorrectionError("\n".join(problems))
 
 
 def write_corrections(run_dir: Path, sha256: str, corrections: Sequence[Correction]) -> Path:

@@ -327,3 +327,75 @@ def test_a_correction_can_be_put_back_to_the_act_heard(
     at[-1] = f"{(stop['start_s'] + stop['end_s']) / 2:.2f}"
     assert main([*at, "--act", "command.stop", "--by", "Lee"]) == 2
     assert "was heard as command.stop already; nothing to correct" in capsys.readouterr().err
+
+
+# -- 10: corrections-file and phrase-book errors ------------------------------------------------
+
+
+@needs_espeak
+def test_a_bad_corrections_file_names_file_line_and_field_in_plain_words(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(runs["twice"], tmp_path / "run")
+    first = _spoke(run)[0]
+    at = f"{(first['start_s'] + first['end_s']) / 2:.2f}"
+    fix = ["speech", "correct", str(run), "--at", at, "--act", "command.stop", "--by", "Lee"]
+    assert main(fix) == 0
+    capsys.readouterr()
+    kept = next(run.glob("speech-corrections-*.json"))
+    text = kept.read_text()
+    lines = text.splitlines()
+    by = next(i for i, line in enumerate(lines, 1) if '"by"' in line)
+    made = next(i for i, line in enumerate(lines, 1) if '"made"' in line)
+    bad = text.replace('"by": "Lee"', '"by": 42').replace('"made": ', '"made": true, "x": ')
+    kept.write_text(bad)
+    assert main(["score", str(run)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"openrange: {kept}:{by}: corrections[0].by: text is needed, not 42"
+    assert f"{kept}:{made}: corrections[0].made: text is needed, not true" in err
+    assert f"{kept}:{made}: corrections[0].x: unknown key" in err
+    assert not any("Input should" in line for line in err)
+    kept.write_text(text.replace('"by": "Lee",', '"by": "Lee"'))  # a comma left out
+    assert main(["score", str(run)]) == 2
+    assert f"{kept}:{by + 1}: not valid JSON: Expecting ',' delimiter" in capsys.readouterr().err
+
+
+def _book(tmp_path: Path, body: str) -> str:
+    from drills.speech import phrasebook
+    from physics.datafiles import DataFileError
+
+    path = tmp_path / "agency.toml"
+    path.write_text('version = 1\nlanguage = "en-us"\n' + body)
+    with pytest.raises(DataFileError) as caught:
+        phrasebook(path)
+    return str(caught.value).replace(str(path), "agency.toml")
+
+
+def test_a_phrase_book_says_every_bad_phrase_and_pronunciation_one_line_each(
+    tmp_path: Path,
+) -> None:
+    said = _book(
+        tmp_path,
+        '[[acts]]\nact = "command.stop"\nphrases = ["get  down", "", " stop", "halt!"]\n',
+    )
+    assert said.splitlines() == [
+        f"agency.toml:5: acts[0].phrases[{i}]: {p!r}: a phrase is lower-case words separated"
+        " by single spaces"
+        for i, p in enumerate(["get  down", "", " stop", "halt!"])
+    ]
+    said = _book(
+        tmp_path,
+        '[pronunciations]\nzorb = "Z AO1 R B"\nblip = "XX Y"\n'
+        '[[acts]]\nact = "command.stop"\nphrases = ["zorb", "blip"]\n',
+    )
+    assert said.splitlines()[0].startswith(
+        "agency.toml:4: pronunciations.zorb: 'zorb': stress digits are not used"
+    )
+    assert said.splitlines()[1].startswith(
+        "agency.toml:5: pronunciations.blip: not a phone of the en-us model: 'XX';"
+    )
+
+
+def test_a_toml_syntax_error_at_the_end_of_the_file_names_its_line(tmp_path: Path) -> None:
+    said = _book(tmp_path, '[[acts]]\nact = "command.stop"\nphrases = ["halt"\n')
+    assert said == "agency.toml:5: not valid TOML: Unclosed array (at the end of the file)"
