@@ -166,6 +166,7 @@ class DrillEngine:
         # heading.
         self.listener_yaw_rad: float | None = None
         self._last_positions_s = -math.inf
+        self._spoken = 0  # officer_spoke records logged (each carries its number, `n`)
         self.subjects: dict[str, SubjectState] = {}
         for spec in drill.subjects:
             position = (spec.start_distance_ft * FT_M, spec.lateral_ft * FT_M)
@@ -326,6 +327,7 @@ class DrillEngine:
         officer's verbal steps play with a live voice too. Raises ValueError for a malformed
         act, a confidence outside 0..1 or speech that ends before it starts."""
         self._require_running()
+        self._spoken += 1
         record = officer_spoke(
             self.t if t is None else t,
             text=text,
@@ -335,6 +337,7 @@ class DrillEngine:
             end_s=end_s,
             clip=clip,
             loudness_dbfs=loudness_dbfs,
+            n=self._spoken,
         )
         self.log.append(record)
         self._answer_speech(act, loudness_dbfs)

@@ -364,6 +364,10 @@ class OfficerSpoke(Record):
     # RMS level of the words (dBFS, <= 0): a shout is told from a normal voice by it. Absent
     # (None) where it was not measured: a scripted officer's words.
     loudness_dbfs: Annotated[float, Field(le=0.0)] | None = None
+    # The record's number among the run's officer_spoke records (1, 2, ...): the same words
+    # said twice at once (a scripted "Drop it! Drop it!") are two records, told apart by it.
+    # Absent in logs written before it was (those may hold two identical lines).
+    n: Annotated[int, Field(ge=1)] | None = None
 
 
 class Agitation(Record):

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from drills.log import LogRecord
 from physics.datafiles import (
     DataFileError,
-    FieldError,
+    FieldsError,
     Problem,
     StrictModel,
     key_lines,
@@ -108,11 +108,13 @@ class ActEntry(StrictModel):
     def _phrases(cls, phrases: list[str]) -> list[str]:
         if not phrases:
             raise ValueError("no phrases: give at least one phrase that performs this act")
-        for phrase in phrases:
-            if not re.match(PHRASE, phrase):
-                raise ValueError(
-                    f"{phrase!r}: a phrase is lower-case words separated by single spaces"
-                )
+        bad = [
+            ((i,), f"{phrase!r}: a phrase is lower-case words separated by single spaces")
+            for i, phrase in enumerate(phrases)
+            if not re.match(PHRASE, phrase)
+        ]
+        if bad:
+            raise FieldsError(bad)  # every bad phrase, one line each
         return phrases
 
 
@@ -150,21 +152,34 @@ class PhraseBook(StrictModel):
     @field_validator("pronunciations")
     @classmethod
     def _phones(cls, pronunciations: dict[str, str]) -> dict[str, str]:
+        bad: list[tuple[tuple[str], str]] = []  # every word's problem, one line each
         for word, phones in pronunciations.items():
-            if not re.match(PHRASE, word) or " " in word:
-                raise FieldError((word,), f"{word!r}: a pronounced word is one lower-case word")
             stressed = re.findall(r"\b([A-Z]{1,2})([0-2])\b", phones)
-            if stressed:
+            unknown = [phone for phone in phones.split() if phone not in CMU_PHONES]
+            if not re.match(PHRASE, word) or " " in word:
+                bad.append(((word,), f"{word!r}: a pronounced word is one lower-case word"))
+            elif stressed:
                 bare, digit = stressed[0]
-                raise FieldError(
-                    (word,),
-                    f"{word!r}: stress digits are not used: write {bare} not {bare}{digit}"
-                    " (the en-us model's phones are stress-free)",
+                bad.append(
+                    (
+                        (word,),
+                        f"{word!r}: stress digits are not used: write {bare} not {bare}{digit}"
+                        " (the en-us model's phones are stress-free)",
+                    )
                 )
-            if not re.match(PHONES, phones):
-                raise FieldError(
-                    (word,), f"{word!r}: phones are upper-case CMU phones, e.g. 'T EY Z D'"
+            elif not re.match(PHONES, phones):
+                phones_are = "phones are upper-case CMU phones, e.g. 'T EY Z D'"
+                bad.append(((word,), f"{word!r}: {phones_are}"))
+            elif unknown:
+                bad.append(
+                    (
+                        (word,),
+                        f"not a phone of the en-us model: {', '.join(map(repr, unknown))};"
+                        f" its phones: {' '.join(CMU_PHONES)}",
+                    )
                 )
+        if bad:
+            raise FieldsError(bad)
         return pronunciations
 
     def phrase_acts(self) -> dict[str, str]:
@@ -182,17 +197,6 @@ def _check(book: PhraseBook, text: str, path: Path | str) -> None:
     lines = key_lines(text)
     seen: dict[str, str] = {}
     problems: list[Problem] = []
-    for word, phones in book.pronunciations.items():
-        unknown = [phone for phone in phones.split() if phone not in CMU_PHONES]
-        if unknown:
-            problems.append(
-                Problem(
-                    locate(lines, ("pronunciations", word)),
-                    f"pronunciations.{word}",
-                    f"not a phone of the en-us model: {', '.join(map(repr, unknown))};"
-                    f" its phones: {' '.join(CMU_PHONES)}",
-                )
-            )
     for index, entry in enumerate(book.acts):
         for phrase in entry.phrases:
             if phrase in seen and seen[phrase] != entry.act:
@@ -337,6 +341,7 @@ def officer_spoke(
     end_s: float,
     clip: str | None,
     loudness_dbfs: float | None = None,
+    n: int | None = None,
 ) -> LogRecord:
     """The `officer_spoke` event-log record (docs/speech.md, docs/drills.md "Event log").
 
@@ -344,7 +349,8 @@ def officer_spoke(
     the speech act (`command.drop_weapon`); confidence: 0..1; start_s, end_s: run times the
     speech began and ended; clip: the kept audio, a path relative to the run directory, or None;
     loudness_dbfs: the words' RMS level (dBFS, <= 0) where it was measured (a shout is told by
-    it), else None and left out of the record.
+    it), else None and left out of the record; n: the record's number among the run's
+    officer_spoke records (1, 2, ...), left out where None.
     Raises ValueError for an unknown act shape, a confidence outside 0..1 or end before start.
     """
     speech_trigger(act)
@@ -362,4 +368,6 @@ def officer_spoke(
     }
     if loudness_dbfs is not None:
         data["loudness_dbfs"] = round(min(loudness_dbfs, 0.0), 2)
+    if n is not None:
+        data["n"] = n
     return LogRecord(t, OFFICER_SPOKE, data)

@@ -195,6 +195,16 @@ class FieldError(ValueError):
         super().__init__(message)
 
 
+class FieldsError(ValueError):
+    """Several problems a validator found at once (each item of a list, each key of a table),
+    each `(loc, message)` with `loc` under the field validated: the file's error says each on
+    its own line, as every problem of a data file is said (docs/drills.md)."""
+
+    def __init__(self, errors: Sequence[tuple[Sequence[str | int], str]]) -> None:
+        self.errors = [(tuple(loc), message) for loc, message in errors]
+        super().__init__("; ".join(message for _, message in self.errors))
+
+
 class DataFileError(ValueError):
     """A data file that cannot be used, with every problem found in it."""
 
@@ -262,6 +272,49 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
     return lines
 
 
+def json_key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map each key path in a JSON document to the line (1-based) that holds the key (an
+    array's item: the line it opens on), in pydantic's convention as `key_lines` does."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    # Each open container: [its key in the parent path (an object's last key, an array's
+    # index), whether an object's next string is a key].
+    stack: list[list[Any]] = []
+    kinds: list[str] = []
+    line, i = 1, 0
+
+    def path() -> tuple[str | int, ...]:
+        return tuple(key for key, _ in stack if key is not None)
+
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == '"':
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if kinds and kinds[-1] == "object" and stack[-1][1]:
+                stack[-1][0], stack[-1][1] = text[i + 1 : j], False
+                lines[path()] = line
+            line += text.count("\n", i, j)
+            i = j
+        elif c in "{[":
+            if kinds and kinds[-1] == "array":
+                lines.setdefault(path(), line)
+            kinds.append("object" if c == "{" else "array")
+            stack.append([None, True] if c == "{" else [0, False])
+        elif c in "}]" and stack:
+            kinds.pop()
+            stack.pop()
+        elif c == "," and stack:
+            if kinds[-1] == "array":
+                stack[-1][0] += 1
+            else:
+                stack[-1][1] = True
+        i += 1
+    return lines
+
+
 def locate(lines: dict[tuple[str | int, ...], int], loc: Sequence[str | int]) -> int | None:
     """The line of the longest known prefix of `loc`, or None for the document as a whole."""
     path = tuple(loc)
@@ -320,10 +373,14 @@ def parse_model(
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         at = _TOML_AT.search(str(exc))
-        message = _TOML_AT.sub("", str(exc)).strip()
-        raise DataFileError(
-            path, [Problem(int(at.group(1)) if at else None, "", f"not valid TOML: {message}")]
-        ) from None
+        line = int(at.group(1)) if at else None
+        if at is None and "(at end of document)" in str(exc):
+            # An array or a string left open: the parser gave up at the file's last line.
+            line = max(len(text.splitlines()), 1)
+        message = _TOML_AT.sub("", str(exc)).replace("(at end of document)", "").strip()
+        if at is None and line is not None:
+            message += " (at the end of the file)"
+        raise DataFileError(path, [Problem(line, "", f"not valid TOML: {message}")]) from None
     except RecursionError:
         # tomllib parses nested arrays and tables recursively: a hostile file nested thousands
         # deep exhausts the stack. No data file nests more than a few levels.
@@ -342,6 +399,11 @@ def parse_model(
         for error in exc.errors():
             loc = [part for part in error["loc"] if isinstance(part, int | str)]
             cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, FieldsError):
+                for under, said in cause.errors:
+                    place = [*loc, *under]
+                    problems.append(Problem(locate(lines, place) or 1, field_name(place), said))
+                continue
             if isinstance(cause, FieldError):
                 loc += cause.loc
             message = error_message(error)

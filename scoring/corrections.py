@@ -17,18 +17,19 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from drills.log import LogRecord
 from drills.speech import ACT, OFFICER_SPOKE
-from physics.datafiles import StrictModel, error_message
+from physics.datafiles import StrictModel, error_message, field_name, json_key_lines, locate
 
 CORRECTIONS_FORMAT = 1
 # An --at this close to an utterance's start or end still names it: a reviewer clicks or reads
 # a time off the timeline, to a quarter second.
 MATCH_SLACK_S = 0.25
+SHA256 = r"^[0-9a-f]{64}$"
 NONE = "none"  # the act of an utterance that was not speech at all (a false act)
 
 
@@ -52,6 +53,11 @@ class Correction(StrictModel):
     # The act corrected is an instructor's live mark (`instructor_command` "mark"), not an
     # `officer_spoke` record: a mark picked in a hurry is corrected as an utterance is.
     marked: bool = False
+    # The corrected officer_spoke record's number (its `n`) where the log numbers them: the
+    # correction is of that act alone, where one utterance holds the same act twice ("drop the
+    # knife, drop the knife"). None (a file written before, or a mark): every act at
+    # `utterance_t` heard as `was`.
+    n: int | None = Field(default=None, ge=1)
 
     @field_validator("act")
     @classmethod
@@ -63,7 +69,7 @@ class Correction(StrictModel):
 
 class Corrections(StrictModel):
     version: Literal[1]
-    log_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    log_sha256: str = Field(pattern=SHA256)
     corrections: list[Correction]
 
 
@@ -82,15 +88,72 @@ def read_corrections(run_dir: Path, sha256: str) -> list[Correction]:
     path = corrections_path(run_dir, sha256)
     if not path.exists():
         return []
-    try:
-        data = Corrections.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "file"
-        raise CorrectionError(f"{path}: {where}: {error_message(error)}") from None
+    data = _parse(path)
     if data.log_sha256 != sha256:
         raise CorrectionError(f"{path}: corrects another log (sha256 {data.log_sha256[:16]})")
     return data.corrections
+
+
+# Pydantic's words for a value of the wrong kind, in the words the data files use
+# (physics/datafiles.py `_kind_error`).
+_KIND_WORDS = {
+    "string_type": "text is needed",
+    "bool_type": "true or false is needed",
+    "bool_parsing": "true or false is needed",
+    "float_type": "a number is needed",
+    "float_parsing": "a number is needed",
+    "int_type": "a whole number is needed",
+    "int_parsing": "a whole number is needed",
+    "int_from_float": "a whole number is needed",
+    "finite_number": "a finite number is needed",
+    "list_type": "a list is needed",
+    "model_type": "an object is needed",
+    "model_attributes_type": "an object is needed",
+}
+
+
+def _plain(error: Any) -> str:
+    kind = error.get("type")
+    if kind in _KIND_WORDS:
+        return f"{_KIND_WORDS[kind]}, not {json.dumps(error.get('input'))}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        return f"{error['ctx']['expected']} is needed, not {json.dumps(error.get('input'))}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_pattern_mismatch" and "ctx" in error:
+        pattern = str(error["ctx"].get("pattern"))
+        words = {ACT: "a speech act (category[.name])", SHA256: "64 lower-case hex digits"}
+        if pattern in words:
+            return f"{json.dumps(error.get('input'))} is not {words[pattern]}"
+    return error_message(error)
+
+
+def _parse(path: Path) -> Corrections:
+    """A corrections file, or CorrectionError naming the file, the line and the field of
+    every problem in it (one line each)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        return Corrections.model_validate_json(text)
+    except ValidationError as exc:
+        errors = exc.errors()
+    if errors and errors[0]["type"] == "json_invalid":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as bad:
+            raise CorrectionError(f"{path}:{bad.lineno}: not valid JSON: {bad.msg}") from None
+    lines = json_key_lines(text)
+    problems = []
+    for error in errors:
+        loc = [part for part in error["loc"] if isinstance(part, int | str)]
+        where = f"{path}:{locate(lines, loc) or 1}"
+        problems.append(
+            f"{where}: {field_name(loc)}: {_plain(error)}" if loc else f"{where}: {_plain(error)}"
+        )
+    raise CorrectionError("\n".join(problems))
 
 
 def write_corrections(run_dir: Path, sha256: str, corrections: Sequence[Correction]) -> Path:
@@ -129,6 +192,35 @@ def span(record: LogRecord) -> tuple[float, float]:
     return record.t, record.t
 
 
+def _number(record: LogRecord) -> int | None:
+    n = record.data.get("n") if record.kind == OFFICER_SPOKE else None
+    return n if isinstance(n, int) else None
+
+
+def corrects(correction: Correction, record: LogRecord) -> bool:
+    """Whether `correction` names `record` (an `officer_spoke` record or a live mark): its t,
+    the act it was heard as, whether it is a mark, and its number `n` where both have one."""
+    return (
+        abs(correction.utterance_t - record.t) < 1e-9
+        and correction.was == record.data.get("act")
+        and correction.marked == not_spoken(record)
+        and (correction.n is None or correction.n == _number(record))
+    )
+
+
+def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Correction | None:
+    """The correction in force for a heard act: the latest that names it, or None."""
+    named = [c for c in corrections if corrects(c, record)]
+    return named[-1] if named else None
+
+
+def act_in_force(record: LogRecord, corrections: Sequence[Correction]) -> str:
+    """The act a heard act counts as after the corrections: the latest correction's act (or
+    `none`), else the act heard."""
+    fix = correction_of(record, corrections)
+    return str(record.data["act"]) if fix is None else fix.act
+
+
 def find_utterance(
     records: Iterable[LogRecord], at_s: float, was: str | None, marked: bool | None = None
 ) -> LogRecord:
@@ -147,13 +239,21 @@ def find_utterance(
     acts_near: set[str] = set()
     near: list[LogRecord] = []
     for group in groups:
-        # Up to the record's own t (when the act was decided, after the words ended): the
-        # time the score's lines and the corrections list show for it names it too.
-        near = [
-            r
-            for r in group
-            if span(r)[0] - MATCH_SLACK_S <= at_s <= max(span(r)[1], r.t) + MATCH_SLACK_S
-        ]
+        # An act's own words first (each act of an utterance has its own span); else up to
+        # the record's t (when the act was decided, after the words ended): the time the
+        # score's lines and the corrections list show for it names it too.
+        own = [r for r in group if span(r)[0] - MATCH_SLACK_S <= at_s <= span(r)[1] + MATCH_SLACK_S]
+        inside = [r for r in own if span(r)[0] <= at_s <= span(r)[1]]
+        near = (
+            inside
+            if len({str(r.data["act"]) for r in inside}) == 1
+            else own
+            or [
+                r
+                for r in group
+                if span(r)[0] - MATCH_SLACK_S <= at_s <= max(span(r)[1], r.t) + MATCH_SLACK_S
+            ]
+        )
         acts_near |= {str(r.data["act"]) for r in near}
         if was is not None:
             near = [r for r in near if r.data["act"] == was]
@@ -204,18 +304,25 @@ def unapplied(
 ) -> list[tuple[int, str]]:
     """(index, why) of each correction that does not apply to `records`: it names no
     `officer_spoke` record (or mark, for a `marked` one) there (a stale or hand-edited file),
-    its `was` is not the act that record was heard as, it changes nothing (its act is the one
-    heard), or a later correction of the same utterance supersedes it. Those are never
+    its `was` is not the act that record was heard as (or its `n` no record's there), it
+    changes nothing (its act is the one heard, with no earlier correction to put back), or a
+    later correction of the same utterance supersedes it. Those are never
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     records = list(records)
     heard: dict[tuple[float, bool], list[str]] = {}
     for r in [*utterances(records), *marks(records)]:
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
-    latest = {(c.utterance_t, c.was, c.marked): index for index, c in enumerate(corrections)}
+    latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in enumerate(corrections)}
+    first: dict[tuple[float, str, bool, int | None], int] = {}
+    for index, c in reversed(list(enumerate(corrections))):
+        first[(c.utterance_t, c.was, c.marked, c.n)] = index
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
         acts = heard.get((c.utterance_t, c.marked))
-        later = latest[(c.utterance_t, c.was, c.marked)]
+        later = latest[(c.utterance_t, c.was, c.marked, c.n)]
+        # Putting back the act heard after earlier corrections is a correction of its own
+        # (they are superseded); with none before it, it changes nothing.
+        restores = first[(c.utterance_t, c.was, c.marked, c.n)] != index
         what = "mark" if c.marked else "officer_spoke"
         if acts is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
@@ -233,7 +340,14 @@ def unapplied(
                     f" {', '.join(acts)}, not {c.was}",
                 )
             )
-        elif c.act == c.was:
+        elif c.n is not None and not any(
+            r.t == c.utterance_t and _number(r) == c.n and r.data["act"] == c.was
+            for r in utterances(records)
+        ):
+            out.append(
+                (index, f"the log has no officer_spoke n = {c.n} at t = {c.utterance_t:g} s")
+            )
+        elif c.act == c.was and not restores:
             out.append((index, f"a no-op: {c.act} is the act heard"))
         elif later != index:
             out.append((index, f"superseded by corrections[{later}] of the same utterance"))
@@ -246,11 +360,10 @@ def apply_corrections(
     """The log as the instructor corrected it: each corrected `officer_spoke` record (or live
     mark) carries the corrected act (or is left out for `none`); the latest correction of an
     utterance wins. The records given are not changed."""
-    latest = {(c.utterance_t, c.was, c.marked): c for c in corrections}
     out: list[LogRecord] = []
     for r in records:
         heard = r.kind == OFFICER_SPOKE or is_mark(r)
-        fix = latest.get((r.t, str(r.data.get("act")), not_spoken(r))) if heard else None
+        fix = correction_of(r, corrections) if heard else None
         if fix is None:
             out.append(r)
         elif fix.act != NONE:

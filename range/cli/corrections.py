@@ -6,6 +6,7 @@ file named after the log's SHA-256 (scoring/corrections.py), and `openrange scor
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,37 @@ def run_corrections(run_dir: Path) -> list[Correction]:
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
 
 
+def edited_log(run_dir: Path, records: Records | None) -> str | None:
+    """Why the run's log is not the one written, in one line naming it, or None: it no longer
+    matches the sha256 its result.json kept when the run ended, or that a drill run in
+    `records` kept when it was recorded (`records verify` says the same). A log without
+    either hash (an older run, a run cut short) is not judged."""
+    from range.records.store import RecordsError, file_sha256, log_check
+    from range.runs.runlog import EVENTS, LOG_SHA256, RESULT
+
+    events = run_dir / EVENTS
+    try:
+        kept = json.loads((run_dir / RESULT).read_text(encoding="utf-8")).get(LOG_SHA256)
+    except (OSError, ValueError, AttributeError):
+        kept = None
+    if isinstance(kept, str) and events.is_file():
+        now = file_sha256(events)
+        if now != kept:
+            return (
+                f"{events}: no longer matches the sha256 kept in {RESULT} when the run ended"
+                f" ({kept[:12]}, now {now[:12]}): it was edited"
+            )
+    if records is not None:
+        try:
+            for number in records.drill_runs_at(run_dir):
+                ok, why = log_check(records.drill_run(number))
+                if ok is False:
+                    return f"{events}: drill run {number} in the records: {why}"
+        except RecordsError as exc:
+            return f"{events}: {exc}"
+    return None
+
+
 def _line_of(text: str, index: int) -> int | None:
     """The line (1-based) of the `index`-th correction's `utterance_t` in a corrections file."""
     seen = -1
@@ -112,7 +144,7 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
                 f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
                 f" {_describe(kept[index])}: not applied: {why}"
             )
-    redone = {(c.utterance_t, c.was, c.marked) for c in kept}
+    redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:
             continue
@@ -123,7 +155,7 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
             notes.append(f"{path}: not a corrections file; not applied")
             continue
         for index, c in enumerate(old.corrections):
-            if (c.utterance_t, c.was, c.marked) in redone:
+            if (c.utterance_t, c.was, c.marked, c.n) in redone:
                 continue
             notes.append(
                 f"{path}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
@@ -199,6 +231,7 @@ def correct_speech(
         NONE,
         Correction,
         CorrectionError,
+        act_in_force,
         find_utterance,
         log_sha256,
         not_spoken,
@@ -221,15 +254,19 @@ def correct_speech(
             f"{field('reason')}: striking an utterance as none (not speech) needs a reason"
         )
     heard = find_utterance(records, at_s, was, marked)
-    if act == heard.data["act"]:
+    # Against the act in force after the corrections made so far: an act corrected wrongly
+    # can be put back to what the recogniser heard (superseding the earlier corrections).
+    in_force = act_in_force(heard, kept)
+    if act == in_force:
         start, end = span(heard)
         when = (
             f"mark at {start:.2f} s"
             if not_spoken(heard)
             else f"utterance at {start:.2f}-{end:.2f} s"
         )
+        how = "heard as" if in_force == heard.data["act"] else "corrected to"
         raise CorrectionError(
-            f"{field('act')} {act}: the {when} was heard as {act} already; nothing to correct"
+            f"{field('act')} {act}: the {when} was {how} {act} already; nothing to correct"
         )
     try:
         correction = Correction(
@@ -242,6 +279,7 @@ def correct_speech(
             reason=reason,
             made=datetime.now(UTC).isoformat(timespec="seconds"),
             marked=not_spoken(heard),
+            n=heard.data.get("n") if isinstance(heard.data.get("n"), int) else None,
         )
     except ValueError as exc:  # pydantic's: the act's shape
         raise CorrectionError(f"{field('act')}: {act!r} is not a speech act or 'none'") from exc
@@ -275,7 +313,7 @@ def amend_records(
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.records.store import Records, RecordsError
-    from scoring.corrections import span
+    from scoring.corrections import CorrectionError, span
 
     # The records first (an explicit --db that cannot be opened is refused before anything
     # is written); the user's default store, when there is none, keeps no record to amend.
@@ -286,6 +324,11 @@ def _correct(args: argparse.Namespace) -> int:
         if args.db is not None:
             raise
     try:
+        # A log edited since it was written is corrected no more (and no record is amended
+        # from it): the correction would rescore words the officer may never have said.
+        edited = edited_log(args.run_dir, records)
+        if edited is not None:
+            raise CorrectionError(f"{edited}; not corrected (openrange records verify)")
         correction, path, heard = correct_speech(
             args.run_dir, args.at, args.act, args.by, args.reason, args.was
         )

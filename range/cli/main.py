@@ -338,7 +338,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    from range.cli.corrections import correction_notes, run_corrections
+    from range.cli.corrections import correction_notes, edited_log, run_corrections
     from range.cli.summary import run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
@@ -362,11 +362,26 @@ def _cmd_score(args: argparse.Namespace) -> int:
     args.run_dirs, logs = [r for r, _ in kept], [log for _, log in kept]
     # An instructor's corrections of misheard speech, kept beside each log (never in it); any
     # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
+    # A log edited since it was written (its result.json's sha256, or the records' where the
+    # user's store keeps the run) is scored as it is now, with a warning naming it.
+    from range.records.store import Records, RecordsError
+
+    try:
+        stored: Records | None = Records.open(None, create=False, migrate=False)
+    except RecordsError:
+        stored = None
     scores = []
-    for run_dir, log in zip(args.run_dirs, logs, strict=True):
-        for note in correction_notes(run_dir, log):
-            print(f"openrange: {note}", file=sys.stderr)
-        scores.append(score_run(log, policy, run_corrections(run_dir)))
+    try:
+        for run_dir, log in zip(args.run_dirs, logs, strict=True):
+            edited = edited_log(run_dir, stored)
+            if edited is not None:
+                print(f"openrange: warning: {edited}; scored as it is now", file=sys.stderr)
+            for note in correction_notes(run_dir, log):
+                print(f"openrange: {note}", file=sys.stderr)
+            scores.append(score_run(log, policy, run_corrections(run_dir)))
+    finally:
+        if stored is not None:
+            stored.close()
 
     def as_json(score: Score) -> dict[str, object]:
         out = score.as_json()

@@ -716,6 +716,13 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown["result"] = result
         return shown
 
+    def findings(scored: dict[str, Any]) -> Iterator[str]:
+        for finding in scored.get("findings", []):
+            yield (
+                f"  {finding['t']:7.2f} s  {finding['rule']:<10} {finding['points']:+6.1f}"
+                f"  {finding['message']}"
+            )
+
     def text() -> Iterator[str]:
         yield (
             f"Drill run {row['id']}: badge {row['badge']}, {drill_label(row)}, {row['recorded']}"
@@ -742,11 +749,16 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         closed = result.get("closed") if isinstance(result, dict) else None
         if isinstance(closed, dict):
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
-        for finding in score.get("findings", []):
-            yield (
-                f"  {finding['t']:7.2f} s  {finding['rule']:<10} {finding['points']:+6.1f}"
-                f"  {finding['message']}"
-            )
+        corrected = row.get("corrected_score")
+        if isinstance(corrected, dict):
+            # The findings the score shown comes from, then those of the score as recorded.
+            yield f"  findings as corrected (score {row['score']:g}):"
+            yield from findings(corrected)
+            yield f"  findings as recorded (score {row['recorded_score']:g}):"
+        elif row.get("corrected"):
+            yield f"  findings as recorded (score {row['recorded_score']:g}; the corrected"
+            yield "  findings were not kept: run records verify):"
+        yield from findings(score)
         if row["run_dir"]:
             yield f"  run folder {run_folder(row['run_dir'])}"
 

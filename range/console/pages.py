@@ -35,7 +35,7 @@ from range.review.replay import ReplayError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
-from scoring.corrections import Correction, marks, utterances
+from scoring.corrections import Correction, correction_of, marks, utterances
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score, score_run
@@ -325,18 +325,9 @@ def officer_speech(
     audio is; and each act an instructor marked live (`m` its number among the marks; `source`
     says who heard it), which is corrected the same way."""
 
-    def correction(r: LogRecord, marked: bool) -> Correction | None:
-        # The latest correction of this heard act wins (scoring.corrections.apply_corrections).
-        same = [
-            c
-            for c in corrections
-            if abs(c.utterance_t - r.t) < 1e-6 and c.marked is marked and c.was == r.data["act"]
-        ]
-        return same[-1] if same else None
-
     out: list[dict[str, Any]] = []
     for n, r in enumerate(utterances(records), 1):
-        fixed = correction(r, False)
+        fixed = correction_of(r, corrections)
         out.append(
             {
                 "n": n,
@@ -355,7 +346,7 @@ def officer_speech(
     # An instructor's live mark (an act the recogniser missed) is scored as heard
     # (scoring/score.py), so it is listed here too, by who marked it.
     for m, r in enumerate(marks(records), 1):
-        fixed = correction(r, True)
+        fixed = correction_of(r, corrections)
         out.append(
             {
                 "n": None,

@@ -2028,7 +2028,13 @@ def _amended(row: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str,
     if not amendments:
         return row
     newest = amendments[-1]
+    try:
+        detail = stored_json(newest, "detail", "drill run amendment")
+    except RecordsError:
+        detail = None  # edited by hand: `records verify` names it
     return row | {
+        # The newest amendment's whole score (its findings), as `speech correct` rescored it.
+        "corrected_score": detail.get("score") if isinstance(detail, dict) else None,
         "score": newest["score"],
         "decision": newest["decision"],
         "passed": newest["passed"],

@@ -31,7 +31,7 @@ from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
-from scoring.corrections import Correction
+from scoring.corrections import Correction, correction_of
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
 
@@ -355,7 +355,6 @@ def _heard(
     clip links to the audio from `out_dir`, where the page is written (default: the run
     folder); in a simulated run the recording's time is the run's, so the link names the
     utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to)."""
-    latest = {(c.utterance_t, c.was, c.marked): c for c in corrections}
 
     def fixed(fix: Correction | None) -> str:
         if fix is None:
@@ -370,7 +369,7 @@ def _heard(
         if r.kind == "instructor_command" and d.get("command") == "mark":
             # A live mark: an act the recogniser missed, heard by the instructor and scored
             # (and corrected as an utterance is).
-            corrected = fixed(latest.get((r.t, str(d.get("act") or ""), True)))
+            corrected = fixed(correction_of(r, corrections))
             rows.append(
                 f"<tr><td>{r.t:.2f} s</td><td>{html.escape(str(d.get('text') or ''))}</td>"
                 f"<td>{html.escape(str(d.get('act') or ''))}</td><td></td>"
@@ -380,7 +379,7 @@ def _heard(
             continue
         if r.kind != "officer_spoke":
             continue
-        corrected = fixed(latest.get((r.t, d["act"], False)))
+        corrected = fixed(correction_of(r, corrections))
         clip = ""
         if d.get("clip"):
             href = str(d["clip"])

@@ -753,14 +753,17 @@ class Session:
 
         for said in spoken:
             heard = said.heard
-            start_s = run_s(heard.start_s)
+            # Each act of an utterance ("get down, step back, stop right there") has its own
+            # span: the listener times it from the decoder's word times (Listener._acts).
+            lo, hi = heard.start_s, heard.end_s
+            start_s = run_s(lo)
             engine.spoke(
                 heard.act,
                 engine.t,
                 text=heard.text,
                 confidence=heard.confidence,
                 start_s=start_s,
-                end_s=max(start_s, run_s(heard.end_s)),
+                end_s=max(start_s, run_s(hi)),
                 clip=self._voice_clip,
                 loudness_dbfs=min(0.0, said.loudness_dbfs),
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from drills.wording import article
 
 EVENTS = "events.jsonl"
 RESULT = "result.json"
+LOG_SHA256 = "log_sha256"  # result.json's record of the log as written
 # Record kinds that say how things stand, not that something happened: two in a row may match.
 _SNAPSHOTS = frozenset({"positions"})
 # The record a whole log opens with: a drill run's, or a qualification attempt's.
@@ -89,6 +91,10 @@ class RunWriter:
         self.close()
         tmp = self.path / (RESULT + ".tmp")
         try:
+            # The log's sha256 as written, kept with the result: `score` warns of a log edited
+            # since, and `speech correct` refuses to correct one (range/cli/corrections.py).
+            written = hashlib.sha256((self.path / EVENTS).read_bytes()).hexdigest()
+            result = {**result, LOG_SHA256: written}
             with tmp.open("w", encoding="utf-8") as f:
                 json.dump(result, f, indent=2, sort_keys=True)
                 f.write("\n")
@@ -190,10 +196,16 @@ def read_events(run_dir: Path) -> list[LogRecord]:
             record = check_record(data)
         except RecordError as exc:
             raise EventLogError(path, number, str(exc)) from None
-        # A repeated event (a shot, an action) would count twice; a repeated snapshot of
-        # where everyone stands (the engine writes one per frame, even when nothing moved)
-        # changes nothing.
-        if line == previous_line and record.kind not in _SNAPSHOTS:
+        # A line written twice (a hand edit, a copy gone wrong) would count its event (a shot,
+        # an action) twice: refused. A repeated snapshot of where everyone stands (the engine
+        # writes one per frame, even when nothing moved) changes nothing; and before each
+        # officer_spoke carried its number `n`, the same words said twice at once were two
+        # identical lines, legitimately: such a log is read as written.
+        if (
+            line == previous_line
+            and record.kind not in _SNAPSHOTS
+            and not (record.kind == "officer_spoke" and "n" not in data)
+        ):
             raise EventLogError(
                 path, number, f"repeats the line before it exactly ({article(record.kind)} twice)"
             )

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -510,16 +510,7 @@ class Listener:
         return [self._stamp(h) for h in found]
 
     def _stamp(self, heard: Heard) -> Heard:
-        return Heard(
-            heard.text,
-            heard.phrase,
-            heard.act,
-            heard.confidence,
-            heard.start_s,
-            heard.end_s,
-            heard.decided_s,
-            self._done_s - heard.end_s,
-        )
+        return replace(heard, latency_s=self._done_s - heard.end_s)
 
     def _frame_in(self, frame: Pcm) -> list[Heard]:
         self._history = np.concatenate([self._history, frame])
