@@ -328,3 +328,20 @@ def test_halting_commands_in_range_noise_are_heard_at_the_floor(tmp_path: Path) 
         heard = list(listen(file_blocks(pcm, 0.1), Listener(Recognizer(book))))
         right += [h.act for h in heard] == [book.phrase_acts()[phrase]]
     assert right >= 3, right
+
+
+def test_more_than_max_phrases_in_one_utterance_is_chatter_not_commands() -> None:
+    # With the garbage weight at 1e-8 a bystander's sentence came out as whole phrases at
+    # confidence 1.0, "can you hear me what's going on police step back" (tuning split, 10 dB):
+    # four acts from one sentence. An officer's string of commands is up to three.
+    from range.voice.recognize import MAX_PHRASES
+
+    assert MAX_PHRASES == 3
+    loud, quiet = 60.0, 45.0
+
+    def decided(text: str) -> float | None:
+        notes = [_note(0.03 * i, text, loud if i < 4 else quiet) for i in range(16)]
+        return _first_decision(notes)
+
+    assert decided("police drop the knife show me your hands") is not None
+    assert decided("can you hear me what's going on police step back") is None
