@@ -194,14 +194,16 @@ def figures(
         at = [t for t in commands if t.snr_db == snr]
         accuracy = 100.0 * sum(correct(t, min_confidence) for t in at) / max(len(at), 1)
         target = 95.0 if snr == 10.0 else 0.0
-        name = f"speech-act accuracy, command set, {snr:.0f} dB SNR"
+        # Held out: the test split's voices, speeds, chatter and noise draws; nothing is tuned
+        # on them (GARBAGE_WEIGHT, EarlyRule: the tuning split; LOOKBACK_*: other clips).
+        name = f"speech-act accuracy, command set, held-out voices, {snr:.0f} dB SNR"
         rows.append((name if snr == 10.0 else name + " (info)", accuracy, "%", target, "higher"))
     other = [t for t in trials if t.expected is None]
     minutes = sum(t.seconds for t in other) / 60.0
     false_acts = sum(len(confident(t, min_confidence)) for t in other)
     rows.append(
         (
-            "false speech acts per minute, non-command speech and range noise",
+            "false speech acts per minute, held-out non-command speech and range noise",
             false_acts / max(minutes, 1e-9),
             "/min",
             1.0,

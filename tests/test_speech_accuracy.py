@@ -261,3 +261,87 @@ def test_dont_move_is_weighed_below_the_other_phrases() -> None:
     text = grammar(builtin_phrasebook())
     assert "/0.1/ ( don't move )" in text
     assert "/1/ ( stop )" in text
+
+
+@needs_espeak
+@pytest.mark.parametrize(("voice", "gap"), [("en-us+f3", 20), ("en-us", 10)])
+def test_a_phrase_with_pauses_between_its_words_is_heard_whole_when_fed_in_chunks(
+    tmp_path: Path, voice: str, gap: int
+) -> None:
+    # espeak-ng with a word gap (`-g`, 10 ms units): halting speech. The endpointer starts an
+    # utterance only when 90 % of its window is speech, so it began at "the ground" and the
+    # decoder, given 0.3 s before that, heard "don't move" ("stop don't move" in en-us). The
+    # decoder's start now goes back over the VAD's speech frames across the pauses (LOOKBACK_*).
+    # Fed as a live stream delivers it: 0.1 s chunks, not a multiple of the VAD's 30 ms frame.
+    from range.voice.audio import read_wav
+
+    wav = tmp_path / "halting.wav"
+    command = ["espeak-ng", "-v", voice, "-s", "140", "-g", str(gap), "-w", str(wav)]
+    subprocess.run([*command, "get on the ground"], check=True)
+    quiet = np.zeros(8000, dtype=np.int16)
+    pcm = np.concatenate([quiet, read_wav(wav), quiet])
+    listener = Listener(Recognizer(builtin_phrasebook()))
+    heard = list(listen(file_blocks(pcm, 0.1), listener))
+    assert [(h.text, h.act) for h in heard] == [("get on the ground", "command.get_down")]
+    assert heard[0].start_s == pytest.approx(0.5, abs=0.05)
+
+
+@needs_espeak
+def test_the_look_back_never_reaches_into_an_utterance_that_gave_an_act() -> None:
+    # "police", the pause espeak-ng leaves after it (the endpointer ends the utterance there,
+    # shorter than LOOKBACK_GAP_S), then "drop the knife": identify is heard once, not again
+    # as "police drop the knife".
+    from range.voice.corpus import speech_16k
+
+    book = builtin_phrasebook()
+    police = speech_16k("police", "en-us", 150)
+    knife = speech_16k("drop the knife", "en-us", 150)
+    pause = np.zeros(int(0.5 * 16000))
+    speech = np.concatenate([pause, police, knife, pause])
+    pcm = np.asarray(speech / np.max(np.abs(speech)) * 0.3 * 32767, dtype=np.int16)
+    heard = list(listen(file_blocks(pcm), Listener(Recognizer(book))))
+    assert [h.act for h in heard] == ["identify", "command.drop_weapon"]
+
+
+@needs_espeak
+def test_halting_commands_in_range_noise_are_heard_at_the_floor(tmp_path: Path) -> None:
+    # A small noisy set: espeak-ng with 0.2 s gaps between words (`-g 20`), range noise at
+    # 20 dB SNR, fed in 0.1 s chunks. Before the look back (LOOKBACK_*) 2 of 4 were heard
+    # ("get on the ground" as "don't move" in en-us+m1, nothing in en-us+f3); after, 4 of 4.
+    from range.voice.audio import read_wav
+    from range.voice.corpus import mix_at_snr
+
+    book = builtin_phrasebook()
+    cases = [
+        ("get on the ground", "en-us+m1", 20),
+        ("drop the knife", "en-us", 21),
+        ("step back", "en-us+f3", 24),
+        ("get on the ground", "en-us+f3", 25),
+    ]
+    right = 0
+    for phrase, voice, seed in cases:
+        wav = tmp_path / f"{seed}.wav"
+        command = ["espeak-ng", "-v", voice, "-s", "140", "-g", "20", "-w", str(wav)]
+        subprocess.run([*command, phrase], check=True)
+        speech = read_wav(wav).astype(np.float64) / 32767
+        pcm = mix_at_snr(speech, 20.0, np.random.default_rng(seed))
+        heard = list(listen(file_blocks(pcm, 0.1), Listener(Recognizer(book))))
+        right += [h.act for h in heard] == [book.phrase_acts()[phrase]]
+    assert right >= 3, right
+
+
+def test_more_than_max_phrases_in_one_utterance_is_chatter_not_commands() -> None:
+    # With the garbage weight at 1e-8 a bystander's sentence came out as whole phrases at
+    # confidence 1.0, "can you hear me what's going on police step back" (tuning split, 10 dB):
+    # four acts from one sentence. An officer's string of commands is up to three.
+    from range.voice.recognize import MAX_PHRASES
+
+    assert MAX_PHRASES == 3
+    loud, quiet = 60.0, 45.0
+
+    def decided(text: str) -> float | None:
+        notes = [_note(0.03 * i, text, loud if i < 4 else quiet) for i in range(16)]
+        return _first_decision(notes)
+
+    assert decided("police drop the knife show me your hands") is not None
+    assert decided("can you hear me what's going on police step back") is None

@@ -85,7 +85,8 @@ def mix_at_snr(
     speech_rms = float(np.sqrt(np.mean(voiced**2)))
     lead = int(LEAD_S * SAMPLE_RATE_HZ)
     track = np.concatenate([np.zeros(lead), speech, np.zeros(lead)])
-    noise = range_noise(rng, len(track) / SAMPLE_RATE_HZ)[: len(track)]
+    # Half a sample over: int() of a length in seconds times the rate can fall one sample short.
+    noise = range_noise(rng, (len(track) + 0.5) / SAMPLE_RATE_HZ)[: len(track)]
     noise *= speech_rms / 10 ** (snr_db / 20)
     mixed = (track + noise) * (level / np.max(np.abs(speech)))
     return np.asarray(np.clip(mixed, -1, 1) * 32767, dtype=np.int16)
