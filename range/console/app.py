@@ -74,6 +74,7 @@ from range.console.protocol import (
     check_lane_name,
     check_start,
     parse_message,
+    pending_state,
     refusal,
     unbundle,
     unrecorded_row,
@@ -595,11 +596,12 @@ class Console:
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))
-        if command in (Command.PAUSE, Command.RESUME):
-            # Taken as done until the lane's next frame says how it is: a second press before
-            # then is "already paused", not a second command (the lane skips one too).
-            status = "paused" if command is Command.PAUSE else "running"
-            lane.state = {**lane.state, "status": status}
+        # Every command is taken as done until the lane's next frame says how it is, so the
+        # commands to one lane are judged one after another: a second press before then is
+        # refused as the state it leads to says ("already paused", "running a drill: abort it
+        # first"), not sent as a second command the lane would drop; an abort right after a
+        # start is sent, and the lane applies it to the run it starts.
+        lane.state = pending_state(command, lane.state, args)
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
         return RedirectResponse(f"/lanes/{name}", 303)

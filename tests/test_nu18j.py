@@ -1,0 +1,122 @@
+"""Issue 18, new-user pass nu18h (defects 1, 2, 4, 5, 6, 7, 8, 9): each test fails without its
+fix. In-process: the console's handlers called on a built request, the CLI's main() here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from console_support import seed_accounts
+
+from range.console.app import SESSION_MAX_AGE_S, Console, LaneView
+from range.console.store import ConsoleStore
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Console:
+    """A console over fresh records with the console_support accounts (no server: its
+    handlers are called here)."""
+    tmp = tmp_path_factory.mktemp("nu18j")
+    url = f"sqlite:///{tmp / 'records.sqlite'}"
+    seed_accounts(url)
+    return Console(url, secure_cookies=False, runs_dir=tmp / "console-runs")
+
+
+def _request(
+    console: Console,
+    user: str,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    form: dict[str, str],
+) -> Any:
+    """A request to `path` as `user` (a real session in the store), `form` posted with the
+    session's CSRF token."""
+    from starlette.requests import Request
+
+    with ConsoleStore.open(console.db_url) as store:
+        sid = store.new_session(user, SESSION_MAX_AGE_S)
+    body = urlencode({"csrf": "tok", **form}).encode()
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "path_params": params,
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "session": {"user": user, "sid": sid, "csrf": "tok"},
+        "server": ("testserver", 80),
+        "scheme": "http",
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, receive)
+
+
+def _call(handler: Any, request: Any) -> tuple[int, str]:
+    response = asyncio.run(handler(request))
+    return int(response.status_code), bytes(response.body).decode()
+
+
+def _audit(console: Console) -> list[dict[str, Any]]:
+    with ConsoleStore.open(console.db_url) as store:
+        return store.audit_rows()
+
+
+# -- 1. the commands to a lane are judged one after another -------------------------------------
+
+
+class _Socket:
+    """A lane's socket that keeps what the console sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+
+def _command(console: Console, lane: str, **form: str) -> tuple[int, str]:
+    path = f"/lanes/{lane}/command"
+    request = _request(console, "inst", "POST", path, {"name": lane}, form)
+    return _call(console.command, request)
+
+
+def test_a_second_start_before_the_lane_s_next_frame_is_refused_and_not_audited(
+    console: Console,
+) -> None:
+    socket = _Socket()
+    console.hub.lanes["J1"] = LaneView("J1", socket=socket)  # type: ignore[arg-type]
+    start = {"command": "start", "drill": "phone-draw-v1", "badge": "B-101"}
+    before = len(_audit(console))
+    assert _command(console, "J1", **start, seed="100")[0] == 303
+    status, body = _command(console, "J1", **start, seed="101")
+    assert status == 409
+    assert body == "lane J1 is starting a run: start does not apply (abort it first)"
+    assert _command(console, "J1", command="restart")[0] == 409
+    # An abort right after the start is sent: the lane applies it to the run it starts.
+    assert _command(console, "J1", command="abort")[0] == 303
+    assert [m["command"] for m in socket.sent] == ["start", "abort"]
+    assert [m["args"].get("seed") for m in socket.sent] == ["100", None]
+    actions = [r["action"] for r in _audit(console)[: len(_audit(console)) - before]]
+    assert actions == ["lane_abort", "lane_start"]
+    # A second abort before the lane says the run has ended: refused, as after the end.
+    assert _command(console, "J1", command="abort")[0] == 409
+    # The lane's next frame is how it is again.
+    console.hub.lanes["J1"].state = {"status": "running", "kind": "drill"}
+    assert _command(console, "J1", **start, seed="102")[0] == 409
+    assert _command(console, "J1", command="abort")[0] == 303
