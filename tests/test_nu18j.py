@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from console_support import seed_accounts
+from console_support import saved_run, seed_accounts
 
 from range.console.app import SESSION_MAX_AGE_S, Console, LaneView
 from range.console.store import ConsoleStore
@@ -120,3 +120,46 @@ def test_a_second_start_before_the_lane_s_next_frame_is_refused_and_not_audited(
     console.hub.lanes["J1"].state = {"status": "running", "kind": "drill"}
     assert _command(console, "J1", **start, seed="102")[0] == 409
     assert _command(console, "J1", command="abort")[0] == 303
+
+
+# -- 2. every runs table shows the corrected score ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(console: Console, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    """A run of B-101 recorded, then rescored by an instructor's correction (as the debrief
+    amends it)."""
+    from range.records.store import Records
+
+    assert console.db_url is not None
+    runs_dir = tmp_path_factory.mktemp("runs")
+    scored = saved_run(console.db_url, runs_dir, "B-101")
+    with Records.open(console.db_url) as records:
+        recorded = records.drill_run(scored)
+        new = {"decision": recorded["decision"], "score": 42.0, "passed": False}
+        records.amend_drill_run(scored, "inst", new, {"why": "test"})
+    return {"corrected": scored}
+
+
+def _get(console: Console, user: str, handler: Any, path: str, params: dict[str, Any]) -> str:
+    request = _request(console, user, "GET", path, params, {})
+    status, body = _call(handler, request)
+    assert status == 200, body
+    return body
+
+
+def test_every_runs_table_shows_the_corrected_score_and_who_corrected_it(
+    console: Console, runs: dict[str, int]
+) -> None:
+    import html
+    import re
+
+    run = runs["corrected"]
+    for page in (
+        _get(console, "boss", console.roster, "/records", {}),
+        _get(console, "inst", console.officer, "/officers/B-101", {"badge": "B-101"}),
+    ):
+        rows = re.findall(rf'<tr><td><a href="/runs/{run}" class="run-link">[^\n]*', page)
+        assert len(rows) == 1, page
+        cells = re.sub(r"<(?!/?td)[^>]+>", "", html.unescape(rows[0]))
+        assert "<td>42 (corrected by inst)</td>" in cells, cells

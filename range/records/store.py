@@ -1266,6 +1266,17 @@ class Records:
             out.setdefault(int(row["run"]), []).append(row)
         return out
 
+    def amended_drill_runs(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Drill run rows (every column, as read from `drill_runs`) as their newest amendment
+        left them: the score, decision and `corrected` every listing shows (`drill_run`,
+        `drill_runs`, the console's run tables). Judge a row's digest before this."""
+        ids = [int(r["id"]) for r in rows]
+        if not ids:
+            return rows
+        marks = ", ".join("?" for _ in ids)
+        amendments = self._amendments(f"WHERE d.id IN ({marks})", ids)
+        return [_amended(r, amendments.get(int(r["id"]), [])) for r in rows]
+
     def drill_run(self, run_id: int) -> dict[str, Any]:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
