@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -163,3 +164,59 @@ def test_every_runs_table_shows_the_corrected_score_and_who_corrected_it(
         assert len(rows) == 1, page
         cells = re.sub(r"<(?!/?td)[^>]+>", "", html.unescape(rows[0]))
         assert "<td>42 (corrected by inst)</td>" in cells, cells
+
+
+# -- 4. an aborted run has no decision ----------------------------------------------------------
+
+
+def _aborted_run(runs_dir: Path) -> dict[str, Any]:
+    """The console's branch drill played through the lane's live control, aborted by inst at
+    1 s, as the console's Abort button sends it."""
+    import queue
+
+    from console_support import DRILL
+
+    from drills.officer import find_officer
+    from drills.schema import read_drill_file
+    from range.console.lane import LiveControl
+    from range.runs.drill import RunConfig, Session
+
+    commands: queue.Queue[dict[str, Any]] = queue.Queue()
+    control = LiveControl(commands, lambda state, events: None, {}, speed=None)
+
+    def on_frame(session: Session) -> None:
+        if abs(session.engine.t - 1.0) < 1e-9:
+            commands.put({"command": "abort", "by": "inst", "args": {}})
+        control(session)
+
+    source = read_drill_file(str(DRILL))
+    config = RunConfig(
+        source.drill,
+        find_officer("traffic-stop-compliant-correct-v1"),
+        seed=5,
+        runs_dir=runs_dir,
+        drill_file=source,
+        officer_name="B-202",
+        on_frame=on_frame,
+    )
+    return Session(config).run().as_json()
+
+
+def test_records_history_gives_an_aborted_run_no_decision(
+    console: Console, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+    from range.records.store import Records
+
+    assert console.db_url is not None
+    result = _aborted_run(tmp_path_factory.mktemp("aborted"))
+    assert result["state"] == "aborted" and result["score"]["decision"]
+    with Records.open(console.db_url) as records:
+        run = records.add_drill_run("B-202", result)
+    capsys.readouterr()
+    assert main(["records", "history", "B-202", "--db", console.db_url]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if f"drill {run} " in x]
+    assert line.endswith("ABORTED (aborted by inst)"), line
+    assert main(["records", "show", "--drill-run", str(run), "--db", console.db_url]) == 0
+    shown = capsys.readouterr().out
+    assert "ABORTED: not graded; seed 5" in shown, shown
