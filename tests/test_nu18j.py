@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -170,8 +171,13 @@ def test_every_runs_table_shows_the_corrected_score_and_who_corrected_it(
 
 
 def _aborted_run(runs_dir: Path) -> dict[str, Any]:
-    """The console's branch drill played through the lane's live control, aborted by inst at
-    1 s, as the console's Abort button sends it."""
+    """The console's branch drill, aborted by inst at 1 s."""
+    return _live_run(runs_dir, [{"command": "abort", "by": "inst", "args": {}}])
+
+
+def _live_run(runs_dir: Path, at_1_s: list[dict[str, Any]]) -> dict[str, Any]:
+    """The console's branch drill played through the lane's live control, the commands
+    `at_1_s` given at 1 s, as the console sends them."""
     import queue
 
     from console_support import DRILL
@@ -186,7 +192,8 @@ def _aborted_run(runs_dir: Path) -> dict[str, Any]:
 
     def on_frame(session: Session) -> None:
         if abs(session.engine.t - 1.0) < 1e-9:
-            commands.put({"command": "abort", "by": "inst", "args": {}})
+            for command in at_1_s:
+                commands.put(command)
         control(session)
 
     source = read_drill_file(str(DRILL))
@@ -220,3 +227,51 @@ def test_records_history_gives_an_aborted_run_no_decision(
     assert main(["records", "show", "--drill-run", str(run), "--db", console.db_url]) == 0
     shown = capsys.readouterr().out
     assert "ABORTED: not graded; seed 5" in shown, shown
+
+
+# -- 5. long said lines wrap at every width -----------------------------------------------------
+
+_LONG = "a" * 500  # MAX_SAY_CHARS and MAX_NOTE_CHARS
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="needs Debian's chromium and chromium-driver (scripts/test.sh installs them)",
+)
+def test_a_500_character_line_wraps_in_the_debrief_at_1280_px(
+    console: Console, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from console_support import chromium
+
+    from range.records.store import Records
+
+    assert console.db_url is not None
+    by = {"by": "inst"}
+    result = _live_run(
+        tmp_path_factory.mktemp("long"),
+        [
+            {"command": "say", **by, "args": {"subject": "walker", "text": _LONG}},
+            {"command": "mark", **by, "args": {"act": "command.stop", "text": _LONG}},
+            {"command": "flag", **by, "args": {"note": _LONG}},
+        ],
+    )
+    with Records.open(console.db_url) as records:
+        run = records.add_drill_run("B-202", result)
+    page = _get(console, "inst", console.run_page, f"/runs/{run}", {"id": str(run)})
+    assert page.count(_LONG) >= 3
+    # The page as the browser gets it, its stylesheet inline (no server here).
+    css = (Path(__file__).resolve().parent.parent / "range/console/static/console.css").read_text()
+    link = '<link rel="stylesheet" href="/static/console.css">'
+    assert link in page
+    shown = tmp_path_factory.mktemp("page") / "run.html"
+    shown.write_text(page.replace(link, f"<style>{css}</style>"))
+    browser = chromium()
+    try:
+        browser.set_window_size(1280, 900)
+        browser.get(shown.as_uri())
+        inner = browser.execute_script("return window.innerWidth")
+        wide = browser.execute_script("return document.documentElement.scrollWidth")
+        assert inner <= 1280
+        assert wide <= inner, f"the page is {wide} px wide in a {inner} px window"
+    finally:
+        browser.quit()
