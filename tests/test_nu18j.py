@@ -275,3 +275,39 @@ def test_a_500_character_line_wraps_in_the_debrief_at_1280_px(
         assert wide <= inner, f"the page is {wide} px wide in a {inner} px window"
     finally:
         browser.quit()
+
+
+# -- 6 and 7. the console checks its folder and its port before it says where it is -------------
+
+
+@pytest.fixture
+def busy_port() -> Any:
+    """A port another process listens on (a console started on it would not stop: every
+    case here is refused before it could serve)."""
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield int(other.getsockname()[1])
+
+
+def test_console_runs_dir_must_be_a_folder_it_can_write(
+    console: Console,
+    tmp_path: Path,
+    busy_port: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from range.cli.main import main
+
+    assert console.db_url is not None
+    afile = tmp_path / "afile"
+    afile.write_text("hi\n")
+    for given, why in (
+        (afile, f"--runs-dir {afile} is a file, not a folder"),
+        (afile / "runs", f"--runs-dir {afile / 'runs'} cannot be made: Not a directory"),
+    ):
+        argv = ["console", "--port", str(busy_port), "--db", console.db_url]
+        assert main([*argv, "--runs-dir", str(given)]) == 2
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", f"openrange console: {why}\n")

@@ -175,6 +175,10 @@ def _serve(args: argparse.Namespace) -> int:
     from range.console.app import serve
     from range.console.store import ConsoleStore
 
+    problem = runs_dir_problem(args.runs_dir)
+    if problem is not None:
+        print(f"openrange console: {problem}", file=sys.stderr)
+        return 2
     with ConsoleStore.open(args.db) as store:
         first = not store.has_users()
     where = f"http://{args.host}:{args.port}/"
@@ -198,6 +202,21 @@ def _serve(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
     )
     return 0
+
+
+def runs_dir_problem(path: Path) -> str | None:
+    """Why the console cannot keep its runs in `path` (one line naming --runs-dir), None when
+    it can: a folder it can write, made now if it is missing. Checked at start, so a finished
+    run is never the first to find out."""
+    if path.exists() and not path.is_dir():
+        return f"--runs-dir {path} is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--runs-dir {path} cannot be made: {exc.strerror or exc}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"--runs-dir {path} is a folder this user cannot write"
+    return None
 
 
 def _password(name: str) -> str:
