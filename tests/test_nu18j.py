@@ -311,3 +311,18 @@ def test_console_runs_dir_must_be_a_folder_it_can_write(
         assert main([*argv, "--runs-dir", str(given)]) == 2
         out, err = capsys.readouterr()
         assert (out, err) == ("", f"openrange console: {why}\n")
+
+
+def test_console_on_a_port_in_use_says_so_in_one_line_and_no_address(
+    console: Console, tmp_path: Path, busy_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.main import main
+
+    assert console.db_url is not None
+    argv = ["console", "--port", str(busy_port), "--db", console.db_url]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"openrange console: port {busy_port} on 127.0.0.1 is in use (another console?)\n"
+    )

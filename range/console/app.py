@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import shutil
+import socket
 import subprocess
 import time
 import traceback
@@ -1363,12 +1364,14 @@ def serve(
     db_url: str | None,
     secure_cookies: bool = True,
     runs_dir: Path = Path("runs") / "console",
+    sock: socket.socket | None = None,
 ) -> None:
     """Run the console until interrupted (one uvicorn server, access log off: URLs carry the
-    WebSocket's CSRF token)."""
+    WebSocket's CSRF token), on `sock` when it is given (bound already)."""
     import uvicorn
 
     app = create_app(db_url, secure_cookies, runs_dir=runs_dir)
-    uvicorn.run(
+    config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, ws="websockets-sansio"
     )
+    uvicorn.Server(config).run(sockets=None if sock is None else [sock])
