@@ -388,7 +388,11 @@ def test_the_accounts_page_names_its_fields_and_asks_twice(bench: Bench) -> None
     page = bench.client.request("/users").body
     assert '<option value="" selected>(choose a role)</option>' in page
     assert 'name="again" type="password"' in page
-    assert add(**{**good, "role": "instructor", "badge": "B-101"}) == ""
+    # nu18h #8: a badge with another role is refused as the command line refuses it.
+    assert add(**{**good, "role": "instructor", "badge": "B-101"}) == (
+        "account 'inst2': only an officer account has a badge (the Badge field)"
+    )
+    assert add(**{**good, "role": "instructor"}) == ""
     with ConsoleStore.open(bench.db_url) as store:
         made = store.user("inst2")
         assert made is not None and made.badge is None

@@ -326,3 +326,34 @@ def test_console_on_a_port_in_use_says_so_in_one_line_and_no_address(
     assert err == (
         f"openrange console: port {busy_port} on 127.0.0.1 is in use (another console?)\n"
     )
+
+
+# -- 8. the Accounts page refuses a badge for another role than officer -------------------------
+
+
+def test_the_accounts_page_refuses_a_badge_with_a_role_other_than_officer(
+    console: Console,
+) -> None:
+    import html
+
+    from console_support import PASSWORD
+
+    def post(**form: str) -> str:
+        status, body = _call(console.users, _request(console, "boss", "POST", "/users", {}, form))
+        assert status == 200
+        return html.unescape(body)
+
+    new = {"name": "x3", "password": PASSWORD, "again": PASSWORD}
+    page = post(action="add", role="instructor", badge="B-101", **new)
+    assert "account 'x3': only an officer account has a badge (the Badge field)" in page
+    page = post(action="role", name="inst", role="instructor", badge="B-101")
+    assert "account 'inst': only an officer account has a badge (the Badge field)" in page
+    page = post(action="role", name="arm", role="officer")
+    assert "account 'arm': an officer account needs a badge (the Badge field)" in page
+    with ConsoleStore.open(console.db_url) as store:
+        assert store.user("x3") is None
+        inst, arm = store.user("inst"), store.user("arm")
+    assert inst is not None and inst.badge is None
+    assert arm is not None and arm.role.value == "armorer"
+    actions = [r["action"] for r in _audit(console)]
+    assert "account_created" not in actions and "account_role" not in actions

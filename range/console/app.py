@@ -1208,9 +1208,9 @@ class Console:
             action = str(form.get("action") or "add")
             try:
                 if action in ("add", "role"):
+                    # A badge with another role than officer is refused by the store, as on
+                    # the command line, naming the Badge field (never dropped without a word).
                     role = form_role(str(form.get("role", "")))
-                    if role is not Role.OFFICER:
-                        badge = None  # the Badge field is for officers (the role form shows it)
                 if action == "add":
                     check_name(name)  # the name first, as the form asks for it first
                     if form.get("password") != form.get("again"):
