@@ -308,8 +308,8 @@ def test_openrange_lane_refuses_a_bad_name_in_one_line(
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.endswith(
-        "argument --name: lane name '../escaped': use letters, digits, '.', '-' or '_',"
-        " a letter or digit first"
+        "argument --name: lane name '../escaped': use ASCII letters, digits, '.', '-' or '_',"
+        " an ASCII letter or digit first"
     )
 
 

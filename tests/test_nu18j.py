@@ -357,3 +357,26 @@ def test_the_accounts_page_refuses_a_badge_with_a_role_other_than_officer(
     assert arm is not None and arm.role.value == "armorer"
     actions = [r["action"] for r in _audit(console)]
     assert "account_created" not in actions and "account_role" not in actions
+
+
+# -- 9. the small items -------------------------------------------------------------------------
+
+
+def test_a_bad_mark_number_is_named_as_the_row_names_it(
+    console: Console, runs: dict[str, int]
+) -> None:
+    import html
+
+    run = runs["corrected"]
+    path = f"/runs/{run}/correct"
+    request = _request(console, "inst", "POST", path, {"id": str(run)}, {"m": "abc"})
+    status, body = _call(console.run_correct, request)
+    assert status == 400
+    assert "Mark: 'abc' is not a mark's number (the row's m field)" in html.unescape(body)
+
+
+def test_a_lane_name_not_ascii_is_refused_saying_ascii() -> None:
+    from range.console.protocol import check_lane_name
+
+    with pytest.raises(ValueError, match=r"^lane name 'ÄLANE': use ASCII letters, digits"):
+        check_lane_name("ÄLANE")

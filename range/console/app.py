@@ -1082,13 +1082,15 @@ class Console:
         except RecordsError as exc:
             return self.error(request, user, str(exc))
         marked = "m" in form
-        field, what = ("m", "mark") if marked else ("n", "utterance")
+        field, what = ("m", "a mark") if marked else ("n", "an utterance")
         try:
             n = int(str(form.get(field, "")))
         except ValueError:
-            return self.error(
-                request, user, f"{field}={form.get(field, '')}: an {what}'s number", 400
-            )
+            # Named as the debrief's row names it (the form's hidden field says which row).
+            given = str(form.get(field, ""))
+            label = "Mark" if marked else "Utterance"
+            why = f"{label}: {given!r} is not {what}'s number (the row's {field} field)"
+            return self.error(request, user, why, 400)
         if not row["run_dir"]:
             return self.error(request, user, f"run {row['id']} has no folder")
         run_dir = Path(row["run_dir"])
