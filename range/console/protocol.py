@@ -96,7 +96,8 @@ def check_lane_name(name: str) -> str:
         raise ValueError(f"a lane name of {len(name)} characters: at most {MAX_LANE_NAME_CHARS}")
     if not _LANE_NAME.fullmatch(name):
         raise ValueError(
-            f"lane name {name!r}: use ASCII letters, digits, '.', '-' or '_', an ASCII letter or digit first"
+            f"lane name {name!r}: use ASCII letters, digits, '.', '-' or '_',"
+            " an ASCII letter or digit first"
         )
     return name
 
