@@ -380,3 +380,20 @@ def test_a_lane_name_not_ascii_is_refused_saying_ascii() -> None:
 
     with pytest.raises(ValueError, match=r"^lane name 'ÄLANE': use ASCII letters, digits"):
         check_lane_name("ÄLANE")
+
+
+def test_an_attempt_record_is_served_under_its_own_name_not_a_certificate_s(
+    console: Console,
+) -> None:
+    from console_support import qualify
+
+    assert console.db_url is not None
+    for points, name in ((96, "certificate"), (50, "attempt-record")):
+        qid = qualify(console.db_url, "B-202", points)
+        path = f"/certificates/{qid}.pdf"
+        request = _request(console, "boss", "GET", path, {"id": qid}, {})
+        response = asyncio.run(console.certificate(request))
+        assert response.status_code == 200
+        assert bytes(response.body).startswith(b"%PDF")
+        disposition = response.headers["content-disposition"]
+        assert disposition == f"inline; filename={name}-{qid}.pdf"

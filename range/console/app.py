@@ -93,7 +93,7 @@ from range.console.store import (
     check_name,
 )
 from range.console.view import EYES, ViewThread
-from range.records.certificate import certificate_pdf
+from range.records.certificate import certificate_pdf_bytes, certificate_text
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
@@ -1191,11 +1191,15 @@ class Console:
                 return self.error(request, user, str(exc))
             self._may_read(user, row["badge"])
         # The one certificate writer, as `records export --format pdf --attempt` uses.
-        pdf = await run_in_threadpool(self._with_records, certificate_pdf, qid)
+        text = await run_in_threadpool(self._with_records, certificate_text, qid)
+        pdf = await run_in_threadpool(certificate_pdf_bytes, text)
+        # Saved under what it is: a certificate, or an attempt record that is not one (not
+        # qualified, incomplete, a scripted shooter's, a modified course's).
+        name = f"certificate-{qid}.pdf" if text.certificate else f"attempt-record-{qid}.pdf"
         return Response(
             pdf,
             media_type="application/pdf",
-            headers={"content-disposition": f"inline; filename=certificate-{qid}.pdf"},
+            headers={"content-disposition": f"inline; filename={name}"},
         )
 
     # -- accounts --------------------------------------------------------------------------------
