@@ -397,3 +397,68 @@ def test_an_attempt_record_is_served_under_its_own_name_not_a_certificate_s(
         assert bytes(response.body).startswith(b"%PDF")
         disposition = response.headers["content-disposition"]
         assert disposition == f"inline; filename={name}-{qid}.pdf"
+
+
+def _asgi_get(app: Any, path: str, query: bytes = b"", user: str | None = None) -> tuple[int, str]:
+    """GET `path` through the whole app (routing, session, the 404 handler), signed in as
+    `user` with a session cookie made as the session middleware makes it."""
+    from base64 import b64encode
+
+    from itsdangerous import TimestampSigner
+
+    from range.console.app import SESSION_COOKIE
+
+    console = app.state.console
+    headers = [(b"host", b"testserver")]
+    if user is not None:
+        with ConsoleStore.open(console.db_url) as store:
+            sid = store.new_session(user, SESSION_MAX_AGE_S)
+        data = b64encode(json.dumps({"user": user, "sid": sid}).encode())
+        cookie = TimestampSigner(str(console.session_key)).sign(data).decode()
+        headers.append((b"cookie", f"{SESSION_COOKIE}={cookie}".encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": headers,
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(status), body.decode("utf-8", "replace")
+
+
+def test_a_path_no_page_has_is_the_one_line_error_page_and_t_takes_no_underscore(
+    console: Console, runs: dict[str, int]
+) -> None:
+    from range.console.app import create_app
+
+    assert console.db_url is not None
+    app = create_app(console.db_url, secure_cookies=False, runs_dir=console.runs_dir)
+    try:
+        for path in ("/runs/-1", "/runs/abc"):
+            status, body = _asgi_get(app, path, user="inst")
+            assert status == 404
+            assert f"<h1>No page at {path}.</h1>" in body, body
+            assert _asgi_get(app, path) == (404, "Not Found")  # no session: nothing shown
+        run = runs["corrected"]
+        status, body = _asgi_get(app, f"/runs/{run}/view.png", b"t=1_0", user="inst")
+        assert status == 400 and "t=1_0: a time in seconds, 0 or more" in body
+    finally:
+        app.state.console.views.close()

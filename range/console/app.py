@@ -32,7 +32,7 @@ from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -363,6 +363,14 @@ class Console:
         response = self.page(request, "error.html", user, message=message)
         response.status_code = status
         return response
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        """A path no page has (`/runs/abc`, `/runs/-1`): the one-line error page, as for an id
+        nothing has; without a session, the bare 404 (nothing but the login page is shown)."""
+        user = self.user(request)
+        if user is None:
+            return PlainTextResponse("Not Found", 404)
+        return self.error(request, user, f"No page at {request.url.path}.")
 
     def _with_records(self, work: Callable[..., Any], *args: Any) -> Any:
         """`work(records, *args)` on a connection of its own (SQLite connections stay in the
@@ -1022,7 +1030,8 @@ class Console:
             return self.error(request, user, str(exc))
         given = request.query_params.get("t", "0")
         try:
-            t = float(given)
+            # Python's float takes "1_0" as 10: a time is written with digits and a point.
+            t = float(given) if "_" not in given else math.nan
         except ValueError:
             t = math.nan
         if not math.isfinite(t) or t < 0:
@@ -1348,6 +1357,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lambda app: _closing(console),
+        exception_handlers={404: console.not_found},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
