@@ -1091,14 +1091,15 @@ class Console:
         except RecordsError as exc:
             return self.error(request, user, str(exc))
         marked = "m" in form
-        field, what = ("m", "a mark") if marked else ("n", "an utterance")
+        field, what = ("m", "mark") if marked else ("n", "utterance")
         try:
             n = int(str(form.get(field, "")))
         except ValueError:
             # Named as the debrief's row names it (the form's hidden field says which row).
             given = str(form.get(field, ""))
             label = "Mark" if marked else "Utterance"
-            why = f"{label}: {given!r} is not {what}'s number (the row's {field} field)"
+            article = "a" if marked else "an"
+            why = f"{label}: {given!r} is not {article} {what}'s number (the row's {field} field)"
             return self.error(request, user, why, 400)
         if not row["run_dir"]:
             return self.error(request, user, f"run {row['id']} has no folder")
