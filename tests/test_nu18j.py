@@ -462,3 +462,13 @@ def test_a_path_no_page_has_is_the_one_line_error_page_and_t_takes_no_underscore
         assert status == 400 and "t=1_0: a time in seconds, 0 or more" in body
     finally:
         app.state.console.views.close()
+
+
+def test_the_lanes_page_lists_its_lanes_by_name(console: Console) -> None:
+    import re
+
+    for name in ("K2", "K1", "K3"):  # the order they connected
+        console.hub.lanes[name] = LaneView(name)
+    page = _get(console, "inst", console.home, "/", {})
+    cards = [c for c in re.findall(r'id="card-([^"]+)"', page) if c.startswith("K")]
+    assert cards == ["K1", "K2", "K3"]

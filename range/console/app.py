@@ -349,7 +349,7 @@ class Console:
             {
                 "user": user,
                 "csrf": self.csrf(request),
-                "lanes": self.hub.lanes,
+                "lanes": dict(sorted(self.hub.lanes.items())),  # by name, not connection order
                 "name_max": MAX_NAME_CHARS,
                 **context,
             },
