@@ -472,3 +472,27 @@ def test_the_lanes_page_lists_its_lanes_by_name(console: Console) -> None:
     page = _get(console, "inst", console.home, "/", {})
     cards = [c for c in re.findall(r'id="card-([^"]+)"', page) if c.startswith("K")]
     assert cards == ["K1", "K2", "K3"]
+
+
+def test_the_trend_shows_a_cell_that_does_not_apply_as_a_dash_as_the_others(
+    console: Console, runs: dict[str, int]
+) -> None:
+    import re
+
+    page = _get(console, "inst", console.officer, "/officers/B-101", {"badge": "B-101"})
+    # The run played no force: no less-lethal first, no stop time, as every empty cell reads.
+    row = re.search(rf'<tr><td><a href="/runs/{runs["corrected"]}">.*?</tr>', page, re.S)
+    assert row, page
+    assert "n/a" not in row.group(0)
+    assert row.group(0).endswith("<td>-</td></tr>"), row.group(0)
+
+
+def test_the_docs_name_phone_draw_with_the_replicas_the_lane_page_lists() -> None:
+    from drills.schema import find_drill
+    from range.console.app import WEAPON_NAMES
+
+    issued = find_drill("phone-draw-v1").issued_weapons()
+    label = f"phone-draw-v1 ({', '.join(WEAPON_NAMES[w] for w in issued)})"
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "console.md").read_text()
+    assert f'"{label}"' in docs
+    assert '"phone-draw-v1 (pistol)"' not in docs
