@@ -155,6 +155,9 @@ def test_restart_after_a_drill_ended_is_sent_and_what_cannot_apply_is_refused(
     bench.state(**ENDED)
     assert bench.post(command="restart")[0] == 202
     assert [m["command"] for m in bench.sent()] == ["restart"]
+    # nu18h #1: until the lane's next frame the restarted run is taken as starting.
+    assert bench.post(command="restart")[0] == 409
+    bench.state(**ENDED)
     for command in ("pause", "resume", "abort", "flag"):
         assert bench.post(command=command, note="x") == (
             409,
