@@ -155,6 +155,9 @@ def test_restart_after_a_drill_ended_is_sent_and_what_cannot_apply_is_refused(
     bench.state(**ENDED)
     assert bench.post(command="restart")[0] == 202
     assert [m["command"] for m in bench.sent()] == ["restart"]
+    # nu18h #1: until the lane's next frame the restarted run is taken as starting.
+    assert bench.post(command="restart")[0] == 409
+    bench.state(**ENDED)
     for command in ("pause", "resume", "abort", "flag"):
         assert bench.post(command=command, note="x") == (
             409,
@@ -308,8 +311,8 @@ def test_openrange_lane_refuses_a_bad_name_in_one_line(
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.endswith(
-        "argument --name: lane name '../escaped': use letters, digits, '.', '-' or '_',"
-        " a letter or digit first"
+        "argument --name: lane name '../escaped': use ASCII letters, digits, '.', '-' or '_',"
+        " an ASCII letter or digit first"
     )
 
 
@@ -388,7 +391,11 @@ def test_the_accounts_page_names_its_fields_and_asks_twice(bench: Bench) -> None
     page = bench.client.request("/users").body
     assert '<option value="" selected>(choose a role)</option>' in page
     assert 'name="again" type="password"' in page
-    assert add(**{**good, "role": "instructor", "badge": "B-101"}) == ""
+    # nu18h #8: a badge with another role is refused as the command line refuses it.
+    assert add(**{**good, "role": "instructor", "badge": "B-101"}) == (
+        "account 'inst2': only an officer account has a badge (the Badge field)"
+    )
+    assert add(**{**good, "role": "instructor"}) == ""
     with ConsoleStore.open(bench.db_url) as store:
         made = store.user("inst2")
         assert made is not None and made.badge is None

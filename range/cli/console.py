@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import getpass
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,8 +177,23 @@ def _serve(args: argparse.Namespace) -> int:
     from range.console.app import serve
     from range.console.store import ConsoleStore
 
+    problem = runs_dir_problem(args.runs_dir)
+    if problem is not None:
+        print(f"openrange console: {problem}", file=sys.stderr)
+        return 2
     with ConsoleStore.open(args.db) as store:
         first = not store.has_users()
+    # Bound before the address is printed: a port in use is said in one line, never after a
+    # line that tells the user to open another process's address.
+    try:
+        sock = listening_socket(args.host, args.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = f"port {args.port} on {args.host} is in use (another console?)"
+        else:
+            why = f"cannot listen on {args.host} port {args.port}: {exc.strerror or exc}"
+        print(f"openrange console: {why}", file=sys.stderr)
+        return 3
     where = f"http://{args.host}:{args.port}/"
     print(
         f"openrange console on {where}"
@@ -196,8 +213,38 @@ def _serve(args: argparse.Namespace) -> int:
         args.db,
         secure_cookies=not args.plain_http_cookie,
         runs_dir=args.runs_dir,
+        sock=sock,
     )
     return 0
+
+
+def runs_dir_problem(path: Path) -> str | None:
+    """Why the console cannot keep its runs in `path` (one line naming --runs-dir), None when
+    it can: a folder it can write, made now if it is missing. Checked at start, so a finished
+    run is never the first to find out."""
+    if path.exists() and not path.is_dir():
+        return f"--runs-dir {path} is a file, not a folder"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--runs-dir {path} cannot be made: {exc.strerror or exc}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return f"--runs-dir {path} is a folder this user cannot write"
+    return None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host`:`port` for the console's server (OSError when it cannot
+    be: the port in use, an address not this machine's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _password(name: str) -> str:

@@ -675,9 +675,12 @@ def _history(args: argparse.Namespace) -> int:
         for d in drills:
             corrected = d["corrected"]
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
+            # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
+            said = f"  {d['decision']}" if d["decision"] is not None else ""
+            stopped = f" ({d['stopped']})" if d.get("stopped") else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
-                f"  {d['decision']}{by}"
+                f"{stopped}{said}{by}"
             )
 
     return _answer(args, lambda: out, text)
@@ -730,8 +733,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
         points = f"score {row['score']:g}" if graded(row["outcome"]) else "not graded"
+        said = f"{row['decision']}; " if graded(row["outcome"]) else ""  # none when not graded
         yield (
-            f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
+            f"  {row['outcome']}: {said}{points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
         )
         if row.get("problem"):

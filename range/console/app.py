@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import shutil
+import socket
 import subprocess
 import time
 import traceback
@@ -31,7 +32,7 @@ from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -74,6 +75,7 @@ from range.console.protocol import (
     check_lane_name,
     check_start,
     parse_message,
+    pending_state,
     refusal,
     unbundle,
     unrecorded_row,
@@ -91,7 +93,7 @@ from range.console.store import (
     check_name,
 )
 from range.console.view import EYES, ViewThread
-from range.records.certificate import certificate_pdf
+from range.records.certificate import certificate_pdf_bytes, certificate_text
 from range.records.store import RecordsError
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
@@ -347,7 +349,7 @@ class Console:
             {
                 "user": user,
                 "csrf": self.csrf(request),
-                "lanes": self.hub.lanes,
+                "lanes": dict(sorted(self.hub.lanes.items())),  # by name, not connection order
                 "name_max": MAX_NAME_CHARS,
                 **context,
             },
@@ -361,6 +363,14 @@ class Console:
         response = self.page(request, "error.html", user, message=message)
         response.status_code = status
         return response
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        """A path no page has (`/runs/abc`, `/runs/-1`): the one-line error page, as for an id
+        nothing has; without a session, the bare 404 (nothing but the login page is shown)."""
+        user = self.user(request)
+        if user is None:
+            return PlainTextResponse("Not Found", 404)
+        return self.error(request, user, f"No page at {request.url.path}.")
 
     def _with_records(self, work: Callable[..., Any], *args: Any) -> Any:
         """`work(records, *args)` on a connection of its own (SQLite connections stay in the
@@ -595,11 +605,12 @@ class Console:
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
         self.audit(user.name, f"lane_{command.value}", lane=name, **args)
         await lane.socket.send_text(json.dumps(message))
-        if command in (Command.PAUSE, Command.RESUME):
-            # Taken as done until the lane's next frame says how it is: a second press before
-            # then is "already paused", not a second command (the lane skips one too).
-            status = "paused" if command is Command.PAUSE else "running"
-            lane.state = {**lane.state, "status": status}
+        # Every command is taken as done until the lane's next frame says how it is, so the
+        # commands to one lane are judged one after another: a second press before then is
+        # refused as the state it leads to says ("already paused", "running a drill: abort it
+        # first"), not sent as a second command the lane would drop; an abort right after a
+        # start is sent, and the lane applies it to the run it starts.
+        lane.state = pending_state(command, lane.state, args)
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
         return RedirectResponse(f"/lanes/{name}", 303)
@@ -1019,7 +1030,8 @@ class Console:
             return self.error(request, user, str(exc))
         given = request.query_params.get("t", "0")
         try:
-            t = float(given)
+            # Python's float takes "1_0" as 10: a time is written with digits and a point.
+            t = float(given) if "_" not in given else math.nan
         except ValueError:
             t = math.nan
         if not math.isfinite(t) or t < 0:
@@ -1083,9 +1095,12 @@ class Console:
         try:
             n = int(str(form.get(field, "")))
         except ValueError:
-            return self.error(
-                request, user, f"{field}={form.get(field, '')}: an {what}'s number", 400
-            )
+            # Named as the debrief's row names it (the form's hidden field says which row).
+            given = str(form.get(field, ""))
+            label = "Mark" if marked else "Utterance"
+            article = "a" if marked else "an"
+            why = f"{label}: {given!r} is not {article} {what}'s number (the row's {field} field)"
+            return self.error(request, user, why, 400)
         if not row["run_dir"]:
             return self.error(request, user, f"run {row['id']} has no folder")
         run_dir = Path(row["run_dir"])
@@ -1186,11 +1201,15 @@ class Console:
                 return self.error(request, user, str(exc))
             self._may_read(user, row["badge"])
         # The one certificate writer, as `records export --format pdf --attempt` uses.
-        pdf = await run_in_threadpool(self._with_records, certificate_pdf, qid)
+        text = await run_in_threadpool(self._with_records, certificate_text, qid)
+        pdf = await run_in_threadpool(certificate_pdf_bytes, text)
+        # Saved under what it is: a certificate, or an attempt record that is not one (not
+        # qualified, incomplete, a scripted shooter's, a modified course's).
+        name = f"certificate-{qid}.pdf" if text.certificate else f"attempt-record-{qid}.pdf"
         return Response(
             pdf,
             media_type="application/pdf",
-            headers={"content-disposition": f"inline; filename=certificate-{qid}.pdf"},
+            headers={"content-disposition": f"inline; filename={name}"},
         )
 
     # -- accounts --------------------------------------------------------------------------------
@@ -1205,9 +1224,9 @@ class Console:
             action = str(form.get("action") or "add")
             try:
                 if action in ("add", "role"):
+                    # A badge with another role than officer is refused by the store, as on
+                    # the command line, naming the Badge field (never dropped without a word).
                     role = form_role(str(form.get("role", "")))
-                    if role is not Role.OFFICER:
-                        badge = None  # the Badge field is for officers (the role form shows it)
                 if action == "add":
                     check_name(name)  # the name first, as the form asks for it first
                     if form.get("password") != form.get("again"):
@@ -1339,6 +1358,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lambda app: _closing(console),
+        exception_handlers={404: console.not_found},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
@@ -1361,12 +1381,14 @@ def serve(
     db_url: str | None,
     secure_cookies: bool = True,
     runs_dir: Path = Path("runs") / "console",
+    sock: socket.socket | None = None,
 ) -> None:
     """Run the console until interrupted (one uvicorn server, access log off: URLs carry the
-    WebSocket's CSRF token)."""
+    WebSocket's CSRF token), on `sock` when it is given (bound already)."""
     import uvicorn
 
     app = create_app(db_url, secure_cookies, runs_dir=runs_dir)
-    uvicorn.run(
+    config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, ws="websockets-sansio"
     )
+    uvicorn.Server(config).run(sockets=None if sock is None else [sock])

@@ -99,7 +99,12 @@ def recent_runs(
     if badge is not None:
         sql += " WHERE d.badge = ?"
         args.append(badge)
-    rows = records._rows(sql + f" ORDER BY d.id DESC LIMIT {int(limit)}", *args)
+    raw = records._rows(sql + f" ORDER BY d.id DESC LIMIT {int(limit)}", *args)
+    # Judged edited or not as recorded; then shown as an instructor's correction left it
+    # (its newest score and decision, and who corrected it), as the debrief and `records
+    # history` show it.
+    damaged = {int(r["id"]): _damaged(r) for r in raw}
+    rows = records.amended_drill_runs(raw)
     shown = (
         "id",
         "badge",
@@ -122,9 +127,10 @@ def recent_runs(
             # unfinished: never a decision of the officer's.
             "incomplete": drill_run_incomplete(r),
             # Its result no longer parses or matches its chained digest: DAMAGED, no score.
-            "damaged": _damaged(r),
+            "damaged": damaged[int(r["id"])],
+            "corrected": r["corrected"][-1]["by"] if r.get("corrected") else None,
         }
-        | ({"score": None, "passed": None, "decision": DAMAGED} if _damaged(r) else {})
+        | ({"score": None, "passed": None, "decision": DAMAGED} if damaged[int(r["id"])] else {})
         for r in rows
     ]
 

@@ -96,7 +96,8 @@ def check_lane_name(name: str) -> str:
         raise ValueError(f"a lane name of {len(name)} characters: at most {MAX_LANE_NAME_CHARS}")
     if not _LANE_NAME.fullmatch(name):
         raise ValueError(
-            f"lane name {name!r}: use letters, digits, '.', '-' or '_', a letter or digit first"
+            f"lane name {name!r}: use ASCII letters, digits, '.', '-' or '_',"
+            " an ASCII letter or digit first"
         )
     return name
 
@@ -224,6 +225,9 @@ def refusal(command: Command, lane: str, state: dict[str, Any], connected: bool)
     course = state.get("kind") == "course"
     if not connected:
         return f"lane {lane} is not connected"
+    if command in (Command.START, Command.RESTART) and state.get("pending"):
+        # Sent, not yet begun (pending_state): a double click or a second tablet.
+        return f"lane {lane} is starting a run: {command.value} does not apply (abort it first)"
     if command is Command.START:
         what = "course" if course else "drill"
         return f"lane {lane} is running a {what}: abort it first" if live else None
@@ -243,6 +247,24 @@ def refusal(command: Command, lane: str, state: dict[str, Any], connected: bool)
     if command is Command.BUTTON and status == "paused":
         return f"lane {lane} is paused: resume it before a branch button"
     return None
+
+
+def pending_state(command: Command, state: dict[str, Any], args: dict[str, str]) -> dict[str, Any]:
+    """The lane's state as the console takes it once `command` has been sent, until the lane's
+    next frame replaces it: a start (or a restart) is a run starting, which a second start or
+    restart waits for (`refusal`); an abort has ended the run; a pause or resume is done."""
+    if command is Command.START:
+        kind = "course" if args.get("course") else "drill"
+        return {**state, "status": "running", "kind": kind, "pending": command.value}
+    if command is Command.RESTART:
+        return {**state, "status": "running", "pending": command.value}
+    if command is Command.ABORT:
+        return {**state, "status": "ended"}
+    if command is Command.PAUSE:
+        return {**state, "status": "paused"}
+    if command is Command.RESUME:
+        return {**state, "status": "running"}
+    return state
 
 
 # Log kinds shown in the live timeline, and the fields worth a line.

@@ -179,7 +179,7 @@ class ConsoleStore:
         if role is not Role.OFFICER and badge:
             raise RecordsError(f"account {name!r}: only an officer account has {badge_field}")
         if role is Role.OFFICER and not badge:
-            raise RecordsError(f"account {name!r}: an officer account needs a badge")
+            raise RecordsError(f"account {name!r}: an officer account needs {badge_field}")
         if role is Role.OFFICER and badge:
             self.records.officer(badge)  # one the records know, or refused in one line
         if user.role is Role.RANGE_MASTER and role is not Role.RANGE_MASTER:

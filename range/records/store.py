@@ -524,7 +524,21 @@ def damaged_run(outcome_: str) -> dict[str, Any]:
 def graded(outcome_: str) -> bool:
     """Whether a drill run with this outcome was graded: an INCOMPLETE (killed, cut) or
     ABORTED run was not, and has no score to show; a DAMAGED one's score is not to be trusted."""
-    return not outcome_.startswith(("INCOMPLETE", "ABORTED", DAMAGED))
+    # A scripted officer's is `SIMULATED (scripted officer ID): ABORTED`: not graded either.
+    base = outcome_.rsplit(": ", 1)[-1] if outcome_.startswith("SIMULATED") else outcome_
+    return not base.startswith(("INCOMPLETE", "ABORTED", DAMAGED))
+
+
+def drill_run_stopped(row: dict[str, Any]) -> str | None:
+    """Who stopped an ABORTED drill run (`aborted by NAME`, `restarted by NAME`), None for one
+    that ran to its end (or whose result cannot be read)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return None
+    if not isinstance(result, dict) or result.get("state") != "aborted":
+        return None
+    return str(result.get("end_reason") or "aborted")
 
 
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
@@ -1266,6 +1280,17 @@ class Records:
             out.setdefault(int(row["run"]), []).append(row)
         return out
 
+    def amended_drill_runs(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Drill run rows (every column, as read from `drill_runs`) as their newest amendment
+        left them: the score, decision and `corrected` every listing shows (`drill_run`,
+        `drill_runs`, the console's run tables). Judge a row's digest before this."""
+        ids = [int(r["id"]) for r in rows]
+        if not ids:
+            return rows
+        marks = ", ".join("?" for _ in ids)
+        amendments = self._amendments(f"WHERE d.id IN ({marks})", ids)
+        return [_amended(r, amendments.get(int(r["id"]), [])) for r in rows]
+
     def drill_run(self, run_id: int) -> dict[str, Any]:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
@@ -1332,8 +1357,11 @@ class Records:
             outcome_ = DAMAGED if edited_run else drill_outcome(row)
             script = drill_run_script(row)
             listed = {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
-            if "score" in listed and not graded(outcome_):
-                listed["score"] = None  # never graded: no score, not the log's default 100
+            if not graded(outcome_):
+                # Never graded: no score (not the log's default 100) and no decision.
+                listed |= {"score": None, "decision": None}
+                if drill_run_stopped(row):
+                    listed["stopped"] = drill_run_stopped(row)
             shown.append(
                 listed
                 | {

@@ -293,7 +293,10 @@ function addCard(name) {
   a.innerHTML = `<h2></h2><p class="status"></p><p class="flag error" hidden></p><canvas class="map" width="320" height="120"></canvas>`;
   a.querySelector("h2").textContent = name; a.querySelector("canvas").dataset.lane = name;
   const none = document.getElementById("nolanes"); if (none) none.remove();
-  document.getElementById("lanes").appendChild(a);
+  // In name order, as the server lists them (not in the order the lanes connected).
+  const box = document.getElementById("lanes");
+  const after = [...box.querySelectorAll(".lane-card")].find((c) => c.dataset.lane > name);
+  box.insertBefore(a, after || null);
   showLane({lane: name, state: lanes[name].state});
 }
 
