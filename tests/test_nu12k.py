@@ -1,0 +1,70 @@
+"""New-user pass nu12i (issue #12, task f12k): an edited qualification log, `--no-save` with
+`--badge`, `--officer` against the badge's officer, a closed INCOMPLETE run's decision,
+shooting a subject who posed no threat in the across-runs table, `replay --as` checked first,
+and smaller points. Each a reproduction that failed before its fix, in process (real SQLite
+and run folders)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from range.cli.main import main
+from range.records.store import Records
+
+
+def _run(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> tuple[str, str]:
+    """`openrange ARGV` in process: its exit status must be `code` and it never prints a
+    traceback; (stdout, stderr)."""
+    capsys.readouterr()
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return captured.out, captured.err
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The user's records (as `score` finds them too), with officers 4411 and 4412."""
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+        records.add_officer("4412", "Ofc. Chen", "Metro PD")
+    monkeypatch.setenv("OPENRANGE_DATABASE_URL", db)
+    return db
+
+
+# -- 1: an edited qualification log is flagged as a drill run's is -------------------------------
+
+
+def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--seed", "1"]
+    _run(capsys, [*argv, "--runs-dir", str(runs)])
+    (folder,) = list(runs.iterdir())
+    with Records.open(store, create=False) as records:
+        (kept,) = [
+            s
+            for s in json.loads(records.qualification(1)["detail"])["shots"]
+            if s.get("kind") == "attempt_log"
+        ]
+    log = folder / "events.jsonl"
+    assert kept["log_sha256"] == json.loads((folder / "result.json").read_text())["log_sha256"]
+    out, _ = _run(capsys, ["records", "verify"])
+    assert out.startswith("chain intact")
+    _, err = _run(capsys, ["score", str(folder)])
+    assert "warning" not in err
+    log.write_text(log.read_text().replace('"seed": 1', '"seed": 2', 1))
+    for argv in (["score", str(folder)], ["score", str(folder), "--json"]):
+        _, err = _run(capsys, argv)
+        assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
+    # Without result.json the record's own hash finds it.
+    (folder / "result.json").unlink()
+    _, err = _run(capsys, ["score", str(folder)])
+    assert f"warning: {log}: qualification record 1 in the records: its log {log} no longer" in err
+    _, err = _run(capsys, ["records", "verify"], 1)
+    assert f"record 1: its log {log} no longer matches the sha256 kept when it was recorded" in err
