@@ -68,3 +68,29 @@ def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
     assert f"warning: {log}: qualification record 1 in the records: its log {log} no longer" in err
     _, err = _run(capsys, ["records", "verify"], 1)
     assert f"record 1: its log {log} no longer matches the sha256 kept when it was recorded" in err
+
+
+# -- 3: --no-save writes nothing anywhere: with --badge it is refused --------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["drill", "run", "phone-draw-v1", "--seed", "3"],
+        ["course", "run", "taser7-practical-v1", "--seed", "1"],
+    ],
+)
+def test_no_save_with_a_badge_is_refused_and_writes_nothing(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    runs = tmp_path / "runs"
+    full = [*argv, "--badge", "4411", "--no-save", "--runs-dir", str(runs), "--db", store]
+    _, err = _run(capsys, full, 2)
+    assert err == (
+        "openrange: --no-save with --badge: a recorded run keeps its event log; leave out"
+        " --no-save (or --badge, for a run kept nowhere)\n"
+    )
+    assert not runs.exists()
+    with Records.open(store, create=False) as records:
+        assert records.counts()["drill_runs"] == 0 and records.count() == 0
+        assert records.incomplete() == [] and records.incomplete_drill_runs() == []

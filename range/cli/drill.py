@@ -65,7 +65,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs-dir", type=Path, default=Path("runs"), help="where runs are saved (default: ./runs)"
     )
-    p.add_argument("--no-save", action="store_true", help="do not write the run to disk")
+    p.add_argument(
+        "--no-save",
+        action="store_true",
+        help="write nothing: no run folder, no record (refused with --badge)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument(
         "--instructor",
@@ -389,6 +393,7 @@ def _run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.schema import read_drill_file
 
+    cliutil.refuse_unsaved_record(args)
     source = read_drill_file(args.drill)
     if args.live or args.port or args.lane is not None:
         return play_live(args, source)

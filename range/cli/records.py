@@ -83,7 +83,11 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         help="run seed (default 0; with --resume, the attempt's own seed)",
     )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
-    run.add_argument("--no-save", action="store_true", help="do not write a run directory")
+    run.add_argument(
+        "--no-save",
+        action="store_true",
+        help="write nothing: no run folder, no record (refused with --badge)",
+    )
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument(
         "--port",
@@ -356,6 +360,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
 
     _lane_options(args)
 
+    cliutil.refuse_unsaved_record(args)
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
     course = source.course
     shooter = find_shooter(args.shooter or "qualified")
