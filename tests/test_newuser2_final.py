@@ -35,7 +35,8 @@ def _record_edited_then_builtin(tmp_path: Path, db: str) -> str:
     """Badge 4411 runs the edited phone-draw-v1, then the built-in one, into `db`; the edited
     file's sha256 (hex)."""
     edited = _edited_drill(tmp_path)
-    run = ["drill", "run", "--seed", "1", "--no-save", "--badge", "4411", "--db", db]
+    run = ["drill", "run", "--seed", "1", "--runs-dir", str(tmp_path / "runs"), "--badge", "4411"]
+    run += ["--db", db]
     assert main([*run[:2], str(edited), *run[2:]]) == 0
     assert main([*run[:2], "phone-draw-v1", *run[2:]]) == 0
     return hashlib.sha256(edited.read_bytes()).hexdigest()
@@ -71,7 +72,17 @@ def test_a_drill_runs_origin_and_hash_are_chained(
     tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     edited = _edited_drill(tmp_path)
-    argv = ["drill", "run", str(edited), "--seed", "1", "--no-save", "--badge", "4411"]
+    argv = [
+        "drill",
+        "run",
+        str(edited),
+        "--seed",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--badge",
+        "4411",
+    ]
     assert main([*argv, "--db", db]) == 0
     assert main(["records", "verify", "--db", db]) == 0
     capsys.readouterr()
@@ -123,7 +134,17 @@ def test_a_modified_drill_run_says_so_on_the_console(tmp_path: Path, db: str) ->
     from range.console.pages import recent_runs
 
     edited = _edited_drill(tmp_path)
-    argv = ["drill", "run", str(edited), "--seed", "1", "--no-save", "--badge", "4411"]
+    argv = [
+        "drill",
+        "run",
+        str(edited),
+        "--seed",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--badge",
+        "4411",
+    ]
     assert main([*argv, "--db", db]) == 0
     with Records.open(db) as records:
         (row,) = recent_runs(records, "4411")

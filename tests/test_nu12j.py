@@ -84,7 +84,7 @@ def test_a_damaged_in_progress_row_is_named_and_never_sealed(
         return
     # A resume reads the same rows: refused the same way, before anything is fired.
     argv = ["course", "run", "texas-ltc-b27-v1", "--badge", "4412", "--resume", str(attempt)]
-    _, err = _run(capsys, [*argv, "--db", db, "--no-save"], 5)
+    _, err = _run(capsys, [*argv, "--db", db, "--runs-dir", str(tmp_path / "runs")], 5)
     assert f"in-progress attempt #{attempt}: {said}" in err and len(err.splitlines()) == 1
 
 
@@ -371,7 +371,7 @@ def test_show_and_resume_say_a_parts_folder_is_missing(
     out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store, "--json"])
     assert json.loads(out)["logs_missing"] == [str(gone)]
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
-    _, err = _run(capsys, [*argv, "--db", badge_store, "--no-save"])
+    _, err = _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(tmp_path / "runs")])
     assert f"in-progress attempt #{attempt}: part 1's folder {gone} is missing" in err
     from range.cli.records import run_folder
 

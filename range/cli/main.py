@@ -143,8 +143,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from range.review.report import write_report
     from range.runs.runlog import read_events
 
-    _warn_edited(args.run_dir)
     path = write_report(args.run_dir, args.out)
+    _warn_edited(args.run_dir)  # once it could be read: one that cannot is one line alone
     for note in correction_notes(args.run_dir, read_events(args.run_dir)):
         print(f"openrange: {note}", file=sys.stderr)
     print(path)
