@@ -72,19 +72,38 @@ def trial_officer(score: Score) -> str:
     return f"{score.officer} (SIMULATED)"
 
 
+def trial_key(score: Score) -> str:
+    """The row a run's trial is tallied in: a run kept under a badge (`drill run --badge`,
+    logged in `run_started`) by its badge, whatever name its log holds, `Ofc. Rivera #4411`
+    (scripted runs apart, `Ofc. Rivera #4411 (SIMULATED)`); a run without one by the
+    officer's name (`trial_officer`)."""
+    if not score.badge:
+        return trial_officer(score)
+    simulated = trial_officer(score) != score.officer
+    return f"#{score.badge}" + (" (SIMULATED)" if simulated else "")
+
+
 def detection(scores: Iterable[Score]) -> list[Detection]:
-    """One row per officer, in the order officers first appear; scripted runs under an
-    officer's name in a row of their own (`trial_officer`). An incomplete run is no trial: it
-    is left out."""
+    """One row per officer, in the order officers first appear: by badge where the run was
+    kept under one, else by name; scripted runs in a row of their own (`trial_key`). An
+    incomplete run is no trial: it is left out."""
     tally: dict[str, list[int]] = {}
+    names: dict[str, str] = {}  # a badge's row is named as its first run names the officer
     for score in scores:
         if score.incomplete:
             continue
-        row = tally.setdefault(trial_officer(score), [0, 0, 0, 0])
+        key = trial_key(score)
+        if key not in names:
+            label = trial_officer(score)
+            if score.badge:
+                name, simulated = score.officer, label != score.officer
+                label = f"{name} #{score.badge}" + (" (SIMULATED)" if simulated else "")
+            names[key] = label
+        row = tally.setdefault(key, [0, 0, 0, 0])
         if shoot_trial(score):
             row[0] += 1
             row[1] += score.rounds_fired > 0
         else:
             row[2] += 1
             row[3] += score.rounds_fired > 0
-    return [Detection(officer, *row) for officer, row in tally.items()]
+    return [Detection(names[key], *row) for key, row in tally.items()]

@@ -80,6 +80,9 @@ class Score:
     # The officer script that played the run ("" when an officer played it live): a scripted
     # run's decisions are never counted as the named officer's (scoring/detection.py).
     scripted_by: str = ""
+    # The records' badge the run was kept under ("" when none): the across-runs table groups
+    # by it (scoring/detection.py).
+    badge: str = ""
     shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
     # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
     # add up to, not a grade, and `passed` is False.
@@ -340,6 +343,7 @@ class _Judge:
         self.closest: tuple[float, float, str] | None = None
         self.officer = ""
         self.scripted_by = ""
+        self.badge = ""
         self.cover: list[Box] = []
         self.crowds: list[Box] = []
         self.backstop_m: float | None = None
@@ -402,6 +406,7 @@ class _Judge:
             self.started = d
             self.at_hand = set(d.get("weapons") or [])
             self.officer = str(d.get("officer_name") or d.get("officer") or "")
+            self.badge = str(d.get("badge") or "")
             played_by = str(d.get("officer") or "")
             if played_by and played_by != "live":  # the script's id, also with --voice
                 self.scripted_by = played_by.rpartition("actions scripted by ")[2]
@@ -1234,6 +1239,7 @@ class _Judge:
             policy=policy.id,
             officer=self.officer,
             scripted_by=self.scripted_by,
+            badge=self.badge,
             shoot_scenario=any(s.peak is Threat.DEADLY for s in self.subjects.values()),
             incomplete=incomplete,
             less_lethal_na=llf_na,

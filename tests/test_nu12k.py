@@ -94,3 +94,30 @@ def test_no_save_with_a_badge_is_refused_and_writes_nothing(
     with Records.open(store, create=False) as records:
         assert records.counts()["drill_runs"] == 0 and records.count() == 0
         assert records.incomplete() == [] and records.incomplete_drill_runs() == []
+
+
+# -- 2: --officer agrees with the badge's officer; the across-runs table groups by badge --------
+
+
+def test_officer_must_be_the_badges_and_runs_are_grouped_by_badge(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    base = ["drill", "run", "phone-draw-v1", "--seed", "3", "--runs-dir", str(runs)]
+    _, err = _run(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Chen"], 2)
+    assert err == (
+        "openrange: --officer 'Ofc. Chen' is not badge 4411's officer ('Ofc. Rivera' in the"
+        " records): leave out --officer to take the name from the records\n"
+    )
+    assert not runs.exists()
+    _run(capsys, [*base, "--badge", "4411"])  # the name from the records
+    _run(capsys, [*base, "--badge", "4411", "--officer", "4411"])  # the badge itself
+    _run(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Rivera"])
+    folders = sorted(runs.iterdir())
+    for folder in folders:
+        started = json.loads((folder / "events.jsonl").read_text().splitlines()[0])
+        assert (started["officer_name"], started["badge"]) == ("Ofc. Rivera", "4411")
+    out, _ = _run(capsys, ["score", *map(str, folders), "--json"])
+    (row,) = json.loads(out)["officers"]
+    assert row["officer"] == "Ofc. Rivera #4411 (SIMULATED)"
+    assert row["shoot_runs"] + row["no_shoot_runs"] == 3
