@@ -127,6 +127,8 @@ class Score:
         out = asdict(self)
         out["findings"] = [asdict(f) | {"kind": f.kind.value} for f in self.findings]
         out["outcome"] = self.outcome.value
+        if self.incomplete:  # a run cut short decided nothing (no `Decision:` line either)
+            out["decision"] = None
         return out
 
 

@@ -121,3 +121,39 @@ def test_officer_must_be_the_badges_and_runs_are_grouped_by_badge(
     (row,) = json.loads(out)["officers"]
     assert row["officer"] == "Ofc. Rivera #4411 (SIMULATED)"
     assert row["shoot_runs"] + row["no_shoot_runs"] == 3
+
+
+# -- 4: a closed INCOMPLETE run decided nothing; the close names both numbers apart ------------
+
+
+def test_a_closed_incomplete_run_has_no_decision(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    _run(capsys, ["drill", "run", "crisis-talk-down-v1", "--seed", "3", "--runs-dir", str(runs)])
+    (folder,) = list(runs.iterdir())
+    log = folder / "events.jsonl"
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:40]))  # cut, as a kill
+    (folder / "result.json").unlink()
+    with Records.open(store, create=False) as records:
+        records.add_drill_run(  # drill run 1 exists, so the two numbers differ
+            "4412",
+            {"drill": "phone-draw-v1", "seed": 1, "openrange_version": "0",
+             "score": {"decision": "no force used", "score": 100.0, "passed": True}},
+        )  # fmt: skip
+        number = records.begin_drill_run("4411", "crisis-talk-down-v1", 3, "0", "x", "", folder)
+    out, _ = _run(capsys, ["records", "close", "--drill-run", str(number), "--by", "RM Jones",
+                           "--reason", "killed in test"])  # fmt: skip
+    assert out.startswith(f"In-progress drill run #{number} closed as drill run 2, INCOMPLETE")
+    out, _ = _run(capsys, ["records", "history", "4411", "--json"])
+    (run,) = json.loads(out)["drill_runs"]
+    assert run["decision"] is None and run["score"] is None
+    out, _ = _run(capsys, ["records", "show", "--drill-run", "2", "--json"])
+    shown = json.loads(out)
+    assert shown["decision"] is None and shown["result"]["score"]["decision"] is None
+    out, _ = _run(capsys, ["records", "show", "--drill-run", "2"])
+    assert "no force used" not in out and "no decision (cut short); not graded" in out
+    out, _ = _run(capsys, ["records", "history", "4411"])
+    assert "no force used" not in out
+    out, _ = _run(capsys, ["score", str(folder), "--json"])
+    assert json.loads(out)["decision"] is None

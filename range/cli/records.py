@@ -682,7 +682,7 @@ def _history(args: argparse.Namespace) -> int:
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
-                f"  {d['decision']}{by}"
+                f"  {d['decision'] or NOT_DECIDED}{by}"
             )
 
     return _answer(args, lambda: out, text)
@@ -736,7 +736,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
         points = f"score {row['score']:g}" if graded(row["outcome"]) else "not graded"
         yield (
-            f"  {row['outcome']}: {row['decision']}; {points}; seed {row['seed']},"
+            f"  {row['outcome']}: {row['decision'] or NOT_DECIDED}; {points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
         )
         if row.get("problem"):
@@ -1035,6 +1035,9 @@ def _close(args: argparse.Namespace) -> int:
     return _answer(args, lambda: {"attempt": args.attempt, "record": record}, lambda: [said])
 
 
+NOT_DECIDED = "no decision (cut short)"  # an INCOMPLETE drill run's decision: none
+
+
 def _close_drill_run(args: argparse.Namespace) -> int:
     """A drill run begun and never finished, kept in the records from what its run folder's
     log holds (scored from it: INCOMPLETE without `run_ended`; a log that did end, as when the
@@ -1054,9 +1057,10 @@ def _close_drill_run(args: argparse.Namespace) -> int:
         )
         record = records.close_drill_run(args.drill_run, args.by, args.reason, result)
         row = records.drill_run(record)
+    # Two numbers, never mixed: the in-progress one is `#N`, as attempts' are.
     said = (
-        f"Drill run {args.drill_run} in progress closed: drill run {record}, {row['outcome']},"
-        " saved."
+        f"In-progress drill run #{args.drill_run} closed as drill run {record},"
+        f" {row['outcome']}, saved."
     )
     out = {"drill_run_in_progress": args.drill_run, "drill_run": record, "outcome": row["outcome"]}
     return _answer(args, lambda: out, lambda: [said])

@@ -1206,7 +1206,8 @@ class Records:
                 "seed": result["seed"],
                 "recorded": recorded or _now(),
                 "software_version": result["openrange_version"],
-                "decision": score["decision"],
+                # A run cut short decided nothing: no decision (null in its result, "" here).
+                "decision": str(score["decision"] or ""),
                 "score": score["score"],
                 "passed": int(score["passed"]),
                 "run_dir": folder,
@@ -1248,7 +1249,7 @@ class Records:
                 "run": run_id,
                 "recorded": _now(),
                 "by_whom": by,
-                "decision": str(score["decision"]),
+                "decision": str(score["decision"] or ""),
                 "score": float(score["score"]),
                 "passed": int(bool(score["passed"])),
                 "detail": json.dumps(why | {"score": score}, sort_keys=True),
@@ -1325,6 +1326,8 @@ class Records:
         )
         amended = _amended(row, self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
         outcome_ = DAMAGED if problem is not None else drill_outcome(amended)
+        if problem is None and drill_run_incomplete(amended):
+            amended = amended | {"decision": None}  # cut short: nothing was decided
         return amended | {"outcome": outcome_, "problem": problem}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
@@ -1368,6 +1371,8 @@ class Records:
             listed = {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
             if "score" in listed and not graded(outcome_):
                 listed["score"] = None  # never graded: no score, not the log's default 100
+            if "decision" in listed and drill_run_incomplete(row):
+                listed["decision"] = None  # cut short: nothing was decided
             shown.append(
                 listed
                 | {
