@@ -1,8 +1,11 @@
 """Shoot / don't-shoot across runs, as signal detection (facts.md §4, Blacker et al. 2021).
 
 A run is a shoot trial when a subject posed a deadly threat that was not ended without force;
-firing the firearm is a "yes". A deadly threat the officer talked down (no force used, the run
-passed) is a trial where withholding force was right: a correct rejection, not a miss.
+firing the firearm is a "yes", unless its rounds struck only a subject who posed no threat
+(DECISION-01). Such a subject beside the threat (a no-shoot target in the same scene) is a
+no-shoot trial of its own in that run: shooting it is a false alarm (facts.md §4). A deadly
+threat the officer talked down (no force used, the run passed) is a trial where withholding
+force was right: a correct rejection, not a miss.
 The hit rate (yes in shoot scenarios) and the false-alarm rate (yes in the others) are kept
 apart, and d' = z(hit rate) - z(false-alarm rate) measures discrimination. Rates of 0 or 1 are
 corrected log-linearly (Hautus 1995): (count + 0.5) / (trials + 1).
@@ -101,8 +104,15 @@ def detection(scores: Iterable[Score]) -> list[Detection]:
             names[key] = label
         row = tally.setdefault(key, [0, 0, 0, 0])
         if shoot_trial(score):
+            # A hit is a round fired at the threat: one that struck a subject who posed no
+            # threat (DECISION-01) is no hit, but a false alarm on the no-shoot target beside
+            # the threat, which is a trial of its own (facts.md §4, Blacker et al. 2021:
+            # shooting a no-shoot target is a false alarm).
             row[0] += 1
-            row[1] += score.rounds_fired > 0
+            row[1] += score.rounds_fired - score.rounds_at_no_threat > 0
+            if score.no_shoot_target or score.rounds_at_no_threat:
+                row[2] += 1
+                row[3] += score.rounds_at_no_threat > 0
         else:
             row[2] += 1
             row[3] += score.rounds_fired > 0

@@ -84,6 +84,12 @@ class Score:
     # by it (scoring/detection.py).
     badge: str = ""
     shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
+    # Rounds that struck a subject who posed no threat that called for them (DECISION-01): a
+    # no-shoot target shot, a false alarm across runs (scoring/detection.py, facts.md §4).
+    rounds_at_no_threat: int = 0
+    # Beside the deadly threat, a subject (not a bystander) who never posed one and held no
+    # weapon: a no-shoot target in the same scene, its own trial across runs.
+    no_shoot_target: bool = False
     # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
     # add up to, not a grade, and `passed` is False.
     incomplete: str = ""
@@ -346,6 +352,7 @@ class _Judge:
         self.officer = ""
         self.scripted_by = ""
         self.badge = ""
+        self.no_threat_rounds = 0
         self.cover: list[Box] = []
         self.crowds: list[Box] = []
         self.backstop_m: float | None = None
@@ -685,6 +692,7 @@ class _Judge:
             return
         judgement = self.policy.judge(s.threat, option)
         if _no_shoot(option, s):
+            self.no_threat_rounds += option is ForceOption.FIREARM
             self.breach(
                 "DECISION-01",
                 t,
@@ -1242,6 +1250,11 @@ class _Judge:
             officer=self.officer,
             scripted_by=self.scripted_by,
             badge=self.badge,
+            rounds_at_no_threat=self.no_threat_rounds,
+            no_shoot_target=any(
+                s.role == "subject" and s.peak < Threat.DEADLY and not s.held.is_weapon
+                for s in self.subjects.values()
+            ),
             shoot_scenario=any(s.peak is Threat.DEADLY for s in self.subjects.values()),
             incomplete=incomplete,
             less_lethal_na=llf_na,

@@ -157,3 +157,24 @@ def test_a_closed_incomplete_run_has_no_decision(
     assert "no force used" not in out
     out, _ = _run(capsys, ["score", str(folder), "--json"])
     assert json.loads(out)["decision"] is None
+
+
+# -- 5: shooting a subject who posed no threat is a false alarm across runs (facts.md §4) -------
+
+
+def test_shooting_the_unarmed_man_is_a_false_alarm_not_a_hit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    base = ["drill", "run", "two-subjects-one-armed-v1", "--seed", "1", "--runs-dir", str(runs)]
+    _run(capsys, [*base, "--sim", "two-subjects-one-armed-wrong-man-v1"])
+    (wrong,) = list(runs.iterdir())
+    out, _ = _run(capsys, ["score", str(wrong), "--json"])
+    assert "DECISION-01" in {f["rule"] for f in json.loads(out)["findings"]}
+    _run(capsys, base)  # the expected response: the armed man
+    (right,) = [f for f in runs.iterdir() if f != wrong]
+    out, _ = _run(capsys, ["score", str(wrong), str(right), "--json"])
+    (row,) = json.loads(out)["officers"]
+    # Each run: a shoot trial (the armed man) and a no-shoot trial (the unarmed one).
+    assert (row["shoot_runs"], row["hits"]) == (2, 1)
+    assert (row["no_shoot_runs"], row["false_alarms"]) == (2, 1)
