@@ -178,3 +178,18 @@ def test_shooting_the_unarmed_man_is_a_false_alarm_not_a_hit(
     # Each run: a shoot trial (the armed man) and a no-shoot trial (the unarmed one).
     assert (row["shoot_runs"], row["hits"]) == (2, 1)
     assert (row["no_shoot_runs"], row["false_alarms"]) == (2, 1)
+
+
+# -- 6: `replay --as X` is checked before any runtime is looked for ----------------------------
+
+
+def test_replay_names_a_bad_as_before_looking_for_a_headset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs"
+    _run(capsys, ["drill", "run", "phone-draw-v1", "--seed", "3", "--runs-dir", str(runs)])
+    (folder,) = list(runs.iterdir())
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "no-runtime.json"))
+    _, err = _run(capsys, ["replay", str(folder), "--as", "nobody"], 2)
+    assert err.startswith("openrange: --as nobody: this run has no such person: choose officer")
+    assert "OpenXR" not in err
