@@ -193,3 +193,20 @@ def test_replay_names_a_bad_as_before_looking_for_a_headset(
     _, err = _run(capsys, ["replay", str(folder), "--as", "nobody"], 2)
     assert err.startswith("openrange: --as nobody: this run has no such person: choose officer")
     assert "OpenXR" not in err
+
+
+# -- cosmetic: "1 point", not "1 points" ----------------------------------------------------------
+
+
+def test_a_pass_mark_of_one_point_is_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builtin = Path(__file__).parents[1] / "drills" / "data" / "courses" / "fbi-pistol-2019-v1.toml"
+    text = builtin.read_text(encoding="utf-8").replace(
+        "pass_mark = { points = 90 }", "pass_mark = { percent = 1 }"
+    )
+    text = text.replace('id = "fbi-pistol-2019-v1"', 'id = "one-percent-v1"')
+    course = tmp_path / "one.toml"
+    course.write_text(text, encoding="utf-8")
+    out, _ = _run(capsys, ["course", "show", str(course)])
+    assert "pass 1 % (1 point)" in out and "1 points" not in out
