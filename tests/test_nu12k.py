@@ -210,3 +210,20 @@ def test_a_pass_mark_of_one_point_is_singular(
     course.write_text(text, encoding="utf-8")
     out, _ = _run(capsys, ["course", "show", str(course)])
     assert "pass 1 % (1 point)" in out and "1 points" not in out
+
+
+# -- cosmetic: verify's headline counts its warnings, and its exit status says there were some ---
+
+
+def test_verify_with_warnings_says_so_in_its_headline_and_status(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--seed", "3", "--badge", "4411"]
+    _run(capsys, [*argv, "--runs-dir", str(runs)])
+    out, _ = _run(capsys, ["records", "verify"])
+    assert out.startswith("chain intact: ")
+    drill = next(runs.iterdir()) / "drill.toml"
+    drill.write_text(drill.read_text() + "\n# edited\n")
+    out, _ = _run(capsys, ["records", "verify"], 3)
+    assert out.startswith("chain intact, 1 warning: 0 qualification records, 2 officers")

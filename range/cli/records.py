@@ -219,8 +219,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = verbs.add_parser(
         "verify",
         help="check the audit chain",
-        description="Walk the hash chain of qualification records and "
-        "report every edited or deleted record; exit 1 if any.",
+        description="Walk the hash chains (qualification records, officers, drill runs) and "
+        "each recorded run's log, and report every edited or deleted record or log; exit 1 if "
+        "any. A kept run's drill or course file edited since is a WARNING (the chain holds, but "
+        "the run can no longer be rescored): exit 3 when that is all.",
     )
     verify.add_argument("--json", action="store_true", help="print the findings as JSON")
     _db_option(verify)
@@ -952,6 +954,8 @@ def _verify(args: argparse.Namespace) -> int:
         )
         if problems:
             yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} checked"
+        elif warnings:  # the chain holds, but a kept run can no longer be rescored
+            yield f"chain intact, {plural(len(warnings), 'warning')}: {checked}"
         else:
             yield f"chain intact: {checked}"
         if counts["in_progress"]:
@@ -980,9 +984,14 @@ def _verify(args: argparse.Namespace) -> int:
         args,
         lambda: counts | {"intact": not problems, "problems": found, "warnings": warned},
         text,
-        code=1 if problems else 0,
+        code=1 if problems else VERIFY_WARNED if warnings else 0,
         to=sys.stderr if problems else sys.stdout,
     )
+
+
+# `records verify`'s exit status when the chain holds but a kept run's drill or course file no
+# longer matches its record (docs/records.md): a script learns a run can no longer be rescored.
+VERIFY_WARNED = 3
 
 
 def _incomplete(args: argparse.Namespace) -> int:
