@@ -227,3 +227,17 @@ def test_verify_with_warnings_says_so_in_its_headline_and_status(
     drill.write_text(drill.read_text() + "\n# edited\n")
     out, _ = _run(capsys, ["records", "verify"], 3)
     assert out.startswith("chain intact, 1 warning: 0 qualification records, 2 officers")
+
+
+# -- nu12h #17 leftover: `records officers --add` says what it added -------------------------------
+
+
+def test_adding_an_officer_says_what_was_added(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["records", "officers", "--add", "4413", "--name", "Ofc. Diaz", "--agency", "Metro PD"]
+    out, err = _run(capsys, argv)
+    assert err == "added badge 4413: Ofc. Diaz, Metro PD (chained)\n"
+    assert "4413" in out  # the list follows, as before
+    _, err = _run(capsys, [*argv[:3], "4414", *argv[4:], "--unit", "Patrol", "--json"])
+    assert err == "added badge 4414: Ofc. Diaz, Metro PD, Patrol (chained)\n"

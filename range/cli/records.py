@@ -584,6 +584,8 @@ def _officers(args: argparse.Namespace) -> int:
     with _open(args, create=args.add is not None, read_only=listing) as records:
         if args.add is not None:
             records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
+            unit = f", {args.unit}" if args.unit else ""
+            say(f"added badge {args.add}: {args.name}, {args.agency}{unit} (chained)")
         elif args.update is not None:
             old = records.officer(args.update)
             new = {k: (old[k] if v is None else v) for k, v in fields.items()}
