@@ -62,6 +62,8 @@ def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
     for argv in (["score", str(folder)], ["score", str(folder), "--json"]):
         _, err = _run(capsys, argv)
         assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
+    _, err = _run(capsys, ["report", str(folder), "--out", str(tmp_path / "r.html")])
+    assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
     # Without result.json the record's own hash finds it.
     (folder / "result.json").unlink()
     _, err = _run(capsys, ["score", str(folder)])
@@ -241,3 +243,27 @@ def test_adding_an_officer_says_what_was_added(
     assert "4413" in out  # the list follows, as before
     _, err = _run(capsys, [*argv[:3], "4414", *argv[4:], "--unit", "Patrol", "--json"])
     assert err == "added badge 4414: Ofc. Diaz, Metro PD, Patrol (chained)\n"
+
+
+def test_each_part_of_a_resumed_attempt_keeps_its_log_hash(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    part1 = tmp_path / "20261201-112841-taser7-practical-v1"  # a crashed first part's folder
+    part1.mkdir()
+    (part1 / "events.jsonl").write_text('{"kind": "attempt_started", "t": 0.0}\n')
+    with Records.open(store, create=False) as records:
+        begun = [[{"model": "taser-7", "serial": "SIM-TASER-0001"}], []]
+        attempt = records.begin_attempt(
+            "4412", "taser7-practical-v1", 31, "0.1.0", *begun, shooter="qualified"
+        )
+        records.record_shot(attempt, {"kind": "attempt_log", "run_dir": str(part1)})
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
+    _run(capsys, [*argv, "--runs-dir", str(tmp_path / "runs")])
+    with Records.open(store, create=False) as records:
+        detail = json.loads(records.qualification(1)["detail"])
+    logs = [s for s in detail["shots"] if s.get("kind") == "attempt_log"]
+    assert len(logs) == 2 and all(len(s["log_sha256"]) == 64 for s in logs)
+    _run(capsys, ["records", "verify"])
+    (part1 / "events.jsonl").write_text('{"kind": "attempt_started", "t": 0.5}\n')
+    _, err = _run(capsys, ["records", "verify"], 1)
+    assert f"record 1: its log {part1 / 'events.jsonl'} no longer matches" in err
