@@ -70,6 +70,10 @@ def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
     assert f"warning: {log}: qualification record 1 in the records: its log {log} no longer" in err
     _, err = _run(capsys, ["records", "verify"], 1)
     assert f"record 1: its log {log} no longer matches the sha256 kept when it was recorded" in err
+    out, _ = _run(capsys, ["records", "show", "1"])
+    assert f"WARNING: its log {log} no longer matches the sha256 kept" in out
+    out, _ = _run(capsys, ["records", "show", "1", "--json"])
+    assert len(json.loads(out)["logs_edited"]) == 1
 
 
 # -- 3: --no-save writes nothing anywhere: with --badge it is refused --------------------------

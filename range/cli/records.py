@@ -809,7 +809,13 @@ def _show(args: argparse.Namespace) -> int:
     if args.drill_run is not None:
         return _show_drill_run(args)
     from range.records.exports import NOT_KEPT, score_sheet
-    from range.records.store import RecordsError, course_label, outcome, stored_json
+    from range.records.store import (
+        RecordsError,
+        attempt_log_checks,
+        course_label,
+        outcome,
+        stored_json,
+    )
 
     with _open(args, read_only=True) as records:
         # In-progress attempts are numbered apart: one of this number is named, never shown.
@@ -832,6 +838,8 @@ def _show(args: argparse.Namespace) -> int:
     # crash (`openrange score` on any of them rescores the whole attempt).
     logs = attempt_folders(detail.get("shots", []))
     missing = [folder for folder in logs if not Path(folder).is_dir()]
+    # A log edited since the record kept its sha256 (as `verify`, `score` and `report` say).
+    edited_logs = [why for ok, why in attempt_log_checks(row) if ok is False and "edited" in why]
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
@@ -841,6 +849,7 @@ def _show(args: argparse.Namespace) -> int:
         shown["devices"] = stored_json(row, "devices")
         shown["logs"] = logs
         shown["logs_missing"] = missing  # folders named in the record that are not there
+        shown["logs_edited"] = edited_logs
         shown["sheet"] = [
             {
                 "kind": line.kind,
@@ -870,6 +879,8 @@ def _show(args: argparse.Namespace) -> int:
             part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
             gone = " (missing)" if folder in missing else ""
             yield f"  event log in {folder}{part}{gone}"
+        for why in edited_logs:
+            yield f"  WARNING: {why}: rescored from it, it would not give this record"
         if wrong is not None:
             yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
