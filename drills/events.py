@@ -261,6 +261,8 @@ class RunStarted(Record):
     officer: str | None = None
     policy: str | None = None
     officer_name: str | None = None
+    # The records' badge the run is kept under (`drill run --badge`): runs are grouped by it.
+    badge: str | None = None
     weapons: list[str] | None = None
     devices: list[Device] | None = None
     openrange_version: str | None = None

@@ -1,8 +1,11 @@
 """Shoot / don't-shoot across runs, as signal detection (facts.md §4, Blacker et al. 2021).
 
 A run is a shoot trial when a subject posed a deadly threat that was not ended without force;
-firing the firearm is a "yes". A deadly threat the officer talked down (no force used, the run
-passed) is a trial where withholding force was right: a correct rejection, not a miss.
+firing the firearm is a "yes", unless its rounds struck only a subject who posed no threat
+(DECISION-01). Such a subject beside the threat (a no-shoot target in the same scene) is a
+no-shoot trial of its own in that run: shooting it is a false alarm (facts.md §4). A deadly
+threat the officer talked down (no force used, the run passed) is a trial where withholding
+force was right: a correct rejection, not a miss.
 The hit rate (yes in shoot scenarios) and the false-alarm rate (yes in the others) are kept
 apart, and d' = z(hit rate) - z(false-alarm rate) measures discrimination. Rates of 0 or 1 are
 corrected log-linearly (Hautus 1995): (count + 0.5) / (trials + 1).
@@ -72,19 +75,45 @@ def trial_officer(score: Score) -> str:
     return f"{score.officer} (SIMULATED)"
 
 
+def trial_key(score: Score) -> str:
+    """The row a run's trial is tallied in: a run kept under a badge (`drill run --badge`,
+    logged in `run_started`) by its badge, whatever name its log holds, `Ofc. Rivera #4411`
+    (scripted runs apart, `Ofc. Rivera #4411 (SIMULATED)`); a run without one by the
+    officer's name (`trial_officer`)."""
+    if not score.badge:
+        return trial_officer(score)
+    simulated = trial_officer(score) != score.officer
+    return f"#{score.badge}" + (" (SIMULATED)" if simulated else "")
+
+
 def detection(scores: Iterable[Score]) -> list[Detection]:
-    """One row per officer, in the order officers first appear; scripted runs under an
-    officer's name in a row of their own (`trial_officer`). An incomplete run is no trial: it
-    is left out."""
+    """One row per officer, in the order officers first appear: by badge where the run was
+    kept under one, else by name; scripted runs in a row of their own (`trial_key`). An
+    incomplete run is no trial: it is left out."""
     tally: dict[str, list[int]] = {}
+    names: dict[str, str] = {}  # a badge's row is named as its first run names the officer
     for score in scores:
         if score.incomplete:
             continue
-        row = tally.setdefault(trial_officer(score), [0, 0, 0, 0])
+        key = trial_key(score)
+        if key not in names:
+            label = trial_officer(score)
+            if score.badge:
+                name, simulated = score.officer, label != score.officer
+                label = f"{name} #{score.badge}" + (" (SIMULATED)" if simulated else "")
+            names[key] = label
+        row = tally.setdefault(key, [0, 0, 0, 0])
         if shoot_trial(score):
+            # A hit is a round fired at the threat: one that struck a subject who posed no
+            # threat (DECISION-01) is no hit, but a false alarm on the no-shoot target beside
+            # the threat, which is a trial of its own (facts.md §4, Blacker et al. 2021:
+            # shooting a no-shoot target is a false alarm).
             row[0] += 1
-            row[1] += score.rounds_fired > 0
+            row[1] += score.rounds_fired - score.rounds_at_no_threat > 0
+            if score.no_shoot_target or score.rounds_at_no_threat:
+                row[2] += 1
+                row[3] += score.rounds_at_no_threat > 0
         else:
             row[2] += 1
             row[3] += score.rounds_fired > 0
-    return [Detection(officer, *row) for officer, row in tally.items()]
+    return [Detection(names[key], *row) for key, row in tally.items()]

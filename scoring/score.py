@@ -80,7 +80,16 @@ class Score:
     # The officer script that played the run ("" when an officer played it live): a scripted
     # run's decisions are never counted as the named officer's (scoring/detection.py).
     scripted_by: str = ""
+    # The records' badge the run was kept under ("" when none): the across-runs table groups
+    # by it (scoring/detection.py).
+    badge: str = ""
     shoot_scenario: bool = False  # a subject posed a deadly threat: firing was called for
+    # Rounds that struck a subject who posed no threat that called for them (DECISION-01): a
+    # no-shoot target shot, a false alarm across runs (scoring/detection.py, facts.md §4).
+    rounds_at_no_threat: int = 0
+    # Beside the deadly threat, a subject (not a bystander) who never posed one and held no
+    # weapon: a no-shoot target in the same scene, its own trial across runs.
+    no_shoot_target: bool = False
     # Why the run is not a finished run ("" when it is): then `score` is what the findings so far
     # add up to, not a grade, and `passed` is False.
     incomplete: str = ""
@@ -124,6 +133,8 @@ class Score:
         out = asdict(self)
         out["findings"] = [asdict(f) | {"kind": f.kind.value} for f in self.findings]
         out["outcome"] = self.outcome.value
+        if self.incomplete:  # a run cut short decided nothing (no `Decision:` line either)
+            out["decision"] = None
         return out
 
 
@@ -340,6 +351,8 @@ class _Judge:
         self.closest: tuple[float, float, str] | None = None
         self.officer = ""
         self.scripted_by = ""
+        self.badge = ""
+        self.no_threat_rounds = 0
         self.cover: list[Box] = []
         self.crowds: list[Box] = []
         self.backstop_m: float | None = None
@@ -402,6 +415,7 @@ class _Judge:
             self.started = d
             self.at_hand = set(d.get("weapons") or [])
             self.officer = str(d.get("officer_name") or d.get("officer") or "")
+            self.badge = str(d.get("badge") or "")
             played_by = str(d.get("officer") or "")
             if played_by and played_by != "live":  # the script's id, also with --voice
                 self.scripted_by = played_by.rpartition("actions scripted by ")[2]
@@ -678,6 +692,7 @@ class _Judge:
             return
         judgement = self.policy.judge(s.threat, option)
         if _no_shoot(option, s):
+            self.no_threat_rounds += option is ForceOption.FIREARM
             self.breach(
                 "DECISION-01",
                 t,
@@ -1234,6 +1249,12 @@ class _Judge:
             policy=policy.id,
             officer=self.officer,
             scripted_by=self.scripted_by,
+            badge=self.badge,
+            rounds_at_no_threat=self.no_threat_rounds,
+            no_shoot_target=any(
+                s.role == "subject" and s.peak < Threat.DEADLY and not s.held.is_weapon
+                for s in self.subjects.values()
+            ),
             shoot_scenario=any(s.peak is Threat.DEADLY for s in self.subjects.values()),
             incomplete=incomplete,
             less_lethal_na=llf_na,

@@ -174,7 +174,17 @@ def test_a_course_attempt_records_the_calibration_it_was_fired_with(
     profiles.mkdir()  # a --profiles folder must exist (tests/test_nu12d.py); this one is empty
     officer = ["--add", "4411", "--name", "J. Rivera", "--agency", "Metro PD", "--db", db]
     assert main(["records", "officers", *officer]) == 0
-    run = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", db, "--no-save"]
+    run = [
+        "course",
+        "run",
+        "taser7-practical-v1",
+        "--badge",
+        "4411",
+        "--db",
+        db,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     run += ["--require-calibration", "--profiles", str(profiles), "--json"]
     capsys.readouterr()
     assert main(run) == 7

@@ -221,7 +221,8 @@ def test_course_run_records_the_attempt_and_the_records_commands(
                 "expert",
                 "--db",
                 db,
-                "--no-save",
+                "--runs-dir",
+                str(tmp_path / "runs"),
                 "--json",
             ]
         )
@@ -241,7 +242,8 @@ def test_course_run_records_the_attempt_and_the_records_commands(
                 db,
                 "--seed",
                 "1",
-                "--no-save",
+                "--runs-dir",
+                str(tmp_path / "runs"),
             ]
         )
         == 0

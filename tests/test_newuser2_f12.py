@@ -91,7 +91,7 @@ def test_a_scripted_shooters_attempt_is_flagged_and_never_qualifies(
     from range.records.store import Records
 
     argv = ["course", "run", "fbi-pistol-2019-v1", "--shooter", "expert", "--badge", "4411"]
-    assert main([*argv, "--no-save", "--db", db]) == 0
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--db", db]) == 0
     out = capsys.readouterr().out
     assert "SIMULATED (would be QUALIFIED), not a qualification" in out
     assert "\nQUALIFIED" not in out
@@ -119,7 +119,7 @@ def test_a_scripted_shooters_attempt_is_flagged_and_never_qualifies(
 
 
 def test_an_attempt_is_resumed_only_by_the_shooter_who_began_it(
-    db: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from range.records.store import Records
 
@@ -128,7 +128,10 @@ def test_an_attempt_is_resumed_only_by_the_shooter_who_began_it(
             "4411", "fbi-pistol-2019-v1", 0, "0.1.0", [], [], shooter="qualified"
         )
     argv = ["course", "run", "fbi-pistol-2019-v1", "--shooter", "expert", "--badge", "4411"]
-    assert main([*argv, "--resume", str(attempt), "--no-save", "--db", db]) == 5
+    assert (
+        main([*argv, "--resume", str(attempt), "--runs-dir", str(tmp_path / "runs"), "--db", db])
+        == 5
+    )
     err = _usage_err(capsys)
     assert err.endswith(
         f"in-progress attempt #{attempt} was begun by scripted shooter qualified, not scripted"

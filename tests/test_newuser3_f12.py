@@ -349,7 +349,7 @@ def test_records_show_help_teaches_both_numbers(capsys: pytest.CaptureFixture[st
 
 
 def test_a_resume_without_shooter_keeps_the_attempts_own(
-    db: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from range.records.store import Records
 
@@ -357,7 +357,17 @@ def test_a_resume_without_shooter_keeps_the_attempts_own(
         attempt = records.begin_attempt(
             "4411", "texas-ltc-b27-v1", 3, "0.1.0", [], [], shooter="expert"
         )
-    argv = ["course", "run", "texas-ltc-b27-v1", "--badge", "4411", "--db", db, "--no-save"]
+    argv = [
+        "course",
+        "run",
+        "texas-ltc-b27-v1",
+        "--badge",
+        "4411",
+        "--db",
+        db,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main([*argv, "--resume", str(attempt), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["shooter"] == "expert"

@@ -53,7 +53,7 @@ def test_an_edited_builtin_course_is_flagged_and_never_the_builtin_qualification
 ) -> None:
     easy = _easy(tmp_path)
     argv = ["course", "run", str(easy), "--shooter", "struggling", "--badge", "4411"]
-    assert main([*argv, "--db", db, "--no-save"]) == 0
+    assert main([*argv, "--db", db, "--runs-dir", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "fbi-pistol-2019-v1 (modified, sha256 " in out
     assert "QUALIFIED" in out
@@ -89,9 +89,19 @@ def test_an_edited_builtin_course_is_flagged_and_never_the_builtin_qualification
 
 
 def test_the_builtin_course_is_recorded_as_builtin_and_chained(
-    db: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["course", "run", str(FBI), "--shooter", "expert", "--badge", "4411", "--no-save"]
+    argv = [
+        "course",
+        "run",
+        str(FBI),
+        "--shooter",
+        "expert",
+        "--badge",
+        "4411",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main([*argv, "--db", db]) == 0
     with Records.open(db, create=False) as records:
         (row,) = records.qualifications("4411")
@@ -223,11 +233,13 @@ def test_a_missing_database_refuses_a_course_run_before_anything(
 
 
 def test_resume_without_seed_takes_the_attempts_seed_and_says_so(
-    db: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     attempt = _crashed_attempt(db, seed=5)
     argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--db", db]
-    assert main([*argv, "--resume", str(attempt), "--no-save", "--json"]) == 0
+    assert (
+        main([*argv, "--resume", str(attempt), "--runs-dir", str(tmp_path / "runs"), "--json"]) == 0
+    )
     captured = capsys.readouterr()
     assert f"Resuming in-progress attempt #{attempt} with its seed 5." in captured.err
     assert json.loads(captured.out)["seed"] == 5
@@ -285,9 +297,17 @@ def test_records_close_keeps_the_course_maximum(db: str) -> None:
 
 
 def test_history_json_gives_booleans_and_null_for_a_scripted_run(
-    db: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--no-save"]
+    argv = [
+        "course",
+        "run",
+        "fbi-pistol-2019-v1",
+        "--badge",
+        "4411",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main([*argv, "--db", db]) == 0
     capsys.readouterr()
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
@@ -296,7 +316,17 @@ def test_history_json_gives_booleans_and_null_for_a_scripted_run(
     # null, as in the judged-attempt JSON (scoring.course.judged_attempt): a scripted
     # shooter's attempt never passes or fails (its outcome says what it would have been)
     assert q["passed"] is None and q["outcome"].startswith("SIMULATED")
-    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "1", "--no-save"]
+    argv = [
+        "drill",
+        "run",
+        "phone-draw-v1",
+        "--badge",
+        "4411",
+        "--seed",
+        "1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main([*argv, "--db", db]) == 0
     capsys.readouterr()
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0

@@ -114,7 +114,12 @@ def test_a_second_resume_of_one_attempt_is_refused_up_front(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"claimed"
         argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--shooter", "expert"]
-        assert main([*argv, "--resume", str(attempt), "--db", db, "--no-save"]) == 5
+        assert (
+            main(
+                [*argv, "--resume", str(attempt), "--db", db, "--runs-dir", str(tmp_path / "runs")]
+            )
+            == 5
+        )
         err = _err(capsys)
         assert f"in-progress attempt #{attempt} is being fired by another process" in err
         assert f"pid {holder.pid}" in err
@@ -162,7 +167,12 @@ def test_an_attempt_being_fired_cannot_be_resumed_or_closed_and_is_listed_live(
         assert firing.stdout is not None
         attempt = int(firing.stdout.readline())
         argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--shooter", "expert"]
-        assert main([*argv, "--resume", str(attempt), "--db", db, "--no-save"]) == 5
+        assert (
+            main(
+                [*argv, "--resume", str(attempt), "--db", db, "--runs-dir", str(tmp_path / "runs")]
+            )
+            == 5
+        )
         assert f"in-progress attempt #{attempt} is being fired by another process" in _err(capsys)
         close = ["records", "close", str(attempt), "--by", "Sgt", "--reason", "looked stuck"]
         assert main([*close, "--db", db]) == 5

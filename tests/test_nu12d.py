@@ -412,7 +412,15 @@ def test_a_refused_resume_leaves_no_lock_file(
     for lock in tmp_path.glob("*.lock"):
         lock.unlink()  # as a run that ended without finishing it leaves it (none held)
     before = sorted(p.name for p in tmp_path.iterdir())
-    argv = ["course", "run", "taser7-practical-v1", "--db", db, "--no-save"]
+    argv = [
+        "course",
+        "run",
+        "taser7-practical-v1",
+        "--db",
+        db,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     for refused in (
         ["--badge", "4411", "--resume", "99"],  # no such attempt
         ["--badge", "4412", "--resume", str(attempt)],  # another officer's

@@ -153,7 +153,7 @@ def test_a_drill_run_killed_mid_run_is_listed_incomplete_verified_and_closable(
         capsys,
         [*CLOSE, "killed", "--db", db],
     )
-    assert closed.startswith("Drill run 1 in progress closed: drill run 1, INCOMPLETE")
+    assert closed.startswith("In-progress drill run #1 closed as drill run 1, INCOMPLETE")
     assert json.loads(_out(capsys, ["records", "incomplete", "--db", db, "--json"])) == []
     verify = json.loads(_out(capsys, ["records", "verify", "--db", db, "--json"]))
     assert (verify["intact"], verify["drill_runs"], verify["drill_runs_in_progress"]) == (

@@ -84,7 +84,7 @@ def test_a_damaged_in_progress_row_is_named_and_never_sealed(
         return
     # A resume reads the same rows: refused the same way, before anything is fired.
     argv = ["course", "run", "texas-ltc-b27-v1", "--badge", "4412", "--resume", str(attempt)]
-    _, err = _run(capsys, [*argv, "--db", db, "--no-save"], 5)
+    _, err = _run(capsys, [*argv, "--db", db, "--runs-dir", str(tmp_path / "runs")], 5)
     assert f"in-progress attempt #{attempt}: {said}" in err and len(err.splitlines()) == 1
 
 
@@ -371,7 +371,7 @@ def test_show_and_resume_say_a_parts_folder_is_missing(
     out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store, "--json"])
     assert json.loads(out)["logs_missing"] == [str(gone)]
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
-    _, err = _run(capsys, [*argv, "--db", badge_store, "--no-save"])
+    _, err = _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(tmp_path / "runs")])
     assert f"in-progress attempt #{attempt}: part 1's folder {gone} is missing" in err
     from range.cli.records import run_folder
 
@@ -397,11 +397,11 @@ def test_verify_warns_of_a_kept_run_that_can_no_longer_be_rescored(
     drill.write_text(drill.read_text() + "\n# edited\n")
     course = next(runs.glob("*taser7-practical-v1")) / "course.toml"
     course.unlink()
-    out, _ = _run(capsys, ["records", "verify", "--db", badge_store])
-    assert out.startswith("chain intact: 1 qualification record, 1 officer, 1 drill run")
+    out, _ = _run(capsys, ["records", "verify", "--db", badge_store], 3)
+    assert out.startswith("chain intact, 2 warnings: 1 qualification record, 1 officer, 1 drill")
     assert f"WARNING: drill run 1: {drill} no longer matches the sha256 the run recorded" in out
     assert f"WARNING: record 1: {course} is missing: the run can no longer be rescored" in out
-    out, _ = _run(capsys, ["records", "verify", "--db", badge_store, "--json"])
+    out, _ = _run(capsys, ["records", "verify", "--db", badge_store, "--json"], 3)
     shown = json.loads(out)
     assert shown["intact"] and [w["record"] for w in shown["warnings"]] == [1, 1]
     # A problem: the counts are given all the same, under a NOT intact headline.

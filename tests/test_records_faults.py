@@ -578,7 +578,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_full_disk_during_course_run_is_one_line_and_loses_nothing(
-    tiny_disk: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_disk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = f"sqlite:///{tiny_disk / 'records.sqlite'}"
     with Records.open(db) as records:
@@ -591,7 +591,17 @@ def test_a_full_disk_during_course_run_is_one_line_and_loses_nothing(
                 f.write(b"\0" * 4096)
         except OSError:
             pass
-    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--db", db, "--no-save"]
+    argv = [
+        "course",
+        "run",
+        "fbi-pistol-2019-v1",
+        "--badge",
+        "4411",
+        "--db",
+        db,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
     assert main(argv) == 5
     err = _err(capsys)
     assert "disk is full" in err and "nothing saved before was lost" in err
@@ -670,7 +680,7 @@ def test_a_crashed_attempt_is_resumed_from_the_string_it_cut(
     cut = (kept[-1]["stage"], kept[-1]["string"])
     before = [k for k in kept if (k["stage"], k["string"]) != cut]
     argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--shooter", "expert"]
-    argv += ["--db", db, "--resume", str(attempt), "--no-save", "--json"]
+    argv += ["--db", db, "--resume", str(attempt), "--runs-dir", str(tmp_path / "runs"), "--json"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["reshot"] == [list(cut)] and result["score"]["complete"]

@@ -181,7 +181,7 @@ def test_records_show_numbers_stages_and_strings_from_1(
     add = ["records", "officers", "--db", db, "--add", "4411", "--name", "J. Rivera"]
     assert main([*add, "--agency", "Metro PD"]) == 0
     run = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--shooter", "expert"]
-    assert main([*run, "--db", db, "--no-save", "--seed", "1"]) == 0
+    assert main([*run, "--db", db, "--runs-dir", str(tmp_path / "runs"), "--seed", "1"]) == 0
     capsys.readouterr()
     assert main(["records", "show", "1", "--db", db]) == 0
     out = capsys.readouterr().out

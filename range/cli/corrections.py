@@ -71,10 +71,11 @@ def run_corrections(run_dir: Path) -> list[Correction]:
 
 def edited_log(run_dir: Path, records: Records | None) -> str | None:
     """Why the run's log is not the one written, in one line naming it, or None: it no longer
-    matches the sha256 its result.json kept when the run ended, or that a drill run in
-    `records` kept when it was recorded (`records verify` says the same). A log without
-    either hash (an older run, a run cut short) is not judged."""
-    from range.records.store import RecordsError, file_sha256, log_check
+    matches the sha256 its result.json kept when the run ended, or that a drill run or a
+    qualification record in `records` kept when it was recorded (`records verify` says the
+    same; for a resumed attempt, every part's log). A log without either hash (an older run,
+    a run cut short) is not judged. A drill run and an attempt are judged alike."""
+    from range.records.store import RecordsError, attempt_log_checks, file_sha256, log_check
     from range.runs.runlog import EVENTS, LOG_SHA256, RESULT
 
     events = run_dir / EVENTS
@@ -95,6 +96,10 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
                 ok, why = log_check(records.drill_run(number))
                 if ok is False:
                     return f"{events}: drill run {number} in the records: {why}"
+            for number in records.qualifications_at(run_dir):
+                for ok, why in attempt_log_checks(records.qualification(number)):
+                    if ok is False:
+                        return f"{events}: qualification record {number} in the records: {why}"
         except RecordsError as exc:
             return f"{events}: {exc}"
     return None

@@ -60,14 +60,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _pass_mark(course: object) -> str:
     from drills.course import Course
+    from drills.wording import count_of
 
     assert isinstance(course, Course)
     mark = course.pass_mark
     if mark.hits is not None:
-        return f"{mark.hits} hits"
+        return count_of(mark.hits, "hit")
+    needed = course.passing_points() or 0  # a points or percent mark: never None here
     if mark.percent is not None:
-        return f"{mark.percent:g} % ({course.passing_points()} points)"
-    return f"{mark.points} points"
+        return f"{mark.percent:g} % ({count_of(needed, 'point')})"
+    return count_of(needed, "point")
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -65,7 +65,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs-dir", type=Path, default=Path("runs"), help="where runs are saved (default: ./runs)"
     )
-    p.add_argument("--no-save", action="store_true", help="do not write the run to disk")
+    p.add_argument(
+        "--no-save",
+        action="store_true",
+        help="write nothing: no run folder, no record (refused with --badge)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument(
         "--instructor",
@@ -389,6 +393,8 @@ def _run(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.schema import read_drill_file
 
+    cliutil.refuse_unsaved_record(args)
+    args.officer = _badge_officer(args)
     source = read_drill_file(args.drill)
     if args.live or args.port or args.lane is not None:
         return play_live(args, source)
@@ -491,6 +497,7 @@ def play(
         **_taser_options(getattr(args, "taser", None)),  # type: ignore[arg-type]
         instructor=tuple(sorted(buttons)),
         officer_name=officer_name,
+        badge=badge,
         **calibration_options(args),  # type: ignore[arg-type]
         debrief=make_debrief(args) if source.drill.empathy is not None else None,
     )
@@ -637,6 +644,25 @@ def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> O
     text = "" if builtin else read_text(Path(script))
     check_script(officer, drill, where, text, RULES, book)
     return officer
+
+
+def _badge_officer(args: argparse.Namespace) -> str:
+    """Who the officer is, with `--badge B`: the records' officer for B. `--officer` left out
+    (or given as B itself) takes the name from the records; another name is refused in one
+    line, so a run is never kept under one officer and logged and tallied under another.
+    Without --badge, `--officer` as given. An unknown badge is refused by the records."""
+    if not args.badge:
+        return str(args.officer)
+    from range.records.store import Records
+
+    with Records.open(args.db, create=False) as records:
+        name = str(records.officer(args.badge)["name"])
+    if args.officer not in ("scripted", args.badge, name):
+        raise ValueError(
+            f"--officer {args.officer!r} is not badge {args.badge}'s officer ({name!r} in the"
+            " records): leave out --officer to take the name from the records"
+        )
+    return name
 
 
 class _Registration:
@@ -877,6 +903,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         runs_dir=None if args.no_save else args.runs_dir,
         instructor=tuple(sorted(buttons)),
         officer_name=args.officer,
+        badge=args.badge,
         require_calibration=required,
         override_by=args.override,
         calibration_dir=profiles,

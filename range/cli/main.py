@@ -144,6 +144,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from range.runs.runlog import read_events
 
     path = write_report(args.run_dir, args.out)
+    _warn_edited(args.run_dir)  # once it could be read: one that cannot is one line alone
     for note in correction_notes(args.run_dir, read_events(args.run_dir)):
         print(f"openrange: {note}", file=sys.stderr)
     print(path)
@@ -434,6 +435,26 @@ def _readable(run_dirs: list[Path]) -> tuple[list[list[LogRecord]], list[Path], 
     return logs, kept, failed
 
 
+def _warn_edited(run_dir: Path) -> None:
+    """Warn on stderr, naming the file, when a saved run's log (a drill run's or an attempt's)
+    is not the one written (range.cli.corrections.edited_log, against the user's records
+    where they keep it): it is read as it is now."""
+    from range.cli.corrections import edited_log
+    from range.records.store import Records, RecordsError
+
+    try:
+        stored: Records | None = Records.open(None, create=False, migrate=False)
+    except RecordsError:
+        stored = None
+    try:
+        edited = edited_log(run_dir, stored)
+    finally:
+        if stored is not None:
+            stored.close()
+    if edited is not None:
+        print(f"openrange: warning: {edited}; scored as it is now", file=sys.stderr)
+
+
 def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> int:
     """Rescore qualification attempts from their logs (scoring/course.py), each against the
     course it fired as kept in its folder. Drill runs and attempts are not mixed."""
@@ -454,6 +475,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
         )
     scores = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
+        _warn_edited(run_dir)  # as a drill run's: result.json's sha256 and the record's
         course = saved_course(run_dir, log[0].data)
         # A resumed attempt is scored whole, from every part's log, whichever part is given.
         scores.append((run_dir, course, rescore_attempt(course, attempt_log(run_dir))))

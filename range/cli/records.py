@@ -83,7 +83,11 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
         help="run seed (default 0; with --resume, the attempt's own seed)",
     )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default ./runs")
-    run.add_argument("--no-save", action="store_true", help="do not write a run directory")
+    run.add_argument(
+        "--no-save",
+        action="store_true",
+        help="write nothing: no run folder, no record (refused with --badge)",
+    )
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument(
         "--port",
@@ -215,8 +219,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = verbs.add_parser(
         "verify",
         help="check the audit chain",
-        description="Walk the hash chain of qualification records and "
-        "report every edited or deleted record; exit 1 if any.",
+        description="Walk the hash chains (qualification records, officers, drill runs) and "
+        "each recorded run's log, and report every edited or deleted record or log; exit 1 if "
+        "any. A kept run's drill or course file edited since is a WARNING (the chain holds, but "
+        "the run can no longer be rescored): exit 3 when that is all.",
     )
     verify.add_argument("--json", action="store_true", help="print the findings as JSON")
     _db_option(verify)
@@ -356,6 +362,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
 
     _lane_options(args)
 
+    cliutil.refuse_unsaved_record(args)
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
     course = source.course
     shooter = find_shooter(args.shooter or "qualified")
@@ -577,6 +584,8 @@ def _officers(args: argparse.Namespace) -> int:
     with _open(args, create=args.add is not None, read_only=listing) as records:
         if args.add is not None:
             records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
+            unit = f", {args.unit}" if args.unit else ""
+            say(f"added badge {args.add}: {args.name}, {args.agency}{unit} (chained)")
         elif args.update is not None:
             old = records.officer(args.update)
             new = {k: (old[k] if v is None else v) for k, v in fields.items()}
@@ -676,7 +685,9 @@ def _history(args: argparse.Namespace) -> int:
             corrected = d["corrected"]
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
-            said = f"  {d['decision']}" if d["decision"] is not None else ""
+            said = f"  {d['decision']}" if d["decision"] else ""
+            if not said and not d.get("stopped"):
+                said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
@@ -733,7 +744,11 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         if row["drill_sha256"]:
             yield f"  drill file sha256 {row['drill_sha256']} ({row['drill_origin']})"
         points = f"score {row['score']:g}" if graded(row["outcome"]) else "not graded"
-        said = f"{row['decision']}; " if graded(row["outcome"]) else ""  # none when not graded
+        # None when not graded: an ABORTED run says who stopped it below, an INCOMPLETE one
+        # decided nothing.
+        said = f"{row['decision']}; " if graded(row["outcome"]) else ""
+        if not said and row["outcome"].startswith("INCOMPLETE"):
+            said = f"{NOT_DECIDED}; "
         yield (
             f"  {row['outcome']}: {said}{points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
@@ -804,7 +819,13 @@ def _show(args: argparse.Namespace) -> int:
     if args.drill_run is not None:
         return _show_drill_run(args)
     from range.records.exports import NOT_KEPT, score_sheet
-    from range.records.store import RecordsError, course_label, outcome, stored_json
+    from range.records.store import (
+        RecordsError,
+        attempt_log_checks,
+        course_label,
+        outcome,
+        stored_json,
+    )
 
     with _open(args, read_only=True) as records:
         # In-progress attempts are numbered apart: one of this number is named, never shown.
@@ -827,6 +848,8 @@ def _show(args: argparse.Namespace) -> int:
     # crash (`openrange score` on any of them rescores the whole attempt).
     logs = attempt_folders(detail.get("shots", []))
     missing = [folder for folder in logs if not Path(folder).is_dir()]
+    # A log edited since the record kept its sha256 (as `verify`, `score` and `report` say).
+    edited_logs = [why for ok, why in attempt_log_checks(row) if ok is False and "edited" in why]
 
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
@@ -836,6 +859,7 @@ def _show(args: argparse.Namespace) -> int:
         shown["devices"] = stored_json(row, "devices")
         shown["logs"] = logs
         shown["logs_missing"] = missing  # folders named in the record that are not there
+        shown["logs_edited"] = edited_logs
         shown["sheet"] = [
             {
                 "kind": line.kind,
@@ -865,6 +889,8 @@ def _show(args: argparse.Namespace) -> int:
             part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
             gone = " (missing)" if folder in missing else ""
             yield f"  event log in {folder}{part}{gone}"
+        for why in edited_logs:
+            yield f"  WARNING: {why}: rescored from it, it would not give this record"
         if wrong is not None:
             yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
@@ -951,6 +977,8 @@ def _verify(args: argparse.Namespace) -> int:
         )
         if problems:
             yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} checked"
+        elif warnings:  # the chain holds, but a kept run can no longer be rescored
+            yield f"chain intact, {plural(len(warnings), 'warning')}: {checked}"
         else:
             yield f"chain intact: {checked}"
         if counts["in_progress"]:
@@ -979,9 +1007,14 @@ def _verify(args: argparse.Namespace) -> int:
         args,
         lambda: counts | {"intact": not problems, "problems": found, "warnings": warned},
         text,
-        code=1 if problems else 0,
+        code=1 if problems else VERIFY_WARNED if warnings else 0,
         to=sys.stderr if problems else sys.stdout,
     )
+
+
+# `records verify`'s exit status when the chain holds but a kept run's drill or course file no
+# longer matches its record (docs/records.md): a script learns a run can no longer be rescored.
+VERIFY_WARNED = 3
 
 
 def _incomplete(args: argparse.Namespace) -> int:
@@ -1034,6 +1067,9 @@ def _close(args: argparse.Namespace) -> int:
     return _answer(args, lambda: {"attempt": args.attempt, "record": record}, lambda: [said])
 
 
+NOT_DECIDED = "no decision (cut short)"  # an INCOMPLETE drill run's decision: none
+
+
 def _close_drill_run(args: argparse.Namespace) -> int:
     """A drill run begun and never finished, kept in the records from what its run folder's
     log holds (scored from it: INCOMPLETE without `run_ended`; a log that did end, as when the
@@ -1053,9 +1089,10 @@ def _close_drill_run(args: argparse.Namespace) -> int:
         )
         record = records.close_drill_run(args.drill_run, args.by, args.reason, result)
         row = records.drill_run(record)
+    # Two numbers, never mixed: the in-progress one is `#N`, as attempts' are.
     said = (
-        f"Drill run {args.drill_run} in progress closed: drill run {record}, {row['outcome']},"
-        " saved."
+        f"In-progress drill run #{args.drill_run} closed as drill run {record},"
+        f" {row['outcome']}, saved."
     )
     out = {"drill_run_in_progress": args.drill_run, "drill_run": record, "outcome": row["outcome"]}
     return _answer(args, lambda: out, lambda: [said])

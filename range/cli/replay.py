@@ -105,6 +105,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     drill_run_records(args.run_dir)
     if args.who is None:
         args.who = default_viewer(args.run_dir)
+    # Whose eyes, checked against the run's own drill before a renderer, window or headset
+    # runtime is looked for: a mistyped --as is named as such, never as a missing runtime.
+    require("numpy", "pydantic", "moderngl")
+    from range.review.replay import Viewpoint
+    from range.runs.saved import saved_drill_run
+
+    Viewpoint.parse(args.who, saved_drill_run(args.run_dir)[1])
     if args.png is not None:
         require("numpy", "pydantic", "moderngl", "matplotlib")
         from range.review.replay import write_pngs

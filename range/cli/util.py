@@ -290,6 +290,17 @@ def device_serial(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def refuse_unsaved_record(args: argparse.Namespace) -> None:
+    """`--no-save` writes nothing anywhere: with `--badge` (a record kept in the records, which
+    must keep its log to be rescored, reported or replayed) it is refused in one line, before
+    anything is created (`drill run`, `course run`)."""
+    if getattr(args, "no_save", False) and getattr(args, "badge", None):
+        raise ValueError(
+            "--no-save with --badge: a recorded run keeps its event log; leave out --no-save"
+            " (or --badge, for a run kept nowhere)"
+        )
+
+
 def badge(text: str) -> str:
     """An officer's badge number: 1 to 64 of A-Z a-z 0-9 . _ - (as a device serial), so it
     can name files and never hides a control character."""

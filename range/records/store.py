@@ -364,9 +364,17 @@ def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
     except RecordsError as exc:
         return False, str(exc)
     kept = result.get("log_sha256") if isinstance(result, dict) else None
-    if not kept or not row.get("run_dir"):
+    return kept_log_check(row.get("run_dir"), kept)
+
+
+def kept_log_check(run_dir: Any, kept: Any) -> tuple[bool | None, str]:
+    """Whether the log in `run_dir` is the one whose sha256 a record `kept` (a drill run's, or
+    one part of a qualification attempt's): (True, "log sha256 ..."), (False, why: edited or
+    missing), or (None, NO_LOG_HASH) when the record kept no hash or no folder. The one check
+    behind `records verify`, `score` and `report` for both kinds of record."""
+    if not kept or not run_dir:
         return None, NO_LOG_HASH
-    log = Path(str(row["run_dir"])) / RUN_LOG
+    log = Path(str(run_dir)) / RUN_LOG
     try:
         now = file_sha256(log)
     except OSError as exc:
@@ -377,6 +385,22 @@ def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
             f" ({str(kept)[:12]}, now {now[:12]}): it was edited"
         )
     return True, f"log sha256 {now[:12]} as recorded"
+
+
+def attempt_log_checks(row: dict[str, Any]) -> list[tuple[bool | None, str]]:
+    """kept_log_check for each part of a qualification record (a resumed attempt has several)
+    whose log's sha256 the record kept ([] for a record kept without: an older one, or one
+    whose lane kept no folder). A damaged detail is the chain walk's to report."""
+    try:
+        detail = stored_json(row, "detail")
+    except RecordsError:
+        return []
+    shots = detail.get("shots", []) if isinstance(detail, dict) else []
+    return [
+        kept_log_check(kept.get("run_dir"), kept.get("log_sha256"))
+        for kept in shots
+        if isinstance(kept, dict) and kept.get("kind") == ATTEMPT_LOG and kept.get("log_sha256")
+    ]
 
 
 def _ledger_hash(row: dict[str, Any]) -> str:
@@ -1196,7 +1220,8 @@ class Records:
                 "seed": result["seed"],
                 "recorded": recorded or _now(),
                 "software_version": result["openrange_version"],
-                "decision": score["decision"],
+                # A run cut short decided nothing: no decision (null in its result, "" here).
+                "decision": str(score["decision"] or ""),
                 "score": score["score"],
                 "passed": int(score["passed"]),
                 "run_dir": folder,
@@ -1216,6 +1241,16 @@ class Records:
         )
         return [int(r["id"]) for r in rows]
 
+    def qualifications_at(self, run_dir: Path) -> list[int]:
+        """The qualification records with a part logged in this run folder (compared
+        absolute, as the attempt kept it)."""
+        folder = json.dumps(str(run_dir.resolve()))
+        rows = self._rows(
+            "SELECT id, detail FROM qualifications WHERE detail LIKE ? ORDER BY id",
+            f"%{folder}%",
+        )
+        return [int(r["id"]) for r in rows]
+
     def amend_drill_run(
         self, run_id: int, by: str, score: dict[str, Any], why: dict[str, Any]
     ) -> int:
@@ -1228,7 +1263,7 @@ class Records:
                 "run": run_id,
                 "recorded": _now(),
                 "by_whom": by,
-                "decision": str(score["decision"]),
+                "decision": str(score["decision"] or ""),
                 "score": float(score["score"]),
                 "passed": int(bool(score["passed"])),
                 "detail": json.dumps(why | {"score": score}, sort_keys=True),
@@ -1316,6 +1351,8 @@ class Records:
         )
         amended = _amended(row, self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
         outcome_ = DAMAGED if problem is not None else drill_outcome(amended)
+        if problem is None and drill_run_incomplete(amended):
+            amended = amended | {"decision": None}  # cut short: nothing was decided
         return amended | {"outcome": outcome_, "problem": problem}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
@@ -1488,8 +1525,13 @@ class Records:
         score: dict[str, Any],
         incomplete: dict[str, Any] | None = None,
         course: Course | None = None,
+        seal: Callable[[int], None] | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
+        `seal` (the runner's) is called with the record's number before it is hashed: it ends
+        and closes the attempt's log, whose sha256 (each part's, for a resumed attempt) the
+        record then keeps, chained, so that `records verify`, `score` and `report` find a log
+        edited since, as they do a drill run's.
         With `incomplete` (who closed it and why) it is recorded as INCOMPLETE. Each round and
         cartridge keeps what it counted (range.records.exports.keep_counted), judged against
         `course` (default: the built-in course, or the copy kept in the attempt's run folder),
@@ -1549,8 +1591,21 @@ class Records:
                 *row.values(),
             )
             row["id"] = self._last_id(cur)
+            if seal is not None:
+                seal(int(row["id"]))
+                for kept in body["shots"]:
+                    if isinstance(kept, dict) and kept.get("kind") == ATTEMPT_LOG:
+                        log = Path(str(kept.get("run_dir"))) / RUN_LOG
+                        if log.is_file():
+                            kept["log_sha256"] = file_sha256(log)
+                row["detail"] = json.dumps(body, sort_keys=True)
             digest = record_hash(row)
-            self._run("UPDATE qualifications SET hash = ? WHERE id = ?", digest, row["id"])
+            self._run(
+                "UPDATE qualifications SET hash = ?, detail = ? WHERE id = ?",
+                digest,
+                row["detail"],
+                row["id"],
+            )
             self._run(
                 "UPDATE chain_head SET last_id = ?, last_hash = ? WHERE id = ?",
                 row["id"],
@@ -1921,13 +1976,18 @@ class Records:
         return found
 
     def _verify_logs(self) -> list[Problem]:
-        """Each drill run's log on disk against the sha256 its record kept (a run recorded
-        without one is not judged: it has none to judge by)."""
+        """Each drill run's log on disk, and each part's log of a qualification record, against
+        the sha256 its record kept (one recorded without is not judged: it has none to judge
+        by)."""
         problems = []
         for run in self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id"):
             ok, why = log_check(run)
             if ok is False:
                 problems.append(Problem(int(run["id"]), f"drill run {run['id']}: {why}", "log"))
+        for row in self._rows("SELECT id, detail FROM qualifications ORDER BY id"):
+            for ok, why in attempt_log_checks(row):
+                if ok is False:
+                    problems.append(Problem(int(row["id"]), f"record {row['id']}: {why}", "log"))
         return problems
 
     def _verify_qualifications(self) -> list[Problem]:

@@ -57,7 +57,7 @@ from range.records.store import ATTEMPT_LOG, OFFICER, Records
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
-from range.runs.runlog import RunWriter
+from range.runs.runlog import RunWriteError, RunWriter
 from range.runs.saved import RESUMED_LINK, course_source, sha256
 from range.runs.seeding import RunRandom
 from scoring.course import (
@@ -450,23 +450,37 @@ def run_course(
             if progress is not None:
                 progress(n + 1, len(strings))
         result.score = score_attempt(course, result.shots, result.deployments, faulted)
+        failed: list[RunWriteError] = []
+
+        def seal(qualification: int | None) -> None:
+            """End the log (and write result.json), naming the record it is kept as. A log
+            that cannot be written fails the run once the record is safe (`failed`)."""
+            result.qualification = qualification
+            log.emit(
+                t0,
+                "attempt_ended",
+                points=result.score.points,
+                hits=result.score.hits,
+                passed=result.score.passed,
+                complete=result.score.complete,
+                qualification=result.qualification,
+            )
+            if writer is not None:
+                result.run_dir = writer.path
+                try:
+                    writer.finish(result.as_json(), result)
+                except RunWriteError as exc:
+                    failed.append(exc)
+
         if records is not None and record_id is not None:
             # The record keeps the score in result.json's shape (judged_attempt), as the
-            # console's lanes record it.
+            # console's lanes record it, and each part's log sha256 once `seal` ended it.
             judged = judged_attempt(result.score, result.simulated)
-            result.qualification = records.finish_attempt(record_id, judged, course=course)
-        log.emit(
-            t0,
-            "attempt_ended",
-            points=result.score.points,
-            hits=result.score.hits,
-            passed=result.score.passed,
-            complete=result.score.complete,
-            qualification=result.qualification,
-        )
-        if writer is not None:
-            result.run_dir = writer.path
-            writer.finish(result.as_json(), result)
+            records.finish_attempt(record_id, judged, course=course, seal=seal)
+        else:
+            seal(None)
+        if failed:
+            raise failed[0]
     return result
 
 

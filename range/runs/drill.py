@@ -166,6 +166,9 @@ class RunConfig:
     instructor: tuple[tuple[float, str], ...] = ()
     # Who the officer is, for the records and for hit / false-alarm rates across runs.
     officer_name: str = "scripted"
+    # The records' badge the run is kept under (--badge), logged so that runs across the
+    # table are grouped by badge, not by how the name was typed.
+    badge: str | None = None
     # Fault drill: the weapon's tracker is occluded over this span of drill time.
     tracking_lost: tuple[float, float] | None = None
     # Refuse replicas without a valid calibration profile (real hardware); a range master's
@@ -639,6 +642,7 @@ class Session:
                 officer=config.officer_id,
                 policy=config.policy.id,
                 officer_name=config.officer_name,
+                **({"badge": config.badge} if config.badge else {}),
                 weapons=[str(r.weapon) for r in lane.replicas],
                 devices=[
                     {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
