@@ -217,7 +217,7 @@ def test_records_history_gives_an_aborted_run_no_decision(
 
     assert console.db_url is not None
     result = _aborted_run(tmp_path_factory.mktemp("aborted"))
-    assert result["state"] == "aborted" and result["score"]["decision"]
+    assert result["state"] == "aborted"  # (its score may hold a decision: records show none)
     with Records.open(console.db_url) as records:
         run = records.add_drill_run("B-202", result)
     capsys.readouterr()
