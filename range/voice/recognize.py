@@ -16,6 +16,7 @@ best-path pass is off: on a grammar with a garbage loop it takes seconds and add
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import tempfile
@@ -67,6 +68,15 @@ QUIET_DB = 12.0
 # rule but 2.4 false acts a minute; docs/speech.md, "Level").
 EDGE_DB = 6.0
 EDGE_MIN_FRAMES = 20
+# A command said again in one breath ("drop the knife drop the knife drop the knife"): voices
+# other than en-us let the decoder take a word of a repeat as garbage ("drop it", garbage,
+# "drop the knife"), and the utterance's confidence fell to 0.74-0.97, under MIN_CONFIDENCE,
+# so every act in it was lost (nu17b #1). When the utterance's acts are one act, or one run of
+# acts, said over and over, the garbage between one repeat and the next is the rest of a
+# repeated command, not other speech, and does not count against the confidence, for gaps of
+# at most REPEAT_GAP_FRAMES (a word; 0.5 s). Garbage inside a run, or at the edges, still
+# counts.
+REPEAT_GAP_FRAMES = 50
 FRAME_SAMPLES = 160  # the decoder's 10 ms frame shift at 16 kHz
 # Audio before the VAD's speech start given to the decoder: the acoustic model needs context.
 PAD_S = 0.3
@@ -277,6 +287,11 @@ class Recognizer:
         self._raw: list[Pcm] = []  # the utterance so far, to decode again at a new gain
         self._cmn = ""  # the cepstral mean at the utterance's start
         self._words: list[tuple[float, float]] = []  # (start, end) s of each word, from begin()
+        # Of the last judged path: phrase-word frames, garbage frames counted at the edges, and
+        # per gap between word i and i+1 (counted garbage frames, all garbage frames).
+        self._spoken = 0
+        self._edge = 0
+        self._gaps: list[tuple[int, int]] = []
         self.normalise = normalise
 
     def begin(self) -> None:
@@ -342,6 +357,7 @@ class Recognizer:
 
     def _judge(self) -> tuple[str, float, bool]:
         self._words = []
+        self._spoken, self._edge, self._gaps = 0, 0, []
         if self._decoder.hyp() is None:
             return "", 0.0, False
         segs = [(s.word, s.start_frame, s.end_frame) for s in self._decoder.seg()]
@@ -356,10 +372,16 @@ class Recognizer:
         levels = np.asarray(self._levels or [0.0])
         top = float(np.percentile(levels[first : last + 1], 90))
         inner = edge = 0
+        starts = [a for _, a, _ in words]
+        gaps = [[0, 0] for _ in words[1:]]
         for w, a, b in segs:
             if w.startswith(GARBAGE_PREFIX):
                 if a >= first and b <= last:
-                    inner += int(np.sum(levels[a : b + 1] > top - QUIET_DB))
+                    counted = int(np.sum(levels[a : b + 1] > top - QUIET_DB))
+                    inner += counted
+                    gap = gaps[bisect.bisect_right(starts, a) - 1]
+                    gap[0] += counted
+                    gap[1] += b - a + 1
                 else:
                     edge += int(np.sum(levels[a : b + 1] > top - EDGE_DB))
         # Garbage before the first phrase word or after the last counts too when it is as loud
@@ -368,9 +390,21 @@ class Recognizer:
         # garbage, and was taken at confidence 1.0 when only the middle counted.
         garbage = inner + (edge if edge >= EDGE_MIN_FRAMES else 0)
         spoken = sum(b - a + 1 for _, a, b in words)
+        self._spoken, self._edge = spoken, (edge if edge >= EDGE_MIN_FRAMES else 0)
+        self._gaps = [(c, n) for c, n in gaps]
         text = " ".join(_base(w) for w, _, _ in words)
         after = any(w.startswith(GARBAGE_PREFIX) and a > last for w, a, _ in segs)
         return text, spoken / max(spoken + garbage, 1), after
+
+    def confidence_excusing(self, gaps: Iterable[int]) -> float:
+        """The last judged path's confidence with the garbage in the gaps after the words
+        numbered `gaps` not counted (each gap of at most REPEAT_GAP_FRAMES garbage frames)."""
+        skip = {i for i in gaps if 0 <= i < len(self._gaps)}
+        garbage = self._edge + sum(
+            c if i not in skip or n > REPEAT_GAP_FRAMES else 0
+            for i, (c, n) in enumerate(self._gaps)
+        )
+        return self._spoken / max(self._spoken + garbage, 1)
 
     def decode(self, pcm: Pcm) -> tuple[str, float]:
         """(words, confidence 0..1) for one whole utterance."""
@@ -625,9 +659,28 @@ class Listener:
             hi = int((end_s + PAD_S) * SAMPLE_RATE_HZ) - self._history_start
             self._keep(self._history[lo:hi], start_s, end_s)
         said, self._said, self._watch = self._said, [], None
+        if text and confidence < self.min_confidence:
+            confidence = self._repeat_confidence(text, confidence)
         if not text or confidence < self.min_confidence:
             return []
         return self._acts(text, confidence, start_s, end_s, decided_s, said)
+
+    def _repeat_confidence(self, text: str, confidence: float) -> float:
+        """`confidence`, or for an utterance of one act (or one run of acts) said again and
+        again, the confidence less the garbage between its phrases (REPEAT_GAP_FRAMES)."""
+        matches = acts_in_text(text, self.recognizer.book)
+        if sum(len(m.phrase.split()) for m in matches) != len(text.split()):
+            return confidence
+        acts = [m.act for m in matches]
+        period = next(
+            (p for p in range(1, len(acts) // 2 + 1) if acts == acts[:p] * (len(acts) // p)),
+            0,
+        )
+        if not period:
+            return confidence
+        # The gap before each repeat (garbage inside one run of acts still counts).
+        ends = [m.first_word - 1 for m in matches[period::period]]
+        return max(confidence, self.recognizer.confidence_excusing(ends))
 
     def _acts(
         self,
