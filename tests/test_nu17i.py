@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_rules import end, phase, spoke, start
 
 from drills.speech import builtin_phrasebook
+from scoring.policy import default_policy
+from scoring.score import score_run
 
 pocketsphinx = pytest.importorskip("pocketsphinx")
 if shutil.which("espeak-ng") is None:
@@ -60,3 +63,15 @@ def test_garbage_inside_a_repeated_run_of_acts_still_counts(recognizer: Any) -> 
     # en-us+m3's "drop the gun" x2 is heard as "drop it", garbage, "don't move", twice: the
     # garbage is inside each run, not between repeats, so no act (no false "don't move").
     assert _acts(recognizer, _said("drop the gun drop the gun", "en-us+m3")) == []
+
+
+# -- 3: VERBAL-05 counts every repeat -------------------------------------------------------------
+
+
+def test_verbal_05_names_the_whole_run_of_repeats() -> None:
+    drop = [spoke(1.0 + 0.9 * k, "command.drop_weapon") for k in range(5)]
+    log = [*start(), phase(0, "active_resistance", "knife"), *drop, end(9)]
+    score = score_run(log, default_policy())
+    ((finding),) = [f for f in score.findings if f.rule == "VERBAL-05"]
+    assert "given 5 times in a row (more than 3)" in finding.message
+    assert finding.t == pytest.approx(1.0 + 0.9 * 3)  # dated at the first one too many
