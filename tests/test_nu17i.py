@@ -6,7 +6,11 @@ NaN samples and too low a sample rate are named in one line (#6, #7), and `speec
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +18,8 @@ import pytest
 from test_rules import end, phase, spoke, start
 
 from drills.speech import builtin_phrasebook
+from range.cli.main import main
+from range.runs.runlog import EVENTS
 from scoring.policy import default_policy
 from scoring.score import score_run
 
@@ -75,3 +81,52 @@ def test_verbal_05_names_the_whole_run_of_repeats() -> None:
     ((finding),) = [f for f in score.findings if f.rule == "VERBAL-05"]
     assert "given 5 times in a row (more than 3)" in finding.message
     assert finding.t == pytest.approx(1.0 + 0.9 * 3)  # dated at the first one too many
+
+
+# -- 5: the log keeps the phrase that made each act, and review shows it -----------------------
+
+
+@pytest.fixture(scope="module")
+def conflict_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nu17b's ka_conflict.wav run once (knife-approach-v1, seed 7): "get down step back stop
+    right there" is one utterance of three acts."""
+    from range.voice.audio import write_wav
+    from range.voice.corpus import speech_16k
+
+    folder = tmp_path_factory.mktemp("nu17i")
+    out = np.zeros(8 * 16_000)
+    for at_s, text in [
+        (0.2, "police"),
+        (1.0, "get down"),
+        (1.9, "step back"),
+        (2.8, "stop right there"),
+    ]:
+        speech = speech_16k(text, "en-us", 175)
+        speech = speech / np.max(np.abs(speech)) * 0.25
+        i = int(at_s * 16_000)
+        out[i : i + len(speech)] += speech[: len(out) - i]
+    wav = write_wav(folder / "conflict.wav", np.asarray(out * 32767, dtype=np.int16))
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        args = ["drill", "run", "knife-approach-v1", "--voice", str(wav), "--seed", "7"]
+        assert main([*args, "--runs-dir", str(folder), "--json", "--progress", "never"]) == 0
+    return Path(json.loads(buffer.getvalue())["run_dir"])
+
+
+def _officer(run: Path) -> list[dict[str, Any]]:
+    lines = (run / EVENTS).read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == "officer_spoke"]
+
+
+def test_the_log_keeps_the_phrase_of_each_act_and_review_shows_it(
+    conflict_run: Path, tmp_path: Path
+) -> None:
+    from range.review.report import write_report
+
+    spoke = {r["act"]: r for r in _officer(conflict_run)}
+    stop = spoke["command.stop"]
+    assert stop["phrase"] == "stop right there"
+    assert spoke["command.step_back"]["phrase"] == "step back"
+    assert stop["text"].endswith("stop right there") and stop["text"] != stop["phrase"]
+    page = write_report(conflict_run, tmp_path / "r.html").read_text()
+    assert "<td>stop right there <small>(in &ldquo;" in page
