@@ -130,3 +130,33 @@ def test_the_log_keeps_the_phrase_of_each_act_and_review_shows_it(
     assert stop["text"].endswith("stop right there") and stop["text"] != stop["phrase"]
     page = write_report(conflict_run, tmp_path / "r.html").read_text()
     assert "<td>stop right there <small>(in &ldquo;" in page
+
+
+# -- 4, 8: speech correct: an undo says so, and --json -----------------------------------------
+
+
+def test_undoing_a_correction_says_it_is_put_back_and_json_says_so(
+    conflict_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(conflict_run, run)
+    back = next(r for r in _officer(run) if r["act"] == "command.step_back")
+    at = f"{(back['start_s'] + back['end_s']) / 2:.2f}"
+    fix = ["speech", "correct", str(run), "--at", at]
+    assert main([*fix, "--act", "command.get_down", "--by", "Sgt Lee", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["heard"], first["before"], first["act"]) == (
+        "command.step_back",
+        "command.step_back",
+        "command.get_down",
+    )
+    assert first["phrase"] == "step back" and first["undo"] is False
+    assert isinstance(first["rescored"], list) and first["kept_in"].startswith(str(run))
+    assert main([*fix, "--act", "command.step_back", "--by", "Sgt Kay"]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "'step back' (in '" in said
+        and "command.get_down (Sgt Lee's correction) -> put back to the act heard"
+        " (command.step_back) by Sgt Kay"
+        in said
+    )
