@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,38 @@ def test_undoing_a_correction_says_it_is_put_back_and_json_says_so(
         " (command.step_back) by Sgt Kay"
         in said
     )
+
+
+# -- 6, 7: what cannot be heard is named in one line ---------------------------------------------
+
+
+def test_nan_samples_are_read_as_silence_in_one_named_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile
+
+    x = _said("police drop the knife").astype(np.float32) / 32767
+    x[1000:2000] = np.nan
+    x[2000] = np.inf
+    path = tmp_path / "nan.wav"
+    soundfile.write(str(path), x, 16_000, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning with a source path
+        assert main(["speech", "recognize", str(path)]) == 0
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [
+        f"openrange: {path}: 1001 samples are not numbers (NaN or infinite): read as silence"
+    ]
+    assert "command.drop_weapon" in out.out
+
+
+def test_a_recording_below_8_khz_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile
+
+    path = tmp_path / "sr1k.wav"
+    soundfile.write(str(path), _said("drop the knife")[::16], 1000, subtype="PCM_16")
+    assert main(["speech", "recognize", str(path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: recorded at 1000 Hz: speech needs at least 8000 Hz" in err[0]
