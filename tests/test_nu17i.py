@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,26 @@ def test_garbage_inside_a_repeated_run_of_acts_still_counts(recognizer: Any) -> 
     # en-us+m3's "drop the gun" x2 is heard as "drop it", garbage, "don't move", twice: the
     # garbage is inside each run, not between repeats, so no act (no false "don't move").
     assert _acts(recognizer, _said("drop the gun drop the gun", "en-us+m3")) == []
+
+
+# -- 2: the lead rule decides the first act of a breath while the words go on ---------------------
+
+
+def test_the_lead_rule_decides_the_first_act_of_a_breath_before_it_ends(recognizer: Any) -> None:
+    """Off as shipped (EARLY_LEAD_STABLE_S: it raised false acts on chatter over the target);
+    the rule itself, at 0.3 s, as bench/speech.py would try it."""
+    from range.voice.audio import file_blocks
+    from range.voice.recognize import EARLY, Listener, listen
+
+    pcm = _said("police drop the knife", peak=0.25)
+    late, _ = listen(file_blocks(pcm), Listener(recognizer))
+    assert late.act == "identify" and late.latency_s > 0.7  # at the breath's end (nu17b #2)
+    rule = replace(EARLY, lead_stable_s=0.3)
+    police, drop = listen(file_blocks(pcm), Listener(recognizer, early=rule))
+    assert (police.act, drop.act) == ("identify", "command.drop_weapon")
+    # Decided once the decoder has moved on to "drop", while "the knife" is still being said.
+    assert police.decided_s < drop.end_s and police.latency_s < 0.6
+    assert (police.start_s, police.end_s) == (late.start_s, late.end_s)
 
 
 # -- 3: VERBAL-05 counts every repeat -------------------------------------------------------------
