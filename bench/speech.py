@@ -150,7 +150,7 @@ def replay(trial: Trial, rule: EarlyRule, book: PhraseBook) -> Trial:
             watch = Watch(rule, book)
         if watch.note(note):
             done = said.setdefault(note.start_s, set())
-            for m in acts_in_text(note.text, book):
+            for m in acts_in_text(watch.ready, book):
                 if m.act not in done:
                     done.add(m.act)
                     end = max(note.start_s, note.t_s - rule.quiet_frames * 0.03)

@@ -318,6 +318,7 @@ class DrillEngine:
         end_s: float,
         clip: str | None = None,
         loudness_dbfs: float | None = None,
+        phrase: str | None = None,
     ) -> None:
         """The officer was heard saying speech act `act` (drills/speech.py), decided at run time
         `t` (defaults to now): logged as `officer_spoke`; each subject's agitation answers it
@@ -338,6 +339,7 @@ class DrillEngine:
             clip=clip,
             loudness_dbfs=loudness_dbfs,
             n=self._spoken,
+            phrase=phrase,
         )
         self.log.append(record)
         self._answer_speech(act, loudness_dbfs)

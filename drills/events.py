@@ -370,6 +370,9 @@ class OfficerSpoke(Record):
     # said twice at once (a scripted "Drop it! Drop it!") are two records, told apart by it.
     # Absent in logs written before it was (those may hold two identical lines).
     n: Annotated[int, Field(ge=1)] | None = None
+    # The phrase-book phrase that made the act, of the words in `text` (review shows it, the
+    # utterance beside it). Absent in logs written before it was.
+    phrase: str | None = None
 
 
 class Agitation(Record):

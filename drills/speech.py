@@ -342,6 +342,7 @@ def officer_spoke(
     clip: str | None,
     loudness_dbfs: float | None = None,
     n: int | None = None,
+    phrase: str | None = None,
 ) -> LogRecord:
     """The `officer_spoke` event-log record (docs/speech.md, docs/drills.md "Event log").
 
@@ -350,7 +351,9 @@ def officer_spoke(
     speech began and ended; clip: the kept audio, a path relative to the run directory, or None;
     loudness_dbfs: the words' RMS level (dBFS, <= 0) where it was measured (a shout is told by
     it), else None and left out of the record; n: the record's number among the run's
-    officer_spoke records (1, 2, ...), left out where None.
+    officer_spoke records (1, 2, ...), left out where None; phrase: the phrase-book phrase that
+    made the act ("stop right there" of "get down step back stop right there"), left out where
+    None.
     Raises ValueError for an unknown act shape, a confidence outside 0..1 or end before start.
     """
     speech_trigger(act)
@@ -370,4 +373,6 @@ def officer_spoke(
         data["loudness_dbfs"] = round(min(loudness_dbfs, 0.0), 2)
     if n is not None:
         data["n"] = n
+    if phrase is not None:
+        data["phrase"] = phrase
     return LogRecord(t, OFFICER_SPOKE, data)

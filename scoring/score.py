@@ -331,6 +331,7 @@ class _Judge:
         self.deadly_warned = False
         self.commands: list[tuple[float, str]] = []  # (t, act), for VERBAL-04
         self.repeat: tuple[str, int, float] | None = None  # (act, times in a row, last t)
+        self.repeat_finding: int | None = None  # index of this run of repeats' VERBAL-05
         self.acts: dict[str, int] = {}
         # Each act heard: t, act, source ("recogniser", "instructor" for a live mark, "script"
         # for an older log's verbal_command), and for a mark who made it and the words.
@@ -511,12 +512,22 @@ class _Judge:
             times = 1
         self.repeat = (act, times, t)
         if times == values.repeat_max + 1:
-            self.breach(
-                "VERBAL-05",
-                t,
-                f"{act} given {times} times in a row, each within {values.comply_time_s:g} s of"
-                " the last: no time to comply",
-            )
+            self.breach("VERBAL-05", t, self.repeat_message(act, times))
+            self.repeat_finding = len(self.findings) - 1
+        elif times > values.repeat_max + 1 and self.repeat_finding is not None:
+            # One finding per run of repeats, dated at the first one too many, counting them all
+            # (nu17b #3: "given 4 times" beside "x5" read as a miscount).
+            i = self.repeat_finding
+            self.findings[i] = replace(self.findings[i], message=self.repeat_message(act, times))
+        if times == 1:
+            self.repeat_finding = None
+
+    def repeat_message(self, act: str, times: int) -> str:
+        values = self.values
+        return (
+            f"{act} given {times} times in a row (more than {values.repeat_max}), each within"
+            f" {values.comply_time_s:g} s of the last: no time to comply"
+        )
 
     def feasible(self, s: _Subject, t: float) -> float | None:
         """The seconds `s` posed its threat before acting on it (or before `t`) when that is

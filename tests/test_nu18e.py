@@ -153,6 +153,7 @@ def test_a_live_mark_acts_as_the_speech_did_and_is_listed_in_the_debrief(tmp_pat
             "t": 1.0,
             "heard_t": 1.0,
             "text": "drop the knife",
+            "phrase": None,
             "act": "command.drop_weapon",
             "confidence": None,
             "corrected": None,

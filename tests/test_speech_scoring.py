@@ -100,7 +100,7 @@ def test_one_finding_per_run_of_repeats_and_a_new_command_resets_it() -> None:
     drop = [spoke(1.0 + 0.5 * k, "command.drop_weapon") for k in range(6)]
     log = [*start(), phase(0, "active_resistance", "knife"), *drop, end(9)]
     ((kind, message),) = found(score_run(log, default_policy()), "VERBAL-05")
-    assert kind is Kind.FINDING and "4 times in a row" in message
+    assert kind is Kind.FINDING and "6 times in a row" in message
     broken = [
         *start(),
         phase(0, "active_resistance", "knife"),

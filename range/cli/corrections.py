@@ -57,6 +57,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the records the run was kept in (default: $OPENRANGE_DATABASE_URL or the"
         " user's): its record is rescored too, by a chained amendment",
     )
+    fix.add_argument(
+        "--json",
+        action="store_true",
+        help="print the correction and the records rescored as one JSON object",
+    )
     fix.set_defaults(handler=_correct)
 
 
@@ -318,7 +323,7 @@ def amend_records(
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.records.store import Records, RecordsError
-    from scoring.corrections import CorrectionError, span
+    from scoring.corrections import CorrectionError, correction_of, span
 
     # The records first (an explicit --db that cannot be opened is refused before anything
     # is written); the user's default store, when there is none, keeps no record to amend.
@@ -334,22 +339,57 @@ def _correct(args: argparse.Namespace) -> int:
         edited = edited_log(args.run_dir, records)
         if edited is not None:
             raise CorrectionError(f"{edited}; not corrected (openrange records verify)")
+        before = run_corrections(args.run_dir)
         correction, path, heard = correct_speech(
             args.run_dir, args.at, args.act, args.by, args.reason, args.was
-        )
-        start, end = span(heard)
-        when = f"the mark at {start:.2f} s" if correction.marked else f"{start:.2f}-{end:.2f} s"
-        print(
-            f"corrected {when} {correction.text!r}: {correction.was} -> {correction.act} by"
-            f" {correction.by}; kept in {path}"
         )
         amended = [] if records is None else amend_records(records, args.run_dir, correction)
     finally:
         if records is not None:
             records.close()
-    for number, before, now in amended:
+    start, end = span(heard)
+    # The act in force before this correction: an earlier correction's, or the act heard.
+    prior = correction_of(heard, before)
+    was = correction.was if prior is None else prior.act
+    undo = prior is not None and correction.act == correction.was
+    phrase = str(heard.data.get("phrase") or "")
+    if args.json:
+        out = {
+            "run_dir": str(args.run_dir),
+            "at_s": correction.at_s,
+            "start_s": round(start, 4),
+            "end_s": round(end, 4),
+            "marked": correction.marked,
+            "text": correction.text,
+            "phrase": phrase or None,
+            "heard": correction.was,
+            "before": was,
+            "before_by": None if prior is None else prior.by,
+            "act": correction.act,
+            "undo": undo,
+            "by": correction.by,
+            "reason": correction.reason,
+            "kept_in": str(path),
+            "rescored": [
+                {"drill_run": number, "score_before": b, "score": now} for number, b, now in amended
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    when = f"the mark at {start:.2f} s" if correction.marked else f"{start:.2f}-{end:.2f} s"
+    words = repr(correction.text)
+    if phrase and phrase != correction.text:
+        words = f"{phrase!r} (in {correction.text!r})"
+    if prior is None:
+        change = f"{correction.was} -> {correction.act}"
+    elif undo:
+        change = f"{was} ({prior.by}'s correction) -> put back to the act heard ({correction.was})"
+    else:
+        change = f"{was} ({prior.by}'s correction; heard as {correction.was}) -> {correction.act}"
+    print(f"corrected {when} {words}: {change} by {correction.by}; kept in {path}")
+    for number, b, now in amended:
         print(
-            f"drill run {number} in the records rescored: {before:g} -> {now:g}"
+            f"drill run {number} in the records rescored: {b:g} -> {now:g}"
             f" (corrected by {correction.by}; chained amendment)"
         )
     return 0

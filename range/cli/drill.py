@@ -476,7 +476,7 @@ def play(
         from range.voice.audio import cut_short, read_wav
 
         try:  # a missing or non-audio file (or a folder) is one named line before the run
-            read_wav(voice)
+            read_wav(voice, lambda line: cliutil.say(f"openrange: --voice {line}"))
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"--voice {exc}") from None
         short = cut_short(voice)

@@ -116,7 +116,7 @@ def _recognize(args: argparse.Namespace) -> int:
     from range.voice.recognize import Listener, Recognizer, listen
 
     book = load_phrases(args.phrases)
-    pcm = read_wav(args.file)
+    pcm = read_wav(args.file, lambda line: cliutil.say(f"openrange: {line}"))
     short = cut_short(args.file)
     if short is not None:
         cliutil.say(f"openrange: {short}")

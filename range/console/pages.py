@@ -341,6 +341,8 @@ def officer_speech(
                 "t": round(float(r.data.get("start_s", r.t)), 3),
                 "heard_t": round(r.t, 3),
                 "text": str(r.data.get("text", "")),
+                # The phrase that made the act, of the utterance's words (None: an older log).
+                "phrase": r.data.get("phrase"),
                 "act": str(r.data.get("act", "")),
                 "confidence": float(r.data.get("confidence", 0.0)),
                 "corrected": None if fixed is None else fixed.act,
@@ -360,6 +362,7 @@ def officer_speech(
                 "t": round(r.t, 3),
                 "heard_t": round(r.t, 3),
                 "text": str(r.data.get("text", "")),
+                "phrase": None,
                 "act": str(r.data.get("act", "")),
                 "confidence": None,
                 "corrected": None if fixed is None else fixed.act,

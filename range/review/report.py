@@ -388,8 +388,12 @@ def _heard(
             if same_clock:
                 href += f"#t={d['start_s']:g},{d['end_s']:g}"
             clip = f"<a href='{html.escape(href)}'>audio</a>"
+        heard = html.escape(d["text"])
+        phrase = d.get("phrase")
+        if phrase and phrase != d["text"]:  # the act's own words, the utterance beside them
+            heard = f"{html.escape(str(phrase))} <small>(in &ldquo;{heard}&rdquo;)</small>"
         rows.append(
-            f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{html.escape(d['text'])}</td>"
+            f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{heard}</td>"
             f"<td>{html.escape(d['act'])}</td><td>{d['confidence']:.2f}</td>"
             f"<td>recogniser</td><td>{html.escape(corrected)}</td><td>{clip}</td></tr>"
         )

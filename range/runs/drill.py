@@ -352,6 +352,7 @@ class ScriptedOfficerHands:
                     start_s=engine.t,
                     end_s=engine.t,
                     loudness_dbfs=intent.loudness_dbfs,
+                    phrase=match.phrase,
                 )
         elif intent.act in (Act.DRAW_TASER, Act.DRAW_FIREARM):
             wanted = taser if intent.act is Act.DRAW_TASER else firearm
@@ -770,6 +771,7 @@ class Session:
                 end_s=max(start_s, run_s(hi)),
                 clip=self._voice_clip,
                 loudness_dbfs=min(0.0, said.loudness_dbfs),
+                phrase=heard.phrase,
             )
 
     @property

@@ -7,7 +7,7 @@ line ("audio is off: ...").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from math import gcd
 from pathlib import Path
 
@@ -15,6 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE_HZ = 16_000
+# The lowest sample rate a recording may have: 8 kHz (telephone band, speech to 4 kHz). Below it
+# the consonants that tell one command from another are gone, and a 1 kHz file was heard as
+# nothing at all, rc 0, with no hint (nu17b #7).
+MIN_RATE_HZ = 8_000
 BLOCK_S = 0.03  # the endpointer's frame (pocketsphinx.Endpointer default)
 
 Pcm = npt.NDArray[np.int16]
@@ -35,10 +39,13 @@ def to_mono_16k(samples: npt.NDArray[np.floating], rate_hz: int) -> Pcm:
     return np.asarray(np.clip(mono, -1.0, 1.0) * 32767.0, dtype=np.int16)
 
 
-def read_wav(path: Path) -> Pcm:
-    """A sound file (WAV, FLAC, OGG: whatever libsndfile reads) as 16 kHz mono int16.
+def read_wav(path: Path, warn: Callable[[str], None] | None = None) -> Pcm:
+    """A sound file (WAV, FLAC, OGG: whatever libsndfile reads) as 16 kHz mono int16. Samples
+    that are not numbers (NaN, infinite: a float file) are read as silence, and `warn` is told
+    so in one line naming the file.
 
-    Raises FileNotFoundError, or ValueError naming the file when it is not audio."""
+    Raises FileNotFoundError, or ValueError naming the file when it is not audio or its sample
+    rate is under MIN_RATE_HZ."""
     import soundfile
 
     if not path.exists():
@@ -51,7 +58,19 @@ def read_wav(path: Path) -> Pcm:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
     except soundfile.LibsndfileError as exc:
         raise ValueError(f"{path}: not a sound file ({exc})") from None
-    return to_mono_16k(np.asarray(samples), int(rate))
+    if rate < MIN_RATE_HZ:
+        raise ValueError(
+            f"{path}: recorded at {rate} Hz: speech needs at least {MIN_RATE_HZ} Hz (the"
+            f" recogniser hears {SAMPLE_RATE_HZ} Hz)"
+        )
+    samples = np.asarray(samples)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        samples = np.where(bad, 0.0, samples).astype(np.float32)
+        if warn is not None:
+            count = int(np.sum(bad.any(axis=1) if bad.ndim == 2 else bad))
+            warn(f"{path}: {count} samples are not numbers (NaN or infinite): read as silence")
+    return to_mono_16k(samples, int(rate))
 
 
 def cut_short(path: Path) -> str | None:
