@@ -18,6 +18,7 @@ from range.console.speech import SPEECH_DIR, said
 from range.records.exports import VALID_DAYS, roster
 from range.records.store import (
     DAMAGED,
+    LISTED_RUN_FIELDS,
     Records,
     RecordsError,
     course_label,
@@ -105,21 +106,9 @@ def recent_runs(
     # history` show it.
     damaged = {int(r["id"]): _damaged(r) for r in raw}
     rows = records.amended_drill_runs(raw)
-    shown = (
-        "id",
-        "badge",
-        "drill",
-        "drill_sha256",
-        "drill_origin",
-        "seed",
-        "recorded",
-        "decision",
-        "score",
-        "passed",
-    )
     # An edited copy of a built-in drill is shown as one: `id (modified, sha256 ...)`.
     return [
-        {k: r[k] for k in shown}
+        {k: r[k] for k in LISTED_RUN_FIELDS}
         | {
             "drill": drill_label(r),
             "aborted": aborted(r),

@@ -133,8 +133,8 @@ _DRILL_RUN_FIELDS = (
     "result",
 )
 
-# What a drill run listing shows of each run (history, the CSV export).
-_LISTED_RUN_FIELDS = (
+# What a drill run listing shows of each run (history, the CSV export, the console's tables).
+LISTED_RUN_FIELDS = (
     "id",
     "badge",
     "drill",
@@ -1357,7 +1357,7 @@ class Records:
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
         return self._drill_runs(
-            "WHERE d.badge = ?", [badge], _LISTED_RUN_FIELDS[:1] + _LISTED_RUN_FIELDS[2:]
+            "WHERE d.badge = ?", [badge], LISTED_RUN_FIELDS[:1] + LISTED_RUN_FIELDS[2:]
         )
 
     def all_drill_runs(
@@ -1373,7 +1373,7 @@ class Records:
         if until is not None:
             sql += " AND d.recorded < ?"
             args.append(_day_after(until))
-        return self._drill_runs(sql, args, _LISTED_RUN_FIELDS)
+        return self._drill_runs(sql, args, LISTED_RUN_FIELDS)
 
     def _drill_runs(
         self, where: str, args: list[Any], fields: tuple[str, ...]
@@ -1393,7 +1393,7 @@ class Records:
             row = _amended(row, amendments.get(int(row["id"]), []))
             outcome_ = DAMAGED if edited_run else drill_outcome(row)
             script = drill_run_script(row)
-            listed = {k: row[k] for k in _LISTED_RUN_FIELDS if k in row}
+            listed = {k: row[k] for k in LISTED_RUN_FIELDS if k in row}
             if not graded(outcome_):
                 # Never graded: no score (not the log's default 100) and no decision.
                 listed |= {"score": None, "decision": None}
