@@ -60,10 +60,14 @@ def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
     assert "warning" not in err
     log.write_text(log.read_text().replace('"seed": 1', '"seed": 2', 1))
     for argv in (["score", str(folder)], ["score", str(folder), "--json"]):
-        _, err = _run(capsys, argv)
+        out, err = _run(capsys, argv)
         assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
+    # rc12 A: a script reading the JSON, or a saved report, is told too (not stderr alone).
+    assert json.loads(out)["log_edited"].startswith(f"{log}: no longer matches the sha256")
     _, err = _run(capsys, ["report", str(folder), "--out", str(tmp_path / "r.html")])
     assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
+    page = (tmp_path / "r.html").read_text()
+    assert "WARNING: " in page and "no longer matches the sha256 kept in result.json" in page
     # Without result.json the record's own hash finds it.
     (folder / "result.json").unlink()
     _, err = _run(capsys, ["score", str(folder)])

@@ -124,6 +124,36 @@ def test_a_second_start_before_the_lane_s_next_frame_is_refused_and_not_audited(
     assert _command(console, "J1", command="abort")[0] == 303
 
 
+class _SlowSocket(_Socket):
+    """A lane's socket whose send yields to the event loop, as a real WebSocket's does."""
+
+    async def send_text(self, text: str) -> None:
+        await asyncio.sleep(0.01)
+        await super().send_text(text)
+
+
+def test_pauses_pressed_at_once_are_one_pause_and_one_audit_row(console: Console) -> None:
+    # rc18: five pauses at once: two were accepted and audited, because the command was taken
+    # as done only after the send's await, where the other requests were judged.
+    socket = _SlowSocket()
+    console.hub.lanes["J2"] = LaneView("J2", socket=socket)  # type: ignore[arg-type]
+    console.hub.lanes["J2"].state = {"status": "running", "kind": "drill"}
+    before = len(_audit(console))
+    path = "/lanes/J2/command"
+
+    async def press_five() -> list[int]:
+        requests = [
+            _request(console, "inst", "POST", path, {"name": "J2"}, {"command": "pause"})
+            for _ in range(5)
+        ]
+        replies = await asyncio.gather(*(console.command(r) for r in requests))
+        return sorted(int(r.status_code) for r in replies)
+
+    assert asyncio.run(press_five()) == [303, 409, 409, 409, 409]
+    assert [m["command"] for m in socket.sent] == ["pause"]
+    assert [r["action"] for r in _audit(console)[: len(_audit(console)) - before]] == ["lane_pause"]
+
+
 # -- 2. every runs table shows the corrected score ----------------------------------------------
 
 

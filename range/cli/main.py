@@ -143,8 +143,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from range.review.report import write_report
     from range.runs.runlog import read_events
 
-    path = write_report(args.run_dir, args.out)
-    _warn_edited(args.run_dir)  # once it could be read: one that cannot is one line alone
+    edited = _edited(args.run_dir)
+    path = write_report(args.run_dir, args.out, edited)
+    if edited is not None:  # once it could be read: one that cannot is one line alone
+        print(f"openrange: warning: {edited}; reviewed as it is now", file=sys.stderr)
     for note in correction_notes(args.run_dir, read_events(args.run_dir)):
         print(f"openrange: {note}", file=sys.stderr)
     print(path)
@@ -339,7 +341,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    from range.cli.corrections import correction_notes, edited_log, run_corrections
+    from range.cli.corrections import correction_notes, run_corrections
     from range.cli.summary import run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
@@ -365,27 +367,18 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
     # A log edited since it was written (its result.json's sha256, or the records' where the
     # user's store keeps the run) is scored as it is now, with a warning naming it.
-    from range.records.store import Records, RecordsError
-
-    try:
-        stored: Records | None = Records.open(None, create=False, migrate=False)
-    except RecordsError:
-        stored = None
     scores = []
-    try:
-        for run_dir, log in zip(args.run_dirs, logs, strict=True):
-            edited = edited_log(run_dir, stored)
-            if edited is not None:
-                print(f"openrange: warning: {edited}; scored as it is now", file=sys.stderr)
-            for note in correction_notes(run_dir, log):
-                print(f"openrange: {note}", file=sys.stderr)
-            scores.append(score_run(log, policy, run_corrections(run_dir)))
-    finally:
-        if stored is not None:
-            stored.close()
+    edited: list[str | None] = []
+    for run_dir, log in zip(args.run_dirs, logs, strict=True):
+        edited.append(_warn_edited(run_dir))
+        for note in correction_notes(run_dir, log):
+            print(f"openrange: {note}", file=sys.stderr)
+        scores.append(score_run(log, policy, run_corrections(run_dir)))
 
-    def as_json(score: Score) -> dict[str, object]:
+    def as_json(score: Score, log_edited: str | None) -> dict[str, object]:
         out = score.as_json()
+        if log_edited is not None:  # why the log is not the one written (absent: it is)
+            out["log_edited"] = log_edited
         if score.incomplete:  # not graded: no score at all, never a number
             out["score"] = None
         if args.policy is not None:
@@ -396,7 +389,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"Policy: {label}")
     if len(scores) == 1:
         if args.json:
-            print(json.dumps(as_json(scores[0]), indent=2, sort_keys=True))
+            print(json.dumps(as_json(scores[0], edited[0]), indent=2, sort_keys=True))
         else:
             # Which run this is (drill, seed, who played it), then the score; the Score: line
             # names the policy as the label does (a modified file flagged).
@@ -407,7 +400,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     rows = detection(scores)
     if args.json:
-        out = {"runs": [as_json(s) for s in scores], "officers": [r.as_json() for r in rows]}
+        runs = [as_json(s, e) for s, e in zip(scores, edited, strict=True)]
+        out = {"runs": runs, "officers": [r.as_json() for r in rows]}
         print(json.dumps(out, indent=2, sort_keys=True))
         return 1 if failed else 0
     for run_dir, score in zip(args.run_dirs, scores, strict=True):
@@ -435,10 +429,10 @@ def _readable(run_dirs: list[Path]) -> tuple[list[list[LogRecord]], list[Path], 
     return logs, kept, failed
 
 
-def _warn_edited(run_dir: Path) -> None:
-    """Warn on stderr, naming the file, when a saved run's log (a drill run's or an attempt's)
-    is not the one written (range.cli.corrections.edited_log, against the user's records
-    where they keep it): it is read as it is now."""
+def _edited(run_dir: Path) -> str | None:
+    """Why a saved run's log (a drill run's or an attempt's) is not the one written, naming
+    the file (range.cli.corrections.edited_log, against the user's records where they keep
+    it), or None."""
     from range.cli.corrections import edited_log
     from range.records.store import Records, RecordsError
 
@@ -447,12 +441,18 @@ def _warn_edited(run_dir: Path) -> None:
     except RecordsError:
         stored = None
     try:
-        edited = edited_log(run_dir, stored)
+        return edited_log(run_dir, stored)
     finally:
         if stored is not None:
             stored.close()
+
+
+def _warn_edited(run_dir: Path) -> str | None:
+    """`_edited`, said on stderr (the run is read as it is now); returned for `--json`."""
+    edited = _edited(run_dir)
     if edited is not None:
         print(f"openrange: warning: {edited}; scored as it is now", file=sys.stderr)
+    return edited
 
 
 def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> int:
@@ -474,8 +474,10 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
             " attempts' folders on their own, then the drill runs'"
         )
     scores = []
+    edited = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
-        _warn_edited(run_dir)  # as a drill run's: result.json's sha256 and the record's
+        # As a drill run's: result.json's sha256 and the record's.
+        edited.append(_warn_edited(run_dir))
         course = saved_course(run_dir, log[0].data)
         # A resumed attempt is scored whole, from every part's log, whichever part is given.
         scores.append((run_dir, course, rescore_attempt(course, attempt_log(run_dir))))
@@ -485,7 +487,12 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     if args.json:
         pairs = zip(scores, simulated, strict=True)
         # The shape of the attempt's result.json `score` (one builder: judged_attempt).
-        out = [judged_attempt(s, sim) for (_, _, s), sim in pairs]
+        # With `log_edited` where the log is not the one written (absent: it is, and the
+        # object is result.json's `score` exactly).
+        out = [
+            judged_attempt(s, sim) | ({"log_edited": e} if e is not None else {})
+            for ((_, _, s), sim), e in zip(pairs, edited, strict=True)
+        ]
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2, sort_keys=True))
         return 0
     from range.records.store import content_label

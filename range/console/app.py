@@ -603,14 +603,15 @@ class Console:
         except CommandError as exc:
             return Response(str(exc), 400)
         message = {"type": "command", "command": command.value, "by": user.name, "args": args}
-        self.audit(user.name, f"lane_{command.value}", lane=name, **args)
-        await lane.socket.send_text(json.dumps(message))
         # Every command is taken as done until the lane's next frame says how it is, so the
         # commands to one lane are judged one after another: a second press before then is
         # refused as the state it leads to says ("already paused", "running a drill: abort it
         # first"), not sent as a second command the lane would drop; an abort right after a
-        # start is sent, and the lane applies it to the run it starts.
+        # start is sent, and the lane applies it to the run it starts. Taken as done before
+        # the send's await: requests pressed at once are judged while this one sends.
         lane.state = pending_state(command, lane.state, args)
+        self.audit(user.name, f"lane_{command.value}", lane=name, **args)
+        await lane.socket.send_text(json.dumps(message))
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
         return RedirectResponse(f"/lanes/{name}", 303)

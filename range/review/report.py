@@ -241,7 +241,20 @@ def _paper(
     return _png(image)
 
 
-def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) -> Path:
+def _banner(warning: str | None) -> str:
+    """A red line at the top of a report whose log is not the one written (the caller's
+    `range.cli.corrections.edited_log`): the page shows the run rescored as the log is now."""
+    if not warning:
+        return ""
+    return (
+        "<p style='color:#a00;font-weight:bold'>WARNING: "
+        f"{html.escape(warning)}: this review is of the log as it is now, not as recorded.</p>"
+    )
+
+
+def _course_report(
+    run_dir: Path, records: list[LogRecord], out: Path | None, warning: str | None = None
+) -> Path:
     """A qualification attempt: each stage's target, face on, with its hits."""
     from physics.targets import TARGETS
     from range.runs.saved import saved_course
@@ -322,7 +335,8 @@ def _course_report(run_dir: Path, records: list[LogRecord], out: Path | None) ->
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "figure{display:inline-block;margin:0 1em 1em 0}</style></head><body>"
-        f"<h1>Qualification: {html.escape(course.title)}</h1><p>Course {html.escape(label)},"
+        f"<h1>Qualification: {html.escape(course.title)}</h1>{_banner(warning)}"
+        f"<p>Course {html.escape(label)},"
         f" seed {started['seed']}, officer {html.escape(str(started['officer_name']))}."
         f"{html.escape(note)} {verdict}</p>"
         f"<h2>Targets</h2>{''.join(sections)}</body></html>\n"
@@ -405,7 +419,10 @@ def _heard(
     )
 
 
-def write_report(run_dir: Path, out: Path | None = None) -> Path:
+def write_report(run_dir: Path, out: Path | None = None, warning: str | None = None) -> Path:
+    """The after-action review of a saved run (a drill run's, or a qualification attempt's,
+    whole across its parts) as one HTML page, `out` or RUN_DIR/report.html; `warning`: why its
+    log is not the one written, shown in red at the top (None: nothing to say)."""
     records = read_events(run_dir)
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
@@ -413,7 +430,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
         from range.runs.saved import attempt_log
 
         # A resumed attempt is reviewed whole, from every part's log, whichever part is given.
-        return _course_report(run_dir, attempt_log(run_dir), out)
+        return _course_report(run_dir, attempt_log(run_dir), out, warning)
     started = records[0].data
     drill = saved_drill(run_dir, started)
     corrections = run_corrections(run_dir)
@@ -491,7 +508,7 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
 td,th{{border:1px solid #bbb;padding:3px 8px;text-align:left;font-size:90%}}
 figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding{{color:#a60}}
 .credit{{color:#060}}</style></head><body>
-<h1>After-action review: {html.escape(drill.title)}</h1>
+<h1>After-action review: {html.escape(drill.title)}</h1>{_banner(warning)}
 <p>Drill {html.escape(label)}, seed {started.get("seed")},
 {html.escape(run_who(started))}.{html.escape(note)}
 {verdict}.</p>
