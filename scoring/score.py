@@ -1236,6 +1236,9 @@ class _Judge:
         llf, llf_na = _less_lethal_first(self.first_force, self.first_threat, self.at_hand)
         if self.llf_na:
             llf, llf_na = None, self.llf_na
+        elif incomplete and self.first_force is None:
+            # The log stops before the drill ended: no force *seen*, not "no force used".
+            llf_na = "cut short: no force before the log ends"
         findings = sorted(self.findings, key=lambda f: f.t)
         total = max(0.0, 100.0 + sum(f.points for f in findings))
         critical = any(f.kind is Kind.CRITICAL for f in findings)

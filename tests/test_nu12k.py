@@ -167,6 +167,8 @@ def test_a_closed_incomplete_run_has_no_decision(
     assert "no force used" not in out
     out, _ = _run(capsys, ["score", str(folder), "--json"])
     assert json.loads(out)["decision"] is None
+    out, _ = _run(capsys, ["score", str(folder)])  # rc12 E: its text neither
+    assert "no force used" not in out and "Less-lethal first: n/a (cut short" in out
 
 
 # -- 5: shooting a subject who posed no threat is a false alarm across runs (facts.md §4) -------
