@@ -370,6 +370,15 @@ def test_show_and_resume_say_a_parts_folder_is_missing(
     assert f"event log in {gone} (missing)" in out
     out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store, "--json"])
     assert json.loads(out)["logs_missing"] == [str(gone)]
+    # rc12 B: a folder still there whose event log was moved away is missing too.
+    gone.mkdir()
+    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store])
+    assert f"event log in {gone} (missing)" in out
+    (gone / "events.jsonl").write_text("")
+    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store])
+    assert f"event log in {gone} (missing)" not in out
+    gone.joinpath("events.jsonl").unlink()
+    gone.rmdir()
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
     _, err = _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(tmp_path / "runs")])
     assert f"in-progress attempt #{attempt}: part 1's folder {gone} is missing" in err

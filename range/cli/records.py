@@ -826,6 +826,7 @@ def _show(args: argparse.Namespace) -> int:
         outcome,
         stored_json,
     )
+    from range.runs.runlog import EVENTS
 
     with _open(args, read_only=True) as records:
         # In-progress attempts are numbered apart: one of this number is named, never shown.
@@ -847,7 +848,8 @@ def _show(args: argparse.Namespace) -> int:
     # The folders its event logs were saved in: two or more for an attempt resumed after a
     # crash (`openrange score` on any of them rescores the whole attempt).
     logs = attempt_folders(detail.get("shots", []))
-    missing = [folder for folder in logs if not Path(folder).is_dir()]
+    # A part whose folder, or the event log in it, is not there (as `verify` says).
+    missing = [folder for folder in logs if not (Path(folder) / EVENTS).is_file()]
     # A log edited since the record kept its sha256 (as `verify`, `score` and `report` say).
     edited_logs = [why for ok, why in attempt_log_checks(row) if ok is False and "edited" in why]
 
