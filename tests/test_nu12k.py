@@ -277,3 +277,18 @@ def test_each_part_of_a_resumed_attempt_keeps_its_log_hash(
     (part1 / "events.jsonl").write_text('{"kind": "attempt_started", "t": 0.5}\n')
     _, err = _run(capsys, ["records", "verify"], 1)
     assert f"record 1: its log {part1 / 'events.jsonl'} no longer matches" in err
+
+
+def test_the_across_runs_table_keeps_its_columns_for_a_long_officer_row() -> None:
+    # rc12 D: "Ofc. Rivera #4411 (SIMULATED)" is wider than the officer column was (24), so the
+    # numbers no longer stood under their headings.
+    from range.cli.summary import format_detection
+    from scoring.detection import Detection
+
+    rows = [
+        Detection("Ofc. Rivera #4411 (SIMULATED)", 2, 1, 1, 0),
+        Detection("Ofc. Li", 1, 1, 0, 0),
+    ]
+    header, *lines = format_detection(rows).splitlines()
+    end = header.index("shoot runs") + len("shoot runs")
+    assert all(line[end - 1].isdigit() and line[end] == " " for line in lines), lines

@@ -283,7 +283,8 @@ def format_detection(rows: list[Detection]) -> str:
         return "n/a" if value is None else f"{value:.0%}"
 
     header = ("officer", "shoot runs", "hit rate", "no-shoot", "false alarms", "d-prime")
-    widths = (24, 10, 9, 9, 13, 8)
+    # The officer column as wide as its longest name ("Ofc. Rivera #4411 (SIMULATED)").
+    widths = (max([24, *(len(r.officer) for r in rows)]), 10, 9, 9, 13, 8)
     lines = [
         " ".join(
             f"{h:<{w}}" if i == 0 else f"{h:>{w}}"
