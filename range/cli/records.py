@@ -892,7 +892,8 @@ def _show(args: argparse.Namespace) -> int:
             gone = " (missing)" if folder in missing else ""
             yield f"  event log in {folder}{part}{gone}"
         for why in edited_logs:
-            yield f"  WARNING: {why}: rescored from it, it would not give this record"
+            # The edit may or may not change the score: the record is not from this log.
+            yield f"  WARNING: {why}: the record was not made from the log as it is now"
         if wrong is not None:
             yield f"  WARNING: {wrong}: run records verify"
         closed = detail.get("incomplete")
