@@ -143,7 +143,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from range.review.report import write_report
     from range.runs.runlog import read_events
 
-    edited = _edited(args.run_dir)
+    (edited,) = _edited([args.run_dir])
     path = write_report(args.run_dir, args.out, edited)
     if edited is not None:  # once it could be read: one that cannot is one line alone
         print(f"openrange: warning: {edited}; reviewed as it is now", file=sys.stderr)
@@ -368,9 +368,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # A log edited since it was written (its result.json's sha256, or the records' where the
     # user's store keeps the run) is scored as it is now, with a warning naming it.
     scores = []
-    edited: list[str | None] = []
+    edited = _warn_edited(args.run_dirs)
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
-        edited.append(_warn_edited(run_dir))
         for note in correction_notes(run_dir, log):
             print(f"openrange: {note}", file=sys.stderr)
         scores.append(score_run(log, policy, run_corrections(run_dir)))
@@ -429,10 +428,10 @@ def _readable(run_dirs: list[Path]) -> tuple[list[list[LogRecord]], list[Path], 
     return logs, kept, failed
 
 
-def _edited(run_dir: Path) -> str | None:
-    """Why a saved run's log (a drill run's or an attempt's) is not the one written, naming
-    the file (range.cli.corrections.edited_log, against the user's records where they keep
-    it), or None."""
+def _edited(run_dirs: list[Path]) -> list[str | None]:
+    """For each saved run, why its log (a drill run's or an attempt's) is not the one written,
+    naming the file (range.cli.corrections.edited_log, against the user's records where they
+    keep it, opened once for the batch), or None."""
     from range.cli.corrections import edited_log
     from range.records.store import Records, RecordsError
 
@@ -441,17 +440,18 @@ def _edited(run_dir: Path) -> str | None:
     except RecordsError:
         stored = None
     try:
-        return edited_log(run_dir, stored)
+        return [edited_log(run_dir, stored) for run_dir in run_dirs]
     finally:
         if stored is not None:
             stored.close()
 
 
-def _warn_edited(run_dir: Path) -> str | None:
-    """`_edited`, said on stderr (the run is read as it is now); returned for `--json`."""
-    edited = _edited(run_dir)
-    if edited is not None:
-        print(f"openrange: warning: {edited}; scored as it is now", file=sys.stderr)
+def _warn_edited(run_dirs: list[Path]) -> list[str | None]:
+    """`_edited`, each said on stderr (the run is read as it is now); returned for `--json`."""
+    edited = _edited(run_dirs)
+    for why in edited:
+        if why is not None:
+            print(f"openrange: warning: {why}; scored as it is now", file=sys.stderr)
     return edited
 
 
@@ -474,10 +474,8 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
             " attempts' folders on their own, then the drill runs'"
         )
     scores = []
-    edited = []
+    edited = _warn_edited(args.run_dirs)  # as a drill run's: result.json's and the record's
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
-        # As a drill run's: result.json's sha256 and the record's.
-        edited.append(_warn_edited(run_dir))
         course = saved_course(run_dir, log[0].data)
         # A resumed attempt is scored whole, from every part's log, whichever part is given.
         scores.append((run_dir, course, rescore_attempt(course, attempt_log(run_dir))))
