@@ -648,3 +648,31 @@ def test_replay_as_nobody_names_the_choices_plainly() -> None:
     with pytest.raises(ReplayError) as caught:
         Viewpoint.parse("nobody", drills["phone-draw-v1"])
     assert "choose officer, subject, bystander, or a subject's id (man)" in str(caught.value)
+
+
+def test_demo_checks_the_expect_of_an_officer_script_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`demo --officer SCRIPT` ran a script whose `expect` did not hold and exited 0; the
+    demo's own default script is not checked (it runs at a random seed)."""
+    import contextlib
+    import io
+    import json
+
+    from range.cli.main import main
+
+    wrong = SHOOTS_THE_PHONE.replace(
+        'expect = { outcome = "FAIL", rules = ["DECISION-01"] }',
+        'expect = { outcome = "PASS", rules = [] }',
+    )
+    path = tmp_path / "script.toml"
+    path.write_text(wrong, encoding="utf-8")
+    argv = ["demo", "--drill", "phone-draw-v1", "--officer", str(path), "--seed", "1"]
+    capsys.readouterr()
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main([*argv, "--no-save", "--json"])
+    assert code == 10, capsys.readouterr().err
+    assert json.loads(out.getvalue())["expect"]["met"] is False
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(["demo", "--seed", "1", "--no-save", "--json"])
+    assert code == 0 and "expect" not in json.loads(out.getvalue())

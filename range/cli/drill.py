@@ -403,7 +403,9 @@ def _run(args: argparse.Namespace) -> int:
     script = args.sim or source.drill.expected_officer
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
-    return play(args, source, script, args.officer, badge=args.badge)
+    return play(
+        args, source, script, args.officer, badge=args.badge, check_expect=args.sim is not None
+    )
 
 
 def _taser_options(spec: str | None) -> dict[str, object]:
@@ -451,9 +453,11 @@ def play(
     script: str,
     officer_name: str,
     badge: str | None = None,
+    check_expect: bool = False,
 ) -> int:
     """Run the drill read from `source` (the object itself, never looked up again by its id)
-    as the command line asked and print the result."""
+    as the command line asked and print the result. `check_expect`: the user named `script`
+    (`drill run --sim`, `demo --officer`), so its declared `expect` is checked (exit 10)."""
     from drills.schema import check_instructor_buttons
     from range.cli.progress import ProgressBar
     from range.cli.summary import format_summary
@@ -516,10 +520,9 @@ def play(
         # recorded first: a soundtrack that cannot be written loses nothing
         registration.finish(record)
     failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
-    # Only a script the user named (--sim): a drill's own expected response is not checked
-    # on every run at a random seed.
-    sim = getattr(args, "sim", None) is not None
-    expectation = _expectation(config.officer, config.drill, seed, result) if sim else None
+    # Only a script the user named: a drill's own expected response (or the demo's default
+    # script) is not checked on every run at a random seed.
+    expectation = _expectation(config.officer, config.drill, seed, result) if check_expect else None
     if expectation is not None:
         record["expect"] = expectation  # in --json (result.json is the run's, as it was)
     empathy = config.drill.empathy

@@ -59,6 +59,10 @@ Every command has its own --help.
 """
 
 
+# The demo's officer script when --officer is not given: the knife approach's expected response.
+_DEMO_OFFICER = "taser-first-v1"
+
+
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
@@ -87,8 +91,10 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     p.add_argument(
         "--officer",
-        default="taser-first-v1",
-        help="scripted officer id or file (default: %(default)s)",
+        help=(
+            f"scripted officer id or file (default: {_DEMO_OFFICER}); a script you name has its"
+            " declared `expect` checked (exit 10 when it does not hold)"
+        ),
     )
     cli_drill.add_run_options(p)
     p.set_defaults(handler=_cmd_demo)
@@ -318,7 +324,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from drills.schema import read_drill_file
 
-    return cli_drill.play(args, read_drill_file(args.drill), args.officer, "scripted")
+    script = args.officer or _DEMO_OFFICER
+    source = read_drill_file(args.drill)
+    return cli_drill.play(args, source, script, "scripted", check_expect=args.officer is not None)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
