@@ -123,6 +123,7 @@ def test_officer_must_be_the_badges_and_runs_are_grouped_by_badge(
     _run(capsys, [*base, "--badge", "4411"])  # the name from the records
     _run(capsys, [*base, "--badge", "4411", "--officer", "4411"])  # the badge itself
     _run(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Rivera"])
+    _run(capsys, [*base, "--badge", "4411", "--officer", " ofc.  RIVERA"])  # case, spacing
     folders = sorted(runs.iterdir())
     for folder in folders:
         started = json.loads((folder / "events.jsonl").read_text().splitlines()[0])
@@ -130,7 +131,7 @@ def test_officer_must_be_the_badges_and_runs_are_grouped_by_badge(
     out, _ = _run(capsys, ["score", *map(str, folders), "--json"])
     (row,) = json.loads(out)["officers"]
     assert row["officer"] == "Ofc. Rivera #4411 (SIMULATED)"
-    assert row["shoot_runs"] + row["no_shoot_runs"] == 3
+    assert row["shoot_runs"] + row["no_shoot_runs"] == 4
 
 
 # -- 4: a closed INCOMPLETE run decided nothing; the close names both numbers apart ------------

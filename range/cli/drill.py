@@ -651,8 +651,9 @@ def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> O
 
 def _badge_officer(args: argparse.Namespace) -> str:
     """Who the officer is, with `--badge B`: the records' officer for B. `--officer` left out
-    (or given as B itself) takes the name from the records; another name is refused in one
-    line, so a run is never kept under one officer and logged and tallied under another.
+    (or given as B itself, or the name in any case and spacing) takes the name from the
+    records; another name is refused in one line, so a run is never kept under one officer
+    and logged and tallied under another.
     Without --badge, `--officer` as given. An unknown badge is refused by the records."""
     if not args.badge:
         return str(args.officer)
@@ -660,7 +661,12 @@ def _badge_officer(args: argparse.Namespace) -> str:
 
     with Records.open(args.db, create=False) as records:
         name = str(records.officer(args.badge)["name"])
-    if args.officer not in ("scripted", args.badge, name):
+
+    # Typed at a range master's console: "ofc.  rivera" names the same officer.
+    def same(text: str) -> str:
+        return " ".join(text.split()).casefold()
+
+    if same(str(args.officer)) not in {same(x) for x in ("scripted", args.badge, name)}:
         raise ValueError(
             f"--officer {args.officer!r} is not badge {args.badge}'s officer ({name!r} in the"
             " records): leave out --officer to take the name from the records"
