@@ -56,7 +56,6 @@ from range.console.pages import (
     attempt_sheet,
     debrief,
     drill_run,
-    drill_run_by_dir,
     folder_problem,
     officer_clip,
     recent_runs,
@@ -825,7 +824,7 @@ class Console:
         folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
         try:
             with self.store() as store:
-                if drill_run_by_dir(store.records, str(folder)) is not None:
+                if store.records.drill_runs_at(folder):  # recorded already
                     return
                 unbundle(result.pop("files", {}), folder)
                 if result.pop("speech_left_out", False):

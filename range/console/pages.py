@@ -56,15 +56,15 @@ def folder_problem(row: dict[str, Any], exc: BaseException) -> str:
 
 
 def drill_run(records: Records, run_id: int) -> dict[str, Any]:
-    rows = records._rows_by_id("SELECT * FROM drill_runs WHERE id = ?", run_id)
-    if not rows:
+    row = records.drill_run_row(run_id)
+    if row is None:
         raise RecordsError(f"no drill run {run_id}")
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
     # its log on disk is still the one recorded (its kept sha256; none for an older record).
-    log_ok, log_said = log_check(rows[0])
-    return rows[0] | {
-        "drill_label": drill_label(rows[0]),
-        "aborted": aborted(rows[0]),
+    log_ok, log_said = log_check(row)
+    return row | {
+        "drill_label": drill_label(row),
+        "aborted": aborted(row),
         "log_ok": log_ok,
         "log_check": log_said,
     }
@@ -83,24 +83,10 @@ def aborted(row: dict[str, Any]) -> str | None:
     return str(result.get("end_reason") or "aborted")
 
 
-def drill_run_by_dir(records: Records, run_dir: str) -> dict[str, Any] | None:
-    rows = records._rows("SELECT id FROM drill_runs WHERE run_dir = ?", run_dir)
-    return rows[0] if rows else None
-
-
 def recent_runs(
     records: Records, badge: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
-        " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
-        " FROM drill_runs d"
-    )
-    args: list[Any] = []
-    if badge is not None:
-        sql += " WHERE d.badge = ?"
-        args.append(badge)
-    raw = records._rows(sql + f" ORDER BY d.id DESC LIMIT {int(limit)}", *args)
+    raw = records.recent_drill_run_rows(badge, limit)
     # Judged edited or not as recorded; then shown as an instructor's correction left it
     # (its newest score and decision, and who corrected it), as the debrief and `records
     # history` show it.
@@ -460,11 +446,7 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
     run left out (`id`, `why` in one line, `unread`: its folder could not be read), so the page
     names every run its figures are not over: one damaged or missing folder never costs the
     rest of the trend, nor changes its figures unsaid."""
-    rows = records._rows(
-        "SELECT id, drill, recorded, run_dir, result, decision, passed FROM drill_runs"
-        " WHERE badge = ? ORDER BY id",
-        badge,
-    )
+    rows = records.drill_run_rows(badge)
     series: dict[bool, list[Score]] = {False: [], True: []}  # the officer's; simulated
     out = []
     left_out: list[dict[str, Any]] = []

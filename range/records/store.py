@@ -1326,6 +1326,32 @@ class Records:
         amendments = self._amendments(f"WHERE d.id IN ({marks})", ids)
         return [_amended(r, amendments.get(int(r["id"]), [])) for r in rows]
 
+    def drill_run_row(self, run_id: int) -> dict[str, Any] | None:
+        """One drill run's columns as recorded (no amendment applied, no outcome), or None."""
+        rows = self._rows_by_id("SELECT * FROM drill_runs WHERE id = ?", run_id)
+        return rows[0] if rows else None
+
+    def drill_run_rows(self, badge: str) -> list[dict[str, Any]]:
+        """An officer's drill runs as recorded, oldest first: `id, drill, recorded, run_dir,
+        result, decision, passed` (the console's trend)."""
+        return self._rows(
+            "SELECT id, drill, recorded, run_dir, result, decision, passed FROM drill_runs"
+            " WHERE badge = ? ORDER BY id",
+            badge,
+        )
+
+    def recent_drill_run_rows(self, badge: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` drill runs (of `badge`; None: anyone's), newest first, every
+        column as recorded, with `chained`: the digest the ledger chained for it (None before
+        the ledger kept one)."""
+        where, args = ("WHERE d.badge = ?", [badge]) if badge is not None else ("", [])
+        return self._rows(
+            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+            f" FROM drill_runs d {where} ORDER BY d.id DESC LIMIT {int(limit)}",
+            *args,
+        )
+
     def drill_run(self, run_id: int) -> dict[str, Any]:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
