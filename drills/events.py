@@ -680,6 +680,16 @@ class Deployment(Record):
     impacts: list[Probe] | None = None
 
 
+class StringEnded(Record):
+    """A string fired whole: its par time passed or its shots were all fired (not logged for a
+    string cut by a fault, `string_faulted`). A resumed attempt keeps every string that has
+    one and reshoots only the string the crash cut (range/runs/course.py `_resumed`)."""
+
+    KIND = "string_ended"
+    stage: Index
+    string: Index
+
+
 class StringFaulted(Record):
     """A string cut before it was fired whole, never scored as a failure: what it fired is
     dropped and it is reshot (`reshoot`), or left for a reshoot after a second cut. `reason`
