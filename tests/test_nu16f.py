@@ -1,0 +1,95 @@
+"""Issue 16, new user nu16: courses, replays and calibration (items 2, 3, 5, 6b, 11, 14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drills.course import find_course, find_shooter
+from range.cli.main import main
+from range.records.store import Records
+from range.runs.course import CourseConfig, run_course
+
+# -- item 2: a resume keeps every string finished before the crash ------------------------------
+
+
+class _CrashError(Exception):
+    """The power goes: raised out of the runner once the records hold what it had kept."""
+
+
+def test_a_resume_keeps_a_string_finished_before_the_crash_and_reshoots_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu16 #2: the crash comes after a string was fired whole (all its shots) and before the
+    next string's first shot. The resume keeps that string (it ended) and reshoots nothing; it
+    took the last string with a shot as the one the crash cut, and voided its hits."""
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    record_shot = Records.record_shot
+    ends = 0
+
+    def record_then_crash(self: Records, attempt: int, shot: dict[str, Any]) -> None:
+        nonlocal ends
+        record_shot(self, attempt, shot)
+        ends += shot.get("kind") == "string_ended"
+        if ends == 3:
+            raise _CrashError
+
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        monkeypatch.setattr(Records, "record_shot", record_then_crash)
+        config = CourseConfig(find_course("fbi-pistol-2019-v1"), find_shooter("expert"), 3)
+        with pytest.raises(_CrashError):
+            run_course(config, records=records, badge="4411")
+        monkeypatch.setattr(Records, "record_shot", record_shot)
+        ((listed),) = records.incomplete()
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--db", db]
+    argv += ["--resume", str(listed["id"]), "--runs-dir", str(tmp_path / "runs"), "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["reshot"] == [] and result["score"]["complete"]
+    assert main(["records", "show", str(result["qualification"]), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert not [line for line in shown["sheet"] if line["note"].startswith("string cut")]
+    assert sum(line["points"] for line in shown["sheet"]) == shown["points"]
+
+
+# -- item 3: a bystander between the officer and the subject sees someone, not the floor -------
+
+
+def test_a_bystander_between_the_officer_and_the_subject_sees_a_person(tmp_path: Path) -> None:
+    """nu16 #3: two-subjects-bystander-v1's bystander stands almost on the line from the
+    officer to the subject, so "the middle of the encounter" was under its own eyes: every frame
+    was floor. It looks at the nearest of them instead (never steeper than a natural gaze)."""
+    import math
+
+    import matplotlib.image
+
+    from range.review.replay import BYSTANDER_MAX_PITCH_DEG, Viewpoint
+    from range.runs.runlog import read_events
+    from range.runs.saved import saved_drill
+
+    runs = tmp_path / "runs"
+    assert (
+        main(["drill", "run", "two-subjects-bystander-v1", "--seed", "2", "--runs-dir", str(runs)])
+        == 0
+    )
+    (run_dir,) = runs.iterdir()
+    records = read_events(run_dir)
+    drill = saved_drill(run_dir, records[0].data)
+    view = Viewpoint.parse("bystander", drill)
+    for t in (0.0, max(r.t for r in records)):
+        down = -float(view.eye(records, drill, t).forward()[2])
+        assert down <= math.sin(math.radians(BYSTANDER_MAX_PITCH_DEG)) + 1e-9
+    out = tmp_path / "png"
+    argv = ["replay", str(run_dir), "--as", "bystander", "--png", str(out)]
+    assert main([*argv, "--every", "100", "--size", "320x180"]) == 0
+    frames = sorted(out.glob("frame_*.png"))
+    assert frames
+    for frame in frames:
+        image = (matplotlib.image.imread(frame)[..., :3] * 255).astype(int)
+        officer_px = ((image.max(axis=2) < 70) & (image[..., 2] >= image[..., 0])).sum()
+        subject_px = (image[..., 2] > image[..., 0] + 50).sum()
+        assert officer_px + subject_px > 200, f"{frame.name}: no person in view, only floor"
