@@ -245,9 +245,9 @@ def write_pngs(
     from range.runs.saved import saved_drill_run
 
     records, drill = saved_drill_run(run_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with Renderer(*size) as renderer:
+    with Renderer(*size) as renderer:  # a size the GL cannot render is refused first
+        out_dir.mkdir(parents=True, exist_ok=True)
         replay = Replay(records, renderer, drill, who)
         for k, t in enumerate(frame_times(replay.end_s, every_s)):
             image = renderer.render(replay.update(t), fov_deg)
