@@ -59,7 +59,19 @@ def test_a_resume_keeps_a_string_finished_before_the_crash_and_reshoots_none(
 # -- item 3: a bystander between the officer and the subject sees someone, not the floor -------
 
 
-def test_a_bystander_between_the_officer_and_the_subject_sees_a_person(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bystander_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """two-subjects-bystander-v1, seed 2 (nu16's), run once for the replay tests."""
+    runs = tmp_path_factory.mktemp("runs")
+    argv = ["drill", "run", "two-subjects-bystander-v1", "--seed", "2", "--runs-dir", str(runs)]
+    assert main(argv) == 0
+    (run_dir,) = runs.iterdir()
+    return run_dir
+
+
+def test_a_bystander_between_the_officer_and_the_subject_sees_a_person(
+    bystander_run: Path, tmp_path: Path
+) -> None:
     """nu16 #3: two-subjects-bystander-v1's bystander stands almost on the line from the
     officer to the subject, so "the middle of the encounter" was under its own eyes: every frame
     was floor. It looks at the nearest of them instead (never steeper than a natural gaze)."""
@@ -71,12 +83,7 @@ def test_a_bystander_between_the_officer_and_the_subject_sees_a_person(tmp_path:
     from range.runs.runlog import read_events
     from range.runs.saved import saved_drill
 
-    runs = tmp_path / "runs"
-    assert (
-        main(["drill", "run", "two-subjects-bystander-v1", "--seed", "2", "--runs-dir", str(runs)])
-        == 0
-    )
-    (run_dir,) = runs.iterdir()
+    run_dir = bystander_run
     records = read_events(run_dir)
     drill = saved_drill(run_dir, records[0].data)
     view = Viewpoint.parse("bystander", drill)
@@ -93,3 +100,68 @@ def test_a_bystander_between_the_officer_and_the_subject_sees_a_person(tmp_path:
         officer_px = ((image.max(axis=2) < 70) & (image[..., 2] >= image[..., 0])).sum()
         subject_px = (image[..., 2] > image[..., 0] + 50).sum()
         assert officer_px + subject_px > 200, f"{frame.name}: no person in view, only floor"
+
+
+# -- item 5: a picture larger than the GL renders is refused in one line ------------------------
+
+
+def test_a_replay_size_beyond_the_gl_limit_is_refused_naming_the_limit(
+    bystander_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu16 #5: `--size 20000x20000` crashed in moderngl (framebuffer not complete, exit 70).
+    Beyond the pixel bound it is refused as the option is read; a side beyond the context's
+    GL_MAX_RENDERBUFFER_SIZE (16384 with Mesa) once the context is open, before a frame or the
+    folder is written."""
+    out = tmp_path / "png"
+    argv = ["replay", str(bystander_run), "--png", str(out), "--as", "bystander"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--size", "20000x20000"])
+    assert exited.value.code == 2
+    assert "at most 67,108,864 pixels a frame" in capsys.readouterr().err
+    assert main([*argv, "--size", "40000x100"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "--size 40000x100: this OpenGL renders at most" in err and "GL_MAX_" in err
+    assert not out.exists()
+
+
+# -- item 11: emulated replicas and the calibration gate ----------------------------------------
+
+
+def test_an_emulated_replica_is_told_to_take_an_emulator_profile_and_gets_its_own_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu16 #11: the refusal for a simulated drill's SIM-TASER-0001 named only `calibrate
+    boresight`; `calibrate boresight --emulate --device SIM-TASER-0001` assumed a pistol, so the
+    next gated run refused the profile by model. Now the hint says `--emulate` and the profile
+    is the simulated TASER's model, so the gated run passes."""
+    from range.calibration.profiles import load_profile
+
+    profiles = ["--profiles", str(tmp_path)]
+    gated = ["drill", "run", "knife-approach-v1", "--seed", "7", "--require-calibration"]
+    assert main([*gated, *profiles, "--no-save"]) == 7
+    err = capsys.readouterr().err
+    assert (
+        "SIM-TASER-0001: never calibrated: calibrate it (`openrange calibrate boresight"
+        " --device SIM-TASER-0001 --emulate`" in err
+    )
+    bore = ["calibrate", "boresight", "--device", "SIM-TASER-0001", "--armorer", "Sgt. Ortiz"]
+    assert main([*bore, "--emulate", *profiles]) == 0
+    assert "model taser-7" in capsys.readouterr().err
+    profile = load_profile(tmp_path, "SIM-TASER-0001")
+    assert profile is not None and profile.model == "taser-7" and profile.emulated
+    bore[3] = "SIM-PISTOL-0001"
+    assert main([*bore, "--emulate", "--model", "taser-7", *profiles]) == 2
+    assert "a simulated pistol" in capsys.readouterr().err
+    assert main([*bore, "--emulate", *profiles]) == 0
+    assert main([*gated, *profiles, "--no-save"]) == 0
+
+
+def test_an_override_with_no_calibration_gate_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "7", "--no-save", "--override", "Lt. H"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--override Lt. H: no calibration is required" in err and "--require-calibration" in err

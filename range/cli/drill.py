@@ -17,6 +17,7 @@ from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
     calibration_options,
+    check_override,
     help_when_bare,
     validate_files,
 )
@@ -852,6 +853,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
     hand = args.hand or (lane.hand if lane is not None else "right")
     required = args.require_calibration or (lane is not None and lane.calibration.required)
+    check_override(args.override, required)
     profiles = args.profiles
     if profiles is None and lane is not None and args.lane is not None:
         profiles = lane.profiles_dir(args.lane)
