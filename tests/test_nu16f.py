@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +170,74 @@ def test_an_override_with_no_calibration_gate_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "--override Lt. H: no calibration is required" in err and "--require-calibration" in err
+
+
+# -- item 6b: an emulator's cable pulled and plugged back, or the emulator restarted ------------
+
+
+def _until(check: Callable[[], bool], limit_s: float) -> bool:
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_an_emulators_cable_pulled_comes_back_and_a_restarted_one_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nu16 #6b: `peripherals emulate` offered only Ctrl-C, which powers the emulator off: one
+    started again with the serial is a new replica (a new session), refused, and the drill said
+    only "did not come back within 10 s". `--unplug-at`/`--replug-after` pull its cable and
+    plug it back on a new pty with its session, and a live lane takes it back; a restarted one
+    is refused, and the fault policy says why."""
+    from peripherals.emulator import PistolEmulator
+    from peripherals.ports import default_emulator_dir
+    from range.clock import MonotonicClock
+    from range.runs.core import FaultPolicy
+    from range.runs.lane import LiveLane
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    argv = ["peripherals", "emulate", "pistol", "--serial", "EMU-P-16", "--duration", "4"]
+    argv += ["--unplug-at", "0.5", "--replug-after", "0.5"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "range", *argv], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        clock = MonotonicClock()
+        lane = LiveLane(clock, [port]).open()
+        try:
+            (replica,) = lane.replicas
+            assert _until(lambda: bool(lane.barrier()), 2.0), "the cable was never pulled"
+            faults = FaultPolicy(lane, limit_s=3.0)
+            assert faults.wait_back([replica]), lane.problems
+            assert replica.link is not None
+            again = os.path.realpath(replica.link.url)  # found through the emulators' folder
+            assert proc.stdout.readline().strip() == again  # a new pty (its number may be reused)
+        finally:
+            lane.close()
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    emulator = PistolEmulator("EMU-P-16", MonotonicClock(), directory=default_emulator_dir())
+    port = emulator.start()
+    emulator.run_free()
+    lane = LiveLane(MonotonicClock(), [port]).open()
+    try:
+        (replica,) = lane.replicas
+        emulator.stop()  # Ctrl-C, and the emulator started again: a new session
+        emulator = PistolEmulator("EMU-P-16", MonotonicClock(), directory=default_emulator_dir())
+        emulator.start()
+        emulator.run_free()
+        assert _until(lambda: bool(lane.barrier()), 2.0)
+        faults = FaultPolicy(lane, limit_s=1.0)
+        assert not faults.wait_back([replica])
+        assert "serial EMU-P-16 on" in faults.refusals([replica])
+        assert "does not hold the session it was attached with" in faults.refusals([replica])
+    finally:
+        lane.close()
+        emulator.stop()

@@ -1051,7 +1051,11 @@ class Session:
                 engine.t, "device_reattached", serial=replica.serial, weapon=str(replica.weapon)
             )
         if faults.expired:
-            engine.fault(f"{names} did not come back within {faults.limit_s:g} s")
+            refused = faults.refusals(silent)  # it answered, but not as the replica it was
+            engine.fault(
+                f"{names} did not come back within {faults.limit_s:g} s"
+                + (f" ({refused})" if refused else "")
+            )
         return False
 
     def _check_pointing(self, host_time_s: float) -> None:
