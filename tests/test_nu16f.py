@@ -241,3 +241,110 @@ def test_an_emulators_cable_pulled_comes_back_and_a_restarted_one_is_refused_by_
     finally:
         lane.close()
         emulator.stop()
+
+
+# -- item 14: the smaller things ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def attempt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A simulated TASER 7 practical attempt, saved (its folder) and what `course run` said."""
+    runs = tmp_path_factory.mktemp("attempts")
+    import contextlib
+    import io
+
+    out = io.StringIO()  # capsys is for one test: the module's attempt is captured by hand
+    with contextlib.redirect_stdout(out):
+        argv = ["course", "run", "taser7-practical-v1", "--seed", "1", "--runs-dir", str(runs)]
+        main(argv)
+    (folder,) = runs.iterdir()
+    return folder, out.getvalue()
+
+
+def test_course_run_says_where_the_attempt_was_saved(attempt: tuple[Path, str]) -> None:
+    folder, said = attempt
+    assert f"Saved: {folder}/" in said.splitlines()
+
+
+def test_a_missing_course_copy_is_named_with_the_fix(
+    attempt: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "attempt"
+    shutil.copytree(attempt[0], copy)
+    (copy / "course.toml").unlink()
+    assert main(["score", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert f"{copy / 'course.toml'}: missing" in err and "put it back there" in err
+    assert "taser7-practical-v1.toml, if it is unchanged" in err
+
+
+def test_a_probe_said_connected_through_3_in_of_clothing_is_named(
+    attempt: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "attempt"
+    shutil.copytree(attempt[0], copy)
+    log = copy / "events.jsonl"
+    lines = log.read_text().splitlines()
+    at = next(
+        n for n, line in enumerate(lines) if '"deployment"' in line and '"impacts": [{' in line
+    )
+    record = json.loads(lines[at])
+    record["impacts"][0] |= {"connected": True, "clothing_gap_in": 3.0}
+    lines[at] = json.dumps(record)
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["score", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert f"events.jsonl:{at + 1}: deployment.impacts[0].connected" in err, err
+    assert "true contradicts clothing_gap_in 3.0" in err
+
+
+def test_replay_into_a_file_says_it_is_not_a_folder(
+    bystander_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0\n")
+    assert main(["replay", str(bystander_run), "--png", str(a_file)]) == 2
+    assert f"--png {a_file}: not a folder" in capsys.readouterr().err
+
+
+def test_the_help_examples_and_the_spread_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`drill run --help`'s live example had a run of spaces where its line was joined;
+    `analyze spread --help` said nothing of the preferred column; `--plot` at one distance drew
+    no median-spread mark and never the preferred series."""
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(SystemExit):
+        main(["drill", "run", "--help"])
+    assert "/dev/ttyACM1 \\\n      --officer 4411" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["analyze", "spread", "--help"])
+    assert "preferred zones (preferred:" in " ".join(capsys.readouterr().out.split())
+    drawn: list[Any] = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.append(fig), close(fig)))
+    argv = ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", "10ft"]
+    assert main([*argv, "--trials", "200", "--plot", str(tmp_path / "s.png")]) == 0
+    (fig,) = drawn
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    labels = {line.get_label(): line for line in lines}
+    assert "both in preferred zones" in labels
+    assert labels["median spread"].get_marker() not in ("None", "", None)
+    assert "facing toward" in fig.axes[0].get_title()
+
+
+def test_physics_md_quotes_the_standoff_figures_the_program_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["analyze", "spread", "--cartridge", "taser7-standoff", "--distance", "7,10ft"]
+    assert main([*argv, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    avoid = " / ".join(f"{100 * r['p_avoid_zone']:.1f} %" for r in rows)
+    preferred = " / ".join(f"{100 * r['p_preferred']:.1f} %" for r in rows)
+    text = " ".join((Path(__file__).parents[1] / "docs" / "physics.md").read_text().split())
+    assert f"avoid {avoid}, preferred {preferred}" in text

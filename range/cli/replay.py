@@ -106,6 +106,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.runs.saved import drill_run_records
 
+    if args.png is not None and args.png.exists() and not args.png.is_dir():
+        raise ValueError(f"--png {args.png}: not a folder (the frames go in a folder)")
     # A missing, unreadable or empty log, or a qualification attempt's (replay plays drill
     # runs), is named in one line before any renderer, window or headset is opened.
     drill_run_records(args.run_dir)
