@@ -61,6 +61,25 @@ def test_a_resume_keeps_a_string_finished_before_the_crash_and_reshoots_none(
     assert sum(line["points"] for line in shown["sheet"]) == shown["points"]
 
 
+def test_a_string_left_by_a_second_fault_is_fired_again_not_called_cut_by_the_crash() -> None:
+    """The crash came after string (0, 1) ended; string (0, 0) had been left for a reshoot by a
+    second device fault. The resume keeps (0, 1), fires (0, 0) again and cuts nothing."""
+    from range.runs.course import AttemptResult, _resumed
+
+    shot = {"kind": "shot", "t_s": 1.0, "zone": "5", "points": 5}
+    kept = [
+        shot | {"stage": 0, "string": 0},
+        {"kind": "string_faulted", "stage": 0, "string": 0, "reshoot": False},
+        shot | {"stage": 0, "string": 1},
+        {"kind": "string_ended", "stage": 0, "string": 1},
+    ]
+    result = AttemptResult.__new__(AttemptResult)
+    result.shots, result.deployments = [], []
+    done, cut = _resumed([(0, 0), (0, 1), (0, 2)], kept, result)
+    assert (done, cut) == ({(0, 1)}, None)
+    assert [(s.stage, s.string) for s in result.shots] == [(0, 1)]
+
+
 # -- item 3: a bystander between the officer and the subject sees someone, not the floor -------
 
 

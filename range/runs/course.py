@@ -166,12 +166,6 @@ def _resumed(
     ended = {(int(r["stage"]), int(r["string"])) for r in kept if r.get("kind") == "string_ended"}
     if not fired and not ended:
         return set(), None
-    cut: tuple[int, int] | None
-    if ended:
-        unfinished = [key for key in fired if key not in ended]
-        cut = max(unfinished, key=lambda key: order[key]) if unfinished else None
-    else:
-        cut = max(fired, key=lambda key: order[key])
     # A string that a second device fault left for a reshoot is fired again now.
     left: set[tuple[int, int]] = set()
     for r in kept:
@@ -182,6 +176,12 @@ def _resumed(
             left.add(key)
         elif r.get("kind") in ("shot", "deployment", "string_ended"):
             left.discard(key)
+    cut: tuple[int, int] | None
+    if ended:  # not one a second fault left: it was not cut by the crash, only fired again
+        unfinished = [key for key in fired if key not in ended and key not in left]
+        cut = max(unfinished, key=lambda key: order[key]) if unfinished else None
+    else:
+        cut = max(fired, key=lambda key: order[key])
     if ended:
         done = {key for key in strings if key in ended and key not in left}
     else:
