@@ -26,6 +26,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -35,7 +37,7 @@ from peripherals.messages import EventKind, Model
 from physics.animation import Clip
 from physics.body import Region, Stance
 from physics.datafiles import error_message
-from physics.human import SEGMENTS
+from physics.human import MAX_CONNECT_GAP_IN, SEGMENTS
 
 if TYPE_CHECKING:  # physics.taser brings PyBullet; reading a log must not need it
     from physics.taser import ProbeImpact
@@ -223,6 +225,22 @@ class Probe(_Part):
     # written before these were kept have neither; a review then marks `point`).
     segment: SegmentName | None = None
     segment_offset_m: XYZ | None = None
+
+    @field_validator("connected")
+    @classmethod
+    def _connected_as_its_gap_says(cls, connected: bool, info: ValidationInfo) -> bool:
+        """A probe connects exactly when it lies within MAX_CONNECT_GAP_IN of the skin
+        (physics.taser ProbeImpact.connected, as the record was written): a record that says
+        otherwise was edited, and is named rather than rescored silently."""
+        if "clothing_gap_in" not in info.data:
+            return connected  # the gap itself is wrong: named on its own
+        gap = info.data["clothing_gap_in"]
+        if connected != (gap is not None and gap <= MAX_CONNECT_GAP_IN):
+            raise ValueError(
+                f"{str(connected).lower()} contradicts clothing_gap_in {gap}: a probe connects"
+                f" only within {MAX_CONNECT_GAP_IN:g} in of the skin"
+            )
+        return connected
 
 
 def probe_record(impact: ProbeImpact) -> dict[str, Any]:
@@ -678,6 +696,16 @@ class Deployment(Record):
     # Attempts saved before they were kept have neither; their judgement stands as written.
     laser_on: str | None = None
     impacts: list[Probe] | None = None
+
+
+class StringEnded(Record):
+    """A string fired whole: its par time passed or its shots were all fired (not logged for a
+    string cut by a fault, `string_faulted`). A resumed attempt keeps every string that has
+    one and reshoots only the string the crash cut (range/runs/course.py `_resumed`)."""
+
+    KIND = "string_ended"
+    stage: Index
+    string: Index
 
 
 class StringFaulted(Record):

@@ -53,6 +53,10 @@ class TaserZone(StrEnum):
 # facts.md §1 and §5: preferred are the back below the neck, the buttocks, the legs and the lower
 # front torso below the chest (the pelvic triangle is the Bulletin 15 aim point); avoid the head,
 # face, neck, chest/breast and the groin itself.
+# facts.md §1: a probe more than 2 in from the skin does not connect (physics.taser uses it;
+# kept here so that reading a log's probe records needs no PyBullet).
+MAX_CONNECT_GAP_IN = 2.0
+
 TASER_ZONE: dict[Region, TaserZone] = {
     Region.HEAD: TaserZone.AVOID,
     Region.FACE: TaserZone.AVOID,

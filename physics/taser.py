@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
+from physics.human import MAX_CONNECT_GAP_IN as MAX_CONNECT_GAP_IN  # facts.md §1
 from physics.pose import Pose
 from physics.units import FT_M, IN_M, m_to_in
 from physics.world import (
@@ -34,8 +35,6 @@ from physics.world import (
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 AIR_DENSITY_KGM3 = 1.225  # ISA sea level (facts.md §2)
-# facts.md §1: a probe more than 2 in from the skin does not connect.
-MAX_CONNECT_GAP_IN = 2.0
 # facts.md §1: spreads under 12 in may reduce effectiveness.
 EFFECTIVE_SPREAD_IN = 12.0
 

@@ -364,13 +364,16 @@ def check_devices(
             used = f"{why}; used on the override of {override_by}"
             out.append(DeviceCheck(serial, True, used, profile))
         else:
+            # An emulator takes an emulator's profile (docs/tracking.md "Emulated replicas").
+            how = (
+                f"`openrange calibrate boresight --device {serial} --emulate`: an emulated"
+                " replica takes a bench emulator's profile"
+                if emulated
+                else f"`openrange calibrate boresight --device {serial} --port PORT`"
+            )
             out.append(
                 DeviceCheck(
-                    serial,
-                    False,
-                    f"{why}: calibrate it"
-                    " (`openrange calibrate boresight`) or have a range master"
-                    " override",
+                    serial, False, f"{why}: calibrate it ({how}) or have a range master override"
                 )
             )
     return out

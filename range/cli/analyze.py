@@ -109,8 +109,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Fire the cartridge TRIALS times at a subject facing the officer at each "
         "distance, aiming at a region with a normal aim error, and report the "
         "probability that both probes hit, the median spread, the probability of an "
-        "effective deployment (both connect, spread >= 12 in) and the probability of "
-        "a probe in a zone to avoid (facts.md §1).",
+        "effective deployment (both connect, spread >= 12 in), the probability of "
+        "a probe in a zone to avoid (avoid zone) and the probability that both probes are "
+        "on the subject in preferred zones (preferred: below the neck on the back, or the "
+        "lower front torso and legs; facts.md §1).",
     )
     spread.add_argument("--cartridge", required=True, help="cartridge id (docs/physics.md)")
     spread.add_argument(
@@ -256,7 +258,10 @@ def _spread(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if args.plot is not None:
-        _plot_spread(rows, cart.name, args.plot)
+        seen = f"subject facing {args.facing}"
+        if args.moving is not None:
+            seen += f", moving {args.moving[0]:g} m/s at {args.moving[1]:g} deg"
+        _plot_spread(rows, f"{cart.name} ({seen})", args.plot)
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return 0
@@ -295,6 +300,7 @@ def _plot_spread(rows: list, title: str, path: Path) -> None:  # type: ignore[ty
     left.plot(d, [100 * r.p_both_hit for r in rows], "o-", label="both probes hit")
     left.plot(d, [100 * r.p_effective for r in rows], "s-", label="effective (spread >= 12 in)")
     left.plot(d, [100 * r.p_avoid_zone for r in rows], "^-", label="a probe in a zone to avoid")
+    left.plot(d, [100 * r.p_preferred for r in rows], "D-", label="both in preferred zones")
     left.set_xlabel("distance (ft)")
     left.set_ylabel("deployments (%)")
     left.set_ylim(0, 100)
@@ -302,7 +308,7 @@ def _plot_spread(rows: list, title: str, path: Path) -> None:  # type: ignore[ty
     right.plot(
         d,
         [r.median_spread_in if r.median_spread_in is not None else float("nan") for r in rows],
-        "k--",
+        "kx--",  # marked: a single distance is a point, which a line alone never draws
         label="median spread",
     )
     right.axhline(12.0, color="grey", lw=0.8, ls=":", label="12 in: effective spread")

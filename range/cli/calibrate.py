@@ -113,8 +113,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=cliutil.replica_model,
         default=None,
         help="the replica's model: with --port, read from the replica (a --model that differs"
-        " is refused); with --emulate, the serial's existing profile's, or EMU-<model>'s, else"
-        " pistol (said)",
+        " is refused); with --emulate, EMU-<model>'s, the serial's existing profile's, a"
+        " simulated run's replica's (SIM-TASER-0001: taser-7, said), else pistol (said)",
     )
     bore.add_argument(
         "--tolerance-mrad",
@@ -206,25 +206,49 @@ def _same_model(args: argparse.Namespace, profile: CalibrationProfile) -> None:
         load_profile(_folder(args), args.device, model=args.model)  # refused by line and field
 
 
+# The replicas a simulated drill or course fires (range/runs/drill.py, range/runs/course.py),
+# by serial: their models, so that `calibrate --emulate --device SIM-TASER-0001` saves the
+# replica's model. The simulated TASER is a TASER 7 unless `drill run --taser` names another.
+SIMULATED_MODELS = {
+    "SIM-TASER-0001": "taser-7",
+    "SIM-PISTOL-0001": "pistol",
+    "SIM-RIFLE-0001": "patrol-rifle",
+}
+
+
 def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
-    """The model an --emulate boresight saves: --model; else the serial's existing profile's,
-    or the model an emulator serial names (`EMU-<model>`, as `peripherals emulate` names them);
-    else pistol, said on stderr. A --model that contradicts the serial's is refused."""
+    """The model an --emulate boresight saves: --model; else the model an emulator serial
+    names (`EMU-<model>`, as `peripherals emulate` names them); else the serial's existing
+    profile's; else a simulated run's replica's (`SIM-...`, SIMULATED_MODELS); else pistol,
+    said on stderr. A --model that contradicts the serial's is refused."""
     from peripherals.messages import Model
 
     named = args.device.removeprefix("EMU-") if args.device.startswith("EMU-") else None
     named = named if named in [m.slug for m in Model] else None
+    simulated = SIMULATED_MODELS.get(args.device)
     if args.model is not None:
         if named is not None and args.model != named:
             raise ValueError(
                 f"--model {args.model} conflicts with serial {args.device}, an emulated {named}:"
                 f" give --model {named} or leave --model out"
             )
+        if simulated is not None and args.model.split("-")[0] != simulated.split("-")[0]:
+            raise ValueError(
+                f"--model {args.model} conflicts with serial {args.device}, a simulated"
+                f" {simulated.split('-')[0]}: give --model {simulated} or leave --model out"
+            )
         return str(args.model)
     if named is not None:
         return str(named)
     if previous is not None:
         return previous.model
+    if simulated is not None:
+        if simulated.startswith("taser"):
+            say(
+                f"{args.device}: model {simulated}, the simulated drills' TASER (for `drill run"
+                " --taser` naming another, give --model)"
+            )
+        return simulated
     say(f"{args.device}: model pistol assumed (no --model and no profile yet)")
     return "pistol"
 

@@ -17,6 +17,7 @@ from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
     calibration_options,
+    check_override,
     help_when_bare,
     validate_files,
 )
@@ -45,7 +46,7 @@ examples:
   openrange drill validate my-drills/*.toml
   openrange drill run domestic-knife-20ft-v1 --seed 3
   openrange drill run phone-draw-v1 --sim my-officer.toml --officer "Ofc. Rivera #4411"
-  openrange drill run knife-approach-v1 --live --port /dev/ttyACM0 --port /dev/ttyACM1 \
+  openrange drill run knife-approach-v1 --live --port /dev/ttyACM0 --port /dev/ttyACM1 \\
       --officer 4411 --require-calibration
   openrange drill run knife-approach-v1 --live --lane lane3.toml --officer 4411
   openrange drill run crisis-talk-down-v1 --voice officer.wav
@@ -812,16 +813,20 @@ def result_from_log(
     }
 
 
-def microphone() -> Callable[[], Iterator[Pcm]] | None:
-    """The live run's microphone, or None, after one line saying audio is off and why: the
-    run goes on without the officer's voice (docs/speech.md)."""
+def microphone() -> Callable[[], Iterator[Pcm] | None]:
+    """The live run's microphone, opened when the run has passed its replica and calibration
+    checks (so a refused run never mentions audio): its blocks, or None after one line saying
+    audio is off and why: the run goes on without the officer's voice (docs/speech.md)."""
     from range.voice.audio import audio_off_reason, microphone_blocks
 
-    reason = audio_off_reason()
-    if reason is not None:
-        cliutil.say(f"audio is off: {reason}; the run goes on without the officer's voice")
-        return None
-    return lambda: microphone_blocks(None)
+    def open_microphone() -> Iterator[Pcm] | None:
+        reason = audio_off_reason()
+        if reason is not None:
+            cliutil.say(f"audio is off: {reason}; the run goes on without the officer's voice")
+            return None
+        return microphone_blocks(None)
+
+    return open_microphone
 
 
 def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = None) -> int:
@@ -852,6 +857,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
     hand = args.hand or (lane.hand if lane is not None else "right")
     required = args.require_calibration or (lane is not None and lane.calibration.required)
+    check_override(args.override, required)
     profiles = args.profiles
     if profiles is None and lane is not None and args.lane is not None:
         profiles = lane.profiles_dir(args.lane)

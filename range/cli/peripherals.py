@@ -119,6 +119,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--duration", type=cliutil.positive_float, default=None, help="stop after SECONDS"
     )
     emulate.add_argument(
+        "--unplug-at",
+        type=cliutil.finite_nonneg_float,
+        default=None,
+        metavar="SECONDS",
+        help="pull the emulated cable at this time and plug it back in after --replug-after:"
+        " the same replica (its session kept) on a new port, taken back by a run that had it"
+        " (Ctrl-C powers it off: started again, it is a new replica, refused by such a run)",
+    )
+    emulate.add_argument(
+        "--replug-after",
+        type=cliutil.positive_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="with --unplug-at: how long the cable stays out (default 2; a run faults a"
+        " replica gone over 10 s)",
+    )
+    emulate.add_argument(
         "--dir",
         type=Path,
         default=None,
@@ -277,11 +294,36 @@ def _emulate(args: argparse.Namespace) -> int:
     port = emulator.start()
     emulator.run_free()
     print(port, flush=True)
-    print(f"{model.slug} serial {emulator.serial} on {port}; Ctrl-C to unplug", file=sys.stderr)
+    print(
+        f"{model.slug} serial {emulator.serial} on {port}; Ctrl-C to power it off",
+        file=sys.stderr,
+    )
     stop = _stop_event(args.duration)
+    cable: list[threading.Timer] = []
+    if args.unplug_at is not None:
+
+        def unplug() -> None:
+            emulator.unplug()
+            print(f"{emulator.serial}: cable pulled", file=sys.stderr, flush=True)
+
+        def replug() -> None:
+            again = emulator.replug()
+            print(again, flush=True)
+            print(f"{emulator.serial}: plugged back in on {again}", file=sys.stderr, flush=True)
+
+        cable = [
+            threading.Timer(args.unplug_at, unplug),
+            threading.Timer(args.unplug_at + args.replug_after, replug),
+        ]
+        for timer in cable:
+            timer.daemon = True
+            timer.start()
     try:
         stop.wait()
     finally:
+        for timer in cable:
+            timer.cancel()
+            timer.join()
         emulator.stop()
     return 0
 

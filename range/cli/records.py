@@ -451,6 +451,8 @@ def _attempt_lines(
     yield format_attempt(result.score, simulated=not args.port)
     if result.qualification is not None:
         yield f"Recorded as qualification record {result.qualification} for badge {args.badge}."
+    if result.run_dir is not None:  # as a drill run's summary says where it is
+        yield f"Saved: {result.run_dir}/"
 
 
 def _resumable(

@@ -18,6 +18,12 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 960x540)") from None
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: both sides must be positive")
+    from range.review.render import MAX_PIXELS
+
+    if width * height > MAX_PIXELS:  # the GL's own limits are checked once it is opened
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: at most {MAX_PIXELS:,} pixels a frame (8192x8192)"
+        )
     return width, height
 
 
@@ -100,6 +106,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     require("pydantic")
     from range.runs.saved import drill_run_records
 
+    if args.png is not None and args.png.exists() and not args.png.is_dir():
+        raise ValueError(f"--png {args.png}: not a folder (the frames go in a folder)")
     # A missing, unreadable or empty log, or a qualification attempt's (replay plays drill
     # runs), is named in one line before any renderer, window or headset is opened.
     drill_run_records(args.run_dir)

@@ -80,8 +80,9 @@ def add_calibration_options(run: argparse.ArgumentParser) -> None:
         default=None,
         type=person,
         metavar="RANGE_MASTER",
-        help="with --require-calibration: let uncalibrated replicas through on this"
-        " range master's authority (recorded in the run)",
+        help="with --require-calibration (or a lane file requiring calibration; refused"
+        " without): let uncalibrated replicas through on this range master's authority"
+        " (recorded in the run)",
     )
     run.add_argument(
         "--profiles",
@@ -102,7 +103,23 @@ def profiles_folder(text: str) -> Path:
     return path
 
 
+def check_override(override: str | None, required: bool) -> None:
+    """`--override` lets uncalibrated replicas through a calibration gate: with none (no
+    --require-calibration, no lane file requiring calibration) it would let nothing through
+    and be recorded nowhere, so it is refused in one line."""
+    if override is not None and not required:
+        raise ValueError(
+            f"--override {override}: no calibration is required, so there is nothing to"
+            " override: add --require-calibration (or use a lane file whose"
+            " calibration.required is true), or leave --override out"
+        )
+
+
 def calibration_options(args: argparse.Namespace) -> dict[str, object]:
+    """The run's calibration gate from the options (`--override` refused without a gate)."""
+    check_override(
+        getattr(args, "override", None), bool(getattr(args, "require_calibration", False))
+    )
     return {
         "require_calibration": bool(getattr(args, "require_calibration", False)),
         "override_by": getattr(args, "override", None),

@@ -430,7 +430,10 @@ ATTEMPT_LOG = "attempt_log"
 
 
 # What an in-progress attempt keeps, one row each (range/runs/course.py `_keep_shot`).
-KEPT_KINDS = ("shot", "deployment", "string_faulted")
+# A string's end (kept so that a resume keeps every finished string) is no shot: not counted
+# in `incomplete`, not copied into the qualification record.
+STRING_ENDED = "string_ended"
+KEPT_KINDS = ("shot", "deployment", "string_faulted", STRING_ENDED)
 
 
 def _kept_record(record: dict[str, Any]) -> bool:
@@ -1539,9 +1542,11 @@ class Records:
             "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
             " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
             # Where a part of the attempt was logged is kept with it, and is no shot.
-            " AND s.shot NOT LIKE ?"
+            " AND s.shot NOT LIKE ? AND s.shot NOT LIKE ?"
             " GROUP BY a.id, a.badge, a.course, a.seed, a.started ORDER BY a.id",
             json.dumps({"kind": ATTEMPT_LOG})[:-1] + "%",
+            # So is the end of a string fired whole (kept so that a resume keeps the string).
+            json.dumps({"kind": STRING_ENDED})[:-1] + "%",
         )
         return [{**row, "live": self.attempt_live(int(row["id"]))} for row in rows]
 
@@ -1570,7 +1575,10 @@ class Records:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
             progress = rows[0]
             head = self._head(QUALIFICATIONS)
-            shots = self._shots(attempt, progress["shots"])
+            # A string's end is kept only for a resume to know the string was finished.
+            shots = [
+                s for s in self._shots(attempt, progress["shots"]) if s.get("kind") != STRING_ENDED
+            ]
             for column in ("devices", "calibration"):  # chained as they are: checked first
                 self._in_progress_json(attempt, column, progress[column], list)
             body: dict[str, Any] = {"shots": shots, "score": score}

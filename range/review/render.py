@@ -117,6 +117,41 @@ class RenderUnavailableError(RuntimeError):
     """No OpenGL: said in one line, with the package to install."""
 
 
+class RenderSizeError(ValueError):
+    """A picture larger than the OpenGL context renders: said in one line, naming the limit."""
+
+
+# A frame is drawn into a colour and a depth buffer (8 bytes a pixel) and read back into
+# memory: beyond this many pixels (8192x8192, 512 MiB of buffers) a frame is refused however
+# large the GL's own limits are (docs/rendering.md).
+MAX_PIXELS = 8192 * 8192
+
+
+def check_size(width: int, height: int, context: Any = None) -> None:
+    """Refuse a picture of `width` x `height` that cannot be rendered: more than MAX_PIXELS,
+    or, with `context`, wider or taller than its GL_MAX_RENDERBUFFER_SIZE or
+    GL_MAX_VIEWPORT_DIMS (a framebuffer that size is never complete). RenderSizeError in one
+    line naming the limit."""
+    asked = f"--size {width}x{height}"
+    if width * height > MAX_PIXELS:
+        raise RenderSizeError(
+            f"{asked}: at most {MAX_PIXELS:,} pixels a frame (8192x8192; 8 bytes a pixel)"
+        )
+    if context is None:
+        return
+    info = context.info
+    renderbuffer = int(info.get("GL_MAX_RENDERBUFFER_SIZE", 0)) or None
+    viewport = info.get("GL_MAX_VIEWPORT_DIMS")
+    limits: list[tuple[int, int, str]] = []
+    if renderbuffer is not None:
+        limits.append((renderbuffer, renderbuffer, "GL_MAX_RENDERBUFFER_SIZE"))
+    if isinstance(viewport, tuple | list) and len(viewport) == 2:
+        limits.append((int(viewport[0]), int(viewport[1]), "GL_MAX_VIEWPORT_DIMS"))
+    for max_w, max_h, name in limits:
+        if width > max_w or height > max_h:
+            raise RenderSizeError(f"{asked}: this OpenGL renders at most {max_w}x{max_h} ({name})")
+
+
 def headless_context(libegl: str | None = None) -> Any:
     """A standalone OpenGL 3.3+ context through EGL, no display needed (`libegl`: a specific
     libEGL, where Mesa lives somewhere unusual)."""
@@ -594,8 +629,15 @@ class Renderer:
         False draws one call per subject with its bones in a uniform array (the path before,
         kept as the benchmark's baseline and the tests' reference picture)."""
         self.width, self.height = width, height
+        check_size(width, height)
         self.ctx = context if context is not None else headless_context()
         self._own = context is None
+        try:
+            check_size(width, height, self.ctx)
+        except RenderSizeError:
+            if self._own:
+                self.ctx.release()
+            raise
         self.program = self.ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         self.fbo = self.ctx.simple_framebuffer((width, height), samples=samples)
         self.resolve = self.ctx.simple_framebuffer((width, height)) if samples else self.fbo

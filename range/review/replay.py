@@ -33,6 +33,15 @@ OFFICER_HEAD_M = 1.6  # where a subject looks: the officer's face, a little belo
 BYSTANDER_INSET_M = 0.6
 BYSTANDER_BACK_M = 1.5
 BYSTANDER_EYE_M = 1.6
+# A bystander watches the encounter: the middle of the officer and the subjects, at chest
+# height, when they all lie within this angle of that gaze (the replay's 70 degree high view
+# is about 100 degrees wide at 16:9); when they do not (the bystander stands between them) or
+# the middle is this close to its eyes (it would look at its own feet), it looks at the
+# nearest of them instead; and never further down or up than a natural gaze.
+ENCOUNTER_CHEST_M = 1.2
+BYSTANDER_SPREAD_DEG = 40.0
+BYSTANDER_NEAR_M = 1.0
+BYSTANDER_MAX_PITCH_DEG = 30.0
 ROLES = ("officer", "subject", "bystander")
 
 
@@ -101,7 +110,7 @@ class Viewpoint:
         when absent): a replay's from its log (`eye`), a live empathy scene's from the engine
         each frame (range/xr/lane.py). A subject's eye is at its body's eye height in that
         stance (`eye_height_m`), gazing at the officer's face (away from the officer when it
-        faces away); a bystander's at the middle of the encounter."""
+        faces away); a bystander's at the encounter (`bystander_gaze`)."""
         ox, oy = officer_xy
         main = next((s for s in drill.subjects if s.role == "subject"), drill.subjects[0])
         mx, my = subjects_xy[main.id]
@@ -110,21 +119,54 @@ class Viewpoint:
         spec = next((s for s in drill.subjects if s.id == self.who), None)
         if self.who == "bystander":
             spec = next((s for s in drill.subjects if s.role == "bystander"), None)
-        middle = ((ox + mx) / 2, (oy + my) / 2, 1.2)
+        people = [(ox, oy)] + [
+            (float(subjects_xy[s.id][0]), float(subjects_xy[s.id][1]))
+            for s in drill.subjects
+            if s.role != "bystander" and s.id in subjects_xy
+        ]
         if spec is None:  # a watcher at the side of the lane
             half_width_m = drill.scene.lane_width_ft * FT_M / 2
             side = half_width_m - BYSTANDER_INSET_M
-            return _looking((ox - BYSTANDER_BACK_M, side, BYSTANDER_EYE_M), middle)
+            return bystander_gaze((ox - BYSTANDER_BACK_M, side, BYSTANDER_EYE_M), people)
         x, y = subjects_xy[spec.id]
         body = spec.body(Stance(stances.get(spec.id, "standing")))
         eye_z = eye_height_m(body)
         if spec.role == "bystander":
-            return _looking((x, y, eye_z), middle)
+            return bystander_gaze((x, y, eye_z), people)
         facing_away = spec.facing == "away"
         target = (ox, oy, OFFICER_HEAD_M)
         if facing_away:  # looks where its body faces: away from the officer
             target = (2 * x - ox, 2 * y - oy, eye_z)
         return _looking((x, y, eye_z), target)
+
+
+def bystander_gaze(eye: tuple[float, float, float], people: Sequence[tuple[float, float]]) -> Pose:
+    """A bystander's eye at `eye` watching the encounter: the middle (centroid) of `people`
+    (the officer and the subjects, x, y), at chest height, when all of them are within
+    BYSTANDER_SPREAD_DEG of that gaze and the middle is at least BYSTANDER_NEAR_M away
+    horizontally; otherwise (the bystander stands between them) the nearest of them. The gaze
+    is never steeper than BYSTANDER_MAX_PITCH_DEG up or down."""
+    ex, ey, ez = eye
+    cx = sum(p[0] for p in people) / len(people)
+    cy = sum(p[1] for p in people) / len(people)
+    seen = [p for p in people if math.hypot(p[0] - ex, p[1] - ey) > 1e-6]
+    middle = math.atan2(cy - ey, cx - ex)
+    spread = max(
+        (abs(math.remainder(math.atan2(p[1] - ey, p[0] - ex) - middle, math.tau)) for p in seen),
+        default=0.0,
+    )
+    if seen and (
+        math.hypot(cx - ex, cy - ey) < BYSTANDER_NEAR_M
+        or spread > math.radians(BYSTANDER_SPREAD_DEG)
+    ):
+        cx, cy = min(seen, key=lambda p: math.hypot(p[0] - ex, p[1] - ey))
+    dx, dy, dz = cx - ex, cy - ey, ENCOUNTER_CHEST_M - ez
+    level = math.hypot(dx, dy)
+    if level < 1e-6:  # everyone where the bystander stands: look down the lane, level
+        return Pose(eye, look_rotation(np.array([1.0, 0.0, 0.0])))
+    limit = level * math.tan(math.radians(BYSTANDER_MAX_PITCH_DEG))
+    dz = max(-limit, min(limit, dz))
+    return Pose(eye, look_rotation(np.array([dx, dy, dz])))
 
 
 def eye_height_m(body: SubjectBody) -> float:
@@ -203,9 +245,9 @@ def write_pngs(
     from range.runs.saved import saved_drill_run
 
     records, drill = saved_drill_run(run_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with Renderer(*size) as renderer:
+    with Renderer(*size) as renderer:  # a size the GL cannot render is refused first
+        out_dir.mkdir(parents=True, exist_ok=True)
         replay = Replay(records, renderer, drill, who)
         for k, t in enumerate(frame_times(replay.end_s, every_s)):
             image = renderer.render(replay.update(t), fov_deg)

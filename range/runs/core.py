@@ -217,6 +217,13 @@ class FaultPolicy:
             self.since = self.monotonic()
         return [r for r in silent if self.lane.reattach(r)]
 
+    def refusals(self, silent: Sequence[Attached]) -> str:
+        """Why the lane refused these replicas when they answered again (a replica with their
+        serial that does not hold their session: restarted or power-cycled, or another one),
+        in words; empty when none answered."""
+        said: list[str] = getattr(self.lane, "problems", [])
+        return "; ".join(p for p in said if any(f"serial {r.serial} " in p for r in silent))
+
     @property
     def expired(self) -> bool:
         """The fault has lasted longer than the limit."""

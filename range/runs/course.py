@@ -149,32 +149,44 @@ def _link_earlier_parts(earlier: list[str], attempt: int, folder: str) -> None:
 
 
 def _keep_shot(records: Records, attempt: int, record: LogRecord) -> None:
-    if record.kind in ("shot", "deployment", "string_faulted"):
+    if record.kind in ("shot", "deployment", "string_faulted", "string_ended"):
         records.record_shot(attempt, {"kind": record.kind, **record.data})
 
 
 def _resumed(
     strings: list[tuple[int, int]], kept: list[dict[str, Any]], result: AttemptResult
 ) -> tuple[set[tuple[int, int]], tuple[int, int] | None]:
-    """From an incomplete attempt's kept records: the strings finished before the last one
-    fired (their shots go into `result`; not one a device fault left for a reshoot, fired
-    again), and that last one, which the crash may have cut."""
+    """From an incomplete attempt's kept records: the strings it finished (their shots go
+    into `result`; not one a device fault left for a reshoot, fired again), and the string
+    the crash cut (None: it came between strings, or before a shot). A string is finished when
+    its `string_ended` is kept; one that fired and has none was cut. Attempts kept before
+    strings' ends were (no `string_ended` at all) take the last string that fired as cut."""
     order = {key: n for n, key in enumerate(strings)}
     fired = [(r["stage"], r["string"]) for r in kept if r.get("kind") in ("shot", "deployment")]
-    if not fired:
+    ended = {(int(r["stage"]), int(r["string"])) for r in kept if r.get("kind") == "string_ended"}
+    if not fired and not ended:
         return set(), None
-    cut = max(fired, key=lambda key: order[key])
     # A string that a second device fault left for a reshoot is fired again now.
     left: set[tuple[int, int]] = set()
     for r in kept:
-        if r.get("kind") not in ("shot", "deployment", "string_faulted"):
+        if r.get("kind") not in ("shot", "deployment", "string_faulted", "string_ended"):
             continue  # where a part was logged (ATTEMPT_LOG)
         key = (int(r["stage"]), int(r["string"]))
         if r.get("kind") == "string_faulted" and not r.get("reshoot", True):
             left.add(key)
-        elif r.get("kind") in ("shot", "deployment"):
+        elif r.get("kind") in ("shot", "deployment", "string_ended"):
             left.discard(key)
-    done = {key for key in strings if order[key] < order[cut] and key not in left}
+    cut: tuple[int, int] | None
+    if ended:  # not one a second fault left: it was not cut by the crash, only fired again
+        unfinished = [key for key in fired if key not in ended and key not in left]
+        cut = max(unfinished, key=lambda key: order[key]) if unfinished else None
+    else:
+        cut = max(fired, key=lambda key: order[key])
+    if ended:
+        done = {key for key in strings if key in ended and key not in left}
+    else:
+        assert cut is not None
+        done = {key for key in strings if order[key] < order[cut] and key not in left}
     shots: list[Shot] = []
     deployments: list[Deployment] = []
     for r in kept:
@@ -867,6 +879,7 @@ def _fire_string(
                 break
             step, t = _next_frame(t0, step, t, hands)
         hands.finish()
+        log.emit(t, "string_ended", stage=i, string=j)
     return None, t + 1.0  # a second between strings
 
 

@@ -123,9 +123,10 @@ class LiveDrill:
     focused: Callable[[], bool] | None = None
     on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
     # The officer's voice: opens the audio stream (the microphone; a test's paced recording),
-    # heard through the Listener from the run's start and kept in the run folder. None: no
-    # audio (a machine with no audio device, where the CLI has said so in one line).
-    voice: Callable[[], Iterable[Pcm]] | None = None
+    # heard through the Listener from the run's start and kept in the run folder; called once
+    # the replicas and their calibration have passed. None, or a call that returns None: no
+    # audio (a machine with no audio device, where the CLI says so in one line).
+    voice: Callable[[], Iterable[Pcm] | None] | None = None
 
 
 @contextmanager
@@ -702,7 +703,9 @@ class Session:
         book, the recording copied into the run folder (its name and sha256 go into
         run_started). Returns run_started's voice fields."""
         config, live = self.config, self.live
-        stream = live.voice if live is not None else None
+        # Opened only now, once the replicas and their calibration have passed: None when
+        # audio is off (the caller has said why, once).
+        stream = live.voice() if live is not None and live.voice is not None else None
         if config.voice is None and stream is None:
             return {}
         from range.voice.audio import read_wav
@@ -710,7 +713,7 @@ class Session:
 
         listener = Listener(Recognizer(self.phrasebook))
         if stream is not None:
-            live_voice = LiveVoice(stream(), listener)
+            live_voice = LiveVoice(stream, listener)
             stack.callback(live_voice.close)
             self.voice = live_voice
             self._voice_clip = VOICE_FILE if run_dir is not None else None
@@ -1051,7 +1054,11 @@ class Session:
                 engine.t, "device_reattached", serial=replica.serial, weapon=str(replica.weapon)
             )
         if faults.expired:
-            engine.fault(f"{names} did not come back within {faults.limit_s:g} s")
+            refused = faults.refusals(silent)  # it answered, but not as the replica it was
+            engine.fault(
+                f"{names} did not come back within {faults.limit_s:g} s"
+                + (f" ({refused})" if refused else "")
+            )
         return False
 
     def _check_pointing(self, host_time_s: float) -> None:

@@ -154,8 +154,11 @@ def saved_course(run_dir: Path, started: dict[str, Any]) -> Course:
     if not copy.is_file():
         copy = run_dir / COURSE_JSON
     if not copy.is_file():
+        where = started.get("course_file") or f"the built-in course {started['course']}'s file"
         raise ValueError(
-            f"{run_dir}: the course this attempt fired ({started['course']}) is missing"
+            f"{run_dir / COURSE_COPY}: missing: the copy of the course this attempt fired"
+            f" ({started['course']}) is gone; put it back there (the file it was read from,"
+            f" {where}, if it is unchanged: SHA-256 {digest[:12]}...)"
         )
     content = copy.read_bytes()
     if sha256(content) != digest:
