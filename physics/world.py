@@ -106,6 +106,23 @@ def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float6
     return np.array(centres), np.array(radii)
 
 
+def _reach_m(skeleton: Skeleton) -> float:
+    """How far from the pelvis joint any part of the body can be, in any pose: the longest
+    chain of bones from the pelvis to a joint, plus that segment's bounding sphere (its centre's
+    offset from the joint and its radius, `_spheres`), and a micrometre to spare. Rotations
+    keep lengths, so every posed segment sphere lies inside the ball of this radius round the
+    posed pelvis joint: a box round it needs no forward kinematics (the broad phase of a cast)."""
+    rest = skeleton.rest
+    centre, radius = _spheres(skeleton)
+    chain = np.zeros(len(JOINTS))
+    for j, name in enumerate(JOINTS):  # parents come before their children
+        parent = PARENT[name]
+        if parent is not None:
+            k = JOINTS.index(parent)
+            chain[j] = chain[k] + float(np.linalg.norm(rest[j] - rest[k]))
+    return float((chain + np.linalg.norm(centre, axis=1) + radius).max()) + 1e-6
+
+
 def _hull_planes(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Outward face planes of each segment's drawn hull in the rest frame (inside where
     n . q <= d): unit normals (J, F, 3) and offsets d (J, F), padded with planes that bound
@@ -343,6 +360,8 @@ class RangeWorld:
         self._spheres: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._planes: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._rest_boxes: dict[str, NDArray[np.float64]] = {}
+        self._reach: dict[str, float] = {}  # per subject: `_reach_m`
+        self._rest_pelvis: dict[str, tuple[float, float, float]] = {}  # its rest[0]
 
     def _require(self) -> int:
         if self.client is None:
@@ -408,6 +427,9 @@ class RangeWorld:
         self._bodies[subject_id] = body
         self._skeletons[subject_id] = skeleton
         self._spheres[subject_id] = _spheres(skeleton)
+        self._reach[subject_id] = _reach_m(skeleton)
+        rest0 = skeleton.rest[0]
+        self._rest_pelvis[subject_id] = (float(rest0[0]), float(rest0[1]), float(rest0[2]))
         self._planes[subject_id] = _hull_planes(skeleton)
         self._rest_boxes[subject_id] = _rest_boxes(skeleton)
         for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
@@ -533,8 +555,18 @@ class RangeWorld:
         of them, not every box inside the box round the ray (a sync costs ~20 us a subject)."""
         if not self._unsynced:
             return
-        self._frame_all(name for name in self._unsynced if name not in self._numpy_boxes)
         ids = list(self._unsynced)
+        if rays is not None:
+            # Broad phase, no forward kinematics: only the subjects whose reach box (new pose
+            # or PyBullet's) a ray crosses can need a sync; the exact boxes below are inside.
+            reach = self._reach_boxes(ids)
+            crossed = _rays_cross_boxes(*rays, reach[:, 0], reach[:, 1]).tolist()
+            ids = [subject_id for subject_id, c in zip(ids, crossed, strict=True) if c]
+            if len(ids) <= 1:
+                # One (the subject aimed at): its sync costs what its exact box would.
+                self.sync(set(ids))
+                return
+        self._frame_all(name for name in ids if name not in self._numpy_boxes)
         unions = np.empty((len(ids), 2, 3))
         for k, subject_id in enumerate(ids):
             new = self.subject_box(subject_id)
@@ -552,6 +584,48 @@ class RangeWorld:
             meets[meets] = _rays_cross_boxes(*rays, unions[meets, 0], unions[meets, 1])
         need = {subject_id for subject_id, m in zip(ids, meets.tolist(), strict=True) if m}
         self.sync(need)
+
+    def _reach_boxes(self, ids: list[str]) -> NDArray[np.float64]:
+        """(S, 2, 3) boxes, one for each subject of `ids`, that hold it both as last posed and
+        as PyBullet has it (its last sync; never synced: as posed): the balls of `_reach_m`
+        round the two pelvis joints. Placements only, in plain floats: no forward kinematics
+        (a frame's pointing ray crosses one or two of a crowd's boxes)."""
+        out = []
+        for subject_id in ids:
+            reach = self._reach[subject_id]
+            rx, ry, rz = self._rest_pelvis[subject_id]
+            now = self._placement[subject_id]
+            synced = self._synced.get(subject_id)
+            xs, ys, zs = [], [], []
+            for (x, y, z), yaw_rad, pose in (now,) if synced is None else (now, synced[0]):
+                ox, oy, oz = pose.root_offset_m
+                px, py = rx + ox, ry + oy
+                cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
+                xs.append(x + cy * px - sy * py)
+                ys.append(y + sy * px + cy * py)
+                zs.append(z + rz + oz)
+            out.append(
+                (
+                    (min(xs) - reach, min(ys) - reach, min(zs) - reach),
+                    (max(xs) + reach, max(ys) + reach, max(zs) + reach),
+                )
+            )
+        return np.array(out).reshape(len(ids), 2, 3)
+
+    def ray_target(
+        self, start: Vec3 | NDArray[np.float64], end: Vec3 | NDArray[np.float64]
+    ) -> str | None:
+        """The name of the body the segment `start` -> `end` meets first (PyBullet's ray test),
+        None when it meets nothing: what `cast_paths` finds for a path of one chord, without
+        its bookkeeping (time, speed, region, the boxes of every body), for a ray a frame (a
+        drill's pointing cast). Only the subjects whose reach box the ray crosses are posed
+        exactly and synced (`_sync_for`)."""
+        c = self._require()
+        a = np.array([start], dtype=np.float64)
+        b = np.array([end], dtype=np.float64)
+        self._sync_for(np.minimum(a[0], b[0]), np.maximum(a[0], b[0]), (a, b))
+        uid = int(p.rayTestBatch(a, b, physicsClientId=c)[0][0])
+        return self._names.get(uid) if uid >= 0 else None
 
     def subject_frames(self, subject_id: str) -> Posed:
         """The subject's joint frames in the world: positions (J, 3), rotations (J, 3, 3)

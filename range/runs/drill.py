@@ -1062,9 +1062,7 @@ class Session:
             return
         muzzle = self.hands.weapon_pose(host_time_s)
         start = np.asarray(muzzle.position_m)
-        points = np.array([start, start + muzzle.forward() * POINTING_RANGE_M])[:, None, :]
-        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
-        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
+        target = self.world.ray_target(start, start + muzzle.forward() * POINTING_RANGE_M)
         covered = target if target in self.engine.subjects else None
         if covered is not None and covered != self._pointed_at:
             self.engine.officer_action(
