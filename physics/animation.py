@@ -458,6 +458,12 @@ class SubjectAnimator:
         if clip is not current:
             changes.append((t_s, clip))
 
+    def pose(self, subject_id: str, t_s: float) -> HumanPose:
+        """The subject's pose at drill time `t_s` from its clips as `advance` last left them:
+        `update` is `advance` then this (a live frame that catches up several steps poses
+        its subjects once, after the last)."""
+        return self._timeline(subject_id).pose_at(self._skeletons[subject_id], t_s)
+
     def clip_now(self, subject_id: str, t_s: float) -> tuple[Clip, float, int] | None:
         """The clip `subject_id` plays at drill time `t_s`, the time into it and the subject's
         seed (None: not animated yet): enough to pose it for a picture with `clip_pose`

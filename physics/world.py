@@ -455,8 +455,8 @@ class RangeWorld:
                 raise ValueError(f"subject {subject_id!r} needs a position and a yaw")
             position = position if position is not None else old[0]
             yaw_rad = yaw_rad if yaw_rad is not None else old[1]
-        x, y, z = (float(v) for v in position)
-        placed = ((x, y, z), float(yaw_rad), pose)
+        x, y, z = position
+        placed = ((float(x), float(y), float(z)), float(yaw_rad), pose)
         if old is not None and old[2] is pose and old[0] == placed[0] and old[1] == placed[1]:
             return
         self._placement[subject_id] = placed
