@@ -15,6 +15,8 @@ from xr_sandbox import EmulatedReplicas
 
 from drills.engine import RunState
 from drills.schema import parse_drill
+from physics.animation import FALL_S, Clip, _fall, _grounded, _prone, clip_pose
+from physics.body import BODY_SIZES, SubjectBody
 from physics.pose import Pose, look_rotation
 from physics.world import RangeWorld
 from range.clock import MonotonicClock
@@ -111,3 +113,29 @@ def test_a_frame_that_catches_up_poses_each_subject_once(
         assert pose is session.human_poses[subject.id]
         want = session.animator.pose(subject.id, session.engine.t)
         assert all((want.joints[k] == v).all() for k, v in pose.joints.items())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [SubjectBody(), SubjectBody(size=BODY_SIZES["small"], child=True)],
+    ids=["adult", "child"],
+)
+def test_a_fallen_subject_is_posed_once_and_the_world_sees_it_still(body: SubjectBody) -> None:
+    """Once the fall is over the body lies still: every later step gives the same pose object
+    (grounding it posed every hull, each step), with the bits the fall gives at that time, and
+    the world, given it again, has nothing to move."""
+    skeleton = body.skeleton()
+    poses = [clip_pose(skeleton, Clip.FALL, t, 5) for t in (FALL_S, 1.0, 2.5, 30.0)]
+    for t, pose in zip((FALL_S, 1.0, 2.5, 30.0), poses, strict=True):
+        assert pose is poses[0]
+        want = _grounded(skeleton, _fall(t, _prone(float(skeleton.rest[0][2]), skeleton)))
+        assert pose.root_offset_m == want.root_offset_m
+        assert pose.root_rotation.tobytes() == want.root_rotation.tobytes()
+        assert pose.joints.keys() == want.joints.keys()
+        assert all(pose.joints[k].tobytes() == want.joints[k].tobytes() for k in want.joints)
+    with RangeWorld() as world:
+        world.add_subject("down", body, (5.0, 0.0, 0.0), 3.0)
+        world.pose_subject("down", clip_pose(skeleton, Clip.FALL, 1.5, 5), (5.0, 0.0, 0.0), 3.0)
+        world.sync()
+        world.pose_subject("down", clip_pose(skeleton, Clip.FALL, 1.6, 5), (5.0, 0.0, 0.0), 3.0)
+        assert not world._unsynced
