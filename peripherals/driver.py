@@ -484,30 +484,31 @@ class ReplicaLink:
             return
         self.last_device_time_us = frame.device_time_us
         if isinstance(message, Event):
+            if self.verified is False:
+                self.stats.refused_events += 1
+            elif not self.session.first_time(frame.seq, frame.device_time_us):
+                self.stats.duplicate_events += 1
+            else:
+                model = self.info.model if self.info else Model.PISTOL
+                serial_number = self.info.serial if self.info else "?"
+                # To the host first, acknowledged after: the ack's write is not in the
+                # trigger-to-event path.
+                self._events.put(
+                    PeripheralEvent(
+                        serial=serial_number,
+                        model=model,
+                        kind=message.kind,
+                        host_time_s=self._host_time(frame, received),
+                        device_time_us=frame.device_time_us,
+                        bay=message.bay,
+                        probe=message.probe,
+                        value=message.value,
+                        received_s=received,
+                    )
+                )
             # Acknowledged every time, copies too: the device keeps an event until it hears this.
             with contextlib.suppress(PeripheralIOError):  # failing: the reader says so next
                 self.send(EventAck(frame.seq))
-            if self.verified is False:
-                self.stats.refused_events += 1
-                return
-            if not self.session.first_time(frame.seq, frame.device_time_us):
-                self.stats.duplicate_events += 1
-                return
-            model = self.info.model if self.info else Model.PISTOL
-            serial_number = self.info.serial if self.info else "?"
-            self._events.put(
-                PeripheralEvent(
-                    serial=serial_number,
-                    model=model,
-                    kind=message.kind,
-                    host_time_s=self._host_time(frame, received),
-                    device_time_us=frame.device_time_us,
-                    bay=message.bay,
-                    probe=message.probe,
-                    value=message.value,
-                    received_s=received,
-                )
-            )
         elif isinstance(message, State):
             self.state = message
             self.states_received += 1

@@ -145,6 +145,8 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         joints["shoulder_l"] = rot_x(math.radians(165.0))
         joints["shoulder_r"] = rot_x(math.radians(-165.0))
         joints["elbow_l"] = joints["elbow_r"] = rot_y(-0.1 - 0.03 * breath)
+    elif clip is Clip.FALL and t_s >= FALL_S:
+        return _fallen(skeleton)
     elif clip in (Clip.KNEEL, Clip.PRONE, Clip.FALL, Clip.RECOVER):
         kneel = _kneel(knee_z - skeleton.knee_radius_m)
         prone = _prone(pelvis_z, skeleton)
@@ -178,6 +180,28 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         joints["shoulder_r"] = rot_y(-0.6 * w) @ rot_x(-0.3 * w)
         joints["lumbar"] = rot_y(0.25 * w)
     return HumanPose(offset, root, joints)
+
+
+# Each skeleton's pose once its fall is over (FALL_S on): it lies still, so the pose is its
+# skeleton's alone, built once (grounding it poses every hull: 0.14 ms a subject a step) and
+# the same object every step, which the world takes as not moved (RangeWorld.pose_subject).
+_FALLEN: dict[int, tuple[Skeleton, HumanPose]] = {}
+
+
+def _fallen(skeleton: Skeleton) -> HumanPose:
+    """clip_pose(skeleton, FALL, t) for any t >= FALL_S: the same bits (the fall's blend has
+    reached prone, w = 1, whatever t), one shared read-only pose."""
+    kept = _FALLEN.get(id(skeleton))
+    if kept is not None and kept[0] is skeleton:
+        return kept[1]
+    prone = _prone(float(skeleton.rest[0][2]), skeleton)
+    pose = _grounded(skeleton, _fall(FALL_S, prone))
+    for m in (pose.root_rotation, *pose.joints.values()):
+        m.setflags(write=False)  # shared by every step and subject of this skeleton
+    if len(_FALLEN) > 64:  # skeletons are few and cached by body; bound it anyway
+        _FALLEN.clear()
+    _FALLEN[id(skeleton)] = (skeleton, pose)
+    return pose
 
 
 def _grounded(skeleton: Skeleton, pose: HumanPose) -> HumanPose:
@@ -457,6 +481,12 @@ class SubjectAnimator:
             clip = Clip.RECOVER
         if clip is not current:
             changes.append((t_s, clip))
+
+    def pose(self, subject_id: str, t_s: float) -> HumanPose:
+        """The subject's pose at drill time `t_s` from its clips as `advance` last left them:
+        `update` is `advance` then this (a live frame that catches up several steps poses
+        its subjects once, after the last)."""
+        return self._timeline(subject_id).pose_at(self._skeletons[subject_id], t_s)
 
     def clip_now(self, subject_id: str, t_s: float) -> tuple[Clip, float, int] | None:
         """The clip `subject_id` plays at drill time `t_s`, the time into it and the subject's

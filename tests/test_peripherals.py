@@ -25,6 +25,7 @@ from peripherals.errors import PeripheralNotFoundError, PeripheralTimeoutError, 
 from peripherals.messages import (
     CartridgeCode,
     Event,
+    EventAck,
     EventKind,
     Model,
     SetCartridge,
@@ -347,3 +348,31 @@ def test_an_induced_stoppage_blocks_the_shot_until_cleared() -> None:
         emu.press_trigger()
         events = [k for k, _, _ in _kinds_after(emu, link) if k is not EventKind.TRIGGER_PRESSED]
     assert events == [EventKind.STOPPAGE, EventKind.STOPPAGE_CLEARED, EventKind.SHOT_FIRED]
+
+
+def test_an_event_reaches_the_host_before_its_ack_is_written() -> None:
+    """The link hands a decoded event to the host's queue, then acknowledges it: the ack's
+    write (a syscall, and the replica's thread it wakes) is not in the trigger-to-event path
+    (issue 16). Every event is still acknowledged once, duplicates included."""
+    clock = ManualClock()
+    with (
+        PistolEmulator("P-ACK", clock) as emu,
+        ReplicaLink(emu.port or "", clock) as link,
+    ):
+        queued_at_ack: list[int] = []
+        send = link.send
+
+        def spying(message: Any, on_write: Any = None) -> int:
+            if isinstance(message, EventAck):
+                queued_at_ack.append(link._events.qsize())
+            return send(message, on_write)
+
+        link.send = spying  # type: ignore[method-assign]
+        emu.magazine_in, emu.chambered = True, True
+        emu.draw()
+        emu.press_trigger()
+        assert link.ping()
+        events = link.poll()
+        assert len(queued_at_ack) == len(events) > 0
+        # Each ack found its own event (and those before it not yet polled) already queued.
+        assert queued_at_ack == list(range(1, len(events) + 1))

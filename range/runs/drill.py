@@ -467,8 +467,6 @@ class Session:
         self._start_host_s = 0.0
         self._freezes: list[tuple[float, float | None]] = []
         self.offset_s = 0.0
-        # Where each subject was last placed in the world: (position, yaw).
-        self._placed: dict[str, tuple[tuple[float, float], float]] = {}
         self._skeletons: dict[str, tuple[SubjectBody, Skeleton]] = {}
         # Each TASER's probes across its trigger pulls (a TASER 10 closes a circuit over two).
         self.circuits: dict[str, Circuit] = {}
@@ -934,10 +932,16 @@ class Session:
         # A cartridge read over two frames stays one pull (TriggerCollector, in `_handle`).
         self._handle(frame.events)
         self._check_pointing(host_s)
+        stepped = False
         for _ in range(MAX_CATCH_UP_STEPS):
             if engine.state is not RunState.RUNNING or engine.t + self.config.dt_s > t_s + 1e-9:
                 break
-            self._step()
+            # A frame that catches up several steps poses its subjects once, after the last:
+            # the steps before it are seen by nobody (a renderer draws the frame).
+            self._step(pose=False)
+            stepped = True
+        if stepped:
+            self._pose_subjects()
 
     def _press_buttons(self, t_s: float) -> None:
         """The instructor's branch buttons due by run time `t_s`."""
@@ -945,37 +949,51 @@ class Session:
             while self._buttons and self._buttons[0][0] <= t_s + 1e-9:
                 self.engine.instructor(self._buttons.pop(0)[1])
 
-    def _step(self) -> None:
-        """One engine step, and the world and the hands brought to it."""
+    def _step(self, pose: bool = True) -> None:
+        """One engine step, and the world and the hands brought to it. `pose=False` (a live
+        frame's steps, `_live_frame`): the subjects' clips move on with their states, but only
+        the subjects a probe's wire holds are posed now (the wire check reads their bodies);
+        the frame poses every subject once, after its last step (`_pose_subjects`)."""
         engine = self.engine
         # Subjects' lines are placed by where the officer's head faces (a live headset's).
         engine.officer_yaw_rad = getattr(self.hands, "head_yaw_rad", 0.0)
         engine.step(self.hands.officer_xy)
+        world, animator, t = self.world, self.animator, engine.t
+        circuits = list(self.circuits.values())
         for subject in engine.subjects.values():
-            placed = (subject.position_m, subject.yaw_rad)
-            if subject.stance is not self.world.body(subject.id).stance:
-                self.world.set_stance(subject.id, subject.stance)
-                self.bodies[subject.id] = self.world.body(subject.id)
-                self._placed.pop(subject.id, None)
-            if self._placed.get(subject.id) != placed:
-                # Standing still skips this: PyBullet's placement is a third of a 30-subject step.
-                self.world.place_subject(subject.id, (*subject.position_m, 0.0), subject.yaw_rad)
-                self._placed[subject.id] = placed
-            pose = self.animator.update(
-                subject.id,
-                engine.t,
+            name = subject.id
+            if subject.stance is not world.body(name).stance:
+                world.set_stance(name, subject.stance)
+                self.bodies[name] = world.body(name)
+            # The StrEnum members are the strings the animator compares with.
+            animator.advance(
+                name,
+                t,
                 subject.position_m,
                 subject.yaw_rad,
-                subject.behaviour.value,
-                subject.stance.value,
-                subject.held_object.value,
-                self._skeleton(subject.id),
+                subject.behaviour,
+                subject.stance,
+                subject.held_object,
+                self._skeleton(name),
                 subject.phase.animation,
             )
-            self.world.pose_subject(subject.id, pose)
-            self.human_poses[subject.id] = pose
+            if pose or any(c.attached(name) for c in circuits):
+                self._pose_subject(subject, t)
         self._check_probes()
         self.hands.after_step(engine.t)
+
+    def _pose_subject(self, subject: SubjectState, t_s: float) -> None:
+        """The subject's limbs at run time `t_s` (its clips as last advanced), in the world
+        where the engine has it (the world only records it: PyBullet is moved by a cast)."""
+        pose = self.animator.pose(subject.id, t_s)
+        x, y = subject.position_m
+        self.world.pose_subject(subject.id, pose, (x, y, 0.0), subject.yaw_rad)
+        self.human_poses[subject.id] = pose
+
+    def _pose_subjects(self) -> None:
+        """Every subject posed at the engine's time: after a live frame's steps."""
+        for subject in self.engine.subjects.values():
+            self._pose_subject(subject, self.engine.t)
 
     def _check_probes(self) -> None:
         """Each step, the probes still in a subject (every TASER's `Circuit`): a subject who
@@ -1069,9 +1087,7 @@ class Session:
             return
         muzzle = self.hands.weapon_pose(host_time_s)
         start = np.asarray(muzzle.position_m)
-        points = np.array([start, start + muzzle.forward() * POINTING_RANGE_M])[:, None, :]
-        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
-        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
+        target = self.world.ray_target(start, start + muzzle.forward() * POINTING_RANGE_M)
         covered = target if target in self.engine.subjects else None
         if covered is not None and covered != self._pointed_at:
             self.engine.officer_action(
