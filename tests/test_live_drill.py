@@ -196,6 +196,10 @@ def test_a_live_drill_flies_the_deployment_from_the_pose_at_the_trigger_s_own_ti
         source.orientation(host_s), abs=2e-8
     )
     assert fired.data["muzzle"]["tracked"] is True
+    # Aimed at whom the tracked bore covered at the trigger's time (as `weapon_pointed` names
+    # it), so the force used is judged as in a simulated run: no CEW warning was given.
+    assert fired.data["subject"] == "subject"
+    assert "CEW-02" in {f.rule for f in result.score.findings}
     impacts = next(r for r in result.records if r.kind == "probe_impacts")
     assert impacts.data["subject"] == "subject" and impacts.data["effect"] == "full_incapacitation"
     assert kinds.index("probe_impacts") < kinds.index("run_ended")

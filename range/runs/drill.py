@@ -394,7 +394,9 @@ class ScriptedOfficerHands:
 class LiveOfficerHands(LiveHands):
     """A live officer in a drill: the run core's live hands (bore from the tracked pose through
     each replica's calibration profile), standing where the headset is. Whom they aim at is
-    not known beforehand: the bore decides where each round or probe goes."""
+    not known beforehand: the bore decides where each round or probe goes, and whom a round or
+    cartridge was aimed at is the subject the bore covered at its trigger's own time
+    (`Session._aimed_at`); `aimed_subject` is whom it covered at the last frame."""
 
     aimed_subject: str | None = None
     _head: Pose | None = None
@@ -1060,17 +1062,31 @@ class Session:
         if not self._out:
             self._pointed_at = None
             return
-        muzzle = self.hands.weapon_pose(host_time_s)
-        start = np.asarray(muzzle.position_m)
-        points = np.array([start, start + muzzle.forward() * POINTING_RANGE_M])[:, None, :]
-        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
-        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
-        covered = target if target in self.engine.subjects else None
+        covered = self._covered(self.hands.weapon_pose(host_time_s))
+        if isinstance(self.hands, LiveOfficerHands):
+            self.hands.aimed_subject = covered  # whom the live bore covers now
         if covered is not None and covered != self._pointed_at:
             self.engine.officer_action(
                 OfficerAction.WEAPON_POINTED, subject=covered, weapon=str(self._out[-1])
             )
         self._pointed_at = covered
+
+    def _covered(self, bore: Pose) -> str | None:
+        """The subject a bore covers within POINTING_RANGE_M (the pointing cast), or None."""
+        start = np.asarray(bore.position_m)
+        points = np.array([start, start + bore.forward() * POINTING_RANGE_M])[:, None, :]
+        ends = self.world.cast_paths(points, np.array([0.0, 1.0]), np.zeros((2, 1)))
+        target = self.world.targets[ends.target[0]] if ends.target[0] >= 0 else None
+        return target if target in self.engine.subjects else None
+
+    def _aimed_at(self, muzzle: Pose) -> str | None:
+        """Whom a round or cartridge was aimed at: the scripted officer's chosen subject; a live
+        officer's is the subject the tracked bore covered at the trigger's own time (the same
+        cast as `weapon_pointed`), so scoring judges the force used on them as in a simulated
+        run (None: nobody was covered, or the bore was not tracked)."""
+        if isinstance(self.hands, LiveHands):
+            return self._covered(muzzle) if muzzle.usable else None
+        return self.hands.aimed_subject
 
     def _handle(self, events: list[PeripheralEvent]) -> None:
         """A frame's events: each logged as it came off the wire, holsters as officer actions,
@@ -1215,7 +1231,7 @@ class Session:
             serial=trigger.serial,
             bay=trigger.bay,
             cartridge=cartridge_id,
-            subject=self.hands.aimed_subject,
+            subject=self._aimed_at(muzzle),
             muzzle=muzzle_record(muzzle),
         )
         if not muzzle.usable:
@@ -1261,7 +1277,7 @@ class Session:
             t,
             serial=trigger.serial,
             rounds_left=trigger.value,
-            subject=self.hands.aimed_subject,
+            subject=self._aimed_at(muzzle),
             muzzle=muzzle_record(muzzle),
         )
         if not muzzle.usable:
