@@ -833,7 +833,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     from range.cli.summary import format_summary
     from range.clock import MonotonicClock
     from range.runs.drill import LiveDrill, RunConfig, run_drill
-    from range.runs.lanefile import display, load_lane
+    from range.runs.lanefile import check_ports, display, load_lane
 
     if not args.live:
         raise ValueError("--port and --lane are for a live drill: add --live")
@@ -846,6 +846,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     lane = None
     if args.lane is not None:  # the whole file, ports and profiles too, before anything opens
         lane = load_lane(args.lane, ports=not args.port, profiles=args.profiles is None)
+    if args.port:  # as a lane file's are: how many, each once, each there
+        check_ports(args.port)
     headless, mirror = display(lane, args.headless, args.mirror)
     ports = list(args.port) or (list(lane.ports) if lane is not None else [])
     if not ports:
