@@ -134,6 +134,7 @@ def _live_run(
     tmp_path: Path,
     act: Callable[[], None] | None = None,
     focused: Callable[[], bool] | None = None,
+    said: list[str] | None = None,
     **calibration: object,
 ) -> tuple[RunResult, Session]:
     drill = parse_drill_bytes(LIVE_DRILL, tmp_path / "live-taser-v1.toml")
@@ -150,6 +151,7 @@ def _live_run(
         search=[officer.folder],
         focused=focused,
         on_start=officer.go.set,
+        say=None if said is None else said.append,
     )
     config = RunConfig(
         drill,
@@ -293,7 +295,10 @@ def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_
         officer.act()
 
     started = time.monotonic()
-    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="Lt. Hale")
+    said: list[str] = []
+    result, _ = _live_run(
+        officer, Swaying(officer.clock), tmp_path, act, said=said, override_by="Lt. Hale"
+    )
     wall_s = time.monotonic() - started
     kinds = [r.kind for r in result.records]
     assert (
@@ -306,6 +311,11 @@ def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_
     assert result.end_reason == "subject reached in_custody"
     # The drill's clock stood still while the cable was out.
     assert result.duration_s < wall_s - out_s + 0.3
+    # The range master was told, once each, as it happened.
+    assert said == [
+        f"suspended at {suspended.t:.2f} s: no answer from firearm P-0042",
+        f"resumed at {suspended.t:.2f} s",
+    ]
 
 
 def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_path: Path) -> None:
@@ -319,9 +329,16 @@ def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_pa
             go_at.append(time.monotonic())
         return not off[0] <= time.monotonic() - go_at[0] <= off[1]
 
-    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, None, focused, override_by="x")
+    said: list[str] = []
+    result, _ = _live_run(
+        officer, Swaying(officer.clock), tmp_path, None, focused, said, override_by="x"
+    )
     suspended = next(r for r in result.records if r.kind == "run_suspended")
     assert "headset is off" in suspended.data["reason"]
+    assert said == [
+        f"suspended at {suspended.t:.2f} s: the headset is off (the OpenXR session is not focused)",
+        f"resumed at {suspended.t:.2f} s",
+    ]
     resumed = next(r for r in result.records if r.kind == "run_resumed")
     # Frozen: the drill's clock did not move while the headset was off.
     assert resumed.t - suspended.t < 0.05

@@ -919,7 +919,13 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         override_by=args.override,
         calibration_dir=profiles,
         live=LiveDrill(
-            ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
+            ports,
+            open_poses,
+            clock,
+            focused=focused,
+            on_start=on_start,
+            voice=microphone(),
+            say=cliutil.say,
         ),
         phrases=phrases,
         phrasebook=book,

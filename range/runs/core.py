@@ -250,6 +250,27 @@ class FaultPolicy:
             between()
 
 
+class Suspensions:
+    """What a live run's range master is told as it happens: one line when the run is
+    suspended and why (the headset off, a replica silent), one when the reason changes, and
+    one when it runs again. One place for a live drill's console (a course's strings say
+    theirs as they are cut and reshot)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.reason: str | None = None
+
+    def update(self, t_s: float, reason: str | None) -> None:
+        """The run at run time `t_s` is suspended for `reason`, or running (None)."""
+        if reason == self.reason:
+            return
+        if reason is None:
+            self.say(f"resumed at {t_s:.2f} s")
+        else:
+            self.say(f"suspended at {t_s:.2f} s: {reason}")
+        self.reason = reason
+
+
 # -- live hands ---------------------------------------------------------------------------------
 
 

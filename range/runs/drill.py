@@ -70,6 +70,7 @@ from range.runs.core import (
     FaultPolicy,
     Hands,
     LiveHands,
+    Suspensions,
     Trigger,
     TriggerCollector,
     lane_frame,
@@ -122,6 +123,9 @@ class LiveDrill:
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
     focused: Callable[[], bool] | None = None
     on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
+    # Tells the range master, one line each, when the drill is suspended and why, and when it
+    # resumes (`range.runs.core.Suspensions`; the CLI's stderr). None: nobody is told.
+    say: Callable[[str], None] | None = None
     # The officer's voice: opens the audio stream (the microphone; a test's paced recording),
     # heard through the Listener from the run's start and kept in the run folder. None: no
     # audio (a machine with no audio device, where the CLI has said so in one line).
@@ -835,11 +839,15 @@ class Session:
         if isinstance(self.voice, LiveVoice):
             self._voice_host_s = clock.now_s()
             self.voice.start()
+        notices = Suspensions(live.say) if live.say is not None else None
         while not engine.finished:
             now = clock.now_s()
             started, cpu = time.perf_counter(), time.thread_time()
             self._live_frame(self.run_time(now), now)
             self._track_freeze(now)
+            suspended = engine.state is RunState.SUSPENDED
+            if notices is not None and (suspended or notices.reason is not None):
+                notices.update(*self._suspension())
             self.frame_times_s.append(time.perf_counter() - started)
             self.frame_cpu_s.append(time.thread_time() - cpu)
             self.offset_s = now - self.run_time(now)
@@ -871,6 +879,16 @@ class Session:
             self.engine.officer_action(
                 OfficerAction(f"{replica.weapon}_drawn"), 0.0, serial=replica.serial
             )
+
+    def _suspension(self) -> tuple[float, str | None]:
+        """When the run was last suspended and why, or when it last resumed (None), from its
+        last `run_suspended` or `run_resumed` record."""
+        for record in reversed(self.engine.log.records):
+            if record.kind == "run_suspended":
+                return record.t, str(record.data.get("reason", ""))
+            if record.kind == "run_resumed":
+                return record.t, None
+        return self.engine.t, None
 
     def _track_freeze(self, now: float) -> None:
         """Open a freeze of the run's clock when the drill is suspended at host time `now`,
