@@ -5,7 +5,9 @@ mode). tests/test_xr_course.py drives a course the same way from a real OpenXR r
 
 from __future__ import annotations
 
+import _thread
 import hashlib
+import json
 import math
 import shutil
 import threading
@@ -29,7 +31,7 @@ from physics.units import FT_M
 from range.calibration.solver import CalibrationError
 from range.cli.main import main
 from range.clock import MonotonicClock
-from range.runs.drill import LiveDrill, RunConfig, RunResult, Session
+from range.runs.drill import STOPPED, LiveDrill, RunConfig, RunResult, Session
 from range.runs.poses import TrackedPoses
 
 SUBJECT_FT = 8.0
@@ -457,3 +459,25 @@ def test_a_live_drill_hears_the_officer_through_the_same_listener(
     # What the microphone gave up to the run's end, the words included.
     assert heard.data["end_s"] * 16_000 < len(read_wav(kept)) <= len(pcm)
     assert all(t.name != "officer-voice" for t in threading.enumerate())  # joined
+
+
+def test_ctrl_c_closes_a_live_drill_as_stopped_by_the_range_master(
+    officer: Officer, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT: KeyboardInterrupt in the run's thread) mid-drill: the run is closed where
+    it stood, `run_ended` with the reason and result.json, not left without an end."""
+
+    def act() -> None:
+        officer.go.wait(timeout=30)
+        time.sleep(0.3)
+        _thread.interrupt_main()
+
+    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="x")
+    assert result.state is RunState.ABORTED and result.end_reason == STOPPED
+    assert result.records[-1].kind == "run_ended"
+    assert result.records[-1].data == {"state": "aborted", "reason": STOPPED}
+    assert result.run_dir is not None
+    kept = json.loads((result.run_dir / "result.json").read_text())
+    assert kept["state"] == "aborted" and kept["end_reason"] == STOPPED
+    last = (result.run_dir / "events.jsonl").read_text().splitlines()[-1]
+    assert json.loads(last)["kind"] == "run_ended"

@@ -542,6 +542,8 @@ def play(
     if failed is not None:
         cliutil.say(failed)
         return 9
+    if _stopped(result):
+        return STOPPED_STATUS
     if expectation is not None and expectation["met"] is False:
         return EXPECT_UNMET
     return 0
@@ -577,6 +579,21 @@ def _expectation(
     unmet = unmet_expectation(expect.outcome, expect.rules, result.score)
     message = "" if unmet is None else f"officer script {script.id}: {unmet}"
     return out | {"checked": True, "met": unmet is None, "message": message}
+
+
+# The exit status of a run a range master stopped with Ctrl-C (the shell's 128 + SIGINT).
+STOPPED_STATUS = 130
+
+
+def _stopped(result: RunResult) -> bool:
+    """Whether Ctrl-C stopped the run; if so, says so in one line (where it was kept)."""
+    from range.runs.drill import STOPPED
+
+    if result.end_reason != STOPPED:
+        return False
+    where = f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"
+    cliutil.say(f"{STOPPED} at {result.duration_s:.2f} s: closed as ABORTED, {where}")
+    return True
 
 
 def _after_run(
@@ -956,4 +973,4 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     if failed is not None:
         cliutil.say(failed)
         return 9
-    return 0
+    return STOPPED_STATUS if _stopped(result) else 0

@@ -400,6 +400,19 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             if exc.result is None:
                 raise
             result, unwritten = exc.result, exc  # only result.json: the attempt is complete
+        except KeyboardInterrupt:
+            # docs/courses.md: Ctrl-C ends the attempt; what was fired stays in progress.
+            rest = (
+                f"; the strings fired so far are kept in progress (`openrange records"
+                f" incomplete`): `course run ... --badge {args.badge} --resume N` fires the rest"
+                if records is not None
+                else ""
+            )
+            say(
+                "openrange: stopped by the range master (Ctrl-C): the attempt is not"
+                f" finished{rest}"
+            )
+            return 130
     finally:
         if records is not None:
             records.close()

@@ -103,6 +103,9 @@ MAX_CATCH_UP_STEPS = 8
 # give), looked for from this far behind the front (a front pushed into the body's surface).
 DRIVE_STUN_CONTACT_M = 0.05
 FRONT_BACK_M = 0.08
+# Why a run a range master stopped with Ctrl-C ended: it is closed (run_ended, result.json) as
+# ABORTED, never lost, never graded (docs/records.md).
+STOPPED = "stopped by the range master (Ctrl-C)"
 
 
 @dataclass(slots=True)
@@ -664,10 +667,13 @@ class Session:
             self._run_started = True
             hands.after_step(engine.t)
             with _setup_frozen():
-                if self.live is None:
-                    self._run_simulated()
-                else:
-                    self._run_live(self.live)
+                try:
+                    if self.live is None:
+                        self._run_simulated()
+                    else:
+                        self._run_live(self.live)
+                except KeyboardInterrupt:
+                    engine.abort(STOPPED)  # closed where it stood: run_ended, then result.json
             voice_file, voice_sha256 = self._keep_voice(voice_meta, writer)
             debrief = config.debrief if drill.empathy is not None else None
             if debrief is not None and engine.state is RunState.COMPLETED:
