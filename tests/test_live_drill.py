@@ -204,6 +204,12 @@ def test_a_live_drill_flies_the_deployment_from_the_pose_at_the_trigger_s_own_ti
     # it), so the force used is judged as in a simulated run: no CEW warning was given.
     assert fired.data["subject"] == "subject"
     assert "CEW-02" in {f.rule for f in result.score.findings}
+    # Written in time order (scoring and replay read it so), though the pull was taken once the
+    # pose stream covered it and the drawn TASER's events were read after the engine stepped.
+    assert result.run_dir is not None
+    written = [json.loads(line) for line in (result.run_dir / "events.jsonl").open()]
+    assert [r["t"] for r in written] == sorted(r["t"] for r in written)
+    assert written == [r.as_json() for r in result.records]
     impacts = next(r for r in result.records if r.kind == "probe_impacts")
     assert impacts.data["subject"] == "subject" and impacts.data["effect"] == "full_incapacitation"
     assert kinds.index("probe_impacts") < kinds.index("run_ended")

@@ -55,7 +55,7 @@ class Headset:
     frames: int = 0
     reads: int = 0
     blocked: bool = False
-    # The frame number, and the host time, at which each record of interest first appeared.
+    # The frame number, and the host time, at which each record of interest was first logged.
     seen: dict[str, int] = field(default_factory=dict)
     seen_s: dict[str, float] = field(default_factory=dict)
 
@@ -64,7 +64,8 @@ class Headset:
         self.frames += 1
         now = self.sway.clock.now_s()
         if session is not None:
-            for record in session.engine.log.records:
+            log = session.engine.log  # logged: written, or held back to keep time order
+            for record in (*log.records, *log.held):
                 key = _key(record)
                 if key is not None and key not in self.seen:
                     self.seen[key], self.seen_s[key] = self.frames, now

@@ -154,6 +154,11 @@ class TriggerCollector:
     def __init__(self) -> None:
         self._held: list[PeripheralEvent] = []
 
+    @property
+    def held_since_s(self) -> float | None:
+        """The host time of the earliest probe event held for its cartridge's others."""
+        return min((e.host_time_s for e in self._held), default=None)
+
     def feed(self, events: Iterable[PeripheralEvent], now_host_s: float) -> list[Trigger]:
         pulls = triggers([*self._held, *events])
         self._held = []

@@ -103,6 +103,11 @@ MAX_CATCH_UP_STEPS = 8
 # give), looked for from this far behind the front (a front pushed into the body's surface).
 DRIVE_STUN_CONTACT_M = 0.05
 FRONT_BACK_M = 0.08
+# A live run's log is written in time order (drills/log.py `MemoryLog.hold`): a record is held
+# back until nothing earlier can still come, and a replica's event is read up to this long
+# after the time it is stamped with (its device time mapped to host time; the serial link and
+# the reader thread), a design bound: a few ms over USB, a frame or two on a loaded host.
+EVENT_READ_LAG_S = 0.02
 # Why a run a range master stopped with Ctrl-C ended: it is closed (run_ended, result.json) as
 # ABORTED, never lost, never graded (docs/records.md).
 STOPPED = "stopped by the range master (Ctrl-C)"
@@ -674,6 +679,8 @@ class Session:
                         self._run_live(self.live)
                 except KeyboardInterrupt:
                     engine.abort(STOPPED)  # closed where it stood: run_ended, then result.json
+                finally:
+                    log.release()  # a live run's records held back, in time order
             voice_file, voice_sha256 = self._keep_voice(voice_meta, writer)
             debrief = config.debrief if drill.empathy is not None else None
             if debrief is not None and engine.state is RunState.COMPLETED:
@@ -838,6 +845,10 @@ class Session:
         frame; frames come as fast as the lane is read (a renderer, `on_frame`, keeps its own
         rate). While the drill is suspended its run time stands still."""
         engine, clock, dt = self.engine, live.clock, self.config.dt_s
+        # Records are learnt of late (a pull waits for its pose, an event is read after it
+        # happened): held back until nothing earlier can come (`_written_to`), so the log is in
+        # time order.
+        engine.log.hold()
         self._already_drawn()
         if live.on_start is not None:
             live.on_start()
@@ -851,6 +862,7 @@ class Session:
             started, cpu = time.perf_counter(), time.thread_time()
             self._live_frame(self.run_time(now), now)
             self._track_freeze(now)
+            engine.log.release(self._written_to(self.run_time(now)))
             suspended = engine.state is RunState.SUSPENDED
             if notices is not None and (suspended or notices.reason is not None):
                 notices.update(*self._suspension())
@@ -889,12 +901,27 @@ class Session:
     def _suspension(self) -> tuple[float, str | None]:
         """When the run was last suspended and why, or when it last resumed (None), from its
         last `run_suspended` or `run_resumed` record."""
-        for record in reversed(self.engine.log.records):
-            if record.kind == "run_suspended":
-                return record.t, str(record.data.get("reason", ""))
-            if record.kind == "run_resumed":
-                return record.t, None
-        return self.engine.t, None
+        record = self.engine.log.last(("run_suspended", "run_resumed"))
+        if record is None:
+            return self.engine.t, None
+        if record.kind == "run_suspended":
+            return record.t, str(record.data.get("reason", ""))
+        return record.t, None
+
+    def _written_to(self, t_s: float) -> float:
+        """The run time up to which a live run's log can be written at run time `t_s`: nothing
+        earlier can still be logged. The engine logs at its own time and later; a pull, an ARC
+        press or a cartridge's first probe not yet taken at its own time; an event not yet
+        read at most EVENT_READ_LAG_S before now."""
+        until = min(self.engine.t, t_s - EVENT_READ_LAG_S)
+        for pull in self._pulls:
+            until = min(until, self.run_time(pull.host_time_s))
+        if self._arc_queue:
+            until = min(until, self._arc_queue[0][1])
+        held = self._triggers.held_since_s
+        if held is not None:
+            until = min(until, self.run_time(held))
+        return until - 1e-6  # below a pending record's own (rounded) time
 
     def _track_freeze(self, now: float) -> None:
         """Open a freeze of the run's clock when the drill is suspended at host time `now`,
