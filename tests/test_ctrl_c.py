@@ -39,7 +39,10 @@ def test_ctrl_c_closes_a_drill_run_and_says_so_in_one_line(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     (run,) = runs.iterdir()
-    assert err.strip().splitlines()[-1] == f"{STOPPED} at 0.99 s: closed as ABORTED, saved in {run}"
+    assert (
+        err.strip().splitlines()[-1]
+        == f"{STOPPED} at 0.99 s: the run is closed, not graded; saved in {run}"
+    )
     ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
     assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
     assert json.loads((run / "result.json").read_text())["state"] == "aborted"

@@ -592,7 +592,7 @@ def _stopped(result: RunResult) -> bool:
     if result.end_reason != STOPPED:
         return False
     where = f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"
-    cliutil.say(f"{STOPPED} at {result.duration_s:.2f} s: closed as ABORTED, {where}")
+    cliutil.say(f"{STOPPED} at {result.duration_s:.2f} s: the run is closed, not graded; {where}")
     return True
 
 
