@@ -358,9 +358,13 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     from drills.course import find_shooter, read_course_file
     from range.records.store import OFFICER
     from range.runs.course import CourseConfig, run_course
+    from range.runs.lanefile import check_ports
     from range.runs.runlog import RunWriteError
 
+    given = list(args.port)  # the command line's, before a lane file's fill in
     _lane_options(args)
+    if given:  # as a lane file's are: how many, each once, each there
+        check_ports(given)
 
     cliutil.refuse_unsaved_record(args)
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
@@ -508,13 +512,11 @@ def _lane_options(args: argparse.Namespace) -> None:
     (an option given overrides the file's); `args.headless` and `args.mirror` become what the
     live attempt does (range.runs.lanefile.display). Without --port or --lane, --headless and
     --mirror are refused: they are for a live attempt."""
-    from range.runs.lanefile import check_ports, display, load_lane
+    from range.runs.lanefile import display, load_lane
 
     lane = None
     if args.lane is not None:  # the whole file, ports and profiles too, before anything opens
         lane = load_lane(args.lane, ports=not args.port, profiles=args.profiles is None)
-    if args.port:  # as a lane file's are: how many, each once, each there
-        check_ports(args.port)
     if lane is None and not args.port and (args.headless or args.mirror):
         raise ValueError("--headless and --mirror are for a live attempt: add --port or --lane")
     args.headless, args.mirror = display(lane, args.headless, args.mirror)
