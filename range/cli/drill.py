@@ -863,9 +863,9 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     lane = None
     if args.lane is not None:  # the whole file, ports and profiles too, before anything opens
         lane = load_lane(args.lane, ports=not args.port, profiles=args.profiles is None)
+    headless, mirror = display(lane, args.headless, args.mirror)
     if args.port:  # as a lane file's are: how many, each once, each there
         check_ports(args.port)
-    headless, mirror = display(lane, args.headless, args.mirror)
     ports = list(args.port) or (list(lane.ports) if lane is not None else [])
     if not ports:
         raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
