@@ -7,6 +7,7 @@ drills/events.py (docs/drills.md, "Event log").
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 from collections.abc import Callable
@@ -44,11 +45,49 @@ class EventSink(Protocol):
 
 
 class MemoryLog:
-    """Keeps the records; the run writer (range) mirrors them to a JSONL file as they come."""
+    """Keeps the records; the run writer (range) mirrors them to a JSONL file as they come.
+
+    A live run learns of some facts after later ones are logged (a trigger pull waits for the
+    pose stream to cover its time; a replica's event is read a frame after it happened): it
+    `hold`s the log, and each record is then kept back, in time order, until the run
+    `release`s the records up to a time nothing earlier can still come before. `records` and
+    every sink get records in time order (scoring and replay read them so)."""
 
     def __init__(self, *sinks: EventSink) -> None:
         self.records: list[LogRecord] = []
         self._sinks: list[EventSink | Callable[[LogRecord], None]] = list(sinks)
+        self._held: list[LogRecord] | None = None  # None: records pass straight through
+
+    def hold(self) -> None:
+        """From now on keep records back until `release` (in time order, ties as they came)."""
+        if self._held is None:
+            self._held = []
+
+    def release(self, until_t: float | None = None) -> None:
+        """Pass on the held records up to run time `until_t` (all of them when None, and stop
+        holding)."""
+        held = self._held
+        if held is None:
+            return
+        n = len(held) if until_t is None else bisect.bisect_right(held, until_t, key=_time)
+        out, held[:n] = held[:n], []
+        if until_t is None:
+            self._held = None
+        for record in out:
+            self._pass_on(record)
+
+    @property
+    def held(self) -> tuple[LogRecord, ...]:
+        """The records logged and still held back (`hold`), in time order."""
+        return tuple(self._held or ())
+
+    def last(self, kinds: tuple[str, ...]) -> LogRecord | None:
+        """The latest record of one of `kinds`, held back or not."""
+        held: list[LogRecord] = self._held or []
+        for record in [*reversed(held), *reversed(self.records)]:
+            if record.kind in kinds:
+                return record
+        return None
 
     def attach(self, sink: Callable[[LogRecord], None]) -> None:
         """Also hand every record from now on to `sink` (the records database, say)."""
@@ -61,6 +100,12 @@ class MemoryLog:
         if CHECK_RECORDS:
             check_record(text)
         record = LogRecord.from_json(json.loads(text))
+        if self._held is not None:
+            bisect.insort_right(self._held, record, key=_time)
+            return
+        self._pass_on(record)
+
+    def _pass_on(self, record: LogRecord) -> None:
         self.records.append(record)
         for sink in self._sinks:
             if callable(sink):
@@ -70,3 +115,7 @@ class MemoryLog:
 
     def emit(self, t: float, kind: str, **data: Any) -> None:
         self.append(LogRecord(t, kind, data))
+
+
+def _time(record: LogRecord) -> float:
+    return record.t

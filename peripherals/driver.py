@@ -8,6 +8,8 @@ path. Decoding problems are counted in `stats`, never raised into the frame loop
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import queue
 import secrets
 import threading
@@ -150,6 +152,18 @@ def port_url_problem(url: str) -> str | None:
     return None
 
 
+def _open_problem(exc: BaseException) -> str:
+    """Why a port would not open, once: pySerial repeats the OS error inside its own ("[Errno 2]
+    could not open port P: [Errno 2] No such file or directory: 'P'"); an exclusive lock held
+    elsewhere is said as such."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code == errno.EAGAIN or code == errno.EWOULDBLOCK:
+        return "in use by another program (or opened twice: its lock is taken)"
+    if code is not None:
+        return os.strerror(code)
+    return str(exc)
+
+
 class ReplicaLink:
     """One connected replica. Use as a context manager, or call `open()` and `close()`."""
 
@@ -208,7 +222,7 @@ class ReplicaLink:
                 self.url, baudrate=115200, timeout=0.05, exclusive=True
             )
         except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: a bad URL
-            raise PeripheralNotFoundError(f"cannot open {self.url}: {exc}") from exc
+            raise PeripheralNotFoundError(f"cannot open {self.url}: {_open_problem(exc)}") from exc
         self._running.set()
         self.opened_s = self.clock.now_s()
         self._reader = threading.Thread(

@@ -96,3 +96,44 @@ def test_a_lane_file_asking_for_a_mirror_without_a_headset_is_one_named_line(
     err = capsys.readouterr().err
     assert str(path) in err and "mirror" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_schema_error_does_not_hide_a_port_named_twice(tmp_path: Path) -> None:
+    path = tmp_path / "lane.toml"
+    path.write_text(
+        'version = 1\nname = "Lane 1"\nports = ["/dev/null", "/dev/null", "/dev/zero"]\n'
+        'hand = "middle"\n'
+    )
+    with pytest.raises(DataFileError) as err:
+        load_lane(path)
+    lines = str(err.value).splitlines()
+    assert any(f"{path}:4: hand" in line for line in lines)
+    assert f"{path}:3: ports[1]: '/dev/null': a port is named twice" in lines
+    assert f"{path}:3: ports[2]: 3 ports: a lane has at most 2 (a firearm and a TASER)" in lines
+
+
+def test_bad_ports_on_the_command_line_are_refused_up_front_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = tmp_path / "by-id-replica"
+    link.symlink_to("/dev/null")
+    argv = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    cases = [
+        (["/dev/null", "/dev/null"], "--port: '/dev/null': a port is named twice"),
+        (
+            [str(link), "/dev/null"],
+            f"--port: '/dev/null' is the same device as '{link}': a port is named twice",
+        ),
+        (
+            ["/dev/null", "/dev/zero", "/dev/full"],
+            "--port: 3 ports: a lane has at most 2 (a firearm and a TASER)",
+        ),
+        (
+            ["/dev/ttyNOPE"],
+            "--port: /dev/ttyNOPE does not exist (is the replica plugged in? ls /dev/serial/by-id)",
+        ),
+    ]
+    for ports, said in cases:
+        assert main([*argv, *(a for p in ports for a in ("--port", p))]) == 2
+        err = capsys.readouterr().err
+        assert err.strip().removeprefix("openrange: ").splitlines() == [said]

@@ -5,7 +5,9 @@ mode). tests/test_xr_course.py drives a course the same way from a real OpenXR r
 
 from __future__ import annotations
 
+import _thread
 import hashlib
+import json
 import math
 import shutil
 import threading
@@ -29,7 +31,7 @@ from physics.units import FT_M
 from range.calibration.solver import CalibrationError
 from range.cli.main import main
 from range.clock import MonotonicClock
-from range.runs.drill import LiveDrill, RunConfig, RunResult, Session
+from range.runs.drill import STOPPED, LiveDrill, RunConfig, RunResult, Session
 from range.runs.poses import TrackedPoses
 
 SUBJECT_FT = 8.0
@@ -134,6 +136,7 @@ def _live_run(
     tmp_path: Path,
     act: Callable[[], None] | None = None,
     focused: Callable[[], bool] | None = None,
+    said: list[str] | None = None,
     **calibration: object,
 ) -> tuple[RunResult, Session]:
     drill = parse_drill_bytes(LIVE_DRILL, tmp_path / "live-taser-v1.toml")
@@ -150,6 +153,7 @@ def _live_run(
         search=[officer.folder],
         focused=focused,
         on_start=officer.go.set,
+        say=None if said is None else said.append,
     )
     config = RunConfig(
         drill,
@@ -196,6 +200,16 @@ def test_a_live_drill_flies_the_deployment_from_the_pose_at_the_trigger_s_own_ti
         source.orientation(host_s), abs=2e-8
     )
     assert fired.data["muzzle"]["tracked"] is True
+    # Aimed at whom the tracked bore covered at the trigger's time (as `weapon_pointed` names
+    # it), so the force used is judged as in a simulated run: no CEW warning was given.
+    assert fired.data["subject"] == "subject"
+    assert "CEW-02" in {f.rule for f in result.score.findings}
+    # Written in time order (scoring and replay read it so), though the pull was taken once the
+    # pose stream covered it and the drawn TASER's events were read after the engine stepped.
+    assert result.run_dir is not None
+    written = [json.loads(line) for line in (result.run_dir / "events.jsonl").open()]
+    assert [r["t"] for r in written] == sorted(r["t"] for r in written)
+    assert written == [r.as_json() for r in result.records]
     impacts = next(r for r in result.records if r.kind == "probe_impacts")
     assert impacts.data["subject"] == "subject" and impacts.data["effect"] == "full_incapacitation"
     assert kinds.index("probe_impacts") < kinds.index("run_ended")
@@ -289,7 +303,10 @@ def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_
         officer.act()
 
     started = time.monotonic()
-    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="Lt. Hale")
+    said: list[str] = []
+    result, _ = _live_run(
+        officer, Swaying(officer.clock), tmp_path, act, said=said, override_by="Lt. Hale"
+    )
     wall_s = time.monotonic() - started
     kinds = [r.kind for r in result.records]
     assert (
@@ -302,6 +319,11 @@ def test_a_pulled_cable_suspends_the_live_drill_and_its_clock_until_the_replica_
     assert result.end_reason == "subject reached in_custody"
     # The drill's clock stood still while the cable was out.
     assert result.duration_s < wall_s - out_s + 0.3
+    # The range master was told, once each, as it happened.
+    assert said == [
+        f"suspended at {suspended.t:.2f} s: no answer from firearm P-0042",
+        f"resumed at {suspended.t:.2f} s",
+    ]
 
 
 def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_path: Path) -> None:
@@ -315,9 +337,16 @@ def test_taking_the_headset_off_suspends_the_live_drill(officer: Officer, tmp_pa
             go_at.append(time.monotonic())
         return not off[0] <= time.monotonic() - go_at[0] <= off[1]
 
-    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, None, focused, override_by="x")
+    said: list[str] = []
+    result, _ = _live_run(
+        officer, Swaying(officer.clock), tmp_path, None, focused, said, override_by="x"
+    )
     suspended = next(r for r in result.records if r.kind == "run_suspended")
     assert "headset is off" in suspended.data["reason"]
+    assert said == [
+        f"suspended at {suspended.t:.2f} s: the headset is off (the OpenXR session is not focused)",
+        f"resumed at {suspended.t:.2f} s",
+    ]
     resumed = next(r for r in result.records if r.kind == "run_resumed")
     # Frozen: the drill's clock did not move while the headset was off.
     assert resumed.t - suspended.t < 0.05
@@ -436,3 +465,25 @@ def test_a_live_drill_hears_the_officer_through_the_same_listener(
     # What the microphone gave up to the run's end, the words included.
     assert heard.data["end_s"] * 16_000 < len(read_wav(kept)) <= len(pcm)
     assert all(t.name != "officer-voice" for t in threading.enumerate())  # joined
+
+
+def test_ctrl_c_closes_a_live_drill_as_stopped_by_the_range_master(
+    officer: Officer, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT: KeyboardInterrupt in the run's thread) mid-drill: the run is closed where
+    it stood, `run_ended` with the reason and result.json, not left without an end."""
+
+    def act() -> None:
+        officer.go.wait(timeout=30)
+        time.sleep(0.3)
+        _thread.interrupt_main()
+
+    result, _ = _live_run(officer, Swaying(officer.clock), tmp_path, act, override_by="x")
+    assert result.state is RunState.ABORTED and result.end_reason == STOPPED
+    assert result.records[-1].kind == "run_ended"
+    assert result.records[-1].data == {"state": "aborted", "reason": STOPPED}
+    assert result.run_dir is not None
+    kept = json.loads((result.run_dir / "result.json").read_text())
+    assert kept["state"] == "aborted" and kept["end_reason"] == STOPPED
+    last = (result.run_dir / "events.jsonl").read_text().splitlines()[-1]
+    assert json.loads(last)["kind"] == "run_ended"

@@ -55,7 +55,7 @@ class Headset:
     frames: int = 0
     reads: int = 0
     blocked: bool = False
-    # The frame number, and the host time, at which each record of interest first appeared.
+    # The frame number, and the host time, at which each record of interest was first logged.
     seen: dict[str, int] = field(default_factory=dict)
     seen_s: dict[str, float] = field(default_factory=dict)
 
@@ -64,7 +64,8 @@ class Headset:
         self.frames += 1
         now = self.sway.clock.now_s()
         if session is not None:
-            for record in session.engine.log.records:
+            log = session.engine.log  # logged: written, or held back to keep time order
+            for record in (*log.records, *log.held):
                 key = _key(record)
                 if key is not None and key not in self.seen:
                     self.seen[key], self.seen_s[key] = self.frames, now
@@ -194,6 +195,13 @@ def test_a_pull_is_flown_on_a_later_frame_from_the_pose_at_its_own_time(
         assert impacts.data["subject"] == "subject"
     else:
         assert any(r.kind == "bullet_impact" for r in result.records)
+        # The round was aimed at whom the tracked bore covered (as `weapon_pointed` names it),
+        # so deadly force on a subject who posed no deadly threat is judged, as in a simulated
+        # run (not "held fire", HOLD-01, as with no subject).
+        assert fired.data["subject"] == "subject"
+        rules = {f.rule for f in result.score.findings}
+        assert "FORCE-01" in rules and "HOLD-01" not in rules
+        assert result.score.decision == "excessive force"
 
 
 def test_a_pull_the_stream_never_reaches_is_untracked_after_the_wait_and_the_run_goes_on(

@@ -157,8 +157,29 @@ def test_clock_sync_recovers_offset_and_drift() -> None:
 
 
 def test_a_missing_port_is_a_not_found_error() -> None:
-    with pytest.raises(PeripheralNotFoundError, match="/dev/does-not-exist"):
+    with pytest.raises(PeripheralNotFoundError) as caught:
         ReplicaLink("/dev/does-not-exist", ManualClock()).open()
+    # Said once, not pySerial's "[Errno 2] could not open port ...: [Errno 2] ...".
+    assert str(caught.value) == "cannot open /dev/does-not-exist: No such file or directory"
+
+
+def test_a_port_already_open_is_said_to_be_in_use() -> None:
+    import os
+
+    import serial
+
+    controller, device = os.openpty()
+    name = os.ttyname(device)
+    try:
+        with serial.Serial(name, exclusive=True):  # another program (or this one) holds it
+            with pytest.raises(PeripheralNotFoundError) as caught:
+                ReplicaLink(name, ManualClock()).open()
+        assert str(caught.value) == (
+            f"cannot open {name}: in use by another program (or opened twice: its lock is taken)"
+        )
+    finally:
+        os.close(controller)
+        os.close(device)
 
 
 @contextmanager

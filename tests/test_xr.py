@@ -100,6 +100,19 @@ def test_with_no_runtime_xr_check_says_so_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 6
     assert done.stderr.count("\n") == 1 and "no OpenXR runtime" in done.stderr
+    assert done.stdout == ""
+    # --json: the same line, and an object on stdout a script can parse.
+    done = subprocess.run(
+        [sys.executable, "-m", "range", "xr", "check", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 6
+    assert done.stderr.count("\n") == 1 and "no OpenXR runtime" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["runtime"] is None and "no OpenXR runtime" in report["error"]
 
 
 HEADSET = """

@@ -239,6 +239,13 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     assert suspended and resumed, [e["kind"] for e in events]
     assert "headset" in suspended[0]["reason"]
     assert suspended[0]["t"] == resumed[0]["t"]
+    # The range master was told on the console as it happened.
+    at = f"{suspended[0]['t']:.2f} s"
+    assert f"suspended at {at}: {suspended[0]['reason']}" in said, said
+    assert f"resumed at {at}" in said, said
+    # The log is written in time order, though the pull waited for its pose and the replica's
+    # events were read after the engine had stepped.
+    assert [e["t"] for e in events] == sorted(e["t"] for e in events)
     # Meanwhile the runtime asks for no frames; the frames drawn either side of the pause are
     # seconds apart on the wall but one sampling period apart on the drill's clock.
     gaps = [(b["wall_s"] - a["wall_s"], b["t"] - a["t"]) for a, b in pairwise(samples)]
@@ -248,6 +255,7 @@ def test_a_live_drill_is_drawn_in_the_headset_and_pauses_when_it_loses_focus(
     # hit the subject, and the run was scored and saved.
     fired = [e for e in events if e["kind"] == "officer_action" and e["action"] == "taser_fired"]
     assert len(fired) == 1 and fired[0]["muzzle"]["tracked"]
+    assert fired[0]["subject"] == "subject"  # whom the tracked bore covered: judged as such
     flown = Pose(tuple(fired[0]["muzzle"]["position_m"]), tuple(fired[0]["muzzle"]["orientation"]))
     to_aim = np.subtract(aim, flown.position_m)
     off = math.acos(float(np.dot(flown.forward(), to_aim / np.linalg.norm(to_aim))))

@@ -543,6 +543,8 @@ def play(
     if failed is not None:
         cliutil.say(failed)
         return 9
+    if _stopped(result):
+        return STOPPED_STATUS
     if expectation is not None and expectation["met"] is False:
         return EXPECT_UNMET
     return 0
@@ -578,6 +580,21 @@ def _expectation(
     unmet = unmet_expectation(expect.outcome, expect.rules, result.score)
     message = "" if unmet is None else f"officer script {script.id}: {unmet}"
     return out | {"checked": True, "met": unmet is None, "message": message}
+
+
+# The exit status of a run a range master stopped with Ctrl-C (the shell's 128 + SIGINT).
+STOPPED_STATUS = 130
+
+
+def _stopped(result: RunResult) -> bool:
+    """Whether Ctrl-C stopped the run; if so, says so in one line (where it was kept)."""
+    from range.runs.drill import STOPPED
+
+    if result.end_reason != STOPPED:
+        return False
+    where = f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"
+    cliutil.say(f"{STOPPED} at {result.duration_s:.2f} s: the run is closed, not graded; {where}")
+    return True
 
 
 def _after_run(
@@ -838,7 +855,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     from range.cli.summary import format_summary
     from range.clock import MonotonicClock
     from range.runs.drill import LiveDrill, RunConfig, run_drill
-    from range.runs.lanefile import display, load_lane
+    from range.runs.lanefile import check_ports, display, load_lane
 
     if not args.live:
         raise ValueError("--port and --lane are for a live drill: add --live")
@@ -852,6 +869,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     if args.lane is not None:  # the whole file, ports and profiles too, before anything opens
         lane = load_lane(args.lane, ports=not args.port, profiles=args.profiles is None)
     headless, mirror = display(lane, args.headless, args.mirror)
+    if args.port:  # as a lane file's are: how many, each once, each there
+        check_ports(args.port)
     ports = list(args.port) or (list(lane.ports) if lane is not None else [])
     if not ports:
         raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
@@ -923,7 +942,13 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         override_by=args.override,
         calibration_dir=profiles,
         live=LiveDrill(
-            ports, open_poses, clock, focused=focused, on_start=on_start, voice=microphone()
+            ports,
+            open_poses,
+            clock,
+            focused=focused,
+            on_start=on_start,
+            voice=microphone(),
+            say=cliutil.say,
         ),
         phrases=phrases,
         phrasebook=book,
@@ -954,4 +979,4 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     if failed is not None:
         cliutil.say(failed)
         return 9
-    return 0
+    return STOPPED_STATUS if _stopped(result) else 0

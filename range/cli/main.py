@@ -300,6 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_sound_options(args)  # --sound-device means --sound alsa (one line otherwise)
         return int(args.handler(args))
+    except KeyboardInterrupt:
+        # Ctrl-C outside a run that closes itself (a drill, a course attempt): one line, no
+        # traceback, the shell's status for SIGINT.
+        print("openrange: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # `openrange ... | head`: the reader has gone; leave quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

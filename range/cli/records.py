@@ -358,9 +358,13 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     from drills.course import find_shooter, read_course_file
     from range.records.store import OFFICER
     from range.runs.course import CourseConfig, run_course
+    from range.runs.lanefile import check_ports
     from range.runs.runlog import RunWriteError
 
+    given = list(args.port)  # the command line's, before a lane file's fill in
     _lane_options(args)
+    if given:  # as a lane file's are: how many, each once, each there
+        check_ports(given)
 
     cliutil.refuse_unsaved_record(args)
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
@@ -400,6 +404,19 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             if exc.result is None:
                 raise
             result, unwritten = exc.result, exc  # only result.json: the attempt is complete
+        except KeyboardInterrupt:
+            # docs/courses.md: Ctrl-C ends the attempt; what was fired stays in progress.
+            rest = (
+                f"; the strings fired so far are kept in progress (`openrange records"
+                f" incomplete`): `course run ... --badge {args.badge} --resume N` fires the rest"
+                if records is not None
+                else ""
+            )
+            say(
+                "openrange: stopped by the range master (Ctrl-C): the attempt is not"
+                f" finished{rest}"
+            )
+            return 130
     finally:
         if records is not None:
             records.close()

@@ -36,10 +36,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    require("xr")
-    from range.xr.runtime import check
+    from range.deps import MissingDependencyError
 
-    report = check()
+    try:
+        require("xr")
+        from range.xr.runtime import XRUnavailableError, check
+
+        report = check()
+    except (MissingDependencyError, XRUnavailableError) as exc:
+        if args.json:  # a script still gets an object to parse; the line goes to stderr
+            print(json.dumps({"runtime": None, "error": str(exc)}, indent=2))
+        raise
     if args.json:
         print(json.dumps(asdict(report), indent=2))
         return 0

@@ -154,6 +154,11 @@ class TriggerCollector:
     def __init__(self) -> None:
         self._held: list[PeripheralEvent] = []
 
+    @property
+    def held_since_s(self) -> float | None:
+        """The host time of the earliest probe event held for its cartridge's others."""
+        return min((e.host_time_s for e in self._held), default=None)
+
     def feed(self, events: Iterable[PeripheralEvent], now_host_s: float) -> list[Trigger]:
         pulls = triggers([*self._held, *events])
         self._held = []
@@ -255,6 +260,27 @@ class FaultPolicy:
         the replicas send meanwhile and paces the loop."""
         while not focused():
             between()
+
+
+class Suspensions:
+    """What a live run's range master is told as it happens: one line when the run is
+    suspended and why (the headset off, a replica silent), one when the reason changes, and
+    one when it runs again. One place for a live drill's console (a course's strings say
+    theirs as they are cut and reshot)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.reason: str | None = None
+
+    def update(self, t_s: float, reason: str | None) -> None:
+        """The run at run time `t_s` is suspended for `reason`, or running (None)."""
+        if reason == self.reason:
+            return
+        if reason is None:
+            self.say(f"resumed at {t_s:.2f} s")
+        else:
+            self.say(f"suspended at {t_s:.2f} s: {reason}")
+        self.reason = reason
 
 
 # -- live hands ---------------------------------------------------------------------------------

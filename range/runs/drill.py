@@ -70,6 +70,7 @@ from range.runs.core import (
     FaultPolicy,
     Hands,
     LiveHands,
+    Suspensions,
     Trigger,
     TriggerCollector,
     lane_frame,
@@ -102,6 +103,14 @@ MAX_CATCH_UP_STEPS = 8
 # give), looked for from this far behind the front (a front pushed into the body's surface).
 DRIVE_STUN_CONTACT_M = 0.05
 FRONT_BACK_M = 0.08
+# A live run's log is written in time order (drills/log.py `MemoryLog.hold`): a record is held
+# back until nothing earlier can still come, and a replica's event is read up to this long
+# after the time it is stamped with (its device time mapped to host time; the serial link and
+# the reader thread), a design bound: a few ms over USB, a frame or two on a loaded host.
+EVENT_READ_LAG_S = 0.02
+# Why a run a range master stopped with Ctrl-C ended: it is closed (run_ended, result.json) as
+# ABORTED, never lost, never graded (docs/records.md).
+STOPPED = "stopped by the range master (Ctrl-C)"
 
 
 @dataclass(slots=True)
@@ -122,6 +131,9 @@ class LiveDrill:
     search: list[Path] = field(default_factory=list)  # where replugged replicas may register
     focused: Callable[[], bool] | None = None
     on_start: Callable[[], None] | None = None  # the drill's clock starts now (the GO cue)
+    # Tells the range master, one line each, when the drill is suspended and why, and when it
+    # resumes (`range.runs.core.Suspensions`; the CLI's stderr). None: nobody is told.
+    say: Callable[[str], None] | None = None
     # The officer's voice: opens the audio stream (the microphone; a test's paced recording),
     # heard through the Listener from the run's start and kept in the run folder; called once
     # the replicas and their calibration have passed. None, or a call that returns None: no
@@ -395,7 +407,9 @@ class ScriptedOfficerHands:
 class LiveOfficerHands(LiveHands):
     """A live officer in a drill: the run core's live hands (bore from the tracked pose through
     each replica's calibration profile), standing where the headset is. Whom they aim at is
-    not known beforehand: the bore decides where each round or probe goes."""
+    not known beforehand: the bore decides where each round or probe goes, and whom a round or
+    cartridge was aimed at is the subject the bore covered at its trigger's own time
+    (`Session._aimed_at`); `aimed_subject` is whom it covered at the last frame."""
 
     aimed_subject: str | None = None
     _head: Pose | None = None
@@ -657,10 +671,15 @@ class Session:
             self._run_started = True
             hands.after_step(engine.t)
             with _setup_frozen():
-                if self.live is None:
-                    self._run_simulated()
-                else:
-                    self._run_live(self.live)
+                try:
+                    if self.live is None:
+                        self._run_simulated()
+                    else:
+                        self._run_live(self.live)
+                except KeyboardInterrupt:
+                    engine.abort(STOPPED)  # closed where it stood: run_ended, then result.json
+                finally:
+                    log.release()  # a live run's records held back, in time order
             voice_file, voice_sha256 = self._keep_voice(voice_meta, writer)
             debrief = config.debrief if drill.empathy is not None else None
             if debrief is not None and engine.state is RunState.COMPLETED:
@@ -827,6 +846,10 @@ class Session:
         frame; frames come as fast as the lane is read (a renderer, `on_frame`, keeps its own
         rate). While the drill is suspended its run time stands still."""
         engine, clock, dt = self.engine, live.clock, self.config.dt_s
+        # Records are learnt of late (a pull waits for its pose, an event is read after it
+        # happened): held back until nothing earlier can come (`_written_to`), so the log is in
+        # time order.
+        engine.log.hold()
         self._already_drawn()
         if live.on_start is not None:
             live.on_start()
@@ -834,11 +857,16 @@ class Session:
         if isinstance(self.voice, LiveVoice):
             self._voice_host_s = clock.now_s()
             self.voice.start()
+        notices = Suspensions(live.say) if live.say is not None else None
         while not engine.finished:
             now = clock.now_s()
             started, cpu = time.perf_counter(), time.thread_time()
             self._live_frame(self.run_time(now), now)
             self._track_freeze(now)
+            engine.log.release(self._written_to(self.run_time(now)))
+            suspended = engine.state is RunState.SUSPENDED
+            if notices is not None and (suspended or notices.reason is not None):
+                notices.update(*self._suspension())
             self.frame_times_s.append(time.perf_counter() - started)
             self.frame_cpu_s.append(time.thread_time() - cpu)
             self.offset_s = now - self.run_time(now)
@@ -870,6 +898,31 @@ class Session:
             self.engine.officer_action(
                 OfficerAction(f"{replica.weapon}_drawn"), 0.0, serial=replica.serial
             )
+
+    def _suspension(self) -> tuple[float, str | None]:
+        """When the run was last suspended and why, or when it last resumed (None), from its
+        last `run_suspended` or `run_resumed` record."""
+        record = self.engine.log.last(("run_suspended", "run_resumed"))
+        if record is None:
+            return self.engine.t, None
+        if record.kind == "run_suspended":
+            return record.t, str(record.data.get("reason", ""))
+        return record.t, None
+
+    def _written_to(self, t_s: float) -> float:
+        """The run time up to which a live run's log can be written at run time `t_s`: nothing
+        earlier can still be logged. The engine logs at its own time and later; a pull, an ARC
+        press or a cartridge's first probe not yet taken at its own time; an event not yet
+        read at most EVENT_READ_LAG_S before now."""
+        until = min(self.engine.t, t_s - EVENT_READ_LAG_S)
+        for pull in self._pulls:
+            until = min(until, self.run_time(pull.host_time_s))
+        if self._arc_queue:
+            until = min(until, self._arc_queue[0][1])
+        held = self._triggers.held_since_s
+        if held is not None:
+            until = min(until, self.run_time(held))
+        return until - 1e-6  # below a pending record's own (rounded) time
 
     def _track_freeze(self, now: float) -> None:
         """Open a freeze of the run's clock when the drill is suspended at host time `now`,
@@ -1085,15 +1138,29 @@ class Session:
         if not self._out:
             self._pointed_at = None
             return
-        muzzle = self.hands.weapon_pose(host_time_s)
-        start = np.asarray(muzzle.position_m)
-        target = self.world.ray_target(start, start + muzzle.forward() * POINTING_RANGE_M)
-        covered = target if target in self.engine.subjects else None
+        covered = self._covered(self.hands.weapon_pose(host_time_s))
+        if isinstance(self.hands, LiveOfficerHands):
+            self.hands.aimed_subject = covered  # whom the live bore covers now
         if covered is not None and covered != self._pointed_at:
             self.engine.officer_action(
                 OfficerAction.WEAPON_POINTED, subject=covered, weapon=str(self._out[-1])
             )
         self._pointed_at = covered
+
+    def _covered(self, bore: Pose) -> str | None:
+        """The subject a bore covers within POINTING_RANGE_M (the pointing cast), or None."""
+        start = np.asarray(bore.position_m)
+        target = self.world.ray_target(start, start + bore.forward() * POINTING_RANGE_M)
+        return target if target in self.engine.subjects else None
+
+    def _aimed_at(self, muzzle: Pose) -> str | None:
+        """Whom a round or cartridge was aimed at: the scripted officer's chosen subject; a live
+        officer's is the subject the tracked bore covered at the trigger's own time (the same
+        cast as `weapon_pointed`), so scoring judges the force used on them as in a simulated
+        run (None: nobody was covered, or the bore was not tracked)."""
+        if isinstance(self.hands, LiveHands):
+            return self._covered(muzzle) if muzzle.usable else None
+        return self.hands.aimed_subject
 
     def _handle(self, events: list[PeripheralEvent]) -> None:
         """A frame's events: each logged as it came off the wire, holsters as officer actions,
@@ -1238,7 +1305,7 @@ class Session:
             serial=trigger.serial,
             bay=trigger.bay,
             cartridge=cartridge_id,
-            subject=self.hands.aimed_subject,
+            subject=self._aimed_at(muzzle),
             muzzle=muzzle_record(muzzle),
         )
         if not muzzle.usable:
@@ -1284,7 +1351,7 @@ class Session:
             t,
             serial=trigger.serial,
             rounds_left=trigger.value,
-            subject=self.hands.aimed_subject,
+            subject=self._aimed_at(muzzle),
             muzzle=muzzle_record(muzzle),
         )
         if not muzzle.usable:

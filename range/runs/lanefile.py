@@ -7,7 +7,9 @@ line override the file's.
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,51 @@ from physics.datafiles import (
 )
 
 Hand = Literal["left", "right", "tracker"]
+# A lane's replicas: a firearm and a TASER at most, one port each.
+MAX_PORTS = 2
+
+
+def port_problems(ports: Sequence[str], *, exist: bool = True) -> list[tuple[int, str]]:
+    """What is wrong with a lane's list of replica ports, as (index in `ports`, problem): more
+    than MAX_PORTS; a port named twice, or the same device under two names (a by-id link and
+    the device it points to); a network URL of the wrong form; and (`exist`) a device path
+    that does not exist. One check for a lane file's `ports` and the command line's `--port`,
+    so both are refused up front, before any port is opened."""
+    from peripherals.driver import port_url_problem
+
+    problems: list[tuple[int, str]] = []
+    if len(ports) > MAX_PORTS:
+        problems.append(
+            (
+                MAX_PORTS,
+                f"{len(ports)} ports: a lane has at most {MAX_PORTS} (a firearm and a TASER)",
+            )
+        )
+    seen: dict[str, str] = {}  # the device a port resolves to -> the name it was first given
+    for i, port in enumerate(ports):
+        wrong = port_url_problem(port)
+        if wrong is not None:
+            problems.append((i, f"{port!r}: {wrong}"))
+            continue
+        device = port if "://" in port else os.path.realpath(port)
+        first = seen.setdefault(device, port)
+        if first == port and ports.index(port) < i:
+            problems.append((i, f"{port!r}: a port is named twice"))
+        elif first != port:
+            problems.append((i, f"{port!r} is the same device as {first!r}: a port is named twice"))
+        elif exist and "://" not in port and not Path(port).exists():
+            problems.append(
+                (i, f"{port} does not exist (is the replica plugged in? ls /dev/serial/by-id)")
+            )
+    return problems
+
+
+def check_ports(ports: Sequence[str]) -> None:
+    """The command line's `--port`s through the lane file's check (`port_problems`): a
+    ValueError naming every problem, one line each, before anything is opened."""
+    problems = port_problems(ports)
+    if problems:
+        raise ValueError("\n".join(f"--port: {message}" for _, message in problems))
 
 
 class LaneCalibration(StrictModel):
@@ -43,7 +90,8 @@ class LaneFile(StrictModel):
     name: str = Field(min_length=1)
     # The replicas' serial ports, one a replica (a firearm and a TASER at most), best named by
     # /dev/serial/by-id so a replica keeps its name across replugs.
-    ports: list[str] = Field(min_length=1, max_length=2)
+    # (How many, and each one once: `port_problems`, checked with the rest by `load_lane`.)
+    ports: list[str] = Field(min_length=1)
     hand: Hand = "right"  # what tracks the weapon: a controller's aim pose, or a Vive tracker
     calibration: LaneCalibration = LaneCalibration()
     # Track the replicas with a pose-only OpenXR session and draw nothing (a bench without a
@@ -51,13 +99,6 @@ class LaneFile(StrictModel):
     headless: bool = False
     # Also show the run from the officer's eyes in a desktop window (the instructor's mirror).
     mirror: bool = False
-
-    @model_validator(mode="after")
-    def _distinct_ports(self) -> LaneFile:
-        for i, port in enumerate(self.ports):
-            if port in self.ports[:i]:
-                raise FieldError(("ports", i), f"{port!r}: a port is named twice")
-        return self
 
     @model_validator(mode="after")
     def _mirror_needs_a_headset(self) -> LaneFile:
@@ -81,7 +122,6 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
     override the file's) that each port exists and that the profile folder exists and holds
     only valid profiles. Raises physics.datafiles.DataFileError naming the file, the line and
     the field of every problem at once; FileNotFoundError for a missing file."""
-    from peripherals.driver import port_url_problem
     from range.calibration.profiles import CalibrationProfile
 
     text = read_text(path)
@@ -121,15 +161,10 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
             folder = folder if folder.is_absolute() else path.parent / folder
         if headless and mirror and not any(p.field == "mirror" for p in problems):
             problem(("mirror",), "mirror draws what the headset shows: it needs headless = false")
-    for i, port in enumerate(port_list if ports else []):
-        wrong = port_url_problem(port)
-        if wrong is not None:
-            problem(("ports", i), f"{port!r}: {wrong}")
-        elif "://" not in port and not Path(port).exists():
-            problem(
-                ("ports", i),
-                f"{port} does not exist (is the replica plugged in? ls /dev/serial/by-id)",
-            )
+    # The ports whether or not the schema passed (a bad key does not hide a port named twice);
+    # that they exist only when the command line's --port does not replace them.
+    for i, message in port_problems(port_list, exist=ports):
+        problem(("ports", i), message)
     if folder is not None and not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         problem(("calibration", "profiles"), f"{folder} {what}")
