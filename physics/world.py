@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from types import TracebackType
 
 import numpy as np
 from numpy.typing import NDArray
 
+from physics import _kernel
 from physics.body import Region, Stance, SubjectBody
 from physics.bullet import p
 from physics.human import (
@@ -23,9 +25,7 @@ from physics.human import (
     HumanPose,
     Posed,
     Skeleton,
-    forward_kinematics,
     forward_kinematics_arrays,
-    matrices_to_quats,
     region_codes,
 )
 from physics.pose import Vec3, quat_to_matrix, yaw_quat
@@ -39,8 +39,6 @@ _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 _CLIP_BLOCK = 4096  # chords clipped in numpy at a time: (J, block, 3) temporaries of ~1.7 MB
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
-_EYE = np.eye(3)
-_IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]
 _SEGMENT_LINK = 3  # a subject's link 3 + j carries segment j (links 0-2 slide the pelvis)
 _LINKS = list(range(_SEGMENT_LINK + len(JOINTS)))
 _JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
@@ -159,54 +157,12 @@ def _rest_boxes(skeleton: Skeleton) -> NDArray[np.float64]:
     )
 
 
-def _clip(
-    normal: NDArray[np.float64],
-    offset: NDArray[np.float64],
-    a: NDArray[np.float64],
-    b: NDArray[np.float64],
-) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """Where each of P segments a -> b (P, 3) first enters its convex hull (P, F outward face
-    planes: unit normals (P, F, 3) and offsets (P, F), inside where n . q <= d): (hit,
-    fraction along a -> b, a lower bound on the segment's distance from the hull); a segment
-    starting inside hits at 0."""
-    sa = np.einsum("pfk,pk->pf", normal, a) - offset  # signed distances of the ends
-    sb = np.einsum("pfk,pk->pf", normal, b) - offset
-    return _clip_distances(sa, sb)
-
-
-def _clip_distances(
-    sa: NDArray[np.float64], sb: NDArray[np.float64]
-) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """`_clip` from the signed distances (P, F) of each segment's ends to its hull's planes.
-
-    A plane with the start outside (sa > 0) and the end inside gives an entry fraction, one
-    with the end outside an exit, both sa / (sa - sb); a plane with both ends outside rules
-    the hull out. The fractions are divided only where one end is outside (no warnings, no
-    np.errstate), the fewest passes over (P, F)."""
-    out_a, out_b = sa > 0.0, sb > 0.0
-    t = np.divide(sa, sa - sb, out=np.zeros_like(sa), where=out_a != out_b)
-    t_in = np.where(out_a, t, 0.0).max(axis=1)
-    leave = np.where(out_b, t, 1.0).min(axis=1)
-    hit = ~(out_a & out_b).any(axis=1) & (t_in <= leave)
-    # Both ends at least this far outside one face's plane: the whole segment is.
-    return hit, t_in, np.minimum(sa, sb).max(axis=1)
-
-
-def _sphere_gaps(
-    a: NDArray[np.float64],
-    d: NDArray[np.float64],
-    dd: NDArray[np.float64],
-    c: NDArray[np.float64],
-    radius: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """(R, J) distances from R segments a -> a + d ((R, 3); dd = |d|^2, at least 1e-30) to J
-    spheres (centres c (J, 3), radii (J,)), negative inside; the segments' own products are
-    computed once per cast (cast_moving), and the passes over (R, J, 3) are few."""
-    ac = c[None, :, :] - a[:, None, :]  # (R, J, 3)
-    t = np.einsum("rjk,rk->rj", ac, d) / dd[:, None]
-    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
-    ac -= d[:, None, :] * t[:, :, None]
-    return np.asarray(np.sqrt(np.einsum("rjk,rjk->rj", ac, ac)) - radius)
+@lru_cache(maxsize=1024)
+def _yaw_matrix(yaw_rad: float) -> NDArray[np.float64]:
+    """A subject's yaw as a matrix (read-only; a drill's subjects keep a few yaws)."""
+    m = quat_to_matrix(yaw_quat(yaw_rad))
+    m.setflags(write=False)
+    return m
 
 
 def _rays_cross_boxes(
@@ -445,8 +401,8 @@ class RangeWorld:
 
     def sync(self, subjects: set[str] | None = None) -> None:
         """Move PyBullet's links of the subjects posed since the last sync (all of them, or
-        those of `subjects`): joint matrices to quaternions in one numpy batch, then a base
-        reset and one resetJointStatesMultiDof call a subject (each costs ~20 us: Bullet moves
+        those of `subjects`): joint matrices to quaternions in one kernel call, then one
+        resetJointStatesMultiDof call a subject (each costs ~20 us: Bullet moves
         17 collision objects in its broadphase). Casts sync what their rays can meet; call it
         before reading PyBullet's state yourself."""
         ids = list(self._unsynced if subjects is None else self._unsynced & subjects)
@@ -454,57 +410,27 @@ class RangeWorld:
             return
         c = self._require()
         self._unsynced.difference_update(ids)
-        slides, joints = self._link_states(ids)
+        targets = self._link_states(ids)
         for k, subject_id in enumerate(ids):
-            x, y, z = slides[k]
             p.resetJointStatesMultiDof(
-                self._subjects[subject_id], _LINKS, [[x], [y], [z], *joints[k]], physicsClientId=c
+                self._subjects[subject_id], _LINKS, targets[k], physicsClientId=c
             )
             self._synced[subject_id] = (
                 self._placement[subject_id],
                 self._numpy_boxes.get(subject_id),
             )
 
-    def _link_states(self, ids: list[str]) -> tuple[list[list[float]], list[list[list[float]]]]:
-        """What `sync` hands PyBullet for subjects `ids`: each pelvis's place (the three slides)
-        and each joint's quaternion, the subject's yaw folded into the pelvis. Batched over the
-        subjects (one product each for the yaw and the pelvis, one quaternion batch), the same
-        products per subject as one at a time (tests/test_fast_paths.py compares the bits)."""
-        count = len(ids)
-        placed = [self._placement[subject_id] for subject_id in ids]
-        # Only the pelvis (the yaw and the pose's root folded in) and the joints the poses
-        # turn need a quaternion: every other joint is the identity, whose quaternion
-        # matrices_to_quats gives as exactly (0, 0, 0, 1).
-        slots: list[list[int]] = []
-        mats: list[NDArray[np.float64]] = []
-        first_joints = []
-        for _, _, pose in placed:
-            first_joints.append(pose.joints.get(JOINTS[0], _EYE))
-            turned = [_JOINT_INDEX[name] for name in pose.joints]
-            slots.append(turned)
-            mats.extend(pose.joints.values())
-        yaws = []
-        for _, yaw_rad, _ in placed:
-            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
-            yaws += [cy, -sy, 0.0, sy, cy, 0.0, 0.0, 0.0, 1.0]
-        yaw = np.array(yaws).reshape(count, 3, 3)
-        rest0 = np.array([self._skeletons[subject_id].rest[0] for subject_id in ids])
-        pelvis = rest0 + np.array([pose.root_offset_m for _, _, pose in placed])
-        feet = np.array([xyz for xyz, _, _ in placed])
-        bases = feet + (yaw @ pelvis[:, :, None])[:, :, 0]
-        roots = np.array([pose.root_rotation for _, _, pose in placed])
-        roots = yaw @ roots @ np.array(first_joints)
-        quats = matrices_to_quats(np.concatenate([roots, mats]) if mats else roots).tolist()
-        joints = []
-        at = count
-        for k in range(count):
-            row = [_IDENTITY_QUAT] * len(JOINTS)
-            for slot in slots[k]:
-                row[slot] = quats[at]
-                at += 1
-            row[0] = quats[k]
-            joints.append(row)
-        return bases.tolist(), joints
+    def _link_states(self, ids: list[str]) -> list[list[list[float]]]:
+        """What `sync` hands resetJointStatesMultiDof for each of subjects `ids`: the pelvis's
+        place (the three slides, [x], [y], [z]) and each joint's quaternion (x, y, z, w), the
+        subject's yaw and the pose's root folded into the pelvis's (physics._kernel: the same
+        products as the numpy form, tests/test_fast_paths.py compares the bits)."""
+        return _kernel.link_states(
+            [self._skeletons[subject_id].rest for subject_id in ids],
+            [self._placement[subject_id] for subject_id in ids],
+            _JOINT_INDEX,
+            len(JOINTS),
+        )
 
     def subject_box(self, subject_id: str) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
@@ -561,13 +487,11 @@ class RangeWorld:
         return self._frames[subject_id]
 
     def _frames_at(self, subject_id: str, placed: tuple[Vec3, float, HumanPose]) -> Posed:
-        posed = forward_kinematics(self._skeletons[subject_id], placed[2])
-        return self._in_world(placed, posed)
-
-    def _in_world(self, placed: tuple[Vec3, float, HumanPose], posed: Posed) -> Posed:
-        (x, y, z), yaw_rad, _ = placed
-        yaw = quat_to_matrix(yaw_quat(yaw_rad))
-        return Posed(np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation)
+        (x, y, z), yaw_rad, pose = placed
+        pos, rot = forward_kinematics_arrays(
+            [self._skeletons[subject_id]], [pose], [(_yaw_matrix(yaw_rad), (x, y, z))]
+        )
+        return Posed(pos[0], rot[0])
 
     def _frame_all(self, subject_ids: Iterable[str]) -> None:
         """Cache the joint frames of those subjects posed since their frames were last
@@ -578,12 +502,10 @@ class RangeWorld:
             return  # subject_frames does one as cheaply
         placed = [self._placement[name] for name in todo]
         skeletons = [self._skeletons[name] for name in todo]
-        pos, rot = forward_kinematics_arrays(skeletons, [pl[2] for pl in placed])
-        # _in_world and _box_of for all of them: the same products per subject.
-        yaw = np.stack([quat_to_matrix(yaw_quat(pl[1])) for pl in placed])
-        feet = np.array([pl[0] for pl in placed])
-        pos = feet[:, None, :] + pos @ yaw.transpose(0, 2, 1)
-        rot = yaw[:, None] @ rot
+        # In the world, as _frames_at: the same kernel, the same products per subject.
+        pos, rot = forward_kinematics_arrays(
+            skeletons, [pl[2] for pl in placed], [(_yaw_matrix(pl[1]), pl[0]) for pl in placed]
+        )
         centre = np.stack([self._spheres[name][0] for name in todo])
         radius = np.stack([self._spheres[name][1] for name in todo])[:, :, None]
         at = pos + np.einsum("sjab,sjb->sja", rot, centre)
@@ -1135,12 +1057,10 @@ class RangeWorld:
             box = boxes[s_index]
             saved[name] = (self._placement[name], self.subject_frames(name), box)
             near = in_box[s_index] & (np.arange(m_chords)[:, None] < first[None, :])
-            rows = np.nonzero(near.any(axis=1))[0]
-            if len(rows):
+            if near.any():
                 self._cast_subject(
                     name,
                     motion,
-                    rows,
                     near,
                     starts,
                     stops,
@@ -1149,7 +1069,6 @@ class RangeWorld:
                     before,
                     mid_t,
                     max_speed_mps,
-                    tolerance_m,
                     first,
                     hit_f,
                     hit_uid,
@@ -1191,7 +1110,6 @@ class RangeWorld:
         self,
         name: str,
         motion: Motion,
-        rows: NDArray[np.int64],
         near: NDArray[np.bool_],
         starts: NDArray[np.float64],
         stops: NDArray[np.float64],
@@ -1200,7 +1118,6 @@ class RangeWorld:
         before: NDArray[np.float64],
         mid_t: NDArray[np.float64],
         max_speed_mps: float,
-        tolerance_m: float,
         first: NDArray[np.int64],
         hit_f: NDArray[np.float64],
         hit_uid: NDArray[np.int64],
@@ -1208,110 +1125,57 @@ class RangeWorld:
         hit_rest: NDArray[np.float64],
         hit_seg: NDArray[np.int64],
     ) -> None:
-        """cast_moving's subject part for one subject: sub-chords `rows` (those `near` it
-        for some flight) in time order, the subject posed at each evaluated sub-chord's middle
-        time. Conservative advancement: where every flight still to test is a gap D from the
-        subject's segment spheres, the sub-chords that cannot close it are skipped (the
-        probe's path since that time plus the subject's motion, at most `max_speed_mps`, stays
-        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region`, `hit_seg` (the segment)
-        and `hit_rest` (the hit on the rest body: the entry point found in the hit segment's
-        rest frame, rest[j] + R_j^T (p - pos_j)) where a flight's first hit comes earlier than
-        the one already there."""
+        """cast_moving's subject part for one subject (physics._kernel.cast_subject, which
+        calls back `motion` and the forward kinematics for each pose): the sub-chords `near`
+        it (M, N) in time order, the subject posed at each evaluated sub-chord's middle time
+        and tested there with the WINDOW sub-chords after it. Conservative advancement: where
+        every flight still to test is a gap D from the subject's segment spheres, the
+        sub-chords that cannot close it are skipped (the probe's path since that time plus
+        the subject's motion, at most `max_speed_mps`, stays under D). Fills in `first`,
+        `hit_f`, `hit_uid`, `hit_region`, `hit_seg` (the segment) and `hit_rest` (the hit on
+        the rest body: the entry point found in the hit segment's rest frame, rest[j] +
+        R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already
+        there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
         skeleton = self._skeletons[name]
         normals, offsets = self._planes[name]
-        uid = self._subjects[name]
-        m_chords = len(starts)
-        r = int(rows[0])
-        # Each flight still to test from here on: near the subject at some sub-chord >= r.
-        ahead_near = np.flip(np.logical_or.accumulate(np.flip(near, axis=0), axis=0), axis=0)
-        while r < m_chords:
-            # Every such flight is tested at r (those not near at r cannot hit there, but
-            # their gap bounds how far the next pose can wait).
-            flights = np.nonzero(ahead_near[r] & (r < first))[0]
-            if not len(flights):
-                return
-            motion(float(mid_t[r]), only)
+
+        def pose_at(t: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            motion(t, only)
             frames = self.subject_frames(name)
-            world_c = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
-            # Sub-chord r and the next WINDOW after it, all against the subject as posed now,
-            # in one batch: r for hits and its gap, the others for the look-ahead below.
-            stop = min(r + 1 + WINDOW, m_chords)
-            w = stop - r
-            f = len(flights)
-            # Every flight (a deployment's probes, most rounds): views, not gathers.
-            cols = slice(None) if f == starts.shape[1] else flights
-            a = starts[r:stop, cols].reshape(-1, 3)  # (W * F, 3), sub-chord-major
-            b = stops[r:stop, cols].reshape(-1, 3)
-            gap = _sphere_gaps(
-                a,
-                chord_d[r:stop, cols].reshape(-1, 3),
-                chord_dd[r:stop, cols].reshape(-1),
-                world_c,
-                radius,
-            )
-            pair, seg = np.nonzero(gap <= 0.0)
-            if len(pair):
-                # Inside a segment's sphere: the hull's face planes bound the gap, and on
-                # sub-chord r (the first F pairs) say where it enters the hull.
-                rot, pos = frames.rotation[seg], frames.position[seg]
-                rest = skeleton.rest[seg]
-                qa = rest + np.einsum("nji,nj->ni", rot, a[pair] - pos)
-                qb = rest + np.einsum("nji,nj->ni", rot, b[pair] - pos)
-                hit, t_in, bound = _clip(normals[seg], offsets[seg], qa, qb)
-                gap[pair, seg] = bound - HULL_MARGIN_M
-                hit &= pair < f
-                if hit.any():
-                    fl, sg, t_in = pair[hit], seg[hit], t_in[hit]
-                    q = qa[hit] + (qb[hit] - qa[hit]) * t_in[:, None]
-                    codes = region_codes(skeleton, sg, q)
-                    order = np.lexsort((t_in, fl))  # per flight, its nearest entry first
-                    fl, t_in, codes, q = fl[order], t_in[order], codes[order], q[order]
-                    once = np.ones(len(fl), dtype=bool)
-                    once[1:] = fl[1:] != fl[:-1]
-                    who = flights[fl[once]]
-                    first[who], hit_f[who] = r, t_in[once]
-                    hit_uid[who], hit_region[who] = uid, codes[once]
-                    hit_rest[who], hit_seg[who] = q[once], sg[order][once]
-            gaps = gap.min(axis=1).reshape(w, f)
-            # Sub-chord j > r can touch the subject (posed at j's middle) only once the path
-            # from sub-chord r's start to j's end plus the subject's motion from r's middle
-            # to j's middle closes the gap measured at r. Flights not near at r wait for
-            # the first sub-chord where they are.
-            still = r < first[flights]
-            if not still.any():
-                return
-            live_f = flights[still]
-            gap_r = np.maximum(gaps[0, still], 0.0)
-            motion_m = max_speed_mps * (mid_t[r + 1 :] - mid_t[r])
-            ahead = before[r + 2 :, live_f] - before[r, live_f][None, :] + motion_m[:, None]
-            can = (ahead >= gap_r[None, :]).any(axis=1)
-            if not can.any():
-                return
-            nxt = r + 1 + int(np.argmax(can))
-            # Look ahead: a sub-chord of the window whose gap from the subject as posed now
-            # exceeds the subject's motion until its middle cannot touch it there either.
-            if nxt < stop:
-                clear = (gaps[nxt - r :, still] > motion_m[nxt - r - 1 : w - 1, None]).all(axis=1)
-                nxt += int(np.argmin(clear)) if not clear.all() else len(clear)
-            if nxt >= stop and nxt < m_chords:
-                # Past the window: the same look-ahead against the segments' spheres alone,
-                # over every later sub-chord near the subject (a probe that has flown past
-                # needs no more poses to show it cannot come back).
-                later, fl = np.nonzero(near[nxt:, live_f])
-                if not len(later):
-                    return
-                rows, cols = later + nxt, live_f[fl]
-                reach = _sphere_gaps(
-                    starts[rows, cols], chord_d[rows, cols], chord_dd[rows, cols], world_c, radius
-                )
-                bound = max_speed_mps * (mid_t[rows] - mid_t[r])
-                close = reach.min(axis=1) <= bound
-                if not close.any():
-                    return
-                nxt = int(rows[close].min())
-            r = nxt
+            return frames.position, frames.rotation
+
+        n = starts.shape[1]
+        seg = np.full(n, -1, dtype=np.int64)
+        rest = np.empty((n, 3))
+        _kernel.cast_subject(
+            pose_at,
+            near,
+            starts,
+            stops,
+            chord_d,
+            chord_dd,
+            before,
+            mid_t,
+            max_speed_mps,
+            WINDOW,
+            centre,
+            radius,
+            skeleton.rest,
+            normals,
+            offsets,
+            HULL_MARGIN_M,
+            first,
+            hit_f,
+            seg,
+            rest,
+        )
+        who = np.nonzero(seg >= 0)[0]
+        if len(who):
+            hit_uid[who] = self._subjects[name]
+            hit_region[who] = region_codes(skeleton, seg[who], rest[who])
+            hit_rest[who], hit_seg[who] = rest[who], seg[who]
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
         """(2, 3) box round every segment of a subject as posed now."""

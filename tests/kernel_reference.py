@@ -1,0 +1,186 @@
+"""The numpy forms that physics._kernel replaced, kept as the kernel tests' reference
+(tests/test_kernel.py, tests/test_fast_paths.py): the product has one implementation (the
+kernel), and these say what it must compute."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton
+
+F64 = NDArray[np.float64]
+
+
+def _levels() -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Joints grouped by depth below the pelvis, each with its parents: a level's frames
+    depend only on the level above, so each is one batched product."""
+    depth = {JOINTS[0]: 0}
+    for name in JOINTS[1:]:
+        parent = PARENT[name]
+        assert parent is not None
+        depth[name] = depth[parent] + 1
+    out = []
+    for d in range(1, max(depth.values()) + 1):
+        names = [n for n in JOINTS if depth[n] == d]
+        out.append(
+            (
+                np.array([JOINT_INDEX[n] for n in names]),
+                np.array([JOINT_INDEX[PARENT[n] or ""] for n in names]),
+            )
+        )
+    return out
+
+
+LEVELS = _levels()
+
+
+def reference_fk(skeleton: Skeleton, pose: HumanPose) -> Posed:
+    """forward_kinematics in numpy: one batched product a depth level of the tree."""
+    rest = skeleton.rest
+    local = np.tile(np.eye(3), (len(JOINTS), 1, 1))
+    for name, m in pose.joints.items():
+        local[JOINT_INDEX[name]] = m
+    pos = np.empty_like(rest)
+    rot = np.empty((len(JOINTS), 3, 3))
+    rot[0] = pose.root_rotation @ local[0]
+    pos[0] = rest[0] + pose.root_offset_m
+    for idx, par in LEVELS:
+        parent_rot = rot[par]
+        rot[idx] = parent_rot @ local[idx]
+        pos[idx] = pos[par] + (parent_rot @ (rest[idx] - rest[par])[:, :, None])[:, :, 0]
+    return Posed(pos, rot)
+
+
+def reference_in_world(posed: Posed, yaw: F64, feet: tuple[float, float, float]) -> Posed:
+    """RangeWorld's subject frame carried into the world (the numpy form of _in_world)."""
+    return Posed(np.array(feet) + posed.position @ yaw.T, yaw @ posed.rotation)
+
+
+def sphere_gaps(a: F64, d: F64, dd: F64, c: F64, radius: F64) -> F64:
+    """(R, J) distances from R segments a -> a + d ((R, 3); dd = |d|^2, at least 1e-30) to J
+    spheres (centres c (J, 3), radii (J,)), negative inside."""
+    ac = c[None, :, :] - a[:, None, :]  # (R, J, 3)
+    t = np.einsum("rjk,rk->rj", ac, d) / dd[:, None]
+    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
+    ac -= d[:, None, :] * t[:, :, None]
+    return np.asarray(np.sqrt(np.einsum("rjk,rjk->rj", ac, ac)) - radius)
+
+
+def clip(normal: F64, offset: F64, a: F64, b: F64) -> tuple[NDArray[np.bool_], F64, F64]:
+    """Where each of P segments a -> b (P, 3) first enters its convex hull (P, F outward face
+    planes: unit normals (P, F, 3) and offsets (P, F), inside where n . q <= d): (hit,
+    fraction along a -> b, a lower bound on the segment's distance from the hull)."""
+    sa = np.einsum("pfk,pk->pf", normal, a) - offset
+    sb = np.einsum("pfk,pk->pf", normal, b) - offset
+    out_a, out_b = sa > 0.0, sb > 0.0
+    t = np.divide(sa, sa - sb, out=np.zeros_like(sa), where=out_a != out_b)
+    t_in = np.where(out_a, t, 0.0).max(axis=1)
+    leave = np.where(out_b, t, 1.0).min(axis=1)
+    hit = ~(out_a & out_b).any(axis=1) & (t_in <= leave)
+    return hit, t_in, np.minimum(sa, sb).max(axis=1)
+
+
+def cast_subject(
+    pose_at: Callable[[float], tuple[F64, F64]],
+    near: NDArray[np.bool_],
+    starts: F64,
+    stops: F64,
+    chord_d: F64,
+    chord_dd: F64,
+    before: F64,
+    mid_t: F64,
+    max_speed_mps: float,
+    window: int,
+    centre: F64,
+    radius: F64,
+    rest_j: F64,
+    normals: F64,
+    offsets: F64,
+    margin: float,
+    first: NDArray[np.int64],
+    hit_f: F64,
+    hit_seg: NDArray[np.int64],
+    hit_rest: F64,
+) -> int:
+    """RangeWorld._cast_subject's loop in numpy (before physics._kernel.cast_subject), with
+    the kernel's interface: `pose_at(t)` poses the subject and gives its joint frames; fills
+    in `first`, `hit_f`, `hit_seg`, `hit_rest` for the flights this subject is hit by first.
+    Returns how many poses it asked for."""
+    m_chords = len(starts)
+    rows = np.nonzero(near.any(axis=1))[0]
+    if not len(rows):
+        return 0
+    r = int(rows[0])
+    poses = 0
+    ahead_near = np.flip(np.logical_or.accumulate(np.flip(near, axis=0), axis=0), axis=0)
+    while r < m_chords:
+        flights = np.nonzero(ahead_near[r] & (r < first))[0]
+        if not len(flights):
+            return poses
+        position, rotation = pose_at(float(mid_t[r]))
+        poses += 1
+        world_c = position + np.einsum("jab,jb->ja", rotation, centre)
+        stop = min(r + 1 + window, m_chords)
+        w = stop - r
+        f = len(flights)
+        a = starts[r:stop, flights].reshape(-1, 3)  # (W * F, 3), sub-chord-major
+        b = stops[r:stop, flights].reshape(-1, 3)
+        gap = sphere_gaps(
+            a,
+            chord_d[r:stop, flights].reshape(-1, 3),
+            chord_dd[r:stop, flights].reshape(-1),
+            world_c,
+            radius,
+        )
+        pair, seg = np.nonzero(gap <= 0.0)
+        if len(pair):
+            rot, pos = rotation[seg], position[seg]
+            rest = rest_j[seg]
+            qa = rest + np.einsum("nji,nj->ni", rot, a[pair] - pos)
+            qb = rest + np.einsum("nji,nj->ni", rot, b[pair] - pos)
+            hit, t_in, bound = clip(normals[seg], offsets[seg], qa, qb)
+            gap[pair, seg] = bound - margin
+            hit &= pair < f
+            if hit.any():
+                fl, sg, t_in = pair[hit], seg[hit], t_in[hit]
+                q = qa[hit] + (qb[hit] - qa[hit]) * t_in[:, None]
+                order = np.lexsort((t_in, fl))  # per flight, its nearest entry first
+                fl, t_in, q, sg = fl[order], t_in[order], q[order], sg[order]
+                once = np.ones(len(fl), dtype=bool)
+                once[1:] = fl[1:] != fl[:-1]
+                who = flights[fl[once]]
+                first[who], hit_f[who] = r, t_in[once]
+                hit_rest[who], hit_seg[who] = q[once], sg[once]
+        gaps = gap.min(axis=1).reshape(w, f)
+        still = r < first[flights]
+        if not still.any():
+            return poses
+        live_f = flights[still]
+        gap_r = np.maximum(gaps[0, still], 0.0)
+        motion_m = max_speed_mps * (mid_t[r + 1 :] - mid_t[r])
+        ahead = before[r + 2 :, live_f] - before[r, live_f][None, :] + motion_m[:, None]
+        can = (ahead >= gap_r[None, :]).any(axis=1)
+        if not can.any():
+            return poses
+        nxt = r + 1 + int(np.argmax(can))
+        if nxt < stop:
+            clear = (gaps[nxt - r :, still] > motion_m[nxt - r - 1 : w - 1, None]).all(axis=1)
+            nxt += int(np.argmin(clear)) if not clear.all() else len(clear)
+        if nxt >= stop and nxt < m_chords:
+            later, fl = np.nonzero(near[nxt:, live_f])
+            if not len(later):
+                return poses
+            rows, cols = later + nxt, live_f[fl]
+            reach = sphere_gaps(
+                starts[rows, cols], chord_d[rows, cols], chord_dd[rows, cols], world_c, radius
+            )
+            bound = max_speed_mps * (mid_t[rows] - mid_t[r])
+            close = reach.min(axis=1) <= bound
+            if not close.any():
+                return poses
+            nxt = int(rows[close].min())
+        r = nxt
+    return poses

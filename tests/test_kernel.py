@@ -1,0 +1,226 @@
+"""physics._kernel (the compiled posing and probe-flight loops) against the numpy forms it
+replaced (tests/kernel_reference.py), on random poses, placements and probe paths near the
+body: the same bits, or within 1e-12 where numpy's own summation order is not portable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_reference import cast_subject as reference_cast_subject
+from kernel_reference import reference_fk, reference_in_world
+from scipy.spatial.transform import Rotation
+
+from physics import _kernel
+from physics.animation import Clip, clip_pose
+from physics.body import BODY_SIZES, SubjectBody
+from physics.human import (
+    JOINT_INDEX,
+    JOINT_PARENTS,
+    JOINTS,
+    HumanPose,
+    forward_kinematics,
+    forward_kinematics_arrays,
+)
+from physics.pose import quat_to_matrix, yaw_quat
+from physics.world import HULL_MARGIN_M, WINDOW, _hull_planes, _spheres
+
+BODIES = [
+    SubjectBody(),
+    SubjectBody(size=BODY_SIZES["small"], child=True),
+    SubjectBody(size=BODY_SIZES["large"], elderly=True),
+    SubjectBody(pregnant=True),
+]
+
+
+def random_pose(rng: np.random.Generator) -> HumanPose:
+    names = [n for n in JOINTS if rng.random() < 0.8]
+    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
+    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
+    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
+
+
+def close(got: np.ndarray, want: np.ndarray) -> bool:
+    """The same bits, or (numpy's einsum and BLAS may sum in another order elsewhere) within
+    1e-12."""
+    return got.tobytes() == want.tobytes() or bool(np.abs(got - want).max() <= 1e-12)
+
+
+def test_forward_kinematics_equals_numpy_on_random_poses_and_placements() -> None:
+    rng = np.random.default_rng(11)
+    for k in range(400):
+        skeleton = BODIES[k % len(BODIES)].skeleton()
+        pose = (
+            random_pose(rng)
+            if k % 2
+            else clip_pose(skeleton, list(Clip)[k % len(Clip)], k * 0.031, k)
+        )
+        want = reference_fk(skeleton, pose)
+        got = forward_kinematics(skeleton, pose)
+        assert got.position.tobytes() == want.position.tobytes(), k
+        assert got.rotation.tobytes() == want.rotation.tobytes(), k
+        yaw = quat_to_matrix(yaw_quat(float(rng.uniform(-4.0, 4.0))))
+        feet = (float(rng.normal()), float(rng.normal()), 0.0)
+        world = reference_in_world(want, yaw, feet)
+        pos, rot = forward_kinematics_arrays([skeleton], [pose], [(yaw, feet)])
+        assert close(pos[0], world.position), k
+        assert close(rot[0], world.rotation), k
+
+
+def test_forward_kinematics_reads_strided_matrices_and_refuses_bad_input() -> None:
+    skeleton = BODIES[0].skeleton()
+    m = Rotation.from_rotvec([0.3, -0.2, 0.5]).as_matrix()
+    transposed = HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_l": m.T})  # a strided view
+    copied = HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_l": np.ascontiguousarray(m.T)})
+    a, b = forward_kinematics(skeleton, transposed), forward_kinematics(skeleton, copied)
+    assert a.position.tobytes() == b.position.tobytes()
+    with pytest.raises(KeyError, match="elbow_x"):
+        forward_kinematics(skeleton, HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_x": m}))
+    with pytest.raises(ValueError, match="3x3"):
+        forward_kinematics(skeleton, HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_l": m[:2]}))
+    pos = np.empty((len(JOINTS), 3))
+    with pytest.raises(ValueError, match="rot"):
+        _kernel.forward_kinematics(
+            (skeleton.rest,),
+            ({},),
+            (np.eye(3),),
+            ((0.0, 0.0, 0.0),),
+            None,
+            JOINT_INDEX,
+            JOINT_PARENTS,
+            pos,
+            np.empty((len(JOINTS), 3)),
+        )
+
+
+def _scene(seed: int) -> tuple[dict[str, np.ndarray], object]:
+    """Random flights through, past and beside a subject that runs across their paths: the
+    sub-chords cast_moving would hand the subject part, and a `pose_at` for the subject."""
+    rng = np.random.default_rng(seed)
+    skeleton = BODIES[seed % len(BODIES)].skeleton()
+    m, n = 120, 8
+    t = np.linspace(0.0, 0.12, m + 1)
+    speed = float(rng.uniform(-4.0, 4.0))
+    yaw = quat_to_matrix(yaw_quat(float(rng.uniform(-4.0, 4.0))))
+    clip = [Clip.RUN, Clip.WALK, Clip.FALL][seed % 3]
+
+    def pose_at(t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        pose = clip_pose(skeleton, clip, 1.0 + t_s, seed)
+        pos, rot = forward_kinematics_arrays([skeleton], [pose], [(yaw, (4.0, speed * t_s, 0.0))])
+        return pos[0], rot[0]
+
+    # Aimed at a joint of the subject as it stands mid-flight, from the muzzle.
+    pos0, _ = pose_at(0.06)
+    aim = pos0[rng.integers(0, len(JOINTS), n)] + rng.normal(0.0, 0.12, (n, 3))
+    muzzle = np.array([0.0, 0.0, 1.3]) + rng.normal(0.0, 0.05, (n, 3))
+    s = (t / 0.06)[:, None, None]
+    fine = muzzle[None] + (aim - muzzle)[None] * s
+    starts = np.ascontiguousarray(fine[:-1])
+    chord_d = fine[1:] - starts
+    chord_d[:, 0] = 0.0  # a flight standing still: zero-length sub-chords
+    stops = starts + chord_d
+    chord = np.sqrt(np.einsum("mnk,mnk->mn", chord_d, chord_d))
+    before = np.zeros((m + 1, n))
+    np.cumsum(chord, axis=0, out=before[1:])
+    centre, radius = _spheres(skeleton)
+    normals, offsets = _hull_planes(skeleton)
+    near = rng.random((m, n)) < 0.9
+    near[: int(rng.integers(0, 40))] = False
+    arrays = {
+        "near": near,
+        "starts": starts,
+        "stops": stops,
+        "chord_d": chord_d,
+        "chord_dd": np.maximum(chord**2, 1e-30),
+        "before": before,
+        "mid_t": (t[:-1] + t[1:]) / 2,
+        "centre": centre,
+        "radius": radius,
+        "rest": skeleton.rest,
+        "normals": normals,
+        "offsets": offsets,
+    }
+    return arrays, pose_at
+
+
+def _run(cast, arrays, pose_at, first):  # type: ignore[no-untyped-def]
+    n = arrays["near"].shape[1]
+    first = first.copy()
+    hit_f, seg, rest = np.ones(n), np.full(n, -1, dtype=np.int64), np.zeros((n, 3))
+    a = arrays
+    poses = cast(
+        pose_at,
+        a["near"],
+        a["starts"],
+        a["stops"],
+        a["chord_d"],
+        a["chord_dd"],
+        a["before"],
+        a["mid_t"],
+        8.0,
+        WINDOW,
+        a["centre"],
+        a["radius"],
+        a["rest"],
+        a["normals"],
+        a["offsets"],
+        HULL_MARGIN_M,
+        first,
+        hit_f,
+        seg,
+        rest,
+    )
+    return poses, first, hit_f, seg, rest
+
+
+def test_cast_subject_equals_numpy_on_random_flights_at_a_moving_subject() -> None:
+    """The kernel's subject part of cast_moving against its numpy form on flights aimed at a
+    running, walking or falling subject (some already hit by another subject earlier): the
+    same poses asked for, the same first hits (sub-chord, segment), the same entry
+    fractions and rest-frame points (to 1e-12)."""
+    hits = poses = 0
+    for seed in range(48):
+        arrays, pose_at = _scene(seed)
+        m, n = arrays["near"].shape
+        first = np.full(n, m, dtype=np.int64)
+        first[seed % n] = 50  # a flight another subject stops at sub-chord 50
+        got = _run(_kernel.cast_subject, arrays, pose_at, first)
+        want = _run(reference_cast_subject, arrays, pose_at, first)
+        assert got[0] == want[0], seed
+        assert np.array_equal(got[1], want[1]), seed
+        assert np.array_equal(got[3], want[3]), seed
+        assert close(got[2], want[2]), seed
+        assert close(got[4], want[4]), seed
+        hits += int((got[3] >= 0).sum())
+        poses += got[0]
+    assert hits > 100 and poses > 300  # the hit paths and the advancement both ran, often
+
+
+def test_cast_subject_refuses_arrays_of_the_wrong_shape() -> None:
+    arrays, pose_at = _scene(0)
+    m, n = arrays["near"].shape
+    first = np.full(n, m, dtype=np.int64)
+    for key, bad in (
+        ("near", arrays["near"].astype(np.int64)),
+        ("starts", arrays["starts"][:, :4]),
+        ("before", arrays["before"][:-1]),
+        ("normals", arrays["normals"][:, :5]),
+    ):
+        with pytest.raises(ValueError, match=key):
+            _run(_kernel.cast_subject, arrays | {key: bad}, pose_at, first)
+    with pytest.raises(ValueError, match="first"):
+        _run(_kernel.cast_subject, arrays, pose_at, first.astype(np.float64))
+    with pytest.raises(TypeError, match="pose_at"):
+        _run(_kernel.cast_subject, arrays, lambda t: None, first)
+    with pytest.raises(ZeroDivisionError):  # the callback's own error comes through
+        _run(_kernel.cast_subject, arrays, lambda t: 1 / 0, first)
+
+
+def test_link_states_refuse_a_joint_that_is_not_one() -> None:
+    skeleton = BODIES[0].skeleton()
+    pose = HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_x": np.eye(3)})
+    with pytest.raises(KeyError, match="elbow_x"):
+        _kernel.link_states(
+            [skeleton.rest], [((0.0, 0.0, 0.0), 0.0, pose)], JOINT_INDEX, len(JOINTS)
+        )
+    with pytest.raises(TypeError, match="placements"):
+        _kernel.link_states([skeleton.rest], [((0.0, 0.0, 0.0), pose)], JOINT_INDEX, len(JOINTS))
