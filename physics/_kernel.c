@@ -445,7 +445,7 @@ k_cast_subject(PyObject *self, PyObject *args)
     int taken[NB] = {0};
     PyObject *result = NULL;
     Py_ssize_t m_count, n, j_count, f_count;
-    char *ahead = NULL;
+    char *ahead = NULL, *near = NULL;
     long long *fl = NULL, *live = NULL;
     double *gaps = NULL, *hit_t = NULL, *hq = NULL, *world_c = NULL, *gap_r = NULL;
     long long *hseg = NULL;
@@ -468,7 +468,7 @@ k_cast_subject(PyObject *self, PyObject *args)
         goto release;
     taken[NEAR] = 1;
     if (v[NEAR].itemsize != 1 || !format_is(&v[NEAR], "?") || v[NEAR].len != m_count * n) {
-        PyErr_SetString(PyExc_ValueError, "near: (M, N) bools expected");
+        PyErr_SetString(PyExc_ValueError, "in_box: (M, N) bools expected");
         goto release;
     }
     TAKE(STA, get_f64(starts_o, &v[STA], m_count * n * 3, 0, "starts"));
@@ -492,7 +492,7 @@ k_cast_subject(PyObject *self, PyObject *args)
         goto release;
     }
     {
-        const char *near = v[NEAR].buf;
+        const char *in_box = v[NEAR].buf;
         const double *before = v[BEF].buf, *mid_t = v[MID].buf;
         long long *first = v[FIRST].buf, *out_seg = v[HS].buf;
         double *hit_f = v[HF].buf, *out_q = v[HQ].buf;
@@ -509,10 +509,17 @@ k_cast_subject(PyObject *self, PyObject *args)
         hq = PyMem_Malloc((3 * n + 1) * sizeof *hq);
         hseg = PyMem_Malloc((n + 1) * sizeof *hseg);
         world_c = PyMem_Malloc((3 * j_count + 1) * sizeof *world_c);
-        if (!ahead || !fl || !live || !gaps || !gap_r || !hit_t || !hq || !hseg || !world_c) {
+        near = PyMem_Malloc(m_count * n + 1);
+        if (!ahead || !near || !fl || !live || !gaps || !gap_r || !hit_t || !hq || !hseg ||
+            !world_c) {
             PyErr_NoMemory();
             goto release;
         }
+        /* The sub-chords near the subject: in its grown box, before the flight's first hit
+         * on a subject tested before it. */
+        for (Py_ssize_t m = 0; m < m_count; m++)
+            for (Py_ssize_t i = 0; i < n; i++)
+                near[m * n + i] = in_box[m * n + i] && m < first[i];
         /* Each flight still to test from a sub-chord on: near the subject there or later. */
         for (Py_ssize_t i = 0; i < n; i++)
             ahead[(m_count - 1) * n + i] = near[(m_count - 1) * n + i] != 0;
@@ -644,6 +651,7 @@ k_cast_subject(PyObject *self, PyObject *args)
     result = PyLong_FromLong(poses);
 release:
     PyMem_Free(ahead);
+    PyMem_Free(near);
     PyMem_Free(fl);
     PyMem_Free(live);
     PyMem_Free(gaps);
@@ -652,6 +660,121 @@ release:
     PyMem_Free(hq);
     PyMem_Free(hseg);
     PyMem_Free(world_c);
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+
+static const char sub_chords_doc[] =
+    "sub_chords(fine, reach_m, t_fine, end_s, boxes, grow, chord_d, stops, chord, chord_dd,\n"
+    "           before, cut, in_box)\n"
+    "\n"
+    "RangeWorld.cast_moving's sub-chords from their ends. See _kernel.pyi.";
+
+static PyObject *
+k_sub_chords(PyObject *self, PyObject *args)
+{
+    PyObject *fine_o, *t_fine_o, *end_o, *boxes_o, *grow_o;
+    PyObject *chord_d_o, *stops_o, *chord_o, *chord_dd_o, *before_o, *cut_o, *in_box_o;
+    double reach;
+    if (!PyArg_ParseTuple(args, "OdOOOOOOOOOOO", &fine_o, &reach, &t_fine_o, &end_o, &boxes_o,
+                          &grow_o, &chord_d_o, &stops_o, &chord_o, &chord_dd_o, &before_o,
+                          &cut_o, &in_box_o))
+        return NULL;
+    enum { FINE, TF, END, BOX, GROW, CD, STO, CH, CDD, BEF, CUT, INB, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t m_count, n, s_count;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(TF, get_f64(t_fine_o, &v[TF], -1, 0, "t_fine"));
+    m_count = v[TF].len / 8 - 1;
+    TAKE(END, get_f64(end_o, &v[END], -1, 0, "end_s"));
+    n = v[END].len / 8;
+    if (m_count < 1 || n < 1) {
+        PyErr_SetString(PyExc_ValueError, "t_fine, end_s: at least one sub-chord and flight");
+        goto release;
+    }
+    TAKE(FINE, get_f64(fine_o, &v[FINE], (m_count + 1) * n * 3, 0, "fine"));
+    TAKE(BOX, get_f64(boxes_o, &v[BOX], -1, 0, "boxes"));
+    s_count = v[BOX].len / 8 / 6;
+    if (v[BOX].len != s_count * 6 * 8) {
+        PyErr_SetString(PyExc_ValueError, "boxes: (S, 2, 3) values expected");
+        goto release;
+    }
+    TAKE(GROW, get_f64(grow_o, &v[GROW], m_count, 0, "grow"));
+    TAKE(CD, get_f64(chord_d_o, &v[CD], m_count * n * 3, 1, "chord_d"));
+    TAKE(STO, get_f64(stops_o, &v[STO], m_count * n * 3, 1, "stops"));
+    TAKE(CH, get_f64(chord_o, &v[CH], m_count * n, 1, "chord"));
+    TAKE(CDD, get_f64(chord_dd_o, &v[CDD], m_count * n, 1, "chord_dd"));
+    TAKE(BEF, get_f64(before_o, &v[BEF], (m_count + 1) * n, 1, "before"));
+    TAKE(CUT, get_f64(cut_o, &v[CUT], m_count * n, 1, "cut"));
+    if (PyObject_GetBuffer(in_box_o, &v[INB], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                                   PyBUF_WRITABLE) < 0)
+        goto release;
+    taken[INB] = 1;
+    if (v[INB].itemsize != 1 || !format_is(&v[INB], "?") ||
+        v[INB].len != s_count * m_count * n) {
+        PyErr_SetString(PyExc_ValueError, "in_box: (S, M, N) writable bools expected");
+        goto release;
+    }
+#undef TAKE
+    {
+        const double *fine = v[FINE].buf, *t_fine = v[TF].buf, *end_s = v[END].buf;
+        const double *boxes = v[BOX].buf, *grow = v[GROW].buf;
+        double *chord_d = v[CD].buf, *stops = v[STO].buf, *chord = v[CH].buf;
+        double *chord_dd = v[CDD].buf, *before = v[BEF].buf, *cut = v[CUT].buf;
+        char *in_box = v[INB].buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            before[i] = 0.0;
+        for (Py_ssize_t m = 0; m < m_count; m++) {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_ssize_t at = m * n + i;
+                const double *a = fine + at * 3, *b = fine + (at + n) * 3;
+                double d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+                double len = sqrt(dot3(d, d));
+                chord[at] = len;
+                before[at + n] = before[at] + len;
+                /* How much of the sub-chord the reach leaves: min(max((reach - before) /
+                 * max(chord, 1e-12), 0), 1). */
+                double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
+                c = c > 0.0 ? c : 0.0;
+                c = c < 1.0 ? c : 1.0;
+                cut[at] = c;
+                double lo[3], hi[3];
+                for (int k = 0; k < 3; k++) {
+                    d[k] = d[k] * c;
+                    chord_d[at * 3 + k] = d[k];
+                    stops[at * 3 + k] = a[k] + d[k];
+                    lo[k] = a[k] < stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
+                    hi[k] = a[k] > stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
+                }
+                double dd = dot3(d, d);
+                chord_dd[at] = dd > 1e-30 ? dd : 1e-30;
+                /* A subject can only be hit before the flight ends on the rest of the world,
+                 * inside its box at the trigger grown by its motion since. */
+                int live = before[at] < reach && t_fine[m] < end_s[i];
+                for (Py_ssize_t s = 0; s < s_count; s++) {
+                    const double *bx = boxes + s * 6;
+                    double g = grow[m];
+                    int inside = live;
+                    for (int k = 0; k < 3 && inside; k++)
+                        inside = lo[k] <= bx[3 + k] + g && hi[k] >= bx[k] - g;
+                    in_box[(s * m_count + m) * n + i] = (char)inside;
+                }
+            }
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
     for (int k = 0; k < NB; k++)
         if (taken[k])
             PyBuffer_Release(&v[k]);
@@ -853,6 +976,7 @@ static PyMethodDef methods[] = {
     {"forward_kinematics", k_forward_kinematics, METH_VARARGS, fk_doc},
     {"link_states", k_link_states, METH_VARARGS, link_states_doc},
     {"cast_subject", k_cast_subject, METH_VARARGS, cast_subject_doc},
+    {"sub_chords", k_sub_chords, METH_VARARGS, sub_chords_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -37,7 +37,7 @@ def forward_kinematics(
 
 def cast_subject(
     pose_at: Callable[[float], tuple[F64, F64]],
-    near: NDArray[np.bool_],
+    in_box: NDArray[np.bool_],
     starts: F64,
     stops: F64,
     chord_d: F64,
@@ -60,12 +60,13 @@ def cast_subject(
     """RangeWorld.cast_moving's subject part for one subject; returns how many poses it asked
     for. Sub-chords starts -> stops (M, N, 3) of N flights, chord_d = stops - starts,
     chord_dd = |chord_d|^2 (M, N; at least 1e-30), the path flown before each sub-chord
-    before (M + 1, N) metres, each sub-chord's middle time mid_t (M,) seconds, and `near`
-    (M, N): the sub-chords that can reach the subject. The subject: its segments' bounding
-    spheres (centre (J, 3) from each joint in the rest frame, radius (J,)), its rest joints
-    (J, 3), its hulls' outward face planes in the rest frame, normals (J, F, 3) and offsets
-    (J, F) (inside where n . q <= d), and `margin`, the hull's collision margin; no point of
-    it moves faster than `max_speed_mps`.
+    before (M + 1, N) metres, each sub-chord's middle time mid_t (M,) seconds, and `in_box`
+    (M, N): the sub-chords that can reach the subject (those in its box grown by its motion;
+    only those before a flight's `first` hit on a subject tested before are near it). The
+    subject: its segments' bounding spheres (centre (J, 3) from each joint in the rest
+    frame, radius (J,)), its rest joints (J, 3), its hulls' outward face planes in the rest
+    frame, normals (J, F, 3) and offsets (J, F) (inside where n . q <= d), and `margin`, the
+    hull's collision margin; no point of it moves faster than `max_speed_mps`.
 
     From the first near sub-chord on, the subject is posed at a sub-chord r's middle time
     (`pose_at(t)` returns its joint frames in the world, positions (J, 3) and rotations
@@ -79,6 +80,31 @@ def cast_subject(
     and is lowered where this subject is hit earlier, with hit_f (N,) the fraction along
     it, hit_seg (N,) the segment and hit_rest (N, 3) the entry point in that segment's rest
     frame."""
+
+def sub_chords(
+    fine: F64,
+    reach_m: float,
+    t_fine: F64,
+    end_s: F64,
+    boxes: F64,
+    grow: F64,
+    chord_d: F64,
+    stops: F64,
+    chord: F64,
+    chord_dd: F64,
+    before: F64,
+    cut: F64,
+    in_box: NDArray[np.bool_],
+) -> None:
+    """RangeWorld.cast_moving's sub-chords from their ends fine (M + 1, N, 3) (the sub-chord
+    m of flight i runs from fine[m, i] to fine[m + 1, i], up to a path of `reach_m` metres
+    (a wire runs out; inf: no limit)), at times t_fine (M + 1,) seconds, of flights that end
+    on the rest of the world at end_s (N,) seconds. Writes each sub-chord's length chord
+    (M, N), the path before it before (M + 1, N), the fraction of it within the reach cut
+    (M, N), its displacement chord_d = (fine[m + 1] - fine[m]) * cut (M, N, 3), its end
+    stops = fine[m] + chord_d, chord_dd = max(|chord_d|^2, 1e-30), and in_box (S, M, N):
+    whether the sub-chord, started within the reach and before the flight's end, meets
+    subject s's box at the trigger boxes (S, 2, 3) (lo, hi) grown by grow (M,) metres."""
 
 def link_states(
     rests: Sequence[F64],

@@ -1023,21 +1023,35 @@ class RangeWorld:
         _, _, t_fine, mid_t, grow, weights = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
         # The sub-chord ends as one product of the plan's weights with the chord samples.
         fine = (weights @ points.reshape(len(times_s), -1)).reshape(len(t_fine), n, 3)
-        s_fine = weights @ speeds
         starts = fine[:-1]
         m_chords = len(starts)
-        chord_d = fine[1:] - starts  # each sub-chord's own products, for the sphere gaps
-        chord = np.sqrt(np.einsum("mnk,mnk->mn", chord_d, chord_d))
-        before = np.zeros((m_chords + 1, n))
-        np.cumsum(chord, axis=0, out=before[1:])
-        cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
-        chord_d *= cut[..., None]
-        stops = starts + chord_d
-        chord_dd = np.maximum(np.einsum("mnk,mnk->mn", chord_d, chord_d), 1e-30)
-        # A subject can only be hit before the flight ends on the rest of the world.
-        live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
-        lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
-
+        # Each sub-chord's displacement (cut where the reach runs out), end, length and
+        # squared length, the path before it, the fraction the reach leaves, and whether it
+        # is in each subject's box at the trigger grown by its motion since (S, M, N): only
+        # before the flight ends on the rest of the world (physics._kernel.sub_chords).
+        chord_d = np.empty((m_chords, n, 3))
+        stops = np.empty((m_chords, n, 3))
+        chord = np.empty((m_chords, n))
+        chord_dd = np.empty((m_chords, n))
+        before = np.empty((m_chords + 1, n))
+        cut = np.empty((m_chords, n))
+        boxes = np.array([self.subject_box(name) for name in names])  # (S, 2, 3)
+        in_box = np.empty((len(names), m_chords, n), dtype=bool)
+        _kernel.sub_chords(
+            fine,
+            reach_m,
+            t_fine,
+            frozen.time_s,
+            boxes,
+            grow,
+            chord_d,
+            stops,
+            chord,
+            chord_dd,
+            before,
+            cut,
+            in_box,
+        )
         first = np.full(n, m_chords)  # the sub-chord of each flight's first subject hit
         hit_f = np.ones(n)
         hit_uid = np.full(n, -1, dtype=np.int64)
@@ -1045,37 +1059,26 @@ class RangeWorld:
         hit_rest = np.full((n, 3), np.nan)  # each first hit's point on the rest body
         hit_seg = np.full(n, -1, dtype=np.int64)  # and its segment
         saved = {}
-        boxes = np.array([self.subject_box(name) for name in names])  # (S, 2, 3)
-        # Every subject's box at the trigger grown by its motion since, all at once: (S, M, N).
-        g = grow[:, None, None]
-        in_box = (
-            (lo[None] <= boxes[:, None, None, 1] + g).all(-1)
-            & (hi[None] >= boxes[:, None, None, 0] - g).all(-1)
-            & live[None]
-        )
         for s_index, name in enumerate(names):
-            box = boxes[s_index]
-            saved[name] = (self._placement[name], self.subject_frames(name), box)
-            near = in_box[s_index] & (np.arange(m_chords)[:, None] < first[None, :])
-            if near.any():
-                self._cast_subject(
-                    name,
-                    motion,
-                    near,
-                    starts,
-                    stops,
-                    chord_d,
-                    chord_dd,
-                    before,
-                    mid_t,
-                    max_speed_mps,
-                    first,
-                    hit_f,
-                    hit_uid,
-                    hit_region,
-                    hit_rest,
-                    hit_seg,
-                )
+            saved[name] = (self._placement[name], self.subject_frames(name), boxes[s_index])
+            self._cast_subject(
+                name,
+                motion,
+                in_box[s_index],
+                starts,
+                stops,
+                chord_d,
+                chord_dd,
+                before,
+                mid_t,
+                max_speed_mps,
+                first,
+                hit_f,
+                hit_uid,
+                hit_region,
+                hit_rest,
+                hit_seg,
+            )
         # Back to the trigger's poses without asking `motion` again.
         for name, (placed, frames, box) in saved.items():
             if self._placement[name] is not placed:
@@ -1083,34 +1086,32 @@ class RangeWorld:
                 self._frames[name], self._numpy_boxes[name] = frames, box
                 self._unsynced.add(name)
 
-        hit = first < m_chords
-        cols = np.nonzero(hit)[0]
-        m = first[cols]
-        end_f = hit_f[cols] * cut[m, cols]
-        a, b = starts[m, cols], fine[1:][m, cols]
-        point = frozen.point.copy()
-        time = frozen.time_s.copy()
-        speed = frozen.speed_mps.copy()
-        path = frozen.path_m.copy()
-        target = frozen.target.copy()
-        region = frozen.region.copy()
+        cols = np.nonzero(first < m_chords)[0]
+        # The frozen cast's arrays are its own: its ends stand where no subject came first.
+        point, time, speed, path = frozen.point, frozen.time_s, frozen.speed_mps, frozen.path_m
+        target, region = frozen.target, frozen.region
         rest_point = np.full((n, 3), np.nan)  # the frozen part meets no subject
         segment = np.full(n, -1, dtype=np.int64)
-        point[cols] = a + (b - a) * end_f[:, None]
-        time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
-        speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
-        path[cols] = before[m, cols] + end_f * chord[m, cols]
-        target[cols] = hit_uid[cols]
-        region[cols] = hit_region[cols]
-        rest_point[cols] = hit_rest[cols]
-        segment[cols] = hit_seg[cols]
+        if len(cols):
+            m = first[cols]
+            s_fine = weights @ speeds  # the speeds at the sub-chords' ends
+            end_f = hit_f[cols] * cut[m, cols]
+            a, b = starts[m, cols], fine[1:][m, cols]
+            point[cols] = a + (b - a) * end_f[:, None]
+            time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
+            speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
+            path[cols] = before[m, cols] + end_f * chord[m, cols]
+            target[cols] = hit_uid[cols]
+            region[cols] = hit_region[cols]
+            rest_point[cols] = hit_rest[cols]
+            segment[cols] = hit_seg[cols]
         return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def _cast_subject(
         self,
         name: str,
         motion: Motion,
-        near: NDArray[np.bool_],
+        in_box: NDArray[np.bool_],
         starts: NDArray[np.float64],
         stops: NDArray[np.float64],
         chord_d: NDArray[np.float64],
@@ -1126,16 +1127,16 @@ class RangeWorld:
         hit_seg: NDArray[np.int64],
     ) -> None:
         """cast_moving's subject part for one subject (physics._kernel.cast_subject, which
-        calls back `motion` and the forward kinematics for each pose): the sub-chords `near`
-        it (M, N) in time order, the subject posed at each evaluated sub-chord's middle time
-        and tested there with the WINDOW sub-chords after it. Conservative advancement: where
-        every flight still to test is a gap D from the subject's segment spheres, the
-        sub-chords that cannot close it are skipped (the probe's path since that time plus
-        the subject's motion, at most `max_speed_mps`, stays under D). Fills in `first`,
-        `hit_f`, `hit_uid`, `hit_region`, `hit_seg` (the segment) and `hit_rest` (the hit on
-        the rest body: the entry point found in the hit segment's rest frame, rest[j] +
-        R_j^T (p - pos_j)) where a flight's first hit comes earlier than the one already
-        there."""
+        calls back `motion` and the forward kinematics for each pose): the sub-chords in its
+        grown box `in_box` (M, N) before each flight's `first` hit, in time order, the
+        subject posed at each evaluated sub-chord's middle time and tested there with the
+        WINDOW sub-chords after it. Conservative advancement: where every flight still to
+        test is a gap D from the subject's segment spheres, the sub-chords that cannot close
+        it are skipped (the probe's path since that time plus the subject's motion, at most
+        `max_speed_mps`, stays under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region`,
+        `hit_seg` (the segment) and `hit_rest` (the hit on the rest body: the entry point
+        found in the hit segment's rest frame, rest[j] + R_j^T (p - pos_j)) where a flight's
+        first hit comes earlier than the one already there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
         skeleton = self._skeletons[name]
@@ -1151,7 +1152,7 @@ class RangeWorld:
         rest = np.empty((n, 3))
         _kernel.cast_subject(
             pose_at,
-            near,
+            in_box,
             starts,
             stops,
             chord_d,

@@ -184,3 +184,34 @@ def cast_subject(
             nxt = int(rows[close].min())
         r = nxt
     return poses
+
+
+def sub_chords(
+    fine: F64,
+    reach_m: float,
+    t_fine: F64,
+    end_s: F64,
+    boxes: F64,
+    grow: F64,
+) -> tuple[F64, F64, F64, F64, F64, F64, NDArray[np.bool_]]:
+    """cast_moving's sub-chords in numpy (before physics._kernel.sub_chords): chord_d, stops,
+    chord, chord_dd, before, cut, in_box."""
+    starts = fine[:-1]
+    m_chords, n = starts.shape[:2]
+    chord_d = fine[1:] - starts
+    chord = np.sqrt(np.einsum("mnk,mnk->mn", chord_d, chord_d))
+    before = np.zeros((m_chords + 1, n))
+    np.cumsum(chord, axis=0, out=before[1:])
+    cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
+    chord_d *= cut[..., None]
+    stops = starts + chord_d
+    chord_dd = np.maximum(np.einsum("mnk,mnk->mn", chord_d, chord_d), 1e-30)
+    live = (before[:-1] < reach_m) & (t_fine[:-1, None] < end_s[None, :])
+    lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
+    g = grow[:, None, None]
+    in_box = (
+        (lo[None] <= boxes[:, None, None, 1] + g).all(-1)
+        & (hi[None] >= boxes[:, None, None, 0] - g).all(-1)
+        & live[None]
+    )
+    return chord_d, stops, chord, chord_dd, before, cut, in_box
