@@ -781,6 +781,178 @@ release:
     return result;
 }
 
+
+/* ---- still casts --------------------------------------------------------------------------- */
+
+static const char chords_doc[] =
+    "chords(points, reach_m, chord, before, cut, ends, live)\n"
+    "\n"
+    "RangeWorld.cast_paths's chords: lengths, path before, reach. See _kernel.pyi.";
+
+static PyObject *
+k_chords(PyObject *self, PyObject *args)
+{
+    PyObject *points_o, *chord_o, *before_o, *cut_o, *ends_o, *live_o;
+    double reach;
+    if (!PyArg_ParseTuple(args, "OdOOOOO", &points_o, &reach, &chord_o, &before_o, &cut_o,
+                          &ends_o, &live_o))
+        return NULL;
+    enum { PTS, CH, BEF, CUT, ENDS, LIVE, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(BEF, get_f64(before_o, &v[BEF], -1, 1, "before"));
+    TAKE(CH, get_f64(chord_o, &v[CH], -1, 1, "chord"));
+    k_count = v[BEF].len / 8 - v[CH].len / 8; /* (K + 1) N - K N = N */
+    n = k_count;
+    if (n <= 0 || v[CH].len / 8 % n != 0) {
+        PyErr_SetString(PyExc_ValueError, "chord, before: (K, N) and (K + 1, N) expected");
+        goto release;
+    }
+    k_count = v[CH].len / 8 / n;
+    TAKE(PTS, get_f64(points_o, &v[PTS], (k_count + 1) * n * 3, 0, "points"));
+    TAKE(CUT, get_f64(cut_o, &v[CUT], k_count * n, 1, "cut"));
+    TAKE(ENDS, get_f64(ends_o, &v[ENDS], k_count * n * 3, 1, "ends"));
+    if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) <
+        0)
+        goto release;
+    taken[LIVE] = 1;
+    if (v[LIVE].itemsize != 1 || !format_is(&v[LIVE], "?") || v[LIVE].len != k_count * n) {
+        PyErr_SetString(PyExc_ValueError, "live: (K, N) writable bools expected");
+        goto release;
+    }
+#undef TAKE
+    {
+        const double *points = v[PTS].buf;
+        double *chord = v[CH].buf, *before = v[BEF].buf, *cut = v[CUT].buf, *ends = v[ENDS].buf;
+        char *live = v[LIVE].buf;
+        int finite = isfinite(reach);
+        for (Py_ssize_t i = 0; i < n; i++)
+            before[i] = 0.0;
+        for (Py_ssize_t k = 0; k < k_count; k++)
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_ssize_t at = k * n + i;
+                const double *a = points + at * 3, *b = points + (at + n) * 3;
+                double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+                double len = sqrt(dot3(step, step));
+                chord[at] = len;
+                before[at + n] = before[at] + len;
+                if (finite) {
+                    /* min(max((reach - before) / max(chord, 1e-12), 0), 1) */
+                    double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
+                    c = c > 0.0 ? c : 0.0;
+                    c = c < 1.0 ? c : 1.0;
+                    cut[at] = c;
+                    live[at] = before[at] < reach;
+                    for (int d = 0; d < 3; d++)
+                        ends[at * 3 + d] = a[d] + step[d] * c;
+                } else {
+                    cut[at] = 1.0;
+                    live[at] = 1;
+                    for (int d = 0; d < 3; d++)
+                        ends[at * 3 + d] = b[d];
+                }
+            }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+static const char candidates_doc[] =
+    "candidates(starts, ends, live, boxes, limit, ks, ns) -> int\n"
+    "\n"
+    "RangeWorld.cast_paths's chords to cast, flight-major. See _kernel.pyi.";
+
+static PyObject *
+k_candidates(PyObject *self, PyObject *args)
+{
+    PyObject *starts_o, *ends_o, *live_o, *boxes_o, *limit_o, *ks_o, *ns_o;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &starts_o, &ends_o, &live_o, &boxes_o, &limit_o,
+                          &ks_o, &ns_o))
+        return NULL;
+    enum { STA, ENDS, LIVE, BOX, LIM, KS, NS, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n, b_count, count = 0;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(KS, get_i64(ks_o, &v[KS], -1, 1, "ks"));
+    TAKE(STA, get_f64(starts_o, &v[STA], v[KS].len / 8 * 3, 0, "starts"));
+    TAKE(ENDS, get_f64(ends_o, &v[ENDS], v[KS].len / 8 * 3, 0, "ends"));
+    TAKE(NS, get_i64(ns_o, &v[NS], v[KS].len / 8, 1, "ns"));
+    if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_ND | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto release;
+    taken[LIVE] = 1;
+    if (v[LIVE].itemsize != 1 || !format_is(&v[LIVE], "?") || v[LIVE].ndim != 2 ||
+        v[LIVE].len != v[KS].len / 8) {
+        PyErr_SetString(PyExc_ValueError, "live: (K, N) bools expected, one a chord");
+        goto release;
+    }
+    k_count = v[LIVE].shape[0];
+    n = v[LIVE].shape[1];
+    TAKE(BOX, get_f64(boxes_o, &v[BOX], -1, 0, "boxes"));
+    b_count = v[BOX].len / 8 / 6;
+    if (v[BOX].len != b_count * 6 * 8) {
+        PyErr_SetString(PyExc_ValueError, "boxes: (B, 2, 3) values expected");
+        goto release;
+    }
+    if (limit_o != Py_None)
+        TAKE(LIM, get_i64(limit_o, &v[LIM], n, 0, "limit"));
+#undef TAKE
+    {
+        const double *starts = v[STA].buf, *ends = v[ENDS].buf, *boxes = v[BOX].buf;
+        const char *live = v[LIVE].buf;
+        const long long *limit = limit_o != Py_None ? v[LIM].buf : NULL;
+        long long *ks = v[KS].buf, *ns = v[NS].buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            for (Py_ssize_t k = 0; k < k_count; k++) {
+                Py_ssize_t at = k * n + i;
+                if (!live[at] || (limit != NULL && k > limit[i]))
+                    continue;
+                const double *a = starts + at * 3, *b = ends + at * 3;
+                double lo[3], hi[3];
+                for (int d = 0; d < 3; d++) {
+                    lo[d] = a[d] < b[d] ? a[d] : b[d];
+                    hi[d] = a[d] > b[d] ? a[d] : b[d];
+                }
+                int near = lo[2] <= 1e-6; /* the floor plane */
+                for (Py_ssize_t j = 0; j < b_count && !near; j++) {
+                    const double *bx = boxes + j * 6;
+                    near = lo[0] <= bx[3] && lo[1] <= bx[4] && lo[2] <= bx[5] &&
+                           hi[0] >= bx[0] && hi[1] >= bx[1] && hi[2] >= bx[2];
+                }
+                if (near) {
+                    ks[count] = k;
+                    ns[count] = i;
+                    count++;
+                }
+            }
+    }
+    result = PyLong_FromSsize_t(count);
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
 /* ---- PyBullet's link states --------------------------------------------------------------- */
 
 /* A rotation matrix's unit quaternion (x, y, z, w), w >= 0: Shepperd's method in the order of
@@ -977,6 +1149,8 @@ static PyMethodDef methods[] = {
     {"link_states", k_link_states, METH_VARARGS, link_states_doc},
     {"cast_subject", k_cast_subject, METH_VARARGS, cast_subject_doc},
     {"sub_chords", k_sub_chords, METH_VARARGS, sub_chords_doc},
+    {"chords", k_chords, METH_VARARGS, chords_doc},
+    {"candidates", k_candidates, METH_VARARGS, candidates_doc},
     {NULL, NULL, 0, NULL},
 };
 

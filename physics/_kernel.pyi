@@ -106,6 +106,37 @@ def sub_chords(
     whether the sub-chord, started within the reach and before the flight's end, meets
     subject s's box at the trigger boxes (S, 2, 3) (lo, hi) grown by grow (M,) metres."""
 
+def chords(
+    points: F64,
+    reach_m: float,
+    chord: F64,
+    before: F64,
+    cut: F64,
+    ends: F64,
+    live: NDArray[np.bool_],
+) -> None:
+    """RangeWorld.cast_paths's chords: N flights sampled at K + 1 points (K + 1, N, 3), each
+    chord from points[k] to points[k + 1], up to a path of `reach_m` metres (inf: no
+    limit). Writes each chord's length chord (K, N), the path before it before (K + 1, N),
+    the fraction of it within the reach cut (K, N), its end moved there ends (K, N, 3)
+    (points[k] + (points[k + 1] - points[k]) * cut), and live (K, N): whether it starts
+    within the reach."""
+
+def candidates(
+    starts: F64,
+    ends: F64,
+    live: NDArray[np.bool_],
+    boxes: F64,
+    limit: I64 | None,
+    ks: I64,
+    ns: I64,
+) -> int:
+    """RangeWorld.cast_paths's chords to cast, as `count` pairs (ks[:count], ns[:count]) of
+    chord and flight, flight-major, chords in order within a flight (a flight's first hit
+    comes first): the live chords starts -> ends (K, N, 3), live (K, N), up to the flight's
+    limit (N,) where given, whose box meets one of boxes (B, 2, 3) (lo, hi, metres) or reaches
+    the floor (z <= 1e-6). ks and ns hold K * N each."""
+
 def link_states(
     rests: Sequence[F64],
     placements: Sequence[tuple[tuple[float, float, float], float, HumanPose]],

@@ -791,38 +791,31 @@ class RangeWorld:
         self._require()
         clip = clip_subjects and subjects and bool(self._subjects)
         mask = -1 if subjects and not clip else _NOT_SUBJECTS
-        starts, ends = points[:-1], points[1:]
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        starts = points[:-1]
         k_chords, n = starts.shape[0], starts.shape[1]
-        step = ends - starts
-        chord = np.sqrt(np.einsum("knc,knc->kn", step, step))  # (K, N)
-        before = np.zeros((k_chords + 1, n))
-        np.cumsum(chord, axis=0, out=before[1:])
-        if np.isfinite(reach_m):
-            live = before[:-1] < reach_m
-            # minimum/maximum, not clip: clip costs several times more on arrays this small
-            cut = np.minimum(
-                np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0
-            )
-            ends = starts + step * cut[..., None]
-        else:
-            live = np.ones((k_chords, n), dtype=bool)
-            cut = np.ones((k_chords, n))
-        lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
+        # Each chord's length, the path before it, the fraction of it the reach leaves (its
+        # end moved there) and whether it starts within the reach (physics._kernel.chords).
+        chord = np.empty((k_chords, n))
+        before = np.empty((k_chords + 1, n))
+        cut = np.empty((k_chords, n))
+        ends = np.empty((k_chords, n, 3))
+        live = np.empty((k_chords, n), dtype=bool)
+        _kernel.chords(points, float(reach_m), chord, before, cut, ends, live)
         boxes = self._body_boxes()
         if not subjects or clip:
             boxes = boxes[: len(boxes) - len(self._subjects)]
-        near = (
-            (lo[..., None, :] <= boxes[:, 1]).all(-1) & (hi[..., None, :] >= boxes[:, 0]).all(-1)
-        ).any(-1)
-        near |= lo[..., 2] <= 1e-6  # the floor plane
-        cast = live
+        limit = None
         if clip:
+            lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
             still = self._clip_still(starts, ends, lo, hi, live)
-            # Chords after a flight's subject hit need no cast.
-            cast = live & (np.arange(k_chords)[:, None] <= still[0][None, :])
-        # Flight-major, chords in order within a flight: a flight's first hit comes first.
-        candidates = (cast & near).T
-        ns, ks = np.nonzero(candidates)
+            limit = still[0]  # chords after a flight's subject hit need no cast
+        # The live chords whose box overlaps a body's box or reaches the floor, flight-major,
+        # chords in order within a flight: a flight's first hit comes first.
+        ks = np.empty(k_chords * n, dtype=np.int64)
+        ns = np.empty(k_chords * n, dtype=np.int64)
+        count = _kernel.candidates(starts, ends, live, boxes, limit, ks, ns)
+        ks, ns = ks[:count], ns[:count]
         uid = np.full(len(ks), -1, dtype=np.int64)
         link = np.full(len(ks), -1, dtype=np.int64)
         frac = np.ones(len(ks))
@@ -831,7 +824,8 @@ class RangeWorld:
         else:
             # In rounds: each flight's next candidate chord, for the flights still flying. Most
             # stop at their first, so a big batch casts about half the rays it would at once.
-            rank = np.cumsum(candidates, axis=1)[ns, ks] - 1
+            first_of = np.searchsorted(ns, np.arange(n))  # each flight's first candidate
+            rank = np.arange(len(ks)) - first_of[ns]
             flying = np.ones(n, dtype=bool)
             for r in range(int(rank.max()) + 1):
                 todo = np.nonzero((rank == r) & flying[ns])[0]

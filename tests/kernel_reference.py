@@ -215,3 +215,38 @@ def sub_chords(
         & live[None]
     )
     return chord_d, stops, chord, chord_dd, before, cut, in_box
+
+
+def chords(points: F64, reach_m: float) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+    """cast_paths's chords in numpy (before physics._kernel.chords): chord, before, cut, ends,
+    live."""
+    starts, ends = points[:-1], points[1:]
+    k_chords, n = starts.shape[:2]
+    step = ends - starts
+    chord = np.sqrt(np.einsum("knc,knc->kn", step, step))
+    before = np.zeros((k_chords + 1, n))
+    np.cumsum(chord, axis=0, out=before[1:])
+    if np.isfinite(reach_m):
+        live = before[:-1] < reach_m
+        cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
+        ends = starts + step * cut[..., None]
+    else:
+        live = np.ones((k_chords, n), dtype=bool)
+        cut = np.ones((k_chords, n))
+    return chord, before, cut, ends, live
+
+
+def candidates(
+    starts: F64, ends: F64, live: NDArray[np.bool_], boxes: F64, limit: NDArray[np.int64] | None
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """cast_paths's chords to cast in numpy (before physics._kernel.candidates): ks, ns."""
+    lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
+    near = (
+        (lo[..., None, :] <= boxes[:, 1]).all(-1) & (hi[..., None, :] >= boxes[:, 0]).all(-1)
+    ).any(-1)
+    near |= lo[..., 2] <= 1e-6  # the floor plane
+    cast = live
+    if limit is not None:
+        cast = live & (np.arange(len(live))[:, None] <= limit[None, :])
+    ns, ks = np.nonzero((cast & near).T)
+    return ks, ns

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from kernel_reference import candidates as reference_candidates
 from kernel_reference import cast_subject as reference_cast_subject
+from kernel_reference import chords as reference_chords
 from kernel_reference import reference_fk, reference_in_world
 from kernel_reference import sub_chords as reference_sub_chords
 from scipy.spatial.transform import Rotation
@@ -256,3 +258,33 @@ def test_sub_chords_equal_numpy_on_random_flights() -> None:
         assert np.array_equal(in_box, want[6]), seed
         met += int(in_box.sum())
     assert met > 1000
+
+
+def test_chords_and_candidates_equal_numpy_on_random_flights() -> None:
+    """cast_paths's chords (lengths, path before, reach cut, live) and the chords it casts
+    (flight-major, live, within a flight's limit, their box meeting a body's box or the
+    floor) against the numpy forms, with and without a reach and a limit."""
+    cast = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        k, n, b = int(rng.integers(1, 40)), int(rng.integers(1, 30)), int(rng.integers(0, 6))
+        points = np.cumsum(rng.normal(0.0, 0.4, (k + 1, n, 3)), axis=0) + np.array([0, 0, 1.0])
+        points[k // 2, 0] = points[k // 2 - 1, 0] if k > 2 else points[k // 2, 0]
+        reach = float(rng.uniform(1.0, 6.0)) if seed % 2 else np.inf
+        out = [np.empty((k, n)), np.empty((k + 1, n)), np.empty((k, n)), np.empty((k, n, 3))]
+        live = np.empty((k, n), dtype=bool)
+        _kernel.chords(points, reach, *out, live)
+        want = reference_chords(points, reach)
+        for got, ref in zip(out, want[:4], strict=True):
+            assert close(got, ref), seed
+        assert np.array_equal(live, want[4]), seed
+        centre = rng.normal(0.0, 1.5, (b, 3)) + np.array([0, 0, 1.0])
+        boxes = np.stack([centre - 0.4, centre + 0.4], axis=1).reshape(b, 2, 3)
+        limit = rng.integers(-1, k + 1, n) if seed % 3 else None
+        ks, ns = np.empty(k * n, dtype=np.int64), np.empty(k * n, dtype=np.int64)
+        count = _kernel.candidates(points[:-1], out[3], live, boxes, limit, ks, ns)
+        want_ks, want_ns = reference_candidates(points[:-1], out[3], live, boxes, limit)
+        assert np.array_equal(ks[:count], want_ks), seed
+        assert np.array_equal(ns[:count], want_ns), seed
+        cast += count
+    assert cast > 1000
