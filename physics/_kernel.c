@@ -953,6 +953,173 @@ release:
     return result;
 }
 
+
+static const char first_hits_doc[] =
+    "first_hits(starts, ends, live, cut, ks, ns, uid, frac, picked, end_k, end_f, point,\n"
+    "           target)\n"
+    "\n"
+    "RangeWorld.cast_paths's ends of the flights from its cast chords. See _kernel.pyi.";
+
+static PyObject *
+k_first_hits(PyObject *self, PyObject *args)
+{
+    PyObject *starts_o, *ends_o, *live_o, *cut_o, *ks_o, *ns_o, *uid_o, *frac_o;
+    PyObject *picked_o, *end_k_o, *end_f_o, *point_o, *target_o;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOO", &starts_o, &ends_o, &live_o, &cut_o, &ks_o,
+                          &ns_o, &uid_o, &frac_o, &picked_o, &end_k_o, &end_f_o, &point_o,
+                          &target_o))
+        return NULL;
+    enum { STA, ENDS, LIVE, CUT, KS, NS, UID, FRAC, PICK, EK, EF, PT, TG, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n, count;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_ND | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto release;
+    taken[LIVE] = 1;
+    if (v[LIVE].itemsize != 1 || !format_is(&v[LIVE], "?") || v[LIVE].ndim != 2) {
+        PyErr_SetString(PyExc_ValueError, "live: (K, N) bools expected");
+        goto release;
+    }
+    k_count = v[LIVE].shape[0];
+    n = v[LIVE].shape[1];
+    TAKE(STA, get_f64(starts_o, &v[STA], k_count * n * 3, 0, "starts"));
+    TAKE(ENDS, get_f64(ends_o, &v[ENDS], k_count * n * 3, 0, "ends"));
+    TAKE(CUT, get_f64(cut_o, &v[CUT], k_count * n, 0, "cut"));
+    TAKE(KS, get_i64(ks_o, &v[KS], -1, 0, "ks"));
+    count = v[KS].len / 8;
+    TAKE(NS, get_i64(ns_o, &v[NS], count, 0, "ns"));
+    TAKE(UID, get_i64(uid_o, &v[UID], count, 0, "uid"));
+    TAKE(FRAC, get_f64(frac_o, &v[FRAC], count, 0, "frac"));
+    TAKE(PICK, get_i64(picked_o, &v[PICK], n, 1, "picked"));
+    TAKE(EK, get_i64(end_k_o, &v[EK], n, 1, "end_k"));
+    TAKE(EF, get_f64(end_f_o, &v[EF], n, 1, "end_f"));
+    TAKE(PT, get_f64(point_o, &v[PT], n * 3, 1, "point"));
+    TAKE(TG, get_i64(target_o, &v[TG], n, 1, "target"));
+#undef TAKE
+    {
+        const double *starts = v[STA].buf, *ends = v[ENDS].buf, *cut = v[CUT].buf;
+        const double *frac = v[FRAC].buf;
+        const char *live = v[LIVE].buf;
+        const long long *ks = v[KS].buf, *ns = v[NS].buf, *uid = v[UID].buf;
+        long long *picked = v[PICK].buf, *end_k = v[EK].buf, *target = v[TG].buf;
+        double *end_f = v[EF].buf, *point = v[PT].buf;
+        /* Flights that hit nothing end where their reach (or their samples) ran out. */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t lived = 0;
+            for (Py_ssize_t k = 0; k < k_count; k++)
+                lived += live[k * n + i] != 0;
+            Py_ssize_t k = lived > 1 ? lived - 1 : 0;
+            Py_ssize_t at = k * n + i;
+            picked[i] = -1;
+            target[i] = -1;
+            end_k[i] = k;
+            end_f[i] = cut[at];
+            for (int d = 0; d < 3; d++)
+                point[i * 3 + d] = ends[at * 3 + d];
+        }
+        /* A flight's first hit: its first cast chord (flight-major order) that hit. */
+        for (Py_ssize_t c = 0; c < count; c++) {
+            long long i = ns[c], k = ks[c];
+            if (i < 0 || i >= n || k < 0 || k >= k_count) {
+                PyErr_SetString(PyExc_IndexError, "ks, ns: a chord out of range");
+                goto release;
+            }
+            if (uid[c] < 0 || picked[i] >= 0)
+                continue;
+            Py_ssize_t at = k * n + i;
+            const double *a = starts + at * 3, *b = ends + at * 3;
+            picked[i] = c;
+            target[i] = uid[c];
+            end_k[i] = k;
+            end_f[i] = frac[c] * cut[at];
+            /* PyBullet's hit position is exactly start + fraction * (end - start). */
+            for (int d = 0; d < 3; d++)
+                point[i * 3 + d] = a[d] + (b[d] - a[d]) * frac[c];
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+static const char path_ends_doc[] =
+    "path_ends(times_s, speeds, before, chord, end_k, end_f, time, speed, path)\n"
+    "\n"
+    "Time, speed and path at each flight's end. See _kernel.pyi.";
+
+static PyObject *
+k_path_ends(PyObject *self, PyObject *args)
+{
+    PyObject *times_o, *speeds_o, *before_o, *chord_o, *end_k_o, *end_f_o;
+    PyObject *time_o, *speed_o, *path_o;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &times_o, &speeds_o, &before_o, &chord_o,
+                          &end_k_o, &end_f_o, &time_o, &speed_o, &path_o))
+        return NULL;
+    enum { TM, SP, BEF, CH, EK, EF, OT, OS, OP, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(TM, get_f64(times_o, &v[TM], -1, 0, "times_s"));
+    k_count = v[TM].len / 8 - 1;
+    TAKE(EK, get_i64(end_k_o, &v[EK], -1, 0, "end_k"));
+    n = v[EK].len / 8;
+    if (k_count < 1) {
+        PyErr_SetString(PyExc_ValueError, "times_s: at least one chord");
+        goto release;
+    }
+    TAKE(SP, get_f64(speeds_o, &v[SP], (k_count + 1) * n, 0, "speeds"));
+    TAKE(BEF, get_f64(before_o, &v[BEF], (k_count + 1) * n, 0, "before"));
+    TAKE(CH, get_f64(chord_o, &v[CH], k_count * n, 0, "chord"));
+    TAKE(EF, get_f64(end_f_o, &v[EF], n, 0, "end_f"));
+    TAKE(OT, get_f64(time_o, &v[OT], n, 1, "time"));
+    TAKE(OS, get_f64(speed_o, &v[OS], n, 1, "speed"));
+    TAKE(OP, get_f64(path_o, &v[OP], n, 1, "path"));
+#undef TAKE
+    {
+        const double *times = v[TM].buf, *speeds = v[SP].buf, *before = v[BEF].buf;
+        const double *chord = v[CH].buf, *end_f = v[EF].buf;
+        const long long *end_k = v[EK].buf;
+        double *time = v[OT].buf, *speed = v[OS].buf, *path = v[OP].buf;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            long long k = end_k[i];
+            if (k < 0 || k >= k_count) {
+                PyErr_SetString(PyExc_IndexError, "end_k: a chord out of range");
+                goto release;
+            }
+            double f = end_f[i];
+            time[i] = times[k] + f * (times[k + 1] - times[k]);
+            double s0 = speeds[k * n + i], s1 = speeds[(k + 1) * n + i];
+            speed[i] = s0 + (s1 - s0) * f;
+            path[i] = before[k * n + i] + f * chord[k * n + i];
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
 /* ---- PyBullet's link states --------------------------------------------------------------- */
 
 /* A rotation matrix's unit quaternion (x, y, z, w), w >= 0: Shepperd's method in the order of
@@ -1151,6 +1318,8 @@ static PyMethodDef methods[] = {
     {"sub_chords", k_sub_chords, METH_VARARGS, sub_chords_doc},
     {"chords", k_chords, METH_VARARGS, chords_doc},
     {"candidates", k_candidates, METH_VARARGS, candidates_doc},
+    {"first_hits", k_first_hits, METH_VARARGS, first_hits_doc},
+    {"path_ends", k_path_ends, METH_VARARGS, path_ends_doc},
     {NULL, NULL, 0, NULL},
 };
 

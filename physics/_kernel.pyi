@@ -137,6 +137,44 @@ def candidates(
     limit (N,) where given, whose box meets one of boxes (B, 2, 3) (lo, hi, metres) or reaches
     the floor (z <= 1e-6). ks and ns hold K * N each."""
 
+def first_hits(
+    starts: F64,
+    ends: F64,
+    live: NDArray[np.bool_],
+    cut: F64,
+    ks: I64,
+    ns: I64,
+    uid: I64,
+    frac: F64,
+    picked: I64,
+    end_k: I64,
+    end_f: F64,
+    point: F64,
+    target: I64,
+) -> None:
+    """RangeWorld.cast_paths's flight ends: from its chords starts -> ends (K, N, 3), live
+    and cut as `chords` wrote them, and the chords it cast (ks, ns, flight-major, as
+    `candidates` gave them) with what each hit, uid (-1: nothing) at fraction frac along it:
+    for each of the N flights, picked (the cast chord of its first hit, -1: none), target
+    (the body hit, -1: none), and where it ends, end_k (the chord), end_f (the fraction of
+    that chord's full length) and point (N, 3); a flight that hit nothing ends at its last
+    live chord's cut end."""
+
+def path_ends(
+    times_s: F64,
+    speeds: F64,
+    before: F64,
+    chord: F64,
+    end_k: I64,
+    end_f: F64,
+    time: F64,
+    speed: F64,
+    path: F64,
+) -> None:
+    """Each flight's time (s), speed (m/s) and path (m) where it ends (chord end_k (N,), at
+    fraction end_f (N,)), interpolated along its chord: times_s (K + 1,), speeds (K + 1, N),
+    before (K + 1, N), chord (K, N). Writes time, speed, path (N,)."""
+
 def link_states(
     rests: Sequence[F64],
     placements: Sequence[tuple[tuple[float, float, float], float, HumanPose]],

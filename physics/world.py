@@ -833,36 +833,36 @@ class RangeWorld:
                     break
                 self._cast(starts, ends, ks, ns, todo, uid, link, frac, mask)
                 flying[ns[todo[uid[todo] >= 0]]] = False
-        a, b = starts[ks, ns], ends[ks, ns]
-        # PyBullet's hit position is exactly start + fraction * (end - start).
-        hit_at = a + (b - a) * frac[:, None]
-        hits = np.nonzero(uid >= 0)[0]
-        hit_flights = ns[hits]  # sorted: flight-major
-        first = np.ones(len(hits), dtype=bool)
-        first[1:] = hit_flights[1:] != hit_flights[:-1]
-        picked, flights = hits[first], hit_flights[first]
-
-        # Flights that hit nothing end where their reach (or their samples) ran out.
-        end_k = np.maximum(live.sum(axis=0) - 1, 0)
-        cols = np.arange(n)
-        end_f = cut[end_k, cols]
-        point = ends[end_k, cols]
-        target = np.full(n, -1, dtype=np.int64)
+        # Each flight's end: its first hit (the first of its cast chords, in order, that hit
+        # something: where and when along it), or where its reach or samples ran out.
+        picked = np.empty(n, dtype=np.int64)
+        end_k = np.empty(n, dtype=np.int64)
+        end_f = np.empty(n)
+        point = np.empty((n, 3))
+        target = np.empty(n, dtype=np.int64)
+        _kernel.first_hits(
+            starts, ends, live, cut, ks, ns, uid, frac, picked, end_k, end_f, point, target
+        )
         region = np.full(n, -1, dtype=np.int64)
         rest_point = np.full((n, 3), np.nan)
         segment = np.full(n, -1, dtype=np.int64)
-        target[flights] = uid[picked]
-        point[flights] = hit_at[picked]
-        region[flights], rest_point[flights], segment[flights] = self._hits_on_bodies(
-            uid[picked], link[picked], hit_at[picked]
-        )
-        end_k[flights] = ks[picked]
-        end_f[flights] = frac[picked] * cut[ks[picked], flights]
+        flights = np.nonzero(picked >= 0)[0]
+        # Zones only for the hits on subjects (a deployment hits one or none).
+        if len(flights) <= 64:
+            on_subject = np.array([u in self._uid_subject for u in target[flights].tolist()])
+        else:
+            on_subject = np.isin(target[flights], list(self._uid_subject))
+        if on_subject.any():
+            flights = flights[on_subject]
+            region[flights], rest_point[flights], segment[flights] = self._hits_on_bodies(
+                target[flights], link[picked[flights]], point[flights]
+            )
         if clip:
             # A subject hit wins where it comes before the rest of the world's (or alone).
             s_k, s_f, s_uid, s_region, s_rest, s_seg = still
-            b_k, b_f = np.full(n, k_chords), np.ones(n)
-            b_k[flights], b_f[flights] = ks[picked], frac[picked]
+            hit = picked >= 0
+            b_k = np.where(hit, end_k, k_chords)
+            b_f = np.where(hit, frac[np.maximum(picked, 0)] if len(frac) else 1.0, 1.0)
             w = np.nonzero((s_k < k_chords) & ((s_k < b_k) | ((s_k == b_k) & (s_f < b_f))))[0]
             kw = s_k[w]
             a_w, b_w = starts[kw, w], ends[kw, w]
@@ -870,9 +870,8 @@ class RangeWorld:
             target[w], region[w], segment[w] = s_uid[w], s_region[w], s_seg[w]
             rest_point[w] = s_rest[w]
             end_k[w], end_f[w] = kw, s_f[w] * cut[kw, w]
-        time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
-        speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
-        path = before[end_k, cols] + end_f * chord[end_k, cols]
+        time, speed, path = np.empty(n), np.empty(n), np.empty(n)
+        _kernel.path_ends(times_s, speeds, before, chord, end_k, end_f, time, speed, path)
         return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def _clip_still(

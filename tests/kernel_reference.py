@@ -250,3 +250,48 @@ def candidates(
         cast = live & (np.arange(len(live))[:, None] <= limit[None, :])
     ns, ks = np.nonzero((cast & near).T)
     return ks, ns
+
+
+def first_hits(
+    starts: F64,
+    ends: F64,
+    live: NDArray[np.bool_],
+    cut: F64,
+    ks: NDArray[np.int64],
+    ns: NDArray[np.int64],
+    uid: NDArray[np.int64],
+    frac: F64,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], F64, F64, NDArray[np.int64]]:
+    """cast_paths's flight ends in numpy (before physics._kernel.first_hits): picked (the
+    cast chord of each flight's first hit, -1 none), end_k, end_f, point, target."""
+    n = live.shape[1]
+    a, b = starts[ks, ns], ends[ks, ns]
+    hit_at = a + (b - a) * frac[:, None]
+    hits = np.nonzero(uid >= 0)[0]
+    hit_flights = ns[hits]
+    first = np.ones(len(hits), dtype=bool)
+    first[1:] = hit_flights[1:] != hit_flights[:-1]
+    picked, flights = hits[first], hit_flights[first]
+    end_k = np.maximum(live.sum(axis=0) - 1, 0)
+    cols = np.arange(n)
+    end_f = cut[end_k, cols]
+    point = ends[end_k, cols]
+    target = np.full(n, -1, dtype=np.int64)
+    target[flights] = uid[picked]
+    point[flights] = hit_at[picked]
+    end_k[flights] = ks[picked]
+    end_f[flights] = frac[picked] * cut[ks[picked], flights]
+    chosen = np.full(n, -1, dtype=np.int64)
+    chosen[flights] = picked
+    return chosen, end_k, end_f, point, target
+
+
+def path_ends(
+    times_s: F64, speeds: F64, before: F64, chord: F64, end_k: NDArray[np.int64], end_f: F64
+) -> tuple[F64, F64, F64]:
+    """Time, speed and path at each flight's end in numpy (physics._kernel.path_ends)."""
+    cols = np.arange(len(end_k))
+    time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
+    speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
+    path = before[end_k, cols] + end_f * chord[end_k, cols]
+    return time, speed, path

@@ -9,6 +9,8 @@ import pytest
 from kernel_reference import candidates as reference_candidates
 from kernel_reference import cast_subject as reference_cast_subject
 from kernel_reference import chords as reference_chords
+from kernel_reference import first_hits as reference_first_hits
+from kernel_reference import path_ends as reference_path_ends
 from kernel_reference import reference_fk, reference_in_world
 from kernel_reference import sub_chords as reference_sub_chords
 from scipy.spatial.transform import Rotation
@@ -288,3 +290,41 @@ def test_chords_and_candidates_equal_numpy_on_random_flights() -> None:
         assert np.array_equal(ns[:count], want_ns), seed
         cast += count
     assert cast > 1000
+
+
+def test_flight_ends_equal_numpy_on_random_casts() -> None:
+    """Each flight's end from its cast chords (the first that hit, in flight-major order, or
+    where its reach ran out) and the time, speed and path there, against the numpy forms."""
+    hit = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        k, n = int(rng.integers(1, 30)), int(rng.integers(1, 20))
+        points = np.cumsum(rng.normal(0.0, 0.4, (k + 1, n, 3)), axis=0)
+        reach = float(rng.uniform(1.0, 6.0)) if seed % 2 else np.inf
+        chord, before, cut = np.empty((k, n)), np.empty((k + 1, n)), np.empty((k, n))
+        ends, live = np.empty((k, n, 3)), np.empty((k, n), dtype=bool)
+        _kernel.chords(points, reach, chord, before, cut, ends, live)
+        cast = (rng.random((k, n)) < 0.5) & live
+        ns, ks = (np.ascontiguousarray(x) for x in np.nonzero(cast.T))  # flight-major
+        uid = np.where(rng.random(len(ks)) < 0.3, rng.integers(0, 9, len(ks)), -1)
+        frac = rng.random(len(ks))
+        picked, end_k = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        end_f, point, target = np.empty(n), np.empty((n, 3)), np.empty(n, dtype=np.int64)
+        _kernel.first_hits(
+            points[:-1], ends, live, cut, ks, ns, uid, frac, picked, end_k, end_f, point, target
+        )
+        want = reference_first_hits(points[:-1], ends, live, cut, ks, ns, uid, frac)
+        assert np.array_equal(picked, want[0]), seed
+        assert np.array_equal(end_k, want[1]), seed
+        assert np.array_equal(target, want[4]), seed
+        assert close(end_f, want[2]) and close(point, want[3]), seed
+        times = np.linspace(0.0, 0.2, k + 1)
+        speeds = rng.uniform(20.0, 60.0, (k + 1, n))
+        got = np.empty(n), np.empty(n), np.empty(n)
+        _kernel.path_ends(times, speeds, before, chord, end_k, end_f, *got)
+        for g, w in zip(
+            got, reference_path_ends(times, speeds, before, chord, end_k, end_f), strict=True
+        ):
+            assert close(g, w), seed
+        hit += int((picked >= 0).sum())
+    assert hit > 100
