@@ -1311,6 +1311,47 @@ k_link_states(PyObject *self, PyObject *args)
     return out;
 }
 
+
+/* ---- animation --------------------------------------------------------------------------- */
+
+static const char rot_y_many_doc[] =
+    "rot_y_many(angles, out)\n"
+    "\n"
+    "Rotations about +Y by each angle (radians) into out (K, 3, 3). See _kernel.pyi.";
+
+static PyObject *
+k_rot_y_many(PyObject *self, PyObject *args)
+{
+    PyObject *angles_o, *out_o;
+    if (!PyArg_ParseTuple(args, "OO", &angles_o, &out_o))
+        return NULL;
+    PyObject *seq = PySequence_Fast(angles_o, "angles: a sequence of floats");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_buffer view;
+    if (get_f64(out_o, &view, count * 9, 1, "out") < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    double *out = view.buf;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        double a = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));
+        if (a == -1.0 && PyErr_Occurred()) {
+            PyBuffer_Release(&view);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        /* human.rot_y: (c, 0, s), (0, 1, 0), (-s, 0, c) with math.cos and math.sin. */
+        double c = cos(a), sn = sin(a);
+        double m[9] = {c, 0.0, sn, 0.0, 1.0, 0.0, -sn, 0.0, c};
+        memcpy(out + i * 9, m, sizeof m);
+    }
+    PyBuffer_Release(&view);
+    Py_DECREF(seq);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"forward_kinematics", k_forward_kinematics, METH_VARARGS, fk_doc},
     {"link_states", k_link_states, METH_VARARGS, link_states_doc},
@@ -1320,6 +1361,7 @@ static PyMethodDef methods[] = {
     {"candidates", k_candidates, METH_VARARGS, candidates_doc},
     {"first_hits", k_first_hits, METH_VARARGS, first_hits_doc},
     {"path_ends", k_path_ends, METH_VARARGS, path_ends_doc},
+    {"rot_y_many", k_rot_y_many, METH_VARARGS, rot_y_many_doc},
     {NULL, NULL, 0, NULL},
 };
 

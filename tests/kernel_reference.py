@@ -4,12 +4,13 @@ kernel), and these say what it must compute."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton
+from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton, rot_y
 
 F64 = NDArray[np.float64]
 
@@ -295,3 +296,22 @@ def path_ends(
     speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
     path = before[end_k, cols] + end_f * chord[end_k, cols]
     return time, speed, path
+
+
+def gait(
+    t: float, phase: float, stride_s: float, hip: float, knee: float, arm: float
+) -> dict[str, F64]:
+    """animation._gait with a numpy rot_y a joint (before physics._kernel.rot_y_many)."""
+    a = 2 * math.pi * (t / stride_s + phase)
+    s = math.sin(a)
+    swing = math.sin(a + 0.6)
+    return {
+        "hip_l": rot_y(-hip * s),
+        "hip_r": rot_y(hip * s),
+        "knee_l": rot_y(knee * max(0.0, swing)),
+        "knee_r": rot_y(knee * max(0.0, -swing)),
+        "ankle_l": rot_y(-0.2 * knee * max(0.0, swing)),
+        "ankle_r": rot_y(-0.2 * knee * max(0.0, -swing)),
+        "shoulder_l": rot_y(arm * s),
+        "shoulder_r": rot_y(-arm * s),
+    }

@@ -10,6 +10,7 @@ from kernel_reference import candidates as reference_candidates
 from kernel_reference import cast_subject as reference_cast_subject
 from kernel_reference import chords as reference_chords
 from kernel_reference import first_hits as reference_first_hits
+from kernel_reference import gait as reference_gait
 from kernel_reference import path_ends as reference_path_ends
 from kernel_reference import reference_fk, reference_in_world
 from kernel_reference import sub_chords as reference_sub_chords
@@ -328,3 +329,29 @@ def test_flight_ends_equal_numpy_on_random_casts() -> None:
             assert close(g, w), seed
         hit += int((picked >= 0).sum())
     assert hit > 100
+
+
+def test_gait_rotations_are_numpy_rot_y_bit_for_bit() -> None:
+    """The walking and running clips' eight leg and arm rotations, built in one block by the
+    kernel: the same bits as human.rot_y one joint at a time, straight joints (0.0 and -0.0)
+    included."""
+    from physics.animation import _gait
+    from physics.human import rot_y
+
+    angles = [0.0, -0.0, 1e-300, -np.pi, 3.0, *np.random.default_rng(0).normal(0.0, 2.0, 200)]
+    out = np.empty((len(angles), 3, 3))
+    _kernel.rot_y_many(angles, out)
+    for a, m in zip(angles, out, strict=True):
+        assert m.tobytes() == rot_y(float(a)).tobytes(), a
+    straight = 0
+    for k in range(400):
+        t, phase = k * 0.0137, (k % 7) / 7
+        got, want = (
+            _gait(t, phase, 0.7, 0.75, 1.7, 0.8),
+            reference_gait(t, phase, 0.7, 0.75, 1.7, 0.8),
+        )
+        assert got.keys() == want.keys()
+        for name, m in want.items():
+            assert got[name].tobytes() == m.tobytes(), (k, name)
+        straight += int(got["knee_l"][0, 2] == 0.0)
+    assert straight > 100  # half of every stride the knee is straight
