@@ -731,7 +731,7 @@ class RangeWorld:
             rows = np.nonzero(uid == body_uid)[0]
             seg = link[rows] - _SEGMENT_LINK
             frames = self.subject_frames(subject_id)
-            skeleton = self._bodies[subject_id].skeleton()
+            skeleton = self._skeletons[subject_id]
             # Back through each segment's joint transform into the rest frame.
             local = np.einsum(
                 "nji,nj->ni", frames.rotation[seg], point[rows] - frames.position[seg]
