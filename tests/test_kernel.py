@@ -355,3 +355,24 @@ def test_gait_rotations_are_numpy_rot_y_bit_for_bit() -> None:
             assert got[name].tobytes() == m.tobytes(), (k, name)
         straight += int(got["knee_l"][0, 2] == 0.0)
     assert straight > 100  # half of every stride the knee is straight
+
+
+def test_an_unbuilt_kernel_says_how_to_build_it() -> None:
+    """A checkout where setup.py never ran (a fresh worktree on an installed environment)
+    fails at `import physics` with the command that builds the kernel, not a bare
+    ModuleNotFoundError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'physics._kernel':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import physics\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "setup.py build_ext --inplace" in done.stderr
