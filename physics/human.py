@@ -25,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from physics import _kernel
+
 F64 = NDArray[np.float64]
 AROUND = 12  # vertices per ring: a 12-gon under-fills a circle by 3.4 % of its radius at most
 
@@ -629,113 +631,62 @@ class Posed:
 
 
 JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
-
-
-def _levels() -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
-    """Joints grouped by depth below the pelvis, each with its parents: a level's frames
-    depend only on the level above, so each is one batched product."""
-    depth = {JOINTS[0]: 0}
-    for name in JOINTS[1:]:
-        parent = PARENT[name]
-        assert parent is not None
-        depth[name] = depth[parent] + 1
-    out = []
-    for d in range(1, max(depth.values()) + 1):
-        names = [n for n in JOINTS if depth[n] == d]
-        out.append(
-            (
-                np.array([JOINT_INDEX[n] for n in names]),
-                np.array([JOINT_INDEX[PARENT[n] or ""] for n in names]),
-            )
-        )
-    return out
-
-
-_LEVELS = _levels()
-
-# forward_kinematics works in depth order (pelvis, then each level of the tree in turn), so a
-# level's frames are one contiguous slice written in place by np.matmul(..., out=) instead of
-# gathered and scattered; the same products in the same shapes as the plain per-level form
-# (tests/test_fast_paths.py compares the two bit for bit).
-_ORDER = np.concatenate([np.zeros(1, dtype=np.int64), *(idx for idx, _ in _LEVELS)])
-_SLOT = np.argsort(_ORDER)  # joint index -> its place in depth order
-_SLOT_OF = {name: int(_SLOT[i]) for i, name in enumerate(JOINTS)}
-_SPANS: list[tuple[int, int, NDArray[np.int64]]] = []  # (first slot, end slot, parent slots)
-for _idx, _par in _LEVELS:
-    _lo = _SPANS[-1][1] if _SPANS else 1
-    _SPANS.append((_lo, _lo + len(_idx), _SLOT[_par]))
-_EYES_ORDERED = np.tile(np.eye(3), (len(JOINTS), 1, 1))
-# Per skeleton (by its rest array): each level's bone offsets rest[idx] - rest[par], (n, 3, 1).
-_OFFSETS: dict[int, tuple[F64, list[F64]]] = {}
-
-
-def _offsets(rest: F64) -> list[F64]:
-    cached = _OFFSETS.get(id(rest))
-    if cached is not None and cached[0] is rest:
-        return cached[1]
-    out = [(rest[idx] - rest[par])[:, :, None] for idx, par in _LEVELS]
-    if len(_OFFSETS) > 64:  # skeletons are few and cached by body; bound it anyway
-        _OFFSETS.clear()
-    _OFFSETS[id(rest)] = (rest, out)
-    return out
+# Each joint's parent's index (-1: the pelvis), parents before children (physics._kernel).
+JOINT_PARENTS = tuple(JOINT_INDEX[PARENT[name] or ""] if PARENT[name] else -1 for name in JOINTS)
 
 
 def forward_kinematics(skeleton: Skeleton, pose: HumanPose) -> Posed:
-    """Joint frames of `skeleton` in `pose`, in the subject frame: numpy, one batched matrix
-    product a depth level of the tree (5 levels below the pelvis for 17 joints)."""
-    rest = skeleton.rest
-    local = _EYES_ORDERED.copy()
-    for name, m in pose.joints.items():
-        local[_SLOT_OF[name]] = m
-    pos = np.empty_like(rest)
+    """Joint frames of `skeleton` in `pose`, in the subject frame (physics._kernel: each joint's
+    frame from its parent's, R_j = R_parent @ local_j, p_j = p_parent + R_parent @ (rest_j -
+    rest_parent), the products numpy's matmul computes; tests/test_kernel.py)."""
+    pos = np.empty((len(JOINTS), 3))
     rot = np.empty((len(JOINTS), 3, 3))
-    rot[0] = pose.root_rotation @ local[0]
-    pos[0] = rest[0] + pose.root_offset_m
-    for (lo, hi, par), off in zip(_SPANS, _offsets(rest), strict=True):
-        parent_rot = rot[par]
-        np.matmul(parent_rot, local[lo:hi], out=rot[lo:hi])
-        np.add(pos[par], (parent_rot @ off)[:, :, 0], out=pos[lo:hi])
-    return Posed(pos[_SLOT], rot[_SLOT])
+    _kernel.forward_kinematics(
+        (skeleton.rest,),
+        (pose.joints,),
+        (pose.root_rotation,),
+        (pose.root_offset_m,),
+        None,
+        JOINT_INDEX,
+        JOINT_PARENTS,
+        pos,
+        rot,
+    )
+    return Posed(pos, rot)
 
 
 def forward_kinematics_batch(skeletons: list[Skeleton], poses: list[HumanPose]) -> list[Posed]:
-    """`forward_kinematics` of many subjects at once (skeletons[k] in poses[k]): each level of
-    the tree one matrix product for all of them. The same products per matrix as one subject
-    at a time, so the same bits (tests/test_fast_paths.py); a frame that boxes 30 subjects
-    pays one call instead of 30."""
+    """`forward_kinematics` of many subjects at once (skeletons[k] in poses[k]), in one kernel
+    call; the same bits as one at a time (tests/test_fast_paths.py)."""
     if not poses:
         return []
     pos, rot = forward_kinematics_arrays(skeletons, poses)
     return [Posed(pos[k], rot[k]) for k in range(len(poses))]
 
 
-def forward_kinematics_arrays(skeletons: list[Skeleton], poses: list[HumanPose]) -> tuple[F64, F64]:
-    """forward_kinematics_batch as two arrays: positions (S, J, 3), rotations (S, J, 3, 3)."""
+def forward_kinematics_arrays(
+    skeletons: list[Skeleton],
+    poses: list[HumanPose],
+    placements: list[tuple[F64, tuple[float, float, float]]] | None = None,
+) -> tuple[F64, F64]:
+    """forward_kinematics_batch as two arrays: positions (S, J, 3), rotations (S, J, 3, 3).
+    With `placements` (a yaw matrix (3, 3) and the feet (x, y, z) metres per subject), the
+    frames in the world: feet + yaw @ p, yaw @ R (RangeWorld's subjects)."""
     count = len(poses)
-    rests = [sk.rest for sk in skeletons]
-    rest = np.stack(rests)
-    local = np.tile(_EYES_ORDERED, (count, 1, 1, 1))
-    ks, slots, mats = [], [], []
-    for k, pose in enumerate(poses):
-        for name, m in pose.joints.items():
-            ks.append(k)
-            slots.append(_SLOT_OF[name])
-            mats.append(m)
-    if mats:
-        local[ks, slots] = mats  # one assignment, not one a joint
-    pos = np.empty_like(rest)
+    pos = np.empty((count, len(JOINTS), 3))
     rot = np.empty((count, len(JOINTS), 3, 3))
-    np.matmul(np.stack([pose.root_rotation for pose in poses]), local[:, 0], out=rot[:, 0])
-    pos[:, 0] = rest[:, 0] + np.array([pose.root_offset_m for pose in poses])
-    # One skeleton for all (a crowd of one body): its offsets broadcast, not stacked.
-    shared = all(r is rests[0] for r in rests)
-    offsets = [_offsets(rests[0])] if shared else [_offsets(r) for r in rests]
-    for level, (lo, hi, par) in enumerate(_SPANS):
-        parent_rot = rot[:, par]
-        np.matmul(parent_rot, local[:, lo:hi], out=rot[:, lo:hi])
-        off = offsets[0][level] if shared else np.stack([o[level] for o in offsets])
-        np.add(pos[:, par], (parent_rot @ off)[..., 0], out=pos[:, lo:hi])
-    return pos[:, _SLOT], rot[:, _SLOT]
+    _kernel.forward_kinematics(
+        [sk.rest for sk in skeletons],
+        [pose.joints for pose in poses],
+        [pose.root_rotation for pose in poses],
+        [pose.root_offset_m for pose in poses],
+        placements,
+        JOINT_INDEX,
+        JOINT_PARENTS,
+        pos,
+        rot,
+    )
+    return pos, rot
 
 
 def posed_vertices(skeleton: Skeleton, posed: Posed) -> list[F64]:

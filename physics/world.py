@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from types import TracebackType
 
 import numpy as np
 from numpy.typing import NDArray
 
+from physics import _kernel
 from physics.body import Region, Stance, SubjectBody
 from physics.bullet import p
 from physics.human import (
@@ -23,9 +25,7 @@ from physics.human import (
     HumanPose,
     Posed,
     Skeleton,
-    forward_kinematics,
     forward_kinematics_arrays,
-    matrices_to_quats,
     region_codes,
 )
 from physics.pose import Vec3, quat_to_matrix, yaw_quat
@@ -39,8 +39,6 @@ _ONE_ROUND = 256  # fewer candidate chords than this are cast in one call
 _CLIP_BLOCK = 4096  # chords clipped in numpy at a time: (J, block, 3) temporaries of ~1.7 MB
 BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
-_EYE = np.eye(3)
-_IDENTITY_QUAT = [0.0, 0.0, 0.0, 1.0]
 _SEGMENT_LINK = 3  # a subject's link 3 + j carries segment j (links 0-2 slide the pelvis)
 _LINKS = list(range(_SEGMENT_LINK + len(JOINTS)))
 _JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
@@ -180,54 +178,12 @@ def _rest_boxes(skeleton: Skeleton) -> NDArray[np.float64]:
     )
 
 
-def _clip(
-    normal: NDArray[np.float64],
-    offset: NDArray[np.float64],
-    a: NDArray[np.float64],
-    b: NDArray[np.float64],
-) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """Where each of P segments a -> b (P, 3) first enters its convex hull (P, F outward face
-    planes: unit normals (P, F, 3) and offsets (P, F), inside where n . q <= d): (hit,
-    fraction along a -> b, a lower bound on the segment's distance from the hull); a segment
-    starting inside hits at 0."""
-    sa = np.einsum("pfk,pk->pf", normal, a) - offset  # signed distances of the ends
-    sb = np.einsum("pfk,pk->pf", normal, b) - offset
-    return _clip_distances(sa, sb)
-
-
-def _clip_distances(
-    sa: NDArray[np.float64], sb: NDArray[np.float64]
-) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
-    """`_clip` from the signed distances (P, F) of each segment's ends to its hull's planes.
-
-    A plane with the start outside (sa > 0) and the end inside gives an entry fraction, one
-    with the end outside an exit, both sa / (sa - sb); a plane with both ends outside rules
-    the hull out. The fractions are divided only where one end is outside (no warnings, no
-    np.errstate), the fewest passes over (P, F)."""
-    out_a, out_b = sa > 0.0, sb > 0.0
-    t = np.divide(sa, sa - sb, out=np.zeros_like(sa), where=out_a != out_b)
-    t_in = np.where(out_a, t, 0.0).max(axis=1)
-    leave = np.where(out_b, t, 1.0).min(axis=1)
-    hit = ~(out_a & out_b).any(axis=1) & (t_in <= leave)
-    # Both ends at least this far outside one face's plane: the whole segment is.
-    return hit, t_in, np.minimum(sa, sb).max(axis=1)
-
-
-def _sphere_gaps(
-    a: NDArray[np.float64],
-    d: NDArray[np.float64],
-    dd: NDArray[np.float64],
-    c: NDArray[np.float64],
-    radius: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """(R, J) distances from R segments a -> a + d ((R, 3); dd = |d|^2, at least 1e-30) to J
-    spheres (centres c (J, 3), radii (J,)), negative inside; the segments' own products are
-    computed once per cast (cast_moving), and the passes over (R, J, 3) are few."""
-    ac = c[None, :, :] - a[:, None, :]  # (R, J, 3)
-    t = np.einsum("rjk,rk->rj", ac, d) / dd[:, None]
-    np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
-    ac -= d[:, None, :] * t[:, :, None]
-    return np.asarray(np.sqrt(np.einsum("rjk,rjk->rj", ac, ac)) - radius)
+@lru_cache(maxsize=1024)
+def _yaw_matrix(yaw_rad: float) -> NDArray[np.float64]:
+    """A subject's yaw as a matrix (read-only; a drill's subjects keep a few yaws)."""
+    m = quat_to_matrix(yaw_quat(yaw_rad))
+    m.setflags(write=False)
+    return m
 
 
 def _rays_cross_boxes(
@@ -471,8 +427,8 @@ class RangeWorld:
 
     def sync(self, subjects: set[str] | None = None) -> None:
         """Move PyBullet's links of the subjects posed since the last sync (all of them, or
-        those of `subjects`): joint matrices to quaternions in one numpy batch, then a base
-        reset and one resetJointStatesMultiDof call a subject (each costs ~20 us: Bullet moves
+        those of `subjects`): joint matrices to quaternions in one kernel call, then one
+        resetJointStatesMultiDof call a subject (each costs ~20 us: Bullet moves
         17 collision objects in its broadphase). Casts sync what their rays can meet; call it
         before reading PyBullet's state yourself."""
         ids = list(self._unsynced if subjects is None else self._unsynced & subjects)
@@ -480,57 +436,27 @@ class RangeWorld:
             return
         c = self._require()
         self._unsynced.difference_update(ids)
-        slides, joints = self._link_states(ids)
+        targets = self._link_states(ids)
         for k, subject_id in enumerate(ids):
-            x, y, z = slides[k]
             p.resetJointStatesMultiDof(
-                self._subjects[subject_id], _LINKS, [[x], [y], [z], *joints[k]], physicsClientId=c
+                self._subjects[subject_id], _LINKS, targets[k], physicsClientId=c
             )
             self._synced[subject_id] = (
                 self._placement[subject_id],
                 self._numpy_boxes.get(subject_id),
             )
 
-    def _link_states(self, ids: list[str]) -> tuple[list[list[float]], list[list[list[float]]]]:
-        """What `sync` hands PyBullet for subjects `ids`: each pelvis's place (the three slides)
-        and each joint's quaternion, the subject's yaw folded into the pelvis. Batched over the
-        subjects (one product each for the yaw and the pelvis, one quaternion batch), the same
-        products per subject as one at a time (tests/test_fast_paths.py compares the bits)."""
-        count = len(ids)
-        placed = [self._placement[subject_id] for subject_id in ids]
-        # Only the pelvis (the yaw and the pose's root folded in) and the joints the poses
-        # turn need a quaternion: every other joint is the identity, whose quaternion
-        # matrices_to_quats gives as exactly (0, 0, 0, 1).
-        slots: list[list[int]] = []
-        mats: list[NDArray[np.float64]] = []
-        first_joints = []
-        for _, _, pose in placed:
-            first_joints.append(pose.joints.get(JOINTS[0], _EYE))
-            turned = [_JOINT_INDEX[name] for name in pose.joints]
-            slots.append(turned)
-            mats.extend(pose.joints.values())
-        yaws = []
-        for _, yaw_rad, _ in placed:
-            cy, sy = math.cos(yaw_rad), math.sin(yaw_rad)
-            yaws += [cy, -sy, 0.0, sy, cy, 0.0, 0.0, 0.0, 1.0]
-        yaw = np.array(yaws).reshape(count, 3, 3)
-        rest0 = np.array([self._skeletons[subject_id].rest[0] for subject_id in ids])
-        pelvis = rest0 + np.array([pose.root_offset_m for _, _, pose in placed])
-        feet = np.array([xyz for xyz, _, _ in placed])
-        bases = feet + (yaw @ pelvis[:, :, None])[:, :, 0]
-        roots = np.array([pose.root_rotation for _, _, pose in placed])
-        roots = yaw @ roots @ np.array(first_joints)
-        quats = matrices_to_quats(np.concatenate([roots, mats]) if mats else roots).tolist()
-        joints = []
-        at = count
-        for k in range(count):
-            row = [_IDENTITY_QUAT] * len(JOINTS)
-            for slot in slots[k]:
-                row[slot] = quats[at]
-                at += 1
-            row[0] = quats[k]
-            joints.append(row)
-        return bases.tolist(), joints
+    def _link_states(self, ids: list[str]) -> list[list[list[float]]]:
+        """What `sync` hands resetJointStatesMultiDof for each of subjects `ids`: the pelvis's
+        place (the three slides, [x], [y], [z]) and each joint's quaternion (x, y, z, w), the
+        subject's yaw and the pose's root folded into the pelvis's (physics._kernel: the same
+        products as the numpy form, tests/test_fast_paths.py compares the bits)."""
+        return _kernel.link_states(
+            [self._skeletons[subject_id].rest for subject_id in ids],
+            [self._placement[subject_id] for subject_id in ids],
+            _JOINT_INDEX,
+            len(JOINTS),
+        )
 
     def subject_box(self, subject_id: str) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
@@ -670,13 +596,11 @@ class RangeWorld:
         return self._frames[subject_id]
 
     def _frames_at(self, subject_id: str, placed: tuple[Vec3, float, HumanPose]) -> Posed:
-        posed = forward_kinematics(self._skeletons[subject_id], placed[2])
-        return self._in_world(placed, posed)
-
-    def _in_world(self, placed: tuple[Vec3, float, HumanPose], posed: Posed) -> Posed:
-        (x, y, z), yaw_rad, _ = placed
-        yaw = quat_to_matrix(yaw_quat(yaw_rad))
-        return Posed(np.array([x, y, z]) + posed.position @ yaw.T, yaw @ posed.rotation)
+        (x, y, z), yaw_rad, pose = placed
+        pos, rot = forward_kinematics_arrays(
+            [self._skeletons[subject_id]], [pose], [(_yaw_matrix(yaw_rad), (x, y, z))]
+        )
+        return Posed(pos[0], rot[0])
 
     def _frame_all(self, subject_ids: Iterable[str]) -> None:
         """Cache the joint frames of those subjects posed since their frames were last
@@ -687,12 +611,10 @@ class RangeWorld:
             return  # subject_frames does one as cheaply
         placed = [self._placement[name] for name in todo]
         skeletons = [self._skeletons[name] for name in todo]
-        pos, rot = forward_kinematics_arrays(skeletons, [pl[2] for pl in placed])
-        # _in_world and _box_of for all of them: the same products per subject.
-        yaw = np.stack([quat_to_matrix(yaw_quat(pl[1])) for pl in placed])
-        feet = np.array([pl[0] for pl in placed])
-        pos = feet[:, None, :] + pos @ yaw.transpose(0, 2, 1)
-        rot = yaw[:, None] @ rot
+        # In the world, as _frames_at: the same kernel, the same products per subject.
+        pos, rot = forward_kinematics_arrays(
+            skeletons, [pl[2] for pl in placed], [(_yaw_matrix(pl[1]), pl[0]) for pl in placed]
+        )
         centre = np.stack([self._spheres[name][0] for name in todo])
         radius = np.stack([self._spheres[name][1] for name in todo])[:, :, None]
         at = pos + np.einsum("sjab,sjb->sja", rot, centre)
@@ -918,7 +840,7 @@ class RangeWorld:
             rows = np.nonzero(uid == body_uid)[0]
             seg = link[rows] - _SEGMENT_LINK
             frames = self.subject_frames(subject_id)
-            skeleton = self._bodies[subject_id].skeleton()
+            skeleton = self._skeletons[subject_id]
             # Back through each segment's joint transform into the rest frame.
             local = np.einsum(
                 "nji,nj->ni", frames.rotation[seg], point[rows] - frames.position[seg]
@@ -978,38 +900,31 @@ class RangeWorld:
         self._require()
         clip = clip_subjects and subjects and bool(self._subjects)
         mask = -1 if subjects and not clip else _NOT_SUBJECTS
-        starts, ends = points[:-1], points[1:]
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        starts = points[:-1]
         k_chords, n = starts.shape[0], starts.shape[1]
-        step = ends - starts
-        chord = np.sqrt(np.einsum("knc,knc->kn", step, step))  # (K, N)
-        before = np.zeros((k_chords + 1, n))
-        np.cumsum(chord, axis=0, out=before[1:])
-        if np.isfinite(reach_m):
-            live = before[:-1] < reach_m
-            # minimum/maximum, not clip: clip costs several times more on arrays this small
-            cut = np.minimum(
-                np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0
-            )
-            ends = starts + step * cut[..., None]
-        else:
-            live = np.ones((k_chords, n), dtype=bool)
-            cut = np.ones((k_chords, n))
-        lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
+        # Each chord's length, the path before it, the fraction of it the reach leaves (its
+        # end moved there) and whether it starts within the reach (physics._kernel.chords).
+        chord = np.empty((k_chords, n))
+        before = np.empty((k_chords + 1, n))
+        cut = np.empty((k_chords, n))
+        ends = np.empty((k_chords, n, 3))
+        live = np.empty((k_chords, n), dtype=bool)
+        _kernel.chords(points, float(reach_m), chord, before, cut, ends, live)
         boxes = self._body_boxes()
         if not subjects or clip:
             boxes = boxes[: len(boxes) - len(self._subjects)]
-        near = (
-            (lo[..., None, :] <= boxes[:, 1]).all(-1) & (hi[..., None, :] >= boxes[:, 0]).all(-1)
-        ).any(-1)
-        near |= lo[..., 2] <= 1e-6  # the floor plane
-        cast = live
+        limit = None
         if clip:
+            lo, hi = np.minimum(starts, ends), np.maximum(starts, ends)
             still = self._clip_still(starts, ends, lo, hi, live)
-            # Chords after a flight's subject hit need no cast.
-            cast = live & (np.arange(k_chords)[:, None] <= still[0][None, :])
-        # Flight-major, chords in order within a flight: a flight's first hit comes first.
-        candidates = (cast & near).T
-        ns, ks = np.nonzero(candidates)
+            limit = still[0]  # chords after a flight's subject hit need no cast
+        # The live chords whose box overlaps a body's box or reaches the floor, flight-major,
+        # chords in order within a flight: a flight's first hit comes first.
+        ks = np.empty(k_chords * n, dtype=np.int64)
+        ns = np.empty(k_chords * n, dtype=np.int64)
+        count = _kernel.candidates(starts, ends, live, boxes, limit, ks, ns)
+        ks, ns = ks[:count], ns[:count]
         uid = np.full(len(ks), -1, dtype=np.int64)
         link = np.full(len(ks), -1, dtype=np.int64)
         frac = np.ones(len(ks))
@@ -1018,7 +933,8 @@ class RangeWorld:
         else:
             # In rounds: each flight's next candidate chord, for the flights still flying. Most
             # stop at their first, so a big batch casts about half the rays it would at once.
-            rank = np.cumsum(candidates, axis=1)[ns, ks] - 1
+            first_of = np.searchsorted(ns, np.arange(n))  # each flight's first candidate
+            rank = np.arange(len(ks)) - first_of[ns]
             flying = np.ones(n, dtype=bool)
             for r in range(int(rank.max()) + 1):
                 todo = np.nonzero((rank == r) & flying[ns])[0]
@@ -1026,36 +942,36 @@ class RangeWorld:
                     break
                 self._cast(starts, ends, ks, ns, todo, uid, link, frac, mask)
                 flying[ns[todo[uid[todo] >= 0]]] = False
-        a, b = starts[ks, ns], ends[ks, ns]
-        # PyBullet's hit position is exactly start + fraction * (end - start).
-        hit_at = a + (b - a) * frac[:, None]
-        hits = np.nonzero(uid >= 0)[0]
-        hit_flights = ns[hits]  # sorted: flight-major
-        first = np.ones(len(hits), dtype=bool)
-        first[1:] = hit_flights[1:] != hit_flights[:-1]
-        picked, flights = hits[first], hit_flights[first]
-
-        # Flights that hit nothing end where their reach (or their samples) ran out.
-        end_k = np.maximum(live.sum(axis=0) - 1, 0)
-        cols = np.arange(n)
-        end_f = cut[end_k, cols]
-        point = ends[end_k, cols]
-        target = np.full(n, -1, dtype=np.int64)
+        # Each flight's end: its first hit (the first of its cast chords, in order, that hit
+        # something: where and when along it), or where its reach or samples ran out.
+        picked = np.empty(n, dtype=np.int64)
+        end_k = np.empty(n, dtype=np.int64)
+        end_f = np.empty(n)
+        point = np.empty((n, 3))
+        target = np.empty(n, dtype=np.int64)
+        _kernel.first_hits(
+            starts, ends, live, cut, ks, ns, uid, frac, picked, end_k, end_f, point, target
+        )
         region = np.full(n, -1, dtype=np.int64)
         rest_point = np.full((n, 3), np.nan)
         segment = np.full(n, -1, dtype=np.int64)
-        target[flights] = uid[picked]
-        point[flights] = hit_at[picked]
-        region[flights], rest_point[flights], segment[flights] = self._hits_on_bodies(
-            uid[picked], link[picked], hit_at[picked]
-        )
-        end_k[flights] = ks[picked]
-        end_f[flights] = frac[picked] * cut[ks[picked], flights]
+        flights = np.nonzero(picked >= 0)[0]
+        # Zones only for the hits on subjects (a deployment hits one or none).
+        if len(flights) <= 64:
+            on_subject = np.array([u in self._uid_subject for u in target[flights].tolist()])
+        else:
+            on_subject = np.isin(target[flights], list(self._uid_subject))
+        if on_subject.any():
+            flights = flights[on_subject]
+            region[flights], rest_point[flights], segment[flights] = self._hits_on_bodies(
+                target[flights], link[picked[flights]], point[flights]
+            )
         if clip:
             # A subject hit wins where it comes before the rest of the world's (or alone).
             s_k, s_f, s_uid, s_region, s_rest, s_seg = still
-            b_k, b_f = np.full(n, k_chords), np.ones(n)
-            b_k[flights], b_f[flights] = ks[picked], frac[picked]
+            hit = picked >= 0
+            b_k = np.where(hit, end_k, k_chords)
+            b_f = np.where(hit, frac[np.maximum(picked, 0)] if len(frac) else 1.0, 1.0)
             w = np.nonzero((s_k < k_chords) & ((s_k < b_k) | ((s_k == b_k) & (s_f < b_f))))[0]
             kw = s_k[w]
             a_w, b_w = starts[kw, w], ends[kw, w]
@@ -1063,9 +979,8 @@ class RangeWorld:
             target[w], region[w], segment[w] = s_uid[w], s_region[w], s_seg[w]
             rest_point[w] = s_rest[w]
             end_k[w], end_f[w] = kw, s_f[w] * cut[kw, w]
-        time = times_s[end_k] + end_f * (times_s[end_k + 1] - times_s[end_k])
-        speed = speeds[end_k, cols] + (speeds[end_k + 1, cols] - speeds[end_k, cols]) * end_f
-        path = before[end_k, cols] + end_f * chord[end_k, cols]
+        time, speed, path = np.empty(n), np.empty(n), np.empty(n)
+        _kernel.path_ends(times_s, speeds, before, chord, end_k, end_f, time, speed, path)
         return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def _clip_still(
@@ -1210,21 +1125,35 @@ class RangeWorld:
         _, _, t_fine, mid_t, grow, weights = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
         # The sub-chord ends as one product of the plan's weights with the chord samples.
         fine = (weights @ points.reshape(len(times_s), -1)).reshape(len(t_fine), n, 3)
-        s_fine = weights @ speeds
         starts = fine[:-1]
         m_chords = len(starts)
-        chord_d = fine[1:] - starts  # each sub-chord's own products, for the sphere gaps
-        chord = np.sqrt(np.einsum("mnk,mnk->mn", chord_d, chord_d))
-        before = np.zeros((m_chords + 1, n))
-        np.cumsum(chord, axis=0, out=before[1:])
-        cut = np.minimum(np.maximum((reach_m - before[:-1]) / np.maximum(chord, 1e-12), 0.0), 1.0)
-        chord_d *= cut[..., None]
-        stops = starts + chord_d
-        chord_dd = np.maximum(np.einsum("mnk,mnk->mn", chord_d, chord_d), 1e-30)
-        # A subject can only be hit before the flight ends on the rest of the world.
-        live = (before[:-1] < reach_m) & (t_fine[:-1, None] < frozen.time_s[None, :])
-        lo, hi = np.minimum(starts, stops), np.maximum(starts, stops)
-
+        # Each sub-chord's displacement (cut where the reach runs out), end, length and
+        # squared length, the path before it, the fraction the reach leaves, and whether it
+        # is in each subject's box at the trigger grown by its motion since (S, M, N): only
+        # before the flight ends on the rest of the world (physics._kernel.sub_chords).
+        chord_d = np.empty((m_chords, n, 3))
+        stops = np.empty((m_chords, n, 3))
+        chord = np.empty((m_chords, n))
+        chord_dd = np.empty((m_chords, n))
+        before = np.empty((m_chords + 1, n))
+        cut = np.empty((m_chords, n))
+        boxes = np.array([self.subject_box(name) for name in names])  # (S, 2, 3)
+        in_box = np.empty((len(names), m_chords, n), dtype=bool)
+        _kernel.sub_chords(
+            fine,
+            reach_m,
+            t_fine,
+            frozen.time_s,
+            boxes,
+            grow,
+            chord_d,
+            stops,
+            chord,
+            chord_dd,
+            before,
+            cut,
+            in_box,
+        )
         first = np.full(n, m_chords)  # the sub-chord of each flight's first subject hit
         hit_f = np.ones(n)
         hit_uid = np.full(n, -1, dtype=np.int64)
@@ -1232,40 +1161,26 @@ class RangeWorld:
         hit_rest = np.full((n, 3), np.nan)  # each first hit's point on the rest body
         hit_seg = np.full(n, -1, dtype=np.int64)  # and its segment
         saved = {}
-        boxes = np.array([self.subject_box(name) for name in names])  # (S, 2, 3)
-        # Every subject's box at the trigger grown by its motion since, all at once: (S, M, N).
-        g = grow[:, None, None]
-        in_box = (
-            (lo[None] <= boxes[:, None, None, 1] + g).all(-1)
-            & (hi[None] >= boxes[:, None, None, 0] - g).all(-1)
-            & live[None]
-        )
         for s_index, name in enumerate(names):
-            box = boxes[s_index]
-            saved[name] = (self._placement[name], self.subject_frames(name), box)
-            near = in_box[s_index] & (np.arange(m_chords)[:, None] < first[None, :])
-            rows = np.nonzero(near.any(axis=1))[0]
-            if len(rows):
-                self._cast_subject(
-                    name,
-                    motion,
-                    rows,
-                    near,
-                    starts,
-                    stops,
-                    chord_d,
-                    chord_dd,
-                    before,
-                    mid_t,
-                    max_speed_mps,
-                    tolerance_m,
-                    first,
-                    hit_f,
-                    hit_uid,
-                    hit_region,
-                    hit_rest,
-                    hit_seg,
-                )
+            saved[name] = (self._placement[name], self.subject_frames(name), boxes[s_index])
+            self._cast_subject(
+                name,
+                motion,
+                in_box[s_index],
+                starts,
+                stops,
+                chord_d,
+                chord_dd,
+                before,
+                mid_t,
+                max_speed_mps,
+                first,
+                hit_f,
+                hit_uid,
+                hit_region,
+                hit_rest,
+                hit_seg,
+            )
         # Back to the trigger's poses without asking `motion` again.
         for name, (placed, frames, box) in saved.items():
             if self._placement[name] is not placed:
@@ -1273,35 +1188,32 @@ class RangeWorld:
                 self._frames[name], self._numpy_boxes[name] = frames, box
                 self._unsynced.add(name)
 
-        hit = first < m_chords
-        cols = np.nonzero(hit)[0]
-        m = first[cols]
-        end_f = hit_f[cols] * cut[m, cols]
-        a, b = starts[m, cols], fine[1:][m, cols]
-        point = frozen.point.copy()
-        time = frozen.time_s.copy()
-        speed = frozen.speed_mps.copy()
-        path = frozen.path_m.copy()
-        target = frozen.target.copy()
-        region = frozen.region.copy()
+        cols = np.nonzero(first < m_chords)[0]
+        # The frozen cast's arrays are its own: its ends stand where no subject came first.
+        point, time, speed, path = frozen.point, frozen.time_s, frozen.speed_mps, frozen.path_m
+        target, region = frozen.target, frozen.region
         rest_point = np.full((n, 3), np.nan)  # the frozen part meets no subject
         segment = np.full(n, -1, dtype=np.int64)
-        point[cols] = a + (b - a) * end_f[:, None]
-        time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
-        speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
-        path[cols] = before[m, cols] + end_f * chord[m, cols]
-        target[cols] = hit_uid[cols]
-        region[cols] = hit_region[cols]
-        rest_point[cols] = hit_rest[cols]
-        segment[cols] = hit_seg[cols]
+        if len(cols):
+            m = first[cols]
+            s_fine = weights @ speeds  # the speeds at the sub-chords' ends
+            end_f = hit_f[cols] * cut[m, cols]
+            a, b = starts[m, cols], fine[1:][m, cols]
+            point[cols] = a + (b - a) * end_f[:, None]
+            time[cols] = t_fine[m] + end_f * (t_fine[m + 1] - t_fine[m])
+            speed[cols] = s_fine[m, cols] + (s_fine[m + 1, cols] - s_fine[m, cols]) * end_f
+            path[cols] = before[m, cols] + end_f * chord[m, cols]
+            target[cols] = hit_uid[cols]
+            region[cols] = hit_region[cols]
+            rest_point[cols] = hit_rest[cols]
+            segment[cols] = hit_seg[cols]
         return PathEnds(target, region, point, time, speed, path, rest_point, segment)
 
     def _cast_subject(
         self,
         name: str,
         motion: Motion,
-        rows: NDArray[np.int64],
-        near: NDArray[np.bool_],
+        in_box: NDArray[np.bool_],
         starts: NDArray[np.float64],
         stops: NDArray[np.float64],
         chord_d: NDArray[np.float64],
@@ -1309,7 +1221,6 @@ class RangeWorld:
         before: NDArray[np.float64],
         mid_t: NDArray[np.float64],
         max_speed_mps: float,
-        tolerance_m: float,
         first: NDArray[np.int64],
         hit_f: NDArray[np.float64],
         hit_uid: NDArray[np.int64],
@@ -1317,110 +1228,57 @@ class RangeWorld:
         hit_rest: NDArray[np.float64],
         hit_seg: NDArray[np.int64],
     ) -> None:
-        """cast_moving's subject part for one subject: sub-chords `rows` (those `near` it
-        for some flight) in time order, the subject posed at each evaluated sub-chord's middle
-        time. Conservative advancement: where every flight still to test is a gap D from the
-        subject's segment spheres, the sub-chords that cannot close it are skipped (the
-        probe's path since that time plus the subject's motion, at most `max_speed_mps`, stays
-        under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region`, `hit_seg` (the segment)
-        and `hit_rest` (the hit on the rest body: the entry point found in the hit segment's
-        rest frame, rest[j] + R_j^T (p - pos_j)) where a flight's first hit comes earlier than
-        the one already there."""
+        """cast_moving's subject part for one subject (physics._kernel.cast_subject, which
+        calls back `motion` and the forward kinematics for each pose): the sub-chords in its
+        grown box `in_box` (M, N) before each flight's `first` hit, in time order, the
+        subject posed at each evaluated sub-chord's middle time and tested there with the
+        WINDOW sub-chords after it. Conservative advancement: where every flight still to
+        test is a gap D from the subject's segment spheres, the sub-chords that cannot close
+        it are skipped (the probe's path since that time plus the subject's motion, at most
+        `max_speed_mps`, stays under D). Fills in `first`, `hit_f`, `hit_uid`, `hit_region`,
+        `hit_seg` (the segment) and `hit_rest` (the hit on the rest body: the entry point
+        found in the hit segment's rest frame, rest[j] + R_j^T (p - pos_j)) where a flight's
+        first hit comes earlier than the one already there."""
         only = frozenset({name})
         centre, radius = self._spheres[name]
         skeleton = self._skeletons[name]
         normals, offsets = self._planes[name]
-        uid = self._subjects[name]
-        m_chords = len(starts)
-        r = int(rows[0])
-        # Each flight still to test from here on: near the subject at some sub-chord >= r.
-        ahead_near = np.flip(np.logical_or.accumulate(np.flip(near, axis=0), axis=0), axis=0)
-        while r < m_chords:
-            # Every such flight is tested at r (those not near at r cannot hit there, but
-            # their gap bounds how far the next pose can wait).
-            flights = np.nonzero(ahead_near[r] & (r < first))[0]
-            if not len(flights):
-                return
-            motion(float(mid_t[r]), only)
+
+        def pose_at(t: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            motion(t, only)
             frames = self.subject_frames(name)
-            world_c = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
-            # Sub-chord r and the next WINDOW after it, all against the subject as posed now,
-            # in one batch: r for hits and its gap, the others for the look-ahead below.
-            stop = min(r + 1 + WINDOW, m_chords)
-            w = stop - r
-            f = len(flights)
-            # Every flight (a deployment's probes, most rounds): views, not gathers.
-            cols = slice(None) if f == starts.shape[1] else flights
-            a = starts[r:stop, cols].reshape(-1, 3)  # (W * F, 3), sub-chord-major
-            b = stops[r:stop, cols].reshape(-1, 3)
-            gap = _sphere_gaps(
-                a,
-                chord_d[r:stop, cols].reshape(-1, 3),
-                chord_dd[r:stop, cols].reshape(-1),
-                world_c,
-                radius,
-            )
-            pair, seg = np.nonzero(gap <= 0.0)
-            if len(pair):
-                # Inside a segment's sphere: the hull's face planes bound the gap, and on
-                # sub-chord r (the first F pairs) say where it enters the hull.
-                rot, pos = frames.rotation[seg], frames.position[seg]
-                rest = skeleton.rest[seg]
-                qa = rest + np.einsum("nji,nj->ni", rot, a[pair] - pos)
-                qb = rest + np.einsum("nji,nj->ni", rot, b[pair] - pos)
-                hit, t_in, bound = _clip(normals[seg], offsets[seg], qa, qb)
-                gap[pair, seg] = bound - HULL_MARGIN_M
-                hit &= pair < f
-                if hit.any():
-                    fl, sg, t_in = pair[hit], seg[hit], t_in[hit]
-                    q = qa[hit] + (qb[hit] - qa[hit]) * t_in[:, None]
-                    codes = region_codes(skeleton, sg, q)
-                    order = np.lexsort((t_in, fl))  # per flight, its nearest entry first
-                    fl, t_in, codes, q = fl[order], t_in[order], codes[order], q[order]
-                    once = np.ones(len(fl), dtype=bool)
-                    once[1:] = fl[1:] != fl[:-1]
-                    who = flights[fl[once]]
-                    first[who], hit_f[who] = r, t_in[once]
-                    hit_uid[who], hit_region[who] = uid, codes[once]
-                    hit_rest[who], hit_seg[who] = q[once], sg[order][once]
-            gaps = gap.min(axis=1).reshape(w, f)
-            # Sub-chord j > r can touch the subject (posed at j's middle) only once the path
-            # from sub-chord r's start to j's end plus the subject's motion from r's middle
-            # to j's middle closes the gap measured at r. Flights not near at r wait for
-            # the first sub-chord where they are.
-            still = r < first[flights]
-            if not still.any():
-                return
-            live_f = flights[still]
-            gap_r = np.maximum(gaps[0, still], 0.0)
-            motion_m = max_speed_mps * (mid_t[r + 1 :] - mid_t[r])
-            ahead = before[r + 2 :, live_f] - before[r, live_f][None, :] + motion_m[:, None]
-            can = (ahead >= gap_r[None, :]).any(axis=1)
-            if not can.any():
-                return
-            nxt = r + 1 + int(np.argmax(can))
-            # Look ahead: a sub-chord of the window whose gap from the subject as posed now
-            # exceeds the subject's motion until its middle cannot touch it there either.
-            if nxt < stop:
-                clear = (gaps[nxt - r :, still] > motion_m[nxt - r - 1 : w - 1, None]).all(axis=1)
-                nxt += int(np.argmin(clear)) if not clear.all() else len(clear)
-            if nxt >= stop and nxt < m_chords:
-                # Past the window: the same look-ahead against the segments' spheres alone,
-                # over every later sub-chord near the subject (a probe that has flown past
-                # needs no more poses to show it cannot come back).
-                later, fl = np.nonzero(near[nxt:, live_f])
-                if not len(later):
-                    return
-                rows, cols = later + nxt, live_f[fl]
-                reach = _sphere_gaps(
-                    starts[rows, cols], chord_d[rows, cols], chord_dd[rows, cols], world_c, radius
-                )
-                bound = max_speed_mps * (mid_t[rows] - mid_t[r])
-                close = reach.min(axis=1) <= bound
-                if not close.any():
-                    return
-                nxt = int(rows[close].min())
-            r = nxt
+            return frames.position, frames.rotation
+
+        n = starts.shape[1]
+        seg = np.full(n, -1, dtype=np.int64)
+        rest = np.empty((n, 3))
+        _kernel.cast_subject(
+            pose_at,
+            in_box,
+            starts,
+            stops,
+            chord_d,
+            chord_dd,
+            before,
+            mid_t,
+            max_speed_mps,
+            WINDOW,
+            centre,
+            radius,
+            skeleton.rest,
+            normals,
+            offsets,
+            HULL_MARGIN_M,
+            first,
+            hit_f,
+            seg,
+            rest,
+        )
+        who = np.nonzero(seg >= 0)[0]
+        if len(who):
+            hit_uid[who] = self._subjects[name]
+            hit_region[who] = region_codes(skeleton, seg[who], rest[who])
+            hit_rest[who], hit_seg[who] = rest[who], seg[who]
 
     def _subject_box(self, uid: int) -> NDArray[np.float64]:
         """(2, 3) box round every segment of a subject as posed now."""

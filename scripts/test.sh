@@ -13,6 +13,16 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
+# pip builds the physics kernel (physics/_kernel.c) with the system's C compiler.
+if ! command -v "${CC:-cc}" >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "== installing Debian's gcc for the physics kernel"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null
+    else
+        echo "scripts/test.sh: no C compiler (cc); install gcc (the physics kernel is C)" >&2
+        exit 2
+    fi
+fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 

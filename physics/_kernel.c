@@ -1,0 +1,1380 @@
+/* physics._kernel: the compiled inner loops of posing and probe flight (issues #14, #16).
+ *
+ * Plain C on the CPython API and the buffer protocol (no numpy headers, no runtime dependency):
+ * the caller (physics.human, physics.world) allocates every output array with numpy and hands
+ * it in; this module reads and writes float64 / int64 buffers and does the arithmetic that the
+ * numpy forms it replaced did as ~150 small array calls per pose. physics/_kernel.pyi documents
+ * each function's shapes and units; tests/test_kernel.py compares each with the numpy form it
+ * replaced (tests/kernel_reference.py) on random poses and paths.
+ *
+ * Arithmetic order follows the numpy forms: a 3x3 product is the fused multiply-add chain
+ * fma(a2, b2, fma(a1, b1, a0 * b0)) that numpy's matmul computes on this machine's CPUs, a
+ * dot product of an einsum the plain sum ((a0 b0 + a1 b1) + a2 b2); the build turns off the
+ * compiler's own contraction (-ffp-contract=off) so that nothing else is fused.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+#define MAX_JOINTS 64
+
+/* ---- buffers ----------------------------------------------------------------------------- */
+
+static int
+format_is(const Py_buffer *view, const char *codes)
+{
+    const char *f = view->format;
+    if (f == NULL)
+        return 0;
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    return f[0] != '\0' && f[1] == '\0' && strchr(codes, f[0]) != NULL;
+}
+
+/* A C-contiguous buffer of `count` float64 (count < 0: any length); 0 or -1 with an error. */
+static int
+get_f64(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: a C-contiguous%s float64 array is needed", what,
+                     writable ? " writable" : "");
+        return -1;
+    }
+    if (view->itemsize != 8 || !format_is(view, "d") ||
+        (count >= 0 && view->len != count * 8)) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd float64 values expected, got %zd bytes", what,
+                     count, view->len);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+get_i64(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: a C-contiguous%s int64 array is needed", what,
+                     writable ? " writable" : "");
+        return -1;
+    }
+    if (view->itemsize != 8 || !format_is(view, "lq") ||
+        (count >= 0 && view->len != count * 8)) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd int64 values expected", what, count);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* A 3x3 float64 matrix, any strides (a transposed view is fine), copied row-major into m. */
+static int
+read_mat3(PyObject *obj, double *m, const char *what)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_RECORDS_RO) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: a 3x3 float64 matrix is needed", what);
+        return -1;
+    }
+    if (view.ndim != 2 || view.shape[0] != 3 || view.shape[1] != 3 || view.itemsize != 8 ||
+        !format_is(&view, "d")) {
+        PyErr_Format(PyExc_ValueError, "%s: a 3x3 float64 matrix is needed", what);
+        PyBuffer_Release(&view);
+        return -1;
+    }
+    const char *base = (const char *)view.buf;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            memcpy(&m[i * 3 + j], base + i * view.strides[0] + j * view.strides[1], 8);
+    PyBuffer_Release(&view);
+    return 0;
+}
+
+/* Three floats from a sequence (a tuple (x, y, z) or an array). */
+static int
+read_vec3(PyObject *obj, double *v, const char *what)
+{
+    PyObject *seq = PySequence_Fast(obj, what);
+    if (seq == NULL)
+        return -1;
+    if (PySequence_Fast_GET_SIZE(seq) != 3) {
+        PyErr_Format(PyExc_ValueError, "%s: three numbers are needed", what);
+        Py_DECREF(seq);
+        return -1;
+    }
+    for (int k = 0; k < 3; k++) {
+        v[k] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, k));
+        if (v[k] == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* ---- 3-vectors and 3x3 matrices, in numpy's order ----------------------------------------- */
+
+/* out = a @ b (row-major 3x3): numpy matmul's fused chain over k = 0, 1, 2. */
+static inline void
+mat3_mul(const double *a, const double *b, double *out)
+{
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            out[i * 3 + j] =
+                fma(a[i * 3 + 2], b[6 + j], fma(a[i * 3 + 1], b[3 + j], a[i * 3] * b[j]));
+}
+
+/* out = a @ v (a 3x3, v a column). */
+static inline void
+mat3_vec(const double *a, const double *v, double *out)
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = fma(a[i * 3 + 2], v[2], fma(a[i * 3 + 1], v[1], a[i * 3] * v[0]));
+}
+
+/* einsum's dot of three: ((a0 b0 + a1 b1) + a2 b2), no fusing. */
+static inline double
+dot3(const double *a, const double *b)
+{
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+/* ---- forward kinematics ------------------------------------------------------------------- */
+
+static const char fk_doc[] =
+    "forward_kinematics(rests, joints, roots, offsets, placements, index, parents, pos, rot)\n"
+    "\n"
+    "Joint frames of S subjects, each in its own skeleton and pose. See _kernel.pyi.";
+
+static PyObject *
+k_forward_kinematics(PyObject *self, PyObject *args)
+{
+    PyObject *rests, *joints, *roots, *offsets, *placements, *index, *parents, *pos_o, *rot_o;
+    if (!PyArg_ParseTuple(args, "OOOOOO!OOO", &rests, &joints, &roots, &offsets, &placements,
+                          &PyDict_Type, &index, &parents, &pos_o, &rot_o))
+        return NULL;
+    Py_ssize_t s_count = PySequence_Size(rests);
+    Py_ssize_t j_count = PySequence_Size(parents);
+    if (s_count < 0 || j_count < 0)
+        return NULL;
+    if (j_count < 1 || j_count > MAX_JOINTS) {
+        PyErr_SetString(PyExc_ValueError, "parents: 1 to 64 joints");
+        return NULL;
+    }
+    if (PySequence_Size(joints) != s_count || PySequence_Size(roots) != s_count ||
+        PySequence_Size(offsets) != s_count ||
+        (placements != Py_None && PySequence_Size(placements) != s_count)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "one rest, pose and placement per subject");
+        return NULL;
+    }
+    int parent[MAX_JOINTS];
+    for (Py_ssize_t j = 0; j < j_count; j++) {
+        PyObject *item = PySequence_GetItem(parents, j);
+        if (item == NULL)
+            return NULL;
+        long v = PyLong_AsLong(item);
+        Py_DECREF(item);
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        if ((j == 0 && v != -1) || (j > 0 && (v < 0 || v >= j))) {
+            PyErr_SetString(PyExc_ValueError, "parents: the root first, each parent before its child");
+            return NULL;
+        }
+        parent[j] = (int)v;
+    }
+    Py_buffer pos_v, rot_v;
+    if (get_f64(pos_o, &pos_v, s_count * j_count * 3, 1, "pos") < 0)
+        return NULL;
+    if (get_f64(rot_o, &rot_v, s_count * j_count * 9, 1, "rot") < 0) {
+        PyBuffer_Release(&pos_v);
+        return NULL;
+    }
+    double local[MAX_JOINTS][9];
+    double root[9], off[3], yaw[9], feet[3];
+    int ok = 0;
+    for (Py_ssize_t s = 0; s < s_count; s++) {
+        double *pos = (double *)pos_v.buf + s * j_count * 3;
+        double *rot = (double *)rot_v.buf + s * j_count * 9;
+        PyObject *rest_o = PySequence_GetItem(rests, s);
+        PyObject *dict = PySequence_GetItem(joints, s);
+        PyObject *root_o = PySequence_GetItem(roots, s);
+        PyObject *off_o = PySequence_GetItem(offsets, s);
+        PyObject *place_o = placements == Py_None ? NULL : PySequence_GetItem(placements, s);
+        Py_buffer rest_v;
+        int fail = rest_o == NULL || dict == NULL || root_o == NULL || off_o == NULL ||
+                   (placements != Py_None && place_o == NULL);
+        int have_rest = 0;
+        if (!fail && !PyDict_Check(dict)) {
+            PyErr_SetString(PyExc_TypeError, "joints: a dict of joint name -> 3x3 per subject");
+            fail = 1;
+        }
+        if (!fail)
+            fail = read_mat3(root_o, root, "root rotation") < 0 ||
+                   read_vec3(off_o, off, "root offset") < 0;
+        if (!fail && place_o != NULL) {
+            PyObject *yaw_o, *feet_o;
+            if (!PyTuple_Check(place_o) || PyTuple_GET_SIZE(place_o) != 2) {
+                PyErr_SetString(PyExc_TypeError, "placements: (yaw matrix, feet) per subject");
+                fail = 1;
+            } else {
+                yaw_o = PyTuple_GET_ITEM(place_o, 0);
+                feet_o = PyTuple_GET_ITEM(place_o, 1);
+                fail = read_mat3(yaw_o, yaw, "yaw") < 0 || read_vec3(feet_o, feet, "feet") < 0;
+            }
+        }
+        if (!fail) {
+            fail = get_f64(rest_o, &rest_v, j_count * 3, 0, "rest") < 0;
+            have_rest = !fail;
+        }
+        if (!fail) {
+            for (Py_ssize_t j = 0; j < j_count; j++) {
+                memset(local[j], 0, sizeof local[j]);
+                local[j][0] = local[j][4] = local[j][8] = 1.0;
+            }
+            PyObject *key, *value;
+            Py_ssize_t at = 0;
+            while (!fail && PyDict_Next(dict, &at, &key, &value)) {
+                PyObject *slot = PyDict_GetItemWithError(index, key);
+                if (slot == NULL) {
+                    if (!PyErr_Occurred())
+                        PyErr_Format(PyExc_KeyError, "%R is not a joint", key);
+                    fail = 1;
+                    break;
+                }
+                long j = PyLong_AsLong(slot);
+                if (j < 0 || j >= j_count) {
+                    if (!PyErr_Occurred())
+                        PyErr_SetString(PyExc_ValueError, "index: a joint out of range");
+                    fail = 1;
+                    break;
+                }
+                fail = read_mat3(value, local[j], "joint rotation") < 0;
+            }
+        }
+        if (!fail) {
+            const double *rest = (const double *)rest_v.buf;
+            mat3_mul(root, local[0], rot);
+            for (int k = 0; k < 3; k++)
+                pos[k] = rest[k] + off[k];
+            for (Py_ssize_t j = 1; j < j_count; j++) {
+                int p = parent[j];
+                double bone[3], turned[3];
+                mat3_mul(rot + p * 9, local[j], rot + j * 9);
+                for (int k = 0; k < 3; k++)
+                    bone[k] = rest[j * 3 + k] - rest[p * 3 + k];
+                mat3_vec(rot + p * 9, bone, turned);
+                for (int k = 0; k < 3; k++)
+                    pos[j * 3 + k] = pos[p * 3 + k] + turned[k];
+            }
+            if (place_o != NULL) {
+                /* Into the world: feet + pos @ yaw.T, yaw @ rot. */
+                for (Py_ssize_t j = 0; j < j_count; j++) {
+                    double turned[3], m[9];
+                    mat3_vec(yaw, pos + j * 3, turned);
+                    for (int k = 0; k < 3; k++)
+                        pos[j * 3 + k] = feet[k] + turned[k];
+                    mat3_mul(yaw, rot + j * 9, m);
+                    memcpy(rot + j * 9, m, sizeof m);
+                }
+            }
+        }
+        if (have_rest)
+            PyBuffer_Release(&rest_v);
+        Py_XDECREF(rest_o);
+        Py_XDECREF(dict);
+        Py_XDECREF(root_o);
+        Py_XDECREF(off_o);
+        Py_XDECREF(place_o);
+        if (fail)
+            goto done;
+    }
+    ok = 1;
+done:
+    PyBuffer_Release(&pos_v);
+    PyBuffer_Release(&rot_v);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- moving casts ------------------------------------------------------------------------- */
+
+/* Distance from segment a -> a + d (dd = |d|^2) to a sphere (c, r), negative inside. */
+static inline double
+sphere_gap(const double *a, const double *d, double dd, const double *c, double r)
+{
+    double ac[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+    double t = dot3(ac, d) / dd;
+    t = t > 0.0 ? t : 0.0;
+    t = t < 1.0 ? t : 1.0;
+    for (int k = 0; k < 3; k++)
+        ac[k] = ac[k] - d[k] * t;
+    return sqrt(dot3(ac, ac)) - r;
+}
+
+/* A world point into joint j's rest frame: rest_j + R_j^T (x - p_j) (einsum's plain sums). */
+static inline void
+to_rest(const double *rot, const double *pos, const double *rest, const double *x, double *q)
+{
+    double v[3] = {x[0] - pos[0], x[1] - pos[1], x[2] - pos[2]};
+    for (int i = 0; i < 3; i++)
+        q[i] = rest[i] + (rot[i] * v[0] + rot[3 + i] * v[1] + rot[6 + i] * v[2]);
+}
+
+/* Cyrus-Beck of qa -> qb against F planes (inside where n . q <= d): hit, entry fraction, and
+ * a lower bound on the segment's distance from the hull (the largest min(sa, sb)). */
+static inline int
+clip_hull(const double *normal, const double *offset, Py_ssize_t f_count, const double *qa,
+          const double *qb, double *t_in_out, double *bound_out)
+{
+    double t_in = 0.0, leave = 1.0, bound = -INFINITY;
+    int both_out = 0;
+    for (Py_ssize_t f = 0; f < f_count; f++) {
+        const double *n = normal + f * 3;
+        double sa = dot3(n, qa) - offset[f];
+        double sb = dot3(n, qb) - offset[f];
+        int out_a = sa > 0.0, out_b = sb > 0.0;
+        double lower = sa < sb ? sa : sb;
+        if (lower > bound || f == 0)
+            bound = lower;
+        if (out_a && out_b)
+            both_out = 1;
+        else if (out_a != out_b) {
+            double t = sa / (sa - sb);
+            if (out_a) {
+                if (t > t_in)
+                    t_in = t;
+            } else if (t < leave)
+                leave = t;
+        }
+    }
+    *t_in_out = t_in;
+    *bound_out = bound;
+    return !both_out && t_in <= leave;
+}
+
+/* One pose's work of cast_subject: sub-chords r <= m < stop of flights fl[0..f) against the
+ * subject posed as (pos, rot): gaps[(m - r) * f + i], and each flight's first hull entry on
+ * sub-chord r (hit_t < 0: none). world_c receives the spheres' centres. */
+typedef struct {
+    const double *centre, *radius, *rest, *normals, *offsets;
+    const double *starts, *stops, *chord_d, *chord_dd;
+    Py_ssize_t j_count, f_count, n;
+    double margin;
+} Subject;
+
+static void
+step_core(const Subject *sj, const double *pos, const double *rot, Py_ssize_t r, Py_ssize_t stop,
+          const long long *fl, Py_ssize_t f, double *gaps, double *hit_t, long long *hit_seg,
+          double *hit_q, double *world_c)
+{
+    Py_ssize_t n = sj->n;
+    for (Py_ssize_t j = 0; j < sj->j_count; j++) {
+        double c[3];
+        mat3_vec(rot + j * 9, sj->centre + j * 3, c);
+        for (int k = 0; k < 3; k++)
+            world_c[j * 3 + k] = pos[j * 3 + k] + c[k];
+    }
+    for (Py_ssize_t w = 0; w < stop - r; w++) {
+        for (Py_ssize_t i = 0; i < f; i++) {
+            Py_ssize_t at = (r + w) * n + fl[i];
+            const double *a = sj->starts + at * 3, *b = sj->stops + at * 3;
+            const double *d = sj->chord_d + at * 3;
+            double dd = sj->chord_dd[at];
+            double best = INFINITY, first_t = -1.0, first_q[3] = {0.0, 0.0, 0.0};
+            long long first_j = -1;
+            for (Py_ssize_t j = 0; j < sj->j_count; j++) {
+                double gap = sphere_gap(a, d, dd, world_c + j * 3, sj->radius[j]);
+                if (gap <= 0.0) {
+                    double qa[3], qb[3], t_in, bound;
+                    const double *rest = sj->rest + j * 3;
+                    to_rest(rot + j * 9, pos + j * 3, rest, a, qa);
+                    to_rest(rot + j * 9, pos + j * 3, rest, b, qb);
+                    int hit = clip_hull(sj->normals + j * sj->f_count * 3,
+                                        sj->offsets + j * sj->f_count, sj->f_count, qa, qb,
+                                        &t_in, &bound);
+                    gap = bound - sj->margin;
+                    if (hit && w == 0 && (first_j < 0 || t_in < first_t)) {
+                        first_t = t_in;
+                        first_j = j;
+                        for (int k = 0; k < 3; k++)
+                            first_q[k] = qa[k] + (qb[k] - qa[k]) * t_in;
+                    }
+                }
+                if (gap < best || j == 0)
+                    best = gap;
+            }
+            gaps[w * f + i] = best;
+            if (w == 0) {
+                hit_t[i] = first_t;
+                hit_seg[i] = first_j;
+                for (int k = 0; k < 3; k++)
+                    hit_q[i * 3 + k] = first_q[k];
+            }
+        }
+    }
+}
+
+static const char cast_subject_doc[] =
+    "cast_subject(pose_at, near, starts, stops, chord_d, chord_dd, before, mid_t,\n"
+    "             max_speed_mps, window, centre, radius, rest, normals, offsets, margin,\n"
+    "             first, hit_f, hit_seg, hit_q) -> int\n"
+    "\n"
+    "RangeWorld.cast_moving's subject part for one subject. See _kernel.pyi.";
+
+static PyObject *
+k_cast_subject(PyObject *self, PyObject *args)
+{
+    PyObject *pose_at, *near_o, *starts_o, *stops_o, *chord_d_o, *chord_dd_o, *before_o;
+    PyObject *mid_t_o, *centre_o, *radius_o, *rest_o, *normals_o, *offsets_o;
+    PyObject *first_o, *hit_f_o, *hit_seg_o, *hit_q_o;
+    double max_speed, margin;
+    Py_ssize_t window;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOdnOOOOOdOOOO", &pose_at, &near_o, &starts_o, &stops_o,
+                          &chord_d_o, &chord_dd_o, &before_o, &mid_t_o, &max_speed, &window,
+                          &centre_o, &radius_o, &rest_o, &normals_o, &offsets_o, &margin,
+                          &first_o, &hit_f_o, &hit_seg_o, &hit_q_o))
+        return NULL;
+    enum { NEAR, STA, STO, CD, CDD, BEF, MID, CEN, RAD, REST, NRM, OFF, FIRST, HF, HS, HQ, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t m_count, n, j_count, f_count;
+    char *ahead = NULL, *near = NULL;
+    long long *fl = NULL, *live = NULL;
+    double *gaps = NULL, *hit_t = NULL, *hq = NULL, *world_c = NULL, *gap_r = NULL;
+    long long *hseg = NULL;
+    long poses = 0;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(MID, get_f64(mid_t_o, &v[MID], -1, 0, "mid_t"));
+    m_count = v[MID].len / 8;
+    TAKE(CDD, get_f64(chord_dd_o, &v[CDD], -1, 0, "chord_dd"));
+    if (m_count <= 0 || (v[CDD].len / 8) % m_count != 0) {
+        PyErr_SetString(PyExc_ValueError, "chord_dd: (M, N) values expected");
+        goto release;
+    }
+    n = v[CDD].len / 8 / m_count;
+    if (PyObject_GetBuffer(near_o, &v[NEAR], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto release;
+    taken[NEAR] = 1;
+    if (v[NEAR].itemsize != 1 || !format_is(&v[NEAR], "?") || v[NEAR].len != m_count * n) {
+        PyErr_SetString(PyExc_ValueError, "in_box: (M, N) bools expected");
+        goto release;
+    }
+    TAKE(STA, get_f64(starts_o, &v[STA], m_count * n * 3, 0, "starts"));
+    TAKE(STO, get_f64(stops_o, &v[STO], m_count * n * 3, 0, "stops"));
+    TAKE(CD, get_f64(chord_d_o, &v[CD], m_count * n * 3, 0, "chord_d"));
+    TAKE(BEF, get_f64(before_o, &v[BEF], (m_count + 1) * n, 0, "before"));
+    TAKE(RAD, get_f64(radius_o, &v[RAD], -1, 0, "radius"));
+    j_count = v[RAD].len / 8;
+    TAKE(CEN, get_f64(centre_o, &v[CEN], j_count * 3, 0, "centre"));
+    TAKE(REST, get_f64(rest_o, &v[REST], j_count * 3, 0, "rest"));
+    TAKE(OFF, get_f64(offsets_o, &v[OFF], -1, 0, "offsets"));
+    f_count = j_count ? v[OFF].len / 8 / j_count : 0;
+    TAKE(NRM, get_f64(normals_o, &v[NRM], j_count * f_count * 3, 0, "normals"));
+    TAKE(FIRST, get_i64(first_o, &v[FIRST], n, 1, "first"));
+    TAKE(HF, get_f64(hit_f_o, &v[HF], n, 1, "hit_f"));
+    TAKE(HS, get_i64(hit_seg_o, &v[HS], n, 1, "hit_seg"));
+    TAKE(HQ, get_f64(hit_q_o, &v[HQ], n * 3, 1, "hit_q"));
+#undef TAKE
+    if (window < 0) {
+        PyErr_SetString(PyExc_ValueError, "window: at least 0");
+        goto release;
+    }
+    {
+        const char *in_box = v[NEAR].buf;
+        const double *before = v[BEF].buf, *mid_t = v[MID].buf;
+        long long *first = v[FIRST].buf, *out_seg = v[HS].buf;
+        double *hit_f = v[HF].buf, *out_q = v[HQ].buf;
+        Subject sj = {v[CEN].buf, v[RAD].buf, v[REST].buf, v[NRM].buf, v[OFF].buf,
+                      v[STA].buf, v[STO].buf, v[CD].buf, v[CDD].buf,
+                      j_count, f_count, n, margin};
+        Py_ssize_t width = window + 1;
+        ahead = PyMem_Malloc(m_count * n + 1);
+        fl = PyMem_Malloc((n + 1) * sizeof *fl);
+        live = PyMem_Malloc((n + 1) * sizeof *live);
+        gaps = PyMem_Malloc((width * n + 1) * sizeof *gaps);
+        gap_r = PyMem_Malloc((n + 1) * sizeof *gap_r);
+        hit_t = PyMem_Malloc((n + 1) * sizeof *hit_t);
+        hq = PyMem_Malloc((3 * n + 1) * sizeof *hq);
+        hseg = PyMem_Malloc((n + 1) * sizeof *hseg);
+        world_c = PyMem_Malloc((3 * j_count + 1) * sizeof *world_c);
+        near = PyMem_Malloc(m_count * n + 1);
+        if (!ahead || !near || !fl || !live || !gaps || !gap_r || !hit_t || !hq || !hseg ||
+            !world_c) {
+            PyErr_NoMemory();
+            goto release;
+        }
+        /* The sub-chords near the subject: in its grown box, before the flight's first hit
+         * on a subject tested before it. */
+        for (Py_ssize_t m = 0; m < m_count; m++)
+            for (Py_ssize_t i = 0; i < n; i++)
+                near[m * n + i] = in_box[m * n + i] && m < first[i];
+        /* Each flight still to test from a sub-chord on: near the subject there or later. */
+        for (Py_ssize_t i = 0; i < n; i++)
+            ahead[(m_count - 1) * n + i] = near[(m_count - 1) * n + i] != 0;
+        for (Py_ssize_t m = m_count - 2; m >= 0; m--)
+            for (Py_ssize_t i = 0; i < n; i++)
+                ahead[m * n + i] = near[m * n + i] || ahead[(m + 1) * n + i];
+        Py_ssize_t r = m_count;
+        for (Py_ssize_t m = 0; m < m_count && r == m_count; m++)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (near[m * n + i]) {
+                    r = m;
+                    break;
+                }
+        while (r < m_count) {
+            /* Every flight still to test is tested at r (those not near at r cannot hit
+             * there, but their gap bounds how far the next pose can wait). */
+            Py_ssize_t f = 0;
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (ahead[r * n + i] && r < first[i])
+                    fl[f++] = i;
+            if (f == 0)
+                break;
+            PyObject *posed = PyObject_CallFunction(pose_at, "d", mid_t[r]);
+            if (posed == NULL)
+                goto release;
+            poses++;
+            Py_buffer pv, rv;
+            if (!PyTuple_Check(posed) || PyTuple_GET_SIZE(posed) != 2) {
+                PyErr_SetString(PyExc_TypeError, "pose_at: (positions, rotations) expected");
+                Py_DECREF(posed);
+                goto release;
+            }
+            if (get_f64(PyTuple_GET_ITEM(posed, 0), &pv, j_count * 3, 0, "positions") < 0) {
+                Py_DECREF(posed);
+                goto release;
+            }
+            if (get_f64(PyTuple_GET_ITEM(posed, 1), &rv, j_count * 9, 0, "rotations") < 0) {
+                PyBuffer_Release(&pv);
+                Py_DECREF(posed);
+                goto release;
+            }
+            Py_ssize_t stop = r + 1 + window < m_count ? r + 1 + window : m_count;
+            Py_ssize_t w = stop - r;
+            step_core(&sj, pv.buf, rv.buf, r, stop, fl, f, gaps, hit_t, hseg, hq, world_c);
+            PyBuffer_Release(&pv);
+            PyBuffer_Release(&rv);
+            Py_DECREF(posed);
+            for (Py_ssize_t i = 0; i < f; i++)
+                if (hseg[i] >= 0) {
+                    long long who = fl[i];
+                    first[who] = r;
+                    hit_f[who] = hit_t[i];
+                    out_seg[who] = hseg[i];
+                    for (int k = 0; k < 3; k++)
+                        out_q[who * 3 + k] = hq[i * 3 + k];
+                }
+            /* Sub-chord j > r can touch the subject (posed at j's middle) only once the path
+             * from sub-chord r's start to j's end plus the subject's motion from r's middle
+             * to j's middle closes the gap measured at r. */
+            Py_ssize_t live_count = 0;
+            for (Py_ssize_t i = 0; i < f; i++)
+                if (r < first[fl[i]]) {
+                    live[live_count] = i; /* a column of gaps; fl[i] its flight */
+                    gap_r[live_count] = gaps[i] > 0.0 ? gaps[i] : 0.0;
+                    live_count++;
+                }
+            if (live_count == 0)
+                break;
+            Py_ssize_t nxt = -1;
+            for (Py_ssize_t m = r + 2; m <= m_count && nxt < 0; m++) {
+                double motion_m = max_speed * (mid_t[m - 1] - mid_t[r]);
+                for (Py_ssize_t k = 0; k < live_count; k++) {
+                    long long i = fl[live[k]];
+                    if (before[m * n + i] - before[r * n + i] + motion_m >= gap_r[k]) {
+                        nxt = m - 1;
+                        break;
+                    }
+                }
+            }
+            if (nxt < 0)
+                break;
+            /* Look ahead: a sub-chord of the window whose gap from the subject as posed now
+             * exceeds the subject's motion until its middle cannot touch it there either. */
+            while (nxt < stop) {
+                double motion_m = max_speed * (mid_t[nxt] - mid_t[r]);
+                int clear = 1;
+                for (Py_ssize_t k = 0; k < live_count && clear; k++)
+                    clear = gaps[(nxt - r) * f + live[k]] > motion_m;
+                if (!clear)
+                    break;
+                nxt++;
+            }
+            (void)w;
+            if (nxt >= stop && nxt < m_count) {
+                /* Past the window: the same look-ahead against the segments' spheres alone,
+                 * over every later sub-chord near the subject. */
+                Py_ssize_t found = -1;
+                int any_near = 0;
+                for (Py_ssize_t m = nxt; m < m_count && found < 0; m++) {
+                    double bound = max_speed * (mid_t[m] - mid_t[r]);
+                    for (Py_ssize_t k = 0; k < live_count; k++) {
+                        long long i = fl[live[k]];
+                        Py_ssize_t at = m * n + i;
+                        if (!near[at])
+                            continue;
+                        any_near = 1;
+                        double reach = INFINITY;
+                        for (Py_ssize_t j = 0; j < j_count; j++) {
+                            double g = sphere_gap(sj.starts + at * 3, sj.chord_d + at * 3,
+                                                  sj.chord_dd[at], world_c + j * 3,
+                                                  sj.radius[j]);
+                            if (g < reach || j == 0)
+                                reach = g;
+                        }
+                        if (reach <= bound) {
+                            found = m;
+                            break;
+                        }
+                    }
+                }
+                (void)any_near;
+                if (found < 0)
+                    break;
+                nxt = found;
+            }
+            r = nxt;
+        }
+    }
+    result = PyLong_FromLong(poses);
+release:
+    PyMem_Free(ahead);
+    PyMem_Free(near);
+    PyMem_Free(fl);
+    PyMem_Free(live);
+    PyMem_Free(gaps);
+    PyMem_Free(gap_r);
+    PyMem_Free(hit_t);
+    PyMem_Free(hq);
+    PyMem_Free(hseg);
+    PyMem_Free(world_c);
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+
+static const char sub_chords_doc[] =
+    "sub_chords(fine, reach_m, t_fine, end_s, boxes, grow, chord_d, stops, chord, chord_dd,\n"
+    "           before, cut, in_box)\n"
+    "\n"
+    "RangeWorld.cast_moving's sub-chords from their ends. See _kernel.pyi.";
+
+static PyObject *
+k_sub_chords(PyObject *self, PyObject *args)
+{
+    PyObject *fine_o, *t_fine_o, *end_o, *boxes_o, *grow_o;
+    PyObject *chord_d_o, *stops_o, *chord_o, *chord_dd_o, *before_o, *cut_o, *in_box_o;
+    double reach;
+    if (!PyArg_ParseTuple(args, "OdOOOOOOOOOOO", &fine_o, &reach, &t_fine_o, &end_o, &boxes_o,
+                          &grow_o, &chord_d_o, &stops_o, &chord_o, &chord_dd_o, &before_o,
+                          &cut_o, &in_box_o))
+        return NULL;
+    enum { FINE, TF, END, BOX, GROW, CD, STO, CH, CDD, BEF, CUT, INB, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t m_count, n, s_count;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(TF, get_f64(t_fine_o, &v[TF], -1, 0, "t_fine"));
+    m_count = v[TF].len / 8 - 1;
+    TAKE(END, get_f64(end_o, &v[END], -1, 0, "end_s"));
+    n = v[END].len / 8;
+    if (m_count < 1 || n < 1) {
+        PyErr_SetString(PyExc_ValueError, "t_fine, end_s: at least one sub-chord and flight");
+        goto release;
+    }
+    TAKE(FINE, get_f64(fine_o, &v[FINE], (m_count + 1) * n * 3, 0, "fine"));
+    TAKE(BOX, get_f64(boxes_o, &v[BOX], -1, 0, "boxes"));
+    s_count = v[BOX].len / 8 / 6;
+    if (v[BOX].len != s_count * 6 * 8) {
+        PyErr_SetString(PyExc_ValueError, "boxes: (S, 2, 3) values expected");
+        goto release;
+    }
+    TAKE(GROW, get_f64(grow_o, &v[GROW], m_count, 0, "grow"));
+    TAKE(CD, get_f64(chord_d_o, &v[CD], m_count * n * 3, 1, "chord_d"));
+    TAKE(STO, get_f64(stops_o, &v[STO], m_count * n * 3, 1, "stops"));
+    TAKE(CH, get_f64(chord_o, &v[CH], m_count * n, 1, "chord"));
+    TAKE(CDD, get_f64(chord_dd_o, &v[CDD], m_count * n, 1, "chord_dd"));
+    TAKE(BEF, get_f64(before_o, &v[BEF], (m_count + 1) * n, 1, "before"));
+    TAKE(CUT, get_f64(cut_o, &v[CUT], m_count * n, 1, "cut"));
+    if (PyObject_GetBuffer(in_box_o, &v[INB], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT |
+                                                   PyBUF_WRITABLE) < 0)
+        goto release;
+    taken[INB] = 1;
+    if (v[INB].itemsize != 1 || !format_is(&v[INB], "?") ||
+        v[INB].len != s_count * m_count * n) {
+        PyErr_SetString(PyExc_ValueError, "in_box: (S, M, N) writable bools expected");
+        goto release;
+    }
+#undef TAKE
+    {
+        const double *fine = v[FINE].buf, *t_fine = v[TF].buf, *end_s = v[END].buf;
+        const double *boxes = v[BOX].buf, *grow = v[GROW].buf;
+        double *chord_d = v[CD].buf, *stops = v[STO].buf, *chord = v[CH].buf;
+        double *chord_dd = v[CDD].buf, *before = v[BEF].buf, *cut = v[CUT].buf;
+        char *in_box = v[INB].buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            before[i] = 0.0;
+        for (Py_ssize_t m = 0; m < m_count; m++) {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_ssize_t at = m * n + i;
+                const double *a = fine + at * 3, *b = fine + (at + n) * 3;
+                double d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+                double len = sqrt(dot3(d, d));
+                chord[at] = len;
+                before[at + n] = before[at] + len;
+                /* How much of the sub-chord the reach leaves: min(max((reach - before) /
+                 * max(chord, 1e-12), 0), 1). */
+                double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
+                c = c > 0.0 ? c : 0.0;
+                c = c < 1.0 ? c : 1.0;
+                cut[at] = c;
+                double lo[3], hi[3];
+                for (int k = 0; k < 3; k++) {
+                    d[k] = d[k] * c;
+                    chord_d[at * 3 + k] = d[k];
+                    stops[at * 3 + k] = a[k] + d[k];
+                    lo[k] = a[k] < stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
+                    hi[k] = a[k] > stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
+                }
+                double dd = dot3(d, d);
+                chord_dd[at] = dd > 1e-30 ? dd : 1e-30;
+                /* A subject can only be hit before the flight ends on the rest of the world,
+                 * inside its box at the trigger grown by its motion since. */
+                int live = before[at] < reach && t_fine[m] < end_s[i];
+                for (Py_ssize_t s = 0; s < s_count; s++) {
+                    const double *bx = boxes + s * 6;
+                    double g = grow[m];
+                    int inside = live;
+                    for (int k = 0; k < 3 && inside; k++)
+                        inside = lo[k] <= bx[3 + k] + g && hi[k] >= bx[k] - g;
+                    in_box[(s * m_count + m) * n + i] = (char)inside;
+                }
+            }
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+
+/* ---- still casts --------------------------------------------------------------------------- */
+
+static const char chords_doc[] =
+    "chords(points, reach_m, chord, before, cut, ends, live)\n"
+    "\n"
+    "RangeWorld.cast_paths's chords: lengths, path before, reach. See _kernel.pyi.";
+
+static PyObject *
+k_chords(PyObject *self, PyObject *args)
+{
+    PyObject *points_o, *chord_o, *before_o, *cut_o, *ends_o, *live_o;
+    double reach;
+    if (!PyArg_ParseTuple(args, "OdOOOOO", &points_o, &reach, &chord_o, &before_o, &cut_o,
+                          &ends_o, &live_o))
+        return NULL;
+    enum { PTS, CH, BEF, CUT, ENDS, LIVE, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(BEF, get_f64(before_o, &v[BEF], -1, 1, "before"));
+    TAKE(CH, get_f64(chord_o, &v[CH], -1, 1, "chord"));
+    k_count = v[BEF].len / 8 - v[CH].len / 8; /* (K + 1) N - K N = N */
+    n = k_count;
+    if (n <= 0 || v[CH].len / 8 % n != 0) {
+        PyErr_SetString(PyExc_ValueError, "chord, before: (K, N) and (K + 1, N) expected");
+        goto release;
+    }
+    k_count = v[CH].len / 8 / n;
+    TAKE(PTS, get_f64(points_o, &v[PTS], (k_count + 1) * n * 3, 0, "points"));
+    TAKE(CUT, get_f64(cut_o, &v[CUT], k_count * n, 1, "cut"));
+    TAKE(ENDS, get_f64(ends_o, &v[ENDS], k_count * n * 3, 1, "ends"));
+    if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) <
+        0)
+        goto release;
+    taken[LIVE] = 1;
+    if (v[LIVE].itemsize != 1 || !format_is(&v[LIVE], "?") || v[LIVE].len != k_count * n) {
+        PyErr_SetString(PyExc_ValueError, "live: (K, N) writable bools expected");
+        goto release;
+    }
+#undef TAKE
+    {
+        const double *points = v[PTS].buf;
+        double *chord = v[CH].buf, *before = v[BEF].buf, *cut = v[CUT].buf, *ends = v[ENDS].buf;
+        char *live = v[LIVE].buf;
+        int finite = isfinite(reach);
+        for (Py_ssize_t i = 0; i < n; i++)
+            before[i] = 0.0;
+        for (Py_ssize_t k = 0; k < k_count; k++)
+            for (Py_ssize_t i = 0; i < n; i++) {
+                Py_ssize_t at = k * n + i;
+                const double *a = points + at * 3, *b = points + (at + n) * 3;
+                double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+                double len = sqrt(dot3(step, step));
+                chord[at] = len;
+                before[at + n] = before[at] + len;
+                if (finite) {
+                    /* min(max((reach - before) / max(chord, 1e-12), 0), 1) */
+                    double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
+                    c = c > 0.0 ? c : 0.0;
+                    c = c < 1.0 ? c : 1.0;
+                    cut[at] = c;
+                    live[at] = before[at] < reach;
+                    for (int d = 0; d < 3; d++)
+                        ends[at * 3 + d] = a[d] + step[d] * c;
+                } else {
+                    cut[at] = 1.0;
+                    live[at] = 1;
+                    for (int d = 0; d < 3; d++)
+                        ends[at * 3 + d] = b[d];
+                }
+            }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+static const char candidates_doc[] =
+    "candidates(starts, ends, live, boxes, limit, ks, ns) -> int\n"
+    "\n"
+    "RangeWorld.cast_paths's chords to cast, flight-major. See _kernel.pyi.";
+
+static PyObject *
+k_candidates(PyObject *self, PyObject *args)
+{
+    PyObject *starts_o, *ends_o, *live_o, *boxes_o, *limit_o, *ks_o, *ns_o;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &starts_o, &ends_o, &live_o, &boxes_o, &limit_o,
+                          &ks_o, &ns_o))
+        return NULL;
+    enum { STA, ENDS, LIVE, BOX, LIM, KS, NS, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n, b_count, count = 0;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(KS, get_i64(ks_o, &v[KS], -1, 1, "ks"));
+    TAKE(STA, get_f64(starts_o, &v[STA], v[KS].len / 8 * 3, 0, "starts"));
+    TAKE(ENDS, get_f64(ends_o, &v[ENDS], v[KS].len / 8 * 3, 0, "ends"));
+    TAKE(NS, get_i64(ns_o, &v[NS], v[KS].len / 8, 1, "ns"));
+    if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_ND | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto release;
+    taken[LIVE] = 1;
+    if (v[LIVE].itemsize != 1 || !format_is(&v[LIVE], "?") || v[LIVE].ndim != 2 ||
+        v[LIVE].len != v[KS].len / 8) {
+        PyErr_SetString(PyExc_ValueError, "live: (K, N) bools expected, one a chord");
+        goto release;
+    }
+    k_count = v[LIVE].shape[0];
+    n = v[LIVE].shape[1];
+    TAKE(BOX, get_f64(boxes_o, &v[BOX], -1, 0, "boxes"));
+    b_count = v[BOX].len / 8 / 6;
+    if (v[BOX].len != b_count * 6 * 8) {
+        PyErr_SetString(PyExc_ValueError, "boxes: (B, 2, 3) values expected");
+        goto release;
+    }
+    if (limit_o != Py_None)
+        TAKE(LIM, get_i64(limit_o, &v[LIM], n, 0, "limit"));
+#undef TAKE
+    {
+        const double *starts = v[STA].buf, *ends = v[ENDS].buf, *boxes = v[BOX].buf;
+        const char *live = v[LIVE].buf;
+        const long long *limit = limit_o != Py_None ? v[LIM].buf : NULL;
+        long long *ks = v[KS].buf, *ns = v[NS].buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            for (Py_ssize_t k = 0; k < k_count; k++) {
+                Py_ssize_t at = k * n + i;
+                if (!live[at] || (limit != NULL && k > limit[i]))
+                    continue;
+                const double *a = starts + at * 3, *b = ends + at * 3;
+                double lo[3], hi[3];
+                for (int d = 0; d < 3; d++) {
+                    lo[d] = a[d] < b[d] ? a[d] : b[d];
+                    hi[d] = a[d] > b[d] ? a[d] : b[d];
+                }
+                int near = lo[2] <= 1e-6; /* the floor plane */
+                for (Py_ssize_t j = 0; j < b_count && !near; j++) {
+                    const double *bx = boxes + j * 6;
+                    near = lo[0] <= bx[3] && lo[1] <= bx[4] && lo[2] <= bx[5] &&
+                           hi[0] >= bx[0] && hi[1] >= bx[1] && hi[2] >= bx[2];
+                }
+                if (near) {
+                    ks[count] = k;
+                    ns[count] = i;
+                    count++;
+                }
+            }
+    }
+    result = PyLong_FromSsize_t(count);
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+
+static const char first_hits_doc[] =
+    "first_hits(starts, ends, live, cut, ks, ns, uid, frac, picked, end_k, end_f, point,\n"
+    "           target)\n"
+    "\n"
+    "RangeWorld.cast_paths's ends of the flights from its cast chords. See _kernel.pyi.";
+
+static PyObject *
+k_first_hits(PyObject *self, PyObject *args)
+{
+    PyObject *starts_o, *ends_o, *live_o, *cut_o, *ks_o, *ns_o, *uid_o, *frac_o;
+    PyObject *picked_o, *end_k_o, *end_f_o, *point_o, *target_o;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOO", &starts_o, &ends_o, &live_o, &cut_o, &ks_o,
+                          &ns_o, &uid_o, &frac_o, &picked_o, &end_k_o, &end_f_o, &point_o,
+                          &target_o))
+        return NULL;
+    enum { STA, ENDS, LIVE, CUT, KS, NS, UID, FRAC, PICK, EK, EF, PT, TG, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n, count;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_ND | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto release;
+    taken[LIVE] = 1;
+    if (v[LIVE].itemsize != 1 || !format_is(&v[LIVE], "?") || v[LIVE].ndim != 2) {
+        PyErr_SetString(PyExc_ValueError, "live: (K, N) bools expected");
+        goto release;
+    }
+    k_count = v[LIVE].shape[0];
+    n = v[LIVE].shape[1];
+    TAKE(STA, get_f64(starts_o, &v[STA], k_count * n * 3, 0, "starts"));
+    TAKE(ENDS, get_f64(ends_o, &v[ENDS], k_count * n * 3, 0, "ends"));
+    TAKE(CUT, get_f64(cut_o, &v[CUT], k_count * n, 0, "cut"));
+    TAKE(KS, get_i64(ks_o, &v[KS], -1, 0, "ks"));
+    count = v[KS].len / 8;
+    TAKE(NS, get_i64(ns_o, &v[NS], count, 0, "ns"));
+    TAKE(UID, get_i64(uid_o, &v[UID], count, 0, "uid"));
+    TAKE(FRAC, get_f64(frac_o, &v[FRAC], count, 0, "frac"));
+    TAKE(PICK, get_i64(picked_o, &v[PICK], n, 1, "picked"));
+    TAKE(EK, get_i64(end_k_o, &v[EK], n, 1, "end_k"));
+    TAKE(EF, get_f64(end_f_o, &v[EF], n, 1, "end_f"));
+    TAKE(PT, get_f64(point_o, &v[PT], n * 3, 1, "point"));
+    TAKE(TG, get_i64(target_o, &v[TG], n, 1, "target"));
+#undef TAKE
+    {
+        const double *starts = v[STA].buf, *ends = v[ENDS].buf, *cut = v[CUT].buf;
+        const double *frac = v[FRAC].buf;
+        const char *live = v[LIVE].buf;
+        const long long *ks = v[KS].buf, *ns = v[NS].buf, *uid = v[UID].buf;
+        long long *picked = v[PICK].buf, *end_k = v[EK].buf, *target = v[TG].buf;
+        double *end_f = v[EF].buf, *point = v[PT].buf;
+        /* Flights that hit nothing end where their reach (or their samples) ran out. */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_ssize_t lived = 0;
+            for (Py_ssize_t k = 0; k < k_count; k++)
+                lived += live[k * n + i] != 0;
+            Py_ssize_t k = lived > 1 ? lived - 1 : 0;
+            Py_ssize_t at = k * n + i;
+            picked[i] = -1;
+            target[i] = -1;
+            end_k[i] = k;
+            end_f[i] = cut[at];
+            for (int d = 0; d < 3; d++)
+                point[i * 3 + d] = ends[at * 3 + d];
+        }
+        /* A flight's first hit: its first cast chord (flight-major order) that hit. */
+        for (Py_ssize_t c = 0; c < count; c++) {
+            long long i = ns[c], k = ks[c];
+            if (i < 0 || i >= n || k < 0 || k >= k_count) {
+                PyErr_SetString(PyExc_IndexError, "ks, ns: a chord out of range");
+                goto release;
+            }
+            if (uid[c] < 0 || picked[i] >= 0)
+                continue;
+            Py_ssize_t at = k * n + i;
+            const double *a = starts + at * 3, *b = ends + at * 3;
+            picked[i] = c;
+            target[i] = uid[c];
+            end_k[i] = k;
+            end_f[i] = frac[c] * cut[at];
+            /* PyBullet's hit position is exactly start + fraction * (end - start). */
+            for (int d = 0; d < 3; d++)
+                point[i * 3 + d] = a[d] + (b[d] - a[d]) * frac[c];
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+static const char path_ends_doc[] =
+    "path_ends(times_s, speeds, before, chord, end_k, end_f, time, speed, path)\n"
+    "\n"
+    "Time, speed and path at each flight's end. See _kernel.pyi.";
+
+static PyObject *
+k_path_ends(PyObject *self, PyObject *args)
+{
+    PyObject *times_o, *speeds_o, *before_o, *chord_o, *end_k_o, *end_f_o;
+    PyObject *time_o, *speed_o, *path_o;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &times_o, &speeds_o, &before_o, &chord_o,
+                          &end_k_o, &end_f_o, &time_o, &speed_o, &path_o))
+        return NULL;
+    enum { TM, SP, BEF, CH, EK, EF, OT, OS, OP, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, n;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    TAKE(TM, get_f64(times_o, &v[TM], -1, 0, "times_s"));
+    k_count = v[TM].len / 8 - 1;
+    TAKE(EK, get_i64(end_k_o, &v[EK], -1, 0, "end_k"));
+    n = v[EK].len / 8;
+    if (k_count < 1) {
+        PyErr_SetString(PyExc_ValueError, "times_s: at least one chord");
+        goto release;
+    }
+    TAKE(SP, get_f64(speeds_o, &v[SP], (k_count + 1) * n, 0, "speeds"));
+    TAKE(BEF, get_f64(before_o, &v[BEF], (k_count + 1) * n, 0, "before"));
+    TAKE(CH, get_f64(chord_o, &v[CH], k_count * n, 0, "chord"));
+    TAKE(EF, get_f64(end_f_o, &v[EF], n, 0, "end_f"));
+    TAKE(OT, get_f64(time_o, &v[OT], n, 1, "time"));
+    TAKE(OS, get_f64(speed_o, &v[OS], n, 1, "speed"));
+    TAKE(OP, get_f64(path_o, &v[OP], n, 1, "path"));
+#undef TAKE
+    {
+        const double *times = v[TM].buf, *speeds = v[SP].buf, *before = v[BEF].buf;
+        const double *chord = v[CH].buf, *end_f = v[EF].buf;
+        const long long *end_k = v[EK].buf;
+        double *time = v[OT].buf, *speed = v[OS].buf, *path = v[OP].buf;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            long long k = end_k[i];
+            if (k < 0 || k >= k_count) {
+                PyErr_SetString(PyExc_IndexError, "end_k: a chord out of range");
+                goto release;
+            }
+            double f = end_f[i];
+            time[i] = times[k] + f * (times[k + 1] - times[k]);
+            double s0 = speeds[k * n + i], s1 = speeds[(k + 1) * n + i];
+            speed[i] = s0 + (s1 - s0) * f;
+            path[i] = before[k * n + i] + f * chord[k * n + i];
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
+/* ---- PyBullet's link states --------------------------------------------------------------- */
+
+/* A rotation matrix's unit quaternion (x, y, z, w), w >= 0: Shepperd's method in the order of
+ * physics.human.matrices_to_quats (and animation._quat_floats), so the same bits. */
+static void
+quat_of(const double *m, double *q)
+{
+    double diag[4] = {
+        1 + m[0] - m[4] - m[8],
+        1 - m[0] + m[4] - m[8],
+        1 - m[0] - m[4] + m[8],
+        1 + m[0] + m[4] + m[8],
+    };
+    int best = 0;
+    for (int i = 1; i < 4; i++) /* np.argmax: the first of equal largest */
+        if (diag[i] > diag[best])
+            best = i;
+    double xy = m[1] + m[3], xz = m[2] + m[6], yz = m[5] + m[7];
+    double wx = m[7] - m[5], wy = m[2] - m[6], wz = m[3] - m[1];
+    double rows[4][4] = {
+        {diag[0], xy, xz, wx},
+        {xy, diag[1], yz, wy},
+        {xz, yz, diag[2], wz},
+        {wx, wy, wz, diag[3]},
+    };
+    double den = 2.0 * sqrt(diag[best] > 1e-300 ? diag[best] : 1e-300);
+    for (int k = 0; k < 4; k++)
+        q[k] = rows[best][k] / den;
+    if (q[3] < 0)
+        for (int k = 0; k < 4; k++)
+            q[k] = q[k] * -1;
+}
+
+static PyObject *
+float_list(const double *v, int count)
+{
+    PyObject *out = PyList_New(count);
+    if (out == NULL)
+        return NULL;
+    for (int k = 0; k < count; k++) {
+        PyObject *x = PyFloat_FromDouble(v[k]);
+        if (x == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, k, x);
+    }
+    return out;
+}
+
+static const char link_states_doc[] =
+    "link_states(rests, placements, index, joint_count) -> list\n"
+    "\n"
+    "What RangeWorld.sync hands resetJointStatesMultiDof per subject. See _kernel.pyi.";
+
+static PyObject *
+k_link_states(PyObject *self, PyObject *args)
+{
+    PyObject *rests, *placements, *index;
+    Py_ssize_t j_count;
+    if (!PyArg_ParseTuple(args, "OOO!n", &rests, &placements, &PyDict_Type, &index, &j_count))
+        return NULL;
+    if (j_count < 1 || j_count > MAX_JOINTS) {
+        PyErr_SetString(PyExc_ValueError, "joint_count: 1 to 64 joints");
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Size(placements);
+    if (count < 0)
+        return NULL;
+    if (PySequence_Size(rests) != count) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "one rest and one placement per subject");
+        return NULL;
+    }
+    PyObject *out = PyList_New(count);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t s = 0; s < count; s++) {
+        PyObject *placed = PySequence_GetItem(placements, s);
+        PyObject *rest_o = PySequence_GetItem(rests, s);
+        PyObject *joints = NULL, *root_o = NULL, *off_o = NULL, *row = NULL;
+        Py_buffer rest_v;
+        int have_rest = 0, fail = placed == NULL || rest_o == NULL;
+        double feet[3], off[3], root[9], first[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, yaw_rad = 0;
+        double mats[MAX_JOINTS][9];
+        int present[MAX_JOINTS] = {0};
+        if (!fail && (!PyTuple_Check(placed) || PyTuple_GET_SIZE(placed) != 3)) {
+            PyErr_SetString(PyExc_TypeError, "placements: (feet, yaw_rad, pose) per subject");
+            fail = 1;
+        }
+        if (!fail) {
+            PyObject *pose = PyTuple_GET_ITEM(placed, 2);
+            fail = read_vec3(PyTuple_GET_ITEM(placed, 0), feet, "feet") < 0;
+            yaw_rad = fail ? 0.0 : PyFloat_AsDouble(PyTuple_GET_ITEM(placed, 1));
+            fail = fail || (yaw_rad == -1.0 && PyErr_Occurred());
+            if (!fail) {
+                joints = PyObject_GetAttrString(pose, "joints");
+                root_o = PyObject_GetAttrString(pose, "root_rotation");
+                off_o = PyObject_GetAttrString(pose, "root_offset_m");
+                fail = joints == NULL || root_o == NULL || off_o == NULL;
+            }
+            if (!fail && !PyDict_Check(joints)) {
+                PyErr_SetString(PyExc_TypeError, "pose.joints: a dict");
+                fail = 1;
+            }
+            if (!fail)
+                fail = read_mat3(root_o, root, "root rotation") < 0 ||
+                       read_vec3(off_o, off, "root offset") < 0;
+        }
+        if (!fail) {
+            fail = get_f64(rest_o, &rest_v, j_count * 3, 0, "rest") < 0;
+            have_rest = !fail;
+        }
+        if (!fail) {
+            PyObject *key, *value;
+            Py_ssize_t at = 0;
+            while (PyDict_Next(joints, &at, &key, &value)) {
+                PyObject *slot = PyDict_GetItemWithError(index, key);
+                if (slot == NULL) {
+                    if (!PyErr_Occurred())
+                        PyErr_Format(PyExc_KeyError, "%R is not a joint", key);
+                    fail = 1;
+                    break;
+                }
+                long j = PyLong_AsLong(slot);
+                if (j < 0 || j >= j_count) {
+                    if (!PyErr_Occurred())
+                        PyErr_SetString(PyExc_ValueError, "index: a joint out of range");
+                    fail = 1;
+                    break;
+                }
+                if (read_mat3(value, mats[j], "joint rotation") < 0) {
+                    fail = 1;
+                    break;
+                }
+                present[j] = 1;
+            }
+        }
+        if (!fail) {
+            const double *rest = (const double *)rest_v.buf;
+            double cy = cos(yaw_rad), sy = sin(yaw_rad);
+            double yaw[9] = {cy, -sy, 0.0, sy, cy, 0.0, 0.0, 0.0, 1.0};
+            double pelvis[3], turned[3], base[3], yr[9], r0[9], q[4];
+            for (int k = 0; k < 3; k++)
+                pelvis[k] = rest[k] + off[k];
+            mat3_vec(yaw, pelvis, turned);
+            for (int k = 0; k < 3; k++)
+                base[k] = feet[k] + turned[k];
+            if (present[0])
+                memcpy(first, mats[0], sizeof first);
+            mat3_mul(yaw, root, yr);
+            mat3_mul(yr, first, r0);
+            row = PyList_New(3 + j_count);
+            fail = row == NULL;
+            for (int k = 0; k < 3 && !fail; k++) {
+                PyObject *one = float_list(base + k, 1);
+                fail = one == NULL;
+                if (!fail)
+                    PyList_SET_ITEM(row, k, one);
+            }
+            for (Py_ssize_t j = 0; j < j_count && !fail; j++) {
+                static const double identity[4] = {0.0, 0.0, 0.0, 1.0};
+                if (j == 0)
+                    quat_of(r0, q);
+                else if (present[j])
+                    quat_of(mats[j], q);
+                else
+                    memcpy(q, identity, sizeof q);
+                PyObject *ql = float_list(q, 4);
+                fail = ql == NULL;
+                if (!fail)
+                    PyList_SET_ITEM(row, 3 + j, ql);
+            }
+        }
+        if (have_rest)
+            PyBuffer_Release(&rest_v);
+        Py_XDECREF(placed);
+        Py_XDECREF(rest_o);
+        Py_XDECREF(joints);
+        Py_XDECREF(root_o);
+        Py_XDECREF(off_o);
+        if (fail) {
+            Py_XDECREF(row);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, s, row);
+    }
+    return out;
+}
+
+
+/* ---- animation --------------------------------------------------------------------------- */
+
+static const char rot_y_many_doc[] =
+    "rot_y_many(angles, out)\n"
+    "\n"
+    "Rotations about +Y by each angle (radians) into out (K, 3, 3). See _kernel.pyi.";
+
+static PyObject *
+k_rot_y_many(PyObject *self, PyObject *args)
+{
+    PyObject *angles_o, *out_o;
+    if (!PyArg_ParseTuple(args, "OO", &angles_o, &out_o))
+        return NULL;
+    PyObject *seq = PySequence_Fast(angles_o, "angles: a sequence of floats");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_buffer view;
+    if (get_f64(out_o, &view, count * 9, 1, "out") < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    double *out = view.buf;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        double a = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));
+        if (a == -1.0 && PyErr_Occurred()) {
+            PyBuffer_Release(&view);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        /* human.rot_y: (c, 0, s), (0, 1, 0), (-s, 0, c) with math.cos and math.sin. */
+        double c = cos(a), sn = sin(a);
+        double m[9] = {c, 0.0, sn, 0.0, 1.0, 0.0, -sn, 0.0, c};
+        memcpy(out + i * 9, m, sizeof m);
+    }
+    PyBuffer_Release(&view);
+    Py_DECREF(seq);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"forward_kinematics", k_forward_kinematics, METH_VARARGS, fk_doc},
+    {"link_states", k_link_states, METH_VARARGS, link_states_doc},
+    {"cast_subject", k_cast_subject, METH_VARARGS, cast_subject_doc},
+    {"sub_chords", k_sub_chords, METH_VARARGS, sub_chords_doc},
+    {"chords", k_chords, METH_VARARGS, chords_doc},
+    {"candidates", k_candidates, METH_VARARGS, candidates_doc},
+    {"first_hits", k_first_hits, METH_VARARGS, first_hits_doc},
+    {"path_ends", k_path_ends, METH_VARARGS, path_ends_doc},
+    {"rot_y_many", k_rot_y_many, METH_VARARGS, rot_y_many_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    "physics._kernel",
+    "The compiled inner loops of posing and probe flight (physics/_kernel.c).",
+    -1,
+    methods,
+};
+
+PyMODINIT_FUNC
+PyInit__kernel(void)
+{
+    return PyModule_Create(&module);
+}

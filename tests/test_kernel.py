@@ -1,0 +1,378 @@
+"""physics._kernel (the compiled posing and probe-flight loops) against the numpy forms it
+replaced (tests/kernel_reference.py), on random poses, placements and probe paths near the
+body: the same bits, or within 1e-12 where numpy's own summation order is not portable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_reference import candidates as reference_candidates
+from kernel_reference import cast_subject as reference_cast_subject
+from kernel_reference import chords as reference_chords
+from kernel_reference import first_hits as reference_first_hits
+from kernel_reference import gait as reference_gait
+from kernel_reference import path_ends as reference_path_ends
+from kernel_reference import reference_fk, reference_in_world
+from kernel_reference import sub_chords as reference_sub_chords
+from scipy.spatial.transform import Rotation
+
+from physics import _kernel
+from physics.animation import Clip, clip_pose
+from physics.body import BODY_SIZES, SubjectBody
+from physics.human import (
+    JOINT_INDEX,
+    JOINT_PARENTS,
+    JOINTS,
+    HumanPose,
+    forward_kinematics,
+    forward_kinematics_arrays,
+)
+from physics.pose import quat_to_matrix, yaw_quat
+from physics.world import HULL_MARGIN_M, WINDOW, _hull_planes, _spheres
+
+BODIES = [
+    SubjectBody(),
+    SubjectBody(size=BODY_SIZES["small"], child=True),
+    SubjectBody(size=BODY_SIZES["large"], elderly=True),
+    SubjectBody(pregnant=True),
+]
+
+
+def random_pose(rng: np.random.Generator) -> HumanPose:
+    names = [n for n in JOINTS if rng.random() < 0.8]
+    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
+    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
+    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
+
+
+def close(got: np.ndarray, want: np.ndarray) -> bool:
+    """The same bits, or (numpy's einsum and BLAS may sum in another order elsewhere) within
+    1e-12."""
+    return got.tobytes() == want.tobytes() or bool(np.abs(got - want).max() <= 1e-12)
+
+
+def test_forward_kinematics_equals_numpy_on_random_poses_and_placements() -> None:
+    rng = np.random.default_rng(11)
+    for k in range(400):
+        skeleton = BODIES[k % len(BODIES)].skeleton()
+        pose = (
+            random_pose(rng)
+            if k % 2
+            else clip_pose(skeleton, list(Clip)[k % len(Clip)], k * 0.031, k)
+        )
+        want = reference_fk(skeleton, pose)
+        got = forward_kinematics(skeleton, pose)
+        assert got.position.tobytes() == want.position.tobytes(), k
+        assert got.rotation.tobytes() == want.rotation.tobytes(), k
+        yaw = quat_to_matrix(yaw_quat(float(rng.uniform(-4.0, 4.0))))
+        feet = (float(rng.normal()), float(rng.normal()), 0.0)
+        world = reference_in_world(want, yaw, feet)
+        pos, rot = forward_kinematics_arrays([skeleton], [pose], [(yaw, feet)])
+        assert close(pos[0], world.position), k
+        assert close(rot[0], world.rotation), k
+
+
+def test_forward_kinematics_reads_strided_matrices_and_refuses_bad_input() -> None:
+    skeleton = BODIES[0].skeleton()
+    m = Rotation.from_rotvec([0.3, -0.2, 0.5]).as_matrix()
+    transposed = HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_l": m.T})  # a strided view
+    copied = HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_l": np.ascontiguousarray(m.T)})
+    a, b = forward_kinematics(skeleton, transposed), forward_kinematics(skeleton, copied)
+    assert a.position.tobytes() == b.position.tobytes()
+    with pytest.raises(KeyError, match="elbow_x"):
+        forward_kinematics(skeleton, HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_x": m}))
+    with pytest.raises(ValueError, match="3x3"):
+        forward_kinematics(skeleton, HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_l": m[:2]}))
+    pos = np.empty((len(JOINTS), 3))
+    with pytest.raises(ValueError, match="rot"):
+        _kernel.forward_kinematics(
+            (skeleton.rest,),
+            ({},),
+            (np.eye(3),),
+            ((0.0, 0.0, 0.0),),
+            None,
+            JOINT_INDEX,
+            JOINT_PARENTS,
+            pos,
+            np.empty((len(JOINTS), 3)),
+        )
+
+
+def _scene(seed: int) -> tuple[dict[str, np.ndarray], object]:
+    """Random flights through, past and beside a subject that runs across their paths: the
+    sub-chords cast_moving would hand the subject part, and a `pose_at` for the subject."""
+    rng = np.random.default_rng(seed)
+    skeleton = BODIES[seed % len(BODIES)].skeleton()
+    m, n = 120, 8
+    t = np.linspace(0.0, 0.12, m + 1)
+    speed = float(rng.uniform(-4.0, 4.0))
+    yaw = quat_to_matrix(yaw_quat(float(rng.uniform(-4.0, 4.0))))
+    clip = [Clip.RUN, Clip.WALK, Clip.FALL][seed % 3]
+
+    def pose_at(t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        pose = clip_pose(skeleton, clip, 1.0 + t_s, seed)
+        pos, rot = forward_kinematics_arrays([skeleton], [pose], [(yaw, (4.0, speed * t_s, 0.0))])
+        return pos[0], rot[0]
+
+    # Aimed at a joint of the subject as it stands mid-flight, from the muzzle.
+    pos0, _ = pose_at(0.06)
+    aim = pos0[rng.integers(0, len(JOINTS), n)] + rng.normal(0.0, 0.12, (n, 3))
+    muzzle = np.array([0.0, 0.0, 1.3]) + rng.normal(0.0, 0.05, (n, 3))
+    s = (t / 0.06)[:, None, None]
+    fine = muzzle[None] + (aim - muzzle)[None] * s
+    starts = np.ascontiguousarray(fine[:-1])
+    chord_d = fine[1:] - starts
+    chord_d[:, 0] = 0.0  # a flight standing still: zero-length sub-chords
+    stops = starts + chord_d
+    chord = np.sqrt(np.einsum("mnk,mnk->mn", chord_d, chord_d))
+    before = np.zeros((m + 1, n))
+    np.cumsum(chord, axis=0, out=before[1:])
+    centre, radius = _spheres(skeleton)
+    normals, offsets = _hull_planes(skeleton)
+    near = rng.random((m, n)) < 0.9
+    near[: int(rng.integers(0, 40))] = False
+    arrays = {
+        "near": near,
+        "starts": starts,
+        "stops": stops,
+        "chord_d": chord_d,
+        "chord_dd": np.maximum(chord**2, 1e-30),
+        "before": before,
+        "mid_t": (t[:-1] + t[1:]) / 2,
+        "centre": centre,
+        "radius": radius,
+        "rest": skeleton.rest,
+        "normals": normals,
+        "offsets": offsets,
+    }
+    return arrays, pose_at
+
+
+def _run(cast, arrays, pose_at, first):  # type: ignore[no-untyped-def]
+    m, n = arrays["near"].shape
+    first = first.copy()
+    hit_f, seg, rest = np.ones(n), np.full(n, -1, dtype=np.int64), np.zeros((n, 3))
+    a = arrays
+    if cast is reference_cast_subject:  # the numpy form took the sub-chords near it masked
+        a = a | {"near": a["near"] & (np.arange(m)[:, None] < first[None, :])}
+    poses = cast(
+        pose_at,
+        a["near"],
+        a["starts"],
+        a["stops"],
+        a["chord_d"],
+        a["chord_dd"],
+        a["before"],
+        a["mid_t"],
+        8.0,
+        WINDOW,
+        a["centre"],
+        a["radius"],
+        a["rest"],
+        a["normals"],
+        a["offsets"],
+        HULL_MARGIN_M,
+        first,
+        hit_f,
+        seg,
+        rest,
+    )
+    return poses, first, hit_f, seg, rest
+
+
+def test_cast_subject_equals_numpy_on_random_flights_at_a_moving_subject() -> None:
+    """The kernel's subject part of cast_moving against its numpy form on flights aimed at a
+    running, walking or falling subject (some already hit by another subject earlier): the
+    same poses asked for, the same first hits (sub-chord, segment), the same entry
+    fractions and rest-frame points (to 1e-12)."""
+    hits = poses = 0
+    for seed in range(48):
+        arrays, pose_at = _scene(seed)
+        m, n = arrays["near"].shape
+        first = np.full(n, m, dtype=np.int64)
+        first[seed % n] = 50  # a flight another subject stops at sub-chord 50
+        got = _run(_kernel.cast_subject, arrays, pose_at, first)
+        want = _run(reference_cast_subject, arrays, pose_at, first)
+        assert got[0] == want[0], seed
+        assert np.array_equal(got[1], want[1]), seed
+        assert np.array_equal(got[3], want[3]), seed
+        assert close(got[2], want[2]), seed
+        assert close(got[4], want[4]), seed
+        hits += int((got[3] >= 0).sum())
+        poses += got[0]
+    assert hits > 100 and poses > 300  # the hit paths and the advancement both ran, often
+
+
+def test_cast_subject_refuses_arrays_of_the_wrong_shape() -> None:
+    arrays, pose_at = _scene(0)
+    m, n = arrays["near"].shape
+    first = np.full(n, m, dtype=np.int64)
+    for key, bad, named in (
+        ("near", arrays["near"].astype(np.int64), "in_box"),
+        ("starts", arrays["starts"][:, :4], "starts"),
+        ("before", arrays["before"][:-1], "before"),
+        ("normals", arrays["normals"][:, :5], "normals"),
+    ):
+        with pytest.raises(ValueError, match=named):
+            _run(_kernel.cast_subject, arrays | {key: bad}, pose_at, first)
+    with pytest.raises(ValueError, match="first"):
+        _run(_kernel.cast_subject, arrays, pose_at, first.astype(np.float64))
+    with pytest.raises(TypeError, match="pose_at"):
+        _run(_kernel.cast_subject, arrays, lambda t: None, first)
+    with pytest.raises(ZeroDivisionError):  # the callback's own error comes through
+        _run(_kernel.cast_subject, arrays, lambda t: 1 / 0, first)
+
+
+def test_link_states_refuse_a_joint_that_is_not_one() -> None:
+    skeleton = BODIES[0].skeleton()
+    pose = HumanPose((0.0, 0.0, 0.0), np.eye(3), {"elbow_x": np.eye(3)})
+    with pytest.raises(KeyError, match="elbow_x"):
+        _kernel.link_states(
+            [skeleton.rest], [((0.0, 0.0, 0.0), 0.0, pose)], JOINT_INDEX, len(JOINTS)
+        )
+    with pytest.raises(TypeError, match="placements"):
+        _kernel.link_states([skeleton.rest], [((0.0, 0.0, 0.0), pose)], JOINT_INDEX, len(JOINTS))
+
+
+def test_sub_chords_equal_numpy_on_random_flights() -> None:
+    """The sub-chords of flights cut by a reach (a wire running out) or not, some ending on
+    the world early, against three subjects' boxes: the same boxes met, the same lengths,
+    paths and cuts (to 1e-12)."""
+    met = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        m, n, s = int(rng.integers(1, 300)), int(rng.integers(1, 9)), 3
+        fine = np.cumsum(rng.normal(0.0, 0.05, (m + 1, n, 3)), axis=0) + np.array([0, 0, 1.3])
+        fine[:, :, 0] += np.linspace(0.0, 6.0, m + 1)[:, None]
+        fine[m // 2, 0] = fine[m // 2 - 1, 0] if m > 2 else fine[m // 2, 0]  # a zero chord
+        reach = float(rng.uniform(2.0, 8.0)) if seed % 2 else np.inf
+        t_fine = np.linspace(0.0, 0.1, m + 1)
+        end_s = rng.uniform(0.02, 0.2, n)
+        centre = rng.uniform([2.0, -0.5, 0.5], [6.0, 0.5, 1.5], (s, 3))
+        boxes = np.stack([centre - 0.3, centre + 0.3], axis=1)
+        grow = np.linspace(0.0, 0.5, m) + 0.005
+        out = [np.empty((m, n, 3)), np.empty((m, n, 3))]
+        out += [np.empty((m, n)), np.empty((m, n)), np.empty((m + 1, n)), np.empty((m, n))]
+        in_box = np.empty((s, m, n), dtype=bool)
+        _kernel.sub_chords(fine, reach, t_fine, end_s, boxes, grow, *out, in_box)
+        want = reference_sub_chords(fine, reach, t_fine, end_s, boxes, grow)
+        for got, ref in zip(out, want[:6], strict=True):
+            assert close(got, ref), seed
+        assert np.array_equal(in_box, want[6]), seed
+        met += int(in_box.sum())
+    assert met > 1000
+
+
+def test_chords_and_candidates_equal_numpy_on_random_flights() -> None:
+    """cast_paths's chords (lengths, path before, reach cut, live) and the chords it casts
+    (flight-major, live, within a flight's limit, their box meeting a body's box or the
+    floor) against the numpy forms, with and without a reach and a limit."""
+    cast = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        k, n, b = int(rng.integers(1, 40)), int(rng.integers(1, 30)), int(rng.integers(0, 6))
+        points = np.cumsum(rng.normal(0.0, 0.4, (k + 1, n, 3)), axis=0) + np.array([0, 0, 1.0])
+        points[k // 2, 0] = points[k // 2 - 1, 0] if k > 2 else points[k // 2, 0]
+        reach = float(rng.uniform(1.0, 6.0)) if seed % 2 else np.inf
+        out = [np.empty((k, n)), np.empty((k + 1, n)), np.empty((k, n)), np.empty((k, n, 3))]
+        live = np.empty((k, n), dtype=bool)
+        _kernel.chords(points, reach, *out, live)
+        want = reference_chords(points, reach)
+        for got, ref in zip(out, want[:4], strict=True):
+            assert close(got, ref), seed
+        assert np.array_equal(live, want[4]), seed
+        centre = rng.normal(0.0, 1.5, (b, 3)) + np.array([0, 0, 1.0])
+        boxes = np.stack([centre - 0.4, centre + 0.4], axis=1).reshape(b, 2, 3)
+        limit = rng.integers(-1, k + 1, n) if seed % 3 else None
+        ks, ns = np.empty(k * n, dtype=np.int64), np.empty(k * n, dtype=np.int64)
+        count = _kernel.candidates(points[:-1], out[3], live, boxes, limit, ks, ns)
+        want_ks, want_ns = reference_candidates(points[:-1], out[3], live, boxes, limit)
+        assert np.array_equal(ks[:count], want_ks), seed
+        assert np.array_equal(ns[:count], want_ns), seed
+        cast += count
+    assert cast > 1000
+
+
+def test_flight_ends_equal_numpy_on_random_casts() -> None:
+    """Each flight's end from its cast chords (the first that hit, in flight-major order, or
+    where its reach ran out) and the time, speed and path there, against the numpy forms."""
+    hit = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        k, n = int(rng.integers(1, 30)), int(rng.integers(1, 20))
+        points = np.cumsum(rng.normal(0.0, 0.4, (k + 1, n, 3)), axis=0)
+        reach = float(rng.uniform(1.0, 6.0)) if seed % 2 else np.inf
+        chord, before, cut = np.empty((k, n)), np.empty((k + 1, n)), np.empty((k, n))
+        ends, live = np.empty((k, n, 3)), np.empty((k, n), dtype=bool)
+        _kernel.chords(points, reach, chord, before, cut, ends, live)
+        cast = (rng.random((k, n)) < 0.5) & live
+        ns, ks = (np.ascontiguousarray(x) for x in np.nonzero(cast.T))  # flight-major
+        uid = np.where(rng.random(len(ks)) < 0.3, rng.integers(0, 9, len(ks)), -1)
+        frac = rng.random(len(ks))
+        picked, end_k = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        end_f, point, target = np.empty(n), np.empty((n, 3)), np.empty(n, dtype=np.int64)
+        _kernel.first_hits(
+            points[:-1], ends, live, cut, ks, ns, uid, frac, picked, end_k, end_f, point, target
+        )
+        want = reference_first_hits(points[:-1], ends, live, cut, ks, ns, uid, frac)
+        assert np.array_equal(picked, want[0]), seed
+        assert np.array_equal(end_k, want[1]), seed
+        assert np.array_equal(target, want[4]), seed
+        assert close(end_f, want[2]) and close(point, want[3]), seed
+        times = np.linspace(0.0, 0.2, k + 1)
+        speeds = rng.uniform(20.0, 60.0, (k + 1, n))
+        got = np.empty(n), np.empty(n), np.empty(n)
+        _kernel.path_ends(times, speeds, before, chord, end_k, end_f, *got)
+        for g, w in zip(
+            got, reference_path_ends(times, speeds, before, chord, end_k, end_f), strict=True
+        ):
+            assert close(g, w), seed
+        hit += int((picked >= 0).sum())
+    assert hit > 100
+
+
+def test_gait_rotations_are_numpy_rot_y_bit_for_bit() -> None:
+    """The walking and running clips' eight leg and arm rotations, built in one block by the
+    kernel: the same bits as human.rot_y one joint at a time, straight joints (0.0 and -0.0)
+    included."""
+    from physics.animation import _gait
+    from physics.human import rot_y
+
+    angles = [0.0, -0.0, 1e-300, -np.pi, 3.0, *np.random.default_rng(0).normal(0.0, 2.0, 200)]
+    out = np.empty((len(angles), 3, 3))
+    _kernel.rot_y_many(angles, out)
+    for a, m in zip(angles, out, strict=True):
+        assert m.tobytes() == rot_y(float(a)).tobytes(), a
+    straight = 0
+    for k in range(400):
+        t, phase = k * 0.0137, (k % 7) / 7
+        got, want = (
+            _gait(t, phase, 0.7, 0.75, 1.7, 0.8),
+            reference_gait(t, phase, 0.7, 0.75, 1.7, 0.8),
+        )
+        assert got.keys() == want.keys()
+        for name, m in want.items():
+            assert got[name].tobytes() == m.tobytes(), (k, name)
+        straight += int(got["knee_l"][0, 2] == 0.0)
+    assert straight > 100  # half of every stride the knee is straight
+
+
+def test_an_unbuilt_kernel_says_how_to_build_it() -> None:
+    """A checkout where setup.py never ran (a fresh worktree on an installed environment)
+    fails at `import physics` with the command that builds the kernel, not a bare
+    ModuleNotFoundError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'physics._kernel':\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import physics\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "setup.py build_ext --inplace" in done.stderr
