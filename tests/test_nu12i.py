@@ -295,7 +295,7 @@ def test_drill_show_validate_and_report_flag_a_modified_builtin(
     checked = _main_out(capsys, ["drill", "validate", drill, "phone-draw-v1"])
     first, second = checked.splitlines()
     assert "ok (phone-draw-v1 (modified, sha256 " in first
-    assert "ok (phone-draw-v1, 3 phases)" in second
+    assert "ok (phone-draw-v1, 4 phases)" in second
     _main_out(capsys, ["report", str(edited["drill_run"]), "--out", str(tmp_path / "d.html")])
     page = (tmp_path / "d.html").read_text(encoding="utf-8")
     # The label with its sha, and the script that played it (it read "officer scripted").
