@@ -69,6 +69,7 @@ class Clip(StrEnum):
     HOLD_UP = "hold_up"
     TO_HEAD = "to_head"
     TO_THROAT = "to_throat"
+    TO_ARM = "to_arm"
 
 
 @lru_cache(maxsize=256)
@@ -197,15 +198,19 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         joints["shoulder_r"] = rot_y(-HOLD_UP_SHOULDER_RAD * w) @ rot_x(0.8 * w)
         joints["elbow_r"] = rot_y(-(math.pi - HOLD_UP_SHOULDER_RAD - 0.5) * w)
         joints["wrist_r"] = rot_z(0.8 * w)  # the palm turned back to face the subject
-    elif clip in (Clip.TO_HEAD, Clip.TO_THROAT):
+    elif clip in (Clip.TO_HEAD, Clip.TO_THROAT, Clip.TO_ARM):
         # A threat to himself (0-0.5 s up, then held): a handgun's muzzle at his right temple,
-        # or a knife's blade across the front of his throat. Joint angles solved for the
-        # medium build (the object where it must be, within 2 cm).
+        # a knife's blade across the front of his throat, or across his own left forearm held
+        # out in front of him. Joint angles solved for the medium build (the object where it
+        # must be, within 3 cm).
         w = _ease(t_s / 0.5)
         flex, abduct, elbow, wrist_x, wrist_y = _SELF[clip]
         joints["shoulder_r"] = rot_y(flex * w) @ rot_x(abduct * w)
         joints["elbow_r"] = rot_y(elbow * w)
         joints["wrist_r"] = rot_x(wrist_x * w) @ rot_y(wrist_y * w)
+        if clip is Clip.TO_ARM:
+            joints["shoulder_l"] = rot_y(-0.35 * w) @ rot_x(-0.25 * w)
+            joints["elbow_l"] = rot_y(-1.45 * w)
     elif clip is Clip.DROP:
         # The arm goes out and down-forward and opens (0-0.5 s), then hangs again (to 1 s).
         w = _ease(t_s / 0.5) * (1 - _ease((t_s - 0.5) / 0.5))
@@ -214,10 +219,11 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
     return HumanPose(offset, root, joints)
 
 
-# to_head / to_throat: shoulder flexion and abduction, elbow, wrist (rad).
+# to_head / to_throat / to_arm: the right shoulder's flexion and abduction, elbow, wrist (rad).
 _SELF = {
     Clip.TO_HEAD: (-0.9, -2.2, -2.45, -0.9, 0.9),
     Clip.TO_THROAT: (-0.9, -0.3, -2.6, 1.2, -0.3),
+    Clip.TO_ARM: (0.0, 0.75, -2.1, 2.1, 0.9),
 }
 
 

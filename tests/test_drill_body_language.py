@@ -226,22 +226,25 @@ def car_cabin_top(parts: dict[str, object]) -> float:
 
 
 @pytest.mark.parametrize(
-    ("drill_id", "held", "low", "high"),
+    ("drill_id", "held", "low", "high", "least_px"),
     [
         # A handgun held to his own temple (talk-down-cover: before, it was pointed at the
         # officer, the draw_point a deadly threat calls for): at head height.
-        ("talk-down-cover-v1", "handgun", 1.5, 1.75),
+        ("talk-down-cover-v1", "handgun", 1.5, 1.75, 8),
         # A knife at his own throat (mental-health-self-harm: before, hanging at his side).
-        ("mental-health-self-harm-v1", "knife", 1.35, 1.6),
+        ("mental-health-self-harm-v1", "knife", 1.35, 1.6, 8),
+        # A knife on his own left forearm (crisis-talk-down: before, hanging at his side),
+        # its blade turned half toward the officer, partly behind the hands at 25 ft.
+        ("crisis-talk-down-v1", "knife", 1.05, 1.35, 5),
     ],
 )
-def test_a_threat_to_himself_is_held_at_his_head_or_throat(
-    renderer: Renderer, drill_id: str, held: str, low: float, high: float
+def test_a_threat_to_himself_is_held_at_his_head_throat_or_arm(
+    renderer: Renderer, drill_id: str, held: str, low: float, high: float, least_px: int
 ) -> None:
     drill, records = _run(drill_id, 3)
     spec = drill.subjects[0]
     first = next(r for r in records if r.kind == "phase_entered")
-    assert first.data["animation"] in ("to_head", "to_throat")
+    assert first.data["animation"] in ("to_head", "to_throat", "to_arm")
     ((t, _, eye),) = _frames(drill, records, renderer, [1.5])
     x, y = [r for r in records if r.kind == "positions" and r.t <= t + 1e-9][-1].data["subjects"][
         spec.id
@@ -252,7 +255,7 @@ def test_a_threat_to_himself_is_held_at_his_head_or_throat(
     PICTURES.append(_crop(image, renderer, eye, x, y, fov))
     pixels = _held_pixels(renderer, spec.id, spec.body(), "subject", held, eye, fov)
     rows, cols = np.nonzero(pixels)
-    assert len(rows) >= 8, len(rows)
+    assert len(rows) >= least_px, len(rows)
     top, bottom = (_row_of_height(renderer, eye, x, y, z, fov) for z in (high, low))
     assert top < rows.mean() < bottom, (top, rows.mean(), bottom)
     across = np.array([-y, x]) / math.hypot(x, y) * 0.3  # within 30 cm of his middle
@@ -261,7 +264,7 @@ def test_a_threat_to_himself_is_held_at_his_head_or_throat(
     assert mid is not None and side is not None
     assert abs(cols.mean() - mid[0]) < abs(side[0] - mid[0]), (cols.mean(), mid, side)
     wrist = _wrist(renderer, spec.id)
-    assert wrist[2] > 1.3, wrist  # the hand up at the head, not hanging or pointed level
+    assert wrist[2] > low - 0.05, wrist  # the hand up where the object is, not hanging
 
 
 def _taser_pixels(image: np.ndarray) -> np.ndarray:
@@ -321,7 +324,7 @@ def test_the_officer_holds_his_drawn_weapon_with_the_arms_raised_to_aim(
 
 
 def test_write_the_picture() -> None:
-    if len(PICTURES) < 5:
+    if len(PICTURES) < 6:
         pytest.skip("the pictures come from the tests above")
     import matplotlib.pyplot as plt
 
