@@ -220,6 +220,22 @@ def test_traffic_stop_has_the_car_and_the_driver_reaches_into_it_for_the_wallet(
     PICTURES.append(np.concatenate(shots, axis=1))
 
 
+def test_the_handgun_stop_shows_the_same_reach_before_the_draw(renderer: Renderer) -> None:
+    """traffic-stop-handgun-v1's rationale: "the same reach, this time with a handgun"."""
+    drill, records = _run("traffic-stop-handgun-v1", 0)
+    entered = {r.data["phase"]: r.t for r in records if r.kind == "phase_entered"}
+    assert entered["draws"] == pytest.approx(2.0, abs=0.02)  # the draw's time is kept
+    (car,) = drill.scene.props
+    parts = {p.name: p for p in prop_parts("car", car.name, car.x_ft * FT_M, car.y_ft * FT_M)}
+    door, window = parts["door_fl"], parts["window_fl"]
+    ((_, play, _),) = _frames(drill, records, renderer, [entered["draws"] - 0.05])
+    wrist = _wrist(renderer, "driver")
+    assert play._held["driver"] == "none"
+    assert wrist[1] < door.centre[1] - door.half[1], wrist  # in the cabin
+    assert abs(wrist[0] - window.centre[0]) < window.half[0], wrist
+    assert window.centre[2] - window.half[2] - 0.05 < wrist[2] < car_cabin_top(parts)
+
+
 def car_cabin_top(parts: dict[str, object]) -> float:
     roof = parts["roof"]
     return float(roof.centre[2] - roof.half[2])  # type: ignore[attr-defined]
