@@ -178,6 +178,10 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         d = _ease(t_s / 0.25) * (1 - w)
         joints["shoulder_r"] = rot_y(0.15 * d - (math.pi / 2) * w) @ rot_x(0.3 * d)
         joints["elbow_r"] = rot_y(-1.3 * d)
+        # The wrist bent so that what the hand grips points where the arm does: a handgun's
+        # or a rifle's muzzle at the officer (straight, it pointed at the sky), a phone's
+        # screen toward him.
+        joints["wrist_r"] = rot_y((math.pi / 2) * w)
         joints["shoulder_l"] = rot_y(-1.2 * w) @ rot_x(-0.4 * w)  # a support hand
         joints["elbow_l"] = rot_y(-0.6 * w)
     elif clip is Clip.REACH_CAR:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from drills.log import LogRecord
-from drills.officer import builtin_officers
+from drills.officer import builtin_officers, find_officer
 from drills.schema import Drill, builtin_drills
 from physics.body import SubjectBody
 from physics.pose import Pose, look_rotation
@@ -30,6 +30,7 @@ from range.runs.drill import RunConfig, Session
 
 W, H, FOV = 960, 540, 70.0
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+ERRORS = Path(__file__).parent / "data" / "officers"
 FT_M = 0.3048
 
 
@@ -234,6 +235,25 @@ def test_the_handgun_stop_shows_the_same_reach_before_the_draw(renderer: Rendere
     assert wrist[1] < door.centre[1] - door.half[1], wrist  # in the cabin
     assert abs(wrist[0] - window.centre[0]) < window.half[0], wrist
     assert window.centre[2] - window.half[2] - 0.05 < wrist[2] < car_cabin_top(parts)
+
+
+def test_a_drawn_handgun_points_at_the_officer_not_the_sky(renderer: Renderer) -> None:
+    """draw_point bends the wrist so the muzzle follows the arm (before, with the arm level
+    the gun's slide, along the back of the hand, pointed straight up)."""
+    drill = builtin_drills()["traffic-stop-handgun-v1"]
+    frozen = find_officer(str(ERRORS / "traffic-stop-handgun-error-v1.toml"))  # never fires
+    session = Session(RunConfig(drill, frozen, 0))
+    session.run()
+    records = list(session.engine.log.records)
+    ((_, play, eye),) = _frames(drill, records, renderer, [3.0])
+    assert play._held["driver"] == "handgun"
+    frame = renderer.segment_frame("driver", "hand_r")
+    muzzle = np.asarray(frame[:3, 0], dtype=float)  # the hand's +X: the slide's direction
+    at = np.array([*eye.position_m]) - np.asarray(frame[:3, 3], dtype=float)
+    angle = math.degrees(math.acos(muzzle @ at / np.linalg.norm(at)))
+    assert angle < 20.0, angle
+    gun = _held_pixels(renderer, "driver", drill.subjects[0].body(), "subject", "handgun", eye)
+    assert gun.sum() >= 15, gun.sum()  # its front, end-on, at 9 ft
 
 
 def car_cabin_top(parts: dict[str, object]) -> float:
