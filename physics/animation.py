@@ -47,6 +47,9 @@ WALK_ENTER_MPS, WALK_LEAVE_MPS = 0.35, 0.25
 RUN_ENTER_MPS, RUN_LEAVE_MPS = 2.75, 2.25
 FALL_S = 0.8  # an incapacitated subject goes down in this long, then locks up
 RECOVER_S = 2.0  # prone to standing: on the knees half-way
+REACH_CAR_TURN_RAD = 1.35  # reach_car: the body turns this far to its left, toward the car
+HOLD_UP_SHOULDER_RAD = 1.0  # hold_up: the upper arm this far forward (the forearm 30 deg
+# short of upright: the object at eye height, an arm's length ahead)
 
 
 class Clip(StrEnum):
@@ -63,6 +66,11 @@ class Clip(StrEnum):
     DROP = "drop"
     FALL = "fall"
     RECOVER = "recover"
+    REACH_CAR = "reach_car"
+    HOLD_UP = "hold_up"
+    TO_HEAD = "to_head"
+    TO_THROAT = "to_throat"
+    TO_ARM = "to_arm"
 
 
 @lru_cache(maxsize=256)
@@ -180,8 +188,43 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         d = _ease(t_s / 0.25) * (1 - w)
         joints["shoulder_r"] = rot_y(0.15 * d - (math.pi / 2) * w) @ rot_x(0.3 * d)
         joints["elbow_r"] = rot_y(-1.3 * d)
+        # The wrist bent so that what the hand grips points where the arm does: a handgun's
+        # or a rifle's muzzle at the officer (straight, it pointed at the sky), a phone's
+        # screen toward him.
+        joints["wrist_r"] = rot_y((math.pi / 2) * w)
         joints["shoulder_l"] = rot_y(-1.2 * w) @ rot_x(-0.4 * w)  # a support hand
         joints["elbow_l"] = rot_y(-0.6 * w)
+    elif clip is Clip.REACH_CAR:
+        # A driver standing out at his open door, the car on his left: he turns a quarter
+        # turn toward it (0-0.5 s), leans in and reaches the right hand forward and down
+        # through the door's window into the cabin (by 0.6 s).
+        w = _ease(t_s / 0.5)
+        r = _ease((t_s - 0.1) / 0.5)
+        root = rot_z(REACH_CAR_TURN_RAD * w)
+        joints["lumbar"] = rot_y(0.35 * r)
+        joints["shoulder_r"] = rot_y(-1.4 * r) @ rot_x(0.1 * r)
+        joints["elbow_r"] = rot_y(-0.2 * r)
+    elif clip is Clip.HOLD_UP:
+        # What the right hand holds brought up in front of the face (0-0.45 s) and held
+        # there, the upper arm forward and in, the forearm up: a phone held up to film (its
+        # screen to the subject, its back to the officer), a wallet or a licence shown.
+        w = _ease(t_s / 0.45)
+        joints["shoulder_r"] = rot_y(-HOLD_UP_SHOULDER_RAD * w) @ rot_x(0.8 * w)
+        joints["elbow_r"] = rot_y(-(math.pi - HOLD_UP_SHOULDER_RAD - 0.5) * w)
+        joints["wrist_r"] = rot_z(0.8 * w)  # the palm turned back to face the subject
+    elif clip in (Clip.TO_HEAD, Clip.TO_THROAT, Clip.TO_ARM):
+        # A threat to himself (0-0.5 s up, then held): a handgun's muzzle at his right temple,
+        # a knife's blade across the front of his throat, or across his own left forearm held
+        # out in front of him. Joint angles solved for the medium build (the object where it
+        # must be, within 3 cm).
+        w = _ease(t_s / 0.5)
+        flex, abduct, elbow, wrist_x, wrist_y = _SELF[clip]
+        joints["shoulder_r"] = rot_y(flex * w) @ rot_x(abduct * w)
+        joints["elbow_r"] = rot_y(elbow * w)
+        joints["wrist_r"] = rot_x(wrist_x * w) @ rot_y(wrist_y * w)
+        if clip is Clip.TO_ARM:
+            joints["shoulder_l"] = rot_y(-0.35 * w) @ rot_x(-0.25 * w)
+            joints["elbow_l"] = rot_y(-1.45 * w)
     elif clip is Clip.DROP:
         # The arm goes out and down-forward and opens (0-0.5 s), then hangs again (to 1 s).
         w = _ease(t_s / 0.5) * (1 - _ease((t_s - 0.5) / 0.5))
@@ -210,6 +253,14 @@ def _fallen(skeleton: Skeleton) -> HumanPose:
         _FALLEN.clear()
     _FALLEN[id(skeleton)] = (skeleton, pose)
     return pose
+
+
+# to_head / to_throat / to_arm: the right shoulder's flexion and abduction, elbow, wrist (rad).
+_SELF = {
+    Clip.TO_HEAD: (-0.9, -2.2, -2.45, -0.9, 0.9),
+    Clip.TO_THROAT: (-0.9, -0.3, -2.6, 1.2, -0.3),
+    Clip.TO_ARM: (0.0, 0.75, -2.1, 2.1, 0.9),
+}
 
 
 def _grounded(skeleton: Skeleton, pose: HumanPose) -> HumanPose:
@@ -534,3 +585,18 @@ class _Poser(Protocol):
 def _subject_seed(seed: int, subject_id: str) -> int:
     # crc32, not hash(): Python salts string hashes per process, and a replay must match.
     return (seed * 1_000_003 + zlib.crc32(subject_id.encode())) % 2**32
+
+
+def weapon_hold_pose(aim: float) -> HumanPose:
+    """An officer's two-handed hold of a drawn weapon in the right hand: `aim` 0 is the low
+    ready (the arms angled down, the muzzle toward the floor ahead), 1 the weapon aimed (the
+    gun arm level ahead, the support hand beside it); between, the arms come up."""
+    a = min(max(aim, 0.0), 1.0)
+    lift = 0.75 + (math.pi / 2 - 0.75) * a
+    return HumanPose(
+        joints={
+            "shoulder_r": rot_y(-lift) @ rot_x(0.12),
+            "shoulder_l": rot_y(-(lift - 0.25)) @ rot_x(-0.45),
+            "elbow_l": rot_y(-0.45),
+        }
+    )

@@ -249,7 +249,9 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     course.write_text(marked, encoding="utf-8")
     drill = tmp / "pd-mod.toml"
     text = (DRILLS / "phone-draw-v1.toml").read_text(encoding="utf-8")
-    drill.write_text(text.replace("after_s = 3.0", "after_s = 2.5", 1), encoding="utf-8")
+    changed = text.replace("after_s = 2.0", "after_s = 2.5", 1)
+    assert changed != text
+    drill.write_text(changed, encoding="utf-8")
     with contextlib.redirect_stdout(io.StringIO()):
         argv = ["course", "run", str(course), "--seed", "1", "--runs-dir", str(tmp / "c")]
         assert main(argv) == 0
@@ -295,7 +297,7 @@ def test_drill_show_validate_and_report_flag_a_modified_builtin(
     checked = _main_out(capsys, ["drill", "validate", drill, "phone-draw-v1"])
     first, second = checked.splitlines()
     assert "ok (phone-draw-v1 (modified, sha256 " in first
-    assert "ok (phone-draw-v1, 3 phases)" in second
+    assert "ok (phone-draw-v1, 4 phases)" in second
     _main_out(capsys, ["report", str(edited["drill_run"]), "--out", str(tmp_path / "d.html")])
     page = (tmp_path / "d.html").read_text(encoding="utf-8")
     # The label with its sha, and the script that played it (it read "officer scripted").

@@ -32,6 +32,7 @@ from range.review.effects import (
     impacts_at,
     wires_at,
 )
+from range.review.officer import officer_hold, yaw_to
 from range.review.render import (
     COLOURS,
     LIGHTING,
@@ -174,10 +175,13 @@ class Playback:
             aim = np.array([first[0] - ox, first[1] - oy, 0.0])
             renderer.cone = ConeLight.on_weapon(Pose(at, look_rotation(aim)))
         if self.officer:
-            if OFFICER not in self._held:
-                renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], "none")
-                self._held[OFFICER] = "none"
-            renderer.pose_subject(OFFICER, (ox, oy, 0.0), math.atan2(first[1] - oy, first[0] - ox))
+            # The officer's drawn weapon in the hand, the arms at the ready or aimed.
+            hold = officer_hold(self.records, t)
+            if self._held.get(OFFICER) != hold.held:
+                renderer.add_subject(OFFICER, SubjectBody(), COLOURS["officer"], hold.held)
+                self._held[OFFICER] = hold.held
+            at = positions["subjects"].get(hold.target or "", first)
+            renderer.pose_subject(OFFICER, (ox, oy, 0.0), yaw_to((ox, oy), at), hold.pose)
         for spec in drill.subjects:
             if spec.id in self.hidden:
                 continue

@@ -105,6 +105,18 @@ HELD_OBJECTS: dict[str, list[HeldPart]] = {
         ((0.07, 0.0, 0.05), (0.09, 0.015, 0.018), "toy", False),
         ((0.166, 0.0, 0.05), (0.006, 0.0155, 0.0185), "orange_tip", False),
     ],
+    # The officer's drawn weapons (range.review.officer): the muzzle along the fingers, so the
+    # bore runs along the arm held out to aim (+X, the back of the hand, is then up): a duty
+    # pistol (200 mm slide, black) and a TASER (yellow body, black cartridge face).
+    "officer_pistol": [
+        ((0.0, 0.0, -0.03), (0.05, 0.014, 0.016), "gun", False),  # grip in the fist
+        ((0.06, 0.0, -0.07), (0.017, 0.014, 0.1), "gun", False),  # slide, muzzle ahead
+    ],
+    "officer_taser": [
+        ((0.0, 0.0, -0.03), (0.05, 0.016, 0.02), "taser", False),
+        ((0.065, 0.0, -0.07), (0.025, 0.02, 0.1), "taser", False),
+        ((0.065, 0.0, -0.176), (0.024, 0.019, 0.006), "weapon", False),  # cartridge face
+    ],
     "rifle": [
         ((0.0, 0.0, 0.0), (0.02, 0.015, 0.05), "gun", False),
         ((0.2, 0.0, 0.06), (0.43, 0.022, 0.035), "gun", False),
