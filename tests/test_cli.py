@@ -251,3 +251,20 @@ def test_score_across_runs_reports_hit_and_false_alarm_rates(
     a, b = officers["A (SIMULATED)"], officers["B (SIMULATED)"]
     assert (a["hit_rate"], a["false_alarm_rate"]) == (1.0, 0.0)
     assert b["false_alarm_rate"] == 1.0 and b["hit_rate"] is None
+
+
+def test_emulate_in_process_gives_ctrl_c_back_when_it_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`peripherals emulate` (and `monitor`) stop on Ctrl-C by taking SIGINT over; run in a
+    process that goes on (a test worker), they kept it, so a later Ctrl-C never raised
+    KeyboardInterrupt (a live drill's Ctrl-C test then ran to its time limit)."""
+    import signal
+
+    from range.cli.main import main
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    argv = ["peripherals", "emulate", "pistol", "--duration", "0.2", "--dir", str(tmp_path)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

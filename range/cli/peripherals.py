@@ -201,20 +201,28 @@ def _scan(args: argparse.Namespace) -> int:
 
 class _Stop(threading.Event):
     """Set by Ctrl-C, SIGTERM or the end of `--duration`; `cancel()` drops the timer when the
-    command ends sooner (a failed replica), so no thread outlives it."""
+    command ends sooner (a failed replica), so no thread outlives it, and puts back the signal
+    handlers it replaced (a process that goes on after the command, a test's or a caller's,
+    gets its Ctrl-C back as KeyboardInterrupt)."""
 
     timer: threading.Timer | None = None
+    replaced: list[tuple[signal.Signals, Any]]
 
     def cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer.join()
+        for signum, handler in self.replaced:
+            signal.signal(signum, handler)
+        self.replaced = []
 
 
 def _stop_event(duration: float | None) -> _Stop:
     stop = _Stop()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.replaced = [
+        (signum, signal.signal(signum, lambda *_: stop.set()))
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    ]
     if duration is not None:
         stop.timer = threading.Timer(duration, stop.set)
         stop.timer.daemon = True  # Ctrl-C must not wait for it
@@ -321,6 +329,7 @@ def _emulate(args: argparse.Namespace) -> int:
     try:
         stop.wait()
     finally:
+        stop.cancel()
         for timer in cable:
             timer.cancel()
             timer.join()
