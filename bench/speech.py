@@ -203,7 +203,8 @@ def figures(
         accuracy = 100.0 * sum(correct(t, min_confidence) for t in at) / max(len(at), 1)
         target = 95.0 if snr == 10.0 else 0.0
         # Held out: the test split's voices, speeds, chatter and noise draws; nothing is tuned
-        # on them (GARBAGE_WEIGHT, EarlyRule: the tuning split; LOOKBACK_*: other clips).
+        # on them (GARBAGE_WEIGHT, EarlyRule, RECHECK_*: the tuning split; LOOKBACK_*: other
+        # clips).
         name = f"speech-act accuracy, command set, held-out voices, {snr:.0f} dB SNR"
         rows.append((name if snr == 10.0 else name + " (info)", accuracy, "%", target, "higher"))
     other = [t for t in trials if t.expected is None]

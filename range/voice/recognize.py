@@ -6,6 +6,9 @@ sentence fit the free phone loop better than any phrase and come out as garbage;
 output where its words fit better than phones do, by more than the garbage weight
 (`GARBAGE_WEIGHT`, tuned on a split of voices and sentences the bench never uses; docs/speech.md).
 The dictionary holds the phrase book's words and the garbage phones only.
+An utterance that gave no act is decoded once more against one phrase and no garbage
+(`recheck`), and that phrase is heard when it is short and scores close to the garbage path
+(RECHECK_MARGIN): commands the garbage loop swallowed.
 
 Decoding streams: the decoder gets each 30 ms block as it arrives while the VAD says speech, so
 when speech ends only the end of the utterance is left to compute; and an act is decided as soon
@@ -380,7 +383,7 @@ class Recognizer:
         less the first pass's, per speech frame of the first pass), or None when the first pass
         heard more than RECHECK_MAX_FRAMES of speech, or the second put silence between the
         phrase's words or decoded nothing. The word times (`word_times`) become the phrase's."""
-        first = self._decoder.seg() or []
+        first = list(self._decoder.seg() or [])  # seg() is an iterator: read it once
         speech = sum(s.end_frame - s.start_frame + 1 for s in first if not _is_silence(s.word))
         if not speech or speech > RECHECK_MAX_FRAMES:
             return None
@@ -396,7 +399,7 @@ class Recognizer:
                 self._process(part)
             self._decoder.end_utt()
             hyp = self._decoder.hyp()
-            forced = (self._decoder.seg() or []) if hyp is not None else []
+            forced = list(self._decoder.seg() or []) if hyp is not None else []
         finally:
             self._decoder.set_cmn(after)  # as the first pass left it
             self._decoder.activate_search("phrases")
