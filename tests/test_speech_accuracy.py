@@ -392,3 +392,9 @@ def test_the_second_pass_leaves_a_long_utterance_alone(monkeypatch: pytest.Monke
     monkeypatch.setattr(recognize, "RECHECK_MAX_FRAMES", 20)
     recognizer.decode(pcm)
     assert recognizer.recheck() is None
+
+
+def test_decoder_options_reach_pocketsphinx() -> None:
+    # bench/speech.py --decoder JSON sweeps PocketSphinx's settings through them.
+    recognizer = Recognizer(builtin_phrasebook(), decoder_options={"beam": 1e-60})
+    assert recognizer._decoder.config["beam"] == pytest.approx(1e-60)

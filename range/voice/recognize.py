@@ -150,8 +150,9 @@ VAD_RELEASE_S = 4.0
 # gives each segment, normalised to the best state of each frame; logs of them). It hears commands
 # the garbage loop swallowed ("stop", "hands up", "back up") and those heard as another phrase
 # amid garbage ("put the knife down" as garbage, "don't move", garbage). Chosen on the tuning split
-# (2026-12-01, 10 dB: 75.0 -> 88.5 %, false acts 0.3 -> 0.6 a minute; margin -0.0005 gave 90.6 %
-# at 0.9 a minute, too close to the target of 1 to ship), docs/speech.md "Second pass".
+# (2026-12-01, 10 dB: 75.0 -> 89.6 %, false acts 0.0 -> 0.6 a minute; replayed, margin -0.0005
+# gave 2 trials more at 0.9 false acts a minute, too close to the target of 1 to ship),
+# docs/speech.md "second pass".
 # RECHECK_MARGIN None: off.
 RECHECK_MARGIN: float | None = 0.0
 RECHECK_MAX_FRAMES = 150
