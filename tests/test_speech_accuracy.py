@@ -345,3 +345,56 @@ def test_more_than_max_phrases_in_one_utterance_is_chatter_not_commands() -> Non
 
     assert decided("police drop the knife show me your hands") is not None
     assert decided("can you hear me what's going on police step back") is None
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    ("phrase", "voice", "seed"),
+    [
+        ("stop", "en-us+m1", 0),
+        ("hands up", "en-us+f4", 1),
+        ("back up", "en-us+f4", 0),
+        ("put the gun down", "en-us+m3", 0),
+        ("put the gun down", "en-us+m1", 1),
+    ],
+)
+def test_a_command_the_garbage_loop_swallowed_is_heard_by_the_second_pass(
+    monkeypatch: pytest.MonkeyPatch, phrase: str, voice: str, seed: int
+) -> None:
+    # espeak-ng at 150 wpm (the tuning split's voices), range noise at 10 dB SNR: the first
+    # pass took every frame as garbage (or a phrase amid loud garbage), so nothing was heard.
+    # Decoded again against one phrase of the book and no garbage loop (RECHECK_MARGIN), it is
+    # heard as its own act (docs/speech.md, "Second pass").
+    import range.voice.recognize as recognize
+    from range.voice.corpus import mix_at_snr, speech_16k
+
+    book = builtin_phrasebook()
+    pcm = mix_at_snr(speech_16k(phrase, voice, 150), 10.0, np.random.default_rng(seed))
+    assert _fresh_acts(pcm) == [book.phrase_acts()[phrase]]
+    monkeypatch.setattr(recognize, "RECHECK_MARGIN", None)
+    assert _fresh_acts(pcm) == []
+
+
+@needs_espeak
+def test_the_second_pass_leaves_a_long_utterance_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chatter runs on, and forced into one phrase it can score as well as the garbage phones do:
+    # an utterance whose first pass held more than RECHECK_MAX_FRAMES of speech (its words and
+    # garbage, not silence) is not decoded again.
+    import range.voice.recognize as recognize
+    from range.voice.corpus import speech_16k
+
+    recognizer = Recognizer(builtin_phrasebook())
+    speech = speech_16k("stop right there", "en-us+m1", 150)
+    pcm = np.asarray(speech / np.max(np.abs(speech)) * 0.3 * 32767, dtype=np.int16)
+    recognizer.decode(pcm)
+    heard = recognizer.recheck()
+    assert heard is not None and heard[0] == "stop right there"
+    monkeypatch.setattr(recognize, "RECHECK_MAX_FRAMES", 20)
+    recognizer.decode(pcm)
+    assert recognizer.recheck() is None
+
+
+def test_decoder_options_reach_pocketsphinx() -> None:
+    # bench/speech.py --decoder JSON sweeps PocketSphinx's settings through them.
+    recognizer = Recognizer(builtin_phrasebook(), decoder_options={"beam": 1e-60})
+    assert recognizer._decoder.config["beam"] == pytest.approx(1e-60)
