@@ -1190,8 +1190,9 @@ def moving_deployment() -> list[Figure]:
     """One TASER 7 CQ deployment (2 probes) at 15 ft against 3 subjects that move during the
     flight (a runner crossing, two walkers; animated), RangeWorld.cast_moving: the first
     deployment of the cartridge in this process (taser.prepare before the 'drill' builds its
-    table and, once a process, runs the flight code a few times in a world of its own; the
-    subjects animated at the trigger as a drill's frames do), the median of the next ones,
+    table, once a process runs the flight code a few times in a world of its own, and flies
+    one throw-away deployment in the drill's world; the subjects animated at the trigger as a
+    drill's frames do), the median of the next ones,
     and the same deployment against the frozen subjects (cast_paths) as the baseline, in the
     same run. The first is one sample a run: on a loaded machine, repeat the run."""
     from physics.animation import Clip, clip_pose
@@ -1226,7 +1227,9 @@ def moving_deployment() -> list[Figure]:
 
         muzzle = Pose((0.0, 0.0, 1.3), look_rotation((x_m, 0.0, 1.1 - 1.3)))
         rng = np.random.default_rng(0)
-        prepare([cart.id])
+        # As a drill does once its subjects are placed: the tables, and one throw-away
+        # deployment in this world.
+        prepare([cart.id], world)
         # The drill's frames before the trigger animate the subjects (range/runs/drill.py poses
         # each one every step): the animation's first call is not the deployment's.
         motion(0.0, frozenset(name for name, *_ in specs))

@@ -461,7 +461,10 @@ class SubjectAnimator:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._changes: dict[str, list[tuple[float, Clip]]] = {}  # appended to, never edited
+        # Appended to; edited only at a subject's second update (`advance`: its first clip).
+        self._changes: dict[str, list[tuple[float, Clip]]] = {}
+        # A subject's state at its first update, until its second (the first clip's velocity).
+        self._first: dict[str, tuple[str, str, str, str | None]] = {}
         self._timelines: dict[str, Timeline] = {}
         self._last: dict[str, tuple[float, float, float, float]] = {}  # t, x, y, yaw
         self._velocity: dict[str, tuple[float, float]] = {}
@@ -533,6 +536,21 @@ class SubjectAnimator:
             clip = Clip(animation)
         if changes is None:
             changes = self._changes[subject_id] = [(t_s, clip)]
+            self._first[subject_id] = (behaviour, stance, held_object, animation)
+            return
+        # A subject's first update has no velocity yet (it stands): its first clip is decided
+        # by the second, when the same state moves it. A subject the drill has walking from
+        # its start is in the walk from its first frame, not blending in from a standstill it
+        # never had (30 such subjects blended in the same frames: the crowd's slowest 0.3 s).
+        first = self._first.get(subject_id)
+        if first is not None and t_s <= changes[0][0]:
+            return  # the first update again: still no velocity
+        self._first.pop(subject_id, None)
+        if first == (behaviour, stance, held_object, animation) and len(changes) == 1:
+            if clip is not changes[0][1]:
+                changes[0] = (changes[0][0], clip)
+                self._timelines.pop(subject_id, None)
+            return
         start, current = changes[-1]
         if current is Clip.FALL and clip is not Clip.FALL:
             clip = Clip.RECOVER  # from the floor, whatever comes next

@@ -817,6 +817,11 @@ class RangeWorld:
         self.pose_subject(subject_id, pose, position, yaw_rad)
 
     @property
+    def subject_ids(self) -> list[str]:
+        """The subjects' names, in the order they were added."""
+        return list(self._subjects)
+
+    @property
     def targets(self) -> list[str]:
         """Names by body id: what `PathEnds.target` indexes."""
         out = [""] * (max(self._names) + 1)

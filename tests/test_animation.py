@@ -200,6 +200,34 @@ def test_the_bench_crowd_of_the_tick_figures_really_walks() -> None:
     assert all(timeline[-1][1] is Clip.IDLE for timeline in slow.animator._changes.values())
 
 
+def test_a_subject_walking_from_its_start_is_in_the_walk_from_its_first_frame() -> None:
+    """The first update has no velocity (the subject seems to stand): the second, with the
+    same state, decides the first clip. A subject the drill walks from t=0 plays the walk
+    from its first frame, never blending in from an idle it never had (before: [idle, walk]
+    and BLEND_S of two clip poses and a slerp per joint, all 30 of the bench crowd at once);
+    one that stands and then walks still blends; bench crowd: no subject blending."""
+    animator = SubjectAnimator(3)
+    t0, dt = 1 / 90, 1 / 90
+    for frame in range(30):
+        t = t0 + frame * dt
+        pose = animator.update(
+            "s1", t, (0.5 * t, 0.0), 0.0, "active_resistance", "standing", "none", SKELETON
+        )
+        walk = clip_pose(SKELETON, Clip.WALK, t - t0, animator._timeline("s1").seed)
+        if frame >= 1:
+            assert np.array_equal(joints_of(pose), joints_of(walk))
+    assert animator._changes["s1"] == [(t0, Clip.WALK)]
+    # Stands for a while, then walks: the change still blends in.
+    later = SubjectAnimator(3)
+    for frame in range(60):
+        t = frame * dt
+        x = 0.0 if t < 0.3 else 0.5 * (t - 0.3)
+        later.update("s1", t, (x, 0.0), 0.0, "active_resistance", "standing", "none", SKELETON)
+    assert [clip for _, clip in later._changes["s1"]] == [Clip.IDLE, Clip.WALK]
+    blending, changes = crowd_blends(30, 1.0, CROWD_SPEED_MPS)
+    assert (blending, changes) == (0.0, 0)
+
+
 def test_every_key_frame_is_drawn_as_it_is_hit() -> None:
     """Each clip's key frame rendered side-on and cast pixel by pixel against the posed
     PyBullet body: >= 99 % agreement; the frames go to docs/img/animations.png."""

@@ -488,3 +488,26 @@ def test_a_live_course_needing_a_taser_is_refused_without_one(tmp_path: Path) ->
     finally:
         pistol.stop_free_running()
         pistol.stop()
+
+
+def test_a_taser_string_prepares_its_cartridge_in_its_world_before_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each TASER string's cartridge has its tables built and one throw-away deployment flown
+    in the string's own world, its subject placed, before the start signal (taser.prepare):
+    a course's first pull of a cartridge built its tables inside the frame (33-115 ms)."""
+    from physics import taser
+    from range.runs.course import TASER_SUBJECT
+
+    seen: list[tuple[str, list[str]]] = []
+    real = taser._warm_world
+
+    def warm(world: object, cart: taser.Cartridge) -> None:
+        seen.append((cart.id, world.subject_ids))  # type: ignore[attr-defined]
+        real(world, cart)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(taser, "_warm_world", warm)
+    course = find_course("taser7-practical-v1")
+    run_course(CourseConfig(course, find_shooter("expert"), 1))
+    strings = [s for stage in course.stages for s in stage.strings]
+    assert seen == [(str(s.cartridge), [TASER_SUBJECT]) for s in strings]

@@ -5,6 +5,8 @@ bit): the forward kinematics and link states of the compiled kernel (physics._ke
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -439,3 +441,61 @@ def test_prepare_runs_the_flight_code_once_a_process(monkeypatch: pytest.MonkeyP
     assert sum(flown) == taser.WARM_DEPLOYMENTS  # half of them against a moving subject
     taser.prepare(["x26p-21ft", "taser7-cq"])
     assert len(flown) == 2 * taser.WARM_DEPLOYMENTS  # once a process
+
+
+def test_prepare_flies_a_throw_away_deployment_in_the_drill_world(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """taser.prepare with the drill's world (its subjects placed, as range/runs/drill.py calls
+    it before run_started) flies one deployment of each cartridge in it, still and moving, so
+    the world's lazily built static boxes and PyBullet's first cast in it are not paid inside
+    the first deployment's frame (bench/run.py: first of its cartridge 0.61 -> ~0.5 ms). It
+    moves no subject and leaves the drill's deployments bit for bit as without it."""
+    from physics import taser
+    from physics.pose import Pose, look_rotation
+    from physics.world import RangeWorld
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    cart = taser.cartridge("taser7-cq")
+    muzzle = Pose((0.0, 0.0, 1.3), look_rotation((4.5, 0.0, -0.2)))
+
+    def deployments(warm: bool) -> tuple[bool, list[object]]:
+        with RangeWorld() as world:
+            world.add_object("car", (6.0, 2.0, 0.0), (2.0, 4.5, 1.4), "steel", "cover")
+            for k, y in enumerate((0.0, -1.5, 1.5)):
+                world.add_subject(f"s{k}", body, (4.5, y, 0.0), math.pi / 2)
+            before = [world.subject_pose(f"s{k}") for k in range(3)]
+            if warm:
+                taser.prepare([cart.id], world)
+            built = bool(world._aabbs)
+            assert [world.subject_pose(f"s{k}") for k in range(3)] == before
+
+            def motion(t: float, subjects: frozenset[str]) -> None:
+                for k, y in enumerate((0.0, -1.5, 1.5)):
+                    if f"s{k}" in subjects:
+                        pose = clip_pose(skeleton, Clip.RUN, 1.0 + t, 3)
+                        world.pose_subject(f"s{k}", pose, (4.5, y + 3.0 * t, 0.0), math.pi / 2)
+
+            rng = np.random.default_rng(9)
+            out: list[object] = []
+            for _ in range(3):
+                out += taser.fly_probes(world, cart, muzzle, rng, motion)
+                out += taser.fly_probes(world, cart, muzzle, rng)
+            return built, out
+
+    warmed, cold = deployments(True), deployments(False)
+    assert warmed == (True, cold[1]) and cold[0] is False
+    assert any(impact.target for impact in cold[1])  # type: ignore[attr-defined]
+
+    # The drill runner hands prepare its world once the subjects stand in it.
+    seen: list[list[str]] = []
+    real = taser._warm_world
+    monkeypatch.setattr(
+        taser, "_warm_world", lambda w, c: (seen.append(w.subject_ids), real(w, c))[1]
+    )
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from live_drill import crowd_session
+
+    crowd_session(2, 1.0, 0.5)
+    assert seen and all(ids == ["s0", "s1"] for ids in seen)

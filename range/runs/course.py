@@ -43,7 +43,7 @@ from physics.body import Region
 from physics.human import HumanPose
 from physics.pose import Pose, look_rotation, quat_to_matrix
 from physics.targets import TARGETS
-from physics.taser import cartridge, fly_probes, laser_dots
+from physics.taser import cartridge, fly_probes, laser_dots, prepare
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
@@ -782,6 +782,10 @@ def _fire_string(
                 world, distance_m, string.subject_speed_mps, config.seed, taser_aim_region(string)
             )
             aim = mover.step(0.0)
+        if string.cartridge is not None and string.weapon not in FIREARMS:
+            # The cartridge's flight tables and one throw-away deployment in this world (its
+            # subject placed) now, before the start signal, not inside the first pull's frame.
+            prepare([str(string.cartridge)], world)
         hands.ready(aim)
         show = _viewer(course, i, j, string, distance_m, lane, hands, mover, log, live)
         if isinstance(hands, LiveShooter) and live is not None and live.draw is not None:

@@ -612,7 +612,8 @@ class Session:
             lane = self._open_lane(stack)
             # The issued TASER's cartridges' flight tables now, not inside the first
             # deployment's frame.
-            prepare(self._loaded_cartridges(lane))
+            cartridges = self._loaded_cartridges(lane)
+            prepare(cartridges)
             self.faults = FaultPolicy(lane, config.fault_after_s)
             devices = lane.devices()
             calibration = self._check_calibration(devices)
@@ -648,6 +649,8 @@ class Session:
                 world.add_subject(
                     subject.id, self.bodies[subject.id], (*subject.position_m, 0.0), subject.yaw_rad
                 )
+            # And one throw-away deployment of each in this world, its subjects placed.
+            prepare(cartridges, world)
             hands = self.hands = self._open_hands(stack)
             engine.start(
                 drill_sha256=sha256(copy),
