@@ -9,8 +9,27 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial.transform import Rotation
 
+from physics.body import BODY_SIZES, SubjectBody
 from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton, rot_y
+
+# The bodies the kernel and the fast paths are checked on: every build and attribute.
+BODIES = [
+    SubjectBody(),
+    SubjectBody(size=BODY_SIZES["small"], child=True),
+    SubjectBody(size=BODY_SIZES["large"], elderly=True),
+    SubjectBody(pregnant=True),
+]
+
+
+def random_pose(rng: np.random.Generator) -> HumanPose:
+    """A random pose: 80 % of the joints turned at random, the root offset by ~0.3 m."""
+    names = [n for n in JOINTS if rng.random() < 0.8]
+    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
+    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
+    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
+
 
 F64 = NDArray[np.float64]
 

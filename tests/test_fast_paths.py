@@ -10,15 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kernel_reference import reference_fk
+from kernel_reference import BODIES, random_pose, reference_fk
 from scipy.spatial.transform import Rotation
 
 from physics.animation import Clip, _quat_floats, _slerp, clip_pose
-from physics.body import BODY_SIZES, SubjectBody
+from physics.body import SubjectBody
 from physics.human import (
     JOINT_INDEX,
     JOINTS,
-    HumanPose,
     forward_kinematics,
     matrices_to_quats,
     region_codes,
@@ -31,21 +30,6 @@ def same(got: np.ndarray, want: np.ndarray) -> bool:
     matmul and einsum sum three products in an order that depends on its build and the CPU;
     the kernel's order is fixed, so runs replay bit for bit on any machine)."""
     return got.tobytes() == want.tobytes() or bool(np.abs(got - want).max() <= 1e-12)
-
-
-BODIES = [
-    SubjectBody(),
-    SubjectBody(size=BODY_SIZES["small"], child=True),
-    SubjectBody(size=BODY_SIZES["large"], elderly=True),
-    SubjectBody(pregnant=True),
-]
-
-
-def random_pose(rng: np.random.Generator) -> HumanPose:
-    names = [n for n in JOINTS if rng.random() < 0.8]
-    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
-    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
-    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("body", BODIES, ids=["medium", "child", "elderly", "pregnant"])

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from kernel_reference import BODIES, random_pose, reference_fk, reference_in_world
 from kernel_reference import candidates as reference_candidates
 from kernel_reference import cast_subject as reference_cast_subject
 from kernel_reference import chords as reference_chords
 from kernel_reference import first_hits as reference_first_hits
 from kernel_reference import gait as reference_gait
 from kernel_reference import path_ends as reference_path_ends
-from kernel_reference import reference_fk, reference_in_world
 from kernel_reference import sub_chords as reference_sub_chords
 from scipy.spatial.transform import Rotation
 
 from physics import _kernel
 from physics.animation import Clip, clip_pose
-from physics.body import BODY_SIZES, SubjectBody
 from physics.human import (
     JOINT_INDEX,
     JOINT_PARENTS,
@@ -29,20 +28,6 @@ from physics.human import (
 )
 from physics.pose import quat_to_matrix, yaw_quat
 from physics.world import HULL_MARGIN_M, WINDOW, _hull_planes, _spheres
-
-BODIES = [
-    SubjectBody(),
-    SubjectBody(size=BODY_SIZES["small"], child=True),
-    SubjectBody(size=BODY_SIZES["large"], elderly=True),
-    SubjectBody(pregnant=True),
-]
-
-
-def random_pose(rng: np.random.Generator) -> HumanPose:
-    names = [n for n in JOINTS if rng.random() < 0.8]
-    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
-    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
-    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
 
 
 def close(got: np.ndarray, want: np.ndarray) -> bool:
