@@ -1,0 +1,132 @@
+"""Issue 16, re-check rc16: its new defects (items 2, 3, 8; items 1 and 4-6 beside their
+subjects' other tests)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drills.course import find_course, find_shooter
+from range.cli.main import main
+from range.records.store import Records
+from range.runs.course import CourseConfig, run_course
+from range.runs.drill import Session
+
+
+def _db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    return url
+
+
+def _ctrl_c_in(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, calls: int = 1) -> None:
+    """`owner.name` as before, and a real SIGINT (the range master's Ctrl-C) at the start of
+    its call number `calls`: delivered to whatever handler the process has then."""
+    real = getattr(owner, name)
+    made = [0]
+
+    def pressed(*args: Any, **kwargs: Any) -> Any:
+        made[0] += 1
+        if made[0] == calls:
+            signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, pressed)
+
+
+# -- item 2: a second Ctrl-C during the first one's cleanup ------------------------------------
+
+
+def test_a_second_ctrl_c_while_the_first_closes_the_run_leaves_no_run_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #2: Ctrl-C mid-drill, and again while the run is being closed in the records: the
+    second is ignored, the run is kept (ABORTED, not left in progress), the folder is said, and
+    the handler there was before is back afterwards."""
+    db = _db(tmp_path)
+    _ctrl_c_in(monkeypatch, Session, "_simulated_frame", 90)
+    _ctrl_c_in(monkeypatch, Records, "add_drill_run")
+    before = signal.getsignal(signal.SIGINT)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "1", "--runs-dir", str(runs)]
+    argv += ["--badge", "4411", "--db", db, "--sound", "off", "--progress", "never"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    (run,) = runs.iterdir()
+    assert "Traceback" not in err and f"saved in {run}" in err, err
+    assert signal.getsignal(signal.SIGINT) is before
+    with Records.open(db) as records:
+        assert records.incomplete_drill_runs() == []
+    assert json.loads((run / "result.json").read_text())["state"] == "aborted"
+
+
+def test_a_second_ctrl_c_in_a_course_attempt_still_says_how_to_resume_it_by_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #2 and #8: Ctrl-C in a recorded course attempt, and again while it is being
+    closed: the second is ignored and the line says the attempt's own number to resume."""
+    import range.cli.records as cli_records
+    import range.runs.course as course
+
+    db = _db(tmp_path)
+    _ctrl_c_in(monkeypatch, course, "_fire_string", 2)
+    _ctrl_c_in(monkeypatch, cli_records, "say")
+    argv = ["course", "run", "taser7-practical-v1", "--runs-dir", str(tmp_path / "runs")]
+    assert main([*argv, "--badge", "4411", "--db", db, "--sound", "off"]) == 130
+    err = capsys.readouterr().err
+    with Records.open(db) as records:
+        ((listed),) = records.incomplete()
+    assert err.strip().splitlines() == [
+        "openrange: stopped by the range master (Ctrl-C): the attempt is not finished; the"
+        " strings fired so far are kept in progress (`openrange records incomplete`): `course"
+        f" run taser7-practical-v1 --badge 4411 --resume {listed['id']}` fires the rest"
+    ]
+
+
+# -- item 3: a crash between a string's end in the log and in the records ---------------------
+
+
+class _CrashError(Exception):
+    """The power goes: after the log line, before the records' row."""
+
+
+def test_a_string_ended_in_the_log_but_not_the_records_is_kept_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #3: the process dies with the first string's `string_ended` in its part's
+    events.jsonl and not yet in the records. The resume takes it from the log: the finished
+    string is kept, not cut and reshot."""
+    db = _db(tmp_path)
+    record_shot = Records.record_shot
+
+    def crash_before_the_end(self: Records, attempt: int, shot: dict[str, Any]) -> None:
+        if shot.get("kind") == "string_ended":
+            raise _CrashError
+        record_shot(self, attempt, shot)
+
+    runs = tmp_path / "runs"
+    with Records.open(db) as records:
+        monkeypatch.setattr(Records, "record_shot", crash_before_the_end)
+        config = CourseConfig(
+            find_course("fbi-pistol-2019-v1"), find_shooter("expert"), 3, runs_dir=runs
+        )
+        with pytest.raises(_CrashError):
+            run_course(config, records=records, badge="4411")
+        monkeypatch.setattr(Records, "record_shot", record_shot)
+        ((listed),) = records.incomplete()
+    (part,) = runs.iterdir()
+    last = json.loads((part / "events.jsonl").read_text().splitlines()[-1])
+    assert last["kind"] == "string_ended"  # the log is a record ahead of the records
+    argv = ["course", "run", "fbi-pistol-2019-v1", "--badge", "4411", "--db", db]
+    argv += ["--resume", str(listed["id"]), "--runs-dir", str(runs), "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["reshot"] == [] and result["score"]["complete"]
+    assert main(["records", "show", str(result["qualification"]), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert not [line for line in shown["sheet"] if line["note"].startswith("string cut")]
