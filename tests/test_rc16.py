@@ -130,3 +130,53 @@ def test_a_string_ended_in_the_log_but_not_the_records_is_kept_on_resume(
     assert main(["records", "show", str(result["qualification"]), "--db", db, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert not [line for line in shown["sheet"] if line["note"].startswith("string cut")]
+
+
+# -- item 4: --trigger-at counts from a host's first session -----------------------------------
+
+
+def test_emulate_trigger_at_counts_from_the_first_session_and_says_a_pull_with_no_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #4: `emulate --trigger-at 0.3`, and a host that attaches only 0.8 s after the
+    emulator started (a run typed afterwards) still gets the pull, 0.3 s after its session
+    opened; a second pull after the host has gone is said on stderr in one line."""
+    import threading
+    import time
+
+    from peripherals.driver import ReplicaLink
+    from peripherals.messages import EventKind
+    from peripherals.ports import PortDirectory
+    from range.clock import MonotonicClock
+
+    got: list[tuple[float, EventKind]] = []
+    attached: list[float] = []
+
+    def host() -> None:
+        time.sleep(0.8)  # past the first pull's time counted from the emulator's start
+        (port,) = PortDirectory(tmp_path).ports()
+        clock = MonotonicClock()
+        link = ReplicaLink(port, clock)
+        link.open()
+        link.start_session()
+        attached.append(clock.now_s())
+        while clock.now_s() < attached[0] + 0.8:
+            got.extend((e.received_s, e.kind) for e in link.poll())
+            time.sleep(0.01)
+        link.close()
+
+    hand = threading.Thread(target=host)
+    hand.start()
+    argv = ["peripherals", "emulate", "pistol", "--serial", "P-RC16", "--dir", str(tmp_path)]
+    try:
+        assert main([*argv, "--trigger-at", "0.3", "--trigger-at", "2.2", "--duration", "3.4"]) == 0
+    finally:
+        hand.join(timeout=10)
+    pressed = [t for t, kind in got if kind is EventKind.TRIGGER_PRESSED]
+    assert len(pressed) == 1 and 0.2 < pressed[0] - attached[0] < 0.6, (got, attached)
+    err = capsys.readouterr().err
+    assert (
+        "P-RC16: trigger pulled (--trigger-at 2.2) with no host attached (none has spoken for"
+        " over 1 s): no run takes the shot"
+    ) in err, err
+    assert "--trigger-at 0.3" not in err
