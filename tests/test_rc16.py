@@ -180,3 +180,39 @@ def test_emulate_trigger_at_counts_from_the_first_session_and_says_a_pull_with_n
         " over 1 s): no run takes the shot"
     ) in err, err
     assert "--trigger-at 0.3" not in err
+
+
+# -- item 5: calibrate --emulate takes a running emulator's model ------------------------------
+
+
+def test_an_emulated_boresight_takes_the_running_emulators_model_or_asks_for_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #5: `peripherals emulate patrol-rifle --serial R-1` is running (registered where
+    `scan` looks): `calibrate boresight --device R-1 --emulate` saves a patrol-rifle profile,
+    not a pistol one; a serial nothing names needs --model (one line); SIM-TASER-0001 takes
+    any TASER model and its refusal says so."""
+    from peripherals.emulator import RifleEmulator
+    from peripherals.ports import default_emulator_dir
+    from range.calibration.profiles import load_profile
+    from range.clock import MonotonicClock
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    bore = ["calibrate", "boresight", "--armorer", "A", "--emulate", "--profiles", str(profiles)]
+    with RifleEmulator("R-1", MonotonicClock(), directory=default_emulator_dir()):
+        assert main([*bore, "--device", "R-1", "--model", "pistol"]) == 2
+        assert "a running emulated patrol-rifle" in capsys.readouterr().err
+        assert main([*bore, "--device", "R-1"]) == 0
+    profile = load_profile(profiles, "R-1")
+    assert profile is not None and profile.model == "patrol-rifle"
+    capsys.readouterr()
+    assert main([*bore, "--device", "P-9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "P-9: which model?" in err and "--model" in err, err
+    assert main([*bore, "--device", "SIM-TASER-0001", "--model", "patrol-rifle"]) == 2
+    assert "give a TASER model or leave --model out" in capsys.readouterr().err
+    assert main([*bore, "--device", "SIM-TASER-0001", "--model", "taser-10"]) == 0
