@@ -375,7 +375,7 @@ def test_a_weapon_drawn_before_go_is_logged_at_the_start(officer: Officer, tmp_p
     [
         (["--mirror"], "--mirror and --headless are for a live drill"),
         (["--headless"], "--mirror and --headless are for a live drill"),
-        (["--live", "--port", "/dev/null", "--headless", "--mirror"], "leave out --headless"),
+        (["--live", "--port", "/dev/tty", "--headless", "--mirror"], "leave out --headless"),
     ],
 )
 def test_headset_options_out_of_place_are_one_named_line(

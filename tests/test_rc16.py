@@ -216,3 +216,43 @@ def test_an_emulated_boresight_takes_the_running_emulators_model_or_asks_for_one
     assert main([*bore, "--device", "SIM-TASER-0001", "--model", "patrol-rifle"]) == 2
     assert "give a TASER model or leave --model out" in capsys.readouterr().err
     assert main([*bore, "--device", "SIM-TASER-0001", "--model", "taser-10"]) == 0
+
+
+# -- item 6: the up-front port check -----------------------------------------------------------
+
+
+def test_the_up_front_port_check_refuses_what_is_no_serial_port_and_says_errors_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #6: an empty port, a folder, a file, /dev/null, a URL of another scheme than
+    socket:// and rfc2217://, and socket://h:1/x are refused before anything opens; a pty and
+    an IPv6 socket:// pass; pySerial's text that repeats the port is said once."""
+    import os
+
+    from peripherals.driver import ReplicaLink
+    from peripherals.errors import PeripheralNotFoundError
+    from range.clock import MonotonicClock
+    from range.runs.lanefile import port_problems
+
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    master, slave = os.openpty()
+    try:
+        pty = os.ttyname(slave)
+        bad = ["", str(tmp_path), str(afile), "/dev/null", "loop://", "spy:///dev/pts/0"]
+        bad += ["hwgrep://taser", "socket://h:1/x", "socket://[::1]", "rfc2217://h"]
+        for port in bad:
+            assert port_problems([port]), port
+        for port in [pty, "socket://[::1]:5", "rfc2217://h:4000?logging=debug"]:
+            assert port_problems([port]) == [], port
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "/dev/null is not a serial port" in port_problems(["/dev/null"])[0][1]
+    assert "is a folder" in port_problems([str(tmp_path)])[0][1]
+    argv = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*argv, "--port", ""]) == 2
+    assert "--port: '': an empty port" in capsys.readouterr().err
+    with pytest.raises(PeripheralNotFoundError) as error:
+        ReplicaLink("socket://127.0.0.1:1", MonotonicClock()).open()
+    assert str(error.value).count("socket://127.0.0.1:1") == 1, str(error.value)
