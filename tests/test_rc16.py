@@ -256,3 +256,110 @@ def test_the_up_front_port_check_refuses_what_is_no_serial_port_and_says_errors_
     with pytest.raises(PeripheralNotFoundError) as error:
         ReplicaLink("socket://127.0.0.1:1", MonotonicClock()).open()
     assert str(error.value).count("socket://127.0.0.1:1") == 1, str(error.value)
+
+
+# -- item 8: small things ----------------------------------------------------------------------
+
+
+def test_an_aborted_runs_summary_has_no_override_wording_and_no_nested_brackets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #8: a run stopped with Ctrl-C is not graded, so a critical finding in it does not
+    "override the score" (it is marked critical, no more); its reason is said without
+    brackets inside brackets."""
+    from range.cli.summary import format_score
+    from range.runs.drill import STOPPED
+    from range.runs.runlog import read_events
+    from scoring.policy import default_policy
+    from scoring.score import Finding, Kind, score_run
+
+    _ctrl_c_in(monkeypatch, Session, "_simulated_frame", 120)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "1", "--runs-dir", str(runs)]
+    assert main([*argv, "--sound", "off", "--progress", "never"]) == 130
+    out = capsys.readouterr().out
+    assert "s: stopped by the range master with Ctrl-C\n" in out, out
+    assert "((" not in out and "))" not in out and "(Ctrl-C)" not in out, out
+    (run,) = runs.iterdir()
+    score = score_run(read_events(run), default_policy())
+    assert STOPPED in score.incomplete
+    score.findings.append(Finding("REACT-02", 1.0, Kind.CRITICAL, -30, "too slow"))
+    text = format_score(score)
+    assert "REACT-02" in text and "[critical]" in text and "overrides" not in text, text
+
+
+def test_speech_is_off_is_said_once_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #8: with no espeak-ng, "speech is off" is said once, before the run (a live one:
+    before GO), not after it or its Ctrl-C, in the middle of the run's output."""
+    import range.cli.util as cliutil
+    import range.voice.speak as speak
+
+    def missing() -> str:
+        raise speak.SpeechUnavailableError("espeak-ng is not installed")
+
+    said: list[str] = []
+    say = cliutil.say
+
+    def heard(line: str) -> None:
+        said.append(line)
+        say(line)
+
+    monkeypatch.setattr(speak, "espeak_path", missing)
+    monkeypatch.setattr(cliutil, "say", heard)
+    frame = Session._simulated_frame
+    before_the_run: list[str] = []
+
+    def first_frame(self: Session, *args: Any, **kwargs: Any) -> Any:
+        if not before_the_run:
+            before_the_run.extend(said or ["(nothing)"])
+        return frame(self, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "_simulated_frame", first_frame)
+    _ctrl_c_in(monkeypatch, Session, "_simulated_frame", 120)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "1", "--runs-dir", str(runs)]
+    assert main([*argv, "--sound", "wav", "--progress", "never"]) == 130
+    assert [line for line in before_the_run if "speech is off" in line], before_the_run
+    assert len([line for line in said if "speech is off" in line]) == 1, said
+    capsys.readouterr()
+
+
+def test_ctrl_c_as_the_program_ends_is_one_line_and_status_130() -> None:
+    """rc16 #8: `report` wrote its file and printed its path; a Ctrl-C while the program then
+    shut down killed it by SIGINT with nothing said. Here the Ctrl-C comes from an exit
+    handler, as late as can be: one line, status 130."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, os, signal\n"
+        "from range.cli.main import main\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "raise SystemExit(main())\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, "course", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=60,
+    )
+    assert "fbi-pistol-2019-v1" in done.stdout
+    assert (done.returncode, done.stderr) == (130, "openrange: stopped (Ctrl-C)\n")
+
+
+def test_latency_on_a_never_calibrated_emulated_device_says_how_with_emulate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #8: `calibrate latency --emulate` on a device with no profile names the boresight
+    that makes one as it was asked: with --emulate."""
+    argv = ["calibrate", "latency", "--device", "NEWDEV", "--emulate", "--profiles", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "calibrate boresight --device NEWDEV --emulate --armorer NAME" in err, err

@@ -174,7 +174,12 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
 
     profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
     if profile is None:
-        raise ValueError(f"{args.device} has never been calibrated: run `calibrate boresight`")
+        # The boresight that makes one, as this command was given: --emulate or --port.
+        how = " --emulate" if getattr(args, "emulate", False) else " --port PORT"
+        raise ValueError(
+            f"{args.device} has never been calibrated: run `openrange calibrate boresight"
+            f" --device {args.device}{how} --armorer NAME` first"
+        )
     return profile
 
 

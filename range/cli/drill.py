@@ -508,6 +508,7 @@ def play(
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     check_debrief_options(args, config.drill)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    sound.speech_first(args)  # said before the run, not in the middle of its output
     # An unknown badge: refused before the run; a second Ctrl-C is ignored until the run is
     # closed in the records.
     with cliutil.ctrl_c_once(), _Registration(args, badge) as registration:
@@ -961,6 +962,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     with cliutil.ctrl_c_once(), _Registration(args, args.badge) as registration:
         config = registration.config(config)
         cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
+        sound.speech_first(args)  # before GO (the live player asks for the speaker too)
         player = sound.live_player(args, source.drill, seed)
         try:
             result, unwritten = registration.run(lambda: run_drill(config))
