@@ -11,11 +11,14 @@ import contextlib
 import errno
 import os
 import queue
+import re
 import secrets
+import stat
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
@@ -139,29 +142,92 @@ _NETWORK_SCHEMES = ("rfc2217://", "socket://")
 
 
 def port_url_problem(url: str) -> str | None:
-    """Why `url` cannot name a port (None when it can): a network URL (rfc2217://, socket://)
-    needs HOST:PORT with a port from 1 to 65535; pySerial's own error for a missing one is a
-    Python comparison of None, which names nothing the user wrote."""
+    """Why `url` cannot name a port (None when it can): an empty one; a URL of another scheme
+    than rfc2217:// and socket:// (pySerial's loop://, spy://, hwgrep://, alt:// would pass
+    and fail late, with no replica behind them); a network URL that is not HOST:PORT, with a
+    port from 1 to 65535 and nothing after it but a ?query (IPv6 hosts in brackets:
+    socket://[::1]:5000). pySerial's own error for a missing port is a Python comparison of
+    None, which names nothing the user wrote."""
+    if not url.strip():
+        return (
+            "an empty port: name a serial device (/dev/serial/by-id/..., /dev/ttyACM0) or a"
+            " network port (socket://HOST:PORT, rfc2217://HOST:PORT)"
+        )
     scheme = next((s for s in _NETWORK_SCHEMES if url.startswith(s)), None)
     if scheme is None:
+        if "://" in url:
+            return (
+                f"{url.split('://', 1)[0]}:// is not a replica's port: a serial device path,"
+                " socket://HOST:PORT or rfc2217://HOST:PORT"
+            )
         return None
-    host, colon, rest = url.removeprefix(scheme).partition(":")
-    port = rest.split("?", 1)[0].split("/", 1)[0]
+    where = url.removeprefix(scheme).split("?", 1)[0]
+    if where.startswith("["):  # an IPv6 address: [::1]:5000
+        host, bracket, rest = where[1:].partition("]")
+        colon, port = rest[:1], rest[1:]
+        host = host if bracket else ""
+    else:
+        host, colon, port = where.partition(":")
     if not host or not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
         return f"a network port is {scheme}HOST:PORT with a port from 1 to 65535"
     return None
 
 
-def _open_problem(exc: BaseException) -> str:
+# /proc/devices' character drivers that are terminals (a serial port, a USB CDC-ACM or
+# serial adapter, a pseudo-terminal, Bluetooth RFCOMM): a replica's port is one of them.
+_TTY_DRIVERS = ("tty", "pts", "ptm", "/dev/ptmx", "/dev/console", "rfcomm")
+
+
+def _tty_majors() -> set[int] | None:
+    """The character device majors of terminal drivers, from /proc/devices (None: unknown)."""
+    try:
+        text = Path("/proc/devices").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    majors: set[int] = set()
+    chars = text.split("Block devices:", 1)[0]
+    for line in chars.splitlines():
+        number, _, name = line.strip().partition(" ")
+        if number.isdigit() and any(driver in name for driver in _TTY_DRIVERS):
+            majors.add(int(number))
+    return majors
+
+
+def port_path_problem(path: str) -> str | None:
+    """Why an existing device path cannot be a replica's serial port, before it is opened
+    (opening one to ask would reset some boards): a folder, a file, or a character device that
+    is not a terminal (/dev/null, /dev/zero: pySerial fails on them with an ioctl's errno).
+    None when it may be one, or when the system does not say (no /proc/devices)."""
+    try:
+        mode = os.stat(path)
+    except OSError:
+        return None  # missing: said by the caller, as such
+    if stat.S_ISDIR(mode.st_mode):
+        return f"{path} is a folder, not a serial port"
+    if not stat.S_ISCHR(mode.st_mode):
+        return f"{path} is a file, not a serial port (a character device)"
+    majors = _tty_majors()
+    if majors is not None and os.major(mode.st_rdev) not in majors:
+        return f"{path} is not a serial port (a device, but not a terminal)"
+    return None
+
+
+def _open_problem(exc: BaseException, url: str = "") -> str:
     """Why a port would not open, once: pySerial repeats the OS error inside its own ("[Errno 2]
-    could not open port P: [Errno 2] No such file or directory: 'P'"); an exclusive lock held
-    elsewhere is said as such."""
+    could not open port P: [Errno 2] No such file or directory: 'P'", "Could not open port
+    socket://H:P: [Errno 111] Connection refused"); an exclusive lock held elsewhere is said as
+    such."""
     code = exc.errno if isinstance(exc, OSError) else None
     if code == errno.EAGAIN or code == errno.EWOULDBLOCK:
         return "in use by another program (or opened twice: its lock is taken)"
     if code is not None:
         return os.strerror(code)
-    return str(exc)
+    text = str(exc)
+    prefix = f"could not open port {url}: "
+    if url and text.lower().startswith(prefix.lower()):
+        text = text[len(prefix) :]
+    said = re.fullmatch(r"\[Errno (\d+)\] (.*)", text, re.DOTALL)
+    return said.group(2) if said is not None else text
 
 
 class ReplicaLink:
@@ -222,7 +288,8 @@ class ReplicaLink:
                 self.url, baudrate=115200, timeout=0.05, exclusive=True
             )
         except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: a bad URL
-            raise PeripheralNotFoundError(f"cannot open {self.url}: {_open_problem(exc)}") from exc
+            problem = _open_problem(exc, self.url)
+            raise PeripheralNotFoundError(f"cannot open {self.url}: {problem}") from exc
         self._running.set()
         self.opened_s = self.clock.now_s()
         self._reader = threading.Thread(

@@ -168,6 +168,12 @@ class ReplicaEmulator(ABC):
         self._unacked: dict[int, tuple[int, Event]] = {}
         self.events_dropped = 0  # unacknowledged events pushed out by newer ones
         self.session_nonce = 0  # set by the host's SESSION_SET; kept while the cable is out
+        # When a host first opened a session (its first SESSION_SET) and when it last sent
+        # anything, host clock seconds: a bench emulator's scripted trigger counts from the
+        # one and says so when the other is long ago (range/cli/peripherals.py `_emulate`).
+        self.first_session_s: float | None = None
+        self.session_opened = threading.Event()
+        self.last_heard_s: float | None = None
         self.hung = False
         self.frames_ignored = 0  # frames that arrived while hung
 
@@ -278,6 +284,7 @@ class ReplicaEmulator(ABC):
                     continue
                 with self._lock:
                     self._host_seen = True
+                    self.last_heard_s = self.clock.host.now_s()
                     self._on_frame(frame.msg_type, frame.seq, frame.payload, rx_us)
 
     def _on_frame(self, msg_type: int, seq: int, payload: bytes, rx_us: int) -> None:
@@ -298,6 +305,9 @@ class ReplicaEmulator(ABC):
             self.session_nonce = message.nonce
             self._unacked.clear()  # an earlier session's events are not this session's
             self.send(Ack(seq))
+            if self.first_session_s is None:
+                self.first_session_s = self.clock.host.now_s()
+                self.session_opened.set()
         elif isinstance(message, Resume):
             self.send(Session(self.session_nonce, len(self._unacked)))
             for old_seq, (time_us, event) in list(self._unacked.items()):

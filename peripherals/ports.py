@@ -98,6 +98,15 @@ class PortDirectory:
         with contextlib.suppress(FileNotFoundError):
             self._link(model, serial).unlink()
 
+    def model_of(self, serial: str) -> Model | None:
+        """The model of the emulator registered here with this serial (its port still
+        there), or None: `calibrate --emulate` takes a running emulator's model from it."""
+        for model in Model:
+            link = self._link(model, serial)
+            if link.is_symlink() and link.exists():
+                return model
+        return None
+
     def ports(self) -> list[str]:
         if not self.path.is_dir():
             return []

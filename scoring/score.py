@@ -1531,7 +1531,7 @@ def _incomplete(ended: dict[str, Any] | None, end_t: float) -> str:
     if ended is None:
         return f"the log stops at {end_t:.2f} s with no run_ended: the run was cut short"
     if ended.get("state") != "completed":
-        return f"the run {ended.get('state')} ({ended.get('reason')})"
+        return f"the run {ended.get('state')}: {ended.get('reason')}"  # said in brackets
     return ""
 
 

@@ -83,6 +83,8 @@ def test_the_armorer_s_commands(tmp_path: Path, capsys: pytest.CaptureFixture[st
                 "P-42",
                 "--armorer",
                 "Sgt. Ortiz",
+                "--model",
+                "pistol",
                 "--emulate",
                 *folder,
             ]

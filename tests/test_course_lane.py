@@ -12,7 +12,7 @@ from range.cli.records import _lane_options
 
 LANE = """version = 1
 name = "Lane 3"
-ports = ["/dev/null", "/dev/zero"]
+ports = ["/dev/tty", "/dev/ptmx"]
 hand = "left"
 headless = true
 [calibration]
@@ -32,7 +32,7 @@ def test_the_lane_file_gives_ports_hand_calibration_and_display(tmp_path: Path) 
     lane.write_text(LANE)  # its ports and profile folder exist: a lane file is checked up front
     (tmp_path / "profiles").mkdir()
     args = _args("--lane", str(lane))
-    assert args.port == ["/dev/null", "/dev/zero"]  # type: ignore[attr-defined]
+    assert args.port == ["/dev/tty", "/dev/ptmx"]  # type: ignore[attr-defined]
     assert args.hand == "left" and args.headless and not args.mirror  # type: ignore[attr-defined]
     assert args.require_calibration  # type: ignore[attr-defined]
     assert args.profiles == tmp_path / "profiles"  # type: ignore[attr-defined]

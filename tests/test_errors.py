@@ -695,7 +695,8 @@ def test_a_port_url_of_no_known_protocol_is_a_peripheral_error(
 ) -> None:
     assert main(["peripherals", "monitor", "foo://x", "--duration", "0.1"]) == 4
     assert capsys.readouterr().err == (
-        "openrange: cannot open foo://x: invalid URL, protocol 'foo' not known\n"
+        "openrange: cannot open foo://x: foo:// is not a replica's port: a serial device path,"
+        " socket://HOST:PORT or rfc2217://HOST:PORT\n"
     )
 
 

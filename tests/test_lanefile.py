@@ -12,7 +12,7 @@ from range.cli.main import main
 from range.runs.lanefile import display, load_lane
 
 # A port that exists: a lane file's ports are checked up front (tests/test_nu12d.py).
-HEAD = 'version = 1\nname = "Lane 3"\nports = ["/dev/null"]\n'
+HEAD = 'version = 1\nname = "Lane 3"\nports = ["/dev/tty"]\n'
 
 
 def _lane(tmp_path: Path, keys: str) -> Path:
@@ -101,14 +101,14 @@ def test_a_lane_file_asking_for_a_mirror_without_a_headset_is_one_named_line(
 def test_a_schema_error_does_not_hide_a_port_named_twice(tmp_path: Path) -> None:
     path = tmp_path / "lane.toml"
     path.write_text(
-        'version = 1\nname = "Lane 1"\nports = ["/dev/null", "/dev/null", "/dev/zero"]\n'
+        'version = 1\nname = "Lane 1"\nports = ["/dev/tty", "/dev/tty", "/dev/ptmx"]\n'
         'hand = "middle"\n'
     )
     with pytest.raises(DataFileError) as err:
         load_lane(path)
     lines = str(err.value).splitlines()
     assert any(f"{path}:4: hand" in line for line in lines)
-    assert f"{path}:3: ports[1]: '/dev/null': a port is named twice" in lines
+    assert f"{path}:3: ports[1]: '/dev/tty': a port is named twice" in lines
     assert f"{path}:3: ports[2]: 3 ports: a lane has at most 2 (a firearm and a TASER)" in lines
 
 
@@ -116,16 +116,16 @@ def test_bad_ports_on_the_command_line_are_refused_up_front_one_line_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     link = tmp_path / "by-id-replica"
-    link.symlink_to("/dev/null")
+    link.symlink_to("/dev/tty")
     argv = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
     cases = [
-        (["/dev/null", "/dev/null"], "--port: '/dev/null': a port is named twice"),
+        (["/dev/tty", "/dev/tty"], "--port: '/dev/tty': a port is named twice"),
         (
-            [str(link), "/dev/null"],
-            f"--port: '/dev/null' is the same device as '{link}': a port is named twice",
+            [str(link), "/dev/tty"],
+            f"--port: '/dev/tty' is the same device as '{link}': a port is named twice",
         ),
         (
-            ["/dev/null", "/dev/zero", "/dev/full"],
+            ["/dev/tty", "/dev/ptmx", "/dev/console"],
             "--port: 3 ports: a lane has at most 2 (a firearm and a TASER)",
         ),
         (

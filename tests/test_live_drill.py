@@ -375,7 +375,7 @@ def test_a_weapon_drawn_before_go_is_logged_at_the_start(officer: Officer, tmp_p
     [
         (["--mirror"], "--mirror and --headless are for a live drill"),
         (["--headless"], "--mirror and --headless are for a live drill"),
-        (["--live", "--port", "/dev/null", "--headless", "--mirror"], "leave out --headless"),
+        (["--live", "--port", "/dev/tty", "--headless", "--mirror"], "leave out --headless"),
     ],
 )
 def test_headset_options_out_of_place_are_one_named_line(
@@ -487,3 +487,33 @@ def test_ctrl_c_closes_a_live_drill_as_stopped_by_the_range_master(
     assert kept["state"] == "aborted" and kept["end_reason"] == STOPPED
     last = (result.run_dir / "events.jsonl").read_text().splitlines()[-1]
     assert json.loads(last)["kind"] == "run_ended"
+
+
+def test_a_live_run_is_gated_so_a_range_master_override_is_taken_and_checked_before_openxr(
+    officer: Officer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rc16 #1: a live drill or course refuses an uncalibrated replica and says a range master
+    may override; `--override NAME` (no --require-calibration) is then taken, not refused as
+    "nothing to override". A live course, as a live drill, refuses the replica before it
+    looks for an OpenXR runtime (here: none, so getting that far shows the gate was passed)."""
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "no-runtime.json"))
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    ports: list[str] = []
+    for port in officer.ports:
+        ports += ["--port", port]
+    where = ["--profiles", str(profiles), "--no-save", "--headless"]
+    drill = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", *ports, *where]
+    course = ["course", "run", "taser7-practical-v1", *ports, *where]
+    for args in (drill, course):
+        assert main(args) == 7
+        err = capsys.readouterr().err
+        assert "never calibrated" in err and "range master override" in err, err
+        assert "OpenXR" not in err, err
+        assert main([*args, "--override", "Sgt O"]) != 0
+        err = capsys.readouterr().err
+        assert "nothing to override" not in err and "never calibrated" not in err, err
+        assert "no OpenXR runtime" in err and "Traceback" not in err, err

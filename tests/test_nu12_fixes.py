@@ -794,7 +794,7 @@ def test_boresight_on_a_full_disk_prints_the_session_profile(
     folder.mkdir()
     _fill(tiny_disk)
     argv = ["calibrate", "boresight", "--device", "P-7", "--armorer", "Sgt. Ortiz", "--emulate"]
-    assert main([*argv, "--profiles", str(folder)]) == 9
+    assert main([*argv, "--model", "pistol", "--profiles", str(folder)]) == 9
     out, err = capsys.readouterr()
     assert 'serial = "P-7"' in out and "bore_direction = [" in out
     assert "Traceback" not in err

@@ -301,7 +301,7 @@ def test_a_lane_file_s_ports_and_profiles_are_checked_up_front_all_at_once(
     (tmp_path / "profiles").mkdir()
     profile = _saved_profile(tmp_path / "profiles")
     profile.write_text(profile.read_text().replace('model = "pistol"', 'model = "banana"'))
-    lane.write_text(lane.read_text().replace('"/dev/no-such-a", "/dev/no-such-b"', '"/dev/null"'))
+    lane.write_text(lane.read_text().replace('"/dev/no-such-a", "/dev/no-such-b"', '"/dev/tty"'))
     assert main([*argv, "--lane", str(lane)]) == 2
     err = capsys.readouterr().err
     line = next(
@@ -318,9 +318,9 @@ def test_a_lane_file_s_ports_and_profiles_are_checked_up_front_all_at_once(
 @pytest.mark.parametrize(
     ("keys", "said"),
     [
-        ('ports = ["/dev/null", "/dev/null"]\n', "4: ports[1]: '/dev/null': a port is named twice"),
+        ('ports = ["/dev/tty", "/dev/tty"]\n', "4: ports[1]: '/dev/tty': a port is named twice"),
         (
-            'ports = ["/dev/null"]\nheadless = true\nmirror = true\n',
+            'ports = ["/dev/tty"]\nheadless = true\nmirror = true\n',
             "6: mirror: mirror draws what the headset shows: it needs headless = false",
         ),
     ],

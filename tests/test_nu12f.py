@@ -239,7 +239,7 @@ def test_calibration_saves_the_muzzle_the_bench_touched(
 
     hidden = BenchEmulator(np.random.default_rng(0)).origin_m  # the emulator's real muzzle
     argv = ["calibrate", "boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz"]
-    assert main([*argv, "--emulate", "--profiles", str(tmp_path)]) == 0
+    assert main([*argv, "--model", "pistol", "--emulate", "--profiles", str(tmp_path)]) == 0
     out = _out(capsys)
     assert "in at 7 yd (21 ft)" in out and out.count("21 ft") == 1  # one distance, said once
     assert "muzzle measured at" in out
@@ -261,7 +261,7 @@ def test_an_old_profile_without_a_muzzle_loads_and_says_so(
     from range.calibration.profiles import load_profile, profile_path
 
     argv = ["calibrate", "boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz"]
-    assert main([*argv, "--emulate", "--profiles", str(tmp_path)]) == 0
+    assert main([*argv, "--model", "pistol", "--emulate", "--profiles", str(tmp_path)]) == 0
     path = profile_path(tmp_path, "P-0042")
     old = [line for line in path.read_text().splitlines() if not line.startswith("muzzle_m")]
     path.write_text("\n".join(old) + "\n")

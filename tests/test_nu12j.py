@@ -117,7 +117,7 @@ def test_an_emulated_boresight_is_marked_and_never_overwrites_a_real_profile(
     from range.calibration.profiles import load_profile, profile_path
 
     bore = ["boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz", "--emulate"]
-    _calibrate(capsys, tmp_path, *bore)
+    _calibrate(capsys, tmp_path, *bore, "--model", "pistol")
     profile = load_profile(tmp_path, "P-0042")
     assert profile is not None and profile.emulated
     shown = _calibrate(capsys, tmp_path, "show", "--device", "P-0042")
@@ -144,7 +144,7 @@ def test_a_new_boresight_keeps_the_measured_trigger_latency(
     from range.calibration.profiles import load_profile
 
     bore = ["boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz", "--emulate"]
-    _calibrate(capsys, tmp_path, *bore)
+    _calibrate(capsys, tmp_path, *bore, "--model", "pistol")
     _calibrate(capsys, tmp_path, "latency", "--device", "P-0042", "--emulate")
     profile = load_profile(tmp_path, "P-0042")
     assert profile is not None and profile.trigger_latency_s == 0.028  # no float noise

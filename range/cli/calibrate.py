@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "unless a range master overrides.",
         epilog="examples:\n"
         "  openrange calibrate boresight --device P-0042 --armorer Ortiz --port /dev/ttyACM0\n"
-        "  openrange calibrate boresight --device P-0042 --armorer 'Sgt. Ortiz' --emulate\n"
+        "  openrange calibrate boresight --device P-0042 --model pistol --armorer 'Sgt. Ortiz'"
+        " --emulate\n"
         "  openrange calibrate latency --device P-0042 --emulate\n"
         "  openrange calibrate verify --device P-0042 --emulate\n"
         "  openrange calibrate certificate --device P-0042 --out p0042.html\n",
@@ -113,8 +114,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=cliutil.replica_model,
         default=None,
         help="the replica's model: with --port, read from the replica (a --model that differs"
-        " is refused); with --emulate, EMU-<model>'s, the serial's existing profile's, a"
-        " simulated run's replica's (SIM-TASER-0001: taser-7, said), else pistol (said)",
+        " is refused); with --emulate, a running emulator's with that serial (`peripherals"
+        " emulate`, where `scan` looks), EMU-<model>'s, the serial's existing profile's or a"
+        " simulated run's replica's (SIM-TASER-0001: taser-7, said; any TASER model may be"
+        " given), else it must be given",
     )
     bore.add_argument(
         "--tolerance-mrad",
@@ -171,7 +174,12 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
 
     profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
     if profile is None:
-        raise ValueError(f"{args.device} has never been calibrated: run `calibrate boresight`")
+        # The boresight that makes one, as this command was given: --emulate or --port.
+        how = " --emulate" if getattr(args, "emulate", False) else " --port PORT"
+        raise ValueError(
+            f"{args.device} has never been calibrated: run `openrange calibrate boresight"
+            f" --device {args.device}{how} --armorer NAME` first"
+        )
     return profile
 
 
@@ -216,26 +224,44 @@ SIMULATED_MODELS = {
 }
 
 
+def _running_emulator_model(serial: str) -> str | None:
+    """The model of a running `peripherals emulate` with this serial, registered where `scan`
+    looks (the default emulators' folder), or None (none, or a folder that cannot be read)."""
+    from peripherals.ports import PortDirectory, UnsafeRuntimeDirError, default_emulator_dir
+
+    try:
+        model = PortDirectory(default_emulator_dir()).model_of(serial)
+    except (OSError, UnsafeRuntimeDirError):
+        return None
+    return None if model is None else model.slug
+
+
 def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
-    """The model an --emulate boresight saves: --model; else the model an emulator serial
-    names (`EMU-<model>`, as `peripherals emulate` names them); else the serial's existing
-    profile's; else a simulated run's replica's (`SIM-...`, SIMULATED_MODELS); else pistol,
-    said on stderr. A --model that contradicts the serial's is refused."""
+    """The model an --emulate boresight saves: --model; else the running emulator's with that
+    serial (registered where `scan` looks); else the model an emulator serial names
+    (`EMU-<model>`, as `peripherals emulate` names them); else the serial's existing
+    profile's; else a simulated run's replica's (`SIM-...`, SIMULATED_MODELS); else --model
+    is required, in one line. A --model that contradicts the serial's is refused (for
+    SIM-TASER-0001, any TASER model is taken: `drill run --taser` names which)."""
     from peripherals.messages import Model
 
+    running = _running_emulator_model(args.device)
     named = args.device.removeprefix("EMU-") if args.device.startswith("EMU-") else None
-    named = named if named in [m.slug for m in Model] else None
+    named = running or (named if named in [m.slug for m in Model] else None)
     simulated = SIMULATED_MODELS.get(args.device)
     if args.model is not None:
         if named is not None and args.model != named:
+            what = "a running emulated" if running is not None else "an emulated"
             raise ValueError(
-                f"--model {args.model} conflicts with serial {args.device}, an emulated {named}:"
+                f"--model {args.model} conflicts with serial {args.device}, {what} {named}:"
                 f" give --model {named} or leave --model out"
             )
         if simulated is not None and args.model.split("-")[0] != simulated.split("-")[0]:
+            kind = simulated.split("-")[0]
+            hint = "a TASER model" if kind == "taser" else f"--model {simulated}"
             raise ValueError(
                 f"--model {args.model} conflicts with serial {args.device}, a simulated"
-                f" {simulated.split('-')[0]}: give --model {simulated} or leave --model out"
+                f" {kind}: give {hint} or leave --model out"
             )
         return str(args.model)
     if named is not None:
@@ -249,8 +275,10 @@ def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | Non
                 " --taser` naming another, give --model)"
             )
         return simulated
-    say(f"{args.device}: model pistol assumed (no --model and no profile yet)")
-    return "pistol"
+    raise ValueError(
+        f"{args.device}: which model? no running emulator has that serial and it has no profile"
+        f" yet: give --model ({', '.join(m.slug for m in Model)})"
+    )
 
 
 @contextmanager

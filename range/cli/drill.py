@@ -17,7 +17,6 @@ from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
     calibration_options,
-    check_override,
     help_when_bare,
     validate_files,
 )
@@ -509,7 +508,10 @@ def play(
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     check_debrief_options(args, config.drill)
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    with _Registration(args, badge) as registration:  # an unknown badge: refused before the run
+    sound.speech_first(args)  # said before the run, not in the middle of its output
+    # An unknown badge: refused before the run; a second Ctrl-C is ignored until the run is
+    # closed in the records.
+    with cliutil.ctrl_c_once(), _Registration(args, badge) as registration:
         config = registration.config(config)
         bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
         try:
@@ -875,8 +877,8 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     if not ports:
         raise ValueError("--live needs the replicas' ports: --port PORT (repeat) or --lane FILE")
     hand = args.hand or (lane.hand if lane is not None else "right")
-    required = args.require_calibration or (lane is not None and lane.calibration.required)
-    check_override(args.override, required)
+    # A live run is always gated (range/runs/drill.py checks every replica's profile), so
+    # `--override NAME` is taken without --require-calibration.
     profiles = args.profiles
     if profiles is None and lane is not None and args.lane is not None:
         profiles = lane.profiles_dir(args.lane)
@@ -938,7 +940,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         instructor=tuple(sorted(buttons)),
         officer_name=args.officer,
         badge=args.badge,
-        require_calibration=required,
+        require_calibration=True,
         override_by=args.override,
         calibration_dir=profiles,
         live=LiveDrill(
@@ -957,9 +959,10 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     check_debrief_options(args, config.drill)
-    with _Registration(args, args.badge) as registration:
+    with cliutil.ctrl_c_once(), _Registration(args, args.badge) as registration:
         config = registration.config(config)
         cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
+        sound.speech_first(args)  # before GO (the live player asks for the speaker too)
         player = sound.live_player(args, source.drill, seed)
         try:
             result, unwritten = registration.run(lambda: run_drill(config))

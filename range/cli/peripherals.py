@@ -8,11 +8,14 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from range.cli import util as cliutil
 from range.cli.util import help_when_bare
 from range.deps import require
+
+if TYPE_CHECKING:
+    from peripherals.emulator import ReplicaEmulator
 
 EPILOG = """\
 examples:
@@ -25,6 +28,9 @@ examples:
 # An emulated clock may run from half to one and a half times the host's rate: far past any
 # crystal (+-100 ppm) for fault drills and the conformance check, never stopped nor backwards.
 MAX_EMULATED_DRIFT_PPM = 500_000.0
+# `emulate --trigger-at`: a host that has sent nothing for this long is not attached (a live
+# lane pings every 0.25 s: range/runs/lane.py SYNC_EVERY_S).
+HOST_QUIET_S = 1.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,7 +101,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="SECONDS",
-        help="draw, arm and pull the trigger at this time",
+        help="draw, arm and pull the trigger SECONDS after a host first attaches (opens a"
+        " session: a drill, course or calibration run on this port), not after the emulator"
+        " starts; repeat for more pulls. A pull with no host attached (none has spoken for"
+        f" {HOST_QUIET_S:g} s) is said on stderr",
     )
     emulate.add_argument(
         "--noise", type=cliutil.probability, default=0.0, help="chance of noise per frame"
@@ -237,6 +246,8 @@ def _monitor(args: argparse.Namespace) -> int:
 
     link = ReplicaLink(args.port, MonotonicClock())
     info = link.open()
+    # Attached as a run is: an emulator's `--trigger-at` counts from a host's first session.
+    link.start_session()
     print(f"{info.model.slug} serial {info.serial}, firmware {info.firmware}", file=sys.stderr)
     stop = _stop_event(args.duration)
     reported = 0
@@ -293,12 +304,6 @@ def _emulate(args: argparse.Namespace) -> int:
         clock_offset_s=args.offset_s,
         directory=directory,
     )
-    for at in args.trigger_at:
-        if model is not Model.PISTOL:
-            emulator.schedule(max(0.0, at - 0.2), "safety_off")
-        emulator.schedule(max(0.0, at - 0.3), "draw")
-        emulator.schedule(at, "press_trigger")
-        emulator.schedule(at + 0.1, "release_trigger")
     port = emulator.start()
     emulator.run_free()
     print(port, flush=True)
@@ -307,6 +312,14 @@ def _emulate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     stop = _stop_event(args.duration)
+    if args.trigger_at:
+        hands = threading.Thread(
+            target=_pull_after_attach,
+            args=(emulator, sorted(args.trigger_at), model is not Model.PISTOL, stop),
+            name=f"hands-{emulator.serial}",
+            daemon=True,
+        )
+        hands.start()
     cable: list[threading.Timer] = []
     if args.unplug_at is not None:
 
@@ -333,8 +346,43 @@ def _emulate(args: argparse.Namespace) -> int:
         for timer in cable:
             timer.cancel()
             timer.join()
+        if args.trigger_at:
+            hands.join(timeout=1.0)
         emulator.stop()
     return 0
+
+
+def _pull_after_attach(
+    emulator: ReplicaEmulator, pulls: list[float], safety: bool, stop: threading.Event
+) -> None:
+    """`--trigger-at`: once a host first opens a session on the port, draw, arm and pull the
+    trigger at each time counted from then (a run typed after the emulator started still gets
+    its pull). A pull with no host attached then (nothing heard for HOST_QUIET_S: a live lane
+    pings every 0.25 s) is said in one line: its event waits, unacknowledged, for a host."""
+    while not emulator.session_opened.wait(0.05):
+        if stop.is_set():
+            return
+    base = emulator.first_session_s
+    assert base is not None  # set with session_opened
+    for at in pulls:
+        if safety:
+            emulator.schedule(base + max(0.0, at - 0.2), "safety_off")
+        emulator.schedule(base + max(0.0, at - 0.3), "draw")
+        emulator.schedule(base + at, "press_trigger")
+        emulator.schedule(base + at + 0.1, "release_trigger")
+    host = emulator.clock.host
+    for at in pulls:
+        while host.now_s() < base + at:
+            if stop.wait(min(0.05, max(0.0, base + at - host.now_s()))):
+                return
+        heard = emulator.last_heard_s
+        if heard is None or host.now_s() - heard > HOST_QUIET_S:
+            print(
+                f"{emulator.serial}: trigger pulled (--trigger-at {at:g}) with no host attached"
+                f" (none has spoken for over {HOST_QUIET_S:g} s): no run takes the shot",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -392,31 +392,43 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             officer_name=officer_name,
             runs_dir=None if args.no_save else args.runs_dir,
             source=source,
-            **calibration_options(args),  # type: ignore[arg-type]
+            **calibration_options(args, live=bool(args.port)),  # type: ignore[arg-type]
         )
         unwritten = None
-        try:
-            if args.port:
-                result = _live(args, config, records, tap)
-            else:
-                result = run_course(config, records=records, badge=args.badge, resume=args.resume)
-        except RunWriteError as exc:
-            if exc.result is None:
-                raise
-            result, unwritten = exc.result, exc  # only result.json: the attempt is complete
-        except KeyboardInterrupt:
-            # docs/courses.md: Ctrl-C ends the attempt; what was fired stays in progress.
-            rest = (
-                f"; the strings fired so far are kept in progress (`openrange records"
-                f" incomplete`): `course run ... --badge {args.badge} --resume N` fires the rest"
-                if records is not None
-                else ""
-            )
-            say(
-                "openrange: stopped by the range master (Ctrl-C): the attempt is not"
-                f" finished{rest}"
-            )
-            return 130
+        begun: list[int] = [args.resume] if args.resume is not None else []
+        # A second Ctrl-C is ignored until the first one's cleanup has closed the attempt's
+        # log part and records (what was fired stays in progress, whole).
+        with cliutil.ctrl_c_once():
+            try:
+                if args.port:
+                    result = _live(args, config, records, tap, begun.append)
+                else:
+                    result = run_course(
+                        config,
+                        records=records,
+                        badge=args.badge,
+                        resume=args.resume,
+                        on_attempt=begun.append,
+                    )
+            except RunWriteError as exc:
+                if exc.result is None:
+                    raise
+                result, unwritten = exc.result, exc  # only result.json: the attempt is complete
+            except KeyboardInterrupt:
+                # docs/courses.md: Ctrl-C ends the attempt; what was fired stays in progress.
+                # The attempt's own number: the command that fires the rest, as typed.
+                rest = (
+                    f"; the strings fired so far are kept in progress (`openrange records"
+                    f" incomplete`): `course run {args.course} --badge {args.badge} --resume"
+                    f" {begun[-1]}` fires the rest"
+                    if records is not None and begun
+                    else ""
+                )
+                say(
+                    "openrange: stopped by the range master (Ctrl-C): the attempt is not"
+                    f" finished{rest}"
+                )
+                return 130
     finally:
         if records is not None:
             records.close()
@@ -536,34 +548,41 @@ def _live(
     config: CourseConfig,
     records: Records | None,
     tap: Tap | None = None,
+    on_attempt: Callable[[int], None] | None = None,
 ) -> AttemptResult:
     """The attempt fired by an officer on real replicas, tracked through OpenXR: with a
     headset, its one graphics-bound session draws every frame and tracks the replicas
     (range/xr/lane.py `LaneHeadset.course_frame`); `--headless`, a pose-only session."""
-    require("xr")
     import numpy as np
 
     from range.clock import MonotonicClock
-    from range.runs.course import CourseView, LiveRange, run_course
-    from range.runs.poses import TrackedPoses
+    from range.runs.course import LiveRange, run_course
 
     clock = MonotonicClock()
     player = sound.live_player(args, None, config.seed)  # the timer's beep, heard
     try:
         with ExitStack() as stack:
-            source: TrackedPoses
-            draw: Callable[[CourseView], None] | None = None
-            focused: Callable[[], bool]
-            if args.headless:
-                from range.xr.runtime import OpenXRPoses
+            timer = np.random.default_rng(args.seed)
+            voice = sound.timer_voice(say, player)
+            # The headset taken off cuts the string under way (reshot) and holds the next one.
+            live = LiveRange(args.port, None, clock, voice, timer)
 
-                poses = stack.enter_context(OpenXRPoses(hand=args.hand, clock=clock))
-                poses.focused()
-                source = poses
+            def open_headset() -> None:
+                """Once the replicas have passed the calibration check (run_course calls it),
+                as a live drill opens its headset: an uncalibrated replica is refused first."""
+                require("xr")
+                if args.headless:
+                    from range.xr.runtime import OpenXRPoses
 
-                def focused() -> bool:  # as a live drill asks a pose-only session
-                    return poses.pump(0.0) == "FOCUSED"
-            else:
+                    poses = stack.enter_context(OpenXRPoses(hand=args.hand, clock=clock))
+                    poses.focused()
+                    live.poses = poses
+
+                    def focused() -> bool:  # as a live drill asks a pose-only session
+                        return poses.pump(0.0) == "FOCUSED"
+
+                    live.focused = focused
+                    return
                 from range.xr.lane import LaneHeadset
                 from range.xr.session import HeadsetSession
 
@@ -575,13 +594,16 @@ def _live(
                     window = stack.enter_context(LiveMirror())
                     session.make_current()
                 headset = LaneHeadset(session, tap=tap, mirror=window).wait_focused()
-                source, draw, focused = headset, headset.course_frame, headset.focused
-            timer = np.random.default_rng(args.seed)
-            voice = sound.timer_voice(say, player)
-            # The headset taken off cuts the string under way (reshot) and holds the next one.
-            live = LiveRange(args.port, source, clock, voice, timer, draw=draw, focused=focused)
+                live.poses, live.draw, live.focused = headset, headset.course_frame, headset.focused
+
+            live.open_headset = open_headset
             return run_course(
-                config, records=records, badge=args.badge, live=live, resume=args.resume
+                config,
+                records=records,
+                badge=args.badge,
+                live=live,
+                resume=args.resume,
+                on_attempt=on_attempt,
             )
     finally:
         if player is not None:

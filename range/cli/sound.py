@@ -105,17 +105,27 @@ def _play(sink: Sink | None, track: Stereo) -> None:
         cliutil.say(f"openrange: {exc}")
 
 
-def _speaker() -> Speak | None:
-    """espeak-ng, or None (lines left silent) with one line saying so."""
+def _speaker(args: argparse.Namespace) -> Speak | None:
+    """espeak-ng, or None (lines left silent) with one line saying so, once a command (the
+    run's soundtrack asks again after the run: `speech_first` said it before)."""
     from range.voice.soundtrack import speak_espeak
     from range.voice.speak import SpeechUnavailableError, espeak_path
 
     try:
         espeak_path()
     except SpeechUnavailableError as exc:
-        cliutil.say(f"openrange: speech is off: {exc}")
+        if not getattr(args, "speech_off_said", False):
+            cliutil.say(f"openrange: speech is off: {exc}")
+            args.speech_off_said = True
         return None
     return speak_espeak
+
+
+def speech_first(args: argparse.Namespace) -> None:
+    """Before a run starts (before GO): say that speech is off, if it is and the run has a
+    soundtrack, so the line is not said in the middle of the run's own output."""
+    if getattr(args, "sound", "off") != "off":
+        _speaker(args)
 
 
 def after_run(
@@ -134,7 +144,7 @@ def after_run(
     from range.voice.speak import WavSink
 
     hears = drill.empathy.hears if drill.empathy is not None else "clear"
-    track = build(records, seed, hears, _speaker())
+    track = build(records, seed, hears, _speaker(args))
     written = None
     if run_dir is not None:
         written = run_dir / SOUND_FILE
@@ -167,7 +177,7 @@ def live_player(args: argparse.Namespace, drill: Drill | None, seed: int) -> Liv
             cliutil.say(f"openrange: audio is off: {reason}")
             return None
     hears = drill.empathy.hears if drill is not None and drill.empathy is not None else "clear"
-    return LivePlayer(sink, seed, hears, _speaker() if drill is not None else None)
+    return LivePlayer(sink, seed, hears, _speaker(args) if drill is not None else None)
 
 
 def after_course(args: argparse.Namespace, run_dir: Path | None, seed: int) -> Path | None:

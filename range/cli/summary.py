@@ -147,7 +147,11 @@ def format_score(score: Score) -> str:
     lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""
-        override = "  [critical: overrides the score]" if f.kind is Kind.CRITICAL else ""
+        # Only a graded run's critical finding overrides its score: an INCOMPLETE one has none.
+        critical = f.kind is Kind.CRITICAL
+        override = (
+            ("  [critical: overrides the score]" if graded else "  [critical]") if critical else ""
+        )
         lines.append(
             f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}{override}"
         )
@@ -200,8 +204,10 @@ def format_summary(result: RunResult) -> str:
     head = f"{config.drill.title} [{label}], {who}, seed {config.seed}"
     lines = [
         head,
-        f"Run:               {result.state.value} at {result.duration_s:.2f} s"
-        f" ({result.end_reason})",
+        # The reason after a colon, not in brackets: it often has its own ("stopped by the
+        # range master (Ctrl-C)").
+        f"Run:               {result.state.value} at {result.duration_s:.2f} s:"
+        f" {result.end_reason}",
         *suspension_lines(result.records),
         format_score(result.score),
     ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,9 +83,9 @@ def add_calibration_options(run: argparse.ArgumentParser) -> None:
         default=None,
         type=person,
         metavar="RANGE_MASTER",
-        help="with --require-calibration (or a lane file requiring calibration; refused"
-        " without): let uncalibrated replicas through on this range master's authority"
-        " (recorded in the run)",
+        help="with --require-calibration, a lane file requiring calibration or a live run"
+        " (refused without a gate): let uncalibrated replicas through on this range master's"
+        " authority (recorded in the run)",
     )
     run.add_argument(
         "--profiles",
@@ -105,26 +108,52 @@ def profiles_folder(text: str) -> Path:
 
 def check_override(override: str | None, required: bool) -> None:
     """`--override` lets uncalibrated replicas through a calibration gate: with none (no
-    --require-calibration, no lane file requiring calibration) it would let nothing through
-    and be recorded nowhere, so it is refused in one line."""
+    --require-calibration, no lane file requiring calibration, not live: a live run is always
+    gated) it would let nothing through and be recorded nowhere, so it is refused in one line."""
     if override is not None and not required:
         raise ValueError(
             f"--override {override}: no calibration is required, so there is nothing to"
             " override: add --require-calibration (or use a lane file whose"
-            " calibration.required is true), or leave --override out"
+            " calibration.required is true, or run live), or leave --override out"
         )
 
 
-def calibration_options(args: argparse.Namespace) -> dict[str, object]:
-    """The run's calibration gate from the options (`--override` refused without a gate)."""
-    check_override(
-        getattr(args, "override", None), bool(getattr(args, "require_calibration", False))
-    )
+def calibration_options(args: argparse.Namespace, live: bool = False) -> dict[str, object]:
+    """The run's calibration gate from the options (`--override` refused without a gate); a
+    `live` run is always gated (real replicas are checked: range/runs), so it takes one."""
+    required = live or bool(getattr(args, "require_calibration", False))
+    check_override(getattr(args, "override", None), required)
     return {
-        "require_calibration": bool(getattr(args, "require_calibration", False)),
+        "require_calibration": required,
         "override_by": getattr(args, "override", None),
         "calibration_dir": getattr(args, "profiles", None),
     }
+
+
+@contextmanager
+def ctrl_c_once() -> Iterator[None]:
+    """A run's Ctrl-C: the first SIGINT raises KeyboardInterrupt, as ever (the run is closed
+    where it stood); further ones are ignored until the block ends (the run closed in the
+    records, result.json written), then the handler there was before is put back. A second
+    Ctrl-C during the first one's cleanup would otherwise cut it and leave the run in
+    progress in the records. Outside the main thread (signals are not its to take) it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    taken = False
+
+    def once(signum: int, frame: object) -> None:
+        nonlocal taken
+        if not taken:
+            taken = True
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, once)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def say(line: str) -> None:

@@ -148,9 +148,54 @@ def _link_earlier_parts(earlier: list[str], attempt: int, folder: str) -> None:
             (Path(part) / RESUMED_LINK).write_text(text, encoding="utf-8")
 
 
+KEPT_KINDS = ("shot", "deployment", "string_faulted", "string_ended")
+
+
 def _keep_shot(records: Records, attempt: int, record: LogRecord) -> None:
-    if record.kind in ("shot", "deployment", "string_faulted", "string_ended"):
+    if record.kind in KEPT_KINDS:
         records.record_shot(attempt, {"kind": record.kind, **record.data})
+
+
+def _reconciled(records: Records, attempt: int, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An interrupted attempt's kept records, made whole from its last part's event log.
+
+    Each record is written to the part's events.jsonl first and then to the records (the log
+    is the run writer's, the first sink; `_keep_shot` the next), so the process dying between
+    the two leaves the log a record ahead: a `string_ended` logged and not kept would have the
+    resume reshoot a string that was finished. The log is authoritative for what was fired and
+    ended: its records beyond the kept ones are kept now, before the resume works out what
+    was done. (Writing the records' row first instead would leave, after such a crash, a shot
+    or a string's end in the qualification record that the attempt's own log, the one rescored
+    and replayed, never had.) Only the last part can be behind: an earlier one was made whole
+    when the part after it began. A part whose log is gone or damaged, or that does not begin
+    with what was kept, is left as the records have it."""
+    from drills.events import EventLogError
+    from range.runs.runlog import read_events
+
+    parts = [n for n, row in enumerate(kept) if row.get("kind") == ATTEMPT_LOG]
+    if not parts:
+        return kept
+    last = parts[-1]
+    try:
+        logged = [
+            {"kind": r.kind, **r.data}
+            for r in read_events(Path(str(kept[last]["run_dir"])))
+            if r.kind in KEPT_KINDS
+        ]
+    except (OSError, EventLogError):
+        return kept
+    recorded = [row for row in kept[last + 1 :] if row.get("kind") in KEPT_KINDS]
+
+    def key(row: dict[str, Any]) -> tuple[object, object, object]:
+        return row.get("kind"), row.get("stage"), row.get("string")
+
+    if len(logged) <= len(recorded) or [key(r) for r in logged[: len(recorded)]] != [
+        key(r) for r in recorded
+    ]:
+        return kept
+    for row in logged[len(recorded) :]:
+        records.record_shot(attempt, row)
+    return [*kept, *logged[len(recorded) :]]
 
 
 def _resumed(
@@ -265,7 +310,7 @@ class LiveRange:
     tracks them (OpenXR), the host clock both stamp on, and the range timer's voice."""
 
     ports: list[str]
-    poses: TrackedPoses
+    poses: TrackedPoses | None  # None until `open_headset` fills it in
     clock: Clock
     say: Callable[[str], None]
     rng: np.random.Generator
@@ -278,6 +323,10 @@ class LiveRange:
     # frame: while it says no, a string under way is cut and reshot, and the next string's
     # start is held (`_hold_while_off`). None: never asked (a range with no headset session).
     focused: Callable[[], bool] | None = None
+    # Opens the headset (filling in `poses`, `draw` and `focused`) once the replicas have passed
+    # the calibration check, as a live drill does: an uncalibrated replica is refused before
+    # an OpenXR runtime is looked for. None: `poses` is given already (a test's).
+    open_headset: Callable[[], None] | None = None
 
 
 def run_course(
@@ -288,6 +337,7 @@ def run_course(
     live: LiveRange | None = None,
     resume: int | None = None,
     on_record: Callable[[LogRecord], None] | None = None,
+    on_attempt: Callable[[int], None] | None = None,
 ) -> AttemptResult:
     """Fire the whole course: the scripted shooter on emulated replicas, or with `live` an
     officer on real ones. With `records` and `badge`, the attempt is recorded as it goes:
@@ -295,7 +345,8 @@ def run_course(
     With `resume` (an incomplete attempt's id), the strings it finished are kept and the rest
     fired, from the string a crash cut (reshot, as after a device fault). `on_record` sees
     every log record as it is written (the console's live lane, range/console/courselane.py);
-    an exception it raises stops the attempt there."""
+    an exception it raises stops the attempt there. `on_attempt` is told the attempt's number
+    in the records once it is begun or resumed (what a Ctrl-C's `--resume` names)."""
     course = config.course
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
@@ -349,6 +400,8 @@ def run_course(
                 d["serial"]: (d["model"], is_emulated(d["firmware"])) for d in result.devices
             },
         )
+        if live is not None and live.open_headset is not None:
+            live.open_headset()
         # The attempt's folder once its replicas have passed: a refused lane leaves none.
         copy_name, copy = course_source(course, config.source)
         writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
@@ -370,7 +423,9 @@ def run_course(
             seed=config.seed,
             devices=result.devices,
             calibration=result.calibration,
-            calibration_override_by=config.override_by if config.require_calibration else None,
+            calibration_override_by=(
+                config.override_by if config.require_calibration or live is not None else None
+            ),
             openrange_version=__version__,
         )
         record_id = None
@@ -386,6 +441,7 @@ def run_course(
                 kept = records.resume_attempt(
                     resume, badge, course.id, sha256(copy), shooter=shooter_id
                 )
+                kept = _reconciled(records, resume, kept)
                 done, cut = _resumed(strings, kept, result)
                 earlier = [str(r["run_dir"]) for r in kept if r.get("kind") == ATTEMPT_LOG]
                 started = resume
@@ -401,6 +457,8 @@ def run_course(
                     shooter=shooter_id,
                 )
             record_id = started
+            if on_attempt is not None:
+                on_attempt(started)
             log.attach(lambda record: _keep_shot(records, started, record))
             if writer is not None:
                 # Where this part's log is, kept with the attempt: a resume finds the earlier
@@ -443,6 +501,7 @@ def run_course(
                     )
                 else:
                     assert live is not None
+                    assert live.poses is not None  # opened with the headset, before any string
                     hands = LiveShooter(string, live.poses, profiles)
                 cut_by, t0 = _fire_string(
                     course, config, i, j, string, lane, hands, t0, log, result, physics_rng, live

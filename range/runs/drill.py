@@ -110,7 +110,7 @@ FRONT_BACK_M = 0.08
 EVENT_READ_LAG_S = 0.02
 # Why a run a range master stopped with Ctrl-C ended: it is closed (run_ended, result.json) as
 # ABORTED, never lost, never graded (docs/records.md).
-STOPPED = "stopped by the range master (Ctrl-C)"
+STOPPED = "stopped by the range master with Ctrl-C"  # no brackets: said inside some
 
 
 @dataclass(slots=True)

@@ -34,10 +34,11 @@ MAX_PORTS = 2
 def port_problems(ports: Sequence[str], *, exist: bool = True) -> list[tuple[int, str]]:
     """What is wrong with a lane's list of replica ports, as (index in `ports`, problem): more
     than MAX_PORTS; a port named twice, or the same device under two names (a by-id link and
-    the device it points to); a network URL of the wrong form; and (`exist`) a device path
-    that does not exist. One check for a lane file's `ports` and the command line's `--port`,
+    the device it points to); an empty one, a URL of another scheme or a network URL of the
+    wrong form; and (`exist`) a device path that does not exist or is not a serial port (a
+    folder, a file, /dev/null). One check for a lane file's `ports` and the command line's `--port`,
     so both are refused up front, before any port is opened."""
-    from peripherals.driver import port_url_problem
+    from peripherals.driver import port_path_problem, port_url_problem
 
     problems: list[tuple[int, str]] = []
     if len(ports) > MAX_PORTS:
@@ -63,6 +64,8 @@ def port_problems(ports: Sequence[str], *, exist: bool = True) -> list[tuple[int
             problems.append(
                 (i, f"{port} does not exist (is the replica plugged in? ls /dev/serial/by-id)")
             )
+        elif exist and "://" not in port and (not_a_port := port_path_problem(port)):
+            problems.append((i, not_a_port))
     return problems
 
 
