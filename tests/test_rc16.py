@@ -326,34 +326,6 @@ def test_speech_is_off_is_said_once_before_the_run(
     capsys.readouterr()
 
 
-def test_ctrl_c_as_the_program_ends_is_one_line_and_status_130() -> None:
-    """rc16 #8: `report` wrote its file and printed its path; a Ctrl-C while the program then
-    shut down killed it by SIGINT with nothing said. Here the Ctrl-C comes from an exit
-    handler, as late as can be: one line, status 130."""
-    import os
-    import subprocess
-    import sys
-
-    code = (
-        "import atexit, os, signal\n"
-        "from range.cli.main import main\n"
-        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
-        "raise SystemExit(main())\n"
-    )
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run(
-        [sys.executable, "-c", code, "course", "list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=60,
-    )
-    assert "fbi-pistol-2019-v1" in done.stdout
-    assert (done.returncode, done.stderr) == (130, "openrange: stopped (Ctrl-C)\n")
-
-
 def test_latency_on_a_never_calibrated_emulated_device_says_how_with_emulate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

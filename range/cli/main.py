@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from peripherals.errors import PeripheralError
 from range import __version__
@@ -292,44 +292,6 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `openrange` command (`argv` None: the program's own, ended by `_end`), or a caller's
-    `main([...])` (a test's, in-process), which gets the exit status back."""
-    if argv is not None:
-        return _main(argv)
-    try:
-        _end(_main(None))
-    except KeyboardInterrupt:  # between the command's end and `_end` taking Ctrl-C over
-        _stopped_now()
-
-
-def _stopped_now() -> NoReturn:
-    os.write(2, b"openrange: stopped (Ctrl-C)\n")
-    os._exit(130)
-
-
-def _end(status: int) -> NoReturn:
-    """The program's end once its command is done. A Ctrl-C while it shuts down (a report's
-    renderer takes a moment to unload) killed it by SIGINT with nothing said, or printed a
-    traceback from threading's shutdown: from here on it is one line and status 130. The
-    threads a command left are waited for, the exit handlers run (temporary folders, logging),
-    the streams flushed; the interpreter's own teardown, with nothing left to do, is skipped."""
-    import atexit
-    import contextlib
-    import signal
-    import threading
-
-    signal.signal(signal.SIGINT, lambda signum, frame: _stopped_now())
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a reader gone (`| head`), closed
-            stream.flush()
-    os._exit(status)
-
-
-def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
