@@ -394,6 +394,33 @@ def test_the_second_pass_leaves_a_long_utterance_alone(monkeypatch: pytest.Monke
     assert recognizer.recheck() is None
 
 
+@needs_espeak
+@pytest.mark.parametrize("seed", [2, 11])
+def test_shots_after_a_command_are_not_taken_for_a_command_by_the_second_pass(seed: int) -> None:
+    # Issue 17: "drop the weapon" heard right, then 4 s of the bench's range noise (ventilation,
+    # hum, shots from other lanes) at the same level. A shot in an utterance of its own gave no
+    # act on the first pass, and the second pass took it for "back up" / "move back"
+    # (command.step_back at 0.99): a false act in a drill. An utterance that is mostly an impulse
+    # (`impulsive`) is not decoded again.
+    from range.voice.corpus import mix_at_snr, speech_16k
+
+    speech = speech_16k("drop the weapon", "en-us+m1", 150)
+    track = np.concatenate([speech, np.zeros(4 * 16000)])
+    pcm = mix_at_snr(track, 10.0, np.random.default_rng(seed))
+    assert _fresh_acts(pcm) == ["command.drop_weapon"]
+
+
+def test_a_shots_level_profile_is_impulsive_and_a_vowels_is_not() -> None:
+    # Frame levels (dB, 30 ms frames) in an utterance: a shot decays within a frame or two of
+    # its onset; speech holds within IMPULSE_DB of its peak for IMPULSE_SUSTAIN_FRAMES frames.
+    from range.voice.recognize import impulsive
+
+    floor = [-16.0] * 10
+    assert impulsive([*floor, 0.0, -9.0, -14.0, *floor, -2.0, -11.0, *floor])
+    assert not impulsive([*floor, -4.0, 0.0, -2.0, -3.0, -5.0, *floor, -1.0, -12.0])
+    assert not impulsive([])
+
+
 def test_decoder_options_reach_pocketsphinx() -> None:
     # bench/speech.py --decoder JSON sweeps PocketSphinx's settings through them.
     recognizer = Recognizer(builtin_phrasebook(), decoder_options={"beam": 1e-60})
