@@ -162,9 +162,11 @@ RECHECK_MAX_FRAMES = 150
 # vowel. The utterance's loudest sustained stretch (the highest level that IMPULSE_SUSTAIN_FRAMES
 # consecutive VAD frames, 30 ms each, all reach) must be within IMPULSE_DB of its loudest frame.
 # Chosen on the tuning split (docs/speech.md, "Measured (2026-12-01): the second pass and
-# shots"). Two shots 30-60 ms apart can hold three frames and pass; 4 frames (tried) catches them
-# but loses fast commands, whose vowels are shorter (held out, 10 dB 93.1 -> 91.7 %).
-IMPULSE_SUSTAIN_FRAMES = 3
+# shots"). Four frames, not three: two shots 30-60 ms apart hold three frames, and range noise
+# alone then gave 2 false commands a minute; four keep every one off, at the cost of fast
+# commands with short vowels (held out, 10 dB 93.1 -> 91.7 %): a phantom "stop" branches a
+# drill and costs a score unseen, a missed command is seen and corrected in the review.
+IMPULSE_SUSTAIN_FRAMES = 4
 IMPULSE_DB = 6.0
 # Noise floor added to digital silence: log-energy features of exact zeros derail the decoder.
 DITHER_RMS = 30.0
