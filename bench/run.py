@@ -578,6 +578,16 @@ subject = "c"
 behaviour = "fleeing"
 movement = "flee"
 speed_mps = 2.0
+# A drill must be able to end (drills/schema.py); the bench never presses it, so the drill runs
+# its whole time limit, as the figure needs.
+[[phases.transitions]]
+to = "c_gone"
+instructor = "end"
+[[phases]]
+id = "c_gone"
+subject = "c"
+behaviour = "compliant"
+ends_drill = true
 """
 
 
