@@ -190,3 +190,7 @@ def link_states(
 def rot_y_many(angles: Sequence[float], out: F64) -> None:
     """out (K, 3, 3): the rotation about +Y by each of the K angles (radians), as
     physics.human.rot_y builds it (the same values)."""
+
+def rotation(axis: int, angle: float, out: F64) -> None:
+    """out (3, 3): the rotation about +X, +Y or +Z (axis 0, 1, 2) by angle (radians), as
+    physics.human.rot_x, rot_y and rot_z build it (the same values)."""

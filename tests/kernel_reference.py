@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from physics.body import BODY_SIZES, SubjectBody
-from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton, rot_y
+from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton
 
 # The bodies the kernel and the fast paths are checked on: every build and attribute.
 BODIES = [
@@ -32,6 +32,24 @@ def random_pose(rng: np.random.Generator) -> HumanPose:
 
 
 F64 = NDArray[np.float64]
+
+
+def rot_x(a: float) -> F64:
+    """human.rot_x before physics._kernel.rotation: numpy from a 9-tuple."""
+    c, s = math.cos(a), math.sin(a)
+    return np.array((1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c)).reshape(3, 3)
+
+
+def rot_y(a: float) -> F64:
+    """human.rot_y before physics._kernel.rotation."""
+    c, s = math.cos(a), math.sin(a)
+    return np.array((c, 0.0, s, 0.0, 1.0, 0.0, -s, 0.0, c)).reshape(3, 3)
+
+
+def rot_z(a: float) -> F64:
+    """human.rot_z before physics._kernel.rotation."""
+    c, s = math.cos(a), math.sin(a)
+    return np.array((c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0)).reshape(3, 3)
 
 
 def _levels() -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:

@@ -13,6 +13,9 @@ from kernel_reference import chords as reference_chords
 from kernel_reference import first_hits as reference_first_hits
 from kernel_reference import gait as reference_gait
 from kernel_reference import path_ends as reference_path_ends
+from kernel_reference import rot_x as reference_rot_x
+from kernel_reference import rot_y as reference_rot_y
+from kernel_reference import rot_z as reference_rot_z
 from kernel_reference import sub_chords as reference_sub_chords
 from scipy.spatial.transform import Rotation
 
@@ -25,6 +28,9 @@ from physics.human import (
     HumanPose,
     forward_kinematics,
     forward_kinematics_arrays,
+    rot_x,
+    rot_y,
+    rot_z,
 )
 from physics.pose import quat_to_matrix, yaw_quat
 from physics.world import HULL_MARGIN_M, WINDOW, _hull_planes, _spheres
@@ -316,18 +322,35 @@ def test_flight_ends_equal_numpy_on_random_casts() -> None:
     assert hit > 100
 
 
+def test_single_rotations_are_numpy_bit_for_bit() -> None:
+    """human.rot_x, rot_y and rot_z (built by the kernel, ~10 a subject a frame): the same
+    bits as numpy's 9-tuple form, fresh writable (3, 3) arrays; a bad axis is refused."""
+    angles = [0, 0.0, -0.0, 1e-300, -np.pi, 3.0, np.float64(0.4)]
+    angles += [float(a) for a in np.random.default_rng(1).normal(0.0, 2.0, 200)]
+    pairs = ((rot_x, reference_rot_x), (rot_y, reference_rot_y), (rot_z, reference_rot_z))
+    for ours, numpy_form in pairs:
+        for a in angles:
+            got = ours(a)  # type: ignore[arg-type]
+            assert got.shape == (3, 3) and got.flags.writeable and got.flags.c_contiguous
+            assert got.tobytes() == numpy_form(float(a)).tobytes(), (ours.__name__, a)
+    assert rot_y(0.1) is not rot_y(0.1)
+    with pytest.raises(ValueError, match="axis"):
+        _kernel.rotation(3, 0.1, np.empty((3, 3)))
+    with pytest.raises(ValueError, match="out"):
+        _kernel.rotation(1, 0.1, np.empty(4))
+
+
 def test_gait_rotations_are_numpy_rot_y_bit_for_bit() -> None:
     """The walking and running clips' eight leg and arm rotations, built in one block by the
     kernel: the same bits as human.rot_y one joint at a time, straight joints (0.0 and -0.0)
     included."""
     from physics.animation import _gait
-    from physics.human import rot_y
 
     angles = [0.0, -0.0, 1e-300, -np.pi, 3.0, *np.random.default_rng(0).normal(0.0, 2.0, 200)]
     out = np.empty((len(angles), 3, 3))
     _kernel.rot_y_many(angles, out)
     for a, m in zip(angles, out, strict=True):
-        assert m.tobytes() == rot_y(float(a)).tobytes(), a
+        assert m.tobytes() == reference_rot_y(float(a)).tobytes(), a
     straight = 0
     for k in range(400):
         t, phase = k * 0.0137, (k % 7) / 7
