@@ -384,3 +384,30 @@ def test_an_unbuilt_kernel_says_how_to_build_it() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode != 0
     assert "setup.py build_ext --inplace" in done.stderr
+
+
+def test_a_stale_kernel_says_how_to_rebuild_it() -> None:
+    """A `.so` built before a kernel function was added (a checkout updated without
+    rebuilding: `rotation` came with issue 14) fails at `import physics`, naming what is
+    missing and the command, not with an AttributeError in the middle of a run."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import physics
+
+    assert all(hasattr(_kernel, name) for name in physics.KERNEL_FUNCTIONS)
+    stub = (Path(physics.__file__).parent / "_kernel.pyi").read_text()
+    assert set(re.findall(r"^def (\w+)", stub, re.M)) == set(physics.KERNEL_FUNCTIONS)
+    code = (
+        "import sys, types\n"
+        "old = types.ModuleType('physics._kernel')\n"
+        "old.rot_y_many = lambda angles, out: None\n"
+        "sys.modules['physics._kernel'] = old\n"
+        "import physics\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "no forward_kinematics" in done.stderr and "rotation" in done.stderr
+    assert "setup.py build_ext --inplace" in done.stderr
