@@ -1197,6 +1197,7 @@ k_link_states(PyObject *self, PyObject *args)
     PyObject *out = PyList_New(count);
     if (out == NULL)
         return NULL;
+    PyObject *unturned = NULL; /* the shared [0, 0, 0, 1] of unturned joints, made on first use */
     for (Py_ssize_t s = 0; s < count; s++) {
         PyObject *placed = PySequence_GetItem(placements, s);
         PyObject *rest_o = PySequence_GetItem(rests, s);
@@ -1282,13 +1283,18 @@ k_link_states(PyObject *self, PyObject *args)
             }
             for (Py_ssize_t j = 0; j < j_count && !fail; j++) {
                 static const double identity[4] = {0.0, 0.0, 0.0, 1.0};
-                if (j == 0)
-                    quat_of(r0, q);
-                else if (present[j])
-                    quat_of(mats[j], q);
-                else
-                    memcpy(q, identity, sizeof q);
-                PyObject *ql = float_list(q, 4);
+                PyObject *ql;
+                if (j != 0 && !present[j]) {
+                    /* A joint the pose leaves unturned (about half of them): one [0, 0, 0, 1]
+                     * list shared by every such joint of the call (PyBullet only reads it). */
+                    if (unturned == NULL)
+                        unturned = float_list(identity, 4);
+                    Py_XINCREF(unturned);
+                    ql = unturned;
+                } else {
+                    quat_of(j == 0 ? r0 : mats[j], q);
+                    ql = float_list(q, 4);
+                }
                 fail = ql == NULL;
                 if (!fail)
                     PyList_SET_ITEM(row, 3 + j, ql);
@@ -1304,10 +1310,12 @@ k_link_states(PyObject *self, PyObject *args)
         if (fail) {
             Py_XDECREF(row);
             Py_DECREF(out);
+            Py_XDECREF(unturned);
             return NULL;
         }
         PyList_SET_ITEM(out, s, row);
     }
+    Py_XDECREF(unturned);
     return out;
 }
 

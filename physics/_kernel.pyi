@@ -184,8 +184,9 @@ def link_states(
     """What RangeWorld.sync hands PyBullet's resetJointStatesMultiDof for each subject: its
     pelvis's place [x], [y], [z] (metres: feet + yaw @ (rest_0 + root offset)) and then each
     joint's quaternion [x, y, z, w] (w >= 0; the pelvis's turned by the subject's yaw and the
-    pose's root: yaw @ root @ local_0; joints absent from the pose: [0, 0, 0, 1]). A placement
-    is the subject's feet (x, y, z), yaw (radians about +Z) and pose; rests[s] (J, 3)."""
+    pose's root: yaw @ root @ local_0; joints absent from the pose: [0, 0, 0, 1], one list
+    shared by all of them, not to be mutated). A placement is the subject's feet (x, y, z),
+    yaw (radians about +Z) and pose; rests[s] (J, 3)."""
 
 def rot_y_many(angles: Sequence[float], out: F64) -> None:
     """out (K, 3, 3): the rotation about +Y by each of the K angles (radians), as
