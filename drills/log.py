@@ -8,6 +8,7 @@ drills/events.py (docs/drills.md, "Event log").
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -84,7 +85,8 @@ class MemoryLog:
     def last(self, kinds: tuple[str, ...]) -> LogRecord | None:
         """The latest record of one of `kinds`, held back or not."""
         held: list[LogRecord] = self._held or []
-        for record in [*reversed(held), *reversed(self.records)]:
+        # Called each frame while a live run is suspended: no copy of the whole log.
+        for record in itertools.chain(reversed(held), reversed(self.records)):
             if record.kind in kinds:
                 return record
         return None

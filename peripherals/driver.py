@@ -212,7 +212,7 @@ def port_path_problem(path: str) -> str | None:
     return None
 
 
-def _open_problem(exc: BaseException, url: str = "") -> str:
+def _open_problem(exc: BaseException, url: str) -> str:
     """Why a port would not open, once: pySerial repeats the OS error inside its own ("[Errno 2]
     could not open port P: [Errno 2] No such file or directory: 'P'", "Could not open port
     socket://H:P: [Errno 111] Connection refused"); an exclusive lock held elsewhere is said as
@@ -224,7 +224,7 @@ def _open_problem(exc: BaseException, url: str = "") -> str:
         return os.strerror(code)
     text = str(exc)
     prefix = f"could not open port {url}: "
-    if url and text.lower().startswith(prefix.lower()):
+    if text.lower().startswith(prefix.lower()):
         text = text[len(prefix) :]
     said = re.fullmatch(r"\[Errno (\d+)\] (.*)", text, re.DOTALL)
     return said.group(2) if said is not None else text

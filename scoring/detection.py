@@ -97,11 +97,8 @@ def detection(scores: Iterable[Score]) -> list[Detection]:
             continue
         key = trial_key(score)
         if key not in names:
-            label = trial_officer(score)
-            if score.badge:
-                name, simulated = score.officer, label != score.officer
-                label = f"{name} #{score.badge}" + (" (SIMULATED)" if simulated else "")
-            names[key] = label
+            # With a badge the key is `#4411[ (SIMULATED)]`, named after the officer.
+            names[key] = f"{score.officer} {key}" if score.badge else trial_officer(score)
         row = tally.setdefault(key, [0, 0, 0, 0])
         if shoot_trial(score):
             # A hit is a round fired at the threat: one that struck a subject who posed no

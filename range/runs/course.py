@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from drills.course import DEFAULT_RIFLE_LOAD, FIREARMS, Course, CourseFile, CourseString, Shooter
-from drills.events import probe_record
+from drills.events import EventLogError, probe_record
 from drills.log import LogRecord, MemoryLog
 from peripherals.clock import Clock, ManualClock
 from peripherals.emulator import PistolEmulator, RifleEmulator, TaserEmulator, is_emulated
@@ -57,7 +57,7 @@ from range.records.store import ATTEMPT_LOG, OFFICER, Records
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
-from range.runs.runlog import RunWriteError, RunWriter
+from range.runs.runlog import RunWriteError, RunWriter, read_events
 from range.runs.saved import RESUMED_LINK, course_source, sha256
 from range.runs.seeding import RunRandom
 from scoring.course import (
@@ -169,9 +169,6 @@ def _reconciled(records: Records, attempt: int, kept: list[dict[str, Any]]) -> l
     and replayed, never had.) Only the last part can be behind: an earlier one was made whole
     when the part after it began. A part whose log is gone or damaged, or that does not begin
     with what was kept, is left as the records have it."""
-    from drills.events import EventLogError
-    from range.runs.runlog import read_events
-
     parts = [n for n, row in enumerate(kept) if row.get("kind") == ATTEMPT_LOG]
     if not parts:
         return kept
@@ -214,7 +211,7 @@ def _resumed(
     # A string that a second device fault left for a reshoot is fired again now.
     left: set[tuple[int, int]] = set()
     for r in kept:
-        if r.get("kind") not in ("shot", "deployment", "string_faulted", "string_ended"):
+        if r.get("kind") not in KEPT_KINDS:
             continue  # where a part was logged (ATTEMPT_LOG)
         key = (int(r["stage"]), int(r["string"]))
         if r.get("kind") == "string_faulted" and not r.get("reshoot", True):
@@ -225,13 +222,11 @@ def _resumed(
     if ended:  # not one a second fault left: it was not cut by the crash, only fired again
         unfinished = [key for key in fired if key not in ended and key not in left]
         cut = max(unfinished, key=lambda key: order[key]) if unfinished else None
-    else:
-        cut = max(fired, key=lambda key: order[key])
-    if ended:
         done = {key for key in strings if key in ended and key not in left}
     else:
-        assert cut is not None
-        done = {key for key in strings if order[key] < order[cut] and key not in left}
+        last = max(fired, key=lambda key: order[key])
+        cut = last
+        done = {key for key in strings if order[key] < order[last] and key not in left}
     shots: list[Shot] = []
     deployments: list[Deployment] = []
     for r in kept:

@@ -1015,7 +1015,6 @@ class Session:
         engine.officer_yaw_rad = getattr(self.hands, "head_yaw_rad", 0.0)
         engine.step(self.hands.officer_xy)
         world, animator, t = self.world, self.animator, engine.t
-        circuits = list(self.circuits.values())
         for subject in engine.subjects.values():
             name = subject.id
             if subject.stance is not world.body(name).stance:
@@ -1033,7 +1032,7 @@ class Session:
                 self._skeleton(name),
                 subject.phase.animation,
             )
-            if pose or any(c.attached(name) for c in circuits):
+            if pose or any(c.attached(name) for c in self.circuits.values()):
                 self._pose_subject(subject, t)
         self._check_probes()
         self.hands.after_step(engine.t)
