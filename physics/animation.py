@@ -504,7 +504,7 @@ class SubjectAnimator:
             skeleton,
             animation,
         )
-        return self._timeline(subject_id).pose_at(skeleton, t_s)
+        return self.pose(subject_id, t_s)
 
     def advance(
         self,

@@ -647,20 +647,8 @@ def forward_kinematics(skeleton: Skeleton, pose: HumanPose) -> Posed:
     """Joint frames of `skeleton` in `pose`, in the subject frame (physics._kernel: each joint's
     frame from its parent's, R_j = R_parent @ local_j, p_j = p_parent + R_parent @ (rest_j -
     rest_parent), the products numpy's matmul computes; tests/test_kernel.py)."""
-    pos = np.empty((len(JOINTS), 3))
-    rot = np.empty((len(JOINTS), 3, 3))
-    _kernel.forward_kinematics(
-        (skeleton.rest,),
-        (pose.joints,),
-        (pose.root_rotation,),
-        (pose.root_offset_m,),
-        None,
-        JOINT_INDEX,
-        JOINT_PARENTS,
-        pos,
-        rot,
-    )
-    return Posed(pos, rot)
+    pos, rot = forward_kinematics_arrays([skeleton], [pose])
+    return Posed(pos[0], rot[0])
 
 
 def forward_kinematics_batch(skeletons: list[Skeleton], poses: list[HumanPose]) -> list[Posed]:

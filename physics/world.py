@@ -20,6 +20,7 @@ from physics import _kernel
 from physics.body import Region, Stance, SubjectBody
 from physics.bullet import p
 from physics.human import (
+    JOINT_INDEX,
     JOINTS,
     PARENT,
     HumanPose,
@@ -41,7 +42,6 @@ BACKER_M = 0.005  # the thinnest shape on the range: a target's backer board
 HULL_MARGIN_M = 0.001  # PyBullet's margin round a GEOM_MESH convex hull (measured)
 _SEGMENT_LINK = 3  # a subject's link 3 + j carries segment j (links 0-2 slide the pelvis)
 _LINKS = list(range(_SEGMENT_LINK + len(JOINTS)))
-_JOINT_INDEX = {name: i for i, name in enumerate(JOINTS)}
 # Subjects' collision group: the frozen part of a moving cast masks them out of its rays.
 _SUBJECT_GROUP = 1 << 6
 _NOT_SUBJECTS = -1 & ~_SUBJECT_GROUP
@@ -454,7 +454,7 @@ class RangeWorld:
         return _kernel.link_states(
             [self._skeletons[subject_id].rest for subject_id in ids],
             [self._placement[subject_id] for subject_id in ids],
-            _JOINT_INDEX,
+            JOINT_INDEX,
             len(JOINTS),
         )
 

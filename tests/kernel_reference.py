@@ -14,6 +14,14 @@ from scipy.spatial.transform import Rotation
 from physics.body import BODY_SIZES, SubjectBody
 from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton
 
+
+def close(got: NDArray[np.float64], want: NDArray[np.float64]) -> bool:
+    """The kernel against numpy: the same bits, or within 1e-12 (numpy's matmul and einsum sum
+    three products in an order that depends on its build and the CPU; the kernel's order is
+    fixed, so runs replay bit for bit on any machine)."""
+    return got.tobytes() == want.tobytes() or bool(np.abs(got - want).max() <= 1e-12)
+
+
 # The bodies the kernel and the fast paths are checked on: every build and attribute.
 BODIES = [
     SubjectBody(),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kernel_reference import BODIES, random_pose, reference_fk
+from kernel_reference import close as same
 from scipy.spatial.transform import Rotation
 
 from physics.animation import Clip, _quat_floats, _slerp, clip_pose
@@ -23,13 +24,6 @@ from physics.human import (
     region_codes,
 )
 from physics.pose import quat_to_matrix
-
-
-def same(got: np.ndarray, want: np.ndarray) -> bool:
-    """The kernel (physics._kernel) against numpy: the same bits, or within 1e-12 (numpy's
-    matmul and einsum sum three products in an order that depends on its build and the CPU;
-    the kernel's order is fixed, so runs replay bit for bit on any machine)."""
-    return got.tobytes() == want.tobytes() or bool(np.abs(got - want).max() <= 1e-12)
 
 
 @pytest.mark.parametrize("body", BODIES, ids=["medium", "child", "elderly", "pregnant"])

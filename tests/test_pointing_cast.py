@@ -6,29 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
+from kernel_reference import BODIES, random_pose
 
 from physics.animation import Clip, clip_pose
-from physics.body import BODY_SIZES, SubjectBody
-from physics.human import JOINTS, HumanPose
+from physics.body import SubjectBody
 from physics.world import RangeWorld
 
-BODIES = [
-    SubjectBody(),
-    SubjectBody(size=BODY_SIZES["small"], child=True),
-    SubjectBody(size=BODY_SIZES["large"], elderly=True),
-    SubjectBody(pregnant=True),
-]
 CLIPS = list(Clip)
-
-
-def random_pose(rng: np.random.Generator) -> HumanPose:
-    """Any joint turned any way, the pelvis moved and turned: what no clip does, which the
-    reach bound must hold for all the same."""
-    names = [n for n in JOINTS if rng.random() < 0.8]
-    mats = Rotation.random(len(names) + 1, random_state=rng).as_matrix()
-    offset = tuple(float(v) for v in rng.normal(0.0, 0.3, 3))
-    return HumanPose(offset, mats[-1], dict(zip(names, mats[:-1], strict=True)))  # type: ignore[arg-type]
 
 
 def crowd(world: RangeWorld, count: int = 30) -> list[tuple[float, float, float]]:
