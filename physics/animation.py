@@ -80,7 +80,8 @@ def _jitter(seed: int) -> tuple[float, float, float]:
     return float(rng.random()), 3.5 + 1.5 * float(rng.random()), float(rng.random())
 
 
-def _ease(x: float) -> float:
+def ease(x: float) -> float:
+    """Smoothstep: 0 -> 1 as x goes 0 -> 1, with no jolt at either end (clamped outside)."""
     x = min(max(x, 0.0), 1.0)
     return x * x * (3 - 2 * x)
 
@@ -174,18 +175,18 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
             return _grounded(skeleton, _fall(t_s, prone))
         return _grounded(skeleton, _recover(t_s, prone, kneel))
     elif clip is Clip.REACH_WAISTBAND:
-        w = _ease(t_s / 0.4)
+        w = ease(t_s / 0.4)
         joints["shoulder_r"] = rot_y(0.15 * w) @ rot_x(0.3 * w)
         joints["elbow_r"] = rot_y(-1.3 * w)
     elif clip is Clip.REACH_POCKET:
-        w = _ease(t_s / 0.4)
+        w = ease(t_s / 0.4)
         joints["shoulder_r"] = rot_y(0.2 * w) @ rot_x(-0.15 * w)
         joints["elbow_r"] = rot_y(-0.7 * w)
         joints["lumbar"] = rot_z(-0.15 * w)
     elif clip is Clip.DRAW_POINT:
         # From the waistband (0-0.25 s) up to the arm pointed level at the officer (0.6 s).
-        w = _ease((t_s - 0.25) / 0.35)
-        d = _ease(t_s / 0.25) * (1 - w)
+        w = ease((t_s - 0.25) / 0.35)
+        d = ease(t_s / 0.25) * (1 - w)
         joints["shoulder_r"] = rot_y(0.15 * d - (math.pi / 2) * w) @ rot_x(0.3 * d)
         joints["elbow_r"] = rot_y(-1.3 * d)
         # The wrist bent so that what the hand grips points where the arm does: a handgun's
@@ -198,8 +199,8 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         # A driver standing out at his open door, the car on his left: he turns a quarter
         # turn toward it (0-0.5 s), leans in and reaches the right hand forward and down
         # through the door's window into the cabin (by 0.6 s).
-        w = _ease(t_s / 0.5)
-        r = _ease((t_s - 0.1) / 0.5)
+        w = ease(t_s / 0.5)
+        r = ease((t_s - 0.1) / 0.5)
         root = rot_z(REACH_CAR_TURN_RAD * w)
         joints["lumbar"] = rot_y(0.35 * r)
         joints["shoulder_r"] = rot_y(-1.4 * r) @ rot_x(0.1 * r)
@@ -208,7 +209,7 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         # What the right hand holds brought up in front of the face (0-0.45 s) and held
         # there, the upper arm forward and in, the forearm up: a phone held up to film (its
         # screen to the subject, its back to the officer), a wallet or a licence shown.
-        w = _ease(t_s / 0.45)
+        w = ease(t_s / 0.45)
         joints["shoulder_r"] = rot_y(-HOLD_UP_SHOULDER_RAD * w) @ rot_x(0.8 * w)
         joints["elbow_r"] = rot_y(-(math.pi - HOLD_UP_SHOULDER_RAD - 0.5) * w)
         joints["wrist_r"] = rot_z(0.8 * w)  # the palm turned back to face the subject
@@ -217,7 +218,7 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         # a knife's blade across the front of his throat, or across his own left forearm held
         # out in front of him. Joint angles solved for the medium build (the object where it
         # must be, within 3 cm).
-        w = _ease(t_s / 0.5)
+        w = ease(t_s / 0.5)
         flex, abduct, elbow, wrist_x, wrist_y = _SELF[clip]
         joints["shoulder_r"] = rot_y(flex * w) @ rot_x(abduct * w)
         joints["elbow_r"] = rot_y(elbow * w)
@@ -227,7 +228,7 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
             joints["elbow_l"] = rot_y(-1.45 * w)
     elif clip is Clip.DROP:
         # The arm goes out and down-forward and opens (0-0.5 s), then hangs again (to 1 s).
-        w = _ease(t_s / 0.5) * (1 - _ease((t_s - 0.5) / 0.5))
+        w = ease(t_s / 0.5) * (1 - ease((t_s - 0.5) / 0.5))
         joints["shoulder_r"] = rot_y(-0.6 * w) @ rot_x(-0.3 * w)
         joints["lumbar"] = rot_y(0.25 * w)
     return HumanPose(offset, root, joints)
@@ -300,7 +301,7 @@ def _prone(pelvis_z: float, skeleton: Skeleton) -> HumanPose:
 
 def _fall(t_s: float, prone: HumanPose) -> HumanPose:
     """Locked up, rigid, going down forward: knees buckle first, then the body tips to prone."""
-    w = _ease(t_s / FALL_S)
+    w = ease(t_s / FALL_S)
     buckle = math.sin(math.pi * min(t_s / FALL_S, 1.0))
     stiff = {
         "knee_l": rot_y(1.0 * buckle),
@@ -317,8 +318,8 @@ def _fall(t_s: float, prone: HumanPose) -> HumanPose:
 def _recover(t_s: float, prone: HumanPose, kneel: HumanPose) -> HumanPose:
     half = RECOVER_S / 2
     if t_s < half:
-        return blend(prone, kneel, _ease(t_s / half))
-    return blend(kneel, HumanPose(), _ease((t_s - half) / half))
+        return blend(prone, kneel, ease(t_s / half))
+    return blend(kneel, HumanPose(), ease((t_s - half) / half))
 
 
 def _quat_floats(m: F64) -> list[float]:
@@ -412,7 +413,7 @@ class Timeline:
             return pose
         prev_start, prev_clip = self.changes[index - 1]
         before = clip_pose(skeleton, prev_clip, t_s - prev_start, self.seed)
-        return blend(before, pose, _ease((t_s - start) / BLEND_S))
+        return blend(before, pose, ease((t_s - start) / BLEND_S))
 
 
 def clip_for(

@@ -26,6 +26,7 @@ from range.records.store import (
     drill_outcome,
     drill_run_digest,
     drill_run_incomplete,
+    drill_run_stopped,
     log_check,
     outcome,
 )
@@ -64,23 +65,10 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     log_ok, log_said = log_check(row)
     return row | {
         "drill_label": drill_label(row),
-        "aborted": aborted(row),
+        "aborted": drill_run_stopped(row),
         "log_ok": log_ok,
         "log_check": log_said,
     }
-
-
-def aborted(row: dict[str, Any]) -> str | None:
-    """Why a recorded drill run was stopped before its end (`aborted by NAME`, `restarted by
-    NAME`), or None for a run that ended: an aborted run is shown ABORTED, its score is not one,
-    and it stays out of the officer's trend."""
-    try:
-        result = json.loads(row.get("result") or "{}")
-    except ValueError:
-        return None
-    if not isinstance(result, dict) or result.get("state") != "aborted":
-        return None
-    return str(result.get("end_reason") or "aborted")
 
 
 def recent_runs(
@@ -97,7 +85,7 @@ def recent_runs(
         {k: r[k] for k in LISTED_RUN_FIELDS}
         | {
             "drill": drill_label(r),
-            "aborted": aborted(r),
+            "aborted": drill_run_stopped(r),
             # A run its lane was stopped in the middle of (no run_ended), or one otherwise
             # unfinished: never a decision of the officer's.
             "incomplete": drill_run_incomplete(r),
@@ -455,8 +443,10 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
         left_out.append({"id": row["id"], "why": why, "unread": unread})
 
     for row in rows:
-        if aborted(row):  # stopped by an instructor: no decision of the officer's
-            leave_out(row, f"run {row['id']}: {aborted(row)}: no decision of the officer's")
+        if drill_run_stopped(row):  # stopped by an instructor: no decision of the officer's
+            leave_out(
+                row, f"run {row['id']}: {drill_run_stopped(row)}: no decision of the officer's"
+            )
             continue
         if drill_run_incomplete(row):
             leave_out(row, f"run {row['id']}: cut short (INCOMPLETE): no decision of the officer's")

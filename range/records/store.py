@@ -1426,8 +1426,8 @@ class Records:
             if not graded(outcome_):
                 # Never graded: no score (not the log's default 100) and no decision.
                 listed |= {"score": None, "decision": None}
-                if drill_run_stopped(row):
-                    listed["stopped"] = drill_run_stopped(row)
+                if stopped := drill_run_stopped(row):
+                    listed["stopped"] = stopped
             shown.append(
                 listed
                 | {

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from drills.log import LogRecord
-from physics.animation import blend, weapon_hold_pose
+from physics.animation import blend, ease, weapon_hold_pose
 from physics.human import HumanPose
 
 DRAW_S = 0.3  # holster to the low ready (a design value: a fast duty draw)
@@ -33,11 +33,6 @@ class OfficerHold:
     held: str
     pose: HumanPose
     target: str | None
-
-
-def _ease(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def officer_hold(records: list[LogRecord], t: float) -> OfficerHold:
@@ -68,8 +63,8 @@ def officer_hold(records: list[LogRecord], t: float) -> OfficerHold:
             subject = r.data.get("subject")
             target = str(subject) if subject is not None else None
             break
-    aim = 0.0 if point_at is None else _ease((t - point_at + RAISE_S) / RAISE_S)
-    drawn = _ease((t - drawn_at) / DRAW_S)
+    aim = 0.0 if point_at is None else ease((t - point_at + RAISE_S) / RAISE_S)
+    drawn = ease((t - drawn_at) / DRAW_S)
     pose = blend(HumanPose(), weapon_hold_pose(aim), drawn)
     return OfficerHold(HELD[weapon], pose, target)
 

@@ -53,7 +53,7 @@ from range.calibration.profiles import (
     default_profiles_dir,
     load_profile,
 )
-from range.records.store import ATTEMPT_LOG, OFFICER, Records
+from range.records.store import ATTEMPT_LOG, KEPT_KINDS, OFFICER, Records
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
@@ -146,9 +146,6 @@ def _link_earlier_parts(earlier: list[str], attempt: int, folder: str) -> None:
     for part in earlier:
         with contextlib.suppress(OSError):
             (Path(part) / RESUMED_LINK).write_text(text, encoding="utf-8")
-
-
-KEPT_KINDS = ("shot", "deployment", "string_faulted", "string_ended")
 
 
 def _keep_shot(records: Records, attempt: int, record: LogRecord) -> None:

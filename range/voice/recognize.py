@@ -894,7 +894,8 @@ class Listener:
         if self._watch is None or self._speech_start is None:
             return []
         text, confidence, after = self.recognizer.partial()
-        note = Note(now_s, self._speech_start, text, confidence, after, level_db(frame), begin)
+        level = self._frame_db[-1]  # this frame's, worked out as it came in (_frame_in)
+        note = Note(now_s, self._speech_start, text, confidence, after, level, begin)
         if self._observe is not None:
             self._observe(note)
         if self.early is None or not self._watch.note(note):
