@@ -184,7 +184,7 @@ def test_traffic_stop_has_the_car_and_the_driver_reaches_into_it_for_the_wallet(
     times = [reach - 0.1, reach + 0.8, shows + 1.0]
     shots = []
     bare = drill.model_copy(update={"scene": drill.scene.model_copy(update={"props": []})})
-    for t, _, eye in _frames(drill, records, renderer, times):
+    for t, play, eye in _frames(drill, records, renderer, times):
         image = renderer.render(eye, FOV)
         x, y = [r for r in records if r.kind == "positions" and r.t <= t + 1e-9][-1].data[
             "subjects"
@@ -209,8 +209,9 @@ def test_traffic_stop_has_the_car_and_the_driver_reaches_into_it_for_the_wallet(
             assert wrist[1] < inner_y, (wrist, inner_y)  # the wrist and the hand beyond it
             assert window.centre[2] - window.half[2] - 0.05 < wrist[2] < car_cabin_top(parts)
             assert abs(wrist[0] - window.centre[0]) < window.half[0], (wrist, window.centre)
+            assert play._held["driver"] == "none"  # nothing in the hand yet
             wallet = _held_pixels(renderer, "driver", body, "subject", "wallet", eye)
-            assert not wallet.any()  # nothing in the hand yet
+            assert not wallet.any()  # and a wallet there would be hidden in the cabin
         else:
             # Out of the car with the wallet, held up to show it.
             assert wrist[1] > outer_y and wrist[2] > 1.45, wrist
