@@ -53,12 +53,6 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _run(voice: Path, runs: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> Path:
-    args = ["drill", "run", "knife-approach-v1", "--voice", str(voice), "--seed", "7", *extra]
-    assert main([*args, "--runs-dir", str(runs), "--json", "--progress", "never"]) == 0
-    return Path(json.loads(capsys.readouterr().out)["run_dir"])
-
-
 @pytest.fixture(scope="module")
 def runs(voices: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The two recordings run once each (knife-approach-v1, seed 7), for every test to copy."""
