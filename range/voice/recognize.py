@@ -821,7 +821,7 @@ class Listener:
             (not text or confidence < MIN_CONFIDENCE)
             and not said
             and RECHECK_MARGIN is not None
-            and not impulsive(self._utterance_frames(start_s, end_s)[0])
+            and not impulsive(self._utterance_levels(start_s, end_s))
         ):
             second = self.recognizer.recheck()
             if second is not None and second[1] >= RECHECK_MARGIN:
@@ -830,13 +830,13 @@ class Listener:
             return []
         return self._acts(text, confidence, start_s, end_s, decided_s, said)
 
-    def _utterance_frames(self, start_s: float, end_s: float) -> tuple[list[float], list[bool]]:
-        """The level (dB, `level_db`) and the VAD's call (LOOKBACK_VAD_MODE) of each of the
-        listener's frames from `start_s` to `end_s`."""
+    def _utterance_levels(self, start_s: float, end_s: float) -> list[float]:
+        """The level (dB, `level_db`) of each of the listener's frames from `start_s` to
+        `end_s`."""
         lo = math.floor((start_s * SAMPLE_RATE_HZ - self._history_start) / self._frame)
         hi = math.ceil((end_s * SAMPLE_RATE_HZ - self._history_start) / self._frame)
         lo, hi = max(lo, 0), max(min(hi, len(self._frame_db)), 0)
-        return self._frame_db[lo:hi], self._flags[lo:hi]
+        return self._frame_db[lo:hi]
 
     def _repeat_confidence(self, text: str, confidence: float) -> float:
         """`confidence`, or for an utterance of one act (or one run of acts) said again and
