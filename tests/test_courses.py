@@ -496,18 +496,30 @@ def test_a_taser_string_prepares_its_cartridge_in_its_world_before_the_start(
     """Each TASER string's cartridge has its tables built and one throw-away deployment flown
     in the string's own world, its subject placed, before the start signal (taser.prepare):
     a course's first pull of a cartridge built its tables inside the frame (33-115 ms)."""
+    from drills.log import MemoryLog
     from physics import taser
     from range.runs.course import TASER_SUBJECT
 
     seen: list[tuple[str, list[str]]] = []
+    order: list[str] = []  # "warm" and "start", in the order they happened
     real = taser._warm_world
+    emit = MemoryLog.emit
 
     def warm(world: object, cart: taser.Cartridge) -> None:
         seen.append((cart.id, world.subject_ids))  # type: ignore[attr-defined]
+        order.append("warm")
         real(world, cart)  # type: ignore[arg-type]
 
+    def emitted(log: MemoryLog, t: float, kind: str, **fields: object) -> None:
+        if kind == "string_started":
+            order.append("start")
+        return emit(log, t, kind, **fields)
+
     monkeypatch.setattr(taser, "_warm_world", warm)
+    monkeypatch.setattr(MemoryLog, "emit", emitted)
     course = find_course("taser7-practical-v1")
     run_course(CourseConfig(course, find_shooter("expert"), 1))
     strings = [s for stage in course.stages for s in stage.strings]
     assert seen == [(str(s.cartridge), [TASER_SUBJECT]) for s in strings]
+    # Each string's warm-up comes before its own start signal, not after it.
+    assert order == ["warm", "start"] * len(strings)
