@@ -71,6 +71,10 @@ def test_garbage_inside_a_repeated_run_of_acts_still_counts(recognizer: Any) -> 
     # en-us+m3's "drop the gun" x2 is heard as "drop it", garbage, "don't move", twice: the
     # garbage is inside each run, not between repeats, so no act (no false "don't move").
     assert _acts(recognizer, _said("drop the gun drop the gun", "en-us+m3")) == []
+    # Control: the same voice, the same level, a run of repeats with no garbage inside it is
+    # heard, so the empty list above is the rule at work, not a deaf recogniser.
+    pcm = _said("drop the knife drop the knife", "en-us+m3")
+    assert _acts(recognizer, pcm) == ["command.drop_weapon"] * 2
 
 
 # -- 2: the lead rule decides the first act of a breath while the words go on ---------------------
