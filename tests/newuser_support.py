@@ -1,12 +1,15 @@
 """What the new-user tests share (tests/test_newuser_f12.py, test_newuser2_f12.py,
-test_newuser2_final.py): a records database holding one officer, and a valid calibration
-profile to break one field at a time."""
+test_newuser2_final.py, test_nu12j.py, test_nu12k.py): running the CLI in process, a records
+database holding one officer, and a valid calibration profile to break one field at a time."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from range.cli.main import main
 from range.records.store import Records
 
 # A valid pistol calibration profile (range/calibration/profiles.py), as its TOML loads.
@@ -31,3 +34,13 @@ def rivera_db(tmp_path: Path) -> str:
     with Records.open(url) as records:
         records.add_officer("4411", "J. Rivera", "Metro PD")
     return url
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> tuple[str, str]:
+    """`openrange ARGV` in process: its exit status must be `code` and it never prints a
+    traceback; (stdout, stderr)."""
+    capsys.readouterr()
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return captured.out, captured.err

@@ -11,23 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from newuser_support import run_cli
 
 from peripherals.clock import ManualClock
 from peripherals.driver import ReplicaLink
 from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.messages import Model
-from range.cli.main import main
 from range.records.store import Records
-
-
-def _run(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> tuple[str, str]:
-    """`openrange ARGV` in process: its exit status must be `code` and it never prints a
-    traceback; (stdout, stderr)."""
-    capsys.readouterr()
-    assert main(argv) == code
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return captured.out, captured.err
 
 
 def _sql(db: str, sql: str, *args: Any) -> None:
@@ -73,7 +63,7 @@ def test_a_damaged_in_progress_row_is_named_and_never_sealed(
 ) -> None:
     db, attempt = _open_attempt(tmp_path)
     _sql(db, sql)
-    _, err = _run(
+    _, err = run_cli(
         capsys, ["records", "close", str(attempt), "--by", "a", "--reason", "b", "--db", db], 5
     )
     assert f"in-progress attempt #{attempt}: {said}" in err and len(err.splitlines()) == 1
@@ -84,7 +74,7 @@ def test_a_damaged_in_progress_row_is_named_and_never_sealed(
         return
     # A resume reads the same rows: refused the same way, before anything is fired.
     argv = ["course", "run", "texas-ltc-b27-v1", "--badge", "4412", "--resume", str(attempt)]
-    _, err = _run(capsys, [*argv, "--db", db, "--runs-dir", str(tmp_path / "runs")], 5)
+    _, err = run_cli(capsys, [*argv, "--db", db, "--runs-dir", str(tmp_path / "runs")], 5)
     assert f"in-progress attempt #{attempt}: {said}" in err and len(err.splitlines()) == 1
 
 
@@ -107,7 +97,7 @@ def test_a_console_sheet_of_a_damaged_detail_reads_damaged(tmp_path: Path) -> No
 
 
 def _calibrate(capsys: pytest.CaptureFixture[str], folder: Path, *argv: str, code: int = 0) -> str:
-    out, err = _run(capsys, ["calibrate", *argv, "--profiles", str(folder)], code)
+    out, err = run_cli(capsys, ["calibrate", *argv, "--profiles", str(folder)], code)
     return out + err
 
 
@@ -260,7 +250,7 @@ def test_a_damaged_drill_run_is_never_a_live_pass(
         }
         records.add_drill_run("4411", result)
     _sql(db, damage)
-    out, _ = _run(capsys, ["records", "history", "4411", "--json", "--db", db])
+    out, _ = run_cli(capsys, ["records", "history", "4411", "--json", "--db", db])
     (run,) = json.loads(out)["drill_runs"]
     assert run["outcome"] == DAMAGED
     assert (run["officer"], run["officer_kind"], run["passed"], run["score"]) == (
@@ -269,7 +259,7 @@ def test_a_damaged_drill_run_is_never_a_live_pass(
         None,
         None,
     )
-    out, _ = _run(capsys, ["records", "export", "--format", "csv", "--drill-runs", "--db", db])
+    out, _ = run_cli(capsys, ["records", "export", "--format", "csv", "--drill-runs", "--db", db])
     (row,) = csv.DictReader(io.StringIO(out))
     assert (row["outcome"], row["officer"], row["officer_kind"], row["score"]) == (
         DAMAGED,
@@ -277,10 +267,10 @@ def test_a_damaged_drill_run_is_never_a_live_pass(
         "unknown",
         "",
     )
-    out, _ = _run(capsys, ["records", "show", "--drill-run", "1", "--json", "--db", db])
+    out, _ = run_cli(capsys, ["records", "show", "--drill-run", "1", "--json", "--db", db])
     shown = json.loads(out)
     assert (shown["officer_kind"], shown["passed"], shown["score"]) == ("unknown", None, None)
-    out, _ = _run(capsys, ["records", "show", "--drill-run", "1", "--db", db])
+    out, _ = run_cli(capsys, ["records", "show", "--drill-run", "1", "--db", db])
     assert f"{DAMAGED}:" in out and "not graded" in out and "played by" not in out
     with Records.open(db, create=False) as records:
         (listed,) = recent_runs(records)
@@ -319,7 +309,7 @@ def test_a_drill_run_is_in_progress_before_its_setup(
     monkeypatch.setattr(DrillEngine, "start", looked)
     runs = tmp_path / "runs"
     argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "3"]
-    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
+    run_cli(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
     ((registered,),) = seen
     (folder,) = runs.iterdir()
     assert registered["run_dir"] == str(folder.resolve())
@@ -341,7 +331,7 @@ def test_a_drill_run_refused_in_setup_leaves_no_folder_and_no_registration(
     monkeypatch.setattr(Session, "_open_hands", refused)
     runs = tmp_path / "runs"
     argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "3"]
-    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)], 6)
+    run_cli(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)], 6)
     assert not runs.exists() or list(runs.iterdir()) == []
     with Records.open(badge_store, create=False) as records:
         assert records.incomplete_drill_runs() == []
@@ -366,21 +356,21 @@ def test_show_and_resume_say_a_parts_folder_is_missing(
         other = records.begin_attempt("4412", "texas-ltc-b27-v1", 32, "0.1.0", *begun)
         records.record_shot(other, {"kind": "attempt_log", "run_dir": str(gone)})
         record = records.close_attempt(other, "RM Jones", "test")
-    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store])
+    out, _ = run_cli(capsys, ["records", "show", str(record), "--db", badge_store])
     assert f"event log in {gone} (missing)" in out
-    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store, "--json"])
+    out, _ = run_cli(capsys, ["records", "show", str(record), "--db", badge_store, "--json"])
     assert json.loads(out)["logs_missing"] == [str(gone)]
     # rc12 B: a folder still there whose event log was moved away is missing too.
     gone.mkdir()
-    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store])
+    out, _ = run_cli(capsys, ["records", "show", str(record), "--db", badge_store])
     assert f"event log in {gone} (missing)" in out
     (gone / "events.jsonl").write_text("")
-    out, _ = _run(capsys, ["records", "show", str(record), "--db", badge_store])
+    out, _ = run_cli(capsys, ["records", "show", str(record), "--db", badge_store])
     assert f"event log in {gone} (missing)" not in out
     gone.joinpath("events.jsonl").unlink()
     gone.rmdir()
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
-    _, err = _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(tmp_path / "runs")])
+    _, err = run_cli(capsys, [*argv, "--db", badge_store, "--runs-dir", str(tmp_path / "runs")])
     assert f"in-progress attempt #{attempt}: part 1's folder {gone} is missing" in err
     from range.cli.records import run_folder
 
@@ -397,25 +387,25 @@ def test_verify_warns_of_a_kept_run_that_can_no_longer_be_rescored(
 
     runs = tmp_path / "runs"
     argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "3"]
-    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
+    run_cli(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--seed", "1"]
-    _run(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
-    out, _ = _run(capsys, ["records", "verify", "--db", badge_store])
+    run_cli(capsys, [*argv, "--db", badge_store, "--runs-dir", str(runs)])
+    out, _ = run_cli(capsys, ["records", "verify", "--db", badge_store])
     assert out.startswith("chain intact") and "WARNING" not in out
     drill = next(runs.glob("*phone-draw-v1")) / "drill.toml"
     drill.write_text(drill.read_text() + "\n# edited\n")
     course = next(runs.glob("*taser7-practical-v1")) / "course.toml"
     course.unlink()
-    out, _ = _run(capsys, ["records", "verify", "--db", badge_store], 3)
+    out, _ = run_cli(capsys, ["records", "verify", "--db", badge_store], 3)
     assert out.startswith("chain intact, 2 warnings: 1 qualification record, 1 officer, 1 drill")
     assert f"WARNING: drill run 1: {drill} no longer matches the sha256 the run recorded" in out
     assert f"WARNING: record 1: {course} is missing: the run can no longer be rescored" in out
-    out, _ = _run(capsys, ["records", "verify", "--db", badge_store, "--json"], 3)
+    out, _ = run_cli(capsys, ["records", "verify", "--db", badge_store, "--json"], 3)
     shown = json.loads(out)
     assert shown["intact"] and [w["record"] for w in shown["warnings"]] == [1, 1]
     # A problem: the counts are given all the same, under a NOT intact headline.
     _sql(badge_store, "UPDATE qualifications SET points = points + 1")
-    _, err = _run(capsys, ["records", "verify", "--db", badge_store], 1)
+    _, err = run_cli(capsys, ["records", "verify", "--db", badge_store], 1)
     assert err.startswith(
         "chain NOT intact: 1 problem in 1 qualification record, 1 officer, 1 drill run checked"
     )
@@ -441,15 +431,15 @@ def test_the_readme_score_examples_work_on_a_mixed_runs_folder(
     import re
 
     monkeypatch.chdir(tmp_path)  # runs/ as the README's commands see it
-    _run(capsys, ["drill", "run", "phone-draw-v1", "--seed", "3"])
-    _run(capsys, ["course", "run", "fbi-pistol-2019-v1", "--seed", "1"])
+    run_cli(capsys, ["drill", "run", "phone-draw-v1", "--seed", "3"])
+    run_cli(capsys, ["course", "run", "fbi-pistol-2019-v1", "--seed", "1"])
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     examples = re.findall(r"^openrange score (runs/\S*\*\S*)", readme, re.MULTILINE)
     assert examples  # the tour shows scoring a batch of saved runs
     for pattern in examples:
         found = sorted(str(p) for p in Path().glob(pattern))
         assert found, pattern
-        _run(capsys, ["score", *found])
+        run_cli(capsys, ["score", *found])
 
 
 def test_a_damaged_roster_row_is_not_listed_as_expiring() -> None:
@@ -497,6 +487,6 @@ def test_a_schema_version_set_back_says_so(
 ) -> None:
     _sql(badge_store, "UPDATE schema_version SET version = 4")
     argv = ["records", "officers", "--add", "4412", "--name", "Ofc. Chen", "--agency", "Metro PD"]
-    _, err = _run(capsys, [*argv, "--db", badge_store], 5)
+    _, err = run_cli(capsys, [*argv, "--db", badge_store], 5)
     assert "its schema_version says 4, but the store already holds what schema 5 adds" in err
     assert "the schema_version table was edited; nothing was migrated" in err

@@ -10,19 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from newuser_support import run_cli
 
-from range.cli.main import main
 from range.records.store import Records
-
-
-def _run(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> tuple[str, str]:
-    """`openrange ARGV` in process: its exit status must be `code` and it never prints a
-    traceback; (stdout, stderr)."""
-    capsys.readouterr()
-    assert main(argv) == code
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return captured.out, captured.err
 
 
 @pytest.fixture
@@ -44,7 +34,7 @@ def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
 ) -> None:
     runs = tmp_path / "runs"
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--seed", "1"]
-    _run(capsys, [*argv, "--runs-dir", str(runs)])
+    run_cli(capsys, [*argv, "--runs-dir", str(runs)])
     (folder,) = list(runs.iterdir())
     with Records.open(store, create=False) as records:
         (kept,) = [
@@ -54,29 +44,29 @@ def test_an_edited_qualification_log_is_flagged_by_score_and_verify(
         ]
     log = folder / "events.jsonl"
     assert kept["log_sha256"] == json.loads((folder / "result.json").read_text())["log_sha256"]
-    out, _ = _run(capsys, ["records", "verify"])
+    out, _ = run_cli(capsys, ["records", "verify"])
     assert out.startswith("chain intact")
-    _, err = _run(capsys, ["score", str(folder)])
+    _, err = run_cli(capsys, ["score", str(folder)])
     assert "warning" not in err
     log.write_text(log.read_text().replace('"seed": 1', '"seed": 2', 1))
     for argv in (["score", str(folder)], ["score", str(folder), "--json"]):
-        out, err = _run(capsys, argv)
+        out, err = run_cli(capsys, argv)
         assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
     # rc12 A: a script reading the JSON, or a saved report, is told too (not stderr alone).
     assert json.loads(out)["log_edited"].startswith(f"{log}: no longer matches the sha256")
-    _, err = _run(capsys, ["report", str(folder), "--out", str(tmp_path / "r.html")])
+    _, err = run_cli(capsys, ["report", str(folder), "--out", str(tmp_path / "r.html")])
     assert f"openrange: warning: {log}: no longer matches the sha256 kept in result.json" in err
     page = (tmp_path / "r.html").read_text()
     assert "WARNING: " in page and "no longer matches the sha256 kept in result.json" in page
     # Without result.json the record's own hash finds it.
     (folder / "result.json").unlink()
-    _, err = _run(capsys, ["score", str(folder)])
+    _, err = run_cli(capsys, ["score", str(folder)])
     assert f"warning: {log}: qualification record 1 in the records: its log {log} no longer" in err
-    _, err = _run(capsys, ["records", "verify"], 1)
+    _, err = run_cli(capsys, ["records", "verify"], 1)
     assert f"record 1: its log {log} no longer matches the sha256 kept when it was recorded" in err
-    out, _ = _run(capsys, ["records", "show", "1"])
+    out, _ = run_cli(capsys, ["records", "show", "1"])
     assert f"WARNING: its log {log} no longer matches the sha256 kept" in out
-    out, _ = _run(capsys, ["records", "show", "1", "--json"])
+    out, _ = run_cli(capsys, ["records", "show", "1", "--json"])
     assert len(json.loads(out)["logs_edited"]) == 1
 
 
@@ -95,7 +85,7 @@ def test_no_save_with_a_badge_is_refused_and_writes_nothing(
 ) -> None:
     runs = tmp_path / "runs"
     full = [*argv, "--badge", "4411", "--no-save", "--runs-dir", str(runs), "--db", store]
-    _, err = _run(capsys, full, 2)
+    _, err = run_cli(capsys, full, 2)
     assert err == (
         "openrange: --no-save with --badge: a recorded run keeps its event log; leave out"
         " --no-save (or --badge, for a run kept nowhere)\n"
@@ -114,21 +104,21 @@ def test_officer_must_be_the_badges_and_runs_are_grouped_by_badge(
 ) -> None:
     runs = tmp_path / "runs"
     base = ["drill", "run", "phone-draw-v1", "--seed", "3", "--runs-dir", str(runs)]
-    _, err = _run(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Chen"], 2)
+    _, err = run_cli(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Chen"], 2)
     assert err == (
         "openrange: --officer 'Ofc. Chen' is not badge 4411's officer ('Ofc. Rivera' in the"
         " records): leave out --officer to take the name from the records\n"
     )
     assert not runs.exists()
-    _run(capsys, [*base, "--badge", "4411"])  # the name from the records
-    _run(capsys, [*base, "--badge", "4411", "--officer", "4411"])  # the badge itself
-    _run(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Rivera"])
-    _run(capsys, [*base, "--badge", "4411", "--officer", " ofc.  RIVERA"])  # case, spacing
+    run_cli(capsys, [*base, "--badge", "4411"])  # the name from the records
+    run_cli(capsys, [*base, "--badge", "4411", "--officer", "4411"])  # the badge itself
+    run_cli(capsys, [*base, "--badge", "4411", "--officer", "Ofc. Rivera"])
+    run_cli(capsys, [*base, "--badge", "4411", "--officer", " ofc.  RIVERA"])  # case, spacing
     folders = sorted(runs.iterdir())
     for folder in folders:
         started = json.loads((folder / "events.jsonl").read_text().splitlines()[0])
         assert (started["officer_name"], started["badge"]) == ("Ofc. Rivera", "4411")
-    out, _ = _run(capsys, ["score", *map(str, folders), "--json"])
+    out, _ = run_cli(capsys, ["score", *map(str, folders), "--json"])
     (row,) = json.loads(out)["officers"]
     assert row["officer"] == "Ofc. Rivera #4411 (SIMULATED)"
     assert row["shoot_runs"] + row["no_shoot_runs"] == 4
@@ -141,7 +131,7 @@ def test_a_closed_incomplete_run_has_no_decision(
     tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = tmp_path / "runs"
-    _run(capsys, ["drill", "run", "crisis-talk-down-v1", "--seed", "3", "--runs-dir", str(runs)])
+    run_cli(capsys, ["drill", "run", "crisis-talk-down-v1", "--seed", "3", "--runs-dir", str(runs)])
     (folder,) = list(runs.iterdir())
     log = folder / "events.jsonl"
     log.write_text("".join(log.read_text().splitlines(keepends=True)[:40]))  # cut, as a kill
@@ -153,22 +143,22 @@ def test_a_closed_incomplete_run_has_no_decision(
              "score": {"decision": "no force used", "score": 100.0, "passed": True}},
         )  # fmt: skip
         number = records.begin_drill_run("4411", "crisis-talk-down-v1", 3, "0", "x", "", folder)
-    out, _ = _run(capsys, ["records", "close", "--drill-run", str(number), "--by", "RM Jones",
+    out, _ = run_cli(capsys, ["records", "close", "--drill-run", str(number), "--by", "RM Jones",
                            "--reason", "killed in test"])  # fmt: skip
     assert out.startswith(f"In-progress drill run #{number} closed as drill run 2, INCOMPLETE")
-    out, _ = _run(capsys, ["records", "history", "4411", "--json"])
+    out, _ = run_cli(capsys, ["records", "history", "4411", "--json"])
     (run,) = json.loads(out)["drill_runs"]
     assert run["decision"] is None and run["score"] is None
-    out, _ = _run(capsys, ["records", "show", "--drill-run", "2", "--json"])
+    out, _ = run_cli(capsys, ["records", "show", "--drill-run", "2", "--json"])
     shown = json.loads(out)
     assert shown["decision"] is None and shown["result"]["score"]["decision"] is None
-    out, _ = _run(capsys, ["records", "show", "--drill-run", "2"])
+    out, _ = run_cli(capsys, ["records", "show", "--drill-run", "2"])
     assert "no force used" not in out and "no decision (cut short); not graded" in out
-    out, _ = _run(capsys, ["records", "history", "4411"])
+    out, _ = run_cli(capsys, ["records", "history", "4411"])
     assert "no force used" not in out
-    out, _ = _run(capsys, ["score", str(folder), "--json"])
+    out, _ = run_cli(capsys, ["score", str(folder), "--json"])
     assert json.loads(out)["decision"] is None
-    out, _ = _run(capsys, ["score", str(folder)])  # rc12 E: its text neither
+    out, _ = run_cli(capsys, ["score", str(folder)])  # rc12 E: its text neither
     assert "no force used" not in out and "Less-lethal first: n/a (cut short" in out
 
 
@@ -180,13 +170,13 @@ def test_shooting_the_unarmed_man_is_a_false_alarm_not_a_hit(
 ) -> None:
     runs = tmp_path / "runs"
     base = ["drill", "run", "two-subjects-one-armed-v1", "--seed", "1", "--runs-dir", str(runs)]
-    _run(capsys, [*base, "--sim", "two-subjects-one-armed-wrong-man-v1"])
+    run_cli(capsys, [*base, "--sim", "two-subjects-one-armed-wrong-man-v1"])
     (wrong,) = list(runs.iterdir())
-    out, _ = _run(capsys, ["score", str(wrong), "--json"])
+    out, _ = run_cli(capsys, ["score", str(wrong), "--json"])
     assert "DECISION-01" in {f["rule"] for f in json.loads(out)["findings"]}
-    _run(capsys, base)  # the expected response: the armed man
+    run_cli(capsys, base)  # the expected response: the armed man
     (right,) = [f for f in runs.iterdir() if f != wrong]
-    out, _ = _run(capsys, ["score", str(wrong), str(right), "--json"])
+    out, _ = run_cli(capsys, ["score", str(wrong), str(right), "--json"])
     (row,) = json.loads(out)["officers"]
     # Each run: a shoot trial (the armed man) and a no-shoot trial (the unarmed one).
     assert (row["shoot_runs"], row["hits"]) == (2, 1)
@@ -200,10 +190,10 @@ def test_replay_names_a_bad_as_before_looking_for_a_headset(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = tmp_path / "runs"
-    _run(capsys, ["drill", "run", "phone-draw-v1", "--seed", "3", "--runs-dir", str(runs)])
+    run_cli(capsys, ["drill", "run", "phone-draw-v1", "--seed", "3", "--runs-dir", str(runs)])
     (folder,) = list(runs.iterdir())
     monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "no-runtime.json"))
-    _, err = _run(capsys, ["replay", str(folder), "--as", "nobody"], 2)
+    _, err = run_cli(capsys, ["replay", str(folder), "--as", "nobody"], 2)
     assert err.startswith("openrange: --as nobody: this run has no such person: choose officer")
     assert "OpenXR" not in err
 
@@ -221,7 +211,7 @@ def test_a_pass_mark_of_one_point_is_singular(
     text = text.replace('id = "fbi-pistol-2019-v1"', 'id = "one-percent-v1"')
     course = tmp_path / "one.toml"
     course.write_text(text, encoding="utf-8")
-    out, _ = _run(capsys, ["course", "show", str(course)])
+    out, _ = run_cli(capsys, ["course", "show", str(course)])
     assert "pass 1 % (1 point)" in out and "1 points" not in out
 
 
@@ -233,12 +223,12 @@ def test_verify_with_warnings_says_so_in_its_headline_and_status(
 ) -> None:
     runs = tmp_path / "runs"
     argv = ["drill", "run", "phone-draw-v1", "--seed", "3", "--badge", "4411"]
-    _run(capsys, [*argv, "--runs-dir", str(runs)])
-    out, _ = _run(capsys, ["records", "verify"])
+    run_cli(capsys, [*argv, "--runs-dir", str(runs)])
+    out, _ = run_cli(capsys, ["records", "verify"])
     assert out.startswith("chain intact: ")
     drill = next(runs.iterdir()) / "drill.toml"
     drill.write_text(drill.read_text() + "\n# edited\n")
-    out, _ = _run(capsys, ["records", "verify"], 3)
+    out, _ = run_cli(capsys, ["records", "verify"], 3)
     assert out.startswith("chain intact, 1 warning: 0 qualification records, 2 officers")
 
 
@@ -249,10 +239,10 @@ def test_adding_an_officer_says_what_was_added(
     tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["records", "officers", "--add", "4413", "--name", "Ofc. Diaz", "--agency", "Metro PD"]
-    out, err = _run(capsys, argv)
+    out, err = run_cli(capsys, argv)
     assert err == "added badge 4413: Ofc. Diaz, Metro PD (chained)\n"
     assert "4413" in out  # the list follows, as before
-    _, err = _run(capsys, [*argv[:3], "4414", *argv[4:], "--unit", "Patrol", "--json"])
+    _, err = run_cli(capsys, [*argv[:3], "4414", *argv[4:], "--unit", "Patrol", "--json"])
     assert err == "added badge 4414: Ofc. Diaz, Metro PD, Patrol (chained)\n"
 
 
@@ -269,14 +259,14 @@ def test_each_part_of_a_resumed_attempt_keeps_its_log_hash(
         )
         records.record_shot(attempt, {"kind": "attempt_log", "run_dir": str(part1)})
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]
-    _run(capsys, [*argv, "--runs-dir", str(tmp_path / "runs")])
+    run_cli(capsys, [*argv, "--runs-dir", str(tmp_path / "runs")])
     with Records.open(store, create=False) as records:
         detail = json.loads(records.qualification(1)["detail"])
     logs = [s for s in detail["shots"] if s.get("kind") == "attempt_log"]
     assert len(logs) == 2 and all(len(s["log_sha256"]) == 64 for s in logs)
-    _run(capsys, ["records", "verify"])
+    run_cli(capsys, ["records", "verify"])
     (part1 / "events.jsonl").write_text('{"kind": "attempt_started", "t": 0.5}\n')
-    _, err = _run(capsys, ["records", "verify"], 1)
+    _, err = run_cli(capsys, ["records", "verify"], 1)
     assert f"record 1: its log {part1 / 'events.jsonl'} no longer matches" in err
 
 

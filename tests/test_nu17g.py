@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from speech_support import spoken_track
 
 from drills.engine import DrillEngine
 from drills.log import MemoryLog
@@ -25,19 +26,6 @@ from range.runs.runlog import EVENTS, read_events
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
 
 
-def _track(items: list[tuple[float, str]], seconds: float, peak: float = 0.25) -> Any:
-    """espeak-ng's words (en-us) at their times, peak `peak` of full scale, 16 kHz int16."""
-    from range.voice.corpus import speech_16k
-
-    out = np.zeros(int(seconds * 16_000))
-    for at_s, text in items:
-        speech = speech_16k(text, "en-us", 175)
-        speech = speech / np.max(np.abs(speech)) * peak
-        i = int(at_s * 16_000)
-        out[i : i + len(speech)] += speech[: len(out) - i]
-    return np.asarray(np.clip(out, -1, 1) * 32767, dtype=np.int16)
-
-
 @pytest.fixture(scope="module")
 def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if shutil.which("espeak-ng") is None:
@@ -45,11 +33,11 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from range.voice.audio import write_wav
 
     folder = tmp_path_factory.mktemp("voices")
-    twice: npt.NDArray[np.int16] = _track([(0.2, "drop the knife drop the knife")], 5.0, 0.3)
+    twice: npt.NDArray[np.int16] = spoken_track([(0.2, "drop the knife drop the knife")], 5.0, 0.3)
     conflict = [(0.2, "police"), (1.0, "get down"), (1.9, "step back"), (2.8, "stop right there")]
     return {
         "twice": write_wav(folder / "twice.wav", twice),
-        "conflict": write_wav(folder / "conflict.wav", _track(conflict, 8.0)),
+        "conflict": write_wav(folder / "conflict.wav", spoken_track(conflict, 8.0)),
     }
 
 

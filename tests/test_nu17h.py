@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
+from speech_support import spoken_track
 
 from drills.speech import builtin_phrasebook
 from range.cli.main import main
@@ -24,28 +22,10 @@ if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng missing (scripts/test.sh installs it)", allow_module_level=True)
 
 
-@cache
-def _said(text: str) -> npt.NDArray[np.float64]:
-    from range.voice.corpus import speech_16k
-
-    speech = speech_16k(text, "en-us", 175)
-    return np.asarray(speech / np.max(np.abs(speech)), dtype=np.float64)
-
-
-def _track(items: list[tuple[float, str]], seconds: float, peak: float = 0.25) -> Any:
-    """espeak-ng's en-us voice saying each text at its time (s), peak `peak` of full scale."""
-    out = np.zeros(int(seconds * 16_000))
-    for at_s, text in items:
-        speech = _said(text) * peak
-        i = int(at_s * 16_000)
-        out[i : i + len(speech)] += speech[: len(out) - i]
-    return np.asarray(np.clip(out, -1, 1) * 32767, dtype=np.int16)
-
-
 def _wav(path: Path, items: list[tuple[float, str]], seconds: float) -> Path:
     from range.voice.audio import write_wav
 
-    return write_wav(path, _track(items, seconds))
+    return write_wav(path, spoken_track(items, seconds))
 
 
 def _run(capsys: pytest.CaptureFixture[str], args: list[str], runs: Path) -> dict[str, Any]:
@@ -69,7 +49,7 @@ def test_a_command_repeated_within_one_utterance_is_an_act_each_time() -> None:
     the listener gave each act once. Every repeat is an act now, each with its own time."""
     from range.voice.recognize import Listener, Recognizer, listen
 
-    pcm = _track([(0.2 + i * 1.0, "drop the knife") for i in range(5)], 6.5)
+    pcm = spoken_track([(0.2 + i * 1.0, "drop the knife") for i in range(5)], 6.5)
     blocks = (pcm[i : i + 480] for i in range(0, len(pcm), 480))
     heard = list(listen(blocks, Listener(Recognizer(builtin_phrasebook()))))
     assert [h.act for h in heard] == ["command.drop_weapon"] * 5

@@ -1,0 +1,31 @@
+"""What the voice tests share (tests/test_nu17g.py, test_nu17h.py): espeak-ng's words placed at
+their times in a 16 kHz track, as a microphone would have heard them."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+
+@cache
+def said(text: str, voice: str = "en-us", wpm: int = 175) -> npt.NDArray[np.float64]:
+    """espeak-ng saying `text` (range/voice/corpus.py), 16 kHz, peak 1.0; cached per text."""
+    from range.voice.corpus import speech_16k
+
+    speech = speech_16k(text, voice, wpm)
+    return np.asarray(speech / np.max(np.abs(speech)), dtype=np.float64)
+
+
+def spoken_track(
+    items: list[tuple[float, str]], seconds: float, peak: float = 0.25
+) -> npt.NDArray[np.int16]:
+    """`seconds` of 16 kHz int16 audio with espeak-ng's en-us voice saying each text at its time
+    (s), each utterance at peak `peak` of full scale; words past the end are cut."""
+    out = np.zeros(int(seconds * 16_000))
+    for at_s, text in items:
+        speech = said(text) * peak
+        i = int(at_s * 16_000)
+        out[i : i + len(speech)] += speech[: len(out) - i]
+    return np.asarray(np.clip(out, -1, 1) * 32767, dtype=np.int16)
