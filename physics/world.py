@@ -365,6 +365,7 @@ class RangeWorld:
         self._rest_boxes: dict[str, NDArray[np.float64]] = {}
         self._reach: dict[str, float] = {}  # per subject: `_reach_m`
         self._rest_pelvis: dict[str, tuple[float, float, float]] = {}  # its rest[0]
+        self._rest_rows: dict[str, list[tuple[float, float, float]]] = {}  # its rest joints
         # cast_deployment's subjects as the kernel reads them (`_deploy_scene`), the row of
         # each, and the subjects posed since their row was written.
         self._scene: Scene | None = None
@@ -445,6 +446,7 @@ class RangeWorld:
         self._reach[subject_id] = _reach_m(skeleton, spheres)
         self._scene = None  # cast_deployment's subjects: built again with this one
         rest0 = skeleton.rest[0]
+        self._rest_rows[subject_id] = [(float(x), float(y), float(z)) for x, y, z in rest]
         self._rest_pelvis[subject_id] = (float(rest0[0]), float(rest0[1]), float(rest0[2]))
         self._planes[subject_id] = _hull_planes(skeleton)
         self._rest_boxes[subject_id] = _rest_boxes(skeleton)
@@ -1068,8 +1070,10 @@ class RangeWorld:
     def anchor(
         self, subject_id: str, segment: int, rest_point: tuple[float, float, float]
     ) -> tuple[str, tuple[float, float, float]]:
-        """`segment_anchor` on the subject's skeleton."""
-        return segment_anchor(self._skeletons[subject_id], segment, np.asarray(rest_point))
+        """`segment_anchor` on the subject's skeleton, in plain floats (the same subtraction)."""
+        seg = self._skeletons[subject_id].segments[segment]
+        rx, ry, rz = self._rest_rows[subject_id][seg.joint]
+        return seg.name, (rest_point[0] - rx, rest_point[1] - ry, rest_point[2] - rz)
 
     def cast_paths(
         self,
