@@ -331,7 +331,7 @@ def test_deploy_equals_numpy_on_random_deployments() -> None:
         for s, body in enumerate(BODIES[:3]):
             world.add_subject(f"s{s}", body, (3.0 + s, 0.0, 0.0), 0.0)
         skeletons = [body.skeleton() for body in BODIES[:3]]
-        for seed in range(60):
+        for seed in range(40):
             rng = np.random.default_rng(seed)
             for s in range(3):
                 pose = random_pose(rng) if seed % 2 else BODIES[s].pose()
@@ -395,7 +395,7 @@ def test_deploy_equals_numpy_on_random_deployments() -> None:
                 for target in out_i[:, 0].tolist():
                     kind = "air" if target < 0 else "floor" if target == 0 else "static"
                     met["subject" if target in scene[0] else kind] += 1
-    assert min(met.values()) > 20, met
+    assert min(met.values()) > 15, met
 
 
 def test_deploy_refuses_inconsistent_input() -> None:
