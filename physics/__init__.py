@@ -23,6 +23,7 @@ KERNEL_FUNCTIONS = (
     "candidates",
     "first_hits",
     "path_ends",
+    "deploy",
     "rot_y_many",
     "rotation",
 )

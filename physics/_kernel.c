@@ -32,20 +32,22 @@ format_is(const Py_buffer *view, const char *codes)
     return f[0] != '\0' && f[1] == '\0' && strchr(codes, f[0]) != NULL;
 }
 
-/* A C-contiguous buffer of `count` float64 (count < 0: any length); 0 or -1 with an error. */
+/* A C-contiguous buffer of `count` 8-byte values of a struct code among `codes` (count < 0: any
+ * length), named `kind` in errors; 0, or -1 with an error set. */
 static int
-get_f64(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
+get_8(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what,
+      const char *codes, const char *kind)
 {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) {
-        PyErr_Format(PyExc_ValueError, "%s: a C-contiguous%s float64 array is needed", what,
-                     writable ? " writable" : "");
+        PyErr_Format(PyExc_ValueError, "%s: a C-contiguous%s %s array is needed", what,
+                     writable ? " writable" : "", kind);
         return -1;
     }
-    if (view->itemsize != 8 || !format_is(view, "d") ||
+    if (view->itemsize != 8 || !format_is(view, codes) ||
         (count >= 0 && view->len != count * 8)) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd float64 values expected, got %zd bytes", what,
-                     count, view->len);
+        PyErr_Format(PyExc_ValueError, "%s: %zd %s values expected, got %zd bytes", what, count,
+                     kind, view->len);
         PyBuffer_Release(view);
         return -1;
     }
@@ -53,21 +55,15 @@ get_f64(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const ch
 }
 
 static int
+get_f64(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
+{
+    return get_8(obj, view, count, writable, what, "d", "float64");
+}
+
+static int
 get_i64(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *what)
 {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, view, flags) < 0) {
-        PyErr_Format(PyExc_ValueError, "%s: a C-contiguous%s int64 array is needed", what,
-                     writable ? " writable" : "");
-        return -1;
-    }
-    if (view->itemsize != 8 || !format_is(view, "lq") ||
-        (count >= 0 && view->len != count * 8)) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd int64 values expected", what, count);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
+    return get_8(obj, view, count, writable, what, "lq", "int64");
 }
 
 /* A 3x3 float64 matrix, any strides (a transposed view is fine), copied row-major into m. */
@@ -1120,6 +1116,414 @@ release:
     return result;
 }
 
+/* ---- one deployment ------------------------------------------------------------------------ */
+
+/* What deploy reads of the subjects (RangeWorld._deploy_scene): S subjects of J joints, F face
+ * planes a hull, and each one's zone table (human._zone_table). */
+typedef struct {
+    const long long *uid, *zone_i;
+    const double *pos, *rot, *world_c, *box, *radius, *rest, *normals, *offsets, *zone_f;
+    Py_ssize_t s_count, j_count, f_count;
+} Scene;
+
+/* human._region_code of a rest-frame point q on segment j of subject s. zone_i holds head,
+ * chest, abdomen, pelvis, thigh_l, thigh_r, the codes of face, upper back, lower back,
+ * buttocks and groin, then each segment's own code; zone_f face_x, face_z, groin_half,
+ * groin_z, crotch_y, crotch_z. */
+static long long
+region_code(const Scene *sc, Py_ssize_t s, Py_ssize_t j, const double *q)
+{
+    const long long *zi = sc->zone_i + s * (11 + sc->j_count);
+    const double *zf = sc->zone_f + s * 6;
+    double x = q[0], y = q[1], z = q[2];
+    long long base = zi[11 + j];
+    if (j == zi[0])
+        return x > zf[0] && z < zf[1] ? zi[6] : base;
+    if (j == zi[1])
+        return x < 0.0 ? zi[7] : base;
+    if (j == zi[2])
+        return x < 0.0 ? zi[8] : base;
+    if (j == zi[3]) {
+        if (x < 0.0)
+            return zi[9];
+        return fabs(y) < zf[2] && z < zf[3] ? zi[10] : base;
+    }
+    if ((j == zi[4] || j == zi[5]) && fabs(y) < zf[4] && z > zf[5] && x >= -0.02)
+        return zi[10];
+    return base;
+}
+
+/* The first entry of chord a -> b (d = b - a, dd = max(|d|^2, 1e-30)) into a subject's hulls:
+ * each segment whose bounding sphere the chord meets, the chord carried into its rest frame
+ * and clipped by its face planes (cast_subject's clipping). Returns the segment (-1: none),
+ * with the fraction along the chord and the point on the rest body. */
+static Py_ssize_t
+enter_subject(const Scene *sc, Py_ssize_t s, const double *a, const double *b, const double *d,
+              double dd, double *t_out, double *q_out)
+{
+    Py_ssize_t jn = sc->j_count, fn = sc->f_count, best = -1;
+    const double *pos = sc->pos + s * jn * 3, *rot = sc->rot + s * jn * 9;
+    for (Py_ssize_t j = 0; j < jn; j++) {
+        if (sphere_gap(a, d, dd, sc->world_c + (s * jn + j) * 3, sc->radius[s * jn + j]) > 0.0)
+            continue;
+        double qa[3], qb[3], t_in, bound;
+        const double *rest = sc->rest + (s * jn + j) * 3;
+        to_rest(rot + j * 9, pos + j * 3, rest, a, qa);
+        to_rest(rot + j * 9, pos + j * 3, rest, b, qb);
+        if (!clip_hull(sc->normals + (s * jn + j) * fn * 3, sc->offsets + (s * jn + j) * fn, fn,
+                       qa, qb, &t_in, &bound))
+            continue;
+        if (best < 0 || t_in < *t_out) {
+            best = j;
+            *t_out = t_in;
+            for (int k = 0; k < 3; k++)
+                q_out[k] = qa[k] + (qb[k] - qa[k]) * t_in;
+        }
+    }
+    return best;
+}
+
+#define MAX_PROBES 2
+#define MAX_SAMPLES 65
+#define DEPLOY_F 9 /* out_f columns: point (3), time, speed, path, rest point (3) */
+#define DEPLOY_I 3 /* out_i columns: target, region, segment */
+
+static const char deploy_doc[] =
+    "deploy(position, orientation, normals, probes, cos_spread, sin_spread, separation_in,\n"
+    "       in_m, reach_m, elevation0, elevation_step, table, times_s, scene, static_boxes,\n"
+    "       floor_uid, hits, cand_k, cand_n, cand_a, cand_b, out_f, out_i) -> int\n"
+    "\n"
+    "One trigger pull's probes against still subjects, launch to ends. See _kernel.pyi.";
+
+static PyObject *
+k_deploy(PyObject *self, PyObject *args)
+{
+    double o[3], quat[4], cos_s, sin_s, sep_in, in_m, reach, e0, de;
+    Py_ssize_t probes, floor_uid;
+    PyObject *normals_o, *table_o, *times_o, *scene_o, *boxes_o, *hits_o;
+    PyObject *ck_o, *cn_o, *ca_o, *cb_o, *out_f_o, *out_i_o;
+    PyObject *s_uid_o, *s_pos_o, *s_rot_o, *s_wc_o, *s_box_o, *s_rad_o, *s_rest_o, *s_nrm_o;
+    PyObject *s_off_o, *s_zf_o, *s_zi_o, *h_uid_o = NULL, *h_frac_o = NULL;
+    if (!PyArg_ParseTuple(args, "(ddd)(dddd)OndddddddOOO!OnOOOOOOO", &o[0], &o[1], &o[2],
+                          &quat[0], &quat[1], &quat[2], &quat[3], &normals_o, &probes, &cos_s,
+                          &sin_s, &sep_in, &in_m, &reach, &e0, &de, &table_o, &times_o,
+                          &PyTuple_Type, &scene_o, &boxes_o, &floor_uid, &hits_o, &ck_o, &cn_o,
+                          &ca_o, &cb_o, &out_f_o, &out_i_o))
+        return NULL;
+    if (!PyArg_ParseTuple(scene_o, "OOOOOOOOOOO", &s_uid_o, &s_pos_o, &s_rot_o, &s_wc_o,
+                          &s_box_o, &s_rad_o, &s_rest_o, &s_nrm_o, &s_off_o, &s_zf_o, &s_zi_o))
+        return NULL;
+    if (hits_o != Py_None && !PyArg_ParseTuple(hits_o, "OO", &h_uid_o, &h_frac_o))
+        return NULL;
+    if (probes < 1 || probes > MAX_PROBES) {
+        PyErr_SetString(PyExc_ValueError, "probes: 1 or 2");
+        return NULL;
+    }
+    enum { NRM, TAB, TIM, UID, POS, ROT, WC, SB, RAD, REST, HN, HO, ZF, ZI, BOX, HU, HF, CK,
+           CN, CA, CB, OF, OI, NB };
+    Py_buffer v[NB];
+    int taken[NB] = {0};
+    PyObject *result = NULL;
+    Py_ssize_t k_count, e_count, s_count, j_count, f_count, b_count, h_count = 0;
+    Py_ssize_t p_count = probes, count = 0;
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+    if (normals_o != Py_None)
+        TAKE(NRM, get_f64(normals_o, &v[NRM], p_count * 2, 0, "normals"));
+    TAKE(TIM, get_f64(times_o, &v[TIM], -1, 0, "times_s"));
+    k_count = v[TIM].len / 8 - 1;
+    if (k_count < 1 || k_count + 1 > MAX_SAMPLES) {
+        PyErr_SetString(PyExc_ValueError, "times_s: 2 to 65 samples");
+        goto release;
+    }
+    TAKE(TAB, get_f64(table_o, &v[TAB], -1, 0, "table"));
+    e_count = v[TAB].len / 8 / (3 * (k_count + 1));
+    if (e_count < 2 || v[TAB].len != e_count * 3 * (k_count + 1) * 8) {
+        PyErr_SetString(PyExc_ValueError, "table: (E, 3, K + 1) values, E >= 2, expected");
+        goto release;
+    }
+    TAKE(UID, get_i64(s_uid_o, &v[UID], -1, 0, "scene uid"));
+    s_count = v[UID].len / 8;
+    TAKE(RAD, get_f64(s_rad_o, &v[RAD], -1, 0, "scene radius"));
+    j_count = s_count > 0 ? v[RAD].len / 8 / s_count : 0;
+    if (v[RAD].len != s_count * j_count * 8) {
+        PyErr_SetString(PyExc_ValueError, "scene radius: (S, J) values expected");
+        goto release;
+    }
+    TAKE(HO, get_f64(s_off_o, &v[HO], -1, 0, "scene offsets"));
+    f_count = s_count * j_count > 0 ? v[HO].len / 8 / (s_count * j_count) : 0;
+    if (v[HO].len != s_count * j_count * f_count * 8) {
+        PyErr_SetString(PyExc_ValueError, "scene offsets: (S, J, F) values expected");
+        goto release;
+    }
+    TAKE(POS, get_f64(s_pos_o, &v[POS], s_count * j_count * 3, 0, "scene pos"));
+    TAKE(ROT, get_f64(s_rot_o, &v[ROT], s_count * j_count * 9, 0, "scene rot"));
+    TAKE(WC, get_f64(s_wc_o, &v[WC], s_count * j_count * 3, 0, "scene world_c"));
+    TAKE(SB, get_f64(s_box_o, &v[SB], s_count * 6, 0, "scene box"));
+    TAKE(REST, get_f64(s_rest_o, &v[REST], s_count * j_count * 3, 0, "scene rest"));
+    TAKE(HN, get_f64(s_nrm_o, &v[HN], s_count * j_count * f_count * 3, 0, "scene normals"));
+    TAKE(ZF, get_f64(s_zf_o, &v[ZF], s_count * 6, 0, "scene zone_f"));
+    TAKE(ZI, get_i64(s_zi_o, &v[ZI], s_count * (11 + j_count), 0, "scene zone_i"));
+    TAKE(BOX, get_f64(boxes_o, &v[BOX], -1, 0, "static_boxes"));
+    b_count = v[BOX].len / 8 / 6;
+    if (v[BOX].len != b_count * 6 * 8) {
+        PyErr_SetString(PyExc_ValueError, "static_boxes: (B, 2, 3) values expected");
+        goto release;
+    }
+    if (hits_o != Py_None) {
+        TAKE(HU, get_i64(h_uid_o, &v[HU], -1, 0, "hits uid"));
+        h_count = v[HU].len / 8;
+        TAKE(HF, get_f64(h_frac_o, &v[HF], h_count, 0, "hits frac"));
+    }
+    TAKE(CK, get_i64(ck_o, &v[CK], -1, 1, "cand_k"));
+    if (v[CK].len / 8 < k_count * p_count) {
+        PyErr_SetString(PyExc_ValueError, "cand_k: room for K * probes chords needed");
+        goto release;
+    }
+    TAKE(CN, get_i64(cn_o, &v[CN], v[CK].len / 8, 1, "cand_n"));
+    TAKE(CA, get_f64(ca_o, &v[CA], v[CK].len / 8 * 3, 1, "cand_a"));
+    TAKE(CB, get_f64(cb_o, &v[CB], v[CK].len / 8 * 3, 1, "cand_b"));
+    TAKE(OF, get_f64(out_f_o, &v[OF], p_count * DEPLOY_F, 1, "out_f"));
+    TAKE(OI, get_i64(out_i_o, &v[OI], p_count * DEPLOY_I, 1, "out_i"));
+#undef TAKE
+    {
+        const double *table = v[TAB].buf, *times = v[TIM].buf, *boxes = v[BOX].buf;
+        const double *normals = normals_o != Py_None ? v[NRM].buf : NULL;
+        Scene sc = {v[UID].buf, v[ZI].buf, v[POS].buf, v[ROT].buf, v[WC].buf, v[SB].buf,
+                    v[RAD].buf, v[REST].buf, v[HN].buf, v[HO].buf, v[ZF].buf,
+                    s_count, j_count, f_count};
+        long long *cand_k = v[CK].buf, *cand_n = v[CN].buf, *out_i = v[OI].buf;
+        double *cand_a = v[CA].buf, *cand_b = v[CB].buf, *out_f = v[OF].buf;
+        const long long *h_uid = hits_o != Py_None ? v[HU].buf : NULL;
+        const double *h_frac = hits_o != Py_None ? v[HF].buf : NULL;
+        /* The muzzle's rotation: pose.quat_to_matrix's Python float arithmetic. Columns: bore,
+         * left, top. */
+        double qx = quat[0], qy = quat[1], qz = quat[2], qw = quat[3];
+        double qn = qx * qx + qy * qy + qz * qz + qw * qw;
+        if (qn == 0.0) {
+            PyErr_SetString(PyExc_ValueError, "zero quaternion has no rotation");
+            goto release;
+        }
+        double s2 = 2.0 / qn;
+        double r[9] = {
+            1 - s2 * (qy * qy + qz * qz), s2 * (qx * qy - qz * qw), s2 * (qx * qz + qy * qw),
+            s2 * (qx * qy + qz * qw), 1 - s2 * (qx * qx + qz * qz), s2 * (qy * qz - qx * qw),
+            s2 * (qx * qz - qy * qw), s2 * (qy * qz + qx * qw), 1 - s2 * (qx * qx + qy * qy),
+        };
+        double fwd[3] = {r[0], r[3], r[6]}, left[3] = {r[1], r[4], r[7]};
+        double up[3] = {r[2], r[5], r[8]};
+        /* Per probe: launch (taser.probe_launch, flight.angular_scatter), flight
+         * (SampledFlights.flights), chords (kernel chords), then its first hit. */
+        double pts[MAX_SAMPLES][3], spd[MAX_SAMPLES], ends[MAX_SAMPLES][3];
+        double chord[MAX_SAMPLES], before[MAX_SAMPLES], cut[MAX_SAMPLES];
+        int live[MAX_SAMPLES];
+        for (Py_ssize_t pr = 0; pr < p_count; pr++) {
+            double start[3], dir[3], ax[3], bx[3];
+            for (int k = 0; k < 3; k++) {
+                if (pr == 0) {
+                    start[k] = o[k];
+                    dir[k] = fwd[k];
+                    bx[k] = up[k];
+                } else {
+                    start[k] = o[k] - up[k] * sep_in * in_m;
+                    dir[k] = fwd[k] * cos_s - up[k] * sin_s;
+                    bx[k] = up[k] * cos_s + fwd[k] * sin_s;
+                }
+                ax[k] = left[k];
+            }
+            if (normals != NULL) {
+                double t0 = tan(normals[pr * 2]), t1 = tan(normals[pr * 2 + 1]), out[3];
+                for (int k = 0; k < 3; k++)
+                    out[k] = dir[k] + ax[k] * t0 + bx[k] * t1;
+                double norm = sqrt(dot3(out, out));
+                for (int k = 0; k < 3; k++)
+                    dir[k] = out[k] / norm;
+            }
+            double horizontal = hypot(dir[0], dir[1]), az_x, az_y;
+            if (horizontal < 1e-12) {
+                az_x = 1.0;
+                az_y = 0.0;
+            } else {
+                az_x = dir[0] / horizontal;
+                az_y = dir[1] / horizontal;
+            }
+            double at = (atan2(dir[2], horizontal) - e0) / de;
+            at = at > 0.0 ? at : 0.0;
+            double top = (double)e_count - 1.000001;
+            at = at < top ? at : top;
+            Py_ssize_t row = (Py_ssize_t)at;
+            double f = at - (double)row;
+            const double *r0 = table + row * 3 * (k_count + 1), *r1 = r0 + 3 * (k_count + 1);
+            for (Py_ssize_t k = 0; k <= k_count; k++) {
+                double forward = r0[k] * (1.0 - f) + r1[k] * f;
+                double upward = r0[k_count + 1 + k] * (1.0 - f) + r1[k_count + 1 + k] * f;
+                spd[k] = r0[2 * (k_count + 1) + k] * (1.0 - f) + r1[2 * (k_count + 1) + k] * f;
+                pts[k][0] = start[0] + forward * az_x;
+                pts[k][1] = start[1] + forward * az_y;
+                pts[k][2] = start[2] + upward;
+            }
+            int finite = isfinite(reach);
+            before[0] = 0.0;
+            for (Py_ssize_t k = 0; k < k_count; k++) {
+                double step[3] = {pts[k + 1][0] - pts[k][0], pts[k + 1][1] - pts[k][1],
+                                  pts[k + 1][2] - pts[k][2]};
+                double len = sqrt(dot3(step, step));
+                chord[k] = len;
+                before[k + 1] = before[k] + len;
+                if (finite) {
+                    double c = (reach - before[k]) / (len > 1e-12 ? len : 1e-12);
+                    c = c > 0.0 ? c : 0.0;
+                    c = c < 1.0 ? c : 1.0;
+                    cut[k] = c;
+                    live[k] = before[k] < reach;
+                    for (int d = 0; d < 3; d++)
+                        ends[k][d] = pts[k][d] + step[d] * c;
+                } else {
+                    cut[k] = 1.0;
+                    live[k] = 1;
+                    for (int d = 0; d < 3; d++)
+                        ends[k][d] = pts[k + 1][d];
+                }
+            }
+            /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
+             * GEOM_PLANE: the fraction za / (za - zb) where the chord crosses it), chord by
+             * chord; on one chord the floor wins a tie (PyBullet's hits did). */
+            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1;
+            double hit_t = 1.0, hit_q[3] = {NAN, NAN, NAN};
+            for (Py_ssize_t k = 0; k < k_count && hit_k < 0; k++) {
+                if (!live[k])
+                    continue;
+                const double *a = pts[k], *b = ends[k];
+                double lo[3], hi[3], d[3];
+                for (int m = 0; m < 3; m++) {
+                    lo[m] = a[m] < b[m] ? a[m] : b[m];
+                    hi[m] = a[m] > b[m] ? a[m] : b[m];
+                    d[m] = b[m] - a[m];
+                }
+                double dd = dot3(d, d);
+                dd = dd > 1e-30 ? dd : 1e-30;
+                for (Py_ssize_t s = 0; s < s_count; s++) {
+                    /* The broad phase: the subject's box, then each segment's sphere. */
+                    const double *blo = sc.box + s * 6, *bhi = blo + 3;
+                    if (!(lo[0] <= bhi[0] && lo[1] <= bhi[1] && lo[2] <= bhi[2] &&
+                          hi[0] >= blo[0] && hi[1] >= blo[1] && hi[2] >= blo[2]))
+                        continue;
+                    double t = 1.0, q[3];
+                    Py_ssize_t j = enter_subject(&sc, s, a, b, d, dd, &t, q);
+                    if (j >= 0 && (hit_k < 0 || t < hit_t)) {
+                        hit_k = k;
+                        hit_s = s;
+                        hit_j = j;
+                        hit_t = t;
+                        memcpy(hit_q, q, sizeof q);
+                    }
+                }
+                if (a[2] * b[2] < 0.0) {
+                    double t = a[2] / (a[2] - b[2]);
+                    if (hit_k < 0 || t <= hit_t) {
+                        hit_k = k;
+                        hit_s = hit_j = -1;
+                        hit_t = t;
+                        hit_q[0] = hit_q[1] = hit_q[2] = NAN;
+                    }
+                }
+            }
+            /* Chords that may meet the rest of the world (walls, backstop, targets, cover,
+             * props), up to the first hit's: PyBullet casts them (`hits`, in this order). */
+            Py_ssize_t last = hit_k >= 0 ? hit_k : k_count - 1, first_c = count;
+            for (Py_ssize_t k = 0; k <= last; k++) {
+                if (!live[k])
+                    continue;
+                const double *a = pts[k], *b = ends[k];
+                int near = 0;
+                for (Py_ssize_t m = 0; m < b_count && !near; m++) {
+                    const double *bb = boxes + m * 6;
+                    near = (a[0] < b[0] ? a[0] : b[0]) <= bb[3] &&
+                           (a[1] < b[1] ? a[1] : b[1]) <= bb[4] &&
+                           (a[2] < b[2] ? a[2] : b[2]) <= bb[5] &&
+                           (a[0] > b[0] ? a[0] : b[0]) >= bb[0] &&
+                           (a[1] > b[1] ? a[1] : b[1]) >= bb[1] &&
+                           (a[2] > b[2] ? a[2] : b[2]) >= bb[2];
+                }
+                if (near) {
+                    cand_k[count] = k;
+                    cand_n[count] = pr;
+                    memcpy(cand_a + count * 3, a, 3 * sizeof(double));
+                    memcpy(cand_b + count * 3, b, 3 * sizeof(double));
+                    count++;
+                }
+            }
+            if (h_uid != NULL) {
+                if (count > h_count) {
+                    PyErr_SetString(PyExc_ValueError, "hits: one per candidate chord expected");
+                    goto release;
+                }
+                /* The first of this probe's cast chords that hit something; it wins a tie. */
+                for (Py_ssize_t c = first_c; c < count; c++) {
+                    if (h_uid[c] < 0)
+                        continue;
+                    Py_ssize_t k = cand_k[c];
+                    if (hit_k < 0 || k < hit_k || (k == hit_k && h_frac[c] <= hit_t)) {
+                        hit_k = k;
+                        hit_s = -2 - (Py_ssize_t)h_uid[c]; /* a static body: -2 - uid */
+                        hit_j = -1;
+                        hit_t = h_frac[c];
+                        hit_q[0] = hit_q[1] = hit_q[2] = NAN;
+                    }
+                    break;
+                }
+            }
+            double *of = out_f + pr * DEPLOY_F;
+            long long *oi = out_i + pr * DEPLOY_I;
+            Py_ssize_t k;
+            double end_f;
+            if (hit_k >= 0) {
+                k = hit_k;
+                end_f = hit_t * cut[k];
+                for (int m = 0; m < 3; m++)
+                    of[m] = pts[k][m] + (ends[k][m] - pts[k][m]) * hit_t;
+                if (hit_s >= 0) {
+                    oi[0] = sc.uid[hit_s];
+                    oi[1] = region_code(&sc, hit_s, hit_j, hit_q);
+                    oi[2] = hit_j;
+                } else {
+                    oi[0] = hit_s == -1 ? floor_uid : -2 - hit_s;
+                    oi[1] = oi[2] = -1;
+                }
+            } else {
+                /* Nothing hit: the flight ends where its reach (or its samples) ran out. */
+                Py_ssize_t lived = 0;
+                for (Py_ssize_t m = 0; m < k_count; m++)
+                    lived += live[m] != 0;
+                k = lived > 1 ? lived - 1 : 0;
+                end_f = cut[k];
+                for (int m = 0; m < 3; m++)
+                    of[m] = ends[k][m];
+                oi[0] = oi[1] = oi[2] = -1;
+            }
+            of[3] = times[k] + end_f * (times[k + 1] - times[k]);
+            of[4] = spd[k] + (spd[k + 1] - spd[k]) * end_f;
+            of[5] = before[k] + end_f * chord[k];
+            for (int m = 0; m < 3; m++)
+                of[6 + m] = hit_q[m];
+        }
+        if (h_uid != NULL && count != h_count) {
+            PyErr_SetString(PyExc_ValueError, "hits: one per candidate chord expected");
+            goto release;
+        }
+    }
+    result = PyLong_FromSsize_t(count);
+release:
+    for (int k = 0; k < NB; k++)
+        if (taken[k])
+            PyBuffer_Release(&v[k]);
+    return result;
+}
+
 /* ---- PyBullet's link states --------------------------------------------------------------- */
 
 /* A rotation matrix's unit quaternion (x, y, z, w), w >= 0: Shepperd's method in the order of
@@ -1322,6 +1726,34 @@ k_link_states(PyObject *self, PyObject *args)
 
 /* ---- animation --------------------------------------------------------------------------- */
 
+/* The rotation about +X, +Y or +Z (axis 0, 1, 2) by `a` radians into m (row-major 3x3), as
+ * human.rot_x / rot_y / rot_z build it with math.cos and math.sin (the same libm calls);
+ * 0, or -1 for another axis. */
+static int
+fill_rotation(long axis, double a, double *m)
+{
+    double c = cos(a), sn = sin(a);
+    switch (axis) {
+    case 0: {
+        double r[9] = {1.0, 0.0, 0.0, 0.0, c, -sn, 0.0, sn, c};
+        memcpy(m, r, sizeof r);
+        return 0;
+    }
+    case 1: {
+        double r[9] = {c, 0.0, sn, 0.0, 1.0, 0.0, -sn, 0.0, c};
+        memcpy(m, r, sizeof r);
+        return 0;
+    }
+    case 2: {
+        double r[9] = {c, -sn, 0.0, sn, c, 0.0, 0.0, 0.0, 1.0};
+        memcpy(m, r, sizeof r);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
 static const char rot_y_many_doc[] =
     "rot_y_many(angles, out)\n"
     "\n"
@@ -1350,10 +1782,7 @@ k_rot_y_many(PyObject *self, PyObject *args)
             Py_DECREF(seq);
             return NULL;
         }
-        /* human.rot_y: (c, 0, s), (0, 1, 0), (-s, 0, c) with math.cos and math.sin. */
-        double c = cos(a), sn = sin(a);
-        double m[9] = {c, 0.0, sn, 0.0, 1.0, 0.0, -sn, 0.0, c};
-        memcpy(out + i * 9, m, sizeof m);
+        fill_rotation(1, a, out + i * 9); /* human.rot_y */
     }
     PyBuffer_Release(&view);
     Py_DECREF(seq);
@@ -1384,26 +1813,7 @@ k_rotation(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_buffer view;
     if (get_f64(args[2], &view, 9, 1, "out") < 0)
         return NULL;
-    /* human.rot_x / rot_y / rot_z with math.cos and math.sin (the same libm calls). */
-    double c = cos(a), sn = sin(a);
-    double *m = view.buf;
-    switch (axis) {
-    case 0: {
-        double r[9] = {1.0, 0.0, 0.0, 0.0, c, -sn, 0.0, sn, c};
-        memcpy(m, r, sizeof r);
-        break;
-    }
-    case 1: {
-        double r[9] = {c, 0.0, sn, 0.0, 1.0, 0.0, -sn, 0.0, c};
-        memcpy(m, r, sizeof r);
-        break;
-    }
-    case 2: {
-        double r[9] = {c, -sn, 0.0, sn, c, 0.0, 0.0, 0.0, 1.0};
-        memcpy(m, r, sizeof r);
-        break;
-    }
-    default:
+    if (fill_rotation(axis, a, view.buf) < 0) {
         PyBuffer_Release(&view);
         PyErr_Format(PyExc_ValueError, "axis: 0, 1 or 2 expected, got %ld", axis);
         return NULL;
@@ -1421,6 +1831,7 @@ static PyMethodDef methods[] = {
     {"candidates", k_candidates, METH_VARARGS, candidates_doc},
     {"first_hits", k_first_hits, METH_VARARGS, first_hits_doc},
     {"path_ends", k_path_ends, METH_VARARGS, path_ends_doc},
+    {"deploy", k_deploy, METH_VARARGS, deploy_doc},
     {"rot_y_many", k_rot_y_many, METH_VARARGS, rot_y_many_doc},
     {"rotation", (PyCFunction)(void (*)(void))k_rotation, METH_FASTCALL, rotation_doc},
     {NULL, NULL, 0, NULL},

@@ -175,6 +175,58 @@ def path_ends(
     fraction end_f (N,)), interpolated along its chord: times_s (K + 1,), speeds (K + 1, N),
     before (K + 1, N), chord (K, N). Writes time, speed, path (N,)."""
 
+def deploy(
+    position: tuple[float, float, float],
+    orientation: tuple[float, float, float, float],
+    normals: F64 | None,
+    probes: int,
+    cos_spread: float,
+    sin_spread: float,
+    separation_in: float,
+    in_m: float,
+    reach_m: float,
+    elevation0: float,
+    elevation_step: float,
+    table: F64,
+    times_s: F64,
+    scene: tuple[I64, F64, F64, F64, F64, F64, F64, F64, F64, F64, I64],
+    static_boxes: F64,
+    floor_uid: int,
+    hits: tuple[I64, F64] | None,
+    cand_k: I64,
+    cand_n: I64,
+    cand_a: F64,
+    cand_b: F64,
+    out_f: F64,
+    out_i: I64,
+) -> int:
+    """One trigger pull's `probes` (1 or 2) against still subjects, launch to ends
+    (RangeWorld.cast_deployment). Launch (taser.probe_launch): the muzzle at `position`
+    turned by the quaternion `orientation` (x, y, z, w; pose.quat_to_matrix's arithmetic;
+    columns bore, left, top); the top probe along the bore, the bottom one `separation_in`
+    x `in_m` metres lower, turned down by the spread (cos_spread, sin_spread); each tilted by
+    tan of its `normals` row (P, 2) about its left and top axes and normalised
+    (flight.angular_scatter; None: no dispersion). Flight (SampledFlights.flights): the
+    table (E, 3, K + 1: forward, up, speed at `times_s` (K + 1,), K <= 64) at the elevation
+    atan2(dz, hypot(dx, dy)), rows from `elevation0` every `elevation_step` radians, turned
+    to the probe's azimuth. Chords as `chords` with `reach_m`. Each probe's first hit, chord
+    by chord: a subject of `scene` (RangeWorld._deploy_scene: body ids (S,), joint frames
+    (S, J, 3) and (S, J, 3, 3), sphere centres in the world (S, J, 3), boxes (S, 2, 3),
+    radii (S, J), rest joints (S, J, 3), hull planes (S, J, F, 3) and (S, J, F), zone
+    thresholds (S, 6) and codes (S, 11 + J), human.zone_arrays) whose box and segment sphere
+    the chord meets, clipped exactly by the hull's planes in the segment's rest frame
+    (`cast_subject`'s clipping; the first segment wins a tie), or the floor, the plane z = 0
+    (fraction za / (za - zb); it wins a tie on its chord). The chords up to that hit whose
+    box meets one of `static_boxes` (B, 2, 3) are written, in probe then chord order, to
+    cand_k, cand_n (the chord and the probe) and cand_a, cand_b (their ends; room for
+    probes x K), and their count returned: without `hits` the ends are final only if it is
+    0; else PyBullet's answer for them, (body id (-1: none), fraction along the chord) per
+    chord, is merged (a probe's first chord that hit something; it wins a tie). Writes
+    out_f (P, 9): end point (3), time (s), speed (m/s), path (m), the hit on the rest body
+    (3; NaN off subjects); out_i (P, 3): body id (`floor_uid` for the floor; -1 none),
+    region (index into physics.world.REGIONS; -1 off subjects), segment (-1 off
+    subjects)."""
+
 def link_states(
     rests: Sequence[F64],
     placements: Sequence[tuple[tuple[float, float, float], float, HumanPose]],

@@ -789,6 +789,18 @@ def _zone_table(skeleton: Skeleton) -> _ZoneTable:
     return table
 
 
+def zone_arrays(skeleton: Skeleton) -> tuple[F64, NDArray[np.int64]]:
+    """The zone map of `region_codes` as the deployment kernel reads it (physics._kernel.deploy):
+    its thresholds (face_x, face_z, groin_half, groin_z, crotch_y, crotch_z) and its codes
+    (the head, chest, abdomen, pelvis, thigh_l and thigh_r segments; the face, upper back,
+    lower back, buttocks and groin regions; then each segment's own region)."""
+    t = _zone_table(skeleton)
+    thresholds = np.array([t.face_x, t.face_z, t.groin_half, t.groin_z, t.crotch_y, t.crotch_z])
+    segments = (t.head, t.chest, t.abdomen, t.pelvis, t.thigh_l, t.thigh_r)
+    regions = (_FACE, _UPPER_BACK, _LOWER_BACK, _BUTTOCKS, _GROIN)
+    return thresholds, np.array([*segments, *regions, *t.base_list], dtype=np.int64)
+
+
 def _region_code(t: _ZoneTable, segment: int, x: float, y: float, z: float) -> int:
     """`region_codes` of one point, in Python floats (the same comparisons)."""
     if segment == t.head:

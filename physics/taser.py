@@ -24,6 +24,7 @@ from physics.units import FT_M, IN_M, m_to_in
 from physics.world import (
     MOVING_TOLERANCE_M,
     REGIONS,
+    LaunchPlan,
     Motion,
     PathEnds,
     RangeWorld,
@@ -204,18 +205,42 @@ def flight_plan(cartridge: Cartridge) -> SampledFlights:
 
 # flight_plan by the cartridge object itself: @cache hashes a pydantic model field by field
 # on every deployment (~10 us); a drill's cartridges are the same few objects.
-_PLANS: dict[int, tuple[Cartridge, SampledFlights]] = {}
+_PLANS: dict[int, tuple[Cartridge, SampledFlights, LaunchPlan]] = {}
 
 
 def _plan_of(cartridge: Cartridge) -> SampledFlights:
+    return _known(cartridge)[1]
+
+
+def launch_plan(cartridge: Cartridge) -> LaunchPlan:
+    """What RangeWorld.cast_deployment needs of the cartridge (`probe_launch`'s constants and
+    the flight plan), built with its plan."""
+    return _known(cartridge)[2]
+
+
+def _known(cartridge: Cartridge) -> tuple[Cartridge, SampledFlights, LaunchPlan]:
     known = _PLANS.get(id(cartridge))
     if known is not None and known[0] is cartridge:
-        return known[1]
+        return known
     plan = flight_plan(cartridge)
+    spread = math.radians(cartridge.spread_deg)
+    elevations = plan.elevations
+    launch = LaunchPlan(
+        probes=cartridge.probes_per_pull,
+        cos_spread=math.cos(spread),
+        sin_spread=math.sin(spread),
+        separation_in=cartridge.bore_separation_in,
+        reach_m=cartridge.reach_m,
+        sigma_rad=math.radians(cartridge.dispersion_deg),
+        elevation0_rad=float(elevations[0]),
+        elevation_step_rad=float(elevations[1] - elevations[0]),
+        table=plan.stacked,
+        times_s=plan.times_s,
+    )
     if len(_PLANS) > 64:  # a few cartridges a process; bound it anyway
         _PLANS.clear()
-    _PLANS[id(cartridge)] = (cartridge, plan)  # the entry keeps the object, so its id
-    return plan
+    _PLANS[id(cartridge)] = (cartridge, plan, launch)  # the entry keeps the object, so its id
+    return _PLANS[id(cartridge)]
 
 
 def prepare(cartridge_ids: list[str], world: RangeWorld | None = None) -> None:
@@ -345,10 +370,57 @@ def fly_probes(
     rng: np.random.Generator,
     motion: Motion | None = None,
 ) -> list[ProbeImpact]:
-    """One trigger pull's probes; `motion` as in `fly_volley`."""
+    """One trigger pull's probes; `motion` as in `fly_volley`. Against still subjects (no
+    `motion`) the whole deployment is one kernel call (RangeWorld.cast_deployment: launch,
+    flight, the subjects' hulls clipped exactly, the floor, the zone map), the dispersion drawn
+    from `rng` in one call as `probe_launch` draws it; PyBullet casts only the chords that can
+    meet a wall, the backstop, a target, cover or a prop."""
+    if motion is None:
+        return _deploy(world, cartridge, muzzle, rng)
     volley = fly_volley(
         world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, motion
     )
+    return volley_impacts(world, cartridge, volley)
+
+
+def _deploy(
+    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
+) -> list[ProbeImpact]:
+    """`fly_probes` against still subjects: RangeWorld.cast_deployment, then the impacts."""
+    launch = launch_plan(cartridge)
+    normals = None
+    if launch.sigma_rad != 0.0:  # angular_scatter's draw: the same numbers from `rng`
+        normals = rng.normal(0.0, launch.sigma_rad, size=(launch.probes, 2))
+    out_f, out_i = world.cast_deployment(muzzle.position_m, muzzle.orientation, normals, launch)
+    impacts = []
+    for i, (f, (uid, code, segment)) in enumerate(zip(out_f.tolist(), out_i.tolist(), strict=True)):
+        target = world.body_name(uid) if uid >= 0 else None
+        region = REGIONS[code] if code >= 0 else None
+        gap = zone = body_point = anchor = None
+        if target is not None and region is not None:
+            body = world.body(target)
+            gap, zone = body.clothing_gap_in[region], body.zones[region]
+            body_point = (f[6], f[7], f[8])
+            anchor = world.anchor(target, segment, body_point)
+        impacts.append(
+            ProbeImpact(
+                probe=i,
+                target=target,
+                region=region,
+                point=(f[0], f[1], f[2]),
+                time_of_flight_s=f[3],
+                clothing_gap_in=gap,
+                zone_of_subject=zone,
+                body_point=body_point,
+                segment=None if anchor is None else anchor[0],
+                segment_offset_m=None if anchor is None else anchor[1],
+            )
+        )
+    return impacts
+
+
+def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
+    """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
     names = world.targets
     impacts = []
     for i in range(cartridge.probes_per_pull):

@@ -28,8 +28,9 @@ from physics.human import (
     Skeleton,
     forward_kinematics_arrays,
     region_codes,
+    zone_arrays,
 )
-from physics.pose import Vec3, quat_to_matrix, yaw_quat
+from physics.pose import Quat, Vec3, quat_to_matrix, yaw_quat
 from physics.props import PropPart, penetration_material
 from physics.targets import GAUGE_9MM_IN, PaperTarget
 from physics.units import IN_M
@@ -55,6 +56,47 @@ WINDOW = 8
 
 
 REGIONS = list(Region)
+
+# The most chords of a flight cast_deployment takes (physics._kernel.deploy: 65 samples).
+_MAX_CHORDS = 64
+
+# cast_deployment's subjects as physics._kernel.deploy reads them: body ids (S,), joint
+# positions (S, J, 3) and rotations (S, J, 3, 3) as posed, segment sphere centres in the world
+# (S, J, 3), boxes (S, 2, 3), sphere radii (S, J), rest joints (S, J, 3), hull face planes in
+# the rest frame (S, J, F, 3) and (S, J, F), zone thresholds (S, 6) and codes (S, 11 + J).
+Scene = tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchPlan:
+    """What `RangeWorld.cast_deployment` needs of a cartridge (physics.taser builds it once a
+    cartridge): its probes a pull (1 or 2), the bottom probe's spread (cos, sin) and bore
+    separation (inches; IN_M converts), the wire's reach, the dispersion (radians; 0: none),
+    and its flight plan (`SampledFlights`): the first elevation and the step between two
+    (radians), the stacked table (E, 3, K + 1) and the sample times (K + 1,)."""
+
+    probes: int
+    cos_spread: float
+    sin_spread: float
+    separation_in: float
+    reach_m: float
+    sigma_rad: float
+    elevation0_rad: float
+    elevation_step_rad: float
+    table: NDArray[np.float64]
+    times_s: NDArray[np.float64]
 
 
 # Pose these subjects (ids) at this time (s) of a flight: RangeWorld.cast_moving.
@@ -108,14 +150,15 @@ def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float6
     return np.array(centres), np.array(radii)
 
 
-def _reach_m(skeleton: Skeleton) -> float:
+def _reach_m(skeleton: Skeleton, spheres: tuple[NDArray[np.float64], NDArray[np.float64]]) -> float:
     """How far from the pelvis joint any part of the body can be, in any pose: the longest
     chain of bones from the pelvis to a joint, plus that segment's bounding sphere (its centre's
-    offset from the joint and its radius, `_spheres`), and a micrometre to spare. Rotations
-    keep lengths, so every posed segment sphere lies inside the ball of this radius round the
-    posed pelvis joint: a box round it needs no forward kinematics (the broad phase of a cast)."""
+    offset from the joint and its radius, `spheres`: `_spheres(skeleton)`), and a micrometre to
+    spare. Rotations keep lengths, so every posed segment sphere lies inside the ball of this
+    radius round the posed pelvis joint: a box round it needs no forward kinematics (the broad
+    phase of a cast)."""
     rest = skeleton.rest
-    centre, radius = _spheres(skeleton)
+    centre, radius = spheres
     chain = np.zeros(len(JOINTS))
     for j, name in enumerate(JOINTS):  # parents come before their children
         parent = PARENT[name]
@@ -322,6 +365,18 @@ class RangeWorld:
         self._rest_boxes: dict[str, NDArray[np.float64]] = {}
         self._reach: dict[str, float] = {}  # per subject: `_reach_m`
         self._rest_pelvis: dict[str, tuple[float, float, float]] = {}  # its rest[0]
+        self._rest_rows: dict[str, list[tuple[float, float, float]]] = {}  # its rest joints
+        # cast_deployment's subjects as the kernel reads them (`_deploy_scene`), the row of
+        # each, and the subjects posed since their row was written.
+        self._scene: Scene | None = None
+        self._scene_row: dict[str, int] = {}
+        self._scene_stale: set[str] = set()
+        self._static: NDArray[np.float64] | None = None  # `_static_boxes`
+        # cast_deployment's chords for PyBullet (a probe's chords at most, a deployment's two).
+        self._cand_k = np.empty(2 * _MAX_CHORDS, dtype=np.int64)
+        self._cand_n = np.empty(2 * _MAX_CHORDS, dtype=np.int64)
+        self._cand_a = np.empty((2 * _MAX_CHORDS, 3))
+        self._cand_b = np.empty((2 * _MAX_CHORDS, 3))
 
     def _require(self) -> int:
         if self.client is None:
@@ -386,9 +441,12 @@ class RangeWorld:
         self._uid_subject[uid] = subject_id
         self._bodies[subject_id] = body
         self._skeletons[subject_id] = skeleton
-        self._spheres[subject_id] = _spheres(skeleton)
-        self._reach[subject_id] = _reach_m(skeleton)
+        spheres = _spheres(skeleton)
+        self._spheres[subject_id] = spheres
+        self._reach[subject_id] = _reach_m(skeleton, spheres)
+        self._scene = None  # cast_deployment's subjects: built again with this one
         rest0 = skeleton.rest[0]
+        self._rest_rows[subject_id] = [(float(x), float(y), float(z)) for x, y, z in rest]
         self._rest_pelvis[subject_id] = (float(rest0[0]), float(rest0[1]), float(rest0[2]))
         self._planes[subject_id] = _hull_planes(skeleton)
         self._rest_boxes[subject_id] = _rest_boxes(skeleton)
@@ -421,6 +479,7 @@ class RangeWorld:
             return
         self._placement[subject_id] = placed
         self._unsynced.add(subject_id)
+        self._scene_stale.add(subject_id)
         self._frames.pop(subject_id, None)
         self._numpy_boxes.pop(subject_id, None)
         self._boxes = None
@@ -867,9 +926,22 @@ class RangeWorld:
         return segment_anchor(self._skeletons[name], int(ends.segment[row]), ends.rest_point[row])
 
     def _body_boxes(self) -> NDArray[np.float64]:
-        """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move."""
+        """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move:
+        the static bodies' (`_static_boxes`), then the subjects'."""
         if self._boxes is not None:
             return self._boxes
+        static = self._static_boxes()
+        self._frame_all(name for name in self._subjects if name not in self._numpy_boxes)
+        subjects = [self.subject_box(name) for name in self._subjects]
+        self._boxes = np.concatenate([static, np.array(subjects).reshape(-1, 2, 3)])
+        return self._boxes
+
+    def _static_boxes(self) -> NDArray[np.float64]:
+        """(B, 2, 3) PyBullet's boxes of the bodies that never move (backstop, walls, targets,
+        cover, props: all but the floor and the subjects), each asked once."""
+        count = len(self._names) - 1 - len(self._subjects)  # the floor is one of the names
+        if self._static is not None and len(self._static) == count:
+            return self._static
         c = self._require()
         for uid in self._names:
             if uid == self._floor or uid in self._aabbs or uid in self._uid_subject:
@@ -877,10 +949,131 @@ class RangeWorld:
             links = range(-1, p.getNumJoints(uid, physicsClientId=c))
             boxes = np.array([p.getAABB(uid, link, physicsClientId=c) for link in links])
             self._aabbs[uid] = np.array([boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)])
-        self._frame_all(name for name in self._subjects if name not in self._numpy_boxes)
-        subjects = [self.subject_box(name) for name in self._subjects]
-        self._boxes = np.array(list(self._aabbs.values()) + subjects)
-        return self._boxes
+        self._static = np.array(list(self._aabbs.values())).reshape(-1, 2, 3)
+        return self._static
+
+    def _deploy_scene(self) -> Scene:
+        """The subjects as `cast_deployment`'s kernel reads them (`Scene`). What a subject's
+        body fixes (spheres, rest joints, hull planes padded to the longest hull with planes
+        that bound nothing, zone map) is stacked once, when the subjects change; what its pose
+        fixes (joint frames, sphere centres in the world, box) is written once a pose, for the
+        subjects posed since (one batched forward kinematics for them), not once a call. The
+        hull planes stay in the rest frame: a cast carries a chord's two ends into a segment's
+        frame where its sphere meets the chord, which costs less than carrying every plane out
+        at each pose."""
+        names = list(self._subjects)
+        if self._scene is None:
+            j_count = len(JOINTS)
+            f_count = max((len(self._planes[n][1][0]) for n in names), default=1)
+            normals = np.zeros((len(names), j_count, f_count, 3))
+            offsets = np.ones((len(names), j_count, f_count))  # 0 . q <= 1: always inside
+            zone_f = np.empty((len(names), 6))
+            zone_i = np.empty((len(names), 11 + j_count), dtype=np.int64)
+            for s, name in enumerate(names):
+                normal, offset = self._planes[name]
+                normals[s, :, : offset.shape[1]] = normal
+                offsets[s, :, : offset.shape[1]] = offset
+                zone_f[s], zone_i[s] = zone_arrays(self._skeletons[name])
+            self._scene = (
+                np.array([self._subjects[n] for n in names], dtype=np.int64),
+                np.empty((len(names), j_count, 3)),
+                np.empty((len(names), j_count, 3, 3)),
+                np.empty((len(names), j_count, 3)),
+                np.empty((len(names), 2, 3)),
+                np.array([self._spheres[n][1] for n in names]).reshape(len(names), j_count),
+                np.array([self._skeletons[n].rest for n in names]).reshape(len(names), j_count, 3),
+                normals,
+                offsets,
+                zone_f,
+                zone_i,
+            )
+            self._scene_row = {name: s for s, name in enumerate(names)}
+            self._scene_stale = set(names)
+        if self._scene_stale:
+            _, pos, rot, world_c, box = self._scene[:5]
+            self._frame_all(self._scene_stale)
+            for name in self._scene_stale:
+                s = self._scene_row[name]
+                frames = self.subject_frames(name)
+                pos[s], rot[s] = frames.position, frames.rotation
+                world_c[s] = frames.position + np.einsum(
+                    "jab,jb->ja", frames.rotation, self._spheres[name][0]
+                )
+                box[s] = self.subject_box(name)
+            self._scene_stale = set()
+        return self._scene
+
+    def cast_deployment(
+        self,
+        position_m: Vec3,
+        orientation: Quat,
+        normals: NDArray[np.float64] | None,
+        launch: LaunchPlan,
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """One trigger pull's probes against the subjects as they stand, from the muzzle at
+        `position_m` turned by `orientation` (columns of its matrix: bore, left, top), in one
+        kernel call (physics._kernel.deploy): the launch (`normals` (P, 2): the dispersion's
+        normal draws, None without dispersion; taser.probe_launch), the flight (the plan's
+        table, SampledFlights.flights), the chords cut at the reach, and each probe's first
+        hit: on a subject's drawn hulls (each segment's bounding sphere, then exact clipping
+        by its face planes, as cast_moving clips), on the floor (the plane z = 0, as PyBullet
+        finds it to 1 ulp), and on the rest of the world (walls, backstop, targets, cover,
+        props): PyBullet casts only the chords whose box meets one of theirs, up to the first
+        hit, subjects masked out, and the kernel is called again with what it found.
+
+        Returns per probe (P, 9): the end point (3), time, speed and path there, and the hit's
+        point on the subject's rest body (3; NaN off subjects); and (P, 3) the body id hit
+        (-1: none; `targets`), the region (index into REGIONS, -1 off subjects) and the
+        segment (-1 off subjects)."""
+        c = self._require()
+        scene = self._deploy_scene()
+        static = self._static_boxes()
+        out_f = np.empty((launch.probes, 9))
+        out_i = np.empty((launch.probes, 3), dtype=np.int64)
+        cand_a, cand_b = self._cand_a, self._cand_b
+        args = (
+            position_m,
+            orientation,
+            normals,
+            launch.probes,
+            launch.cos_spread,
+            launch.sin_spread,
+            launch.separation_in,
+            IN_M,
+            launch.reach_m,
+            launch.elevation0_rad,
+            launch.elevation_step_rad,
+            launch.table,
+            launch.times_s,
+            scene,
+            static,
+            self._floor,
+        )
+        tail = (self._cand_k, self._cand_n, cand_a, cand_b, out_f, out_i)
+        count = _kernel.deploy(*args, None, *tail)
+        if count:
+            results = p.rayTestBatch(
+                cand_a[:count],
+                cand_b[:count],
+                collisionFilterMask=_NOT_SUBJECTS,
+                physicsClientId=c,
+            )
+            uid = np.array([r[0] for r in results], dtype=np.int64)
+            frac = np.array([r[2] for r in results], dtype=np.float64)
+            _kernel.deploy(*args, (uid, frac), *tail)
+        return out_f, out_i
+
+    def body_name(self, uid: int) -> str:
+        """The name of body `uid` (`targets[uid]`)."""
+        return self._names[uid]
+
+    def anchor(
+        self, subject_id: str, segment: int, rest_point: tuple[float, float, float]
+    ) -> tuple[str, tuple[float, float, float]]:
+        """`segment_anchor` on the subject's skeleton, in plain floats (the same subtraction)."""
+        seg = self._skeletons[subject_id].segments[segment]
+        rx, ry, rz = self._rest_rows[subject_id][seg.joint]
+        return seg.name, (rest_point[0] - rx, rest_point[1] - ry, rest_point[2] - rz)
 
     def cast_paths(
         self,

@@ -12,7 +12,10 @@ from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
 from physics.body import BODY_SIZES, SubjectBody
-from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton
+from physics.human import JOINT_INDEX, JOINTS, PARENT, HumanPose, Posed, Skeleton, region_codes
+from physics.pose import quat_to_matrix
+from physics.taser import Cartridge, flight_plan, probe_launch
+from physics.world import Scene
 
 
 def close(got: NDArray[np.float64], want: NDArray[np.float64]) -> bool:
@@ -360,3 +363,107 @@ def gait(
         "shoulder_l": rot_y(arm * s),
         "shoulder_r": rot_y(-arm * s),
     }
+
+
+class _Draws:
+    """A generator that hands `angular_scatter` the normal draws given (the kernel is handed
+    what the run's generator drew)."""
+
+    def __init__(self, normals: F64) -> None:
+        self.normals = normals
+
+    def normal(self, loc: float, scale: float, size: tuple[int, int]) -> F64:
+        assert loc == 0.0 and size == self.normals.shape
+        return self.normals
+
+
+def deploy(
+    cartridge: Cartridge,
+    position: tuple[float, float, float],
+    orientation: tuple[float, float, float, float],
+    normals: F64 | None,
+    scene: Scene,
+    skeletons: list[Skeleton],
+    static_boxes: F64,
+    floor_uid: int,
+    hits: tuple[NDArray[np.int64], F64] | None,
+) -> tuple[F64, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """RangeWorld.cast_deployment's kernel (physics._kernel.deploy) in numpy: the launch of
+    `taser.probe_launch`, `SampledFlights.flights`, cast_paths's chords, every live chord
+    clipped against every segment of every subject (`clip`, no broad phase), the floor plane,
+    the chords left for PyBullet (`static_boxes`, up to each probe's first hit) and the merge
+    of what PyBullet found there (`hits`). Returns out_f (P, 9), out_i (P, 3) and the chords
+    for PyBullet (chord, probe)."""
+    rotation = quat_to_matrix(orientation)
+    draws = _Draws(np.zeros((cartridge.probes_per_pull, 2)) if normals is None else normals)
+    starts, directions = probe_launch(
+        cartridge,
+        np.array([position], dtype=np.float64),
+        rotation[None],
+        draws,  # type: ignore[arg-type]
+        dispersion=normals is not None,
+    )
+    plan = flight_plan(cartridge)
+    points, speeds = plan.flights(starts, directions)
+    chord, before, cut, ends, live = chords(points, cartridge.reach_m)
+    uid, pos, rot, _, _, _, rest, normal, offset, _, _ = scene
+    k_chords, probes = live.shape
+    out_f = np.full((probes, 9), np.nan)
+    out_i = np.full((probes, 3), -1, dtype=np.int64)
+    cand_k: list[int] = []
+    cand_n: list[int] = []
+    for i in range(probes):
+        hit: tuple[int, float, int, int, F64] | None = None  # chord, fraction, subject, segment, q
+        for k in range(k_chords):
+            if not live[k, i]:
+                continue
+            a, b = points[k, i], ends[k, i]
+            for s in range(len(uid)):
+                qa = rest[s] + np.einsum("jba,jb->ja", rot[s], a - pos[s])
+                qb = rest[s] + np.einsum("jba,jb->ja", rot[s], b - pos[s])
+                entered, t_in, _ = clip(normal[s], offset[s], qa, qb)
+                for j in np.nonzero(entered)[0].tolist():
+                    if hit is None or t_in[j] < hit[1]:
+                        hit = (k, float(t_in[j]), s, j, qa[j] + (qb[j] - qa[j]) * t_in[j])
+            if a[2] * b[2] < 0.0:
+                t = float(a[2] / (a[2] - b[2]))
+                if hit is None or t <= hit[1]:
+                    hit = (k, t, -1, -1, np.full(3, np.nan))
+            if hit is not None:
+                break
+        last = hit[0] if hit is not None else k_chords - 1
+        first_c = len(cand_k)
+        for k in range(last + 1):
+            lo = np.minimum(points[k, i], ends[k, i])
+            hi = np.maximum(points[k, i], ends[k, i])
+            near = ((lo <= static_boxes[:, 1]).all(-1) & (hi >= static_boxes[:, 0]).all(-1)).any()
+            if live[k, i] and near:
+                cand_k.append(k)
+                cand_n.append(i)
+        if hits is not None:
+            for c in range(first_c, len(cand_k)):
+                if hits[0][c] < 0:
+                    continue
+                k, frac = cand_k[c], float(hits[1][c])
+                if hit is None or k < hit[0] or (k == hit[0] and frac <= hit[1]):
+                    hit = (k, frac, -2 - int(hits[0][c]), -1, np.full(3, np.nan))
+                break
+        if hit is None:
+            k = max(int(live[:, i].sum()) - 1, 0)
+            end_f = float(cut[k, i])
+            out_f[i, :3] = ends[k, i]
+        else:
+            k, t, s, j, q = hit
+            end_f = t * float(cut[k, i])
+            out_f[i, :3] = points[k, i] + (ends[k, i] - points[k, i]) * t
+            out_f[i, 6:] = q
+            if s >= 0:
+                code = region_codes(skeletons[s], np.array([j]), q[None])[0]
+                out_i[i] = (uid[s], code, j)
+            else:
+                out_i[i, 0] = floor_uid if s == -1 else -2 - s
+        times = plan.times_s
+        out_f[i, 3] = times[k] + end_f * (times[k + 1] - times[k])
+        out_f[i, 4] = speeds[k, i] + (speeds[k + 1, i] - speeds[k, i]) * end_f
+        out_f[i, 5] = before[k, i] + end_f * chord[k, i]
+    return out_f, out_i, np.array(cand_k, dtype=np.int64), np.array(cand_n, dtype=np.int64)

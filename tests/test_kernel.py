@@ -10,6 +10,7 @@ from kernel_reference import BODIES, close, random_pose, reference_fk, reference
 from kernel_reference import candidates as reference_candidates
 from kernel_reference import cast_subject as reference_cast_subject
 from kernel_reference import chords as reference_chords
+from kernel_reference import deploy as reference_deploy
 from kernel_reference import first_hits as reference_first_hits
 from kernel_reference import gait as reference_gait
 from kernel_reference import path_ends as reference_path_ends
@@ -32,8 +33,10 @@ from physics.human import (
     rot_y,
     rot_z,
 )
-from physics.pose import quat_to_matrix, yaw_quat
-from physics.world import HULL_MARGIN_M, WINDOW, _hull_planes, _spheres
+from physics.pose import look_rotation, quat_to_matrix, yaw_quat
+from physics.taser import builtin_cartridges, launch_plan
+from physics.units import IN_M
+from physics.world import HULL_MARGIN_M, WINDOW, RangeWorld, _hull_planes, _spheres
 
 
 def test_forward_kinematics_equals_numpy_on_random_poses_and_placements() -> None:
@@ -314,6 +317,116 @@ def test_flight_ends_equal_numpy_on_random_casts() -> None:
             assert close(g, w), seed
         hit += int((picked >= 0).sum())
     assert hit > 100
+
+
+def test_deploy_equals_numpy_on_random_deployments() -> None:
+    """One trigger pull in one kernel call (launch, flight, chords, the subjects' hulls, the
+    floor, the zone map, the chords left for PyBullet and the merge of what it found there)
+    against the numpy forms: every cartridge, dispersion drawn or not, three subjects of
+    different builds re-posed at random between pulls (the world's cached scene refreshed),
+    random boxes standing in for the static bodies and random PyBullet answers."""
+    carts = list(builtin_cartridges().values())
+    met = {"subject": 0, "floor": 0, "static": 0, "air": 0}
+    with RangeWorld(lane_length_m=12.0) as world:
+        for s, body in enumerate(BODIES[:3]):
+            world.add_subject(f"s{s}", body, (3.0 + s, 0.0, 0.0), 0.0)
+        skeletons = [body.skeleton() for body in BODIES[:3]]
+        for seed in range(40):
+            rng = np.random.default_rng(seed)
+            for s in range(3):
+                pose = random_pose(rng) if seed % 2 else BODIES[s].pose()
+                feet = (float(rng.uniform(2.0, 6.0)), float(rng.uniform(-1.5, 1.5)), 0.0)
+                world.pose_subject(f"s{s}", pose, feet, float(rng.uniform(-4.0, 4.0)))
+            scene = world._deploy_scene()
+            for s in range(3):
+                frames = world.subject_frames(f"s{s}")
+                assert np.array_equal(scene[1][s], frames.position), seed
+            cart = carts[seed % len(carts)]
+            launch = launch_plan(cart)
+            for shot in range(4):
+                muzzle = (0.0, float(rng.uniform(-1.0, 1.0)), float(rng.uniform(0.2, 2.0)))
+                aim = scene[1][int(rng.integers(0, 3)), int(rng.integers(0, len(JOINTS)))]
+                aim = aim + rng.normal(0.0, 0.3, 3)
+                orientation = look_rotation(aim - np.array(muzzle))
+                if shot == 3:  # any orientation, rolled and all
+                    q = Rotation.random(random_state=rng).as_quat()
+                    orientation = (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
+                normals = None
+                if seed % 4:
+                    normals = rng.normal(0.0, launch.sigma_rad + 0.02, (launch.probes, 2))
+                centre = rng.uniform((1.0, -2.0, 0.0), (8.0, 2.0, 2.0), (int(seed % 4), 3))
+                boxes = np.stack([centre - 0.8, centre + 0.8], axis=1).reshape(-1, 2, 3)
+                room = 2 * 64
+                ck, cn = np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64)
+                ca, cb = np.empty((room, 3)), np.empty((room, 3))
+                args = (
+                    muzzle,
+                    orientation,
+                    normals,
+                    launch.probes,
+                    launch.cos_spread,
+                    launch.sin_spread,
+                    launch.separation_in,
+                    IN_M,
+                    launch.reach_m,
+                    launch.elevation0_rad,
+                    launch.elevation_step_rad,
+                    launch.table,
+                    launch.times_s,
+                    scene,
+                    boxes,
+                    0,
+                )
+                out_f = np.empty((launch.probes, 9))
+                out_i = np.empty((launch.probes, 3), dtype=np.int64)
+                count = _kernel.deploy(*args, None, ck, cn, ca, cb, out_f, out_i)
+                uid = np.where(rng.random(count) < 0.7, rng.integers(10, 19, count), -1)
+                hits = (uid, rng.random(count))
+                for given in (None, hits):
+                    count = _kernel.deploy(*args, given, ck, cn, ca, cb, out_f, out_i)
+                    want = reference_deploy(
+                        cart, muzzle, orientation, normals, scene, skeletons, boxes, 0, given
+                    )
+                    assert np.array_equal(out_i, want[1]), (seed, shot)
+                    assert np.array_equal(np.isnan(out_f), np.isnan(want[0])), (seed, shot)
+                    assert close(np.nan_to_num(out_f), np.nan_to_num(want[0])), (seed, shot)
+                    assert np.array_equal(ck[:count], want[2]), (seed, shot)
+                    assert np.array_equal(cn[:count], want[3]), (seed, shot)
+                for target in out_i[:, 0].tolist():
+                    kind = "air" if target < 0 else "floor" if target == 0 else "static"
+                    met["subject" if target in scene[0] else kind] += 1
+    assert min(met.values()) > 15, met
+
+
+def test_deploy_refuses_inconsistent_input() -> None:
+    """Wrong shapes and an answer per chord that is not one are errors, not reads past the
+    end of a buffer."""
+    launch = launch_plan(builtin_cartridges()["taser7-cq"])
+    with RangeWorld() as world:
+        world.add_subject("s", BODIES[0], (3.0, 2.5, 0.0), 0.0)  # beside the probes' path
+        scene = world._deploy_scene()
+        out_f, out_i = np.empty((2, 9)), np.empty((2, 3), dtype=np.int64)
+        ck, cn = np.empty(16, dtype=np.int64), np.empty(16, dtype=np.int64)
+        ca, cb = np.empty((16, 3)), np.empty((16, 3))
+        head = ((0.0, 0.0, 1.3), (0.0, 0.0, 0.0, 1.0), None, 2, 1.0, 0.0, 1.0, IN_M, 7.6)
+        plan = (launch.elevation0_rad, launch.elevation_step_rad, launch.table, launch.times_s)
+        boxes = np.array([[[5.0, -1.0, 0.0], [6.0, 1.0, 2.0]]])
+        tail = (ck, cn, ca, cb, out_f, out_i)
+        count = _kernel.deploy(*head, *plan, scene, boxes, 0, None, *tail)
+        assert count > 0
+        with pytest.raises(ValueError, match="hits"):
+            hits = (np.full(count + 1, -1, dtype=np.int64), np.ones(count + 1))
+            _kernel.deploy(*head, *plan, scene, boxes, 0, hits, *tail)
+        with pytest.raises(ValueError, match="cand_k"):
+            _kernel.deploy(*head, *plan, scene, boxes, 0, None, ck[:3], cn, ca, cb, out_f, out_i)
+        with pytest.raises(ValueError, match="out_f"):
+            _kernel.deploy(*head, *plan, scene, boxes, 0, None, ck, cn, ca, cb, out_f[:1], out_i)
+        with pytest.raises(ValueError, match="scene pos"):
+            bad = (scene[0], scene[1][:, :3], *scene[2:])
+            _kernel.deploy(*head, *plan, bad, boxes, 0, None, *tail)
+        with pytest.raises(ValueError, match="zero quaternion"):
+            zero = (head[0], (0.0, 0.0, 0.0, 0.0), *head[2:])
+            _kernel.deploy(*zero, *plan, scene, boxes, 0, None, *tail)
 
 
 def test_single_rotations_are_numpy_bit_for_bit() -> None:
