@@ -404,6 +404,18 @@ class Timeline:
         start, clip = self.changes[index]
         return index, start, clip
 
+    def fixed_over(self, t0_s: float, t1_s: float) -> bool:
+        """Whether `pose_at` gives the same pose at every time in [t0_s, t1_s]: no clip change
+        after t0_s up to t1_s, no blend under way at t0_s, and the clip one whose pose does not
+        depend on the time (a fall once it is over, FALL_S on: `_fallen`; prone). Every other
+        clip breathes."""
+        index, start, clip = self.clip_at(t0_s)
+        if any(t0_s < later <= t1_s for later, _ in self.changes[index + 1 :]):
+            return False
+        if index > 0 and t0_s - start < BLEND_S:
+            return False
+        return (clip is Clip.FALL and t0_s - start >= FALL_S) or clip is Clip.PRONE
+
     def pose_at(self, skeleton: Skeleton, t_s: float) -> HumanPose:
         """The pose at drill time `t_s`: the active clip, blended in from the one before over
         BLEND_S (a fall needs no blend: it starts from wherever the subject was)."""
@@ -575,6 +587,21 @@ class SubjectAnimator:
         timeline = self._timeline(subject_id)
         _, start, clip = timeline.clip_at(t_s)
         return clip, max(0.0, t_s - start), timeline.seed
+
+    def still_over(self, t0_s: float, duration_s: float) -> bool:
+        """Whether `motion(world, t0_s)` leaves every animated subject where and as it is posed
+        at `t0_s` for the next `duration_s` (a probe's flight): each one stands (no velocity)
+        in a clip whose pose does not change with time over the window, no blend or clip
+        change in it (`Timeline.fixed_over`). Poses are a pure function of the drill time and
+        the seed, so this is decided from the timelines alone, deterministically. A subject
+        that breathes (every clip but a finished fall and prone) moves: by millimetres, but
+        not by nothing."""
+        for subject_id in self._last:
+            if self._velocity[subject_id] != (0.0, 0.0):
+                return False
+            if not self._timeline(subject_id).fixed_over(t0_s, t0_s + duration_s):
+                return False
+        return True
 
     def motion(self, world: _Poser, t0_s: float) -> Callable[[float, frozenset[str]], None]:
         """`motion(t, subjects)`: those animated subjects posed `t` seconds after `t0_s`, moved

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
+from physics.animation import SubjectAnimator
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import NotFoundError, StrictModel, load_model
 from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
@@ -184,7 +185,8 @@ def probe_launch(
     return np.concatenate(starts), directions
 
 
-def _flight_s(cartridge: Cartridge) -> float:
+def flight_s(cartridge: Cartridge) -> float:
+    """How long a probe of the cartridge is followed: its flight plan's last time."""
     return 1.3 * cartridge.reach_m / cartridge.muzzle_velocity_mps
 
 
@@ -193,14 +195,14 @@ def flight_table(cartridge: Cartridge) -> TrajectoryTable:
     """Every flight of the cartridge's probes; built on first use."""
     k = cartridge.drag_k()
     return TrajectoryTable(
-        lambda s: np.full_like(s, k), cartridge.muzzle_velocity_mps, _flight_s(cartridge)
+        lambda s: np.full_like(s, k), cartridge.muzzle_velocity_mps, flight_s(cartridge)
     )
 
 
 @cache
 def flight_plan(cartridge: Cartridge) -> SampledFlights:
     """The cartridge's flights, sampled at its chord times."""
-    return chord_plan(flight_table(cartridge), _flight_s(cartridge), CHORDS)
+    return chord_plan(flight_table(cartridge), flight_s(cartridge), CHORDS)
 
 
 # flight_plan by the cartridge object itself: @cache hashes a pydantic model field by field
@@ -381,6 +383,20 @@ def fly_probes(
         world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, motion
     )
     return volley_impacts(world, cartridge, volley)
+
+
+def deployment_motion(
+    animator: SubjectAnimator, world: RangeWorld, cartridge: Cartridge, t0_s: float
+) -> Motion | None:
+    """What a drill hands `fly_probes` for a pull at drill time `t0_s`: None (the one kernel
+    call against the subjects as they stand) when no animated subject moves over the
+    cartridge's flight (`SubjectAnimator.still_over`: every one stands in a pose that does
+    not change, as when all are down), else the animator's motion (the moving-subject path).
+    Where nothing moves, both paths meet the same geometry and end the probes in the same
+    places (tests/test_deployment.py)."""
+    if animator.still_over(t0_s, flight_s(cartridge)):
+        return None
+    return animator.motion(world, t0_s)
 
 
 def _deploy(

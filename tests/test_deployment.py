@@ -7,10 +7,11 @@ hulls (inset 1 mm plus Bullet's 1 mm margin) to the millimetre."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from physics.animation import Clip, clip_pose
+from physics.animation import BLEND_S, FALL_S, Clip, SubjectAnimator, Timeline, clip_pose
 from physics.body import Region, SubjectBody
 from physics.human import JOINT_INDEX, Stance
 from physics.pose import Pose, look_rotation
@@ -19,11 +20,13 @@ from physics.taser import (
     ProbeImpact,
     _still,
     cartridge,
+    deployment_motion,
+    flight_s,
     fly_probes,
     fly_volley,
     volley_impacts,
 )
-from physics.world import RangeWorld
+from physics.world import PathEnds, RangeWorld
 
 NM = 1e-9
 
@@ -139,3 +142,94 @@ def test_a_reposed_subject_is_hit_where_it_now_stands() -> None:
         hit = at(world, hand)[0]
         assert hit.target == "s" and hit.region is Region.ARM
         assert math.dist(hit.point, hand) < 0.15
+
+
+def test_a_drill_deployment_takes_the_one_call_path_when_nothing_moves() -> None:
+    """What a drill hands `fly_probes` (`deployment_motion`, from its animator): with every
+    subject down (a finished fall: a pose that does not change over the flight) the one-call
+    path, never cast_moving, and the impacts are the moving path's within 1e-9 m and s; with
+    a subject walking, or standing and breathing, or still falling, the moving path."""
+    cart = cartridge("taser7-cq")
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    animator = SubjectAnimator(seed=5)
+    with RangeWorld(lane_length_m=8.0) as world:
+        world.add_subject("down", body, (3.0, 0.0, 0.0), math.pi)
+        world.add_subject("near", body, (4.5, 0.9, 0.0), math.pi)
+        calls: list[int] = []
+        moving_cast = world.cast_moving
+
+        def counted(*args: Any, **kwargs: Any) -> PathEnds:
+            calls.append(1)
+            return moving_cast(*args, **kwargs)
+
+        world.cast_moving = counted  # type: ignore[method-assign]
+
+        def frame(t: float, y_near: float, near_behaviour: str) -> None:
+            """A drill frame: each subject's state to the animator, the world posed from it."""
+            for name, (x, y), behaviour in (
+                ("down", (3.0, 0.0), "incapacitated"),
+                ("near", (4.5, y_near), near_behaviour),
+            ):
+                animator.advance(name, t, (x, y), math.pi, behaviour, "standing", "none", skeleton)
+                world.pose_subject(name, animator.pose(name, t), (x, y, 0.0), math.pi)
+
+        for step in range(31):  # 1 s at 30 Hz: the fall over, the other subject down too
+            frame(step / 30, 0.9, "incapacitated")
+        t = 1.0
+        assert animator.still_over(t, flight_s(cart))
+        rng = np.random.default_rng(11)
+        for trial in range(40):
+            name = ("down", "near")[trial % 2]
+            aim = world.subject_box(name).mean(axis=0) + rng.normal(0.0, 0.25, 3)
+            muzzle_m = np.array([0.0, rng.uniform(-0.5, 0.5), rng.uniform(0.6, 1.6)])
+            muzzle = Pose(tuple(muzzle_m.tolist()), look_rotation(aim - muzzle_m))
+            seed = int(rng.integers(1 << 30))
+            motion = deployment_motion(animator, world, cart, t)
+            assert motion is None
+            fast = fly_probes(world, cart, muzzle, np.random.default_rng(seed), motion)
+            assert not calls, trial  # the one kernel call, not the moving path
+            moving = fly_probes(
+                world, cart, muzzle, np.random.default_rng(seed), animator.motion(world, t)
+            )
+            assert calls, trial
+            calls.clear()
+            assert all(_same(f, m) for f, m in zip(fast, moving, strict=True)), trial
+        # The other subject gets up and walks: the moving path, the walker hit where it went.
+        for step in range(31, 40):
+            frame(step / 30, 0.9, "compliant")
+        assert not animator.still_over(39 / 30, flight_s(cart))  # standing: it breathes
+        for step in range(40, 80):
+            frame(step / 30, 0.9 - 1.4 * (step - 40) / 30, "compliant")
+        t = 79 / 30
+        assert not animator.still_over(t, flight_s(cart))
+        muzzle_m = np.array([0.0, 0.0, 1.2])
+        aim = world.subject_box("near").mean(axis=0)
+        muzzle = Pose(tuple(muzzle_m.tolist()), look_rotation(aim - muzzle_m))
+        motion = deployment_motion(animator, world, cart, t)
+        assert motion is not None
+        fly_probes(world, cart, muzzle, np.random.default_rng(1), motion)
+        assert calls == [1]
+
+
+def test_a_timeline_is_fixed_only_where_its_pose_cannot_change() -> None:
+    """`Timeline.fixed_over`: a finished fall and prone are fixed; a fall under way, a blend
+    under way, a clip change inside the window and a breathing clip are not."""
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    fall = Timeline(((0.0, Clip.IDLE), (1.0, Clip.FALL)), 3)
+    assert fall.fixed_over(1.0 + FALL_S, 3.0)
+    assert not fall.fixed_over(1.5, 1.7)  # still going down
+    assert not fall.fixed_over(0.5, 1.2)  # the fall starts inside the window
+    assert not fall.fixed_over(0.2, 0.4)  # idle: breathing
+    prone = Timeline(((0.0, Clip.IDLE), (1.0, Clip.PRONE)), 3)
+    assert not prone.fixed_over(1.1, 1.2)  # blending in
+    assert prone.fixed_over(1.0 + BLEND_S, 2.0)
+    for timeline, a, b in ((fall, 1.0 + FALL_S, 3.0), (prone, 1.0 + BLEND_S, 2.0)):
+        first = timeline.pose_at(skeleton, a)
+        for t in np.linspace(a, b, 7).tolist():
+            pose = timeline.pose_at(skeleton, t)
+            assert pose.root_offset_m == first.root_offset_m
+            assert np.array_equal(pose.root_rotation, first.root_rotation)
+            assert pose.joints.keys() == first.joints.keys()
+            assert all(np.array_equal(pose.joints[j], first.joints[j]) for j in pose.joints)

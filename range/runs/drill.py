@@ -54,6 +54,7 @@ from physics.taser import (
     ProbeImpact,
     cartridge,
     circuit_for,
+    deployment_motion,
     fly_probes,
     prepare,
 )
@@ -1318,7 +1319,8 @@ class Session:
             cartridge(cartridge_id),
             muzzle,
             self.physics_rng,
-            self.animator.motion(self.world, self.engine.t),
+            # None when nothing moves during the flight: the one-call path (issue 16).
+            deployment_motion(self.animator, self.world, cartridge(cartridge_id), self.engine.t),
         )
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
