@@ -42,9 +42,16 @@ from physics.human import (
     rot_z,
 )
 from physics.pose import Pose, look_rotation, look_rotations, matrix_to_quat
-from physics.taser import cartridge, flight_plan, fly_probes, launch_plan, probe_launch
+from physics.taser import (
+    MAX_SUBJECT_SPEED_MPS,
+    cartridge,
+    flight_plan,
+    fly_probes,
+    launch_plan,
+    probe_launch,
+)
 from physics.units import FT_M
-from physics.world import HULL_MARGIN_M, PathEnds, RangeWorld
+from physics.world import HULL_MARGIN_M, REGIONS, PathEnds, RangeWorld
 from range.clock import MonotonicClock
 from range.runs.drill import RunConfig, run_drill
 from scoring.policy import default_policy
@@ -508,6 +515,231 @@ def _ccd_flights(
                 code = region_codes(skeleton, np.array([j]), rest[None])[0]
                 out[flying[uid]] = (subject_uid, int(code))
     return out, statistics.median(samples)
+
+
+def ccd_moving_comparison(deployments: int = 60) -> list[Figure]:
+    """One TASER 7 CQ deployment (2 probes) at 15 ft against the 3 subjects of
+    `moving_deployment` moving during the flight (a runner crossing, two walkers, animated by
+    clip_pose), aimed at each in turn with 30 mrad of aim error, at a different drill time
+    each (so a different phase of each gait), three ways:
+
+    - ours: `fly_probes` with the subjects' motion, once per deployment (RangeWorld.cast_moving:
+      launch, flight table, frozen-world cast, the subjects posed where a sub-chord can reach
+      them and clipped there), wall and thread CPU time, the motion callback's posing included;
+    - CCD: PyBullet dynamic spheres with continuous collision detection at 240 Hz, the two
+      probes of a deployment together, against each subject's 17 segment hulls as static
+      bodies (`_static_segments`) moved to the animator's pose at every step: at each step's
+      middle time each subject posed (clip_pose, forward kinematics) and its 17 bodies moved
+      (resetBasePositionAndOrientation), then stepSimulation and the contact queries, until
+      both probes have landed; the posing included in its time as in ours, the PyBullet part
+      alone beside it (info);
+    - the reference: the same launched probes integrated at 0.1 ms, cast against the moving
+      drawn hulls (cast_moving: the subjects posed at each 0.1 ms chord's middle time that
+      conservative advancement cannot skip, clipped exactly).
+
+    Agreement is the share of probes that end on the same body and region as the reference."""
+    from physics.animation import Clip, clip_pose
+    from physics.taser import prepare
+
+    body = SubjectBody()
+    skeleton = body.skeleton()
+    cart = cartridge("taser7-cq")
+    x_m = 15 * FT_M
+    speed = cart.muzzle_velocity_mps
+    duration = 1.3 * cart.reach_m / speed
+    k = cart.drag_k()
+    specs = [
+        ("runner", Clip.RUN, 3.5, 0.0),
+        ("w1", Clip.WALK, 1.4, -1.5),
+        ("w2", Clip.WALK, -1.2, 1.5),
+    ]
+    names = frozenset(name for name, *_ in specs)
+    rng = np.random.default_rng(16)
+    muzzle_m = np.array([0.0, 0.0, 1.3])
+    lane = 30.0
+
+    def motion_from(world: RangeWorld, base_s: float) -> Callable[[float, frozenset[str]], None]:
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            for name, clip, v, y in specs:
+                if name in subjects:
+                    pose = clip_pose(skeleton, clip, base_s + t, 3)
+                    world.pose_subject(name, pose, (x_m, y + v * t, 0.0), math.pi / 2)
+
+        return motion
+
+    ours_cpu, ours_wall = [], []
+    ours: list[tuple[int, int]] = []
+    truth: list[tuple[int, int]] = []
+    ccd_wall, ccd_bullet = [], []
+    ccd: list[tuple[int, int]] = []
+    with RangeWorld(lane_length_m=lane) as world, RangeWorld(lane_length_m=lane) as ccd_world:
+        for name, _, _, y in specs:
+            world.add_subject(name, body, (x_m, y, 0.0), math.pi / 2)
+        prepare([cart.id], world)
+        uids = {name: world.targets.index(name) for name, *_ in specs}
+        # CCD's world: the same lane (the floor and backstop the same body ids), each subject's
+        # 17 hulls as static bodies; PyBullet's dynamics as _ccd_flights sets them.
+        motion_from(world, 2.0)(0.0, names)
+        segments: dict[int, tuple[str, int]] = {}
+        for name, *_ in specs:
+            built = _static_segments(ccd_world, body, world.subject_frames(name))
+            segments |= {uid: (name, j) for uid, j in built.items()}
+        by_subject = {name: [u for u, (n, _) in segments.items() if n == name] for name in names}
+        c = ccd_world.client
+        p.setGravity(0, 0, -9.80665, physicsClientId=c)
+        p.setTimeStep(1 / 240, physicsClientId=c)
+        p.setPhysicsEngineParameter(allowedCcdPenetration=0.0, physicsClientId=c)
+        sphere = p.createCollisionShape(p.GEOM_SPHERE, radius=0.003, physicsClientId=c)
+        for n in range(deployments):
+            base_s = 2.0 + 0.137 * n
+            motion = motion_from(world, base_s)
+            motion(0.0, names)  # the drill's frame at the trigger
+            name = specs[n % 3][0]
+            aim = world.subject_box(name).mean(axis=0) + np.tan(rng.normal(0.0, 0.03, 3)) * x_m
+            muzzle = Pose(tuple(muzzle_m.tolist()), look_rotation(aim - muzzle_m))
+            seed = int(rng.integers(1 << 30))
+            starts, directions = probe_launch(
+                cart, muzzle_m[None], muzzle.rotation()[None], np.random.default_rng(seed)
+            )
+            shot_rng = np.random.default_rng(seed)  # fly_probes draws the same launch
+            start_cpu, start = time.thread_time(), time.perf_counter()
+            impacts = fly_probes(world, cart, muzzle, shot_rng, motion)
+            ours_wall.append(time.perf_counter() - start)
+            ours_cpu.append(time.thread_time() - start_cpu)
+            regions = {r: i for i, r in enumerate(REGIONS)}
+            for impact in impacts:
+                uid = -1 if impact.target is None else world.targets.index(impact.target)
+                ours.append((uid, -1 if impact.region is None else regions[impact.region]))
+            fine = integrate(
+                starts, directions * speed, lambda v: np.full_like(v, k), 1e-4, duration
+            )
+            fine_speeds = np.linalg.norm(fine.velocities, axis=2)
+            reference = world.cast_moving(
+                fine.points, fine.times_s, fine_speeds, motion, MAX_SUBJECT_SPEED_MPS, cart.reach_m
+            )
+            truth += list(zip(reference.target.tolist(), reference.region.tolist(), strict=True))
+            # CCD: the deployment's two probes stepped together, the hulls posed every step.
+            start = time.perf_counter()
+            bullet_s = 0.0
+            flying = {}
+            for row in range(len(starts)):
+                uid = p.createMultiBody(
+                    0.003,
+                    sphere,
+                    basePosition=starts[row].tolist(),
+                    useMaximalCoordinates=True,
+                    physicsClientId=c,
+                )
+                p.changeDynamics(
+                    uid,
+                    -1,
+                    ccdSweptSphereRadius=0.003,
+                    linearDamping=0.0,
+                    angularDamping=0.0,
+                    physicsClientId=c,
+                )
+                p.resetBaseVelocity(uid, (directions[row] * speed).tolist(), physicsClientId=c)
+                flying[uid] = row
+            hits: dict[int, tuple[int, int]] = {}
+            frames = {}
+            for step in range(int(duration * 240) + 1):
+                if len(hits) == len(flying):
+                    break
+                motion((step + 0.5) / 240, names)
+                for name in names:
+                    frames[name] = world.subject_frames(name)
+                at_bullet = time.perf_counter()
+                for name in names:
+                    quats = matrices_to_quats(frames[name].rotation)
+                    position = frames[name].position
+                    for uid in by_subject[name]:
+                        j = segments[uid][1]
+                        p.resetBasePositionAndOrientation(
+                            uid, position[j].tolist(), quats[j].tolist(), physicsClientId=c
+                        )
+                p.stepSimulation(physicsClientId=c)
+                for uid in flying:
+                    if uid in hits:
+                        continue
+                    contacts = p.getContactPoints(bodyA=uid, physicsClientId=c)
+                    if contacts:
+                        other, at = contacts[0][2], np.array(contacts[0][6])
+                        hits[uid] = (other, -1)
+                        if other in segments:
+                            name, j = segments[other]
+                            f = frames[name]
+                            rest = skeleton.rest[j] + f.rotation[j].T @ (at - f.position[j])
+                            code = region_codes(skeleton, np.array([j]), rest[None])[0]
+                            hits[uid] = (uids[name], int(code))
+                bullet_s += time.perf_counter() - at_bullet
+            for uid in flying:
+                p.removeBody(uid, physicsClientId=c)
+            ccd_wall.append(time.perf_counter() - start)
+            ccd_bullet.append(bullet_s)
+            ccd += [hits.get(uid, (-1, -1)) for uid in flying]
+            motion(0.0, names)
+    ours_s, ccd_s = statistics.median(ours_wall), statistics.median(ccd_wall)
+
+    def agree(got: list[tuple[int, int]]) -> float:
+        return float(np.mean([t == o for t, o in zip(truth, got, strict=True)]))
+
+    return [
+        Figure(
+            "one TASER deployment (2 probes), 3 moving subjects: CCD dynamic bodies at 240 Hz"
+            " with the subjects' 51 segment bodies posed every step (median s per deployment)"
+            " / ours (fly_probes with the motion, median per call), speed ratio",
+            ccd_s / ours_s,
+            "x",
+            30.0,
+            "higher",
+        ),
+        Figure(
+            f"  ours per deployment, median fly_probes call with motion ({deployments} calls)"
+            " (info)",
+            ours_s * 1e3,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "  the same calls' thread CPU time, median (info)",
+            statistics.median(ours_cpu) * 1e3,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "  CCD per deployment, median: posing (clip_pose, forward kinematics) + moving the"
+            " 51 bodies + stepping + contacts (info)",
+            ccd_s * 1e3,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "  of which PyBullet (resetBasePositionAndOrientation, stepSimulation, contacts),"
+            " median (info)",
+            statistics.median(ccd_bullet) * 1e3,
+            "ms",
+            0.0,
+            "lower",
+        ),
+        Figure(
+            "probe flight, moving subjects: ours, agreement with the 0.1 ms reference against"
+            " the moving drawn hulls (target: CCD's)",
+            100 * agree(ours),
+            "%",
+            100 * agree(ccd),
+            "higher",
+        ),
+        Figure(
+            "  CCD's agreement with the same reference (info)",
+            100 * agree(ccd),
+            "%",
+            0.0,
+            "higher",
+        ),
+    ]
 
 
 def ballistics_vs_reference() -> list[Figure]:
@@ -1607,6 +1839,7 @@ def main() -> int:
         *shot_costs(),
         monte_carlo_rate(),
         *ccd_comparison(),
+        *ccd_moving_comparison(),
         *ballistics_vs_reference(),
         *records_figures(),
         *records_scale(),
