@@ -1191,7 +1191,8 @@ enter_subject(const Scene *sc, Py_ssize_t s, const double *a, const double *b, c
 static const char deploy_doc[] =
     "deploy(position, orientation, normals, probes, cos_spread, sin_spread, separation_in,\n"
     "       in_m, reach_m, elevation0, elevation_step, table, times_s, scene, static_boxes,\n"
-    "       floor_uid, hits, cand_k, cand_n, cand_a, cand_b, out_f, out_i) -> int\n"
+    "       floor_uid, hits, cand_k, cand_n, cand_a, cand_b, out_f, out_i[, out_points,\n"
+    "       out_speeds]) -> int\n"
     "\n"
     "One trigger pull's probes against still subjects, launch to ends. See _kernel.pyi.";
 
@@ -1204,12 +1205,17 @@ k_deploy(PyObject *self, PyObject *args)
     PyObject *ck_o, *cn_o, *ca_o, *cb_o, *out_f_o, *out_i_o;
     PyObject *s_uid_o, *s_pos_o, *s_rot_o, *s_wc_o, *s_box_o, *s_rad_o, *s_rest_o, *s_nrm_o;
     PyObject *s_off_o, *s_zf_o, *s_zi_o, *h_uid_o = NULL, *h_frac_o = NULL;
-    if (!PyArg_ParseTuple(args, "(ddd)(dddd)OndddddddOOO!OnOOOOOOO", &o[0], &o[1], &o[2],
+    PyObject *pts_o = Py_None, *spd_o = Py_None;
+    if (!PyArg_ParseTuple(args, "(ddd)(dddd)OndddddddOOO!OnOOOOOOO|OO", &o[0], &o[1], &o[2],
                           &quat[0], &quat[1], &quat[2], &quat[3], &normals_o, &probes, &cos_s,
                           &sin_s, &sep_in, &in_m, &reach, &e0, &de, &table_o, &times_o,
                           &PyTuple_Type, &scene_o, &boxes_o, &floor_uid, &hits_o, &ck_o, &cn_o,
-                          &ca_o, &cb_o, &out_f_o, &out_i_o))
+                          &ca_o, &cb_o, &out_f_o, &out_i_o, &pts_o, &spd_o))
         return NULL;
+    if ((pts_o == Py_None) != (spd_o == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "out_points and out_speeds: both or neither");
+        return NULL;
+    }
     if (!PyArg_ParseTuple(scene_o, "OOOOOOOOOOO", &s_uid_o, &s_pos_o, &s_rot_o, &s_wc_o,
                           &s_box_o, &s_rad_o, &s_rest_o, &s_nrm_o, &s_off_o, &s_zf_o, &s_zi_o))
         return NULL;
@@ -1220,7 +1226,7 @@ k_deploy(PyObject *self, PyObject *args)
         return NULL;
     }
     enum { NRM, TAB, TIM, UID, POS, ROT, WC, SB, RAD, REST, HN, HO, ZF, ZI, BOX, HU, HF, CK,
-           CN, CA, CB, OF, OI, NB };
+           CN, CA, CB, OF, OI, PTS, SPD, NB };
     Py_buffer v[NB];
     int taken[NB] = {0};
     PyObject *result = NULL;
@@ -1289,6 +1295,10 @@ k_deploy(PyObject *self, PyObject *args)
     TAKE(CB, get_f64(cb_o, &v[CB], v[CK].len / 8 * 3, 1, "cand_b"));
     TAKE(OF, get_f64(out_f_o, &v[OF], p_count * DEPLOY_F, 1, "out_f"));
     TAKE(OI, get_i64(out_i_o, &v[OI], p_count * DEPLOY_I, 1, "out_i"));
+    if (pts_o != Py_None) {
+        TAKE(PTS, get_f64(pts_o, &v[PTS], (k_count + 1) * p_count * 3, 1, "out_points"));
+        TAKE(SPD, get_f64(spd_o, &v[SPD], (k_count + 1) * p_count, 1, "out_speeds"));
+    }
 #undef TAKE
     {
         const double *table = v[TAB].buf, *times = v[TIM].buf, *boxes = v[BOX].buf;
@@ -1300,6 +1310,8 @@ k_deploy(PyObject *self, PyObject *args)
         double *cand_a = v[CA].buf, *cand_b = v[CB].buf, *out_f = v[OF].buf;
         const long long *h_uid = hits_o != Py_None ? v[HU].buf : NULL;
         const double *h_frac = hits_o != Py_None ? v[HF].buf : NULL;
+        double *out_pts = pts_o != Py_None ? v[PTS].buf : NULL;
+        double *out_spd = spd_o != Py_None ? v[SPD].buf : NULL;
         /* The muzzle's rotation: pose.quat_to_matrix's Python float arithmetic. Columns: bore,
          * left, top. */
         double qx = quat[0], qy = quat[1], qz = quat[2], qw = quat[3];
@@ -1366,6 +1378,11 @@ k_deploy(PyObject *self, PyObject *args)
                 pts[k][1] = start[1] + forward * az_y;
                 pts[k][2] = start[2] + upward;
             }
+            if (out_pts != NULL) /* the flight as SampledFlights.flights lays it out */
+                for (Py_ssize_t k = 0; k <= k_count; k++) {
+                    memcpy(out_pts + (k * p_count + pr) * 3, pts[k], 3 * sizeof(double));
+                    out_spd[k * p_count + pr] = spd[k];
+                }
             int finite = isfinite(reach);
             before[0] = 0.0;
             for (Py_ssize_t k = 0; k < k_count; k++) {

@@ -199,6 +199,8 @@ def deploy(
     cand_b: F64,
     out_f: F64,
     out_i: I64,
+    out_points: F64 | None = None,
+    out_speeds: F64 | None = None,
 ) -> int:
     """One trigger pull's `probes` (1 or 2) against still subjects, launch to ends
     (RangeWorld.cast_deployment). Launch (taser.probe_launch): the muzzle at `position`
@@ -225,7 +227,9 @@ def deploy(
     out_f (P, 9): end point (3), time (s), speed (m/s), path (m), the hit on the rest body
     (3; NaN off subjects); out_i (P, 3): body id (`floor_uid` for the floor; -1 none),
     region (index into physics.world.REGIONS; -1 off subjects), segment (-1 off
-    subjects)."""
+    subjects). With `out_points` (K + 1, P, 3) and `out_speeds` (K + 1, P), both or neither:
+    the probes' flights written there too, as SampledFlights.flights gives them (what
+    RangeWorld.cast_moving cuts into sub-chords)."""
 
 def link_states(
     rests: Sequence[F64],

@@ -379,10 +379,7 @@ def fly_probes(
     meet a wall, the backstop, a target, cover or a prop."""
     if motion is None:
         return _deploy(world, cartridge, muzzle, rng)
-    volley = fly_volley(
-        world, cartridge, np.array([muzzle.position_m]), muzzle.rotation()[None], rng, motion
-    )
-    return volley_impacts(world, cartridge, volley)
+    return _deploy_moving(world, cartridge, muzzle, rng, motion)
 
 
 def deployment_motion(
@@ -399,14 +396,59 @@ def deployment_motion(
     return animator.motion(world, t0_s)
 
 
+def _normals(launch: LaunchPlan, rng: np.random.Generator) -> NDArray[np.float64] | None:
+    """The dispersion's normal draws for one pull: angular_scatter's draw, the same numbers
+    from `rng` (None without dispersion: nothing drawn)."""
+    if launch.sigma_rad == 0.0:
+        return None
+    return rng.normal(0.0, launch.sigma_rad, size=(launch.probes, 2))
+
+
+def _deploy_moving(
+    world: RangeWorld,
+    cartridge: Cartridge,
+    muzzle: Pose,
+    rng: np.random.Generator,
+    motion: Motion,
+) -> list[ProbeImpact]:
+    """`fly_probes` against moving subjects: the launch, the flight and the rest of the world
+    in one kernel call (RangeWorld.cast_deployment with the subjects masked out, the flights
+    written out), then the subjects through their motion (RangeWorld.cast_moving, handed that
+    frozen part); `fly_volley`'s path for one pull, the same draws from `rng`."""
+    launch = launch_plan(cartridge)
+    normals = _normals(launch, rng)
+    samples = len(launch.times_s)
+    points = np.empty((samples, launch.probes, 3))
+    speeds = np.empty((samples, launch.probes))
+    out_f, out_i = world.cast_deployment(
+        muzzle.position_m, muzzle.orientation, normals, launch, False, (points, speeds)
+    )
+    frozen = PathEnds(
+        out_i[:, 0].copy(),
+        out_i[:, 1].copy(),
+        out_f[:, :3].copy(),
+        out_f[:, 3].copy(),
+        out_f[:, 4].copy(),
+        out_f[:, 5].copy(),
+    )
+    ends = world.cast_moving(
+        points,
+        launch.times_s,
+        speeds,
+        motion,
+        MAX_SUBJECT_SPEED_MPS,
+        cartridge.reach_m,
+        frozen=frozen,
+    )
+    return volley_impacts(world, cartridge, Volley(1, ends))
+
+
 def _deploy(
     world: RangeWorld, cartridge: Cartridge, muzzle: Pose, rng: np.random.Generator
 ) -> list[ProbeImpact]:
     """`fly_probes` against still subjects: RangeWorld.cast_deployment, then the impacts."""
     launch = launch_plan(cartridge)
-    normals = None
-    if launch.sigma_rad != 0.0:  # angular_scatter's draw: the same numbers from `rng`
-        normals = rng.normal(0.0, launch.sigma_rad, size=(launch.probes, 2))
+    normals = _normals(launch, rng)
     out_f, out_i = world.cast_deployment(muzzle.position_m, muzzle.orientation, normals, launch)
     impacts = []
     for i, (f, (uid, code, segment)) in enumerate(zip(out_f.tolist(), out_i.tolist(), strict=True)):

@@ -78,6 +78,21 @@ Scene = tuple[
     NDArray[np.int64],
 ]
 
+# cast_deployment's scene with no subjects (`subjects=False`: cast_moving's frozen part).
+_NO_SUBJECTS: Scene = (
+    np.empty(0, dtype=np.int64),
+    np.empty((0, 3)),
+    np.empty((0, 9)),
+    np.empty((0, 3)),
+    np.empty((0, 2, 3)),
+    np.empty(0),
+    np.empty((0, 3)),
+    np.empty((0, 3)),
+    np.empty(0),
+    np.empty((0, 6)),
+    np.empty((0, 11), dtype=np.int64),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class LaunchPlan:
@@ -1009,6 +1024,8 @@ class RangeWorld:
         orientation: Quat,
         normals: NDArray[np.float64] | None,
         launch: LaunchPlan,
+        subjects: bool = True,
+        flights: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """One trigger pull's probes against the subjects as they stand, from the muzzle at
         `position_m` turned by `orientation` (columns of its matrix: bore, left, top), in one
@@ -1024,9 +1041,13 @@ class RangeWorld:
         Returns per probe (P, 9): the end point (3), time, speed and path there, and the hit's
         point on the subject's rest body (3; NaN off subjects); and (P, 3) the body id hit
         (-1: none; `targets`), the region (index into REGIONS, -1 off subjects) and the
-        segment (-1 off subjects)."""
+        segment (-1 off subjects).
+
+        `subjects=False`: the rays pass through every subject (cast_moving's frozen part, as
+        cast_paths gives it). `flights`: (K + 1, P, 3) and (K + 1, P) arrays that the probes'
+        flights are written to (the points and speeds SampledFlights.flights gives)."""
         c = self._require()
-        scene = self._deploy_scene()
+        scene = self._deploy_scene() if subjects else _NO_SUBJECTS
         static = self._static_boxes()
         out_f = np.empty((launch.probes, 9))
         out_i = np.empty((launch.probes, 3), dtype=np.int64)
@@ -1050,7 +1071,8 @@ class RangeWorld:
             self._floor,
         )
         tail = (self._cand_k, self._cand_n, cand_a, cand_b, out_f, out_i)
-        count = _kernel.deploy(*args, None, *tail)
+        points, speeds = (None, None) if flights is None else flights
+        count = _kernel.deploy(*args, None, *tail, points, speeds)
         if count:
             results = p.rayTestBatch(
                 cand_a[:count],
@@ -1060,7 +1082,7 @@ class RangeWorld:
             )
             uid = np.array([r[0] for r in results], dtype=np.int64)
             frac = np.array([r[2] for r in results], dtype=np.float64)
-            _kernel.deploy(*args, (uid, frac), *tail)
+            _kernel.deploy(*args, (uid, frac), *tail, points, speeds)
         return out_f, out_i
 
     def body_name(self, uid: int) -> str:
@@ -1298,6 +1320,7 @@ class RangeWorld:
         max_speed_mps: float,
         reach_m: float = np.inf,
         tolerance_m: float = MOVING_TOLERANCE_M,
+        frozen: PathEnds | None = None,
     ) -> PathEnds:
         """`cast_paths` against subjects that move during the flight: `motion(t, subjects)`
         poses those subjects at time t (seconds on the flight's clock, `times_s`; the others
@@ -1313,13 +1336,17 @@ class RangeWorld:
         since, and of those only the ones a conservative advancement cannot rule out
         (`_cast_subject`); a flight stops at its first hit. The world is left posed at
         `times_s[0]`, without calling `motion` again. A subject hit's point on the rest body
-        (`PathEnds.rest_point`) is where the sub-chord enters the hull, in that rest frame."""
+        (`PathEnds.rest_point`) is where the sub-chord enters the hull, in that rest frame.
+
+        `frozen`: the flights' ends against the rest of the world when the caller has them
+        (cast_deployment with `subjects=False`, which flew them); taken over and written to."""
         self._require()
         n = points.shape[1]
         t0 = float(times_s[0])
         names = list(self._subjects)
         motion(t0, frozenset(names))
-        frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
+        if frozen is None:
+            frozen = self.cast_paths(points, times_s, speeds, reach_m, subjects=False)
         _, _, t_fine, mid_t, grow, weights = sub_chord_plan(times_s, max_speed_mps, tolerance_m)
         # The sub-chord ends as one product of the plan's weights with the chord samples.
         fine = (weights @ points.reshape(len(times_s), -1)).reshape(len(t_fine), n, 3)

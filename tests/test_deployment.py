@@ -21,9 +21,12 @@ from physics.taser import (
     _still,
     cartridge,
     deployment_motion,
+    flight_plan,
     flight_s,
     fly_probes,
     fly_volley,
+    launch_plan,
+    probe_launch,
     volley_impacts,
 )
 from physics.world import PathEnds, RangeWorld
@@ -233,3 +236,53 @@ def test_a_timeline_is_fixed_only_where_its_pose_cannot_change() -> None:
             assert np.array_equal(pose.root_rotation, first.root_rotation)
             assert pose.joints.keys() == first.joints.keys()
             assert all(np.array_equal(pose.joints[j], first.joints[j]) for j in pose.joints)
+
+
+def test_a_moving_deployment_flown_in_the_kernel_ends_where_fly_volley_ends() -> None:
+    """One pull against moving subjects (`fly_probes` with a motion: the launch, flight and
+    rest of the world in one kernel call, the flights written out for cast_moving) against
+    `fly_volley`'s numpy launch, flights and PyBullet frozen cast for the same pull: the same
+    impacts within 1e-9 m and s, the same draws from the run's generator; the flights the
+    kernel writes out are SampledFlights.flights' to 1e-12 m."""
+    cart = cartridge("taser7-cq")
+    rng = np.random.default_rng(9)
+    kinds: dict[str, int] = {}
+    with _lane() as world:
+        skeleton = world.body("a").skeleton()
+
+        def motion(t: float, subjects: frozenset[str]) -> None:
+            if "a" in subjects:  # running across the lane
+                world.pose_subject(
+                    "a", clip_pose(skeleton, Clip.RUN, 0.3 + t, 0), (4.0, 3.5 * t, 0.0)
+                )
+
+        for trial in range(120):
+            name = "abc"[trial % 3]
+            aim = world.subject_box(name).mean(axis=0) + rng.normal(0.0, 0.4, 3)
+            muzzle_m = np.array([0.0, rng.uniform(-1.0, 1.0), rng.uniform(0.8, 1.8)])
+            muzzle = Pose(tuple(muzzle_m.tolist()), look_rotation(aim - muzzle_m))
+            seed = int(rng.integers(1 << 30))
+            draws = [np.random.default_rng(seed) for _ in range(2)]
+            new = fly_probes(world, cart, muzzle, draws[0], motion)
+            origin, rotation = np.array([muzzle.position_m]), muzzle.rotation()[None]
+            old = volley_impacts(
+                world, cart, fly_volley(world, cart, origin, rotation, draws[1], motion)
+            )
+            assert draws[0].random() == draws[1].random(), trial
+            for n, o in zip(new, old, strict=True):
+                assert _same(n, o), (trial, n, o)
+                kind = n.target.split(":")[0] if n.target else "air"
+                kinds[kind] = kinds.get(kind, 0) + 1
+            launch = launch_plan(cart)
+            points = np.empty((len(launch.times_s), launch.probes, 3))
+            speeds = np.empty((len(launch.times_s), launch.probes))
+            draw = np.random.default_rng(seed)
+            normals = draw.normal(0.0, launch.sigma_rad, size=(launch.probes, 2))
+            world.cast_deployment(
+                muzzle.position_m, muzzle.orientation, normals, launch, False, (points, speeds)
+            )
+            starts, directions = probe_launch(cart, origin, rotation, np.random.default_rng(seed))
+            want_points, want_speeds = flight_plan(cart).flights(starts, directions)
+            assert np.abs(points - want_points).max() < 1e-12, trial
+            assert np.abs(speeds - want_speeds).max() < 1e-9, trial
+    assert kinds.keys() >= {"a", "b", "c", "floor", "backstop"}, kinds
