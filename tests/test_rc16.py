@@ -218,6 +218,58 @@ def test_an_emulated_boresight_takes_the_running_emulators_model_or_asks_for_one
     assert main([*bore, "--device", "SIM-TASER-0001", "--model", "taser-10"]) == 0
 
 
+def _hinted(text: str, armorer: str, profiles: Path) -> list[str]:
+    """The `openrange calibrate boresight ...` a refusal names, as argv, typed as it says with
+    NAME filled in (and the test's profile folder)."""
+    import shlex
+
+    (command,) = [c for c in text.split("`") if c.startswith("openrange calibrate boresight")]
+    argv = shlex.split(command)[1:]
+    return [armorer if a == "NAME" else a for a in argv] + ["--profiles", str(profiles)]
+
+
+def test_the_refusal_of_an_uncalibrated_or_other_model_emulated_replica_runs_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #11: a live run refusing an emulated patrol rifle (never calibrated, or with a
+    pistol profile) names a boresight that works as typed: --armorer and the model the replica
+    reported (the bench does not ask it, and its emulator may be registered where `scan` does
+    not look: none is here). Falling back on the profile's model is said."""
+    from datetime import date
+
+    from physics.datafiles import DataFileError
+    from range.calibration.profiles import check_devices, load_profile
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # no running emulator anywhere
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    today = date.today()
+    rifle = {"R-1": ("patrol-rifle", True), "R-2": ("patrol-rifle", True)}
+    (refused,) = check_devices(profiles, ["R-1"], today, reported=rifle)
+    assert not refused.allowed and "never calibrated" in refused.reason
+    assert main(_hinted(refused.reason, "Sgt. Ortiz", profiles)) == 0, capsys.readouterr().err
+    (passed,) = check_devices(profiles, ["R-1"], today, reported=rifle)
+    assert passed.allowed and passed.profile is not None
+    assert passed.profile.model == "patrol-rifle" and passed.profile.armorer == "Sgt. Ortiz"
+    # A pistol profile made for R-2 (as rc16 saw, with the model assumed) is refused by its
+    # model line, with the same working command.
+    bore = ["calibrate", "boresight", "--device", "R-2", "--emulate", "--armorer", "A"]
+    assert main([*bore, "--model", "pistol", "--profiles", str(profiles)]) == 0
+    capsys.readouterr()
+    assert main([*bore, "--profiles", str(profiles)]) == 0
+    assert "R-2: model pistol, its profile's (no --model, and no running emulator" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(DataFileError) as error:
+        check_devices(profiles, ["R-2"], today, reported=rifle)
+    assert "R-2.toml:" in str(error.value) and "--model patrol-rifle" in str(error.value)
+    assert main(_hinted(str(error.value), "A", profiles)) == 0
+    profile = load_profile(profiles, "R-2", today, model="patrol-rifle", emulated=True)
+    assert profile is not None and profile.model == "patrol-rifle"
+
+
 # -- item 6: the up-front port check -----------------------------------------------------------
 
 
@@ -334,4 +386,4 @@ def test_latency_on_a_never_calibrated_emulated_device_says_how_with_emulate(
     argv = ["calibrate", "latency", "--device", "NEWDEV", "--emulate", "--profiles", str(tmp_path)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "calibrate boresight --device NEWDEV --emulate --armorer NAME" in err, err
+    assert "calibrate boresight --device NEWDEV --emulate --model MODEL --armorer NAME" in err, err
