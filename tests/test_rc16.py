@@ -69,23 +69,35 @@ def test_a_second_ctrl_c_in_a_course_attempt_still_says_how_to_resume_it_by_numb
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """rc16 #2 and #8: Ctrl-C in a recorded course attempt, and again while it is being
-    closed: the second is ignored and the line says the attempt's own number to resume."""
+    closed: the second is ignored and the line says the attempt's own number to resume, in a
+    command that works as typed (the same records database and runs folder)."""
+    import shlex
+
     import range.cli.records as cli_records
     import range.runs.course as course
 
     db = _db(tmp_path)
+    runs = tmp_path / "runs"
     _ctrl_c_in(monkeypatch, course, "_fire_string", 2)
     _ctrl_c_in(monkeypatch, cli_records, "say")
-    argv = ["course", "run", "taser7-practical-v1", "--runs-dir", str(tmp_path / "runs")]
+    argv = ["course", "run", "taser7-practical-v1", "--runs-dir", str(runs)]
     assert main([*argv, "--badge", "4411", "--db", db, "--sound", "off"]) == 130
     err = capsys.readouterr().err
     with Records.open(db) as records:
         ((listed),) = records.incomplete()
+    command = (
+        f"openrange course run taser7-practical-v1 --badge 4411 --db {db} --runs-dir {runs}"
+        f" --resume {listed['id']}"
+    )
     assert err.strip().splitlines() == [
         "openrange: stopped by the range master (Ctrl-C): the attempt is not finished; the"
-        " strings fired so far are kept in progress (`openrange records incomplete`): `course"
-        f" run taser7-practical-v1 --badge 4411 --resume {listed['id']}` fires the rest"
+        f" strings fired so far are kept in progress (`openrange records incomplete`): `{command}`"
+        " fires the rest"
     ]
+    monkeypatch.undo()
+    assert main([*shlex.split(command)[1:], "--sound", "off"]) == 0
+    with Records.open(db) as records:
+        assert records.incomplete() == []
 
 
 # -- item 3: a crash between a string's end in the log and in the records ---------------------

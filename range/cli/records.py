@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -128,6 +129,29 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
     _db_option(run)
     # The lane file's hand unless --hand is given (add_hand_option's help says the default).
     run.set_defaults(handler=_course_run, hand=None)
+
+
+def _resume_options(args: argparse.Namespace) -> list[str]:
+    """`course run` as given, less --resume: what fires the rest of a stopped attempt as typed
+    (the same course, badge, records, runs folder, and for a live attempt its lane or ports,
+    hand and profiles; its seed and shooter are the attempt's own). A database URL that holds
+    a password is said as URL, not echoed."""
+    from urllib.parse import urlsplit
+
+    argv = ["openrange", "course", "run", args.course, "--badge", str(args.badge)]
+    if args.lane is not None:
+        argv += ["--lane", str(args.lane)]
+    for port in args.port:
+        argv += ["--port", port]
+    if args.hand is not None:
+        argv += ["--hand", args.hand]
+    if getattr(args, "profiles", None) is not None:
+        argv += ["--profiles", str(args.profiles)]
+    if args.db is not None:
+        argv += ["--db", "URL" if urlsplit(args.db).password else args.db]
+    if args.runs_dir != Path("runs"):
+        argv += ["--runs-dir", str(args.runs_dir)]
+    return argv
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -362,6 +386,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     from range.runs.runlog import RunWriteError
 
     given = list(args.port)  # the command line's, before a lane file's fill in
+    resume_with = _resume_options(args)
     _lane_options(args)
     if given:  # as a lane file's are: how many, each once, each there
         check_ports(given)
@@ -419,8 +444,8 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                 # The attempt's own number: the command that fires the rest, as typed.
                 rest = (
                     f"; the strings fired so far are kept in progress (`openrange records"
-                    f" incomplete`): `course run {args.course} --badge {args.badge} --resume"
-                    f" {begun[-1]}` fires the rest"
+                    f" incomplete`): `{shlex.join([*resume_with, '--resume', str(begun[-1])])}`"
+                    " fires the rest"
                     if records is not None and begun
                     else ""
                 )
