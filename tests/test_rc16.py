@@ -390,6 +390,27 @@ def test_speech_is_off_is_said_once_before_the_run(
     capsys.readouterr()
 
 
+def test_a_ctrl_c_while_the_finished_command_exits_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #8: `report RUN` wrote its page and said its path, and a Ctrl-C during the
+    interpreter's shutdown killed it by SIGINT with no word (exit -2). The command line's own
+    `main()` ignores SIGINT once the command is done (Python leaves an ignored signal ignored
+    through its shutdown); a caller's `main(argv)` keeps its handler."""
+    import sys
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert main(["drill", "list"]) == 0
+        assert signal.getsignal(signal.SIGINT) is before
+        monkeypatch.setattr(sys, "argv", ["openrange", "drill", "list"])
+        assert main() == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    capsys.readouterr()
+
+
 def test_latency_on_a_never_calibrated_emulated_device_says_how_with_emulate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
