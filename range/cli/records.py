@@ -514,7 +514,7 @@ def _resumable(
 ) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
     on this course file; a --seed that differs from the attempt's is refused."""
-    from range.records.store import OFFICER
+    from range.records.store import OFFICER, attempt_folders
     from range.runs.saved import course_source, sha256
 
     records.claim_attempt(args.resume)  # before anything runs: a second resume is refused now
@@ -850,15 +850,6 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     return _answer(args, data, text, default=str)
 
 
-def attempt_folders(kept: list[Any]) -> list[str]:
-    """The folders an attempt's parts were logged in, in order, from its kept records."""
-    from range.records.store import ATTEMPT_LOG
-
-    return [
-        str(r.get("run_dir")) for r in kept if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
-    ]
-
-
 def run_folder(kept: str) -> str:
     """A drill run's kept run folder as `records show` says it: an absolute one as it is; a
     relative one (kept by an older OpenRange, relative to the folder the run was started in,
@@ -887,6 +878,7 @@ def _show(args: argparse.Namespace) -> int:
     from range.records.exports import NOT_KEPT, score_sheet
     from range.records.store import (
         RecordsError,
+        attempt_folders,
         attempt_log_checks,
         course_label,
         outcome,
@@ -999,7 +991,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, verify_audit
-    from range.records.store import NO_LOG_HASH, Problem, log_check
+    from range.records.store import NO_LOG_HASH, Problem
 
     def fmt(ids: list[int]) -> str:
         shown = ", ".join(str(i) for i in ids[:10])
@@ -1013,11 +1005,7 @@ def _verify(args: argparse.Namespace) -> int:
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
         warnings = records.rescore_warnings()
         # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
-        unhashed = [
-            int(r["id"])
-            for r in records._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
-            if log_check(r)[0] is None
-        ]
+        unhashed = [run for run, ok, _ in records.drill_run_log_checks() if ok is None]
         # The console's audit trail (who did what on the range), hash-chained beside the
         # records when a console has used this database: checked with them.
         if has_audit(records):
