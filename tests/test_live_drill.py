@@ -246,7 +246,15 @@ def test_require_calibration_passes_a_calibrated_lane_and_refuses_an_uncalibrate
     _profile(profiles, "T7-0007")
     refused = Swaying(officer.clock)
     with pytest.raises(CalibrationError, match="P-0042: never calibrated") as error:
-        _live_run(officer, refused, tmp_path, require_calibration=True, calibration_dir=profiles)
+        # No hand acts in a run refused before GO (one waiting for GO held the test 10 s).
+        _live_run(
+            officer,
+            refused,
+            tmp_path,
+            act=lambda: None,
+            require_calibration=True,
+            calibration_dir=profiles,
+        )
     assert "T7-0007" not in str(error.value)
     assert refused.opened == 0, "the headset is not asked for before the replicas pass"
     assert not (tmp_path / "runs").exists(), "a refused lane leaves no run behind"
