@@ -286,7 +286,8 @@ class DrillEngine:
     def officer_action(self, action: OfficerAction, t: float | None = None, **data: Any) -> None:
         """Record what the officer did at `t` (host-stamped; defaults to now)."""
         self._require_running()
-        self.log.emit(self.t if t is None else t, "officer_action", action=action.value, **data)
+        at = self.t if t is None else t
+        self.log.emit(at, "officer_action", action=action.value, **data)
         cue: OfficerCue | None = {
             OfficerAction.VERBAL_COMMAND: "verbal_command",
             OfficerAction.TASER_DRAWN: "taser_drawn",
@@ -300,7 +301,7 @@ class DrillEngine:
                 continue
             if action is OfficerAction.WEAPON_POINTED and data.get("subject") == subject.id:
                 subject.agitation.weapon_pointed()
-                self._log_agitation(subject, "weapon_pointed")
+                self._log_agitation(subject, "weapon_pointed", at)  # with what caused it
             elif action in (OfficerAction.TASER_HOLSTERED, OfficerAction.FIREARM_HOLSTERED):
                 subject.agitation.holstered()
         if cue is not None:
@@ -759,10 +760,11 @@ class DrillEngine:
             return False
         return subject.agitation.crossed(*threshold)
 
-    def _log_agitation(self, subject: SubjectState, cause: str) -> None:
+    def _log_agitation(self, subject: SubjectState, cause: str, t: float | None = None) -> None:
+        """A subject's agitation as it now stands, logged at `t` (the engine's time if None)."""
         if subject.agitation is not None:
             self.log.emit(
-                self.t,
+                self.t if t is None else t,
                 "agitation",
                 subject=subject.id,
                 level=round(subject.agitation.level, 4),

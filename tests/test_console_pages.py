@@ -264,7 +264,7 @@ def test_records_export_pdf_writes_the_same_certificate_as_the_console(
     # An edited record is refused as before, in one line naming it, and the certificate
     # already written is left as it was (nothing half-written beside it).
     with Records.open(db_url) as records:
-        records._run("UPDATE qualifications SET points = 100 WHERE id = ?", qid)
+        records.execute("UPDATE qualifications SET points = 100 WHERE id = ?", qid)
     capsys.readouterr()
     assert main([*argv, "--out", str(out)]) == 5
     err = capsys.readouterr().err
@@ -547,7 +547,7 @@ def test_records_verify_checks_the_console_audit_chain(db_url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert "2 console audit rows" in done.stdout
     with Records.open(db_url) as records:
-        records._run("UPDATE console_audit SET actor = 'inst' WHERE id = ?", row)
+        records.execute("UPDATE console_audit SET actor = 'inst' WHERE id = ?", row)
     done = _openrange("records", "verify", "--db", db_url)
     assert done.returncode == 1
     # under the headline with the counts (tests/test_nu12j.py)

@@ -38,7 +38,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleSto
                 "console_login_failures",
                 "console_unrecorded",
             ):
-                s.records._run(f"DELETE FROM {table}")
+                s.records.execute(f"DELETE FROM {table}")
         yield s
 
 
@@ -133,9 +133,9 @@ def test_audit_chain_finds_an_edit_and_a_deletion(store: ConsoleStore) -> None:
     rows = store.audit_rows()
     assert [r["action"] for r in rows] == ["logout", "lane_pause", "login"]
     assert rows[1]["prev_hash"] == rows[2]["hash"]
-    store.records._run("UPDATE console_audit SET actor = 'someone' WHERE id = ?", ids[1])
+    store.records.execute("UPDATE console_audit SET actor = 'someone' WHERE id = ?", ids[1])
     assert store.verify_audit() == [f"audit row {ids[1]}: edited after it was written"]
-    store.records._run("DELETE FROM console_audit WHERE id = ?", ids[1])
+    store.records.execute("DELETE FROM console_audit WHERE id = ?", ids[1])
     assert store.verify_audit() == [f"audit row {ids[2]}: a row before it was deleted or changed"]
 
 
@@ -175,6 +175,6 @@ def test_records_verify_counts_one_snapshot_while_the_console_writes(
         thread.join()
     assert store.verify_audit() == []
     with store.records.snapshot():
-        walked = len(store.records._rows("SELECT id FROM console_audit"))
+        walked = len(store.records.query("SELECT id FROM console_audit"))
     assert main(["records", "verify", "--db", url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["audit_rows"] == walked >= seen

@@ -181,7 +181,7 @@ def test_a_refused_run_is_answered_once_flagged_and_dismissed(rng: Range) -> Non
             "course c (/lane/runs/c1) not recorded: full disk"
         ]
     with Records.open(rng.db_url) as records:
-        assert records._rows("SELECT id FROM drill_runs") == []
+        assert records.query("SELECT id FROM drill_runs") == []
     assert "Traceback" not in (rng.tmp / "console.log").read_text()
 
 
@@ -246,7 +246,7 @@ def _second_store(url: str, key: str) -> None:
     officers (a console moved to a new store, the officers not yet copied)."""
     hashed = hash_password(PASSWORD)
     with ConsoleStore.open(url) as store:
-        store.records._run(
+        store.records.execute(
             "INSERT INTO console_settings (key, value) VALUES (?, ?)", "lane_key", key
         )
         store.add_user("boss", Role.RANGE_MASTER, hashed, None)

@@ -236,7 +236,7 @@ def test_two_lanes_survive_the_console_and_reappear(rng: Range) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with Records.open(rng.db_url) as records:
-            recorded = {r["badge"] for r in records._rows("SELECT badge FROM drill_runs")}
+            recorded = {r["badge"] for r in records.query("SELECT badge FROM drill_runs")}
         if recorded == {"B-101", "B-202"}:
             break
         time.sleep(0.2)
@@ -245,7 +245,7 @@ def test_two_lanes_survive_the_console_and_reappear(rng: Range) -> None:
     with Records.open(rng.db_url) as records:
         copies = {
             r["badge"]: Path(r["run_dir"])
-            for r in records._rows("SELECT badge, run_dir FROM drill_runs")
+            for r in records.query("SELECT badge, run_dir FROM drill_runs")
         }
     for lane, badge in (("LANE1", "B-101"), ("LANE2", "B-202")):
         copy = copies[badge]

@@ -212,6 +212,21 @@ def test_a_live_drill_flies_the_deployment_from_the_pose_at_the_trigger_s_own_ti
     assert written == [r.as_json() for r in result.records]
     impacts = next(r for r in result.records if r.kind == "probe_impacts")
     assert impacts.data["subject"] == "subject" and impacts.data["effect"] == "full_incapacitation"
+    # rc16 #7: the bore covered the subject from the draw on, and a weapon is pointed no
+    # sooner than it is drawn: the pointing cast is logged at its frame's time, never before
+    # the draw event's own time (the frame read that event after its own time was taken).
+    actions = [r.data.get("action") for r in result.records]
+    drawn = result.records[actions.index("taser_drawn")]
+    pointed = result.records[actions.index("weapon_pointed")]
+    assert pointed.t >= drawn.t and actions.index("weapon_pointed") > actions.index("taser_drawn")
+    # One pull: one `taser_fired`, and one `probes_fired` per probe that left the cartridge
+    # (the protocol's EVENT is per probe, docs/protocol.md; the TASER 7 fires two a pull).
+    probe_events = [
+        (r.data["bay"], r.data["probe"])
+        for r in result.records
+        if r.kind == "device_event" and r.data["event"] == "probes_fired"
+    ]
+    assert probe_events == [(0, 0), (0, 1)] and actions.count("taser_fired") == 1
     assert kinds.index("probe_impacts") < kinds.index("run_ended")
     # Real time: the drill ran about as long as its clock says (1 s custody after the probes).
     assert 1.0 < result.duration_s < 3.0
@@ -231,7 +246,15 @@ def test_require_calibration_passes_a_calibrated_lane_and_refuses_an_uncalibrate
     _profile(profiles, "T7-0007")
     refused = Swaying(officer.clock)
     with pytest.raises(CalibrationError, match="P-0042: never calibrated") as error:
-        _live_run(officer, refused, tmp_path, require_calibration=True, calibration_dir=profiles)
+        # No hand acts in a run refused before GO (one waiting for GO held the test 10 s).
+        _live_run(
+            officer,
+            refused,
+            tmp_path,
+            act=lambda: None,
+            require_calibration=True,
+            calibration_dir=profiles,
+        )
     assert "T7-0007" not in str(error.value)
     assert refused.opened == 0, "the headset is not asked for before the replicas pass"
     assert not (tmp_path / "runs").exists(), "a refused lane leaves no run behind"

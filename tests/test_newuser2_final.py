@@ -116,8 +116,8 @@ def test_drill_runs_kept_before_schema_5_keep_their_hash(
             "run_dir": None,
             "result": "{}",
         }
-        with records._transaction(exclusive=True):
-            records._run(
+        with records.transaction(exclusive=True):
+            records.execute(
                 f"INSERT INTO drill_runs ({', '.join(old)}) VALUES ({', '.join('?' * len(old))})",
                 *old.values(),
             )

@@ -167,7 +167,7 @@ def test_an_emulated_replica_is_told_to_take_an_emulator_profile_and_gets_its_ow
     err = capsys.readouterr().err
     assert (
         "SIM-TASER-0001: never calibrated: calibrate it (`openrange calibrate boresight"
-        " --device SIM-TASER-0001 --emulate`" in err
+        " --device SIM-TASER-0001 --emulate --model taser-7 --armorer NAME`" in err
     )
     bore = ["calibrate", "boresight", "--device", "SIM-TASER-0001", "--armorer", "Sgt. Ortiz"]
     assert main([*bore, "--emulate", *profiles]) == 0

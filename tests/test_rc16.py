@@ -69,23 +69,35 @@ def test_a_second_ctrl_c_in_a_course_attempt_still_says_how_to_resume_it_by_numb
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """rc16 #2 and #8: Ctrl-C in a recorded course attempt, and again while it is being
-    closed: the second is ignored and the line says the attempt's own number to resume."""
+    closed: the second is ignored and the line says the attempt's own number to resume, in a
+    command that works as typed (the same records database and runs folder)."""
+    import shlex
+
     import range.cli.records as cli_records
     import range.runs.course as course
 
     db = _db(tmp_path)
+    runs = tmp_path / "runs"
     _ctrl_c_in(monkeypatch, course, "_fire_string", 2)
     _ctrl_c_in(monkeypatch, cli_records, "say")
-    argv = ["course", "run", "taser7-practical-v1", "--runs-dir", str(tmp_path / "runs")]
+    argv = ["course", "run", "taser7-practical-v1", "--runs-dir", str(runs)]
     assert main([*argv, "--badge", "4411", "--db", db, "--sound", "off"]) == 130
     err = capsys.readouterr().err
     with Records.open(db) as records:
         ((listed),) = records.incomplete()
+    command = (
+        f"openrange course run taser7-practical-v1 --badge 4411 --db {db} --runs-dir {runs}"
+        f" --resume {listed['id']}"
+    )
     assert err.strip().splitlines() == [
         "openrange: stopped by the range master (Ctrl-C): the attempt is not finished; the"
-        " strings fired so far are kept in progress (`openrange records incomplete`): `course"
-        f" run taser7-practical-v1 --badge 4411 --resume {listed['id']}` fires the rest"
+        f" strings fired so far are kept in progress (`openrange records incomplete`): `{command}`"
+        " fires the rest"
     ]
+    monkeypatch.undo()
+    assert main([*shlex.split(command)[1:], "--sound", "off"]) == 0
+    with Records.open(db) as records:
+        assert records.incomplete() == []
 
 
 # -- item 3: a crash between a string's end in the log and in the records ---------------------
@@ -218,6 +230,58 @@ def test_an_emulated_boresight_takes_the_running_emulators_model_or_asks_for_one
     assert main([*bore, "--device", "SIM-TASER-0001", "--model", "taser-10"]) == 0
 
 
+def _hinted(text: str, armorer: str, profiles: Path) -> list[str]:
+    """The `openrange calibrate boresight ...` a refusal names, as argv, typed as it says with
+    NAME filled in (and the test's profile folder)."""
+    import shlex
+
+    (command,) = [c for c in text.split("`") if c.startswith("openrange calibrate boresight")]
+    argv = shlex.split(command)[1:]
+    return [armorer if a == "NAME" else a for a in argv] + ["--profiles", str(profiles)]
+
+
+def test_the_refusal_of_an_uncalibrated_or_other_model_emulated_replica_runs_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #11: a live run refusing an emulated patrol rifle (never calibrated, or with a
+    pistol profile) names a boresight that works as typed: --armorer and the model the replica
+    reported (the bench does not ask it, and its emulator may be registered where `scan` does
+    not look: none is here). Falling back on the profile's model is said."""
+    from datetime import date
+
+    from physics.datafiles import DataFileError
+    from range.calibration.profiles import check_devices, load_profile
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))  # no running emulator anywhere
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    today = date.today()
+    rifle = {"R-1": ("patrol-rifle", True), "R-2": ("patrol-rifle", True)}
+    (refused,) = check_devices(profiles, ["R-1"], today, reported=rifle)
+    assert not refused.allowed and "never calibrated" in refused.reason
+    assert main(_hinted(refused.reason, "Sgt. Ortiz", profiles)) == 0, capsys.readouterr().err
+    (passed,) = check_devices(profiles, ["R-1"], today, reported=rifle)
+    assert passed.allowed and passed.profile is not None
+    assert passed.profile.model == "patrol-rifle" and passed.profile.armorer == "Sgt. Ortiz"
+    # A pistol profile made for R-2 (as rc16 saw, with the model assumed) is refused by its
+    # model line, with the same working command.
+    bore = ["calibrate", "boresight", "--device", "R-2", "--emulate", "--armorer", "A"]
+    assert main([*bore, "--model", "pistol", "--profiles", str(profiles)]) == 0
+    capsys.readouterr()
+    assert main([*bore, "--profiles", str(profiles)]) == 0
+    assert "R-2: model pistol, its profile's (no --model, and no running emulator" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(DataFileError) as error:
+        check_devices(profiles, ["R-2"], today, reported=rifle)
+    assert "R-2.toml:" in str(error.value) and "--model patrol-rifle" in str(error.value)
+    assert main(_hinted(str(error.value), "A", profiles)) == 0
+    profile = load_profile(profiles, "R-2", today, model="patrol-rifle", emulated=True)
+    assert profile is not None and profile.model == "patrol-rifle"
+
+
 # -- item 6: the up-front port check -----------------------------------------------------------
 
 
@@ -326,6 +390,27 @@ def test_speech_is_off_is_said_once_before_the_run(
     capsys.readouterr()
 
 
+def test_a_ctrl_c_while_the_finished_command_exits_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc16 #8: `report RUN` wrote its page and said its path, and a Ctrl-C during the
+    interpreter's shutdown killed it by SIGINT with no word (exit -2). The command line's own
+    `main()` ignores SIGINT once the command is done (Python leaves an ignored signal ignored
+    through its shutdown); a caller's `main(argv)` keeps its handler."""
+    import sys
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert main(["drill", "list"]) == 0
+        assert signal.getsignal(signal.SIGINT) is before
+        monkeypatch.setattr(sys, "argv", ["openrange", "drill", "list"])
+        assert main() == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    capsys.readouterr()
+
+
 def test_latency_on_a_never_calibrated_emulated_device_says_how_with_emulate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -334,4 +419,4 @@ def test_latency_on_a_never_calibrated_emulated_device_says_how_with_emulate(
     argv = ["calibrate", "latency", "--device", "NEWDEV", "--emulate", "--profiles", str(tmp_path)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "calibrate boresight --device NEWDEV --emulate --armorer NAME" in err, err
+    assert "calibrate boresight --device NEWDEV --emulate --model MODEL --armorer NAME" in err, err

@@ -51,7 +51,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int, Path]:
     seed_accounts(db_url)
     run_id = saved_run(db_url, tmp / "runs", "B-101")
     with Records.open(db_url) as records:
-        row = records._rows("SELECT run_dir FROM drill_runs WHERE id = ?", run_id)[0]
+        row = records.query("SELECT run_dir FROM drill_runs WHERE id = ?", run_id)[0]
     return db_url, run_id, Path(row["run_dir"])
 
 

@@ -194,7 +194,14 @@ def test_agitation_moves_the_subject_and_is_logged_with_its_cause() -> None:
     _say(engine, "rapport.help")
     engine.step()
     assert engine.subjects["p"].phase.id == "a"  # 0.48
-    engine.officer_action(OfficerAction.WEAPON_POINTED, subject="p", weapon="firearm")
+    # A live officer's pointing is logged at its cast's time, ahead of the engine's (rc16 #7):
+    # the agitation it causes is logged with it, not before it.
+    at = round(engine.t + 0.004, 6)  # as the log keeps times
+    engine.officer_action(OfficerAction.WEAPON_POINTED, at, subject="p", weapon="firearm")
+    assert [(r.t, r.kind) for r in engine.log.records[-2:]] == [
+        (at, "officer_action"),
+        (at, "agitation"),
+    ]
     _say(engine, "rapport.time")
     assert engine.subjects["p"].phase.id == "a"  # thresholds are checked as time steps
     _say(engine, "rapport.time")

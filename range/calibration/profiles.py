@@ -256,6 +256,20 @@ def profile_text(profile: CalibrationProfile) -> str:
     return "\n".join(lines) + "\n"
 
 
+def boresight_command(serial: str, model: str | None, *, emulated: bool) -> str:
+    """The `calibrate boresight` that makes device `serial` a profile, as it can be typed once
+    NAME (the armorer; required) is filled in: an emulated replica's on the bench emulator
+    with its `model` given (the bench does not ask the replica, and a running emulator is
+    found only where `scan` looks; MODEL when not known); a real one's on its port (PORT),
+    which says its model."""
+    if emulated:
+        return (
+            f"openrange calibrate boresight --device {serial} --emulate"
+            f" --model {model or 'MODEL'} --armorer NAME"
+        )
+    return f"openrange calibrate boresight --device {serial} --port PORT --armorer NAME"
+
+
 def load_profile(
     folder: Path,
     serial: str,
@@ -284,13 +298,14 @@ def load_profile(
     if model is not None and profile.model != model:
         problem = (
             f"{profile.model!r} is not the replica's model: {serial} reports {model}; calibrate"
-            f" it again with --model {model} (or --port, which reads the model from the replica)"
+            f" it again: `{boresight_command(serial, model, emulated=bool(emulated))}`"
         )
         raise DataFileError(path, [Problem(lines.get(("model",)), "model", problem)])
     if emulated is False and profile.emulated:
+        command = boresight_command(serial, model, emulated=False)
         problem = (
             f"made on the bench emulator (`calibrate --emulate`), not measured on {serial}: a"
-            " real replica needs a bench calibration (`calibrate boresight --port PORT`)"
+            f" real replica needs a bench calibration (`{command}`)"
         )
         raise DataFileError(path, [Problem(lines.get(("emulated",)), "emulated", problem)])
     return profile
@@ -365,11 +380,8 @@ def check_devices(
             out.append(DeviceCheck(serial, True, used, profile))
         else:
             # An emulator takes an emulator's profile (docs/tracking.md "Emulated replicas").
-            how = (
-                f"`openrange calibrate boresight --device {serial} --emulate`: an emulated"
-                " replica takes a bench emulator's profile"
-                if emulated
-                else f"`openrange calibrate boresight --device {serial} --port PORT`"
+            how = f"`{boresight_command(serial, model, emulated=emulated)}`" + (
+                ": an emulated replica takes a bench emulator's profile" if emulated else ""
             )
             out.append(
                 DeviceCheck(

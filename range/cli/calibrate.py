@@ -170,16 +170,15 @@ def _folder(args: argparse.Namespace) -> Path:
 
 
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
-    from range.calibration.profiles import load_profile
+    from range.calibration.profiles import boresight_command, load_profile
 
     profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
     if profile is None:
         # The boresight that makes one, as this command was given: --emulate or --port.
-        how = " --emulate" if getattr(args, "emulate", False) else " --port PORT"
-        raise ValueError(
-            f"{args.device} has never been calibrated: run `openrange calibrate boresight"
-            f" --device {args.device}{how} --armorer NAME` first"
-        )
+        emulated = bool(getattr(args, "emulate", False))
+        model = _serial_model(args.device) if emulated else None
+        command = boresight_command(args.device, model, emulated=emulated)
+        raise ValueError(f"{args.device} has never been calibrated: run `{command}` first")
     return profile
 
 
@@ -236,6 +235,25 @@ def _running_emulator_model(serial: str) -> str | None:
     return None if model is None else model.slug
 
 
+def _named_model(serial: str) -> tuple[str | None, bool]:
+    """The model a running emulator with this serial has (registered where `scan` looks), else
+    the one an emulator serial names (`EMU-<model>`), else None; and whether it is a running
+    emulator's."""
+    from peripherals.messages import Model
+
+    running = _running_emulator_model(serial)
+    if running is not None:
+        return running, True
+    named = serial.removeprefix("EMU-") if serial.startswith("EMU-") else None
+    return (named if named in [m.slug for m in Model] else None), False
+
+
+def _serial_model(serial: str) -> str | None:
+    """The model an emulated replica of this serial is known to be without a profile: a running
+    emulator's, `EMU-<model>`'s or a simulated run's (SIMULATED_MODELS); else None."""
+    return _named_model(serial)[0] or SIMULATED_MODELS.get(serial)
+
+
 def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
     """The model an --emulate boresight saves: --model; else the running emulator's with that
     serial (registered where `scan` looks); else the model an emulator serial names
@@ -245,13 +263,11 @@ def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | Non
     SIM-TASER-0001, any TASER model is taken: `drill run --taser` names which)."""
     from peripherals.messages import Model
 
-    running = _running_emulator_model(args.device)
-    named = args.device.removeprefix("EMU-") if args.device.startswith("EMU-") else None
-    named = running or (named if named in [m.slug for m in Model] else None)
+    named, running = _named_model(args.device)
     simulated = SIMULATED_MODELS.get(args.device)
     if args.model is not None:
         if named is not None and args.model != named:
-            what = "a running emulated" if running is not None else "an emulated"
+            what = "a running emulated" if running else "an emulated"
             raise ValueError(
                 f"--model {args.model} conflicts with serial {args.device}, {what} {named}:"
                 f" give --model {named} or leave --model out"
@@ -267,6 +283,11 @@ def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | Non
     if named is not None:
         return str(named)
     if previous is not None:
+        # Said: an emulator registered elsewhere (`peripherals emulate --dir`) is not seen.
+        say(
+            f"{args.device}: model {previous.model}, its profile's (no --model, and no running"
+            " emulator with that serial where `scan` looks)"
+        )
         return previous.model
     if simulated is not None:
         if simulated.startswith("taser"):
@@ -276,8 +297,9 @@ def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | Non
             )
         return simulated
     raise ValueError(
-        f"{args.device}: which model? no running emulator has that serial and it has no profile"
-        f" yet: give --model ({', '.join(m.slug for m in Model)})"
+        f"{args.device}: which model? no running emulator with that serial is registered where"
+        f" `scan` looks and it has no profile yet: give --model"
+        f" ({', '.join(m.slug for m in Model)})"
     )
 
 

@@ -6,7 +6,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -292,6 +294,18 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `openrange` command: its exit status. Run as the process's own command line
+    (`argv` None, in the main thread), a Ctrl-C once the command is done is ignored: its files
+    are written and its lines said, and the interpreter's shutdown (a good part of a second
+    after `report`, with a renderer to tear down) restores SIGINT's default first, so a Ctrl-C
+    then killed the process by signal with no word. An in-process caller's handler is left."""
+    status = _main(argv)
+    if argv is None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):

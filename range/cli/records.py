@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -128,6 +129,29 @@ def register_course_run(verbs: argparse._SubParsersAction[argparse.ArgumentParse
     _db_option(run)
     # The lane file's hand unless --hand is given (add_hand_option's help says the default).
     run.set_defaults(handler=_course_run, hand=None)
+
+
+def _resume_options(args: argparse.Namespace) -> list[str]:
+    """`course run` as given, less --resume: what fires the rest of a stopped attempt as typed
+    (the same course, badge, records, runs folder, and for a live attempt its lane or ports,
+    hand and profiles; its seed and shooter are the attempt's own). A database URL that holds
+    a password is said as URL, not echoed."""
+    from urllib.parse import urlsplit
+
+    argv = ["openrange", "course", "run", args.course, "--badge", str(args.badge)]
+    if args.lane is not None:
+        argv += ["--lane", str(args.lane)]
+    for port in args.port:
+        argv += ["--port", port]
+    if args.hand is not None:
+        argv += ["--hand", args.hand]
+    if getattr(args, "profiles", None) is not None:
+        argv += ["--profiles", str(args.profiles)]
+    if args.db is not None:
+        argv += ["--db", "URL" if urlsplit(args.db).password else args.db]
+    if args.runs_dir != Path("runs"):
+        argv += ["--runs-dir", str(args.runs_dir)]
+    return argv
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -362,6 +386,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     from range.runs.runlog import RunWriteError
 
     given = list(args.port)  # the command line's, before a lane file's fill in
+    resume_with = _resume_options(args)
     _lane_options(args)
     if given:  # as a lane file's are: how many, each once, each there
         check_ports(given)
@@ -419,8 +444,8 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                 # The attempt's own number: the command that fires the rest, as typed.
                 rest = (
                     f"; the strings fired so far are kept in progress (`openrange records"
-                    f" incomplete`): `course run {args.course} --badge {args.badge} --resume"
-                    f" {begun[-1]}` fires the rest"
+                    f" incomplete`): `{shlex.join([*resume_with, '--resume', str(begun[-1])])}`"
+                    " fires the rest"
                     if records is not None and begun
                     else ""
                 )
@@ -489,7 +514,7 @@ def _resumable(
 ) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
     on this course file; a --seed that differs from the attempt's is refused."""
-    from range.records.store import OFFICER
+    from range.records.store import OFFICER, attempt_folders
     from range.runs.saved import course_source, sha256
 
     records.claim_attempt(args.resume)  # before anything runs: a second resume is refused now
@@ -825,15 +850,6 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     return _answer(args, data, text, default=str)
 
 
-def attempt_folders(kept: list[Any]) -> list[str]:
-    """The folders an attempt's parts were logged in, in order, from its kept records."""
-    from range.records.store import ATTEMPT_LOG
-
-    return [
-        str(r.get("run_dir")) for r in kept if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG
-    ]
-
-
 def run_folder(kept: str) -> str:
     """A drill run's kept run folder as `records show` says it: an absolute one as it is; a
     relative one (kept by an older OpenRange, relative to the folder the run was started in,
@@ -862,6 +878,7 @@ def _show(args: argparse.Namespace) -> int:
     from range.records.exports import NOT_KEPT, score_sheet
     from range.records.store import (
         RecordsError,
+        attempt_folders,
         attempt_log_checks,
         course_label,
         outcome,
@@ -974,7 +991,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, verify_audit
-    from range.records.store import NO_LOG_HASH, Problem, log_check
+    from range.records.store import NO_LOG_HASH, Problem
 
     def fmt(ids: list[int]) -> str:
         shown = ", ".join(str(i) for i in ids[:10])
@@ -988,11 +1005,7 @@ def _verify(args: argparse.Namespace) -> int:
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
         warnings = records.rescore_warnings()
         # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
-        unhashed = [
-            int(r["id"])
-            for r in records._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
-            if log_check(r)[0] is None
-        ]
+        unhashed = [run for run, ok, _ in records.drill_run_log_checks() if ok is None]
         # The console's audit trail (who did what on the range), hash-chained beside the
         # records when a console has used this database: checked with them.
         if has_audit(records):

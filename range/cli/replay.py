@@ -18,12 +18,12 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 960x540)") from None
     if width <= 0 or height <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: both sides must be positive")
-    from range.review.render import MAX_PIXELS
+    from range.review.render import RenderSizeError, check_size
 
-    if width * height > MAX_PIXELS:  # the GL's own limits are checked once it is opened
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: at most {MAX_PIXELS:,} pixels a frame (8192x8192)"
-        )
+    try:
+        check_size(width, height)  # the GL's own limits are checked once it is opened
+    except RenderSizeError as exc:  # argparse names the option itself
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--size ")) from None
     return width, height
 
 

@@ -13,7 +13,14 @@ from typing import Any
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import run_corrections
-from range.console.protocol import body_keys, clip_keys, event_line, impact_rows, place_props
+from range.console.protocol import (
+    body_keys,
+    clip_keys,
+    event_line,
+    impact_rows,
+    place_cover,
+    place_props,
+)
 from range.console.speech import SPEECH_DIR, said
 from range.records.exports import VALID_DAYS, roster
 from range.records.store import (
@@ -24,7 +31,7 @@ from range.records.store import (
     course_label,
     drill_label,
     drill_outcome,
-    drill_run_digest,
+    drill_run_edited,
     drill_run_incomplete,
     drill_run_stopped,
     log_check,
@@ -100,9 +107,7 @@ def recent_runs(
 
 def _damaged(row: dict[str, Any]) -> bool:
     """Whether a drill run's row (with its `chained` digest) was edited outside OpenRange."""
-    if row["chained"] is not None and drill_run_digest(row) != row["chained"]:
-        return True
-    return drill_outcome(row) == DAMAGED
+    return drill_run_edited(row) or drill_outcome(row) == DAMAGED
 
 
 # -- roster and attempt sheets ---------------------------------------------------------------
@@ -377,16 +382,7 @@ def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
         "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
         "props": place_props(drill.scene),
         "lighting": drill.scene.lighting,
-        "cover": [
-            {
-                "x_ft": c.x_ft,
-                "y_ft": c.y_ft,
-                "depth_ft": c.depth_ft,
-                "width_ft": c.width_ft,
-                "height_ft": c.height_ft,
-            }
-            for c in drill.scene.cover
-        ],
+        "cover": place_cover(drill.scene),
         "officer": {"x_ft": officer[0] / FT_M, "y_ft": officer[1] / FT_M},
         "subjects": subjects,
         "impacts_m": impacts,

@@ -309,6 +309,22 @@ def place_props(place: Place) -> list[dict[str, Any]]:
     return [p.model_dump() for p in place.props]
 
 
+def place_cover(place: Place) -> list[dict[str, Any]]:
+    """A drill's cover as the console's map draws it: each block's `name` and footprint and
+    height, in feet."""
+    return [
+        {
+            "name": c.name,
+            "x_ft": c.x_ft,
+            "y_ft": c.y_ft,
+            "depth_ft": c.depth_ft,
+            "width_ft": c.width_ft,
+            "height_ft": c.height_ft,
+        }
+        for c in place.cover
+    ]
+
+
 def impact_rows(impacts: Iterable[Impact]) -> list[dict[str, Any]]:
     """Impacts as the console's map draws them, in feet: `weapon` (taser | firearm), `kind`
     (probe | bullet | strike: what a round struck after going through what it hit first)."""
@@ -382,17 +398,7 @@ def lane_state(
         "t_s": round(engine.t, 3),
         "time_limit_s": drill.time_limit_s,
         "lane_ft": [drill.scene.lane_length_ft, drill.scene.lane_width_ft],
-        "cover": [
-            {
-                "name": c.name,
-                "x_ft": c.x_ft,
-                "y_ft": c.y_ft,
-                "depth_ft": c.depth_ft,
-                "width_ft": c.width_ft,
-                "height_ft": c.height_ft,
-            }
-            for c in drill.scene.cover
-        ],
+        "cover": place_cover(drill.scene),
         "props": place_props(drill.scene),
         "lighting": drill.scene.lighting,
         "officer": {"x_ft": _ft(officer_xy_m[0]), "y_ft": _ft(officer_xy_m[1])},

@@ -110,7 +110,7 @@ class ConsoleStore:
             " actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,"
             " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
         ):
-            records._run(sql)
+            records.execute(sql)
 
     @classmethod
     def open(cls, url: str | None = None) -> ConsoleStore:
@@ -128,7 +128,7 @@ class ConsoleStore:
     # -- accounts ----------------------------------------------------------------------------
 
     def has_users(self) -> bool:
-        return bool(self.records._rows("SELECT name FROM console_users LIMIT 1"))
+        return bool(self.records.query("SELECT name FROM console_users LIMIT 1"))
 
     def add_user(
         self,
@@ -141,15 +141,10 @@ class ConsoleStore:
         """A new account; `badge_field` is how the caller names the badge it asks for (the
         command line's --badge; a form's field), said when an officer's account has none."""
         check_name(name)
-        if role is not Role.OFFICER and badge:
-            raise RecordsError(f"account {name!r}: only an officer account has {badge_field}")
-        if role is Role.OFFICER and not badge:
-            raise RecordsError(f"account {name!r}: an officer account needs {badge_field}")
-        if role is Role.OFFICER and badge:
-            self.records.officer(badge)  # one the records know, or refused in one line
+        self._check_badge(name, role, badge, badge_field)
         if self.user(name) is not None:
             raise RecordsError(f"account {name!r} already exists")
-        self.records._run(
+        self.records.execute(
             "INSERT INTO console_users (name, role, badge, password_hash, created)"
             " VALUES (?, ?, ?, ?, ?)",
             name,
@@ -159,11 +154,21 @@ class ConsoleStore:
             _now(),
         )
 
+    def _check_badge(self, name: str, role: Role, badge: str | None, badge_field: str) -> None:
+        """An officer's account has a badge the records know (`badge_field`: how the caller
+        names it), and only an officer's has one."""
+        if role is not Role.OFFICER and badge:
+            raise RecordsError(f"account {name!r}: only an officer account has {badge_field}")
+        if role is Role.OFFICER and not badge:
+            raise RecordsError(f"account {name!r}: an officer account needs {badge_field}")
+        if role is Role.OFFICER and badge:
+            self.records.officer(badge)  # one the records know, or refused in one line
+
     def set_password(self, name: str, password_hash: str) -> None:
         """A new password; every session of the account ends (log in again)."""
         if self.user(name) is None:
             raise RecordsError(f"no account {name!r}")
-        self.records._run(
+        self.records.execute(
             "UPDATE console_users SET password_hash = ? WHERE name = ?", password_hash, name
         )
         self.end_sessions(name)
@@ -176,15 +181,10 @@ class ConsoleStore:
         user = self.user(name)
         if user is None:
             raise RecordsError(f"no account {name!r}")
-        if role is not Role.OFFICER and badge:
-            raise RecordsError(f"account {name!r}: only an officer account has {badge_field}")
-        if role is Role.OFFICER and not badge:
-            raise RecordsError(f"account {name!r}: an officer account needs {badge_field}")
-        if role is Role.OFFICER and badge:
-            self.records.officer(badge)  # one the records know, or refused in one line
+        self._check_badge(name, role, badge, badge_field)
         if user.role is Role.RANGE_MASTER and role is not Role.RANGE_MASTER:
             self._keep_a_range_master(name)
-        self.records._run(
+        self.records.execute(
             "UPDATE console_users SET role = ?, badge = ? WHERE name = ?",
             role.value,
             badge if role is Role.OFFICER else None,
@@ -202,10 +202,12 @@ class ConsoleStore:
         if disabled:
             if user.role is Role.RANGE_MASTER:
                 self._keep_a_range_master(name)
-            self.records._run("INSERT INTO console_disabled (name, at) VALUES (?, ?)", name, _now())
+            self.records.execute(
+                "INSERT INTO console_disabled (name, at) VALUES (?, ?)", name, _now()
+            )
             self.end_sessions(name)
         else:
-            self.records._run("DELETE FROM console_disabled WHERE name = ?", name)
+            self.records.execute("DELETE FROM console_disabled WHERE name = ?", name)
 
     def _keep_a_range_master(self, name: str) -> None:
         others = [
@@ -217,7 +219,7 @@ class ConsoleStore:
             raise RecordsError(f"account {name!r} is the only range master: make another one first")
 
     def user(self, name: str) -> User | None:
-        rows = self.records._rows(
+        rows = self.records.query(
             "SELECT u.name, u.role, u.badge, u.password_hash, d.name AS off"
             " FROM console_users u LEFT JOIN console_disabled d ON d.name = u.name"
             " WHERE u.name = ?",
@@ -229,7 +231,7 @@ class ConsoleStore:
         return User(r["name"], Role(r["role"]), r["badge"], r["password_hash"], bool(r["off"]))
 
     def users(self) -> list[User]:
-        rows = self.records._rows(
+        rows = self.records.query(
             "SELECT u.name, u.role, u.badge, u.password_hash, d.name AS off"
             " FROM console_users u LEFT JOIN console_disabled d ON d.name = u.name"
             " ORDER BY u.name"
@@ -245,9 +247,9 @@ class ConsoleStore:
         """A new session for `name` (its id goes into the signed cookie); sessions older than
         `max_age_s` are dropped, as their cookies have expired."""
         cutoff = (datetime.now(UTC) - timedelta(seconds=max_age_s)).isoformat(timespec="seconds")
-        self.records._run("DELETE FROM console_sessions WHERE created < ?", cutoff)
+        self.records.execute("DELETE FROM console_sessions WHERE created < ?", cutoff)
         sid = secrets.token_urlsafe(32)
-        self.records._run(
+        self.records.execute(
             "INSERT INTO console_sessions (sid, name, created) VALUES (?, ?, ?)", sid, name, _now()
         )
         return sid
@@ -255,25 +257,25 @@ class ConsoleStore:
     def session_user(self, sid: str, name: str) -> User | None:
         """The account of a live session `sid` that belongs to `name` (None: ended, not its,
         or the account is disabled)."""
-        rows = self.records._rows(
+        rows = self.records.query(
             "SELECT name FROM console_sessions WHERE sid = ? AND name = ?", sid, name
         )
         user = self.user(name) if rows else None
         return None if user is None or user.disabled else user
 
     def end_session(self, sid: str) -> None:
-        self.records._run("DELETE FROM console_sessions WHERE sid = ?", sid)
+        self.records.execute("DELETE FROM console_sessions WHERE sid = ?", sid)
 
     def end_sessions(self, name: str) -> None:
-        self.records._run("DELETE FROM console_sessions WHERE name = ?", name)
+        self.records.execute("DELETE FROM console_sessions WHERE name = ?", name)
 
     # -- failed logins (auth.FailureLog) --------------------------------------------------------
 
     def failures_since(self, key: str, since: float) -> list[float]:
-        self.records._run(
+        self.records.execute(
             "DELETE FROM console_login_failures WHERE key = ? AND at < ?", key, float(since)
         )
-        rows = self.records._rows(
+        rows = self.records.query(
             "SELECT at FROM console_login_failures WHERE key = ? ORDER BY at", key
         )
         return [float(r["at"]) for r in rows]
@@ -281,22 +283,22 @@ class ConsoleStore:
     def add_failure(self, key: str, at: float) -> None:
         # Failures older than a day count for nothing (the window is minutes): dropped here,
         # so addresses that never come back do not pile up.
-        self.records._run("DELETE FROM console_login_failures WHERE at < ?", float(at) - 86400.0)
-        self.records._run(
+        self.records.execute("DELETE FROM console_login_failures WHERE at < ?", float(at) - 86400.0)
+        self.records.execute(
             "INSERT INTO console_login_failures (key, at) VALUES (?, ?)", key, float(at)
         )
 
     def clear_failures(self, key: str) -> None:
-        self.records._run("DELETE FROM console_login_failures WHERE key = ?", key)
+        self.records.execute("DELETE FROM console_login_failures WHERE key = ?", key)
 
     # -- lanes' runs not recorded ------------------------------------------------------------
 
     def set_unrecorded(self, lane: str, rows: list[dict[str, Any]]) -> None:
         """What `lane` holds unrecorded now (replacing what was kept for it)."""
-        with self.records._transaction():
-            self.records._run("DELETE FROM console_unrecorded WHERE lane = ?", lane)
+        with self.records.transaction():
+            self.records.execute("DELETE FROM console_unrecorded WHERE lane = ?", lane)
             for row in rows:
-                self.records._run(
+                self.records.execute(
                     "INSERT INTO console_unrecorded (lane, run_dir, row_json) VALUES (?, ?, ?)",
                     lane,
                     str(row["run_dir"]),
@@ -306,7 +308,7 @@ class ConsoleStore:
     def unrecorded(self) -> dict[str, list[dict[str, Any]]]:
         """Every lane's kept unrecorded runs, by lane (each lane's by run folder)."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for r in self.records._rows(
+        for r in self.records.query(
             "SELECT lane, row_json FROM console_unrecorded ORDER BY lane, run_dir"
         ):
             row = json.loads(r["row_json"])
@@ -318,24 +320,24 @@ class ConsoleStore:
 
     def secret(self, key: str) -> str:
         """A random secret made once and kept (the session-signing key, the lanes' key)."""
-        rows = self.records._rows("SELECT value FROM console_settings WHERE key = ?", key)
+        rows = self.records.query("SELECT value FROM console_settings WHERE key = ?", key)
         if rows:
             return str(rows[0]["value"])
         value = secrets.token_urlsafe(32)
         conflict = " ON CONFLICT (key) DO NOTHING"
-        self.records._run(
+        self.records.execute(
             "INSERT INTO console_settings (key, value) VALUES (?, ?)" + conflict, key, value
         )
         return str(
-            self.records._rows("SELECT value FROM console_settings WHERE key = ?", key)[0]["value"]
+            self.records.query("SELECT value FROM console_settings WHERE key = ?", key)[0]["value"]
         )
 
     # -- audit ---------------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, **detail: Any) -> int:
         """Append who did what to the audit chain; returns the row's id."""
-        with self.records._transaction(exclusive=True):
-            last = self.records._rows("SELECT id, hash FROM console_audit ORDER BY id DESC LIMIT 1")
+        with self.records.transaction(exclusive=True):
+            last = self.records.query("SELECT id, hash FROM console_audit ORDER BY id DESC LIMIT 1")
             row: dict[str, Any] = {
                 "at": _now(),
                 "actor": actor,
@@ -343,29 +345,31 @@ class ConsoleStore:
                 "detail": json.dumps(detail, sort_keys=True, default=str),
                 "prev_hash": last[0]["hash"] if last else GENESIS,
             }
-            cur = self.records._run(
+            cur = self.records.execute(
                 "INSERT INTO console_audit (at, actor, action, detail, prev_hash, hash)"
                 " VALUES (?, ?, ?, ?, ?, '')"
                 + (" RETURNING id" if self.records.dialect == "postgresql" else ""),
                 *row.values(),
             )
-            row["id"] = self.records._last_id(cur)
+            row["id"] = self.records.inserted_id(cur)
             digest = audit_hash(row)
-            self.records._run("UPDATE console_audit SET hash = ? WHERE id = ?", digest, row["id"])
+            self.records.execute(
+                "UPDATE console_audit SET hash = ? WHERE id = ?", digest, row["id"]
+            )
             # The chain's head, so deleting the newest rows is found too.
             head = f"{row['id']}:{digest}"
-            if self.records._rows("SELECT key FROM console_settings WHERE key = 'audit_head'"):
-                self.records._run(
+            if self.records.query("SELECT key FROM console_settings WHERE key = 'audit_head'"):
+                self.records.execute(
                     "UPDATE console_settings SET value = ? WHERE key = 'audit_head'", head
                 )
             else:
-                self.records._run(
+                self.records.execute(
                     "INSERT INTO console_settings (key, value) VALUES ('audit_head', ?)", head
                 )
             return int(row["id"])
 
     def audit_rows(self, limit: int = 200) -> list[dict[str, Any]]:
-        return self.records._rows(
+        return self.records.query(
             f"SELECT * FROM console_audit ORDER BY id DESC LIMIT {int(limit)}"
         )
 
@@ -403,11 +407,11 @@ def has_audit(records: Records) -> bool:
             "SELECT table_name FROM information_schema.tables"
             " WHERE table_schema = current_schema() AND table_name = 'console_audit'"
         )
-    return bool(records._rows(sql))
+    return bool(records.query(sql))
 
 
 def audit_count(records: Records) -> int:
-    return int(records._rows("SELECT COUNT(*) AS n FROM console_audit")[0]["n"])
+    return int(records.query("SELECT COUNT(*) AS n FROM console_audit")[0]["n"])
 
 
 def verify_audit(records: Records) -> list[str]:
@@ -421,13 +425,13 @@ def verify_audit(records: Records) -> list[str]:
 def _verify_audit(records: Records) -> list[str]:
     problems = []
     previous, last_id = GENESIS, 0
-    for row in records._rows("SELECT * FROM console_audit ORDER BY id"):
+    for row in records.query("SELECT * FROM console_audit ORDER BY id"):
         if row["prev_hash"] != previous:
             problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
         if audit_hash(row) != row["hash"]:
             problems.append(f"audit row {row['id']}: edited after it was written")
         previous, last_id = row["hash"], row["id"]
-    head = records._rows("SELECT value FROM console_settings WHERE key = 'audit_head'")
+    head = records.query("SELECT value FROM console_settings WHERE key = 'audit_head'")
     if head and head[0]["value"] != f"{last_id}:{previous}":
         problems.append(
             f"audit: the newest row is missing or changed (the chain ended at"

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from range import outfile
 from range.records.store import (
-    ATTEMPT_LOG,
     DAMAGED,
     Records,
     RecordsError,
     StatusRow,
+    attempt_folders,
     course_label,
     drill_label,
     outcome,
@@ -379,12 +379,10 @@ def sheet_course(row: dict[str, Any]) -> Course | None:
     digest = row.get("course_sha256")
     if not digest:
         return None
-    for entry in stored_json(row, "detail").get("shots", []):
-        if not isinstance(entry, dict) or entry.get("kind") != ATTEMPT_LOG:
-            continue
+    for folder in attempt_folders(stored_json(row, "detail").get("shots", [])):
         started = {"course": row["course"], "course_sha256": digest}
         try:
-            return saved_course(Path(str(entry.get("run_dir"))), started)
+            return saved_course(Path(folder), started)
         except (KeyError, ValueError, OSError):
             continue  # this part's folder is gone or its copy altered: try the next
     return None

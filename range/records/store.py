@@ -20,8 +20,8 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -223,15 +223,21 @@ def _digest(values: list[Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _fields_digest(row: dict[str, Any], fields: tuple[str, ...], later: tuple[str, ...]) -> str:
+    """The digest of a row's `fields`, and of the `later` ones (a later schema's) when any of
+    them holds a value: a row kept before them has '' in each and keeps its old digest."""
+    values = [row[k] for k in fields]
+    if any(row.get(k) for k in later):
+        values += [row[k] for k in later]
+    return _digest(values)
+
+
 # Since schema 3, also these (a record kept before has '' in both and keeps its old hash).
 _HASHED_COURSE = ("course_sha256", "course_origin")
 
 
 def record_hash(row: dict[str, Any]) -> str:
-    values = [row[k] for k in _HASHED]
-    if any(row.get(k) for k in _HASHED_COURSE):
-        values += [row[k] for k in _HASHED_COURSE]
-    return _digest(values)
+    return _fields_digest(row, _HASHED, _HASHED_COURSE)
 
 
 def builtin_course_sha256(course: str) -> str | None:
@@ -328,10 +334,24 @@ _DRILL_RUN_FILE = ("drill_sha256", "drill_origin")
 
 
 def drill_run_digest(row: dict[str, Any]) -> str:
-    values = [row[k] for k in _DRILL_RUN_FIELDS]
-    if any(row.get(k) for k in _DRILL_RUN_FILE):
-        values += [row[k] for k in _DRILL_RUN_FILE]
-    return _digest(values)
+    return _fields_digest(row, _DRILL_RUN_FIELDS, _DRILL_RUN_FILE)
+
+
+# Drill runs (`d`), each with `chained`: the digest the ledger chained for it (NULL for a run
+# kept before the ledger chained one).
+_CHAINED_DRILL_RUNS = (
+    "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
+    " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
+    " FROM drill_runs d"
+)
+
+
+def drill_run_edited(row: dict[str, Any]) -> bool:
+    """Whether a drill run's row, read with its `chained` digest, no longer matches the digest
+    the ledger chained for it: edited outside OpenRange (one kept before the ledger chained a
+    digest is not judged)."""
+    chained = row.get("chained")
+    return chained is not None and drill_run_digest(row) != chained
 
 
 _AMENDMENT_FIELDS = ("id", "run", "recorded", "by_whom", "decision", "score", "passed", "detail")
@@ -398,8 +418,8 @@ def attempt_log_checks(row: dict[str, Any]) -> list[tuple[bool | None, str]]:
     shots = detail.get("shots", []) if isinstance(detail, dict) else []
     return [
         kept_log_check(kept.get("run_dir"), kept.get("log_sha256"))
-        for kept in shots
-        if isinstance(kept, dict) and kept.get("kind") == ATTEMPT_LOG and kept.get("log_sha256")
+        for kept in attempt_logs(shots)
+        if kept.get("log_sha256")
     ]
 
 
@@ -427,6 +447,18 @@ OFFICER = "officer"  # who fires a real attempt; anything else is a scripted sho
 # A kept record of an attempt that is no shot: the folder one part of it was logged in
 # (range/runs/course.py), so a resume finds the earlier parts and the record names them all.
 ATTEMPT_LOG = "attempt_log"
+
+
+def attempt_logs(kept: Iterable[Any]) -> list[dict[str, Any]]:
+    """The parts of an attempt: its kept records that say where a part was logged
+    (ATTEMPT_LOG, `run_dir`), in the order fired; shots, strings' ends and anything damaged
+    left out. The dicts themselves, not copies."""
+    return [r for r in kept if isinstance(r, dict) and r.get("kind") == ATTEMPT_LOG]
+
+
+def attempt_folders(kept: Iterable[Any]) -> list[str]:
+    """The folders an attempt's parts were logged in, in order, from its kept records."""
+    return [str(r.get("run_dir")) for r in attempt_logs(kept)]
 
 
 # What an in-progress attempt keeps, one row each (range/runs/course.py `_keep_shot`).
@@ -770,6 +802,26 @@ class Records:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- tables others keep in the records' database (the console's: range/console/store.py) ----
+
+    def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """The rows of a read (`?` placeholders, in either dialect); a driver error is one
+        RecordsError line naming the database."""
+        return self._rows(sql, *args)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        """Run one statement (`?` placeholders, in either dialect) and return its cursor; a
+        driver error is one RecordsError line naming the database."""
+        return self._run(sql, *args)
+
+    def transaction(self, exclusive: bool = False) -> AbstractContextManager[None]:
+        """One durable transaction; `exclusive` serialises the writers of a hash chain."""
+        return self._transaction(exclusive)
+
+    def inserted_id(self, cur: Any) -> int:
+        """The id of the row an INSERT (`... RETURNING id` on PostgreSQL) just made."""
+        return self._last_id(cur)
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -1349,35 +1401,27 @@ class Records:
         the ledger kept one)."""
         where, args = ("WHERE d.badge = ?", [badge]) if badge is not None else ("", [])
         return self._rows(
-            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
-            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
-            f" FROM drill_runs d {where} ORDER BY d.id DESC LIMIT {int(limit)}",
-            *args,
+            f"{_CHAINED_DRILL_RUNS} {where} ORDER BY d.id DESC LIMIT {int(limit)}", *args
         )
 
     def drill_run(self, run_id: int) -> dict[str, Any]:
         """One recorded drill run, every column, with its `outcome` (`drill_outcome`); when an
         instructor rescored it, its newest `score`, `decision` and `passed`, and `corrected`:
         each amendment (by whom, when, the score it gave) and `recorded_score`, as recorded."""
-        rows = self._rows_by_id(
-            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
-            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
-            " FROM drill_runs d WHERE d.id = ?",
-            run_id,
-        )
+        rows = self._rows_by_id(f"{_CHAINED_DRILL_RUNS} WHERE d.id = ?", run_id)
         if not rows:
             raise RecordsError(
                 f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
             )
         row = rows[0]
-        chained = row.pop("chained")
         # Edited outside OpenRange: DAMAGED here too, as history, the CSV and verify say.
         problem = (
             f"drill run {run_id}: its contents no longer match the digest the ledger chained"
             " for it: it was edited"
-            if chained is not None and drill_run_digest(row) != chained
+            if drill_run_edited(row)
             else None
         )
+        del row["chained"]
         amended = _amended(row, self._amendments("WHERE d.id = ?", [run_id]).get(run_id, []))
         outcome_ = DAMAGED if problem is not None else drill_outcome(amended)
         if problem is None and drill_run_incomplete(amended):
@@ -1409,16 +1453,11 @@ class Records:
     ) -> list[dict[str, Any]]:
         """Drill runs with their `outcome`: DAMAGED for one whose contents no longer match the
         digest the ledger chained for it (edited outside OpenRange), as for a qualification."""
-        rows = self._rows(
-            "SELECT d.*, (SELECT l.digest FROM ledger l WHERE l.kind = 'drill_run'"
-            " AND l.ref = CAST(d.id AS TEXT) ORDER BY l.id DESC LIMIT 1) AS chained"
-            f" FROM drill_runs d {where} ORDER BY d.id",
-            *args,
-        )
+        rows = self._rows(f"{_CHAINED_DRILL_RUNS} {where} ORDER BY d.id", *args)
         amendments = self._amendments(where, args)
         shown = []
         for row in rows:
-            edited_run = row["chained"] is not None and drill_run_digest(row) != row["chained"]
+            edited_run = drill_run_edited(row)
             row = _amended(row, amendments.get(int(row["id"]), []))
             outcome_ = DAMAGED if edited_run else drill_outcome(row)
             script = drill_run_script(row)
@@ -1627,11 +1666,10 @@ class Records:
             row["id"] = self._last_id(cur)
             if seal is not None:
                 seal(int(row["id"]))
-                for kept in body["shots"]:
-                    if isinstance(kept, dict) and kept.get("kind") == ATTEMPT_LOG:
-                        log = Path(str(kept.get("run_dir"))) / RUN_LOG
-                        if log.is_file():
-                            kept["log_sha256"] = file_sha256(log)
+                for kept in attempt_logs(body["shots"]):
+                    log = Path(str(kept.get("run_dir"))) / RUN_LOG
+                    if log.is_file():
+                        kept["log_sha256"] = file_sha256(log)
                 row["detail"] = json.dumps(body, sort_keys=True)
             digest = record_hash(row)
             self._run(
@@ -2000,24 +2038,28 @@ class Records:
             except RecordsError:
                 continue  # DAMAGED: the chain walk reports it
             shots = detail.get("shots", []) if isinstance(detail, dict) else []
-            for kept in shots:
-                if not isinstance(kept, dict) or kept.get("kind") != ATTEMPT_LOG:
-                    continue
-                folder = Path(str(kept.get("run_dir")))
+            for logged_in in attempt_folders(shots):
+                folder = Path(logged_in)
                 said = _copy_problem(folder, row["course_sha256"], COURSE_COPY, COURSE_JSON)
                 if said:
                     found.append(Problem(int(row["id"]), f"record {row['id']}: {said}", "rescore"))
         return found
 
+    def drill_run_log_checks(self) -> list[tuple[int, bool | None, str]]:
+        """Each recorded drill run's id and `log_check`: whether its log on disk is still the
+        one recorded (None: recorded before its log's sha256 was kept), and what is said."""
+        rows = self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
+        return [(int(row["id"]), *log_check(row)) for row in rows]
+
     def _verify_logs(self) -> list[Problem]:
         """Each drill run's log on disk, and each part's log of a qualification record, against
         the sha256 its record kept (one recorded without is not judged: it has none to judge
         by)."""
-        problems = []
-        for run in self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id"):
-            ok, why = log_check(run)
-            if ok is False:
-                problems.append(Problem(int(run["id"]), f"drill run {run['id']}: {why}", "log"))
+        problems = [
+            Problem(run, f"drill run {run}: {why}", "log")
+            for run, ok, why in self.drill_run_log_checks()
+            if ok is False
+        ]
         for row in self._rows("SELECT id, detail FROM qualifications ORDER BY id"):
             for ok, why in attempt_log_checks(row):
                 if ok is False:

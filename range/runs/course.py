@@ -53,7 +53,7 @@ from range.calibration.profiles import (
     default_profiles_dir,
     load_profile,
 )
-from range.records.store import ATTEMPT_LOG, KEPT_KINDS, OFFICER, Records
+from range.records.store import ATTEMPT_LOG, KEPT_KINDS, OFFICER, Records, attempt_folders
 from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
@@ -435,7 +435,7 @@ def run_course(
                 )
                 kept = _reconciled(records, resume, kept)
                 done, cut = _resumed(strings, kept, result)
-                earlier = [str(r["run_dir"]) for r in kept if r.get("kind") == ATTEMPT_LOG]
+                earlier = attempt_folders(kept)
                 started = resume
             else:
                 started = records.begin_attempt(

@@ -476,6 +476,9 @@ class Session:
         # Weapons out of the holster (from the replicas' own holster events) and the one drawn
         # last: the weapon the officer holds.
         self._out: list[Weapon] = []
+        # The run time each weapon out was drawn at (its holster event's own time): a weapon
+        # is pointed at or after it (`_check_pointing`).
+        self._drawn_t: dict[Weapon, float] = {}
         # Host time at run time 0, and the spans of host time the run was suspended (its clock
         # stands still meanwhile; an open span ends None): `run_time`. `offset_s` is host time
         # less run time, now.
@@ -899,6 +902,7 @@ class Session:
             if state is None or state.flags & StateFlags.HOLSTERED:
                 continue
             self._out.append(replica.weapon)
+            self._drawn_t[replica.weapon] = 0.0
             self.engine.officer_action(
                 OfficerAction(f"{replica.weapon}_drawn"), 0.0, serial=replica.serial
             )
@@ -970,7 +974,7 @@ class Session:
         if not self._answered(frame.silent):
             return
         self._handle(frame.events)
-        self._check_pointing(engine.t)
+        self._check_pointing(engine.t, engine.t)
         hands.walk(self.config.dt_s)
         self._step()
 
@@ -988,7 +992,7 @@ class Session:
             return
         # A cartridge read over two frames stays one pull (TriggerCollector, in `_handle`).
         self._handle(frame.events)
-        self._check_pointing(host_s)
+        self._check_pointing(host_s, t_s)
         stepped = False
         for _ in range(MAX_CATCH_UP_STEPS):
             if engine.state is not RunState.RUNNING or engine.t + self.config.dt_s > t_s + 1e-9:
@@ -1135,9 +1139,11 @@ class Session:
             )
         return False
 
-    def _check_pointing(self, host_time_s: float) -> None:
-        """Which subject the drawn weapon's bore covers, from its pose (as with hardware): a new
-        one is an officer action the drill can branch on."""
+    def _check_pointing(self, host_time_s: float, t_s: float) -> None:
+        """Which subject the drawn weapon's bore covers, from its pose at host time
+        `host_time_s` (as with hardware): a new one is an officer action the drill can branch
+        on, logged at the cast's run time `t_s`, and never before the weapon's draw (a live
+        frame's draw event can be stamped after the frame's own time: it was read after)."""
         if not self._out:
             self._pointed_at = None
             return
@@ -1145,8 +1151,12 @@ class Session:
         if isinstance(self.hands, LiveOfficerHands):
             self.hands.aimed_subject = covered  # whom the live bore covers now
         if covered is not None and covered != self._pointed_at:
+            weapon = self._out[-1]
             self.engine.officer_action(
-                OfficerAction.WEAPON_POINTED, subject=covered, weapon=str(self._out[-1])
+                OfficerAction.WEAPON_POINTED,
+                max(t_s, self._drawn_t.get(weapon, 0.0)),
+                subject=covered,
+                weapon=str(weapon),
             )
         self._pointed_at = covered
 
@@ -1177,6 +1187,7 @@ class Session:
                 if weapon in self._out:
                     self._out.remove(weapon)
                 self._out.append(weapon)
+                self._drawn_t[weapon] = t
                 engine.officer_action(OfficerAction(f"{weapon}_drawn"), t, serial=event.serial)
             elif event.kind is EventKind.HOLSTER_IN:
                 if weapon in self._out:
