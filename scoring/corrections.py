@@ -11,11 +11,14 @@ in the score. docs/scoring.md "Instructor corrections".
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -156,14 +159,36 @@ def _parse(path: Path) -> Corrections:
     raise CorrectionError("\n".join(problems))
 
 
+@contextmanager
+def corrections_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's corrections for one read-amend-write: two instructors correcting one run
+    at once (two `speech correct`s, or one and the console's debrief) are served one after the
+    other, each from the file the other left, so neither correction is lost (nu17c #2). An
+    advisory `fcntl.flock` on the run directory itself (no lock file is left in it), released
+    when the block ends or the process dies."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_corrections(run_dir: Path, sha256: str, corrections: Sequence[Correction]) -> Path:
     """Keep `corrections` for the log with this SHA-256, replacing the file whole (a crash
-    leaves the old file or the new, never half of one)."""
+    leaves the old file or the new, never half of one; the temporary file's name is unique, so
+    two writers never share one). Call it under `corrections_lock`, with the corrections read
+    under the same lock, or one writer's correction replaces another's."""
     path = corrections_path(run_dir, sha256)
     body = Corrections(version=CORRECTIONS_FORMAT, log_sha256=sha256, corrections=list(corrections))
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(body.model_dump(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as out:
+            out.write(json.dumps(body.model_dump(), indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -228,6 +228,7 @@ def correct_speech(
     was: str | None = None,
     field: Callable[[str], str] = cli_flag,
     marked: bool | None = None,
+    then: Callable[[Correction, list[Correction]], object] | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
     correction is appended to the run's corrections file (the log is never edited). The
@@ -235,20 +236,14 @@ def correct_speech(
     only; False, utterances only; None, either). Striking
     an utterance as `none` (not speech) needs a reason. Raises CorrectionError in one line,
     naming the field as `field(name)` does ("act", "reason"): `openrange speech correct`'s
-    flags, the console's debrief form's fields; both call it."""
+    flags, the console's debrief form's fields; both call it.
+
+    The corrections file is locked from the read of what it keeps to the write (and through
+    `then(correction, kept_before)`: the records' amendment, computed from the corrections
+    kept, with the corrections kept before this one), so corrections made at once are each
+    kept and each amendment counts every correction made before it (nu17c #2)."""
     from range.runs.runlog import EVENTS, read_events
-    from scoring.corrections import (
-        NONE,
-        Correction,
-        CorrectionError,
-        act_in_force,
-        find_utterance,
-        log_sha256,
-        not_spoken,
-        read_corrections,
-        span,
-        write_corrections,
-    )
+    from scoring.corrections import CorrectionError, corrections_lock, log_sha256
 
     if len(reason) > MAX_REASON_CHARS:
         raise CorrectionError(
@@ -256,6 +251,39 @@ def correct_speech(
         )
     records = read_events(run_dir)
     sha = log_sha256(run_dir / EVENTS)
+    with corrections_lock(run_dir):
+        correction, path, heard = _correct_locked(
+            run_dir, records, sha, at_s, act, by, reason, was, field, marked, then
+        )
+    return correction, path, heard
+
+
+def _correct_locked(
+    run_dir: Path,
+    records: list[LogRecord],
+    sha: str,
+    at_s: float,
+    act: str,
+    by: str,
+    reason: str,
+    was: str | None,
+    field: Callable[[str], str],
+    marked: bool | None,
+    then: Callable[[Correction, list[Correction]], object] | None,
+) -> tuple[Correction, Path, LogRecord]:
+    """correct_speech's work, with the corrections file locked."""
+    from scoring.corrections import (
+        NONE,
+        Correction,
+        CorrectionError,
+        act_in_force,
+        find_utterance,
+        not_spoken,
+        read_corrections,
+        span,
+        write_corrections,
+    )
+
     kept = read_corrections(run_dir, sha)
     if act != NONE:
         _check_act(run_dir, act, field)
@@ -294,6 +322,8 @@ def correct_speech(
     except ValueError as exc:  # pydantic's: the act's shape
         raise CorrectionError(f"{field('act')}: {act!r} is not a speech act or 'none'") from exc
     path = write_corrections(run_dir, sha, [*kept, correction])
+    if then is not None:
+        then(correction, kept)
     return correction, path, heard
 
 
@@ -339,11 +369,18 @@ def _correct(args: argparse.Namespace) -> int:
         edited = edited_log(args.run_dir, records)
         if edited is not None:
             raise CorrectionError(f"{edited}; not corrected (openrange records verify)")
-        before = run_corrections(args.run_dir)
+        before: list[Correction] = []
+        amended: list[tuple[int, float, float]] = []
+
+        def amend(correction: Correction, kept: list[Correction]) -> None:
+            # Under the corrections file's lock: from the corrections kept, this one last.
+            before.extend(kept)
+            if records is not None:
+                amended.extend(amend_records(records, args.run_dir, correction))
+
         correction, path, heard = correct_speech(
-            args.run_dir, args.at, args.act, args.by, args.reason, args.was
+            args.run_dir, args.at, args.act, args.by, args.reason, args.was, then=amend
         )
-        amended = [] if records is None else amend_records(records, args.run_dir, correction)
     finally:
         if records is not None:
             records.close()
