@@ -5,16 +5,18 @@ as one (#11), and one run's broken file refused alone in a batch (#16)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 from test_rules import end, phase, spoke, start
-from test_speech_corrections import write_run
+from test_speech_corrections import misheard_warning, write_run
 
 from drills.log import LogRecord
 from range.cli.corrections import amend_records, correct_speech, run_corrections
+from range.cli.main import main
 from range.records.store import Records
 from range.runs.runlog import EVENTS, read_events
 from scoring.corrections import Correction, log_sha256, read_corrections
@@ -86,3 +88,26 @@ def test_corrections_made_at_once_are_each_kept_and_amended_from_what_is_kept(
     every = score_run(read_events(run), default_policy(), run_corrections(run))
     assert every.speech["acts"] == {} and row["score"] == every.score
     assert len(row["corrected"]) == RACERS
+
+
+def test_one_run_s_broken_corrections_file_does_not_stop_the_others_being_scored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu17c #16: a corrections file cut short in one run of three printed only its error, and
+    # the two good runs were not scored.
+    good = [write_run(tmp_path / f"good{i}", misheard_warning()) for i in range(2)]
+    bad = write_run(tmp_path / "bad", misheard_warning())
+    argv = ["speech", "correct", str(bad), "--at", "0.9", "--act", "warning.taser", "--by", "Lee"]
+    assert main(argv) == 0
+    (kept,) = bad.glob("speech-corrections-*.json")
+    kept.write_text(kept.read_text()[:40])
+    capsys.readouterr()
+    assert main(["score", str(good[0]), str(bad), str(good[1])]) == 1
+    out, err = capsys.readouterr()
+    assert err.startswith(f"openrange: {kept}:") and "not valid JSON" in err
+    assert err.endswith(": not scored\n") and err.count("\n") == 1
+    assert str(good[0]) in out and str(good[1]) in out and str(bad) not in out
+    assert main(["score", "--json", str(good[0]), str(bad), str(good[1])]) == 1
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 2
+    assert main(["score", str(bad)]) == 2  # alone, its error is the answer
+    assert capsys.readouterr().err == err.replace(": not scored", "")
