@@ -239,6 +239,18 @@ def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Corre
     return named[-1] if named else None
 
 
+def undone(corrections: Sequence[Correction], index: int) -> Correction | None:
+    """The correction that `corrections[index]` undoes when it puts back the act heard (its
+    act is its `was`): the latest earlier correction of the same heard act. None for a
+    correction that is not an undo."""
+    fix = corrections[index]
+    if fix.act != fix.was:
+        return None
+    key = (fix.utterance_t, fix.was, fix.marked, fix.n)
+    earlier = [c for c in corrections[:index] if (c.utterance_t, c.was, c.marked, c.n) == key]
+    return earlier[-1] if earlier else None
+
+
 def act_in_force(record: LogRecord, corrections: Sequence[Correction]) -> str:
     """The act a heard act counts as after the corrections: the latest correction's act (or
     `none`), else the act heard."""

@@ -18,11 +18,18 @@ from typing import Any
 
 from drills.deescalation import CALMING_CATEGORIES, Deescalation
 from drills.log import LogRecord
-from drills.speech import ACT, acts_in_text, builtin_phrasebook
+from drills.speech import ACT, OFFICER_SPOKE, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
-from scoring.corrections import Correction, apply_corrections, unapplied
+from scoring.corrections import (
+    Correction,
+    apply_corrections,
+    corrects,
+    is_mark,
+    unapplied,
+    undone,
+)
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
 
@@ -1440,7 +1447,21 @@ def score_run(
             answers.append(dict(rec.data))
         judge.read(rec)
     score = judge.finish()
-    score.corrections = [c.model_dump() for c in applied]
+    # Each as listed: an undo says what it undoes (`undoes`: that correction's act and who
+    # made it), and an act heard inside a longer utterance its own words (`phrase`), as
+    # `openrange speech correct` says them (nu17c #11).
+    score.corrections = []
+    heard = [r for r in records if r.kind == OFFICER_SPOKE or is_mark(r)]
+    for index, c in enumerate(corrections):
+        if index in stale:
+            continue
+        listed = c.model_dump()
+        if (prior := undone(corrections, index)) is not None:
+            listed["undoes"] = {"act": prior.act, "by": prior.by}
+        named = next((r for r in heard if corrects(c, r)), None)
+        if named is not None and named.data.get("phrase"):
+            listed["phrase"] = str(named.data["phrase"])
+        score.corrections.append(listed)
     score.corrections_not_applied = [
         corrections[index].model_dump() | {"index": index, "why": why}
         for index, why in stale.items()

@@ -5,6 +5,7 @@ as one (#11), and one run's broken file refused alone in a batch (#16)."""
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 import threading
@@ -111,3 +112,31 @@ def test_one_run_s_broken_corrections_file_does_not_stop_the_others_being_scored
     assert len(json.loads(capsys.readouterr().out)["runs"]) == 2
     assert main(["score", str(bad)]) == 2  # alone, its error is the answer
     assert capsys.readouterr().err == err.replace(": not scored", "")
+
+
+def test_score_and_report_list_an_undo_as_one_with_the_act_s_own_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu17c #11: score and report listed an undo as "command.step_back -> command.step_back",
+    # and quoted the utterance, not the act's phrase, where `speech correct` says both.
+    from range.review.report import _heard
+
+    stop = spoke(1.2, "command.stop", "police stop", talk_s=0.5)
+    stop = LogRecord(stop.t, stop.kind, {**stop.data, "phrase": "stop"})
+    run = write_run(tmp_path / "run", [*start(), phase(0, "active_resistance"), stop, end(3)])
+    at = ["speech", "correct", str(run), "--at", "1.0"]
+    assert main([*at, "--act", "none", "--by", "Sgt Lee", "--reason", "a cough"]) == 0
+    assert main([*at, "--act", "command.stop", "--by", "Sgt Kay"]) == 0
+    said = capsys.readouterr().out.splitlines()[-1]
+    back = "none (Sgt Lee's correction) -> put back to the act heard (command.stop) by Sgt Kay"
+    assert f"'stop' (in 'police stop'): {back}" in said
+    assert main(["score", str(run)]) == 0
+    (listed,) = [line for line in capsys.readouterr().out.splitlines() if "Sgt Kay" in line]
+    assert listed.startswith(f"    1.20 s  'stop' (in 'police stop'): {back}, ")
+    assert "command.stop -> command.stop" not in listed
+    assert main(["score", str(run), "--json"]) == 0
+    (applied,) = json.loads(capsys.readouterr().out)["corrections"]
+    assert applied["undoes"] == {"act": "none", "by": "Sgt Lee"} and applied["phrase"] == "stop"
+    every = run_corrections(run)
+    table = _heard(read_events(run), every[1:], every=every)
+    assert f"<td>{html.escape(back)}, " in table
