@@ -17,8 +17,9 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ CORRECTIONS_FORMAT = 1
 MATCH_SLACK_S = 0.25
 SHA256 = r"^[0-9a-f]{64}$"
 NONE = "none"  # the act of an utterance that was not speech at all (a false act)
+NO_SUCH_ACT = "no act"  # how `unapplied` begins why a correction's act is in no phrase book
 
 
 class CorrectionError(ValueError):
@@ -61,6 +63,15 @@ class Correction(StrictModel):
     # knife, drop the knife"). None (a file written before, or a mark): every act at
     # `utterance_t` heard as `was`.
     n: int | None = Field(default=None, ge=1)
+
+    @field_validator("made")
+    @classmethod
+    def _made(cls, made: str) -> str:
+        try:  # as `speech correct` writes it: 2026-12-01T16:44:43+00:00
+            datetime.fromisoformat(made)
+        except ValueError:
+            raise ValueError(f"{made!r} is not a date and time (ISO 8601)") from None
+        return made
 
     @field_validator("act")
     @classmethod
@@ -337,31 +348,44 @@ def _key(record: LogRecord) -> tuple[float, bool]:
 
 
 def unapplied(
-    records: Iterable[LogRecord], corrections: Sequence[Correction]
+    records: Iterable[LogRecord],
+    corrections: Sequence[Correction],
+    acts: Collection[str] | None = None,
 ) -> list[tuple[int, str]]:
     """(index, why) of each correction that does not apply to `records`: it names no
     `officer_spoke` record (or mark, for a `marked` one) there (a stale or hand-edited file),
     its `was` is not the act that record was heard as (or its `n` no record's there), it
     changes nothing (its act is the one heard, with no earlier correction to put back), or a
-    later correction of the same utterance supersedes it. Those are never
+    later correction of the same utterance supersedes it, or (given the run's phrase book's
+    `acts`) its act is in no phrase book of the run: a hand-edited typo would be scored as a
+    new act (nu17c #5; `speech correct` refuses one as it is made). Those are never
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     records = list(records)
     heard: dict[tuple[float, bool], list[str]] = {}
     for r in [*utterances(records), *marks(records)]:
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
-    latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in enumerate(corrections)}
+    known = None if acts is None else set(acts)
+
+    def typo(c: Correction) -> bool:  # an act in no phrase book of the run: never applied
+        return known is not None and c.act != NONE and c.act not in known
+
+    # Only a correction that can apply supersedes another (a typo leaves the one before it).
+    valid = [(index, c) for index, c in enumerate(corrections) if not typo(c)]
+    latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in valid}
     first: dict[tuple[float, str, bool, int | None], int] = {}
-    for index, c in reversed(list(enumerate(corrections))):
+    for index, c in reversed(valid):
         first[(c.utterance_t, c.was, c.marked, c.n)] = index
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
-        acts = heard.get((c.utterance_t, c.marked))
-        later = latest[(c.utterance_t, c.was, c.marked, c.n)]
+        sounds = heard.get((c.utterance_t, c.marked))
+        later = latest.get((c.utterance_t, c.was, c.marked, c.n), index)
         # Putting back the act heard after earlier corrections is a correction of its own
         # (they are superseded); with none before it, it changes nothing.
-        restores = first[(c.utterance_t, c.was, c.marked, c.n)] != index
+        restores = first.get((c.utterance_t, c.was, c.marked, c.n), index) != index
         what = "mark" if c.marked else "officer_spoke"
-        if acts is None:
+        if typo(c):
+            out.append((index, f"{NO_SUCH_ACT} {c.act!r} in this run's phrase book"))
+        elif sounds is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
             out.append(
                 (
@@ -369,12 +393,12 @@ def unapplied(
                     f"the log has no {what} at t = {c.utterance_t:g} s (its {what} t: {times})",
                 )
             )
-        elif c.was not in acts:
+        elif c.was not in sounds:
             out.append(
                 (
                     index,
                     f"the {what} at t = {c.utterance_t:g} s was heard as"
-                    f" {', '.join(acts)}, not {c.was}",
+                    f" {', '.join(sounds)}, not {c.was}",
                 )
             )
         elif c.n is not None and not any(

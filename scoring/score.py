@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -1428,17 +1428,21 @@ class _Judge:
 
 
 def score_run(
-    records: Iterable[LogRecord], policy: Policy, corrections: Sequence[Correction] = ()
+    records: Iterable[LogRecord],
+    policy: Policy,
+    corrections: Sequence[Correction] = (),
+    acts: Collection[str] | None = None,
 ) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
     threat as the officer faced it at that moment, before its own effect was known. A log that
     lacks what a rule needs (an older log) is scored on what it has; `Score.not_judged` (and a
     RESCORE-01 line) says what could not be judged. `corrections` (an instructor's, of misheard
-    speech acts) are applied first and listed in `Score.corrections`."""
+    speech acts) are applied first and listed in `Score.corrections`; given the run's phrase
+    book's `acts`, one whose act is in none of them is not applied (a hand-edited typo)."""
     judge = _Judge(policy)
     empathy, answers = False, []
     records = list(records)
-    stale = dict(unapplied(records, corrections)) if corrections else {}
+    stale = dict(unapplied(records, corrections, acts)) if corrections else {}
     applied = [c for index, c in enumerate(corrections) if index not in stale]
     for rec in apply_corrections(records, applied) if applied else records:
         if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":

@@ -140,3 +140,160 @@ def test_score_and_report_list_an_undo_as_one_with_the_act_s_own_words(
     every = run_corrections(run)
     table = _heard(read_events(run), every[1:], every=every)
     assert f"<td>{html.escape(back)}, " in table
+
+
+def _corrected(tmp_path: Path, records: list[LogRecord] | None = None) -> tuple[Path, Path]:
+    """A run with one correction made by `speech correct` (stop -> warning.taser), and its
+    corrections file."""
+    run = write_run(tmp_path / "run", records or misheard_warning())
+    argv = ["speech", "correct", str(run), "--at", "0.9", "--act", "warning.taser", "--by", "Lee"]
+    assert main(argv) == 0
+    (kept,) = run.glob("speech-corrections-*.json")
+    return run, kept
+
+
+def _edit(kept: Path, **fields: object) -> int:
+    """Set fields of the file's corrections[0]; the line of the first one set."""
+    body = json.loads(kept.read_text())
+    body["corrections"][0].update(fields)
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    key = f'"{next(iter(fields))}"'
+    return next(i for i, line in enumerate(kept.read_text().splitlines(), 1) if key in line)
+
+
+def test_a_hand_edited_act_in_no_phrase_book_or_a_bad_date_is_not_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu17c #5: a typo'd act in a hand-edited corrections file was applied by score and report
+    # as a new act, and `made: "not a date"` was accepted.
+    run, kept = _corrected(tmp_path)
+    line = _edit(kept, act="warning.deadly_forse")
+    capsys.readouterr()
+    assert main(["score", str(run), "--json"]) == 0
+    out, err = capsys.readouterr()
+    score = json.loads(out)
+    assert score["corrections"] == [] and "warning.deadly_forse" not in score["speech"]["acts"]
+    (stale,) = score["corrections_not_applied"]
+    assert stale["why"] == "no act 'warning.deadly_forse' in this run's phrase book"
+    assert err == (
+        f"openrange: {kept}:{line}: corrections[0].act: 1.2 s 'stop' command.stop ->"
+        " warning.deadly_forse by Lee: not applied: no act 'warning.deadly_forse' in this"
+        " run's phrase book\n"
+    )
+    # An act of an agency book the run was not heard with is no act of this run either.
+    _edit(kept, act="command.kneel")
+    assert main(["score", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["corrections"] == []
+    _edit(kept, act="warning.taser")
+    line = _edit(kept, made="not a date")
+    assert main(["score", str(run)]) == 2
+    assert capsys.readouterr().err == (
+        f"openrange: {kept}:{line}: corrections[0].made: 'not a date' is not a date and time"
+        " (ISO 8601)\n"
+    )
+
+
+KNEEL_BOOK = (
+    'version = 1\nlanguage = "en-us"\n\n[[acts]]\nact = "command.kneel"\nphrases = ["kneel down"]\n'
+)
+
+
+def test_a_changed_or_missing_phrase_book_is_refused_as_an_edited_log_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu17c #6: the run's phrasebook.toml was not checked against run_started's
+    # phrases_sha256: an edited book let `speech correct` use acts the run was never heard
+    # with, and a deleted one fell back to the built-in book without a word.
+    import hashlib
+
+    records = misheard_warning()
+    sha = hashlib.sha256(KNEEL_BOOK.encode()).hexdigest()
+    book_meta = {"phrases_file": "phrasebook.toml", "phrases_sha256": sha}
+    records[0] = LogRecord(records[0].t, records[0].kind, {**records[0].data, **book_meta})
+    run = write_run(tmp_path / "run", records)
+    book = run / "phrasebook.toml"
+    book.write_text(KNEEL_BOOK)
+    at = ["speech", "correct", str(run), "--at", "0.9", "--by", "Lee"]
+    assert main([*at, "--act", "command.kneel"]) == 0  # the book the run was heard with
+    (kept,) = run.glob("speech-corrections-*.json")
+    before = kept.read_bytes()
+    capsys.readouterr()
+    book.write_text(KNEEL_BOOK + '\n[[acts]]\nact = "command.sit"\nphrases = ["sit down"]\n')
+    assert main([*at, "--act", "command.sit"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"openrange: {book}: no longer matches the sha256 kept in run_started")
+    assert err.endswith(": it was edited; not corrected\n") and kept.read_bytes() == before
+    book.unlink()
+    assert main([*at, "--act", "command.stop"]) == 2
+    assert capsys.readouterr().err == (
+        f"openrange: {book}: missing: the run was heard with it (run_started's sha256"
+        f" {sha[:12]}); not corrected\n"
+    )
+    # score says so, and checks the corrections against the book as it is now.
+    assert main(["score", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"openrange: {book}: missing: the run was heard with it" in err
+    assert "not applied: no act 'command.kneel' in this run's phrase book" in err
+    # A run heard with the built-in book alone, given a book afterwards.
+    other = write_run(tmp_path / "other", misheard_warning())
+    (other / "phrasebook.toml").write_text(KNEEL_BOOK)
+    assert (
+        main(
+            ["speech", "correct", str(other), "--at", "0.9", "--by", "L", "--act", "command.kneel"]
+        )
+        == 2
+    )
+    assert "phrasebook.toml: not this run's: its run_started names no phrase book" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_missing_or_replaced_officer_voice_is_said_by_score_and_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu17c #9: with officer-voice.wav deleted or replaced, report and score said nothing and
+    # the report's audio links played nothing, or silence.
+    import hashlib
+
+    import numpy as np
+    import soundfile
+
+    from range.cli.corrections import voice_problem
+    from range.review.report import _heard
+
+    voice = tmp_path / "officer-voice.wav"
+    soundfile.write(str(voice), np.full(8000, 0.1), 16000, subtype="PCM_16")
+    sha = hashlib.sha256(voice.read_bytes()).hexdigest()
+    records = [
+        LogRecord(r.t, r.kind, {**r.data, "clip": "officer-voice.wav"})
+        if r.kind == "officer_spoke"
+        else r
+        for r in misheard_warning()
+    ]
+    meta = {"voice_file": "officer-voice.wav", "voice_sha256": sha}
+    records[0] = LogRecord(records[0].t, records[0].kind, {**records[0].data, **meta})
+    run = write_run(tmp_path / "run", records)
+    kept = run / "officer-voice.wav"
+    kept.write_bytes(voice.read_bytes())
+    assert voice_problem(run, records) is None
+    assert main(["score", str(run)]) == 0 and capsys.readouterr().err == ""
+
+    kept.unlink()
+    missing = voice_problem(run, records)
+    assert missing == (
+        f"{kept}: missing: the officer's voice the run heard; its audio cannot be played"
+    )
+    assert main(["score", str(run), "--json"]) == 0
+    assert capsys.readouterr().err == f"openrange: warning: {missing}\n"
+    table = _heard(records, [], run, run, voice=missing)
+    assert "audio</a>" not in table and table.count("(audio missing)") == 2
+
+    soundfile.write(str(kept), np.zeros(8000), 16000, subtype="PCM_16")  # silence instead
+    changed = voice_problem(run, records)
+    assert changed is not None and changed.startswith(
+        f"{kept}: no longer matches the sha256 kept in run_started ({sha[:12]}, now "
+    )
+    assert changed.endswith("it was replaced; its audio is not what the run heard")
+    assert main(["score", str(run), str(run)]) == 0  # a batch says it for each run
+    assert capsys.readouterr().err == f"openrange: warning: {changed}\n" * 2
+    assert _heard(records, [], run, run, voice=changed).count("audio</a> (audio changed)") == 2
