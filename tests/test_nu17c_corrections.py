@@ -184,7 +184,15 @@ def test_a_hand_edited_act_in_no_phrase_book_or_a_bad_date_is_not_applied(
     _edit(kept, act="command.kneel")
     assert main(["score", str(run), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["corrections"] == []
-    _edit(kept, act="warning.taser")
+    # A typo made after a good correction leaves that one in force (it supersedes nothing).
+    body = json.loads(kept.read_text())
+    body["corrections"][0]["act"] = "warning.taser"
+    body["corrections"].append({**body["corrections"][0], "act": "warning.tazer"})
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    assert main(["score", str(run), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert [c["act"] for c in score["corrections"]] == ["warning.taser"]
+    assert [c["index"] for c in score["corrections_not_applied"]] == [1]
     line = _edit(kept, made="not a date")
     assert main(["score", str(run)]) == 2
     assert capsys.readouterr().err == (
