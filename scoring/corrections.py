@@ -11,11 +11,15 @@ in the score. docs/scoring.md "Instructor corrections".
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +35,7 @@ CORRECTIONS_FORMAT = 1
 MATCH_SLACK_S = 0.25
 SHA256 = r"^[0-9a-f]{64}$"
 NONE = "none"  # the act of an utterance that was not speech at all (a false act)
+NO_SUCH_ACT = "no act"  # how `unapplied` begins why a correction's act is in no phrase book
 
 
 class CorrectionError(ValueError):
@@ -58,6 +63,15 @@ class Correction(StrictModel):
     # knife, drop the knife"). None (a file written before, or a mark): every act at
     # `utterance_t` heard as `was`.
     n: int | None = Field(default=None, ge=1)
+
+    @field_validator("made")
+    @classmethod
+    def _made(cls, made: str) -> str:
+        try:  # as `speech correct` writes it: 2026-12-01T16:44:43+00:00
+            datetime.fromisoformat(made)
+        except ValueError:
+            raise ValueError(f"{made!r} is not a date and time (ISO 8601)") from None
+        return made
 
     @field_validator("act")
     @classmethod
@@ -156,14 +170,36 @@ def _parse(path: Path) -> Corrections:
     raise CorrectionError("\n".join(problems))
 
 
+@contextmanager
+def corrections_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's corrections for one read-amend-write: two instructors correcting one run
+    at once (two `speech correct`s, or one and the console's debrief) are served one after the
+    other, each from the file the other left, so neither correction is lost (nu17c #2). An
+    advisory `fcntl.flock` on the run directory itself (no lock file is left in it), released
+    when the block ends or the process dies."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_corrections(run_dir: Path, sha256: str, corrections: Sequence[Correction]) -> Path:
     """Keep `corrections` for the log with this SHA-256, replacing the file whole (a crash
-    leaves the old file or the new, never half of one)."""
+    leaves the old file or the new, never half of one; the temporary file's name is unique, so
+    two writers never share one). Call it under `corrections_lock`, with the corrections read
+    under the same lock, or one writer's correction replaces another's."""
     path = corrections_path(run_dir, sha256)
     body = Corrections(version=CORRECTIONS_FORMAT, log_sha256=sha256, corrections=list(corrections))
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(body.model_dump(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as out:
+            out.write(json.dumps(body.model_dump(), indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -212,6 +248,18 @@ def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Corre
     """The correction in force for a heard act: the latest that names it, or None."""
     named = [c for c in corrections if corrects(c, record)]
     return named[-1] if named else None
+
+
+def undone(corrections: Sequence[Correction], index: int) -> Correction | None:
+    """The correction that `corrections[index]` undoes when it puts back the act heard (its
+    act is its `was`): the latest earlier correction of the same heard act. None for a
+    correction that is not an undo."""
+    fix = corrections[index]
+    if fix.act != fix.was:
+        return None
+    key = (fix.utterance_t, fix.was, fix.marked, fix.n)
+    earlier = [c for c in corrections[:index] if (c.utterance_t, c.was, c.marked, c.n) == key]
+    return earlier[-1] if earlier else None
 
 
 def act_in_force(record: LogRecord, corrections: Sequence[Correction]) -> str:
@@ -300,31 +348,44 @@ def _key(record: LogRecord) -> tuple[float, bool]:
 
 
 def unapplied(
-    records: Iterable[LogRecord], corrections: Sequence[Correction]
+    records: Iterable[LogRecord],
+    corrections: Sequence[Correction],
+    acts: Collection[str] | None = None,
 ) -> list[tuple[int, str]]:
     """(index, why) of each correction that does not apply to `records`: it names no
     `officer_spoke` record (or mark, for a `marked` one) there (a stale or hand-edited file),
     its `was` is not the act that record was heard as (or its `n` no record's there), it
     changes nothing (its act is the one heard, with no earlier correction to put back), or a
-    later correction of the same utterance supersedes it. Those are never
+    later correction of the same utterance supersedes it, or (given the run's phrase book's
+    `acts`) its act is in no phrase book of the run: a hand-edited typo would be scored as a
+    new act (nu17c #5; `speech correct` refuses one as it is made). Those are never
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     records = list(records)
     heard: dict[tuple[float, bool], list[str]] = {}
     for r in [*utterances(records), *marks(records)]:
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
-    latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in enumerate(corrections)}
+    known = None if acts is None else set(acts)
+
+    def typo(c: Correction) -> bool:  # an act in no phrase book of the run: never applied
+        return known is not None and c.act != NONE and c.act not in known
+
+    # Only a correction that can apply supersedes another (a typo leaves the one before it).
+    valid = [(index, c) for index, c in enumerate(corrections) if not typo(c)]
+    latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in valid}
     first: dict[tuple[float, str, bool, int | None], int] = {}
-    for index, c in reversed(list(enumerate(corrections))):
+    for index, c in reversed(valid):
         first[(c.utterance_t, c.was, c.marked, c.n)] = index
     out: list[tuple[int, str]] = []
     for index, c in enumerate(corrections):
-        acts = heard.get((c.utterance_t, c.marked))
-        later = latest[(c.utterance_t, c.was, c.marked, c.n)]
+        sounds = heard.get((c.utterance_t, c.marked))
+        later = latest.get((c.utterance_t, c.was, c.marked, c.n), index)
         # Putting back the act heard after earlier corrections is a correction of its own
         # (they are superseded); with none before it, it changes nothing.
-        restores = first[(c.utterance_t, c.was, c.marked, c.n)] != index
+        restores = first.get((c.utterance_t, c.was, c.marked, c.n), index) != index
         what = "mark" if c.marked else "officer_spoke"
-        if acts is None:
+        if typo(c):
+            out.append((index, f"{NO_SUCH_ACT} {c.act!r} in this run's phrase book"))
+        elif sounds is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
             out.append(
                 (
@@ -332,12 +393,12 @@ def unapplied(
                     f"the log has no {what} at t = {c.utterance_t:g} s (its {what} t: {times})",
                 )
             )
-        elif c.was not in acts:
+        elif c.was not in sounds:
             out.append(
                 (
                     index,
                     f"the {what} at t = {c.utterance_t:g} s was heard as"
-                    f" {', '.join(acts)}, not {c.was}",
+                    f" {', '.join(sounds)}, not {c.was}",
                 )
             )
         elif c.n is not None and not any(

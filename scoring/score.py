@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from drills.deescalation import CALMING_CATEGORIES, Deescalation
 from drills.log import LogRecord
-from drills.speech import ACT, acts_in_text, builtin_phrasebook
+from drills.speech import ACT, OFFICER_SPOKE, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
-from scoring.corrections import Correction, apply_corrections, unapplied
+from scoring.corrections import (
+    Correction,
+    apply_corrections,
+    corrects,
+    is_mark,
+    unapplied,
+    undone,
+)
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
 
@@ -1421,17 +1428,21 @@ class _Judge:
 
 
 def score_run(
-    records: Iterable[LogRecord], policy: Policy, corrections: Sequence[Correction] = ()
+    records: Iterable[LogRecord],
+    policy: Policy,
+    corrections: Sequence[Correction] = (),
+    acts: Collection[str] | None = None,
 ) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
     threat as the officer faced it at that moment, before its own effect was known. A log that
     lacks what a rule needs (an older log) is scored on what it has; `Score.not_judged` (and a
     RESCORE-01 line) says what could not be judged. `corrections` (an instructor's, of misheard
-    speech acts) are applied first and listed in `Score.corrections`."""
+    speech acts) are applied first and listed in `Score.corrections`; given the run's phrase
+    book's `acts`, one whose act is in none of them is not applied (a hand-edited typo)."""
     judge = _Judge(policy)
     empathy, answers = False, []
     records = list(records)
-    stale = dict(unapplied(records, corrections)) if corrections else {}
+    stale = dict(unapplied(records, corrections, acts)) if corrections else {}
     applied = [c for index, c in enumerate(corrections) if index not in stale]
     for rec in apply_corrections(records, applied) if applied else records:
         if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":
@@ -1440,7 +1451,21 @@ def score_run(
             answers.append(dict(rec.data))
         judge.read(rec)
     score = judge.finish()
-    score.corrections = [c.model_dump() for c in applied]
+    # Each as listed: an undo says what it undoes (`undoes`: that correction's act and who
+    # made it), and an act heard inside a longer utterance its own words (`phrase`), as
+    # `openrange speech correct` says them (nu17c #11).
+    score.corrections = []
+    heard = [r for r in records if r.kind == OFFICER_SPOKE or is_mark(r)]
+    for index, c in enumerate(corrections):
+        if index in stale:
+            continue
+        listed = c.model_dump()
+        if (prior := undone(corrections, index)) is not None:
+            listed["undoes"] = {"act": prior.act, "by": prior.by}
+        named = next((r for r in heard if corrects(c, r)), None)
+        if named is not None and named.data.get("phrase"):
+            listed["phrase"] = str(named.data["phrase"])
+        score.corrections.append(listed)
     score.corrections_not_applied = [
         corrections[index].model_dump() | {"index": index, "why": why}
         for index, why in stale.items()

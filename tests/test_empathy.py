@@ -192,6 +192,33 @@ def test_a_debrief_option_the_drill_cannot_take_is_one_line(
     assert [p.name for p in tmp_path.iterdir()] == ["answer.wav"]  # no run was started
 
 
+def test_an_empty_or_header_only_answer_wav_is_refused_before_the_scene(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu17c #3: a 0-sample answer crashed PocketSphinx after the scene had played, leaving the
+    # run "in progress" and the typed answers given with it lost.
+    from range.voice.dictation import transcribe
+
+    empty = tmp_path / "empty.wav"
+    soundfile.write(str(empty), np.zeros(0), 22050)
+    header = tmp_path / "hdr.wav"
+    soundfile.write(str(tmp_path / "ok.wav"), np.zeros(2205), 22050, subtype="PCM_16")
+    header.write_bytes((tmp_path / "ok.wav").read_bytes()[:44])
+    runs = tmp_path / "runs"
+    base = ["drill", "run", SCENES[1], "--seed", "2", "--runs-dir", str(runs), "--sound", "off"]
+    answers = ["--answer", "fear=stayed back", "--answer-wav", f"got_through={empty}"]
+    assert main([*base, *answers]) == 2
+    err = capsys.readouterr().err
+    assert f"--answer-wav: {empty}: no sound in it (0 samples): record the answer again" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert main([*base, "--answer-wav", f"got_through={header}"]) == 2
+    err = capsys.readouterr().err
+    assert f"--answer-wav: {header}: the file is cut short" in err and err.count("\n") == 1
+    assert not runs.exists()  # refused before the run: no folder, nothing in progress
+    # The microphone can give no samples too: that is no answer, not a crash.
+    assert transcribe(np.zeros(0, dtype=np.int16)) == ""
+
+
 @needs_espeak
 def test_a_spoken_debrief_answer_is_recognised_and_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -281,7 +281,7 @@ def test_a_no_op_or_wrong_was_correction_in_a_file_is_not_applied() -> None:
 
     def fix(was: str, act: str) -> Correction:
         return Correction(
-            at_s=1.0, utterance_t=1.2, text="stop", was=was, act=act, by="Lee", made="2026"
+            at_s=1.0, utterance_t=1.2, text="stop", was=was, act=act, by="Lee", made="2026-12-01"
         )
 
     records = misheard_warning()
@@ -514,9 +514,23 @@ def test_an_act_the_run_s_phrase_book_lacks_is_refused_and_a_superseded_one_not_
         "openrange: --act command: a category, not an act of this run's phrase book; its acts:"
     )
     assert "command.drop_weapon" in line
-    (run / "phrasebook.toml").write_text(  # the agency book the run was heard with
+    book = run / "phrasebook.toml"
+    book.write_text(  # the agency book the run was heard with
         AGENCY_HEAD + '[[acts]]\nact = "warning.tazer"\nphrases = ["tazer tazer"]\n'
     )
+    # ... named in its run_started with its sha256, as `drill run --phrases` keeps it (a book
+    # the log does not name is not the run's: nu17c #6).
+    import hashlib
+
+    from drills.log import LogRecord
+
+    records = misheard_warning()
+    meta = {
+        "phrases_file": book.name,
+        "phrases_sha256": hashlib.sha256(book.read_bytes()).hexdigest(),
+    }
+    records[0] = LogRecord(records[0].t, records[0].kind, {**records[0].data, **meta})
+    (run / "events.jsonl").write_text("".join(json.dumps(r.as_json()) + "\n" for r in records))
     assert main(_correct(run, "0.9", "warning.tazer")) == 0
     assert main(_correct(run, "0.9", "warning.taser")) == 0  # corrected again: the latest wins
     capsys.readouterr()

@@ -65,6 +65,81 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fix.set_defaults(handler=_correct)
 
 
+def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
+    """Why the agency phrase book kept in the run folder (`phrasebook.toml`) is not the one the
+    run was heard with, in one line naming it, or None: it no longer matches the sha256 its
+    `run_started` keeps, it is missing though `run_started` names it, or it is there though
+    the run was heard with the built-in book alone (nu17c #6). The book decides which acts an
+    utterance may be corrected to, as the log decides what was heard."""
+    from drills.speech import PHRASES_FILE
+    from range.records.store import file_sha256
+
+    started = records[0].data if records and records[0].kind == "run_started" else {}
+    if not started:
+        return None  # not a drill run's log (an attempt's): no phrase book is named
+    book = run_dir / PHRASES_FILE
+    kept = started.get("phrases_sha256")
+    if not isinstance(kept, str) or not kept:
+        if book.exists():
+            return (
+                f"{book}: not this run's: its run_started names no phrase book (it was heard"
+                " with the built-in one alone)"
+            )
+        return None
+    if not book.is_file():
+        return f"{book}: missing: the run was heard with it (run_started's sha256 {kept[:12]})"
+    now = file_sha256(book)
+    if now != kept:
+        return (
+            f"{book}: no longer matches the sha256 kept in run_started ({kept[:12]}, now"
+            f" {now[:12]}): it was edited"
+        )
+    return None
+
+
+def voice_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
+    """Why the officer's voice kept with the run (`officer-voice.wav`, named in `run_started`
+    or, for a live run, `result.json`) is not the one the run heard, in one line naming it, or
+    None: it is missing, or no longer matches the `voice_sha256` kept (nu17c #9). The review's
+    audio links play it, so a reviewer is told before listening to nothing or to another
+    recording."""
+    from range.records.store import file_sha256
+    from range.runs.runlog import RESULT
+
+    started = records[0].data if records and records[0].kind == "run_started" else {}
+    try:
+        result = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        result = {}
+    result = result if isinstance(result, dict) else {}
+    name = started.get("voice_file") or result.get("voice_file")
+    if not isinstance(name, str) or not name:
+        return None
+    voice = run_dir / name
+    kept, where = started.get("voice_sha256"), "run_started"
+    if not isinstance(kept, str) or not kept:
+        kept, where = result.get("voice_sha256"), RESULT
+    if not voice.is_file():
+        return f"{voice}: missing: the officer's voice the run heard; its audio cannot be played"
+    if isinstance(kept, str) and kept:
+        now = file_sha256(voice)
+        if now != kept:
+            return (
+                f"{voice}: no longer matches the sha256 kept in {where} ({kept[:12]}, now"
+                f" {now[:12]}): it was replaced; its audio is not what the run heard"
+            )
+    return None
+
+
+def run_act_names(run_dir: Path) -> list[str]:
+    """The acts of the run's phrase book: the built-in book's, with the agency's the run kept
+    (`phrasebook.toml`) merged in. A correction to any other act is never applied."""
+    from drills.speech import PHRASES_FILE, phrasebook
+
+    kept = run_dir / PHRASES_FILE
+    return phrasebook(kept if kept.is_file() else None).act_names()
+
+
 def run_corrections(run_dir: Path) -> list[Correction]:
     """The corrections kept for the run's log as it is now ([] when none)."""
     from range.runs.runlog import EVENTS
@@ -131,8 +206,10 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
     no utterance of the log, or one whose `was` is not what was heard, or that changes nothing
     (scoring.corrections.unapplied); in a file of an earlier log (the log was edited since, so
     its SHA-256 changed), every correction not made again for the log as it is now."""
+    from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
     from scoring.corrections import (
+        NO_SUCH_ACT,
         Corrections,
         corrections_path,
         log_sha256,
@@ -148,12 +225,17 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
     kept = read_corrections(run_dir, sha)
     notes = []
     if kept:
+        book = phrasebook_problem(run_dir, records)
+        if book is not None:  # the acts the corrections are checked against are not the run's
+            notes.append(f"{book}; its corrections are checked against it as it is now")
         text = current.read_text(encoding="utf-8")
-        for index, why in unapplied(records, kept):
-            notes.append(
-                f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
-                f" {_describe(kept[index])}: not applied: {why}"
-            )
+        for index, why in unapplied(records, kept, run_act_names(run_dir)):
+            if why.startswith(NO_SUCH_ACT):  # the act is what is wrong: its own line
+                line = locate(json_key_lines(text), ["corrections", index, "act"])
+                where = f"{current}:{line or _line_of(text, index)}: corrections[{index}].act"
+            else:
+                where = f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t"
+            notes.append(f"{where}: {_describe(kept[index])}: not applied: {why}")
     redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:
@@ -187,13 +269,12 @@ def _check_act(run_dir: Path, act: str, field: Callable[[str], str] = cli_flag) 
     act): the built-in book, with the agency's the run kept (`phrasebook.toml`) merged in."""
     import re
 
-    from drills.speech import ACT, CATEGORIES, PHRASES_FILE, phrasebook
+    from drills.speech import ACT, CATEGORIES
     from scoring.corrections import CorrectionError
 
     if not re.match(ACT, act):
         return  # not the shape of an act at all: said when the correction is made
-    kept = run_dir / PHRASES_FILE
-    known = phrasebook(kept if kept.is_file() else None).act_names()
+    known = run_act_names(run_dir)
     if act not in known:  # a bare category ("command") is not an act unless the book has it
         what = "a category, not an act" if act in CATEGORIES else "not an act"
         raise CorrectionError(
@@ -228,6 +309,7 @@ def correct_speech(
     was: str | None = None,
     field: Callable[[str], str] = cli_flag,
     marked: bool | None = None,
+    then: Callable[[Correction, list[Correction]], object] | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
     correction is appended to the run's corrections file (the log is never edited). The
@@ -235,27 +317,57 @@ def correct_speech(
     only; False, utterances only; None, either). Striking
     an utterance as `none` (not speech) needs a reason. Raises CorrectionError in one line,
     naming the field as `field(name)` does ("act", "reason"): `openrange speech correct`'s
-    flags, the console's debrief form's fields; both call it."""
+    flags, the console's debrief form's fields; both call it.
+
+    The corrections file is locked from the read of what it keeps to the write (and through
+    `then(correction, kept_before)`: the records' amendment, computed from the corrections
+    kept, with the corrections kept before this one), so corrections made at once are each
+    kept and each amendment counts every correction made before it (nu17c #2)."""
     from range.runs.runlog import EVENTS, read_events
-    from scoring.corrections import (
-        NONE,
-        Correction,
-        CorrectionError,
-        act_in_force,
-        find_utterance,
-        log_sha256,
-        not_spoken,
-        read_corrections,
-        span,
-        write_corrections,
-    )
+    from scoring.corrections import CorrectionError, corrections_lock, log_sha256
 
     if len(reason) > MAX_REASON_CHARS:
         raise CorrectionError(
             f"{field('reason')}: a reason of {len(reason)} characters (at most {MAX_REASON_CHARS})"
         )
     records = read_events(run_dir)
+    book = phrasebook_problem(run_dir, records)
+    if book is not None:  # it decides which acts are valid: refused as an edited log is
+        raise CorrectionError(f"{book}; not corrected")
     sha = log_sha256(run_dir / EVENTS)
+    with corrections_lock(run_dir):
+        correction, path, heard = _correct_locked(
+            run_dir, records, sha, at_s, act, by, reason, was, field, marked, then
+        )
+    return correction, path, heard
+
+
+def _correct_locked(
+    run_dir: Path,
+    records: list[LogRecord],
+    sha: str,
+    at_s: float,
+    act: str,
+    by: str,
+    reason: str,
+    was: str | None,
+    field: Callable[[str], str],
+    marked: bool | None,
+    then: Callable[[Correction, list[Correction]], object] | None,
+) -> tuple[Correction, Path, LogRecord]:
+    """correct_speech's work, with the corrections file locked."""
+    from scoring.corrections import (
+        NONE,
+        Correction,
+        CorrectionError,
+        act_in_force,
+        find_utterance,
+        not_spoken,
+        read_corrections,
+        span,
+        write_corrections,
+    )
+
     kept = read_corrections(run_dir, sha)
     if act != NONE:
         _check_act(run_dir, act, field)
@@ -294,6 +406,8 @@ def correct_speech(
     except ValueError as exc:  # pydantic's: the act's shape
         raise CorrectionError(f"{field('act')}: {act!r} is not a speech act or 'none'") from exc
     path = write_corrections(run_dir, sha, [*kept, correction])
+    if then is not None:
+        then(correction, kept)
     return correction, path, heard
 
 
@@ -310,7 +424,9 @@ def amend_records(
     numbers = records.drill_runs_at(run_dir)
     if not numbers:
         return []
-    score = score_run(read_events(run_dir), load_policy(None), run_corrections(run_dir))
+    score = score_run(
+        read_events(run_dir), load_policy(None), run_corrections(run_dir), run_act_names(run_dir)
+    )
     why = {"correction": correction.model_dump(mode="json")}
     amended = []
     for number in numbers:
@@ -339,11 +455,18 @@ def _correct(args: argparse.Namespace) -> int:
         edited = edited_log(args.run_dir, records)
         if edited is not None:
             raise CorrectionError(f"{edited}; not corrected (openrange records verify)")
-        before = run_corrections(args.run_dir)
+        before: list[Correction] = []
+        amended: list[tuple[int, float, float]] = []
+
+        def amend(correction: Correction, kept: list[Correction]) -> None:
+            # Under the corrections file's lock: from the corrections kept, this one last.
+            before.extend(kept)
+            if records is not None:
+                amended.extend(amend_records(records, args.run_dir, correction))
+
         correction, path, heard = correct_speech(
-            args.run_dir, args.at, args.act, args.by, args.reason, args.was
+            args.run_dir, args.at, args.act, args.by, args.reason, args.was, then=amend
         )
-        amended = [] if records is None else amend_records(records, args.run_dir, correction)
     finally:
         if records is not None:
             records.close()

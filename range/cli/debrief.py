@@ -96,15 +96,20 @@ def check_debrief_options(args: argparse.Namespace, drill: Drill) -> None:
                 f"{option} {key}: {drill.id} has no debrief question {key!r}; its questions:"
                 f" {', '.join(known)}"
             )
-    from range.voice.audio import read_wav
+    from range.voice.audio import cut_short, read_wav
 
     for _, path in getattr(args, "answer_wav", []):
         try:  # read now: a bad file is refused before the run, not after the scene
-            read_wav(Path(path))
+            pcm = read_wav(Path(path))
         except FileNotFoundError:
             raise ValueError(f"--answer-wav: {path}: no such file") from None
         except ValueError as exc:
             raise ValueError(f"--answer-wav: {exc}") from None
+        if len(pcm) == 0:  # an empty or header-only file: no answer in it to hear or keep
+            why = cut_short(Path(path)) or f"{path}: no sound in it (0 samples)"
+            raise ValueError(
+                f"--answer-wav: {why}: record the answer again, or type it with --answer ID=TEXT"
+            )
 
 
 def make_debrief(args: argparse.Namespace) -> Debrief:

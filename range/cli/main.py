@@ -37,6 +37,7 @@ from range.xr.runtime import XRUnavailableError
 
 if TYPE_CHECKING:
     from drills.log import LogRecord
+    from scoring.corrections import Correction
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -147,7 +148,7 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "matplotlib")
-    from range.cli.corrections import correction_notes
+    from range.cli.corrections import correction_notes, voice_problem
     from range.review.report import write_report
     from range.runs.runlog import read_events
 
@@ -155,7 +156,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     path = write_report(args.run_dir, args.out, edited)
     if edited is not None:  # once it could be read: one that cannot is one line alone
         print(f"openrange: warning: {edited}; reviewed as it is now", file=sys.stderr)
-    for note in correction_notes(args.run_dir, read_events(args.run_dir)):
+    log = read_events(args.run_dir)
+    if (voice := voice_problem(args.run_dir, log)) is not None:
+        print(f"openrange: warning: {voice}", file=sys.stderr)
+    for note in correction_notes(args.run_dir, log):
         print(f"openrange: {note}", file=sys.stderr)
     print(path)
     return 0
@@ -368,38 +372,50 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    from range.cli.corrections import correction_notes, run_corrections
+    from range.cli.corrections import (
+        correction_notes,
+        run_act_names,
+        run_corrections,
+        voice_problem,
+    )
     from range.cli.summary import run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
     # In a batch, a run whose copy was changed is named on stderr and left out; the others are
     # scored, and the exit status says one was left out.
-    kept: list[tuple[Path, list[LogRecord]]] = []
+    # An instructor's corrections of misheard speech, kept beside each log (never in it); any
+    # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
+    # A corrections file that cannot be read is refused as a changed drill copy is: in a
+    # batch, that run alone is left out (nu17c #16).
+    kept: list[tuple[Path, list[LogRecord], list[Correction], list[str], list[str] | None]] = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
+            fixes = run_corrections(run_dir)
+            notes = correction_notes(run_dir, log)
+            if (voice := voice_problem(run_dir, log)) is not None:
+                notes.insert(0, f"warning: {voice}")
+            acts = run_act_names(run_dir) if fixes else None
         except ValueError as exc:
             if len(args.run_dirs) == 1:
                 raise
-            print(f"openrange: {exc}: not scored", file=sys.stderr)
+            print(f"openrange: {exc}: not scored".replace("\n", "\nopenrange: "), file=sys.stderr)
             failed += 1
             continue
-        kept.append((run_dir, log))
+        kept.append((run_dir, log, fixes, notes, acts))
     if not kept:
         return 1
-    args.run_dirs, logs = [r for r, _ in kept], [log for _, log in kept]
-    # An instructor's corrections of misheard speech, kept beside each log (never in it); any
-    # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
+    args.run_dirs, logs = [k[0] for k in kept], [k[1] for k in kept]
     # A log edited since it was written (its result.json's sha256, or the records' where the
     # user's store keeps the run) is scored as it is now, with a warning naming it.
     scores = []
     edited = _warn_edited(args.run_dirs)
-    for run_dir, log in zip(args.run_dirs, logs, strict=True):
-        for note in correction_notes(run_dir, log):
+    for _, log, fixes, notes, acts in kept:
+        for note in notes:
             print(f"openrange: {note}", file=sys.stderr)
-        scores.append(score_run(log, policy, run_corrections(run_dir)))
+        scores.append(score_run(log, policy, fixes, acts))
 
     def as_json(score: Score, log_edited: str | None) -> dict[str, object]:
         out = score.as_json()

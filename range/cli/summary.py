@@ -128,7 +128,7 @@ def format_score(score: Score) -> str:
         for c in score.corrections:
             why = f" ({c['reason']})" if c["reason"] else ""
             lines.append(
-                f"  {c['utterance_t']:6.2f} s  {c['text']!r}: {c['was']} -> {c['act']}"
+                f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {correction_change(c)}"
                 f" by {c['by']}, {c['made']}{why}"
             )
     if score.corrections_not_applied:
@@ -255,6 +255,26 @@ _KEPT = {
     "sound.wav": "the run's soundtrack: subjects' voices, shots, the TASER's arc",
     "report.html": "the review page",
 }
+
+
+def correction_words(c: dict[str, Any]) -> str:
+    """What a listed correction's act was heard in: the act's own words with the utterance
+    beside them where they differ, as `openrange speech correct` quotes them."""
+    phrase = c.get("phrase")
+    return f"{phrase!r} (in {c['text']!r})" if phrase and phrase != c["text"] else repr(c["text"])
+
+
+def correction_change(c: dict[str, Any]) -> str:
+    """A listed correction's change, in `openrange speech correct`'s words: an undo (its act
+    is the act heard, `undoes` the correction it puts back from) is said as one, never as
+    'X -> X' (nu17c #11)."""
+    undoes = c.get("undoes")
+    if undoes:
+        return (
+            f"{undoes['act']} ({undoes['by']}'s correction) -> put back to the act heard"
+            f" ({c['was']})"
+        )
+    return f"{c['was']} -> {c['act']}"
 
 
 def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:

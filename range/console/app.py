@@ -98,7 +98,7 @@ from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
 from range.runs.runlog import read_events
-from scoring.corrections import marks, utterances
+from scoring.corrections import Correction, marks, utterances
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -1113,6 +1113,12 @@ class Console:
             return self.error(request, user, f"run {row['id']} has no {what} {n}")
         heard = heards[n - 1]
         act = str(form.get("act", ""))
+
+        def amend(correction: Correction, kept: list[Correction]) -> None:
+            # The run's record rescores too: a chained amendment, as `openrange speech
+            # correct` makes, under the corrections file's lock (from what it keeps).
+            self._with_records(amend_records, run_dir, correction)
+
         try:
             correction, _, _ = await run_in_threadpool(
                 correct_speech,
@@ -1124,11 +1130,10 @@ class Console:
                 str(heard.data["act"]),
                 correct_field,
                 marked,
+                amend,
             )
         except ValueError as exc:  # CorrectionError: one line
             return self.error(request, user, str(exc), 400)
-        # The run's record rescores too: a chained amendment, as `openrange speech correct`.
-        await run_in_threadpool(self._with_records, amend_records, run_dir, correction)
         self.audit(
             user.name,
             "speech_corrected",

@@ -12,7 +12,7 @@ from typing import Any
 
 from drills.log import LogRecord
 from physics.units import FT_M
-from range.cli.corrections import run_corrections
+from range.cli.corrections import run_act_names, run_corrections
 from range.console.protocol import (
     body_keys,
     clip_keys,
@@ -202,7 +202,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
     corrections = run_corrections(run_dir)
-    score = score_run(records, default_policy(), corrections)
+    score = score_run(records, default_policy(), corrections, run_act_names(run_dir))
     timeline: list[dict[str, Any]] = []
     for r in records:
         line = event_line(r)
@@ -452,7 +452,9 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
             continue
         run = Path(row["run_dir"])
         try:
-            score = score_run(read_events(run), default_policy(), run_corrections(run))
+            score = score_run(
+                read_events(run), default_policy(), run_corrections(run), run_act_names(run)
+            )
         except FOLDER_ERRORS as exc:
             leave_out(row, folder_problem(row, exc), True)
             continue

@@ -13,6 +13,7 @@ import html
 import io
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -25,13 +26,18 @@ from drills.schema import Drill
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
-from range.cli.corrections import correction_notes, run_corrections
+from range.cli.corrections import (
+    correction_notes,
+    run_act_names,
+    run_corrections,
+    voice_problem,
+)
 from range.cli.summary import run_who, verdict_line
 from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
-from scoring.corrections import Correction, correction_of
+from scoring.corrections import Correction, correction_of, undone
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
 
@@ -361,6 +367,8 @@ def _heard(
     corrections: list[Correction],
     run_dir: Path | None = None,
     out_dir: Path | None = None,
+    every: Sequence[Correction] = (),
+    voice: str | None = None,
 ) -> str:
     """Every utterance heard (`officer_spoke`, source "recogniser") with its act, and the
     instructor's correction of it where there is one (the score above is with the
@@ -368,12 +376,21 @@ def _heard(
     it (`instructor_command` "mark", source "instructor"), which the score counts too. Each
     clip links to the audio from `out_dir`, where the page is written (default: the run
     folder); in a simulated run the recording's time is the run's, so the link names the
-    utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to)."""
+    utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to).
+    `every`: the run's whole corrections file, so an undo names the correction it undoes.
+    `voice`: why the officer's voice kept with the run is missing or changed (`voice_problem`):
+    each clip of it says so."""
 
     def fixed(fix: Correction | None) -> str:
         if fix is None:
             return ""
-        return f"{fix.act} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
+        index = next((i for i, c in enumerate(every) if c is fix), None)
+        prior = None if index is None else undone(every, index)
+        change = fix.act
+        if prior is not None or fix.act == fix.was:  # an undo, in `speech correct`'s words
+            back = "" if prior is None else f"{prior.act} ({prior.by}'s correction) -> "
+            change = f"{back}put back to the act heard ({fix.act})"
+        return f"{change} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
 
     started = records[0].data if records and records[0].kind == "run_started" else {}
     same_clock = started.get("officer") != "live"
@@ -402,6 +419,13 @@ def _heard(
             if same_clock:
                 href += f"#t={d['start_s']:g},{d['end_s']:g}"
             clip = f"<a href='{html.escape(href)}'>audio</a>"
+            if (
+                voice is not None
+                and run_dir is not None
+                and (run_dir / str(d["clip"])).name in voice
+            ):
+                missing = ": missing:" in voice
+                clip = "(audio missing)" if missing else f"{clip} (audio changed)"
         heard = html.escape(d["text"])
         phrase = d.get("phrase")
         if phrase and phrase != d["text"]:  # the act's own words, the utterance beside them
@@ -433,11 +457,11 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
         return _course_report(run_dir, attempt_log(run_dir), out, warning)
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    corrections = run_corrections(run_dir)
-    score = score_run(records, default_policy(), corrections)
+    every = run_corrections(run_dir)
+    score = score_run(records, default_policy(), every, run_act_names(run_dir))
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     not_applied = {c["index"] for c in score.corrections_not_applied}
-    corrections = [c for index, c in enumerate(corrections) if index not in not_applied]
+    corrections = [c for index, c in enumerate(every) if index not in not_applied]
     notes = "".join(
         f"<p class='warning'>{html.escape(note)}</p>" for note in correction_notes(run_dir, records)
     )
@@ -497,7 +521,10 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
     verdict = html.escape(verdict_line(score))
     if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
         verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
-    heard = _heard(records, corrections, run_dir, out.parent if out else run_dir)
+    voice = voice_problem(run_dir, records)
+    heard = _heard(records, corrections, run_dir, out.parent if out else run_dir, every, voice)
+    if voice is not None:
+        notes = f"<p class='warning'>{html.escape(voice)}</p>{notes}"
     # An edited copy of a built-in drill is flagged, as `score` and the records flag it.
     label, note = content_label("drill", drill.id, str(started.get("drill_sha256") or ""))
     note = f" {note[0].upper()}{note[1:]}." if note else ""

@@ -18,6 +18,8 @@ DITHER_RMS = 30.0  # as range.voice.recognize: exact digital silence derails the
 def transcribe(pcm: Pcm, seed: int = 0) -> str:
     """The words heard in 16 kHz mono int16 speech ("" for none). The same audio and seed give
     the same text."""
+    if len(pcm) == 0:  # no samples at all (an empty or header-only file): nothing was said
+        return ""
     import pocketsphinx
 
     decoder = pocketsphinx.Decoder(loglevel="FATAL")
