@@ -134,3 +134,103 @@ def test_the_correction_drop_down_offers_only_acts_that_are_taken(
     assert not {"command", "warning", "question", "rapport"} & set(offered)
     for act in offered:
         _check_act(run_dir, act)  # every act offered is one a correction takes
+
+
+# -- 15: CLI numbers with an upper bound, named ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["say", "hi", "--distance", "1e9"], "1e9: more than 0 and at most 50 metres is needed"),
+        (["say", "hi", "--distance", "0"], "0: more than 0 and at most 50 metres is needed"),
+        (["listen", "--seconds", "1e12"], "1e12: more than 0 and at most 86400 seconds is needed"),
+        (["listen", "--seconds", "-1"], "-1: more than 0 and at most 86400 seconds is needed"),
+    ],
+)
+def test_a_speech_number_out_of_range_is_refused_naming_the_range(
+    args: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu17c #15: `speech say --distance 1e9` and `speech listen --seconds 1e12` were taken."""
+    from range.cli.main import main
+
+    out = tmp_path / "x.wav"
+    with pytest.raises(SystemExit) as caught:
+        main(["speech", *args, *(["--out", str(out)] if args[0] == "say" else [])])
+    assert caught.value.code == 2
+    assert said in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not HAS_VOICE, reason="espeak-ng missing")
+def test_the_farthest_distance_is_where_the_level_stops_falling(tmp_path: Path) -> None:
+    """MAX_SAY_DISTANCE_M is where the inverse-distance gain meets its floor: 50 m and 500 m
+    would sound the same, so nothing past 50 m is lost by the bound."""
+    from range.cli.speech import MAX_SAY_DISTANCE_M
+    from range.voice.speak import MIN_GAIN, REFERENCE_DISTANCE_M, place
+
+    assert pytest.approx(REFERENCE_DISTANCE_M / MIN_GAIN) == MAX_SAY_DISTANCE_M
+    tone = np.ones(100, dtype=np.float32)
+    far = place(tone, 0.0, MAX_SAY_DISTANCE_M)
+    assert np.allclose(far, place(tone, 0.0, MAX_SAY_DISTANCE_M * 10))
+    assert not np.allclose(far, place(tone, 0.0, MAX_SAY_DISTANCE_M / 2))
+
+
+# -- 17: the cosmetic items -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x.mp3", "x.ogg", "x"])
+def test_speech_say_out_refuses_a_name_that_is_not_wav(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu17c #17: `speech say hi --out x.mp3` wrote WAV data under an .mp3 name."""
+    from range.cli.main import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["speech", "say", "hi", "--out", str(tmp_path / name)])
+    assert caught.value.code == 2
+    assert "WAV audio is what is written: give a name ending in .wav" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.skipif(not HAS_VOICE, reason="espeak-ng missing")
+def test_speech_say_out_writes_a_wav_named_in_any_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile
+
+    from range.cli.main import main
+
+    out = tmp_path / "line.WAV"
+    assert main(["speech", "say", "hi", "--out", str(out)]) == 0
+    assert soundfile.info(str(out)).format == "WAV"
+
+
+def test_recognize_quotes_every_phrase_the_same_way() -> None:
+    """nu17c #17: repr() quoted 'drop the knife' in single quotes and "what's your name" in
+    double ones."""
+    from range.cli.speech import _heard_line
+    from range.voice.recognize import Heard
+
+    def line(phrase: str) -> str:
+        return _heard_line(Heard(phrase, phrase, "question.name", 0.9, 1.0, 2.0, 2.5, 0.5))
+
+    assert " 'what's your name' " in line("what's your name")
+    assert " 'drop the knife' " in line("drop the knife")
+    assert '"' not in line("what's your name")
+
+
+def test_the_saved_list_keeps_its_columns_for_a_long_name(tmp_path: Path) -> None:
+    """nu17c #17: `debrief-got_through.wav` overran the 22-character name column."""
+    from range.cli.summary import saved_lines
+
+    for name in (
+        "events.jsonl",
+        "debrief-got_through.wav",
+        "debrief-what_was_the_hardest_part.wav",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    listed = [line for line in saved_lines(tmp_path, []) if line.startswith("  ")]
+    assert len(listed) == 3
+    starts = {len(line) - len(line[2:].split(maxsplit=1)[1]) for line in listed}
+    assert len(starts) == 1, listed  # every description starts in the same column
