@@ -234,3 +234,119 @@ def test_the_saved_list_keeps_its_columns_for_a_long_name(tmp_path: Path) -> Non
     assert len(listed) == 3
     starts = {len(line) - len(line[2:].split(maxsplit=1)[1]) for line in listed}
     assert len(starts) == 1, listed  # every description starts in the same column
+
+
+# -- 13: validation messages in the data files' words --------------------------------------------
+
+BOOK = 'version = 1\nlanguage = "en"\n\n[[acts]]\nact = "command.kneel"\nphrases = {phrases}\n'
+
+
+@pytest.mark.parametrize(
+    ("phrases", "said"),
+    [
+        ('"kneel down"', "p.toml:6: acts[0].phrases: a list is needed, not the text 'kneel down'"),
+        ('["kneel down", 42]', "p.toml:6: acts[0].phrases[1]: text is needed, not 42"),
+        ('["kneel down", true]', "p.toml:6: acts[0].phrases[1]: text is needed, not true"),
+    ],
+)
+def test_a_phrase_book_s_errors_are_in_the_data_files_words(phrases: str, said: str) -> None:
+    """nu17c #13: `acts[0].phrases: Input should be a valid list` and the like."""
+    from drills.speech import parse_phrasebook
+    from physics.datafiles import DataFileError
+
+    with pytest.raises(DataFileError) as caught:
+        parse_phrasebook(BOOK.format(phrases=phrases), "p.toml")
+    assert str(caught.value) == said
+    with pytest.raises(DataFileError) as caught:
+        parse_phrasebook(BOOK.format(phrases='["kneel down"]').replace('"command.kneel"', "5"), "p")
+    assert str(caught.value) == "p:5: acts[0].act: text is needed, not 5"
+
+
+CRISIS = Path(__file__).parent.parent / "drills/data/drills/crisis-talk-down-v1.toml"
+
+
+def _drill_refused(old: str, new: str) -> str:
+    from drills.schema import parse_drill
+    from physics.datafiles import DataFileError
+
+    text = CRISIS.read_text()
+    assert old in text
+    with pytest.raises(DataFileError) as caught:
+        parse_drill(text.replace(old, new, 1), "d.toml")
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("new", "said"),
+    [
+        (
+            "start_agitation = 1.5",
+            "deescalation.start_agitation: 1.5 is out of range: allowed 0 <= start_agitation <= 1",
+        ),
+        (
+            "start_agitation = 0.6, responsiveness_spread = 1.0",
+            "deescalation.responsiveness_spread: 1 is out of range:"
+            " allowed 0 <= responsiveness_spread < 1",
+        ),
+        (
+            'start_agitation = "high"',
+            "deescalation.start_agitation: a number is needed, not the text 'high'",
+        ),
+    ],
+)
+def test_a_drill_s_bounds_are_named_in_the_data_files_words(new: str, said: str) -> None:
+    """nu17c #13: `start_agitation: Input should be less than or equal to 1`."""
+    message = _drill_refused("start_agitation = 0.6", new)
+    assert message == f"d.toml:25: subjects[0].{said}"
+    assert "Input should" not in message
+
+
+def test_a_value_not_among_the_choices_names_them() -> None:
+    message = _drill_refused('behaviour = "surrendered"', 'behaviour = "sleepy"')
+    assert ": one of 'compliant', " in message
+    assert message.endswith(" or 'incapacitated' is needed, not the text 'sleepy'")
+
+
+# -- 14: transitions and thresholds that can never fire ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            '"agitation_below:0.35"',
+            '"agitation_below:0"',
+            "'agitation_below:0' can never fire: agitation is 0..1, never below 0",
+        ),
+        (
+            '"agitation_above:0.9"',
+            '"agitation_above:1"',
+            "'agitation_above:1' can never fire: agitation is 0..1, never above 1",
+        ),
+        (
+            '"agitation_above:0.9"',
+            '"agitation_above:1.0"',
+            "'agitation_above:1.0' can never fire: agitation is 0..1, never above 1",
+        ),
+        (
+            "shout_dbfs = -20.0",
+            "shout_dbfs = -200.0",
+            "deescalation.shout_dbfs: -200 is out of range: allowed -60 <= shout_dbfs <= 0",
+        ),
+    ],
+)
+def test_drill_validate_refuses_what_can_never_fire(old: str, new: str, said: str) -> None:
+    """nu17c #14: agitation_below:0, agitation_above:1 and shout_dbfs = -200 (every word a
+    shout) were "ok"."""
+    message = _drill_refused(old, new)
+    assert said in message
+    assert message.startswith("d.toml:")
+
+
+def test_the_shout_floor_is_below_the_quietest_speech_heard() -> None:
+    """SHOUT_FLOOR_DBFS lies under the quietest utterance the recogniser hears (a peak
+    MAX_GAIN_DB under its target level), speech's RMS some 10 dB under its peak."""
+    from drills.deescalation import SHOUT_FLOOR_DBFS
+    from range.voice.recognize import LEVEL_TARGET_DBFS, MAX_GAIN_DB
+
+    assert SHOUT_FLOOR_DBFS <= LEVEL_TARGET_DBFS - MAX_GAIN_DB - 10.0
