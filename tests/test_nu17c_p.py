@@ -44,10 +44,25 @@ def voiced(rng: Range) -> tuple[int, Path]:
     if not HAS_VOICE:
         pytest.skip("espeak-ng missing (scripts/test.sh installs it)")
     pytest.importorskip("pocketsphinx")
+    import queue
+
+    from range.console.lane import LiveControl
+    from range.runs.drill import Session
     from range.voice.audio import write_wav
 
     wav = write_wav(rng.tmp / "officer.wav", spoken_track(SAID, 8.0))
     source = read_drill_file("knife-approach-v1")
+    # An instructor's live mark of a bare category at 1 s (a mark may name one; a correction
+    # may not).
+    commands: queue.Queue[dict[str, Any]] = queue.Queue()
+    control = LiveControl(commands, lambda state, events: None, {}, speed=None)
+
+    def on_frame(session: Session) -> None:
+        if abs(session.engine.t - 1.0) < 1e-9:
+            mark = {"act": "command", "text": "Hands!"}
+            commands.put({"command": "mark", "by": "inst", "args": mark})
+        control(session)
+
     result = run_drill(
         RunConfig(
             source.drill,
@@ -57,6 +72,7 @@ def voiced(rng: Range) -> tuple[int, Path]:
             drill_file=source,
             officer_name="B-101",
             voice=wav,
+            on_frame=on_frame,
         )
     )
     with Records.open(rng.db_url) as records:
@@ -134,6 +150,16 @@ def test_the_correction_drop_down_offers_only_acts_that_are_taken(
     assert not {"command", "warning", "question", "rapport"} & set(offered)
     for act in offered:
         _check_act(run_dir, act)  # every act offered is one a correction takes
+    # The mark of a bare category shows its act, chosen and greyed, so a Correct pressed on its
+    # row is refused rather than turning it into the first act offered.
+    mark = browser.find_element("css selector", "select[aria-label='act of mark 1']")
+    chosen = [o for o in mark.find_elements("tag name", "option") if o.is_selected()]
+    assert [(o.text, o.get_attribute("value"), o.is_enabled()) for o in chosen] == [
+        ("command", "", False)
+    ]
+    assert [o.get_attribute("value") for o in mark.find_elements("tag name", "option")][1:] == (
+        offered
+    )
 
 
 # -- 15: CLI numbers with an upper bound, named ---------------------------------------------------
