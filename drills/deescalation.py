@@ -35,6 +35,11 @@ from physics.datafiles import StrictModel
 # `on = "agitation_below:0.2"`, `on = "agitation_above:0.9"`: a threshold in 0..1.
 AGITATION_TRIGGER = r"^agitation_(below|above):(0(\.[0-9]+)?|1(\.0+)?)$"
 CALMING_CATEGORIES = ("rapport", "question")
+# The quietest `shout_dbfs` (RMS dBFS): the recogniser raises a whisper at -48 dBFS peak to its
+# level and hears nothing quieter (range/voice/recognize.py MAX_GAIN_DB), and speech's RMS lies
+# some 10 dB under its peak, so every utterance heard measures above -60 dBFS; a threshold at or
+# below it would make every word a shout (nu17c #14: shout_dbfs = -200 was taken).
+SHOUT_FLOOR_DBFS = -60.0
 
 
 class Deescalation(StrictModel):
@@ -52,7 +57,8 @@ class Deescalation(StrictModel):
     # A shout is some 20-30 dB above conversational speech; the level depends on the microphone's
     # gain. On the tests' espeak-ng recordings a normal voice measures about -29 dBFS and a
     # near-full-scale one about -17 dBFS: -20 dBFS tells them apart (docs/drills.md).
-    shout_dbfs: float = Field(default=-20.0, le=0.0)
+    # At or below SHOUT_FLOOR_DBFS every word the recogniser can hear would be a shout.
+    shout_dbfs: float = Field(default=-20.0, ge=SHOUT_FLOOR_DBFS, le=0.0)
     # Crowding: closer than this the subject feels cornered.
     crowding_ft: float = Field(default=10.0, gt=0.0)
     crowding_per_s: float = Field(default=0.05, ge=0.0, le=1.0)
@@ -73,7 +79,15 @@ def parse_agitation_trigger(on: str) -> tuple[str, float] | None:
         raise ValueError(
             f"{on!r}: an agitation trigger is agitation_below:X or agitation_above:X, X in 0..1"
         )
-    return match.group(1), float(match.group(2))
+    direction, threshold = match.group(1), float(match.group(2))
+    # Agitation is 0..1: it is never below 0 nor above 1 (nu17c #14: both were "ok").
+    if (direction, threshold) in (("below", 0.0), ("above", 1.0)):
+        edge = "below 0" if direction == "below" else "above 1"
+        raise ValueError(
+            f"{on!r} can never fire: agitation is 0..1, never {edge};"
+            " X of agitation_below is more than 0, of agitation_above less than 1"
+        )
+    return direction, threshold
 
 
 class Agitation:

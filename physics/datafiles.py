@@ -158,14 +158,21 @@ def _range_error(name: str, metadata: Sequence[Any], value: Any) -> str | object
                     lower = (float(bound), sign)
                 else:
                     upper = (float(bound), sign)
-    if abs(number) <= MAX_MAGNITUDE and not 0.0 < abs(number) < MIN_MAGNITUDE:
+    sane = abs(number) <= MAX_MAGNITUDE and not 0.0 < abs(number) < MIN_MAGNITUDE
+    if sane and _within(number, lower, upper):
         return None
     if checked is not None and number > MAX_MAGNITUDE:
         return _CROSS_CHECKED
     if lower is None and upper is None:
         return None
-    if 0.0 < abs(number) < MIN_MAGNITUDE and (lower is None or lower[0] <= 0.0):
+    if not sane and 0.0 < abs(number) < MIN_MAGNITUDE and (lower is None or lower[0] <= 0.0):
         return None  # a subnormal the bounds would take: the generic message says why not
+    if sane and upper is None and checked is None and lower is not None:
+        # Only a lower bound: said alone ("allowed points >= 1", not "<= 1e+06").
+        sign = ">=" if lower[1] == "<=" else ">"
+        return f"{number:g} is out of range: allowed {name} {sign} {lower[0]:g}"
+    if sane and lower is None and upper is not None:
+        return f"{number:g} is out of range: allowed {name} {upper[1]} {upper[0]:g}"
     low = f"{lower[0]:g} {lower[1]} " if lower is not None else f"{-MAX_MAGNITUDE:g} <= "
     if upper is not None:
         high = f" {upper[1]} {upper[0]:g}"
@@ -173,6 +180,15 @@ def _range_error(name: str, metadata: Sequence[Any], value: Any) -> str | object
         high = f" <= {checked}" if checked is not None else f" <= {MAX_MAGNITUDE:g}"
     given = repr(value) if abs(number) < MIN_MAGNITUDE else f"{number:g}"
     return f"{given} is out of range: allowed {low}{name}{high}"
+
+
+def _within(
+    number: float, lower: tuple[float, str] | None, upper: tuple[float, str] | None
+) -> bool:
+    """Whether `number` meets a field's bounds, each (value, "<=" or "<"); None: no bound."""
+    if lower is not None and not (lower[0] <= number if lower[1] == "<=" else lower[0] < number):
+        return False
+    return upper is None or (number <= upper[0] if upper[1] == "<=" else number < upper[0])
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -344,14 +360,74 @@ PATTERN_WORDS = {
 }
 
 
+# Pydantic's words for a value of the wrong kind ("Input should be a valid list"), in the words
+# the data files use (`_kind_error`: "a number is needed, not true"); the value given follows.
+KIND_WORDS = {
+    "string_type": "text is needed",
+    "bool_type": "true or false is needed",
+    "bool_parsing": "true or false is needed",
+    "float_type": "a number is needed",
+    "float_parsing": "a number is needed",
+    "int_type": "a whole number is needed",
+    "int_parsing": "a whole number is needed",
+    "int_from_float": "a whole number is needed",
+    "finite_number": "a finite number is needed",
+    "list_type": "a list is needed",
+    "tuple_type": "a list is needed",
+    "dict_type": "a table is needed",
+    "model_type": "a table is needed",
+    "model_attributes_type": "a table is needed",
+}
+# A bound pydantic checked ("Input should be less than or equal to 1"), as `_range_error` says
+# one: the comparison the value must meet.
+BOUND_WORDS = {
+    "greater_than_equal": ("ge", ">="),
+    "greater_than": ("gt", ">"),
+    "less_than_equal": ("le", "<="),
+    "less_than": ("lt", "<"),
+}
+
+
+def given(value: Any) -> str:
+    """A value as the data file's message names it: text quoted, a number or true/false bare,
+    a list or table by its kind."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return repr(value)
+
+
 def error_message(error: Any) -> str:
     """A pydantic error's message as a user reads it: without the "Value error, " (or
     "Assertion failed, ") that pydantic puts before a validator's own words; a value that does
-    not match a known pattern is said in the documented words (PATTERN_WORDS)."""
-    if error.get("type") == "string_pattern_mismatch":
+    not match a known pattern is said in the documented words (PATTERN_WORDS); a value of the
+    wrong kind or past a bound in the data files' words (KIND_WORDS, BOUND_WORDS), never
+    pydantic's "Input should be ..." (nu17c #13)."""
+    kind = error.get("type")
+    if kind == "string_pattern_mismatch":
         words = PATTERN_WORDS.get(str(error.get("ctx", {}).get("pattern")))
         if words is not None:
             return f"{error.get('input')!r} is not {words}"
+    if kind in KIND_WORDS:
+        return f"{KIND_WORDS[kind]}, not {given(error.get('input'))}"
+    if kind in ("enum", "literal_error") and "ctx" in error:  # "'walk', 'run' or 'hold'"
+        expected = str(error["ctx"]["expected"])
+        choice = f"one of {expected}" if " or " in expected else expected
+        return f"{choice} is needed, not {given(error.get('input'))}"
+    if kind in BOUND_WORDS and "ctx" in error:
+        key, sign = BOUND_WORDS[kind]
+        names = [part for part in error.get("loc", ()) if isinstance(part, str)]
+        name = names[-1] if names else "the value"
+        bound = error["ctx"].get(key)
+        limit = f"{bound:g}" if isinstance(bound, float) else str(bound)
+        return f"{given(error.get('input'))} is out of range: allowed {name} {sign} {limit}"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

@@ -326,8 +326,8 @@ def find_utterance(
     acts = sorted({str(r.data["act"]) for r in near})
     if len(acts) > 1:
         raise CorrectionError(
-            f"{len(near)} utterances at {at_s:.2f} s heard as {', '.join(acts)}: say which with"
-            " --was ACT"
+            # Acts, not utterances: one utterance can hold several (nu17c #17).
+            f"{len(near)} acts heard at {at_s:.2f} s ({', '.join(acts)}): say which with --was ACT"
         )
     return min(near, key=lambda r: abs(sum(span(r)) / 2 - at_s))
 

@@ -66,7 +66,7 @@ def test_the_built_in_courses_keep_their_published_totals() -> None:
         (
             ("par_time_s = 5.0", "par_time_s = -5.0"),
             "stages[0].strings[0].par_time_s",
-            "greater than or equal to 0.5",
+            "-5 is out of range: allowed 0.5 <= par_time_s <= 600",
         ),
         (("rounds = 5", "rounds = 5\nbullets = 5"), "stages[0].strings[0].bullets", "unknown key"),
         (

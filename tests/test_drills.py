@@ -51,7 +51,8 @@ def test_a_bad_value_is_named_with_its_line() -> None:
     with pytest.raises(DataFileError) as caught:
         parse_drill(text, "x.toml")
     line = text.splitlines().index('behaviour = "sleepy"') + 1
-    assert str(caught.value).startswith(f"x.toml:{line}: phases[2].behaviour: Input should be")
+    assert str(caught.value).startswith(f"x.toml:{line}: phases[2].behaviour: one of 'compliant',")
+    assert str(caught.value).endswith("or 'incapacitated' is needed, not the text 'sleepy'")
 
 
 def test_broken_toml_names_the_line() -> None:

@@ -286,15 +286,15 @@ PHONE = Path(__file__).parents[1] / "drills" / "data" / "drills" / "phone-draw-v
     [
         (
             ("time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_length_ft = 900000"),
-            "less than or equal to 300",
+            "900000 is out of range: allowed 3 <= lane_length_ft <= 300",
         ),
         (
             ("time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_length_ft = 1e-300"),
-            "greater than or equal to 3",
+            "1e-300 is out of range: allowed 3 <= lane_length_ft <= 300",
         ),
         (
             ("time_limit_s = 10.0", "time_limit_s = 10.0\n[scene]\nlane_width_ft = 500"),
-            "less than or equal to 200",
+            "500 is out of range: allowed 3 <= lane_width_ft <= 200",
         ),
         (
             ("after_s = 2.0", "after_s = 500000"),

@@ -315,7 +315,8 @@ def _policy_line(text: str, needle: str, after: str = "") -> int:
             "number = 2.0",
             "number = -3.0",
             'id = "cover_reach_ft"',
-            "settings[{n}].number: setting cover_reach_ft: Input should be greater than 0",
+            "settings[{n}].number: setting cover_reach_ft: -3 is out of range:"
+            " allowed 0 < cover_reach_ft <= 50",
         ),
     ],
     ids=["reaction-order", "unknown-rule", "setting-rule", "setting-value"],

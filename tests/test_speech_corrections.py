@@ -117,7 +117,10 @@ def test_several_acts_in_one_utterance_need_was(tmp_path: Path) -> None:
     records = [*start(), phase(0, "active_resistance"), *both, end(3)]
     from scoring.corrections import find_utterance
 
-    with pytest.raises(CorrectionError, match=r"^2 utterances at 1.00 s heard as command.stop,"):
+    # nu17c #17: "2 utterances" for two acts of one utterance.
+    with pytest.raises(
+        CorrectionError, match=r"^2 acts heard at 1.00 s \(command.stop, identify\)"
+    ):
         find_utterance(records, 1.0, None)
     assert find_utterance(records, 1.0, "command.stop").data["act"] == "command.stop"
 

@@ -81,7 +81,8 @@ def test_time_at_a_distance_calms_crowding_and_a_pointed_weapon_rile() -> None:
 
 def test_agitation_triggers_are_parsed_and_bad_ones_named() -> None:
     assert parse_agitation_trigger("agitation_below:0.2") == ("below", 0.2)
-    assert parse_agitation_trigger("agitation_above:1") == ("above", 1.0)
+    assert parse_agitation_trigger("agitation_above:0.99") == ("above", 0.99)
+    assert parse_agitation_trigger("agitation_below:0.01") == ("below", 0.01)
     assert parse_agitation_trigger("hit") is None
     for bad in ("agitation_below:1.5", "agitation_under:0.2", "agitation_below:"):
         with pytest.raises(ValueError, match="agitation_below:X or agitation_above:X"):

@@ -284,15 +284,16 @@ def _check_act(run_dir: Path, act: str, field: Callable[[str], str] = cli_flag) 
 
 
 def run_acts(run_dir: Path | None) -> list[str]:
-    """The acts an utterance of this run may be corrected to: its phrase book's acts (the
-    agency's kept with the run merged in; the built-in book's for None), the bare categories,
-    and `none` (not speech)."""
-    from drills.speech import CATEGORIES, PHRASES_FILE, phrasebook
+    """The acts an utterance of this run may be corrected to, exactly those `_check_act`
+    takes: its phrase book's acts (the agency's kept with the run merged in; the built-in
+    book's for None) and `none` (not speech). A bare category ("command") is no act of a
+    book, so it is not offered (nu17c #8: the console offered the categories, each refused)."""
+    from drills.speech import PHRASES_FILE, phrasebook
     from scoring.corrections import NONE
 
     kept = None if run_dir is None else run_dir / PHRASES_FILE
     known = phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
-    return [*known, *(c for c in CATEGORIES if c not in known), NONE]
+    return [*known, NONE]
 
 
 # The longest reason for a correction (characters): as a flag's note on a live lane

@@ -14,6 +14,23 @@ from range.cli.util import help_when_bare
 from range.deps import require
 
 AUDIO_OFF = 9  # exit status when a command needs an audio device and there is none
+# The longest `speech listen --seconds` (s): a day; a typo (1e12) is refused, not taken as
+# "listen for ever" (leave --seconds out for that: until Ctrl-C).
+MAX_LISTEN_S = 86_400.0
+# The farthest `speech say --distance` (m): at REFERENCE_DISTANCE_M / MIN_GAIN (50 m) the level
+# reaches its floor (range/voice/speak.py), so a line farther off sounds the same; 1e9 is a typo.
+MAX_SAY_DISTANCE_M = 50.0
+
+
+def wav_out(text: str) -> Path:
+    """`speech say --out`: a file name ending in .wav, since WAV is what is written (an .mp3
+    name would hold WAV data under the wrong name)."""
+    path = Path(text)
+    if path.suffix.lower() != ".wav":
+        raise argparse.ArgumentTypeError(
+            f"{text}: WAV audio is what is written: give a name ending in .wav"
+        )
+    return path
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +70,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "With no audio device it says so in one line (exit status 9).",
     )
     live.add_argument(
-        "--seconds", type=cliutil.positive_float, default=None, help="stop after this long"
+        "--seconds",
+        type=cliutil.bounded_float(MAX_LISTEN_S, "seconds"),
+        default=None,
+        help=f"stop after this long (at most {MAX_LISTEN_S:g}; default: until Ctrl-C)",
     )
     live.add_argument("--json", action="store_true", help="one JSON object per act")
     live.add_argument("--phrases", type=Path, default=None, help=phrases_help)
@@ -81,9 +101,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="degrees, -180 to 180, + right (default 0)",
     )
     say.add_argument(
-        "--distance", type=cliutil.positive_float, default=3.0, help="metres (default 3)"
+        "--distance",
+        type=cliutil.bounded_float(MAX_SAY_DISTANCE_M, "metres"),
+        default=3.0,
+        help=f"metres, more than 0 and at most {MAX_SAY_DISTANCE_M:g} (default 3)",
     )
-    say.add_argument("--out", type=Path, default=None, help="write a WAV file instead of playing")
+    say.add_argument(
+        "--out", type=wav_out, default=None, help="write a WAV file (NAME.wav) instead of playing"
+    )
     say.add_argument("--device", default="default", help="ALSA device (default: default)")
     say.set_defaults(handler=_say)
     cli_corrections.register(verbs)
@@ -94,8 +119,11 @@ def _heard_line(h: object) -> str:
     from range.voice.recognize import Heard
 
     assert isinstance(h, Heard)
+    # In single quotes, as `speech correct` quotes a phrase: repr() put "what's your name" in
+    # double quotes and 'drop the knife' in single ones.
+    quoted = f"'{h.phrase}'"
     return (
-        f"{h.start_s:7.2f}-{h.end_s:6.2f} s  {h.act:<22} {h.phrase!r:<26} "
+        f"{h.start_s:7.2f}-{h.end_s:6.2f} s  {h.act:<22} {quoted:<26} "
         f"conf {h.confidence:.2f}  ({h.latency_s * 1e3:.0f} ms)"
     )
 

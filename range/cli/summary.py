@@ -282,6 +282,7 @@ def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
     it is there now: the soundtrack is written after the run), then how to review, correct
     and rescore it."""
     lines = [f"Saved:             {run_dir}/"]
+    kept: list[tuple[str, str]] = []
     for path in sorted(run_dir.iterdir()):
         if path.name.startswith("speech-corrections-"):
             what = "an instructor's speech corrections"
@@ -292,7 +293,10 @@ def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
             what = _KEPT.get(path.name, "")
         else:
             continue
-        lines.append(f"  {path.name:<22} {what}".rstrip())
+        kept.append((path.name, what))
+    # The names' column as wide as the longest name kept (debrief-got_through.wav overran 22).
+    width = max([22, *(len(name) for name, _ in kept)])
+    lines += [f"  {name:<{width}} {what}".rstrip() for name, what in kept]
     lines.append(f"Review with:       openrange report {run_dir}")
     if any(r.kind == "officer_spoke" for r in records):
         lines.append(

@@ -54,10 +54,12 @@ from range.console.graph import phase_graph_svg
 from range.console.pages import (
     FOLDER_ERRORS,
     attempt_sheet,
+    clip_wav,
     debrief,
     drill_run,
     folder_problem,
     officer_clip,
+    officer_span,
     recent_runs,
     roster_page,
     run_state_at,
@@ -179,7 +181,10 @@ def form_role(text: str) -> Role:
 def live_acts() -> list[str]:
     """The acts an instructor may mark live: the built-in phrase book's acts and categories
     (a mark says the officer said it: never `none`)."""
-    return [a for a in run_acts(None) if a != "none"]
+    from drills.speech import CATEGORIES
+
+    known = [a for a in run_acts(None) if a != "none"]
+    return [*known, *(c for c in CATEGORIES if c not in known)]
 
 
 class RunRefusedError(Exception):
@@ -1156,13 +1161,20 @@ class Console:
         if not row["run_dir"]:
             return Response("no such line", 404)
         run_dir = Path(row["run_dir"])
+        n = int(request.path_params["n"])
         try:
-            path = officer_clip(run_dir, read_events(run_dir), int(request.path_params["n"]))
+            records = read_events(run_dir)
+            path = officer_clip(run_dir, records, n)
+            # Only this utterance's stretch of the recording (nu17c #7: every row played the
+            # whole recording from 0 s).
+            body = None if path is None else clip_wav(path, officer_span(records, n))
         except FOLDER_ERRORS as exc:
             return self.error(request, user, folder_problem(row, exc), 503)
-        if path is None:
+        except RuntimeError as exc:  # a kept recording soundfile cannot read (LibsndfileError)
+            return self.error(request, user, f"{path}: not readable audio: {exc}", 503)
+        if body is None:
             return Response("no such line", 404)
-        return Response(path.read_bytes(), media_type="audio/wav")
+        return Response(body, media_type="audio/wav")
 
     async def compare(self, request: Request) -> Response:
         user = self.require(request)

@@ -291,6 +291,49 @@ def officer_clip(run_dir: Path, records: list[LogRecord], n: int) -> Path | None
     return path
 
 
+# Audio kept either side of an utterance's span in its clip (s): a word's edges as the decoder
+# times them can cut a consonant short.
+CLIP_PAD_S = 0.25
+
+
+def officer_span(records: list[LogRecord], n: int) -> tuple[float, float] | None:
+    """Where the officer's `n`th utterance (1-based) lies in its recording (s), padded by
+    CLIP_PAD_S; None when the recording's time is not the run's: a live microphone's stream
+    started before the run, by an offset the log does not keep (its clip is served whole)."""
+    spoke = [r for r in records if r.kind == "officer_spoke"]
+    started = records[0].data if records and records[0].kind == "run_started" else {}
+    if not 1 <= n <= len(spoke) or started.get("officer") == "live":
+        return None
+    data = spoke[n - 1].data
+    try:
+        start_s, end_s = float(data["start_s"]), float(data["end_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(start_s) and math.isfinite(end_s)) or end_s < start_s:
+        return None
+    return max(0.0, start_s - CLIP_PAD_S), end_s + CLIP_PAD_S
+
+
+def clip_wav(path: Path, span: tuple[float, float] | None) -> bytes:
+    """The recording at `path` as WAV bytes: only `span` (s) of it when one is given (one
+    utterance, not the whole run's audio from 0 s), its own sample rate and channels kept."""
+    import io
+
+    import soundfile
+
+    if span is None and path.suffix.lower() == ".wav":
+        return path.read_bytes()
+    with soundfile.SoundFile(path) as audio:
+        rate = int(audio.samplerate)
+        first = 0 if span is None else min(int(span[0] * rate), audio.frames)
+        last = audio.frames if span is None else min(math.ceil(span[1] * rate), audio.frames)
+        audio.seek(first)
+        samples = audio.read(max(0, last - first), dtype="int16", always_2d=True)
+    out = io.BytesIO()
+    soundfile.write(out, samples, rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()
+
+
 def officer_speech(
     records: list[LogRecord], run_dir: Path, corrections: list[Correction]
 ) -> list[dict[str, Any]]:
