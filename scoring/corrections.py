@@ -27,7 +27,14 @@ from pydantic import Field, ValidationError, field_validator
 
 from drills.log import LogRecord
 from drills.speech import ACT, OFFICER_SPOKE
-from physics.datafiles import StrictModel, error_message, field_name, json_key_lines, locate
+from physics.datafiles import (
+    KIND_WORDS,
+    StrictModel,
+    error_message,
+    field_name,
+    json_key_lines,
+    locate,
+)
 
 CORRECTIONS_FORMAT = 1
 # An --at this close to an utterance's start or end still names it: a reviewer clicks or reads
@@ -109,20 +116,9 @@ def read_corrections(run_dir: Path, sha256: str) -> list[Correction]:
 
 
 # Pydantic's words for a value of the wrong kind, in the words the data files use
-# (physics/datafiles.py `_kind_error`).
-_KIND_WORDS = {
-    "string_type": "text is needed",
-    "bool_type": "true or false is needed",
-    "bool_parsing": "true or false is needed",
-    "float_type": "a number is needed",
-    "float_parsing": "a number is needed",
-    "int_type": "a whole number is needed",
-    "int_parsing": "a whole number is needed",
-    "int_from_float": "a whole number is needed",
-    "finite_number": "a finite number is needed",
-    "list_type": "a list is needed",
-    "model_type": "an object is needed",
-    "model_attributes_type": "an object is needed",
+# (physics/datafiles.py KIND_WORDS), but JSON's: a corrections file holds objects, not tables.
+_KIND_WORDS = KIND_WORDS | {
+    kind: "an object is needed" for kind in ("dict_type", "model_type", "model_attributes_type")
 }
 
 
