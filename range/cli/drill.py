@@ -477,15 +477,12 @@ def play(
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     voice: Path | None = getattr(args, "voice", None)
     if voice is not None:
-        from range.voice.audio import cut_short, read_wav
+        from range.voice.audio import read_wav
 
         try:  # a missing or non-audio file (or a folder) is one named line before the run
             read_wav(voice, lambda line: cliutil.say(f"openrange: --voice {line}"))
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"--voice {exc}") from None
-        short = cut_short(voice)
-        if short is not None:
-            cliutil.say(f"openrange: --voice {short}")
     phrases, book = _phrases(args)
     _check_speech_triggers(source, phrases, book)
     config = RunConfig(

@@ -139,15 +139,12 @@ def _heard_json(h: object) -> dict[str, object]:
 
 def _recognize(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "pocketsphinx", "soundfile")
-    from range.voice.audio import cut_short, file_blocks, read_wav
+    from range.voice.audio import file_blocks, read_wav
     from range.voice.lexicon import load_phrases
     from range.voice.recognize import Listener, Recognizer, listen
 
     book = load_phrases(args.phrases)
     pcm = read_wav(args.file, lambda line: cliutil.say(f"openrange: {line}"))
-    short = cut_short(args.file)
-    if short is not None:
-        cliutil.say(f"openrange: {short}")
     heard = list(listen(file_blocks(pcm), Listener(Recognizer(book))))
     if args.json:
         print(json.dumps([_heard_json(h) for h in heard], indent=2))

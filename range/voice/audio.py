@@ -42,7 +42,7 @@ def to_mono_16k(samples: npt.NDArray[np.floating], rate_hz: int) -> Pcm:
 def read_wav(path: Path, warn: Callable[[str], None] | None = None) -> Pcm:
     """A sound file (WAV, FLAC, OGG: whatever libsndfile reads) as 16 kHz mono int16. Samples
     that are not numbers (NaN, infinite: a float file) are read as silence, and `warn` is told
-    so in one line naming the file.
+    so in one line naming the file; `warn` is also told when the file is cut short (`cut_short`).
 
     Raises FileNotFoundError, or ValueError naming the file when it is not audio or its sample
     rate is under MIN_RATE_HZ."""
@@ -63,6 +63,10 @@ def read_wav(path: Path, warn: Callable[[str], None] | None = None) -> Pcm:
             f"{path}: recorded at {rate} Hz: speech needs at least {MIN_RATE_HZ} Hz (the"
             f" recogniser hears {SAMPLE_RATE_HZ} Hz)"
         )
+    if warn is not None:
+        short = cut_short(path)
+        if short is not None:
+            warn(short)
     samples = np.asarray(samples)
     bad = ~np.isfinite(samples)
     if bad.any():
