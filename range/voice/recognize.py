@@ -103,7 +103,7 @@ VAD_WINDOW_S = 0.21
 # is whole phrases, has stayed the same for EARLY_STABLE_S and the sound has dropped
 # EARLY_DROP_DB below the utterance's loud frames. Tuned on the tuning split (docs/speech.md).
 EARLY_STABLE_S = 0.09
-EARLY_PREFIX_STABLE_S = 0.21  # when the last phrase begins a longer one ("drop it" ...)
+EARLY_PREFIX_STABLE_S = 0.21  # when the last phrase begins a longer one of its act ("get down" ...)
 EARLY_QUIET_FRAMES = 3
 EARLY_DROP_DB = 6.0
 # The first acts of a breath ("police" of "police drop the knife") wait for the breath's end,
