@@ -60,6 +60,9 @@ def test_a_phrase_that_begins_a_longer_warning_is_not_decided_early_and_each_act
     warning = heard[-1]
     assert warning.phrase.startswith("stop or ")
     assert warning.start_s < warning.end_s <= warning.decided_s
+    # The phrases before it are decided early, before the warning's words end.
+    assert heard[-2].act == "identify" and heard[-2].text == "police"
+    assert heard[-2].decided_s < warning.end_s
 
 
 @needs_espeak
@@ -78,7 +81,7 @@ def test_an_act_decided_early_carries_the_words_heard_so_far_as_the_docs_say() -
         for line in (DOCS / "speech.md").read_text(encoding="utf-8").splitlines()
         if line.startswith("| `text` |")
     )
-    assert "so far" in row and "all words recognised in the utterance |" not in row
+    assert "decided early, only those heard so far" in row
     drills_doc = (DOCS / "drills.md").read_text(encoding="utf-8")
     assert "all words recognised in the utterance" not in drills_doc
 

@@ -628,8 +628,6 @@ class Watch:
         if len(matches) > MAX_PHRASES:
             self.ready = ""
             return False
-        if matches[-1].phrase in self._grows:
-            return lead  # decided at the utterance's end, when the phrase is known whole
         wait = (
             self.rule.prefix_stable_s
             if matches[-1].phrase in self._prefixes
@@ -640,6 +638,13 @@ class Watch:
         recent = float(np.median(self._levels[-self.rule.quiet_frames :]))
         loud = float(np.percentile(self._levels, 90))
         if recent <= loud - self.rule.drop_db:
+            if matches[-1].phrase in self._grows:
+                # Its last phrase is decided at the utterance's end, when it is known whole;
+                # the phrases before it now ("police" of "police stop ...").
+                if len(matches) == 1:
+                    return lead
+                self.ready = " ".join(note.text.split()[: matches[-1].first_word])
+                return True
             self.ready = note.text
             return True
         return lead
