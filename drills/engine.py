@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -167,6 +168,11 @@ class DrillEngine:
         self.listener_yaw_rad: float | None = None
         self._last_positions_s = -math.inf
         self._spoken = 0  # officer_spoke records logged (each carries its number, `n`)
+        # Called once as a running run ends, before `run_ended`: the runner logs what the
+        # officer was still being heard saying (an utterance in progress is finished, its acts
+        # `spoke`n; nu17c #4). Speech it logs is answered as any other.
+        self.before_end: Callable[[], None] | None = None
+        self._ending = False
         self.subjects: dict[str, SubjectState] = {}
         for spec in drill.subjects:
             position = (spec.start_distance_ft * FT_M, spec.lateral_ft * FT_M)
@@ -272,8 +278,14 @@ class DrillEngine:
         return self.state in (RunState.COMPLETED, RunState.ABORTED, RunState.FAULTED)
 
     def _end(self, state: RunState, reason: str) -> None:
-        if self.finished:
-            return
+        if self.finished or self._ending:
+            return  # (an end while `before_end` runs: the first end stands)
+        if self.before_end is not None and self.state is RunState.RUNNING:
+            self._ending = True
+            try:
+                self.before_end()
+            finally:
+                self._ending = False
         self.state = state
         self.end_reason = reason
         for serial in list(self.circuits):

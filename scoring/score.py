@@ -314,6 +314,17 @@ def _heard_entry(record: LogRecord, act: str) -> dict[str, Any]:
     return {"t": record.t, "act": act, "source": source}
 
 
+def said_at(record: LogRecord) -> float:
+    """When a record happened for the rules: an `officer_spoke` act when its words ended
+    (`end_s`; its `t` is when the recogniser decided it, up to a second later, or at the run's
+    end for words still being said then), any other record at its `t`. facts.md §5 asks the
+    identification and the warnings *before* the force: words ended before it were given
+    before it, though decided after (nu17c #4)."""
+    if record.kind == "officer_spoke" and "end_s" in record.data:
+        return min(record.t, float(record.data["end_s"]))
+    return record.t
+
+
 def _category(act: str) -> str:
     return act.partition(".")[0]
 
@@ -468,8 +479,9 @@ class _Judge:
             self.positions(rec)
 
     def speech(self, rec: LogRecord) -> None:
-        """What the officer said: each act in the order said (VERBAL-*, CEW-02, DEESC-*)."""
-        t = rec.t
+        """What the officer said: each act in the order said (VERBAL-*, CEW-02, DEESC-*),
+        judged when its words were said (`said_at`), not when the recogniser decided it."""
+        t = said_at(rec)
         if rec.kind == "officer_spoke":
             self.talk.append((float(rec.data["start_s"]), float(rec.data["end_s"])))
         elif rec.kind == "officer_action" and not rec.data.get("say"):
@@ -1444,7 +1456,8 @@ def score_run(
     records = list(records)
     stale = dict(unapplied(records, corrections, acts)) if corrections else {}
     applied = [c for index, c in enumerate(corrections) if index not in stale]
-    for rec in apply_corrections(records, applied) if applied else records:
+    # In the order things happened: an act heard among the records of when its words ended.
+    for rec in sorted(apply_corrections(records, applied) if applied else records, key=said_at):
         if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":
             empathy = True
         if rec.kind == "debrief_answer":

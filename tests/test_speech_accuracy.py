@@ -128,13 +128,20 @@ def test_the_early_rule_waits_for_whole_phrases_stability_and_quiet() -> None:
 
 
 def test_a_phrase_that_begins_a_longer_one_waits_longer() -> None:
-    # "drop it" may go on as "drop it or i will shoot".
+    # "get down" may go on as "get down on the ground" (the same act): it waits longer.
     rule = EarlyRule()
-    notes = [_note(0.03 * i, "drop it", 60.0 if i < 3 else 40.0) for i in range(20)]
+    notes = [_note(0.03 * i, "get down", 60.0 if i < 3 else 40.0) for i in range(20)]
     t = _first_decision(notes, rule)
     assert t is not None and t >= rule.prefix_stable_s - 1e-6
     knife = _first_decision([_note(n.t_s, "drop the knife", n.level_db) for n in notes])
     assert knife is not None and knife < t
+    # "drop it" and "stop" may go on as "drop it or i will shoot", "stop or you will be tased"
+    # (another act): never decided early, however long they stay (nu17c #1); the phrases before
+    # one are ("police" of "police stop").
+    assert _first_decision([_note(n.t_s, "drop it", n.level_db) for n in notes], rule) is None
+    watch = Watch(rule, builtin_phrasebook())
+    decided = [n.t_s for n in notes if watch.note(_note(n.t_s, "police stop", n.level_db))]
+    assert decided and decided[0] == t and watch.ready == "police"
 
 
 @needs_espeak

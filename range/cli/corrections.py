@@ -358,14 +358,17 @@ def _correct_locked(
 ) -> tuple[Correction, Path, LogRecord]:
     """correct_speech's work, with the corrections file locked."""
     from scoring.corrections import (
+        MATCH_SLACK_S,
         NONE,
         Correction,
         CorrectionError,
         act_in_force,
         find_utterance,
+        marks,
         not_spoken,
         read_corrections,
         span,
+        utterances,
         write_corrections,
     )
 
@@ -380,6 +383,20 @@ def _correct_locked(
     # Against the act in force after the corrections made so far: an act corrected wrongly
     # can be put back to what the recogniser heard (superseding the earlier corrections).
     in_force = act_in_force(heard, kept)
+    if act == in_force:
+        # Several acts alike at `at_s` (the same act logged again for one utterance, nu17c #1):
+        # the same --at names the next of them not yet corrected to `act`, so each is named.
+        alike = [
+            r
+            for r in (marks(records) if not_spoken(heard) else utterances(records))
+            if r is not heard
+            and r.data.get("act") == heard.data["act"]
+            and span(r)[0] - MATCH_SLACK_S <= at_s <= max(span(r)[1], r.t) + MATCH_SLACK_S
+            and act_in_force(r, kept) != act
+        ]
+        if alike:
+            heard = min(alike, key=lambda r: (abs(sum(span(r)) / 2 - at_s), r.t))
+            in_force = act_in_force(heard, kept)
     if act == in_force:
         start, end = span(heard)
         when = (

@@ -648,6 +648,8 @@ class Session:
                 d.serial for d in devices if d.model.held_trigger_extends_cycle
             }
             self.engine = engine
+            if self.voice is not None:
+                engine.before_end = lambda: self._hear(ending=True)
             for subject in engine.subjects.values():
                 self.bodies[subject.id] = self.bodies[subject.id].in_stance(subject.stance)
                 world.add_subject(
@@ -765,20 +767,21 @@ class Session:
             return VOICE_FILE, sha256(path.read_bytes())
         return meta.get("voice_file", ""), meta.get("voice_sha256", "")
 
-    def _hear(self) -> None:
+    def _hear(self, ending: bool = False) -> None:
         """Acts the officer was heard saying since the last frame, to the engine: stamped on
         the run clock (a recording's time is run time; a live stream's is host time since it
-        started)."""
+        started). `ending`: the run is ending (DrillEngine.before_end), so an utterance still
+        in progress is finished and its acts logged before `run_ended` (nu17c #4)."""
         voice, engine = self.voice, self.engine
         if voice is None or engine.state is not RunState.RUNNING:
             return  # a suspended run hears nothing: a live stream's acts wait in its queue
         if isinstance(voice, TrackVoice):
-            spoken = voice.until(engine.t)
+            spoken = voice.finish(engine.t) if ending else voice.until(engine.t)
 
             def run_s(stream_s: float) -> float:
                 return stream_s
         else:
-            spoken = voice.heard()
+            spoken = voice.finish() if ending else voice.heard()
 
             def run_s(stream_s: float) -> float:
                 return self.run_time(self._voice_host_s + stream_s)

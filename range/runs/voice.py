@@ -96,6 +96,15 @@ class TrackVoice:
             out += [self._kept.spoken(h) for h in self._listener.close()]
         return out
 
+    def finish(self, t_s: float) -> list[Spoken]:
+        """The run ends at stream time `t_s`: the blocks until then, and speech still open
+        decided now (its words were said before the end; nu17c #4). Hears nothing after."""
+        out = self.until(t_s)
+        if self._blocks:
+            self._blocks = []
+            out += [self._kept.spoken(h) for h in self._listener.close()]
+        return out
+
     def pcm(self) -> Pcm:
         return self._kept.pcm()
 
@@ -152,6 +161,16 @@ class LiveVoice:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+    def finish(self) -> list[Spoken]:
+        """The run ends: hearing stops, speech still open is decided now (its words were said
+        before the end; nu17c #4), and every act not yet taken is returned."""
+        running = self._thread is not None
+        self.close()
+        if running and self.error is None:
+            for heard in self._listener.close():
+                self._out.put(self._kept.spoken(heard))
+        return self.heard()
 
     def pcm(self) -> Pcm:
         return self._kept.pcm()

@@ -103,7 +103,7 @@ VAD_WINDOW_S = 0.21
 # is whole phrases, has stayed the same for EARLY_STABLE_S and the sound has dropped
 # EARLY_DROP_DB below the utterance's loud frames. Tuned on the tuning split (docs/speech.md).
 EARLY_STABLE_S = 0.09
-EARLY_PREFIX_STABLE_S = 0.21  # when the last phrase begins a longer one ("drop it" ...)
+EARLY_PREFIX_STABLE_S = 0.21  # when the last phrase begins a longer one of its act ("get down" ...)
 EARLY_QUIET_FRAMES = 3
 EARLY_DROP_DB = 6.0
 # The first acts of a breath ("police" of "police drop the knife") wait for the breath's end,
@@ -535,9 +535,11 @@ def _base(word: str) -> str:
 class EarlyRule:
     """When to decide an act on the decoder's best path so far, before the endpointer ends the
     utterance: the path is whole phrases with no garbage among or after them, confident, the same
-    for `stable_s` (`prefix_stable_s` when its last phrase begins a longer phrase of the book),
-    and the median level of the last `quiet_frames` blocks is `drop_db` below the 90th
-    percentile of the utterance's blocks (the words have stopped, the range has not)."""
+    for `stable_s` (`prefix_stable_s` when its last phrase begins a longer phrase of the same
+    act; never, when it begins a longer phrase of another act: "stop" of "stop or i will
+    shoot" waits for the utterance's end), and the median level of the last `quiet_frames`
+    blocks is `drop_db` below the 90th percentile of the utterance's blocks (the words have
+    stopped, the range has not)."""
 
     stable_s: float = EARLY_STABLE_S
     prefix_stable_s: float = EARLY_PREFIX_STABLE_S
@@ -572,6 +574,12 @@ class Watch:
         self.book = book
         phrases = list(book.phrase_acts())
         self._prefixes = {p for p in phrases if any(q.startswith(p + " ") for q in phrases)}
+        acts = book.phrase_acts()
+        # Phrases that begin a longer phrase of another act ("stop" of "stop or i will shoot"):
+        # deciding one early would log an act the rest of the breath may undo (nu17c #1).
+        self._grows = {
+            p for p in phrases if any(q.startswith(p + " ") and acts[q] != acts[p] for q in phrases)
+        }
         self._text = ""
         self._since = 0.0
         self._lead = ""
@@ -630,6 +638,13 @@ class Watch:
         recent = float(np.median(self._levels[-self.rule.quiet_frames :]))
         loud = float(np.percentile(self._levels, 90))
         if recent <= loud - self.rule.drop_db:
+            if matches[-1].phrase in self._grows:
+                # Its last phrase is decided at the utterance's end, when it is known whole;
+                # the phrases before it now ("police" of "police stop ...").
+                if len(matches) == 1:
+                    return lead
+                self.ready = " ".join(note.text.split()[: matches[-1].first_word])
+                return True
             self.ready = note.text
             return True
         return lead
@@ -722,12 +737,13 @@ class Listener:
         return heard
 
     def close(self) -> list[Heard]:
-        """End of stream: decode speech still open."""
+        """End of stream: decode speech still open (once: a second close hears nothing)."""
         if self._speech_start is None:
             return []
         end_s = self._t_samples / SAMPLE_RATE_HZ
         tick = self._clock()
         found = self._decide(self._speech_start, end_s, end_s)
+        self._speech_start = None
         self._done_s = max(self._done_s, end_s) + (self._clock() - tick)
         return [self._stamp(h) for h in found]
 
@@ -875,8 +891,10 @@ class Listener:
         out: list[Heard] = []
         left = list(said)
         for k, m in enumerate(matches):
-            if left and left[0] == m.act:  # decided early in this utterance already
-                left.pop(0)
+            if m.act in left:  # decided early in this utterance already: each act once
+                # (in order: those said early before it that the path no longer holds were
+                # logged and are not said again either)
+                del left[: left.index(m.act) + 1]
                 continue
             lo, hi = start_s, end_s
             if timed:
