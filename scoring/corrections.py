@@ -246,15 +246,28 @@ def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Corre
     return named[-1] if named else None
 
 
-def undone(corrections: Sequence[Correction], index: int) -> Correction | None:
+def _in_book(correction: Correction, acts: Collection[str] | None) -> bool:
+    """Whether `correction`'s act can apply: `none`, or in `acts` (the run's phrase books;
+    None: not checked). One in none of them is a hand-edited typo, never applied (nu17c #5)."""
+    return acts is None or correction.act == NONE or correction.act in acts
+
+
+def undone(
+    corrections: Sequence[Correction], index: int, acts: Collection[str] | None = None
+) -> Correction | None:
     """The correction that `corrections[index]` undoes when it puts back the act heard (its
-    act is its `was`): the latest earlier correction of the same heard act. None for a
-    correction that is not an undo."""
+    act is its `was`): the latest earlier correction of the same heard act that could apply
+    (given the run's phrase books' `acts`, a typo is skipped: it was never applied, as
+    `unapplied` says). None for a correction that is not an undo."""
     fix = corrections[index]
     if fix.act != fix.was:
         return None
     key = (fix.utterance_t, fix.was, fix.marked, fix.n)
-    earlier = [c for c in corrections[:index] if (c.utterance_t, c.was, c.marked, c.n) == key]
+    earlier = [
+        c
+        for c in corrections[:index]
+        if (c.utterance_t, c.was, c.marked, c.n) == key and _in_book(c, acts)
+    ]
     return earlier[-1] if earlier else None
 
 
@@ -362,11 +375,8 @@ def unapplied(
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
     known = None if acts is None else set(acts)
 
-    def typo(c: Correction) -> bool:  # an act in no phrase book of the run: never applied
-        return known is not None and c.act != NONE and c.act not in known
-
     # Only a correction that can apply supersedes another (a typo leaves the one before it).
-    valid = [(index, c) for index, c in enumerate(corrections) if not typo(c)]
+    valid = [(index, c) for index, c in enumerate(corrections) if _in_book(c, known)]
     latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in valid}
     first: dict[tuple[float, str, bool, int | None], int] = {}
     for index, c in reversed(valid):
@@ -379,7 +389,7 @@ def unapplied(
         # (they are superseded); with none before it, it changes nothing.
         restores = first.get((c.utterance_t, c.was, c.marked, c.n), index) != index
         what = "mark" if c.marked else "officer_spoke"
-        if typo(c):
+        if not _in_book(c, known):
             out.append((index, f"{NO_SUCH_ACT} {c.act!r} in this run's phrase book"))
         elif sounds is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"

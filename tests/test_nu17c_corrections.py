@@ -138,7 +138,7 @@ def test_score_and_report_list_an_undo_as_one_with_the_act_s_own_words(
     (applied,) = json.loads(capsys.readouterr().out)["corrections"]
     assert applied["undoes"] == {"act": "none", "by": "Sgt Lee"} and applied["phrase"] == "stop"
     every = run_corrections(run)
-    table = _heard(read_events(run), every[1:], every=every)
+    table = _heard(read_events(run), every[1:], listed=[applied])
     assert f"<td>{html.escape(back)}, " in table
 
 
@@ -199,6 +199,32 @@ def test_a_hand_edited_act_in_no_phrase_book_or_a_bad_date_is_not_applied(
         f"openrange: {kept}:{line}: corrections[0].made: 'not a date' is not a date and time"
         " (ISO 8601)\n"
     )
+
+
+def test_an_undo_after_a_hand_edited_typo_names_the_correction_in_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rv-range #1: a typo is never applied (it supersedes nothing), but an undo after it named
+    # the typo as the correction it undid, in score and in the report's table.
+    run, kept = _corrected(tmp_path)
+    body = json.loads(kept.read_text())
+    lee = body["corrections"][0]
+    body["corrections"] += [{**lee, "act": "warning.tazer", "by": "Typo"}]
+    body["corrections"] += [{**lee, "act": lee["was"], "by": "Undo"}]
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    capsys.readouterr()
+    assert main(["score", str(run), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    # Lee's is superseded by the undo, the typo never applied.
+    assert [c["index"] for c in score["corrections_not_applied"]] == [0, 1]
+    (undo,) = score["corrections"]
+    assert undo["by"] == "Undo" and undo["undoes"] == {"act": "warning.taser", "by": "Lee"}
+    from range.review.report import _heard
+
+    every = run_corrections(run)
+    table = _heard(read_events(run), [every[2]], listed=score["corrections"])
+    back = "warning.taser (Lee's correction) -> put back to the act heard (command.stop) by Undo"
+    assert f"<td>{html.escape(back)}, " in table and "tazer" not in table
 
 
 KNEEL_BOOK = (

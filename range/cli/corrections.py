@@ -97,7 +97,20 @@ def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     return None
 
 
-def voice_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
+class VoiceProblem(str):
+    """`voice_problem`'s line, with its facts: the voice file (`path`) and whether it is
+    `missing` (else changed), so the review marks its clips without reading the words."""
+
+    path: Path
+    missing: bool
+
+    def __new__(cls, line: str, path: Path, missing: bool) -> VoiceProblem:
+        problem = super().__new__(cls, line)
+        problem.path, problem.missing = path, missing
+        return problem
+
+
+def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | None:
     """Why the officer's voice kept with the run (`officer-voice.wav`, named in `run_started`
     or, for a live run, `result.json`) is not the one the run heard, in one line naming it, or
     None: it is missing, or no longer matches the `voice_sha256` kept (nu17c #9). The review's
@@ -120,13 +133,19 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     if not isinstance(kept, str) or not kept:
         kept, where = result.get("voice_sha256"), RESULT
     if not voice.is_file():
-        return f"{voice}: missing: the officer's voice the run heard; its audio cannot be played"
+        return VoiceProblem(
+            f"{voice}: missing: the officer's voice the run heard; its audio cannot be played",
+            voice,
+            missing=True,
+        )
     if isinstance(kept, str) and kept:
         now = file_sha256(voice)
         if now != kept:
-            return (
+            return VoiceProblem(
                 f"{voice}: no longer matches the sha256 kept in {where} ({kept[:12]}, now"
-                f" {now[:12]}): it was replaced; its audio is not what the run heard"
+                f" {now[:12]}): it was replaced; its audio is not what the run heard",
+                voice,
+                missing=False,
             )
     return None
 

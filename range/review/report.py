@@ -27,17 +27,18 @@ from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
 from range.cli.corrections import (
+    VoiceProblem,
     correction_notes,
     run_act_names,
     run_corrections,
     voice_problem,
 )
-from range.cli.summary import run_who, verdict_line
+from range.cli.summary import correction_change, run_who, verdict_line
 from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
-from scoring.corrections import Correction, correction_of, undone
+from scoring.corrections import Correction, correction_of
 from scoring.policy import default_policy
 from scoring.score import Outcome, score_run
 
@@ -367,8 +368,8 @@ def _heard(
     corrections: list[Correction],
     run_dir: Path | None = None,
     out_dir: Path | None = None,
-    every: Sequence[Correction] = (),
-    voice: str | None = None,
+    listed: Sequence[dict[str, Any]] = (),
+    voice: VoiceProblem | None = None,
 ) -> str:
     """Every utterance heard (`officer_spoke`, source "recogniser") with its act, and the
     instructor's correction of it where there is one (the score above is with the
@@ -377,19 +378,17 @@ def _heard(
     clip links to the audio from `out_dir`, where the page is written (default: the run
     folder); in a simulated run the recording's time is the run's, so the link names the
     utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to).
-    `every`: the run's whole corrections file, so an undo names the correction it undoes.
+    `listed`: `corrections` as the score lists them (`Score.corrections`, in the same order),
+    so an undo names the correction it undoes, in `speech correct`'s words.
     `voice`: why the officer's voice kept with the run is missing or changed (`voice_problem`):
     each clip of it says so."""
+    as_listed = dict(zip(map(id, corrections), listed, strict=False))
 
     def fixed(fix: Correction | None) -> str:
         if fix is None:
             return ""
-        index = next((i for i, c in enumerate(every) if c is fix), None)
-        prior = None if index is None else undone(every, index)
-        change = fix.act
-        if prior is not None or fix.act == fix.was:  # an undo, in `speech correct`'s words
-            back = "" if prior is None else f"{prior.act} ({prior.by}'s correction) -> "
-            change = f"{back}put back to the act heard ({fix.act})"
+        listed = as_listed.get(id(fix), {})  # an undo says what it undoes; else the act
+        change = correction_change(listed) if listed.get("undoes") else fix.act
         return f"{change} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
 
     started = records[0].data if records and records[0].kind == "run_started" else {}
@@ -419,13 +418,8 @@ def _heard(
             if same_clock:
                 href += f"#t={d['start_s']:g},{d['end_s']:g}"
             clip = f"<a href='{html.escape(href)}'>audio</a>"
-            if (
-                voice is not None
-                and run_dir is not None
-                and (run_dir / str(d["clip"])).name in voice
-            ):
-                missing = ": missing:" in voice
-                clip = "(audio missing)" if missing else f"{clip} (audio changed)"
+            if voice is not None and run_dir is not None and run_dir / str(d["clip"]) == voice.path:
+                clip = "(audio missing)" if voice.missing else f"{clip} (audio changed)"
         heard = html.escape(d["text"])
         phrase = d.get("phrase")
         if phrase and phrase != d["text"]:  # the act's own words, the utterance beside them
@@ -522,7 +516,9 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
     if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
         verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
     voice = voice_problem(run_dir, records)
-    heard = _heard(records, corrections, run_dir, out.parent if out else run_dir, every, voice)
+    heard = _heard(
+        records, corrections, run_dir, out.parent if out else run_dir, score.corrections, voice
+    )
     if voice is not None:
         notes = f"<p class='warning'>{html.escape(voice)}</p>{notes}"
     # An edited copy of a built-in drill is flagged, as `score` and the records flag it.
