@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from drills.log import LogRecord
     from range.records.store import Records
     from scoring.corrections import Correction
+    from scoring.policy import Policy
+    from scoring.score import Score
+
+    # The corrections kept for a run's log, and the acts of its phrase book they are checked
+    # against (None where there are none: nothing to check).
+    Fixes = tuple[list[Correction], list[str] | None]
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -161,6 +167,27 @@ def run_corrections(run_dir: Path) -> list[Correction]:
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
 
 
+def run_fixes(run_dir: Path) -> Fixes:
+    """The corrections kept for the run's log as it is now and, where there are any, the acts
+    of its phrase book (`run_act_names`): what `corrected_score` and `correction_notes` take,
+    read once."""
+    fixes = run_corrections(run_dir)
+    return fixes, run_act_names(run_dir) if fixes else None
+
+
+def corrected_score(
+    run_dir: Path, records: list[LogRecord], policy: Policy, fixes: Fixes | None = None
+) -> Score:
+    """The score of the run's log `records` with the instructor's corrections kept for it
+    applied: the one call behind score, report, the records' amendment and the console, so
+    none forgets the phrase book's acts a hand-edited typo is checked against (nu17c #5).
+    `fixes`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
+    from scoring.score import score_run
+
+    corrections, acts = run_fixes(run_dir) if fixes is None else fixes
+    return score_run(records, policy, corrections, acts)
+
+
 def edited_log(run_dir: Path, records: Records | None) -> str | None:
     """Why the run's log is not the one written, in one line naming it, or None: it no longer
     matches the sha256 its result.json kept when the run ended, or that a drill run or a
@@ -198,12 +225,18 @@ def _describe(c: Correction) -> str:
     return f"{c.utterance_t:g} s {c.text!r} {c.was} -> {c.act} by {c.by}"
 
 
-def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
+def correction_notes(
+    run_dir: Path,
+    records: list[LogRecord],
+    kept: list[Correction] | None = None,
+    acts: list[str] | None = None,
+) -> list[str]:
     """One line for each correction kept in `run_dir` that is not applied to its log as it is
     now, naming the file, the line and the utterance's t: in the log's own file, one that names
     no utterance of the log, or one whose `was` is not what was heard, or that changes nothing
     (scoring.corrections.unapplied); in a file of an earlier log (the log was edited since, so
-    its SHA-256 changed), every correction not made again for the log as it is now."""
+    its SHA-256 changed), every correction not made again for the log as it is now. `kept`,
+    `acts`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
     from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
     from scoring.corrections import (
@@ -220,14 +253,16 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
         return []
     sha = log_sha256(events)
     current = corrections_path(run_dir, sha)
-    kept = read_corrections(run_dir, sha)
+    if kept is None:
+        kept = read_corrections(run_dir, sha)
     notes = []
     if kept:
         book = phrasebook_problem(run_dir, records)
         if book is not None:  # the acts the corrections are checked against are not the run's
             notes.append(f"{book}; its corrections are checked against it as it is now")
         lines = json_key_lines(current.read_text(encoding="utf-8"))
-        for index, why in unapplied(records, kept, run_act_names(run_dir)):
+        known = run_act_names(run_dir) if acts is None else acts
+        for index, why in unapplied(records, kept, known):
             # A typo'd act is what is wrong: its own line; else the utterance it names.
             field = "act" if why.startswith(NO_SUCH_ACT) else "utterance_t"
             line = locate(lines, ["corrections", index, field])
@@ -416,14 +451,11 @@ def amend_records(
     the run's record. (record, score before, score now) for each."""
     from range.runs.runlog import read_events
     from scoring.policy import load_policy
-    from scoring.score import score_run
 
     numbers = records.drill_runs_at(run_dir)
     if not numbers:
         return []
-    score = score_run(
-        read_events(run_dir), load_policy(None), run_corrections(run_dir), run_act_names(run_dir)
-    )
+    score = corrected_score(run_dir, read_events(run_dir), load_policy(None))
     why = {"correction": correction.model_dump(mode="json")}
     amended = []
     for number in numbers:

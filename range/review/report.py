@@ -13,7 +13,7 @@ import html
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,9 +28,9 @@ from physics.pose import Pose, look_rotation
 from range import outfile
 from range.cli.corrections import (
     VoiceProblem,
+    corrected_score,
     correction_notes,
-    run_act_names,
-    run_corrections,
+    run_fixes,
     voice_problem,
 )
 from range.cli.summary import correction_change, run_who, verdict_line
@@ -40,7 +40,7 @@ from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
 from scoring.corrections import Correction, correction_of
 from scoring.policy import default_policy
-from scoring.score import Outcome, score_run
+from scoring.score import Outcome
 
 if TYPE_CHECKING:
     from physics.targets import PaperTarget
@@ -437,10 +437,23 @@ def _heard(
     )
 
 
-def write_report(run_dir: Path, out: Path | None = None, warning: str | None = None) -> Path:
+def _tell(say: Callable[[str], None], voice: str | None, notes: list[str]) -> None:
+    """Tell `say` the warnings the page shows: the officer's voice's, then the corrections'."""
+    for line in [*([] if voice is None else [f"warning: {voice}"]), *notes]:
+        say(line)
+
+
+def write_report(
+    run_dir: Path,
+    out: Path | None = None,
+    warning: str | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Path:
     """The after-action review of a saved run (a drill run's, or a qualification attempt's,
     whole across its parts) as one HTML page, `out` or RUN_DIR/report.html; `warning`: why its
-    log is not the one written, shown in red at the top (None: nothing to say)."""
+    log is not the one written, shown in red at the top (None: nothing to say). `say` is told
+    each warning about the officer's voice and the corrections ("warning: ..." for the voice),
+    as the page shows them, so `openrange report` need not check them again."""
     records = read_events(run_dir)
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
@@ -448,17 +461,19 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
         from range.runs.saved import attempt_log
 
         # A resumed attempt is reviewed whole, from every part's log, whichever part is given.
-        return _course_report(run_dir, attempt_log(run_dir), out, warning)
+        path = _course_report(run_dir, attempt_log(run_dir), out, warning)
+        if say is not None:
+            _tell(say, voice_problem(run_dir, records), correction_notes(run_dir, records))
+        return path
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    every = run_corrections(run_dir)
-    score = score_run(records, default_policy(), every, run_act_names(run_dir))
+    every, acts = fixes = run_fixes(run_dir)
+    score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     not_applied = {c["index"] for c in score.corrections_not_applied}
     corrections = [c for index, c in enumerate(every) if index not in not_applied]
-    notes = "".join(
-        f"<p class='warning'>{html.escape(note)}</p>" for note in correction_notes(run_dir, records)
-    )
+    said = correction_notes(run_dir, records, every, acts)
+    notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)
     shots = [
         r
         for r in records
@@ -516,6 +531,8 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
     if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
         verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
     voice = voice_problem(run_dir, records)
+    if say is not None:
+        _tell(say, voice, said)
     heard = _heard(
         records, corrections, run_dir, out.parent if out else run_dir, score.corrections, voice
     )
