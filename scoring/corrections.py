@@ -166,14 +166,23 @@ def _parse(path: Path) -> Corrections:
     raise CorrectionError("\n".join(problems))
 
 
+# The corrections' lock file, in the run folder (a dot file: a run's bundle and listings
+# leave it out). Left there once made: removing it would let a corrector lock a file another
+# has just unlinked while a third locks a new one.
+CORRECTIONS_LOCK = ".speech-corrections.lock"
+
+
 @contextmanager
 def corrections_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run's corrections for one read-amend-write: two instructors correcting one run
     at once (two `speech correct`s, or one and the console's debrief) are served one after the
     other, each from the file the other left, so neither correction is lost (nu17c #2). An
-    advisory `fcntl.flock` on the run directory itself (no lock file is left in it), released
-    when the block ends or the process dies."""
-    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    advisory `fcntl.flock` on CORRECTIONS_LOCK, a regular file in the run folder (made on the
+    first correction, and left there; it holds nothing), released when the block ends or the
+    process dies. A regular file's flock is the server's on NFS (Linux), so correctors on two
+    machines sharing a runs folder are served one after the other too, where a directory's
+    would be each client's alone (rv-range)."""
+    fd = os.open(run_dir / CORRECTIONS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

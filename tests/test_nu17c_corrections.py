@@ -91,6 +91,35 @@ def test_corrections_made_at_once_are_each_kept_and_amended_from_what_is_kept(
     assert len(row["corrected"]) == RACERS
 
 
+def test_the_corrections_lock_is_a_regular_file_another_process_or_host_can_hold(
+    tmp_path: Path,
+) -> None:
+    # rv-range: the lock was a flock on the run folder, which NFS keeps on each client: two
+    # machines sharing a runs folder were not served one after the other. A regular file's
+    # flock is the server's; whoever holds it (here this test) holds every corrector back.
+    import fcntl
+    import os
+
+    from scoring.corrections import CORRECTIONS_LOCK
+
+    run = write_run(tmp_path / "run", misheard_warning())
+    held = os.open(run / CORRECTIONS_LOCK, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    done = threading.Event()
+    corrector = threading.Thread(
+        target=lambda: (correct_speech(run, 0.9, "warning.taser", "Lee"), done.set())
+    )
+    try:
+        corrector.start()
+        assert not done.wait(0.3)  # waits for the lock
+        assert list(run.glob("speech-corrections-*")) == []
+    finally:
+        os.close(held)
+        corrector.join()
+    assert done.is_set() and [c.by for c in run_corrections(run)] == ["Lee"]
+    assert (run / CORRECTIONS_LOCK).stat().st_size == 0  # it holds nothing
+
+
 def test_one_run_s_broken_corrections_file_does_not_stop_the_others_being_scored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
