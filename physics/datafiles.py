@@ -71,9 +71,9 @@ def _kind_error(annotation: Any, value: Any) -> str | None:
         return None
     if annotation is float or annotation is int:
         if isinstance(value, bool):
-            return f"a number is needed, not {str(value).lower()}"
+            return f"a number is needed, not {given(value)}"
         if isinstance(value, str):
-            return f"a number is needed, not the text {value!r}"
+            return f"a number is needed, not {given(value)}"
         if annotation is int and isinstance(value, float):
             return f"a whole number is needed, not {value}"
         if isinstance(value, float | int):
@@ -90,7 +90,7 @@ def _kind_error(annotation: Any, value: Any) -> str | None:
         if isinstance(value, int | float):
             return f"true or false is needed, not {value}"
         if isinstance(value, str):
-            return f"true or false is needed, not the text {value!r}"
+            return f"true or false is needed, not {given(value)}"
     return None
 
 

@@ -166,14 +166,23 @@ def _parse(path: Path) -> Corrections:
     raise CorrectionError("\n".join(problems))
 
 
+# The corrections' lock file, in the run folder (a dot file: a run's bundle and listings
+# leave it out). Left there once made: removing it would let a corrector lock a file another
+# has just unlinked while a third locks a new one.
+CORRECTIONS_LOCK = ".speech-corrections.lock"
+
+
 @contextmanager
 def corrections_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run's corrections for one read-amend-write: two instructors correcting one run
     at once (two `speech correct`s, or one and the console's debrief) are served one after the
     other, each from the file the other left, so neither correction is lost (nu17c #2). An
-    advisory `fcntl.flock` on the run directory itself (no lock file is left in it), released
-    when the block ends or the process dies."""
-    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    advisory `fcntl.flock` on CORRECTIONS_LOCK, a regular file in the run folder (made on the
+    first correction, and left there; it holds nothing), released when the block ends or the
+    process dies. A regular file's flock is the server's on NFS (Linux), so correctors on two
+    machines sharing a runs folder are served one after the other too, where a directory's
+    would be each client's alone (rv-range)."""
+    fd = os.open(run_dir / CORRECTIONS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -246,15 +255,28 @@ def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Corre
     return named[-1] if named else None
 
 
-def undone(corrections: Sequence[Correction], index: int) -> Correction | None:
+def _in_book(correction: Correction, acts: Collection[str] | None) -> bool:
+    """Whether `correction`'s act can apply: `none`, or in `acts` (the run's phrase books;
+    None: not checked). One in none of them is a hand-edited typo, never applied (nu17c #5)."""
+    return acts is None or correction.act == NONE or correction.act in acts
+
+
+def undone(
+    corrections: Sequence[Correction], index: int, acts: Collection[str] | None = None
+) -> Correction | None:
     """The correction that `corrections[index]` undoes when it puts back the act heard (its
-    act is its `was`): the latest earlier correction of the same heard act. None for a
-    correction that is not an undo."""
+    act is its `was`): the latest earlier correction of the same heard act that could apply
+    (given the run's phrase books' `acts`, a typo is skipped: it was never applied, as
+    `unapplied` says). None for a correction that is not an undo."""
     fix = corrections[index]
     if fix.act != fix.was:
         return None
     key = (fix.utterance_t, fix.was, fix.marked, fix.n)
-    earlier = [c for c in corrections[:index] if (c.utterance_t, c.was, c.marked, c.n) == key]
+    earlier = [
+        c
+        for c in corrections[:index]
+        if (c.utterance_t, c.was, c.marked, c.n) == key and _in_book(c, acts)
+    ]
     return earlier[-1] if earlier else None
 
 
@@ -362,11 +384,8 @@ def unapplied(
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
     known = None if acts is None else set(acts)
 
-    def typo(c: Correction) -> bool:  # an act in no phrase book of the run: never applied
-        return known is not None and c.act != NONE and c.act not in known
-
     # Only a correction that can apply supersedes another (a typo leaves the one before it).
-    valid = [(index, c) for index, c in enumerate(corrections) if not typo(c)]
+    valid = [(index, c) for index, c in enumerate(corrections) if _in_book(c, known)]
     latest = {(c.utterance_t, c.was, c.marked, c.n): index for index, c in valid}
     first: dict[tuple[float, str, bool, int | None], int] = {}
     for index, c in reversed(valid):
@@ -379,7 +398,7 @@ def unapplied(
         # (they are superseded); with none before it, it changes nothing.
         restores = first.get((c.utterance_t, c.was, c.marked, c.n), index) != index
         what = "mark" if c.marked else "officer_spoke"
-        if typo(c):
+        if not _in_book(c, known):
             out.append((index, f"{NO_SUCH_ACT} {c.act!r} in this run's phrase book"))
         elif sounds is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"

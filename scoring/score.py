@@ -18,7 +18,7 @@ from typing import Any
 
 from drills.deescalation import CALMING_CATEGORIES, Deescalation
 from drills.log import LogRecord
-from drills.speech import ACT, OFFICER_SPOKE, acts_in_text, builtin_phrasebook
+from drills.speech import ACT, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
@@ -26,9 +26,10 @@ from scoring.corrections import (
     Correction,
     apply_corrections,
     corrects,
-    is_mark,
+    marks,
     unapplied,
     undone,
+    utterances,
 )
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
@@ -1468,12 +1469,12 @@ def score_run(
     # made it), and an act heard inside a longer utterance its own words (`phrase`), as
     # `openrange speech correct` says them (nu17c #11).
     score.corrections = []
-    heard = [r for r in records if r.kind == OFFICER_SPOKE or is_mark(r)]
+    heard = [*utterances(records), *marks(records)]
     for index, c in enumerate(corrections):
         if index in stale:
             continue
         listed = c.model_dump()
-        if (prior := undone(corrections, index)) is not None:
+        if (prior := undone(corrections, index, acts)) is not None:
             listed["undoes"] = {"act": prior.act, "by": prior.by}
         named = next((r for r in heard if corrects(c, r)), None)
         if named is not None and named.data.get("phrase"):

@@ -91,6 +91,35 @@ def test_corrections_made_at_once_are_each_kept_and_amended_from_what_is_kept(
     assert len(row["corrected"]) == RACERS
 
 
+def test_the_corrections_lock_is_a_regular_file_another_process_or_host_can_hold(
+    tmp_path: Path,
+) -> None:
+    # rv-range: the lock was a flock on the run folder, which NFS keeps on each client: two
+    # machines sharing a runs folder were not served one after the other. A regular file's
+    # flock is the server's; whoever holds it (here this test) holds every corrector back.
+    import fcntl
+    import os
+
+    from scoring.corrections import CORRECTIONS_LOCK
+
+    run = write_run(tmp_path / "run", misheard_warning())
+    held = os.open(run / CORRECTIONS_LOCK, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    done = threading.Event()
+    corrector = threading.Thread(
+        target=lambda: (correct_speech(run, 0.9, "warning.taser", "Lee"), done.set())
+    )
+    try:
+        corrector.start()
+        assert not done.wait(0.3)  # waits for the lock
+        assert list(run.glob("speech-corrections-*")) == []
+    finally:
+        os.close(held)
+        corrector.join()
+    assert done.is_set() and [c.by for c in run_corrections(run)] == ["Lee"]
+    assert (run / CORRECTIONS_LOCK).stat().st_size == 0  # it holds nothing
+
+
 def test_one_run_s_broken_corrections_file_does_not_stop_the_others_being_scored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,7 +167,7 @@ def test_score_and_report_list_an_undo_as_one_with_the_act_s_own_words(
     (applied,) = json.loads(capsys.readouterr().out)["corrections"]
     assert applied["undoes"] == {"act": "none", "by": "Sgt Lee"} and applied["phrase"] == "stop"
     every = run_corrections(run)
-    table = _heard(read_events(run), every[1:], every=every)
+    table = _heard(read_events(run), every[1:], listed=[applied])
     assert f"<td>{html.escape(back)}, " in table
 
 
@@ -199,6 +228,32 @@ def test_a_hand_edited_act_in_no_phrase_book_or_a_bad_date_is_not_applied(
         f"openrange: {kept}:{line}: corrections[0].made: 'not a date' is not a date and time"
         " (ISO 8601)\n"
     )
+
+
+def test_an_undo_after_a_hand_edited_typo_names_the_correction_in_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rv-range #1: a typo is never applied (it supersedes nothing), but an undo after it named
+    # the typo as the correction it undid, in score and in the report's table.
+    run, kept = _corrected(tmp_path)
+    body = json.loads(kept.read_text())
+    lee = body["corrections"][0]
+    body["corrections"] += [{**lee, "act": "warning.tazer", "by": "Typo"}]
+    body["corrections"] += [{**lee, "act": lee["was"], "by": "Undo"}]
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    capsys.readouterr()
+    assert main(["score", str(run), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    # Lee's is superseded by the undo, the typo never applied.
+    assert [c["index"] for c in score["corrections_not_applied"]] == [0, 1]
+    (undo,) = score["corrections"]
+    assert undo["by"] == "Undo" and undo["undoes"] == {"act": "warning.taser", "by": "Lee"}
+    from range.review.report import _heard
+
+    every = run_corrections(run)
+    table = _heard(read_events(run), [every[2]], listed=score["corrections"])
+    back = "warning.taser (Lee's correction) -> put back to the act heard (command.stop) by Undo"
+    assert f"<td>{html.escape(back)}, " in table and "tazer" not in table
 
 
 KNEEL_BOOK = (

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from drills.log import LogRecord
     from range.records.store import Records
     from scoring.corrections import Correction
+    from scoring.policy import Policy
+    from scoring.score import Score
+
+    # The corrections kept for a run's log, and the acts of its phrase book they are checked
+    # against (None where there are none: nothing to check).
+    Fixes = tuple[list[Correction], list[str] | None]
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,7 +78,7 @@ def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     the run was heard with the built-in book alone (nu17c #6). The book decides which acts an
     utterance may be corrected to, as the log decides what was heard."""
     from drills.speech import PHRASES_FILE
-    from range.records.store import file_sha256
+    from range.records.store import sha256_mismatch
 
     started = records[0].data if records and records[0].kind == "run_started" else {}
     if not started:
@@ -88,22 +94,30 @@ def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
         return None
     if not book.is_file():
         return f"{book}: missing: the run was heard with it (run_started's sha256 {kept[:12]})"
-    now = file_sha256(book)
-    if now != kept:
-        return (
-            f"{book}: no longer matches the sha256 kept in run_started ({kept[:12]}, now"
-            f" {now[:12]}): it was edited"
-        )
-    return None
+    why = sha256_mismatch(book, kept, "in run_started", "edited")
+    return None if why is None else f"{book}: {why}"
 
 
-def voice_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
+class VoiceProblem(str):
+    """`voice_problem`'s line, with its facts: the voice file (`path`) and whether it is
+    `missing` (else changed), so the review marks its clips without reading the words."""
+
+    path: Path
+    missing: bool
+
+    def __new__(cls, line: str, path: Path, missing: bool) -> VoiceProblem:
+        problem = super().__new__(cls, line)
+        problem.path, problem.missing = path, missing
+        return problem
+
+
+def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | None:
     """Why the officer's voice kept with the run (`officer-voice.wav`, named in `run_started`
     or, for a live run, `result.json`) is not the one the run heard, in one line naming it, or
     None: it is missing, or no longer matches the `voice_sha256` kept (nu17c #9). The review's
     audio links play it, so a reviewer is told before listening to nothing or to another
     recording."""
-    from range.records.store import file_sha256
+    from range.records.store import sha256_mismatch
     from range.runs.runlog import RESULT
 
     started = records[0].data if records and records[0].kind == "run_started" else {}
@@ -120,24 +134,28 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     if not isinstance(kept, str) or not kept:
         kept, where = result.get("voice_sha256"), RESULT
     if not voice.is_file():
-        return f"{voice}: missing: the officer's voice the run heard; its audio cannot be played"
+        return VoiceProblem(
+            f"{voice}: missing: the officer's voice the run heard; its audio cannot be played",
+            voice,
+            missing=True,
+        )
     if isinstance(kept, str) and kept:
-        now = file_sha256(voice)
-        if now != kept:
-            return (
-                f"{voice}: no longer matches the sha256 kept in {where} ({kept[:12]}, now"
-                f" {now[:12]}): it was replaced; its audio is not what the run heard"
+        why = sha256_mismatch(voice, kept, f"in {where}", "replaced")
+        if why is not None:
+            return VoiceProblem(
+                f"{voice}: {why}; its audio is not what the run heard", voice, missing=False
             )
     return None
 
 
-def run_act_names(run_dir: Path) -> list[str]:
+def run_act_names(run_dir: Path | None) -> list[str]:
     """The acts of the run's phrase book: the built-in book's, with the agency's the run kept
-    (`phrasebook.toml`) merged in. A correction to any other act is never applied."""
+    (`phrasebook.toml`) merged in (None: the built-in book's alone). A correction to any other
+    act is never applied."""
     from drills.speech import PHRASES_FILE, phrasebook
 
-    kept = run_dir / PHRASES_FILE
-    return phrasebook(kept if kept.is_file() else None).act_names()
+    kept = None if run_dir is None else run_dir / PHRASES_FILE
+    return phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
 
 
 def run_corrections(run_dir: Path) -> list[Correction]:
@@ -149,13 +167,34 @@ def run_corrections(run_dir: Path) -> list[Correction]:
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
 
 
+def run_fixes(run_dir: Path) -> Fixes:
+    """The corrections kept for the run's log as it is now and, where there are any, the acts
+    of its phrase book (`run_act_names`): what `corrected_score` and `correction_notes` take,
+    read once."""
+    fixes = run_corrections(run_dir)
+    return fixes, run_act_names(run_dir) if fixes else None
+
+
+def corrected_score(
+    run_dir: Path, records: list[LogRecord], policy: Policy, fixes: Fixes | None = None
+) -> Score:
+    """The score of the run's log `records` with the instructor's corrections kept for it
+    applied: the one call behind score, report, the records' amendment and the console, so
+    none forgets the phrase book's acts a hand-edited typo is checked against (nu17c #5).
+    `fixes`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
+    from scoring.score import score_run
+
+    corrections, acts = run_fixes(run_dir) if fixes is None else fixes
+    return score_run(records, policy, corrections, acts)
+
+
 def edited_log(run_dir: Path, records: Records | None) -> str | None:
     """Why the run's log is not the one written, in one line naming it, or None: it no longer
     matches the sha256 its result.json kept when the run ended, or that a drill run or a
     qualification record in `records` kept when it was recorded (`records verify` says the
     same; for a resumed attempt, every part's log). A log without either hash (an older run,
     a run cut short) is not judged. A drill run and an attempt are judged alike."""
-    from range.records.store import RecordsError, attempt_log_checks, file_sha256, log_check
+    from range.records.store import RecordsError, attempt_log_checks, log_check, sha256_mismatch
     from range.runs.runlog import EVENTS, LOG_SHA256, RESULT
 
     events = run_dir / EVENTS
@@ -164,12 +203,9 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
     except (OSError, ValueError, AttributeError):
         kept = None
     if isinstance(kept, str) and events.is_file():
-        now = file_sha256(events)
-        if now != kept:
-            return (
-                f"{events}: no longer matches the sha256 kept in {RESULT} when the run ended"
-                f" ({kept[:12]}, now {now[:12]}): it was edited"
-            )
+        why = sha256_mismatch(events, kept, f"in {RESULT} when the run ended", "edited")
+        if why is not None:
+            return f"{events}: {why}"
     if records is not None:
         try:
             for number in records.drill_runs_at(run_dir):
@@ -185,27 +221,22 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
     return None
 
 
-def _line_of(text: str, index: int) -> int | None:
-    """The line (1-based) of the `index`-th correction's `utterance_t` in a corrections file."""
-    seen = -1
-    for number, line in enumerate(text.splitlines(), start=1):
-        if '"utterance_t"' in line:
-            seen += 1
-            if seen == index:
-                return number
-    return None
-
-
 def _describe(c: Correction) -> str:
     return f"{c.utterance_t:g} s {c.text!r} {c.was} -> {c.act} by {c.by}"
 
 
-def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
+def correction_notes(
+    run_dir: Path,
+    records: list[LogRecord],
+    kept: list[Correction] | None = None,
+    acts: list[str] | None = None,
+) -> list[str]:
     """One line for each correction kept in `run_dir` that is not applied to its log as it is
     now, naming the file, the line and the utterance's t: in the log's own file, one that names
     no utterance of the log, or one whose `was` is not what was heard, or that changes nothing
     (scoring.corrections.unapplied); in a file of an earlier log (the log was edited since, so
-    its SHA-256 changed), every correction not made again for the log as it is now."""
+    its SHA-256 changed), every correction not made again for the log as it is now. `kept`,
+    `acts`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
     from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
     from scoring.corrections import (
@@ -222,19 +253,20 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
         return []
     sha = log_sha256(events)
     current = corrections_path(run_dir, sha)
-    kept = read_corrections(run_dir, sha)
+    if kept is None:
+        kept = read_corrections(run_dir, sha)
     notes = []
     if kept:
         book = phrasebook_problem(run_dir, records)
         if book is not None:  # the acts the corrections are checked against are not the run's
             notes.append(f"{book}; its corrections are checked against it as it is now")
-        text = current.read_text(encoding="utf-8")
-        for index, why in unapplied(records, kept, run_act_names(run_dir)):
-            if why.startswith(NO_SUCH_ACT):  # the act is what is wrong: its own line
-                line = locate(json_key_lines(text), ["corrections", index, "act"])
-                where = f"{current}:{line or _line_of(text, index)}: corrections[{index}].act"
-            else:
-                where = f"{current}:{_line_of(text, index)}: corrections[{index}].utterance_t"
+        lines = json_key_lines(current.read_text(encoding="utf-8"))
+        known = run_act_names(run_dir) if acts is None else acts
+        for index, why in unapplied(records, kept, known):
+            # A typo'd act is what is wrong: its own line; else the utterance it names.
+            field = "act" if why.startswith(NO_SUCH_ACT) else "utterance_t"
+            line = locate(lines, ["corrections", index, field])
+            where = f"{current}:{line}: corrections[{index}].{field}"
             notes.append(f"{where}: {_describe(kept[index])}: not applied: {why}")
     redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
@@ -246,11 +278,13 @@ def correction_notes(run_dir: Path, records: list[LogRecord]) -> list[str]:
         except ValueError:
             notes.append(f"{path}: not a corrections file; not applied")
             continue
+        lines = json_key_lines(text)
         for index, c in enumerate(old.corrections):
             if (c.utterance_t, c.was, c.marked, c.n) in redone:
                 continue
+            line = locate(lines, ["corrections", index, "utterance_t"])
             notes.append(
-                f"{path}:{_line_of(text, index)}: corrections[{index}].utterance_t:"
+                f"{path}:{line}: corrections[{index}].utterance_t:"
                 f" {_describe(c)}: not applied: it corrects an earlier {EVENTS} (sha256"
                 f" {old.log_sha256[:16]}; now {sha[:16]}): the log was changed since; correct"
                 " it again with openrange speech correct"
@@ -288,12 +322,9 @@ def run_acts(run_dir: Path | None) -> list[str]:
     takes: its phrase book's acts (the agency's kept with the run merged in; the built-in
     book's for None) and `none` (not speech). A bare category ("command") is no act of a
     book, so it is not offered (nu17c #8: the console offered the categories, each refused)."""
-    from drills.speech import PHRASES_FILE, phrasebook
     from scoring.corrections import NONE
 
-    kept = None if run_dir is None else run_dir / PHRASES_FILE
-    known = phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
-    return [*known, NONE]
+    return [*run_act_names(run_dir), NONE]
 
 
 # The longest reason for a correction (characters): as a flag's note on a live lane
@@ -437,14 +468,11 @@ def amend_records(
     the run's record. (record, score before, score now) for each."""
     from range.runs.runlog import read_events
     from scoring.policy import load_policy
-    from scoring.score import score_run
 
     numbers = records.drill_runs_at(run_dir)
     if not numbers:
         return []
-    score = score_run(
-        read_events(run_dir), load_policy(None), run_corrections(run_dir), run_act_names(run_dir)
-    )
+    score = corrected_score(run_dir, read_events(run_dir), load_policy(None))
     why = {"correction": correction.model_dump(mode="json")}
     amended = []
     for number in numbers:

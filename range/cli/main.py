@@ -37,7 +37,7 @@ from range.xr.runtime import XRUnavailableError
 
 if TYPE_CHECKING:
     from drills.log import LogRecord
-    from scoring.corrections import Correction
+    from range.cli.corrections import Fixes
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -148,19 +148,16 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "matplotlib")
-    from range.cli.corrections import correction_notes, voice_problem
     from range.review.report import write_report
-    from range.runs.runlog import read_events
 
     (edited,) = _edited([args.run_dir])
-    path = write_report(args.run_dir, args.out, edited)
+    # The voice's and the corrections' warnings, as the report checked them for its page.
+    said: list[str] = []
+    path = write_report(args.run_dir, args.out, edited, said.append)
     if edited is not None:  # once it could be read: one that cannot is one line alone
         print(f"openrange: warning: {edited}; reviewed as it is now", file=sys.stderr)
-    log = read_events(args.run_dir)
-    if (voice := voice_problem(args.run_dir, log)) is not None:
-        print(f"openrange: warning: {voice}", file=sys.stderr)
-    for note in correction_notes(args.run_dir, log):
-        print(f"openrange: {note}", file=sys.stderr)
+    for line in said:
+        print(f"openrange: {line}", file=sys.stderr)
     print(path)
     return 0
 
@@ -358,7 +355,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from range.runs.runlog import read_events
     from scoring.detection import detection
     from scoring.policy import load_policy
-    from scoring.score import Score, score_run
+    from scoring.score import Score
 
     policy = load_policy(args.policy)
     label = policy_label(policy, args.policy)
@@ -373,9 +370,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
         require("pybullet")
         return _score_attempts(args, logs)
     from range.cli.corrections import (
+        corrected_score,
         correction_notes,
-        run_act_names,
-        run_corrections,
+        run_fixes,
         voice_problem,
     )
     from range.cli.summary import run_header, suspension_lines
@@ -388,23 +385,22 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
     # A corrections file that cannot be read is refused as a changed drill copy is: in a
     # batch, that run alone is left out (nu17c #16).
-    kept: list[tuple[Path, list[LogRecord], list[Correction], list[str], list[str] | None]] = []
+    kept: list[tuple[Path, list[LogRecord], Fixes, list[str]]] = []
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
-            fixes = run_corrections(run_dir)
-            notes = correction_notes(run_dir, log)
+            fixes = run_fixes(run_dir)
+            notes = correction_notes(run_dir, log, *fixes)
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")
-            acts = run_act_names(run_dir) if fixes else None
         except ValueError as exc:
             if len(args.run_dirs) == 1:
                 raise
             print(f"openrange: {exc}: not scored".replace("\n", "\nopenrange: "), file=sys.stderr)
             failed += 1
             continue
-        kept.append((run_dir, log, fixes, notes, acts))
+        kept.append((run_dir, log, fixes, notes))
     if not kept:
         return 1
     args.run_dirs, logs = [k[0] for k in kept], [k[1] for k in kept]
@@ -412,10 +408,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # user's store keeps the run) is scored as it is now, with a warning naming it.
     scores = []
     edited = _warn_edited(args.run_dirs)
-    for _, log, fixes, notes, acts in kept:
+    for run_dir, log, fixes, notes in kept:
         for note in notes:
             print(f"openrange: {note}", file=sys.stderr)
-        scores.append(score_run(log, policy, fixes, acts))
+        scores.append(corrected_score(run_dir, log, policy, fixes))
 
     def as_json(score: Score, log_edited: str | None) -> dict[str, object]:
         out = score.as_json()

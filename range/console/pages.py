@@ -12,7 +12,7 @@ from typing import Any
 
 from drills.log import LogRecord
 from physics.units import FT_M
-from range.cli.corrections import run_act_names, run_corrections
+from range.cli.corrections import corrected_score, run_fixes
 from range.console.protocol import (
     body_keys,
     clip_keys,
@@ -47,7 +47,7 @@ from range.runs.saved import saved_drill_run
 from scoring.corrections import Correction, correction_of, marks, utterances
 from scoring.detection import detection
 from scoring.policy import default_policy
-from scoring.score import Score, score_run
+from scoring.score import Score
 
 WARN_DAYS = 30  # a qualification that expires within this many days is flagged on the roster
 
@@ -201,8 +201,9 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     """Everything the debrief page shows for one saved drill run."""
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    corrections = run_corrections(run_dir)
-    score = score_run(records, default_policy(), corrections, run_act_names(run_dir))
+    fixes = run_fixes(run_dir)
+    corrections = fixes[0]
+    score = corrected_score(run_dir, records, default_policy(), fixes)
     timeline: list[dict[str, Any]] = []
     for r in records:
         line = event_line(r)
@@ -495,9 +496,7 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
             continue
         run = Path(row["run_dir"])
         try:
-            score = score_run(
-                read_events(run), default_policy(), run_corrections(run), run_act_names(run)
-            )
+            score = corrected_score(run, read_events(run), default_policy())
         except FOLDER_ERRORS as exc:
             leave_out(row, folder_problem(row, exc), True)
             continue

@@ -375,6 +375,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_mismatch(path: Path, kept: str, where: str, verb: str) -> str | None:
+    """Why `path` is not the file whose sha256 was `kept` (`where`: "in run_started", "when
+    it was recorded"), as every check of a kept file says it, or None when it matches:
+    "no longer matches the sha256 kept WHERE (kept, now): it was VERB". Raises OSError when
+    it cannot be read."""
+    now = file_sha256(path)
+    if now == kept:
+        return None
+    return f"no longer matches the sha256 kept {where} ({kept[:12]}, now {now[:12]}): it was {verb}"
+
+
 def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
     """Whether a recorded drill run's log on disk is the one recorded: (True, "log sha256
     ..."), (False, why: edited or missing), or (None, NO_LOG_HASH) for a run recorded without
@@ -396,15 +407,12 @@ def kept_log_check(run_dir: Any, kept: Any) -> tuple[bool | None, str]:
         return None, NO_LOG_HASH
     log = Path(str(run_dir)) / RUN_LOG
     try:
-        now = file_sha256(log)
+        why = sha256_mismatch(log, str(kept), "when it was recorded", "edited")
     except OSError as exc:
         return False, f"its log {log} cannot be read ({exc.strerror or exc}): moved or deleted?"
-    if now != kept:
-        return False, (
-            f"its log {log} no longer matches the sha256 kept when it was recorded"
-            f" ({str(kept)[:12]}, now {now[:12]}): it was edited"
-        )
-    return True, f"log sha256 {now[:12]} as recorded"
+    if why is not None:
+        return False, f"its log {log} {why}"
+    return True, f"log sha256 {str(kept)[:12]} as recorded"  # the log's, as it matches
 
 
 def attempt_log_checks(row: dict[str, Any]) -> list[tuple[bool | None, str]]:

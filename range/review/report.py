@@ -13,7 +13,7 @@ import html
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -27,19 +27,20 @@ from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
 from range.cli.corrections import (
+    VoiceProblem,
+    corrected_score,
     correction_notes,
-    run_act_names,
-    run_corrections,
+    run_fixes,
     voice_problem,
 )
-from range.cli.summary import run_who, verdict_line
+from range.cli.summary import correction_change, run_who, verdict_line
 from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
-from scoring.corrections import Correction, correction_of, undone
+from scoring.corrections import Correction, correction_of
 from scoring.policy import default_policy
-from scoring.score import Outcome, score_run
+from scoring.score import Outcome
 
 if TYPE_CHECKING:
     from physics.targets import PaperTarget
@@ -367,8 +368,8 @@ def _heard(
     corrections: list[Correction],
     run_dir: Path | None = None,
     out_dir: Path | None = None,
-    every: Sequence[Correction] = (),
-    voice: str | None = None,
+    listed: Sequence[dict[str, Any]] = (),
+    voice: VoiceProblem | None = None,
 ) -> str:
     """Every utterance heard (`officer_spoke`, source "recogniser") with its act, and the
     instructor's correction of it where there is one (the score above is with the
@@ -377,19 +378,17 @@ def _heard(
     clip links to the audio from `out_dir`, where the page is written (default: the run
     folder); in a simulated run the recording's time is the run's, so the link names the
     utterance's span too (a media fragment, `#t=start,end`, which browsers' players seek to).
-    `every`: the run's whole corrections file, so an undo names the correction it undoes.
+    `listed`: `corrections` as the score lists them (`Score.corrections`, in the same order),
+    so an undo names the correction it undoes, in `speech correct`'s words.
     `voice`: why the officer's voice kept with the run is missing or changed (`voice_problem`):
     each clip of it says so."""
+    as_listed = dict(zip(map(id, corrections), listed, strict=False))
 
     def fixed(fix: Correction | None) -> str:
         if fix is None:
             return ""
-        index = next((i for i, c in enumerate(every) if c is fix), None)
-        prior = None if index is None else undone(every, index)
-        change = fix.act
-        if prior is not None or fix.act == fix.was:  # an undo, in `speech correct`'s words
-            back = "" if prior is None else f"{prior.act} ({prior.by}'s correction) -> "
-            change = f"{back}put back to the act heard ({fix.act})"
+        listed = as_listed.get(id(fix), {})  # an undo says what it undoes; else the act
+        change = correction_change(listed) if listed.get("undoes") else fix.act
         return f"{change} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
 
     started = records[0].data if records and records[0].kind == "run_started" else {}
@@ -419,13 +418,8 @@ def _heard(
             if same_clock:
                 href += f"#t={d['start_s']:g},{d['end_s']:g}"
             clip = f"<a href='{html.escape(href)}'>audio</a>"
-            if (
-                voice is not None
-                and run_dir is not None
-                and (run_dir / str(d["clip"])).name in voice
-            ):
-                missing = ": missing:" in voice
-                clip = "(audio missing)" if missing else f"{clip} (audio changed)"
+            if voice is not None and run_dir is not None and run_dir / str(d["clip"]) == voice.path:
+                clip = "(audio missing)" if voice.missing else f"{clip} (audio changed)"
         heard = html.escape(d["text"])
         phrase = d.get("phrase")
         if phrase and phrase != d["text"]:  # the act's own words, the utterance beside them
@@ -443,10 +437,23 @@ def _heard(
     )
 
 
-def write_report(run_dir: Path, out: Path | None = None, warning: str | None = None) -> Path:
+def _tell(say: Callable[[str], None], voice: str | None, notes: list[str]) -> None:
+    """Tell `say` the warnings the page shows: the officer's voice's, then the corrections'."""
+    for line in [*([] if voice is None else [f"warning: {voice}"]), *notes]:
+        say(line)
+
+
+def write_report(
+    run_dir: Path,
+    out: Path | None = None,
+    warning: str | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Path:
     """The after-action review of a saved run (a drill run's, or a qualification attempt's,
     whole across its parts) as one HTML page, `out` or RUN_DIR/report.html; `warning`: why its
-    log is not the one written, shown in red at the top (None: nothing to say)."""
+    log is not the one written, shown in red at the top (None: nothing to say). `say` is told
+    each warning about the officer's voice and the corrections ("warning: ..." for the voice),
+    as the page shows them, so `openrange report` need not check them again."""
     records = read_events(run_dir)
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
@@ -454,17 +461,19 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
         from range.runs.saved import attempt_log
 
         # A resumed attempt is reviewed whole, from every part's log, whichever part is given.
-        return _course_report(run_dir, attempt_log(run_dir), out, warning)
+        path = _course_report(run_dir, attempt_log(run_dir), out, warning)
+        if say is not None:
+            _tell(say, voice_problem(run_dir, records), correction_notes(run_dir, records))
+        return path
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    every = run_corrections(run_dir)
-    score = score_run(records, default_policy(), every, run_act_names(run_dir))
+    every, acts = fixes = run_fixes(run_dir)
+    score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     not_applied = {c["index"] for c in score.corrections_not_applied}
     corrections = [c for index, c in enumerate(every) if index not in not_applied]
-    notes = "".join(
-        f"<p class='warning'>{html.escape(note)}</p>" for note in correction_notes(run_dir, records)
-    )
+    said = correction_notes(run_dir, records, every, acts)
+    notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)
     shots = [
         r
         for r in records
@@ -522,7 +531,11 @@ def write_report(run_dir: Path, out: Path | None = None, warning: str | None = N
     if not score.incomplete:  # an INCOMPLETE run is not graded: no decision, only why
         verdict = f"<b>{html.escape(score.decision)}</b>: {verdict}"
     voice = voice_problem(run_dir, records)
-    heard = _heard(records, corrections, run_dir, out.parent if out else run_dir, every, voice)
+    if say is not None:
+        _tell(say, voice, said)
+    heard = _heard(
+        records, corrections, run_dir, out.parent if out else run_dir, score.corrections, voice
+    )
     if voice is not None:
         notes = f"<p class='warning'>{html.escape(voice)}</p>{notes}"
     # An edited copy of a built-in drill is flagged, as `score` and the records flag it.

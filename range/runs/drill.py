@@ -1328,23 +1328,24 @@ class Session:
         if not muzzle.usable:
             self._untracked(Weapon.TASER, trigger.serial, t)
             return
+        cart = cartridge(cartridge_id)
         impacts: list[ProbeImpact] = fly_probes(
             self.world,
-            cartridge(cartridge_id),
+            cart,
             muzzle,
             self.physics_rng,
             # None when nothing moves during the flight: the one-call path (issue 16).
-            deployment_motion(self.animator, self.world, cartridge(cartridge_id), self.engine.t),
+            deployment_motion(self.animator, self.world, cart, self.engine.t),
         )
         targets = [i.target for i in impacts if i.target in self.engine.subjects]
         subject = max(set(targets), key=targets.count) if targets else None
-        device = self.circuits.setdefault(trigger.serial, circuit_for(cartridge(cartridge_id)))
+        device = self.circuits.setdefault(trigger.serial, circuit_for(cart))
         # One numbering for a device's probes in every output: the device's, over the run's
         # pulls (0, 1, then 2, 3 ...), as the circuit, its reasons and `probe_detached` name
         # them; never the index within a pull (docs/drills.md, `probe_impacts`).
         first = len(device.probes)
         impacts = [replace(i, probe=first + n) for n, i in enumerate(impacts)]
-        outcome = device.add_pull(impacts, subject or "", cartridge(cartridge_id).reach_m)
+        outcome = device.add_pull(impacts, subject or "", cart.reach_m)
         # Logged at the trigger; incapacitation starts when the circuit closes (the second
         # probe's arrival, `outcome.onset_s` later): the engine waits for it.
         self.engine.probes(impacts, outcome, subject, t, serial=trigger.serial, bay=trigger.bay)
