@@ -1409,7 +1409,8 @@ k_deploy(PyObject *self, PyObject *args)
             /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
              * GEOM_PLANE: the fraction za / (za - zb) where the chord crosses it), chord by
              * chord; on one chord the floor wins a tie (PyBullet's hits did). */
-            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1;
+            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1; /* hit_s: the subject row, -1 none */
+            long long hit_uid = -1; /* the floor's or a static body's uid when hit_s < 0 */
             double hit_t = 1.0, hit_q[3] = {NAN, NAN, NAN};
             for (Py_ssize_t k = 0; k < k_count && hit_k < 0; k++) {
                 if (!live[k])
@@ -1444,6 +1445,7 @@ k_deploy(PyObject *self, PyObject *args)
                     if (hit_k < 0 || t <= hit_t) {
                         hit_k = k;
                         hit_s = hit_j = -1;
+                        hit_uid = floor_uid;
                         hit_t = t;
                         hit_q[0] = hit_q[1] = hit_q[2] = NAN;
                     }
@@ -1486,8 +1488,8 @@ k_deploy(PyObject *self, PyObject *args)
                     Py_ssize_t k = cand_k[c];
                     if (hit_k < 0 || k < hit_k || (k == hit_k && h_frac[c] <= hit_t)) {
                         hit_k = k;
-                        hit_s = -2 - (Py_ssize_t)h_uid[c]; /* a static body: -2 - uid */
-                        hit_j = -1;
+                        hit_s = hit_j = -1;
+                        hit_uid = h_uid[c]; /* a static body */
                         hit_t = h_frac[c];
                         hit_q[0] = hit_q[1] = hit_q[2] = NAN;
                     }
@@ -1508,7 +1510,7 @@ k_deploy(PyObject *self, PyObject *args)
                     oi[1] = region_code(&sc, hit_s, hit_j, hit_q);
                     oi[2] = hit_j;
                 } else {
-                    oi[0] = hit_s == -1 ? floor_uid : -2 - hit_s;
+                    oi[0] = hit_uid;
                     oi[1] = oi[2] = -1;
                 }
             } else {
