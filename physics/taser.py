@@ -450,16 +450,49 @@ def _deploy(
     launch = launch_plan(cartridge)
     normals = _normals(launch, rng)
     out_f, out_i = world.cast_deployment(muzzle.position_m, muzzle.orientation, normals, launch)
+    return _impacts(world, out_f.tolist(), out_i.tolist())
+
+
+def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
+    """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
+    ends = volley.ends
+    rows = slice(0, cartridge.probes_per_pull * volley.pulls, volley.pulls)  # probe(0, i)
+    n = cartridge.probes_per_pull
+    rest = [[math.nan] * 3] * n if ends.rest_point is None else ends.rest_point[rows].tolist()
+    floats = [
+        [*point, time_s, 0.0, 0.0, *at]
+        for point, time_s, at in zip(
+            ends.point[rows].tolist(), ends.time_s[rows].tolist(), rest, strict=True
+        )
+    ]
+    segment = [-1] * n if ends.segment is None else ends.segment[rows].tolist()
+    ints = [
+        list(row)
+        for row in zip(ends.target[rows].tolist(), ends.region[rows].tolist(), segment, strict=True)
+    ]
+    return _impacts(world, floats, ints)
+
+
+def _impacts(
+    world: RangeWorld, floats: list[list[float]], ints: list[list[int]]
+) -> list[ProbeImpact]:
+    """The impacts of one pull's probes from their flights' ends, a row each as
+    RangeWorld.cast_deployment lays them out: `floats` the point (3), time, speed, path and
+    the point on the subject's rest body (3, NaN off subjects); `ints` the body (-1:
+    nothing), the zone map region (-1: none) and the segment hit (-1 off subjects)."""
+    names = world.targets
     impacts = []
-    for i, (f, (uid, code, segment)) in enumerate(zip(out_f.tolist(), out_i.tolist(), strict=True)):
-        target = world.body_name(uid) if uid >= 0 else None
+    for i, (f, (uid, code, segment)) in enumerate(zip(floats, ints, strict=True)):
+        target = names[uid] if uid >= 0 else None
         region = REGIONS[code] if code >= 0 else None
         gap = zone = body_point = anchor = None
         if target is not None and region is not None:
             body = world.body(target)
             gap, zone = body.clothing_gap_in[region], body.zones[region]
+        if f[6] == f[6]:  # not NaN: a subject hit
             body_point = (f[6], f[7], f[8])
-            anchor = world.anchor(target, segment, body_point)
+        if segment >= 0:
+            anchor = world.subject_anchor(uid, segment, (f[6], f[7], f[8]))
         impacts.append(
             ProbeImpact(
                 probe=i,
@@ -470,39 +503,6 @@ def _deploy(
                 clothing_gap_in=gap,
                 zone_of_subject=zone,
                 body_point=body_point,
-                segment=None if anchor is None else anchor[0],
-                segment_offset_m=None if anchor is None else anchor[1],
-            )
-        )
-    return impacts
-
-
-def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
-    """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
-    names = world.targets
-    impacts = []
-    for i in range(cartridge.probes_per_pull):
-        row = volley.probe(0, i)
-        ends = volley.ends
-        target = names[ends.target[row]] if ends.target[row] >= 0 else None
-        region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
-        gap = world.body(target).clothing_gap_in[region] if target and region else None
-        zone = world.body(target).zones[region] if target and region else None
-        anchor = world.hit_anchor(ends, row)
-        impacts.append(
-            ProbeImpact(
-                probe=i,
-                target=target,
-                region=region,
-                point=(
-                    float(ends.point[row, 0]),
-                    float(ends.point[row, 1]),
-                    float(ends.point[row, 2]),
-                ),
-                time_of_flight_s=float(ends.time_s[row]),
-                clothing_gap_in=gap,
-                zone_of_subject=zone,
-                body_point=_body_point(ends, row),
                 segment=None if anchor is None else anchor[0],
                 segment_offset_m=None if anchor is None else anchor[1],
             )
@@ -555,13 +555,6 @@ def laser_lines(
             direction = (target - emitter) / np.linalg.norm(target - emitter)
         lines.append((laser, emitter, direction))
     return lines
-
-
-def _body_point(ends: PathEnds, row: int) -> tuple[float, float, float] | None:
-    if ends.rest_point is None or np.isnan(ends.rest_point[row, 0]):
-        return None
-    x, y, z = (float(v) for v in ends.rest_point[row])
-    return (x, y, z)
 
 
 def laser_dots(
