@@ -871,6 +871,14 @@ static const char candidates_doc[] =
     "\n"
     "RangeWorld.cast_paths's chords to cast, flight-major. See _kernel.pyi.";
 
+/* Whether the box [lo, hi] meets the box `bb` (its low corner, then its high one). */
+static inline int
+box_meets(const double *lo, const double *hi, const double *bb)
+{
+    return lo[0] <= bb[3] && lo[1] <= bb[4] && lo[2] <= bb[5] && hi[0] >= bb[0] &&
+           hi[1] >= bb[1] && hi[2] >= bb[2];
+}
+
 static PyObject *
 k_candidates(PyObject *self, PyObject *args)
 {
@@ -929,11 +937,8 @@ k_candidates(PyObject *self, PyObject *args)
                     hi[d] = a[d] > b[d] ? a[d] : b[d];
                 }
                 int near = lo[2] <= 1e-6; /* the floor plane */
-                for (Py_ssize_t j = 0; j < b_count && !near; j++) {
-                    const double *bx = boxes + j * 6;
-                    near = lo[0] <= bx[3] && lo[1] <= bx[4] && lo[2] <= bx[5] &&
-                           hi[0] >= bx[0] && hi[1] >= bx[1] && hi[2] >= bx[2];
-                }
+                for (Py_ssize_t j = 0; j < b_count && !near; j++)
+                    near = box_meets(lo, hi, boxes + j * 6);
                 if (near) {
                     ks[count] = k;
                     ns[count] = i;
@@ -1408,7 +1413,11 @@ k_deploy(PyObject *self, PyObject *args)
             }
             /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
              * GEOM_PLANE: the fraction za / (za - zb) where the chord crosses it), chord by
-             * chord; on one chord the floor wins a tie (PyBullet's hits did). */
+             * chord; on one chord the floor wins a tie (PyBullet's hits did). On the way,
+             * the chords that may meet the rest of the world (walls, backstop, targets,
+             * cover, props), up to the first hit's: PyBullet casts them (`hits`, in this
+             * order). */
+            Py_ssize_t first_c = count;
             Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1; /* hit_s: the subject row, -1 none */
             long long hit_uid = -1; /* the floor's or a static body's uid when hit_s < 0 */
             double hit_t = 1.0, hit_q[3] = {NAN, NAN, NAN};
@@ -1426,9 +1435,7 @@ k_deploy(PyObject *self, PyObject *args)
                 dd = dd > 1e-30 ? dd : 1e-30;
                 for (Py_ssize_t s = 0; s < s_count; s++) {
                     /* The broad phase: the subject's box, then each segment's sphere. */
-                    const double *blo = sc.box + s * 6, *bhi = blo + 3;
-                    if (!(lo[0] <= bhi[0] && lo[1] <= bhi[1] && lo[2] <= bhi[2] &&
-                          hi[0] >= blo[0] && hi[1] >= blo[1] && hi[2] >= blo[2]))
+                    if (!box_meets(lo, hi, sc.box + s * 6))
                         continue;
                     double t = 1.0, q[3];
                     Py_ssize_t j = enter_subject(&sc, s, a, b, d, dd, &t, q);
@@ -1450,24 +1457,9 @@ k_deploy(PyObject *self, PyObject *args)
                         hit_q[0] = hit_q[1] = hit_q[2] = NAN;
                     }
                 }
-            }
-            /* Chords that may meet the rest of the world (walls, backstop, targets, cover,
-             * props), up to the first hit's: PyBullet casts them (`hits`, in this order). */
-            Py_ssize_t last = hit_k >= 0 ? hit_k : k_count - 1, first_c = count;
-            for (Py_ssize_t k = 0; k <= last; k++) {
-                if (!live[k])
-                    continue;
-                const double *a = pts[k], *b = ends[k];
                 int near = 0;
-                for (Py_ssize_t m = 0; m < b_count && !near; m++) {
-                    const double *bb = boxes + m * 6;
-                    near = (a[0] < b[0] ? a[0] : b[0]) <= bb[3] &&
-                           (a[1] < b[1] ? a[1] : b[1]) <= bb[4] &&
-                           (a[2] < b[2] ? a[2] : b[2]) <= bb[5] &&
-                           (a[0] > b[0] ? a[0] : b[0]) >= bb[0] &&
-                           (a[1] > b[1] ? a[1] : b[1]) >= bb[1] &&
-                           (a[2] > b[2] ? a[2] : b[2]) >= bb[2];
-                }
+                for (Py_ssize_t m = 0; m < b_count && !near; m++)
+                    near = box_meets(lo, hi, boxes + m * 6);
                 if (near) {
                     cand_k[count] = k;
                     cand_n[count] = pr;
