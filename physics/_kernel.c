@@ -139,6 +139,62 @@ dot3(const double *a, const double *b)
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
+/* ---- a flight's chords (RangeWorld.cast_paths's numpy forms) ------------------------------ */
+
+/* How much of a chord `len` long the reach leaves after `before` metres of flight:
+ * min(max((reach - before) / max(len, 1e-12), 0), 1). */
+static inline double
+reach_cut(double reach, double before, double len)
+{
+    double c = (reach - before) / (len > 1e-12 ? len : 1e-12);
+    c = c > 0.0 ? c : 0.0;
+    return c < 1.0 ? c : 1.0;
+}
+
+/* The chord a -> b after `before` metres of flight, cut at the reach (`finite`: the reach is
+ * finite): its length, the fraction kept, whether the reach is left at its start and its end. */
+static inline void
+chord_end(const double *a, const double *b, double reach, int finite, double before,
+          double *len, double *cut, char *live, double *end)
+{
+    double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+    *len = sqrt(dot3(step, step));
+    if (finite) {
+        double c = reach_cut(reach, before, *len);
+        *cut = c;
+        *live = before < reach;
+        for (int d = 0; d < 3; d++)
+            end[d] = a[d] + step[d] * c;
+    } else {
+        *cut = 1.0;
+        *live = 1;
+        for (int d = 0; d < 3; d++)
+            end[d] = b[d];
+    }
+}
+
+/* Where a flight that hit nothing ends: the last chord it lived on (`live` of its K chords,
+ * `stride` apart), chord 0 when it lived on none. */
+static inline Py_ssize_t
+last_live(const char *live, Py_ssize_t k_count, Py_ssize_t stride)
+{
+    Py_ssize_t lived = 0;
+    for (Py_ssize_t k = 0; k < k_count; k++)
+        lived += live[k * stride] != 0;
+    return lived > 1 ? lived - 1 : 0;
+}
+
+/* A flight's time, speed and path `f` of the way along chord `k` (the speeds s0, s1 at its
+ * ends, `before` metres flown before it, `chord` its length): out[0..2]. */
+static inline void
+end_state(const double *times, Py_ssize_t k, double f, double s0, double s1, double before,
+          double chord, double *out)
+{
+    out[0] = times[k] + f * (times[k + 1] - times[k]);
+    out[1] = s0 + (s1 - s0) * f;
+    out[2] = before + f * chord;
+}
+
 /* ---- forward kinematics ------------------------------------------------------------------- */
 
 static const char fk_doc[] =
@@ -738,11 +794,7 @@ k_sub_chords(PyObject *self, PyObject *args)
                 double len = sqrt(dot3(d, d));
                 chord[at] = len;
                 before[at + n] = before[at] + len;
-                /* How much of the sub-chord the reach leaves: min(max((reach - before) /
-                 * max(chord, 1e-12), 0), 1). */
-                double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
-                c = c > 0.0 ? c : 0.0;
-                c = c < 1.0 ? c : 1.0;
+                double c = reach_cut(reach, before[at], len); /* what the reach leaves */
                 cut[at] = c;
                 double lo[3], hi[3];
                 for (int k = 0; k < 3; k++) {
@@ -835,26 +887,9 @@ k_chords(PyObject *self, PyObject *args)
         for (Py_ssize_t k = 0; k < k_count; k++)
             for (Py_ssize_t i = 0; i < n; i++) {
                 Py_ssize_t at = k * n + i;
-                const double *a = points + at * 3, *b = points + (at + n) * 3;
-                double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-                double len = sqrt(dot3(step, step));
-                chord[at] = len;
-                before[at + n] = before[at] + len;
-                if (finite) {
-                    /* min(max((reach - before) / max(chord, 1e-12), 0), 1) */
-                    double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
-                    c = c > 0.0 ? c : 0.0;
-                    c = c < 1.0 ? c : 1.0;
-                    cut[at] = c;
-                    live[at] = before[at] < reach;
-                    for (int d = 0; d < 3; d++)
-                        ends[at * 3 + d] = a[d] + step[d] * c;
-                } else {
-                    cut[at] = 1.0;
-                    live[at] = 1;
-                    for (int d = 0; d < 3; d++)
-                        ends[at * 3 + d] = b[d];
-                }
+                chord_end(points + at * 3, points + (at + n) * 3, reach, finite, before[at],
+                          chord + at, cut + at, live + at, ends + at * 3);
+                before[at + n] = before[at] + chord[at];
             }
     }
     Py_INCREF(Py_None);
@@ -1013,10 +1048,7 @@ k_first_hits(PyObject *self, PyObject *args)
         double *end_f = v[EF].buf, *point = v[PT].buf;
         /* Flights that hit nothing end where their reach (or their samples) ran out. */
         for (Py_ssize_t i = 0; i < n; i++) {
-            Py_ssize_t lived = 0;
-            for (Py_ssize_t k = 0; k < k_count; k++)
-                lived += live[k * n + i] != 0;
-            Py_ssize_t k = lived > 1 ? lived - 1 : 0;
+            Py_ssize_t k = last_live(live + i, k_count, n);
             Py_ssize_t at = k * n + i;
             picked[i] = -1;
             target[i] = -1;
@@ -1105,11 +1137,12 @@ k_path_ends(PyObject *self, PyObject *args)
                 PyErr_SetString(PyExc_IndexError, "end_k: a chord out of range");
                 goto release;
             }
-            double f = end_f[i];
-            time[i] = times[k] + f * (times[k + 1] - times[k]);
-            double s0 = speeds[k * n + i], s1 = speeds[(k + 1) * n + i];
-            speed[i] = s0 + (s1 - s0) * f;
-            path[i] = before[k * n + i] + f * chord[k * n + i];
+            double out[3];
+            end_state(times, k, end_f[i], speeds[k * n + i], speeds[(k + 1) * n + i],
+                      before[k * n + i], chord[k * n + i], out);
+            time[i] = out[0];
+            speed[i] = out[1];
+            path[i] = out[2];
         }
     }
     Py_INCREF(Py_None);
@@ -1337,7 +1370,7 @@ k_deploy(PyObject *self, PyObject *args)
          * (SampledFlights.flights), chords (kernel chords), then its first hit. */
         double pts[MAX_SAMPLES][3], spd[MAX_SAMPLES], ends[MAX_SAMPLES][3];
         double chord[MAX_SAMPLES], before[MAX_SAMPLES], cut[MAX_SAMPLES];
-        int live[MAX_SAMPLES];
+        char live[MAX_SAMPLES];
         for (Py_ssize_t pr = 0; pr < p_count; pr++) {
             double start[3], dir[3], ax[3], bx[3];
             for (int k = 0; k < 3; k++) {
@@ -1391,25 +1424,9 @@ k_deploy(PyObject *self, PyObject *args)
             int finite = isfinite(reach);
             before[0] = 0.0;
             for (Py_ssize_t k = 0; k < k_count; k++) {
-                double step[3] = {pts[k + 1][0] - pts[k][0], pts[k + 1][1] - pts[k][1],
-                                  pts[k + 1][2] - pts[k][2]};
-                double len = sqrt(dot3(step, step));
-                chord[k] = len;
-                before[k + 1] = before[k] + len;
-                if (finite) {
-                    double c = (reach - before[k]) / (len > 1e-12 ? len : 1e-12);
-                    c = c > 0.0 ? c : 0.0;
-                    c = c < 1.0 ? c : 1.0;
-                    cut[k] = c;
-                    live[k] = before[k] < reach;
-                    for (int d = 0; d < 3; d++)
-                        ends[k][d] = pts[k][d] + step[d] * c;
-                } else {
-                    cut[k] = 1.0;
-                    live[k] = 1;
-                    for (int d = 0; d < 3; d++)
-                        ends[k][d] = pts[k + 1][d];
-                }
+                chord_end(pts[k], pts[k + 1], reach, finite, before[k], &chord[k], &cut[k],
+                          &live[k], ends[k]);
+                before[k + 1] = before[k] + chord[k];
             }
             /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
              * GEOM_PLANE: the fraction za / (za - zb) where the chord crosses it), chord by
@@ -1507,18 +1524,13 @@ k_deploy(PyObject *self, PyObject *args)
                 }
             } else {
                 /* Nothing hit: the flight ends where its reach (or its samples) ran out. */
-                Py_ssize_t lived = 0;
-                for (Py_ssize_t m = 0; m < k_count; m++)
-                    lived += live[m] != 0;
-                k = lived > 1 ? lived - 1 : 0;
+                k = last_live(live, k_count, 1);
                 end_f = cut[k];
                 for (int m = 0; m < 3; m++)
                     of[m] = ends[k][m];
                 oi[0] = oi[1] = oi[2] = -1;
             }
-            of[3] = times[k] + end_f * (times[k + 1] - times[k]);
-            of[4] = spd[k] + (spd[k + 1] - spd[k]) * end_f;
-            of[5] = before[k] + end_f * chord[k];
+            end_state(times, k, end_f, spd[k], spd[k + 1], before[k], chord[k], of + 3);
             for (int m = 0; m < 3; m++)
                 of[6 + m] = hit_q[m];
         }
