@@ -410,6 +410,24 @@ clip_hull(const double *normal, const double *offset, Py_ssize_t f_count, const 
     return !both_out && t_in <= leave;
 }
 
+/* The chord a -> b against one posed segment's hull (its frame rot (9), pos (3), its rest
+ * joint and its fn face planes): the chord's ends carried into the segment's rest frame and
+ * clipped there (clip_hull: whether it enters, where, and its bound); q: the point at t_in
+ * in the rest frame (where it enters, when it does). */
+static inline int
+enter_segment(const double *rot, const double *pos, const double *rest, const double *normals,
+              const double *offsets, Py_ssize_t fn, const double *a, const double *b,
+              double *t_in, double *bound, double *q)
+{
+    double qa[3], qb[3];
+    to_rest(rot, pos, rest, a, qa);
+    to_rest(rot, pos, rest, b, qb);
+    int hit = clip_hull(normals, offsets, fn, qa, qb, t_in, bound);
+    for (int k = 0; k < 3; k++)
+        q[k] = qa[k] + (qb[k] - qa[k]) * *t_in;
+    return hit;
+}
+
 /* One pose's work of cast_subject: sub-chords r <= m < stop of flights fl[0..f) against the
  * subject posed as (pos, rot): gaps[(m - r) * f + i], and each flight's first hull entry on
  * sub-chord r (hit_t < 0: none). world_c receives the spheres' centres. */
@@ -443,19 +461,16 @@ step_core(const Subject *sj, const double *pos, const double *rot, Py_ssize_t r,
             for (Py_ssize_t j = 0; j < sj->j_count; j++) {
                 double gap = sphere_gap(a, d, dd, world_c + j * 3, sj->radius[j]);
                 if (gap <= 0.0) {
-                    double qa[3], qb[3], t_in, bound;
-                    const double *rest = sj->rest + j * 3;
-                    to_rest(rot + j * 9, pos + j * 3, rest, a, qa);
-                    to_rest(rot + j * 9, pos + j * 3, rest, b, qb);
-                    int hit = clip_hull(sj->normals + j * sj->f_count * 3,
-                                        sj->offsets + j * sj->f_count, sj->f_count, qa, qb,
-                                        &t_in, &bound);
+                    double t_in, bound, q[3];
+                    int hit = enter_segment(rot + j * 9, pos + j * 3, sj->rest + j * 3,
+                                            sj->normals + j * sj->f_count * 3,
+                                            sj->offsets + j * sj->f_count, sj->f_count, a, b,
+                                            &t_in, &bound, q);
                     gap = bound - sj->margin;
                     if (hit && w == 0 && (first_j < 0 || t_in < first_t)) {
                         first_t = t_in;
                         first_j = j;
-                        for (int k = 0; k < 3; k++)
-                            first_q[k] = qa[k] + (qb[k] - qa[k]) * t_in;
+                        memcpy(first_q, q, sizeof q);
                     }
                 }
                 if (gap < best || j == 0)
@@ -1204,18 +1219,15 @@ enter_subject(const Scene *sc, Py_ssize_t s, const double *a, const double *b, c
     for (Py_ssize_t j = 0; j < jn; j++) {
         if (sphere_gap(a, d, dd, sc->world_c + (s * jn + j) * 3, sc->radius[s * jn + j]) > 0.0)
             continue;
-        double qa[3], qb[3], t_in, bound;
-        const double *rest = sc->rest + (s * jn + j) * 3;
-        to_rest(rot + j * 9, pos + j * 3, rest, a, qa);
-        to_rest(rot + j * 9, pos + j * 3, rest, b, qb);
-        if (!clip_hull(sc->normals + (s * jn + j) * fn * 3, sc->offsets + (s * jn + j) * fn, fn,
-                       qa, qb, &t_in, &bound))
+        double t_in, bound, q[3];
+        if (!enter_segment(rot + j * 9, pos + j * 3, sc->rest + (s * jn + j) * 3,
+                           sc->normals + (s * jn + j) * fn * 3, sc->offsets + (s * jn + j) * fn,
+                           fn, a, b, &t_in, &bound, q))
             continue;
         if (best < 0 || t_in < *t_out) {
             best = j;
             *t_out = t_in;
-            for (int k = 0; k < 3; k++)
-                q_out[k] = qa[k] + (qb[k] - qa[k]) * t_in;
+            memcpy(q_out, q, sizeof q);
         }
     }
     return best;
@@ -1454,7 +1466,7 @@ k_deploy(PyObject *self, PyObject *args)
                     /* The broad phase: the subject's box, then each segment's sphere. */
                     if (!box_meets(lo, hi, sc.box + s * 6))
                         continue;
-                    double t = 1.0, q[3];
+                    double t = 1.0, q[3] = {0.0, 0.0, 0.0}; /* set where j >= 0 */
                     Py_ssize_t j = enter_subject(&sc, s, a, b, d, dd, &t, q);
                     if (j >= 0 && (hit_k < 0 || t < hit_t)) {
                         hit_k = k;
