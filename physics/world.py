@@ -529,8 +529,17 @@ class RangeWorld:
         return box
 
     def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
-        centre, radius = self._spheres[subject_id]
-        at = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+        return self._box_round(subject_id, self._centres_of(subject_id, frames))
+
+    def _centres_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
+        """Each segment's bounding-sphere centre in the world (J, 3), posed by `frames`."""
+        centre = self._spheres[subject_id][0]
+        at: NDArray[np.float64] = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+        return at
+
+    def _box_round(self, subject_id: str, at: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(2, 3) box round the subject's segment spheres centred at `at` (J, 3)."""
+        radius = self._spheres[subject_id][1]
         return np.array([(at - radius[:, None]).min(axis=0), (at + radius[:, None]).max(axis=0)])
 
     def _sync_for(
@@ -1014,10 +1023,12 @@ class RangeWorld:
                 s = self._scene_row[name]
                 frames = self.subject_frames(name)
                 pos[s], rot[s] = frames.position, frames.rotation
-                world_c[s] = frames.position + np.einsum(
-                    "jab,jb->ja", frames.rotation, self._spheres[name][0]
-                )
-                box[s] = self.subject_box(name)
+                at = self._centres_of(name, frames)
+                world_c[s] = at
+                known = self._numpy_boxes.get(name)  # subject_box, from the centres at hand
+                if known is None:
+                    known = self._numpy_boxes[name] = self._box_round(name, at)
+                box[s] = known
             self._scene_stale = set()
         return self._scene
 
