@@ -18,7 +18,13 @@ from pydantic import Field, model_validator
 from physics.animation import SubjectAnimator
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import NotFoundError, StrictModel, load_model
-from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
+from physics.flight import (
+    SampledFlights,
+    TrajectoryTable,
+    angular_scatter,
+    chord_plan,
+    scatter_draws,
+)
 from physics.human import MAX_CONNECT_GAP_IN as MAX_CONNECT_GAP_IN  # facts.md §1
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M, IN_M, m_to_in
@@ -397,11 +403,9 @@ def deployment_motion(
 
 
 def _normals(launch: LaunchPlan, rng: np.random.Generator) -> NDArray[np.float64] | None:
-    """The dispersion's normal draws for one pull: angular_scatter's draw, the same numbers
-    from `rng` (None without dispersion: nothing drawn)."""
-    if launch.sigma_rad == 0.0:
-        return None
-    return rng.normal(0.0, launch.sigma_rad, size=(launch.probes, 2))
+    """The dispersion's normal draws for one pull: angular_scatter's (`scatter_draws`), the
+    same numbers from `rng` (None without dispersion: nothing drawn)."""
+    return scatter_draws(launch.probes, launch.sigma_rad, rng)
 
 
 def _deploy_moving(
