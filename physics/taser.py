@@ -172,10 +172,7 @@ def probe_launch(
     forward, left, up = rotations[:, :, 0], rotations[:, :, 1], rotations[:, :, 2]
     dirs, starts, lefts, ups = [forward], [origins], [left], [up]
     if cartridge.probes_per_pull == 2:
-        cos, sin = (
-            math.cos(math.radians(cartridge.spread_deg)),
-            math.sin(math.radians(cartridge.spread_deg)),
-        )
+        cos, sin = _spread(cartridge)
         dirs.append(forward * cos - up * sin)
         starts.append(origins - up * cartridge.bore_separation_in * IN_M)
         lefts.append(left)
@@ -184,11 +181,23 @@ def probe_launch(
     # join on a deployment's (1, 3) rows).
     directions = angular_scatter(
         np.concatenate(dirs),
-        math.radians(cartridge.dispersion_deg) if dispersion else 0.0,
+        _sigma_rad(cartridge) if dispersion else 0.0,
         rng,
         (np.concatenate(lefts), np.concatenate(ups)),
     )
     return np.concatenate(starts), directions
+
+
+def _spread(cartridge: Cartridge) -> tuple[float, float]:
+    """The cosine and sine of the bottom probe's angle below the top one's (`spread_deg`):
+    `probe_launch`'s, and LaunchPlan's for the kernel, which must agree."""
+    spread = math.radians(cartridge.spread_deg)
+    return math.cos(spread), math.sin(spread)
+
+
+def _sigma_rad(cartridge: Cartridge) -> float:
+    """The dispersion's standard deviation (radians): `probe_launch`'s and LaunchPlan's."""
+    return math.radians(cartridge.dispersion_deg)
 
 
 def flight_s(cartridge: Cartridge) -> float:
@@ -231,15 +240,15 @@ def _known(cartridge: Cartridge) -> tuple[Cartridge, SampledFlights, LaunchPlan]
     if known is not None and known[0] is cartridge:
         return known
     plan = flight_plan(cartridge)
-    spread = math.radians(cartridge.spread_deg)
+    cos_spread, sin_spread = _spread(cartridge)
     elevations = plan.elevations
     launch = LaunchPlan(
         probes=cartridge.probes_per_pull,
-        cos_spread=math.cos(spread),
-        sin_spread=math.sin(spread),
+        cos_spread=cos_spread,
+        sin_spread=sin_spread,
         separation_in=cartridge.bore_separation_in,
         reach_m=cartridge.reach_m,
-        sigma_rad=math.radians(cartridge.dispersion_deg),
+        sigma_rad=_sigma_rad(cartridge),
         elevation0_rad=float(elevations[0]),
         elevation_step_rad=float(elevations[1] - elevations[0]),
         table=plan.stacked,
