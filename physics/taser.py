@@ -256,8 +256,9 @@ def _known(cartridge: Cartridge) -> tuple[Cartridge, SampledFlights, LaunchPlan]
     )
     if len(_PLANS) > 64:  # a few cartridges a process; bound it anyway
         _PLANS.clear()
-    _PLANS[id(cartridge)] = (cartridge, plan, launch)  # the entry keeps the object, so its id
-    return _PLANS[id(cartridge)]
+    entry = (cartridge, plan, launch)
+    _PLANS[id(cartridge)] = entry  # the entry keeps the object, so its id
+    return entry
 
 
 def prepare(cartridge_ids: list[str], world: RangeWorld | None = None) -> None:
@@ -436,13 +437,10 @@ def _deploy_moving(
     out_f, out_i = world.cast_deployment(
         muzzle.position_m, muzzle.orientation, normals, launch, False, (points, speeds)
     )
+    # Views of the kernel's fresh outputs, which cast_moving writes its subjects' hits into;
+    # the times copied, as its kernel (sub_chords) reads them as a C-contiguous array.
     frozen = PathEnds(
-        out_i[:, 0].copy(),
-        out_i[:, 1].copy(),
-        out_f[:, :3].copy(),
-        out_f[:, 3].copy(),
-        out_f[:, 4].copy(),
-        out_f[:, 5].copy(),
+        out_i[:, 0], out_i[:, 1], out_f[:, :3], out_f[:, 3].copy(), out_f[:, 4], out_f[:, 5]
     )
     ends = world.cast_moving(
         points,
