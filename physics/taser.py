@@ -412,12 +412,6 @@ def deployment_motion(
     return animator.motion(world, t0_s)
 
 
-def _normals(launch: LaunchPlan, rng: np.random.Generator) -> NDArray[np.float64] | None:
-    """The dispersion's normal draws for one pull: angular_scatter's (`scatter_draws`), the
-    same numbers from `rng` (None without dispersion: nothing drawn)."""
-    return scatter_draws(launch.probes, launch.sigma_rad, rng)
-
-
 def _deploy_moving(
     world: RangeWorld,
     cartridge: Cartridge,
@@ -430,7 +424,7 @@ def _deploy_moving(
     written out), then the subjects through their motion (RangeWorld.cast_moving, handed that
     frozen part); `fly_volley`'s path for one pull, the same draws from `rng`."""
     launch = launch_plan(cartridge)
-    normals = _normals(launch, rng)
+    normals = scatter_draws(launch.probes, launch.sigma_rad, rng)  # angular_scatter's draws
     samples = len(launch.times_s)
     points = np.empty((samples, launch.probes, 3))
     speeds = np.empty((samples, launch.probes))
@@ -459,7 +453,7 @@ def _deploy(
 ) -> list[ProbeImpact]:
     """`fly_probes` against still subjects: RangeWorld.cast_deployment, then the impacts."""
     launch = launch_plan(cartridge)
-    normals = _normals(launch, rng)
+    normals = scatter_draws(launch.probes, launch.sigma_rad, rng)  # angular_scatter's draws
     out_f, out_i = world.cast_deployment(muzzle.position_m, muzzle.orientation, normals, launch)
     return _impacts(world, out_f.tolist(), out_i.tolist())
 
