@@ -139,6 +139,62 @@ dot3(const double *a, const double *b)
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
+/* ---- a flight's chords (RangeWorld.cast_paths's numpy forms) ------------------------------ */
+
+/* How much of a chord `len` long the reach leaves after `before` metres of flight:
+ * min(max((reach - before) / max(len, 1e-12), 0), 1). */
+static inline double
+reach_cut(double reach, double before, double len)
+{
+    double c = (reach - before) / (len > 1e-12 ? len : 1e-12);
+    c = c > 0.0 ? c : 0.0;
+    return c < 1.0 ? c : 1.0;
+}
+
+/* The chord a -> b after `before` metres of flight, cut at the reach (`finite`: the reach is
+ * finite): its length, the fraction kept, whether the reach is left at its start and its end. */
+static inline void
+chord_end(const double *a, const double *b, double reach, int finite, double before,
+          double *len, double *cut, char *live, double *end)
+{
+    double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+    *len = sqrt(dot3(step, step));
+    if (finite) {
+        double c = reach_cut(reach, before, *len);
+        *cut = c;
+        *live = before < reach;
+        for (int d = 0; d < 3; d++)
+            end[d] = a[d] + step[d] * c;
+    } else {
+        *cut = 1.0;
+        *live = 1;
+        for (int d = 0; d < 3; d++)
+            end[d] = b[d];
+    }
+}
+
+/* Where a flight that hit nothing ends: the last chord it lived on (`live` of its K chords,
+ * `stride` apart), chord 0 when it lived on none. */
+static inline Py_ssize_t
+last_live(const char *live, Py_ssize_t k_count, Py_ssize_t stride)
+{
+    Py_ssize_t lived = 0;
+    for (Py_ssize_t k = 0; k < k_count; k++)
+        lived += live[k * stride] != 0;
+    return lived > 1 ? lived - 1 : 0;
+}
+
+/* A flight's time, speed and path `f` of the way along chord `k` (the speeds s0, s1 at its
+ * ends, `before` metres flown before it, `chord` its length): out[0..2]. */
+static inline void
+end_state(const double *times, Py_ssize_t k, double f, double s0, double s1, double before,
+          double chord, double *out)
+{
+    out[0] = times[k] + f * (times[k + 1] - times[k]);
+    out[1] = s0 + (s1 - s0) * f;
+    out[2] = before + f * chord;
+}
+
 /* ---- forward kinematics ------------------------------------------------------------------- */
 
 static const char fk_doc[] =
@@ -354,6 +410,24 @@ clip_hull(const double *normal, const double *offset, Py_ssize_t f_count, const 
     return !both_out && t_in <= leave;
 }
 
+/* The chord a -> b against one posed segment's hull (its frame rot (9), pos (3), its rest
+ * joint and its fn face planes): the chord's ends carried into the segment's rest frame and
+ * clipped there (clip_hull: whether it enters, where, and its bound); q: the point at t_in
+ * in the rest frame (where it enters, when it does). */
+static inline int
+enter_segment(const double *rot, const double *pos, const double *rest, const double *normals,
+              const double *offsets, Py_ssize_t fn, const double *a, const double *b,
+              double *t_in, double *bound, double *q)
+{
+    double qa[3], qb[3];
+    to_rest(rot, pos, rest, a, qa);
+    to_rest(rot, pos, rest, b, qb);
+    int hit = clip_hull(normals, offsets, fn, qa, qb, t_in, bound);
+    for (int k = 0; k < 3; k++)
+        q[k] = qa[k] + (qb[k] - qa[k]) * *t_in;
+    return hit;
+}
+
 /* One pose's work of cast_subject: sub-chords r <= m < stop of flights fl[0..f) against the
  * subject posed as (pos, rot): gaps[(m - r) * f + i], and each flight's first hull entry on
  * sub-chord r (hit_t < 0: none). world_c receives the spheres' centres. */
@@ -387,19 +461,16 @@ step_core(const Subject *sj, const double *pos, const double *rot, Py_ssize_t r,
             for (Py_ssize_t j = 0; j < sj->j_count; j++) {
                 double gap = sphere_gap(a, d, dd, world_c + j * 3, sj->radius[j]);
                 if (gap <= 0.0) {
-                    double qa[3], qb[3], t_in, bound;
-                    const double *rest = sj->rest + j * 3;
-                    to_rest(rot + j * 9, pos + j * 3, rest, a, qa);
-                    to_rest(rot + j * 9, pos + j * 3, rest, b, qb);
-                    int hit = clip_hull(sj->normals + j * sj->f_count * 3,
-                                        sj->offsets + j * sj->f_count, sj->f_count, qa, qb,
-                                        &t_in, &bound);
+                    double t_in, bound, q[3];
+                    int hit = enter_segment(rot + j * 9, pos + j * 3, sj->rest + j * 3,
+                                            sj->normals + j * sj->f_count * 3,
+                                            sj->offsets + j * sj->f_count, sj->f_count, a, b,
+                                            &t_in, &bound, q);
                     gap = bound - sj->margin;
                     if (hit && w == 0 && (first_j < 0 || t_in < first_t)) {
                         first_t = t_in;
                         first_j = j;
-                        for (int k = 0; k < 3; k++)
-                            first_q[k] = qa[k] + (qb[k] - qa[k]) * t_in;
+                        memcpy(first_q, q, sizeof q);
                     }
                 }
                 if (gap < best || j == 0)
@@ -738,11 +809,7 @@ k_sub_chords(PyObject *self, PyObject *args)
                 double len = sqrt(dot3(d, d));
                 chord[at] = len;
                 before[at + n] = before[at] + len;
-                /* How much of the sub-chord the reach leaves: min(max((reach - before) /
-                 * max(chord, 1e-12), 0), 1). */
-                double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
-                c = c > 0.0 ? c : 0.0;
-                c = c < 1.0 ? c : 1.0;
+                double c = reach_cut(reach, before[at], len); /* what the reach leaves */
                 cut[at] = c;
                 double lo[3], hi[3];
                 for (int k = 0; k < 3; k++) {
@@ -835,26 +902,9 @@ k_chords(PyObject *self, PyObject *args)
         for (Py_ssize_t k = 0; k < k_count; k++)
             for (Py_ssize_t i = 0; i < n; i++) {
                 Py_ssize_t at = k * n + i;
-                const double *a = points + at * 3, *b = points + (at + n) * 3;
-                double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-                double len = sqrt(dot3(step, step));
-                chord[at] = len;
-                before[at + n] = before[at] + len;
-                if (finite) {
-                    /* min(max((reach - before) / max(chord, 1e-12), 0), 1) */
-                    double c = (reach - before[at]) / (len > 1e-12 ? len : 1e-12);
-                    c = c > 0.0 ? c : 0.0;
-                    c = c < 1.0 ? c : 1.0;
-                    cut[at] = c;
-                    live[at] = before[at] < reach;
-                    for (int d = 0; d < 3; d++)
-                        ends[at * 3 + d] = a[d] + step[d] * c;
-                } else {
-                    cut[at] = 1.0;
-                    live[at] = 1;
-                    for (int d = 0; d < 3; d++)
-                        ends[at * 3 + d] = b[d];
-                }
+                chord_end(points + at * 3, points + (at + n) * 3, reach, finite, before[at],
+                          chord + at, cut + at, live + at, ends + at * 3);
+                before[at + n] = before[at] + chord[at];
             }
     }
     Py_INCREF(Py_None);
@@ -870,6 +920,14 @@ static const char candidates_doc[] =
     "candidates(starts, ends, live, boxes, limit, ks, ns) -> int\n"
     "\n"
     "RangeWorld.cast_paths's chords to cast, flight-major. See _kernel.pyi.";
+
+/* Whether the box [lo, hi] meets the box `bb` (its low corner, then its high one). */
+static inline int
+box_meets(const double *lo, const double *hi, const double *bb)
+{
+    return lo[0] <= bb[3] && lo[1] <= bb[4] && lo[2] <= bb[5] && hi[0] >= bb[0] &&
+           hi[1] >= bb[1] && hi[2] >= bb[2];
+}
 
 static PyObject *
 k_candidates(PyObject *self, PyObject *args)
@@ -929,11 +987,8 @@ k_candidates(PyObject *self, PyObject *args)
                     hi[d] = a[d] > b[d] ? a[d] : b[d];
                 }
                 int near = lo[2] <= 1e-6; /* the floor plane */
-                for (Py_ssize_t j = 0; j < b_count && !near; j++) {
-                    const double *bx = boxes + j * 6;
-                    near = lo[0] <= bx[3] && lo[1] <= bx[4] && lo[2] <= bx[5] &&
-                           hi[0] >= bx[0] && hi[1] >= bx[1] && hi[2] >= bx[2];
-                }
+                for (Py_ssize_t j = 0; j < b_count && !near; j++)
+                    near = box_meets(lo, hi, boxes + j * 6);
                 if (near) {
                     ks[count] = k;
                     ns[count] = i;
@@ -1008,10 +1063,7 @@ k_first_hits(PyObject *self, PyObject *args)
         double *end_f = v[EF].buf, *point = v[PT].buf;
         /* Flights that hit nothing end where their reach (or their samples) ran out. */
         for (Py_ssize_t i = 0; i < n; i++) {
-            Py_ssize_t lived = 0;
-            for (Py_ssize_t k = 0; k < k_count; k++)
-                lived += live[k * n + i] != 0;
-            Py_ssize_t k = lived > 1 ? lived - 1 : 0;
+            Py_ssize_t k = last_live(live + i, k_count, n);
             Py_ssize_t at = k * n + i;
             picked[i] = -1;
             target[i] = -1;
@@ -1100,11 +1152,12 @@ k_path_ends(PyObject *self, PyObject *args)
                 PyErr_SetString(PyExc_IndexError, "end_k: a chord out of range");
                 goto release;
             }
-            double f = end_f[i];
-            time[i] = times[k] + f * (times[k + 1] - times[k]);
-            double s0 = speeds[k * n + i], s1 = speeds[(k + 1) * n + i];
-            speed[i] = s0 + (s1 - s0) * f;
-            path[i] = before[k * n + i] + f * chord[k * n + i];
+            double out[3];
+            end_state(times, k, end_f[i], speeds[k * n + i], speeds[(k + 1) * n + i],
+                      before[k * n + i], chord[k * n + i], out);
+            time[i] = out[0];
+            speed[i] = out[1];
+            path[i] = out[2];
         }
     }
     Py_INCREF(Py_None);
@@ -1166,18 +1219,15 @@ enter_subject(const Scene *sc, Py_ssize_t s, const double *a, const double *b, c
     for (Py_ssize_t j = 0; j < jn; j++) {
         if (sphere_gap(a, d, dd, sc->world_c + (s * jn + j) * 3, sc->radius[s * jn + j]) > 0.0)
             continue;
-        double qa[3], qb[3], t_in, bound;
-        const double *rest = sc->rest + (s * jn + j) * 3;
-        to_rest(rot + j * 9, pos + j * 3, rest, a, qa);
-        to_rest(rot + j * 9, pos + j * 3, rest, b, qb);
-        if (!clip_hull(sc->normals + (s * jn + j) * fn * 3, sc->offsets + (s * jn + j) * fn, fn,
-                       qa, qb, &t_in, &bound))
+        double t_in, bound, q[3];
+        if (!enter_segment(rot + j * 9, pos + j * 3, sc->rest + (s * jn + j) * 3,
+                           sc->normals + (s * jn + j) * fn * 3, sc->offsets + (s * jn + j) * fn,
+                           fn, a, b, &t_in, &bound, q))
             continue;
         if (best < 0 || t_in < *t_out) {
             best = j;
             *t_out = t_in;
-            for (int k = 0; k < 3; k++)
-                q_out[k] = qa[k] + (qb[k] - qa[k]) * t_in;
+            memcpy(q_out, q, sizeof q);
         }
     }
     return best;
@@ -1332,7 +1382,7 @@ k_deploy(PyObject *self, PyObject *args)
          * (SampledFlights.flights), chords (kernel chords), then its first hit. */
         double pts[MAX_SAMPLES][3], spd[MAX_SAMPLES], ends[MAX_SAMPLES][3];
         double chord[MAX_SAMPLES], before[MAX_SAMPLES], cut[MAX_SAMPLES];
-        int live[MAX_SAMPLES];
+        char live[MAX_SAMPLES];
         for (Py_ssize_t pr = 0; pr < p_count; pr++) {
             double start[3], dir[3], ax[3], bx[3];
             for (int k = 0; k < 3; k++) {
@@ -1386,30 +1436,19 @@ k_deploy(PyObject *self, PyObject *args)
             int finite = isfinite(reach);
             before[0] = 0.0;
             for (Py_ssize_t k = 0; k < k_count; k++) {
-                double step[3] = {pts[k + 1][0] - pts[k][0], pts[k + 1][1] - pts[k][1],
-                                  pts[k + 1][2] - pts[k][2]};
-                double len = sqrt(dot3(step, step));
-                chord[k] = len;
-                before[k + 1] = before[k] + len;
-                if (finite) {
-                    double c = (reach - before[k]) / (len > 1e-12 ? len : 1e-12);
-                    c = c > 0.0 ? c : 0.0;
-                    c = c < 1.0 ? c : 1.0;
-                    cut[k] = c;
-                    live[k] = before[k] < reach;
-                    for (int d = 0; d < 3; d++)
-                        ends[k][d] = pts[k][d] + step[d] * c;
-                } else {
-                    cut[k] = 1.0;
-                    live[k] = 1;
-                    for (int d = 0; d < 3; d++)
-                        ends[k][d] = pts[k + 1][d];
-                }
+                chord_end(pts[k], pts[k + 1], reach, finite, before[k], &chord[k], &cut[k],
+                          &live[k], ends[k]);
+                before[k + 1] = before[k] + chord[k];
             }
             /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
              * GEOM_PLANE: the fraction za / (za - zb) where the chord crosses it), chord by
-             * chord; on one chord the floor wins a tie (PyBullet's hits did). */
-            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1;
+             * chord; on one chord the floor wins a tie (PyBullet's hits did). On the way,
+             * the chords that may meet the rest of the world (walls, backstop, targets,
+             * cover, props), up to the first hit's: PyBullet casts them (`hits`, in this
+             * order). */
+            Py_ssize_t first_c = count;
+            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1; /* hit_s: the subject row, -1 none */
+            long long hit_uid = -1; /* the floor's or a static body's uid when hit_s < 0 */
             double hit_t = 1.0, hit_q[3] = {NAN, NAN, NAN};
             for (Py_ssize_t k = 0; k < k_count && hit_k < 0; k++) {
                 if (!live[k])
@@ -1425,11 +1464,9 @@ k_deploy(PyObject *self, PyObject *args)
                 dd = dd > 1e-30 ? dd : 1e-30;
                 for (Py_ssize_t s = 0; s < s_count; s++) {
                     /* The broad phase: the subject's box, then each segment's sphere. */
-                    const double *blo = sc.box + s * 6, *bhi = blo + 3;
-                    if (!(lo[0] <= bhi[0] && lo[1] <= bhi[1] && lo[2] <= bhi[2] &&
-                          hi[0] >= blo[0] && hi[1] >= blo[1] && hi[2] >= blo[2]))
+                    if (!box_meets(lo, hi, sc.box + s * 6))
                         continue;
-                    double t = 1.0, q[3];
+                    double t = 1.0, q[3] = {0.0, 0.0, 0.0}; /* set where j >= 0 */
                     Py_ssize_t j = enter_subject(&sc, s, a, b, d, dd, &t, q);
                     if (j >= 0 && (hit_k < 0 || t < hit_t)) {
                         hit_k = k;
@@ -1444,28 +1481,14 @@ k_deploy(PyObject *self, PyObject *args)
                     if (hit_k < 0 || t <= hit_t) {
                         hit_k = k;
                         hit_s = hit_j = -1;
+                        hit_uid = floor_uid;
                         hit_t = t;
                         hit_q[0] = hit_q[1] = hit_q[2] = NAN;
                     }
                 }
-            }
-            /* Chords that may meet the rest of the world (walls, backstop, targets, cover,
-             * props), up to the first hit's: PyBullet casts them (`hits`, in this order). */
-            Py_ssize_t last = hit_k >= 0 ? hit_k : k_count - 1, first_c = count;
-            for (Py_ssize_t k = 0; k <= last; k++) {
-                if (!live[k])
-                    continue;
-                const double *a = pts[k], *b = ends[k];
                 int near = 0;
-                for (Py_ssize_t m = 0; m < b_count && !near; m++) {
-                    const double *bb = boxes + m * 6;
-                    near = (a[0] < b[0] ? a[0] : b[0]) <= bb[3] &&
-                           (a[1] < b[1] ? a[1] : b[1]) <= bb[4] &&
-                           (a[2] < b[2] ? a[2] : b[2]) <= bb[5] &&
-                           (a[0] > b[0] ? a[0] : b[0]) >= bb[0] &&
-                           (a[1] > b[1] ? a[1] : b[1]) >= bb[1] &&
-                           (a[2] > b[2] ? a[2] : b[2]) >= bb[2];
-                }
+                for (Py_ssize_t m = 0; m < b_count && !near; m++)
+                    near = box_meets(lo, hi, boxes + m * 6);
                 if (near) {
                     cand_k[count] = k;
                     cand_n[count] = pr;
@@ -1486,8 +1509,8 @@ k_deploy(PyObject *self, PyObject *args)
                     Py_ssize_t k = cand_k[c];
                     if (hit_k < 0 || k < hit_k || (k == hit_k && h_frac[c] <= hit_t)) {
                         hit_k = k;
-                        hit_s = -2 - (Py_ssize_t)h_uid[c]; /* a static body: -2 - uid */
-                        hit_j = -1;
+                        hit_s = hit_j = -1;
+                        hit_uid = h_uid[c]; /* a static body */
                         hit_t = h_frac[c];
                         hit_q[0] = hit_q[1] = hit_q[2] = NAN;
                     }
@@ -1508,23 +1531,18 @@ k_deploy(PyObject *self, PyObject *args)
                     oi[1] = region_code(&sc, hit_s, hit_j, hit_q);
                     oi[2] = hit_j;
                 } else {
-                    oi[0] = hit_s == -1 ? floor_uid : -2 - hit_s;
+                    oi[0] = hit_uid;
                     oi[1] = oi[2] = -1;
                 }
             } else {
                 /* Nothing hit: the flight ends where its reach (or its samples) ran out. */
-                Py_ssize_t lived = 0;
-                for (Py_ssize_t m = 0; m < k_count; m++)
-                    lived += live[m] != 0;
-                k = lived > 1 ? lived - 1 : 0;
+                k = last_live(live, k_count, 1);
                 end_f = cut[k];
                 for (int m = 0; m < 3; m++)
                     of[m] = ends[k][m];
                 oi[0] = oi[1] = oi[2] = -1;
             }
-            of[3] = times[k] + end_f * (times[k + 1] - times[k]);
-            of[4] = spd[k] + (spd[k + 1] - spd[k]) * end_f;
-            of[5] = before[k] + end_f * chord[k];
+            end_state(times, k, end_f, spd[k], spd[k + 1], before[k], chord[k], of + 3);
             for (int m = 0; m < 3; m++)
                 of[6 + m] = hit_q[m];
         }

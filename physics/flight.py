@@ -176,6 +176,14 @@ def _cross(a: F64, b: F64) -> F64:
     )
 
 
+def scatter_draws(n: int, sigma_rad: float, rng: np.random.Generator) -> F64 | None:
+    """The normal angles (n, 2), radians, that `angular_scatter` tilts n directions by, drawn
+    from `rng` in one call; None, with nothing drawn, when `sigma_rad` is 0."""
+    if sigma_rad == 0.0:
+        return None
+    return rng.normal(0.0, sigma_rad, size=(n, 2))
+
+
 def angular_scatter(
     directions: F64,
     sigma_rad: float,
@@ -185,9 +193,10 @@ def angular_scatter(
     """Tilt each unit direction by a normal angle of `sigma_rad` on two perpendicular axes.
 
     `basis` gives those axes (each (N, 3), perpendicular to the directions), as a muzzle's
-    rotation already does; without it they are constructed.
+    rotation already does; without it they are constructed. The angles are `scatter_draws`'.
     """
-    if sigma_rad == 0.0:
+    draws = scatter_draws(len(directions), sigma_rad, rng)
+    if draws is None:
         return directions
     if basis is None:
         helper = np.zeros_like(directions)
@@ -199,7 +208,7 @@ def angular_scatter(
         b = _cross(directions, a)
     else:
         a, b = basis
-    tilt = np.tan(rng.normal(0.0, sigma_rad, size=(len(directions), 2)))
+    tilt = np.tan(draws)
     out = directions + a * tilt[:, :1] + b * tilt[:, 1:]
     return np.asarray(out / np.sqrt(np.einsum("ij,ij->i", out, out))[:, None], dtype=np.float64)
 

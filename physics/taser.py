@@ -18,7 +18,13 @@ from pydantic import Field, model_validator
 from physics.animation import SubjectAnimator
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.datafiles import NotFoundError, StrictModel, load_model
-from physics.flight import SampledFlights, TrajectoryTable, angular_scatter, chord_plan
+from physics.flight import (
+    SampledFlights,
+    TrajectoryTable,
+    angular_scatter,
+    chord_plan,
+    scatter_draws,
+)
 from physics.human import MAX_CONNECT_GAP_IN as MAX_CONNECT_GAP_IN  # facts.md §1
 from physics.pose import Pose, look_rotation
 from physics.units import FT_M, IN_M, m_to_in
@@ -166,10 +172,7 @@ def probe_launch(
     forward, left, up = rotations[:, :, 0], rotations[:, :, 1], rotations[:, :, 2]
     dirs, starts, lefts, ups = [forward], [origins], [left], [up]
     if cartridge.probes_per_pull == 2:
-        cos, sin = (
-            math.cos(math.radians(cartridge.spread_deg)),
-            math.sin(math.radians(cartridge.spread_deg)),
-        )
+        cos, sin = _spread(cartridge)
         dirs.append(forward * cos - up * sin)
         starts.append(origins - up * cartridge.bore_separation_in * IN_M)
         lefts.append(left)
@@ -178,11 +181,23 @@ def probe_launch(
     # join on a deployment's (1, 3) rows).
     directions = angular_scatter(
         np.concatenate(dirs),
-        math.radians(cartridge.dispersion_deg) if dispersion else 0.0,
+        _sigma_rad(cartridge) if dispersion else 0.0,
         rng,
         (np.concatenate(lefts), np.concatenate(ups)),
     )
     return np.concatenate(starts), directions
+
+
+def _spread(cartridge: Cartridge) -> tuple[float, float]:
+    """The cosine and sine of the bottom probe's angle below the top one's (`spread_deg`):
+    `probe_launch`'s, and LaunchPlan's for the kernel, which must agree."""
+    spread = math.radians(cartridge.spread_deg)
+    return math.cos(spread), math.sin(spread)
+
+
+def _sigma_rad(cartridge: Cartridge) -> float:
+    """The dispersion's standard deviation (radians): `probe_launch`'s and LaunchPlan's."""
+    return math.radians(cartridge.dispersion_deg)
 
 
 def flight_s(cartridge: Cartridge) -> float:
@@ -225,15 +240,15 @@ def _known(cartridge: Cartridge) -> tuple[Cartridge, SampledFlights, LaunchPlan]
     if known is not None and known[0] is cartridge:
         return known
     plan = flight_plan(cartridge)
-    spread = math.radians(cartridge.spread_deg)
+    cos_spread, sin_spread = _spread(cartridge)
     elevations = plan.elevations
     launch = LaunchPlan(
         probes=cartridge.probes_per_pull,
-        cos_spread=math.cos(spread),
-        sin_spread=math.sin(spread),
+        cos_spread=cos_spread,
+        sin_spread=sin_spread,
         separation_in=cartridge.bore_separation_in,
         reach_m=cartridge.reach_m,
-        sigma_rad=math.radians(cartridge.dispersion_deg),
+        sigma_rad=_sigma_rad(cartridge),
         elevation0_rad=float(elevations[0]),
         elevation_step_rad=float(elevations[1] - elevations[0]),
         table=plan.stacked,
@@ -241,8 +256,9 @@ def _known(cartridge: Cartridge) -> tuple[Cartridge, SampledFlights, LaunchPlan]
     )
     if len(_PLANS) > 64:  # a few cartridges a process; bound it anyway
         _PLANS.clear()
-    _PLANS[id(cartridge)] = (cartridge, plan, launch)  # the entry keeps the object, so its id
-    return _PLANS[id(cartridge)]
+    entry = (cartridge, plan, launch)
+    _PLANS[id(cartridge)] = entry  # the entry keeps the object, so its id
+    return entry
 
 
 def prepare(cartridge_ids: list[str], world: RangeWorld | None = None) -> None:
@@ -396,14 +412,6 @@ def deployment_motion(
     return animator.motion(world, t0_s)
 
 
-def _normals(launch: LaunchPlan, rng: np.random.Generator) -> NDArray[np.float64] | None:
-    """The dispersion's normal draws for one pull: angular_scatter's draw, the same numbers
-    from `rng` (None without dispersion: nothing drawn)."""
-    if launch.sigma_rad == 0.0:
-        return None
-    return rng.normal(0.0, launch.sigma_rad, size=(launch.probes, 2))
-
-
 def _deploy_moving(
     world: RangeWorld,
     cartridge: Cartridge,
@@ -416,20 +424,17 @@ def _deploy_moving(
     written out), then the subjects through their motion (RangeWorld.cast_moving, handed that
     frozen part); `fly_volley`'s path for one pull, the same draws from `rng`."""
     launch = launch_plan(cartridge)
-    normals = _normals(launch, rng)
+    normals = scatter_draws(launch.probes, launch.sigma_rad, rng)  # angular_scatter's draws
     samples = len(launch.times_s)
     points = np.empty((samples, launch.probes, 3))
     speeds = np.empty((samples, launch.probes))
     out_f, out_i = world.cast_deployment(
         muzzle.position_m, muzzle.orientation, normals, launch, False, (points, speeds)
     )
+    # Views of the kernel's fresh outputs, which cast_moving writes its subjects' hits into;
+    # the times copied, as its kernel (sub_chords) reads them as a C-contiguous array.
     frozen = PathEnds(
-        out_i[:, 0].copy(),
-        out_i[:, 1].copy(),
-        out_f[:, :3].copy(),
-        out_f[:, 3].copy(),
-        out_f[:, 4].copy(),
-        out_f[:, 5].copy(),
+        out_i[:, 0], out_i[:, 1], out_f[:, :3], out_f[:, 3].copy(), out_f[:, 4], out_f[:, 5]
     )
     ends = world.cast_moving(
         points,
@@ -448,18 +453,51 @@ def _deploy(
 ) -> list[ProbeImpact]:
     """`fly_probes` against still subjects: RangeWorld.cast_deployment, then the impacts."""
     launch = launch_plan(cartridge)
-    normals = _normals(launch, rng)
+    normals = scatter_draws(launch.probes, launch.sigma_rad, rng)  # angular_scatter's draws
     out_f, out_i = world.cast_deployment(muzzle.position_m, muzzle.orientation, normals, launch)
+    return _impacts(world, out_f.tolist(), out_i.tolist())
+
+
+def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
+    """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
+    ends = volley.ends
+    rows = slice(0, cartridge.probes_per_pull * volley.pulls, volley.pulls)  # probe(0, i)
+    n = cartridge.probes_per_pull
+    rest = [[math.nan] * 3] * n if ends.rest_point is None else ends.rest_point[rows].tolist()
+    floats = [
+        [*point, time_s, 0.0, 0.0, *at]
+        for point, time_s, at in zip(
+            ends.point[rows].tolist(), ends.time_s[rows].tolist(), rest, strict=True
+        )
+    ]
+    segment = [-1] * n if ends.segment is None else ends.segment[rows].tolist()
+    ints = [
+        list(row)
+        for row in zip(ends.target[rows].tolist(), ends.region[rows].tolist(), segment, strict=True)
+    ]
+    return _impacts(world, floats, ints)
+
+
+def _impacts(
+    world: RangeWorld, floats: list[list[float]], ints: list[list[int]]
+) -> list[ProbeImpact]:
+    """The impacts of one pull's probes from their flights' ends, a row each as
+    RangeWorld.cast_deployment lays them out: `floats` the point (3), time, speed, path and
+    the point on the subject's rest body (3, NaN off subjects); `ints` the body (-1:
+    nothing), the zone map region (-1: none) and the segment hit (-1 off subjects)."""
+    names = world.targets
     impacts = []
-    for i, (f, (uid, code, segment)) in enumerate(zip(out_f.tolist(), out_i.tolist(), strict=True)):
-        target = world.body_name(uid) if uid >= 0 else None
+    for i, (f, (uid, code, segment)) in enumerate(zip(floats, ints, strict=True)):
+        target = names[uid] if uid >= 0 else None
         region = REGIONS[code] if code >= 0 else None
         gap = zone = body_point = anchor = None
         if target is not None and region is not None:
             body = world.body(target)
             gap, zone = body.clothing_gap_in[region], body.zones[region]
+        if f[6] == f[6]:  # not NaN: a subject hit
             body_point = (f[6], f[7], f[8])
-            anchor = world.anchor(target, segment, body_point)
+        if segment >= 0:
+            anchor = world.subject_anchor(uid, segment, (f[6], f[7], f[8]))
         impacts.append(
             ProbeImpact(
                 probe=i,
@@ -470,39 +508,6 @@ def _deploy(
                 clothing_gap_in=gap,
                 zone_of_subject=zone,
                 body_point=body_point,
-                segment=None if anchor is None else anchor[0],
-                segment_offset_m=None if anchor is None else anchor[1],
-            )
-        )
-    return impacts
-
-
-def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
-    """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
-    names = world.targets
-    impacts = []
-    for i in range(cartridge.probes_per_pull):
-        row = volley.probe(0, i)
-        ends = volley.ends
-        target = names[ends.target[row]] if ends.target[row] >= 0 else None
-        region = REGIONS[ends.region[row]] if ends.region[row] >= 0 else None
-        gap = world.body(target).clothing_gap_in[region] if target and region else None
-        zone = world.body(target).zones[region] if target and region else None
-        anchor = world.hit_anchor(ends, row)
-        impacts.append(
-            ProbeImpact(
-                probe=i,
-                target=target,
-                region=region,
-                point=(
-                    float(ends.point[row, 0]),
-                    float(ends.point[row, 1]),
-                    float(ends.point[row, 2]),
-                ),
-                time_of_flight_s=float(ends.time_s[row]),
-                clothing_gap_in=gap,
-                zone_of_subject=zone,
-                body_point=_body_point(ends, row),
                 segment=None if anchor is None else anchor[0],
                 segment_offset_m=None if anchor is None else anchor[1],
             )
@@ -555,13 +560,6 @@ def laser_lines(
             direction = (target - emitter) / np.linalg.norm(target - emitter)
         lines.append((laser, emitter, direction))
     return lines
-
-
-def _body_point(ends: PathEnds, row: int) -> tuple[float, float, float] | None:
-    if ends.rest_point is None or np.isnan(ends.rest_point[row, 0]):
-        return None
-    x, y, z = (float(v) for v in ends.rest_point[row])
-    return (x, y, z)
 
 
 def laser_dots(

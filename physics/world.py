@@ -138,19 +138,8 @@ class PathEnds:
     rest_point: NDArray[np.float64] | None = None
     # The segment hit (index into the skeleton's segments, the same as its joint), -1 where
     # the flight hit no subject: with `rest_point`, where the hit sits on the posed body
-    # (`segment_anchor`), so a review can keep its marker on a subject that moves or falls.
+    # (`subject_anchor`), so a review can keep its marker on a subject that moves or falls.
     segment: NDArray[np.int64] | None = None
-
-
-def segment_anchor(
-    skeleton: Skeleton, segment: int, rest_point: NDArray[np.float64]
-) -> tuple[str, tuple[float, float, float]]:
-    """A hit on segment `segment` at `rest_point` (the rest body, PathEnds.rest_point) as the
-    segment's name and the offset (metres) from its joint in the segment's own frame: the
-    point the posed joint frame (R, p) carries to p + R @ offset, as the renderer's bones do."""
-    seg = skeleton.segments[segment]
-    x, y, z = (float(v) for v in np.asarray(rest_point) - skeleton.rest[seg.joint])
-    return seg.name, (x, y, z)
 
 
 def _spheres(skeleton: Skeleton) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -341,6 +330,7 @@ class RangeWorld:
             0, backstop, basePosition=[lane_length_m + 0.5, 0.0, 2.5], physicsClientId=c
         )
         self._names: dict[int, str] = {self._floor: "floor", self._backstop: "backstop"}
+        self._names_list: tuple[int, list[str]] = (0, [])  # `targets` for so many names
         self._aabbs: dict[int, NDArray[np.float64]] = {}
         self._boxes: NDArray[np.float64] | None = None
         # Side walls, so that every round downrange ends somewhere accounted for.
@@ -379,7 +369,6 @@ class RangeWorld:
         self._planes: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self._rest_boxes: dict[str, NDArray[np.float64]] = {}
         self._reach: dict[str, float] = {}  # per subject: `_reach_m`
-        self._rest_pelvis: dict[str, tuple[float, float, float]] = {}  # its rest[0]
         self._rest_rows: dict[str, list[tuple[float, float, float]]] = {}  # its rest joints
         # cast_deployment's subjects as the kernel reads them (`_deploy_scene`), the row of
         # each, and the subjects posed since their row was written.
@@ -460,9 +449,7 @@ class RangeWorld:
         self._spheres[subject_id] = spheres
         self._reach[subject_id] = _reach_m(skeleton, spheres)
         self._scene = None  # cast_deployment's subjects: built again with this one
-        rest0 = skeleton.rest[0]
         self._rest_rows[subject_id] = [(float(x), float(y), float(z)) for x, y, z in rest]
-        self._rest_pelvis[subject_id] = (float(rest0[0]), float(rest0[1]), float(rest0[2]))
         self._planes[subject_id] = _hull_planes(skeleton)
         self._rest_boxes[subject_id] = _rest_boxes(skeleton)
         for link in range(_SEGMENT_LINK, _SEGMENT_LINK + len(JOINTS)):
@@ -542,8 +529,17 @@ class RangeWorld:
         return box
 
     def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
-        centre, radius = self._spheres[subject_id]
-        at = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+        return self._box_round(subject_id, self._centres_of(subject_id, frames))
+
+    def _centres_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
+        """Each segment's bounding-sphere centre in the world (J, 3), posed by `frames`."""
+        centre = self._spheres[subject_id][0]
+        at: NDArray[np.float64] = frames.position + np.einsum("jab,jb->ja", frames.rotation, centre)
+        return at
+
+    def _box_round(self, subject_id: str, at: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(2, 3) box round the subject's segment spheres centred at `at` (J, 3)."""
+        radius = self._spheres[subject_id][1]
         return np.array([(at - radius[:, None]).min(axis=0), (at + radius[:, None]).max(axis=0)])
 
     def _sync_for(
@@ -597,7 +593,7 @@ class RangeWorld:
     def _pelvis_points(self, subject_id: str) -> list[tuple[float, float, float]]:
         """Where the subject's pelvis joint is as last posed and as PyBullet has it (its last
         sync; one point when never synced or posed since): placements only, plain floats."""
-        rx, ry, rz = self._rest_pelvis[subject_id]
+        rx, ry, rz = self._rest_rows[subject_id][0]  # joint 0: the pelvis
         now = self._placement[subject_id]
         synced = self._synced.get(subject_id)
         out = []
@@ -897,11 +893,15 @@ class RangeWorld:
 
     @property
     def targets(self) -> list[str]:
-        """Names by body id: what `PathEnds.target` indexes."""
-        out = [""] * (max(self._names) + 1)
-        for uid, name in self._names.items():
-            out[uid] = name
-        return out
+        """Names by body id: what `PathEnds.target` indexes (a copy of the list, built again
+        once a body was added: bodies are only ever added, each with its own id)."""
+        count, names = self._names_list
+        if count != len(self._names):
+            names = [""] * (max(self._names) + 1)
+            for uid, name in self._names.items():
+                names[uid] = name
+            self._names_list = (len(self._names), names)
+        return names.copy()
 
     def _hits_on_bodies(
         self, uid: NDArray[np.int64], link: NDArray[np.int64], point: NDArray[np.float64]
@@ -932,13 +932,25 @@ class RangeWorld:
 
     def hit_anchor(self, ends: PathEnds, row: int) -> tuple[str, tuple[float, float, float]] | None:
         """Flight `row`'s hit on a subject as (segment name, offset from its joint in the
-        segment's frame, metres): `segment_anchor`; None when it hit no subject."""
+        segment's frame, metres): `subject_anchor`; None when it hit no subject."""
         if ends.segment is None or ends.rest_point is None or ends.segment[row] < 0:
             return None
-        name = self._uid_subject.get(int(ends.target[row]))
+        x, y, z = ends.rest_point[row].tolist()
+        return self.subject_anchor(int(ends.target[row]), int(ends.segment[row]), (x, y, z))
+
+    def subject_anchor(
+        self, uid: int, segment: int, rest_point: tuple[float, float, float]
+    ) -> tuple[str, tuple[float, float, float]] | None:
+        """A hit on segment `segment` of body `uid` at `rest_point` (its rest body,
+        PathEnds.rest_point) as the segment's name and the offset (metres) from its joint in
+        the segment's own frame: the point the posed joint frame (R, p) carries to
+        p + R @ offset, as the renderer's bones do. None when the body is no subject."""
+        name = self._uid_subject.get(uid)
         if name is None:
             return None
-        return segment_anchor(self._skeletons[name], int(ends.segment[row]), ends.rest_point[row])
+        seg = self._skeletons[name].segments[segment]
+        rx, ry, rz = self._rest_rows[name][seg.joint]
+        return seg.name, (rest_point[0] - rx, rest_point[1] - ry, rest_point[2] - rz)
 
     def _body_boxes(self) -> NDArray[np.float64]:
         """(B, 2, 3) axis-aligned boxes of every body but the floor, refreshed after a move:
@@ -1011,10 +1023,12 @@ class RangeWorld:
                 s = self._scene_row[name]
                 frames = self.subject_frames(name)
                 pos[s], rot[s] = frames.position, frames.rotation
-                world_c[s] = frames.position + np.einsum(
-                    "jab,jb->ja", frames.rotation, self._spheres[name][0]
-                )
-                box[s] = self.subject_box(name)
+                at = self._centres_of(name, frames)
+                world_c[s] = at
+                known = self._numpy_boxes.get(name)  # subject_box, from the centres at hand
+                if known is None:
+                    known = self._numpy_boxes[name] = self._box_round(name, at)
+                box[s] = known
             self._scene_stale = set()
         return self._scene
 
@@ -1084,18 +1098,6 @@ class RangeWorld:
             frac = np.array([r[2] for r in results], dtype=np.float64)
             _kernel.deploy(*args, (uid, frac), *tail, points, speeds)
         return out_f, out_i
-
-    def body_name(self, uid: int) -> str:
-        """The name of body `uid` (`targets[uid]`)."""
-        return self._names[uid]
-
-    def anchor(
-        self, subject_id: str, segment: int, rest_point: tuple[float, float, float]
-    ) -> tuple[str, tuple[float, float, float]]:
-        """`segment_anchor` on the subject's skeleton, in plain floats (the same subtraction)."""
-        seg = self._skeletons[subject_id].segments[segment]
-        rx, ry, rz = self._rest_rows[subject_id][seg.joint]
-        return seg.name, (rest_point[0] - rx, rest_point[1] - ry, rest_point[2] - rz)
 
     def cast_paths(
         self,

@@ -414,6 +414,7 @@ def deploy(
     cand_n: list[int] = []
     for i in range(probes):
         hit: tuple[int, float, int, int, F64] | None = None  # chord, fraction, subject, segment, q
+        hit_uid = -1  # the floor's or a static body's uid when the subject is -1
         for k in range(k_chords):
             if not live[k, i]:
                 continue
@@ -429,6 +430,7 @@ def deploy(
                 t = float(a[2] / (a[2] - b[2]))
                 if hit is None or t <= hit[1]:
                     hit = (k, t, -1, -1, np.full(3, np.nan))
+                    hit_uid = floor_uid
             if hit is not None:
                 break
         last = hit[0] if hit is not None else k_chords - 1
@@ -446,7 +448,8 @@ def deploy(
                     continue
                 k, frac = cand_k[c], float(hits[1][c])
                 if hit is None or k < hit[0] or (k == hit[0] and frac <= hit[1]):
-                    hit = (k, frac, -2 - int(hits[0][c]), -1, np.full(3, np.nan))
+                    hit = (k, frac, -1, -1, np.full(3, np.nan))
+                    hit_uid = int(hits[0][c])
                 break
         if hit is None:
             k = max(int(live[:, i].sum()) - 1, 0)
@@ -461,7 +464,7 @@ def deploy(
                 code = region_codes(skeletons[s], np.array([j]), q[None])[0]
                 out_i[i] = (uid[s], code, j)
             else:
-                out_i[i, 0] = floor_uid if s == -1 else -2 - s
+                out_i[i, 0] = hit_uid
         times = plan.times_s
         out_f[i, 3] = times[k] + end_f * (times[k + 1] - times[k])
         out_f[i, 4] = speeds[k, i] + (speeds[k + 1, i] - speeds[k, i]) * end_f

@@ -286,3 +286,16 @@ def test_a_moving_deployment_flown_in_the_kernel_ends_where_fly_volley_ends() ->
             assert np.abs(points - want_points).max() < 1e-12, trial
             assert np.abs(speeds - want_speeds).max() < 1e-9, trial
     assert kinds.keys() >= {"a", "b", "c", "floor", "backstop"}, kinds
+
+
+def test_targets_names_every_body_added_since() -> None:
+    """`RangeWorld.targets` (kept between calls: every deployment reads it) names a body added
+    after it was read, and what it hands out is the caller's own list."""
+    with RangeWorld(lane_length_m=7.0) as world:
+        before = world.targets
+        before.append("scribbled")
+        world.add_subject("a", SubjectBody(), (4.0, 0.0, 0.0), math.pi)
+        world.add_cover("crate", (5.0, 1.8, 0.0), (0.6, 0.6, 1.0))
+        names = world.targets
+        assert names[: len(before) - 1] == before[:-1]
+        assert "a" in names and "cover:crate" in names and "scribbled" not in names

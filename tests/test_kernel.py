@@ -429,6 +429,29 @@ def test_deploy_refuses_inconsistent_input() -> None:
             _kernel.deploy(*zero, *plan, scene, boxes, 0, None, *tail)
 
 
+def test_deploy_passes_any_static_uid_through() -> None:
+    """A static body's uid from PyBullet comes back as given, whatever its value: the largest
+    int64 once overflowed the kernel's `-2 - uid` encoding into a subject row and read far
+    outside the scene's buffers."""
+    launch = launch_plan(builtin_cartridges()["taser7-cq"])
+    with RangeWorld() as world:
+        world.add_subject("s", BODIES[0], (3.0, 0.0, 0.0), 0.0)
+        scene = world._deploy_scene()
+        out_f, out_i = np.empty((2, 9)), np.empty((2, 3), dtype=np.int64)
+        ck, cn = np.empty(16, dtype=np.int64), np.empty(16, dtype=np.int64)
+        ca, cb = np.empty((16, 3)), np.empty((16, 3))
+        head = ((0.0, 0.0, 1.3), (0.0, 0.0, 0.0, 1.0), None, 2, 1.0, 0.0, 1.0, IN_M, 7.6)
+        plan = (launch.elevation0_rad, launch.elevation_step_rad, launch.table, launch.times_s)
+        boxes = np.array([[[0.0, -1.0, 0.0], [2.0, 1.0, 2.0]]])  # the first chords cross it
+        tail = (ck, cn, ca, cb, out_f, out_i)
+        count = _kernel.deploy(*head, *plan, scene, boxes, 0, None, *tail)
+        assert count > 0
+        for uid in (2**63 - 1, 2**62, 1):
+            hits = (np.full(count, uid, dtype=np.int64), np.zeros(count))
+            _kernel.deploy(*head, *plan, scene, boxes, 0, hits, *tail)
+            assert out_i.tolist() == [[uid, -1, -1]] * 2, uid
+
+
 def test_single_rotations_are_numpy_bit_for_bit() -> None:
     """human.rot_x, rot_y and rot_z (built by the kernel, ~10 a subject a frame): the same
     bits as numpy's 9-tuple form, fresh writable (3, 3) arrays; a bad axis is refused."""
