@@ -1231,7 +1231,7 @@ def xr_frame_cost() -> list[Figure]:
     ]
 
 
-HEADSET_SECONDS = 10.0  # 60 s in the issue; 10 s here, on two cores shared by six engineers
+HEADSET_SECONDS = 10.0  # 60 s in the issue (--headset-seconds 60); 10 by default: 2 shared cores
 HEADSET_FRAMES = """
 import json, math, time
 from physics.body import SubjectBody
@@ -1261,9 +1261,9 @@ with HeadsetSession() as session:
 """
 
 
-def headset_frames_missed() -> list[Figure]:
+def headset_frames_missed(seconds: float = HEADSET_SECONDS) -> list[Figure]:
     """The lane's headset session (`range.xr.session.HeadsetSession`) rendering a moving subject
-    to Monado's null compositor for HEADSET_SECONDS of wall time: display periods skipped
+    to Monado's null compositor for `seconds` of wall time: display periods skipped
     between consecutive frames (from the predicted display times), and the frames rendered.
     Root only (the sandbox mounts a chroot). Reported; the issue sets no target."""
     import json as _json
@@ -1273,14 +1273,15 @@ def headset_frames_missed() -> list[Figure]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from xr_sandbox import MonadoSandbox, SandboxUnavailableError, default_root
 
-    label = f"headset frames missed over {HEADSET_SECONDS:.0f} s (not 60 s) vs Monado"
+    issue = "" if seconds == 60 else " (issue: 60 s)"
+    label = f"headset frames missed over {seconds:g} s{issue} vs Monado"
     project = Path(__file__).resolve().parent.parent
     if os.geteuid() != 0:
         return [Figure(f"{label}: needs root for the sandbox (info)", 0.0, "", 0.0, "lower")]
     try:
         with MonadoSandbox(default_root(project), project) as sandbox:
-            code = HEADSET_FRAMES.replace("SECONDS", repr(HEADSET_SECONDS))
-            done = sandbox.python(code, timeout_s=HEADSET_SECONDS + 60)
+            code = HEADSET_FRAMES.replace("SECONDS", repr(seconds))
+            done = sandbox.python(code, timeout_s=seconds + 60)
     except SandboxUnavailableError as exc:
         return [Figure(f"{label}: {exc} (info)", 0.0, "", 0.0, "lower")]
     if done.returncode != 0:
@@ -1297,8 +1298,7 @@ def headset_frames_missed() -> list[Figure]:
             "lower",
         ),
         Figure(
-            f"headset frames rendered in those {HEADSET_SECONDS:.0f} s, display at {hz:.0f} Hz"
-            " (info)",
+            f"headset frames rendered in those {seconds:g} s, display at {hz:.0f} Hz (info)",
             float(out["frames"]),
             "fr",
             0.0,
@@ -1838,6 +1838,14 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--runs", type=int, default=3, help="demo runs to time (default 3)")
+    parser.add_argument(
+        "--headset-seconds",
+        type=float,
+        default=HEADSET_SECONDS,
+        metavar="S",
+        help=f"how long the headset renders to Monado for the frames-missed report (default"
+        f" {HEADSET_SECONDS:g}; issue 16 asks 60)",
+    )
     args = parser.parse_args()
     figures = [
         *demo_ticks(args.runs),
@@ -1855,7 +1863,7 @@ def main() -> int:
         *records_scale(),
         pose_lookup(),
         *xr_frame_cost(),
-        *headset_frames_missed(),
+        *headset_frames_missed(args.headset_seconds),
         *stereo_frame(),
         *human_posing(),
         *moving_deployment(),
