@@ -184,3 +184,29 @@ def test_a_live_stream_s_utterance_in_progress_is_finished_when_the_run_ends() -
     acts = [s.heard.act for s in voice.finish()]
     assert acts == ["identify", "command.drop_weapon"]
     assert voice.finish() == []  # once
+
+
+@needs_espeak
+def test_a_word_finished_before_the_run_s_end_is_dated_by_its_own_end_not_the_run_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc17 #2: knife-approach-v1 --seed 7 ends with the round at 6.74 s, during "stop" of
+    # "police stop or i will shoot" (6.2 s on). "police" ended before the round, but the decoder
+    # took the cut-off start of "stop" as garbage after it, and the act was dated at the run's
+    # end (end_s 6.75): a false VERBAL-03 -5. Its own word's end dates it now.
+    items = [(0.3, "drop the knife"), (6.2, "police stop or i will shoot")]
+    cut = spoken_track(items, 9)[: int(6.7556 * 16_000)]
+    *_, police = list(listen(file_blocks(cut), Listener(_recognizer())))
+    assert (police.act, police.phrase) == ("identify", "police")
+    assert police.end_s < police.decided_s - 0.05  # not the stream's end
+    voice = write_wav(tmp_path / "mid.wav", spoken_track(items, 9))
+    args = ["drill", "run", "knife-approach-v1", "--seed", "7", "--voice", str(voice)]
+    assert main([*args, "--runs-dir", str(tmp_path), "--json", "--progress", "never"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    events = _events(Path(result["run_dir"]))
+    identify = next(e for e in events if e.get("act") == "identify")
+    shot = next(e for e in events if e["kind"] == "bullet_strike")
+    assert identify["end_s"] < shot["t"] < identify["t"]  # said before the round, decided after
+    verbal3 = [f for f in result["score"]["findings"] if f["rule"] == "VERBAL-03"]
+    assert [f["kind"] for f in verbal3][-1] == "credit"
+    assert re.search(r"identified as police 0\.\d s before force", verbal3[-1]["message"])

@@ -742,7 +742,7 @@ class Listener:
             return []
         end_s = self._t_samples / SAMPLE_RATE_HZ
         tick = self._clock()
-        found = self._decide(self._speech_start, end_s, end_s)
+        found = self._decide(self._speech_start, end_s, end_s, cut=True)
         self._speech_start = None
         self._done_s = max(self._done_s, end_s) + (self._clock() - tick)
         return [self._stamp(h) for h in found]
@@ -824,7 +824,11 @@ class Listener:
             return frame
         return np.asarray(np.clip(frame * gain, -32768, 32767), dtype=np.int16)
 
-    def _decide(self, start_s: float, end_s: float, decided_s: float) -> list[Heard]:
+    def _decide(
+        self, start_s: float, end_s: float, decided_s: float, *, cut: bool = False
+    ) -> list[Heard]:
+        """The acts of the utterance from `start_s` to `end_s`. `cut`: the stream ended while it
+        was still being said, so `end_s` is the stream's end, not the speech's."""
         text, confidence = self.recognizer.finish()
         if self._keep is not None:
             lo = max(int((start_s - PAD_S) * SAMPLE_RATE_HZ) - self._history_start, 0)
@@ -844,7 +848,7 @@ class Listener:
                 text, confidence = second[0], MIN_CONFIDENCE
         if not text or confidence < self.min_confidence:
             return []
-        return self._acts(text, confidence, start_s, end_s, decided_s, said)
+        return self._acts(text, confidence, start_s, end_s, decided_s, said, cut=cut)
 
     def _utterance_levels(self, start_s: float, end_s: float) -> list[float]:
         """The level (dB, `level_db`) of each of the listener's frames from `start_s` to
@@ -879,12 +883,17 @@ class Listener:
         end_s: float,
         decided_s: float,
         said: list[str],
+        *,
+        cut: bool = False,
     ) -> list[Heard]:
         """Every phrase of `text` as an act, repeats included ("drop it, drop it, drop it" is
         three: VERBAL-05 judges them), less those already decided early (`said`, in order).
 
         Each act spans its own words when the decoder gave word times: from its first word (the
-        utterance's `start_s` for the first act) to its last (`end_s` for the last)."""
+        utterance's `start_s` for the first act) to its last (`end_s` for the last, unless the
+        utterance was `cut` by the stream's end: then its last word's too, since `end_s` is where
+        the stream stopped, not where the words did, and the decoder puts the cut-off start of a
+        next word in garbage after the last whole one; rc17 #2)."""
         matches = acts_in_text(text, self.recognizer.book)
         times = self.recognizer.word_times()
         timed = len(times) >= len(text.split())  # more: `text` is the path's lead
@@ -900,7 +909,7 @@ class Listener:
             if timed:
                 if k > 0:
                     lo = min(max(self._origin_s + times[m.first_word][0], start_s), end_s)
-                if k < len(matches) - 1:
+                if k < len(matches) - 1 or cut:
                     last = m.first_word + len(m.phrase.split()) - 1
                     hi = min(max(self._origin_s + times[last][1], lo), end_s)
             out.append(Heard(text, m.phrase, m.act, confidence, lo, hi, decided_s, 0.0))
