@@ -402,8 +402,9 @@ class Recognizer:
         """After `finish()`: the utterance decoded again against one phrase of the book and no
         garbage (the same audio, gain and starting cepstral mean), as (phrase, its acoustic score
         less the first pass's, per speech frame of the first pass), or None when the first pass
-        heard more than RECHECK_MAX_FRAMES of speech, or the second put silence between the
-        phrase's words or decoded nothing. The word times (`word_times`) become the phrase's."""
+        heard more than RECHECK_MAX_FRAMES of loud speech (RECHECK_LOUD_DB), or the second put
+        silence between the phrase's words or decoded nothing. The word times (`word_times`)
+        become the phrase's."""
         first = list(self._decoder.seg() or [])  # seg() is an iterator: read it once
         spans = [(s.start_frame, s.end_frame) for s in first if not _is_silence(s.word)]
         speech = sum(b - a + 1 for a, b in spans)
