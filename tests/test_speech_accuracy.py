@@ -110,6 +110,22 @@ def _first_decision(notes: list[Note], rule: EarlyRule = EARLY) -> float | None:
     return next((n.t_s for n in notes if watch.note(n)), None)
 
 
+def test_an_act_decided_early_is_not_decided_again_when_the_path_drops_an_earlier_one() -> None:
+    # Tuning split, en-us+f4's "put the gun down" at 175 wpm, 10 dB: the best path read "what
+    # happened" (decided early), then "put the knife down" (decided early too), and from then on
+    # every block decided command.drop_weapon again, because only the next act in order was
+    # counted as decided: eight acts for one command, which VERBAL-05 would judge as repeats.
+    listener = Listener(Recognizer(builtin_phrasebook()))
+    said = ["question.understand"]
+    first = listener._acts("put the knife down", 1.0, 0.21, 1.83, 1.92, said)
+    assert [h.act for h in first] == ["command.drop_weapon"]
+    said += [h.act for h in first]
+    assert listener._acts("put the knife down", 1.0, 0.21, 1.86, 1.95, said) == []
+    # A phrase said again on the path is still an act of its own.
+    again = listener._acts("put the knife down drop it", 1.0, 0.21, 2.5, 2.6, said)
+    assert [(h.phrase, h.act) for h in again] == [("drop it", "command.drop_weapon")]
+
+
 def test_the_early_rule_waits_for_whole_phrases_stability_and_quiet() -> None:
     loud, quiet = 60.0, 45.0
     words = ["", "drop", "drop the", "drop the knife", "drop the knife"]

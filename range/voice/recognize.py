@@ -891,7 +891,8 @@ class Listener:
         said: list[str],
     ) -> list[Heard]:
         """Every phrase of `text` as an act, repeats included ("drop it, drop it, drop it" is
-        three: VERBAL-05 judges them), less those already decided early (`said`, in order).
+        three: VERBAL-05 judges them), less those already decided early (`said`: each act of it
+        accounts for one phrase of that act).
 
         Each act spans its own words when the decoder gave word times: from its first word (the
         utterance's `start_s` for the first act) to its last (`end_s` for the last)."""
@@ -901,8 +902,12 @@ class Listener:
         out: list[Heard] = []
         left = list(said)
         for k, m in enumerate(matches):
-            if left and left[0] == m.act:  # decided early in this utterance already
-                left.pop(0)
+            # Decided early in this utterance already. Not only the next one in order: the best
+            # path may drop a phrase it had when that was decided ("what happened", then "put the
+            # knife down"), and a phrase decided after it was then decided again on every block
+            # (eight drop_weapon acts for one "put the gun down", en-us+f4, tuning split).
+            if m.act in left:
+                left.remove(m.act)
                 continue
             lo, hi = start_s, end_s
             if timed:
