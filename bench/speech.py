@@ -39,6 +39,7 @@ from range.voice.recognize import (
     EARLY,
     GARBAGE_WEIGHT,
     MIN_CONFIDENCE,
+    RECHECK_MARGIN,
     EarlyRule,
     Heard,
     Listener,
@@ -68,7 +69,11 @@ def command_set(book: PhraseBook) -> list[tuple[str, str]]:
 
 
 def hear(
-    recognizer: Recognizer, pcm: Pcm, early: EarlyRule | None, notes: list[Note] | None = None
+    recognizer: Recognizer,
+    pcm: Pcm,
+    early: EarlyRule | None,
+    notes: list[Note] | None = None,
+    recheck_margin: float | None = RECHECK_MARGIN,
 ) -> list[Heard]:
     # Everything the decoder says at the end of an utterance, confident or not, so the threshold
     # can be judged afterwards (an early decision is always held to its own threshold).
@@ -77,6 +82,7 @@ def hear(
         min_confidence=0.0,
         early=early,
         observe=None if notes is None else notes.append,
+        recheck_margin=recheck_margin,
     )
     return list(listen(file_blocks(pcm), listener))
 
@@ -92,6 +98,7 @@ def run_trials(
     peak_dbfs: float | None = None,
     phrase_weights: dict[str, float] | None = None,
     decoder_options: dict[str, Any] | None = None,
+    recheck_margin: float | None = RECHECK_MARGIN,
 ) -> list[Trial]:
     """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT and the
     EarlyRule are chosen on (other voices, speeds, sentences and noise draws). With
@@ -101,7 +108,8 @@ def run_trials(
     (a shout close to the microphone, a quiet voice or a microphone gain set low).
     `phrase_weights` replaces the recogniser's PHRASE_WEIGHTS (grammar weights per phrase);
     `decoder_options` are PocketSphinx settings over the recogniser's own (`{"beam": 1e-60}`;
-    not the acoustic model's feat.params, which PocketSphinx reads over them)."""
+    not the acoustic model's feat.params, which PocketSphinx reads over them); `recheck_margin`
+    the listener's second-pass margin (RECHECK_MARGIN; None: no second pass)."""
     book = phrasebook()
     recognizer = Recognizer(
         book,
@@ -113,7 +121,7 @@ def run_trials(
 
     def hear_(pcm: Pcm) -> tuple[list[Heard], list[Note]]:
         notes: list[Note] = []
-        return hear(recognizer, pcm, early, notes if keep_notes else None), notes
+        return hear(recognizer, pcm, early, notes if keep_notes else None, recheck_margin), notes
 
     rng = np.random.default_rng(seed + (1 if tuning else 0))
     level = 0.3 if peak_dbfs is None else 10 ** (peak_dbfs / 20)  # mix_at_snr's default: 0.3
@@ -306,19 +314,33 @@ def main() -> int:
         metavar="JSON",
         help='PocketSphinx settings over the recogniser\'s, a JSON object ({"beam": 1e-60})',
     )
+    parser.add_argument(
+        "--recheck-margin",
+        type=float,
+        default=RECHECK_MARGIN,
+        help=f"the second pass's margin (default {RECHECK_MARGIN}); with --tune too",
+    )
     args = parser.parse_args()
     options = None if args.decoder is None else json.loads(args.decoder)
     if args.tune_early:
         return tune_early(float(args.tune) if args.tune else GARBAGE_WEIGHT)
     if args.tune:
         for weight in [float(w) for w in args.tune.split(",")]:
-            tuned = run_trials(False, tuning=True, garbage_weight=weight, decoder_options=options)
+            tuned = run_trials(
+                False,
+                tuning=True,
+                garbage_weight=weight,
+                decoder_options=options,
+                recheck_margin=args.recheck_margin,
+            )
             for threshold in [float(c) for c in args.thresholds.split(",")]:
                 rows = figures(tuned, threshold)
                 print(
                     f"garbage weight {weight:g}, min confidence {threshold:g}: "
                     + ", ".join(f"{r[1]:.1f} {r[2]}" for r in rows)
                 )
+            if args.misses:
+                print_misses(tuned)
         return 0
     weights = None if args.phrase_weights is None else json.loads(args.phrase_weights)
     trials = run_trials(
@@ -328,6 +350,7 @@ def main() -> int:
         peak_dbfs=args.peak_dbfs,
         phrase_weights=weights,
         decoder_options=options,
+        recheck_margin=args.recheck_margin,
     )
     rows = figures(trials)
     if args.json:
@@ -338,11 +361,16 @@ def main() -> int:
             sign = ">=" if better == "higher" else "<="
             print(f"{name:<72} {value:8.1f} {unit:<4} {sign} {target:g}")
     if args.misses:
-        for t in trials:
-            if (t.expected is not None and not correct(t)) or (t.expected is None and t.heard):
-                heard = [(h.text, h.act, round(h.confidence, 2)) for h in t.heard]
-                print(f"  {t.snr_db:4.0f} dB {t.voice:<9} {t.speed_wpm} {t.phrase!r}: {heard}")
+        print_misses(trials)
     return 0
+
+
+def print_misses(trials: list[Trial]) -> None:
+    """Each command trial misheard, and each non-command trial where anything was heard."""
+    for t in trials:
+        if (t.expected is not None and not correct(t)) or (t.expected is None and t.heard):
+            heard = [(h.text, h.act, round(h.confidence, 2)) for h in t.heard]
+            print(f"  {t.snr_db:4.0f} dB {t.voice:<9} {t.speed_wpm} {t.phrase!r}: {heard}")
 
 
 if __name__ == "__main__":

@@ -17,16 +17,29 @@ import pytest
 from drills.speech import builtin_phrasebook
 from range.cli.main import main
 from range.voice.audio import file_blocks
-from range.voice.recognize import EARLY, EarlyRule, Listener, Note, Recognizer, Watch, listen
+from range.voice.recognize import (
+    EARLY,
+    RECHECK_MARGIN,
+    EarlyRule,
+    Listener,
+    Note,
+    Recognizer,
+    Watch,
+    listen,
+)
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng missing (scripts/test.sh installs it)"
 )
 
 
-def _fresh_acts(pcm: np.ndarray, early: EarlyRule | None = EARLY) -> list[str]:
+def _fresh_acts(
+    pcm: np.ndarray, early: EarlyRule | None = EARLY, recheck_margin: float | None = RECHECK_MARGIN
+) -> list[str]:
     # A fresh recogniser, as `openrange speech recognize FILE` makes: its first utterance.
-    listener = Listener(Recognizer(builtin_phrasebook()), early=early)
+    listener = Listener(
+        Recognizer(builtin_phrasebook()), early=early, recheck_margin=recheck_margin
+    )
     return [h.act for h in listen(file_blocks(pcm), listener)]
 
 
@@ -95,6 +108,22 @@ def _note(t: float, text: str, level: float, *, after: bool = False, conf: float
 def _first_decision(notes: list[Note], rule: EarlyRule = EARLY) -> float | None:
     watch = Watch(rule, builtin_phrasebook())
     return next((n.t_s for n in notes if watch.note(n)), None)
+
+
+def test_an_act_decided_early_is_not_decided_again_when_the_path_drops_an_earlier_one() -> None:
+    # Tuning split, en-us+f4's "put the gun down" at 175 wpm, 10 dB: the best path read "what
+    # happened" (decided early), then "put the knife down" (decided early too), and from then on
+    # every block decided command.drop_weapon again, because only the next act in order was
+    # counted as decided: eight acts for one command, which VERBAL-05 would judge as repeats.
+    listener = Listener(Recognizer(builtin_phrasebook()))
+    said = ["question.understand"]
+    first = listener._acts("put the knife down", 1.0, 0.21, 1.83, 1.92, said)
+    assert [h.act for h in first] == ["command.drop_weapon"]
+    said += [h.act for h in first]
+    assert listener._acts("put the knife down", 1.0, 0.21, 1.86, 1.95, said) == []
+    # A phrase said again on the path is still an act of its own.
+    again = listener._acts("put the knife down drop it", 1.0, 0.21, 2.5, 2.6, said)
+    assert [(h.phrase, h.act) for h in again] == [("drop it", "command.drop_weapon")]
 
 
 def test_the_early_rule_waits_for_whole_phrases_stability_and_quiet() -> None:
@@ -366,19 +395,44 @@ def test_more_than_max_phrases_in_one_utterance_is_chatter_not_commands() -> Non
     ],
 )
 def test_a_command_the_garbage_loop_swallowed_is_heard_by_the_second_pass(
-    monkeypatch: pytest.MonkeyPatch, phrase: str, voice: str, seed: int
+    phrase: str, voice: str, seed: int
 ) -> None:
     # espeak-ng at 150 wpm (the tuning split's voices), range noise at 10 dB SNR: the first
     # pass took every frame as garbage (or a phrase amid loud garbage), so nothing was heard.
     # Decoded again against one phrase of the book and no garbage loop (RECHECK_MARGIN), it is
     # heard as its own act (docs/speech.md, "Second pass").
-    import range.voice.recognize as recognize
     from range.voice.corpus import mix_at_snr, speech_16k
 
     book = builtin_phrasebook()
     pcm = mix_at_snr(speech_16k(phrase, voice, 150), 10.0, np.random.default_rng(seed))
     assert _fresh_acts(pcm) == [book.phrase_acts()[phrase]]
-    monkeypatch.setattr(recognize, "RECHECK_MARGIN", None)
+    assert _fresh_acts(pcm, recheck_margin=None) == []
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    ("phrase", "voice", "speed_wpm", "seed"),
+    [
+        ("stop", "en-us+f4", 150, 1),
+        ("put the gun down", "en-us+m1", 150, 0),
+        ("drop the gun", "en-us+f4", 175, 1),
+    ],
+)
+def test_a_command_in_an_utterance_run_long_over_range_noise_is_decoded_again(
+    monkeypatch: pytest.MonkeyPatch, phrase: str, voice: str, speed_wpm: int, seed: int
+) -> None:
+    # Issue 17, tuning split's voices at 10 dB: the endpointer ran the utterance over the range
+    # noise around the words, the first pass filled it with garbage phones (nothing heard, or
+    # "don't move" amid garbage), and those phones made it longer than RECHECK_MAX_FRAMES, so
+    # the second pass never ran. Only frames within RECHECK_LOUD_DB of the loud ones count now.
+    import range.voice.recognize as recognize
+    from range.voice.corpus import mix_at_snr, speech_16k
+
+    book = builtin_phrasebook()
+    speech = speech_16k(phrase, voice, speed_wpm)
+    pcm = mix_at_snr(speech, 10.0, np.random.default_rng(seed))
+    assert _fresh_acts(pcm) == [book.phrase_acts()[phrase]]
+    monkeypatch.setattr(recognize, "RECHECK_LOUD_DB", None)
     assert _fresh_acts(pcm) == []
 
 
