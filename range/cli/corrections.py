@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -342,6 +343,7 @@ def correct_speech(
     field: Callable[[str], str] = cli_flag,
     marked: bool | None = None,
     then: Callable[[Correction, list[Correction]], object] | None = None,
+    row: int | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
     correction is appended to the run's corrections file (the log is never edited). The
@@ -354,7 +356,11 @@ def correct_speech(
     The corrections file is locked from the read of what it keeps to the write (and through
     `then(correction, kept_before)`: the records' amendment, computed from the corrections
     kept, with the corrections kept before this one), so corrections made at once are each
-    kept and each amendment counts every correction made before it (nu17c #2)."""
+    kept and each amendment counts every correction made before it (nu17c #2).
+
+    `row`: the heard act is named exactly, as the `row`-th (from 1) utterance of the log (or
+    mark, when `marked`), not by a time: the console's debrief rows do so, since the acts of
+    one breath share their decision time (rc17 #1); `at_s` is then only kept with it."""
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import CorrectionError, corrections_lock, log_sha256
 
@@ -369,7 +375,7 @@ def correct_speech(
     sha = log_sha256(run_dir / EVENTS)
     with corrections_lock(run_dir):
         correction, path, heard = _correct_locked(
-            run_dir, records, sha, at_s, act, by, reason, was, field, marked, then
+            run_dir, records, sha, at_s, act, by, reason, was, field, marked, then, row
         )
     return correction, path, heard
 
@@ -386,6 +392,7 @@ def _correct_locked(
     field: Callable[[str], str],
     marked: bool | None,
     then: Callable[[Correction, list[Correction]], object] | None,
+    row: int | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """correct_speech's work, with the corrections file locked."""
     from scoring.corrections import (
@@ -410,11 +417,18 @@ def _correct_locked(
         raise CorrectionError(
             f"{field('reason')}: striking an utterance as none (not speech) needs a reason"
         )
-    heard = find_utterance(records, at_s, was, marked)
+    if row is None:
+        heard = find_utterance(records, at_s, was, marked)
+    else:
+        group = marks(records) if marked else utterances(records)
+        if not 1 <= row <= len(group):
+            what = "mark" if marked else "utterance"
+            raise CorrectionError(f"the log has no {what} {row} (it has {len(group)})")
+        heard = group[row - 1]
     # Against the act in force after the corrections made so far: an act corrected wrongly
     # can be put back to what the recogniser heard (superseding the earlier corrections).
     in_force = act_in_force(heard, kept)
-    if act == in_force:
+    if act == in_force and row is None:
         # Several acts alike at `at_s` (the same act logged again for one utterance, nu17c #1):
         # the same --at names the next of them not yet corrected to `act`, so each is named.
         alike = [
@@ -516,6 +530,13 @@ def _correct(args: argparse.Namespace) -> int:
     finally:
         if records is not None:
             records.close()
+    # The recording the instructor listened to before correcting: said as score and report
+    # say it, when it is missing or not the one the run heard (rc17 #3).
+    from range.runs.runlog import read_events
+
+    voice = voice_problem(args.run_dir, read_events(args.run_dir))
+    if voice is not None:
+        print(f"openrange: warning: {voice}", file=sys.stderr)
     start, end = span(heard)
     # The act in force before this correction: an earlier correction's, or the act heard.
     prior = correction_of(heard, before)
