@@ -4,6 +4,7 @@ tests/test_nu18j.py does), espeak-ng's words for the officer's voice."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,96 @@ def test_an_answer_wav_with_nan_samples_says_so_in_one_line(
         f"openrange: --answer-wav {path}: 1001 samples are not numbers (NaN or infinite):"
         " read as silence\n"
     )
+
+
+# -- 5. a correction checked against an edited phrase book is not applied ------------------------
+
+
+def _booked_run(tmp_path: Path) -> tuple[Path, Path]:
+    """misheard_warning heard with an agency book of command.kneel (its sha256 in run_started)."""
+    import hashlib
+
+    from test_nu17c_corrections import KNEEL_BOOK
+    from test_speech_corrections import misheard_warning, write_run
+
+    from drills.log import LogRecord
+
+    records = misheard_warning()
+    sha = hashlib.sha256(KNEEL_BOOK.encode()).hexdigest()
+    meta = {"phrases_file": "phrasebook.toml", "phrases_sha256": sha}
+    records[0] = LogRecord(records[0].t, records[0].kind, {**records[0].data, **meta})
+    run = write_run(tmp_path / "run", records)
+    (run / "phrasebook.toml").write_text(KNEEL_BOOK)
+    return run, run / "phrasebook.toml"
+
+
+def test_a_correction_to_an_act_only_an_edited_book_has_is_not_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc17 #5: `correct` refused an edited book (nu17c #6), but score and report applied a
+    # correction already in the file to an act only the edited book had; a missing book's
+    # warning said its corrections were "checked against it as it is now" (there is none).
+    run, book = _booked_run(tmp_path)
+    at = ["speech", "correct", str(run), "--at", "0.9", "--by", "Lee"]
+    assert main([*at, "--act", "command.kneel"]) == 0
+    (kept,) = run.glob("speech-corrections-*.json")
+    body = json.loads(kept.read_text())
+    body["corrections"][0]["act"] = "command.sit"
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    book.write_text(book.read_text() + '\n[[acts]]\nact = "command.sit"\nphrases = ["sit down"]\n')
+    capsys.readouterr()
+    assert main(["score", str(run), "--json"]) == 0
+    out = capsys.readouterr()
+    score = json.loads(out.out)
+    assert score["corrections"] == [] and "command.sit" not in score["speech"]["acts"]
+    (stale,) = score["corrections_not_applied"]
+    assert stale["why"] == "no act 'command.sit' in this run's phrase book"
+    assert f"openrange: {book}: no longer matches the sha256 kept in run_started" in out.err
+    checked = "its corrections are checked against the built-in phrase book and the acts the log"
+    assert checked in out.err and "as it is now" not in out.err
+    book.unlink()
+    assert main(["score", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"openrange: {book}: missing: the run was heard with it" in err
+    assert checked in err and "as it is now" not in err
+    # An act the log heard stays correctable-to whatever became of the book.
+    body["corrections"][0]["act"] = "warning.taser"
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    assert main(["score", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["corrections_not_applied"] == []
+
+
+# -- 6. a superseded correction is history, not a warning ----------------------------------------
+
+
+def test_superseded_corrections_are_listed_as_history_not_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc17 #6: each earlier correction of an act corrected again was said on stderr on every
+    # score and report, under "not applied (they do not match this log)", quoting the
+    # utterance where the applied ones quote the act's own words.
+    from test_rules import end, phase, spoke, start
+    from test_speech_corrections import write_run
+
+    from drills.log import LogRecord
+
+    said = spoke(1.2, "command.stop", "police stop", talk_s=0.9)
+    said = LogRecord(said.t, said.kind, {**said.data, "phrase": "stop"})
+    run = write_run(tmp_path / "run", [*start(), phase(0, "active_resistance"), said, end(3)])
+    at = ["speech", "correct", str(run), "--at", "0.9"]
+    assert main([*at, "--act", "warning.taser", "--by", "Lee"]) == 0
+    assert main([*at, "--act", "command.stop", "--by", "Kay"]) == 0  # an undo: Lee's replaced
+    capsys.readouterr()
+    assert main(["score", str(run)]) == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    lines = out.out.splitlines()
+    head = lines.index("Earlier speech corrections (replaced by a later one of the same act):")
+    assert lines[head + 1].startswith(
+        "    1.20 s  'stop' (in 'police stop'): command.stop -> warning.taser by Lee, "
+    )
+    assert "not applied" not in out.out
+    assert "'stop' (in 'police stop'): warning.taser (Lee's correction) -> put back" in out.out
+    assert main(["score", str(run), "--json"]) == 0
+    (old,) = json.loads(capsys.readouterr().out)["corrections_not_applied"]
+    assert old["superseded"] is True and old["phrase"] == "stop"

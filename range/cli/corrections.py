@@ -149,12 +149,21 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     return None
 
 
-def run_act_names(run_dir: Path | None) -> list[str]:
+def run_act_names(run_dir: Path | None, records: list[LogRecord] | None = None) -> list[str]:
     """The acts of the run's phrase book: the built-in book's, with the agency's the run kept
     (`phrasebook.toml`) merged in (None: the built-in book's alone). A correction to any other
-    act is never applied."""
+    act is never applied.
+
+    Given the run's log `records`, a kept book that is not the one the run was heard with
+    (`phrasebook_problem`: edited, missing, or added since) is not trusted (rc17 #5): the
+    acts are the built-in book's and those the log heard (the run's book had those), so a
+    correction to an act only an edited book has is not applied."""
     from drills.speech import PHRASES_FILE, phrasebook
 
+    if run_dir is not None and records is not None and phrasebook_problem(run_dir, records):
+        builtin = phrasebook(None).act_names()
+        heard = [str(r.data["act"]) for r in records if r.kind == "officer_spoke"]
+        return list(dict.fromkeys([*builtin, *heard]))
     kept = None if run_dir is None else run_dir / PHRASES_FILE
     return phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
 
@@ -168,12 +177,12 @@ def run_corrections(run_dir: Path) -> list[Correction]:
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
 
 
-def run_fixes(run_dir: Path) -> Fixes:
+def run_fixes(run_dir: Path, records: list[LogRecord] | None = None) -> Fixes:
     """The corrections kept for the run's log as it is now and, where there are any, the acts
-    of its phrase book (`run_act_names`): what `corrected_score` and `correction_notes` take,
-    read once."""
+    of its phrase book (`run_act_names`, given the log's `records`): what `corrected_score` and
+    `correction_notes` take, read once."""
     fixes = run_corrections(run_dir)
-    return fixes, run_act_names(run_dir) if fixes else None
+    return fixes, run_act_names(run_dir, records) if fixes else None
 
 
 def corrected_score(
@@ -185,7 +194,7 @@ def corrected_score(
     `fixes`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
     from scoring.score import score_run
 
-    corrections, acts = run_fixes(run_dir) if fixes is None else fixes
+    corrections, acts = run_fixes(run_dir, records) if fixes is None else fixes
     return score_run(records, policy, corrections, acts)
 
 
@@ -222,8 +231,18 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
     return None
 
 
-def _describe(c: Correction) -> str:
-    return f"{c.utterance_t:g} s {c.text!r} {c.was} -> {c.act} by {c.by}"
+def _describe(c: Correction, records: list[LogRecord] | None = None) -> str:
+    """A correction in one line: its t, the act's own words (with the utterance beside them,
+    where the log names the act and they differ, as score quotes them), the change, who."""
+    from scoring.corrections import corrects, marks, utterances
+
+    words = repr(c.text)
+    heard = [*utterances(records), *marks(records)] if records else []
+    named = next((r for r in heard if corrects(c, r)), None)
+    phrase = "" if named is None else str(named.data.get("phrase") or "")
+    if phrase and phrase != c.text:
+        words = f"{phrase!r} (in {c.text!r})"
+    return f"{c.utterance_t:g} s {words} {c.was} -> {c.act} by {c.by}"
 
 
 def correction_notes(
@@ -242,6 +261,7 @@ def correction_notes(
     from range.runs.runlog import EVENTS
     from scoring.corrections import (
         NO_SUCH_ACT,
+        SUPERSEDED,
         Corrections,
         corrections_path,
         log_sha256,
@@ -259,16 +279,21 @@ def correction_notes(
     notes = []
     if kept:
         book = phrasebook_problem(run_dir, records)
-        if book is not None:  # the acts the corrections are checked against are not the run's
-            notes.append(f"{book}; its corrections are checked against it as it is now")
+        if book is not None:  # the book kept is not the run's: not trusted for its acts
+            notes.append(
+                f"{book}; its corrections are checked against the built-in phrase book and the"
+                " acts the log heard"
+            )
         lines = json_key_lines(current.read_text(encoding="utf-8"))
-        known = run_act_names(run_dir) if acts is None else acts
+        known = run_act_names(run_dir, records) if acts is None else acts
         for index, why in unapplied(records, kept, known):
+            if why.startswith(SUPERSEDED):
+                continue  # replaced by a later correction: history, listed by score (rc17 #6)
             # A typo'd act is what is wrong: its own line; else the utterance it names.
             field = "act" if why.startswith(NO_SUCH_ACT) else "utterance_t"
             line = locate(lines, ["corrections", index, field])
             where = f"{current}:{line}: corrections[{index}].{field}"
-            notes.append(f"{where}: {_describe(kept[index])}: not applied: {why}")
+            notes.append(f"{where}: {_describe(kept[index], records)}: not applied: {why}")
     redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:
