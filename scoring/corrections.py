@@ -43,6 +43,9 @@ MATCH_SLACK_S = 0.25
 SHA256 = r"^[0-9a-f]{64}$"
 NONE = "none"  # the act of an utterance that was not speech at all (a false act)
 NO_SUCH_ACT = "no act"  # how `unapplied` begins why a correction's act is in no phrase book
+# How `unapplied` begins why a correction is not applied because a later one of the same act
+# replaced it: history, not a fault of the file (rc17 #6).
+SUPERSEDED = "superseded by"
 
 
 class CorrectionError(ValueError):
@@ -426,7 +429,7 @@ def unapplied(
         elif c.act == c.was and not restores:
             out.append((index, f"a no-op: {c.act} is the act heard"))
         elif later != index:
-            out.append((index, f"superseded by corrections[{later}] of the same utterance"))
+            out.append((index, f"{SUPERSEDED} corrections[{later}] of the same utterance"))
     return out
 
 

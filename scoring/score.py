@@ -23,6 +23,7 @@ from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
 from scoring.corrections import (
+    SUPERSEDED,
     Correction,
     apply_corrections,
     corrects,
@@ -1480,10 +1481,19 @@ def score_run(
         if named is not None and named.data.get("phrase"):
             listed["phrase"] = str(named.data["phrase"])
         score.corrections.append(listed)
-    score.corrections_not_applied = [
-        corrections[index].model_dump() | {"index": index, "why": why}
-        for index, why in stale.items()
-    ]
+    # Not applied, each with why: one superseded by a later correction of the same act is
+    # history (`superseded`), listed apart from those that do not fit the log or the book;
+    # each quotes the act's own words where the log names it, as the applied do (rc17 #6).
+    score.corrections_not_applied = []
+    for index, why in stale.items():
+        c = corrections[index]
+        listed = c.model_dump() | {"index": index, "why": why}
+        if why.startswith(SUPERSEDED):
+            listed["superseded"] = True
+        named = next((r for r in heard if corrects(c, r)), None)
+        if named is not None and named.data.get("phrase"):
+            listed["phrase"] = str(named.data["phrase"])
+        score.corrections_not_applied.append(listed)
     return _empathy_score(score, answers) if empathy else score
 
 

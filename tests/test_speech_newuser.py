@@ -220,7 +220,7 @@ def test_a_hand_edited_correction_naming_no_utterance_is_not_applied_and_named(
         " warning.taser by Sgt Lee: not applied: the log has no officer_spoke at t = 7.5 s"
         " (its officer_spoke t: 0.5, 1.2)"
     ]
-    assert "Speech corrections not applied (they do not match this log):" in out.out
+    assert "Speech corrections not applied (each says why):" in out.out
     assert "Speech corrections (rescored" not in out.out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,12 +149,21 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     return None
 
 
-def run_act_names(run_dir: Path | None) -> list[str]:
+def run_act_names(run_dir: Path | None, records: list[LogRecord] | None = None) -> list[str]:
     """The acts of the run's phrase book: the built-in book's, with the agency's the run kept
     (`phrasebook.toml`) merged in (None: the built-in book's alone). A correction to any other
-    act is never applied."""
+    act is never applied.
+
+    Given the run's log `records`, a kept book that is not the one the run was heard with
+    (`phrasebook_problem`: edited, missing, or added since) is not trusted (rc17 #5): the
+    acts are the built-in book's and those the log heard (the run's book had those), so a
+    correction to an act only an edited book has is not applied."""
     from drills.speech import PHRASES_FILE, phrasebook
 
+    if run_dir is not None and records is not None and phrasebook_problem(run_dir, records):
+        builtin = phrasebook(None).act_names()
+        heard = [str(r.data["act"]) for r in records if r.kind == "officer_spoke"]
+        return list(dict.fromkeys([*builtin, *heard]))
     kept = None if run_dir is None else run_dir / PHRASES_FILE
     return phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
 
@@ -167,12 +177,12 @@ def run_corrections(run_dir: Path) -> list[Correction]:
     return read_corrections(run_dir, log_sha256(events)) if events.is_file() else []
 
 
-def run_fixes(run_dir: Path) -> Fixes:
+def run_fixes(run_dir: Path, records: list[LogRecord] | None = None) -> Fixes:
     """The corrections kept for the run's log as it is now and, where there are any, the acts
-    of its phrase book (`run_act_names`): what `corrected_score` and `correction_notes` take,
-    read once."""
+    of its phrase book (`run_act_names`, given the log's `records`): what `corrected_score` and
+    `correction_notes` take, read once."""
     fixes = run_corrections(run_dir)
-    return fixes, run_act_names(run_dir) if fixes else None
+    return fixes, run_act_names(run_dir, records) if fixes else None
 
 
 def corrected_score(
@@ -184,7 +194,7 @@ def corrected_score(
     `fixes`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
     from scoring.score import score_run
 
-    corrections, acts = run_fixes(run_dir) if fixes is None else fixes
+    corrections, acts = run_fixes(run_dir, records) if fixes is None else fixes
     return score_run(records, policy, corrections, acts)
 
 
@@ -221,8 +231,18 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
     return None
 
 
-def _describe(c: Correction) -> str:
-    return f"{c.utterance_t:g} s {c.text!r} {c.was} -> {c.act} by {c.by}"
+def _describe(c: Correction, records: list[LogRecord] | None = None) -> str:
+    """A correction in one line: its t, the act's own words (with the utterance beside them,
+    where the log names the act and they differ, as score quotes them), the change, who."""
+    from scoring.corrections import corrects, marks, utterances
+
+    words = repr(c.text)
+    heard = [*utterances(records), *marks(records)] if records else []
+    named = next((r for r in heard if corrects(c, r)), None)
+    phrase = "" if named is None else str(named.data.get("phrase") or "")
+    if phrase and phrase != c.text:
+        words = f"{phrase!r} (in {c.text!r})"
+    return f"{c.utterance_t:g} s {words} {c.was} -> {c.act} by {c.by}"
 
 
 def correction_notes(
@@ -241,6 +261,7 @@ def correction_notes(
     from range.runs.runlog import EVENTS
     from scoring.corrections import (
         NO_SUCH_ACT,
+        SUPERSEDED,
         Corrections,
         corrections_path,
         log_sha256,
@@ -258,16 +279,21 @@ def correction_notes(
     notes = []
     if kept:
         book = phrasebook_problem(run_dir, records)
-        if book is not None:  # the acts the corrections are checked against are not the run's
-            notes.append(f"{book}; its corrections are checked against it as it is now")
+        if book is not None:  # the book kept is not the run's: not trusted for its acts
+            notes.append(
+                f"{book}; its corrections are checked against the built-in phrase book and the"
+                " acts the log heard"
+            )
         lines = json_key_lines(current.read_text(encoding="utf-8"))
-        known = run_act_names(run_dir) if acts is None else acts
+        known = run_act_names(run_dir, records) if acts is None else acts
         for index, why in unapplied(records, kept, known):
+            if why.startswith(SUPERSEDED):
+                continue  # replaced by a later correction: history, listed by score (rc17 #6)
             # A typo'd act is what is wrong: its own line; else the utterance it names.
             field = "act" if why.startswith(NO_SUCH_ACT) else "utterance_t"
             line = locate(lines, ["corrections", index, field])
             where = f"{current}:{line}: corrections[{index}].{field}"
-            notes.append(f"{where}: {_describe(kept[index])}: not applied: {why}")
+            notes.append(f"{where}: {_describe(kept[index], records)}: not applied: {why}")
     redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:
@@ -342,6 +368,7 @@ def correct_speech(
     field: Callable[[str], str] = cli_flag,
     marked: bool | None = None,
     then: Callable[[Correction, list[Correction]], object] | None = None,
+    row: int | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """Correct the utterance at `at_s` (heard as `was`, when several are) to `act`: the
     correction is appended to the run's corrections file (the log is never edited). The
@@ -354,7 +381,11 @@ def correct_speech(
     The corrections file is locked from the read of what it keeps to the write (and through
     `then(correction, kept_before)`: the records' amendment, computed from the corrections
     kept, with the corrections kept before this one), so corrections made at once are each
-    kept and each amendment counts every correction made before it (nu17c #2)."""
+    kept and each amendment counts every correction made before it (nu17c #2).
+
+    `row`: the heard act is named exactly, as the `row`-th (from 1) utterance of the log (or
+    mark, when `marked`), not by a time: the console's debrief rows do so, since the acts of
+    one breath share their decision time (rc17 #1); `at_s` is then only kept with it."""
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import CorrectionError, corrections_lock, log_sha256
 
@@ -369,7 +400,7 @@ def correct_speech(
     sha = log_sha256(run_dir / EVENTS)
     with corrections_lock(run_dir):
         correction, path, heard = _correct_locked(
-            run_dir, records, sha, at_s, act, by, reason, was, field, marked, then
+            run_dir, records, sha, at_s, act, by, reason, was, field, marked, then, row
         )
     return correction, path, heard
 
@@ -386,6 +417,7 @@ def _correct_locked(
     field: Callable[[str], str],
     marked: bool | None,
     then: Callable[[Correction, list[Correction]], object] | None,
+    row: int | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """correct_speech's work, with the corrections file locked."""
     from scoring.corrections import (
@@ -410,11 +442,18 @@ def _correct_locked(
         raise CorrectionError(
             f"{field('reason')}: striking an utterance as none (not speech) needs a reason"
         )
-    heard = find_utterance(records, at_s, was, marked)
+    if row is None:
+        heard = find_utterance(records, at_s, was, marked)
+    else:
+        group = marks(records) if marked else utterances(records)
+        if not 1 <= row <= len(group):
+            what = "mark" if marked else "utterance"
+            raise CorrectionError(f"the log has no {what} {row} (it has {len(group)})")
+        heard = group[row - 1]
     # Against the act in force after the corrections made so far: an act corrected wrongly
     # can be put back to what the recogniser heard (superseding the earlier corrections).
     in_force = act_in_force(heard, kept)
-    if act == in_force:
+    if act == in_force and row is None:
         # Several acts alike at `at_s` (the same act logged again for one utterance, nu17c #1):
         # the same --at names the next of them not yet corrected to `act`, so each is named.
         alike = [
@@ -516,6 +555,13 @@ def _correct(args: argparse.Namespace) -> int:
     finally:
         if records is not None:
             records.close()
+    # The recording the instructor listened to before correcting: said as score and report
+    # say it, when it is missing or not the one the run heard (rc17 #3).
+    from range.runs.runlog import read_events
+
+    voice = voice_problem(args.run_dir, read_events(args.run_dir))
+    if voice is not None:
+        print(f"openrange: warning: {voice}", file=sys.stderr)
     start, end = span(heard)
     # The act in force before this correction: an earlier correction's, or the act heard.
     prior = correction_of(heard, before)

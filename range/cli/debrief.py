@@ -100,7 +100,9 @@ def check_debrief_options(args: argparse.Namespace, drill: Drill) -> None:
 
     for _, path in getattr(args, "answer_wav", []):
         try:  # read now: a bad file is refused before the run, not after the scene
-            pcm = read_wav(Path(path))
+            # NaN samples are said as --voice says them (rc17 #7); a cut-short one is refused.
+            said: list[str] = []
+            pcm = read_wav(Path(path), said.append)
         except FileNotFoundError:
             raise ValueError(f"--answer-wav: {path}: no such file") from None
         except ValueError as exc:
@@ -110,6 +112,8 @@ def check_debrief_options(args: argparse.Namespace, drill: Drill) -> None:
             raise ValueError(
                 f"--answer-wav: {why}: record the answer again, or type it with --answer ID=TEXT"
             )
+        for line in said:
+            cliutil.say(f"openrange: --answer-wav {line}")
 
 
 def make_debrief(args: argparse.Namespace) -> Debrief:

@@ -479,10 +479,16 @@ def play(
     if voice is not None:
         from range.voice.audio import read_wav
 
+        said: list[str] = []
         try:  # a missing or non-audio file (or a folder) is one named line before the run
-            read_wav(voice, lambda line: cliutil.say(f"openrange: --voice {line}"))
+            pcm = read_wav(voice, said.append)
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"--voice {exc}") from None
+        if len(pcm) == 0:  # empty or header-only: nothing to hear (rc17 #4), as --answer-wav
+            why = said[0] if said else f"{voice}: no sound in it (0 samples)"
+            raise ValueError(f"--voice {why}: nothing in it can be heard; record it again")
+        for line in said:
+            cliutil.say(f"openrange: --voice {line}")
     phrases, book = _phrases(args)
     _check_speech_triggers(source, phrases, book)
     config = RunConfig(

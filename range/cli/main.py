@@ -390,7 +390,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
-            fixes = run_fixes(run_dir)
+            fixes = run_fixes(run_dir, log)
             notes = correction_notes(run_dir, log, *fixes)
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")

@@ -131,11 +131,21 @@ def format_score(score: Score) -> str:
                 f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {correction_change(c)}"
                 f" by {c['by']}, {c['made']}{why}"
             )
-    if score.corrections_not_applied:
-        lines.append("Speech corrections not applied (they do not match this log):")
-        for c in score.corrections_not_applied:
+    # Replaced by a later correction of the same act: history, not a fault (rc17 #6).
+    history = [c for c in score.corrections_not_applied if c.get("superseded")]
+    unfit = [c for c in score.corrections_not_applied if not c.get("superseded")]
+    if history:
+        lines.append("Earlier speech corrections (replaced by a later one of the same act):")
+        for c in history:
             lines.append(
-                f"  {c['utterance_t']:6.2f} s  {c['text']!r}: {c['was']} -> {c['act']}"
+                f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {c['was']} -> {c['act']}"
+                f" by {c['by']}, {c['made']}"
+            )
+    if unfit:
+        lines.append("Speech corrections not applied (each says why):")
+        for c in unfit:
+            lines.append(
+                f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {c['was']} -> {c['act']}"
                 f" by {c['by']}: {c['why']}"
             )
     if score.debrief:

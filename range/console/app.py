@@ -100,7 +100,7 @@ from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
 from range.runs.runlog import read_events
-from scoring.corrections import Correction, marks, utterances
+from scoring.corrections import Correction, marks, span, utterances
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
@@ -1118,6 +1118,10 @@ class Console:
             return self.error(request, user, f"run {row['id']} has no {what} {n}")
         heard = heards[n - 1]
         act = str(form.get("act", ""))
+        # The row's act named by its place, not by its decision time `t`: the acts of one
+        # breath share one t, so a time picked another row's act or none (rc17 #1). The time
+        # kept with the correction is inside the act's own words.
+        start, end = span(heard)
 
         def amend(correction: Correction, kept: list[Correction]) -> None:
             # The run's record rescores too: a chained amendment, as `openrange speech
@@ -1128,7 +1132,7 @@ class Console:
             correction, _, _ = await run_in_threadpool(
                 correct_speech,
                 run_dir,
-                heard.t,
+                round((start + end) / 2, 4),
                 act,
                 user.name,
                 str(form.get("reason", "")),
@@ -1136,6 +1140,7 @@ class Console:
                 correct_field,
                 marked,
                 amend,
+                n,
             )
         except ValueError as exc:  # CorrectionError: one line
             return self.error(request, user, str(exc), 400)

@@ -201,7 +201,7 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
     """Everything the debrief page shows for one saved drill run."""
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    fixes = run_fixes(run_dir)
+    fixes = run_fixes(run_dir, records)
     corrections = fixes[0]
     score = corrected_score(run_dir, records, default_policy(), fixes)
     timeline: list[dict[str, Any]] = []

@@ -467,7 +467,7 @@ def write_report(
         return path
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    every, acts = fixes = run_fixes(run_dir)
+    every, acts = fixes = run_fixes(run_dir, records)
     score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     not_applied = {c["index"] for c in score.corrections_not_applied}
