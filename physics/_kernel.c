@@ -195,6 +195,15 @@ end_state(const double *times, Py_ssize_t k, double f, double s0, double s1, dou
     out[2] = before + f * chord;
 }
 
+/* Take a buffer into slot `slot` of the calling kernel's `v`/`taken` arrays, or jump to its
+   `release` label (which releases every slot taken) when `call` fails with an exception set. */
+#define TAKE(slot, call)                                                                       \
+    do {                                                                                       \
+        if ((call) < 0)                                                                        \
+            goto release;                                                                      \
+        taken[slot] = 1;                                                                       \
+    } while (0)
+
 /* ---- forward kinematics ------------------------------------------------------------------- */
 
 static const char fk_doc[] =
@@ -517,12 +526,6 @@ k_cast_subject(PyObject *self, PyObject *args)
     double *gaps = NULL, *hit_t = NULL, *hq = NULL, *world_c = NULL, *gap_r = NULL;
     long long *hseg = NULL;
     long poses = 0;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     TAKE(MID, get_f64(mid_t_o, &v[MID], -1, 0, "mid_t"));
     m_count = v[MID].len / 8;
     TAKE(CDD, get_f64(chord_dd_o, &v[CDD], -1, 0, "chord_dd"));
@@ -553,7 +556,6 @@ k_cast_subject(PyObject *self, PyObject *args)
     TAKE(HF, get_f64(hit_f_o, &v[HF], n, 1, "hit_f"));
     TAKE(HS, get_i64(hit_seg_o, &v[HS], n, 1, "hit_seg"));
     TAKE(HQ, get_f64(hit_q_o, &v[HQ], n * 3, 1, "hit_q"));
-#undef TAKE
     if (window < 0) {
         PyErr_SetString(PyExc_ValueError, "window: at least 0");
         goto release;
@@ -755,12 +757,6 @@ k_sub_chords(PyObject *self, PyObject *args)
     int taken[NB] = {0};
     PyObject *result = NULL;
     Py_ssize_t m_count, n, s_count;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     TAKE(TF, get_f64(t_fine_o, &v[TF], -1, 0, "t_fine"));
     m_count = v[TF].len / 8 - 1;
     TAKE(END, get_f64(end_o, &v[END], -1, 0, "end_s"));
@@ -792,7 +788,6 @@ k_sub_chords(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "in_box: (S, M, N) writable bools expected");
         goto release;
     }
-#undef TAKE
     {
         const double *fine = v[FINE].buf, *t_fine = v[TF].buf, *end_s = v[END].buf;
         const double *boxes = v[BOX].buf, *grow = v[GROW].buf;
@@ -865,12 +860,6 @@ k_chords(PyObject *self, PyObject *args)
     int taken[NB] = {0};
     PyObject *result = NULL;
     Py_ssize_t k_count, n;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     TAKE(BEF, get_f64(before_o, &v[BEF], -1, 1, "before"));
     TAKE(CH, get_f64(chord_o, &v[CH], -1, 1, "chord"));
     k_count = v[BEF].len / 8 - v[CH].len / 8; /* (K + 1) N - K N = N */
@@ -891,7 +880,6 @@ k_chords(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "live: (K, N) writable bools expected");
         goto release;
     }
-#undef TAKE
     {
         const double *points = v[PTS].buf;
         double *chord = v[CH].buf, *before = v[BEF].buf, *cut = v[CUT].buf, *ends = v[ENDS].buf;
@@ -941,12 +929,6 @@ k_candidates(PyObject *self, PyObject *args)
     int taken[NB] = {0};
     PyObject *result = NULL;
     Py_ssize_t k_count, n, b_count, count = 0;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     TAKE(KS, get_i64(ks_o, &v[KS], -1, 1, "ks"));
     TAKE(STA, get_f64(starts_o, &v[STA], v[KS].len / 8 * 3, 0, "starts"));
     TAKE(ENDS, get_f64(ends_o, &v[ENDS], v[KS].len / 8 * 3, 0, "ends"));
@@ -969,7 +951,6 @@ k_candidates(PyObject *self, PyObject *args)
     }
     if (limit_o != Py_None)
         TAKE(LIM, get_i64(limit_o, &v[LIM], n, 0, "limit"));
-#undef TAKE
     {
         const double *starts = v[STA].buf, *ends = v[ENDS].buf, *boxes = v[BOX].buf;
         const char *live = v[LIVE].buf;
@@ -1025,12 +1006,6 @@ k_first_hits(PyObject *self, PyObject *args)
     int taken[NB] = {0};
     PyObject *result = NULL;
     Py_ssize_t k_count, n, count;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     if (PyObject_GetBuffer(live_o, &v[LIVE], PyBUF_ND | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         goto release;
     taken[LIVE] = 1;
@@ -1053,7 +1028,6 @@ k_first_hits(PyObject *self, PyObject *args)
     TAKE(EF, get_f64(end_f_o, &v[EF], n, 1, "end_f"));
     TAKE(PT, get_f64(point_o, &v[PT], n * 3, 1, "point"));
     TAKE(TG, get_i64(target_o, &v[TG], n, 1, "target"));
-#undef TAKE
     {
         const double *starts = v[STA].buf, *ends = v[ENDS].buf, *cut = v[CUT].buf;
         const double *frac = v[FRAC].buf;
@@ -1119,12 +1093,6 @@ k_path_ends(PyObject *self, PyObject *args)
     int taken[NB] = {0};
     PyObject *result = NULL;
     Py_ssize_t k_count, n;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     TAKE(TM, get_f64(times_o, &v[TM], -1, 0, "times_s"));
     k_count = v[TM].len / 8 - 1;
     TAKE(EK, get_i64(end_k_o, &v[EK], -1, 0, "end_k"));
@@ -1140,7 +1108,6 @@ k_path_ends(PyObject *self, PyObject *args)
     TAKE(OT, get_f64(time_o, &v[OT], n, 1, "time"));
     TAKE(OS, get_f64(speed_o, &v[OS], n, 1, "speed"));
     TAKE(OP, get_f64(path_o, &v[OP], n, 1, "path"));
-#undef TAKE
     {
         const double *times = v[TM].buf, *speeds = v[SP].buf, *before = v[BEF].buf;
         const double *chord = v[CH].buf, *end_f = v[EF].buf;
@@ -1282,12 +1249,6 @@ k_deploy(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     Py_ssize_t k_count, e_count, s_count, j_count, f_count, b_count, h_count = 0;
     Py_ssize_t p_count = probes, count = 0;
-#define TAKE(slot, call)                                                                       \
-    do {                                                                                       \
-        if ((call) < 0)                                                                        \
-            goto release;                                                                      \
-        taken[slot] = 1;                                                                       \
-    } while (0)
     if (normals_o != Py_None)
         TAKE(NRM, get_f64(normals_o, &v[NRM], p_count * 2, 0, "normals"));
     TAKE(TIM, get_f64(times_o, &v[TIM], -1, 0, "times_s"));
@@ -1349,7 +1310,6 @@ k_deploy(PyObject *self, PyObject *args)
         TAKE(PTS, get_f64(pts_o, &v[PTS], (k_count + 1) * p_count * 3, 1, "out_points"));
         TAKE(SPD, get_f64(spd_o, &v[SPD], (k_count + 1) * p_count, 1, "out_speeds"));
     }
-#undef TAKE
     {
         const double *table = v[TAB].buf, *times = v[TIM].buf, *boxes = v[BOX].buf;
         const double *normals = normals_o != Py_None ? v[NRM].buf : NULL;
