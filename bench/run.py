@@ -445,6 +445,30 @@ def _static_segments(world: RangeWorld, body: SubjectBody, frames: Posed) -> dic
     return out
 
 
+def _ccd_probe(c: int, sphere: int, start: np.ndarray, velocity: np.ndarray) -> int:
+    """One probe as a 3 mm, 3 g dynamic sphere with continuous collision detection (swept
+    sphere of its own radius, no damping) at `start`, flying at `velocity`: its body id."""
+    uid = int(
+        p.createMultiBody(
+            0.003,
+            sphere,
+            basePosition=start.tolist(),
+            useMaximalCoordinates=True,
+            physicsClientId=c,
+        )
+    )
+    p.changeDynamics(
+        uid,
+        -1,
+        ccdSweptSphereRadius=0.003,
+        linearDamping=0.0,
+        angularDamping=0.0,
+        physicsClientId=c,
+    )
+    p.resetBaseVelocity(uid, velocity.tolist(), physicsClientId=c)
+    return uid
+
+
 def _ccd_flights(
     world: RangeWorld,
     segments: dict[int, int],
@@ -476,22 +500,7 @@ def _ccd_flights(
         start = time.perf_counter()
         flying = {}
         for row in rows.tolist():
-            uid = p.createMultiBody(
-                0.003,
-                sphere,
-                basePosition=starts[row].tolist(),
-                useMaximalCoordinates=True,
-                physicsClientId=c,
-            )
-            p.changeDynamics(
-                uid,
-                -1,
-                ccdSweptSphereRadius=0.003,
-                linearDamping=0.0,
-                angularDamping=0.0,
-                physicsClientId=c,
-            )
-            p.resetBaseVelocity(uid, velocities[row].tolist(), physicsClientId=c)
+            uid = _ccd_probe(c, sphere, starts[row], velocities[row])
             flying[uid] = row
         hits: dict[int, tuple[int, int, tuple[float, float, float]]] = {}
         for _ in range(int(duration_s * 240) + 1):
@@ -622,22 +631,7 @@ def ccd_moving_comparison(deployments: int = 60) -> list[Figure]:
             bullet_s = 0.0
             flying = {}
             for row in range(len(starts)):
-                uid = p.createMultiBody(
-                    0.003,
-                    sphere,
-                    basePosition=starts[row].tolist(),
-                    useMaximalCoordinates=True,
-                    physicsClientId=c,
-                )
-                p.changeDynamics(
-                    uid,
-                    -1,
-                    ccdSweptSphereRadius=0.003,
-                    linearDamping=0.0,
-                    angularDamping=0.0,
-                    physicsClientId=c,
-                )
-                p.resetBaseVelocity(uid, (directions[row] * speed).tolist(), physicsClientId=c)
+                uid = _ccd_probe(c, sphere, starts[row], directions[row] * speed)
                 flying[uid] = row
             hits: dict[int, tuple[int, int]] = {}
             frames = {}
