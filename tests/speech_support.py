@@ -1,9 +1,11 @@
-"""What the voice tests share (tests/test_nu17g.py, test_nu17h.py): espeak-ng's words placed at
-their times in a 16 kHz track, as a microphone would have heard them."""
+"""What the voice tests share (tests/test_nu17g.py, test_nu17h.py, test_empathy.py,
+test_rc17_f17r.py): espeak-ng's words placed at their times in a 16 kHz track, as a microphone
+would have heard them, and recordings with no sound in them."""
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -29,3 +31,17 @@ def spoken_track(
         i = int(at_s * 16_000)
         out[i : i + len(speech)] += speech[: len(out) - i]
     return np.asarray(np.clip(out, -1, 1) * 32767, dtype=np.int16)
+
+
+def soundless_wavs(folder: Path) -> tuple[Path, Path]:
+    """Two WAVs in `folder` with no sound: `empty.wav` (a whole file of 0 samples) and
+    `hdr.wav` (a 16-bit file's 44-byte header alone, promising samples it lacks)."""
+    import soundfile
+
+    empty = folder / "empty.wav"
+    soundfile.write(str(empty), np.zeros(0), 22050)
+    whole = folder / "ok.wav"
+    soundfile.write(str(whole), np.zeros(2205), 22050, subtype="PCM_16")
+    header = folder / "hdr.wav"
+    header.write_bytes(whole.read_bytes()[:44])
+    return empty, header

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from speech_support import soundless_wavs
 
 from drills.log import LogRecord
 from drills.officer import find_officer
@@ -199,11 +200,7 @@ def test_an_empty_or_header_only_answer_wav_is_refused_before_the_scene(
     # run "in progress" and the typed answers given with it lost.
     from range.voice.dictation import transcribe
 
-    empty = tmp_path / "empty.wav"
-    soundfile.write(str(empty), np.zeros(0), 22050)
-    header = tmp_path / "hdr.wav"
-    soundfile.write(str(tmp_path / "ok.wav"), np.zeros(2205), 22050, subtype="PCM_16")
-    header.write_bytes((tmp_path / "ok.wav").read_bytes()[:44])
+    empty, header = soundless_wavs(tmp_path)
     runs = tmp_path / "runs"
     base = ["drill", "run", SCENES[1], "--seed", "2", "--runs-dir", str(runs), "--sound", "off"]
     answers = ["--answer", "fear=stayed back", "--answer-wav", f"got_through={empty}"]

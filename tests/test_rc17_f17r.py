@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 from console_support import seed_accounts
-from speech_support import spoken_track
+from speech_support import soundless_wavs, spoken_track
 from test_nu18j import _call, _request
 
 from range.cli.main import main
@@ -134,11 +134,7 @@ def test_an_empty_voice_recording_is_refused_in_one_line(
 ) -> None:
     # rc17 #4: a 0-sample --voice ran silently (rc 0, VERBAL-02, "officer-voice.wav: the clip
     # of every act heard"); a header-only one said "cut short" and ran.
-    empty = tmp_path / "empty.wav"
-    soundfile.write(str(empty), np.zeros(0), 22050)
-    header = tmp_path / "hdr.wav"
-    soundfile.write(str(tmp_path / "ok.wav"), np.zeros(2205), 22050, subtype="PCM_16")
-    header.write_bytes((tmp_path / "ok.wav").read_bytes()[:44])
+    empty, header = soundless_wavs(tmp_path)
     runs = tmp_path / "runs"
     base = ["drill", "run", "knife-approach-v1", "--seed", "7", "--runs-dir", str(runs)]
     assert main([*base, "--voice", str(empty)]) == 2
