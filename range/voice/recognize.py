@@ -117,12 +117,13 @@ EARLY_DROP_DB = 6.0
 # (docs/speech.md, "The first act of a breath").
 EARLY_LEAD_STABLE_S: float | None = None
 # Phrases never decided early (EarlyRule.hold): on the tuning split (2026-12-01, issue 17) the
-# early decision took them at 1.0 from audio the utterance's end heard otherwise: en-us+f4's "put
-# the gun down" read "what happened" first (the act logged, a miss), and chatter ("the range
-# officer wants everyone at lane four", two voices; "we need more targets...") was decided as
-# "my name is officer" or "what happened" at a pause. Held back: 92.7 -> 93.2 %, false acts 1.9
-# -> 0.9 a minute (docs/speech.md, "Measured (2026-12-01): holding back ...").
-EARLY_HOLD: frozenset[str] = frozenset({"what happened", "my name is officer"})
+# early decision took them at 1.0 at a pause in other words, which the utterance's end did not
+# hear as them: en-us+f4's "put the gun down" read "what happened" first (the act logged, a
+# miss), and chatter was decided as "my name is officer" ("the range officer wants everyone at
+# lane four", two voices), "what happened" or "can you hear me what's going on". Held back: 92.7
+# -> 93.2 %, false acts 1.9 -> 0.6 a minute (docs/speech.md, "Measured (2026-12-01): holding
+# back early decisions"). None is a command: a command's latency is not touched.
+EARLY_HOLD: frozenset[str] = frozenset({"what happened", "my name is officer", "what's going on"})
 # The cepstral mean the decoder starts from (it adapts as it hears speech). PocketSphinx's default
 # (40,3,-1) is far from speech and cost the first utterance of a stream its words ("show me
 # your hands" in espeak-ng's en voice came out "are you okay"); this is where the decoder's own
