@@ -173,6 +173,28 @@ def test_a_phrase_that_begins_a_longer_one_waits_longer() -> None:
     assert decided and decided[0] == t and watch.ready == "police"
 
 
+def test_phrases_the_early_decision_took_from_other_words_wait_for_the_utterances_end() -> None:
+    # Tuning split (issue 17): en-us+f4's "put the gun down" at 175 wpm, 10 dB, read "what
+    # happened" on the best path at a pause and that act was decided early at 1.0 (a miss, the
+    # path then read "put the knife down"); chatter ("the range officer wants everyone at lane
+    # four", "can you check the plate...") was decided early as "my name is officer" or "can you
+    # hear me what's going on" the same way. Those phrases now wait for
+    # the utterance's end; other whole phrases are decided early as before.
+    notes = [_note(0.03 * i, "what happened", 60.0 if i < 3 else 40.0) for i in range(20)]
+    assert _first_decision(notes) is None
+    assert _first_decision(notes, replace(EARLY, hold=frozenset())) is not None
+    assert _first_decision([_note(n.t_s, "my name is officer", n.level_db) for n in notes]) is None
+    assert _first_decision([_note(n.t_s, "drop the knife", n.level_db) for n in notes]) is not None
+    # The phrases before a held one are decided early, as before one that begins a warning.
+    for text, lead in (
+        ("police what happened", "police"),
+        ("can you hear me what's going on", "can you hear me"),
+    ):
+        watch = Watch(EARLY, builtin_phrasebook())
+        decided = [n.t_s for n in notes if watch.note(_note(n.t_s, text, n.level_db))]
+        assert decided and watch.ready == lead
+
+
 @needs_espeak
 def test_the_benchs_replay_of_notes_decides_as_the_live_listener_does() -> None:
     # bench/speech.py --tune-early tunes the rule by replaying notes; the replay must be the
