@@ -39,7 +39,6 @@ from range.voice.recognize import (
     EARLY,
     GARBAGE_WEIGHT,
     MIN_CONFIDENCE,
-    RECHECK_ISOLATED,
     RECHECK_MARGIN,
     EarlyRule,
     Heard,
@@ -75,7 +74,6 @@ def hear(
     early: EarlyRule | None,
     notes: list[Note] | None = None,
     recheck_margin: float | None = RECHECK_MARGIN,
-    recheck_isolated: tuple[float, float] | None = RECHECK_ISOLATED,
 ) -> list[Heard]:
     # Everything the decoder says at the end of an utterance, confident or not, so the threshold
     # can be judged afterwards (an early decision is always held to its own threshold).
@@ -85,7 +83,6 @@ def hear(
         early=early,
         observe=None if notes is None else notes.append,
         recheck_margin=recheck_margin,
-        recheck_isolated=recheck_isolated,
     )
     return list(listen(file_blocks(pcm), listener))
 
@@ -102,7 +99,6 @@ def run_trials(
     phrase_weights: dict[str, float] | None = None,
     decoder_options: dict[str, Any] | None = None,
     recheck_margin: float | None = RECHECK_MARGIN,
-    recheck_isolated: tuple[float, float] | None = RECHECK_ISOLATED,
 ) -> list[Trial]:
     """The test split (the bench's figures), or with `tuning` the split GARBAGE_WEIGHT and the
     EarlyRule are chosen on (other voices, speeds, sentences and noise draws). With
@@ -113,8 +109,7 @@ def run_trials(
     `phrase_weights` replaces the recogniser's PHRASE_WEIGHTS (grammar weights per phrase);
     `decoder_options` are PocketSphinx settings over the recogniser's own (`{"beam": 1e-60}`;
     not the acoustic model's feat.params, which PocketSphinx reads over them); `recheck_margin`
-    the listener's second-pass margin (RECHECK_MARGIN; None: no second pass), `recheck_isolated`
-    its margin for an isolated utterance (RECHECK_ISOLATED)."""
+    the listener's second-pass margin (RECHECK_MARGIN; None: no second pass)."""
     book = phrasebook()
     recognizer = Recognizer(
         book,
@@ -126,8 +121,7 @@ def run_trials(
 
     def hear_(pcm: Pcm) -> tuple[list[Heard], list[Note]]:
         notes: list[Note] = []
-        kept = notes if keep_notes else None
-        return hear(recognizer, pcm, early, kept, recheck_margin, recheck_isolated), notes
+        return hear(recognizer, pcm, early, notes if keep_notes else None, recheck_margin), notes
 
     rng = np.random.default_rng(seed + (1 if tuning else 0))
     level = 0.3 if peak_dbfs is None else 10 ** (peak_dbfs / 20)  # mix_at_snr's default: 0.3
@@ -326,17 +320,7 @@ def main() -> int:
         default=RECHECK_MARGIN,
         help=f"the second pass's margin (default {RECHECK_MARGIN}); with --tune too",
     )
-    parser.add_argument(
-        "--recheck-isolated",
-        metavar="SECONDS,MARGIN",
-        help="the second pass's margin for an utterance with no act heard in the seconds before",
-    )
     args = parser.parse_args()
-    isolated = (
-        RECHECK_ISOLATED
-        if args.recheck_isolated is None
-        else tuple(float(v) for v in args.recheck_isolated.split(","))
-    )
     options = None if args.decoder is None else json.loads(args.decoder)
     if args.tune_early:
         return tune_early(float(args.tune) if args.tune else GARBAGE_WEIGHT)
@@ -348,7 +332,6 @@ def main() -> int:
                 garbage_weight=weight,
                 decoder_options=options,
                 recheck_margin=args.recheck_margin,
-                recheck_isolated=isolated,
             )
             for threshold in [float(c) for c in args.thresholds.split(",")]:
                 rows = figures(tuned, threshold)
@@ -368,7 +351,6 @@ def main() -> int:
         phrase_weights=weights,
         decoder_options=options,
         recheck_margin=args.recheck_margin,
-        recheck_isolated=isolated,
     )
     rows = figures(trials)
     if args.json:

@@ -163,15 +163,6 @@ VAD_RELEASE_S = 4.0
 # docs/speech.md "second pass".
 # RECHECK_MARGIN None: off.
 RECHECK_MARGIN: float | None = 0.0
-# (seconds, margin): an utterance that starts at least that many seconds after the end of the
-# last utterance that gave an act (or with none before it) is taken by the second pass at this
-# margin instead of RECHECK_MARGIN: an isolated fast short command the second pass found just
-# below the first pass. Right after an act margin 0 holds (a flat -0.0003 took an extra act from
-# another utterance of a clip whose command was already heard). Chosen on the tuning split
-# (2026-12-01, 10 dB: 93.2 -> 95.8 %, false acts 0.6 -> 0.6 a minute; -0.0015 gave 95.8 % at
-# 0.9, -0.0008 94.8 % at 0.6), docs/speech.md "Measured (2026-12-01): an isolated utterance's
-# margin". None: RECHECK_MARGIN everywhere.
-RECHECK_ISOLATED: tuple[float, float] | None = (3.0, -0.0011)
 RECHECK_MAX_FRAMES = 150
 # Of the first pass's speech frames, RECHECK_MAX_FRAMES counts those within RECHECK_LOUD_DB of
 # their loud frames (90th percentile) only: where the endpointer ran the utterance over seconds of
@@ -740,7 +731,6 @@ class Listener:
         early: EarlyRule | None = EARLY,
         observe: Callable[[Note], None] | None = None,
         recheck_margin: float | None = RECHECK_MARGIN,
-        recheck_isolated: tuple[float, float] | None = RECHECK_ISOLATED,
     ) -> None:
         import pocketsphinx
 
@@ -748,8 +738,6 @@ class Listener:
         self.min_confidence = min_confidence
         self.early = early
         self.recheck_margin = recheck_margin  # RECHECK_MARGIN; None: no second pass
-        self.recheck_isolated = recheck_isolated  # RECHECK_ISOLATED
-        self._last_act_s: float | None = None  # where the last utterance that gave an act ended
         self._observe = observe
         self._watch: Watch | None = None
         self._said: list[str] = []  # acts decided early in this utterance, in order
@@ -893,27 +881,11 @@ class Listener:
             and not impulsive(self._utterance_levels(start_s, end_s))
         ):
             second = self.recognizer.recheck()
-            if second is not None and second[1] >= self._margin(start_s):
+            if second is not None and second[1] >= self.recheck_margin:
                 text, confidence = second[0], MIN_CONFIDENCE
         if not text or confidence < self.min_confidence:
-            if said:
-                self._last_act_s = end_s
             return []
-        out = self._acts(text, confidence, start_s, end_s, decided_s, said, cut=cut)
-        if out or said:
-            self._last_act_s = end_s
-        return out
-
-    def _margin(self, start_s: float) -> float:
-        """The second pass's margin for an utterance from `start_s`: RECHECK_ISOLATED's when no
-        act was heard in the seconds before it, else `recheck_margin`."""
-        assert self.recheck_margin is not None
-        if self.recheck_isolated is None:
-            return self.recheck_margin
-        gap_s, margin = self.recheck_isolated
-        if self._last_act_s is None or start_s - self._last_act_s >= gap_s:
-            return min(margin, self.recheck_margin)
-        return self.recheck_margin
+        return self._acts(text, confidence, start_s, end_s, decided_s, said, cut=cut)
 
     def _utterance_levels(self, start_s: float, end_s: float) -> list[float]:
         """The level (dB, `level_db`) of each of the listener's frames from `start_s` to
