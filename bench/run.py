@@ -13,7 +13,7 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ from physics.flight import integrate
 from physics.human import (
     HumanPose,
     Posed,
+    Skeleton,
     forward_kinematics,
     matrices_to_quats,
     region_codes,
@@ -469,6 +470,34 @@ def _ccd_probe(c: int, sphere: int, start: np.ndarray, velocity: np.ndarray) -> 
     return uid
 
 
+def _new_contacts(
+    c: int, flying: Mapping[int, int], hits: Mapping[int, object]
+) -> list[tuple[int, int, tuple[float, float, float]]]:
+    """After a step: each flying probe not yet in `hits` that now touches something, as
+    (probe body, the body it touches, the contact point on that body)."""
+    out = []
+    for uid in flying:
+        if uid in hits:
+            continue
+        contacts = p.getContactPoints(bodyA=uid, physicsClientId=c)
+        if contacts:
+            out.append((uid, int(contacts[0][2]), tuple(contacts[0][6])))
+    return out
+
+
+def _rest_region(
+    skeleton: Skeleton,
+    j: int,
+    rotation: np.ndarray,
+    position: np.ndarray,
+    at: tuple[float, float, float],
+) -> int:
+    """The region code of world point `at` on segment `j` posed at (`rotation`, `position`),
+    found from where it lies on the rest body."""
+    rest = skeleton.rest[j] + rotation.T @ (np.array(at) - position)
+    return int(region_codes(skeleton, np.array([j]), rest[None])[0])
+
+
 def _ccd_flights(
     world: RangeWorld,
     segments: dict[int, int],
@@ -507,12 +536,8 @@ def _ccd_flights(
             if len(hits) == len(flying):
                 break
             p.stepSimulation(physicsClientId=c)
-            for uid in flying:
-                if uid in hits:
-                    continue
-                contacts = p.getContactPoints(bodyA=uid, physicsClientId=c)
-                if contacts:
-                    hits[uid] = (contacts[0][2], contacts[0][4], contacts[0][6])
+            for uid, other, at in _new_contacts(c, flying, hits):
+                hits[uid] = (other, -1, at)
         for uid in flying:
             p.removeBody(uid, physicsClientId=c)
         samples.append(time.perf_counter() - start)
@@ -520,9 +545,8 @@ def _ccd_flights(
             out[flying[uid]] = (other, -1)
             if other in segments:  # on the subject: its region, from the rest frame
                 j = segments[other]
-                rest = skeleton.rest[j] + frames[other][1].T @ (np.array(at) - frames[other][0])
-                code = region_codes(skeleton, np.array([j]), rest[None])[0]
-                out[flying[uid]] = (subject_uid, int(code))
+                code = _rest_region(skeleton, j, frames[other][1], frames[other][0], at)
+                out[flying[uid]] = (subject_uid, code)
     return out, statistics.median(samples)
 
 
@@ -651,19 +675,13 @@ def ccd_moving_comparison(deployments: int = 60) -> list[Figure]:
                             uid, position[j].tolist(), quats[j].tolist(), physicsClientId=c
                         )
                 p.stepSimulation(physicsClientId=c)
-                for uid in flying:
-                    if uid in hits:
-                        continue
-                    contacts = p.getContactPoints(bodyA=uid, physicsClientId=c)
-                    if contacts:
-                        other, at = contacts[0][2], np.array(contacts[0][6])
-                        hits[uid] = (other, -1)
-                        if other in segments:
-                            name, j = segments[other]
-                            f = frames[name]
-                            rest = skeleton.rest[j] + f.rotation[j].T @ (at - f.position[j])
-                            code = region_codes(skeleton, np.array([j]), rest[None])[0]
-                            hits[uid] = (uids[name], int(code))
+                for uid, other, at in _new_contacts(c, flying, hits):
+                    hits[uid] = (other, -1)
+                    if other in segments:
+                        name, j = segments[other]
+                        f = frames[name]
+                        code = _rest_region(skeleton, j, f.rotation[j], f.position[j], at)
+                        hits[uid] = (uids[name], code)
                 bullet_s += time.perf_counter() - at_bullet
             for uid in flying:
                 p.removeBody(uid, physicsClientId=c)
