@@ -318,7 +318,7 @@ class DrillEngine:
                 subject.agitation.holstered()
         if cue is not None:
             for subject in self.subjects.values():
-                self._cue(subject, cue)
+                self._cue(subject, cue, at)
 
     def spoke(
         self,
@@ -355,7 +355,7 @@ class DrillEngine:
             phrase=phrase,
         )
         self.log.append(record)
-        self._answer_speech(act, loudness_dbfs)
+        self._answer_speech(act, loudness_dbfs, record.t)
 
     def marked(self, act: str) -> None:
         """An instructor marked the officer saying `act` live (the recogniser missed it; the
@@ -366,10 +366,14 @@ class DrillEngine:
             raise ValueError(f"{act!r} is not a speech act")
         self._answer_speech(act, None)
 
-    def _answer_speech(self, act: str, loudness_dbfs: float | None) -> None:
+    def _answer_speech(
+        self, act: str, loudness_dbfs: float | None, at: float | None = None
+    ) -> None:
+        """Each subject's answer to act `act` heard at run time `at` (now if None)."""
+        when = self._reaction_t(at)
         for subject in self.subjects.values():
             if subject.agitation is not None and subject.agitation.heard(act, loudness_dbfs):
-                self._log_agitation(subject, "speech")
+                self._log_agitation(subject, "speech", when)
         for subject in self.subjects.values():
             heard = [
                 i
@@ -378,8 +382,8 @@ class DrillEngine:
                 and (trigger := parse_speech_trigger(tr.on)) is not None
                 and act_matches(trigger, act)
             ]
-            if not any(self._take(subject, i) for i in heard):
-                self._cue(subject, "verbal_command")
+            if not any(self._take(subject, i, at) for i in heard):
+                self._cue(subject, "verbal_command", at)
 
     def probes(
         self,
@@ -426,7 +430,7 @@ class DrillEngine:
         self.circuits[serial] = Circuit(subject_id, effect)
         self._start_cycle(serial, when)
         if effect is Effect.FULL:
-            self._cue(self.subjects[subject_id], "probes_connected")
+            self._cue(self.subjects[subject_id], "probes_connected", when)
 
     def arc(
         self,
@@ -626,8 +630,9 @@ class DrillEngine:
 
     def bullet(self, impact: BulletImpact, t: float | None = None, **data: Any) -> None:
         self._require_running()
+        when = self.t if t is None else t
         self.log.emit(
-            self.t if t is None else t,
+            when,
             "bullet_impact",
             target=impact.target,
             region=None if impact.region is None else impact.region.value,
@@ -636,7 +641,7 @@ class DrillEngine:
             **data,
         )
         if impact.target in self.subjects:
-            self._cue(self.subjects[impact.target], "hit")
+            self._cue(self.subjects[impact.target], "hit", when)
 
     def bullet_strike(
         self,
@@ -651,8 +656,9 @@ class DrillEngine:
         physics.penetration.fly_through): logged as a `bullet_strike`, and a subject struck is
         hit as by any round."""
         self._require_running()
+        when = self.t if t is None else t
         self.log.emit(
-            self.t if t is None else t,
+            when,
             "bullet_strike",
             target=target,
             region=None if region is None else region.value,
@@ -661,7 +667,7 @@ class DrillEngine:
             **data,
         )
         if target in self.subjects:
-            self._cue(self.subjects[target], "hit")
+            self._cue(self.subjects[target], "hit", when)
 
     def cycle_ended(self, t: float | None = None, **data: Any) -> None:
         """The device's cycle ended (or the safety stopped it): recovery starts now, also after
@@ -783,25 +789,35 @@ class DrillEngine:
                 cause=cause,
             )
 
-    def _cue(self, subject: SubjectState, cue: OfficerCue) -> None:
+    def _reaction_t(self, at: float | None) -> float:
+        """When a reaction to a cause at run time `at` happens: not before the cause, nor before
+        the engine's present. A live replica's event or a decided speech act is stamped with its
+        own time, up to a frame past the engine's last step; a reaction logged at the engine's
+        time would come before what caused it."""
+        return self.t if at is None else max(self.t, at)
+
+    def _cue(self, subject: SubjectState, cue: OfficerCue, at: float | None = None) -> None:
+        """`subject` answers officer cue `cue` made at run time `at` (now if None)."""
         for i, tr in enumerate(subject.phase.transitions):
-            if tr.on == cue and self._take(subject, i):
+            if tr.on == cue and self._take(subject, i, at):
                 return
 
-    def _take(self, subject: SubjectState, index: int) -> bool:
-        """Fire transition `index` once per visit to the phase; a `chance` draws from the seed."""
+    def _take(self, subject: SubjectState, index: int, at: float | None = None) -> bool:
+        """Fire transition `index` once per visit to the phase; a `chance` draws from the seed.
+        `at`: the run time of its cause (`_reaction_t`); the engine's time if None."""
         if index in subject.spent:
             return False
         subject.spent.add(index)
         transition = subject.phase.transitions[index]
+        when = self._reaction_t(at)
         if transition.chance < 1.0 and self.rng.random() >= transition.chance:
-            self.log.emit(self.t, "branch_not_taken", subject=subject.id, to=transition.to)
+            self.log.emit(when, "branch_not_taken", subject=subject.id, to=transition.to)
             return False
         subject.phase = self.drill.phase(transition.to)
-        subject.phase_since_s = self.t
+        subject.phase_since_s = when
         subject.spent = set()
         self._apply_phase(subject)
-        self._log_phase(subject)
+        self._log_phase(subject, when)
         return True
 
     @staticmethod
@@ -840,9 +856,10 @@ class DrillEngine:
             ),
         )
 
-    def _log_phase(self, subject: SubjectState) -> None:
+    def _log_phase(self, subject: SubjectState, t: float | None = None) -> None:
+        """The phase `subject` is in, logged at `t` (the engine's time if None)."""
         self.log.emit(
-            self.t,
+            self.t if t is None else t,
             "phase_entered",
             subject=subject.id,
             phase=subject.phase.id,

@@ -87,6 +87,27 @@ def test_an_officer_cue_takes_its_transition() -> None:
     assert e.observe().subject().phase == "give_up" and e.finished
 
 
+def test_a_reaction_is_logged_no_earlier_than_its_cause() -> None:
+    # A live replica's event is stamped with its own time, up to a frame past the engine's
+    # last step: the phase it cues must not be logged before it (nor before the engine's now).
+    e = engine()
+    for _ in range(12):
+        e.step()
+    cause_t = e.t + 0.05
+    e.officer_action(OfficerAction.VERBAL_COMMAND, cause_t)
+    spoke = next(r for r in e.log.records if r.kind == "officer_action")
+    entered = [r for r in e.log.records if r.kind == "phase_entered"][-1]
+    assert entered.data["phase"] == "give_up"
+    assert entered.t == pytest.approx(cause_t) and entered.t >= spoke.t
+    # A cause stamped before the engine's present (an event read late) is answered now.
+    late = engine()
+    for _ in range(12):
+        late.step()
+    late.officer_action(OfficerAction.VERBAL_COMMAND, late.t - 0.05)
+    entered = [r for r in late.log.records if r.kind == "phase_entered"][-1]
+    assert entered.t == pytest.approx(late.t)
+
+
 def test_a_suspended_drill_freezes_its_clock_and_keeps_its_log() -> None:
     e = engine()
     e.step()
