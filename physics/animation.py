@@ -50,6 +50,9 @@ RECOVER_S = 2.0  # prone to standing: on the knees half-way
 REACH_CAR_TURN_RAD = 1.35  # reach_car: the body turns this far to its left, toward the car
 HOLD_UP_SHOULDER_RAD = 1.0  # hold_up: the upper arm this far forward (the forearm 30 deg
 # short of upright: the object at eye height, an arm's length ahead)
+# show: the upper arm this far forward and the elbow this far bent (the object held out at
+# chest height, below the chin: the face and the other hand stay in view).
+SHOW_SHOULDER_RAD, SHOW_ELBOW_RAD = 1.05, 0.45
 
 
 class Clip(StrEnum):
@@ -68,6 +71,7 @@ class Clip(StrEnum):
     RECOVER = "recover"
     REACH_CAR = "reach_car"
     HOLD_UP = "hold_up"
+    SHOW = "show"
     TO_HEAD = "to_head"
     TO_THROAT = "to_throat"
     TO_ARM = "to_arm"
@@ -213,6 +217,14 @@ def clip_pose(skeleton: Skeleton, clip: Clip, t_s: float, seed: int) -> HumanPos
         joints["shoulder_r"] = rot_y(-HOLD_UP_SHOULDER_RAD * w) @ rot_x(0.8 * w)
         joints["elbow_r"] = rot_y(-(math.pi - HOLD_UP_SHOULDER_RAD - 0.5) * w)
         joints["wrist_r"] = rot_z(0.8 * w)  # the palm turned back to face the subject
+    elif clip is Clip.SHOW:
+        # What the right hand holds held out toward the one he faces at chest height (0-0.45 s)
+        # and kept there: a wallet or a licence shown to an officer, who must still see the
+        # face and the other hand (hold_up puts it in front of the face).
+        w = ease(t_s / 0.45)
+        joints["shoulder_r"] = rot_y(-SHOW_SHOULDER_RAD * w) @ rot_x(0.3 * w)
+        joints["elbow_r"] = rot_y(-SHOW_ELBOW_RAD * w)
+        joints["wrist_r"] = rot_z(0.8 * w)
     elif clip in (Clip.TO_HEAD, Clip.TO_THROAT, Clip.TO_ARM):
         # A threat to himself (0-0.5 s up, then held): a handgun's muzzle at his right temple,
         # a knife's blade across the front of his throat, or across his own left forearm held

@@ -213,12 +213,19 @@ def test_traffic_stop_has_the_car_and_the_driver_reaches_into_it_for_the_wallet(
             wallet = _held_pixels(renderer, "driver", body, "subject", "wallet", eye)
             assert not wallet.any()  # and a wallet there would be hidden in the cabin
         else:
-            # Out of the car with the wallet, held up to show it.
-            assert wrist[1] > outer_y and wrist[2] > 1.45, wrist
+            # Out of the car with the wallet held out at chest height to show it: ahead of
+            # the body, below the chin, so the officer still sees the face (hold_up had it in
+            # front of the face).
+            toward = math.hypot(x - eye.position_m[0], y - eye.position_m[1]) - math.hypot(
+                wrist[0] - eye.position_m[0], wrist[1] - eye.position_m[1]
+            )
+            assert wrist[1] > outer_y and 1.05 < wrist[2] < 1.4 and toward > 0.3, wrist
             wallet = _held_pixels(renderer, "driver", body, "subject", "wallet", eye)
             rows, _ = np.nonzero(wallet)
             assert len(rows) >= 30, len(rows)
-            assert rows.mean() < _row_of_height(renderer, eye, x, y, 1.4)
+            chin = _row_of_height(renderer, eye, x, y, 1.45)
+            waist = _row_of_height(renderer, eye, x, y, 1.0)
+            assert chin < rows.min() and rows.max() < waist, (chin, rows.min(), rows.max())
     PICTURES.append(np.concatenate(shots, axis=1))
 
 
