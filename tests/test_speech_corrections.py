@@ -247,6 +247,16 @@ def test_a_saved_run_s_report_and_score_use_the_correction(
     # The script's own "Police! Drop the knife!" and the corrected "stop".
     assert score["speech"]["acts"]["command.drop_weapon"] == 2  # type: ignore[index]
     assert "command.stop" not in score["speech"]["acts"]  # type: ignore[index,operator]
+    # Corrected again: Sgt Lee's correction is history, kept on the page below what was heard
+    # as `score` lists it (rc17 #6), not a warning.
+    argv[-1] = "command.show_hands"
+    assert main([*argv, "--by", "Sgt Kay"]) == 0
+    capsys.readouterr()
+    page = write_report(run).read_text()
+    assert "<td>command.show_hands by Sgt Kay, " in page
+    heard_part, history = page.split("What was heard")[1].split("Earlier corrections")
+    assert "class='warning'" not in heard_part
+    assert "0.90 s &#x27;stop&#x27;: command.stop &rarr; command.drop_weapon by Sgt Lee" in history
 
 
 def missed_warning_marked() -> list[LogRecord]:

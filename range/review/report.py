@@ -33,7 +33,7 @@ from range.cli.corrections import (
     run_fixes,
     voice_problem,
 )
-from range.cli.summary import correction_change, run_who, verdict_line
+from range.cli.summary import correction_change, correction_words, run_who, verdict_line
 from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
@@ -437,6 +437,22 @@ def _heard(
     )
 
 
+def _earlier_corrections(not_applied: Sequence[dict[str, Any]]) -> str:
+    """The corrections replaced by a later one of the same act (`Score.corrections_not_applied`
+    marked `superseded`), as `score` lists them: the record of who changed what, not a fault
+    (rc17 #6), so the page keeps it below what was heard. "" when there are none."""
+    history = [c for c in not_applied if c.get("superseded")]
+    if not history:
+        return ""
+    items = "".join(
+        f"<li>{c['utterance_t']:.2f} s {html.escape(correction_words(c))}: "
+        f"{html.escape(str(c['was']))} &rarr; {html.escape(str(c['act']))} by "
+        f"{html.escape(str(c['by']))}, {html.escape(str(c['made']))}</li>"
+        for c in history
+    )
+    return f"<h3>Earlier corrections (replaced by a later one of the same act)</h3><ul>{items}</ul>"
+
+
 def _tell(say: Callable[[str], None], voice: str | None, notes: list[str]) -> None:
     """Tell `say` the warnings the page shows: the officer's voice's, then the corrections'."""
     for line in [*([] if voice is None else [f"warning: {voice}"]), *notes]:
@@ -538,6 +554,7 @@ def write_report(
     )
     if voice is not None:
         notes = f"<p class='warning'>{html.escape(voice)}</p>{notes}"
+    notes += _earlier_corrections(score.corrections_not_applied)
     # An edited copy of a built-in drill is flagged, as `score` and the records flag it.
     label, note = content_label("drill", drill.id, str(started.get("drill_sha256") or ""))
     note = f" {note[0].upper()}{note[1:]}." if note else ""
