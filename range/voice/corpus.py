@@ -42,6 +42,15 @@ TUNING_CHATTER = (
     "we need more targets for lane two before noon",
     "the suspect vehicle was last seen heading north",
     "put the new batteries in the radio when you get back",
+    # 2026-12-01 (issue 17): chatter that starts with a command-like word of the phrase book,
+    # as the test split's "dispatch, unit twelve..." gave the second pass "get back" from its
+    # first words. Tuning split only.
+    "stop by the armory after the briefing and sign out a radio",
+    "hands up if you want the first relay",
+    "get back to me about the schedule",
+    "freeze the frame on the video so we can look",
+    "drop it off at the front desk before you leave",
+    "back up the files before the update tonight",
 )
 
 
