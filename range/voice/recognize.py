@@ -184,51 +184,6 @@ RECHECK_LOUD_DB: float | None = 12.0
 # drill and costs a score unseen, a missed command is seen and corrected in the review.
 IMPULSE_SUSTAIN_FRAMES = 4
 IMPULSE_DB = 6.0
-# How long a phrase the first pass heard confidently may plausibly last (issue 17): the decoder
-# can stretch or squeeze a phrase over speech of another length and still give it every frame
-# (en-us+m5's "lie down" at 175 wpm heard as "don't move" over 53 frames, where the tuning
-# split's "don't move" heard right spans 66-86). The phrase's words' span in decoder frames
-# (10 ms) over its reference: PHRASE_FRAMES, the median span of each command phrase heard right
-# on the tuning split (voices en-us+m1, en-us+f2, en-us+m5, en-us+f4 at 150 and 175 wpm, 10 dB;
-# phrases heard right fewer than three times left out), else FRAMES_PER_PHONE times the phones
-# of the pronunciations decoded (the same split's median over every command heard right). A
-# phrase outside DURATION_LOW..DURATION_HIGH of it is not decided early (it waits for the
-# endpointer), and at the utterance's end, when it is the utterance's one phrase, the utterance
-# is decoded again against the phrase book without it (one phrase, no garbage; as the second
-# pass does, same audio, gain and starting cepstral mean); the other phrase is taken when its
-# acoustic score per speech frame is at least DURATION_MARGIN above the first pass's path, its
-# own span is plausible and no silence falls between its words. Chosen on the tuning split
-# (2026-12-01, replayed: 10 dB 92.7 -> 93.2 %, false acts 0.62 -> 0.0 a minute, no command
-# heard right turned wrong; low 0.72-0.75 and high 1.5-2.0 gave the same), docs/speech.md
-# "Measured (2026-12-01 later)". DURATION_MARGIN None: off.
-PHRASE_FRAMES: dict[str, float] = {
-    "back up": 57.0,
-    "don't move": 75.5,
-    "drop the gun": 88.0,
-    "drop the knife": 83.0,
-    "drop the weapon": 96.5,
-    "freeze": 39.5,
-    "get back": 57.0,
-    "get down": 56.5,
-    "get down on the ground": 108.0,
-    "get on the ground": 86.5,
-    "hands up": 63.0,
-    "hands where i can see them": 163.5,
-    "let me see your hands": 123.5,
-    "lie down": 70.0,
-    "move back": 66.0,
-    "put it down": 81.0,
-    "put the gun down": 92.0,
-    "put the knife down": 107.0,
-    "put your hands up": 109.0,
-    "show me your hands": 100.0,
-    "step back": 73.0,
-    "stop right there": 109.0,
-}
-FRAMES_PER_PHONE = 9.33
-DURATION_LOW = 0.72
-DURATION_HIGH = 2.0
-DURATION_MARGIN: float | None = 0.0
 # Noise floor added to digital silence: log-energy features of exact zeros derail the decoder.
 DITHER_RMS = 30.0
 # CMU phones of the en-us model (the phrase book's own list), one garbage word each.
@@ -357,11 +312,6 @@ class Recognizer:
         self.book = book
         acoustic, _ = language_model(book.language)
         text = dictionary(book)
-        # Phones of each pronunciation ("get(2)" too), for a phrase's plausible length.
-        self._phones = {
-            w: len(p.split()) for w, _, p in (x.partition(" ") for x in text.splitlines())
-        }
-        self._without: dict[str, str] = {}  # phrase -> its search of the book without it
         handle, path = tempfile.mkstemp(suffix=".dict")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -397,7 +347,6 @@ class Recognizer:
         self._raw: list[Pcm] = []  # the utterance so far, to decode again at a new gain
         self._cmn = ""  # the cepstral mean at the utterance's start
         self._words: list[tuple[float, float]] = []  # (start, end) s of each word, from begin()
-        self._tokens: list[str] = []  # the decoder's word of each of _words ("get(2)")
         # Of the last judged path: phrase-word frames, garbage frames counted at the edges, and
         # per gap between word i and i+1 (counted garbage frames, all garbage frames).
         self._spoken = 0
@@ -416,7 +365,6 @@ class Recognizer:
         self._tail = np.zeros(0)
         self._raw = []
         self._words = []
-        self._tokens = []
         self._gain = self._peak = 0.0
         self._decoder.start_utt()
 
@@ -500,75 +448,6 @@ class Recognizer:
         margin = (sum(_log(s.ascore) for s in forced) - score) / speech
         return " ".join(_base(w) for w, _, _ in words), margin
 
-    def plausible(self, phrase: str) -> bool:
-        """Whether `phrase`, the first words of the last judged path (`finish()` or
-        `partial()`), spans a plausible number of frames for it: DURATION_LOW..DURATION_HIGH of
-        PHRASE_FRAMES, or of FRAMES_PER_PHONE a phone of the pronunciations decoded."""
-        n = len(phrase.split())
-        if len(self._words) < n or len(self._tokens) < n:
-            return True  # not timed: nothing to judge by
-        frames = (self._words[n - 1][1] - self._words[0][0]) * SAMPLE_RATE_HZ / FRAME_SAMPLES
-        reference = PHRASE_FRAMES.get(phrase)
-        if reference is None:
-            reference = FRAMES_PER_PHONE * sum(self._phones.get(t, 1) for t in self._tokens[:n])
-        return DURATION_LOW <= frames / max(reference, 1.0) <= DURATION_HIGH
-
-    def without(self, phrase: str, margin: float) -> str | None:
-        """After `finish()` heard `phrase` alone: the utterance decoded again against one
-        phrase of the book other than it, no garbage (the same audio, gain and starting cepstral
-        mean), and that phrase when its acoustic score is at least `margin` per speech frame
-        above the first pass's path, it spans a plausible length (`plausible`) and no silence
-        falls between its words; else None. The word times (`word_times`) become its."""
-        first = list(self._decoder.seg() or [])  # seg() is an iterator: read it once
-        speech = sum(s.end_frame - s.start_frame + 1 for s in first if not _is_silence(s.word))
-        if not speech:
-            return None
-        score = sum(_log(s.ascore) for s in first)
-        search = self._without.get(phrase)
-        if search is None:
-            search = f"without{len(self._without)}"
-            others = [p for p in sorted(self.book.phrase_acts()) if p != phrase]
-            if not others:
-                return None
-            self._decoder.add_jsgf_string(search, _one_phrase_grammar(search, others))
-            self._without[phrase] = search
-        after = self._decoder.get_cmn(False)
-        gain, raw, levels = self._gain, list(self._raw), self._levels
-        words, tokens = self._words, self._tokens
-        self._decoder.activate_search(search)
-        try:
-            self._decoder.set_cmn(self._cmn)
-            self._start()
-            self._gain = gain
-            for part in raw:
-                self._process(part)
-            self._decoder.end_utt()
-            hyp = self._decoder.hyp()
-            other = list(self._decoder.seg() or []) if hyp is not None else []
-        finally:
-            self._decoder.set_cmn(after)  # as the first pass left it
-            self._decoder.activate_search("phrases")
-        self._levels, self._raw = levels, raw
-        found = [(s.word, s.start_frame, s.end_frame) for s in other if _is_word(s.word)]
-        text = " ".join(_base(w) for w, _, _ in found)
-        self._words = [
-            (a * FRAME_SAMPLES / SAMPLE_RATE_HZ, (b + 1) * FRAME_SAMPLES / SAMPLE_RATE_HZ)
-            for _, a, b in found
-        ]
-        self._tokens = [w for w, _, _ in found]
-        lo, hi = (found[0][1], found[-1][2]) if found else (0, -1)
-        if (
-            not found
-            or any(
-                s.word.startswith("<") and lo <= s.start_frame <= s.end_frame <= hi for s in other
-            )
-            or (sum(_log(s.ascore) for s in other) - score) / speech < margin
-            or not self.plausible(text)
-        ):
-            self._words, self._tokens = words, tokens
-            return None
-        return text
-
     def _loud_frames(self, spans: list[tuple[int, int]]) -> int:
         """How many decoder frames of `spans` (first, last frame) count as speech for
         RECHECK_MAX_FRAMES: all of them, or with RECHECK_LOUD_DB those within it of the spans'
@@ -593,13 +472,12 @@ class Recognizer:
         return list(self._words)
 
     def _judge(self) -> tuple[str, float, bool]:
-        self._words, self._tokens = [], []
+        self._words = []
         self._spoken, self._edge, self._gaps = 0, 0, []
         if self._decoder.hyp() is None:
             return "", 0.0, False
         segs = [(s.word, s.start_frame, s.end_frame) for s in self._decoder.seg()]
         words = [(w, a, b) for w, a, b in segs if _is_word(w)]
-        self._tokens = [w for w, _, _ in words]
         self._words = [
             (a * FRAME_SAMPLES / SAMPLE_RATE_HZ, (b + 1) * FRAME_SAMPLES / SAMPLE_RATE_HZ)
             for _, a, b in words
@@ -675,14 +553,6 @@ def recheck_grammar(book: PhraseBook) -> str:
     """One phrase of the book, no garbage: the second pass's grammar (RECHECK_MARGIN)."""
     phrases = " | ".join(f"( {p} )" for p in sorted(book.phrase_acts()))
     return f"#JSGF V1.0;\ngrammar recheck;\npublic <utterance> = <phrase>;\n<phrase> = {phrases};\n"
-
-
-def _one_phrase_grammar(name: str, phrases: Iterable[str]) -> str:
-    alternatives = " | ".join(f"( {p} )" for p in phrases)
-    return (
-        f"#JSGF V1.0;\ngrammar {name};\npublic <utterance> = <phrase>;\n"
-        f"<phrase> = {alternatives};\n"
-    )
 
 
 def _is_word(token: str) -> bool:
@@ -861,12 +731,10 @@ class Listener:
         early: EarlyRule | None = EARLY,
         observe: Callable[[Note], None] | None = None,
         recheck_margin: float | None = RECHECK_MARGIN,
-        duration_margin: float | None = DURATION_MARGIN,
     ) -> None:
         import pocketsphinx
 
         self.recognizer = recognizer
-        self.duration_margin = duration_margin  # DURATION_MARGIN; None: no duration check
         self.min_confidence = min_confidence
         self.early = early
         self.recheck_margin = recheck_margin  # RECHECK_MARGIN; None: no second pass
@@ -1006,10 +874,6 @@ class Listener:
         said, self._said, self._watch = self._said, [], None
         if text and confidence < self.min_confidence:
             confidence = self._repeat_confidence(text, confidence)
-        if confidence >= MIN_CONFIDENCE and not said and self._implausible(text):
-            other = self.recognizer.without(text, self.duration_margin or 0.0)
-            if other is not None:
-                text = other
         if (
             (not text or confidence < MIN_CONFIDENCE)
             and not said
@@ -1022,16 +886,6 @@ class Listener:
         if not text or confidence < self.min_confidence:
             return []
         return self._acts(text, confidence, start_s, end_s, decided_s, said, cut=cut)
-
-    def _implausible(self, text: str) -> bool:
-        """`text` is one phrase whose words span an implausible length (`plausible`), with the
-        duration check on."""
-        if self.duration_margin is None or not text:
-            return False
-        matches = acts_in_text(text, self.recognizer.book)
-        if len(matches) != 1 or matches[0].phrase != text:
-            return False
-        return not self.recognizer.plausible(text)
 
     def _utterance_levels(self, start_s: float, end_s: float) -> list[float]:
         """The level (dB, `level_db`) of each of the listener's frames from `start_s` to
@@ -1114,8 +968,6 @@ class Listener:
             self._observe(note)
         if self.early is None or not self._watch.note(note):
             return []
-        if self._implausible(self._watch.ready):
-            return []  # a phrase of an implausible length waits for the utterance's end
         quiet_s = self.early.quiet_frames * len(frame) / SAMPLE_RATE_HZ
         end_s = max(self._speech_start, now_s - quiet_s)
         ready = self._watch.ready
