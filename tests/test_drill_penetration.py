@@ -203,7 +203,7 @@ def test_scoring_credits_cover_only_for_role_cover() -> None:
     result = run_drill(RunConfig(drill, find_officer("traffic-stop-handgun-correct-v1"), 0))
     credits = [f for f in result.score.findings if f.rule == "COVER-01"]
     assert credits and credits[0].kind.value == "credit"
-    # The same log with the engine block marked concealment: no cover credit is given.
+    # The same log with the concrete barrier marked concealment: no cover credit is given.
     records = [
         LogRecord(
             r.t,

@@ -43,6 +43,9 @@ from scoring.policy import default_policy
 from scoring.score import Outcome
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from physics.props import PropPart
     from physics.targets import PaperTarget
     from scoring.course import Counted
 
@@ -93,9 +96,26 @@ def _threat_chart(records: list[LogRecord]) -> str:
     return _png(fig)
 
 
-def _map(records: list[LogRecord], cover: list[dict[str, float]]) -> str:
+# Each person's colour on the map: the officer black, the subjects in turn from these, none of
+# them the impacts' red and orange, the cover's grey or the props' tan (nu19 #7).
+OFFICER_COLOUR = "black"
+PERSON_COLOURS = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:cyan")
+PROP_COLOUR = "tan"
+COVER_COLOUR = "grey"
+STILL_M = 0.01  # a person whose track spans less than this never moved: drawn as a dot
+
+
+def _map_figure(
+    records: list[LogRecord],
+    cover: Sequence[dict[str, Any]] = (),
+    props: Sequence[PropPart] = (),
+    crowds: Sequence[dict[str, Any]] = (),
+) -> Figure:
+    """The top-down map: every person's track in its own colour, with a dot where it ended (a
+    person who never moved is that dot alone), every prop's boxes (the traffic stop's car),
+    cover and crowds, and every impact; the legend names each colour and marker drawn."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Polygon, Rectangle
 
     fig, ax = plt.subplots(figsize=(9, 3.6))
     positions = [r for r in records if r.kind == "positions"]
@@ -109,37 +129,118 @@ def _map(records: list[LogRecord], cover: list[dict[str, float]]) -> str:
             transform=ax.transAxes,
         )
         ax.set_axis_off()
-        return _png(fig)
-    officer = np.array([r.data["officer"] for r in positions])
-    ax.plot(officer[:, 0], officer[:, 1], "k-", lw=2, label="officer")
-    for name in positions[0].data["subjects"]:
-        track = np.array([r.data["subjects"][name] for r in positions])
-        ax.plot(track[:, 0], track[:, 1], "-", lw=2, label=name)
-        ax.plot(*track[-1], "o")
+        return fig
+    named: set[str] = set()
+    for part in props:  # each prop once in the legend, drawn under everything else
+        (cx, cy, _), (hx, hy, _) = part.centre, part.half
+        corners = [
+            (
+                cx + x * math.cos(part.yaw_rad) - y * math.sin(part.yaw_rad),
+                cy + x * math.sin(part.yaw_rad) + y * math.cos(part.yaw_rad),
+            )
+            for x, y in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))
+        ]
+        ax.add_patch(
+            Polygon(
+                corners,
+                closed=True,
+                color=PROP_COLOUR,
+                zorder=1,
+                label=None if part.prop in named else part.prop,
+            )
+        )
+        named.add(part.prop)
     for box in cover:
+        role = str(box.get("role") or "cover")
         ax.add_patch(
             Rectangle(
                 (box["x_m"] - box["depth_m"] / 2, box["y_m"] - box["width_m"] / 2),
                 box["depth_m"],
                 box["width_m"],
-                color="grey",
+                color=COVER_COLOUR,
                 alpha=0.6,
+                zorder=2,
+                label=f"{role}: {box['name']}",
             )
         )
+    for crowd in crowds:
+        ax.add_patch(
+            Rectangle(
+                (crowd["x_m"] - crowd["depth_m"] / 2, crowd["y_m"] - crowd["width_m"] / 2),
+                crowd["depth_m"],
+                crowd["width_m"],
+                fill=False,
+                hatch="///",
+                color=COVER_COLOUR,
+                zorder=2,
+                label=f"crowd: {crowd['name']}",
+            )
+        )
+    people = [("officer", OFFICER_COLOUR, np.array([r.data["officer"] for r in positions]))]
+    for n, name in enumerate(positions[0].data["subjects"]):
+        track = np.array([r.data["subjects"][name] for r in positions])
+        people.append((name, PERSON_COLOURS[n % len(PERSON_COLOURS)], track))
+    for name, colour, track in people:
+        still = float(np.ptp(track, axis=0).max()) < STILL_M
+        # The line where the person went, the dot where the person ended: one legend entry.
+        ax.plot(
+            track[:, 0],
+            track[:, 1],
+            "-",
+            color=colour,
+            lw=2,
+            marker="o",
+            markersize=7,
+            markevery=[len(track) - 1],
+            zorder=4,
+            label=f"{name} (did not move)" if still else f"{name} (dot: at the end)",
+        )
+    marks = {
+        "probe": ("x", "orange", "TASER probe"),
+        "bullet": ("x", "red", "round's first strike"),
+        "strike": ("+", "red", "round's strike after going through"),
+    }
+    shown: set[str] = set()  # the kinds of mark in the legend so far
+    far: list[float] = []  # each impact's distance from the lane's middle (m)
     for r in records:
+        points: list[Sequence[float]] = []
         if r.kind == "probe_impacts":
-            for i in r.data["impacts"]:
-                ax.plot(i["point"][0], i["point"][1], "x", color="orange")
+            points, mark = [i["point"] for i in r.data["impacts"]], "probe"
         elif r.kind == "bullet_impact":
-            ax.plot(r.data["point"][0], r.data["point"][1], "x", color="red")
+            points, mark = [r.data["point"]], "bullet"
         elif r.kind == "bullet_strike":  # what a round struck after going through
-            ax.plot(r.data["point"][0], r.data["point"][1], "+", color="red")
+            points, mark = [r.data["point"]], "strike"
+        for point in points:
+            far.append(abs(float(point[1])))
+            symbol, colour, label = marks[mark]
+            ax.plot(
+                point[0],
+                point[1],
+                symbol,
+                color=colour,
+                markersize=8,
+                zorder=5,
+                label=None if mark in shown else label,
+            )
+            shown.add(mark)
     ax.set_aspect("equal")
-    ax.set_ylim(-4.0, 4.0)
+    # The lane's middle 8 m, or wider where something drawn lies beyond it (a strike on a wall).
+    drawn = [float(np.abs(track[:, 1]).max()) for _, _, track in people] + far
+    half = max([4.0, *(y + 0.3 for y in drawn)])
+    ax.set_ylim(-half, half)
     ax.set_xlabel("downrange (m)")
     ax.set_ylabel("left (m)")
-    ax.legend(fontsize=8, loc="upper right")
-    return _png(fig)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def _map(
+    records: list[LogRecord],
+    cover: Sequence[dict[str, Any]] = (),
+    props: Sequence[PropPart] = (),
+    crowds: Sequence[dict[str, Any]] = (),
+) -> str:
+    return _png(_map_figure(records, cover, props, crowds))
 
 
 def _state_at(
@@ -370,6 +471,7 @@ def _heard(
     out_dir: Path | None = None,
     listed: Sequence[dict[str, Any]] = (),
     voice: VoiceProblem | None = None,
+    acts_heard: Sequence[dict[str, Any]] = (),
 ) -> str:
     """Every utterance heard (`officer_spoke`, source "recogniser") with its act, and the
     instructor's correction of it where there is one (the score above is with the
@@ -381,7 +483,10 @@ def _heard(
     `listed`: `corrections` as the score lists them (`Score.corrections`, in the same order),
     so an undo names the correction it undoes, in `speech correct`'s words.
     `voice`: why the officer's voice kept with the run is missing or changed (`voice_problem`):
-    each clip of it says so."""
+    each clip of it says so.
+    `acts_heard`: the score's acts heard (`Score.speech["heard"]`): a scripted officer's
+    commands (`verbal_command` actions, source "script") are listed with the acts the score
+    counts in their words, and the page says that they are no recordings: nothing to correct."""
     as_listed = dict(zip(map(id, corrections), listed, strict=False))
 
     def fixed(fix: Correction | None) -> str:
@@ -394,8 +499,23 @@ def _heard(
     started = records[0].data if records and records[0].kind == "run_started" else {}
     same_clock = started.get("officer") != "live"
     rows = []
+    scripted = 0
     for r in records:
         d = r.data
+        if r.kind == "officer_action" and d.get("action") == "verbal_command":
+            # The script's words: counted as the acts the score found in them (nu19 #6).
+            acts = [
+                str(h["act"])
+                for h in acts_heard
+                if h.get("source") == "script" and abs(float(h["t"]) - r.t) < 1e-9
+            ]
+            scripted += 1
+            rows.append(
+                f"<tr><td>{r.t:.2f} s</td><td>{html.escape(str(d.get('say') or ''))}</td>"
+                f"<td>{html.escape(', '.join(acts))}</td><td></td>"
+                "<td>scripted officer</td><td></td><td></td></tr>"
+            )
+            continue
         if r.kind == "instructor_command" and d.get("command") == "mark":
             # A live mark: an act the recogniser missed, heard by the instructor and scored
             # (and corrected as an utterance is).
@@ -431,9 +551,17 @@ def _heard(
         )
     if not rows:
         return "<p>No speech was heard in this run (no officer_spoke records).</p>"
+    note = ""
+    if scripted:
+        note = (
+            f"<p>The scripted officer's {scripted} command(s) are the drill script's words, not"
+            " a recording: the score counts the acts in them, but there is no audio and no"
+            " officer_spoke record, so there is nothing for <code>openrange speech"
+            " correct</code> to correct.</p>"
+        )
     return (
         "<table><tr><th>when</th><th>heard</th><th>act</th><th>confidence</th><th>source</th>"
-        "<th>instructor's correction</th><th>clip</th></tr>" + "".join(rows) + "</table>"
+        "<th>instructor's correction</th><th>clip</th></tr>" + "".join(rows) + "</table>" + note
     )
 
 
@@ -457,6 +585,38 @@ def _tell(say: Callable[[str], None], voice: str | None, notes: list[str]) -> No
     """Tell `say` the warnings the page shows: the officer's voice's, then the corrections'."""
     for line in [*([] if voice is None else [f"warning: {voice}"]), *notes]:
         say(line)
+
+
+# The log kinds the page's Timeline lists, and the fields of each worth showing.
+TIMELINE = ("phase_entered", "officer_action", "officer_spoke", "incapacitation_started")
+TIMELINE_MORE = ("run_suspended", "run_resumed", "untracked_shot", "run_ended", "subject_spoke")
+TIMELINE_FIELDS = (
+    *("subject", "phase", "behaviour", "threat", "action", "say", "state", "reason"),
+    *("act", "text", "answer"),
+)
+
+
+def _timeline(records: list[LogRecord], corrections: list[Correction]) -> str:
+    """The Timeline's rows: phases, what the officer did and said (`officer_spoke`: the act
+    and the words heard, the cause of a talk-down's phase change, with the instructor's
+    correction where there is one), incapacitations, suspensions, the subjects' lines and the
+    debrief's answers, in the log's order."""
+    kinds = (*TIMELINE, *TIMELINE_MORE, "debrief_answer")
+    rows = []
+    for r in records:
+        if r.kind not in kinds:
+            continue
+        detail = ", ".join(f"{k}={v}" for k, v in r.data.items() if k in TIMELINE_FIELDS)
+        if r.kind == "officer_spoke":  # the act, then the words it was heard in
+            detail = f"act={r.data.get('act')}, text={r.data.get('text')}"
+            fix = correction_of(r, corrections)
+            if fix is not None:
+                detail += f" (corrected to {fix.act} by {fix.by})"
+        rows.append(
+            f"<tr><td>{r.t:.2f} s</td><td>{html.escape(r.kind)}</td>"
+            f"<td>{html.escape(detail)}</td></tr>"
+        )
+    return "".join(rows)
 
 
 def write_report(
@@ -495,38 +655,7 @@ def write_report(
         for r in records
         if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
     ]
-    timeline = [
-        r
-        for r in records
-        if r.kind
-        in (
-            "phase_entered",
-            "officer_action",
-            "incapacitation_started",
-            "run_suspended",
-            "run_resumed",
-            "untracked_shot",
-            "run_ended",
-            "subject_spoke",
-            "debrief_answer",
-        )
-    ]
-    rows = "".join(
-        f"<tr><td>{r.t:.2f} s</td><td>{html.escape(r.kind)}</td><td>"
-        + html.escape(
-            ", ".join(
-                f"{k}={v}"
-                for k, v in r.data.items()
-                if k
-                in (
-                    *("subject", "phase", "behaviour", "threat", "action", "say", "state"),
-                    *("reason", "text", "answer"),
-                )
-            )
-        )
-        + "</td></tr>"
-        for r in timeline
-    )
+    rows = _timeline(records, corrections)
     shot_html = []
     with Renderer(IMAGE_W, IMAGE_H) as renderer:
         for n, shot in enumerate(shots, 1):
@@ -550,7 +679,13 @@ def write_report(
     if say is not None:
         _tell(say, voice, said)
     heard = _heard(
-        records, corrections, run_dir, out.parent if out else run_dir, score.corrections, voice
+        records,
+        corrections,
+        run_dir,
+        out.parent if out else run_dir,
+        score.corrections,
+        voice,
+        score.speech.get("heard", []),
     )
     if voice is not None:
         notes = f"<p class='warning'>{html.escape(voice)}</p>{notes}"
@@ -558,6 +693,9 @@ def write_report(
     # An edited copy of a built-in drill is flagged, as `score` and the records flag it.
     label, note = content_label("drill", drill.id, str(started.get("drill_sha256") or ""))
     note = f" {note[0].upper()}{note[1:]}." if note else ""
+    where = _map(
+        records, started.get("cover", []), drill.scene.prop_parts(), started.get("crowds", [])
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>After-action review: {html.escape(drill.title)}</title>
@@ -570,7 +708,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 {html.escape(run_who(started))}.{html.escape(note)}
 {verdict}.</p>
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
-<h2>Where everyone was</h2><img alt="top-down map" src="{_map(records, started.get("cover", []))}">
+<h2>Where everyone was</h2><img alt="top-down map" src="{where}">
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
 <h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
 {findings}</table>
