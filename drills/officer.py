@@ -25,6 +25,7 @@ from physics.datafiles import (
     DataFileError,
     Problem,
     StrictModel,
+    Text,
     builtin_or_file,
     field_name,
     key_lines,
@@ -69,12 +70,12 @@ class Step(StrictModel):
     at_s: float | None = Field(default=None, ge=0.0)
     after_s: float | None = Field(default=None, ge=0.0)
     within_ft: float | None = Field(default=None, gt=0.0)
-    on_phase: str | None = None
+    on_phase: Text | None = None
     x_ft: float | None = None  # move_to: where the officer goes (downrange, to the left)
     y_ft: float | None = None
     only_if: Literal["subject_active", "subject_incapacitated"] | None = None
     region: Region | None = None
-    subject: str | None = None
+    subject: Text | None = None
     say: str = ""
     # speak: how loud the words are (dBFS; None: a normal voice, not measured).
     loudness_dbfs: float | None = Field(default=None, le=0.0)
@@ -120,11 +121,11 @@ class Expect(StrictModel):
 
 
 class OfficerScript(StrictModel):
-    id: str
+    id: Text
     version: Literal[1]
-    description: str
+    description: Text
     # The drill this script plays, and the verdict it must get there (`drill show` lists it).
-    drill: str | None = None
+    drill: Text | None = None
     expect: Expect | None = None
     aim_error_mrad: float = Field(default=8.0, ge=0.0)
     steps: list[Step] = Field(min_length=1)
