@@ -135,6 +135,11 @@ def test_drill_validate_checks_a_script_against_the_drill_it_names(
     # On its own, its drill not built in: checked as a script, and said what was not checked.
     assert main(["drill", "validate", str(script)]) == 0
     assert "not checked against drill nu19-bat-walk-v1" in capsys.readouterr().out
+    # A built-in script by its id, against the drill whose expected response it is.
+    assert main(["drill", "validate", "bystander-correct-v1"]) == 0
+    assert capsys.readouterr().out.endswith(
+        "checked against drill two-subjects-bystander-v1 (its expected response))\n"
+    )
     script.write_text(SCRIPT.replace('subject = "man"', 'subject = "ghost"'))
     assert main(["drill", "validate", str(drill), str(script)]) == 1
     assert capsys.readouterr().err == (

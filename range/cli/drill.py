@@ -151,7 +151,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "files",
         metavar="FILE",
         nargs="+",
-        help="built-in drill id, or path to a drill or officer script .toml file",
+        help="built-in drill or officer script id, or path to a drill or officer script .toml file",
     )
     validate.add_argument(
         "--phrases",
@@ -366,23 +366,30 @@ def _attribute_words(values: dict[str, object]) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
+    from drills.officer import builtin_officer_dir
     from drills.schema import builtin_drill_files, check_speech_triggers, drill_file
     from range.records.store import content_label
 
     builtin = builtin_drill_files()
+    officers = {path.stem: path for path in builtin_officer_dir().glob("*.toml")}
     failed = 0
     paths = []
     for name in args.files:
         if name in builtin:
             paths.append(builtin[name])
+        elif name in officers:  # a built-in officer script, by its id (its file's name)
+            paths.append(officers[name])
         elif Path(name).suffix == ".toml" or Path(name).exists():
             paths.append(Path(name))
         else:
             failed += 1
             known = ", ".join(sorted(builtin))
-            print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
+            print(
+                f"{name}: no drill file, officer script or built-in drill; built-in: {known}",
+                file=sys.stderr,
+            )
     phrases, book = _phrases(args)
-    scripts = {path for path in paths if _script_id(path) is not None}
+    scripts = {path for path in paths if _script_table(path) is not None}
 
     def load_drill(path: Path) -> DrillFile:
         source = drill_file(path)
@@ -423,38 +430,43 @@ class _CheckedScript:
     note: str
 
 
-def _script_id(path: Path) -> str | None:
-    """Whether a file given to `drill validate` is an officer script (docs/drills.md): its top
-    level has `steps` and no `phases` (a drill has phases, a script steps). The script's `drill`
-    (or "" for none); None for a drill, or a file that is not TOML (checked as a drill)."""
+def _script_table(path: Path) -> dict[str, object] | None:
+    """The TOML table of a file given to `drill validate` when it is an officer script
+    (docs/drills.md): its top level has `steps` and no `phases` (a drill has phases, a script
+    steps). None for a drill, or a file that is not TOML (checked as a drill)."""
     try:
         data = tomllib.loads(
             path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
         )
     except (OSError, tomllib.TOMLDecodeError, RecursionError):
         return None
-    if "steps" not in data or "phases" in data:
-        return None
-    drill = data.get("drill")
-    return drill if isinstance(drill, str) else ""
+    return data if "steps" in data and "phases" not in data else None
 
 
 def _check_script_file(
     path: Path, given: dict[str, Drill], book: PhraseBook | None
 ) -> _CheckedScript:
-    """An officer script file by its schema and, when the drill it names (`drill = ID`) is
-    built in or given on the same command line, against that drill, as `drill run --sim`
-    checks it: every problem at once."""
+    """An officer script file by its schema and, when the drill it plays is built in or given
+    on the same command line, against that drill, as `drill run --sim` checks it: every problem
+    at once. The drill it plays: the one it names (`drill = ID`), else one whose
+    `expected_officer` it is."""
     from drills.officer import OfficerScript, load_script_for
     from drills.schema import builtin_drills
     from physics.datafiles import load_model
     from scoring.policy import RULES
 
-    name = _script_id(path) or ""
+    table = _script_table(path) or {}
+    named, own = table.get("drill"), table.get("id")
+    name = named if isinstance(named, str) else ""
     drill = given.get(name) or builtin_drills().get(name)
+    how = ""
+    if not name:
+        players = (*given.values(), *builtin_drills().values())
+        drill = next((d for d in players if d.expected_officer in (own, str(path))), None)
+        how = " (its expected response)"
     if drill is not None:
         script = load_script_for(path, drill, RULES, book)
-        return _CheckedScript(script, f"checked against drill {drill.id}")
+        return _CheckedScript(script, f"checked against drill {drill.id}{how}")
     script = load_model(path, OfficerScript)
     if not name:
         return _CheckedScript(script, "not checked against a drill: it names none (drill = ID)")
@@ -739,7 +751,11 @@ def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> O
     from drills.officer import builtin_officers, check_script, find_officer, load_script_for
     from scoring.policy import RULES
 
-    if script not in builtin_officers() and Path(script).suffix == ".toml":
+    if (
+        script not in builtin_officers()
+        and Path(script).suffix == ".toml"
+        and Path(script).is_file()
+    ):
         # Its schema and its fit to the drill checked at once: every problem in one go.
         return load_script_for(Path(script), drill, RULES, book)
     officer = find_officer(script)
