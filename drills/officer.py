@@ -7,7 +7,8 @@ wiring in `range` turns each intent into what a real officer's hands would do to
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import tomllib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -25,11 +26,14 @@ from physics.datafiles import (
     DataFileError,
     Problem,
     StrictModel,
+    Text,
     builtin_or_file,
     field_name,
     key_lines,
     load_model,
     locate,
+    parse_model,
+    read_text,
 )
 from physics.units import FT_M, m_to_ft
 
@@ -69,12 +73,12 @@ class Step(StrictModel):
     at_s: float | None = Field(default=None, ge=0.0)
     after_s: float | None = Field(default=None, ge=0.0)
     within_ft: float | None = Field(default=None, gt=0.0)
-    on_phase: str | None = None
+    on_phase: Text | None = None
     x_ft: float | None = None  # move_to: where the officer goes (downrange, to the left)
     y_ft: float | None = None
     only_if: Literal["subject_active", "subject_incapacitated"] | None = None
     region: Region | None = None
-    subject: str | None = None
+    subject: Text | None = None
     say: str = ""
     # speak: how loud the words are (dBFS; None: a normal voice, not measured).
     loudness_dbfs: float | None = Field(default=None, le=0.0)
@@ -120,11 +124,11 @@ class Expect(StrictModel):
 
 
 class OfficerScript(StrictModel):
-    id: str
+    id: Text
     version: Literal[1]
-    description: str
+    description: Text
     # The drill this script plays, and the verdict it must get there (`drill show` lists it).
-    drill: str | None = None
+    drill: Text | None = None
     expect: Expect | None = None
     aim_error_mrad: float = Field(default=8.0, ge=0.0)
     steps: list[Step] = Field(min_length=1)
@@ -210,6 +214,105 @@ class ScriptedOfficer:
         return intents
 
 
+@dataclass(frozen=True, slots=True)
+class _StepView:
+    """What `check_script` reads of a step: from a valid script, or from the raw table of a
+    script the schema refused (a field of the wrong kind is None: the schema names it)."""
+
+    do: Act | None
+    subject: str | None
+    on_phase: str | None
+    say: str
+
+
+def _views(script: OfficerScript) -> list[_StepView]:
+    return [_StepView(s.do, s.subject, s.on_phase, s.say) for s in script.steps]
+
+
+def _raw_views(data: object) -> tuple[list[_StepView], list[str]]:
+    """The steps and `expect.rules` of a script's TOML table as far as they can be read."""
+
+    def text(table: dict[str, object], key: str) -> str | None:
+        value = table.get(key)
+        return value if isinstance(value, str) and value.strip() else None
+
+    table = data if isinstance(data, dict) else {}
+    steps = table.get("steps")
+    views: list[_StepView] = []
+    for step in steps if isinstance(steps, list) else []:
+        step = step if isinstance(step, dict) else {}
+        do = step.get("do")
+        act = Act(do) if isinstance(do, str) and do in {a.value for a in Act} else None
+        say = step.get("say")
+        views.append(
+            _StepView(
+                act,
+                text(step, "subject"),
+                text(step, "on_phase"),
+                say if isinstance(say, str) else "",
+            )
+        )
+    expect = table.get("expect")
+    rules = expect.get("rules") if isinstance(expect, dict) else None
+    named = [r for r in rules if isinstance(r, str)] if isinstance(rules, list) else []
+    return views, named
+
+
+def script_problems(
+    steps: Sequence[_StepView],
+    expect_rules: Sequence[str],
+    drill: Drill,
+    lines: dict[tuple[str | int, ...], int],
+    rules: Collection[str] = (),
+    book: PhraseBook | None = None,
+) -> list[Problem]:
+    """Every problem of a script's steps against the drill it plays (`check_script`)."""
+    problems: list[Problem] = []
+
+    def refuse(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(Problem(locate(lines, loc), field_name(loc), message))
+
+    subjects = [s.id for s in drill.subjects]
+    phases = [p.id for p in drill.phases]
+    for n, step in enumerate(steps):
+        if step.subject is not None and step.subject not in subjects:
+            refuse(
+                ("steps", n, "subject"),
+                f"drill {drill.id} has no subject {step.subject!r}: one of {', '.join(subjects)}",
+            )
+        if step.on_phase is not None and step.on_phase not in phases:
+            refuse(
+                ("steps", n, "on_phase"),
+                f"drill {drill.id} has no phase {step.on_phase!r} (the step would never be"
+                f" taken): one of {', '.join(phases)}",
+            )
+    phrases = book if book is not None else builtin_phrasebook()
+    for n, step in enumerate(steps):
+        if step.do is Act.SPEAK and step.say.strip() and not acts_in_text(step.say, phrases):
+            refuse(
+                ("steps", n, "say"),
+                f"a speak step's say {step.say!r} holds no phrase of the phrase book"
+                " (openrange speech phrases)",
+            )
+    issued = drill.issued_weapons()
+    for n, step in enumerate(steps):
+        weapon = ACT_WEAPON.get(step.do) if step.do is not None else None
+        if weapon is not None and weapon not in issued:
+            refuse(
+                ("steps", n, "do"),
+                f"{step.do} needs the {weapon}, which drill {drill.id} does not issue"
+                f" (its weapons: {', '.join(issued)})",
+            )
+    if rules:
+        for n, rule in enumerate(expect_rules):
+            if rule not in rules:
+                refuse(
+                    ("expect", "rules", n),
+                    f"no rule {rule!r}: the scorer writes {', '.join(sorted(rules))}",
+                )
+    return problems
+
+
 def check_script(
     script: OfficerScript,
     drill: Drill,
@@ -226,51 +329,43 @@ def check_script(
     agency's; None: the built-in one). Raises DataFileError naming the file (`where`; `text` is
     its TOML, for the line), the line and the field."""
     lines = key_lines(text) if text else {}
-    problems: list[Problem] = []
-
-    def refuse(loc: tuple[str | int, ...], message: str) -> None:
-        problems.append(Problem(locate(lines, loc), field_name(loc), message))
-
-    subjects = [s.id for s in drill.subjects]
-    phases = [p.id for p in drill.phases]
-    for n, step in enumerate(script.steps):
-        if step.subject is not None and step.subject not in subjects:
-            refuse(
-                ("steps", n, "subject"),
-                f"drill {drill.id} has no subject {step.subject!r}: one of {', '.join(subjects)}",
-            )
-        if step.on_phase is not None and step.on_phase not in phases:
-            refuse(
-                ("steps", n, "on_phase"),
-                f"drill {drill.id} has no phase {step.on_phase!r} (the step would never be"
-                f" taken): one of {', '.join(phases)}",
-            )
-    phrases = book if book is not None else builtin_phrasebook()
-    for n, step in enumerate(script.steps):
-        if step.do is Act.SPEAK and not acts_in_text(step.say, phrases):
-            refuse(
-                ("steps", n, "say"),
-                f"a speak step's say {step.say!r} holds no phrase of the phrase book"
-                " (openrange speech phrases)",
-            )
-    issued = drill.issued_weapons()
-    for n, step in enumerate(script.steps):
-        weapon = ACT_WEAPON.get(step.do)
-        if weapon is not None and weapon not in issued:
-            refuse(
-                ("steps", n, "do"),
-                f"{step.do} needs the {weapon}, which drill {drill.id} does not issue"
-                f" (its weapons: {', '.join(issued)})",
-            )
-    if script.expect is not None and rules:
-        for n, rule in enumerate(script.expect.rules):
-            if rule not in rules:
-                refuse(
-                    ("expect", "rules", n),
-                    f"no rule {rule!r}: the scorer writes {', '.join(sorted(rules))}",
-                )
+    expect_rules = script.expect.rules if script.expect is not None else []
+    problems = script_problems(_views(script), expect_rules, drill, lines, rules, book)
     if problems:
         raise DataFileError(where, problems)
+
+
+def load_script_for(
+    path: Path,
+    drill: Drill,
+    rules: Collection[str] = (),
+    book: PhraseBook | None = None,
+) -> OfficerScript:
+    """The officer script file at `path`, checked by its schema and against `drill` at once:
+    every problem of both in one DataFileError, in file order (nu19 #10: a script's type
+    errors hid its unknown subject until they were fixed)."""
+    text = read_text(path)
+    try:
+        script = parse_model(text, OfficerScript, path)
+    except DataFileError as exc:
+        try:
+            data = tomllib.loads(text.removeprefix("\ufeff"))
+        except (tomllib.TOMLDecodeError, RecursionError):
+            raise exc from None
+        steps, expect_rules = _raw_views(data)
+        said = {(p.line, p.field) for p in exc.problems}
+        fields = {p.field for p in exc.problems}
+        more = [
+            p
+            for p in script_problems(steps, expect_rules, drill, key_lines(text), rules, book)
+            if (p.line, p.field) not in said and p.field not in fields
+        ]
+        if not more:
+            raise
+        merged = sorted([*exc.problems, *more], key=lambda p: p.line or 0)
+        raise DataFileError(path, merged) from None
+    check_script(script, drill, path, text, rules, book)
+    return script
 
 
 # The weapon each drawing act needs (drills/schema.py `WEAPONS`).

@@ -27,6 +27,7 @@ from physics.datafiles import (
     NotFoundError,
     Problem,
     StrictModel,
+    Text,
     builtin_or_file,
     decode,
     key_lines,
@@ -76,7 +77,7 @@ class Cover(StrictModel):
     its material and depth must stop the 9 mm duty load), "concealment" only hides (a car door,
     drywall). The scorer credits cover only to an object with role "cover" (COVER-01)."""
 
-    name: str
+    name: Text
     material: str = "concrete"
     role: Literal["cover", "concealment"] = "cover"
     x_ft: float = Field(gt=0.0)  # centre, downrange of the officer's start
@@ -94,7 +95,7 @@ class Crowd(StrictModel):
     """A zone where people stand (a queue, a crowd at a bus stop): the backdrop check (FIRE-01)
     treats it as bystanders."""
 
-    name: str
+    name: Text
     x_ft: float = Field(gt=0.0)  # centre, downrange of the officer's start
     y_ft: float = 0.0
     width_ft: float = Field(gt=0.0)  # across the lane
@@ -106,7 +107,7 @@ class Prop(StrictModel):
     street's curb), its parts marked cover or concealment there; drawn and collided with."""
 
     kind: Literal["car", "room", "doorway", "curb"]
-    name: str
+    name: Text
     x_ft: float  # its centre, downrange of the officer's start
     y_ft: float = 0.0  # to the officer's left
     yaw_deg: float = 0.0  # its front (a car's bonnet) turned this far from downrange, leftward
@@ -172,7 +173,7 @@ class AttributeChanges(StrictModel):
 
 
 class Subject(StrictModel):
-    id: str
+    id: Text
     role: Literal["subject", "bystander"] = "subject"  # a bystander is never a target
     # Up to the lane's length, which the drill's cross-check names with its value.
     start_distance_ft: Annotated[float, CheckedAgainst("scene.lane_length_ft")] = Field(gt=0.0)
@@ -181,7 +182,7 @@ class Subject(StrictModel):
     held_object: HeldObject = HeldObject.NONE
     size: str = "medium"
     clothing_gap_in: float = Field(default=0.25, ge=0.0)
-    start_phase: str
+    start_phase: Text
     attributes: Attributes = Attributes()
     # The subject's agitation model (drills/deescalation.py); None: no agitation, and no
     # `agitation_below` / `agitation_above` transitions.
@@ -217,12 +218,12 @@ class Transition(StrictModel):
     whole category, `speech:command`; drills/speech.py) or an agitation threshold
     (`agitation_below:0.2`, `agitation_above:0.9`; drills/deescalation.py)."""
 
-    to: str
+    to: Text
     after_s: float | None = Field(default=None, ge=0.0)
     within_ft: float | None = Field(default=None, gt=0.0)
     beyond_ft: float | None = Field(default=None, gt=0.0)
     on: OfficerCue | str | None = None
-    instructor: str | None = None
+    instructor: Text | None = None
     chance: float = Field(default=1.0, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
@@ -249,8 +250,8 @@ class Transition(StrictModel):
 
 
 class Phase(StrictModel):
-    id: str
-    subject: str
+    id: Text
+    subject: Text
     behaviour: Behaviour
     speed_mps: float = Field(default=0.0, ge=0.0, le=9.0)
     movement: Literal["hold", "advance", "flee"] = "hold"
@@ -268,7 +269,7 @@ class Phase(StrictModel):
     attributes: AttributeChanges | None = None  # what changes from now on (None: nothing)
     # A line the subject speaks on entering the phase (docs/drills.md, "Subjects speak"): heard
     # in the subject's voice from where the subject stands, and logged as `subject_spoke`.
-    say: str | None = Field(default=None, min_length=1, max_length=400)
+    say: Text | None = Field(default=None, min_length=1, max_length=400)
     transitions: list[Transition] = Field(default_factory=list)
 
 
@@ -276,7 +277,7 @@ class DebriefQuestion(StrictModel):
     """A question asked after an empathy scene; the officer answers by voice or typing."""
 
     id: str = Field(pattern=SNAKE_ID)
-    question: str = Field(min_length=1, max_length=400)
+    question: Text = Field(min_length=1, max_length=400)
 
 
 class Empathy(StrictModel):
@@ -284,7 +285,7 @@ class Empathy(StrictModel):
     the officer takes (`perspective`, a subject id), how that person hears the others' voices,
     and the debrief that follows."""
 
-    perspective: str
+    perspective: Text
     # clear: as spoken; distorted: a person in crisis hearing voices (ring-modulated, echoed,
     # with a whispering under-layer); muffled: through a door or a wall (low-passed, quieter).
     hears: Literal["clear", "distorted", "muffled"] = "clear"
@@ -298,11 +299,11 @@ class Drill(StrictModel):
     # person's eyes, with no force to score; it needs `empathy` (docs/drills.md).
     kind: Literal["force", "empathy"] = "force"
     empathy: Empathy | None = None
-    title: str
-    rationale: str
-    expected_response: str
+    title: Text
+    rationale: Text
+    expected_response: Text
     # The built-in officer script that plays the expected response (`openrange drill run`).
-    expected_officer: str | None = None
+    expected_officer: Text | None = None
     # A drill shorter than a second cannot hold a decision; one longer than an hour is a typo.
     time_limit_s: float = Field(default=60.0, ge=1.0, le=3600.0)
     scene: Scene = Scene()

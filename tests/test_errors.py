@@ -453,7 +453,8 @@ def test_what_report_and_scoring_rely_on_is_checked() -> None:
         check_record(fired)
     assert str(caught.value) == "officer_action: a firearm_fired action needs its muzzle"
     positions = {"t": 1.0, "kind": "positions", "officer": [0.0, 0.0, 0.0], "subjects": {}}
-    with pytest.raises(RecordError, match=r"^positions\.officer: List should have at most 2"):
+    too_long = r"^positions\.officer: a list of 3 item\(s\) is too long: allowed at most 2"
+    with pytest.raises(RecordError, match=too_long):
         check_record(positions)
 
 

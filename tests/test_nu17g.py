@@ -334,8 +334,8 @@ def test_a_bad_corrections_file_names_file_line_and_field_in_plain_words(
     assert main(["score", str(run)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"openrange: {kept}:{by}: corrections[0].by: text is needed, not 42"
-    assert f"{kept}:{made}: corrections[0].made: text is needed, not true" in err
-    assert f"{kept}:{made}: corrections[0].x: unknown key" in err
+    assert f"openrange: {kept}:{made}: corrections[0].made: text is needed, not true" in err
+    assert f"openrange: {kept}:{made}: corrections[0].x: unknown key" in err
     assert not any("Input should" in line for line in err)
     kept.write_text(text.replace('"by": "Lee",', '"by": "Lee"'))  # a comma left out
     assert main(["score", str(run)]) == 2

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 import sys
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +46,7 @@ examples:
   openrange drill list
   openrange drill show phone-draw-v1
   openrange drill validate my-drills/*.toml
+  openrange drill validate my-drill.toml my-officer.toml
   openrange drill run domestic-knife-20ft-v1 --seed 3
   openrange drill run phone-draw-v1 --sim my-officer.toml --officer "Ofc. Rivera #4411"
   openrange drill run knife-approach-v1 --live --port /dev/ttyACM0 --port /dev/ttyACM1 \\
@@ -136,13 +140,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     validate = verbs.add_parser(
         "validate",
-        help="check drill files (or built-in drills by id)",
+        help="check drill files (or built-in drills by id) and officer scripts",
         description="Check drill files (or built-in drills, by id) against the schema and the "
-        "phase graph rules; every problem is named by file, line and field. Exit status 1 if "
-        "any fails.",
+        "phase graph rules; every problem is named by file, line and field. An officer script "
+        "(a file with steps, no phases) is checked as a script, and against the drill it names "
+        "(drill = ID) when that drill is built in or given on the same command line, as "
+        "`drill run --sim` checks it. Exit status 1 if any fails.",
     )
     validate.add_argument(
-        "files", metavar="DRILL", nargs="+", help="built-in id or path to a .toml file"
+        "files",
+        metavar="FILE",
+        nargs="+",
+        help="built-in drill or officer script id, or path to a drill or officer script .toml file",
     )
     validate.add_argument(
         "--phrases",
@@ -357,36 +366,115 @@ def _attribute_words(values: dict[str, object]) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
+    from drills.officer import builtin_officer_dir
     from drills.schema import builtin_drill_files, check_speech_triggers, drill_file
     from range.records.store import content_label
 
     builtin = builtin_drill_files()
+    officers = {path.stem: path for path in builtin_officer_dir().glob("*.toml")}
     failed = 0
     paths = []
     for name in args.files:
         if name in builtin:
             paths.append(builtin[name])
+        elif name in officers:  # a built-in officer script, by its id (its file's name)
+            paths.append(officers[name])
         elif Path(name).suffix == ".toml" or Path(name).exists():
             paths.append(Path(name))
         else:
             failed += 1
             known = ", ".join(sorted(builtin))
-            print(f"{name}: no drill file or built-in drill; built-in: {known}", file=sys.stderr)
+            print(
+                f"{name}: no drill file, officer script or built-in drill; built-in: {known}",
+                file=sys.stderr,
+            )
     phrases, book = _phrases(args)
+    scripts = {path for path in paths if _script_table(path) is not None}
 
-    def load(path: Path) -> DrillFile:
+    def load_drill(path: Path) -> DrillFile:
         source = drill_file(path)
         text = source.content.decode("utf-8", errors="replace")
         check_speech_triggers(source.drill, text, path, book, str(phrases or ""))
         return source
 
-    def describe(source: DrillFile) -> str:
-        d = source.drill
-        label, note = content_label("drill", d.id, source.sha256)
+    # The drills given beside a script: a script is checked against the one it names.
+    given: dict[str, Drill] = {}
+    for path in paths:
+        if path not in scripts:
+            with contextlib.suppress(ValueError, OSError):  # said in its turn below
+                drill = drill_file(path).drill
+                given.setdefault(drill.id, drill)
+
+    def load(path: Path) -> DrillFile | _CheckedScript:
+        if path in scripts:
+            return _check_script_file(path, given, book)
+        return load_drill(path)
+
+    def describe(loaded: DrillFile | _CheckedScript) -> str:
+        if isinstance(loaded, _CheckedScript):
+            steps = len(loaded.script.steps)
+            return f"officer script {loaded.script.id}, {steps} step(s); {loaded.note}"
+        d = loaded.drill
+        label, note = content_label("drill", d.id, loaded.sha256)
         return f"{label}, {len(d.phases)} phases" + (f"; {note}" if note else "")
 
     checked = validate_files(paths, load, describe)
     return 1 if failed else checked
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedScript:
+    """An officer script `drill validate` checked, and against what (`note`)."""
+
+    script: OfficerScript
+    note: str
+
+
+def _script_table(path: Path) -> dict[str, object] | None:
+    """The TOML table of a file given to `drill validate` when it is an officer script
+    (docs/drills.md): its top level has `steps` and no `phases` (a drill has phases, a script
+    steps). None for a drill, or a file that is not TOML (checked as a drill)."""
+    try:
+        data = tomllib.loads(
+            path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+        )
+    except (OSError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    return data if "steps" in data and "phases" not in data else None
+
+
+def _check_script_file(
+    path: Path, given: dict[str, Drill], book: PhraseBook | None
+) -> _CheckedScript:
+    """An officer script file by its schema and, when the drill it plays is built in or given
+    on the same command line, against that drill, as `drill run --sim` checks it: every problem
+    at once. The drill it plays: the one it names (`drill = ID`), else one whose
+    `expected_officer` it is."""
+    from drills.officer import OfficerScript, load_script_for
+    from drills.schema import builtin_drills
+    from physics.datafiles import load_model
+    from scoring.policy import RULES
+
+    table = _script_table(path) or {}
+    named, own = table.get("drill"), table.get("id")
+    name = named if isinstance(named, str) else ""
+    drill = given.get(name) or builtin_drills().get(name)
+    how = ""
+    if not name:
+        players = (*given.values(), *builtin_drills().values())
+        drill = next((d for d in players if d.expected_officer in (own, str(path))), None)
+        how = " (its expected response)"
+    if drill is not None:
+        script = load_script_for(path, drill, RULES, book)
+        return _CheckedScript(script, f"checked against drill {drill.id}{how}")
+    script = load_model(path, OfficerScript)
+    if not name:
+        return _CheckedScript(script, "not checked against a drill: it names none (drill = ID)")
+    return _CheckedScript(
+        script,
+        f"not checked against drill {name}: not built in; give its file too"
+        f" (openrange drill validate DRILL.toml {path})",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -660,15 +748,18 @@ def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> O
     """The officer script `--sim` names (or the drill's expected one), checked against the drill
     it is about to play and the run's phrase book (`book`; None: the built-in one), before the
     run: file, line and field of what does not fit."""
-    from drills.officer import builtin_officers, check_script, find_officer
-    from physics.datafiles import read_text
+    from drills.officer import builtin_officers, check_script, find_officer, load_script_for
     from scoring.policy import RULES
 
+    if (
+        script not in builtin_officers()
+        and Path(script).suffix == ".toml"
+        and Path(script).is_file()
+    ):
+        # Its schema and its fit to the drill checked at once: every problem in one go.
+        return load_script_for(Path(script), drill, RULES, book)
     officer = find_officer(script)
-    builtin = script in builtin_officers()
-    where = f"officer script {script}" if builtin else script
-    text = "" if builtin else read_text(Path(script))
-    check_script(officer, drill, where, text, RULES, book)
+    check_script(officer, drill, f"officer script {script}", "", RULES, book)
     return officer
 
 

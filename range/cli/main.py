@@ -336,7 +336,9 @@ def _main(argv: Sequence[str] | None) -> int:
             )
             return _EXIT_BUG
         status, line = known
-        print(f"openrange: {line}", file=sys.stderr)
+        # Several problems (a data file's, one per line): each line says whose it is.
+        for each in line.splitlines() or [line]:
+            print(f"openrange: {each}", file=sys.stderr)
         return status
 
 
