@@ -671,9 +671,16 @@ class DrillEngine:
 
     def cycle_ended(self, t: float | None = None, **data: Any) -> None:
         """The device's cycle ended (or the safety stopped it): recovery starts now, also after
-        a cycle a held trigger kept going past 5 s (`held_trigger_devices`)."""
+        a cycle a held trigger kept going past 5 s (`held_trigger_devices`). Logged only when
+        that cycle ran through a subject (a `taser_cycle_started` of this device, not yet
+        ended): a device that only arced (its probes missed, or it was fired at nobody) ends
+        no cycle the log has, and its own `cycle_ended` device event says so (nu19 #8: a
+        "taser_cycle_ended, stopped_by_safety" beside "no cycle: the probes did not connect")."""
         self._require_running()
         when = self.t if t is None else t
+        circuit = self.circuits.get(data.get("serial"))
+        if circuit is None or circuit.cycle_started_s is None:
+            return
         self.log.emit(when, "taser_cycle_ended", **data)
         self._end_exposure(
             data.get("serial"), when, "safety" if data.get("stopped_by_safety") else "cycle_end"

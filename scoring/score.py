@@ -189,8 +189,12 @@ class _Subject:
     fired_on: bool = False
     ever_armed: bool = False
     warned_cew: bool = False
-    threat_since: float | None = None  # the threat (or a weapon) first seen, this stretch
-    acted_at: float | None = None  # first acting on it, this stretch
+    # When the subject's present threat level (with a live weapon in hand or not) began, and
+    # when it first acted at that level: a warning is feasible from the threat the force
+    # answers, not from an earlier, lesser one (facts.md §5; nu19 #2).
+    threat_since: float | None = None
+    threat_level: tuple[Threat, bool] | None = None
+    acted_at: float | None = None
     tasered: bool = False
     # The officer's cover and movement relative to this subject.
     protected: bool = False
@@ -346,6 +350,10 @@ class _Judge:
         self.at_hand: set[str] = set()
         self.verbal_at: float | None = None  # the first command or warning
         self.spoke_at: float | None = None  # the first act of any kind
+        # The first rapport or question act said in a normal voice, and the first shouted:
+        # DEESC-03 is dated by them, not by the first command (nu19 #12).
+        self.calming_at: float | None = None
+        self.shouted_at: float | None = None
         self.identified_at: float | None = None
         self.identity_credited = False  # VERBAL-03 credited (at a TASER or the first round)
         self.deadly_warned = False
@@ -497,6 +505,9 @@ class _Judge:
             self.heard.append(_heard_entry(rec, act))
             if shouted and _category(act) in self.shouted:
                 self.shouted[_category(act)] += 1
+                self.shouted_at = t if self.shouted_at is None else self.shouted_at
+            elif _category(act) in self.shouted:
+                self.calming_at = t if self.calming_at is None else self.calming_at
             self.spoke_at = t if self.spoke_at is None else self.spoke_at
             category = _category(act)
             if category in _COMMANDING:
@@ -551,8 +562,13 @@ class _Judge:
         )
 
     def feasible(self, s: _Subject, t: float) -> float | None:
-        """The seconds `s` posed its threat before acting on it (or before `t`) when that is
-        at least warning_feasible_s, so a warning or identification was feasible; else None."""
+        """The seconds `s` posed its present threat before acting on it (or before `t`) when
+        that is at least warning_feasible_s, so a warning or identification was feasible; else
+        None. Counted from when the subject reached the threat level it has at `t` (a deadly
+        threat for the first round against a gunman), never from an earlier, lesser level:
+        facts.md §5 asks a deadly-force warning "where safe and feasible", so the time to give
+        it is the time the deadly threat left, not the time the driver sat passively resisting
+        before he drew (nu19 #2)."""
         if s.threat_since is None or self.words_unknown:
             return None  # no threat before, or the log does not say what was said
         before = min(t, s.acted_at if s.acted_at is not None else t) - s.threat_since
@@ -598,11 +614,12 @@ class _Judge:
         if moment and (not s.timeline or s.timeline[-1][1] != moment):
             s.timeline.append((round(t, 4), moment))
         posing = s.threat > Threat.NONE or s.armed_live
+        level = (s.threat, s.armed_live)
         if not posing:
-            s.threat_since = s.acted_at = None
-        elif s.threat_since is None:
-            s.threat_since = t
-        if s.acting and s.acted_at is None:
+            s.threat_since = s.acted_at = s.threat_level = None
+        elif s.threat_level != level:
+            s.threat_since, s.threat_level, s.acted_at = t, level, None
+        if s.acting and s.acted_at is None and s.threat_since is not None:
             s.acted_at = t
         if s.threat >= Threat.ACTIVE:
             s.ended_at, s.uses_after = None, 0
@@ -805,7 +822,7 @@ class _Judge:
                 elif s.threat.name.lower() in self.values.cew_warning_threats and not (
                     s.threat == Threat.NONE and s.ended_at is not None
                 ):
-                    self.breach("CEW-02", t, f"no CEW warning to {s.name} when there was time")
+                    self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
                 else:
                     self.add(
                         "CEW-02",
@@ -835,7 +852,8 @@ class _Judge:
                     "VERBAL-02",
                     t,
                     Kind.INFO,
-                    f"no deadly-force warning before the first round: {_no_time(s)}",
+                    "no deadly-force warning before the first round:"
+                    f" {_no_time(s, t, 'being shot')}",
                 )
         what = "round" if option is ForceOption.FIREARM else "TASER deployment"
         self.force(t, option, name, what)
@@ -870,7 +888,7 @@ class _Judge:
                 "VERBAL-03",
                 t,
                 Kind.INFO,
-                f"no identification before deadly force: {_no_time(s)}",
+                f"no identification before deadly force: {_no_time(s, t, 'the force')}",
             )
 
     def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
@@ -1350,18 +1368,19 @@ class _Judge:
                     + (f" ({self.talking()})" if self.talking() else ""),
                 )
         if self.talking():
-            self.add("DEESC-03", self.spoke_at or 0.0, Kind.CREDIT, self.talking())
+            self.add("DEESC-03", self.calming_at or 0.0, Kind.CREDIT, self.talking())
         elif any(self.shouted.values()):
             self.add(
                 "DEESC-03",
-                self.spoke_at or 0.0,
+                self.shouted_at or 0.0,
                 Kind.INFO,
-                f"no rapport credited: {self.shouted['rapport']} rapport statement(s) and"
-                f" {self.shouted['question']} question(s), all shouted: a shout calms nobody",
+                f"no rapport credited: {self.shouted['rapport']} rapport act(s) and"
+                f" {self.shouted['question']} question act(s), all shouted: a shout calms"
+                " nobody",
             )
 
     def rapport(self) -> tuple[int, int]:
-        """(rapport statements, questions) said in a normal voice (shouted ones calm nobody:
+        """(rapport acts, question acts) said in a normal voice (shouted ones calm nobody:
         drills/deescalation.py)."""
         count = {"rapport": 0, "question": 0}
         for act, n in self.acts.items():
@@ -1382,18 +1401,23 @@ class _Judge:
         return total
 
     def talking(self) -> str:
-        """The DEESC-03 line: rapport statements, questions and time talking ("" for none)."""
+        """The DEESC-03 line: rapport acts, question acts and time talking ("" for none).
+        The phrase book's classes name them (docs/speech.md): "What's your name?" is
+        `rapport.name`, a rapport act, so the line never calls it a statement or counts it as a
+        question (nu19 #12). Time talking only where the log timed the words (a scripted
+        `speak` step has none: its words take no time)."""
         rapport, questions = self.rapport()
         if not rapport and not questions:
             return ""
-        line = f"{rapport} rapport statement(s), {questions} question(s)"
-        if self.talk:
+        line = f"{rapport} rapport act(s), {questions} question act(s)"
+        if self.talk and self.talk_s() > 0.0:
             line += f", {self.talk_s():.1f} s talking"
         shouted = sum(self.shouted.values())
         if shouted:
             line += (
                 f"; {shouted} more shouted ({self.shouted['rapport']} rapport,"
-                f" {self.shouted['question']} question(s)), not credited: a shout calms nobody"
+                f" {self.shouted['question']} question act(s)), not credited: a shout calms"
+                " nobody"
             )
         return line
 
@@ -1618,23 +1642,56 @@ def _posed_threat(s: _Subject) -> bool:
     return s.threat >= Threat.ASSAULTIVE or s.armed_live
 
 
+def _posed_words(s: _Subject) -> str:
+    """The threat `s` posed, as a finding names it: "a deadly threat", "a threat (knife)"."""
+    return threat_words(s.threat) if s.threat >= Threat.ASSAULTIVE else f"a threat ({s.held})"
+
+
 def _had_time(s: _Subject, feasible: float, until: str) -> str:
-    """Why a warning was feasible, in words that fit the subject's threat state: "man posed
-    a deadly threat 2.0 s before acting on it or being shot", or for a subject short of a
-    threat "there was time: 2.0 s before being shot, with man offering passive resistance"."""
+    """Why a warning was feasible, in words that fit the subject's threat state and count from
+    when that threat began (`_Scorer.feasible`): "man posed a deadly threat from 0.00 s, 4.0 s
+    before acting on it", or for a subject short of a threat "there was time: 2.0 s before
+    being shot, with man offering passive resistance from 0.00 s"."""
+    since = s.threat_since if s.threat_since is not None else 0.0
     if _posed_threat(s):
-        posed = threat_words(s.threat) if s.threat >= Threat.ASSAULTIVE else f"a threat ({s.held})"
-        return f"{s.name} posed {posed} {feasible:.1f} s before acting on it or {until}"
+        acted = "acting on it" if s.acted_at is not None else until
+        return (
+            f"{s.name} posed {_posed_words(s)} from {since:.2f} s, {feasible:.1f} s before {acted}"
+        )
     state = "posing no threat" if s.threat is Threat.NONE else f"offering {threat_words(s.threat)}"
-    return f"there was time: {feasible:.1f} s before {until}, with {s.name} {state}"
+    return (
+        f"there was time: {feasible:.1f} s before {until}, with {s.name} {state} from {since:.2f} s"
+    )
 
 
-def _no_time(s: _Subject | None) -> str:
-    """Why no warning was called for: the threat left no time, or (a subject who posed none)
-    the subject's state ("man posed no threat", "man offered only passive resistance"), never
-    "the threat"."""
+def _cew_warnable(s: _Subject, t: float) -> str:
+    """Why a CEW warning was safe and feasible (CEW-02): the threat the TASER answered, as the
+    log has it, and since when ("safe and feasible against active resistance, offered from
+    0.00 s, 1.0 s before the TASER"); never an earlier or later level (nu19 #2)."""
+    if s.threat is Threat.NONE and not s.armed_live:
+        return f"safe and feasible, {s.name} posing no threat"
+    words = threat_words(s.threat) if s.threat > Threat.NONE else f"a threat ({s.held})"
+    since = s.threat_since if s.threat_since is not None else t
+    return (
+        f"safe and feasible against {words} from {since:.2f} s, {t - since:.1f} s before the TASER"
+    )
+
+
+def _no_time(s: _Subject | None, t: float, until: str) -> str:
+    """Why no warning was called for: the threat left no time (naming the threat the log has
+    and when it began: "driver a deadly threat from 2.00 s, acting on it at once"), or (a
+    subject who posed none) the subject's state ("man posed no threat", "man offered only
+    passive resistance"), never "the threat"."""
     if s is None or _posed_threat(s):
-        return "the threat left no time"
+        if s is None or s.threat_since is None:
+            return "the threat left no time"
+        since, acted = s.threat_since, s.acted_at
+        if acted is not None and acted <= t + 1e-9:
+            lag = "at once" if acted - since < 0.005 else f"{acted - since:.2f} s later"
+            then = f"acting on it {lag}"
+        else:
+            then = f"{t - since:.2f} s before {until}"
+        return f"the threat left no time ({s.name} {_posed_words(s)} from {since:.2f} s, {then})"
     if s.threat is Threat.NONE:
         return f"{s.name} posed no threat"
     return f"{s.name} offered only {threat_words(s.threat)}"

@@ -89,7 +89,10 @@ def test_a_live_mark_only_adds_the_act_it_names_and_disables_no_rule(
         "instructor_command"
     ]
     verbal_02 = [f for f in _findings(plain) if f[0] == "VERBAL-02"]
-    assert [f[1] for f in verbal_02] == ["finding"]
+    # nu19 #2: the knife became a deadly threat at 6.22 s, acting on it at once: no time for a
+    # deadly-force warning (the 2.0 s before were an assaultive threat and resistance).
+    assert [f[1] for f in verbal_02] == ["info"]
+    assert "deadly threat from 6.22 s, acting on it at once" in verbal_02[0][3]
     assert [f for f in _findings(marked) if f[0] == "VERBAL-02"] == verbal_02
     assert not marked.not_judged
     assert "RESCORE-01" not in {f.rule for f in marked.findings}

@@ -123,7 +123,7 @@ def test_rapport_and_time_talking_are_in_the_de_escalation_credit() -> None:
         end(8.0, "s reached in_custody"),
     ]
     score = score_run(log, default_policy())
-    line = "2 rapport statement(s), 1 question(s), 2.0 s talking"
+    line = "2 rapport act(s), 1 question act(s), 2.0 s talking"
     assert found(score, "DEESC-03") == [(Kind.CREDIT, line)]
     ((kind, message),) = found(score, "DEESC-02")
     assert kind is Kind.CREDIT and line in message  # a talk-down with no command at all
@@ -150,8 +150,8 @@ def test_shouted_rapport_is_not_credited_and_the_finding_says_how_many_were_shou
     assert found(score, "DEESC-03") == [
         (
             Kind.CREDIT,
-            "1 rapport statement(s), 0 question(s), 1.5 s talking; 2 more shouted (2 rapport,"
-            " 0 question(s)), not credited: a shout calms nobody",
+            "1 rapport act(s), 0 question act(s), 1.5 s talking; 2 more shouted (2 rapport,"
+            " 0 question act(s)), not credited: a shout calms nobody",
         )
     ]
     assert (score.speech["rapport"], score.speech["shouted_calming"]) == (1, 2)

@@ -23,7 +23,7 @@ from peripherals.driver import DeviceInfo, LinkSession, ReplicaLink
 from peripherals.emulator import ReplicaEmulator, is_emulated
 from peripherals.errors import PeripheralError
 from peripherals.events import PeripheralEvent
-from peripherals.messages import Laser, Model
+from peripherals.messages import EventKind, Laser, Model
 from peripherals.ports import PortDirectory, candidate_ports, default_emulator_dir, find_by_serial
 
 # How long a lock-step frame waits for a replica before it counts as silent. A pulled cable fails
@@ -130,12 +130,24 @@ def reattach_by_serial(
 
 
 def poll_links(replicas: Sequence[Attached]) -> list[PeripheralEvent]:
-    """Every replica's new events, in host time order."""
+    """Every replica's new events, in host time order. Events of two replicas at one host time
+    (an emulated lane's hands act within one instant) keep each replica's own order, and a
+    replica put back in its holster then comes before one drawn: a hand holsters one weapon
+    before it draws the other (docs/drills.md, `draw_firearm`; nu19 #8: the pistol's draw was
+    logged before the TASER's safety and holster)."""
     events: list[PeripheralEvent] = []
     for replica in replicas:
         if replica.link is not None:
             events.extend(replica.link.poll())
-    events.sort(key=lambda e: (e.host_time_s, e.serial, e.device_time_us))
+    holstered = {(e.serial, e.host_time_s) for e in events if e.kind is EventKind.HOLSTER_IN}
+    drawn = {(e.serial, e.host_time_s) for e in events if e.kind is EventKind.HOLSTER_OUT}
+    put_away = holstered - drawn
+
+    def order(e: PeripheralEvent) -> tuple[float, int, str, int]:
+        first = 0 if (e.serial, e.host_time_s) in put_away else 1
+        return (e.host_time_s, first, e.serial, e.device_time_us)
+
+    events.sort(key=order)
     return events
 
 
