@@ -273,7 +273,7 @@ def correction_when(c: dict[str, Any]) -> str:
     moment, or, in a listing that has neither (an older score's), the act's decision time."""
     start, end = c.get("start_s"), c.get("end_s")
     if isinstance(start, int | float) and isinstance(end, int | float):
-        if c.get("marked") or start == end:
+        if c.get("marked"):
             return f"{start:.2f} s"
         return f"{start:.2f}-{end:.2f} s"
     return f"{float(c['utterance_t']):.2f} s"

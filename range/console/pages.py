@@ -307,7 +307,10 @@ def debrief(
             for c in score.corrections_not_applied
             if c.get("superseded")
         ],
-        "correction_notes": [*differ, *correction_notes(run_dir, records, *fixes)],
+        "correction_notes": [
+            note.removeprefix("warning: ")  # the page heads each with WARNING
+            for note in [*differ, *correction_notes(run_dir, records, *fixes)]
+        ],
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,
     }
