@@ -81,6 +81,8 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     # its log on disk is still the one recorded (its kept sha256; none for an older record).
     log_ok, log_said = log_check(row)
     run_dir = Path(row["run_dir"]) if row["run_dir"] else None
+    # A DAMAGED result names nobody who played it, as `records show` says (damaged_run).
+    simulated = None if drill_outcome(row) == DAMAGED else simulated_by(row)
     return row | {
         "drill_label": drill_label(row),
         "aborted": drill_run_stopped(row),
@@ -88,10 +90,8 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
         "log_check": log_said,
         # Played by a scripted officer: SIMULATED, never the badge's own decisions, in the
         # words `records show` says it (nu19 #3). None for a live officer's run.
-        "simulated": simulated_by(row),
-        "simulation": (
-            simulation_note(drill_run_script(row), row["badge"]) if simulated_by(row) else None
-        ),
+        "simulated": simulated,
+        "simulation": simulation_note(drill_run_script(row), row["badge"]) if simulated else None,
         # The speech corrections the records chained for it: the debrief checks the run's
         # corrections file against them, and applies theirs where it differs (nu19 #4).
         "recorded_corrections": None if run_dir is None else recorded_corrections(run_dir, records),
