@@ -28,6 +28,7 @@ from scoring.corrections import (
     apply_corrections,
     corrects,
     marks,
+    span,
     unapplied,
     undone,
     utterances,
@@ -1501,9 +1502,7 @@ def score_run(
         listed = c.model_dump()
         if (prior := undone(corrections, index, acts)) is not None:
             listed["undoes"] = {"act": prior.act, "by": prior.by}
-        named = next((r for r in heard if corrects(c, r)), None)
-        if named is not None and named.data.get("phrase"):
-            listed["phrase"] = str(named.data["phrase"])
+        listed |= _heard_as(next((r for r in heard if corrects(c, r)), None))
         score.corrections.append(listed)
     # Not applied, each with why: one superseded by a later correction of the same act is
     # history (`superseded`), listed apart from those that do not fit the log or the book;
@@ -1514,11 +1513,22 @@ def score_run(
         listed = c.model_dump() | {"index": index, "why": why}
         if why.startswith(SUPERSEDED):
             listed["superseded"] = True
-        named = next((r for r in heard if corrects(c, r)), None)
-        if named is not None and named.data.get("phrase"):
-            listed["phrase"] = str(named.data["phrase"])
+        listed |= _heard_as(next((r for r in heard if corrects(c, r)), None))
         score.corrections_not_applied.append(listed)
     return _empathy_score(score, answers) if empathy else score
+
+
+def _heard_as(named: LogRecord | None) -> dict[str, Any]:
+    """What a listed correction adds of the act it names, where the log has it: the act's own
+    words (`phrase`) and when they were said (`start_s`, `end_s`: its words' span, a mark's
+    moment), the time every listing gives the act (nu19 #12), not its decision time."""
+    if named is None:
+        return {}
+    start, end = span(named)
+    out: dict[str, Any] = {"start_s": start, "end_s": end}
+    if named.data.get("phrase"):
+        out["phrase"] = str(named.data["phrase"])
+    return out
 
 
 def _empathy_score(judged: Score, answers: list[dict[str, Any]]) -> Score:

@@ -161,7 +161,8 @@ def test_score_and_report_list_an_undo_as_one_with_the_act_s_own_words(
     assert f"'stop' (in 'police stop'): {back}" in said
     assert main(["score", str(run)]) == 0
     (listed,) = [line for line in capsys.readouterr().out.splitlines() if "Sgt Kay" in line]
-    assert listed.startswith(f"    1.20 s  'stop' (in 'police stop'): {back}, ")
+    # Listed when its words were said (their span), as `speech correct` says it (nu19 #12).
+    assert listed.startswith(f"    0.70-1.20 s  'stop' (in 'police stop'): {back}, ")
     assert "command.stop -> command.stop" not in listed
     assert main(["score", str(run), "--json"]) == 0
     (applied,) = json.loads(capsys.readouterr().out)["corrections"]

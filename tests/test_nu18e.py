@@ -151,6 +151,7 @@ def test_a_live_mark_acts_as_the_speech_did_and_is_listed_in_the_debrief(tmp_pat
             "n": None,
             "m": 1,
             "t": 1.0,
+            "when": "1.00 s",  # a mark's moment, as score and the report give it (nu19 #12)
             "heard_t": 1.0,
             "text": "drop the knife",
             "phrase": None,

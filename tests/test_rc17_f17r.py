@@ -257,7 +257,7 @@ def test_superseded_corrections_are_listed_as_history_not_warned_of(
     lines = out.out.splitlines()
     head = lines.index("Earlier speech corrections (replaced by a later one of the same act):")
     assert lines[head + 1].startswith(
-        "    1.20 s  'stop' (in 'police stop'): command.stop -> warning.taser by Lee, "
+        "    0.30-1.20 s  'stop' (in 'police stop'): command.stop -> warning.taser by Lee, "
     )
     assert "not applied" not in out.out
     assert "'stop' (in 'police stop'): warning.taser (Lee's correction) -> put back" in out.out

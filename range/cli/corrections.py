@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from range.cli import util as cliutil
 from range.deps import require
@@ -183,6 +183,106 @@ def run_fixes(run_dir: Path, records: list[LogRecord] | None = None) -> Fixes:
     `correction_notes` take, read once."""
     fixes = run_corrections(run_dir)
     return fixes, run_act_names(run_dir, records) if fixes else None
+
+
+class RecordedCorrections(NamedTuple):
+    """The corrections the records chained for a run folder's drill run (`amend_records`: an
+    amendment each, `speech correct`'s or the console's), oldest first, with who made each and
+    when its amendment was recorded (`made`, one (by, recorded) each)."""
+
+    run: int
+    corrections: list[Correction]
+    made: list[tuple[str, str]]
+
+
+def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrections | None:
+    """The corrections the records `store` chained for the drill run kept with `run_dir`, or
+    None where there is nothing to check a corrections file against: no store, no drill run
+    kept there, an older store (before schema 6, no amendments), a run whose log is no longer
+    the one recorded (its corrections are of that log: `edited_log` says so), or an amendment
+    that cannot be read (edited: `records verify` names it)."""
+    from range.records.store import RecordsError, log_check, stored_json
+    from scoring.corrections import Correction
+
+    if store is None:
+        return None
+    try:
+        for number in store.drill_runs_at(run_dir):
+            row = store.drill_run_row(number)
+            if row is None or log_check(row)[0] is False:
+                continue
+            amendments = store.drill_run_amendments(number)
+            if amendments is None:
+                return None
+            kept, made = [], []
+            for amendment in amendments:
+                detail = stored_json(amendment, "detail", "drill run amendment")
+                fix = detail.get("correction") if isinstance(detail, dict) else None
+                if not isinstance(fix, dict):
+                    return None
+                kept.append(Correction.model_validate(fix))
+                made.append((str(amendment["by_whom"]), str(amendment["recorded"])))
+            return RecordedCorrections(number, kept, made)
+    except (RecordsError, ValueError):
+        return None
+    return None
+
+
+# A correction's fields in the order a difference is said: what it names, then what it says.
+_FIELDS = ("utterance_t", "n", "marked", "was", "text", "act", "by", "reason", "made", "at_s")
+
+
+def checked_fixes(
+    run_dir: Path, records: list[LogRecord], recorded: RecordedCorrections | None
+) -> tuple[Fixes, list[str]]:
+    """`run_fixes`, checked against the corrections the records chained for the run
+    (`recorded_corrections`; None: not kept there, nothing to check). Where the corrections
+    file differs from them (a correction's act changed by hand, one added or deleted), the
+    records' are the trusted ones: they are returned, and one line each says what differs,
+    naming the file, the line and the field, after one saying the records' are applied."""
+    from physics.datafiles import json_key_lines, locate
+    from range.runs.runlog import EVENTS
+    from scoring.corrections import corrections_path, log_sha256
+
+    fixes = run_fixes(run_dir, records)
+    if recorded is None:
+        return fixes, []
+    kept, trusted = fixes[0], recorded.corrections
+    if [c.model_dump() for c in kept] == [c.model_dump() for c in trusted]:
+        return fixes, []
+    path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
+    lines = json_key_lines(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    run = f"drill run {recorded.run}"
+    notes = [
+        f"warning: {path}: not the speech corrections {run} in the records chained (edited"
+        f" outside OpenRange?): the records' are applied ({len(trusted)}), not the file's"
+        f" ({len(kept)}); openrange records show --drill-run {recorded.run} lists them"
+    ]
+    for index in range(max(len(kept), len(trusted))):
+        if index >= len(trusted):
+            line = locate(lines, ["corrections", index])
+            notes.append(
+                f"{path}:{line}: corrections[{index}]: {_describe(kept[index], records)}: not in"
+                f" the records ({run} chained {len(trusted)}): not applied"
+            )
+            continue
+        by, when = recorded.made[index]
+        chained = f"{run}'s correction by {by}, chained {when}"
+        if index >= len(kept):
+            notes.append(
+                f"{path}: corrections[{index}] missing: the records keep"
+                f" {_describe(trusted[index], records)} ({chained}): applied"
+            )
+            continue
+        mine, theirs = kept[index].model_dump(), trusted[index].model_dump()
+        for field in _FIELDS:
+            if mine[field] != theirs[field]:
+                line = locate(lines, ["corrections", index, field])
+                notes.append(
+                    f"{path}:{line}: corrections[{index}].{field}: {mine[field]!r} in the file,"
+                    f" {theirs[field]!r} in the records ({chained}): the records' applied"
+                )
+    return (trusted, run_act_names(run_dir, records) if trusted else None), notes
 
 
 def corrected_score(

@@ -10,9 +10,9 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from peripherals.errors import PeripheralError
 from range import __version__
@@ -37,7 +37,10 @@ from range.xr.runtime import XRUnavailableError
 
 if TYPE_CHECKING:
     from drills.log import LogRecord
-    from range.cli.corrections import Fixes
+    from range.cli.corrections import Fixes, RecordedCorrections
+    from range.records.store import Records
+
+T = TypeVar("T")
 
 DESCRIPTION = """\
 OpenRange: an open VR use-of-force training range.
@@ -151,9 +154,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from range.review.report import write_report
 
     (edited,) = _edited([args.run_dir])
+    (recorded,) = _recorded([args.run_dir])
     # The voice's and the corrections' warnings, as the report checked them for its page.
     said: list[str] = []
-    path = write_report(args.run_dir, args.out, edited, said.append)
+    path = write_report(args.run_dir, args.out, edited, said.append, recorded)
     if edited is not None:  # once it could be read: one that cannot is one line alone
         print(f"openrange: warning: {edited}; reviewed as it is now", file=sys.stderr)
     for line in said:
@@ -372,9 +376,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
         require("pybullet")
         return _score_attempts(args, logs)
     from range.cli.corrections import (
+        checked_fixes,
         corrected_score,
         correction_notes,
-        run_fixes,
         voice_problem,
     )
     from range.cli.summary import run_header, suspension_lines
@@ -387,13 +391,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # that no longer applies (a stale or hand-edited file, an edited log) is said on stderr.
     # A corrections file that cannot be read is refused as a changed drill copy is: in a
     # batch, that run alone is left out (nu17c #16).
+    # A run the user's records keep: its corrections file is checked against the corrections
+    # they chained; where it differs, theirs are applied, and each difference is said.
+    recorded = _recorded(args.run_dirs)
     kept: list[tuple[Path, list[LogRecord], Fixes, list[str]]] = []
-    for run_dir, log in zip(args.run_dirs, logs, strict=True):
+    for run_dir, log, chained in zip(args.run_dirs, logs, recorded, strict=True):
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
-            fixes = run_fixes(run_dir, log)
-            notes = correction_notes(run_dir, log, *fixes)
+            fixes, differ = checked_fixes(run_dir, log, chained)
+            notes = [*differ, *correction_notes(run_dir, log, *fixes)]
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")
         except ValueError as exc:
@@ -469,11 +476,9 @@ def _readable(run_dirs: list[Path]) -> tuple[list[list[LogRecord]], list[Path], 
     return logs, kept, failed
 
 
-def _edited(run_dirs: list[Path]) -> list[str | None]:
-    """For each saved run, why its log (a drill run's or an attempt's) is not the one written,
-    naming the file (range.cli.corrections.edited_log, against the user's records where they
-    keep it, opened once for the batch), or None."""
-    from range.cli.corrections import edited_log
+def _with_records(run_dirs: list[Path], check: Callable[[Path, Records | None], T]) -> list[T]:
+    """`check(run_dir, the user's records)` for each saved run, the records opened once for
+    the batch (None where there are none)."""
     from range.records.store import Records, RecordsError
 
     try:
@@ -481,10 +486,27 @@ def _edited(run_dirs: list[Path]) -> list[str | None]:
     except RecordsError:
         stored = None
     try:
-        return [edited_log(run_dir, stored) for run_dir in run_dirs]
+        return [check(run_dir, stored) for run_dir in run_dirs]
     finally:
         if stored is not None:
             stored.close()
+
+
+def _edited(run_dirs: list[Path]) -> list[str | None]:
+    """For each saved run, why its log (a drill run's or an attempt's) is not the one written,
+    naming the file (range.cli.corrections.edited_log, against the user's records where they
+    keep it, opened once for the batch), or None."""
+    from range.cli.corrections import edited_log
+
+    return _with_records(run_dirs, edited_log)
+
+
+def _recorded(run_dirs: list[Path]) -> list[RecordedCorrections | None]:
+    """For each saved run, the speech corrections the user's records chained for it
+    (range.cli.corrections.recorded_corrections), or None where they keep none to check."""
+    from range.cli.corrections import recorded_corrections
+
+    return _with_records(run_dirs, recorded_corrections)
 
 
 def _warn_edited(run_dirs: list[Path]) -> list[str | None]:

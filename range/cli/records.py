@@ -771,6 +771,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         drill_outcome,
         drill_run_script,
         graded,
+        simulation_note,
         stored_json,
     )
 
@@ -822,10 +823,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         if row.get("problem"):
             yield f"  WARNING: {row['problem']}: run records verify"
         if script:
-            yield (
-                f"  played by the scripted officer {script} (no --live): a simulation, never"
-                f" badge {row['badge']}'s own decisions"
-            )
+            yield f"  {simulation_note(script, row['badge'])}"
         for c in row.get("corrected", []):
             yield (
                 f"  corrected by {c['by']} on {c['recorded']} (speech correct): score"

@@ -128,7 +128,7 @@ def format_score(score: Score) -> str:
         for c in score.corrections:
             why = f" ({c['reason']})" if c["reason"] else ""
             lines.append(
-                f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {correction_change(c)}"
+                f"  {correction_when(c):>13}  {correction_words(c)}: {correction_change(c)}"
                 f" by {c['by']}, {c['made']}{why}"
             )
     # Replaced by a later correction of the same act: history, not a fault (rc17 #6).
@@ -138,14 +138,14 @@ def format_score(score: Score) -> str:
         lines.append("Earlier speech corrections (replaced by a later one of the same act):")
         for c in history:
             lines.append(
-                f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {c['was']} -> {c['act']}"
+                f"  {correction_when(c):>13}  {correction_words(c)}: {c['was']} -> {c['act']}"
                 f" by {c['by']}, {c['made']}"
             )
     if unfit:
         lines.append("Speech corrections not applied (each says why):")
         for c in unfit:
             lines.append(
-                f"  {c['utterance_t']:6.2f} s  {correction_words(c)}: {c['was']} -> {c['act']}"
+                f"  {correction_when(c):>13}  {correction_words(c)}: {c['was']} -> {c['act']}"
                 f" by {c['by']}: {c['why']}"
             )
     if score.debrief:
@@ -265,6 +265,18 @@ _KEPT = {
     "sound.wav": "the run's soundtrack: subjects' voices, shots, the TASER's arc",
     "report.html": "the review page",
 }
+
+
+def correction_when(c: dict[str, Any]) -> str:
+    """When a listed correction's act was said, as the score's "What was heard", the console's
+    debrief and `openrange speech correct` give it: its words' span (`1.38-2.13 s`), a mark's
+    moment, or, in a listing that has neither (an older score's), the act's decision time."""
+    start, end = c.get("start_s"), c.get("end_s")
+    if isinstance(start, int | float) and isinstance(end, int | float):
+        if c.get("marked"):
+            return f"{start:.2f} s"
+        return f"{start:.2f}-{end:.2f} s"
+    return f"{float(c['utterance_t']):.2f} s"
 
 
 def correction_words(c: dict[str, Any]) -> str:

@@ -1012,7 +1012,9 @@ class Console:
         except RecordsError as exc:
             return self.error(request, user, str(exc))
         try:
-            data = await run_in_threadpool(debrief, Path(row["run_dir"]))
+            data = await run_in_threadpool(
+                debrief, Path(row["run_dir"]), True, row["recorded_corrections"]
+            )
         except FOLDER_ERRORS as exc:
             return self.error(request, user, folder_problem(row, exc), 503)
         return self.page(
@@ -1194,7 +1196,9 @@ class Console:
         sides, unread = [], []
         for row in rows:
             try:
-                data = await run_in_threadpool(debrief, Path(row["run_dir"]), False)
+                data = await run_in_threadpool(
+                    debrief, Path(row["run_dir"]), False, row["recorded_corrections"]
+                )
             except FOLDER_ERRORS as exc:
                 unread.append(folder_problem(row, exc))
                 continue

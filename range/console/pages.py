@@ -12,7 +12,14 @@ from typing import Any
 
 from drills.log import LogRecord
 from physics.units import FT_M
-from range.cli.corrections import corrected_score, run_fixes
+from range.cli.corrections import (
+    RecordedCorrections,
+    checked_fixes,
+    corrected_score,
+    correction_notes,
+    recorded_corrections,
+)
+from range.cli.summary import correction_when, correction_words
 from range.console.protocol import (
     body_keys,
     clip_keys,
@@ -33,9 +40,12 @@ from range.records.store import (
     drill_outcome,
     drill_run_edited,
     drill_run_incomplete,
+    drill_run_script,
     drill_run_stopped,
     log_check,
     outcome,
+    simulated_by,
+    simulation_note,
 )
 from range.review.effects import impact_json, impacts_at
 from range.review.mirror import animate_log
@@ -70,11 +80,21 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
     # its log on disk is still the one recorded (its kept sha256; none for an older record).
     log_ok, log_said = log_check(row)
+    run_dir = Path(row["run_dir"]) if row["run_dir"] else None
+    # A DAMAGED result names nobody who played it, as `records show` says (damaged_run).
+    simulated = None if drill_outcome(row) == DAMAGED else simulated_by(row)
     return row | {
         "drill_label": drill_label(row),
         "aborted": drill_run_stopped(row),
         "log_ok": log_ok,
         "log_check": log_said,
+        # Played by a scripted officer: SIMULATED, never the badge's own decisions, in the
+        # words `records show` says it (nu19 #3). None for a live officer's run.
+        "simulated": simulated,
+        "simulation": simulation_note(drill_run_script(row), row["badge"]) if simulated else None,
+        # The speech corrections the records chained for it: the debrief checks the run's
+        # corrections file against them, and applies theirs where it differs (nu19 #4).
+        "recorded_corrections": None if run_dir is None else recorded_corrections(run_dir, records),
     }
 
 
@@ -99,6 +119,8 @@ def recent_runs(
             # Its result no longer parses or matches its chained digest: DAMAGED, no score.
             "damaged": damaged[int(r["id"])],
             "corrected": r["corrected"][-1]["by"] if r.get("corrected") else None,
+            # Played by a scripted officer: marked SIMULATED as `records show` marks it.
+            "simulated": None if damaged[int(r["id"])] else simulated_by(r),
         }
         | ({"score": None, "passed": None, "decision": DAMAGED} if damaged[int(r["id"])] else {})
         for r in rows
@@ -197,11 +219,16 @@ def _ft(xy: list[float]) -> list[float]:
     return [round(xy[0] / FT_M, 2), round(xy[1] / FT_M, 2)]
 
 
-def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
-    """Everything the debrief page shows for one saved drill run."""
+def debrief(
+    run_dir: Path, render: bool = True, recorded: RecordedCorrections | None = None
+) -> dict[str, Any]:
+    """Everything the debrief page shows for one saved drill run. `recorded`: the speech
+    corrections the records chained for it (`recorded_corrections`); where the run's
+    corrections file differs from them, theirs are applied, and `correction_notes` says what
+    differs, as `score` and `report` say it."""
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    fixes = run_fixes(run_dir, records)
+    fixes, differ = checked_fixes(run_dir, records, recorded)
     corrections = fixes[0]
     score = corrected_score(run_dir, records, default_policy(), fixes)
     timeline: list[dict[str, Any]] = []
@@ -273,6 +300,17 @@ def debrief(run_dir: Path, render: bool = True) -> dict[str, Any]:
         "impacts": impacts,
         "spoken": spoken,
         "officer_said": officer_said,
+        # Each correction of the officer's words replaced by a later one of the same act: the
+        # record of who changed what, as `score` and the report list it (nu19 #12).
+        "earlier_corrections": [
+            c | {"when": correction_when(c), "words": correction_words(c)}
+            for c in score.corrections_not_applied
+            if c.get("superseded")
+        ],
+        "correction_notes": [
+            note.removeprefix("warning: ")  # the page heads each with WARNING
+            for note in [*differ, *correction_notes(run_dir, records, *fixes)]
+        ],
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,
     }
@@ -351,6 +389,8 @@ def officer_speech(
                 "n": n,
                 "m": None,
                 "t": round(float(r.data.get("start_s", r.t)), 3),
+                # When its words were said, as `speech correct`, score and the report say it.
+                "when": _said_when(r),
                 "heard_t": round(r.t, 3),
                 "text": str(r.data.get("text", "")),
                 # The phrase that made the act, of the utterance's words (None: an older log).
@@ -372,6 +412,7 @@ def officer_speech(
                 "n": None,
                 "m": m,
                 "t": round(r.t, 3),
+                "when": f"{r.t:.2f} s",
                 "heard_t": round(r.t, 3),
                 "text": str(r.data.get("text", "")),
                 "phrase": None,
@@ -385,6 +426,13 @@ def officer_speech(
         )
     out.sort(key=lambda line: float(line["t"]))
     return out
+
+
+def _said_when(record: LogRecord) -> str:
+    """An utterance's words' span (`1.38-2.13 s`); its start alone in an older log's."""
+    start = float(record.data.get("start_s", record.t))
+    end = record.data.get("end_s")
+    return f"{start:.2f} s" if end is None else f"{start:.2f}-{float(end):.2f} s"
 
 
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
@@ -496,7 +544,9 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
             continue
         run = Path(row["run_dir"])
         try:
-            score = corrected_score(run, read_events(run), default_policy())
+            log = read_events(run)
+            fixes, _ = checked_fixes(run, log, recorded_corrections(run, records))
+            score = corrected_score(run, log, default_policy(), fixes)
         except FOLDER_ERRORS as exc:
             leave_out(row, folder_problem(row, exc), True)
             continue

@@ -560,20 +560,39 @@ def drill_outcome(row: dict[str, Any]) -> str:
     the words were a recording's: `SIMULATED (officer's words from V.wav; actions by scripted
     officer ID): PASS`."""
     base = _drill_outcome(row)
-    script = drill_run_script(row)
-    if not script or base == DAMAGED:
+    who = simulated_by(row)
+    if who is None or base == DAMAGED:
         return base
-    who = f"scripted officer {script}"
+    if base == "INCOMPLETE":
+        return f"INCOMPLETE (simulated: {who})"
+    return f"SIMULATED ({who}): {base}"
+
+
+def simulated_by(row: dict[str, Any]) -> str | None:
+    """Who played a kept drill run a scripted officer played, as its outcome names it
+    (`SIMULATED (WHO): PASS`): `scripted officer ID`, or, with `--voice`, `officer's words from
+    V.wav; actions by scripted officer ID`; None for a live officer's run. `records show`, the
+    console's debrief and its runs tables all say it in these words (nu19 #3)."""
+    script = drill_run_script(row)
+    if not script:
+        return None
     try:
         result = stored_json(row, "result", "drill run")
     except RecordsError:
         result = None
     officer = str(result.get("officer") or "") if isinstance(result, dict) else ""
     if "actions scripted by " in officer:  # --voice: the words were a recording's, not a script's
-        who = officer.replace("actions scripted by", "actions by scripted officer")
-    if base == "INCOMPLETE":
-        return f"INCOMPLETE (simulated: {who})"
-    return f"SIMULATED ({who}): {base}"
+        return officer.replace("actions scripted by", "actions by scripted officer")
+    return f"scripted officer {script}"
+
+
+def simulation_note(script: str, badge: str) -> str:
+    """What a drill run a scripted officer played under a badge is, and is not: said by
+    `records show` and the console's debrief in these words."""
+    return (
+        f"played by the scripted officer {script} (no --live): a simulation, never badge"
+        f" {badge}'s own decisions"
+    )
 
 
 UNKNOWN = "unknown"  # who played a drill run whose stored result is DAMAGED
@@ -1377,6 +1396,13 @@ class Records:
         for row in rows:
             out.setdefault(int(row["run"]), []).append(row)
         return out
+
+    def drill_run_amendments(self, run_id: int) -> list[dict[str, Any]] | None:
+        """One drill run's amendments (`amend_drill_run`), oldest first, every column; None for
+        an older store that keeps none (before schema 6)."""
+        if not self._since_6():
+            return None
+        return self._amendments("WHERE d.id = ?", [run_id]).get(run_id, [])
 
     def amended_drill_runs(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Drill run rows (every column, as read from `drill_runs`) as their newest amendment

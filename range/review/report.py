@@ -28,12 +28,18 @@ from physics.pose import Pose, look_rotation
 from range import outfile
 from range.cli.corrections import (
     VoiceProblem,
+    checked_fixes,
     corrected_score,
     correction_notes,
-    run_fixes,
     voice_problem,
 )
-from range.cli.summary import correction_change, correction_words, run_who, verdict_line
+from range.cli.summary import (
+    correction_change,
+    correction_when,
+    correction_words,
+    run_who,
+    verdict_line,
+)
 from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
 
     from physics.props import PropPart
     from physics.targets import PaperTarget
+    from range.cli.corrections import RecordedCorrections
     from scoring.course import Counted
 
 THREAT_LEVEL = {"none": 0, "passive": 1, "active": 2, "assaultive": 3, "deadly": 4}
@@ -573,7 +580,7 @@ def _earlier_corrections(not_applied: Sequence[dict[str, Any]]) -> str:
     if not history:
         return ""
     items = "".join(
-        f"<li>{c['utterance_t']:.2f} s {html.escape(correction_words(c))}: "
+        f"<li>{correction_when(c)} {html.escape(correction_words(c))}: "
         f"{html.escape(str(c['was']))} &rarr; {html.escape(str(c['act']))} by "
         f"{html.escape(str(c['by']))}, {html.escape(str(c['made']))}</li>"
         for c in history
@@ -624,12 +631,15 @@ def write_report(
     out: Path | None = None,
     warning: str | None = None,
     say: Callable[[str], None] | None = None,
+    recorded: RecordedCorrections | None = None,
 ) -> Path:
     """The after-action review of a saved run (a drill run's, or a qualification attempt's,
     whole across its parts) as one HTML page, `out` or RUN_DIR/report.html; `warning`: why its
     log is not the one written, shown in red at the top (None: nothing to say). `say` is told
     each warning about the officer's voice and the corrections ("warning: ..." for the voice),
-    as the page shows them, so `openrange report` need not check them again."""
+    as the page shows them, so `openrange report` need not check them again. `recorded`: the
+    speech corrections the records chained for the run (`recorded_corrections`), which the
+    page applies where the corrections file differs from them, saying so."""
     records = read_events(run_dir)
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
@@ -643,12 +653,14 @@ def write_report(
         return path
     started = records[0].data
     drill = saved_drill(run_dir, started)
-    every, acts = fixes = run_fixes(run_dir, records)
+    # Checked against the records' chained corrections: theirs are applied where they differ.
+    fixes, differ = checked_fixes(run_dir, records, recorded)
+    every, acts = fixes
     score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     not_applied = {c["index"] for c in score.corrections_not_applied}
     corrections = [c for index, c in enumerate(every) if index not in not_applied]
-    said = correction_notes(run_dir, records, every, acts)
+    said = [*differ, *correction_notes(run_dir, records, every, acts)]
     notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)
     shots = [
         r
