@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import _thread
 import hashlib
+import itertools
 import json
 import math
 import shutil
@@ -540,3 +541,45 @@ def test_a_live_run_is_gated_so_a_range_master_override_is_taken_and_checked_bef
         err = capsys.readouterr().err
         assert "nothing to override" not in err and "never calibrated" not in err, err
         assert "no OpenXR runtime" in err and "Traceback" not in err, err
+
+
+def test_a_replica_event_read_late_keeps_the_rest_of_the_log_in_order(
+    officer: Officer, tmp_path: Path
+) -> None:
+    # A host loaded by other work reads a replica's events later than EVENT_READ_LAG_S after
+    # their own time (seen here at load 8: 0.711111 written before 0.710547). Here every event
+    # reaches the run 60 ms after its time, as a starved reader thread would hand it over:
+    # after the first late read (the draw, 0.3 s, with no record in the 60 ms after it) the
+    # run waits as long before writing, so the trigger's events later come in order (before,
+    # the cartridge's last event was written after the phase it caused, 4 ms later).
+    from peripherals.events import PeripheralEvent
+
+    late: list[PeripheralEvent] = []
+    clock = officer.clock
+
+    def on_frame(session: Session) -> None:
+        lane = session.lane
+        if getattr(lane, "_late_wrapped", False):
+            return
+        poll = lane.poll
+
+        def late_poll() -> list[PeripheralEvent]:
+            late.extend(poll())
+            now = clock.now_s()
+            due = [e for e in late if e.host_time_s <= now - 0.06]
+            late[:] = [e for e in late if e.host_time_s > now - 0.06]
+            return due
+
+        lane.poll = late_poll  # type: ignore[method-assign]
+        lane._late_wrapped = True  # type: ignore[union-attr]
+
+    result, _ = _live_run(
+        officer, Swaying(officer.clock), tmp_path, override_by="Lt. Hale", on_frame=on_frame
+    )
+    assert result.state is RunState.COMPLETED
+    assert result.run_dir is not None
+    written = [json.loads(line)["t"] for line in (result.run_dir / "events.jsonl").open()]
+    device = sum(1 for r in result.records if r.kind == "device_event")
+    assert device >= 4
+    back = sum(1 for a, b in itertools.pairwise(written) if b < a)
+    assert back == 0, (back, device)

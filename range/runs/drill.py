@@ -109,6 +109,11 @@ FRONT_BACK_M = 0.08
 # after the time it is stamped with (its device time mapped to host time; the serial link and
 # the reader thread), a design bound: a few ms over USB, a frame or two on a loaded host.
 EVENT_READ_LAG_S = 0.02
+# ...and a run that sees a replica's event read later than that waits as long as the latest it
+# has seen (a host loaded by other work: one late read, then the log stays in order), up to
+# this: half of how far back a log may step before a reader takes it as edited
+# (drills.events.T_BACKWARDS_TOLERANCE_S, 0.5 s).
+EVENT_READ_LAG_MAX_S = 0.25
 # Why a run a range master stopped with Ctrl-C ended: it is closed (run_ended, result.json) as
 # ABORTED, never lost, never graded (docs/records.md).
 STOPPED = "stopped by the range master with Ctrl-C"  # no brackets: said inside some
@@ -492,6 +497,8 @@ class Session:
         self._triggers = TriggerCollector()
         # ARC presses and TASER releases not yet taken, in order, with their run times.
         self._arc_queue: list[tuple[PeripheralEvent, float]] = []
+        # The latest a live replica's event has been read after its own time, s (_written_to).
+        self._read_lag_s = EVENT_READ_LAG_S
         # A live officer's trigger pulls (rounds and cartridges) not yet taken, in order: each
         # waits for the pose stream to cover its time (`_take_pending`).
         self._pulls: list[Trigger] = []
@@ -924,8 +931,9 @@ class Session:
         """The run time up to which a live run's log can be written at run time `t_s`: nothing
         earlier can still be logged. The engine logs at its own time and later; a pull, an ARC
         press or a cartridge's first probe not yet taken at its own time; an event not yet
-        read at most EVENT_READ_LAG_S before now."""
-        until = min(self.engine.t, t_s - EVENT_READ_LAG_S)
+        read at most EVENT_READ_LAG_S before now, or as long as the latest read in this run
+        took (at most EVENT_READ_LAG_MAX_S)."""
+        until = min(self.engine.t, t_s - self._read_lag_s)
         for pull in self._pulls:
             until = min(until, self.run_time(pull.host_time_s))
         if self._arc_queue:
@@ -1182,8 +1190,12 @@ class Session:
         """A frame's events: each logged as it came off the wire, holsters as officer actions,
         and every trigger pull down the one firing path."""
         engine = self.engine
+        live = isinstance(self.hands, LiveHands)
+        now_t = self.run_time(self.clock.now_s()) if live and events else 0.0
         for event in events:
             t = self.run_time(event.host_time_s)
+            if live:  # read this long after its time: wait that long for the next (_written_to)
+                self._read_lag_s = min(EVENT_READ_LAG_MAX_S, max(self._read_lag_s, now_t - t))
             engine.log.emit(t, "device_event", **event.as_record())
             weapon = weapon_of(event.model)
             if event.kind is EventKind.HOLSTER_OUT:
@@ -1207,7 +1219,6 @@ class Session:
                 self._arc_queue.append((event, t))
             elif event.kind is EventKind.CYCLE_ENDED:
                 engine.cycle_ended(t, serial=event.serial, stopped_by_safety=bool(event.value))
-        live = isinstance(self.hands, LiveHands)
         if not live:
             self._take_pending()  # a scripted frame: its ARC presses, then its cartridges
         for trigger in self._triggers.feed(events, self.clock.now_s()):
