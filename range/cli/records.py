@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from drills.course import CourseFile
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
+    from range.runs.runlog import RunWriteError
     from range.xr.lane import Tap
 
 
@@ -422,11 +423,12 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
         unwritten = None
         begun: list[int] = [args.resume] if args.resume is not None else []
         # A second Ctrl-C is ignored until the first one's cleanup has closed the attempt's
-        # log part and records (what was fired stays in progress, whole).
-        with cliutil.ctrl_c_once():
+        # log part and records (what was fired stays in progress, whole); one after the last
+        # string is held: the attempt is scored, ended and recorded whole, then said so.
+        with cliutil.ctrl_c_once() as ctrl_c:
             try:
                 if args.port:
-                    result = _live(args, config, records, tap, begun.append)
+                    result = _live(args, config, records, tap, begun.append, ctrl_c.hold)
                 else:
                     result = run_course(
                         config,
@@ -434,6 +436,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                         badge=args.badge,
                         resume=args.resume,
                         on_attempt=begun.append,
+                        on_end=ctrl_c.hold,
                     )
             except RunWriteError as exc:
                 if exc.result is None:
@@ -454,9 +457,21 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                     f" finished{rest}"
                 )
                 return 130
+            return _attempt_done(args, config, result, unwritten, ctrl_c)
     finally:
         if records is not None:
             records.close()
+
+
+def _attempt_done(
+    args: argparse.Namespace,
+    config: CourseConfig,
+    result: AttemptResult,
+    unwritten: RunWriteError | None,
+    ctrl_c: cliutil.CtrlC,
+) -> int:
+    """A fired attempt's soundtrack, summary and exit status (a Ctrl-C after its last string
+    held till now: the attempt is complete and recorded, and one line says so)."""
     failed = None
     recorded = result.qualification is not None
     kept = "the attempt and its record are kept" if recorded else "the attempt is kept"
@@ -481,6 +496,15 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     if failed is not None:
         say(failed)
         return 9
+    if ctrl_c.late:
+        where = [f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"]
+        if recorded:
+            where.append(f"recorded as qualification record {result.qualification}")
+        say(
+            "openrange: Ctrl-C came after the attempt's last string: it is complete, nothing"
+            f" was cut; {' and '.join(where)}"
+        )
+        return 130
     return code
 
 
@@ -574,6 +598,7 @@ def _live(
     records: Records | None,
     tap: Tap | None = None,
     on_attempt: Callable[[int], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> AttemptResult:
     """The attempt fired by an officer on real replicas, tracked through OpenXR: with a
     headset, its one graphics-bound session draws every frame and tracks the replicas
@@ -629,6 +654,7 @@ def _live(
                 live=live,
                 resume=args.resume,
                 on_attempt=on_attempt,
+                on_end=on_end,
             )
     finally:
         if player is not None:
