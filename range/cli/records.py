@@ -853,6 +853,13 @@ def _show_drill_run(args: argparse.Namespace) -> int:
                 f" badge {row['badge']}'s own decisions"
             )
         for c in row.get("corrected", []):
+            if row.get("recorded_score") is None or c["score"] is None:
+                # Never graded (ABORTED, INCOMPLETE): a correction gives it no score either.
+                yield (
+                    f"  corrected by {c['by']} on {c['recorded']} (speech correct): still not"
+                    " graded"
+                )
+                continue
             yield (
                 f"  corrected by {c['by']} on {c['recorded']} (speech correct): score"
                 f" {row['recorded_score']:g} as recorded -> {c['score']:g}"
@@ -861,13 +868,17 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         if isinstance(closed, dict):
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
         corrected = row.get("corrected_score")
+
+        def graded_as(score: Any) -> str:
+            return "not graded" if score is None else f"score {score:g}"
+
         if isinstance(corrected, dict):
             # The findings the score shown comes from, then those of the score as recorded.
-            yield f"  findings as corrected (score {row['score']:g}):"
+            yield f"  findings as corrected ({graded_as(row['score'])}):"
             yield from findings(corrected)
-            yield f"  findings as recorded (score {row['recorded_score']:g}):"
+            yield f"  findings as recorded ({graded_as(row['recorded_score'])}):"
         elif row.get("corrected"):
-            yield f"  findings as recorded (score {row['recorded_score']:g}; the corrected"
+            yield f"  findings as recorded ({graded_as(row['recorded_score'])}; the corrected"
             yield "  findings were not kept: run records verify):"
         yield from findings(score)
         if row["run_dir"]:

@@ -1,0 +1,78 @@
+"""nu19's defects in the records and the CLI (range/cli, range/records): a run never graded
+shows no score anywhere (#5), an edited drill run's decision is not "cut short" (#9), an
+event line repeated lines apart is refused (#11), and small inconsistencies (#12)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from test_rules import phase, rec, spoke, start
+from test_speech_corrections import write_run
+
+from range.cli.main import main
+from range.records.store import Records
+from range.runs.runlog import read_events
+from scoring.policy import default_policy
+from scoring.score import score_run
+
+STOPPED = "stopped by the range master with Ctrl-C"
+
+
+def _recorded(tmp_path: Path, state: str) -> tuple[str, Path, int]:
+    """A records store with one drill run for badge 4411 whose log holds the officer's words
+    and ended `state` (`aborted`: stopped with Ctrl-C; `incomplete`: its log has no end)."""
+    records_ = [*start(), phase(0, "active_resistance"), spoke(1.0, "command.stop", "stop")]
+    if state == "aborted":
+        records_.append(rec(2.0, "run_ended", state="aborted", reason=STOPPED))
+    run = write_run(tmp_path / "run", records_)
+    db = f"sqlite:///{tmp_path / 'records.db'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        score = score_run(read_events(run), default_policy())
+        result = {
+            "drill": "knife-approach-v1",
+            "seed": 7,
+            "openrange_version": "0",
+            "state": state,
+            "end_reason": STOPPED if state == "aborted" else "killed",
+            "score": score.as_json(),
+            "run_dir": str(run),
+        }
+        number = records.add_drill_run("4411", result)
+    return db, run, number
+
+
+@pytest.mark.parametrize("state", ["aborted", "incomplete"])
+def test_a_run_never_graded_shows_no_score_once_its_speech_is_corrected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], state: str
+) -> None:
+    """nu19 #5: `speech correct` said "rescored: 100 -> 100" and `records show` "score 100 as
+    recorded -> 100" and "findings as corrected (score 100)" for an ABORTED run."""
+    db, run, number = _recorded(tmp_path, state)
+    by = ["--by", "Sgt Lee", "--db", db]
+    act = ["--at", "0.6", "--act", "command.drop_weapon"]
+    assert main(["speech", "correct", str(run), *act, *by]) == 0
+    said = capsys.readouterr().out
+    assert f"drill run {number} in the records amended: still not graded" in said
+    assert "rescored" not in said and not re.search(r"-> \d", said)
+    undo = ["--at", "0.6", "--act", "command.stop", "--json"]
+    assert main(["speech", "correct", str(run), *undo, *by]) == 0
+    (amended,) = json.loads(capsys.readouterr().out)["rescored"]
+    assert amended == {"drill_run": number, "score_before": None, "score": None}
+    assert main(["records", "show", "--drill-run", str(number), "--db", db]) == 0
+    shown = capsys.readouterr().out
+    assert "(speech correct): still not graded" in shown
+    assert "findings as corrected (not graded):" in shown
+    assert "findings as recorded (not graded):" in shown
+    assert not re.search(r"score \d|-> \d", shown)
+    assert main(["records", "show", "--drill-run", str(number), "--db", db, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["score"] is None and row["recorded_score"] is None
+    assert [c["score"] for c in row["corrected"]] == [None, None]
+    assert row["corrected_score"]["score"] is None
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert listed["score"] is None and [c["score"] for c in listed["corrected"]] == [None, None]
