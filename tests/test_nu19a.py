@@ -76,3 +76,49 @@ def test_a_run_never_graded_shows_no_score_once_its_speech_is_corrected(
     assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
     (listed,) = json.loads(capsys.readouterr().out)["drill_runs"]
     assert listed["score"] is None and [c["score"] for c in listed["corrected"]] == [None, None]
+
+
+def test_an_edited_drill_run_and_officer_are_said_damaged_never_cut_short(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu19 #9: a completed run whose score was edited in SQLite was listed "DAMAGED ... no
+    decision (cut short)", and an officer's edited name was shown with no mark."""
+    import sqlite3
+
+    run = write_run(
+        tmp_path / "run",
+        [
+            *start(),
+            phase(0, "active_resistance"),
+            rec(3.0, "run_ended", state="completed", reason="s reached the end"),
+        ],
+    )
+    path = tmp_path / "records.db"
+    db = f"sqlite:///{path}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        score = score_run(read_events(run), default_policy())
+        result = {"drill": "knife-approach-v1", "seed": 7, "openrange_version": "0"}
+        number = records.add_drill_run(
+            "4411", result | {"state": "completed", "score": score.as_json(), "run_dir": str(run)}
+        )
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "J. Rivera, badge 4411, Metro PD"
+    with sqlite3.connect(path) as edit:
+        edit.execute("UPDATE drill_runs SET score = 90 WHERE id = ?", (number,))
+        edit.execute("UPDATE officers SET name = 'J. Rivero' WHERE badge = '4411'")
+    assert main(["records", "history", "4411", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [
+        "J. Rivero, badge 4411, Metro PD  DAMAGED (edited? run records verify)",
+        "  WARNING: officer 4411 no longer matches its hash: it was edited: run records verify",
+    ]
+    (listed,) = [line for line in lines if line.startswith(f"  drill {number}")]
+    assert listed.endswith("knife-approach-v1            DAMAGED (edited? run records verify)")
+    assert main(["records", "history", "4411", "--db", db, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["officer_problem"] == "officer 4411 no longer matches its hash: it was edited"
+    assert main(["records", "show", "--drill-run", str(number), "--db", db]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[1].startswith("  DAMAGED (edited? run records verify): not graded; seed 7")
+    assert "cut short" not in "\n".join(shown)

@@ -709,10 +709,11 @@ def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import course_label, drill_label, outcome
+    from range.records.store import DAMAGED, course_label, drill_label, outcome
 
     with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
+        edited = records.officer_problem(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
         today = datetime.now(UTC).date()
@@ -721,6 +722,7 @@ def _history(args: argparse.Namespace) -> int:
         ]
     fields = ("id", "finished", "points", "max_points", "hits", "course_sha256")
     out = {
+        "officer_problem": edited,
         "qualifications": [
             {k: r[k] for k in fields}
             | {
@@ -760,7 +762,11 @@ def _history(args: argparse.Namespace) -> int:
     }
 
     def text() -> Iterator[str]:
-        yield f"{officer['name']}, badge {officer['badge']}, {officer['agency']}"
+        yield f"{officer['name']}, badge {officer['badge']}, {officer['agency']}" + (
+            f"  {DAMAGED}" if edited else ""
+        )
+        if edited:
+            yield f"  WARNING: {edited}: run records verify"
         for w in by_weapon(standing):
             yield f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})"
         for s in standing:
@@ -778,8 +784,9 @@ def _history(args: argparse.Namespace) -> int:
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
             said = f"  {d['decision']}" if d["decision"] else ""
-            if not said and not d.get("stopped"):
+            if not said and d["outcome"].startswith("INCOMPLETE"):
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
+            # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"

@@ -1172,6 +1172,19 @@ class Records:
             )
         return rows[0]
 
+    def officer_problem(self, badge: str) -> str | None:
+        """What is wrong with an officer's row (edited outside OpenRange: it no longer matches
+        the digest the ledger chained for it, as `verify` finds), None when it matches or was
+        kept before the ledger chained one: `history` marks the officer's name so."""
+        row = self.officer(badge)
+        chained = self._rows(
+            "SELECT digest FROM ledger WHERE kind = 'officer' AND ref = ? ORDER BY id DESC LIMIT 1",
+            badge,
+        )
+        if not chained or chained[0]["digest"] == officer_digest(row):
+            return None
+        return f"officer {badge} no longer matches its hash: it was edited"
+
     def begin_drill_run(
         self,
         badge: str,
