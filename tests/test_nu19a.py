@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
-from test_rules import phase, rec, spoke, start
+from test_rules import end, fire, phase, pos, rec, spoke, start
 from test_speech_corrections import write_run
 
 from range.cli.main import main
 from range.records.store import Records
-from range.runs.runlog import read_events
+from range.runs.runlog import EventLogError, read_events
 from scoring.policy import default_policy
 from scoring.score import score_run
 
@@ -122,3 +122,40 @@ def test_an_edited_drill_run_and_officer_are_said_damaged_never_cut_short(
     shown = capsys.readouterr().out.splitlines()
     assert shown[1].startswith("  DAMAGED (edited? run records verify): not graded; seed 7")
     assert "cut short" not in "\n".join(shown)
+
+
+def test_an_event_line_repeated_lines_apart_is_refused_naming_both_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu19 #11: a copy of a shot's line two lines after it was scored as two shots;
+    only a copy on the very next line was refused. A positions snapshot may still repeat."""
+    log = [*start(), phase(0, "deadly_threat", "handgun", acting=True), fire(1.0)]
+    log += [pos(1.1, (0, 0), s=(6, 0)), pos(1.2, (0, 0), s=(6, 0)), fire(1.0), end(2.0)]
+    run = write_run(tmp_path / "run", log)
+    with pytest.raises(EventLogError) as refused:
+        read_events(run)
+    assert str(refused.value) == (
+        f"{run / 'events.jsonl'}:6: repeats line 3 exactly (an officer_action twice)"
+    )
+    assert main(["score", str(run)]) != 0
+    assert "repeats line 3 exactly" in capsys.readouterr().err
+    # The same log without the copy: read whole, its snapshots repeating as the engine writes.
+    whole = write_run(tmp_path / "whole", [*log[:5], log[6]])
+    assert [r.kind for r in read_events(whole)].count("positions") == 2
+
+
+def test_no_course_log_repeats_an_event_line(tmp_path: Path) -> None:
+    """nu19 #11: the refusal holds no legitimate log back: a TASER course with a string
+    reshot after a device fault, saved and read back whole (every library drill's shipped
+    scripts: tests/test_drill_library.py; every course and shooter at several seeds, and
+    each course with a fault, were read so when the refusal was made)."""
+    from drills.course import find_course, find_shooter
+    from range.runs.course import CourseConfig, run_course
+
+    course = find_course("taser7-practical-v1")
+    config = CourseConfig(
+        course, find_shooter("expert"), 2, runs_dir=tmp_path, unplug_during=(1, 0)
+    )
+    result = run_course(config)
+    assert result.run_dir is not None and result.reshot == [(1, 0)]
+    assert read_events(result.run_dir)[-1].kind == "attempt_ended"
