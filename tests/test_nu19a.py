@@ -159,3 +159,27 @@ def test_no_course_log_repeats_an_event_line(tmp_path: Path) -> None:
     result = run_course(config)
     assert result.run_dir is not None and result.reshot == [(1, 0)]
     assert read_events(result.run_dir)[-1].kind == "attempt_ended"
+
+
+def test_verify_json_help_and_course_summary_say_what_the_docs_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu19 #12: `records verify --json` carries the schema version docs/records.md promises;
+    `openrange --help` says `course` runs courses; the course summary's columns line up
+    under a stage name longer than the column was."""
+    from drills.course import find_course
+    from range.cli.summary import format_attempt
+    from range.records.store import SCHEMA_VERSION
+    from scoring.course import score_attempt
+
+    db, _, _ = _recorded(tmp_path, "aborted")
+    assert main(["records", "verify", "--db", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["schema_version"] == SCHEMA_VERSION == 6
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    (course,) = [line for line in capsys.readouterr().out.splitlines() if " course " in line]
+    said = "course list, show, validate and run qualification courses of fire"
+    assert " ".join(course.split()) == said
+    stages = format_attempt(score_attempt(find_course("taser7-practical-v1"))).splitlines()[:-1]
+    assert len(stages) == 3 and "both bays and a reload" in stages[2]
+    assert len({line.index(" points") for line in stages}) == 1

@@ -1046,6 +1046,7 @@ def _verify(args: argparse.Namespace) -> int:
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
         counts = records.counts()
+        schema = records.schema_version  # what a too-new store's refusal names too
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
         warnings = records.rescore_warnings()
         # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
@@ -1106,7 +1107,11 @@ def _verify(args: argparse.Namespace) -> int:
     warned = [{"record": w.qualification, "problem": w.what} for w in warnings]
     return _answer(
         args,
-        lambda: counts | {"intact": not problems, "problems": found, "warnings": warned},
+        lambda: (
+            {"schema_version": schema}
+            | counts
+            | {"intact": not problems, "problems": found, "warnings": warned}
+        ),
         text,
         code=1 if problems else VERIFY_WARNED if warnings else 0,
         to=sys.stderr if problems else sys.stdout,
