@@ -172,6 +172,10 @@ class DrillEngine:
         # officer was still being heard saying (an utterance in progress is finished, its acts
         # `spoke`n; nu17c #4). Speech it logs is answered as any other.
         self.before_end: Callable[[], None] | None = None
+        # Called once as the run ends, after `before_end` and before the end is logged: from
+        # here on the run is over whatever comes (a caller holds a Ctrl-C from now on, so the
+        # ended run is saved and recorded whole: range/cli/drill.py).
+        self.on_end: Callable[[], None] | None = None
         self._ending = False
         self.subjects: dict[str, SubjectState] = {}
         for spec in drill.subjects:
@@ -286,6 +290,8 @@ class DrillEngine:
                 self.before_end()
             finally:
                 self._ending = False
+        if self.on_end is not None:
+            self.on_end()
         self.state = state
         self.end_reason = reason
         for serial in list(self.circuits):

@@ -5,6 +5,7 @@ ABORTED). The live drill's own case: tests/test_live_drill.py."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,85 @@ def test_ctrl_c_in_analyze_spread_is_one_line(
     argv = ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", "15ft"]
     assert main([*argv, "--trials", "1000"]) == 130
     assert capsys.readouterr().err == "openrange: stopped (Ctrl-C)\n"
+
+
+def _sigint_during(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """`owner.name` runs as before, and the range master presses Ctrl-C as it starts: a real
+    SIGINT to this process, taken by whatever handler the command has installed."""
+    real = getattr(owner, name)
+
+    def pressed(*args: Any, **kwargs: Any) -> Any:
+        signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, pressed)
+
+
+@pytest.fixture
+def officer_db(tmp_path: Path) -> str:
+    db = f"sqlite:///{tmp_path / 'records.db'}"
+    officer = ["--add", "4411", "--name", "Ofc. Rivera", "--agency", "Metro PD"]
+    assert main(["records", "officers", *officer, "--db", db]) == 0
+    return db
+
+
+@pytest.mark.parametrize("step", ["result.json", "record"])
+def test_ctrl_c_while_an_ended_drill_run_is_recorded_finishes_and_says_so(
+    step: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    officer_db: str,
+) -> None:
+    """nu19 #1: a SIGINT once the run had ended (run_ended logged) but before its result.json
+    was written or its record closed left it in progress, skipped sound.wav and said only
+    "stopped (Ctrl-C)"."""
+    from range.records.store import Records
+    from range.runs.runlog import RunWriter
+
+    if step == "record":
+        _sigint_during(monkeypatch, Records, "add_drill_run")
+    else:
+        _sigint_during(monkeypatch, RunWriter, "finish")
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--seed", "1", "--runs-dir", str(runs)]
+    assert main([*argv, "--badge", "4411", "--db", officer_db, "--progress", "never"]) == 130
+    out, err = capsys.readouterr()
+    (run,) = runs.iterdir()
+    assert (run / "sound.wav").is_file()
+    assert "Recorded as drill run 1 for badge 4411." in out
+    assert err.strip().splitlines()[-1] == (
+        "openrange: Ctrl-C came after the run had ended (completed at"
+        f" {json.loads((run / 'result.json').read_text())['duration_s']:.2f} s): nothing was"
+        f" cut; saved in {run} and recorded as drill run 1"
+    )
+    assert "stopped" not in err
+    with Records.open(officer_db) as records:
+        assert records.incomplete_drill_runs() == []
+        assert records.drill_run(1)["outcome"].endswith(": PASS")
+
+
+def test_ctrl_c_while_a_fired_course_attempt_is_recorded_finishes_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    officer_db: str,
+) -> None:
+    """nu19 #1's course: a SIGINT while the attempt's last string was done and its log ended
+    (attempt_ended) left it in progress with a `--resume` that had nothing left to fire."""
+    from range.records.store import Records
+
+    _sigint_during(monkeypatch, Records, "finish_attempt")
+    runs = tmp_path / "runs"
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", officer_db]
+    assert main([*argv, "--runs-dir", str(runs), "--sound", "off"]) == 130
+    out, err = capsys.readouterr()
+    (run,) = runs.iterdir()
+    assert "Recorded as qualification record 1 for badge 4411." in out
+    assert "--resume" not in err and "not finished" not in err
+    assert err.strip().splitlines()[-1] == (
+        "openrange: Ctrl-C came after the attempt's last string: it is complete, nothing was"
+        f" cut; saved in {run} and recorded as qualification record 1"
+    )
+    with Records.open(officer_db) as records:
+        assert records.incomplete() == []

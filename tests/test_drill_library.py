@@ -13,6 +13,7 @@ from test_library import answer_every_question
 from drills.officer import EXPECT_SEED, builtin_officers, scripts_for
 from drills.schema import builtin_drills
 from range.runs.drill import RunConfig, run_drill
+from range.runs.runlog import read_events
 from scoring.score import unmet_expectation
 
 SHIPPED = sorted(s.id for s in builtin_officers().values() if s.expect is not None)
@@ -58,12 +59,16 @@ def test_every_script_names_a_drill_that_exists_and_rules_the_policy_knows() -> 
 
 
 @pytest.mark.parametrize("script_id", SHIPPED)
-def test_a_shipped_script_gets_the_verdict_it_declares(script_id: str) -> None:
+def test_a_shipped_script_gets_the_verdict_it_declares(script_id: str, tmp_path: Path) -> None:
     script = builtin_officers()[script_id]
     assert script.expect is not None and script.drill is not None
     drill = builtin_drills()[script.drill]
     debrief = answer_every_question if drill.empathy is not None else None
-    score = run_drill(RunConfig(drill, script, EXPECT_SEED, debrief=debrief)).score
+    config = RunConfig(drill, script, EXPECT_SEED, debrief=debrief, runs_dir=tmp_path)
+    result = run_drill(config)
+    score = result.score
+    # Its saved log reads back whole: no event line in it repeats another (nu19 #11).
+    assert result.run_dir is not None and len(read_events(result.run_dir)) == len(result.records)
     # The one judgement `drill run --sim` makes of a script's expect (scoring.score).
     assert unmet_expectation(script.expect.outcome, script.expect.rules, score) is None
 

@@ -601,10 +601,11 @@ def _correct_locked(
 
 def amend_records(
     records: Records, run_dir: Path, correction: Correction
-) -> list[tuple[int, float, float]]:
+) -> list[tuple[int, float | None, float | None]]:
     """Rescore every drill run the records keep with this run folder, with the corrections
     kept for its log: a chained amendment each (`Records.amend_drill_run`), never an edit of
-    the run's record. (record, score before, score now) for each."""
+    the run's record. (record, score before, score now) for each; None for a run that was
+    never graded (ABORTED, INCOMPLETE: a correction grades it no more than its log did)."""
     from range.runs.runlog import read_events
     from scoring.policy import load_policy
 
@@ -615,9 +616,10 @@ def amend_records(
     why = {"correction": correction.model_dump(mode="json")}
     amended = []
     for number in numbers:
-        before = float(records.drill_run(number)["score"])
+        before = records.drill_run(number)["score"]
         records.amend_drill_run(number, correction.by, score.as_json(), why)
-        amended.append((number, before, float(score.score)))
+        now = records.drill_run(number)["score"]
+        amended.append((number, before, now))
     return amended
 
 
@@ -641,7 +643,7 @@ def _correct(args: argparse.Namespace) -> int:
         if edited is not None:
             raise CorrectionError(f"{edited}; not corrected (openrange records verify)")
         before: list[Correction] = []
-        amended: list[tuple[int, float, float]] = []
+        amended: list[tuple[int, float | None, float | None]] = []
 
         def amend(correction: Correction, kept: list[Correction]) -> None:
             # Under the corrections file's lock: from the corrections kept, this one last.
@@ -703,6 +705,12 @@ def _correct(args: argparse.Namespace) -> int:
         change = f"{was} ({prior.by}'s correction; heard as {correction.was}) -> {correction.act}"
     print(f"corrected {when} {words}: {change} by {correction.by}; kept in {path}")
     for number, b, now in amended:
+        if b is None or now is None:  # ABORTED or INCOMPLETE: no score before or after
+            print(
+                f"drill run {number} in the records amended: still not graded"
+                f" (corrected by {correction.by}; chained amendment)"
+            )
+            continue
         print(
             f"drill run {number} in the records rescored: {b:g} -> {now:g}"
             f" (corrected by {correction.by}; chained amendment)"

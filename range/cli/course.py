@@ -18,7 +18,7 @@ from range.deps import require
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = sub.add_parser(
         "course",
-        help="list, show and validate qualification courses of fire",
+        help="list, show, validate and run qualification courses of fire",
         description="Courses are versioned TOML files (docs/courses.md): stages of strings with "
         "distance, start position, rounds or TASER cartridges, par time and target, "
         "and a pass mark. Built in: the FBI 2019 pistol course, the Texas LTC "

@@ -8,7 +8,7 @@ import json
 import secrets
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -601,46 +601,49 @@ def play(
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     sound.speech_first(args)  # said before the run, not in the middle of its output
     # An unknown badge: refused before the run; a second Ctrl-C is ignored until the run is
-    # closed in the records.
-    with cliutil.ctrl_c_once(), _Registration(args, badge) as registration:
-        config = registration.config(config)
-        bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
-        try:
-            result, unwritten = registration.run(lambda: run_drill(config, bar))
-        finally:
-            if bar is not None:
-                bar.close()
-        record = result.as_json()
-        # recorded first: a soundtrack that cannot be written loses nothing
-        registration.finish(record)
-    failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
-    # Only a script the user named: a drill's own expected response (or the demo's default
-    # script) is not checked on every run at a random seed.
-    expectation = _expectation(config.officer, config.drill, seed, result) if check_expect else None
-    if expectation is not None:
-        record["expect"] = expectation  # in --json (result.json is the run's, as it was)
-    empathy = config.drill.empathy
-    if empathy is not None and result.run_dir is not None:
-        cliutil.say(
-            f"Seen through {empathy.perspective}'s eyes: openrange replay {result.run_dir}"
-            " --window --sound alsa (or in the headset)"
+    # closed in the records, and one after the run has ended is held till the command is done.
+    with cliutil.ctrl_c_once() as ctrl_c:
+        with _Registration(args, badge) as registration:
+            config = registration.config(replace(config, on_end=ctrl_c.hold))
+            bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
+            try:
+                result, unwritten = registration.run(lambda: run_drill(config, bar))
+            finally:
+                if bar is not None:
+                    bar.close()
+            record = result.as_json()
+            # recorded first: a soundtrack that cannot be written loses nothing
+            registration.finish(record)
+        failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
+        # Only a script the user named: a drill's own expected response (or the demo's default
+        # script) is not checked on every run at a random seed.
+        expectation = (
+            _expectation(config.officer, config.drill, seed, result) if check_expect else None
         )
-    if args.json:
-        print(json.dumps(record, indent=2, sort_keys=True))
-    else:
-        print(format_summary(result))
-        if badge is not None:
-            print(f"Recorded as drill run {record['record']} for badge {badge}.")
-    if expectation is not None and expectation["message"]:
-        cliutil.say(str(expectation["message"]))
-    if failed is not None:
-        cliutil.say(failed)
-        return 9
-    if _stopped(result):
-        return STOPPED_STATUS
-    if expectation is not None and expectation["met"] is False:
-        return EXPECT_UNMET
-    return 0
+        if expectation is not None:
+            record["expect"] = expectation  # in --json (result.json is the run's, as it was)
+        empathy = config.drill.empathy
+        if empathy is not None and result.run_dir is not None:
+            cliutil.say(
+                f"Seen through {empathy.perspective}'s eyes: openrange replay {result.run_dir}"
+                " --window --sound alsa (or in the headset)"
+            )
+        if args.json:
+            print(json.dumps(record, indent=2, sort_keys=True))
+        else:
+            print(format_summary(result))
+            if badge is not None:
+                print(f"Recorded as drill run {record['record']} for badge {badge}.")
+        if expectation is not None and expectation["message"]:
+            cliutil.say(str(expectation["message"]))
+        if failed is not None:
+            cliutil.say(failed)
+            return 9
+        if _stopped(result) or _ended_first(ctrl_c, result, record):
+            return STOPPED_STATUS
+        if expectation is not None and expectation["met"] is False:
+            return EXPECT_UNMET
+        return 0
 
 
 # `drill run --sim SCRIPT`'s exit status when the script's declared `expect` does not hold at
@@ -687,6 +690,21 @@ def _stopped(result: RunResult) -> bool:
         return False
     where = f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"
     cliutil.say(f"{STOPPED} at {result.duration_s:.2f} s: the run is closed, not graded; {where}")
+    return True
+
+
+def _ended_first(ctrl_c: cliutil.CtrlC, result: RunResult, record: dict[str, object]) -> bool:
+    """Whether a Ctrl-C came only after the run had ended (held: the run was saved and
+    recorded as it ended, docs/drills.md "Stopping a run"); if so, says so in one line."""
+    if not ctrl_c.late:
+        return False
+    kept = [f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"]
+    if record.get("record") is not None:
+        kept.append(f"recorded as drill run {record['record']}")
+    cliutil.say(
+        f"openrange: Ctrl-C came after the run had ended ({result.state.value} at"
+        f" {result.duration_s:.2f} s): nothing was cut; {' and '.join(kept)}"
+    )
     return True
 
 
@@ -1053,27 +1071,29 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     )
     check_instructor_buttons(config.drill, [button for _, button in buttons])
     check_debrief_options(args, config.drill)
-    with cliutil.ctrl_c_once(), _Registration(args, args.badge) as registration:
-        config = registration.config(config)
-        cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
-        sound.speech_first(args)  # before GO (the live player asks for the speaker too)
-        player = sound.live_player(args, source.drill, seed)
-        try:
-            result, unwritten = registration.run(lambda: run_drill(config))
-        finally:
-            if player is not None:
-                player.close()
-                if player.error is not None:
-                    cliutil.say(f"openrange: {player.error}")
-        record = result.as_json()
-        # recorded first: a soundtrack that cannot be written loses nothing
-        registration.finish(record)
-    failed = _after_run(args, config.drill, result, seed, unwritten, args.badge is not None)
-    if args.json:
-        print(json.dumps(record, indent=2, sort_keys=True))
-    else:
-        print(format_summary(result))
-    if failed is not None:
-        cliutil.say(failed)
-        return 9
-    return STOPPED_STATUS if _stopped(result) else 0
+    with cliutil.ctrl_c_once() as ctrl_c:
+        with _Registration(args, args.badge) as registration:
+            config = registration.config(replace(config, on_end=ctrl_c.hold))
+            cliutil.say(f"{config.drill.id}: live on {', '.join(ports)}; officer {args.officer}")
+            sound.speech_first(args)  # before GO (the live player asks for the speaker too)
+            player = sound.live_player(args, source.drill, seed)
+            try:
+                result, unwritten = registration.run(lambda: run_drill(config))
+            finally:
+                if player is not None:
+                    player.close()
+                    if player.error is not None:
+                        cliutil.say(f"openrange: {player.error}")
+            record = result.as_json()
+            # recorded first: a soundtrack that cannot be written loses nothing
+            registration.finish(record)
+        failed = _after_run(args, config.drill, result, seed, unwritten, args.badge is not None)
+        if args.json:
+            print(json.dumps(record, indent=2, sort_keys=True))
+        else:
+            print(format_summary(result))
+        if failed is not None:
+            cliutil.say(failed)
+            return 9
+        stopped = _stopped(result) or _ended_first(ctrl_c, result, record)
+        return STOPPED_STATUS if stopped else 0

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from drills.course import CourseFile
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
+    from range.runs.runlog import RunWriteError
     from range.xr.lane import Tap
 
 
@@ -422,11 +423,12 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
         unwritten = None
         begun: list[int] = [args.resume] if args.resume is not None else []
         # A second Ctrl-C is ignored until the first one's cleanup has closed the attempt's
-        # log part and records (what was fired stays in progress, whole).
-        with cliutil.ctrl_c_once():
+        # log part and records (what was fired stays in progress, whole); one after the last
+        # string is held: the attempt is scored, ended and recorded whole, then said so.
+        with cliutil.ctrl_c_once() as ctrl_c:
             try:
                 if args.port:
-                    result = _live(args, config, records, tap, begun.append)
+                    result = _live(args, config, records, tap, begun.append, ctrl_c.hold)
                 else:
                     result = run_course(
                         config,
@@ -434,6 +436,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                         badge=args.badge,
                         resume=args.resume,
                         on_attempt=begun.append,
+                        on_end=ctrl_c.hold,
                     )
             except RunWriteError as exc:
                 if exc.result is None:
@@ -454,9 +457,21 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                     f" finished{rest}"
                 )
                 return 130
+            return _attempt_done(args, config, result, unwritten, ctrl_c)
     finally:
         if records is not None:
             records.close()
+
+
+def _attempt_done(
+    args: argparse.Namespace,
+    config: CourseConfig,
+    result: AttemptResult,
+    unwritten: RunWriteError | None,
+    ctrl_c: cliutil.CtrlC,
+) -> int:
+    """A fired attempt's soundtrack, summary and exit status (a Ctrl-C after its last string
+    held till now: the attempt is complete and recorded, and one line says so)."""
     failed = None
     recorded = result.qualification is not None
     kept = "the attempt and its record are kept" if recorded else "the attempt is kept"
@@ -481,6 +496,15 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     if failed is not None:
         say(failed)
         return 9
+    if ctrl_c.late:
+        where = [f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"]
+        if recorded:
+            where.append(f"recorded as qualification record {result.qualification}")
+        say(
+            "openrange: Ctrl-C came after the attempt's last string: it is complete, nothing"
+            f" was cut; {' and '.join(where)}"
+        )
+        return 130
     return code
 
 
@@ -574,6 +598,7 @@ def _live(
     records: Records | None,
     tap: Tap | None = None,
     on_attempt: Callable[[int], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> AttemptResult:
     """The attempt fired by an officer on real replicas, tracked through OpenXR: with a
     headset, its one graphics-bound session draws every frame and tracks the replicas
@@ -629,6 +654,7 @@ def _live(
                 live=live,
                 resume=args.resume,
                 on_attempt=on_attempt,
+                on_end=on_end,
             )
     finally:
         if player is not None:
@@ -683,10 +709,11 @@ def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import course_label, drill_label, outcome
+    from range.records.store import DAMAGED, course_label, drill_label, outcome
 
     with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
+        edited = records.officer_problem(args.badge)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
         today = datetime.now(UTC).date()
@@ -695,6 +722,7 @@ def _history(args: argparse.Namespace) -> int:
         ]
     fields = ("id", "finished", "points", "max_points", "hits", "course_sha256")
     out = {
+        "officer_problem": edited,
         "qualifications": [
             {k: r[k] for k in fields}
             | {
@@ -734,7 +762,11 @@ def _history(args: argparse.Namespace) -> int:
     }
 
     def text() -> Iterator[str]:
-        yield f"{officer['name']}, badge {officer['badge']}, {officer['agency']}"
+        yield f"{officer['name']}, badge {officer['badge']}, {officer['agency']}" + (
+            f"  {DAMAGED}" if edited else ""
+        )
+        if edited:
+            yield f"  WARNING: {edited}: run records verify"
         for w in by_weapon(standing):
             yield f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})"
         for s in standing:
@@ -752,8 +784,9 @@ def _history(args: argparse.Namespace) -> int:
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
             said = f"  {d['decision']}" if d["decision"] else ""
-            if not said and not d.get("stopped"):
+            if not said and d["outcome"].startswith("INCOMPLETE"):
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
+            # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
@@ -825,6 +858,13 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         if script:
             yield f"  {simulation_note(script, row['badge'])}"
         for c in row.get("corrected", []):
+            if row.get("recorded_score") is None or c["score"] is None:
+                # Never graded (ABORTED, INCOMPLETE): a correction gives it no score either.
+                yield (
+                    f"  corrected by {c['by']} on {c['recorded']} (speech correct): still not"
+                    " graded"
+                )
+                continue
             yield (
                 f"  corrected by {c['by']} on {c['recorded']} (speech correct): score"
                 f" {row['recorded_score']:g} as recorded -> {c['score']:g}"
@@ -833,13 +873,17 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         if isinstance(closed, dict):
             yield f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}"
         corrected = row.get("corrected_score")
+
+        def graded_as(score: Any) -> str:
+            return "not graded" if score is None else f"score {score:g}"
+
         if isinstance(corrected, dict):
             # The findings the score shown comes from, then those of the score as recorded.
-            yield f"  findings as corrected (score {row['score']:g}):"
+            yield f"  findings as corrected ({graded_as(row['score'])}):"
             yield from findings(corrected)
-            yield f"  findings as recorded (score {row['recorded_score']:g}):"
+            yield f"  findings as recorded ({graded_as(row['recorded_score'])}):"
         elif row.get("corrected"):
-            yield f"  findings as recorded (score {row['recorded_score']:g}; the corrected"
+            yield f"  findings as recorded ({graded_as(row['recorded_score'])}; the corrected"
             yield "  findings were not kept: run records verify):"
         yield from findings(score)
         if row["run_dir"]:
@@ -1000,6 +1044,7 @@ def _verify(args: argparse.Namespace) -> int:
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
         counts = records.counts()
+        schema = records.schema_version  # what a too-new store's refusal names too
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
         warnings = records.rescore_warnings()
         # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
@@ -1060,7 +1105,11 @@ def _verify(args: argparse.Namespace) -> int:
     warned = [{"record": w.qualification, "problem": w.what} for w in warnings]
     return _answer(
         args,
-        lambda: counts | {"intact": not problems, "problems": found, "warnings": warned},
+        lambda: (
+            {"schema_version": schema}
+            | counts
+            | {"intact": not problems, "problems": found, "warnings": warned}
+        ),
         text,
         code=1 if problems else VERIFY_WARNED if warnings else 0,
         to=sys.stderr if problems else sys.stdout,

@@ -367,10 +367,13 @@ def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
     `simulated` (a scripted shooter fired it): the verdict says it is no qualification."""
     from drills.course import stage_label
 
+    labels = [stage_label(i, stage.name) for i, stage in enumerate(score.stages)]
+    # The columns line up whatever a stage's name (a long one widens the column, nu19 #12).
+    width = max([46, *(len(label) for label in labels)])
     lines = [
-        f"  {stage_label(i, stage.name):<46} {stage.points:4} points  {stage.hits:3} hits"
+        f"  {label:<{width}} {stage.points:4} points  {stage.hits:3} hits"
         + (f"  {stage.late} late" if stage.late else "")
-        for i, stage in enumerate(score.stages)
+        for label, stage in zip(labels, score.stages, strict=True)
     ]
     verdict = {Outcome.PASS: "QUALIFIED", Outcome.FAIL: "NOT QUALIFIED"}.get(
         score.outcome, "INCOMPLETE"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import re
 import signal
 import sys
@@ -130,28 +132,56 @@ def calibration_options(args: argparse.Namespace, live: bool = False) -> dict[st
     }
 
 
+class CtrlC:
+    """A run's Ctrl-C as `ctrl_c_once` takes it. Before the run has ended, the first SIGINT
+    raises KeyboardInterrupt (`taken`: the run is closed where it stood). Once `hold` is
+    called (the run has ended: its end is being logged, range/runs `on_end`), a SIGINT only
+    notes itself (`late`) and says in a line that the run is being saved first: the run is
+    saved and recorded as it ended, never left in progress, and the command then says so.
+    Any further SIGINT is ignored."""
+
+    def __init__(self) -> None:
+        self.taken = False  # a Ctrl-C stopped the run (KeyboardInterrupt raised)
+        self.ended = False  # the run has ended: a Ctrl-C from now on is held, not raised
+        self.late = False  # a Ctrl-C came after the run had ended (held)
+
+    def hold(self) -> None:
+        """The run has ended: from now on a Ctrl-C is held until the command is done."""
+        self.ended = True
+
+    def signalled(self, signum: int, frame: object) -> None:
+        if self.taken or self.late:
+            return
+        if self.ended:
+            self.late = True
+            # Written to the descriptor at once (not through sys.stderr, which the work the
+            # signal landed in may be writing): the range master learns the key was heard.
+            with contextlib.suppress(OSError):
+                os.write(
+                    sys.stderr.fileno(),
+                    b"openrange: Ctrl-C: the run has ended; it is saved and recorded first\n",
+                )
+            return
+        self.taken = True
+        raise KeyboardInterrupt
+
+
 @contextmanager
-def ctrl_c_once() -> Iterator[None]:
-    """A run's Ctrl-C: the first SIGINT raises KeyboardInterrupt, as ever (the run is closed
-    where it stood); further ones are ignored until the block ends (the run closed in the
-    records, result.json written), then the handler there was before is put back. A second
-    Ctrl-C during the first one's cleanup would otherwise cut it and leave the run in
-    progress in the records. Outside the main thread (signals are not its to take) it does
-    nothing."""
+def ctrl_c_once() -> Iterator[CtrlC]:
+    """A run's Ctrl-C (CtrlC): the first SIGINT raises KeyboardInterrupt, as ever (the run is
+    closed where it stood); further ones are ignored until the block ends (the run closed in
+    the records, result.json written), then the handler there was before is put back. A
+    second Ctrl-C during the first one's cleanup would otherwise cut it and leave the run in
+    progress in the records. A SIGINT after the run has ended (`CtrlC.hold`) is held, never
+    raised: the ended run is saved and recorded whole, and the caller says so (`late`).
+    Outside the main thread (signals are not its to take) it does nothing."""
+    ctrl_c = CtrlC()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield ctrl_c
         return
-    taken = False
-
-    def once(signum: int, frame: object) -> None:
-        nonlocal taken
-        if not taken:
-            taken = True
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, once)
+    previous = signal.signal(signal.SIGINT, ctrl_c.signalled)
     try:
-        yield
+        yield ctrl_c
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 

@@ -1191,6 +1191,19 @@ class Records:
             )
         return rows[0]
 
+    def officer_problem(self, badge: str) -> str | None:
+        """What is wrong with an officer's row (edited outside OpenRange: it no longer matches
+        the digest the ledger chained for it, as `verify` finds), None when it matches or was
+        kept before the ledger chained one: `history` marks the officer's name so."""
+        row = self.officer(badge)
+        chained = self._rows(
+            "SELECT digest FROM ledger WHERE kind = 'officer' AND ref = ? ORDER BY id DESC LIMIT 1",
+            badge,
+        )
+        if not chained or chained[0]["digest"] == officer_digest(row):
+            return None
+        return f"officer {badge} no longer matches its hash: it was edited"
+
     def begin_drill_run(
         self,
         badge: str,
@@ -1460,6 +1473,8 @@ class Records:
         outcome_ = DAMAGED if problem is not None else drill_outcome(amended)
         if problem is None and drill_run_incomplete(amended):
             amended = amended | {"decision": None}  # cut short: nothing was decided
+        if problem is None and not graded(outcome_):
+            amended = _ungraded(amended)
         return amended | {"outcome": outcome_, "problem": problem}
 
     def drill_runs(self, badge: str) -> list[dict[str, Any]]:
@@ -1498,6 +1513,7 @@ class Records:
             listed = {k: row[k] for k in LISTED_RUN_FIELDS if k in row}
             if not graded(outcome_):
                 # Never graded: no score (not the log's default 100) and no decision.
+                row = _ungraded(row)
                 listed |= {"score": None, "decision": None}
                 if stopped := drill_run_stopped(row):
                     listed["stopped"] = stopped
@@ -2241,6 +2257,22 @@ def _amended(row: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str,
             {"by": a["by_whom"], "recorded": a["recorded"], "score": a["score"]} for a in amendments
         ],
     }
+
+
+def _ungraded(row: dict[str, Any]) -> dict[str, Any]:
+    """A drill run that was never graded (INCOMPLETE, ABORTED) as it is shown: no score at
+    all, neither as recorded nor as an instructor's speech correction rescored it (the
+    scorer's 100 for a run it did not grade is no grade: nu19 #5); the stored rows keep
+    what was chained."""
+    shown = row | {
+        "score": None,
+        "corrected": [c | {"score": None} for c in row.get("corrected", [])],
+    }
+    if "recorded_score" in row:
+        shown["recorded_score"] = None
+    if isinstance(row.get("corrected_score"), dict):
+        shown["corrected_score"] = row["corrected_score"] | {"score": None}
+    return shown
 
 
 def _disk_full(path: Path | None) -> bool:

@@ -330,6 +330,7 @@ def run_course(
     resume: int | None = None,
     on_record: Callable[[LogRecord], None] | None = None,
     on_attempt: Callable[[int], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> AttemptResult:
     """Fire the whole course: the scripted shooter on emulated replicas, or with `live` an
     officer on real ones. With `records` and `badge`, the attempt is recorded as it goes:
@@ -338,7 +339,10 @@ def run_course(
     fired, from the string a crash cut (reshot, as after a device fault). `on_record` sees
     every log record as it is written (the console's live lane, range/console/courselane.py);
     an exception it raises stops the attempt there. `on_attempt` is told the attempt's number
-    in the records once it is begun or resumed (what a Ctrl-C's `--resume` names)."""
+    in the records once it is begun or resumed (what a Ctrl-C's `--resume` names). `on_end`
+    is called once every string has been fired, before the attempt is scored, its log ended
+    and its record closed: the CLI holds a Ctrl-C from then on (range/cli/util.py CtrlC), so
+    a finished attempt is never left in progress."""
     course = config.course
     random = RunRandom(config.seed)
     aim_rng, physics_rng = random.stream("shooter"), random.stream("physics")
@@ -512,6 +516,8 @@ def run_course(
                 faulted.append((i, j))
             if progress is not None:
                 progress(n + 1, len(strings))
+        if on_end is not None:
+            on_end()
         result.score = score_attempt(course, result.shots, result.deployments, faulted)
         failed: list[RunWriteError] = []
 

@@ -230,6 +230,10 @@ class RunConfig:
     # OpenXR runtime, a voice that cannot open): its folder is removed, and the records drop
     # the registration (nothing was played).
     on_abandon: Callable[[], None] | None = None
+    # Called once as the run ends (the engine's `on_end`, before `run_ended` is logged): what
+    # follows (the log's end, result.json, the records) saves a run that is over, so the CLI
+    # holds a Ctrl-C from here on rather than cut it (range/cli/util.py CtrlC).
+    on_end: Callable[[], None] | None = None
 
     @property
     def officer_id(self) -> str:
@@ -657,6 +661,7 @@ class Session:
             self.engine = engine
             if self.voice is not None:
                 engine.before_end = lambda: self._hear(ending=True)
+            engine.on_end = config.on_end
             for subject in engine.subjects.values():
                 self.bodies[subject.id] = self.bodies[subject.id].in_stance(subject.stance)
                 world.add_subject(

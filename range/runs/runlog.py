@@ -170,7 +170,7 @@ def read_events(run_dir: Path) -> list[LogRecord]:
     torn = not raw.endswith(b"\n")  # the last line was never finished
     records: list[LogRecord] = []
     previous_t: float | None = None
-    previous_line = b""
+    seen: dict[bytes, int] = {}  # each event line and where it was first
     for number, line in enumerate(lines, start=1):
         try:
             data = json.loads(line.decode("utf-8"))
@@ -196,19 +196,23 @@ def read_events(run_dir: Path) -> list[LogRecord]:
             record = check_record(data)
         except RecordError as exc:
             raise EventLogError(path, number, str(exc)) from None
-        # A line written twice (a hand edit, a copy gone wrong) would count its event (a shot,
-        # an action) twice: refused. A repeated snapshot of where everyone stands (the engine
-        # writes one per frame, even when nothing moved) changes nothing; and before each
-        # officer_spoke carried its number `n`, the same words said twice at once were two
-        # identical lines, legitimately: such a log is read as written.
-        if (
-            line == previous_line
-            and record.kind not in _SNAPSHOTS
-            and not (record.kind == "officer_spoke" and "n" not in data)
+        # A line written twice (a hand edit, a copy gone wrong), next to the first or lines
+        # after it, would count its event (a shot, an action) twice: refused, naming both
+        # lines. No two events of a run are alike to the byte (each is stamped with its time
+        # and what it was; tests/test_nu19a.py reads every library drill's and course's log).
+        # A repeated snapshot of where everyone stands (the engine writes one per frame, even
+        # when nothing moved) changes nothing; and before each officer_spoke carried its
+        # number `n`, the same words said twice at once were two identical lines,
+        # legitimately: such a log is read as written.
+        if record.kind not in _SNAPSHOTS and not (
+            record.kind == "officer_spoke" and "n" not in data
         ):
-            raise EventLogError(
-                path, number, f"repeats the line before it exactly ({article(record.kind)} twice)"
-            )
+            first = seen.setdefault(line, number)
+            if first != number:
+                where = "the line before it" if first == number - 1 else f"line {first}"
+                raise EventLogError(
+                    path, number, f"repeats {where} exactly ({article(record.kind)} twice)"
+                )
         if number == 1 and record.kind not in _OPENINGS:
             # A log read without its first line would be scored without the run it belongs
             # to (a drill run graded PASS, a report with no drill): refused, by name.
@@ -221,6 +225,6 @@ def read_events(run_dir: Path) -> list[LogRecord]:
         out_of_order = check_order(record.t, previous_t)
         if out_of_order is not None:
             raise EventLogError(path, number, f"t: {out_of_order}")
-        previous_t, previous_line = record.t, line
+        previous_t = record.t
         records.append(LogRecord.from_json(data))
     return records
