@@ -169,7 +169,7 @@ def replay(trial: Trial, rule: EarlyRule, book: PhraseBook) -> Trial:
             for m in acts_in_text(watch.ready, book):
                 if m.act not in done:
                     done.add(m.act)
-                    end = max(note.start_s, watch.ready_since_s - rule.quiet_frames * 0.03)
+                    end = max(note.start_s, note.t_s - rule.quiet_frames * 0.03)
                     heard.append(
                         Heard(
                             note.text,

@@ -133,8 +133,8 @@ def test_the_early_rule_waits_for_whole_phrases_stability_and_quiet() -> None:
     tail = [_note(0.03 * (len(words) + i), "drop the knife", quiet) for i in range(8)]
     t = _first_decision(notes + tail)
     # Whole phrase from 0.09 s and stable since; the median of the last three blocks is quiet
-    # at the 2nd quiet block, and stays so for EARLY.confirm_s.
-    assert t == pytest.approx(0.03 * (len(words) + 1) + EARLY.confirm_s)
+    # at the 2nd quiet block.
+    assert t == pytest.approx(0.03 * (len(words) + 1))
     # Still loud (the speaker goes on): never early.
     assert (
         _first_decision(notes + [_note(0.15 + 0.03 * i, "drop the knife", loud) for i in range(8)])
@@ -213,7 +213,7 @@ def test_the_benchs_replay_of_notes_decides_as_the_live_listener_does() -> None:
     book = builtin_phrasebook()
     speech = speech_16k("get on the ground", "en-us", 150)
     pcm = mix_at_snr(speech, 10.0, np.random.default_rng(2))
-    rule = EarlyRule(drop_db=4.0, confirm_s=0.06)
+    rule = EarlyRule(drop_db=4.0)
 
     def live(early: EarlyRule | None, notes: list[Note] | None = None) -> list[tuple[str, float]]:
         observe = None if notes is None else notes.append
@@ -521,41 +521,3 @@ def test_decoder_options_reach_pocketsphinx() -> None:
     # bench/speech.py --decoder JSON sweeps PocketSphinx's settings through them.
     recognizer = Recognizer(builtin_phrasebook(), decoder_options={"beam": 1e-60})
     assert recognizer._decoder.config["beam"] == pytest.approx(1e-60)
-
-
-def test_an_early_decision_waits_for_the_quiet_after_the_words_to_last() -> None:
-    # Tuning split's chatter (issue 17): "back up the files before the update tonight", "hands
-    # up if you want the first relay" were decided early at 1.0 as "back up", "hands up" at the
-    # short gap after their first words, before the sentence went on. The rule must now go on
-    # holding (the same path, the sound still down) for EARLY.confirm_s before it decides.
-    assert EARLY.confirm_s > 0.0
-    loud, quiet = 60.0, 45.0
-    words = [_note(0.03 * i, "back up", loud) for i in range(5)]
-    gap_frames = int(EARLY.confirm_s / 0.03)  # a gap a block shorter than confirm_s
-    gap = [_note(0.15 + 0.03 * i, "back up", quiet) for i in range(gap_frames)]
-    t0 = 0.15 + 0.03 * gap_frames
-    on = [_note(t0 + 0.03 * i, "back up", loud, after=i > 0) for i in range(10)]
-    assert _first_decision([*words, *gap, *on], replace(EARLY, confirm_s=0.0)) is not None
-    assert _first_decision([*words, *gap, *on]) is None
-    # "back up" said alone: decided once the quiet has lasted confirm_s.
-    rest = [_note(0.15 + 0.03 * i, "back up", quiet) for i in range(gap_frames + 8)]
-    t = _first_decision([*words, *rest])
-    first = _first_decision([*words, *rest], replace(EARLY, confirm_s=0.0))
-    assert t is not None and first is not None
-    assert t - first == pytest.approx(EARLY.confirm_s, abs=0.031)
-
-
-@needs_espeak
-def test_chatter_that_starts_with_a_command_is_not_decided_at_its_first_words() -> None:
-    # Tuning split's chatter (issue 17), en-us+m1 at 160 wpm, 10 dB: "back up" was decided early
-    # at 1.0 at the gap after the first words, a command.step_back nobody gave; the sentence
-    # goes on within EARLY.confirm_s, so nothing is decided now. "back up" said alone still is.
-    from range.voice.corpus import mix_at_snr, speech_16k
-
-    def at_10_db(text: str) -> np.ndarray:
-        return mix_at_snr(speech_16k(text, "en-us+m1", 160), 10.0, np.random.default_rng(4))
-
-    chatter = at_10_db("back up the files before the update tonight")
-    assert _fresh_acts(chatter, early=replace(EARLY, confirm_s=0.0)) == ["command.step_back"]
-    assert _fresh_acts(chatter) == []
-    assert _fresh_acts(at_10_db("back up")) == ["command.step_back"]

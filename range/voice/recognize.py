@@ -124,13 +124,6 @@ EARLY_LEAD_STABLE_S: float | None = None
 # -> 93.2 %, false acts 1.9 -> 0.6 a minute (docs/speech.md, "Measured (2026-12-01): holding
 # back early decisions"). None is a command: a command's latency is not touched.
 EARLY_HOLD: frozenset[str] = frozenset({"what happened", "my name is officer", "what's going on"})
-# An early decision waits until the rule has gone on holding (the same path, the sound still
-# down) for EARLY_CONFIRM_S: chatter that starts with a command word ("back up the files before
-# the update tonight", "hands up if you want the first relay") passed every test at the short
-# gap after its first words and was decided at 1.0 before the sentence went on (nine of the
-# tuning split's eleven false acts, issue 17). Chosen on the tuning split by replay (2026-12-01):
-# 0.12 s left 3 of the 11, 0.15 s none (docs/speech.md, "Measured (2026-12-01 evening)").
-EARLY_CONFIRM_S = 0.15
 # The cepstral mean the decoder starts from (it adapts as it hears speech). PocketSphinx's default
 # (40,3,-1) is far from speech and cost the first utterance of a stream its words ("show me
 # your hands" in espeak-ng's en voice came out "are you okay"); this is where the decoder's own
@@ -589,9 +582,6 @@ class EarlyRule:
     # Phrases never decided early, like those that begin a longer phrase of another act: they
     # wait for the utterance's end (EARLY_HOLD).
     hold: frozenset[str] = EARLY_HOLD
-    # How long all of the above must go on holding (the same path, the sound still down) before
-    # the act is decided (EARLY_CONFIRM_S).
-    confirm_s: float = EARLY_CONFIRM_S
 
 
 EARLY = EarlyRule()
@@ -630,11 +620,8 @@ class Watch:
         self._lead = ""
         self._lead_since = 0.0
         self._levels: list[float] = []
-        self._held_since: float | None = None  # when the rule began to hold for this path
         # The words of the last `note` that may be decided (all of its text, or its lead).
         self.ready = ""
-        # When the rule began to hold for `ready` (`confirm_s` or more before the note).
-        self.ready_since_s = 0.0
 
     def _lead_of(self, text: str) -> str:
         """The whole phrases `text` begins with when the rest of it is the first words of a
@@ -666,52 +653,36 @@ class Watch:
         self.ready = ""
         if note.text != self._text:
             self._text, self._since = note.text, note.t_s
-            self._held_since = None
         if not note.text or note.garbage_after or note.confidence < self.rule.min_confidence:
             self._lead = ""  # a lead must stay confident, with no garbage after it, throughout
-            self._held_since = None
             return False
         lead = self._lead_ready(note)
-        self.ready_since_s = note.t_s
-        whole = self._whole(note)
-        if whole is None:
-            self.ready = ""
-            return False
-        if not whole:
-            self._held_since = None
-            return lead
-        if self._held_since is None:
-            self._held_since = note.t_s
-        if note.t_s - self._held_since < self.rule.confirm_s - 1e-6:
-            return lead
-        self.ready, self.ready_since_s = whole, self._held_since
-        return True
-
-    def _whole(self, note: Note) -> str | None:
-        """The words of `note` the rule's tests (all but `confirm_s`) allow to decide now: its
-        text, or the whole phrases before a last one that waits; "" when none; None when the
-        path holds more than MAX_PHRASES phrases."""
         matches = acts_in_text(note.text, self.book)
         if not matches or sum(len(m.phrase.split()) for m in matches) != len(note.text.split()):
-            return ""
+            return lead
         if len(matches) > MAX_PHRASES:
-            return None
+            self.ready = ""
+            return False
         wait = (
             self.rule.prefix_stable_s
             if matches[-1].phrase in self._prefixes
             else self.rule.stable_s
         )
         if note.t_s - self._since < wait - 1e-6:
-            return ""
+            return lead
         recent = float(np.median(self._levels[-self.rule.quiet_frames :]))
         loud = float(np.percentile(self._levels, 90))
-        if recent > loud - self.rule.drop_db:
-            return ""
-        if matches[-1].phrase in self._grows:
-            # Its last phrase is decided at the utterance's end, when it is known whole; the
-            # phrases before it now ("police" of "police stop ...").
-            return " ".join(note.text.split()[: matches[-1].first_word])
-        return note.text
+        if recent <= loud - self.rule.drop_db:
+            if matches[-1].phrase in self._grows:
+                # Its last phrase is decided at the utterance's end, when it is known whole;
+                # the phrases before it now ("police" of "police stop ...").
+                if len(matches) == 1:
+                    return lead
+                self.ready = " ".join(note.text.split()[: matches[-1].first_word])
+                return True
+            self.ready = note.text
+            return True
+        return lead
 
     def _lead_ready(self, note: Note) -> bool:
         lead = "" if self.rule.lead_stable_s is None else self._lead_of(note.text)
@@ -998,7 +969,7 @@ class Listener:
         if self.early is None or not self._watch.note(note):
             return []
         quiet_s = self.early.quiet_frames * len(frame) / SAMPLE_RATE_HZ
-        end_s = max(self._speech_start, self._watch.ready_since_s - quiet_s)
+        end_s = max(self._speech_start, now_s - quiet_s)
         ready = self._watch.ready
         times = self.recognizer.word_times()
         if ready != text and len(times) >= len(ready.split()):  # a lead: it ends at its words
