@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_rules import end, phase, spoke, start
-from test_speech_corrections import misheard_warning, write_run
+from test_speech_corrections import misheard_warning, record_run, write_run
 
 from drills.log import LogRecord
 from range.cli.corrections import amend_records, correct_speech, run_corrections
@@ -43,17 +43,7 @@ def test_corrections_made_at_once_are_each_kept_and_amended_from_what_is_kept(
     # Without the lock, each round lost one in about 2 of 3 tries here: three rounds.
     run = write_run(tmp_path / "run", many_stops())
     db = f"sqlite:///{tmp_path / 'records.db'}"
-    with Records.open(db) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
-        score = score_run(read_events(run), default_policy())
-        result = {
-            "drill": "knife-approach-v1",
-            "seed": 7,
-            "openrange_version": "0",
-            "score": score.as_json(),
-            "run_dir": str(run),
-        }
-        number = records.add_drill_run("4411", result)
+    number = record_run(run, db)
     barrier = threading.Barrier(RACERS)
     errors: list[BaseException] = []
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from test_rules import end, fire, phase, pos, rec, spoke, start
-from test_speech_corrections import write_run
+from test_speech_corrections import record_run, write_run
 
 from range.cli.main import main
 from range.records.store import Records
@@ -29,20 +29,8 @@ def _recorded(tmp_path: Path, state: str) -> tuple[str, Path, int]:
         records_.append(rec(2.0, "run_ended", state="aborted", reason=STOPPED))
     run = write_run(tmp_path / "run", records_)
     db = f"sqlite:///{tmp_path / 'records.db'}"
-    with Records.open(db) as records:
-        records.add_officer("4411", "J. Rivera", "Metro PD")
-        score = score_run(read_events(run), default_policy())
-        result = {
-            "drill": "knife-approach-v1",
-            "seed": 7,
-            "openrange_version": "0",
-            "state": state,
-            "end_reason": STOPPED if state == "aborted" else "killed",
-            "score": score.as_json(),
-            "run_dir": str(run),
-        }
-        number = records.add_drill_run("4411", result)
-    return db, run, number
+    end_reason = STOPPED if state == "aborted" else "killed"
+    return db, run, record_run(run, db, state=state, end_reason=end_reason)
 
 
 @pytest.mark.parametrize("state", ["aborted", "incomplete"])

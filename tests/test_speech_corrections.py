@@ -30,6 +30,29 @@ def write_run(run: Path, records: list[LogRecord]) -> Path:
     return run
 
 
+def record_run(run: Path, db: str, **result: object) -> int:
+    """Keep the hand-built run in folder `run` in the records store `db` as badge 4411's drill
+    run (officer J. Rivera added), scored from its log; `result`: more of its result's keys
+    (`state`, `end_reason`). Returns its drill run number."""
+    from range.records.store import Records
+    from range.runs.runlog import read_events
+    from scoring.policy import default_policy
+    from scoring.score import score_run
+
+    with Records.open(db) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        score = score_run(read_events(run), default_policy())
+        kept = {
+            "drill": "knife-approach-v1",
+            "seed": 7,
+            "openrange_version": "0",
+            **result,
+            "score": score.as_json(),
+            "run_dir": str(run),
+        }
+        return records.add_drill_run("4411", kept)
+
+
 def misheard_warning() -> list[LogRecord]:
     """ "Taser, taser!" heard as "stop" before a TASER on an actively resisting subject."""
     return [
