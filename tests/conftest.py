@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import glob
 import os
@@ -26,6 +27,15 @@ from xr_sandbox import (
 import drills.log
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+# Emulated replicas register their ports in the runtime folder (peripherals.ports
+# default_emulator_dir), and a live lane or `peripherals scan` probes every port there, holding
+# its exclusive lock through the handshake. Shared with other test processes (xdist's other
+# worker, another checkout's suite, a user's `peripherals emulate`), a probe could take the lock
+# of a port another test was about to open ("in use by another program", seen at load 7): each
+# test process gets a private one, which the commands the tests start inherit.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="openrange-runtime-")
+atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], ignore_errors=True)
 
 # Every record the engine and the runners write is checked against the vocabulary
 # (drills/events.py), here and in the commands the tests start.
