@@ -14,9 +14,10 @@ import pytest
 from console_support import saved_run, seed_accounts
 from test_nu18j import _call, _request
 
+from range.cli.corrections import recorded_corrections
 from range.cli.main import main
 from range.console.app import Console
-from range.console.pages import debrief, drill_run, recent_runs
+from range.console.pages import debrief, recent_runs
 from range.records.store import URL_ENV, Records
 from range.runs.runlog import read_events
 
@@ -170,8 +171,8 @@ def test_an_edited_corrections_file_is_warned_of_and_the_records_version_applied
         assert f"WARNING: {differs}" in re.sub(r"<[^>]+>", "", page)
         assert "WARNING: warning" not in re.sub(r"<[^>]+>", "", page)
         with Records.open(console.db_url) as records:
-            row = drill_run(records, run["id"])
-        d = debrief(run["dir"], False, row["recorded_corrections"])
+            recorded = recorded_corrections(run["dir"], records)
+        d = debrief(run["dir"], False, recorded)
         assert [c["act"] for c in d["score"].corrections] == [run["act"]]
         # A correction deleted from the file: the records' is still applied, and said missing.
         path.write_text(json.dumps(forged | {"corrections": forged["corrections"][:1]}))

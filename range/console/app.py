@@ -39,7 +39,13 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from range.cli.corrections import amend_records, correct_speech, run_acts
+from range.cli.corrections import (
+    RecordedCorrections,
+    amend_records,
+    correct_speech,
+    recorded_corrections,
+    run_acts,
+)
 from range.cli.util import seed as run_seed
 from range.console.auth import (
     ADDRESS_MAX_FAILURES,
@@ -1005,16 +1011,27 @@ class Console:
         self._may_read(user, row["badge"])
         return row
 
+    async def _recorded(self, row: dict[str, Any]) -> RecordedCorrections | None:
+        """The speech corrections the records chained for `row`'s run, read in a worker
+        thread: the debrief checks the run's corrections file against them, and applies
+        theirs where it differs (nu19 #4). Only the pages that show a debrief read them."""
+        if not row["run_dir"]:
+            return None
+        run_dir = Path(row["run_dir"])
+        found: RecordedCorrections | None = await run_in_threadpool(
+            self._with_records, lambda records: recorded_corrections(run_dir, records)
+        )
+        return found
+
     async def run_page(self, request: Request) -> Response:
         user = self.require(request)
         try:
             row = self._run(user, int(request.path_params["id"]))
         except RecordsError as exc:
             return self.error(request, user, str(exc))
+        recorded = await self._recorded(row)
         try:
-            data = await run_in_threadpool(
-                debrief, Path(row["run_dir"]), True, row["recorded_corrections"]
-            )
+            data = await run_in_threadpool(debrief, Path(row["run_dir"]), True, recorded)
         except FOLDER_ERRORS as exc:
             return self.error(request, user, folder_problem(row, exc), 503)
         return self.page(
@@ -1195,10 +1212,9 @@ class Console:
         # only when neither can is there nothing to show (503).
         sides, unread = [], []
         for row in rows:
+            recorded = await self._recorded(row)
             try:
-                data = await run_in_threadpool(
-                    debrief, Path(row["run_dir"]), False, row["recorded_corrections"]
-                )
+                data = await run_in_threadpool(debrief, Path(row["run_dir"]), False, recorded)
             except FOLDER_ERRORS as exc:
                 unread.append(folder_problem(row, exc))
                 continue

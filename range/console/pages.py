@@ -80,7 +80,6 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
     # `phone-draw-v1 (modified, sha256 ...)` for an edited copy of a built-in drill; whether
     # its log on disk is still the one recorded (its kept sha256; none for an older record).
     log_ok, log_said = log_check(row)
-    run_dir = Path(row["run_dir"]) if row["run_dir"] else None
     # A DAMAGED result names nobody who played it, as `records show` says (damaged_run).
     simulated = None if drill_outcome(row) == DAMAGED else simulated_by(row)
     return row | {
@@ -92,9 +91,6 @@ def drill_run(records: Records, run_id: int) -> dict[str, Any]:
         # words `records show` says it (nu19 #3). None for a live officer's run.
         "simulated": simulated,
         "simulation": simulation_note(drill_run_script(row), row["badge"]) if simulated else None,
-        # The speech corrections the records chained for it: the debrief checks the run's
-        # corrections file against them, and applies theirs where it differs (nu19 #4).
-        "recorded_corrections": None if run_dir is None else recorded_corrections(run_dir, records),
     }
 
 
