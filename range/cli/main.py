@@ -153,8 +153,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     require("numpy", "pydantic", "moderngl", "matplotlib")
     from range.review.report import write_report
 
-    (edited,) = _edited([args.run_dir])
-    (recorded,) = _recorded([args.run_dir])
+    ((edited, recorded),) = _edited_and_recorded([args.run_dir])
     # The voice's and the corrections' warnings, as the report checked them for its page.
     said: list[str] = []
     path = write_report(args.run_dir, args.out, edited, said.append, recorded)
@@ -393,9 +392,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # batch, that run alone is left out (nu17c #16).
     # A run the user's records keep: its corrections file is checked against the corrections
     # they chained; where it differs, theirs are applied, and each difference is said.
-    recorded = _recorded(args.run_dirs)
-    kept: list[tuple[Path, list[LogRecord], Fixes, list[str]]] = []
-    for run_dir, log, chained in zip(args.run_dirs, logs, recorded, strict=True):
+    # A log edited since it was written (its result.json's sha256, or the records' where the
+    # user's store keeps the run) is scored as it is now, with a warning naming it.
+    checks = _edited_and_recorded(args.run_dirs)
+    kept: list[tuple[Path, list[LogRecord], Fixes, list[str], str | None]] = []
+    for run_dir, log, (why, chained) in zip(args.run_dirs, logs, checks, strict=True):
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
@@ -409,15 +410,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
             print(f"openrange: {exc}: not scored".replace("\n", "\nopenrange: "), file=sys.stderr)
             failed += 1
             continue
-        kept.append((run_dir, log, fixes, notes))
+        kept.append((run_dir, log, fixes, notes, why))
     if not kept:
         return 1
     args.run_dirs, logs = [k[0] for k in kept], [k[1] for k in kept]
-    # A log edited since it was written (its result.json's sha256, or the records' where the
-    # user's store keeps the run) is scored as it is now, with a warning naming it.
     scores = []
-    edited = _warn_edited(args.run_dirs)
-    for run_dir, log, fixes, notes in kept:
+    edited = _say_edited([k[4] for k in kept])
+    for run_dir, log, fixes, notes, _ in kept:
         for note in notes:
             print(f"openrange: {note}", file=sys.stderr)
         scores.append(corrected_score(run_dir, log, policy, fixes))
@@ -501,17 +500,28 @@ def _edited(run_dirs: list[Path]) -> list[str | None]:
     return _with_records(run_dirs, edited_log)
 
 
-def _recorded(run_dirs: list[Path]) -> list[RecordedCorrections | None]:
-    """For each saved run, the speech corrections the user's records chained for it
-    (range.cli.corrections.recorded_corrections), or None where they keep none to check."""
-    from range.cli.corrections import recorded_corrections
+def _edited_and_recorded(
+    run_dirs: list[Path],
+) -> list[tuple[str | None, RecordedCorrections | None]]:
+    """For each saved run, `_edited`'s line and the speech corrections the user's records
+    chained for it (range.cli.corrections.recorded_corrections; None where they keep none to
+    check), the records opened once for both."""
+    from range.cli.corrections import edited_log, recorded_corrections
 
-    return _with_records(run_dirs, recorded_corrections)
+    return _with_records(
+        run_dirs,
+        lambda run_dir, store: (edited_log(run_dir, store), recorded_corrections(run_dir, store)),
+    )
 
 
 def _warn_edited(run_dirs: list[Path]) -> list[str | None]:
     """`_edited`, each said on stderr (the run is read as it is now); returned for `--json`."""
-    edited = _edited(run_dirs)
+    return _say_edited(_edited(run_dirs))
+
+
+def _say_edited(edited: list[str | None]) -> list[str | None]:
+    """Each of `_edited`'s lines said on stderr (the run is read as it is now); returned for
+    `--json`."""
     for why in edited:
         if why is not None:
             print(f"openrange: warning: {why}; scored as it is now", file=sys.stderr)
