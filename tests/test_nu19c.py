@@ -14,10 +14,10 @@ import pytest
 from console_support import saved_run, seed_accounts
 from test_nu18j import _call, _request
 
-from range.cli.corrections import recorded_corrections
+from range.cli.corrections import chained_corrections
 from range.cli.main import main
 from range.console.app import Console
-from range.console.pages import debrief, recent_runs
+from range.console.pages import debrief, drill_run, recent_runs
 from range.records.store import URL_ENV, Records
 from range.runs.runlog import read_events
 
@@ -171,7 +171,7 @@ def test_an_edited_corrections_file_is_warned_of_and_the_records_version_applied
         assert f"WARNING: {differs}" in re.sub(r"<[^>]+>", "", page)
         assert "WARNING: warning" not in re.sub(r"<[^>]+>", "", page)
         with Records.open(console.db_url) as records:
-            recorded = recorded_corrections(run["dir"], records)
+            recorded = chained_corrections(records, drill_run(records, run["id"]))
         d = debrief(run["dir"], False, recorded)
         assert [c["act"] for c in d["score"].corrections] == [run["act"]]
         # A correction deleted from the file: the records' is still applied, and said missing.

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from range.cli import util as cliutil
 from range.deps import require
@@ -196,13 +196,11 @@ class RecordedCorrections(NamedTuple):
 
 
 def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrections | None:
-    """The corrections the records `store` chained for the drill run kept with `run_dir`, or
-    None where there is nothing to check a corrections file against: no store, no drill run
-    kept there, an older store (before schema 6, no amendments), a run whose log is no longer
-    the one recorded (its corrections are of that log: `edited_log` says so), or an amendment
-    that cannot be read (edited: `records verify` names it)."""
-    from range.records.store import RecordsError, log_check, stored_json
-    from scoring.corrections import Correction
+    """The corrections the records `store` chained for the drill run kept with `run_dir` (the
+    first whose log is the one recorded), or None where there is nothing to check a
+    corrections file against: no store, no drill run kept there, or none `chained_corrections`
+    finds for it."""
+    from range.records.store import RecordsError, log_check
 
     if store is None:
         return None
@@ -211,21 +209,46 @@ def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrec
             row = store.drill_run_row(number)
             if row is None or log_check(row)[0] is False:
                 continue
-            amendments = store.drill_run_amendments(number)
-            if amendments is None:
-                return None
-            kept, made = [], []
-            for amendment in amendments:
-                detail = stored_json(amendment, "detail", "drill run amendment")
-                fix = detail.get("correction") if isinstance(detail, dict) else None
-                if not isinstance(fix, dict):
-                    return None
-                kept.append(Correction.model_validate(fix))
-                made.append((str(amendment["by_whom"]), str(amendment["recorded"])))
-            return RecordedCorrections(number, kept, made)
-    except (RecordsError, ValueError):
+            return _amended_corrections(store, number)
+    except RecordsError:
         return None
     return None
+
+
+def chained_corrections(store: Records, row: dict[str, Any]) -> RecordedCorrections | None:
+    """The corrections the records `store` chained for the drill run `row` (its columns as
+    recorded: `id`, `run_dir`, `result`), or None where there is nothing to check a
+    corrections file against: a run whose log is no longer the one recorded (its corrections
+    are of that log: `edited_log` says so), or none `_amended_corrections` reads."""
+    from range.records.store import log_check
+
+    if log_check(row)[0] is False:
+        return None
+    return _amended_corrections(store, int(row["id"]))
+
+
+def _amended_corrections(store: Records, number: int) -> RecordedCorrections | None:
+    """The corrections the amendments of drill run `number` chained, or None for an older
+    store (before schema 6, no amendments) or an amendment that cannot be read (edited:
+    `records verify` names it)."""
+    from range.records.store import RecordsError, stored_json
+    from scoring.corrections import Correction
+
+    try:
+        amendments = store.drill_run_amendments(number)
+        if amendments is None:
+            return None
+        kept, made = [], []
+        for amendment in amendments:
+            detail = stored_json(amendment, "detail", "drill run amendment")
+            fix = detail.get("correction") if isinstance(detail, dict) else None
+            if not isinstance(fix, dict):
+                return None
+            kept.append(Correction.model_validate(fix))
+            made.append((str(amendment["by_whom"]), str(amendment["recorded"])))
+    except (RecordsError, ValueError):
+        return None
+    return RecordedCorrections(number, kept, made)
 
 
 # A correction's fields in the order a difference is said: what it names, then what it says.

@@ -42,8 +42,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from range.cli.corrections import (
     RecordedCorrections,
     amend_records,
+    chained_corrections,
     correct_speech,
-    recorded_corrections,
     run_acts,
 )
 from range.cli.util import seed as run_seed
@@ -1017,9 +1017,8 @@ class Console:
         theirs where it differs (nu19 #4). Only the pages that show a debrief read them."""
         if not row["run_dir"]:
             return None
-        run_dir = Path(row["run_dir"])
         found: RecordedCorrections | None = await run_in_threadpool(
-            self._with_records, lambda records: recorded_corrections(run_dir, records)
+            self._with_records, chained_corrections, row
         )
         return found
 

@@ -14,10 +14,10 @@ from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import (
     RecordedCorrections,
+    chained_corrections,
     checked_fixes,
     corrected_score,
     correction_notes,
-    recorded_corrections,
 )
 from range.cli.summary import correction_when, correction_words
 from range.console.protocol import (
@@ -219,7 +219,7 @@ def debrief(
     run_dir: Path, render: bool = True, recorded: RecordedCorrections | None = None
 ) -> dict[str, Any]:
     """Everything the debrief page shows for one saved drill run. `recorded`: the speech
-    corrections the records chained for it (`recorded_corrections`); where the run's
+    corrections the records chained for it (`chained_corrections`); where the run's
     corrections file differs from them, theirs are applied, and `correction_notes` says what
     differs, as `score` and `report` say it."""
     records, drill = saved_drill_run(run_dir)
@@ -541,7 +541,7 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
         run = Path(row["run_dir"])
         try:
             log = read_events(run)
-            fixes, _ = checked_fixes(run, log, recorded_corrections(run, records))
+            fixes, _ = checked_fixes(run, log, chained_corrections(records, row))
             score = corrected_score(run, log, default_policy(), fixes)
         except FOLDER_ERRORS as exc:
             leave_out(row, folder_problem(row, exc), True)
