@@ -353,12 +353,11 @@ def load_script_for(
         except (tomllib.TOMLDecodeError, RecursionError):
             raise exc from None
         steps, expect_rules = _raw_views(data)
-        said = {(p.line, p.field) for p in exc.problems}
         fields = {p.field for p in exc.problems}
         more = [
             p
             for p in script_problems(steps, expect_rules, drill, key_lines(text), rules, book)
-            if (p.line, p.field) not in said and p.field not in fields
+            if p.field not in fields
         ]
         if not more:
             raise
