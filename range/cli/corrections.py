@@ -308,6 +308,15 @@ def checked_fixes(
     return (trusted, run_act_names(run_dir, records) if trusted else None), notes
 
 
+def checked_notes(
+    run_dir: Path, records: list[LogRecord], recorded: RecordedCorrections | None
+) -> tuple[Fixes, list[str]]:
+    """`checked_fixes`, with `correction_notes` for the fixes it returns after its own lines:
+    every line `score`, the report and the debrief say of the run's corrections."""
+    fixes, differ = checked_fixes(run_dir, records, recorded)
+    return fixes, [*differ, *correction_notes(run_dir, records, *fixes)]
+
+
 def corrected_score(
     run_dir: Path, records: list[LogRecord], policy: Policy, fixes: Fixes | None = None
 ) -> Score:

@@ -374,12 +374,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    from range.cli.corrections import (
-        checked_fixes,
-        corrected_score,
-        correction_notes,
-        voice_problem,
-    )
+    from range.cli.corrections import checked_notes, corrected_score, voice_problem
     from range.cli.summary import run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
@@ -400,8 +395,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
-            fixes, differ = checked_fixes(run_dir, log, chained)
-            notes = [*differ, *correction_notes(run_dir, log, *fixes)]
+            fixes, notes = checked_notes(run_dir, log, chained)
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")
         except ValueError as exc:

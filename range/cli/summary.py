@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +132,13 @@ def format_score(score: Score) -> str:
                 f" by {c['by']}, {c['made']}{why}"
             )
     # Replaced by a later correction of the same act: history, not a fault (rc17 #6).
-    history = [c for c in score.corrections_not_applied if c.get("superseded")]
+    history = earlier_corrections(score.corrections_not_applied)
     unfit = [c for c in score.corrections_not_applied if not c.get("superseded")]
     if history:
         lines.append("Earlier speech corrections (replaced by a later one of the same act):")
         for c in history:
             lines.append(
-                f"  {correction_when(c):>13}  {correction_words(c)}: {c['was']} -> {c['act']}"
+                f"  {c['when']:>13}  {c['words']}: {c['was']} -> {c['act']}"
                 f" by {c['by']}, {c['made']}"
             )
     if unfit:
@@ -265,6 +265,17 @@ _KEPT = {
     "sound.wav": "the run's soundtrack: subjects' voices, shots, the TASER's arc",
     "report.html": "the review page",
 }
+
+
+def earlier_corrections(not_applied: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The corrections replaced by a later one of the same act (`Score.corrections_not_applied`
+    marked `superseded`), each with its `when` (`correction_when`) and `words`
+    (`correction_words`): what `score`, the report and the debrief list, each in its own way."""
+    return [
+        c | {"when": correction_when(c), "words": correction_words(c)}
+        for c in not_applied
+        if c.get("superseded")
+    ]
 
 
 def correction_when(c: dict[str, Any]) -> str:

@@ -16,10 +16,10 @@ from range.cli.corrections import (
     RecordedCorrections,
     chained_corrections,
     checked_fixes,
+    checked_notes,
     corrected_score,
-    correction_notes,
 )
-from range.cli.summary import correction_when, correction_words
+from range.cli.summary import earlier_corrections
 from range.console.protocol import (
     body_keys,
     clip_keys,
@@ -224,7 +224,7 @@ def debrief(
     differs, as `score` and `report` say it."""
     records, drill = saved_drill_run(run_dir)
     started = records[0].data
-    fixes, differ = checked_fixes(run_dir, records, recorded)
+    fixes, notes = checked_notes(run_dir, records, recorded)
     corrections = fixes[0]
     score = corrected_score(run_dir, records, default_policy(), fixes)
     timeline: list[dict[str, Any]] = []
@@ -298,14 +298,10 @@ def debrief(
         "officer_said": officer_said,
         # Each correction of the officer's words replaced by a later one of the same act: the
         # record of who changed what, as `score` and the report list it (nu19 #12).
-        "earlier_corrections": [
-            c | {"when": correction_when(c), "words": correction_words(c)}
-            for c in score.corrections_not_applied
-            if c.get("superseded")
-        ],
+        "earlier_corrections": earlier_corrections(score.corrections_not_applied),
         "correction_notes": [
             note.removeprefix("warning: ")  # the page heads each with WARNING
-            for note in [*differ, *correction_notes(run_dir, records, *fixes)]
+            for note in notes
         ],
         "flags": [r for r in records if r.kind == "instructor_command"],
         "frames": frames,

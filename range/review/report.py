@@ -28,15 +28,14 @@ from physics.pose import Pose, look_rotation
 from range import outfile
 from range.cli.corrections import (
     VoiceProblem,
-    checked_fixes,
+    checked_notes,
     corrected_score,
     correction_notes,
     voice_problem,
 )
 from range.cli.summary import (
     correction_change,
-    correction_when,
-    correction_words,
+    earlier_corrections,
     run_who,
     verdict_line,
 )
@@ -576,11 +575,11 @@ def _earlier_corrections(not_applied: Sequence[dict[str, Any]]) -> str:
     """The corrections replaced by a later one of the same act (`Score.corrections_not_applied`
     marked `superseded`), as `score` lists them: the record of who changed what, not a fault
     (rc17 #6), so the page keeps it below what was heard. "" when there are none."""
-    history = [c for c in not_applied if c.get("superseded")]
+    history = earlier_corrections(not_applied)
     if not history:
         return ""
     items = "".join(
-        f"<li>{correction_when(c)} {html.escape(correction_words(c))}: "
+        f"<li>{c['when']} {html.escape(c['words'])}: "
         f"{html.escape(str(c['was']))} &rarr; {html.escape(str(c['act']))} by "
         f"{html.escape(str(c['by']))}, {html.escape(str(c['made']))}</li>"
         for c in history
@@ -654,13 +653,12 @@ def write_report(
     started = records[0].data
     drill = saved_drill(run_dir, started)
     # Checked against the records' chained corrections: theirs are applied where they differ.
-    fixes, differ = checked_fixes(run_dir, records, recorded)
-    every, acts = fixes
+    fixes, said = checked_notes(run_dir, records, recorded)
+    every = fixes[0]
     score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     not_applied = {c["index"] for c in score.corrections_not_applied}
     corrections = [c for index, c in enumerate(every) if index not in not_applied]
-    said = [*differ, *correction_notes(run_dir, records, every, acts)]
     notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)
     shots = [
         r
