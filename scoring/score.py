@@ -504,13 +504,13 @@ class _Judge:
         for act in _acts(rec, self.values):
             self.acts[act] = self.acts.get(act, 0) + 1
             self.heard.append(_heard_entry(rec, act))
-            if shouted and _category(act) in self.shouted:
-                self.shouted[_category(act)] += 1
+            category = _category(act)
+            if shouted and category in self.shouted:
+                self.shouted[category] += 1
                 self.shouted_at = t if self.shouted_at is None else self.shouted_at
-            elif _category(act) in self.shouted:
+            elif category in self.shouted:
                 self.calming_at = t if self.calming_at is None else self.calming_at
             self.spoke_at = t if self.spoke_at is None else self.spoke_at
-            category = _category(act)
             if category in _COMMANDING:
                 self.verbal_at = t if self.verbal_at is None else self.verbal_at
             if category == "identify":
@@ -1411,8 +1411,8 @@ class _Judge:
         if not rapport and not questions:
             return ""
         line = f"{rapport} rapport act(s), {questions} question act(s)"
-        if self.talk and self.talk_s() > 0.0:
-            line += f", {self.talk_s():.1f} s talking"
+        if (talk := self.talk_s()) > 0.0:
+            line += f", {talk:.1f} s talking"
         shouted = sum(self.shouted.values())
         if shouted:
             line += (

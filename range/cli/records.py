@@ -713,7 +713,7 @@ def _history(args: argparse.Namespace) -> int:
 
     with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
-        edited = records.officer_problem(args.badge)
+        edited = records.officer_problem(officer)
         rows = records.qualifications(args.badge)
         drills = records.drill_runs(args.badge)
         today = datetime.now(UTC).date()

@@ -386,6 +386,12 @@ def sha256_mismatch(path: Path, kept: str, where: str, verb: str) -> str | None:
     return f"no longer matches the sha256 kept {where} ({kept[:12]}, now {now[:12]}): it was {verb}"
 
 
+def _edited_line(what: str, ref: object) -> str:
+    """A record that no longer matches the digest the ledger chained for it, in the words
+    `verify` and `history` say it: `officer 4411 no longer matches its hash: it was edited`."""
+    return f"{what} {ref} no longer matches its hash: it was edited"
+
+
 def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
     """Whether a recorded drill run's log on disk is the one recorded: (True, "log sha256
     ..."), (False, why: edited or missing), or (None, NO_LOG_HASH) for a run recorded without
@@ -1191,18 +1197,19 @@ class Records:
             )
         return rows[0]
 
-    def officer_problem(self, badge: str) -> str | None:
-        """What is wrong with an officer's row (edited outside OpenRange: it no longer matches
-        the digest the ledger chained for it, as `verify` finds), None when it matches or was
-        kept before the ledger chained one: `history` marks the officer's name so."""
-        row = self.officer(badge)
+    def officer_problem(self, row: dict[str, Any]) -> str | None:
+        """What is wrong with an officer's row (`officer`; edited outside OpenRange: it no
+        longer matches the digest the ledger chained for it, as `verify` finds), None when it
+        matches or was kept before the ledger chained one: `history` marks the officer's name
+        so."""
+        badge = row["badge"]
         chained = self._rows(
             "SELECT digest FROM ledger WHERE kind = 'officer' AND ref = ? ORDER BY id DESC LIMIT 1",
             badge,
         )
         if not chained or chained[0]["digest"] == officer_digest(row):
             return None
-        return f"officer {badge} no longer matches its hash: it was edited"
+        return _edited_line("officer", badge)
 
     def begin_drill_run(
         self,
@@ -2198,9 +2205,7 @@ class Records:
                     Problem(number, f"{what} {ref} is not in the audit chain: added outside", kind)
                 )
             elif latest[(kind, ref)] != digest:
-                problems.append(
-                    Problem(number, f"{what} {ref} no longer matches its hash: it was edited", kind)
-                )
+                problems.append(Problem(number, _edited_line(what, ref), kind))
         for kind, ref in sorted(set(latest) - set(kept)):
             what = whats.get(kind, "drill run amendment")
             number = 0 if kind == "officer" else int(ref)
