@@ -139,12 +139,9 @@ def _map_figure(
     named: set[str] = set()
     for part in props:  # each prop once in the legend, drawn under everything else
         (cx, cy, _), (hx, hy, _) = part.centre, part.half
+        yaw = part.rotation()[:2, :2]
         corners = [
-            (
-                cx + x * math.cos(part.yaw_rad) - y * math.sin(part.yaw_rad),
-                cy + x * math.sin(part.yaw_rad) + y * math.cos(part.yaw_rad),
-            )
-            for x, y in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))
+            tuple(yaw @ (x, y) + (cx, cy)) for x, y in ((-hx, -hy), (hx, -hy), (hx, hy), (-hx, hy))
         ]
         ax.add_patch(
             Polygon(
