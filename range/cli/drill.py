@@ -389,25 +389,28 @@ def _validate(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     phrases, book = _phrases(args)
-    scripts = {path for path in paths if _script_table(path) is not None}
+    # Each file parsed once: a script's table, a drill's file (read again only where it
+    # failed, to say why in its turn).
+    scripts = {path: table for path in paths if (table := _script_table(path)) is not None}
+    loaded: dict[Path, DrillFile] = {}
 
     def load_drill(path: Path) -> DrillFile:
-        source = drill_file(path)
+        source = loaded[path] if path in loaded else drill_file(path)
         text = source.content.decode("utf-8", errors="replace")
         check_speech_triggers(source.drill, text, path, book, str(phrases or ""))
         return source
 
     # The drills given beside a script: a script is checked against the one it names.
     given: dict[str, Drill] = {}
-    for path in paths:
+    for path in paths if scripts else []:
         if path not in scripts:
             with contextlib.suppress(ValueError, OSError):  # said in its turn below
-                drill = drill_file(path).drill
-                given.setdefault(drill.id, drill)
+                loaded[path] = drill_file(path)
+                given.setdefault(loaded[path].drill.id, loaded[path].drill)
 
     def load(path: Path) -> DrillFile | _CheckedScript:
         if path in scripts:
-            return _check_script_file(path, given, book)
+            return _check_script_file(path, scripts[path], given, book)
         return load_drill(path)
 
     def describe(loaded: DrillFile | _CheckedScript) -> str:
@@ -444,18 +447,17 @@ def _script_table(path: Path) -> dict[str, object] | None:
 
 
 def _check_script_file(
-    path: Path, given: dict[str, Drill], book: PhraseBook | None
+    path: Path, table: dict[str, object], given: dict[str, Drill], book: PhraseBook | None
 ) -> _CheckedScript:
     """An officer script file by its schema and, when the drill it plays is built in or given
     on the same command line, against that drill, as `drill run --sim` checks it: every problem
-    at once. The drill it plays: the one it names (`drill = ID`), else one whose
-    `expected_officer` it is."""
+    at once. `table`: its TOML table (`_script_table`). The drill it plays: the one it names
+    (`drill = ID`), else one whose `expected_officer` it is."""
     from drills.officer import OfficerScript, load_script_for
     from drills.schema import builtin_drills
     from physics.datafiles import load_model
     from scoring.policy import RULES
 
-    table = _script_table(path) or {}
     named, own = table.get("drill"), table.get("id")
     name = named if isinstance(named, str) else ""
     drill = given.get(name) or builtin_drills().get(name)
