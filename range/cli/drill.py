@@ -700,12 +700,14 @@ def _ended_first(ctrl_c: cliutil.CtrlC, result: RunResult, record: dict[str, obj
     recorded as it ended, docs/drills.md "Stopping a run"); if so, says so in one line."""
     if not ctrl_c.late:
         return False
-    kept = [f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"]
-    if record.get("record") is not None:
-        kept.append(f"recorded as drill run {record['record']}")
+    number = record.get("record")
     cliutil.say(
-        f"openrange: Ctrl-C came after the run had ended ({result.state.value} at"
-        f" {result.duration_s:.2f} s): nothing was cut; {' and '.join(kept)}"
+        ctrl_c.late_line(
+            f"the run had ended ({result.state.value} at {result.duration_s:.2f} s): nothing"
+            " was cut",
+            result.run_dir,
+            None if number is None else f"drill run {number}",
+        )
     )
     return True
 

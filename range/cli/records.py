@@ -497,12 +497,12 @@ def _attempt_done(
         say(failed)
         return 9
     if ctrl_c.late:
-        where = [f"saved in {result.run_dir}" if result.run_dir is not None else "not saved"]
-        if recorded:
-            where.append(f"recorded as qualification record {result.qualification}")
         say(
-            "openrange: Ctrl-C came after the attempt's last string: it is complete, nothing"
-            f" was cut; {' and '.join(where)}"
+            ctrl_c.late_line(
+                "the attempt's last string: it is complete, nothing was cut",
+                result.run_dir,
+                f"qualification record {result.qualification}" if recorded else None,
+            )
         )
         return 130
     return code

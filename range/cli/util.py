@@ -165,6 +165,16 @@ class CtrlC:
         self.taken = True
         raise KeyboardInterrupt
 
+    @staticmethod
+    def late_line(what: str, run_dir: Path | None, recorded: str | None) -> str:
+        """The line a command says when a Ctrl-C came only after `what` (what it came after,
+        and that nothing was cut): where the run was saved (`run_dir`; None: not saved) and,
+        where it was, what it was recorded as (`recorded`: `drill run 3`)."""
+        where = [f"saved in {run_dir}" if run_dir is not None else "not saved"]
+        if recorded is not None:
+            where.append(f"recorded as {recorded}")
+        return f"openrange: Ctrl-C came after {what}; {' and '.join(where)}"
+
 
 @contextmanager
 def ctrl_c_once() -> Iterator[CtrlC]:
