@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -214,10 +214,24 @@ class ScriptedOfficer:
         return intents
 
 
+class _StepView(Protocol):
+    """What `check_script` reads of a step: a valid script's `Step`, or a `_RawStep` read
+    from the raw table of a script the schema refused."""
+
+    @property
+    def do(self) -> Act | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def on_phase(self) -> str | None: ...
+    @property
+    def say(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
-class _StepView:
-    """What `check_script` reads of a step: from a valid script, or from the raw table of a
-    script the schema refused (a field of the wrong kind is None: the schema names it)."""
+class _RawStep:
+    """A step of a script the schema refused, as far as it can be read (a field of the wrong
+    kind is None: the schema names it)."""
 
     do: Act | None
     subject: str | None
@@ -225,11 +239,7 @@ class _StepView:
     say: str
 
 
-def _views(script: OfficerScript) -> list[_StepView]:
-    return [_StepView(s.do, s.subject, s.on_phase, s.say) for s in script.steps]
-
-
-def _raw_views(data: object) -> tuple[list[_StepView], list[str]]:
+def _raw_views(data: object) -> tuple[list[_RawStep], list[str]]:
     """The steps and `expect.rules` of a script's TOML table as far as they can be read."""
 
     def text(table: dict[str, object], key: str) -> str | None:
@@ -238,14 +248,14 @@ def _raw_views(data: object) -> tuple[list[_StepView], list[str]]:
 
     table = data if isinstance(data, dict) else {}
     steps = table.get("steps")
-    views: list[_StepView] = []
+    views: list[_RawStep] = []
     for step in steps if isinstance(steps, list) else []:
         step = step if isinstance(step, dict) else {}
         do = step.get("do")
         act = Act(do) if isinstance(do, str) and do in {a.value for a in Act} else None
         say = step.get("say")
         views.append(
-            _StepView(
+            _RawStep(
                 act,
                 text(step, "subject"),
                 text(step, "on_phase"),
@@ -330,7 +340,7 @@ def check_script(
     its TOML, for the line), the line and the field."""
     lines = key_lines(text) if text else {}
     expect_rules = script.expect.rules if script.expect is not None else []
-    problems = script_problems(_views(script), expect_rules, drill, lines, rules, book)
+    problems = script_problems(script.steps, expect_rules, drill, lines, rules, book)
     if problems:
         raise DataFileError(where, problems)
 
