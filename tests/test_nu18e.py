@@ -251,7 +251,7 @@ def test_a_restarted_lane_offers_runs_cut_short_as_incomplete_and_the_console_re
     from drills.officer import find_officer
     from drills.schema import read_drill_file
     from range.console.app import Console
-    from range.console.lane import CUT_SHORT_FILE, LaneProcess
+    from range.console.lane import CUT_SHORT_FILE, LaneProcess, mark_lane_run
     from range.console.pages import recent_runs, trend
     from range.records.store import Records, outcome
     from range.runs.drill import RunConfig, run_drill
@@ -262,18 +262,38 @@ def test_a_restarted_lane_offers_runs_cut_short_as_incomplete_and_the_console_re
     runs = tmp_path / "lane-runs"
     since = time.time()
     source = read_drill_file("knife-approach-v1")
+    # Made as the lane makes its runs: marked as LANE1's as the folder is made (rc19 #3).
+    officer = find_officer(str(source.drill.expected_officer))
     drill = run_drill(
-        RunConfig(source.drill, find_officer(str(source.drill.expected_officer)), 5, runs_dir=runs)
+        RunConfig(
+            source.drill,
+            officer,
+            5,
+            runs_dir=runs,
+            on_begin=lambda folder, _sha: mark_lane_run(folder, "LANE1"),
+        )
     )
     assert drill.run_dir is not None
     _cut_short(drill.run_dir, "run_ended", 2.0)
     course = run_course(
         CourseConfig(
-            find_course("taser7-practical-v1"), find_shooter("qualified"), 5, runs_dir=runs
+            find_course("taser7-practical-v1"),
+            find_shooter("qualified"),
+            5,
+            runs_dir=runs,
+            on_begin=lambda folder: mark_lane_run(folder, "LANE1"),
         )
     )
     assert course.run_dir is not None
     _cut_short(course.run_dir, "attempt_ended", 20.0)
+    # rc19 #3: runs the command line cut short in the same runs folder (its records hold them,
+    # or list them in progress), and one another lane made, are not this lane's to offer.
+    import shutil
+
+    cli = shutil.copytree(drill.run_dir, runs / "20000101-000000-knife-approach-v1")
+    (cli / ".lane.json").unlink()
+    other = shutil.copytree(drill.run_dir, runs / "20000101-000001-knife-approach-v1")
+    mark_lane_run(other, "LANE2")
     # The killed process's pending file names the run it was playing (badge, who started it).
     running = {"kind": "drill", "badge": "4411", "started_by": "inst1", "since_unix": since}
     pending = runs / ".lane-LANE1-pending.json"
@@ -285,6 +305,7 @@ def test_a_restarted_lane_offers_runs_cut_short_as_incomplete_and_the_console_re
     for result in offered.values():
         assert result["cut_short"] and result["badge"] == "4411" and result["files"]
     assert (drill.run_dir / CUT_SHORT_FILE).is_file()
+    assert not (cli / CUT_SHORT_FILE).exists() and not (other / CUT_SHORT_FILE).exists()
     assert not json.loads(pending.read_text())["running"]
     # Found once: a lane restarted again offers what is still waiting, nothing new.
     again = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs)

@@ -158,6 +158,7 @@ from pathlib import Path
 from drills.log import LogRecord
 from range.runs.runlog import RunWriter
 writer = RunWriter(Path(sys.argv[1]), "knife-approach-v1")
+(writer.path / ".lane.json").write_text('{"lane": "LANE1"}')  # a lane's run (LANE_MARK)
 writer.append(LogRecord(0.0, "run_started", {"log_format": 1, "drill": "knife-approach-v1",
     "dt_s": 0.01, "subjects": {}, "cover": []}))
 print(writer.path, flush=True)

@@ -202,7 +202,7 @@ def test_the_page_greys_exactly_what_the_server_refuses() -> None:
 
 
 def test_a_lane_restarts_its_ended_drill_with_the_same_seed(tmp_path: Path) -> None:
-    from range.console.lane import LaneProcess
+    from range.console.lane import LaneProcess, made_by
 
     lane = LaneProcess("L0", "127.0.0.1:9", "k" * 32, tmp_path, speed=None, speech="off")
     assert lane._start_for({"command": "restart", "by": "boss"}) is None  # nothing played yet
@@ -214,6 +214,8 @@ def test_a_lane_restarts_its_ended_drill_with_the_same_seed(tmp_path: Path) -> N
     assert first["seed"] == second["seed"]  # a random seed as it was drawn
     assert (first["started_by"], second["started_by"]) == ("inst", "boss")
     assert lane._start_for({"command": "pause", "by": "boss"}) is None
+    # rc19 #3: each run folder the lane made carries its mark (a restart offers only those).
+    assert {made_by(Path(r["run_dir"])) for r in lane.finished} == {"L0"}
 
 
 # -- defect 9: a repeated pause or resume, and a mark without words, are refused --------------

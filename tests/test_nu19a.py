@@ -171,3 +171,22 @@ def test_verify_json_help_and_course_summary_say_what_the_docs_do(
     stages = format_attempt(score_attempt(find_course("taser7-practical-v1"))).splitlines()[:-1]
     assert len(stages) == 3 and "both bays and a reload" in stages[2]
     assert len({line.index(" points") for line in stages}) == 1
+
+
+def test_an_event_line_copied_re_spaced_is_refused_as_a_repeat(tmp_path: Path) -> None:
+    """rc19 #8: the shot's line written back compact (other spacing, keys in another order)
+    was counted as a second shot: only a byte-identical copy was refused."""
+    log = [*start(), phase(0, "deadly_threat", "handgun", acting=True), fire(1.0)]
+    log += [pos(1.1, (0, 0), s=(6, 0)), end(2.0)]
+    run = write_run(tmp_path / "run", log)
+    path = run / "events.jsonl"
+    lines = path.read_text().splitlines()
+    shot = json.loads(lines[2])
+    copy = json.dumps(dict(reversed(shot.items())), separators=(",", ":"))
+    assert copy != lines[2]
+    path.write_text("\n".join([*lines[:4], copy, *lines[4:]]) + "\n")
+    with pytest.raises(EventLogError) as refused:
+        read_events(run)
+    assert str(refused.value) == (
+        f"{path}:5: repeats line 3 written differently (an officer_action twice)"
+    )

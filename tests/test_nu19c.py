@@ -182,3 +182,32 @@ def test_an_edited_corrections_file_is_warned_of_and_the_records_version_applied
         assert "put back to the act heard" in out.out
     finally:
         path.write_text(kept, encoding="utf-8")
+
+
+def test_a_deleted_corrections_file_is_warned_of_and_the_records_version_applied(
+    console: Console,
+    run: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rc19 #4: a corrections file deleted is one emptied: the run stays scorable, the
+    records' corrections applied with a warning (was exit 2, 'No such file or directory')."""
+    assert console.db_url is not None
+    monkeypatch.setenv(URL_ENV, console.db_url)
+    path: Path = run["fixes"]
+    kept = path.read_text(encoding="utf-8")
+    try:
+        path.unlink()
+        capsys.readouterr()
+        assert main(["score", str(run["dir"])]) == 0
+        out = capsys.readouterr()
+        assert f"openrange: warning: {path}: not the speech corrections drill run" in out.err
+        assert f"{path}: corrections[0] missing: the records keep" in out.err, out.err
+        assert "put back to the act heard" in out.out
+        report = path.parent / "rc19b.html"
+        assert main(["report", str(run["dir"]), "--out", str(report)]) == 0
+        assert "corrections[0] missing" in capsys.readouterr().err
+        page = _get(console, console.run_page, f"/runs/{run['id']}", {"id": run["id"]})
+        assert "corrections[0] missing" in page
+    finally:
+        path.write_text(kept, encoding="utf-8")

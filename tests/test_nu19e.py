@@ -174,3 +174,29 @@ def test_a_sim_script_s_problems_are_said_at_once_each_line_openrange(
         f"openrange: {script}:25: steps[3].only_if: one of 'subject_active' or"
         " 'subject_incapacitated' is needed, not the text 'maybe'",
     ]
+
+
+def test_drill_validate_checks_a_script_naming_another_drill_against_the_one_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc19 #6: a script naming knife-approach-v1 (subject "subject"), given beside the bat
+    # drill, was said ok against knife-approach-v1; `drill run BAT --sim SCRIPT` refuses it.
+    drill, script = tmp_path / "bat.toml", tmp_path / "officer.toml"
+    drill.write_text(DRILL)
+    named = SCRIPT.replace('drill = "nu19-bat-walk-v1"', 'drill = "knife-approach-v1"')
+    script.write_text(named.replace('subject = "man"', 'subject = "subject"'))
+    capsys.readouterr()
+    assert main(["drill", "validate", str(drill), str(script)]) == 1
+    assert capsys.readouterr().err == (
+        f"{script}:19: steps[2].subject: drill nu19-bat-walk-v1 has no subject 'subject': one"
+        " of man\n"
+    )
+    # One that fits the drill given: ok, and said which drill it names and which it was checked
+    # against.
+    script.write_text(named)
+    assert main(["drill", "validate", str(drill), str(script)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"{script}: ok (officer script nu19-officer-v1, 3 step(s); it names drill"
+        " knife-approach-v1, not nu19-bat-walk-v1 given with it: checked against"
+        " nu19-bat-walk-v1, as drill run DRILL --sim plays it there)"
+    )

@@ -416,7 +416,10 @@ def correction_notes(
                 f"{book}; its corrections are checked against the built-in phrase book and the"
                 " acts the log heard"
             )
-        lines = json_key_lines(current.read_text(encoding="utf-8"))
+        # The records' corrections, where the file was deleted (checked_fixes says so): no
+        # line to name in it (rc19 #4).
+        text = current.read_text(encoding="utf-8") if current.is_file() else ""
+        lines = json_key_lines(text) if text else {}
         known = run_act_names(run_dir, records) if acts is None else acts
         for index, why in unapplied(records, kept, known):
             if why.startswith(SUPERSEDED):
@@ -424,7 +427,7 @@ def correction_notes(
             # A typo'd act is what is wrong: its own line; else the utterance it names.
             field = "act" if why.startswith(NO_SUCH_ACT) else "utterance_t"
             line = locate(lines, ["corrections", index, field])
-            where = f"{current}:{line}: corrections[{index}].{field}"
+            where = f"{current}{f':{line}' if line else ''}: corrections[{index}].{field}"
             notes.append(f"{where}: {_describe(kept[index], records)}: not applied: {why}")
     redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):

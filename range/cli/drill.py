@@ -460,6 +460,18 @@ def _check_script_file(
 
     named, own = table.get("drill"), table.get("id")
     name = named if isinstance(named, str) else ""
+    if name and given and name not in given:
+        # It names another drill than the one(s) given with it: checked against those, as
+        # `drill run DRILL --sim SCRIPT` plays it there, so validate never passes a pair that
+        # run refuses (rc19 #6).
+        for other in given.values():
+            script = load_script_for(path, other, RULES, book)
+        others = ", ".join(given)
+        return _CheckedScript(
+            script,
+            f"it names drill {name}, not {others} given with it: checked against {others},"
+            " as drill run DRILL --sim plays it there",
+        )
     drill = given.get(name) or builtin_drills().get(name)
     how = ""
     if not name:

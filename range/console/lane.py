@@ -25,6 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,28 @@ PENDING_VERSION = 1
 # Written into a cut-short run's folder when a restarted lane finds it (the result it offers):
 # the folder is offered once.
 CUT_SHORT_FILE = "incomplete.json"
+# A lane's mark in each run folder it makes, as the folder is made (`mark_lane_run`): a lane
+# restarted offers as cut short only the runs a lane of its name made, never a folder the
+# command line left in the shared runs folder (its records hold it, or list it in progress:
+# rc19 #3). A dot file: a run's bundle and listings leave it out.
+LANE_MARK = ".lane.json"
+
+
+def mark_lane_run(folder: Path | None, lane: str) -> None:
+    """Mark `folder` as a run the lane named `lane` made (None: a run kept nowhere)."""
+    if folder is not None:
+        (folder / LANE_MARK).write_text(json.dumps({"lane": lane}) + "\n", encoding="utf-8")
+
+
+def made_by(folder: Path) -> str | None:
+    """The name of the lane that made the run folder, or None for one no lane marked."""
+    try:
+        lane = json.loads((folder / LANE_MARK).read_text(encoding="utf-8")).get("lane")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return lane if isinstance(lane, str) else None
+
+
 # Fields of a command's args that go into its log record.
 _ARG_FIELDS = ("button", "subject", "text", "act", "note")
 
@@ -353,7 +376,10 @@ class LaneProcess:
             # Whatever goes wrong with one run (a bad drill file, a replica refused) is told to
             # the console in one line; the lane stays up for the next.
             try:
-                config = start_config(args, control, self.runs_dir)
+                config = replace(
+                    start_config(args, control, self.runs_dir),
+                    on_begin=lambda folder, _sha: mark_lane_run(folder, self.name),
+                )
                 meta["seed"] = config.seed
                 self._last_start = {**command, "args": {**args, "seed": str(config.seed)}}
                 meta["title"] = config.drill.title
@@ -404,7 +430,10 @@ class LaneProcess:
         self.graph = None
         self._last_start = None  # Restart is for drills: a course is started again
         try:
-            config = course_config(args, self.runs_dir)
+            config = replace(
+                course_config(args, self.runs_dir),
+                on_begin=lambda folder: mark_lane_run(folder, self.name),
+            )
             meta["seed"] = config.seed
             meta["shooter"] = config.shooter.id
             control = CourseControl(config.course, self.commands, self._publish, meta, self.speed)
@@ -525,7 +554,8 @@ class LaneProcess:
             self._save_pending()
 
     def _find_cut_short(self, running: dict[str, Any] | None) -> None:
-        """The runs a killed lane process cut short: a folder under the runs folder whose log
+        """The runs a killed lane process cut short: a folder under the runs folder that a lane
+        of this name made (LANE_MARK), whose log
         has no `run_ended` (a drill) or `attempt_ended` (a course) and no result.json, and
         whose writer is gone (a run another live process still writes holds its log's lock,
         `being_written`: it is left to that process). Each is
@@ -541,6 +571,8 @@ class LaneProcess:
         for folder in sorted(p for p in self.runs_dir.iterdir() if p.is_dir()):
             if str(folder) in known or not (folder / EVENTS).is_file():
                 continue
+            if made_by(folder) != self.name:
+                continue  # not this lane's run: the command line's, or another lane's
             if (folder / RESULT).exists() or (folder / CUT_SHORT_FILE).exists():
                 continue
             if being_written(folder):

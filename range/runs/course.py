@@ -103,6 +103,9 @@ class CourseConfig:
     # kept in the attempt's folder and hashed in its records. None: a built-in's file, or the
     # course's model as JSON (range.runs.saved.course_source).
     source: CourseFile | None = None
+    # Called with the attempt's folder as soon as it exists (a lane marks its runs there:
+    # range/console/lane.py LANE_MARK).
+    on_begin: Callable[[Path], None] | None = None
 
 
 @dataclass(slots=True)
@@ -404,6 +407,8 @@ def run_course(
         if writer is not None:
             stack.callback(writer.close)
             (writer.path / copy_name).write_bytes(copy)
+            if config.on_begin is not None:
+                config.on_begin(writer.path)
         log = MemoryLog(writer) if writer is not None else MemoryLog()
         if on_record is not None:
             log.attach(on_record)

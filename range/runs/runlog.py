@@ -170,7 +170,7 @@ def read_events(run_dir: Path) -> list[LogRecord]:
     torn = not raw.endswith(b"\n")  # the last line was never finished
     records: list[LogRecord] = []
     previous_t: float | None = None
-    seen: dict[bytes, int] = {}  # each event line and where it was first
+    seen: dict[str, int] = {}  # each event record (as parsed) and the line it was first on
     for number, line in enumerate(lines, start=1):
         try:
             data = json.loads(line.decode("utf-8"))
@@ -203,15 +203,18 @@ def read_events(run_dir: Path) -> list[LogRecord]:
         # A repeated snapshot of where everyone stands (the engine writes one per frame, even
         # when nothing moved) changes nothing; and before each officer_spoke carried its
         # number `n`, the same words said twice at once were two identical lines,
-        # legitimately: such a log is read as written.
+        # legitimately: such a log is read as written. The records are compared as parsed
+        # (the same kind, t and fields), not as bytes: a copy re-spaced or with its keys in
+        # another order is the same event (rc19 #8).
         if record.kind not in _SNAPSHOTS and not (
             record.kind == "officer_spoke" and "n" not in data
         ):
-            first = seen.setdefault(line, number)
+            first = seen.setdefault(json.dumps(data, sort_keys=True), number)
             if first != number:
                 where = "the line before it" if first == number - 1 else f"line {first}"
+                how = "exactly" if lines[first - 1] == line else "written differently"
                 raise EventLogError(
-                    path, number, f"repeats {where} exactly ({article(record.kind)} twice)"
+                    path, number, f"repeats {where} {how} ({article(record.kind)} twice)"
                 )
         if number == 1 and record.kind not in _OPENINGS:
             # A log read without its first line would be scored without the run it belongs
