@@ -155,3 +155,52 @@ def test_ctrl_c_while_a_fired_course_attempt_is_recorded_finishes_it(
     )
     with Records.open(officer_db) as records:
         assert records.incomplete() == []
+
+
+def _sigint_after(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """`owner.name` runs as before, and the range master presses Ctrl-C just as it returns: a
+    real SIGINT to this process, taken by whatever handler is installed then."""
+    real = getattr(owner, name)
+
+    def pressed(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return made
+
+    monkeypatch.setattr(owner, name, pressed)
+
+
+@pytest.mark.parametrize("after", ["registered", "started"])
+def test_ctrl_c_as_a_badged_drill_run_starts_leaves_no_run_in_progress(
+    after: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    officer_db: str,
+) -> None:
+    """rc19 #1: a SIGINT just after the run's registration was committed (its number not yet
+    kept) left a drill run in progress for a folder deleted; one just after run_started, a
+    run in progress whose log had no run_ended. Now: no record and no folder before the run
+    started; after, the run closed ABORTED and recorded."""
+    from drills.engine import DrillEngine
+    from range.records.store import Records
+
+    if after == "registered":
+        _sigint_after(monkeypatch, Records, "begin_drill_run")
+    else:
+        _sigint_after(monkeypatch, DrillEngine, "start")
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--seed", "1", "--runs-dir", str(runs)]
+    assert main([*argv, "--badge", "4411", "--db", officer_db, "--progress", "never"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    with Records.open(officer_db) as records:
+        assert records.incomplete_drill_runs() == []
+        if after == "registered":
+            assert not runs.exists() or list(runs.iterdir()) == []
+            assert err.endswith("\nopenrange: stopped (Ctrl-C)\n")
+            return
+        (run,) = runs.iterdir()
+        ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+        assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
+        assert "ABORTED" in records.drill_run(1)["outcome"]

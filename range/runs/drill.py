@@ -20,7 +20,9 @@ from __future__ import annotations
 import functools
 import gc
 import math
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -159,6 +161,47 @@ def _setup_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+class HeldCtrlC:
+    """A SIGINT held across a step that must not be cut in two (rc19 #1): a registration
+    committed in the records but its number not yet known to the caller, or `run_started`
+    logged but the run not yet where a Ctrl-C closes it (ABORTED). While held, a SIGINT is
+    only noted; `deliver` (or the block's end) puts the handler there was back and, if one
+    came, hands it to that handler at that point. Outside the main thread it does nothing."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+        self._held = False
+
+    def __enter__(self) -> HeldCtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._held = True
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.pending = True
+
+    def deliver(self) -> None:
+        """The handler back; a SIGINT that came while held is handed to it now."""
+        if not self._held:
+            return
+        self._held = False
+        previous = self._previous
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if self.pending:
+            self.pending = False
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:  # failing already: the handler back, the failure goes on
+            self.pending = False
+        self.deliver()
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,7 +688,8 @@ class Session:
             # a refusal before run_started leaves neither a folder nor a registration.
             stack.callback(self._abandon_unstarted, writer)
             if config.on_begin is not None:
-                config.on_begin(writer.path if writer is not None else None, sha256(copy))
+                with HeldCtrlC():  # registered and its number kept, or neither (rc19 #1)
+                    config.on_begin(writer.path if writer is not None else None, sha256(copy))
             if writer is not None:
                 (writer.path / copy_name).write_bytes(copy)
                 if config.phrases is not None:
@@ -670,6 +714,9 @@ class Session:
             # And one throw-away deployment of each in this world, its subjects placed.
             prepare(cartridges, world)
             hands = self.hands = self._open_hands(stack)
+            # From run_started until the run is where a Ctrl-C closes it (ABORTED, run_ended),
+            # a Ctrl-C waits: never a started run left without an end (rc19 #1).
+            held = stack.enter_context(HeldCtrlC())
             engine.start(
                 drill_sha256=sha256(copy),
                 drill_file=drill_path,
@@ -690,9 +737,10 @@ class Session:
                 **phrases_meta,
             )
             self._run_started = True
-            hands.after_step(engine.t)
             with _setup_frozen():
                 try:
+                    held.deliver()
+                    hands.after_step(engine.t)
                     if self.live is None:
                         self._run_simulated()
                     else:
