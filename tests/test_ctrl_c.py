@@ -204,3 +204,23 @@ def test_ctrl_c_as_a_badged_drill_run_starts_leaves_no_run_in_progress(
         ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
         assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
         assert "ABORTED" in records.drill_run(1)["outcome"]
+
+
+def test_ctrl_c_as_a_course_attempt_is_begun_gives_its_resume_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    officer_db: str,
+) -> None:
+    """rc19 #5: a SIGINT just after the attempt was begun in the records (its number not yet
+    told to the command) left it in progress, and the line gave no `--resume`."""
+    from range.records.store import Records
+
+    _sigint_after(monkeypatch, Records, "begin_attempt")
+    runs = tmp_path / "runs"
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", officer_db]
+    assert main([*argv, "--runs-dir", str(runs), "--sound", "off", "--seed", "2"]) == 130
+    err = capsys.readouterr().err
+    with Records.open(officer_db) as records:
+        (attempt,) = records.incomplete()
+    assert err.strip().splitlines()[-1].endswith(f"--resume {attempt['id']}` fires the rest")

@@ -20,9 +20,7 @@ from __future__ import annotations
 import functools
 import gc
 import math
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -72,6 +70,7 @@ from range.runs.core import (
     FAULT_AFTER_S,
     FaultPolicy,
     Hands,
+    HeldCtrlC,
     LiveHands,
     Suspensions,
     Trigger,
@@ -161,47 +160,6 @@ def _setup_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-class HeldCtrlC:
-    """A SIGINT held across a step that must not be cut in two (rc19 #1): a registration
-    committed in the records but its number not yet known to the caller, or `run_started`
-    logged but the run not yet where a Ctrl-C closes it (ABORTED). While held, a SIGINT is
-    only noted; `deliver` (or the block's end) puts the handler there was back and, if one
-    came, hands it to that handler at that point. Outside the main thread it does nothing."""
-
-    def __init__(self) -> None:
-        self.pending = False
-        self._previous: Any = None
-        self._held = False
-
-    def __enter__(self) -> HeldCtrlC:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._note)
-            self._held = True
-        return self
-
-    def _note(self, signum: int, frame: object) -> None:
-        self.pending = True
-
-    def deliver(self) -> None:
-        """The handler back; a SIGINT that came while held is handed to it now."""
-        if not self._held:
-            return
-        self._held = False
-        previous = self._previous
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-        if self.pending:
-            self.pending = False
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            elif previous != signal.SIG_IGN:
-                raise KeyboardInterrupt
-
-    def __exit__(self, kind: object, *exc: object) -> None:
-        if kind is not None:  # failing already: the handler back, the failure goes on
-            self.pending = False
-        self.deliver()
 
 
 @dataclass(frozen=True, slots=True)
