@@ -224,3 +224,32 @@ def test_ctrl_c_as_a_course_attempt_is_begun_gives_its_resume_line(
     with Records.open(officer_db) as records:
         (attempt,) = records.incomplete()
     assert err.strip().splitlines()[-1].endswith(f"--resume {attempt['id']}` fires the rest")
+
+
+def test_ctrl_c_inside_the_recogniser_still_closes_a_voice_run_aborted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc19 #2: a Ctrl-C that landed inside the recogniser as an utterance began left
+    pocketsphinx with no utterance to end: the abort's end_utt raised RuntimeError ("Failed
+    to stop utterance processing"), an internal error, and the run stayed without an end."""
+    import shutil
+
+    pytest.importorskip("pocketsphinx")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng missing (scripts/test.sh installs it)")
+    from speech_support import spoken_track
+
+    from range.voice.audio import write_wav
+    from range.voice.recognize import Recognizer
+
+    wav = write_wav(tmp_path / "said.wav", spoken_track([(0.5, "drop the knife")], 3.0))
+    _interrupt_after(monkeypatch, Recognizer, "begin", 1)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "7", "--voice", str(wav)]
+    assert main([*argv, "--runs-dir", str(runs), "--progress", "never", "--sound", "off"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    (run,) = runs.iterdir()
+    ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+    assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
+    assert json.loads((run / "result.json").read_text())["state"] == "aborted"

@@ -479,6 +479,7 @@ class Session:
         self.frame_times_s: list[float] = []
         self.frame_cpu_s: list[float] = []
         self._run_started = False  # run_started logged: the run is one to keep from then on
+        self._stopped = False  # a Ctrl-C stopped the run (it may have landed in the listener)
         self.faults: FaultPolicy | None = None
         self._unplugged = False
         self._buttons = list(config.instructor)
@@ -704,6 +705,7 @@ class Session:
                     else:
                         self._run_live(self.live)
                 except KeyboardInterrupt:
+                    self._stopped = True
                     engine.abort(STOPPED)  # closed where it stood: run_ended, then result.json
                 finally:
                     log.release()  # a live run's records held back, in time order
@@ -793,16 +795,23 @@ class Session:
         voice, engine = self.voice, self.engine
         if voice is None or engine.state is not RunState.RUNNING:
             return  # a suspended run hears nothing: a live stream's acts wait in its queue
-        if isinstance(voice, TrackVoice):
-            spoken = voice.finish(engine.t) if ending else voice.until(engine.t)
+        track = isinstance(voice, TrackVoice)
 
-            def run_s(stream_s: float) -> float:
-                return stream_s
-        else:
-            spoken = voice.finish() if ending else voice.heard()
+        def run_s(stream_s: float) -> float:
+            return stream_s if track else self.run_time(self._voice_host_s + stream_s)
 
-            def run_s(stream_s: float) -> float:
-                return self.run_time(self._voice_host_s + stream_s)
+        try:
+            if isinstance(voice, TrackVoice):
+                spoken = voice.finish(engine.t) if ending else voice.until(engine.t)
+            else:
+                spoken = voice.finish() if ending else voice.heard()
+        except Exception:
+            if not (ending and self._stopped):
+                raise
+            # A Ctrl-C that landed inside the recogniser (pocketsphinx) can leave it unable to
+            # close its utterance ("Failed to stop utterance processing"): the words open at
+            # the stop go unheard, and the run is closed ABORTED all the same (rc19 #2).
+            spoken = []
 
         for said in spoken:
             heard = said.heard
