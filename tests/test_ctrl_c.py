@@ -253,3 +253,30 @@ def test_ctrl_c_inside_the_recogniser_still_closes_a_voice_run_aborted(
     ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
     assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
     assert json.loads((run / "result.json").read_text())["state"] == "aborted"
+
+
+def test_closing_a_drill_run_whose_folder_is_gone_says_so_and_verify_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], officer_db: str
+) -> None:
+    """rc19 #1's aftermath: `records close --drill-run` said only "saved" for a run whose
+    folder was deleted, and `verify` then said it was "recorded before log hashes were"
+    (`--json` left it out)."""
+    from range.records.store import NO_LOG_CLOSED, Records
+
+    gone = tmp_path / "runs" / "20261201-205734-knife-approach-v1"
+    with Records.open(officer_db) as records:
+        begun = records.begin_drill_run("4411", "knife-approach-v1", 21, "0", "ofc", "", gone)
+    capsys.readouterr()
+    close = ["records", "close", "--drill-run", str(begun), "--by", "Sgt Lee", "--reason", "x"]
+    assert main([*close, "--db", officer_db]) == 0
+    said = capsys.readouterr().out.strip()
+    assert said.endswith(
+        f"saved in the records; its run folder {gone} has no log (moved or deleted?):"
+        " nothing of the run was scored."
+    )
+    assert main(["records", "verify", "--db", officer_db]) == 0
+    assert f"1 drill run with {NO_LOG_CLOSED}: 1" in capsys.readouterr().out
+    assert main(["records", "verify", "--db", officer_db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unchecked_logs"] == [
+        {"drill_run": 1, "why": NO_LOG_CLOSED}
+    ]
