@@ -155,3 +155,128 @@ def test_ctrl_c_while_a_fired_course_attempt_is_recorded_finishes_it(
     )
     with Records.open(officer_db) as records:
         assert records.incomplete() == []
+
+
+def _sigint_after(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """`owner.name` runs as before, and the range master presses Ctrl-C just as it returns: a
+    real SIGINT to this process, taken by whatever handler is installed then."""
+    real = getattr(owner, name)
+
+    def pressed(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return made
+
+    monkeypatch.setattr(owner, name, pressed)
+
+
+@pytest.mark.parametrize("after", ["registered", "started"])
+def test_ctrl_c_as_a_badged_drill_run_starts_leaves_no_run_in_progress(
+    after: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    officer_db: str,
+) -> None:
+    """rc19 #1: a SIGINT just after the run's registration was committed (its number not yet
+    kept) left a drill run in progress for a folder deleted; one just after run_started, a
+    run in progress whose log had no run_ended. Now: no record and no folder before the run
+    started; after, the run closed ABORTED and recorded."""
+    from drills.engine import DrillEngine
+    from range.records.store import Records
+
+    if after == "registered":
+        _sigint_after(monkeypatch, Records, "begin_drill_run")
+    else:
+        _sigint_after(monkeypatch, DrillEngine, "start")
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "phone-draw-v1", "--seed", "1", "--runs-dir", str(runs)]
+    assert main([*argv, "--badge", "4411", "--db", officer_db, "--progress", "never"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    with Records.open(officer_db) as records:
+        assert records.incomplete_drill_runs() == []
+        if after == "registered":
+            assert not runs.exists() or list(runs.iterdir()) == []
+            assert err.endswith("\nopenrange: stopped (Ctrl-C)\n")
+            return
+        (run,) = runs.iterdir()
+        ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+        assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
+        assert "ABORTED" in records.drill_run(1)["outcome"]
+
+
+def test_ctrl_c_as_a_course_attempt_is_begun_gives_its_resume_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    officer_db: str,
+) -> None:
+    """rc19 #5: a SIGINT just after the attempt was begun in the records (its number not yet
+    told to the command) left it in progress, and the line gave no `--resume`."""
+    from range.records.store import Records
+
+    _sigint_after(monkeypatch, Records, "begin_attempt")
+    runs = tmp_path / "runs"
+    argv = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", officer_db]
+    assert main([*argv, "--runs-dir", str(runs), "--sound", "off", "--seed", "2"]) == 130
+    err = capsys.readouterr().err
+    with Records.open(officer_db) as records:
+        (attempt,) = records.incomplete()
+    assert err.strip().splitlines()[-1].endswith(f"--resume {attempt['id']}` fires the rest")
+
+
+def test_ctrl_c_inside_the_recogniser_still_closes_a_voice_run_aborted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc19 #2: a Ctrl-C that landed inside the recogniser as an utterance began left
+    pocketsphinx with no utterance to end: the abort's end_utt raised RuntimeError ("Failed
+    to stop utterance processing"), an internal error, and the run stayed without an end."""
+    import shutil
+
+    pytest.importorskip("pocketsphinx")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng missing (scripts/test.sh installs it)")
+    from speech_support import spoken_track
+
+    from range.voice.audio import write_wav
+    from range.voice.recognize import Recognizer
+
+    wav = write_wav(tmp_path / "said.wav", spoken_track([(0.5, "drop the knife")], 3.0))
+    _interrupt_after(monkeypatch, Recognizer, "begin", 1)
+    runs = tmp_path / "runs"
+    argv = ["drill", "run", "knife-approach-v1", "--seed", "7", "--voice", str(wav)]
+    assert main([*argv, "--runs-dir", str(runs), "--progress", "never", "--sound", "off"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    (run,) = runs.iterdir()
+    ended = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+    assert ended["kind"] == "run_ended" and ended["reason"] == STOPPED
+    assert json.loads((run / "result.json").read_text())["state"] == "aborted"
+
+
+def test_closing_a_drill_run_whose_folder_is_gone_says_so_and_verify_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], officer_db: str
+) -> None:
+    """rc19 #1's aftermath: `records close --drill-run` said only "saved" for a run whose
+    folder was deleted, and `verify` then said it was "recorded before log hashes were"
+    (`--json` left it out)."""
+    from range.records.store import NO_LOG_CLOSED, Records
+
+    gone = tmp_path / "runs" / "20261201-205734-knife-approach-v1"
+    with Records.open(officer_db) as records:
+        begun = records.begin_drill_run("4411", "knife-approach-v1", 21, "0", "ofc", "", gone)
+    capsys.readouterr()
+    close = ["records", "close", "--drill-run", str(begun), "--by", "Sgt Lee", "--reason", "x"]
+    assert main([*close, "--db", officer_db]) == 0
+    said = capsys.readouterr().out.strip()
+    assert said.endswith(
+        f"saved in the records; its run folder {gone} has no log (moved or deleted?):"
+        " nothing of the run was scored."
+    )
+    assert main(["records", "verify", "--db", officer_db]) == 0
+    assert f"1 drill run with {NO_LOG_CLOSED}: 1" in capsys.readouterr().out
+    assert main(["records", "verify", "--db", officer_db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unchecked_logs"] == [
+        {"drill_run": 1, "why": NO_LOG_CLOSED}
+    ]

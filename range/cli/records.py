@@ -1033,7 +1033,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, verify_audit
-    from range.records.store import NO_LOG_HASH, Problem
+    from range.records.store import Problem
 
     def fmt(ids: list[int]) -> str:
         shown = ", ".join(str(i) for i in ids[:10])
@@ -1047,8 +1047,12 @@ def _verify(args: argparse.Namespace) -> int:
         schema = records.schema_version  # what a too-new store's refusal names too
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
         warnings = records.rescore_warnings()
-        # Drill runs whose log cannot be checked: recorded before their log's hash was kept.
-        unhashed = [run for run, ok, _ in records.drill_run_log_checks() if ok is None]
+        # Drill runs whose log cannot be checked, by why: recorded before their log's hash was
+        # kept, or closed when their folder had no log.
+        unhashed: dict[str, list[int]] = {}
+        for run, ok, why in records.drill_run_log_checks():
+            if ok is None:
+                unhashed.setdefault(why, []).append(run)
         # The console's audit trail (who did what on the range), hash-chained beside the
         # records when a console has used this database: checked with them.
         if has_audit(records):
@@ -1092,8 +1096,8 @@ def _verify(args: argparse.Namespace) -> int:
                 " and never finished: killed, or playing now), not chained until finished or"
                 " closed: see `openrange records incomplete`"
             )
-        if unhashed:
-            yield f"{plural(len(unhashed), 'drill run')} with {NO_LOG_HASH}: {fmt(unhashed)}"
+        for why, runs in unhashed.items():
+            yield f"{plural(len(runs), 'drill run')} with {why}: {fmt(runs)}"
         for warning in warnings:
             yield f"WARNING: {warning.what}"
         for problem in problems:
@@ -1109,6 +1113,11 @@ def _verify(args: argparse.Namespace) -> int:
             {"schema_version": schema}
             | counts
             | {"intact": not problems, "problems": found, "warnings": warned}
+            | {
+                "unchecked_logs": [
+                    {"drill_run": r, "why": w} for w, rs in unhashed.items() for r in rs
+                ]
+            }
         ),
         text,
         code=1 if problems else VERIFY_WARNED if warnings else 0,
@@ -1179,10 +1188,13 @@ def _close_drill_run(args: argparse.Namespace) -> int:
     log holds (scored from it: INCOMPLETE without `run_ended`; a log that did end, as when the
     process died just after the run, keeps its result), with who closed it and why."""
     from range.cli.drill import result_from_log
+    from range.records.store import RUN_LOG
 
     with _open(args) as records:
         progress = records.drill_run_in_progress(args.drill_run)
         folder = progress["run_dir"]
+        # A folder gone (moved or deleted): nothing of the run was there to score (rc19 #1).
+        missing = bool(folder) and not (Path(folder) / RUN_LOG).is_file()
         result = result_from_log(
             Path(folder) if folder else None,
             drill=progress["drill"],
@@ -1193,12 +1205,23 @@ def _close_drill_run(args: argparse.Namespace) -> int:
         )
         record = records.close_drill_run(args.drill_run, args.by, args.reason, result)
         row = records.drill_run(record)
+    kept = (
+        f"saved in the records; its run folder {folder} has no log (moved or deleted?):"
+        " nothing of the run was scored"
+        if missing
+        else "saved"
+    )
     # Two numbers, never mixed: the in-progress one is `#N`, as attempts' are.
     said = (
         f"In-progress drill run #{args.drill_run} closed as drill run {record},"
-        f" {row['outcome']}, saved."
+        f" {row['outcome']}, {kept}."
     )
-    out = {"drill_run_in_progress": args.drill_run, "drill_run": record, "outcome": row["outcome"]}
+    out = {
+        "drill_run_in_progress": args.drill_run,
+        "drill_run": record,
+        "outcome": row["outcome"],
+        "log_missing": missing,
+    }
     return _answer(args, lambda: out, lambda: [said])
 
 

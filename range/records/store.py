@@ -365,6 +365,9 @@ def amendment_digest(row: dict[str, Any]) -> str:
 # recorded result (`log_sha256`), so in the digest the ledger chains: an edited log is found.
 RUN_LOG = "events.jsonl"
 NO_LOG_HASH = "no log hash kept (recorded before log hashes were)"
+# A drill run closed by a range master (`records close --drill-run`) whose run folder had no
+# log then (moved or deleted): nothing of it was kept to hash (rc19 #1), not an old record.
+NO_LOG_CLOSED = "no log hash kept (its run folder had no log when it was closed)"
 
 
 def file_sha256(path: Path) -> str:
@@ -401,6 +404,8 @@ def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
     except RecordsError as exc:
         return False, str(exc)
     kept = result.get("log_sha256") if isinstance(result, dict) else None
+    if not kept and row.get("run_dir") and isinstance(result, dict) and result.get("closed"):
+        return None, NO_LOG_CLOSED
     return kept_log_check(row.get("run_dir"), kept)
 
 

@@ -12,6 +12,8 @@ course file's string gives for it, never a weapon name in a log, a lane or a han
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,47 @@ from range.runs.poses import POSE_WAIT_S, TrackedPoses, weapon_pose_at
 # pulled and pushed back in by hand takes a few seconds; longer is a hardware problem for the
 # range master, not something to wait out with a subject frozen mid-drill.
 FAULT_AFTER_S = 10.0
+
+
+class HeldCtrlC:
+    """A SIGINT held across a step that must not be cut in two (rc19 #1, #5): a registration
+    committed in the records but its number not yet known to the caller, or `run_started`
+    logged but the run not yet where a Ctrl-C closes it (ABORTED). While held, a SIGINT is
+    only noted; `deliver` (or the block's end) puts the handler there was back and, if one
+    came, hands it to that handler at that point. Outside the main thread it does nothing."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+        self._held = False
+
+    def __enter__(self) -> HeldCtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._held = True
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.pending = True
+
+    def deliver(self) -> None:
+        """The handler back; a SIGINT that came while held is handed to it now."""
+        if not self._held:
+            return
+        self._held = False
+        previous = self._previous
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if self.pending:
+            self.pending = False
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:  # failing already: the handler back, the failure goes on
+            self.pending = False
+        self.deliver()
 
 
 class Hands(Protocol):

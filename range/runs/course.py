@@ -54,7 +54,7 @@ from range.calibration.profiles import (
     load_profile,
 )
 from range.records.store import ATTEMPT_LOG, KEPT_KINDS, OFFICER, Records, attempt_folders
-from range.runs.core import FaultPolicy, LiveHands, Trigger, TriggerCollector, lane_frame
+from range.runs.core import FaultPolicy, HeldCtrlC, LiveHands, Trigger, TriggerCollector, lane_frame
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
 from range.runs.runlog import RunWriteError, RunWriter, read_events
@@ -438,6 +438,9 @@ def run_course(
         if records is not None and badge is not None:
             earlier: list[str] = []
             cut: tuple[int, int] | None = None
+            # A Ctrl-C waits until the attempt is begun and its number told (`on_attempt`): the
+            # line it ends with then gives its `--resume`, never an attempt left unsaid (rc19 #5).
+            held = stack.enter_context(HeldCtrlC())
             if resume is not None:
                 kept = records.resume_attempt(
                     resume, badge, course.id, sha256(copy), shooter=shooter_id
@@ -460,6 +463,7 @@ def run_course(
             record_id = started
             if on_attempt is not None:
                 on_attempt(started)
+            held.deliver()
             log.attach(lambda record: _keep_shot(records, started, record))
             if writer is not None:
                 # Where this part's log is, kept with the attempt: a resume finds the earlier

@@ -70,6 +70,7 @@ from range.runs.core import (
     FAULT_AFTER_S,
     FaultPolicy,
     Hands,
+    HeldCtrlC,
     LiveHands,
     Suspensions,
     Trigger,
@@ -478,6 +479,7 @@ class Session:
         self.frame_times_s: list[float] = []
         self.frame_cpu_s: list[float] = []
         self._run_started = False  # run_started logged: the run is one to keep from then on
+        self._stopped = False  # a Ctrl-C stopped the run (it may have landed in the listener)
         self.faults: FaultPolicy | None = None
         self._unplugged = False
         self._buttons = list(config.instructor)
@@ -645,7 +647,8 @@ class Session:
             # a refusal before run_started leaves neither a folder nor a registration.
             stack.callback(self._abandon_unstarted, writer)
             if config.on_begin is not None:
-                config.on_begin(writer.path if writer is not None else None, sha256(copy))
+                with HeldCtrlC():  # registered and its number kept, or neither (rc19 #1)
+                    config.on_begin(writer.path if writer is not None else None, sha256(copy))
             if writer is not None:
                 (writer.path / copy_name).write_bytes(copy)
                 if config.phrases is not None:
@@ -670,6 +673,9 @@ class Session:
             # And one throw-away deployment of each in this world, its subjects placed.
             prepare(cartridges, world)
             hands = self.hands = self._open_hands(stack)
+            # From run_started until the run is where a Ctrl-C closes it (ABORTED, run_ended),
+            # a Ctrl-C waits: never a started run left without an end (rc19 #1).
+            held = stack.enter_context(HeldCtrlC())
             engine.start(
                 drill_sha256=sha256(copy),
                 drill_file=drill_path,
@@ -690,14 +696,16 @@ class Session:
                 **phrases_meta,
             )
             self._run_started = True
-            hands.after_step(engine.t)
             with _setup_frozen():
                 try:
+                    held.deliver()
+                    hands.after_step(engine.t)
                     if self.live is None:
                         self._run_simulated()
                     else:
                         self._run_live(self.live)
                 except KeyboardInterrupt:
+                    self._stopped = True
                     engine.abort(STOPPED)  # closed where it stood: run_ended, then result.json
                 finally:
                     log.release()  # a live run's records held back, in time order
@@ -787,16 +795,23 @@ class Session:
         voice, engine = self.voice, self.engine
         if voice is None or engine.state is not RunState.RUNNING:
             return  # a suspended run hears nothing: a live stream's acts wait in its queue
-        if isinstance(voice, TrackVoice):
-            spoken = voice.finish(engine.t) if ending else voice.until(engine.t)
+        track = isinstance(voice, TrackVoice)
 
-            def run_s(stream_s: float) -> float:
-                return stream_s
-        else:
-            spoken = voice.finish() if ending else voice.heard()
+        def run_s(stream_s: float) -> float:
+            return stream_s if track else self.run_time(self._voice_host_s + stream_s)
 
-            def run_s(stream_s: float) -> float:
-                return self.run_time(self._voice_host_s + stream_s)
+        try:
+            if isinstance(voice, TrackVoice):
+                spoken = voice.finish(engine.t) if ending else voice.until(engine.t)
+            else:
+                spoken = voice.finish() if ending else voice.heard()
+        except Exception:
+            if not (ending and self._stopped):
+                raise
+            # A Ctrl-C that landed inside the recogniser (pocketsphinx) can leave it unable to
+            # close its utterance ("Failed to stop utterance processing"): the words open at
+            # the stop go unheard, and the run is closed ABORTED all the same (rc19 #2).
+            spoken = []
 
         for said in spoken:
             heard = said.heard
