@@ -631,6 +631,7 @@ def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> Non
         "intact": True,
         "problems": [],
         "warnings": [],
+        "unchecked_logs": [],  # docs/records.md (rc19 #1)
     }
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
     con.execute("UPDATE officers SET name = 'X'")
