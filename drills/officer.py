@@ -62,6 +62,7 @@ class Act(StrEnum):
 
 
 _CUES = ("at_s", "after_s", "within_ft", "on_phase")
+MAX_MOVE_FT = 300.0  # a move_to's reach either way: the longest lane (Scene.lane_length_ft)
 
 
 class Step(StrictModel):
@@ -74,8 +75,11 @@ class Step(StrictModel):
     after_s: float | None = Field(default=None, ge=0.0)
     within_ft: float | None = Field(default=None, gt=0.0)
     on_phase: Text | None = None
-    x_ft: float | None = None  # move_to: where the officer goes (downrange, to the left)
-    y_ft: float | None = None
+    # move_to: where the officer goes (downrange, to the left), within the longest lane a drill
+    # may have (drills.schema Scene.lane_length_ft, at most 300 ft) either way: 1e6 ft was
+    # taken and walked toward for the whole run (rc19 #9).
+    x_ft: float | None = Field(default=None, ge=-MAX_MOVE_FT, le=MAX_MOVE_FT)
+    y_ft: float | None = Field(default=None, ge=-MAX_MOVE_FT, le=MAX_MOVE_FT)
     only_if: Literal["subject_active", "subject_incapacitated"] | None = None
     region: Region | None = None
     subject: Text | None = None

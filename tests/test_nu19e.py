@@ -120,6 +120,18 @@ def test_an_officer_script_with_an_empty_subject_or_no_steps_is_refused() -> Non
     )
 
 
+def test_a_move_to_beyond_the_longest_lane_is_refused() -> None:
+    # rc19 #9: `move_to x_ft = 1e6` on a 60 ft lane was taken, and walked toward all run.
+    far = SCRIPT + '\n[[steps]]\nafter_s = 0.2\ndo = "move_to"\nx_ft = 1e6\ny_ft = 0.0\n'
+    with pytest.raises(DataFileError) as caught:
+        parse_model(far, OfficerScript, "o.toml")
+    assert str(caught.value) == (
+        "o.toml:24: steps[3].x_ft: 1e+06 is out of range: allowed -300 <= x_ft <= 300"
+    )
+    near = far.replace("x_ft = 1e6", "x_ft = 12.0")
+    assert parse_model(near, OfficerScript, "o.toml").steps[3].x_ft == 12.0
+
+
 def test_drill_validate_checks_a_script_against_the_drill_it_names(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
