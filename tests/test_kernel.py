@@ -4,6 +4,8 @@ body: the same bits, or within 1e-12 where numpy's own summation order is not po
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from kernel_reference import BODIES, close, random_pose, reference_fk, reference_in_world
@@ -398,18 +400,26 @@ def test_deploy_equals_numpy_on_random_deployments() -> None:
     assert min(met.values()) > 15, met
 
 
+def _deploy_args() -> tuple[Any, ...]:
+    """`_kernel.deploy`'s arguments but the scene's, a TASER 7 CQ cartridge's two probes fired
+    level along +x from 1.3 m: the head (muzzle, draws, ...), the launch plan, and the chord
+    and output buffers (ck, cn, ca, cb, out_f, out_i)."""
+    launch = launch_plan(builtin_cartridges()["taser7-cq"])
+    head = ((0.0, 0.0, 1.3), (0.0, 0.0, 0.0, 1.0), None, 2, 1.0, 0.0, 1.0, IN_M, 7.6)
+    plan = (launch.elevation0_rad, launch.elevation_step_rad, launch.table, launch.times_s)
+    ck, cn = np.empty(16, dtype=np.int64), np.empty(16, dtype=np.int64)
+    ca, cb = np.empty((16, 3)), np.empty((16, 3))
+    out_f, out_i = np.empty((2, 9)), np.empty((2, 3), dtype=np.int64)
+    return head, plan, ck, cn, ca, cb, out_f, out_i
+
+
 def test_deploy_refuses_inconsistent_input() -> None:
     """Wrong shapes and an answer per chord that is not one are errors, not reads past the
     end of a buffer."""
-    launch = launch_plan(builtin_cartridges()["taser7-cq"])
     with RangeWorld() as world:
         world.add_subject("s", BODIES[0], (3.0, 2.5, 0.0), 0.0)  # beside the probes' path
         scene = world._deploy_scene()
-        out_f, out_i = np.empty((2, 9)), np.empty((2, 3), dtype=np.int64)
-        ck, cn = np.empty(16, dtype=np.int64), np.empty(16, dtype=np.int64)
-        ca, cb = np.empty((16, 3)), np.empty((16, 3))
-        head = ((0.0, 0.0, 1.3), (0.0, 0.0, 0.0, 1.0), None, 2, 1.0, 0.0, 1.0, IN_M, 7.6)
-        plan = (launch.elevation0_rad, launch.elevation_step_rad, launch.table, launch.times_s)
+        head, plan, ck, cn, ca, cb, out_f, out_i = _deploy_args()
         boxes = np.array([[[5.0, -1.0, 0.0], [6.0, 1.0, 2.0]]])
         tail = (ck, cn, ca, cb, out_f, out_i)
         count = _kernel.deploy(*head, *plan, scene, boxes, 0, None, *tail)
@@ -433,15 +443,10 @@ def test_deploy_passes_any_static_uid_through() -> None:
     """A static body's uid from PyBullet comes back as given, whatever its value: the largest
     int64 once overflowed the kernel's `-2 - uid` encoding into a subject row and read far
     outside the scene's buffers."""
-    launch = launch_plan(builtin_cartridges()["taser7-cq"])
     with RangeWorld() as world:
         world.add_subject("s", BODIES[0], (3.0, 0.0, 0.0), 0.0)
         scene = world._deploy_scene()
-        out_f, out_i = np.empty((2, 9)), np.empty((2, 3), dtype=np.int64)
-        ck, cn = np.empty(16, dtype=np.int64), np.empty(16, dtype=np.int64)
-        ca, cb = np.empty((16, 3)), np.empty((16, 3))
-        head = ((0.0, 0.0, 1.3), (0.0, 0.0, 0.0, 1.0), None, 2, 1.0, 0.0, 1.0, IN_M, 7.6)
-        plan = (launch.elevation0_rad, launch.elevation_step_rad, launch.table, launch.times_s)
+        head, plan, ck, cn, ca, cb, out_f, out_i = _deploy_args()
         boxes = np.array([[[0.0, -1.0, 0.0], [2.0, 1.0, 2.0]]])  # the first chords cross it
         tail = (ck, cn, ca, cb, out_f, out_i)
         count = _kernel.deploy(*head, *plan, scene, boxes, 0, None, *tail)
