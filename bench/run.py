@@ -531,17 +531,17 @@ def _ccd_flights(
         for row in rows.tolist():
             uid = _ccd_probe(c, sphere, starts[row], velocities[row])
             flying[uid] = row
-        hits: dict[int, tuple[int, int, tuple[float, float, float]]] = {}
+        hits: dict[int, tuple[int, tuple[float, float, float]]] = {}
         for _ in range(int(duration_s * 240) + 1):
             if len(hits) == len(flying):
                 break
             p.stepSimulation(physicsClientId=c)
             for uid, other, at in _new_contacts(c, flying, hits):
-                hits[uid] = (other, -1, at)
+                hits[uid] = (other, at)
         for uid in flying:
             p.removeBody(uid, physicsClientId=c)
         samples.append(time.perf_counter() - start)
-        for uid, (other, _, at) in hits.items():
+        for uid, (other, at) in hits.items():
             out[flying[uid]] = (other, -1)
             if other in segments:  # on the subject: its region, from the rest frame
                 j = segments[other]
@@ -739,8 +739,8 @@ def ccd_moving_comparison(deployments: int = 60) -> list[Figure]:
             "lower",
         ),
         Figure(
-            "  of which PyBullet (resetBasePositionAndOrientation, stepSimulation, contacts),"
-            " median (info)",
+            "  of which PyBullet (resetBasePositionAndOrientation, stepSimulation, contacts) with"
+            " the poses' quaternions and the hit regions, median (info)",
             statistics.median(ccd_bullet) * 1e3,
             "ms",
             0.0,
@@ -1310,7 +1310,8 @@ def headset_frames_missed(seconds: float = HEADSET_SECONDS) -> list[Figure]:
             "lower",
         ),
         Figure(
-            f"headset frames rendered in those {seconds:g} s, display at {hz:.0f} Hz (info)",
+            f"headset frames rendered in those {out['seconds']:.1f} s (measured),"
+            f" display at {hz:.0f} Hz (info)",
             float(out["frames"]),
             "fr",
             0.0,

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from drills.engine import Observation
+from drills.schema import MAX_LANE_LENGTH_FT as MAX_MOVE_FT  # a move_to's reach either way
 from drills.speech import PhraseBook, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour
 from physics.body import Region
@@ -62,7 +63,6 @@ class Act(StrEnum):
 
 
 _CUES = ("at_s", "after_s", "within_ft", "on_phase")
-MAX_MOVE_FT = 300.0  # a move_to's reach either way: the longest lane (Scene.lane_length_ft)
 
 
 class Step(StrictModel):

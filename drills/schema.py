@@ -68,6 +68,10 @@ CUE_WEAPON: dict[str, IssuedWeapon] = {
 }
 
 
+# The longest lane a drill may have (Scene.lane_length_ft), ft: docs/drills.md.
+MAX_LANE_LENGTH_FT = 300.0
+
+
 class Cover(StrictModel):
     """A solid object on the lane: a car's engine block, a wall, a concrete planter, a car door.
 
@@ -118,7 +122,7 @@ class Scene(StrictModel):
     # A lane is a room-scale VR range: from 3 ft up to 300 ft (100 yd, the longest qualification
     # distance of any course) long, and 3 to 200 ft wide (docs/drills.md); beyond that a
     # subject's distance stops meaning anything an officer could train.
-    lane_length_ft: float = Field(default=75.0, ge=3.0, le=300.0)
+    lane_length_ft: float = Field(default=75.0, ge=3.0, le=MAX_LANE_LENGTH_FT)
     lane_width_ft: float = Field(default=26.0, ge=3.0, le=200.0)
     lighting: Literal["day", "dusk", "night"] = "day"
     cover: list[Cover] = Field(default_factory=list)

@@ -159,10 +159,11 @@ def run_act_names(run_dir: Path | None, records: list[LogRecord] | None = None) 
     acts are the built-in book's and those the log heard (the run's book had those), so a
     correction to an act only an edited book has is not applied."""
     from drills.speech import PHRASES_FILE, phrasebook
+    from scoring.corrections import utterances
 
     if run_dir is not None and records is not None and phrasebook_problem(run_dir, records):
         builtin = phrasebook(None).act_names()
-        heard = [str(r.data["act"]) for r in records if r.kind == "officer_spoke"]
+        heard = [str(r.data["act"]) for r in utterances(records)]
         return list(dict.fromkeys([*builtin, *heard]))
     kept = None if run_dir is None else run_dir / PHRASES_FILE
     return phrasebook(kept if kept is not None and kept.is_file() else None).act_names()
@@ -418,8 +419,7 @@ def correction_notes(
             )
         # The records' corrections, where the file was deleted (checked_fixes says so): no
         # line to name in it (rc19 #4).
-        text = current.read_text(encoding="utf-8") if current.is_file() else ""
-        lines = json_key_lines(text) if text else {}
+        lines = json_key_lines(current.read_text(encoding="utf-8")) if current.is_file() else {}
         known = run_act_names(run_dir, records) if acts is None else acts
         for index, why in unapplied(records, kept, known):
             if why.startswith(SUPERSEDED):

@@ -416,7 +416,7 @@ class Recognizer:
         first = list(self._decoder.seg() or [])  # seg() is an iterator: read it once
         spans = [(s.start_frame, s.end_frame) for s in first if not _is_silence(s.word)]
         speech = sum(b - a + 1 for a, b in spans)
-        if not speech or self._loud_frames(spans) > RECHECK_MAX_FRAMES:
+        if not speech or self._loud_frames(spans, speech) > RECHECK_MAX_FRAMES:
             return None
         score = sum(_log(s.ascore) for s in first)
         after = self._decoder.get_cmn(False)
@@ -448,11 +448,10 @@ class Recognizer:
         margin = (sum(_log(s.ascore) for s in forced) - score) / speech
         return " ".join(_base(w) for w, _, _ in words), margin
 
-    def _loud_frames(self, spans: list[tuple[int, int]]) -> int:
-        """How many decoder frames of `spans` (first, last frame) count as speech for
-        RECHECK_MAX_FRAMES: all of them, or with RECHECK_LOUD_DB those within it of the spans'
-        loud frames (their 90th percentile)."""
-        total = sum(b - a + 1 for a, b in spans)
+    def _loud_frames(self, spans: list[tuple[int, int]], total: int) -> int:
+        """How many decoder frames of `spans` (first, last frame; `total` of them) count as
+        speech for RECHECK_MAX_FRAMES: all of them, or with RECHECK_LOUD_DB those within it of
+        the spans' loud frames (their 90th percentile)."""
         if RECHECK_LOUD_DB is None or not self._levels:
             return total
         levels = np.asarray(self._levels)
