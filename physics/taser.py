@@ -461,8 +461,8 @@ def _deploy(
 def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
     """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
     ends = volley.ends
-    rows = slice(0, cartridge.probes_per_pull * volley.pulls, volley.pulls)  # probe(0, i)
     n = cartridge.probes_per_pull
+    rows = [volley.probe(0, i) for i in range(n)]
     rest = [[math.nan] * 3] * n if ends.rest_point is None else ends.rest_point[rows].tolist()
     floats = [
         [*point, time_s, 0.0, 0.0, *at]
