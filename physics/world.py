@@ -519,13 +519,18 @@ class RangeWorld:
             len(JOINTS),
         )
 
-    def subject_box(self, subject_id: str) -> NDArray[np.float64]:
+    def subject_box(
+        self, subject_id: str, *, at: NDArray[np.float64] | None = None
+    ) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
-        sphere carried by its joint frame; PyBullet is not asked, nor synced)."""
+        sphere carried by its joint frame; PyBullet is not asked, nor synced), kept until it
+        is posed again. `at`: its spheres' centres in the world as last posed (J, 3), where the
+        caller has worked them out (`_deploy_scene`); None: worked out here when needed."""
         box = self._numpy_boxes.get(subject_id)
         if box is None:
-            box = self._box_of(subject_id, self.subject_frames(subject_id))
-            self._numpy_boxes[subject_id] = box
+            if at is None:
+                at = self._centres_of(subject_id, self.subject_frames(subject_id))
+            box = self._numpy_boxes[subject_id] = self._box_round(subject_id, at)
         return box
 
     def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
@@ -1025,10 +1030,7 @@ class RangeWorld:
                 pos[s], rot[s] = frames.position, frames.rotation
                 at = self._centres_of(name, frames)
                 world_c[s] = at
-                known = self._numpy_boxes.get(name)  # subject_box, from the centres at hand
-                if known is None:
-                    known = self._numpy_boxes[name] = self._box_round(name, at)
-                box[s] = known
+                box[s] = self.subject_box(name, at=at)
             self._scene_stale = set()
         return self._scene
 
