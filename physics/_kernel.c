@@ -152,10 +152,13 @@ reach_cut(double reach, double before, double len)
 }
 
 /* The chord a -> b after `before` metres of flight, cut at the reach (`finite`: the reach is
- * finite): its length, the fraction kept, whether the reach is left at its start and its end. */
+ * finite, or the end is to be a + (b - a) * cut at any reach, as cast_moving's sub-chords
+ * are; else an infinite reach ends it at b itself): its length, the fraction kept, whether
+ * the reach is left at its start, its end and, where `cut_d` is not NULL, its displacement
+ * (b - a) * cut. */
 static inline void
 chord_end(const double *a, const double *b, double reach, int finite, double before,
-          double *len, double *cut, char *live, double *end)
+          double *len, double *cut, char *live, double *end, double *cut_d)
 {
     double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
     *len = sqrt(dot3(step, step));
@@ -163,13 +166,30 @@ chord_end(const double *a, const double *b, double reach, int finite, double bef
         double c = reach_cut(reach, before, *len);
         *cut = c;
         *live = before < reach;
-        for (int d = 0; d < 3; d++)
-            end[d] = a[d] + step[d] * c;
+        for (int d = 0; d < 3; d++) {
+            double moved = step[d] * c;
+            if (cut_d != NULL)
+                cut_d[d] = moved;
+            end[d] = a[d] + moved;
+        }
     } else {
         *cut = 1.0;
         *live = 1;
-        for (int d = 0; d < 3; d++)
+        for (int d = 0; d < 3; d++) {
+            if (cut_d != NULL)
+                cut_d[d] = step[d];
             end[d] = b[d];
+        }
+    }
+}
+
+/* The box round the chord a -> b: its low corner `lo`, its high one `hi`. */
+static inline void
+chord_box(const double *a, const double *b, double *lo, double *hi)
+{
+    for (int k = 0; k < 3; k++) {
+        lo[k] = a[k] < b[k] ? a[k] : b[k];
+        hi[k] = a[k] > b[k] ? a[k] : b[k];
     }
 }
 
@@ -800,25 +820,18 @@ k_sub_chords(PyObject *self, PyObject *args)
             for (Py_ssize_t i = 0; i < n; i++) {
                 Py_ssize_t at = m * n + i;
                 const double *a = fine + at * 3, *b = fine + (at + n) * 3;
-                double d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-                double len = sqrt(dot3(d, d));
-                chord[at] = len;
-                before[at + n] = before[at] + len;
-                double c = reach_cut(reach, before[at], len); /* what the reach leaves */
-                cut[at] = c;
+                double *d = chord_d + at * 3, *stop = stops + at * 3;
+                char reached; /* before the reach runs out */
+                /* Cut as the numpy form cuts a sub-chord, a + (b - a) * cut at any reach. */
+                chord_end(a, b, reach, 1, before[at], &chord[at], &cut[at], &reached, stop, d);
+                before[at + n] = before[at] + chord[at];
                 double lo[3], hi[3];
-                for (int k = 0; k < 3; k++) {
-                    d[k] = d[k] * c;
-                    chord_d[at * 3 + k] = d[k];
-                    stops[at * 3 + k] = a[k] + d[k];
-                    lo[k] = a[k] < stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
-                    hi[k] = a[k] > stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
-                }
+                chord_box(a, stop, lo, hi);
                 double dd = dot3(d, d);
                 chord_dd[at] = dd > 1e-30 ? dd : 1e-30;
                 /* A subject can only be hit before the flight ends on the rest of the world,
                  * inside its box at the trigger grown by its motion since. */
-                int live = before[at] < reach && t_fine[m] < end_s[i];
+                int live = reached && t_fine[m] < end_s[i];
                 for (Py_ssize_t s = 0; s < s_count; s++) {
                     const double *bx = boxes + s * 6;
                     double g = grow[m];
@@ -891,7 +904,7 @@ k_chords(PyObject *self, PyObject *args)
             for (Py_ssize_t i = 0; i < n; i++) {
                 Py_ssize_t at = k * n + i;
                 chord_end(points + at * 3, points + (at + n) * 3, reach, finite, before[at],
-                          chord + at, cut + at, live + at, ends + at * 3);
+                          chord + at, cut + at, live + at, ends + at * 3, NULL);
                 before[at + n] = before[at] + chord[at];
             }
     }
@@ -963,10 +976,7 @@ k_candidates(PyObject *self, PyObject *args)
                     continue;
                 const double *a = starts + at * 3, *b = ends + at * 3;
                 double lo[3], hi[3];
-                for (int d = 0; d < 3; d++) {
-                    lo[d] = a[d] < b[d] ? a[d] : b[d];
-                    hi[d] = a[d] > b[d] ? a[d] : b[d];
-                }
+                chord_box(a, b, lo, hi);
                 int near = lo[2] <= 1e-6; /* the floor plane */
                 for (Py_ssize_t j = 0; j < b_count && !near; j++)
                     near = box_meets(lo, hi, boxes + j * 6);
@@ -1397,7 +1407,7 @@ k_deploy(PyObject *self, PyObject *args)
             before[0] = 0.0;
             for (Py_ssize_t k = 0; k < k_count; k++) {
                 chord_end(pts[k], pts[k + 1], reach, finite, before[k], &chord[k], &cut[k],
-                          &live[k], ends[k]);
+                          &live[k], ends[k], NULL);
                 before[k + 1] = before[k] + chord[k];
             }
             /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
@@ -1414,12 +1424,8 @@ k_deploy(PyObject *self, PyObject *args)
                 if (!live[k])
                     continue;
                 const double *a = pts[k], *b = ends[k];
-                double lo[3], hi[3], d[3];
-                for (int m = 0; m < 3; m++) {
-                    lo[m] = a[m] < b[m] ? a[m] : b[m];
-                    hi[m] = a[m] > b[m] ? a[m] : b[m];
-                    d[m] = b[m] - a[m];
-                }
+                double lo[3], hi[3], d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+                chord_box(a, b, lo, hi);
                 double dd = dot3(d, d);
                 dd = dd > 1e-30 ? dd : 1e-30;
                 for (Py_ssize_t s = 0; s < s_count; s++) {
