@@ -48,6 +48,8 @@ from physics.taser import (
     cartridge,
     flight_plan,
     fly_probes,
+    laser_dots,
+    laser_lit,
     launch_plan,
     probe_launch,
 )
@@ -138,6 +140,56 @@ def shot_costs() -> list[Figure]:
     return [
         Figure("TASER deployment (2 probes), 3 subjects, median", taser, "us", 250.0, "lower"),
         Figure("pistol shot, 3 subjects, median", bullet, "us", 250.0, "lower"),
+    ]
+
+
+def _paired_cpu_us(
+    new: Callable[[], object], old: Callable[[], object], repeat: int, batches: int = 5
+) -> tuple[float, float]:
+    """`_median_cpu_us` of `new` and of `old` (the baseline), their batches taken alternately
+    so that a neighbour's load falls on both alike."""
+    medians: tuple[list[float], list[float]] = ([], [])
+    for _ in range(batches):
+        for fn, out in ((new, medians[0]), (old, medians[1])):
+            samples = []
+            for _ in range(repeat):
+                start = time.process_time()
+                fn()
+                samples.append(time.process_time() - start)
+            out.append(statistics.median(samples))
+    return min(medians[0]) * 1e6, min(medians[1]) * 1e6
+
+
+def course_laser_check(calls: int = 300) -> list[Figure]:
+    """What a course's TASER deployment asks at every trigger pull before it flies the probes:
+    what the first laser lights (range/runs/course.py `_fly_cartridge`). Per deployment, warm
+    (the world and the flight tables built; the same muzzle, on the subject at 15 ft), CPU
+    time: `laser_lit` (the first beam only, cast as one ray) against, as its target, the call
+    it replaced measured in the same run, `laser_dots(...)[0][0]` (every laser's beam worked
+    out and each cast as a path)."""
+    cart = cartridge("taser7-cq")
+    body = SubjectBody()
+    distance_m = 15 * FT_M
+    with RangeWorld(lane_length_m=30.0) as world:
+        world.add_subject("subject", body, (distance_m, 0.0, 0.0), np.pi)
+        muzzle = np.array([0.0, 0.0, 1.4])
+        target = np.array([distance_m - body.aim_point(Region.ABDOMEN)[0], 0.0, 1.1])
+        pose = Pose(tuple(muzzle), look_rotation(target - muzzle))
+        assert laser_lit(world, cart, pose) == laser_dots(world, cart, pose)[0][0] == "subject"
+        new_us, old_us = _paired_cpu_us(
+            lambda: laser_lit(world, cart, pose),
+            lambda: laser_dots(world, cart, pose)[0][0],
+            calls,
+        )
+    return [
+        Figure(
+            "course TASER deployment's laser check, per deployment, warm, median CPU: the first"
+            " laser only, one ray (target: every laser cast as a path, this run)",
+            new_us,
+            "us",
+            old_us,
+            "lower",
+        )
     ]
 
 
@@ -1868,6 +1920,7 @@ def main() -> int:
         trigger_latency(),
         clock_sync_error(),
         *shot_costs(),
+        *course_laser_check(),
         monte_carlo_rate(),
         *ccd_comparison(),
         *ccd_moving_comparison(),
