@@ -334,3 +334,28 @@ def test_volley_impacts_reads_the_rows_volley_probe_names() -> None:
         assert times == [0.0, 2.0]  # fly_volley's probe-major layout
     finally:
         world.close()
+
+
+def test_a_deployment_at_a_wall_is_one_kernel_call(monkeypatch: Any) -> None:
+    """Speed (b): a deployment whose probes PyBullet must cast for (at cover, the backstop) is
+    one call of the kernel, which asks PyBullet from inside it, once; it was two (the second
+    to merge PyBullet's answer), each launching, flying and clipping the probes again."""
+    from physics import _kernel
+
+    calls: list[object] = []
+    real = _kernel.deploy
+
+    def deploy(*args: Any) -> int:
+        calls.append(args[16])  # `hits`
+        return int(real(*args))
+
+    monkeypatch.setattr(_kernel, "deploy", deploy)
+    cart = cartridge("taser7-cq").model_copy(update={"dispersion_deg": 0.0})
+    with _lane() as world:
+        for aim, want in (((5.0, 1.8, 0.5), "cover:crate"), ((7.0, -0.6, 1.4), "backstop")):
+            muzzle_m = np.array([0.0, 0.0, 1.4])
+            muzzle = Pose(tuple(muzzle_m.tolist()), look_rotation(np.array(aim) - muzzle_m))
+            calls.clear()
+            impacts = fly_probes(world, cart, muzzle, np.random.default_rng(0))
+            assert impacts[0].target == want, [i.target for i in impacts]
+            assert len(calls) == 1 and callable(calls[0]), calls
