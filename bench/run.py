@@ -27,6 +27,7 @@ from peripherals.driver import ReplicaLink
 from peripherals.emulator import TaserEmulator
 from peripherals.messages import Event, EventKind, Model, State, StateFlags
 from peripherals.wire import FrameDecoder, encode_frame
+from physics import _kernel
 from physics.analysis import spread_study
 from physics.ballistics import fly_bullet, g1_drag, load
 from physics.body import Region, SubjectBody
@@ -48,11 +49,20 @@ from physics.taser import (
     cartridge,
     flight_plan,
     fly_probes,
+    laser_dots,
+    laser_lit,
     launch_plan,
     probe_launch,
 )
-from physics.units import FT_M
-from physics.world import HULL_MARGIN_M, REGIONS, PathEnds, RangeWorld
+from physics.units import FT_M, IN_M
+from physics.world import (
+    _NOT_SUBJECTS,
+    HULL_MARGIN_M,
+    REGIONS,
+    LaunchPlan,
+    PathEnds,
+    RangeWorld,
+)
 from range.clock import MonotonicClock
 from range.runs.drill import RunConfig, run_drill
 from scoring.policy import default_policy
@@ -138,6 +148,135 @@ def shot_costs() -> list[Figure]:
     return [
         Figure("TASER deployment (2 probes), 3 subjects, median", taser, "us", 250.0, "lower"),
         Figure("pistol shot, 3 subjects, median", bullet, "us", 250.0, "lower"),
+    ]
+
+
+def _paired_cpu_us(
+    new: Callable[[], object], old: Callable[[], object], repeat: int, batches: int = 5
+) -> tuple[float, float]:
+    """`_median_cpu_us` of `new` and of `old` (the baseline), their batches taken alternately
+    so that a neighbour's load falls on both alike."""
+    medians: tuple[list[float], list[float]] = ([], [])
+    for _ in range(batches):
+        for fn, out in ((new, medians[0]), (old, medians[1])):
+            samples = []
+            for _ in range(repeat):
+                start = time.process_time()
+                fn()
+                samples.append(time.process_time() - start)
+            out.append(statistics.median(samples))
+    return min(medians[0]) * 1e6, min(medians[1]) * 1e6
+
+
+def course_laser_check(calls: int = 300) -> list[Figure]:
+    """What a course's TASER deployment asks at every trigger pull before it flies the probes:
+    what the first laser lights (range/runs/course.py `_fly_cartridge`). Per deployment, warm
+    (the world and the flight tables built; the same muzzle, on the subject at 15 ft), CPU
+    time: `laser_lit` (the first beam only, cast as one ray) against, as its target, the call
+    it replaced measured in the same run, `laser_dots(...)[0][0]` (every laser's beam worked
+    out and each cast as a path)."""
+    cart = cartridge("taser7-cq")
+    body = SubjectBody()
+    distance_m = 15 * FT_M
+    with RangeWorld(lane_length_m=30.0) as world:
+        world.add_subject("subject", body, (distance_m, 0.0, 0.0), np.pi)
+        muzzle = np.array([0.0, 0.0, 1.4])
+        target = np.array([distance_m - body.aim_point(Region.ABDOMEN)[0], 0.0, 1.1])
+        pose = Pose(tuple(muzzle), look_rotation(target - muzzle))
+        assert laser_lit(world, cart, pose) == laser_dots(world, cart, pose)[0][0] == "subject"
+        new_us, old_us = _paired_cpu_us(
+            lambda: laser_lit(world, cart, pose),
+            lambda: laser_dots(world, cart, pose)[0][0],
+            calls,
+        )
+    return [
+        Figure(
+            "course TASER deployment's laser check, per deployment, warm, median CPU: the first"
+            " laser only, one ray (target: every laser cast as a path, this run)",
+            new_us,
+            "us",
+            old_us,
+            "lower",
+        )
+    ]
+
+
+def _two_call_deployment(
+    world: RangeWorld, pose: Pose, normals: np.ndarray, launch: LaunchPlan
+) -> tuple[np.ndarray, np.ndarray]:
+    """`RangeWorld.cast_deployment` as it was before it became one kernel call: the kernel
+    called, PyBullet casting the chords it found, their answers made arrays, and the kernel
+    called again to merge them (launching, flying and clipping the probes a second time).
+    The baseline of `wall_deployment`; the same results."""
+    scene, static = world._deploy_scene(), world._static_boxes()
+    out_f = np.empty((launch.probes, 9))
+    out_i = np.empty((launch.probes, 3), dtype=np.int64)
+    cand_a, cand_b = world._cand_a, world._cand_b
+    args = (
+        pose.position_m,
+        pose.orientation,
+        normals,
+        launch.probes,
+        launch.cos_spread,
+        launch.sin_spread,
+        launch.separation_in,
+        IN_M,
+        launch.reach_m,
+        launch.elevation0_rad,
+        launch.elevation_step_rad,
+        launch.table,
+        launch.times_s,
+        scene,
+        static,
+        world._floor,
+    )
+    tail = (world._cand_k, world._cand_n, cand_a, cand_b, out_f, out_i)
+    count = _kernel.deploy(*args, None, *tail)
+    if count:
+        results = p.rayTestBatch(
+            cand_a[:count],
+            cand_b[:count],
+            collisionFilterMask=_NOT_SUBJECTS,
+            physicsClientId=world.client,
+        )
+        uid = np.array([r[0] for r in results], dtype=np.int64)
+        frac = np.array([r[2] for r in results], dtype=np.float64)
+        _kernel.deploy(*args, (uid, frac), *tail)
+    return out_f, out_i
+
+
+def wall_deployment(calls: int = 300) -> list[Figure]:
+    """A TASER deployment whose probes PyBullet must cast for (a TASER 7 CQ pull at a crate
+    of cover beside a subject: the kernel finds the chords that may meet it). Per deployment,
+    warm, CPU time of `RangeWorld.cast_deployment` (fly_probes' kernel call; the impacts
+    after it not timed): one kernel call that asks PyBullet from inside it, against, as its
+    target, the two calls it replaced measured in the same run (`_two_call_deployment`)."""
+    cart = cartridge("taser7-cq")
+    launch = launch_plan(cart)
+    normals = np.random.default_rng(5).normal(0.0, launch.sigma_rad, (launch.probes, 2))
+    with RangeWorld(lane_length_m=10.0) as world:
+        world.add_subject("s", SubjectBody(), (4.0, 0.0, 0.0), np.pi)
+        world.add_cover("crate", (5.0, 1.8, 0.0), (0.6, 0.6, 1.0))
+        muzzle = np.array([0.0, 0.0, 1.4])
+        pose = Pose(tuple(muzzle), look_rotation(np.array([5.0, 1.8, 0.9]) - muzzle))
+        one = world.cast_deployment(pose.position_m, pose.orientation, normals, launch)
+        two = _two_call_deployment(world, pose, normals, launch)
+        assert one[0].tobytes() == two[0].tobytes() and one[1].tobytes() == two[1].tobytes()
+        assert world.targets[int(one[1][0, 0])] == "cover:crate"
+        new_us, old_us = _paired_cpu_us(
+            lambda: world.cast_deployment(pose.position_m, pose.orientation, normals, launch),
+            lambda: _two_call_deployment(world, pose, normals, launch),
+            calls,
+        )
+    return [
+        Figure(
+            "TASER deployment at cover (PyBullet's chords), per deployment, warm, median CPU of"
+            " cast_deployment: one kernel call (target: the two calls before, this run)",
+            new_us,
+            "us",
+            old_us,
+            "lower",
+        )
     ]
 
 
@@ -1868,6 +2007,8 @@ def main() -> int:
         trigger_latency(),
         clock_sync_error(),
         *shot_costs(),
+        *course_laser_check(),
+        *wall_deployment(),
         monte_carlo_rate(),
         *ccd_comparison(),
         *ccd_moving_comparison(),

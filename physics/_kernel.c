@@ -152,10 +152,13 @@ reach_cut(double reach, double before, double len)
 }
 
 /* The chord a -> b after `before` metres of flight, cut at the reach (`finite`: the reach is
- * finite): its length, the fraction kept, whether the reach is left at its start and its end. */
+ * finite, or the end is to be a + (b - a) * cut at any reach, as cast_moving's sub-chords
+ * are; else an infinite reach ends it at b itself): its length, the fraction kept, whether
+ * the reach is left at its start, its end and, where `cut_d` is not NULL, its displacement
+ * (b - a) * cut. */
 static inline void
 chord_end(const double *a, const double *b, double reach, int finite, double before,
-          double *len, double *cut, char *live, double *end)
+          double *len, double *cut, char *live, double *end, double *cut_d)
 {
     double step[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
     *len = sqrt(dot3(step, step));
@@ -163,13 +166,30 @@ chord_end(const double *a, const double *b, double reach, int finite, double bef
         double c = reach_cut(reach, before, *len);
         *cut = c;
         *live = before < reach;
-        for (int d = 0; d < 3; d++)
-            end[d] = a[d] + step[d] * c;
+        for (int d = 0; d < 3; d++) {
+            double moved = step[d] * c;
+            if (cut_d != NULL)
+                cut_d[d] = moved;
+            end[d] = a[d] + moved;
+        }
     } else {
         *cut = 1.0;
         *live = 1;
-        for (int d = 0; d < 3; d++)
+        for (int d = 0; d < 3; d++) {
+            if (cut_d != NULL)
+                cut_d[d] = step[d];
             end[d] = b[d];
+        }
+    }
+}
+
+/* The box round the chord a -> b: its low corner `lo`, its high one `hi`. */
+static inline void
+chord_box(const double *a, const double *b, double *lo, double *hi)
+{
+    for (int k = 0; k < 3; k++) {
+        lo[k] = a[k] < b[k] ? a[k] : b[k];
+        hi[k] = a[k] > b[k] ? a[k] : b[k];
     }
 }
 
@@ -800,25 +820,18 @@ k_sub_chords(PyObject *self, PyObject *args)
             for (Py_ssize_t i = 0; i < n; i++) {
                 Py_ssize_t at = m * n + i;
                 const double *a = fine + at * 3, *b = fine + (at + n) * 3;
-                double d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-                double len = sqrt(dot3(d, d));
-                chord[at] = len;
-                before[at + n] = before[at] + len;
-                double c = reach_cut(reach, before[at], len); /* what the reach leaves */
-                cut[at] = c;
+                double *d = chord_d + at * 3, *stop = stops + at * 3;
+                char reached; /* before the reach runs out */
+                /* Cut as the numpy form cuts a sub-chord, a + (b - a) * cut at any reach. */
+                chord_end(a, b, reach, 1, before[at], &chord[at], &cut[at], &reached, stop, d);
+                before[at + n] = before[at] + chord[at];
                 double lo[3], hi[3];
-                for (int k = 0; k < 3; k++) {
-                    d[k] = d[k] * c;
-                    chord_d[at * 3 + k] = d[k];
-                    stops[at * 3 + k] = a[k] + d[k];
-                    lo[k] = a[k] < stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
-                    hi[k] = a[k] > stops[at * 3 + k] ? a[k] : stops[at * 3 + k];
-                }
+                chord_box(a, stop, lo, hi);
                 double dd = dot3(d, d);
                 chord_dd[at] = dd > 1e-30 ? dd : 1e-30;
                 /* A subject can only be hit before the flight ends on the rest of the world,
                  * inside its box at the trigger grown by its motion since. */
-                int live = before[at] < reach && t_fine[m] < end_s[i];
+                int live = reached && t_fine[m] < end_s[i];
                 for (Py_ssize_t s = 0; s < s_count; s++) {
                     const double *bx = boxes + s * 6;
                     double g = grow[m];
@@ -891,7 +904,7 @@ k_chords(PyObject *self, PyObject *args)
             for (Py_ssize_t i = 0; i < n; i++) {
                 Py_ssize_t at = k * n + i;
                 chord_end(points + at * 3, points + (at + n) * 3, reach, finite, before[at],
-                          chord + at, cut + at, live + at, ends + at * 3);
+                          chord + at, cut + at, live + at, ends + at * 3, NULL);
                 before[at + n] = before[at] + chord[at];
             }
     }
@@ -963,10 +976,7 @@ k_candidates(PyObject *self, PyObject *args)
                     continue;
                 const double *a = starts + at * 3, *b = ends + at * 3;
                 double lo[3], hi[3];
-                for (int d = 0; d < 3; d++) {
-                    lo[d] = a[d] < b[d] ? a[d] : b[d];
-                    hi[d] = a[d] > b[d] ? a[d] : b[d];
-                }
+                chord_box(a, b, lo, hi);
                 int near = lo[2] <= 1e-6; /* the floor plane */
                 for (Py_ssize_t j = 0; j < b_count && !near; j++)
                     near = box_meets(lo, hi, boxes + j * 6);
@@ -1236,7 +1246,8 @@ k_deploy(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(scene_o, "OOOOOOOOOOO", &s_uid_o, &s_pos_o, &s_rot_o, &s_wc_o,
                           &s_box_o, &s_rad_o, &s_rest_o, &s_nrm_o, &s_off_o, &s_zf_o, &s_zi_o))
         return NULL;
-    if (hits_o != Py_None && !PyArg_ParseTuple(hits_o, "OO", &h_uid_o, &h_frac_o))
+    int cast_here = PyCallable_Check(hits_o); /* PyBullet asked from inside the call */
+    if (hits_o != Py_None && !cast_here && !PyArg_ParseTuple(hits_o, "OO", &h_uid_o, &h_frac_o))
         return NULL;
     if (probes < 1 || probes > MAX_PROBES) {
         PyErr_SetString(PyExc_ValueError, "probes: 1 or 2");
@@ -1246,7 +1257,7 @@ k_deploy(PyObject *self, PyObject *args)
            CN, CA, CB, OF, OI, PTS, SPD, NB };
     Py_buffer v[NB];
     int taken[NB] = {0};
-    PyObject *result = NULL;
+    PyObject *result = NULL, *cast = NULL, *answers = NULL;
     Py_ssize_t k_count, e_count, s_count, j_count, f_count, b_count, h_count = 0;
     Py_ssize_t p_count = probes, count = 0;
     if (normals_o != Py_None)
@@ -1291,7 +1302,7 @@ k_deploy(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "static_boxes: (B, 2, 3) values expected");
         goto release;
     }
-    if (hits_o != Py_None) {
+    if (h_uid_o != NULL) {
         TAKE(HU, get_i64(h_uid_o, &v[HU], -1, 0, "hits uid"));
         h_count = v[HU].len / 8;
         TAKE(HF, get_f64(h_frac_o, &v[HF], h_count, 0, "hits frac"));
@@ -1318,8 +1329,8 @@ k_deploy(PyObject *self, PyObject *args)
                     s_count, j_count, f_count};
         long long *cand_k = v[CK].buf, *cand_n = v[CN].buf, *out_i = v[OI].buf;
         double *cand_a = v[CA].buf, *cand_b = v[CB].buf, *out_f = v[OF].buf;
-        const long long *h_uid = hits_o != Py_None ? v[HU].buf : NULL;
-        const double *h_frac = hits_o != Py_None ? v[HF].buf : NULL;
+        const long long *h_uid = h_uid_o != NULL ? v[HU].buf : NULL;
+        const double *h_frac = h_uid_o != NULL ? v[HF].buf : NULL;
         double *out_pts = pts_o != Py_None ? v[PTS].buf : NULL;
         double *out_spd = spd_o != Py_None ? v[SPD].buf : NULL;
         /* The muzzle's rotation: pose.quat_to_matrix's Python float arithmetic. Columns: bore,
@@ -1339,10 +1350,20 @@ k_deploy(PyObject *self, PyObject *args)
         double fwd[3] = {r[0], r[3], r[6]}, left[3] = {r[1], r[4], r[7]};
         double up[3] = {r[2], r[5], r[8]};
         /* Per probe: launch (taser.probe_launch, flight.angular_scatter), flight
-         * (SampledFlights.flights), chords (kernel chords), then its first hit. */
-        double pts[MAX_SAMPLES][3], spd[MAX_SAMPLES], ends[MAX_SAMPLES][3];
-        double chord[MAX_SAMPLES], before[MAX_SAMPLES], cut[MAX_SAMPLES];
-        char live[MAX_SAMPLES];
+         * (SampledFlights.flights), chords (kernel chords), then its first hit on the subjects
+         * or the floor, kept per probe until PyBullet has answered for the chords that may
+         * meet the rest of the world (one ray cast for every probe's). */
+        double pts[MAX_PROBES][MAX_SAMPLES][3], spd[MAX_PROBES][MAX_SAMPLES];
+        double ends[MAX_PROBES][MAX_SAMPLES][3], chord[MAX_PROBES][MAX_SAMPLES];
+        double before[MAX_PROBES][MAX_SAMPLES], cut[MAX_PROBES][MAX_SAMPLES];
+        char live[MAX_PROBES][MAX_SAMPLES];
+        Py_ssize_t first_cs[MAX_PROBES + 1];
+        /* hit_s: the subject row, -1 none; hit_uid: the floor's or a static body's uid when
+         * hit_s < 0; hit_q: the hit on the rest body, set where hit_s >= 0. */
+        Py_ssize_t hit_ks[MAX_PROBES], hit_ss[MAX_PROBES], hit_js[MAX_PROBES];
+        long long hit_uids[MAX_PROBES];
+        double hit_ts[MAX_PROBES], hit_qs[MAX_PROBES][3];
+        int finite = isfinite(reach);
         for (Py_ssize_t pr = 0; pr < p_count; pr++) {
             double start[3], dir[3], ax[3], bx[3];
             for (int k = 0; k < 3; k++) {
@@ -1380,25 +1401,27 @@ k_deploy(PyObject *self, PyObject *args)
             Py_ssize_t row = (Py_ssize_t)at;
             double f = at - (double)row;
             const double *r0 = table + row * 3 * (k_count + 1), *r1 = r0 + 3 * (k_count + 1);
+            double(*pt)[3] = pts[pr], *sp = spd[pr], (*en)[3] = ends[pr];
+            double *ch = chord[pr], *bf = before[pr], *ct = cut[pr];
+            char *lv = live[pr];
             for (Py_ssize_t k = 0; k <= k_count; k++) {
                 double forward = r0[k] * (1.0 - f) + r1[k] * f;
                 double upward = r0[k_count + 1 + k] * (1.0 - f) + r1[k_count + 1 + k] * f;
-                spd[k] = r0[2 * (k_count + 1) + k] * (1.0 - f) + r1[2 * (k_count + 1) + k] * f;
-                pts[k][0] = start[0] + forward * az_x;
-                pts[k][1] = start[1] + forward * az_y;
-                pts[k][2] = start[2] + upward;
+                sp[k] = r0[2 * (k_count + 1) + k] * (1.0 - f) + r1[2 * (k_count + 1) + k] * f;
+                pt[k][0] = start[0] + forward * az_x;
+                pt[k][1] = start[1] + forward * az_y;
+                pt[k][2] = start[2] + upward;
             }
             if (out_pts != NULL) /* the flight as SampledFlights.flights lays it out */
                 for (Py_ssize_t k = 0; k <= k_count; k++) {
-                    memcpy(out_pts + (k * p_count + pr) * 3, pts[k], 3 * sizeof(double));
-                    out_spd[k * p_count + pr] = spd[k];
+                    memcpy(out_pts + (k * p_count + pr) * 3, pt[k], 3 * sizeof(double));
+                    out_spd[k * p_count + pr] = sp[k];
                 }
-            int finite = isfinite(reach);
-            before[0] = 0.0;
+            bf[0] = 0.0;
             for (Py_ssize_t k = 0; k < k_count; k++) {
-                chord_end(pts[k], pts[k + 1], reach, finite, before[k], &chord[k], &cut[k],
-                          &live[k], ends[k]);
-                before[k + 1] = before[k] + chord[k];
+                chord_end(pt[k], pt[k + 1], reach, finite, bf[k], &ch[k], &ct[k], &lv[k], en[k],
+                          NULL);
+                bf[k + 1] = bf[k] + ch[k];
             }
             /* The first hit on the subjects or the floor (the plane z = 0, PyBullet's
              * GEOM_PLANE: the fraction za / (za - zb) where the chord crosses it), chord by
@@ -1406,20 +1429,16 @@ k_deploy(PyObject *self, PyObject *args)
              * the chords that may meet the rest of the world (walls, backstop, targets,
              * cover, props), up to the first hit's: PyBullet casts them (`hits`, in this
              * order). */
-            Py_ssize_t first_c = count;
-            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1; /* hit_s: the subject row, -1 none */
-            long long hit_uid = -1; /* the floor's or a static body's uid when hit_s < 0 */
+            first_cs[pr] = count;
+            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1;
+            long long hit_uid = -1;
             double hit_t = 1.0, hit_q[3] = {NAN, NAN, NAN};
             for (Py_ssize_t k = 0; k < k_count && hit_k < 0; k++) {
-                if (!live[k])
+                if (!lv[k])
                     continue;
-                const double *a = pts[k], *b = ends[k];
-                double lo[3], hi[3], d[3];
-                for (int m = 0; m < 3; m++) {
-                    lo[m] = a[m] < b[m] ? a[m] : b[m];
-                    hi[m] = a[m] > b[m] ? a[m] : b[m];
-                    d[m] = b[m] - a[m];
-                }
+                const double *a = pt[k], *b = en[k];
+                double lo[3], hi[3], d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+                chord_box(a, b, lo, hi);
                 double dd = dot3(d, d);
                 dd = dd > 1e-30 ? dd : 1e-30;
                 for (Py_ssize_t s = 0; s < s_count; s++) {
@@ -1457,13 +1476,61 @@ k_deploy(PyObject *self, PyObject *args)
                     count++;
                 }
             }
-            if (h_uid != NULL) {
-                if (count > h_count) {
-                    PyErr_SetString(PyExc_ValueError, "hits: one per candidate chord expected");
+            hit_ks[pr] = hit_k;
+            hit_ss[pr] = hit_s;
+            hit_js[pr] = hit_j;
+            hit_uids[pr] = hit_uid;
+            hit_ts[pr] = hit_t;
+            memcpy(hit_qs[pr], hit_q, sizeof hit_q);
+        }
+        first_cs[p_count] = count;
+        /* PyBullet's answer for the candidate chords: given (`hits`), or asked here, once for
+         * every probe's, by calling `hits` with their count (rayTestBatch's results: body id
+         * first, the fraction third). */
+        long long cast_uid[MAX_PROBES * MAX_SAMPLES];
+        double cast_frac[MAX_PROBES * MAX_SAMPLES];
+        if (cast_here && count > 0) {
+            answers = PyObject_CallFunction(hits_o, "n", count);
+            if (answers == NULL)
+                goto release;
+            cast = PySequence_Fast(answers, "hits: the cast's answers must be a sequence");
+            if (cast == NULL)
+                goto release;
+            h_count = PySequence_Fast_GET_SIZE(cast);
+            if (h_count != count) {
+                PyErr_SetString(PyExc_ValueError, "hits: one per candidate chord expected");
+                goto release;
+            }
+            for (Py_ssize_t c = 0; c < count; c++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(cast, c);
+                PyObject *uid_o = NULL, *frac_o = NULL;
+                if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) >= 3) {
+                    uid_o = PyTuple_GET_ITEM(item, 0);
+                    frac_o = PyTuple_GET_ITEM(item, 2);
+                } else {
+                    PyErr_SetString(PyExc_ValueError,
+                                    "hits: each answer a tuple (body id, link, fraction, ...)");
                     goto release;
                 }
+                cast_uid[c] = PyLong_AsLongLong(uid_o);
+                cast_frac[c] = PyFloat_AsDouble(frac_o);
+                if (PyErr_Occurred())
+                    goto release;
+            }
+            h_uid = cast_uid;
+            h_frac = cast_frac;
+        } else if (h_uid != NULL && count != h_count) {
+            PyErr_SetString(PyExc_ValueError, "hits: one per candidate chord expected");
+            goto release;
+        }
+        for (Py_ssize_t pr = 0; pr < p_count; pr++) {
+            Py_ssize_t hit_k = hit_ks[pr], hit_s = hit_ss[pr], hit_j = hit_js[pr];
+            long long hit_uid = hit_uids[pr];
+            double hit_t = hit_ts[pr], *hit_q = hit_qs[pr];
+            double(*pt)[3] = pts[pr], *sp = spd[pr], (*en)[3] = ends[pr];
+            if (h_uid != NULL) {
                 /* The first of this probe's cast chords that hit something; it wins a tie. */
-                for (Py_ssize_t c = first_c; c < count; c++) {
+                for (Py_ssize_t c = first_cs[pr]; c < first_cs[pr + 1]; c++) {
                     if (h_uid[c] < 0)
                         continue;
                     Py_ssize_t k = cand_k[c];
@@ -1483,9 +1550,9 @@ k_deploy(PyObject *self, PyObject *args)
             double end_f;
             if (hit_k >= 0) {
                 k = hit_k;
-                end_f = hit_t * cut[k];
+                end_f = hit_t * cut[pr][k];
                 for (int m = 0; m < 3; m++)
-                    of[m] = pts[k][m] + (ends[k][m] - pts[k][m]) * hit_t;
+                    of[m] = pt[k][m] + (en[k][m] - pt[k][m]) * hit_t;
                 if (hit_s >= 0) {
                     oi[0] = sc.uid[hit_s];
                     oi[1] = region_code(&sc, hit_s, hit_j, hit_q);
@@ -1496,23 +1563,21 @@ k_deploy(PyObject *self, PyObject *args)
                 }
             } else {
                 /* Nothing hit: the flight ends where its reach (or its samples) ran out. */
-                k = last_live(live, k_count, 1);
-                end_f = cut[k];
+                k = last_live(live[pr], k_count, 1);
+                end_f = cut[pr][k];
                 for (int m = 0; m < 3; m++)
-                    of[m] = ends[k][m];
+                    of[m] = en[k][m];
                 oi[0] = oi[1] = oi[2] = -1;
             }
-            end_state(times, k, end_f, spd[k], spd[k + 1], before[k], chord[k], of + 3);
+            end_state(times, k, end_f, sp[k], sp[k + 1], before[pr][k], chord[pr][k], of + 3);
             for (int m = 0; m < 3; m++)
                 of[6 + m] = hit_q[m];
-        }
-        if (h_uid != NULL && count != h_count) {
-            PyErr_SetString(PyExc_ValueError, "hits: one per candidate chord expected");
-            goto release;
         }
     }
     result = PyLong_FromSsize_t(count);
 release:
+    Py_XDECREF(cast);
+    Py_XDECREF(answers);
     for (int k = 0; k < NB; k++)
         if (taken[k])
             PyBuffer_Release(&v[k]);

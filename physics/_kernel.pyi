@@ -192,7 +192,7 @@ def deploy(
     scene: tuple[I64, F64, F64, F64, F64, F64, F64, F64, F64, F64, I64],
     static_boxes: F64,
     floor_uid: int,
-    hits: tuple[I64, F64] | None,
+    hits: tuple[I64, F64] | Callable[[int], Sequence[tuple[object, ...]]] | None,
     cand_k: I64,
     cand_n: I64,
     cand_a: F64,
@@ -223,7 +223,10 @@ def deploy(
     cand_k, cand_n (the chord and the probe) and cand_a, cand_b (their ends; room for
     probes x K), and their count returned: without `hits` the ends are final only if it is
     0; else PyBullet's answer for them, (body id (-1: none), fraction along the chord) per
-    chord, is merged (a probe's first chord that hit something; it wins a tie). Writes
+    chord, is merged (a probe's first chord that hit something; it wins a tie): given as
+    those two arrays, or asked in the call itself, where `hits` is a callable, by calling it
+    once with the count (when there are any) for rayTestBatch's results, one a chord (its
+    body id first, its fraction third) (RangeWorld._cast_static). Writes
     out_f (P, 9): end point (3), time (s), speed (m/s), path (m), the hit on the rest body
     (3; NaN off subjects); out_i (P, 3): body id (`floor_uid` for the floor; -1 none),
     region (index into physics.world.REGIONS; -1 off subjects), segment (-1 off

@@ -461,8 +461,8 @@ def _deploy(
 def volley_impacts(world: RangeWorld, cartridge: Cartridge, volley: Volley) -> list[ProbeImpact]:
     """The impacts of the first pull of `volley` (`fly_volley`), as `fly_probes` gives them."""
     ends = volley.ends
-    rows = slice(0, cartridge.probes_per_pull * volley.pulls, volley.pulls)  # probe(0, i)
     n = cartridge.probes_per_pull
+    rows = [volley.probe(0, i) for i in range(n)]
     rest = [[math.nan] * 3] * n if ends.rest_point is None else ends.rest_point[rows].tolist()
     floats = [
         [*point, time_s, 0.0, 0.0, *at]
@@ -531,9 +531,10 @@ def probe_point(
 
 
 def laser_lines(
-    cartridge: Cartridge, muzzle: Pose
+    cartridge: Cartridge, muzzle: Pose, count: int | None = None
 ) -> list[tuple[Laser, NDArray[np.float64], NDArray[np.float64]]]:
-    """Each laser of the cartridge as (laser, emitter point (3,), unit direction (3,))."""
+    """Each laser of the cartridge as (laser, emitter point (3,), unit direction (3,)); the
+    first `count` of them (None: every one)."""
     origins, directions = probe_launch(
         cartridge,
         np.array([muzzle.position_m]),
@@ -544,7 +545,7 @@ def laser_lines(
     rot = muzzle.rotation()
     forward, left, up = rot[:, 0], rot[:, 1], rot[:, 2]
     lines = []
-    for laser in cartridge.lasers:
+    for laser in cartridge.lasers[:count]:
         origin, direction = origins[laser.probe], directions[laser.probe]
         emitter = origins[0] + (left * laser.offset_in[0] + up * laser.offset_in[1]) * IN_M
         if laser.zeroes_ft is not None:
@@ -579,6 +580,20 @@ def laser_dots(
             x, y, z = (float(v) for v in ends.point[0])
             dots.append((names[ends.target[0]], (x, y, z)))
     return dots
+
+
+def laser_lit(
+    world: RangeWorld, cartridge: Cartridge, muzzle: Pose, reach_m: float = 30.0
+) -> str | None:
+    """What the cartridge's first laser lights (the name `laser_dots` gives it first), or
+    None: only its beam is worked out, and cast as one ray (`RangeWorld.ray_target`, what
+    `cast_paths` finds for a path of one chord, without its point, time and speed). A
+    course's deployment asks this at every trigger pull (range/runs/course.py)."""
+    lines = laser_lines(cartridge, muzzle, 1)
+    if not lines:
+        return None
+    _, emitter, direction = lines[0]
+    return world.ray_target(emitter, emitter + direction * reach_m)
 
 
 class Effect(StrEnum):

@@ -8,7 +8,7 @@ chords through `rayTestBatch` are 60-90x faster than CCD bodies and do not tunne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
@@ -519,13 +519,18 @@ class RangeWorld:
             len(JOINTS),
         )
 
-    def subject_box(self, subject_id: str) -> NDArray[np.float64]:
+    def subject_box(
+        self, subject_id: str, *, at: NDArray[np.float64] | None = None
+    ) -> NDArray[np.float64]:
         """(2, 3) world box round the subject as last posed (numpy: each segment's bounding
-        sphere carried by its joint frame; PyBullet is not asked, nor synced)."""
+        sphere carried by its joint frame; PyBullet is not asked, nor synced), kept until it
+        is posed again. `at`: its spheres' centres in the world as last posed (J, 3), where the
+        caller has worked them out (`_deploy_scene`); None: worked out here when needed."""
         box = self._numpy_boxes.get(subject_id)
         if box is None:
-            box = self._box_of(subject_id, self.subject_frames(subject_id))
-            self._numpy_boxes[subject_id] = box
+            if at is None:
+                at = self._centres_of(subject_id, self.subject_frames(subject_id))
+            box = self._numpy_boxes[subject_id] = self._box_round(subject_id, at)
         return box
 
     def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:
@@ -1025,10 +1030,7 @@ class RangeWorld:
                 pos[s], rot[s] = frames.position, frames.rotation
                 at = self._centres_of(name, frames)
                 world_c[s] = at
-                known = self._numpy_boxes.get(name)  # subject_box, from the centres at hand
-                if known is None:
-                    known = self._numpy_boxes[name] = self._box_round(name, at)
-                box[s] = known
+                box[s] = self.subject_box(name, at=at)
             self._scene_stale = set()
         return self._scene
 
@@ -1050,7 +1052,7 @@ class RangeWorld:
         by its face planes, as cast_moving clips), on the floor (the plane z = 0, as PyBullet
         finds it to 1 ulp), and on the rest of the world (walls, backstop, targets, cover,
         props): PyBullet casts only the chords whose box meets one of theirs, up to the first
-        hit, subjects masked out, and the kernel is called again with what it found.
+        hit, subjects masked out, asked from inside the kernel's one call (`_cast_static`).
 
         Returns per probe (P, 9): the end point (3), time, speed and path there, and the hit's
         point on the subject's rest body (3; NaN off subjects); and (P, 3) the body id hit
@@ -1060,12 +1062,11 @@ class RangeWorld:
         `subjects=False`: the rays pass through every subject (cast_moving's frozen part, as
         cast_paths gives it). `flights`: (K + 1, P, 3) and (K + 1, P) arrays that the probes'
         flights are written to (the points and speeds SampledFlights.flights gives)."""
-        c = self._require()
+        self._require()
         scene = self._deploy_scene() if subjects else _NO_SUBJECTS
         static = self._static_boxes()
         out_f = np.empty((launch.probes, 9))
         out_i = np.empty((launch.probes, 3), dtype=np.int64)
-        cand_a, cand_b = self._cand_a, self._cand_b
         args = (
             position_m,
             orientation,
@@ -1084,20 +1085,21 @@ class RangeWorld:
             static,
             self._floor,
         )
-        tail = (self._cand_k, self._cand_n, cand_a, cand_b, out_f, out_i)
+        tail = (self._cand_k, self._cand_n, self._cand_a, self._cand_b, out_f, out_i)
         points, speeds = (None, None) if flights is None else flights
-        count = _kernel.deploy(*args, None, *tail, points, speeds)
-        if count:
-            results = p.rayTestBatch(
-                cand_a[:count],
-                cand_b[:count],
-                collisionFilterMask=_NOT_SUBJECTS,
-                physicsClientId=c,
-            )
-            uid = np.array([r[0] for r in results], dtype=np.int64)
-            frac = np.array([r[2] for r in results], dtype=np.float64)
-            _kernel.deploy(*args, (uid, frac), *tail, points, speeds)
+        _kernel.deploy(*args, self._cast_static, *tail, points, speeds)
         return out_f, out_i
+
+    def _cast_static(self, count: int) -> Sequence[tuple[object, ...]]:
+        """PyBullet's rays for the first `count` chords `_kernel.deploy` found may meet the rest
+        of the world (its cand_a -> cand_b), subjects masked out: the kernel calls this once,
+        from inside cast_deployment's one call, and merges the answers itself."""
+        return p.rayTestBatch(  # type: ignore[no-any-return]
+            self._cand_a[:count],
+            self._cand_b[:count],
+            collisionFilterMask=_NOT_SUBJECTS,
+            physicsClientId=self.client,
+        )
 
     def cast_paths(
         self,

@@ -252,6 +252,23 @@ def corrects(correction: Correction, record: LogRecord) -> bool:
     )
 
 
+def heard_as(correction: Correction, heard: Iterable[LogRecord]) -> dict[str, Any]:
+    """What the log has of the act `correction` names among `heard` (the log's utterances and
+    live marks, `[*utterances(records), *marks(records)]`, built once by a caller that lists
+    several): the act's own words (`phrase`, where it was heard inside a longer utterance) and
+    when they were said (`start_s`, `end_s`: its words' span, a mark's moment, the time every
+    listing gives the act, nu19 #12); empty where the log does not name it. The one lookup
+    behind score's listing and `openrange speech correct`'s notes (rv20b #1)."""
+    named = next((r for r in heard if corrects(correction, r)), None)
+    if named is None:
+        return {}
+    start, end = span(named)
+    out: dict[str, Any] = {"start_s": start, "end_s": end}
+    if named.data.get("phrase"):
+        out["phrase"] = str(named.data["phrase"])
+    return out
+
+
 def correction_of(record: LogRecord, corrections: Sequence[Correction]) -> Correction | None:
     """The correction in force for a heard act: the latest that names it, or None."""
     named = [c for c in corrections if corrects(c, record)]

@@ -26,9 +26,8 @@ from scoring.corrections import (
     SUPERSEDED,
     Correction,
     apply_corrections,
-    corrects,
+    heard_as,
     marks,
-    span,
     unapplied,
     undone,
     utterances,
@@ -1502,7 +1501,7 @@ def score_run(
         listed = c.model_dump()
         if (prior := undone(corrections, index, acts)) is not None:
             listed["undoes"] = {"act": prior.act, "by": prior.by}
-        listed |= _heard_as(next((r for r in heard if corrects(c, r)), None))
+        listed |= heard_as(c, heard)
         score.corrections.append(listed)
     # Not applied, each with why: one superseded by a later correction of the same act is
     # history (`superseded`), listed apart from those that do not fit the log or the book;
@@ -1513,22 +1512,9 @@ def score_run(
         listed = c.model_dump() | {"index": index, "why": why}
         if why.startswith(SUPERSEDED):
             listed["superseded"] = True
-        listed |= _heard_as(next((r for r in heard if corrects(c, r)), None))
+        listed |= heard_as(c, heard)
         score.corrections_not_applied.append(listed)
     return _empathy_score(score, answers) if empathy else score
-
-
-def _heard_as(named: LogRecord | None) -> dict[str, Any]:
-    """What a listed correction adds of the act it names, where the log has it: the act's own
-    words (`phrase`) and when they were said (`start_s`, `end_s`: its words' span, a mark's
-    moment), the time every listing gives the act (nu19 #12), not its decision time."""
-    if named is None:
-        return {}
-    start, end = span(named)
-    out: dict[str, Any] = {"start_s": start, "end_s": end}
-    if named.data.get("phrase"):
-        out["phrase"] = str(named.data["phrase"])
-    return out
 
 
 def _empathy_score(judged: Score, answers: list[dict[str, Any]]) -> Score:

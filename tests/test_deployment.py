@@ -18,6 +18,7 @@ from physics.pose import Pose, look_rotation
 from physics.props import prop_parts
 from physics.taser import (
     ProbeImpact,
+    Volley,
     _still,
     cartridge,
     deployment_motion,
@@ -299,3 +300,62 @@ def test_targets_names_every_body_added_since() -> None:
         names = world.targets
         assert names[: len(before) - 1] == before[:-1]
         assert "a" in names and "cover:crate" in names and "scribbled" not in names
+
+
+class _PullMajor(Volley):
+    """A volley laid out pull-major (probe p of pull n at row n * P + p), not as fly_volley
+    lays it out: volley_impacts must read the rows its `probe` names."""
+
+    __slots__ = ()
+
+    def probe(self, pull: int, probe: int) -> int:
+        return pull * 2 + probe
+
+
+def test_volley_impacts_reads_the_rows_volley_probe_names() -> None:
+    """rv20b #2: Volley.probe owns the row layout; volley_impacts asks it for the first pull's
+    probes (it wrote the layout again, as a slice, and would read pull 1's probe 0 here)."""
+    cart = cartridge("taser7-cq")
+    assert cart.probes_per_pull == 2
+    rows = 4  # two pulls of two probes, each row's time its own row number
+    ends = PathEnds(
+        target=np.full(rows, -1, dtype=np.int64),
+        region=np.full(rows, -1, dtype=np.int64),
+        point=np.zeros((rows, 3)),
+        time_s=np.arange(rows, dtype=np.float64),
+        speed_mps=np.zeros(rows),
+        path_m=np.zeros(rows),
+    )
+    world = RangeWorld(lane_length_m=7.0)
+    try:
+        times = [i.time_of_flight_s for i in volley_impacts(world, cart, _PullMajor(2, ends))]
+        assert times == [0.0, 1.0]
+        times = [i.time_of_flight_s for i in volley_impacts(world, cart, Volley(2, ends))]
+        assert times == [0.0, 2.0]  # fly_volley's probe-major layout
+    finally:
+        world.close()
+
+
+def test_a_deployment_at_a_wall_is_one_kernel_call(monkeypatch: Any) -> None:
+    """Speed (b): a deployment whose probes PyBullet must cast for (at cover, the backstop) is
+    one call of the kernel, which asks PyBullet from inside it, once; it was two (the second
+    to merge PyBullet's answer), each launching, flying and clipping the probes again."""
+    from physics import _kernel
+
+    calls: list[object] = []
+    real = _kernel.deploy
+
+    def deploy(*args: Any) -> int:
+        calls.append(args[16])  # `hits`
+        return int(real(*args))
+
+    monkeypatch.setattr(_kernel, "deploy", deploy)
+    cart = cartridge("taser7-cq").model_copy(update={"dispersion_deg": 0.0})
+    with _lane() as world:
+        for aim, want in (((5.0, 1.8, 0.5), "cover:crate"), ((7.0, -0.6, 1.4), "backstop")):
+            muzzle_m = np.array([0.0, 0.0, 1.4])
+            muzzle = Pose(tuple(muzzle_m.tolist()), look_rotation(np.array(aim) - muzzle_m))
+            calls.clear()
+            impacts = fly_probes(world, cart, muzzle, np.random.default_rng(0))
+            assert impacts[0].target == want, [i.target for i in impacts]
+            assert len(calls) == 1 and callable(calls[0]), calls

@@ -128,6 +128,33 @@ def test_world_frames_batched_equal_one_at_a_time() -> None:
                 assert world.subject_box(name).tobytes() == box.tobytes(), (frame, k)
 
 
+def test_the_deploy_scene_boxes_each_subject_as_subject_box_does() -> None:
+    """rv20b #3: the kernel's scene takes each subject's box from subject_box (fed the sphere
+    centres it has just worked out), so the two cannot differ: boxed first by either, the box
+    is the one the pose gives, bit for bit."""
+    from physics.world import RangeWorld
+
+    skeleton = BODIES[0].skeleton()
+    names = ("a", "b")
+    with RangeWorld(lane_length_m=12.0) as world:
+        for k, name in enumerate(names):
+            world.add_subject(name, BODIES[k], (3.0 + k, 0.5 * k, 0.0), 0.4 * k)
+        for frame in range(3):
+            for k, name in enumerate(names):
+                pose = clip_pose(skeleton, Clip.RUN, 0.1 * frame + k, k)
+                world.pose_subject(name, pose, (3.0 + k + 0.1 * frame, 0.5 * k, 0.0), frame)
+            if frame == 1:
+                world.subject_box("a")  # boxed before the scene asks
+            scene = world._deploy_scene()
+            for k, name in enumerate(names):
+                want = world._box_of(name, world._frames_at(name, world.subject_pose(name)))
+                assert scene[4][k].tobytes() == want.tobytes(), (frame, name)
+                assert world.subject_box(name).tobytes() == want.tobytes(), (frame, name)
+                world._numpy_boxes.pop(name)
+                got = world.subject_box(name, at=scene[3][k])
+                assert got.tobytes() == want.tobytes(), (frame, name)
+
+
 def test_rays_cross_box_against_dense_points() -> None:
     from physics.world import _rays_cross_boxes
 

@@ -4,6 +4,7 @@ body: the same bits, or within 1e-12 where numpy's own summation order is not po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -455,6 +456,55 @@ def test_deploy_passes_any_static_uid_through() -> None:
             hits = (np.full(count, uid, dtype=np.int64), np.zeros(count))
             _kernel.deploy(*head, *plan, scene, boxes, 0, hits, *tail)
             assert out_i.tolist() == [[uid, -1, -1]] * 2, uid
+
+
+def _rays(
+    uid: np.ndarray, frac: np.ndarray, asked: list[int]
+) -> Callable[[int], list[tuple[object, ...]]]:
+    """A cast that answers as rayTestBatch does (body id, link, fraction, point, normal) with
+    `uid` and `frac`, noting each count it is asked for in `asked`."""
+
+    def cast(count: int) -> list[tuple[object, ...]]:
+        asked.append(count)
+        zero = (0.0, 0.0, 0.0)
+        return [(int(u), -1, float(f), zero, zero) for u, f in zip(uid, frac, strict=True)]
+
+    return cast
+
+
+def test_deploy_asks_pybullet_once_inside_its_one_call() -> None:
+    """Speed (b): `hits` may be a callable that the kernel calls once, with the count of the
+    chords it found may meet a static body, for rayTestBatch's answers, and merges them in the
+    same call: the same ends, bit for bit, as those answers given to a second call; not called
+    when no chord needs PyBullet; a wrong count or a raising cast is an error."""
+    with RangeWorld() as world:
+        world.add_subject("s", BODIES[0], (3.0, 0.4, 0.0), 0.0)
+        scene = world._deploy_scene()
+        head, plan, ck, cn, ca, cb, out_f, out_i = _deploy_args()
+        tail = (ck, cn, ca, cb, out_f, out_i)
+        rng = np.random.default_rng(2)
+        boxes = np.array([[[1.0, -1.0, 0.0], [2.0, 1.0, 2.0]], [[5.0, -1.0, 0.0], [6.0, 1.0, 2.0]]])
+        asked: list[int] = []
+        for trial in range(20):
+            count = _kernel.deploy(*head, *plan, scene, boxes, 0, None, *tail)
+            assert count > 0
+            uid = np.where(rng.random(count) < 0.5, rng.integers(10, 19, count), -1)
+            frac = rng.random(count)
+            _kernel.deploy(*head, *plan, scene, boxes, 0, (uid, frac), *tail)
+            want = (out_f.copy(), out_i.copy(), ck[:count].copy())
+            out_f.fill(np.nan)
+            out_i.fill(-7)
+            cast = _rays(uid, frac, asked)
+            assert _kernel.deploy(*head, *plan, scene, boxes, 0, cast, *tail) == count
+            assert asked == [count] * (trial + 1), trial
+            assert out_f.tobytes() == want[0].tobytes() and np.array_equal(out_i, want[1])
+            assert np.array_equal(ck[:count], want[2])
+        assert _kernel.deploy(*head, *plan, scene, boxes[:0], 0, cast, *tail) == 0
+        assert len(asked) == 20  # no chord to cast: not asked
+        with pytest.raises(ValueError, match="hits"):
+            _kernel.deploy(*head, *plan, scene, boxes, 0, _rays(uid[1:], frac[1:], []), *tail)
+        with pytest.raises(ZeroDivisionError):
+            _kernel.deploy(*head, *plan, scene, boxes, 0, lambda n: 1 / 0, *tail)
 
 
 def test_single_rotations_are_numpy_bit_for_bit() -> None:

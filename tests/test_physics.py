@@ -31,11 +31,13 @@ from physics.taser import (
     Effect,
     ProbeImpact,
     assess,
+    builtin_cartridges,
     cartridge,
     flight_table,
     fly_probes,
     fly_volley,
     laser_dots,
+    laser_lit,
 )
 from physics.units import FT_M, IN_M, YD_M, m_to_in
 from physics.world import REGIONS, RangeWorld
@@ -371,6 +373,27 @@ def test_x2_lasers_meet_their_probes_at_15_ft_and_not_before() -> None:
             assert lit == "backstop" and dot is not None
             apart_in = math.dist(dot, impact.point) / IN_M
             assert (apart_in < 0.25) is close, f"{distance_ft} ft: {apart_in:.2f} in apart"
+
+
+def test_the_first_laser_lit_is_what_laser_dots_names_first() -> None:
+    """A course asks at every trigger pull what the first laser lights: `laser_lit` works out
+    only that beam and casts it as one ray, and names what `laser_dots` (every beam, each
+    cast as a path) names first: the subject, cover, a wall, the floor, the backstop or
+    nothing, for every cartridge (a converging or zeroed laser too)."""
+    rng = np.random.default_rng(4)
+    seen = set()
+    with RangeWorld(lane_length_m=12.0) as world:
+        world.add_subject("s", SubjectBody(), (4.6, 0.0, 0.0), math.pi)
+        world.add_cover("crate", (3.0, 1.2, 0.0), (0.5, 0.5, 1.0))
+        for cart in builtin_cartridges().values():
+            for _ in range(25):
+                aim = np.array([4.6, 0.0, -0.4]) + rng.normal(0.0, (0.5, 1.5, 0.8))
+                muzzle = Pose((0.0, 0.0, 1.4), look_rotation(aim))
+                first = laser_dots(world, cart, muzzle)[0][0]
+                assert laser_lit(world, cart, muzzle) == first
+                seen.add(first)
+    assert seen >= {"s", "cover:crate", "floor", "backstop", None}, seen
+    assert any(name is not None and "wall" in name for name in seen), seen
 
 
 def test_a_bore_line_laser_sits_above_the_probe_by_its_drop() -> None:

@@ -19,6 +19,7 @@ from scoring.corrections import (
     CorrectionError,
     apply_corrections,
     corrections_path,
+    heard_as,
     log_sha256,
     read_corrections,
 )
@@ -170,6 +171,39 @@ def test_none_strikes_a_false_act_and_the_latest_correction_wins() -> None:
         "command.get_down",
     ]
     assert records[3].data["act"] == "command.stop"  # the records given are not changed
+
+
+def test_one_lookup_gives_the_act_a_correction_names_its_words_and_span() -> None:
+    """rv20b #1: score's listing and `speech correct`'s notes read what the log has of a
+    correction's act from one lookup, `heard_as`: the act's own words where it was heard inside
+    a longer utterance, and when they were said; a live mark's moment; nothing where the log
+    does not name it (the correction's t, its `was` or its mark-ness differ)."""
+    said = spoke(4.0, "command.drop_weapon", "sir drop the knife now", talk_s=1.5)
+    said = LogRecord(said.t, said.kind, {**said.data, "phrase": "drop the knife"})
+    mark = rec(6.0, "instructor_command", command="mark", by="inst", act="command.stop")
+    heard = [said, mark]
+
+    def fix(t: float, was: str, marked: bool = False) -> Correction:
+        return Correction(
+            at_s=t,
+            utterance_t=t,
+            text="x",
+            was=was,
+            act="none",
+            by="Lee",
+            marked=marked,
+            made="2026-11-30T23:50:00+00:00",
+        )
+
+    assert heard_as(fix(4.0, "command.drop_weapon"), heard) == {
+        "start_s": 2.5,
+        "end_s": 4.0,
+        "phrase": "drop the knife",
+    }
+    assert heard_as(fix(6.0, "command.stop", marked=True), heard) == {"start_s": 6.0, "end_s": 6.0}
+    assert heard_as(fix(6.0, "command.stop"), heard) == {}  # a mark, not an utterance
+    assert heard_as(fix(4.0, "command.stop"), heard) == {}
+    assert heard_as(fix(4.0, "command.drop_weapon"), []) == {}
 
 
 def test_a_corrections_file_of_another_log_is_refused_by_name(tmp_path: Path) -> None:

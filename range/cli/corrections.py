@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -266,7 +266,7 @@ def checked_fixes(
     naming the file, the line and the field, after one saying the records' are applied."""
     from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
-    from scoring.corrections import corrections_path, log_sha256
+    from scoring.corrections import corrections_path, log_sha256, marks, utterances
 
     fixes = run_fixes(run_dir, records)
     if recorded is None:
@@ -277,6 +277,7 @@ def checked_fixes(
     path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
     lines = json_key_lines(path.read_text(encoding="utf-8")) if path.is_file() else {}
     run = f"drill run {recorded.run}"
+    heard = [*utterances(records), *marks(records)]
     notes = [
         f"warning: {path}: not the speech corrections {run} in the records chained (edited"
         f" outside OpenRange?): the records' are applied ({len(trusted)}), not the file's"
@@ -286,7 +287,7 @@ def checked_fixes(
         if index >= len(trusted):
             line = locate(lines, ["corrections", index])
             notes.append(
-                f"{path}:{line}: corrections[{index}]: {_describe(kept[index], records)}: not in"
+                f"{path}:{line}: corrections[{index}]: {_describe(kept[index], heard)}: not in"
                 f" the records ({run} chained {len(trusted)}): not applied"
             )
             continue
@@ -295,7 +296,7 @@ def checked_fixes(
         if index >= len(kept):
             notes.append(
                 f"{path}: corrections[{index}] missing: the records keep"
-                f" {_describe(trusted[index], records)} ({chained}): applied"
+                f" {_describe(trusted[index], heard)} ({chained}): applied"
             )
             continue
         mine, theirs = kept[index].model_dump(), trusted[index].model_dump()
@@ -364,17 +365,14 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
     return None
 
 
-def _describe(c: Correction, records: list[LogRecord] | None = None) -> str:
+def _describe(c: Correction, heard: Sequence[LogRecord] = ()) -> str:
     """A correction in one line: its t, the act's own words (with the utterance beside them,
-    where the log names the act and they differ, as score quotes them), the change, who."""
-    from scoring.corrections import corrects, marks, utterances
+    where the log names the act and they differ, as score quotes them), the change, who.
+    `heard`: the log's utterances and live marks (`scoring.corrections.heard_as`)."""
+    from range.cli.summary import correction_words
+    from scoring.corrections import heard_as
 
-    words = repr(c.text)
-    heard = [*utterances(records), *marks(records)] if records else []
-    named = next((r for r in heard if corrects(c, r)), None)
-    phrase = "" if named is None else str(named.data.get("phrase") or "")
-    if phrase and phrase != c.text:
-        words = f"{phrase!r} (in {c.text!r})"
+    words = correction_words({"text": c.text, "phrase": heard_as(c, heard).get("phrase")})
     return f"{c.utterance_t:g} s {words} {c.was} -> {c.act} by {c.by}"
 
 
@@ -398,8 +396,10 @@ def correction_notes(
         Corrections,
         corrections_path,
         log_sha256,
+        marks,
         read_corrections,
         unapplied,
+        utterances,
     )
 
     events = run_dir / EVENTS
@@ -421,6 +421,7 @@ def correction_notes(
         # line to name in it (rc19 #4).
         lines = json_key_lines(current.read_text(encoding="utf-8")) if current.is_file() else {}
         known = run_act_names(run_dir, records) if acts is None else acts
+        heard = [*utterances(records), *marks(records)]
         for index, why in unapplied(records, kept, known):
             if why.startswith(SUPERSEDED):
                 continue  # replaced by a later correction: history, listed by score (rc17 #6)
@@ -428,7 +429,7 @@ def correction_notes(
             field = "act" if why.startswith(NO_SUCH_ACT) else "utterance_t"
             line = locate(lines, ["corrections", index, field])
             where = f"{current}{f':{line}' if line else ''}: corrections[{index}].{field}"
-            notes.append(f"{where}: {_describe(kept[index], records)}: not applied: {why}")
+            notes.append(f"{where}: {_describe(kept[index], heard)}: not applied: {why}")
     redone = {(c.utterance_t, c.was, c.marked, c.n) for c in kept}
     for path in sorted(run_dir.glob("speech-corrections-*.json")):
         if path == current:

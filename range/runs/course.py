@@ -43,7 +43,7 @@ from physics.body import Region
 from physics.human import HumanPose
 from physics.pose import Pose, look_rotation, quat_to_matrix
 from physics.targets import TARGETS
-from physics.taser import cartridge, fly_probes, laser_dots, prepare
+from physics.taser import cartridge, fly_probes, laser_lit, prepare
 from physics.units import FT_M, IN_M
 from physics.world import RangeWorld
 from range import __version__
@@ -1128,7 +1128,7 @@ def _fly_cartridge(
     """What one cartridge's laser lit at the trigger, and its probes' impact records (none
     flown when the course needs the laser on the subject and it was not)."""
     cart = cartridge(str(string.cartridge))
-    laser_on = laser_dots(world, cart, muzzle)[0][0]
+    laser_on = laser_lit(world, cart, muzzle)
     if course.taser.laser_on_target and laser_on != TASER_SUBJECT:
         return laser_on, []
     return laser_on, [probe_record(i) for i in fly_probes(world, cart, muzzle, rng, motion)]
