@@ -7,8 +7,9 @@ docs/drills.md's example:
 - a cover object named as a car or a car's part lies inside a car drawn in `props` (in plan,
   within the car's outline; in height, below its roof), and one named as an engine takes in that
   car's engine block;
-- a drill whose words (title, rationale, expected response, subjects' lines, and its built-in
-  scripts' descriptions and lines) name a car or a street's curb draws one.
+- a drill whose words (title, rationale, expected response, subjects' lines, and the
+  descriptions and lines of its built-in scripts and expected officer) name a car or a street
+  draws a car or a curb.
 
 Data only, no runs: the verdicts of the scripts are tests/test_drill_library.py's."""
 
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from drills.course import builtin_courses
-from drills.officer import scripts_for
+from drills.officer import builtin_officers, scripts_for
 from drills.schema import Cover, Drill, Prop, Scene, builtin_drills, parse_drill
 from physics.props import prop_parts
 
@@ -144,6 +145,9 @@ def test_a_cover_named_as_a_car_part_lies_inside_a_drawn_car(repo_root: Path) ->
 def _words(drill: Drill) -> str:
     said = [p.say or "" for p in drill.phases]
     scripts = scripts_for(drill.id)
+    expected = builtin_officers().get(drill.expected_officer or "")
+    if expected is not None and expected not in scripts:
+        scripts.append(expected)
     for script in scripts:
         said += [script.description, *(step.say or "" for step in script.steps)]
     return " ".join([drill.title, drill.rationale, drill.expected_response, *said])
