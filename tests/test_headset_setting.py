@@ -142,9 +142,11 @@ def test_a_night_replay_shows_the_subject_in_the_officers_light() -> None:
 
 
 def test_the_review_render_draws_the_drills_cover() -> None:
-    drill = find_drill("talk-down-cover-v1")
+    # A free-standing cover box (the traffic stop's concrete barrier; talk-down-cover's is now
+    # inside its patrol car, under the bonnet, as the car's engine block is).
+    drill = find_drill("traffic-stop-handgun-v1")
     records = list(
-        run_drill(RunConfig(drill, find_officer("talk-down-cover-correct-v1"), 0)).records
+        run_drill(RunConfig(drill, find_officer("traffic-stop-handgun-correct-v1"), 0)).records
     )
     cover = drill.scene.cover[0]
     top = (cover.x_ft * FT_M, cover.y_ft * FT_M, cover.height_ft * FT_M)
