@@ -368,6 +368,12 @@ NO_LOG_HASH = "no log hash kept (recorded before log hashes were)"
 # A drill run closed by a range master (`records close --drill-run`) whose run folder had no
 # log then (moved or deleted): nothing of it was kept to hash (rc19 #1), not an old record.
 NO_LOG_CLOSED = "no log hash kept (its run folder had no log when it was closed)"
+# A run closed (`records close --drill-run`) by a version that did not record whether its
+# folder had a log (rv20a #1): not known, so not said either way.
+NO_LOG_UNKNOWN = (
+    "no log hash kept (closed by a version that did not hash logs or record whether its"
+    " folder had one)"
+)
 
 
 def file_sha256(path: Path) -> str:
@@ -397,15 +403,21 @@ def _edited_line(what: str, ref: object) -> str:
 
 def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
     """Whether a recorded drill run's log on disk is the one recorded: (True, "log sha256
-    ..."), (False, why: edited or missing), or (None, NO_LOG_HASH) for a run recorded without
-    one (an older record, or a run kept without its folder)."""
+    ..."), (False, why: edited or missing), or (None, why none was kept): NO_LOG_HASH for a
+    run recorded without one (an older record, or a run kept without its folder),
+    NO_LOG_CLOSED for a run closed when its folder had no log (`close_drill_run` kept that
+    fact), NO_LOG_UNKNOWN for one closed by a version that did not keep it."""
     try:
         result = stored_json(row, "result", "drill run") or {}
     except RecordsError as exc:
         return False, str(exc)
     kept = result.get("log_sha256") if isinstance(result, dict) else None
-    if not kept and row.get("run_dir") and isinstance(result, dict) and result.get("closed"):
-        return None, NO_LOG_CLOSED
+    closed = result.get("closed") if isinstance(result, dict) else None
+    if not kept and row.get("run_dir") and isinstance(closed, dict):
+        if "log_missing" not in closed:
+            return None, NO_LOG_UNKNOWN
+        if closed["log_missing"] is True:
+            return None, NO_LOG_CLOSED
     return kept_log_check(row.get("run_dir"), kept)
 
 
@@ -1290,9 +1302,18 @@ class Records:
         except RecordsError:
             self._release_claim(number, "drill-run")
             raise
-        closed = {"closed_by": by, "reason": reason, "closed": _now()}
-        kept = result | {"closed": closed, "officer": progress["officer"]}
+        kept = result | {"officer": progress["officer"]}
         kept.setdefault("run_dir", progress["run_dir"])
+        # What the closing saw, kept in the chained result (rv20a #1): `log_check` reads it, so
+        # `verify` never guesses whether the folder had a log (a log there is hashed below).
+        folder = kept["run_dir"]
+        log_missing = bool(folder) and not (Path(str(folder)) / RUN_LOG).is_file()
+        kept["closed"] = {
+            "closed_by": by,
+            "reason": reason,
+            "closed": _now(),
+            "log_missing": log_missing,
+        }
         # Dated when it was run (its start), not when it was closed; `closed` says when.
         return self.add_drill_run(
             progress["badge"], kept, in_progress=number, recorded=str(progress["started"])
@@ -2109,7 +2130,8 @@ class Records:
 
     def drill_run_log_checks(self) -> list[tuple[int, bool | None, str]]:
         """Each recorded drill run's id and `log_check`: whether its log on disk is still the
-        one recorded (None: recorded before its log's sha256 was kept), and what is said."""
+        one recorded (None: none was kept, and what says why: NO_LOG_HASH, NO_LOG_CLOSED or
+        NO_LOG_UNKNOWN), and what is said."""
         rows = self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
         return [(int(row["id"]), *log_check(row)) for row in rows]
 
