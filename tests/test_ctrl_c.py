@@ -307,3 +307,39 @@ def test_a_run_closed_by_a_version_that_kept_no_log_fact_is_not_said_to_have_had
     assert verified["intact"] is True
     assert verified["unchecked_logs"] == [{"drill_run": 1, "why": NO_LOG_UNKNOWN}]
     assert NO_LOG_CLOSED != NO_LOG_UNKNOWN and "had no log" not in NO_LOG_UNKNOWN
+
+
+def test_the_sigint_swap_puts_back_the_handler_there_was_and_leaves_other_threads_alone() -> None:
+    """rv20a #2: `HeldCtrlC` and `ctrl_c_once` share one SIGINT swap (`swap_sigint`): the
+    handler there was is back after the block (even when the block fails), and a thread that
+    is not the main one swaps nothing."""
+    import threading
+
+    from range.cli.util import ctrl_c_once
+    from range.runs.core import HeldCtrlC, swap_sigint
+
+    def mine(signum: int, frame: object) -> None:
+        pass
+
+    before = signal.getsignal(signal.SIGINT)
+    with swap_sigint(mine) as previous:
+        assert previous is before and signal.getsignal(signal.SIGINT) is mine
+        with pytest.raises(KeyError), swap_sigint(signal.default_int_handler):
+            raise KeyError
+        assert signal.getsignal(signal.SIGINT) is mine
+        with ctrl_c_once():
+            assert signal.getsignal(signal.SIGINT) is not mine
+        with HeldCtrlC():
+            assert signal.getsignal(signal.SIGINT) is not mine
+        assert signal.getsignal(signal.SIGINT) is mine
+    assert signal.getsignal(signal.SIGINT) is before
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        with swap_sigint(mine) as previous:
+            seen.append((previous, signal.getsignal(signal.SIGINT)))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen == [(None, before)]
