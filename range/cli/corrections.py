@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from range.cli import util as cliutil
@@ -216,14 +217,18 @@ def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrec
     return None
 
 
-def chained_corrections(store: Records, row: dict[str, Any]) -> RecordedCorrections | None:
+def chained_corrections(
+    store: Records, row: dict[str, Any], log_ok: bool | EllipsisType | None = ...
+) -> RecordedCorrections | None:
     """The corrections the records `store` chained for the drill run `row` (its columns as
     recorded: `id`, `run_dir`, `result`), or None where there is nothing to check a
     corrections file against: a run whose log is no longer the one recorded (its corrections
-    are of that log: `edited_log` says so), or none `_amended_corrections` reads."""
+    are of that log: `edited_log` says so), or none `_amended_corrections` reads. `log_ok`:
+    `log_check(row)[0]` where the caller has it already (the console's run page: the log
+    hashed once); else it is checked here."""
     from range.records.store import log_check
 
-    if log_check(row)[0] is False:
+    if (log_check(row)[0] if isinstance(log_ok, EllipsisType) else log_ok) is False:
         return None
     return _amended_corrections(store, int(row["id"]))
 
