@@ -534,14 +534,17 @@ def parse_model(
     model: type[M],
     path: Path | str,
     check: Callable[[M, str, Path | str], None] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> M:
     """Validate TOML `text` (read from `path`) as `model`, or raise DataFileError. `check`
     looks for what a schema cannot see (a phase graph's dangling links, a string beyond its
-    cartridge's reach) and raises DataFileError itself."""
+    cartridge's reach) and raises DataFileError itself. `data`: `text`'s table where the
+    caller parsed it already (not parsed again)."""
     # A UTF-8 byte-order mark (some Windows editors write one) is not part of the data.
     text = text.removeprefix("\ufeff")
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        if data is None:
+            data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         at = _TOML_AT.search(str(exc))
         line = int(at.group(1)) if at else None

@@ -212,3 +212,34 @@ def test_drill_validate_checks_a_script_naming_another_drill_against_the_one_giv
         " knife-approach-v1, not nu19-bat-walk-v1 given with it: checked against"
         " nu19-bat-walk-v1, as drill run DRILL --sim plays it there)"
     )
+
+
+@pytest.mark.parametrize("case", ["ok", "checked against the drill given", "alone", "refused"])
+def test_drill_validate_parses_an_officer_script_once(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rv19 #4's leftover: `drill validate` read a script's table to know it was one, then
+    `load_script_for` parsed the file again (and a third time to say every problem at once)."""
+    import tomllib
+
+    drill, script = tmp_path / "bat.toml", tmp_path / "officer.toml"
+    drill.write_text(DRILL)
+    text = {
+        "ok": SCRIPT,
+        "checked against the drill given": SCRIPT.replace("nu19-bat-walk-v1", "knife-approach-v1"),
+        "alone": SCRIPT,
+        "refused": SCRIPT.replace('"abdomen"', '"belly"').replace('"man"', '"ghost"'),
+    }[case]
+    script.write_text(text)
+    parsed: list[str] = []
+    real = tomllib.loads
+
+    def counted(source: str, **kwargs: object) -> dict[str, object]:
+        parsed.append(source)
+        return real(source)
+
+    monkeypatch.setattr(tomllib, "loads", counted)
+    given = [] if case == "alone" else [str(drill)]
+    assert main(["drill", "validate", *given, str(script)]) == (1 if case == "refused" else 0)
+    said = capsys.readouterr()
+    assert parsed.count(text) == 1, said
