@@ -202,12 +202,9 @@ def _range_error(name: str, metadata: Sequence[Any], value: Any) -> str | object
         return None
     if not sane and 0.0 < abs(number) < MIN_MAGNITUDE and (lower is None or lower[0] <= 0.0):
         return None  # a subnormal the bounds would take: the generic message says why not
-    if sane and upper is None and checked is None and lower is not None:
-        # Only a lower bound: said alone ("allowed points >= 1", not "<= 1e+06").
-        sign = ">=" if lower[1] == "<=" else ">"
-        return f"{number:g} is out of range: allowed {name} {sign} {lower[0]:g}"
-    if sane and lower is None and upper is not None:
-        return f"{number:g} is out of range: allowed {name} {upper[1]} {upper[0]:g}"
+    # One wording whichever side is crossed: a field with one bound of its own is also held
+    # to the sane magnitude on the other ("-0.5" and "1e300" both say "allowed 0 <= at_s <=
+    # 1e+06", rc19 nit; "allowed at_s >= 0" was not all that is allowed).
     low = f"{lower[0]:g} {lower[1]} " if lower is not None else f"{-MAX_MAGNITUDE:g} <= "
     if upper is not None:
         high = f" {upper[1]} {upper[0]:g}"

@@ -243,3 +243,17 @@ def test_drill_validate_parses_an_officer_script_once(
     assert main(["drill", "validate", *given, str(script)]) == (1 if case == "refused" else 0)
     said = capsys.readouterr()
     assert parsed.count(text) == 1, said
+
+
+def test_a_number_below_or_far_above_a_one_sided_bound_is_said_in_one_wording() -> None:
+    """rc19 nit: `at_s = -0.5` said "allowed at_s >= 0" while `1e300` said "allowed 0 <= at_s
+    <= 1e+06": both now name the whole allowed range."""
+    said = []
+    for value in ("-0.5", "1e300"):
+        with pytest.raises(DataFileError) as caught:
+            parse_model(SCRIPT.replace("at_s = 0.5", f"at_s = {value}"), OfficerScript, "o.toml")
+        said.append(str(caught.value).splitlines())
+    assert said == [
+        [f"o.toml:7: steps[0].at_s: {given} is out of range: allowed 0 <= at_s <= 1e+06"]
+        for given in ("-0.5", "1e+300")
+    ]
