@@ -275,7 +275,7 @@ def checked_fixes(
 
     fixes = run_fixes(run_dir, records)
     if recorded is None:
-        return fixes, []
+        return fixes, _unrecorded_note(run_dir, records, fixes[0])
     kept, trusted = fixes[0], recorded.corrections
     if [c.model_dump() for c in kept] == [c.model_dump() for c in trusted]:
         return fixes, []
@@ -312,6 +312,23 @@ def checked_fixes(
                     f" {theirs[field]!r} in the records ({chained}): the records' applied"
                 )
     return (trusted, run_act_names(run_dir, records) if trusted else None), notes
+
+
+def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correction]) -> list[str]:
+    """The line that says a run played without a badge has corrections nothing checks (rc19
+    #7): no records hold the run, so a corrections file edited by hand is applied as it is.
+    [] for a run with none, or one played for the records (its checks are the records')."""
+    from range.runs.runlog import EVENTS
+    from scoring.corrections import corrections_path, log_sha256
+
+    started = records[0].data if records and records[0].kind == "run_started" else None
+    if not kept or started is None or started.get("badge"):
+        return []
+    path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
+    return [
+        f"warning: {path}: not checked against the records: the run was played without a badge,"
+        f" so no records hold it; its {len(kept)} correction(s) are applied as the file has them"
+    ]
 
 
 def checked_notes(
