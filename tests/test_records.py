@@ -230,3 +230,19 @@ def test_a_drill_run_never_graded_keeps_no_score_and_an_older_store_migrates(
     with Records.open(url) as records:
         (row,) = records._rows("SELECT score FROM drill_run_amendments WHERE id = ?", amended)
         assert row["score"] is None
+
+
+def test_a_schema_version_set_back_below_7_is_said_so(url: str) -> None:
+    """Migration 7 has no statement of its own to fail on a store that already has it: SQLite
+    finds the NOT NULL gone and says the schema_version was set back, as for the others;
+    PostgreSQL drops a constraint already dropped, and the store is as it was."""
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    _raw(url, "UPDATE schema_version SET version = 6")
+    if url.startswith("sqlite"):
+        with pytest.raises(RecordsError, match="already holds what schema 7 adds") as caught:
+            Records.open(url)
+        assert "the schema_version table was edited; nothing was migrated" in str(caught.value)
+        return
+    with Records.open(url) as records:
+        assert records.schema_version == 7 and records.verify() == []
