@@ -300,7 +300,7 @@ def _course_refused(tmp_path: Path, old: str, new: str) -> str:
         ),
         (
             "pass_mark = { points = 0 }",
-            "pass_mark.points: 0 is out of range: allowed points >= 1",
+            "pass_mark.points: 0 is out of range: allowed 1 <= points <= 1e+06",
         ),
         (
             "pass_mark = { points = 501 }",

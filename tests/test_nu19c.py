@@ -211,3 +211,26 @@ def test_a_deleted_corrections_file_is_warned_of_and_the_records_version_applied
         assert "corrections[0] missing" in page
     finally:
         path.write_text(kept, encoding="utf-8")
+
+
+# -- m20a (rvm19 leftover): the run page hashes the run's log once ---------------------------
+
+
+def test_the_run_page_hashes_the_runs_log_once(
+    console: Console, run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The debrief's page checked the log against its recorded sha256 (`log_ok`), then
+    `chained_corrections` hashed it again to decide whether the records' corrections apply."""
+    import range.records.store as store
+
+    hashed: list[Path] = []
+    real = store.file_sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store, "file_sha256", counted)
+    page = _get(console, console.run_page, f"/runs/{run['id']}", {"id": run["id"]})
+    assert "as recorded" in page
+    assert hashed == [run["dir"] / "events.jsonl"]

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from range.cli import util as cliutil
@@ -216,14 +217,18 @@ def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrec
     return None
 
 
-def chained_corrections(store: Records, row: dict[str, Any]) -> RecordedCorrections | None:
+def chained_corrections(
+    store: Records, row: dict[str, Any], log_ok: bool | EllipsisType | None = ...
+) -> RecordedCorrections | None:
     """The corrections the records `store` chained for the drill run `row` (its columns as
     recorded: `id`, `run_dir`, `result`), or None where there is nothing to check a
     corrections file against: a run whose log is no longer the one recorded (its corrections
-    are of that log: `edited_log` says so), or none `_amended_corrections` reads."""
+    are of that log: `edited_log` says so), or none `_amended_corrections` reads. `log_ok`:
+    `log_check(row)[0]` where the caller has it already (the console's run page: the log
+    hashed once); else it is checked here."""
     from range.records.store import log_check
 
-    if log_check(row)[0] is False:
+    if (log_check(row)[0] if isinstance(log_ok, EllipsisType) else log_ok) is False:
         return None
     return _amended_corrections(store, int(row["id"]))
 
@@ -270,7 +275,7 @@ def checked_fixes(
 
     fixes = run_fixes(run_dir, records)
     if recorded is None:
-        return fixes, []
+        return fixes, _unrecorded_note(run_dir, records, fixes[0])
     kept, trusted = fixes[0], recorded.corrections
     if [c.model_dump() for c in kept] == [c.model_dump() for c in trusted]:
         return fixes, []
@@ -308,6 +313,23 @@ def checked_fixes(
                     f" {theirs[field]!r} in the records ({chained}): the records' applied"
                 )
     return (trusted, run_act_names(run_dir, records) if trusted else None), notes
+
+
+def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correction]) -> list[str]:
+    """The line that says a run played without a badge has corrections nothing checks (rc19
+    #7): no records hold the run, so a corrections file edited by hand is applied as it is.
+    [] for a run with none, or one played for the records (its checks are the records')."""
+    from range.runs.runlog import EVENTS
+    from scoring.corrections import corrections_path, log_sha256
+
+    started = records[0].data if records and records[0].kind == "run_started" else None
+    if not kept or started is None or started.get("badge"):
+        return []
+    path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
+    return [
+        f"warning: {path}: not checked against the records: the run was played without a badge,"
+        f" so no records hold it; its {len(kept)} correction(s) are applied as the file has them"
+    ]
 
 
 def checked_notes(

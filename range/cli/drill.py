@@ -455,7 +455,7 @@ def _check_script_file(
     (`drill = ID`), else one whose `expected_officer` it is."""
     from drills.officer import OfficerScript, load_script_for
     from drills.schema import builtin_drills
-    from physics.datafiles import load_model
+    from physics.datafiles import parse_model, read_text
     from scoring.policy import RULES
 
     named, own = table.get("drill"), table.get("id")
@@ -465,7 +465,7 @@ def _check_script_file(
         # `drill run DRILL --sim SCRIPT` plays it there, so validate never passes a pair that
         # run refuses (rc19 #6).
         for other in given.values():
-            script = load_script_for(path, other, RULES, book)
+            script = load_script_for(path, other, RULES, book, table)
         others = ", ".join(given)
         return _CheckedScript(
             script,
@@ -479,9 +479,9 @@ def _check_script_file(
         drill = next((d for d in players if d.expected_officer in (own, str(path))), None)
         how = " (its expected response)"
     if drill is not None:
-        script = load_script_for(path, drill, RULES, book)
+        script = load_script_for(path, drill, RULES, book, table)
         return _CheckedScript(script, f"checked against drill {drill.id}{how}")
-    script = load_model(path, OfficerScript)
+    script = parse_model(read_text(path), OfficerScript, path, data=table)  # parsed once
     if not name:
         return _CheckedScript(script, "not checked against a drill: it names none (drill = ID)")
     return _CheckedScript(
