@@ -20,6 +20,7 @@ from peripherals.clock import Clock
 from peripherals.driver import ReplicaLink
 from peripherals.errors import PeripheralError, PeripheralInitError
 from peripherals.messages import Model
+from peripherals.registry import Claim
 
 SYSTEM_BY_ID = Path("/dev/serial/by-id")
 
@@ -72,10 +73,12 @@ def default_emulator_dir() -> Path:
 
 
 class PortDirectory:
-    """A folder of symlinks `openrange-<model>-<serial>` -> the replica's tty."""
+    """A folder of symlinks `openrange-<model>-<serial>` -> the replica's tty, each with the
+    owner file of the emulator that made it (peripherals/registry.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._claims: dict[str, Claim] = {}  # the links this object registered, by name
 
     def _link(self, model: Model, serial: str) -> Path:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", serial)
@@ -83,24 +86,30 @@ class PortDirectory:
 
     def register(self, model: Model, serial: str, port: str) -> Path:
         """Register `port` here; the folder is checked as the default one is (private_dir):
-        a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it."""
+        a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it. A
+        serial registered by another running emulator is refused (SerialTakenError, naming
+        its pid and port): two replicas answering to one serial would be taken for each
+        other by a lane that re-attaches by serial."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_dir(self.path, CHOSEN_DIR_REMEDY)
         link = self._link(model, serial)
-        tmp = link.with_name(link.name + ".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(port)
-        tmp.replace(link)  # atomic: a scanner never sees a half-made name
+        claim = self._claims.get(link.name)
+        if claim is None:
+            claim = Claim.take(link)
+            self._claims[link.name] = claim
+        claim.publish(port)
         return link
 
     def unregister(self, model: Model, serial: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._link(model, serial).unlink()
+        """Remove the link this object registered, only while it still points at its own
+        port: never another emulator's link under the same name."""
+        claim = self._claims.pop(self._link(model, serial).name, None)
+        if claim is not None:
+            claim.release()
 
     def model_of(self, serial: str) -> Model | None:
-        """The model of the emulator registered here with this serial (its port still
-        there), or None: `calibrate --emulate` takes a running emulator's model from it."""
+        """The model of the emulator registered here with this serial (its port
+        still there), or None: `calibrate --emulate` takes a running emulator's model from it."""
         for model in Model:
             link = self._link(model, serial)
             if link.is_symlink() and link.exists():

@@ -15,6 +15,7 @@ from range.cli.util import help_when_bare
 from range.deps import require
 
 if TYPE_CHECKING:
+    from peripherals.clock import Clock
     from peripherals.emulator import ReplicaEmulator
 
 EPILOG = """\
@@ -31,6 +32,10 @@ MAX_EMULATED_DRIFT_PPM = 500_000.0
 # `emulate --trigger-at`: a host that has sent nothing for this long is not attached (a live
 # lane pings every 0.25 s: range/runs/lane.py SYNC_EVERY_S).
 HOST_QUIET_S = 1.0
+# `emulate` with a serial another running emulator registered: how long to wait for that one to
+# power off (the docs' power cycle: Ctrl-C, then started again at once, while the old process
+# is still closing) before refusing.
+SERIAL_RELEASE_WAIT_S = 5.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -304,7 +309,7 @@ def _emulate(args: argparse.Namespace) -> int:
         clock_offset_s=args.offset_s,
         directory=directory,
     )
-    port = emulator.start()
+    port = _plug_in(emulator, clock)
     emulator.run_free()
     print(port, flush=True)
     print(
@@ -350,6 +355,31 @@ def _emulate(args: argparse.Namespace) -> int:
             hands.join(timeout=1.0)
         emulator.stop()
     return 0
+
+
+def _plug_in(emulator: ReplicaEmulator, clock: Clock) -> str:
+    """Start the emulator; its serial held by another running emulator is waited for up to
+    SERIAL_RELEASE_WAIT_S (a power cycle: the old one may still be closing), said in one line,
+    then refused (SerialTakenError: that emulator's pid and port)."""
+    from peripherals.registry import SerialTakenError
+
+    deadline = clock.now_s() + SERIAL_RELEASE_WAIT_S
+    said = False
+    while True:
+        try:
+            return emulator.start()
+        except SerialTakenError as exc:
+            if clock.now_s() >= deadline:
+                raise SerialTakenError(f"{exc} (waited {SERIAL_RELEASE_WAIT_S:g} s)") from exc
+            if not said:
+                print(
+                    f"openrange: {exc}; waiting up to {SERIAL_RELEASE_WAIT_S:g} s for it to power"
+                    " off",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            threading.Event().wait(0.1)
 
 
 def _pull_after_attach(
