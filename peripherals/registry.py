@@ -54,6 +54,16 @@ def owner_path(link: Path) -> Path:
     return link.with_name(link.name + OWNER_SUFFIX)
 
 
+def is_emulator_link(path: str | Path) -> bool:
+    """Whether `path` is a link an emulator made (a symlink named `openrange-...`)."""
+    name = os.path.basename(path)
+    return (
+        name.startswith(LINK_PREFIX)
+        and not name.endswith((OWNER_SUFFIX, ".tmp"))
+        and os.path.islink(path)
+    )
+
+
 def _read_owner(fd: int) -> Owner:
     text = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
     pid, _, port = text.partition(" ")
@@ -78,6 +88,58 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
     there = os.fstat(fd)
     return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def stale_problem(path: str | Path) -> str | None:
+    """Why the emulator link `path` must not be opened, or None: not an emulator's link (a
+    device, udev's /dev/serial/by-id name, a network URL), or one whose emulator runs and
+    still owns the port it points at. A stale link points at a pty that is nobody's now, or
+    another program's: opening it would write IDENTIFY frames into a stranger's terminal."""
+    if not is_emulator_link(path):
+        return None
+    link = Path(path)
+    try:
+        fd = os.open(owner_path(link), os.O_RDONLY)
+    except FileNotFoundError:
+        return "left by an emulator that is no longer running (no owner file beside it); not opened"
+    except OSError as exc:
+        return f"its owner file cannot be read ({exc.strerror}); not opened"
+    try:
+        owner = _read_owner(fd)
+        if _try_lock(fd, fcntl.LOCK_SH):
+            return (
+                f"left by an emulator that is no longer running ({owner.said()}, killed?);"
+                " not opened: start the emulator again"
+            )
+        with contextlib.suppress(OSError):
+            target = os.readlink(link)
+            if owner.port and target != owner.port:
+                return f"points at {target}, but its emulator ({owner.said()}) is not there"
+        return None
+    finally:
+        os.close(fd)  # drops a shared lock taken above
+
+
+def clean_if_stale(link: Path) -> bool:
+    """Remove the link `link` and its owner file when no running emulator owns them; True if
+    removed. Done under the owner file's lock, so an emulator registering the serial at the
+    same moment (it takes the lock before it replaces the link) never loses its new link."""
+    if not is_emulator_link(link):
+        return False
+    owner = owner_path(link)
+    try:
+        fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        if not _try_lock(fd, fcntl.LOCK_EX) or not _same_file(fd, owner):
+            return False
+        if os.path.islink(link):
+            link.unlink()
+        owner.unlink()
+        return True
+    finally:
+        os.close(fd)
 
 
 class Claim:

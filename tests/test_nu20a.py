@@ -8,6 +8,7 @@ session."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -17,13 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from peripherals.driver import ReplicaLink
 from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.errors import PeripheralNotFoundError
 from peripherals.messages import Model
-from peripherals.ports import candidate_ports, default_emulator_dir
+from peripherals.ports import PortDirectory, candidate_ports, default_emulator_dir
 from peripherals.registry import SerialTakenError
+from physics.datafiles import DataFileError
 from range.cli import peripherals as cli_peripherals
 from range.cli.main import main
 from range.clock import MonotonicClock
+from range.runs.lanefile import load_lane
 
 ROOT = Path(__file__).parents[1]
 
@@ -108,3 +113,51 @@ def test_unregister_leaves_a_link_that_points_at_another_port(tmp_path: Path) ->
     other.replace(link)  # the name now leads to another device
     emulator.stop()
     assert os.readlink(link) == "/dev/tty"
+
+
+def test_a_killed_emulator_s_link_is_never_opened_and_is_cleaned_up(runtime: Path) -> None:
+    """nu20 #3: `kill -9` left the link, and the OS gave its pty to another program: scan, a
+    lane file, `--port` and a re-attach by serial would open that program's terminal and write
+    IDENTIFY frames into it. The link's owner file is no longer locked: the link is refused by
+    name, left out of the candidates and removed, and the next emulator takes the serial."""
+    proc = _emulate("taser-7", "--serial", "K9")
+    assert proc.stdout is not None
+    dead_port = proc.stdout.readline().strip()
+    proc.kill()
+    proc.wait(5)
+    folder = default_emulator_dir()
+    link = folder / "openrange-taser-7-K9"
+    assert os.readlink(link) == dead_port  # left behind
+    master, slave = os.openpty()  # a stranger's terminal: the OS may give it the same number
+    try:
+        stranger = os.ttyname(slave)
+        moved = folder / "moved"
+        moved.symlink_to(stranger)
+        moved.replace(link)  # as if it had: the link now leads to the stranger's pty
+        lane = runtime.parent / "lane3.toml"
+        lane.write_text(f'version = 1\nname = "Lane 3"\nports = ["{link}"]\n')
+        with pytest.raises(DataFileError) as err:
+            load_lane(lane)
+        assert str(err.value) == (
+            f"{lane}:3: ports[0]: {link}: left by an emulator that is no longer running"
+            f" (pid {proc.pid}, on {dead_port}, killed?); not opened: start the emulator again"
+        )
+        with pytest.raises(PeripheralNotFoundError, match="no longer running"):
+            ReplicaLink(str(link), MonotonicClock()).open()
+        assert str(link) not in candidate_ports([folder])  # scan and re-attach by serial
+        assert not link.is_symlink()
+        assert not (folder / "openrange-taser-7-K9.owner").exists()
+        assert select.select([master], [], [], 0.2)[0] == []  # nothing written to the stranger
+    finally:
+        os.close(master)
+        os.close(slave)
+    # Killed again, and the next `emulate` of the serial takes it over.
+    proc = _emulate("taser-7", "--serial", "K9")
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.kill()
+    proc.wait(5)
+    with TaserEmulator(Model.TASER_7, "K9", MonotonicClock(), directory=folder) as again:
+        assert os.readlink(link) == again.port
+        assert PortDirectory(folder).model_of("K9") is Model.TASER_7
+        assert PortDirectory(folder).ports() == [str(link)]
