@@ -28,6 +28,7 @@ from physics.datafiles import DataFileError
 from range.cli import peripherals as cli_peripherals
 from range.cli.main import main
 from range.clock import MonotonicClock
+from range.runs.lane import LiveLane
 from range.runs.lanefile import load_lane
 
 ROOT = Path(__file__).parents[1]
@@ -161,3 +162,27 @@ def test_a_killed_emulator_s_link_is_never_opened_and_is_cleaned_up(runtime: Pat
         assert os.readlink(link) == again.port
         assert PortDirectory(folder).model_of("K9") is Model.TASER_7
         assert PortDirectory(folder).ports() == [str(link)]
+
+
+def test_unplug_at_counts_from_the_host_s_first_session_as_trigger_at_does(runtime: Path) -> None:
+    """nu20 #15: `--unplug-at 3` pulled the cable 3 s after the emulator started, with no host
+    attached; `--trigger-at` counts from a host's first session. Both count from it now."""
+    proc = _emulate(
+        "pistol", "--serial", "UNP-1", "--unplug-at", "0.3", "--replug-after", "0.3",
+        "--duration", "6",
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        port = proc.stdout.readline().strip()
+        time.sleep(0.8)  # well past 0.3 s from the start: no host yet, the cable stays in
+        link = default_emulator_dir() / "openrange-pistol-UNP-1"
+        assert os.readlink(link) == port
+        lane = LiveLane(MonotonicClock(), [port]).open()
+        try:
+            assert _until(lambda: bool(lane.barrier()), 2.0), "the cable was never pulled"
+            assert proc.stdout.readline().strip().startswith("/dev/pts/")  # plugged back in
+        finally:
+            lane.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(5)
