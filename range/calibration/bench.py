@@ -167,6 +167,8 @@ class TriggerLink(Protocol):
 
     def send_ping(self) -> int: ...
 
+    def start_session(self, nonce: int | None = None) -> object: ...
+
 
 Say = Callable[[str], None]
 SETTLE_S = 0.3  # after the last snap, how long the pose stream is still read
@@ -185,9 +187,20 @@ class LiveBench:
     latency_s: float = 0.0
     timeout_s: float = 60.0
     frame_s: float = 0.002
+    # The replica as the armorer knows it ("pistol P-0042 on /dev/ttyACM0"), for what is said.
+    replica: str = "the replica"
+    _attached: bool = False
     _pulls: list[float] = field(default_factory=list)
     _stream: list[Pose] = field(default_factory=list)
     _synced_s: float = -math.inf
+
+    def _attach(self) -> None:
+        """Open the calibration's session on the replica, once, as a drill's run does at its
+        start (SESSION_SET): only then does the replica count what it sends as this run's (an
+        emulator's `--trigger-at` counts from it, docs/protocol.md)."""
+        if not self._attached:
+            self.link.start_session()
+            self._attached = True
 
     def _frame(self) -> None:
         now = self.clock.now_s()
@@ -205,13 +218,16 @@ class LiveBench:
         while not self._pulls:
             if self.clock.now_s() > deadline:
                 raise CalibrationError(
-                    f"no trigger pull within {self.timeout_s:g} s: is the replica on this port?"
+                    f"no trigger pull within {self.timeout_s:g} s from {self.replica}, which"
+                    " answers on its port: squeeze the trigger at each prompt (safety off), or"
+                    " give a longer --timeout; nothing was saved"
                 )
             self._frame()
         return self._pulls.pop(0)
 
     def session(self, targets: BenchTargets | None = None) -> list[AimSample]:
         """Prompt for each point in turn; the next trigger pull is the sample for it."""
+        self._attach()
         points = (targets or bench_targets()).points
         self._pulls.clear()
         samples = []
@@ -231,6 +247,7 @@ class LiveBench:
     def touch(self, point: BenchPoint, touches: int = MUZZLE_TOUCHES) -> list[MuzzleTouch]:
         """Prompt the armorer to hold the muzzle's centre on the reference point and pull the
         (unloaded) trigger, `touches` times; the tracker's pose at each pull is a touch."""
+        self._attach()
         self._pulls.clear()
         out = []
         x, y, z = point.position_m
@@ -248,6 +265,7 @@ class LiveBench:
 
     def snaps(self, pulls: int) -> tuple[list[float], list[Pose]]:
         """The latency drill: `pulls` trigger pulls, each with a snap of the muzzle upward."""
+        self._attach()
         self._pulls.clear()
         self._stream.clear()
         triggers = []

@@ -336,7 +336,8 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
         with OpenXRPoses(hand=args.hand, clock=clock) as source:
             source.focused()
             say(f"{link.info.serial} on {args.port}; tracker: {source.system_name}, {args.hand}")
-            yield LiveBench(link, source, clock, say, latency_s, args.timeout)
+            replica = f"{link.info.model.slug} {link.info.serial} on {args.port}"
+            yield LiveBench(link, source, clock, say, latency_s, args.timeout, replica=replica)
 
 
 def _targets(args: argparse.Namespace) -> BenchTargets:

@@ -1,0 +1,96 @@
+"""nu20 (armorer), pass f20b: the calibrate commands. Each test fails without its fix. The
+replica is a real emulator on a real pty read through a real ReplicaLink; the tracker's OpenXR
+stream is replaced by a still pose source (the runtime runs only in the Monado chroot:
+tests/test_xr_calibration.py), since what is tested here is the serial side of the bench."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peripherals.driver import ReplicaLink
+from peripherals.emulator import PistolEmulator
+from physics.pose import Pose
+from range.calibration.bench import BenchPoint, BenchTargets, LiveBench
+from range.calibration.solver import CalibrationError
+from range.clock import MonotonicClock
+
+TARGETS = BenchTargets(
+    version=1,
+    points=[
+        BenchPoint(name=f"p{k}", position_m=(3.0 + k, 0.1 * k, 1.0 + 0.05 * k)) for k in range(4)
+    ],
+)
+
+
+class StillTracker:
+    """A tracker that does not move, its stream stamped on the host clock as it is read."""
+
+    def __init__(self, clock: MonotonicClock) -> None:
+        self.clock = clock
+
+    def update(self) -> dict[str, Pose]:
+        return {"aim": Pose((0.0, 0.0, 1.4), (0.0, 0.0, 0.0, 1.0), self.clock.now_s())}
+
+    def pose(self, device: str, t: float) -> Pose:
+        return Pose((0.0, 0.0, 1.4), (0.0, 0.0, 0.0, 1.0), t)
+
+
+@pytest.fixture
+def pistol(tmp_path: Path) -> Iterator[PistolEmulator]:
+    emulator = PistolEmulator("P-CAL5", MonotonicClock(), directory=tmp_path / "ports")
+    emulator.start()
+    emulator.run_free()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def _bench(link: ReplicaLink, clock: MonotonicClock, timeout_s: float) -> LiveBench:
+    said: list[str] = []
+    return LiveBench(
+        link, StillTracker(clock), clock, said.append, timeout_s=timeout_s, replica="pistol P-CAL5"
+    )
+
+
+# -- 4. a calibration on --port opens a session ------------------------------------------------
+
+
+def test_a_port_calibration_opens_a_session_so_the_emulator_s_trigger_at_count_starts(
+    pistol: PistolEmulator,
+) -> None:
+    # nu20 #4: `calibrate boresight --port` never sent SESSION_SET, so `emulate --trigger-at`
+    # (which counts from a host's first session, docs/protocol.md) never pulled.
+    from range.cli.peripherals import _pull_after_attach
+
+    stop = threading.Event()
+    hands = threading.Thread(
+        target=_pull_after_attach, args=(pistol, [0.3, 0.6, 0.9, 1.2], False, stop), daemon=True
+    )
+    hands.start()
+    clock = MonotonicClock()
+    try:
+        with ReplicaLink(pistol.port, clock) as link:
+            samples = _bench(link, clock, 4.0).session(TARGETS)
+    finally:
+        stop.set()
+        hands.join(timeout=2.0)
+    assert pistol.session_opened.is_set()
+    assert [s.target_m for s in samples] == [p.position_m for p in TARGETS.points]
+
+
+def test_no_pull_in_time_names_the_replica_that_answered_not_the_port(
+    pistol: PistolEmulator,
+) -> None:
+    # nu20 #4: the replica answered HELLO with the right serial, yet the timeout asked "is the
+    # replica on this port?".
+    clock = MonotonicClock()
+    with ReplicaLink(pistol.port, clock) as link, pytest.raises(CalibrationError) as refused:
+        _bench(link, clock, 0.3).session(TARGETS)
+    said = str(refused.value)
+    assert "is the replica on this port" not in said
+    assert "pistol P-CAL5" in said and "squeeze the trigger" in said and "--timeout" in said
