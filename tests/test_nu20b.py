@@ -5,17 +5,22 @@ tests/test_xr_calibration.py), since what is tested here is the serial side of t
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from peripherals.driver import ReplicaLink
 from peripherals.emulator import PistolEmulator
 from physics.pose import Pose
-from range.calibration.bench import BenchPoint, BenchTargets, LiveBench
-from range.calibration.solver import CalibrationError
+from range.calibration.bench import BenchEmulator, BenchPoint, BenchTargets, LiveBench
+from range.calibration.profiles import new_profile, save_profile
+from range.calibration.solver import CalibrationError, solve_boresight
+from range.cli.main import main
 from range.clock import MonotonicClock
 
 TARGETS = BenchTargets(
@@ -94,3 +99,41 @@ def test_no_pull_in_time_names_the_replica_that_answered_not_the_port(
     said = str(refused.value)
     assert "is the replica on this port" not in said
     assert "pistol P-CAL5" in said and "squeeze the trigger" in said and "--timeout" in said
+
+
+# -- 8. an expired profile is shown as expired -----------------------------------------------
+
+
+def _saved(folder: Path, serial: str, days_ago: int, valid_days: int) -> None:
+    """A profile `calibrate boresight --emulate` would have saved `days_ago` days ago."""
+    bore = solve_boresight(BenchEmulator(np.random.default_rng(3)).session(), 2.0)
+    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    profile = new_profile(serial, "taser-7", "Sgt. Ortiz", bore, 2.0, day, valid_days)
+    save_profile(folder, profile.model_copy(update={"emulated": True}))
+
+
+def test_an_expired_profile_is_shown_expired_in_show_json_and_the_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu20 #8: show, show --json and the certificate said nothing of an expiry already past.
+    _saved(tmp_path, "T7-0007", 183, 182)  # expired yesterday
+    _saved(tmp_path, "T7-0008", 10, 180)
+    folder = ["--profiles", str(tmp_path)]
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    assert main(["calibrate", "show", "--device", "T7-0007", *folder]) == 0
+    out = capsys.readouterr().out
+    assert f"EXPIRED on {yesterday}" in out and "calibrate boresight --device T7-0007" in out
+    assert main(["calibrate", "show", "--device", "T7-0008", *folder]) == 0
+    assert "VALID until" in capsys.readouterr().out
+    assert main(["calibrate", "show", "--device", "T7-0007", "--json", *folder]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["valid"] is False and shown["status"] == "expired"
+    assert main(["calibrate", "show", "--device", "T7-0008", "--json", *folder]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "valid"
+    cert = tmp_path / "c.html"
+    certificate = ["calibrate", "certificate", "--device", "T7-0007", "--out", str(cert)]
+    assert main([*certificate, *folder]) == 0
+    assert "EXPIRED" in capsys.readouterr().out
+    page = cert.read_text()
+    assert "(EXPIRED)" in page and f"expired on {yesterday}" in page
+    assert f"valid until {yesterday}" not in page

@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -172,7 +172,7 @@ def _folder(args: argparse.Namespace) -> Path:
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
     from range.calibration.profiles import boresight_command, load_profile
 
-    profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
+    profile = load_profile(_folder(args), args.device, _today())
     if profile is None:
         # The boresight that makes one, as this command was given: --emulate or --port.
         emulated = bool(getattr(args, "emulate", False))
@@ -511,16 +511,42 @@ def _muzzle_line(profile: CalibrationProfile) -> str:
     )
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _validity(profile: CalibrationProfile, today: date) -> str:
+    """Whether a run takes the profile today, in one line: VALID until its expiry, or EXPIRED
+    (a run refuses it unless a range master overrides) with the boresight that renews it."""
+    from range.calibration.profiles import boresight_command
+
+    if profile.valid_on(today):
+        days = (profile.expires - today).days
+        return f"VALID until {profile.expires} ({days} day{'s' * (days != 1)} left)"
+    command = boresight_command(profile.serial, profile.model, emulated=profile.emulated)
+    return (
+        f"EXPIRED on {profile.expires} (today is {today}): a run refuses it unless a range"
+        f" master overrides; calibrate it again: `{command}`"
+    )
+
+
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
 
     profile = _profile(args)
     shown = profile.model_dump(mode="json")
+    today = _today()
     if args.json:
-        print(json.dumps(shown | {"muzzle_measured": profile.muzzle_m is not None}, indent=2))
+        extra = {
+            "muzzle_measured": profile.muzzle_m is not None,
+            "valid": profile.valid_on(today),
+            "status": "valid" if profile.valid_on(today) else "expired",
+        }
+        print(json.dumps(shown | extra, indent=2))
         return 0
     # Text for a person (--json for a script): the profile's fields, one a line.
     print(f"{profile.serial}: {profile.model}, calibrated by {profile.armorer}")
+    print(f"  {_validity(profile, today)}")
     for key, value in shown.items():
         if value is None or key in ("serial", "model", "armorer"):
             continue
@@ -536,6 +562,8 @@ def _certificate(args: argparse.Namespace) -> int:
     require("pydantic")
 
     p = _profile(args)
+    today = _today()
+    expired = not p.valid_on(today)
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in p.model_dump(mode="json").items()
@@ -546,11 +574,18 @@ def _certificate(args: argparse.Namespace) -> int:
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #999;"
         "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
         f"<h1>Calibration certificate: {html.escape(p.serial)}"
+        + (" (EXPIRED)" if expired else "")
         + (" (EMULATED)</h1>" if p.emulated else "</h1>")
         + (f"<p><strong>{html.escape(EMULATED_NOTE)}.</strong></p>" if p.emulated else "")
+        + (
+            f"<p><strong>{html.escape(_validity(p, today))}.</strong> Written on {today}.</p>"
+            if expired
+            else ""
+        )
         + f"<p>{html.escape(p.model)} calibrated by {html.escape(p.armorer)} on {p.calibrated},"
-        f" valid until {p.expires}; residual {p.residual_mrad:.2f} mrad"
+        + (f" expired on {p.expires}" if expired else f" valid until {p.expires}")
+        + f"; residual {p.residual_mrad:.2f} mrad"
         f" (tolerance {p.tolerance_mrad:g} mrad).</p><table>{rows}</table>\n",
     )
-    print(f"certificate: {args.out}")
+    print(f"certificate: {args.out}" + (f" (EXPIRED on {p.expires})" if expired else ""))
     return 0
