@@ -137,3 +137,33 @@ def test_an_expired_profile_is_shown_expired_in_show_json_and_the_certificate(
     page = cert.read_text()
     assert "(EXPIRED)" in page and f"expired on {yesterday}" in page
     assert f"valid until {yesterday}" not in page
+
+
+# -- 9. a --profiles folder that does not exist ----------------------------------------------
+
+
+def test_a_profiles_folder_that_does_not_exist_is_said_by_every_calibrate_verb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu20 #9: `show --profiles <no such folder>` said "never been calibrated" (so did
+    # certificate, latency and verify), when the folder was mistyped.
+    missing = tmp_path / "nope"
+    device = ["--device", "T7-0007", "--profiles", str(missing)]
+    for verb in (
+        ["show"],
+        ["certificate", "--out", str(tmp_path / "c.html")],
+        ["latency", "--emulate"],
+        ["verify", "--emulate"],
+    ):
+        assert main(["calibrate", *verb, *device]) == 2, verb
+        err = capsys.readouterr().err.strip()
+        assert err == f"openrange: --profiles {missing}: no such folder (check the path;" + (
+            " `calibrate boresight` makes it with the first profile)"
+        ), verb
+    # A file is not a folder; boresight makes a new folder, and says so.
+    assert main(["calibrate", "show", "--device", "T7-0007", "--profiles", __file__]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    bore = ["calibrate", "boresight", "--emulate", "--model", "taser-7", "--armorer", "A"]
+    assert main([*bore, *device]) == 0
+    assert "no such folder yet: it is made for this profile" in capsys.readouterr().err
+    assert (missing / "T7-0007.toml").is_file()

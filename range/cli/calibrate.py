@@ -127,7 +127,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
     bore.add_argument("--valid-days", type=cliutil.days, default=180, help="profile lifetime (180)")
-    bore.set_defaults(handler=_boresight)
+    bore.set_defaults(handler=_boresight, makes_folder=True)
     latency = verbs.add_parser(
         "latency",
         help="trigger-to-pose latency from a snap drill",
@@ -164,9 +164,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _folder(args: argparse.Namespace) -> Path:
+    """The profile folder: --profiles, which must be a folder that exists (a mistyped one would
+    otherwise read as "never calibrated", or save where no lane looks; `boresight` alone makes
+    it, and says so), else the user's data directory."""
     from range.calibration.profiles import default_profiles_dir
 
-    return Path(args.profiles or default_profiles_dir())
+    if args.profiles is None:
+        return default_profiles_dir()
+    folder = Path(args.profiles)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--profiles {folder}: not a folder (profiles are files in a folder)")
+    if not folder.exists() and not getattr(args, "makes_folder", False):
+        raise ValueError(
+            f"--profiles {folder}: no such folder (check the path; `calibrate boresight`"
+            " makes it with the first profile)"
+        )
+    return folder
 
 
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
@@ -352,6 +365,8 @@ def _boresight(args: argparse.Namespace) -> int:
     from range.calibration.solver import locate_muzzle, solve_boresight
 
     targets = _targets(args)
+    if args.profiles is not None and not Path(args.profiles).exists():
+        say(f"--profiles {args.profiles}: no such folder yet: it is made for this profile")
     previous = _previous(args)
     if args.emulate:
         args.model = _emulated_model(args, previous)
