@@ -16,6 +16,7 @@ import pytest
 
 from peripherals.driver import ReplicaLink
 from peripherals.emulator import PistolEmulator
+from peripherals.errors import PeripheralIOError
 from physics.pose import Pose
 from range.calibration.bench import BenchEmulator, BenchPoint, BenchTargets, LiveBench
 from range.calibration.profiles import new_profile, save_profile
@@ -167,3 +168,39 @@ def test_a_profiles_folder_that_does_not_exist_is_said_by_every_calibrate_verb(
     assert main([*bore, *device]) == 0
     assert "no such folder yet: it is made for this profile" in capsys.readouterr().err
     assert (missing / "T7-0007.toml").is_file()
+
+
+# -- 7. the replica unplugged during calibration -----------------------------------------------
+
+
+def test_a_replica_unplugged_mid_calibration_is_said_with_its_point_and_that_nothing_was_saved(
+    pistol: PistolEmulator,
+) -> None:
+    # nu20 #7: the cable pulled after the first point gave a raw "write failed: [Errno 5]".
+    from range.cli.peripherals import _pull_after_attach
+
+    stop = threading.Event()
+    hands = threading.Thread(
+        target=_pull_after_attach, args=(pistol, [0.2], False, stop), daemon=True
+    )
+    hands.start()
+
+    def pull_the_cable() -> None:
+        if pistol.session_opened.wait(5.0) and not stop.wait(0.6):
+            pistol.unplug()
+
+    cable = threading.Thread(target=pull_the_cable, daemon=True)
+    cable.start()
+    clock = MonotonicClock()
+    try:
+        with ReplicaLink(pistol.port, clock) as link, pytest.raises(PeripheralIOError) as gone:
+            _bench(link, clock, 5.0).session(TARGETS)
+    finally:
+        stop.set()
+        hands.join(timeout=2.0)
+        cable.join(timeout=2.0)
+    said = str(gone.value)
+    assert "Errno" not in said and "\n" not in said
+    assert said.startswith("pistol P-CAL5 was unplugged (or lost power) at point 2/4 (p1)")
+    assert "after 1 trigger pull;" in said and "nothing was saved" in said
+    assert "plug it back in and run the same command again" in said

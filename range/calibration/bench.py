@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from peripherals.clock import Clock
+from peripherals.errors import PeripheralError, PeripheralIOError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
 from physics.datafiles import StrictModel, load_model
@@ -169,6 +170,9 @@ class TriggerLink(Protocol):
 
     def start_session(self, nonce: int | None = None) -> object: ...
 
+    @property
+    def failure(self) -> PeripheralError | None: ...
+
 
 Say = Callable[[str], None]
 SETTLE_S = 0.3  # after the last snap, how long the pose stream is still read
@@ -190,6 +194,8 @@ class LiveBench:
     # The replica as the armorer knows it ("pistol P-0042 on /dev/ttyACM0"), for what is said.
     replica: str = "the replica"
     _attached: bool = False
+    _step: str = "the start"  # the prompt being answered, for what is said if the cable goes
+    _taken: int = 0  # trigger pulls taken so far in this command
     _pulls: list[float] = field(default_factory=list)
     _stream: list[Pose] = field(default_factory=list)
     _synced_s: float = -math.inf
@@ -202,15 +208,31 @@ class LiveBench:
             self.link.start_session()
             self._attached = True
 
+    def _unplugged(self, exc: PeripheralError) -> PeripheralIOError:
+        """The replica went away mid-calibration (its cable, or its power): said with the
+        prompt it went at, that nothing was saved, and what to do. A calibration is not
+        resumed as a drill is: a replica that comes back may have been power-cycled or
+        swapped, and its mount knocked, so the bench starts over from its first prompt."""
+        return PeripheralIOError(
+            f"{self.replica} was unplugged (or lost power) at {self._step}, after"
+            f" {self._taken} trigger pull{'s' * (self._taken != 1)}; nothing was saved (the"
+            " profile is as it was): plug it back in and run the same command again, which"
+            " starts over from its first prompt"
+        )
+
     def _frame(self) -> None:
         now = self.clock.now_s()
-        if now - self._synced_s > SYNC_EVERY_S:
-            self.link.send_ping()
-            self._synced_s = now
+        try:
+            if now - self._synced_s > SYNC_EVERY_S:
+                self.link.send_ping()
+                self._synced_s = now
+            events = self.link.poll()
+        except PeripheralIOError as exc:
+            raise self._unplugged(exc) from exc
         self._stream.append(self.poses.update()["aim"])
-        self._pulls += [
-            e.host_time_s for e in self.link.poll() if e.kind is EventKind.TRIGGER_PRESSED
-        ]
+        self._pulls += [e.host_time_s for e in events if e.kind is EventKind.TRIGGER_PRESSED]
+        if self.link.failure is not None and not self._pulls:
+            raise self._unplugged(self.link.failure) from self.link.failure
         time.sleep(self.frame_s)
 
     def _next_pull(self) -> float:
@@ -223,6 +245,7 @@ class LiveBench:
                     " give a longer --timeout; nothing was saved"
                 )
             self._frame()
+        self._taken += 1
         return self._pulls.pop(0)
 
     def session(self, targets: BenchTargets | None = None) -> list[AimSample]:
@@ -233,6 +256,7 @@ class LiveBench:
         samples = []
         for k, point in enumerate(points, 1):
             x, y, z = point.position_m
+            self._step = f"point {k}/{len(points)} ({point.name})"
             self.say(
                 f"{k}/{len(points)}: aim at {point.name} ({x:.2f}, {y:.2f}, {z:.2f}) m"
                 " and squeeze the trigger"
@@ -252,6 +276,7 @@ class LiveBench:
         out = []
         x, y, z = point.position_m
         for k in range(1, touches + 1):
+            self._step = f"muzzle touch {k}/{touches}"
             self.say(
                 f"muzzle {k}/{touches}: hold the centre of the muzzle on {point.name}"
                 f" ({x:.2f}, {y:.2f}, {z:.2f}) m and squeeze the trigger"
@@ -270,6 +295,7 @@ class LiveBench:
         self._stream.clear()
         triggers = []
         for k in range(1, pulls + 1):
+            self._step = f"latency pull {k}/{pulls}"
             self.say(f"{k}/{pulls}: hold still, then pull the trigger and snap the muzzle up")
             triggers.append(self._next_pull())
         end = triggers[-1] + SETTLE_S
