@@ -204,3 +204,17 @@ def test_a_replica_unplugged_mid_calibration_is_said_with_its_point_and_that_not
     assert said.startswith("pistol P-CAL5 was unplugged (or lost power) at point 2/4 (p1)")
     assert "after 1 trigger pull;" in said and "nothing was saved" in said
     assert "plug it back in and run the same command again" in said
+
+
+# -- 11. certificate --json ----------------------------------------------------------------
+
+
+def test_certificate_json_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # nu20 #11: `calibrate certificate --json` printed "certificate: c.html".
+    _saved(tmp_path, "T7-0007", 10, 180)
+    cert = tmp_path / "c.html"
+    argv = ["calibrate", "certificate", "--device", "T7-0007", "--out", str(cert), "--json"]
+    assert main([*argv, "--profiles", str(tmp_path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["certificate"] == str(cert) and cert.is_file()
+    assert shown["serial"] == "T7-0007" and shown["status"] == "valid" and shown["emulated"]

@@ -602,5 +602,19 @@ def _certificate(args: argparse.Namespace) -> int:
         + f"; residual {p.residual_mrad:.2f} mrad"
         f" (tolerance {p.tolerance_mrad:g} mrad).</p><table>{rows}</table>\n",
     )
+    if args.json:
+        shown = {
+            "certificate": str(args.out),
+            "serial": p.serial,
+            "model": p.model,
+            "armorer": p.armorer,
+            "calibrated": str(p.calibrated),
+            "expires": str(p.expires),
+            "valid": not expired,
+            "status": "expired" if expired else "valid",
+            "emulated": p.emulated,
+        }
+        print(json.dumps(shown, indent=2))
+        return 0
     print(f"certificate: {args.out}" + (f" (EXPIRED on {p.expires})" if expired else ""))
     return 0
