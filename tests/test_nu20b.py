@@ -161,6 +161,8 @@ def test_a_profiles_folder_that_does_not_exist_is_said_by_every_calibrate_verb(
         assert err == f"openrange: --profiles {missing}: no such folder (check the path;" + (
             " `calibrate boresight` makes it with the first profile)"
         ), verb
+    assert main(["calibrate", "list", "--profiles", str(missing)]) == 2
+    assert "no such folder (check the path;" in capsys.readouterr().err
     # A file is not a folder; boresight makes a new folder, and says so.
     assert main(["calibrate", "show", "--device", "T7-0007", "--profiles", __file__]) == 2
     assert "not a folder" in capsys.readouterr().err
@@ -218,3 +220,41 @@ def test_certificate_json_prints_json(tmp_path: Path, capsys: pytest.CaptureFixt
     shown = json.loads(capsys.readouterr().out)
     assert shown["certificate"] == str(cert) and cert.is_file()
     assert shown["serial"] == "T7-0007" and shown["status"] == "valid" and shown["emulated"]
+
+
+# -- 16. calibrate list ----------------------------------------------------------------------
+
+
+def test_calibrate_list_shows_every_profile_with_its_dates_and_validity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu20 #16: there was no way to list the profiles (`calibrate list`: invalid choice).
+    _saved(tmp_path, "T7-0007", 183, 182)  # expired yesterday
+    _saved(tmp_path, "T7-0008", 10, 180)
+    (tmp_path / "BAD-1.toml").write_text("version = 1\nserial = 'BAD-1'\n")
+    today = datetime.now(UTC).date()
+    assert main(["calibrate", "list", "--profiles", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"3 profiles in {tmp_path} (today is {today}):"
+    assert out[1].split() == ["SERIAL", "MODEL", "ARMORER", "CALIBRATED", "EXPIRES", "STATUS"]
+    rows = {line.split()[0]: line for line in out[2:5]}
+    expired = (today - timedelta(days=1)).isoformat()
+    assert "Sgt. Ortiz" in rows["T7-0007"] and expired in rows["T7-0007"]
+    assert rows["T7-0007"].endswith("EXPIRED (emulated)")
+    assert rows["T7-0008"].endswith("valid (emulated)") and "taser-7" in rows["T7-0008"]
+    assert "REFUSED" in rows["BAD-1"]
+    assert out[5].startswith(f"refused: {tmp_path / 'BAD-1.toml'}:1: model:")
+    assert out[5].endswith("(and 8 more problems)") and len(out) == 6
+    assert main(["calibrate", "list", "--profiles", str(tmp_path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    by = {p["serial"]: p for p in shown["profiles"]}
+    assert by["T7-0007"]["status"] == "expired" and by["T7-0007"]["valid"] is False
+    assert by["T7-0007"]["expires"] == expired and by["T7-0007"]["armorer"] == "Sgt. Ortiz"
+    assert by["T7-0008"]["status"] == "valid" and by["T7-0008"]["model"] == "taser-7"
+    assert by["BAD-1"]["status"] == "refused" and "BAD-1.toml" in by["BAD-1"]["why"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["calibrate", "list", "--profiles", str(empty)]) == 0
+    assert capsys.readouterr().out.startswith(f"no calibration profiles in {empty}")
+    assert main(["calibrate", "list", "--profiles", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err

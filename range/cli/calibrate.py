@@ -96,7 +96,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " --emulate\n"
         "  openrange calibrate latency --device P-0042 --emulate\n"
         "  openrange calibrate verify --device P-0042 --emulate\n"
-        "  openrange calibrate certificate --device P-0042 --out p0042.html\n",
+        "  openrange calibrate certificate --device P-0042 --out p0042.html\n"
+        "  openrange calibrate list\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = group.add_subparsers(title="calibration commands", metavar="VERB")
@@ -160,6 +161,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(cert)
     cert.add_argument("--out", type=Path, required=True, help="output HTML file")
     cert.set_defaults(handler=_certificate)
+    listing = verbs.add_parser(
+        "list",
+        help="every profile: serial, model, armorer, dates, valid or EXPIRED",
+        description="List the calibration profiles in the profile folder, one a line: serial,"
+        " model, armorer, calibrated, expires, and whether a run takes it today (valid or"
+        " EXPIRED; emulated ones marked). A profile that would be refused is listed with why.",
+    )
+    listing.add_argument(
+        "--profiles",
+        type=Path,
+        default=None,
+        help="profile folder (default: the user's data directory)",
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_list)
     help_when_bare(group)
 
 
@@ -617,4 +633,73 @@ def _certificate(args: argparse.Namespace) -> int:
         print(json.dumps(shown, indent=2))
         return 0
     print(f"certificate: {args.out}" + (f" (EXPIRED on {p.expires})" if expired else ""))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from physics.datafiles import DataFileError
+    from range.calibration.profiles import load_profile
+
+    folder = _folder(args)
+    today = _today()
+    rows: list[dict[str, object]] = []
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            profile = load_profile(folder, path.stem, today)
+        except (DataFileError, OSError) as exc:
+            said = str(exc) if isinstance(exc, DataFileError) else f"{path}: {exc.strerror or exc}"
+            problems = said.splitlines()
+            # One line a profile: its first problem, and how many more `show` would name.
+            more = len(problems) - 1
+            why = problems[0] + (f" (and {more} more problem{'s' * (more != 1)})" if more else "")
+            row: dict[str, object] = {"file": str(path), "serial": path.stem, "why": why}
+            rows.append(row | {"status": "refused", "problems": problems})
+            continue
+        if profile is None:  # gone since the folder was listed
+            continue
+        valid = profile.valid_on(today)
+        rows.append(
+            {
+                "file": str(path),
+                "serial": profile.serial,
+                "model": profile.model,
+                "armorer": profile.armorer,
+                "calibrated": str(profile.calibrated),
+                "expires": str(profile.expires),
+                "valid": valid,
+                "status": "valid" if valid else "expired",
+                "emulated": profile.emulated,
+            }
+        )
+    if args.json:
+        print(json.dumps({"folder": str(folder), "today": str(today), "profiles": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"no calibration profiles in {folder}: `calibrate boresight` makes one per serial")
+        return 0
+    print(f"{len(rows)} profile{'s' * (len(rows) != 1)} in {folder} (today is {today}):")
+    table = [("SERIAL", "MODEL", "ARMORER", "CALIBRATED", "EXPIRES", "STATUS")]
+    refused = []
+    for row in rows:
+        if row["status"] == "refused":
+            refused.append(str(row["why"]))
+            table.append((str(row["serial"]), "-", "-", "-", "-", "REFUSED (below)"))
+            continue
+        status = "valid" if row["valid"] else "EXPIRED"
+        table.append(
+            (
+                str(row["serial"]),
+                str(row["model"]),
+                str(row["armorer"]),
+                str(row["calibrated"]),
+                str(row["expires"]),
+                status + (" (emulated)" if row["emulated"] else ""),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for why in refused:
+        print(f"refused: {why}")
     return 0
