@@ -258,3 +258,37 @@ def test_calibrate_list_shows_every_profile_with_its_dates_and_validity(
     assert capsys.readouterr().out.startswith(f"no calibration profiles in {empty}")
     assert main(["calibrate", "list", "--profiles", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+# -- 17. measured fields tied to what calibrate wrote ------------------------------------------
+
+
+def test_a_hand_edit_of_a_measured_field_is_refused_naming_it_the_armorer_s_name_is_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu20 #17: `emulated = true` edited to false passed silently as a real replica's profile.
+    _saved(tmp_path, "T7-0007", 10, 180)
+    path = tmp_path / "T7-0007.toml"
+    written = path.read_text()
+    show = ["calibrate", "show", "--device", "T7-0007", "--profiles", str(tmp_path)]
+
+    def edited(old: str, new: str, code: int) -> str:
+        assert old in written
+        path.write_text(written.replace(old, new))
+        assert main(show) == code
+        captured = capsys.readouterr()
+        return captured.err.strip() if code else captured.out
+
+    line = next(n for n, t in enumerate(written.splitlines(), 1) if t.startswith("emulated"))
+    said = edited("emulated = true", "emulated = false", 2)
+    assert said.startswith(f"openrange: {path}:{line}: emulated: false is not what `calibrate`")
+    assert "edited by hand" in said and "\n" not in said
+    lines = {t.split(" = ")[0]: t for t in written.splitlines() if " = " in t}
+    assert "expires:" in edited(lines["expires"], "expires = 2099-01-01", 2)  # stretched
+    assert "residual_mrad:" in edited(lines["residual_mrad"], "residual_mrad = 0.0", 2)
+    # Correcting the armorer's name is the one edit a profile takes (its header says so).
+    assert "calibrated by Sgt. J. Ortiz" in edited("Sgt. Ortiz", "Sgt. J. Ortiz", 0)
+    # A profile from before digests still loads, as it stands.
+    old = written.replace("emulated = true", "emulated = false")
+    path.write_text("".join(t for t in old.splitlines(True) if not t.startswith("digest")))
+    assert main(show) == 0 and "EMULATED" not in capsys.readouterr().out
