@@ -292,3 +292,44 @@ def test_a_hand_edit_of_a_measured_field_is_refused_naming_it_the_armorer_s_name
     old = written.replace("emulated = true", "emulated = false")
     path.write_text("".join(t for t in old.splitlines(True) if not t.startswith("digest")))
     assert main(show) == 0 and "EMULATED" not in capsys.readouterr().out
+
+
+# -- 18. bench targets files -----------------------------------------------------------------
+
+
+def test_a_bench_file_with_repeated_names_points_behind_or_two_numbers_is_refused_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu20 #18: four points all named "a", two at x = -7 (behind the armorer), were accepted
+    # and saved; a two-number position was said as "position_m[2]: required key is missing".
+    bench = tmp_path / "bench.toml"
+    points = [(3.0, 0.3, 1.2), (7.0, 0.3, 1.2), (-7.0, 0.3, 1.2), (-7.0, -0.3, 1.6)]
+    text = "version = 1\n" + "".join(
+        f'\n[[points]]\nname = "a"\nposition_m = [{x}, {y}, {z}]\n' for x, y, z in points
+    )
+    bench.write_text(text)
+    argv = ["calibrate", "boresight", "--device", "X-1", "--model", "pistol", "--armorer", "A"]
+    argv += ["--emulate", "--profiles", str(tmp_path), "--targets", str(bench)]
+    assert main(argv) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert (
+        f"openrange: {bench}:8: points[1].name: 'a' is also the name of points[0]: each"
+        in (said[0])
+    )
+    assert [s.split(": ")[2] for s in said] == [
+        "points[1].name",
+        "points[2].name",
+        "points[3].name",
+        "points[2].position_m",
+        "points[3].position_m",
+    ]
+    assert f"{bench}:13: points[2].position_m: x = -7 m is not down the bench" in said[3]
+    assert not (tmp_path / "X-1.toml").exists()
+    bench.write_text(text.replace("[7.0, 0.3, 1.2]", "[7.0, 0.3]"))
+    assert main(argv) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[0] == (
+        f"openrange: {bench}:9: points[1].position_m: 3 numbers are needed (x, y, z in metres),"
+        " not 2"
+    )
+    assert not any("required key is missing" in s for s in said)

@@ -9,16 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from peripherals.clock import Clock
 from peripherals.errors import PeripheralError, PeripheralIOError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import FieldsError, StrictModel, load_model
 from physics.pose import Pose, quat_to_matrix
 from range.calibration.solver import MIN_SAMPLES, AimSample, CalibrationError, MuzzleTouch
 from range.runs.lane import SYNC_EVERY_S
@@ -26,8 +26,20 @@ from range.runs.poses import TrackedPoses, weapon_pose_at
 
 
 class BenchPoint(StrictModel):
-    name: str
+    name: str = Field(min_length=1, pattern=r"\S")
     position_m: tuple[float, float, float]
+
+    @field_validator("position_m", mode="before")
+    @classmethod
+    def _three_numbers(cls, v: Any) -> Any:
+        """A position of another size is said as such, not as a missing `[2]`."""
+        if isinstance(v, list | tuple) and len(v) != 3:
+            return _wrong_size(v)
+        return v
+
+
+def _wrong_size(v: list[Any] | tuple[Any, ...]) -> Any:
+    raise ValueError(f"3 numbers are needed (x, y, z in metres), not {len(v)}")
 
 
 class BenchTargets(StrictModel):
@@ -40,6 +52,44 @@ class BenchTargets(StrictModel):
     # The point the armorer touches the muzzle's centre to, so that where the muzzle sits
     # along the bore is measured (aiming cannot tell); without it the muzzle is not measured.
     muzzle_touch: BenchPoint | None = None
+
+    @model_validator(mode="after")
+    def _named_once_and_down_the_bench(self) -> BenchTargets:
+        """Each point is named once (the prompts say the name: four "aim at a" cannot be told
+        apart), and each aim point lies down the bench (X > 0): one behind the armorer cannot
+        be aimed at. Every such problem is said at once."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        first: dict[str, str] = {}
+        named: list[tuple[tuple[str | int, ...], BenchPoint]] = [
+            (("points", i, "name"), p) for i, p in enumerate(self.points)
+        ]
+        if self.muzzle_touch is not None:
+            named.append((("muzzle_touch", "name"), self.muzzle_touch))
+        for loc, point in named:
+            where = f"points[{loc[1]}]" if loc[0] == "points" else "muzzle_touch"
+            if point.name in first:
+                problems.append(
+                    (
+                        loc,
+                        f"{point.name!r} is also the name of {first[point.name]}: each point"
+                        " needs its own name (the prompts say it)",
+                    )
+                )
+            else:
+                first[point.name] = where
+        for i, point in enumerate(self.points):
+            x = point.position_m[0]
+            if not x > 0.0:
+                problems.append(
+                    (
+                        ("points", i, "position_m"),
+                        f"x = {x:g} m is not down the bench: an aim point lies in front of the"
+                        " armorer, X > 0 (X down the bench, Y left, Z up)",
+                    )
+                )
+        if problems:
+            raise FieldsError(problems)
+        return self
 
 
 MUZZLE_TOUCHES = 3  # touches of the reference point, averaged
