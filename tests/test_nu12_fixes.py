@@ -648,6 +648,8 @@ def test_a_calibration_profile_with_nonsense_is_refused_and_no_certificate_issue
     assert n == 1
     if key == "calibrated":
         text = re.sub(r"(?m)^expires = .*$", "expires = 2099-06-01", text)
+    # As a profile from before digests (nu20 #17) has it: each check still holds for those.
+    text = re.sub(r"(?m)^digest = .*\n", "", text)
     path.write_text(text)
     cert = tmp_path / "c.html"
     argv = ["calibrate", "certificate", "--device", "P-42", "--out", str(cert)]
