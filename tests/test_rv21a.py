@@ -1,0 +1,53 @@
+"""Review rv21a's mends (rvm21): each test fails without its mend. In process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from range.cli import drill as cli_drill
+from range.cli.main import main
+from range.records.store import Records
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 in process: nothing after it runs."""
+
+
+# -- #1: `records close --drill-run` hashes the run's log once, when it is kept ----------------
+
+
+def test_closing_a_drill_run_hashes_its_log_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close kept the log's sha256 (one hash); the CLI then hashed it again only to say
+    whether the folder had a log, which the record already says (`closed.log_missing`)."""
+    import range.records.store as store
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "Ofc. Rivera", "Metro PD")
+
+    def killed(registration: object, record: object) -> None:
+        raise _Killed
+
+    monkeypatch.setattr(cli_drill._Registration, "finish", killed)
+    argv = ["drill", "run", "phone-draw-v1", "--badge", "4411", "--seed", "1", "--db", db]
+    with pytest.raises(_Killed):
+        main([*argv, "--runs-dir", str(tmp_path / "runs")])
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    hashed: list[Path] = []
+    real = store.file_sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store, "file_sha256", counted)
+    capsys.readouterr()
+    close = ["records", "close", "--drill-run", "1", "--by", "Sgt. Ortiz", "--reason", "kill"]
+    assert main([*close, "--db", db]) == 0
+    assert ", saved." in capsys.readouterr().out
+    assert hashed == [run_dir.resolve() / "events.jsonl"]
