@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_rules import end, rec, spoke, start
 
 from range.cli import drill as cli_drill
 from range.cli.main import main
 from range.records.store import Records
+from scoring.corrections import heard_acts
 
 
 class _Killed(BaseException):
@@ -51,3 +53,17 @@ def test_closing_a_drill_run_hashes_its_log_once(
     assert main([*close, "--db", db]) == 0
     assert ", saved." in capsys.readouterr().out
     assert hashed == [run_dir.resolve() / "events.jsonl"]
+
+
+# -- #2: one helper lists a log's heard acts (utterances, then live marks) ---------------------
+
+
+def test_a_logs_heard_acts_are_its_utterances_then_its_live_marks() -> None:
+    """Written out four times as `[*utterances(records), *marks(records)]`; now `heard_acts`,
+    the list `heard_as` looks a correction's act up in."""
+    mark = rec(0.8, "instructor_command", command="mark", by="inst", act="command.stop")
+    said = spoke(1.2, "identify", "police", talk_s=0.3)
+    other = rec(1.0, "instructor_command", command="pause", by="inst")
+    log = [*start(), mark, other, said, end(2)]
+    assert heard_acts(log) == [said, mark]
+    assert heard_acts([]) == []

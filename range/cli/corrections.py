@@ -271,7 +271,7 @@ def checked_fixes(
     naming the file, the line and the field, after one saying the records' are applied."""
     from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
-    from scoring.corrections import corrections_path, log_sha256, marks, utterances
+    from scoring.corrections import corrections_path, heard_acts, log_sha256
 
     fixes = run_fixes(run_dir, records)
     if recorded is None:
@@ -282,7 +282,7 @@ def checked_fixes(
     path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
     lines = json_key_lines(path.read_text(encoding="utf-8")) if path.is_file() else {}
     run = f"drill run {recorded.run}"
-    heard = [*utterances(records), *marks(records)]
+    heard = heard_acts(records)
     notes = [
         f"warning: {path}: not the speech corrections {run} in the records chained (edited"
         f" outside OpenRange?): the records' are applied ({len(trusted)}), not the file's"
@@ -417,11 +417,10 @@ def correction_notes(
         SUPERSEDED,
         Corrections,
         corrections_path,
+        heard_acts,
         log_sha256,
-        marks,
         read_corrections,
         unapplied,
-        utterances,
     )
 
     events = run_dir / EVENTS
@@ -443,7 +442,7 @@ def correction_notes(
         # line to name in it (rc19 #4).
         lines = json_key_lines(current.read_text(encoding="utf-8")) if current.is_file() else {}
         known = run_act_names(run_dir, records) if acts is None else acts
-        heard = [*utterances(records), *marks(records)]
+        heard = heard_acts(records)
         for index, why in unapplied(records, kept, known):
             if why.startswith(SUPERSEDED):
                 continue  # replaced by a later correction: history, listed by score (rc17 #6)
