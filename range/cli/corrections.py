@@ -73,6 +73,12 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fix.set_defaults(handler=_correct)
 
 
+def run_started(records: Sequence[LogRecord]) -> dict[str, Any] | None:
+    """What the log's `run_started` (its first record) keeps, or None: not a drill run's log
+    (an attempt's, or an empty one)."""
+    return records[0].data if records and records[0].kind == "run_started" else None
+
+
 def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     """Why the agency phrase book kept in the run folder (`phrasebook.toml`) is not the one the
     run was heard with, in one line naming it, or None: it no longer matches the sha256 its
@@ -82,7 +88,7 @@ def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     from drills.speech import PHRASES_FILE
     from range.records.store import sha256_mismatch
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     if not started:
         return None  # not a drill run's log (an attempt's): no phrase book is named
     book = run_dir / PHRASES_FILE
@@ -122,7 +128,7 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     from range.records.store import sha256_mismatch
     from range.runs.runlog import RESULT
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     try:
         result = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -322,7 +328,7 @@ def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correct
     from range.runs.runlog import EVENTS
     from scoring.corrections import corrections_path, log_sha256
 
-    started = records[0].data if records and records[0].kind == "run_started" else None
+    started = run_started(records)
     if not kept or started is None or started.get("badge"):
         return []
     path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
