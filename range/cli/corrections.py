@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from range.cli import util as cliutil
@@ -223,18 +222,17 @@ def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrec
     return None
 
 
-def chained_corrections(
-    store: Records, row: dict[str, Any], log_ok: bool | EllipsisType | None = ...
-) -> RecordedCorrections | None:
+def chained_corrections(store: Records, row: dict[str, Any]) -> RecordedCorrections | None:
     """The corrections the records `store` chained for the drill run `row` (its columns as
     recorded: `id`, `run_dir`, `result`), or None where there is nothing to check a
     corrections file against: a run whose log is no longer the one recorded (its corrections
-    are of that log: `edited_log` says so), or none `_amended_corrections` reads. `log_ok`:
-    `log_check(row)[0]` where the caller has it already (the console's run page: the log
-    hashed once); else it is checked here."""
+    are of that log: `edited_log` says so), or none `_amended_corrections` reads. Whether the
+    log is the one recorded: the row's `log_ok` where it has one (`log_check(row)[0]`, as the
+    console's `drill_run` rows do: the log hashed once); else it is checked here."""
     from range.records.store import log_check
 
-    if (log_check(row)[0] if isinstance(log_ok, EllipsisType) else log_ok) is False:
+    ok = row["log_ok"] if "log_ok" in row else log_check(row)[0]
+    if ok is False:
         return None
     return _amended_corrections(store, int(row["id"]))
 
