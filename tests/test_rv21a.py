@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_nu19e import SCRIPT
 from test_rules import end, rec, spoke, start
 
+from drills.officer import OfficerScript
+from physics.datafiles import load_model
 from range.cli import drill as cli_drill
 from range.cli.corrections import run_started
 from range.cli.main import main
@@ -79,3 +82,30 @@ def test_a_logs_run_started_is_its_first_records_data_or_none() -> None:
     assert run_started(log) is log[0].data and log[0].kind == "run_started"
     assert run_started(log[1:]) is None  # an attempt's log: no run_started first
     assert run_started([]) is None
+
+
+# -- #7: load_model takes a table the caller parsed already -------------------------------------
+
+
+def test_load_model_validates_a_table_given_without_parsing_the_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`drill validate` wrote `parse_model(read_text(path), ..., data=table)` out again only to
+    pass `data`; `load_model(path, model, data=)` does it, and parses nothing itself."""
+    import tomllib
+
+    path = tmp_path / "officer.toml"
+    path.write_text(SCRIPT)
+    table = tomllib.loads(SCRIPT)
+    parsed: list[str] = []
+    real = tomllib.loads
+
+    def counted(source: str, **kwargs: object) -> dict[str, object]:
+        parsed.append(source)
+        return real(source)
+
+    monkeypatch.setattr(tomllib, "loads", counted)
+    given = load_model(path, OfficerScript, data=table)
+    assert parsed == []
+    assert load_model(path, OfficerScript) == given
+    assert parsed == [SCRIPT]
