@@ -619,8 +619,10 @@ def decode(raw: bytes, path: Path | str) -> str:
         ) from None
 
 
-def load_model(path: Path, model: type[M]) -> M:
-    return parse_model(read_text(path), model, path)
+def load_model(path: Path, model: type[M], data: dict[str, Any] | None = None) -> M:
+    """The data file `path` validated as `model` (`parse_model`); `data`: its table where the
+    caller parsed it already (not parsed again)."""
+    return parse_model(read_text(path), model, path, data=data)
 
 
 class NotFoundError(KeyError):

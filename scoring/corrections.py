@@ -252,9 +252,15 @@ def corrects(correction: Correction, record: LogRecord) -> bool:
     )
 
 
+def heard_acts(records: Sequence[LogRecord]) -> list[LogRecord]:
+    """The log's heard acts, every act a correction can name: its utterances, then its live
+    marks (each in log order)."""
+    return [*utterances(records), *marks(records)]
+
+
 def heard_as(correction: Correction, heard: Iterable[LogRecord]) -> dict[str, Any]:
     """What the log has of the act `correction` names among `heard` (the log's utterances and
-    live marks, `[*utterances(records), *marks(records)]`, built once by a caller that lists
+    live marks, `heard_acts(records)`, built once by a caller that lists
     several): the act's own words (`phrase`, where it was heard inside a longer utterance) and
     when they were said (`start_s`, `end_s`: its words' span, a mark's moment, the time every
     listing gives the act, nu19 #12); empty where the log does not name it. The one lookup
@@ -400,7 +406,7 @@ def unapplied(
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     records = list(records)
     heard: dict[tuple[float, bool], list[str]] = {}
-    for r in [*utterances(records), *marks(records)]:
+    for r in heard_acts(records):
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
     known = None if acts is None else set(acts)
 

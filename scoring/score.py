@@ -26,11 +26,10 @@ from scoring.corrections import (
     SUPERSEDED,
     Correction,
     apply_corrections,
+    heard_acts,
     heard_as,
-    marks,
     unapplied,
     undone,
-    utterances,
 )
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
@@ -1494,7 +1493,7 @@ def score_run(
     # made it), and an act heard inside a longer utterance its own words (`phrase`), as
     # `openrange speech correct` says them (nu17c #11).
     score.corrections = []
-    heard = [*utterances(records), *marks(records)]
+    heard = heard_acts(records)
     for index, c in enumerate(corrections):
         if index in stale:
             continue

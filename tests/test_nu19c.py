@@ -234,3 +234,33 @@ def test_the_run_page_hashes_the_runs_log_once(
     page = _get(console, console.run_page, f"/runs/{run['id']}", {"id": run["id"]})
     assert "as recorded" in page
     assert hashed == [run["dir"] / "events.jsonl"]
+
+
+def test_chained_corrections_reads_a_rows_log_ok_and_checks_the_log_where_it_has_none(
+    console: Console, run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rv21a #5: `chained_corrections` takes the row's `log_ok` (the console's `drill_run`
+    rows have it: the log is not hashed again), and hashes the log for a row without one."""
+    import range.records.store as store
+
+    assert console.db_url is not None
+    hashed: list[Path] = []
+    real = store.file_sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store, "file_sha256", counted)
+    with Records.open(console.db_url) as records:
+        row = drill_run(records, run["id"])
+        assert row["log_ok"] is True and hashed == [run["dir"] / "events.jsonl"]
+        first = chained_corrections(records, row)
+        assert hashed == [run["dir"] / "events.jsonl"]
+        bare = {k: v for k, v in row.items() if k != "log_ok"}
+        again = chained_corrections(records, bare)
+        assert hashed == [run["dir"] / "events.jsonl"] * 2
+        assert first is not None and again is not None
+        assert [c.act for c in first.corrections] == [c.act for c in again.corrections]
+        # A log edited since the row was read: the row's word is taken.
+        assert chained_corrections(records, row | {"log_ok": False}) is None

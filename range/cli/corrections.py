@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from range.cli import util as cliutil
@@ -73,6 +72,12 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fix.set_defaults(handler=_correct)
 
 
+def run_started(records: Sequence[LogRecord]) -> dict[str, Any] | None:
+    """What the log's `run_started` (its first record) keeps, or None: not a drill run's log
+    (an attempt's, or an empty one)."""
+    return records[0].data if records and records[0].kind == "run_started" else None
+
+
 def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     """Why the agency phrase book kept in the run folder (`phrasebook.toml`) is not the one the
     run was heard with, in one line naming it, or None: it no longer matches the sha256 its
@@ -82,7 +87,7 @@ def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     from drills.speech import PHRASES_FILE
     from range.records.store import sha256_mismatch
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     if not started:
         return None  # not a drill run's log (an attempt's): no phrase book is named
     book = run_dir / PHRASES_FILE
@@ -122,7 +127,7 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     from range.records.store import sha256_mismatch
     from range.runs.runlog import RESULT
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     try:
         result = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -217,18 +222,17 @@ def recorded_corrections(run_dir: Path, store: Records | None) -> RecordedCorrec
     return None
 
 
-def chained_corrections(
-    store: Records, row: dict[str, Any], log_ok: bool | EllipsisType | None = ...
-) -> RecordedCorrections | None:
+def chained_corrections(store: Records, row: dict[str, Any]) -> RecordedCorrections | None:
     """The corrections the records `store` chained for the drill run `row` (its columns as
     recorded: `id`, `run_dir`, `result`), or None where there is nothing to check a
     corrections file against: a run whose log is no longer the one recorded (its corrections
-    are of that log: `edited_log` says so), or none `_amended_corrections` reads. `log_ok`:
-    `log_check(row)[0]` where the caller has it already (the console's run page: the log
-    hashed once); else it is checked here."""
+    are of that log: `edited_log` says so), or none `_amended_corrections` reads. Whether the
+    log is the one recorded: the row's `log_ok` where it has one (`log_check(row)[0]`, as the
+    console's `drill_run` rows do: the log hashed once); else it is checked here."""
     from range.records.store import log_check
 
-    if (log_check(row)[0] if isinstance(log_ok, EllipsisType) else log_ok) is False:
+    ok = row["log_ok"] if "log_ok" in row else log_check(row)[0]
+    if ok is False:
         return None
     return _amended_corrections(store, int(row["id"]))
 
@@ -271,7 +275,7 @@ def checked_fixes(
     naming the file, the line and the field, after one saying the records' are applied."""
     from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
-    from scoring.corrections import corrections_path, log_sha256, marks, utterances
+    from scoring.corrections import corrections_path, heard_acts, log_sha256
 
     fixes = run_fixes(run_dir, records)
     if recorded is None:
@@ -282,7 +286,7 @@ def checked_fixes(
     path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
     lines = json_key_lines(path.read_text(encoding="utf-8")) if path.is_file() else {}
     run = f"drill run {recorded.run}"
-    heard = [*utterances(records), *marks(records)]
+    heard = heard_acts(records)
     notes = [
         f"warning: {path}: not the speech corrections {run} in the records chained (edited"
         f" outside OpenRange?): the records' are applied ({len(trusted)}), not the file's"
@@ -322,7 +326,7 @@ def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correct
     from range.runs.runlog import EVENTS
     from scoring.corrections import corrections_path, log_sha256
 
-    started = records[0].data if records and records[0].kind == "run_started" else None
+    started = run_started(records)
     if not kept or started is None or started.get("badge"):
         return []
     path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
@@ -417,11 +421,10 @@ def correction_notes(
         SUPERSEDED,
         Corrections,
         corrections_path,
+        heard_acts,
         log_sha256,
-        marks,
         read_corrections,
         unapplied,
-        utterances,
     )
 
     events = run_dir / EVENTS
@@ -443,7 +446,7 @@ def correction_notes(
         # line to name in it (rc19 #4).
         lines = json_key_lines(current.read_text(encoding="utf-8")) if current.is_file() else {}
         known = run_act_names(run_dir, records) if acts is None else acts
-        heard = [*utterances(records), *marks(records)]
+        heard = heard_acts(records)
         for index, why in unapplied(records, kept, known):
             if why.startswith(SUPERSEDED):
                 continue  # replaced by a later correction: history, listed by score (rc17 #6)

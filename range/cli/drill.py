@@ -455,7 +455,7 @@ def _check_script_file(
     (`drill = ID`), else one whose `expected_officer` it is."""
     from drills.officer import OfficerScript, load_script_for
     from drills.schema import builtin_drills
-    from physics.datafiles import parse_model, read_text
+    from physics.datafiles import load_model
     from scoring.policy import RULES
 
     named, own = table.get("drill"), table.get("id")
@@ -481,7 +481,7 @@ def _check_script_file(
     if drill is not None:
         script = load_script_for(path, drill, RULES, book, table)
         return _CheckedScript(script, f"checked against drill {drill.id}{how}")
-    script = parse_model(read_text(path), OfficerScript, path, data=table)  # parsed once
+    script = load_model(path, OfficerScript, data=table)  # parsed once
     if not name:
         return _CheckedScript(script, "not checked against a drill: it names none (drill = ID)")
     return _CheckedScript(

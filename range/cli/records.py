@@ -1188,7 +1188,7 @@ def _close_drill_run(args: argparse.Namespace) -> int:
     log holds (scored from it: INCOMPLETE without `run_ended`; a log that did end, as when the
     process died just after the run, keeps its result), with who closed it and why."""
     from range.cli.drill import result_from_log
-    from range.records.store import NO_LOG_CLOSED, log_check
+    from range.records.store import stored_json
 
     with _open(args) as records:
         progress = records.drill_run_in_progress(args.drill_run)
@@ -1204,8 +1204,10 @@ def _close_drill_run(args: argparse.Namespace) -> int:
         record = records.close_drill_run(args.drill_run, args.by, args.reason, result)
         row = records.drill_run(record)
     # A folder gone (moved or deleted): nothing of the run was there to score (rc19 #1), as the
-    # close kept it in the record (rv20a #1: decided once, by the store).
-    missing = log_check(row) == (None, NO_LOG_CLOSED)
+    # close kept it in the record (rv20a #1: decided once, by the store); read back from the
+    # record, not by hashing the log a second time (rv21a #1).
+    closed = (stored_json(row, "result", "drill run") or {}).get("closed", {})
+    missing = closed.get("log_missing") is True
     kept = (
         f"saved in the records; its run folder {folder} has no log (moved or deleted?):"
         " nothing of the run was scored"

@@ -1017,9 +1017,9 @@ class Console:
         theirs where it differs (nu19 #4). Only the pages that show a debrief read them."""
         if not row["run_dir"]:
             return None
-        # Its log hashed once: `drill_run` checked it (row["log_ok"]).
+        # Its log hashed once: `drill_run` checked it (row["log_ok"], read by the callee).
         found: RecordedCorrections | None = await run_in_threadpool(
-            self._with_records, chained_corrections, row, row["log_ok"]
+            self._with_records, chained_corrections, row
         )
         return found
 
