@@ -1367,6 +1367,7 @@ class _Judge:
                     f"talk-down: {s.name} ended {s.behaviour} with no force used"
                     + (f" ({self.talking()})" if self.talking() else ""),
                 )
+        self.not_talked_down(ended, used_force)
         if self.talking():
             self.add("DEESC-03", self.calming_at or 0.0, Kind.CREDIT, self.talking())
         elif any(self.shouted.values()):
@@ -1378,6 +1379,39 @@ class _Judge:
                 f" {self.shouted['question']} question act(s), all shouted: a shout calms"
                 " nobody",
             )
+
+    def not_talked_down(self, ended: dict[str, Any], used_force: bool) -> None:
+        """DEESC-04 (nu21 #2): the drill ran to its time limit, not to an ending of its own,
+        with a threatening or armed subject neither surrendered nor compliant, and no force
+        used: the situation was not resolved. A finding where no speech act was heard at all
+        (the force continuum's verbal step and ICAT's communication, facts.md §4: standing
+        silent is not a talk-down), information where the officer talked (time is ICAT's ally:
+        a talk-down still under way when the drill's clock ran out is not a fault)."""
+        if used_force or ended.get("state") != "completed" or ended.get("reason") != "time limit":
+            return
+        for s in self.subjects.values():
+            if (
+                s.role == "bystander"
+                or not (s.peak >= Threat.ACTIVE or s.ever_armed)
+                or s.behaviour in ("surrendered", "compliant", "incapacitated", "fleeing")
+            ):
+                continue
+            holding = f", still holding the {s.held}" if s.held.is_weapon else ""
+            state = f"{s.name} not surrendered ({s.behaviour.replace('_', ' ')}){holding}"
+            if self.spoke_at is None:
+                self.breach(
+                    "DEESC-04",
+                    self.end_t,
+                    f"not talked down: the time limit came with {state}, and no word was"
+                    " heard from the officer (no command, warning, rapport or question act)",
+                )
+            else:
+                self.add(
+                    "DEESC-04",
+                    self.end_t,
+                    Kind.INFO,
+                    f"not talked down: the time limit came with {state}, no force used",
+                )
 
     def rapport(self) -> tuple[int, int]:
         """(rapport acts, question acts) said in a normal voice (shouted ones calm nobody:
@@ -1574,6 +1608,8 @@ def _decision(findings: list[Finding], used_force: bool) -> str:
     if not used_force:
         if any(f.rule == "DEESC-02" for f in findings):
             return "talk-down: no force used"
+        if any(f.rule == "DEESC-04" for f in findings):
+            return "no force used; not talked down (time limit)"
         return "no force used"
     return "appropriate"
 
