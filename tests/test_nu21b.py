@@ -8,6 +8,7 @@ officer's rapport line counted as a command."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -86,4 +87,37 @@ def test_a_talk_down_still_under_way_at_the_time_limit_is_an_info_line() -> None
     (found,) = [f for f in score.findings if f.rule == "DEESC-04"]
     assert found.kind is Kind.INFO and score.score == 100.0 and score.passed
     assert "not talked down (time limit)" in format_score(score)
+
+
+# --- 5. a --voice run's soundtrack holds the officer's words ------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+def test_a_voice_run_s_soundtrack_holds_the_officer_s_recorded_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import soundfile
+
+    from range.voice.corpus import speech_16k
+
+    speech = speech_16k("take your time", "en-us", 140)
+    track = np.zeros(3 * 16_000)
+    track[16_000 : 16_000 + len(speech)] = speech / np.max(np.abs(speech)) * 0.25
+    voice = write_wav(tmp_path / "calm.wav", np.asarray(track * 32767, dtype=np.int16))
+    argv = ["drill", "run", "crisis-talk-down-v1", "--voice", str(voice), "--seed", "3"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--progress", "never"]) == 0
+    out = capsys.readouterr().out
+    saved = next(x for x in out.splitlines() if x.startswith("Saved:"))
+    run = Path(saved.split(maxsplit=1)[1])
+    sound, rate = soundfile.read(str(run / "sound.wav"), dtype="float32")
+
+    def rms_db(lo_s: float, hi_s: float) -> float:
+        part = sound[int(lo_s * rate) : int(hi_s * rate)]
+        return float(10 * np.log10(np.mean(part**2) + 1e-24))
+
+    said = (1.0, 1.0 + len(speech) / 16_000)
+    assert rms_db(*said) > -35.0  # the words, centred (-3 dB a channel)
+    assert rms_db(0.0, 0.9) < -200.0 and rms_db(said[1] + 0.2, 3.0) < -200.0
+    line = next(x for x in out.splitlines() if x.strip().startswith("sound.wav"))
+    assert "the officer's recorded words (centred)" in line
 
