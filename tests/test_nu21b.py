@@ -7,6 +7,7 @@ officer's rapport line counted as a command."""
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -121,3 +122,30 @@ def test_a_voice_run_s_soundtrack_holds_the_officer_s_recorded_words(
     line = next(x for x in out.splitlines() if x.strip().startswith("sound.wav"))
     assert "the officer's recorded words (centred)" in line
 
+
+# --- 6. the report's Timeline says an undo as score and "What was heard" do ---------------------
+
+
+def test_the_timeline_says_an_undo_in_the_words_of_the_score(tmp_path: Path) -> None:
+    from test_nu19d import _section, _started
+    from test_rules import phase, rec, spoke
+    from test_speech_corrections import write_run
+
+    from range.review.report import write_report
+
+    records = [
+        _started("crisis-talk-down-v1", {"person": (4.0, 0.0)}),
+        phase(0.0, "passive_resistance", subject="person"),
+        spoke(2.2, "command.stop", "don't move"),
+        rec(30.0, "run_ended", state="completed", reason="time limit"),
+    ]
+    run = write_run(tmp_path / "run", records)
+    correct = ["speech", "correct", str(run), "--at", "2.0"]
+    assert main([*correct, "--act", "none", "--by", "Sgt Lee", "--reason", "a cough"]) == 0
+    assert main([*correct, "--act", "command.stop", "--by", "Sgt Kay"]) == 0
+    page = html.unescape(write_report(run).read_text(encoding="utf-8"))
+    undo = "none (Sgt Lee's correction) -> put back to the act heard (command.stop) by Sgt Kay"
+    assert undo in _section(page, "What was heard")
+    timeline = _section(page, "Timeline")
+    assert f"act=command.stop, text=don't move ({undo})" in timeline
+    assert "corrected to" not in timeline
