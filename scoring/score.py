@@ -1444,7 +1444,9 @@ class _Judge:
         if not rapport and not questions:
             return ""
         line = f"{rapport} rapport act(s), {questions} question act(s)"
-        if (talk := self.talk_s()) > 0.0:
+        # Rounded as Score.speech["talk_s"] is, so the summary's "Speech heard" and this line
+        # give the same 3.75 s the same way (nu21 #7: "3.8 s" beside "3.7 s").
+        if (talk := round(self.talk_s(), 3)) > 0.0:
             line += f", {talk:.1f} s talking"
         shouted = sum(self.shouted.values())
         if shouted:

@@ -149,3 +149,50 @@ def test_the_timeline_says_an_undo_in_the_words_of_the_score(tmp_path: Path) -> 
     timeline = _section(page, "Timeline")
     assert f"act=command.stop, text=don't move ({undo})" in timeline
     assert "corrected to" not in timeline
+
+
+# --- 7. one way of giving times ------------------------------------------------------------------
+
+
+def test_an_at_that_matches_nothing_lists_each_utterance_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_rules import end, phase, rec, start
+    from test_speech_corrections import write_run
+
+    def act(name: str, start_s: float, end_s: float) -> LogRecord:
+        # Two acts of one utterance: one decision t, one text, each act its own words' span.
+        return rec(
+            5.5,
+            "officer_spoke",
+            text="police drop the knife",
+            act=name,
+            confidence=0.9,
+            start_s=start_s,
+            end_s=end_s,
+            clip=None,
+        )
+
+    log = [*start(), phase(0, "active_resistance", "knife"), act("identify", 3.47, 4.29)]
+    run = write_run(tmp_path / "run", [*log, act("command.drop_weapon", 4.46, 5.28), end(8)])
+    argv = ["speech", "correct", str(run), "--at", "2.0", "--act", "identify", "--by", "Lee"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "openrange: no utterance at 2.00 s (utterances: 3.47-5.28 s)\n"
+    )
+
+
+def test_time_talking_is_rounded_one_way_in_the_summary_and_deesc_03() -> None:
+    from test_rules import end, phase, spoke, start
+
+    log = [
+        *start(),
+        phase(0, "passive_resistance", "knife"),
+        spoke(1.1, "rapport.time", "take your time", talk_s=1.0),  # 0.10-1.10 s
+        spoke(2.15, "rapport.name", "what's your name", talk_s=0.05),  # 2.10-2.15 s
+        end(5),
+    ]
+    text = format_score(score_run(log, default_policy()))  # 1.0499999999999998 s talking
+    assert "Speech heard:      rapport.name x1, rapport.time x1; 1.1 s talking" in text
+    assert "2 rapport act(s), 0 question act(s), 1.1 s talking" in text
+    assert "1.0 s talking" not in text
