@@ -282,9 +282,13 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
     An `officer_spoke` record carries its act (after any instructor correction), and so does an
     instructor's live mark (`instructor_command` "mark": an act the recogniser missed, heard by
     the instructor; one that is not an act shape is no act). An older log's
-    `verbal_command` action carries only its words: the phrase book finds the acts in them, the
-    `cew_warning_words` and `deadly_warning_words` settings add the warnings they name, and it
-    is always at least a command (the bare category `command`), so old logs still score."""
+    `verbal_command` action (a scripted officer's line) carries only its words: the phrase
+    book finds the acts in them, as it does in heard speech, and the `cew_warning_words` and
+    `deadly_warning_words` settings add the warnings they name. A line in which none is found
+    (or whose words the log did not keep) counts as a command (the bare category `command`),
+    so old logs still score; one the book maps is those acts alone, so a rapport-only line
+    ("I'm here to help. What's your name?") is rapport, never a command that could earn
+    VERBAL-01 (nu21 #8)."""
     if record.kind == "officer_spoke":
         return [str(record.data["act"])]
     if record.kind == "instructor_command":  # a live mark: an act the recogniser missed
@@ -301,7 +305,7 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
         acts.append("warning.taser")
     if names(values.deadly_warning_words) and "warning.deadly_force" not in acts:
         acts.append("warning.deadly_force")
-    if not any(_category(a) in _COMMANDING for a in acts):
+    if not acts:
         acts.append("command")
     return acts
 

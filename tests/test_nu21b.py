@@ -196,3 +196,25 @@ def test_time_talking_is_rounded_one_way_in_the_summary_and_deesc_03() -> None:
     assert "Speech heard:      rapport.name x1, rapport.time x1; 1.1 s talking" in text
     assert "2 rapport act(s), 0 question act(s), 1.1 s talking" in text
     assert "1.0 s talking" not in text
+
+
+# --- 8. a scripted line is the acts its words map to ----------------------------------------------
+
+
+def test_a_scripted_rapport_line_is_not_a_command_and_earns_no_verbal_01() -> None:
+    from test_rules import end, phase, say, start, taser
+
+    def scored(words: str) -> tuple[dict[str, int], list[tuple[str, Kind]]]:
+        log = [*start(), phase(0, "active_resistance"), say(0.5, words), taser(3.0), end(5)]
+        score = score_run(log, default_policy())
+        verbal = [(f.rule, f.kind) for f in score.findings if f.rule == "VERBAL-01"]
+        return score.speech["acts"], verbal
+
+    acts, verbal = scored("I'm here to help. What's your name?")
+    assert acts == {"rapport.help": 1, "rapport.name": 1}  # as the same words heard
+    assert verbal == [("VERBAL-01", Kind.FINDING)]
+    acts, verbal = scored("Police! Drop the knife!")  # a command the book maps: credited
+    assert acts == {"identify": 1, "command.drop_weapon": 1}
+    assert verbal == [("VERBAL-01", Kind.CREDIT)]
+    acts, verbal = scored("Stay down! Hands out!")  # no act the book knows: still a command
+    assert acts == {"command": 1} and verbal == [("VERBAL-01", Kind.CREDIT)]
