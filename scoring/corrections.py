@@ -358,7 +358,7 @@ def find_utterance(
         )
     if not near:
         what = f" heard as {was}" if was is not None else ""
-        times = ", ".join(_when(r) for r in sorted(heard, key=lambda r: span(r)[0]))
+        times = ", ".join(_heard_times(heard))
         raise CorrectionError(
             f"no utterance{what} at {at_s:.2f} s"
             + (
@@ -374,6 +374,24 @@ def find_utterance(
             f"{len(near)} acts heard at {at_s:.2f} s ({', '.join(acts)}): say which with --was ACT"
         )
     return min(near, key=lambda r: abs(sum(span(r)) / 2 - at_s))
+
+
+def _heard_times(heard: Iterable[LogRecord]) -> list[str]:
+    """Each utterance's span (its acts' words together: the acts one utterance was heard as
+    share its `t` and `text`, nu21 #7: two acts of "police, drop the knife" are one utterance)
+    and each mark's moment, in order."""
+    spans: dict[tuple[float, str], tuple[float, float]] = {}
+    moments: list[tuple[float, str]] = []
+    for r in heard:
+        start, end = span(r)
+        if r.kind != OFFICER_SPOKE:
+            moments.append((start, _when(r)))
+            continue
+        key = (r.t, str(r.data.get("text", "")))
+        lo, hi = spans.get(key, (start, end))
+        spans[key] = (min(lo, start), max(hi, end))
+    moments += [(lo, f"{lo:.2f}-{hi:.2f} s") for lo, hi in spans.values()]
+    return [words for _, words in sorted(moments)]
 
 
 def _when(record: LogRecord) -> str:

@@ -59,6 +59,7 @@ RULES = (
     "DEESC-01",
     "DEESC-02",
     "DEESC-03",
+    "DEESC-04",
     "HOLD-01",
     "PLACE-01",
     "PLACE-02",

@@ -197,7 +197,7 @@ def test_a_hand_edited_act_in_no_phrase_book_or_a_bad_date_is_not_applied(
     (stale,) = score["corrections_not_applied"]
     assert stale["why"] == "no act 'warning.deadly_forse' in this run's phrase book"
     assert unrecorded(err, kept, 1) == (
-        f"openrange: {kept}:{line}: corrections[0].act: 1.2 s 'stop' command.stop ->"
+        f"openrange: {kept}:{line}: corrections[0].act: 0.70-1.20 s 'stop' command.stop ->"
         " warning.deadly_forse by Lee: not applied: no act 'warning.deadly_forse' in this"
         " run's phrase book\n"
     )

@@ -483,6 +483,18 @@ CASES: dict[str, Case] = {
         ],
         lambda: [*start(), phase(0, "passive_resistance", "knife"), spoke(1.0, "identify"), end(5)],
     ),
+    # nu21 #2: silent to the time limit with the knife still held: not talked down.
+    "DEESC-04": (
+        Kind.FINDING,
+        lambda: [*start(), phase(0, "passive_resistance", "knife"), end(30, "time limit")],
+        lambda: [
+            *start(),
+            phase(0, "passive_resistance", "knife"),
+            say(1.0, "Put the knife down"),
+            phase(5.0, "surrendered"),
+            end(5.0, "s reached in_custody"),
+        ],
+    ),
     "HOLD-01": (
         Kind.CREDIT,
         lambda: [*start(), phase(0, "compliant", "wallet"), say(0.5), end(3)],

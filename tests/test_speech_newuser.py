@@ -217,7 +217,7 @@ def test_a_hand_edited_correction_naming_no_utterance_is_not_applied_and_named(
     assert main(["score", str(run)]) == 0
     out = capsys.readouterr()
     assert unrecorded(out.err, kept, 1).strip().splitlines() == [
-        f"openrange: {kept}:{line}: corrections[0].utterance_t: 7.5 s 'stop' command.stop ->"
+        f"openrange: {kept}:{line}: corrections[0].utterance_t: 7.50 s 'stop' command.stop ->"
         " warning.taser by Sgt Lee: not applied: the log has no officer_spoke at t = 7.5 s"
         " (its officer_spoke t: 0.5, 1.2)"
     ]
@@ -246,15 +246,15 @@ def test_corrections_of_a_log_edited_since_are_said_one_line_each(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2, err
     assert err[0].startswith(f"openrange: {old}:")
-    assert "corrections[0].utterance_t: 1.2 s 'stop' command.stop -> warning.taser" in err[0]
-    assert "corrections[1].utterance_t: 0.5 s 'police' identify -> none" in err[1]
+    assert "corrections[0].utterance_t: 1.20 s 'stop' command.stop -> warning.taser" in err[0]
+    assert "corrections[1].utterance_t: 0.50 s 'police' identify -> none" in err[1]
     assert all("the log was changed since; correct it again" in e for e in err)
     assert main(_correct(run, "0.9", "warning.taser")) == 0  # made again for the log as it is
     capsys.readouterr()
     assert main(["score", str(run)]) == 0
     (new,) = set(run.glob("speech-corrections-*.json")) - {old}
     (left,) = unrecorded(capsys.readouterr().err, new, 1).strip().splitlines()
-    assert "corrections[1].utterance_t: 0.5 s 'police'" in left
+    assert "corrections[1].utterance_t: 0.50 s 'police'" in left
 
 
 def test_a_no_op_correction_and_a_wrong_was_are_refused_by_name(

@@ -392,14 +392,18 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
 
 
 def _describe(c: Correction, heard: Sequence[LogRecord] = ()) -> str:
-    """A correction in one line: its t, the act's own words (with the utterance beside them,
-    where the log names the act and they differ, as score quotes them), the change, who.
-    `heard`: the log's utterances and live marks (`scoring.corrections.heard_as`)."""
-    from range.cli.summary import correction_words
+    """A correction in one line: when the act was said (its words' span where the log names
+    the act, a mark's moment, else its t, each to 0.01 s, as every listing gives it: nu21 #7),
+    the act's own words (with the utterance beside them, where the log names the act and they
+    differ, as score quotes them), the change, who. `heard`: the log's utterances and live
+    marks (`scoring.corrections.heard_as`)."""
+    from range.cli.summary import correction_when, correction_words
     from scoring.corrections import heard_as
 
-    words = correction_words({"text": c.text, "phrase": heard_as(c, heard).get("phrase")})
-    return f"{c.utterance_t:g} s {words} {c.was} -> {c.act} by {c.by}"
+    found = heard_as(c, heard)
+    words = correction_words({"text": c.text, "phrase": found.get("phrase")})
+    when = correction_when(c.model_dump() | found)
+    return f"{when} {words} {c.was} -> {c.act} by {c.by}"
 
 
 def correction_notes(

@@ -628,7 +628,9 @@ def play(
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
             registration.finish(record)
-        failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
+        failed = _after_run(
+            args, config.drill, result, seed, unwritten, badge is not None, config.voice
+        )
         # Only a script the user named: a drill's own expected response (or the demo's default
         # script) is not checked on every run at a random seed.
         expectation = (
@@ -731,6 +733,7 @@ def _after_run(
     seed: int,
     unwritten: RunWriteError | None,
     recorded: bool,
+    voice: Path | None = None,
 ) -> str | None:
     """The soundtrack written after a run (recorded already), or the one line naming the file
     that could not be written: the soundtrack's, or result.json's when only that failed (the
@@ -746,7 +749,7 @@ def _after_run(
     from range.voice.speak import SpeechFailedError
 
     try:
-        sound.after_run(args, drill, result.records, seed, result.run_dir)
+        sound.after_run(args, drill, result.records, seed, result.run_dir, voice)
     except OSError as exc:
         return sound.write_failed(exc, kept)
     except SpeechFailedError as exc:  # the run is recorded and its summary printed all the same

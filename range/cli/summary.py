@@ -310,6 +310,22 @@ def correction_change(c: dict[str, Any]) -> str:
     return f"{c['was']} -> {c['act']}"
 
 
+def _sound_words(records: list[LogRecord]) -> str:
+    """What a run's sound.wav holds: a `--voice` run's soundtrack has the officer's recorded
+    words mixed in (run time is the recording's time); a live run's microphone is kept apart,
+    in officer-voice.wav, and the line says so (nu21 #5)."""
+    started = next((r.data for r in records if r.kind == "run_started"), {})
+    voice = started.get("voice_file")
+    if voice and started.get("officer") == "live":
+        return f"{_KEPT['sound.wav']} (the officer's own words are in {voice})"
+    if voice:
+        return (
+            "the run's soundtrack: the officer's recorded words (centred), subjects' voices,"
+            " shots, the TASER's arc"
+        )
+    return _KEPT["sound.wav"]
+
+
 def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
     """Where the run was saved and what its folder holds (each file and what it is for, as
     it is there now: the soundtrack is written after the run), then how to review, correct
@@ -322,6 +338,8 @@ def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
         elif path.name.startswith("debrief-") and path.is_file():  # debrief-<question>.wav
             question = path.stem.removeprefix("debrief-")
             what = f"the officer's spoken answer to debrief question {question}"
+        elif path.name == "sound.wav" and path.is_file():
+            what = _sound_words(records)
         elif path.is_file():
             what = _KEPT.get(path.name, "")
         else:

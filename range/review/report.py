@@ -599,11 +599,18 @@ TIMELINE_FIELDS = (
 )
 
 
-def _timeline(records: list[LogRecord], corrections: list[Correction]) -> str:
+def _timeline(
+    records: list[LogRecord],
+    corrections: list[Correction],
+    listed: Sequence[dict[str, Any]] = (),
+) -> str:
     """The Timeline's rows: phases, what the officer did and said (`officer_spoke`: the act
     and the words heard, the cause of a talk-down's phase change, with the instructor's
     correction where there is one), incapacitations, suspensions, the subjects' lines and the
-    debrief's answers, in the log's order."""
+    debrief's answers, in the log's order. `listed`: `corrections` as the score lists them,
+    so an undo is said in the words of `score`, "What was heard" and `speech correct` ("put
+    back to the act heard"), never as a correction (nu21 #6)."""
+    as_listed = dict(zip(map(id, corrections), listed, strict=False))
     kinds = (*TIMELINE, *TIMELINE_MORE, "debrief_answer")
     rows = []
     for r in records:
@@ -614,7 +621,11 @@ def _timeline(records: list[LogRecord], corrections: list[Correction]) -> str:
             detail = f"act={r.data.get('act')}, text={r.data.get('text')}"
             fix = correction_of(r, corrections)
             if fix is not None:
-                detail += f" (corrected to {fix.act} by {fix.by})"
+                undo = as_listed.get(id(fix), {})
+                change = (
+                    correction_change(undo) if undo.get("undoes") else f"corrected to {fix.act}"
+                )
+                detail += f" ({change} by {fix.by})"
         rows.append(
             f"<tr><td>{r.t:.2f} s</td><td>{html.escape(r.kind)}</td>"
             f"<td>{html.escape(detail)}</td></tr>"
@@ -662,7 +673,7 @@ def write_report(
         for r in records
         if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
     ]
-    rows = _timeline(records, corrections)
+    rows = _timeline(records, corrections, score.corrections)
     shot_html = []
     with Renderer(IMAGE_W, IMAGE_H) as renderer:
         for n, shot in enumerate(shots, 1):
