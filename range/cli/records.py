@@ -999,9 +999,9 @@ def _show(args: argparse.Namespace) -> int:
         closed = detail.get("incomplete")
         if closed:
             was = f" (was in-progress attempt #{closed['attempt']})" if "attempt" in closed else ""
-            yield (
-                f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}{was}"
-            )
+            # Not dated by lanes before nu22 #2 (`closed_entry`): those records are chained.
+            on = f" on {closed['closed']}" if "closed" in closed else ""
+            yield f"  closed by {closed['closed_by']}{on}: {closed['reason']}{was}"
         if other is not None:
             yield (
                 f"  (in-progress attempt #{other['id']} is another attempt, not this record:"

@@ -264,6 +264,16 @@ def course_origin(course: str, sha256: str) -> str:
     return "builtin" if builtin == sha256 else "modified"
 
 
+def closed_entry(by: str, reason: str, attempt: int | None = None) -> dict[str, Any]:
+    """Who closed an attempt INCOMPLETE, why and when, as its record's detail keeps it
+    (`incomplete`): the one entry `records close` (with the in-progress `attempt`'s number)
+    and a lane's cut-short attempt (`by` lane:NAME) both write."""
+    closed: dict[str, Any] = {"closed_by": by, "reason": reason, "closed": _now()}
+    if attempt is not None:
+        closed["attempt"] = attempt
+    return closed
+
+
 def _course_max_points(course: str, sha256: str) -> int:
     """The maximum of the course an attempt fired, when it is a built-in one (0 otherwise: the
     file it fired is not kept in the store)."""
@@ -2001,8 +2011,7 @@ class Records:
             "complete": False,
         }
         # The record keeps the in-progress attempt's number: the two are different numbers.
-        closed = {"closed_by": by, "reason": reason, "closed": _now(), "attempt": attempt}
-        return self.finish_attempt(attempt, score, incomplete=closed)
+        return self.finish_attempt(attempt, score, incomplete=closed_entry(by, reason, attempt))
 
     def qualification(self, qualification: int) -> dict[str, Any]:
         rows = self._rows_by_id("SELECT * FROM qualifications WHERE id = ?", qualification)

@@ -1,0 +1,115 @@
+"""nu22 (a range master's qualification day and web console), defects 2 to 5: each test fails
+without its fix. In-process: the console's handlers called directly on real SQLite, the
+course fired by the runner in this process, the lane process built without a link."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drills.course import find_course, find_shooter
+from range.cli.main import main
+from range.records.store import Records
+from range.runs.course import CourseConfig, run_course
+
+
+def _cut_short(folder: Path, at_s: float) -> None:
+    """What a lane process killed at `at_s` leaves: its log up to then, no `attempt_ended`,
+    no result.json."""
+    (folder / "result.json").unlink()
+    log = folder / "events.jsonl"
+    kept = [
+        line
+        for line in log.read_text().splitlines()
+        if json.loads(line)["t"] <= at_s and json.loads(line)["kind"] != "attempt_ended"
+    ]
+    log.write_text("\n".join(kept) + "\n")
+
+
+@pytest.fixture(scope="module")
+def fired(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """taser7-practical-v1 fired whole on LANE1 (seed 5, the qualified shooter): its folder."""
+    from range.console.lane import mark_lane_run
+
+    runs = tmp_path_factory.mktemp("fired")
+    course = run_course(
+        CourseConfig(
+            find_course("taser7-practical-v1"),
+            find_shooter("qualified"),
+            5,
+            runs_dir=runs,
+            on_begin=lambda folder: mark_lane_run(folder, "LANE1"),
+        )
+    )
+    assert course.run_dir is not None
+    return course.run_dir
+
+
+@pytest.fixture
+def lane_runs(fired: Path, tmp_path: Path) -> Iterator[Path]:
+    """A lane's runs folder holding a copy of the fired course, cut short at 20 s."""
+    runs = tmp_path / "lane-runs"
+    runs.mkdir()
+    copy = shutil.copytree(fired, runs / fired.name)
+    _cut_short(copy, 20.0)
+    yield runs
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4412", "K. Lee", "Metro PD")
+    return url
+
+
+def _offered(runs: Path) -> list[dict[str, Any]]:
+    from range.console.lane import LaneProcess
+
+    return list(LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs).finished)
+
+
+def _recorded_by_console(db: str, tmp_path: Path, result: dict[str, Any]) -> int:
+    from range.console.app import Console
+
+    console = Console(db, runs_dir=tmp_path / "console-runs")
+    console._course_finished("LANE1", {**result, "badge": "4412"})
+    with Records.open(db) as records:
+        (row,) = records.qualifications("4412")
+    return int(row["id"])
+
+
+def test_show_says_who_closed_an_attempt_a_lane_cut_short(
+    db: str, lane_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu22 #2: `records show N` raised KeyError 'closed' for an attempt a killed lane's restart
+    # offered: the console wrote its `incomplete` without the date `records close` writes.
+    (result,) = _offered(lane_runs)
+    qid = _recorded_by_console(db, tmp_path, result)
+    capsys.readouterr()
+    assert main(["records", "show", str(qid), "--db", db]) == 0
+    (line,) = [s for s in capsys.readouterr().out.splitlines() if "closed by" in s]
+    assert line.startswith("  closed by lane:LANE1 on 20")
+    assert line.endswith(": cut short: the lane stopped")
+
+
+def test_show_reads_a_lane_closed_record_chained_without_its_date(
+    db: str, lane_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu22 #2: such records are already in the chain: they are shown, not rewritten.
+    from range.console.courselane import record_attempt
+
+    (result,) = _offered(lane_runs)
+    old = {"closed_by": "lane:LANE1", "reason": "cut short: the lane stopped"}
+    with Records.open(db) as records:
+        qid = record_attempt(records, "4412", Path(result["run_dir"]), result["score"], old)
+    capsys.readouterr()
+    assert main(["records", "show", str(qid), "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "  closed by lane:LANE1: cut short: the lane stopped\n" in out
+    assert main(["records", "verify", "--db", db]) == 0
