@@ -113,3 +113,35 @@ def test_show_reads_a_lane_closed_record_chained_without_its_date(
     out = capsys.readouterr().out
     assert "  closed by lane:LANE1: cut short: the lane stopped\n" in out
     assert main(["records", "verify", "--db", db]) == 0
+
+
+def test_a_damaged_qualification_shows_no_points(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu22 #3: a record edited to 95 points and a pass said DAMAGED but still printed "95/100"
+    # in history and show, 95 in the CSV and the console's sheet, "points": 95 in --json.
+    from range.console.pages import attempt_sheet
+    from range.records.exports import export_csv
+
+    with Records.open(db) as records:
+        attempt = records.begin_attempt("4412", "fbi-pistol-2019-v1", 3, "0.1.0", [], [])
+        score = {"points": 40, "max_points": 100, "hits": 8, "passed": False, "complete": True}
+        qid = records.finish_attempt(attempt, score)
+        records.execute("UPDATE qualifications SET points = 95, passed = 1 WHERE id = ?", qid)
+        (csv_row,) = export_csv(records, None, None).splitlines()[1:]
+        sheet = attempt_sheet(records.qualification(qid))
+    assert csv_row.split(",")[6:10] == ["", "100", "", "DAMAGED (edited? run records verify)"]
+    assert (sheet["points"], sheet["hits"], sheet["adds_up"]) == (None, None, False)
+    capsys.readouterr()
+    assert main(["records", "history", "4412", "--db", db, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["qualifications"]
+    assert (listed["points"], listed["hits"], listed["passed"]) == (None, None, None)
+    assert main(["records", "history", "4412", "--db", db]) == 0
+    (line,) = [s for s in capsys.readouterr().out.splitlines() if s.startswith("  record ")]
+    assert line.endswith("   -/100  DAMAGED (edited? run records verify)")
+    assert main(["records", "show", str(qid), "--db", db, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["points"], shown["hits"], shown["passed"]) == (None, None, None)
+    assert main(["records", "show", str(qid), "--db", db]) == 0
+    (said,) = [s for s in capsys.readouterr().out.splitlines() if " points, " in s]
+    assert said.startswith("  -/100 points, - hits, DAMAGED (edited? run records verify); seed 3")

@@ -541,6 +541,15 @@ def edited(row: dict[str, Any]) -> bool:
         return True
 
 
+def held_points(row: dict[str, Any], outcome_: str) -> dict[str, int | None]:
+    """A qualification record's `points` and `hits` as its listings show them: None (empty
+    in the CSV, "-" in text) for a DAMAGED record, whose numbers were edited or cannot be
+    trusted: nothing is read from it as if it held (nu22 #3)."""
+    if outcome_ == DAMAGED:
+        return {"points": None, "hits": None}
+    return {"points": row["points"], "hits": row["hits"]}
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
     attempt closed by a range master, or strings still to reshoot): never pass or fail, and
