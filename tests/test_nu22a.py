@@ -145,3 +145,32 @@ def test_a_damaged_qualification_shows_no_points(
     assert main(["records", "show", str(qid), "--db", db]) == 0
     (said,) = [s for s in capsys.readouterr().out.splitlines() if " points, " in s]
     assert said.startswith("  -/100 points, - hits, DAMAGED (edited? run records verify); seed 3")
+
+
+def test_a_course_aborted_from_the_console_is_not_offered_as_cut_short(tmp_path: Path) -> None:
+    # nu22 #4: an instructor's Abort left the course's folder as a killed lane leaves one (no
+    # attempt_ended, no result.json): the next lane process offered it "cut short by a
+    # stopped lane" as INCOMPLETE, though the abort said "not recorded".
+    from range.console.lane import ABORTED_FILE, LaneProcess
+    from range.console.protocol import Command
+
+    runs = tmp_path / "lane-runs"
+    runs.mkdir()
+    lane = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs, speed=None)
+    shots = 0
+
+    def publish(state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        nonlocal shots
+        shots += sum(e["kind"] == "deployment" for e in events)
+        if shots == 2:  # two deployments in, the instructor presses Abort
+            lane.commands.put({"command": Command.ABORT, "by": "inst1"})
+
+    lane._publish = publish  # type: ignore[method-assign]
+    start = {"command": Command.START, "by": "inst1"}
+    args = {"course": "taser7-practical-v1", "badge": "4412", "seed": 5}
+    lane._run_course(start, args)  # type: ignore[arg-type]
+    assert lane.finished == []
+    (folder,) = [p for p in runs.iterdir() if p.is_dir()]
+    assert json.loads((folder / ABORTED_FILE).read_text())["aborted_by"] == "inst1"
+    assert not (folder / "result.json").exists()
+    assert LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs).finished == []

@@ -32,7 +32,12 @@ KEPT = ("shot", "deployment", "string_faulted")
 
 
 class CourseAbortedError(Exception):
-    """The instructor aborted the course on the lane: said in one line, nothing recorded."""
+    """The instructor aborted the course on the lane: said in one line, nothing recorded.
+    `by`: who aborted it."""
+
+    def __init__(self, message: str, by: str) -> None:
+        super().__init__(message)
+        self.by = by
 
 
 def course_config(args: dict[str, Any], runs_dir: Path | None) -> CourseConfig:
@@ -204,8 +209,9 @@ class CourseControl:
             except queue.Empty:
                 return
             if command.get("command") == Command.ABORT:
+                by = str(command.get("by", "?"))
                 raise CourseAbortedError(
-                    f"course {self.course.id} aborted by {command.get('by', '?')}: not recorded"
+                    f"course {self.course.id} aborted by {by}: not recorded", by
                 )
 
 
