@@ -174,3 +174,36 @@ def test_a_course_aborted_from_the_console_is_not_offered_as_cut_short(tmp_path:
     assert json.loads((folder / ABORTED_FILE).read_text())["aborted_by"] == "inst1"
     assert not (folder / "result.json").exists()
     assert LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs).finished == []
+
+
+def test_a_lane_s_cut_short_attempt_records_what_records_close_gives(
+    db: str, lane_runs: Path, tmp_path: Path
+) -> None:
+    # nu22 #5: an attempt a killed lane's restart offered was recorded with its part score
+    # (stage rows filled in), one closed by `records close` with 0 points, as docs/records.md
+    # says: one rule now, 0 of the course's maximum, every shot kept with what it counted.
+    from range.console.pages import attempt_sheet
+    from range.records.exports import score_sheet
+
+    (result,) = _offered(lane_runs)
+    assert result["score"]["points"] > 0  # the part score the lane found
+    qid = _recorded_by_console(db, tmp_path, result)
+    with Records.open(db) as records:
+        row = records.qualification(qid)
+        attempt = records.begin_attempt("4412", "taser7-practical-v1", 5, "0.1.0", [], [])
+        closed = records.qualification(records.close_attempt(attempt, "RM Lee", "power cut"))
+    for kept in (row, closed):
+        assert (kept["points"], kept["hits"], kept["passed"]) == (0, 0, 0)
+        assert kept["max_points"] == result["score"]["max_points"]
+        score = json.loads(kept["detail"])["score"]
+        assert score == {
+            "points": 0,
+            "max_points": kept["max_points"],
+            "hits": 0,
+            "passed": False,
+            "complete": False,
+        }
+    sheet = attempt_sheet(row)
+    assert (sheet["stages"], sheet["adds_up"]) == ([], True)
+    lines, _ = score_sheet(row)
+    assert lines, "every shot fired before the lane stopped is kept"

@@ -274,6 +274,14 @@ def closed_entry(by: str, reason: str, attempt: int | None = None) -> dict[str, 
     return closed
 
 
+def closed_score(max_points: int) -> dict[str, Any]:
+    """The score an attempt closed INCOMPLETE records, however it was closed (`records close`,
+    or a lane's attempt cut short by a stopped lane): 0 points and 0 hits of the course's
+    maximum, never a pass. Its shots are all kept, each with what it counted (the sheet lists
+    them); a part score would read as a fail of an attempt that was never finished (nu22 #5)."""
+    return {"points": 0, "max_points": max_points, "hits": 0, "passed": False, "complete": False}
+
+
 def _course_max_points(course: str, sha256: str) -> int:
     """The maximum of the course an attempt fired, when it is a built-in one (0 otherwise: the
     file it fired is not kept in the store)."""
@@ -2012,13 +2020,7 @@ class Records:
         except RecordsError:
             self._release_claim(attempt)  # nothing to close: no lock file left behind
             raise
-        score = {
-            "points": 0,
-            "max_points": _course_max_points(progress["course"], progress["course_sha256"]),
-            "hits": 0,
-            "passed": False,
-            "complete": False,
-        }
+        score = closed_score(_course_max_points(progress["course"], progress["course_sha256"]))
         # The record keeps the in-progress attempt's number: the two are different numbers.
         return self.finish_attempt(attempt, score, incomplete=closed_entry(by, reason, attempt))
 
