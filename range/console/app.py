@@ -101,7 +101,7 @@ from range.console.store import (
 )
 from range.console.view import EYES, ViewThread
 from range.records.certificate import certificate_pdf_bytes, certificate_text
-from range.records.store import RecordsError
+from range.records.store import RecordsError, closed_entry
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
@@ -879,7 +879,7 @@ class Console:
             with self.store() as store:
                 # An attempt a killed lane process cut short (range/console/lane.py
                 # `cut_short_result`) is recorded INCOMPLETE, with the lane as who closed it.
-                cut = {"closed_by": "lane:" + lane, "reason": "cut short: the lane stopped"}
+                cut = closed_entry("lane:" + lane, "cut short: the lane stopped")
                 qid = record_attempt(
                     store.records,
                     badge,

@@ -42,6 +42,7 @@ from range.records.store import (
     drill_run_incomplete,
     drill_run_script,
     drill_run_stopped,
+    held_points,
     log_check,
     outcome,
     simulated_by,
@@ -196,15 +197,19 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         stages = []
     stage_points = sum(int(s["points"]) for s in stages)
     stage_hits = sum(int(s["hits"]) for s in stages)
+    # QUALIFIED, NOT QUALIFIED, INCOMPLETE, or SIMULATED (a scripted shooter's attempt,
+    # as a course fired from the console's lane page is): what the records say it is.
+    said = outcome(row)
+    held = held_points(row, said)  # none for a DAMAGED record: its numbers were edited
     return {
         "row": row,
         "stages": stages,
         "stage_points": stage_points,
         "stage_hits": stage_hits,
-        "adds_up": stage_points == row["points"] and stage_hits == row["hits"],
-        # QUALIFIED, NOT QUALIFIED, INCOMPLETE, or SIMULATED (a scripted shooter's attempt,
-        # as a course fired from the console's lane page is): what the records say it is.
-        "outcome": outcome(row),
+        "points": held["points"],
+        "hits": held["hits"],
+        "adds_up": stage_points == held["points"] and stage_hits == held["hits"],
+        "outcome": said,
     }
 
 

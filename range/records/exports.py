@@ -21,6 +21,7 @@ from range.records.store import (
     attempt_folders,
     course_label,
     drill_label,
+    held_points,
     outcome,
     stored_json,
 )
@@ -77,6 +78,8 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
     writer.writerow(CSV_FIELDS)
     for row in records.qualifications(since=since, until=until):
         officer = officers.get(row["badge"], {})
+        said = outcome(row)
+        held = held_points(row, said)  # empty for a DAMAGED record
         writer.writerow(
             [
                 row["id"],
@@ -85,10 +88,10 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
                 officer.get("agency", ""),
                 course_label(row),
                 row["finished"],
-                row["points"],
+                "" if held["points"] is None else held["points"],
                 row["max_points"],
-                row["hits"],
-                outcome(row),
+                "" if held["hits"] is None else held["hits"],
+                said,
                 row["hash"],
                 row["course_sha256"],
             ]

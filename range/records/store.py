@@ -264,6 +264,24 @@ def course_origin(course: str, sha256: str) -> str:
     return "builtin" if builtin == sha256 else "modified"
 
 
+def closed_entry(by: str, reason: str, attempt: int | None = None) -> dict[str, Any]:
+    """Who closed an attempt INCOMPLETE, why and when, as its record's detail keeps it
+    (`incomplete`): the one entry `records close` (with the in-progress `attempt`'s number)
+    and a lane's cut-short attempt (`by` lane:NAME) both write."""
+    closed: dict[str, Any] = {"closed_by": by, "reason": reason, "closed": _now()}
+    if attempt is not None:
+        closed["attempt"] = attempt
+    return closed
+
+
+def closed_score(max_points: int) -> dict[str, Any]:
+    """The score an attempt closed INCOMPLETE records, however it was closed (`records close`,
+    or a lane's attempt cut short by a stopped lane): 0 points and 0 hits of the course's
+    maximum, never a pass. Its shots are all kept, each with what it counted (the sheet lists
+    them); a part score would read as a fail of an attempt that was never finished (nu22 #5)."""
+    return {"points": 0, "max_points": max_points, "hits": 0, "passed": False, "complete": False}
+
+
 def _course_max_points(course: str, sha256: str) -> int:
     """The maximum of the course an attempt fired, when it is a built-in one (0 otherwise: the
     file it fired is not kept in the store)."""
@@ -529,6 +547,15 @@ def edited(row: dict[str, Any]) -> bool:
         return bool(record_hash(row) != row["hash"])
     except (KeyError, TypeError, ValueError):
         return True
+
+
+def held_points(row: dict[str, Any], outcome_: str) -> dict[str, int | None]:
+    """A qualification record's `points` and `hits` as its listings show them: None (empty
+    in the CSV, "-" in text) for a DAMAGED record, whose numbers were edited or cannot be
+    trusted: nothing is read from it as if it held (nu22 #3)."""
+    if outcome_ == DAMAGED:
+        return {"points": None, "hits": None}
+    return {"points": row["points"], "hits": row["hits"]}
 
 
 def outcome(row: dict[str, Any]) -> str:
@@ -1993,16 +2020,9 @@ class Records:
         except RecordsError:
             self._release_claim(attempt)  # nothing to close: no lock file left behind
             raise
-        score = {
-            "points": 0,
-            "max_points": _course_max_points(progress["course"], progress["course_sha256"]),
-            "hits": 0,
-            "passed": False,
-            "complete": False,
-        }
+        score = closed_score(_course_max_points(progress["course"], progress["course_sha256"]))
         # The record keeps the in-progress attempt's number: the two are different numbers.
-        closed = {"closed_by": by, "reason": reason, "closed": _now(), "attempt": attempt}
-        return self.finish_attempt(attempt, score, incomplete=closed)
+        return self.finish_attempt(attempt, score, incomplete=closed_entry(by, reason, attempt))
 
     def qualification(self, qualification: int) -> dict[str, Any]:
         rows = self._rows_by_id("SELECT * FROM qualifications WHERE id = ?", qualification)
