@@ -93,6 +93,22 @@ def test_a_phrase_book_that_is_not_utf8_is_named_by_file_and_line(
     assert f"{book}:6: not UTF-8 text: byte 0xe9" in line
 
 
+@pytest.mark.parametrize("verb", ["phrases", "recognize"])
+def test_a_phrase_book_that_is_a_directory_is_refused_with_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """nu21 #4: a directory named as the phrase book exited 9 (`Is a directory`), the status
+    scripts read as "audio is off"; it is a bad argument, status 2, said as --voice says it."""
+    book = tmp_path / "x.toml"
+    book.mkdir()
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"")  # never read: the phrase book is refused first
+    args = ["speech", verb, *([str(wav)] if verb == "recognize" else []), "--phrases", str(book)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"openrange: {book}: a directory, not a data file: give one file", err
+
+
 def test_a_known_agency_word_and_its_pronunciation_pass(tmp_path: Path) -> None:
     from range.voice.lexicon import load_phrases
 
