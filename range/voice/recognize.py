@@ -185,19 +185,19 @@ RECHECK_LOUD_DB: float | None = 12.0
 IMPULSE_SUSTAIN_FRAMES = 4
 IMPULSE_DB = 6.0
 # The decoder's pre-roll skips what is SILENCE_DB or more below the loudest sample the listener
-# holds at the VAD's start (digital silence, a faint floor before the words) up to
-# SILENCE_KEEP_S before the first SILENCE_WINDOW_S whose RMS is above that (nu21 #1). Such a pre-roll reaches the decoder
-# as the dither alone, which it takes for a garbage fricative (gbg_f) that swallowed the words'
-# onset ("stop" lost after any leading silence) or tipped a voice's phrase at the edge of the
+# holds at the VAD's start (digital silence, a faint floor before the words) up to SILENCE_KEEP_S
+# before the first SILENCE_WINDOW_S whose RMS is above that (nu21 #1). Such a pre-roll reaches the
+# decoder as the dither alone, which it takes for a garbage fricative (gbg_f) that swallowed the
+# words' onset ("stop" lost after any leading silence) or tipped a voice's phrase at the edge of the
 # level slack ("police, drop the knife" in espeak-ng's en voice heard as "police drop it" plus
-# garbage): what was heard depended on how much silence came before the words, not on them.
-# With it, a recording whose words start after 0.3-2 s of silence or of a floor -54 dBFS is
-# decoded as the same words at 0 s. Set by hand on espeak-ng's en voice, twelve phrases, leads
-# 0-2 s clean and over the floor (96 cases): none 77 right; a sample's level, keep 0.01 s 87,
-# 0.03 and 0.05 s 82 ("stop" lost again), 0.02 s lost "police, drop the knife" (the decoder is
-# that sensitive to its first frames); shipped (5 ms RMS) 86. Range noise (the bench: 5-20 dB
-# SNR) is never this far below the words: nothing is skipped there, the bench's figures are
-# unchanged (docs/speech.md, "Leading silence"). None: off (before).
+# garbage): what was heard depended on how much silence came before the words, not on them. With it,
+# a recording whose words start after 0.3-2 s of silence or of a floor -54 dBFS is decoded as the
+# same words at 0 s. Set by hand on espeak-ng's en voice, twelve phrases, leads 0-2 s clean and over
+# the floor (96 cases): none 77 right; a sample's level, keep 0.01 s 87, 0.03 and 0.05 s 82 ("stop"
+# lost again), 0.02 s lost "police, drop the knife" (the decoder is that sensitive to its first
+# frames); shipped (5 ms RMS) 86. Range noise (the bench: 5-20 dB SNR) is never this far below the
+# words: nothing is skipped there, the bench's figures are unchanged (docs/speech.md, "Leading
+# silence"). None: off (before).
 SILENCE_DB: float | None = 30.0
 SILENCE_KEEP_S = 0.01
 SILENCE_WINDOW_S = 0.005  # the RMS is over this much: a faint floor's peaks do not count
