@@ -600,8 +600,14 @@ def parse_model(
 
 def read_text(path: Path) -> str:
     """A data file's text. A byte that is not UTF-8 is a DataFileError naming the file, the
-    line and the column; a missing or unreadable file is the OSError itself (it names the path).
+    line and the column; so is a directory (status 2, as any file refused: not the OSError,
+    which the CLI reads as an I/O failure, nu21 #4); a missing or unreadable file is the OSError
+    itself (it names the path).
     """
+    if path.is_dir():
+        raise DataFileError(
+            path, [Problem(None, "", "a directory, not a data file: give one file")]
+        )
     return decode(path.read_bytes(), path)
 
 

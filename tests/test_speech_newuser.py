@@ -93,6 +93,45 @@ def test_a_phrase_book_that_is_not_utf8_is_named_by_file_and_line(
     assert f"{book}:6: not UTF-8 text: byte 0xe9" in line
 
 
+@pytest.mark.parametrize("verb", ["phrases", "recognize"])
+def test_a_phrase_book_that_is_a_directory_is_refused_with_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """nu21 #4: a directory named as the phrase book exited 9 (`Is a directory`), the status
+    scripts read as "audio is off"; it is a bad argument, status 2, said as --voice says it."""
+    book = tmp_path / "x.toml"
+    book.mkdir()
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"")  # never read: the phrase book is refused first
+    args = ["speech", verb, *([str(wav)] if verb == "recognize" else []), "--phrases", str(book)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"openrange: {book}: a directory, not a data file: give one file", err
+
+
+def test_every_problem_of_a_phrase_book_that_parses_is_named_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu21 #3: a word not in the dictionary, a built-in phrase given to another act and a
+    phrase under two acts took three runs to see, one stage each; now one run, in file order."""
+    book = _agency(
+        tmp_path,
+        '[[acts]]\nact = "command.kneel"\nphrases = ["kneel down", "frobnicate now"]\n'
+        '[[acts]]\nact = "rapport.time"\nphrases = ["drop the knife"]\n'
+        '[[acts]]\nact = "command.sit"\nphrases = ["kneel down"]\n',
+    )
+    assert main(["speech", "phrases", "--phrases", str(book)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ", 3)[1:3] for line in err] == [
+        [f"{book}:5", "acts[0].phrases"],
+        [f"{book}:8", "acts[1].phrases"],
+        [f"{book}:11", "acts[2].phrases"],
+    ], err
+    assert "'frobnicate' (in 'frobnicate now') is not in the en-us dictionary" in err[0]
+    assert "'drop the knife' is 'command.drop_weapon' in the built-in" in err[1]
+    assert "'kneel down' is already 'command.kneel'" in err[2]
+
+
 def test_a_known_agency_word_and_its_pronunciation_pass(tmp_path: Path) -> None:
     from range.voice.lexicon import load_phrases
 
