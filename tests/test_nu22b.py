@@ -3,13 +3,21 @@ query codes (#6), attempt sheets' stage numbers (#7) and wording (#9)."""
 
 from __future__ import annotations
 
+import asyncio
+import html
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from console_support import seed_accounts
 
 from drills.course import parse_course
 from drills.schema import parse_drill
 from physics.datafiles import DataFileError
+from range.console.app import SESSION_MAX_AGE_S, Console
+from range.console.store import ConsoleStore
+from range.records.store import Records
 
 COURSES = Path(__file__).resolve().parent.parent / "drills" / "data" / "courses"
 DRILLS = Path(__file__).resolve().parent.parent / "drills" / "data" / "drills"
@@ -128,3 +136,105 @@ def test_a_drill_file_given_as_a_course_says_it_is_a_drill() -> None:
         "d.toml:1: this looks like a drill file (it has [[phases]], and a course has"
         " [[stages]]): run it with `openrange drill run FILE`, or Start drill on a lane"
     )
+
+
+# -- console: in-process handlers over fresh records ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A console over fresh records with the console_support accounts (no server: its handlers
+    are called here, as tests/test_nu18j.py calls them)."""
+    tmp = tmp_path_factory.mktemp("nu22b")
+    url = f"sqlite:///{tmp / 'records.sqlite'}"
+    seed_accounts(url)
+    console = Console(url, secure_cookies=False, runs_dir=tmp / "console-runs")
+    yield console
+    console.views.close()
+
+
+def _get(
+    console: Console, user: str, handler: Any, params: dict[str, Any], query: str = ""
+) -> tuple[int, str]:
+    """GET through `handler` as `user` (a real session in the store) with `query`."""
+    from starlette.requests import Request
+
+    with ConsoleStore.open(console.db_url) as store:
+        sid = store.new_session(user, SESSION_MAX_AGE_S)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "path_params": params,
+        "query_string": query.encode(),
+        "headers": [(b"host", b"testserver")],
+        "session": {"user": user, "sid": sid, "csrf": "tok"},
+        "server": ("testserver", 80),
+        "scheme": "http",
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    response = asyncio.run(handler(Request(scope, receive)))
+    return int(response.status_code), html.unescape(bytes(response.body).decode())
+
+
+@pytest.fixture(scope="module")
+def run_id(console: Console, tmp_path_factory: pytest.TempPathFactory) -> int:
+    """A drill run's record (its folder empty: a view's query is judged before it is read;
+    a played run, console_support.saved_run, costs seconds)."""
+    assert console.db_url is not None
+    result = {
+        "drill": "traffic-stop-v1",
+        "seed": 1,
+        "openrange_version": "0.1.0",
+        "score": {"decision": "appropriate", "score": 90.0, "passed": True},
+        "run_dir": str(tmp_path_factory.mktemp("run")),
+    }
+    with Records.open(console.db_url) as records:
+        return records.add_drill_run("B-101", result)
+
+
+# -- 6: a bad query answers 400 ------------------------------------------------------------------
+
+
+def test_a_run_view_with_an_unknown_eye_is_a_bad_query(console: Console, run_id: int) -> None:
+    """`/runs/N/view.png?eye=bogus` answered 404; docs/console.md: a bad query answers 400."""
+    status, body = _get(console, "inst", console.run_view, {"id": str(run_id)}, "t=1&eye=bogus")
+    assert status == 400
+    assert "eye=bogus: one of officer, subject, top" in body
+    status, body = _get(console, "inst", console.run_video, {"id": str(run_id)}, "eye=top")
+    assert (status, "eye=top: one of officer, subject" in body) == (400, True)
+
+
+def test_a_live_view_with_an_unknown_eye_is_a_bad_query(console: Console) -> None:
+    status, body = _get(console, "inst", console.view, {"name": "L9"}, "eye=bogus")
+    assert (status, body) == (400, "eye=bogus: one of officer, subject, top")
+    assert _get(console, "inst", console.view, {"name": "L9"})[0] == 404  # no such lane
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("a=1&b=zz", "b=zz is not a run's number"),
+        ("a=1", "b is missing"),
+        ("", "a is missing"),
+        ("a=1.5&b=1", "a=1.5 is not a run's number"),
+        ("a=1_0&b=1", "a=1_0 is not a run's number"),
+    ],
+)
+def test_a_comparison_of_runs_that_are_not_numbers_is_a_bad_query(
+    console: Console, query: str, said: str
+) -> None:
+    """`/compare?a=1&b=zz` answered 200 ("Choose two runs")."""
+    status, body = _get(console, "inst", console.compare, {}, query)
+    assert status == 400
+    assert f"{said}: choose two runs (?a=ID&b=ID)" in body
+
+
+def test_a_comparison_of_a_run_nothing_has_is_still_404(console: Console) -> None:
+    status, body = _get(console, "inst", console.compare, {}, "a=999&b=99999999999999999999999")
+    assert status == 404 and "no drill run 999" in body
+    status, body = _get(console, "inst", console.compare, {}, "a=-1&b=1")
+    assert status == 404 and "no drill run -1" in body
