@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,31 @@ def test_a_comparison_of_a_run_nothing_has_is_still_404(console: Console) -> Non
     assert status == 404 and "no drill run 999" in body
     status, body = _get(console, "inst", console.compare, {}, "a=-1&b=1")
     assert status == 404 and "no drill run -1" in body
+
+
+# -- 7: the console's attempt sheets number their stages as the CLI does -------------------------
+
+
+def test_the_officer_page_numbers_each_stage_as_the_cli_does(console: Console) -> None:
+    """Texas stages showed as "3 yd / 7 yd / 15 yd", unnumbered; FBI's "1: 3 yd" only because
+    its names hold their number. The CLI says "stage 1: 3 yd" of both."""
+    assert console.db_url is not None
+    with Records.open(console.db_url) as records:
+        attempt = records.begin_attempt(
+            "B-202", "texas-ltc-b27-v1", 3, "0.1.0", [{"model": "pistol", "serial": "P-1"}], []
+        )
+        stages = [
+            {"name": "3 yd", "points": 100, "hits": 20},
+            {"name": "7 yd", "points": 100, "hits": 20},
+            {"name": "3: 15 yd", "points": 50, "hits": 10},  # a name holding its number
+        ]
+        score = {"points": 250, "max_points": 250, "hits": 50, "passed": True, "stages": stages}
+        records.finish_attempt(attempt, score)
+    status, body = _get(console, "inst", console.officer, {"badge": "B-202"})
+    assert status == 200, body
+    cells = re.findall(r"<tr><td>(stage [^<]*)</td><td>(\d+)</td>", body)
+    assert cells == [
+        ("stage 1: 3 yd", "100"),
+        ("stage 2: 7 yd", "100"),
+        ("stage 3: 15 yd", "50"),
+    ], body

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drills.course import stage_label
 from drills.log import LogRecord
 from physics.units import FT_M
 from range.cli.corrections import (
@@ -198,7 +199,11 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
     stage_hits = sum(int(s["hits"]) for s in stages)
     return {
         "row": row,
-        "stages": stages,
+        # Each stage numbered from 1 as the CLI says it ("stage 2: 7 yd", docs/courses.md;
+        # nu22 #7: only names that held their own number showed one).
+        "stages": [
+            {**s, "label": stage_label(i, str(s.get("name", "")))} for i, s in enumerate(stages)
+        ],
         "stage_points": stage_points,
         "stage_hits": stage_hits,
         "adds_up": stage_points == row["points"] and stage_hits == row["hits"],
