@@ -323,6 +323,13 @@ class Course(StrictModel):
         return f"{self.target} (firearm strings), the subject (TASER strings)"
 
     @property
+    def hit_noun(self) -> str:
+        """What a `hits` pass mark counts, as docs/courses.md says it: on a course that fires
+        only TASER cartridges an "effective cartridge" (nu22 #9: it was "pass 3 hits"), else a
+        "hit" (an effective cartridge counts as one beside the rounds on paper)."""
+        return "hit" if self.rounds else "effective cartridge"
+
+    @property
     def max_points(self) -> int:
         return sum(self.stage_max_points(i) for i in range(len(self.stages)))
 

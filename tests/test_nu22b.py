@@ -267,3 +267,79 @@ def test_the_officer_page_numbers_each_stage_as_the_cli_does(console: Console) -
         ("stage 2: 7 yd", "100"),
         ("stage 3: 15 yd", "50"),
     ], body
+
+
+# -- 9: wording ----------------------------------------------------------------------------------
+
+
+def test_a_taser_course_s_hits_mark_says_effective_cartridges(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`course list` said "taser7-practical-v1 ... pass 3 hits"; docs/courses.md "3 effective"."""
+    from drills.course import find_course
+    from range.cli.main import main
+    from scoring.course import score_attempt
+
+    assert main(["course", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "(the subject, max 4, pass 3 effective cartridges)" in listed
+    assert "(qit99, max 100, pass 35 hits)" in listed  # a firearm course still counts hits
+    # An attempt short of the mark says what it counted in the same words.
+    score = score_attempt(find_course("taser7-practical-v1"))
+    assert "0 effective cartridges, 3 needed" in score.reasons
+
+
+def _attempt(records: Records, badge: str, shooter: str) -> None:
+    attempt = records.begin_attempt(
+        badge,
+        "taser7-practical-v1",
+        5,
+        "0.1.0",
+        [{"model": "taser-7", "serial": "SIM-TASER-0001"}],
+        [{"serial": "SIM-TASER-0001", "calibrated": "2026-11-01"}],
+        shooter=shooter,
+    )
+    stage = {"name": "1", "points": 4, "hits": 4}
+    score = {"points": 4, "max_points": 4, "hits": 4, "passed": True, "stages": [stage]}
+    records.finish_attempt(attempt, score)
+
+
+def test_the_cli_roster_says_simulated_only_as_the_console_does(tmp_path: Path) -> None:
+    """The HTML roster said "no attempts" of an officer with only simulated attempts, where the
+    console's roster says "simulated only" of that course."""
+    from datetime import UTC, datetime
+
+    from range.console.pages import roster_page
+    from range.records.exports import roster, roster_html
+
+    today = datetime.now(UTC).date()
+    with Records.open(f"sqlite:///{tmp_path / 'r.sqlite'}") as records:
+        records.add_officer("5522", "K. Lee", "Metro PD")
+        records.add_officer("7", "N. Never", "Metro PD")
+        _attempt(records, "5522", "expert")
+        lines = roster(records, today, 365)
+        page = roster_page(records, today)
+    lee = [(r.course, r.status, r.weapons) for r in lines if r.badge == "5522"]
+    assert lee == [("taser7-practical-v1", "simulated only", "")]
+    assert [r.status for r in lines if r.badge == "7"] == ["no attempts"]
+    row = re.search(r"<tr><td>5522</td>.*?</tr>", roster_html(lines, today, 365))
+    assert row is not None
+    assert "<td>taser7-practical-v1</td><td>-</td><td class='simulated'>simulated only</td>" in (
+        row.group(0)
+    )
+    console = {r["line"].badge: [(c.course, c.status) for c in r["courses"]] for r in page}
+    assert console["5522"] == [("taser7-practical-v1", "simulated only")]
+
+
+def test_a_scripted_line_s_span_is_one_time_not_a_span_of_nothing() -> None:
+    """The debrief showed a scripted officer's line (logged with its start as its end) as
+    "1.00-1.00 s"."""
+    from drills.log import LogRecord
+    from drills.speech import span_text
+    from range.console.pages import _said_when
+
+    assert span_text(1.0, 1.0) == "1.00 s"
+    assert span_text(1.001, 1.004) == "1.00 s"  # no span at the places shown
+    assert span_text(1.38, 2.13) == "1.38-2.13 s"
+    scripted = LogRecord(1.0, "officer_spoke", {"start_s": 1.0, "end_s": 1.0})
+    assert _said_when(scripted) == "1.00 s"

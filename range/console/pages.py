@@ -12,6 +12,7 @@ from typing import Any
 
 from drills.course import stage_label
 from drills.log import LogRecord
+from drills.speech import span_text
 from physics.units import FT_M
 from range.cli.corrections import (
     RecordedCorrections,
@@ -429,7 +430,7 @@ def _said_when(record: LogRecord) -> str:
     """An utterance's words' span (`1.38-2.13 s`); its start alone in an older log's."""
     start = float(record.data.get("start_s", record.t))
     end = record.data.get("end_s")
-    return f"{start:.2f} s" if end is None else f"{start:.2f}-{float(end):.2f} s"
+    return f"{start:.2f} s" if end is None else span_text(start, float(end))
 
 
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:
