@@ -338,6 +338,14 @@ def acts_in_text(text: str, book: PhraseBook) -> list[PhraseMatch]:
 OFFICER_SPOKE = "officer_spoke"
 
 
+def span_text(start_s: float, end_s: float) -> str:
+    """When words were said, as every listing gives it: their span (`1.38-2.13 s`), or one time
+    where the span has no length at two places (a scripted officer's line is logged with its
+    start as its end: `1.00 s`, not `1.00-1.00 s`, nu22 #9)."""
+    start, end = f"{start_s:.2f}", f"{end_s:.2f}"
+    return f"{start} s" if start == end else f"{start}-{end} s"
+
+
 def officer_spoke(
     t: float,
     *,

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from drills.log import LogRecord
-from drills.speech import ACT, OFFICER_SPOKE
+from drills.speech import ACT, OFFICER_SPOKE, span_text
 from physics.datafiles import (
     KIND_WORDS,
     StrictModel,
@@ -396,7 +396,7 @@ def _heard_times(heard: Iterable[LogRecord]) -> list[str]:
 
 def _when(record: LogRecord) -> str:
     start, end = span(record)
-    return f"{start:.2f}-{end:.2f} s" if record.kind == OFFICER_SPOKE else f"{start:.2f} s (mark)"
+    return span_text(start, end) if record.kind == OFFICER_SPOKE else f"{start:.2f} s (mark)"
 
 
 def not_spoken(record: LogRecord) -> bool:

@@ -14,6 +14,7 @@ import pytest
 from console_support import saved_run, seed_accounts
 from test_nu18j import _call, _request
 
+from drills.speech import span_text
 from range.cli.corrections import chained_corrections
 from range.cli.main import main
 from range.console.app import Console
@@ -51,7 +52,8 @@ def run(console: Console, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "id": number,
         "dir": run_dir,
         "act": str(spoke.data["act"]),
-        "span": f"{start:.2f}-{end:.2f} s",
+        # A scripted line has no length: one time, "1.00 s", not "1.00-1.00 s" (nu22 #9).
+        "span": span_text(start, end),
         "fixes": fixes,
     }
 
@@ -115,7 +117,7 @@ def test_earlier_corrections_are_on_the_debrief_and_every_listing_times_the_word
     assert kay.lstrip().startswith(f"{span}  "), kay
     assert main(["score", str(run["dir"]), "--json"]) == 0
     (earlier,) = json.loads(capsys.readouterr().out)["corrections_not_applied"]
-    assert f"{earlier['start_s']:.2f}-{earlier['end_s']:.2f} s" == span
+    assert span_text(earlier["start_s"], earlier["end_s"]) == span
     # The console's debrief: the earlier correction listed, at the time its table gives it.
     page = _get(console, console.run_page, f"/runs/{run['id']}", {"id": run["id"]})
     assert "Earlier corrections (replaced by a later one of the same act)" in page

@@ -585,6 +585,7 @@ def _correct_locked(
     row: int | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """correct_speech's work, with the corrections file locked."""
+    from drills.speech import span_text
     from scoring.corrections import (
         MATCH_SLACK_S,
         NONE,
@@ -637,7 +638,7 @@ def _correct_locked(
         when = (
             f"mark at {start:.2f} s"
             if not_spoken(heard)
-            else f"utterance at {start:.2f}-{end:.2f} s"
+            else f"utterance at {span_text(start, end)}"
         )
         how = "heard as" if in_force == heard.data["act"] else "corrected to"
         raise CorrectionError(
@@ -690,6 +691,7 @@ def amend_records(
 
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
+    from drills.speech import span_text
     from range.records.store import Records, RecordsError
     from scoring.corrections import CorrectionError, correction_of, span
 
@@ -758,7 +760,7 @@ def _correct(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    when = f"the mark at {start:.2f} s" if correction.marked else f"{start:.2f}-{end:.2f} s"
+    when = f"the mark at {start:.2f} s" if correction.marked else span_text(start, end)
     words = repr(correction.text)
     if phrase and phrase != correction.text:
         words = f"{phrase!r} (in {correction.text!r})"

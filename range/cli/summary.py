@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.log import LogRecord
+from drills.speech import span_text
 from range.runs.drill import RunResult
 from scoring.course import AttemptScore
 from scoring.detection import Detection
@@ -286,7 +287,7 @@ def correction_when(c: dict[str, Any]) -> str:
     if isinstance(start, int | float) and isinstance(end, int | float):
         if c.get("marked"):
             return f"{start:.2f} s"
-        return f"{start:.2f}-{end:.2f} s"
+        return span_text(start, end)
     return f"{float(c['utterance_t']):.2f} s"
 
 

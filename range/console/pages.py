@@ -10,7 +10,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drills.course import stage_label
 from drills.log import LogRecord
+from drills.speech import span_text
 from physics.units import FT_M
 from range.cli.corrections import (
     RecordedCorrections,
@@ -203,7 +205,11 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
     held = held_points(row, said)  # none for a DAMAGED record: its numbers were edited
     return {
         "row": row,
-        "stages": stages,
+        # Each stage numbered from 1 as the CLI says it ("stage 2: 7 yd", docs/courses.md;
+        # nu22 #7: only names that held their own number showed one).
+        "stages": [
+            {**s, "label": stage_label(i, str(s.get("name", "")))} for i, s in enumerate(stages)
+        ],
         "stage_points": stage_points,
         "stage_hits": stage_hits,
         "points": held["points"],
@@ -429,7 +435,7 @@ def _said_when(record: LogRecord) -> str:
     """An utterance's words' span (`1.38-2.13 s`); its start alone in an older log's."""
     start = float(record.data.get("start_s", record.t))
     end = record.data.get("end_s")
-    return f"{start:.2f} s" if end is None else f"{start:.2f}-{float(end):.2f} s"
+    return f"{start:.2f} s" if end is None else span_text(start, float(end))
 
 
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:

@@ -2153,6 +2153,42 @@ class Records:
             for r in rows
         ]
 
+    def simulated_courses(
+        self, badge: str | None = None, until: str | None = None
+    ) -> set[tuple[str, str]]:
+        """(badge, course label) of every course each officer (or one officer) has a scripted
+        shooter's attempt on, in one grouped query, as `standing` counts them (`until`: as it
+        stood on that day). A course here and not in `standing` is "simulated only"."""
+        conditions: list[str] = []
+        args: list[Any] = []
+        if badge is not None:
+            conditions.append("badge = ?")
+            args.append(badge)
+        if until is not None:
+            conditions.append("finished < ?")
+            args.append(_day_after(until))
+        where = "".join(f"AND {c} " for c in conditions)
+        variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
+        rows = self._rows(
+            f"SELECT badge, course, {variant} AS variant FROM qualifications"
+            f" WHERE detail LIKE ? {where}GROUP BY badge, course, {variant}",
+            self._SIMULATED_LIKE,
+            *args,
+        )
+        return {
+            (
+                str(r["badge"]),
+                course_label(
+                    {
+                        "course": r["course"],
+                        "course_origin": "modified" if r["variant"] else "",
+                        "course_sha256": r["variant"],
+                    }
+                ),
+            )
+            for r in rows
+        }
+
     # -- the audit check -------------------------------------------------------------------------
 
     def verify(self) -> list[Problem]:

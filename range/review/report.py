@@ -23,6 +23,7 @@ import numpy as np
 from drills.events import EventLogError
 from drills.log import LogRecord
 from drills.schema import Drill
+from drills.speech import span_text
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
@@ -548,7 +549,7 @@ def _heard(
         if phrase and phrase != d["text"]:  # the act's own words, the utterance beside them
             heard = f"{html.escape(str(phrase))} <small>(in &ldquo;{heard}&rdquo;)</small>"
         rows.append(
-            f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{heard}</td>"
+            f"<tr><td>{span_text(d['start_s'], d['end_s'])}</td><td>{heard}</td>"
             f"<td>{html.escape(d['act'])}</td><td>{d['confidence']:.2f}</td>"
             f"<td>recogniser</td><td>{html.escape(corrected)}</td><td>{clip}</td></tr>"
         )
