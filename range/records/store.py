@@ -20,7 +20,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -706,6 +706,36 @@ def _drill_outcome(row: dict[str, Any]) -> str:
     ):
         return "INCOMPLETE"
     return "PASS" if row["passed"] else "FAIL"
+
+
+# An edited copy of a built-in course stands apart, under its own label: a pass on it is never
+# the built-in course's qualification. SQL giving a qualification row's variant ('' if none).
+_VARIANT = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
+
+
+def _standing_filter(badge: str | None, until: str | None) -> tuple[str, list[Any]]:
+    """The `AND ...` conditions (with a trailing space, or "") and their arguments that keep
+    one officer's records (`badge`) and those finished by the end of `until` (YYYY-MM-DD)."""
+    conditions: list[str] = []
+    args: list[Any] = []
+    if badge is not None:
+        conditions.append("badge = ?")
+        args.append(badge)
+    if until is not None:
+        conditions.append("finished < ?")
+        args.append(_day_after(until))  # the whole of that day, as --to everywhere
+    return "".join(f"AND {c} " for c in conditions), args
+
+
+def _variant_label(row: Mapping[str, Any]) -> str:
+    """The course label of a grouped row of (course, variant) as `_VARIANT` gives it."""
+    return course_label(
+        {
+            "course": row["course"],
+            "course_origin": "modified" if row["variant"] else "",
+            "course_sha256": row["variant"],
+        }
+    )
 
 
 def _day_after(day: str) -> str:
@@ -2095,18 +2125,8 @@ class Records:
         """Each officer's (or one officer's) standing per course, in one indexed query. With
         `until` (YYYY-MM-DD), as it stood on that day: records finished after it are left out
         (a roster as of a past date never counts a later pass)."""
-        conditions: list[str] = []
-        args: list[Any] = []
-        if badge is not None:
-            conditions.append("badge = ?")
-            args.append(badge)
-        if until is not None:
-            conditions.append("finished < ?")
-            args.append(_day_after(until))  # the whole of that day, as --to everywhere
-        where = "".join(f"AND {c} " for c in conditions)
-        # An edited copy of a built-in course stands apart, under its own label: a pass on it
-        # is never the built-in course's qualification.
-        variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
+        where, args = _standing_filter(badge, until)
+        variant = _VARIANT
         rows = self._rows(
             f"SELECT badge, course, {variant} AS variant, COUNT(*) AS attempts,"
             " MAX(finished) AS last_attempt,"
@@ -2138,13 +2158,7 @@ class Records:
         return [
             StatusRow(
                 r["badge"],
-                course_label(
-                    {
-                        "course": r["course"],
-                        "course_origin": "modified" if r["variant"] else "",
-                        "course_sha256": r["variant"],
-                    }
-                ),
+                _variant_label(r),
                 int(r["attempts"]),
                 r["last_attempt"],
                 r["last_pass"],
@@ -2159,16 +2173,8 @@ class Records:
         """(badge, course label) of every course each officer (or one officer) has a scripted
         shooter's attempt on, in one grouped query, as `standing` counts them (`until`: as it
         stood on that day). A course here and not in `standing` is "simulated only"."""
-        conditions: list[str] = []
-        args: list[Any] = []
-        if badge is not None:
-            conditions.append("badge = ?")
-            args.append(badge)
-        if until is not None:
-            conditions.append("finished < ?")
-            args.append(_day_after(until))
-        where = "".join(f"AND {c} " for c in conditions)
-        variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
+        where, args = _standing_filter(badge, until)
+        variant = _VARIANT
         rows = self._rows(
             f"SELECT badge, course, {variant} AS variant FROM qualifications"
             f" WHERE detail LIKE ? {where}GROUP BY badge, course, {variant}",
@@ -2178,13 +2184,7 @@ class Records:
         return {
             (
                 str(r["badge"]),
-                course_label(
-                    {
-                        "course": r["course"],
-                        "course_origin": "modified" if r["variant"] else "",
-                        "course_sha256": r["variant"],
-                    }
-                ),
+                _variant_label(r),
             )
             for r in rows
         }
