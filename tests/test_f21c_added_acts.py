@@ -89,6 +89,12 @@ def test_an_added_act_credits_verbal_01_rescores_the_record_and_is_taken_back(
     assert main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
     assert "added by Sgt Lee" in page and "(not heard by the recogniser)" in page
+    from range.console.pages import debrief
+
+    d = debrief(run, False, chained)
+    assert [(line["when"], line["act"], line["source"]) for line in d["officer_said"]] == [
+        ("1.00-2.35 s", "command.drop_weapon", "instructor (added by Sgt Lee, in review)")
+    ]
 
     # Refusals name what is wrong, and keep nothing.
     kept = len(json.loads(next(run.glob("speech-corrections-*.json")).read_text())["corrections"])
