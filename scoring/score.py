@@ -26,6 +26,7 @@ from scoring.corrections import (
     SUPERSEDED,
     Correction,
     apply_corrections,
+    dumped,
     heard_acts,
     heard_as,
     unapplied,
@@ -1537,7 +1538,7 @@ def score_run(
     for index, c in enumerate(corrections):
         if index in stale:
             continue
-        listed = c.model_dump()
+        listed = dumped(c)
         if (prior := undone(corrections, index, acts)) is not None:
             listed["undoes"] = {"act": prior.act, "by": prior.by}
         listed |= heard_as(c, heard)
@@ -1548,7 +1549,7 @@ def score_run(
     score.corrections_not_applied = []
     for index, why in stale.items():
         c = corrections[index]
-        listed = c.model_dump() | {"index": index, "why": why}
+        listed = dumped(c) | {"index": index, "why": why}
         if why.startswith(SUPERSEDED):
             listed["superseded"] = True
         listed |= heard_as(c, heard)

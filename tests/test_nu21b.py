@@ -178,7 +178,8 @@ def test_an_at_that_matches_nothing_lists_each_utterance_once(
     argv = ["speech", "correct", str(run), "--at", "2.0", "--act", "identify", "--by", "Lee"]
     assert main(argv) == 2
     assert capsys.readouterr().err == (
-        "openrange: no utterance at 2.00 s (utterances: 3.47-5.28 s)\n"
+        "openrange: no utterance at 2.00 s (utterances: 3.47-5.28 s);"
+        " an act the recogniser missed is credited with --add --from S --to E\n"
     )
 
 

@@ -129,7 +129,10 @@ def test_an_at_that_matches_no_utterance_is_refused_in_one_named_line(
     argv = ["speech", "correct", str(run), "--at", "1.6", "--act", "warning.taser", "--by", "Lee"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err == "openrange: no utterance at 1.60 s (utterances: 0.20-0.50 s, 0.70-1.20 s)\n"
+    assert err == (
+        "openrange: no utterance at 1.60 s (utterances: 0.20-0.50 s, 0.70-1.20 s);"
+        " an act the recogniser missed is credited with --add --from S --to E\n"
+    )
     assert list(run.glob("speech-corrections-*")) == []
     bad_act = ["speech", "correct", str(run), "--at", "1.0", "--act", "shout", "--by", "Lee"]
     assert main(bad_act) == 2

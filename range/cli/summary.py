@@ -294,6 +294,8 @@ def correction_when(c: dict[str, Any]) -> str:
 def correction_words(c: dict[str, Any]) -> str:
     """What a listed correction's act was heard in: the act's own words with the utterance
     beside them where they differ, as `openrange speech correct` quotes them."""
+    if c.get("added"):  # the recogniser heard nothing there: no words of its to quote
+        return "(not heard by the recogniser)"
     phrase = c.get("phrase")
     return f"{phrase!r} (in {c['text']!r})" if phrase and phrase != c["text"] else repr(c["text"])
 
@@ -303,6 +305,10 @@ def correction_change(c: dict[str, Any]) -> str:
     is the act heard, `undoes` the correction it puts back from) is said as one, never as
     'X -> X' (nu17c #11)."""
     undoes = c.get("undoes")
+    if c.get("added"):  # an act the recogniser missed, added in review (or taken back)
+        if undoes:
+            return f"{undoes['act']} (added by {undoes['by']}) -> taken back"
+        return f"{c['act']} added" if c["act"] != "none" else "taken back"
     if undoes:
         return (
             f"{undoes['act']} ({undoes['by']}'s correction) -> put back to the act heard"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -57,7 +58,7 @@ from range.review.replay import ReplayError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
-from scoring.corrections import Correction, correction_of, marks, utterances
+from scoring.corrections import Correction, added_in_force, correction_of, marks, utterances
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score
@@ -279,7 +280,10 @@ def debrief(
         }
         for n, r in enumerate(said(records), 1)
     ]
-    officer_said = officer_speech(records, run_dir, corrections)
+    # The acts added in review (`speech correct --add`) that the score applied.
+    stale = {c["index"] for c in score.corrections_not_applied}
+    applied = [c for index, c in enumerate(corrections) if index not in stale]
+    officer_said = officer_speech(records, run_dir, corrections, added_in_force(applied))
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -377,7 +381,10 @@ def clip_wav(path: Path, span: tuple[float, float] | None) -> bytes:
 
 
 def officer_speech(
-    records: list[LogRecord], run_dir: Path, corrections: list[Correction]
+    records: list[LogRecord],
+    run_dir: Path,
+    corrections: list[Correction],
+    added: Sequence[Correction] = (),
 ) -> list[dict[str, Any]]:
     """What the officer said (each `officer_spoke` record, `n` its number), at the time the
     words began, with the act heard, the instructor's correction if one is kept, and whether its
@@ -425,6 +432,26 @@ def officer_speech(
                 "corrected_by": None if fixed is None else fixed.by,
                 "audio": False,
                 "source": f"instructor ({r.data.get('by', '?')}, marked live)",
+            }
+        )
+    # An act the recogniser missed, added in review (`speech correct --add`): scored as a
+    # live mark is, listed by who added it; changed or taken back with `speech correct --at`.
+    for fix in added:
+        out.append(
+            {
+                "n": None,
+                "m": None,
+                "t": round(float(fix.start_s or 0.0), 3),
+                "when": f"{fix.start_s or 0.0:.2f}-{fix.utterance_t:.2f} s",
+                "heard_t": round(fix.utterance_t, 3),
+                "text": "(not heard by the recogniser)",
+                "phrase": None,
+                "act": fix.act,
+                "confidence": None,
+                "corrected": None,
+                "corrected_by": None,
+                "audio": False,
+                "source": f"instructor (added by {fix.by}, in review)",
             }
         )
     out.sort(key=lambda line: float(line["t"]))

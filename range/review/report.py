@@ -44,7 +44,7 @@ from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
-from scoring.corrections import Correction, correction_of
+from scoring.corrections import Correction, added_in_force, apply_corrections, correction_of
 from scoring.policy import default_policy
 from scoring.score import Outcome
 
@@ -504,8 +504,30 @@ def _heard(
     same_clock = started.get("officer") != "live"
     rows = []
     scripted = 0
-    for r in records:
+    # The acts the instructor added in review where the recogniser heard nothing, each among
+    # the records of its time (as the score counts it: a mark at the end of its words).
+    added = {c.utterance_t: c for c in added_in_force(corrections)}
+    for r in apply_corrections(records, list(added.values())) if added else records:
         d = r.data
+        if r.kind == "instructor_command" and d.get("added"):
+            fix = added[r.t]
+            clip = ""
+            voice_file = started.get("voice_file")
+            if isinstance(voice_file, str) and voice_file and run_dir is not None:
+                href = clip_href(run_dir, voice_file, out_dir or run_dir)
+                if same_clock:
+                    href += f"#t={fix.start_s:g},{fix.end_s:g}"
+                clip = f"<a href='{html.escape(href)}'>audio</a>"
+            why = f" ({fix.reason})" if fix.reason else ""
+            rows.append(
+                f"<tr><td>{fix.start_s:.2f}-{fix.utterance_t:.2f} s</td>"
+                "<td>(not heard by the recogniser)</td>"
+                f"<td>{html.escape(fix.act)}</td><td></td>"
+                f"<td>instructor, in review</td>"
+                f"<td>{html.escape(f'added by {fix.by}, {fix.made}{why}')}</td>"
+                f"<td>{clip}</td></tr>"
+            )
+            continue
         if r.kind == "officer_action" and d.get("action") == "verbal_command":
             # The script's words: counted as the acts the score found in them (nu19 #6).
             acts = [
