@@ -1259,8 +1259,13 @@ class Console:
             except RecordsError as exc:
                 return self.error(request, user, str(exc))
             self._may_read(user, row["badge"])
-        # The one certificate writer, as `records export --format pdf --attempt` uses.
-        text = await run_in_threadpool(self._with_records, certificate_text, qid)
+        # The one certificate writer, as `records export --format pdf --attempt` uses; a record
+        # it refuses (DAMAGED: edited, or its detail no longer parses) is the CLI's one line on
+        # a 409 page, never a 500 (rc20 #2).
+        try:
+            text = await run_in_threadpool(self._with_records, certificate_text, qid)
+        except RecordsError as exc:
+            return self.error(request, user, str(exc), 409)
         pdf = await run_in_threadpool(certificate_pdf_bytes, text)
         # Saved under what it is: a certificate, or an attempt record that is not one (not
         # qualified, incomplete, a scripted shooter's, a modified course's).
