@@ -81,3 +81,36 @@ def test_a_damaged_record_s_pdf_is_a_one_line_page_and_not_linked(
     assert f"/certificates/{qid}.pdf" not in page
     assert "<td>Stages together</td><td>-</td><td>-</td>" in page
     assert "88" not in page.split("Stages together")[1].split("</tr>")[0]
+
+
+def test_a_deleted_audit_head_is_reported_and_never_made_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #3: deleting the newest audit row and the audit_head together went unnoticed: the
+    # next audited action chained onto the newest row left and wrote a new head (ids 4 -> 6).
+    from range.cli.main import main
+
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with ConsoleStore.open(db) as store:
+        assert store.verify_audit() == []  # a brand-new trail, no rows
+        ids = [store.audit("boss", "login"), store.audit("boss", "logout")]
+        head = store.records.query("SELECT value FROM console_settings WHERE key = 'audit_head'")
+        assert head[0]["value"].startswith(f"{ids[1]}:")  # a new database starts a head
+        store.records.execute("DELETE FROM console_audit WHERE id = ?", ids[1])
+        store.records.execute("DELETE FROM console_settings WHERE key = 'audit_head'")
+        missing = (
+            "audit: the chain head (console_settings 'audit_head') is missing ({} rows left, ids"
+            " given up to {}): rows deleted at the end cannot be found; restore it from a backup"
+        )
+        assert store.verify_audit() == [missing.format(1, ids[1])]
+        later = store.audit("boss", "login")  # audited still, but no head made up
+        assert (
+            store.records.query("SELECT value FROM console_settings WHERE key = 'audit_head'") == []
+        )
+        assert store.verify_audit() == [missing.format(2, later)]
+        capsys.readouterr()
+        assert main(["records", "verify", "--db", db]) == 1
+        assert missing.format(2, later) in capsys.readouterr().err
+        # Every row and the head deleted: not an empty, intact trail.
+        store.records.execute("DELETE FROM console_audit")
+        assert store.verify_audit() == [missing.format(0, later)]
