@@ -114,3 +114,91 @@ def test_a_deleted_audit_head_is_reported_and_never_made_up(
         # Every row and the head deleted: not an empty, intact trail.
         store.records.execute("DELETE FROM console_audit")
         assert store.verify_audit() == [missing.format(0, later)]
+
+
+def _post(console: Console, session: dict[str, str], form: dict[str, str], **params: Any) -> Any:
+    from urllib.parse import urlencode
+
+    body = urlencode({**form, "csrf": "t" * 32}).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"x-requested-with", b"fetch"),
+        ],
+        "path_params": params,
+        "session": {**session, "csrf": "t" * 32},
+        "app": None,
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return asyncio.run(console.command(Request(scope, receive)))
+
+
+def test_a_course_aborted_just_before_the_lane_dies_is_not_recorded(
+    tmp_path: Path, hashed: str
+) -> None:
+    # rc20 #7: Abort pressed, then the lane killed before it marked the folder aborted: the
+    # restarted lane offered the attempt cut short and the console recorded it INCOMPLETE,
+    # though it had audited the abort.
+    from range.console.app import LaneView
+    from range.console.lane import ABORTED_FILE, LaneProcess
+    from range.console.protocol import Command
+
+    console, session = _console(tmp_path, hashed)
+    runs = tmp_path / "lane-runs"
+    runs.mkdir()
+    lane = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs, speed=None)
+    states: list[dict[str, Any]] = []
+    shots = 0
+
+    def publish(state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        nonlocal shots
+        states.append(state)
+        shots += sum(e["kind"] == "deployment" for e in events)
+        if shots == 2:  # two deployments in, the lane's state is what the console holds
+            lane.commands.put({"command": Command.ABORT, "by": "boss"})
+
+    lane._publish = publish  # type: ignore[method-assign]
+    start = {"command": Command.START, "by": "boss"}
+    args = {"course": "taser7-practical-v1", "badge": "4411", "seed": 5}
+    lane._run_course(start, args)  # type: ignore[arg-type]
+    (folder,) = [p for p in runs.iterdir() if p.is_dir()]
+    running = [s for s in states if s.get("status") == "running"]
+    assert running and running[-1]["run"] == folder.name
+    # The console sends the abort for that state (as the lane page's Abort button does) ...
+    sent: list[str] = []
+
+    class Socket:
+        async def send_text(self, text: str) -> None:
+            sent.append(text)
+
+    view = LaneView("LANE1")
+    view.socket = Socket()  # type: ignore[assignment]
+    view.state = running[-1]
+    console.hub.lanes["LANE1"] = view
+    reply = _post(console, session, {"command": "abort"}, name="LANE1")
+    assert (reply.status_code, len(sent)) == (202, 1)
+    # ... and the lane dies before it marks the folder aborted: the restart offers it cut short.
+    (folder / ABORTED_FILE).unlink()
+    (result,) = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs).finished
+    assert result["cut_short"]
+    # Killed mid-run, the lane's pending file still named the running attempt's badge (this
+    # lane ended the run, so cleared it).
+    result.update(badge="4411", started_by="boss")
+    console._course_finished("LANE1", result)
+    with Records.open(console.db_url) as records:
+        assert records.qualifications("4411") == []
+    with ConsoleStore.open(console.db_url) as store:
+        (said,) = [r for r in store.audit_rows() if r["action"] == "course_not_recorded"]
+    assert "aborted by boss" in said["detail"]
