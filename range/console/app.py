@@ -623,8 +623,13 @@ class Console:
         # first"), not sent as a second command the lane would drop; an abort right after a
         # start is sent, and the lane applies it to the run it starts. Taken as done before
         # the send's await: requests pressed at once are judged while this one sends.
+        # An abort keeps the folder of the course it cuts off (the lane's state names it): a
+        # lane that dies before marking it aborted offers it cut short, and it is then not
+        # recorded (`_course_finished`, rc20 #7).
+        aborted = lane.state.get("run") if command is Command.ABORT else None
         lane.state = pending_state(command, lane.state, args)
-        self.audit(user.name, f"lane_{command.value}", lane=name, **args)
+        run = {"run": aborted} if isinstance(aborted, str) and aborted else {}
+        self.audit(user.name, f"lane_{command.value}", lane=name, **args, **run)
         await lane.socket.send_text(json.dumps(message))
         if request.headers.get("x-requested-with") == "fetch":
             return Response("sent", 202)
@@ -833,6 +838,23 @@ class Console:
         shutil.rmtree(folder, ignore_errors=True)
         raise RunRefusedError(why)
 
+    def _aborted_by(self, lane: str, run: str) -> str | None:
+        """Who sent an abort to `lane` for its course in folder `run` (the audit trail's
+        `lane_abort` rows keep it), or None."""
+        with self.store() as store:
+            rows = store.records.query(
+                "SELECT actor, detail FROM console_audit WHERE action = 'lane_abort'"
+                " ORDER BY id DESC"
+            )
+        for row in rows:
+            try:
+                detail = json.loads(row["detail"])
+            except ValueError:
+                continue
+            if isinstance(detail, dict) and (detail.get("lane"), detail.get("run")) == (lane, run):
+                return str(row["actor"])
+        return None
+
     def _drill_finished(self, lane: str, result: dict[str, Any]) -> None:
         """A drill run from a lane: its folder kept and the run recorded for its badge (an
         officer the records know, or none), audited with who started it; once."""
@@ -875,6 +897,24 @@ class Console:
         folder = self.runs_dir / f"{lane}-{Path(str(result['run_dir'])).name}"
         if folder.exists():
             return
+        if result.get("cut_short"):
+            by = self._aborted_by(lane, Path(str(result["run_dir"])).name)
+            if by is not None:
+                # The range master aborted it and the lane died before marking its folder
+                # aborted: not recorded, as the abort said (the lane then forgets it).
+                self.audit(
+                    "lane:" + lane,
+                    "course_not_recorded",
+                    lane=lane,
+                    run_dir=str(result["run_dir"]),
+                    why=f"aborted by {by}",
+                )
+                print(
+                    f"console: lane {lane}: {result['run_dir']}: aborted by {by}, cut short"
+                    " by the lane stopping: not recorded",
+                    flush=True,
+                )
+                return
         try:
             unbundle(result.pop("files", {}), folder)
             badge = str(result.get("badge") or "")
@@ -1259,8 +1299,13 @@ class Console:
             except RecordsError as exc:
                 return self.error(request, user, str(exc))
             self._may_read(user, row["badge"])
-        # The one certificate writer, as `records export --format pdf --attempt` uses.
-        text = await run_in_threadpool(self._with_records, certificate_text, qid)
+        # The one certificate writer, as `records export --format pdf --attempt` uses; a record
+        # it refuses (DAMAGED: edited, or its detail no longer parses) is the CLI's one line on
+        # a 409 page, never a 500 (rc20 #2).
+        try:
+            text = await run_in_threadpool(self._with_records, certificate_text, qid)
+        except RecordsError as exc:
+            return self.error(request, user, str(exc), 409)
         pdf = await run_in_threadpool(certificate_pdf_bytes, text)
         # Saved under what it is: a certificate, or an attempt record that is not one (not
         # qualified, incomplete, a scripted shooter's, a modified course's).

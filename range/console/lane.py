@@ -447,6 +447,10 @@ class LaneProcess:
         def on_begin(folder: Path) -> None:
             begun.append(folder)
             mark_lane_run(folder, self.name)
+            # The attempt's folder in the lane's state: the console keeps it with an abort
+            # it sends, so a lane that dies before it marks the folder aborted does not have
+            # the attempt recorded INCOMPLETE when it offers it cut short (rc20 #7).
+            meta["run"] = folder.name
 
         try:
             config = replace(course_config(args, self.runs_dir), on_begin=on_begin)

@@ -193,17 +193,20 @@ def roster_page(records: Records, today: date) -> list[dict[str, Any]]:
 
 def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
     """One qualification attempt, stage by stage, with the sum checked against the total."""
-    try:  # a detail edited outside OpenRange is shown DAMAGED, with no stages, never a crash
-        detail = json.loads(row["detail"])
-        stages = detail["score"].get("stages", [])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        stages = []
-    stage_points = sum(int(s["points"]) for s in stages)
-    stage_hits = sum(int(s["hits"]) for s in stages)
     # QUALIFIED, NOT QUALIFIED, INCOMPLETE, or SIMULATED (a scripted shooter's attempt,
     # as a course fired from the console's lane page is): what the records say it is.
     said = outcome(row)
     held = held_points(row, said)  # none for a DAMAGED record: its numbers were edited
+    damaged = said == DAMAGED
+    stages: list[dict[str, Any]] = []
+    if not damaged:  # a DAMAGED record's stages are edited numbers too: none shown (rc20 #2)
+        try:  # a detail edited outside OpenRange is shown DAMAGED, with no stages, never a crash
+            detail = json.loads(row["detail"])
+            stages = detail["score"].get("stages", [])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            stages = []
+    stage_points = None if damaged else sum(int(s["points"]) for s in stages)
+    stage_hits = None if damaged else sum(int(s["hits"]) for s in stages)
     return {
         "row": row,
         # Each stage numbered from 1 as the CLI says it ("stage 2: 7 yd", docs/courses.md;
@@ -215,8 +218,10 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         "stage_hits": stage_hits,
         "points": held["points"],
         "hits": held["hits"],
-        "adds_up": stage_points == held["points"] and stage_hits == held["hits"],
+        "adds_up": not damaged and stage_points == held["points"] and stage_hits == held["hits"],
         "outcome": said,
+        # No certificate or attempt record is issued for it (`certificate_text` refuses it).
+        "damaged": damaged,
     }
 
 

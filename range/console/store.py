@@ -343,6 +343,12 @@ class ConsoleStore:
             head_row = self.records.query(
                 "SELECT value FROM console_settings WHERE key = 'audit_head'"
             )
+            # A head is started only with the trail itself (no audit id ever given); rows, or
+            # ids given, with no head: it was deleted. The action is still audited (a refusal
+            # would lock the range master out: logging in is audited), chained onto the newest
+            # row left, but no head is made up: /audit and `records verify` keep saying it
+            # is missing (rc20 #3), as the qualification chain's missing head is never rebuilt.
+            headless = not head_row and _audit_ids_used(self.records) > 0
             if head_row:
                 prev_hash = str(head_row[0]["value"]).partition(":")[2]
             else:
@@ -372,7 +378,7 @@ class ConsoleStore:
                 self.records.execute(
                     "UPDATE console_settings SET value = ? WHERE key = 'audit_head'", head
                 )
-            else:
+            elif not headless:
                 self.records.execute(
                     "INSERT INTO console_settings (key, value) VALUES ('audit_head', ?)", head
                 )
@@ -424,6 +430,21 @@ def audit_count(records: Records) -> int:
     return int(records.query("SELECT COUNT(*) AS n FROM console_audit")[0]["n"])
 
 
+def _audit_ids_used(records: Records) -> int:
+    """The highest audit row id ever given (deleted rows included), 0 for a trail never
+    written: SQLite's AUTOINCREMENT counter, PostgreSQL's identity sequence."""
+    if records.dialect == "sqlite":
+        rows = records.query("SELECT seq FROM sqlite_sequence WHERE name = 'console_audit'")
+        used = int(rows[0]["seq"] or 0) if rows else 0
+    else:
+        rows = records.query(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence('console_audit', 'id')) AS seq"
+        )
+        used = int(rows[0]["seq"] or 0) if rows else 0
+    newest = records.query("SELECT MAX(id) AS id FROM console_audit")[0]["id"]
+    return max(used, int(newest or 0))
+
+
 def verify_audit(records: Records) -> list[str]:
     """Walk the console's audit chain in `records`: one line per broken link or edited row
     (`openrange records verify` and the console's /audit both say them). The rows and the
@@ -434,14 +455,22 @@ def verify_audit(records: Records) -> list[str]:
 
 def _verify_audit(records: Records) -> list[str]:
     problems = []
-    previous, last_id = GENESIS, 0
+    previous, last_id, walked = GENESIS, 0, 0
     for row in records.query("SELECT * FROM console_audit ORDER BY id"):
+        walked += 1
         if row["prev_hash"] != previous:
             problems.append(f"audit row {row['id']}: a row before it was deleted or changed")
         if audit_hash(row) != row["hash"]:
             problems.append(f"audit row {row['id']}: edited after it was written")
         previous, last_id = row["hash"], row["id"]
     head = records.query("SELECT value FROM console_settings WHERE key = 'audit_head'")
+    used = _audit_ids_used(records) if not head else 0
+    if used:  # rows, or ids once given, and no head: it was deleted (rc20 #3)
+        problems.append(
+            f"audit: the chain head (console_settings 'audit_head') is missing ({walked} rows"
+            f" left, ids given up to {used}): rows deleted at the end cannot be found; restore"
+            " it from a backup"
+        )
     if head and head[0]["value"] != f"{last_id}:{previous}":
         problems.append(
             f"audit: the newest row is missing or changed (the chain ended at"
