@@ -20,6 +20,7 @@ from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
 from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
 from physics.datafiles import (
+    NOT_A_FILE,
     CheckedAgainst,
     DataFileError,
     FieldError,
@@ -608,7 +609,7 @@ def read_course_file(name: str) -> CourseFile:
     builtin = builtin_course_files()
     path = builtin.get(name) or Path(name)
     if name not in builtin and path.is_dir():
-        raise NotFoundError(f"{path}: Is a directory")
+        raise NotFoundError(f"{path}: {NOT_A_FILE}")
     if name not in builtin and path.suffix != ".toml":
         raise NotFoundError(f"no course {name!r}; built-in: {', '.join(sorted(builtin))}")
     content = path.read_bytes()  # a missing file is the OSError that names it

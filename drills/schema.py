@@ -20,6 +20,7 @@ from peripherals.messages import CartridgeCode, Model
 from physics.animation import Clip
 from physics.body import BODY_SIZES, Stance, SubjectBody, body_for
 from physics.datafiles import (
+    NOT_A_FILE,
     SNAKE_ID,
     VERSIONED_ID,
     CheckedAgainst,
@@ -749,7 +750,7 @@ def read_drill_file(name: str) -> DrillFile:
     neither."""
     path = builtin_drill_files().get(name) or Path(name)
     if name not in builtin_drill_files() and path.is_dir():
-        raise NotFoundError(f"{path}: Is a directory")  # as `drill validate` says it
+        raise NotFoundError(f"{path}: {NOT_A_FILE}")
     # A missing .toml is the OSError that names it (as `drill show`, `course run` say it).
     if name not in builtin_drill_files() and not path.is_file() and path.suffix != ".toml":
         known = ", ".join(sorted(builtin_drill_files()))

@@ -598,6 +598,11 @@ def parse_model(
     return parsed
 
 
+# What a data file's path naming a directory is told, everywhere (read_text's DataFileError and
+# the lookups' NotFoundError alike: nu21 #4).
+NOT_A_FILE = "a directory, not a data file: give one file"
+
+
 def read_text(path: Path) -> str:
     """A data file's text. A byte that is not UTF-8 is a DataFileError naming the file, the
     line and the column; so is a directory (status 2, as any file refused: not the OSError,
@@ -605,9 +610,7 @@ def read_text(path: Path) -> str:
     itself (it names the path).
     """
     if path.is_dir():
-        raise DataFileError(
-            path, [Problem(None, "", "a directory, not a data file: give one file")]
-        )
+        raise DataFileError(path, [Problem(None, "", NOT_A_FILE)])
     return decode(path.read_bytes(), path)
 
 
@@ -647,7 +650,7 @@ def builtin_or_file(name: str, builtin: Mapping[str, M], load: Callable[[Path], 
         return builtin[name]
     path = Path(name)
     if path.is_dir():
-        raise NotFoundError(f"{path}: Is a directory")  # as `validate` says it
+        raise NotFoundError(f"{path}: {NOT_A_FILE}")
     if path.suffix == ".toml":
         return load(path)  # a missing file is the OSError that names it
     raise NotFoundError(f"no {what} {name!r}; built-in: {', '.join(sorted(builtin))}")

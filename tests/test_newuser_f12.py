@@ -591,7 +591,7 @@ def test_a_directory_given_as_a_data_file_says_so(
         main([*command, str(folder), "--no-save"] if "run" in command else [*command, str(folder)])
         == 2
     )
-    assert _err(capsys) == f"openrange: {folder}: Is a directory\n"
+    assert _err(capsys) == f"openrange: {folder}: a directory, not a data file: give one file\n"
 
 
 def test_export_refuses_from_after_to(db: str, capsys: pytest.CaptureFixture[str]) -> None:
