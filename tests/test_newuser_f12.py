@@ -594,6 +594,16 @@ def test_a_directory_given_as_a_data_file_says_so(
     assert _err(capsys) == f"openrange: {folder}: a directory, not a data file: give one file\n"
 
 
+@pytest.mark.parametrize("command", [["drill", "validate"], ["course", "validate"]])
+def test_validate_says_a_directory_in_the_same_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    assert main([*command, str(folder)]) == 1
+    assert _err(capsys) == f"{folder}: a directory, not a data file: give one file\n"
+
+
 def test_export_refuses_from_after_to(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["records", "export", "--format", "csv", "--from", "2027-01-01", "--to", "2026-01-01"]
     assert main([*argv, "--db", db]) == 2

@@ -54,7 +54,7 @@ def validate_files(
 ) -> int:
     """Check data files one by one: `FILE: ok (...)` on stdout, every problem (file, line,
     field) on stderr; exit status 1 if any file fails."""
-    from physics.datafiles import DataFileError
+    from physics.datafiles import NOT_A_FILE, DataFileError
 
     failed = 0
     for path in paths:
@@ -65,7 +65,8 @@ def validate_files(
             print(exc, file=sys.stderr)
         except OSError as exc:
             failed += 1
-            print(f"{path}: {exc.strerror}", file=sys.stderr)
+            why = NOT_A_FILE if isinstance(exc, IsADirectoryError) else exc.strerror
+            print(f"{path}: {why}", file=sys.stderr)
         else:
             print(f"{path}: ok ({describe(loaded)})")
     return 1 if failed else 0
