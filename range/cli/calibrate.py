@@ -211,13 +211,24 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
     return profile
 
 
-def _previous(args: argparse.Namespace) -> CalibrationProfile | None:
+def _previous(args: argparse.Namespace, replace: bool = False) -> CalibrationProfile | None:
     """The serial's profile as it stands before this session writes one (None when there is
-    none). With --emulate, one measured on a real replica is refused unless --replace-real:
-    an emulator never silently overwrites a real calibration."""
+    none, or with `replace` when it cannot be read: said). With --emulate, one measured on a
+    real replica is refused unless --replace-real: an emulator never silently overwrites a
+    real calibration."""
+    from physics.datafiles import DataFileError
     from range.calibration.profiles import load_profile, profile_path
 
-    previous = load_profile(_folder(args), args.device)
+    try:
+        previous = load_profile(_folder(args), args.device)
+    except DataFileError as exc:
+        if not replace:
+            raise
+        # rc20 #1: a profile no command can read (edited, damaged, an old bug's) would lock the
+        # replica out for good; a new boresight replaces it, and says so.
+        why = str(exc).splitlines()[0]
+        say(f"the profile cannot be read ({why}): this calibration replaces it")
+        return None
     if (
         previous is not None
         and args.emulate
@@ -383,7 +394,7 @@ def _boresight(args: argparse.Namespace) -> int:
     targets = _targets(args)
     if args.profiles is not None and not Path(args.profiles).exists():
         say(f"--profiles {args.profiles}: no such folder yet: it is made for this profile")
-    previous = _previous(args)
+    previous = _previous(args, replace=True)
     if args.emulate:
         args.model = _emulated_model(args, previous)
     with _bench(args) as bench:
@@ -482,8 +493,12 @@ def _kept_latency(
 
 def _latency(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration.profiles import save_profile
-    from range.calibration.solver import estimate_latency
+    from range.calibration.profiles import (
+        MAX_TRIGGER_LATENCY_S,
+        CalibrationProfile,
+        save_profile,
+    )
+    from range.calibration.solver import CalibrationError, estimate_latency
 
     profile = _profile(args)
     _previous(args)  # --emulate never overwrites a real replica's profile unasked
@@ -492,9 +507,20 @@ def _latency(args: argparse.Namespace) -> int:
         triggers, poses = bench.snaps(6)
     latency, spread = estimate_latency(triggers, poses)
     latency = round(latency, 4)  # 0.1 ms: no float noise in the profile or the certificate
+    if not 0.0 <= latency <= MAX_TRIGGER_LATENCY_S:
+        # rc20 #1: saved unchecked, it locked the replica out of every command.
+        ahead = "ahead of" if latency < 0 else "behind"
+        raise CalibrationError(
+            f"{args.device}: the pose stream measured {abs(latency) * 1e3:.1f} ms {ahead} the"
+            f" trigger (spread {spread * 1e3:.1f} ms over 6 pulls): a latency is 0 to"
+            f" {MAX_TRIGGER_LATENCY_S * 1e3:g} ms, so this is no snap of the replica; nothing"
+            " was saved (the profile is as it was): run the snap drill again"
+        )
     # An emulator's latency makes the whole profile an emulator's (it stands for no real one).
+    # Validated as a whole (model_copy would not check the field's range), then saved.
     update = {"trigger_latency_s": latency, "emulated": profile.emulated or bool(args.emulate)}
-    save_profile(_folder(args), profile.model_copy(update=update))
+    measured = CalibrationProfile.model_validate(profile.model_dump(exclude={"digest"}) | update)
+    save_profile(_folder(args), measured)
     if args.json:
         print(json.dumps({"latency_s": latency, "spread_s": spread}))
     else:

@@ -1,0 +1,83 @@
+"""rc20 (re-check of nu20), pass g20a: calibration profiles and emulator serials. Each test
+fails without its fix. Profiles are real files in a real folder (FIFOs, links, devices as
+rc20 made them), emulators real ones on real ptys."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from physics.pose import Pose
+from range.calibration.bench import BenchEmulator
+from range.calibration.profiles import new_profile, save_profile
+from range.calibration.solver import CalibrationError, estimate_latency, solve_boresight
+from range.cli.main import main
+
+
+def _saved(folder: Path, serial: str = "T7-0007") -> Path:
+    """A profile `calibrate boresight --emulate` would have saved today."""
+    bore = solve_boresight(BenchEmulator(np.random.default_rng(3)).session(), 2.0)
+    profile = new_profile(
+        serial, "taser-7", "Sgt. Ortiz", bore, 2.0, datetime.now(UTC).date(), emulated=True
+    )
+    return save_profile(folder, profile)
+
+
+# -- 1. an out-of-range latency is refused, never saved ---------------------------------------
+
+
+def test_a_still_replica_s_latency_pulls_are_refused_as_no_snap() -> None:
+    # rc20 #1: a controller that never moved gave a "latency" of -249 ms (the window's edge).
+    poses = [Pose((0.0, 0.0, 1.4), (0.0, 0.0, 0.0, 1.0), n / 100) for n in range(700)]
+    with pytest.raises(CalibrationError, match=r"pull 1/6: no snap seen"):
+        estimate_latency([0.5 + k for k in range(6)], poses)
+
+
+def test_an_out_of_range_latency_is_refused_and_the_profile_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #1: `calibrate latency` saved -0.2493 s through model_copy (no validation); every
+    # command then refused the profile, `boresight` too.
+    path = _saved(tmp_path)
+    before = path.read_text()
+    # The bench emulator's pose stream running 200 ms *ahead* of the trigger.
+    monkeypatch.setattr(
+        BenchEmulator, "snaps", functools.partialmethod(BenchEmulator.snaps, latency_s=-0.2)
+    )
+    latency = ["calibrate", "latency", "--device", "T7-0007", "--emulate"]
+    assert main([*latency, "--profiles", str(tmp_path)]) == 7
+    err = capsys.readouterr().err
+    assert "200.0 ms ahead of the trigger" in err and "nothing was saved" in err
+    assert path.read_text() == before
+    assert main(["calibrate", "show", "--device", "T7-0007", "--profiles", str(tmp_path)]) == 0
+
+
+def test_boresight_replaces_a_profile_it_cannot_read_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #1: a profile refused everywhere was refused by `boresight` too: locked out.
+    path = _saved(tmp_path)
+    path.write_text(path.read_text().replace("trigger_latency_s = 0.0", "trigger_latency_s = -0.2"))
+    show = ["calibrate", "show", "--device", "T7-0007", "--profiles", str(tmp_path)]
+    assert main(show) == 2
+    capsys.readouterr()
+    bore = [
+        "calibrate",
+        "boresight",
+        "--device",
+        "T7-0007",
+        "--armorer",
+        "Q",
+        "--emulate",
+        "--model",
+        "taser-7",
+    ]
+    assert main([*bore, "--profiles", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "the profile cannot be read" in err and "trigger_latency_s" in err
+    assert "this calibration replaces it" in err
+    assert main(show) == 0
