@@ -5,6 +5,8 @@ rc20 made them), emulators real ones on real ptys."""
 from __future__ import annotations
 
 import functools
+import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from physics.pose import Pose
 from range.calibration.bench import BenchEmulator
-from range.calibration.profiles import new_profile, save_profile
+from range.calibration.profiles import MAX_PROFILE_BYTES, new_profile, save_profile
 from range.calibration.solver import CalibrationError, estimate_latency, solve_boresight
 from range.cli.main import main
 
@@ -81,3 +83,26 @@ def test_boresight_replaces_a_profile_it_cannot_read_saying_so(
     assert "the profile cannot be read" in err and "trigger_latency_s" in err
     assert "this calibration replaces it" in err
     assert main(show) == 0
+
+
+# -- 4. only regular files of a profile's size are read -----------------------------------------
+
+
+def test_a_fifo_a_device_or_a_huge_file_is_listed_refused_never_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #4: `list` and `show` hung for ever on a FIFO, and a link to /dev/zero ran out of
+    # memory (internal error); a 200 MB file was read whole before it was refused.
+    _saved(tmp_path)
+    os.mkfifo(tmp_path / "F1.toml")
+    (tmp_path / "Z.toml").symlink_to("/dev/zero")
+    (tmp_path / "BIG.toml").write_bytes(b"#" * (MAX_PROFILE_BYTES + 1))
+    folder = ["--profiles", str(tmp_path)]
+    assert main(["calibrate", "list", "--json", *folder]) == 0
+    rows = {r["serial"]: r for r in json.loads(capsys.readouterr().out)["profiles"]}
+    assert rows["T7-0007"]["status"] == "valid"
+    assert rows["F1"]["status"] == "refused" and "not a regular file (a FIFO" in rows["F1"]["why"]
+    assert "not a regular file (a character device)" in rows["Z"]["why"]
+    assert "too large" in rows["BIG"]["why"]
+    assert main(["calibrate", "show", "--device", "F1", *folder]) == 2
+    assert "F1.toml: not a regular file (a FIFO (named pipe))" in capsys.readouterr().err
