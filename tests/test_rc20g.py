@@ -106,3 +106,23 @@ def test_a_fifo_a_device_or_a_huge_file_is_listed_refused_never_read(
     assert "too large" in rows["BIG"]["why"]
     assert main(["calibrate", "show", "--device", "F1", *folder]) == 2
     assert "F1.toml: not a regular file (a FIFO (named pipe))" in capsys.readouterr().err
+
+
+# -- 6. a broken link is said to be one ------------------------------------------------------
+
+
+def test_a_broken_or_looping_link_is_said_not_never_calibrated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #6: `list` left a broken link out, and `show` said "has never been calibrated".
+    (tmp_path / "P-0042.toml").symlink_to("/nonexistent/P-0042.toml")
+    (tmp_path / "loop.toml").symlink_to("loop.toml")
+    folder = ["--profiles", str(tmp_path)]
+    assert main(["calibrate", "show", "--device", "P-0042", *folder]) == 2
+    err = capsys.readouterr().err
+    assert "never been calibrated" not in err
+    assert "P-0042.toml: a broken link (to /nonexistent/P-0042.toml" in err
+    assert main(["calibrate", "list", "--json", *folder]) == 0
+    rows = {r["serial"]: r for r in json.loads(capsys.readouterr().out)["profiles"]}
+    assert "a broken link" in rows["P-0042"]["why"]
+    assert "a link that loops" in rows["loop"]["why"]

@@ -382,6 +382,24 @@ def _profile_text(path: Path) -> str:
     return decode(raw, path)
 
 
+def _broken_link(path: Path) -> str:
+    """What is wrong with link `path`, which leads to no file: a broken link (its target
+    missing: a shared drive not mounted?) or a link that loops."""
+    import errno
+    import os
+
+    target = os.readlink(path)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"a link that loops (to {target}): no profile can be read through it"
+    return (
+        f"a broken link (to {target}, which does not exist: a shared drive not mounted?):"
+        " mount or restore it, or remove the link"
+    )
+
+
 def load_profile(
     folder: Path,
     serial: str,
@@ -398,6 +416,8 @@ def load_profile(
 
     path = profile_path(folder, serial)
     if not path.exists():
+        if path.is_symlink():  # rc20 #6: not "never calibrated", which would be wrong
+            raise DataFileError(path, [Problem(None, "", _broken_link(path))])
         return None
     text = _profile_text(path)
     profile = parse_model(text, CalibrationProfile, path)
