@@ -13,11 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from peripherals.emulator import PistolEmulator, TaserEmulator
+from peripherals.messages import Model
+from peripherals.ports import PortDirectory, default_emulator_dir
+from peripherals.registry import Claim, SerialTakenError
 from physics.pose import Pose
 from range.calibration.bench import BenchEmulator
 from range.calibration.profiles import MAX_PROFILE_BYTES, new_profile, save_profile
 from range.calibration.solver import CalibrationError, estimate_latency, solve_boresight
 from range.cli.main import main
+from range.clock import MonotonicClock
 
 
 def _saved(folder: Path, serial: str = "T7-0007") -> Path:
@@ -126,3 +131,58 @@ def test_a_broken_or_looping_link_is_said_not_never_calibrated(
     rows = {r["serial"]: r for r in json.loads(capsys.readouterr().out)["profiles"]}
     assert "a broken link" in rows["P-0042"]["why"]
     assert "a link that loops" in rows["loop"]["why"]
+
+
+# -- 5. one serial, one model -----------------------------------------------------------------
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private XDG_RUNTIME_DIR: this test's emulators' links mix with nobody's."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    return tmp_path / "run"
+
+
+def test_an_emulator_of_another_model_with_a_running_one_s_serial_is_refused(
+    runtime: Path,
+) -> None:
+    # rc20 #5: `emulate pistol --serial X-2` and `emulate taser-7 --serial X-2` both ran, and
+    # a lane finding X-2 by serial could attach to either.
+    folder = default_emulator_dir()
+    with PistolEmulator("X-2", MonotonicClock(), directory=folder) as pistol:
+        taser = TaserEmulator(Model.TASER_7, "X-2", MonotonicClock(), directory=folder)
+        with pytest.raises(SerialTakenError) as refused:
+            taser.start()
+        said = str(refused.value)
+        assert "serial X-2 is already registered by a running pistol emulator" in said
+        assert f"pid {os.getpid()}, on {pistol.port}" in said
+        assert PortDirectory(folder).models_of("X-2") == [Model.PISTOL]
+        assert not (folder / "openrange-taser-7-X-2").exists()
+    # Powered off, the serial is free for the other model.
+    with TaserEmulator(Model.TASER_7, "X-2", MonotonicClock(), directory=folder):
+        assert PortDirectory(folder).models_of("X-2") == [Model.TASER_7]
+
+
+def test_emulate_asks_for_model_when_running_emulators_of_two_models_share_a_serial(
+    runtime: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #5: `calibrate boresight --device X-2 --emulate` silently saved one of them
+    # (taser-7). Two such emulators are registered as an older OpenRange let them be.
+    folder = default_emulator_dir()
+    with PistolEmulator("X-2", MonotonicClock(), directory=folder) as pistol:
+        older = Claim.take(folder / "openrange-taser-7-X-2")
+        older.publish(pistol.port)
+        try:
+            bore = ["calibrate", "boresight", "--device", "X-2", "--armorer", "Q", "--emulate"]
+            profiles = ["--profiles", str(tmp_path / "prof")]
+            assert main([*bore, *profiles]) == 2
+            err = capsys.readouterr().err
+            assert "running emulators of 2 models share this serial (taser-7, pistol)" in err
+            assert "give --model taser-7 or --model pistol" in err
+            assert main([*bore, *profiles, "--model", "pistol"]) == 0
+            capsys.readouterr()
+            shown = ["calibrate", "show", "--device", "X-2", "--json", *profiles]
+            assert main(shown) == 0
+            assert json.loads(capsys.readouterr().out)["model"] == "pistol"
+        finally:
+            older.release()

@@ -263,27 +263,36 @@ SIMULATED_MODELS = {
 }
 
 
-def _running_emulator_model(serial: str) -> str | None:
-    """The model of a running `peripherals emulate` with this serial, registered where `scan`
-    looks (the default emulators' folder), or None (none, or a folder that cannot be read)."""
+def _running_emulator_models(serial: str) -> list[str]:
+    """The models of the running `peripherals emulate`s with this serial, registered where
+    `scan` looks (the default emulators' folder): none (or a folder that cannot be read), one,
+    or (rc20 #5: registered before one serial took one model) several."""
     from peripherals.ports import PortDirectory, UnsafeRuntimeDirError, default_emulator_dir
 
     try:
-        model = PortDirectory(default_emulator_dir()).model_of(serial)
+        models = PortDirectory(default_emulator_dir()).models_of(serial)
     except (OSError, UnsafeRuntimeDirError):
-        return None
-    return None if model is None else model.slug
+        return []
+    return [m.slug for m in models]
 
 
-def _named_model(serial: str) -> tuple[str | None, bool]:
+def _named_model(serial: str, wanted: str | None = None) -> tuple[str | None, bool]:
     """The model a running emulator with this serial has (registered where `scan` looks), else
     the one an emulator serial names (`EMU-<model>`), else None; and whether it is a running
-    emulator's."""
+    emulator's. Several running emulators' models for one serial: `wanted` (--model) if it is
+    one of them, else a ValueError asking for --model (none is picked silently)."""
     from peripherals.messages import Model
 
-    running = _running_emulator_model(serial)
-    if running is not None:
-        return running, True
+    running = _running_emulator_models(serial)
+    if len(running) > 1:
+        if wanted in running:
+            return wanted, True
+        raise ValueError(
+            f"{serial}: running emulators of {len(running)} models share this serial"
+            f" ({', '.join(running)}): give --model {' or --model '.join(running)}"
+        )
+    if running:
+        return running[0], True
     named = serial.removeprefix("EMU-") if serial.startswith("EMU-") else None
     return (named if named in [m.slug for m in Model] else None), False
 
@@ -291,7 +300,11 @@ def _named_model(serial: str) -> tuple[str | None, bool]:
 def _serial_model(serial: str) -> str | None:
     """The model an emulated replica of this serial is known to be without a profile: a running
     emulator's, `EMU-<model>`'s or a simulated run's (SIMULATED_MODELS); else None."""
-    return _named_model(serial)[0] or SIMULATED_MODELS.get(serial)
+    try:
+        named = _named_model(serial)[0]
+    except ValueError:  # several models running: the command's MODEL is left to fill in
+        return None
+    return named or SIMULATED_MODELS.get(serial)
 
 
 def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
@@ -303,7 +316,7 @@ def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | Non
     SIM-TASER-0001, any TASER model is taken: `drill run --taser` names which)."""
     from peripherals.messages import Model
 
-    named, running = _named_model(args.device)
+    named, running = _named_model(args.device, args.model)
     simulated = SIMULATED_MODELS.get(args.device)
     if args.model is not None:
         if named is not None and args.model != named:
