@@ -186,3 +186,35 @@ def test_emulate_asks_for_model_when_running_emulators_of_two_models_share_a_ser
             assert json.loads(capsys.readouterr().out)["model"] == "pistol"
         finally:
             older.release()
+
+
+# -- 8. a profile with no digest is marked unchecked --------------------------------------------
+
+
+def test_a_profile_with_no_digest_is_marked_unchecked_by_show_list_and_the_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #8: deleting `digest` with `emulated` got past nu20 #17's check, and nothing said so.
+    path = _saved(tmp_path)
+    text = path.read_text()
+    path.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith(("digest", "emulated")))
+        + "\n"
+    )
+    _saved(tmp_path, "T7-0008")
+    folder = ["--profiles", str(tmp_path)]
+    mark = "unchecked (no digest: written before digests, or edited)"
+    assert main(["calibrate", "show", "--device", "T7-0007", *folder]) == 0
+    assert "UNCHECKED (no digest: written before digests, or edited)" in capsys.readouterr().out
+    assert main(["calibrate", "show", "--device", "T7-0008", *folder]) == 0
+    assert "UNCHECKED" not in capsys.readouterr().out
+    assert main(["calibrate", "show", "--device", "T7-0007", "--json", *folder]) == 0
+    assert json.loads(capsys.readouterr().out)["checked"] is False
+    assert main(["calibrate", "list", *folder]) == 0
+    listed = capsys.readouterr().out
+    assert f"valid ({mark})" in listed and listed.count(mark) == 1
+    cert = tmp_path / "c.html"
+    argv = ["calibrate", "certificate", "--device", "T7-0007", "--out", str(cert), *folder]
+    assert main(argv) == 0
+    assert mark in capsys.readouterr().out
+    assert "(UNCHECKED)</h1>" in cert.read_text()

@@ -600,6 +600,13 @@ def _validity(profile: CalibrationProfile, today: date) -> str:
     )
 
 
+UNCHECKED = "unchecked (no digest: written before digests, or edited)"
+UNCHECKED_NOTE = (
+    f"UNCHECKED {UNCHECKED.removeprefix('unchecked ')}: its measured fields cannot be told"
+    " from hand edits; `calibrate latency` or a new `calibrate boresight` stamps it"
+)
+
+
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
 
@@ -611,12 +618,15 @@ def _show(args: argparse.Namespace) -> int:
             "muzzle_measured": profile.muzzle_m is not None,
             "valid": profile.valid_on(today),
             "status": "valid" if profile.valid_on(today) else "expired",
+            "checked": profile.digest is not None,  # rc20 #8: no digest, no check
         }
         print(json.dumps(shown | extra, indent=2))
         return 0
     # Text for a person (--json for a script): the profile's fields, one a line.
     print(f"{profile.serial}: {profile.model}, calibrated by {profile.armorer}")
     print(f"  {_validity(profile, today)}")
+    if profile.digest is None:
+        print(f"  {UNCHECKED_NOTE}")
     for key, value in shown.items():
         if value is None or key in ("serial", "model", "armorer"):
             continue
@@ -645,8 +655,10 @@ def _certificate(args: argparse.Namespace) -> int:
         "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
         f"<h1>Calibration certificate: {html.escape(p.serial)}"
         + (" (EXPIRED)" if expired else "")
-        + (" (EMULATED)</h1>" if p.emulated else "</h1>")
+        + (" (EMULATED)" if p.emulated else "")
+        + (" (UNCHECKED)</h1>" if p.digest is None else "</h1>")
         + (f"<p><strong>{html.escape(EMULATED_NOTE)}.</strong></p>" if p.emulated else "")
+        + (f"<p><strong>{html.escape(UNCHECKED_NOTE)}.</strong></p>" if p.digest is None else "")
         + (
             f"<p><strong>{html.escape(_validity(p, today))}.</strong> Written on {today}.</p>"
             if expired
@@ -668,10 +680,15 @@ def _certificate(args: argparse.Namespace) -> int:
             "valid": not expired,
             "status": "expired" if expired else "valid",
             "emulated": p.emulated,
+            "checked": p.digest is not None,
         }
         print(json.dumps(shown, indent=2))
         return 0
-    print(f"certificate: {args.out}" + (f" (EXPIRED on {p.expires})" if expired else ""))
+    print(
+        f"certificate: {args.out}"
+        + (f" (EXPIRED on {p.expires})" if expired else "")
+        + (f" ({UNCHECKED})" if p.digest is None else "")
+    )
     return 0
 
 
@@ -709,6 +726,7 @@ def _list(args: argparse.Namespace) -> int:
                 "valid": valid,
                 "status": "valid" if valid else "expired",
                 "emulated": profile.emulated,
+                "checked": profile.digest is not None,
             }
         )
     if args.json:
@@ -733,7 +751,9 @@ def _list(args: argparse.Namespace) -> int:
                 str(row["armorer"]),
                 str(row["calibrated"]),
                 str(row["expires"]),
-                status + (" (emulated)" if row["emulated"] else ""),
+                status
+                + (" (emulated)" if row["emulated"] else "")
+                + ("" if row["checked"] else f" ({UNCHECKED})"),
             )
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
