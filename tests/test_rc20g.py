@@ -218,3 +218,93 @@ def test_a_profile_with_no_digest_is_marked_unchecked_by_show_list_and_the_certi
     assert main(argv) == 0
     assert mark in capsys.readouterr().out
     assert "(UNCHECKED)</h1>" in cert.read_text()
+
+
+# -- 9. bench targets at once, in plain words --------------------------------------------------
+
+
+BORE = ["calibrate", "boresight", "--device", "X-1", "--model", "pistol", "--armorer", "A"]
+
+
+def test_a_bench_file_s_problems_are_said_at_once_two_numbers_with_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #9: a two-number position_m hid the repeated names and the x = -7 point till the
+    # next run, though docs/tracking.md says every problem is said at once.
+    bench = tmp_path / "bench.toml"
+    bench.write_text(
+        "version = 1\n"
+        + "".join(
+            f'\n[[points]]\nname = "a"\nposition_m = {p}\n'
+            for p in ("[3.0, 0.3, 1.2]", "[7.0, 0.3]", "[-7.0, 0.3, 1.2]", "[7.0, -0.3, 1.6]")
+        )
+    )
+    argv = [*BORE, "--emulate", "--profiles", str(tmp_path), "--targets", str(bench)]
+    assert main(argv) == 2
+    said = [s.removeprefix(f"openrange: {bench}:") for s in capsys.readouterr().err.splitlines()]
+    assert said[0] == "9: points[1].position_m: 3 numbers are needed (x, y, z in metres), not 2"
+    assert {s.split(": ")[1] for s in said[1:]} == {
+        "points[1].name",
+        "points[2].name",
+        "points[3].name",
+        "points[2].position_m",
+    }
+    assert any(s.startswith("13: points[2].position_m: x = -7 m is not down") for s in said)
+
+
+def test_bench_points_at_one_distance_are_refused_in_the_file_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #9: points at 3.0 and 3.5 m loaded; the session was aimed through, then refused
+    # with no file or line ("the aimed points lie within 0.48 m of one another", rc 7).
+    bench = tmp_path / "bench.toml"
+    bench.write_text(
+        "version = 1\n"
+        + "".join(
+            f'\n[[points]]\nname = "p{k}"\nposition_m = [{x}, {y}, 1.2]\n'
+            for k, (x, y) in enumerate([(3.0, 0.3), (3.0, -0.3), (3.5, 0.3), (3.5, -0.3)])
+        )
+    )
+    argv = [*BORE, "--emulate", "--profiles", str(tmp_path), "--targets", str(bench)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"openrange: {bench}:17: points[3].position_m: the aim points all lie within 0.5 m of"
+        " one another down the bench (x from 3 to 3.5 m): place them at two distances at least"
+        " 1 m apart (say 3 m and 7 m), so the bore's direction is fixed"
+    )
+
+
+def test_an_armorer_of_spaces_is_said_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #9: `armorer = "   "` was refused as "String should match pattern '\S'".
+    path = _saved(tmp_path)
+    path.write_text(path.read_text().replace('armorer = "Sgt. Ortiz"', 'armorer = "   "'))
+    assert main(["calibrate", "show", "--device", "T7-0007", "--profiles", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "armorer: armorer '   ': a name is needed (not empty)" in err
+    assert "pattern" not in err
+
+
+def test_monitor_says_a_pulled_cable_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc20 #9: `peripherals monitor` ended with pySerial's "device reports readiness to read
+    # but returned no data (device disconnected or multiple access on port?)".
+    import threading
+
+    with PistolEmulator("P-MON", MonotonicClock(), directory=tmp_path) as pistol:
+        pistol.run_free()
+
+        def pull_the_cable() -> None:
+            if pistol.session_opened.wait(5.0):
+                threading.Event().wait(0.3)
+                pistol.unplug()
+
+        cable = threading.Thread(target=pull_the_cable, daemon=True)
+        cable.start()
+        assert main(["peripherals", "monitor", str(pistol.port), "--duration", "5"]) == 1
+        cable.join(timeout=2.0)
+    err = capsys.readouterr().err
+    assert "returned no data" not in err and "Errno" not in err
+    assert "the replica was unplugged (or lost power): its port stopped answering" in err

@@ -95,7 +95,7 @@ class CalibrationProfile(StrictModel):
     version: Literal[1]
     serial: str = Field(pattern=SERIAL_PATTERN)
     model: str
-    armorer: str = Field(min_length=1, pattern=r"\S")
+    armorer: str  # check_name: not empty nor only spaces, said in plain words (rc20 #9)
     calibrated: date
     expires: date
     # A point of the bore line (its point nearest the tracker), in the tracker's frame.
