@@ -231,6 +231,28 @@ def _open_problem(exc: BaseException, url: str) -> str:
     return said.group(2) if said is not None else text
 
 
+# What pySerial and the OS say when a port's device went away (a pulled USB cable, a replica
+# powered off, an emulator's pty closed): said in plain words (rc20 #9), not as pySerial's
+# "device reports readiness to read but returned no data (device disconnected or multiple
+# access on port?)" or "[Errno 5] Input/output error".
+_GONE_ERRNOS = (errno.EIO, errno.ENXIO, errno.ENODEV)
+
+
+def port_lost(exc: BaseException) -> str:
+    """`exc`, a port's read or write failure, in words: a device that went away is said to have
+    been unplugged (or lost power), with what to do; any other failure as it stands."""
+    said = str(exc)
+    code = getattr(exc, "errno", None)
+    if code is None and (quoted := re.search(r"\[Errno (\d+)\]", said)) is not None:
+        code = int(quoted.group(1))  # pySerial's "write failed: [Errno 5] ..." has no errno
+    if "returned no data" in said or code in _GONE_ERRNOS:
+        return (
+            "the replica was unplugged (or lost power): its port stopped answering; plug it"
+            " back in (or power it on) and start again"
+        )
+    return said
+
+
 class ReplicaLink:
     """One connected replica. Use as a context manager, or call `open()` and `close()`."""
 
@@ -440,7 +462,7 @@ class ReplicaLink:
             try:
                 port.write(frame)
             except (serial.SerialException, OSError) as exc:
-                raise PeripheralIOError(f"{self.url}: {exc}") from exc
+                raise PeripheralIOError(f"{self.url}: {port_lost(exc)}") from exc
         return seq
 
     def send_raw(self, data: bytes) -> None:
@@ -452,7 +474,7 @@ class ReplicaLink:
             try:
                 port.write(data)
             except (serial.SerialException, OSError) as exc:
-                raise PeripheralIOError(f"{self.url}: {exc}") from exc
+                raise PeripheralIOError(f"{self.url}: {port_lost(exc)}") from exc
 
     def command(self, message: Message, *, timeout_s: float = 0.25, retries: int = 3) -> None:
         """Send a command and wait for its ACK, sending it again until `retries` run out."""
@@ -534,7 +556,7 @@ class ReplicaLink:
                 if data and port.in_waiting:
                     data += port.read(port.in_waiting)
             except (serial.SerialException, OSError, TypeError) as exc:
-                self.failure = PeripheralIOError(f"{self._name()}: {exc}")
+                self.failure = PeripheralIOError(f"{self._name()}: {port_lost(exc)}")
                 with self._cond:
                     self._cond.notify_all()
                 return

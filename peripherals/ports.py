@@ -20,7 +20,13 @@ from peripherals.clock import Clock
 from peripherals.driver import ReplicaLink
 from peripherals.errors import PeripheralError, PeripheralInitError
 from peripherals.messages import Model
-from peripherals.registry import Claim, clean_if_stale, stale_problem
+from peripherals.registry import (
+    Claim,
+    SerialTakenError,
+    clean_if_stale,
+    owner_of,
+    stale_problem,
+)
 
 SYSTEM_BY_ID = Path("/dev/serial/by-id")
 
@@ -101,6 +107,19 @@ class PortDirectory:
         claim = self._claims.get(link.name)
         if claim is None:
             claim = Claim.take(link)
+            # Another model's running emulator with this serial (rc20 #5): a lane finds a
+            # replica by serial alone, so it is refused as a same-model one is. Checked with
+            # this link's claim held, so of two started at once one at least is refused.
+            other = next((m for m in self.models_of(serial) if m is not model), None)
+            if other is not None:
+                claim.release()
+                holder = self._link(other, serial)
+                raise SerialTakenError(
+                    f"serial {serial} is already registered by a running {other.slug} emulator"
+                    f" ({holder}, {owner_of(holder).said()}): two replicas with one serial"
+                    " would be taken for each other; power it off first (Ctrl-C), or give"
+                    " this one another --serial"
+                )
             self._claims[link.name] = claim
         claim.publish(port)
         return link
@@ -114,12 +133,20 @@ class PortDirectory:
 
     def model_of(self, serial: str) -> Model | None:
         """The model of the emulator registered here with this serial (running, its port
-        still there), or None: `calibrate --emulate` takes a running emulator's model from it."""
-        for model in Model:
-            link = self._link(model, serial)
-            if link.is_symlink() and link.exists() and stale_problem(link) is None:
-                return model
-        return None
+        still there), or None: `calibrate --emulate` takes a running emulator's model from it.
+        Of several (registered before one serial took one model), the first."""
+        models = self.models_of(serial)
+        return models[0] if models else None
+
+    def models_of(self, serial: str) -> list[Model]:
+        """The models of the running emulators registered here with this serial."""
+        return [
+            model
+            for model in Model
+            if (link := self._link(model, serial)).is_symlink()
+            and link.exists()
+            and stale_problem(link) is None
+        ]
 
     def ports(self) -> list[str]:
         """The links here that lead to a port; an emulator's stale link is left out and

@@ -70,6 +70,18 @@ def _read_owner(fd: int) -> Owner:
     return Owner(int(pid) if pid.isdigit() else None, port)
 
 
+def owner_of(link: Path) -> Owner:
+    """What `link`'s owner file says (its pid and port); unknown when it cannot be read."""
+    try:
+        fd = os.open(owner_path(link), os.O_RDONLY)
+    except OSError:
+        return Owner(None, "")
+    try:
+        return _read_owner(fd)
+    finally:
+        os.close(fd)
+
+
 def _try_lock(fd: int, how: int) -> bool:
     try:
         fcntl.flock(fd, how | fcntl.LOCK_NB)

@@ -18,7 +18,7 @@ from peripherals.clock import Clock
 from peripherals.errors import PeripheralError, PeripheralIOError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
-from physics.datafiles import FieldsError, StrictModel, load_model
+from physics.datafiles import FieldsError, StrictModel, load_model, parse_model, read_text
 from physics.pose import Pose, quat_to_matrix
 from range.calibration.solver import MIN_SAMPLES, AimSample, CalibrationError, MuzzleTouch
 from range.runs.lane import SYNC_EVERY_S
@@ -56,48 +56,131 @@ class BenchTargets(StrictModel):
     @model_validator(mode="after")
     def _named_once_and_down_the_bench(self) -> BenchTargets:
         """Each point is named once (the prompts say the name: four "aim at a" cannot be told
-        apart), and each aim point lies down the bench (X > 0): one behind the armorer cannot
-        be aimed at. Every such problem is said at once."""
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        first: dict[str, str] = {}
-        named: list[tuple[tuple[str | int, ...], BenchPoint]] = [
-            (("points", i, "name"), p) for i, p in enumerate(self.points)
-        ]
-        if self.muzzle_touch is not None:
-            named.append((("muzzle_touch", "name"), self.muzzle_touch))
-        for loc, point in named:
-            where = f"points[{loc[1]}]" if loc[0] == "points" else "muzzle_touch"
-            if point.name in first:
-                problems.append(
-                    (
-                        loc,
-                        f"{point.name!r} is also the name of {first[point.name]}: each point"
-                        " needs its own name (the prompts say it)",
-                    )
-                )
-            else:
-                first[point.name] = where
-        for i, point in enumerate(self.points):
-            x = point.position_m[0]
-            if not x > 0.0:
-                problems.append(
-                    (
-                        ("points", i, "position_m"),
-                        f"x = {x:g} m is not down the bench: an aim point lies in front of the"
-                        " armorer, X > 0 (X down the bench, Y left, Z up)",
-                    )
-                )
+        apart), each aim point lies down the bench (X > 0): one behind the armorer cannot
+        be aimed at, and the aim points span two distances at least MIN_RANGE_SPREAD_M apart.
+        Every such problem is said at once (`bench_problems`)."""
+        problems = bench_problems(
+            [(i, p.name, p.position_m) for i, p in enumerate(self.points)],
+            None if self.muzzle_touch is None else self.muzzle_touch.name,
+        )
         if problems:
             raise FieldsError(problems)
         return self
+
+
+Loc = tuple[str | int, ...]
+
+
+def bench_problems(
+    points: list[tuple[int, str | None, tuple[float, float, float] | None]],
+    muzzle_name: str | None,
+) -> list[tuple[Loc, str]]:
+    """The bench file's problems between points: a name given twice, an aim point not down the
+    bench, aim points all at one distance. `points`: (index, name, position) of each point,
+    a name or a position None where the file's own is malformed (said by the schema)."""
+    from range.calibration.solver import MIN_RANGE_SPREAD_M
+
+    problems: list[tuple[Loc, str]] = []
+    first: dict[str, str] = {}
+    named: list[tuple[Loc, str | None]] = [(("points", i, "name"), n) for i, n, _ in points]
+    if muzzle_name is not None:
+        named.append((("muzzle_touch", "name"), muzzle_name))
+    for loc, name in named:
+        if name is None:
+            continue
+        where = f"points[{loc[1]}]" if loc[0] == "points" else "muzzle_touch"
+        if name in first:
+            problems.append(
+                (
+                    loc,
+                    f"{name!r} is also the name of {first[name]}: each point needs its own name"
+                    " (the prompts say it)",
+                )
+            )
+        else:
+            first[name] = where
+    for i, _, position in points:
+        if position is None:
+            continue
+        if not position[0] > 0.0:
+            problems.append(
+                (
+                    ("points", i, "position_m"),
+                    f"x = {position[0]:g} m is not down the bench: an aim point lies in front of"
+                    " the armorer, X > 0 (X down the bench, Y left, Z up)",
+                )
+            )
+    # rc20 #9: said here by line, not by the solver after the whole session was aimed.
+    down = [(p[0], i) for i, _, p in points if p is not None and p[0] > 0.0]
+    if len(down) == len(points) and len(down) >= 2:
+        (near, _), (far, i_far) = min(down), max(down)
+        if far - near < MIN_RANGE_SPREAD_M:
+            problems.append(
+                (
+                    ("points", i_far, "position_m"),
+                    f"the aim points all lie within {far - near:.2g} m of one another down the"
+                    f" bench (x from {near:g} to {far:g} m): place them at two distances at"
+                    f" least {MIN_RANGE_SPREAD_M:g} m apart (say 3 m and 7 m), so the bore's"
+                    " direction is fixed",
+                )
+            )
+    return problems
+
+
+def _raw_problems(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """`bench_problems` of a file's table as parsed, before the schema: the points' names and
+    positions that are well formed, so that a malformed one elsewhere does not hide them."""
+
+    def name(v: Any) -> str | None:
+        return v if isinstance(v, str) and v.strip() else None
+
+    def position(v: Any) -> tuple[float, float, float] | None:
+        if not isinstance(v, list) or len(v) != 3:
+            return None
+        if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in v):
+            return None
+        if not all(math.isfinite(c) for c in v):
+            return None
+        return (float(v[0]), float(v[1]), float(v[2]))
+
+    raw = data.get("points")
+    points = []
+    for i, p in enumerate(raw if isinstance(raw, list) else []):
+        if isinstance(p, dict):
+            points.append((i, name(p.get("name")), position(p.get("position_m"))))
+        else:
+            points.append((i, None, None))
+    touch = data.get("muzzle_touch")
+    return bench_problems(points, name(touch.get("name")) if isinstance(touch, dict) else None)
 
 
 MUZZLE_TOUCHES = 3  # touches of the reference point, averaged
 
 
 def bench_targets(path: Path | None = None) -> BenchTargets:
+    """The bench file `path` (else the built-in one). Every problem is said at once: those
+    between points (`bench_problems`) with those of each field, which stop the schema before
+    it compares points (rc20 #9)."""
     if path is not None:
-        return load_model(path, BenchTargets)
+        import tomllib
+
+        from physics.datafiles import DataFileError, Problem, field_name, key_lines, locate
+
+        text = read_text(path)
+        try:
+            return parse_model(text, BenchTargets, path)
+        except DataFileError as exc:
+            try:
+                data = tomllib.loads(text.removeprefix("\ufeff"))
+            except (tomllib.TOMLDecodeError, RecursionError):  # said by parse_model
+                raise exc from None
+            lines = key_lines(text)
+            seen = {(p.line, p.field, p.message) for p in exc.problems}
+            for loc, said in _raw_problems(data):
+                extra = Problem(locate(lines, list(loc)) or 1, field_name(list(loc)), said)
+                if (extra.line, extra.field, extra.message) not in seen:
+                    exc.problems.append(extra)
+            raise DataFileError(path, exc.problems) from None
     # range/data/, found beside the package and never through the import path.
     return load_model(
         Path(__file__).resolve().parents[1] / "data" / "bench-targets.toml", BenchTargets

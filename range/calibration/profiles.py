@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from physics.datafiles import FieldError, StrictModel, load_model
+from physics.datafiles import FieldError, StrictModel
 from range.calibration.solver import (
     MAX_BORE_OFFSET_M,
     MIN_SAMPLES,
@@ -95,7 +95,7 @@ class CalibrationProfile(StrictModel):
     version: Literal[1]
     serial: str = Field(pattern=SERIAL_PATTERN)
     model: str
-    armorer: str = Field(min_length=1, pattern=r"\S")
+    armorer: str  # check_name: not empty nor only spaces, said in plain words (rc20 #9)
     calibrated: date
     expires: date
     # A point of the bore line (its point nearest the tracker), in the tracker's frame.
@@ -344,6 +344,62 @@ def boresight_command(serial: str, model: str | None, *, emulated: bool) -> str:
     return f"openrange calibrate boresight --device {serial} --port PORT --armorer NAME"
 
 
+# A profile is some 800 bytes; past this, a file in the profiles folder is no profile (and is
+# not read whole: a 200 MB one, or a link to /dev/zero, would fill the memory).
+MAX_PROFILE_BYTES = 64 * 1024
+
+
+def _profile_text(path: Path) -> str:
+    """The text of profile file `path`: only a regular file of at most MAX_PROFILE_BYTES is read
+    (a FIFO would block for ever, a device never end); anything else is a DataFileError saying
+    what it is (rc20 #4)."""
+    import stat
+
+    from physics.datafiles import DataFileError, Problem, decode
+
+    def refused(why: str) -> DataFileError:
+        return DataFileError(path, [Problem(None, "", why)])
+
+    mode = path.stat().st_mode  # follows a link: what a read would open
+    if not stat.S_ISREG(mode):
+        kinds = {
+            stat.S_ISDIR: "a folder",
+            stat.S_ISFIFO: "a FIFO (named pipe)",
+            stat.S_ISCHR: "a character device",
+            stat.S_ISBLK: "a block device",
+            stat.S_ISSOCK: "a socket",
+        }
+        kind = next((k for test, k in kinds.items() if test(mode)), "special")
+        raise refused(f"not a regular file ({kind}): a profile is a TOML file; remove it")
+    with path.open("rb") as f:
+        raw = f.read(MAX_PROFILE_BYTES + 1)
+    if len(raw) > MAX_PROFILE_BYTES:
+        size = path.stat().st_size
+        raise refused(
+            f"too large ({size} bytes; a profile is a few hundred, at most"
+            f" {MAX_PROFILE_BYTES // 1024} KiB are read): not a profile; remove it"
+        )
+    return decode(raw, path)
+
+
+def _broken_link(path: Path) -> str:
+    """What is wrong with link `path`, which leads to no file: a broken link (its target
+    missing: a shared drive not mounted?) or a link that loops."""
+    import errno
+    import os
+
+    target = os.readlink(path)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"a link that loops (to {target}): no profile can be read through it"
+    return (
+        f"a broken link (to {target}, which does not exist: a shared drive not mounted?):"
+        " mount or restore it, or remove the link"
+    )
+
+
 def load_profile(
     folder: Path,
     serial: str,
@@ -356,13 +412,16 @@ def load_profile(
     in one line naming the file, line and field; so is (with `model`, the model the replica
     reports) one of another model, and (with `emulated` False: a real replica) one made on
     the bench emulator."""
-    from physics.datafiles import DataFileError, Problem, key_lines, read_text
+    from physics.datafiles import DataFileError, Problem, key_lines, parse_model
 
     path = profile_path(folder, serial)
     if not path.exists():
+        if path.is_symlink():  # rc20 #6: not "never calibrated", which would be wrong
+            raise DataFileError(path, [Problem(None, "", _broken_link(path))])
         return None
-    profile = load_model(path, CalibrationProfile)
-    lines = key_lines(read_text(path))
+    text = _profile_text(path)
+    profile = parse_model(text, CalibrationProfile, path)
+    lines = key_lines(text)
     if profile.serial != serial:
         problem = f"{profile.serial!r} is not device {serial!r}: this file is not its profile"
         raise DataFileError(path, [Problem(lines.get(("serial",)), "serial", problem)])

@@ -234,23 +234,37 @@ def verify_boresight(bore: Boresight, samples: Sequence[AimSample]) -> float:
     return float(np.sqrt(np.mean(residual**2)))
 
 
+# The least snap a latency pull must show in the pose stream (a snap is a flick of some
+# 100 mrad; a replica held still moves a fraction of one).
+MIN_SNAP_MRAD = 20.0
+
+
 def estimate_latency(
     trigger_times_s: Sequence[float], poses: Sequence[Pose], window_s: float = 0.25
 ) -> tuple[float, float]:
     """Trigger-to-pose latency: the armorer snaps the replica up as he pulls the trigger (as
     recoil would); the top of the snap in the pose stream shows where the same moment landed in
-    it. Returns (median latency, spread) in seconds."""
+    it. Returns (median latency, spread) in seconds. A pull with no snap in the stream (the
+    muzzle moved less than MIN_SNAP_MRAD: a replica held still, a tracker that lost it) is
+    refused: the top of no snap is noise, and its "latency" could be anything (rc20 #1)."""
     if len(trigger_times_s) < 3:
         raise CalibrationError("at least 3 trigger pulls with a snap are needed")
     times = np.array([p.time_s for p in poses])
     forwards = np.array([p.forward() for p in poses])
-    lags = []
+    lags: list[float] = []
     for t in trigger_times_s:
         near = np.nonzero((times >= t - window_s) & (times <= t + window_s))[0]
         if len(near) < 3:
             raise CalibrationError(f"no pose stream around the trigger pull at {t:.3f} s")
         rest = forwards[near[0]]
         excursion = np.arccos(np.clip(forwards[near] @ rest, -1.0, 1.0))
+        if float(np.max(excursion)) * 1e3 < MIN_SNAP_MRAD:
+            raise CalibrationError(
+                f"pull {len(lags) + 1}/{len(trigger_times_s)}: no snap seen in the pose stream"
+                f" (the muzzle moved {float(np.max(excursion)) * 1e3:.1f} mrad, under"
+                f" {MIN_SNAP_MRAD:g}): snap the muzzle up as you pull the trigger, with the"
+                " tracker in view; nothing was saved"
+            )
         lags.append(float(times[near][np.argmax(excursion)] - t))
     return float(np.median(lags)), float(np.ptp(lags))
 

@@ -211,13 +211,24 @@ def _profile(args: argparse.Namespace) -> CalibrationProfile:
     return profile
 
 
-def _previous(args: argparse.Namespace) -> CalibrationProfile | None:
+def _previous(args: argparse.Namespace, replace: bool = False) -> CalibrationProfile | None:
     """The serial's profile as it stands before this session writes one (None when there is
-    none). With --emulate, one measured on a real replica is refused unless --replace-real:
-    an emulator never silently overwrites a real calibration."""
+    none, or with `replace` when it cannot be read: said). With --emulate, one measured on a
+    real replica is refused unless --replace-real: an emulator never silently overwrites a
+    real calibration."""
+    from physics.datafiles import DataFileError
     from range.calibration.profiles import load_profile, profile_path
 
-    previous = load_profile(_folder(args), args.device)
+    try:
+        previous = load_profile(_folder(args), args.device)
+    except DataFileError as exc:
+        if not replace:
+            raise
+        # rc20 #1: a profile no command can read (edited, damaged, an old bug's) would lock the
+        # replica out for good; a new boresight replaces it, and says so.
+        why = str(exc).splitlines()[0]
+        say(f"the profile cannot be read ({why}): this calibration replaces it")
+        return None
     if (
         previous is not None
         and args.emulate
@@ -252,27 +263,36 @@ SIMULATED_MODELS = {
 }
 
 
-def _running_emulator_model(serial: str) -> str | None:
-    """The model of a running `peripherals emulate` with this serial, registered where `scan`
-    looks (the default emulators' folder), or None (none, or a folder that cannot be read)."""
+def _running_emulator_models(serial: str) -> list[str]:
+    """The models of the running `peripherals emulate`s with this serial, registered where
+    `scan` looks (the default emulators' folder): none (or a folder that cannot be read), one,
+    or (rc20 #5: registered before one serial took one model) several."""
     from peripherals.ports import PortDirectory, UnsafeRuntimeDirError, default_emulator_dir
 
     try:
-        model = PortDirectory(default_emulator_dir()).model_of(serial)
+        models = PortDirectory(default_emulator_dir()).models_of(serial)
     except (OSError, UnsafeRuntimeDirError):
-        return None
-    return None if model is None else model.slug
+        return []
+    return [m.slug for m in models]
 
 
-def _named_model(serial: str) -> tuple[str | None, bool]:
+def _named_model(serial: str, wanted: str | None = None) -> tuple[str | None, bool]:
     """The model a running emulator with this serial has (registered where `scan` looks), else
     the one an emulator serial names (`EMU-<model>`), else None; and whether it is a running
-    emulator's."""
+    emulator's. Several running emulators' models for one serial: `wanted` (--model) if it is
+    one of them, else a ValueError asking for --model (none is picked silently)."""
     from peripherals.messages import Model
 
-    running = _running_emulator_model(serial)
-    if running is not None:
-        return running, True
+    running = _running_emulator_models(serial)
+    if len(running) > 1:
+        if wanted in running:
+            return wanted, True
+        raise ValueError(
+            f"{serial}: running emulators of {len(running)} models share this serial"
+            f" ({', '.join(running)}): give --model {' or --model '.join(running)}"
+        )
+    if running:
+        return running[0], True
     named = serial.removeprefix("EMU-") if serial.startswith("EMU-") else None
     return (named if named in [m.slug for m in Model] else None), False
 
@@ -280,7 +300,11 @@ def _named_model(serial: str) -> tuple[str | None, bool]:
 def _serial_model(serial: str) -> str | None:
     """The model an emulated replica of this serial is known to be without a profile: a running
     emulator's, `EMU-<model>`'s or a simulated run's (SIMULATED_MODELS); else None."""
-    return _named_model(serial)[0] or SIMULATED_MODELS.get(serial)
+    try:
+        named = _named_model(serial)[0]
+    except ValueError:  # several models running: the command's MODEL is left to fill in
+        return None
+    return named or SIMULATED_MODELS.get(serial)
 
 
 def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | None) -> str:
@@ -292,7 +316,7 @@ def _emulated_model(args: argparse.Namespace, previous: CalibrationProfile | Non
     SIM-TASER-0001, any TASER model is taken: `drill run --taser` names which)."""
     from peripherals.messages import Model
 
-    named, running = _named_model(args.device)
+    named, running = _named_model(args.device, args.model)
     simulated = SIMULATED_MODELS.get(args.device)
     if args.model is not None:
         if named is not None and args.model != named:
@@ -383,7 +407,7 @@ def _boresight(args: argparse.Namespace) -> int:
     targets = _targets(args)
     if args.profiles is not None and not Path(args.profiles).exists():
         say(f"--profiles {args.profiles}: no such folder yet: it is made for this profile")
-    previous = _previous(args)
+    previous = _previous(args, replace=True)
     if args.emulate:
         args.model = _emulated_model(args, previous)
     with _bench(args) as bench:
@@ -482,8 +506,12 @@ def _kept_latency(
 
 def _latency(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.calibration.profiles import save_profile
-    from range.calibration.solver import estimate_latency
+    from range.calibration.profiles import (
+        MAX_TRIGGER_LATENCY_S,
+        CalibrationProfile,
+        save_profile,
+    )
+    from range.calibration.solver import CalibrationError, estimate_latency
 
     profile = _profile(args)
     _previous(args)  # --emulate never overwrites a real replica's profile unasked
@@ -492,9 +520,20 @@ def _latency(args: argparse.Namespace) -> int:
         triggers, poses = bench.snaps(6)
     latency, spread = estimate_latency(triggers, poses)
     latency = round(latency, 4)  # 0.1 ms: no float noise in the profile or the certificate
+    if not 0.0 <= latency <= MAX_TRIGGER_LATENCY_S:
+        # rc20 #1: saved unchecked, it locked the replica out of every command.
+        ahead = "ahead of" if latency < 0 else "behind"
+        raise CalibrationError(
+            f"{args.device}: the pose stream measured {abs(latency) * 1e3:.1f} ms {ahead} the"
+            f" trigger (spread {spread * 1e3:.1f} ms over 6 pulls): a latency is 0 to"
+            f" {MAX_TRIGGER_LATENCY_S * 1e3:g} ms, so this is no snap of the replica; nothing"
+            " was saved (the profile is as it was): run the snap drill again"
+        )
     # An emulator's latency makes the whole profile an emulator's (it stands for no real one).
+    # Validated as a whole (model_copy would not check the field's range), then saved.
     update = {"trigger_latency_s": latency, "emulated": profile.emulated or bool(args.emulate)}
-    save_profile(_folder(args), profile.model_copy(update=update))
+    measured = CalibrationProfile.model_validate(profile.model_dump(exclude={"digest"}) | update)
+    save_profile(_folder(args), measured)
     if args.json:
         print(json.dumps({"latency_s": latency, "spread_s": spread}))
     else:
@@ -561,6 +600,13 @@ def _validity(profile: CalibrationProfile, today: date) -> str:
     )
 
 
+UNCHECKED = "unchecked (no digest: written before digests, or edited)"
+UNCHECKED_NOTE = (
+    f"UNCHECKED {UNCHECKED.removeprefix('unchecked ')}: its measured fields cannot be told"
+    " from hand edits; `calibrate latency` or a new `calibrate boresight` stamps it"
+)
+
+
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
 
@@ -572,12 +618,15 @@ def _show(args: argparse.Namespace) -> int:
             "muzzle_measured": profile.muzzle_m is not None,
             "valid": profile.valid_on(today),
             "status": "valid" if profile.valid_on(today) else "expired",
+            "checked": profile.digest is not None,  # rc20 #8: no digest, no check
         }
         print(json.dumps(shown | extra, indent=2))
         return 0
     # Text for a person (--json for a script): the profile's fields, one a line.
     print(f"{profile.serial}: {profile.model}, calibrated by {profile.armorer}")
     print(f"  {_validity(profile, today)}")
+    if profile.digest is None:
+        print(f"  {UNCHECKED_NOTE}")
     for key, value in shown.items():
         if value is None or key in ("serial", "model", "armorer"):
             continue
@@ -606,8 +655,10 @@ def _certificate(args: argparse.Namespace) -> int:
         "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
         f"<h1>Calibration certificate: {html.escape(p.serial)}"
         + (" (EXPIRED)" if expired else "")
-        + (" (EMULATED)</h1>" if p.emulated else "</h1>")
+        + (" (EMULATED)" if p.emulated else "")
+        + (" (UNCHECKED)</h1>" if p.digest is None else "</h1>")
         + (f"<p><strong>{html.escape(EMULATED_NOTE)}.</strong></p>" if p.emulated else "")
+        + (f"<p><strong>{html.escape(UNCHECKED_NOTE)}.</strong></p>" if p.digest is None else "")
         + (
             f"<p><strong>{html.escape(_validity(p, today))}.</strong> Written on {today}.</p>"
             if expired
@@ -629,10 +680,15 @@ def _certificate(args: argparse.Namespace) -> int:
             "valid": not expired,
             "status": "expired" if expired else "valid",
             "emulated": p.emulated,
+            "checked": p.digest is not None,
         }
         print(json.dumps(shown, indent=2))
         return 0
-    print(f"certificate: {args.out}" + (f" (EXPIRED on {p.expires})" if expired else ""))
+    print(
+        f"certificate: {args.out}"
+        + (f" (EXPIRED on {p.expires})" if expired else "")
+        + (f" ({UNCHECKED})" if p.digest is None else "")
+    )
     return 0
 
 
@@ -670,6 +726,7 @@ def _list(args: argparse.Namespace) -> int:
                 "valid": valid,
                 "status": "valid" if valid else "expired",
                 "emulated": profile.emulated,
+                "checked": profile.digest is not None,
             }
         )
     if args.json:
@@ -694,7 +751,9 @@ def _list(args: argparse.Namespace) -> int:
                 str(row["armorer"]),
                 str(row["calibrated"]),
                 str(row["expires"]),
-                status + (" (emulated)" if row["emulated"] else ""),
+                status
+                + (" (emulated)" if row["emulated"] else "")
+                + ("" if row["checked"] else f" ({UNCHECKED})"),
             )
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
