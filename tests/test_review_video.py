@@ -123,4 +123,4 @@ def test_the_run_page_serves_the_video_to_its_officer_only(
     sam.login("sam")
     assert sam.request(f"/runs/{run_id}/review.webm").status == 403
     assert Client(base).request(f"/runs/{run_id}/review.webm").status == 303
-    assert alex.request(f"/runs/{run_id}/review.webm?eye=top").status == 404
+    assert alex.request(f"/runs/{run_id}/review.webm?eye=top").status == 400
