@@ -960,17 +960,21 @@ def result_from_log(
     }
 
 
-def microphone() -> Callable[[], Iterator[Pcm] | None]:
+def microphone() -> Callable[[], Iterator[Pcm] | str]:
     """The live run's microphone, opened when the run has passed its replica and calibration
-    checks (so a refused run never mentions audio): its blocks, or None after one line saying
-    audio is off and why: the run goes on without the officer's voice (docs/speech.md)."""
+    checks (so a refused run never mentions audio): its blocks, or why audio is off after one
+    line saying so: the run goes on without the officer's voice, and its log says why
+    (run_started `officer_unheard`; docs/speech.md)."""
     from range.voice.audio import audio_off_reason, microphone_blocks
 
-    def open_microphone() -> Iterator[Pcm] | None:
+    def open_microphone() -> Iterator[Pcm] | str:
         reason = audio_off_reason()
         if reason is not None:
-            cliutil.say(f"audio is off: {reason}; the run goes on without the officer's voice")
-            return None
+            cliutil.say(
+                f"audio is off: {reason}; the run goes on without the officer's voice"
+                " (the verbal rules are not judged)"
+            )
+            return reason
         return microphone_blocks(None)
 
     return open_microphone

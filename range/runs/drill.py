@@ -143,9 +143,10 @@ class LiveDrill:
     say: Callable[[str], None] | None = None
     # The officer's voice: opens the audio stream (the microphone; a test's paced recording),
     # heard through the Listener from the run's start and kept in the run folder; called once
-    # the replicas and their calibration have passed. None, or a call that returns None: no
-    # audio (a machine with no audio device, where the CLI says so in one line).
-    voice: Callable[[], Iterable[Pcm] | None] | None = None
+    # the replicas and their calibration have passed. None, or a call that returns None or why
+    # audio is off (a machine with no audio device, where the CLI says so in one line): the
+    # officer is not heard, and run_started says so (`officer_unheard`, nu20 #1).
+    voice: Callable[[], Iterable[Pcm] | str | None] | None = None
 
 
 @contextmanager
@@ -751,7 +752,13 @@ class Session:
         config, live = self.config, self.live
         # Opened only now, once the replicas and their calibration have passed: None when
         # audio is off (the caller has said why, once).
-        stream = live.voice() if live is not None and live.voice is not None else None
+        opened = live.voice() if live is not None and live.voice is not None else None
+        stream = None if isinstance(opened, str) else opened
+        if live is not None and stream is None:
+            # Nobody could hear the officer: the log says so and why, so scoring (a rescore
+            # too) tells "said nothing" from "not heard" (nu20 #1).
+            why = opened if isinstance(opened, str) else "no microphone was opened for this run"
+            return {"officer_unheard": f"audio is off: {why}"}
         if config.voice is None and stream is None:
             return {}
         from range.voice.audio import read_wav
