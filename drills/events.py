@@ -282,6 +282,9 @@ class RunStarted(Record):
     # The records' badge the run is kept under (`drill run --badge`): runs are grouped by it.
     badge: str | None = None
     weapons: list[str] | None = None
+    # The issued weapons a live run was played without, on the range master's `--without`
+    # (the lane had no replica for them; absent when none was left out, and in older logs).
+    weapons_left_out: list[str] | None = None
     devices: list[Device] | None = None
     openrange_version: str | None = None
     calibration: list[CalibrationCheck] | None = None

@@ -3,8 +3,18 @@ and what the records show. Hand-built logs and in-process CLI calls where they s
 
 from __future__ import annotations
 
-from test_rules import end, phase, rec, start, taser
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from test_rules import end, phase, rec, start, taser
+from xr_sandbox import EmulatedReplicas
+
+from drills.schema import parse_drill_bytes
+from physics.pose import Pose, look_rotation
+from range.cli.main import main
+from range.clock import MonotonicClock
+from range.runs.drill import LiveDrill, RunConfig, RunResult, Session
 from scoring.policy import default_policy
 from scoring.score import Kind, score_run
 
@@ -42,3 +52,96 @@ def test_a_live_run_that_could_not_hear_the_officer_leaves_the_verbal_rules_not_
     assert [f.kind for f in old.findings if f.rule == "VERBAL-01"] == [Kind.FINDING]
     assert not any("could not be heard" in line for line in old.not_judged)
     assert old.score == score.score - 10 - 5
+
+
+STILL_DRILL = """\
+id = "still-v1"
+version = 1
+title = "Still"
+rationale = "A subject stands still."
+expected_response = "none"
+time_limit_s = 1.0
+
+[[subjects]]
+id = "s"
+start_distance_ft = 20.0
+start_phase = "stand"
+
+[[phases]]
+id = "stand"
+subject = "s"
+behaviour = "compliant"
+[[phases.transitions]]
+to = "done"
+after_s = 0.3
+
+[[phases]]
+id = "done"
+subject = "s"
+behaviour = "compliant"
+ends_drill = true
+"""
+
+
+class _Still:
+    """The officer's head and weapon, held still."""
+
+    def __init__(self, clock: MonotonicClock) -> None:
+        self.clock = clock
+
+    def pose(self, device: str, t: float) -> Pose:
+        return Pose((0.0, 0.0, 1.7), look_rotation((1.0, 0.0, 0.0)), t)
+
+    def update(self) -> dict[str, Pose]:
+        now = self.clock.now_s()
+        return {"aim": self.pose("weapon", now), "head": self.pose("head", now)}
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[EmulatedReplicas]:
+    lane = EmulatedReplicas(MonotonicClock(), tmp_path / "ports")
+    try:
+        yield lane
+    finally:
+        lane.stop()
+
+
+def test_a_live_lane_without_a_weapon_the_drill_issues_is_refused_unless_left_out(
+    replicas: EmulatedReplicas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu20 #5: a TASER-failure drill on a pistol-only lane ran with no TASER, its log quietly
+    narrowed to the firearm. Now the run is refused, naming the weapon and both ways on; the
+    range master's `--without taser` plays it and the log says the TASER was left out."""
+    taser_port, pistol_port = replicas.ports
+    args = ["drill", "run", "taser-failure-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*args, "--port", pistol_port]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "openrange: drill taser-failure-v1 issues the taser, but the lane has no replica for it"
+        " (the lane's replicas: P-0042 (firearm)): add its port (--port or the lane file), or"
+        " run the drill without it: --without taser (logged with the run)"
+    )
+    # --without names a weapon the lane lacks, never one plugged in; and only with --live.
+    assert main([*args, "--port", taser_port, "--port", pistol_port, "--without", "taser"]) == 2
+    assert "--without taser: the lane has a taser replica (T7-0007)" in capsys.readouterr().err
+    assert main(["drill", "run", "taser-failure-v1", "--no-save", "--without", "taser"]) == 2
+    assert "--without is for a live drill" in capsys.readouterr().err
+
+    drill = parse_drill_bytes(STILL_DRILL.encode(), tmp_path / "still-v1.toml")
+    source = _Still(replicas.clock)
+
+    def run(without: tuple[str, ...]) -> RunResult:
+        live = LiveDrill(
+            [pistol_port],
+            lambda stack: source,
+            replicas.clock,
+            search=[replicas.folder],
+            without=without,
+        )
+        return Session(RunConfig(drill, None, 3, override_by="test", live=live)).run()
+
+    with pytest.raises(ValueError, match="issues the taser, but the lane has no replica"):
+        run(())
+    result = run(("taser",))
+    started = result.records[0].data
+    assert started["weapons"] == ["firearm"] and started["weapons_left_out"] == ["taser"]

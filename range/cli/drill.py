@@ -212,6 +212,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --live: the lane file naming its ports, hand and calibration (docs/lanes.md)",
     )
     run.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=("taser", "firearm"),
+        help="with --live: play the drill without this issued weapon, which the lane has no"
+        " replica for (repeatable; logged with the run). Without it, a live run whose lane"
+        " lacks a weapon the drill issues is refused",
+    )
+    run.add_argument(
         "--hand",
         choices=("left", "right", "tracker"),
         default=None,
@@ -502,6 +511,10 @@ def _run(args: argparse.Namespace) -> int:
         return play_live(args, source)
     if args.mirror or args.headless:
         raise ValueError("--mirror and --headless are for a live drill: add --live")
+    if args.without:
+        raise ValueError(
+            "--without is for a live drill: a simulated run issues what the drill issues"
+        )
     script = args.sim or source.drill.expected_officer
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
@@ -1083,6 +1096,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             on_start=on_start,
             voice=microphone(),
             say=cliutil.say,
+            without=tuple(dict.fromkeys(args.without)),
         ),
         phrases=phrases,
         phrasebook=book,

@@ -147,6 +147,11 @@ class LiveDrill:
     # audio is off (a machine with no audio device, where the CLI says so in one line): the
     # officer is not heard, and run_started says so (`officer_unheard`, nu20 #1).
     voice: Callable[[], Iterable[Pcm] | str | None] | None = None
+    # The issued weapons the range master runs the drill without (`--without taser`): each is
+    # one the lane has no replica for. Any other issued weapon the lane lacks refuses the run,
+    # so a TASER-failure drill is never played with no TASER unnoticed (nu20 #5); these are
+    # logged (run_started `weapons_left_out`).
+    without: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -592,6 +597,39 @@ class Session:
         stack.callback(live_lane.close)
         return live_lane
 
+    def _check_issued(self, lane: Lane | LiveLane) -> list[str]:
+        """A live lane holds a replica for each weapon the drill issues, or the range master has
+        said to run without it (`LiveDrill.without`): the weapons left out, in the drill's
+        order. Refused otherwise, naming the weapon and both ways on (nu20 #5)."""
+        if self.live is None:
+            return []
+        drill = self.config.drill
+        issued = drill.issued_weapons()
+        on_lane = {str(r.weapon) for r in lane.replicas}
+        for weapon in self.live.without:
+            if weapon not in issued:
+                raise ValueError(
+                    f"--without {weapon}: drill {drill.id} issues no {weapon} (its weapons:"
+                    f" {', '.join(issued)})"
+                )
+            if weapon in on_lane:
+                raise ValueError(
+                    f"--without {weapon}: the lane has a {weapon} replica"
+                    f" ({', '.join(r.serial for r in lane.replicas if r.weapon == weapon)});"
+                    f" unplug it or drop --without {weapon}"
+                )
+        missing = [w for w in issued if w not in on_lane and w not in self.live.without]
+        if missing:
+            have = ", ".join(f"{r.serial} ({r.weapon})" for r in lane.replicas) or "none"
+            it, its = ("it", "its port") if len(missing) == 1 else ("them", "their ports")
+            raise ValueError(
+                f"drill {drill.id} issues the {' and the '.join(missing)}, but the lane has no"
+                f" replica for {it} (the lane's replicas: {have}): add {its} (--port or the"
+                f" lane file), or run the drill without {it}:"
+                f" {' '.join('--without ' + w for w in missing)} (logged with the run)"
+            )
+        return [w for w in issued if w in self.live.without]
+
     def _open_hands(self, stack: ExitStack) -> OfficerHands:
         config = self.config
         if self.live is None:
@@ -628,6 +666,7 @@ class Session:
             world.add_prop(drill.scene.prop_parts())
             # The replicas and their calibration first: a refused replica leaves no run behind.
             lane = self._open_lane(stack)
+            left_out = self._check_issued(lane)
             # The issued TASER's cartridges' flight tables now, not inside the first
             # deployment's frame.
             cartridges = self._loaded_cartridges(lane)
@@ -686,6 +725,7 @@ class Session:
                 officer_name=config.officer_name,
                 **({"badge": config.badge} if config.badge else {}),
                 weapons=[str(r.weapon) for r in lane.replicas],
+                **({"weapons_left_out": left_out} if left_out else {}),
                 devices=[
                     {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
                     for d in devices
