@@ -145,3 +145,25 @@ def test_a_live_lane_without_a_weapon_the_drill_issues_is_refused_unless_left_ou
     result = run(("taser",))
     started = result.records[0].data
     assert started["weapons"] == ["firearm"] and started["weapons_left_out"] == ["taser"]
+
+
+def test_a_lane_file_cannot_turn_the_calibration_gate_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu20 #10: `calibration.required = false` read as turning the gate off, but a lane is for
+    live runs, which are always gated: it did nothing, silently. Now it is refused by file,
+    line and field, saying how an uncalibrated replica may run; `true` is still taken."""
+    lane = tmp_path / "laneU.toml"
+    lane.write_text(
+        'version = 1\nname = "Lane U"\nports = ["/dev/ttyACM0"]\n[calibration]\nrequired = false\n'
+    )
+    args = ["drill", "run", "knife-approach-v1", "--live", "--officer", "4411", "--no-save"]
+    assert main([*args, "--lane", str(lane)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"openrange: {lane}:5: calibration.required: false cannot turn the gate")
+    assert "--override NAME" in err.splitlines()[0] and "Traceback" not in err
+    assert main(["course", "run", "fbi-pistol-2019-v1", "--lane", str(lane)]) == 2
+    assert f"{lane}:5: calibration.required: false" in capsys.readouterr().err
+    lane.write_text(lane.read_text().replace("false", "true"))
+    assert main([*args, "--lane", str(lane)]) == 2
+    assert "calibration.required" not in capsys.readouterr().err  # the missing port only
