@@ -4,12 +4,14 @@ and what the records show. Hand-built logs and in-process CLI calls where they s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from test_rules import end, phase, rec, start, taser
 from xr_sandbox import EmulatedReplicas
 
+from drills.engine import RunState
 from drills.schema import parse_drill_bytes
 from physics.pose import Pose, look_rotation
 from range.cli.main import main
@@ -167,3 +169,38 @@ def test_a_lane_file_cannot_turn_the_calibration_gate_off(
     lane.write_text(lane.read_text().replace("false", "true"))
     assert main([*args, "--lane", str(lane)]) == 2
     assert "calibration.required" not in capsys.readouterr().err  # the missing port only
+
+
+def test_a_run_that_ended_not_graded_has_its_own_exit_status(
+    replicas: EmulatedReplicas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu20 #12: a live run whose replica was lost for good (`Run: faulted ...`, `Score:
+    INCOMPLETE ... not graded`) exited 0, as a graded run does. A run that ends with no grade
+    now exits 11 (README "Exit statuses"); a graded one 0, Ctrl-C 130."""
+    from range.cli.drill import NOT_GRADED_STATUS, graded_status
+
+    drill = parse_drill_bytes(
+        STILL_DRILL.replace("after_s = 0.3", "after_s = 3.0")
+        .replace("time_limit_s = 1.0", "time_limit_s = 4.0")
+        .encode(),
+        tmp_path / "still.toml",
+    )
+    source = _Still(replicas.clock)
+    live = LiveDrill(
+        list(replicas.ports), lambda stack: source, replicas.clock, search=[replicas.folder]
+    )
+    config = RunConfig(drill, None, 3, override_by="test", live=live, fault_after_s=0.5)
+
+    def pull_for_good(session: Session) -> None:
+        if session.engine.t >= 0.2 and replicas.taser.port is not None:
+            replicas.taser.stop_free_running()
+            replicas.taser.stop()  # the cable out, and it never comes back
+
+    faulted = Session(replace(config, on_frame=pull_for_good)).run()
+    assert faulted.state is RunState.FAULTED and faulted.score.incomplete
+    assert graded_status(faulted) == NOT_GRADED_STATUS == 11
+    # The command line's own path: an empathy scene whose debrief went unanswered is not
+    # graded either; one answered is graded, 0.
+    argv = ["drill", "run", "empathy-crisis-voices-v1", "--seed", "1", "--no-save"]
+    assert main([*argv, "--sound", "off"]) == 11
+    assert "INCOMPLETE" in capsys.readouterr().out

@@ -668,6 +668,8 @@ def play(
             return 9
         if _stopped(result) or _ended_first(ctrl_c, result, record):
             return STOPPED_STATUS
+        if graded_status(result):
+            return graded_status(result)
         if expectation is not None and expectation["met"] is False:
             return EXPECT_UNMET
         return 0
@@ -707,6 +709,17 @@ def _expectation(
 
 # The exit status of a run a range master stopped with Ctrl-C (the shell's 128 + SIGINT).
 STOPPED_STATUS = 130
+
+# The exit status of a run that ended with no grade (`Score: INCOMPLETE ... not graded`): it
+# faulted (a replica lost and not back), was aborted, or an empathy scene's debrief went
+# unanswered. A wrapper script tells it from a graded run (0) without parsing --json (nu20 #12).
+NOT_GRADED_STATUS = 11
+
+
+def graded_status(result: RunResult) -> int:
+    """0 for a run that was graded (PASS or FAIL alike), NOT_GRADED_STATUS for one that ended
+    with no grade (a Ctrl-C is told apart before: STOPPED_STATUS)."""
+    return NOT_GRADED_STATUS if result.score.incomplete else 0
 
 
 def _stopped(result: RunResult) -> bool:
@@ -1129,5 +1142,6 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         if failed is not None:
             cliutil.say(failed)
             return 9
-        stopped = _stopped(result) or _ended_first(ctrl_c, result, record)
-        return STOPPED_STATUS if stopped else 0
+        if _stopped(result) or _ended_first(ctrl_c, result, record):
+            return STOPPED_STATUS
+        return graded_status(result)

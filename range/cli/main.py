@@ -234,9 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Exit statuses: 0 done; 1 a check failed (a data file, a verification); 2 a usage or data
-# error; 3 a missing dependency; 4 a peripheral; 5 the records; 6 OpenXR; 7 a calibration gate;
-# 8 rendering; 9 storage (a full disk, a file that cannot be written); 70 a bug in OpenRange.
+# Exit statuses (README.md "Exit statuses"): 0 done; 1 a check failed (a data file, a
+# verification); 2 a usage or data error; 3 a missing dependency; 4 a peripheral; 5 the records;
+# 6 OpenXR; 7 a calibration gate; 8 rendering; 9 storage (a full disk, a file that cannot be
+# written); 10 an officer script's expectation unmet; 11 a drill run that ended not graded
+# (faulted, aborted, an unanswered debrief); 130 Ctrl-C; 70 a bug in OpenRange.
 _EXIT_BUG = 70
 
 
