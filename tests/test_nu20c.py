@@ -204,3 +204,25 @@ def test_a_run_that_ended_not_graded_has_its_own_exit_status(
     argv = ["drill", "run", "empathy-crisis-voices-v1", "--seed", "1", "--no-save"]
     assert main([*argv, "--sound", "off"]) == 11
     assert "INCOMPLETE" in capsys.readouterr().out
+
+
+def test_a_run_kept_in_no_record_says_so_and_the_officers_help_says_what_add_needs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu20 #14: `--officer 4411` looks like a badge but keeps no record, and the summary
+    ended at its files with no word of that. Now it ends saying the run is not kept and how to
+    keep one; `records officers --help` says --add needs --name and --agency."""
+    args = ["drill", "run", "phone-draw-v1", "--seed", "1", "--runs-dir", str(tmp_path / "runs")]
+    assert main([*args, "--officer", "4411"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1] == (
+        "Not kept in the records (no --badge): keep an officer's runs with --badge BADGE"
+        " (once: openrange records officers --add BADGE --name NAME --agency AGENCY)"
+    )
+    assert main(args) == 0  # a scripted officer's run: nothing to say of the records
+    assert "Not kept in the records" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["records", "officers", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "add this badge number (a new one); needs --name and --agency" in text
+    assert "the officer's agency (required with --add)" in text

@@ -659,8 +659,8 @@ def play(
             print(json.dumps(record, indent=2, sort_keys=True))
         else:
             print(format_summary(result))
-            if badge is not None:
-                print(f"Recorded as drill run {record['record']} for badge {badge}.")
+            if badge is not None or officer_name != "scripted":
+                print(records_line(badge, record))
         if expectation is not None and expectation["message"]:
             cliutil.say(str(expectation["message"]))
         if failed is not None:
@@ -714,6 +714,17 @@ STOPPED_STATUS = 130
 # faulted (a replica lost and not back), was aborted, or an empathy scene's debrief went
 # unanswered. A wrapper script tells it from a graded run (0) without parsing --json (nu20 #12).
 NOT_GRADED_STATUS = 11
+
+
+def records_line(badge: str | None, record: dict[str, object]) -> str:
+    """The summary's last line: the drill run the records keep, or that they keep none (a run
+    played with --officer alone is saved in its folder, never in the records: nu20 #14)."""
+    if badge is not None:
+        return f"Recorded as drill run {record['record']} for badge {badge}."
+    return (
+        "Not kept in the records (no --badge): keep an officer's runs with --badge BADGE"
+        " (once: openrange records officers --add BADGE --name NAME --agency AGENCY)"
+    )
 
 
 def graded_status(result: RunResult) -> int:
@@ -1139,6 +1150,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             print(json.dumps(record, indent=2, sort_keys=True))
         else:
             print(format_summary(result))
+            print(records_line(args.badge, record))
         if failed is not None:
             cliutil.say(failed)
             return 9

@@ -176,11 +176,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     officers = verbs.add_parser(
         "officers",
         help="list officers, or add one",
-        description="List the officers, or add (or update) one.",
+        description="List the officers, or add (or update) one. Adding one needs all three:"
+        " --add BADGE --name NAME --agency AGENCY.",
     )
     change = officers.add_mutually_exclusive_group()
     change.add_argument(
-        "--add", metavar="BADGE", type=cliutil.badge, help="add this badge number (a new one)"
+        "--add",
+        metavar="BADGE",
+        type=cliutil.badge,
+        help="add this badge number (a new one); needs --name and --agency",
     )
     change.add_argument(
         "--update",
@@ -188,8 +192,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=cliutil.badge,
         help="change this officer's --name, --agency or --unit (chained in the ledger)",
     )
-    officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
-    officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
+    officers.add_argument(
+        "--name", type=cliutil.person, help="the officer's name (required with --add)"
+    )
+    officers.add_argument(
+        "--agency", type=cliutil.person, help="the officer's agency (required with --add)"
+    )
     officers.add_argument("--unit", default=None, type=cliutil.free_text, help="the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
