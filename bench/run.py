@@ -159,13 +159,8 @@ def _paired_cpu_us(
     medians: tuple[list[float], list[float]] = ([], [])
     for _ in range(batches):
         for fn, out in ((new, medians[0]), (old, medians[1])):
-            samples = []
-            for _ in range(repeat):
-                start = time.process_time()
-                fn()
-                samples.append(time.process_time() - start)
-            out.append(statistics.median(samples))
-    return min(medians[0]) * 1e6, min(medians[1]) * 1e6
+            out.append(_median_cpu_us(fn, repeat, 1))
+    return min(medians[0]), min(medians[1])
 
 
 def course_laser_check(calls: int = 300) -> list[Figure]:

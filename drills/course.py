@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from drills.schema import DRILL_ID, MIN_START_DISTANCE_FT, Scene
+from drills.schema import DRILL_ID, DRILL_NOT_COURSE, MIN_START_DISTANCE_FT, Scene
 from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
 from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
@@ -42,7 +42,9 @@ from physics.taser import TaserModel, builtin_cartridges
 # `python -m`, a `drills/` folder in the current directory shadows the package's name.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-Weapon = Literal["pistol", "rifle"] | TaserModel
+# One Literal, not a union of two: a weapon no course knows is then one error naming every
+# weapon it may be (nu22 #8), not one per half of the union in pydantic's own words.
+Weapon = Literal["pistol", "rifle", TaserModel]
 FIREARMS = ("pistol", "rifle")  # strings that fire rounds at the course's paper target
 # The load a firearm string fires when it names none (physics/data/loads.toml): the pistol's is
 # the run's own (`--load`, CourseConfig.firearm_load), the patrol rifle's its duty load.
@@ -95,19 +97,19 @@ class CourseString(StrictModel):
     # A firearm string's load (physics/data/loads.toml id): None, the pistol's run load or the
     # rifle's DEFAULT_RIFLE_LOAD.
     load: str | None = None
-    # Up to the lane's length, which the course's cross-check names with its value.
-    distance_yd: Annotated[float | None, CheckedAgainst("lane_length_ft")] = Field(
-        default=None, gt=0.0
-    )
-    distance_ft: Annotated[float | None, CheckedAgainst("lane_length_ft")] = Field(
-        default=None, gt=0.0
-    )
+    # From MIN_START_DISTANCE_FT up to the lane's length: both bounds are checked by the
+    # course's cross-check (check_course), which names them with their values (nu22 #8: a
+    # bound of 0 here was said as "allowed 0 < distance", below the real minimum).
+    distance_yd: Annotated[float | None, CheckedAgainst("lane_length_ft")] = None
+    distance_ft: Annotated[float | None, CheckedAgainst("lane_length_ft")] = None
     start: Literal["holster", "low_ready", "ready"] = "holster"
     hand: Hand = "both"
     # A hand switch inside the string (facts.md §3, FBI 2019 stage 1): after this many rounds
     # with `hand`, the rest are fired with the other hand, on the same clock and par time.
     switch_hand_after: int | None = Field(default=None, ge=1)
-    rounds: int = Field(default=0, ge=0, le=50)
+    # Firearm strings: from 1 to what the weapon's magazines hold (MAGAZINE_ROUNDS, two with
+    # `reload`), checked by `_consistent`, which says the limit and why (nu22 #8).
+    rounds: int = 0
     cartridges: int = Field(default=0, ge=0, le=2)
     cartridge: str | None = None  # TASER strings: the cartridge id (docs/physics.md)
     # From a half second (no string is shorter than a draw and one shot) to ten minutes (the
@@ -127,22 +129,7 @@ class CourseString(StrictModel):
         if (self.distance_yd is None) == (self.distance_ft is None):
             raise ValueError("give exactly one of distance_yd and distance_ft")
         if self.weapon in FIREARMS:
-            if self.rounds < 1 or self.cartridges or self.cartridge:
-                raise ValueError(
-                    f"a {self.weapon} string fires rounds (at least 1), not cartridges"
-                )
-            per_magazine = (self.rounds + 1) // 2 if self.reload else self.rounds
-            holds = MAGAZINE_ROUNDS[self.weapon]
-            if per_magazine > holds and self.reload:
-                raise ValueError(
-                    f"{self.rounds} rounds with one reload: the {self.weapon}'s two magazines"
-                    f" hold {2 * holds} ({holds} each)"
-                )
-            if per_magazine > holds:
-                raise ValueError(
-                    f"{per_magazine} rounds in one magazine: the {self.weapon}'s holds"
-                    f" {holds} (reload = true splits the string in two)"
-                )
+            self._check_rounds()
         elif self.cartridges < 1 or self.rounds or self.cartridge is None:
             raise ValueError("a TASER string names its cartridge and fires 1 or 2 cartridges")
         elif self.load is not None:
@@ -168,6 +155,40 @@ class CourseString(StrictModel):
                     f" other hand: it must be less than rounds ({self.rounds})"
                 )
         return self
+
+    def _check_rounds(self) -> None:
+        """A firearm string's rounds: at least 1 and what its magazines hold (one, or two with
+        `reload`), each refusal naming the real limit and why; cartridges are TASER strings'."""
+        weapon = self.weapon
+        for key, value in (("cartridges", self.cartridges), ("cartridge", self.cartridge)):
+            if value:
+                raise FieldError(
+                    (key,), f"{key} is for TASER strings: a {weapon} string fires rounds"
+                )
+        holds = MAGAZINE_ROUNDS[weapon]
+        limit = (
+            f"{2 * holds} with this reload ({holds} a magazine)"
+            if self.reload
+            else f"{holds}, a magazine (or {2 * holds} with reload = true)"
+        )
+        if self.rounds < 1:
+            raise FieldError(
+                ("rounds",),
+                f"{self.rounds} rounds: a {weapon} string fires at least 1: allowed 1 to {limit}",
+            )
+        per_magazine = (self.rounds + 1) // 2 if self.reload else self.rounds
+        if per_magazine > holds and self.reload:
+            raise FieldError(
+                ("rounds",),
+                f"{self.rounds} rounds with one reload: the {weapon}'s two magazines"
+                f" hold {2 * holds} ({holds} each): allowed 1 to {2 * holds}",
+            )
+        if per_magazine > holds:
+            raise FieldError(
+                ("rounds",),
+                f"{per_magazine} rounds in one magazine: the {weapon}'s holds"
+                f" {holds}: allowed 1 to {holds} (reload = true splits the string in two)",
+            )
 
     def hand_for(self, round_index: int) -> Hand:
         """The hand that fires round `round_index` (from 0) of the string."""
@@ -245,6 +266,14 @@ class Course(StrictModel):
     scene: Scene = Scene()
     stages: list[Stage] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_drill(cls, data: object) -> object:
+        """A drill file given where a course is wanted: said as such, in one line (nu22 #8)."""
+        if isinstance(data, dict) and "phases" in data and "stages" not in data:
+            raise ValueError(DRILL_NOT_COURSE)
+        return data
+
     @model_validator(mode="after")
     def _no_crowds(self) -> Course:
         if self.scene.crowds:
@@ -292,6 +321,13 @@ class Course(StrictModel):
         if not self.rounds:
             return "the subject"
         return f"{self.target} (firearm strings), the subject (TASER strings)"
+
+    @property
+    def hit_noun(self) -> str:
+        """What a `hits` pass mark counts, as docs/courses.md says it: on a course that fires
+        only TASER cartridges an "effective cartridge" (nu22 #9: it was "pass 3 hits"), else a
+        "hit" (an effective cartridge counts as one beside the rounds on paper)."""
+        return "hit" if self.rounds else "effective cartridge"
 
     @property
     def max_points(self) -> int:
@@ -423,16 +459,19 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
             lane_ft = course.lane_length_ft
             field = "distance_ft" if string.distance_ft is not None else "distance_yd"
             given = _distance_given(string)
-            if string.distance_ft_value < MIN_START_DISTANCE_FT:
+            allowed = (
+                f"allowed {_distance_limit(string, MIN_START_DISTANCE_FT)} <= distance <="
+                f" {_distance_limit(string, lane_ft)}"
+            )
+            # `not >=`: a negative or zero distance too (the field has no bound of its own).
+            if not string.distance_ft_value >= MIN_START_DISTANCE_FT:
                 # As near as a drill subject may start (drills.schema), no nearer: 0.1 yd
                 # (3.6 in) puts the target inside the shooter.
                 problems.append(
                     Problem(
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
-                        f"{given} is nearer than a target can stand: allowed"
-                        f" {_distance_limit(string, MIN_START_DISTANCE_FT)} <= distance <="
-                        f" {_distance_limit(string, lane_ft)}",
+                        f"{given} is nearer than a target can stand: {allowed}",
                     )
                 )
                 continue
@@ -441,8 +480,7 @@ def check_course(course: Course, text: str, path: Path | str) -> None:
                     Problem(
                         locate(lines, (*loc, field)),
                         f"stages[{i}].strings[{j}].{field}",
-                        f"{given} is beyond the lane: allowed 0 < distance <="
-                        f" {_distance_limit(string, lane_ft)}",
+                        f"{given} is beyond the lane: {allowed}",
                     )
                 )
                 continue

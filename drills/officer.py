@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -354,18 +354,24 @@ def load_script_for(
     drill: Drill,
     rules: Collection[str] = (),
     book: PhraseBook | None = None,
+    table: dict[str, Any] | None = None,
 ) -> OfficerScript:
     """The officer script file at `path`, checked by its schema and against `drill` at once:
     every problem of both in one DataFileError, in file order (nu19 #10: a script's type
-    errors hid its unknown subject until they were fixed)."""
+    errors hid its unknown subject until they were fixed). `table`: its TOML table where the
+    caller parsed it already (`drill validate`); the file is parsed once either way."""
     text = read_text(path)
-    try:
-        script = parse_model(text, OfficerScript, path)
-    except DataFileError as exc:
+    data = table
+    if data is None:
         try:
             data = tomllib.loads(text.removeprefix("\ufeff"))
         except (tomllib.TOMLDecodeError, RecursionError):
-            raise exc from None
+            data = None  # parse_model says why, naming the line
+    try:
+        script = parse_model(text, OfficerScript, path, data=data)
+    except DataFileError as exc:
+        if data is None:
+            raise
         steps, expect_rules = _raw_views(data)
         fields = {p.field for p in exc.problems}
         more = [

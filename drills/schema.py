@@ -296,6 +296,19 @@ class Empathy(StrictModel):
     debrief: list[DebriefQuestion] = Field(min_length=1, max_length=20)
 
 
+# A course file (drills/course.py: `[[stages]]`, no phases) where a drill is wanted, and a drill
+# file (phases, no stages) where a course is wanted: each said as the other kind of file, with
+# the command that takes it (docs/courses.md, docs/drills.md).
+COURSE_NOT_DRILL = (
+    "this looks like a course file (it has [[stages]], and a drill has [[phases]]): fire it"
+    " with `openrange course run FILE`, or Start course on a lane"
+)
+DRILL_NOT_COURSE = (
+    "this looks like a drill file (it has [[phases]], and a course has [[stages]]): run it"
+    " with `openrange drill run FILE`, or Start drill on a lane"
+)
+
+
 class Drill(StrictModel):
     id: str = Field(pattern=DRILL_ID)
     version: Literal[1]
@@ -321,6 +334,16 @@ class Drill(StrictModel):
 
     def phase(self, phase_id: str) -> Phase:
         return next(p for p in self.phases if p.id == phase_id)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_course(cls, data: object) -> object:
+        """A course file given where a drill is wanted (`drill run`, a lane's Drill file): said
+        as such, with the command that fires it, in one line rather than one error per drill key
+        it lacks (nu22 #8: "rationale: required key is missing")."""
+        if isinstance(data, dict) and "stages" in data and "phases" not in data:
+            raise ValueError(COURSE_NOT_DRILL)
+        return data
 
     @model_validator(mode="after")
     def _empathy_section(self) -> Drill:

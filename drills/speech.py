@@ -194,7 +194,13 @@ class PhraseBook(StrictModel):
 
 
 def _check(book: PhraseBook, text: str, path: Path | str) -> None:
-    lines = key_lines(text)
+    problems = _duplicates(book, key_lines(text))
+    if problems:
+        raise DataFileError(path, problems)
+
+
+def _duplicates(book: PhraseBook, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+    """A problem for each phrase the book gives to a second act."""
     seen: dict[str, str] = {}
     problems: list[Problem] = []
     for index, entry in enumerate(book.acts):
@@ -208,8 +214,7 @@ def _check(book: PhraseBook, text: str, path: Path | str) -> None:
                     )
                 )
             seen[phrase] = entry.act
-    if problems:
-        raise DataFileError(path, problems)
+    return problems
 
 
 def parse_phrasebook(text: str, path: Path | str) -> PhraseBook:
@@ -244,10 +249,12 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
     if extra is None:
         return base
     text = read_text(extra)  # a byte that is not UTF-8: file, line and column
-    agency = parse_phrasebook(text, extra)
+    # The file's schema first (a book that does not parse cannot be checked further); then its
+    # own duplicates and its clashes with the built-in book, all in one pass (nu21 #3).
+    agency = parse_model(text, PhraseBook, extra)
     known = base.phrase_acts()
     lines = key_lines(text)
-    problems = [
+    problems = _duplicates(agency, lines) + [
         Problem(
             locate(lines, ("acts", index, "phrases")),
             f"acts[{index}].phrases",
@@ -329,6 +336,14 @@ def acts_in_text(text: str, book: PhraseBook) -> list[PhraseMatch]:
 
 
 OFFICER_SPOKE = "officer_spoke"
+
+
+def span_text(start_s: float, end_s: float) -> str:
+    """When words were said, as every listing gives it: their span (`1.38-2.13 s`), or one time
+    where the span has no length at two places (a scripted officer's line is logged with its
+    start as its end: `1.00 s`, not `1.00-1.00 s`, nu22 #9)."""
+    start, end = f"{start_s:.2f}", f"{end_s:.2f}"
+    return f"{start} s" if start == end else f"{start}-{end} s"
 
 
 def officer_spoke(

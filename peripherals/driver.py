@@ -56,6 +56,7 @@ from peripherals.messages import (
     UnknownMessageTypeError,
     decode_message,
 )
+from peripherals.registry import stale_problem
 from peripherals.wire import PROTOCOL_VERSION, FrameDecoder, RawFrame, encode_frame
 
 
@@ -278,7 +279,7 @@ class ReplicaLink:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def open(self) -> DeviceInfo:
-        problem = port_url_problem(self.url)
+        problem = port_url_problem(self.url) or stale_problem(self.url)
         if problem is not None:
             raise PeripheralNotFoundError(f"cannot open {self.url}: {problem}")
         try:

@@ -197,7 +197,11 @@ class ReplicaEmulator(ABC):
         )
         self._thread.start()
         if self.directory is not None:
-            self.directory.register(self.model, self.serial, self.port)
+            try:
+                self.directory.register(self.model, self.serial, self.port)
+            except BaseException:  # a serial another running emulator holds: nothing plugged
+                self.unplug()
+                raise
         return self.port
 
     def stop(self) -> None:

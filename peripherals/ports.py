@@ -20,6 +20,7 @@ from peripherals.clock import Clock
 from peripherals.driver import ReplicaLink
 from peripherals.errors import PeripheralError, PeripheralInitError
 from peripherals.messages import Model
+from peripherals.registry import Claim, clean_if_stale, stale_problem
 
 SYSTEM_BY_ID = Path("/dev/serial/by-id")
 
@@ -72,10 +73,16 @@ def default_emulator_dir() -> Path:
 
 
 class PortDirectory:
-    """A folder of symlinks `openrange-<model>-<serial>` -> the replica's tty."""
+    """A folder of symlinks `openrange-<model>-<serial>` -> the replica's tty, each with the
+    owner file of the emulator that made it (peripherals/registry.py): a link whose emulator
+    is no longer running (killed with SIGKILL) is stale, never listed, and removed.
 
-    def __init__(self, path: Path) -> None:
+    `owned=False` for a folder whose links nobody here owns (udev's /dev/serial/by-id)."""
+
+    def __init__(self, path: Path, *, owned: bool = True) -> None:
         self.path = path
+        self.owned = owned
+        self._claims: dict[str, Claim] = {}  # the links this object registered, by name
 
     def _link(self, model: Model, serial: str) -> Path:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", serial)
@@ -83,34 +90,52 @@ class PortDirectory:
 
     def register(self, model: Model, serial: str, port: str) -> Path:
         """Register `port` here; the folder is checked as the default one is (private_dir):
-        a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it."""
+        a folder others may write is refused (UnsafeRuntimeDirError), whoever chose it. A
+        serial registered by another running emulator is refused (SerialTakenError, naming
+        its pid and port): two replicas answering to one serial would be taken for each
+        other by a lane that re-attaches by serial. A stale one (its emulator killed) is
+        taken over."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         private_dir(self.path, CHOSEN_DIR_REMEDY)
         link = self._link(model, serial)
-        tmp = link.with_name(link.name + ".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        tmp.symlink_to(port)
-        tmp.replace(link)  # atomic: a scanner never sees a half-made name
+        claim = self._claims.get(link.name)
+        if claim is None:
+            claim = Claim.take(link)
+            self._claims[link.name] = claim
+        claim.publish(port)
         return link
 
     def unregister(self, model: Model, serial: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._link(model, serial).unlink()
+        """Remove the link this object registered, only while it still points at its own
+        port: never another emulator's link under the same name."""
+        claim = self._claims.pop(self._link(model, serial).name, None)
+        if claim is not None:
+            claim.release()
 
     def model_of(self, serial: str) -> Model | None:
-        """The model of the emulator registered here with this serial (its port still
-        there), or None: `calibrate --emulate` takes a running emulator's model from it."""
+        """The model of the emulator registered here with this serial (running, its port
+        still there), or None: `calibrate --emulate` takes a running emulator's model from it."""
         for model in Model:
             link = self._link(model, serial)
-            if link.is_symlink() and link.exists():
+            if link.is_symlink() and link.exists() and stale_problem(link) is None:
                 return model
         return None
 
     def ports(self) -> list[str]:
+        """The links here that lead to a port; an emulator's stale link is left out and
+        removed (`clean_if_stale`), so no scan opens a pty its emulator no longer holds."""
         if not self.path.is_dir():
             return []
-        return sorted(str(p) for p in self.path.iterdir() if p.is_symlink() and p.exists())
+        found = []
+        for p in self.path.iterdir():
+            if not p.is_symlink() or p.name.endswith(".tmp"):
+                continue
+            if self.owned and stale_problem(p) is not None:
+                clean_if_stale(p)
+                continue
+            if p.exists():
+                found.append(str(p))
+        return sorted(found)
 
 
 def candidate_ports(extra_dirs: list[Path] | None = None) -> list[str]:
@@ -119,7 +144,7 @@ def candidate_ports(extra_dirs: list[Path] | None = None) -> list[str]:
     found: dict[str, str] = {}
     names = [info.device for info in list_ports.comports()]
     for directory in [SYSTEM_BY_ID, *(extra_dirs or [])]:
-        names.extend(PortDirectory(directory).ports())
+        names.extend(PortDirectory(directory, owned=directory != SYSTEM_BY_ID).ports())
     for name in names:
         found.setdefault(os.path.realpath(name), name)
     return sorted(found.values())

@@ -1358,11 +1358,14 @@ k_deploy(PyObject *self, PyObject *args)
         double before[MAX_PROBES][MAX_SAMPLES], cut[MAX_PROBES][MAX_SAMPLES];
         char live[MAX_PROBES][MAX_SAMPLES];
         Py_ssize_t first_cs[MAX_PROBES + 1];
-        /* hit_s: the subject row, -1 none; hit_uid: the floor's or a static body's uid when
-         * hit_s < 0; hit_q: the hit on the rest body, set where hit_s >= 0. */
-        Py_ssize_t hit_ks[MAX_PROBES], hit_ss[MAX_PROBES], hit_js[MAX_PROBES];
-        long long hit_uids[MAX_PROBES];
-        double hit_ts[MAX_PROBES], hit_qs[MAX_PROBES][3];
+        /* Each probe's first hit: k the chord (-1 none), t the fraction along it; s the
+         * subject row (-1 none) and j its segment; uid the floor's or a static body's uid
+         * when s < 0; q the hit on the rest body, set where s >= 0. */
+        struct first_hit {
+            Py_ssize_t k, s, j;
+            long long uid;
+            double t, q[3];
+        } first_hits[MAX_PROBES];
         int finite = isfinite(reach);
         for (Py_ssize_t pr = 0; pr < p_count; pr++) {
             double start[3], dir[3], ax[3], bx[3];
@@ -1430,10 +1433,12 @@ k_deploy(PyObject *self, PyObject *args)
              * cover, props), up to the first hit's: PyBullet casts them (`hits`, in this
              * order). */
             first_cs[pr] = count;
-            Py_ssize_t hit_k = -1, hit_s = -1, hit_j = -1;
-            long long hit_uid = -1;
-            double hit_t = 1.0, hit_q[3] = {NAN, NAN, NAN};
-            for (Py_ssize_t k = 0; k < k_count && hit_k < 0; k++) {
+            struct first_hit *h = &first_hits[pr];
+            h->k = h->s = h->j = -1;
+            h->uid = -1;
+            h->t = 1.0;
+            h->q[0] = h->q[1] = h->q[2] = NAN;
+            for (Py_ssize_t k = 0; k < k_count && h->k < 0; k++) {
                 if (!lv[k])
                     continue;
                 const double *a = pt[k], *b = en[k];
@@ -1447,22 +1452,22 @@ k_deploy(PyObject *self, PyObject *args)
                         continue;
                     double t = 1.0, q[3] = {0.0, 0.0, 0.0}; /* set where j >= 0 */
                     Py_ssize_t j = enter_subject(&sc, s, a, b, d, dd, &t, q);
-                    if (j >= 0 && (hit_k < 0 || t < hit_t)) {
-                        hit_k = k;
-                        hit_s = s;
-                        hit_j = j;
-                        hit_t = t;
-                        memcpy(hit_q, q, sizeof q);
+                    if (j >= 0 && (h->k < 0 || t < h->t)) {
+                        h->k = k;
+                        h->s = s;
+                        h->j = j;
+                        h->t = t;
+                        memcpy(h->q, q, sizeof q);
                     }
                 }
                 if (a[2] * b[2] < 0.0) {
                     double t = a[2] / (a[2] - b[2]);
-                    if (hit_k < 0 || t <= hit_t) {
-                        hit_k = k;
-                        hit_s = hit_j = -1;
-                        hit_uid = floor_uid;
-                        hit_t = t;
-                        hit_q[0] = hit_q[1] = hit_q[2] = NAN;
+                    if (h->k < 0 || t <= h->t) {
+                        h->k = k;
+                        h->s = h->j = -1;
+                        h->uid = floor_uid;
+                        h->t = t;
+                        h->q[0] = h->q[1] = h->q[2] = NAN;
                     }
                 }
                 int near = 0;
@@ -1476,12 +1481,6 @@ k_deploy(PyObject *self, PyObject *args)
                     count++;
                 }
             }
-            hit_ks[pr] = hit_k;
-            hit_ss[pr] = hit_s;
-            hit_js[pr] = hit_j;
-            hit_uids[pr] = hit_uid;
-            hit_ts[pr] = hit_t;
-            memcpy(hit_qs[pr], hit_q, sizeof hit_q);
         }
         first_cs[p_count] = count;
         /* PyBullet's answer for the candidate chords: given (`hits`), or asked here, once for
@@ -1524,22 +1523,22 @@ k_deploy(PyObject *self, PyObject *args)
             goto release;
         }
         for (Py_ssize_t pr = 0; pr < p_count; pr++) {
-            Py_ssize_t hit_k = hit_ks[pr], hit_s = hit_ss[pr], hit_j = hit_js[pr];
-            long long hit_uid = hit_uids[pr];
-            double hit_t = hit_ts[pr], *hit_q = hit_qs[pr];
+            struct first_hit *h = &first_hits[pr];
             double(*pt)[3] = pts[pr], *sp = spd[pr], (*en)[3] = ends[pr];
+            double *ch = chord[pr], *bf = before[pr], *ct = cut[pr];
+            char *lv = live[pr];
             if (h_uid != NULL) {
                 /* The first of this probe's cast chords that hit something; it wins a tie. */
                 for (Py_ssize_t c = first_cs[pr]; c < first_cs[pr + 1]; c++) {
                     if (h_uid[c] < 0)
                         continue;
                     Py_ssize_t k = cand_k[c];
-                    if (hit_k < 0 || k < hit_k || (k == hit_k && h_frac[c] <= hit_t)) {
-                        hit_k = k;
-                        hit_s = hit_j = -1;
-                        hit_uid = h_uid[c]; /* a static body */
-                        hit_t = h_frac[c];
-                        hit_q[0] = hit_q[1] = hit_q[2] = NAN;
+                    if (h->k < 0 || k < h->k || (k == h->k && h_frac[c] <= h->t)) {
+                        h->k = k;
+                        h->s = h->j = -1;
+                        h->uid = h_uid[c]; /* a static body */
+                        h->t = h_frac[c];
+                        h->q[0] = h->q[1] = h->q[2] = NAN;
                     }
                     break;
                 }
@@ -1548,30 +1547,30 @@ k_deploy(PyObject *self, PyObject *args)
             long long *oi = out_i + pr * DEPLOY_I;
             Py_ssize_t k;
             double end_f;
-            if (hit_k >= 0) {
-                k = hit_k;
-                end_f = hit_t * cut[pr][k];
+            if (h->k >= 0) {
+                k = h->k;
+                end_f = h->t * ct[k];
                 for (int m = 0; m < 3; m++)
-                    of[m] = pt[k][m] + (en[k][m] - pt[k][m]) * hit_t;
-                if (hit_s >= 0) {
-                    oi[0] = sc.uid[hit_s];
-                    oi[1] = region_code(&sc, hit_s, hit_j, hit_q);
-                    oi[2] = hit_j;
+                    of[m] = pt[k][m] + (en[k][m] - pt[k][m]) * h->t;
+                if (h->s >= 0) {
+                    oi[0] = sc.uid[h->s];
+                    oi[1] = region_code(&sc, h->s, h->j, h->q);
+                    oi[2] = h->j;
                 } else {
-                    oi[0] = hit_uid;
+                    oi[0] = h->uid;
                     oi[1] = oi[2] = -1;
                 }
             } else {
                 /* Nothing hit: the flight ends where its reach (or its samples) ran out. */
-                k = last_live(live[pr], k_count, 1);
-                end_f = cut[pr][k];
+                k = last_live(lv, k_count, 1);
+                end_f = ct[k];
                 for (int m = 0; m < 3; m++)
                     of[m] = en[k][m];
                 oi[0] = oi[1] = oi[2] = -1;
             }
-            end_state(times, k, end_f, sp[k], sp[k + 1], before[pr][k], chord[pr][k], of + 3);
+            end_state(times, k, end_f, sp[k], sp[k + 1], bf[k], ch[k], of + 3);
             for (int m = 0; m < 3; m++)
-                of[6 + m] = hit_q[m];
+                of[6 + m] = h->q[m];
         }
     }
     result = PyLong_FromSsize_t(count);

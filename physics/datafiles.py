@@ -202,12 +202,9 @@ def _range_error(name: str, metadata: Sequence[Any], value: Any) -> str | object
         return None
     if not sane and 0.0 < abs(number) < MIN_MAGNITUDE and (lower is None or lower[0] <= 0.0):
         return None  # a subnormal the bounds would take: the generic message says why not
-    if sane and upper is None and checked is None and lower is not None:
-        # Only a lower bound: said alone ("allowed points >= 1", not "<= 1e+06").
-        sign = ">=" if lower[1] == "<=" else ">"
-        return f"{number:g} is out of range: allowed {name} {sign} {lower[0]:g}"
-    if sane and lower is None and upper is not None:
-        return f"{number:g} is out of range: allowed {name} {upper[1]} {upper[0]:g}"
+    # One wording whichever side is crossed: a field with one bound of its own is also held
+    # to the sane magnitude on the other ("-0.5" and "1e300" both say "allowed 0 <= at_s <=
+    # 1e+06", rc19 nit; "allowed at_s >= 0" was not all that is allowed).
     low = f"{lower[0]:g} {lower[1]} " if lower is not None else f"{-MAX_MAGNITUDE:g} <= "
     if upper is not None:
         high = f" {upper[1]} {upper[0]:g}"
@@ -534,14 +531,17 @@ def parse_model(
     model: type[M],
     path: Path | str,
     check: Callable[[M, str, Path | str], None] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> M:
     """Validate TOML `text` (read from `path`) as `model`, or raise DataFileError. `check`
     looks for what a schema cannot see (a phase graph's dangling links, a string beyond its
-    cartridge's reach) and raises DataFileError itself."""
+    cartridge's reach) and raises DataFileError itself. `data`: `text`'s table where the
+    caller parsed it already (not parsed again)."""
     # A UTF-8 byte-order mark (some Windows editors write one) is not part of the data.
     text = text.removeprefix("\ufeff")
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        if data is None:
+            data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         at = _TOML_AT.search(str(exc))
         line = int(at.group(1)) if at else None
@@ -600,8 +600,14 @@ def parse_model(
 
 def read_text(path: Path) -> str:
     """A data file's text. A byte that is not UTF-8 is a DataFileError naming the file, the
-    line and the column; a missing or unreadable file is the OSError itself (it names the path).
+    line and the column; so is a directory (status 2, as any file refused: not the OSError,
+    which the CLI reads as an I/O failure, nu21 #4); a missing or unreadable file is the OSError
+    itself (it names the path).
     """
+    if path.is_dir():
+        raise DataFileError(
+            path, [Problem(None, "", "a directory, not a data file: give one file")]
+        )
     return decode(path.read_bytes(), path)
 
 
@@ -619,8 +625,10 @@ def decode(raw: bytes, path: Path | str) -> str:
         ) from None
 
 
-def load_model(path: Path, model: type[M]) -> M:
-    return parse_model(read_text(path), model, path)
+def load_model(path: Path, model: type[M], data: dict[str, Any] | None = None) -> M:
+    """The data file `path` validated as `model` (`parse_model`); `data`: its table where the
+    caller parsed it already (not parsed again)."""
+    return parse_model(read_text(path), model, path, data=data)
 
 
 class NotFoundError(KeyError):

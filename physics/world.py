@@ -528,9 +528,11 @@ class RangeWorld:
         caller has worked them out (`_deploy_scene`); None: worked out here when needed."""
         box = self._numpy_boxes.get(subject_id)
         if box is None:
-            if at is None:
-                at = self._centres_of(subject_id, self.subject_frames(subject_id))
-            box = self._numpy_boxes[subject_id] = self._box_round(subject_id, at)
+            box = self._numpy_boxes[subject_id] = (
+                self._box_round(subject_id, at)
+                if at is not None
+                else self._box_of(subject_id, self.subject_frames(subject_id))
+            )
         return box
 
     def _box_of(self, subject_id: str, frames: Posed) -> NDArray[np.float64]:

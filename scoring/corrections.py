@@ -23,10 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from drills.log import LogRecord
-from drills.speech import ACT, OFFICER_SPOKE
+from drills.speech import ACT, OFFICER_SPOKE, span_text
 from physics.datafiles import (
     KIND_WORDS,
     StrictModel,
@@ -37,11 +37,17 @@ from physics.datafiles import (
 )
 
 CORRECTIONS_FORMAT = 1
+# The format of a file that holds an act the instructor added (`added`, below): a reader of
+# format 1 refuses its keys, so it is told by the version, not by a key it does not know.
+ADDED_FORMAT = 2
 # An --at this close to an utterance's start or end still names it: a reviewer clicks or reads
 # a time off the timeline, to a quarter second.
 MATCH_SLACK_S = 0.25
 SHA256 = r"^[0-9a-f]{64}$"
 NONE = "none"  # the act of an utterance that was not speech at all (a false act)
+# What a correction's `was` may be: the act heard, or `none` for an act the instructor added
+# where the recogniser heard nothing.
+WAS = rf"^{NONE}$|{ACT}"
 NO_SUCH_ACT = "no act"  # how `unapplied` begins why a correction's act is in no phrase book
 # How `unapplied` begins why a correction is not applied because a later one of the same act
 # replaced it: history, not a fault of the file (rc17 #6).
@@ -60,7 +66,7 @@ class Correction(StrictModel):
     at_s: float = Field(ge=0.0)
     utterance_t: float = Field(ge=0.0)
     text: str
-    was: str = Field(pattern=ACT)
+    was: str = Field(pattern=WAS)
     act: str
     by: str = Field(min_length=1)
     reason: str = ""
@@ -73,6 +79,32 @@ class Correction(StrictModel):
     # knife, drop the knife"). None (a file written before, or a mark): every act at
     # `utterance_t` heard as `was`.
     n: int | None = Field(default=None, ge=1)
+    # An act the recogniser missed, added by the instructor in review over the officer's words'
+    # span `start_s`-`end_s` (run seconds), where no act was heard: `was` is `none`, and
+    # `utterance_t` the span's end, when it is credited (as an utterance's act is when its
+    # words ended). Scored as a live mark at `end_s` (nu21 #1). A later correction with the
+    # same `utterance_t` (`was` none) replaces it; one with act `none` takes it back.
+    added: bool = False
+    start_s: float | None = Field(default=None, ge=0.0)
+    end_s: float | None = Field(default=None, ge=0.0)
+
+    @model_validator(mode="after")
+    def _added_fits(self) -> Correction:
+        if not self.added:
+            if self.was == NONE:
+                raise ValueError("'was' is none only for an added act ('added': true)")
+            if self.start_s is not None or self.end_s is not None:
+                raise ValueError("'start_s' and 'end_s' are an added act's ('added': true)")
+            return self
+        if self.was != NONE:
+            raise ValueError(f"an added act was heard as nothing: 'was' is none, not {self.was!r}")
+        if self.start_s is None or self.end_s is None or self.end_s <= self.start_s:
+            raise ValueError("an added act needs its words' span: 'start_s' before 'end_s'")
+        if abs(self.utterance_t - self.end_s) > 1e-9:
+            raise ValueError("an added act's 'utterance_t' is its 'end_s'")
+        if self.marked or self.n is not None:
+            raise ValueError("an added act is no mark and no numbered utterance")
+        return self
 
     @field_validator("made")
     @classmethod
@@ -92,7 +124,7 @@ class Correction(StrictModel):
 
 
 class Corrections(StrictModel):
-    version: Literal[1]
+    version: Literal[1, 2]
     log_sha256: str = Field(pattern=SHA256)
     corrections: list[Correction]
 
@@ -139,7 +171,11 @@ def _plain(error: Any) -> str:
         return "must not be empty"
     if kind == "string_pattern_mismatch" and "ctx" in error:
         pattern = str(error["ctx"].get("pattern"))
-        words = {ACT: "a speech act (category[.name])", SHA256: "64 lower-case hex digits"}
+        words = {
+            ACT: "a speech act (category[.name])",
+            WAS: "a speech act (category[.name]) or none (an added act's)",
+            SHA256: "64 lower-case hex digits",
+        }
         if pattern in words:
             return f"{json.dumps(error.get('input'))} is not {words[pattern]}"
     return error_message(error)
@@ -199,16 +235,75 @@ def write_corrections(run_dir: Path, sha256: str, corrections: Sequence[Correcti
     two writers never share one). Call it under `corrections_lock`, with the corrections read
     under the same lock, or one writer's correction replaces another's."""
     path = corrections_path(run_dir, sha256)
-    body = Corrections(version=CORRECTIONS_FORMAT, log_sha256=sha256, corrections=list(corrections))
+    version = ADDED_FORMAT if any(c.added for c in corrections) else CORRECTIONS_FORMAT
+    body = {
+        "version": version,
+        "log_sha256": sha256,
+        "corrections": [dumped(c) for c in corrections],
+    }
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(tmp, "x", encoding="utf-8") as out:
-            out.write(json.dumps(body.model_dump(), indent=2) + "\n")
+            out.write(json.dumps(body, indent=2) + "\n")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def dumped(correction: Correction) -> dict[str, Any]:
+    """A correction as kept (the file, the records' amendment, the score's listing): an added
+    act's keys only on an added act, so a correction of a heard act is kept as format 1 keeps
+    it."""
+    out = correction.model_dump(mode="json")
+    if not correction.added:
+        for key in ("added", "start_s", "end_s"):
+            out.pop(key)
+    return out
+
+
+def added_in_force(corrections: Sequence[Correction]) -> list[Correction]:
+    """The acts added by the instructor (`added`) as they stand: the latest correction of each
+    (by its `utterance_t`), those not taken back (act `none`), in time order."""
+    latest: dict[float, Correction] = {}
+    for c in corrections:
+        if c.added:
+            latest[c.utterance_t] = c
+    return sorted((c for c in latest.values() if c.act != NONE), key=lambda c: c.utterance_t)
+
+
+def added_mark(correction: Correction) -> LogRecord:
+    """An added act as the scorer reads it: a live mark (`instructor_command` "mark") at the
+    end of its words, by the instructor who added it."""
+    assert correction.start_s is not None and correction.end_s is not None
+    return LogRecord(
+        correction.utterance_t,
+        "instructor_command",
+        {
+            "command": "mark",
+            "act": correction.act,
+            "by": correction.by,
+            "added": True,
+            "start_s": correction.start_s,
+            "end_s": correction.end_s,
+        },
+    )
+
+
+def overlaps(records: Iterable[LogRecord], start_s: float, end_s: float) -> LogRecord | None:
+    """The first heard act (an utterance's words, a mark's moment) inside `start_s`-`end_s`,
+    or None: an added act's span may hold none (one heard there is corrected, not added)."""
+    for r in heard_acts(list(records)):
+        lo, hi = span(r)
+        if lo <= end_s and start_s <= hi:
+            return r
+    return None
+
+
+def run_end_s(records: Sequence[LogRecord]) -> float:
+    """The run's last moment in its log (its last record's t)."""
+    return max((r.t for r in records), default=0.0)
 
 
 def is_mark(record: LogRecord) -> bool:
@@ -245,16 +340,23 @@ def corrects(correction: Correction, record: LogRecord) -> bool:
     """Whether `correction` names `record` (an `officer_spoke` record or a live mark): its t,
     the act it was heard as, whether it is a mark, and its number `n` where both have one."""
     return (
-        abs(correction.utterance_t - record.t) < 1e-9
+        not correction.added
+        and abs(correction.utterance_t - record.t) < 1e-9
         and correction.was == record.data.get("act")
         and correction.marked == not_spoken(record)
         and (correction.n is None or correction.n == _number(record))
     )
 
 
+def heard_acts(records: Sequence[LogRecord]) -> list[LogRecord]:
+    """The log's heard acts, every act a correction can name: its utterances, then its live
+    marks (each in log order)."""
+    return [*utterances(records), *marks(records)]
+
+
 def heard_as(correction: Correction, heard: Iterable[LogRecord]) -> dict[str, Any]:
     """What the log has of the act `correction` names among `heard` (the log's utterances and
-    live marks, `[*utterances(records), *marks(records)]`, built once by a caller that lists
+    live marks, `heard_acts(records)`, built once by a caller that lists
     several): the act's own words (`phrase`, where it was heard inside a longer utterance) and
     when they were said (`start_s`, `end_s`: its words' span, a mark's moment, the time every
     listing gives the act, nu19 #12); empty where the log does not name it. The one lookup
@@ -352,7 +454,7 @@ def find_utterance(
         )
     if not near:
         what = f" heard as {was}" if was is not None else ""
-        times = ", ".join(_when(r) for r in sorted(heard, key=lambda r: span(r)[0]))
+        times = ", ".join(_heard_times(heard))
         raise CorrectionError(
             f"no utterance{what} at {at_s:.2f} s"
             + (
@@ -370,9 +472,27 @@ def find_utterance(
     return min(near, key=lambda r: abs(sum(span(r)) / 2 - at_s))
 
 
+def _heard_times(heard: Iterable[LogRecord]) -> list[str]:
+    """Each utterance's span (its acts' words together: the acts one utterance was heard as
+    share its `t` and `text`, nu21 #7: two acts of "police, drop the knife" are one utterance)
+    and each mark's moment, in order."""
+    spans: dict[tuple[float, str], tuple[float, float]] = {}
+    moments: list[tuple[float, str]] = []
+    for r in heard:
+        start, end = span(r)
+        if r.kind != OFFICER_SPOKE:
+            moments.append((start, _when(r)))
+            continue
+        key = (r.t, str(r.data.get("text", "")))
+        lo, hi = spans.get(key, (start, end))
+        spans[key] = (min(lo, start), max(hi, end))
+    moments += [(lo, f"{lo:.2f}-{hi:.2f} s") for lo, hi in spans.values()]
+    return [words for _, words in sorted(moments)]
+
+
 def _when(record: LogRecord) -> str:
     start, end = span(record)
-    return f"{start:.2f}-{end:.2f} s" if record.kind == OFFICER_SPOKE else f"{start:.2f} s (mark)"
+    return span_text(start, end) if record.kind == OFFICER_SPOKE else f"{start:.2f} s (mark)"
 
 
 def not_spoken(record: LogRecord) -> bool:
@@ -400,7 +520,7 @@ def unapplied(
     applied, and never listed as applied: the scorer lists them as not applied, with why."""
     records = list(records)
     heard: dict[tuple[float, bool], list[str]] = {}
-    for r in [*utterances(records), *marks(records)]:
+    for r in heard_acts(records):
         heard.setdefault(_key(r), []).append(str(r.data["act"]))
     known = None if acts is None else set(acts)
 
@@ -420,6 +540,14 @@ def unapplied(
         what = "mark" if c.marked else "officer_spoke"
         if not _in_book(c, known):
             out.append((index, f"{NO_SUCH_ACT} {c.act!r} in this run's phrase book"))
+        elif c.added:
+            why = _added_unfit(records, c)
+            if why is not None:
+                out.append((index, why))
+            elif c.act == c.was and not restores:
+                out.append((index, "a no-op: it takes back no added act"))
+            elif later != index:
+                out.append((index, f"{SUPERSEDED} corrections[{later}] of the same added act"))
         elif sounds is None:
             times = ", ".join(f"{t:g}" for t, m in sorted(heard) if m == c.marked) or "none"
             out.append(
@@ -450,6 +578,19 @@ def unapplied(
     return out
 
 
+def _added_unfit(records: Sequence[LogRecord], c: Correction) -> str | None:
+    """Why an added act does not fit the log (a hand-edited file: `speech correct --add`
+    refuses each as it is made), or None."""
+    assert c.start_s is not None and c.end_s is not None
+    end = run_end_s(records)
+    if c.end_s > end + 1e-9:
+        return f"its words end at {c.end_s:g} s, after the run's end ({end:g} s)"
+    heard = overlaps(records, c.start_s, c.end_s)
+    if heard is not None:
+        return f"the log heard {heard.data['act']} at {_when(heard)}, inside its span"
+    return None
+
+
 def apply_corrections(
     records: Iterable[LogRecord], corrections: Sequence[Correction]
 ) -> list[LogRecord]:
@@ -464,4 +605,8 @@ def apply_corrections(
             out.append(r)
         elif fix.act != NONE:
             out.append(LogRecord(r.t, r.kind, {**r.data, "act": fix.act}))
+    # The acts the instructor added, each among the records of its time, as a live mark is.
+    for fix in added_in_force(corrections):
+        at = next((i for i, r in enumerate(out) if r.t > fix.utterance_t), len(out))
+        out.insert(at, added_mark(fix))
     return out

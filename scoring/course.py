@@ -17,6 +17,7 @@ from typing import Any
 
 from drills.course import Course, TaserCriteria, stage_label
 from drills.log import LogRecord
+from drills.wording import count_of
 from physics.body import TASER_ZONE, Region, TaserZone
 from physics.pose import DEVICE_TIME_TOLERANCE_S
 from physics.targets import TARGETS, PaperTarget
@@ -220,7 +221,7 @@ def score_attempt(
     reasons = []
     mark = course.pass_mark
     if mark.hits is not None and hits < mark.hits:
-        reasons.append(f"{hits} hits, {mark.hits} needed")
+        reasons.append(f"{count_of(hits, course.hit_noun)}, {mark.hits} needed")
     needed = course.passing_points()
     if needed is not None and points < needed:
         reasons.append(f"{points} points, {needed} needed")

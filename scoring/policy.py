@@ -59,6 +59,7 @@ RULES = (
     "DEESC-01",
     "DEESC-02",
     "DEESC-03",
+    "DEESC-04",
     "HOLD-01",
     "PLACE-01",
     "PLACE-02",
@@ -281,7 +282,13 @@ class Policy(StrictModel):
                 raise FieldError(("rules", n, "id"), f"rule id {rule_id!r} given twice")
         missing = set(RULES) - set(ids)
         if missing:
-            raise ValueError(f"rules missing: {', '.join(sorted(missing))}")
+            # A rule added by a newer version (DEESC-04, say) is not priced by an agency's older
+            # copy: refuse rather than guess its points, and say where its row is.
+            raise ValueError(
+                f"rules missing: {', '.join(sorted(missing))}: every rule needs a [[rules]] row;"
+                " copy each missing row from scoring/data/policy-default.toml and set its points"
+                " (docs/scoring.md)"
+            )
         for n, row in enumerate(self.settings):
             if row.rule not in RULES:
                 raise FieldError(("settings", n, "rule"), f"setting {row.id}: no rule {row.rule!r}")

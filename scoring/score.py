@@ -26,11 +26,11 @@ from scoring.corrections import (
     SUPERSEDED,
     Correction,
     apply_corrections,
+    dumped,
+    heard_acts,
     heard_as,
-    marks,
     unapplied,
     undone,
-    utterances,
 )
 from scoring.policy import ForceOption, Judgement, Policy, Settings
 
@@ -282,9 +282,13 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
     An `officer_spoke` record carries its act (after any instructor correction), and so does an
     instructor's live mark (`instructor_command` "mark": an act the recogniser missed, heard by
     the instructor; one that is not an act shape is no act). An older log's
-    `verbal_command` action carries only its words: the phrase book finds the acts in them, the
-    `cew_warning_words` and `deadly_warning_words` settings add the warnings they name, and it
-    is always at least a command (the bare category `command`), so old logs still score."""
+    `verbal_command` action (a scripted officer's line) carries only its words: the phrase
+    book finds the acts in them, as it does in heard speech, and the `cew_warning_words` and
+    `deadly_warning_words` settings add the warnings they name. A line in which none is found
+    (or whose words the log did not keep) counts as a command (the bare category `command`),
+    so old logs still score; one the book maps is those acts alone, so a rapport-only line
+    ("I'm here to help. What's your name?") is rapport, never a command that could earn
+    VERBAL-01 (nu21 #8)."""
     if record.kind == "officer_spoke":
         return [str(record.data["act"])]
     if record.kind == "instructor_command":  # a live mark: an act the recogniser missed
@@ -301,7 +305,7 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
         acts.append("warning.taser")
     if names(values.deadly_warning_words) and "warning.deadly_force" not in acts:
         acts.append("warning.deadly_force")
-    if not any(_category(a) in _COMMANDING for a in acts):
+    if not acts:
         acts.append("command")
     return acts
 
@@ -1377,6 +1381,7 @@ class _Judge:
                     f"talk-down: {s.name} ended {s.behaviour} with no force used"
                     + (f" ({self.talking()})" if self.talking() else ""),
                 )
+        self.not_talked_down(ended, used_force)
         if self.talking():
             self.add("DEESC-03", self.calming_at or 0.0, Kind.CREDIT, self.talking())
         elif any(self.shouted.values()):
@@ -1388,6 +1393,39 @@ class _Judge:
                 f" {self.shouted['question']} question act(s), all shouted: a shout calms"
                 " nobody",
             )
+
+    def not_talked_down(self, ended: dict[str, Any], used_force: bool) -> None:
+        """DEESC-04 (nu21 #2): the drill ran to its time limit, not to an ending of its own,
+        with a threatening or armed subject neither surrendered nor compliant, and no force
+        used: the situation was not resolved. A finding where no speech act was heard at all
+        (the force continuum's verbal step and ICAT's communication, facts.md §4: standing
+        silent is not a talk-down), information where the officer talked (time is ICAT's ally:
+        a talk-down still under way when the drill's clock ran out is not a fault)."""
+        if used_force or ended.get("state") != "completed" or ended.get("reason") != "time limit":
+            return
+        for s in self.subjects.values():
+            if (
+                s.role == "bystander"
+                or not (s.peak >= Threat.ACTIVE or s.ever_armed)
+                or s.behaviour in ("surrendered", "compliant", "incapacitated", "fleeing")
+            ):
+                continue
+            holding = f", still holding the {s.held}" if s.held.is_weapon else ""
+            state = f"{s.name} not surrendered ({s.behaviour.replace('_', ' ')}){holding}"
+            if self.spoke_at is None:
+                self.breach(
+                    "DEESC-04",
+                    self.end_t,
+                    f"not talked down: the time limit came with {state}, and no word was"
+                    " heard from the officer (no command, warning, rapport or question act)",
+                )
+            else:
+                self.add(
+                    "DEESC-04",
+                    self.end_t,
+                    Kind.INFO,
+                    f"not talked down: the time limit came with {state}, no force used",
+                )
 
     def rapport(self) -> tuple[int, int]:
         """(rapport acts, question acts) said in a normal voice (shouted ones calm nobody:
@@ -1420,7 +1458,9 @@ class _Judge:
         if not rapport and not questions:
             return ""
         line = f"{rapport} rapport act(s), {questions} question act(s)"
-        if (talk := self.talk_s()) > 0.0:
+        # Rounded as Score.speech["talk_s"] is, so the summary's "Speech heard" and this line
+        # give the same 3.75 s the same way (nu21 #7: "3.8 s" beside "3.7 s").
+        if (talk := round(self.talk_s(), 3)) > 0.0:
             line += f", {talk:.1f} s talking"
         shouted = sum(self.shouted.values())
         if shouted:
@@ -1510,11 +1550,11 @@ def score_run(
     # made it), and an act heard inside a longer utterance its own words (`phrase`), as
     # `openrange speech correct` says them (nu17c #11).
     score.corrections = []
-    heard = [*utterances(records), *marks(records)]
+    heard = heard_acts(records)
     for index, c in enumerate(corrections):
         if index in stale:
             continue
-        listed = c.model_dump()
+        listed = dumped(c)
         if (prior := undone(corrections, index, acts)) is not None:
             listed["undoes"] = {"act": prior.act, "by": prior.by}
         listed |= heard_as(c, heard)
@@ -1525,7 +1565,7 @@ def score_run(
     score.corrections_not_applied = []
     for index, why in stale.items():
         c = corrections[index]
-        listed = c.model_dump() | {"index": index, "why": why}
+        listed = dumped(c) | {"index": index, "why": why}
         if why.startswith(SUPERSEDED):
             listed["superseded"] = True
         listed |= heard_as(c, heard)
@@ -1590,6 +1630,8 @@ def _decision(findings: list[Finding], used_force: bool) -> str:
     if not used_force:
         if any(f.rule == "DEESC-02" for f in findings):
             return "talk-down: no force used"
+        if any(f.rule == "DEESC-04" for f in findings):
+            return "no force used; not talked down (time limit)"
         return "no force used"
     return "appropriate"
 

@@ -45,3 +45,16 @@ def soundless_wavs(folder: Path) -> tuple[Path, Path]:
     header = folder / "hdr.wav"
     header.write_bytes(whole.read_bytes()[:44])
     return empty, header
+
+
+def unrecorded(err: str, kept: Path, count: int) -> str:
+    """`err` (stderr of `score` or `report` on a run played without a badge) less its line
+    saying the corrections file `kept` and its `count` correction(s) are not checked against
+    the records (rc19 #7), which must come first."""
+    first, _, rest = err.partition("\n")
+    assert first == (
+        f"openrange: warning: {kept}: not checked against the records: the run was played"
+        f" without a badge, so no records hold it; its {count} correction(s) are applied as"
+        " the file has them"
+    ), err
+    return rest

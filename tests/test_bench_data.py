@@ -31,3 +31,22 @@ def test_the_benchmarks_drill_passes_validation() -> None:
     run = _bench_module("run")
     drill = parse_drill(run.THREE_SUBJECTS, "bench/run.py THREE_SUBJECTS")
     assert len(drill.subjects) == 3
+
+
+def test_paired_timings_alternate_one_batch_of_each_through_median_cpu_us() -> None:
+    """rv21a #10: `_paired_cpu_us` takes each batch by `_median_cpu_us` (one batch), new then
+    old in turn, and keeps each side's least median; it had its own copy of the timing loop."""
+    run = _bench_module("run")
+    asked: list[tuple[str, int, int]] = []
+    times = iter([5.0, 9.0, 3.0, 8.0, 4.0, 7.5])
+
+    def timed(fn: object, repeat: int, batches: int = 5) -> float:
+        asked.append(("new" if fn is new else "old", repeat, batches))
+        return next(times)
+
+    def new() -> None: ...
+    def old() -> None: ...
+
+    run._median_cpu_us = timed
+    assert run._paired_cpu_us(new, old, 7, batches=3) == (3.0, 7.5)
+    assert asked == [("new", 7, 1), ("old", 7, 1)] * 3

@@ -139,6 +139,22 @@ def test_audit_chain_finds_an_edit_and_a_deletion(store: ConsoleStore) -> None:
     assert store.verify_audit() == [f"audit row {ids[2]}: a row before it was deleted or changed"]
 
 
+def test_a_deleted_newest_audit_row_stays_found_after_the_next_action(
+    store: ConsoleStore,
+) -> None:
+    # nu22 #1: the next audited action chained onto the newest row left and moved the head
+    # there, so a deleted newest row left no trace but a gap in the ids.
+    ids = [store.audit("boss", "login"), store.audit("boss", "lane_pause", lane="LANE1")]
+    store.records.execute("DELETE FROM console_audit WHERE id = ?", ids[1])
+    assert store.verify_audit() == [
+        f"audit: the newest row is missing or changed (the chain ended at row {ids[1]})"
+    ]
+    later = store.audit("boss", "login")
+    assert store.verify_audit() == [f"audit row {later}: a row before it was deleted or changed"]
+    store.audit("boss", "logout")
+    assert store.verify_audit() == [f"audit row {later}: a row before it was deleted or changed"]
+
+
 def test_records_verify_counts_one_snapshot_while_the_console_writes(
     store: ConsoleStore, capsys: pytest.CaptureFixture[str]
 ) -> None:

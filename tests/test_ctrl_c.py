@@ -280,3 +280,66 @@ def test_closing_a_drill_run_whose_folder_is_gone_says_so_and_verify_says_why(
     assert json.loads(capsys.readouterr().out)["unchecked_logs"] == [
         {"drill_run": 1, "why": NO_LOG_CLOSED}
     ]
+
+
+def test_a_run_closed_by_a_version_that_kept_no_log_fact_is_not_said_to_have_had_no_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], officer_db: str
+) -> None:
+    """rv20a #1: `verify` guessed "its run folder had no log when it was closed" for every
+    closed run without a log hash, though runs were closed (nu12f) before logs were hashed
+    (nu18f). A record closed the old way (its `closed` without `log_missing`) is said to be
+    unknown, and the chain still holds; one closed now keeps what the close saw."""
+    from range.records.store import NO_LOG_UNKNOWN, Records
+
+    folder = tmp_path / "runs" / "20250101-120000-knife-approach-v1"
+    with Records.open(officer_db) as records:
+        begun = records.begin_drill_run("4411", "knife-approach-v1", 3, "0", "ofc", "", folder)
+        score = {"decision": None, "score": 0.0, "passed": False}
+        old = {"drill": "knife-approach-v1", "seed": 3, "openrange_version": "0", "score": score}
+        closed = {"closed_by": "Sgt Lee", "reason": "old", "closed": "2025-01-01T12:00:00Z"}
+        kept = old | {"run_dir": str(folder), "closed": closed, "officer": "ofc"}
+        records.add_drill_run("4411", kept, in_progress=begun)  # as nu12f..nu20 closed it
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text("{}\n")  # it had a log: the old close did not hash it
+    capsys.readouterr()
+    assert main(["records", "verify", "--db", officer_db, "--json"]) == 0
+    verified = json.loads(capsys.readouterr().out)
+    assert verified["intact"] is True
+    assert verified["unchecked_logs"] == [{"drill_run": 1, "why": NO_LOG_UNKNOWN}]
+    assert "had no log" not in verified["unchecked_logs"][0]["why"]
+
+
+def test_the_sigint_swap_puts_back_the_handler_there_was_and_leaves_other_threads_alone() -> None:
+    """rv20a #2: `HeldCtrlC` and `ctrl_c_once` share one SIGINT swap (`swap_sigint`): the
+    handler there was is back after the block (even when the block fails), and a thread that
+    is not the main one swaps nothing."""
+    import threading
+
+    from range.cli.util import ctrl_c_once
+    from range.runs.core import HeldCtrlC, swap_sigint
+
+    def mine(signum: int, frame: object) -> None:
+        pass
+
+    before = signal.getsignal(signal.SIGINT)
+    with swap_sigint(mine) as previous:
+        assert previous is before and signal.getsignal(signal.SIGINT) is mine
+        with pytest.raises(KeyError), swap_sigint(signal.default_int_handler):
+            raise KeyError
+        assert signal.getsignal(signal.SIGINT) is mine
+        with ctrl_c_once():
+            assert signal.getsignal(signal.SIGINT) is not mine
+        with HeldCtrlC():
+            assert signal.getsignal(signal.SIGINT) is not mine
+        assert signal.getsignal(signal.SIGINT) is mine
+    assert signal.getsignal(signal.SIGINT) is before
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        with swap_sigint(mine) as previous:
+            seen.append((previous, signal.getsignal(signal.SIGINT)))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen == [(None, before)]

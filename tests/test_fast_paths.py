@@ -155,6 +155,34 @@ def test_the_deploy_scene_boxes_each_subject_as_subject_box_does() -> None:
                 assert got.tobytes() == want.tobytes(), (frame, name)
 
 
+def test_subject_box_boxes_through_box_of_when_not_given_the_centres(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rv21a #8: without `at`, subject_box boxes the subject by `_box_of` (its pose's frames),
+    not a copy of its body; with `at`, from the centres given. The box is the same either way."""
+    from physics.world import RangeWorld
+
+    with RangeWorld(lane_length_m=12.0) as world:
+        world.add_subject("a", BODIES[0], (3.0, 0.0, 0.0), 0.4)
+        pose = clip_pose(BODIES[0].skeleton(), Clip.RUN, 0.3, 0)
+        world.pose_subject("a", pose, (3.2, 0.0, 0.0), 1)
+        centres = world._centres_of("a", world.subject_frames("a"))
+        real = RangeWorld._box_of
+        boxed: list[str] = []
+
+        def counted(self: RangeWorld, subject_id: str, frames: object) -> object:
+            boxed.append(subject_id)
+            return real(self, subject_id, frames)
+
+        monkeypatch.setattr(RangeWorld, "_box_of", counted)
+        world._numpy_boxes.pop("a", None)
+        first = world.subject_box("a")
+        assert boxed == ["a"]
+        world._numpy_boxes.pop("a")
+        assert world.subject_box("a", at=centres).tobytes() == first.tobytes()
+        assert boxed == ["a"]
+
+
 def test_rays_cross_box_against_dense_points() -> None:
     from physics.world import _rays_cross_boxes
 

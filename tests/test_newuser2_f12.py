@@ -106,8 +106,9 @@ def test_a_scripted_shooters_attempt_is_flagged_and_never_qualifies(
         # As of today: the attempt was recorded today (a roster as of an earlier day leaves
         # it out, nu12h).
         (standing,) = roster(records, datetime.now(UTC).date(), 365, badge="4411")
-        # A simulation counts toward no one's standing (nu18g #10): not "not qualified".
-        assert standing.status == "no attempts"
+        # A simulation counts toward no one's standing (nu18g #10): not "not qualified"; and
+        # it is said as one (nu22 #9), as the console's roster says it.
+        assert standing.status == "simulated only"
         assert records.verify() == []
     assert main(["records", "history", "4411", "--db", db]) == 0
     assert SIMULATED in capsys.readouterr().out

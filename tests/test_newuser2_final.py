@@ -358,19 +358,21 @@ COURSES = Path(__file__).resolve().parent.parent / "drills" / "data" / "courses"
             "fbi-pistol-2019-v1",
             "distance_yd = 3.0",
             "distance_yd = 33.4",
-            "distance_yd: 33.4 yd is beyond the lane: allowed 0 < distance <= 25 yd (75 ft)",
+            "distance_yd: 33.4 yd is beyond the lane: allowed 0.5 yd (1.5 ft) <= distance"
+            " <= 25 yd (75 ft)",
         ),
         (
             "fbi-pistol-2019-v1",
             "distance_yd = 3.0",
             "distance_yd = 25.000001",
-            "distance_yd: 25.000001 yd is beyond the lane: allowed 0 < distance <= 25 yd (75 ft)",
+            "distance_yd: 25.000001 yd is beyond the lane: allowed 0.5 yd (1.5 ft) <="
+            " distance <= 25 yd (75 ft)",
         ),
         (
             "fbi-pistol-2019-v1",
             "distance_yd = 3.0",
             "distance_ft = 80.1",
-            "distance_ft: 80.1 ft is beyond the lane: allowed 0 < distance <= 75 ft",
+            "distance_ft: 80.1 ft is beyond the lane: allowed 1.5 ft <= distance <= 75 ft",
         ),
         (
             "taser7-practical-v1",

@@ -510,7 +510,9 @@ def test_a_course_string_beyond_the_lane_is_refused_with_the_allowed_range(
     assert main(["course", "validate", str(far)]) == 1
     err = _err(capsys)
     assert f"{far}:{line + 1}:" in err
-    assert "900000 yd is beyond the lane: allowed 0 < distance <= 25 yd (75 ft)" in err
+    assert (
+        "900000 yd is beyond the lane: allowed 0.5 yd (1.5 ft) <= distance <= 25 yd (75 ft)" in err
+    )
     assert main(["course", "validate", str(FBI)]) == 0
 
 
@@ -621,7 +623,7 @@ def test_a_time_past_the_drills_limit_is_refused(
 def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["records", "verify", "--db", db, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "schema_version": 6,  # docs/records.md (nu19 #12)
+        "schema_version": 7,  # docs/records.md (nu19 #12; 7: m20a)
         "records": 0,
         "officers": 1,
         "drill_runs": 0,

@@ -65,7 +65,7 @@ def test_a_course_string_a_billion_yards_away_names_the_lane(tmp_path: Path) -> 
         load_course(path)
     assert str(caught.value) == (
         f"{path}:20: stages[0].strings[0].distance_yd: 1000000000 yd is beyond the lane:"
-        " allowed 0 < distance <= 25 yd (75 ft)"
+        " allowed 0.5 yd (1.5 ft) <= distance <= 25 yd (75 ft)"
     )
 
 
@@ -300,7 +300,7 @@ def _course_refused(tmp_path: Path, old: str, new: str) -> str:
         ),
         (
             "pass_mark = { points = 0 }",
-            "pass_mark.points: 0 is out of range: allowed points >= 1",
+            "pass_mark.points: 0 is out of range: allowed 1 <= points <= 1e+06",
         ),
         (
             "pass_mark = { points = 501 }",

@@ -104,7 +104,7 @@ def _calibrate(capsys: pytest.CaptureFixture[str], folder: Path, *argv: str, cod
 def test_an_emulated_boresight_is_marked_and_never_overwrites_a_real_profile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from range.calibration.profiles import load_profile, profile_path
+    from range.calibration.profiles import load_profile, save_profile
 
     bore = ["boresight", "--device", "P-0042", "--armorer", "Sgt. Ortiz", "--emulate"]
     _calibrate(capsys, tmp_path, *bore, "--model", "pistol")
@@ -117,8 +117,7 @@ def test_an_emulated_boresight_is_marked_and_never_overwrites_a_real_profile(
     _calibrate(capsys, tmp_path, "certificate", "--device", "P-0042", "--out", str(cert))
     assert "(EMULATED)" in cert.read_text(encoding="utf-8")
     # The same profile as a real bench would have written it: --emulate refuses to replace it.
-    path = profile_path(tmp_path, "P-0042")
-    path.write_text(path.read_text().replace("emulated = true", "emulated = false"))
+    path = save_profile(tmp_path, profile.model_copy(update={"emulated": False}))
     said = _calibrate(capsys, tmp_path, *bore[:4], "Bench Test", "--emulate", code=2)
     assert "measured on the real replica P-0042 by Sgt. Ortiz" in said and "--replace-real" in said
     assert "Sgt. Ortiz" in path.read_text()

@@ -14,6 +14,7 @@ import pytest
 from console_support import saved_run, seed_accounts
 from test_nu18j import _call, _request
 
+from drills.speech import span_text
 from range.cli.corrections import chained_corrections
 from range.cli.main import main
 from range.console.app import Console
@@ -51,7 +52,8 @@ def run(console: Console, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "id": number,
         "dir": run_dir,
         "act": str(spoke.data["act"]),
-        "span": f"{start:.2f}-{end:.2f} s",
+        # A scripted line has no length: one time, "1.00 s", not "1.00-1.00 s" (nu22 #9).
+        "span": span_text(start, end),
         "fixes": fixes,
     }
 
@@ -115,7 +117,7 @@ def test_earlier_corrections_are_on_the_debrief_and_every_listing_times_the_word
     assert kay.lstrip().startswith(f"{span}  "), kay
     assert main(["score", str(run["dir"]), "--json"]) == 0
     (earlier,) = json.loads(capsys.readouterr().out)["corrections_not_applied"]
-    assert f"{earlier['start_s']:.2f}-{earlier['end_s']:.2f} s" == span
+    assert span_text(earlier["start_s"], earlier["end_s"]) == span
     # The console's debrief: the earlier correction listed, at the time its table gives it.
     page = _get(console, console.run_page, f"/runs/{run['id']}", {"id": run["id"]})
     assert "Earlier corrections (replaced by a later one of the same act)" in page
@@ -211,3 +213,56 @@ def test_a_deleted_corrections_file_is_warned_of_and_the_records_version_applied
         assert "corrections[0] missing" in page
     finally:
         path.write_text(kept, encoding="utf-8")
+
+
+# -- m20a (rvm19 leftover): the run page hashes the run's log once ---------------------------
+
+
+def test_the_run_page_hashes_the_runs_log_once(
+    console: Console, run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The debrief's page checked the log against its recorded sha256 (`log_ok`), then
+    `chained_corrections` hashed it again to decide whether the records' corrections apply."""
+    import range.records.store as store
+
+    hashed: list[Path] = []
+    real = store.file_sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store, "file_sha256", counted)
+    page = _get(console, console.run_page, f"/runs/{run['id']}", {"id": run["id"]})
+    assert "as recorded" in page
+    assert hashed == [run["dir"] / "events.jsonl"]
+
+
+def test_chained_corrections_reads_a_rows_log_ok_and_checks_the_log_where_it_has_none(
+    console: Console, run: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rv21a #5: `chained_corrections` takes the row's `log_ok` (the console's `drill_run`
+    rows have it: the log is not hashed again), and hashes the log for a row without one."""
+    import range.records.store as store
+
+    assert console.db_url is not None
+    hashed: list[Path] = []
+    real = store.file_sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(store, "file_sha256", counted)
+    with Records.open(console.db_url) as records:
+        row = drill_run(records, run["id"])
+        assert row["log_ok"] is True and hashed == [run["dir"] / "events.jsonl"]
+        first = chained_corrections(records, row)
+        assert hashed == [run["dir"] / "events.jsonl"]
+        bare = {k: v for k, v in row.items() if k != "log_ok"}
+        again = chained_corrections(records, bare)
+        assert hashed == [run["dir"] / "events.jsonl"] * 2
+        assert first is not None and again is not None
+        assert [c.act for c in first.corrections] == [c.act for c in again.corrections]
+        # A log edited since the row was read: the row's word is taken.
+        assert chained_corrections(records, row | {"log_ok": False}) is None

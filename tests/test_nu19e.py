@@ -212,3 +212,48 @@ def test_drill_validate_checks_a_script_naming_another_drill_against_the_one_giv
         " knife-approach-v1, not nu19-bat-walk-v1 given with it: checked against"
         " nu19-bat-walk-v1, as drill run DRILL --sim plays it there)"
     )
+
+
+@pytest.mark.parametrize("case", ["ok", "checked against the drill given", "alone", "refused"])
+def test_drill_validate_parses_an_officer_script_once(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rv19 #4's leftover: `drill validate` read a script's table to know it was one, then
+    `load_script_for` parsed the file again (and a third time to say every problem at once)."""
+    import tomllib
+
+    drill, script = tmp_path / "bat.toml", tmp_path / "officer.toml"
+    drill.write_text(DRILL)
+    text = {
+        "ok": SCRIPT,
+        "checked against the drill given": SCRIPT.replace("nu19-bat-walk-v1", "knife-approach-v1"),
+        "alone": SCRIPT,
+        "refused": SCRIPT.replace('"abdomen"', '"belly"').replace('"man"', '"ghost"'),
+    }[case]
+    script.write_text(text)
+    parsed: list[str] = []
+    real = tomllib.loads
+
+    def counted(source: str, **kwargs: object) -> dict[str, object]:
+        parsed.append(source)
+        return real(source)
+
+    monkeypatch.setattr(tomllib, "loads", counted)
+    given = [] if case == "alone" else [str(drill)]
+    assert main(["drill", "validate", *given, str(script)]) == (1 if case == "refused" else 0)
+    said = capsys.readouterr()
+    assert parsed.count(text) == 1, said
+
+
+def test_a_number_below_or_far_above_a_one_sided_bound_is_said_in_one_wording() -> None:
+    """rc19 nit: `at_s = -0.5` said "allowed at_s >= 0" while `1e300` said "allowed 0 <= at_s
+    <= 1e+06": both now name the whole allowed range."""
+    said = []
+    for value in ("-0.5", "1e300"):
+        with pytest.raises(DataFileError) as caught:
+            parse_model(SCRIPT.replace("at_s = 0.5", f"at_s = {value}"), OfficerScript, "o.toml")
+        said.append(str(caught.value).splitlines())
+    assert said == [
+        [f"o.toml:7: steps[0].at_s: {given} is out of range: allowed 0 <= at_s <= 1e+06"]
+        for given in ("-0.5", "1e+300")
+    ]

@@ -42,7 +42,7 @@ def qualify(records: Records, badge: str, points: int = 96) -> int:
 
 def test_officers_attempts_and_history(url: str) -> None:
     with Records.open(url) as records:
-        assert records.schema_version == 6
+        assert records.schema_version == 7
         records.add_officer("4411", "J. Rivera", "Metro PD", "Patrol")
         first, second = qualify(records, "4411", 96), qualify(records, "4411", 80)
         history = records.qualifications("4411")
@@ -145,7 +145,7 @@ def test_migrations_run_once(url: str) -> None:
     with Records.open(url) as records:
         records.add_officer("1", "C. Officer", "Metro PD")
     with Records.open(url) as records:
-        assert records.schema_version == 6 and len(records.officers()) == 1
+        assert records.schema_version == 7 and len(records.officers()) == 1
 
 
 def test_a_bad_url_is_one_line() -> None:
@@ -162,3 +162,87 @@ def test_the_default_database_lives_in_the_user_data_directory(
         records.add_officer("1", "D. Officer", "Metro PD")
     assert (tmp_path / "openrange" / "records.sqlite").exists()
     assert os.environ.get("OPENRANGE_DATABASE_URL") is None
+
+
+def _scores(url: str) -> list[tuple[int, float | None]]:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            return [
+                (int(i), s) for i, s in db.execute("SELECT id, score FROM drill_runs ORDER BY id")
+            ]
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        rows = db.execute("SELECT id, score FROM drill_runs ORDER BY id").fetchall()
+    return [(int(i), s) for i, s in rows]
+
+
+def _drill_result(state: str, complete: bool) -> dict[str, object]:
+    """A drill run's result as `drill run --badge` keeps it: the scorer's 100 for a run it did
+    not grade (ABORTED, INCOMPLETE) too."""
+    score = {"decision": "no force used" if complete else None, "score": 100.0, "passed": True}
+    return {
+        "drill": "phone-draw-v1",
+        "seed": 1,
+        "openrange_version": "0",
+        "state": state,
+        "complete": complete,
+        "score": score | {"complete": complete},
+    }
+
+
+def test_a_drill_run_never_graded_keeps_no_score_and_an_older_store_migrates(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rc19 #5 (nit): an ABORTED or INCOMPLETE drill run's `score` column held the scorer's 100,
+    shown nowhere. It is NULL from schema 7 on; a store kept at schema 6 migrates (SQLite copies
+    the table) with its runs, their hashes and the id counter as they were."""
+    from range.records import store
+
+    latest = store.SCHEMA_VERSION
+    monkeypatch.setattr(store, "_MIGRATIONS", store._MIGRATIONS[:6])
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 6)
+    monkeypatch.setattr(store, "graded", lambda outcome: True)  # as schema 6 wrote them
+    with Records.open(url) as records:  # as schema 6 kept them: the number in every row
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        for state, complete in (("ended", True), ("aborted", True), ("ended", True)):
+            records.add_drill_run("4411", _drill_result(state, complete))
+    first = 4
+    if url.startswith("sqlite"):  # ids given before (a run since deleted) are never given again
+        _raw(url, "UPDATE sqlite_sequence SET seq = 10 WHERE name = 'drill_runs'")
+        first = 11
+    monkeypatch.undo()
+    with Records.open(url) as records:
+        assert records.schema_version == latest == 7
+        assert records.verify() == []
+        assert records.add_drill_run("4411", _drill_result("aborted", True)) == first
+        assert records.add_drill_run("4411", _drill_result("ended", False)) == first + 1
+        assert records.add_drill_run("4411", _drill_result("ended", True)) == first + 2
+        amended = records.amend_drill_run(
+            first, "Sgt Lee", {"decision": None, "score": 100.0, "passed": True}, {}
+        )
+        assert records.verify() == []
+        shown = [r["score"] for r in records.drill_runs("4411")]
+        assert shown == [100.0, None, 100.0, None, None, 100.0]
+    # Kept before: as they were (chained so); never graded since: NULL, its amendment too.
+    kept = [(1, 100.0), (2, 100.0), (3, 100.0)]
+    assert _scores(url) == [*kept, (first, None), (first + 1, None), (first + 2, 100.0)]
+    with Records.open(url) as records:
+        (row,) = records._rows("SELECT score FROM drill_run_amendments WHERE id = ?", amended)
+        assert row["score"] is None
+
+
+def test_a_schema_version_set_back_below_7_is_said_so(url: str) -> None:
+    """Migration 7 has no statement of its own to fail on a store that already has it: SQLite
+    finds the NOT NULL gone and says the schema_version was set back, as for the others;
+    PostgreSQL drops a constraint already dropped, and the store is as it was."""
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    _raw(url, "UPDATE schema_version SET version = 6")
+    if url.startswith("sqlite"):
+        with pytest.raises(RecordsError, match="already holds what schema 7 adds") as caught:
+            Records.open(url)
+        assert "the schema_version table was edited; nothing was migrated" in str(caught.value)
+        return
+    with Records.open(url) as records:
+        assert records.schema_version == 7 and records.verify() == []

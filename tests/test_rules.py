@@ -483,6 +483,18 @@ CASES: dict[str, Case] = {
         ],
         lambda: [*start(), phase(0, "passive_resistance", "knife"), spoke(1.0, "identify"), end(5)],
     ),
+    # nu21 #2: silent to the time limit with the knife still held: not talked down.
+    "DEESC-04": (
+        Kind.FINDING,
+        lambda: [*start(), phase(0, "passive_resistance", "knife"), end(30, "time limit")],
+        lambda: [
+            *start(),
+            phase(0, "passive_resistance", "knife"),
+            say(1.0, "Put the knife down"),
+            phase(5.0, "surrendered"),
+            end(5.0, "s reached in_custody"),
+        ],
+    ),
     "HOLD-01": (
         Kind.CREDIT,
         lambda: [*start(), phase(0, "compliant", "wallet"), say(0.5), end(3)],
@@ -819,6 +831,14 @@ def test_the_docs_table_gives_every_rule_its_default_and_source() -> None:
         assert re.search(rf"^\| {setting.id} \| {setting.rule} \|", text, re.M), setting.id
 
 
+def _without_rule_row(text: str, rule_id: str) -> str:
+    """The policy text with the [[rules]] row of `rule_id` cut out (raises if it has none)."""
+    rows = text.split("[[rules]]")
+    kept = [row for row in rows if f'id = "{rule_id}"' not in row]
+    assert len(kept) == len(rows) - 1, rule_id
+    return "[[rules]]".join(kept)
+
+
 def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: Path) -> None:
     import contextlib
     import io
@@ -842,6 +862,12 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
             "setting cew_max_cycles: missing",
         ),
         "half-cycle.toml": (text.replace("count = 3\n", "count = 3.5\n"), "a whole number"),
+        # An agency's copy made before a rule was added (DEESC-04) is told where the row is.
+        "older-copy.toml": (
+            _without_rule_row(text, "DEESC-04"),
+            "rules missing: DEESC-04: every rule needs a [[rules]] row; copy each missing row"
+            " from scoring/data/policy-default.toml",
+        ),
         "format-1.toml": (
             'id = "old-v1"\nversion = 1\ndescription = "d"\n[points]\nHIT-01 = -3.0\n',
             "format-1 policy",

@@ -184,3 +184,9 @@ def test_the_rule_catches_the_old_talk_down_cover_scene() -> None:
     assert _cover_fits_a_car(now, [car]) is None
     beside = now.model_copy(update={"y_ft": now.y_ft + 6.0})
     assert "outline" in (_cover_fits_a_car(beside, [car]) or "")
+    # rv21a #3: moved out along the car too (30 ft down the lane), and raised over its roof.
+    assert "not inside" in str(
+        _cover_fits_a_car(now.model_copy(update={"x_ft": now.x_ft + 30}), [car])
+    )
+    taller = now.model_copy(update={"height_ft": now.height_ft + 3.0})
+    assert "stands above" in str(_cover_fits_a_car(taller, [car]))

@@ -284,6 +284,51 @@ def test_a_new_users_phrases_are_heard_as_their_acts(
     assert _fresh_acts(read_wav(wav)) == acts
 
 
+@pytest.fixture(scope="module")
+def en_takes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    """`espeak-ng -w` in its default voice (en), read as `speech recognize` reads a file."""
+    from range.voice.audio import read_wav
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng missing (scripts/test.sh installs it)")
+    takes = {}
+    for phrase in ("police, drop the knife", "stop"):
+        wav = tmp_path_factory.mktemp("en") / "take.wav"
+        subprocess.run(["espeak-ng", "-w", str(wav), phrase], check=True)
+        takes[phrase] = read_wav(wav)
+    return takes
+
+
+@pytest.mark.parametrize(
+    ("phrase", "lead_s", "floor"),
+    [
+        ("police, drop the knife", 0.3, False),
+        ("police, drop the knife", 1.0, False),
+        ("police, drop the knife", 2.0, False),
+        ("police, drop the knife", 3.0, False),
+        ("police, drop the knife", 1.0, True),
+        ("police, drop the knife", 3.0, True),
+        ("stop", 1.0, False),
+        ("stop", 2.0, True),
+    ],
+)
+def test_words_after_leading_silence_are_heard_as_at_the_start(
+    en_takes: dict[str, np.ndarray], phrase: str, lead_s: float, floor: bool
+) -> None:
+    # nu21 #1: a new user places the words on the run clock with leading silence (`sox pad 1`).
+    # After 0.3-2 s of digital silence, or of a faint white floor (-54 dBFS), the decoder's
+    # pre-roll was the dither alone, taken as a garbage fricative: "stop" lost its onset, and
+    # "police, drop the knife" came out "police drop it" amid garbage; nothing was heard.
+    take = en_takes[phrase]
+    pcm = np.concatenate([np.zeros(round(lead_s * 16000)), take.astype(np.float64), np.zeros(8000)])
+    if floor:
+        pcm += np.random.default_rng(1).normal(0.0, 0.002 * 32767, len(pcm))
+    pcm = np.asarray(np.clip(np.round(pcm), -32768, 32767), dtype=np.int16)
+    want = ["identify", "command.drop_weapon"] if phrase.startswith("police") else ["command.stop"]
+    assert _fresh_acts(take) == want  # at 0 s, as before
+    assert _fresh_acts(pcm) == want
+
+
 @needs_espeak
 def test_a_phrase_weight_keeps_a_phrase_from_taking_anothers_place(tmp_path: Path) -> None:
     # espeak-ng's en-us+m3 "get down" is decoded as "don't move" at equal weights, the phrase

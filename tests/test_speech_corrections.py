@@ -129,7 +129,10 @@ def test_an_at_that_matches_no_utterance_is_refused_in_one_named_line(
     argv = ["speech", "correct", str(run), "--at", "1.6", "--act", "warning.taser", "--by", "Lee"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err == "openrange: no utterance at 1.60 s (utterances: 0.20-0.50 s, 0.70-1.20 s)\n"
+    assert err == (
+        "openrange: no utterance at 1.60 s (utterances: 0.20-0.50 s, 0.70-1.20 s);"
+        " an act the recogniser missed is credited with --add --from S --to E\n"
+    )
     assert list(run.glob("speech-corrections-*")) == []
     bad_act = ["speech", "correct", str(run), "--at", "1.0", "--act", "shout", "--by", "Lee"]
     assert main(bad_act) == 2
@@ -312,7 +315,10 @@ def test_a_saved_run_s_report_and_score_use_the_correction(
     page = write_report(run).read_text()
     assert "<td>command.show_hands by Sgt Kay, " in page
     heard_part, history = page.split("What was heard")[1].split("Earlier corrections")
-    assert "class='warning'" not in heard_part
+    # The one warning: played without a badge, its corrections are checked against no
+    # records (rc19 #7); the earlier correction is history, not a warning.
+    (warned,) = heard_part.split("class='warning'>")[1:]
+    assert "not checked against the records: the run was played without a badge" in warned
     assert "0.90 s &#x27;stop&#x27;: command.stop &rarr; command.drop_weapon by Sgt Lee" in history
 
 
@@ -375,3 +381,37 @@ def test_the_report_shows_a_live_mark_as_heard_from_the_instructor() -> None:
     assert "<td>1.20 s</td><td>taser taser</td><td>warning.taser</td>" in page
     assert "instructor (Sgt Lee, marked live)" in page
     assert "<td>police</td><td>identify</td><td>0.90</td><td>recogniser</td>" in page
+
+
+def test_a_forged_corrections_file_on_a_run_without_a_badge_is_said_unchecked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc19 #7: a run played without --badge has no records to check its corrections file
+    against; one forged by hand (its act and who made it changed) was applied with nothing
+    said. `score` now says, in one line, that they are not checked (the report and the
+    debrief say the same line: test_a_saved_run_s_report_and_score_use_the_correction)."""
+    run = write_run(tmp_path / "run", misheard_warning())
+    argv = ["speech", "correct", str(run), "--at", "1.0", "--act", "warning.taser"]
+    assert main([*argv, "--by", "Sgt Lee"]) == 0
+    (kept,) = run.glob("speech-corrections-*.json")
+    body = json.loads(kept.read_text())
+    body["corrections"][0] |= {"act": "warning.deadly_force", "by": "Chief Z"}
+    kept.write_text(json.dumps(body, indent=2) + "\n")
+    capsys.readouterr()
+    line = (
+        f"warning: {kept}: not checked against the records: the run was played without a"
+        " badge, so no records hold it; its 1 correction(s) are applied as the file has them"
+    )
+    assert main(["score", str(run)]) == 0
+    out = capsys.readouterr()
+    assert out.err == f"openrange: {line}\n"
+    assert "warning.deadly_force by Chief Z" in out.out  # applied, as nothing can say otherwise
+    # A run played for the records (its log names the badge) is checked by them: no such line.
+    started = misheard_warning()
+    started[0].data["badge"] = "4411"
+    badged = write_run(tmp_path / "badged", started)
+    argv[2] = str(badged)
+    assert main([*argv, "--by", "Sgt Lee"]) == 0
+    capsys.readouterr()
+    assert main(["score", str(badged)]) == 0
+    assert "not checked against the records" not in capsys.readouterr().err

@@ -9,15 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from peripherals.clock import Clock
+from peripherals.errors import PeripheralError, PeripheralIOError
 from peripherals.events import PeripheralEvent
 from peripherals.messages import EventKind
-from physics.datafiles import StrictModel, load_model
+from physics.datafiles import FieldsError, StrictModel, load_model
 from physics.pose import Pose, quat_to_matrix
 from range.calibration.solver import MIN_SAMPLES, AimSample, CalibrationError, MuzzleTouch
 from range.runs.lane import SYNC_EVERY_S
@@ -25,8 +26,20 @@ from range.runs.poses import TrackedPoses, weapon_pose_at
 
 
 class BenchPoint(StrictModel):
-    name: str
+    name: str = Field(min_length=1, pattern=r"\S")
     position_m: tuple[float, float, float]
+
+    @field_validator("position_m", mode="before")
+    @classmethod
+    def _three_numbers(cls, v: Any) -> Any:
+        """A position of another size is said as such, not as a missing `[2]`."""
+        if isinstance(v, list | tuple) and len(v) != 3:
+            return _wrong_size(v)
+        return v
+
+
+def _wrong_size(v: list[Any] | tuple[Any, ...]) -> Any:
+    raise ValueError(f"3 numbers are needed (x, y, z in metres), not {len(v)}")
 
 
 class BenchTargets(StrictModel):
@@ -39,6 +52,44 @@ class BenchTargets(StrictModel):
     # The point the armorer touches the muzzle's centre to, so that where the muzzle sits
     # along the bore is measured (aiming cannot tell); without it the muzzle is not measured.
     muzzle_touch: BenchPoint | None = None
+
+    @model_validator(mode="after")
+    def _named_once_and_down_the_bench(self) -> BenchTargets:
+        """Each point is named once (the prompts say the name: four "aim at a" cannot be told
+        apart), and each aim point lies down the bench (X > 0): one behind the armorer cannot
+        be aimed at. Every such problem is said at once."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        first: dict[str, str] = {}
+        named: list[tuple[tuple[str | int, ...], BenchPoint]] = [
+            (("points", i, "name"), p) for i, p in enumerate(self.points)
+        ]
+        if self.muzzle_touch is not None:
+            named.append((("muzzle_touch", "name"), self.muzzle_touch))
+        for loc, point in named:
+            where = f"points[{loc[1]}]" if loc[0] == "points" else "muzzle_touch"
+            if point.name in first:
+                problems.append(
+                    (
+                        loc,
+                        f"{point.name!r} is also the name of {first[point.name]}: each point"
+                        " needs its own name (the prompts say it)",
+                    )
+                )
+            else:
+                first[point.name] = where
+        for i, point in enumerate(self.points):
+            x = point.position_m[0]
+            if not x > 0.0:
+                problems.append(
+                    (
+                        ("points", i, "position_m"),
+                        f"x = {x:g} m is not down the bench: an aim point lies in front of the"
+                        " armorer, X > 0 (X down the bench, Y left, Z up)",
+                    )
+                )
+        if problems:
+            raise FieldsError(problems)
+        return self
 
 
 MUZZLE_TOUCHES = 3  # touches of the reference point, averaged
@@ -167,6 +218,11 @@ class TriggerLink(Protocol):
 
     def send_ping(self) -> int: ...
 
+    def start_session(self, nonce: int | None = None) -> object: ...
+
+    @property
+    def failure(self) -> PeripheralError | None: ...
+
 
 Say = Callable[[str], None]
 SETTLE_S = 0.3  # after the last snap, how long the pose stream is still read
@@ -185,19 +241,48 @@ class LiveBench:
     latency_s: float = 0.0
     timeout_s: float = 60.0
     frame_s: float = 0.002
+    # The replica as the armorer knows it ("pistol P-0042 on /dev/ttyACM0"), for what is said.
+    replica: str = "the replica"
+    _attached: bool = False
+    _step: str = "the start"  # the prompt being answered, for what is said if the cable goes
+    _taken: int = 0  # trigger pulls taken so far in this command
     _pulls: list[float] = field(default_factory=list)
     _stream: list[Pose] = field(default_factory=list)
     _synced_s: float = -math.inf
 
+    def _attach(self) -> None:
+        """Open the calibration's session on the replica, once, as a drill's run does at its
+        start (SESSION_SET): only then does the replica count what it sends as this run's (an
+        emulator's `--trigger-at` counts from it, docs/protocol.md)."""
+        if not self._attached:
+            self.link.start_session()
+            self._attached = True
+
+    def _unplugged(self, exc: PeripheralError) -> PeripheralIOError:
+        """The replica went away mid-calibration (its cable, or its power): said with the
+        prompt it went at, that nothing was saved, and what to do. A calibration is not
+        resumed as a drill is: a replica that comes back may have been power-cycled or
+        swapped, and its mount knocked, so the bench starts over from its first prompt."""
+        return PeripheralIOError(
+            f"{self.replica} was unplugged (or lost power) at {self._step}, after"
+            f" {self._taken} trigger pull{'s' * (self._taken != 1)}; nothing was saved (the"
+            " profile is as it was): plug it back in and run the same command again, which"
+            " starts over from its first prompt"
+        )
+
     def _frame(self) -> None:
         now = self.clock.now_s()
-        if now - self._synced_s > SYNC_EVERY_S:
-            self.link.send_ping()
-            self._synced_s = now
+        try:
+            if now - self._synced_s > SYNC_EVERY_S:
+                self.link.send_ping()
+                self._synced_s = now
+            events = self.link.poll()
+        except PeripheralIOError as exc:
+            raise self._unplugged(exc) from exc
         self._stream.append(self.poses.update()["aim"])
-        self._pulls += [
-            e.host_time_s for e in self.link.poll() if e.kind is EventKind.TRIGGER_PRESSED
-        ]
+        self._pulls += [e.host_time_s for e in events if e.kind is EventKind.TRIGGER_PRESSED]
+        if self.link.failure is not None and not self._pulls:
+            raise self._unplugged(self.link.failure) from self.link.failure
         time.sleep(self.frame_s)
 
     def _next_pull(self) -> float:
@@ -205,18 +290,23 @@ class LiveBench:
         while not self._pulls:
             if self.clock.now_s() > deadline:
                 raise CalibrationError(
-                    f"no trigger pull within {self.timeout_s:g} s: is the replica on this port?"
+                    f"no trigger pull within {self.timeout_s:g} s from {self.replica}, which"
+                    " answers on its port: squeeze the trigger at each prompt (safety off), or"
+                    " give a longer --timeout; nothing was saved"
                 )
             self._frame()
+        self._taken += 1
         return self._pulls.pop(0)
 
     def session(self, targets: BenchTargets | None = None) -> list[AimSample]:
         """Prompt for each point in turn; the next trigger pull is the sample for it."""
+        self._attach()
         points = (targets or bench_targets()).points
         self._pulls.clear()
         samples = []
         for k, point in enumerate(points, 1):
             x, y, z = point.position_m
+            self._step = f"point {k}/{len(points)} ({point.name})"
             self.say(
                 f"{k}/{len(points)}: aim at {point.name} ({x:.2f}, {y:.2f}, {z:.2f}) m"
                 " and squeeze the trigger"
@@ -231,10 +321,12 @@ class LiveBench:
     def touch(self, point: BenchPoint, touches: int = MUZZLE_TOUCHES) -> list[MuzzleTouch]:
         """Prompt the armorer to hold the muzzle's centre on the reference point and pull the
         (unloaded) trigger, `touches` times; the tracker's pose at each pull is a touch."""
+        self._attach()
         self._pulls.clear()
         out = []
         x, y, z = point.position_m
         for k in range(1, touches + 1):
+            self._step = f"muzzle touch {k}/{touches}"
             self.say(
                 f"muzzle {k}/{touches}: hold the centre of the muzzle on {point.name}"
                 f" ({x:.2f}, {y:.2f}, {z:.2f}) m and squeeze the trigger"
@@ -248,10 +340,12 @@ class LiveBench:
 
     def snaps(self, pulls: int) -> tuple[list[float], list[Pose]]:
         """The latency drill: `pulls` trigger pulls, each with a snap of the muzzle upward."""
+        self._attach()
         self._pulls.clear()
         self._stream.clear()
         triggers = []
         for k in range(1, pulls + 1):
+            self._step = f"latency pull {k}/{pulls}"
             self.say(f"{k}/{pulls}: hold still, then pull the trigger and snap the muzzle up")
             triggers.append(self._next_pull())
         end = triggers[-1] + SETTLE_S

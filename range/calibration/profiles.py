@@ -112,6 +112,10 @@ class CalibrationProfile(StrictModel):
     # such (`calibrate show`, the certificate, a run's record) and never accepted for a real
     # replica, only for an emulated one (firmware EMULATOR_FIRMWARE). Older profiles: false.
     emulated: bool = False
+    # What `calibrate` wrote, field by field (`measured_digest`): a hand edit of a measured
+    # field (say `emulated = true` to false) is refused naming it. The armorer's name is not
+    # in it: correcting it is the one edit a profile takes. Older profiles have none.
+    digest: str | None = Field(default=None, pattern=r"^[0-9]+:[0-9a-f]{6}(-[0-9a-f]{6})*$")
 
     @field_validator("armorer")
     @classmethod
@@ -197,7 +201,31 @@ class CalibrationProfile(StrictModel):
             raise FieldError(
                 ("expires",), f"{self.expires} is before the calibration ({self.calibrated})"
             )
+        if self.digest is not None:
+            self._as_written(self.digest)
         return self
+
+    def _as_written(self, digest: str) -> None:
+        """Each measured field as `calibrate` wrote it, by its digest; a removed `muzzle_m` is
+        taken (the profile then reads as one from before muzzle touches, docs/tracking.md)."""
+        version, _, parts = digest.partition(":")
+        said = parts.split("-")
+        if version != "1" or len(said) != len(MEASURED_FIELDS):
+            raise FieldError(
+                ("digest",),
+                f"{digest!r} is not a digest this OpenRange writes: calibrate the replica again",
+            )
+        for name, expected in zip(MEASURED_FIELDS, said, strict=True):
+            if name == "muzzle_m" and self.muzzle_m is None:
+                continue
+            if _field_digest(self, name) != expected:
+                raise FieldError(
+                    (name,),
+                    f"{_shown(getattr(self, name))} is not what `calibrate` wrote (the file's"
+                    " digest says otherwise): a measured field was edited by hand; only the"
+                    " armorer's name may be corrected: calibrate the replica again"
+                    f" (`{boresight_command(self.serial, self.model, emulated=self.emulated)}`)",
+                )
 
     @property
     def boresight(self) -> Boresight:
@@ -212,6 +240,48 @@ class CalibrationProfile(StrictModel):
 
     def valid_on(self, day: date) -> bool:
         return self.calibrated <= day <= self.expires
+
+
+# The fields a profile's digest covers: all but `version`, `armorer` (the one correctable by
+# hand), `serial` (checked against the file's name) and the digest itself; in this order
+# (digest version 1).
+MEASURED_FIELDS = (
+    "model",
+    "calibrated",
+    "expires",
+    "bore_origin_m",
+    "bore_direction",
+    "residual_mrad",
+    "tolerance_mrad",
+    "samples",
+    "trigger_latency_s",
+    "muzzle_m",
+    "emulated",
+)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _field_digest(profile: CalibrationProfile, name: str) -> str:
+    """Six hex digits of SHA-256 over the field's name and its value as JSON: a check against
+    hand edits, not a signature (anyone may recompute it). The serial is not in it: a file
+    copied under another serial's name is refused by its `serial` (`load_profile`)."""
+    import hashlib
+
+    value = profile.model_dump(mode="json", include={name})[name]
+    text = json.dumps([name, value], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
+def measured_digest(profile: CalibrationProfile) -> str:
+    """The digest `save_profile` writes: "1:" then each MEASURED_FIELDS field's, dash-joined."""
+    return "1:" + "-".join(_field_digest(profile, name) for name in MEASURED_FIELDS)
 
 
 def profile_path(folder: Path, serial: str) -> Path:
@@ -246,13 +316,17 @@ def profile_text(profile: CalibrationProfile) -> str:
 
     lines = [
         "# OpenRange calibration profile (docs/tracking.md). Written by"
-        " `openrange calibrate`; edit only to correct the armorer's name."
+        " `openrange calibrate`; edit only to correct the armorer's name (`digest` ties every"
+        " other field to what was measured: an edit of one is refused)."
     ]
     lines += [
         f"{key} = {value(getattr(profile, key))}"
         for key in CalibrationProfile.model_fields
-        if getattr(profile, key) is not None  # TOML has no null: an unmeasured muzzle is left out
+        if key != "digest"
+        and getattr(profile, key) is not None  # TOML has no null: an unmeasured muzzle is left out
     ]
+    # Written fresh for what is written (a latency saved into a profile changes its digest).
+    lines.append(f"digest = {value(measured_digest(profile))}")
     return "\n".join(lines) + "\n"
 
 

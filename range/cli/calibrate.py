@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,7 +96,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " --emulate\n"
         "  openrange calibrate latency --device P-0042 --emulate\n"
         "  openrange calibrate verify --device P-0042 --emulate\n"
-        "  openrange calibrate certificate --device P-0042 --out p0042.html\n",
+        "  openrange calibrate certificate --device P-0042 --out p0042.html\n"
+        "  openrange calibrate list\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = group.add_subparsers(title="calibration commands", metavar="VERB")
@@ -127,7 +128,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
     bore.add_argument("--valid-days", type=cliutil.days, default=180, help="profile lifetime (180)")
-    bore.set_defaults(handler=_boresight)
+    bore.set_defaults(handler=_boresight, makes_folder=True)
     latency = verbs.add_parser(
         "latency",
         help="trigger-to-pose latency from a snap drill",
@@ -160,19 +161,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(cert)
     cert.add_argument("--out", type=Path, required=True, help="output HTML file")
     cert.set_defaults(handler=_certificate)
+    listing = verbs.add_parser(
+        "list",
+        help="every profile: serial, model, armorer, dates, valid or EXPIRED",
+        description="List the calibration profiles in the profile folder, one a line: serial,"
+        " model, armorer, calibrated, expires, and whether a run takes it today (valid or"
+        " EXPIRED; emulated ones marked). A profile that would be refused is listed with why.",
+    )
+    listing.add_argument(
+        "--profiles",
+        type=Path,
+        default=None,
+        help="profile folder (default: the user's data directory)",
+    )
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=_list)
     help_when_bare(group)
 
 
 def _folder(args: argparse.Namespace) -> Path:
+    """The profile folder: --profiles, which must be a folder that exists (a mistyped one would
+    otherwise read as "never calibrated", or save where no lane looks; `boresight` alone makes
+    it, and says so), else the user's data directory."""
     from range.calibration.profiles import default_profiles_dir
 
-    return Path(args.profiles or default_profiles_dir())
+    if args.profiles is None:
+        return default_profiles_dir()
+    folder = Path(args.profiles)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--profiles {folder}: not a folder (profiles are files in a folder)")
+    if not folder.exists() and not getattr(args, "makes_folder", False):
+        raise ValueError(
+            f"--profiles {folder}: no such folder (check the path; `calibrate boresight`"
+            " makes it with the first profile)"
+        )
+    return folder
 
 
 def _profile(args: argparse.Namespace) -> CalibrationProfile:
     from range.calibration.profiles import boresight_command, load_profile
 
-    profile = load_profile(_folder(args), args.device, datetime.now(UTC).date())
+    profile = load_profile(_folder(args), args.device, _today())
     if profile is None:
         # The boresight that makes one, as this command was given: --emulate or --port.
         emulated = bool(getattr(args, "emulate", False))
@@ -336,7 +365,8 @@ def _bench(args: argparse.Namespace, latency_s: float = 0.0) -> Iterator[BenchEm
         with OpenXRPoses(hand=args.hand, clock=clock) as source:
             source.focused()
             say(f"{link.info.serial} on {args.port}; tracker: {source.system_name}, {args.hand}")
-            yield LiveBench(link, source, clock, say, latency_s, args.timeout)
+            replica = f"{link.info.model.slug} {link.info.serial} on {args.port}"
+            yield LiveBench(link, source, clock, say, latency_s, args.timeout, replica=replica)
 
 
 def _targets(args: argparse.Namespace) -> BenchTargets:
@@ -351,6 +381,8 @@ def _boresight(args: argparse.Namespace) -> int:
     from range.calibration.solver import locate_muzzle, solve_boresight
 
     targets = _targets(args)
+    if args.profiles is not None and not Path(args.profiles).exists():
+        say(f"--profiles {args.profiles}: no such folder yet: it is made for this profile")
     previous = _previous(args)
     if args.emulate:
         args.model = _emulated_model(args, previous)
@@ -510,16 +542,42 @@ def _muzzle_line(profile: CalibrationProfile) -> str:
     )
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _validity(profile: CalibrationProfile, today: date) -> str:
+    """Whether a run takes the profile today, in one line: VALID until its expiry, or EXPIRED
+    (a run refuses it unless a range master overrides) with the boresight that renews it."""
+    from range.calibration.profiles import boresight_command
+
+    if profile.valid_on(today):
+        days = (profile.expires - today).days
+        return f"VALID until {profile.expires} ({days} day{'s' * (days != 1)} left)"
+    command = boresight_command(profile.serial, profile.model, emulated=profile.emulated)
+    return (
+        f"EXPIRED on {profile.expires} (today is {today}): a run refuses it unless a range"
+        f" master overrides; calibrate it again: `{command}`"
+    )
+
+
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
 
     profile = _profile(args)
     shown = profile.model_dump(mode="json")
+    today = _today()
     if args.json:
-        print(json.dumps(shown | {"muzzle_measured": profile.muzzle_m is not None}, indent=2))
+        extra = {
+            "muzzle_measured": profile.muzzle_m is not None,
+            "valid": profile.valid_on(today),
+            "status": "valid" if profile.valid_on(today) else "expired",
+        }
+        print(json.dumps(shown | extra, indent=2))
         return 0
     # Text for a person (--json for a script): the profile's fields, one a line.
     print(f"{profile.serial}: {profile.model}, calibrated by {profile.armorer}")
+    print(f"  {_validity(profile, today)}")
     for key, value in shown.items():
         if value is None or key in ("serial", "model", "armorer"):
             continue
@@ -535,6 +593,8 @@ def _certificate(args: argparse.Namespace) -> int:
     require("pydantic")
 
     p = _profile(args)
+    today = _today()
+    expired = not p.valid_on(today)
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in p.model_dump(mode="json").items()
@@ -545,11 +605,101 @@ def _certificate(args: argparse.Namespace) -> int:
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #999;"
         "padding:4px 10px;text-align:left}table{border-collapse:collapse}</style>"
         f"<h1>Calibration certificate: {html.escape(p.serial)}"
+        + (" (EXPIRED)" if expired else "")
         + (" (EMULATED)</h1>" if p.emulated else "</h1>")
         + (f"<p><strong>{html.escape(EMULATED_NOTE)}.</strong></p>" if p.emulated else "")
+        + (
+            f"<p><strong>{html.escape(_validity(p, today))}.</strong> Written on {today}.</p>"
+            if expired
+            else ""
+        )
         + f"<p>{html.escape(p.model)} calibrated by {html.escape(p.armorer)} on {p.calibrated},"
-        f" valid until {p.expires}; residual {p.residual_mrad:.2f} mrad"
+        + (f" expired on {p.expires}" if expired else f" valid until {p.expires}")
+        + f"; residual {p.residual_mrad:.2f} mrad"
         f" (tolerance {p.tolerance_mrad:g} mrad).</p><table>{rows}</table>\n",
     )
-    print(f"certificate: {args.out}")
+    if args.json:
+        shown = {
+            "certificate": str(args.out),
+            "serial": p.serial,
+            "model": p.model,
+            "armorer": p.armorer,
+            "calibrated": str(p.calibrated),
+            "expires": str(p.expires),
+            "valid": not expired,
+            "status": "expired" if expired else "valid",
+            "emulated": p.emulated,
+        }
+        print(json.dumps(shown, indent=2))
+        return 0
+    print(f"certificate: {args.out}" + (f" (EXPIRED on {p.expires})" if expired else ""))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    require("pydantic")
+    from physics.datafiles import DataFileError
+    from range.calibration.profiles import load_profile
+
+    folder = _folder(args)
+    today = _today()
+    rows: list[dict[str, object]] = []
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            profile = load_profile(folder, path.stem, today)
+        except (DataFileError, OSError) as exc:
+            said = str(exc) if isinstance(exc, DataFileError) else f"{path}: {exc.strerror or exc}"
+            problems = said.splitlines()
+            # One line a profile: its first problem, and how many more `show` would name.
+            more = len(problems) - 1
+            why = problems[0] + (f" (and {more} more problem{'s' * (more != 1)})" if more else "")
+            row: dict[str, object] = {"file": str(path), "serial": path.stem, "why": why}
+            rows.append(row | {"status": "refused", "problems": problems})
+            continue
+        if profile is None:  # gone since the folder was listed
+            continue
+        valid = profile.valid_on(today)
+        rows.append(
+            {
+                "file": str(path),
+                "serial": profile.serial,
+                "model": profile.model,
+                "armorer": profile.armorer,
+                "calibrated": str(profile.calibrated),
+                "expires": str(profile.expires),
+                "valid": valid,
+                "status": "valid" if valid else "expired",
+                "emulated": profile.emulated,
+            }
+        )
+    if args.json:
+        print(json.dumps({"folder": str(folder), "today": str(today), "profiles": rows}, indent=2))
+        return 0
+    if not rows:
+        print(f"no calibration profiles in {folder}: `calibrate boresight` makes one per serial")
+        return 0
+    print(f"{len(rows)} profile{'s' * (len(rows) != 1)} in {folder} (today is {today}):")
+    table = [("SERIAL", "MODEL", "ARMORER", "CALIBRATED", "EXPIRES", "STATUS")]
+    refused = []
+    for row in rows:
+        if row["status"] == "refused":
+            refused.append(str(row["why"]))
+            table.append((str(row["serial"]), "-", "-", "-", "-", "REFUSED (below)"))
+            continue
+        status = "valid" if row["valid"] else "EXPIRED"
+        table.append(
+            (
+                str(row["serial"]),
+                str(row["model"]),
+                str(row["armorer"]),
+                str(row["calibrated"]),
+                str(row["expires"]),
+                status + (" (emulated)" if row["emulated"] else ""),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for why in refused:
+        print(f"refused: {why}")
     return 0

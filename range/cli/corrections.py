@@ -35,16 +35,46 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Name the utterance by a time inside it (--at, run seconds, as the score "
         "and the report list them; an act the instructor marked live on the console by its "
         "time, where no utterance spans it) and give the act it should have been (--act; "
-        "'none': it was not speech). The event log is never edited: the correction is kept in "
+        "'none': it was not speech). Where the recogniser heard nothing, --add --from S --to E "
+        "credits the act the officer's words there were (an act added in review, scored as a "
+        "live mark at E). The event log is never edited: the correction is kept in "
         "RUN_DIR/speech-corrections-<log sha256>.json, and `openrange score RUN_DIR` and "
         "`openrange report RUN_DIR` apply it and list it.",
         epilog="example:\n  openrange speech correct runs/20261130-101500-knife-v1 --at 3.4 "
-        "--act command.drop_weapon --by 'Sgt Lee' --reason 'said drop it, heard stop'\n",
+        "--act command.drop_weapon --by 'Sgt Lee' --reason 'said drop it, heard stop'\n"
+        "  openrange speech correct runs/20261130-101500-knife-v1 --add --from 1.0 --to 2.35 "
+        "--act command.drop_weapon --by 'Sgt Lee' --reason 'not heard; audible in sound.wav'\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fix.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     fix.add_argument(
-        "--at", type=cliutil.finite_nonneg_float, required=True, metavar="T_S", help="run time (s)"
+        "--at",
+        type=cliutil.finite_nonneg_float,
+        default=None,
+        metavar="T_S",
+        help="run time (s) of the act to correct (or of an act added with --add)",
+    )
+    fix.add_argument(
+        "--add",
+        action="store_true",
+        help="add an act the recogniser missed (it heard nothing there), over the officer's"
+        " words from --from to --to; take it back with --at T_S --act none",
+    )
+    fix.add_argument(
+        "--from",
+        dest="from_s",
+        type=cliutil.finite_nonneg_float,
+        default=None,
+        metavar="S",
+        help="with --add: when the words began (run s)",
+    )
+    fix.add_argument(
+        "--to",
+        dest="to_s",
+        type=cliutil.finite_nonneg_float,
+        default=None,
+        metavar="E",
+        help="with --add: when the words ended (run s); the act counts from then",
     )
     fix.add_argument("--act", required=True, help="the right act (command.stop, ...) or none")
     fix.add_argument(
@@ -72,6 +102,12 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fix.set_defaults(handler=_correct)
 
 
+def run_started(records: Sequence[LogRecord]) -> dict[str, Any] | None:
+    """What the log's `run_started` (its first record) keeps, or None: not a drill run's log
+    (an attempt's, or an empty one)."""
+    return records[0].data if records and records[0].kind == "run_started" else None
+
+
 def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     """Why the agency phrase book kept in the run folder (`phrasebook.toml`) is not the one the
     run was heard with, in one line naming it, or None: it no longer matches the sha256 its
@@ -81,7 +117,7 @@ def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     from drills.speech import PHRASES_FILE
     from range.records.store import sha256_mismatch
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     if not started:
         return None  # not a drill run's log (an attempt's): no phrase book is named
     book = run_dir / PHRASES_FILE
@@ -121,7 +157,7 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     from range.records.store import sha256_mismatch
     from range.runs.runlog import RESULT
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     try:
         result = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -220,10 +256,13 @@ def chained_corrections(store: Records, row: dict[str, Any]) -> RecordedCorrecti
     """The corrections the records `store` chained for the drill run `row` (its columns as
     recorded: `id`, `run_dir`, `result`), or None where there is nothing to check a
     corrections file against: a run whose log is no longer the one recorded (its corrections
-    are of that log: `edited_log` says so), or none `_amended_corrections` reads."""
+    are of that log: `edited_log` says so), or none `_amended_corrections` reads. Whether the
+    log is the one recorded: the row's `log_ok` where it has one (`log_check(row)[0]`, as the
+    console's `drill_run` rows do: the log hashed once); else it is checked here."""
     from range.records.store import log_check
 
-    if log_check(row)[0] is False:
+    ok = row["log_ok"] if "log_ok" in row else log_check(row)[0]
+    if ok is False:
         return None
     return _amended_corrections(store, int(row["id"]))
 
@@ -253,7 +292,10 @@ def _amended_corrections(store: Records, number: int) -> RecordedCorrections | N
 
 
 # A correction's fields in the order a difference is said: what it names, then what it says.
-_FIELDS = ("utterance_t", "n", "marked", "was", "text", "act", "by", "reason", "made", "at_s")
+_FIELDS = (
+    *("utterance_t", "n", "marked", "added", "start_s", "end_s", "was", "text", "act"),
+    *("by", "reason", "made", "at_s"),
+)
 
 
 def checked_fixes(
@@ -266,18 +308,18 @@ def checked_fixes(
     naming the file, the line and the field, after one saying the records' are applied."""
     from physics.datafiles import json_key_lines, locate
     from range.runs.runlog import EVENTS
-    from scoring.corrections import corrections_path, log_sha256, marks, utterances
+    from scoring.corrections import corrections_path, heard_acts, log_sha256
 
     fixes = run_fixes(run_dir, records)
     if recorded is None:
-        return fixes, []
+        return fixes, _unrecorded_note(run_dir, records, fixes[0])
     kept, trusted = fixes[0], recorded.corrections
     if [c.model_dump() for c in kept] == [c.model_dump() for c in trusted]:
         return fixes, []
     path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
     lines = json_key_lines(path.read_text(encoding="utf-8")) if path.is_file() else {}
     run = f"drill run {recorded.run}"
-    heard = [*utterances(records), *marks(records)]
+    heard = heard_acts(records)
     notes = [
         f"warning: {path}: not the speech corrections {run} in the records chained (edited"
         f" outside OpenRange?): the records' are applied ({len(trusted)}), not the file's"
@@ -308,6 +350,23 @@ def checked_fixes(
                     f" {theirs[field]!r} in the records ({chained}): the records' applied"
                 )
     return (trusted, run_act_names(run_dir, records) if trusted else None), notes
+
+
+def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correction]) -> list[str]:
+    """The line that says a run played without a badge has corrections nothing checks (rc19
+    #7): no records hold the run, so a corrections file edited by hand is applied as it is.
+    [] for a run with none, or one played for the records (its checks are the records')."""
+    from range.runs.runlog import EVENTS
+    from scoring.corrections import corrections_path, log_sha256
+
+    started = run_started(records)
+    if not kept or started is None or started.get("badge"):
+        return []
+    path = corrections_path(run_dir, log_sha256(run_dir / EVENTS))
+    return [
+        f"warning: {path}: not checked against the records: the run was played without a badge,"
+        f" so no records hold it; its {len(kept)} correction(s) are applied as the file has them"
+    ]
 
 
 def checked_notes(
@@ -366,14 +425,20 @@ def edited_log(run_dir: Path, records: Records | None) -> str | None:
 
 
 def _describe(c: Correction, heard: Sequence[LogRecord] = ()) -> str:
-    """A correction in one line: its t, the act's own words (with the utterance beside them,
-    where the log names the act and they differ, as score quotes them), the change, who.
-    `heard`: the log's utterances and live marks (`scoring.corrections.heard_as`)."""
-    from range.cli.summary import correction_words
+    """A correction in one line: when the act was said (its words' span where the log names
+    the act, a mark's moment, else its t, each to 0.01 s, as every listing gives it: nu21 #7),
+    the act's own words (with the utterance beside them, where the log names the act and they
+    differ, as score quotes them), the change, who. `heard`: the log's utterances and live
+    marks (`scoring.corrections.heard_as`)."""
+    from range.cli.summary import correction_change, correction_when, correction_words
     from scoring.corrections import heard_as
 
-    words = correction_words({"text": c.text, "phrase": heard_as(c, heard).get("phrase")})
-    return f"{c.utterance_t:g} s {words} {c.was} -> {c.act} by {c.by}"
+    found = heard_as(c, heard)
+    words = correction_words({"text": c.text, "phrase": found.get("phrase"), "added": c.added})
+    when = correction_when(c.model_dump() | found)
+    if c.added:
+        return f"{when} {words} {correction_change(c.model_dump())} by {c.by}"
+    return f"{when} {words} {c.was} -> {c.act} by {c.by}"
 
 
 def correction_notes(
@@ -395,11 +460,10 @@ def correction_notes(
         SUPERSEDED,
         Corrections,
         corrections_path,
+        heard_acts,
         log_sha256,
-        marks,
         read_corrections,
         unapplied,
-        utterances,
     )
 
     events = run_dir / EVENTS
@@ -421,7 +485,7 @@ def correction_notes(
         # line to name in it (rc19 #4).
         lines = json_key_lines(current.read_text(encoding="utf-8")) if current.is_file() else {}
         known = run_act_names(run_dir, records) if acts is None else acts
-        heard = [*utterances(records), *marks(records)]
+        heard = heard_acts(records)
         for index, why in unapplied(records, kept, known):
             if why.startswith(SUPERSEDED):
                 continue  # replaced by a later correction: history, listed by score (rc17 #6)
@@ -556,6 +620,7 @@ def _correct_locked(
     row: int | None = None,
 ) -> tuple[Correction, Path, LogRecord]:
     """correct_speech's work, with the corrections file locked."""
+    from drills.speech import span_text
     from scoring.corrections import (
         MATCH_SLACK_S,
         NONE,
@@ -572,6 +637,10 @@ def _correct_locked(
     )
 
     kept = read_corrections(run_dir, sha)
+    named = row is None and marked is not True and was in (None, NONE)
+    added = _added_at(kept, at_s) if named else None
+    if added is not None:  # an act the instructor added: changed or taken back (act none)
+        return _correct_added(run_dir, sha, kept, added, at_s, act, by, reason, field, then)
     if act != NONE:
         _check_act(run_dir, act, field)
     elif not reason.strip():
@@ -608,7 +677,7 @@ def _correct_locked(
         when = (
             f"mark at {start:.2f} s"
             if not_spoken(heard)
-            else f"utterance at {start:.2f}-{end:.2f} s"
+            else f"utterance at {span_text(start, end)}"
         )
         how = "heard as" if in_force == heard.data["act"] else "corrected to"
         raise CorrectionError(
@@ -635,6 +704,170 @@ def _correct_locked(
     return correction, path, heard
 
 
+def _added_at(kept: Sequence[Correction], at_s: float) -> Correction | None:
+    """The act added in review (and not taken back) whose words' span holds `at_s`, or None.
+    Its span holds no heard act (`add_act` refuses one that does), so `--at` inside it names
+    it alone."""
+    from scoring.corrections import added_in_force
+
+    return next(
+        (
+            c
+            for c in added_in_force(kept)
+            if c.start_s is not None and c.start_s <= at_s <= c.utterance_t
+        ),
+        None,
+    )
+
+
+def _correct_added(
+    run_dir: Path,
+    sha: str,
+    kept: list[Correction],
+    added: Correction,
+    at_s: float,
+    act: str,
+    by: str,
+    reason: str,
+    field: Callable[[str], str],
+    then: Callable[[Correction, list[Correction]], object] | None,
+) -> tuple[Correction, Path, LogRecord]:
+    """Change the act the instructor added over the words at `at_s` to `act`, or take it
+    back (`none`: the words are left unheard, as the recogniser left them): a correction of
+    the same words' span, which supersedes the one that added it. Under the corrections lock."""
+    from scoring.corrections import NONE, Correction, CorrectionError, added_mark, write_corrections
+
+    if act != NONE:
+        _check_act(run_dir, act, field)
+    span_s = f"{added.start_s:.2f}-{added.utterance_t:.2f} s"
+    if act == added.act:
+        raise CorrectionError(
+            f"{field('act')} {act}: the act added at {span_s} (by {added.by}) is {act} already;"
+            " nothing to correct"
+        )
+    correction = Correction(
+        at_s=at_s,
+        utterance_t=added.utterance_t,
+        text="",
+        was=NONE,
+        act=act,
+        by=by,
+        reason=reason,
+        made=datetime.now(UTC).isoformat(timespec="seconds"),
+        added=True,
+        start_s=added.start_s,
+        end_s=added.end_s,
+    )
+    path = write_corrections(run_dir, sha, [*kept, correction])
+    if then is not None:
+        then(correction, kept)
+    return correction, path, added_mark(added)
+
+
+def add_act(
+    run_dir: Path,
+    start_s: float,
+    end_s: float,
+    act: str,
+    by: str,
+    reason: str = "",
+    field: Callable[[str], str] = cli_flag,
+    then: Callable[[Correction, list[Correction]], object] | None = None,
+) -> tuple[Correction, Path]:
+    """Credit an act the recogniser missed: the officer's words from `start_s` to `end_s` (run
+    seconds) were `act`, where the log heard nothing. Kept in the corrections file as a
+    correction with `added` (the log is never edited), scored as a live mark at `end_s`.
+    Refused in one line naming the field (`field(name)`: "from", "to", "act"): a span that is
+    empty or not inside the run, one that holds a heard act (that is corrected with --at) or
+    an act added before (changed with --at), an act not in the run's phrase book, `none`.
+    `then(correction, kept_before)` runs under the corrections lock, as `correct_speech`'s."""
+    import re
+
+    from drills.speech import ACT
+    from range.runs.runlog import EVENTS, read_events
+    from scoring.corrections import (
+        NONE,
+        Correction,
+        CorrectionError,
+        added_in_force,
+        corrections_lock,
+        log_sha256,
+        overlaps,
+        read_corrections,
+        run_end_s,
+        span,
+        write_corrections,
+    )
+
+    if len(reason) > MAX_REASON_CHARS:
+        raise CorrectionError(
+            f"{field('reason')}: a reason of {len(reason)} characters (at most {MAX_REASON_CHARS})"
+        )
+    if act == NONE:
+        raise CorrectionError(
+            f"{field('act')} none: nothing to add (an added act is taken back with"
+            f" {field('at')} T_S {field('act')} none)"
+        )
+    if not re.match(ACT, act):
+        raise CorrectionError(f"{field('act')}: {act!r} is not a speech act (category[.name])")
+    if end_s <= start_s:
+        raise CorrectionError(
+            f"{field('to')} {end_s:g}: the words must end after they begin ({field('from')}"
+            f" {start_s:g})"
+        )
+    records = read_events(run_dir)
+    book = phrasebook_problem(run_dir, records)
+    if book is not None:
+        raise CorrectionError(f"{book}; not corrected")
+    end = run_end_s(records)
+    if end_s > end:
+        raise CorrectionError(
+            f"{field('to')} {end_s:g}: after the run's end ({end:.2f} s): the words must be"
+            " inside the run"
+        )
+    heard = overlaps(records, start_s, end_s)
+    if heard is not None:
+        lo, hi = span(heard)
+        what = (
+            f"a mark of {heard.data['act']} at {lo:.2f} s"
+            if heard.kind != "officer_spoke"
+            else f"{heard.data['act']} at {lo:.2f}-{hi:.2f} s"
+        )
+        raise CorrectionError(
+            f"{field('from')} {start_s:g} {field('to')} {end_s:g}: the log heard {what} inside"
+            f" these words: correct it with {field('at')} {(lo + hi) / 2:.2f} instead"
+        )
+    sha = log_sha256(run_dir / EVENTS)
+    with corrections_lock(run_dir):
+        kept = read_corrections(run_dir, sha)
+        _check_act(run_dir, act, field)
+        for c in added_in_force(kept):
+            assert c.start_s is not None
+            if c.start_s <= end_s and start_s <= c.utterance_t:
+                raise CorrectionError(
+                    f"{field('from')} {start_s:g} {field('to')} {end_s:g}: {c.act} was added"
+                    f" at {c.start_s:.2f}-{c.utterance_t:.2f} s by {c.by}: change it with"
+                    f" {field('at')} {(c.start_s + c.utterance_t) / 2:.2f} instead"
+                )
+        correction = Correction(
+            at_s=start_s,
+            utterance_t=end_s,
+            text="",
+            was=NONE,
+            act=act,
+            by=by,
+            reason=reason,
+            made=datetime.now(UTC).isoformat(timespec="seconds"),
+            added=True,
+            start_s=start_s,
+            end_s=end_s,
+        )
+        path = write_corrections(run_dir, sha, [*kept, correction])
+        if then is not None:
+            then(correction, kept)
+    return correction, path
+
+
 def amend_records(
     records: Records, run_dir: Path, correction: Correction
 ) -> list[tuple[int, float | None, float | None]]:
@@ -643,13 +876,14 @@ def amend_records(
     the run's record. (record, score before, score now) for each; None for a run that was
     never graded (ABORTED, INCOMPLETE: a correction grades it no more than its log did)."""
     from range.runs.runlog import read_events
+    from scoring.corrections import dumped
     from scoring.policy import load_policy
 
     numbers = records.drill_runs_at(run_dir)
     if not numbers:
         return []
     score = corrected_score(run_dir, read_events(run_dir), load_policy(None))
-    why = {"correction": correction.model_dump(mode="json")}
+    why = {"correction": dumped(correction)}
     amended = []
     for number in numbers:
         before = records.drill_run(number)["score"]
@@ -661,8 +895,9 @@ def amend_records(
 
 def _correct(args: argparse.Namespace) -> int:
     require("pydantic")
+    from drills.speech import span_text
     from range.records.store import Records, RecordsError
-    from scoring.corrections import CorrectionError, correction_of, span
+    from scoring.corrections import CorrectionError, added_mark, correction_of, span
 
     # The records first (an explicit --db that cannot be opened is refused before anything
     # is written); the user's default store, when there is none, keeps no record to amend.
@@ -687,9 +922,35 @@ def _correct(args: argparse.Namespace) -> int:
             if records is not None:
                 amended.extend(amend_records(records, args.run_dir, correction))
 
-        correction, path, heard = correct_speech(
-            args.run_dir, args.at, args.act, args.by, args.reason, args.was, then=amend
-        )
+        if args.add:
+            if args.at is not None or args.was is not None:
+                raise CorrectionError(
+                    "--add names the words by --from and --to, not --at or --was (an act heard"
+                    " there is corrected with --at, without --add)"
+                )
+            if args.from_s is None or args.to_s is None:
+                raise CorrectionError("--add needs --from S and --to E: when the words were said")
+            correction, path = add_act(
+                args.run_dir, args.from_s, args.to_s, args.act, args.by, args.reason, then=amend
+            )
+            heard = added_mark(correction)
+        else:
+            if args.from_s is not None or args.to_s is not None:
+                raise CorrectionError("--from and --to are --add's: give --add, or --at alone")
+            if args.at is None:
+                raise CorrectionError(
+                    "give --at T_S (an act heard, or added, then), or --add --from S --to E"
+                )
+            try:
+                correction, path, heard = correct_speech(
+                    args.run_dir, args.at, args.act, args.by, args.reason, args.was, then=amend
+                )
+            except CorrectionError as exc:
+                if not str(exc).startswith("no utterance"):
+                    raise
+                raise CorrectionError(
+                    f"{exc}; an act the recogniser missed is credited with --add --from S --to E"
+                ) from None
     finally:
         if records is not None:
             records.close()
@@ -700,6 +961,8 @@ def _correct(args: argparse.Namespace) -> int:
     voice = voice_problem(args.run_dir, read_events(args.run_dir))
     if voice is not None:
         print(f"openrange: warning: {voice}", file=sys.stderr)
+    if correction.added:
+        return _say_added(args, correction, before, path, amended)
     start, end = span(heard)
     # The act in force before this correction: an earlier correction's, or the act heard.
     prior = correction_of(heard, before)
@@ -729,7 +992,7 @@ def _correct(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    when = f"the mark at {start:.2f} s" if correction.marked else f"{start:.2f}-{end:.2f} s"
+    when = f"the mark at {start:.2f} s" if correction.marked else span_text(start, end)
     words = repr(correction.text)
     if phrase and phrase != correction.text:
         words = f"{phrase!r} (in {correction.text!r})"
@@ -750,5 +1013,64 @@ def _correct(args: argparse.Namespace) -> int:
         print(
             f"drill run {number} in the records rescored: {b:g} -> {now:g}"
             f" (corrected by {correction.by}; chained amendment)"
+        )
+    return 0
+
+
+def _say_added(
+    args: argparse.Namespace,
+    correction: Correction,
+    before: list[Correction],
+    path: Path,
+    amended: list[tuple[int, float | None, float | None]],
+) -> int:
+    """`speech correct`'s answer for an act added in review (--add), or one changed or taken
+    back (--at inside its words): what it credits, and each record rescored."""
+    from scoring.corrections import NONE
+
+    prior = next(
+        (c for c in reversed(before) if c.added and c.utterance_t == correction.utterance_t),
+        None,
+    )
+    prior = None if prior is None or prior.act == NONE else prior
+    when = f"{correction.start_s:.2f}-{correction.utterance_t:.2f} s"
+    if args.json:
+        out = {
+            "run_dir": str(args.run_dir),
+            "added": True,
+            "at_s": correction.at_s,
+            "start_s": correction.start_s,
+            "end_s": correction.end_s,
+            "heard": None,
+            "before": None if prior is None else prior.act,
+            "before_by": None if prior is None else prior.by,
+            "act": correction.act,
+            "undo": prior is not None and correction.act == NONE,
+            "by": correction.by,
+            "reason": correction.reason,
+            "kept_in": str(path),
+            "rescored": [
+                {"drill_run": number, "score_before": b, "score": now} for number, b, now in amended
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    if prior is None:
+        said = f"added {correction.act} at {when} (the recogniser heard nothing there)"
+    elif correction.act == NONE:
+        said = f"took back {prior.act} (added by {prior.by}) at {when}"
+    else:
+        said = f"changed the act added at {when}: {prior.act} ({prior.by}'s) -> {correction.act}"
+    print(f"{said} by {correction.by}; kept in {path}")
+    for number, b, now in amended:
+        if b is None or now is None:
+            print(
+                f"drill run {number} in the records amended: still not graded"
+                f" (corrected by {correction.by}; chained amendment)"
+            )
+            continue
+        print(
+            f"drill run {number} in the records rescored: {b:g} -> {now:g}"
+            f" (added by {correction.by}; chained amendment)"
         )
     return 0

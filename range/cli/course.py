@@ -65,7 +65,7 @@ def _pass_mark(course: object) -> str:
     assert isinstance(course, Course)
     mark = course.pass_mark
     if mark.hits is not None:
-        return count_of(mark.hits, "hit")
+        return count_of(mark.hits, course.hit_noun)
     needed = course.passing_points() or 0  # a points or percent mark: never None here
     if mark.percent is not None:
         return f"{mark.percent:g} % ({count_of(needed, 'point')})"

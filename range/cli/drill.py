@@ -474,7 +474,7 @@ def _check_script_file(
         # `drill run DRILL --sim SCRIPT` plays it there, so validate never passes a pair that
         # run refuses (rc19 #6).
         for other in given.values():
-            script = load_script_for(path, other, RULES, book)
+            script = load_script_for(path, other, RULES, book, table)
         others = ", ".join(given)
         return _CheckedScript(
             script,
@@ -488,9 +488,9 @@ def _check_script_file(
         drill = next((d for d in players if d.expected_officer in (own, str(path))), None)
         how = " (its expected response)"
     if drill is not None:
-        script = load_script_for(path, drill, RULES, book)
+        script = load_script_for(path, drill, RULES, book, table)
         return _CheckedScript(script, f"checked against drill {drill.id}{how}")
-    script = load_model(path, OfficerScript)
+    script = load_model(path, OfficerScript, data=table)  # parsed once
     if not name:
         return _CheckedScript(script, "not checked against a drill: it names none (drill = ID)")
     return _CheckedScript(
@@ -641,7 +641,9 @@ def play(
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
             registration.finish(record)
-        failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None)
+        failed = _after_run(
+            args, config.drill, result, seed, unwritten, badge is not None, config.voice
+        )
         # Only a script the user named: a drill's own expected response (or the demo's default
         # script) is not checked on every run at a random seed.
         expectation = (
@@ -768,6 +770,7 @@ def _after_run(
     seed: int,
     unwritten: RunWriteError | None,
     recorded: bool,
+    voice: Path | None = None,
 ) -> str | None:
     """The soundtrack written after a run (recorded already), or the one line naming the file
     that could not be written: the soundtrack's, or result.json's when only that failed (the
@@ -783,7 +786,7 @@ def _after_run(
     from range.voice.speak import SpeechFailedError
 
     try:
-        sound.after_run(args, drill, result.records, seed, result.run_dir)
+        sound.after_run(args, drill, result.records, seed, result.run_dir, voice)
     except OSError as exc:
         return sound.write_failed(exc, kept)
     except SpeechFailedError as exc:  # the run is recorded and its summary printed all the same

@@ -15,6 +15,7 @@ from range.cli.util import help_when_bare
 from range.deps import require
 
 if TYPE_CHECKING:
+    from peripherals.clock import Clock
     from peripherals.emulator import ReplicaEmulator
 
 EPILOG = """\
@@ -31,6 +32,10 @@ MAX_EMULATED_DRIFT_PPM = 500_000.0
 # `emulate --trigger-at`: a host that has sent nothing for this long is not attached (a live
 # lane pings every 0.25 s: range/runs/lane.py SYNC_EVERY_S).
 HOST_QUIET_S = 1.0
+# `emulate` with a serial another running emulator registered: how long to wait for that one to
+# power off (the docs' power cycle: Ctrl-C, then started again at once, while the old process
+# is still closing) before refusing.
+SERIAL_RELEASE_WAIT_S = 5.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,7 +137,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=cliutil.finite_nonneg_float,
         default=None,
         metavar="SECONDS",
-        help="pull the emulated cable at this time and plug it back in after --replug-after:"
+        help="pull the emulated cable SECONDS after a host first attaches (opens a session:"
+        " a drill, course or calibration run on this port), counted from the same moment as"
+        " --trigger-at, not from the emulator's start; plug it back in after --replug-after:"
         " the same replica (its session kept) on a new port, taken back by a run that had it"
         " (Ctrl-C powers it off: started again, it is a new replica, refused by such a run)",
     )
@@ -304,7 +311,7 @@ def _emulate(args: argparse.Namespace) -> int:
         clock_offset_s=args.offset_s,
         directory=directory,
     )
-    port = emulator.start()
+    port = _plug_in(emulator, clock)
     emulator.run_free()
     print(port, flush=True)
     print(
@@ -320,36 +327,79 @@ def _emulate(args: argparse.Namespace) -> int:
             daemon=True,
         )
         hands.start()
-    cable: list[threading.Timer] = []
+    cable: threading.Thread | None = None
     if args.unplug_at is not None:
-
-        def unplug() -> None:
-            emulator.unplug()
-            print(f"{emulator.serial}: cable pulled", file=sys.stderr, flush=True)
-
-        def replug() -> None:
-            again = emulator.replug()
-            print(again, flush=True)
-            print(f"{emulator.serial}: plugged back in on {again}", file=sys.stderr, flush=True)
-
-        cable = [
-            threading.Timer(args.unplug_at, unplug),
-            threading.Timer(args.unplug_at + args.replug_after, replug),
-        ]
-        for timer in cable:
-            timer.daemon = True
-            timer.start()
+        cable = threading.Thread(
+            target=_cable_after_attach,
+            args=(emulator, args.unplug_at, args.replug_after, stop),
+            name=f"cable-{emulator.serial}",
+            daemon=True,
+        )
+        cable.start()
     try:
         stop.wait()
     finally:
+        stop.set()  # ends the scripted hands and cable, however the wait ended
         stop.cancel()
-        for timer in cable:
-            timer.cancel()
-            timer.join()
+        if cable is not None:
+            cable.join()
         if args.trigger_at:
             hands.join(timeout=1.0)
         emulator.stop()
     return 0
+
+
+def _plug_in(emulator: ReplicaEmulator, clock: Clock) -> str:
+    """Start the emulator; its serial held by another running emulator is waited for up to
+    SERIAL_RELEASE_WAIT_S (a power cycle: the old one may still be closing), said in one line,
+    then refused (SerialTakenError: that emulator's pid and port)."""
+    from peripherals.registry import SerialTakenError
+
+    deadline = clock.now_s() + SERIAL_RELEASE_WAIT_S
+    said = False
+    while True:
+        try:
+            return emulator.start()
+        except SerialTakenError as exc:
+            if clock.now_s() >= deadline:
+                raise SerialTakenError(f"{exc} (waited {SERIAL_RELEASE_WAIT_S:g} s)") from exc
+            if not said:
+                print(
+                    f"openrange: {exc}; waiting up to {SERIAL_RELEASE_WAIT_S:g} s for it to power"
+                    " off",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            threading.Event().wait(0.1)
+
+
+def _cable_after_attach(
+    emulator: ReplicaEmulator, unplug_at: float, replug_after: float, stop: threading.Event
+) -> None:
+    """`--unplug-at`: once a host first opens a session on the port (as `--trigger-at` counts),
+    pull the cable `unplug_at` seconds later and plug it back in `replug_after` after that."""
+    while not emulator.session_opened.wait(0.05):
+        if stop.is_set():
+            return
+    base = emulator.first_session_s
+    assert base is not None  # set with session_opened
+    from peripherals.errors import PeripheralError
+
+    host = emulator.clock.host
+    if stop.wait(max(0.0, base + unplug_at - host.now_s())):
+        return
+    emulator.unplug()
+    print(f"{emulator.serial}: cable pulled", file=sys.stderr, flush=True)
+    if stop.wait(replug_after):
+        return
+    try:
+        again = emulator.replug()
+    except PeripheralError as exc:  # its serial taken meanwhile by another emulator
+        print(f"openrange: {emulator.serial}: not plugged back in: {exc}", file=sys.stderr)
+        return
+    print(again, flush=True)
+    print(f"{emulator.serial}: plugged back in on {again}", file=sys.stderr, flush=True)
 
 
 def _pull_after_attach(

@@ -717,7 +717,7 @@ def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import DAMAGED, course_label, drill_label, outcome
+    from range.records.store import DAMAGED, course_label, drill_label, held_points, outcome
 
     with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
@@ -740,6 +740,7 @@ def _history(args: argparse.Namespace) -> int:
                 "outcome": outcome(r),
             }
             | _passed(outcome(r), r["passed"])
+            | held_points(r, outcome(r))
             for r in rows
         ],
         "drill_runs": [
@@ -783,9 +784,10 @@ def _history(args: argparse.Namespace) -> int:
                 f" expires {s.expires or '-':<10} {s.warning}"
             )
         for r in rows:
+            points = held_points(r, outcome(r))["points"]  # none for a DAMAGED record
             yield (
-                f"  record {r['id']:<5} {r['finished']}  {course_label(r):<24} {r['points']:>4}/"
-                f"{r['max_points']:<4} {outcome(r)}"
+                f"  record {r['id']:<5} {r['finished']}  {course_label(r):<24}"
+                f" {'-' if points is None else points:>4}/{r['max_points']:<4} {outcome(r)}"
             )
         for d in drills:
             corrected = d["corrected"]
@@ -927,10 +929,12 @@ def _show(args: argparse.Namespace) -> int:
         return _show_drill_run(args)
     from range.records.exports import NOT_KEPT, score_sheet
     from range.records.store import (
+        DAMAGED,
         RecordsError,
         attempt_folders,
         attempt_log_checks,
         course_label,
+        held_points,
         outcome,
         stored_json,
     )
@@ -964,6 +968,7 @@ def _show(args: argparse.Namespace) -> int:
     def data() -> dict[str, Any]:
         shown = {**row, "detail": detail, "calibration": calibration, "outcome": outcome(row)}
         shown |= _passed(shown["outcome"], row["passed"])
+        shown |= held_points(row, shown["outcome"])
         shown["problem"] = wrong
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
@@ -991,9 +996,12 @@ def _show(args: argparse.Namespace) -> int:
         )
         if row["course_sha256"]:
             yield f"  course file sha256 {row['course_sha256']} ({row['course_origin']})"
+        said = outcome(row)
+        held = held_points(row, said)  # none for a DAMAGED record: its numbers were edited
+        points, hits = ("-", "-") if held["points"] is None else (held["points"], held["hits"])
         yield (
-            f"  {row['points']}/{row['max_points']} points, {row['hits']} hits,"
-            f" {outcome(row)}; seed {row['seed']}, OpenRange {row['software_version']}"
+            f"  {points}/{row['max_points']} points, {hits} hits, {said}; seed {row['seed']},"
+            f" OpenRange {row['software_version']}"
         )
         for n, folder in enumerate(logs, 1):
             part = f" (part {n} of {len(logs)})" if len(logs) > 1 else ""
@@ -1007,9 +1015,9 @@ def _show(args: argparse.Namespace) -> int:
         closed = detail.get("incomplete")
         if closed:
             was = f" (was in-progress attempt #{closed['attempt']})" if "attempt" in closed else ""
-            yield (
-                f"  closed by {closed['closed_by']} on {closed['closed']}: {closed['reason']}{was}"
-            )
+            # Not dated by lanes before nu22 #2 (`closed_entry`): those records are chained.
+            on = f" on {closed['closed']}" if "closed" in closed else ""
+            yield f"  closed by {closed['closed_by']}{on}: {closed['reason']}{was}"
         if other is not None:
             yield (
                 f"  (in-progress attempt #{other['id']} is another attempt, not this record:"
@@ -1031,6 +1039,8 @@ def _show(args: argparse.Namespace) -> int:
             )
         if total is None and lines:
             yield f"  ({NOT_KEPT}; recorded total {row['points']} points)"
+        elif said == DAMAGED:
+            yield f"  sheet total {total}: the record is DAMAGED, no recorded total to trust"
         elif closed is None:
             mark = "=" if total == row["points"] else "DIFFERS FROM"
             yield f"  sheet total {total} {mark} recorded {row['points']} points"
@@ -1196,13 +1206,11 @@ def _close_drill_run(args: argparse.Namespace) -> int:
     log holds (scored from it: INCOMPLETE without `run_ended`; a log that did end, as when the
     process died just after the run, keeps its result), with who closed it and why."""
     from range.cli.drill import result_from_log
-    from range.records.store import RUN_LOG
+    from range.records.store import stored_json
 
     with _open(args) as records:
         progress = records.drill_run_in_progress(args.drill_run)
         folder = progress["run_dir"]
-        # A folder gone (moved or deleted): nothing of the run was there to score (rc19 #1).
-        missing = bool(folder) and not (Path(folder) / RUN_LOG).is_file()
         result = result_from_log(
             Path(folder) if folder else None,
             drill=progress["drill"],
@@ -1213,6 +1221,11 @@ def _close_drill_run(args: argparse.Namespace) -> int:
         )
         record = records.close_drill_run(args.drill_run, args.by, args.reason, result)
         row = records.drill_run(record)
+    # A folder gone (moved or deleted): nothing of the run was there to score (rc19 #1), as the
+    # close kept it in the record (rv20a #1: decided once, by the store); read back from the
+    # record, not by hashing the log a second time (rv21a #1).
+    closed = (stored_json(row, "result", "drill run") or {}).get("closed", {})
+    missing = closed.get("log_missing") is True
     kept = (
         f"saved in the records; its run folder {folder} has no log (moved or deleted?):"
         " nothing of the run was scored"

@@ -134,17 +134,24 @@ def after_run(
     records: list[LogRecord],
     seed: int,
     run_dir: Path | None,
+    voice: Path | None = None,
 ) -> Path | None:
     """Write the run's soundtrack to its folder and play it as `--sound` asks (after a
-    simulated run; a live run has played it already). Returns the file written, if any."""
+    simulated run; a live run has played it already). Returns the file written, if any.
+    `voice`: a `--voice` run's recording, on the run's clock: the officer's words are mixed in
+    (nu21 #5: a reviewer playing a talk-down's sound.wav heard nothing)."""
     kind = getattr(args, "sound", "off")
     if kind == "off":
         return None
-    from range.voice.soundtrack import build
+    from range.voice.audio import SAMPLE_RATE_HZ, read_wav
+    from range.voice.soundtrack import build, recording_for_track
     from range.voice.speak import WavSink
 
     hears = drill.empathy.hears if drill.empathy is not None else "clear"
-    track = build(records, seed, hears, _speaker(args))
+    words = None
+    if voice is not None:
+        words = recording_for_track(read_wav(voice), SAMPLE_RATE_HZ)
+    track = build(records, seed, hears, _speaker(args), words)
     written = None
     if run_dir is not None:
         written = run_dir / SOUND_FILE

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.log import LogRecord
+from drills.speech import span_text
 from range.runs.drill import RunResult
 from scoring.course import AttemptScore
 from scoring.detection import Detection
@@ -286,13 +287,15 @@ def correction_when(c: dict[str, Any]) -> str:
     if isinstance(start, int | float) and isinstance(end, int | float):
         if c.get("marked"):
             return f"{start:.2f} s"
-        return f"{start:.2f}-{end:.2f} s"
+        return span_text(start, end)
     return f"{float(c['utterance_t']):.2f} s"
 
 
 def correction_words(c: dict[str, Any]) -> str:
     """What a listed correction's act was heard in: the act's own words with the utterance
     beside them where they differ, as `openrange speech correct` quotes them."""
+    if c.get("added"):  # the recogniser heard nothing there: no words of its to quote
+        return "(not heard by the recogniser)"
     phrase = c.get("phrase")
     return f"{phrase!r} (in {c['text']!r})" if phrase and phrase != c["text"] else repr(c["text"])
 
@@ -302,12 +305,32 @@ def correction_change(c: dict[str, Any]) -> str:
     is the act heard, `undoes` the correction it puts back from) is said as one, never as
     'X -> X' (nu17c #11)."""
     undoes = c.get("undoes")
+    if c.get("added"):  # an act the recogniser missed, added in review (or taken back)
+        if undoes:
+            return f"{undoes['act']} (added by {undoes['by']}) -> taken back"
+        return f"{c['act']} added" if c["act"] != "none" else "taken back"
     if undoes:
         return (
             f"{undoes['act']} ({undoes['by']}'s correction) -> put back to the act heard"
             f" ({c['was']})"
         )
     return f"{c['was']} -> {c['act']}"
+
+
+def _sound_words(records: list[LogRecord]) -> str:
+    """What a run's sound.wav holds: a `--voice` run's soundtrack has the officer's recorded
+    words mixed in (run time is the recording's time); a live run's microphone is kept apart,
+    in officer-voice.wav, and the line says so (nu21 #5)."""
+    started = next((r.data for r in records if r.kind == "run_started"), {})
+    voice = started.get("voice_file")
+    if voice and started.get("officer") == "live":
+        return f"{_KEPT['sound.wav']} (the officer's own words are in {voice})"
+    if voice:
+        return (
+            "the run's soundtrack: the officer's recorded words (centred), subjects' voices,"
+            " shots, the TASER's arc"
+        )
+    return _KEPT["sound.wav"]
 
 
 def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
@@ -322,6 +345,8 @@ def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
         elif path.name.startswith("debrief-") and path.is_file():  # debrief-<question>.wav
             question = path.stem.removeprefix("debrief-")
             what = f"the officer's spoken answer to debrief question {question}"
+        elif path.name == "sound.wav" and path.is_file():
+            what = _sound_words(records)
         elif path.is_file():
             what = _KEPT.get(path.name, "")
         else:

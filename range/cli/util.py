@@ -7,9 +7,7 @@ import contextlib
 import math
 import os
 import re
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -184,15 +182,11 @@ def ctrl_c_once() -> Iterator[CtrlC]:
     progress in the records. A SIGINT after the run has ended (`CtrlC.hold`) is held, never
     raised: the ended run is saved and recorded whole, and the caller says so (`late`).
     Outside the main thread (signals are not its to take) it does nothing."""
+    from range.runs.core import swap_sigint
+
     ctrl_c = CtrlC()
-    if threading.current_thread() is not threading.main_thread():
+    with swap_sigint(ctrl_c.signalled):
         yield ctrl_c
-        return
-    previous = signal.signal(signal.SIGINT, ctrl_c.signalled)
-    try:
-        yield ctrl_c
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def say(line: str) -> None:

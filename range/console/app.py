@@ -101,7 +101,7 @@ from range.console.store import (
 )
 from range.console.view import EYES, ViewThread
 from range.records.certificate import certificate_pdf_bytes, certificate_text
-from range.records.store import RecordsError
+from range.records.store import RecordsError, closed_entry
 from range.review.render import RenderUnavailableError
 from range.review.replay import ReplayError
 from range.review.video import review_video_path, write_review_video
@@ -112,6 +112,8 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "openrange_session"
 FAVICON = "favicon.svg"  # in static/, linked from base.html
 SESSION_MAX_AGE_S = 8 * 3600  # one shift
+# The eyes a run's review video is made from (range.review.video: officer and subject).
+VIDEO_EYES = ("officer", "subject")
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -568,7 +570,9 @@ class Console:
         self.require(request, CAN_READ_ALL)
         lane = self.hub.lanes.get(request.path_params["name"])
         eye = request.query_params.get("eye", "officer")
-        if lane is None or "lane_ft" not in lane.state or eye not in EYES:
+        if eye not in EYES:  # a bad query: 400, not "no run on this lane" (nu22 #6)
+            return Response(f"eye={eye}: one of {', '.join(EYES)}", 400)
+        if lane is None or "lane_ft" not in lane.state:
             return Response("no run on this lane", 404)
         image = await asyncio.wrap_future(self.views.render(dict(lane.state), eye))
         return Response(image, media_type="image/png")
@@ -879,7 +883,7 @@ class Console:
             with self.store() as store:
                 # An attempt a killed lane process cut short (range/console/lane.py
                 # `cut_short_result`) is recorded INCOMPLETE, with the lane as who closed it.
-                cut = {"closed_by": "lane:" + lane, "reason": "cut short: the lane stopped"}
+                cut = closed_entry("lane:" + lane, "cut short: the lane stopped")
                 qid = record_attempt(
                     store.records,
                     badge,
@@ -1017,6 +1021,7 @@ class Console:
         theirs where it differs (nu19 #4). Only the pages that show a debrief read them."""
         if not row["run_dir"]:
             return None
+        # Its log hashed once: `drill_run` checked it (row["log_ok"], read by the callee).
         found: RecordedCorrections | None = await run_in_threadpool(
             self._with_records, chained_corrections, row
         )
@@ -1060,8 +1065,10 @@ class Console:
         if not math.isfinite(t) or t < 0:
             return self.error(request, user, f"t={given}: a time in seconds, 0 or more", 400)
         eye = request.query_params.get("eye", "officer")
-        if eye not in EYES or not row["run_dir"]:
-            return self.error(request, user, f"eye={eye}: one of {', '.join(EYES)}")
+        if eye not in EYES:  # a bad query: 400 (nu22 #6: it was 404)
+            return self.error(request, user, f"eye={eye}: one of {', '.join(EYES)}", 400)
+        if not row["run_dir"]:
+            return self.error(request, user, f"run {row['id']} has no folder")
         try:
             state = await run_in_threadpool(run_state_at, Path(row["run_dir"]), t)
         except FOLDER_ERRORS as exc:
@@ -1078,7 +1085,9 @@ class Console:
         except RecordsError as exc:
             return self.error(request, user, str(exc))
         eye = request.query_params.get("eye", "officer")
-        if eye not in ("officer", "subject") or not row["run_dir"]:
+        if eye not in VIDEO_EYES:  # a bad query: 400, as the views say it (nu22 #6)
+            return self.error(request, user, f"eye={eye}: one of {', '.join(VIDEO_EYES)}", 400)
+        if not row["run_dir"]:
             return Response("no such view", 404)
         path = review_video_path(Path(row["run_dir"]), eye)
         if not path.is_file():
@@ -1201,10 +1210,19 @@ class Console:
 
     async def compare(self, request: Request) -> Response:
         user = self.require(request)
+        # Two run numbers, each digits only (Python's int also takes " 1" and "1_0"): anything
+        # else is a bad query, 400 as docs/console.md says (nu22 #6: it was 200), naming the
+        # side that is wrong; a number no run has is 404, from _run.
+        for key in ("a", "b"):
+            given = request.query_params.get(key)
+            digits = (given or "").removeprefix("-")  # a negative is a number no run has: 404
+            if given is None or not digits.isascii() or not digits.isdigit():
+                what = (
+                    f"{key} is missing" if given is None else f"{key}={given} is not a run's number"
+                )
+                return self.error(request, user, f"{what}: choose two runs (?a=ID&b=ID)", 400)
         try:
             rows = [self._run(user, int(request.query_params[k])) for k in ("a", "b")]
-        except (KeyError, ValueError):
-            return self.page(request, "error.html", user, message="Choose two runs: ?a=ID&b=ID")
         except RecordsError as exc:
             return self.error(request, user, str(exc))
         # A side whose folder cannot be read is named, with why, beside the one that can;

@@ -20,7 +20,7 @@ from typing import Any
 from drills.course import Course, find_course, find_shooter
 from drills.log import LogRecord
 from range.console.protocol import Command
-from range.records.store import OFFICER, Records
+from range.records.store import OFFICER, Records, closed_score
 from range.runs.course import CourseConfig
 from scoring.course import attempt_from_log, count_fired, judged_outcome
 from scoring.score import Outcome
@@ -32,7 +32,12 @@ KEPT = ("shot", "deployment", "string_faulted")
 
 
 class CourseAbortedError(Exception):
-    """The instructor aborted the course on the lane: said in one line, nothing recorded."""
+    """The instructor aborted the course on the lane: said in one line, nothing recorded.
+    `by`: who aborted it."""
+
+    def __init__(self, message: str, by: str) -> None:
+        super().__init__(message)
+        self.by = by
 
 
 def course_config(args: dict[str, Any], runs_dir: Path | None) -> CourseConfig:
@@ -204,8 +209,9 @@ class CourseControl:
             except queue.Empty:
                 return
             if command.get("command") == Command.ABORT:
+                by = str(command.get("by", "?"))
                 raise CourseAbortedError(
-                    f"course {self.course.id} aborted by {command.get('by', '?')}: not recorded"
+                    f"course {self.course.id} aborted by {by}: not recorded", by
                 )
 
 
@@ -220,7 +226,8 @@ def record_attempt(
     what its `attempt_started` says (course hash, seed, devices, calibration, shooter: a
     scripted shooter's attempt stays a simulation), its shots kept, finished with `score`
     (with `incomplete`, who and why: recorded INCOMPLETE, as an attempt a lane process died
-    firing is). Returns the qualification's id."""
+    firing is, with the score `records close` gives one: `closed_score`, 0 of the course's
+    maximum). Returns the qualification's id."""
     from range.runs.runlog import read_events
 
     events = read_events(run_dir)
@@ -238,4 +245,6 @@ def record_attempt(
     for r in events:
         if r.kind in KEPT:
             records.record_shot(attempt, {"kind": r.kind, **r.data})
+    if incomplete is not None:
+        score = closed_score(int(score["max_points"]))
     return records.finish_attempt(attempt, score, incomplete=incomplete)

@@ -34,7 +34,7 @@ from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import read_drill_file
 from range.console import speech
-from range.console.courselane import CourseControl, course_config
+from range.console.courselane import CourseAbortedError, CourseControl, course_config
 from range.console.graph import phase_graph
 from range.console.protocol import (
     IDLE,
@@ -63,6 +63,9 @@ PENDING_VERSION = 1
 # Written into a cut-short run's folder when a restarted lane finds it (the result it offers):
 # the folder is offered once.
 CUT_SHORT_FILE = "incomplete.json"
+# Beside the log of a course an instructor aborted (nothing recorded, as the abort says): a
+# restarted lane does not offer it as cut short by a stopped lane (nu22 #4).
+ABORTED_FILE = "aborted.json"
 # A lane's mark in each run folder it makes, as the folder is made (`mark_lane_run`): a lane
 # restarted offers as cut short only the runs a lane of its name made, never a folder the
 # command line left in the shared runs folder (its records hold it, or list it in progress:
@@ -74,6 +77,16 @@ def mark_lane_run(folder: Path | None, lane: str) -> None:
     """Mark `folder` as a run the lane named `lane` made (None: a run kept nowhere)."""
     if folder is not None:
         (folder / LANE_MARK).write_text(json.dumps({"lane": lane}) + "\n", encoding="utf-8")
+
+
+def _mark_aborted(folder: Path, by: str, lane: str) -> None:
+    """Mark a course's folder as aborted by `by` (ABORTED_FILE): never offered as cut short."""
+    try:
+        (folder / ABORTED_FILE).write_text(
+            json.dumps({"aborted_by": by, "lane": lane}) + "\n", encoding="utf-8"
+        )
+    except OSError as exc:  # a restart would offer it as cut short: said now
+        print(f"lane {lane}: {folder}: {exc}", file=sys.stderr)
 
 
 def made_by(folder: Path) -> str | None:
@@ -429,11 +442,14 @@ class LaneProcess:
         }
         self.graph = None
         self._last_start = None  # Restart is for drills: a course is started again
+        begun: list[Path] = []  # the attempt's folder, once it is made
+
+        def on_begin(folder: Path) -> None:
+            begun.append(folder)
+            mark_lane_run(folder, self.name)
+
         try:
-            config = replace(
-                course_config(args, self.runs_dir),
-                on_begin=lambda folder: mark_lane_run(folder, self.name),
-            )
+            config = replace(course_config(args, self.runs_dir), on_begin=on_begin)
             meta["seed"] = config.seed
             meta["shooter"] = config.shooter.id
             control = CourseControl(config.course, self.commands, self._publish, meta, self.speed)
@@ -441,6 +457,9 @@ class LaneProcess:
             self._new_run = True
             result = run_course(config, on_record=control).as_json()
         except Exception as exc:  # one line to the console; the lane stays up for the next
+            if isinstance(exc, CourseAbortedError):
+                for folder in begun:
+                    _mark_aborted(folder, exc.by, self.name)
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             self._send({"type": "error", "lane": self.name, "error": str(message)})
             self._publish(dict(IDLE), [])
@@ -573,8 +592,8 @@ class LaneProcess:
                 continue
             if made_by(folder) != self.name:
                 continue  # not this lane's run: the command line's, or another lane's
-            if (folder / RESULT).exists() or (folder / CUT_SHORT_FILE).exists():
-                continue
+            if any((folder / f).exists() for f in (RESULT, CUT_SHORT_FILE, ABORTED_FILE)):
+                continue  # ended, offered once already, or aborted by an instructor
             if being_written(folder):
                 continue  # another live process (same --name or --runs-dir) is playing it
             note = running or {}

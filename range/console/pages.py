@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from drills.course import stage_label
 from drills.log import LogRecord
+from drills.speech import span_text
 from physics.units import FT_M
 from range.cli.corrections import (
     RecordedCorrections,
@@ -42,6 +45,7 @@ from range.records.store import (
     drill_run_incomplete,
     drill_run_script,
     drill_run_stopped,
+    held_points,
     log_check,
     outcome,
     simulated_by,
@@ -54,7 +58,7 @@ from range.review.replay import ReplayError
 from range.review.report import shot_images
 from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
-from scoring.corrections import Correction, correction_of, marks, utterances
+from scoring.corrections import Correction, added_in_force, correction_of, marks, utterances
 from scoring.detection import detection
 from scoring.policy import default_policy
 from scoring.score import Score
@@ -196,15 +200,23 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         stages = []
     stage_points = sum(int(s["points"]) for s in stages)
     stage_hits = sum(int(s["hits"]) for s in stages)
+    # QUALIFIED, NOT QUALIFIED, INCOMPLETE, or SIMULATED (a scripted shooter's attempt,
+    # as a course fired from the console's lane page is): what the records say it is.
+    said = outcome(row)
+    held = held_points(row, said)  # none for a DAMAGED record: its numbers were edited
     return {
         "row": row,
-        "stages": stages,
+        # Each stage numbered from 1 as the CLI says it ("stage 2: 7 yd", docs/courses.md;
+        # nu22 #7: only names that held their own number showed one).
+        "stages": [
+            {**s, "label": stage_label(i, str(s.get("name", "")))} for i, s in enumerate(stages)
+        ],
         "stage_points": stage_points,
         "stage_hits": stage_hits,
-        "adds_up": stage_points == row["points"] and stage_hits == row["hits"],
-        # QUALIFIED, NOT QUALIFIED, INCOMPLETE, or SIMULATED (a scripted shooter's attempt,
-        # as a course fired from the console's lane page is): what the records say it is.
-        "outcome": outcome(row),
+        "points": held["points"],
+        "hits": held["hits"],
+        "adds_up": stage_points == held["points"] and stage_hits == held["hits"],
+        "outcome": said,
     }
 
 
@@ -268,7 +280,10 @@ def debrief(
         }
         for n, r in enumerate(said(records), 1)
     ]
-    officer_said = officer_speech(records, run_dir, corrections)
+    # The acts added in review (`speech correct --add`) that the score applied.
+    stale = {c["index"] for c in score.corrections_not_applied}
+    applied = [c for index, c in enumerate(corrections) if index not in stale]
+    officer_said = officer_speech(records, run_dir, corrections, added_in_force(applied))
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -366,7 +381,10 @@ def clip_wav(path: Path, span: tuple[float, float] | None) -> bytes:
 
 
 def officer_speech(
-    records: list[LogRecord], run_dir: Path, corrections: list[Correction]
+    records: list[LogRecord],
+    run_dir: Path,
+    corrections: list[Correction],
+    added: Sequence[Correction] = (),
 ) -> list[dict[str, Any]]:
     """What the officer said (each `officer_spoke` record, `n` its number), at the time the
     words began, with the act heard, the instructor's correction if one is kept, and whether its
@@ -416,6 +434,26 @@ def officer_speech(
                 "source": f"instructor ({r.data.get('by', '?')}, marked live)",
             }
         )
+    # An act the recogniser missed, added in review (`speech correct --add`): scored as a
+    # live mark is, listed by who added it; changed or taken back with `speech correct --at`.
+    for fix in added:
+        out.append(
+            {
+                "n": None,
+                "m": None,
+                "t": round(float(fix.start_s or 0.0), 3),
+                "when": f"{fix.start_s or 0.0:.2f}-{fix.utterance_t:.2f} s",
+                "heard_t": round(fix.utterance_t, 3),
+                "text": "(not heard by the recogniser)",
+                "phrase": None,
+                "act": fix.act,
+                "confidence": None,
+                "corrected": None,
+                "corrected_by": None,
+                "audio": False,
+                "source": f"instructor (added by {fix.by}, in review)",
+            }
+        )
     out.sort(key=lambda line: float(line["t"]))
     return out
 
@@ -424,7 +462,7 @@ def _said_when(record: LogRecord) -> str:
     """An utterance's words' span (`1.38-2.13 s`); its start alone in an older log's."""
     start = float(record.data.get("start_s", record.t))
     end = record.data.get("end_s")
-    return f"{start:.2f} s" if end is None else f"{start:.2f}-{float(end):.2f} s"
+    return f"{start:.2f} s" if end is None else span_text(start, float(end))
 
 
 def state_at(records: list[LogRecord], drill: Any, t: float) -> dict[str, Any]:

@@ -337,13 +337,23 @@ class ConsoleStore:
     def audit(self, actor: str, action: str, **detail: Any) -> int:
         """Append who did what to the audit chain; returns the row's id."""
         with self.records.transaction(exclusive=True):
-            last = self.records.query("SELECT id, hash FROM console_audit ORDER BY id DESC LIMIT 1")
+            # Chain onto the stored head, not onto the newest row left: a deleted newest row
+            # then stays a broken link after the next audited action (nu22 #1). A database from
+            # before the head was kept chains onto its newest row.
+            head_row = self.records.query(
+                "SELECT value FROM console_settings WHERE key = 'audit_head'"
+            )
+            if head_row:
+                prev_hash = str(head_row[0]["value"]).partition(":")[2]
+            else:
+                last = self.records.query("SELECT hash FROM console_audit ORDER BY id DESC LIMIT 1")
+                prev_hash = str(last[0]["hash"]) if last else GENESIS
             row: dict[str, Any] = {
                 "at": _now(),
                 "actor": actor,
                 "action": action,
                 "detail": json.dumps(detail, sort_keys=True, default=str),
-                "prev_hash": last[0]["hash"] if last else GENESIS,
+                "prev_hash": prev_hash,
             }
             cur = self.records.execute(
                 "INSERT INTO console_audit (at, actor, action, detail, prev_hash, hash)"
@@ -358,7 +368,7 @@ class ConsoleStore:
             )
             # The chain's head, so deleting the newest rows is found too.
             head = f"{row['id']}:{digest}"
-            if self.records.query("SELECT key FROM console_settings WHERE key = 'audit_head'"):
+            if head_row:
                 self.records.execute(
                     "UPDATE console_settings SET value = ? WHERE key = 'audit_head'", head
                 )

@@ -347,6 +347,7 @@ def certificate_text(
     hash. An edited record, or one whose link to the record before it is broken, is refused
     (RecordsError, from `certificate_fields`): no certificate or attempt record is issued."""
     from drills.course import find_course
+    from drills.wording import count_of
 
     fields = certificate_fields(records, qualification)
     row = records.qualification(qualification)
@@ -360,7 +361,7 @@ def certificate_text(
             if mark.points is not None
             else f"{mark.percent:g} %"
             if mark.percent is not None
-            else f"{mark.hits} hits"
+            else count_of(mark.hits or 0, course.hit_noun)
         )
     except (KeyError, ValueError, OSError):
         title, pass_mark = row["course"], "as recorded"

@@ -21,6 +21,7 @@ from range.records.store import (
     attempt_folders,
     course_label,
     drill_label,
+    held_points,
     outcome,
     stored_json,
 )
@@ -77,6 +78,8 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
     writer.writerow(CSV_FIELDS)
     for row in records.qualifications(since=since, until=until):
         officer = officers.get(row["badge"], {})
+        said = outcome(row)
+        held = held_points(row, said)  # empty for a DAMAGED record
         writer.writerow(
             [
                 row["id"],
@@ -85,10 +88,10 @@ def export_csv(records: Records, since: str | None, until: str | None) -> str:
                 officer.get("agency", ""),
                 course_label(row),
                 row["finished"],
-                row["points"],
+                "" if held["points"] is None else held["points"],
                 row["max_points"],
-                row["hits"],
-                outcome(row),
+                "" if held["hits"] is None else held["hits"],
+                said,
                 row["hash"],
                 row["course_sha256"],
             ]
@@ -136,6 +139,10 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
     return out.getvalue()
 
 
+# A course an officer has fired only with a scripted shooter (a simulation: no standing).
+SIMULATED_ONLY = "simulated only"
+
+
 @dataclass(frozen=True, slots=True)
 class RosterLine:
     """One officer on one course (or with no attempts at all: `course` is "")."""
@@ -145,7 +152,8 @@ class RosterLine:
     agency: str
     course: str
     weapons: str  # what the course fires: "pistol", "taser", "pistol+taser" ("" if unknown)
-    status: str  # qualified | expires soon | expired | not qualified | no attempts
+    # qualified | expires soon | expired | not qualified | simulated only | no attempts
+    status: str
     last_pass: str | None
     expires: str | None
     attempts: int = 0
@@ -192,13 +200,38 @@ def roster(
     standing: dict[str, list[StatusRow]] = {}
     for row in records.standing(badge, until=as_of.isoformat()):
         standing.setdefault(row.badge, []).append(row)
+    # A course fired only by a scripted shooter is "simulated only", as the console's roster
+    # says it (nu22 #9): never a standing (not even "not qualified"), but not "no attempts".
+    simulated: dict[str, list[str]] = {}
+    for who, course in sorted(records.simulated_courses(badge, until=as_of.isoformat())):
+        if all(row.course != course for row in standing.get(who, [])):
+            simulated.setdefault(who, []).append(course)
     weapons: dict[str, str] = {}
     lines = []
     officers = records.officers() if badge is None else [records.officer(badge)]
     for officer in officers:
         rows = standing.get(officer["badge"], [])
-        if not rows:
-            lines.append(
+        mine = [
+            RosterLine(
+                officer["badge"],
+                officer["name"],
+                officer["agency"],
+                course,
+                "",
+                SIMULATED_ONLY,
+                None,
+                None,
+            )
+            for course in simulated.get(officer["badge"], [])
+        ]
+        for row in rows:
+            if not weapons.get(row.course):
+                weapons[row.course] = _weapons(row.course) or _kept_weapons(
+                    records, officer["badge"], row.course
+                )
+            mine.append(_line(officer, row, weapons[row.course], as_of, valid_days, warn_days))
+        if not mine:
+            mine.append(
                 RosterLine(
                     officer["badge"],
                     officer["name"],
@@ -210,13 +243,7 @@ def roster(
                     None,
                 )
             )
-            continue
-        for row in rows:
-            if not weapons.get(row.course):
-                weapons[row.course] = _weapons(row.course) or _kept_weapons(
-                    records, officer["badge"], row.course
-                )
-            lines.append(_line(officer, row, weapons[row.course], as_of, valid_days, warn_days))
+        lines += sorted(mine, key=lambda line: line.course)  # by course, as standing is
     return lines
 
 

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -114,6 +114,11 @@ _MIGRATIONS = [
         detail TEXT NOT NULL);
     CREATE INDEX drill_run_amendments_run ON drill_run_amendments (run, id);
     """,
+    # 7: a drill run never graded (INCOMPLETE, ABORTED), and an amendment of one, keeps no
+    # score: NULL, not the scorer's number for a run it did not grade (rc19 #5). The `score`
+    # columns lose NOT NULL (`_migrate_to_7`: PostgreSQL drops the constraint, SQLite copies
+    # each table into one without it). Rows kept before keep their number: chained as they were.
+    "",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -259,6 +264,24 @@ def course_origin(course: str, sha256: str) -> str:
     return "builtin" if builtin == sha256 else "modified"
 
 
+def closed_entry(by: str, reason: str, attempt: int | None = None) -> dict[str, Any]:
+    """Who closed an attempt INCOMPLETE, why and when, as its record's detail keeps it
+    (`incomplete`): the one entry `records close` (with the in-progress `attempt`'s number)
+    and a lane's cut-short attempt (`by` lane:NAME) both write."""
+    closed: dict[str, Any] = {"closed_by": by, "reason": reason, "closed": _now()}
+    if attempt is not None:
+        closed["attempt"] = attempt
+    return closed
+
+
+def closed_score(max_points: int) -> dict[str, Any]:
+    """The score an attempt closed INCOMPLETE records, however it was closed (`records close`,
+    or a lane's attempt cut short by a stopped lane): 0 points and 0 hits of the course's
+    maximum, never a pass. Its shots are all kept, each with what it counted (the sheet lists
+    them); a part score would read as a fail of an attempt that was never finished (nu22 #5)."""
+    return {"points": 0, "max_points": max_points, "hits": 0, "passed": False, "complete": False}
+
+
 def _course_max_points(course: str, sha256: str) -> int:
     """The maximum of the course an attempt fired, when it is a built-in one (0 otherwise: the
     file it fired is not kept in the store)."""
@@ -368,6 +391,12 @@ NO_LOG_HASH = "no log hash kept (recorded before log hashes were)"
 # A drill run closed by a range master (`records close --drill-run`) whose run folder had no
 # log then (moved or deleted): nothing of it was kept to hash (rc19 #1), not an old record.
 NO_LOG_CLOSED = "no log hash kept (its run folder had no log when it was closed)"
+# A run closed (`records close --drill-run`) by a version that did not record whether its
+# folder had a log (rv20a #1): not known, so not said either way.
+NO_LOG_UNKNOWN = (
+    "no log hash kept (closed by a version that did not hash logs or record whether its"
+    " folder had one)"
+)
 
 
 def file_sha256(path: Path) -> str:
@@ -397,15 +426,21 @@ def _edited_line(what: str, ref: object) -> str:
 
 def log_check(row: dict[str, Any]) -> tuple[bool | None, str]:
     """Whether a recorded drill run's log on disk is the one recorded: (True, "log sha256
-    ..."), (False, why: edited or missing), or (None, NO_LOG_HASH) for a run recorded without
-    one (an older record, or a run kept without its folder)."""
+    ..."), (False, why: edited or missing), or (None, why none was kept): NO_LOG_HASH for a
+    run recorded without one (an older record, or a run kept without its folder),
+    NO_LOG_CLOSED for a run closed when its folder had no log (`close_drill_run` kept that
+    fact), NO_LOG_UNKNOWN for one closed by a version that did not keep it."""
     try:
         result = stored_json(row, "result", "drill run") or {}
     except RecordsError as exc:
         return False, str(exc)
     kept = result.get("log_sha256") if isinstance(result, dict) else None
-    if not kept and row.get("run_dir") and isinstance(result, dict) and result.get("closed"):
-        return None, NO_LOG_CLOSED
+    closed = result.get("closed") if isinstance(result, dict) else None
+    if not kept and row.get("run_dir") and isinstance(closed, dict):
+        if "log_missing" not in closed:
+            return None, NO_LOG_UNKNOWN
+        if closed["log_missing"] is True:
+            return None, NO_LOG_CLOSED
     return kept_log_check(row.get("run_dir"), kept)
 
 
@@ -512,6 +547,15 @@ def edited(row: dict[str, Any]) -> bool:
         return bool(record_hash(row) != row["hash"])
     except (KeyError, TypeError, ValueError):
         return True
+
+
+def held_points(row: dict[str, Any], outcome_: str) -> dict[str, int | None]:
+    """A qualification record's `points` and `hits` as its listings show them: None (empty
+    in the CSV, "-" in text) for a DAMAGED record, whose numbers were edited or cannot be
+    trusted: nothing is read from it as if it held (nu22 #3)."""
+    if outcome_ == DAMAGED:
+        return {"points": None, "hits": None}
+    return {"points": row["points"], "hits": row["hits"]}
 
 
 def outcome(row: dict[str, Any]) -> str:
@@ -662,6 +706,36 @@ def _drill_outcome(row: dict[str, Any]) -> str:
     ):
         return "INCOMPLETE"
     return "PASS" if row["passed"] else "FAIL"
+
+
+# An edited copy of a built-in course stands apart, under its own label: a pass on it is never
+# the built-in course's qualification. SQL giving a qualification row's variant ('' if none).
+_VARIANT = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
+
+
+def _standing_filter(badge: str | None, until: str | None) -> tuple[str, list[Any]]:
+    """The `AND ...` conditions (with a trailing space, or "") and their arguments that keep
+    one officer's records (`badge`) and those finished by the end of `until` (YYYY-MM-DD)."""
+    conditions: list[str] = []
+    args: list[Any] = []
+    if badge is not None:
+        conditions.append("badge = ?")
+        args.append(badge)
+    if until is not None:
+        conditions.append("finished < ?")
+        args.append(_day_after(until))  # the whole of that day, as --to everywhere
+    return "".join(f"AND {c} " for c in conditions), args
+
+
+def _variant_label(row: Mapping[str, Any]) -> str:
+    """The course label of a grouped row of (course, variant) as `_VARIANT` gives it."""
+    return course_label(
+        {
+            "course": row["course"],
+            "course_origin": "modified" if row["variant"] else "",
+            "course_sha256": row["variant"],
+        }
+    )
 
 
 def _day_after(day: str) -> str:
@@ -1064,6 +1138,8 @@ class Records:
                         self._migration_step(statement, current, number)
                 if number == 2:
                     self._migrate_to_2()
+                if number == 7:
+                    self._migrate_to_7(current)
                 self._run("UPDATE schema_version SET version = ?", number)
 
     def _migration_step(self, statement: str, current: int, number: int) -> None:
@@ -1076,12 +1152,17 @@ class Records:
             said = str(exc).lower()
             if "duplicate column" not in said and "already exists" not in said:
                 raise
-            raise RecordsError(
-                f"records {self.where}: its schema_version says {current}, but the store already"
-                f" holds what schema {number} adds ({str(exc).rpartition(': ')[2]}): the"
-                " schema_version table was edited; nothing was migrated (set it back to the"
-                f" store's version, {len(_MIGRATIONS)} for this OpenRange, or restore a backup)"
-            ) from None
+            raise self._set_back(current, number, str(exc).rpartition(": ")[2]) from None
+
+    def _set_back(self, current: int, number: int, what: str) -> RecordsError:
+        """A store whose `schema_version` (`current`) was set back by hand: it already holds
+        `what` migration `number` makes. Said so in one line; nothing is migrated."""
+        return RecordsError(
+            f"records {self.where}: its schema_version says {current}, but the store already"
+            f" holds what schema {number} adds ({what}): the schema_version table was edited;"
+            f" nothing was migrated (set it back to the store's version, {len(_MIGRATIONS)} for"
+            " this OpenRange, or restore a backup)"
+        )
 
     def _migrate_to_2(self) -> None:
         """Chain the officers and drill runs already kept (as they stand now), and move the
@@ -1099,6 +1180,46 @@ class Records:
                     json.dumps(shot),
                 )
             self._run("UPDATE attempts_in_progress SET shots = '[]' WHERE id = ?", attempt["id"])
+
+    def _migrate_to_7(self, current: int) -> None:
+        """The `score` of drill runs and of their amendments may be NULL (a run never graded
+        has none). SQLite cannot drop a NOT NULL: each table is copied into one made from its
+        own CREATE statement less that constraint, with its rows (ids kept), its indexes and
+        its AUTOINCREMENT counter (a deleted last row's id is never given again)."""
+        tables = ("drill_runs", "drill_run_amendments")
+        if self.dialect == "postgresql":
+            for table in tables:
+                self._run(f"ALTER TABLE {table} ALTER COLUMN score DROP NOT NULL")
+            return
+        for table in tables:
+            (made,) = self._rows(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table
+            )
+            create = str(made["sql"])
+            if "score REAL NOT NULL" not in create:  # the schema_version set back by hand
+                raise self._set_back(current, 7, f"{table}.score without NOT NULL")
+            indexes = self._rows(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+                " AND sql IS NOT NULL",
+                table,
+            )
+            counter = self._rows("SELECT seq FROM sqlite_sequence WHERE name = ?", table)
+            copy = f"{table}_7"
+            self._run(
+                create.replace("score REAL NOT NULL", "score REAL", 1).replace(
+                    f"CREATE TABLE {table} (", f"CREATE TABLE {copy} (", 1
+                )
+            )
+            self._run(f"INSERT INTO {copy} SELECT * FROM {table}")
+            self._run(f"DROP TABLE {table}")
+            self._run(f"ALTER TABLE {copy} RENAME TO {table}")
+            for index in indexes:
+                self._run(str(index["sql"]))
+            copied = self._rows("SELECT seq FROM sqlite_sequence WHERE name = ?", table)
+            seq = max([int(r["seq"]) for r in [*counter, *copied]], default=None)
+            if seq is not None:
+                self._run("DELETE FROM sqlite_sequence WHERE name = ?", table)
+                self._run("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", table, seq)
 
     @contextmanager
     def _pg_lock(self) -> Iterator[None]:
@@ -1290,9 +1411,18 @@ class Records:
         except RecordsError:
             self._release_claim(number, "drill-run")
             raise
-        closed = {"closed_by": by, "reason": reason, "closed": _now()}
-        kept = result | {"closed": closed, "officer": progress["officer"]}
+        kept = result | {"officer": progress["officer"]}
         kept.setdefault("run_dir", progress["run_dir"])
+        # What the closing saw, kept in the chained result (rv20a #1): `log_check` reads it, so
+        # `verify` never guesses whether the folder had a log (a log there is hashed below).
+        folder = kept["run_dir"]
+        log_missing = bool(folder) and not (Path(str(folder)) / RUN_LOG).is_file()
+        kept["closed"] = {
+            "closed_by": by,
+            "reason": reason,
+            "closed": _now(),
+            "log_missing": log_missing,
+        }
         # Dated when it was run (its start), not when it was closed; `closed` says when.
         return self.add_drill_run(
             progress["badge"], kept, in_progress=number, recorded=str(progress["started"])
@@ -1336,6 +1466,8 @@ class Records:
                 "drill_sha256": str(result.get("drill_sha256") or ""),
             }
             row["drill_origin"] = drill_origin(row["drill"], row["drill_sha256"])
+            if not graded(_drill_outcome(row)):
+                row["score"] = None  # never graded: no score kept, not the scorer's number
             number = self._insert_chained("drill_runs", row, "drill_run", drill_run_digest)
         if in_progress is not None:
             self._release_claim(in_progress, "drill-run")
@@ -1364,14 +1496,16 @@ class Records:
         """Rescore a kept drill run (an instructor's speech correction): a new amendment row,
         chained in the ledger; the run's own row stays as it was recorded. Listings show the
         newest amendment's score, "corrected by" whom. Returns the amendment's id."""
-        self.drill_run(run_id)  # RecordsError when there is none
+        outcome_ = self.drill_run(run_id)["outcome"]  # RecordsError when there is none
+        # A run never graded is not graded by a correction either: no score kept (rc19 #5).
+        kept = float(score["score"]) if outcome_ == DAMAGED or graded(outcome_) else None
         with self._transaction(exclusive=True):
             row: dict[str, Any] = {
                 "run": run_id,
                 "recorded": _now(),
                 "by_whom": by,
                 "decision": str(score["decision"] or ""),
-                "score": float(score["score"]),
+                "score": kept,
                 "passed": int(bool(score["passed"])),
                 "detail": json.dumps(why | {"score": score}, sort_keys=True),
             }
@@ -1916,16 +2050,9 @@ class Records:
         except RecordsError:
             self._release_claim(attempt)  # nothing to close: no lock file left behind
             raise
-        score = {
-            "points": 0,
-            "max_points": _course_max_points(progress["course"], progress["course_sha256"]),
-            "hits": 0,
-            "passed": False,
-            "complete": False,
-        }
+        score = closed_score(_course_max_points(progress["course"], progress["course_sha256"]))
         # The record keeps the in-progress attempt's number: the two are different numbers.
-        closed = {"closed_by": by, "reason": reason, "closed": _now(), "attempt": attempt}
-        return self.finish_attempt(attempt, score, incomplete=closed)
+        return self.finish_attempt(attempt, score, incomplete=closed_entry(by, reason, attempt))
 
     def qualification(self, qualification: int) -> dict[str, Any]:
         rows = self._rows_by_id("SELECT * FROM qualifications WHERE id = ?", qualification)
@@ -1998,18 +2125,8 @@ class Records:
         """Each officer's (or one officer's) standing per course, in one indexed query. With
         `until` (YYYY-MM-DD), as it stood on that day: records finished after it are left out
         (a roster as of a past date never counts a later pass)."""
-        conditions: list[str] = []
-        args: list[Any] = []
-        if badge is not None:
-            conditions.append("badge = ?")
-            args.append(badge)
-        if until is not None:
-            conditions.append("finished < ?")
-            args.append(_day_after(until))  # the whole of that day, as --to everywhere
-        where = "".join(f"AND {c} " for c in conditions)
-        # An edited copy of a built-in course stands apart, under its own label: a pass on it
-        # is never the built-in course's qualification.
-        variant = "CASE WHEN course_origin = 'modified' THEN course_sha256 ELSE '' END"
+        where, args = _standing_filter(badge, until)
+        variant = _VARIANT
         rows = self._rows(
             f"SELECT badge, course, {variant} AS variant, COUNT(*) AS attempts,"
             " MAX(finished) AS last_attempt,"
@@ -2041,13 +2158,7 @@ class Records:
         return [
             StatusRow(
                 r["badge"],
-                course_label(
-                    {
-                        "course": r["course"],
-                        "course_origin": "modified" if r["variant"] else "",
-                        "course_sha256": r["variant"],
-                    }
-                ),
+                _variant_label(r),
                 int(r["attempts"]),
                 r["last_attempt"],
                 r["last_pass"],
@@ -2055,6 +2166,28 @@ class Records:
             )
             for r in rows
         ]
+
+    def simulated_courses(
+        self, badge: str | None = None, until: str | None = None
+    ) -> set[tuple[str, str]]:
+        """(badge, course label) of every course each officer (or one officer) has a scripted
+        shooter's attempt on, in one grouped query, as `standing` counts them (`until`: as it
+        stood on that day). A course here and not in `standing` is "simulated only"."""
+        where, args = _standing_filter(badge, until)
+        variant = _VARIANT
+        rows = self._rows(
+            f"SELECT badge, course, {variant} AS variant FROM qualifications"
+            f" WHERE detail LIKE ? {where}GROUP BY badge, course, {variant}",
+            self._SIMULATED_LIKE,
+            *args,
+        )
+        return {
+            (
+                str(r["badge"]),
+                _variant_label(r),
+            )
+            for r in rows
+        }
 
     # -- the audit check -------------------------------------------------------------------------
 
@@ -2109,7 +2242,8 @@ class Records:
 
     def drill_run_log_checks(self) -> list[tuple[int, bool | None, str]]:
         """Each recorded drill run's id and `log_check`: whether its log on disk is still the
-        one recorded (None: recorded before its log's sha256 was kept), and what is said."""
+        one recorded (None: none was kept, and what says why: NO_LOG_HASH, NO_LOG_CLOSED or
+        NO_LOG_UNKNOWN), and what is said."""
         rows = self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
         return [(int(row["id"]), *log_check(row)) for row in rows]
 

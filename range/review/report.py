@@ -23,6 +23,7 @@ import numpy as np
 from drills.events import EventLogError
 from drills.log import LogRecord
 from drills.schema import Drill
+from drills.speech import span_text
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
@@ -43,7 +44,7 @@ from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
-from scoring.corrections import Correction, correction_of
+from scoring.corrections import Correction, added_in_force, apply_corrections, correction_of
 from scoring.policy import default_policy
 from scoring.score import Outcome
 
@@ -503,8 +504,30 @@ def _heard(
     same_clock = started.get("officer") != "live"
     rows = []
     scripted = 0
-    for r in records:
+    # The acts the instructor added in review where the recogniser heard nothing, each among
+    # the records of its time (as the score counts it: a mark at the end of its words).
+    added = {c.utterance_t: c for c in added_in_force(corrections)}
+    for r in apply_corrections(records, list(added.values())) if added else records:
         d = r.data
+        if r.kind == "instructor_command" and d.get("added"):
+            fix = added[r.t]
+            clip = ""
+            voice_file = started.get("voice_file")
+            if isinstance(voice_file, str) and voice_file and run_dir is not None:
+                href = clip_href(run_dir, voice_file, out_dir or run_dir)
+                if same_clock:
+                    href += f"#t={fix.start_s:g},{fix.end_s:g}"
+                clip = f"<a href='{html.escape(href)}'>audio</a>"
+            why = f" ({fix.reason})" if fix.reason else ""
+            rows.append(
+                f"<tr><td>{fix.start_s:.2f}-{fix.utterance_t:.2f} s</td>"
+                "<td>(not heard by the recogniser)</td>"
+                f"<td>{html.escape(fix.act)}</td><td></td>"
+                f"<td>instructor, in review</td>"
+                f"<td>{html.escape(f'added by {fix.by}, {fix.made}{why}')}</td>"
+                f"<td>{clip}</td></tr>"
+            )
+            continue
         if r.kind == "officer_action" and d.get("action") == "verbal_command":
             # The script's words: counted as the acts the score found in them (nu19 #6).
             acts = [
@@ -548,7 +571,7 @@ def _heard(
         if phrase and phrase != d["text"]:  # the act's own words, the utterance beside them
             heard = f"{html.escape(str(phrase))} <small>(in &ldquo;{heard}&rdquo;)</small>"
         rows.append(
-            f"<tr><td>{d['start_s']:.2f}-{d['end_s']:.2f} s</td><td>{heard}</td>"
+            f"<tr><td>{span_text(d['start_s'], d['end_s'])}</td><td>{heard}</td>"
             f"<td>{html.escape(d['act'])}</td><td>{d['confidence']:.2f}</td>"
             f"<td>recogniser</td><td>{html.escape(corrected)}</td><td>{clip}</td></tr>"
         )
@@ -599,11 +622,18 @@ TIMELINE_FIELDS = (
 )
 
 
-def _timeline(records: list[LogRecord], corrections: list[Correction]) -> str:
+def _timeline(
+    records: list[LogRecord],
+    corrections: list[Correction],
+    listed: Sequence[dict[str, Any]] = (),
+) -> str:
     """The Timeline's rows: phases, what the officer did and said (`officer_spoke`: the act
     and the words heard, the cause of a talk-down's phase change, with the instructor's
     correction where there is one), incapacitations, suspensions, the subjects' lines and the
-    debrief's answers, in the log's order."""
+    debrief's answers, in the log's order. `listed`: `corrections` as the score lists them,
+    so an undo is said in the words of `score`, "What was heard" and `speech correct` ("put
+    back to the act heard"), never as a correction (nu21 #6)."""
+    as_listed = dict(zip(map(id, corrections), listed, strict=False))
     kinds = (*TIMELINE, *TIMELINE_MORE, "debrief_answer")
     rows = []
     for r in records:
@@ -614,7 +644,11 @@ def _timeline(records: list[LogRecord], corrections: list[Correction]) -> str:
             detail = f"act={r.data.get('act')}, text={r.data.get('text')}"
             fix = correction_of(r, corrections)
             if fix is not None:
-                detail += f" (corrected to {fix.act} by {fix.by})"
+                undo = as_listed.get(id(fix), {})
+                change = (
+                    correction_change(undo) if undo.get("undoes") else f"corrected to {fix.act}"
+                )
+                detail += f" ({change} by {fix.by})"
         rows.append(
             f"<tr><td>{r.t:.2f} s</td><td>{html.escape(r.kind)}</td>"
             f"<td>{html.escape(detail)}</td></tr>"
@@ -662,7 +696,7 @@ def write_report(
         for r in records
         if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
     ]
-    rows = _timeline(records, corrections)
+    rows = _timeline(records, corrections, score.corrections)
     shot_html = []
     with Renderer(IMAGE_W, IMAGE_H) as renderer:
         for n, shot in enumerate(shots, 1):

@@ -15,7 +15,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +35,22 @@ from range.runs.poses import POSE_WAIT_S, TrackedPoses, weapon_pose_at
 FAULT_AFTER_S = 10.0
 
 
+@contextmanager
+def swap_sigint(handler: Callable[[int, Any], None]) -> Iterator[Any]:
+    """SIGINT taken by `handler` for the block, and the handler there was put back at its
+    end (SIG_DFL for one set outside Python, which Python reads as None). Yields the handler
+    there was. Outside the main thread (signals are not its to take) nothing is swapped and
+    it yields None. The one swap behind `HeldCtrlC` and the CLI's `ctrl_c_once`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield previous
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
 class HeldCtrlC:
     """A SIGINT held across a step that must not be cut in two (rc19 #1, #5): a registration
     committed in the records but its number not yet known to the caller, or `run_started`
@@ -44,12 +61,10 @@ class HeldCtrlC:
     def __init__(self) -> None:
         self.pending = False
         self._previous: Any = None
-        self._held = False
+        self._swap = ExitStack()
 
     def __enter__(self) -> HeldCtrlC:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._note)
-            self._held = True
+        self._previous = self._swap.enter_context(swap_sigint(self._note))
         return self
 
     def _note(self, signum: int, frame: object) -> None:
@@ -57,13 +72,10 @@ class HeldCtrlC:
 
     def deliver(self) -> None:
         """The handler back; a SIGINT that came while held is handed to it now."""
-        if not self._held:
-            return
-        self._held = False
-        previous = self._previous
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        self._swap.close()  # once: a second close does nothing
         if self.pending:
             self.pending = False
+            previous = self._previous
             if callable(previous):
                 previous(signal.SIGINT, None)
             elif previous != signal.SIG_IGN:

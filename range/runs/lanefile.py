@@ -39,6 +39,7 @@ def port_problems(ports: Sequence[str], *, exist: bool = True) -> list[tuple[int
     folder, a file, /dev/null). One check for a lane file's `ports` and the command line's `--port`,
     so both are refused up front, before any port is opened."""
     from peripherals.driver import port_path_problem, port_url_problem
+    from peripherals.registry import stale_problem
 
     problems: list[tuple[int, str]] = []
     if len(ports) > MAX_PORTS:
@@ -60,6 +61,8 @@ def port_problems(ports: Sequence[str], *, exist: bool = True) -> list[tuple[int
             problems.append((i, f"{port!r}: a port is named twice"))
         elif first != port:
             problems.append((i, f"{port!r} is the same device as {first!r}: a port is named twice"))
+        elif exist and "://" not in port and (stale := stale_problem(port)):
+            problems.append((i, f"{port}: {stale}"))
         elif exist and "://" not in port and not Path(port).exists():
             problems.append(
                 (i, f"{port} does not exist (is the replica plugged in? ls /dev/serial/by-id)")

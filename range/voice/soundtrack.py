@@ -192,14 +192,38 @@ def build(
     seed: int,
     hears: Hears = "clear",
     speak: Speak | None = speak_espeak,
+    officer_voice: Mono | None = None,
 ) -> Stereo:
     """The whole run's soundtrack: (n, 2) float32 at OUT_RATE_HZ, from time 0 to the last
-    record plus TAIL_S (or the last sound's end)."""
+    record plus TAIL_S (or the last sound's end).
+
+    `officer_voice`: a `--voice` run's recording at OUT_RATE_HZ, whose time is run time (the
+    recogniser heard it on the run's clock): laid from 0 s, centred at full level as one's own
+    voice is, and cut at the run's end, so the track holds the officer's words and the subject's
+    answers in the order they came (nu21 #5)."""
     track = Soundtrack(seed, hears, speak)
     track.prepare(records)
     sounds = [s for rec in records for s in track.feed(rec)]
     end = (records[-1].t if records else 0.0) + TAIL_S
+    if officer_voice is not None and len(officer_voice):
+        words = officer_voice[: int(end * OUT_RATE_HZ)]
+        sounds.insert(0, (0.0, place(words, 0.0, OWN_VOICE_M)))
     return mix(sounds, end)
+
+
+def recording_for_track(pcm: npt.NDArray[np.int16], rate_hz: int) -> Mono:
+    """A recording (int16 at `rate_hz`, as range.voice.audio.read_wav gives it) as a track's
+    mono float samples at OUT_RATE_HZ."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    mono = pcm.astype(np.float32) / 32768.0
+    ratio = Fraction(OUT_RATE_HZ, rate_hz)
+    if ratio == 1:
+        return mono
+    out = resample_poly(mono, ratio.numerator, ratio.denominator)
+    return np.asarray(np.clip(out, -1.0, 1.0), dtype=np.float32)
 
 
 def _xy(value: Any) -> tuple[float, float]:

@@ -1,0 +1,196 @@
+"""Who owns an emulator's by-id link: an owner file beside it, locked while the emulator runs.
+
+An emulator registers `openrange-<model>-<serial>` -> its pty in the emulators' folder
+(peripherals/ports.py). A link alone cannot say whether the emulator behind it still runs: one
+killed with SIGKILL leaves it, and the OS then gives its pty (`/dev/pts/N`) to another program.
+So the emulator keeps `<link>.owner` beside the link, holding an exclusive `flock` on it for as
+long as its port is registered, with its pid and port written in it. The kernel drops the lock
+when the process dies, however it dies: a link whose owner file is not locked, or is missing,
+was left by an emulator that is no longer running (stale), and is never opened.
+
+`flock` locks belong to one open file, not to a process, so two emulators in one process (a
+test's lane) exclude each other as two processes do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from peripherals.errors import PeripheralInitError
+
+# The names emulators give their links (peripherals/ports.py `PortDirectory`): a link named so
+# must have a running owner; udev's names under /dev/serial/by-id never start so.
+LINK_PREFIX = "openrange-"
+OWNER_SUFFIX = ".owner"
+# How long a claim retries a lock held only for a moment (another process checking or
+# cleaning the link) before it takes the holder for a running emulator.
+CLAIM_TRIES = 20
+CLAIM_RETRY_S = 0.01
+
+
+class SerialTakenError(PeripheralInitError):
+    """Another running emulator already registered this serial number in this folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """What an owner file says: the emulator's pid and the port its link points at."""
+
+    pid: int | None
+    port: str
+
+    def said(self) -> str:
+        pid = "pid ?" if self.pid is None else f"pid {self.pid}"
+        return f"{pid}, on {self.port}" if self.port else pid
+
+
+def owner_path(link: Path) -> Path:
+    return link.with_name(link.name + OWNER_SUFFIX)
+
+
+def is_emulator_link(path: str | Path) -> bool:
+    """Whether `path` is a link an emulator made (a symlink named `openrange-...`)."""
+    name = os.path.basename(path)
+    return (
+        name.startswith(LINK_PREFIX)
+        and not name.endswith((OWNER_SUFFIX, ".tmp"))
+        and os.path.islink(path)
+    )
+
+
+def _read_owner(fd: int) -> Owner:
+    text = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
+    pid, _, port = text.partition(" ")
+    return Owner(int(pid) if pid.isdigit() else None, port)
+
+
+def _try_lock(fd: int, how: int) -> bool:
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the open file `fd` (not unlinked or replaced meanwhile)."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    there = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def stale_problem(path: str | Path) -> str | None:
+    """Why the emulator link `path` must not be opened, or None: not an emulator's link (a
+    device, udev's /dev/serial/by-id name, a network URL), or one whose emulator runs and
+    still owns the port it points at. A stale link points at a pty that is nobody's now, or
+    another program's: opening it would write IDENTIFY frames into a stranger's terminal."""
+    if not is_emulator_link(path):
+        return None
+    link = Path(path)
+    try:
+        fd = os.open(owner_path(link), os.O_RDONLY)
+    except FileNotFoundError:
+        return "left by an emulator that is no longer running (no owner file beside it); not opened"
+    except OSError as exc:
+        return f"its owner file cannot be read ({exc.strerror}); not opened"
+    try:
+        owner = _read_owner(fd)
+        if _try_lock(fd, fcntl.LOCK_SH):
+            return (
+                f"left by an emulator that is no longer running ({owner.said()}, killed?);"
+                " not opened: start the emulator again"
+            )
+        with contextlib.suppress(OSError):
+            target = os.readlink(link)
+            if owner.port and target != owner.port:
+                return f"points at {target}, but its emulator ({owner.said()}) is not there"
+        return None
+    finally:
+        os.close(fd)  # drops a shared lock taken above
+
+
+def clean_if_stale(link: Path) -> bool:
+    """Remove the link `link` and its owner file when no running emulator owns them; True if
+    removed. Done under the owner file's lock, so an emulator registering the serial at the
+    same moment (it takes the lock before it replaces the link) never loses its new link."""
+    if not is_emulator_link(link):
+        return False
+    owner = owner_path(link)
+    try:
+        fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        if not _try_lock(fd, fcntl.LOCK_EX) or not _same_file(fd, owner):
+            return False
+        if os.path.islink(link):
+            link.unlink()
+        owner.unlink()
+        return True
+    finally:
+        os.close(fd)
+
+
+class Claim:
+    """A running emulator's hold on one link: its owner file, locked, with its pid and port."""
+
+    def __init__(self, link: Path, fd: int) -> None:
+        self.link = link
+        self.fd = fd
+        self.port = ""
+
+    @classmethod
+    def take(cls, link: Path) -> Claim:
+        """Lock `link`'s owner file for this emulator. Raises SerialTakenError naming the running
+        emulator that holds it (its pid and port)."""
+        owner = owner_path(link)
+        pause = threading.Event()
+        holder = Owner(None, "")
+        for _ in range(CLAIM_TRIES):
+            fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
+            if _try_lock(fd, fcntl.LOCK_EX):
+                if _same_file(fd, owner):  # not removed by a cleaner between open and lock
+                    return cls(link, fd)
+                os.close(fd)
+                continue
+            holder = _read_owner(fd)
+            os.close(fd)
+            pause.wait(CLAIM_RETRY_S)
+        raise SerialTakenError(
+            f"{link}: already registered by a running emulator ({holder.said()}): power it"
+            " off first (Ctrl-C), or give this one another --serial"
+        )
+
+    def publish(self, port: str) -> None:
+        """Write who owns the link, then point it at `port` (atomically: a scanner never sees a
+        half-made name)."""
+        self.port = port
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()} {port}\n".encode(), 0)
+        tmp = self.link.with_name(self.link.name + ".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(port)
+        tmp.replace(self.link)
+
+    def release(self) -> None:
+        """Remove the link if it still points at this emulator's port (never one that points at
+        another emulator's), then the owner file, then let go of the lock."""
+        with contextlib.suppress(OSError):
+            if os.readlink(self.link) == self.port:
+                self.link.unlink()
+        if _same_file(self.fd, owner_path(self.link)):
+            with contextlib.suppress(FileNotFoundError):
+                owner_path(self.link).unlink()
+        os.close(self.fd)
