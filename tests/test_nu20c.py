@@ -226,3 +226,81 @@ def test_a_run_kept_in_no_record_says_so_and_the_officers_help_says_what_add_nee
     text = " ".join(capsys.readouterr().out.split())
     assert "add this badge number (a new one); needs --name and --agency" in text
     assert "the officer's agency (required with --add)" in text
+
+
+def test_a_run_on_an_uncalibrated_replica_says_so_wherever_it_is_shown(
+    replicas: EmulatedReplicas, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu20 #6: a drill run that used an uncalibrated replica on a range master's override
+    looked exactly like a calibrated one everywhere but its log. Now its result, its summary,
+    `score` (text and --json) and the report say so."""
+    import json
+
+    from range.cli.summary import format_summary
+    from range.review.report import write_report
+
+    drill = parse_drill_bytes(STILL_DRILL.encode(), tmp_path / "still-v1.toml")
+    source = _Still(replicas.clock)
+    (tmp_path / "profiles").mkdir()
+    live = LiveDrill(
+        list(replicas.ports), lambda stack: source, replicas.clock, search=[replicas.folder]
+    )
+    config = RunConfig(
+        drill,
+        None,
+        3,
+        override_by="RM Lee",
+        calibration_dir=tmp_path / "profiles",
+        runs_dir=tmp_path / "runs",
+        live=live,
+    )
+    result = Session(config).run()
+    run_dir = result.run_dir
+    assert run_dir is not None
+    said = [
+        "T7-0007: never calibrated; used on the override of RM Lee",
+        "P-0042: never calibrated; used on the override of RM Lee",
+    ]
+    kept = json.loads((run_dir / "result.json").read_text())
+    assert kept["calibration_override_by"] == "RM Lee"
+    assert [f"{c['serial']}: {c['reason']}" for c in kept["calibration"]] == said
+    summary = format_summary(result).splitlines()
+    assert [line for line in summary if line.startswith("UNCALIBRATED:")] == [
+        f"UNCALIBRATED:      {s}" for s in said
+    ]
+    assert main(["score", str(run_dir)]) == 0
+    assert f"UNCALIBRATED:      {said[0]}" in capsys.readouterr().out
+    assert main(["score", str(run_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["uncalibrated"] == said
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    assert f"UNCALIBRATED: {said[0]}" in page
+    # The records: show (text and --json), history and the drill-run CSV.
+    from range.records.store import Records
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        records.add_drill_run("4411", result.as_json())
+    assert main(["records", "show", "--drill-run", "1", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert f"  UNCALIBRATED: {said[0]}\n  UNCALIBRATED: {said[1]}\n" in out
+    assert main(["records", "show", "--drill-run", "1", "--db", url, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["uncalibrated"] == said
+    assert shown["result"]["calibration_override_by"] == "RM Lee"
+    assert main(["records", "history", "4411", "--db", url]) == 0
+    assert "(UNCALIBRATED replica, on an override)" in capsys.readouterr().out
+    csv_file = tmp_path / "runs.csv"
+    export = ["records", "export", "--format", "csv", "--drill-runs", "--db", url]
+    assert main([*export, "--out", str(csv_file)]) == 0
+    import csv
+
+    (row,) = csv.DictReader(csv_file.open(encoding="utf-8"))
+    assert row["uncalibrated"] == "; ".join(said)
+    # Its log edited since it was recorded: `records show` says so, not only `verify`.
+    log = run_dir / "events.jsonl"
+    log.write_text(log.read_text().replace('"RM Lee"', '"RM Lea"'))
+    assert main(["records", "show", "--drill-run", "1", "--db", url]) == 0
+    assert f"  WARNING: its log {log} no longer matches the sha256" in capsys.readouterr().out
+    assert main(["records", "show", "--drill-run", "1", "--db", url, "--json"]) == 0
+    assert "no longer matches" in json.loads(capsys.readouterr().out)["log_edited"]

@@ -798,9 +798,11 @@ def _history(args: argparse.Namespace) -> int:
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
             # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
+            # A replica used uncalibrated on a range master's override (nu20 #6).
+            flag = "  (UNCALIBRATED replica, on an override)" if d.get("uncalibrated") else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
-                f"{stopped}{said}{by}"
+                f"{stopped}{said}{by}{flag}"
             )
 
     return _answer(args, lambda: out, text)
@@ -813,7 +815,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         drill_label,
         drill_outcome,
         drill_run_script,
+        drill_run_uncalibrated,
         graded,
+        log_check,
         simulation_note,
         stored_json,
     )
@@ -821,6 +825,11 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
     script = drill_run_script(row)
+    # Devices used uncalibrated on a range master's override (nothing read from a DAMAGED one).
+    uncalibrated = [] if row.get("problem") else drill_run_uncalibrated(row)
+    # Its log on disk, edited or moved since it was recorded, is said here too, not only by
+    # `records verify` (nu20 #6).
+    log_ok, log_why = (None, "") if row.get("problem") else log_check(row)
     try:
         result = stored_json(row, "result", "drill run")
     except RecordsError:  # shown DAMAGED (its outcome), with nothing read from it
@@ -837,6 +846,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown["officer_kind"] = "scripted" if script else "live"
         shown |= damaged_run(row["outcome"])
         shown["corrected"] = row.get("corrected", [])
+        shown["uncalibrated"] = uncalibrated
+        if log_ok is False:
+            shown["log_edited"] = log_why
         shown["result"] = result
         return shown
 
@@ -865,6 +877,10 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row.get("problem"):
             yield f"  WARNING: {row['problem']}: run records verify"
+        if log_ok is False:
+            yield f"  WARNING: {log_why}: run records verify"
+        for device in uncalibrated:
+            yield f"  UNCALIBRATED: {device}"
         if script:
             yield f"  {simulation_note(script, row['badge'])}"
         for c in row.get("corrected", []):

@@ -682,6 +682,20 @@ def drill_run_stopped(row: dict[str, Any]) -> str | None:
     return str(result.get("end_reason") or "aborted")
 
 
+def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
+    """Each device a kept drill run used without a valid calibration, on a range master's
+    override, as one phrase (`T7-UNCAL: never calibrated; used on the override of RM Lee`),
+    from its result's `calibration` (nu20 #6); [] when all were calibrated, for a run recorded
+    before results kept it, and when the result cannot be read (DAMAGED)."""
+    from range.calibration.used import overridden
+
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return []
+    return overridden(result.get("calibration")) if isinstance(result, dict) else []
+
+
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
     """Whether a drill run never finished (INCOMPLETE), whoever played it: `drill_outcome`
     names a scripted run's script in its outcome, so its text is not for comparing."""
@@ -1670,6 +1684,8 @@ class Records:
                     "officer": script or LIVE,
                     "officer_kind": "scripted" if script else LIVE,
                     "corrected": row.get("corrected", []),
+                    # Devices used uncalibrated on a range master's override (nu20 #6).
+                    "uncalibrated": [] if edited_run else drill_run_uncalibrated(row),
                 }
                 | damaged_run(outcome_)
             )

@@ -282,7 +282,7 @@ class RunResult:
         voice: dict[str, Any] = {}
         if self.voice_file:
             voice = {"voice_file": self.voice_file, "voice_sha256": self.voice_sha256}
-        return voice | {
+        out = voice | {
             "openrange_version": __version__,
             "drill": self.config.drill.id,
             "drill_sha256": self.drill_sha256,
@@ -299,6 +299,26 @@ class RunResult:
             "score": self.score.as_json(),
             "run_dir": None if self.run_dir is None else str(self.run_dir),
         }
+        return out | self.calibration()
+
+    def calibration(self) -> dict[str, Any]:
+        """What a gated run's devices were checked against (run_started `calibration`, and the
+        range master whose override let an uncalibrated one through), for result.json and the
+        records, so a run on an uncalibrated replica never reads as a calibrated one (nu20
+        #6); {} for a run with no gate (a simulated run without --require-calibration)."""
+        from range.calibration.used import NOT_REQUIRED
+
+        first = self.records[0] if self.records else None
+        started = first.data if first is not None and first.kind == "run_started" else {}
+        checks = started.get("calibration")
+        if not isinstance(checks, list) or all(
+            isinstance(c, dict) and c.get("reason") == NOT_REQUIRED for c in checks
+        ):
+            return {}
+        out: dict[str, Any] = {"calibration": checks}
+        if started.get("calibration_override_by"):
+            out["calibration_override_by"] = started["calibration_override_by"]
+        return out
 
 
 class OfficerHands(Hands, Protocol):
