@@ -304,3 +304,38 @@ def test_a_run_on_an_uncalibrated_replica_says_so_wherever_it_is_shown(
     assert f"  WARNING: its log {log} no longer matches the sha256" in capsys.readouterr().out
     assert main(["records", "show", "--drill-run", "1", "--db", url, "--json"]) == 0
     assert "no longer matches" in json.loads(capsys.readouterr().out)["log_edited"]
+
+
+def test_every_drill_run_is_dated_when_it_started(tmp_path: Path) -> None:
+    """nu20 #13: a drill run recorded as it ended was dated at its end, one closed after a
+    crash at its start; docs/records.md says "dated when it started". Now a run registered as
+    it starts is dated by that registration, and a console lane's run by the start its result
+    carries (kept in the lane's mark of the folder, so a cut-short one too)."""
+    import sqlite3
+
+    from range.console.lane import mark_lane_run, marked_start
+    from range.records.store import Records
+
+    db = tmp_path / "records.sqlite"
+    url = f"sqlite:///{db}"
+    result = score_run(_unheard(None), default_policy()).as_json()
+    kept = {"drill": "hand-built-v1", "seed": 1, "openrange_version": "x", "score": result}
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        number = records.begin_drill_run("4411", "hand-built-v1", 1, "x", "live")
+    began = "2026-12-01T22:20:26+00:00"  # the run started 12 s before it faulted and was kept
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE drill_runs_in_progress SET started = ? WHERE id = ?", (began, number))
+    with Records.open(url) as records:
+        first = records.add_drill_run("4411", kept, in_progress=number)
+        # A console lane's run: its result says when it started.
+        second = records.add_drill_run("4411", kept | {"started": "2026-12-01T22:18:28+00:00"})
+        # A start that is not UTC ISO is not taken: dated now.
+        third = records.add_drill_run("4411", kept | {"started": "yesterday"})
+        dates = [records.drill_run(n)["recorded"] for n in (first, second, third)]
+    assert dates[:2] == [began, "2026-12-01T22:18:28+00:00"]
+    assert dates[2] > began
+    folder = tmp_path / "run"
+    folder.mkdir()
+    started = mark_lane_run(folder, "LANE1")
+    assert marked_start(folder) == started and started.endswith("+00:00")

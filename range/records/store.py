@@ -762,6 +762,21 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _started(result: dict[str, Any]) -> str | None:
+    """When a run's result says it started (`started`, a console lane's run: UTC, ISO, to the
+    second, as `_now` writes it), or None when it says not or not in that form."""
+    started = result.get("started")
+    if not isinstance(started, str):
+        return None
+    try:
+        when = datetime.fromisoformat(started)
+    except ValueError:
+        return None
+    if when.tzinfo is None or when.utcoffset() != timedelta(0):
+        return None
+    return when.isoformat(timespec="seconds")
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One finding of `verify`: `qualification` is the record's id (0 for the store itself);
@@ -1452,7 +1467,9 @@ class Records:
         """Keep a drill run (its result JSON, whose `drill_sha256` says which file it played:
         an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain.
         With `in_progress` (from `begin_drill_run`), that registration ends in the same
-        transaction. The run folder is kept absolute."""
+        transaction. The run folder is kept absolute. A run is dated when it started, as a
+        closed one is (nu20 #13): `recorded` if given, else its registration's `started`, else
+        the result's `started` (a console lane's run), else now."""
         score = result["score"]
         folder = result.get("run_dir")
         if folder:
@@ -1463,13 +1480,18 @@ class Records:
             # The log as recorded, chained with the run: `verify` and the debrief find it edited.
             result = {**result, "log_sha256": file_sha256(log)}
         with self._transaction(exclusive=True):
+            if in_progress is not None and recorded is None:
+                begun = self._rows(
+                    "SELECT started FROM drill_runs_in_progress WHERE id = ?", in_progress
+                )
+                recorded = str(begun[0]["started"]) if begun else None
             if in_progress is not None:
                 self._run("DELETE FROM drill_runs_in_progress WHERE id = ?", in_progress)
             row: dict[str, Any] = {
                 "badge": badge,
                 "drill": result["drill"],
                 "seed": result["seed"],
-                "recorded": recorded or _now(),
+                "recorded": recorded or _started(result) or _now(),
                 "software_version": result["openrange_version"],
                 # A run cut short decided nothing: no decision (null in its result, "" here).
                 "decision": str(score["decision"] or ""),
