@@ -282,6 +282,9 @@ class RunStarted(Record):
     # The records' badge the run is kept under (`drill run --badge`): runs are grouped by it.
     badge: str | None = None
     weapons: list[str] | None = None
+    # The issued weapons a live run was played without, on the range master's `--without`
+    # (the lane had no replica for them; absent when none was left out, and in older logs).
+    weapons_left_out: list[str] | None = None
     devices: list[Device] | None = None
     openrange_version: str | None = None
     calibration: list[CalibrationCheck] | None = None
@@ -300,6 +303,10 @@ class RunStarted(Record):
     # as `phrasebook.toml`, and its sha256 (absent: the built-in book only).
     phrases_file: str | None = None
     phrases_sha256: str | None = None
+    # A live run that could not hear the officer (no microphone: audio off), and why: what the
+    # officer said is unknown, so scoring leaves the verbal rules not judged (nu20 #1; absent
+    # when the microphone was open, in a simulated run and in older logs).
+    officer_unheard: str | None = None
 
     # An empathy scene (issue 17): the drill's kind and whose eyes and ears the officer takes
     # (absent for a use-of-force drill and in older logs).

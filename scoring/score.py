@@ -339,6 +339,10 @@ def _category(act: str) -> str:
     return act.partition(".")[0]
 
 
+# The rules that fault words the log does not hold: where nobody could hear the officer (a live
+# run with audio off, run_started `officer_unheard`), their findings are information (nu20 #1).
+UNHEARD_RULES = frozenset({"VERBAL-01", "VERBAL-02", "VERBAL-03", "CEW-02"})
+
 # Acts that tell the subject what to do: VERBAL-01's "verbal command".
 _COMMANDING = ("command", "warning")
 
@@ -373,6 +377,7 @@ class _Judge:
         self.shouted: dict[str, int] = {c: 0 for c in CALMING_CATEGORIES}
         self.talk: list[tuple[float, float]] = []  # officer_spoke (start_s, end_s)
         self.words_unknown = False
+        self.unheard = ""  # why nobody could hear the officer (a live run with audio off)
         self.first_force: tuple[float, ForceOption] | None = None
         self.first_threat = Threat.NONE
         self.last_taser: float | None = None
@@ -406,6 +411,10 @@ class _Judge:
     # -- helpers ---------------------------------------------------------------------------------
 
     def add(self, rule: str, t: float, kind: Kind, message: str) -> None:
+        if self.unheard and rule in UNHEARD_RULES and kind in (Kind.FINDING, Kind.CRITICAL):
+            # Nobody could hear the officer (run_started `officer_unheard`): words missing from
+            # the log were not said *as far as anyone knows*, so no points (nu20 #1).
+            kind, message = Kind.INFO, f"{message}: not judged, the officer could not be heard"
         points = self.policy.points[rule] if kind in (Kind.FINDING, Kind.CRITICAL) else 0.0
         self.findings.append(Finding(rule, round(t, 4), kind, points, message))
 
@@ -446,6 +455,7 @@ class _Judge:
             self.ended = d
         elif kind == "run_started":
             self.started = d
+            self.unheard = str(d.get("officer_unheard") or "")
             self.at_hand = set(d.get("weapons") or [])
             self.officer = str(d.get("officer_name") or d.get("officer") or "")
             self.badge = str(d.get("badge") or "")
@@ -1486,6 +1496,12 @@ class _Judge:
             out.append(
                 "no subject attributes in this log (older format): restricted subjects (CEW-05)"
                 " and a fleeing subject's danger to others not judged"
+            )
+        if self.unheard:
+            out.append(
+                f"the officer could not be heard ({self.unheard}): verbal commands, warnings and"
+                " identification (VERBAL-01, VERBAL-02, VERBAL-03, CEW-02) not judged as missing;"
+                " only an instructor's marks are credited"
             )
         if self.words_unknown and self.first_force is not None:
             out.append(

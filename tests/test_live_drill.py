@@ -205,6 +205,15 @@ def test_a_live_drill_flies_the_deployment_from_the_pose_at_the_trigger_s_own_ti
     # it), so the force used is judged as in a simulated run: no CEW warning was given.
     assert fired.data["subject"] == "subject"
     assert "CEW-02" in {f.rule for f in result.score.findings}
+    # No microphone was given to this run: the log says the officer could not be heard, so
+    # the missing warning is information, not points (nu20 #1).
+    assert result.records[0].data["officer_unheard"] == (
+        "audio is off: no microphone was opened for this run"
+    )
+    assert all(
+        f.points == 0 for f in result.score.findings if f.rule.startswith(("VERBAL", "CEW-02"))
+    )
+    assert any("could not be heard" in line for line in result.score.not_judged)
     # Written in time order (scoring and replay read it so), though the pull was taken once the
     # pose stream covered it and the drawn TASER's events were read after the engine stepped.
     assert result.run_dir is not None

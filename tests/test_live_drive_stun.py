@@ -38,6 +38,7 @@ title = "Live drive-stun"
 rationale = "A subject resists within arm's reach; the officer's TASER is out of cartridges."
 expected_response = "Drive-stun the thigh only against an assaultive subject."
 time_limit_s = 2.5
+weapons = ["taser"]  # the lane holds the TASER alone (nu20 #5: a lane lacking one is refused)
 
 [scene]
 lane_length_ft = 40.0

@@ -533,7 +533,7 @@ def test_an_unanswerable_debrief_says_how_to_answer(
     out = capsys.readouterr()
     assert "(no terminal to type on: got_through, next_time left unanswered; answer with" in out.err
     assert json.loads(out.out)["score"]["outcome"] == "PASS"  # one answer given
-    assert main(argv) == 0
+    assert main(argv) == 11  # not graded: its own exit status (nu20 #12)
     out = capsys.readouterr()
     assert "got_through, fear, next_time left unanswered" in out.err
     score = json.loads(out.out)["score"]

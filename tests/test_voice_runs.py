@@ -403,7 +403,9 @@ def test_a_live_run_without_audio_says_so_in_one_line(capsys: pytest.CaptureFixt
     # Nothing said until the run opens it, past its replica and calibration checks (nu16 #14:
     # the line preceded every refusal).
     assert capsys.readouterr().err == ""
-    assert opener() is None
+    # The reason goes into the log too (run_started `officer_unheard`, nu20 #1).
+    assert opener() == reason
     assert capsys.readouterr().err == (
-        f"audio is off: {reason}; the run goes on without the officer's voice\n"
+        f"audio is off: {reason}; the run goes on without the officer's voice (the verbal"
+        " rules are not judged)\n"
     )

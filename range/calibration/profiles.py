@@ -25,6 +25,7 @@ from range.calibration.solver import (
     Boresight,
     CalibrationError,
 )
+from range.calibration.used import NOT_REQUIRED, OVERRIDE_WORDS
 
 
 def default_profiles_dir() -> Path:
@@ -509,7 +510,7 @@ def check_devices(
             continue
         why = "never calibrated" if profile is None else f"calibration expired {profile.expires}"
         if override_by:
-            used = f"{why}; used on the override of {override_by}"
+            used = f"{why}{OVERRIDE_WORDS}{override_by}"
             out.append(DeviceCheck(serial, True, used, profile))
         else:
             # An emulator takes an emulator's profile (docs/tracking.md "Emulated replicas").
@@ -549,10 +550,7 @@ def calibration_for_run(
     whether it was allowed, why, and the profile it was used with (armorer, dates, residual,
     trigger latency). Raises CalibrationError naming every refused device."""
     if not required:
-        return [
-            {"serial": s, "allowed": True, "reason": "calibration not required (emulated replica)"}
-            for s in serials
-        ]
+        return [{"serial": s, "allowed": True, "reason": NOT_REQUIRED} for s in serials]
     checks = check_devices(
         folder or default_profiles_dir(),
         serials,

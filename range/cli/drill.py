@@ -212,6 +212,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --live: the lane file naming its ports, hand and calibration (docs/lanes.md)",
     )
     run.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=("taser", "firearm"),
+        help="with --live: play the drill without this issued weapon, which the lane has no"
+        " replica for (repeatable; logged with the run). Without it, a live run whose lane"
+        " lacks a weapon the drill issues is refused",
+    )
+    run.add_argument(
         "--hand",
         choices=("left", "right", "tracker"),
         default=None,
@@ -502,6 +511,10 @@ def _run(args: argparse.Namespace) -> int:
         return play_live(args, source)
     if args.mirror or args.headless:
         raise ValueError("--mirror and --headless are for a live drill: add --live")
+    if args.without:
+        raise ValueError(
+            "--without is for a live drill: a simulated run issues what the drill issues"
+        )
     script = args.sim or source.drill.expected_officer
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
@@ -648,8 +661,8 @@ def play(
             print(json.dumps(record, indent=2, sort_keys=True))
         else:
             print(format_summary(result))
-            if badge is not None:
-                print(f"Recorded as drill run {record['record']} for badge {badge}.")
+            if badge is not None or officer_name != "scripted":
+                print(records_line(badge, record))
         if expectation is not None and expectation["message"]:
             cliutil.say(str(expectation["message"]))
         if failed is not None:
@@ -657,6 +670,8 @@ def play(
             return 9
         if _stopped(result) or _ended_first(ctrl_c, result, record):
             return STOPPED_STATUS
+        if graded_status(result):
+            return graded_status(result)
         if expectation is not None and expectation["met"] is False:
             return EXPECT_UNMET
         return 0
@@ -696,6 +711,28 @@ def _expectation(
 
 # The exit status of a run a range master stopped with Ctrl-C (the shell's 128 + SIGINT).
 STOPPED_STATUS = 130
+
+# The exit status of a run that ended with no grade (`Score: INCOMPLETE ... not graded`): it
+# faulted (a replica lost and not back), was aborted, or an empathy scene's debrief went
+# unanswered. A wrapper script tells it from a graded run (0) without parsing --json (nu20 #12).
+NOT_GRADED_STATUS = 11
+
+
+def records_line(badge: str | None, record: dict[str, object]) -> str:
+    """The summary's last line: the drill run the records keep, or that they keep none (a run
+    played with --officer alone is saved in its folder, never in the records: nu20 #14)."""
+    if badge is not None:
+        return f"Recorded as drill run {record['record']} for badge {badge}."
+    return (
+        "Not kept in the records (no --badge): keep an officer's runs with --badge BADGE"
+        " (once: openrange records officers --add BADGE --name NAME --agency AGENCY)"
+    )
+
+
+def graded_status(result: RunResult) -> int:
+    """0 for a run that was graded (PASS or FAIL alike), NOT_GRADED_STATUS for one that ended
+    with no grade (a Ctrl-C is told apart before: STOPPED_STATUS)."""
+    return NOT_GRADED_STATUS if result.score.incomplete else 0
 
 
 def _stopped(result: RunResult) -> bool:
@@ -963,17 +1000,21 @@ def result_from_log(
     }
 
 
-def microphone() -> Callable[[], Iterator[Pcm] | None]:
+def microphone() -> Callable[[], Iterator[Pcm] | str]:
     """The live run's microphone, opened when the run has passed its replica and calibration
-    checks (so a refused run never mentions audio): its blocks, or None after one line saying
-    audio is off and why: the run goes on without the officer's voice (docs/speech.md)."""
+    checks (so a refused run never mentions audio): its blocks, or why audio is off after one
+    line saying so: the run goes on without the officer's voice, and its log says why
+    (run_started `officer_unheard`; docs/speech.md)."""
     from range.voice.audio import audio_off_reason, microphone_blocks
 
-    def open_microphone() -> Iterator[Pcm] | None:
+    def open_microphone() -> Iterator[Pcm] | str:
         reason = audio_off_reason()
         if reason is not None:
-            cliutil.say(f"audio is off: {reason}; the run goes on without the officer's voice")
-            return None
+            cliutil.say(
+                f"audio is off: {reason}; the run goes on without the officer's voice"
+                " (the verbal rules are not judged)"
+            )
+            return reason
         return microphone_blocks(None)
 
     return open_microphone
@@ -1082,6 +1123,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             on_start=on_start,
             voice=microphone(),
             say=cliutil.say,
+            without=tuple(dict.fromkeys(args.without)),
         ),
         phrases=phrases,
         phrasebook=book,
@@ -1111,8 +1153,10 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             print(json.dumps(record, indent=2, sort_keys=True))
         else:
             print(format_summary(result))
+            print(records_line(args.badge, record))
         if failed is not None:
             cliutil.say(failed)
             return 9
-        stopped = _stopped(result) or _ended_first(ctrl_c, result, record)
-        return STOPPED_STATUS if stopped else 0
+        if _stopped(result) or _ended_first(ctrl_c, result, record):
+            return STOPPED_STATUS
+        return graded_status(result)

@@ -234,9 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Exit statuses: 0 done; 1 a check failed (a data file, a verification); 2 a usage or data
-# error; 3 a missing dependency; 4 a peripheral; 5 the records; 6 OpenXR; 7 a calibration gate;
-# 8 rendering; 9 storage (a full disk, a file that cannot be written); 70 a bug in OpenRange.
+# Exit statuses (README.md "Exit statuses"): 0 done; 1 a check failed (a data file, a
+# verification); 2 a usage or data error; 3 a missing dependency; 4 a peripheral; 5 the records;
+# 6 OpenXR; 7 a calibration gate; 8 rendering; 9 storage (a full disk, a file that cannot be
+# written); 10 an officer script's expectation unmet; 11 a drill run that ended not graded
+# (faulted, aborted, an unanswered debrief); 130 Ctrl-C; 70 a bug in OpenRange.
 _EXIT_BUG = 70
 
 
@@ -374,8 +376,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
+    from range.calibration.used import overridden
     from range.cli.corrections import checked_notes, corrected_score, voice_problem
-    from range.cli.summary import run_header, suspension_lines
+    from range.cli.summary import calibration_lines, run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
@@ -415,10 +418,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
             print(f"openrange: {note}", file=sys.stderr)
         scores.append(corrected_score(run_dir, log, policy, fixes))
 
-    def as_json(score: Score, log_edited: str | None) -> dict[str, object]:
+    def as_json(score: Score, log_edited: str | None, log: list[LogRecord]) -> dict[str, object]:
         out = score.as_json()
         if log_edited is not None:  # why the log is not the one written (absent: it is)
             out["log_edited"] = log_edited
+        started = log[0].data if log and log[0].kind == "run_started" else {}
+        if uncalibrated := overridden(started.get("calibration")):
+            # Devices used without a valid calibration, on whose override (nu20 #6).
+            out["uncalibrated"] = uncalibrated
         if score.incomplete:  # not graded: no score at all, never a number
             out["score"] = None
         if args.policy is not None:
@@ -429,24 +436,25 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"Policy: {label}")
     if len(scores) == 1:
         if args.json:
-            print(json.dumps(as_json(scores[0], edited[0]), indent=2, sort_keys=True))
+            print(json.dumps(as_json(scores[0], edited[0], logs[0]), indent=2, sort_keys=True))
         else:
             # Which run this is (drill, seed, who played it), then the score; the Score: line
             # names the policy as the label does (a modified file flagged).
             print(run_header(args.run_dirs[0], logs[0]))
-            for line in suspension_lines(logs[0]):
+            for line in [*calibration_lines(logs[0]), *suspension_lines(logs[0])]:
                 print(line)
             print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 1 if failed else 0
     rows = detection(scores)
     if args.json:
-        runs = [as_json(s, e) for s, e in zip(scores, edited, strict=True)]
+        runs = [as_json(s, e, g) for s, e, g in zip(scores, edited, logs, strict=True)]
         out = {"runs": runs, "officers": [r.as_json() for r in rows]}
         print(json.dumps(out, indent=2, sort_keys=True))
         return 1 if failed else 0
-    for run_dir, score in zip(args.run_dirs, scores, strict=True):
+    for run_dir, score, log in zip(args.run_dirs, scores, logs, strict=True):
         points = "    -" if score.incomplete else f"{score.score:5.0f}"
-        print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}")
+        flag = "  (UNCALIBRATED replica, on an override)" if calibration_lines(log) else ""
+        print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}{flag}")
     print()
     print(format_detection(rows))
     return 1 if failed else 0

@@ -176,11 +176,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     officers = verbs.add_parser(
         "officers",
         help="list officers, or add one",
-        description="List the officers, or add (or update) one.",
+        description="List the officers, or add (or update) one. Adding one needs all three:"
+        " --add BADGE --name NAME --agency AGENCY.",
     )
     change = officers.add_mutually_exclusive_group()
     change.add_argument(
-        "--add", metavar="BADGE", type=cliutil.badge, help="add this badge number (a new one)"
+        "--add",
+        metavar="BADGE",
+        type=cliutil.badge,
+        help="add this badge number (a new one); needs --name and --agency",
     )
     change.add_argument(
         "--update",
@@ -188,8 +192,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=cliutil.badge,
         help="change this officer's --name, --agency or --unit (chained in the ledger)",
     )
-    officers.add_argument("--name", type=cliutil.person, help="with --add: the officer's name")
-    officers.add_argument("--agency", type=cliutil.person, help="with --add: the agency")
+    officers.add_argument(
+        "--name", type=cliutil.person, help="the officer's name (required with --add)"
+    )
+    officers.add_argument(
+        "--agency", type=cliutil.person, help="the officer's agency (required with --add)"
+    )
     officers.add_argument("--unit", default=None, type=cliutil.free_text, help="the unit")
     officers.add_argument("--json", action="store_true", help="print as JSON")
     _db_option(officers)
@@ -790,9 +798,11 @@ def _history(args: argparse.Namespace) -> int:
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
             # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
+            # A replica used uncalibrated on a range master's override (nu20 #6).
+            flag = "  (UNCALIBRATED replica, on an override)" if d.get("uncalibrated") else ""
             yield (
                 f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
-                f"{stopped}{said}{by}"
+                f"{stopped}{said}{by}{flag}"
             )
 
     return _answer(args, lambda: out, text)
@@ -805,7 +815,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         drill_label,
         drill_outcome,
         drill_run_script,
+        drill_run_uncalibrated,
         graded,
+        log_check,
         simulation_note,
         stored_json,
     )
@@ -813,6 +825,11 @@ def _show_drill_run(args: argparse.Namespace) -> int:
     with _open(args, read_only=True) as records:
         row = records.drill_run(args.drill_run)
     script = drill_run_script(row)
+    # Devices used uncalibrated on a range master's override (nothing read from a DAMAGED one).
+    uncalibrated = [] if row.get("problem") else drill_run_uncalibrated(row)
+    # Its log on disk, edited or moved since it was recorded, is said here too, not only by
+    # `records verify` (nu20 #6).
+    log_ok, log_why = (None, "") if row.get("problem") else log_check(row)
     try:
         result = stored_json(row, "result", "drill run")
     except RecordsError:  # shown DAMAGED (its outcome), with nothing read from it
@@ -829,6 +846,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown["officer_kind"] = "scripted" if script else "live"
         shown |= damaged_run(row["outcome"])
         shown["corrected"] = row.get("corrected", [])
+        shown["uncalibrated"] = uncalibrated
+        if log_ok is False:
+            shown["log_edited"] = log_why
         shown["result"] = result
         return shown
 
@@ -857,6 +877,10 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         )
         if row.get("problem"):
             yield f"  WARNING: {row['problem']}: run records verify"
+        if log_ok is False:
+            yield f"  WARNING: {log_why}: run records verify"
+        for device in uncalibrated:
+            yield f"  UNCALIBRATED: {device}"
         if script:
             yield f"  {simulation_note(script, row['badge'])}"
         for c in row.get("corrected", []):

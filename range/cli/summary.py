@@ -219,12 +219,24 @@ def format_summary(result: RunResult) -> str:
         # range master (Ctrl-C)").
         f"Run:               {result.state.value} at {result.duration_s:.2f} s:"
         f" {result.end_reason}",
+        *calibration_lines(result.records),
         *suspension_lines(result.records),
         format_score(result.score),
     ]
     if result.run_dir is not None:
         lines.extend(saved_lines(result.run_dir, result.records))
     return "\n".join(lines)
+
+
+def calibration_lines(records: list[LogRecord]) -> list[str]:
+    """Each device the run used without a valid calibration, on a range master's override
+    (run_started `calibration`): a run on an uncalibrated replica never reads as a calibrated
+    one (nu20 #6). [] when every device was calibrated, or the run had no gate."""
+    from range.calibration.used import overridden
+
+    first = records[0] if records else None
+    started = first.data if first is not None and first.kind == "run_started" else {}
+    return [f"UNCALIBRATED:      {said}" for said in overridden(started.get("calibration"))]
 
 
 def suspension_lines(records: list[LogRecord]) -> list[str]:

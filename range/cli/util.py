@@ -109,13 +109,12 @@ def profiles_folder(text: str) -> Path:
 
 def check_override(override: str | None, required: bool) -> None:
     """`--override` lets uncalibrated replicas through a calibration gate: with none (no
-    --require-calibration, no lane file requiring calibration, not live: a live run is always
-    gated) it would let nothing through and be recorded nowhere, so it is refused in one line."""
+    --require-calibration, not live: a live run, a lane file's too, is always gated) it would
+    let nothing through and be recorded nowhere, so it is refused in one line."""
     if override is not None and not required:
         raise ValueError(
             f"--override {override}: no calibration is required, so there is nothing to"
-            " override: add --require-calibration (or use a lane file whose"
-            " calibration.required is true, or run live), or leave --override out"
+            " override: add --require-calibration (or run live), or leave --override out"
         )
 
 

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,24 @@ ABORTED_FILE = "aborted.json"
 LANE_MARK = ".lane.json"
 
 
-def mark_lane_run(folder: Path | None, lane: str) -> None:
-    """Mark `folder` as a run the lane named `lane` made (None: a run kept nowhere)."""
+def mark_lane_run(folder: Path | None, lane: str) -> str:
+    """Mark `folder` as a run the lane named `lane` made (None: a run kept nowhere), started
+    now: returns when (UTC, ISO, to the second), kept in the mark too, so the records date
+    the run by its start, a cut-short one as well (nu20 #13)."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     if folder is not None:
-        (folder / LANE_MARK).write_text(json.dumps({"lane": lane}) + "\n", encoding="utf-8")
+        mark = {"lane": lane, "started": started}
+        (folder / LANE_MARK).write_text(json.dumps(mark) + "\n", encoding="utf-8")
+    return started
+
+
+def marked_start(folder: Path) -> str | None:
+    """When the lane's mark says the run in `folder` started (None: not said)."""
+    try:
+        started = json.loads((folder / LANE_MARK).read_text(encoding="utf-8")).get("started")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return started if isinstance(started, str) else None
 
 
 def _mark_aborted(folder: Path, by: str, lane: str) -> None:
@@ -388,11 +403,15 @@ class LaneProcess:
             control = LiveControl(self.commands, self._publish, meta, self.speed, say=say)
             # Whatever goes wrong with one run (a bad drill file, a replica refused) is told to
             # the console in one line; the lane stays up for the next.
+            begun: dict[str, str] = {}
+
+            def on_begin(folder: Path | None, _sha: str, begun: dict[str, str] = begun) -> None:
+                # When the run started: the records date it so, not when it was offered or
+                # recorded (nu20 #13).
+                begun["started"] = mark_lane_run(folder, self.name)
+
             try:
-                config = replace(
-                    start_config(args, control, self.runs_dir),
-                    on_begin=lambda folder, _sha: mark_lane_run(folder, self.name),
-                )
+                config = replace(start_config(args, control, self.runs_dir), on_begin=on_begin)
                 meta["seed"] = config.seed
                 self._last_start = {**command, "args": {**args, "seed": str(config.seed)}}
                 meta["title"] = config.drill.title
@@ -420,6 +439,7 @@ class LaneProcess:
                 )
                 return
             control.finish(session)
+            result |= begun  # `started`
             result["badge"] = args.get("badge")
             result["started_by"] = command.get("by")
             result["lane"] = self.name
@@ -615,6 +635,8 @@ class LaneProcess:
                 started_by=note.get("started_by"),
                 lane=self.name,
             )
+            if (started := marked_start(folder)) is not None:
+                result["started"] = started  # dated by its start in the records (nu20 #13)
             try:
                 (folder / CUT_SHORT_FILE).write_text(
                     json.dumps(result, indent=1) + "\n", encoding="utf-8"

@@ -115,6 +115,7 @@ DRILL_CSV_FIELDS = (
     "corrected_by",
     "drill_sha256",
     "drill_origin",
+    "uncalibrated",
 )
 
 
@@ -122,7 +123,8 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
     """Every drill run as CSV; `drill` is its label (an edited copy of a built-in drill reads
     `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`), with the file's hash and origin; who
     played it (`officer`: the officer script's id, or live; `officer_kind`: scripted or live:
-    a scripted run's outcome reads SIMULATED) and who corrected its score, if anyone."""
+    a scripted run's outcome reads SIMULATED), who corrected its score, if anyone, and each
+    device it used without a valid calibration on a range master's override (`uncalibrated`)."""
     officers = {o["badge"]: o for o in records.officers()}
     out = io.StringIO()
     writer = _SafeWriter(out)
@@ -134,6 +136,8 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
             "agency": officer.get("agency", ""),
             "drill": drill_label(row),
             "corrected_by": "; ".join(c["by"] for c in row["corrected"]),
+            # Each device used uncalibrated on a range master's override ("" for none).
+            "uncalibrated": "; ".join(row["uncalibrated"]),
         }
         writer.writerow([shown[k] for k in DRILL_CSV_FIELDS])
     return out.getvalue()

@@ -682,6 +682,20 @@ def drill_run_stopped(row: dict[str, Any]) -> str | None:
     return str(result.get("end_reason") or "aborted")
 
 
+def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
+    """Each device a kept drill run used without a valid calibration, on a range master's
+    override, as one phrase (`T7-UNCAL: never calibrated; used on the override of RM Lee`),
+    from its result's `calibration` (nu20 #6); [] when all were calibrated, for a run recorded
+    before results kept it, and when the result cannot be read (DAMAGED)."""
+    from range.calibration.used import overridden
+
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return []
+    return overridden(result.get("calibration")) if isinstance(result, dict) else []
+
+
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
     """Whether a drill run never finished (INCOMPLETE), whoever played it: `drill_outcome`
     names a scripted run's script in its outcome, so its text is not for comparing."""
@@ -746,6 +760,21 @@ def _day_after(day: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _started(result: dict[str, Any]) -> str | None:
+    """When a run's result says it started (`started`, a console lane's run: UTC, ISO, to the
+    second, as `_now` writes it), or None when it says not or not in that form."""
+    started = result.get("started")
+    if not isinstance(started, str):
+        return None
+    try:
+        when = datetime.fromisoformat(started)
+    except ValueError:
+        return None
+    if when.tzinfo is None or when.utcoffset() != timedelta(0):
+        return None
+    return when.isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1438,7 +1467,9 @@ class Records:
         """Keep a drill run (its result JSON, whose `drill_sha256` says which file it played:
         an edited copy of a built-in drill is kept as 'modified'); it joins the ledger chain.
         With `in_progress` (from `begin_drill_run`), that registration ends in the same
-        transaction. The run folder is kept absolute."""
+        transaction. The run folder is kept absolute. A run is dated when it started, as a
+        closed one is (nu20 #13): `recorded` if given, else its registration's `started`, else
+        the result's `started` (a console lane's run), else now."""
         score = result["score"]
         folder = result.get("run_dir")
         if folder:
@@ -1449,13 +1480,18 @@ class Records:
             # The log as recorded, chained with the run: `verify` and the debrief find it edited.
             result = {**result, "log_sha256": file_sha256(log)}
         with self._transaction(exclusive=True):
+            if in_progress is not None and recorded is None:
+                begun = self._rows(
+                    "SELECT started FROM drill_runs_in_progress WHERE id = ?", in_progress
+                )
+                recorded = str(begun[0]["started"]) if begun else None
             if in_progress is not None:
                 self._run("DELETE FROM drill_runs_in_progress WHERE id = ?", in_progress)
             row: dict[str, Any] = {
                 "badge": badge,
                 "drill": result["drill"],
                 "seed": result["seed"],
-                "recorded": recorded or _now(),
+                "recorded": recorded or _started(result) or _now(),
                 "software_version": result["openrange_version"],
                 # A run cut short decided nothing: no decision (null in its result, "" here).
                 "decision": str(score["decision"] or ""),
@@ -1670,6 +1706,8 @@ class Records:
                     "officer": script or LIVE,
                     "officer_kind": "scripted" if script else LIVE,
                     "corrected": row.get("corrected", []),
+                    # Devices used uncalibrated on a range master's override (nu20 #6).
+                    "uncalibrated": [] if edited_run else drill_run_uncalibrated(row),
                 }
                 | damaged_run(outcome_)
             )

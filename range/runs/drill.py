@@ -143,9 +143,15 @@ class LiveDrill:
     say: Callable[[str], None] | None = None
     # The officer's voice: opens the audio stream (the microphone; a test's paced recording),
     # heard through the Listener from the run's start and kept in the run folder; called once
-    # the replicas and their calibration have passed. None, or a call that returns None: no
-    # audio (a machine with no audio device, where the CLI says so in one line).
-    voice: Callable[[], Iterable[Pcm] | None] | None = None
+    # the replicas and their calibration have passed. None, or a call that returns None or why
+    # audio is off (a machine with no audio device, where the CLI says so in one line): the
+    # officer is not heard, and run_started says so (`officer_unheard`, nu20 #1).
+    voice: Callable[[], Iterable[Pcm] | str | None] | None = None
+    # The issued weapons the range master runs the drill without (`--without taser`): each is
+    # one the lane has no replica for. Any other issued weapon the lane lacks refuses the run,
+    # so a TASER-failure drill is never played with no TASER unnoticed (nu20 #5); these are
+    # logged (run_started `weapons_left_out`).
+    without: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -276,7 +282,7 @@ class RunResult:
         voice: dict[str, Any] = {}
         if self.voice_file:
             voice = {"voice_file": self.voice_file, "voice_sha256": self.voice_sha256}
-        return voice | {
+        out = voice | {
             "openrange_version": __version__,
             "drill": self.config.drill.id,
             "drill_sha256": self.drill_sha256,
@@ -293,6 +299,26 @@ class RunResult:
             "score": self.score.as_json(),
             "run_dir": None if self.run_dir is None else str(self.run_dir),
         }
+        return out | self.calibration()
+
+    def calibration(self) -> dict[str, Any]:
+        """What a gated run's devices were checked against (run_started `calibration`, and the
+        range master whose override let an uncalibrated one through), for result.json and the
+        records, so a run on an uncalibrated replica never reads as a calibrated one (nu20
+        #6); {} for a run with no gate (a simulated run without --require-calibration)."""
+        from range.calibration.used import NOT_REQUIRED
+
+        first = self.records[0] if self.records else None
+        started = first.data if first is not None and first.kind == "run_started" else {}
+        checks = started.get("calibration")
+        if not isinstance(checks, list) or all(
+            isinstance(c, dict) and c.get("reason") == NOT_REQUIRED for c in checks
+        ):
+            return {}
+        out: dict[str, Any] = {"calibration": checks}
+        if started.get("calibration_override_by"):
+            out["calibration_override_by"] = started["calibration_override_by"]
+        return out
 
 
 class OfficerHands(Hands, Protocol):
@@ -591,6 +617,39 @@ class Session:
         stack.callback(live_lane.close)
         return live_lane
 
+    def _check_issued(self, lane: Lane | LiveLane) -> list[str]:
+        """A live lane holds a replica for each weapon the drill issues, or the range master has
+        said to run without it (`LiveDrill.without`): the weapons left out, in the drill's
+        order. Refused otherwise, naming the weapon and both ways on (nu20 #5)."""
+        if self.live is None:
+            return []
+        drill = self.config.drill
+        issued = drill.issued_weapons()
+        on_lane = {str(r.weapon) for r in lane.replicas}
+        for weapon in self.live.without:
+            if weapon not in issued:
+                raise ValueError(
+                    f"--without {weapon}: drill {drill.id} issues no {weapon} (its weapons:"
+                    f" {', '.join(issued)})"
+                )
+            if weapon in on_lane:
+                raise ValueError(
+                    f"--without {weapon}: the lane has a {weapon} replica"
+                    f" ({', '.join(r.serial for r in lane.replicas if r.weapon == weapon)});"
+                    f" unplug it or drop --without {weapon}"
+                )
+        missing = [w for w in issued if w not in on_lane and w not in self.live.without]
+        if missing:
+            have = ", ".join(f"{r.serial} ({r.weapon})" for r in lane.replicas) or "none"
+            it, its = ("it", "its port") if len(missing) == 1 else ("them", "their ports")
+            raise ValueError(
+                f"drill {drill.id} issues the {' and the '.join(missing)}, but the lane has no"
+                f" replica for {it} (the lane's replicas: {have}): add {its} (--port or the"
+                f" lane file), or run the drill without {it}:"
+                f" {' '.join('--without ' + w for w in missing)} (logged with the run)"
+            )
+        return [w for w in issued if w in self.live.without]
+
     def _open_hands(self, stack: ExitStack) -> OfficerHands:
         config = self.config
         if self.live is None:
@@ -627,6 +686,7 @@ class Session:
             world.add_prop(drill.scene.prop_parts())
             # The replicas and their calibration first: a refused replica leaves no run behind.
             lane = self._open_lane(stack)
+            left_out = self._check_issued(lane)
             # The issued TASER's cartridges' flight tables now, not inside the first
             # deployment's frame.
             cartridges = self._loaded_cartridges(lane)
@@ -685,6 +745,7 @@ class Session:
                 officer_name=config.officer_name,
                 **({"badge": config.badge} if config.badge else {}),
                 weapons=[str(r.weapon) for r in lane.replicas],
+                **({"weapons_left_out": left_out} if left_out else {}),
                 devices=[
                     {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
                     for d in devices
@@ -751,7 +812,13 @@ class Session:
         config, live = self.config, self.live
         # Opened only now, once the replicas and their calibration have passed: None when
         # audio is off (the caller has said why, once).
-        stream = live.voice() if live is not None and live.voice is not None else None
+        opened = live.voice() if live is not None and live.voice is not None else None
+        stream = None if isinstance(opened, str) else opened
+        if live is not None and stream is None:
+            # Nobody could hear the officer: the log says so and why, so scoring (a rescore
+            # too) tells "said nothing" from "not heard" (nu20 #1).
+            why = opened if isinstance(opened, str) else "no microphone was opened for this run"
+            return {"officer_unheard": f"audio is off: {why}"}
         if config.voice is None and stream is None:
             return {}
         from range.voice.audio import read_wav

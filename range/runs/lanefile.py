@@ -83,10 +83,23 @@ def check_ports(ports: Sequence[str]) -> None:
 class LaneCalibration(StrictModel):
     """The lane's calibration gate (docs/tracking.md)."""
 
-    # Refuse a replica without a valid profile, unless a range master overrides.
+    # Refuse a replica without a valid profile, unless a range master overrides. A lane is for
+    # live runs, which are always gated (docs/tracking.md), so only `true` is taken: `false`
+    # would read as turning the gate off and never could (nu20 #10).
     required: bool = True
     # Where the profiles are; relative to the lane file's folder. None: the user's data folder.
     profiles: str | None = None
+
+    @model_validator(mode="after")
+    def _always_gated(self) -> LaneCalibration:
+        if not self.required:
+            raise FieldError(
+                ("required",),
+                "false cannot turn the gate off: a live run always checks its replicas'"
+                " calibration (docs/tracking.md); remove the key, and have a range master run"
+                " an uncalibrated replica with --override NAME (recorded with the run)",
+            )
+        return self
 
 
 class LaneFile(StrictModel):
