@@ -341,7 +341,7 @@ def _category(act: str) -> str:
 
 # The rules that fault words the log does not hold: where nobody could hear the officer (a live
 # run with audio off, run_started `officer_unheard`), their findings are information (nu20 #1).
-UNHEARD_RULES = frozenset({"VERBAL-01", "VERBAL-02", "VERBAL-03", "CEW-02"})
+UNHEARD_RULES = frozenset({"VERBAL-01", "VERBAL-02", "VERBAL-03", "CEW-02", "DEESC-04"})
 
 # Acts that tell the subject what to do: VERBAL-01's "verbal command".
 _COMMANDING = ("command", "warning")
@@ -1499,8 +1499,9 @@ class _Judge:
             )
         if self.unheard:
             out.append(
-                f"the officer could not be heard ({self.unheard}): verbal commands, warnings and"
-                " identification (VERBAL-01, VERBAL-02, VERBAL-03, CEW-02) not judged as missing;"
+                f"the officer could not be heard ({self.unheard}): verbal commands, warnings,"
+                " identification and a silent talk-down"
+                f" ({', '.join(sorted(UNHEARD_RULES))}) not judged as missing;"
                 " only an instructor's marks are credited"
             )
         if self.words_unknown and self.first_force is not None:

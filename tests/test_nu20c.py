@@ -44,9 +44,9 @@ def test_a_live_run_that_could_not_hear_the_officer_leaves_the_verbal_rules_not_
     assert verbal and all(f.kind is Kind.INFO and f.points == 0 for f in verbal)
     assert all(f.message.endswith("not judged, the officer could not be heard") for f in verbal)
     assert [line for line in score.not_judged if "could not be heard" in line] == [
-        f"the officer could not be heard ({why}): verbal commands, warnings and identification"
-        " (VERBAL-01, VERBAL-02, VERBAL-03, CEW-02) not judged as missing; only an instructor's"
-        " marks are credited"
+        f"the officer could not be heard ({why}): verbal commands, warnings, identification and a"
+        " silent talk-down (CEW-02, DEESC-04, VERBAL-01, VERBAL-02, VERBAL-03) not judged as"
+        " missing; only an instructor's marks are credited"
     ]
     assert any(f.rule == "RESCORE-01" and why in f.message for f in score.findings)
     # Rescoring an older log (no `officer_unheard`) is unchanged: the finding stands.
@@ -54,6 +54,21 @@ def test_a_live_run_that_could_not_hear_the_officer_leaves_the_verbal_rules_not_
     assert [f.kind for f in old.findings if f.rule == "VERBAL-01"] == [Kind.FINDING]
     assert not any("could not be heard" in line for line in old.not_judged)
     assert old.score == score.score - 10 - 5
+
+
+def test_a_talk_down_the_officer_could_not_be_heard_in_is_not_faulted_as_silent() -> None:
+    """nu21 #2's DEESC-04 faults an officer who said nothing to the time limit; where nobody
+    could hear the officer (nu20 #1's `officer_unheard`), silence is not known, so it is
+    information, as the verbal rules are."""
+    started = start()[0]
+    talk_down = [phase(0, "passive_resistance", "knife"), end(30, "time limit")]
+    heard = score_run([started, *talk_down], default_policy())
+    assert [f.kind for f in heard.findings if f.rule == "DEESC-04"] == [Kind.FINDING]
+    unheard = rec(0.0, "run_started", **{**started.data, "officer_unheard": "audio is off"})
+    score = score_run([unheard, *talk_down], default_policy())
+    ((found,),) = [[f for f in score.findings if f.rule == "DEESC-04"]]
+    assert found.kind is Kind.INFO and found.points == 0
+    assert found.message.endswith("not judged, the officer could not be heard")
 
 
 STILL_DRILL = """\
