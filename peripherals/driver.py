@@ -15,6 +15,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -213,13 +214,25 @@ def port_path_problem(path: str) -> str | None:
     return None
 
 
+# How long opening a port waits out another link's exclusive lock (a probe's handshake: 1 s
+# at most, ReplicaLink's handshake_timeout_s), and how often it tries again in that time.
+LOCK_WAIT_S = 1.5
+LOCK_RETRY_S = 0.02
+
+
+def _lock_taken(exc: BaseException) -> bool:
+    """Whether opening a port failed on another holder's exclusive lock (pySerial's flock)."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    return code in (errno.EAGAIN, errno.EWOULDBLOCK)
+
+
 def _open_problem(exc: BaseException, url: str) -> str:
     """Why a port would not open, once: pySerial repeats the OS error inside its own ("[Errno 2]
     could not open port P: [Errno 2] No such file or directory: 'P'", "Could not open port
     socket://H:P: [Errno 111] Connection refused"); an exclusive lock held elsewhere is said as
     such."""
     code = exc.errno if isinstance(exc, OSError) else None
-    if code == errno.EAGAIN or code == errno.EWOULDBLOCK:
+    if _lock_taken(exc):
         return "in use by another program (or opened twice: its lock is taken)"
     if code is not None:
         return os.strerror(code)
@@ -304,15 +317,25 @@ class ReplicaLink:
         problem = port_url_problem(self.url) or stale_problem(self.url)
         if problem is not None:
             raise PeripheralNotFoundError(f"cannot open {self.url}: {problem}")
-        try:
-            # Exclusive: a scan must never open a port another link is using, and two programs
-            # sharing a replica would each see half its frames.
-            self._port = serial.serial_for_url(
-                self.url, baudrate=115200, timeout=0.05, exclusive=True
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: a bad URL
-            problem = _open_problem(exc, self.url)
-            raise PeripheralNotFoundError(f"cannot open {self.url}: {problem}") from exc
+        # A scan's probe (`peripherals scan`, a lane re-attaching by serial) holds a port's lock
+        # through its handshake, up to its own timeout: a run opening the port in that moment
+        # waits for it, and only a lock held longer is "in use" (seen as a flaky refusal of a
+        # run's own emulator while another link probed it).
+        tries = max(1, round(LOCK_WAIT_S / LOCK_RETRY_S))
+        for left in range(tries - 1, -1, -1):
+            try:
+                # Exclusive: a scan must never open a port another link is using, and two
+                # programs sharing a replica would each see half its frames.
+                self._port = serial.serial_for_url(
+                    self.url, baudrate=115200, timeout=0.05, exclusive=True
+                )
+                break
+            except (serial.SerialException, OSError, ValueError) as exc:  # ValueError: a bad URL
+                if left and _lock_taken(exc):
+                    time.sleep(LOCK_RETRY_S)
+                    continue
+                problem = _open_problem(exc, self.url)
+                raise PeripheralNotFoundError(f"cannot open {self.url}: {problem}") from exc
         self._running.set()
         self.opened_s = self.clock.now_s()
         self._reader = threading.Thread(

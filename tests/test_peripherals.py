@@ -21,7 +21,12 @@ from peripherals.emulator import (
     TaserEmulator,
     emulator_for,
 )
-from peripherals.errors import PeripheralNotFoundError, PeripheralTimeoutError, ProtocolVersionError
+from peripherals.errors import (
+    PeripheralError,
+    PeripheralNotFoundError,
+    PeripheralTimeoutError,
+    ProtocolVersionError,
+)
 from peripherals.messages import (
     CartridgeCode,
     Event,
@@ -178,6 +183,30 @@ def test_a_port_already_open_is_said_to_be_in_use() -> None:
             f"cannot open {name}: in use by another program (or opened twice: its lock is taken)"
         )
     finally:
+        os.close(controller)
+        os.close(device)
+
+
+def test_a_port_a_probe_holds_for_a_moment_is_opened_once_it_is_let_go() -> None:
+    """A scan's probe holds a port's lock through its handshake: a run opening the port then
+    waits for it (a run's own emulator was refused "in use" while another link probed it)."""
+    import os
+    import threading
+
+    import serial
+
+    controller, device = os.openpty()
+    name = os.ttyname(device)
+    probe = serial.Serial(name, exclusive=True)
+    threading.Timer(0.3, probe.close).start()
+    link = ReplicaLink(name, ManualClock(), handshake_timeout_s=0.05)
+    try:
+        with pytest.raises(PeripheralError) as caught:  # opened: no replica answers on it
+            link.open()
+        assert "in use" not in str(caught.value)
+    finally:
+        link.close()
+        probe.close()
         os.close(controller)
         os.close(device)
 
