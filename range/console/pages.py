@@ -286,9 +286,9 @@ def debrief(
         for n, r in enumerate(said(records), 1)
     ]
     # The acts added in review (`speech correct --add`) that the score applied.
-    stale = {c["index"] for c in score.corrections_not_applied}
-    applied = [c for index, c in enumerate(corrections) if index not in stale]
-    officer_said = officer_speech(records, run_dir, corrections, added_in_force(applied))
+    officer_said = officer_speech(
+        records, run_dir, corrections, added_in_force(score.applied(corrections))
+    )
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {

@@ -689,8 +689,7 @@ def write_report(
     every = fixes[0]
     score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
-    not_applied = {c["index"] for c in score.corrections_not_applied}
-    corrections = [c for index, c in enumerate(every) if index not in not_applied]
+    corrections = score.applied(every)
     notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)
     shots = [
         r

@@ -1,0 +1,34 @@
+"""rvm21b: mends of review rv21b's findings, each with the test that shows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_rules import end, phase, spoke, start
+from test_speech_corrections import write_run
+
+from drills.log import LogRecord
+from range.cli.main import main
+from range.runs.runlog import EVENTS
+from scoring.corrections import Correction, log_sha256, write_corrections
+
+
+def test_the_report_does_not_credit_an_added_act_the_score_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rv21b #3: a hand-written added act over heard words is not applied by the score; the
+    # report's "What was heard" must not credit it either (the console already did not).
+    first, *rest = start()
+    built_in = LogRecord(first.t, first.kind, first.data | {"drill": "knife-approach-v1"})
+    records = [built_in, *rest, phase(0, "active_resistance"), spoke(1.2, "command.stop", "stop")]
+    run = write_run(tmp_path / "run", [*records, end(3)])
+    over = Correction(
+        at_s=0.5, utterance_t=1.5, text="", was="none", act="identify", by="X",
+        made="2026-12-01T23:00:00+00:00", added=True, start_s=0.5, end_s=1.5,
+    )  # fmt: skip
+    write_corrections(run, log_sha256(run / EVENTS), [over])
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert "inside its span" in page  # said as not applied
+    assert "instructor, in review" not in page and "<td>(not heard by the recogniser)" not in page
