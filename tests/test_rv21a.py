@@ -8,10 +8,10 @@ import pytest
 from test_nu19e import SCRIPT
 from test_rules import end, rec, spoke, start
 
+from drills.log import run_started
 from drills.officer import OfficerScript
 from physics.datafiles import load_model
 from range.cli import drill as cli_drill
-from range.cli.corrections import run_started
 from range.cli.main import main
 from range.records.store import Records
 from scoring.corrections import heard_acts

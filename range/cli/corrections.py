@@ -102,18 +102,13 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fix.set_defaults(handler=_correct)
 
 
-def run_started(records: Sequence[LogRecord]) -> dict[str, Any] | None:
-    """What the log's `run_started` (its first record) keeps, or None: not a drill run's log
-    (an attempt's, or an empty one)."""
-    return records[0].data if records and records[0].kind == "run_started" else None
-
-
 def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     """Why the agency phrase book kept in the run folder (`phrasebook.toml`) is not the one the
     run was heard with, in one line naming it, or None: it no longer matches the sha256 its
     `run_started` keeps, it is missing though `run_started` names it, or it is there though
     the run was heard with the built-in book alone (nu17c #6). The book decides which acts an
     utterance may be corrected to, as the log decides what was heard."""
+    from drills.log import run_started
     from drills.speech import PHRASES_FILE
     from range.records.store import sha256_mismatch
 
@@ -154,6 +149,7 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     None: it is missing, or no longer matches the `voice_sha256` kept (nu17c #9). The review's
     audio links play it, so a reviewer is told before listening to nothing or to another
     recording."""
+    from drills.log import run_started
     from range.records.store import sha256_mismatch
     from range.runs.runlog import RESULT
 
@@ -356,6 +352,7 @@ def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correct
     """The line that says a run played without a badge has corrections nothing checks (rc19
     #7): no records hold the run, so a corrections file edited by hand is applied as it is.
     [] for a run with none, or one played for the records (its checks are the records')."""
+    from drills.log import run_started
     from range.runs.runlog import EVENTS
     from scoring.corrections import corrections_path, log_sha256
 

@@ -376,6 +376,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
+    from drills.log import run_started
     from range.calibration.used import overridden
     from range.cli.corrections import checked_notes, corrected_score, voice_problem
     from range.cli.summary import calibration_lines, run_header, suspension_lines
@@ -422,7 +423,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         out = score.as_json()
         if log_edited is not None:  # why the log is not the one written (absent: it is)
             out["log_edited"] = log_edited
-        started = log[0].data if log and log[0].kind == "run_started" else {}
+        started = run_started(log) or {}
         if uncalibrated := overridden(started.get("calibration")):
             # Devices used without a valid calibration, on whose override (nu20 #6).
             out["uncalibrated"] = uncalibrated

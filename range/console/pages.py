@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.course import stage_label
-from drills.log import LogRecord
+from drills.log import LogRecord, run_started
 from drills.speech import span_text
 from physics.units import FT_M
 from range.cli.corrections import (
@@ -352,7 +352,7 @@ def officer_span(records: list[LogRecord], n: int) -> tuple[float, float] | None
     CLIP_PAD_S; None when the recording's time is not the run's: a live microphone's stream
     started before the run, by an offset the log does not keep (its clip is served whole)."""
     spoke = [r for r in records if r.kind == "officer_spoke"]
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     if not 1 <= n <= len(spoke) or started.get("officer") == "live":
         return None
     data = spoke[n - 1].data

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import numpy as np
 
 from drills.events import EventLogError
-from drills.log import LogRecord
+from drills.log import LogRecord, run_started
 from drills.schema import Drill
 from drills.speech import span_text
 from physics.body import Stance, SubjectBody
@@ -501,7 +501,7 @@ def _heard(
         change = correction_change(listed) if listed.get("undoes") else fix.act
         return f"{change} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     same_clock = started.get("officer") != "live"
     rows = []
     scripted = 0
