@@ -232,10 +232,9 @@ def calibration_lines(records: list[LogRecord]) -> list[str]:
     """Each device the run used without a valid calibration, on a range master's override
     (run_started `calibration`): a run on an uncalibrated replica never reads as a calibrated
     one (nu20 #6). [] when every device was calibrated, or the run had no gate."""
-    from range.calibration.used import overridden
+    from range.calibration.used import uncalibrated
 
-    started = run_started(records) or {}
-    return [f"UNCALIBRATED:      {said}" for said in overridden(started.get("calibration"))]
+    return [f"UNCALIBRATED:      {said}" for said in uncalibrated(records)]
 
 
 def suspension_lines(records: list[LogRecord]) -> list[str]:

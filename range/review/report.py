@@ -27,7 +27,7 @@ from drills.speech import span_text
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
-from range.calibration.used import overridden
+from range.calibration.used import uncalibrated
 from range.cli.corrections import (
     VoiceProblem,
     checked_notes,
@@ -738,9 +738,9 @@ def write_report(
         records, started.get("cover", []), drill.scene.prop_parts(), started.get("crowds", [])
     )
     # A device used without a valid calibration, on a range master's override (nu20 #6).
-    uncalibrated = "".join(
+    overrides = "".join(
         f"<p class='warning'>UNCALIBRATED: {html.escape(said)}</p>"
-        for said in overridden(started.get("calibration"))
+        for said in uncalibrated(records)
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -752,7 +752,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h1>After-action review: {html.escape(drill.title)}</h1>{_banner(warning)}
 <p>Drill {html.escape(label)}, seed {started.get("seed")},
 {html.escape(run_who(started))}.{html.escape(note)}
-{verdict}.</p>{uncalibrated}
+{verdict}.</p>{overrides}
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
 <h2>Where everyone was</h2><img alt="top-down map" src="{where}">
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
