@@ -32,3 +32,14 @@ def test_the_report_does_not_credit_an_added_act_the_score_refused(
     page = (run / "report.html").read_text()
     assert "inside its span" in page  # said as not applied
     assert "instructor, in review" not in page and "<td>(not heard by the recogniser)" not in page
+
+
+def test_a_scripted_lines_zero_length_span_is_one_time_where_nothing_is_heard_near() -> None:
+    # rv21b #4: the list of what was heard, given when --at names nothing, writes each
+    # utterance's span as span_text does: a scripted line (its start its end) is "1.00 s".
+    from scoring.corrections import CorrectionError, find_utterance
+
+    log = [*start(), spoke(1.0, "command.stop", "stop", talk_s=0.0), end(3)]
+    with pytest.raises(CorrectionError) as caught:
+        find_utterance(log, 2.5, None)
+    assert "1.00 s" in str(caught.value) and "1.00-1.00 s" not in str(caught.value)

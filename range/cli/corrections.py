@@ -732,11 +732,13 @@ def _correct_added(
     """Change the act the instructor added over the words at `at_s` to `act`, or take it
     back (`none`: the words are left unheard, as the recogniser left them): a correction of
     the same words' span, which supersedes the one that added it. Under the corrections lock."""
+    from drills.speech import span_text
     from scoring.corrections import NONE, Correction, CorrectionError, added_mark, write_corrections
 
     if act != NONE:
         _check_act(run_dir, act, field)
-    span_s = f"{added.start_s:.2f}-{added.utterance_t:.2f} s"
+    assert added.start_s is not None
+    span_s = span_text(added.start_s, added.utterance_t)
     if act == added.act:
         raise CorrectionError(
             f"{field('act')} {act}: the act added at {span_s} (by {added.by}) is {act} already;"
@@ -780,7 +782,7 @@ def add_act(
     `then(correction, kept_before)` runs under the corrections lock, as `correct_speech`'s."""
     import re
 
-    from drills.speech import ACT
+    from drills.speech import ACT, span_text
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import (
         NONE,
@@ -828,7 +830,7 @@ def add_act(
         what = (
             f"a mark of {heard.data['act']} at {lo:.2f} s"
             if heard.kind != "officer_spoke"
-            else f"{heard.data['act']} at {lo:.2f}-{hi:.2f} s"
+            else f"{heard.data['act']} at {span_text(lo, hi)}"
         )
         raise CorrectionError(
             f"{field('from')} {start_s:g} {field('to')} {end_s:g}: the log heard {what} inside"
@@ -843,7 +845,7 @@ def add_act(
             if c.start_s <= end_s and start_s <= c.utterance_t:
                 raise CorrectionError(
                     f"{field('from')} {start_s:g} {field('to')} {end_s:g}: {c.act} was added"
-                    f" at {c.start_s:.2f}-{c.utterance_t:.2f} s by {c.by}: change it with"
+                    f" at {span_text(c.start_s, c.utterance_t)} by {c.by}: change it with"
                     f" {field('at')} {(c.start_s + c.utterance_t) / 2:.2f} instead"
                 )
         correction = Correction(
@@ -1023,6 +1025,7 @@ def _say_added(
 ) -> int:
     """`speech correct`'s answer for an act added in review (--add), or one changed or taken
     back (--at inside its words): what it credits, and each record rescored."""
+    from drills.speech import span_text
     from scoring.corrections import NONE
 
     prior = next(
@@ -1030,7 +1033,8 @@ def _say_added(
         None,
     )
     prior = None if prior is None or prior.act == NONE else prior
-    when = f"{correction.start_s:.2f}-{correction.utterance_t:.2f} s"
+    assert correction.start_s is not None
+    when = span_text(correction.start_s, correction.utterance_t)
     if args.json:
         out = {
             "run_dir": str(args.run_dir),

@@ -447,7 +447,7 @@ def officer_speech(
                 "n": None,
                 "m": None,
                 "t": round(float(fix.start_s or 0.0), 3),
-                "when": f"{fix.start_s or 0.0:.2f}-{fix.utterance_t:.2f} s",
+                "when": span_text(fix.start_s or 0.0, fix.utterance_t),
                 "heard_t": round(fix.utterance_t, 3),
                 "text": "(not heard by the recogniser)",
                 "phrase": None,

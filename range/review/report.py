@@ -521,7 +521,7 @@ def _heard(
                 clip = f"<a href='{html.escape(href)}'>audio</a>"
             why = f" ({fix.reason})" if fix.reason else ""
             rows.append(
-                f"<tr><td>{fix.start_s:.2f}-{fix.utterance_t:.2f} s</td>"
+                f"<tr><td>{span_text(fix.start_s or 0.0, fix.utterance_t)}</td>"
                 "<td>(not heard by the recogniser)</td>"
                 f"<td>{html.escape(fix.act)}</td><td></td>"
                 f"<td>instructor, in review</td>"
