@@ -1026,13 +1026,11 @@ def _say_added(
     """`speech correct`'s answer for an act added in review (--add), or one changed or taken
     back (--at inside its words): what it credits, and each record rescored."""
     from drills.speech import span_text
-    from scoring.corrections import NONE
+    from scoring.corrections import NONE, added_in_force
 
-    prior = next(
-        (c for c in reversed(before) if c.added and c.utterance_t == correction.utterance_t),
-        None,
-    )
-    prior = None if prior is None or prior.act == NONE else prior
+    # The act added at these words as it stood before (None: none, or taken back).
+    at = correction.utterance_t
+    prior = next((c for c in added_in_force(before) if c.utterance_t == at), None)
     assert correction.start_s is not None
     when = span_text(correction.start_s, correction.utterance_t)
     if args.json:
