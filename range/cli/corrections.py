@@ -717,6 +717,37 @@ def _added_at(kept: Sequence[Correction], at_s: float) -> Correction | None:
     )
 
 
+def _added_correction(
+    at_s: float,
+    start_s: float,
+    end_s: float,
+    act: str,
+    by: str,
+    reason: str,
+    *,
+    utterance_t: float | None = None,
+) -> Correction:
+    """An added act (`speech correct --add`), or a correction of one, made now: the words
+    from `start_s` to `end_s`, which the recogniser heard as nothing, are `act`. Credited at
+    `utterance_t`, the words' end unless given (a correction keeps the added act's own, so it
+    supersedes that one exactly)."""
+    from scoring.corrections import NONE, Correction
+
+    return Correction(
+        at_s=at_s,
+        utterance_t=end_s if utterance_t is None else utterance_t,
+        text="",
+        was=NONE,
+        act=act,
+        by=by,
+        reason=reason,
+        made=datetime.now(UTC).isoformat(timespec="seconds"),
+        added=True,
+        start_s=start_s,
+        end_s=end_s,
+    )
+
+
 def _correct_added(
     run_dir: Path,
     sha: str,
@@ -733,7 +764,7 @@ def _correct_added(
     back (`none`: the words are left unheard, as the recogniser left them): a correction of
     the same words' span, which supersedes the one that added it. Under the corrections lock."""
     from drills.speech import span_text
-    from scoring.corrections import NONE, Correction, CorrectionError, added_mark, write_corrections
+    from scoring.corrections import NONE, CorrectionError, added_mark, write_corrections
 
     if act != NONE:
         _check_act(run_dir, act, field)
@@ -744,18 +775,9 @@ def _correct_added(
             f"{field('act')} {act}: the act added at {span_s} (by {added.by}) is {act} already;"
             " nothing to correct"
         )
-    correction = Correction(
-        at_s=at_s,
-        utterance_t=added.utterance_t,
-        text="",
-        was=NONE,
-        act=act,
-        by=by,
-        reason=reason,
-        made=datetime.now(UTC).isoformat(timespec="seconds"),
-        added=True,
-        start_s=added.start_s,
-        end_s=added.end_s,
+    assert added.end_s is not None
+    correction = _added_correction(
+        at_s, added.start_s, added.end_s, act, by, reason, utterance_t=added.utterance_t
     )
     path = write_corrections(run_dir, sha, [*kept, correction])
     if then is not None:
@@ -786,7 +808,6 @@ def add_act(
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import (
         NONE,
-        Correction,
         CorrectionError,
         added_in_force,
         corrections_lock,
@@ -848,19 +869,7 @@ def add_act(
                     f" at {span_text(c.start_s, c.utterance_t)} by {c.by}: change it with"
                     f" {field('at')} {(c.start_s + c.utterance_t) / 2:.2f} instead"
                 )
-        correction = Correction(
-            at_s=start_s,
-            utterance_t=end_s,
-            text="",
-            was=NONE,
-            act=act,
-            by=by,
-            reason=reason,
-            made=datetime.now(UTC).isoformat(timespec="seconds"),
-            added=True,
-            start_s=start_s,
-            end_s=end_s,
-        )
+        correction = _added_correction(start_s, start_s, end_s, act, by, reason)
         path = write_corrections(run_dir, sha, [*kept, correction])
         if then is not None:
             then(correction, kept)
