@@ -670,8 +670,8 @@ def play(
             return 9
         if _stopped(result) or _ended_first(ctrl_c, result, record):
             return STOPPED_STATUS
-        if graded_status(result):
-            return graded_status(result)
+        if status := graded_status(result):
+            return status
         if expectation is not None and expectation["met"] is False:
             return EXPECT_UNMET
         return 0
