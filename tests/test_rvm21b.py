@@ -43,3 +43,29 @@ def test_a_scripted_lines_zero_length_span_is_one_time_where_nothing_is_heard_ne
     with pytest.raises(CorrectionError) as caught:
         find_utterance(log, 2.5, None)
     assert "1.00 s" in str(caught.value) and "1.00-1.00 s" not in str(caught.value)
+
+
+def test_the_recogniser_reads_and_parses_an_agency_phrase_book_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rv21b #7: load_phrases parsed the agency file, then phrasebook(extra) read and parsed it
+    # again; it now merges the book it parsed.
+    from test_speech_newuser import _agency
+
+    import drills.speech
+    import range.voice.lexicon as lexicon
+
+    book = _agency(tmp_path, '\n[[acts]]\nact = "command.freeze"\nphrases = ["halt now"]\n')
+    read: list[Path] = []
+    for module in (drills.speech, lexicon):
+        real = module.read_text
+
+        def counted(path: Path, real: object = real) -> str:
+            read.append(path)
+            assert callable(real)
+            text: str = real(path)
+            return text
+
+        monkeypatch.setattr(module, "read_text", counted)
+    assert lexicon.load_phrases(book).phrase_acts()["halt now"] == "command.freeze"
+    assert read == [book]
