@@ -11,13 +11,13 @@ import bisect
 import itertools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from drills.events import LOG_FORMAT, check_record
 
-__all__ = ["CHECK_RECORDS", "LOG_FORMAT", "EventSink", "LogRecord", "MemoryLog"]
+__all__ = ["CHECK_RECORDS", "LOG_FORMAT", "EventSink", "LogRecord", "MemoryLog", "run_started"]
 
 # Check every record appended against the vocabulary (drills/events.py) and refuse one that does
 # not match. The tests turn it on (tests/conftest.py, and OPENRANGE_CHECK_EVENTS=1 for the
@@ -39,6 +39,12 @@ class LogRecord:
     def from_json(cls, record: dict[str, Any]) -> LogRecord:
         rest = {k: v for k, v in record.items() if k not in ("t", "kind")}
         return cls(float(record["t"]), str(record["kind"]), rest)
+
+
+def run_started(records: Sequence[LogRecord]) -> dict[str, Any] | None:
+    """What the log's `run_started` (its first record) keeps, or None: not a drill run's log
+    (an attempt's, or an empty one). Here, below range/, so range.runs uses it too (rv21b #1)."""
+    return records[0].data if records and records[0].kind == "run_started" else None
 
 
 class EventSink(Protocol):

@@ -249,9 +249,15 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
     if extra is None:
         return base
     text = read_text(extra)  # a byte that is not UTF-8: file, line and column
-    # The file's schema first (a book that does not parse cannot be checked further); then its
-    # own duplicates and its clashes with the built-in book, all in one pass (nu21 #3).
-    agency = parse_model(text, PhraseBook, extra)
+    # The file's schema first (a book that does not parse cannot be checked further).
+    return merged(parse_model(text, PhraseBook, extra), text, extra)
+
+
+def merged(agency: PhraseBook, text: str, extra: Path) -> PhraseBook:
+    """`phrasebook(extra)` for the agency book `agency` already parsed from `text`, the text
+    of its file `extra` (the recogniser's load_phrases has parsed it: rv21b #7). Its own
+    duplicates and its clashes with the built-in book are refused, all in one pass (nu21 #3)."""
+    base = builtin_phrasebook()
     known = base.phrase_acts()
     lines = key_lines(text)
     problems = _duplicates(agency, lines) + [
@@ -266,11 +272,11 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
     ]
     if problems:
         raise DataFileError(extra, problems)
-    merged: dict[str, ActEntry] = {entry.act: entry for entry in base.acts}
+    acts: dict[str, ActEntry] = {entry.act: entry for entry in base.acts}
     for entry in agency.acts:
-        old = merged.get(entry.act)
+        old = acts.get(entry.act)
         phrases = [*(old.phrases if old else []), *entry.phrases]
-        merged[entry.act] = ActEntry(
+        acts[entry.act] = ActEntry(
             act=entry.act,
             description=entry.description or (old.description if old else ""),
             phrases=list(dict.fromkeys(phrases)),
@@ -279,7 +285,7 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
         version=PHRASEBOOK_FORMAT,
         language=agency.language,
         pronunciations={**base.pronunciations, **agency.pronunciations},
-        acts=list(merged.values()),
+        acts=list(acts.values()),
     )
 
 

@@ -18,7 +18,7 @@ import contextlib
 import errno
 import fcntl
 import os
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,7 +167,6 @@ class Claim:
         """Lock `link`'s owner file for this emulator. Raises SerialTakenError naming the running
         emulator that holds it (its pid and port)."""
         owner = owner_path(link)
-        pause = threading.Event()
         holder = Owner(None, "")
         for _ in range(CLAIM_TRIES):
             fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
@@ -178,7 +177,7 @@ class Claim:
                 continue
             holder = _read_owner(fd)
             os.close(fd)
-            pause.wait(CLAIM_RETRY_S)
+            time.sleep(CLAIM_RETRY_S)
         raise SerialTakenError(
             f"{link}: already registered by a running emulator ({holder.said()}): power it"
             " off first (Ctrl-C), or give this one another --serial"

@@ -486,7 +486,7 @@ def _heard_times(heard: Iterable[LogRecord]) -> list[str]:
         key = (r.t, str(r.data.get("text", "")))
         lo, hi = spans.get(key, (start, end))
         spans[key] = (min(lo, start), max(hi, end))
-    moments += [(lo, f"{lo:.2f}-{hi:.2f} s") for lo, hi in spans.values()]
+    moments += [(lo, span_text(lo, hi)) for lo, hi in spans.values()]
     return [words for _, words in sorted(moments)]
 
 

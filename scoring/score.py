@@ -128,6 +128,13 @@ class Score:
             return Outcome.INCOMPLETE
         return Outcome.PASS if self.passed else Outcome.FAIL
 
+    def applied(self, corrections: Sequence[Correction]) -> list[Correction]:
+        """Those of `corrections` (as given to `score_run`) that this score applied: each one
+        listed in `corrections_not_applied` (superseded, a hand-edited typo, an added act that
+        does not fit the log) left out. The report and the console show only these (rv21b #3)."""
+        stale = {c["index"] for c in self.corrections_not_applied}
+        return [c for index, c in enumerate(corrections) if index not in stale]
+
     @property
     def overridden_by(self) -> list[Finding]:
         """The findings that fail the run whatever its points add up to: every critical one,

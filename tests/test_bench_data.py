@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from drills.schema import parse_drill
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -33,7 +35,9 @@ def test_the_benchmarks_drill_passes_validation() -> None:
     assert len(drill.subjects) == 3
 
 
-def test_paired_timings_alternate_one_batch_of_each_through_median_cpu_us() -> None:
+def test_paired_timings_alternate_one_batch_of_each_through_median_cpu_us(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """rv21a #10: `_paired_cpu_us` takes each batch by `_median_cpu_us` (one batch), new then
     old in turn, and keeps each side's least median; it had its own copy of the timing loop."""
     run = _bench_module("run")
@@ -47,6 +51,6 @@ def test_paired_timings_alternate_one_batch_of_each_through_median_cpu_us() -> N
     def new() -> None: ...
     def old() -> None: ...
 
-    run._median_cpu_us = timed
+    monkeypatch.setattr(run, "_median_cpu_us", timed)
     assert run._paired_cpu_us(new, old, 7, batches=3) == (3.0, 7.5)
     assert asked == [("new", 7, 1), ("old", 7, 1)] * 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -95,18 +96,30 @@ def test_a_talk_down_still_under_way_at_the_time_limit_is_an_info_line() -> None
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 def test_a_voice_run_s_soundtrack_holds_the_officer_s_recorded_words(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import soundfile
 
+    import range.voice.audio as audio
     from range.voice.corpus import speech_16k
 
     speech = speech_16k("take your time", "en-us", 140)
     track = np.zeros(3 * 16_000)
     track[16_000 : 16_000 + len(speech)] = speech / np.max(np.abs(speech)) * 0.25
     voice = write_wav(tmp_path / "calm.wav", np.asarray(track * 32767, dtype=np.int16))
+    decoded: list[Path] = []
+    real = audio.read_wav
+
+    def counted(path: Path, warn: Callable[[str], None] | None = None) -> audio.Pcm:
+        decoded.append(path)
+        return real(path, warn)
+
+    monkeypatch.setattr(audio, "read_wav", counted)
     argv = ["drill", "run", "crisis-talk-down-v1", "--voice", str(voice), "--seed", "3"]
     assert main([*argv, "--runs-dir", str(tmp_path / "runs"), "--progress", "never"]) == 0
+    # rv21b #9: decoded by the command (checked before the run) and by the run, and the
+    # soundtrack mixes in the command's copy: no third decoding after the run.
+    assert decoded == [voice, voice]
     out = capsys.readouterr().out
     saved = next(x for x in out.splitlines() if x.startswith("Saved:"))
     run = Path(saved.split(maxsplit=1)[1])

@@ -34,12 +34,8 @@ class BenchPoint(StrictModel):
     def _three_numbers(cls, v: Any) -> Any:
         """A position of another size is said as such, not as a missing `[2]`."""
         if isinstance(v, list | tuple) and len(v) != 3:
-            return _wrong_size(v)
+            raise ValueError(f"3 numbers are needed (x, y, z in metres), not {len(v)}")
         return v
-
-
-def _wrong_size(v: list[Any] | tuple[Any, ...]) -> Any:
-    raise ValueError(f"3 numbers are needed (x, y, z in metres), not {len(v)}")
 
 
 class BenchTargets(StrictModel):

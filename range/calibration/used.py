@@ -4,6 +4,12 @@ read it without NumPy."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drills.log import LogRecord
+
 # A device check of a run with no calibration gate (a simulated run).
 NOT_REQUIRED = "calibration not required (emulated replica)"
 
@@ -24,3 +30,12 @@ def overridden(checks: object) -> list[str]:
         for c in checks
         if isinstance(c, dict) and OVERRIDE_WORDS in str(c.get("reason", ""))
     ]
+
+
+def uncalibrated(records: Sequence[LogRecord]) -> list[str]:
+    """`overridden` for a run's log: each device it used without a valid calibration, on a
+    range master's override, from its run_started `calibration` ([] for a log without one).
+    The one reading behind `score`, its summary and the report (rv21b #2)."""
+    from drills.log import run_started  # here: the records read this module without NumPy
+
+    return overridden((run_started(records) or {}).get("calibration"))

@@ -102,18 +102,13 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     fix.set_defaults(handler=_correct)
 
 
-def run_started(records: Sequence[LogRecord]) -> dict[str, Any] | None:
-    """What the log's `run_started` (its first record) keeps, or None: not a drill run's log
-    (an attempt's, or an empty one)."""
-    return records[0].data if records and records[0].kind == "run_started" else None
-
-
 def phrasebook_problem(run_dir: Path, records: list[LogRecord]) -> str | None:
     """Why the agency phrase book kept in the run folder (`phrasebook.toml`) is not the one the
     run was heard with, in one line naming it, or None: it no longer matches the sha256 its
     `run_started` keeps, it is missing though `run_started` names it, or it is there though
     the run was heard with the built-in book alone (nu17c #6). The book decides which acts an
     utterance may be corrected to, as the log decides what was heard."""
+    from drills.log import run_started
     from drills.speech import PHRASES_FILE
     from range.records.store import sha256_mismatch
 
@@ -154,6 +149,7 @@ def voice_problem(run_dir: Path, records: list[LogRecord]) -> VoiceProblem | Non
     None: it is missing, or no longer matches the `voice_sha256` kept (nu17c #9). The review's
     audio links play it, so a reviewer is told before listening to nothing or to another
     recording."""
+    from drills.log import run_started
     from range.records.store import sha256_mismatch
     from range.runs.runlog import RESULT
 
@@ -356,6 +352,7 @@ def _unrecorded_note(run_dir: Path, records: list[LogRecord], kept: list[Correct
     """The line that says a run played without a badge has corrections nothing checks (rc19
     #7): no records hold the run, so a corrections file edited by hand is applied as it is.
     [] for a run with none, or one played for the records (its checks are the records')."""
+    from drills.log import run_started
     from range.runs.runlog import EVENTS
     from scoring.corrections import corrections_path, log_sha256
 
@@ -720,6 +717,37 @@ def _added_at(kept: Sequence[Correction], at_s: float) -> Correction | None:
     )
 
 
+def _added_correction(
+    at_s: float,
+    start_s: float,
+    end_s: float,
+    act: str,
+    by: str,
+    reason: str,
+    *,
+    utterance_t: float | None = None,
+) -> Correction:
+    """An added act (`speech correct --add`), or a correction of one, made now: the words
+    from `start_s` to `end_s`, which the recogniser heard as nothing, are `act`. Credited at
+    `utterance_t`, the words' end unless given (a correction keeps the added act's own, so it
+    supersedes that one exactly)."""
+    from scoring.corrections import NONE, Correction
+
+    return Correction(
+        at_s=at_s,
+        utterance_t=end_s if utterance_t is None else utterance_t,
+        text="",
+        was=NONE,
+        act=act,
+        by=by,
+        reason=reason,
+        made=datetime.now(UTC).isoformat(timespec="seconds"),
+        added=True,
+        start_s=start_s,
+        end_s=end_s,
+    )
+
+
 def _correct_added(
     run_dir: Path,
     sha: str,
@@ -735,28 +763,21 @@ def _correct_added(
     """Change the act the instructor added over the words at `at_s` to `act`, or take it
     back (`none`: the words are left unheard, as the recogniser left them): a correction of
     the same words' span, which supersedes the one that added it. Under the corrections lock."""
-    from scoring.corrections import NONE, Correction, CorrectionError, added_mark, write_corrections
+    from drills.speech import span_text
+    from scoring.corrections import NONE, CorrectionError, added_mark, write_corrections
 
     if act != NONE:
         _check_act(run_dir, act, field)
-    span_s = f"{added.start_s:.2f}-{added.utterance_t:.2f} s"
+    assert added.start_s is not None
+    span_s = span_text(added.start_s, added.utterance_t)
     if act == added.act:
         raise CorrectionError(
             f"{field('act')} {act}: the act added at {span_s} (by {added.by}) is {act} already;"
             " nothing to correct"
         )
-    correction = Correction(
-        at_s=at_s,
-        utterance_t=added.utterance_t,
-        text="",
-        was=NONE,
-        act=act,
-        by=by,
-        reason=reason,
-        made=datetime.now(UTC).isoformat(timespec="seconds"),
-        added=True,
-        start_s=added.start_s,
-        end_s=added.end_s,
+    assert added.end_s is not None
+    correction = _added_correction(
+        at_s, added.start_s, added.end_s, act, by, reason, utterance_t=added.utterance_t
     )
     path = write_corrections(run_dir, sha, [*kept, correction])
     if then is not None:
@@ -783,11 +804,10 @@ def add_act(
     `then(correction, kept_before)` runs under the corrections lock, as `correct_speech`'s."""
     import re
 
-    from drills.speech import ACT
+    from drills.speech import ACT, span_text
     from range.runs.runlog import EVENTS, read_events
     from scoring.corrections import (
         NONE,
-        Correction,
         CorrectionError,
         added_in_force,
         corrections_lock,
@@ -831,7 +851,7 @@ def add_act(
         what = (
             f"a mark of {heard.data['act']} at {lo:.2f} s"
             if heard.kind != "officer_spoke"
-            else f"{heard.data['act']} at {lo:.2f}-{hi:.2f} s"
+            else f"{heard.data['act']} at {span_text(lo, hi)}"
         )
         raise CorrectionError(
             f"{field('from')} {start_s:g} {field('to')} {end_s:g}: the log heard {what} inside"
@@ -846,22 +866,10 @@ def add_act(
             if c.start_s <= end_s and start_s <= c.utterance_t:
                 raise CorrectionError(
                     f"{field('from')} {start_s:g} {field('to')} {end_s:g}: {c.act} was added"
-                    f" at {c.start_s:.2f}-{c.utterance_t:.2f} s by {c.by}: change it with"
+                    f" at {span_text(c.start_s, c.utterance_t)} by {c.by}: change it with"
                     f" {field('at')} {(c.start_s + c.utterance_t) / 2:.2f} instead"
                 )
-        correction = Correction(
-            at_s=start_s,
-            utterance_t=end_s,
-            text="",
-            was=NONE,
-            act=act,
-            by=by,
-            reason=reason,
-            made=datetime.now(UTC).isoformat(timespec="seconds"),
-            added=True,
-            start_s=start_s,
-            end_s=end_s,
-        )
+        correction = _added_correction(start_s, start_s, end_s, act, by, reason)
         path = write_corrections(run_dir, sha, [*kept, correction])
         if then is not None:
             then(correction, kept)
@@ -1026,14 +1034,14 @@ def _say_added(
 ) -> int:
     """`speech correct`'s answer for an act added in review (--add), or one changed or taken
     back (--at inside its words): what it credits, and each record rescored."""
-    from scoring.corrections import NONE
+    from drills.speech import span_text
+    from scoring.corrections import NONE, added_in_force
 
-    prior = next(
-        (c for c in reversed(before) if c.added and c.utterance_t == correction.utterance_t),
-        None,
-    )
-    prior = None if prior is None or prior.act == NONE else prior
-    when = f"{correction.start_s:.2f}-{correction.utterance_t:.2f} s"
+    # The act added at these words as it stood before (None: none, or taken back).
+    at = correction.utterance_t
+    prior = next((c for c in added_in_force(before) if c.utterance_t == at), None)
+    assert correction.start_s is not None
+    when = span_text(correction.start_s, correction.utterance_t)
     if args.json:
         out = {
             "run_dir": str(args.run_dir),

@@ -591,6 +591,7 @@ def play(
             )
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     voice: Path | None = getattr(args, "voice", None)
+    pcm: Pcm | None = None  # the recording, read once: its soundtrack mixes it in after the run
     if voice is not None:
         from range.voice.audio import read_wav
 
@@ -641,9 +642,7 @@ def play(
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
             registration.finish(record)
-        failed = _after_run(
-            args, config.drill, result, seed, unwritten, badge is not None, config.voice
-        )
+        failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None, pcm)
         # Only a script the user named: a drill's own expected response (or the demo's default
         # script) is not checked on every run at a random seed.
         expectation = (
@@ -670,8 +669,8 @@ def play(
             return 9
         if _stopped(result) or _ended_first(ctrl_c, result, record):
             return STOPPED_STATUS
-        if graded_status(result):
-            return graded_status(result)
+        if status := graded_status(result):
+            return status
         if expectation is not None and expectation["met"] is False:
             return EXPECT_UNMET
         return 0
@@ -770,7 +769,7 @@ def _after_run(
     seed: int,
     unwritten: RunWriteError | None,
     recorded: bool,
-    voice: Path | None = None,
+    voice: Pcm | None = None,
 ) -> str | None:
     """The soundtrack written after a run (recorded already), or the one line naming the file
     that could not be written: the soundtrack's, or result.json's when only that failed (the

@@ -376,7 +376,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if any(log and log[0].kind == "attempt_started" for log in logs):
         require("pybullet")
         return _score_attempts(args, logs)
-    from range.calibration.used import overridden
+    from range.calibration.used import uncalibrated
     from range.cli.corrections import checked_notes, corrected_score, voice_problem
     from range.cli.summary import calibration_lines, run_header, suspension_lines
     from range.runs.saved import verified_drill_copy
@@ -422,10 +422,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
         out = score.as_json()
         if log_edited is not None:  # why the log is not the one written (absent: it is)
             out["log_edited"] = log_edited
-        started = log[0].data if log and log[0].kind == "run_started" else {}
-        if uncalibrated := overridden(started.get("calibration")):
+        if overrides := uncalibrated(log):
             # Devices used without a valid calibration, on whose override (nu20 #6).
-            out["uncalibrated"] = uncalibrated
+            out["uncalibrated"] = overrides
         if score.incomplete:  # not graded: no score at all, never a number
             out["score"] = None
         if args.policy is not None:
@@ -453,7 +452,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     for run_dir, score, log in zip(args.run_dirs, scores, logs, strict=True):
         points = "    -" if score.incomplete else f"{score.score:5.0f}"
-        flag = "  (UNCALIBRATED replica, on an override)" if calibration_lines(log) else ""
+        flag = "  (UNCALIBRATED replica, on an override)" if uncalibrated(log) else ""
         print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}{flag}")
     print()
     print(format_detection(rows))

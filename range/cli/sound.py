@@ -24,6 +24,7 @@ from range.cli import util as cliutil
 if TYPE_CHECKING:
     from drills.log import LogRecord
     from drills.schema import Drill
+    from range.voice.audio import Pcm
     from range.voice.soundtrack import LivePlayer, Sink, Speak
     from range.voice.speak import Stereo
 
@@ -134,23 +135,24 @@ def after_run(
     records: list[LogRecord],
     seed: int,
     run_dir: Path | None,
-    voice: Path | None = None,
+    voice: Pcm | None = None,
 ) -> Path | None:
     """Write the run's soundtrack to its folder and play it as `--sound` asks (after a
     simulated run; a live run has played it already). Returns the file written, if any.
-    `voice`: a `--voice` run's recording, on the run's clock: the officer's words are mixed in
-    (nu21 #5: a reviewer playing a talk-down's sound.wav heard nothing)."""
+    `voice`: a `--voice` run's recording (as read_wav read it before the run: not decoded
+    again, rv21b #9), on the run's clock: the officer's words are mixed in (nu21 #5: a
+    reviewer playing a talk-down's sound.wav heard nothing)."""
     kind = getattr(args, "sound", "off")
     if kind == "off":
         return None
-    from range.voice.audio import SAMPLE_RATE_HZ, read_wav
+    from range.voice.audio import SAMPLE_RATE_HZ
     from range.voice.soundtrack import build, recording_for_track
     from range.voice.speak import WavSink
 
     hears = drill.empathy.hears if drill.empathy is not None else "clear"
     words = None
     if voice is not None:
-        words = recording_for_track(read_wav(voice), SAMPLE_RATE_HZ)
+        words = recording_for_track(voice, SAMPLE_RATE_HZ)
     track = build(records, seed, hears, _speaker(args), words)
     written = None
     if run_dir is not None:

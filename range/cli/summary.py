@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from drills.log import LogRecord
+from drills.log import LogRecord, run_started
 from drills.speech import span_text
 from range.runs.drill import RunResult
 from scoring.course import AttemptScore
@@ -198,7 +198,7 @@ def run_header(run_dir: Path, records: list[LogRecord]) -> str:
     """Which saved run a score is of: its folder, drill (flagged when an edited copy of a
     built-in one), seed and who played it; or that the log does not say (empty, or cut
     before its `run_started`)."""
-    started = records[0].data if records and records[0].kind == "run_started" else None
+    started = run_started(records)
     if started is None:
         said = "is empty" if not records else "does not start with run_started"
         return f"Run {run_dir}: its event log {said}: its drill, seed and officer are not known"
@@ -232,11 +232,9 @@ def calibration_lines(records: list[LogRecord]) -> list[str]:
     """Each device the run used without a valid calibration, on a range master's override
     (run_started `calibration`): a run on an uncalibrated replica never reads as a calibrated
     one (nu20 #6). [] when every device was calibrated, or the run had no gate."""
-    from range.calibration.used import overridden
+    from range.calibration.used import uncalibrated
 
-    first = records[0] if records else None
-    started = first.data if first is not None and first.kind == "run_started" else {}
-    return [f"UNCALIBRATED:      {said}" for said in overridden(started.get("calibration"))]
+    return [f"UNCALIBRATED:      {said}" for said in uncalibrated(records)]
 
 
 def suspension_lines(records: list[LogRecord]) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.course import stage_label
-from drills.log import LogRecord
+from drills.log import LogRecord, run_started
 from drills.speech import span_text
 from physics.units import FT_M
 from range.cli.corrections import (
@@ -286,9 +286,9 @@ def debrief(
         for n, r in enumerate(said(records), 1)
     ]
     # The acts added in review (`speech correct --add`) that the score applied.
-    stale = {c["index"] for c in score.corrections_not_applied}
-    applied = [c for index, c in enumerate(corrections) if index not in stale]
-    officer_said = officer_speech(records, run_dir, corrections, added_in_force(applied))
+    officer_said = officer_speech(
+        records, run_dir, corrections, added_in_force(score.applied(corrections))
+    )
     frames = _frames(records, shots, drill) if render else []
     end_t = max(r.t for r in records)
     return {
@@ -352,7 +352,7 @@ def officer_span(records: list[LogRecord], n: int) -> tuple[float, float] | None
     CLIP_PAD_S; None when the recording's time is not the run's: a live microphone's stream
     started before the run, by an offset the log does not keep (its clip is served whole)."""
     spoke = [r for r in records if r.kind == "officer_spoke"]
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     if not 1 <= n <= len(spoke) or started.get("officer") == "live":
         return None
     data = spoke[n - 1].data
@@ -447,7 +447,7 @@ def officer_speech(
                 "n": None,
                 "m": None,
                 "t": round(float(fix.start_s or 0.0), 3),
-                "when": f"{fix.start_s or 0.0:.2f}-{fix.utterance_t:.2f} s",
+                "when": span_text(fix.start_s or 0.0, fix.utterance_t),
                 "heard_t": round(fix.utterance_t, 3),
                 "text": "(not heard by the recogniser)",
                 "phrase": None,

@@ -21,13 +21,13 @@ from urllib.parse import quote
 import numpy as np
 
 from drills.events import EventLogError
-from drills.log import LogRecord
+from drills.log import LogRecord, run_started
 from drills.schema import Drill
 from drills.speech import span_text
 from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
-from range.calibration.used import overridden
+from range.calibration.used import uncalibrated
 from range.cli.corrections import (
     VoiceProblem,
     checked_notes,
@@ -501,7 +501,7 @@ def _heard(
         change = correction_change(listed) if listed.get("undoes") else fix.act
         return f"{change} by {fix.by}, {fix.made}" + (f" ({fix.reason})" if fix.reason else "")
 
-    started = records[0].data if records and records[0].kind == "run_started" else {}
+    started = run_started(records) or {}
     same_clock = started.get("officer") != "live"
     rows = []
     scripted = 0
@@ -521,7 +521,7 @@ def _heard(
                 clip = f"<a href='{html.escape(href)}'>audio</a>"
             why = f" ({fix.reason})" if fix.reason else ""
             rows.append(
-                f"<tr><td>{fix.start_s:.2f}-{fix.utterance_t:.2f} s</td>"
+                f"<tr><td>{span_text(fix.start_s or 0.0, fix.utterance_t)}</td>"
                 "<td>(not heard by the recogniser)</td>"
                 f"<td>{html.escape(fix.act)}</td><td></td>"
                 f"<td>instructor, in review</td>"
@@ -689,8 +689,7 @@ def write_report(
     every = fixes[0]
     score = corrected_score(run_dir, records, default_policy(), fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
-    not_applied = {c["index"] for c in score.corrections_not_applied}
-    corrections = [c for index, c in enumerate(every) if index not in not_applied]
+    corrections = score.applied(every)
     notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)
     shots = [
         r
@@ -739,9 +738,9 @@ def write_report(
         records, started.get("cover", []), drill.scene.prop_parts(), started.get("crowds", [])
     )
     # A device used without a valid calibration, on a range master's override (nu20 #6).
-    uncalibrated = "".join(
+    overrides = "".join(
         f"<p class='warning'>UNCALIBRATED: {html.escape(said)}</p>"
-        for said in overridden(started.get("calibration"))
+        for said in uncalibrated(records)
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -753,7 +752,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 <h1>After-action review: {html.escape(drill.title)}</h1>{_banner(warning)}
 <p>Drill {html.escape(label)}, seed {started.get("seed")},
 {html.escape(run_who(started))}.{html.escape(note)}
-{verdict}.</p>{uncalibrated}
+{verdict}.</p>{overrides}
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
 <h2>Where everyone was</h2><img alt="top-down map" src="{where}">
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}

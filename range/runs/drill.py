@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from drills.engine import TASER_CYCLE_S, DrillEngine, OfficerAction, RunState, SubjectState
-from drills.log import LogRecord, MemoryLog
+from drills.log import LogRecord, MemoryLog, run_started
 from drills.officer import Act, Intent, OfficerScript, ScriptedOfficer, script_weapons
 from drills.schema import Drill, DrillFile
 from drills.speech import PHRASES_FILE, PhraseBook, acts_in_text, builtin_phrasebook
@@ -308,8 +308,7 @@ class RunResult:
         #6); {} for a run with no gate (a simulated run without --require-calibration)."""
         from range.calibration.used import NOT_REQUIRED
 
-        first = self.records[0] if self.records else None
-        started = first.data if first is not None and first.kind == "run_started" else {}
+        started = run_started(self.records) or {}
         checks = started.get("calibration")
         if not isinstance(checks, list) or all(
             isinstance(c, dict) and c.get("reason") == NOT_REQUIRED for c in checks

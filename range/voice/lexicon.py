@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from drills.speech import PhraseBook, builtin_phrasebook, phrasebook
+from drills.speech import PhraseBook, builtin_phrasebook, merged, phrasebook
 from physics.datafiles import (
     DataFileError,
     Problem,
@@ -93,7 +93,7 @@ def load_phrases(extra: Path | None) -> PhraseBook:
     agency = parse_model(text, PhraseBook, extra)  # the schema: nothing else checks without it
     lines = key_lines(text)
     try:
-        book: PhraseBook | None = phrasebook(extra)
+        book: PhraseBook | None = merged(agency, text, extra)
         problems: list[Problem] = []
     except DataFileError as exc:  # phrases given to two acts: the words are checked too
         book, problems = None, list(exc.problems)
