@@ -242,6 +242,7 @@ def write_pngs(
     t=0, ...), `size` pixels, `fov_deg` high; no display needed. Returns the files."""
     import matplotlib.image
 
+    from range import outfile
     from range.runs.saved import saved_drill_run
 
     records, drill = saved_drill_run(run_dir)
@@ -252,6 +253,7 @@ def write_pngs(
         for k, t in enumerate(frame_times(replay.end_s, every_s)):
             image = renderer.render(replay.update(t), fov_deg)
             path = out_dir / f"frame_{k:04d}.png"
+            outfile.check(path)  # not a run's own file, not a device (nu23 #1)
             matplotlib.image.imsave(path, image)
             written.append(path)
     return written

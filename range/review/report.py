@@ -671,6 +671,8 @@ def write_report(
     as the page shows them, so `openrange report` need not check them again. `recorded`: the
     speech corrections the records chained for the run (`recorded_corrections`), which the
     page applies where the corrections file differs from them, saying so."""
+    # Refused before anything is rendered: a run's own file, a device (range/outfile.py).
+    outfile.check(out or run_dir / "report.html")
     records = read_events(run_dir)
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")

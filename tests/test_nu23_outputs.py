@@ -1,0 +1,76 @@
+"""nu23: the report's and the replay's outputs. #1: a write the user names never replaces a
+run's own file or a device; #2: the report's shot images pose the bodies as the replay does;
+#8: `replay --png DIR` leaves no older frames in DIR; #6: a crowd is said to be a zone."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from drills.officer import find_officer
+from drills.schema import find_drill
+from range import outfile
+from range.cli.main import main
+from range.runs.drill import RunConfig, run_drill
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = run_drill(
+        RunConfig(
+            find_drill("knife-approach-v1"),
+            find_officer("taser-first-v1"),
+            7,
+            runs_dir=tmp_path_factory.mktemp("runs"),
+        )
+    )
+    assert result.run_dir is not None
+    return result.run_dir
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "result.json", "drill.toml", "sound.wav"])
+def test_report_out_refuses_the_run_s_own_files(
+    run_dir: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = run_dir / name
+    before = target.read_bytes() if target.exists() else None
+    assert main(["report", str(run_dir), "--out", str(target)]) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(target) in err, err
+    assert "run's own files" in err
+    assert (target.read_bytes() if target.exists() else None) == before
+    assert main(["score", str(run_dir)]) == 0  # the log is whole
+
+
+def test_a_device_or_fifo_is_never_renamed_over(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(outfile.RefusedTargetError, match="not a regular file"):
+        outfile.write_text(fifo, "page")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    # Another command's --plot goes through the same check: the FIFO is still one.
+    status = main(
+        [
+            *("analyze", "spread", "--cartridge", "taser7-cq", "--distance", "10ft"),
+            *("--trials", "20", "--plot", str(fifo)),
+        ]
+    )
+    assert status != 0 and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_a_link_to_a_run_s_log_is_judged_by_what_it_points_at(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "log.html"
+    link.symlink_to(run_dir / "events.jsonl")
+    with pytest.raises(outfile.RefusedTargetError, match="run's own files"):
+        outfile.write_text(link, "page")
+    # A report beside the run's files, or a new file there, is still written.
+    outfile.write_text(run_dir / "copy.html", "page")
+    outfile.write_text(run_dir / "export.csv", "a,b\n")
+    outfile.write_text(run_dir / "copy.html", "page again")
+    with pytest.raises(outfile.RefusedTargetError):
+        outfile.write_text(run_dir / "export.csv", "replaced")
