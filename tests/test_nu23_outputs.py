@@ -74,3 +74,35 @@ def test_a_link_to_a_run_s_log_is_judged_by_what_it_points_at(
     outfile.write_text(run_dir / "copy.html", "page again")
     with pytest.raises(outfile.RefusedTargetError):
         outfile.write_text(run_dir / "export.csv", "replaced")
+
+
+def test_the_report_s_shot_images_pose_the_officer_as_the_replay_does(run_dir: Path) -> None:
+    import numpy as np
+
+    from range.review.mirror import OFFICER
+    from range.review.render import Renderer
+    from range.review.report import IMAGE_H, IMAGE_W, shot_images
+    from range.runs.runlog import read_events
+    from range.runs.saved import saved_drill
+
+    records = read_events(run_dir)
+    drill = saved_drill(run_dir, records[0].data)
+    shots = [
+        r
+        for r in records
+        if r.kind == "officer_action" and r.data["action"] in ("taser_fired", "firearm_fired")
+    ]
+    assert {s.data["action"] for s in shots} == {"taser_fired", "firearm_fired"}
+    with Renderer(IMAGE_W, IMAGE_H) as renderer:
+        for shot in shots:
+            officer_view, subject_view = shot_images(records, shot, drill, renderer)
+            assert officer_view.startswith("data:image/png") and subject_view != officer_view
+            # The officer is drawn, his gun hand up at the logged muzzle (not hanging at his
+            # hip), the weapon fired in that hand, as `replay --as subject` draws him.
+            assert OFFICER in renderer.subjects
+            hand = renderer.segment_frame(OFFICER, "hand_r")[:3, 3]
+            muzzle = np.asarray(shot.data["muzzle"]["position_m"])
+            assert hand[2] > 1.2, (shot.t, hand)
+            assert np.linalg.norm(hand - muzzle) < 0.35, (shot.t, hand, muzzle)
+            weapon = "taser" if shot.data["action"] == "taser_fired" else "pistol"
+            assert renderer._rigs[OFFICER].mesh[1] == f"officer_{weapon}"

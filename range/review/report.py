@@ -24,7 +24,6 @@ from drills.events import EventLogError
 from drills.log import LogRecord
 from drills.schema import Drill
 from drills.speech import span_text
-from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
 from range.calibration.used import overridden
@@ -248,49 +247,31 @@ def _map(
     return _png(_map_figure(records, cover, props, crowds))
 
 
-def _state_at(
-    records: list[LogRecord], t: float
-) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """Positions (the latest record at or before t) and stances of every subject at t."""
-    positions = next(r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9)
-    stances, held = {}, {}
-    for r in records:
-        if r.kind == "phase_entered" and r.t <= t + 1e-9:
-            stances[r.data["subject"]] = r.data["stance"]
-            held[r.data["subject"]] = r.data["held_object"]
-    return positions.data, stances, held
-
-
 def shot_images(
     records: list[LogRecord], shot: LogRecord, drill: Drill, renderer: Renderer
 ) -> tuple[str, str]:
-    where, stances, held = _state_at(records, shot.t)
+    """The officer's and the shot subject's views at the moment of `shot`. The bodies are posed
+    as the replay poses them at that time (`range.review.mirror.Playback`, one place for it,
+    nu23 #2): the officer's arms up with the weapon in his hand, each subject animated in its
+    logged stance, holding what it held; the subject sees from its stance's eye height
+    (`range.review.replay.Viewpoint`). On them: the shot's path from the logged muzzle to
+    each impact, and on through what a round that went through struck next."""
+    from range.review.mirror import Playback
+    from range.review.replay import Viewpoint
+
+    renderer.clear_posed()  # another shot's, drawn with this renderer before
+    Playback(records, renderer, drill, officer=True).update(shot.t)
+    where = next(r for r in reversed(records) if r.kind == "positions" and r.t <= shot.t + 1e-9)
     scene = Scene()
     scene.setting(drill.scene)
     renderer.lighting = LIGHTING[drill.scene.lighting]
-    ox, oy = where["officer"]
-    first = where["subjects"][drill.subjects[0].id]
-    scene.subject(
-        SubjectBody(), (ox, oy, 0.0), math.atan2(first[1] - oy, first[0] - ox), COLOURS["officer"]
-    )
-    for spec in drill.subjects:
-        x, y = where["subjects"][spec.id]
-        yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
-        body = spec.body(Stance(stances.get(spec.id, "standing")))
-        scene.held(body, (x, y, 0.0), yaw, held.get(spec.id, spec.held_object.value))
-        scene.subject(
-            body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
-        )
+    ox, _ = where.data["officer"]
     muzzle = shot.data["muzzle"]
     origin = tuple(muzzle["position_m"])
     # At dusk and night the weapon light shines along the bore the shot left from.
     renderer.cone = None
     if drill.scene.lighting in OFFICER_LIGHT:
         renderer.cone = ConeLight.on_weapon(Pose(origin, tuple(muzzle["orientation"])))
-    scene.weapon(
-        Pose(origin, tuple(muzzle["orientation"])),
-        "taser" if shot.data["action"] == "taser_fired" else "firearm",
-    )
     after = [
         r for r in records if r.t >= shot.t - 1e-9 and r.kind in ("probe_impacts", "bullet_impact")
     ]
@@ -322,8 +303,10 @@ def shot_images(
         look_rotation(np.asarray(impacts[0] if impacts else (10.0, 0.0, 1.2)) - np.asarray(origin)),
     )
     subject_id = shot.data.get("subject") or drill.subjects[0].id
-    sx, sy = where["subjects"][subject_id]
-    eye = (sx + 0.3 * math.copysign(1, ox - sx), sy, 1.62)
+    # The subject's eye at its stance's height (a kneeling one sees from lower down), brought
+    # 0.3 m toward the officer so that its own head, drawn, is behind the camera.
+    ex, ey, ez = Viewpoint(subject_id).eye(records, drill, shot.t).position_m
+    eye = (ex + 0.3 * math.copysign(1, ox - ex), ey, ez)
     subject_view = Pose(eye, look_rotation(np.asarray(origin) - np.asarray(eye)))
     return (_png(renderer.render(officer_view, FOV)), _png(renderer.render(subject_view, FOV)))
 
