@@ -106,3 +106,26 @@ def test_the_report_s_shot_images_pose_the_officer_as_the_replay_does(run_dir: P
             assert np.linalg.norm(hand - muzzle) < 0.35, (shot.t, hand, muzzle)
             weapon = "taser" if shot.data["action"] == "taser_fired" else "pistol"
             assert renderer._rigs[OFFICER].mesh[1] == f"officer_{weapon}"
+
+
+def test_replay_png_leaves_only_this_replay_s_frames(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "frames"
+    png = ["replay", str(run_dir), "--as", "subject", "--png", str(out), "--size", "16x8"]
+    assert main([*png, "--every", "1"]) == 0
+    first = sorted(p.name for p in out.glob("frame_*.png"))
+    assert len(first) >= 5
+    (out / "notes.txt").write_text("mine")
+    (out / "frame_mine.png").write_bytes(b"not ours")
+    capsys.readouterr()
+    assert main([*png, "--every", "1e9"]) == 0
+    said = capsys.readouterr().out
+    assert f"2 frames written to {out} ({len(first)} older frames removed first)" in said
+    # This replay's two frames alone; files not named as frames are kept.
+    assert sorted(p.name for p in out.glob("frame_*.png")) == [
+        "frame_0000.png",
+        "frame_0001.png",
+        "frame_mine.png",
+    ]
+    assert (out / "notes.txt").read_text() == "mine"
