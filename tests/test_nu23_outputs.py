@@ -129,3 +129,32 @@ def test_replay_png_leaves_only_this_replay_s_frames(
         "frame_mine.png",
     ]
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_the_report_says_a_crowd_is_a_zone_and_names_the_round_through_it(
+    tmp_path: Path,
+) -> None:
+    import html
+
+    from range.review.report import crowd_note, write_report
+    from range.runs.runlog import read_events
+
+    result = run_drill(
+        RunConfig(
+            find_drill("crowd-backdrop-v1"),
+            find_officer("crowd-backdrop-fires-through-v1"),
+            6,
+            runs_dir=tmp_path,
+        )
+    )
+    assert result.run_dir is not None
+    records = read_events(result.run_dir)
+    crowds = records[0].data["crowds"]
+    note = html.unescape(crowd_note(records, crowds))
+    assert "a scoring zone, not simulated bodies" in note
+    fired = next(r for r in records if r.data.get("action") == "firearm_fired")
+    assert f"the round fired at {fired.t:.2f} s crosses the crowd 'bus stop'" in note
+    page = write_report(result.run_dir).read_text()
+    assert "a scoring zone, not simulated bodies" in html.unescape(page)
+    # A drill with no crowd says nothing of one.
+    assert crowd_note(records, []) == ""

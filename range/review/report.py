@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -177,7 +178,7 @@ def _map_figure(
                 hatch="///",
                 color=COVER_COLOUR,
                 zorder=2,
-                label=f"crowd: {crowd['name']}",
+                label=f"crowd: {crowd['name']} (a scoring zone, no bodies)",
             )
         )
     people = [("officer", OFFICER_COLOUR, np.array([r.data["officer"] for r in positions]))]
@@ -245,6 +246,71 @@ def _map(
     crowds: Sequence[dict[str, Any]] = (),
 ) -> str:
     return _png(_map_figure(records, cover, props, crowds))
+
+
+def _crosses(
+    a: Sequence[float], b: Sequence[float], box: tuple[float, float, float, float]
+) -> bool:
+    """Whether the segment a-b (top-down, x and y) passes through the box (x0, y0, x1, y1):
+    Liang-Barsky clipping."""
+    (ax, ay), (bx, by) = (float(a[0]), float(a[1])), (float(b[0]), float(b[1]))
+    x0, y0, x1, y1 = box
+    lo, hi = 0.0, 1.0
+    for d, near, far in ((bx - ax, x0 - ax, x1 - ax), (by - ay, y0 - ay, y1 - ay)):
+        if abs(d) < 1e-12:
+            if near > 0 or far < 0:
+                return False
+            continue
+        t0, t1 = sorted((near / d, far / d))
+        lo, hi = max(lo, t0), min(hi, t1)
+        if lo > hi:
+            return False
+    return True
+
+
+def crowd_note(records: list[LogRecord], crowds: Sequence[dict[str, Any]]) -> str:
+    """What the page says under a map that draws a crowd (nu23 #6): a crowd is a scoring zone
+    (FIRE-01 judges a round with one in its line of fire), not simulated bodies, so no round is
+    ever logged striking anyone in it; each round whose path (muzzle, first strike, what it
+    struck after going through) crosses a crowd's box is named. Empty with no crowd."""
+    if not crowds:
+        return ""
+    boxes = [
+        (
+            str(c["name"]),
+            (
+                c["x_m"] - c["depth_m"] / 2,
+                c["y_m"] - c["width_m"] / 2,
+                c["x_m"] + c["depth_m"] / 2,
+                c["y_m"] + c["width_m"] / 2,
+            ),
+        )
+        for c in crowds
+    ]
+    crossed = []
+    for n, r in enumerate(records):
+        if r.kind != "officer_action" or r.data.get("action") != "firearm_fired":
+            continue
+        path = [r.data["muzzle"]["position_m"]]
+        for later in records[n + 1 :]:
+            first = later.kind == "bullet_impact" and len(path) == 1
+            if first or (later.kind == "bullet_strike" and len(path) > 1):
+                path.append(later.data["point"])
+            elif later.kind == "officer_action" and later.data.get("action") == "firearm_fired":
+                break
+        for name, box in boxes:
+            if any(_crosses(a, b, box) for a, b in itertools.pairwise(path)):
+                crossed.append(f"the round fired at {r.t:.2f} s crosses the crowd {name!r}")
+    said = (
+        "A crowd on the map is a scoring zone, not simulated bodies: a round in its line of"
+        " fire is judged (FIRE-01), but no one in it is struck in the log or drawn hit."
+    )
+    if crossed:
+        said += (
+            f" Here {'; '.join(crossed)}: the people there were at risk, though the log"
+            " records no strike on them."
+        )
+    return f"<p class='warning'>{html.escape(said)}</p>"
 
 
 def shot_images(
@@ -723,6 +789,7 @@ def write_report(
     where = _map(
         records, started.get("cover", []), drill.scene.prop_parts(), started.get("crowds", [])
     )
+    crowds = crowd_note(records, started.get("crowds", []))
     # A device used without a valid calibration, on a range master's override (nu20 #6).
     uncalibrated = "".join(
         f"<p class='warning'>UNCALIBRATED: {html.escape(said)}</p>"
@@ -740,7 +807,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 {html.escape(run_who(started))}.{html.escape(note)}
 {verdict}.</p>{uncalibrated}
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
-<h2>Where everyone was</h2><img alt="top-down map" src="{where}">
+<h2>Where everyone was</h2><img alt="top-down map" src="{where}">{crowds}
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
 <h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
 {findings}</table>
