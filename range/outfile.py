@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -41,8 +42,11 @@ RUN_FILES = frozenset(
         "incomplete.json",
         "aborted.json",
         ".lane.json",
+        ".speech-corrections.lock",
     }
 )
+# The instructor's speech corrections (scoring/corrections.py `corrections_path`).
+RUN_FILE_PATTERN = re.compile(r"speech-corrections-[0-9a-f]+\.json")
 REPORT_SUFFIXES = (".html",)  # what may replace a file in a run's folder: a report
 
 
@@ -71,12 +75,13 @@ def check(path: Path) -> None:
         )
     if (real.parent / "events.jsonl").is_file() and (
         real.name in RUN_FILES
+        or RUN_FILE_PATTERN.fullmatch(real.name) is not None
         or (mode is not None and stat.S_ISREG(mode) and real.suffix not in REPORT_SUFFIXES)
     ):
         raise RefusedTargetError(
             errno.EPERM,
             "one of the run's own files (its folder holds events.jsonl): refused, name"
-            " another file (left as it was)",
+            f" another file ({'left as it was' if mode is not None else 'not written'})",
             str(path),
         )
 

@@ -31,7 +31,17 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return result.run_dir
 
 
-@pytest.mark.parametrize("name", ["events.jsonl", "result.json", "drill.toml", "sound.wav"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "events.jsonl",
+        "result.json",
+        "drill.toml",
+        "sound.wav",
+        "officer-voice.wav",  # absent here: still the run's name, never written by --out
+        "speech-corrections-0123456789abcdef.json",
+    ],
+)
 def test_report_out_refuses_the_run_s_own_files(
     run_dir: Path, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
