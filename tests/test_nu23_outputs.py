@@ -168,3 +168,26 @@ def test_the_report_says_a_crowd_is_a_zone_and_names_the_round_through_it(
     assert "a scoring zone, not simulated bodies" in html.unescape(page)
     # A drill with no crowd says nothing of one.
     assert crowd_note(records, []) == ""
+
+
+def test_the_report_s_subject_eye_is_at_its_stance_s_eye_height(run_dir: Path) -> None:
+    import dataclasses
+
+    from range.review.report import shot_subject_eye
+    from range.runs.runlog import read_events
+    from range.runs.saved import saved_drill
+
+    records = read_events(run_dir)
+    drill = saved_drill(run_dir, records[0].data)
+    shot = next(r for r in records if r.data.get("action") == "firearm_fired")
+    standing = shot_subject_eye(records, shot, drill).position_m[2]
+    # The same log with the subject kneeling from its first phase on.
+    kneeling_log = [
+        dataclasses.replace(r, data={**r.data, "stance": "kneeling"})
+        if r.kind == "phase_entered"
+        else r
+        for r in records
+    ]
+    kneeling = shot_subject_eye(kneeling_log, shot, drill).position_m[2]
+    assert 1.45 < standing < 1.8, standing
+    assert kneeling < standing - 0.3, (kneeling, standing)

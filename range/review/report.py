@@ -313,6 +313,21 @@ def crowd_note(records: list[LogRecord], crowds: Sequence[dict[str, Any]]) -> st
     return f"<p class='warning'>{html.escape(said)}</p>"
 
 
+def shot_subject_eye(records: list[LogRecord], shot: LogRecord, drill: Drill) -> Pose:
+    """The shot subject's eye in the report's picture, looking at the muzzle: at its stance's
+    eye height (`Viewpoint.eye`: a kneeling subject sees from lower down, nu23 #2), brought
+    0.3 m toward the officer so that its own head, drawn, is behind the camera."""
+    from range.review.replay import Viewpoint
+
+    where = next(r for r in reversed(records) if r.kind == "positions" and r.t <= shot.t + 1e-9)
+    ox = where.data["officer"][0]
+    subject_id = shot.data.get("subject") or drill.subjects[0].id
+    ex, ey, ez = Viewpoint(subject_id).eye(records, drill, shot.t).position_m
+    eye = (ex + 0.3 * math.copysign(1, ox - ex), ey, ez)
+    origin = shot.data["muzzle"]["position_m"]
+    return Pose(eye, look_rotation(np.asarray(origin) - np.asarray(eye)))
+
+
 def shot_images(
     records: list[LogRecord], shot: LogRecord, drill: Drill, renderer: Renderer
 ) -> tuple[str, str]:
@@ -323,15 +338,12 @@ def shot_images(
     (`range.review.replay.Viewpoint`). On them: the shot's path from the logged muzzle to
     each impact, and on through what a round that went through struck next."""
     from range.review.mirror import Playback
-    from range.review.replay import Viewpoint
 
     renderer.clear_posed()  # another shot's, drawn with this renderer before
     Playback(records, renderer, drill, officer=True).update(shot.t)
-    where = next(r for r in reversed(records) if r.kind == "positions" and r.t <= shot.t + 1e-9)
     scene = Scene()
     scene.setting(drill.scene)
     renderer.lighting = LIGHTING[drill.scene.lighting]
-    ox, _ = where.data["officer"]
     muzzle = shot.data["muzzle"]
     origin = tuple(muzzle["position_m"])
     # At dusk and night the weapon light shines along the bore the shot left from.
@@ -368,12 +380,7 @@ def shot_images(
         (origin[0] - 0.3, origin[1], origin[2] + 0.15),
         look_rotation(np.asarray(impacts[0] if impacts else (10.0, 0.0, 1.2)) - np.asarray(origin)),
     )
-    subject_id = shot.data.get("subject") or drill.subjects[0].id
-    # The subject's eye at its stance's height (a kneeling one sees from lower down), brought
-    # 0.3 m toward the officer so that its own head, drawn, is behind the camera.
-    ex, ey, ez = Viewpoint(subject_id).eye(records, drill, shot.t).position_m
-    eye = (ex + 0.3 * math.copysign(1, ox - ex), ey, ez)
-    subject_view = Pose(eye, look_rotation(np.asarray(origin) - np.asarray(eye)))
+    subject_view = shot_subject_eye(records, shot, drill)
     return (_png(renderer.render(officer_view, FOV)), _png(renderer.render(subject_view, FOV)))
 
 
