@@ -122,10 +122,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     Viewpoint.parse(args.who, saved_drill_run(args.run_dir)[1])
     if args.png is not None:
         require("numpy", "pydantic", "moderngl", "matplotlib")
-        from range.review.replay import write_pngs
+        from range.review.replay import frame_files, write_pngs
 
+        older = len(frame_files(args.png))  # an earlier replay's frames: removed (nu23 #8)
         written = write_pngs(args.run_dir, args.who, args.png, args.every, args.size)
-        print(f"{len(written)} frames written to {args.png}")
+        removed = f" ({older} older frames removed first)" if older else ""
+        print(f"{len(written)} frames written to {args.png}{removed}")
         return 0
     from range.cli.sound import playing_along
 

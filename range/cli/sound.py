@@ -157,7 +157,7 @@ def after_run(
     written = None
     if run_dir is not None:
         written = run_dir / SOUND_FILE
-        WavSink(written).play(track)
+        WavSink(written, run_file=True).play(track)
     _play(_sink(args) if getattr(args, "live", False) is False else None, track)
     return written
 
@@ -201,7 +201,7 @@ def after_course(args: argparse.Namespace, run_dir: Path | None, seed: int) -> P
 
     track = build(read_events(run_dir), seed, speak=None)
     written = run_dir / SOUND_FILE
-    WavSink(written).play(track)
+    WavSink(written, run_file=True).play(track)
     _play(_sink(args) if not getattr(args, "port", None) else None, track)
     return written
 

@@ -243,6 +243,10 @@ def play(
     """Open the window and play the run as `who` saw it (`range.review.replay.Viewpoint`:
     officer, subject, a subject id, bystander); returns the frames shown. Space pauses, the
     left and right arrows scrub by SCRUB_S, Escape closes."""
+    if screenshot is not None:
+        from range import outfile
+
+        outfile.check(screenshot)  # not a run's own file, not a device (nu23 #1)
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise NoDisplayError(
             "the mirror needs a display (DISPLAY is not set); for a review"

@@ -804,6 +804,12 @@ class Renderer:
             old[1].release()
             old[0].release()
 
+    def clear_posed(self) -> None:
+        """Remove every subject and prop: the next moment (another shot's image) starts bare."""
+        self._rigs.clear()
+        for key in list(self._props):
+            self.remove_prop(key)
+
     def draw(self, framebuffer: Any, mvp: NDArray[np.float64]) -> None:
         """Draw the loaded scene into any framebuffer: this renderer's own, or a headset
         swapchain image's."""

@@ -10,6 +10,7 @@ with the officer's body drawn and the viewer's own body left out. PNG frames nee
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,17 @@ class Replay:
         return self.view.eye(self.records, self.drill, t)
 
 
+FRAME_NAME = re.compile(r"frame_[0-9]{4,}\.png")  # the names write_pngs gives its frames
+
+
+def frame_files(out_dir: Path) -> list[Path]:
+    """The files in `out_dir` named as a replay's frames (frame_0000.png, ...): an earlier
+    replay's, which `write_pngs` removes first (nu23 #8)."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(p for p in out_dir.iterdir() if FRAME_NAME.fullmatch(p.name) and p.is_file())
+
+
 def write_pngs(
     run_dir: Path,
     who: str,
@@ -239,19 +251,26 @@ def write_pngs(
     fov_deg: float = 70.0,
 ) -> list[Path]:
     """Write the run as `who` saw it, a PNG every `every_s` of run time (frame_0000.png at
-    t=0, ...), `size` pixels, `fov_deg` high; no display needed. Returns the files."""
+    t=0, ...), `size` pixels, `fov_deg` high; no display needed. Returns the files. An
+    earlier replay's frames in `out_dir` (`frame_files`) are removed first, once the renderer
+    is open, so the folder holds this replay's frames alone (a script globbing frame_*.png
+    gets one replay); any other file there is left."""
     import matplotlib.image
 
+    from range import outfile
     from range.runs.saved import saved_drill_run
 
     records, drill = saved_drill_run(run_dir)
     written = []
     with Renderer(*size) as renderer:  # a size the GL cannot render is refused first
         out_dir.mkdir(parents=True, exist_ok=True)
+        for old in frame_files(out_dir):
+            old.unlink()
         replay = Replay(records, renderer, drill, who)
         for k, t in enumerate(frame_times(replay.end_s, every_s)):
             image = renderer.render(replay.update(t), fov_deg)
             path = out_dir / f"frame_{k:04d}.png"
+            outfile.check(path)  # not a run's own file, not a device (nu23 #1)
             matplotlib.image.imsave(path, image)
             written.append(path)
     return written

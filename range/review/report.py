@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -24,7 +25,6 @@ from drills.events import EventLogError
 from drills.log import LogRecord, run_started
 from drills.schema import Drill
 from drills.speech import span_text
-from physics.body import Stance, SubjectBody
 from physics.pose import Pose, look_rotation
 from range import outfile
 from range.calibration.used import uncalibrated
@@ -178,7 +178,7 @@ def _map_figure(
                 hatch="///",
                 color=COVER_COLOUR,
                 zorder=2,
-                label=f"crowd: {crowd['name']}",
+                label=f"crowd: {crowd['name']} (a scoring zone, no bodies)",
             )
         )
     people = [("officer", OFFICER_COLOUR, np.array([r.data["officer"] for r in positions]))]
@@ -248,49 +248,108 @@ def _map(
     return _png(_map_figure(records, cover, props, crowds))
 
 
-def _state_at(
-    records: list[LogRecord], t: float
-) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """Positions (the latest record at or before t) and stances of every subject at t."""
-    positions = next(r for r in reversed(records) if r.kind == "positions" and r.t <= t + 1e-9)
-    stances, held = {}, {}
-    for r in records:
-        if r.kind == "phase_entered" and r.t <= t + 1e-9:
-            stances[r.data["subject"]] = r.data["stance"]
-            held[r.data["subject"]] = r.data["held_object"]
-    return positions.data, stances, held
+def _crosses(
+    a: Sequence[float], b: Sequence[float], box: tuple[float, float, float, float]
+) -> bool:
+    """Whether the segment a-b (top-down, x and y) passes through the box (x0, y0, x1, y1):
+    Liang-Barsky clipping."""
+    (ax, ay), (bx, by) = (float(a[0]), float(a[1])), (float(b[0]), float(b[1]))
+    x0, y0, x1, y1 = box
+    lo, hi = 0.0, 1.0
+    for d, near, far in ((bx - ax, x0 - ax, x1 - ax), (by - ay, y0 - ay, y1 - ay)):
+        if abs(d) < 1e-12:
+            if near > 0 or far < 0:
+                return False
+            continue
+        t0, t1 = sorted((near / d, far / d))
+        lo, hi = max(lo, t0), min(hi, t1)
+        if lo > hi:
+            return False
+    return True
+
+
+def crowd_note(records: list[LogRecord], crowds: Sequence[dict[str, Any]]) -> str:
+    """What the page says under a map that draws a crowd (nu23 #6): a crowd is a scoring zone
+    (FIRE-01 judges a round with one in its line of fire), not simulated bodies, so no round is
+    ever logged striking anyone in it; each round whose path (muzzle, first strike, what it
+    struck after going through) crosses a crowd's box is named. Empty with no crowd."""
+    if not crowds:
+        return ""
+    boxes = [
+        (
+            str(c["name"]),
+            (
+                c["x_m"] - c["depth_m"] / 2,
+                c["y_m"] - c["width_m"] / 2,
+                c["x_m"] + c["depth_m"] / 2,
+                c["y_m"] + c["width_m"] / 2,
+            ),
+        )
+        for c in crowds
+    ]
+    crossed = []
+    for n, r in enumerate(records):
+        if r.kind != "officer_action" or r.data.get("action") != "firearm_fired":
+            continue
+        path = [r.data["muzzle"]["position_m"]]
+        for later in records[n + 1 :]:
+            first = later.kind == "bullet_impact" and len(path) == 1
+            if first or (later.kind == "bullet_strike" and len(path) > 1):
+                path.append(later.data["point"])
+            elif later.kind == "officer_action" and later.data.get("action") == "firearm_fired":
+                break
+        for name, box in boxes:
+            if any(_crosses(a, b, box) for a, b in itertools.pairwise(path)):
+                crossed.append(f"the round fired at {r.t:.2f} s crosses the crowd {name!r}")
+    said = (
+        "A crowd on the map is a scoring zone, not simulated bodies: a round in its line of"
+        " fire is judged (FIRE-01), but no one in it is struck in the log or drawn hit."
+    )
+    if crossed:
+        said += (
+            f" Here {'; '.join(crossed)}: the people there were at risk, though the log"
+            " records no strike on them."
+        )
+    return f"<p class='warning'>{html.escape(said)}</p>"
+
+
+def shot_subject_eye(records: list[LogRecord], shot: LogRecord, drill: Drill) -> Pose:
+    """The shot subject's eye in the report's picture, looking at the muzzle: at its stance's
+    eye height (`Viewpoint.eye`: a kneeling subject sees from lower down, nu23 #2), brought
+    0.3 m toward the officer so that its own head, drawn, is behind the camera."""
+    from range.review.replay import Viewpoint
+
+    where = next(r for r in reversed(records) if r.kind == "positions" and r.t <= shot.t + 1e-9)
+    ox = where.data["officer"][0]
+    subject_id = shot.data.get("subject") or drill.subjects[0].id
+    ex, ey, ez = Viewpoint(subject_id).eye(records, drill, shot.t).position_m
+    eye = (ex + 0.3 * math.copysign(1, ox - ex), ey, ez)
+    origin = shot.data["muzzle"]["position_m"]
+    return Pose(eye, look_rotation(np.asarray(origin) - np.asarray(eye)))
 
 
 def shot_images(
     records: list[LogRecord], shot: LogRecord, drill: Drill, renderer: Renderer
 ) -> tuple[str, str]:
-    where, stances, held = _state_at(records, shot.t)
+    """The officer's and the shot subject's views at the moment of `shot`. The bodies are posed
+    as the replay poses them at that time (`range.review.mirror.Playback`, one place for it,
+    nu23 #2): the officer's arms up with the weapon in his hand, each subject animated in its
+    logged stance, holding what it held; the subject sees from its stance's eye height
+    (`range.review.replay.Viewpoint`). On them: the shot's path from the logged muzzle to
+    each impact, and on through what a round that went through struck next."""
+    from range.review.mirror import Playback
+
+    renderer.clear_posed()  # another shot's, drawn with this renderer before
+    Playback(records, renderer, drill, officer=True).update(shot.t)
     scene = Scene()
     scene.setting(drill.scene)
     renderer.lighting = LIGHTING[drill.scene.lighting]
-    ox, oy = where["officer"]
-    first = where["subjects"][drill.subjects[0].id]
-    scene.subject(
-        SubjectBody(), (ox, oy, 0.0), math.atan2(first[1] - oy, first[0] - ox), COLOURS["officer"]
-    )
-    for spec in drill.subjects:
-        x, y = where["subjects"][spec.id]
-        yaw = math.atan2(oy - y, ox - x) + (math.pi if spec.facing == "away" else 0.0)
-        body = spec.body(Stance(stances.get(spec.id, "standing")))
-        scene.held(body, (x, y, 0.0), yaw, held.get(spec.id, spec.held_object.value))
-        scene.subject(
-            body, (x, y, 0.0), yaw, COLOURS["bystander" if spec.role == "bystander" else "subject"]
-        )
     muzzle = shot.data["muzzle"]
     origin = tuple(muzzle["position_m"])
     # At dusk and night the weapon light shines along the bore the shot left from.
     renderer.cone = None
     if drill.scene.lighting in OFFICER_LIGHT:
         renderer.cone = ConeLight.on_weapon(Pose(origin, tuple(muzzle["orientation"])))
-    scene.weapon(
-        Pose(origin, tuple(muzzle["orientation"])),
-        "taser" if shot.data["action"] == "taser_fired" else "firearm",
-    )
     after = [
         r for r in records if r.t >= shot.t - 1e-9 and r.kind in ("probe_impacts", "bullet_impact")
     ]
@@ -321,10 +380,7 @@ def shot_images(
         (origin[0] - 0.3, origin[1], origin[2] + 0.15),
         look_rotation(np.asarray(impacts[0] if impacts else (10.0, 0.0, 1.2)) - np.asarray(origin)),
     )
-    subject_id = shot.data.get("subject") or drill.subjects[0].id
-    sx, sy = where["subjects"][subject_id]
-    eye = (sx + 0.3 * math.copysign(1, ox - sx), sy, 1.62)
-    subject_view = Pose(eye, look_rotation(np.asarray(origin) - np.asarray(eye)))
+    subject_view = shot_subject_eye(records, shot, drill)
     return (_png(renderer.render(officer_view, FOV)), _png(renderer.render(subject_view, FOV)))
 
 
@@ -671,6 +727,8 @@ def write_report(
     as the page shows them, so `openrange report` need not check them again. `recorded`: the
     speech corrections the records chained for the run (`recorded_corrections`), which the
     page applies where the corrections file differs from them, saying so."""
+    # Refused before anything is rendered: a run's own file, a device (range/outfile.py).
+    outfile.check(out or run_dir / "report.html")
     records = read_events(run_dir)
     if not records:
         raise EventLogError(run_dir / EVENTS, 1, "the log holds no records: nothing to review")
@@ -737,6 +795,7 @@ def write_report(
     where = _map(
         records, started.get("cover", []), drill.scene.prop_parts(), started.get("crowds", [])
     )
+    crowds = crowd_note(records, started.get("crowds", []))
     # A device used without a valid calibration, on a range master's override (nu20 #6).
     overrides = "".join(
         f"<p class='warning'>UNCALIBRATED: {html.escape(said)}</p>"
@@ -754,7 +813,7 @@ figure{{display:inline-block;margin:0 1em 1em 0}}.critical{{color:#a00}}.finding
 {html.escape(run_who(started))}.{html.escape(note)}
 {verdict}.</p>{overrides}
 <h2>Threat and actions over time</h2><img alt="threat over time" src="{_threat_chart(records)}">
-<h2>Where everyone was</h2><img alt="top-down map" src="{where}">
+<h2>Where everyone was</h2><img alt="top-down map" src="{where}">{crowds}
 <h2>Shots</h2>{"".join(shot_html) or "<p>No shots were fired.</p>"}
 <h2>Score</h2><table><tr><th>time</th><th>rule</th><th>kind</th><th>points</th><th>finding</th></tr>
 {findings}</table>

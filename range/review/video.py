@@ -47,8 +47,10 @@ def write_review_video(
     Errors: ReplayError for an unknown `who`, RenderUnavailableError without EGL."""
     import av
 
+    from range import outfile
     from range.runs.saved import saved_drill_run
 
+    outfile.check(out)  # not a run's own file, not a device (nu23 #1)
     records, drill = saved_drill_run(run_dir)
     partial = out.with_name(f".{out.name}.{os.getpid()}.part")
     count = 0

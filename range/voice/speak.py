@@ -160,8 +160,11 @@ def to_pcm16(track: Stereo) -> npt.NDArray[np.int16]:
 class WavSink:
     """Writes what is played to a WAV file (the run's audio track)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, run_file: bool = False) -> None:
+        """`run_file`: the run's own soundtrack, written by the run (range/outfile.py's
+        `check` is for the paths a user names, as `speech say --out`)."""
         self.path = path
+        self.run_file = run_file
 
     def play(self, track: Stereo) -> None:
         """Encoded in memory, then written whole or not at all: a full disk is one OSError
@@ -173,7 +176,7 @@ class WavSink:
         buffer = io.BytesIO()
         soundfile.write(buffer, to_pcm16(track), OUT_RATE_HZ, format="WAV", subtype="PCM_16")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        outfile.write_bytes(self.path, buffer.getvalue())
+        outfile.write_bytes(self.path, buffer.getvalue(), run_file=self.run_file)
 
 
 class AlsaSink:
