@@ -180,6 +180,9 @@ class Device(_Part):
     model: ModelSlug
     serial: str
     firmware: str
+    # A TASER's cartridge in each bay as the run started (None: an empty bay); absent for a
+    # firearm, a live replica that sent no state, and in older logs (nu23 #4).
+    cartridges: list[str | None] | None = None
 
 
 class CalibrationUsed(_Part):

@@ -1,0 +1,100 @@
+"""nu23 (instructor review, scripting): CEW-08's advice, `score --json` over several runs,
+interrupted empathy scenes' messages, help text."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.log import LogRecord
+from drills.officer import find_officer
+from drills.schema import find_drill
+from range.runs.drill import RunConfig, RunResult, run_drill
+from scoring.policy import default_policy
+from scoring.score import score_run
+from tests.test_rules import MUZZLE, phase, pos, rec, start
+
+
+@pytest.fixture(scope="module")
+def demo7(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """The flagship demo at seed 7: the Standoff bay misses, then the CQ bay fires at 18 ft."""
+    config = RunConfig(
+        find_drill("knife-approach-v1"),
+        find_officer("taser-first-v1"),
+        7,
+        runs_dir=tmp_path_factory.mktemp("runs"),
+    )
+    return run_drill(config)
+
+
+def _cew08(records: list[LogRecord]) -> list[str]:
+    return [f.message for f in score_run(records, default_policy()).findings if f.rule == "CEW-08"]
+
+
+def test_nu23_4_the_demo_is_not_told_to_use_the_cartridge_it_already_fired(
+    demo7: RunResult,
+) -> None:
+    texts = _cew08(demo7.records)
+    assert len(texts) == 1
+    assert texts[0].endswith("taser7-standoff fits that distance, but none was left loaded")
+    header = demo7.records[0].data
+    taser = [d for d in header["devices"] if d["model"] == "taser-7"]
+    assert taser[0]["cartridges"] == ["taser7-standoff", "taser7-cq"]
+
+
+def _fired(t: float, bay: int, cartridge: str) -> LogRecord:
+    return rec(
+        t,
+        "officer_action",
+        action="taser_fired",
+        subject="s",
+        cartridge=cartridge,
+        serial="T1",
+        bay=bay,
+        muzzle=MUZZLE,
+    )
+
+
+def _log(loads: list[str | None] | None, fired: list[LogRecord]) -> list[LogRecord]:
+    head = start(subject_at=(6.1, 0.0))[0]
+    device: dict[str, object] = {"model": "taser-7", "serial": "T1", "firmware": "x"}
+    if loads is not None:
+        device["cartridges"] = loads
+    data = {k: v for k, v in head.data.items() if k not in ("t", "kind")}
+    return [
+        rec(0.0, "run_started", **data, devices=[device]),
+        phase(0, "assaultive"),
+        pos(0.0, (0.0, 0.0), s=(6.1, 0.0)),  # 20 ft
+        *fired,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("loads", "fired", "advice"),
+    [
+        # The Standoff still in bay 0: named, as still loaded.
+        (
+            ["taser7-standoff", "taser7-cq"],
+            [_fired(0.5, 1, "taser7-cq")],
+            "; taser7-standoff, still loaded, fits that distance",
+        ),
+        # Both bays CQ: nothing that fits was ever loaded.
+        (
+            ["taser7-cq", "taser7-cq"],
+            [_fired(0.5, 0, "taser7-cq")],
+            "; taser7-standoff fits that distance, but none was left loaded",
+        ),
+        # An older log with no loads: what this TASER already fired is not offered.
+        (
+            None,
+            [_fired(0.3, 0, "taser7-standoff"), _fired(0.5, 1, "taser7-cq")],
+            "; taser7-standoff fits that distance, but it was already fired",
+        ),
+        (None, [_fired(0.5, 1, "taser7-cq")], "; taser7-standoff fits that distance"),
+    ],
+)
+def test_nu23_4_cew08_names_only_a_cartridge_still_loaded(
+    loads: list[str | None] | None, fired: list[LogRecord], advice: str
+) -> None:
+    texts = _cew08(_log(loads, fired))
+    assert texts[-1].startswith("taser7-cq fired at 20.0 ft")
+    assert texts[-1].endswith(advice)
