@@ -3,11 +3,16 @@ interrupted empathy scenes' messages, help text."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import find_drill
+from range.cli.main import main
 from range.runs.drill import RunConfig, RunResult, run_drill
 from scoring.policy import default_policy
 from scoring.score import score_run
@@ -98,3 +103,25 @@ def test_nu23_4_cew08_names_only_a_cartridge_still_loaded(
     texts = _cew08(_log(loads, fired))
     assert texts[-1].startswith("taser7-cq fired at 20.0 ft")
     assert texts[-1].endswith(advice)
+
+
+def test_nu23_3_score_json_of_several_runs_names_each_and_keeps_the_order(
+    demo7: RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = demo7.run_dir
+    assert run_dir is not None
+    no_drill = tmp_path / "nodrill"
+    shutil.copytree(run_dir, no_drill)
+    (no_drill / "drill.toml").unlink()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["score", str(run_dir), str(no_drill), str(empty), str(run_dir), "--json"]) == 1
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["run_dir"] for r in runs] == [str(run_dir), str(no_drill), str(empty), str(run_dir)]
+    assert [(r["drill"], r["seed"]) for r in runs] == [("knife-approach-v1", 7)] * 2 + [
+        (None, None),
+        ("knife-approach-v1", 7),
+    ]
+    assert "error" not in runs[0] and runs[0]["score"] == runs[3]["score"] is not None
+    assert "drill.toml: missing" in runs[1]["error"] and "score" not in runs[1]
+    assert "holds no events.jsonl" in runs[2]["error"]
