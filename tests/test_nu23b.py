@@ -125,3 +125,36 @@ def test_nu23_3_score_json_of_several_runs_names_each_and_keeps_the_order(
     assert "error" not in runs[0] and runs[0]["score"] == runs[3]["score"] is not None
     assert "drill.toml: missing" in runs[1]["error"] and "score" not in runs[1]
     assert "holds no events.jsonl" in runs[2]["error"]
+
+
+def _cartridge_range_row() -> str:
+    doc = (Path(__file__).parent.parent / "docs" / "scoring.md").read_text()
+    (row,) = [line for line in doc.splitlines() if line.startswith("| cartridge_range_ft |")]
+    return row
+
+
+@pytest.mark.parametrize(
+    ("cartridge", "distances", "quoted"),
+    [
+        ("taser7-cq", "15..21ft", {15: "81.4", 16: "60.9", 17: "29.4", 18: "8.8", 19: "1.2"}),
+        ("x26p-25ft", "22..25ft", {22: "81.9", 23: "66.3", 24: "42.6", 25: "3.8"}),
+        ("x2-25ft", "22..25ft", {22: "82.8", 23: "68.3", 24: "44.9", 25: "3.3"}),
+    ],
+)
+def test_nu23_5_the_docs_spread_figures_are_the_tools(
+    cartridge: str, distances: str, quoted: dict[int, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/scoring.md quotes `analyze spread` (10,000 trials, seed 0): the figures must be what
+    the tool prints, and the settings the 'half its best' rule derives from them."""
+    row = _cartridge_range_row()
+    argv = ["analyze", "spread", "--cartridge", cartridge, "--distance", distances, "--json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    measured = {round(r["distance_ft"]): f"{100 * r['p_both_hit']:.1f}" for r in rows}
+    assert {d: measured[d] for d in quoted} == quoted  # the rows a sequence of draws gives
+    for distance, pct in quoted.items():
+        assert f"{pct} % at {distance} ft" in row
+    assert f"--cartridge {cartridge} --distance {distances}" in row
+    best = max(float(p) for p in measured.values())
+    setting = max(d for d, p in measured.items() if float(p) >= 50.0)  # half of 100 % up close
+    assert best < 100.0 and f"{cartridge} 0-{setting} ft" in row
