@@ -1570,7 +1570,7 @@ def score_run(
     speech acts) are applied first and listed in `Score.corrections`; given the run's phrase
     book's `acts`, one whose act is in none of them is not applied (a hand-edited typo)."""
     judge = _Judge(policy)
-    empathy, answers = False, []
+    empathy, answers, asked = False, [], 0
     records = list(records)
     stale = dict(unapplied(records, corrections, acts)) if corrections else {}
     applied = [c for index, c in enumerate(corrections) if index not in stale]
@@ -1578,6 +1578,7 @@ def score_run(
     for rec in sorted(apply_corrections(records, applied) if applied else records, key=said_at):
         if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":
             empathy = True
+            asked = int(rec.data.get("debrief_questions") or 0)
         if rec.kind == "debrief_answer":
             answers.append(dict(rec.data))
         judge.read(rec)
@@ -1606,25 +1607,28 @@ def score_run(
             listed["superseded"] = True
         listed |= heard_as(c, heard)
         score.corrections_not_applied.append(listed)
-    return _empathy_score(score, answers) if empathy else score
+    return _empathy_score(score, answers, asked) if empathy else score
 
 
-def _empathy_score(judged: Score, answers: list[dict[str, Any]]) -> Score:
+def _empathy_score(judged: Score, answers: list[dict[str, Any]], asked: int = 0) -> Score:
     """An empathy scene has no force to judge: its score is its completion and its debrief.
     Passed when the scene ran to its end and at least one debrief question was answered
     (answers are reported, not graded). A scene whose debrief went unanswered is INCOMPLETE,
     not graded: the debrief is what the scene is for (docs/scoring.md, "Empathy scenes")."""
     answered = sum(1 for a in answers if a.get("how") != "skipped" and a.get("answer"))
+    # The questions the scene asks (run_started `debrief_questions`), not only those whose
+    # answers reached the log: one killed at the debrief prompt logged none (nu23 #7).
+    questions = max(asked, len(answers))
     done = "completed" if not judged.incomplete else "not completed"
     incomplete = judged.incomplete
     if not incomplete and answered == 0:
         incomplete = (
-            f"no debrief question answered (0 of {len(answers)}): an empathy scene is done"
+            f"no debrief question answered (0 of {questions}): an empathy scene is done"
             " when its debrief is"
         )
     return replace(
         judged,
-        decision=f"empathy scene: {done}; {answered} of {len(answers)} debrief questions answered",
+        decision=f"empathy scene: {done}; {answered} of {questions} debrief questions answered",
         score=0.0 if incomplete else 100.0,
         passed=not incomplete,
         incomplete=incomplete,

@@ -11,7 +11,7 @@ import pytest
 
 from drills.log import LogRecord
 from drills.officer import find_officer
-from drills.schema import find_drill
+from drills.schema import builtin_drills, find_drill
 from range.cli.main import main
 from range.runs.drill import RunConfig, RunResult, run_drill
 from scoring.policy import default_policy
@@ -158,3 +158,68 @@ def test_nu23_5_the_docs_spread_figures_are_the_tools(
     best = max(float(p) for p in measured.values())
     setting = max(d for d, p in measured.items() if float(p) >= 50.0)  # half of 100 % up close
     assert best < 100.0 and f"{cartridge} 0-{setting} ft" in row
+
+
+@pytest.fixture(scope="module")
+def unanswered() -> RunResult:
+    """An empathy scene run to its end with its debrief left unanswered (stdin not a terminal)."""
+    drill = builtin_drills()["empathy-crisis-voices-v1"]
+    assert drill.expected_officer is not None
+    return run_drill(RunConfig(drill, find_officer(drill.expected_officer), 1, debrief=None))
+
+
+def test_nu23_7_an_unanswered_or_killed_debrief_counts_the_scenes_questions(
+    unanswered: RunResult,
+) -> None:
+    assert unanswered.records[0].data["debrief_questions"] == 3
+    said = "no debrief question answered (0 of 3)"
+    assert unanswered.score.incomplete.startswith(said)
+    # Killed at the debrief prompt: the log ends at run_ended, with no answer records.
+    killed = [r for r in unanswered.records if r.kind != "debrief_answer"]
+    assert killed[-1].kind == "run_ended"
+    score = score_run(killed, default_policy())
+    assert score.incomplete.startswith(said)
+    assert score.decision == "empathy scene: completed; 0 of 3 debrief questions answered"
+
+
+def test_nu23_7_records_say_the_debrief_went_unanswered_not_cut_short(
+    unanswered: RunResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        records.add_drill_run("4411", unanswered.as_json())
+    assert main(["records", "history", "4411", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "no decision: no debrief question answered (0 of 3)" in out
+    assert "cut short" not in out
+    assert main(["records", "show", "--drill-run", "1", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "no decision: no debrief question answered (0 of 3); not graded" in out
+    assert main(["records", "history", "4411", "--db", url, "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert run["not_decided"] == "no debrief question answered (0 of 3)"
+
+
+def test_nu23_7_showing_a_drill_run_in_progress_says_what_it_is_and_how_to_close_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        number = records.begin_drill_run("4411", "knife-approach-v1", 1, "x", "live")
+    assert main(["records", "show", "--drill-run", str(number), "--db", url]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"#{number} is a drill run in progress (badge 4411, knife-approach-v1)" in err
+    assert f"`openrange records close --drill-run {number} --by NAME --reason TEXT`" in err
+    assert main(["records", "show", "--drill-run", "9", "--db", url]) != 0
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith("lists an officer's drill runs with their numbers")
+    )

@@ -794,7 +794,9 @@ def _history(args: argparse.Namespace) -> int:
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
             said = f"  {d['decision']}" if d["decision"] else ""
-            if not said and d["outcome"].startswith("INCOMPLETE"):
+            if not said and d.get("not_decided"):  # ran to its end: the debrief unanswered
+                said = f"  no decision: {d['not_decided']}"
+            elif not said and d["outcome"].startswith("INCOMPLETE"):
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
             # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
@@ -814,6 +816,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         damaged_run,
         drill_label,
         drill_outcome,
+        drill_run_not_decided,
         drill_run_script,
         drill_run_uncalibrated,
         graded,
@@ -869,7 +872,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         # None when not graded: an ABORTED run says who stopped it below, an INCOMPLETE one
         # decided nothing.
         said = f"{row['decision']}; " if graded(row["outcome"]) else ""
-        if not said and row["outcome"].startswith("INCOMPLETE"):
+        if not said and (not_decided := drill_run_not_decided(row)):
+            said = f"no decision: {not_decided}; "  # ran to its end, the debrief unanswered
+        elif not said and row["outcome"].startswith("INCOMPLETE"):
             said = f"{NOT_DECIDED}; "
         yield (
             f"  {row['outcome']}: {said}{points}; seed {row['seed']},"
