@@ -3,7 +3,9 @@ interrupted empathy scenes' messages, help text."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -223,3 +225,75 @@ def test_nu23_7_showing_a_drill_run_in_progress_says_what_it_is_and_how_to_close
         .err.rstrip()
         .endswith("lists an officer's drill runs with their numbers")
     )
+
+
+def _subparser(path: list[str]) -> argparse.ArgumentParser:
+    from range.cli.main import build_parser
+
+    parser = build_parser()
+    for name in path:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = sub.choices[name]
+    return parser
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "drill list",
+        "drill show",
+        "drill validate",
+        "analyze spread",
+        "analyze trajectory",
+        "records history",
+        "records verify",
+        "records incomplete",
+        "records close",
+        "records export",
+        "policy show",
+        "speech correct",
+        "calibrate list",
+        "xr check",
+    ],
+)
+def test_nu23_9_each_subcommand_help_has_an_example_and_a_wrapped_description(path: str) -> None:
+    text = _subparser(path.split()).format_help()
+    assert re.search(rf"^examples?:\n  openrange {path}\b", text, re.M), text
+    described = text.split("\nexample")[0]  # example lines are kept as written
+    assert max(len(line) for line in described.splitlines()) <= 100
+
+
+def test_nu23_9_help_gives_units_defaults_and_ranges() -> None:
+    def option(path: str, flag: str) -> str:
+        (action,) = [a for a in _subparser(path.split())._actions if flag in a.option_strings]
+        return str(action.help)
+
+    assert "default 960x540" in option("replay", "--size")
+    assert "in its unit" in option("analyze spread", "--step")
+    assert "default 1" in option("analyze spread", "--step")
+    assert "default 1" in option("analyze trajectory", "--step")
+    assert "0 to 2^63 - 1" in option("drill run", "--seed")
+
+
+def test_nu23_9_a_negative_instructor_time_gets_its_own_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["drill", "run", "knife-approach-v1", "--no-save", "--instructor", "-3:A"])
+    err = capsys.readouterr().err
+    assert "argument --instructor: -3: must be 0 or more" in err
+    assert "expected one argument" not in err
+
+
+def test_nu23_9_the_progress_bar_ends_saying_done(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["drill", "run", "active-shooter-v1", "--seed", "1", "--no-save", "--progress", "always"]
+    main(argv)
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert "[" + "#" * 30 + "]" in last and "/12 s  done: completed, " in last
+
+
+def test_nu23_9_spread_json_has_no_float32_noise(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["analyze", "spread", "--cartridge", "taser7-cq", "--distance", "15ft", "--json"]
+    assert main([*argv, "--trials", "200"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["median_spread_in"] == round(row["median_spread_in"], 2)

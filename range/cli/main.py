@@ -311,9 +311,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+# Options whose value may begin with "-" and is not a plain number (`--instructor -3:A`):
+# argparse takes such a word for an option and says only "expected one argument". Joined to
+# their option, the value reaches the option's own check, which names the range (nu23 #9).
+_DASH_VALUES = ("--instructor",)
+
+
+def _joined_dash_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word in _DASH_VALUES:
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value != "--":
+                out.append(f"{word}={value}")
+                continue
+            out.append(word)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(word)
+    return out
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_dash_values(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
