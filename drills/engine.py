@@ -893,7 +893,11 @@ class DrillEngine:
         empathy = self.drill.empathy
         if empathy is None:
             return {}
-        return {"drill_kind": self.drill.kind, "perspective": empathy.perspective}
+        return {
+            "drill_kind": self.drill.kind,
+            "perspective": empathy.perspective,
+            "debrief_questions": len(empathy.debrief),
+        }
 
     def listener(self) -> tuple[str, tuple[float, float], float]:
         """Whose ears the run's audio is made for: (id, position, head yaw). The officer, or in

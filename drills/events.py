@@ -180,6 +180,9 @@ class Device(_Part):
     model: ModelSlug
     serial: str
     firmware: str
+    # A TASER's cartridge in each bay as the run started (None: an empty bay); absent for a
+    # firearm, a live replica that sent no state, and in older logs (nu23 #4).
+    cartridges: list[str | None] | None = None
 
 
 class CalibrationUsed(_Part):
@@ -312,6 +315,9 @@ class RunStarted(Record):
     # (absent for a use-of-force drill and in older logs).
     drill_kind: Literal["force", "empathy"] | None = None
     perspective: str | None = None
+    # How many debrief questions the scene asks: a log killed at the debrief prompt holds no
+    # answer records, and still says "0 of 3" (nu23 #7; absent in older logs).
+    debrief_questions: Annotated[int, Field(ge=1)] | None = None
 
 
 class RunSuspended(Record):

@@ -363,6 +363,11 @@ class _Judge:
         self.subjects: dict[str, _Subject] = {}
         self.findings: list[Finding] = []
         self.at_hand: set[str] = set()
+        # Each TASER's cartridge per bay as the run started (run_started `devices`; absent in
+        # older logs) and the (serial, bay, cartridge) fired so far: CEW-08's advice names a
+        # cartridge still loaded, never one already spent (nu23 #4).
+        self.bays: dict[str, list[str | None]] = {}
+        self.fired_bays: list[tuple[str, int, str]] = []
         self.verbal_at: float | None = None  # the first command or warning
         self.spoke_at: float | None = None  # the first act of any kind
         # The first rapport or question act said in a normal voice, and the first shouted:
@@ -464,6 +469,11 @@ class _Judge:
             self.started = d
             self.unheard = str(d.get("officer_unheard") or "")
             self.at_hand = set(d.get("weapons") or [])
+            self.bays = {
+                str(dev["serial"]): list(dev["cartridges"])
+                for dev in d.get("devices") or []
+                if dev.get("cartridges") is not None
+            }
             self.officer = str(d.get("officer_name") or d.get("officer") or "")
             self.badge = str(d.get("badge") or "")
             played_by = str(d.get("officer") or "")
@@ -836,6 +846,9 @@ class _Judge:
             self.last_taser = t
             self.tasers_fired += 1
             self.cartridge_range(rec)
+            self.fired_bays.append(
+                (str(d.get("serial")), int(d.get("bay") or 0), str(d.get("cartridge")))
+            )
             if s is not None and not s.tasered:
                 s.tasered = True
                 if s.warned_cew:
@@ -968,18 +981,41 @@ class _Judge:
         if low <= distance_ft <= high:
             return
         family = cartridge.split("-")[0]
-        better = [
+        fits = [
             c
             for c, (a, b) in ranges.items()
             if c != cartridge and c.split("-")[0] == family and a <= distance_ft <= b
         ]
-        advice = f"; {' or '.join(better)} fits that distance" if better else ""
+        advice = self.cartridge_advice(d, fits)
         self.breach(
             "CEW-08",
             t,
             f"{cartridge} fired at {distance_ft:.1f} ft, outside its effective range"
             f" {low:g}-{high:g} ft{advice}",
         )
+
+    def cartridge_advice(self, d: dict[str, Any], fits: list[str]) -> str:
+        """CEW-08's advice from the log alone: a cartridge that fits the distance and was still
+        loaded in another bay of the same TASER, else that none was left (nu23 #4: the demo's
+        officer, with the Standoff bay already fired, was told to use it)."""
+        if not fits:
+            return ""
+        serial, bay = str(d.get("serial")), int(d.get("bay") or 0)
+        spent = {b for s, b, _ in self.fired_bays if s == serial}
+        if serial in self.bays:
+            loaded = [
+                c for i, c in enumerate(self.bays[serial]) if i != bay and i not in spent and c
+            ]
+            better = [c for c in fits if c in loaded]
+            if better:
+                return f"; {' or '.join(better)}, still loaded, fits that distance"
+            return f"; {' or '.join(fits)} fits that distance, but none was left loaded"
+        # An older log names no loads: leave out what this TASER already fired.
+        fired = {c for s, _, c in self.fired_bays if s == serial}
+        better = [c for c in fits if c not in fired]
+        if better:
+            return f"; {' or '.join(better)} fits that distance"
+        return f"; {' or '.join(fits)} fits that distance, but it was already fired"
 
     def backdrop(self, rec: LogRecord) -> None:
         """Bystanders and crowd zones in a cone around the line of fire, out to the backstop."""
@@ -1542,7 +1578,7 @@ def score_run(
     speech acts) are applied first and listed in `Score.corrections`; given the run's phrase
     book's `acts`, one whose act is in none of them is not applied (a hand-edited typo)."""
     judge = _Judge(policy)
-    empathy, answers = False, []
+    empathy, answers, asked = False, [], 0
     records = list(records)
     stale = dict(unapplied(records, corrections, acts)) if corrections else {}
     applied = [c for index, c in enumerate(corrections) if index not in stale]
@@ -1550,6 +1586,7 @@ def score_run(
     for rec in sorted(apply_corrections(records, applied) if applied else records, key=said_at):
         if rec.kind == "run_started" and rec.data.get("drill_kind") == "empathy":
             empathy = True
+            asked = int(rec.data.get("debrief_questions") or 0)
         if rec.kind == "debrief_answer":
             answers.append(dict(rec.data))
         judge.read(rec)
@@ -1578,25 +1615,28 @@ def score_run(
             listed["superseded"] = True
         listed |= heard_as(c, heard)
         score.corrections_not_applied.append(listed)
-    return _empathy_score(score, answers) if empathy else score
+    return _empathy_score(score, answers, asked) if empathy else score
 
 
-def _empathy_score(judged: Score, answers: list[dict[str, Any]]) -> Score:
+def _empathy_score(judged: Score, answers: list[dict[str, Any]], asked: int = 0) -> Score:
     """An empathy scene has no force to judge: its score is its completion and its debrief.
     Passed when the scene ran to its end and at least one debrief question was answered
     (answers are reported, not graded). A scene whose debrief went unanswered is INCOMPLETE,
     not graded: the debrief is what the scene is for (docs/scoring.md, "Empathy scenes")."""
     answered = sum(1 for a in answers if a.get("how") != "skipped" and a.get("answer"))
+    # The questions the scene asks (run_started `debrief_questions`), not only those whose
+    # answers reached the log: one killed at the debrief prompt logged none (nu23 #7).
+    questions = max(asked, len(answers))
     done = "completed" if not judged.incomplete else "not completed"
     incomplete = judged.incomplete
     if not incomplete and answered == 0:
         incomplete = (
-            f"no debrief question answered (0 of {len(answers)}): an empathy scene is done"
+            f"no debrief question answered (0 of {questions}): an empathy scene is done"
             " when its debrief is"
         )
     return replace(
         judged,
-        decision=f"empathy scene: {done}; {answered} of {len(answers)} debrief questions answered",
+        decision=f"empathy scene: {done}; {answered} of {questions} debrief questions answered",
         score=0.0 if incomplete else 100.0,
         passed=not incomplete,
         incomplete=incomplete,

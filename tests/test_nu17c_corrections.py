@@ -129,7 +129,9 @@ def test_one_run_s_broken_corrections_file_does_not_stop_the_others_being_scored
     assert err.endswith(": not scored\n") and err.count("\n") == 1
     assert str(good[0]) in out and str(good[1]) in out and str(bad) not in out
     assert main(["score", "--json", str(good[0]), str(bad), str(good[1])]) == 1
-    assert len(json.loads(capsys.readouterr().out)["runs"]) == 2
+    runs = json.loads(capsys.readouterr().out)["runs"]  # the run left out is listed (nu23 #3)
+    assert [r["run_dir"] for r in runs] == [str(good[0]), str(bad), str(good[1])]
+    assert "error" in runs[1] and "score" not in runs[1]
     assert main(["score", str(bad)]) == 2  # alone, its error is the answer
     assert capsys.readouterr().err == err.replace(": not scored", "")
 

@@ -10,7 +10,7 @@ import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from range import outfile
 from range.cli import util as cliutil
@@ -99,12 +99,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "  openrange analyze spread --cartridge taser7-cq --distance 5..25ft --trials 10000\n"
         "  openrange analyze spread --cartridge x26p-25ft --distance 7,15,21ft --plot s.png\n"
         "  openrange analyze trajectory --load 9mm-124 --zero 25yd --to 50yd\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=cliutil.ExamplesHelpFormatter,
     )
     verbs = group.add_subparsers(title="analyses", metavar="ANALYSIS")
 
     spread = verbs.add_parser(
         "spread",
+        epilog="examples:\n"
+        "  openrange analyze spread --cartridge taser7-cq --distance 5..25ft --step 2.5\n"
+        "  openrange analyze spread --cartridge x26p-25ft --distance 7,15,21ft --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="Monte Carlo probe spread against a subject, per distance",
         description="Fire the cartridge TRIALS times at a subject facing the officer at each "
         "distance, aiming at a region with a normal aim error, and report the "
@@ -119,7 +123,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--distance", required=True, help="5..25ft (every --step), 7,15,21ft, or one distance"
     )
     spread.add_argument(
-        "--step", type=cliutil.positive_float, default=1.0, help="step of a distance range"
+        "--step",
+        type=cliutil.positive_float,
+        default=1.0,
+        help="step of a distance range, in its unit (5..25ft: feet; default 1)",
     )
     spread.add_argument(
         "--trials",
@@ -161,6 +168,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     trajectory = verbs.add_parser(
         "trajectory",
+        epilog="examples:\n"
+        "  openrange analyze trajectory --load 9mm-124 --zero 25yd --to 50yd\n"
+        "  openrange analyze trajectory --load 9mm-124 --to 100yd --step 10 --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="path, velocity and time of flight per yard",
         description="Zero the load at --zero with the sights --sight-height above the bore and "
         "print, per yard, the path relative to the line of sight, the velocity and "
@@ -171,7 +182,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     trajectory.add_argument("--to", default="50yd", help="last distance (default 50yd)")
     trajectory.add_argument("--sight-height", default="0.8in", help="default 0.8in")
     trajectory.add_argument(
-        "--step", type=cliutil.positive_float, default=1.0, help="yards between rows"
+        "--step", type=cliutil.positive_float, default=1.0, help="yards between rows (default 1)"
     )
     trajectory.add_argument("--json", action="store_true", help="print the rows as JSON")
     trajectory.set_defaults(handler=_trajectory)
@@ -206,6 +217,14 @@ def _region(option: str, name: str) -> Region:
         raise ValueError(
             f"{option} {name!r}: one of {', '.join(r.value for r in Region)}"
         ) from None
+
+
+def _rounded_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A spread row for --json without float32 noise (nu23 #9: `median_spread_in`
+    39.721397399902344): spreads to 0.01 in, distances to 0.001 ft, rates to 1e-6 (exact for
+    the at most 1,000,000 trials)."""
+    places = {"median_spread_in": 2, "distance_ft": 3}
+    return {k: round(v, places.get(k, 6)) if isinstance(v, float) else v for k, v in row.items()}
 
 
 def _spread(args: argparse.Namespace) -> int:
@@ -263,7 +282,7 @@ def _spread(args: argparse.Namespace) -> int:
             seen += f", moving {args.moving[0]:g} m/s at {args.moving[1]:g} deg"
         _plot_spread(rows, f"{cart.name} ({seen})", args.plot)
     if args.json:
-        print(json.dumps([asdict(r) for r in rows], indent=2))
+        print(json.dumps([_rounded_row(asdict(r)) for r in rows], indent=2))
         return 0
     first = FIRST_AIM_AWAY if args.facing == "away" and region.value == "abdomen" else region
     then = (second or SECOND_AIM[args.facing]).value

@@ -163,6 +163,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cert.set_defaults(handler=_certificate)
     listing = verbs.add_parser(
         "list",
+        epilog="example:\n  openrange calibrate list\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="every profile: serial, model, armorer, dates, valid or EXPIRED",
         description="List the calibration profiles in the profile folder, one a line: serial,"
         " model, armorer, calibrated, expires, and whether a run takes it today (valid or"

@@ -44,7 +44,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--act command.drop_weapon --by 'Sgt Lee' --reason 'said drop it, heard stop'\n"
         "  openrange speech correct runs/20261130-101500-knife-v1 --add --from 1.0 --to 2.35 "
         "--act command.drop_weapon --by 'Sgt Lee' --reason 'not heard; audible in sound.wav'\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=cliutil.ExamplesHelpFormatter,
     )
     fix.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     fix.add_argument(

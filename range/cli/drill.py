@@ -63,8 +63,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "--seed",
         type=cliutil.seed,
         default=None,
-        help="run seed (default: a new one, printed with the result); the same seed"
-        " gives an identical event log",
+        help="run seed, a whole number from 0 to 2^63 - 1 (default: a new one, printed with"
+        " the result); the same seed gives an identical event log",
     )
     p.add_argument(
         "--runs-dir", type=Path, default=Path("runs"), help="where runs are saved (default: ./runs)"
@@ -122,6 +122,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="drill commands", metavar="VERB")
     listing = verbs.add_parser(
         "list",
+        epilog="examples:\n  openrange drill list\n  openrange drill list --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="the built-in drills",
         description="List the built-in drills with their titles.",
     )
@@ -130,6 +132,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     show = verbs.add_parser(
         "show",
+        epilog="examples:\n"
+        "  openrange drill show knife-approach-v1\n"
+        "  openrange drill show my-drill-v1.toml --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="one drill: rationale, expected response, phases",
         description="Show a drill (built-in id or file): why it exists, what "
         "a correct officer does, and its phase graph.",
@@ -140,6 +146,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     validate = verbs.add_parser(
         "validate",
+        epilog="examples:\n"
+        "  openrange drill validate my-drill-v1.toml\n"
+        "  openrange drill validate knife-approach-v1 my-officer.toml\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="check drill files (or built-in drills by id) and officer scripts",
         description="Check drill files (or built-in drills, by id) against the schema and the "
         "phase graph rules; every problem is named by file, line and field. An officer script "
@@ -636,6 +646,8 @@ def play(
             bar = ProgressBar(f"{config.drill.id} seed {seed}") if show else None
             try:
                 result, unwritten = registration.run(lambda: run_drill(config, bar))
+                if bar is not None:
+                    bar.finish(result.duration_s, f"{result.state.value}, {result.end_reason}")
             finally:
                 if bar is not None:
                     bar.close()

@@ -311,9 +311,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+# Options whose value may begin with "-" and is not a plain number (`--instructor -3:A`):
+# argparse takes such a word for an option and says only "expected one argument". Joined to
+# their option, the value reaches the option's own check, which names the range (nu23 #9).
+_DASH_VALUES = ("--instructor",)
+
+
+def _joined_dash_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word in _DASH_VALUES:
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value != "--":
+                out.append(f"{word}={value}")
+                continue
+            out.append(word)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(word)
+    return out
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_dash_values(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -367,10 +390,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     label = policy_label(policy, args.policy)
     failed = 0
+    # A batch's `--json` lists every run given, in the order given: a run left out is listed
+    # with its error, so entry N is argument N (nu23 #3).
+    given = list(args.run_dirs)
+    skipped: dict[Path, dict[str, object]] = {}
     if len(args.run_dirs) == 1:  # one run: its error is the answer
         logs = [read_events(args.run_dirs[0])]
     else:  # a batch: a run that cannot be read is named, the others are scored
-        logs, args.run_dirs, failed = _readable(args.run_dirs)
+        logs, args.run_dirs, skipped = _readable(args.run_dirs)
+        failed = len(skipped)
     # A qualification attempt's log opens with `attempt_started` (scoring.course.is_attempt;
     # not imported here: drill runs are rescored without PyBullet).
     if any(log and log[0].kind == "attempt_started" for log in logs):
@@ -405,10 +433,18 @@ def _cmd_score(args: argparse.Namespace) -> int:
             if len(args.run_dirs) == 1:
                 raise
             print(f"openrange: {exc}: not scored".replace("\n", "\nopenrange: "), file=sys.stderr)
+            started = log[0].data if log and log[0].kind == "run_started" else {}
+            skipped[run_dir] = {
+                "drill": started.get("drill"),
+                "seed": started.get("seed"),
+                "error": f"{exc}: not scored",
+            }
             failed += 1
             continue
         kept.append((run_dir, log, fixes, notes, why))
     if not kept:
+        if args.json and len(given) > 1:
+            _print_batch_json(given, {}, skipped, [])
         return 1
     args.run_dirs, logs = [k[0] for k in kept], [k[1] for k in kept]
     scores = []
@@ -446,9 +482,18 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     rows = detection(scores)
     if args.json:
-        runs = [as_json(s, e, g) for s, e, g in zip(scores, edited, logs, strict=True)]
-        out = {"runs": runs, "officers": [r.as_json() for r in rows]}
-        print(json.dumps(out, indent=2, sort_keys=True))
+        scored: dict[Path, dict[str, object]] = {}
+        for run_dir, score, log_edited, log in zip(
+            args.run_dirs, scores, edited, logs, strict=True
+        ):
+            started = log[0].data if log and log[0].kind == "run_started" else {}
+            scored[run_dir] = {
+                "run_dir": str(run_dir),
+                "drill": started.get("drill"),
+                "seed": started.get("seed"),
+                **as_json(score, log_edited, log),
+            }
+        _print_batch_json(given, scored, skipped, [r.as_json() for r in rows])
         return 1 if failed else 0
     for run_dir, score, log in zip(args.run_dirs, scores, logs, strict=True):
         points = "    -" if score.incomplete else f"{score.score:5.0f}"
@@ -459,21 +504,44 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _readable(run_dirs: list[Path]) -> tuple[list[list[LogRecord]], list[Path], int]:
-    """The logs of a batch of runs that can be read, their folders, and how many could not
-    (each named on stderr in one line)."""
+def _readable(
+    run_dirs: list[Path],
+) -> tuple[list[list[LogRecord]], list[Path], dict[Path, dict[str, object]]]:
+    """The logs of a batch of runs that can be read, their folders, and the error of each that
+    could not (each named on stderr in one line)."""
     from range.runs.runlog import read_events
 
-    logs, kept, failed = [], [], 0
+    logs: list[list[LogRecord]] = []
+    kept: list[Path] = []
+    skipped: dict[Path, dict[str, object]] = {}
     for run_dir in run_dirs:
         try:
             logs.append(read_events(run_dir))
         except (OSError, ValueError) as exc:
             print(f"openrange: {exc}: not scored", file=sys.stderr)
-            failed += 1
+            skipped[run_dir] = {"drill": None, "seed": None, "error": f"{exc}: not scored"}
             continue
         kept.append(run_dir)
-    return logs, kept, failed
+    return logs, kept, skipped
+
+
+def _print_batch_json(
+    given: list[Path],
+    scored: dict[Path, dict[str, object]],
+    skipped: dict[Path, dict[str, object]],
+    officers: list[dict[str, object]],
+) -> None:
+    """`score --json` of several runs: `runs` has one entry per run given, in order, each
+    naming its `run_dir`, `drill` and `seed`; a run left out has `error` and no score."""
+    runs: list[dict[str, object]] = []
+    for run_dir in given:
+        if run_dir in scored:
+            runs.append(scored[run_dir])
+        else:
+            why = skipped.get(run_dir, {"drill": None, "seed": None, "error": "not scored"})
+            runs.append({"run_dir": str(run_dir), **why})
+    out = {"runs": runs, "officers": officers}
+    print(json.dumps(out, indent=2, sort_keys=True))
 
 
 def _with_records(run_dirs: list[Path], check: Callable[[Path, Records | None], T]) -> list[T]:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from range.cli.util import help_when_bare
+from range.cli.util import ExamplesHelpFormatter, help_when_bare
 from range.deps import require
 
 
@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="policy commands", metavar="VERB")
     show = verbs.add_parser(
         "show",
+        epilog="examples:\n"
+        "  openrange policy show\n"
+        "  openrange policy show my-agency.toml --json\n",
+        formatter_class=ExamplesHelpFormatter,
         help="print a policy: matrix, rules and settings",
         description="Print the policy (the default one unless FILE is given): its force "
         "matrix, one row per rule and one per setting, each with its source.",

@@ -204,6 +204,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     officers.set_defaults(handler=_officers)
     history = verbs.add_parser(
         "history",
+        epilog="examples:\n"
+        "  openrange records history 4411\n"
+        "  openrange records history 4411 --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="one officer's qualifications and drill runs",
         description="One officer's standing per course (status and expiry), then every "
         "qualification attempt and drill run.",
@@ -251,6 +255,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     verify = verbs.add_parser(
         "verify",
+        epilog="examples:\n  openrange records verify\n  openrange records verify --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="check the audit chain",
         description="Walk the hash chains (qualification records, officers, drill runs) and "
         "each recorded run's log, and report every edited or deleted record or log; exit 1 if "
@@ -262,6 +268,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify.set_defaults(handler=_verify)
     incomplete = verbs.add_parser(
         "incomplete",
+        epilog="examples:\n  openrange records incomplete\n  openrange records incomplete --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="attempts begun and never finished (a crash, a pulled plug)",
         description="List the attempts in progress that never finished: badge, course, seed, "
         "start time and how many shots were kept. Resume one with `course run COURSE "
@@ -278,7 +286,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "INCOMPLETE with every shot kept, who closed it and why; it never counts as a pass "
         "or a fail.",
         epilog="example:\n  openrange records close 17 --by 'Sgt. Ortiz' --reason 'power cut'\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=cliutil.ExamplesHelpFormatter,
     )
     close.add_argument(
         "attempt",
@@ -303,6 +311,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     close.set_defaults(handler=_close)
     export = verbs.add_parser(
         "export",
+        epilog="examples:\n"
+        "  openrange records export --format csv --from 2026-01-01 --out records.csv\n"
+        "  openrange records export --format pdf --warn-days 30 --out roster.pdf\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="CSV, or a roster or certificate as HTML or PDF",
         description="csv: every qualification record (from/to by date). html or pdf: a roster "
         "with each officer's status per course and expiry, warning of expiries within "
@@ -794,7 +806,9 @@ def _history(args: argparse.Namespace) -> int:
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
             said = f"  {d['decision']}" if d["decision"] else ""
-            if not said and d["outcome"].startswith("INCOMPLETE"):
+            if not said and d.get("not_decided"):  # ran to its end: the debrief unanswered
+                said = f"  no decision: {d['not_decided']}"
+            elif not said and d["outcome"].startswith("INCOMPLETE"):
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
             # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
@@ -814,6 +828,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         damaged_run,
         drill_label,
         drill_outcome,
+        drill_run_not_decided,
         drill_run_script,
         drill_run_uncalibrated,
         graded,
@@ -869,7 +884,9 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         # None when not graded: an ABORTED run says who stopped it below, an INCOMPLETE one
         # decided nothing.
         said = f"{row['decision']}; " if graded(row["outcome"]) else ""
-        if not said and row["outcome"].startswith("INCOMPLETE"):
+        if not said and (not_decided := drill_run_not_decided(row)):
+            said = f"no decision: {not_decided}; "  # ran to its end, the debrief unanswered
+        elif not said and row["outcome"].startswith("INCOMPLETE"):
             said = f"{NOT_DECIDED}; "
         yield (
             f"  {row['outcome']}: {said}{points}; seed {row['seed']},"

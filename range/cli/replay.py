@@ -61,7 +61,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="with --png: one frame every SECONDS of run time (default 0.5)",
     )
     p.add_argument(
-        "--size", type=_size, default=(960, 540), help="with --png or --window: WIDTHxHEIGHT"
+        "--size",
+        type=_size,
+        default=(960, 540),
+        help="with --png or --window: WIDTHxHEIGHT in pixels (default 960x540)",
     )
     p.add_argument("--window", action="store_true", help="play in the mirror window")
     p.add_argument(

@@ -453,3 +453,16 @@ def console_address(text: str) -> str:
             " http://HOST:PORT/), with a port from 1 to 65535"
         )
     return text
+
+
+class ExamplesHelpFormatter(argparse.HelpFormatter):
+    """Wraps the description as argparse does, each paragraph (split by a blank line) on its
+    own, and keeps an `examples:` epilog's lines as written (RawDescriptionHelpFormatter would
+    leave a one-string description unwrapped: nu23 #9)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(("example:", "examples:")):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        paragraphs = text.split("\n\n")
+        fill = super()._fill_text  # bound here: a bare super() cannot run inside the genexpr
+        return "\n\n".join(fill(p, width, indent) for p in paragraphs)

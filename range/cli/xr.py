@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from range.cli.util import help_when_bare
+from range.cli.util import ExamplesHelpFormatter, help_when_bare
 from range.deps import require
 
 
@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="xr commands", metavar="VERB")
     check = verbs.add_parser(
         "check",
+        epilog="examples:\n  openrange xr check\n  openrange xr check --json\n",
+        formatter_class=ExamplesHelpFormatter,
         help="report the runtime, system, interaction profiles and extensions",
         description="Start a headless OpenXR session and report the runtime and its version, "
         "the system (headset), the interaction profiles OpenRange binds (simple, "

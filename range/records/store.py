@@ -682,6 +682,21 @@ def drill_run_stopped(row: dict[str, Any]) -> str | None:
     return str(result.get("end_reason") or "aborted")
 
 
+def drill_run_not_decided(row: dict[str, Any]) -> str | None:
+    """Why an INCOMPLETE drill run that ran to its end decided nothing (an empathy scene whose
+    debrief went unanswered: `no debrief question answered (0 of 3)`), None for one cut short
+    (its log stops before the end) or whose result cannot be read (nu23 #7)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return None
+    if not isinstance(result, dict) or result.get("state") != "completed":
+        return None
+    score = result.get("score")
+    why = score.get("incomplete") if isinstance(score, dict) else None
+    return str(why).split(":")[0] if why else None
+
+
 def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
     """Each device a kept drill run used without a valid calibration, on a range master's
     override, as one phrase (`T7-UNCAL: never calibrated; used on the override of RM Lee`),
@@ -1639,8 +1654,23 @@ class Records:
         each amendment (by whom, when, the score it gave) and `recorded_score`, as recorded."""
         rows = self._rows_by_id(f"{_CHAINED_DRILL_RUNS} WHERE d.id = ?", run_id)
         if not rows:
+            # A number `records incomplete` lists is the run in progress's, not a record's: say
+            # so, and how to close it (nu23 #7: the sentence stopped at "an officer's").
+            pending = (
+                self._rows_by_id("SELECT * FROM drill_runs_in_progress WHERE id = ?", run_id)
+                if self._since_6()
+                else []
+            )
+            if pending:
+                raise RecordsError(
+                    f"no drill run {run_id} recorded: #{run_id} is a drill run in progress"
+                    f" (badge {pending[0]['badge']}, {pending[0]['drill']}), never finished;"
+                    f" close it with `openrange records close --drill-run {run_id} --by NAME"
+                    " --reason TEXT`, and it is recorded as INCOMPLETE"
+                )
             raise RecordsError(
                 f"no drill run {run_id}: `openrange records history BADGE` lists an officer's"
+                " drill runs with their numbers"
             )
         row = rows[0]
         # Edited outside OpenRange: DAMAGED here too, as history, the CSV and verify say.
@@ -1699,6 +1729,8 @@ class Records:
                 listed |= {"score": None, "decision": None}
                 if stopped := drill_run_stopped(row):
                     listed["stopped"] = stopped
+                if not_decided := drill_run_not_decided(row):
+                    listed["not_decided"] = not_decided
             shown.append(
                 listed
                 | {

@@ -692,6 +692,7 @@ class Session:
             prepare(cartridges)
             self.faults = FaultPolicy(lane, config.fault_after_s)
             devices = lane.devices()
+            loads = self._bay_loads(lane)
             calibration = self._check_calibration(devices)
             copy_name, copy, drill_path = drill_source(drill, config.drill_file)
             phrases_meta: dict[str, str] = {}
@@ -746,7 +747,12 @@ class Session:
                 weapons=[str(r.weapon) for r in lane.replicas],
                 **({"weapons_left_out": left_out} if left_out else {}),
                 devices=[
-                    {"model": d.model.slug, "serial": d.serial, "firmware": d.firmware}
+                    {
+                        "model": d.model.slug,
+                        "serial": d.serial,
+                        "firmware": d.firmware,
+                        **({"cartridges": loads[d.serial]} if d.serial in loads else {}),
+                    }
                     for d in devices
                 ],
                 openrange_version=__version__,
@@ -902,6 +908,25 @@ class Session:
         """Real replicas need a valid profile (unless a range master overrides); emulated ones
         in a simulated run have none to need."""
         return self.config.require_calibration or self.live is not None
+
+    @staticmethod
+    def _bay_loads(lane: Lane | LiveLane) -> dict[str, list[str | None]]:
+        """Each TASER's cartridge per bay as the run starts, by serial (run_started's device
+        `cartridges`): scoring tells from it which cartridge was still loaded (nu23 #4)."""
+        known = {int(c): c.cartridge_id for c in CartridgeCode}
+        loads: dict[str, list[str | None]] = {}
+        for replica in lane.replicas:
+            codes: list[int] | None = None
+            if isinstance(replica, Replica):
+                if isinstance(replica.emulator, TaserEmulator):
+                    codes = [code for code, _ in replica.emulator.bays]
+            elif isinstance(replica, LiveReplica) and replica.model.is_taser:
+                state = replica.link.state if replica.link is not None else None
+                if state is not None:
+                    codes = [code for code, _ in state.loads]
+            if codes is not None:
+                loads[replica.serial] = [known.get(c) for c in codes]
+        return loads
 
     @staticmethod
     def _loaded_cartridges(lane: Lane | LiveLane) -> list[str]:
