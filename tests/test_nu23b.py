@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from test_rules import MUZZLE, phase, pos, rec, start
 
 from drills.log import LogRecord
 from drills.officer import find_officer
@@ -18,7 +19,6 @@ from range.cli.main import main
 from range.runs.drill import RunConfig, RunResult, run_drill
 from scoring.policy import default_policy
 from scoring.score import score_run
-from tests.test_rules import MUZZLE, phase, pos, rec, start
 
 
 @pytest.fixture(scope="module")
