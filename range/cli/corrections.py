@@ -994,9 +994,7 @@ def _correct(args: argparse.Namespace) -> int:
             "by": correction.by,
             "reason": correction.reason,
             "kept_in": str(path),
-            "rescored": [
-                {"drill_run": number, "score_before": b, "score": now} for number, b, now in amended
-            ],
+            "rescored": _rescored(amended),
         }
         print(json.dumps(out, indent=2))
         return 0
@@ -1011,18 +1009,29 @@ def _correct(args: argparse.Namespace) -> int:
     else:
         change = f"{was} ({prior.by}'s correction; heard as {correction.was}) -> {correction.act}"
     print(f"corrected {when} {words}: {change} by {correction.by}; kept in {path}")
+    _say_amended(amended, f"corrected by {correction.by}")
+    return 0
+
+
+def _rescored(amended: list[tuple[int, float | None, float | None]]) -> list[dict[str, Any]]:
+    """`--json`'s `rescored`: each record amended, its score before and after (None: ungraded)."""
+    return [{"drill_run": number, "score_before": b, "score": now} for number, b, now in amended]
+
+
+def _say_amended(amended: list[tuple[int, float | None, float | None]], why: str) -> None:
+    """One line per record amended: rescored from -> to, or still not graded (ABORTED or
+    INCOMPLETE: no score before or after). `why`: "corrected by NAME", "added by NAME"."""
     for number, b, now in amended:
-        if b is None or now is None:  # ABORTED or INCOMPLETE: no score before or after
+        if b is None or now is None:
             print(
                 f"drill run {number} in the records amended: still not graded"
-                f" (corrected by {correction.by}; chained amendment)"
+                f" ({why}; chained amendment)"
             )
             continue
         print(
             f"drill run {number} in the records rescored: {b:g} -> {now:g}"
-            f" (corrected by {correction.by}; chained amendment)"
+            f" ({why}; chained amendment)"
         )
-    return 0
 
 
 def _say_added(
@@ -1057,9 +1066,7 @@ def _say_added(
             "by": correction.by,
             "reason": correction.reason,
             "kept_in": str(path),
-            "rescored": [
-                {"drill_run": number, "score_before": b, "score": now} for number, b, now in amended
-            ],
+            "rescored": _rescored(amended),
         }
         print(json.dumps(out, indent=2))
         return 0
@@ -1070,15 +1077,5 @@ def _say_added(
     else:
         said = f"changed the act added at {when}: {prior.act} ({prior.by}'s) -> {correction.act}"
     print(f"{said} by {correction.by}; kept in {path}")
-    for number, b, now in amended:
-        if b is None or now is None:
-            print(
-                f"drill run {number} in the records amended: still not graded"
-                f" (corrected by {correction.by}; chained amendment)"
-            )
-            continue
-        print(
-            f"drill run {number} in the records rescored: {b:g} -> {now:g}"
-            f" (added by {correction.by}; chained amendment)"
-        )
+    _say_amended(amended, f"added by {correction.by}")
     return 0
