@@ -34,6 +34,7 @@ from physics.datafiles import (
     load_model,
     locate,
     parse_model,
+    read_bytes,
     read_text,
 )
 from physics.targets import TARGETS, TargetKind
@@ -599,7 +600,7 @@ def parse_course_bytes(content: bytes, path: Path | str) -> Course:
 
 def course_file(path: Path) -> CourseFile:
     """The course file at `path` with its bytes (read once), as `load_course` reads it."""
-    content = path.read_bytes()  # a missing file is the OSError that names it
+    content = read_bytes(path)  # a missing file is the OSError that names it
     return CourseFile(parse_course_bytes(content, path), content, path)
 
 
@@ -612,7 +613,7 @@ def read_course_file(name: str) -> CourseFile:
         raise NotFoundError(f"{path}: {NOT_A_FILE}")
     if name not in builtin and path.suffix != ".toml":
         raise NotFoundError(f"no course {name!r}; built-in: {', '.join(sorted(builtin))}")
-    content = path.read_bytes()  # a missing file is the OSError that names it
+    content = read_bytes(path)  # a missing file is the OSError that names it
     return CourseFile(parse_course_bytes(content, path), content, path)
 
 

@@ -34,6 +34,7 @@ from physics.datafiles import (
     key_lines,
     locate,
     parse_model,
+    read_bytes,
     read_text,
 )
 from physics.props import PropPart, prop_parts
@@ -740,7 +741,7 @@ def parse_drill_bytes(content: bytes, path: Path | str) -> Drill:
 
 def drill_file(path: Path) -> DrillFile:
     """The drill file at `path` with its bytes (read once), as `load_drill` reads it."""
-    content = path.read_bytes()  # a missing file is the OSError that names it
+    content = read_bytes(path)  # a missing file is the OSError that names it
     return DrillFile(parse_drill_bytes(content, path), content, path)
 
 
@@ -755,7 +756,7 @@ def read_drill_file(name: str) -> DrillFile:
     if name not in builtin_drill_files() and not path.is_file() and path.suffix != ".toml":
         known = ", ".join(sorted(builtin_drill_files()))
         raise NotFoundError(f"no drill {name!r}; built-in: {known}")
-    content = path.read_bytes()
+    content = read_bytes(path)
     if path.suffix != ".toml" and name not in builtin_drill_files():
         # A file that is there but not named .toml (a typo'd path, /etc/passwd): read as a
         # drill all the same, and if it is not one, said so with the line that fails.

@@ -603,15 +603,47 @@ def parse_model(
 NOT_A_FILE = "a directory, not a data file: give one file"
 
 
-def read_text(path: Path) -> str:
-    """A data file's text. A byte that is not UTF-8 is a DataFileError naming the file, the
-    line and the column; so is a directory (status 2, as any file refused: not the OSError,
-    which the CLI reads as an I/O failure, nu21 #4); a missing or unreadable file is the OSError
-    itself (it names the path).
-    """
-    if path.is_dir():
+# A data file (drill, course, policy, phrase book, lane, script, profile) is a few KiB: past
+# this, a file is no data file, and is not read whole (a link to /dev/zero would fill memory).
+MAX_DATA_FILE_BYTES = 4 * 1024 * 1024
+
+
+def read_text(path: Path, max_bytes: int = MAX_DATA_FILE_BYTES, what: str = "a data file") -> str:
+    """A data file's text: `read_bytes`, then UTF-8 (a byte that is not is a DataFileError
+    naming the file, the line and the column)."""
+    return decode(read_bytes(path, max_bytes, what), path)
+
+
+def read_bytes(
+    path: Path, max_bytes: int = MAX_DATA_FILE_BYTES, what: str = "a data file"
+) -> bytes:
+    """A data file's bytes. A directory is a DataFileError (status 2, as any file refused: not
+    the OSError, which the CLI reads as an I/O failure, nu21 #4); so is anything else that is
+    not a regular file (a FIFO would block for ever, a device never end: rc20 #4, rc21 #4) and a
+    file over `max_bytes` (`what` names the kind in those words); a missing or unreadable file
+    is the OSError itself (it names the path)."""
+    import stat
+
+    mode = path.stat().st_mode  # follows a link: what a read would open
+    if stat.S_ISDIR(mode):
         raise DataFileError(path, [Problem(None, "", NOT_A_FILE)])
-    return decode(path.read_bytes(), path)
+    if not stat.S_ISREG(mode):
+        kinds = {
+            stat.S_ISFIFO: "a FIFO (named pipe)",
+            stat.S_ISCHR: "a character device",
+            stat.S_ISBLK: "a block device",
+            stat.S_ISSOCK: "a socket",
+        }
+        kind = next((k for test, k in kinds.items() if test(mode)), "special")
+        why = f"not a regular file ({kind}): {what} is a TOML file"
+        raise DataFileError(path, [Problem(None, "", why)])
+    with path.open("rb") as f:
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        size = path.stat().st_size
+        why = f"too large ({size} bytes; at most {max_bytes // 1024} KiB are read): not {what}"
+        raise DataFileError(path, [Problem(None, "", why)])
+    return raw
 
 
 def decode(raw: bytes, path: Path | str) -> str:

@@ -353,34 +353,10 @@ MAX_PROFILE_BYTES = 64 * 1024
 def _profile_text(path: Path) -> str:
     """The text of profile file `path`: only a regular file of at most MAX_PROFILE_BYTES is read
     (a FIFO would block for ever, a device never end); anything else is a DataFileError saying
-    what it is (rc20 #4)."""
-    import stat
+    what it is (rc20 #4; physics.datafiles.read_text)."""
+    from physics.datafiles import read_text
 
-    from physics.datafiles import DataFileError, Problem, decode
-
-    def refused(why: str) -> DataFileError:
-        return DataFileError(path, [Problem(None, "", why)])
-
-    mode = path.stat().st_mode  # follows a link: what a read would open
-    if not stat.S_ISREG(mode):
-        kinds = {
-            stat.S_ISDIR: "a folder",
-            stat.S_ISFIFO: "a FIFO (named pipe)",
-            stat.S_ISCHR: "a character device",
-            stat.S_ISBLK: "a block device",
-            stat.S_ISSOCK: "a socket",
-        }
-        kind = next((k for test, k in kinds.items() if test(mode)), "special")
-        raise refused(f"not a regular file ({kind}): a profile is a TOML file; remove it")
-    with path.open("rb") as f:
-        raw = f.read(MAX_PROFILE_BYTES + 1)
-    if len(raw) > MAX_PROFILE_BYTES:
-        size = path.stat().st_size
-        raise refused(
-            f"too large ({size} bytes; a profile is a few hundred, at most"
-            f" {MAX_PROFILE_BYTES // 1024} KiB are read): not a profile; remove it"
-        )
-    return decode(raw, path)
+    return read_text(path, MAX_PROFILE_BYTES, "a profile")
 
 
 def _broken_link(path: Path) -> str:

@@ -456,12 +456,13 @@ def _script_table(path: Path) -> dict[str, object] | None:
     """The TOML table of a file given to `drill validate` when it is an officer script
     (docs/drills.md): its top level has `steps` and no `phases` (a drill has phases, a script
     steps). None for a drill, or a file that is not TOML (checked as a drill)."""
+    from physics.datafiles import DataFileError, read_bytes
+
     try:
-        data = tomllib.loads(
-            path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
-        )
-    except (OSError, tomllib.TOMLDecodeError, RecursionError):
-        return None
+        text = read_bytes(path).decode("utf-8", errors="replace")
+        data = tomllib.loads(text.removeprefix("\ufeff"))
+    except (OSError, DataFileError, tomllib.TOMLDecodeError, RecursionError):
+        return None  # said when the file is checked as a drill
     return data if "steps" in data and "phases" not in data else None
 
 

@@ -141,7 +141,7 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
     override the file's) that each port exists and that the profile folder exists and holds
     only valid profiles. Raises physics.datafiles.DataFileError naming the file, the line and
     the field of every problem at once; FileNotFoundError for a missing file."""
-    from range.calibration.profiles import CalibrationProfile
+    from range.calibration.profiles import MAX_PROFILE_BYTES, CalibrationProfile
 
     text = read_text(path)
     lines = key_lines(text)
@@ -190,7 +190,8 @@ def load_lane(path: Path, *, ports: bool = True, profiles: bool = True) -> LaneF
     elif folder is not None:
         for profile in sorted(folder.glob("*.toml")):
             try:
-                parse_model(read_text(profile), CalibrationProfile, profile)
+                text = read_text(profile, MAX_PROFILE_BYTES, "a profile")  # never a FIFO's open
+                parse_model(text, CalibrationProfile, profile)
             except DataFileError as exc:
                 for line in str(exc).splitlines():
                     problem(("calibration", "profiles"), f"a profile is refused: {line}")
