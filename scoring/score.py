@@ -1620,22 +1620,24 @@ def score_run(
             listed["superseded"] = True
         listed |= heard_as(c, heard)
         score.corrections_not_applied.append(listed)
-    score = _empathy_score(score, answers, asked) if empathy else score
+    if empathy:
+        return _empathy_score(score, answers, asked)
     started = next((r.data for r in records if r.kind == "run_started"), {})
-    return _unheard_talk_down(score, started, empathy)
+    return _unheard_talk_down(score, started)
 
 
-def _unheard_talk_down(score: Score, started: Mapping[str, Any], empathy: bool) -> Score:
+def _unheard_talk_down(score: Score, started: Mapping[str, Any]) -> Score:
     """A run that could not hear the officer (run_started `officer_unheard`) in a drill decided
-    by what he says (its `speech_triggers`: a talk-down) or in an empathy scene is not graded:
-    nothing the drill assesses was judged (rc21 #1; docs/scoring.md, "Audio off"). A force drill
-    with audio off is graded as before, its verbal rules not judged."""
+    by what he says (its `speech_triggers`: a talk-down) is not graded: nothing the drill
+    assesses was judged (rc21 #1; docs/scoring.md). A force drill with audio off is graded as
+    before, its verbal rules not judged; so is an empathy scene, which its completion and its
+    debrief (typed, or spoken and kept) decide, never the officer's words during it."""
     unheard = str(started.get("officer_unheard") or "")
-    said = [str(t) for t in started.get("speech_triggers") or []]
-    if not unheard or score.incomplete or not (said or empathy):
+    if not unheard or score.incomplete or not started.get("speech_triggers"):
         return score
-    what = "an empathy scene" if empathy else "a talk-down, a drill decided by what is said"
-    why = f"the officer could not be heard in {what}: {unheard}"
+    why = (
+        f"the officer could not be heard in a talk-down, a drill decided by what is said: {unheard}"
+    )
     return replace(score, incomplete=why, passed=False)
 
 

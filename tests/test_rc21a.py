@@ -1,5 +1,5 @@
-"""rc21 #1: a talk-down (or an empathy scene) the officer could not be heard in is not graded;
-a force drill with audio off still is. Simulated runs rescored as if audio had been off."""
+"""rc21 #1: a talk-down the officer could not be heard in is not graded; a force drill or an
+empathy scene with audio off still is. Simulated runs rescored as if audio had been off."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_rc21_1_a_talk_down_the_officer_could_not_be_heard_in_is_not_graded(
     assert json.loads(capsys.readouterr().out)["score"] is None
 
 
-def test_rc21_1_a_force_drill_with_audio_off_is_graded_and_so_is_an_empathy_scene_not() -> None:
+def test_rc21_1_a_force_drill_or_an_empathy_scene_with_audio_off_is_graded() -> None:
     force = _played("knife-approach-v1")
     assert "speech_triggers" not in force.records[0].data
     score = score_run(_unheard(force.records), default_policy())
@@ -87,5 +87,8 @@ def test_rc21_1_a_force_drill_with_audio_off_is_graded_and_so_is_an_empathy_scen
         RunConfig(empathy, find_officer(empathy.expected_officer), 1, debrief=lambda d: answers)
     )
     assert played.score.outcome is Outcome.PASS
+    # An empathy scene is decided by its completion and its debrief, not by what the officer
+    # says in it (none waits on speech): graded with audio off, as a live one in the headset is.
+    assert "speech_triggers" not in played.records[0].data
     score = score_run(_unheard(played.records), default_policy())
-    assert score.incomplete == f"the officer could not be heard in an empathy scene: {WHY}"
+    assert not score.incomplete and score.outcome is Outcome.PASS
