@@ -59,6 +59,11 @@ def test_rc21_1_a_talk_down_the_officer_could_not_be_heard_in_is_not_graded(
     from range.records.store import Records
 
     unheard = dataclasses.replace(talk_down, records=_unheard(talk_down.records), score=score)
+    # `drill run` exits 11 for it, as for any run that ended not graded (README).
+    from range.cli.drill import NOT_GRADED_STATUS, graded_status
+
+    assert graded_status(unheard) == NOT_GRADED_STATUS == 11
+    assert graded_status(talk_down) == 0
     url = f"sqlite:///{tmp_path / 'records.sqlite'}"
     with Records.open(url) as records:
         records.add_officer("4411", "J. Rivera", "Metro PD")
