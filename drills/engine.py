@@ -254,6 +254,7 @@ class DrillEngine:
             ],
             lane_length_m=self.drill.scene.lane_length_ft * FT_M,
             **self._empathy_meta(),
+            **self._talk_down_meta(),
             **meta,
         )
         for subject in self.subjects.values():
@@ -888,6 +889,20 @@ class DrillEngine:
         )
         if subject.phase.say is not None:
             self._spoke(subject, subject.phase.say)
+
+    def _talk_down_meta(self) -> dict[str, Any]:
+        """A drill whose course turns on what the officer says (a transition on `speech:` or
+        on the subject's agitation, which his words move): run_started `speech_triggers` lists
+        them, so a run that could not hear the officer is not graded (rc21 #1)."""
+        said = sorted(
+            {
+                t.on
+                for phase in self.drill.phases
+                for t in phase.transitions
+                if t.on is not None and t.on.startswith(("speech:", "agitation_"))
+            }
+        )
+        return {"speech_triggers": said} if said else {}
 
     def _empathy_meta(self) -> dict[str, Any]:
         empathy = self.drill.empathy

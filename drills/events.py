@@ -310,6 +310,10 @@ class RunStarted(Record):
     # officer said is unknown, so scoring leaves the verbal rules not judged (nu20 #1; absent
     # when the microphone was open, in a simulated run and in older logs).
     officer_unheard: str | None = None
+    # The drill's transitions that turn on what the officer says (`speech:ACT`, and
+    # `agitation_below/above:X`, which his words move): a talk-down. With `officer_unheard`, the
+    # run is not graded (rc21 #1; absent for a drill with none, and in older logs).
+    speech_triggers: list[str] | None = None
 
     # An empathy scene (issue 17): the drill's kind and whose eyes and ears the officer takes
     # (absent for a use-of-force drill and in older logs).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -121,6 +121,10 @@ class Score:
     debrief: list[dict[str, Any]] = field(default_factory=list)
     # A TASER fired in a log that logs cycles, with no cycle: why ("" otherwise).
     taser_cycles_note: str = ""
+    # The issued weapons the run was played without, on the range master's `--without`
+    # (run_started `weapons_left_out`): shown beside the score, so nobody reads a missing
+    # TASER as the drill's own design (rc21 #5).
+    weapons_left_out: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:
@@ -1368,6 +1372,7 @@ class _Judge:
             shoot_scenario=any(s.peak is Threat.DEADLY for s in self.subjects.values()),
             incomplete=incomplete,
             less_lethal_na=llf_na,
+            weapons_left_out=[str(w) for w in self.started.get("weapons_left_out") or []],
             subjects={
                 s.name: {
                     "role": s.role,
@@ -1615,7 +1620,25 @@ def score_run(
             listed["superseded"] = True
         listed |= heard_as(c, heard)
         score.corrections_not_applied.append(listed)
-    return _empathy_score(score, answers, asked) if empathy else score
+    if empathy:
+        return _empathy_score(score, answers, asked)
+    started = next((r.data for r in records if r.kind == "run_started"), {})
+    return _unheard_talk_down(score, started)
+
+
+def _unheard_talk_down(score: Score, started: Mapping[str, Any]) -> Score:
+    """A run that could not hear the officer (run_started `officer_unheard`) in a drill decided
+    by what he says (its `speech_triggers`: a talk-down) is not graded: nothing the drill
+    assesses was judged (rc21 #1; docs/scoring.md). A force drill with audio off is graded as
+    before, its verbal rules not judged; so is an empathy scene, which its completion and its
+    debrief (typed, or spoken and kept) decide, never the officer's words during it."""
+    unheard = str(started.get("officer_unheard") or "")
+    if not unheard or score.incomplete or not started.get("speech_triggers"):
+        return score
+    why = (
+        f"the officer could not be heard in a talk-down, a drill decided by what is said: {unheard}"
+    )
+    return replace(score, incomplete=why, passed=False)
 
 
 def _empathy_score(judged: Score, answers: list[dict[str, Any]], asked: int = 0) -> Score:

@@ -147,6 +147,11 @@ def test_a_live_lane_without_a_weapon_the_drill_issues_is_refused_unless_left_ou
     drill = parse_drill_bytes(STILL_DRILL.encode(), tmp_path / "still-v1.toml")
     source = _Still(replicas.clock)
 
+    # rc21 #5: a weapon given twice to --without is refused, before anything is opened.
+    twice = [*args, "--port", pistol_port, "--without", "taser", "--without", "taser"]
+    assert main(twice) == 2
+    assert "--without taser is given twice" in capsys.readouterr().err
+
     def run(without: tuple[str, ...]) -> RunResult:
         live = LiveDrill(
             [pistol_port],
@@ -155,13 +160,41 @@ def test_a_live_lane_without_a_weapon_the_drill_issues_is_refused_unless_left_ou
             search=[replicas.folder],
             without=without,
         )
-        return Session(RunConfig(drill, None, 3, override_by="test", live=live)).run()
+        config = RunConfig(
+            drill, None, 3, override_by="test", live=live, runs_dir=tmp_path / "runs"
+        )
+        return Session(config).run()
 
     with pytest.raises(ValueError, match="issues the taser, but the lane has no replica"):
         run(())
     result = run(("taser",))
     started = result.records[0].data
     assert started["weapons"] == ["firearm"] and started["weapons_left_out"] == ["taser"]
+    # rc21 #5: and every reader of the score says so, not only the raw log.
+    import json
+
+    from range.cli.summary import format_summary
+    from range.records.store import Records
+    from range.review.report import write_report
+
+    said = "Left out:          taser (--without, by the range master)"
+    assert said in format_summary(result).splitlines()
+    run_dir = result.run_dir
+    assert run_dir is not None
+    assert main(["score", str(run_dir)]) == 0
+    assert said in capsys.readouterr().out.splitlines()
+    assert main(["score", str(run_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weapons_left_out"] == ["taser"]
+    page = write_report(run_dir).read_text(encoding="utf-8")
+    assert "Left out: taser (--without, by the range master)" in page
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        records.add_drill_run("4411", result.as_json())
+    assert main(["records", "show", "--drill-run", "1", "--db", url]) == 0
+    assert "  Left out: taser (--without, by the range master)\n" in capsys.readouterr().out
+    assert main(["records", "show", "--drill-run", "1", "--db", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weapons_left_out"] == ["taser"]
 
 
 def test_a_lane_file_cannot_turn_the_calibration_gate_off(

@@ -517,6 +517,9 @@ def _run(args: argparse.Namespace) -> int:
 
     cliutil.refuse_unsaved_record(args)
     args.officer = _badge_officer(args)
+    if twice := sorted({w for w in args.without if args.without.count(w) > 1}):
+        # Each weapon once: a repeat is a typo, never a second weapon left out (rc21 #5).
+        raise ValueError(f"--without {twice[0]} is given twice: name each weapon left out once")
     source = read_drill_file(args.drill)
     if args.live or args.port or args.lane is not None:
         return play_live(args, source)
@@ -1135,7 +1138,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
             on_start=on_start,
             voice=microphone(),
             say=cliutil.say,
-            without=tuple(dict.fromkeys(args.without)),
+            without=tuple(args.without),
         ),
         phrases=phrases,
         phrasebook=book,

@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
 # verification); 2 a usage or data error; 3 a missing dependency; 4 a peripheral; 5 the records;
 # 6 OpenXR; 7 a calibration gate; 8 rendering; 9 storage (a full disk, a file that cannot be
 # written); 10 an officer script's expectation unmet; 11 a drill run that ended not graded
-# (faulted, aborted, an unanswered debrief); 130 Ctrl-C; 70 a bug in OpenRange.
+# (faulted, aborted, an unanswered debrief, a talk-down with audio off); 130 Ctrl-C; 70 a bug
+# in OpenRange.
 _EXIT_BUG = 70
 
 

@@ -823,6 +823,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _show_drill_run(args: argparse.Namespace) -> int:
+    from range.cli.summary import left_out
     from range.records.store import (
         RecordsError,
         damaged_run,
@@ -862,6 +863,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         shown |= damaged_run(row["outcome"])
         shown["corrected"] = row.get("corrected", [])
         shown["uncalibrated"] = uncalibrated
+        shown["weapons_left_out"] = list(score.get("weapons_left_out") or [])
         if log_ok is False:
             shown["log_edited"] = log_why
         shown["result"] = result
@@ -898,6 +900,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
             yield f"  WARNING: {log_why}: run records verify"
         for device in uncalibrated:
             yield f"  UNCALIBRATED: {device}"
+        if left := score.get("weapons_left_out"):  # the range master's --without (rc21 #5)
+            yield f"  Left out: {left_out(left)}"
         if script:
             yield f"  {simulation_note(script, row['badge'])}"
         for c in row.get("corrected", []):

@@ -60,6 +60,12 @@ def verdict_line(score: Score) -> str:
     return f"{score.score:.0f}/100  {score.outcome.value}  (policy {score.policy})"
 
 
+def left_out(weapons: list[str]) -> str:
+    """The issued weapons a run was played without (run_started `weapons_left_out`), as the
+    summary, `score`, the report and `records show` say them (rc21 #5)."""
+    return f"{', '.join(weapons)} (--without, by the range master)"
+
+
 def format_score(score: Score) -> str:
     # An INCOMPLETE run is not graded: no decision line, only what happened up to the cut.
     graded = score.outcome is not Outcome.INCOMPLETE
@@ -67,6 +73,11 @@ def format_score(score: Score) -> str:
         *([f"Decision:          {score.decision}"] if graded else []),
         f"Score:             {verdict_line(score)}",
         f"Less-lethal first: {_less_lethal(score)}",
+        *(
+            [f"Left out:          {left_out(score.weapons_left_out)}"]
+            if score.weapons_left_out
+            else []
+        ),
         "Reaction time:     "
         + (
             "n/a"

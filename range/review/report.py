@@ -38,6 +38,7 @@ from range.cli.corrections import (
 from range.cli.summary import (
     correction_change,
     earlier_corrections,
+    left_out,
     run_who,
     verdict_line,
 )
@@ -801,6 +802,10 @@ def write_report(
         f"<p class='warning'>UNCALIBRATED: {html.escape(said)}</p>"
         for said in uncalibrated(records)
     )
+    if score.weapons_left_out:  # the range master's --without (rc21 #5)
+        overrides += (
+            f"<p class='warning'>Left out: {html.escape(left_out(score.weapons_left_out))}</p>"
+        )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>After-action review: {html.escape(drill.title)}</title>
