@@ -1,0 +1,50 @@
+"""rc21's small wrong results and wording: #3 `analyze spread --plot out.txt` is refused in one
+line before the study; #2 `score` counts a run given twice once; #7 wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drills.officer import find_officer
+from drills.schema import find_drill
+from range.cli.main import main
+from range.runs.drill import RunConfig, run_drill
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = run_drill(
+        RunConfig(
+            find_drill("knife-approach-v1"),
+            find_officer("taser-first-v1"),
+            7,
+            runs_dir=tmp_path_factory.mktemp("runs"),
+        )
+    )
+    assert result.run_dir is not None
+    return result.run_dir
+
+
+SPREAD = ("analyze", "spread", "--cartridge", "taser7-cq", "--distance", "7ft", "--trials", "20")
+
+
+def test_plot_to_a_suffix_matplotlib_cannot_draw_is_refused_first(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out.txt"
+    assert main([*SPREAD, "--plot", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert "out.txt" in err and ".txt file cannot be drawn" in err and ".png" in err
+    assert not target.exists()
+    # A run's own file is refused before the study too (the run-folder check is reached).
+    drill = run_dir / "drill.toml"
+    before = drill.read_bytes()
+    assert main([*SPREAD, "--plot", str(drill)]) != 0
+    out, err = capsys.readouterr()
+    assert out == "" and "run's own files" in err and drill.read_bytes() == before
+    # A suffix it can draw still works.
+    assert main([*SPREAD, "--plot", str(tmp_path / "out.svg")]) == 0
+    assert (tmp_path / "out.svg").read_text().lstrip().startswith("<?xml")
