@@ -48,3 +48,28 @@ def test_plot_to_a_suffix_matplotlib_cannot_draw_is_refused_first(
     # A suffix it can draw still works.
     assert main([*SPREAD, "--plot", str(tmp_path / "out.svg")]) == 0
     assert (tmp_path / "out.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_score_counts_a_run_given_twice_once(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    again = Path(f"{run_dir}/../{run_dir.name}/")  # the same folder, spelled another way
+    assert main(["score", str(run_dir), str(run_dir), "--json"]) == 0
+    (officer,) = json.loads(capsys.readouterr().out)["officers"]
+    assert officer["shoot_runs"] + officer["no_shoot_runs"] == 1, officer
+    assert main(["score", str(run_dir), str(again), str(copy), "--json"]) == 0
+    out, err = capsys.readouterr()
+    batch = json.loads(out)
+    assert len(batch["runs"]) == 3  # every run given is still listed
+    (officer,) = batch["officers"]
+    assert officer["shoot_runs"] + officer["no_shoot_runs"] == 1, officer
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err
+    assert f"{again} is the same run as {run_dir} (the same folder)" in lines[0]
+    assert f"{copy} is the same run as {run_dir} (the same log)" in lines[1]
+    assert all("counted once in the officer's rates" in line for line in lines)

@@ -480,7 +480,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 print(line)
             print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 1 if failed else 0
-    rows = detection(scores)
+    once = _counted_once(args.run_dirs)
+    rows = detection([score for score, first in zip(scores, once, strict=True) if first])
     if args.json:
         scored: dict[Path, dict[str, object]] = {}
         for run_dir, score, log_edited, log in zip(
@@ -502,6 +503,36 @@ def _cmd_score(args: argparse.Namespace) -> int:
     print()
     print(format_detection(rows))
     return 1 if failed else 0
+
+
+def _counted_once(run_dirs: list[Path]) -> list[bool]:
+    """For each run of a batch, whether it counts in the officer's rates: a run given twice
+    (the same folder once resolved, `runs/X` and a link to it, or the same log, a copy of the
+    folder: its events.jsonl's sha256) counts once, at its first mention, and each repeat is
+    said in one line on stderr (rc21 #2: `score R R` counted two hits from one run)."""
+    import hashlib
+
+    first: dict[object, Path] = {}
+    once: list[bool] = []
+    for run_dir in run_dirs:
+        folder = run_dir.resolve()
+        try:
+            digest: str | None = hashlib.sha256((folder / "events.jsonl").read_bytes()).hexdigest()
+        except OSError:
+            digest = None  # read a moment ago; if not now, the folder alone decides
+        same = first.get(folder) or (first.get(digest) if digest is not None else None)
+        if same is not None:
+            why = "the same folder" if same.resolve() == folder else "the same log"
+            print(
+                f"openrange: {run_dir} is the same run as {same} ({why}):"
+                " counted once in the officer's rates",
+                file=sys.stderr,
+            )
+        once.append(same is None)
+        first.setdefault(folder, run_dir)
+        if digest is not None:
+            first.setdefault(digest, run_dir)
+    return once
 
 
 def _readable(
