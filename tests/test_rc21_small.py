@@ -73,3 +73,34 @@ def test_score_counts_a_run_given_twice_once(
     assert f"{again} is the same run as {run_dir} (the same folder)" in lines[0]
     assert f"{copy} is the same run as {run_dir} (the same log)" in lines[1]
     assert all("counted once in the officer's rates" in line for line in lines)
+
+
+def test_an_earlier_export_in_a_run_folder_is_refused_saying_why(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = run_dir / "export.csv"
+    mine.write_text("an earlier export\n")
+    try:
+        assert main(["report", str(run_dir), "--out", str(mine)]) != 0
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and str(mine) in err, err
+        assert "only a report (*.html) may be replaced there" in err
+        assert "one of the run's own files" not in err  # it is the user's, not the run's
+        assert mine.read_text() == "an earlier export\n"
+    finally:
+        mine.unlink()
+
+
+def test_replay_png_into_the_run_s_own_folder_is_refused(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.cli.replay import frames_line
+
+    before = sorted(p.name for p in run_dir.iterdir())
+    png = ["replay", str(run_dir), "--as", "subject", "--png", str(run_dir), "--size", "16x8"]
+    assert main(png) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "a run's own folder" in err, err
+    assert sorted(p.name for p in run_dir.iterdir()) == before  # no frame written there
+    assert frames_line(2, Path("out"), 1) == "2 frames written to out (1 older frame removed first)"
+    assert frames_line(1, Path("out"), 0) == "1 frame written to out"
