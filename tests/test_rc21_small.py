@@ -71,7 +71,7 @@ def test_score_counts_a_run_given_twice_once(
     lines = err.strip().splitlines()
     assert len(lines) == 2, err
     assert f"{again} is the same run as {run_dir} (the same folder)" in lines[0]
-    assert f"{copy} is the same run as {run_dir} (the same log)" in lines[1]
+    assert f"{copy} is the same run as {run_dir} (a copy of its folder)" in lines[1]
     assert all("counted once in the officer's rates" in line for line in lines)
 
 
