@@ -104,3 +104,29 @@ def test_replay_png_into_the_run_s_own_folder_is_refused(
     assert sorted(p.name for p in run_dir.iterdir()) == before  # no frame written there
     assert frames_line(2, Path("out"), 1) == "2 frames written to out (1 older frame removed first)"
     assert frames_line(1, Path("out"), 0) == "1 frame written to out"
+
+
+def test_records_history_says_a_faulted_run_faulted(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from range.records.store import Records
+
+    result = json.loads((run_dir / "result.json").read_text())
+    why = "T7-0042 did not come back within 2 s"
+    result |= {"state": "faulted", "end_reason": why, "run_dir": None}
+    result["score"] |= {"outcome": "INCOMPLETE", "complete": False, "decision": "INCOMPLETE"}
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        number = records.add_drill_run("4411", result)
+    assert main(["records", "history", "4411", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert f"  no decision (faulted): {why}" in out and "cut short" not in out, out
+    assert main(["records", "show", "--drill-run", str(number), "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert f": no decision (faulted): {why}; not graded" in out, out
+    assert main(["records", "history", "4411", "--db", url, "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert shown["faulted"] == why and shown["decision"] is None
