@@ -130,3 +130,36 @@ def test_records_history_says_a_faulted_run_faulted(
     assert main(["records", "history", "4411", "--db", url, "--json"]) == 0
     (shown,) = json.loads(capsys.readouterr().out)["drill_runs"]
     assert shown["faulted"] == why and shown["decision"] is None
+
+
+def test_an_act_added_where_the_officer_could_not_be_heard_says_so(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+    import json
+    import shutil
+
+    def added(run: Path) -> str:
+        capsys.readouterr()
+        argv = ["speech", "correct", str(run), "--by", "Sgt Lee", "--add"]
+        argv += ["--from", "1.0", "--to", "2.35", "--act", "command.drop_weapon"]
+        assert main(argv) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    # The same run, its log saying audio was off (run_started `officer_unheard`, nu20 #1).
+    run = tmp_path / "unheard"
+    shutil.copytree(run_dir, run)
+    lines = (run / "events.jsonl").read_text().splitlines(keepends=True)
+    first = json.loads(lines[0])
+    first["officer_unheard"] = "audio is off: PortAudio is not installed"
+    lines[0] = json.dumps(first) + "\n"
+    (run / "events.jsonl").write_text("".join(lines))
+    result = json.loads((run / "result.json").read_text())
+    if "log_sha256" in result:
+        result["log_sha256"] = hashlib.sha256((run / "events.jsonl").read_bytes()).hexdigest()
+    (run / "result.json").write_text(json.dumps(result))
+    said = added(run)
+    assert "(the officer could not be heard)" in said and "recogniser" not in said, said
+    heard = tmp_path / "heard"
+    shutil.copytree(run_dir, heard)
+    assert "(the recogniser heard nothing there)" in added(heard)
