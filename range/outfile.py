@@ -73,15 +73,36 @@ def check(path: Path) -> None:
             " (left as it was)",
             str(path),
         )
-    if (real.parent / "events.jsonl").is_file() and (
-        real.name in RUN_FILES
-        or RUN_FILE_PATTERN.fullmatch(real.name) is not None
-        or (mode is not None and stat.S_ISREG(mode) and real.suffix not in REPORT_SUFFIXES)
-    ):
+    if not (real.parent / "events.jsonl").is_file():
+        return
+    if real.name in RUN_FILES or RUN_FILE_PATTERN.fullmatch(real.name) is not None:
         raise RefusedTargetError(
             errno.EPERM,
             "one of the run's own files (its folder holds events.jsonl): refused, name"
             f" another file ({'left as it was' if mode is not None else 'not written'})",
+            str(path),
+        )
+    if mode is not None and stat.S_ISREG(mode) and real.suffix not in REPORT_SUFFIXES:
+        # Perhaps the user's own earlier export (rc21 #7a): said as the rule it breaks.
+        raise RefusedTargetError(
+            errno.EPERM,
+            "a file already in a run's folder (it holds events.jsonl): only a report"
+            f" ({', '.join('*' + s for s in REPORT_SUFFIXES)}) may be replaced there; refused,"
+            " name a new file (left as it was)",
+            str(path),
+        )
+
+
+def check_folder(path: Path) -> None:
+    """Refuse (RefusedTargetError, naming `path`) a folder of files to write (`replay --png
+    DIR`'s frames) that is a run's own folder (one holding events.jsonl): a second replay there
+    would remove and replace files in it that are not reports, which `check` refuses for a
+    file named there (rc21 #7b)."""
+    if (Path(path).resolve() / "events.jsonl").is_file():
+        raise RefusedTargetError(
+            errno.EPERM,
+            "a run's own folder (it holds events.jsonl): only a report (*.html) may be"
+            " replaced there; refused, name a folder of its own for the frames",
             str(path),
         )
 

@@ -163,7 +163,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     spread.add_argument("--seed", type=cliutil.seed, default=0, help="random seed (default 0)")
     spread.add_argument("--json", action="store_true", help="print the rows as JSON")
-    spread.add_argument("--plot", type=Path, default=None, help="also draw the result to a PNG")
+    spread.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="also draw the result to a PNG (.pdf, .svg: by the suffix)",
+    )
     spread.set_defaults(handler=_spread)
 
     trajectory = verbs.add_parser(
@@ -247,6 +252,8 @@ def _spread(args: argparse.Namespace) -> int:
             f" {cart.id} fires {cart.probes_per_pull} probes per pull at --aim"
         )
     distances = distances_ft(args.distance, args.step)
+    if args.plot is not None:
+        _check_plot(args.plot)
     beyond = [d for d in distances if d > cart.wire_length_ft]
     if beyond:
         print(
@@ -305,6 +312,23 @@ def _spread(args: argparse.Namespace) -> int:
     if args.plot is not None:
         print(f"plot: {args.plot}")
     return 0
+
+
+def _check_plot(path: Path) -> None:
+    """Refuse, before the study runs, a --plot that cannot be written (rc21 #3): a suffix
+    matplotlib cannot draw (`out.txt`, once a traceback after the study) in one line, and a
+    target `outfile.check` refuses (a run's own file, a FIFO). No suffix draws a PNG."""
+    outfile.check(path)
+    require("matplotlib")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kind = path.suffix.lstrip(".").lower()
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if kind and kind not in kinds:
+        raise ValueError(
+            f"--plot {path}: a .{kind} file cannot be drawn; name a .png"
+            f" (or one of {', '.join('.' + k for k in sorted(kinds) if k != 'png')})"
+        )
 
 
 def _plot_spread(rows: list, title: str, path: Path) -> None:  # type: ignore[type-arg]

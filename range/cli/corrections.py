@@ -966,11 +966,14 @@ def _correct(args: argparse.Namespace) -> int:
     # say it, when it is missing or not the one the run heard (rc17 #3).
     from range.runs.runlog import read_events
 
-    voice = voice_problem(args.run_dir, read_events(args.run_dir))
+    log = read_events(args.run_dir)
+    voice = voice_problem(args.run_dir, log)
     if voice is not None:
         print(f"openrange: warning: {voice}", file=sys.stderr)
     if correction.added:
-        return _say_added(args, correction, before, path, amended)
+        # Audio off in a live run (run_started `officer_unheard`): no recogniser ran (rc21 #7d).
+        unheard = bool(log and log[0].kind == "run_started" and log[0].data.get("officer_unheard"))
+        return _say_added(args, correction, before, path, amended, unheard=unheard)
     start, end = span(heard)
     # The act in force before this correction: an earlier correction's, or the act heard.
     prior = correction_of(heard, before)
@@ -1040,9 +1043,12 @@ def _say_added(
     before: list[Correction],
     path: Path,
     amended: list[tuple[int, float | None, float | None]],
+    *,
+    unheard: bool = False,
 ) -> int:
     """`speech correct`'s answer for an act added in review (--add), or one changed or taken
-    back (--at inside its words): what it credits, and each record rescored."""
+    back (--at inside its words): what it credits, and each record rescored. `unheard`: the
+    run could not hear the officer (audio off), so no recogniser ran to hear nothing."""
     from drills.speech import span_text
     from scoring.corrections import NONE, added_in_force
 
@@ -1071,7 +1077,10 @@ def _say_added(
         print(json.dumps(out, indent=2))
         return 0
     if prior is None:
-        said = f"added {correction.act} at {when} (the recogniser heard nothing there)"
+        nothing = (
+            "the officer could not be heard" if unheard else "the recogniser heard nothing there"
+        )
+        said = f"added {correction.act} at {when} ({nothing})"
     elif correction.act == NONE:
         said = f"took back {prior.act} (added by {prior.by}) at {when}"
     else:

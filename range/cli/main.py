@@ -481,7 +481,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 print(line)
             print(format_score(dataclasses.replace(scores[0], policy=label)))
         return 1 if failed else 0
-    rows = detection(scores)
+    once = _counted_once(args.run_dirs)
+    rows = detection([score for score, first in zip(scores, once, strict=True) if first])
     if args.json:
         scored: dict[Path, dict[str, object]] = {}
         for run_dir, score, log_edited, log in zip(
@@ -503,6 +504,46 @@ def _cmd_score(args: argparse.Namespace) -> int:
     print()
     print(format_detection(rows))
     return 1 if failed else 0
+
+
+def _counted_once(run_dirs: list[Path]) -> list[bool]:
+    """For each run of a batch, whether it counts in the officer's rates: a run given twice
+    (the same folder once resolved: `runs/X` and `./runs/X/` or a link to it; or a copy of the
+    folder: the same events.jsonl, by sha256, saved as the same run, its result.json's
+    `run_dir`) counts once, at its first mention, and each repeat is said in one line on
+    stderr (rc21 #2: `score R R` counted two hits from one run). Runs whose logs are the same
+    but that were saved as runs of their own (a scripted officer's, same drill and seed) are
+    each counted."""
+    import hashlib
+
+    first: dict[tuple[object, ...], Path] = {}
+    once: list[bool] = []
+    for run_dir in run_dirs:
+        folder = run_dir.resolve()
+        keys: list[tuple[object, ...]] = [("folder", folder)]
+        try:
+            log = hashlib.sha256((folder / "events.jsonl").read_bytes()).hexdigest()
+        except OSError:
+            log = None  # read a moment ago; if not now, the folder alone decides
+        try:
+            saved = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+            saved_as = saved.get("run_dir") if isinstance(saved, dict) else None
+        except (OSError, ValueError):
+            saved_as = None  # no result (a run cut short): the log alone
+        if log is not None:
+            keys.append(("log", log, saved_as))
+        same = next((first[k] for k in keys if k in first), None)
+        if same is not None:
+            why = "the same folder" if same.resolve() == folder else "a copy of its folder"
+            print(
+                f"openrange: {run_dir} is the same run as {same} ({why}):"
+                " counted once in the officer's rates",
+                file=sys.stderr,
+            )
+        once.append(same is None)
+        for key in keys:
+            first.setdefault(key, run_dir)
+    return once
 
 
 def _readable(

@@ -808,6 +808,8 @@ def _history(args: argparse.Namespace) -> int:
             said = f"  {d['decision']}" if d["decision"] else ""
             if not said and d.get("not_decided"):  # ran to its end: the debrief unanswered
                 said = f"  no decision: {d['not_decided']}"
+            elif not said and d.get("faulted"):  # a replica lost: faulted, not cut short
+                said = f"  {NOT_DECIDED_FAULTED}: {d['faulted']}"
             elif not said and d["outcome"].startswith("INCOMPLETE"):
                 said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
             # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
@@ -829,6 +831,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         damaged_run,
         drill_label,
         drill_outcome,
+        drill_run_faulted,
         drill_run_not_decided,
         drill_run_script,
         drill_run_uncalibrated,
@@ -888,6 +891,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         said = f"{row['decision']}; " if graded(row["outcome"]) else ""
         if not said and (not_decided := drill_run_not_decided(row)):
             said = f"no decision: {not_decided}; "  # ran to its end, the debrief unanswered
+        elif not said and (faulted := drill_run_faulted(row)):
+            said = f"{NOT_DECIDED_FAULTED}: {faulted}; "  # a replica lost, not cut short
         elif not said and row["outcome"].startswith("INCOMPLETE"):
             said = f"{NOT_DECIDED}; "
         yield (
@@ -1236,6 +1241,7 @@ def _close(args: argparse.Namespace) -> int:
 
 
 NOT_DECIDED = "no decision (cut short)"  # an INCOMPLETE drill run's decision: none
+NOT_DECIDED_FAULTED = "no decision (faulted)"  # a live run whose replica was lost (rc21 #7c)
 
 
 def _close_drill_run(args: argparse.Namespace) -> int:

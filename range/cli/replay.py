@@ -111,6 +111,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     if args.png is not None and args.png.exists() and not args.png.is_dir():
         raise ValueError(f"--png {args.png}: not a folder (the frames go in a folder)")
+    if args.png is not None:
+        from range import outfile
+
+        outfile.check_folder(args.png)  # before any renderer is opened
     # A missing, unreadable or empty log, or a qualification attempt's (replay plays drill
     # runs), is named in one line before any renderer, window or headset is opened.
     drill_run_records(args.run_dir)
@@ -129,8 +133,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
         older = len(frame_files(args.png))  # an earlier replay's frames: removed (nu23 #8)
         written = write_pngs(args.run_dir, args.who, args.png, args.every, args.size)
-        removed = f" ({older} older frames removed first)" if older else ""
-        print(f"{len(written)} frames written to {args.png}{removed}")
+        print(frames_line(len(written), args.png, older))
         return 0
     from range.cli.sound import playing_along
 
@@ -156,3 +159,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         shown = play_headset(args.run_dir, args.who, speed=args.speed, frames=args.frames)
     print(f"{shown} frames shown in the headset")
     return 0
+
+
+def frames_line(written: int, out: Path, older: int) -> str:
+    """`replay --png`'s summary: `2 frames written to out (1 older frame removed first)`."""
+    removed = f" ({older} older frame{'s' if older != 1 else ''} removed first)" if older else ""
+    return f"{written} frame{'s' if written != 1 else ''} written to {out}{removed}"

@@ -682,6 +682,19 @@ def drill_run_stopped(row: dict[str, Any]) -> str | None:
     return str(result.get("end_reason") or "aborted")
 
 
+def drill_run_faulted(row: dict[str, Any]) -> str | None:
+    """Why a live drill run faulted (a replica lost and not back: `T7-0042 did not come back
+    within 2 s`), None for one that did not (or whose result cannot be read): it decided
+    nothing, and was not cut short either (rc21 #7c)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return None
+    if not isinstance(result, dict) or result.get("state") != "faulted":
+        return None
+    return str(result.get("end_reason") or "a device fault")
+
+
 def drill_run_not_decided(row: dict[str, Any]) -> str | None:
     """Why an INCOMPLETE drill run that ran to its end decided nothing (an empathy scene whose
     debrief went unanswered: `no debrief question answered (0 of 3)`), None for one cut short
@@ -1731,6 +1744,8 @@ class Records:
                     listed["stopped"] = stopped
                 if not_decided := drill_run_not_decided(row):
                     listed["not_decided"] = not_decided
+                if faulted := drill_run_faulted(row):
+                    listed["faulted"] = faulted
             shown.append(
                 listed
                 | {

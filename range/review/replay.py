@@ -260,6 +260,7 @@ def write_pngs(
     from range import outfile
     from range.runs.saved import saved_drill_run
 
+    outfile.check_folder(out_dir)  # never among a run's own files (rc21 #7b)
     records, drill = saved_drill_run(run_dir)
     written = []
     with Renderer(*size) as renderer:  # a size the GL cannot render is refused first
