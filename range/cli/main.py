@@ -529,8 +529,8 @@ def _counted_once(run_dirs: list[Path]) -> list[bool]:
             saved = json.loads((folder / "result.json").read_text(encoding="utf-8"))
             saved_as = saved.get("run_dir") if isinstance(saved, dict) else None
         except (OSError, ValueError):
-            saved_as = None  # no result (a run cut short): the log alone
-        if log is not None:
+            saved_as = None  # no result (a run cut short): the folder alone decides
+        if log is not None and saved_as is not None:  # a copy says which run it was saved as
             keys.append(("log", log, saved_as))
         same = next((first[k] for k in keys if k in first), None)
         if same is not None:
