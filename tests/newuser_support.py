@@ -1,6 +1,7 @@
 """What the new-user tests share (tests/test_newuser_f12.py, test_newuser2_f12.py,
 test_newuser2_final.py, test_nu12j.py, test_nu12k.py): running the CLI in process, a records
-database holding one officer, and a valid calibration profile to break one field at a time."""
+database holding one officer, a valid calibration profile to break one field at a time, and a
+saved scripted run of the knife drill (test_nu23_outputs.py, test_rc21_small.py)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,18 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) 
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     return captured.out, captured.err
+
+
+def saved_knife_run(runs_dir: Path, seed: int = 7) -> Path:
+    """knife-approach-v1 played by its scripted officer (taser-first-v1), saved under
+    `runs_dir`: the run folder."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    config = RunConfig(
+        find_drill("knife-approach-v1"), find_officer("taser-first-v1"), seed, runs_dir=runs_dir
+    )
+    result = run_drill(config)
+    assert result.run_dir is not None
+    return result.run_dir

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from newuser_support import saved_knife_run
 
 from drills.officer import find_officer
 from drills.schema import find_drill
@@ -19,16 +20,7 @@ from range.runs.drill import RunConfig, run_drill
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = run_drill(
-        RunConfig(
-            find_drill("knife-approach-v1"),
-            find_officer("taser-first-v1"),
-            7,
-            runs_dir=tmp_path_factory.mktemp("runs"),
-        )
-    )
-    assert result.run_dir is not None
-    return result.run_dir
+    return saved_knife_run(tmp_path_factory.mktemp("runs"))
 
 
 @pytest.mark.parametrize(
