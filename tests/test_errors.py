@@ -515,6 +515,43 @@ def test_a_full_disk_during_a_run_is_one_line_and_keeps_the_log(
     assert not (run / "result.json").exists()
 
 
+_CUT_AT_NEWLINE = """
+import json, resource, signal, sys
+from pathlib import Path
+from drills.log import LogRecord
+from range.runs.runlog import RunWriteError, RunWriter
+
+first = LogRecord(t=0.0, kind="instructor", data={"button": "comply"})
+second = LogRecord(t=1.5, kind="instructor", data={"button": "stop"})
+size = sum(len(json.dumps(r.as_json(), sort_keys=True)) + 1 for r in (first, second))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size - 1, size - 1))  # all of `second` but its newline
+writer = RunWriter(Path(sys.argv[1]), "knife-approach-v1")
+writer.append(first)
+try:
+    writer.append(second)
+except RunWriteError as exc:
+    print(exc)
+"""
+
+
+def test_a_record_cut_just_before_its_newline_is_taken_back_off_the_log(tmp_path: Path) -> None:
+    # The flake behind a red CI (stop 27): a full disk that let a record through all but its
+    # newline left a line that reads as whole, so the log ran past the time the error named.
+    done = subprocess.run(
+        [sys.executable, "-c", _CUT_AT_NEWLINE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        check=True,
+    )
+    assert "the event log is kept up to t = 0.000 s" in done.stdout, done.stdout + done.stderr
+    (run,) = tmp_path.iterdir()
+    lines = (run / EVENTS).read_bytes().split(b"\n")
+    assert lines[-1] == b""  # ends in a whole record
+    assert [json.loads(line)["t"] for line in lines[:-1]] == [0.0]
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ which names the file and the run time the log is kept up to; what was written st
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -66,7 +67,9 @@ class RunWriter:
             path = base.with_name(f"{base.name}-{n}")
         path.mkdir(parents=True)
         self.path = path
-        self._events: IO[str] | None = (path / EVENTS).open("a", encoding="utf-8")
+        # Unbuffered bytes: a record is on disk whole, or (after a failed write) cut back off,
+        # so the log never ends in a record that lacks its newline (see `append`).
+        self._events: IO[bytes] | None = (path / EVENTS).open("ab", buffering=0)
         # The writer holds an exclusive lock on its log while it writes: another process (a
         # restarted lane with the same runs folder) sees the run is still being played
         # (`being_written`) and leaves it; the kernel drops the lock when this process dies.
@@ -76,10 +79,21 @@ class RunWriter:
     def append(self, record: LogRecord) -> None:
         if self._events is None:
             raise ValueError(f"run {self.path} is closed")
+        line = (json.dumps(record.as_json(), sort_keys=True) + "\n").encode("utf-8")
+        start = os.fstat(self._events.fileno()).st_size
         try:
-            self._events.write(json.dumps(record.as_json(), sort_keys=True) + "\n")
-            self._events.flush()
+            done = 0
+            while done < len(line):  # a write may be short just before the disk fills
+                wrote = self._events.write(line[done:])
+                if not wrote:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += wrote
         except OSError as exc:
+            # Cut the part of this record that did reach the disk: a torn line that happens to
+            # end just before its newline would read as whole, and the log would run past the
+            # time the error names. Shrinking a file needs no space, so this holds on a full disk.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._events.fileno(), start)
             self._abandon()
             raise RunWriteError(self.path / EVENTS, self._written_to_s, exc) from exc
         self._written_to_s = record.t
@@ -110,7 +124,6 @@ class RunWriter:
     def close(self) -> None:
         if self._events is not None:
             try:
-                self._events.flush()
                 os.fsync(self._events.fileno())
             except OSError as exc:
                 self._abandon()
@@ -127,8 +140,7 @@ class RunWriter:
             shutil.rmtree(self.path, ignore_errors=True)
 
     def _abandon(self) -> None:
-        """Close the log after a failed write. Closing flushes what is still buffered, which
-        fails again on a full disk: that second failure is the one already being reported."""
+        """Close the log after a failed write (nothing is buffered: the log is unbuffered)."""
         events, self._events = self._events, None
         if events is not None:
             with contextlib.suppress(OSError):
