@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from range import outfile
+from range.cli.columns import column_width, pad
 from range.cli.util import add_hand_option, help_when_bare, say
 
 if TYPE_CHECKING:
@@ -758,9 +759,9 @@ def _list(args: argparse.Namespace) -> int:
                 + ("" if row["checked"] else f" ({UNCHECKED})"),
             )
         )
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    widths = [column_width(r[i] for r in table) for i in range(len(table[0]))]
     for r in table:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        print("  " + "  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip())
     for why in refused:
         print(f"refused: {why}")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from range.cli import records as cli_records
+from range.cli.columns import column_width, pad
 
 if TYPE_CHECKING:
     from drills.course import CourseString
@@ -95,10 +96,11 @@ def _list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    width = max(len(i) for i in courses)
+    width = column_width(courses)
     for c in courses.values():
         print(
-            f"{c.id:<{width}}  {c.title}  ({c.shot_at()}, max {c.max_points}, pass {_pass_mark(c)})"
+            f"{pad(c.id, width)}  {c.title}"
+            f"  ({c.shot_at()}, max {c.max_points}, pass {_pass_mark(c)})"
         )
     return 0
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from peripherals.messages import Model
 from range.cli import sound
 from range.cli import util as cliutil
+from range.cli.columns import column_width, pad
 from range.cli.debrief import add_debrief_options, check_debrief_options, make_debrief
 from range.cli.sound import add_sound_options
 from range.cli.util import (
@@ -298,9 +299,9 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"id": d.id, "title": d.title} for d in drills.values()], indent=2))
     else:
-        width = max(len(i) for i in drills)
+        width = column_width(drills)
         for drill in drills.values():
-            print(f"{drill.id:<{width}}  {drill.title}")
+            print(f"{pad(drill.id, width)}  {drill.title}")
     return 0
 
 

@@ -497,10 +497,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
             }
         _print_batch_json(given, scored, skipped, [r.as_json() for r in rows])
         return 1 if failed else 0
+    from range.cli.columns import column_width, pad
+
+    # The decision column as wide as its longest decision: "critical failure: force on a
+    # subject who posed no threat" ran into the run's folder with one space (nu23 #9).
+    width = column_width((score.decision for score in scores), 48)
     for run_dir, score, log in zip(args.run_dirs, scores, logs, strict=True):
         points = "    -" if score.incomplete else f"{score.score:5.0f}"
         flag = "  (UNCALIBRATED replica, on an override)" if uncalibrated(log) else ""
-        print(f"{score.outcome.value:<10}  {points}  {score.decision:<48} {run_dir}{flag}")
+        print(f"{score.outcome.value:<10}  {points}  {pad(score.decision, width)}  {run_dir}{flag}")
     print()
     print(format_detection(rows))
     return 1 if failed else 0

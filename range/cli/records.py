@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from range import outfile
 from range.cli import sound
 from range.cli import util as cliutil
+from range.cli.columns import column_width, pad
 from range.cli.sound import add_sound_options
 from range.cli.util import (
     add_calibration_options,
@@ -708,11 +709,18 @@ def _officers(args: argparse.Namespace) -> int:
             else:
                 say(f"badge {args.update}: nothing changed: nothing recorded")
         rows = records.officers()
-    return _answer(
-        args,
-        lambda: rows,
-        lambda: (f"{o['badge']:<10} {o['name']:<28} {o['agency']:<24} {o['unit']}" for o in rows),
-    )
+
+    def text() -> Iterator[str]:
+        # Names and agencies as wide as the longest, in terminal columns (nu23 #9).
+        name = column_width((o["name"] for o in rows), 28)
+        agency = column_width((o["agency"] for o in rows), 24)
+        for o in rows:
+            yield (
+                f"{pad(o['badge'], 10)} {pad(o['name'], name)} {pad(o['agency'], agency)}"
+                f" {o['unit']}".rstrip()
+            )
+
+    return _answer(args, lambda: rows, text)
 
 
 def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
@@ -790,17 +798,20 @@ def _history(args: argparse.Namespace) -> int:
             yield f"  WARNING: {edited}: run records verify"
         for w in by_weapon(standing):
             yield f"  {w.weapons:<10} {w.status:<13} expires {w.expires or '-':<10} (by {w.course})"
+        course = column_width((s.course for s in standing), 24)
         for s in standing:
             yield (
-                f"  {s.course:<24} {s.weapons or '-':<14} {s.status:<13}"
+                f"  {pad(s.course, course)} {s.weapons or '-':<14} {s.status:<13}"
                 f" expires {s.expires or '-':<10} {s.warning}"
             )
+        label = column_width((course_label(r) for r in rows), 24)
         for r in rows:
             points = held_points(r, outcome(r))["points"]  # none for a DAMAGED record
             yield (
-                f"  record {r['id']:<5} {r['finished']}  {course_label(r):<24}"
+                f"  record {r['id']:<5} {r['finished']}  {pad(course_label(r), label)}"
                 f" {'-' if points is None else points:>4}/{r['max_points']:<4} {outcome(r)}"
             )
+        label = column_width((drill_label(d) for d in drills), 28)
         for d in drills:
             corrected = d["corrected"]
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
@@ -817,7 +828,7 @@ def _history(args: argparse.Namespace) -> int:
             # A replica used uncalibrated on a range master's override (nu20 #6).
             flag = "  (UNCALIBRATED replica, on an override)" if d.get("uncalibrated") else ""
             yield (
-                f"  drill {d['id']:<5} {d['recorded']}  {drill_label(d):<28} {d['outcome']}"
+                f"  drill {d['id']:<5} {d['recorded']}  {pad(drill_label(d), label)} {d['outcome']}"
                 f"{stopped}{said}{by}{flag}"
             )
 
@@ -1202,18 +1213,23 @@ def _incomplete(args: argparse.Namespace) -> int:
             # In-progress attempts are numbered apart from qualification records: "#N".
             yield "resume: openrange course run COURSE --badge BADGE --resume N  (N of #N)"
             yield "close:  openrange records close N --by NAME --reason TEXT"
+        badge = column_width((r["badge"] for r in [*rows, *drills]), 8)
+        course = column_width((r["course"] for r in rows), 24)
         for r in rows:
             yield (
-                f"  in-progress attempt #{r['id']:<5} badge {r['badge']:<8} {r['course']:<24}"
+                f"  in-progress attempt #{r['id']:<5} badge {pad(r['badge'], badge)}"
+                f" {pad(r['course'], course)}"
                 f" seed {r['seed']:<6} started {r['started']}  {r['shots']} shots kept"
                 + ("  (being fired now: not crashed)" if r["live"] else "")
             )
         if drills:
             yield "drill runs begun and never finished (INCOMPLETE until closed):"
             yield "close:  openrange records close --drill-run ID --by NAME --reason TEXT"
+        drill = column_width((d["drill"] for d in drills), 24)
         for d in drills:
             yield (
-                f"  drill run in progress {d['id']:<5} badge {d['badge']:<8} {d['drill']:<24}"
+                f"  drill run in progress {d['id']:<5} badge {pad(d['badge'], badge)}"
+                f" {pad(d['drill'], drill)}"
                 f" seed {d['seed']:<6} started {d['started']}  run folder {d['run_dir'] or '-'}"
                 + ("  (being played now: not crashed)" if d["live"] else "")
             )
@@ -1315,8 +1331,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.format == "html":
         return _emit(args, exports.roster_html(lines_, today, args.valid_days))
     page = [f"As of {today}; valid {args.valid_days} days, per course.", ""]
+    badge = column_width((r.badge for r in lines_), 8)
+    name = column_width((r.name for r in lines_), 20)
+    course = column_width((r.course or "-" for r in lines_), 22)
     page += [
-        f"{r.badge:<8} {r.name:<20} {r.course or '-':<22} {r.status:<13}"
+        f"{pad(r.badge, badge)} {pad(r.name, name)} {pad(r.course or '-', course)} {r.status:<13}"
         f" last {r.last_pass or '-':<10} expires {r.expires or '-':<10} {r.warning}"
         for r in lines_
     ]

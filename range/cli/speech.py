@@ -10,6 +10,7 @@ from pathlib import Path
 
 from range.cli import corrections as cli_corrections
 from range.cli import util as cliutil
+from range.cli.columns import pad
 from range.cli.util import help_when_bare
 from range.deps import require
 
@@ -123,7 +124,7 @@ def _heard_line(h: object) -> str:
     # double quotes and 'drop the knife' in single ones.
     quoted = f"'{h.phrase}'"
     return (
-        f"{h.start_s:7.2f}-{h.end_s:6.2f} s  {h.act:<22} {quoted:<26} "
+        f"{h.start_s:7.2f}-{h.end_s:6.2f} s  {h.act:<22} {pad(quoted, 26)} "
         f"conf {h.confidence:.2f}  ({h.latency_s * 1e3:.0f} ms)"
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from drills.log import LogRecord, run_started
 from drills.speech import span_text
+from range.cli.columns import column_width, pad
 from range.runs.drill import RunResult
 from scoring.course import AttemptScore
 from scoring.detection import Detection
@@ -374,8 +375,8 @@ def saved_lines(run_dir: Path, records: list[LogRecord]) -> list[str]:
             continue
         kept.append((path.name, what))
     # The names' column as wide as the longest name kept (debrief-got_through.wav overran 22).
-    width = max([22, *(len(name) for name, _ in kept)])
-    lines += [f"  {name:<{width}} {what}".rstrip() for name, what in kept]
+    width = column_width((name for name, _ in kept), 22)
+    lines += [f"  {pad(name, width)} {what}".rstrip() for name, what in kept]
     lines.append(f"Review with:       openrange report {run_dir}")
     if any(r.kind == "officer_spoke" for r in records):
         lines.append(
@@ -392,11 +393,12 @@ def format_detection(rows: list[Detection]) -> str:
         return "n/a" if value is None else f"{value:.0%}"
 
     header = ("officer", "shoot runs", "hit rate", "no-shoot", "false alarms", "d-prime")
-    # The officer column as wide as its longest name ("Ofc. Rivera #4411 (SIMULATED)").
-    widths = (max([24, *(len(r.officer) for r in rows)]), 10, 9, 9, 13, 8)
+    # The officer column as wide as its longest name ("Ofc. Rivera #4411 (SIMULATED)"), in
+    # terminal columns: "Ofc. Zoë 李 🚓" is two wider than its length (nu23 #9).
+    widths = (column_width((r.officer for r in rows), 24), 10, 9, 9, 13, 8)
     lines = [
         " ".join(
-            f"{h:<{w}}" if i == 0 else f"{h:>{w}}"
+            pad(h, w, "<" if i == 0 else ">")
             for i, (h, w) in enumerate(zip(header, widths, strict=True))
         )
     ]
@@ -412,7 +414,7 @@ def format_detection(rows: list[Detection]) -> str:
         )
         lines.append(
             " ".join(
-                f"{c!s:<{w}}" if i == 0 else f"{c!s:>{w}}"
+                pad(c, w, "<" if i == 0 else ">")
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
@@ -426,9 +428,9 @@ def format_attempt(score: AttemptScore, simulated: bool = False) -> str:
 
     labels = [stage_label(i, stage.name) for i, stage in enumerate(score.stages)]
     # The columns line up whatever a stage's name (a long one widens the column, nu19 #12).
-    width = max([46, *(len(label) for label in labels)])
+    width = column_width(labels, 46)
     lines = [
-        f"  {label:<{width}} {stage.points:4} points  {stage.hits:3} hits"
+        f"  {pad(label, width)} {stage.points:4} points  {stage.hits:3} hits"
         + (f"  {stage.late} late" if stage.late else "")
         for label, stage in zip(labels, score.stages, strict=True)
     ]

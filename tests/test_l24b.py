@@ -1,0 +1,101 @@
+"""l24b: the CLI's tables in terminal columns (nu23 #9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from newuser_support import run_cli
+
+from range.cli.columns import column_width, display_width, pad
+from range.runs.drill import RunResult
+
+WIDE_OFFICER = "Ofc. Zoë 李 🚓"
+
+
+def _run(
+    drill: str, officer: str, seed: int, runs_dir: Path, officer_name: str = "scripted"
+) -> RunResult:
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    config = RunConfig(
+        find_drill(drill),
+        find_officer(officer),
+        seed,
+        runs_dir=runs_dir,
+        officer_name=officer_name,
+    )
+    return run_drill(config)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunResult]:
+    """Three real simulated runs: the knife drill's subject TASERed down (seed 1, played by an
+    officer whose name holds a wide character and an emoji), shot down (seed 2), and a
+    shoplifter shot in the back (a FAIL with the longest decision)."""
+    runs_dir = tmp_path_factory.mktemp("runs")
+    return {
+        "tased": _run("knife-approach-v1", "taser-first-v1", 1, runs_dir, WIDE_OFFICER),
+        "shot": _run("knife-approach-v1", "taser-first-v1", 2, runs_dir),
+        "fail": _run("fleeing-shoplifter-v1", "fleeing-shoplifter-shoots-v1", 4, runs_dir),
+    }
+
+
+# --- 1. tables in terminal columns -------------------------------------------------------------
+
+
+def test_display_width_counts_the_columns_a_terminal_draws() -> None:
+    assert display_width("Ofc. Zoë") == 8
+    assert display_width("Zoe\u0308") == 3  # a combining diaeresis takes no column
+    assert display_width("李") == display_width("🚓") == display_width("Ａ") == 2
+    assert display_width("👨\u200d👩\u200d👧") == 2  # one family picture, joined
+    assert display_width("👍🏽") == 2  # a skin tone drawn into the hand
+    assert display_width(WIDE_OFFICER) == 14  # 12 code points
+    assert pad("李", 4) == "李  " and pad("李", 4, ">") == "  李"
+    assert pad("longer than", 4) == "longer than"
+    assert column_width(["李李", "abc"], 2) == 4
+
+
+def _column_of(line: str, needle: str) -> int:
+    """The display column where `needle` starts in `line`."""
+    return display_width(line[: line.index(needle)])
+
+
+def test_the_score_table_keeps_its_columns_with_wide_names_and_long_decisions(
+    runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nu23 #9: the row of "Ofc. Zoë 李 🚓 (SIMULATED)" sat two columns right of the others, and
+    # "critical failure: force on a subject who posed no threat" ran into the run's folder.
+    dirs = [str(r.run_dir) for r in runs.values()]
+    out, _ = run_cli(capsys, ["score", *dirs])
+    lines = out.splitlines()
+    scored = [line for line in lines if line.startswith(("PASS", "FAIL"))]
+    assert len(scored) == 3
+    starts = {_column_of(line, "/") for line in scored}
+    assert len(starts) == 1, scored  # every run folder starts in one column
+    fail = next(line for line in scored if line.startswith("FAIL"))
+    assert "posed no threat  /" in fail  # the decision ends before the folder, two spaces
+    header = next(line for line in lines if line.startswith("officer"))
+    rows = lines[lines.index(header) + 1 :]
+    wide = next(line for line in rows if line.startswith(WIDE_OFFICER))
+    other = next(line for line in rows if line.startswith("scripted"))
+    end = display_width(header[: header.index("shoot runs") + len("shoot runs")])
+    for row in (wide, other):  # the count ends under its heading's end, in display columns
+        cut = next(i for i in range(len(row) + 1) if display_width(row[:i]) == end)
+        assert row[cut - 1].isdigit() and row[cut] == " ", (header, row)
+
+
+def test_the_officers_table_lines_up_wide_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import Records
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        records.add_officer("4412", "李 小龍 🚓", "Metro PD")
+    out, _ = run_cli(capsys, ["records", "officers", "--db", url])
+    rows = [line for line in out.splitlines() if line.startswith("44")]
+    assert len(rows) == 2 and len({_column_of(row, "Metro PD") for row in rows}) == 1, rows
