@@ -1,9 +1,12 @@
-"""l24b: the CLI's tables in terminal columns (nu23 #9)."""
+"""l24b: the CLI's tables in terminal columns (nu23 #9), and the report's threat chart drops to
+none where the log says the subject went down (nu23 #9)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 from newuser_support import run_cli
 
@@ -99,3 +102,49 @@ def test_the_officers_table_lines_up_wide_names(
     out, _ = run_cli(capsys, ["records", "officers", "--db", url])
     rows = [line for line in out.splitlines() if line.startswith("44")]
     assert len(rows) == 2 and len({_column_of(row, "Metro PD") for row in rows}) == 1, rows
+
+
+# --- 2. the threat chart drops to none ---------------------------------------------------------
+
+
+def _drop(result: RunResult) -> float:
+    from range.review.report import threat_steps
+
+    steps = threat_steps(result.records)["subject"]
+    pairs = itertools.pairwise(steps)
+    (t,) = [t for (_, before, _), (t, level, _) in pairs if before and not level]
+    return t
+
+
+@pytest.mark.parametrize("which", ["tased", "shot"])
+def test_the_threat_chart_shows_the_drop_to_none(runs: dict[str, RunResult], which: str) -> None:
+    # nu23 #9: a subject shot down ends the run one frame later, so the drop to none was the
+    # chart's last instant, drawn under the firearm's red line: the line seemed to end at deadly.
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgb
+
+    from range.review.report import _threat_figure
+
+    result = runs[which]
+    kinds = {r.kind for r in result.records}
+    # TASERed: an incapacitation record; shot: a phase whose behaviour is incapacitated.
+    assert ("incapacitation_started" in kinds) == (which == "tased")
+    t = _drop(result)
+    assert t == pytest.approx(result.duration_s, abs=0.05) or which == "tased"
+    fig = _threat_figure(result.records)
+    try:
+        ax = fig.axes[0]
+        (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "subject"]
+        labels = [a.get_text() for a in ax.texts]
+        assert f"incapacitated {t:.2f} s" in labels
+        # The drop, halfway down its vertical, is drawn in the subject's colour on top.
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba())[:, :, :3] / 255
+        x, y = ax.transData.transform((t, 2.0))  # pixels from the bottom left
+        row = pixels.shape[0] - round(y)
+        col = round(x)
+        near = pixels[row, col - 1 : col + 2]
+        colour = np.array(to_rgb(line.get_color()))
+        assert min(np.abs(near - colour).max(axis=1)) < 0.1, near
+    finally:
+        plt.close(fig)

@@ -77,32 +77,79 @@ def _png(figure_or_image: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _threat_chart(records: list[LogRecord]) -> str:
+# How the chart names a subject's drop to no threat, by the behaviour that ended it.
+_GAVE_UP_WORDS = {
+    "incapacitated": "incapacitated",
+    "surrendered": "surrendered",
+    "compliant": "complied",
+}
+
+
+def threat_steps(records: list[LogRecord]) -> dict[str, list[tuple[float, int, str]]]:
+    """Per subject, `(t, threat level, behaviour)` at each record that may change its threat,
+    read as scoring reads it (scoring/score.py `threat_moment`): an incapacitation drops it to
+    none; a phase or a recovery sets it from the behaviour and the subject's danger to others
+    under today's rules, so the chart draws the threat the score judged."""
+    from drills.threat import Behaviour, threat_of
+
+    steps: dict[str, list[tuple[float, int, str]]] = {}
+    danger: dict[str, bool] = {}
+    for r in records:
+        if r.kind not in ("phase_entered", "incapacitation_started", "incapacitation_ended"):
+            continue
+        name = r.data["subject"]
+        if r.kind == "incapacitation_started":
+            behaviour, level = Behaviour.INCAPACITATED, 0
+        else:
+            if r.data.get("attributes") is not None:  # absent: the earlier phase's still hold
+                danger[name] = bool(r.data["attributes"].get("danger_to_others"))
+            behaviour = Behaviour(r.data["behaviour"])
+            level = int(threat_of(behaviour, danger.get(name, False)))
+        steps.setdefault(name, []).append((r.t, level, behaviour.value))
+    return steps
+
+
+def _threat_figure(records: list[LogRecord]) -> Figure:
+    """Each subject's threat level over the run as a step line, over the officer's actions
+    (vertical lines); every drop to none is marked with a dot and what ended it ("incapacitated
+    6.74 s"): a subject shot down ends the run within a frame, so the drop is the chart's
+    last instant and the firearm's red line fell on it (nu23 #9)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 2.6))
-    by_subject: dict[str, list[tuple[float, int]]] = {}
     end = max(r.t for r in records)
-    for r in records:
-        if r.kind in ("phase_entered", "incapacitation_ended"):
-            by_subject.setdefault(r.data["subject"], []).append(
-                (r.t, THREAT_LEVEL[r.data["threat"]])
-            )
-        elif r.kind == "incapacitation_started":
-            by_subject.setdefault(r.data["subject"], []).append((r.t, 0))
-    for name, steps in by_subject.items():
-        times = [t for t, _ in steps] + [end]
-        levels = [lv for _, lv in steps] + [steps[-1][1]]
-        ax.step(times, levels, where="post", label=name)
     for r in records:
         if r.kind == "officer_action":
             colour = {"taser_fired": "orange", "firearm_fired": "red"}.get(r.data["action"], "grey")
-            ax.axvline(r.t, color=colour, lw=1, alpha=0.7)
+            ax.axvline(r.t, color=colour, lw=1, alpha=0.7, zorder=1)  # under the threat lines
+    by_subject = threat_steps(records)
+    for name, steps in by_subject.items():
+        times = [t for t, _, _ in steps] + [end]
+        levels = [level for _, level, _ in steps] + [steps[-1][1]]
+        (line,) = ax.step(times, levels, where="post", label=name, lw=1.8, zorder=3)
+        for (_, before, _), (t, level, behaviour) in itertools.pairwise(steps):
+            if level == 0 and before > 0:
+                ax.plot([t], [0], "o", color=line.get_color(), markersize=6, zorder=4)
+                late = t > end / 2  # the words on the side of the dot with room for them
+                ax.annotate(
+                    f"{_GAVE_UP_WORDS.get(behaviour, 'no threat')} {t:.2f} s",
+                    (t, 0),
+                    xytext=(-5 if late else 5, 7),
+                    textcoords="offset points",
+                    ha="right" if late else "left",
+                    fontsize=8,
+                    color=line.get_color(),
+                    zorder=5,
+                )
     ax.set_yticks(range(5), list(THREAT_LEVEL))
     ax.set_xlabel("drill time (s); grey: commands and draws, orange: TASER, red: firearm")
     if by_subject:
         ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
+    return fig
+
+
+def _threat_chart(records: list[LogRecord]) -> str:
+    return _png(_threat_figure(records))
 
 
 # Each person's colour on the map: the officer black, the subjects in turn from these, none of
