@@ -21,6 +21,7 @@ from physics.taser import (
     EFFECTIVE_SPREAD_IN,
     MAX_CONNECT_GAP_IN,
     MAX_SUBJECT_SPEED_MPS,
+    RATED_MUZZLE_HEIGHT_M,
     Cartridge,
     flight_table,
     fly_volley,
@@ -28,7 +29,8 @@ from physics.taser import (
 from physics.units import FPS_MPS, FT_M, IN_M, YD_M
 from physics.world import REGIONS, Motion, RangeWorld
 
-MUZZLE_HEIGHT_M = 1.4  # an officer's arms-out aim at chest height
+# An officer's arms-out aim at chest height: the height a cartridge's range is rated from.
+MUZZLE_HEIGHT_M = RATED_MUZZLE_HEIGHT_M
 
 
 @dataclass(frozen=True, slots=True)

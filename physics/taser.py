@@ -77,6 +77,11 @@ class Laser(StrictModel):
         return self
 
 
+# The muzzle's height when a cartridge's range is rated (`Cartridge.reach_m`): an officer's
+# arms-out aim at chest height, as `openrange analyze spread` aims (physics/analysis.py).
+RATED_MUZZLE_HEIGHT_M = 1.4
+
+
 class Cartridge(StrictModel):
     id: str
     model: TaserModel
@@ -93,7 +98,16 @@ class Cartridge(StrictModel):
 
     @property
     def reach_m(self) -> float:
-        return self.wire_length_ft * FT_M
+        """How far along its path a probe flies before its wire runs out. `wire_length_ft` is
+        the cartridge's rated range (facts.md §1: the X26P's 15, 21 and 25 ft cartridges, the
+        TASER 7's 25 ft): a subject standing that far away can be hit. The wire pays out
+        along the probe's path, and no length for it is published, so it is [D] as long as
+        the path from a muzzle at chest height (RATED_MUZZLE_HEIGHT_M) to the feet of a subject
+        at the rated range: a probe can land anywhere on him there. Before (l24b), the wire
+        was the rated range itself: the X26P 21 ft cartridge's bottom probe, 8 deg below the
+        top one, reaches a subject at 21 ft on his shins, 21.3 ft along its path, so it ran
+        out of wire and 21 ft gave 0 % both-probe hits."""
+        return math.hypot(self.wire_length_ft * FT_M, RATED_MUZZLE_HEIGHT_M)
 
     def drag_k(self) -> float:
         """k in a = -k |v| v, per metre."""

@@ -1,5 +1,5 @@
-"""l24b: the CLI's tables in terminal columns (nu23 #9), and the report's threat chart drops to
-none where the log says the subject went down (nu23 #9)."""
+"""l24b: the CLI's tables in terminal columns (nu23 #9), the report's threat chart drops to none
+where the log says the subject went down (nu23 #9), and the x26p-21ft cartridge hits at 21 ft."""
 
 from __future__ import annotations
 
@@ -148,3 +148,58 @@ def test_the_threat_chart_shows_the_drop_to_none(runs: dict[str, RunResult], whi
         assert min(np.abs(near - colour).max(axis=1)) < 0.1, near
     finally:
         plt.close(fig)
+
+
+# --- 3. a cartridge reaches its rated range ----------------------------------------------------
+
+
+def test_the_21_ft_cartridge_hits_at_21_ft_and_not_past_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # l24b: `analyze spread --cartridge x26p-21ft --distance 21ft` gave 0 % both-probe hits:
+    # the wire was 21 ft of path, and the bottom probe, 8 deg below the top one, reaches a
+    # subject at 21 ft on his shins 21.3 ft along its path. The default policy rates the
+    # cartridge to 21 ft (CEW-08, docs/scoring.md); a hit there is now possible, and a
+    # subject well past it is out of the wire's reach.
+    from physics.analysis import spread_study
+    from physics.taser import cartridge
+    from scoring.policy import default_policy
+
+    low, high = default_policy().values.cartridge_range_ft["x26p-21ft"]
+    assert (low, high) == (0, 21)
+    near, rated, past = spread_study(
+        cartridge("x26p-21ft"), [20.0, high, high + 1], 1000, np.random.default_rng(0)
+    )
+    assert near.p_both_hit > 0.85
+    assert rated.p_both_hit > 0.8 * near.p_both_hit  # was 0.0
+    assert past.p_both_hit == 0.0
+    # The CLI warns past the rated range only.
+    out, err = run_cli(
+        capsys,
+        [
+            "analyze",
+            "spread",
+            "--cartridge",
+            "x26p-21ft",
+            "--distance",
+            "21,22ft",
+            "--trials",
+            "50",
+        ],
+    )
+    assert err == (
+        "openrange: x26p-21ft is rated to 21 ft; past it (at 22 ft) a probe may run out of wire"
+        " short of the subject\n"
+    )
+    assert "   21.0 ft" in out and "   22.0 ft      0.0%" in out
+
+
+def test_spread_distances_keep_their_hundredths(capsys: pytest.CaptureFixture[str]) -> None:
+    # --step 0.05 printed 20.55 and 20.6 both as "20.6 ft".
+    argv = ["analyze", "spread", "--cartridge", "x26p-21ft", "--distance", "20.5..20.6ft"]
+    out, _ = run_cli(capsys, [*argv, "--step", "0.05", "--trials", "10"])
+    assert [line.split(" ft")[0].strip() for line in out.splitlines()[2:]] == [
+        "20.50",
+        "20.55",
+        "20.60",
+    ]

@@ -138,9 +138,12 @@ def _cartridge_range_row() -> str:
 @pytest.mark.parametrize(
     ("cartridge", "distances", "quoted"),
     [
-        ("taser7-cq", "15..21ft", {15: "81.4", 16: "60.9", 17: "29.4", 18: "8.8", 19: "1.2"}),
-        ("x26p-25ft", "22..25ft", {22: "81.9", 23: "66.3", 24: "42.6", 25: "3.8"}),
-        ("x2-25ft", "22..25ft", {22: "82.8", 23: "68.3", 24: "44.9", 25: "3.3"}),
+        ("taser7-cq", "15..21ft", {15: "81.4", 16: "61.0", 17: "29.4", 18: "8.8", 19: "1.2"}),
+        # Re-measured for l24b: the wire reaches a subject's feet at the rated range.
+        ("x26p-25ft", "22..25ft", {22: "81.9", 23: "66.2", 24: "42.5", 25: "20.3"}),
+        ("x2-25ft", "22..25ft", {22: "82.8", 23: "68.2", 24: "44.9", 25: "22.4"}),
+        # l24b: 0.0 % at 21 ft before, the cartridge's own rated range.
+        ("x26p-21ft", "19..22ft", {19: "95.3", 20: "92.8", 21: "88.8", 22: "0.0"}),
     ],
 )
 def test_nu23_5_the_docs_spread_figures_are_the_tools(

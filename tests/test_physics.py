@@ -110,8 +110,9 @@ def test_mean_lower_probe_spread_follows_the_cartridge_angle(
         )
         backstop = wall.targets.index("backstop")
     ends = volley.ends
-    if distance_ft / math.cos(math.radians(cart.spread_deg)) > cart.wire_length_ft:
+    if distance_ft * FT_M / math.cos(math.radians(cart.spread_deg)) > cart.reach_m:
         # The angled lower probe needs more wire than the cartridge holds: it stops short.
+        # (Not at any rated range since l24b: the wire reaches a subject's feet there.)
         assert (ends.target[trials:] == -1).all()
         assert ends.path_m[trials:] == pytest.approx(cart.reach_m)
         return
@@ -122,11 +123,14 @@ def test_mean_lower_probe_spread_follows_the_cartridge_angle(
 
 
 def test_a_probe_stops_where_its_wire_runs_out(world: RangeWorld) -> None:
+    # The wire along the path reaches from a chest-height muzzle to the feet of a subject at
+    # the rated range, 21 ft (l24b): hypot(21 ft, 1.4 m) = 21.49 ft.
     cart = cartridge("x26p-21ft").model_copy(update={"dispersion_deg": 0.0})
+    assert cart.reach_m == pytest.approx(math.hypot(21 * FT_M, 1.4))
     impacts = fly_probes(world, cart, Pose((0.0, 0.0, 1.5)), np.random.default_rng(0))
     top = impacts[0]
     assert top.target is None
-    assert math.dist(top.point, (0.0, 0.0, 1.5)) == pytest.approx(21 * FT_M, rel=0.01)
+    assert math.dist(top.point, (0.0, 0.0, 1.5)) == pytest.approx(cart.reach_m, rel=0.01)
 
 
 def impact(probe: int, region: Region | None, z: float, gap: float | None = 0.25) -> ProbeImpact:

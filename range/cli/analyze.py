@@ -257,8 +257,9 @@ def _spread(args: argparse.Namespace) -> int:
     beyond = [d for d in distances if d > cart.wire_length_ft]
     if beyond:
         print(
-            f"openrange: {cart.id} reaches {cart.wire_length_ft:.0f} ft; probes fired at "
-            f"{', '.join(f'{d:g}' for d in beyond)} ft stop short",
+            f"openrange: {cart.id} is rated to {cart.wire_length_ft:g} ft; past it (at "
+            f"{', '.join(f'{d:g}' for d in beyond)} ft) a probe may run out of wire short of"
+            " the subject",
             file=sys.stderr,
         )
     bar = ProgressBar(f"{cart.id} x {args.trials}") if sys.stderr.isatty() else None
@@ -303,10 +304,12 @@ def _spread(args: argparse.Namespace) -> int:
     )
     header = ("distance", "both hit", "median spread", "effective", "avoid zone", "preferred")
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, (9, 9, 14, 10, 11, 10), strict=True)))
+    # To 0.1 ft, or 0.01 where that would round two distances of a --step 0.05 to one figure.
+    digits = 1 if all(round(r.distance_ft, 1) == round(r.distance_ft, 6) for r in rows) else 2
     for r in rows:
         spread = "-" if r.median_spread_in is None else f"{r.median_spread_in:.1f} in"
         print(
-            f"{r.distance_ft:7.1f} ft {r.p_both_hit:9.1%} {spread:>14} {r.p_effective:10.1%}"
+            f"{r.distance_ft:7.{digits}f} ft {r.p_both_hit:9.1%} {spread:>14} {r.p_effective:10.1%}"
             f" {r.p_avoid_zone:11.1%} {r.p_preferred:10.1%}"
         )
     if args.plot is not None:
