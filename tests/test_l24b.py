@@ -1,9 +1,13 @@
 """l24b: the CLI's tables in terminal columns (nu23 #9), the report's threat chart drops to none
-where the log says the subject went down (nu23 #9), and the x26p-21ft cartridge hits at 21 ft."""
+where the log says the subject went down (nu23 #9), the x26p-21ft cartridge hits at 21 ft, and
+every subcommand's --help shows examples that parse."""
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +207,73 @@ def test_spread_distances_keep_their_hundredths(capsys: pytest.CaptureFixture[st
         "20.55",
         "20.60",
     ]
+
+
+# --- 4. every command's help shows examples that parse ------------------------------------------
+
+
+def _parsers() -> list[tuple[list[str], argparse.ArgumentParser]]:
+    """Every command and subcommand's parser, by its words after `openrange` (an alias once)."""
+    from range.cli.main import build_parser
+
+    found: list[tuple[list[str], argparse.ArgumentParser]] = []
+    seen: set[int] = set()
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> None:
+        if id(parser) in seen:
+            return
+        seen.add(id(parser))
+        found.append((words, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*words, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+def _examples(parser: argparse.ArgumentParser) -> list[str]:
+    """The example commands of a parser's epilog: each line that starts `openrange`, joined to
+    the next where it ends in a backslash, without what follows two spaces (its gloss) or a
+    pipe."""
+    text = parser.epilog or ""
+    assert text.startswith(("example:", "examples:")), text[:40]
+    commands: list[str] = []
+    lines = iter(text.splitlines())
+    for line in lines:
+        if not line.strip().startswith("openrange "):
+            continue
+        while line.endswith("\\"):
+            line = line[:-1] + next(lines).strip()
+        command = re.split(r"\s{2,}|\s\|\s", line.strip())[0]
+        commands.append(command)
+    return commands
+
+
+def test_every_command_has_help_examples_that_parse() -> None:
+    # l24b: 25 commands and subcommands had no examples in --help (course list/show/validate,
+    # the console's user commands, speech recognize/listen/phrases/say, ...).
+    from range.cli.main import build_parser
+
+    parsers = _parsers()
+    parse = build_parser().parse_args  # one parser: parsing leaves it as it was
+    assert len(parsers) >= 58
+    without = [" ".join(words) for words, parser in parsers if not parser.epilog]
+    assert without == [], f"no examples in --help: {without}"
+    problems = []
+    for words, parser in parsers:
+        assert "examples:" in parser.format_help() or "example:" in parser.format_help()
+        examples = _examples(parser)
+        if not examples:
+            problems.append(f"{' '.join(words)}: no `openrange ...` example")
+        for example in examples:
+            argv = shlex.split(example)
+            if argv[: len(words) + 1] != ["openrange", *words]:
+                problems.append(f"{' '.join(words)}: {example!r} is another command's")
+                continue
+            try:
+                parse(argv[1:])
+            except SystemExit:
+                problems.append(f"{' '.join(words)}: {example!r} does not parse")
+    assert problems == []

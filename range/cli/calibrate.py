@@ -78,7 +78,12 @@ def _source(p: argparse.ArgumentParser, targets: bool = True) -> None:
         metavar="SECONDS",
         help="how long to wait for each trigger pull (default 60)",
     )
-    p.add_argument("--seed", type=cliutil.seed, default=0, help="the emulator's seed")
+    p.add_argument(
+        "--seed",
+        type=cliutil.seed,
+        default=0,
+        help="with --emulate: the emulator's seed (default 0)",
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +109,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="calibration commands", metavar="VERB")
     bore = verbs.add_parser(
         "boresight",
+        **cliutil.examples(
+            "openrange calibrate boresight --device P-0042 --armorer Ortiz --port /dev/ttyACM0",
+            "openrange calibrate boresight --device P-0042 --model pistol --armorer Ortiz"
+            " --emulate --seed 3",
+            "openrange calibrate boresight --device T7-0007 --armorer Ortiz --port /dev/ttyACM1"
+            " --hand tracker --targets bench.toml --tolerance-mrad 1.5 --valid-days 90",
+        ),
         help="solve the bore from aimed points",
         description="Aim at each measured point and pull the trigger; solve "
         "the tracker-to-bore transform; save the profile.",
@@ -128,10 +140,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=2.0,
         help="refuse a residual above this (default 2 mrad, ~0.5 in at 7 yd)",
     )
-    bore.add_argument("--valid-days", type=cliutil.days, default=180, help="profile lifetime (180)")
+    bore.add_argument(
+        "--valid-days",
+        type=cliutil.days,
+        default=180,
+        metavar="DAYS",
+        help="days the profile stays valid from today (default 180)",
+    )
     bore.set_defaults(handler=_boresight, makes_folder=True)
     latency = verbs.add_parser(
         "latency",
+        **cliutil.examples(
+            "openrange calibrate latency --device P-0042 --port /dev/ttyACM0",
+            "openrange calibrate latency --device P-0042 --emulate --json",
+        ),
         help="trigger-to-pose latency from a snap drill",
         description="Pull the trigger while snapping the replica up, "
         "six times; the delay between the serial trigger "
@@ -142,6 +164,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     latency.set_defaults(handler=_latency)
     verify = verbs.add_parser(
         "verify",
+        **cliutil.examples(
+            "openrange calibrate verify --device P-0042 --port /dev/ttyACM0",
+            "openrange calibrate verify --device P-0042 --emulate --timeout 30",
+        ),
         help="check a profile against fresh samples",
         description="Aim at the points again; the stored boresight must "
         "still agree within the profile's tolerance.",
@@ -150,12 +176,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _source(verify)
     verify.set_defaults(handler=_verify)
     show = verbs.add_parser(
-        "show", help="a device's profile", description="Print a device's calibration profile."
+        "show",
+        **cliutil.examples(
+            "openrange calibrate show --device P-0042",
+            "openrange calibrate show --device P-0042 --profiles /srv/profiles --json",
+        ),
+        help="a device's profile",
+        description="Print a device's calibration profile.",
     )
     _common(show)
     show.set_defaults(handler=_show)
     cert = verbs.add_parser(
         "certificate",
+        **cliutil.examples("openrange calibrate certificate --device P-0042 --out p0042.html"),
         help="a calibration certificate (HTML)",
         description="Write a device's calibration certificate as HTML.",
     )

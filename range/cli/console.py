@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the instructor console: a web page that runs the lanes live and holds the records",
         description="Serve the instructor console (docs/console.md). The first start asks, in the"
         " browser, for the range master's account; there is no default password.",
+        **cliutil.examples(
+            "openrange console",
+            "openrange console --host 0.0.0.0 --port 8080 --db postgresql://range@db/openrange",
+            "openrange console adduser lee --role instructor",
+            "openrange console lane-key",
+        ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=cliutil.tcp_port, default=8765, help="port (default 8765)")
@@ -62,7 +68,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(handler=_serve)
     verbs = p.add_subparsers(title="account verbs", metavar="VERB")
-    add = verbs.add_parser("adduser", help="add an account (the password is asked for)")
+    add = verbs.add_parser(
+        "adduser",
+        help="add an account (the password is asked for)",
+        **cliutil.examples(
+            "openrange console adduser ortiz",
+            "openrange console adduser lee --role instructor",
+            "openrange console adduser rivera --role officer --badge 4411",
+        ),
+    )
     add.add_argument(
         "name", metavar="NAME", help="the account's name: letters, digits, '.', '-' or '_'"
     )
@@ -79,12 +93,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add.add_argument("--db", **_DB)
     add.set_defaults(handler=_adduser)
-    passwd = verbs.add_parser("passwd", help="set an account's password (asked for)")
+    passwd = verbs.add_parser(
+        "passwd",
+        help="set an account's password (asked for)",
+        **cliutil.examples("openrange console passwd lee"),
+    )
     passwd.add_argument("name", metavar="NAME", help="an existing account")
     passwd.add_argument("--db", **_DB)
     passwd.set_defaults(handler=_passwd)
     role = verbs.add_parser(
-        "role", help="change an account's role (its sessions end: it logs in again)"
+        "role",
+        help="change an account's role (its sessions end: it logs in again)",
+        **cliutil.examples(
+            "openrange console role lee armorer",
+            "openrange console role rivera officer --badge 4411",
+        ),
     )
     role.add_argument("name", metavar="NAME", help="an existing account")
     role.add_argument("role", choices=ROLES, help="the new role")
@@ -97,12 +120,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("disable", "turn an account off: no login, its sessions end"),
         ("enable", "turn a disabled account on again"),
     ):
-        onoff = verbs.add_parser(verb, help=what)
+        example = cliutil.examples(f"openrange console {verb} lee")
+        onoff = verbs.add_parser(verb, help=what, **example)
         onoff.add_argument("name", metavar="NAME", help="an existing account")
         onoff.add_argument("--db", **_DB)
         onoff.set_defaults(handler=_onoff, disable=verb == "disable")
     key = verbs.add_parser(
-        "lane-key", help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})"
+        "lane-key",
+        help=f"print the key lanes present (give it to them in {LANE_KEY_ENV})",
+        **cliutil.examples(
+            "openrange console lane-key",
+            "openrange console lane-key --db sqlite:///srv/openrange/records.sqlite",
+        ),
     )
     key.add_argument("--db", **_DB)
     key.set_defaults(handler=_lane_key)
@@ -112,6 +141,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run one lane as its own process, driven from the instructor console",
         description=f"Connect to the console and run the drills it starts. The lane key comes from"
         f" {LANE_KEY_ENV} or --key-file (see `openrange console lane-key`).",
+        **cliutil.examples(
+            "openrange lane --console 10.0.0.5:8765 --name LANE1 --key-file lane.key",
+            "openrange lane --console http://10.0.0.5:8765/ --name LANE2 --replica /dev/ttyACM0"
+            " --replica /dev/ttyACM1 --speech play",
+            "openrange lane --console 127.0.0.1:8765 --name BENCH --speed max --speech off",
+        ),
     )
     lane.add_argument(
         "--console",

@@ -40,7 +40,7 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "live mark at E). The event log is never edited: the correction is kept in "
         "RUN_DIR/speech-corrections-<log sha256>.json, and `openrange score RUN_DIR` and "
         "`openrange report RUN_DIR` apply it and list it.",
-        epilog="example:\n  openrange speech correct runs/20261130-101500-knife-v1 --at 3.4 "
+        epilog="examples:\n  openrange speech correct runs/20261130-101500-knife-v1 --at 3.4 "
         "--act command.drop_weapon --by 'Sgt Lee' --reason 'said drop it, heard stop'\n"
         "  openrange speech correct runs/20261130-101500-knife-v1 --add --from 1.0 --to 2.35 "
         "--act command.drop_weapon --by 'Sgt Lee' --reason 'not heard; audible in sound.wav'\n",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from range.cli import records as cli_records
+from range.cli import util as cliutil
 from range.cli.columns import column_width, pad
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="course commands", metavar="VERB")
     listing = verbs.add_parser(
         "list",
+        epilog="examples:\n  openrange course list\n  openrange course list --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="the built-in courses",
         description="List the built-in courses: rounds, points, pass mark.",
     )
@@ -39,6 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(handler=_list)
     show = verbs.add_parser(
         "show",
+        epilog="examples:\n"
+        "  openrange course show fbi-pistol-2019-v1\n"
+        "  openrange course show my-agency-course.toml --json\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="one course, string by string",
         description="Show a course (built-in id or file): its source, what "
         "was approximated, and every string.",
@@ -48,6 +55,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     validate = verbs.add_parser(
         "validate",
+        epilog="examples:\n"
+        "  openrange course validate my-agency-course.toml\n"
+        "  openrange course validate courses/*.toml\n",
+        formatter_class=cliutil.ExamplesHelpFormatter,
         help="check course files",
         description="Check course files: the schema, negative or missing par times, TASER "
         "strings beyond their cartridge's reach, pass marks above the maximum. Every "

@@ -56,6 +56,18 @@ examples:
   openrange drill run crisis-talk-down-v1 --voice officer.wav
   openrange drill run crisis-talk-down-v1 --voice officer.wav --phrases agency-phrases.toml
 """
+# `drill run --help`: the group's examples of `drill run` alone (its list, show and validate
+# lines are other commands').
+RUN_EPILOG = (
+    "\n".join(
+        line
+        for line in EPILOG.splitlines()
+        if not line.startswith(
+            ("  openrange drill list", "  openrange drill show", "  openrange drill validate")
+        )
+    )
+    + "\n"
+)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -183,7 +195,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "on the given serial ports (--port, or a lane file, docs/lanes.md), tracked through "
         "OpenXR, on the real clock; real replicas need a valid calibration profile unless a "
         "range master overrides.",
-        epilog=EPILOG,
+        epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("drill", metavar="DRILL", help="built-in id or path to a .toml file")

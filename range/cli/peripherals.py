@@ -54,17 +54,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     scan = verbs.add_parser(
         "scan",
+        **cliutil.examples(
+            "openrange peripherals scan",
+            "openrange peripherals scan --port /dev/ttyUSB3 --json",
+        ),
         help="list the replicas that answer",
         description="Handshake every candidate port (USB serial ports, /dev/serial/by-id, "
         "running emulators) and list the replicas that answer, with model, serial "
         "number and firmware.",
     )
-    scan.add_argument("--port", action="append", default=[], help="also try this port (repeat)")
+    scan.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        help="also try this port, a tty path or a pySerial URL (repeat; default: the candidate"
+        " ports alone)",
+    )
     scan.add_argument("--json", action="store_true", help="print the list as JSON")
     scan.set_defaults(handler=_scan)
 
     monitor = verbs.add_parser(
         "monitor",
+        **cliutil.examples(
+            "openrange peripherals monitor /dev/ttyACM0",
+            "openrange peripherals monitor /dev/ttyACM0 --duration 30 --json",
+        ),
         help="show a replica's events live",
         description="Open PORT, handshake, and print every event as it arrives, stamped in host "
         "time through clock sync. Line problems (CRC errors, lost frames, unknown "
@@ -74,7 +88,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     monitor.add_argument("port", metavar="PORT", help="a tty path or a pySerial URL")
     monitor.add_argument("--json", action="store_true", help="one JSON object per event")
     monitor.add_argument(
-        "--duration", type=cliutil.positive_float, default=None, help="stop after SECONDS"
+        "--duration",
+        type=cliutil.positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after SECONDS (default: until Ctrl-C)",
     )
     monitor.set_defaults(handler=_monitor)
 
@@ -112,25 +130,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f" {HOST_QUIET_S:g} s) is said on stderr",
     )
     emulate.add_argument(
-        "--noise", type=cliutil.probability, default=0.0, help="chance of noise per frame"
+        "--noise",
+        type=cliutil.probability,
+        default=0.0,
+        help="chance of noise per frame, 0 to 1 (default 0)",
     )
     emulate.add_argument(
-        "--drop", type=cliutil.probability, default=0.0, help="chance of a lost byte per frame"
+        "--drop",
+        type=cliutil.probability,
+        default=0.0,
+        help="chance of a lost byte per frame, 0 to 1 (default 0)",
     )
     emulate.add_argument(
-        "--corrupt", type=cliutil.probability, default=0.0, help="chance of a bad CRC per frame"
+        "--corrupt",
+        type=cliutil.probability,
+        default=0.0,
+        help="chance of a bad CRC per frame, 0 to 1 (default 0)",
     )
     emulate.add_argument(
         "--drift-ppm",
         type=cliutil.float_within(-MAX_EMULATED_DRIFT_PPM, MAX_EMULATED_DRIFT_PPM, "ppm"),
         default=0.0,
-        help="device clock drift, ppm: from -500000 (half speed) to 500000 (1.5x)",
+        help="device clock drift, ppm: from -500000 (half speed) to 500000 (1.5x) (default 0)",
     )
     emulate.add_argument(
-        "--offset-s", type=cliutil.finite_float, default=0.0, help="device clock offset"
+        "--offset-s",
+        type=cliutil.finite_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="device clock offset, seconds (default 0)",
     )
     emulate.add_argument(
-        "--duration", type=cliutil.positive_float, default=None, help="stop after SECONDS"
+        "--duration",
+        type=cliutil.positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after SECONDS (default: until Ctrl-C)",
     )
     emulate.add_argument(
         "--unplug-at",
@@ -161,6 +196,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     check = verbs.add_parser(
         "check",
+        **cliutil.examples(
+            "openrange peripherals check /dev/ttyACM0",
+            "openrange peripherals check /dev/ttyACM0 --ping-limit-ms 25 --json",
+        ),
         help="run the protocol conformance suite on a replica",
         description="Check that the replica at PORT follows docs/protocol.md: handshake, "
         "capabilities, PING round trip, STATE rate, device clock, ACK and NACK, "

@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     validate = verbs.add_parser(
         "validate",
+        epilog="examples:\n"
+        "  openrange policy validate my-agency.toml\n"
+        "  openrange policy validate policies/*.toml\n",
+        formatter_class=ExamplesHelpFormatter,
         help="check policy files",
         description="Check each policy file: every rule priced once, known rule ids, every "
         "setting present and of the right kind. The first problem is named by file, line and "

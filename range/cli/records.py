@@ -176,6 +176,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="records commands", metavar="VERB")
     officers = verbs.add_parser(
         "officers",
+        **cliutil.examples(
+            "openrange records officers",
+            "openrange records officers --add 4411 --name 'J. Rivera' --agency 'Metro PD'",
+            "openrange records officers --update 4411 --unit 'Traffic' --json",
+        ),
         help="list officers, or add one",
         description="List the officers, or add (or update) one. Adding one needs all three:"
         " --add BADGE --name NAME --agency AGENCY.",

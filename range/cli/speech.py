@@ -58,10 +58,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="print the speech acts heard in a recording",
         description="Run a sound file through the same pipeline as the microphone (voice "
         "activity, then recognition) and print each act heard with its times.",
+        **cliutil.examples(
+            "openrange speech recognize take.wav",
+            "openrange speech recognize take.wav --phrases agency-phrases.toml --json",
+        ),
     )
     rec.add_argument("file", type=Path, metavar="FILE.wav")
     rec.add_argument("--json", action="store_true", help="print the acts as JSON")
-    rec.add_argument("--phrases", type=Path, default=None, help=phrases_help)
+    rec.add_argument("--phrases", type=Path, default=None, metavar="AGENCY.toml", help=phrases_help)
     rec.set_defaults(handler=_recognize)
 
     live = verbs.add_parser(
@@ -69,20 +73,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="print speech acts live from the microphone",
         description="Listen on the default microphone and print each act as it is heard. "
         "With no audio device it says so in one line (exit status 9).",
+        **cliutil.examples(
+            "openrange speech listen",
+            "openrange speech listen --seconds 30 --json",
+        ),
     )
     live.add_argument(
         "--seconds",
         type=cliutil.bounded_float(MAX_LISTEN_S, "seconds"),
         default=None,
-        help=f"stop after this long (at most {MAX_LISTEN_S:g}; default: until Ctrl-C)",
+        metavar="SECONDS",
+        help=f"stop after this many seconds (at most {MAX_LISTEN_S:g}; default: until Ctrl-C)",
     )
     live.add_argument("--json", action="store_true", help="one JSON object per act")
-    live.add_argument("--phrases", type=Path, default=None, help=phrases_help)
+    live.add_argument(
+        "--phrases", type=Path, default=None, metavar="AGENCY.toml", help=phrases_help
+    )
     live.set_defaults(handler=_listen)
 
-    book = verbs.add_parser("phrases", help="list the phrase book: each act and its phrases")
+    book = verbs.add_parser(
+        "phrases",
+        help="list the phrase book: each act and its phrases",
+        **cliutil.examples(
+            "openrange speech phrases",
+            "openrange speech phrases --phrases agency-phrases.toml --json",
+        ),
+    )
     book.add_argument("--json", action="store_true", help="print the phrase book as JSON")
-    book.add_argument("--phrases", type=Path, default=None, help=phrases_help)
+    book.add_argument(
+        "--phrases", type=Path, default=None, metavar="AGENCY.toml", help=phrases_help
+    )
     book.set_defaults(handler=_phrases)
 
     say = verbs.add_parser(
@@ -90,10 +110,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="speak a subject's line with espeak-ng, placed in stereo",
         description="Speak TEXT with a subject's voice, panned to --azimuth and attenuated "
         "by --distance; play it (ALSA) or write it to --out.",
+        **cliutil.examples(
+            "openrange speech say 'drop it, drop it'",
+            "openrange speech say 'leave me alone' --subject 1 --azimuth -30 --distance 4"
+            " --out line.wav",
+        ),
     )
     say.add_argument("text", metavar="TEXT")
     say.add_argument(
-        "--subject", type=cliutil.nonneg_int, default=0, help="subject index: picks the voice"
+        "--subject",
+        type=cliutil.nonneg_int,
+        default=0,
+        help="subject index, 0 or more: picks the voice (default 0)",
     )
     say.add_argument(
         "--azimuth",

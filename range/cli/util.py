@@ -466,3 +466,13 @@ class ExamplesHelpFormatter(argparse.HelpFormatter):
         paragraphs = text.split("\n\n")
         fill = super()._fill_text  # bound here: a bare super() cannot run inside the genexpr
         return "\n\n".join(fill(p, width, indent) for p in paragraphs)
+
+
+def examples(*commands: str) -> dict[str, Any]:
+    """`add_parser` keywords for an `examples:` epilog of these commands, one a line, as
+    written (each a real `openrange ...` line: tests/test_l24b.py parses every one)."""
+    head = "example:" if len(commands) == 1 else "examples:"
+    return {
+        "epilog": head + "\n" + "".join(f"  {c}\n" for c in commands),
+        "formatter_class": ExamplesHelpFormatter,
+    }
