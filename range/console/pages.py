@@ -43,6 +43,7 @@ from range.records.store import (
     drill_outcome,
     drill_run_edited,
     drill_run_incomplete,
+    drill_run_no_decision,
     drill_run_script,
     drill_run_stopped,
     held_points,
@@ -572,7 +573,9 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
             )
             continue
         if drill_run_incomplete(row):
-            leave_out(row, f"run {row['id']}: cut short (INCOMPLETE): no decision of the officer's")
+            # Why it decided nothing, as `records history` says it: faulted where its log
+            # says it faulted, never "cut short" for a run that ran to its end (rc21 #7c).
+            leave_out(row, f"run {row['id']}: INCOMPLETE, {drill_run_no_decision(row)}")
             continue
         if not row["run_dir"]:
             leave_out(row, f"run {row['id']}: no folder was recorded for it", True)

@@ -710,6 +710,30 @@ def drill_run_not_decided(row: dict[str, Any]) -> str | None:
     return str(why).split(":")[0] if why else None
 
 
+# Why an INCOMPLETE drill run decided nothing, in the words `records history`, `records show`
+# and the console's trend all use (one wording: `no_decision`).
+NOT_DECIDED = "no decision (cut short)"  # its log stops before the end: nothing was decided
+NOT_DECIDED_FAULTED = "no decision (faulted)"  # a live run whose replica was lost (rc21 #7c)
+
+
+def no_decision(not_decided: str | None, faulted: str | None) -> str:
+    """An INCOMPLETE drill run's decision, none, with why: `no decision: no debrief question
+    answered (0 of 3)` for one that ran to its end (`drill_run_not_decided`), `no decision
+    (faulted): T7-0042 did not come back within 2 s` for one whose log says it faulted
+    (`drill_run_faulted`: the run's end_reason, as `score` says `the run faulted: ...`), else
+    `no decision (cut short)`: its log stops before the end."""
+    if not_decided:
+        return f"no decision: {not_decided}"
+    if faulted:
+        return f"{NOT_DECIDED_FAULTED}: {faulted}"
+    return NOT_DECIDED
+
+
+def drill_run_no_decision(row: dict[str, Any]) -> str:
+    """`no_decision` for a kept INCOMPLETE drill run, from its stored result."""
+    return no_decision(drill_run_not_decided(row), drill_run_faulted(row))
+
+
 def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
     """Each device a kept drill run used without a valid calibration, on a range master's
     override, as one phrase (`T7-UNCAL: never calibrated; used on the override of RM Lee`),
