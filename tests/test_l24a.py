@@ -69,3 +69,60 @@ def test_the_console_trend_says_a_faulted_run_faulted(run_dir: Path, tmp_path: P
     (why,) = [entry["why"] for entry in left_out]
     assert why == f"run {number}: INCOMPLETE, no decision (faulted): {FAULT}", why
     assert "cut short" not in why
+
+
+def _sheet_text(sheets: list[dict[str, Any]]) -> str:
+    """The officer page's qualification tables as text, rendered by the console's template."""
+    import re
+
+    from starlette.templating import Jinja2Templates
+
+    from range.console.app import HERE
+
+    page = (
+        Jinja2Templates(directory=str(HERE / "templates"))
+        .env.get_template("officer.html")
+        .render(
+            user=None,
+            csrf="x",
+            lanes={},
+            officer={"name": "A", "badge": "4411"},
+            sheets=sheets,
+            runs=[],
+            trend=[],
+        )
+    )
+    tables = re.findall(r'<table class="sheet">(.*?)</table>', page, re.S)
+    return "\n".join(" ".join(re.sub("<[^>]+>", " ", t).split()) for t in tables)
+
+
+def test_a_damaged_qualification_sheet_says_why_and_shows_no_sums(tmp_path: Path) -> None:
+    """rc21 #7e: it read `Stages together - -`, `Recorded total (of 4) - -`, `Does NOT add up.`"""
+    from range.console.pages import attempt_sheet
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+        stages = [{"name": "1", "points": 40, "hits": 8}]
+        score = {"points": 40, "max_points": 100, "hits": 8, "passed": False, "stages": stages}
+        ids = []
+        for _ in range(3):
+            attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 3, "0.1.0", [], [])
+            ids.append(records.finish_attempt(attempt, score))
+        _, edited, unreadable = ids
+        records.execute("UPDATE qualifications SET points = 95 WHERE id = ?", edited)
+        records.execute("UPDATE qualifications SET detail = '{bad' WHERE id = ?", unreadable)
+        sheets = [attempt_sheet(records.qualification(q)) for q in ids]
+    text = _sheet_text(sheets)
+    good, *damaged = text.split("Stage Points Hits")[1:]
+    assert "Stages together 40 8" in good and "Adds up." in good
+    assert [s["damage"] for s in sheets] == [
+        None,
+        "its contents no longer match its hash: it was edited outside OpenRange",
+        "its contents no longer match its hash: it was edited outside OpenRange",
+    ]
+    for said in damaged:
+        assert "Record damaged: its contents no longer match its hash" in said, said
+        assert "Its points and hits are not shown" in said and "run records verify" in said
+        assert "add up" not in said and "Stages together" not in said
+        assert "Recorded total" not in said

@@ -39,6 +39,7 @@ from range.records.store import (
     Records,
     RecordsError,
     course_label,
+    damage,
     drill_label,
     drill_outcome,
     drill_run_edited,
@@ -223,6 +224,9 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         "outcome": said,
         # No certificate or attempt record is issued for it (`certificate_text` refuses it).
         "damaged": damaged,
+        # Why, said in place of its sums: none are shown, so none is said not to add up
+        # (rc21 #7e).
+        "damage": (damage(row) or "it cannot be read") if damaged else None,
     }
 
 

@@ -558,6 +558,20 @@ def held_points(row: dict[str, Any], outcome_: str) -> dict[str, int | None]:
     return {"points": row["points"], "hits": row["hits"]}
 
 
+def damage(row: dict[str, Any]) -> str | None:
+    """Why a qualification record reads DAMAGED (`outcome`), in one phrase, None when it
+    does not: its contents no longer match its own hash, or its detail no longer parses."""
+    if edited(row):
+        return "its contents no longer match its hash: it was edited outside OpenRange"
+    try:
+        detail = stored_json(row, "detail")
+    except RecordsError:
+        return "its detail is not valid JSON: it was edited outside OpenRange"
+    if not isinstance(detail, dict):
+        return "its detail is not a JSON object: it was edited outside OpenRange"
+    return None
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
     attempt closed by a range master, or strings still to reshoot): never pass or fail, and
