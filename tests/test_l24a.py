@@ -126,3 +126,29 @@ def test_a_damaged_qualification_sheet_says_why_and_shows_no_sums(tmp_path: Path
         assert "Its points and hits are not shown" in said and "run records verify" in said
         assert "add up" not in said and "Stages together" not in said
         assert "Recorded total" not in said
+
+
+def test_a_refused_output_path_is_a_usage_error(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc21 #7f: `range.outfile.check`'s refusals exited 9 (storage); nothing was tried on the
+    disk: they are usage errors (2). rc21 #7a: a re-export there says what may be written."""
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("4411", "J. Rivera", "Metro PD")
+    export = ["records", "export", "--format", "csv", "--db", url, "--out"]
+    log = run_dir / "events.jsonl"
+    before = log.read_bytes()
+    assert main([*export, str(log)]) == 2
+    assert "one of the run's own files" in capsys.readouterr().err
+    assert log.read_bytes() == before
+    mine = run_dir / "l24a-export.csv"
+    try:
+        assert main([*export, str(mine)]) == 0  # a new file beside the run's
+        capsys.readouterr()
+        assert main([*export, str(mine)]) == 2  # named again: refused, saying what may be
+        err = capsys.readouterr().err
+        assert "only a report (*.html) may be replaced there" in err, err
+        assert "name a new file" in err and len(err.strip().splitlines()) == 1
+    finally:
+        mine.unlink()

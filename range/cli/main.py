@@ -236,11 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Exit statuses (README.md "Exit statuses"): 0 done; 1 a check failed (a data file, a
-# verification); 2 a usage or data error; 3 a missing dependency; 4 a peripheral; 5 the records;
-# 6 OpenXR; 7 a calibration gate; 8 rendering; 9 storage (a full disk, a file that cannot be
-# written); 10 an officer script's expectation unmet; 11 a drill run that ended not graded
-# (faulted, aborted, an unanswered debrief, a talk-down with audio off), and `score` of only
-# such runs; 130 Ctrl-C; 70 a bug in OpenRange.
+# verification); 2 a usage or data error (an output path `range.outfile.check` refuses too);
+# 3 a missing dependency; 4 a peripheral; 5 the records; 6 OpenXR; 7 a calibration gate;
+# 8 rendering; 9 storage (a full disk, a file that cannot be written); 10 an officer script's
+# expectation unmet; 11 a drill run that ended not graded (faulted, aborted, an unanswered
+# debrief, a talk-down with audio off), and `score` of only such runs; 130 Ctrl-C; 70 a bug in
+# OpenRange.
 _EXIT_BUG = 70
 
 
@@ -270,9 +271,13 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
     never printed as if it were the user's mistake."""
     from drills.events import EventLogError
     from physics.datafiles import DataFileError, NotFoundError
+    from range.outfile import RefusedTargetError
     from range.runs.runlog import RunWriteError
 
     table: list[tuple[type[BaseException], int, str]] = [
+        # A target the user named that `range.outfile.check` refuses (a run's own file, a
+        # device): a usage error, not storage; what was asked for is never tried (rc21 #7f).
+        (RefusedTargetError, 2, ""),
         (MissingDependencyError, 3, ""),
         (PeripheralError, 4, ""),
         (RenderUnavailableError, 8, ""),
