@@ -762,6 +762,20 @@ def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
     return overridden(result.get("calibration")) if isinstance(result, dict) else []
 
 
+def drill_run_left_out(row: dict[str, Any]) -> list[str]:
+    """The issued weapons a kept drill run was played without (the range master's
+    `--without`: its score's `weapons_left_out`, rc21 #5), as `records show` and `score` say
+    them; [] for none, for a run recorded before results kept it, and when the result cannot
+    be read (DAMAGED)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return []
+    score = result.get("score") if isinstance(result, dict) else None
+    left = score.get("weapons_left_out") if isinstance(score, dict) else None
+    return [str(w) for w in left] if isinstance(left, list) else []
+
+
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
     """Whether a drill run never finished (INCOMPLETE), whoever played it: `drill_outcome`
     names a scripted run's script in its outcome, so its text is not for comparing."""
@@ -1793,6 +1807,8 @@ class Records:
                     "corrected": row.get("corrected", []),
                     # Devices used uncalibrated on a range master's override (nu20 #6).
                     "uncalibrated": [] if edited_run else drill_run_uncalibrated(row),
+                    # Issued weapons the range master left out (`--without`, rc21 #5).
+                    "weapons_left_out": [] if edited_run else drill_run_left_out(row),
                 }
                 | damaged_run(outcome_)
             )
