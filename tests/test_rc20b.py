@@ -79,8 +79,10 @@ def test_a_damaged_record_s_pdf_is_a_one_line_page_and_not_linked(
     page = _get(console, console.officer, session, badge="4411").body.decode()
     assert "DAMAGED" in page
     assert f"/certificates/{qid}.pdf" not in page
-    assert "<td>Stages together</td><td>-</td><td>-</td>" in page
-    assert "88" not in page.split("Stages together")[1].split("</tr>")[0]
+    # No sums at all (l24 item 3, rc21 #7e): it says why it is damaged, not "- -".
+    sheet = page.split('<table class="sheet">')[1].split("</table>")[0]
+    assert "Stages together" not in sheet and "add up" not in sheet
+    assert "Record damaged: " in sheet and "88" not in sheet
 
 
 def test_a_deleted_audit_head_is_reported_and_never_made_up(
