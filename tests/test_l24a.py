@@ -140,7 +140,10 @@ def test_a_refused_output_path_is_a_usage_error(
     log = run_dir / "events.jsonl"
     before = log.read_bytes()
     assert main([*export, str(log)]) == 2
-    assert "one of the run's own files" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"openrange: {log}: one of the run's own files (its folder holds events.jsonl): refused,"
+        " name another file (left as it was)\n"
+    )
     assert log.read_bytes() == before
     mine = run_dir / "l24a-export.csv"
     try:

@@ -274,10 +274,11 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
     from range.outfile import RefusedTargetError
     from range.runs.runlog import RunWriteError
 
-    table: list[tuple[type[BaseException], int, str]] = [
+    if isinstance(exc, RefusedTargetError):
         # A target the user named that `range.outfile.check` refuses (a run's own file, a
         # device): a usage error, not storage; what was asked for is never tried (rc21 #7f).
-        (RefusedTargetError, 2, ""),
+        return 2, f"{exc.filename}: {exc.strerror}"
+    table: list[tuple[type[BaseException], int, str]] = [
         (MissingDependencyError, 3, ""),
         (PeripheralError, 4, ""),
         (RenderUnavailableError, 8, ""),
