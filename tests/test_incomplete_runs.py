@@ -46,11 +46,12 @@ def test_a_log_holding_only_run_started_rescores_incomplete_not_pass(
     score = score_run(read_events(run), default_policy())
     assert score.outcome is Outcome.INCOMPLETE and not score.passed
     assert "no run_ended" in score.incomplete
-    assert main(["score", str(run)]) == 0
+    # Not graded: `score` exits as the run itself did (README's exit statuses: 11).
+    assert main(["score", str(run)]) == 11
     out = capsys.readouterr().out
     assert "INCOMPLETE" in out and "PASS" not in out and "FAIL" not in out
     assert "100/100" not in out
-    assert main(["score", str(run), "--json"]) == 0
+    assert main(["score", str(run), "--json"]) == 11
     scored = json.loads(capsys.readouterr().out)
     assert (scored["outcome"], scored["passed"]) == ("INCOMPLETE", False)
 
@@ -83,6 +84,11 @@ def test_an_incomplete_run_is_listed_as_such_and_left_out_of_detection_rates(
     assert main(["score", str(saved), str(run), "--json"]) == 0
     officers = json.loads(capsys.readouterr().out)["officers"]
     assert sum(o["shoot_runs"] + o["no_shoot_runs"] for o in officers) == 1
+    # A batch with a graded run reports its rates: 0. A batch none of whose runs was graded
+    # has nothing to grade or rate: 11, as each run exited.
+    other = _cut(saved, tmp_path / "other", 2)
+    assert main(["score", str(run), str(other)]) == 11
+    assert main(["score", str(run), str(other), "--json"]) == 11
 
 
 def test_the_after_action_report_of_a_cut_run_says_incomplete(saved: Path, tmp_path: Path) -> None:

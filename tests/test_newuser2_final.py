@@ -485,12 +485,12 @@ def test_an_incomplete_log_prints_no_verdict(
     kept = [x for x in lines if json.loads(x)["kind"] != "run_ended"]
     assert len(kept) == len(lines) - 1
     (cut / "events.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
-    assert main(["score", str(cut)]) == 0
+    assert main(["score", str(cut)]) == 11  # not graded (README's exit statuses)
     out = capsys.readouterr().out
     assert "Score:             INCOMPLETE" in out
     assert "Decision:" not in out
     assert "HOLD-01" not in out and "DEESC-02" not in out
-    assert main(["score", str(cut), "--json"]) == 0
+    assert main(["score", str(cut), "--json"]) == 11
     shown = json.loads(capsys.readouterr().out)
     assert (shown["outcome"], shown["score"]) == ("INCOMPLETE", None)
     from range.review.report import write_report

@@ -436,7 +436,7 @@ def test_score_json_of_an_incomplete_run_has_no_score(
     saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = _log(saved, tmp_path, _lines(saved)[:1])
-    assert main(["score", str(run), "--json"]) == 0
+    assert main(["score", str(run), "--json"]) == 11  # not graded
     scored = json.loads(capsys.readouterr().out)
     assert scored["outcome"] == "INCOMPLETE" and scored["score"] is None
 

@@ -329,7 +329,7 @@ def test_an_edited_built_in_drill_is_flagged_in_the_summary_and_score_names_the_
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "events.jsonl").write_text("")
-    head = _out(capsys, ["score", str(empty)]).splitlines()[0]
+    head = _out(capsys, ["score", str(empty)], code=11).splitlines()[0]  # not graded
     assert head == (
         f"Run {empty}: its event log is empty: its drill, seed and officer are not known"
     )

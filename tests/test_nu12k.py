@@ -156,9 +156,9 @@ def test_a_closed_incomplete_run_has_no_decision(
     assert "no force used" not in out and "no decision (cut short); not graded" in out
     out, _ = run_cli(capsys, ["records", "history", "4411"])
     assert "no force used" not in out
-    out, _ = run_cli(capsys, ["score", str(folder), "--json"])
+    out, _ = run_cli(capsys, ["score", str(folder), "--json"], code=11)  # not graded
     assert json.loads(out)["decision"] is None
-    out, _ = run_cli(capsys, ["score", str(folder)])  # rc12 E: its text neither
+    out, _ = run_cli(capsys, ["score", str(folder)], code=11)  # rc12 E: its text neither
     assert "no force used" not in out and "Less-lethal first: n/a (cut short" in out
 
 

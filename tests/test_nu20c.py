@@ -195,6 +195,18 @@ def test_a_live_lane_without_a_weapon_the_drill_issues_is_refused_unless_left_ou
     assert "  Left out: taser (--without, by the range master)\n" in capsys.readouterr().out
     assert main(["records", "show", "--drill-run", "1", "--db", url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["weapons_left_out"] == ["taser"]
+    # l24 item 5: the drill-run CSV and history --json say it too.
+    import csv
+
+    csv_file = tmp_path / "runs.csv"
+    export = ["records", "export", "--format", "csv", "--drill-runs", "--db", url]
+    assert main([*export, "--out", str(csv_file)]) == 0
+    (row,) = csv.DictReader(csv_file.open(encoding="utf-8"))
+    assert row["weapons_left_out"] == "taser"
+    assert row["uncalibrated"] == "P-0042: never calibrated; used on the override of test"
+    assert main(["records", "history", "4411", "--db", url, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert listed["weapons_left_out"] == ["taser"]
 
 
 def test_a_lane_file_cannot_turn_the_calibration_gate_off(

@@ -39,7 +39,7 @@ def test_report_out_refuses_the_run_s_own_files(
 ) -> None:
     target = run_dir / name
     before = target.read_bytes() if target.exists() else None
-    assert main(["report", str(run_dir), "--out", str(target)]) != 0
+    assert main(["report", str(run_dir), "--out", str(target)]) == 2  # usage (rc21 #7f)
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and str(target) in err, err
     assert "run's own files" in err
@@ -60,7 +60,7 @@ def test_a_device_or_fifo_is_never_renamed_over(tmp_path: Path) -> None:
             *("--trials", "20", "--plot", str(fifo)),
         ]
     )
-    assert status != 0 and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert status == 2 and stat.S_ISFIFO(fifo.stat().st_mode)
 
 
 def test_a_link_to_a_run_s_log_is_judged_by_what_it_points_at(

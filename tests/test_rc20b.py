@@ -79,8 +79,10 @@ def test_a_damaged_record_s_pdf_is_a_one_line_page_and_not_linked(
     page = _get(console, console.officer, session, badge="4411").body.decode()
     assert "DAMAGED" in page
     assert f"/certificates/{qid}.pdf" not in page
-    assert "<td>Stages together</td><td>-</td><td>-</td>" in page
-    assert "88" not in page.split("Stages together")[1].split("</tr>")[0]
+    # No sums at all (l24 item 3, rc21 #7e): it says why it is damaged, not "- -".
+    sheet = page.split('<table class="sheet">')[1].split("</table>")[0]
+    assert "Stages together" not in sheet and "add up" not in sheet
+    assert "Record damaged: " in sheet and "88" not in sheet
 
 
 def test_a_deleted_audit_head_is_reported_and_never_made_up(
@@ -202,3 +204,92 @@ def test_a_course_aborted_just_before_the_lane_dies_is_not_recorded(
     with ConsoleStore.open(console.db_url) as store:
         (said,) = [r for r in store.audit_rows() if r["action"] == "course_not_recorded"]
     assert "aborted by boss" in said["detail"]
+
+
+def _aborted_drill(tmp_path: Path, hashed: str) -> tuple[Console, Path, list[str]]:
+    """A drill run on a lane whose Abort the console sent for the running state (rc20 #7's
+    race, for drills): the console, the lane's run folder, and the log's lines as played."""
+    from range.console.app import LaneView
+    from range.console.lane import LaneProcess
+    from range.console.protocol import Command
+
+    console, session = _console(tmp_path, hashed)
+    runs = tmp_path / "lane-runs"
+    runs.mkdir()
+    lane = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, runs, speed=None)
+    running: list[dict[str, Any]] = []
+
+    def publish(state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        if state.get("status") == "running":
+            running.append(state)
+        if len(running) == 20:  # twenty frames in, the lane's state is what the console holds
+            lane.commands.put({"command": Command.ABORT, "by": "boss"})
+
+    lane._publish = publish  # type: ignore[method-assign]
+    start = {"command": Command.START, "by": "boss"}
+    lane._run({**start, "args": {"drill": "phone-draw-v1", "badge": "4411", "seed": 5}})  # type: ignore[arg-type]
+    (folder,) = [p for p in runs.iterdir() if p.is_dir()]
+    assert running[-1]["run"] == folder.name  # the state names the run's folder
+    sent: list[str] = []
+
+    class Socket:
+        async def send_text(self, text: str) -> None:
+            sent.append(text)
+
+    view = LaneView("LANE1")
+    view.socket = Socket()  # type: ignore[assignment]
+    view.state = running[-1]
+    console.hub.lanes["LANE1"] = view
+    reply = _post(console, session, {"command": "abort"}, name="LANE1")
+    assert (reply.status_code, len(sent)) == (202, 1)
+    lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    return console, folder, lines
+
+
+def test_a_drill_aborted_just_before_the_lane_dies_is_recorded_aborted(
+    tmp_path: Path, hashed: str
+) -> None:
+    # l24 item 6: the course fix (above) for drill runs. The lane dies after the console sent
+    # the abort and before it ended the run: its restart offers the run cut short, and the
+    # console recorded it INCOMPLETE though it had audited the abort.
+    import json
+
+    from range.console.lane import LaneProcess
+    from range.records.store import drill_run_stopped
+
+    console, folder, lines = _aborted_drill(tmp_path, hashed)
+    cut = next(i for i, x in enumerate(lines) if json.loads(x)["kind"] == "instructor_command")
+    (folder / "events.jsonl").write_text("".join(lines[:cut]), encoding="utf-8")
+    (folder / "result.json").unlink()
+    (folder.parent / ".lane-LANE1-pending.json").unlink()  # it died before offering the run
+    (result,) = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, folder.parent).finished
+    assert result["cut_short"]
+    result.update(badge="4411", started_by="boss")
+    console._drill_finished("LANE1", result)
+    with Records.open(console.db_url) as records:
+        (row,) = records.drill_run_rows("4411")
+        outcome = records.drill_run(int(row["id"]))["outcome"]
+        stopped = drill_run_stopped(row)
+    assert outcome == "SIMULATED (scripted officer phone-draw-correct-v1): ABORTED", outcome
+    assert stopped is not None and stopped.startswith("aborted by boss; cut short at "), stopped
+
+
+def test_a_drill_that_ended_before_the_abort_reached_it_is_recorded_as_it_ended(
+    tmp_path: Path, hashed: str
+) -> None:
+    # The abort crossed the run's end: the lane's run had ended (completed) when it arrived,
+    # so it was not applied. Recorded as it ended, and the audit trail says the abort came too
+    # late, so the trail and the record never disagree unsaid.
+    import json
+
+    console, folder, lines = _aborted_drill(tmp_path, hashed)
+    kinds = [json.loads(x)["kind"] for x in lines]
+    assert kinds[-1] == "run_ended"
+    result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    result |= {"state": "completed", "badge": "4411", "started_by": "boss", "lane": "LANE1"}
+    result["run_dir"] = str(folder)
+    console._drill_finished("LANE1", result)
+    console._drill_finished("LANE1", dict(result))  # offered again: recorded and said once
+    with ConsoleStore.open(console.db_url) as store:
+        late = [r for r in store.audit_rows() if r["action"] == "abort_too_late"]
+    assert len(late) == 1 and "before the abort of boss reached the lane" in late[0]["detail"]

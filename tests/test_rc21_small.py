@@ -31,7 +31,7 @@ def test_plot_to_a_suffix_matplotlib_cannot_draw_is_refused_first(
     # A run's own file is refused before the study too (the run-folder check is reached).
     drill = run_dir / "drill.toml"
     before = drill.read_bytes()
-    assert main([*SPREAD, "--plot", str(drill)]) != 0
+    assert main([*SPREAD, "--plot", str(drill)]) == 2  # usage, not storage (rc21 #7f)
     out, err = capsys.readouterr()
     assert out == "" and "run's own files" in err and drill.read_bytes() == before
     # A suffix it can draw still works.
@@ -70,7 +70,7 @@ def test_an_earlier_export_in_a_run_folder_is_refused_saying_why(
     mine = run_dir / "export.csv"
     mine.write_text("an earlier export\n")
     try:
-        assert main(["report", str(run_dir), "--out", str(mine)]) != 0
+        assert main(["report", str(run_dir), "--out", str(mine)]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and str(mine) in err, err
         assert "only a report (*.html) may be replaced there" in err
@@ -87,7 +87,7 @@ def test_replay_png_into_the_run_s_own_folder_is_refused(
 
     before = sorted(p.name for p in run_dir.iterdir())
     png = ["replay", str(run_dir), "--as", "subject", "--png", str(run_dir), "--size", "16x8"]
-    assert main(png) != 0
+    assert main(png) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "a run's own folder" in err, err
     assert sorted(p.name for p in run_dir.iterdir()) == before  # no frame written there

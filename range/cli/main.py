@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from drills.log import LogRecord
     from range.cli.corrections import Fixes, RecordedCorrections
     from range.records.store import Records
+    from scoring.score import Score
 
 T = TypeVar("T")
 
@@ -235,11 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Exit statuses (README.md "Exit statuses"): 0 done; 1 a check failed (a data file, a
-# verification); 2 a usage or data error; 3 a missing dependency; 4 a peripheral; 5 the records;
-# 6 OpenXR; 7 a calibration gate; 8 rendering; 9 storage (a full disk, a file that cannot be
-# written); 10 an officer script's expectation unmet; 11 a drill run that ended not graded
-# (faulted, aborted, an unanswered debrief, a talk-down with audio off); 130 Ctrl-C; 70 a bug
-# in OpenRange.
+# verification); 2 a usage or data error (an output path `range.outfile.check` refuses too);
+# 3 a missing dependency; 4 a peripheral; 5 the records; 6 OpenXR; 7 a calibration gate;
+# 8 rendering; 9 storage (a full disk, a file that cannot be written); 10 an officer script's
+# expectation unmet; 11 a drill run that ended not graded (faulted, aborted, an unanswered
+# debrief, a talk-down with audio off), and `score` of only such runs; 130 Ctrl-C; 70 a bug in
+# OpenRange.
 _EXIT_BUG = 70
 
 
@@ -269,8 +271,13 @@ def _known_error(exc: BaseException) -> tuple[int, str] | None:
     never printed as if it were the user's mistake."""
     from drills.events import EventLogError
     from physics.datafiles import DataFileError, NotFoundError
+    from range.outfile import RefusedTargetError
     from range.runs.runlog import RunWriteError
 
+    if isinstance(exc, RefusedTargetError):
+        # A target the user named that `range.outfile.check` refuses (a run's own file, a
+        # device): a usage error, not storage; what was asked for is never tried (rc21 #7f).
+        return 2, f"{exc.filename}: {exc.strerror}"
     table: list[tuple[type[BaseException], int, str]] = [
         (MissingDependencyError, 3, ""),
         (PeripheralError, 4, ""),
@@ -386,7 +393,6 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from range.runs.runlog import read_events
     from scoring.detection import detection
     from scoring.policy import load_policy
-    from scoring.score import Score
 
     policy = load_policy(args.policy)
     label = policy_label(policy, args.policy)
@@ -480,7 +486,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             for line in [*calibration_lines(logs[0]), *suspension_lines(logs[0])]:
                 print(line)
             print(format_score(dataclasses.replace(scores[0], policy=label)))
-        return 1 if failed else 0
+        return _score_status(failed, scores)
     once = _counted_once(args.run_dirs)
     rows = detection([score for score, first in zip(scores, once, strict=True) if first])
     if args.json:
@@ -496,7 +502,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 **as_json(score, log_edited, log),
             }
         _print_batch_json(given, scored, skipped, [r.as_json() for r in rows])
-        return 1 if failed else 0
+        return _score_status(failed, scores)
     from range.cli.columns import column_width, pad
 
     # The decision column as wide as its longest decision: "critical failure: force on a
@@ -508,7 +514,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"{score.outcome.value:<10}  {points}  {pad(score.decision, width)}  {run_dir}{flag}")
     print()
     print(format_detection(rows))
-    return 1 if failed else 0
+    return _score_status(failed, scores)
+
+
+def _score_status(failed: int, scores: list[Score]) -> int:
+    """`score`'s exit status for drill runs: 1 when a run was left out (a check failed);
+    else `drill run`'s not-graded status (11) when no run given was graded (a lone run cut
+    short, faulted or aborted; a batch of only such runs: nothing to grade or rate), as the
+    run itself exited; else 0 (a batch with a graded run reports its rates; the runs not
+    graded are listed as such)."""
+    if failed:
+        return 1
+    if scores and all(score.incomplete for score in scores):
+        return cli_drill.NOT_GRADED_STATUS
+    return 0
 
 
 def _counted_once(run_dirs: list[Path]) -> list[bool]:

@@ -742,7 +742,14 @@ def _passed(outcome_: str, passed: object) -> dict[str, bool | None]:
 
 def _history(args: argparse.Namespace) -> int:
     from range.records.exports import by_weapon, roster
-    from range.records.store import DAMAGED, course_label, drill_label, held_points, outcome
+    from range.records.store import (
+        DAMAGED,
+        course_label,
+        drill_label,
+        held_points,
+        no_decision,
+        outcome,
+    )
 
     with _open(args, read_only=True) as records:
         officer = records.officer(args.badge)
@@ -822,12 +829,9 @@ def _history(args: argparse.Namespace) -> int:
             by = f"  (corrected by {corrected[-1]['by']})" if corrected else ""
             # An aborted or incomplete run was not graded: no decision (who stopped it, if one).
             said = f"  {d['decision']}" if d["decision"] else ""
-            if not said and d.get("not_decided"):  # ran to its end: the debrief unanswered
-                said = f"  no decision: {d['not_decided']}"
-            elif not said and d.get("faulted"):  # a replica lost: faulted, not cut short
-                said = f"  {NOT_DECIDED_FAULTED}: {d['faulted']}"
-            elif not said and d["outcome"].startswith("INCOMPLETE"):
-                said = f"  {NOT_DECIDED}"  # cut short (INCOMPLETE): nothing was decided
+            # INCOMPLETE: the debrief unanswered, a replica lost (faulted) or cut short.
+            if not said and d["outcome"].startswith("INCOMPLETE"):
+                said = f"  {no_decision(d.get('not_decided'), d.get('faulted'))}"
             # DAMAGED (edited outside OpenRange): said alone, no decision to trust.
             stopped = f" ({d['stopped']})" if d.get("stopped") else ""
             # A replica used uncalibrated on a range master's override (nu20 #6).
@@ -847,8 +851,7 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         damaged_run,
         drill_label,
         drill_outcome,
-        drill_run_faulted,
-        drill_run_not_decided,
+        drill_run_no_decision,
         drill_run_script,
         drill_run_uncalibrated,
         graded,
@@ -905,12 +908,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
         # None when not graded: an ABORTED run says who stopped it below, an INCOMPLETE one
         # decided nothing.
         said = f"{row['decision']}; " if graded(row["outcome"]) else ""
-        if not said and (not_decided := drill_run_not_decided(row)):
-            said = f"no decision: {not_decided}; "  # ran to its end, the debrief unanswered
-        elif not said and (faulted := drill_run_faulted(row)):
-            said = f"{NOT_DECIDED_FAULTED}: {faulted}; "  # a replica lost, not cut short
-        elif not said and row["outcome"].startswith("INCOMPLETE"):
-            said = f"{NOT_DECIDED}; "
+        if not said and row["outcome"].startswith("INCOMPLETE"):
+            said = f"{drill_run_no_decision(row)}; "  # debrief unanswered, faulted, cut short
         yield (
             f"  {row['outcome']}: {said}{points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
@@ -1259,10 +1258,6 @@ def _close(args: argparse.Namespace) -> int:
         f" record {record} (`records show {record}`)."
     )
     return _answer(args, lambda: {"attempt": args.attempt, "record": record}, lambda: [said])
-
-
-NOT_DECIDED = "no decision (cut short)"  # an INCOMPLETE drill run's decision: none
-NOT_DECIDED_FAULTED = "no decision (faulted)"  # a live run whose replica was lost (rc21 #7c)
 
 
 def _close_drill_run(args: argparse.Namespace) -> int:

@@ -839,8 +839,8 @@ class Console:
         raise RunRefusedError(why)
 
     def _aborted_by(self, lane: str, run: str) -> str | None:
-        """Who sent an abort to `lane` for its course in folder `run` (the audit trail's
-        `lane_abort` rows keep it), or None."""
+        """Who sent an abort to `lane` for its run (a course or a drill) in folder `run` (the
+        audit trail's `lane_abort` rows keep it), or None."""
         with self.store() as store:
             rows = store.records.query(
                 "SELECT actor, detail FROM console_audit WHERE action = 'lane_abort'"
@@ -863,6 +863,8 @@ class Console:
             with self.store() as store:
                 if store.records.drill_runs_at(folder):  # recorded already
                     return
+            result = self._abort_heard(lane, result)  # once: not for a run offered again
+            with self.store() as store:
                 unbundle(result.pop("files", {}), folder)
                 if result.pop("speech_left_out", False):
                     self._speech_again(lane, folder)
@@ -880,6 +882,35 @@ class Console:
                 )
         except Exception as exc:  # never out to the link: the lane would offer it forever
             self._refused(lane, result, folder, _why(exc))
+
+    def _abort_heard(self, lane: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A drill run's result as the console's own audit trail says it ended, where an abort
+        it sent for that run (the lane's state names the run's folder, kept with the abort)
+        crossed the run's end (rc20 #7's race, for drills). A lane that died before the abort
+        ended the run offers it cut short: recorded ABORTED by who aborted it, as an abort the
+        lane applied is, never INCOMPLETE (the console said 'aborted'). A run that had already
+        ended when the abort reached the lane is recorded as it ended, and the audit trail
+        says the abort came too late, so it never reads both aborted and complete."""
+        if result.get("state") == "aborted" or not result.get("run_dir"):
+            return result
+        run = Path(str(result["run_dir"])).name
+        by = self._aborted_by(lane, run)
+        if by is None:
+            return result
+        if result.get("cut_short"):
+            said = f"aborted by {by}; {result.get('end_reason') or 'the lane stopped mid-run'}"
+            print(f"console: lane {lane}: {run}: {said}: recorded ABORTED", flush=True)
+            return {**result, "state": "aborted", "end_reason": said}
+        ended = result.get("state") or "ended"
+        self.audit(
+            "lane:" + lane,
+            "abort_too_late",
+            lane=lane,
+            run_dir=str(result["run_dir"]),
+            why=f"the run had {ended} before the abort of {by} reached the lane:"
+            " recorded as it ended",
+        )
+        return result
 
     def _speech_again(self, lane: str, folder: Path) -> None:
         """The spoken lines a lane left out of a run's bundle (protocol.bundle: they would

@@ -405,10 +405,20 @@ class LaneProcess:
             # the console in one line; the lane stays up for the next.
             begun: dict[str, str] = {}
 
-            def on_begin(folder: Path | None, _sha: str, begun: dict[str, str] = begun) -> None:
+            def on_begin(
+                folder: Path | None,
+                _sha: str,
+                begun: dict[str, str] = begun,
+                meta: dict[str, Any] = meta,
+            ) -> None:
                 # When the run started: the records date it so, not when it was offered or
                 # recorded (nu20 #13).
                 begun["started"] = mark_lane_run(folder, self.name)
+                # The run's folder in the lane's state, as a course's (rc20 #7): the console
+                # keeps it with an abort it sends, so a lane that dies before the abort ends
+                # the run has it recorded ABORTED, not INCOMPLETE, when it offers it cut short.
+                if folder is not None:
+                    meta["run"] = folder.name
 
             try:
                 config = replace(start_config(args, control, self.runs_dir), on_begin=on_begin)

@@ -39,10 +39,12 @@ from range.records.store import (
     Records,
     RecordsError,
     course_label,
+    damage,
     drill_label,
     drill_outcome,
     drill_run_edited,
     drill_run_incomplete,
+    drill_run_no_decision,
     drill_run_script,
     drill_run_stopped,
     held_points,
@@ -222,6 +224,9 @@ def attempt_sheet(row: dict[str, Any]) -> dict[str, Any]:
         "outcome": said,
         # No certificate or attempt record is issued for it (`certificate_text` refuses it).
         "damaged": damaged,
+        # Why, said in place of its sums: none are shown, so none is said not to add up
+        # (rc21 #7e).
+        "damage": (damage(row) or "it cannot be read") if damaged else None,
     }
 
 
@@ -572,7 +577,9 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
             )
             continue
         if drill_run_incomplete(row):
-            leave_out(row, f"run {row['id']}: cut short (INCOMPLETE): no decision of the officer's")
+            # Why it decided nothing, as `records history` says it: faulted where its log
+            # says it faulted, never "cut short" for a run that ran to its end (rc21 #7c).
+            leave_out(row, f"run {row['id']}: INCOMPLETE, {drill_run_no_decision(row)}")
             continue
         if not row["run_dir"]:
             leave_out(row, f"run {row['id']}: no folder was recorded for it", True)

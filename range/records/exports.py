@@ -116,6 +116,7 @@ DRILL_CSV_FIELDS = (
     "drill_sha256",
     "drill_origin",
     "uncalibrated",
+    "weapons_left_out",
 )
 
 
@@ -124,7 +125,8 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
     `phone-draw-v1 (modified, sha256 1a2b3c4d5e6f)`), with the file's hash and origin; who
     played it (`officer`: the officer script's id, or live; `officer_kind`: scripted or live:
     a scripted run's outcome reads SIMULATED), who corrected its score, if anyone, and each
-    device it used without a valid calibration on a range master's override (`uncalibrated`)."""
+    device it used without a valid calibration on a range master's override (`uncalibrated`),
+    and each issued weapon the range master left out (`weapons_left_out`, `--without`)."""
     officers = {o["badge"]: o for o in records.officers()}
     out = io.StringIO()
     writer = _SafeWriter(out)
@@ -138,6 +140,9 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
             "corrected_by": "; ".join(c["by"] for c in row["corrected"]),
             # Each device used uncalibrated on a range master's override ("" for none).
             "uncalibrated": "; ".join(row["uncalibrated"]),
+            # The issued weapons it was played without (--without; "" for none), as `records
+            # show` and `score` say them.
+            "weapons_left_out": "; ".join(row["weapons_left_out"]),
         }
         writer.writerow([shown[k] for k in DRILL_CSV_FIELDS])
     return out.getvalue()

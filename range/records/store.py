@@ -558,6 +558,20 @@ def held_points(row: dict[str, Any], outcome_: str) -> dict[str, int | None]:
     return {"points": row["points"], "hits": row["hits"]}
 
 
+def damage(row: dict[str, Any]) -> str | None:
+    """Why a qualification record reads DAMAGED (`outcome`), in one phrase, None when it
+    does not: its contents no longer match its own hash, or its detail no longer parses."""
+    if edited(row):
+        return "its contents no longer match its hash: it was edited outside OpenRange"
+    try:
+        detail = stored_json(row, "detail")
+    except RecordsError:
+        return "its detail is not valid JSON: it was edited outside OpenRange"
+    if not isinstance(detail, dict):
+        return "its detail is not a JSON object: it was edited outside OpenRange"
+    return None
+
+
 def outcome(row: dict[str, Any]) -> str:
     """A qualification record's outcome: QUALIFIED, NOT QUALIFIED, or INCOMPLETE (a crashed
     attempt closed by a range master, or strings still to reshoot): never pass or fail, and
@@ -710,6 +724,30 @@ def drill_run_not_decided(row: dict[str, Any]) -> str | None:
     return str(why).split(":")[0] if why else None
 
 
+# Why an INCOMPLETE drill run decided nothing, in the words `records history`, `records show`
+# and the console's trend all use (one wording: `no_decision`).
+NOT_DECIDED = "no decision (cut short)"  # its log stops before the end: nothing was decided
+NOT_DECIDED_FAULTED = "no decision (faulted)"  # a live run whose replica was lost (rc21 #7c)
+
+
+def no_decision(not_decided: str | None, faulted: str | None) -> str:
+    """An INCOMPLETE drill run's decision, none, with why: `no decision: no debrief question
+    answered (0 of 3)` for one that ran to its end (`drill_run_not_decided`), `no decision
+    (faulted): T7-0042 did not come back within 2 s` for one whose log says it faulted
+    (`drill_run_faulted`: the run's end_reason, as `score` says `the run faulted: ...`), else
+    `no decision (cut short)`: its log stops before the end."""
+    if not_decided:
+        return f"no decision: {not_decided}"
+    if faulted:
+        return f"{NOT_DECIDED_FAULTED}: {faulted}"
+    return NOT_DECIDED
+
+
+def drill_run_no_decision(row: dict[str, Any]) -> str:
+    """`no_decision` for a kept INCOMPLETE drill run, from its stored result."""
+    return no_decision(drill_run_not_decided(row), drill_run_faulted(row))
+
+
 def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
     """Each device a kept drill run used without a valid calibration, on a range master's
     override, as one phrase (`T7-UNCAL: never calibrated; used on the override of RM Lee`),
@@ -722,6 +760,20 @@ def drill_run_uncalibrated(row: dict[str, Any]) -> list[str]:
     except RecordsError:
         return []
     return overridden(result.get("calibration")) if isinstance(result, dict) else []
+
+
+def drill_run_left_out(row: dict[str, Any]) -> list[str]:
+    """The issued weapons a kept drill run was played without (the range master's
+    `--without`: its score's `weapons_left_out`, rc21 #5), as `records show` and `score` say
+    them; [] for none, for a run recorded before results kept it, and when the result cannot
+    be read (DAMAGED)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return []
+    score = result.get("score") if isinstance(result, dict) else None
+    left = score.get("weapons_left_out") if isinstance(score, dict) else None
+    return [str(w) for w in left] if isinstance(left, list) else []
 
 
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
@@ -1755,6 +1807,8 @@ class Records:
                     "corrected": row.get("corrected", []),
                     # Devices used uncalibrated on a range master's override (nu20 #6).
                     "uncalibrated": [] if edited_run else drill_run_uncalibrated(row),
+                    # Issued weapons the range master left out (`--without`, rc21 #5).
+                    "weapons_left_out": [] if edited_run else drill_run_left_out(row),
                 }
                 | damaged_run(outcome_)
             )
