@@ -1877,6 +1877,7 @@ class Records:
         incomplete: dict[str, Any] | None = None,
         course: Course | None = None,
         seal: Callable[[int], None] | None = None,
+        console_audit: str | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
         `seal` (the runner's) is called with the record's number before it is hashed: it ends
@@ -1886,7 +1887,9 @@ class Records:
         With `incomplete` (who closed it and why) it is recorded as INCOMPLETE. Each round and
         cartridge keeps what it counted (range.records.exports.keep_counted), judged against
         `course` (default: the built-in course, or the copy kept in the attempt's run folder),
-        so its sheet adds up from the records alone."""
+        so its sheet adds up from the records alone. `console_audit` (an attempt the console
+        records: its audit head then) is kept in the chained detail, so `records verify`
+        finds the console's trail wiped after it (range/console/store.py MARK)."""
         from range.records.exports import keep_counted, sheet_course
 
         with self._transaction(exclusive=True):
@@ -1904,6 +1907,8 @@ class Records:
             body: dict[str, Any] = {"shots": shots, "score": score}
             if incomplete is not None:
                 body["incomplete"] = incomplete
+            if console_audit is not None:
+                body["console_audit"] = console_audit
             simulated = progress.get("shooter", OFFICER) != OFFICER
             if simulated:
                 body["shooter"] = progress["shooter"]  # chained with the detail
