@@ -174,7 +174,7 @@ def test_a_trail_wiped_with_its_settings_or_tables_is_found_from_the_records(
     lane_results: dict[str, dict[str, Any]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run, record = _console_used(db, tmp_path, lane_results)
+    _, record = _console_used(db, tmp_path, lane_results)
     _wipe(db, settings=True)
     code, found = _verify(db, capsys)
     assert code == 1
@@ -251,3 +251,107 @@ def test_a_brand_new_console_starts_its_head_and_records_verify_intact(
     Console(db, runs_dir=tmp_path / "runs")
     code, found = _verify(db, capsys)
     assert (code, found["intact"], found["audit_rows"]) == (0, True, 0)
+
+
+def _audit_page(url: str) -> str:
+    """The console's /audit page for a range master, in process."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from range.console.app import Console
+    from range.console.store import Role
+
+    with ConsoleStore.open(url) as store:
+        if store.user("rm") is None:
+            store.add_user("rm", Role.RANGE_MASTER, "x", None)
+        sid = store.new_session("rm", 3600)
+    console = Console(url)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/audit",
+        "query_string": b"",
+        "headers": [],
+        "path_params": {},
+        "session": {"user": "rm", "sid": sid},
+        "app": None,
+    }
+    reply = asyncio.run(console.audit_page(Request(scope)))
+    assert reply.status_code == 200
+    return bytes(reply.body).decode()
+
+
+# -- a trail kept before audit heads: set once at the upgrade to schema 8 ------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def schema_7(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A records database at schema 7 whose console kept its trail before heads were (rows,
+    no `audit_head`): what OpenRange before 2026-11-30 left."""
+    from range.records import store
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    else:  # a database of its own on the throwaway server
+        import psycopg
+
+        server = request.getfixturevalue("postgres_url")
+        name = f"o_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+    real = store._MIGRATIONS[:]
+    try:
+        store._MIGRATIONS[:] = real[:7]
+        with ConsoleStore.open(url) as old:
+            for action in ("login", "lane_start", "logout"):
+                old.audit("boss", action)
+            old.records.execute("DELETE FROM console_settings WHERE key = 'audit_head'")
+            old.secret("lane_key")
+            assert old.records.schema_version == 7
+    finally:
+        store._MIGRATIONS[:] = real
+    yield url
+
+
+def test_a_trail_kept_before_heads_gets_one_at_the_upgrade_and_says_when(
+    schema_7: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # l24c: such a trail read as a deleted head ("missing") for ever, indistinguishable from
+    # one deleted by hand.
+    from datetime import UTC, datetime
+
+    from range.records.store import SCHEMA_VERSION
+
+    assert SCHEMA_VERSION == 8
+    with Records.open(schema_7) as records:  # a command that writes migrates it
+        assert records.schema_version == 8
+        (head,) = records.query("SELECT value FROM console_settings WHERE key = 'audit_head'")
+        (row3,) = records.query("SELECT hash FROM console_audit WHERE id = 3")
+        assert head["value"] == f"3:{row3['hash']}"
+    day = datetime.now(UTC).date().isoformat()
+    said = (
+        f"console audit: the chain head was set at the upgrade to schema 8 on {day} (3 rows,"
+        " ids given up to 3); rows deleted before then cannot be told"
+    )
+    code, found = _verify(schema_7, capsys)
+    assert (code, found["intact"], found["audit_rows"]) == (0, True, 3)
+    assert found["audit_head_set_at_upgrade"] == said
+    assert main(["records", "verify", "--db", schema_7]) == 0
+    assert said in capsys.readouterr().out.splitlines()
+    assert said in _audit_page(schema_7)
+    # Later actions chain onto it; a head deleted after the upgrade is missing again, never
+    # set a second time (the migration ran once).
+    with ConsoleStore.open(schema_7) as store:
+        store.audit("boss", "login")
+        assert store.verify_audit() == []
+        store.records.execute("DELETE FROM console_settings WHERE key = 'audit_head'")
+    with Records.open(schema_7) as records:
+        assert records.query("SELECT value FROM console_settings WHERE key = 'audit_head'") == []
+    code, found = _verify(schema_7, capsys)
+    assert code == 1
+    assert _problems(found)[0].startswith(
+        "audit: the chain head (console_settings 'audit_head') is missing (4 rows left, ids"
+        " given up to 4)"
+    )

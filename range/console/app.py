@@ -99,6 +99,7 @@ from range.console.store import (
     StoredFailures,
     User,
     check_name,
+    head_set_at_upgrade,
 )
 from range.console.view import EYES, ViewThread
 from range.records.certificate import certificate_pdf_bytes, certificate_text
@@ -1371,7 +1372,10 @@ class Console:
         with self.store() as store:
             rows = store.audit_rows()
             problems = store.verify_audit()
-        return self.page(request, "audit.html", user, rows=rows, problems=problems)
+            upgraded = head_set_at_upgrade(store.records)
+        return self.page(
+            request, "audit.html", user, rows=rows, problems=problems, upgraded=upgraded
+        )
 
 
 # The replicas as the lane page names them (drills/schema.py `WEAPONS`).

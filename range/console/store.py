@@ -38,6 +38,9 @@ _AUDIT_FIELDS = ("id", "at", "actor", "action", "detail", "prev_hash")
 # The chain's head in console_settings: "ID:HASH" of the newest audit row ("0:" + GENESIS for
 # a console that has audited nothing yet).
 AUDIT_HEAD = "audit_head"
+# Set once, by the records' schema 8 migration, for a trail kept before heads were
+# (docs/console.md): JSON {"at": ISO date, "rows": N, "ids_given": M}, the trail as it stood then.
+HEAD_AT_UPGRADE = "audit_head_set_at_upgrade"
 # The key a record the console writes (a lane's drill run: its result; a lane's attempt: its
 # detail) keeps the audit head in, as it stood then, chained with the record's own fields:
 # `records verify` finds a trail shorter than a record says it was.
@@ -485,6 +488,62 @@ def _audit_ids_used(records: Records) -> int:
         used = int(rows[0]["seq"] or 0) if rows else 0
     newest = records.query("SELECT MAX(id) AS id FROM console_audit")[0]["id"]
     return max(used, int(newest or 0))
+
+
+def set_head_at_upgrade(records: Records, at: str) -> None:
+    """The records' schema 8 migration (range/records/store.py): a trail kept before its head
+    was (OpenRange before 2026-11-30), or a console's tables with no head, gets one, once,
+    from the trail as it stands (its newest row), and says so (HEAD_AT_UPGRADE: when, and the
+    rows and ids then), so `verify_audit` says when rather than "missing": rows deleted before
+    then cannot be told. A store no console has used is left alone."""
+    if not has_audit(records):
+        return
+    records.execute(
+        "CREATE TABLE IF NOT EXISTS console_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
+    if records.query("SELECT key FROM console_settings WHERE key = ?", AUDIT_HEAD):
+        return
+    used = _has_table(records, "console_users") and records.query(
+        "SELECT name FROM console_users LIMIT 1"
+    )
+    if not (
+        used
+        or records.query("SELECT key FROM console_settings LIMIT 1")
+        or _audit_ids_used(records)
+    ):
+        return  # nothing of a console yet: its first open starts the head (_start_head)
+    kept = {
+        "at": at,
+        "rows": audit_count(records),
+        "ids_given": _audit_ids_used(records),
+    }
+    records.execute(
+        "INSERT INTO console_settings (key, value) VALUES (?, ?)", AUDIT_HEAD, audit_mark(records)
+    )
+    records.execute(
+        "INSERT INTO console_settings (key, value) VALUES (?, ?)",
+        HEAD_AT_UPGRADE,
+        json.dumps(kept, sort_keys=True),
+    )
+
+
+def head_set_at_upgrade(records: Records) -> str | None:
+    """What `records verify` says of a head the schema 8 migration set (None: it did not)."""
+    if not _has_table(records, "console_settings"):
+        return None
+    rows = records.query("SELECT value FROM console_settings WHERE key = ?", HEAD_AT_UPGRADE)
+    if not rows:
+        return None
+    try:
+        kept = json.loads(str(rows[0]["value"]))
+        day = str(kept["at"])[:10]
+        then = f"{kept['rows']} rows, ids given up to {kept['ids_given']}"
+    except (ValueError, TypeError, KeyError):
+        return f"audit: console_settings {HEAD_AT_UPGRADE!r} is not what OpenRange wrote: edited"
+    return (
+        f"console audit: the chain head was set at the upgrade to schema 8 on {day} ({then});"
+        " rows deleted before then cannot be told"
+    )
 
 
 def verify_audit(records: Records) -> list[str]:

@@ -119,6 +119,14 @@ _MIGRATIONS = [
     # columns lose NOT NULL (`_migrate_to_7`: PostgreSQL drops the constraint, SQLite copies
     # each table into one without it). Rows kept before keep their number: chained as they were.
     "",
+    # 8: the console's audit trail (range/console/store.py), where a console has used the
+    # store, gets its chain head if it has none: a trail kept before heads were (OpenRange
+    # before 2026-11-30) would read as a deleted head for ever. Set once, from the trail as it
+    # stands, and marked as set at the upgrade, with when and the rows then
+    # (`_migrate_to_8`): `records verify` says so rather than "missing". Records the console
+    # writes from now on keep the head they saw, chained (rc21 #6), so a schema 7 OpenRange,
+    # which would not, is refused by the version.
+    "",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -1197,6 +1205,10 @@ class Records:
                     self._migrate_to_2()
                 if number == 7:
                     self._migrate_to_7(current)
+                if number == 8:
+                    from range.console.store import set_head_at_upgrade
+
+                    set_head_at_upgrade(self, _now())
                 self._run("UPDATE schema_version SET version = ?", number)
 
     def _migration_step(self, statement: str, current: int, number: int) -> None:
