@@ -275,6 +275,9 @@ class ReplicaEmulator(ABC):
         while not self._stop.is_set():
             ready, _, _ = select.select([master], [], [], 0.05)
             if not ready:
+                if self.directory is not None:
+                    # An owner file deleted while it runs (a tmp cleaner): written again.
+                    self.directory.restore()
                 continue
             try:
                 data = os.read(master, 4096)

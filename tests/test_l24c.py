@@ -355,3 +355,84 @@ def test_a_trail_kept_before_heads_gets_one_at_the_upgrade_and_says_when(
         "audit: the chain head (console_settings 'audit_head') is missing (4 rows left, ids"
         " given up to 4)"
     )
+
+
+# -- rc20: a running emulator's owner file deleted ----------------------------------------------
+
+
+def test_a_deleted_owner_file_of_a_live_claim_is_not_stale(tmp_path: Path) -> None:
+    # rc20 (noticed, left): with its `.owner` file deleted (a tmp cleaner), a running
+    # emulator's link was taken for stale: `scan` removed it (the emulator invisible until
+    # restarted), and another emulator could take its serial. The lock it still holds on
+    # the deleted file is the proof. A claim on a real pty, no serving thread to write the
+    # file again: the lock alone decides.
+    import os
+
+    from peripherals.ports import PortDirectory, candidate_ports
+    from peripherals.registry import (
+        Claim,
+        SerialTakenError,
+        clean_if_stale,
+        owner_path,
+        stale_problem,
+    )
+
+    folder = tmp_path / "by-id"
+    folder.mkdir(mode=0o700)
+    link = folder / "openrange-pistol-OW-1"
+    master, slave = os.openpty()
+    claim = Claim.take(link)
+    try:
+        port = os.ttyname(slave)
+        claim.publish(port)
+        owner_path(link).unlink()
+        assert stale_problem(link) is None
+        assert not clean_if_stale(link)
+        assert PortDirectory(folder).ports() == [str(link)]
+        assert str(link) in candidate_ports([folder])
+        assert os.readlink(link) == port
+        with pytest.raises(SerialTakenError, match=f"pid {os.getpid()}, on {port}"):
+            Claim.take(link)
+        # It writes its owner file again, locked, and the link is its own still.
+        assert claim.restore()
+        assert not claim.restore()  # once
+        assert stale_problem(link) is None
+    finally:
+        claim.release()
+        os.close(master)
+        os.close(slave)
+    assert not link.is_symlink() and not owner_path(link).exists()
+    # Gone with its process (here: its lock let go): stale as before, and cleaned.
+    claim = Claim.take(link)
+    claim.publish("/dev/null")
+    owner_path(link).unlink()
+    os.close(claim.fd)
+    assert "no owner file beside it" in str(stale_problem(link))
+    assert PortDirectory(folder).ports() == [] and not link.is_symlink()
+
+
+def test_a_running_emulator_writes_its_deleted_owner_file_again(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from peripherals.emulator import PistolEmulator
+    from peripherals.ports import PortDirectory, find_by_serial
+    from peripherals.registry import owner_of, owner_path
+    from range.clock import MonotonicClock
+
+    folder = tmp_path / "by-id"
+    folder.mkdir(mode=0o700)
+    clock = MonotonicClock()
+    with PistolEmulator("OW-1", clock, directory=folder) as emulator:
+        link = folder / "openrange-pistol-OW-1"
+        owner = owner_path(link)
+        owner.unlink()
+        assert PortDirectory(folder).ports() == [str(link)]  # at once: its lock is the proof
+        deadline = time.monotonic() + 2.0
+        while not owner.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert owner_of(link).said() == f"pid {os.getpid()}, on {emulator.port}"
+        found = find_by_serial("OW-1", clock, PortDirectory(folder).ports())
+        assert found is not None
+        found.close()
+    assert not link.is_symlink() and not owner.exists()
