@@ -129,20 +129,23 @@ class ConsoleStore:
         with no head had it deleted, and none is made up (rc21 #6): its settings and accounts
         show the console was used, so `verify_audit` reports the missing head even when
         every row and the ids' counter went with it."""
-        if self.records.query("SELECT key FROM console_settings WHERE key = ?", AUDIT_HEAD):
-            return
+        if not self._brand_new():
+            return  # a head, or one deleted: nothing written (every request opens a store)
         with self.records.transaction(exclusive=True):
-            if (
-                self.records.query("SELECT key FROM console_settings LIMIT 1")
-                or self.records.query("SELECT name FROM console_users LIMIT 1")
-                or _audit_ids_used(self.records) > 0
-            ):
+            if not self._brand_new():
                 return
             self.records.execute(
                 "INSERT INTO console_settings (key, value) VALUES (?, ?)",
                 AUDIT_HEAD,
                 f"0:{GENESIS}",
             )
+
+    def _brand_new(self) -> bool:
+        return not (
+            self.records.query("SELECT key FROM console_settings LIMIT 1")
+            or self.records.query("SELECT name FROM console_users LIMIT 1")
+            or _audit_ids_used(self.records) > 0
+        )
 
     @classmethod
     def open(cls, url: str | None = None) -> ConsoleStore:
