@@ -241,6 +241,29 @@ def test_newest_rows_cut_and_a_rewritten_trail_are_found_from_the_records(
     assert rewritten.endswith("the trail was rewritten since")
 
 
+def test_a_console_correction_names_the_trail_it_saw_too(
+    tmp_path: Path, lane_results: dict[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A speech correction made in the console is an amendment keeping the head it saw
+    # (tests/test_nu18h.py checks the console writes it): the newest such record is named.
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    with Records.open(db) as records:
+        records.add_officer("4411", "R. Diaz", "Metro PD")
+    run, _ = _console_used(db, tmp_path, lane_results)
+    with ConsoleStore.open(db) as store:
+        store.audit("inst", "speech_corrected", run=run)
+        score = lane_results["drill"]["score"]
+        amendment = store.records.amend_drill_run(run, "inst", score, {MARK: store.audit_mark()})
+    _wipe(db)
+    code, found = _verify(db, capsys)
+    assert code == 1
+    assert _problems(found)[1] == (
+        f"audit: drill run correction {amendment} was recorded by the console when its audit"
+        " trail reached row 5, but the trail holds no row at all: the trail is shorter than"
+        " the record says; restore it from a backup (2 other records say so too)"
+    )
+
+
 def test_a_brand_new_console_starts_its_head_and_records_verify_intact(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

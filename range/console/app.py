@@ -1199,7 +1199,9 @@ class Console:
         def amend(correction: Correction, kept: list[Correction]) -> None:
             # The run's record rescores too: a chained amendment, as `openrange speech
             # correct` makes, under the corrections file's lock (from what it keeps).
-            self._with_records(amend_records, run_dir, correction)
+            # The amendment keeps the audit head it saw, chained, as the console's runs do.
+            with self.store() as store:
+                amend_records(store.records, run_dir, correction, store.audit_mark())
 
         try:
             correction, _, _ = await run_in_threadpool(

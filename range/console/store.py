@@ -41,9 +41,10 @@ AUDIT_HEAD = "audit_head"
 # Set once, by the records' schema 8 migration, for a trail kept before heads were
 # (docs/console.md): JSON {"at": ISO date, "rows": N, "ids_given": M}, the trail as it stood then.
 HEAD_AT_UPGRADE = "audit_head_set_at_upgrade"
-# The key a record the console writes (a lane's drill run: its result; a lane's attempt: its
-# detail) keeps the audit head in, as it stood then, chained with the record's own fields:
-# `records verify` finds a trail shorter than a record says it was.
+# The key a record the console writes (a lane's drill run: its result; a lane's attempt, a
+# speech correction's amendment: its detail) keeps the audit head in, as it stood then,
+# chained with the record's own fields: `records verify` finds a trail shorter than a record
+# says it was.
 MARK = "console_audit"
 
 
@@ -625,10 +626,12 @@ def _marks(records: Records) -> list[tuple[int, str, str]]:
     names, its hash, the record's name), newest row first."""
     found: list[tuple[int, str, str]] = []
     pattern = f'%"{MARK}":%'
-    sources = (
+    sources = [
         ("drill_runs", "result", "drill run"),
         ("qualifications", "detail", "qualification record"),
-    )
+    ]
+    if _has_table(records, "drill_run_amendments"):  # schema 6 on
+        sources.append(("drill_run_amendments", "detail", "drill run correction"))
     for table, column, what in sources:
         for row in records.query(
             f"SELECT id, {column} AS kept FROM {table} WHERE {column} LIKE ? ORDER BY id", pattern
