@@ -272,8 +272,14 @@ class ReplicaEmulator(ABC):
     def _serve(self) -> None:
         master = self._master
         assert master is not None
+        turns = 0
         while not self._stop.is_set():
             ready, _, _ = select.select([master], [], [], 0.05)
+            turns += 1
+            if self.directory is not None and (not ready or turns % 20 == 0):
+                # An owner file deleted while it runs (a tmp cleaner): written again, when
+                # idle (every 50 ms) or every 20 reads of a busy line.
+                self.directory.restore()
             if not ready:
                 continue
             try:

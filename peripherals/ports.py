@@ -131,6 +131,13 @@ class PortDirectory:
         if claim is not None:
             claim.release()
 
+    def restore(self) -> None:
+        """Write again the owner file (and link) of each link this object registered whose
+        owner file was deleted while its emulator runs (`Claim.restore`)."""
+        for claim in list(self._claims.values()):
+            with contextlib.suppress(OSError):
+                claim.restore()
+
     def model_of(self, serial: str) -> Model | None:
         """The model of the emulator registered here with this serial (running, its port
         still there), or None: `calibrate --emulate` takes a running emulator's model from it.

@@ -10,6 +10,13 @@ was left by an emulator that is no longer running (stale), and is never opened.
 
 `flock` locks belong to one open file, not to a process, so two emulators in one process (a
 test's lane) exclude each other as two processes do.
+
+The lock, not the file's name, is the proof: an owner file deleted while its emulator runs (a
+tmp cleaner, a hand) is still open and locked by it, and the kernel still lists it among the
+emulator's open files (`/proc/PID/fd`, "... (deleted)"). A missing owner file is looked for
+there before its link is called stale (`held_elsewhere`), so a scan never removes a running
+emulator's link, nor does another emulator take its serial; the emulator then writes its owner
+file again (`Claim.restore`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +90,39 @@ def owner_of(link: Path) -> Owner:
         os.close(fd)
 
 
+def held_elsewhere(owner: Path) -> Owner | None:
+    """What a deleted owner file that a running emulator still holds locked says (None: no
+    process holds it so). Linux lists a process's open files in /proc/PID/fd, a deleted one as
+    "PATH (deleted)"; such a file is opened again there and tried for a shared lock, which a
+    running emulator's exclusive lock refuses. Only this user's processes can be looked into,
+    as only this user's emulators can register in its private folder."""
+    deleted = f"{owner} (deleted)"
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        fds = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            continue  # another user's, or gone meanwhile
+        for name in names:
+            path = f"{fds}/{name}"
+            try:
+                if os.readlink(path) != deleted:
+                    continue
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                if not _try_lock(fd, fcntl.LOCK_SH):
+                    return _read_owner(fd)
+            finally:
+                os.close(fd)
+    return None
+
+
 def _try_lock(fd: int, how: int) -> bool:
     try:
         fcntl.flock(fd, how | fcntl.LOCK_NB)
@@ -113,7 +154,13 @@ def stale_problem(path: str | Path) -> str | None:
     try:
         fd = os.open(owner_path(link), os.O_RDONLY)
     except FileNotFoundError:
-        return "left by an emulator that is no longer running (no owner file beside it); not opened"
+        held = held_elsewhere(owner_path(link))
+        if held is None:
+            return (
+                "left by an emulator that is no longer running (no owner file beside it);"
+                " not opened"
+            )
+        return _moved(link, held)
     except OSError as exc:
         return f"its owner file cannot be read ({exc.strerror}); not opened"
     try:
@@ -123,13 +170,19 @@ def stale_problem(path: str | Path) -> str | None:
                 f"left by an emulator that is no longer running ({owner.said()}, killed?);"
                 " not opened: start the emulator again"
             )
-        with contextlib.suppress(OSError):
-            target = os.readlink(link)
-            if owner.port and target != owner.port:
-                return f"points at {target}, but its emulator ({owner.said()}) is not there"
-        return None
+        return _moved(link, owner)
     finally:
         os.close(fd)  # drops a shared lock taken above
+
+
+def _moved(link: Path, owner: Owner) -> str | None:
+    """Why `link`, whose emulator runs, must not be opened all the same (it points elsewhere
+    than the emulator's port), or None."""
+    with contextlib.suppress(OSError):
+        target = os.readlink(link)
+        if owner.port and target != owner.port:
+            return f"points at {target}, but its emulator ({owner.said()}) is not there"
+    return None
 
 
 def clean_if_stale(link: Path) -> bool:
@@ -139,6 +192,8 @@ def clean_if_stale(link: Path) -> bool:
     if not is_emulator_link(link):
         return False
     owner = owner_path(link)
+    if not owner.exists() and held_elsewhere(owner) is not None:
+        return False  # its owner file deleted, but its emulator runs (and writes it again)
     try:
         fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
@@ -161,6 +216,8 @@ class Claim:
         self.link = link
         self.fd = fd
         self.port = ""
+        # `restore` runs on the emulator's serving thread, `release` on the one unplugging it.
+        self._guard = threading.Lock()
 
     @classmethod
     def take(cls, link: Path) -> Claim:
@@ -169,6 +226,11 @@ class Claim:
         owner = owner_path(link)
         holder = Owner(None, "")
         for _ in range(CLAIM_TRIES):
+            if not owner.exists():
+                running = held_elsewhere(owner)  # its owner file deleted while it runs
+                if running is not None:
+                    holder = running
+                    break
             fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
             if _try_lock(fd, fcntl.LOCK_EX):
                 if _same_file(fd, owner):  # not removed by a cleaner between open and lock
@@ -189,19 +251,46 @@ class Claim:
         self.port = port
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()} {port}\n".encode(), 0)
+        self._point(port)
+
+    def _point(self, port: str) -> None:
         tmp = self.link.with_name(self.link.name + ".tmp")
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         tmp.symlink_to(port)
         tmp.replace(self.link)
 
+    def restore(self) -> bool:
+        """Write the owner file again, locked, if it was deleted while this emulator runs (its
+        old one stays locked until the new one is in place: there is no moment without one),
+        and the link too if it went with it; True if anything was written. A link that now
+        leads elsewhere (another emulator's) is left alone."""
+        owner = owner_path(self.link)
+        with self._guard:
+            if self.fd < 0 or not self.port or _same_file(self.fd, owner):
+                return False
+            tmp = owner.with_name(owner.name + ".tmp")
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            if not _try_lock(fd, fcntl.LOCK_EX):
+                os.close(fd)
+                return False
+            os.pwrite(fd, f"{os.getpid()} {self.port}\n".encode(), 0)
+            os.replace(tmp, owner)
+            os.close(self.fd)
+            self.fd = fd
+            if not os.path.lexists(self.link):
+                self._point(self.port)
+            return True
+
     def release(self) -> None:
         """Remove the link if it still points at this emulator's port (never one that points at
         another emulator's), then the owner file, then let go of the lock."""
-        with contextlib.suppress(OSError):
-            if os.readlink(self.link) == self.port:
-                self.link.unlink()
-        if _same_file(self.fd, owner_path(self.link)):
-            with contextlib.suppress(FileNotFoundError):
-                owner_path(self.link).unlink()
-        os.close(self.fd)
+        with self._guard:
+            with contextlib.suppress(OSError):
+                if os.readlink(self.link) == self.port:
+                    self.link.unlink()
+            if _same_file(self.fd, owner_path(self.link)):
+                with contextlib.suppress(FileNotFoundError):
+                    owner_path(self.link).unlink()
+            os.close(self.fd)
+            self.fd = -1

@@ -42,6 +42,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConsoleSto
             # A brand-new trail: no audit id given yet (rows and ids given with no head are
             # a deleted head, rc20 #3).
             s.records.execute("TRUNCATE console_audit RESTART IDENTITY")
+            s._start_head()  # a brand-new console's head, as a new SQLite file gets
         yield s
 
 

@@ -633,7 +633,7 @@ def test_a_time_past_the_drills_limit_is_refused(
 def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["records", "verify", "--db", db, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "schema_version": 7,  # docs/records.md (nu19 #12; 7: m20a)
+        "schema_version": 8,  # docs/records.md (nu19 #12; 7: m20a; 8: l24c)
         "records": 0,
         "officers": 1,
         "drill_runs": 0,

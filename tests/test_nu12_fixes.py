@@ -438,7 +438,7 @@ def test_a_scheme_in_capitals_is_the_same_scheme(
         ("UPDATE schema_version SET version = 'abc'", "schema_version is 'abc', not a version"),
         ("UPDATE schema_version SET version = -1", "schema_version is -1, not a version OpenRange"),
         ("UPDATE schema_version SET version = 0", "schema_version is 0, not a version OpenRange"),
-        ("INSERT INTO schema_version (version) VALUES (8)", "schema_version holds 2 rows (7, 8)"),
+        ("INSERT INTO schema_version (version) VALUES (9)", "schema_version holds 2 rows (8, 9)"),
         ("DELETE FROM schema_version", "schema_version is empty although the store holds tables"),
     ],
 )

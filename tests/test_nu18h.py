@@ -178,7 +178,11 @@ def test_a_live_mark_is_corrected_in_the_debrief_and_the_run_rescores(
     assert score.speech["acts"].get("command.stop") == 1
     with Records.open(rng.db_url) as records:
         row = records.drill_run(run)
+        amendments = records.drill_run_amendments(run) or []
     assert row["corrected"] and row["corrected"][-1]["by"] == "inst"
+    # l24c (rc21 #6): the amendment the console wrote keeps the audit head it saw, chained.
+    seen = json.loads(amendments[-1]["detail"])["console_audit"]
+    assert int(seen.split(":")[0]) > 0 and len(seen.split(":")[1]) == 64
     with ConsoleStore.open(rng.db_url) as store:
         audit = [r for r in store.audit_rows() if r["action"] == "speech_corrected"]
     assert audit and json.loads(audit[0]["detail"])["marked"] is True

@@ -162,7 +162,7 @@ def test_verify_json_help_and_course_summary_say_what_the_docs_do(
 
     db, _, _ = _recorded(tmp_path, "aborted")
     assert main(["records", "verify", "--db", db, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["schema_version"] == SCHEMA_VERSION == 7
+    assert json.loads(capsys.readouterr().out)["schema_version"] == SCHEMA_VERSION == 8
     with pytest.raises(SystemExit):
         main(["--help"])
     (course,) = [line for line in capsys.readouterr().out.splitlines() if " course " in line]

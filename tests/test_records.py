@@ -42,7 +42,7 @@ def qualify(records: Records, badge: str, points: int = 96) -> int:
 
 def test_officers_attempts_and_history(url: str) -> None:
     with Records.open(url) as records:
-        assert records.schema_version == 7
+        assert records.schema_version == 8
         records.add_officer("4411", "J. Rivera", "Metro PD", "Patrol")
         first, second = qualify(records, "4411", 96), qualify(records, "4411", 80)
         history = records.qualifications("4411")
@@ -145,7 +145,7 @@ def test_migrations_run_once(url: str) -> None:
     with Records.open(url) as records:
         records.add_officer("1", "C. Officer", "Metro PD")
     with Records.open(url) as records:
-        assert records.schema_version == 7 and len(records.officers()) == 1
+        assert records.schema_version == 8 and len(records.officers()) == 1
 
 
 def test_a_bad_url_is_one_line() -> None:
@@ -213,7 +213,7 @@ def test_a_drill_run_never_graded_keeps_no_score_and_an_older_store_migrates(
         first = 11
     monkeypatch.undo()
     with Records.open(url) as records:
-        assert records.schema_version == latest == 7
+        assert records.schema_version == latest == 8
         assert records.verify() == []
         assert records.add_drill_run("4411", _drill_result("aborted", True)) == first
         assert records.add_drill_run("4411", _drill_result("ended", False)) == first + 1
@@ -245,4 +245,4 @@ def test_a_schema_version_set_back_below_7_is_said_so(url: str) -> None:
         assert "the schema_version table was edited; nothing was migrated" in str(caught.value)
         return
     with Records.open(url) as records:
-        assert records.schema_version == 7 and records.verify() == []
+        assert records.schema_version == 8 and records.verify() == []

@@ -877,12 +877,14 @@ def add_act(
 
 
 def amend_records(
-    records: Records, run_dir: Path, correction: Correction
+    records: Records, run_dir: Path, correction: Correction, console_audit: str | None = None
 ) -> list[tuple[int, float | None, float | None]]:
     """Rescore every drill run the records keep with this run folder, with the corrections
     kept for its log: a chained amendment each (`Records.amend_drill_run`), never an edit of
     the run's record. (record, score before, score now) for each; None for a run that was
-    never graded (ABORTED, INCOMPLETE: a correction grades it no more than its log did)."""
+    never graded (ABORTED, INCOMPLETE: a correction grades it no more than its log did).
+    `console_audit`: the console's audit head as it stands (a correction made there), kept in
+    each amendment's chained detail (range/console/store.py MARK)."""
     from range.runs.runlog import read_events
     from scoring.corrections import dumped
     from scoring.policy import load_policy
@@ -891,7 +893,9 @@ def amend_records(
     if not numbers:
         return []
     score = corrected_score(run_dir, read_events(run_dir), load_policy(None))
-    why = {"correction": dumped(correction)}
+    why: dict[str, Any] = {"correction": dumped(correction)}
+    if console_audit is not None:
+        why["console_audit"] = console_audit
     amended = []
     for number in numbers:
         before = records.drill_run(number)["score"]

@@ -1107,7 +1107,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from range.console.store import audit_count, has_audit, verify_audit
+    from range.console.store import audit_count, has_audit, head_set_at_upgrade, verify_audit
     from range.records.store import Problem
 
     def fmt(ids: list[int]) -> str:
@@ -1132,7 +1132,10 @@ def _verify(args: argparse.Namespace) -> int:
         # records when a console has used this database: checked with them.
         if has_audit(records):
             counts["audit_rows"] = audit_count(records)
-            problems += [Problem(0, what, "console audit") for what in verify_audit(records)]
+        # Run without a trail too: a record the console wrote names the trail it saw.
+        problems += [Problem(0, what, "console audit") for what in verify_audit(records)]
+        # A head the schema 8 migration set for a trail kept before heads: said, not a problem.
+        upgraded = head_set_at_upgrade(records)
     found = [{"record": p.qualification, "chain": p.kind, "problem": p.what} for p in problems]
 
     def plural(n: int, what: str) -> str:
@@ -1173,6 +1176,8 @@ def _verify(args: argparse.Namespace) -> int:
             )
         for why, runs in unhashed.items():
             yield f"{plural(len(runs), 'drill run')} with {why}: {fmt(runs)}"
+        if upgraded is not None:
+            yield upgraded
         for warning in warnings:
             yield f"WARNING: {warning.what}"
         for problem in problems:
@@ -1188,6 +1193,7 @@ def _verify(args: argparse.Namespace) -> int:
             {"schema_version": schema}
             | counts
             | {"intact": not problems, "problems": found, "warnings": warned}
+            | ({} if upgraded is None else {"audit_head_set_at_upgrade": upgraded})
             | {
                 "unchecked_logs": [
                     {"drill_run": r, "why": w} for w, rs in unhashed.items() for r in rs

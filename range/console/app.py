@@ -92,12 +92,14 @@ from range.console.store import (
     CAN_ADMIN,
     CAN_CONTROL,
     CAN_READ_ALL,
+    MARK,
     MAX_NAME_CHARS,
     ConsoleStore,
     Role,
     StoredFailures,
     User,
     check_name,
+    head_set_at_upgrade,
 )
 from range.console.view import EYES, ViewThread
 from range.records.certificate import certificate_pdf_bytes, certificate_text
@@ -871,7 +873,10 @@ class Console:
                 badge = str(result.get("badge") or "")
                 if badge:
                     store.records.officer(badge)
-                run_id = store.records.add_drill_run(badge, {**result, "run_dir": str(folder)})
+                # The audit trail as it stands, kept in the run's own chained result: a trail
+                # wiped since is shorter than the record says (rc21 #6).
+                kept = {**result, "run_dir": str(folder), MARK: store.audit_mark()}
+                run_id = store.records.add_drill_run(badge, kept)
                 store.audit(
                     str(result.get("started_by") or "lane:" + lane),
                     "run_recorded",
@@ -961,6 +966,7 @@ class Console:
                     folder,
                     dict(result["score"]),
                     incomplete=cut if result.get("cut_short") else None,
+                    console_audit=store.audit_mark(),
                 )
                 store.audit(
                     str(result.get("started_by") or "lane:" + lane),
@@ -1224,7 +1230,9 @@ class Console:
         def amend(correction: Correction, kept: list[Correction]) -> None:
             # The run's record rescores too: a chained amendment, as `openrange speech
             # correct` makes, under the corrections file's lock (from what it keeps).
-            self._with_records(amend_records, run_dir, correction)
+            # The amendment keeps the audit head it saw, chained, as the console's runs do.
+            with self.store() as store:
+                amend_records(store.records, run_dir, correction, store.audit_mark())
 
         try:
             correction, _, _ = await run_in_threadpool(
@@ -1397,7 +1405,10 @@ class Console:
         with self.store() as store:
             rows = store.audit_rows()
             problems = store.verify_audit()
-        return self.page(request, "audit.html", user, rows=rows, problems=problems)
+            upgraded = head_set_at_upgrade(store.records)
+        return self.page(
+            request, "audit.html", user, rows=rows, problems=problems, upgraded=upgraded
+        )
 
 
 # The replicas as the lane page names them (drills/schema.py `WEAPONS`).

@@ -221,13 +221,15 @@ def record_attempt(
     run_dir: Path,
     score: dict[str, Any],
     incomplete: dict[str, Any] | None = None,
+    console_audit: str | None = None,
 ) -> int:
     """A course fired on a lane into the officer's records, from its saved folder: begun with
     what its `attempt_started` says (course hash, seed, devices, calibration, shooter: a
     scripted shooter's attempt stays a simulation), its shots kept, finished with `score`
     (with `incomplete`, who and why: recorded INCOMPLETE, as an attempt a lane process died
     firing is, with the score `records close` gives one: `closed_score`, 0 of the course's
-    maximum). Returns the qualification's id."""
+    maximum). `console_audit`: the console's audit head as it stands (ConsoleStore.audit_mark),
+    kept in the record's chained detail. Returns the qualification's id."""
     from range.runs.runlog import read_events
 
     events = read_events(run_dir)
@@ -247,4 +249,6 @@ def record_attempt(
             records.record_shot(attempt, {"kind": r.kind, **r.data})
     if incomplete is not None:
         score = closed_score(int(score["max_points"]))
-    return records.finish_attempt(attempt, score, incomplete=incomplete)
+    return records.finish_attempt(
+        attempt, score, incomplete=incomplete, console_audit=console_audit
+    )

@@ -35,6 +35,17 @@ CAN_READ_ALL = {Role.RANGE_MASTER, Role.INSTRUCTOR, Role.ARMORER}
 CAN_ADMIN = {Role.RANGE_MASTER}
 
 _AUDIT_FIELDS = ("id", "at", "actor", "action", "detail", "prev_hash")
+# The chain's head in console_settings: "ID:HASH" of the newest audit row ("0:" + GENESIS for
+# a console that has audited nothing yet).
+AUDIT_HEAD = "audit_head"
+# Set once, by the records' schema 8 migration, for a trail kept before heads were
+# (docs/console.md): JSON {"at": ISO date, "rows": N, "ids_given": M}, the trail as it stood then.
+HEAD_AT_UPGRADE = "audit_head_set_at_upgrade"
+# The key a record the console writes (a lane's drill run: its result; a lane's attempt, a
+# speech correction's amendment: its detail) keeps the audit head in, as it stood then,
+# chained with the record's own fields: `records verify` finds a trail shorter than a record
+# says it was.
+MARK = "console_audit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,31 @@ class ConsoleStore:
             " prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
         ):
             records.execute(sql)
+        self._start_head()
+
+    def _start_head(self) -> None:
+        """A brand-new console (no head, no audit id ever given, no setting and no account:
+        nothing of a console yet) starts its chain's head, at the genesis; any other store
+        with no head had it deleted, and none is made up (rc21 #6): its settings and accounts
+        show the console was used, so `verify_audit` reports the missing head even when
+        every row and the ids' counter went with it."""
+        if not self._brand_new():
+            return  # a head, or one deleted: nothing written (every request opens a store)
+        with self.records.transaction(exclusive=True):
+            if not self._brand_new():
+                return
+            self.records.execute(
+                "INSERT INTO console_settings (key, value) VALUES (?, ?)",
+                AUDIT_HEAD,
+                f"0:{GENESIS}",
+            )
+
+    def _brand_new(self) -> bool:
+        return not (
+            self.records.query("SELECT key FROM console_settings LIMIT 1")
+            or self.records.query("SELECT name FROM console_users LIMIT 1")
+            or _audit_ids_used(self.records) > 0
+        )
 
     @classmethod
     def open(cls, url: str | None = None) -> ConsoleStore:
@@ -338,17 +374,15 @@ class ConsoleStore:
         """Append who did what to the audit chain; returns the row's id."""
         with self.records.transaction(exclusive=True):
             # Chain onto the stored head, not onto the newest row left: a deleted newest row
-            # then stays a broken link after the next audited action (nu22 #1). A database from
-            # before the head was kept chains onto its newest row.
+            # then stays a broken link after the next audited action (nu22 #1).
             head_row = self.records.query(
                 "SELECT value FROM console_settings WHERE key = 'audit_head'"
             )
-            # A head is started only with the trail itself (no audit id ever given); rows, or
-            # ids given, with no head: it was deleted. The action is still audited (a refusal
-            # would lock the range master out: logging in is audited), chained onto the newest
-            # row left, but no head is made up: /audit and `records verify` keep saying it
-            # is missing (rc20 #3), as the qualification chain's missing head is never rebuilt.
-            headless = not head_row and _audit_ids_used(self.records) > 0
+            # A head is started only with a brand-new console (`_start_head`); no head now
+            # means it was deleted. The action is still audited (a refusal would lock the
+            # range master out: logging in is audited), chained onto the newest row left, but
+            # no head is made up: /audit and `records verify` keep saying it is missing
+            # (rc20 #3, rc21 #6), as the qualification chain's missing head is never rebuilt.
             if head_row:
                 prev_hash = str(head_row[0]["value"]).partition(":")[2]
             else:
@@ -378,11 +412,12 @@ class ConsoleStore:
                 self.records.execute(
                     "UPDATE console_settings SET value = ? WHERE key = 'audit_head'", head
                 )
-            elif not headless:
-                self.records.execute(
-                    "INSERT INTO console_settings (key, value) VALUES ('audit_head', ?)", head
-                )
             return int(row["id"])
+
+    def audit_mark(self) -> str:
+        """Where the audit trail stands now ("ID:HASH"), for a record the console writes to
+        keep in its own chained fields (MARK)."""
+        return audit_mark(self.records)
 
     def audit_rows(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.records.query(
@@ -414,20 +449,34 @@ class StoredFailures:
             store.clear_failures(key)
 
 
-def has_audit(records: Records) -> bool:
-    """Whether the records database holds a console audit trail (a console has used it)."""
+def _has_table(records: Records, table: str) -> bool:
     if records.dialect == "sqlite":
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'console_audit'"
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
     else:
         sql = (
             "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = current_schema() AND table_name = 'console_audit'"
+            " WHERE table_schema = current_schema() AND table_name = ?"
         )
-    return bool(records.query(sql))
+    return bool(records.query(sql, table))
+
+
+def has_audit(records: Records) -> bool:
+    """Whether the records database holds a console audit trail (a console has used it)."""
+    return _has_table(records, "console_audit")
 
 
 def audit_count(records: Records) -> int:
     return int(records.query("SELECT COUNT(*) AS n FROM console_audit")[0]["n"])
+
+
+def audit_mark(records: Records) -> str:
+    """Where the console's audit trail in `records` stands now, "ID:HASH": its head, or (a
+    head deleted) its newest row, or "0:" + GENESIS for a trail with none."""
+    head = records.query("SELECT value FROM console_settings WHERE key = ?", AUDIT_HEAD)
+    if head:
+        return str(head[0]["value"])
+    last = records.query("SELECT id, hash FROM console_audit ORDER BY id DESC LIMIT 1")
+    return f"{last[0]['id']}:{last[0]['hash']}" if last else f"0:{GENESIS}"
 
 
 def _audit_ids_used(records: Records) -> int:
@@ -445,17 +494,77 @@ def _audit_ids_used(records: Records) -> int:
     return max(used, int(newest or 0))
 
 
+def set_head_at_upgrade(records: Records, at: str) -> None:
+    """The records' schema 8 migration (range/records/store.py): a trail kept before its head
+    was (OpenRange before 2026-11-30), or a console's tables with no head, gets one, once,
+    from the trail as it stands (its newest row), and says so (HEAD_AT_UPGRADE: when, and the
+    rows and ids then), so `verify_audit` says when rather than "missing": rows deleted before
+    then cannot be told. A store no console has used is left alone."""
+    if not has_audit(records):
+        return
+    records.execute(
+        "CREATE TABLE IF NOT EXISTS console_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
+    if records.query("SELECT key FROM console_settings WHERE key = ?", AUDIT_HEAD):
+        return
+    used = _has_table(records, "console_users") and records.query(
+        "SELECT name FROM console_users LIMIT 1"
+    )
+    if not (
+        used
+        or records.query("SELECT key FROM console_settings LIMIT 1")
+        or _audit_ids_used(records)
+    ):
+        return  # nothing of a console yet: its first open starts the head (_start_head)
+    kept = {
+        "at": at,
+        "rows": audit_count(records),
+        "ids_given": _audit_ids_used(records),
+    }
+    records.execute(
+        "INSERT INTO console_settings (key, value) VALUES (?, ?)", AUDIT_HEAD, audit_mark(records)
+    )
+    records.execute(
+        "INSERT INTO console_settings (key, value) VALUES (?, ?)",
+        HEAD_AT_UPGRADE,
+        json.dumps(kept, sort_keys=True),
+    )
+
+
+def head_set_at_upgrade(records: Records) -> str | None:
+    """What `records verify` says of a head the schema 8 migration set (None: it did not)."""
+    if not _has_table(records, "console_settings"):
+        return None
+    rows = records.query("SELECT value FROM console_settings WHERE key = ?", HEAD_AT_UPGRADE)
+    if not rows:
+        return None
+    try:
+        kept = json.loads(str(rows[0]["value"]))
+        day = str(kept["at"])[:10]
+        then = f"{kept['rows']} rows, ids given up to {kept['ids_given']}"
+    except (ValueError, TypeError, KeyError):
+        return f"audit: console_settings {HEAD_AT_UPGRADE!r} is not what OpenRange wrote: edited"
+    return (
+        f"console audit: the chain head was set at the upgrade to schema 8 on {day} ({then});"
+        " rows deleted before then cannot be told"
+    )
+
+
 def verify_audit(records: Records) -> list[str]:
     """Walk the console's audit chain in `records`: one line per broken link or edited row
-    (`openrange records verify` and the console's /audit both say them). The rows and the
-    chain's head are read in one snapshot: a row audited meanwhile is seen in both or neither."""
+    (`openrange records verify` and the console's /audit both say them), and a trail shorter
+    than a record the console wrote says it was. The rows, the chain's head and the records
+    are read in one snapshot: a row audited meanwhile is seen in all or none."""
     with records.snapshot():
         return _verify_audit(records)
 
 
 def _verify_audit(records: Records) -> list[str]:
+    if not has_audit(records):  # the console's tables gone, or never made
+        return _marks_problems(records, None, 0)
     problems = []
     previous, last_id, walked = GENESIS, 0, 0
+    hashes: dict[int, str] = {}
     for row in records.query("SELECT * FROM console_audit ORDER BY id"):
         walked += 1
         if row["prev_hash"] != previous:
@@ -463,17 +572,116 @@ def _verify_audit(records: Records) -> list[str]:
         if audit_hash(row) != row["hash"]:
             problems.append(f"audit row {row['id']}: edited after it was written")
         previous, last_id = row["hash"], row["id"]
-    head = records.query("SELECT value FROM console_settings WHERE key = 'audit_head'")
-    used = _audit_ids_used(records) if not head else 0
-    if used:  # rows, or ids once given, and no head: it was deleted (rc20 #3)
-        problems.append(
-            f"audit: the chain head (console_settings 'audit_head') is missing ({walked} rows"
-            f" left, ids given up to {used}): rows deleted at the end cannot be found; restore"
-            " it from a backup"
-        )
-    if head and head[0]["value"] != f"{last_id}:{previous}":
+        hashes[int(row["id"])] = str(row["hash"])
+    settings = _has_table(records, "console_settings")
+    head = (
+        records.query("SELECT value FROM console_settings WHERE key = ?", AUDIT_HEAD)
+        if settings
+        else []
+    )
+    if not head:
+        used = _audit_ids_used(records)
+        kept = _console_kept(records, settings)
+        if used:  # rows, or ids once given, and no head: it was deleted (rc20 #3)
+            problems.append(
+                f"audit: the chain head (console_settings 'audit_head') is missing ({walked}"
+                f" rows left, ids given up to {used}): rows deleted at the end cannot be"
+                " found; restore it from a backup"
+            )
+        elif kept:  # no row, no id ever given, but the console was used (rc21 #6)
+            problems.append(
+                f"audit: the chain head (console_settings 'audit_head') is missing (0 rows,"
+                f" no audit id given), yet {kept} are there: the console was used and its"
+                " trail wiped; restore it from a backup"
+            )
+    elif head[0]["value"] != f"{last_id}:{previous}":
         problems.append(
             f"audit: the newest row is missing or changed (the chain ended at"
             f" row {str(head[0]['value']).split(':')[0]})"
+        )
+    return problems + _marks_problems(records, hashes, last_id)
+
+
+def _console_kept(records: Records, settings: bool) -> str:
+    """What shows a console used this database ("the console's settings lane_key,
+    session_key and 2 accounts"), or "" when nothing does."""
+    keys = (
+        [str(r["key"]) for r in records.query("SELECT key FROM console_settings ORDER BY key")]
+        if settings
+        else []
+    )
+    accounts = (
+        int(records.query("SELECT COUNT(*) AS n FROM console_users")[0]["n"])
+        if _has_table(records, "console_users")
+        else 0
+    )
+    said = [f"the console's settings {', '.join(keys)}"] if keys else []
+    if accounts:
+        said.append(f"{accounts} console account{'' if accounts == 1 else 's'}")
+    return " and ".join(said)
+
+
+def _marks(records: Records) -> list[tuple[int, str, str]]:
+    """Each record the console wrote with the audit head as it stood then (MARK): (the row it
+    names, its hash, the record's name), newest row first."""
+    found: list[tuple[int, str, str]] = []
+    pattern = f'%"{MARK}":%'
+    sources = [
+        ("drill_runs", "result", "drill run"),
+        ("qualifications", "detail", "qualification record"),
+    ]
+    if _has_table(records, "drill_run_amendments"):  # schema 6 on
+        sources.append(("drill_run_amendments", "detail", "drill run correction"))
+    for table, column, what in sources:
+        for row in records.query(
+            f"SELECT id, {column} AS kept FROM {table} WHERE {column} LIKE ? ORDER BY id", pattern
+        ):
+            try:
+                mark = json.loads(str(row["kept"])).get(MARK)
+                ref, _, digest = str(mark).partition(":")
+                number = int(ref)
+            except (ValueError, AttributeError):
+                continue  # damaged: the records' own chains report it
+            if number > 0:
+                found.append((number, digest, f"{what} {row['id']}"))
+    return sorted(found, key=lambda m: -m[0])
+
+
+def _marks_problems(records: Records, hashes: dict[int, str] | None, newest: int) -> list[str]:
+    """A trail shorter than, or other than, the one the console's records saw (rc21 #6): the
+    newest such record named, with how many others say so too."""
+    short: list[tuple[int, str, str]] = []
+    other: list[tuple[int, str, str]] = []
+    for mark in _marks(records):
+        number, digest, _ = mark
+        if hashes is None or number not in hashes:
+            short.append(mark)
+        elif hashes[number] != digest:
+            other.append(mark)
+    problems = []
+
+    def more(marks: list[tuple[int, str, str]]) -> str:
+        n = len(marks) - 1
+        return f" ({n} other record{' says' if n == 1 else 's say'} so too)" if n else ""
+
+    if short:
+        number, _, what = short[0]
+        if hashes is None:
+            trail = "this database holds no console audit trail (its tables were removed)"
+        elif not hashes:
+            trail = "the trail holds no row at all"
+        else:
+            trail = f"the trail has no row {number} ({len(hashes)} rows, the newest {newest})"
+        problems.append(
+            f"audit: {what} was recorded by the console when its audit trail reached row"
+            f" {number}, but {trail}: the trail is shorter than the record says; restore it"
+            f" from a backup{more(short)}"
+        )
+    if other:
+        number, digest, what = other[0]
+        problems.append(
+            f"audit: {what} was recorded by the console when audit row {number} hashed"
+            f" {digest[:12]}, but that row now hashes {hashes[number][:12] if hashes else '?'}:"
+            f" the trail was rewritten since{more(other)}"
         )
     return problems

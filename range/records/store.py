@@ -119,6 +119,14 @@ _MIGRATIONS = [
     # columns lose NOT NULL (`_migrate_to_7`: PostgreSQL drops the constraint, SQLite copies
     # each table into one without it). Rows kept before keep their number: chained as they were.
     "",
+    # 8: the console's audit trail (range/console/store.py), where a console has used the
+    # store, gets its chain head if it has none: a trail kept before heads were (OpenRange
+    # before 2026-11-30) would read as a deleted head for ever. Set once, from the trail as it
+    # stands, and marked as set at the upgrade, with when and the rows then
+    # (`_migrate_to_8`): `records verify` says so rather than "missing". Records the console
+    # writes from now on keep the head they saw, chained (rc21 #6), so a schema 7 OpenRange,
+    # which would not, is refused by the version.
+    "",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -1249,6 +1257,10 @@ class Records:
                     self._migrate_to_2()
                 if number == 7:
                     self._migrate_to_7(current)
+                if number == 8:
+                    from range.console.store import set_head_at_upgrade
+
+                    set_head_at_upgrade(self, _now())
                 self._run("UPDATE schema_version SET version = ?", number)
 
     def _migration_step(self, statement: str, current: int, number: int) -> None:
@@ -1931,6 +1943,7 @@ class Records:
         incomplete: dict[str, Any] | None = None,
         course: Course | None = None,
         seal: Callable[[int], None] | None = None,
+        console_audit: str | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
         `seal` (the runner's) is called with the record's number before it is hashed: it ends
@@ -1940,7 +1953,9 @@ class Records:
         With `incomplete` (who closed it and why) it is recorded as INCOMPLETE. Each round and
         cartridge keeps what it counted (range.records.exports.keep_counted), judged against
         `course` (default: the built-in course, or the copy kept in the attempt's run folder),
-        so its sheet adds up from the records alone."""
+        so its sheet adds up from the records alone. `console_audit` (an attempt the console
+        records: its audit head then) is kept in the chained detail, so `records verify`
+        finds the console's trail wiped after it (range/console/store.py MARK)."""
         from range.records.exports import keep_counted, sheet_course
 
         with self._transaction(exclusive=True):
@@ -1958,6 +1973,8 @@ class Records:
             body: dict[str, Any] = {"shots": shots, "score": score}
             if incomplete is not None:
                 body["incomplete"] = incomplete
+            if console_audit is not None:
+                body["console_audit"] = console_audit
             simulated = progress.get("shooter", OFFICER) != OFFICER
             if simulated:
                 body["shooter"] = progress["shooter"]  # chained with the detail
