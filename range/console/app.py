@@ -930,6 +930,8 @@ class Console:
                     folder,
                     dict(result["score"]),
                     incomplete=cut if result.get("cut_short") else None,
+                    started=result.get("started"),
+                    finished=result.get("finished"),
                 )
                 store.audit(
                     str(result.get("started_by") or "lane:" + lane),

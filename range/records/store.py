@@ -793,11 +793,17 @@ def _now() -> str:
 def _started(result: dict[str, Any]) -> str | None:
     """When a run's result says it started (`started`, a console lane's run: UTC, ISO, to the
     second, as `_now` writes it), or None when it says not or not in that form."""
-    started = result.get("started")
-    if not isinstance(started, str):
+    return utc_stamp(result.get("started"))
+
+
+def utc_stamp(value: object) -> str | None:
+    """`value` as the records keep a time (UTC, ISO, to the second, as `_now` writes it), or
+    None when it is not a UTC ISO time (a lane's result says when its run started and ended:
+    taken only in that form)."""
+    if not isinstance(value, str):
         return None
     try:
-        when = datetime.fromisoformat(started)
+        when = datetime.fromisoformat(value)
     except ValueError:
         return None
     if when.tzinfo is None or when.utcoffset() != timedelta(0):
@@ -1777,11 +1783,13 @@ class Records:
         calibration: list[dict[str, Any]],
         course_sha256: str = "",
         shooter: str = OFFICER,
+        started: str | None = None,
     ) -> int:
         """Begin recording an attempt; `course_sha256`: the content hash of the course fired
         (the run's `attempt_started` logs the same), kept in its qualification record;
         `shooter`: OFFICER, or a scripted shooter's id (a simulation, recorded as SIMULATED
-        and never counted as qualified)."""
+        and never counted as qualified); `started`: when it was fired (a console lane's
+        attempt, recorded after it ended: UTC ISO, as `_now` writes it), default now."""
         self.officer(badge)
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
@@ -1792,7 +1800,7 @@ class Records:
                 badge,
                 course,
                 seed,
-                _now(),
+                started or _now(),
                 software_version,
                 json.dumps(devices),
                 json.dumps(calibration),
@@ -1877,8 +1885,11 @@ class Records:
         incomplete: dict[str, Any] | None = None,
         course: Course | None = None,
         seal: Callable[[int], None] | None = None,
+        finished: str | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
+        `finished`: when it ended (a console lane's attempt, recorded after: UTC ISO), default
+        now; its expiry counts from it.
         `seal` (the runner's) is called with the record's number before it is hashed: it ends
         and closes the attempt's log, whose sha256 (each part's, for a resumed attempt) the
         record then keeps, chained, so that `records verify`, `score` and `report` find a log
@@ -1921,7 +1932,7 @@ class Records:
                 "badge": progress["badge"],
                 "course": progress["course"],
                 "started": progress["started"],
-                "finished": _now(),
+                "finished": finished or _now(),
                 "seed": progress["seed"],
                 "software_version": progress["software_version"],
                 "devices": progress["devices"],
@@ -1967,9 +1978,9 @@ class Records:
             )
             self._run("DELETE FROM attempt_shots WHERE attempt = ?", attempt)
             self._run("DELETE FROM attempts_in_progress WHERE id = ?", attempt)
-            finished = int(row["id"])
+            number = int(row["id"])
         self._release_claim(attempt)  # finished: one open lock file per attempt in flight only
-        return finished
+        return number
 
     def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
         """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
