@@ -42,3 +42,66 @@ def test_a_console_attempt_is_dated_when_fired_and_a_late_retry_keeps_the_date(
         assert (row["started"], row["finished"]) == (fired["started"], fired["finished"])
         assert records.verify() == []
 
+
+def _get(app: Any, path: str, cookie: str | None = None) -> tuple[int, str]:
+    """One GET through the console's ASGI app, in process (as a browser's would come)."""
+    import asyncio
+
+    headers = [(b"host", b"127.0.0.1:8765")]
+    if cookie is not None:
+        headers.append((b"cookie", cookie.encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8765),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body.decode()
+
+
+def test_console_pages_while_the_store_is_down_say_so_in_one_line(
+    tmp_path: Path, capfd: Any
+) -> None:
+    """nu25 #5: with PostgreSQL stopped every console page was a bare 500 and the console's
+    log a traceback. Now a 503 page of one line naming the store (its password hidden), and
+    one line in the log."""
+    import base64
+    import json
+
+    from console_support import free_port
+    from itsdangerous import TimestampSigner
+
+    from range.console.app import SESSION_COOKIE, create_app
+
+    app = create_app(f"sqlite:///{tmp_path / 'records.sqlite'}", secure_cookies=False)
+    console = app.state.console
+    # The store stops: a PostgreSQL server no longer listening (its password never shown).
+    console.db_url = f"postgresql://rm:Winter%402024@127.0.0.1:{free_port()}/orange"
+    data = base64.b64encode(json.dumps({"user": "rm1", "sid": "s"}).encode())
+    cookie = f"{SESSION_COOKIE}=" + TimestampSigner(console.session_key).sign(data).decode()
+    for path in ("/login", "/", "/records", "/records/4411", "/audit", "/users", "/no-such"):
+        status, page = _get(app, path, cookie)
+        assert status == 503, (path, status, page)
+        assert "The records store cannot be used right now: records postgresql://rm:***@" in page
+        assert "cannot reach the PostgreSQL server" in page and "Winter" not in page
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "Winter" not in out + err
+    assert "console: /records: records postgresql://rm:***@" in out
