@@ -105,3 +105,67 @@ def test_console_pages_while_the_store_is_down_say_so_in_one_line(
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and "Winter" not in out + err
     assert "console: /records: records postgresql://rm:***@" in out
+
+
+def _said(text: str, start: str) -> str:
+    """The one line of `text` that begins with `start`."""
+    (line,) = [x for x in text.splitlines() if x.startswith(start)]
+    return line
+
+
+def test_a_run_cut_by_the_store_says_what_was_kept_and_how_to_recover_it(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """nu25 #7: a course or drill run whose store failed under it (PostgreSQL stopped, a full
+    disk) ended with the store's one line alone: no summary, no run folder, no attempt or drill
+    run left in progress, no command to recover. Now each is said before that line, and the
+    commands said recover the run. The store fails here as PostgreSQL stopping does: a
+    RecordsError out of the write (what the store's own translation raises)."""
+    import shlex
+
+    from range.cli.main import main
+    from range.records.store import Records, RecordsError
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    _officer(url)
+    runs = tmp_path / "runs"
+    down = RecordsError("records postgresql://rm:***@127.0.0.1:5432/orange: cannot reach it")
+    keep = Records.record_shot
+    kept: list[int] = []
+
+    def cut_after_three(self: Records, attempt: int, shot: dict[str, Any]) -> None:
+        if shot.get("kind") in ("shot", "deployment"):
+            if len(kept) == 3:
+                raise down
+            kept.append(attempt)
+        keep(self, attempt, shot)
+
+    monkeypatch.setattr(Records, "record_shot", cut_after_three)
+    course = ["course", "run", "taser7-practical-v1", "--badge", "4411"]
+    where = ["--db", url, "--runs-dir", str(runs)]
+    assert main([*course, "--seed", "5", *where]) == 5
+    err = capsys.readouterr().err
+    line = _said(err, "openrange: attempt #1 for badge 4411 is left in progress")
+    (folder,) = runs.iterdir()
+    assert f"(3 shots kept); its run folder: {folder};" in line
+    assert err.splitlines()[-1] == f"openrange: {down}"
+    resume = line.split("`")[1]
+    assert resume == shlex.join(["openrange", *course, *where, "--resume", "1"])
+    assert f"`openrange records close 1 --db {url} --by NAME --reason REASON`" in line
+    monkeypatch.setattr(Records, "record_shot", keep)
+    assert main(shlex.split(resume)[1:]) == 0  # the command said fires the rest
+    capsys.readouterr()
+
+    monkeypatch.setattr(Records, "add_drill_run", lambda *_a, **_k: (_ for _ in ()).throw(down))
+    drill = ["drill", "run", "knife-approach-v1", "--badge", "4411", "--seed", "3", *where]
+    assert main(drill) == 5
+    out, err = capsys.readouterr()
+    assert "knife-approach-v1" in out  # the run's summary, as a recorded run's
+    line = _said(err, "openrange: the run was not recorded (its run folder ")
+    assert "drill run in progress 1 for badge 4411" in line
+    close = line.split("`")[1]
+    assert close == f"openrange records close --drill-run 1 --db {url} --by NAME --reason REASON"
+    monkeypatch.undo()
+    assert main([*shlex.split(close)[1:-4], "--by", "RM Lee", "--reason", "store down"]) == 0
+    with Records.open(url) as records:
+        assert len(records.qualifications("4411")) == 1 and len(records.drill_runs("4411")) == 1
