@@ -169,3 +169,35 @@ def test_a_run_cut_by_the_store_says_what_was_kept_and_how_to_recover_it(
     assert main([*shlex.split(close)[1:-4], "--by", "RM Lee", "--reason", "store down"]) == 0
     with Records.open(url) as records:
         assert len(records.qualifications("4411")) == 1 and len(records.drill_runs("4411")) == 1
+
+
+def test_a_sqlite_url_names_its_store_by_absolute_path_and_a_new_one_is_said(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """nu25 #6: `sqlite:///tmp/x.sqlite` (meant absolute) silently made ./tmp/x.sqlite and
+    `sqlite:///~/x.sqlite` a folder named `~`; "added badge" did not say where the new store
+    was, and a plain path's refusal offered `sqlite:///PATH`, the relative form. Now `~` is the
+    home, the store is named by its absolute path, its creation is said, and a plain path is
+    answered with the four-slash URL for it."""
+    import pytest
+
+    from range.cli.main import main
+    from range.records.store import RecordsError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    add = ["records", "officers", "--add", "9001", "--name", "X", "--agency", "Y"]
+    assert main([*add, "--db", "sqlite:///tmp/new.sqlite"]) == 0
+    made = tmp_path / "tmp" / "new.sqlite"
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"created the records store sqlite:///{made}"
+    assert main([*add[:3], "9002", *add[4:], "--db", f"sqlite:///{made}"]) == 0
+    assert "created" not in capsys.readouterr().err  # an existing store: nothing said
+    assert main([*add, "--db", "sqlite:///~/x.sqlite"]) == 0
+    assert (tmp_path / "home" / "x.sqlite").is_file() and not (tmp_path / "~").exists()
+    assert capsys.readouterr().err.endswith(f"sqlite:///{tmp_path / 'home' / 'x.sqlite'}\n")
+    with pytest.raises(RecordsError) as refused:
+        Records.open("/srv/or/records.sqlite", create=False)
+    assert "sqlite:////ABSOLUTE/PATH.sqlite (four slashes)" in str(refused.value)
+    assert str(refused.value).endswith("(for that file: sqlite:////srv/or/records.sqlite)")
+

@@ -39,7 +39,8 @@ def _db_option(p: argparse.ArgumentParser) -> None:
         default=None,
         type=cliutil.database_url,
         metavar="URL",
-        help="records database: sqlite:///PATH or postgresql://... (default:"
+        help="records database: sqlite:////ABSOLUTE/PATH (four slashes), sqlite:///RELATIVE/PATH"
+        " or postgresql://... (default:"
         " $OPENRANGE_DATABASE_URL, else a file in the user's data directory)",
     )
 
@@ -757,6 +758,8 @@ def _officers(args: argparse.Namespace) -> int:
             records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
             unit = f", {args.unit}" if args.unit else ""
             say(f"added badge {args.add}: {args.name}, {args.agency}{unit} (chained)")
+            if records.created:  # a store made by this command: said where it is (nu25 #6)
+                say(f"created the records store {records.where}")
         elif args.update is not None:
             old = records.officer(args.update)
             new = {k: (old[k] if v is None else v) for k, v in fields.items()}

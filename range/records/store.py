@@ -839,7 +839,17 @@ _CLAIM_KEYS = {"attempt": 4243, "drill-run": 4244}
 
 
 def _sqlite_path(url: str) -> Path:
-    return Path(url.removeprefix("sqlite:///"))
+    """The file a `sqlite:///PATH` URL names: PATH relative to the current directory
+    (`sqlite:///records.sqlite`), absolute with a fourth slash (`sqlite:////srv/or/records.sqlite`),
+    a leading `~` the user's home (`sqlite:///~/records.sqlite`), not a folder named `~`."""
+    return Path(url.removeprefix("sqlite:///")).expanduser()
+
+
+# What a store URL may be, said wherever one is refused (nu25 #6).
+URL_FORMS = (
+    "sqlite:////ABSOLUTE/PATH.sqlite (four slashes), sqlite:///RELATIVE/PATH.sqlite,"
+    " sqlite:///~/PATH.sqlite, or postgresql://USER@HOST/DB"
+)
 
 
 # The shared-memory index could not be grown or mapped (a full disk): sqlite3.h's codes.
@@ -878,6 +888,9 @@ class Records:
         self.dialect = dialect
         self.url = url
         self.where = redact(url)
+        # Whether `open` made this store just now (a SQLite file that was not there): the
+        # command that adds to it says where (nu25 #6).
+        self.created = False
         self._synchronous = "FULL"  # what Records.open set (SQLite)
         self._in_snapshot = False  # inside snapshot(): a nested one reads in the same
         # (kind, id) -> lock file (SQLite); kind is "attempt" or "drill-run" (_CLAIM_KEYS).
@@ -901,9 +914,13 @@ class Records:
         Raises RecordsError, one line, with any password in the URL redacted.
         """
         url = _scheme_lowered(default_url() if url is None else url)
+        if url.startswith("sqlite:///"):
+            # Named by its absolute path in every message (a relative one, or `~`, said as
+            # the file it is: nu25 #6).
+            path = _sqlite_path(url).absolute()
+            url = f"sqlite:///{path}"
         where = redact(url)
         if url.startswith("sqlite:///"):
-            path = _sqlite_path(url)
             if path.is_dir():
                 raise RecordsError(f"records {where}: {path} is a directory, not a database file")
             if not create and not path.exists():
@@ -911,6 +928,7 @@ class Records:
                     f"no records database at {path} (check --db or ${URL_ENV}); nothing was created"
                 )
             db: sqlite3.Connection | None = None
+            created = create and not path.exists()
             try:
                 if create:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -927,7 +945,9 @@ class Records:
                 if db is not None:
                     db.close()
                 raise RecordsError(f"records {where}: {_explain(exc, path)}") from None
-            return cls(db, "sqlite", url, create, migrate)
+            records = cls(db, "sqlite", url, create, migrate)
+            records.created = created
+            return records
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
@@ -946,7 +966,8 @@ class Records:
                 said = redact(_explain(exc), url)
                 raise RecordsError(f"records {where}: {said}") from None
             return cls(connection, "postgresql", url, create, migrate)
-        raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
+        hint = f" (for that file: sqlite:///{url})" if url.startswith(("/", "~", ".")) else ""
+        raise RecordsError(f"records URL {where!r}: use {URL_FORMS}{hint}")
 
     def _release_claim(self, attempt: int, kind: str = "attempt") -> None:
         """Let go of this process's claim on `attempt` (`claim_attempt`), if it holds one."""
