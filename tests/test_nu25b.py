@@ -201,3 +201,88 @@ def test_a_sqlite_url_names_its_store_by_absolute_path_and_a_new_one_is_said(
     assert "sqlite:////ABSOLUTE/PATH.sqlite (four slashes)" in str(refused.value)
     assert str(refused.value).endswith("(for that file: sqlite:////srv/or/records.sqlite)")
 
+
+def _a_store_with_history(url: str) -> int:
+    """A store with an officer, a finished attempt and one in progress (two shots kept);
+    returns the in-progress attempt's number."""
+    _officer(url)
+    with Records.open(url) as records:
+        for in_progress in (False, True):
+            attempt = records.begin_attempt(
+                "4411", "fbi-pistol-2019-v1", 7, "0.1.0", [{"model": "pistol", "serial": "P"}], []
+            )
+            for seq in range(2):
+                shot = {"kind": "shot", "stage": 0, "string": 0, "zone": "bottle", "points": seq}
+                records.record_shot(attempt, shot)
+            if not in_progress:
+                score = {"points": 96, "max_points": 100, "hits": 48, "passed": True}
+                records.finish_attempt(attempt, score)
+    return attempt
+
+
+def _is_whole_copy(url: str, attempt: int) -> None:
+    """`url` holds the whole history: intact, the attempt in progress with its two shots, and
+    a write to it chains on."""
+    with Records.open(url) as records:
+        assert records.verify() == []
+        assert [(r["id"], r["shots"]) for r in records.incomplete()] == [(attempt, 2)]
+        records.add_officer("4412", "K. Lee", "Metro PD")
+        assert records.verify() == []
+
+
+def test_the_documented_sqlite_backup_keeps_what_the_wal_holds(tmp_path: Path) -> None:
+    """nu25 #8: docs/records.md, "Backup and restore": `sqlite3 records.sqlite ".backup
+    copy.sqlite"` while the store is open (its newest writes still in the -wal file) gives a
+    whole copy; copying the main file alone does not (the in-progress attempt is lost)."""
+    import shutil
+    import sqlite3
+    import subprocess
+
+    import pytest
+
+    db = tmp_path / "records.sqlite"
+    Records.open(f"sqlite:///{db}").close()
+    held = sqlite3.connect(db)  # a console or lane keeps the store open: the WAL stays
+    try:
+        held.execute("SELECT COUNT(*) FROM schema_version").fetchone()
+        attempt = _a_store_with_history(f"sqlite:///{db}")
+        assert (tmp_path / "records.sqlite-wal").stat().st_size > 0
+        shutil.copyfile(db, tmp_path / "file-alone.sqlite")
+        if shutil.which("sqlite3") is None:
+            pytest.skip("the sqlite3 command is not installed")
+        backup = tmp_path / "backup.sqlite"
+        subprocess.run(["sqlite3", str(db), f".backup {backup}"], check=True)
+    finally:
+        held.close()
+    _is_whole_copy(f"sqlite:///{backup}", attempt)
+    with Records.open(f"sqlite:///{tmp_path / 'file-alone.sqlite'}") as alone:
+        assert alone.incomplete() == []  # what the docs warn of
+
+
+def test_the_documented_postgresql_backup_is_a_whole_store(postgres_url: str) -> None:
+    """nu25 #8: `pg_dump SOURCE | psql COPY` (docs/records.md) copies the store whole: the
+    copy verifies, keeps the attempt in progress, and chains a write."""
+    import shutil
+    import subprocess
+    import uuid
+
+    import psycopg
+    import pytest
+
+    if shutil.which("pg_dump") is None or shutil.which("psql") is None:
+        pytest.skip("pg_dump and psql are not installed")
+    names = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        for name in names:
+            admin.execute(f"CREATE DATABASE {name}")
+    source, copy = (postgres_url.rsplit("/", 1)[0] + f"/{name}" for name in names)
+    attempt = _a_store_with_history(source)
+    dump = subprocess.run(["pg_dump", "--no-owner", source], check=True, capture_output=True)
+    subprocess.run(
+        ["psql", "-q", "-v", "ON_ERROR_STOP=1", copy],
+        input=dump.stdout,
+        check=True,
+        capture_output=True,
+    )
+    _is_whole_copy(copy, attempt)
+
