@@ -286,3 +286,39 @@ def test_the_documented_postgresql_backup_is_a_whole_store(postgres_url: str) ->
     )
     _is_whole_copy(copy, attempt)
 
+
+def test_verify_json_answers_for_a_missing_chain_head_and_names_an_edited_one(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """nu25 #9: `records verify --json` with the chain-head row deleted printed nothing on
+    stdout (one line on stderr, exit 5), though verify is documented to report it; a ledger
+    head whose hash was changed was said to be a missing entry. Now the JSON says the head row
+    is missing (not intact, exit 1), and an edited head is named as edited."""
+    import json
+    import sqlite3
+
+    from range.cli.main import main
+
+    db = tmp_path / "records.sqlite"
+    url = f"sqlite:///{db}"
+    _officer(url)
+    verify = ["records", "verify", "--json", "--db", url]
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE chain_head SET last_hash = '00' WHERE id = 2")
+    assert main(verify) == 1
+    (problem,) = json.loads(capsys.readouterr().out)["problems"]
+    assert problem["chain"] == "ledger" and "the chain head was edited" in problem["problem"]
+    assert "missing" not in problem["problem"]
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM chain_head WHERE id = 1")
+    assert main(verify) == 1
+    said = json.loads(capsys.readouterr().out)
+    assert said["intact"] is False
+    assert {
+        "record": 0,
+        "chain": "store",
+        "problem": (
+            "the chain head row 1 (qualifications) is missing: the audit chain cannot be checked;"
+            " restore it from a backup"
+        ),
+    } in said["problems"]

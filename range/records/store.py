@@ -1330,6 +1330,17 @@ class Records:
             )
         return rows[0]
 
+    def _head_found(self, chain: int, problems: list[Problem]) -> dict[str, Any] | None:
+        """`chain`'s head for `verify`: a missing head row is one more problem found (so that
+        `verify --json` still answers in JSON: nu25 #9), and None."""
+        try:
+            return self._head(chain)
+        except RecordsError as missing:
+            problems.append(
+                Problem(0, str(missing).removeprefix(f"records {self.where}: "), "store")
+            )
+            return None
+
     def _append(self, kind: str, ref: str, digest: str) -> None:
         """Add one entry to the ledger chain (inside the caller's exclusive transaction)."""
         head = self._head(LEDGER)
@@ -2396,8 +2407,10 @@ class Records:
                     Problem(row["id"], "its contents no longer match its hash: it was edited")
                 )
             previous_hash, previous_id = row["hash"], row["id"]
-        head = self._head(QUALIFICATIONS)
-        if head["last_hash"] != previous_hash:
+        head = self._head_found(QUALIFICATIONS, problems)
+        if head is None:
+            pass
+        elif head["last_hash"] != previous_hash:
             problems.append(
                 Problem(
                     _head_id(head["last_id"]),
@@ -2419,6 +2432,7 @@ class Records:
         previous_hash = GENESIS
         latest: dict[tuple[str, str], str] = {}
         previous_id = 0
+        whole = True  # the newest entry's hash is its own
         for entry in self._rows("SELECT * FROM ledger ORDER BY id"):
             previous_id = entry["id"]
             name = f"ledger entry {entry['id']} ({entry['kind']} {entry['ref']})"
@@ -2426,12 +2440,26 @@ class Records:
                 problems.append(
                     Problem(entry["id"], f"{name}: an entry before it was deleted", "ledger")
                 )
-            if _ledger_hash(entry) != entry["hash"]:
+            whole = _ledger_hash(entry) == entry["hash"]
+            if not whole:
                 problems.append(Problem(entry["id"], f"{name}: it was edited", "ledger"))
             previous_hash = entry["hash"]
             latest[(entry["kind"], entry["ref"])] = entry["digest"]
-        head = self._head(LEDGER)
-        if head["last_hash"] != previous_hash:
+        head = self._head_found(LEDGER, problems)
+        if head is None:
+            pass
+        elif head["last_hash"] != previous_hash and head["last_id"] == previous_id != 0 and whole:
+            # The head names the newest entry, which is there and whole: the head's hash was
+            # changed, not an entry deleted (nu25 #9).
+            problems.append(
+                Problem(
+                    previous_id,
+                    f"the ledger's chain head holds a hash that is not entry {previous_id}'s"
+                    f" (the newest, which is there): the chain head was edited",
+                    "ledger",
+                )
+            )
+        elif head["last_hash"] != previous_hash:
             problems.append(
                 Problem(_head_id(head["last_id"]), "the newest ledger entry is missing", "ledger")
             )
