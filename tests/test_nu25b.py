@@ -322,3 +322,27 @@ def test_verify_json_answers_for_a_missing_chain_head_and_names_an_edited_one(
             " restore it from a backup"
         ),
     } in said["problems"]
+
+
+def test_exit_statuses_agree_with_the_readme_table(tmp_path: Path, capsys: Any) -> None:
+    """nu25 #10: `records export --out` into a folder that is not there exited 2 (as a missing
+    input file), into a directory 9; README's table said 9 for a file that cannot be written,
+    3 only for a missing dependency (verify's "intact with warnings" is 3 too), and 9 for a
+    full disk (a full records store is 5). Now both --out failures are 9, and the table,
+    the one list, says what 3, 5 and 9 cover."""
+    import re
+
+    from range.cli.main import main
+    from range.cli.records import VERIFY_WARNED
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    _officer(url)
+    export = ["records", "export", "--format", "csv", "--db", url, "--out"]
+    assert main([*export, str(tmp_path / "nodir" / "x.csv")]) == 9
+    assert capsys.readouterr().err.endswith("x.csv: No such file or directory (not written)\n")
+    assert main([*export, str(tmp_path)]) == 9
+    capsys.readouterr()
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d+) \| (.*) \|$", readme, re.MULTILINE))
+    assert "`records verify`: the chains intact, with warnings" in rows[str(VERIFY_WARNED)]
+    assert "its disk full" in rows["5"] and "a folder that is not there" in rows["9"]
