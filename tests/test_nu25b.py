@@ -346,3 +346,39 @@ def test_exit_statuses_agree_with_the_readme_table(tmp_path: Path, capsys: Any) 
     rows = dict(re.findall(r"^\| (\d+) \| (.*) \|$", readme, re.MULTILINE))
     assert "`records verify`: the chains intact, with warnings" in rows[str(VERIFY_WARNED)]
     assert "its disk full" in rows["5"] and "a folder that is not there" in rows["9"]
+
+
+def test_the_smaller_points(tmp_path: Path, capsys: Any) -> None:
+    """nu25 #11: an unencoded @ in a PostgreSQL password gave only "failed to resolve host
+    '***@127.0.0.1'", with no hint to write it %40; `course run --json` named its record
+    `qualification` where `drill run --json` says `record`; a 5000-character --name was
+    echoed whole in its refusal."""
+    import json
+
+    import pytest
+    from console_support import free_port
+
+    from range.cli.main import main
+    from range.records.store import RecordsError
+
+    port = free_port()
+    with pytest.raises(RecordsError) as refused:
+        Records.open(f"postgresql://rm:Winter@2024@127.0.0.1:{port}/orange")
+    said = str(refused.value)
+    assert said == (
+        f"records postgresql://rm:***@127.0.0.1:{port}/orange: an @ in the password must be"
+        " written %40 in the URL (libpq reads what follows the first @ as the host)"
+    )
+    assert "Winter" not in said and "2024" not in said
+    url = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    _officer(url)
+    course = ["course", "run", "taser7-practical-v1", "--badge", "4411", "--db", url]
+    assert main([*course, "--runs-dir", str(tmp_path / "runs"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["record"] == shown["qualification"] == 1
+    add = ["records", "officers", "--add", "9001", "--agency", "Y", "--db", url]
+    with pytest.raises(SystemExit):
+        main([*add, "--name", "A" * 5000])
+    err = capsys.readouterr().err
+    assert "'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'... (5000 characters): at most 200" in err
+    assert len(err) < 1000

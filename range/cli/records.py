@@ -569,7 +569,9 @@ def _attempt_done(
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
     # Its score reads SIMULATED, as the text does (scoring.course.judged_attempt: the shape of
     # result.json and of `score --json` too).
-    shown = result.as_json() | {"badge": args.badge}
+    # `record`: the record's number under the key `drill run --json` gives it too (nu25 #11);
+    # `qualification`, result.json's, stays for the scripts that read it.
+    shown = result.as_json() | {"badge": args.badge, "record": result.qualification}
     code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )

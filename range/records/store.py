@@ -956,6 +956,13 @@ class Records:
                 raise RecordsError(
                     "PostgreSQL records need psycopg: pip install 'psycopg[binary]'"
                 ) from None
+            if url.partition("://")[2].split("/", 1)[0].count("@") > 1:
+                # An unencoded @ in the password: libpq would read the rest as the host and
+                # say only that it cannot resolve it (nu25 #11).
+                raise RecordsError(
+                    f"records {where}: an @ in the password must be written %40 in the URL"
+                    " (libpq reads what follows the first @ as the host)"
+                )
             try:
                 connection = psycopg.connect(
                     url, autocommit=True, row_factory=dict_row, connect_timeout=10
