@@ -41,6 +41,24 @@ def test_a_console_attempt_is_dated_when_fired_and_a_late_retry_keeps_the_date(
         (row,) = records.qualifications("4411")
         assert (row["started"], row["finished"]) == (fired["started"], fired["finished"])
         assert records.verify() == []
+    # Cut short by a stopped lane: offered on the lane's restart, dated from its mark (start)
+    # and its log's last write (end), not when offered.
+    import json
+    import os
+    from datetime import UTC, datetime
+
+    folder = Path(result["run_dir"])
+    (folder / "result.json").unlink()
+    log = folder / "events.jsonl"
+    lines = [x for x in log.read_text().splitlines() if json.loads(x)["kind"] != "attempt_ended"]
+    log.write_text("\n".join(lines) + "\n")
+    last = datetime.fromisoformat(result["started"]).timestamp() + 12
+    os.utime(log, (last, last))
+    (tmp_path / "lane-runs" / ".lane-LANE1-pending.json").unlink()  # killed before it offered
+    again = LaneProcess("LANE1", "127.0.0.1:1", "k" * 32, tmp_path / "lane-runs", speed=None)
+    (cut,) = [r for r in again.finished if r.get("cut_short")]
+    assert cut["started"] == result["started"]
+    assert cut["finished"] == datetime.fromtimestamp(last, UTC).isoformat(timespec="seconds")
 
 
 def _get(app: Any, path: str, cookie: str | None = None) -> tuple[int, str]:
