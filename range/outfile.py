@@ -54,6 +54,13 @@ class RefusedTargetError(OSError):
     """A write target `check` refuses: one line naming it (main: `PATH: why`)."""
 
 
+class UnwrittenError(OSError):
+    """A file that could not be written (a full disk, a folder that is not there, a directory
+    in its place): one kind whatever the errno, so the command exits 9, "a file that cannot be
+    written", for each (README, "Exit statuses": a missing folder was exit 2, as a missing
+    input file, and a directory 9: nu25 #10)."""
+
+
 def check(path: Path) -> None:
     """Refuse (RefusedTargetError, naming `path`) a target that is not a regular file (a device,
     a FIFO: a directory is left to the write, which says "Is a directory"), or that is one of a
@@ -130,7 +137,7 @@ def replacing(path: Path, *, run_file: bool = False) -> Iterator[Path]:
         with suppress(OSError):
             tmp.unlink()
         kept = "left as it was" if path.exists() else "not written"
-        raise OSError(exc.errno, f"{exc.strerror or exc} ({kept})", str(path)) from exc
+        raise UnwrittenError(exc.errno, f"{exc.strerror or exc} ({kept})", str(path)) from exc
     except BaseException:
         with suppress(OSError):
             tmp.unlink()

@@ -53,8 +53,16 @@ def check_serial(serial: str) -> str:
 MAX_NAME_CHARS = 200
 
 
+# A refused text longer than this is echoed by its start and its length, not whole (nu25 #11:
+# a 5000-character --name filled the screen).
+_ECHO_CHARS = 80
+
+
 def _said(what: str, text: str) -> str:
-    return f"{what} {text!r}" if what else repr(text)
+    shown = repr(text)
+    if len(text) > _ECHO_CHARS:
+        shown = f"{text[: _ECHO_CHARS // 2]!r}... ({len(text)} characters)"
+    return f"{what} {shown}" if what else shown
 
 
 def check_text(text: str, what: str = "armorer") -> str:

@@ -11,10 +11,13 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from range.cli import util as cliutil
 from range.deps import require
+
+if TYPE_CHECKING:
+    from range.console.store import ConsoleStore
 
 LANE_KEY_ENV = "OPENRANGE_LANE_KEY"
 ROLES = ("range_master", "instructor", "armorer", "officer")
@@ -207,6 +210,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lane.set_defaults(handler=_lane)
 
 
+def _say_created(store: ConsoleStore) -> None:
+    """A records store this command made just now is said with where it is (nu25 #6: a
+    relative `sqlite:///PATH` lands under the current directory)."""
+    if store.records.created:
+        print(f"openrange console: created the records store {store.records.where}", flush=True)
+
+
 def _serve(args: argparse.Namespace) -> int:
     require("starlette", "uvicorn", "jinja2")
     from range.console.app import serve
@@ -218,6 +228,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     with ConsoleStore.open(args.db) as store:
         first = not store.has_users()
+        _say_created(store)
     # Bound before the address is printed: a port in use is said in one line, never after a
     # line that tells the user to open another process's address.
     try:
@@ -337,6 +348,7 @@ def _adduser(args: argparse.Namespace) -> int:
 
     hashed = hash_password(_password(args.name))
     with ConsoleStore.open(args.db) as store:
+        _say_created(store)
         store.add_user(args.name, Role(args.role), hashed, args.badge)
         store.audit(
             "cli:" + getpass.getuser(), "account_created", account=args.name, role=args.role

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import secrets
+import shlex
 import sys
 import tomllib
 from dataclasses import dataclass, replace
@@ -603,6 +604,7 @@ def play(
     from drills.schema import check_instructor_buttons
     from range.cli.progress import ProgressBar
     from range.cli.summary import format_summary
+    from range.records.store import RecordsError
     from range.runs.drill import RunConfig, run_drill
 
     buttons = list(args.instructor)  # (SECONDS, BUTTON) pairs, parsed by cliutil
@@ -670,7 +672,18 @@ def play(
                     bar.close()
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
-            registration.finish(record)
+            try:
+                registration.finish(record)
+            except RecordsError:
+                # The store failed at the run's end (PostgreSQL stopped, its disk full): the
+                # run is whole on disk and in progress in the records; what it was, where it
+                # is and how to record it are said before the store's one line (nu25 #7).
+                if args.json:
+                    print(json.dumps(record, indent=2, sort_keys=True))
+                else:
+                    print(format_summary(result))
+                cliutil.say(registration.left_in_progress(result.run_dir))
+                raise
         failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None, pcm)
         # Only a script the user named: a drill's own expected response (or the demo's default
         # script) is not checked on every run at a random seed.
@@ -962,6 +975,23 @@ class _Registration:
                 str(self.badge), record, in_progress=self.number
             )
 
+    def left_in_progress(self, run_dir: Path | None) -> str:
+        """What a drill run the store failed to record left (nu25 #7): its folder, the drill
+        run in progress the records list, and the command that records it."""
+        from range.cli.records import db_words
+
+        where = f"its run folder {run_dir} is whole" if run_dir is not None else "no run folder"
+        if self.number is None:
+            return f"openrange: the run was not recorded ({where})"
+        words = ["openrange", "records", "close", "--drill-run", str(self.number)]
+        close = shlex.join([*words, *db_words(self.args.db)])
+        return (
+            f"openrange: the run was not recorded ({where}): the records list it as drill run"
+            f" in progress {self.number} for badge {self.badge}; once the store is back,"
+            f" `{close} --by NAME --reason REASON` records it (a log that ended keeps its"
+            " outcome)"
+        )
+
     def _cut(self, exc: RunWriteError) -> None:
         """A drill run whose log could not be written to the end (a full disk) is kept in the
         records all the same, as INCOMPLETE (docs/records.md: a run without `run_ended`),
@@ -1056,6 +1086,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     from drills.schema import check_instructor_buttons
     from range.cli.summary import format_summary
     from range.clock import MonotonicClock
+    from range.records.store import RecordsError
     from range.runs.drill import LiveDrill, RunConfig, run_drill
     from range.runs.lanefile import check_ports, display, load_lane
 
@@ -1175,7 +1206,18 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
                         cliutil.say(f"openrange: {player.error}")
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
-            registration.finish(record)
+            try:
+                registration.finish(record)
+            except RecordsError:
+                # The store failed at the run's end (PostgreSQL stopped, its disk full): the
+                # run is whole on disk and in progress in the records; what it was, where it
+                # is and how to record it are said before the store's one line (nu25 #7).
+                if args.json:
+                    print(json.dumps(record, indent=2, sort_keys=True))
+                else:
+                    print(format_summary(result))
+                cliutil.say(registration.left_in_progress(result.run_dir))
+                raise
         failed = _after_run(args, config.drill, result, seed, unwritten, args.badge is not None)
         if args.json:
             print(json.dumps(record, indent=2, sort_keys=True))

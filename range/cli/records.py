@@ -40,7 +40,8 @@ def _db_option(p: argparse.ArgumentParser) -> None:
         default=None,
         type=cliutil.database_url,
         metavar="URL",
-        help="records database: sqlite:///PATH or postgresql://... (default:"
+        help="records database: sqlite:////ABSOLUTE/PATH (four slashes), sqlite:///RELATIVE/PATH"
+        " or postgresql://... (default:"
         " $OPENRANGE_DATABASE_URL, else a file in the user's data directory)",
     )
 
@@ -406,8 +407,10 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     """`openrange course run`; `tap` (live with a headset) is called after each eye is drawn
     (range/xr/lane.py: a test reads the swapchain image back)."""
     require("numpy", "pydantic", "serial", "pybullet")
+    from dataclasses import replace
+
     from drills.course import find_shooter, read_course_file
-    from range.records.store import OFFICER
+    from range.records.store import OFFICER, RecordsError
     from range.runs.course import CourseConfig, run_course
     from range.runs.lanefile import check_ports
     from range.runs.runlog import RunWriteError
@@ -446,6 +449,8 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             source=source,
             **calibration_options(args, live=bool(args.port)),  # type: ignore[arg-type]
         )
+        folders: list[Path] = []  # the attempt's run folder, once it is made
+        config = replace(config, on_begin=folders.append)
         unwritten = None
         begun: list[int] = [args.resume] if args.resume is not None else []
         # A second Ctrl-C is ignored until the first one's cleanup has closed the attempt's
@@ -466,8 +471,16 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                     )
             except RunWriteError as exc:
                 if exc.result is None:
+                    if records is not None and begun:  # the log cut by a full runs folder
+                        say(_left_in_progress(args, begun[-1], folders, resume_with))
                     raise
                 result, unwritten = exc.result, exc  # only result.json: the attempt is complete
+            except RecordsError:
+                # The store cut the attempt (PostgreSQL stopped, its disk full): what it kept
+                # stays in progress; said with how to go on before the store's one line (nu25 #7).
+                if begun:
+                    say(_left_in_progress(args, begun[-1], folders, resume_with))
+                raise
             except KeyboardInterrupt:
                 # docs/courses.md: Ctrl-C ends the attempt; what was fired stays in progress.
                 # The attempt's own number: the command that fires the rest, as typed.
@@ -487,6 +500,53 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     finally:
         if records is not None:
             records.close()
+
+
+def db_words(db: str | None) -> list[str]:
+    """`--db` as a command to type says it: a URL that holds a password as URL, not echoed
+    (OPENRANGE_DATABASE_URL, or --db, names it again)."""
+    from urllib.parse import urlsplit
+
+    if db is None:
+        return []
+    return ["--db", "URL" if urlsplit(db).password else db]
+
+
+def kept_shots(db: str | None, attempt: int) -> int | None:
+    """How many shots the records keep for in-progress `attempt`, read afresh; None when the
+    store cannot say (it is still down)."""
+    from range.records.store import Records, RecordsError
+
+    try:
+        with Records.open(db, create=False) as records:
+            found = [r for r in records.incomplete() if int(r["id"]) == attempt]
+    except (RecordsError, OSError):
+        return None
+    return int(found[0]["shots"]) if found else None
+
+
+def _left_in_progress(
+    args: argparse.Namespace, attempt: int, folders: list[Path], resume_with: list[str]
+) -> str:
+    """What a course run cut by the store or the disk left (nu25 #7): the attempt in progress,
+    the shots it kept, its run folder, and the two commands that recover it."""
+    kept = kept_shots(args.db, attempt)
+    shots = (
+        f"{kept} shot{'' if kept == 1 else 's'} kept"
+        if kept is not None
+        else "the shots kept before the failure: `openrange records incomplete` counts them"
+    )
+    where = f"; its run folder: {folders[-1]}" if folders else ""
+    resume = shlex.join([*resume_with, "--resume", str(attempt)])
+    close = (
+        shlex.join(["openrange", "records", "close", str(attempt), *db_words(args.db)])
+        + " --by NAME --reason REASON"
+    )
+    return (
+        f"openrange: attempt #{attempt} for badge {args.badge} is left in progress ({shots})"
+        f"{where}; once the store is back (or the disk has room): `{resume}` fires the rest,"
+        f" or `{close}` closes it INCOMPLETE"
+    )
 
 
 def _attempt_done(
@@ -515,7 +575,9 @@ def _attempt_done(
     # A scripted shooter fired it (no --port): a simulation, never a qualification.
     # Its score reads SIMULATED, as the text does (scoring.course.judged_attempt: the shape of
     # result.json and of `score --json` too).
-    shown = result.as_json() | {"badge": args.badge}
+    # `record`: the record's number under the key `drill run --json` gives it too (nu25 #11);
+    # `qualification`, result.json's, stays for the scripts that read it.
+    shown = result.as_json() | {"badge": args.badge, "record": result.qualification}
     code = _answer(
         args, lambda: shown, lambda: _attempt_lines(args, config, result), sort_keys=True
     )
@@ -704,6 +766,8 @@ def _officers(args: argparse.Namespace) -> int:
             records.add_officer(args.add, args.name, args.agency, args.unit or "", replace=False)
             unit = f", {args.unit}" if args.unit else ""
             say(f"added badge {args.add}: {args.name}, {args.agency}{unit} (chained)")
+            if records.created:  # a store made by this command: said where it is (nu25 #6)
+                say(f"created the records store {records.where}")
         elif args.update is not None:
             old = records.officer(args.update)
             new = {k: (old[k] if v is None else v) for k, v in fields.items()}

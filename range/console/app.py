@@ -378,10 +378,23 @@ class Console:
         response.status_code = status
         return response
 
+    def store_down(self, request: Request, exc: RecordsError) -> Response:
+        """The page for a request the records store failed under (PostgreSQL stopped or
+        unreachable, a store damaged or on a disk gone: nu25 #5): 503 with one line naming the
+        store (its password hidden), said in one line in the console's log, never a traceback.
+        No user is named: finding who is logged in needs the store too."""
+        why = str(exc) or type(exc).__name__
+        print(f"console: {request.url.path}: {why}", flush=True)
+        message = f"The records store cannot be used right now: {why}"
+        return self.error(request, None, message, 503)
+
     async def not_found(self, request: Request, exc: Exception) -> Response:
         """A path no page has (`/runs/abc`, `/runs/-1`): the one-line error page, as for an id
         nothing has; without a session, the bare 404 (nothing but the login page is shown)."""
-        user = self.user(request)
+        try:
+            user = self.user(request)
+        except RecordsError as down:
+            return self.store_down(request, down)
         if user is None:
             return PlainTextResponse("Not Found", 404)
         return self.error(request, user, f"No page at {request.url.path}.")
@@ -967,6 +980,8 @@ class Console:
                     dict(result["score"]),
                     incomplete=cut if result.get("cut_short") else None,
                     console_audit=store.audit_mark(),
+                    started=result.get("started"),
+                    finished=result.get("finished"),
                 )
                 store.audit(
                     str(result.get("started_by") or "lane:" + lane),
@@ -1009,7 +1024,12 @@ class Console:
 
     async def live_socket(self, ws: WebSocket) -> None:
         """Browsers: the session cookie and the page's CSRF token, from this origin only."""
-        user = self.user(ws)
+        try:
+            user = self.user(ws)
+        except RecordsError as exc:  # the store down (nu25 #5): one line, no traceback
+            print(f"console: {ws.url.path}: {exc}", flush=True)
+            await ws.close(1011)
+            return
         origin = ws.headers.get("origin")
         host = ws.headers.get("host")
         if (
@@ -1435,8 +1455,13 @@ def _guard(
             return await handler(request)
         except LoginNeededError:
             return RedirectResponse("/login", 303)
+        except RecordsError as exc:
+            return console.store_down(request, exc)
         except ForbiddenError:
-            user = console.user(request)
+            try:
+                user = console.user(request)
+            except RecordsError as exc:
+                return console.store_down(request, exc)
             message = "Not yours to see."
             if SESSION_COOKIE not in request.cookies and cookie_dropped(
                 request, console.secure_cookies

@@ -222,6 +222,8 @@ def record_attempt(
     score: dict[str, Any],
     incomplete: dict[str, Any] | None = None,
     console_audit: str | None = None,
+    started: str | None = None,
+    finished: str | None = None,
 ) -> int:
     """A course fired on a lane into the officer's records, from its saved folder: begun with
     what its `attempt_started` says (course hash, seed, devices, calibration, shooter: a
@@ -229,20 +231,29 @@ def record_attempt(
     (with `incomplete`, who and why: recorded INCOMPLETE, as an attempt a lane process died
     firing is, with the score `records close` gives one: `closed_score`, 0 of the course's
     maximum). `console_audit`: the console's audit head as it stands (ConsoleStore.audit_mark),
-    kept in the record's chained detail. Returns the qualification's id."""
+    kept in the record's chained detail. Dated when it was fired, as the command line dates
+    one (nu25 #3): `started` and `finished` as the lane's result says them (UTC ISO; anything
+    else, or none: now), so a Retry after an outage, however late, keeps the day it was fired,
+    which its expiry counts from. Returns the qualification's id."""
+    from range.records.store import utc_stamp
     from range.runs.runlog import read_events
 
     events = read_events(run_dir)
-    started = events[0].data
+    began = utc_stamp(started)
+    ended = utc_stamp(finished)
+    if began is None or (ended is not None and ended < began):
+        ended = None  # no start said, or a lane's clock that ran backwards: dated now
+    started_log = events[0].data
     attempt = records.begin_attempt(
         badge,
-        str(started["course"]),
-        int(started["seed"]),
-        str(started["openrange_version"]),
-        list(started["devices"]),
-        calibration=list(started["calibration"]),
-        course_sha256=str(started["course_sha256"]),
-        shooter=str(started["shooter"]),
+        str(started_log["course"]),
+        int(started_log["seed"]),
+        str(started_log["openrange_version"]),
+        list(started_log["devices"]),
+        calibration=list(started_log["calibration"]),
+        course_sha256=str(started_log["course_sha256"]),
+        shooter=str(started_log["shooter"]),
+        started=began,
     )
     for r in events:
         if r.kind in KEPT:
@@ -250,5 +261,5 @@ def record_attempt(
     if incomplete is not None:
         score = closed_score(int(score["max_points"]))
     return records.finish_attempt(
-        attempt, score, incomplete=incomplete, console_audit=console_audit
+        attempt, score, incomplete=incomplete, console_audit=console_audit, finished=ended
     )

@@ -473,10 +473,11 @@ class LaneProcess:
         self.graph = None
         self._last_start = None  # Restart is for drills: a course is started again
         begun: list[Path] = []  # the attempt's folder, once it is made
+        dated: dict[str, str] = {}  # when it was fired: the records date it so (nu25 #3)
 
         def on_begin(folder: Path) -> None:
             begun.append(folder)
-            mark_lane_run(folder, self.name)
+            dated["started"] = mark_lane_run(folder, self.name)
             # The attempt's folder in the lane's state: the console keeps it with an abort
             # it sends, so a lane that dies before it marks the folder aborted does not have
             # the attempt recorded INCOMPLETE when it offers it cut short (rc20 #7).
@@ -499,7 +500,10 @@ class LaneProcess:
             self._publish(dict(IDLE), [])
             return
         self._publish(control.state(ended=True), [])
+        if dated:  # dated when fired, not when the console records it (a Retry a day later)
+            dated["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         result.update(
+            dated,
             kind="course",
             badge=args.get("badge"),
             started_by=command.get("by"),
@@ -647,6 +651,9 @@ class LaneProcess:
             )
             if (started := marked_start(folder)) is not None:
                 result["started"] = started  # dated by its start in the records (nu20 #13)
+                # An attempt ended when its log was last written (nu25 #3), not when offered.
+                last = datetime.fromtimestamp((folder / EVENTS).stat().st_mtime, UTC)
+                result["finished"] = max(started, last.isoformat(timespec="seconds"))
             try:
                 (folder / CUT_SHORT_FILE).write_text(
                     json.dumps(result, indent=1) + "\n", encoding="utf-8"

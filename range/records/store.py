@@ -853,11 +853,17 @@ def _now() -> str:
 def _started(result: dict[str, Any]) -> str | None:
     """When a run's result says it started (`started`, a console lane's run: UTC, ISO, to the
     second, as `_now` writes it), or None when it says not or not in that form."""
-    started = result.get("started")
-    if not isinstance(started, str):
+    return utc_stamp(result.get("started"))
+
+
+def utc_stamp(value: object) -> str | None:
+    """`value` as the records keep a time (UTC, ISO, to the second, as `_now` writes it), or
+    None when it is not a UTC ISO time (a lane's result says when its run started and ended:
+    taken only in that form)."""
+    if not isinstance(value, str):
         return None
     try:
-        when = datetime.fromisoformat(started)
+        when = datetime.fromisoformat(value)
     except ValueError:
         return None
     if when.tzinfo is None or when.utcoffset() != timedelta(0):
@@ -893,7 +899,17 @@ _CLAIM_KEYS = {"attempt": 4243, "drill-run": 4244}
 
 
 def _sqlite_path(url: str) -> Path:
-    return Path(url.removeprefix("sqlite:///"))
+    """The file a `sqlite:///PATH` URL names: PATH relative to the current directory
+    (`sqlite:///records.sqlite`), absolute with a fourth slash (`sqlite:////srv/or/records.sqlite`),
+    a leading `~` the user's home (`sqlite:///~/records.sqlite`), not a folder named `~`."""
+    return Path(url.removeprefix("sqlite:///")).expanduser()
+
+
+# What a store URL may be, said wherever one is refused (nu25 #6).
+URL_FORMS = (
+    "sqlite:////ABSOLUTE/PATH.sqlite (four slashes), sqlite:///RELATIVE/PATH.sqlite,"
+    " sqlite:///~/PATH.sqlite, or postgresql://USER@HOST/DB"
+)
 
 
 # The shared-memory index could not be grown or mapped (a full disk): sqlite3.h's codes.
@@ -932,6 +948,9 @@ class Records:
         self.dialect = dialect
         self.url = url
         self.where = redact(url)
+        # Whether `open` made this store just now (a SQLite file that was not there): the
+        # command that adds to it says where (nu25 #6).
+        self.created = False
         self._synchronous = "FULL"  # what Records.open set (SQLite)
         self._in_snapshot = False  # inside snapshot(): a nested one reads in the same
         # (kind, id) -> lock file (SQLite); kind is "attempt" or "drill-run" (_CLAIM_KEYS).
@@ -955,9 +974,13 @@ class Records:
         Raises RecordsError, one line, with any password in the URL redacted.
         """
         url = _scheme_lowered(default_url() if url is None else url)
+        if url.startswith("sqlite:///"):
+            # Named by its absolute path in every message (a relative one, or `~`, said as
+            # the file it is: nu25 #6).
+            path = _sqlite_path(url).absolute()
+            url = f"sqlite:///{path}"
         where = redact(url)
         if url.startswith("sqlite:///"):
-            path = _sqlite_path(url)
             if path.is_dir():
                 raise RecordsError(f"records {where}: {path} is a directory, not a database file")
             if not create and not path.exists():
@@ -965,6 +988,7 @@ class Records:
                     f"no records database at {path} (check --db or ${URL_ENV}); nothing was created"
                 )
             db: sqlite3.Connection | None = None
+            created = create and not path.exists()
             try:
                 if create:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -981,7 +1005,9 @@ class Records:
                 if db is not None:
                     db.close()
                 raise RecordsError(f"records {where}: {_explain(exc, path)}") from None
-            return cls(db, "sqlite", url, create, migrate)
+            records = cls(db, "sqlite", url, create, migrate)
+            records.created = created
+            return records
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg
@@ -990,6 +1016,13 @@ class Records:
                 raise RecordsError(
                     "PostgreSQL records need psycopg: pip install 'psycopg[binary]'"
                 ) from None
+            if url.partition("://")[2].split("/", 1)[0].count("@") > 1:
+                # An unencoded @ in the password: libpq would read the rest as the host and
+                # say only that it cannot resolve it (nu25 #11).
+                raise RecordsError(
+                    f"records {where}: an @ in the password must be written %40 in the URL"
+                    " (libpq reads what follows the first @ as the host)"
+                )
             try:
                 connection = psycopg.connect(
                     url, autocommit=True, row_factory=dict_row, connect_timeout=10
@@ -1000,7 +1033,8 @@ class Records:
                 said = redact(_explain(exc), url)
                 raise RecordsError(f"records {where}: {said}") from None
             return cls(connection, "postgresql", url, create, migrate)
-        raise RecordsError(f"records URL {where!r}: use sqlite:///PATH or postgresql://...")
+        hint = f" (for that file: sqlite:///{url})" if url.startswith(("/", "~", ".")) else ""
+        raise RecordsError(f"records URL {where!r}: use {URL_FORMS}{hint}")
 
     def _release_claim(self, attempt: int, kind: str = "attempt") -> None:
         """Let go of this process's claim on `attempt` (`claim_attempt`), if it holds one."""
@@ -1366,6 +1400,17 @@ class Records:
                 " the audit chain cannot be checked; restore it from a backup"
             )
         return rows[0]
+
+    def _head_found(self, chain: int, problems: list[Problem]) -> dict[str, Any] | None:
+        """`chain`'s head for `verify`: a missing head row is one more problem found (so that
+        `verify --json` still answers in JSON: nu25 #9), and None."""
+        try:
+            return self._head(chain)
+        except RecordsError as missing:
+            problems.append(
+                Problem(0, str(missing).removeprefix(f"records {self.where}: "), "store")
+            )
+            return None
 
     def _append(self, kind: str, ref: str, digest: str) -> None:
         """Add one entry to the ledger chain (inside the caller's exclusive transaction)."""
@@ -1843,11 +1888,13 @@ class Records:
         calibration: list[dict[str, Any]],
         course_sha256: str = "",
         shooter: str = OFFICER,
+        started: str | None = None,
     ) -> int:
         """Begin recording an attempt; `course_sha256`: the content hash of the course fired
         (the run's `attempt_started` logs the same), kept in its qualification record;
         `shooter`: OFFICER, or a scripted shooter's id (a simulation, recorded as SIMULATED
-        and never counted as qualified)."""
+        and never counted as qualified); `started`: when it was fired (a console lane's
+        attempt, recorded after it ended: UTC ISO, as `_now` writes it), default now."""
         self.officer(badge)
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
@@ -1858,7 +1905,7 @@ class Records:
                 badge,
                 course,
                 seed,
-                _now(),
+                started or _now(),
                 software_version,
                 json.dumps(devices),
                 json.dumps(calibration),
@@ -1944,8 +1991,11 @@ class Records:
         course: Course | None = None,
         seal: Callable[[int], None] | None = None,
         console_audit: str | None = None,
+        finished: str | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
+        `finished`: when it ended (a console lane's attempt, recorded after: UTC ISO), default
+        now; its expiry counts from it.
         `seal` (the runner's) is called with the record's number before it is hashed: it ends
         and closes the attempt's log, whose sha256 (each part's, for a resumed attempt) the
         record then keeps, chained, so that `records verify`, `score` and `report` find a log
@@ -1992,7 +2042,7 @@ class Records:
                 "badge": progress["badge"],
                 "course": progress["course"],
                 "started": progress["started"],
-                "finished": _now(),
+                "finished": finished or _now(),
                 "seed": progress["seed"],
                 "software_version": progress["software_version"],
                 "devices": progress["devices"],
@@ -2038,9 +2088,9 @@ class Records:
             )
             self._run("DELETE FROM attempt_shots WHERE attempt = ?", attempt)
             self._run("DELETE FROM attempts_in_progress WHERE id = ?", attempt)
-            finished = int(row["id"])
+            number = int(row["id"])
         self._release_claim(attempt)  # finished: one open lock file per attempt in flight only
-        return finished
+        return number
 
     def attempt_in_progress(self, attempt: int) -> dict[str, Any]:
         """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
@@ -2435,8 +2485,10 @@ class Records:
                     Problem(row["id"], "its contents no longer match its hash: it was edited")
                 )
             previous_hash, previous_id = row["hash"], row["id"]
-        head = self._head(QUALIFICATIONS)
-        if head["last_hash"] != previous_hash:
+        head = self._head_found(QUALIFICATIONS, problems)
+        if head is None:
+            pass
+        elif head["last_hash"] != previous_hash:
             problems.append(
                 Problem(
                     _head_id(head["last_id"]),
@@ -2458,6 +2510,7 @@ class Records:
         previous_hash = GENESIS
         latest: dict[tuple[str, str], str] = {}
         previous_id = 0
+        whole = True  # the newest entry's hash is its own
         for entry in self._rows("SELECT * FROM ledger ORDER BY id"):
             previous_id = entry["id"]
             name = f"ledger entry {entry['id']} ({entry['kind']} {entry['ref']})"
@@ -2465,12 +2518,26 @@ class Records:
                 problems.append(
                     Problem(entry["id"], f"{name}: an entry before it was deleted", "ledger")
                 )
-            if _ledger_hash(entry) != entry["hash"]:
+            whole = _ledger_hash(entry) == entry["hash"]
+            if not whole:
                 problems.append(Problem(entry["id"], f"{name}: it was edited", "ledger"))
             previous_hash = entry["hash"]
             latest[(entry["kind"], entry["ref"])] = entry["digest"]
-        head = self._head(LEDGER)
-        if head["last_hash"] != previous_hash:
+        head = self._head_found(LEDGER, problems)
+        if head is None:
+            pass
+        elif head["last_hash"] != previous_hash and head["last_id"] == previous_id != 0 and whole:
+            # The head names the newest entry, which is there and whole: the head's hash was
+            # changed, not an entry deleted (nu25 #9).
+            problems.append(
+                Problem(
+                    previous_id,
+                    f"the ledger's chain head holds a hash that is not entry {previous_id}'s"
+                    f" (the newest, which is there): the chain head was edited",
+                    "ledger",
+                )
+            )
+        elif head["last_hash"] != previous_hash:
             problems.append(
                 Problem(_head_id(head["last_id"]), "the newest ledger entry is missing", "ledger")
             )
