@@ -4,6 +4,7 @@ field before a resume or a close seals them; a record sealed damaged is shown, n
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +213,42 @@ def test_show_of_a_record_sealed_damaged_says_so_in_one_line(
     assert main(["records", "show", "1", "--json", "--db", db]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["sheet"] == [] and "string: required field" in shown["sheet_problem"]
+
+
+# -- nu25 #11: no lock file left by a kill just after recording; no empty Stages heading ---------
+
+
+def test_a_lock_file_left_by_a_kill_after_recording_goes_at_the_next_look(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, path = _hand_made(tmp_path)
+    lock = Path(f"{path}.attempt-1.lock")
+    with Records.open(db, create=False) as records:
+        records.claim_attempt(1)
+        with pytest.MonkeyPatch.context() as mp:  # killed between the commit and the unlink
+            mp.setattr(Records, "_release_claim", lambda *args: None)
+            records.finish_attempt(1, {"points": 0, "max_points": 100, "hits": 0, "passed": 0})
+        fd, _ = records._claims.pop(("attempt", 1))
+        os.close(fd)
+    assert lock.is_file()
+    with Records.open(db, create=False) as live:  # one being fired stays claimed
+        fired = live.begin_attempt(BADGE, COURSE, 5, "0.1.0", [], [], shooter="qualified")
+        assert main(["records", "incomplete", "--db", db]) == 0
+        assert not lock.exists()
+        assert Path(f"{path}.attempt-{fired}.lock").is_file()
+    assert "being fired now" in capsys.readouterr().out
+
+
+def test_an_incomplete_attempt_record_says_why_it_has_no_stages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = _hand_made(tmp_path)
+    assert main(_close(db)) == 0
+    out = tmp_path / "record.html"
+    argv = ["records", "export", "--format", "html", "--attempt", "1", "--out", str(out)]
+    assert main([*argv, "--db", db]) == 0
+    page = out.read_text()
+    after = page.split("Stages:", 1)[1]
+    assert after.index("none scored: the attempt was not finished (INCOMPLETE") < after.index(
+        "Devices and calibration:"
+    )

@@ -1469,6 +1469,7 @@ class Records:
         in_progress=N)`): a run killed meanwhile is listed by `incomplete_drill_runs` and closed
         by `close_drill_run`, never lost. `run_dir` is kept absolute (resolved here)."""
         self.officer(badge)
+        self._sweep_claims()  # a lock file a killed process left after recording
         folder = None if run_dir is None else str(Path(run_dir).resolve())
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
@@ -1843,6 +1844,7 @@ class Records:
         `shooter`: OFFICER, or a scripted shooter's id (a simulation, recorded as SIMULATED
         and never counted as qualified)."""
         self.officer(badge)
+        self._sweep_claims()  # a lock file a killed process left after recording
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
@@ -2024,7 +2026,9 @@ class Records:
     def incomplete(self) -> list[dict[str, Any]]:
         """Attempts begun and never finished (a crash, a pulled plug, or still being fired):
         id, badge, course, seed, started, how many shots were kept, and `live` (True while
-        another process fires it: not one to resume or close)."""
+        another process fires it: not one to resume or close). A lock file left by a process
+        killed just after it recorded its attempt goes (`_sweep_claims`)."""
+        self._sweep_claims()
         rows = self._rows(
             "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
             " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
@@ -2184,6 +2188,44 @@ class Records:
         finally:
             os.close(fd)  # closing drops the probe's own lock
         return False
+
+    def _sweep_claims(self) -> None:
+        """Remove the lock files (SQLite) of attempts and drill runs no longer in progress that
+        nobody holds: a process killed after its attempt was recorded and before it removed
+        its lock file left it (harmless, but none is to be left behind). Taken as a claim is
+        let go of (`_release_claim`): locked first, so a file a live process holds stays, and
+        a process that opened it meanwhile sees it gone and claims afresh."""
+        if self.dialect != "sqlite":
+            return
+        db = _sqlite_path(self.url)
+        found: list[Path] = []
+        with suppress(OSError):
+            found = [p for p in db.parent.iterdir() if p.name.startswith(f"{db.name}.")]
+        if not found:
+            return
+        tables = {"attempt": "attempts_in_progress", "drill-run": "drill_runs_in_progress"}
+        present = self._tables()
+        for kind, table in tables.items():
+            pattern = re.compile(rf"{re.escape(db.name)}\.{kind}-([0-9]{{1,19}})\.lock")
+            stale = [(p, int(m[1])) for p in found if (m := pattern.fullmatch(p.name))]
+            if not stale or table not in present:
+                continue
+            live = {int(r["id"]) for r in self._rows(f"SELECT id FROM {table}")}
+            for path, number in stale:
+                if number in live or (kind, number) in self._claims:
+                    continue
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                        path.unlink()
+                except OSError:
+                    pass  # held: its process is finishing it and removes it itself
+                finally:
+                    os.close(fd)
 
     def claim_attempt(self, attempt: int, kind: str = "attempt") -> None:
         """Claim an unfinished attempt for this process until `close()`, before anything is
