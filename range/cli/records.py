@@ -637,6 +637,7 @@ def _resumable(
         source.course.id,
         sha256(course_source(source.course, source)[1]),
         shooter=OFFICER if args.port else shooter_id,
+        fired=source.course,
     )
     for n, folder in enumerate(attempt_folders(kept_records), 1):
         if not Path(folder).is_dir():
@@ -1077,7 +1078,11 @@ def _show(args: argparse.Namespace) -> int:
         wrong = records.check_record(row)
     detail = stored_json(row, "detail")
     calibration = stored_json(row, "calibration")
-    lines, total = score_sheet(row)
+    try:
+        lines, total = score_sheet(row)
+        unsheeted = None
+    except RecordsError as exc:  # a shot sealed damaged: the rest of the record is shown
+        lines, total, unsheeted = [], None, str(exc)
     # The folders its event logs were saved in: two or more for an attempt resumed after a
     # crash (`openrange score` on any of them rescores the whole attempt).
     logs = attempt_folders(detail.get("shots", []))
@@ -1091,6 +1096,8 @@ def _show(args: argparse.Namespace) -> int:
         shown |= _passed(shown["outcome"], row["passed"])
         shown |= held_points(row, shown["outcome"])
         shown["problem"] = wrong
+        if unsheeted is not None:
+            shown["sheet_problem"] = unsheeted
         shown["course_label"] = course_label(row)
         shown["devices"] = stored_json(row, "devices")
         shown["logs"] = logs
@@ -1158,7 +1165,9 @@ def _show(args: argparse.Namespace) -> int:
                 f"  {line.where:<14} {'-' if line.points is None else line.points:>3}"
                 + (f"  ({line.note})" if line.note else "")
             )
-        if total is None and lines:
+        if unsheeted is not None:
+            yield f"  WARNING: {unsheeted}"
+        elif total is None and lines:
             yield f"  ({NOT_KEPT}; recorded total {row['points']} points)"
         elif said == DAMAGED:
             yield f"  sheet total {total}: the record is DAMAGED, no recorded total to trust"

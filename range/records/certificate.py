@@ -386,6 +386,13 @@ def certificate_text(
         stages=[
             f"{name}: {_count(points, 'point')}, {_count(hits, 'hit')}"
             for name, points, hits in fields["stages"]
+        ]
+        # An attempt closed INCOMPLETE is scored by no stage: said, not an empty heading.
+        or [
+            f"none scored: the attempt was not finished ({fields['result']}); `openrange records"
+            f" show {fields['record']}` lists each shot kept"
+            if str(fields["result"]).startswith("INCOMPLETE")
+            else "none recorded"
         ],
         devices=[
             f"{d.get('model', '?')} serial {d.get('serial', '?')}"

@@ -22,6 +22,7 @@ from range.records.store import (
     course_label,
     drill_label,
     held_points,
+    kept_field_problem,
     outcome,
     stored_json,
 )
@@ -501,6 +502,7 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
     per hit and the course cannot be found (each line's points None: `NOT_KEPT`)."""
     detail = stored_json(row, "detail")
     fired = _fired(detail)
+    _check_fired(row, fired, None)
     counts: dict[int, tuple[int, str, str]] | None
     if fired and all(isinstance(rec.get(COUNTED), dict) for _, rec in fired):
         counts = {
@@ -513,7 +515,14 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
         }
     else:
         course = sheet_course(row)
-        counts = None if course is None else counted_points(detail, course)
+        _check_fired(row, fired, course)
+        try:
+            counts = None if course is None else counted_points(detail, course)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise RecordsError(
+                f"record {row.get('id')}: a shot it keeps cannot be counted ({exc!r}): damaged;"
+                " no score sheet can be drawn from it: run records verify"
+            ) from None
     lines = []
     for pos, rec in fired:
         points, note, where = (None, "", _where(rec)) if counts is None else counts[pos]
@@ -530,6 +539,23 @@ def score_sheet(row: dict[str, Any]) -> tuple[list[SheetLine], int | None]:
         )
     total = None if counts is None else sum(line.points or 0 for line in lines)
     return lines, total
+
+
+def _check_fired(
+    row: dict[str, Any], fired: list[tuple[int, dict[str, Any]]], course: Course | None
+) -> None:
+    """RecordsError naming the record, the shot and the field when a round or cartridge it
+    keeps lacks or mistypes a field, or (with `course`) names a stage or string the course does
+    not have: a record sealed so (before in-progress rows were checked field by field) has no
+    sheet to draw, and `records show` says why in one line instead of failing."""
+    for pos, rec in fired:
+        wrong = kept_field_problem({k: v for k, v in rec.items() if k != COUNTED}, course)
+        if wrong is not None:
+            raise RecordsError(
+                f"record {row.get('id')}: shot {pos + 1} ({rec.get('kind')}): {wrong}: damaged"
+                " (its in-progress row was edited before it was sealed); no score sheet can be"
+                " drawn from it: run records verify"
+            )
 
 
 def stage_label(number: int, name: str) -> str:

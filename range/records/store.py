@@ -541,6 +541,66 @@ def _kept_record(record: dict[str, Any]) -> bool:
     return kind in KEPT_KINDS and len(record) > 1
 
 
+_ABSENT = object()  # a field a kept row or its log line does not have
+
+
+def _row(n: int, seq: int | None) -> str:
+    """An in-progress attempt's kept row as a range master or an administrator finds it: its
+    place among the attempt's kept records, and its `seq` in attempt_shots."""
+    return f"shot {n}" + ("" if seq is None else f" (attempt_shots seq {seq})")
+
+
+def _described(record: dict[str, Any]) -> str:
+    """A kept record in a few words: its kind, stage and string as stored (from 0)."""
+    kind = str(record.get("kind", "shot"))[:40]
+    where = [f"{key} {str(record[key])[:12]}" for key in ("stage", "string") if key in record]
+    return kind + (f" of {', '.join(where)}" if where else "")
+
+
+def kept_field_problem(
+    record: dict[str, Any], course: Course | None, fields: bool = True
+) -> str | None:
+    """What is wrong with one kept shot, deployment or string's end or fault: its stage or
+    string missing, a field mistyped, out of range or unknown (checked as its log line is, by
+    the event log's vocabulary, drills/events.py), or (with `course`) a stage or string the
+    course does not have; None: nothing. Another field missing is let be: nothing counts on it
+    (an older store's rows may lack one). A folder row and a schema 1 shot (no kind) are
+    checked by `_kept_record` alone. Without `fields`, only its stage and string, and only
+    against `course`."""
+    from pydantic import ValidationError
+
+    from drills.events import KINDS
+    from physics.datafiles import error_message
+
+    kind = record.get("kind")
+    if kind not in KEPT_KINDS:
+        return None
+    if fields:
+        try:
+            KINDS[str(kind)].model_validate_json(json.dumps({"t": 0.0, **record}))
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = ".".join(str(p) for p in error["loc"]) or "kind"
+                if error["type"] == "missing" and name not in ("stage", "string"):
+                    continue
+                said = {
+                    "missing": "required field is missing",
+                    "extra_forbidden": f"unknown field for a {kind} record",
+                }.get(error["type"], error_message(error))
+                return f"{name}: {said}"
+    stage, string = record.get("stage"), record.get("string")
+    if course is not None and isinstance(stage, int) and isinstance(string, int):
+        if not 0 <= stage < len(course.stages):
+            return f"stage: {stage} is not a stage of {course.id} (it has {len(course.stages)})"
+        strings = course.stages[stage].strings
+        if not 0 <= string < len(strings):
+            return (
+                f"string: {string} is not a string of {course.id}'s stage {stage}"
+                f" (it has {len(strings)})"
+            )
+    return None
+
+
 def simulated_label(shooter: str) -> str:
     """The outcome of an attempt fired by a scripted shooter: never a qualification."""
     return f"SIMULATED (scripted shooter {shooter}): not a qualification"
@@ -1518,6 +1578,7 @@ class Records:
         in_progress=N)`): a run killed meanwhile is listed by `incomplete_drill_runs` and closed
         by `close_drill_run`, never lost. `run_dir` is kept absolute (resolved here)."""
         self.officer(badge)
+        self._sweep_claims()  # a lock file a killed process left after recording
         folder = None if run_dir is None else str(Path(run_dir).resolve())
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
@@ -1896,6 +1957,7 @@ class Records:
         and never counted as qualified); `started`: when it was fired (a console lane's
         attempt, recorded after it ended: UTC ISO, as `_now` writes it), default now."""
         self.officer(badge)
+        self._sweep_claims()  # a lock file a killed process left after recording
         with self._transaction(durable=False):  # in progress: made durable by its finish
             cur = self._run(
                 "INSERT INTO attempts_in_progress (badge, course, seed, started, software_version,"
@@ -1932,25 +1994,132 @@ class Records:
             if cur.rowcount != 1:
                 raise RecordsError(f"no in-progress attempt #{attempt}")
 
-    def _shots(self, attempt: int, earlier: Any = "[]") -> list[dict[str, Any]]:
+    def _kept_rows(
+        self, attempt: int, earlier: Any = "[]"
+    ) -> list[tuple[int | None, dict[str, Any]]]:
         """An in-progress attempt's kept records (`earlier`: its legacy `shots` column, then one
-        row per record), each checked: a row that does not parse, or is not a shot, deployment,
-        faulted string or log folder, raises RecordsError in one line naming the store, the
-        attempt and the row (`in-progress attempt #8: shot 1 is not a JSON record: damaged`),
-        so nothing damaged is resumed from or sealed into the chain as good."""
-        rows = self._rows("SELECT shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt)
-        kept: list[dict[str, Any]] = self._in_progress_json(attempt, "shots", earlier, list)
-        texts = [r["shot"] for r in rows]
-        for n, text in enumerate(texts, len(kept) + 1):
-            kept.append(self._in_progress_json(attempt, f"shot {n}", text, dict))
-        for n, record in enumerate(kept, 1):
+        row per record), each with its row's `seq` in attempt_shots (None: the legacy column).
+        A row that does not parse, or is not a shot, deployment, faulted string or log folder,
+        raises RecordsError in one line naming the store, the attempt and the row
+        (`in-progress attempt #8: shot 1 is not a JSON record: damaged`), so nothing damaged is
+        resumed from or sealed into the chain as good; `_logged_tail` compares them with their
+        logs and `_check_kept` checks their fields."""
+        rows = self._rows(
+            "SELECT seq, shot FROM attempt_shots WHERE attempt = ? ORDER BY seq", attempt
+        )
+        kept: list[tuple[int | None, dict[str, Any]]] = [
+            (None, record) for record in self._in_progress_json(attempt, "shots", earlier, list)
+        ]
+        for n, row in enumerate(rows, len(kept) + 1):
+            kept.append(
+                (int(row["seq"]), self._in_progress_json(attempt, f"shot {n}", row["shot"], dict))
+            )
+        for n, (seq, record) in enumerate(kept, 1):
             if not isinstance(record, dict) or not _kept_record(record):
                 raise RecordsError(
-                    f"records {self.where}: in-progress attempt #{attempt}: shot {n} is not a shot,"
-                    " deployment, faulted string or log folder: damaged (edited?); close or"
-                    " resume refused, nothing was changed"
+                    f"records {self.where}: in-progress attempt #{attempt}: shot {n} is not a"
+                    " shot, deployment, faulted string or log folder"
+                    + ("" if seq is None else f" (attempt_shots seq {seq})")
+                    + ": damaged (edited?); close or resume refused, nothing was changed"
                 )
         return kept
+
+    def _check_kept(
+        self,
+        attempt: int,
+        kept: list[tuple[int | None, dict[str, Any]]],
+        course: Course | None = None,
+        fields: bool = True,
+    ) -> None:
+        """Check each kept row's fields: one missing, unknown or mistyped (the event log's own
+        vocabulary, drills/events.py), or (with `course`) a stage or string the course does not
+        have, raises RecordsError in one line naming the store, the attempt, the row and the
+        field. Without `fields`: only its stage and string against `course`."""
+        for n, (seq, record) in enumerate(kept, 1):
+            wrong = kept_field_problem(record, course, fields)
+            if wrong is not None:
+                raise RecordsError(
+                    f"records {self.where}: in-progress attempt #{attempt}: {_row(n, seq)}"
+                    f" ({_described(record)}): {wrong}: damaged (edited?); close or resume"
+                    " refused, nothing was changed"
+                )
+
+    def _logged_tail(
+        self, attempt: int, kept: list[tuple[int | None, dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Check an in-progress attempt's kept rows against its parts' event logs, the record
+        of what was fired (each part's `events.jsonl`, whose sha256 its record will keep):
+        each part's rows must be its log's shots, deployments and strings' ends and faults, in
+        order and field for field. A row deleted, edited or of another kind raises
+        RecordsError in one line naming the store, the attempt, the row, the log's line and the
+        field, and how to repair it. Only the last part's log may run ahead of its rows (the
+        process died between writing the log and the row): its records beyond them are
+        returned, for the caller to keep. A part whose log is gone or unreadable is left as the
+        records have it (they are all there is of it)."""
+        from drills.events import EventLogError
+        from range.runs.runlog import read_events
+
+        marks = [n for n, (_, r) in enumerate(kept) if r.get("kind") == ATTEMPT_LOG]
+        tail: list[dict[str, Any]] = []
+        for p, mark in enumerate(marks):
+            end = marks[p + 1] if p + 1 < len(marks) else len(kept)
+            rows = [(n, kept[n]) for n in range(mark + 1, end)]
+            folder = Path(str(kept[mark][1]["run_dir"]))
+            try:
+                events = read_events(folder)
+            except (OSError, EventLogError):
+                continue
+            log = folder / RUN_LOG
+            logged = [
+                (line, {"kind": r.kind, **r.data})
+                for line, r in enumerate(events, 1)
+                if r.kind in KEPT_KINDS
+            ]
+            refused = (
+                "close or resume refused, nothing was changed; the log is what was fired: make"
+                " the row what the log says (or restore the store from a backup), then close or"
+                " resume it"
+            )
+            head = f"records {self.where}: in-progress attempt #{attempt}"
+            for k, (n, (seq, row)) in enumerate(rows):
+                if k >= len(logged):
+                    raise RecordsError(
+                        f"{head}: {_row(n + 1, seq)} ({_described(row)}) is not in its part's"
+                        f" log {log}, which ends before it: added (edited?); close or resume"
+                        " refused, nothing was changed; delete the row (or restore the store"
+                        " from a backup), then close or resume it"
+                    )
+                line, want = logged[k]
+                if row == want:
+                    continue
+                if any(row == later for _, later in logged[k + 1 :]):
+                    raise RecordsError(
+                        f"{head}: the {_described(want)} of line {line} of its log {log} has no"
+                        f" row before {_row(n + 1, seq)}: deleted (edited?); {refused}"
+                    )
+                field = next(
+                    key
+                    for key in ("kind", *sorted({*row, *want} - {"kind"}))
+                    if row.get(key, _ABSENT) != want.get(key, _ABSENT)
+                )
+                said = {True: "absent", False: ""}
+                here = said[field not in row] or json.dumps(row[field])
+                there = said[field not in want] or json.dumps(want[field])
+                raise RecordsError(
+                    f"{head}: {_row(n + 1, seq)} ({_described(row)}) differs from line {line} of"
+                    f" its log {log}: {field} is {here[:40]} in the row, {there[:40]} in the"
+                    f" log: edited; {refused}"
+                )
+            beyond = [want for _, want in logged[len(rows) :]]
+            if beyond and p + 1 < len(marks):
+                line, want = logged[len(rows)]
+                raise RecordsError(
+                    f"{head}: the {_described(want)} of line {line} of its log {log} has no row"
+                    f" (part {p + 1} of {len(marks)} ends before it): deleted (edited?);"
+                    f" {refused}"
+                )
+            tail = beyond
+        return tail
 
     def _in_progress_json(self, attempt: int, what: str, text: Any, kind: type) -> Any:
         """One JSON column of an in-progress attempt, parsed and of the right kind (a list or
@@ -1970,7 +2139,9 @@ class Records:
     def incomplete(self) -> list[dict[str, Any]]:
         """Attempts begun and never finished (a crash, a pulled plug, or still being fired):
         id, badge, course, seed, started, how many shots were kept, and `live` (True while
-        another process fires it: not one to resume or close)."""
+        another process fires it: not one to resume or close). A lock file left by a process
+        killed just after it recorded its attempt goes (`_sweep_claims`)."""
+        self._sweep_claims()
         rows = self._rows(
             "SELECT a.id, a.badge, a.course, a.seed, a.started, COUNT(s.seq) AS shots"
             " FROM attempts_in_progress a LEFT JOIN attempt_shots s ON s.attempt = a.id"
@@ -1992,6 +2163,7 @@ class Records:
         seal: Callable[[int], None] | None = None,
         console_audit: str | None = None,
         finished: str | None = None,
+        logged: list[dict[str, Any]] | None = None,
     ) -> int:
         """Move a finished attempt into the hash-chained qualification records, atomically.
         `finished`: when it ended (a console lane's attempt, recorded after: UTC ISO), default
@@ -2005,7 +2177,10 @@ class Records:
         `course` (default: the built-in course, or the copy kept in the attempt's run folder),
         so its sheet adds up from the records alone. `console_audit` (an attempt the console
         records: its audit head then) is kept in the chained detail, so `records verify`
-        finds the console's trail wiped after it (range/console/store.py MARK)."""
+        finds the console's trail wiped after it (range/console/store.py MARK). `logged`:
+        records its last part's log holds beyond its rows (`records close`: `_logged_tail`),
+        kept after them. A kept row naming a stage or string that course does not have is
+        refused (RecordsError)."""
         from range.records.exports import keep_counted, sheet_course
 
         with self._transaction(exclusive=True):
@@ -2015,9 +2190,9 @@ class Records:
             progress = rows[0]
             head = self._head(QUALIFICATIONS)
             # A string's end is kept only for a resume to know the string was finished.
-            shots = [
-                s for s in self._shots(attempt, progress["shots"]) if s.get("kind") != STRING_ENDED
-            ]
+            kept_rows = self._kept_rows(attempt, progress["shots"])
+            kept_rows += [(None, record) for record in logged or []]
+            shots = [s for _, s in kept_rows if s.get("kind") != STRING_ENDED]
             for column in ("devices", "calibration"):  # chained as they are: checked first
                 self._in_progress_json(attempt, column, progress[column], list)
             body: dict[str, Any] = {"shots": shots, "score": score}
@@ -2037,6 +2212,9 @@ class Records:
                     "detail": json.dumps(body),
                 }
                 course = sheet_course(found)
+            # A stage or string the course does not have: never sealed (counting it would
+            # fail). Close and resume check every field first (`_check_kept`).
+            self._check_kept(attempt, kept_rows, course, fields=False)
             keep_counted(body, course)
             row = {
                 "badge": progress["badge"],
@@ -2133,6 +2311,44 @@ class Records:
             os.close(fd)  # closing drops the probe's own lock
         return False
 
+    def _sweep_claims(self) -> None:
+        """Remove the lock files (SQLite) of attempts and drill runs no longer in progress that
+        nobody holds: a process killed after its attempt was recorded and before it removed
+        its lock file left it (harmless, but none is to be left behind). Taken as a claim is
+        let go of (`_release_claim`): locked first, so a file a live process holds stays, and
+        a process that opened it meanwhile sees it gone and claims afresh."""
+        if self.dialect != "sqlite":
+            return
+        db = _sqlite_path(self.url)
+        found: list[Path] = []
+        with suppress(OSError):
+            found = [p for p in db.parent.iterdir() if p.name.startswith(f"{db.name}.")]
+        if not found:
+            return
+        tables = {"attempt": "attempts_in_progress", "drill-run": "drill_runs_in_progress"}
+        present = self._tables()
+        for kind, table in tables.items():
+            pattern = re.compile(rf"{re.escape(db.name)}\.{kind}-([0-9]{{1,19}})\.lock")
+            stale = [(p, int(m[1])) for p in found if (m := pattern.fullmatch(p.name))]
+            if not stale or table not in present:
+                continue
+            live = {int(r["id"]) for r in self._rows(f"SELECT id FROM {table}")}
+            for path, number in stale:
+                if number in live or (kind, number) in self._claims:
+                    continue
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                        path.unlink()
+                except OSError:
+                    pass  # held: its process is finishing it and removes it itself
+                finally:
+                    os.close(fd)
+
     def claim_attempt(self, attempt: int, kind: str = "attempt") -> None:
         """Claim an unfinished attempt for this process until `close()`, before anything is
         fired: a second `course run --resume` of the same attempt (on this store) is refused up
@@ -2190,6 +2406,7 @@ class Records:
         course: str,
         course_sha256: str | None = None,
         shooter: str | None = None,
+        fired: Course | None = None,
     ) -> list[dict[str, Any]]:
         """The records kept so far of an attempt that never finished (shots, deployments,
         faulted strings, in order), to fire the rest of it. Raises RecordsError, naming what is
@@ -2197,10 +2414,12 @@ class Records:
         `course_sha256`) began with another version of the course file, or (with `shooter`)
         was fired by another shooter (an officer's attempt is never finished by a script).
         The attempt is claimed first (`claim_attempt`): one resume at a time; a refused resume
-        lets go of its claim at once (and of its lock file)."""
+        lets go of its claim at once (and of its lock file). The kept rows are checked
+        (`_shots`; with `fired`, the course, their stages and strings too) and compared with
+        their parts' logs (`_logged_tail`): a row deleted or edited is refused by name."""
         self.claim_attempt(attempt)
         try:
-            return self._resumable(attempt, badge, course, course_sha256, shooter)
+            return self._resumable(attempt, badge, course, course_sha256, shooter, fired)
         except RecordsError:
             self._release_claim(attempt)
             raise
@@ -2212,6 +2431,7 @@ class Records:
         course: str,
         course_sha256: str | None,
         shooter: str | None,
+        fired: Course | None = None,
     ) -> list[dict[str, Any]]:
         """resume_attempt's checks and its records kept so far, the attempt claimed."""
         rows = self._rows(
@@ -2243,7 +2463,11 @@ class Records:
                 f"in-progress attempt #{attempt} was begun by {said}, not {now}: resume it the"
                 " same way"
             )
-        return self._shots(attempt, rows[0]["shots"])
+        # Against the log first (a row edited is named by its log line), then field by field.
+        kept = self._kept_rows(attempt, rows[0]["shots"])
+        self._logged_tail(attempt, kept)  # its tail is kept by the resume (_reconciled)
+        self._check_kept(attempt, kept, fired)
+        return [record for _, record in kept]
 
     def close_attempt(self, attempt: int, by: str, reason: str) -> int:
         """A range master closes a crashed attempt: it joins the chain as INCOMPLETE (never a
@@ -2253,12 +2477,22 @@ class Records:
         self.claim_attempt(attempt)  # not while a run or a resume fires it
         try:
             progress = self.attempt_in_progress(attempt)
+            # Its rows are checked against its parts' logs first; what the last part's log
+            # holds beyond them (the process died between the two writes) is kept too.
+            earlier = self._rows_by_id(
+                "SELECT shots FROM attempts_in_progress WHERE id = ?", attempt
+            )
+            kept = self._kept_rows(attempt, earlier[0]["shots"])
+            logged = self._logged_tail(attempt, kept)
+            self._check_kept(attempt, kept)  # then field by field
         except RecordsError:
-            self._release_claim(attempt)  # nothing to close: no lock file left behind
+            self._release_claim(attempt)  # nothing closed: no lock file left behind
             raise
         score = closed_score(_course_max_points(progress["course"], progress["course_sha256"]))
         # The record keeps the in-progress attempt's number: the two are different numbers.
-        return self.finish_attempt(attempt, score, incomplete=closed_entry(by, reason, attempt))
+        return self.finish_attempt(
+            attempt, score, incomplete=closed_entry(by, reason, attempt), logged=logged
+        )
 
     def qualification(self, qualification: int) -> dict[str, Any]:
         rows = self._rows_by_id("SELECT * FROM qualifications WHERE id = ?", qualification)

@@ -443,7 +443,7 @@ def run_course(
             held = stack.enter_context(HeldCtrlC())
             if resume is not None:
                 kept = records.resume_attempt(
-                    resume, badge, course.id, sha256(copy), shooter=shooter_id
+                    resume, badge, course.id, sha256(copy), shooter=shooter_id, fired=course
                 )
                 kept = _reconciled(records, resume, kept)
                 done, cut = _resumed(strings, kept, result)
