@@ -371,6 +371,10 @@ class OfficerActed(Record):
     subject: str | None = None
     weapon: str | None = None
     say: str | None = None
+    # A scripted `verbal_command` line's speech acts, as the run's phrase book (the built-in
+    # one with any agency `--phrases` merged in) found them in `say`, in the order said ([]:
+    # none; absent in older logs, whose lines scoring maps with the book itself) (nu24 #3).
+    acts: list[str] | None = None
     serial: str | None = None
     bay: Index | None = None
     cartridge: str | None = None

@@ -390,7 +390,11 @@ class ScriptedOfficerHands:
         if intent.act in (Act.VERBAL_COMMAND, Act.SPEAK) and self.session.voice is not None:
             return  # the officer's words are the recording's (`--voice`), not the script's
         if intent.act is Act.VERBAL_COMMAND:
-            engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
+            # Its acts as the run's book finds them, kept with the words: scoring reads them
+            # from the log, so an agency phrase scores in a verbal_command line as it does in a
+            # speak step (nu24 #3).
+            acts = [match.act for match in acts_in_text(intent.say, self.session.phrasebook)]
+            engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say, acts=acts)
         elif intent.act is Act.SPEAK:
             # Heard as a recogniser would hear the words, without the audio: sure, at once.
             for match in acts_in_text(intent.say, self.session.phrasebook):
