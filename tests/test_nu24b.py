@@ -4,6 +4,7 @@ drill's own TASER."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -76,3 +77,77 @@ def test_an_agency_command_scores_alike_in_a_verbal_command_line_and_a_speak_ste
     rescored = json.loads(capsys.readouterr().out)
     assert rescored["speech"]["acts"] == {"identify": 1, "command.show_hands": 1}
     assert rescored["score"] == judged(spoke)[0]
+
+
+# --- 6. officer scripts and shooter files kept, hashed, and held to --------------------------
+
+
+def test_a_script_file_reusing_a_built_in_id_is_kept_hashed_and_named_modified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from range.records.store import simulated_by
+
+    # phone-draw-correct-v1's id, but it fires the TASER at the man holding a phone.
+    fake = tmp_path / "fake-correct.toml"
+    fake.write_text(
+        'id = "phone-draw-correct-v1"\nversion = 1\ndescription = "not the built-in one"\n'
+        '[[steps]]\nat_s = 0.3\ndo = "draw_taser"\n[[steps]]\nafter_s = 0.3\ndo = "aim"\n'
+        'region = "abdomen"\n[[steps]]\nafter_s = 0.5\ndo = "fire"\n'
+    )
+    digest = hashlib.sha256(fake.read_bytes()).hexdigest()
+    label = f"phone-draw-correct-v1 (modified, sha256 {digest[:12]})"
+    result = _run(tmp_path, capsys, "phone-draw-v1", "--sim", str(fake), "--seed", "1")
+    run = Path(str(result["run_dir"]))
+    assert result["officer"] == label
+    started = json.loads((run / "events.jsonl").read_text().splitlines()[0])
+    assert started["officer"] == label
+    assert started["officer_sha256"] == digest and started["officer_file"] == str(fake)
+    assert (run / "officer.toml").read_bytes() == fake.read_bytes()
+    # The records' outcome says which script: SIMULATED (scripted officer LABEL): FAIL.
+    assert simulated_by({"result": json.dumps(result)}) == f"scripted officer {label}"
+    # The built-in script by its id keeps no copy and is not marked.
+    result = _run(
+        tmp_path, capsys, "phone-draw-v1", "--sim", "phone-draw-correct-v1", "--seed", "1"
+    )
+    run = Path(str(result["run_dir"]))
+    assert result["officer"] == "phone-draw-correct-v1" and not (run / "officer.toml").exists()
+    assert "officer_sha256" not in json.loads((run / "events.jsonl").read_text().splitlines()[0])
+
+
+def test_a_resume_is_held_to_the_shooter_file_the_attempt_began_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newuser_support import rivera_db
+
+    from range.records.store import Records
+
+    db = rivera_db(tmp_path)
+    rookie = DATA / "metro-rookie.toml"
+    other = tmp_path / "s9.toml"  # another metro-rookie: no aim error
+    other.write_text(rookie.read_text().replace("aim_error_mrad = 9.0", "aim_error_mrad = 0.0"))
+    argv = ["course", "run", str(DATA / "tiny-qual-v1.toml"), "--badge", "4411", "--db", db]
+    argv += ["--runs-dir", str(tmp_path / "runs"), "--seed", "1", "--sound", "off"]
+    record_shot, kept = Records.record_shot, []
+
+    def cut_after_the_first_string(self: Records, attempt: int, shot: dict[str, object]) -> None:
+        record_shot(self, attempt, shot)
+        kept.append(shot.get("kind"))
+        if kept.count("shot") == 2:
+            raise KeyboardInterrupt  # the range master stops it after the first string
+
+    monkeypatch.setattr(Records, "record_shot", cut_after_the_first_string)
+    assert main([*argv, "--shooter", str(rookie)]) == 130
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (first,) = (tmp_path / "runs").iterdir()
+    assert (first / "shooter.toml").read_bytes() == rookie.read_bytes()
+    capsys.readouterr()
+
+    assert main([*argv, "--shooter", str(other), "--resume", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"began with shooter file {rookie}" in err and str(other) in err
+    # Without --shooter: the copy its first part kept, not "no shooter 'metro-rookie'".
+    assert main([*argv, "--resume", "1", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["shooter"] == "metro-rookie" and done["qualification"] is not None

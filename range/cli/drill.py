@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from range.runs.drill import RunConfig, RunResult, Session
     from range.runs.poses import TrackedPoses
     from range.runs.runlog import RunWriteError
+    from range.runs.saved import ScriptFile
     from range.voice.audio import Pcm
     from range.voice.soundtrack import LivePlayer
     from range.xr.lane import LaneHeadset, Tap
@@ -641,6 +642,7 @@ def play(
         phrases=phrases,
         phrasebook=book,
         officer=_officer_for(script, source.drill, book),
+        officer_file=_script_file(script),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
@@ -863,6 +865,15 @@ def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> O
     officer = find_officer(script)
     check_script(officer, drill, f"officer script {script}", "", RULES, book)
     return officer
+
+
+def _script_file(script: str) -> ScriptFile | None:
+    """The file `--sim` names, read to be kept with the run and hashed into its log (None: a
+    built-in script by its id) (nu24 #6)."""
+    from drills.officer import builtin_officers
+    from range.runs.saved import script_file
+
+    return script_file(script, builtin_officers())
 
 
 def _badge_officer(args: argparse.Namespace) -> str:

@@ -81,7 +81,7 @@ from range.runs.core import (
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
 from range.runs.poses import POSE_WAIT_S, ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
-from range.runs.saved import drill_source, sha256
+from range.runs.saved import OFFICER_COPY, ScriptFile, drill_source, played_label, sha256
 from range.runs.seeding import RunRandom
 from range.runs.voice import VOICE_FILE, LiveVoice, TrackVoice
 from range.voice.audio import Pcm
@@ -205,6 +205,10 @@ class RunConfig:
     # The file `drill` was read from (`drills.schema.read_drill_file`): its bytes are kept with
     # the run and hashed into its log. Without it, a built-in drill keeps its built-in file.
     drill_file: DrillFile | None = None
+    # The file `officer` was read from (`--sim FILE`; None: a built-in script by id): its bytes
+    # are kept with the run (`officer.toml`) and hashed into its log, and one that keeps a
+    # built-in script's id but is not that script is named modified (nu24 #6).
+    officer_file: ScriptFile | None = None
     # An officer with replicas, on the real clock; None: the scripted officer, simulated.
     live: LiveDrill | None = None
     # Called once a frame, after it, with the session, in both modes (a renderer, the
@@ -248,9 +252,15 @@ class RunConfig:
         came from the recording and only the actions from the script."""
         if self.live is not None or self.officer is None:
             return "live"
+        from drills.officer import builtin_officers
+
+        builtin = builtin_officers().get(self.officer.id)
+        script = played_label(
+            self.officer.id, self.officer_file, builtin is not None and builtin != self.officer
+        )
         if self.voice is not None:
-            return f"officer's words from {self.voice.name}; actions scripted by {self.officer.id}"
-        return self.officer.id
+            return f"officer's words from {self.voice.name}; actions scripted by {script}"
+        return script
 
 
 # The key of a spoken debrief answer's audio in what `RunConfig.debrief` returns: the
@@ -719,6 +729,14 @@ class Session:
                     book = config.phrases.read_bytes()
                     (writer.path / PHRASES_FILE).write_bytes(book)
                     phrases_meta = {"phrases_file": PHRASES_FILE, "phrases_sha256": sha256(book)}
+                if config.officer_file is not None and self.live is None:
+                    (writer.path / OFFICER_COPY).write_bytes(config.officer_file.content)
+            officer_meta: dict[str, str] = {}
+            if config.officer_file is not None and self.live is None:
+                officer_meta = {
+                    "officer_sha256": config.officer_file.sha256,
+                    "officer_file": str(config.officer_file.path),
+                }
             log = MemoryLog(writer) if writer is not None else MemoryLog()
             voice_meta = self._open_voice(stack, writer.path if writer is not None else None)
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
@@ -764,6 +782,7 @@ class Session:
                 calibration_override_by=config.override_by if self._calibration_required else None,
                 **voice_meta,
                 **phrases_meta,
+                **officer_meta,
             )
             self._run_started = True
             with _setup_frozen():
