@@ -151,3 +151,39 @@ def test_a_resume_is_held_to_the_shooter_file_the_attempt_began_with(
     assert main([*argv, "--resume", "1", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
     assert done["shooter"] == "metro-rookie" and done["qualification"] is not None
+
+
+# --- 7. --taser over a drill that fixes its TASER ----------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["taser-10", "taser-7:taser7-standoff,taser7-standoff"])
+def test_a_taser_option_that_contradicts_the_drill_s_own_taser_is_refused(
+    spec: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = str(_script(tmp_path, "speak"))
+    argv = ["drill", "run", str(DRILL), "--sim", sim, "--seed", "1", "--taser", spec, *QUIET]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"openrange: --taser {spec}: drill metro-cew-edge-v1 fixes its TASER (taser-7 loaded"
+        " taser7-cq, taser7-standoff): the device is part of its scenario, so a run with another"
+        " is not a run of it; leave --taser out, or copy the drill and change its taser_model /"
+        " taser_loads"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_taser_option_naming_the_drill_s_own_taser_keeps_its_cartridges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = str(_script(tmp_path, "speak"))
+    result = _run(tmp_path, capsys, str(DRILL), "--sim", sim, "--seed", "1", "--taser", "taser-7")
+    events = (Path(str(result["run_dir"])) / "events.jsonl").read_text().splitlines()
+    (taser,) = json.loads(events[0])["devices"]
+    assert taser["model"] == "taser-7"
+    assert taser["cartridges"] == ["taser7-cq", "taser7-standoff"]  # not the model's default
+    assert main(["drill", "show", str(DRILL)]) == 0
+    assert (
+        "  The drill fixes its TASER: taser-7 loaded taser7-cq, taser7-standoff; --taser cannot"
+        " replace it"
+    ) in capsys.readouterr().out

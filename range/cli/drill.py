@@ -110,7 +110,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODEL[:CARTRIDGE,...]",
         help="the TASER issued: taser-x26p, taser-x2, taser-7 or taser-10, optionally with"
-        " the cartridge of each bay (taser-7:taser7-cq,taser7-cq); default: taser-7",
+        " the cartridge of each bay (taser-7:taser7-cq,taser7-cq); default: the drill's"
+        " taser_model / taser_loads, else taser-7. Refused when it contradicts a TASER the"
+        " drill fixes",
     )
     p.add_argument(
         "--progress",
@@ -340,6 +342,9 @@ def _show(args: argparse.Namespace) -> int:
         f"{w} ({drill.taser_model})" if w == "taser" and drill.taser_model else w for w in issued
     ]
     print(f"Issued weapons ({how}): {', '.join(names)}")
+    if drill.taser_model is not None:  # --taser cannot replace it (nu24 #7)
+        loads = f" loaded {', '.join(drill.taser_loads)}" if drill.taser_loads else ""
+        print(f"  The drill fixes its TASER: {drill.taser_model}{loads}; --taser cannot replace it")
     from drills.officer import scripts_for
 
     scripts = scripts_for(drill.id)

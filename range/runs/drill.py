@@ -585,12 +585,16 @@ class Session:
             lane = Lane(self.clock, port_dir)
             self.lane: Lane | LiveLane = lane
             stack.callback(lane.close)
-            # The TASER at hand: the command line's (--taser) over the drill's issued one, over
-            # the TASER 7 with its default bays.
+            # The TASER at hand: the drill's issued one where it fixes one (a --taser that
+            # differs is refused: nu24 #7), else the command line's (--taser), else the TASER 7
+            # with its default bays.
             issued_model, issued_loads = config.drill.issued_taser()
+            _check_fixed_taser(config)
             taser_model = config.taser_model or issued_model or Model.TASER_7
             taser_loads = (
-                _loads(config.taser_cartridges) if config.taser_model is not None else issued_loads
+                _loads(config.taser_cartridges)
+                if config.taser_cartridges is not None or issued_model is None
+                else issued_loads
             )
             # Only the replicas the drill issues (docs/drills.md "Issued weapons").
             issued = config.drill.issued_weapons()
@@ -1570,6 +1574,32 @@ def _strike_fields(strike: Strike | None) -> dict[str, Any]:
         "thickness_in": round(strike.thickness_in, 3),
         "exit_mps": round(strike.exit_mps, 2),
     } | on_body
+
+
+def _check_fixed_taser(config: RunConfig) -> None:
+    """Refuse, in one line, a `--taser` that contradicts the TASER a drill fixes
+    (`taser_model`, `taser_loads`): the device and its cartridges are part of the drill's
+    scenario (a CQ cartridge's 16 ft edge, an X26P's cycle), what its runs are compared on
+    and what its rules judge, so a run with another is not a run of that drill (nu24 #7). A
+    `--taser` that names the drill's own TASER (and loads) is taken; one on a drill that fixes
+    the model alone may choose the cartridges."""
+    drill = config.drill
+    if config.taser_model is None or drill.taser_model is None:
+        return
+    given = config.taser_model.slug
+    loads = config.taser_cartridges
+    same_loads = loads is None or drill.taser_loads is None or list(loads) == drill.taser_loads
+    if given == drill.taser_model and same_loads:
+        return
+    fixed = drill.taser_model + (
+        f" loaded {', '.join(drill.taser_loads)}" if drill.taser_loads is not None else ""
+    )
+    spec = given + (f":{','.join(loads)}" if loads is not None else "")
+    raise ValueError(
+        f"--taser {spec}: drill {drill.id} fixes its TASER ({fixed}): the device is part of"
+        " its scenario, so a run with another is not a run of it; leave --taser out, or copy"
+        " the drill and change its taser_model / taser_loads"
+    )
 
 
 def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:
