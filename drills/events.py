@@ -295,6 +295,11 @@ class RunStarted(Record):
     # The drill file's bytes as kept in the run folder (`drill.toml`), and where they were read.
     drill_sha256: str | None = None
     drill_file: str | None = None
+    # The officer script given as a file (`--sim FILE`) as kept in the run folder
+    # (`officer.toml`), its sha256, and where it was read (absent: a built-in script by id,
+    # a live officer, and older logs) (nu24 #6).
+    officer_sha256: str | None = None
+    officer_file: str | None = None
     # Backdrop (issue 13): crowd zones and how far the backstop is (absent in older logs).
     crowds: list[Zone] | None = None
     lane_length_m: Annotated[float, Field(gt=0.0)] | None = None
@@ -371,6 +376,10 @@ class OfficerActed(Record):
     subject: str | None = None
     weapon: str | None = None
     say: str | None = None
+    # A scripted `verbal_command` line's speech acts, as the run's phrase book (the built-in
+    # one with any agency `--phrases` merged in) found them in `say`, in the order said ([]:
+    # none; absent in older logs, whose lines scoring maps with the book itself) (nu24 #3).
+    acts: list[str] | None = None
     serial: str | None = None
     bay: Index | None = None
     cartridge: str | None = None
@@ -659,6 +668,11 @@ class AttemptStarted(Record):
     # course's model, in attempts saved before), and the file they were read from.
     course_sha256: str | None = None
     course_file: str | None = None
+    # The shooter given as a file (`--shooter FILE`) as kept in the attempt folder
+    # (`shooter.toml`), its sha256, and where it was read (absent: a built-in shooter by id,
+    # an officer, and older logs): a resume is held to it (nu24 #6).
+    shooter_sha256: str | None = None
+    shooter_file: str | None = None
 
 
 class AttemptRecorded(Record):

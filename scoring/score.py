@@ -18,7 +18,7 @@ from typing import Any
 
 from drills.deescalation import CALMING_CATEGORIES, Deescalation
 from drills.log import LogRecord
-from drills.speech import ACT, acts_in_text, builtin_phrasebook
+from drills.speech import ACT, PhraseBook, acts_in_text, builtin_phrasebook
 from drills.threat import Behaviour, HeldObject, Threat, threat_of
 from drills.wording import article
 from physics.units import FT_M, m_to_ft
@@ -286,16 +286,19 @@ def _forward(quaternion: list[float]) -> tuple[float, float]:
     return fx / norm, fy / norm
 
 
-def _acts(record: LogRecord, values: Settings) -> list[str]:
+def _acts(record: LogRecord, values: Settings, book: PhraseBook | None = None) -> list[str]:
     """The speech acts (phrase-book names: `identify`, `command.drop_weapon`, `warning.taser`,
     `rapport.help`, ...) in one record, in the order said.
 
     An `officer_spoke` record carries its act (after any instructor correction), and so does an
     instructor's live mark (`instructor_command` "mark": an act the recogniser missed, heard by
-    the instructor; one that is not an act shape is no act). An older log's
-    `verbal_command` action (a scripted officer's line) carries only its words: the phrase
-    book finds the acts in them, as it does in heard speech, and the `cew_warning_words` and
-    `deadly_warning_words` settings add the warnings they name. A line in which none is found
+    the instructor; one that is not an act shape is no act). A `verbal_command` action (a
+    scripted officer's line) carries the acts the run's phrase book found in its words
+    (`acts`: the built-in book with any agency `--phrases` merged in, as a `speak` step hears
+    them, nu24 #3); an older log's carries only its words, and `book` (the run's kept book;
+    None: the built-in one) finds the acts in them, as it does in heard speech. Either way
+    the `cew_warning_words` and `deadly_warning_words` settings add the warnings they name. A
+    line in which none is found
     (or whose words the log did not keep) counts as a command (the bare category `command`),
     so old logs still score; one the book maps is those acts alone, so a rapport-only line
     ("I'm here to help. What's your name?") is rapport, never a command that could earn
@@ -306,7 +309,11 @@ def _acts(record: LogRecord, values: Settings) -> list[str]:
         act = str(record.data.get("act") or "")
         return [act] if re.match(ACT, act) else []
     say = str(record.data.get("say") or "")
-    acts = [m.act for m in acts_in_text(say, builtin_phrasebook())]
+    kept = record.data.get("acts")
+    if isinstance(kept, list):
+        acts = [str(act) for act in kept]
+    else:
+        acts = [m.act for m in acts_in_text(say, book or builtin_phrasebook())]
     low = say.lower()
 
     def names(words: list[str]) -> bool:
@@ -361,8 +368,9 @@ _COMMANDING = ("command", "warning")
 class _Judge:
     """The scorer's state while it reads one log."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, book: PhraseBook | None = None) -> None:
         self.policy = policy
+        self.book = book  # the run's phrase book, for an older log's scripted lines (`_acts`)
         self.values = policy.values
         self.subjects: dict[str, _Subject] = {}
         self.findings: list[Finding] = []
@@ -535,7 +543,7 @@ class _Judge:
             self.words_unknown = True
         loud = rec.data.get("loudness_dbfs") if rec.kind == "officer_spoke" else None
         shouted = loud is not None and float(loud) >= Deescalation().shout_dbfs
-        for act in _acts(rec, self.values):
+        for act in _acts(rec, self.values, self.book):
             self.acts[act] = self.acts.get(act, 0) + 1
             self.heard.append(_heard_entry(rec, act))
             category = _category(act)
@@ -1575,14 +1583,18 @@ def score_run(
     policy: Policy,
     corrections: Sequence[Correction] = (),
     acts: Collection[str] | None = None,
+    book: PhraseBook | None = None,
 ) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
     threat as the officer faced it at that moment, before its own effect was known. A log that
     lacks what a rule needs (an older log) is scored on what it has; `Score.not_judged` (and a
     RESCORE-01 line) says what could not be judged. `corrections` (an instructor's, of misheard
     speech acts) are applied first and listed in `Score.corrections`; given the run's phrase
-    book's `acts`, one whose act is in none of them is not applied (a hand-edited typo)."""
-    judge = _Judge(policy)
+    book's `acts`, one whose act is in none of them is not applied (a hand-edited typo).
+    `book`: the phrase book the run was heard with (its kept `phrasebook.toml` merged over the
+    built-in one), for an older log whose scripted lines do not carry their acts (None: the
+    built-in book)."""
+    judge = _Judge(policy, book)
     empathy, answers, asked = False, [], 0
     records = list(records)
     stale = dict(unapplied(records, corrections, acts)) if corrections else {}

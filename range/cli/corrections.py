@@ -18,6 +18,7 @@ from range.deps import require
 
 if TYPE_CHECKING:
     from drills.log import LogRecord
+    from drills.speech import PhraseBook
     from range.records.store import Records
     from scoring.corrections import Correction
     from scoring.policy import Policy
@@ -385,7 +386,32 @@ def corrected_score(
     from scoring.score import score_run
 
     corrections, acts = run_fixes(run_dir, records) if fixes is None else fixes
-    return score_run(records, policy, corrections, acts)
+    return score_run(records, policy, corrections, acts, run_book(run_dir, records))
+
+
+def run_book(run_dir: Path, records: list[LogRecord]) -> PhraseBook | None:
+    """The phrase book the run was heard with, for an older log whose scripted
+    `verbal_command` lines do not carry their acts (nu24 #3): the agency book kept in the run
+    folder (`phrasebook.toml`) merged over the built-in one, when `phrasebook_problem` finds
+    it the run's own; None (the built-in book) when the log has no such line, the run kept
+    no book, or the kept one is not the run's."""
+    from drills.speech import PHRASES_FILE, phrasebook
+    from physics.datafiles import DataFileError
+
+    if not any(
+        r.kind == "officer_action"
+        and r.data.get("action") == "verbal_command"
+        and r.data.get("acts") is None
+        for r in records
+    ):
+        return None
+    kept = run_dir / PHRASES_FILE
+    if not kept.is_file() or phrasebook_problem(run_dir, records) is not None:
+        return None
+    try:
+        return phrasebook(kept)
+    except (OSError, DataFileError):
+        return None
 
 
 def edited_log(run_dir: Path, records: Records | None) -> str | None:

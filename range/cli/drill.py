@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from range.runs.drill import RunConfig, RunResult, Session
     from range.runs.poses import TrackedPoses
     from range.runs.runlog import RunWriteError
+    from range.runs.saved import ScriptFile
     from range.voice.audio import Pcm
     from range.voice.soundtrack import LivePlayer
     from range.xr.lane import LaneHeadset, Tap
@@ -110,7 +111,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODEL[:CARTRIDGE,...]",
         help="the TASER issued: taser-x26p, taser-x2, taser-7 or taser-10, optionally with"
-        " the cartridge of each bay (taser-7:taser7-cq,taser7-cq); default: taser-7",
+        " the cartridge of each bay (taser-7:taser7-cq,taser7-cq); default: the drill's"
+        " taser_model / taser_loads, else taser-7. Refused when it contradicts a TASER the"
+        " drill fixes",
     )
     p.add_argument(
         "--progress",
@@ -340,6 +343,9 @@ def _show(args: argparse.Namespace) -> int:
         f"{w} ({drill.taser_model})" if w == "taser" and drill.taser_model else w for w in issued
     ]
     print(f"Issued weapons ({how}): {', '.join(names)}")
+    if drill.taser_model is not None:  # --taser cannot replace it (nu24 #7)
+        loads = f" loaded {', '.join(drill.taser_loads)}" if drill.taser_loads else ""
+        print(f"  The drill fixes its TASER: {drill.taser_model}{loads}; --taser cannot replace it")
     from drills.officer import scripts_for
 
     scripts = scripts_for(drill.id)
@@ -643,6 +649,7 @@ def play(
         phrases=phrases,
         phrasebook=book,
         officer=_officer_for(script, source.drill, book),
+        officer_file=_script_file(script),
         seed=seed,
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
@@ -876,6 +883,15 @@ def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> O
     officer = find_officer(script)
     check_script(officer, drill, f"officer script {script}", "", RULES, book)
     return officer
+
+
+def _script_file(script: str) -> ScriptFile | None:
+    """The file `--sim` names, read to be kept with the run and hashed into its log (None: a
+    built-in script by its id) (nu24 #6)."""
+    from drills.officer import builtin_officers
+    from range.runs.saved import script_file
+
+    return script_file(script, builtin_officers())
 
 
 def _badge_officer(args: argparse.Namespace) -> str:

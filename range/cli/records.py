@@ -27,10 +27,11 @@ from range.cli.util import (
 from range.deps import require
 
 if TYPE_CHECKING:
-    from drills.course import CourseFile
+    from drills.course import CourseFile, Shooter
     from range.records.store import Records
     from range.runs.course import AttemptResult, CourseConfig
     from range.runs.runlog import RunWriteError
+    from range.runs.saved import ScriptFile
     from range.xr.lane import Tap
 
 
@@ -409,11 +410,12 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from dataclasses import replace
 
-    from drills.course import find_shooter, read_course_file
+    from drills.course import builtin_shooters, find_shooter, read_course_file
     from range.records.store import OFFICER, RecordsError
     from range.runs.course import CourseConfig, run_course
     from range.runs.lanefile import check_ports
     from range.runs.runlog import RunWriteError
+    from range.runs.saved import script_file
 
     given = list(args.port)  # the command line's, before a lane file's fill in
     resume_with = _resume_options(args)
@@ -425,6 +427,8 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
     course = source.course
     shooter = find_shooter(args.shooter or "qualified")
+    # A shooter file's bytes: kept with the attempt and hashed into its log (nu24 #6).
+    shooter_file = script_file(args.shooter or "qualified", builtin_shooters())
     # Everything is checked before anything is created (a run directory, an attempt): a
     # refused run leaves nothing behind, as `drill run --badge` does.
     if args.resume is not None and not args.badge:
@@ -438,12 +442,16 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
             if args.resume is not None:
                 began = records.attempt_in_progress(args.resume).get("shooter", OFFICER)
                 if args.shooter is None and began != OFFICER and not args.port:
-                    shooter = find_shooter(str(began))  # a resume keeps the attempt's shooter
-                seed = _resumable(records, args, source, shooter.id)
+                    # A resume keeps the attempt's shooter: a file's, the copy its first part
+                    # kept (the id alone would name the built-in one, or none).
+                    shooter, shooter_file = _began_shooter(records, args, source, str(began))
+                label = CourseConfig(course, shooter, 0, shooter_file=shooter_file).shooter_label
+                seed = _resumable(records, args, source, label, shooter_file)
         config = CourseConfig(
             course,
             shooter,
             seed,
+            shooter_file=shooter_file,
             officer_name=officer_name,
             runs_dir=None if args.no_save else args.runs_dir,
             source=source,
@@ -606,12 +614,12 @@ def _attempt_lines(
     course = config.course
     digest = sha256(course_source(course, config.source)[1])
     label, note = content_label("course", course.id, digest)
-    yield f"{course.title} [{label}], shooter {config.shooter.id}, seed {config.seed}"
+    yield f"{course.title} [{label}], shooter {config.shooter_label}, seed {config.seed}"
     if note:
         yield f"  {note}"
     if not args.port:
         yield (
-            f"  SIMULATED: scripted shooter {config.shooter.id}, not the officer: never a"
+            f"  SIMULATED: scripted shooter {config.shooter_label}, not the officer: never a"
             " qualification"
         )
     yield format_attempt(result.score, simulated=not args.port)
@@ -621,11 +629,66 @@ def _attempt_lines(
         yield f"Saved: {result.run_dir}/"
 
 
+def _began_with(
+    records: Records, args: argparse.Namespace, source: CourseFile
+) -> tuple[Path | None, dict[str, Any]]:
+    """The folder of an in-progress attempt's first part and its `attempt_started` record's
+    fields ((None, {}) when no part's log can be read: nothing to hold the resume to)."""
+    from range.records.store import attempt_folders
+    from range.runs.runlog import EVENTS
+
+    kept = records.resume_attempt(args.resume, args.badge, source.course.id)
+    for folder in map(Path, attempt_folders(kept)):
+        try:
+            with (folder / EVENTS).open(encoding="utf-8") as log:
+                first = json.loads(log.readline())
+        except (OSError, ValueError):
+            continue
+        if isinstance(first, dict) and first.get("kind") == "attempt_started":
+            return folder, first
+    return None, {}
+
+
+def _began_shooter(
+    records: Records, args: argparse.Namespace, source: CourseFile, began: str
+) -> tuple[Shooter, ScriptFile | None]:
+    """The scripted shooter an in-progress attempt began with, for a resume without --shooter:
+    a shooter file's copy kept in its first part's folder (`shooter.toml`, checked against
+    the sha256 its log kept), else the built-in shooter of that id (nu24 #6)."""
+    from drills.course import find_shooter, load_shooter
+    from range.runs.saved import SHOOTER_COPY, ScriptFile
+
+    folder, started = _began_with(records, args, source)
+    kept = started.get("shooter_sha256")
+    if folder is None or not isinstance(kept, str) or not kept:
+        return find_shooter(began), None
+    copy = folder / SHOOTER_COPY
+    try:
+        file = ScriptFile(copy, copy.read_bytes())
+    except OSError as exc:
+        raise ValueError(
+            f"in-progress attempt #{args.resume} began with shooter file"
+            f" {started.get('shooter_file')}, and its copy {copy} cannot be read"
+            f" ({exc.strerror or exc}): resume it with --shooter and that file"
+        ) from None
+    if file.sha256 != kept:
+        raise ValueError(
+            f"{copy}: edited since the attempt began (sha256 {file.sha256[:12]}, its log"
+            f" {kept[:12]}): resume it with --shooter and the file it began with"
+        )
+    return load_shooter(copy), file
+
+
 def _resumable(
-    records: Records, args: argparse.Namespace, source: CourseFile, shooter_id: str
+    records: Records,
+    args: argparse.Namespace,
+    source: CourseFile,
+    shooter_id: str,
+    shooter_file: ScriptFile | None = None,
 ) -> int:
     """The seed to resume `args.resume` with, once the attempt is known to be this officer's
-    on this course file; a --seed that differs from the attempt's is refused."""
+    on this course file, with the shooter it began with (a shooter file held to the sha256
+    its first part logged: nu24 #6); a --seed that differs from the attempt's is refused."""
     from range.records.store import OFFICER, attempt_folders
     from range.runs.saved import course_source, sha256
 
@@ -646,6 +709,8 @@ def _resumable(
                 " its shots are kept in the records (the record lists the folder as missing),"
                 " but no resumed.json can be left in it"
             )
+    if not args.port:
+        _same_shooter_file(records, args, source, shooter_file)
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
@@ -657,6 +722,33 @@ def _resumable(
     if args.shooter is None and not args.port and shooter_id != "qualified":
         say(f"Resuming in-progress attempt #{args.resume} with its scripted shooter {shooter_id}.")
     return kept
+
+
+def _same_shooter_file(
+    records: Records, args: argparse.Namespace, source: CourseFile, now: ScriptFile | None
+) -> None:
+    """Refuse, in one line, a resume whose shooter file is not the one the attempt began with
+    (another file, or the built-in shooter, under the same id): the records keep the id, its
+    first part's log the file's sha256."""
+    from drills.course import builtin_shooters
+
+    _, started = _began_with(records, args, source)
+    kept = started.get("shooter_sha256")
+    kept = kept if isinstance(kept, str) and kept else None
+    if kept == (None if now is None else now.sha256):
+        return
+    if kept is None and started.get("shooter") not in builtin_shooters():
+        return  # no log read, or one from before files were hashed: nothing to hold it to
+    began = (
+        f"shooter file {started.get('shooter_file')} (sha256 {kept[:12]})"
+        if kept is not None
+        else f"the built-in shooter {started.get('shooter')}"
+    )
+    given = "the built-in shooter" if now is None else f"{now.path} (sha256 {now.sha256[:12]})"
+    raise ValueError(
+        f"in-progress attempt #{args.resume} began with {began}, not {given}: resume it with"
+        " that file, or leave --shooter out to use the copy its first part kept"
+    )
 
 
 def _lane_options(args: argparse.Namespace) -> None:

@@ -281,6 +281,8 @@ _KEPT = {
     "events.jsonl": "the event log: what happened, scored and replayed from it",
     "result.json": "the result and its score as run",
     "drill.toml": "the drill file as run",
+    "officer.toml": "the officer script file as run (--sim FILE)",
+    "shooter.toml": "the shooter file as fired (--shooter FILE)",
     "officer-voice.wav": "the officer's voice as heard: the clip of every act heard",
     "officer-voice.flac": "the officer's voice as heard: the clip of every act heard",
     "officer-voice.ogg": "the officer's voice as heard: the clip of every act heard",

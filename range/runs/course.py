@@ -58,7 +58,14 @@ from range.runs.core import FaultPolicy, HeldCtrlC, LiveHands, Trigger, TriggerC
 from range.runs.lane import Lane, LiveLane, Replica, Weapon
 from range.runs.poses import TrackedPoses
 from range.runs.runlog import RunWriteError, RunWriter, read_events
-from range.runs.saved import RESUMED_LINK, course_source, sha256
+from range.runs.saved import (
+    RESUMED_LINK,
+    SHOOTER_COPY,
+    ScriptFile,
+    course_source,
+    played_label,
+    sha256,
+)
 from range.runs.seeding import RunRandom
 from scoring.course import (
     TASER_SUBJECT,
@@ -103,9 +110,24 @@ class CourseConfig:
     # kept in the attempt's folder and hashed in its records. None: a built-in's file, or the
     # course's model as JSON (range.runs.saved.course_source).
     source: CourseFile | None = None
+    # The file `shooter` was read from (`--shooter FILE`; None: a built-in shooter by id): its
+    # bytes are kept in the attempt's folder (`shooter.toml`) and hashed into its log, and one
+    # that keeps a built-in shooter's id but is not that shooter is named modified (nu24 #6).
+    shooter_file: ScriptFile | None = None
     # Called with the attempt's folder as soon as it exists (a lane marks its runs there:
     # range/console/lane.py LANE_MARK).
     on_begin: Callable[[Path], None] | None = None
+
+    @property
+    def shooter_label(self) -> str:
+        """The scripted shooter as the attempt names it (its log, result.json, the records):
+        its id, or `qualified (modified, sha256 1a2b3c4d5e6f)` for a file that keeps a built-in
+        shooter's id but is not that shooter."""
+        from drills.course import builtin_shooters
+
+        builtin = builtin_shooters().get(self.shooter.id)
+        changed = builtin is not None and builtin != self.shooter
+        return played_label(self.shooter.id, self.shooter_file, changed)
 
 
 @dataclass(slots=True)
@@ -128,7 +150,7 @@ class AttemptResult:
         return {
             "openrange_version": __version__,
             "course": self.config.course.id,
-            "shooter": self.config.shooter.id,
+            "shooter": self.config.shooter_label,
             "officer_name": self.config.officer_name,
             "seed": self.config.seed,
             "devices": self.devices,
@@ -407,6 +429,8 @@ def run_course(
         if writer is not None:
             stack.callback(writer.close)
             (writer.path / copy_name).write_bytes(copy)
+            if config.shooter_file is not None and live is None:
+                (writer.path / SHOOTER_COPY).write_bytes(config.shooter_file.content)
             if config.on_begin is not None:
                 config.on_begin(writer.path)
         log = MemoryLog(writer) if writer is not None else MemoryLog()
@@ -419,7 +443,15 @@ def run_course(
             course=course.id,
             course_sha256=sha256(copy),
             course_file=None if config.source is None else str(config.source.path),
-            shooter=config.shooter.id if live is None else OFFICER,
+            shooter=config.shooter_label if live is None else OFFICER,
+            **(
+                {
+                    "shooter_sha256": config.shooter_file.sha256,
+                    "shooter_file": str(config.shooter_file.path),
+                }
+                if config.shooter_file is not None and live is None
+                else {}
+            ),
             officer_name=config.officer_name,
             seed=config.seed,
             devices=result.devices,
@@ -431,7 +463,7 @@ def run_course(
         )
         record_id = None
         # A scripted shooter's attempt is a simulation: recorded as such, never qualified.
-        shooter_id = config.shooter.id if live is None else OFFICER
+        shooter_id = config.shooter_label if live is None else OFFICER
         done: set[tuple[int, int]] = set()
         if resume is not None and (records is None or badge is None):
             raise ValueError("resuming an attempt needs its records and --badge")

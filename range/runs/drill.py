@@ -81,7 +81,7 @@ from range.runs.core import (
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
 from range.runs.poses import POSE_WAIT_S, ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
-from range.runs.saved import drill_source, sha256
+from range.runs.saved import OFFICER_COPY, ScriptFile, drill_source, played_label, sha256
 from range.runs.seeding import RunRandom
 from range.runs.voice import VOICE_FILE, LiveVoice, TrackVoice
 from range.voice.audio import Pcm
@@ -205,6 +205,10 @@ class RunConfig:
     # The file `drill` was read from (`drills.schema.read_drill_file`): its bytes are kept with
     # the run and hashed into its log. Without it, a built-in drill keeps its built-in file.
     drill_file: DrillFile | None = None
+    # The file `officer` was read from (`--sim FILE`; None: a built-in script by id): its bytes
+    # are kept with the run (`officer.toml`) and hashed into its log, and one that keeps a
+    # built-in script's id but is not that script is named modified (nu24 #6).
+    officer_file: ScriptFile | None = None
     # An officer with replicas, on the real clock; None: the scripted officer, simulated.
     live: LiveDrill | None = None
     # Called once a frame, after it, with the session, in both modes (a renderer, the
@@ -248,9 +252,15 @@ class RunConfig:
         came from the recording and only the actions from the script."""
         if self.live is not None or self.officer is None:
             return "live"
+        from drills.officer import builtin_officers
+
+        builtin = builtin_officers().get(self.officer.id)
+        script = played_label(
+            self.officer.id, self.officer_file, builtin is not None and builtin != self.officer
+        )
         if self.voice is not None:
-            return f"officer's words from {self.voice.name}; actions scripted by {self.officer.id}"
-        return self.officer.id
+            return f"officer's words from {self.voice.name}; actions scripted by {script}"
+        return script
 
 
 # The key of a spoken debrief answer's audio in what `RunConfig.debrief` returns: the
@@ -390,7 +400,11 @@ class ScriptedOfficerHands:
         if intent.act in (Act.VERBAL_COMMAND, Act.SPEAK) and self.session.voice is not None:
             return  # the officer's words are the recording's (`--voice`), not the script's
         if intent.act is Act.VERBAL_COMMAND:
-            engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say)
+            # Its acts as the run's book finds them, kept with the words: scoring reads them
+            # from the log, so an agency phrase scores in a verbal_command line as it does in a
+            # speak step (nu24 #3).
+            acts = [match.act for match in acts_in_text(intent.say, self.session.phrasebook)]
+            engine.officer_action(OfficerAction.VERBAL_COMMAND, say=intent.say, acts=acts)
         elif intent.act is Act.SPEAK:
             # Heard as a recogniser would hear the words, without the audio: sure, at once.
             for match in acts_in_text(intent.say, self.session.phrasebook):
@@ -571,12 +585,16 @@ class Session:
             lane = Lane(self.clock, port_dir)
             self.lane: Lane | LiveLane = lane
             stack.callback(lane.close)
-            # The TASER at hand: the command line's (--taser) over the drill's issued one, over
-            # the TASER 7 with its default bays.
+            # The TASER at hand: the drill's issued one where it fixes one (a --taser that
+            # differs is refused: nu24 #7), else the command line's (--taser), else the TASER 7
+            # with its default bays.
             issued_model, issued_loads = config.drill.issued_taser()
+            _check_fixed_taser(config)
             taser_model = config.taser_model or issued_model or Model.TASER_7
             taser_loads = (
-                _loads(config.taser_cartridges) if config.taser_model is not None else issued_loads
+                _loads(config.taser_cartridges)
+                if config.taser_cartridges is not None or issued_model is None
+                else issued_loads
             )
             # Only the replicas the drill issues (docs/drills.md "Issued weapons").
             issued = config.drill.issued_weapons()
@@ -715,6 +733,14 @@ class Session:
                     book = config.phrases.read_bytes()
                     (writer.path / PHRASES_FILE).write_bytes(book)
                     phrases_meta = {"phrases_file": PHRASES_FILE, "phrases_sha256": sha256(book)}
+                if config.officer_file is not None and self.live is None:
+                    (writer.path / OFFICER_COPY).write_bytes(config.officer_file.content)
+            officer_meta: dict[str, str] = {}
+            if config.officer_file is not None and self.live is None:
+                officer_meta = {
+                    "officer_sha256": config.officer_file.sha256,
+                    "officer_file": str(config.officer_file.path),
+                }
             log = MemoryLog(writer) if writer is not None else MemoryLog()
             voice_meta = self._open_voice(stack, writer.path if writer is not None else None)
             engine = DrillEngine(drill, self.random.stream("drill"), log, dt_s=config.dt_s)
@@ -760,6 +786,7 @@ class Session:
                 calibration_override_by=config.override_by if self._calibration_required else None,
                 **voice_meta,
                 **phrases_meta,
+                **officer_meta,
             )
             self._run_started = True
             with _setup_frozen():
@@ -1547,6 +1574,32 @@ def _strike_fields(strike: Strike | None) -> dict[str, Any]:
         "thickness_in": round(strike.thickness_in, 3),
         "exit_mps": round(strike.exit_mps, 2),
     } | on_body
+
+
+def _check_fixed_taser(config: RunConfig) -> None:
+    """Refuse, in one line, a `--taser` that contradicts the TASER a drill fixes
+    (`taser_model`, `taser_loads`): the device and its cartridges are part of the drill's
+    scenario (a CQ cartridge's 16 ft edge, an X26P's cycle), what its runs are compared on
+    and what its rules judge, so a run with another is not a run of that drill (nu24 #7). A
+    `--taser` that names the drill's own TASER (and loads) is taken; one on a drill that fixes
+    the model alone may choose the cartridges."""
+    drill = config.drill
+    if config.taser_model is None or drill.taser_model is None:
+        return
+    given = config.taser_model.slug
+    loads = config.taser_cartridges
+    same_loads = loads is None or drill.taser_loads is None or list(loads) == drill.taser_loads
+    if given == drill.taser_model and same_loads:
+        return
+    fixed = drill.taser_model + (
+        f" loaded {', '.join(drill.taser_loads)}" if drill.taser_loads is not None else ""
+    )
+    spec = given + (f":{','.join(loads)}" if loads is not None else "")
+    raise ValueError(
+        f"--taser {spec}: drill {drill.id} fixes its TASER ({fixed}): the device is part of"
+        " its scenario, so a run with another is not a run of it; leave --taser out, or copy"
+        " the drill and change its taser_model / taser_loads"
+    )
 
 
 def _loads(cartridge_ids: tuple[str, ...] | None) -> tuple[CartridgeCode, ...] | None:

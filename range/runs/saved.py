@@ -10,6 +10,8 @@ may say something else.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +285,43 @@ def attempt_log(run_dir: Path) -> list[LogRecord]:
             ]
         merged += body
     return merged
+
+
+# An officer script (`drill run --sim FILE`) or a shooter file (`course run --shooter FILE`)
+# given as a file: its bytes are kept beside the log under these names and hashed into the
+# log's first record (`officer_sha256`, `shooter_sha256`), as the drill's and the course's
+# are (nu24 #6). A built-in named by its id keeps nothing: the id says which it is.
+OFFICER_COPY = "officer.toml"
+SHOOTER_COPY = "shooter.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptFile:
+    """A script or shooter file as it was read for a run: where, and its exact bytes."""
+
+    path: Path
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return sha256(self.content)
+
+
+def script_file(name: str, builtin: Collection[str]) -> ScriptFile | None:
+    """The file `--sim NAME` / `--shooter NAME` reads (None: a built-in named by its id, or a
+    name that is no file: the loader says why)."""
+    if name in builtin:
+        return None
+    path = Path(name)
+    if path.suffix != ".toml" or not path.is_file():
+        return None
+    return ScriptFile(path, path.read_bytes())
+
+
+def played_label(ident: str, file: ScriptFile | None, modified: bool) -> str:
+    """How a run names the script or shooter that played it: its id, and for a file that
+    keeps a built-in id but is not that built-in, `phone-draw-correct-v1 (modified, sha256
+    1a2b3c4d5e6f)`, as an edited copy of a built-in drill is named."""
+    if file is not None and modified:
+        return f"{ident} (modified, sha256 {file.sha256[:12]})"
+    return ident
