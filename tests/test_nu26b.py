@@ -1,0 +1,52 @@
+"""nu26 (use-of-force SME audit), the f26b defects: a resumed assault is a new episode (#2),
+shipped model-answer scripts that teach no doctrine error (#6), the empathy watch scripts' declared
+verdicts (#9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drills.officer import load_script_for
+from drills.schema import load_drill
+from range.runs.drill import RunConfig, run_drill
+from scoring.score import Kind, Score
+
+DATA = Path(__file__).parent / "data" / "nu26"
+
+
+def _run(drill_file: str, script_file: str, seed: int, tmp_path: Path) -> Score:
+    drill = load_drill(DATA / drill_file)
+    script = load_script_for(DATA / script_file, drill)
+    return run_drill(RunConfig(drill, script, seed, runs_dir=tmp_path)).score
+
+
+def test_an_assault_resumed_after_the_taser_wears_off_is_a_new_episode_to_answer(
+    tmp_path: Path,
+) -> None:
+    # nu26 #2: one deployment drops him at 1.06 s; he gets up at 7.28 s and fights on, 10 ft
+    # from an exposed officer who does nothing more. That is a new episode (docs/scoring.md:
+    # "the clock restarts with each new episode"), unanswered for 4.7 s: REACT-02, critical.
+    # Before the fix the first answer covered the whole run: 100 PASS "appropriate".
+    score = _run("resumed-drill.toml", "once-officer.toml", 1, tmp_path)
+    man = score.subjects["man"]
+    assert [m for _, m in man["timeline"]] == ["acting", "incapacitation", "resumed", "surrender"]
+    resumed_t = man["timeline"][2][0]
+    react = [f for f in score.findings if f.rule == "REACT-02"]
+    assert [(f.t, f.kind) for f in react] == [(resumed_t, Kind.CRITICAL)]
+    assert "acted for 4.72 s" in react[0].message
+    assert score.outcome == "FAIL" and score.decision.startswith("critical failure")
+    assert man["reaction_times_s"] == [1.0]
+
+
+def test_a_second_cycle_when_he_fights_on_answers_the_new_episode(tmp_path: Path) -> None:
+    # The same run with a second cycle 0.22 s after he gets up: that episode is answered (its
+    # own reaction time). The probes come out in his second fall, so the third episode, from
+    # 9.59 s to his surrender at 12 s, goes unanswered for 2.41 s: a REACT-01 finding.
+    score = _run("resumed-drill.toml", "again-officer.toml", 1, tmp_path)
+    man = score.subjects["man"]
+    assert man["reaction_times_s"] == [1.0, 0.2222]
+    assert not [f for f in score.findings if f.rule == "REACT-02"]
+    late = [f for f in score.findings if f.rule == "REACT-01" and f.kind is Kind.FINDING]
+    assert len(late) == 1 and "acted for 2.41 s" in late[0].message
+    assert late[0].t == man["timeline"][-2][0]  # the second "resumed"
+    assert score.outcome == "PASS"
