@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drills.officer import load_script_for
-from drills.schema import load_drill
+import pytest
+
+from drills.officer import find_officer, load_script_for
+from drills.schema import builtin_drills, load_drill
 from range.runs.drill import RunConfig, run_drill
 from scoring.score import Kind, Score
 
@@ -50,3 +52,33 @@ def test_a_second_cycle_when_he_fights_on_answers_the_new_episode(tmp_path: Path
     assert len(late) == 1 and "acted for 2.41 s" in late[0].message
     assert late[0].t == man["timeline"][-2][0]  # the second "resumed"
     assert score.outcome == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("drill_id", "script_id", "seed"),
+    [
+        # The demo's officer fired the Close Quarter bay at 18.1 ft (CEW-08) at seeds 1, 2, 3
+        # and 5; it now waits for 15 ft. Seed 2: both bays miss, then the firearm at the charge.
+        ("knife-approach-v1", "taser-first-v1", 2),
+        # "Don't move! Get on the ground!" was VERBAL-04's own example of conflicting commands.
+        ("surrender-rearm-v1", "surrender-rearm-correct-v1", 1),
+        # No CEW warning (CEW-02), the upper back aimed at while the description said the lower,
+        # and the standoff bay's 9 in spread at 12 ft (PLACE-02).
+        ("subject-turned-away-v1", "turned-away-correct-v1", 1),
+    ],
+)
+def test_a_model_answer_script_is_marked_down_for_nothing(
+    drill_id: str, script_id: str, seed: int, tmp_path: Path
+) -> None:
+    # nu26 #6: a correct script is the model answer a trainee is shown (docs/drills.md).
+    result = run_drill(
+        RunConfig(builtin_drills()[drill_id], find_officer(script_id), seed, runs_dir=tmp_path)
+    )
+    marked = [
+        f"{f.rule} {f.message}"
+        for f in result.score.findings
+        if f.kind in (Kind.FINDING, Kind.CRITICAL)
+    ]
+    assert marked == [] and result.score.score == 100.0
+    assert result.score.decision == "appropriate"
+
