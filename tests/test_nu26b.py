@@ -4,6 +4,7 @@ verdicts (#9)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,26 @@ def test_a_model_answer_script_is_marked_down_for_nothing(
     assert marked == [] and result.score.score == 100.0
     assert result.score.decision == "appropriate"
 
+
+def test_an_empathy_watch_script_run_with_its_debrief_unanswered_is_not_checked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # nu26 #9: the watch script declares the scene's verdict with its debrief answered (as
+    # tests/test_drill_library.py answers it). Unanswered (no terminal, no --answer) the run is
+    # not graded: exit 11, as any run not graded, and the expectation says it was not checked,
+    # never "expected PASS, got INCOMPLETE" (a mismatch is a graded run's, exit 10).
+    from range.cli.main import main
+
+    argv = [
+        *("drill", "run", "empathy-child-domestic-v1"),
+        *("--sim", "empathy-child-domestic-watch-v1", "--seed", "1"),
+        *("--no-save", "--sound", "off", "--json"),
+    ]
+    assert main(argv) == 11
+    out = capsys.readouterr()
+    expect = json.loads(out.out)["expect"]
+    assert expect["checked"] is False and expect["met"] is None
+    assert "got INCOMPLETE" not in out.err
+    assert expect["message"] in out.err
+    assert "not checked, the run was not graded" in expect["message"]
+    assert "answer the debrief (--answer ID=TEXT) to check it" in expect["message"]
