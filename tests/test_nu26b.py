@@ -106,3 +106,17 @@ def test_an_empathy_watch_script_run_with_its_debrief_unanswered_is_not_checked(
     assert expect["message"] in out.err
     assert "not checked, the run was not graded" in expect["message"]
     assert "answer the debrief (--answer ID=TEXT) to check it" in expect["message"]
+
+
+def test_the_seed_sweep_the_docs_describe_counts_the_scripts_that_declare_a_verdict() -> None:
+    # nu26 #10: docs/drills.md described a sweep of "the 36 scripts" and verdicts that no
+    # longer differed; the count at least must be today's (the sweep is re-run when it is not).
+    import re
+
+    from drills.officer import builtin_officers
+
+    text = (Path(__file__).parents[1] / "docs" / "drills.md").read_text(encoding="utf-8")
+    said = re.search(r"\((\d+) runs\s+of the (\d+) scripts that declare a verdict", text)
+    assert said is not None
+    declared = sum(s.expect is not None for s in builtin_officers().values())
+    assert (int(said[1]), int(said[2])) == (5 * declared, declared)
