@@ -671,7 +671,11 @@ class _Judge:
         if s.acting and not s.episode:
             s.episode, s.onset, s.response = True, None, None
             s.exposed_since, s.provisional, s.exposed_s = t, True, 0.0
-        elif s.episode and not s.acting and rec.kind == "phase_entered":
+        elif s.episode and not s.acting:
+            # The episode ends when the subject stops acting: a new phase, or going down under
+            # the TASER. One who gets up and fights on (`incapacitation_ended`) opens a new
+            # episode the officer must answer (nu26 #2: the clock restarts with each new
+            # episode; facts.md §1 recovery, §4 reaction, §5 "until the threat ends").
             self.close_episode(s, t, still_acting=False)
 
     def close_episode(self, s: _Subject, t: float, still_acting: bool) -> None:

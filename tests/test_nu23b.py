@@ -23,10 +23,11 @@ from scoring.score import score_run
 
 @pytest.fixture(scope="module")
 def demo7(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    """The flagship demo at seed 7: the Standoff bay misses, then the CQ bay fires at 18 ft."""
+    """The flagship demo at seed 7 as nu23 played it (before nu26 #6 made its officer wait for
+    the Close Quarter bay's range): the Standoff bay misses, then the CQ bay fires at 18 ft."""
     config = RunConfig(
         find_drill("knife-approach-v1"),
-        find_officer("taser-first-v1"),
+        find_officer(str(Path(__file__).parent / "data/nu26/taser-first-hasty-v1.toml")),
         7,
         runs_dir=tmp_path_factory.mktemp("runs"),
     )

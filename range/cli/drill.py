@@ -734,8 +734,9 @@ def _expectation(
     script: OfficerScript | None, drill: Drill, seed: int, result: RunResult
 ) -> dict[str, object] | None:
     """Whether the officer script's declared `expect` held (None: it declares none): checked
-    at EXPECT_SEED on the drill it names; at another seed or on another drill, said to be not
-    checked. `message` is the line to print ('' when it held)."""
+    at EXPECT_SEED on the drill it names, on a graded run; at another seed, on another drill or
+    on a run not graded (INCOMPLETE), said to be not checked. `message` is the line to print
+    ('' when it held)."""
     from drills.officer import EXPECT_SEED
     from scoring.score import unmet_expectation
 
@@ -751,6 +752,14 @@ def _expectation(
         return out | {"checked": False, "met": None, "message": why}
     if seed != EXPECT_SEED:
         why = f"{declared} at seed {EXPECT_SEED}: not checked at seed {seed}"
+        return out | {"checked": False, "met": None, "message": why}
+    if result.score.incomplete:
+        # A run that was not graded is no verdict on the script: its own exit status says so
+        # (NOT_GRADED_STATUS), never "expected PASS, got INCOMPLETE" (nu26 #9: an empathy
+        # scene's watch script, run with its debrief unanswered).
+        why = f"{declared}: not checked, the run was not graded ({result.score.incomplete})"
+        if drill.empathy is not None:
+            why += "; answer the debrief (--answer ID=TEXT) to check it"
         return out | {"checked": False, "met": None, "message": why}
     unmet = unmet_expectation(expect.outcome, expect.rules, result.score)
     message = "" if unmet is None else f"officer script {script.id}: {unmet}"
