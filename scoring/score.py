@@ -853,26 +853,9 @@ class _Judge:
             self.fired_bays.append(
                 (str(d.get("serial")), int(d.get("bay") or 0), str(d.get("cartridge")))
             )
-            if s is not None and not s.tasered:
-                s.tasered = True
-                if s.warned_cew:
-                    self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
-                elif s.threat.name.lower() in self.values.cew_warning_threats and not (
-                    s.threat == Threat.NONE and s.ended_at is not None
-                ):
-                    self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
-                else:
-                    self.add(
-                        "CEW-02",
-                        t,
-                        Kind.INFO,
-                        f"no CEW warning to {s.name}: not feasible against"
-                        f" {threat_words(s.threat)}",
-                    )
-        if self.first_force is None:
-            self.first_force = (t, option)
-            self.first_threat = s.threat if s is not None else Threat.NONE
-            self.first_force_rules(t, option, s)
+            if s is not None:
+                self.cew_warning(t, s)
+        self.first_use(t, option, s)
         if option is ForceOption.FIREARM and self.rounds == 1:
             feasible = None if s is None else self.feasible(s, t)
             self.identification_before_deadly_force(t, s, feasible)
@@ -895,6 +878,34 @@ class _Judge:
                 )
         what = "round" if option is ForceOption.FIREARM else "TASER deployment"
         self.force(t, option, name, what)
+
+    def cew_warning(self, t: float, s: _Subject) -> None:
+        """CEW-02 at the first CEW use on `s`, a probe deployment or a drive-stun alike
+        (docs/scoring.md: a drive-stun is judged like any use of force; nu26 #1)."""
+        if s.tasered:
+            return
+        s.tasered = True
+        if s.warned_cew:
+            self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
+        elif s.threat.name.lower() in self.values.cew_warning_threats and not (
+            s.threat == Threat.NONE and s.ended_at is not None
+        ):
+            self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
+        else:
+            self.add(
+                "CEW-02",
+                t,
+                Kind.INFO,
+                f"no CEW warning to {s.name}: not feasible against {threat_words(s.threat)}",
+            )
+
+    def first_use(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+        """The run's first use of force, whatever it was (a round, a probe deployment or a
+        drive-stun's cycle): VERBAL-01, less-lethal first, and no talk-down credit after it."""
+        if self.first_force is None:
+            self.first_force = (t, option)
+            self.first_threat = s.threat if s is not None else Threat.NONE
+            self.first_force_rules(t, option, s)
 
     def identified_credit(self, t: float, identified_at: float) -> None:
         self.identity_credited = True
@@ -1092,6 +1103,11 @@ class _Judge:
                     " pain compliance (policy: only against"
                     f" {', '.join(values.drive_stun_threats)})",
                 )
+            # A drive-stun is a use of force like a probe deployment (docs/scoring.md; facts.md
+            # §5 drive-stun, warning before CEW): the warning before it, the command before the
+            # first force, less-lethal first, and no "no force used" (nu26 #1).
+            self.cew_warning(t, s)
+            self.first_use(t, ForceOption.TASER, s)
         if s.threat == Threat.NONE and s.ended_at is not None:
             s.cycles_after += 1
         if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":

@@ -1,0 +1,109 @@
+"""nu26 (use-of-force SME audit), the force judgements: a drive-stun is a use of force (#1), "less-
+lethal first" is n/a where the CEW policy barred the TASER (#3), flight right after an assault is
+not flight alone (#4), one CEW-04 per cycle past the cap (#7), and the perception allowance's
+message names the limit that was passed (#8). Drills from nu26's files (/tmp/nu26-work/c/),
+shortened; each judged from a real simulated run in-process, or from a hand-built log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_rules import cycle, end, phase, rec, say, start
+
+from drills.officer import find_officer
+from drills.schema import parse_drill
+from range.runs.drill import RunConfig, run_drill
+from scoring.policy import default_policy
+from scoring.score import Kind, Score, score_run
+
+
+def found(score: Score, rule: str) -> list[tuple[Kind, str]]:
+    return [(f.kind, f.message) for f in score.findings if f.rule == rule]
+
+
+def run(tmp_path: Path, drill: str, script: str, seed: int = 1) -> Score:
+    path = tmp_path / "officer.toml"
+    path.write_text('id = "nu26-officer-v1"\nversion = 1\ndescription = "d"\n' + script)
+    parsed = parse_drill(drill, f"{drill.split(chr(34))[1]}.toml")
+    return run_drill(RunConfig(parsed, find_officer(str(path)), seed)).score
+
+
+# ds-active-drill.toml, shortened: a man actively resisting at arm's length gives up at 4 s.
+DS_ACTIVE = """
+id = "nu26-ds-active-v1"
+version = 1
+title = "nu26: a man keeps fighting"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 6.0
+taser_model = "taser-x26p"
+taser_loads = ["x26p-25ft"]
+
+[[subjects]]
+id = "man"
+start_distance_ft = 2.0
+start_phase = "fights"
+
+[[phases]]
+id = "fights"
+subject = "man"
+behaviour = "active_resistance"
+movement = "hold"
+[[phases.transitions]]
+to = "gives_up"
+after_s = 4.0
+
+[[phases]]
+id = "gives_up"
+subject = "man"
+behaviour = "surrendered"
+ends_drill = true
+"""
+
+
+def test_a_drive_stun_is_a_use_of_force_no_talk_down_and_judged_for_its_words(
+    tmp_path: Path,
+) -> None:
+    """nu26 #1: a drive-stun with no word first on an actively resisting man who then gives up:
+    VERBAL-01 and CEW-02 findings as for a probe deployment, no DEESC-02 talk-down credit, and
+    the summary says force was used (docs/scoring.md: a drive-stun "is judged like any use of
+    force")."""
+    score = run(
+        tmp_path,
+        DS_ACTIVE,
+        '[[steps]]\nat_s = 0.2\ndo = "draw_taser"\n'
+        '[[steps]]\nat_s = 1.0\ndo = "drive_stun"\nregion = "leg"\nduration_s = 2.0\n',
+    )
+    assert score.subjects["man"]["drive_stuns"] == 1
+    assert found(score, "DEESC-02") == []
+    assert "no force used" not in score.decision
+    assert score.less_lethal_na != "no force used"
+    assert found(score, "VERBAL-01") == [(Kind.FINDING, "force with no verbal command first")]
+    ((kind, message),) = found(score, "CEW-02")
+    assert kind is Kind.FINDING and message.startswith("no CEW warning to man: safe and feasible")
+
+
+def test_a_warned_drive_stun_earns_the_warning_credits_and_less_lethal_first() -> None:
+    log = [
+        *start(),
+        phase(0, "assaultive"),
+        say(0.2, "Stop or you'll be tased!"),
+        rec(
+            1.0,
+            "drive_stun",
+            subject="s",
+            serial="T1",
+            region="leg",
+            distance_m=0.5,
+            duration_s=2.0,
+        ),
+        cycle(1.0, 1, 1, mode="drive_stun"),
+        phase(3.0, "surrendered"),
+        end(4.0),
+    ]
+    score = score_run(log, default_policy())
+    assert found(score, "CEW-02") == [(Kind.CREDIT, "CEW warning given to s first")]
+    assert found(score, "VERBAL-01") == [(Kind.CREDIT, "verbal command 0.8 s before force")]
+    assert score.less_lethal_first is True
+    assert found(score, "DEESC-02") == []
+    assert score.decision == "appropriate"
