@@ -942,10 +942,18 @@ class _Judge:
 
     def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
         threat = s.threat if s is not None else Threat.NONE
-        taser_fits = self.policy.judge(threat, ForceOption.TASER) is Judgement.JUSTIFIED
-        if s is not None and self.cew_barred(s) is not None:
+        judged = self.policy.judge(threat, ForceOption.TASER)
+        taser_fits = judged is Judgement.JUSTIFIED
+        rule = None if s is None else (self.cew_barred(s) or ("", ""))[0]
+        why = {"CEW-01": "flight alone", "CEW-05": "a restricted subject"}.get(rule or "", "")
+        if s is not None and not why and judged is Judgement.EXCESSIVE:
+            # One rule for when the TASER was permitted (nu26 #3): the matrix bars it for the
+            # subject's state (facts.md §5 when a CEW fits: not against passive non-compliance)
+            # as the CEW policy bars it for flight alone or a restricted subject.
+            why = f"excessive against {threat_words(threat)}"
+        if why:
             taser_fits = False  # the CEW policy bars it: no less-lethal credit, no LLF-02
-            self.llf_na = "the CEW policy barred the TASER here"
+            self.llf_na = f"the CEW policy barred the TASER here: {why}"
         if option is ForceOption.TASER and taser_fits:
             self.add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
         elif (

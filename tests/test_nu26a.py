@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_rules import cycle, end, phase, rec, say, start
+from test_rules import cycle, end, fire, phase, rec, say, start
+from test_rules import taser as taser_at
 
 from drills.officer import find_officer
 from drills.schema import parse_drill
@@ -107,3 +108,73 @@ def test_a_warned_drive_stun_earns_the_warning_credits_and_less_lethal_first() -
     assert score.less_lethal_first is True
     assert found(score, "DEESC-02") == []
     assert score.decision == "appropriate"
+
+
+# r-passive.toml, shortened: a man passively resisting 10 ft away.
+PASSIVE = """
+id = "nu26-r-passive-v1"
+version = 1
+title = "nu26 passive"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 3.0
+
+[[subjects]]
+id = "man"
+start_distance_ft = 10.0
+start_phase = "p1"
+facing = "officer"
+
+[[phases]]
+id = "p1"
+subject = "man"
+behaviour = "passive_resistance"
+movement = "hold"
+[[phases.transitions]]
+to = "p2"
+after_s = 2.5
+
+[[phases]]
+id = "p2"
+subject = "man"
+behaviour = "surrendered"
+ends_drill = true
+"""
+
+# o-abdomen.toml: the warning, the TASER drawn and aimed at the abdomen, fired at 1.5 s.
+O_ABDOMEN = (
+    '[[steps]]\nat_s = 0.2\ndo = "verbal_command"\nsay = "Stop resisting or you\'ll be tased!"\n'
+    '[[steps]]\nafter_s = 0.2\ndo = "draw_taser"\n'
+    '[[steps]]\nafter_s = 0.3\ndo = "aim"\nregion = "abdomen"\n'
+    '[[steps]]\nat_s = 1.5\ndo = "fire"\n'
+)
+
+
+def test_less_lethal_first_is_n_a_where_the_matrix_barred_the_taser(tmp_path: Path) -> None:
+    """nu26 #3: a TASER on a passively resisting man is excessive (FORCE-01; facts.md §5 when a
+    CEW fits: not against passive non-compliance), so "less-lethal first" did not arise: n/a,
+    as for flight alone or a restricted subject, never "yes"."""
+    score = run(tmp_path, PASSIVE, O_ABDOMEN)
+    assert [k for k, _ in found(score, "FORCE-01")] == [Kind.FINDING]
+    assert score.less_lethal_first is None
+    assert score.less_lethal_na == (
+        "the CEW policy barred the TASER here: excessive against passive resistance"
+    )
+    assert found(score, "LLF-01") == []
+
+
+def test_less_lethal_first_is_n_a_for_any_force_the_taser_could_not_fit() -> None:
+    """The same rule for a compliant man (DECISION-01) and for the firearm first at a passive
+    man: the TASER was not permitted, so putting it first was not the question."""
+    compliant = [*start(), phase(0, "compliant"), say(0.2), taser_at(1.0), end(3.0)]
+    score = score_run(compliant, default_policy())
+    assert [k for k, _ in found(score, "DECISION-01")] == [Kind.CRITICAL]
+    assert (score.less_lethal_first, score.less_lethal_na) == (
+        None,
+        "the CEW policy barred the TASER here: excessive against no threat",
+    )
+    passive = [*start(), phase(0, "passive_resistance"), say(0.2), fire(1.0), end(3.0)]
+    assert score_run(passive, default_policy()).less_lethal_first is None
+    # Where the TASER fitted (active resistance), the question arose: yes.
+    active = [*start(), phase(0, "active_resistance"), say(0.2), taser_at(1.0), end(3.0)]
+    assert score_run(active, default_policy()).less_lethal_first is True
