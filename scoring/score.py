@@ -219,6 +219,11 @@ class _Subject:
     drive_stun: int = 0
     last_cycle_end: float | None = None
     running: set[str] = field(default_factory=set)
+    # Flight straight from active resistance or more (nu26 #4): when the subject turned to run
+    # and the threat he posed just before; force within max_reaction_s of the turn is weighed
+    # against that threat, not against "flight alone" (Scorer.weighed).
+    fled_at: float | None = None
+    fled_from: Threat = Threat.NONE
 
     @property
     def acting(self) -> bool:
@@ -613,6 +618,7 @@ class _Judge:
         d, t = rec.data, rec.t
         s = self.subjects.setdefault(d["subject"], _Subject(d["subject"]))
         before, was_ended, was_acting = s.threat, s.ended_at is not None, s.acting
+        was_fleeing = s.behaviour == "fleeing"
         if rec.kind == "incapacitation_started":
             s.behaviour, s.threat = "incapacitated", Threat.NONE
         else:
@@ -630,6 +636,10 @@ class _Judge:
             s.threat = threat_of(Behaviour(s.behaviour), danger)
         s.ever_armed = s.ever_armed or s.held.is_weapon
         s.peak = max(s.peak, s.threat)
+        if s.behaviour != "fleeing":
+            s.fled_at = None
+        elif not was_fleeing and before >= Threat.ACTIVE > s.threat:
+            s.fled_at, s.fled_from = t, before  # turned from resistance to flight (nu26 #4)
         # The timeline: the moments a range master names.
         moment = ""
         if s.threat >= Threat.ACTIVE and was_ended:
@@ -644,6 +654,8 @@ class _Judge:
             moment = "incapacitation"
         elif rec.kind == "incapacitation_ended":
             moment = "recovery"
+        elif s.behaviour == "fleeing" and not was_fleeing and s.threat < before:
+            moment = "flight"  # running from what he did is not a de-escalation (nu26 #4)
         elif s.threat < before:
             moment = "de-escalation"
         if moment and (not s.timeline or s.timeline[-1][1] != moment):
@@ -734,6 +746,27 @@ class _Judge:
 
     # -- force -----------------------------------------------------------------------------------
 
+    def weighed(self, s: _Subject, t: float) -> Threat:
+        """The threat force on `s` at `t` answers: the present one, or, within max_reaction_s
+        (Tueller ~1.5 s, facts.md §4: the officer's time to answer a threat) of a turn from
+        active resistance or more to flight, the resistance just before it. Graham v. Connor
+        weighs the crime, the threat and active resistance *or* flight together (facts.md §5),
+        and fleeing "should not by itself justify a CEW": flight right after an assault on the
+        officer is not flight by itself, and force begun as its answer is judged against it
+        (nu26 #4). Past the window the flight is judged as it is."""
+        if s.fled_at is not None and t - s.fled_at <= self.policy.max_reaction_s + 1e-9:
+            return max(s.threat, s.fled_from)
+        return s.threat
+
+    def fled_note(self, s: _Subject, t: float) -> str:
+        """Why force on a fleeing `s` was weighed against the resistance before the flight."""
+        if self.weighed(s, t) == s.threat or s.fled_at is None:
+            return ""
+        return (
+            f" (fled {t - s.fled_at:.2f} s before, within {self.policy.max_reaction_s:g} s of"
+            f" {threat_words(s.fled_from)}: not flight alone)"
+        )
+
     def force(self, t: float, option: ForceOption, name: str | None, what: str) -> None:
         """One use of force on `name`: judged against that subject's own timeline."""
         s = self.subject(name)
@@ -774,7 +807,8 @@ class _Judge:
                     f" {values.perception_allowance_uses} uses)",
                 )
             return
-        judgement = self.policy.judge(s.threat, option)
+        threat = self.weighed(s, t)
+        judgement = self.policy.judge(threat, option)
         if _no_shoot(option, s):
             self.no_threat_rounds += option is ForceOption.FIREARM
             self.breach(
@@ -800,15 +834,16 @@ class _Judge:
                 "FORCE-01",
                 t,
                 Kind.FINDING,
-                f"{what} against {s.name}'s threat level {s.threat.name.lower()} is excessive"
-                f" under {self.policy.id}",
+                f"{what} against {s.name}'s threat level {threat.name.lower()} is excessive"
+                f" under {self.policy.id}{self.fled_note(s, t)}",
             )
         elif judgement is Judgement.JUSTIFIED:
             self.add(
                 "FORCE-01",
                 t,
                 Kind.INFO,
-                f"{what} against {s.name}'s threat level {s.threat.name.lower()}: justified",
+                f"{what} against {s.name}'s threat level {threat.name.lower()}: justified"
+                f"{self.fled_note(s, t)}",
             )
             if s.episode and s.response is None:
                 s.response = t
@@ -816,22 +851,24 @@ class _Judge:
         if option is ForceOption.TASER:
             self.cew_rules(t, s)
 
-    def cew_barred(self, s: _Subject) -> tuple[str, str] | None:
-        """(rule, why) when the CEW policy bars the TASER on `s` now: flight alone (CEW-01), a
-        restricted subject or position short of a deadly threat (CEW-05)."""
+    def cew_barred(self, s: _Subject, t: float) -> tuple[str, str] | None:
+        """(rule, why) when the CEW policy bars the TASER on `s` at `t`: flight alone (CEW-01;
+        not flight straight from resistance, `weighed`), a restricted subject or position short
+        of a deadly threat (CEW-05)."""
         danger = bool((s.attributes or {}).get("danger_to_others"))
-        if s.behaviour == "fleeing" and not danger:
+        threat = self.weighed(s, t)
+        if s.behaviour == "fleeing" and not danger and threat == s.threat:
             return "CEW-01", f"{s.name}'s only resistance was flight (no danger to others)"
         restricted = s.restricted(self.values.cew_restricted)
-        if restricted and s.threat < Threat.DEADLY:
+        if restricted and threat < Threat.DEADLY:
             return "CEW-05", (
                 f"{s.name} is restricted ({', '.join(restricted)}): only where deadly force would"
-                f" otherwise be justified (threat was {s.threat.name.lower()})"
+                f" otherwise be justified (threat was {threat.name.lower()})"
             )
         return None
 
     def cew_rules(self, t: float, s: _Subject) -> None:
-        barred = self.cew_barred(s)
+        barred = self.cew_barred(s, t)
         if barred is not None:
             self.breach(barred[0], t, f"TASER on {s.name}: {barred[1]}")
 
@@ -887,8 +924,10 @@ class _Judge:
         s.tasered = True
         if s.warned_cew:
             self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
-        elif s.threat.name.lower() in self.values.cew_warning_threats and not (
-            s.threat == Threat.NONE and s.ended_at is not None
+        elif (
+            threat := self.weighed(s, t)
+        ).name.lower() in self.values.cew_warning_threats and not (
+            threat == Threat.NONE and s.ended_at is not None
         ):
             self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
         else:
@@ -896,7 +935,8 @@ class _Judge:
                 "CEW-02",
                 t,
                 Kind.INFO,
-                f"no CEW warning to {s.name}: not feasible against {threat_words(s.threat)}",
+                f"no CEW warning to {s.name}: not feasible against {threat_words(threat)}"
+                f"{self.fled_note(s, t)}",
             )
 
     def first_use(self, t: float, option: ForceOption, s: _Subject | None) -> None:
@@ -904,7 +944,7 @@ class _Judge:
         drive-stun's cycle): VERBAL-01, less-lethal first, and no talk-down credit after it."""
         if self.first_force is None:
             self.first_force = (t, option)
-            self.first_threat = s.threat if s is not None else Threat.NONE
+            self.first_threat = self.weighed(s, t) if s is not None else Threat.NONE
             self.first_force_rules(t, option, s)
 
     def identified_credit(self, t: float, identified_at: float) -> None:
@@ -941,10 +981,10 @@ class _Judge:
             )
 
     def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
-        threat = s.threat if s is not None else Threat.NONE
+        threat = self.weighed(s, t) if s is not None else Threat.NONE
         judged = self.policy.judge(threat, ForceOption.TASER)
         taser_fits = judged is Judgement.JUSTIFIED
-        rule = None if s is None else (self.cew_barred(s) or ("", ""))[0]
+        rule = None if s is None else (self.cew_barred(s, t) or ("", ""))[0]
         why = {"CEW-01": "flight alone", "CEW-05": "a restricted subject"}.get(rule or "", "")
         if s is not None and not why and judged is Judgement.EXCESSIVE:
             # One rule for when the TASER was permitted (nu26 #3): the matrix bars it for the

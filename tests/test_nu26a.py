@@ -178,3 +178,89 @@ def test_less_lethal_first_is_n_a_for_any_force_the_taser_could_not_fit() -> Non
     # Where the TASER fitted (active resistance), the question arose: yes.
     active = [*start(), phase(0, "active_resistance"), say(0.2), taser_at(1.0), end(3.0)]
     assert score_run(active, default_policy()).less_lethal_first is True
+
+
+# hitrun-drill.toml: a man punches the officer for 1.2 s, then runs (a serious offence).
+HITRUN = """
+id = "nu26-hitrun-v1"
+version = 1
+title = "nu26: punches the officer, then runs"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 3.0
+
+[[subjects]]
+id = "man"
+start_distance_ft = 6.0
+start_phase = "punches"
+facing = "officer"
+attributes = { offence = "serious" }
+
+[[phases]]
+id = "punches"
+subject = "man"
+behaviour = "assaultive"
+movement = "hold"
+[[phases.transitions]]
+to = "runs"
+after_s = 1.2
+
+[[phases]]
+id = "runs"
+subject = "man"
+behaviour = "fleeing"
+movement = "flee"
+speed_mps = 2.5
+[[phases.transitions]]
+to = "away"
+beyond_ft = 40.0
+
+[[phases]]
+id = "away"
+subject = "man"
+behaviour = "fleeing"
+ends_drill = true
+"""
+
+
+def test_flight_right_after_an_assault_is_not_flight_alone(tmp_path: Path) -> None:
+    """nu26 #4: the TASER 0.5 s after the man turned from punching the officer to running is
+    weighed against the assault (within max_reaction_s, Tueller 1.5 s, facts.md §4; Graham
+    weighs resistance and flight together, facts.md §5): no CEW-01 "only resistance was
+    flight", FORCE-01 justified, and the turn is "flight" in the timeline, not "de-escalation"."""
+    score = run(
+        tmp_path,
+        HITRUN,
+        '[[steps]]\nat_s = 0.1\ndo = "verbal_command"\nsay = "Police! Stop or you\'ll be tased!"\n'
+        '[[steps]]\nafter_s = 0.1\ndo = "draw_taser"\n'
+        '[[steps]]\nafter_s = 0.2\ndo = "aim"\nregion = "lower_back"\n'
+        '[[steps]]\nat_s = 1.7\ndo = "fire"\n',
+    )
+    assert found(score, "CEW-01") == []
+    assert found(score, "FORCE-01") == [
+        (
+            Kind.INFO,
+            "TASER deployment against man's threat level assaultive: justified (fled 0.50 s"
+            " before, within 1.5 s of an assaultive threat: not flight alone)",
+        )
+    ]
+    assert score.less_lethal_first is True
+    assert [m for _, m in score.subjects["man"]["timeline"]] == ["acting", "flight"]
+
+
+def test_flight_past_the_window_or_from_the_start_is_flight_alone() -> None:
+    def judged(*records: object) -> Score:
+        return score_run([*start(), *records, end(6.0)], default_policy())  # type: ignore[list-item]
+
+    # The TASER 1.6 s after the turn: past the 1.5 s window, the flight is judged as it is.
+    late = judged(phase(0, "assaultive"), say(0.1), phase(1.2, "fleeing"), taser_at(2.8))
+    assert [k for k, _ in found(late, "CEW-01")] == [Kind.FINDING]
+    assert [k for k, _ in found(late, "FORCE-01")] == [Kind.FINDING]
+    # Inside it, the assault is weighed; a man who only ever ran is flight alone.
+    soon = judged(phase(0, "assaultive"), say(0.1), phase(1.2, "fleeing"), taser_at(2.7))
+    assert found(soon, "CEW-01") == [] and [k for k, _ in found(soon, "FORCE-01")] == [Kind.INFO]
+    alone = judged(phase(0, "fleeing"), say(0.1), taser_at(0.5))
+    assert [k for k, _ in found(alone, "CEW-01")] == [Kind.FINDING]
+    # Passive resistance before the flight adds nothing: still flight alone.
+    passive = judged(phase(0, "passive_resistance"), say(0.1), phase(1.2, "fleeing"), taser_at(1.5))
+    assert [k for k, _ in found(passive, "CEW-01")] == [Kind.FINDING]
