@@ -219,6 +219,7 @@ class _Subject:
     drive_stun: int = 0
     last_cycle_end: float | None = None
     running: set[str] = field(default_factory=set)
+    capped: set[int] = field(default_factory=set)  # cycles charged a CEW-04 (one each)
     # Flight straight from active resistance or more (nu26 #4): when the subject turned to run
     # and the threat he posed just before; force within max_reaction_s of the turn is weighed
     # against that threat, not against "flight alone" (Scorer.weighed).
@@ -1168,11 +1169,15 @@ class _Judge:
                     f" re-assess (policy {values.cew_reassess_s:.2f} s)",
                 )
             self.force(t, ForceOption.TASER, s.name, f"TASER cycle {s.cycles}")
-        if s.cycles > values.cew_max_cycles:
+        # One cap, "no more than 3 cycles or 15 s cumulative" (facts.md §5 cycles): a cycle past
+        # it, by its count or by exposure already at the cap, is one CEW-04 (nu26 #7).
+        if s.cycles > values.cew_max_cycles or (s.exposure_s >= values.cew_max_exposure_s - 1e-9):
+            s.capped.add(int(d["cycle"]))
             self.breach(
                 "CEW-04",
                 t,
-                f"cycle {s.cycles} on {s.name}: past the cap of {values.cew_max_cycles} cycles",
+                f"cycle {s.cycles} on {s.name}: past the cap of {self.cap_words()}"
+                f" ({s.exposure_s:.1f} s of exposure before it)",
             )
 
     def exposure(self, rec: LogRecord) -> None:
@@ -1198,13 +1203,21 @@ class _Judge:
                 f"cycle {d['cycle']} on {s.name} lasted {d['duration_s']:.1f} s, longer than one"
                 f" standard {values.cew_standard_cycle_s:g} s cycle",
             )
-        if before <= values.cew_max_exposure_s < s.exposure_s:
+        if before <= values.cew_max_exposure_s < s.exposure_s and int(d["cycle"]) not in s.capped:
+            # This cycle took the exposure past the cap and was not charged at its start: its
+            # one CEW-04 (a cycle past both the count and the time is charged once, nu26 #7).
+            s.capped.add(int(d["cycle"]))
             self.breach(
                 "CEW-04",
                 t,
-                f"{s.exposure_s:.1f} s of exposure on {s.name}: past the cap of"
-                f" {values.cew_max_exposure_s:g} s",
+                f"cycle {d['cycle']} on {s.name}: {s.exposure_s:.1f} s of exposure, past the cap"
+                f" of {self.cap_words()}",
             )
+
+    def cap_words(self) -> str:
+        """CEW-04's one cap, as a finding names it: "3 cycles or 15 s" (facts.md §5 cycles)."""
+        values = self.values
+        return f"{values.cew_max_cycles} cycles or {values.cew_max_exposure_s:g} s"
 
     def probes(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t

@@ -11,10 +11,11 @@ from pathlib import Path
 from test_rules import cycle, end, fire, phase, rec, say, start
 from test_rules import taser as taser_at
 
+from drills.log import LogRecord
 from drills.officer import find_officer
 from drills.schema import parse_drill
 from range.runs.drill import RunConfig, run_drill
-from scoring.policy import default_policy
+from scoring.policy import default_policy, load_policy
 from scoring.score import Kind, Score, score_run
 
 
@@ -264,3 +265,69 @@ def test_flight_past_the_window_or_from_the_start_is_flight_alone() -> None:
     # Passive resistance before the flight adds nothing: still flight alone.
     passive = judged(phase(0, "passive_resistance"), say(0.1), phase(1.2, "fleeing"), taser_at(1.5))
     assert [k for k, _ in found(passive, "CEW-01")] == [Kind.FINDING]
+
+
+POLICY = Path(__file__).parents[1] / "scoring" / "data" / "policy-default.toml"
+
+
+def cycles_log(*holds: float) -> list[LogRecord]:
+    """An assaultive man given one drive-stun per hold (s), 2 s apart after each."""
+    log = [*start(), phase(0, "assaultive"), say(0.1, "Stop or you'll be tased!")]
+    t = 1.0
+    for n, hold in enumerate(holds, 1):
+        log += [
+            rec(
+                t,
+                "drive_stun",
+                subject="s",
+                serial="T1",
+                region="leg",
+                distance_m=0.5,
+                duration_s=hold,
+            ),
+            cycle(t, n, 1, mode="drive_stun"),
+            rec(
+                t + hold,
+                "taser_exposure",
+                subject="s",
+                serial="T1",
+                mode="drive_stun",
+                cycle=n,
+                started_s=t,
+                duration_s=hold,
+                ended_by="cycle_end",
+            ),
+        ]
+        t += hold + 2.0
+    return [*log, end(t)]
+
+
+def test_one_cew_04_per_cycle_past_the_single_cap(tmp_path: Path) -> None:
+    """nu26 #7: "no more than 3 cycles or 15 s cumulative" (facts.md §5) is one cap: the 4th
+    5 s cycle, past both the count and the 15 s, costs one CEW-04 (it cost two, -40); three
+    cycles of 5 s (15.0 s) cost none; each cycle past the cap costs one."""
+    policy = default_policy()
+    four = found(score_run(cycles_log(5, 5, 5, 5), policy), "CEW-04")
+    assert four == [
+        (
+            Kind.FINDING,
+            "cycle 4 on s: past the cap of 3 cycles or 15 s (15.0 s of exposure before it)",
+        )
+    ]
+    assert found(score_run(cycles_log(5, 5, 5), policy), "CEW-04") == []
+    assert len(found(score_run(cycles_log(5, 5, 5, 5, 5), policy), "CEW-04")) == 2
+    # Under the count, the cycle that takes the exposure past 15 s is charged once, and each
+    # cycle after it (the exposure already at the cap) once.
+    text = POLICY.read_text()
+    old = 'id = "cew_max_cycles"\nrule = "CEW-04"\ncount = 3\n'
+    assert text.count(old) == 1
+    path = tmp_path / "agency.toml"
+    path.write_text(text.replace(old, old.replace("count = 3", "count = 6")))
+    held = found(score_run(cycles_log(8, 8, 2), load_policy(path)), "CEW-04")
+    assert held == [
+        (Kind.FINDING, "cycle 2 on s: 16.0 s of exposure, past the cap of 6 cycles or 15 s"),
+        (
+            Kind.FINDING,
+            "cycle 3 on s: past the cap of 6 cycles or 15 s (16.0 s of exposure before it)",
+        ),
+    ]
