@@ -800,12 +800,21 @@ class _Judge:
                     f" {values.perception_allowance_uses} uses)",
                 )
             else:
+                # Name the limit that was passed: the time, or (inside the time) the uses, so a
+                # use 0.40 s after never reads "past the allowance (0.56 s ...)" (nu26 #8).
+                if late > values.perception_allowance_s + 1e-9:
+                    past = f"past the perception allowance ({values.perception_allowance_s:.2f} s)"
+                else:
+                    past = (
+                        f"use {s.uses_after} within {values.perception_allowance_s:.2f} s: past"
+                        f" the perception allowance of {values.perception_allowance_uses}"
+                        f" use{'s' if values.perception_allowance_uses != 1 else ''}"
+                    )
                 self.breach(
                     "STOP-02",
                     t,
                     f"{what} {late:.2f} s after {s.name}'s {ended} ended ({s.behaviour}{held}),"
-                    f" past the perception allowance ({values.perception_allowance_s:.2f} s,"
-                    f" {values.perception_allowance_uses} uses)",
+                    f" {past}",
                 )
             return
         threat = self.weighed(s, t)

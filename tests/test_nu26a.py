@@ -331,3 +331,71 @@ def test_one_cew_04_per_cycle_past_the_single_cap(tmp_path: Path) -> None:
             "cycle 3 on s: past the cap of 6 cycles or 15 s (16.0 s of exposure before it)",
         ),
     ]
+
+
+# stop-drill.toml, shortened: a gunman 21 ft away surrenders at 3.0 s.
+STOP = """
+id = "nu26-stop-v1"
+version = 1
+title = "nu26: a gunman surrenders at 3 s"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 5.0
+
+[[subjects]]
+id = "gunman"
+start_distance_ft = 21.0
+start_phase = "aims"
+held_object = "handgun"
+
+[[phases]]
+id = "aims"
+subject = "gunman"
+behaviour = "deadly_threat"
+movement = "hold"
+[[phases.transitions]]
+to = "gives_up"
+after_s = 3.0
+
+[[phases]]
+id = "gives_up"
+subject = "gunman"
+behaviour = "surrendered"
+held_object = "none"
+stance = "arms_raised"
+[[phases.transitions]]
+to = "done"
+after_s = 1.0
+
+[[phases]]
+id = "done"
+subject = "gunman"
+behaviour = "surrendered"
+ends_drill = true
+"""
+
+
+def test_the_perception_allowance_message_names_the_limit_passed(tmp_path: Path) -> None:
+    """nu26 #8: the third round 0.40 s after the surrender is past the allowance's 2 uses
+    (facts.md §4: mean ~2 rounds after a stop signal), not its 0.56 s: the message says so; the
+    fourth, 0.70 s after, is past the time."""
+    steps = "".join(f'[[steps]]\nat_s = {t}\ndo = "fire"\n' for t in (3.1, 3.25, 3.4, 3.7))
+    score = run(
+        tmp_path,
+        STOP,
+        '[[steps]]\nat_s = 0.1\ndo = "draw_firearm"\n'
+        '[[steps]]\nafter_s = 0.1\ndo = "aim"\nregion = "leg"\n' + steps,
+    )
+    assert [k for k, _ in found(score, "STOP-01")] == [Kind.INFO, Kind.INFO]
+    assert found(score, "STOP-02") == [
+        (
+            Kind.CRITICAL,
+            "round 0.40 s after gunman's threat ended (surrendered), use 3 within 0.56 s: past"
+            " the perception allowance of 2 uses",
+        ),
+        (
+            Kind.CRITICAL,
+            "round 0.70 s after gunman's threat ended (surrendered), past the perception"
+            " allowance (0.56 s)",
+        ),
+    ]
