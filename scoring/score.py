@@ -932,11 +932,10 @@ class _Judge:
         if s.tasered:
             return
         s.tasered = True
+        threat = self.weighed(s, t)
         if s.warned_cew:
             self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
-        elif (
-            threat := self.weighed(s, t)
-        ).name.lower() in self.values.cew_warning_threats and not (
+        elif threat.name.lower() in self.values.cew_warning_threats and not (
             threat == Threat.NONE and s.ended_at is not None
         ):
             self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
