@@ -219,6 +219,12 @@ class _Subject:
     drive_stun: int = 0
     last_cycle_end: float | None = None
     running: set[str] = field(default_factory=set)
+    capped: set[int] = field(default_factory=set)  # cycles charged a CEW-04 (one each)
+    # Flight straight from active resistance or more (nu26 #4): when the subject turned to run
+    # and the threat he posed just before; force within max_reaction_s of the turn is weighed
+    # against that threat, not against "flight alone" (Scorer.weighed).
+    fled_at: float | None = None
+    fled_from: Threat = Threat.NONE
 
     @property
     def acting(self) -> bool:
@@ -621,6 +627,7 @@ class _Judge:
         d, t = rec.data, rec.t
         s = self.subjects.setdefault(d["subject"], _Subject(d["subject"]))
         before, was_ended, was_acting = s.threat, s.ended_at is not None, s.acting
+        was_fleeing = s.behaviour == "fleeing"
         if rec.kind == "incapacitation_started":
             s.behaviour, s.threat = "incapacitated", Threat.NONE
         else:
@@ -638,6 +645,10 @@ class _Judge:
             s.threat = threat_of(Behaviour(s.behaviour), danger)
         s.ever_armed = s.ever_armed or s.held.is_weapon
         s.peak = max(s.peak, s.threat)
+        if s.behaviour != "fleeing":
+            s.fled_at = None
+        elif not was_fleeing and before >= Threat.ACTIVE > s.threat:
+            s.fled_at, s.fled_from = t, before  # turned from resistance to flight (nu26 #4)
         # The timeline: the moments a range master names.
         moment = ""
         if s.threat >= Threat.ACTIVE and was_ended:
@@ -652,6 +663,8 @@ class _Judge:
             moment = "incapacitation"
         elif rec.kind == "incapacitation_ended":
             moment = "recovery"
+        elif s.behaviour == "fleeing" and not was_fleeing and s.threat < before:
+            moment = "flight"  # running from what he did is not a de-escalation (nu26 #4)
         elif s.threat < before:
             moment = "de-escalation"
         if moment and (not s.timeline or s.timeline[-1][1] != moment):
@@ -746,6 +759,27 @@ class _Judge:
 
     # -- force -----------------------------------------------------------------------------------
 
+    def weighed(self, s: _Subject, t: float) -> Threat:
+        """The threat force on `s` at `t` answers: the present one, or, within max_reaction_s
+        (Tueller ~1.5 s, facts.md §4: the officer's time to answer a threat) of a turn from
+        active resistance or more to flight, the resistance just before it. Graham v. Connor
+        weighs the crime, the threat and active resistance *or* flight together (facts.md §5),
+        and fleeing "should not by itself justify a CEW": flight right after an assault on the
+        officer is not flight by itself, and force begun as its answer is judged against it
+        (nu26 #4). Past the window the flight is judged as it is."""
+        if s.fled_at is not None and t - s.fled_at <= self.policy.max_reaction_s + 1e-9:
+            return max(s.threat, s.fled_from)
+        return s.threat
+
+    def fled_note(self, s: _Subject, t: float) -> str:
+        """Why force on a fleeing `s` was weighed against the resistance before the flight."""
+        if self.weighed(s, t) == s.threat or s.fled_at is None:
+            return ""
+        return (
+            f" (fled {t - s.fled_at:.2f} s before, within {self.policy.max_reaction_s:g} s of"
+            f" {threat_words(s.fled_from)}: not flight alone)"
+        )
+
     def force(self, t: float, option: ForceOption, name: str | None, what: str) -> None:
         """One use of force on `name`: judged against that subject's own timeline."""
         s = self.subject(name)
@@ -778,15 +812,25 @@ class _Judge:
                     f" {values.perception_allowance_uses} uses)",
                 )
             else:
+                # Name the limit that was passed: the time, or (inside the time) the uses, so a
+                # use 0.40 s after never reads "past the allowance (0.56 s ...)" (nu26 #8).
+                if late > values.perception_allowance_s + 1e-9:
+                    past = f"past the perception allowance ({values.perception_allowance_s:.2f} s)"
+                else:
+                    past = (
+                        f"use {s.uses_after} within {values.perception_allowance_s:.2f} s: past"
+                        f" the perception allowance of {values.perception_allowance_uses}"
+                        f" use{'s' if values.perception_allowance_uses != 1 else ''}"
+                    )
                 self.breach(
                     "STOP-02",
                     t,
                     f"{what} {late:.2f} s after {s.name}'s {ended} ended ({s.behaviour}{held}),"
-                    f" past the perception allowance ({values.perception_allowance_s:.2f} s,"
-                    f" {values.perception_allowance_uses} uses)",
+                    f" {past}",
                 )
             return
-        judgement = self.policy.judge(s.threat, option)
+        threat = self.weighed(s, t)
+        judgement = self.policy.judge(threat, option)
         if _no_shoot(option, s):
             self.no_threat_rounds += option is ForceOption.FIREARM
             self.breach(
@@ -812,15 +856,16 @@ class _Judge:
                 "FORCE-01",
                 t,
                 Kind.FINDING,
-                f"{what} against {s.name}'s threat level {s.threat.name.lower()} is excessive"
-                f" under {self.policy.id}",
+                f"{what} against {s.name}'s threat level {threat.name.lower()} is excessive"
+                f" under {self.policy.id}{self.fled_note(s, t)}",
             )
         elif judgement is Judgement.JUSTIFIED:
             self.add(
                 "FORCE-01",
                 t,
                 Kind.INFO,
-                f"{what} against {s.name}'s threat level {s.threat.name.lower()}: justified",
+                f"{what} against {s.name}'s threat level {threat.name.lower()}: justified"
+                f"{self.fled_note(s, t)}",
             )
             if s.episode and s.response is None:
                 s.response = t
@@ -828,22 +873,24 @@ class _Judge:
         if option is ForceOption.TASER:
             self.cew_rules(t, s)
 
-    def cew_barred(self, s: _Subject) -> tuple[str, str] | None:
-        """(rule, why) when the CEW policy bars the TASER on `s` now: flight alone (CEW-01), a
-        restricted subject or position short of a deadly threat (CEW-05)."""
+    def cew_barred(self, s: _Subject, t: float) -> tuple[str, str] | None:
+        """(rule, why) when the CEW policy bars the TASER on `s` at `t`: flight alone (CEW-01;
+        not flight straight from resistance, `weighed`), a restricted subject or position short
+        of a deadly threat (CEW-05)."""
         danger = bool((s.attributes or {}).get("danger_to_others"))
-        if s.behaviour == "fleeing" and not danger:
+        threat = self.weighed(s, t)
+        if s.behaviour == "fleeing" and not danger and threat == s.threat:
             return "CEW-01", f"{s.name}'s only resistance was flight (no danger to others)"
         restricted = s.restricted(self.values.cew_restricted)
-        if restricted and s.threat < Threat.DEADLY:
+        if restricted and threat < Threat.DEADLY:
             return "CEW-05", (
                 f"{s.name} is restricted ({', '.join(restricted)}): only where deadly force would"
-                f" otherwise be justified (threat was {s.threat.name.lower()})"
+                f" otherwise be justified (threat was {threat.name.lower()})"
             )
         return None
 
     def cew_rules(self, t: float, s: _Subject) -> None:
-        barred = self.cew_barred(s)
+        barred = self.cew_barred(s, t)
         if barred is not None:
             self.breach(barred[0], t, f"TASER on {s.name}: {barred[1]}")
 
@@ -865,26 +912,9 @@ class _Judge:
             self.fired_bays.append(
                 (str(d.get("serial")), int(d.get("bay") or 0), str(d.get("cartridge")))
             )
-            if s is not None and not s.tasered:
-                s.tasered = True
-                if s.warned_cew:
-                    self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
-                elif s.threat.name.lower() in self.values.cew_warning_threats and not (
-                    s.threat == Threat.NONE and s.ended_at is not None
-                ):
-                    self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
-                else:
-                    self.add(
-                        "CEW-02",
-                        t,
-                        Kind.INFO,
-                        f"no CEW warning to {s.name}: not feasible against"
-                        f" {threat_words(s.threat)}",
-                    )
-        if self.first_force is None:
-            self.first_force = (t, option)
-            self.first_threat = s.threat if s is not None else Threat.NONE
-            self.first_force_rules(t, option, s)
+            if s is not None:
+                self.cew_warning(t, s)
+        self.first_use(t, option, s)
         if option is ForceOption.FIREARM and self.rounds == 1:
             feasible = None if s is None else self.feasible(s, t)
             self.identification_before_deadly_force(t, s, feasible)
@@ -907,6 +937,36 @@ class _Judge:
                 )
         what = "round" if option is ForceOption.FIREARM else "TASER deployment"
         self.force(t, option, name, what)
+
+    def cew_warning(self, t: float, s: _Subject) -> None:
+        """CEW-02 at the first CEW use on `s`, a probe deployment or a drive-stun alike
+        (docs/scoring.md: a drive-stun is judged like any use of force; nu26 #1)."""
+        if s.tasered:
+            return
+        s.tasered = True
+        threat = self.weighed(s, t)
+        if s.warned_cew:
+            self.add("CEW-02", t, Kind.CREDIT, f"CEW warning given to {s.name} first")
+        elif threat.name.lower() in self.values.cew_warning_threats and not (
+            threat == Threat.NONE and s.ended_at is not None
+        ):
+            self.breach("CEW-02", t, f"no CEW warning to {s.name}: {_cew_warnable(s, t)}")
+        else:
+            self.add(
+                "CEW-02",
+                t,
+                Kind.INFO,
+                f"no CEW warning to {s.name}: not feasible against {threat_words(threat)}"
+                f"{self.fled_note(s, t)}",
+            )
+
+    def first_use(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+        """The run's first use of force, whatever it was (a round, a probe deployment or a
+        drive-stun's cycle): VERBAL-01, less-lethal first, and no talk-down credit after it."""
+        if self.first_force is None:
+            self.first_force = (t, option)
+            self.first_threat = self.weighed(s, t) if s is not None else Threat.NONE
+            self.first_force_rules(t, option, s)
 
     def identified_credit(self, t: float, identified_at: float) -> None:
         self.identity_credited = True
@@ -942,11 +1002,19 @@ class _Judge:
             )
 
     def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
-        threat = s.threat if s is not None else Threat.NONE
-        taser_fits = self.policy.judge(threat, ForceOption.TASER) is Judgement.JUSTIFIED
-        if s is not None and self.cew_barred(s) is not None:
+        threat = self.weighed(s, t) if s is not None else Threat.NONE
+        judged = self.policy.judge(threat, ForceOption.TASER)
+        taser_fits = judged is Judgement.JUSTIFIED
+        rule = None if s is None else (self.cew_barred(s, t) or ("", ""))[0]
+        why = {"CEW-01": "flight alone", "CEW-05": "a restricted subject"}.get(rule or "", "")
+        if s is not None and not why and judged is Judgement.EXCESSIVE:
+            # One rule for when the TASER was permitted (nu26 #3): the matrix bars it for the
+            # subject's state (facts.md §5 when a CEW fits: not against passive non-compliance)
+            # as the CEW policy bars it for flight alone or a restricted subject.
+            why = f"excessive against {threat_words(threat)}"
+        if why:
             taser_fits = False  # the CEW policy bars it: no less-lethal credit, no LLF-02
-            self.llf_na = "the CEW policy barred the TASER here"
+            self.llf_na = f"the CEW policy barred the TASER here: {why}"
         if option is ForceOption.TASER and taser_fits:
             self.add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
         elif (
@@ -1104,6 +1172,11 @@ class _Judge:
                     " pain compliance (policy: only against"
                     f" {', '.join(values.drive_stun_threats)})",
                 )
+            # A drive-stun is a use of force like a probe deployment (docs/scoring.md; facts.md
+            # §5 drive-stun, warning before CEW): the warning before it, the command before the
+            # first force, less-lethal first, and no "no force used" (nu26 #1).
+            self.cew_warning(t, s)
+            self.first_use(t, ForceOption.TASER, s)
         if s.threat == Threat.NONE and s.ended_at is not None:
             s.cycles_after += 1
         if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":
@@ -1116,11 +1189,15 @@ class _Judge:
                     f" re-assess (policy {values.cew_reassess_s:.2f} s)",
                 )
             self.force(t, ForceOption.TASER, s.name, f"TASER cycle {s.cycles}")
-        if s.cycles > values.cew_max_cycles:
+        # One cap, "no more than 3 cycles or 15 s cumulative" (facts.md §5 cycles): a cycle past
+        # it, by its count or by exposure already at the cap, is one CEW-04 (nu26 #7).
+        if s.cycles > values.cew_max_cycles or (s.exposure_s >= values.cew_max_exposure_s - 1e-9):
+            s.capped.add(int(d["cycle"]))
             self.breach(
                 "CEW-04",
                 t,
-                f"cycle {s.cycles} on {s.name}: past the cap of {values.cew_max_cycles} cycles",
+                f"cycle {s.cycles} on {s.name}: past the cap of {self.cap_words()}"
+                f" ({s.exposure_s:.1f} s of exposure before it)",
             )
 
     def exposure(self, rec: LogRecord) -> None:
@@ -1146,13 +1223,21 @@ class _Judge:
                 f"cycle {d['cycle']} on {s.name} lasted {d['duration_s']:.1f} s, longer than one"
                 f" standard {values.cew_standard_cycle_s:g} s cycle",
             )
-        if before <= values.cew_max_exposure_s < s.exposure_s:
+        if before <= values.cew_max_exposure_s < s.exposure_s and int(d["cycle"]) not in s.capped:
+            # This cycle took the exposure past the cap and was not charged at its start: its
+            # one CEW-04 (a cycle past both the count and the time is charged once, nu26 #7).
+            s.capped.add(int(d["cycle"]))
             self.breach(
                 "CEW-04",
                 t,
-                f"{s.exposure_s:.1f} s of exposure on {s.name}: past the cap of"
-                f" {values.cew_max_exposure_s:g} s",
+                f"cycle {d['cycle']} on {s.name}: {s.exposure_s:.1f} s of exposure, past the cap"
+                f" of {self.cap_words()}",
             )
+
+    def cap_words(self) -> str:
+        """CEW-04's one cap, as a finding names it: "3 cycles or 15 s" (facts.md §5 cycles)."""
+        values = self.values
+        return f"{values.cew_max_cycles} cycles or {values.cew_max_exposure_s:g} s"
 
     def probes(self, rec: LogRecord) -> None:
         d, t = rec.data, rec.t
