@@ -1118,6 +1118,7 @@ def _verify(args: argparse.Namespace) -> int:
         # Everything in one snapshot: the chains, the counts and the console's audit trail
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
+        missing = records.missing_tables()  # said in one of the problems too
         counts = records.counts()
         schema = records.schema_version  # what a too-new store's refusal names too
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
@@ -1192,7 +1193,8 @@ def _verify(args: argparse.Namespace) -> int:
         lambda: (
             {"schema_version": schema}
             | counts
-            | {"intact": not problems, "problems": found, "warnings": warned}
+            | {"intact": not problems, "missing_tables": missing}
+            | {"problems": found, "warnings": warned}
             | ({} if upgraded is None else {"audit_head_set_at_upgrade": upgraded})
             | {
                 "unchecked_logs": [
