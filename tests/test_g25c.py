@@ -124,6 +124,10 @@ def test_a_dropped_table_of_an_attempt_in_progress_is_named(
     _drop(db, "ledger", "console_users")
     code, text = _verify(db, capsys)
     assert code == 1
+    assert text.splitlines()[0] == (
+        "chain NOT intact: 1 problem in 0 qualification records, 1 officer, 0 drill runs,"
+        " 3 console audit rows kept, not walked"
+    )
     assert (
         "tables ledger, attempt_shots, console_users are missing: dropped outside OpenRange,"
         " with what they held, so the chains cannot be walked; restore the store from a backup"

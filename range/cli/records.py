@@ -1108,7 +1108,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, head_set_at_upgrade, verify_audit
-    from range.records.store import Problem
+    from range.records.store import WALKED_TABLES, Problem
 
     def fmt(ids: list[int]) -> str:
         shown = ", ".join(str(i) for i in ids[:10])
@@ -1159,7 +1159,9 @@ def _verify(args: argparse.Namespace) -> int:
             )
         )
         if problems:
-            yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} checked"
+            # A table the chains are in dropped: nothing was walked, only counted.
+            done = "kept, not walked" if WALKED_TABLES.intersection(missing) else "checked"
+            yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} {done}"
         elif warnings:  # the chain holds, but a kept run can no longer be rescored
             yield f"chain intact, {plural(len(warnings), 'warning')}: {checked}"
         else:

@@ -143,7 +143,7 @@ def schema_tables(version: int = SCHEMA_VERSION) -> tuple[str, ...]:
 # The tables `verify` walks (the chains, and what the ledger chains); one of them missing, the
 # chains cannot be walked at all. A missing table `verify` does not read (`attempt_shots`: an
 # attempt in progress's shots) is reported all the same.
-_WALKED = frozenset(
+WALKED_TABLES = frozenset(
     {"qualifications", "chain_head", "ledger", "officers", "drill_runs", "drill_run_amendments"}
 )
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
@@ -2388,7 +2388,7 @@ class Records:
             # dropped one is a problem named in one line, never "intact" (nu25 #4).
             missing = self.missing_tables()
             if missing:
-                unwalked = bool(_WALKED.intersection(missing))
+                unwalked = bool(WALKED_TABLES.intersection(missing))
                 return [Problem(0, missing_tables_line(missing, unwalked), "store")] + (
                     [] if unwalked else self._walk()
                 )
