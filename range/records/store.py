@@ -1198,6 +1198,10 @@ class Records:
             )
         return {r["name"] for r in rows}
 
+    def tables(self) -> set[str]:
+        """The names of the tables the store holds now."""
+        return self._tables()
+
     def missing_tables(self) -> list[str]:
         """The tables this store's schema version has (`schema_tables`), and those of the
         console's that a console which used it made (range/console/store.py), that are not
