@@ -1273,7 +1273,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from range.console.store import audit_count, has_audit, head_set_at_upgrade, verify_audit
-    from range.records.store import Problem
+    from range.records.store import WALKED_TABLES, Problem
 
     def fmt(ids: list[int]) -> str:
         shown = ", ".join(str(i) for i in ids[:10])
@@ -1283,6 +1283,7 @@ def _verify(args: argparse.Namespace) -> int:
         # Everything in one snapshot: the chains, the counts and the console's audit trail
         # agree with one another even while a lane or the console writes (PostgreSQL).
         problems = records.verify()
+        missing = records.missing_tables()  # said in one of the problems too
         counts = records.counts()
         schema = records.schema_version  # what a too-new store's refusal names too
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
@@ -1323,7 +1324,9 @@ def _verify(args: argparse.Namespace) -> int:
             )
         )
         if problems:
-            yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} checked"
+            # A table the chains are in dropped: nothing was walked, only counted.
+            done = "kept, not walked" if WALKED_TABLES.intersection(missing) else "checked"
+            yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} {done}"
         elif warnings:  # the chain holds, but a kept run can no longer be rescored
             yield f"chain intact, {plural(len(warnings), 'warning')}: {checked}"
         else:
@@ -1357,7 +1360,8 @@ def _verify(args: argparse.Namespace) -> int:
         lambda: (
             {"schema_version": schema}
             | counts
-            | {"intact": not problems, "problems": found, "warnings": warned}
+            | {"intact": not problems, "missing_tables": missing}
+            | {"problems": found, "warnings": warned}
             | ({} if upgraded is None else {"audit_head_set_at_upgrade": upgraded})
             | {
                 "unchecked_logs": [

@@ -129,7 +129,33 @@ _MIGRATIONS = [
     "",
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+_CREATES = re.compile(r"CREATE TABLE (\w+)")
+
+
+def schema_tables(version: int = SCHEMA_VERSION) -> tuple[str, ...]:
+    """The tables a store of schema `version` holds, in the order its migrations make them
+    (`schema_version` first): read from the migrations themselves, so the list `verify` and
+    the console check a store against never drifts from what a migration creates."""
+    made = [name for migration in _MIGRATIONS[:version] for name in _CREATES.findall(migration)]
+    return ("schema_version", *made)
+
+
+# The tables `verify` walks (the chains, and what the ledger chains); one of them missing, the
+# chains cannot be walked at all. A missing table `verify` does not read (`attempt_shots`: an
+# attempt in progress's shots) is reported all the same.
+WALKED_TABLES = frozenset(
+    {"qualifications", "chain_head", "ledger", "officers", "drill_runs", "drill_run_amendments"}
+)
 QUALIFICATIONS, LEDGER = 1, 2  # the chain head rows
+# What `Records.counts` counts: its key, and the table it counts.
+_COUNTED = {
+    "records": "qualifications",
+    "officers": "officers",
+    "drill_runs": "drill_runs",
+    "in_progress": "attempts_in_progress",
+    "drill_runs_in_progress": "drill_runs_in_progress",
+    "amendments": "drill_run_amendments",
+}
 
 _OFFICER_FIELDS = ("badge", "name", "agency", "unit")
 _DRILL_RUN_FIELDS = (
@@ -1265,6 +1291,21 @@ class Records:
                 " WHERE table_schema = current_schema()"
             )
         return {r["name"] for r in rows}
+
+    def tables(self) -> set[str]:
+        """The names of the tables the store holds now."""
+        return self._tables()
+
+    def missing_tables(self) -> list[str]:
+        """The tables this store's schema version has (`schema_tables`), and those of the
+        console's that a console which used it made (range/console/store.py), that are not
+        there: dropped outside OpenRange. `verify` reports them; the console refuses such a
+        store rather than make them again empty."""
+        from range.console.store import missing_console_tables
+
+        present = self._tables()
+        mine = [t for t in schema_tables(self.schema_version) if t not in present]
+        return mine + missing_console_tables(present)
 
     def _stored_version(self) -> int | None:
         tables = self._tables()
@@ -2540,18 +2581,13 @@ class Records:
     def counts(self) -> dict[str, int]:
         """How many qualification records, officers and drill runs the chains hold, and how
         many attempts are in progress (outside the chain until finished or closed)."""
-        newer = (
-            " (SELECT COUNT(*) FROM drill_runs_in_progress) AS drill_runs_in_progress,"
-            " (SELECT COUNT(*) FROM drill_run_amendments) AS amendments"
-            if self._since_6()
-            else " 0 AS drill_runs_in_progress, 0 AS amendments"
+        # A table the store does not have (before schema 6; dropped: `verify` says so) holds 0.
+        present = self._tables()
+        counted = ", ".join(
+            f"(SELECT COUNT(*) FROM {table}) AS {key}" if table in present else f"0 AS {key}"
+            for key, table in _COUNTED.items()
         )
-        (row,) = self._rows(
-            "SELECT (SELECT COUNT(*) FROM qualifications) AS records,"
-            " (SELECT COUNT(*) FROM officers) AS officers,"
-            " (SELECT COUNT(*) FROM drill_runs) AS drill_runs,"
-            " (SELECT COUNT(*) FROM attempts_in_progress) AS in_progress," + newer
-        )
+        (row,) = self._rows(f"SELECT {counted}")
         return {k: int(v) for k, v in row.items()}
 
     # Not LIKE this: a qualification record an officer fired. A scripted shooter's attempt (its
@@ -2636,16 +2672,20 @@ class Records:
         one the next link (or the chain head, if it was the last); an officer or drill run
         edited, deleted or added outside OpenRange no longer matches the ledger."""
         with self.snapshot():
-            missing = {"qualifications", "chain_head", "officers", "drill_runs", "ledger"}
-            missing -= self._tables()
+            # Every table the store's schema has (and the console's, where one used it): a
+            # dropped one is a problem named in one line, never "intact" (nu25 #4).
+            missing = self.missing_tables()
             if missing:
-                raise RecordsError(
-                    f"records {self.where}: table(s) {', '.join(sorted(missing))} missing:"
-                    " the store is damaged or not OpenRange's"
+                unwalked = bool(WALKED_TABLES.intersection(missing))
+                return [Problem(0, missing_tables_line(missing, unwalked), "store")] + (
+                    [] if unwalked else self._walk()
                 )
-            problems = self._verify_qualifications()
-            problems += self._verify_ledger()
-            problems += self._verify_logs()
+            return self._walk()
+
+    def _walk(self) -> list[Problem]:
+        problems = self._verify_qualifications()
+        problems += self._verify_ledger()
+        problems += self._verify_logs()
         return problems
 
     def rescore_warnings(self) -> list[Problem]:
@@ -2657,6 +2697,8 @@ class Records:
         from range.runs.saved import COURSE_COPY, COURSE_JSON, DRILL_COPY, DRILL_JSON
 
         found: list[Problem] = []
+        if not {"drill_runs", "qualifications"} <= self._tables():
+            return found  # a table dropped: `verify` says so
         for run in self._rows(
             "SELECT id, run_dir, drill_sha256 FROM drill_runs WHERE run_dir IS NOT NULL"
             " AND drill_sha256 != '' ORDER BY id"
@@ -2684,6 +2726,8 @@ class Records:
         """Each recorded drill run's id and `log_check`: whether its log on disk is still the
         one recorded (None: none was kept, and what says why: NO_LOG_HASH, NO_LOG_CLOSED or
         NO_LOG_UNKNOWN), and what is said."""
+        if "drill_runs" not in self._tables():
+            return []  # dropped: `verify` says so
         rows = self._rows("SELECT id, run_dir, result FROM drill_runs ORDER BY id")
         return [(int(row["id"]), *log_check(row)) for row in rows]
 
@@ -2814,6 +2858,19 @@ class Records:
 _NEARLY_FULL_BYTES = 1 << 20
 
 
+def missing_tables_line(missing: list[str], unwalked: bool = False) -> str:
+    """`verify`'s one line for tables dropped from a store (`unwalked`: the chains could not
+    be walked without them)."""
+    one = len(missing) == 1
+    line = (
+        f"table{'' if one else 's'} {', '.join(missing)} {'is' if one else 'are'} missing:"
+        f" dropped outside OpenRange, with what {'it' if one else 'they'} held"
+    )
+    if unwalked:
+        line += ", so the chains cannot be walked"
+    return line + "; restore the store from a backup"
+
+
 def _copy_problem(folder: Path, recorded: str, *names: str) -> str | None:
     """What is wrong with the copy of a run's drill or course file kept in `folder` (the first
     of `names` there), against the sha256 the record holds; None when it matches, or when the
@@ -2906,7 +2963,10 @@ def _explain(exc: BaseException, path: Path | None = None) -> str:
     if "unable to open database file" in lowered:
         return f"cannot open the database file ({text})"
     if "no such table" in lowered or ("does not exist" in lowered and "relation" in lowered):
-        return f"{text}: the store is damaged or not OpenRange's"
+        return (
+            f"{text}: the store is damaged (a table dropped) or not OpenRange's;"
+            " `openrange records verify` names every table missing"
+        )
     if "database" in lowered and "does not exist" in lowered:
         return f"no such PostgreSQL database; nothing was created ({redact(text)})"
     if "connection" in lowered or "could not connect" in lowered:
