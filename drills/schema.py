@@ -591,6 +591,16 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
         if subject.start_phase not in phase_ids:
             problem(("subjects", k, "start_phase"), f"no phase {subject.start_phase!r}")
             continue
+        owner = drill.phases[phase_ids[subject.start_phase]].subject
+        if owner != subject.id:
+            # The engine plays a subject from its start phase on: one started in another's
+            # phase would act out that subject's script (nu24 #4).
+            problem(
+                ("subjects", k, "start_phase"),
+                f"phase {subject.start_phase!r} belongs to another subject ({owner!r}):"
+                f" start {subject.id!r} in a phase whose subject = {subject.id!r}",
+            )
+            continue
         todo = [subject.start_phase]
         while todo:
             current = todo.pop()
