@@ -29,3 +29,51 @@ def test_a_subject_started_in_another_subjects_phase_is_refused_with_its_line(
     )
     assert main(["drill", "validate", str(path)]) == 1
     assert "subjects[1].start_phase" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def a_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One saved run: the flagship demo, a scripted officer, seed 7."""
+    from drills.officer import find_officer
+    from drills.schema import find_drill
+    from range.runs.drill import RunConfig, run_drill
+
+    config = RunConfig(
+        find_drill("knife-approach-v1"),
+        find_officer("taser-first-v1"),
+        7,
+        runs_dir=tmp_path_factory.mktemp("runs"),
+    )
+    run_dir = run_drill(config).run_dir
+    assert run_dir is not None
+    return run_dir
+
+
+def test_score_json_of_two_runs_one_not_scored_keeps_the_runs_shape(
+    a_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu24 #8: two runs given, one of them not scoreable (its kept drill edited; a folder with
+    no log): still `{"runs": [...], "officers": [...]}`, entry N argument N, exit status 1."""
+    import json
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(a_run, edited)
+    with (edited / "drill.toml").open("a", encoding="utf-8") as f:
+        f.write("\n# edited\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for bad in (edited, empty):
+        capsys.readouterr()
+        assert main(["score", str(bad), str(a_run), "--json"]) == 1
+        out = json.loads(capsys.readouterr().out)
+        assert set(out) == {"runs", "officers"}
+        first, second = out["runs"]
+        assert first["run_dir"] == str(bad) and "not scored" in first["error"]
+        assert "score" not in first
+        assert second["run_dir"] == str(a_run) and second["drill"] == "knife-approach-v1"
+        assert isinstance(second["score"], (int, float))
+        # The text is the batch's table too, one row for the run scored.
+        assert main(["score", str(bad), str(a_run)]) == 1
+        text = capsys.readouterr().out
+        assert str(a_run) in text and "Decision:" not in text
