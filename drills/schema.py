@@ -400,13 +400,18 @@ class Drill(StrictModel):
 MIN_START_DISTANCE_FT = 1.5
 
 
+def _names_script_file(name: str) -> bool:
+    """An `expected_officer` that names a script file (by path) rather than a built-in id."""
+    return name.endswith(".toml") or "/" in name
+
+
 def _check_expected_officer(
     drill: Drill, problem: Callable[[tuple[str | int, ...], str], None]
 ) -> None:
     """A drill's expected_officer names a built-in officer script (or a script file)."""
     name = drill.expected_officer
-    if name is None or name.endswith(".toml") or "/" in name:
-        return
+    if name is None or _names_script_file(name):
+        return  # a file: looked for beside the drill file (DrillFile.check_expected_officer)
     from drills.officer import builtin_officers
 
     known = builtin_officers()
@@ -709,6 +714,35 @@ class DrillFile:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+    def expected_officer(self) -> str | None:
+        """The drill's `expected_officer` as a run looks it up: a built-in script's id as
+        written; a script file's path (`.toml`, or with a `/`) from the drill file's own folder
+        when relative, as a drill author writes it beside the drill, whatever the folder the
+        command runs in (nu24 #10)."""
+        name = self.drill.expected_officer
+        if name is None or not _names_script_file(name):
+            return name
+        path = Path(name).expanduser()
+        return str(path if path.is_absolute() else self.path.parent / path)
+
+    def check_expected_officer(self) -> None:
+        """A script file named by `expected_officer` must be there (`drill validate`, and
+        `drill run` before it plays the drill's expected response): refused by file, line and
+        field, with the path it was looked for at. Not a load check: a drill kept with a run
+        is read without its script beside it. Raises DataFileError."""
+        name, found = self.drill.expected_officer, self.expected_officer()
+        if name is None or found is None or not _names_script_file(name):
+            return  # none, or a built-in id (checked on load)
+        if Path(found).is_file():
+            return
+        text = decode(self.content, self.path)
+        where = "" if found == name else f" (looked for at {found}, beside the drill file)"
+        problem = f"no file {name!r}{where}: give a script file's path or a built-in script's id"
+        raise DataFileError(
+            self.path,
+            [Problem(locate(key_lines(text), ("expected_officer",)), "expected_officer", problem)],
+        )
 
 
 def check_speech_triggers(

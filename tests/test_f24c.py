@@ -77,3 +77,36 @@ def test_score_json_of_two_runs_one_not_scored_keeps_the_runs_shape(
         assert main(["score", str(bad), str(a_run)]) == 1
         text = capsys.readouterr().out
         assert str(a_run) in text and "Decision:" not in text
+
+
+def test_a_relative_expected_officer_is_found_beside_the_drill_and_a_missing_one_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu24 #10: `expected_officer = "x.toml"` is looked for in the drill file's folder (the
+    command runs from elsewhere: the repository root); a missing file is refused by `drill
+    validate` and `drill run` alike, by file, line and field, before anything runs."""
+    from drills.schema import drill_file
+
+    folder = tmp_path / "agency"
+    folder.mkdir()
+    drill = folder / "walk.toml"
+    drill.write_text(
+        (DATA / "walk.toml").read_text(encoding="utf-8").replace("OFFICER", "walk-officer.toml"),
+        encoding="utf-8",
+    )
+    source = drill_file(drill)
+    assert source.expected_officer() == str(folder / "walk-officer.toml")
+    with pytest.raises(DataFileError) as caught:
+        source.check_expected_officer()
+    why = (
+        f"{drill}:6: expected_officer: no file 'walk-officer.toml' (looked for at"
+        f" {folder / 'walk-officer.toml'}, beside the drill file): give a script file's path or"
+        " a built-in script's id"
+    )
+    assert str(caught.value) == why
+    assert main(["drill", "validate", str(drill)]) == 1
+    assert capsys.readouterr().err.strip() == why
+    assert main(["drill", "run", str(drill), "--seed", "1", "--runs-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"openrange: {why}"
+    (folder / "walk-officer.toml").write_text("", encoding="utf-8")
+    drill_file(drill).check_expected_officer()  # there now: no error
