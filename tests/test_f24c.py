@@ -110,3 +110,41 @@ def test_a_relative_expected_officer_is_found_beside_the_drill_and_a_missing_one
     assert capsys.readouterr().err.strip() == f"openrange: {why}"
     (folder / "walk-officer.toml").write_text("", encoding="utf-8")
     drill_file(drill).check_expected_officer()  # there now: no error
+
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def _toml_block(doc: str, opening: str) -> str:
+    """The ```toml block of docs/`doc` whose first line starts with `opening`, as a reader
+    copies it."""
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    blocks = [b.split("\n```", 1)[0] for b in text.split("```toml\n")[1:]]
+    found = [b for b in blocks if b.startswith(opening)]
+    assert len(found) == 1, f"{doc}: {len(found)} toml blocks open with {opening!r}"
+    return found[0]
+
+
+def test_the_docs_example_course_drill_and_script_work_when_copied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu24 #11: the docs' "every key" course (it had hand = "both" with switch_hand_after,
+    and a pass mark above its 16 points) validates; the example drill and its officer script
+    validate together, and the script's declared `expect` holds at seed 1 (it said FAIL
+    [CEW-02]: the run is a PASS, CEW-02 not feasible against an assaultive subject)."""
+    import json
+
+    course = tmp_path / "agency-pistol-v1.toml"
+    course.write_text(_toml_block("courses.md", 'id = "agency-pistol-v1"'), encoding="utf-8")
+    drill = tmp_path / "example-walk-v1.toml"
+    drill.write_text(_toml_block("drills.md", 'id = "example-walk-v1"'), encoding="utf-8")
+    officer = tmp_path / "example-officer-v1.toml"
+    officer.write_text(_toml_block("drills.md", 'id = "example-officer-v1"'), encoding="utf-8")
+    assert main(["course", "validate", str(course)]) == 0
+    assert main(["drill", "validate", str(drill), str(officer)]) == 0
+    out = capsys.readouterr().out
+    assert "ok (example-walk-v1" in out and "checked against drill example-walk-v1" in out
+    args = ["drill", "run", str(drill), "--sim", str(officer), "--seed", "1", "--no-save"]
+    assert main([*args, "--json"]) == 0
+    expect = json.loads(capsys.readouterr().out)["expect"]
+    assert expect["checked"] and expect["met"], expect
