@@ -25,6 +25,7 @@ from drills.threat import Behaviour
 from physics.body import Region
 from physics.datafiles import (
     DataFileError,
+    FieldError,
     Problem,
     StrictModel,
     Text,
@@ -140,7 +141,8 @@ class OfficerScript(StrictModel):
     @model_validator(mode="after")
     def _expect_needs_drill(self) -> OfficerScript:
         if self.expect is not None and self.drill is None:
-            raise ValueError("expect needs drill: the drill whose verdict it declares")
+            # Said on expect's own line, not the file's first (nu24 #12).
+            raise FieldError(("expect",), "needs drill: the drill whose verdict it declares")
         return self
 
 

@@ -25,6 +25,7 @@ from physics.datafiles import (
     VERSIONED_ID,
     CheckedAgainst,
     DataFileError,
+    FieldError,
     NotFoundError,
     Problem,
     StrictModel,
@@ -357,8 +358,10 @@ class Drill(StrictModel):
     def _issued_loads(self) -> Drill:
         if self.taser_loads is None:
             return self
-        if self.taser_model is None:
-            raise ValueError("taser_loads needs taser_model")
+        if self.taser_model is None:  # said on taser_loads' own line (nu24 #12)
+            raise FieldError(
+                ("taser_loads",), "needs taser_model: the model whose bays these cartridges load"
+            )
         known = {c.cartridge_id: c for c in CartridgeCode if c.cartridge_id}
         for load in self.taser_loads:
             if load not in known:
@@ -459,6 +462,32 @@ def _check_scene_names(drill: Drill, problem: Callable[[tuple[str | int, ...], s
             seen.setdefault(name, n)
 
 
+def _check_on_lane(
+    scene: Scene,
+    loc: tuple[str | int, ...],
+    what: str,
+    thing: Cover | Crowd,
+    problem: Callable[[tuple[str | int, ...], str], None],
+) -> None:
+    """Cover or a crowd whose centre lies off the lane, blamed on the coordinate at fault with
+    its allowed range, as a subject's `lateral_ft` is (nu24 #12: a y_ft past the side wall was
+    said as x_ft, with no bound)."""
+    if thing.x_ft > scene.lane_length_ft:
+        problem(
+            (*loc, "x_ft"),
+            f"{what} {thing.name!r} lies off the lane: {thing.x_ft:g} ft is beyond"
+            f" scene.lane_length_ft = {scene.lane_length_ft:g}; allowed up to"
+            f" {scene.lane_length_ft:g}",
+        )
+    half = scene.lane_width_ft / 2
+    if abs(thing.y_ft) > half:
+        problem(
+            (*loc, "y_ft"),
+            f"{what} {thing.name!r} lies off the lane: {thing.y_ft:g} ft is past a side wall"
+            f" (scene.lane_width_ft = {scene.lane_width_ft:g}); allowed -{half:g} to {half:g}",
+        )
+
+
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
     lines = key_lines(text)
@@ -497,21 +526,13 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     _check_expected_officer(drill, problem)
     _check_scene_names(drill, problem)
     for c, cover in enumerate(drill.scene.cover):
-        if (
-            cover.x_ft > drill.scene.lane_length_ft
-            or abs(cover.y_ft) > drill.scene.lane_width_ft / 2
-        ):
-            problem(("scene", "cover", c, "x_ft"), f"cover {cover.name!r} lies off the lane")
+        _check_on_lane(drill.scene, ("scene", "cover", c), "cover", cover, problem)
         problem_text = _cover_problem(cover)
         if problem_text is not None:
             field = "material" if problem_text.startswith("no material") else "role"
             problem(("scene", "cover", c, field), problem_text)
     for c, crowd in enumerate(drill.scene.crowds):
-        if (
-            crowd.x_ft > drill.scene.lane_length_ft
-            or abs(crowd.y_ft) > drill.scene.lane_width_ft / 2
-        ):
-            problem(("scene", "crowds", c, "x_ft"), f"crowd {crowd.name!r} lies off the lane")
+        _check_on_lane(drill.scene, ("scene", "crowds", c), "crowd", crowd, problem)
     if drill.empathy is not None:
         if drill.empathy.perspective not in subjects:
             problem(

@@ -167,6 +167,16 @@ class PhraseBook(StrictModel):
                         " (the en-us model's phones are stress-free)",
                     )
                 )
+            elif digits := [phone for phone in phones.split() if phone.isdigit()]:
+                # A stress digit on its own ("G L AO R P 1"): the rule broken is the stress
+                # digit's, not the phones' case (nu24 #12).
+                bad.append(
+                    (
+                        (word,),
+                        f"{word!r}: stress digits are not used: drop {digits[0]!r} (the en-us"
+                        " model's phones are stress-free)",
+                    )
+                )
             elif not re.match(PHONES, phones):
                 phones_are = "phones are upper-case CMU phones, e.g. 'T EY Z D'"
                 bad.append(((word,), f"{word!r}: {phones_are}"))
@@ -204,12 +214,12 @@ def _duplicates(book: PhraseBook, lines: dict[tuple[str | int, ...], int]) -> li
     seen: dict[str, str] = {}
     problems: list[Problem] = []
     for index, entry in enumerate(book.acts):
-        for phrase in entry.phrases:
+        for k, phrase in enumerate(entry.phrases):
             if phrase in seen and seen[phrase] != entry.act:
                 problems.append(
                     Problem(
                         locate(lines, ("acts", index, "phrases")),
-                        f"acts[{index}].phrases",
+                        f"acts[{index}].phrases[{k}]",
                         f"{phrase!r} is already {seen[phrase]!r}; a phrase performs one act",
                     )
                 )
@@ -263,11 +273,11 @@ def merged(agency: PhraseBook, text: str, extra: Path) -> PhraseBook:
     problems = _duplicates(agency, lines) + [
         Problem(
             locate(lines, ("acts", index, "phrases")),
-            f"acts[{index}].phrases",
+            f"acts[{index}].phrases[{k}]",  # which phrase, as the schema's errors say it
             f"{phrase!r} is {known[phrase]!r} in the built-in phrase book",
         )
         for index, entry in enumerate(agency.acts)
-        for phrase in entry.phrases
+        for k, phrase in enumerate(entry.phrases)
         if known.get(phrase, entry.act) != entry.act
     ]
     if problems:

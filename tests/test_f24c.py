@@ -148,3 +148,68 @@ def test_the_docs_example_course_drill_and_script_work_when_copied(
     assert main([*args, "--json"]) == 0
     expect = json.loads(capsys.readouterr().out)["expect"]
     assert expect["checked"] and expect["met"], expect
+
+
+def _one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[str]:
+    """The error lines of `openrange ARGV` (which must fail), without the `openrange: ` mark."""
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    return [line.removeprefix("openrange: ") for line in err]
+
+
+def test_errors_name_the_field_and_line_at_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu24 #12: cover past the side wall blames y_ft with its bound (not x_ft); taser_loads
+    without taser_model and expect without drill are said on their own lines (not line 1); a
+    phrase-book clash names the phrase's index; a misspelt policy setting id is named on its
+    row's line with the id it meant; a stress digit on its own is said as a stress digit."""
+    bad = {name: str(DATA / name) for name in ("cv2.toml", "t2.toml", "o4.toml", "pb1.toml")}
+    assert _one_error(capsys, ["drill", "validate", bad["cv2.toml"]]) == [
+        f"{bad['cv2.toml']}:12: scene.cover[0].y_ft: cover 'wall' lies off the lane: 40 ft is"
+        " past a side wall (scene.lane_width_ft = 30); allowed -15 to 15"
+    ]
+    assert _one_error(capsys, ["drill", "validate", bad["t2.toml"]]) == [
+        f"{bad['t2.toml']}:8: taser_loads: needs taser_model: the model whose bays these"
+        " cartridges load"
+    ]
+    assert _one_error(capsys, ["drill", "validate", bad["o4.toml"]]) == [
+        f"{bad['o4.toml']}:4: expect: needs drill: the drill whose verdict it declares"
+    ]
+    said = _one_error(capsys, ["speech", "phrases", "--phrases", bad["pb1.toml"]])
+    assert said[:2] == [
+        f"{bad['pb1.toml']}:10: acts[0].phrases[2]: 'drop it' is 'command.drop_weapon' in the"
+        " built-in phrase book",
+        f"{bad['pb1.toml']}:22: acts[3].phrases[1]: 'kneel down' is already 'command.kneel';"
+        " a phrase performs one act",
+    ]
+    assert said[2].startswith(f"{bad['pb1.toml']}:22: acts[3].phrases[2]: 'frobnicate'")
+    stressed = tmp_path / "stress.toml"
+    stressed.write_text(
+        'version = 1\nlanguage = "en-us"\n[pronunciations]\nglorp = "G L AO R P 1"\n'
+        '[[acts]]\nact = "command.glorp"\nphrases = ["glorp"]\n',
+        encoding="utf-8",
+    )
+    assert _one_error(capsys, ["speech", "phrases", "--phrases", str(stressed)]) == [
+        f"{stressed}:4: pronunciations.glorp: 'glorp': stress digits are not used: drop '1' (the"
+        " en-us model's phones are stress-free)"
+    ]
+    default = Path(__file__).parent.parent / "scoring" / "data" / "policy-default.toml"
+    text = default.read_text(encoding="utf-8")
+    line = text[: text.index('id = "cew_max_cycles"')].count("\n") + 1
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text.replace('id = "cew_max_cycles"', 'id = "cew_max_cycle"'), "utf-8")
+    said = _one_error(capsys, ["policy", "validate", str(policy)])
+    assert len(said) == 1 and said[0].startswith(f"{policy}:{line}: settings[")
+    assert said[0].endswith(".id: no setting 'cew_max_cycle' (did you mean 'cew_max_cycles'?)")
+
+
+def test_the_docs_list_every_region_a_script_may_aim_at() -> None:
+    """nu24 #12: docs/drills.md's officer script listed no `pelvis` or `buttocks`, which the
+    loader takes."""
+    from physics.human import Region
+
+    block = _toml_block("drills.md", 'id = "example-officer-v1"')
+    listed = block[block.index('region = "abdomen"') :].split("subject = ", 1)[0]
+    words = set(listed.replace("|", " ").replace("#", " ").split())
+    assert {r.value for r in Region} <= words
