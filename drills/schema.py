@@ -179,6 +179,12 @@ class AttributeChanges(StrictModel):
     restrained: bool | None = None
 
 
+# The thickest clothing a subject may wear, inches from its surface to the skin (a design value:
+# more than twice the winter coat's 2.5 in, physics.human OUTFITS; any gap past 2 in already
+# keeps every probe from connecting, facts.md §1). 50 in is centimetres typed as inches (nu24 #15).
+MAX_CLOTHING_GAP_IN = 6.0
+
+
 class Subject(StrictModel):
     id: Text
     role: Literal["subject", "bystander"] = "subject"  # a bystander is never a target
@@ -188,7 +194,7 @@ class Subject(StrictModel):
     facing: Literal["officer", "away"] = "officer"
     held_object: HeldObject = HeldObject.NONE
     size: str = "medium"
-    clothing_gap_in: float = Field(default=0.25, ge=0.0)
+    clothing_gap_in: float = Field(default=0.25, ge=0.0, le=MAX_CLOTHING_GAP_IN)
     start_phase: Text
     attributes: Attributes = Attributes()
     # The subject's agitation model (drills/deescalation.py); None: no agitation, and no

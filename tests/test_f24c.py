@@ -213,3 +213,49 @@ def test_the_docs_list_every_region_a_script_may_aim_at() -> None:
     listed = block[block.index('region = "abdomen"') :].split("subject = ", 1)[0]
     words = set(listed.replace("|", " ").replace("#", " ").split())
     assert {r.value for r in Region} <= words
+
+
+def test_validation_gaps_a_step_past_the_end_a_walk_through_the_walls_a_50_inch_gap(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """nu24 #15: a script step at 25 s in a 20 s drill (never taken), a move_to through the
+    lane's walls (the officer ended 70 m behind and 56 m left of the lane), and a 50 in
+    clothing gap (centimetres typed as inches) are each refused by file, line and field."""
+    drill, script = str(DATA / "metro-cew-edge-v1.toml"), str(DATA / "o10.toml")
+    assert _one_error(capsys, ["drill", "validate", drill, script]) == [
+        f"{script}:7: steps[0].at_s: 25 s is past drill metro-cew-edge-v1's time_limit_s = 20"
+        " (the step would never be taken): allowed 0 <= at_s < 20"
+    ]
+    drill, script = str(DATA / "metro-crisis-v1.toml"), str(DATA / "mv.toml")
+    assert _one_error(capsys, ["drill", "validate", drill, script]) == [
+        f"{script}:8: steps[0].x_ft: -250 ft is off drill metro-crisis-v1's lane"
+        " (scene.lane_length_ft = 50): allowed -50 to 50",
+        f"{script}:9: steps[0].y_ft: 200 ft is past drill metro-crisis-v1's side walls"
+        " (scene.lane_width_ft = 20): allowed -10 to 10",
+    ]
+    gap = str(DATA / "u4.toml")
+    assert _one_error(capsys, ["drill", "validate", gap]) == [
+        f"{gap}:17: subjects[0].clothing_gap_in: 50 is out of range: allowed 0 <="
+        " clothing_gap_in <= 6"
+    ]
+
+
+def test_a_course_string_past_its_cartridges_effective_range_is_warned_of(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """nu24 #15: a TASER 7 CQ string at 24 ft (effective to 16 ft) validates, with a warning
+    naming file, line and field; a built-in course gives none."""
+    course = str(DATA / "cq24.toml")
+    assert main(["course", "validate", course]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{course}: ok (metro-qual-v1")
+    assert captured.err.strip() == (
+        f"{course}:55: stages[3].strings[0].distance_ft: warning: taser7-cq fired at 24 ft,"
+        " outside its effective range 0-16 ft (the default policy's CEW-08): both probes seldom"
+        " land there; checked as written"
+    )
+    from drills.course import builtin_course_files, read_course_file
+    from range.cli.course import range_warnings
+
+    for name in builtin_course_files():
+        assert range_warnings(read_course_file(name)) == [], name
