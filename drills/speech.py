@@ -263,6 +263,37 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
     return merged(parse_model(text, PhraseBook, extra), text, extra)
 
 
+# The most phrases an agency's book may hold (a design value, from a measurement; docs/speech.md
+# "Book size"). Every phrase is a path of the recogniser's grammar competing with every other:
+# on the shared 2-core machine, 100 extra three-word phrases made each utterance's decision
+# 2.4-2.9 s late (0.1-0.2 s with the built-in book's 51) and 300 lost the built-in "put the
+# knife down" (nu24 #15: 3,000 ran 6x slower than real time and heard worse).
+MAX_AGENCY_PHRASES = 150
+
+
+def _too_many(agency: PhraseBook, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+    """The phrase past MAX_AGENCY_PHRASES, named by its line and index, with why."""
+    count = sum(len(entry.phrases) for entry in agency.acts)
+    if count <= MAX_AGENCY_PHRASES:
+        return []
+    seen = 0
+    for index, entry in enumerate(agency.acts):
+        if seen + len(entry.phrases) > MAX_AGENCY_PHRASES:
+            k = MAX_AGENCY_PHRASES - seen
+            return [
+                Problem(
+                    locate(lines, ("acts", index, "phrases")),
+                    f"acts[{index}].phrases[{k}]",
+                    f"{count} phrases: an agency phrase book holds at most"
+                    f" {MAX_AGENCY_PHRASES} (this is phrase {MAX_AGENCY_PHRASES + 1}): each"
+                    " phrase slows recognition and makes it miss more, past real time for a"
+                    " live run (docs/speech.md, Book size)",
+                )
+            ]
+        seen += len(entry.phrases)
+    return []
+
+
 def merged(agency: PhraseBook, text: str, extra: Path) -> PhraseBook:
     """`phrasebook(extra)` for the agency book `agency` already parsed from `text`, the text
     of its file `extra` (the recogniser's load_phrases has parsed it: rv21b #7). Its own
@@ -270,16 +301,20 @@ def merged(agency: PhraseBook, text: str, extra: Path) -> PhraseBook:
     base = builtin_phrasebook()
     known = base.phrase_acts()
     lines = key_lines(text)
-    problems = _duplicates(agency, lines) + [
-        Problem(
-            locate(lines, ("acts", index, "phrases")),
-            f"acts[{index}].phrases[{k}]",  # which phrase, as the schema's errors say it
-            f"{phrase!r} is {known[phrase]!r} in the built-in phrase book",
-        )
-        for index, entry in enumerate(agency.acts)
-        for k, phrase in enumerate(entry.phrases)
-        if known.get(phrase, entry.act) != entry.act
-    ]
+    problems = (
+        _too_many(agency, lines)
+        + _duplicates(agency, lines)
+        + [
+            Problem(
+                locate(lines, ("acts", index, "phrases")),
+                f"acts[{index}].phrases[{k}]",  # which phrase, as the schema's errors say it
+                f"{phrase!r} is {known[phrase]!r} in the built-in phrase book",
+            )
+            for index, entry in enumerate(agency.acts)
+            for k, phrase in enumerate(entry.phrases)
+            if known.get(phrase, entry.act) != entry.act
+        ]
+    )
     if problems:
         raise DataFileError(extra, problems)
     acts: dict[str, ActEntry] = {entry.act: entry for entry in base.acts}

@@ -259,3 +259,33 @@ def test_a_course_string_past_its_cartridges_effective_range_is_warned_of(
 
     for name in builtin_course_files():
         assert range_warnings(read_course_file(name)) == [], name
+
+
+def test_an_agency_phrase_book_past_the_size_limit_is_refused_with_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nu24 #15: 3,000 agency phrases ran recognition 6x slower than real time and lost a
+    built-in phrase; a book past MAX_AGENCY_PHRASES is refused on the first phrase past it."""
+    from drills.speech import MAX_AGENCY_PHRASES
+
+    def book(phrases: int) -> Path:
+        words = ["stand", "there", "hands", "wait", "hold", "still", "move", "back", "now"]
+        said = [f"{words[n % 9]} {words[n // 9 % 9]} {words[n // 81 % 9]}" for n in range(phrases)]
+        path = tmp_path / f"pb{phrases}.toml"
+        listed = ", ".join(f'"{p}"' for p in said)
+        path.write_text(
+            f'version = 1\nlanguage = "en-us"\n[[acts]]\nact = "command"\nphrases = ["stop now"]\n'
+            f'[[acts]]\nact = "rapport.big"\nphrases = [{listed}]\n',
+            encoding="utf-8",
+        )
+        return path
+
+    assert main(["speech", "phrases", "--phrases", str(book(MAX_AGENCY_PHRASES - 1))]) == 0
+    capsys.readouterr()
+    big = book(MAX_AGENCY_PHRASES)
+    assert _one_error(capsys, ["speech", "phrases", "--phrases", str(big)]) == [
+        f"{big}:8: acts[1].phrases[{MAX_AGENCY_PHRASES - 1}]: {MAX_AGENCY_PHRASES + 1} phrases:"
+        f" an agency phrase book holds at most {MAX_AGENCY_PHRASES} (this is phrase"
+        f" {MAX_AGENCY_PHRASES + 1}): each phrase slows recognition and makes it miss more, past"
+        " real time for a live run (docs/speech.md, Book size)"
+    ]
