@@ -54,7 +54,10 @@ OfficerCue = Literal[
     "weapon_pointed",
     "taser_fired",
     "firearm_fired",
+    # Full incapacitation: both probes in, spread >= 12 in (a TASER that works; nu24 #9).
     "probes_connected",
+    # Both probes in, whatever the spread: a full or a reduced effect (pain, no lock-up).
+    "probes_attached",
     "hit",
 ]
 
@@ -66,6 +69,7 @@ CUE_WEAPON: dict[str, IssuedWeapon] = {
     "taser_drawn": "taser",
     "taser_fired": "taser",
     "probes_connected": "taser",
+    "probes_attached": "taser",
     "firearm_drawn": "firearm",
     "firearm_fired": "firearm",
 }

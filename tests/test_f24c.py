@@ -289,3 +289,81 @@ def test_an_agency_phrase_book_past_the_size_limit_is_refused_with_why(
         f" {MAX_AGENCY_PHRASES + 1}): each phrase slows recognition and makes it miss more, past"
         " real time for a live run (docs/speech.md, Book size)"
     ]
+
+
+_TASER_DRILL = """
+id = "taser-branch-v1"
+version = 1
+title = "t"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 30.0
+
+[[subjects]]
+id = "s"
+start_distance_ft = 10.0
+start_phase = "attacks"
+
+[[phases]]
+id = "attacks"
+subject = "s"
+behaviour = "assaultive"
+[[phases.transitions]]
+to = "down"
+on = "probes_connected"
+[[phases.transitions]]
+to = "hurt"
+on = "probes_attached"
+[[phases.transitions]]
+to = "down"
+after_s = 25.0
+
+[[phases]]
+id = "hurt"
+subject = "s"
+behaviour = "active_resistance"
+[[phases.transitions]]
+to = "down"
+after_s = 1.0
+
+[[phases]]
+id = "down"
+subject = "s"
+behaviour = "surrendered"
+ends_drill = true
+"""
+
+
+@pytest.mark.parametrize(
+    ("effect", "spread_in", "connected", "phase"),
+    [
+        ("FULL", 16.0, (0, 1), "down"),  # incapacitated: probes_connected
+        ("REDUCED", 9.6, (0, 1), "hurt"),  # both probes in, 9.6 in: probes_attached only
+        ("NONE", None, (0,), "attacks"),  # one probe in: neither
+    ],
+)
+def test_probes_connected_is_incapacitation_and_probes_attached_any_connection(
+    effect: str, spread_in: float | None, connected: tuple[int, ...], phase: str
+) -> None:
+    """nu24 #9: the coordinator's `attacks -> down on probes_connected` never fired on a
+    reduced effect (9.6 in, both probes in): that is incapacitation only, now documented; a
+    reduced effect is `probes_attached`, which a full one also is (a phase waiting on both
+    takes probes_connected's branch on a full connection)."""
+    import numpy as np
+
+    from drills.engine import DrillEngine
+    from drills.log import MemoryLog
+    from drills.schema import parse_drill
+    from physics.taser import Assessment, Effect
+
+    e = DrillEngine(
+        parse_drill(_TASER_DRILL, "t.toml"), np.random.default_rng(0), MemoryLog(), dt_s=0.1
+    )
+    e.start()
+    e.step()
+    outcome = Assessment(Effect[effect], spread_in, connected, (), "test")
+    e.probes([], outcome, "s", serial="T1", bay=0)
+    for _ in range(3):
+        e.step()
+    phases = [r.data["phase"] for r in e.log.records if r.kind == "phase_entered"]
+    assert phases[0] == "attacks" and phases[1:2] == ([] if phase == "attacks" else [phase])
