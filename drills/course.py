@@ -15,7 +15,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from drills.schema import DRILL_ID, DRILL_NOT_COURSE, MIN_START_DISTANCE_FT, Scene
+from drills.schema import (
+    DRILL_ID,
+    DRILL_NOT_COURSE,
+    MAX_CLOTHING_GAP_IN,
+    MIN_START_DISTANCE_FT,
+    Scene,
+)
 from drills.threat import AgeGroup
 from physics.ballistics import builtin_loads
 from physics.body import BODY_SIZES, OUTFITS, SubjectBody, body_for
@@ -65,7 +71,7 @@ class CourseSubject(StrictModel):
 
     size: str = "medium"
     outfit: str | None = None
-    clothing_gap_in: float | None = Field(default=None, ge=0.0)
+    clothing_gap_in: float | None = Field(default=None, ge=0.0, le=MAX_CLOTHING_GAP_IN)
     age_group: AgeGroup = "adult"
     pregnant: bool = False
     frail: bool = False

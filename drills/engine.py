@@ -433,11 +433,15 @@ class DrillEngine:
             self._connect(serial, subject_id, outcome.effect, max(when, arrives))
 
     def _connect(self, serial: str | None, subject_id: str, effect: Effect, when: float) -> None:
-        """The circuit closes: a cycle through the subject starts."""
+        """The circuit closes: a cycle through the subject starts. Cues `probes_attached` on
+        any connection (a reduced effect too) and `probes_connected` on a full one, the
+        incapacitation the engine then plays (docs/drills.md; nu24 #9)."""
         self.circuits[serial] = Circuit(subject_id, effect)
         self._start_cycle(serial, when)
-        if effect is Effect.FULL:
-            self._cue(self.subjects[subject_id], "probes_connected", when)
+        subject = self.subjects[subject_id]
+        # A phase that waits on both takes the full one's branch on a full connection.
+        if not (effect is Effect.FULL and self._cue(subject, "probes_connected", when)):
+            self._cue(subject, "probes_attached", when)
 
     def arc(
         self,
@@ -810,11 +814,13 @@ class DrillEngine:
         time would come before what caused it."""
         return self.t if at is None else max(self.t, at)
 
-    def _cue(self, subject: SubjectState, cue: OfficerCue, at: float | None = None) -> None:
-        """`subject` answers officer cue `cue` made at run time `at` (now if None)."""
+    def _cue(self, subject: SubjectState, cue: OfficerCue, at: float | None = None) -> bool:
+        """`subject` answers officer cue `cue` made at run time `at` (now if None); whether a
+        transition was taken."""
         for i, tr in enumerate(subject.phase.transitions):
             if tr.on == cue and self._take(subject, i, at):
-                return
+                return True
+        return False
 
     def _take(self, subject: SubjectState, index: int, at: float | None = None) -> bool:
         """Fire transition `index` once per visit to the phase; a `chance` draws from the seed.

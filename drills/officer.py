@@ -7,6 +7,7 @@ wiring in `range` turns each intent into what a real officer's hands would do to
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from drills.threat import Behaviour
 from physics.body import Region
 from physics.datafiles import (
     DataFileError,
+    FieldError,
     Problem,
     StrictModel,
     Text,
@@ -140,7 +142,8 @@ class OfficerScript(StrictModel):
     @model_validator(mode="after")
     def _expect_needs_drill(self) -> OfficerScript:
         if self.expect is not None and self.drill is None:
-            raise ValueError("expect needs drill: the drill whose verdict it declares")
+            # Said on expect's own line, not the file's first (nu24 #12).
+            raise FieldError(("expect",), "needs drill: the drill whose verdict it declares")
         return self
 
 
@@ -230,6 +233,12 @@ class _StepView(Protocol):
     def on_phase(self) -> str | None: ...
     @property
     def say(self) -> str: ...
+    @property
+    def at_s(self) -> float | None: ...
+    @property
+    def x_ft(self) -> float | None: ...
+    @property
+    def y_ft(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +250,9 @@ class _RawStep:
     subject: str | None
     on_phase: str | None
     say: str
+    at_s: float | None = None
+    x_ft: float | None = None
+    y_ft: float | None = None
 
 
 def _raw_views(data: object) -> tuple[list[_RawStep], list[str]]:
@@ -249,6 +261,11 @@ def _raw_views(data: object) -> tuple[list[_RawStep], list[str]]:
     def text(table: dict[str, object], key: str) -> str | None:
         value = table.get(key)
         return value if isinstance(value, str) and value.strip() else None
+
+    def number(table: dict[str, object], key: str) -> float | None:
+        value = table.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok and math.isfinite(value) else None  # type: ignore[arg-type]
 
     table = data if isinstance(data, dict) else {}
     steps = table.get("steps")
@@ -264,6 +281,9 @@ def _raw_views(data: object) -> tuple[list[_RawStep], list[str]]:
                 text(step, "subject"),
                 text(step, "on_phase"),
                 say if isinstance(say, str) else "",
+                number(step, "at_s"),
+                number(step, "x_ft"),
+                number(step, "y_ft"),
             )
         )
     expect = table.get("expect")
@@ -300,6 +320,32 @@ def script_problems(
                 f"drill {drill.id} has no phase {step.on_phase!r} (the step would never be"
                 f" taken): one of {', '.join(phases)}",
             )
+    for n, step in enumerate(steps):
+        # nu24 #15: a step timed past the drill's end never runs (as an unknown on_phase), and
+        # a move_to past the lane's walls walked the officer through them.
+        if step.at_s is not None and step.at_s >= drill.time_limit_s:
+            refuse(
+                ("steps", n, "at_s"),
+                f"{step.at_s:g} s is past drill {drill.id}'s time_limit_s = {drill.time_limit_s:g}"
+                f" (the step would never be taken): allowed 0 <= at_s < {drill.time_limit_s:g}",
+            )
+        if step.do is Act.MOVE_TO:
+            scene = drill.scene
+            if step.x_ft is not None and abs(step.x_ft) > scene.lane_length_ft:
+                refuse(
+                    ("steps", n, "x_ft"),
+                    f"{step.x_ft:g} ft is off drill {drill.id}'s lane (scene.lane_length_ft ="
+                    f" {scene.lane_length_ft:g}): allowed -{scene.lane_length_ft:g} to"
+                    f" {scene.lane_length_ft:g}",
+                )
+            half = scene.lane_width_ft / 2
+            if step.y_ft is not None and abs(step.y_ft) > half:
+                refuse(
+                    ("steps", n, "y_ft"),
+                    f"{step.y_ft:g} ft is past drill {drill.id}'s side walls"
+                    f" (scene.lane_width_ft = {scene.lane_width_ft:g}): allowed -{half:g} to"
+                    f" {half:g}",
+                )
     phrases = book if book is not None else builtin_phrasebook()
     for n, step in enumerate(steps):
         if step.do is Act.SPEAK and step.say.strip() and not acts_in_text(step.say, phrases):

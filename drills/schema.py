@@ -25,6 +25,7 @@ from physics.datafiles import (
     VERSIONED_ID,
     CheckedAgainst,
     DataFileError,
+    FieldError,
     NotFoundError,
     Problem,
     StrictModel,
@@ -53,7 +54,10 @@ OfficerCue = Literal[
     "weapon_pointed",
     "taser_fired",
     "firearm_fired",
+    # Full incapacitation: both probes in, spread >= 12 in (a TASER that works; nu24 #9).
     "probes_connected",
+    # Both probes in, whatever the spread: a full or a reduced effect (pain, no lock-up).
+    "probes_attached",
     "hit",
 ]
 
@@ -65,6 +69,7 @@ CUE_WEAPON: dict[str, IssuedWeapon] = {
     "taser_drawn": "taser",
     "taser_fired": "taser",
     "probes_connected": "taser",
+    "probes_attached": "taser",
     "firearm_drawn": "firearm",
     "firearm_fired": "firearm",
 }
@@ -178,6 +183,12 @@ class AttributeChanges(StrictModel):
     restrained: bool | None = None
 
 
+# The thickest clothing a subject may wear, inches from its surface to the skin (a design value:
+# more than twice the winter coat's 2.5 in, physics.human OUTFITS; any gap past 2 in already
+# keeps every probe from connecting, facts.md §1). 50 in is centimetres typed as inches (nu24 #15).
+MAX_CLOTHING_GAP_IN = 6.0
+
+
 class Subject(StrictModel):
     id: Text
     role: Literal["subject", "bystander"] = "subject"  # a bystander is never a target
@@ -187,7 +198,7 @@ class Subject(StrictModel):
     facing: Literal["officer", "away"] = "officer"
     held_object: HeldObject = HeldObject.NONE
     size: str = "medium"
-    clothing_gap_in: float = Field(default=0.25, ge=0.0)
+    clothing_gap_in: float = Field(default=0.25, ge=0.0, le=MAX_CLOTHING_GAP_IN)
     start_phase: Text
     attributes: Attributes = Attributes()
     # The subject's agitation model (drills/deescalation.py); None: no agitation, and no
@@ -357,8 +368,10 @@ class Drill(StrictModel):
     def _issued_loads(self) -> Drill:
         if self.taser_loads is None:
             return self
-        if self.taser_model is None:
-            raise ValueError("taser_loads needs taser_model")
+        if self.taser_model is None:  # said on taser_loads' own line (nu24 #12)
+            raise FieldError(
+                ("taser_loads",), "needs taser_model: the model whose bays these cartridges load"
+            )
         known = {c.cartridge_id: c for c in CartridgeCode if c.cartridge_id}
         for load in self.taser_loads:
             if load not in known:
@@ -400,13 +413,18 @@ class Drill(StrictModel):
 MIN_START_DISTANCE_FT = 1.5
 
 
+def _names_script_file(name: str) -> bool:
+    """An `expected_officer` that names a script file (by path) rather than a built-in id."""
+    return name.endswith(".toml") or "/" in name
+
+
 def _check_expected_officer(
     drill: Drill, problem: Callable[[tuple[str | int, ...], str], None]
 ) -> None:
     """A drill's expected_officer names a built-in officer script (or a script file)."""
     name = drill.expected_officer
-    if name is None or name.endswith(".toml") or "/" in name:
-        return
+    if name is None or _names_script_file(name):
+        return  # a file: looked for beside the drill file (DrillFile.check_expected_officer)
     from drills.officer import builtin_officers
 
     known = builtin_officers()
@@ -454,6 +472,32 @@ def _check_scene_names(drill: Drill, problem: Callable[[tuple[str | int, ...], s
             seen.setdefault(name, n)
 
 
+def _check_on_lane(
+    scene: Scene,
+    loc: tuple[str | int, ...],
+    what: str,
+    thing: Cover | Crowd,
+    problem: Callable[[tuple[str | int, ...], str], None],
+) -> None:
+    """Cover or a crowd whose centre lies off the lane, blamed on the coordinate at fault with
+    its allowed range, as a subject's `lateral_ft` is (nu24 #12: a y_ft past the side wall was
+    said as x_ft, with no bound)."""
+    if thing.x_ft > scene.lane_length_ft:
+        problem(
+            (*loc, "x_ft"),
+            f"{what} {thing.name!r} lies off the lane: {thing.x_ft:g} ft is beyond"
+            f" scene.lane_length_ft = {scene.lane_length_ft:g}; allowed up to"
+            f" {scene.lane_length_ft:g}",
+        )
+    half = scene.lane_width_ft / 2
+    if abs(thing.y_ft) > half:
+        problem(
+            (*loc, "y_ft"),
+            f"{what} {thing.name!r} lies off the lane: {thing.y_ft:g} ft is past a side wall"
+            f" (scene.lane_width_ft = {scene.lane_width_ft:g}); allowed -{half:g} to {half:g}",
+        )
+
+
 def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     """Errors a schema cannot see: duplicate ids, dangling references, unreachable phases."""
     lines = key_lines(text)
@@ -492,21 +536,13 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     _check_expected_officer(drill, problem)
     _check_scene_names(drill, problem)
     for c, cover in enumerate(drill.scene.cover):
-        if (
-            cover.x_ft > drill.scene.lane_length_ft
-            or abs(cover.y_ft) > drill.scene.lane_width_ft / 2
-        ):
-            problem(("scene", "cover", c, "x_ft"), f"cover {cover.name!r} lies off the lane")
+        _check_on_lane(drill.scene, ("scene", "cover", c), "cover", cover, problem)
         problem_text = _cover_problem(cover)
         if problem_text is not None:
             field = "material" if problem_text.startswith("no material") else "role"
             problem(("scene", "cover", c, field), problem_text)
     for c, crowd in enumerate(drill.scene.crowds):
-        if (
-            crowd.x_ft > drill.scene.lane_length_ft
-            or abs(crowd.y_ft) > drill.scene.lane_width_ft / 2
-        ):
-            problem(("scene", "crowds", c, "x_ft"), f"crowd {crowd.name!r} lies off the lane")
+        _check_on_lane(drill.scene, ("scene", "crowds", c), "crowd", crowd, problem)
     if drill.empathy is not None:
         if drill.empathy.perspective not in subjects:
             problem(
@@ -590,6 +626,16 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
     for k, subject in enumerate(drill.subjects):
         if subject.start_phase not in phase_ids:
             problem(("subjects", k, "start_phase"), f"no phase {subject.start_phase!r}")
+            continue
+        owner = drill.phases[phase_ids[subject.start_phase]].subject
+        if owner != subject.id:
+            # The engine plays a subject from its start phase on: one started in another's
+            # phase would act out that subject's script (nu24 #4).
+            problem(
+                ("subjects", k, "start_phase"),
+                f"phase {subject.start_phase!r} belongs to another subject ({owner!r}):"
+                f" start {subject.id!r} in a phase whose subject = {subject.id!r}",
+            )
             continue
         todo = [subject.start_phase]
         while todo:
@@ -699,6 +745,35 @@ class DrillFile:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+    def expected_officer(self) -> str | None:
+        """The drill's `expected_officer` as a run looks it up: a built-in script's id as
+        written; a script file's path (`.toml`, or with a `/`) from the drill file's own folder
+        when relative, as a drill author writes it beside the drill, whatever the folder the
+        command runs in (nu24 #10)."""
+        name = self.drill.expected_officer
+        if name is None or not _names_script_file(name):
+            return name
+        path = Path(name).expanduser()
+        return str(path if path.is_absolute() else self.path.parent / path)
+
+    def check_expected_officer(self) -> None:
+        """A script file named by `expected_officer` must be there (`drill validate`, and
+        `drill run` before it plays the drill's expected response): refused by file, line and
+        field, with the path it was looked for at. Not a load check: a drill kept with a run
+        is read without its script beside it. Raises DataFileError."""
+        name, found = self.drill.expected_officer, self.expected_officer()
+        if name is None or found is None or not _names_script_file(name):
+            return  # none, or a built-in id (checked on load)
+        if Path(found).is_file():
+            return
+        text = decode(self.content, self.path)
+        where = "" if found == name else f" (looked for at {found}, beside the drill file)"
+        problem = f"no file {name!r}{where}: give a script file's path or a built-in script's id"
+        raise DataFileError(
+            self.path,
+            [Problem(locate(key_lines(text), ("expected_officer",)), "expected_officer", problem)],
+        )
 
 
 def check_speech_triggers(

@@ -167,6 +167,16 @@ class PhraseBook(StrictModel):
                         " (the en-us model's phones are stress-free)",
                     )
                 )
+            elif digits := [phone for phone in phones.split() if phone.isdigit()]:
+                # A stress digit on its own ("G L AO R P 1"): the rule broken is the stress
+                # digit's, not the phones' case (nu24 #12).
+                bad.append(
+                    (
+                        (word,),
+                        f"{word!r}: stress digits are not used: drop {digits[0]!r} (the en-us"
+                        " model's phones are stress-free)",
+                    )
+                )
             elif not re.match(PHONES, phones):
                 phones_are = "phones are upper-case CMU phones, e.g. 'T EY Z D'"
                 bad.append(((word,), f"{word!r}: {phones_are}"))
@@ -204,12 +214,12 @@ def _duplicates(book: PhraseBook, lines: dict[tuple[str | int, ...], int]) -> li
     seen: dict[str, str] = {}
     problems: list[Problem] = []
     for index, entry in enumerate(book.acts):
-        for phrase in entry.phrases:
+        for k, phrase in enumerate(entry.phrases):
             if phrase in seen and seen[phrase] != entry.act:
                 problems.append(
                     Problem(
                         locate(lines, ("acts", index, "phrases")),
-                        f"acts[{index}].phrases",
+                        f"acts[{index}].phrases[{k}]",
                         f"{phrase!r} is already {seen[phrase]!r}; a phrase performs one act",
                     )
                 )
@@ -253,6 +263,37 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
     return merged(parse_model(text, PhraseBook, extra), text, extra)
 
 
+# The most phrases an agency's book may hold (a design value, from a measurement; docs/speech.md
+# "Book size"). Every phrase is a path of the recogniser's grammar competing with every other:
+# on the shared 2-core machine, 100 extra three-word phrases made each utterance's decision
+# 2.4-2.9 s late (0.1-0.2 s with the built-in book's 51) and 300 lost the built-in "put the
+# knife down" (nu24 #15: 3,000 ran 6x slower than real time and heard worse).
+MAX_AGENCY_PHRASES = 150
+
+
+def _too_many(agency: PhraseBook, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+    """The phrase past MAX_AGENCY_PHRASES, named by its line and index, with why."""
+    count = sum(len(entry.phrases) for entry in agency.acts)
+    if count <= MAX_AGENCY_PHRASES:
+        return []
+    seen = 0
+    for index, entry in enumerate(agency.acts):
+        if seen + len(entry.phrases) > MAX_AGENCY_PHRASES:
+            k = MAX_AGENCY_PHRASES - seen
+            return [
+                Problem(
+                    locate(lines, ("acts", index, "phrases")),
+                    f"acts[{index}].phrases[{k}]",
+                    f"{count} phrases: an agency phrase book holds at most"
+                    f" {MAX_AGENCY_PHRASES} (this is phrase {MAX_AGENCY_PHRASES + 1}): each"
+                    " phrase slows recognition and makes it miss more, past real time for a"
+                    " live run (docs/speech.md, Book size)",
+                )
+            ]
+        seen += len(entry.phrases)
+    return []
+
+
 def merged(agency: PhraseBook, text: str, extra: Path) -> PhraseBook:
     """`phrasebook(extra)` for the agency book `agency` already parsed from `text`, the text
     of its file `extra` (the recogniser's load_phrases has parsed it: rv21b #7). Its own
@@ -260,16 +301,20 @@ def merged(agency: PhraseBook, text: str, extra: Path) -> PhraseBook:
     base = builtin_phrasebook()
     known = base.phrase_acts()
     lines = key_lines(text)
-    problems = _duplicates(agency, lines) + [
-        Problem(
-            locate(lines, ("acts", index, "phrases")),
-            f"acts[{index}].phrases",
-            f"{phrase!r} is {known[phrase]!r} in the built-in phrase book",
-        )
-        for index, entry in enumerate(agency.acts)
-        for phrase in entry.phrases
-        if known.get(phrase, entry.act) != entry.act
-    ]
+    problems = (
+        _too_many(agency, lines)
+        + _duplicates(agency, lines)
+        + [
+            Problem(
+                locate(lines, ("acts", index, "phrases")),
+                f"acts[{index}].phrases[{k}]",  # which phrase, as the schema's errors say it
+                f"{phrase!r} is {known[phrase]!r} in the built-in phrase book",
+            )
+            for index, entry in enumerate(agency.acts)
+            for k, phrase in enumerate(entry.phrases)
+            if known.get(phrase, entry.act) != entry.act
+        ]
+    )
     if problems:
         raise DataFileError(extra, problems)
     acts: dict[str, ActEntry] = {entry.act: entry for entry in base.acts}

@@ -289,6 +289,7 @@ class Policy(StrictModel):
                 " copy each missing row from scoring/data/policy-default.toml and set its points"
                 " (docs/scoring.md)"
             )
+        _check_setting_ids(self.settings)
         for n, row in enumerate(self.settings):
             if row.rule not in RULES:
                 raise FieldError(("settings", n, "rule"), f"setting {row.id}: no rule {row.rule!r}")
@@ -342,6 +343,20 @@ class Policy(StrictModel):
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())
         return Judgement(getattr(row, option.value))
+
+
+def _check_setting_ids(rows: list[SettingRow]) -> None:
+    """A `[[settings]]` row whose id no setting has (a typo) is refused on its own row's line,
+    with the nearest id: otherwise it is only the setting it meant that is said "missing", with
+    no line (nu24 #12)."""
+    import difflib
+
+    known = list(Settings.model_fields)
+    for n, row in enumerate(rows):
+        if row.id not in known:
+            near = difflib.get_close_matches(row.id, known, n=1, cutoff=0.8)
+            hint = f" (did you mean {near[0]!r}?)" if near else f"; known: {', '.join(known)}"
+            raise FieldError(("settings", n, "id"), f"no setting {row.id!r}{hint}")
 
 
 @cache

@@ -859,7 +859,8 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
         ),
         "no-setting.toml": (
             text.replace('id = "cew_max_cycles"', 'id = "cew_most_cycles"'),
-            "setting cew_max_cycles: missing",
+            # Said on the misspelt row's line, with the id it meant (nu24 #12).
+            ":343: settings[4].id: no setting 'cew_most_cycles' (did you mean 'cew_max_cycles'?)",
         ),
         "half-cycle.toml": (text.replace("count = 3\n", "count = 3.5\n"), "a whole number"),
         # An agency's copy made before a rule was added (DEESC-04) is told where the row is.

@@ -68,7 +68,7 @@ def test_a_phrase_given_to_two_acts_is_refused_with_file_line_and_field(tmp_path
     )
     with pytest.raises(DataFileError) as error:
         phrasebook(bad)
-    assert f"{bad}:10: acts[1].phrases: 'halt' is already 'command.stop'" in str(error.value)
+    assert f"{bad}:10: acts[1].phrases[0]: 'halt' is already 'command.stop'" in str(error.value)
 
 
 def test_an_unknown_key_and_a_bad_act_are_named(tmp_path: Path) -> None:

@@ -68,7 +68,9 @@ def test_a_word_not_in_the_dictionary_is_named_by_file_line_and_field(
     wav.write_bytes(b"")  # never read: the phrase book is refused first
     args = ["speech", verb, *([str(wav)] if verb == "recognize" else []), "--phrases", str(book)]
     line = _one_line_error(capsys, args)
-    assert f"{book}:6: acts[0].phrases: 'zorblax' (in 'freeze zorblax') is not in the en-us" in line
+    assert (
+        f"{book}:6: acts[0].phrases[0]: 'zorblax' (in 'freeze zorblax') is not in the en-us" in line
+    )
 
 
 def test_a_bad_phone_is_named_by_file_line_and_field(
@@ -123,9 +125,9 @@ def test_every_problem_of_a_phrase_book_that_parses_is_named_in_one_run(
     assert main(["speech", "phrases", "--phrases", str(book)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert [line.split(": ", 3)[1:3] for line in err] == [
-        [f"{book}:5", "acts[0].phrases"],
-        [f"{book}:8", "acts[1].phrases"],
-        [f"{book}:11", "acts[2].phrases"],
+        [f"{book}:5", "acts[0].phrases[1]"],
+        [f"{book}:8", "acts[1].phrases[0]"],
+        [f"{book}:11", "acts[2].phrases[0]"],
     ], err
     assert "'frobnicate' (in 'frobnicate now') is not in the en-us dictionary" in err[0]
     assert "'drop the knife' is 'command.drop_weapon' in the built-in" in err[1]
@@ -412,7 +414,7 @@ def test_drill_run_refuses_a_bad_phrase_book_before_the_run(
     runs = tmp_path / "runs"
     argv = ["drill", "run", "crisis-talk-down-v1", "--runs-dir", str(runs), "--phrases", str(book)]
     line = _one_line_error(capsys, argv)
-    assert f"{book}:6: acts[0].phrases: 'zorblax'" in line
+    assert f"{book}:6: acts[0].phrases[0]: 'zorblax'" in line
     assert not runs.exists()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from range.cli import util as cliutil
 from range.cli.columns import column_width, pad
 
 if TYPE_CHECKING:
-    from drills.course import CourseString
+    from drills.course import CourseFile, CourseString
 from range.cli.util import help_when_bare, validate_files
 from range.deps import require
 
@@ -165,14 +166,49 @@ def _extras(s: CourseString) -> str:
     return ", ".join([*parts, s.note] if s.note else parts)
 
 
+def range_warnings(source: CourseFile) -> list[str]:
+    """A warning (file, line, field) for each TASER string fired from past its cartridge's
+    effective range in the default policy (CEW-08's `cartridge_range_ft`): allowed, since a
+    course may test a deployment's edge, but said, since both probes almost never land there
+    and a shooter scores nothing on it (nu24 #15: a CQ string at 24 ft validated in silence)."""
+    from physics.datafiles import decode, key_lines, locate
+    from scoring.policy import default_policy
+
+    ranges = default_policy().values.cartridge_range_ft
+    lines = key_lines(decode(source.content, source.path))
+    warnings = []
+    for i, stage in enumerate(source.course.stages):
+        for j, string in enumerate(stage.strings):
+            span = ranges.get(string.cartridge or "")
+            distance_ft = string.distance_ft_value
+            if span is None or span[0] <= distance_ft <= span[1]:
+                continue
+            key = "distance_ft" if string.distance_ft is not None else "distance_yd"
+            loc = ("stages", i, "strings", j, key)
+            line = locate(lines, loc)
+            warnings.append(
+                f"{source.path}{'' if line is None else f':{line}'}: stages[{i}].strings[{j}]"
+                f".{key}: warning: {string.cartridge} fired at {distance_ft:g} ft, outside its"
+                f" effective range {span[0]:g}-{span[1]:g} ft (the default policy's CEW-08):"
+                " both probes seldom land there; checked as written"
+            )
+    return warnings
+
+
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic", "pybullet")
-    from drills.course import CourseFile, course_file
+    from drills.course import course_file
     from range.records.store import content_label
+
+    def load(path: Path) -> CourseFile:
+        source = course_file(path)
+        for warning in range_warnings(source):
+            print(warning, file=sys.stderr)
+        return source
 
     def describe(source: CourseFile) -> str:
         c = source.course
         label, note = content_label("course", c.id, source.sha256)
         return f"{label}, {c.fired()}, {c.max_points} points" + (f"; {note}" if note else "")
 
-    return validate_files(args.files, course_file, describe)
+    return validate_files(args.files, load, describe)

@@ -437,6 +437,7 @@ def _validate(args: argparse.Namespace) -> int:
         source = loaded[path] if path in loaded else drill_file(path)
         text = source.content.decode("utf-8", errors="replace")
         check_speech_triggers(source.drill, text, path, book, str(phrases or ""))
+        source.check_expected_officer()  # a script file's path, beside the drill (nu24 #10)
         return source
 
     # The drills given beside a script: a script is checked against the one it names.
@@ -549,7 +550,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError(
             "--without is for a live drill: a simulated run issues what the drill issues"
         )
-    script = args.sim or source.drill.expected_officer
+    if args.sim is None:
+        source.check_expected_officer()  # a missing file said by line and field
+    script = args.sim or source.expected_officer()
     if script is None:
         raise ValueError(f"{source.drill.id} names no expected response: give --sim SCRIPT")
     return play(

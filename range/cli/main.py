@@ -476,7 +476,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     if args.policy is not None and not args.json:
         print(f"Policy: {label}")
-    if len(scores) == 1:
+    # The shape follows the runs given, not those that could be scored: two runs given, one
+    # left out, is still a batch (`runs` entry N is argument N; nu24 #8).
+    if len(given) == 1:
         if args.json:
             print(json.dumps(as_json(scores[0], edited[0], logs[0]), indent=2, sort_keys=True))
         else:

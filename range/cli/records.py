@@ -426,6 +426,10 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     cliutil.refuse_unsaved_record(args)
     source = read_course_file(args.course)  # the bytes fired are the bytes kept and hashed
     course = source.course
+    from range.cli.course import range_warnings
+
+    for warning in range_warnings(source):  # a string past its cartridge's range (nu24 #15)
+        cliutil.say(f"openrange: {warning}")
     shooter = find_shooter(args.shooter or "qualified")
     # A shooter file's bytes: kept with the attempt and hashed into its log (nu24 #6).
     shooter_file = script_file(args.shooter or "qualified", builtin_shooters())

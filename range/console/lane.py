@@ -273,7 +273,9 @@ def start_config(args: dict[str, Any], control: LiveControl, runs_dir: Path | No
     """The run a START command asks for: drill (built-in id or .toml path), officer script
     (default: the drill's expected response), seed (None: random), the officer's name."""
     source = read_drill_file(str(args.get("drill_file") or args["drill"]))
-    script = args.get("script") or source.drill.expected_officer
+    if not args.get("script"):
+        source.check_expected_officer()
+    script = args.get("script") or source.expected_officer()
     if not script:
         raise ValueError(f"{source.drill.id} names no expected response: choose a script")
     seed = args.get("seed")

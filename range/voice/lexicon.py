@@ -105,7 +105,7 @@ def load_phrases(extra: Path | None) -> PhraseBook:
     builtin_phrases = builtin.phrase_acts()
     # The agency's entries in its file's order: an entry's index is its [[acts]] index.
     for index, entry in enumerate(agency.acts):
-        for phrase in entry.phrases:
+        for k, phrase in enumerate(entry.phrases):
             if phrase in builtin_phrases:
                 continue
             for word in phrase.split():
@@ -113,7 +113,7 @@ def load_phrases(extra: Path | None) -> PhraseBook:
                     problems.append(
                         Problem(
                             locate(lines, ("acts", index, "phrases")),
-                            f"acts[{index}].phrases",
+                            f"acts[{index}].phrases[{k}]",
                             f"{word!r} (in {phrase!r}) is not in the {agency.language}"
                             " dictionary: add it"
                             ' under [pronunciations] in CMU phones (e.g. tased = "T EY Z D")',
