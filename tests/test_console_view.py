@@ -98,7 +98,8 @@ def test_a_saved_run_at_any_moment_with_its_probes(tmp_path: Path) -> None:
     assert after["subjects"][0]["held"] == "knife"
     with Renderer(VIEW_W, VIEW_H) as renderer:
         assert _yellow(live_image(renderer, before, "officer")) == 0
-        assert _yellow(live_image(renderer, after, "officer")) > 20  # the two probes
+        # The two probes (about 19 pixels since taser-first-v1 fires from 15 ft, nu26 #6).
+        assert _yellow(live_image(renderer, after, "officer")) > 10
         top = live_image(renderer, after, "top")
     assert np.abs(top.astype(int) - live_image_no_ctx(after)).mean() > 5
 
