@@ -16,9 +16,11 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from drills.speech import builtin_phrasebook
 from drills.threat import Threat
 from physics.body import Region
 from physics.datafiles import RULE_ID, FieldError, StrictModel, error_message, load_model
+from physics.taser import builtin_cartridges
 
 
 class ForceOption(StrEnum):
@@ -108,6 +110,12 @@ MAX_SETTING_FT = 50.0
 MAX_BACKSTOP_FT = 1000.0
 
 
+def command_acts() -> list[str]:
+    """The command acts of the built-in phrase book (drills/data/speech), which
+    `conflicting_commands` pairs."""
+    return sorted({a.act for a in builtin_phrasebook().acts if a.act.startswith("command.")})
+
+
 class MatrixRow(StrictModel):
     presence: Judgement
     verbal: Judgement
@@ -183,20 +191,39 @@ class Settings(StrictModel):
                     ("cew_restricted",),
                     f"cew_restricted: {token!r} is not one of {', '.join(RESTRICTABLE)}",
                 )
+        cartridges = sorted(builtin_cartridges())
         for name, span in self.cartridge_range_ft.items():
+            # A misspelt cartridge is a missing row: CEW-08 would never judge that cartridge,
+            # and nothing would say so (nu24 #1).
+            if name not in cartridges:
+                raise FieldError(
+                    ("cartridge_range_ft", name),
+                    f"cartridge_range_ft: {name!r} is not a known cartridge"
+                    f" (known: {', '.join(cartridges)})",
+                )
             if len(span) != 2 or not 0.0 <= span[0] < span[1]:
                 raise FieldError(
-                    ("cartridge_range_ft",),
+                    ("cartridge_range_ft", name),
                     f"cartridge_range_ft.{name}: give [min_ft, max_ft], min < max",
                 )
-        for pair in self.conflicting_commands:
+        known_acts = command_acts()
+        for n, pair in enumerate(self.conflicting_commands):
             acts = pair.split("|")
             if len(acts) != 2 or not all(re.match(r"^command\.[a-z][a-z0-9_]*$", a) for a in acts):
                 raise FieldError(
-                    ("conflicting_commands",),
+                    ("conflicting_commands", n),
                     f"conflicting_commands: {pair!r} is not two command acts joined by '|'"
                     " (command.get_down|command.stop)",
                 )
+            # An act no phrase book has is never heard: VERBAL-04 would quietly stop judging
+            # the pair (nu24 #1). The built-in book's command acts are the ones a policy names.
+            for act in acts:
+                if act not in known_acts:
+                    raise FieldError(
+                        ("conflicting_commands", n),
+                        f"conflicting_commands: {act!r} in {pair!r} is not a command act of the"
+                        f" built-in phrase book (known: {', '.join(known_acts)})",
+                    )
         regions = [r.value for r in Region]
         for name in ("cew_preferred_zones", "cew_avoid_zones"):
             for region in getattr(self, name):
@@ -337,7 +364,9 @@ class Policy(StrictModel):
             kinds = ("number", "count", "words", "ranges_ft")
             key = next(k for k in kinds if getattr(row, k) is not None)
             said = message if isinstance(cause, FieldError) else f"setting {where}: {message}"
-            raise FieldError(("settings", rows[0], key), said) from None
+            # Below the row's value: the table key or list item the cross-check named.
+            inner = cause.loc[1:] if isinstance(cause, FieldError) else ()
+            raise FieldError(("settings", rows[0], key, *inner), said) from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())
