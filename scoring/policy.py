@@ -19,7 +19,14 @@ from pydantic import Field, ValidationError, model_validator
 from drills.speech import builtin_phrasebook
 from drills.threat import Threat
 from physics.body import Region
-from physics.datafiles import RULE_ID, FieldError, StrictModel, error_message, load_model
+from physics.datafiles import (
+    RULE_ID,
+    FieldError,
+    StrictModel,
+    error_message,
+    load_model,
+    parse_model,
+)
 from physics.taser import builtin_cartridges
 
 
@@ -376,6 +383,11 @@ class Policy(StrictModel):
 @cache
 def default_policy() -> Policy:
     return load_model(Path(__file__).resolve().parent / "data" / "policy-default.toml", Policy)
+
+
+def parse_policy(text: str, path: Path | str) -> Policy:
+    """A policy file's text (read from `path`, which errors name)."""
+    return parse_model(text, Policy, path)
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -3,11 +3,21 @@ at run time (#2), a file from a newer OpenRange (#13), contradictory rows (#14).
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import shutil
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from drills.schema import find_drill
 from physics.datafiles import DataFileError
+from range.cli.main import main
+from range.runs.drill import RunConfig
+from range.runs.policyfile import POLICY_ENV, policy_in_effect, saved_policy
 from scoring.policy import load_policy
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scoring" / "data" / "policy-default.toml"
@@ -52,3 +62,118 @@ def test_unknown_act_in_conflicting_commands_is_refused(tmp_path: Path) -> None:
         " (known: command.drop_weapon, command.get_down, command.show_hands, command.step_back,"
         " command.stop)"
     )
+
+
+# -- nu24 #2: the agency policy applies at run time ------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data" / "nu24a"
+DRILL = DATA / "metro-cew-edge-v1.toml"  # an impaired man: the agency restricts the CEW
+OFFICER = DATA / "metro-cew-edge-officer-v1.toml"  # warns, then fires the TASER at 16 ft
+
+
+def agency_policy(folder: Path) -> Path:
+    """nu24's metro-pd-v1: the default policy, with `impaired` among the CEW's restricted."""
+    text = DEFAULT.read_text()
+    text = text.replace('id = "default-continuum-v1"', 'id = "metro-pd-v1"', 1)
+    old = '"position=vehicle", "near_flammables"]'
+    assert old in text
+    path = folder / "metro-policy.toml"
+    path.write_text(text.replace(old, '"position=vehicle", "near_flammables", "impaired"]', 1))
+    return path
+
+
+@dataclass(frozen=True)
+class AgencyRun:
+    run_dir: Path
+    policy: Path
+    url: str
+    out: str
+
+
+@pytest.fixture(scope="module")
+def agency_run(tmp_path_factory: pytest.TempPathFactory) -> AgencyRun:
+    from range.records.store import Records
+
+    folder = tmp_path_factory.mktemp("agency")
+    policy = agency_policy(folder)
+    url = f"sqlite:///{folder / 'records.sqlite'}"
+    with Records.open(url) as records:
+        records.add_officer("7001", "A. Coordinator", "Metro PD")
+    runs = folder / "runs"
+    argv = ["drill", "run", str(DRILL), "--sim", str(OFFICER), "--seed", "2"]
+    argv += ["--policy", str(policy), "--badge", "7001", "--db", url, "--runs-dir", str(runs)]
+    argv += ["--progress", "never"]
+    with pytest.MonkeyPatch.context() as patch:
+        out = io.StringIO()
+        patch.setattr(sys, "stdout", out)
+        main(argv)
+    (run_dir,) = runs.iterdir()
+    return AgencyRun(run_dir, policy, url, out.getvalue())
+
+
+def test_drill_run_policy_judges_the_run_and_keeps_the_file(agency_run: AgencyRun) -> None:
+    digest = hashlib.sha256(agency_run.policy.read_bytes()).hexdigest()
+    label = f"metro-pd-v1 (file {agency_run.policy}, sha256 {digest[:12]})"
+    assert "FAIL  (CEW-05 overrides the score" in agency_run.out
+    assert f"policy {label})" in agency_run.out
+    assert (agency_run.run_dir / "policy.toml").read_bytes() == agency_run.policy.read_bytes()
+    started = json.loads((agency_run.run_dir / "events.jsonl").read_text().splitlines()[0])
+    assert started["policy"] == "metro-pd-v1"
+    assert started["policy_sha256"] == digest
+    assert started["policy_source"] == str(agency_run.policy)
+    result = json.loads((agency_run.run_dir / "result.json").read_text())
+    assert result["score"]["policy"] == label
+
+
+def test_score_judges_a_run_by_its_own_policy_and_says_a_rescore(
+    agency_run: AgencyRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = str(agency_run.run_dir)
+    main(["score", run])
+    out = capsys.readouterr().out
+    assert "FAIL  (CEW-05 overrides the score" in out
+    assert "policy metro-pd-v1 (file " in out
+    main(["score", run, "--policy", str(DEFAULT)])
+    out = capsys.readouterr().out
+    assert "Policy: default-continuum-v1\n" in out
+    assert f"  rescored: {run} was judged by metro-pd-v1 (file " in out
+    assert "PASS  (policy default-continuum-v1)" in out
+    main(["score", run, "--policy", str(DEFAULT), "--json"])
+    said = json.loads(capsys.readouterr().out)
+    assert said["policy"] == "default-continuum-v1"
+    assert said["judged_by"].startswith("metro-pd-v1 (file ")
+
+
+def test_the_records_name_the_policy_that_judged_the_run(
+    agency_run: AgencyRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["records", "show", "--drill-run", "1", "--db", agency_run.url]) == 0
+    out = capsys.readouterr().out
+    assert "): FAIL: critical failure: TASER on a restricted subject; score 50" in out
+    assert f"  judged by policy metro-pd-v1 (file {agency_run.policy}, sha256 " in out
+
+
+def test_a_kept_policy_changed_after_the_run_is_refused(
+    agency_run: AgencyRun, tmp_path: Path
+) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(agency_run.run_dir, copy)
+    kept = copy / "policy.toml"
+    kept.write_text(kept.read_text().replace('"impaired"]', "]"))
+    with pytest.raises(ValueError, match=r"policy\.toml does not match the SHA-256 the run"):
+        saved_policy(copy, json.loads((copy / "events.jsonl").read_text().splitlines()[0]))
+
+
+def test_openrange_policy_names_the_agency_wide_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = agency_policy(tmp_path)
+    monkeypatch.setenv(POLICY_ENV, str(policy))
+    source = policy_in_effect()
+    assert source.policy.id == "metro-pd-v1"
+    assert source.path == policy
+    config = RunConfig(find_drill("knife-approach-v1"), None, 1)
+    assert config.policy.id == "metro-pd-v1"  # what every run without --policy is judged by
+    assert policy_in_effect(DEFAULT).label == "default-continuum-v1"  # --policy wins
+    monkeypatch.delenv(POLICY_ENV)
+    assert policy_in_effect().label == "default-continuum-v1"
