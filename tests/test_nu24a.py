@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from drills.schema import find_drill
-from physics.datafiles import DataFileError
+from drills.course import Course, ShooterFile
+from drills.officer import OfficerScript
+from drills.schema import Drill, find_drill
+from drills.speech import PhraseBook
+from physics.datafiles import DataFileError, StrictModel, parse_model
 from range.cli.main import main
 from range.runs.drill import RunConfig
 from range.runs.policyfile import POLICY_ENV, policy_in_effect, saved_policy
-from scoring.policy import load_policy
+from scoring.policy import Policy, load_policy
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scoring" / "data" / "policy-default.toml"
 
@@ -177,3 +180,41 @@ def test_openrange_policy_names_the_agency_wide_policy(
     assert policy_in_effect(DEFAULT).label == "default-continuum-v1"  # --policy wins
     monkeypatch.delenv(POLICY_ENV)
     assert policy_in_effect().label == "default-continuum-v1"
+
+
+# -- nu24 #13: a file from a newer OpenRange says so ----------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("shipped", "model", "newer", "known", "kind"),
+    [
+        ("drills/data/drills/knife-approach-v1.toml", Drill, 99, 1, ""),
+        ("drills/data/officers/active-shooter-correct-v1.toml", OfficerScript, 2, 1, ""),
+        ("drills/data/courses/fbi-pistol-2019-v1.toml", Course, 7, 1, ""),
+        ("drills/data/shooters.toml", ShooterFile, 3, 1, ""),
+        ("scoring/data/policy-default.toml", Policy, 3, 2, ""),
+        ("drills/data/speech/phrasebook-en-us.toml", PhraseBook, 7, 1, "phrase-book "),
+    ],
+)
+def test_a_file_from_a_newer_openrange_says_so(
+    shipped: str, model: type[StrictModel], newer: int, known: int, kind: str
+) -> None:
+    text = (ROOT / shipped).read_text()
+    line = line_of(ROOT / shipped, f"version = {known}")
+    lines = text.splitlines()
+    lines[line - 1] = f"version = {newer}"
+    with pytest.raises(DataFileError) as caught:
+        parse_model("\n".join(lines), model, "x.toml")
+    assert str(caught.value).splitlines()[0] == (
+        f"x.toml:{line}: version: {newer}: this file is from a newer OpenRange: this OpenRange"
+        f" reads {kind}format {known} only (update OpenRange, or ask for a format-{known} copy)"
+    )
+
+
+def test_an_older_or_impossible_version_is_still_a_plain_mistake() -> None:
+    path = ROOT / "drills/data/drills/knife-approach-v1.toml"
+    text = path.read_text().replace("version = 1", "version = 0", 1)
+    with pytest.raises(DataFileError, match=r"version: 1 is needed, not 0$"):
+        parse_model(text, Drill, "x.toml")
