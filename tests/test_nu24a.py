@@ -218,3 +218,82 @@ def test_an_older_or_impossible_version_is_still_a_plain_mistake() -> None:
     text = path.read_text().replace("version = 1", "version = 0", 1)
     with pytest.raises(DataFileError, match=r"version: 1 is needed, not 0$"):
         parse_model(text, Drill, "x.toml")
+
+
+# -- nu24 #14: contradictory policy rows ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "said"),
+    [
+        (
+            'taser = "excessive"\nfirearm = "excessive"\n\n[matrix.passive]',
+            'taser = "excessive"\nfirearm = "justified"\n\n[matrix.passive]',
+            'firearm = "justified"',
+            "matrix.none.firearm: firearm cannot be justified against no threat: DECISION-01"
+            " (critical) fails force on a subject who posed no threat whatever the matrix says"
+            " (facts.md §5); use 'excessive'",
+        ),
+        (
+            'id = "cew_max_cycles"\nrule = "CEW-04"',
+            'id = "cew_max_cycles"\nrule = "CEW-03"  # wrong',
+            "# wrong",
+            "settings[4].rule: setting cew_max_cycles is read by CEW-04, not CEW-03",
+        ),
+        (
+            '"near_flammables"]',
+            '"near_flammables", "frail"]',
+            '"near_flammables", "frail"]',
+            "settings[6].words: setting cew_restricted: 'frail' given twice",
+        ),
+        (
+            '"near_flammables"]',
+            '"near_flammables", "impared", "crisis=mentalhealth"]',
+            '"impared"',
+            "settings[6].words: cew_restricted: 'impared', 'crisis=mentalhealth' are not one of",
+        ),
+    ],
+)
+def test_contradictory_policy_rows_are_refused(
+    tmp_path: Path, old: str, new: str, needle: str, said: str
+) -> None:
+    path = policy_file(tmp_path, old, new)
+    with pytest.raises(DataFileError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}:{line_of(path, needle)}: {said}")
+
+
+def test_policy_validate_warns_of_a_matrix_that_looks_like_a_slip_and_flags_a_modified_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = 'taser = "justified"\nfirearm = "justified"\n'  # [matrix.deadly]
+    path = policy_file(tmp_path, old, 'taser = "excessive"\nfirearm = "excessive"\n')
+    assert main(["policy", "validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    assert (
+        out
+        == f"{path}: ok (default-continuum-v1 (modified, sha256 {digest}): 38 rules, 24 settings)\n"
+    )
+    deadly = path.read_text().splitlines().index("[matrix.deadly]") + 1
+    assert err.splitlines() == [
+        f"{path}:{deadly + 4}: matrix.deadly.firearm: warning: the firearm is not justified"
+        " against a deadly threat (facts.md §5: deadly force answers a threat of death or serious"
+        " injury)",
+    ]
+    # A lesser option excessive where a greater one is justified, at the same threat.
+    path = policy_file(
+        tmp_path,
+        'verbal = "justified"\ntaser = "justified"\n',
+        'verbal = "excessive"\ntaser = "justified"\n',
+        "q.toml",
+    )
+    assert main(["policy", "validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    active = path.read_text().splitlines().index("[matrix.active]") + 1
+    assert (
+        f"{path}:{active + 3}: matrix.active.taser: warning: taser is justified where the lesser"
+        " verbal is excessive (threat active)"
+    ) in (err)
+    assert main(["policy", "validate", str(DEFAULT)]) == 0
+    assert capsys.readouterr().err == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from range.cli.util import ExamplesHelpFormatter, help_when_bare
@@ -89,11 +90,18 @@ def _show(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic")
+    from physics.datafiles import field_name, key_lines, locate, read_text
+    from range.cli.summary import policy_label
     from scoring.policy import load_policy
 
     for path in args.files:
         policy = load_policy(path)  # a problem is a DataFileError: file, line, field
-        print(
-            f"{path}: ok ({policy.id}: {len(policy.rules)} rules, {len(policy.settings)} settings)"
-        )
+        # A file that keeps the built-in id but differs is flagged, as `policy show` and
+        # `score --policy` flag it (nu24 #14).
+        label = policy_label(policy, path)
+        print(f"{path}: ok ({label}: {len(policy.rules)} rules, {len(policy.settings)} settings)")
+        lines = key_lines(read_text(path))
+        for loc, said in policy.warnings():  # allowed, but probably a slip: file, line, field
+            line = locate(lines, loc)
+            print(f"{path}:{line}: {field_name(loc)}: {said}", file=sys.stderr)
     return 0
