@@ -297,3 +297,16 @@ def test_policy_validate_warns_of_a_matrix_that_looks_like_a_slip_and_flags_a_mo
     ) in (err)
     assert main(["policy", "validate", str(DEFAULT)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_run_judged_by_the_built_in_policy_records_its_hash_and_keeps_no_copy(
+    tmp_path: Path,
+) -> None:
+    builtin = policy_in_effect(None, {})
+    digest = hashlib.sha256(DEFAULT.read_bytes()).hexdigest()
+    assert builtin.run_started() == {"policy_sha256": digest}
+    started = {"policy": "default-continuum-v1", "policy_sha256": digest}
+    assert saved_policy(tmp_path, started)[1] == "default-continuum-v1"
+    # Judged by another version's built-in policy: this one's judges it, and says so.
+    older = saved_policy(tmp_path, started | {"policy_sha256": "ab" * 32})[1]
+    assert older == "default-continuum-v1 (this OpenRange's; the run's was sha256 abababababab)"

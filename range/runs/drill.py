@@ -720,7 +720,8 @@ class Session:
             if writer is not None:
                 (writer.path / copy_name).write_bytes(copy)
                 # The policy that judges the run, kept and hashed as its drill is (nu24 #2).
-                (writer.path / POLICY_COPY).write_bytes(config.policy_file.content)
+                if config.policy_file.kept:
+                    (writer.path / POLICY_COPY).write_bytes(config.policy_file.content)
                 policy_meta = config.policy_file.run_started()
                 if config.phrases is not None:
                     book = config.phrases.read_bytes()

@@ -2,11 +2,13 @@
 
 The policy in effect is `drill run --policy FILE`, else the file `$OPENRANGE_POLICY` names (the
 agency-wide setting: one place, read by every run on this machine, the console's lanes too),
-else the built-in `scoring/data/policy-default.toml`. A run keeps that file byte for byte as
-`policy.toml` beside its event log, as it keeps `drill.toml`, and its `run_started` record
-holds the policy's id (`policy`), the copy's SHA-256 (`policy_sha256`) and the file it came
-from (`policy_source`, absent for the built-in one). `score`, `report`, the records and the
-console judge a saved run by that copy; `score --policy OTHER` rescores it, and says so.
+else the built-in `scoring/data/policy-default.toml`. A run judged by a policy file keeps it
+byte for byte as `policy.toml` beside its event log, as it keeps `drill.toml`, and its
+`run_started` record holds the policy's id (`policy`), the file's SHA-256 (`policy_sha256`)
+and where it came from (`policy_source`). A run judged by the built-in policy records only its
+SHA-256: the copy would be 20 KB in every run folder, and the hash says which built-in it was.
+`score`, `report`, the records and the console judge a saved run by that policy; `score --policy
+OTHER` rescores it, and says so.
 """
 
 from __future__ import annotations
@@ -63,12 +65,20 @@ class PolicySource:
     def label(self) -> str:
         return policy_label(self.policy.id, self.sha256, self.path)
 
+    @property
+    def kept(self) -> bool:
+        """Whether the run folder keeps a copy (any file but the built-in one)."""
+        return self.path is not None
+
     def run_started(self) -> dict[str, str]:
         """The fields `run_started` records of it."""
-        out = {"policy_file": POLICY_COPY, "policy_sha256": self.sha256}
-        if self.path is not None:
-            out["policy_source"] = str(self.path)
-        return out
+        if not self.kept:
+            return {"policy_sha256": self.sha256}
+        return {
+            "policy_file": POLICY_COPY,
+            "policy_sha256": self.sha256,
+            "policy_source": str(self.path),
+        }
 
 
 def read_policy(path: Path) -> PolicySource:
@@ -95,8 +105,11 @@ def saved_policy(run_dir: Path, started: Mapping[str, Any]) -> tuple[Policy, str
     policy was judged by the built-in one. Raises ValueError for a missing or altered copy
     (DataFileError, a ValueError, for a copy that does not read)."""
     digest = started.get("policy_sha256")
-    if not isinstance(digest, str):
+    if not isinstance(digest, str) or not started.get("policy_file"):
         policy = default_policy()
+        if isinstance(digest, str) and digest != builtin_policy_sha256():
+            # Judged by the built-in policy of another OpenRange version: this one's judges it.
+            return policy, f"{policy.id} (this OpenRange's; the run's was sha256 {digest[:12]})"
         return policy, policy.id
     copy = run_dir / str(started.get("policy_file") or POLICY_COPY)
     if not copy.is_file():
