@@ -112,10 +112,11 @@ def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "score",
         help="rescore saved runs; across runs, hit and false-alarm rates per officer",
         description=(
-            "Read each RUN_DIR/events.jsonl and score it again, with the default policy or an "
-            "agency policy file. The score depends on the log alone, so the same log and policy "
-            "always give the same score. With several runs, also report per officer the hit "
-            "rate (fired the firearm when a subject posed a deadly threat), the false-alarm rate "
+            "Read each RUN_DIR/events.jsonl and score it again, by the policy the run was "
+            "judged by (kept with it), or rescore it by another with --policy. The score depends "
+            "on the log alone, so the same log and policy always give the same score. With "
+            "several runs, also report per officer the hit rate (fired the firearm when a "
+            "subject posed a deadly threat), the false-alarm rate "
             "(fired when none did) and d-prime."
         ),
         epilog="examples:\n  openrange score runs/20261121-101500-phone-draw-v1\n"
@@ -128,7 +129,13 @@ def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="directories under runs/"
     )
-    p.add_argument("--policy", type=Path, default=None, help="agency policy TOML (docs/scoring.md)")
+    p.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="rescore by this policy TOML, not the run's own; says the policy each run was"
+        " judged by (docs/scoring.md)",
+    )
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(handler=_cmd_score)
 

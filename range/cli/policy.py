@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="The policy file holds the force matrix, every rule (id, what it judges, "
         "severity, points, source) and the settings the rules read (perception allowance, "
         "CEW cycle caps, restricted subjects, cartridge ranges, backdrop cone). An agency "
-        "copies scoring/data/policy-default.toml, changes any row and passes it with "
-        "--policy (docs/scoring.md).",
+        "copies scoring/data/policy-default.toml, changes any row and runs drills by it with "
+        "`drill run --policy FILE`, or for every run with OPENRANGE_POLICY=FILE; `score "
+        "--policy FILE` rescores a saved run by it (docs/scoring.md).",
         epilog="examples:\n  openrange policy show\n  openrange policy show my-agency.toml --json\n"
         "  openrange policy validate my-agency.toml\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
