@@ -311,6 +311,12 @@ class RunStarted(Record):
     # as `phrasebook.toml`, and its sha256 (absent: the built-in book only).
     phrases_file: str | None = None
     phrases_sha256: str | None = None
+    # The policy the run was judged by, kept in the run folder as `policy.toml`, its sha256 and
+    # the file it was read from (`drill run --policy`, $OPENRANGE_POLICY; absent for the
+    # built-in one), nu24 #2 (all absent in older logs: the built-in policy judged them).
+    policy_file: str | None = None
+    policy_sha256: str | None = None
+    policy_source: str | None = None
     # A live run that could not hear the officer (no microphone: audio off), and why: what the
     # officer said is unknown, so scoring leaves the verbal rules not judged (nu20 #1; absent
     # when the microphone was open, in a simulated run and in older logs).

@@ -27,6 +27,7 @@ from physics.datafiles import (
     key_lines,
     load_model,
     locate,
+    newer_format,
     parse_model,
     read_text,
 )
@@ -130,6 +131,8 @@ class PhraseBook(StrictModel):
     @classmethod
     def _version(cls, version: int) -> int:
         if version != PHRASEBOOK_FORMAT:
+            if version > PHRASEBOOK_FORMAT:  # the same words as every data file (nu24 #13)
+                raise ValueError(newer_format(version, PHRASEBOOK_FORMAT, "phrase-book"))
             raise ValueError(
                 f"{version}: this OpenRange reads phrase-book format {PHRASEBOOK_FORMAT} only"
             )

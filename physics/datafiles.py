@@ -494,6 +494,30 @@ def given(value: Any) -> str:
     return repr(value)
 
 
+def newer_format(version: int, known: int, kind: str = "") -> str:
+    """What a file whose `version` is newer than this OpenRange reads is told (nu24 #13): the
+    one message for drills, officer scripts, courses, shooters, policies and phrase books.
+    `kind` names the format where the file's kind is not plain ("phrase-book")."""
+    what = f"{kind} format" if kind else "format"
+    return (
+        f"{version}: this file is from a newer OpenRange: this OpenRange reads {what} {known}"
+        f" only (update OpenRange, or ask for a format-{known} copy)"
+    )
+
+
+def _newer_version(error: Any) -> str | None:
+    """`newer_format` for a `version` field's literal error whose value is a whole number
+    above every version the model reads; None for any other error."""
+    loc = error.get("loc", ())
+    value = error.get("input")
+    if not loc or loc[-1] != "version" or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    known = [int(v) for v in re.findall(r"\d+", str(error.get("ctx", {}).get("expected", "")))]
+    if not known or value <= max(known):
+        return None
+    return newer_format(value, max(known))
+
+
 def error_message(error: Any) -> str:
     """A pydantic error's message as a user reads it: without the "Value error, " (or
     "Assertion failed, ") that pydantic puts before a validator's own words; a value that does
@@ -507,6 +531,8 @@ def error_message(error: Any) -> str:
             return f"{error.get('input')!r} is not {words}"
     if kind in KIND_WORDS:
         return f"{KIND_WORDS[kind]}, not {given(error.get('input'))}"
+    if kind == "literal_error" and (newer := _newer_version(error)) is not None:
+        return newer
     if kind in ("enum", "literal_error") and "ctx" in error:  # "'walk', 'run' or 'hold'"
         expected = str(error["ctx"]["expected"])
         choice = f"one of {expected}" if " or " in expected else expected

@@ -39,6 +39,7 @@ RUN_FILES = frozenset(
         "sound.wav",
         "officer-voice.wav",
         "phrasebook.toml",
+        "policy.toml",
         "incomplete.json",
         "aborted.json",
         ".lane.json",

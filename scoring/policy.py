@@ -16,9 +16,18 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from drills.speech import builtin_phrasebook
 from drills.threat import Threat
 from physics.body import Region
-from physics.datafiles import RULE_ID, FieldError, StrictModel, error_message, load_model
+from physics.datafiles import (
+    RULE_ID,
+    FieldError,
+    StrictModel,
+    error_message,
+    load_model,
+    parse_model,
+)
+from physics.taser import builtin_cartridges
 
 
 class ForceOption(StrEnum):
@@ -108,6 +117,44 @@ MAX_SETTING_FT = 50.0
 MAX_BACKSTOP_FT = 1000.0
 
 
+def command_acts() -> list[str]:
+    """The command acts of the built-in phrase book (drills/data/speech), which
+    `conflicting_commands` pairs."""
+    return sorted({a.act for a in builtin_phrasebook().acts if a.act.startswith("command.")})
+
+
+# The rule(s) that read each setting (scoring/score.py): a `[[settings]]` row's `rule` must name
+# one of them, or `policy show` cites the setting under a rule that never reads it (nu24 #14).
+SETTING_RULES: dict[str, tuple[str, ...]] = {
+    "perception_allowance_s": ("STOP-01", "STOP-02"),
+    "perception_allowance_uses": ("STOP-01", "STOP-02"),
+    "cew_standard_cycle_s": ("CEW-03",),
+    "cew_reassess_s": ("CEW-03",),
+    "cew_max_cycles": ("CEW-04",),
+    "cew_max_exposure_s": ("CEW-04",),
+    "cew_restricted": ("CEW-05",),
+    "cew_warning_words": ("CEW-02",),
+    "deadly_warning_words": ("VERBAL-02",),
+    "cartridge_range_ft": ("CEW-08",),
+    "cover_reach_ft": ("COVER-01", "COVER-02"),
+    "approach_tolerance_ft": ("DIST-03",),
+    "backdrop_cone_deg": ("FIRE-01",),
+    "backdrop_clearance_ft": ("FIRE-01",),
+    "default_backstop_ft": ("FIRE-01",),
+    "warning_feasible_s": ("VERBAL-02", "CEW-02"),
+    "conflicting_commands": ("VERBAL-04",),
+    "conflict_window_s": ("VERBAL-04",),
+    "comply_time_s": ("VERBAL-05",),
+    "repeat_max": ("VERBAL-05",),
+    "cew_preferred_zones": ("PLACE-01",),
+    "cew_avoid_zones": ("PLACE-01",),
+    "drive_stun_threats": ("CEW-06",),
+    "cew_warning_threats": ("CEW-02",),
+}
+# The force options from least to most (a matrix row is read in this order).
+FORCE_ORDER = (ForceOption.PRESENCE, ForceOption.VERBAL, ForceOption.TASER, ForceOption.FIREARM)
+
+
 class MatrixRow(StrictModel):
     presence: Judgement
     verbal: Judgement
@@ -177,26 +224,46 @@ class Settings(StrictModel):
 
     @model_validator(mode="after")
     def _known_values(self) -> Settings:
-        for token in self.cew_restricted:
-            if token not in RESTRICTABLE:
-                raise FieldError(
-                    ("cew_restricted",),
-                    f"cew_restricted: {token!r} is not one of {', '.join(RESTRICTABLE)}",
-                )
+        unknown = [token for token in self.cew_restricted if token not in RESTRICTABLE]
+        if unknown:  # every one named at once (nu24 #14)
+            raise FieldError(
+                ("cew_restricted",),
+                f"cew_restricted: {', '.join(map(repr, unknown))}"
+                f" {'is' if len(unknown) == 1 else 'are'} not one of {', '.join(RESTRICTABLE)}",
+            )
+        cartridges = sorted(builtin_cartridges())
         for name, span in self.cartridge_range_ft.items():
+            # A misspelt cartridge is a missing row: CEW-08 would never judge that cartridge,
+            # and nothing would say so (nu24 #1).
+            if name not in cartridges:
+                raise FieldError(
+                    ("cartridge_range_ft", name),
+                    f"cartridge_range_ft: {name!r} is not a known cartridge"
+                    f" (known: {', '.join(cartridges)})",
+                )
             if len(span) != 2 or not 0.0 <= span[0] < span[1]:
                 raise FieldError(
-                    ("cartridge_range_ft",),
+                    ("cartridge_range_ft", name),
                     f"cartridge_range_ft.{name}: give [min_ft, max_ft], min < max",
                 )
-        for pair in self.conflicting_commands:
+        known_acts = command_acts()
+        for n, pair in enumerate(self.conflicting_commands):
             acts = pair.split("|")
             if len(acts) != 2 or not all(re.match(r"^command\.[a-z][a-z0-9_]*$", a) for a in acts):
                 raise FieldError(
-                    ("conflicting_commands",),
+                    ("conflicting_commands", n),
                     f"conflicting_commands: {pair!r} is not two command acts joined by '|'"
                     " (command.get_down|command.stop)",
                 )
+            # An act no phrase book has is never heard: VERBAL-04 would quietly stop judging
+            # the pair (nu24 #1). The built-in book's command acts are the ones a policy names.
+            for act in acts:
+                if act not in known_acts:
+                    raise FieldError(
+                        ("conflicting_commands", n),
+                        f"conflicting_commands: {act!r} in {pair!r} is not a command act of the"
+                        f" built-in phrase book (known: {', '.join(known_acts)})",
+                    )
         regions = [r.value for r in Region]
         for name in ("cew_preferred_zones", "cew_avoid_zones"):
             for region in getattr(self, name):
@@ -293,8 +360,68 @@ class Policy(StrictModel):
         for n, row in enumerate(self.settings):
             if row.rule not in RULES:
                 raise FieldError(("settings", n, "rule"), f"setting {row.id}: no rule {row.rule!r}")
+            readers = SETTING_RULES.get(row.id)
+            if readers is not None and row.rule not in readers:
+                raise FieldError(
+                    ("settings", n, "rule"),
+                    f"setting {row.id} is read by {' and '.join(readers)}, not {row.rule}",
+                )
+            if isinstance(row.words, list):
+                twice = sorted({w for i, w in enumerate(row.words) if w in row.words[:i]})
+                if twice:
+                    raise FieldError(
+                        ("settings", n, "words"),
+                        f"setting {row.id}: {', '.join(map(repr, twice))} given twice",
+                    )
         self.values  # noqa: B018 (validates the settings' types now, not when first judged)
         return self
+
+    @model_validator(mode="after")
+    def _matrix_agrees_with_the_scorer(self) -> Policy:
+        # The scorer's shoot / don't-shoot rule (DECISION-01, critical: facts.md §5, Graham v.
+        # Connor) fails a TASER or a round against an unarmed subject who posed no threat, so a
+        # matrix that calls either justified there says one thing while the score says another
+        # (nu24 #14).
+        for option in (ForceOption.TASER, ForceOption.FIREARM):
+            if self.judge(Threat.NONE, option) is Judgement.JUSTIFIED:
+                raise FieldError(
+                    ("matrix", "none", option.value),
+                    f"{option.value} cannot be justified against no threat: DECISION-01 (critical)"
+                    " fails force on a subject who posed no threat whatever the matrix says"
+                    " (facts.md §5); use 'excessive'",
+                )
+        return self
+
+    def warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Rows that are allowed but look like a slip (`policy validate` says each, with its
+        line): a matrix row where a higher force option is justified but a lower one excessive,
+        or a firearm not justified against a deadly threat (facts.md §5: deadly force answers a
+        threat of death or serious injury; Tennessee v. Garner, Graham v. Connor)."""
+        said: list[tuple[tuple[str | int, ...], str]] = []
+        for threat in Threat:
+            if threat is Threat.NONE or threat.name.lower() not in Matrix.model_fields:
+                continue
+            name = threat.name.lower()
+            judged = [self.judge(threat, option) for option in FORCE_ORDER]
+            for low, high in ((i, j) for i in range(4) for j in range(i + 1, 4)):
+                if judged[low] is Judgement.EXCESSIVE and judged[high] is Judgement.JUSTIFIED:
+                    lower, higher = FORCE_ORDER[low].value, FORCE_ORDER[high].value
+                    said.append(
+                        (
+                            ("matrix", name, higher),
+                            f"warning: {higher} is justified where the lesser {lower} is"
+                            f" excessive (threat {name})",
+                        )
+                    )
+        if self.judge(Threat.DEADLY, ForceOption.FIREARM) is not Judgement.JUSTIFIED:
+            said.append(
+                (
+                    ("matrix", "deadly", "firearm"),
+                    "warning: the firearm is not justified against a deadly threat (facts.md §5:"
+                    " deadly force answers a threat of death or serious injury)",
+                )
+            )
+        return said
 
     @model_validator(mode="after")
     def _reaction_limits_ordered(self) -> Policy:
@@ -338,7 +465,9 @@ class Policy(StrictModel):
             kinds = ("number", "count", "words", "ranges_ft")
             key = next(k for k in kinds if getattr(row, k) is not None)
             said = message if isinstance(cause, FieldError) else f"setting {where}: {message}"
-            raise FieldError(("settings", rows[0], key), said) from None
+            # Below the row's value: the table key or list item the cross-check named.
+            inner = cause.loc[1:] if isinstance(cause, FieldError) else ()
+            raise FieldError(("settings", rows[0], key, *inner), said) from None
 
     def judge(self, threat: Threat, option: ForceOption) -> Judgement:
         row: MatrixRow = getattr(self.matrix, threat.name.lower())
@@ -362,6 +491,11 @@ def _check_setting_ids(rows: list[SettingRow]) -> None:
 @cache
 def default_policy() -> Policy:
     return load_model(Path(__file__).resolve().parent / "data" / "policy-default.toml", Policy)
+
+
+def parse_policy(text: str, path: Path | str) -> Policy:
+    """A policy file's text (read from `path`, which errors name)."""
+    return parse_model(text, Policy, path)
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -851,7 +851,9 @@ def test_a_policy_file_missing_a_rule_or_a_setting_is_refused_by_name(tmp_path: 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["policy", "validate", str(good)]) == 0
-    assert f"ok (default-continuum-v1: {len(RULES)} rules, 24 settings)" in out.getvalue()
+    # A changed copy that keeps the built-in id is flagged as `policy show` flags it (nu24 #14).
+    assert "ok (default-continuum-v1 (modified, sha256 " in out.getvalue()
+    assert f"): {len(RULES)} rules, 24 settings)" in out.getvalue()
     cases = {
         "no-rule.toml": (
             text.replace('id = "CEW-07"', 'id = "CEW-99"'),

@@ -377,16 +377,28 @@ def checked_notes(
 
 
 def corrected_score(
-    run_dir: Path, records: list[LogRecord], policy: Policy, fixes: Fixes | None = None
+    run_dir: Path,
+    records: list[LogRecord],
+    policy: Policy | None = None,
+    fixes: Fixes | None = None,
 ) -> Score:
     """The score of the run's log `records` with the instructor's corrections kept for it
     applied: the one call behind score, report, the records' amendment and the console, so
     none forgets the phrase book's acts a hand-edited typo is checked against (nu17c #5).
-    `fixes`: `run_fixes(run_dir)` where the caller has read them (None: read here)."""
+    `policy`: None for the policy the run was judged by (its kept `policy.toml`, named in the
+    score as the run named it: nu24 #2). `fixes`: `run_fixes(run_dir)` where the caller has
+    read them (None: read here). Raises ValueError for a kept policy that was changed."""
+    import dataclasses
+
+    from range.runs.policyfile import run_policy
     from scoring.score import score_run
 
     corrections, acts = run_fixes(run_dir, records) if fixes is None else fixes
-    return score_run(records, policy, corrections, acts, run_book(run_dir, records))
+    book = run_book(run_dir, records)
+    if policy is not None:
+        return score_run(records, policy, corrections, acts, book)
+    own, label = run_policy(run_dir, records)
+    return dataclasses.replace(score_run(records, own, corrections, acts, book), policy=label)
 
 
 def run_book(run_dir: Path, records: list[LogRecord]) -> PhraseBook | None:
@@ -913,12 +925,11 @@ def amend_records(
     each amendment's chained detail (range/console/store.py MARK)."""
     from range.runs.runlog import read_events
     from scoring.corrections import dumped
-    from scoring.policy import load_policy
 
     numbers = records.drill_runs_at(run_dir)
     if not numbers:
         return []
-    score = corrected_score(run_dir, read_events(run_dir), load_policy(None))
+    score = corrected_score(run_dir, read_events(run_dir))  # by the policy that judged it
     why: dict[str, Any] = {"correction": dumped(correction)}
     if console_audit is not None:
         why["console_audit"] = console_audit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import secrets
 import shlex
@@ -300,6 +301,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="an agency phrase book merged over the built-in one for what the officer says"
         " (--voice, a live run's microphone, the script's words); kept with the run"
         " (docs/speech.md)",
+    )
+    run.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        metavar="POLICY.toml",
+        help="the agency policy the run is judged by (default: the file $OPENRANGE_POLICY names,"
+        " else the built-in one); kept and hashed with the run, named in its score and records"
+        " (docs/scoring.md)",
     )
     add_calibration_options(run)
     add_run_options(run)
@@ -615,6 +625,7 @@ def play(
     from range.cli.summary import format_summary
     from range.records.store import RecordsError
     from range.runs.drill import RunConfig, run_drill
+    from range.runs.policyfile import policy_in_effect
 
     buttons = list(args.instructor)  # (SECONDS, BUTTON) pairs, parsed by cliutil
     # A time past the drill's end would silently do nothing: refused, with the drill's limit.
@@ -654,6 +665,7 @@ def play(
         officer=_officer_for(script, source.drill, book),
         officer_file=_script_file(script),
         seed=seed,
+        policy_file=policy_in_effect(getattr(args, "policy", None)),
         runs_dir=None if args.no_save else args.runs_dir,
         unplug_taser_at_s=args.unplug_at,
         **_taser_options(getattr(args, "taser", None)),  # type: ignore[arg-type]
@@ -1058,8 +1070,9 @@ def result_from_log(
     short, or killed before it was recorded (`records close --drill-run`). `why` says how it
     ended when its log did not."""
     from range import __version__
+    from range.runs.policyfile import run_policy
     from range.runs.runlog import read_events
-    from scoring.policy import load_policy
+    from scoring.policy import default_policy
     from scoring.score import score_run
 
     log = []
@@ -1070,7 +1083,12 @@ def result_from_log(
             log = []
     started = next((r.data for r in log if r.kind == "run_started"), {})
     ended = next((r.data for r in log if r.kind == "run_ended"), None)
-    score = score_run(log, load_policy(None))
+    try:  # the policy the run was started under (nu24 #2)
+        policy, label = run_policy(run_dir, log) if run_dir is not None else (None, "")
+    except ValueError:  # its copy changed or unreadable: `score` names that; graded here anyway
+        policy, label = None, ""
+    score = score_run(log, policy or default_policy())
+    score = dataclasses.replace(score, policy=label or score.policy)
     return {
         "openrange_version": str(started.get("openrange_version") or __version__),
         "drill": str(started.get("drill") or drill),
@@ -1117,6 +1135,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     from range.records.store import RecordsError
     from range.runs.drill import LiveDrill, RunConfig, run_drill
     from range.runs.lanefile import check_ports, display, load_lane
+    from range.runs.policyfile import policy_in_effect
 
     if not args.live:
         raise ValueError("--port and --lane are for a live drill: add --live")
@@ -1195,6 +1214,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
         drill_file=source,
         officer=None,
         seed=seed,
+        policy_file=policy_in_effect(getattr(args, "policy", None)),
         runs_dir=None if args.no_save else args.runs_dir,
         instructor=tuple(sorted(buttons)),
         officer_name=args.officer,

@@ -112,10 +112,11 @@ def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "score",
         help="rescore saved runs; across runs, hit and false-alarm rates per officer",
         description=(
-            "Read each RUN_DIR/events.jsonl and score it again, with the default policy or an "
-            "agency policy file. The score depends on the log alone, so the same log and policy "
-            "always give the same score. With several runs, also report per officer the hit "
-            "rate (fired the firearm when a subject posed a deadly threat), the false-alarm rate "
+            "Read each RUN_DIR/events.jsonl and score it again, by the policy the run was "
+            "judged by (kept with it), or rescore it by another with --policy. The score depends "
+            "on the log alone, so the same log and policy always give the same score. With "
+            "several runs, also report per officer the hit rate (fired the firearm when a "
+            "subject posed a deadly threat), the false-alarm rate "
             "(fired when none did) and d-prime."
         ),
         epilog="examples:\n  openrange score runs/20261121-101500-phone-draw-v1\n"
@@ -128,7 +129,13 @@ def _score_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="directories under runs/"
     )
-    p.add_argument("--policy", type=Path, default=None, help="agency policy TOML (docs/scoring.md)")
+    p.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="rescore by this policy TOML, not the run's own; says the policy each run was"
+        " judged by (docs/scoring.md)",
+    )
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(handler=_cmd_score)
 
@@ -392,10 +399,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from range.cli.summary import format_detection, format_score, policy_label
     from range.runs.runlog import read_events
     from scoring.detection import detection
-    from scoring.policy import load_policy
+    from scoring.policy import Policy, default_policy, load_policy
 
-    policy = load_policy(args.policy)
-    label = policy_label(policy, args.policy)
+    # --policy rescores by another policy; without it each run is judged by the policy it was
+    # run under, kept in its folder (nu24 #2).
+    policy = load_policy(args.policy) if args.policy is not None else None
+    label = policy_label(policy, args.policy) if policy is not None else ""
     failed = 0
     # A batch's `--json` lists every run given, in the order given: a run left out is listed
     # with its error, so entry N is argument N (nu23 #3).
@@ -414,6 +423,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from range.calibration.used import uncalibrated
     from range.cli.corrections import checked_notes, corrected_score, voice_problem
     from range.cli.summary import calibration_lines, run_header, suspension_lines
+    from range.runs.policyfile import saved_policy
     from range.runs.saved import verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
@@ -429,10 +439,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     # user's store keeps the run) is scored as it is now, with a warning naming it.
     checks = _edited_and_recorded(args.run_dirs)
     kept: list[tuple[Path, list[LogRecord], Fixes, list[str], str | None]] = []
+    judged: dict[Path, tuple[Policy, str]] = {}  # the policy each run was judged by
     for run_dir, log, (why, chained) in zip(args.run_dirs, logs, checks, strict=True):
         try:
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
+                judged[run_dir] = saved_policy(run_dir, log[0].data)
             fixes, notes = checked_notes(run_dir, log, chained)
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")
@@ -456,13 +468,22 @@ def _cmd_score(args: argparse.Namespace) -> int:
     args.run_dirs, logs = [k[0] for k in kept], [k[1] for k in kept]
     scores = []
     edited = _say_edited([k[4] for k in kept])
+    rescored: dict[Path, str] = {}  # a run rescored by another policy: the one that judged it
     for run_dir, log, fixes, notes, _ in kept:
         for note in notes:
             print(f"openrange: {note}", file=sys.stderr)
-        scores.append(corrected_score(run_dir, log, policy, fixes))
+        own, own_label = judged.get(run_dir) or (default_policy(), default_policy().id)
+        if policy is not None and own_label != label:
+            rescored[run_dir] = own_label
+        score = corrected_score(run_dir, log, policy or own, fixes)
+        scores.append(dataclasses.replace(score, policy=label or own_label))
 
-    def as_json(score: Score, log_edited: str | None, log: list[LogRecord]) -> dict[str, object]:
+    def as_json(
+        score: Score, log_edited: str | None, log: list[LogRecord], run_dir: Path
+    ) -> dict[str, object]:
         out = score.as_json()
+        if run_dir in rescored:  # rescored by --policy: the policy the run was judged by
+            out["judged_by"] = rescored[run_dir]
         if log_edited is not None:  # why the log is not the one written (absent: it is)
             out["log_edited"] = log_edited
         if overrides := uncalibrated(log):
@@ -476,18 +497,27 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     if args.policy is not None and not args.json:
         print(f"Policy: {label}")
+        for run_dir, was in rescored.items():
+            # Rescored, not as judged: the run's own result and records name the other one.
+            print(f"  rescored: {run_dir} was judged by {was}")
     # The shape follows the runs given, not those that could be scored: two runs given, one
     # left out, is still a batch (`runs` entry N is argument N; nu24 #8).
     if len(given) == 1:
         if args.json:
-            print(json.dumps(as_json(scores[0], edited[0], logs[0]), indent=2, sort_keys=True))
+            print(
+                json.dumps(
+                    as_json(scores[0], edited[0], logs[0], args.run_dirs[0]),
+                    indent=2,
+                    sort_keys=True,
+                )
+            )
         else:
             # Which run this is (drill, seed, who played it), then the score; the Score: line
             # names the policy as the label does (a modified file flagged).
             print(run_header(args.run_dirs[0], logs[0]))
             for line in [*calibration_lines(logs[0]), *suspension_lines(logs[0])]:
                 print(line)
-            print(format_score(dataclasses.replace(scores[0], policy=label)))
+            print(format_score(scores[0]))
         return _score_status(failed, scores)
     once = _counted_once(args.run_dirs)
     rows = detection([score for score, first in zip(scores, once, strict=True) if first])
@@ -501,7 +531,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 "run_dir": str(run_dir),
                 "drill": started.get("drill"),
                 "seed": started.get("seed"),
-                **as_json(score, log_edited, log),
+                **as_json(score, log_edited, log, run_dir),
             }
         _print_batch_json(given, scored, skipped, [r.as_json() for r in rows])
         return _score_status(failed, scores)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from range.cli.util import ExamplesHelpFormatter, help_when_bare
@@ -17,8 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="The policy file holds the force matrix, every rule (id, what it judges, "
         "severity, points, source) and the settings the rules read (perception allowance, "
         "CEW cycle caps, restricted subjects, cartridge ranges, backdrop cone). An agency "
-        "copies scoring/data/policy-default.toml, changes any row and passes it with "
-        "--policy (docs/scoring.md).",
+        "copies scoring/data/policy-default.toml, changes any row and runs drills by it with "
+        "`drill run --policy FILE`, or for every run with OPENRANGE_POLICY=FILE; `score "
+        "--policy FILE` rescores a saved run by it (docs/scoring.md).",
         epilog="examples:\n  openrange policy show\n  openrange policy show my-agency.toml --json\n"
         "  openrange policy validate my-agency.toml\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -89,11 +91,18 @@ def _show(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic")
+    from physics.datafiles import field_name, key_lines, locate, read_text
+    from range.cli.summary import policy_label
     from scoring.policy import load_policy
 
     for path in args.files:
         policy = load_policy(path)  # a problem is a DataFileError: file, line, field
-        print(
-            f"{path}: ok ({policy.id}: {len(policy.rules)} rules, {len(policy.settings)} settings)"
-        )
+        # A file that keeps the built-in id but differs is flagged, as `policy show` and
+        # `score --policy` flag it (nu24 #14).
+        label = policy_label(policy, path)
+        print(f"{path}: ok ({label}: {len(policy.rules)} rules, {len(policy.settings)} settings)")
+        lines = key_lines(read_text(path))
+        for loc, said in policy.warnings():  # allowed, but probably a slip: file, line, field
+            line = locate(lines, loc)
+            print(f"{path}:{line}: {field_name(loc)}: {said}", file=sys.stderr)
     return 0

@@ -1075,6 +1075,8 @@ def _show_drill_run(args: argparse.Namespace) -> int:
             f"  {row['outcome']}: {said}{points}; seed {row['seed']},"
             f" OpenRange {row['software_version']}"
         )
+        if score.get("policy"):  # the policy that judged the run (nu24 #2)
+            yield f"  judged by policy {score['policy']}"
         if row.get("problem"):
             yield f"  WARNING: {row['problem']}: run records verify"
         if log_ok is False:

@@ -11,32 +11,27 @@ from drills.log import LogRecord, run_started
 from drills.speech import span_text
 from range.cli.columns import column_width, pad
 from range.runs.drill import RunResult
+from range.runs.policyfile import BUILTIN_POLICY_FILE
+from range.runs.policyfile import policy_label as label_of
 from scoring.course import AttemptScore
 from scoring.detection import Detection
-from scoring.policy import Policy, default_policy
+from scoring.policy import Policy
 from scoring.score import Kind, Outcome, Score
 
 _MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
 
 
-DEFAULT_POLICY_FILE = (
-    Path(__file__).resolve().parents[2] / "scoring" / "data" / "policy-default.toml"
-)
+DEFAULT_POLICY_FILE = BUILTIN_POLICY_FILE
 
 
 def policy_label(policy: Policy, path: Path | None) -> str:
     """The policy a score was judged by, as the range master must see it: its id, with the
     file's hash; a file that keeps the built-in policy's id but differs from it is flagged
-    `default-continuum-v1 (modified, sha256 1a2b3c4d5e6f)`."""
+    `default-continuum-v1 (modified, sha256 1a2b3c4d5e6f)` (range/runs/policyfile.py, which
+    names a run's kept policy in the same words)."""
     if path is None:
         return policy.id
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    builtin = hashlib.sha256(DEFAULT_POLICY_FILE.read_bytes()).hexdigest()
-    if digest == builtin:
-        return policy.id
-    if policy.id == default_policy().id:
-        return f"{policy.id} (modified, sha256 {digest[:12]})"
-    return f"{policy.id} (file {path}, sha256 {digest[:12]})"
+    return label_of(policy.id, hashlib.sha256(path.read_bytes()).hexdigest(), path)
 
 
 def _less_lethal(score: Score) -> str:
@@ -287,6 +282,7 @@ _KEPT = {
     "officer-voice.flac": "the officer's voice as heard: the clip of every act heard",
     "officer-voice.ogg": "the officer's voice as heard: the clip of every act heard",
     "phrasebook.toml": "the agency phrase book the officer was heard with",
+    "policy.toml": "the policy the run was judged by",
     "sound.wav": "the run's soundtrack: subjects' voices, shots, the TASER's arc",
     "report.html": "the review page",
 }

@@ -15,6 +15,7 @@ or dismisses it from the console. Both lists are kept in the runs folder too
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import queue
@@ -848,6 +849,7 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
     end (only its result.json is missing: nothing was cut). Raises ValueError (EventLogError)
     for a log that cannot be read, OSError for a folder that cannot be."""
     from range.records.store import OFFICER
+    from range.runs.policyfile import run_policy
     from range.runs.saved import saved_course, saved_drill_run
     from scoring.course import judged_attempt, rescore_attempt
     from scoring.policy import default_policy
@@ -876,6 +878,11 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
             "cut_short": True,
         }
     records, _ = saved_drill_run(folder)
+    try:  # the policy the run was started under (nu24 #2)
+        policy, label = run_policy(folder, records)
+    except ValueError:  # its copy changed or unreadable: `score` names that; graded here anyway
+        policy, label = default_policy(), default_policy().id
+    score = dataclasses.replace(score_run(records, policy), policy=label)
     return {
         "openrange_version": started.get("openrange_version"),
         "drill": started.get("drill"),
@@ -887,7 +894,7 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
         "duration_s": round(end_t, 6),
         "complete": False,
         "devices": started.get("devices", []),
-        "score": score_run(records, default_policy()).as_json(),
+        "score": score.as_json(),
         "run_dir": str(folder),
         "cut_short": True,
     }

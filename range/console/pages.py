@@ -62,7 +62,6 @@ from range.runs.runlog import read_events
 from range.runs.saved import saved_drill_run
 from scoring.corrections import Correction, added_in_force, correction_of, marks, utterances
 from scoring.detection import detection
-from scoring.policy import default_policy
 from scoring.score import Score
 
 WARN_DAYS = 30  # a qualification that expires within this many days is flagged on the roster
@@ -248,7 +247,7 @@ def debrief(
     started = records[0].data
     fixes, notes = checked_notes(run_dir, records, recorded)
     corrections = fixes[0]
-    score = corrected_score(run_dir, records, default_policy(), fixes)
+    score = corrected_score(run_dir, records, None, fixes)
     timeline: list[dict[str, Any]] = []
     for r in records:
         line = event_line(r)
@@ -588,7 +587,7 @@ def trend(records: Records, badge: str) -> tuple[list[dict[str, Any]], list[dict
         try:
             log = read_events(run)
             fixes, _ = checked_fixes(run, log, chained_corrections(records, row))
-            score = corrected_score(run, log, default_policy(), fixes)
+            score = corrected_score(run, log, None, fixes)
         except FOLDER_ERRORS as exc:
             leave_out(row, folder_problem(row, exc), True)
             continue

@@ -47,7 +47,6 @@ from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Ren
 from range.runs.runlog import EVENTS, read_events
 from range.runs.saved import saved_drill
 from scoring.corrections import Correction, added_in_force, apply_corrections, correction_of
-from scoring.policy import default_policy
 from scoring.score import Outcome
 
 if TYPE_CHECKING:
@@ -793,7 +792,7 @@ def write_report(
     # Checked against the records' chained corrections: theirs are applied where they differ.
     fixes, said = checked_notes(run_dir, records, recorded)
     every = fixes[0]
-    score = corrected_score(run_dir, records, default_policy(), fixes)
+    score = corrected_score(run_dir, records, None, fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.
     corrections = score.applied(every)
     notes = "".join(f"<p class='warning'>{html.escape(note)}</p>" for note in said)

@@ -79,13 +79,14 @@ from range.runs.core import (
     muzzle_record,
 )
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
+from range.runs.policyfile import POLICY_COPY, PolicySource, policy_in_effect
 from range.runs.poses import POSE_WAIT_S, ScriptedPoses, TrackedPoses
 from range.runs.runlog import RunWriter
 from range.runs.saved import OFFICER_COPY, ScriptFile, drill_source, played_label, sha256
 from range.runs.seeding import RunRandom
 from range.runs.voice import VOICE_FILE, LiveVoice, TrackVoice
 from range.voice.audio import Pcm
-from scoring.policy import Policy, default_policy
+from scoring.policy import Policy
 from scoring.score import Score, score_run
 
 Progress = Callable[[float, float, str], None]
@@ -173,7 +174,9 @@ class RunConfig:
     drill: Drill
     officer: OfficerScript | None  # the scripted officer; None for a live one (`live`)
     seed: int
-    policy: Policy = field(default_factory=default_policy)
+    # The agency policy the run is judged by, kept with it (`--policy`, else $OPENRANGE_POLICY,
+    # else the built-in one: range/runs/policyfile.py).
+    policy_file: PolicySource = field(default_factory=policy_in_effect)
     dt_s: float = 1 / 90
     # None: the drill's issued TASER, or a TASER 7 (`--taser` sets it).
     taser_model: Model | None = None
@@ -245,6 +248,10 @@ class RunConfig:
     # follows (the log's end, result.json, the records) saves a run that is over, so the CLI
     # holds a Ctrl-C from here on rather than cut it (range/cli/util.py CtrlC).
     on_end: Callable[[], None] | None = None
+
+    @property
+    def policy(self) -> Policy:
+        return self.policy_file.policy
 
     @property
     def officer_id(self) -> str:
@@ -727,8 +734,13 @@ class Session:
             if config.on_begin is not None:
                 with HeldCtrlC():  # registered and its number kept, or neither (rc19 #1)
                     config.on_begin(writer.path if writer is not None else None, sha256(copy))
+            policy_meta: dict[str, str] = {}
             if writer is not None:
                 (writer.path / copy_name).write_bytes(copy)
+                # The policy that judges the run, kept and hashed as its drill is (nu24 #2).
+                if config.policy_file.kept:
+                    (writer.path / POLICY_COPY).write_bytes(config.policy_file.content)
+                policy_meta = config.policy_file.run_started()
                 if config.phrases is not None:
                     book = config.phrases.read_bytes()
                     (writer.path / PHRASES_FILE).write_bytes(book)
@@ -768,6 +780,7 @@ class Session:
                 seed=config.seed,
                 officer=config.officer_id,
                 policy=config.policy.id,
+                **policy_meta,
                 officer_name=config.officer_name,
                 **({"badge": config.badge} if config.badge else {}),
                 weapons=[str(r.weapon) for r in lane.replicas],
@@ -807,7 +820,8 @@ class Session:
             if debrief is not None and engine.state is RunState.COMPLETED:
                 for answer in debrief(drill):
                     log.emit(engine.t, "debrief_answer", **_keep_answer_audio(answer, writer))
-            score = score_run(log.records, config.policy)
+            # Named as the range master must see it: an agency file by its path and hash.
+            score = replace(score_run(log.records, config.policy), policy=config.policy_file.label)
             result = RunResult(
                 config,
                 engine.state,
