@@ -644,6 +644,7 @@ def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> Non
         "problems": [],
         "warnings": [],
         "unchecked_logs": [],  # docs/records.md (rc19 #1)
+        "missing_tables": [],  # docs/records.md (nu25 #4)
     }
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
     con.execute("UPDATE officers SET name = 'X'")
