@@ -322,7 +322,9 @@ def _taser_pixels(image: np.ndarray) -> np.ndarray:
 def test_the_officer_holds_his_drawn_weapon_with_the_arms_raised_to_aim(
     renderer: Renderer,
 ) -> None:
-    drill, records = _run("knife-approach-v1", 7)
+    # Seed 2: the TASER fails and the pistol comes out (since nu26 #6 the script fires its CQ
+    # cartridge from 15 ft, and at seed 7 the TASER alone ends it).
+    drill, records = _run("knife-approach-v1", 2)
     actions = [(r.t, r.data["action"]) for r in records if r.kind == "officer_action"]
     drawn = next(t for t, a in actions if a == "taser_drawn")
     pointed = next(t for t, a in actions if a == "weapon_pointed")
