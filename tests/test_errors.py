@@ -515,6 +515,26 @@ def test_a_full_disk_during_a_run_is_one_line_and_keeps_the_log(
     assert not (run / "result.json").exists()
 
 
+def test_a_full_disk_while_a_run_keeps_its_policy_copy_is_one_line(tmp_path: Path) -> None:
+    # An agency policy (nu24 #2) is kept beside the drill: 20 KB, past the 8 KB limit here.
+    # Its write failed as a bare "openrange: File too large" with no path (f24a's note).
+    policy = tmp_path / "agency.toml"
+    policy.write_bytes((PROJECT / "scoring" / "data" / "policy-default.toml").read_bytes())
+    runs = tmp_path / "runs"
+    command = ["drill", "run", "knife-approach-v1", "--seed", "1", "--progress", "never"]
+    done = subprocess.run(
+        [sys.executable, "-m", "range", *command, "--policy", str(policy), "--runs-dir", str(runs)],
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_files,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+        cwd=PROJECT,
+    )
+    assert done.returncode == 9, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "policy.toml: cannot write (File too large): nothing was written" in done.stderr
+
+
 _CUT_AT_NEWLINE = """
 import json, resource, signal, sys
 from pathlib import Path

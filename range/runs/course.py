@@ -428,9 +428,9 @@ def run_course(
         writer = RunWriter(config.runs_dir, course.id) if config.runs_dir else None
         if writer is not None:
             stack.callback(writer.close)
-            (writer.path / copy_name).write_bytes(copy)
+            writer.keep(copy_name, copy)
             if config.shooter_file is not None and live is None:
-                (writer.path / SHOOTER_COPY).write_bytes(config.shooter_file.content)
+                writer.keep(SHOOTER_COPY, config.shooter_file.content)
             if config.on_begin is not None:
                 config.on_begin(writer.path)
         log = MemoryLog(writer) if writer is not None else MemoryLog()

@@ -81,7 +81,7 @@ from range.runs.core import (
 from range.runs.lane import Attached, Lane, LiveLane, LiveReplica, Replica, Weapon, weapon_of
 from range.runs.policyfile import POLICY_COPY, PolicySource, policy_in_effect
 from range.runs.poses import POSE_WAIT_S, ScriptedPoses, TrackedPoses
-from range.runs.runlog import RunWriter
+from range.runs.runlog import RunWriter, keep_file
 from range.runs.saved import OFFICER_COPY, ScriptFile, drill_source, played_label, sha256
 from range.runs.seeding import RunRandom
 from range.runs.voice import VOICE_FILE, LiveVoice, TrackVoice
@@ -736,17 +736,17 @@ class Session:
                     config.on_begin(writer.path if writer is not None else None, sha256(copy))
             policy_meta: dict[str, str] = {}
             if writer is not None:
-                (writer.path / copy_name).write_bytes(copy)
+                writer.keep(copy_name, copy)
                 # The policy that judges the run, kept and hashed as its drill is (nu24 #2).
                 if config.policy_file.kept:
-                    (writer.path / POLICY_COPY).write_bytes(config.policy_file.content)
+                    writer.keep(POLICY_COPY, config.policy_file.content)
                 policy_meta = config.policy_file.run_started()
                 if config.phrases is not None:
                     book = config.phrases.read_bytes()
-                    (writer.path / PHRASES_FILE).write_bytes(book)
+                    writer.keep(PHRASES_FILE, book)
                     phrases_meta = {"phrases_file": PHRASES_FILE, "phrases_sha256": sha256(book)}
                 if config.officer_file is not None and self.live is None:
-                    (writer.path / OFFICER_COPY).write_bytes(config.officer_file.content)
+                    writer.keep(OFFICER_COPY, config.officer_file.content)
             officer_meta: dict[str, str] = {}
             if config.officer_file is not None and self.live is None:
                 officer_meta = {
@@ -883,7 +883,7 @@ class Session:
             return {}
         content = config.voice.read_bytes()
         name = "officer-voice" + config.voice.suffix.lower()
-        (run_dir / name).write_bytes(content)
+        keep_file(run_dir / name, content)
         self._voice_clip = name
         return {"voice_file": name, "voice_sha256": sha256(content)}
 
@@ -1643,7 +1643,7 @@ def _keep_answer_audio(answer: dict[str, Any], writer: RunWriter | None) -> dict
     if isinstance(audio, Path):
         name = f"debrief-{fields['question']}{audio.suffix.lower() or '.wav'}"
         content = audio.read_bytes()  # the recording as given, byte for byte
-        (writer.path / name).write_bytes(content)
+        writer.keep(name, content)
     else:
         from range.voice.audio import write_wav
 

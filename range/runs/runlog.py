@@ -98,6 +98,11 @@ class RunWriter:
             raise RunWriteError(self.path / EVENTS, self._written_to_s, exc) from exc
         self._written_to_s = record.t
 
+    def keep(self, name: str, content: bytes) -> None:
+        """Write `content` into the run folder as `name` (a drill, policy, script or phrase book
+        copy): RunWriteError, naming the file, when it cannot be written (a full disk)."""
+        keep_file(self.path / name, content, self._written_to_s)
+
     def finish(self, result: dict[str, Any], outcome: Any = None) -> None:
         """Close the log and write `result` as result.json. `outcome` is the runner's result
         object: when only result.json fails, the log is whole (it holds `run_ended`), so the
@@ -145,6 +150,16 @@ class RunWriter:
         if events is not None:
             with contextlib.suppress(OSError):
                 events.close()
+
+
+def keep_file(path: Path, content: bytes, kept_to_s: float | None = None) -> None:
+    """Write one of a run's kept files (`path`, whole bytes). A failed write (a full disk, a
+    file-size limit) raises RunWriteError naming the file, one line, as a failed log write does;
+    `kept_to_s`: how far the run's log was written then (None: nothing yet)."""
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise RunWriteError(path, kept_to_s, exc) from exc
 
 
 def being_written(run_dir: Path) -> bool:
