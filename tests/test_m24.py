@@ -5,10 +5,14 @@ in-process."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from drills.officer import find_officer
 from drills.schema import parse_drill
+from range.cli.main import main
 from range.runs.drill import RunConfig, run_drill
 from scoring.score import Kind, Score
 
@@ -83,3 +87,76 @@ def test_a_command_then_an_instructor_comply_is_a_talk_down(tmp_path: Path) -> N
         (Kind.CREDIT, "talk-down: driver ended compliant with no force used")
     ]
     assert score.decision == "talk-down: no force used"
+
+
+# --- the officer script and shooter file kept with a run, checked against their hashes -------
+
+DATA = Path(__file__).resolve().parent / "data" / "nu24"
+QUIET = ["--progress", "never", "--sound", "off"]
+
+
+def _kept_and_edited(
+    capsys: pytest.CaptureFixture[str], argv: list[str], copy_name: str
+) -> tuple[Path, Path]:
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    run = Path(str(out["run_dir"]))
+    copy = run / copy_name
+    assert copy.is_file()
+    # Nothing to say while the copy is the one played.
+    assert main(["score", str(run)]) == 0
+    assert capsys.readouterr().err == ""
+    copy.write_text(copy.read_text() + "# edited after the run\n")
+    return run, copy
+
+
+def _warned(err: str, copy: Path, run: str) -> None:
+    """One line names the edited copy, the hash its log holds and what was changed."""
+    started = json.loads((copy.parent / "events.jsonl").read_text().splitlines()[0])
+    digest = started["officer_sha256" if copy.name == "officer.toml" else "shooter_sha256"]
+    what = "officer script" if copy.name == "officer.toml" else "shooter file"
+    assert [line for line in err.splitlines() if str(copy) in line] == [
+        f"openrange: warning: {copy} does not match the SHA-256 the {run} recorded"
+        f" ({digest[:12]}...): the {what} was changed after the {run}; the {run} is read"
+        " from its log"
+    ]
+
+
+def test_an_edited_kept_officer_script_is_said_by_score_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The officer.toml a run keeps is held to its log's officer_sha256 as drill.toml is to
+    drill_sha256: an edited copy is said in one line (a warning: the score is the log's)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    script = tmp_path / "police-only.toml"
+    script.write_text(
+        'id = "police-only-v1"\nversion = 1\ndescription = "d"\n'
+        '[[steps]]\nat_s = 0.5\ndo = "speak"\nsay = "Police!"\n'
+    )
+    argv = ["drill", "run", "phone-draw-v1", "--sim", str(script), "--seed", "1"]
+    argv += ["--runs-dir", str(tmp_path / "runs"), *QUIET]
+    run, copy = _kept_and_edited(capsys, argv, "officer.toml")
+    assert main(["score", str(run)]) == 0
+    _warned(capsys.readouterr().err, copy, "run")
+    page = tmp_path / "report.html"
+    assert main(["report", str(run), "--out", str(page)]) == 0
+    _warned(capsys.readouterr().err, copy, "run")
+    assert "the officer script was changed after the run" in page.read_text()
+    copy.unlink()
+    assert main(["score", str(run)]) == 0
+    assert f"openrange: warning: {copy}: missing: the copy of the officer script" in (
+        capsys.readouterr().err
+    )
+
+
+def test_an_edited_kept_shooter_file_is_said_by_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shooter.toml an attempt keeps, held to its log's shooter_sha256."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    argv = ["course", "run", str(DATA / "tiny-qual-v1.toml"), "--seed", "1"]
+    argv += ["--shooter", str(DATA / "metro-rookie.toml"), "--sound", "off"]
+    argv += ["--runs-dir", str(tmp_path / "runs")]
+    run, copy = _kept_and_edited(capsys, argv, "shooter.toml")
+    assert main(["score", str(run)]) == 0
+    _warned(capsys.readouterr().err, copy, "attempt")
