@@ -1197,7 +1197,11 @@ class _Judge:
                     f"cycle {s.cycles} on {s.name} {gap:.2f} s after the last: no pause to"
                     f" re-assess (policy {values.cew_reassess_s:.2f} s)",
                 )
-            self.force(t, ForceOption.TASER, s.name, f"TASER cycle {s.cycles}")
+            # Named as the force it was: a drive-stun's line never reads as a probe cycle's.
+            what = f"TASER cycle {s.cycles}"
+            if d["mode"] == "drive_stun":
+                what = f"drive-stun ({what})"
+            self.force(t, ForceOption.TASER, s.name, what)
         # One cap, "no more than 3 cycles or 15 s cumulative" (facts.md §5 cycles): a cycle past
         # it, by its count or by exposure already at the cap, is one CEW-04 (nu26 #7).
         if s.cycles > values.cew_max_cycles or (s.exposure_s >= values.cew_max_exposure_s - 1e-9):

@@ -160,3 +160,59 @@ def test_an_edited_kept_shooter_file_is_said_by_score(
     run, copy = _kept_and_edited(capsys, argv, "shooter.toml")
     assert main(["score", str(run)]) == 0
     _warned(capsys.readouterr().err, copy, "attempt")
+
+
+# --- a drive-stun's FORCE-01 line names the drive-stun ----------------------------------------
+
+# /tmp/nu24-bad/ds2.toml, shortened: a passive, unarmed man 2 ft away.
+DS_PASSIVE = """
+id = "m24-ds-passive-v1"
+version = 1
+title = "m24: a drive-stun on a passive man"
+rationale = "r"
+expected_response = "e"
+time_limit_s = 6.0
+taser_model = "taser-7"
+weapons = ["taser"]
+
+[[subjects]]
+id = "man"
+start_distance_ft = 2.0
+start_phase = "threatens"
+
+[[phases]]
+id = "threatens"
+subject = "man"
+behaviour = "passive_resistance"
+[[phases.transitions]]
+to = "down"
+after_s = 4.0
+
+[[phases]]
+id = "down"
+subject = "man"
+behaviour = "compliant"
+ends_drill = true
+"""
+
+
+def test_a_drive_stun_s_force_01_line_names_the_drive_stun(tmp_path: Path) -> None:
+    """A drive-stun's FORCE-01 line says "drive-stun", not a bare "TASER cycle 1" that reads
+    as a probe deployment's cycle (nu24 #5's run: ds-officer.toml on ds2.toml)."""
+    path = tmp_path / "officer.toml"
+    path.write_text(
+        'id = "ds-officer-v1"\nversion = 1\ndescription = "d"\n'
+        '[[steps]]\nat_s = 0.3\ndo = "speak"\nsay = "Police! Stop or you will be tased"\n'
+        '[[steps]]\nafter_s = 0.3\ndo = "draw_taser"\n'
+        '[[steps]]\nafter_s = 0.5\ndo = "drive_stun"\nregion = "leg"\nduration_s = 2.0\n'
+    )
+    config = RunConfig(
+        parse_drill(DS_PASSIVE, "m24-ds-passive-v1.toml"), find_officer(str(path)), 1
+    )
+    score = run_drill(config).score
+    assert score.subjects["man"]["drive_stuns"] == 1
+    ((kind, message),) = [(f.kind, f.message) for f in score.findings if f.rule == "FORCE-01"]
+    assert kind is Kind.FINDING
+    assert message.startswith(
+        "drive-stun (TASER cycle 1) against man's threat level passive is excessive"
+    ), message
