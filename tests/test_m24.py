@@ -216,3 +216,39 @@ def test_a_drive_stun_s_force_01_line_names_the_drive_stun(tmp_path: Path) -> No
     assert message.startswith(
         "drive-stun (TASER cycle 1) against man's threat level passive is excessive"
     ), message
+
+
+# --- records verify names a record sealed with a damaged shot row ------------------------------
+
+
+def test_verify_warns_of_a_record_sealed_with_a_damaged_shot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record sealed (before nu25 #2's check) with a shot missing its string: `records show`
+    warns; `records verify` now says it too, as a warning naming record, shot and field, with
+    the chain still intact (it is: the record's hash matches what was sealed)."""
+    from test_nu25a import _close, _hand_made, _sql
+
+    from range.cli.records import VERIFY_WARNED
+    from range.records.store import Records
+
+    db, path = _hand_made(tmp_path)
+    assert main(["records", "verify", "--db", db]) == 0  # an attempt in progress: no record
+    _sql(path, 'UPDATE attempt_shots SET shot = \'{"kind": "shot", "stage": 1}\'')
+    with monkeypatch.context() as mp:  # sealed as an older OpenRange sealed it
+        mp.setattr(Records, "_check_kept", lambda *args, **kwargs: None)
+        assert main(_close(db)) == 0
+    capsys.readouterr()
+    assert main(["records", "verify", "--db", db]) == VERIFY_WARNED
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("chain intact, 1 warning: 1 qualification record")
+    (warning,) = [line for line in out if line.startswith("WARNING:")]
+    assert warning.startswith(
+        "WARNING: record 1: shot 1 (shot): string: required field is missing: damaged"
+    ), warning
+    assert "run records verify" not in warning
+    assert main(["records", "verify", "--json", "--db", db]) == VERIFY_WARNED
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["intact"] is True and shown["problems"] == []
+    ((record, problem),) = [(w["record"], w["problem"]) for w in shown["warnings"]]
+    assert record == 1 and "shot 1 (shot): string: required field is missing" in problem
