@@ -369,6 +369,9 @@ UNHEARD_RULES = frozenset({"VERBAL-01", "VERBAL-02", "VERBAL-03", "CEW-02", "DEE
 
 # Acts that tell the subject what to do: VERBAL-01's "verbal command".
 _COMMANDING = ("command", "warning")
+# Acts that talk to the subject: DEESC-02's "talked to the subject", rapport and questions included
+# (ICAT's de-escalation is communication, facts.md §4); `identify` alone is not (nu24 #17).
+_TALKING = ("command", "warning", "rapport", "question")
 
 
 class _Judge:
@@ -388,6 +391,10 @@ class _Judge:
         self.fired_bays: list[tuple[str, int, str]] = []
         self.verbal_at: float | None = None  # the first command or warning
         self.spoke_at: float | None = None  # the first act of any kind
+        # The first act said to the subject (a command, warning, rapport or question act): a
+        # talk-down's words (DEESC-02). Saying who the officer is tells the subject nothing to
+        # do, so "Police!" alone is not talking a subject down (nu24 #17).
+        self.talked_at: float | None = None
         # The first rapport or question act said in a normal voice, and the first shouted:
         # DEESC-03 is dated by them, not by the first command (nu19 #12).
         self.calming_at: float | None = None
@@ -559,6 +566,8 @@ class _Judge:
             elif category in self.shouted:
                 self.calming_at = t if self.calming_at is None else self.calming_at
             self.spoke_at = t if self.spoke_at is None else self.spoke_at
+            if category in _TALKING:
+                self.talked_at = t if self.talked_at is None else self.talked_at
             if category in _COMMANDING:
                 self.verbal_at = t if self.verbal_at is None else self.verbal_at
             if category == "identify":
@@ -1188,7 +1197,11 @@ class _Judge:
                     f"cycle {s.cycles} on {s.name} {gap:.2f} s after the last: no pause to"
                     f" re-assess (policy {values.cew_reassess_s:.2f} s)",
                 )
-            self.force(t, ForceOption.TASER, s.name, f"TASER cycle {s.cycles}")
+            # Named as the force it was: a drive-stun's line never reads as a probe cycle's.
+            what = f"TASER cycle {s.cycles}"
+            if d["mode"] == "drive_stun":
+                what = f"drive-stun ({what})"
+            self.force(t, ForceOption.TASER, s.name, what)
         # One cap, "no more than 3 cycles or 15 s cumulative" (facts.md §5 cycles): a cycle past
         # it, by its count or by exposure already at the cap, is one CEW-04 (nu26 #7).
         if s.cycles > values.cew_max_cycles or (s.exposure_s >= values.cew_max_exposure_s - 1e-9):
@@ -1513,7 +1526,7 @@ class _Judge:
                 )
             if (
                 not used_force
-                and self.spoke_at is not None
+                and self.talked_at is not None
                 and ended.get("state") == "completed"
                 and ended.get("reason") != "time limit"
                 and (s.peak >= Threat.ACTIVE or s.ever_armed)

@@ -424,7 +424,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from range.cli.corrections import checked_notes, corrected_score, voice_problem
     from range.cli.summary import calibration_lines, run_header, suspension_lines
     from range.runs.policyfile import saved_policy
-    from range.runs.saved import verified_drill_copy
+    from range.runs.saved import kept_script_problems, verified_drill_copy
 
     # The drill file kept with each run must be the one it played, as report and replay check.
     # In a batch, a run whose copy was changed is named on stderr and left out; the others are
@@ -448,6 +448,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
             fixes, notes = checked_notes(run_dir, log, chained)
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")
+            if log:  # the officer script kept with the run, checked as the drill's copy is
+                notes[:0] = [f"warning: {p}" for p in kept_script_problems(run_dir, log[0].data)]
         except ValueError as exc:
             if len(args.run_dirs) == 1:
                 raise
@@ -700,7 +702,7 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     course it fired as kept in its folder. Drill runs and attempts are not mixed."""
     from range.cli.summary import format_attempt
     from range.records.store import OFFICER
-    from range.runs.saved import attempt_log, saved_course
+    from range.runs.saved import attempt_log, kept_script_problems, saved_course
     from scoring.course import is_attempt, judged_attempt, rescore_attempt
 
     if not all(is_attempt(log) for log in logs):
@@ -717,6 +719,9 @@ def _score_attempts(args: argparse.Namespace, logs: list[list[LogRecord]]) -> in
     edited = _warn_edited(args.run_dirs)  # as a drill run's: result.json's and the record's
     for run_dir, log in zip(args.run_dirs, logs, strict=True):
         course = saved_course(run_dir, log[0].data)
+        # The shooter file kept with the attempt, checked as the course's copy is (nu24 #6).
+        for problem in kept_script_problems(run_dir, log[0].data):
+            print(f"openrange: warning: {problem}", file=sys.stderr)
         # A resumed attempt is scored whole, from every part's log, whichever part is given.
         scores.append((run_dir, course, rescore_attempt(course, attempt_log(run_dir))))
     # Fired by a scripted shooter (its `attempt_started` names one, not "officer"): a

@@ -1294,6 +1294,9 @@ def _verify(args: argparse.Namespace) -> int:
         schema = records.schema_version  # what a too-new store's refusal names too
         # Kept runs whose drill/course file copy no longer matches its record: warnings.
         warnings = records.rescore_warnings()
+        # Records sealed with a shot whose sheet cannot be drawn (`records show` warns of
+        # them too): warnings naming record, shot and field, not chain breaks.
+        warnings += records.sheet_warnings()
         # Drill runs whose log cannot be checked, by why: recorded before their log's hash was
         # kept, or closed when their folder had no log.
         unhashed: dict[str, list[int]] = {}
@@ -1333,7 +1336,7 @@ def _verify(args: argparse.Namespace) -> int:
             # A table the chains are in dropped: nothing was walked, only counted.
             done = "kept, not walked" if WALKED_TABLES.intersection(missing) else "checked"
             yield f"chain NOT intact: {plural(len(problems), 'problem')} in {checked} {done}"
-        elif warnings:  # the chain holds, but a kept run can no longer be rescored
+        elif warnings:  # the chain holds, but a kept run or a record's sheet is not whole
             yield f"chain intact, {plural(len(warnings), 'warning')}: {checked}"
         else:
             yield f"chain intact: {checked}"

@@ -45,7 +45,7 @@ from range.cli.summary import (
 from range.records.store import content_label
 from range.review.render import COLOURS, LIGHTING, OFFICER_LIGHT, ConeLight, Renderer, Scene
 from range.runs.runlog import EVENTS, read_events
-from range.runs.saved import saved_drill
+from range.runs.saved import kept_script_problems, saved_drill
 from scoring.corrections import Correction, added_in_force, apply_corrections, correction_of
 from scoring.score import Outcome
 
@@ -469,9 +469,14 @@ def _banner(warning: str | None) -> str:
 
 
 def _course_report(
-    run_dir: Path, records: list[LogRecord], out: Path | None, warning: str | None = None
+    run_dir: Path,
+    records: list[LogRecord],
+    out: Path | None,
+    warning: str | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
-    """A qualification attempt: each stage's target, face on, with its hits."""
+    """A qualification attempt: each stage's target, face on, with its hits; `notes`: warnings
+    shown under the heading (a kept shooter file changed since)."""
     from physics.targets import TARGETS
     from range.runs.saved import saved_course
     from scoring.course import attempt_from_log, count_fired, rescore_attempt
@@ -547,11 +552,12 @@ def _course_report(
     # An edited copy of a built-in course is flagged, as the records flag it.
     label, note = content_label("course", course.id, str(started.get("course_sha256") or ""))
     note = f" {note[0].upper()}{note[1:]}." if note else ""
+    kept = "".join(f"<p class='warning'>{html.escape(n)}</p>" for n in notes)
     page = (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Qualification:"
         f" {html.escape(course.title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "figure{display:inline-block;margin:0 1em 1em 0}</style></head><body>"
-        f"<h1>Qualification: {html.escape(course.title)}</h1>{_banner(warning)}"
+        f"<h1>Qualification: {html.escape(course.title)}</h1>{_banner(warning)}{kept}"
         f"<p>Course {html.escape(label)},"
         f" seed {started['seed']}, officer {html.escape(str(started['officer_name']))}."
         f"{html.escape(note)} {verdict}</p>"
@@ -783,14 +789,18 @@ def write_report(
         from range.runs.saved import attempt_log
 
         # A resumed attempt is reviewed whole, from every part's log, whichever part is given.
-        path = _course_report(run_dir, attempt_log(run_dir), out, warning)
+        kept = kept_script_problems(run_dir, records[0].data)
+        path = _course_report(run_dir, attempt_log(run_dir), out, warning, kept)
         if say is not None:
-            _tell(say, voice_problem(run_dir, records), correction_notes(run_dir, records))
+            lines = [*(f"warning: {p}" for p in kept), *correction_notes(run_dir, records)]
+            _tell(say, voice_problem(run_dir, records), lines)
         return path
     started = records[0].data
     drill = saved_drill(run_dir, started)
     # Checked against the records' chained corrections: theirs are applied where they differ.
     fixes, said = checked_notes(run_dir, records, recorded)
+    # The officer script kept with the run, checked as the drill's copy is (nu24 #6).
+    said[:0] = [f"warning: {p}" for p in kept_script_problems(run_dir, started)]
     every = fixes[0]
     score = corrected_score(run_dir, records, None, fixes)
     # Only those applied are shown beside what was heard; the rest are said, one line each.

@@ -325,3 +325,38 @@ def played_label(ident: str, file: ScriptFile | None, modified: bool) -> str:
     if file is not None and modified:
         return f"{ident} (modified, sha256 {file.sha256[:12]})"
     return ident
+
+
+def kept_script_problems(run_dir: Path, started: dict[str, Any]) -> list[str]:
+    """What is wrong with the officer script or shooter file a run keeps (`officer.toml`,
+    `shooter.toml`) against the SHA-256 its log's first record holds (`officer_sha256`,
+    `shooter_sha256`), one line each: missing, unreadable, or changed after the run. Empty
+    where the copy is the one played, or where none was kept (a built-in by id, a live
+    officer, a run saved before runs kept these files). Unlike the drill's copy, neither is
+    read to score or review the run (the log says what the officer did), so `score` and
+    `report` say so and go on, as for an edited log."""
+    problems: list[str] = []
+    run = "attempt" if "course" in started else "run"
+    for key, copy_name, what in (
+        ("officer_sha256", OFFICER_COPY, "officer script"),
+        ("shooter_sha256", SHOOTER_COPY, "shooter file"),
+    ):
+        digest = started.get(key)
+        if not isinstance(digest, str) or not digest:
+            continue
+        copy = run_dir / copy_name
+        try:
+            content = copy.read_bytes()
+        except OSError as exc:
+            why = "missing" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
+            problems.append(
+                f"{copy}: {why}: the copy of the {what} this {run} played (SHA-256"
+                f" {digest[:12]}...) is gone; the {run} is read from its log"
+            )
+            continue
+        if sha256(content) != digest:
+            problems.append(
+                f"{copy} does not match the SHA-256 the {run} recorded ({digest[:12]}...):"
+                f" the {what} was changed after the {run}; the {run} is read from its log"
+            )
+    return problems
