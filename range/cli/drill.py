@@ -623,7 +623,6 @@ def play(
     from drills.schema import check_instructor_buttons
     from range.cli.progress import ProgressBar
     from range.cli.summary import format_summary
-    from range.records.store import RecordsError
     from range.runs.drill import RunConfig, run_drill
     from range.runs.policyfile import policy_in_effect
 
@@ -694,18 +693,7 @@ def play(
                     bar.close()
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
-            try:
-                registration.finish(record)
-            except RecordsError:
-                # The store failed at the run's end (PostgreSQL stopped, its disk full): the
-                # run is whole on disk and in progress in the records; what it was, where it
-                # is and how to record it are said before the store's one line (nu25 #7).
-                if args.json:
-                    print(json.dumps(record, indent=2, sort_keys=True))
-                else:
-                    print(format_summary(result))
-                cliutil.say(registration.left_in_progress(result.run_dir))
-                raise
+            registration.finish(record, result)
         failed = _after_run(args, config.drill, result, seed, unwritten, badge is not None, pcm)
         # Only a script the user named: a drill's own expected response (or the demo's default
         # script) is not checked on every run at a random seed.
@@ -1009,11 +997,27 @@ class _Registration:
                 raise
             return exc.result, exc  # only result.json: the run is complete
 
-    def finish(self, record: dict[str, object]) -> None:
-        if self.records is not None:
+    def finish(self, record: dict[str, object], result: RunResult) -> None:
+        """Record the run (`record`: its result.json's fields; its number is added). When the
+        store fails at the run's end (PostgreSQL stopped, its disk full), the run is whole on
+        disk and in progress in the records: what it was, where it is and how to record it
+        are said before the store's one line, RecordsError raised on (nu25 #7)."""
+        if self.records is None:
+            return
+        from range.cli.summary import format_summary
+        from range.records.store import RecordsError
+
+        try:
             record["record"] = self.records.add_drill_run(
                 str(self.badge), record, in_progress=self.number
             )
+        except RecordsError:
+            if self.args.json:
+                print(json.dumps(record, indent=2, sort_keys=True))
+            else:
+                print(format_summary(result))
+            cliutil.say(self.left_in_progress(result.run_dir))
+            raise
 
     def left_in_progress(self, run_dir: Path | None) -> str:
         """What a drill run the store failed to record left (nu25 #7): its folder, the drill
@@ -1132,7 +1136,6 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
     from drills.schema import check_instructor_buttons
     from range.cli.summary import format_summary
     from range.clock import MonotonicClock
-    from range.records.store import RecordsError
     from range.runs.drill import LiveDrill, RunConfig, run_drill
     from range.runs.lanefile import check_ports, display, load_lane
     from range.runs.policyfile import policy_in_effect
@@ -1254,18 +1257,7 @@ def play_live(args: argparse.Namespace, source: DrillFile, tap: Tap | None = Non
                         cliutil.say(f"openrange: {player.error}")
             record = result.as_json()
             # recorded first: a soundtrack that cannot be written loses nothing
-            try:
-                registration.finish(record)
-            except RecordsError:
-                # The store failed at the run's end (PostgreSQL stopped, its disk full): the
-                # run is whole on disk and in progress in the records; what it was, where it
-                # is and how to record it are said before the store's one line (nu25 #7).
-                if args.json:
-                    print(json.dumps(record, indent=2, sort_keys=True))
-                else:
-                    print(format_summary(result))
-                cliutil.say(registration.left_in_progress(result.run_dir))
-                raise
+            registration.finish(record, result)
         failed = _after_run(args, config.drill, result, seed, unwritten, args.badge is not None)
         if args.json:
             print(json.dumps(record, indent=2, sort_keys=True))

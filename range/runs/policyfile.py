@@ -23,6 +23,7 @@ from typing import Any
 
 from drills.log import LogRecord
 from physics.datafiles import decode, read_bytes
+from range.runs.saved import verified_copy
 from scoring.policy import Policy, default_policy, parse_policy
 
 POLICY_ENV = "OPENRANGE_POLICY"
@@ -112,17 +113,7 @@ def saved_policy(run_dir: Path, started: Mapping[str, Any]) -> tuple[Policy, str
             return policy, f"{policy.id} (this OpenRange's; the run's was sha256 {digest[:12]})"
         return policy, policy.id
     copy = run_dir / str(started.get("policy_file") or POLICY_COPY)
-    if not copy.is_file():
-        raise ValueError(
-            f"{copy}: missing; the run's log names policy {started.get('policy')} with SHA-256"
-            f" {digest[:12]}..., and no other copy is trusted"
-        )
-    content = copy.read_bytes()
-    if hashlib.sha256(content).hexdigest() != digest:
-        raise ValueError(
-            f"{copy} does not match the SHA-256 the run recorded ({digest[:12]}...):"
-            " it was changed after the run"
-        )
+    content = verified_copy(copy, f"policy {started.get('policy')}", digest)
     policy = parse_policy(decode(content, copy), copy)
     source = started.get("policy_source")
     return policy, policy_label(policy.id, digest, source if isinstance(source, str) else None)

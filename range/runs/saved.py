@@ -94,10 +94,17 @@ def verified_drill_copy(run_dir: Path, started: dict[str, Any]) -> tuple[Path, b
     copy = run_dir / DRILL_COPY
     if not copy.is_file() and (run_dir / DRILL_JSON).is_file():
         copy = run_dir / DRILL_JSON
+    return copy, verified_copy(copy, f"drill {started['drill']}", digest)
+
+
+def verified_copy(copy: Path, named: str, digest: str) -> bytes:
+    """The bytes of a file a run keeps and judges by (its drill, its policy), checked against
+    the SHA-256 its log recorded. `named`: what the log names ("drill knife-approach-v1").
+    Raises ValueError for a missing copy or one changed after the run: no other is trusted."""
     if not copy.is_file():
         raise ValueError(
-            f"{copy}: missing; the run's log names drill {started['drill']} with SHA-256"
-            f" {digest[:12]}..., and no other copy is trusted"
+            f"{copy}: missing; the run's log names {named} with SHA-256 {digest[:12]}...,"
+            " and no other copy is trusted"
         )
     content = copy.read_bytes()
     if hashlib.sha256(content).hexdigest() != digest:
@@ -105,7 +112,7 @@ def verified_drill_copy(run_dir: Path, started: dict[str, Any]) -> tuple[Path, b
             f"{copy} does not match the SHA-256 the run recorded ({digest[:12]}...):"
             " it was changed after the run"
         )
-    return copy, content
+    return content
 
 
 def saved_drill(run_dir: Path, started: dict[str, Any] | None = None) -> Drill:
