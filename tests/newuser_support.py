@@ -48,15 +48,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) 
 
 
 def saved_knife_run(runs_dir: Path, seed: int = 7) -> Path:
-    """knife-approach-v1 played by its scripted officer (taser-first-v1), saved under
-    `runs_dir`: the run folder."""
+    """knife-approach-v1 played by the demo officer's script as it was before nu26 #6
+    (tests/data/nu26/taser-first-hasty-v1.toml: the Close Quarter cartridge fired from 18 ft,
+    so at seed 7 the TASER fails and the pistol fires, which the report's pictures and the
+    speech timings test), saved under `runs_dir`: the run folder."""
     from drills.officer import find_officer
     from drills.schema import find_drill
     from range.runs.drill import RunConfig, run_drill
 
-    config = RunConfig(
-        find_drill("knife-approach-v1"), find_officer("taser-first-v1"), seed, runs_dir=runs_dir
-    )
+    hasty = find_officer(str(Path(__file__).parent / "data/nu26/taser-first-hasty-v1.toml"))
+    config = RunConfig(find_drill("knife-approach-v1"), hasty, seed, runs_dir=runs_dir)
     result = run_drill(config)
     assert result.run_dir is not None
     return result.run_dir
