@@ -969,13 +969,20 @@ class _Judge:
                 f"{self.fled_note(s, t)}",
             )
 
-    def first_use(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+    def first_use(
+        self, t: float, option: ForceOption, s: _Subject | None, drive_stun: bool = False
+    ) -> None:
         """The run's first use of force, whatever it was (a round, a probe deployment or a
         drive-stun's cycle): VERBAL-01, less-lethal first, and no talk-down credit after it."""
         if self.first_force is None:
             self.first_force = (t, option)
             self.first_threat = self.weighed(s, t) if s is not None else Threat.NONE
-            self.first_force_rules(t, option, s)
+            self.first_force_rules(t, option, s, drive_stun)
+
+    def drive_stun_barred(self, s: _Subject) -> bool:
+        """CEW-06: a drive-stun at a threat the policy does not list (`drive_stun_threats`) is
+        pain compliance (facts.md §5 drive-stun: "not for pain compliance")."""
+        return s.threat.name.lower() not in self.values.drive_stun_threats
 
     def identified_credit(self, t: float, identified_at: float) -> None:
         self.identity_credited = True
@@ -1010,7 +1017,9 @@ class _Judge:
                 f"no identification before deadly force: {_no_time(s, t, 'the force')}",
             )
 
-    def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+    def first_force_rules(
+        self, t: float, option: ForceOption, s: _Subject | None, drive_stun: bool = False
+    ) -> None:
         threat = self.weighed(s, t) if s is not None else Threat.NONE
         judged = self.policy.judge(threat, ForceOption.TASER)
         taser_fits = judged is Judgement.JUSTIFIED
@@ -1021,9 +1030,15 @@ class _Judge:
             # subject's state (facts.md §5 when a CEW fits: not against passive non-compliance)
             # as the CEW policy bars it for flight alone or a restricted subject.
             why = f"excessive against {threat_words(threat)}"
+        what = "TASER"
+        if s is not None and not why and drive_stun and self.drive_stun_barred(s):
+            # The same rule for a drive-stun the policy bars at this threat (CEW-06; facts.md
+            # §5 drive-stun: "not for pain compliance"): it was not the less-lethal option that
+            # fit, so less-lethal first did not arise (rc24 #3).
+            what, why = "drive-stun", "pain compliance"
         if why:
             taser_fits = False  # the CEW policy bars it: no less-lethal credit, no LLF-02
-            self.llf_na = f"the CEW policy barred the TASER here: {why}"
+            self.llf_na = f"the CEW policy barred the {what} here: {why}"
         if option is ForceOption.TASER and taser_fits:
             self.add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
         elif (
@@ -1173,7 +1188,7 @@ class _Judge:
         s.running.add(serial)
         if d["mode"] == "drive_stun":
             s.drive_stun += 1
-            if s.threat.name.lower() not in values.drive_stun_threats:
+            if self.drive_stun_barred(s):
                 self.breach(
                     "CEW-06",
                     t,
@@ -1185,7 +1200,7 @@ class _Judge:
             # §5 drive-stun, warning before CEW): the warning before it, the command before the
             # first force, less-lethal first, and no "no force used" (nu26 #1).
             self.cew_warning(t, s)
-            self.first_use(t, ForceOption.TASER, s)
+            self.first_use(t, ForceOption.TASER, s, drive_stun=True)
         if s.threat == Threat.NONE and s.ended_at is not None:
             s.cycles_after += 1
         if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":

@@ -1,0 +1,48 @@
+"""n24b: score sheet leftovers from rc24: "less-lethal first" is n/a for a drive-stun the policy
+bars (#3), an excessive-force FORCE-01 that overrides the score carries the critical mark (#4), a
+DAMAGED record's console sheet has no table (#5), and DEESC-04 fires when no command, warning,
+rapport or question act was heard (its text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_nu26a import DS_ACTIVE, found, run
+from test_rules import cycle, end, phase, say, start
+
+from scoring.policy import default_policy
+from scoring.score import Kind, score_run
+
+
+def test_less_lethal_first_is_n_a_for_a_drive_stun_the_policy_bars(tmp_path: Path) -> None:
+    """rc24 #3: the only force a drive-stun on an actively resisting man, which the same sheet
+    calls pain compliance against policy (CEW-06; facts.md §5 drive-stun: not for pain
+    compliance): "less-lethal first" did not arise, as for a probe deployment the policy barred;
+    no LLF-01 credit."""
+    score = run(
+        tmp_path,
+        DS_ACTIVE,
+        '[[steps]]\nat_s = 0.2\ndo = "verbal_command"\nsay = "Stop or you\'ll be tased!"\n'
+        '[[steps]]\nafter_s = 0.1\ndo = "draw_taser"\n'
+        '[[steps]]\nat_s = 1.0\ndo = "drive_stun"\nregion = "leg"\nduration_s = 2.0\n',
+    )
+    assert [k for k, _ in found(score, "CEW-06")] == [Kind.FINDING]
+    assert (score.less_lethal_first, score.less_lethal_na) == (
+        None,
+        "the CEW policy barred the drive-stun here: pain compliance",
+    )
+    assert found(score, "LLF-01") == []
+
+
+def test_a_drive_stun_the_policy_allows_still_reads_less_lethal_first() -> None:
+    """The rule bars only what CEW-06 bars: a drive-stun on an assaultive man is yes."""
+    log = [
+        *start(),
+        phase(0, "assaultive"),
+        say(0.2),
+        cycle(1.0, 1, 1, mode="drive_stun"),
+        end(3.0),
+    ]
+    score = score_run(log, default_policy())
+    assert found(score, "CEW-06") == []
+    assert score.less_lethal_first is True
