@@ -60,6 +60,13 @@ class Finding:
     points: float
     message: str
 
+    @property
+    def overrides_score(self) -> bool:
+        """Whether this finding fails a graded run whatever its points add up to: every
+        critical one, and excessive force (FORCE-01 as a finding). The one place that decides
+        it: the pass, `Score.overridden_by` and the sheet's `!` mark all ask here (rc24 #4)."""
+        return self.kind is Kind.CRITICAL or (self.rule == "FORCE-01" and self.kind is Kind.FINDING)
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -143,11 +150,7 @@ class Score:
     def overridden_by(self) -> list[Finding]:
         """The findings that fail the run whatever its points add up to: every critical one,
         and excessive force."""
-        return [
-            f
-            for f in self.findings
-            if f.kind is Kind.CRITICAL or (f.rule == "FORCE-01" and f.kind is Kind.FINDING)
-        ]
+        return [f for f in self.findings if f.overrides_score]
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -1466,16 +1469,15 @@ class _Judge:
             llf_na = "cut short: no force before the log ends"
         findings = sorted(self.findings, key=lambda f: f.t)
         total = max(0.0, 100.0 + sum(f.points for f in findings))
-        critical = any(f.kind is Kind.CRITICAL for f in findings)
-        excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
+        overridden = any(f.overrides_score for f in findings)
         decision = _decision(findings, self.first_force is not None)
-        if not critical and not excessive and total < policy.pass_score:
+        if not overridden and total < policy.pass_score:
             lost = sorted({f.rule for f in findings if f.points < 0})
             decision = f"below the pass mark ({', '.join(lost)})"
         return Score(
             decision=decision,
             score=round(total, 2),
-            passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
+            passed=not incomplete and not overridden and total >= policy.pass_score,
             less_lethal_first=llf,
             reaction_time_s=reactions[0] if reactions else None,
             transition_time_s=None if transition is None else round(transition, 4),

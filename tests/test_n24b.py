@@ -9,6 +9,7 @@ from pathlib import Path
 
 from test_nu26a import DS_ACTIVE, found, run
 from test_rules import cycle, end, phase, say, start
+from test_rules import taser as taser_at
 
 from scoring.policy import default_policy
 from scoring.score import Kind, score_run
@@ -46,3 +47,22 @@ def test_a_drive_stun_the_policy_allows_still_reads_less_lethal_first() -> None:
     score = score_run(log, default_policy())
     assert found(score, "CEW-06") == []
     assert score.less_lethal_first is True
+
+
+def test_excessive_force_that_overrides_the_score_carries_the_critical_mark() -> None:
+    """rc24 #4 (nu24 #5 leftover): the header says FORCE-01 overrides the score, so its line
+    carries the `!` and "[critical: overrides the score]" mark other critical findings carry;
+    one place (`Finding.overrides_score`) decides both."""
+    from range.cli.summary import format_score
+
+    log = [*start(), phase(0, "passive_resistance"), say(0.2), taser_at(1.0), end(3.0)]
+    score = score_run(log, default_policy())
+    excessive = [f for f in score.findings if f.rule == "FORCE-01"]
+    assert [f.kind for f in excessive] == [Kind.FINDING]
+    assert score.overridden_by == excessive and not score.passed
+    text = format_score(score)
+    assert "FORCE-01 overrides the score" in text
+    line = next(line for line in text.splitlines() if "  FORCE-01  " in line)
+    assert line.startswith("  !") and line.endswith("  [critical: overrides the score]")
+    # A finding that does not override the score keeps its own mark.
+    assert next(line for line in text.splitlines() if "  CEW-02  " in line).startswith("  -")
