@@ -1572,10 +1572,12 @@ class _Judge:
     def not_talked_down(self, ended: dict[str, Any], used_force: bool) -> None:
         """DEESC-04 (nu21 #2): the drill ran to its time limit, not to an ending of its own,
         with a threatening or armed subject neither surrendered nor compliant, and no force
-        used: the situation was not resolved. A finding where no speech act was heard at all
-        (the force continuum's verbal step and ICAT's communication, facts.md §4: standing
-        silent is not a talk-down), information where the officer talked (time is ICAT's ally:
-        a talk-down still under way when the drill's clock ran out is not a fault)."""
+        used: the situation was not resolved. A finding where no command, warning, rapport or
+        question act was heard (the force continuum's verbal step and ICAT's communication,
+        facts.md §4: standing silent is not a talk-down, nor is only saying who the officer is,
+        which tells the subject nothing to do: DEESC-02's `talked_at`, nu24 #17), information
+        where the officer talked (time is ICAT's ally: a talk-down still under way when the
+        drill's clock ran out is not a fault)."""
         if used_force or ended.get("state") != "completed" or ended.get("reason") != "time limit":
             return
         for s in self.subjects.values():
@@ -1587,12 +1589,19 @@ class _Judge:
                 continue
             holding = f", still holding the {s.held}" if s.held.is_weapon else ""
             state = f"{s.name} not surrendered ({s.behaviour.replace('_', ' ')}){holding}"
-            if self.spoke_at is None:
+            if self.talked_at is None:
+                # Only identifying (or no word at all) is not talking the subject down (m24).
+                said = ", ".join(f"{act} x{n}" for act, n in self.acts.items())
+                heard = (
+                    "no word was heard from the officer"
+                    if self.spoke_at is None
+                    else f"the officer said only {said}"
+                )
                 self.breach(
                     "DEESC-04",
                     self.end_t,
-                    f"not talked down: the time limit came with {state}, and no word was"
-                    " heard from the officer (no command, warning, rapport or question act)",
+                    f"not talked down: the time limit came with {state}, and {heard}"
+                    " (no command, warning, rapport or question act)",
                 )
             else:
                 self.add(

@@ -11,6 +11,9 @@ from test_nu26a import DS_ACTIVE, found, run
 from test_rules import cycle, end, phase, say, start
 from test_rules import taser as taser_at
 
+from drills.officer import find_officer
+from drills.schema import find_drill
+from range.runs.drill import RunConfig, run_drill
 from scoring.policy import default_policy
 from scoring.score import Kind, score_run
 
@@ -66,3 +69,28 @@ def test_excessive_force_that_overrides_the_score_carries_the_critical_mark() ->
     assert line.startswith("  !") and line.endswith("  [critical: overrides the score]")
     # A finding that does not override the score keeps its own mark.
     assert next(line for line in text.splitlines() if "  CEW-02  " in line).startswith("  -")
+
+
+def test_an_officer_who_only_identifies_to_the_time_limit_is_not_talking_it_down(
+    tmp_path: Path,
+) -> None:
+    """DEESC-04 says "no command, warning, rapport or question act" (as DEESC-02's talk-down
+    needs one), but fired only where no act at all was heard: an officer who only says who he
+    is and lets crisis-talk-down-v1 run to its time limit got the info line (m24's note). A
+    real run: the finding, with what was said."""
+    script = tmp_path / "officer.toml"
+    script.write_text(
+        'id = "n24b-identify-only-v1"\nversion = 1\ndescription = "d"\n'
+        '[[steps]]\nat_s = 1.0\ndo = "speak"\nsay = "Police!"\n'
+    )
+    config = RunConfig(find_drill("crisis-talk-down-v1"), find_officer(str(script)), 3)
+    score = run_drill(config).score
+    assert score.speech["acts"] == {"identify": 1}
+    (finding,) = [f for f in score.findings if f.rule == "DEESC-04"]
+    assert (finding.kind, finding.points) == (Kind.FINDING, -10.0)
+    assert finding.message == (
+        "not talked down: the time limit came with person not surrendered (passive"
+        " resistance), still holding the knife, and the officer said only identify x1 (no"
+        " command, warning, rapport or question act)"
+    )
+    assert score.score == 90.0 and score.decision == "no force used; not talked down (time limit)"
