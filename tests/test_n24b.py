@@ -69,6 +69,11 @@ def test_excessive_force_that_overrides_the_score_carries_the_critical_mark() ->
     assert line.startswith("  !") and line.endswith("  [critical: overrides the score]")
     # A finding that does not override the score keeps its own mark.
     assert next(line for line in text.splitlines() if "  CEW-02  " in line).startswith("  -")
+    # The report's and the console debrief's kind column say it in the same words.
+    from range.cli.summary import finding_kind
+
+    assert finding_kind(score, excessive[0]) == "critical: overrides the score"
+    assert finding_kind(score, next(f for f in score.findings if f.rule == "CEW-02")) == "finding"
 
 
 def test_an_officer_who_only_identifies_to_the_time_limit_is_not_talking_it_down(

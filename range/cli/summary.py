@@ -46,6 +46,13 @@ def finding_mark(score: Score, finding: Finding) -> tuple[str, str]:
     return _MARK[finding.kind], ""
 
 
+def finding_kind(score: Score, finding: Finding) -> str:
+    """A finding's kind as the report and the console's debrief name it, in the summary's mark
+    words (`finding_mark`): `critical: overrides the score` for excessive force too."""
+    _, words = finding_mark(score, finding)
+    return words.strip(" []") or finding.kind.value
+
+
 def _less_lethal(score: Score) -> str:
     if score.less_lethal_first is None:
         return f"n/a ({score.less_lethal_na or 'no force used'})"
