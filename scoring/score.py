@@ -60,6 +60,13 @@ class Finding:
     points: float
     message: str
 
+    @property
+    def overrides_score(self) -> bool:
+        """Whether this finding fails a graded run whatever its points add up to: every
+        critical one, and excessive force (FORCE-01 as a finding). The one place that decides
+        it: the pass, `Score.overridden_by` and the sheet's `!` mark all ask here (rc24 #4)."""
+        return self.kind is Kind.CRITICAL or (self.rule == "FORCE-01" and self.kind is Kind.FINDING)
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -143,11 +150,7 @@ class Score:
     def overridden_by(self) -> list[Finding]:
         """The findings that fail the run whatever its points add up to: every critical one,
         and excessive force."""
-        return [
-            f
-            for f in self.findings
-            if f.kind is Kind.CRITICAL or (f.rule == "FORCE-01" and f.kind is Kind.FINDING)
-        ]
+        return [f for f in self.findings if f.overrides_score]
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -969,13 +972,20 @@ class _Judge:
                 f"{self.fled_note(s, t)}",
             )
 
-    def first_use(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+    def first_use(
+        self, t: float, option: ForceOption, s: _Subject | None, drive_stun: bool = False
+    ) -> None:
         """The run's first use of force, whatever it was (a round, a probe deployment or a
         drive-stun's cycle): VERBAL-01, less-lethal first, and no talk-down credit after it."""
         if self.first_force is None:
             self.first_force = (t, option)
             self.first_threat = self.weighed(s, t) if s is not None else Threat.NONE
-            self.first_force_rules(t, option, s)
+            self.first_force_rules(t, option, s, drive_stun)
+
+    def drive_stun_barred(self, s: _Subject) -> bool:
+        """CEW-06: a drive-stun at a threat the policy does not list (`drive_stun_threats`) is
+        pain compliance (facts.md §5 drive-stun: "not for pain compliance")."""
+        return s.threat.name.lower() not in self.values.drive_stun_threats
 
     def identified_credit(self, t: float, identified_at: float) -> None:
         self.identity_credited = True
@@ -1010,7 +1020,9 @@ class _Judge:
                 f"no identification before deadly force: {_no_time(s, t, 'the force')}",
             )
 
-    def first_force_rules(self, t: float, option: ForceOption, s: _Subject | None) -> None:
+    def first_force_rules(
+        self, t: float, option: ForceOption, s: _Subject | None, drive_stun: bool = False
+    ) -> None:
         threat = self.weighed(s, t) if s is not None else Threat.NONE
         judged = self.policy.judge(threat, ForceOption.TASER)
         taser_fits = judged is Judgement.JUSTIFIED
@@ -1021,9 +1033,15 @@ class _Judge:
             # subject's state (facts.md §5 when a CEW fits: not against passive non-compliance)
             # as the CEW policy bars it for flight alone or a restricted subject.
             why = f"excessive against {threat_words(threat)}"
+        what = "TASER"
+        if s is not None and not why and drive_stun and self.drive_stun_barred(s):
+            # The same rule for a drive-stun the policy bars at this threat (CEW-06; facts.md
+            # §5 drive-stun: "not for pain compliance"): it was not the less-lethal option that
+            # fit, so less-lethal first did not arise (rc24 #3).
+            what, why = "drive-stun", "pain compliance"
         if why:
             taser_fits = False  # the CEW policy bars it: no less-lethal credit, no LLF-02
-            self.llf_na = f"the CEW policy barred the TASER here: {why}"
+            self.llf_na = f"the CEW policy barred the {what} here: {why}"
         if option is ForceOption.TASER and taser_fits:
             self.add("LLF-01", t, Kind.CREDIT, "the less-lethal option came first")
         elif (
@@ -1173,7 +1191,7 @@ class _Judge:
         s.running.add(serial)
         if d["mode"] == "drive_stun":
             s.drive_stun += 1
-            if s.threat.name.lower() not in values.drive_stun_threats:
+            if self.drive_stun_barred(s):
                 self.breach(
                     "CEW-06",
                     t,
@@ -1185,7 +1203,7 @@ class _Judge:
             # §5 drive-stun, warning before CEW): the warning before it, the command before the
             # first force, less-lethal first, and no "no force used" (nu26 #1).
             self.cew_warning(t, s)
-            self.first_use(t, ForceOption.TASER, s)
+            self.first_use(t, ForceOption.TASER, s, drive_stun=True)
         if s.threat == Threat.NONE and s.ended_at is not None:
             s.cycles_after += 1
         if int(d["cycle_of_deployment"]) > 1 or d["mode"] == "drive_stun":
@@ -1451,16 +1469,15 @@ class _Judge:
             llf_na = "cut short: no force before the log ends"
         findings = sorted(self.findings, key=lambda f: f.t)
         total = max(0.0, 100.0 + sum(f.points for f in findings))
-        critical = any(f.kind is Kind.CRITICAL for f in findings)
-        excessive = any(f.rule == "FORCE-01" and f.kind is Kind.FINDING for f in findings)
+        overridden = any(f.overrides_score for f in findings)
         decision = _decision(findings, self.first_force is not None)
-        if not critical and not excessive and total < policy.pass_score:
+        if not overridden and total < policy.pass_score:
             lost = sorted({f.rule for f in findings if f.points < 0})
             decision = f"below the pass mark ({', '.join(lost)})"
         return Score(
             decision=decision,
             score=round(total, 2),
-            passed=not incomplete and not critical and not excessive and total >= policy.pass_score,
+            passed=not incomplete and not overridden and total >= policy.pass_score,
             less_lethal_first=llf,
             reaction_time_s=reactions[0] if reactions else None,
             transition_time_s=None if transition is None else round(transition, 4),
@@ -1555,10 +1572,12 @@ class _Judge:
     def not_talked_down(self, ended: dict[str, Any], used_force: bool) -> None:
         """DEESC-04 (nu21 #2): the drill ran to its time limit, not to an ending of its own,
         with a threatening or armed subject neither surrendered nor compliant, and no force
-        used: the situation was not resolved. A finding where no speech act was heard at all
-        (the force continuum's verbal step and ICAT's communication, facts.md §4: standing
-        silent is not a talk-down), information where the officer talked (time is ICAT's ally:
-        a talk-down still under way when the drill's clock ran out is not a fault)."""
+        used: the situation was not resolved. A finding where no command, warning, rapport or
+        question act was heard (the force continuum's verbal step and ICAT's communication,
+        facts.md §4: standing silent is not a talk-down, nor is only saying who the officer is,
+        which tells the subject nothing to do: DEESC-02's `talked_at`, nu24 #17), information
+        where the officer talked (time is ICAT's ally: a talk-down still under way when the
+        drill's clock ran out is not a fault)."""
         if used_force or ended.get("state") != "completed" or ended.get("reason") != "time limit":
             return
         for s in self.subjects.values():
@@ -1570,12 +1589,19 @@ class _Judge:
                 continue
             holding = f", still holding the {s.held}" if s.held.is_weapon else ""
             state = f"{s.name} not surrendered ({s.behaviour.replace('_', ' ')}){holding}"
-            if self.spoke_at is None:
+            if self.talked_at is None:
+                # Only identifying (or no word at all) is not talking the subject down (m24).
+                said = ", ".join(f"{act} x{n}" for act, n in self.acts.items())
+                heard = (
+                    "no word was heard from the officer"
+                    if self.spoke_at is None
+                    else f"the officer said only {said}"
+                )
                 self.breach(
                     "DEESC-04",
                     self.end_t,
-                    f"not talked down: the time limit came with {state}, and no word was"
-                    " heard from the officer (no command, warning, rapport or question act)",
+                    f"not talked down: the time limit came with {state}, and {heard}"
+                    " (no command, warning, rapport or question act)",
                 )
             else:
                 self.add(

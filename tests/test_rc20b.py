@@ -80,7 +80,7 @@ def test_a_damaged_record_s_pdf_is_a_one_line_page_and_not_linked(
     assert "DAMAGED" in page
     assert f"/certificates/{qid}.pdf" not in page
     # No sums at all (l24 item 3, rc21 #7e): it says why it is damaged, not "- -".
-    sheet = page.split('<table class="sheet">')[1].split("</table>")[0]
+    sheet = page.split('<div class="sheet damaged">')[1].split("</div>")[0]
     assert "Stages together" not in sheet and "add up" not in sheet
     assert "Record damaged: " in sheet and "88" not in sheet
 

@@ -16,7 +16,7 @@ from range.runs.policyfile import policy_label as label_of
 from scoring.course import AttemptScore
 from scoring.detection import Detection
 from scoring.policy import Policy
-from scoring.score import Kind, Outcome, Score
+from scoring.score import Finding, Kind, Outcome, Score
 
 _MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
 
@@ -32,6 +32,25 @@ def policy_label(policy: Policy, path: Path | None) -> str:
     if path is None:
         return policy.id
     return label_of(policy.id, hashlib.sha256(path.read_bytes()).hexdigest(), path)
+
+
+def finding_mark(score: Score, finding: Finding) -> tuple[str, str]:
+    """The mark a finding's line carries and what follows it: `!` and `[critical: overrides the
+    score]` for every finding that fails a graded run whatever its points (`overrides_score`:
+    a critical one, and excessive force, rc24 #4); a critical one of an INCOMPLETE run, which
+    has no score to override, `!` and `[critical]`."""
+    if score.outcome is not Outcome.INCOMPLETE and finding.overrides_score:
+        return "!", "  [critical: overrides the score]"
+    if finding.kind is Kind.CRITICAL:
+        return "!", "  [critical]"
+    return _MARK[finding.kind], ""
+
+
+def finding_kind(score: Score, finding: Finding) -> str:
+    """A finding's kind as the report and the console's debrief name it, in the summary's mark
+    words (`finding_mark`): `critical: overrides the score` for excessive force too."""
+    _, words = finding_mark(score, finding)
+    return words.strip(" []") or finding.kind.value
 
 
 def _less_lethal(score: Score) -> str:
@@ -165,14 +184,8 @@ def format_score(score: Score) -> str:
     lines.append("Credits and findings:" if score.findings else "Findings: none")
     for f in score.findings:
         points = f"{f.points:+.0f}" if f.points else ""
-        # Only a graded run's critical finding overrides its score: an INCOMPLETE one has none.
-        critical = f.kind is Kind.CRITICAL
-        override = (
-            ("  [critical: overrides the score]" if graded else "  [critical]") if critical else ""
-        )
-        lines.append(
-            f"  {_MARK[f.kind]} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}{override}"
-        )
+        mark, override = finding_mark(score, f)
+        lines.append(f"  {mark} {f.t:6.2f} s  {f.rule:<11} {points:>5}  {f.message}{override}")
     return "\n".join(lines)
 
 

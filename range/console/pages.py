@@ -22,7 +22,7 @@ from range.cli.corrections import (
     checked_notes,
     corrected_score,
 )
-from range.cli.summary import earlier_corrections
+from range.cli.summary import earlier_corrections, finding_kind, finding_mark
 from range.console.protocol import (
     body_keys,
     clip_keys,
@@ -257,9 +257,9 @@ def debrief(
         timeline.append(
             {
                 "t": round(f.t, 3),
-                "kind": f"{f.rule} ({f.kind})",
+                "kind": f"{f.rule} ({finding_kind(score, f)})",
                 "text": f"{f.points:+.0f}: {f.message}",
-                "class": str(f.kind),
+                "class": "critical" if finding_mark(score, f)[0] == "!" else str(f.kind),
             }
         )
     timeline.sort(key=lambda e: e["t"])

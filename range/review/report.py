@@ -38,6 +38,8 @@ from range.cli.corrections import (
 from range.cli.summary import (
     correction_change,
     earlier_corrections,
+    finding_kind,
+    finding_mark,
     left_out,
     run_who,
     verdict_line,
@@ -824,7 +826,8 @@ def write_report(
                 " subject's view</figcaption></figure>"
             )
     findings = "".join(
-        f"<tr class='{f.kind}'><td>{f.t:.2f} s</td><td>{f.rule}</td><td>{f.kind}</td>"
+        f"<tr class='{'critical' if finding_mark(score, f)[0] == '!' else f.kind}'>"
+        f"<td>{f.t:.2f} s</td><td>{f.rule}</td><td>{finding_kind(score, f)}</td>"
         f"<td>{f.points:+.0f}</td><td>{html.escape(f.message)}</td></tr>"
         for f in score.findings
     )
