@@ -173,7 +173,7 @@ def test_a_run_killed_after_it_ended_but_before_it_was_recorded_keeps_its_result
     record: closing it keeps what its log scores, not INCOMPLETE."""
     db = _store(f"sqlite:///{tmp_path / 'records.sqlite'}")
 
-    def killed(registration: object, record: object) -> None:
+    def killed(registration: object, record: object, result: object) -> None:
         raise _Killed
 
     monkeypatch.setattr(cli_drill._Registration, "finish", killed)
