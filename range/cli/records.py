@@ -633,15 +633,13 @@ def _attempt_lines(
         yield f"Saved: {result.run_dir}/"
 
 
-def _began_with(
-    records: Records, args: argparse.Namespace, source: CourseFile
-) -> tuple[Path | None, dict[str, Any]]:
+def _began_with(kept: list[dict[str, Any]]) -> tuple[Path | None, dict[str, Any]]:
     """The folder of an in-progress attempt's first part and its `attempt_started` record's
-    fields ((None, {}) when no part's log can be read: nothing to hold the resume to)."""
+    fields, from its kept records as `Records.resume_attempt` checked and returned them
+    ((None, {}) when no part's log can be read: nothing to hold the resume to)."""
     from range.records.store import attempt_folders
     from range.runs.runlog import EVENTS
 
-    kept = records.resume_attempt(args.resume, args.badge, source.course.id)
     for folder in map(Path, attempt_folders(kept)):
         try:
             with (folder / EVENTS).open(encoding="utf-8") as log:
@@ -662,7 +660,9 @@ def _began_shooter(
     from drills.course import find_shooter, load_shooter
     from range.runs.saved import SHOOTER_COPY, ScriptFile
 
-    folder, started = _began_with(records, args, source)
+    # The shooter is known only from here, so its id is not yet checked: `_resumable`'s full
+    # check follows, once the label it began with is known.
+    folder, started = _began_with(records.resume_attempt(args.resume, args.badge, source.course.id))
     kept = started.get("shooter_sha256")
     if folder is None or not isinstance(kept, str) or not kept:
         return find_shooter(began), None
@@ -714,7 +714,7 @@ def _resumable(
                 " but no resumed.json can be left in it"
             )
     if not args.port:
-        _same_shooter_file(records, args, source, shooter_file)
+        _same_shooter_file(kept_records, args, shooter_file)
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
@@ -729,14 +729,14 @@ def _resumable(
 
 
 def _same_shooter_file(
-    records: Records, args: argparse.Namespace, source: CourseFile, now: ScriptFile | None
+    kept_records: list[dict[str, Any]], args: argparse.Namespace, now: ScriptFile | None
 ) -> None:
     """Refuse, in one line, a resume whose shooter file is not the one the attempt began with
     (another file, or the built-in shooter, under the same id): the records keep the id, its
-    first part's log the file's sha256."""
+    first part's log the file's sha256. `kept_records`: what `_resumable` just checked."""
     from drills.course import builtin_shooters
 
-    _, started = _began_with(records, args, source)
+    _, started = _began_with(kept_records)
     kept = started.get("shooter_sha256")
     kept = kept if isinstance(kept, str) and kept else None
     if kept == (None if now is None else now.sha256):
