@@ -410,7 +410,8 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from dataclasses import replace
 
-    from drills.course import builtin_shooters, find_shooter, read_course_file
+    from drills.course import builtin_shooters, find_shooter, load_shooter, read_course_file
+    from physics.datafiles import decode
     from range.records.store import OFFICER, RecordsError
     from range.runs.course import CourseConfig, run_course
     from range.runs.lanefile import check_ports
@@ -430,9 +431,14 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
 
     for warning in range_warnings(source):  # a string past its cartridge's range (nu24 #15)
         cliutil.say(f"openrange: {warning}")
-    shooter = find_shooter(args.shooter or "qualified")
-    # A shooter file's bytes: kept with the attempt and hashed into its log (nu24 #6).
+    # A shooter file's bytes: kept with the attempt and hashed into its log (nu24 #6), and
+    # the ones parsed: read once (rv24 #2).
     shooter_file = script_file(args.shooter or "qualified", builtin_shooters())
+    shooter = (
+        find_shooter(args.shooter or "qualified")
+        if shooter_file is None
+        else load_shooter(shooter_file.path, decode(shooter_file.content, shooter_file.path))
+    )
     # Everything is checked before anything is created (a run directory, an attempt): a
     # refused run leaves nothing behind, as `drill run --badge` does.
     if args.resume is not None and not args.badge:
@@ -658,6 +664,7 @@ def _began_shooter(
     a shooter file's copy kept in its first part's folder (`shooter.toml`, checked against
     the sha256 its log kept), else the built-in shooter of that id (nu24 #6)."""
     from drills.course import find_shooter, load_shooter
+    from physics.datafiles import decode
     from range.runs.saved import SHOOTER_COPY, ScriptFile
 
     # The shooter is known only from here, so its id is not yet checked: `_resumable`'s full
@@ -680,7 +687,7 @@ def _began_shooter(
             f"{copy}: edited since the attempt began (sha256 {file.sha256[:12]}, its log"
             f" {kept[:12]}): resume it with --shooter and the file it began with"
         )
-    return load_shooter(copy), file
+    return load_shooter(copy, decode(file.content, copy)), file
 
 
 def _resumable(

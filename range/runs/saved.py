@@ -316,13 +316,17 @@ class ScriptFile:
 
 def script_file(name: str, builtin: Collection[str]) -> ScriptFile | None:
     """The file `--sim NAME` / `--shooter NAME` reads (None: a built-in named by its id, or a
-    name that is no file: the loader says why)."""
+    name that is no file: the loader says why), read once: its loader parses `content`, so
+    the bytes played are the bytes kept and hashed (rv24 #2). Read as a data file is (a file
+    too big is refused by name)."""
+    from physics.datafiles import read_bytes
+
     if name in builtin:
         return None
     path = Path(name)
     if path.suffix != ".toml" or not path.is_file():
         return None
-    return ScriptFile(path, path.read_bytes())
+    return ScriptFile(path, read_bytes(path))
 
 
 def played_label(ident: str, file: ScriptFile | None, modified: bool) -> str:
