@@ -1076,7 +1076,7 @@ def result_from_log(
     short, or killed before it was recorded (`records close --drill-run`). `why` says how it
     ended when its log did not."""
     from range import __version__
-    from range.runs.policyfile import run_policy
+    from range.runs.policyfile import own_policy
     from range.runs.runlog import read_events
     from scoring.policy import default_policy
     from scoring.score import score_run
@@ -1089,12 +1089,11 @@ def result_from_log(
             log = []
     started = next((r.data for r in log if r.kind == "run_started"), {})
     ended = next((r.data for r in log if r.kind == "run_ended"), None)
-    try:  # the policy the run was started under (nu24 #2)
-        policy, label = run_policy(run_dir, log) if run_dir is not None else (None, "")
-    except ValueError:  # its copy changed or unreadable: `score` names that; graded here anyway
-        policy, label = None, ""
-    score = score_run(log, policy or default_policy())
-    score = dataclasses.replace(score, policy=label or score.policy)
+    # The policy the run was started under (nu24 #2); with no folder, no log: the built-in.
+    policy, label = (
+        own_policy(run_dir, log) if run_dir is not None else (default_policy(), default_policy().id)
+    )
+    score = dataclasses.replace(score_run(log, policy), policy=label)
     return {
         "openrange_version": str(started.get("openrange_version") or __version__),
         "drill": str(started.get("drill") or drill),
