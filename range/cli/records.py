@@ -416,7 +416,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     from range.runs.course import CourseConfig, run_course
     from range.runs.lanefile import check_ports
     from range.runs.runlog import RunWriteError
-    from range.runs.saved import script_file
+    from range.runs.saved import played_label, script_file
 
     given = list(args.port)  # the command line's, before a lane file's fill in
     resume_with = _resume_options(args)
@@ -455,7 +455,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                     # A resume keeps the attempt's shooter: a file's, the copy its first part
                     # kept (the id alone would name the built-in one, or none).
                     shooter, shooter_file = _began_shooter(records, args, source, str(began))
-                label = CourseConfig(course, shooter, 0, shooter_file=shooter_file).shooter_label
+                label = played_label(shooter, shooter_file, builtin_shooters())
                 seed = _resumable(records, args, source, label, shooter_file)
         config = CourseConfig(
             course,

@@ -261,10 +261,7 @@ class RunConfig:
             return "live"
         from drills.officer import builtin_officers
 
-        builtin = builtin_officers().get(self.officer.id)
-        script = played_label(
-            self.officer.id, self.officer_file, builtin is not None and builtin != self.officer
-        )
+        script = played_label(self.officer, self.officer_file, builtin_officers())
         if self.voice is not None:
             return f"officer's words from {self.voice.name}; actions scripted by {script}"
         return script
