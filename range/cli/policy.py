@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from range.cli.util import ExamplesHelpFormatter, help_when_bare
+from range.cli.util import examples, help_when_bare
 from range.deps import require
 
 
@@ -28,10 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="policy commands", metavar="VERB")
     show = verbs.add_parser(
         "show",
-        epilog="examples:\n"
-        "  openrange policy show\n"
-        "  openrange policy show my-agency.toml --json\n",
-        formatter_class=ExamplesHelpFormatter,
+        **examples("openrange policy show", "openrange policy show my-agency.toml --json"),
         help="print a policy: matrix, rules and settings",
         description="Print the policy (the default one unless FILE is given): its force "
         "matrix, one row per rule and one per setting, each with its source.",
@@ -41,10 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     validate = verbs.add_parser(
         "validate",
-        epilog="examples:\n"
-        "  openrange policy validate my-agency.toml\n"
-        "  openrange policy validate policies/*.toml\n",
-        formatter_class=ExamplesHelpFormatter,
+        **examples(
+            "openrange policy validate my-agency.toml",
+            "openrange policy validate policies/*.toml",
+        ),
         help="check policy files",
         description="Check each policy file: every rule priced once, known rule ids, every "
         "setting present and of the right kind. The first problem is named by file, line and "
