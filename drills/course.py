@@ -715,11 +715,13 @@ def builtin_shooters() -> dict[str, Shooter]:
     return {s.id: s for s in parsed.shooter}
 
 
-def load_shooter(path: Path) -> Shooter:
+def load_shooter(path: Path, text: str | None = None) -> Shooter:
     """The one shooter of a shooter file in the documented layout (`version = 1`, one
     `[[shooter]]` table: the layout of drills/data/shooters.toml); a file holding several is
-    refused with their ids, file and line."""
-    text = read_text(path)
+    refused with their ids, file and line. `text`: its text where the caller read it already
+    (the bytes an attempt keeps and hashes)."""
+    if text is None:
+        text = read_text(path)
     parsed = parse_model(text, ShooterFile, path)
     if len(parsed.shooter) > 1:
         ids = ", ".join(s.id for s in parsed.shooter)

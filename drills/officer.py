@@ -401,12 +401,15 @@ def load_script_for(
     rules: Collection[str] = (),
     book: PhraseBook | None = None,
     table: dict[str, Any] | None = None,
+    text: str | None = None,
 ) -> OfficerScript:
     """The officer script file at `path`, checked by its schema and against `drill` at once:
     every problem of both in one DataFileError, in file order (nu19 #10: a script's type
     errors hid its unknown subject until they were fixed). `table`: its TOML table where the
-    caller parsed it already (`drill validate`); the file is parsed once either way."""
-    text = read_text(path)
+    caller parsed it already (`drill validate`); the file is parsed once either way. `text`:
+    its text where the caller read it already (the bytes a run keeps and hashes)."""
+    if text is None:
+        text = read_text(path)
     data = table
     if data is None:
         try:

@@ -269,7 +269,7 @@ def phrasebook(extra: Path | None = None) -> PhraseBook:
 # The most phrases an agency's book may hold (a design value, from a measurement; docs/speech.md
 # "Book size"). Every phrase is a path of the recogniser's grammar competing with every other:
 # on the shared 2-core machine, 100 extra three-word phrases made each utterance's decision
-# 2.4-2.9 s late (0.1-0.2 s with the built-in book's 51) and 300 lost the built-in "put the
+# 0.5-2.9 s late (0.1-0.2 s with the built-in book's 51) and 300 lost the built-in "put the
 # knife down" (nu24 #15: 3,000 ran 6x slower than real time and heard worse).
 MAX_AGENCY_PHRASES = 150
 

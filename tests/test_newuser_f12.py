@@ -168,7 +168,8 @@ def test_a_version_2_store_migrates_and_keeps_its_chain(tmp_path: Path) -> None:
 def test_score_with_an_edited_policy_that_keeps_a_builtin_id_is_flagged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from range.cli.summary import DEFAULT_POLICY_FILE, policy_label
+    from range.cli.summary import DEFAULT_POLICY_FILE
+    from range.runs.policyfile import policy_in_effect, read_policy
 
     edited = tmp_path / "policy.toml"
     text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
@@ -176,9 +177,9 @@ def test_score_with_an_edited_policy_that_keeps_a_builtin_id_is_flagged(
     assert edited.read_text() != text
     from scoring.policy import load_policy
 
-    label = policy_label(load_policy(edited), edited)
+    label = read_policy(edited).label
     assert "(modified, sha256 " in label
-    assert policy_label(load_policy(None), None) == load_policy(None).id
+    assert policy_in_effect(None, {}).label == load_policy(None).id
 
 
 # -- 3 and 11: a refused course run leaves nothing; --resume keeps the attempt's seed -------------

@@ -34,8 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="course commands", metavar="VERB")
     listing = verbs.add_parser(
         "list",
-        epilog="examples:\n  openrange course list\n  openrange course list --json\n",
-        formatter_class=cliutil.ExamplesHelpFormatter,
+        **cliutil.examples("openrange course list", "openrange course list --json"),
         help="the built-in courses",
         description="List the built-in courses: rounds, points, pass mark.",
     )
@@ -43,10 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(handler=_list)
     show = verbs.add_parser(
         "show",
-        epilog="examples:\n"
-        "  openrange course show fbi-pistol-2019-v1\n"
-        "  openrange course show my-agency-course.toml --json\n",
-        formatter_class=cliutil.ExamplesHelpFormatter,
+        **cliutil.examples(
+            "openrange course show fbi-pistol-2019-v1",
+            "openrange course show my-agency-course.toml --json",
+        ),
         help="one course, string by string",
         description="Show a course (built-in id or file): its source, what "
         "was approximated, and every string.",
@@ -56,10 +55,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     validate = verbs.add_parser(
         "validate",
-        epilog="examples:\n"
-        "  openrange course validate my-agency-course.toml\n"
-        "  openrange course validate courses/*.toml\n",
-        formatter_class=cliutil.ExamplesHelpFormatter,
+        **cliutil.examples(
+            "openrange course validate my-agency-course.toml",
+            "openrange course validate courses/*.toml",
+        ),
         help="check course files",
         description="Check course files: the schema, negative or missing par times, TASER "
         "strings beyond their cartridge's reach, pass marks above the maximum. Every "

@@ -655,14 +655,15 @@ def play(
             cliutil.say(f"openrange: --voice {line}")
     phrases, book = _phrases(args)
     _check_speech_triggers(source, phrases, book)
+    officer_file = _script_file(script)  # read once: the bytes played are kept and hashed
     config = RunConfig(
         drill=source.drill,
         drill_file=source,
         voice=voice,
         phrases=phrases,
         phrasebook=book,
-        officer=_officer_for(script, source.drill, book),
-        officer_file=_script_file(script),
+        officer=_officer_for(script, source.drill, book, officer_file),
+        officer_file=officer_file,
         seed=seed,
         policy_file=policy_in_effect(getattr(args, "policy", None)),
         runs_dir=None if args.no_save else args.runs_dir,
@@ -878,20 +879,21 @@ def _check_speech_triggers(
     check_speech_triggers(source.drill, text, source.path, book, str(phrases or ""))
 
 
-def _officer_for(script: str, drill: Drill, book: PhraseBook | None = None) -> OfficerScript:
+def _officer_for(
+    script: str, drill: Drill, book: PhraseBook | None = None, file: ScriptFile | None = None
+) -> OfficerScript:
     """The officer script `--sim` names (or the drill's expected one), checked against the drill
     it is about to play and the run's phrase book (`book`; None: the built-in one), before the
-    run: file, line and field of what does not fit."""
-    from drills.officer import builtin_officers, check_script, find_officer, load_script_for
+    run: file, line and field of what does not fit. `file`: the script file as `_script_file`
+    read it (None: a built-in by its id), parsed from those bytes: the ones kept and hashed."""
+    from drills.officer import check_script, find_officer, load_script_for
+    from physics.datafiles import decode
     from scoring.policy import RULES
 
-    if (
-        script not in builtin_officers()
-        and Path(script).suffix == ".toml"
-        and Path(script).is_file()
-    ):
+    if file is not None:
         # Its schema and its fit to the drill checked at once: every problem in one go.
-        return load_script_for(Path(script), drill, RULES, book)
+        text = decode(file.content, file.path)
+        return load_script_for(file.path, drill, RULES, book, text=text)
     officer = find_officer(script)
     check_script(officer, drill, f"officer script {script}", "", RULES, book)
     return officer
@@ -1074,7 +1076,7 @@ def result_from_log(
     short, or killed before it was recorded (`records close --drill-run`). `why` says how it
     ended when its log did not."""
     from range import __version__
-    from range.runs.policyfile import run_policy
+    from range.runs.policyfile import own_policy
     from range.runs.runlog import read_events
     from scoring.policy import default_policy
     from scoring.score import score_run
@@ -1087,12 +1089,11 @@ def result_from_log(
             log = []
     started = next((r.data for r in log if r.kind == "run_started"), {})
     ended = next((r.data for r in log if r.kind == "run_ended"), None)
-    try:  # the policy the run was started under (nu24 #2)
-        policy, label = run_policy(run_dir, log) if run_dir is not None else (None, "")
-    except ValueError:  # its copy changed or unreadable: `score` names that; graded here anyway
-        policy, label = None, ""
-    score = score_run(log, policy or default_policy())
-    score = dataclasses.replace(score, policy=label or score.policy)
+    # The policy the run was started under (nu24 #2); with no folder, no log: the built-in.
+    policy, label = (
+        own_policy(run_dir, log) if run_dir is not None else (default_policy(), default_policy().id)
+    )
+    score = dataclasses.replace(score_run(log, policy), policy=label)
     return {
         "openrange_version": str(started.get("openrange_version") or __version__),
         "drill": str(started.get("drill") or drill),

@@ -396,15 +396,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     require("numpy", "pydantic")
-    from range.cli.summary import format_detection, format_score, policy_label
+    from range.cli.summary import format_detection, format_score
+    from range.runs.policyfile import read_policy
     from range.runs.runlog import read_events
     from scoring.detection import detection
-    from scoring.policy import Policy, default_policy, load_policy
+    from scoring.policy import Policy, default_policy
 
     # --policy rescores by another policy; without it each run is judged by the policy it was
     # run under, kept in its folder (nu24 #2).
-    policy = load_policy(args.policy) if args.policy is not None else None
-    label = policy_label(policy, args.policy) if policy is not None else ""
+    given_policy = read_policy(args.policy) if args.policy is not None else None  # read once
+    policy = given_policy.policy if given_policy is not None else None
+    label = given_policy.label if given_policy is not None else ""
     failed = 0
     # A batch's `--json` lists every run given, in the order given: a run left out is listed
     # with its error, so entry N is argument N (nu23 #3).

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from range.cli.util import ExamplesHelpFormatter, help_when_bare
+from range.cli.util import examples, help_when_bare
 from range.deps import require
 
 
@@ -28,10 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = group.add_subparsers(title="policy commands", metavar="VERB")
     show = verbs.add_parser(
         "show",
-        epilog="examples:\n"
-        "  openrange policy show\n"
-        "  openrange policy show my-agency.toml --json\n",
-        formatter_class=ExamplesHelpFormatter,
+        **examples("openrange policy show", "openrange policy show my-agency.toml --json"),
         help="print a policy: matrix, rules and settings",
         description="Print the policy (the default one unless FILE is given): its force "
         "matrix, one row per rule and one per setting, each with its source.",
@@ -41,10 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.set_defaults(handler=_show)
     validate = verbs.add_parser(
         "validate",
-        epilog="examples:\n"
-        "  openrange policy validate my-agency.toml\n"
-        "  openrange policy validate policies/*.toml\n",
-        formatter_class=ExamplesHelpFormatter,
+        **examples(
+            "openrange policy validate my-agency.toml",
+            "openrange policy validate policies/*.toml",
+        ),
         help="check policy files",
         description="Check each policy file: every rule priced once, known rule ids, every "
         "setting present and of the right kind. The first problem is named by file, line and "
@@ -57,12 +54,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
-    from range.cli.summary import policy_label
-    from scoring.policy import load_policy
+    from range.runs.policyfile import read_policy
 
-    policy = load_policy(args.file)
+    source = read_policy(args.file)  # read once: parsed, hashed and labelled from one read
+    policy = source.policy
     # A file that keeps the built-in id but differs from it is flagged, as `score --policy` does.
-    label = policy_label(policy, args.file)
+    label = source.label
     if args.json:
         print(json.dumps(policy.model_dump(mode="json") | {"label": label}, indent=2))
         return 0
@@ -91,17 +88,18 @@ def _show(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     require("pydantic")
-    from physics.datafiles import field_name, key_lines, locate, read_text
-    from range.cli.summary import policy_label
-    from scoring.policy import load_policy
+    from physics.datafiles import decode, field_name, key_lines, locate
+    from range.runs.policyfile import read_policy
 
     for path in args.files:
-        policy = load_policy(path)  # a problem is a DataFileError: file, line, field
+        # Read once: a problem is a DataFileError (file, line, field).
+        source = read_policy(path)
+        policy = source.policy
         # A file that keeps the built-in id but differs is flagged, as `policy show` and
         # `score --policy` flag it (nu24 #14).
-        label = policy_label(policy, path)
+        label = source.label
         print(f"{path}: ok ({label}: {len(policy.rules)} rules, {len(policy.settings)} settings)")
-        lines = key_lines(read_text(path))
+        lines = key_lines(decode(source.content, path))
         for loc, said in policy.warnings():  # allowed, but probably a slip: file, line, field
             line = locate(lines, loc)
             print(f"{path}:{line}: {field_name(loc)}: {said}", file=sys.stderr)

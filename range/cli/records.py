@@ -410,12 +410,13 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
     require("numpy", "pydantic", "serial", "pybullet")
     from dataclasses import replace
 
-    from drills.course import builtin_shooters, find_shooter, read_course_file
+    from drills.course import builtin_shooters, find_shooter, load_shooter, read_course_file
+    from physics.datafiles import decode
     from range.records.store import OFFICER, RecordsError
     from range.runs.course import CourseConfig, run_course
     from range.runs.lanefile import check_ports
     from range.runs.runlog import RunWriteError
-    from range.runs.saved import script_file
+    from range.runs.saved import played_label, script_file
 
     given = list(args.port)  # the command line's, before a lane file's fill in
     resume_with = _resume_options(args)
@@ -430,9 +431,14 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
 
     for warning in range_warnings(source):  # a string past its cartridge's range (nu24 #15)
         cliutil.say(f"openrange: {warning}")
-    shooter = find_shooter(args.shooter or "qualified")
-    # A shooter file's bytes: kept with the attempt and hashed into its log (nu24 #6).
+    # A shooter file's bytes: kept with the attempt and hashed into its log (nu24 #6), and
+    # the ones parsed: read once (rv24 #2).
     shooter_file = script_file(args.shooter or "qualified", builtin_shooters())
+    shooter = (
+        find_shooter(args.shooter or "qualified")
+        if shooter_file is None
+        else load_shooter(shooter_file.path, decode(shooter_file.content, shooter_file.path))
+    )
     # Everything is checked before anything is created (a run directory, an attempt): a
     # refused run leaves nothing behind, as `drill run --badge` does.
     if args.resume is not None and not args.badge:
@@ -449,7 +455,7 @@ def _course_run(args: argparse.Namespace, tap: Tap | None = None) -> int:
                     # A resume keeps the attempt's shooter: a file's, the copy its first part
                     # kept (the id alone would name the built-in one, or none).
                     shooter, shooter_file = _began_shooter(records, args, source, str(began))
-                label = CourseConfig(course, shooter, 0, shooter_file=shooter_file).shooter_label
+                label = played_label(shooter, shooter_file, builtin_shooters())
                 seed = _resumable(records, args, source, label, shooter_file)
         config = CourseConfig(
             course,
@@ -633,15 +639,13 @@ def _attempt_lines(
         yield f"Saved: {result.run_dir}/"
 
 
-def _began_with(
-    records: Records, args: argparse.Namespace, source: CourseFile
-) -> tuple[Path | None, dict[str, Any]]:
+def _began_with(kept: list[dict[str, Any]]) -> tuple[Path | None, dict[str, Any]]:
     """The folder of an in-progress attempt's first part and its `attempt_started` record's
-    fields ((None, {}) when no part's log can be read: nothing to hold the resume to)."""
+    fields, from its kept records as `Records.resume_attempt` checked and returned them
+    ((None, {}) when no part's log can be read: nothing to hold the resume to)."""
     from range.records.store import attempt_folders
     from range.runs.runlog import EVENTS
 
-    kept = records.resume_attempt(args.resume, args.badge, source.course.id)
     for folder in map(Path, attempt_folders(kept)):
         try:
             with (folder / EVENTS).open(encoding="utf-8") as log:
@@ -660,9 +664,12 @@ def _began_shooter(
     a shooter file's copy kept in its first part's folder (`shooter.toml`, checked against
     the sha256 its log kept), else the built-in shooter of that id (nu24 #6)."""
     from drills.course import find_shooter, load_shooter
+    from physics.datafiles import decode
     from range.runs.saved import SHOOTER_COPY, ScriptFile
 
-    folder, started = _began_with(records, args, source)
+    # The shooter is known only from here, so its id is not yet checked: `_resumable`'s full
+    # check follows, once the label it began with is known.
+    folder, started = _began_with(records.resume_attempt(args.resume, args.badge, source.course.id))
     kept = started.get("shooter_sha256")
     if folder is None or not isinstance(kept, str) or not kept:
         return find_shooter(began), None
@@ -680,7 +687,7 @@ def _began_shooter(
             f"{copy}: edited since the attempt began (sha256 {file.sha256[:12]}, its log"
             f" {kept[:12]}): resume it with --shooter and the file it began with"
         )
-    return load_shooter(copy), file
+    return load_shooter(copy, decode(file.content, copy)), file
 
 
 def _resumable(
@@ -714,7 +721,7 @@ def _resumable(
                 " but no resumed.json can be left in it"
             )
     if not args.port:
-        _same_shooter_file(records, args, source, shooter_file)
+        _same_shooter_file(kept_records, args, shooter_file)
     kept = int(progress["seed"])
     if args.seed is not None and args.seed != kept:
         raise ValueError(
@@ -729,14 +736,14 @@ def _resumable(
 
 
 def _same_shooter_file(
-    records: Records, args: argparse.Namespace, source: CourseFile, now: ScriptFile | None
+    kept_records: list[dict[str, Any]], args: argparse.Namespace, now: ScriptFile | None
 ) -> None:
     """Refuse, in one line, a resume whose shooter file is not the one the attempt began with
     (another file, or the built-in shooter, under the same id): the records keep the id, its
-    first part's log the file's sha256."""
+    first part's log the file's sha256. `kept_records`: what `_resumable` just checked."""
     from drills.course import builtin_shooters
 
-    _, started = _began_with(records, args, source)
+    _, started = _began_with(kept_records)
     kept = started.get("shooter_sha256")
     kept = kept if isinstance(kept, str) and kept else None
     if kept == (None if now is None else now.sha256):

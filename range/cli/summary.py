@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,26 +11,14 @@ from drills.speech import span_text
 from range.cli.columns import column_width, pad
 from range.runs.drill import RunResult
 from range.runs.policyfile import BUILTIN_POLICY_FILE
-from range.runs.policyfile import policy_label as label_of
 from scoring.course import AttemptScore
 from scoring.detection import Detection
-from scoring.policy import Policy
 from scoring.score import Finding, Kind, Outcome, Score
 
 _MARK = {Kind.CREDIT: "+", Kind.INFO: " ", Kind.FINDING: "-", Kind.CRITICAL: "!"}
 
 
 DEFAULT_POLICY_FILE = BUILTIN_POLICY_FILE
-
-
-def policy_label(policy: Policy, path: Path | None) -> str:
-    """The policy a score was judged by, as the range master must see it: its id, with the
-    file's hash; a file that keeps the built-in policy's id but differs from it is flagged
-    `default-continuum-v1 (modified, sha256 1a2b3c4d5e6f)` (range/runs/policyfile.py, which
-    names a run's kept policy in the same words)."""
-    if path is None:
-        return policy.id
-    return label_of(policy.id, hashlib.sha256(path.read_bytes()).hexdigest(), path)
 
 
 def finding_mark(score: Score, finding: Finding) -> tuple[str, str]:

@@ -849,10 +849,9 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
     end (only its result.json is missing: nothing was cut). Raises ValueError (EventLogError)
     for a log that cannot be read, OSError for a folder that cannot be."""
     from range.records.store import OFFICER
-    from range.runs.policyfile import run_policy
+    from range.runs.policyfile import own_policy
     from range.runs.saved import saved_course, saved_drill_run
     from scoring.course import judged_attempt, rescore_attempt
-    from scoring.policy import default_policy
     from scoring.score import score_run
 
     records = read_events(folder)
@@ -878,10 +877,7 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
             "cut_short": True,
         }
     records, _ = saved_drill_run(folder)
-    try:  # the policy the run was started under (nu24 #2)
-        policy, label = run_policy(folder, records)
-    except ValueError:  # its copy changed or unreadable: `score` names that; graded here anyway
-        policy, label = default_policy(), default_policy().id
+    policy, label = own_policy(folder, records)  # the policy the run was started under (nu24 #2)
     score = dataclasses.replace(score_run(records, policy), policy=label)
     return {
         "openrange_version": started.get("openrange_version"),

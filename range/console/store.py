@@ -198,11 +198,7 @@ class ConsoleStore:
             )
 
     def _brand_new(self) -> bool:
-        return not (
-            self.records.query("SELECT key FROM console_settings LIMIT 1")
-            or self.records.query("SELECT name FROM console_users LIMIT 1")
-            or _audit_ids_used(self.records) > 0
-        )
+        return not _console_used(self.records)
 
     @classmethod
     def open(cls, url: str | None = None) -> ConsoleStore:
@@ -568,14 +564,7 @@ def set_head_at_upgrade(records: Records, at: str) -> None:
     )
     if records.query("SELECT key FROM console_settings WHERE key = ?", AUDIT_HEAD):
         return
-    used = _has_table(records, "console_users") and records.query(
-        "SELECT name FROM console_users LIMIT 1"
-    )
-    if not (
-        used
-        or records.query("SELECT key FROM console_settings LIMIT 1")
-        or _audit_ids_used(records)
-    ):
+    if not _console_used(records):
         return  # nothing of a console yet: its first open starts the head (_start_head)
     kept = {
         "at": at,
@@ -661,6 +650,13 @@ def _verify_audit(records: Records) -> list[str]:
             f" row {str(head[0]['value']).split(':')[0]})"
         )
     return problems + _marks_problems(records, hashes, last_id)
+
+
+def _console_used(records: Records) -> bool:
+    """Whether a console has used this database: its settings, its accounts, or an audit id
+    ever given (a trail wiped still gave its ids)."""
+    settings = _has_table(records, "console_settings")
+    return bool(_console_kept(records, settings) or _audit_ids_used(records))
 
 
 def _console_kept(records: Records, settings: bool) -> str:

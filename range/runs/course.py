@@ -125,9 +125,7 @@ class CourseConfig:
         shooter's id but is not that shooter."""
         from drills.course import builtin_shooters
 
-        builtin = builtin_shooters().get(self.shooter.id)
-        changed = builtin is not None and builtin != self.shooter
-        return played_label(self.shooter.id, self.shooter_file, changed)
+        return played_label(self.shooter, self.shooter_file, builtin_shooters())
 
 
 @dataclass(slots=True)

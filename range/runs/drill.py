@@ -261,10 +261,7 @@ class RunConfig:
             return "live"
         from drills.officer import builtin_officers
 
-        builtin = builtin_officers().get(self.officer.id)
-        script = played_label(
-            self.officer.id, self.officer_file, builtin is not None and builtin != self.officer
-        )
+        script = played_label(self.officer, self.officer_file, builtin_officers())
         if self.voice is not None:
             return f"officer's words from {self.voice.name}; actions scripted by {script}"
         return script
@@ -745,10 +742,12 @@ class Session:
                     book = config.phrases.read_bytes()
                     writer.keep(PHRASES_FILE, book)
                     phrases_meta = {"phrases_file": PHRASES_FILE, "phrases_sha256": sha256(book)}
-                if config.officer_file is not None and self.live is None:
-                    writer.keep(OFFICER_COPY, config.officer_file.content)
+            # A scripted run's officer script file (only `play` gives one: a live run has no
+            # script), hashed into its log even unsaved, kept with a saved run (nu24 #6).
             officer_meta: dict[str, str] = {}
-            if config.officer_file is not None and self.live is None:
+            if config.officer_file is not None:
+                if writer is not None:
+                    writer.keep(OFFICER_COPY, config.officer_file.content)
                 officer_meta = {
                     "officer_sha256": config.officer_file.sha256,
                     "officer_file": str(config.officer_file.path),

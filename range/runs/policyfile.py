@@ -13,7 +13,6 @@ OTHER` rescores it, and says so.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 from drills.log import LogRecord
 from physics.datafiles import decode, read_bytes
-from range.runs.saved import verified_copy
+from range.runs.saved import sha256, verified_copy
 from scoring.policy import Policy, default_policy, parse_policy
 
 POLICY_ENV = "OPENRANGE_POLICY"
@@ -35,7 +34,7 @@ BUILTIN_POLICY_FILE = (
 
 @cache
 def builtin_policy_sha256() -> str:
-    return hashlib.sha256(BUILTIN_POLICY_FILE.read_bytes()).hexdigest()
+    return sha256(BUILTIN_POLICY_FILE.read_bytes())
 
 
 def policy_label(policy_id: str, digest: str, source: str | Path | None) -> str:
@@ -60,7 +59,7 @@ class PolicySource:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
+        return sha256(self.content)
 
     @property
     def label(self) -> str:
@@ -126,3 +125,14 @@ def run_policy(run_dir: Path, records: Sequence[LogRecord]) -> tuple[Policy, str
         return saved_policy(run_dir, records[0].data)
     policy = default_policy()
     return policy, policy.id
+
+
+def own_policy(run_dir: Path, records: Sequence[LogRecord]) -> tuple[Policy, str]:
+    """`run_policy`, graded anyway where the run's policy copy changed or cannot be read: the
+    built-in policy then (`score` names what is wrong with the copy; a run cut short or
+    closed is scored all the same)."""
+    try:
+        return run_policy(run_dir, records)
+    except ValueError:
+        policy = default_policy()
+        return policy, policy.id

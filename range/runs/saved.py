@@ -10,10 +10,10 @@ may say something else.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from drills.course import (
     Course,
@@ -316,22 +316,36 @@ class ScriptFile:
 
 def script_file(name: str, builtin: Collection[str]) -> ScriptFile | None:
     """The file `--sim NAME` / `--shooter NAME` reads (None: a built-in named by its id, or a
-    name that is no file: the loader says why)."""
+    name that is no file: the loader says why), read once: its loader parses `content`, so
+    the bytes played are the bytes kept and hashed (rv24 #2). Read as a data file is (a file
+    too big is refused by name)."""
+    from physics.datafiles import read_bytes
+
     if name in builtin:
         return None
     path = Path(name)
     if path.suffix != ".toml" or not path.is_file():
         return None
-    return ScriptFile(path, path.read_bytes())
+    return ScriptFile(path, read_bytes(path))
 
 
-def played_label(ident: str, file: ScriptFile | None, modified: bool) -> str:
-    """How a run names the script or shooter that played it: its id, and for a file that
-    keeps a built-in id but is not that built-in, `phone-draw-correct-v1 (modified, sha256
-    1a2b3c4d5e6f)`, as an edited copy of a built-in drill is named."""
-    if file is not None and modified:
-        return f"{ident} (modified, sha256 {file.sha256[:12]})"
-    return ident
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Played = TypeVar("_Played", bound=_Identified)
+
+
+def played_label(item: _Played, file: ScriptFile | None, builtins: Mapping[str, _Played]) -> str:
+    """How a run names the script or shooter that played it (`item`, read from `file`; None:
+    a built-in by its id): its id, and for a file that keeps a built-in id (`builtins`) but is
+    not that built-in, `phone-draw-correct-v1 (modified, sha256 1a2b3c4d5e6f)`, as an edited
+    copy of a built-in drill is named."""
+    builtin = builtins.get(item.id)
+    if file is not None and builtin is not None and builtin != item:
+        return f"{item.id} (modified, sha256 {file.sha256[:12]})"
+    return item.id
 
 
 def kept_script_problems(run_dir: Path, started: dict[str, Any]) -> list[str]:
