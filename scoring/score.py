@@ -380,8 +380,11 @@ _TALKING = ("command", "warning", "rapport", "question")
 class _Judge:
     """The scorer's state while it reads one log."""
 
-    def __init__(self, policy: Policy, book: PhraseBook | None = None) -> None:
+    def __init__(
+        self, policy: Policy, book: PhraseBook | None = None, label: str | None = None
+    ) -> None:
         self.policy = policy
+        self.label = label or policy.id  # how the score names its policy (`score_run`)
         self.book = book  # the run's phrase book, for an older log's scripted lines (`_acts`)
         self.values = policy.values
         self.subjects: dict[str, _Subject] = {}
@@ -1487,7 +1490,7 @@ class _Judge:
             deployments=self.deployments,
             hits=self.hits,
             findings=findings,
-            policy=policy.id,
+            policy=self.label,
             officer=self.officer,
             scripted_by=self.scripted_by,
             badge=self.badge,
@@ -1712,6 +1715,7 @@ def score_run(
     corrections: Sequence[Correction] = (),
     acts: Collection[str] | None = None,
     book: PhraseBook | None = None,
+    label: str | None = None,
 ) -> Score:
     """The score of one run. Reads the log in order, so every use of force is judged against the
     threat as the officer faced it at that moment, before its own effect was known. A log that
@@ -1721,8 +1725,9 @@ def score_run(
     book's `acts`, one whose act is in none of them is not applied (a hand-edited typo).
     `book`: the phrase book the run was heard with (its kept `phrasebook.toml` merged over the
     built-in one), for an older log whose scripted lines do not carry their acts (None: the
-    built-in book)."""
-    judge = _Judge(policy, book)
+    built-in book). `label`: how `Score.policy` names the policy (default its id; a run's kept
+    file: `default-continuum-v1 (modified, sha256 ...)`, range/runs/policyfile.py)."""
+    judge = _Judge(policy, book, label)
     empathy, answers, asked = False, [], 0
     records = list(records)
     stale = dict(unapplied(records, corrections, acts)) if corrections else {}

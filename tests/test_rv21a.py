@@ -35,7 +35,7 @@ def test_closing_a_drill_run_hashes_its_log_once(
     with Records.open(db) as records:
         records.add_officer("4411", "Ofc. Rivera", "Metro PD")
 
-    def killed(registration: object, record: object) -> None:
+    def killed(registration: object, record: object, result: object) -> None:
         raise _Killed
 
     monkeypatch.setattr(cli_drill._Registration, "finish", killed)

@@ -388,7 +388,6 @@ def corrected_score(
     `policy`: None for the policy the run was judged by (its kept `policy.toml`, named in the
     score as the run named it: nu24 #2). `fixes`: `run_fixes(run_dir)` where the caller has
     read them (None: read here). Raises ValueError for a kept policy that was changed."""
-    import dataclasses
 
     from range.runs.policyfile import run_policy
     from scoring.score import score_run
@@ -398,7 +397,7 @@ def corrected_score(
     if policy is not None:
         return score_run(records, policy, corrections, acts, book)
     own, label = run_policy(run_dir, records)
-    return dataclasses.replace(score_run(records, own, corrections, acts, book), policy=label)
+    return score_run(records, own, corrections, acts, book, label)
 
 
 def run_book(run_dir: Path, records: list[LogRecord]) -> PhraseBook | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import secrets
 import shlex
@@ -1093,7 +1092,7 @@ def result_from_log(
     policy, label = (
         own_policy(run_dir, log) if run_dir is not None else (default_policy(), default_policy().id)
     )
-    score = dataclasses.replace(score_run(log, policy), policy=label)
+    score = score_run(log, policy, label=label)
     return {
         "openrange_version": str(started.get("openrange_version") or __version__),
         "drill": str(started.get("drill") or drill),

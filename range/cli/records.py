@@ -1303,7 +1303,8 @@ def _verify(args: argparse.Namespace) -> int:
         warnings = records.rescore_warnings()
         # Records sealed with a shot whose sheet cannot be drawn (`records show` warns of
         # them too): warnings naming record, shot and field, not chain breaks.
-        warnings += records.sheet_warnings()
+        if "qualifications" not in missing:  # dropped: said among the problems
+            warnings += records.sheet_warnings()
         # Drill runs whose log cannot be checked, by why: recorded before their log's hash was
         # kept, or closed when their folder had no log.
         unhashed: dict[str, list[int]] = {}

@@ -15,7 +15,6 @@ or dismisses it from the console. Both lists are kept in the runs folder too
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import queue
@@ -878,7 +877,7 @@ def cut_short_result(folder: Path) -> dict[str, Any] | None:
         }
     records, _ = saved_drill_run(folder)
     policy, label = own_policy(folder, records)  # the policy the run was started under (nu24 #2)
-    score = dataclasses.replace(score_run(records, policy), policy=label)
+    score = score_run(records, policy, label=label)
     return {
         "openrange_version": started.get("openrange_version"),
         "drill": started.get("drill"),

@@ -820,7 +820,7 @@ class Session:
                 for answer in debrief(drill):
                     log.emit(engine.t, "debrief_answer", **_keep_answer_audio(answer, writer))
             # Named as the range master must see it: an agency file by its path and hash.
-            score = replace(score_run(log.records, config.policy), policy=config.policy_file.label)
+            score = score_run(log.records, config.policy, label=config.policy_file.label)
             result = RunResult(
                 config,
                 engine.state,
