@@ -252,3 +252,32 @@ def test_an_incomplete_attempt_record_says_why_it_has_no_stages(
     assert after.index("none scored: the attempt was not finished (INCOMPLETE") < after.index(
         "Devices and calibration:"
     )
+
+
+# -- rc24 #1: the row that names the attempt's log deleted: refused, not sealed unchecked --------
+
+
+def test_a_deleted_log_folder_row_is_refused_by_close_and_resume(
+    crashed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deleting seq 0 (the row naming the run folder) turned the row-vs-log check off: an
+    edited shot was sealed and the record named no log. Rows are numbered from 0 and never
+    deleted before the attempt is finished, so the gap is refused in one line."""
+    db, path = _store(crashed, tmp_path)
+    _sql(path, "DELETE FROM attempt_shots WHERE attempt = 1 AND seq = 0")
+    _sql(
+        path,
+        "UPDATE attempt_shots SET shot = replace(shot, '\"points\": 2', '\"points\": 5')"
+        " WHERE seq = 3",
+    )
+    runs = tmp_path / "runs"
+    for argv in (_close(db), [*_resume(db, runs), "--runs-dir", str(runs)]):
+        assert main(argv) == 5, argv
+        err = _err(capsys)
+        assert "in-progress attempt #1: attempt_shots seq 0 is missing" in err, err
+        assert '"kind": "attempt_log"' in err and "attempt_recorded attempt 1" in err
+        assert "deleted (edited?)" in err and "nothing was changed" in err
+        assert [a["id"] for a in _in_progress(db)] == [1]
+    assert not runs.exists() or not any(runs.iterdir())  # the resume fired nothing
+    assert main(["records", "verify", "--db", db]) == 0
+    assert "0 qualification records" in capsys.readouterr().out

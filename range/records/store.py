@@ -2065,6 +2065,31 @@ class Records:
                 )
         return kept
 
+    def _check_numbered(self, attempt: int, kept: list[tuple[int | None, dict[str, Any]]]) -> None:
+        """Rows are numbered from 0, one by one (_INSERT_SHOT), and none is deleted before the
+        attempt is finished: a gap is a row deleted, refused in one line naming its seq (after
+        `_logged_tail`, which names a deleted row by its log line where it can). Seq 0 of an
+        attempt fired with a run folder names that folder (ATTEMPT_LOG): without it nothing
+        would hold the rows to the log and the record would name no log (rc24 #1)."""
+        seqs = [seq for seq, _ in kept if seq is not None]
+        for expected, seq in enumerate(seqs):
+            if seq == expected:
+                continue
+            what = (
+                "the row that names the run folder the attempt was logged in, if it was"
+                f' ({{"kind": "{ATTEMPT_LOG}", "run_dir": FOLDER}}, FOLDER the one whose'
+                f" events.jsonl has attempt_recorded attempt {attempt}), or its first shot"
+                if expected == 0
+                else "a kept shot, string's end or log folder"
+            )
+            raise RecordsError(
+                f"records {self.where}: in-progress attempt #{attempt}: attempt_shots seq"
+                f" {expected} is missing (rows are numbered from 0 and never deleted before"
+                " the attempt is finished): deleted (edited?); close or resume refused,"
+                f" nothing was changed; put back {what} as seq {expected} (or restore the"
+                " store from a backup), then close or resume it"
+            )
+
     def _check_kept(
         self,
         attempt: int,
@@ -2507,6 +2532,7 @@ class Records:
         # Against the log first (a row edited is named by its log line), then field by field.
         kept = self._kept_rows(attempt, rows[0]["shots"])
         self._logged_tail(attempt, kept)  # its tail is kept by the resume (_reconciled)
+        self._check_numbered(attempt, kept)
         self._check_kept(attempt, kept, fired)
         return [record for _, record in kept]
 
@@ -2525,6 +2551,7 @@ class Records:
             )
             kept = self._kept_rows(attempt, earlier[0]["shots"])
             logged = self._logged_tail(attempt, kept)
+            self._check_numbered(attempt, kept)  # a row deleted where no log says so
             self._check_kept(attempt, kept)  # then field by field
         except RecordsError:
             self._release_claim(attempt)  # nothing closed: no lock file left behind
