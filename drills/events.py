@@ -679,6 +679,9 @@ class AttemptStarted(Record):
     # an officer, and older logs): a resume is held to it (nu24 #6).
     shooter_sha256: str | None = None
     shooter_file: str | None = None
+    # The badge it is fired for the records under (`--badge`; absent: none, and older logs):
+    # `records close` and a resume hold the in-progress row's badge to it (rc24 #2).
+    badge: str | None = None
 
 
 class AttemptRecorded(Record):

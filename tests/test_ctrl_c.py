@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +264,9 @@ def test_closing_a_drill_run_whose_folder_is_gone_says_so_and_verify_says_why(
     (`--json` left it out)."""
     from range.records.store import NO_LOG_CLOSED, Records
 
-    gone = tmp_path / "runs" / "20261201-205734-knife-approach-v1"
+    # Named as a run begun now is (rc24 #2: a close holds the row's start to the name).
+    made = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    gone = tmp_path / "runs" / f"{made}-knife-approach-v1"
     with Records.open(officer_db) as records:
         begun = records.begin_drill_run("4411", "knife-approach-v1", 21, "0", "ofc", "", gone)
     capsys.readouterr()

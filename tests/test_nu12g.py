@@ -125,12 +125,37 @@ def test_a_killed_drill_run_closed_has_no_score_and_its_start_date(
     with pytest.raises(_Killed):
         main([*argv, "--runs-dir", str(tmp_path / "runs")])
     monkeypatch.undo()
+    with Records.open(db) as records:
+        records.add_officer("4499", "Ofc. Other", "Metro PD")
+        row = records.drill_run_in_progress(1)
+    (run_dir,) = (tmp_path / "runs").iterdir()
     began = "2026-01-02T03:04:05+00:00"
-    raw = sqlite3.connect(tmp_path / "records.sqlite")
-    with raw:
-        raw.execute("UPDATE drill_runs_in_progress SET started = ?", (began,))
-    raw.close()
     close = ["records", "close", "--drill-run", "1", "--by", "Sgt. Ortiz", "--reason", "killed"]
+    raw = sqlite3.connect(tmp_path / "records.sqlite")
+    # rc24 #2: a start or a badge edited into the in-progress row is refused, naming the field
+    # and both values: the run folder's name says when it began, its log whose run it is.
+    made = f"{run_dir.name[:4]}-{run_dir.name[4:6]}-{run_dir.name[6:8]}T{run_dir.name[9:11]}:"
+    for column, value, said in (
+        ("started", began, f"started is {began} in the row, {made}"),
+        ("badge", "4499", "badge is 4499 in the row, 4411 in line 1 (run_started) of its log"),
+    ):
+        with raw:
+            raw.execute(f"UPDATE drill_runs_in_progress SET {column} = ?", (value,))
+        assert main([*close, "--db", db]) == 5
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert "in-progress drill run #1: drill_runs_in_progress " + said in err, err
+        assert "edited; close or resume refused, nothing was changed" in err
+        with raw:
+            raw.execute(f"UPDATE drill_runs_in_progress SET {column} = ?", (row[column],))
+    # A run whose folder says it began then (as one of that day would be named) is dated so.
+    moved = run_dir.with_name("20260102-030405-active-shooter-v1")
+    run_dir.rename(moved)
+    with raw:
+        raw.execute(
+            "UPDATE drill_runs_in_progress SET started = ?, run_dir = ?", (began, str(moved))
+        )
+    raw.close()
     _out(capsys, [*close, "--db", db])
     export = ["records", "export", "--format", "csv", "--drill-runs", "--db", db]
     (row,) = _csv(_out(capsys, export))

@@ -19,6 +19,8 @@ from peripherals.emulator import PistolEmulator, TaserEmulator
 from peripherals.messages import Model
 from range.records.store import Records
 
+MADE = "2026-12-01T11:28:41+00:00"  # when the hand-made folders below were made
+
 
 def _sql(db: str, sql: str, *args: Any) -> None:
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
@@ -348,11 +350,12 @@ def test_show_and_resume_say_a_parts_folder_is_missing(
     with Records.open(badge_store) as records:
         records.add_officer("4412", "Ofc. Chen", "Metro PD")
         begun = [[{"model": "pistol", "serial": "SIM-PISTOL-0001"}], []]
+        # Begun when its folder's name says (rc24 #2: a close holds the row to it).
         attempt = records.begin_attempt(
-            "4412", "taser7-practical-v1", 31, "0.1.0", *begun, shooter="qualified"
+            "4412", "taser7-practical-v1", 31, "0.1.0", *begun, shooter="qualified", started=MADE
         )
         records.record_shot(attempt, {"kind": "attempt_log", "run_dir": str(gone)})
-        other = records.begin_attempt("4412", "texas-ltc-b27-v1", 32, "0.1.0", *begun)
+        other = records.begin_attempt("4412", "texas-ltc-b27-v1", 32, "0.1.0", *begun, started=MADE)
         records.record_shot(other, {"kind": "attempt_log", "run_dir": str(gone)})
         record = records.close_attempt(other, "RM Jones", "test")
     out, _ = run_cli(capsys, ["records", "show", str(record), "--db", badge_store])

@@ -254,8 +254,10 @@ def test_each_part_of_a_resumed_attempt_keeps_its_log_hash(
     (part1 / "events.jsonl").write_text('{"kind": "attempt_started", "t": 0.0}\n')
     with Records.open(store, create=False) as records:
         begun = [[{"model": "taser-7", "serial": "SIM-TASER-0001"}], []]
+        # Begun when its folder's name says (rc24 #2: a resume holds the row to it).
+        made = "2026-12-01T11:28:41+00:00"
         attempt = records.begin_attempt(
-            "4412", "taser7-practical-v1", 31, "0.1.0", *begun, shooter="qualified"
+            "4412", "taser7-practical-v1", 31, "0.1.0", *begun, shooter="qualified", started=made
         )
         records.record_shot(attempt, {"kind": "attempt_log", "run_dir": str(part1)})
     argv = ["course", "run", "taser7-practical-v1", "--badge", "4412", "--resume", str(attempt)]

@@ -252,3 +252,81 @@ def test_an_incomplete_attempt_record_says_why_it_has_no_stages(
     assert after.index("none scored: the attempt was not finished (INCOMPLETE") < after.index(
         "Devices and calibration:"
     )
+
+
+# -- rc24 #1: the row that names the attempt's log deleted: refused, not sealed unchecked --------
+
+
+def test_a_deleted_log_folder_row_is_refused_by_close_and_resume(
+    crashed: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deleting seq 0 (the row naming the run folder) turned the row-vs-log check off: an
+    edited shot was sealed and the record named no log. Rows are numbered from 0 and never
+    deleted before the attempt is finished, so the gap is refused in one line."""
+    db, path = _store(crashed, tmp_path)
+    _sql(path, "DELETE FROM attempt_shots WHERE attempt = 1 AND seq = 0")
+    _sql(
+        path,
+        "UPDATE attempt_shots SET shot = replace(shot, '\"points\": 2', '\"points\": 5')"
+        " WHERE seq = 3",
+    )
+    runs = tmp_path / "runs"
+    for argv in (_close(db), [*_resume(db, runs), "--runs-dir", str(runs)]):
+        assert main(argv) == 5, argv
+        err = _err(capsys)
+        assert "in-progress attempt #1: attempt_shots seq 0 is missing" in err, err
+        assert '"kind": "attempt_log"' in err and "attempt_recorded attempt 1" in err
+        assert "deleted (edited?)" in err and "nothing was changed" in err
+        assert [a["id"] for a in _in_progress(db)] == [1]
+    assert not runs.exists() or not any(runs.iterdir())  # the resume fired nothing
+    assert main(["records", "verify", "--db", db]) == 0
+    assert "0 qualification records" in capsys.readouterr().out
+
+
+# -- rc24 #2: the in-progress row's badge and start are held to its log and run folder ----------
+
+
+@pytest.mark.parametrize(
+    ("tamper", "said"),
+    [
+        (
+            "UPDATE attempts_in_progress SET started = '2026-10-01T09:00:00+00:00'",
+            "attempts_in_progress started is 2026-10-01T09:00:00+00:00 in the row, ",
+        ),
+        (
+            "UPDATE attempts_in_progress SET badge = '7001'",
+            "attempts_in_progress badge is 7001 in the row, 4411 in line 1 (attempt_started)",
+        ),
+    ],
+    ids=["started", "badge"],
+)
+def test_an_attempt_re_dated_or_re_assigned_in_the_store_is_refused_by_close(
+    crashed: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tamper: str,
+    said: str,
+) -> None:
+    db, path = _store(crashed, tmp_path)
+    with Records.open(db, create=False) as records:
+        records.add_officer("7001", "A. Other", "Metro PD")
+    _sql(path, tamper)
+    badge = "7001" if "badge" in tamper else BADGE
+    runs = tmp_path / "runs"
+    resume = [*_resume(db, runs), "--runs-dir", str(runs)]
+    resume[resume.index("--badge") + 1] = badge
+    for argv in (_close(db), resume):
+        assert main(argv) == 5, argv
+        err = _err(capsys)
+        assert said in err and "in-progress attempt #1" in err, err
+        assert "edited; close or resume refused, nothing was changed" in err
+        assert [a["id"] for a in _in_progress(db)] == [1]
+    if "started" in tamper:  # the run folder's name says when it began
+        assert f"in its run folder's name {crashed[1]}" in err
+    assert main(["records", "verify", "--db", db]) == 0
+    assert "0 qualification records" in capsys.readouterr().out
+
+
+def test_an_attempt_s_log_names_its_badge(crashed: tuple[Path, Path]) -> None:
+    (first, *_) = read_events(crashed[1])
+    assert (first.kind, first.data["badge"]) == ("attempt_started", BADGE)

@@ -957,6 +957,24 @@ def utc_stamp(value: object) -> str | None:
     return when.isoformat(timespec="seconds")
 
 
+# A run folder's name begins with when it was made, UTC to the second (`RunWriter`:
+# `20261202-023805-knife-approach-v1`), just before its run is registered in progress: the
+# registration's `started` lies within this many seconds after it (rc24 #2).
+START_SLACK_S = 120
+_FOLDER_STAMP = re.compile(r"([0-9]{8}-[0-9]{6})-")
+
+
+def folder_started(folder: str | Path) -> datetime | None:
+    """When a run folder was made, from its name (UTC), or None when its name does not say."""
+    found = _FOLDER_STAMP.match(Path(folder).name)
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found[1], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One finding of `verify`: `qualification` is the record's id (0 for the store itself);
@@ -1676,6 +1694,8 @@ class Records:
         self.claim_attempt(number, "drill-run")  # not while a run plays it
         try:
             progress = self.drill_run_in_progress(number)
+            what = f"in-progress drill run #{number}"
+            self._check_begun(what, "drill_runs_in_progress", progress, progress["run_dir"])
         except RecordsError:
             self._release_claim(number, "drill-run")
             raise
@@ -2065,6 +2085,85 @@ class Records:
                 )
         return kept
 
+    def _check_begun(self, what: str, table: str, progress: dict[str, Any], folder: object) -> None:
+        """Hold an in-progress row's `badge` and `started`, which the record is sealed with,
+        to what its run folder says (rc24 #2): the badge its log's first record carries (a
+        drill run's `run_started`, an attempt's `attempt_started`, where one was given) and
+        the start its folder's name carries (`folder_started`: runs are dated by their start,
+        which the expiry counts from). A mismatch raises RecordsError in one line naming the
+        store, the run, the row's field and both values. No folder, or a log gone or
+        unreadable: only what is there is checked."""
+        from drills.events import EventLogError
+        from range.runs.runlog import read_events
+
+        if not isinstance(folder, str) or not folder:
+            return
+        head = f"records {self.where}: {what}: {table}"
+        refused = (
+            "edited; close or resume refused, nothing was changed; make the row what the run"
+            " folder says (or restore the store from a backup), then close or resume it"
+        )
+        made = folder_started(folder)
+        if made is not None:
+            stamp = utc_stamp(str(progress["started"]))
+            began = None if stamp is None else datetime.fromisoformat(stamp)
+            if began is None or abs((began - made).total_seconds()) > START_SLACK_S:
+                raise RecordsError(
+                    f"{head} started is {str(progress['started'])[:40]} in the row,"
+                    f" {made.isoformat()} in its run folder's name {folder}: {refused}"
+                )
+        try:
+            events = read_events(Path(folder))
+        except (OSError, EventLogError):
+            return
+        logged = events[0].data.get("badge") if events else None
+        if isinstance(logged, str) and logged != str(progress["badge"]):
+            raise RecordsError(
+                f"{head} badge is {str(progress['badge'])[:40]} in the row, {logged[:40]} in"
+                f" line 1 ({events[0].kind}) of its log {Path(folder) / RUN_LOG}: {refused}"
+            )
+
+    def _check_begun_attempt(
+        self,
+        attempt: int,
+        progress: dict[str, Any],
+        kept: list[tuple[int | None, dict[str, Any]]],
+    ) -> None:
+        """`_check_begun` for an in-progress attempt: against its first part's folder (its
+        row says when and whose the attempt was from its first part on)."""
+        first = attempt_folders(record for _, record in kept)[:1]
+        self._check_begun(
+            f"in-progress attempt #{attempt}",
+            "attempts_in_progress",
+            progress,
+            first[0] if first else None,
+        )
+
+    def _check_numbered(self, attempt: int, kept: list[tuple[int | None, dict[str, Any]]]) -> None:
+        """Rows are numbered from 0, one by one (_INSERT_SHOT), and none is deleted before the
+        attempt is finished: a gap is a row deleted, refused in one line naming its seq (after
+        `_logged_tail`, which names a deleted row by its log line where it can). Seq 0 of an
+        attempt fired with a run folder names that folder (ATTEMPT_LOG): without it nothing
+        would hold the rows to the log and the record would name no log (rc24 #1)."""
+        seqs = [seq for seq, _ in kept if seq is not None]
+        for expected, seq in enumerate(seqs):
+            if seq == expected:
+                continue
+            what = (
+                "the row that names the run folder the attempt was logged in, if it was"
+                f' ({{"kind": "{ATTEMPT_LOG}", "run_dir": FOLDER}}, FOLDER the one whose'
+                f" events.jsonl has attempt_recorded attempt {attempt}), or its first shot"
+                if expected == 0
+                else "a kept shot, string's end or log folder"
+            )
+            raise RecordsError(
+                f"records {self.where}: in-progress attempt #{attempt}: attempt_shots seq"
+                f" {expected} is missing (rows are numbered from 0 and never deleted before"
+                " the attempt is finished): deleted (edited?); close or resume refused,"
+                f" nothing was changed; put back {what} as seq {expected} (or restore the"
+                " store from a backup), then close or resume it"
+            )
+
     def _check_kept(
         self,
         attempt: int,
@@ -2315,8 +2414,8 @@ class Records:
         """An unfinished attempt's badge, course, course_sha256, seed and shooter; RecordsError
         when there is none with that id."""
         rows = self._rows_by_id(
-            "SELECT id, badge, course, course_sha256, seed, shooter FROM attempts_in_progress"
-            " WHERE id = ?",
+            "SELECT id, badge, course, course_sha256, seed, shooter, started"
+            " FROM attempts_in_progress WHERE id = ?",
             attempt,
         )
         if not rows:
@@ -2476,8 +2575,8 @@ class Records:
     ) -> list[dict[str, Any]]:
         """resume_attempt's checks and its records kept so far, the attempt claimed."""
         rows = self._rows(
-            "SELECT badge, course, shots, course_sha256, shooter FROM attempts_in_progress"
-            " WHERE id = ?",
+            "SELECT badge, course, shots, course_sha256, shooter, started"
+            " FROM attempts_in_progress WHERE id = ?",
             attempt,
         )
         if not rows:
@@ -2507,7 +2606,9 @@ class Records:
         # Against the log first (a row edited is named by its log line), then field by field.
         kept = self._kept_rows(attempt, rows[0]["shots"])
         self._logged_tail(attempt, kept)  # its tail is kept by the resume (_reconciled)
+        self._check_numbered(attempt, kept)
         self._check_kept(attempt, kept, fired)
+        self._check_begun_attempt(attempt, rows[0], kept)
         return [record for _, record in kept]
 
     def close_attempt(self, attempt: int, by: str, reason: str) -> int:
@@ -2525,7 +2626,9 @@ class Records:
             )
             kept = self._kept_rows(attempt, earlier[0]["shots"])
             logged = self._logged_tail(attempt, kept)
+            self._check_numbered(attempt, kept)  # a row deleted where no log says so
             self._check_kept(attempt, kept)  # then field by field
+            self._check_begun_attempt(attempt, progress, kept)
         except RecordsError:
             self._release_claim(attempt)  # nothing closed: no lock file left behind
             raise

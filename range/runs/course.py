@@ -451,6 +451,7 @@ def run_course(
                 else {}
             ),
             officer_name=config.officer_name,
+            **({"badge": badge} if records is not None and badge is not None else {}),
             seed=config.seed,
             devices=result.devices,
             calibration=result.calibration,
