@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from console_support import (
     start_lane,
     wait_for,
 )
+from pg_support import new_database
 from websockets.exceptions import InvalidStatus
 
 from range.console.auth import MAX_FAILURES
@@ -336,12 +336,7 @@ def test_a_lane_with_the_wrong_key_is_refused(rng: Range) -> None:
 
 def test_the_console_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     """Several machines share one PostgreSQL: the console, its accounts and audit live there."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    db_url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    db_url = new_database(postgres_url)
     with console_range(tmp_path, db_url) as r:
         r.lane("LANE1", speed="max")
         c = r.client()

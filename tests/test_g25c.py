@@ -5,12 +5,12 @@ making the table again empty. Real SQLite and the suite's throwaway PostgreSQL."
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import new_database
 
 from range.cli.main import main
 from range.console.store import CONSOLE_TABLES, ConsoleStore, missing_console_tables
@@ -25,13 +25,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'records.sqlite'}"
     else:
-        import psycopg
-
-        server = request.getfixturevalue("postgres_url")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+        url = new_database(request.getfixturevalue("postgres_url"))
     with Records.open(url) as records:
         records.add_officer("4411", "R. Diaz", "Metro PD")
         attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 3, "0.1.0", [], [])

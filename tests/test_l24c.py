@@ -5,12 +5,12 @@ throwaway PostgreSQL, a console's own handlers in process, a real emulator on a 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import new_database
 
 from range.cli.main import main
 from range.console.store import MARK, ConsoleStore
@@ -58,13 +58,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'records.sqlite'}"
     else:
-        import psycopg
-
-        server = request.getfixturevalue("postgres_url")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+        url = new_database(request.getfixturevalue("postgres_url"))
     with Records.open(url) as records:
         records.add_officer("4411", "R. Diaz", "Metro PD")
     yield url
@@ -320,13 +314,7 @@ def schema_7(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     else:  # a database of its own on the throwaway server
-        import psycopg
-
-        server = request.getfixturevalue("postgres_url")
-        name = f"o_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+        url = new_database(request.getfixturevalue("postgres_url"))
     real = store._MIGRATIONS[:]
     try:
         store._MIGRATIONS[:] = real[:7]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from newuser_support import rivera_db
+from pg_support import new_database
 
 from range.cli.main import main
 
@@ -380,19 +381,12 @@ def test_a_resume_without_shooter_keeps_the_attempts_own(
 def test_where_a_part_was_logged_is_kept_but_is_no_shot(
     request: pytest.FixtureRequest, tmp_path: Path, dialect: str
 ) -> None:
-    import uuid
 
     from range.records.store import ATTEMPT_LOG, Records
 
     url = f"sqlite:///{tmp_path / 'r.sqlite'}"
     if dialect == "postgresql":
-        import psycopg
-
-        server = request.getfixturevalue("postgres_url")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+        url = new_database(request.getfixturevalue("postgres_url"))
     with Records.open(url) as records:
         records.add_officer("4411", "J. Rivera", "Metro PD")
         attempt = records.begin_attempt("4411", "fbi-pistol-2019-v1", 0, "0.1.0", [], [])

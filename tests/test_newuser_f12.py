@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from newuser_support import GOOD_PROFILE, rivera_db
+from pg_support import new_database
 
 from range.cli.main import main
 from range.records.store import Records, course_label
@@ -667,15 +668,7 @@ def test_records_verify_json(db: str, capsys: pytest.CaptureFixture[str]) -> Non
 def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'records.sqlite'}"
-    import uuid
-
-    import psycopg
-
-    server = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return str(server.rsplit("/", 1)[0] + f"/{name}")
+    return new_database(request.getfixturevalue("postgres_url"))
 
 
 def test_course_origin_is_chained_and_sets_a_modified_course_apart_on_both_stores(

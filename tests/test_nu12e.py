@@ -8,11 +8,11 @@ import io
 import json
 import shutil
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_support import new_database
 from test_speech_corrections import misheard_warning, write_run
 
 from range.cli import drill as cli_drill
@@ -32,13 +32,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'records.sqlite'}"
         return
-    import psycopg
-
-    server = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+    yield new_database(request.getfixturevalue("postgres_url"))
 
 
 def _store(url: str, name: str = "Ofc. Rivera", agency: str = "Metro PD") -> str:

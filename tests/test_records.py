@@ -8,11 +8,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_support import new_database
 
 from range.records.store import Records, RecordsError
 
@@ -22,13 +22,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'records.sqlite'}"
         return
-    import psycopg
-
-    server = request.getfixturevalue("postgres_url")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+    yield new_database(request.getfixturevalue("postgres_url"))
 
 
 def qualify(records: Records, badge: str, points: int = 96) -> int:

@@ -12,12 +12,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg_support import new_database
 
 from range.cli.main import main
 from range.records.exports import certificate_fields, export_csv, roster
@@ -29,16 +29,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'records.sqlite'}"
         return
-    yield _new_pg_database(request.getfixturevalue("postgres_url"))
-
-
-def _new_pg_database(server: str) -> str:
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return server.rsplit("/", 1)[0] + f"/{name}"
+    yield new_database(request.getfixturevalue("postgres_url"))
 
 
 def _raw(url: str, *sql: str) -> None:
@@ -151,7 +142,7 @@ def test_verify_on_a_truncated_database_is_an_error(
 def test_a_read_only_command_on_an_empty_postgresql_database_creates_nothing(
     postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = _new_pg_database(postgres_url)
+    db = new_database(postgres_url)
     assert main(["records", "verify", "--db", db]) == 5
     assert "empty" in _err(capsys)
     import psycopg
