@@ -90,7 +90,10 @@ ACTS = '[[acts]]\nact = "command.stop"\nphrases = ["halt"]\n'
 @pytest.mark.parametrize(
     ("body", "where"),
     [
-        ('version = 2\nlanguage = "en-us"\n' + ACTS, ":1: version: 2: this file is from a newer OpenRange: this OpenRange reads"),
+        (
+            'version = 2\nlanguage = "en-us"\n' + ACTS,
+            ":1: version: 2: this file is from a newer OpenRange: this OpenRange reads",
+        ),
         ('version = 1\nlanguage = "English"\n' + ACTS, ":2: language: 'English': a language"),
         ('version = 1\nlanguage = "en-us"\nacts = []\n', ":3: acts: no acts: give at least"),
         (
