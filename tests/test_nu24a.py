@@ -310,3 +310,28 @@ def test_a_run_judged_by_the_built_in_policy_records_its_hash_and_keeps_no_copy(
     # Judged by another version's built-in policy: this one's judges it, and says so.
     older = saved_policy(tmp_path, started | {"policy_sha256": "ab" * 32})[1]
     assert older == "default-continuum-v1 (this OpenRange's; the run's was sha256 abababababab)"
+
+
+def test_policy_show_prints_the_policy_in_effect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc25 #1: with no FILE it crashed (it read None); it shows what a run would be judged by.
+    monkeypatch.delenv(POLICY_ENV, raising=False)
+    assert main(["policy", "show", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "default-continuum-v1"
+    agency = policy_file(tmp_path, 'id = "default-continuum-v1"', 'id = "metro-pd-v1"')
+    monkeypatch.setenv(POLICY_ENV, str(agency))
+    assert main(["policy", "show"]) == 0
+    assert capsys.readouterr().out.startswith("metro-pd-v1")
+
+
+def test_a_bad_openrange_policy_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc25 #3: the lane's officer never typed the path: the one line says where it came from.
+    for named in (tmp_path / "nope.toml", tmp_path):
+        monkeypatch.setenv(POLICY_ENV, str(named))
+        assert main(["drill", "run", "knife-approach-v1", "--seed", "1", "--no-save"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"openrange: {named}")
+        assert f"named by {POLICY_ENV}, the agency policy in effect" in err

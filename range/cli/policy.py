@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "show",
         **examples("openrange policy show", "openrange policy show my-agency.toml --json"),
         help="print a policy: matrix, rules and settings",
-        description="Print the policy (the default one unless FILE is given): its force "
-        "matrix, one row per rule and one per setting, each with its source.",
+        description="Print the policy in effect: FILE, else the one $OPENRANGE_POLICY names "
+        "(the agency's: docs/scoring.md), else the built-in one. Its force matrix, one row per "
+        "rule and one per setting, each with its source.",
     )
     show.add_argument("file", metavar="FILE", nargs="?", type=Path, help="policy TOML")
     show.add_argument("--json", action="store_true", help="print the policy as JSON")
@@ -54,9 +55,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     require("pydantic")
-    from range.runs.policyfile import read_policy
+    from range.runs.policyfile import policy_in_effect
 
-    source = read_policy(args.file)  # read once: parsed, hashed and labelled from one read
+    # The file given, else the agency's ($OPENRANGE_POLICY), else the built-in one, as a run
+    # picks it (rc25 #1: with no file it read None); read once: parsed, hashed and labelled.
+    source = policy_in_effect(args.file)
     policy = source.policy
     # A file that keeps the built-in id but differs from it is flagged, as `score --policy` does.
     label = source.label

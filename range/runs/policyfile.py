@@ -13,6 +13,7 @@ OTHER` rescores it, and says so.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drills.log import LogRecord
-from physics.datafiles import decode, read_bytes
+from physics.datafiles import DataFileError, Problem, decode, read_bytes
 from range.runs.saved import sha256, verified_copy
 from scoring.policy import Policy, default_policy, parse_policy
 
@@ -93,10 +94,25 @@ def policy_in_effect(
     """`path` (`--policy`), else `$OPENRANGE_POLICY`, else the built-in policy."""
     env = os.environ if environ is None else environ
     if path is None and env.get(POLICY_ENV):
-        path = Path(env[POLICY_ENV])
+        return _agency_policy(Path(env[POLICY_ENV]))
     if path is None:
         return PolicySource(default_policy(), BUILTIN_POLICY_FILE.read_bytes(), None)
     return read_policy(path)
+
+
+def _agency_policy(path: Path) -> PolicySource:
+    """The policy `$OPENRANGE_POLICY` names. A lane's officer never typed that path, so a
+    problem with it says where it came from (rc25 #3), one line: DataFileError."""
+    whence = f"named by {POLICY_ENV}, the agency policy in effect: unset it for the built-in one"
+    try:
+        return read_policy(path)
+    except OSError as exc:
+        problem = Problem(None, "", f"{exc.strerror or exc}: {whence}")
+        raise DataFileError(path, [problem]) from exc
+    except DataFileError as exc:
+        first, *rest = exc.problems
+        said = dataclasses.replace(first, message=f"{first.message}; {whence}")
+        raise DataFileError(exc.path, [said, *rest]) from exc
 
 
 def saved_policy(run_dir: Path, started: Mapping[str, Any]) -> tuple[Policy, str]:
