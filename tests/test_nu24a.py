@@ -167,6 +167,22 @@ def test_a_kept_policy_changed_after_the_run_is_refused(
         saved_policy(copy, json.loads((copy / "events.jsonl").read_text().splitlines()[0]))
 
 
+def test_a_rescore_by_another_policy_does_not_need_the_kept_copy(
+    agency_run: AgencyRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rc25 #5: `score RUN --policy OTHER` was refused for a kept policy.toml edited or gone,
+    # though OTHER judges it: the copy only names the policy the run was judged by.
+    copy = tmp_path / "run"
+    shutil.copytree(agency_run.run_dir, copy)
+    (copy / "policy.toml").unlink()
+    assert main(["score", str(copy)]) == 2  # judged by its own policy: that copy is needed
+    assert "policy.toml: missing" in capsys.readouterr().err
+    assert main(["score", str(copy), "--policy", str(DEFAULT)]) == 0
+    out, err = capsys.readouterr()
+    assert "policy.toml: missing" in err and "rescored by --policy, which does not read it" in err
+    assert "was judged by metro-pd-v1 (its kept copy unchecked)" in out
+
+
 def test_openrange_policy_names_the_agency_wide_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

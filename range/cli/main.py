@@ -444,10 +444,21 @@ def _cmd_score(args: argparse.Namespace) -> int:
     judged: dict[Path, tuple[Policy, str]] = {}  # the policy each run was judged by
     for run_dir, log, (why, chained) in zip(args.run_dirs, logs, checks, strict=True):
         try:
+            unkept: list[str] = []
             if log and log[0].kind == "run_started":
                 verified_drill_copy(run_dir, log[0].data)
-                judged[run_dir] = saved_policy(run_dir, log[0].data)
+                try:
+                    judged[run_dir] = saved_policy(run_dir, log[0].data)
+                except ValueError as exc:
+                    if policy is None:
+                        raise  # judged by its own policy: that copy is the one trusted
+                    # Rescored by another (--policy): the kept copy would only name the policy
+                    # that judged it, so a missing or edited one is said, not refused (rc25 #5).
+                    named = str(log[0].data.get("policy") or "unknown")
+                    judged[run_dir] = (default_policy(), f"{named} (its kept copy unchecked)")
+                    unkept.append(f"warning: {exc}; rescored by --policy, which does not read it")
             fixes, notes = checked_notes(run_dir, log, chained)
+            notes[:0] = unkept
             if (voice := voice_problem(run_dir, log)) is not None:
                 notes.insert(0, f"warning: {voice}")
             if log:  # the officer script kept with the run, checked as the drill's copy is
