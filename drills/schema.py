@@ -526,6 +526,17 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 f"{subject.start_distance_ft:g} ft would start the subject inside the officer:"
                 f" allowed {MIN_START_DISTANCE_FT:g} to {scene.lane_length_ft:g}",
             )
+        talk = subject.deescalation
+        if talk is not None and talk.safe_distance_ft > scene.lane_length_ft:
+            # Time calms a subject only at safe_distance_ft or more: past the lane's length the
+            # officer can never give that much space, so the tactical pause never works (rc25 #7).
+            given = "" if "safe_distance_ft" in talk.model_fields_set else " (the default)"
+            problem(
+                ("subjects", k, "deescalation", "safe_distance_ft"),
+                f"{talk.safe_distance_ft:g} ft{given} can never be reached: it is past the lane"
+                f" (scene.lane_length_ft = {scene.lane_length_ft:g}), so time at a distance"
+                f" never calms the subject; allowed up to {scene.lane_length_ft:g}",
+            )
         if abs(subject.lateral_ft) > scene.lane_width_ft / 2:
             problem(
                 ("subjects", k, "lateral_ft"),
