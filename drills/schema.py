@@ -526,6 +526,17 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
                 f"{subject.start_distance_ft:g} ft would start the subject inside the officer:"
                 f" allowed {MIN_START_DISTANCE_FT:g} to {scene.lane_length_ft:g}",
             )
+        talk = subject.deescalation
+        if talk is not None and talk.safe_distance_ft > scene.lane_length_ft:
+            # Time calms a subject only at safe_distance_ft or more: past the lane's length the
+            # officer can never give that much space, so the tactical pause never works (rc25 #7).
+            given = "" if "safe_distance_ft" in talk.model_fields_set else " (the default)"
+            problem(
+                ("subjects", k, "deescalation", "safe_distance_ft"),
+                f"{talk.safe_distance_ft:g} ft{given} can never be reached: it is past the lane"
+                f" (scene.lane_length_ft = {scene.lane_length_ft:g}), so time at a distance"
+                f" never calms the subject; allowed up to {scene.lane_length_ft:g}",
+            )
         if abs(subject.lateral_ft) > scene.lane_width_ft / 2:
             problem(
                 ("subjects", k, "lateral_ft"),
@@ -653,8 +664,115 @@ def check_graph(drill: Drill, text: str, path: Path | str) -> None:
             "no phase with ends_drill = true can be reached from a start phase: the drill"
             " could only ever run out of time",
         )
+    _check_zero_time_cycles(drill, lines, phase_ids, problem)
     if problems:
         raise DataFileError(path, problems)
+
+
+# A standing trigger's room: (distance low, distance high, agitation above, agitation below);
+# `within_ft` holds at distance <= it, `beyond_ft` at >= it, `agitation_above:X` at agitation
+# > X, `agitation_below:X` at < X, and `after_s = 0` at once, on entering the phase.
+_Room = tuple[float, float, float, float]
+_ANYWHERE: _Room = (0.0, math.inf, -math.inf, math.inf)
+
+
+def _standing(transition: Transition) -> tuple[str, str, _Room] | None:
+    """A trigger that holds as a state (not an event heard or a button pressed), as the field
+    it is set in, the condition in words and its room; None for any other."""
+    lo, hi, above, below = _ANYWHERE
+    if transition.after_s is not None:
+        if transition.after_s > 0:
+            return None  # time passes before it fires: no flip within one frame
+        return "after_s", "after_s = 0", _ANYWHERE
+    if transition.within_ft is not None:
+        return (
+            "within_ft",
+            f"within_ft = {transition.within_ft:g}",
+            (lo, transition.within_ft, above, below),
+        )
+    if transition.beyond_ft is not None:
+        return (
+            "beyond_ft",
+            f"beyond_ft = {transition.beyond_ft:g}",
+            (transition.beyond_ft, hi, above, below),
+        )
+    agitation = parse_agitation_trigger(transition.on) if transition.on else None
+    if agitation is None:
+        return None
+    direction, level = agitation
+    room = (lo, hi, level, below) if direction == "above" else (lo, hi, above, level)
+    return "on", f"on = {transition.on!r}", room
+
+
+def _meet(a: _Room, b: _Room) -> _Room | None:
+    """Where both rooms hold at once (agitation runs 0 to 1), or None where they never do."""
+    lo, hi = max(a[0], b[0]), min(a[1], b[1])
+    above, below = max(a[2], b[2]), min(a[3], b[3])
+    if lo > hi or above >= below or above >= 1.0 or below <= 0.0:
+        return None
+    return lo, hi, above, below
+
+
+# At most this many zero-time cycles are named: a handful tells the author what to mend.
+MAX_CYCLES_NAMED = 5
+
+
+def _check_zero_time_cycles(
+    drill: Drill,
+    lines: dict[tuple[str | int, ...], int],
+    phase_ids: dict[str, int],
+    problem: Callable[[tuple[str | int, ...], str], None],
+) -> None:
+    """rc25 #7: phases that hand over to each other on triggers that can all hold at once
+    (`after_s = 0`, distances and agitation levels that overlap) flip the subject between them
+    every frame while they hold: the drill never plays any of them. Only certain hand-overs count
+    (chance 1, not pre-empted by an earlier `after_s = 0` of the same phase); a cycle through a
+    heard act, a cue or an instructor button waits on an event and is fine."""
+    edges: dict[int, list[tuple[int, int, str, str, _Room]]] = {}
+    for i, phase in enumerate(drill.phases):
+        if phase.ends_drill:
+            continue
+        for j, transition in enumerate(phase.transitions):
+            standing = _standing(transition)
+            target = phase_ids.get(transition.to)
+            certain = standing is not None and transition.chance >= 1.0
+            if certain and target is not None and drill.phases[target].subject == phase.subject:
+                assert standing is not None
+                edges.setdefault(i, []).append((j, target, *standing))
+            if transition.after_s == 0 and transition.chance >= 1.0:
+                break  # fires on entering the phase: no later transition is ever reached
+    found: list[list[tuple[int, int, str, str]]] = []
+
+    def walk(start: int, at: int, room: _Room, path: list[tuple[int, int, str, str]]) -> None:
+        for j, target, field, said, edge_room in edges.get(at, []):
+            if len(found) >= MAX_CYCLES_NAMED or target < start:
+                continue
+            both = _meet(room, edge_room)
+            if both is None:
+                continue
+            step = [*path, (at, j, field, said)]
+            if target == start:
+                found.append(step)
+            elif all(target != p[0] for p in step):
+                walk(start, target, both, step)
+
+    for start in sorted(edges):
+        walk(start, start, _ANYWHERE, [])
+    for cycle in found:
+        names = " -> ".join(repr(drill.phases[i].id) for i, *_ in cycle)
+        names += f" -> {drill.phases[cycle[0][0]].id!r}"
+        where = "; ".join(
+            f"line {locate(lines, ('phases', i, 'transitions', j, field))}:"
+            f" {drill.phases[i].id!r} {said}"
+            for i, j, field, said in cycle
+        )
+        i, j, field, _ = cycle[0]
+        problem(
+            ("phases", i, "transitions", j, field),
+            f"phases {names} hand over to each other on triggers that hold at once ({where}):"
+            " the subject would flip between them every frame and play none of them; give one"
+            " a time (after_s > 0), an event to wait on, or triggers that cannot all hold together",
+        )
 
 
 # What a drill's "cover" must stop, fired at the muzzle straight through its depth: every

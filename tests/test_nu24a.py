@@ -156,6 +156,26 @@ def test_the_records_name_the_policy_that_judged_the_run(
     assert f"  judged by policy metro-pd-v1 (file {agency_run.policy}, sha256 " in out
 
 
+def test_the_drill_run_csv_and_history_name_the_policy_last(
+    agency_run: AgencyRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rc25 #4: the CSV (a roster's or an audit's form) named no policy, so a run judged by the
+    agency's policy and one judged by the built-in one looked alike. `policy` comes last, so
+    the columns before it keep their places."""
+    import csv
+
+    label = f"metro-pd-v1 (file {agency_run.policy}, sha256 "
+    out = tmp_path / "runs.csv"
+    export = ["records", "export", "--format", "csv", "--drill-runs", "--db", agency_run.url]
+    assert main([*export, "--out", str(out)]) == 0
+    header, row = list(csv.reader(out.open(encoding="utf-8")))
+    assert header[-2:] == ["weapons_left_out", "policy"]
+    assert row[-1].startswith(label)
+    assert main(["records", "history", "7001", "--db", agency_run.url, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)["drill_runs"]
+    assert listed["policy"].startswith(label)
+
+
 def test_a_kept_policy_changed_after_the_run_is_refused(
     agency_run: AgencyRun, tmp_path: Path
 ) -> None:

@@ -118,6 +118,7 @@ DRILL_CSV_FIELDS = (
     "drill_origin",
     "uncalibrated",
     "weapons_left_out",
+    "policy",  # last, so the columns before it keep their places (rc25 #4)
 )
 
 
@@ -127,7 +128,8 @@ def export_drill_runs_csv(records: Records, since: str | None, until: str | None
     played it (`officer`: the officer script's id, or live; `officer_kind`: scripted or live:
     a scripted run's outcome reads SIMULATED), who corrected its score, if anyone, and each
     device it used without a valid calibration on a range master's override (`uncalibrated`),
-    and each issued weapon the range master left out (`weapons_left_out`, `--without`)."""
+    and each issued weapon the range master left out (`weapons_left_out`, `--without`), and the
+    policy that judged it (`policy`, as `records show` names it after "judged by policy")."""
     officers = {o["badge"]: o for o in records.officers()}
     out = io.StringIO()
     writer = _SafeWriter(out)

@@ -870,6 +870,19 @@ def drill_run_left_out(row: dict[str, Any]) -> list[str]:
     return [str(w) for w in left] if isinstance(left, list) else []
 
 
+def drill_run_policy(row: dict[str, Any]) -> str:
+    """The label of the policy that judged a kept drill run, as `records show` names it after
+    "judged by policy" (`metro-pd-v1 (file ..., sha256 41c09b52db3f)`, rc25 #4); "" for a run
+    recorded before results named it, and when the result cannot be read (DAMAGED)."""
+    try:
+        result = stored_json(row, "result", "drill run")
+    except RecordsError:
+        return ""
+    score = result.get("score") if isinstance(result, dict) else None
+    policy = score.get("policy") if isinstance(score, dict) else None
+    return policy if isinstance(policy, str) else ""
+
+
 def drill_run_incomplete(row: dict[str, Any]) -> bool:
     """Whether a drill run never finished (INCOMPLETE), whoever played it: `drill_outcome`
     names a scripted run's script in its outcome, so its text is not for comparing."""
@@ -1988,6 +2001,8 @@ class Records:
                     "uncalibrated": [] if edited_run else drill_run_uncalibrated(row),
                     # Issued weapons the range master left out (`--without`, rc21 #5).
                     "weapons_left_out": [] if edited_run else drill_run_left_out(row),
+                    # The policy that judged it, as `records show` names it (rc25 #4).
+                    "policy": "" if edited_run else drill_run_policy(row),
                 }
                 | damaged_run(outcome_)
             )
