@@ -525,9 +525,9 @@ def test_simulated_attempts_count_toward_no_one_s_standing(
     if db == "sqlite":
         url = f"sqlite:///{tmp_path / 'r.sqlite'}"
     else:
-        from test_records_faults import _new_pg_database
+        from pg_support import new_database
 
-        url = _new_pg_database(request.getfixturevalue("postgres_url"))
+        url = new_database(request.getfixturevalue("postgres_url"))
     today = datetime.now(UTC).date()
     with Records.open(url) as records:
         records.add_officer("5522", "K. Lee", "Metro PD")
