@@ -446,6 +446,17 @@ def _asgi_get(app: Any, path: str, query: bytes = b"", user: str | None = None) 
         data = b64encode(json.dumps({"user": user, "sid": sid}).encode())
         cookie = TimestampSigner(str(console.session_key)).sign(data).decode()
         headers.append((b"cookie", f"{SESSION_COOKIE}={cookie}".encode()))
+    return asgi_request(app, path, headers, query)
+
+
+def asgi_request(
+    app: Any,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    query: bytes = b"",
+    server: tuple[str, int] = ("testserver", 80),
+) -> tuple[int, str]:
+    """One GET through an ASGI app, in process, as a browser's would come: its status and body."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -457,7 +468,7 @@ def _asgi_get(app: Any, path: str, query: bytes = b"", user: str | None = None) 
         "root_path": "",
         "query_string": query,
         "headers": headers,
-        "server": ("testserver", 80),
+        "server": server,
         "client": ("127.0.0.1", 50000),
     }
     sent: list[dict[str, Any]] = []

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from test_nu18j import asgi_request
+
 from range.records.store import Records
 
 
@@ -63,36 +65,10 @@ def test_a_console_attempt_is_dated_when_fired_and_a_late_retry_keeps_the_date(
 
 def _get(app: Any, path: str, cookie: str | None = None) -> tuple[int, str]:
     """One GET through the console's ASGI app, in process (as a browser's would come)."""
-    import asyncio
-
     headers = [(b"host", b"127.0.0.1:8765")]
     if cookie is not None:
         headers.append((b"cookie", cookie.encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8765),
-    }
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return int(sent[0]["status"]), body.decode()
+    return asgi_request(app, path, headers, server=("127.0.0.1", 8765))
 
 
 def test_console_pages_while_the_store_is_down_say_so_in_one_line(
